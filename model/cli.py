@@ -1,0 +1,79 @@
+"""``python -m model COMMAND``: one argparse front end over the package's commands.
+
+Each command lives in its own module exposing ``add_arguments(parser)`` and ``run(args) -> int``.
+Modules are imported only when their command runs, so ``--help`` stays fast (no torch import).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from model.errors import UserError
+
+log = logging.getLogger("model")
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    module: str
+    help: str
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("generate", "sample_data.generate", "write synthetic CMR studies as DICOM + reports"),
+    Command("ingest", "model.data.ingest", "DICOM / ACDC NIfTI folder -> preprocessed dataset"),
+    Command("train", "model.training.train", "contrastive training (torchrun for many processes)"),
+    Command("embed", "model.embed", "study embeddings of a dataset with a checkpoint"),
+    Command("zeroshot", "model.zeroshot_cli", "zero-shot probabilities for a prompt set"),
+    Command("evaluate", "model.evaluation.cli", "paper-style evaluation tables and plots"),
+    Command("index", "model.index.cli_index", "embed and upsert studies into ChromaDB"),
+    Command("search", "model.index.cli_search", "text or more-like-this search of the index"),
+    Command(
+        "demo", "model.demo", "build the demo end to end: generate, ingest, train, embed, index"
+    ),
+)
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, Command | None]:
+    parser = argparse.ArgumentParser(prog="python -m model", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    first = next((a for a in argv if not a.startswith("-")), None)
+    chosen = next((c for c in COMMANDS if c.name == first), None)
+    for command in COMMANDS:
+        sub_parser = sub.add_parser(command.name, help=command.help, description=command.help)
+        if command is chosen:
+            importlib.import_module(command.module).add_arguments(sub_parser)
+    return parser, chosen
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, chosen = build_parser(argv)
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    if chosen is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(importlib.import_module(chosen.module).run(args) or 0)
+    except UserError as err:
+        log.error("%s", err)
+        return 2
+    except KeyboardInterrupt:
+        log.error("interrupted; finished work is kept, rerun the same command to continue")
+        return 130

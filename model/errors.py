@@ -1,0 +1,17 @@
+"""Errors that carry a message meant for the user (bad input, missing files).
+
+The CLI prints them as one line and exits non-zero; the dashboard shows them as an error box.
+Anything else is a bug and keeps its traceback in the log.
+"""
+
+
+class UserError(Exception):
+    """A problem with the user's input, described in plain words."""
+
+
+class DataError(UserError):
+    """A dataset, DICOM folder, labels or prompts file that cannot be used as given."""
+
+
+class CheckpointError(UserError):
+    """A checkpoint that is missing, foreign, corrupted or from another model family."""

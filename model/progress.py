@@ -1,0 +1,101 @@
+"""Progress reporting for long jobs: a tqdm bar on the terminal and, for the dashboard, a JSON file.
+
+When the environment variable ``CMR_PROGRESS_FILE`` names a file, every ``Progress`` writes
+``{"stage", "done", "total", "fraction", "eta_s", "message", "updated"}`` to it atomically, at most
+a few times a second. The dashboard's job monitor only reads that file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+from types import TracebackType
+
+from tqdm import tqdm
+
+from model.atomic import atomic_write_json
+
+PROGRESS_ENV = "CMR_PROGRESS_FILE"
+_MIN_INTERVAL_S = 0.3
+_prefixes: list[str] = []
+
+
+@contextlib.contextmanager
+def stage_prefix(name: str) -> Iterator[None]:
+    """Prefix every progress stage inside the block, e.g. ``"2/5 ingest"`` for a pipeline step."""
+    _prefixes.append(name)
+    try:
+        yield
+    finally:
+        _prefixes.pop()
+
+
+class Progress:
+    """``with Progress("ingest", total=n) as bar: bar.update(1)``."""
+
+    def __init__(self, stage: str, total: int | None, unit: str = "it", disable: bool = False):
+        self.stage = " · ".join([*_prefixes, stage])
+        self.total = total
+        self.done = 0
+        self.message = ""
+        self._start = time.monotonic()
+        self._last_write = 0.0
+        self._path = os.environ.get(PROGRESS_ENV)
+        self._bar = tqdm(
+            total=total,
+            desc=self.stage,
+            unit=unit,
+            disable=disable or not (sys.stderr.isatty() or os.environ.get("CMR_FORCE_TQDM") == "1"),
+            dynamic_ncols=True,
+        )
+
+    def __enter__(self) -> Progress:
+        self._write(force=True)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._write(force=True)
+        self._bar.close()
+
+    def update(self, n: int = 1, message: str | None = None) -> None:
+        self.done += n
+        if message is not None:
+            self.message = message
+            self._bar.set_postfix_str(message, refresh=False)
+        self._bar.update(n)
+        self._write()
+
+    def eta_s(self) -> float | None:
+        if not self.total or self.done <= 0:
+            return None
+        elapsed = time.monotonic() - self._start
+        return elapsed / self.done * max(self.total - self.done, 0)
+
+    def _write(self, force: bool = False) -> None:
+        if not self._path:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_write < _MIN_INTERVAL_S:
+            return
+        self._last_write = now
+        fraction = self.done / self.total if self.total else None
+        atomic_write_json(
+            self._path,
+            {
+                "stage": self.stage,
+                "done": self.done,
+                "total": self.total,
+                "fraction": fraction,
+                "eta_s": self.eta_s(),
+                "message": self.message,
+                "updated": time.time(),
+            },
+        )

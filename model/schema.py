@@ -1,0 +1,79 @@
+"""Names shared by every part of the product: view slots, findings, diagnoses, dataset file names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+# Standard view slots, in tensor order. Cine slots carry T phases; ``lge_sax`` carries slices on
+# the time axis; ``lge_4ch`` / ``lge_2ch`` are single images (frame 0 only).
+VIEW_SLOTS: tuple[str, ...] = (
+    "sax_base",
+    "sax_mid",
+    "sax_apex",
+    "4ch",
+    "2ch",
+    "3ch",
+    "lge_sax",
+    "lge_4ch",
+    "lge_2ch",
+)
+CINE_SLOTS: tuple[str, ...] = VIEW_SLOTS[:6]
+LGE_SLOTS: tuple[str, ...] = VIEW_SLOTS[6:]
+
+# Binary findings (label columns, prompt-set keys).
+FINDINGS: tuple[str, ...] = (
+    "lv_dysfunction",
+    "lv_dilation",
+    "lv_hypertrophy",
+    "rv_dilation",
+    "rv_dysfunction",
+    "lge",
+    "pericardial_effusion",
+)
+# One diagnosis per study (one-hot label columns, prompt-set keys).
+DIAGNOSES: tuple[str, ...] = (
+    "normal",
+    "nicm",
+    "icm",
+    "hcm",
+    "amyloidosis",
+    "myocarditis",
+    "rv",
+)
+SITES: tuple[str, ...] = ("internal", "external")
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class DatasetPaths:
+    """File layout of an ingested dataset folder (see DESIGN.md, "Data contract")."""
+
+    root: Path
+
+    @property
+    def studies(self) -> Path:
+        return self.root / "studies.parquet"
+
+    @property
+    def linkage(self) -> Path:
+        return self.root / "linkage.csv"
+
+    @property
+    def tensors(self) -> Path:
+        return self.root / "tensors"
+
+    @property
+    def ingest_report(self) -> Path:
+        return self.root / "ingest_report.csv"
+
+    @property
+    def embeddings(self) -> Path:
+        return self.root / "embeddings"
+
+    @property
+    def chroma(self) -> Path:
+        return self.root / "chroma"
+
+    def tensor(self, study_id: str) -> Path:
+        return self.tensors / f"{study_id}.npy"
