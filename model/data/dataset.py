@@ -1,0 +1,222 @@
+"""Dataset API over an ingested folder: ``CMRDataset`` (tables, tensors, masks) and the torch
+``StudyVideoDataset`` that feeds training and embedding.
+
+Tensors are memory-mapped ``.npy`` files (uint8 ``[V, T0, S0, S0]``). ``StudyVideoDataset``
+returns float32 ``[V, T, S, S]`` in [0, 1]; when the preset asks for other ``frames`` / ``size``
+than stored, frames are re-picked (cine cyclically, LGE slices evenly) and images resized on the
+fly. Augmentation is anatomical: small rotation, scale, shift and intensity jitter; never a
+left-right flip (the heart's handedness is information).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from model.data.video_transforms import AugmentConfig, augment_video, frame_indices
+from model.errors import DataError, UserError
+from model.schema import SPLITS, VIEW_SLOTS, DatasetPaths
+
+REQUIRED_COLUMNS = ("study_id", "split", "view_frames", "impression")
+
+
+class CMRDataset:
+    """An ingested dataset folder (see docs/ARCHITECTURE.md, "Dataset")."""
+
+    def __init__(self, root: Path, studies: pd.DataFrame, settings: dict) -> None:
+        self.paths = DatasetPaths(root)
+        self.studies = studies
+        self.settings = settings
+        self._rows = {sid: i for i, sid in enumerate(studies["study_id"])}
+        self._layout: tuple[tuple[int, ...], int] | None = (
+            None  # (shape, header bytes) of .npy files
+        )
+
+    @classmethod
+    def open(cls, path: str | Path) -> CMRDataset:
+        """Open ``path``; DataError naming what is missing when it is not an ingested dataset."""
+        root = Path(path)
+        paths = DatasetPaths(root)
+        if not root.is_dir():
+            raise DataError(f"dataset folder {root} does not exist")
+        if not paths.studies.is_file():
+            raise DataError(
+                f"{root} is not a dataset (no studies.parquet); create one with "
+                f"`python -m model ingest SRC --out {root}`"
+            )
+        try:
+            studies = pd.read_parquet(paths.studies)
+            settings = json.loads((root / "dataset.json").read_text(encoding="utf-8"))
+        except FileNotFoundError as err:
+            raise DataError(
+                f"{root} is not a complete dataset: {Path(err.filename).name} is missing"
+            ) from err
+        except (OSError, ValueError) as err:
+            raise DataError(f"{root} cannot be read as a dataset: {err}") from err
+        missing = [c for c in REQUIRED_COLUMNS if c not in studies.columns]
+        if missing:
+            raise DataError(f"{paths.studies} lacks columns {missing}; re-run ingest")
+        return cls(root, studies.reset_index(drop=True), settings)
+
+    @property
+    def root(self) -> Path:
+        return self.paths.root
+
+    @property
+    def frames(self) -> int:
+        return int(self.settings.get("frames", 16))
+
+    @property
+    def size(self) -> int:
+        return int(self.settings.get("size", 64))
+
+    def __len__(self) -> int:
+        return len(self.studies)
+
+    def ids(self, split: str | None = None) -> list[str]:
+        """Study ids, all or of one split (train / val / test)."""
+        if split is None:
+            return list(self.studies["study_id"])
+        if split not in SPLITS:
+            raise UserError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+        return list(self.studies.loc[self.studies["split"] == split, "study_id"])
+
+    def row(self, study_id: str) -> pd.Series:
+        if study_id not in self._rows:
+            raise DataError(f"study {study_id} is not in dataset {self.root}")
+        return self.studies.iloc[self._rows[study_id]]
+
+    def load_video(self, study_id: str) -> np.ndarray:
+        """uint8 ``[V, T0, S0, S0]``, memory-mapped (read-only)."""
+        path = self.paths.tensor(study_id)
+        if self._layout is not None:
+            shape, offset = self._layout
+            if path.is_file() and path.stat().st_size == offset + int(np.prod(shape)):
+                return np.memmap(path, dtype=np.uint8, mode="r", offset=offset, shape=shape)
+        try:
+            video = np.load(path, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError as err:
+            raise DataError(
+                f"tensor of study {study_id} is missing ({path}); re-run ingest"
+            ) from err
+        except ValueError as err:
+            raise DataError(f"tensor of study {study_id} is damaged ({path}): {err}") from err
+        if video.ndim != 4 or video.shape[0] != len(VIEW_SLOTS) or video.dtype != np.uint8:
+            raise DataError(
+                f"tensor of study {study_id} has shape {video.shape}, expected [9, T, S, S]"
+            )
+        if video.flags.c_contiguous:
+            self._layout = (tuple(video.shape), int(video.offset))
+        return video
+
+    def view_frames(self, study_id: str) -> np.ndarray:
+        """int ``[V]``: valid frames per view slot (0 = missing view)."""
+        return np.asarray(self.row(study_id)["view_frames"], dtype=np.int64)
+
+    def masks(self, study_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """(view_mask bool ``[V]``, frame_mask bool ``[V, T0]``) of the stored tensor."""
+        counts = self.view_frames(study_id)
+        frame_mask = np.arange(self.frames)[None, :] < counts[:, None]
+        return counts > 0, frame_mask
+
+    def linkage(self) -> pd.DataFrame:
+        """study_id, accession_number (for joining evaluation labels; never shown in the UI)."""
+        if not self.paths.linkage.is_file():
+            return pd.DataFrame(columns=["study_id", "accession_number"])
+        return pd.read_csv(self.paths.linkage, dtype=str, keep_default_na=False)
+
+    @cached_property
+    def _fingerprint(self) -> str:
+        digest = hashlib.sha256(self.paths.studies.read_bytes())
+        for study_id in sorted(self._rows):
+            stat = (
+                self.paths.tensor(study_id).stat() if self.paths.tensor(study_id).exists() else None
+            )
+            digest.update(
+                f"{study_id}:{stat.st_size if stat else -1}:{stat.st_mtime_ns if stat else -1};".encode()
+            )
+        return digest.hexdigest()[:16]
+
+    def fingerprint(self) -> str:
+        """Hex id that changes whenever studies.parquet or any study tensor changes."""
+        return self._fingerprint
+
+
+class StudyVideoDataset(Dataset):
+    """Torch dataset of studies: ``ds[i]`` -> dict(video float32 ``[V, T, S, S]`` in [0, 1],
+    view_mask bool ``[V]``, frame_mask bool ``[V, T]``, text str, study_id str)."""
+
+    def __init__(
+        self,
+        dataset: CMRDataset,
+        ids: list[str] | None = None,
+        frames: int | None = None,
+        size: int | None = None,
+        augment: bool | AugmentConfig = False,
+        seed: int = 0,
+    ) -> None:
+        self.dataset = dataset
+        self.ids = list(dataset.ids() if ids is None else ids)
+        for study_id in self.ids:
+            dataset.row(study_id)  # DataError for an unknown id, now rather than mid-epoch
+        self.frames = int(frames or dataset.frames)
+        self.size = int(size or dataset.size)
+        self.augment = (
+            augment
+            if isinstance(augment, AugmentConfig)
+            else (AugmentConfig() if augment else None)
+        )
+        self.seed = seed
+        self._calls = 0
+        rows = dataset.studies.set_index("study_id").loc[self.ids]
+        self._texts = [str(t or "") for t in rows["impression"]]
+        counts = (
+            np.stack([np.asarray(v, dtype=np.int64) for v in rows["view_frames"]])
+            if self.ids
+            else np.zeros((0, len(VIEW_SLOTS)), dtype=np.int64)
+        )
+        self._counts = counts
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _rng(self, index: int) -> np.random.Generator:
+        """Per-item generator: differs per epoch inside DataLoader workers (torch seeds them)."""
+        self._calls += 1
+        return np.random.default_rng([self.seed, index, torch.initial_seed() % 2**32, self._calls])
+
+    def __getitem__(self, index: int) -> dict:
+        study_id = self.ids[index]
+        stored = self.dataset.load_video(study_id)
+        counts = self._counts[index]
+        time_index, frame_mask = frame_indices(counts, stored.shape[1], self.frames)
+        clip = stored[np.arange(stored.shape[0])[:, None], time_index]  # uint8 [V, T, S0, S0]
+        clip[~frame_mask] = 0
+        video = torch.from_numpy(clip).to(torch.float32).mul_(1.0 / 255.0)
+        if self.size != video.shape[-1]:
+            video = F.interpolate(
+                video,
+                size=(self.size, self.size),
+                mode="bilinear",
+                antialias=True,
+                align_corners=False,
+            )
+        if self.augment is not None:
+            video = augment_video(
+                video, torch.from_numpy(frame_mask), self._rng(index), self.augment
+            )
+        return {
+            "video": video,
+            "view_mask": torch.from_numpy(counts > 0),
+            "frame_mask": torch.from_numpy(frame_mask),
+            "text": self._texts[index],
+            "study_id": study_id,
+        }

@@ -1,0 +1,96 @@
+"""De-identification: keyed-hash pseudonyms, age bands, sex codes, patient-grouped splits.
+
+Each dataset folder keeps its own random salt (``salt.key``, created on first ingest). Study and
+patient pseudonyms are HMAC-SHA256 of the StudyInstanceUID / PatientID under that salt, so they are
+stable across re-ingests into the same dataset but cannot be linked across datasets or reversed.
+Only the salt's own hash (``salt_id``) is recorded in dataset.json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from datetime import date
+from pathlib import Path
+
+from model.atomic import atomic_write_text
+from model.errors import DataError
+
+SALT_FILE = "salt.key"
+_SPLIT_FRACTIONS = (("train", 0.70), ("val", 0.15), ("test", 0.15))
+
+
+def load_or_create_salt(dataset: Path) -> bytes:
+    """The dataset's secret salt; written (owner-only permissions) when the dataset is new."""
+    path = dataset / SALT_FILE
+    if not path.exists():
+        atomic_write_text(path, secrets.token_hex(32) + "\n")
+        os.chmod(path, 0o600)
+    text = path.read_text(encoding="ascii").strip()
+    if len(text) < 32:
+        raise DataError(f"{path} is damaged; restore it or ingest into a new dataset folder")
+    return text.encode("ascii")
+
+
+def salt_id(salt: bytes) -> str:
+    """Public identifier of a salt (for dataset.json): a hash that does not reveal it."""
+    return hashlib.sha256(b"salt-id:" + salt).hexdigest()[:12]
+
+
+def pseudonym(salt: bytes, kind: str, value: str, length: int = 16) -> str:
+    """Stable keyed hash of ``value``: ``kind`` separates namespaces (``study`` / ``patient``)."""
+    digest = hmac.new(salt, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+    return f"{kind[0]}{digest[: length - 1]}"
+
+
+def split_for(patient_key: str, seed: str = "split-v1") -> str:
+    """train / val / test (70 / 15 / 15) from a hash of the patient key: reproducible, patient-grouped."""
+    value = int(hashlib.sha256(f"{seed}:{patient_key}".encode()).hexdigest()[:8], 16) / 2**32
+    cumulative = 0.0
+    for name, fraction in _SPLIT_FRACTIONS:
+        cumulative += fraction
+        if value < cumulative:
+            return name
+    return _SPLIT_FRACTIONS[-1][0]
+
+
+def _years_from_age(text: str) -> float | None:
+    match = re.fullmatch(r"(\d{1,3})\s*([DWMY]?)", text.strip().upper())
+    if not match:
+        return None
+    number, unit = int(match.group(1)), match.group(2) or "Y"
+    return number / {"D": 365.25, "W": 52.18, "M": 12.0, "Y": 1.0}[unit]
+
+
+def _parse_date(text: str) -> date | None:
+    digits = re.sub(r"\D", "", text)
+    if len(digits) != 8:
+        return None
+    try:
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        return None
+
+
+def age_band(patient_age: str, birth_date: str = "", study_date: str = "") -> str:
+    """Ten-year band (``40-49``; ``90+``; ``unknown``) from PatientAge or birth and study dates."""
+    years = _years_from_age(patient_age) if patient_age else None
+    if years is None:
+        born, seen = _parse_date(birth_date), _parse_date(study_date)
+        if born and seen and seen >= born:
+            years = (seen - born).days / 365.25
+    if years is None or years < 0 or years > 130:
+        return "unknown"
+    if years >= 90:
+        return "90+"
+    low = int(years // 10) * 10
+    return f"{low}-{low + 9}"
+
+
+def sex_code(value: str) -> str:
+    """M / F / O, anything else ``unknown``."""
+    code = value.strip().upper()[:1]
+    return code if code in ("M", "F", "O") else "unknown"

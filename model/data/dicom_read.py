@@ -1,0 +1,253 @@
+"""Reading one DICOM file: header records per image frame, then the pixels on demand.
+
+``read_headers(path)`` parses a file without loading its pixel data (large elements are deferred)
+and returns one ``SliceHeader`` per frame: classic MR images give one, enhanced multi-frame MR
+gives one per frame with its own position, trigger time and temporal index. ``read_pixels``
+decodes the frames as float32 ``[F, rows, cols]`` with the modality rescale applied. Every failure
+is a ``DicomReadError`` whose message is the reason written to the ingest report.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from model.data import dicom_tags as tags
+from model.data.dicom_frames import frame_geometry, frame_timing
+
+log = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 2 * 1024**3
+MAX_PIXEL_BYTES = 1024**3
+_DEFER_BYTES = 4096
+_PIXEL_TAG = 0x7FE00010
+
+
+class DicomReadError(Exception):
+    """A file that cannot be used; ``str(err)`` is the reason for the ingest report."""
+
+
+@dataclass
+class SliceHeader:
+    """What ingest needs from one image frame (identifiers stay inside ingest)."""
+
+    path: str
+    frame: int
+    study_uid: str
+    series_uid: str
+    sop_uid: str
+    series_number: int
+    series_description: str
+    accession: str
+    patient_id: str
+    patient_name: str
+    birth_date: str
+    study_date: str
+    patient_age: str
+    sex: str
+    manufacturer: str
+    scanner: str
+    field_strength: float
+    rows: int
+    cols: int
+    pixel_spacing: tuple[float, float] | None
+    position: tuple[float, float, float] | None
+    orientation: tuple[float, ...] | None
+    trigger_time: float | None
+    temporal_index: int | None
+    instance_number: int | None
+    inversion_time: float | None
+    layout: PixelLayout | None = None
+
+
+_text = tags.text
+_number = tags.number
+
+
+def _open(path: Path, **kwargs) -> Dataset:
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        raise DicomReadError(f"unreadable file: {err.strerror or err}") from err
+    if size == 0:
+        raise DicomReadError("empty file")
+    if size > MAX_FILE_BYTES:
+        raise DicomReadError(f"file too large ({size / 1e9:.1f} GB)")
+    try:
+        return pydicom.dcmread(path, **kwargs)
+    except InvalidDicomError as err:
+        raise DicomReadError("not a DICOM file (no DICM preamble)") from err
+    except PermissionError as err:
+        raise DicomReadError("unreadable file: permission denied") from err
+    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise DicomReadError(f"corrupt or truncated DICOM: {_short(err)}") from err
+
+
+def _short(err: BaseException) -> str:
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return text[:160]
+
+
+@dataclass(frozen=True)
+class PixelLayout:
+    """Where and how a file's frames are stored; ``offset`` set when they can be read raw."""
+
+    frames: int
+    rows: int
+    cols: int
+    slope: float = 1.0
+    intercept: float = 0.0
+    monochrome1: bool = False
+    dtype: str | None = None  # numpy dtype of raw (uncompressed, single-sample) pixels
+    offset: int | None = None  # byte offset of the raw pixel data in the file
+
+
+def _raw_layout(
+    ds: Dataset, raw: object, declared: int, path: Path
+) -> tuple[str | None, int | None]:
+    """(dtype, offset) of uncompressed pixels, (None, None) when pydicom must decode them."""
+    syntax = ds.file_meta.get("TransferSyntaxUID")
+    if syntax is None or syntax.is_compressed or syntax.is_deflated:
+        return None, None
+    length = getattr(raw, "length", None)
+    if length is None:
+        length = len(getattr(raw, "value", b"") or b"")
+    tell = getattr(raw, "value_tell", None)
+    if length < declared or (tell is not None and tell + declared > os.path.getsize(path)):
+        raise DicomReadError("truncated pixel data")
+    bits = tags.unsigned_short(ds, "BitsAllocated") or 0
+    stored = tags.unsigned_short(ds, "BitsStored") or bits
+    signed = tags.unsigned_short(ds, "PixelRepresentation") == 1
+    if (
+        tell is None
+        or (tags.unsigned_short(ds, "SamplesPerPixel") or 1) != 1
+        or (signed and stored < bits)
+    ):
+        return None, None
+    order = "<" if syntax.is_little_endian else ">"
+    return f"{order}{'i' if signed else 'u'}{bits // 8}", int(tell)
+
+
+def _check_pixels(ds: Dataset, path: Path) -> PixelLayout:
+    """Validate the pixel description; raises on missing / huge / truncated pixel data."""
+    if _PIXEL_TAG not in ds:
+        raise DicomReadError("no pixel data")
+    rows, cols = tags.unsigned_short(ds, "Rows") or 0, tags.unsigned_short(ds, "Columns") or 0
+    frames = int(_number(ds, "NumberOfFrames") or 1)
+    samples = tags.unsigned_short(ds, "SamplesPerPixel") or 1
+    bits = tags.unsigned_short(ds, "BitsAllocated") or 0
+    if rows <= 0 or cols <= 0 or bits not in (8, 16, 32) or frames <= 0:
+        raise DicomReadError(f"invalid image description ({rows}x{cols}, {bits} bits)")
+    declared = rows * cols * frames * samples * bits // 8
+    if declared > MAX_PIXEL_BYTES:
+        raise DicomReadError(f"declared image size too large ({declared / 1e9:.1f} GB)")
+    dtype, offset = _raw_layout(ds, ds.get_item(_PIXEL_TAG, keep_deferred=True), declared, path)
+    return PixelLayout(
+        frames=frames,
+        rows=rows,
+        cols=cols,
+        slope=_number(ds, "RescaleSlope") or 1.0,
+        intercept=_number(ds, "RescaleIntercept") or 0.0,
+        monochrome1=_text(ds, "PhotometricInterpretation") == "MONOCHROME1",
+        dtype=dtype,
+        offset=offset,
+    )
+
+
+def read_headers(path: str | Path) -> list[SliceHeader]:
+    """One ``SliceHeader`` per frame of ``path``; raises ``DicomReadError`` with the reason."""
+    path = Path(path)
+    ds = _open(path, defer_size=_DEFER_BYTES)
+    modality = _text(ds, "Modality").upper()
+    if modality and modality != "MR":
+        raise DicomReadError(f"modality {modality} is not MR")
+    if not _text(ds, "StudyInstanceUID") or not _text(ds, "SeriesInstanceUID"):
+        raise DicomReadError("missing StudyInstanceUID or SeriesInstanceUID")
+    layout = _check_pixels(ds, path)
+    common = _common_fields(ds, str(path))
+    headers = []
+    for index in range(layout.frames):
+        frame = index if layout.frames > 1 else -1
+        spacing, position, orientation = frame_geometry(ds, frame)
+        trigger, temporal = frame_timing(ds, frame)
+        headers.append(
+            SliceHeader(
+                **common,
+                frame=frame,
+                pixel_spacing=spacing,
+                position=position,
+                orientation=orientation,
+                trigger_time=trigger,
+                temporal_index=temporal,
+                layout=layout,
+            )
+        )
+    return headers
+
+
+def _common_fields(ds: Dataset, path: str) -> dict:
+    number = _number(ds, "InstanceNumber")
+    series_number = _number(ds, "SeriesNumber")
+    return {
+        "path": path,
+        "study_uid": _text(ds, "StudyInstanceUID"),
+        "series_uid": _text(ds, "SeriesInstanceUID"),
+        "sop_uid": _text(ds, "SOPInstanceUID") or path,
+        "series_number": int(series_number) if series_number is not None else 0,
+        "series_description": _text(ds, "SeriesDescription") or _text(ds, "ProtocolName"),
+        "accession": _text(ds, "AccessionNumber"),
+        "patient_id": _text(ds, "PatientID"),
+        "patient_name": _text(ds, "PatientName"),
+        "birth_date": _text(ds, "PatientBirthDate"),
+        "study_date": _text(ds, "StudyDate"),
+        "patient_age": _text(ds, "PatientAge"),
+        "sex": _text(ds, "PatientSex").upper(),
+        "manufacturer": _text(ds, "Manufacturer"),
+        "scanner": _text(ds, "ManufacturerModelName"),
+        "field_strength": _number(ds, "MagneticFieldStrength") or 0.0,
+        "rows": tags.unsigned_short(ds, "Rows") or 0,
+        "cols": tags.unsigned_short(ds, "Columns") or 0,
+        "instance_number": int(number) if number is not None else None,
+        "inversion_time": _number(ds, "InversionTime"),
+    }
+
+
+def _finish(image: np.ndarray, layout: PixelLayout) -> np.ndarray:
+    image = image.astype(np.float32, copy=False).reshape(layout.frames, layout.rows, layout.cols)
+    if layout.slope != 1.0 or layout.intercept != 0.0:
+        image = image * np.float32(layout.slope) + np.float32(layout.intercept)
+    return image.max() - image if layout.monochrome1 else image
+
+
+def read_pixels(path: str | Path, layout: PixelLayout | None = None) -> np.ndarray:
+    """float32 ``[F, rows, cols]``: every frame of ``path``, rescaled, MONOCHROME2 polarity.
+
+    With a ``layout`` from ``read_headers`` that located raw pixels, they are read directly;
+    otherwise pydicom decodes them (compressed transfer syntaxes through the pylibjpeg plugins).
+    """
+    path = Path(path)
+    if layout is not None and layout.offset is not None and layout.dtype is not None:
+        count = layout.frames * layout.rows * layout.cols
+        try:
+            raw = np.fromfile(path, dtype=layout.dtype, count=count, offset=layout.offset)
+        except OSError as err:
+            raise DicomReadError(f"unreadable file: {err}") from err
+        if raw.size != count:
+            raise DicomReadError("truncated pixel data")
+        return _finish(raw, layout)
+    ds = _open(path)
+    layout = _check_pixels(ds, path)
+    try:
+        pixels = ds.pixel_array
+    except Exception as err:  # decoders raise many types; the reason goes to the report
+        raise DicomReadError(f"pixel decode failed: {_short(err)}") from err
+    if (tags.unsigned_short(ds, "SamplesPerPixel") or 1) > 1:
+        pixels = pixels.mean(axis=-1)
+    return _finish(pixels, layout)

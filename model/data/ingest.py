@@ -1,0 +1,303 @@
+"""``python -m model ingest SRC --out DATASET``: DICOM or ACDC NIfTI folder -> preprocessed dataset.
+
+Two passes: headers of every file (parallel chunks), then one task per study (parallel): build
+the tensor, write ``tensors/<study_id>.npy``. The main process then merges the de-identified rows
+into ``studies.parquet``, ``linkage.csv`` and ``ingest_report.csv`` atomically, under a lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from model.data import deid
+from model.data.dicom_read import SliceHeader
+from model.data.nifti import ACDC_LABELS, acdc_cases, build_acdc_case
+from model.data.reports import load_impressions, scrub_text
+from model.data.resample import GridConfig
+from model.data.scan import scan_headers, walk_files
+from model.data.store import (
+    STUDY_COLUMNS,
+    check_settings,
+    ingest_lock,
+    merge_tables,
+    report_row,
+    write_tensor,
+)
+from model.data.study import StudyTensor, build_study
+from model.data.views import ViewMap
+from model.errors import DataError
+from model.progress import Progress
+from model.schema import DatasetPaths
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestSummary:
+    """What one ingest did (also printed as one line at the end)."""
+
+    dataset: Path
+    studies_written: int = 0
+    studies_total: int = 0
+    files_seen: int = 0
+    files_skipped: int = 0
+    series_rejected: int = 0
+    warnings: int = 0
+    elapsed_s: float = 0.0
+    study_ids: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"ingest: {self.studies_written} studies written ({self.studies_total} in dataset), "
+            f"{self.files_seen} files read, {self.files_skipped} skipped, "
+            f"{self.series_rejected} series rejected, {self.warnings} warnings "
+            f"in {self.elapsed_s:.1f}s; see {self.dataset / 'ingest_report.csv'}"
+        )
+
+
+@dataclass
+class _StudyTask:
+    """One unit of pass-2 work, sent to a worker process."""
+
+    study_id: str
+    dataset: str
+    grid: GridConfig
+    view_map: ViewMap | None
+    headers: list[SliceHeader] | None = None
+    acdc_folder: str | None = None
+
+
+def _process_study(task: _StudyTask) -> tuple[StudyTensor | None, list[dict], dict]:
+    """Worker: build and write one study's tensor -> (tensor less pixels, report rows, labels)."""
+    where = task.acdc_folder or (task.headers[0].path if task.headers else "")
+    labels: dict = {}
+    try:
+        if task.acdc_folder is not None:
+            tensor, labels = build_acdc_case(Path(task.acdc_folder), task.grid)
+        else:
+            tensor = build_study(task.headers or [], task.grid, task.view_map)
+    except DataError as err:
+        return None, [report_row(where, "rejected", str(err), task.study_id)], labels
+    except Exception as err:  # keep the ingest going; the reason lands in the report
+        log.debug("study %s failed", task.study_id, exc_info=True)
+        reason = f"study could not be processed: {type(err).__name__}: {err}"[:200]
+        return None, [report_row(where, "rejected", reason, task.study_id)], labels
+    rows = [
+        report_row(p, level, reason, task.study_id, series)
+        for p, series, level, reason in tensor.problems
+    ]
+    if not tensor.views:
+        rows.append(report_row(where, "rejected", "no usable view in study", task.study_id))
+        return None, rows, labels
+    write_tensor(DatasetPaths(Path(task.dataset)), task.study_id, tensor.video)
+    tensor.video = tensor.video[:0]
+    return tensor, rows, labels
+
+
+def _dicom_row(
+    headers: list[SliceHeader], salt: bytes, site: str, impressions: dict[str, str]
+) -> dict:
+    """The de-identified part of a study row (identifiers are used here and dropped)."""
+    first = headers[0]
+    identifiers = [first.patient_name, first.patient_id, first.birth_date, first.accession]
+    impression = impressions.get(first.accession, "") if first.accession else ""
+    return {
+        "patient_key": deid.pseudonym(salt, "patient", first.patient_id or first.study_uid),
+        "site": site,
+        "manufacturer": first.manufacturer,
+        "scanner": first.scanner,
+        "field_strength": float(first.field_strength),
+        "age_band": deid.age_band(first.patient_age, first.birth_date, first.study_date),
+        "sex": deid.sex_code(first.sex),
+        "impression": scrub_text(impression, identifiers),
+        "source": "dicom",
+    }
+
+
+def _acdc_row(salt: bytes, site: str, name: str) -> dict:
+    return {
+        "patient_key": deid.pseudonym(salt, "patient", f"acdc:{name}"),
+        "site": site,
+        "manufacturer": "",
+        "scanner": "",
+        "field_strength": 0.0,
+        "age_band": "unknown",
+        "sex": "unknown",
+        "impression": "",
+        "source": "nifti",
+    }
+
+
+def _finish_row(row: dict, study_id: str, tensor: StudyTensor) -> dict:
+    row = {
+        **row,
+        "study_id": study_id,
+        "split": deid.split_for(row["patient_key"]),
+        "views": ",".join(tensor.views),
+        "view_frames": list(tensor.view_frames),
+        "cine_phases": int(tensor.cine_phases),
+        "pixel_spacing_mm": float(tensor.pixel_spacing_mm),
+        "matrix": tensor.matrix,
+    }
+    return {key: row[key] for key in STUDY_COLUMNS}
+
+
+@dataclass
+class _Plan:
+    task: _StudyTask
+    row: dict
+    accession: str
+
+
+def _plan(
+    src: Path,
+    salt: bytes,
+    site: str,
+    impressions: dict[str, str],
+    base: _StudyTask,
+    executor: Executor | None,
+    reports: list[dict],
+) -> tuple[list[_Plan], int]:
+    """One plan per study found under ``src`` and the number of files looked at."""
+
+    def task(study_id: str, **kwargs) -> _StudyTask:
+        return _StudyTask(study_id, base.dataset, base.grid, base.view_map, **kwargs)
+
+    cases = acdc_cases(src)
+    if cases:
+        return [
+            _Plan(
+                task(deid.pseudonym(salt, "study", f"acdc:{c.name}"), acdc_folder=str(c)),
+                _acdc_row(salt, site, c.name),
+                c.name,
+            )
+            for c in cases
+        ], len(cases)
+    problems: list = []
+    files = walk_files(src, problems)
+    by_study = scan_headers(files, executor, problems)
+    reports.extend(
+        report_row(p, level, reason, "", series) for p, series, level, reason in problems
+    )
+    plans = [
+        _Plan(
+            task(deid.pseudonym(salt, "study", uid), headers=headers),
+            _dicom_row(headers, salt, site, impressions),
+            headers[0].accession,
+        )
+        for uid, headers in sorted(by_study.items())
+    ]
+    return plans, len(files)
+
+
+def _run_studies(
+    plans: list[_Plan], executor: Executor | None, reports: list[dict]
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """Pass 2 over studies; returns (study rows, linkage rows, ACDC label rows)."""
+    rows, links, labels = [], [], []
+    tasks = [plan.task for plan in plans]
+    results = executor.map(_process_study, tasks) if executor else map(_process_study, tasks)
+    with Progress("ingest: build studies", total=len(tasks), unit="study") as bar:
+        for plan, (tensor, study_reports, study_labels) in zip(plans, results, strict=True):
+            reports.extend(study_reports)
+            if tensor is not None:
+                rows.append(_finish_row(plan.row, plan.task.study_id, tensor))
+                links.append({"study_id": plan.task.study_id, "accession_number": plan.accession})
+                if study_labels:
+                    labels.append({"accession_number": plan.accession, **study_labels})
+            bar.update(1)
+    return rows, links, labels
+
+
+def ingest(
+    src: str | Path,
+    out: str | Path,
+    reports: str | Path | None = None,
+    site: str = "internal",
+    workers: int = 1,
+    view_map: str | Path | None = None,
+    frames: int = 16,
+    size: int = 64,
+    fov_mm: float = 224.0,
+) -> IngestSummary:
+    """Ingest every study under ``src`` into the dataset folder ``out`` (created or appended)."""
+    started = time.monotonic()
+    src, out = Path(src), Path(out)
+    if not src.is_dir():
+        raise DataError(f"source folder {src} does not exist or is not a folder")
+    if frames < 1 or size < 8 or fov_mm <= 0:
+        raise DataError("--frames must be >= 1, --size >= 8 and --fov-mm > 0")
+    grid = GridConfig(frames=frames, size=size, fov_mm=fov_mm)
+    base = _StudyTask("", str(out), grid, ViewMap.load(view_map))
+    impressions = load_impressions(reports) if reports else {}
+    summary = IngestSummary(dataset=out)
+    report: list[dict] = []
+    with ingest_lock(out):
+        salt = deid.load_or_create_salt(out)
+        check_settings(out, grid, deid.salt_id(salt))
+        executor = _executor(workers)
+        try:
+            plans, summary.files_seen = _plan(src, salt, site, impressions, base, executor, report)
+            rows, links, labels = _run_studies(plans, executor, report)
+        finally:
+            if executor is not None:
+                executor.shutdown(cancel_futures=True)
+        extra = {ACDC_LABELS: (labels, "accession_number")} if labels else None
+        studies = merge_tables(DatasetPaths(out), rows, links, report, extra)
+    levels = [r["level"] for r in report]
+    summary.studies_written, summary.studies_total = len(rows), len(studies)
+    summary.study_ids = [row["study_id"] for row in rows]
+    summary.files_skipped = levels.count("skipped")
+    summary.series_rejected = levels.count("rejected")
+    summary.warnings = levels.count("warning")
+    summary.elapsed_s = time.monotonic() - started
+    return summary
+
+
+def _executor(workers: int) -> Executor | None:
+    """Worker pool; fork where available (workers start instantly; they never touch torch)."""
+    if workers <= 1:
+        return None
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    return ProcessPoolExecutor(workers, mp_context=context)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("src", type=Path, help="folder of DICOM files (any layout) or ACDC NIfTI")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="dataset folder (created or appended)"
+    )
+    parser.add_argument("--reports", type=Path, help="CSV accession_number,report")
+    parser.add_argument("--site", default="internal", help="site name stored with each study")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--view-map", type=Path, help="YAML/CSV: SeriesDescription pattern -> slot")
+    parser.add_argument("--frames", type=int, default=16, help="frames per view (T)")
+    parser.add_argument("--size", type=int, default=64, help="pixels per side (S)")
+    parser.add_argument("--fov-mm", type=float, default=224.0, help="field of view in mm")
+
+
+def run(args: argparse.Namespace) -> int:
+    summary = ingest(
+        args.src,
+        args.out,
+        reports=args.reports,
+        site=args.site,
+        workers=args.workers,
+        view_map=args.view_map,
+        frames=args.frames,
+        size=args.size,
+        fov_mm=args.fov_mm,
+    )
+    log.info("%s", summary.line())
+    if summary.studies_written == 0:
+        raise DataError(
+            f"no usable study found in {args.src}; reasons are in {summary.dataset / 'ingest_report.csv'}"
+        )
+    return 0

@@ -1,0 +1,107 @@
+"""ACDC-style NIfTI cases: ``patientNNN/patientNNN_4d.nii.gz`` + ``Info.cfg`` -> short-axis views.
+
+The 4-D volume is ``X x Y x slices x phases`` with spacing in the header; slices run base -> apex
+(ACDC convention). Base / mid / apex slices fill the three SAX cine slots; there is no long axis,
+LGE or report. ``Group`` from Info.cfg maps to a one-hot diagnosis for evaluation only (written to
+``acdc_labels.csv`` keyed like an accession number, never into studies.parquet).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from model.data.resample import GridConfig, field_mask, resample_cycle, resample_fov, to_uint8
+from model.data.study import StudyTensor
+from model.errors import DataError
+from model.schema import DIAGNOSES, VIEW_SLOTS
+
+log = logging.getLogger(__name__)
+
+ACDC_LABELS = "acdc_labels.csv"
+GROUP_TO_DIAGNOSIS = {"DCM": "nicm", "HCM": "hcm", "MINF": "icm", "NOR": "normal", "RV": "rv"}
+MAX_VOXELS = 400_000_000
+_LEVELS = {"sax_base": 0.2, "sax_mid": 0.5, "sax_apex": 0.8}
+
+
+def acdc_cases(src: Path) -> list[Path]:
+    """Case folders (holding ``*_4d.nii.gz``) under ``src`` up to two levels deep, sorted."""
+    found = {
+        path.parent
+        for pattern in ("*_4d.nii*", "*/*_4d.nii*", "*/*/*_4d.nii*")
+        for path in src.glob(pattern)
+    }
+    return sorted(found)
+
+
+def read_info(path: Path) -> dict[str, str]:
+    """``Key: value`` lines of Info.cfg (``ED``, ``ES``, ``Group``, ``Height``, ``Weight``, ...)."""
+    if not path.is_file():
+        return {}
+    info = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            info[key.strip()] = value.strip()
+    return info
+
+
+def diagnosis_labels(group: str) -> dict[str, int]:
+    """One-hot diagnosis columns for an ACDC ``Group``; empty when the group is unknown."""
+    diagnosis = GROUP_TO_DIAGNOSIS.get(group.strip().upper())
+    return {name: int(name == diagnosis) for name in DIAGNOSES} if diagnosis else {}
+
+
+def _load_volume(folder: Path) -> tuple[nib.Nifti1Image, tuple[int, ...], tuple[float, ...]]:
+    files = sorted(folder.glob("*_4d.nii*"))
+    try:
+        image = nib.load(files[0])
+    except Exception as err:  # nibabel raises several types for damaged files
+        raise DataError(f"{files[0].name} cannot be read as NIfTI: {err}") from err
+    shape = tuple(int(v) for v in image.shape)
+    if len(shape) != 4:
+        raise DataError(f"{files[0].name} is not a 4-D (X, Y, slices, phases) volume: {shape}")
+    if int(np.prod(shape)) > MAX_VOXELS:
+        raise DataError(f"{files[0].name} is too large ({shape})")
+    zooms = tuple(float(v) for v in image.header.get_zooms()[:2])
+    if min(zooms) <= 0:
+        raise DataError(f"{files[0].name} has no valid pixel spacing")
+    return image, shape, zooms
+
+
+def build_acdc_case(folder: Path, grid: GridConfig) -> tuple[StudyTensor, dict[str, int]]:
+    """One ACDC case -> (study tensor uint8 [V, T, S, S] with the SAX slots, diagnosis labels)."""
+    image, shape, zooms = _load_volume(folder)
+    _, _, slices, phases = shape
+    spacing = (zooms[1], zooms[0])  # rows follow Y, columns follow X
+    video = np.zeros((len(VIEW_SLOTS), grid.frames, grid.size, grid.size), dtype=np.uint8)
+    frames = [0] * len(VIEW_SLOTS)
+    chosen = {slot: int(round(frac * (slices - 1))) for slot, frac in _LEVELS.items()}
+    if slices == 1:
+        chosen = {"sax_mid": 0}
+    valid = field_mask((shape[1], shape[0]), spacing, grid)
+    for slot, index in chosen.items():
+        try:
+            cine = np.asarray(image.dataobj[:, :, index, :], dtype=np.float32)  # [X, Y, P]
+        except Exception as err:  # truncated gzip, bad data type, ...
+            raise DataError(f"{folder.name}: image data cannot be decoded: {err}") from err
+        cine = np.transpose(cine, (2, 1, 0))  # [P, rows=Y, cols=X]
+        resampled = resample_cycle(resample_fov(cine, spacing, grid), grid.frames)
+        slot_index = VIEW_SLOTS.index(slot)
+        video[slot_index] = to_uint8(resampled, np.broadcast_to(valid, resampled.shape))
+        frames[slot_index] = grid.frames
+    info = read_info(folder / "Info.cfg")
+    labels = diagnosis_labels(info.get("Group", ""))
+    if not labels:
+        log.warning("%s: no known Group in Info.cfg; no diagnosis label", folder.name)
+    tensor = StudyTensor(
+        video=video,
+        view_frames=frames,
+        cine_phases=phases,
+        pixel_spacing_mm=float(spacing[0]),
+        matrix=f"{shape[1]}x{shape[0]}",
+    )
+    return tensor, labels

@@ -1,0 +1,86 @@
+"""Reports CSV (``accession_number,report``) -> the IMPRESSION section of each report.
+
+Only the impression is kept: the header (names, dates, referrer) and the FINDINGS body never reach
+the dataset. The impression runs from an ``IMPRESSION`` / ``CONCLUSION`` heading to the next
+heading (a short upper-case line ending in ``:`` or a known section name) or the end. Known
+identifiers of the study's patient (name parts, ID, birth date, accession) are then replaced by
+``[removed]`` in case a reader typed them into the impression.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from pathlib import Path
+
+from model.errors import DataError
+
+log = logging.getLogger(__name__)
+
+_START = re.compile(
+    r"^\s*(IMPRESSIONS?|CONCLUSIONS?|SUMMARY)\s*[:\-]?\s*", re.IGNORECASE | re.MULTILINE
+)
+_SECTION = re.compile(
+    r"(?:^|(?<=\s))(?i:FINDINGS|TECHNIQUE|HISTORY|INDICATIONS?|CLINICAL HISTORY|COMPARISON|"
+    r"RECOMMENDATIONS?|ADDENDUM|COMMENTS?|SIGNED|ELECTRONICALLY SIGNED|REPORTED BY|DICTATED BY|"
+    r"REPORTING|READ BY)\b[^\n:.]{0,30}:"
+    r"|^\s*[A-Z][A-Z /&]{2,40}:\s*$",
+    re.MULTILINE,
+)
+_BULLET = re.compile(r"^\s*(?:\d+[.)]|[-*\u2022])\s*")
+
+
+def extract_impression(report: str) -> str:
+    """The impression section as one line of sentences; ``""`` when the report has none."""
+    match = _START.search(report)
+    if match is None:
+        return ""
+    body = report[match.end() :]
+    end = _SECTION.search(body)
+    if end is not None:
+        body = body[: end.start()]
+    lines = [_BULLET.sub("", line).strip() for line in body.splitlines()]
+    sentences = []
+    for line in filter(None, lines):
+        sentences.append(line if line[-1] in ".!?" else f"{line}.")
+    return re.sub(r"\s+", " ", " ".join(sentences)).strip()
+
+
+def load_impressions(path: str | Path) -> dict[str, str]:
+    """accession_number -> impression for every row of the reports CSV; DataError on bad files."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"reports file {path} does not exist")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            columns = set(reader.fieldnames or [])
+            if not {"accession_number", "report"} <= columns:
+                raise DataError(
+                    f"reports file {path} needs columns accession_number,report (found {sorted(columns)})"
+                )
+            impressions = {
+                row["accession_number"].strip(): extract_impression(row["report"] or "")
+                for row in reader
+                if row.get("accession_number")
+            }
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"reports file {path} cannot be read: {err}") from err
+    missing = sum(1 for text in impressions.values() if not text)
+    if missing:
+        log.warning("%d of %d reports have no IMPRESSION section", missing, len(impressions))
+    return impressions
+
+
+def scrub_text(text: str, identifiers: list[str]) -> str:
+    """Replace every occurrence of a known identifier (name parts, IDs, dates) with ``[removed]``."""
+    tokens: set[str] = set()
+    for identifier in identifiers:
+        if not identifier:
+            continue
+        tokens.add(identifier)
+        tokens.update(part for part in re.split(r"[\^,\s]+", identifier) if len(part) >= 3)
+    for token in sorted(tokens, key=len, reverse=True):
+        text = re.sub(re.escape(token), "[removed]", text, flags=re.IGNORECASE)
+    return text

@@ -1,0 +1,109 @@
+"""Resampling to the dataset grid: fixed physical field of view, fixed frame count, uint8 range.
+
+Sizes in the product are judged in millimetres, so every image is resampled from its native
+``PixelSpacing`` onto a ``size x size`` grid covering ``fov_mm x fov_mm`` around the image centre
+(zero outside the acquired field). Cine phases are resampled cyclically over one cardiac cycle to
+``frames`` phases. Intensities are mapped to uint8 by robust percentiles per view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+LOW_PERCENTILE = 1.0
+HIGH_PERCENTILE = 99.5
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """Target grid of the dataset tensors (recorded in dataset.json)."""
+
+    frames: int = 16
+    size: int = 64
+    fov_mm: float = 224.0
+
+    @property
+    def spacing_mm(self) -> float:
+        return self.fov_mm / self.size
+
+
+def _axis_weights(length: int, step: float, size: int) -> np.ndarray:
+    """float32 ``[size, length]`` tent-filter weights from ``length`` native pixels to ``size``.
+
+    Output ``j`` is centred ``(j - (size - 1) / 2) * step`` native pixels from the image centre; the
+    tent widens to ``step`` pixels when downsampling (anti-aliasing). Outside the image: zeros.
+    """
+    centres = (length - 1) / 2.0 + (np.arange(size) - (size - 1) / 2.0) * step
+    support = max(1.0, step)
+    distance = np.abs(np.arange(length)[None, :] - centres[:, None]) / support
+    weights = np.maximum(0.0, 1.0 - distance)
+    total = weights.sum(axis=1, keepdims=True)
+    inside = (centres >= -0.5) & (centres <= length - 0.5)
+    weights = np.where(inside[:, None] & (total > 0), weights / np.maximum(total, 1e-12), 0.0)
+    return weights.astype(np.float32)
+
+
+def resample_fov(images: np.ndarray, spacing: tuple[float, float], grid: GridConfig) -> np.ndarray:
+    """float32 ``[F, rows, cols]`` at ``spacing`` (row, col) mm -> float32 ``[F, size, size]``.
+
+    Separable: ``out[f] = W_rows @ images[f] @ W_cols.T`` with tent weights (``_axis_weights``), so
+    the output covers ``fov_mm`` around the image centre whatever the native spacing.
+    """
+    _, rows, cols = images.shape
+    row_weights = _axis_weights(rows, grid.spacing_mm / spacing[0], grid.size)
+    col_weights = _axis_weights(cols, grid.spacing_mm / spacing[1], grid.size)
+    across = np.matmul(images.astype(np.float32, copy=False), col_weights.T)  # [F, rows, S]
+    return np.matmul(row_weights, across)  # [F, S, S]
+
+
+def resample_cycle(phases: np.ndarray, frames: int) -> np.ndarray:
+    """``[P, H, W]`` phases over one cycle -> ``[frames, H, W]`` by cyclic linear interpolation."""
+    count = phases.shape[0]
+    if count == frames:
+        return phases
+    position = np.arange(frames, dtype=np.float64) * count / frames
+    lower = np.floor(position).astype(int)
+    weight = (position - lower).astype(np.float32)[:, None, None]
+    upper = (lower + 1) % count
+    return (1.0 - weight) * phases[lower % count] + weight * phases[upper]
+
+
+def pick_evenly(count: int, limit: int) -> np.ndarray:
+    """Indices of at most ``limit`` items spread evenly over ``count`` (ends included)."""
+    if count <= limit:
+        return np.arange(count)
+    return np.round(np.linspace(0, count - 1, limit)).astype(int)
+
+
+def to_uint8(values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Map ``values`` to uint8 so the 1st..99.5th percentile of the acquired pixels spans 0..255.
+
+    ``valid`` (bool, same shape) marks acquired pixels; padding outside the field is ignored for
+    the percentiles and stays 0.
+    """
+    sample = values[valid] if valid is not None else values.ravel()
+    if sample.size == 0:
+        return np.zeros(values.shape, dtype=np.uint8)
+    if sample.size > 200_000:
+        sample = sample[:: sample.size // 200_000 + 1]
+    low, high = np.percentile(sample, [LOW_PERCENTILE, HIGH_PERCENTILE])
+    scale = 255.0 / max(float(high - low), 1e-6)
+    scaled = np.clip((values - low) * scale, 0.0, 255.0)
+    if valid is not None:
+        scaled = np.where(valid, scaled, 0.0)
+    return np.rint(scaled).astype(np.uint8)
+
+
+def field_mask(
+    shape: tuple[int, int], spacing: tuple[float, float], grid: GridConfig
+) -> np.ndarray:
+    """bool ``[size, size]``: output pixels that fall inside the acquired ``shape`` image."""
+    rows, cols = shape
+    offsets = np.arange(grid.size, dtype=np.float64) - (grid.size - 1) / 2.0
+    row_coords = (rows - 1) / 2.0 + offsets * grid.spacing_mm / spacing[0]
+    col_coords = (cols - 1) / 2.0 + offsets * grid.spacing_mm / spacing[1]
+    inside_rows = (row_coords >= -0.5) & (row_coords <= rows - 0.5)
+    inside_cols = (col_coords >= -0.5) & (col_coords <= cols - 0.5)
+    return inside_rows[:, None] & inside_cols[None, :]

@@ -1,0 +1,86 @@
+"""Finding and reading the headers of every file under a source folder, in parallel chunks.
+
+Every file that cannot be used becomes a ``skipped`` problem with its reason (not DICOM,
+truncated, no pixel data, not MR, unreadable, ...); empty folders and unreadable folders too.
+Duplicate instances (the same SOPInstanceUID and frame seen twice) keep the first copy.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from pathlib import Path
+
+from model.data.dicom_read import DicomReadError, SliceHeader, read_headers
+from model.data.study import Problem
+from model.progress import Progress
+
+CHUNK_FILES = 64
+
+
+def walk_files(src: Path, problems: list[Problem]) -> list[str]:
+    """Every regular file under ``src`` (sorted); empty / unreadable folders become problems."""
+    files: list[str] = []
+
+    def on_error(err: OSError) -> None:
+        problems.append((str(err.filename), "", "skipped", f"unreadable folder: {err.strerror}"))
+
+    for folder, dirs, names in os.walk(src, onerror=on_error):
+        dirs.sort()
+        if not dirs and not names:
+            problems.append((folder, "", "skipped", "empty folder"))
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            if os.path.islink(path) and not os.path.exists(path):
+                problems.append((path, "", "skipped", "broken symbolic link"))
+            elif os.path.isfile(path):
+                files.append(path)
+    return files
+
+
+def scan_chunk(paths: list[str]) -> tuple[list[SliceHeader], list[Problem]]:
+    """Headers of every usable frame in ``paths`` and a problem per unusable file."""
+    headers: list[SliceHeader] = []
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            headers.extend(read_headers(path))
+        except DicomReadError as err:
+            problems.append((path, "", "skipped", str(err)))
+        except Exception as err:  # pydicom raises many types on hostile input; report, never crash
+            problems.append(
+                (path, "", "skipped", f"unreadable DICOM: {type(err).__name__}: {err}"[:200])
+            )
+    return headers, problems
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def scan_headers(
+    files: list[str], executor: Executor | None, problems: list[Problem]
+) -> dict[str, list[SliceHeader]]:
+    """StudyInstanceUID -> de-duplicated headers of all ``files``, read by ``executor`` (or inline)."""
+    by_study: dict[str, list[SliceHeader]] = defaultdict(list)
+    seen: set[tuple[str, int]] = set()
+    chunks = list(_chunks(files, CHUNK_FILES))
+    results: Iterator[tuple[list[SliceHeader], list[Problem]]]
+    results = executor.map(scan_chunk, chunks) if executor else map(scan_chunk, chunks)
+    with Progress("ingest: read headers", total=len(files), unit="file") as bar:
+        for chunk, (headers, chunk_problems) in zip(chunks, results, strict=True):
+            problems.extend(chunk_problems)
+            for header in headers:
+                key = (header.sop_uid, header.frame)
+                if key in seen:
+                    problems.append(
+                        (header.path, "", "skipped", "duplicate instance (same SOPInstanceUID)")
+                    )
+                    continue
+                seen.add(key)
+                by_study[header.study_uid].append(header)
+            bar.update(len(chunk))
+    return dict(by_study)

@@ -1,0 +1,183 @@
+"""Series geometry: grouping images into slice locations, ordering cine phases, SAX level choice.
+
+Images of a series are grouped into slice locations by their position along the slice normal,
+which is oriented base -> apex (positive along the LV long axis, LPS). Within a location, cine
+phases are ordered by TriggerTime, else TemporalPositionIdentifier, else InstanceNumber (with a
+warning). Short-axis cine locations from one or several series are pooled, and base / mid / apex
+are picked at 20 / 50 / 80 % of the stack from base to apex.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model.data.dicom_read import SliceHeader
+from model.data.views import LV_AXIS
+
+LOCATION_TOLERANCE_MM = 0.5
+SAX_LEVELS = {"sax_base": 0.2, "sax_mid": 0.5, "sax_apex": 0.8}
+
+
+class SeriesError(Exception):
+    """A series that cannot be used; ``str(err)`` is the reason for the ingest report."""
+
+
+@dataclass
+class Location:
+    """One slice position: ``distance`` mm along the oriented normal, images in phase order."""
+
+    distance: float
+    images: list[SliceHeader]
+    series_number: int = 0
+
+
+@dataclass
+class SeriesStack:
+    """A series as ordered slice locations (base -> apex for short axis), plus its geometry."""
+
+    series_uid: str
+    series_description: str
+    series_number: int
+    shape: tuple[int, int]
+    spacing: tuple[float, float]
+    normal: np.ndarray | None
+    locations: list[Location]
+    has_inversion_time: bool
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def phases(self) -> int:
+        return max(len(location.images) for location in self.locations)
+
+
+def oriented_normal(orientation: tuple[float, ...] | None) -> np.ndarray | None:
+    """Unit slice normal (row x col cosines) pointing base -> apex, or None without geometry."""
+    if orientation is None:
+        return None
+    normal = np.cross(np.asarray(orientation[:3]), np.asarray(orientation[3:]))
+    norm = float(np.linalg.norm(normal))
+    if norm < 1e-6:
+        return None
+    normal = normal / norm
+    return -normal if float(normal @ LV_AXIS) < 0 else normal
+
+
+def order_phases(images: list[SliceHeader]) -> tuple[list[SliceHeader], str | None]:
+    """Images of one location in cardiac-cycle order, and a warning when TriggerTime was missing."""
+
+    def instance(h: SliceHeader) -> tuple[int, int, str]:
+        return (h.instance_number if h.instance_number is not None else 0, h.frame, h.path)
+
+    images = sorted(images, key=instance)
+    if len(images) <= 1:
+        return images, None
+    triggers = [h.trigger_time for h in images]
+    if all(t is not None for t in triggers):
+        unique: dict[float, SliceHeader] = {}
+        for header in images:
+            unique.setdefault(round(float(header.trigger_time), 3), header)  # type: ignore[arg-type]
+        ordered = [unique[key] for key in sorted(unique)]
+        duplicates = len(images) - len(ordered)
+        note = f"{duplicates} duplicate image(s) at the same position and TriggerTime dropped"
+        return ordered, note if duplicates else None
+    temporal = [h.temporal_index for h in images]
+    if all(t is not None for t in temporal) and len(set(temporal)) == len(temporal):
+        ordered = sorted(images, key=lambda h: h.temporal_index)  # type: ignore[arg-type,return-value]
+        return ordered, "missing TriggerTime: phases ordered by TemporalPositionIdentifier"
+    return images, "missing TriggerTime: phases ordered by InstanceNumber"
+
+
+def _group_locations(
+    headers: list[SliceHeader], normal: np.ndarray | None
+) -> list[list[SliceHeader]]:
+    if normal is None or any(h.position is None for h in headers):
+        return [headers]
+    distances = np.array([float(np.asarray(h.position) @ normal) for h in headers])
+    order = np.argsort(distances, kind="stable")
+    groups: list[list[SliceHeader]] = []
+    last = None
+    for index in order:
+        if last is None or distances[index] - last > LOCATION_TOLERANCE_MM:
+            groups.append([])
+        groups[-1].append(headers[index])
+        last = distances[index]
+    return groups
+
+
+def build_series(headers: list[SliceHeader]) -> SeriesStack:
+    """Group one series' images into ordered locations; SeriesError when it cannot be used."""
+    first = headers[0]
+    shapes = {(h.rows, h.cols) for h in headers}
+    if len(shapes) > 1:
+        raise SeriesError(f"mixed matrix sizes in one series: {sorted(shapes)}")
+    spacings = {h.pixel_spacing for h in headers}
+    if None in spacings:
+        raise SeriesError("missing PixelSpacing: cannot resample to a physical field of view")
+    if len({tuple(round(v, 3) for v in s) for s in spacings}) > 1:  # type: ignore[union-attr]
+        raise SeriesError("mixed PixelSpacing in one series")
+    normal = oriented_normal(first.orientation)
+    warnings: list[str] = []
+    locations = []
+    for group in _group_locations(headers, normal):
+        ordered, note = order_phases(group)
+        if note and note not in warnings:
+            warnings.append(note)
+        distance = (
+            float(np.asarray(ordered[0].position) @ normal)
+            if normal is not None and ordered[0].position
+            else 0.0
+        )
+        locations.append(Location(distance, ordered, first.series_number))
+    counts = sorted({len(location.images) for location in locations})
+    if len(counts) > 1 and counts[-1] > 1 and first.inversion_time is None:
+        raise SeriesError(f"inconsistent phase counts across slices: {counts}")
+    return SeriesStack(
+        series_uid=first.series_uid,
+        series_description=first.series_description,
+        series_number=first.series_number,
+        shape=(first.rows, first.cols),
+        spacing=first.pixel_spacing,  # type: ignore[arg-type]
+        normal=normal,
+        locations=locations,
+        has_inversion_time=any(h.inversion_time is not None for h in headers),
+        warnings=warnings,
+    )
+
+
+def group_series(headers: list[SliceHeader]) -> dict[str, list[SliceHeader]]:
+    """SeriesInstanceUID -> its images."""
+    series: dict[str, list[SliceHeader]] = defaultdict(list)
+    for header in headers:
+        series[header.series_uid].append(header)
+    return dict(series)
+
+
+def pooled_locations(stacks: list[SeriesStack]) -> list[tuple[Location, SeriesStack]]:
+    """Slice locations of several stacks, base -> apex; a repeated position keeps the newest series."""
+    pooled = sorted(
+        ((location, stack) for stack in stacks for location in stack.locations),
+        key=lambda pair: (pair[0].distance, -pair[1].series_number),
+    )
+    kept: list[tuple[Location, SeriesStack]] = []
+    for location, stack in pooled:
+        if kept and location.distance - kept[-1][0].distance <= LOCATION_TOLERANCE_MM:
+            continue
+        kept.append((location, stack))
+    return kept
+
+
+def select_sax_levels(
+    pooled: list[tuple[Location, SeriesStack]],
+) -> dict[str, tuple[Location, SeriesStack]]:
+    """Map sax_base / sax_mid / apex to locations at 20 / 50 / 80 % of the base -> apex stack."""
+    count = len(pooled)
+    if count == 0:
+        return {}
+    if count == 1:
+        return {"sax_mid": pooled[0]}
+    if count == 2:
+        return {"sax_base": pooled[0], "sax_apex": pooled[1]}
+    return {slot: pooled[int(round(frac * (count - 1)))] for slot, frac in SAX_LEVELS.items()}

@@ -1,0 +1,173 @@
+"""Writing a dataset folder safely: one ingest at a time, settings checked, tables merged atomically.
+
+Tensors are written (atomically, one file per study) before the tables; ``studies.parquet`` is
+replaced last, so an interrupted ingest leaves the previous dataset valid and a rerun completes
+it. Re-ingesting a study replaces its row (same pseudonymous study_id); new studies are appended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model.atomic import atomic_open, atomic_write_json, atomic_write_with
+from model.data.resample import GridConfig
+from model.errors import DataError
+from model.schema import DatasetPaths
+
+log = logging.getLogger(__name__)
+
+LOCK_FILE = ".ingest.lock"
+SETTINGS_FILE = "dataset.json"
+FORMAT_VERSION = 1
+REPORT_COLUMNS = ["path", "study_id", "series", "level", "reason"]
+STUDY_COLUMNS = [
+    "study_id",
+    "patient_key",
+    "site",
+    "split",
+    "views",
+    "view_frames",
+    "cine_phases",
+    "pixel_spacing_mm",
+    "matrix",
+    "manufacturer",
+    "scanner",
+    "field_strength",
+    "age_band",
+    "sex",
+    "impression",
+    "source",
+]
+
+
+def report_row(path: str, level: str, reason: str, study_id: str = "", series: str = "") -> dict:
+    """One ingest_report.csv line; ``level`` is skipped / rejected / warning."""
+    return {"path": path, "study_id": study_id, "series": series, "level": level, "reason": reason}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def ingest_lock(root: Path) -> Iterator[None]:
+    """Hold ``DATASET/.ingest.lock``; DataError if a live process holds it, stale locks are taken."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / LOCK_FILE
+    for _attempt in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            try:
+                holder = int(path.read_text().strip() or "0")
+            except (OSError, ValueError):
+                holder = 0
+            if holder and holder != os.getpid() and _pid_alive(holder):
+                raise DataError(
+                    f"another ingest (pid {holder}) is writing {root}; wait for it to finish"
+                ) from None
+            log.warning("removing stale ingest lock of pid %s", holder)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+    else:
+        raise DataError(f"cannot take the ingest lock {path}")
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def check_settings(root: Path, grid: GridConfig, salt_id: str) -> None:
+    """Write dataset.json for a new dataset; DataError if an existing one used another grid."""
+    path = root / SETTINGS_FILE
+    settings = {
+        "frames": grid.frames,
+        "size": grid.size,
+        "fov_mm": grid.fov_mm,
+        "salt_id": salt_id,
+        "format_version": FORMAT_VERSION,
+    }
+    if path.exists():
+        try:
+            existing = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise DataError(f"{path} is damaged: {err}") from err
+        for key in ("frames", "size", "fov_mm"):
+            if float(existing.get(key, -1)) != float(settings[key]):
+                raise DataError(
+                    f"{root} was ingested with {key}={existing.get(key)}; this ingest asks for "
+                    f"{settings[key]}. Use the same settings or a new dataset folder"
+                )
+        return
+    atomic_write_json(path, settings)
+
+
+def write_tensor(paths: DatasetPaths, study_id: str, video: np.ndarray) -> None:
+    """Save uint8 ``[V, T, S, S]`` as ``tensors/<study_id>.npy`` atomically."""
+    paths.tensors.mkdir(parents=True, exist_ok=True)
+    with atomic_open(paths.tensor(study_id), "wb") as handle:
+        np.save(handle, np.ascontiguousarray(video), allow_pickle=False)
+
+
+def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
+    if not path.exists():
+        return pd.DataFrame(columns=columns)
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _merge(existing: pd.DataFrame, new: pd.DataFrame, key: str) -> pd.DataFrame:
+    if existing.empty:
+        return new.reset_index(drop=True)
+    if new.empty:
+        return existing.reset_index(drop=True)
+    kept = existing[~existing[key].isin(set(new[key]))]
+    return pd.concat([kept, new], ignore_index=True)
+
+
+def merge_tables(
+    paths: DatasetPaths,
+    rows: list[dict],
+    links: list[dict],
+    report: list[dict],
+    extra_csv: dict[str, tuple[list[dict], str]] | None = None,
+) -> pd.DataFrame:
+    """Merge new rows into the dataset tables (report, linkage, extras, then studies last)."""
+    report = pd.concat(
+        [
+            _read_csv(paths.ingest_report, REPORT_COLUMNS),
+            pd.DataFrame(report, columns=REPORT_COLUMNS),
+        ],
+        ignore_index=True,
+    ).drop_duplicates()
+    atomic_write_with(paths.ingest_report, lambda tmp: report.to_csv(tmp, index=False))
+    for name, (extra_rows, key) in (extra_csv or {}).items():
+        merged = _merge(_read_csv(paths.root / name, []), pd.DataFrame(extra_rows, dtype=str), key)
+        atomic_write_with(paths.root / name, lambda tmp, m=merged: m.to_csv(tmp, index=False))
+    linkage = _merge(
+        _read_csv(paths.linkage, ["study_id", "accession_number"]),
+        pd.DataFrame(links, columns=["study_id", "accession_number"], dtype=str),
+        "study_id",
+    )
+    atomic_write_with(paths.linkage, lambda tmp: linkage.to_csv(tmp, index=False))
+    existing = pd.read_parquet(paths.studies) if paths.studies.exists() else pd.DataFrame()
+    studies = _merge(existing, pd.DataFrame(rows), "study_id")
+    atomic_write_with(paths.studies, lambda tmp: studies.to_parquet(tmp, index=False))
+    return studies

@@ -1,0 +1,181 @@
+"""One DICOM study -> the dataset tensor: uint8 ``[V, T, S, S]`` plus what was kept or rejected.
+
+Series are built and classified into view slots; short-axis cine locations are pooled and split
+into base / mid / apex by geometry; long-axis views use their middle location; LGE short-axis
+slices fill the time axis base -> apex; single LGE images go in frame 0. A view that fails is
+masked (zeros, ``view_frames`` 0) and reported; the other views of the study are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model.data.dicom_read import DicomReadError, SliceHeader, read_pixels
+from model.data.resample import (
+    GridConfig,
+    field_mask,
+    pick_evenly,
+    resample_cycle,
+    resample_fov,
+    to_uint8,
+)
+from model.data.series import (
+    Location,
+    SeriesError,
+    SeriesStack,
+    build_series,
+    group_series,
+    pooled_locations,
+    select_sax_levels,
+)
+from model.data.views import ViewMap, classify_series
+from model.schema import CINE_SLOTS, VIEW_SLOTS
+
+log = logging.getLogger(__name__)
+
+Problem = tuple[str, str, str, str]  # path, series, level, reason
+
+
+@dataclass
+class StudyTensor:
+    """The preprocessed study and its bookkeeping."""
+
+    video: np.ndarray  # uint8 [V, T, S, S]
+    view_frames: list[int]
+    cine_phases: int = 0
+    pixel_spacing_mm: float = 0.0
+    matrix: str = ""
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def views(self) -> list[str]:
+        return [slot for slot, count in zip(VIEW_SLOTS, self.view_frames, strict=True) if count]
+
+
+def _series_label(item: SeriesStack | SliceHeader) -> str:
+    return f"{item.series_number} {item.series_description}".strip()
+
+
+def classify_study(
+    headers: list[SliceHeader], view_map: ViewMap | None, problems: list[Problem]
+) -> dict[str, list[SeriesStack]]:
+    """Slot (``sax`` for cine short axis) -> usable series stacks; rejects go to ``problems``."""
+    slots: dict[str, list[SeriesStack]] = {}
+    for images in group_series(headers).values():
+        label, path = _series_label(images[0]), images[0].path
+        try:
+            stack = build_series(images)
+        except SeriesError as err:
+            problems.append((path, label, "rejected", str(err)))
+            continue
+        problems.extend((path, label, "warning", note) for note in stack.warnings)
+        orientation = images[0].orientation
+        decision = classify_series(
+            stack.series_description, orientation, stack.has_inversion_time, stack.phases, view_map
+        )
+        if decision.slot is None:
+            problems.append((path, label, "rejected", decision.reason))
+            continue
+        slots.setdefault(decision.slot, []).append(stack)
+    return slots
+
+
+def _choose_locations(
+    slots: dict[str, list[SeriesStack]], problems: list[Problem]
+) -> dict[str, list[tuple[Location, SeriesStack]]]:
+    """Slot -> the locations (with their stack) that fill it."""
+    chosen: dict[str, list[tuple[Location, SeriesStack]]] = {}
+    if "sax" in slots:
+        for slot, pair in select_sax_levels(pooled_locations(slots.pop("sax"))).items():
+            chosen.setdefault(slot, [pair])
+    if "lge_sax" in slots:
+        chosen["lge_sax"] = pooled_locations(slots.pop("lge_sax"))
+    for slot, stacks in slots.items():
+        stacks = sorted(stacks, key=lambda s: s.series_number)
+        for dropped in stacks[:-1]:
+            problems.append(
+                (
+                    dropped.locations[0].images[0].path,
+                    _series_label(dropped),
+                    "warning",
+                    f"another series also fills {slot}; kept series {stacks[-1].series_number}",
+                )
+            )
+        if slot in chosen:
+            continue
+        stack = stacks[-1]
+        chosen[slot] = [(stack.locations[len(stack.locations) // 2], stack)]
+    return chosen
+
+
+class _PixelCache:
+    """Decoded files of one study (a multi-frame file is decoded once)."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, np.ndarray] = {}
+
+    def image(self, header: SliceHeader) -> np.ndarray:
+        if header.path not in self._files:
+            self._files[header.path] = read_pixels(header.path, header.layout)
+        frames = self._files[header.path]
+        return frames[max(header.frame, 0)]
+
+
+def _view_images(
+    slot: str, pairs: list[tuple[Location, SeriesStack]], grid: GridConfig
+) -> list[SliceHeader]:
+    if slot in CINE_SLOTS:
+        return pairs[0][0].images
+    if slot == "lge_sax":
+        picked = pick_evenly(len(pairs), grid.frames)
+        return [pairs[int(i)][0].images[0] for i in picked]
+    return [pairs[0][0].images[0]]
+
+
+def build_study(
+    headers: list[SliceHeader], grid: GridConfig, view_map: ViewMap | None = None
+) -> StudyTensor:
+    """Preprocess one study's images (all with one StudyInstanceUID) into the dataset tensor."""
+    video = np.zeros((len(VIEW_SLOTS), grid.frames, grid.size, grid.size), dtype=np.uint8)
+    result = StudyTensor(video=video, view_frames=[0] * len(VIEW_SLOTS))
+    chosen = _choose_locations(classify_study(headers, view_map, result.problems), result.problems)
+    cache = _PixelCache()
+    for index, slot in enumerate(VIEW_SLOTS):
+        if slot not in chosen:
+            continue
+        stack = chosen[slot][0][1]
+        images = _view_images(slot, chosen[slot], grid)
+        try:
+            pixels = np.stack([cache.image(h) for h in images])
+        except DicomReadError as err:
+            result.problems.append((images[0].path, _series_label(stack), "rejected", str(err)))
+            continue
+        except ValueError:
+            result.problems.append(
+                (
+                    images[0].path,
+                    _series_label(stack),
+                    "rejected",
+                    f"{slot}: images of different sizes",
+                )
+            )
+            continue
+        resampled = resample_fov(pixels, stack.spacing, grid)
+        if slot in CINE_SLOTS:
+            resampled = resample_cycle(resampled, grid.frames)
+            result.cine_phases = result.cine_phases or len(images)
+            result.pixel_spacing_mm = result.pixel_spacing_mm or float(stack.spacing[0])
+            result.matrix = result.matrix or f"{stack.shape[0]}x{stack.shape[1]}"
+        valid = np.broadcast_to(field_mask(stack.shape, stack.spacing, grid), resampled.shape)
+        video[index, : len(resampled)] = to_uint8(resampled, valid)
+        result.view_frames[index] = len(resampled)
+    if not result.matrix and chosen:
+        stack = next(iter(chosen.values()))[0][1]
+        result.pixel_spacing_mm, result.matrix = (
+            float(stack.spacing[0]),
+            f"{stack.shape[0]}x{stack.shape[1]}",
+        )
+    return result

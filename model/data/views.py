@@ -1,0 +1,131 @@
+"""Which view slot a series belongs to: override map, SeriesDescription keywords, then geometry.
+
+A series is first matched against the user's override map (``--view-map``: YAML mapping or CSV
+``pattern,slot``; patterns are case-insensitive shell globs over SeriesDescription; slot ``ignore``
+drops the series). Otherwise the description decides the contrast (cine vs LGE) and the plane
+(SAX, 4CH, 2CH, 3CH) from vendor keywords; LGE is also recognised by an InversionTime, and a
+short-axis plane by a slice normal along the LV long axis.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from model.errors import DataError
+from model.schema import VIEW_SLOTS
+
+IGNORE = "ignore"
+# Patient LPS direction of the LV long axis, base -> apex (docs/ARCHITECTURE.md).
+LV_AXIS = np.array([1.0, -1.0, -1.0]) / np.sqrt(3.0)
+_SAX_MIN_COS = 0.8
+
+_EXCLUDE = re.compile(
+    r"\b(LOC|LOCALI[SZ]ER|SCOUT|SURVEY|TRIPILOT|HASTE|TSE|T1MAP|T2MAP|MOLLI|MAP|PERF|FLOW|PC)\b"
+)
+_LGE = re.compile(r"\b(LGE|PSIR|MDE|DE|DELAYED|LATE|MAG[_ ]?IR|IR[_ ]?FL|PSIR[_ ]?MAG|VIABILITY)\b")
+_CINE = re.compile(r"\b(CINE|FIESTA|TRUFI|TRUE[_ ]?FISP|B?SSFP|BTFE|BFFE|FFE|CSSFP)\b")
+_PLANES = (
+    ("sax", re.compile(r"\b(SAX|SA|SHORT[_ ]?AXIS|SHORT|STACK)\b")),
+    ("4ch", re.compile(r"\b(4CH|4C|4[_ ]?CHAMBER|HLA|FOUR[_ ]?CHAMBER)\b")),
+    ("2ch", re.compile(r"\b(2CH|2C|2[_ ]?CHAMBER|VLA|TWO[_ ]?CHAMBER)\b")),
+    ("3ch", re.compile(r"\b(3CH|3C|3[_ ]?CHAMBER|LVOT|THREE[_ ]?CHAMBER)\b")),
+)
+
+
+@dataclass(frozen=True)
+class ViewDecision:
+    """A slot from VIEW_SLOTS with ``sax`` meaning "one of sax_base/mid/apex"; or a reason."""
+
+    slot: str | None
+    reason: str = ""
+
+
+@dataclass
+class ViewMap:
+    """Ordered override rules: SeriesDescription glob -> slot (``sax``, a VIEW_SLOTS name, or ignore)."""
+
+    rules: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> ViewMap:
+        """Read a YAML mapping or a CSV with columns ``pattern,slot``; DataError on bad content."""
+        if path is None:
+            return cls()
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(f"view map {path} does not exist")
+        try:
+            if path.suffix.lower() == ".csv":
+                with path.open(newline="", encoding="utf-8") as handle:
+                    pairs = [(row["pattern"], row["slot"]) for row in csv.DictReader(handle)]
+            else:
+                loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                if not isinstance(loaded, dict):
+                    raise DataError(f"view map {path} must map SeriesDescription patterns to slots")
+                pairs = [(str(k), str(v)) for k, v in loaded.items()]
+        except (KeyError, yaml.YAMLError, UnicodeDecodeError) as err:
+            raise DataError(f"view map {path} cannot be read: {err}") from err
+        allowed = {*VIEW_SLOTS, "sax", "lge_sax", IGNORE}
+        for pattern, slot in pairs:
+            if slot not in allowed:
+                raise DataError(
+                    f"view map {path}: slot {slot!r} for {pattern!r} is not one of {sorted(allowed)}"
+                )
+        return cls([(pattern.strip().lower(), slot) for pattern, slot in pairs])
+
+    def match(self, description: str) -> str | None:
+        text = description.strip().lower()
+        return next((slot for pattern, slot in self.rules if fnmatch.fnmatch(text, pattern)), None)
+
+
+def _normal(orientation: tuple[float, ...] | None) -> np.ndarray | None:
+    if orientation is None:
+        return None
+    normal = np.cross(np.asarray(orientation[:3]), np.asarray(orientation[3:]))
+    norm = float(np.linalg.norm(normal))
+    return normal / norm if norm > 1e-6 else None
+
+
+def _plane(words: str, orientation: tuple[float, ...] | None) -> str | None:
+    for plane, pattern in _PLANES:
+        if pattern.search(words):
+            return plane
+    normal = _normal(orientation)
+    if normal is not None and abs(float(normal @ LV_AXIS)) >= _SAX_MIN_COS:
+        return "sax"
+    return None
+
+
+def classify_series(
+    description: str,
+    orientation: tuple[float, ...] | None,
+    has_inversion_time: bool,
+    phases: int,
+    view_map: ViewMap | None = None,
+) -> ViewDecision:
+    """Slot for one series (``sax`` = cine short axis, split later by geometry) or a reason."""
+    override = view_map.match(description) if view_map else None
+    if override == IGNORE:
+        return ViewDecision(None, f"series {description!r} ignored by the view map")
+    if override is not None:
+        return ViewDecision(override)
+    words = re.sub(r"[^A-Z0-9]+", " ", description.upper()).strip()
+    if _EXCLUDE.search(words):
+        return ViewDecision(None, f"unknown view: {description!r} is not a cine or LGE series")
+    plane = _plane(words, orientation)
+    is_lge = bool(_LGE.search(words)) or (has_inversion_time and not _CINE.search(words))
+    is_cine = bool(_CINE.search(words)) or (not is_lge and phases > 1)
+    if plane is None or not (is_lge or is_cine):
+        return ViewDecision(None, f"unknown view: cannot classify series {description!r}")
+    if not is_lge:
+        return ViewDecision(plane)
+    if f"lge_{plane}" not in VIEW_SLOTS:
+        return ViewDecision(None, f"unknown view: no slot for LGE {plane} ({description!r})")
+    return ViewDecision(f"lge_{plane}")

@@ -1,0 +1,171 @@
+"""Tiny synthetic DICOM studies written with pydicom, for ingest tests.
+
+Every cine image shows a disc of radius ``disc_radius_mm(phase)`` millimetres centred in the
+image (bright on a dim background), so phase order and physical size survive ingest and can be
+checked. Geometry follows docs/ARCHITECTURE.md: LV long axis (1, -1, -1)/sqrt(3) in LPS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import (
+    ExplicitVRLittleEndian,
+    MRImageStorage,
+    generate_uid,
+)
+
+AXIS = np.array([1.0, -1.0, -1.0]) / np.sqrt(3.0)
+_U = np.cross(AXIS, [0.0, 0.0, 1.0])
+_U /= np.linalg.norm(_U)
+_V = np.cross(AXIS, _U)
+PLANES = {
+    "sax": (_U, _V),
+    "4ch": (AXIS, _U),
+    "2ch": (AXIS, _V),
+    "3ch": (AXIS, (_U + _V) / np.sqrt(2)),
+}
+
+
+def disc_radius_mm(phase: int, phases: int, base_mm: float = 30.0) -> float:
+    """Cavity radius at ``phase``: largest at phase 0 (end-diastole), smallest mid-cycle."""
+    return base_mm * (1.0 - 0.4 * np.sin(np.pi * phase / phases))
+
+
+@dataclass
+class StudySpec:
+    """What to write; defaults give a small valid internal-style study."""
+
+    accession: str = "ACC0001"
+    patient_id: str = "PID0001"
+    patient_name: str = "Doe^Jane"
+    birth_date: str = "19700101"
+    study_date: str = "20240102"
+    rows: int = 48
+    cols: int = 40
+    spacing: float = 6.0
+    phases: int = 6
+    sax_slices: int = 3
+    series: dict[str, str] = field(
+        default_factory=lambda: {
+            "sax": "CINE_SAX",
+            "4ch": "CINE_4CH",
+            "2ch": "CINE_2CH",
+            "lge_sax": "LGE_PSIR_SAX",
+        }
+    )
+    one_series_per_sax_slice: bool = False
+    trigger_times: bool = True
+    study_uid: str = field(default_factory=generate_uid)
+
+
+def _image(spec: StudySpec, radius_mm: float, value: float = 800.0) -> np.ndarray:
+    yy, xx = np.mgrid[: spec.rows, : spec.cols].astype(np.float64)
+    yy = (yy - (spec.rows - 1) / 2) * spec.spacing
+    xx = (xx - (spec.cols - 1) / 2) * spec.spacing
+    return np.where(np.hypot(yy, xx) < radius_mm, value, 100.0).astype(np.uint16)
+
+
+def base_dataset(spec: StudySpec, series_uid: str, description: str, number: int) -> Dataset:
+    """Header shared by every image of a series (classic MR Image Storage, explicit VR LE)."""
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = MRImageStorage
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = MRImageStorage
+    ds.Modality = "MR"
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate = (
+        spec.patient_name,
+        spec.patient_id,
+        spec.birth_date,
+    )
+    ds.PatientSex, ds.StudyDate, ds.AccessionNumber = "F", spec.study_date, spec.accession
+    ds.InstitutionName = "Fake General Hospital"
+    ds.Manufacturer, ds.ManufacturerModelName, ds.MagneticFieldStrength = "SIEMENS", "Avanto", 1.5
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = spec.study_uid, series_uid
+    ds.SeriesDescription, ds.SeriesNumber = description, number
+    ds.Rows, ds.Columns = spec.rows, spec.cols
+    ds.PixelSpacing = [spec.spacing, spec.spacing]
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    return ds
+
+
+def _place(ds: Dataset, spec: StudySpec, plane: str, offset_mm: float) -> None:
+    u, v = PLANES[plane]
+    normal = np.cross(u, v)
+    centre = offset_mm * normal
+    corner = (
+        centre - u * (spec.cols - 1) / 2 * spec.spacing - v * (spec.rows - 1) / 2 * spec.spacing
+    )
+    ds.ImageOrientationPatient = [round(float(x), 6) for x in (*u, *v)]
+    ds.ImagePositionPatient = [round(float(x), 4) for x in corner]
+
+
+def write_image(ds: Dataset, pixels: np.ndarray, path: Path) -> None:
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.PixelData = pixels.astype(np.uint16).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+
+
+def _cine(
+    spec: StudySpec, folder: Path, plane: str, description: str, number: int, offsets: list[float]
+) -> None:
+    series_uid = generate_uid()
+    instance = 0
+    for offset in offsets:
+        for phase in range(spec.phases):
+            ds = base_dataset(spec, series_uid, description, number)
+            _place(ds, spec, plane, offset)
+            instance += 1
+            ds.InstanceNumber = instance
+            if spec.trigger_times:
+                ds.TriggerTime = round(phase * 900.0 / spec.phases, 2)
+            pixels = _image(spec, disc_radius_mm(phase, spec.phases) * (1 - offset / 200.0))
+            write_image(ds, pixels, folder / f"{number:03d}_{instance:04d}.dcm")
+
+
+def write_study(root: Path, spec: StudySpec | None = None) -> Path:
+    """Write one study under ``root/<accession>/``; returns that folder."""
+    spec = spec or StudySpec()
+    folder = root / spec.accession
+    offsets = [float(v) for v in np.linspace(-30.0, 30.0, spec.sax_slices)]
+    number = 1
+    for view, description in spec.series.items():
+        number += 1
+        if view == "sax" and spec.one_series_per_sax_slice:
+            for offset in offsets:
+                _cine(spec, folder, "sax", description, number, [offset])
+                number += 1
+        elif view in PLANES:
+            _cine(spec, folder, view, description, number, offsets if view == "sax" else [0.0])
+        elif view.startswith("lge_"):
+            _lge(
+                spec, folder, view[4:], description, number, offsets if view == "lge_sax" else [0.0]
+            )
+    return folder
+
+
+def _lge(
+    spec: StudySpec, folder: Path, plane: str, description: str, number: int, offsets: list[float]
+) -> None:
+    series_uid = generate_uid()
+    for index, offset in enumerate(offsets):
+        ds = base_dataset(spec, series_uid, description, number)
+        _place(ds, spec, plane, offset)
+        ds.InstanceNumber, ds.InversionTime = index + 1, 300.0
+        write_image(
+            ds,
+            _image(spec, 20.0, value=300.0 + 100 * index),
+            folder / f"{number:03d}_{index:04d}.dcm",
+        )
+
+
+def read_back(path: Path) -> Dataset:
+    return pydicom.dcmread(path)

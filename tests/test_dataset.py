@@ -1,0 +1,128 @@
+"""Dataset API: opening, splits, masks, fingerprint, and StudyVideoDataset items (shapes, re-picked
+frames, resizing, augmentation without flips) on the tiny documented-format dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from tiny_dataset import make_tiny_dataset
+from torch.utils.data import DataLoader
+
+from model.data.dataset import CMRDataset, StudyVideoDataset
+from model.data.deid import split_for
+from model.data.video_transforms import AugmentConfig, frame_indices, move_views
+from model.errors import DataError, UserError
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> CMRDataset:
+    return CMRDataset.open(make_tiny_dataset(tmp_path_factory.mktemp("tiny"), n=12))
+
+
+def test_open_refuses_what_is_not_a_dataset(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="does not exist"):
+        CMRDataset.open(tmp_path / "nope")
+    with pytest.raises(DataError, match="not a dataset"):
+        CMRDataset.open(tmp_path)
+    (tmp_path / "studies.parquet").write_bytes(b"garbage")
+    (tmp_path / "dataset.json").write_text("{}")
+    with pytest.raises(DataError, match="cannot be read"):
+        CMRDataset.open(tmp_path)
+
+
+def test_ids_masks_linkage(tiny: CMRDataset) -> None:
+    all_ids = tiny.ids()
+    assert len(all_ids) == 12
+    assert sorted(tiny.ids("train") + tiny.ids("val") + tiny.ids("test")) == sorted(all_ids)
+    with pytest.raises(UserError, match="unknown split"):
+        tiny.ids("holdout")
+    view_mask, frame_mask = tiny.masks(all_ids[0])
+    assert view_mask.shape == (9,) and view_mask.all()
+    assert frame_mask.shape == (9, 16) and frame_mask[:7].all() and frame_mask[7:, 0].all()
+    assert not frame_mask[7:, 1:].any()
+    video = tiny.load_video(all_ids[0])
+    assert isinstance(video, np.memmap) and video.shape == (9, 16, 64, 64)
+    assert list(tiny.linkage().columns) == ["study_id", "accession_number"]
+    with pytest.raises(DataError, match="missing"):
+        tiny.load_video("s-missing")
+
+
+def test_fingerprint_changes_with_the_data(tmp_path: Path) -> None:
+    root = make_tiny_dataset(tmp_path, n=4)
+    before = CMRDataset.open(root).fingerprint()
+    assert CMRDataset.open(root).fingerprint() == before
+    first = CMRDataset.open(root).ids()[0]
+    np.save(root / "tensors" / f"{first}.npy", np.zeros((9, 16, 64, 64), np.uint8))
+    assert CMRDataset.open(root).fingerprint() != before
+
+
+def test_items_have_the_documented_shapes(tiny: CMRDataset) -> None:
+    item = StudyVideoDataset(tiny, tiny.ids())[0]
+    assert item["video"].shape == (9, 16, 64, 64) and item["video"].dtype == torch.float32
+    assert float(item["video"].min()) >= 0.0 and float(item["video"].max()) <= 1.0
+    assert item["view_mask"].dtype == torch.bool and item["frame_mask"].shape == (9, 16)
+    assert isinstance(item["text"], str) and item["text"]
+    stored = tiny.load_video(item["study_id"])
+    np.testing.assert_allclose(item["video"][3].numpy(), stored[3] / 255.0, atol=1e-6)
+
+
+def test_other_frames_and_size_on_the_fly(tiny: CMRDataset) -> None:
+    item = StudyVideoDataset(tiny, tiny.ids(), frames=8, size=32)[1]
+    assert item["video"].shape == (9, 8, 32, 32)
+    assert item["frame_mask"][:7].all() and item["frame_mask"][7:, 0].all()
+    assert not item["frame_mask"][7:, 1:].any() and not item["video"][7:, 1:].any()
+    stored = tiny.load_video(item["study_id"]).astype(np.float32) / 255.0
+    assert abs(float(item["video"][0].mean()) - float(stored[0, ::2].mean())) < 0.02
+
+
+def test_frame_indices_cine_lge_and_single() -> None:
+    index, mask = frame_indices(np.array([16, 5, 1, 0, 12]), stored=16, frames=4)
+    assert index[0].tolist() == [0, 4, 8, 12] and mask[0].all()
+    assert mask[1].all() and index[1].tolist() == [0, 1, 3, 4]
+    assert mask[2].tolist() == [True, False, False, False]
+    assert not mask[3].any()
+    assert index[4].tolist() == [0, 4, 7, 11]
+
+
+def test_augmentation_moves_little_and_never_flips(tiny: CMRDataset) -> None:
+    plain = StudyVideoDataset(tiny, tiny.ids())
+    augmented = StudyVideoDataset(tiny, tiny.ids(), augment=AugmentConfig(), seed=3)
+    base = plain[0]["video"]
+    assert base.shape == augmented[0]["video"].shape
+    assert not torch.equal(augmented[0]["video"], augmented[0]["video"])  # new draw per call
+    # an image bright on its left half must stay bright on the left after augmentation
+    video = torch.zeros(1, 1, 64, 64)
+    video[..., :, :28] = 1.0
+    for seed in range(20):
+        moved = move_views(video, np.random.default_rng(seed), AugmentConfig())
+        left, right = float(moved[..., 8:56, :20].mean()), float(moved[..., 8:56, 44:].mean())
+        assert left > 0.8 and right < 0.2
+
+
+def test_dataloader_batches(tiny: CMRDataset) -> None:
+    loader = DataLoader(StudyVideoDataset(tiny, tiny.ids("train")), batch_size=4, num_workers=0)
+    batch = next(iter(loader))
+    assert (
+        batch["video"].shape[1:] == (9, 16, 64, 64)
+        and len(batch["text"]) == batch["video"].shape[0]
+    )
+
+
+def test_split_is_patient_grouped_and_reproducible() -> None:
+    keys = [f"p{i:05d}" for i in range(3000)]
+    splits = [split_for(k) for k in keys]
+    assert splits == [split_for(k) for k in keys]
+    counts = pd.Series(splits).value_counts(normalize=True)
+    assert abs(counts["train"] - 0.70) < 0.03 and abs(counts["val"] - 0.15) < 0.03
+
+
+def test_settings_are_read(tmp_path: Path) -> None:
+    root = make_tiny_dataset(tmp_path, n=2)
+    settings = json.loads((root / "dataset.json").read_text())
+    ds = CMRDataset.open(root)
+    assert ds.frames == settings["frames"] and ds.size == settings["size"]

@@ -1,0 +1,200 @@
+"""Reading single DICOM files: transfer syntaxes, enhanced multi-frame, and every bad-file reason."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from dicom_factory import StudySpec, base_dataset, write_image
+from pydicom.dataset import Dataset
+from pydicom.encaps import encapsulate
+from pydicom.sequence import Sequence
+from pydicom.uid import (
+    EnhancedMRImageStorage,
+    ExplicitVRBigEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    RLELossless,
+    generate_uid,
+)
+
+from model.data.dicom_read import DicomReadError, read_headers, read_pixels
+
+ROWS, COLS = 40, 32  # big enough for the JPEG 2000 encoder
+
+
+def _pattern(rows: int = ROWS, cols: int = COLS) -> np.ndarray:
+    return (np.arange(rows * cols).reshape(rows, cols) * 7 % 251).astype(np.uint16)
+
+
+def _classic(tmp_path: Path, name: str = "a.dcm", **tags) -> tuple[Path, Dataset]:
+    spec = StudySpec(rows=ROWS, cols=COLS, spacing=1.25)
+    ds = base_dataset(spec, generate_uid(), "CINE_SAX", 3)
+    ds.InstanceNumber, ds.TriggerTime = 4, 120.5
+    ds.ImagePositionPatient, ds.ImageOrientationPatient = [1, 2, 3], [1, 0, 0, 0, 1, 0]
+    for key, value in tags.items():
+        setattr(ds, key, value)
+    path = tmp_path / name
+    write_image(ds, _pattern(), path)
+    return path, ds
+
+
+def test_classic_header_and_pixels(tmp_path: Path) -> None:
+    path, _ = _classic(tmp_path, RescaleSlope=2.0, RescaleIntercept=-5.0)
+    (header,) = read_headers(path)
+    assert header.frame == -1 and header.rows == ROWS and header.cols == COLS
+    assert header.pixel_spacing == (1.25, 1.25) and header.position == (1.0, 2.0, 3.0)
+    assert header.trigger_time == 120.5 and header.instance_number == 4
+    assert header.series_description == "CINE_SAX" and header.accession == "ACC0001"
+    pixels = read_pixels(path)
+    assert pixels.shape == (1, ROWS, COLS) and pixels.dtype == np.float32
+    np.testing.assert_allclose(pixels[0], _pattern() * 2.0 - 5.0)
+
+
+@pytest.mark.parametrize(
+    "syntax", [ExplicitVRBigEndian, ImplicitVRLittleEndian, RLELossless, JPEG2000Lossless]
+)
+def test_transfer_syntaxes_decode_to_the_same_pixels(tmp_path: Path, syntax: str) -> None:
+    path, ds = _classic(tmp_path)
+    ds = pydicom.dcmread(path)
+    if syntax in (RLELossless, JPEG2000Lossless):
+        ds.compress(syntax, _pattern())
+    else:
+        ds.file_meta.TransferSyntaxUID = syntax
+        ds.PixelData = (
+            _pattern().astype(">u2" if syntax == ExplicitVRBigEndian else "<u2").tobytes()
+        )
+    out = tmp_path / "converted.dcm"
+    pydicom.dcmwrite(
+        out,
+        ds,
+        force_encoding=True,
+        little_endian=syntax != ExplicitVRBigEndian,
+        implicit_vr=syntax == ImplicitVRLittleEndian,
+    )
+    (header,) = read_headers(out)
+    np.testing.assert_array_equal(read_pixels(out)[0], _pattern())
+    np.testing.assert_array_equal(read_pixels(out, header.layout)[0], _pattern())
+    assert (header.layout.offset is None) == (syntax in (RLELossless, JPEG2000Lossless))
+
+
+def test_jpeg_baseline_decodes(tmp_path: Path) -> None:
+    from PIL import Image
+
+    image = np.full((16, 16), 90, dtype=np.uint8)
+    image[4:12, 4:12] = 200
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=95)
+    path, ds = _classic(tmp_path)
+    ds = pydicom.dcmread(path)
+    ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    ds.Rows = ds.Columns = 16
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+    ds.PixelData = encapsulate([buffer.getvalue()])
+    ds.save_as(path, enforce_file_format=True)
+    decoded = read_pixels(path)[0]
+    assert abs(float(decoded[8, 8]) - 200) < 8 and abs(float(decoded[0, 0]) - 90) < 8
+
+
+def test_enhanced_multiframe_gives_one_header_per_frame(tmp_path: Path) -> None:
+    path, ds = _classic(tmp_path)
+    ds = pydicom.dcmread(path)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = EnhancedMRImageStorage
+    frames = 3
+    ds.NumberOfFrames = frames
+    del ds.TriggerTime, ds.ImagePositionPatient, ds.PixelSpacing
+    shared = Dataset()
+    measures = Dataset()
+    measures.PixelSpacing = [0.8, 0.8]
+    shared.PixelMeasuresSequence = Sequence([measures])
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    per_frame = []
+    for index in range(frames):
+        item, position, timing = Dataset(), Dataset(), Dataset()
+        position.ImagePositionPatient = [0.0, 0.0, float(index)]
+        timing.NominalCardiacTriggerDelayTime = 300.0 - 100 * index
+        item.PlanePositionSequence = Sequence([position])
+        item.CardiacSynchronizationSequence = Sequence([timing])
+        per_frame.append(item)
+    ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
+    ds.PixelData = np.stack([_pattern() + i for i in range(frames)]).astype(np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    headers = read_headers(path)
+    assert [h.frame for h in headers] == [0, 1, 2]
+    assert [h.trigger_time for h in headers] == [300.0, 200.0, 100.0]
+    assert headers[2].position == (0.0, 0.0, 2.0) and headers[0].pixel_spacing == (0.8, 0.8)
+    pixels = read_pixels(path)
+    assert pixels.shape == (3, ROWS, COLS)
+    np.testing.assert_array_equal(pixels[2], _pattern() + 2)
+
+
+def test_not_dicom_and_empty_files(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    empty = tmp_path / "empty.dcm"
+    empty.write_bytes(b"")
+    with pytest.raises(DicomReadError, match="not a DICOM"):
+        read_headers(text)
+    with pytest.raises(DicomReadError, match="empty file"):
+        read_headers(empty)
+
+
+def test_truncated_file_is_reported(tmp_path: Path) -> None:
+    path, _ = _classic(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 100])
+    with pytest.raises(DicomReadError, match="truncated"):
+        read_headers(path)
+    path.write_bytes(data[:300])
+    with pytest.raises(DicomReadError):
+        read_headers(path)
+
+
+def test_missing_pixels_and_wrong_modality(tmp_path: Path) -> None:
+    path, ds = _classic(tmp_path)
+    ds = pydicom.dcmread(path)
+    del ds.PixelData
+    ds.save_as(path, enforce_file_format=True)
+    with pytest.raises(DicomReadError, match="no pixel data"):
+        read_headers(path)
+    ct, _ = _classic(tmp_path, "ct.dcm", Modality="CT")
+    with pytest.raises(DicomReadError, match="modality CT is not MR"):
+        read_headers(ct)
+
+
+def test_huge_declared_size_is_refused_before_decoding(tmp_path: Path) -> None:
+    path, _ = _classic(tmp_path)
+    ds = pydicom.dcmread(path)
+    ds.Rows = ds.Columns = 60000
+    ds.NumberOfFrames = 400
+    ds.save_as(path, enforce_file_format=True)
+    with pytest.raises(DicomReadError, match="too large"):
+        read_headers(path)
+    with pytest.raises(DicomReadError, match="too large"):
+        read_pixels(path)
+
+
+def test_corrupt_compressed_stream_is_a_reason(tmp_path: Path) -> None:
+    path, _ = _classic(tmp_path)
+    ds = pydicom.dcmread(path)
+    ds.compress(RLELossless, _pattern())
+    ds.PixelData = encapsulate([b"\x00" * 64])
+    ds.save_as(path, enforce_file_format=True)
+    read_headers(path)
+    with pytest.raises(DicomReadError, match="pixel decode failed"):
+        read_pixels(path)
+
+
+def test_unreadable_file_is_a_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, _ = _classic(tmp_path)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("model.data.dicom_read.pydicom.dcmread", refuse)
+    with pytest.raises(DicomReadError, match="permission denied"):
+        read_headers(path)

@@ -1,0 +1,250 @@
+"""Ingest of small factory-made DICOM studies: outputs, idempotence, append, de-identification,
+bad input reported per file or series (never a traceback), locking and settings checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pydicom
+import pytest
+from dicom_factory import StudySpec, base_dataset, write_image, write_study
+from pydicom.uid import generate_uid
+
+from model.cli import main
+from model.data.ingest import ingest
+from model.data.store import LOCK_FILE
+from model.errors import DataError
+from model.schema import VIEW_SLOTS
+
+PHI = ["Doe^Jane", "Doe", "PID0001", "19700101", "Fake General Hospital"]
+
+
+def _report(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path / "ingest_report.csv", dtype=str, keep_default_na=False)
+
+
+def _two_studies(src: Path) -> Path:
+    write_study(src, StudySpec())
+    write_study(
+        src,
+        StudySpec(
+            accession="ACC0002",
+            patient_id="PID0002",
+            spacing=4.0,
+            rows=64,
+            cols=64,
+            one_series_per_sax_slice=True,
+            study_uid=generate_uid(),
+        ),
+    )
+    return src
+
+
+@pytest.fixture()
+def source(tmp_path: Path) -> Path:
+    return _two_studies(tmp_path / "src dir ünïcode")
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One dataset ingested from two studies (6 mm and 4 mm pixels) with a report for ACC0001."""
+    root = tmp_path_factory.mktemp("ingested")
+    src = _two_studies(root / "src dir ünïcode")
+    reports = root / "reports.csv"
+    text = "Patient: Jane Doe MRN PID0001\nFINDINGS:\nBig LV.\nIMPRESSION:\n1. Dilated LV\n2. Seen by Doe.\n"
+    pd.DataFrame({"accession_number": ["ACC0001"], "report": [text]}).to_csv(reports, index=False)
+    summary = ingest(src, root / "dataset", reports=reports, site="external")
+    assert summary.studies_written == 2 and summary.files_skipped == 0
+    return root / "dataset"
+
+
+def test_ingest_writes_the_documented_dataset(ingested: Path) -> None:
+    out = ingested
+    for name in ("studies.parquet", "linkage.csv", "ingest_report.csv", "dataset.json"):
+        assert (out / name).is_file(), name
+    studies = pd.read_parquet(out / "studies.parquet")
+    assert set(studies["site"]) == {"external"}
+    assert set(studies["split"]) <= {"train", "val", "test"}
+    for _, row in studies.iterrows():
+        video = np.load(out / "tensors" / f"{row.study_id}.npy")
+        assert video.shape == (len(VIEW_SLOTS), 16, 64, 64) and video.dtype == np.uint8
+        assert list(row.view_frames) == [16, 16, 16, 16, 16, 0, 3, 0, 0]
+        assert row.views == "sax_base,sax_mid,sax_apex,4ch,2ch,lge_sax"
+        assert not video[5].any() and not video[6, 3:].any() and video[6, :3].any()
+    linkage = pd.read_csv(out / "linkage.csv")
+    study_of = dict(zip(linkage.accession_number, linkage.study_id, strict=True))
+    impressions = studies.set_index("study_id")["impression"]
+    assert impressions[study_of["ACC0001"]] == "Dilated LV. Seen by [removed]."
+    assert impressions[study_of["ACC0002"]] == ""
+    assert studies["age_band"].tolist() == ["50-59", "50-59"]
+
+
+def test_no_phi_in_any_output(ingested: Path) -> None:
+    for path in ingested.rglob("*"):
+        if path.is_file() and path.name != "linkage.csv":
+            data = path.read_bytes()
+            for value in PHI:
+                assert value.encode() not in data, (value, path.name)
+    assert b"ACC0001" not in (ingested / "studies.parquet").read_bytes()
+
+
+def test_phase_order_and_millimetres_survive(ingested: Path) -> None:
+    """The factory disc shrinks mid-cycle; 6 mm and 4 mm spacing must give the same disc in mm."""
+    areas = []
+    for study_id in pd.read_parquet(ingested / "studies.parquet")["study_id"]:
+        mid = np.load(ingested / "tensors" / f"{study_id}.npy")[1].astype(float)
+        bright = (mid > 127).sum(axis=(1, 2))
+        assert bright[0] > bright[8] and bright[0] >= bright.max() - 4  # end-diastole first
+        areas.append(bright[0] * (224 / 64) ** 2)
+    assert abs(areas[0] - areas[1]) / max(areas) < 0.12
+    assert abs(areas[0] - np.pi * 30.0**2) / (np.pi * 30.0**2) < 0.15
+
+
+def test_rerun_is_idempotent_and_other_folder_appends(source: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dataset"
+    first = ingest(source, out)
+    before = pd.read_parquet(out / "studies.parquet")
+    again = ingest(source, out)
+    after = pd.read_parquet(out / "studies.parquet")
+    assert sorted(first.study_ids) == sorted(again.study_ids)
+    pd.testing.assert_frame_equal(
+        before.sort_values("study_id").reset_index(drop=True),
+        after.sort_values("study_id").reset_index(drop=True),
+    )
+    assert len(pd.read_csv(out / "linkage.csv")) == 2
+    other = tmp_path / "other"
+    write_study(other, StudySpec(accession="ACC0003", patient_id="PID0003"))
+    summary = ingest(other, out)
+    assert summary.studies_written == 1 and summary.studies_total == 3
+    assert len(set(pd.read_parquet(out / "studies.parquet")["study_id"])) == 3
+
+
+def test_bad_files_are_reported_not_raised(source: Path, tmp_path: Path) -> None:
+    (source / "notes.txt").write_text("not dicom")
+    (source / "empty sub").mkdir()
+    good = next(source.rglob("*.dcm"))
+    shutil.copy(good, source / "duplicate copy.dcm")
+    truncated = source / "truncated.dcm"
+    truncated.write_bytes(good.read_bytes()[:-200])
+    ct = pydicom.dcmread(good)
+    ct.Modality = "CT"
+    ct.SOPInstanceUID = generate_uid()
+    ct.save_as(source / "ct.dcm")
+    out = tmp_path / "dataset"
+    summary = ingest(source, out)
+    report = _report(out)
+    reasons = " | ".join(report["reason"])
+    for expected in (
+        "not a DICOM",
+        "empty folder",
+        "duplicate instance",
+        "truncated",
+        "modality CT",
+    ):
+        assert expected in reasons, expected
+    assert summary.studies_written == 2 and summary.files_skipped >= 4
+
+
+def test_bad_series_are_rejected_and_good_views_kept(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    spec = StudySpec(trigger_times=False)
+    folder = write_study(src, spec)
+    # a 4CH series whose second image has another matrix size
+    files = sorted(
+        p for p in folder.glob("*.dcm") if pydicom.dcmread(p).SeriesDescription == "CINE_4CH"
+    )
+    odd = pydicom.dcmread(files[1])
+    odd.Rows, odd.Columns = 8, 8
+    odd.PixelData = np.zeros((8, 8), np.uint16).tobytes()
+    odd.save_as(files[1])
+    # an unknown series (localizer) and one with no PixelSpacing
+    for description, drop_spacing in (("LOCALIZER", False), ("CINE_3CH", True)):
+        ds = base_dataset(spec, generate_uid(), description, 40)
+        ds.ImageOrientationPatient, ds.ImagePositionPatient = [1, 0, 0, 0, 1, 0], [0, 0, 0]
+        if drop_spacing:
+            del ds.PixelSpacing
+        write_image(ds, np.zeros((spec.rows, spec.cols)), folder / f"{description}.dcm")
+    out = tmp_path / "dataset"
+    ingest(src, out)
+    report = _report(out)
+    reasons = " | ".join(report["reason"])
+    assert "mixed matrix sizes" in reasons and "unknown view" in reasons
+    assert "missing PixelSpacing" in reasons and "missing TriggerTime" in reasons
+    row = pd.read_parquet(out / "studies.parquet").iloc[0]
+    assert row.views == "sax_base,sax_mid,sax_apex,2ch,lge_sax"
+
+
+def test_inconsistent_phase_counts_rejects_the_series(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    folder = write_study(src, StudySpec(series={"sax": "CINE_SAX", "4ch": "CINE_4CH"}))
+    sax = sorted(
+        p for p in folder.glob("*.dcm") if pydicom.dcmread(p).SeriesDescription == "CINE_SAX"
+    )
+    sax[-1].unlink()
+    out = tmp_path / "dataset"
+    ingest(src, out)
+    assert "inconsistent phase counts" in " ".join(_report(out)["reason"])
+    assert pd.read_parquet(out / "studies.parquet").iloc[0].views == "4ch"
+
+
+def test_view_map_overrides_descriptions(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    write_study(src, StudySpec(series={"sax": "KURZACHSE", "4ch": "VIERKAMMER", "2ch": "CINE_2CH"}))
+    view_map = tmp_path / "views.yaml"
+    view_map.write_text("'kurzachse*': sax\n'vierkammer': 4ch\n'cine_2ch': ignore\n")
+    out = tmp_path / "dataset"
+    ingest(src, out, view_map=view_map)
+    assert pd.read_parquet(out / "studies.parquet").iloc[0].views == "sax_base,sax_mid,sax_apex,4ch"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("'x': nowhere\n")
+    with pytest.raises(DataError, match="nowhere"):
+        ingest(src, out, view_map=bad)
+
+
+def test_cli_one_line_errors_and_settings_guard(source: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "dataset"
+    assert main(["ingest", str(tmp_path / "missing"), "--out", str(out)]) == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["ingest", str(empty), "--out", str(tmp_path / "d2")]) == 2
+    assert main(["ingest", str(source), "--out", str(out), "--workers", "2"]) == 0
+    assert main(["ingest", str(source), "--out", str(out), "--size", "32"]) == 2
+    assert json.loads((out / "dataset.json").read_text())["size"] == 64
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_lock_blocks_a_second_ingest(source: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dataset"
+    out.mkdir()
+    (out / LOCK_FILE).write_text(str(os.getppid()))
+    with pytest.raises(DataError, match="another ingest"):
+        ingest(source, out)
+    (out / LOCK_FILE).write_text("999999999")  # stale: no such process
+    assert ingest(source, out).studies_written == 2
+    assert not (out / LOCK_FILE).exists()
+
+
+def test_interrupted_ingest_keeps_previous_tables(
+    source: Path, tmp_path: Path, monkeypatch
+) -> None:
+    out = tmp_path / "dataset"
+    ingest(source, out)
+    before = (out / "studies.parquet").read_bytes()
+    other = tmp_path / "other"
+    write_study(other, StudySpec(accession="ACC0009", patient_id="PID0009"))
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("model.data.ingest.merge_tables", crash)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(other, out)
+    assert (out / "studies.parquet").read_bytes() == before
+    assert not (out / LOCK_FILE).exists()
+    monkeypatch.undo()
+    assert ingest(other, out).studies_total == 3

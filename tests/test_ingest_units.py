@@ -1,0 +1,159 @@
+"""Pieces of ingest on their own: view classification, impression extraction, de-identification,
+phase ordering, SAX level choice, resampling and the ACDC NIfTI layout."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.data.deid import age_band, pseudonym, sex_code
+from model.data.dicom_read import SliceHeader
+from model.data.ingest import ingest
+from model.data.reports import extract_impression, scrub_text
+from model.data.resample import GridConfig, resample_cycle, resample_fov, to_uint8
+from model.data.series import order_phases, select_sax_levels
+from model.data.views import ViewMap, classify_series
+from model.schema import VIEW_SLOTS
+
+SAX = (0.7071, 0.7071, 0.0, 0.4082, -0.4082, 0.8165)  # normal along (1, -1, -1)/sqrt(3)
+AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("description", "orientation", "inversion", "phases", "slot"),
+    [
+        ("CINE_SAX", None, False, 25, "sax"),
+        ("FIESTA SA 3", None, False, 20, "sax"),
+        ("CINE_4CH", None, False, 25, "4ch"),
+        ("FIESTA LVOT", None, False, 20, "3ch"),
+        ("cine 2ch", None, False, 25, "2ch"),
+        ("LGE_PSIR_SAX", None, True, 1, "lge_sax"),
+        ("MDE SA", None, True, 1, "lge_sax"),
+        ("MDE 4CH", None, True, 1, "lge_4ch"),
+        ("tf2d bh", SAX, False, 30, "sax"),
+        ("delayed", SAX, True, 1, "lge_sax"),
+        ("LOCALIZER", AXIAL, False, 1, None),
+        ("T1MAP SAX", SAX, False, 1, None),
+        ("whatever", AXIAL, False, 25, None),
+    ],
+)
+def test_view_classification(description, orientation, inversion, phases, slot) -> None:
+    decision = classify_series(description, orientation, inversion, phases)
+    assert decision.slot == slot
+    if slot is None:
+        assert "view" in decision.reason
+
+
+def test_view_map_csv(tmp_path: Path) -> None:
+    path = tmp_path / "map.csv"
+    path.write_text("pattern,slot\nsa_stack_*,sax\nlocal*,ignore\n")
+    rules = ViewMap.load(path)
+    assert classify_series("SA_STACK_7", None, False, 20, rules).slot == "sax"
+    assert "ignored" in classify_series("Localizer", None, False, 1, rules).reason
+
+
+def test_impression_only() -> None:
+    report = (
+        "Patient: Jane Doe DOB 01/01/1970\nFINDINGS:\nLVEF 35%.\n\nIMPRESSION:\n"
+        "1. Dilated LV\n2. LVEF: 35%.\n\nReported by: Dr Who\n"
+    )
+    assert extract_impression(report) == "Dilated LV. LVEF: 35%."
+    assert extract_impression("Conclusion: normal study") == "normal study."
+    assert extract_impression("FINDINGS: all fine") == ""
+
+
+def test_deid_helpers() -> None:
+    assert age_band("045Y") == "40-49" and age_band("095Y") == "90+" and age_band("") == "unknown"
+    assert age_band("", "19700615", "20240101") == "50-59"
+    assert age_band("006M") == "0-9"
+    assert sex_code("f") == "F" and sex_code("") == "unknown"
+    salt, other = b"a" * 64, b"b" * 64
+    assert pseudonym(salt, "study", "1.2.3") == pseudonym(salt, "study", "1.2.3")
+    assert pseudonym(salt, "study", "1.2.3") != pseudonym(other, "study", "1.2.3")
+    assert (
+        scrub_text("Seen by DOE today, ref PID1", ["Doe^Jane", "PID1"])
+        == "Seen by [removed] today, ref [removed]"
+    )
+
+
+def _header(**changes) -> SliceHeader:
+    base = SliceHeader(
+        path="x", frame=-1, study_uid="1", series_uid="2", sop_uid="3", series_number=1,
+        series_description="CINE_SAX", accession="", patient_id="", patient_name="",
+        birth_date="", study_date="", patient_age="", sex="", manufacturer="", scanner="",
+        field_strength=1.5, rows=8, cols=8, pixel_spacing=(1.0, 1.0), position=(0.0, 0.0, 0.0),
+        orientation=SAX, trigger_time=None, temporal_index=None, instance_number=None,
+        inversion_time=None,
+    )  # fmt: skip
+    return replace(base, **changes)
+
+
+def test_phase_ordering_fallbacks() -> None:
+    by_trigger = [
+        _header(sop_uid=str(i), trigger_time=t, instance_number=i)
+        for i, t in enumerate([50.0, 0.0, 25.0])
+    ]
+    ordered, note = order_phases(by_trigger)
+    assert [h.trigger_time for h in ordered] == [0.0, 25.0, 50.0] and note is None
+    by_temporal = [_header(temporal_index=t, instance_number=9 - t) for t in (3, 1, 2)]
+    ordered, note = order_phases(by_temporal)
+    assert [h.temporal_index for h in ordered] == [1, 2, 3] and "TemporalPositionIdentifier" in note
+    by_instance = [_header(instance_number=n) for n in (2, 3, 1)]
+    ordered, note = order_phases(by_instance)
+    assert [h.instance_number for h in ordered] == [1, 2, 3] and "InstanceNumber" in note
+
+
+def test_sax_levels_from_geometry() -> None:
+    pooled = [(i, None) for i in range(10)]
+    levels = select_sax_levels(pooled)  # type: ignore[arg-type]
+    assert [levels[s][0] for s in ("sax_base", "sax_mid", "sax_apex")] == [2, 4, 7]
+    assert list(select_sax_levels(pooled[:1])) == ["sax_mid"]  # type: ignore[arg-type]
+
+
+def test_resampling_keeps_millimetres_and_cycle() -> None:
+    grid = GridConfig(frames=8, size=32, fov_mm=160.0)
+    fine = np.zeros((1, 200, 200), np.float32)
+    fine[0, 75:125, 75:125] = 1.0  # 50 x 0.8 mm = 40 mm square
+    coarse = np.zeros((1, 40, 40), np.float32)
+    coarse[0, 15:25, 15:25] = 1.0  # 10 x 4 mm = 40 mm square
+    for image, spacing in ((fine, 0.8), (coarse, 4.0)):
+        area = resample_fov(image, (spacing, spacing), grid).sum() * grid.spacing_mm**2
+        assert abs(area - 1600.0) < 80.0
+    phases = np.arange(4, dtype=np.float32)[:, None, None] * np.ones((4, 2, 2), np.float32)
+    cycle = resample_cycle(phases, 8)[:, 0, 0]
+    np.testing.assert_allclose(cycle, [0, 0.5, 1, 1.5, 2, 2.5, 3, 1.5])
+    assert to_uint8(np.array([0.0, 1.0, 1000.0])).tolist()[:2] == [0, 0]
+
+
+def test_acdc_layout_ingests_sax_with_labels(tmp_path: Path) -> None:
+    src = tmp_path / "acdc"
+    for number, group in ((1, "DCM"), (2, "NOR")):
+        case = src / f"patient{number:03d}"
+        case.mkdir(parents=True)
+        volume = np.zeros((40, 36, 6, 10), np.float32)  # X, Y, slices, phases
+        volume[10:30, 8:28] = np.linspace(100, 400, 10)
+        nib.save(
+            nib.Nifti1Image(volume, np.diag([1.5, 1.5, 10.0, 1.0])),
+            case / f"patient{number:03d}_4d.nii.gz",
+        )
+        (case / "Info.cfg").write_text(f"ED: 1\nES: 5\nGroup: {group}\nHeight: 180\nNbFrame: 10\n")
+    out = tmp_path / "dataset"
+    summary = ingest(src, out, site="acdc")
+    assert summary.studies_written == 2
+    studies = pd.read_parquet(out / "studies.parquet")
+    assert set(studies["views"]) == {"sax_base,sax_mid,sax_apex"} and set(studies["source"]) == {
+        "nifti"
+    }
+    assert (
+        studies["cine_phases"].tolist() == [10, 10] and studies["matrix"].tolist() == ["36x40"] * 2
+    )
+    labels = pd.read_csv(out / "acdc_labels.csv").set_index("accession_number")
+    assert labels.loc["patient001", "nicm"] == 1 and labels.loc["patient002", "normal"] == 1
+    assert "Group" not in studies.columns and "nicm" not in studies.columns
+    video = np.load(out / "tensors" / f"{studies.study_id[0]}.npy")
+    assert video.shape == (len(VIEW_SLOTS), 16, 64, 64) and video[:3].any() and not video[3:].any()
