@@ -1,0 +1,154 @@
+"""Small named parts the video towers are built from.
+
+Shapes use ``N`` for a flattened batch of sequences, ``L`` for sequence length and ``C`` for the
+token width. Boolean masks are ``True`` for tokens that are present (may be attended to).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+# Input pixels arrive in [0, 1]; centre them before the stem.
+PIXEL_MEAN = 0.5
+PIXEL_STD = 0.25
+
+
+class LinearPatchEmbed(nn.Module):
+    """ViT patch embedding of single-channel frames: ``[N, H, W] -> [N, (H/p)*(W/p), C]``."""
+
+    def __init__(self, patch_size: int, width: int) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(1, width, kernel_size=patch_size, stride=patch_size)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """``frames [N, H, W]`` in [0, 1] -> tokens ``[N, grid*grid, C]``."""
+        x = (frames.unsqueeze(1) - PIXEL_MEAN) / PIXEL_STD
+        return rearrange(self.proj(x), "n c gh gw -> n (gh gw) c")
+
+
+class ConvStem(nn.Module):
+    """Two-stage patchifying convolution stem (ConvNeXt-like), cheaper than overlapping convs.
+
+    ``[N, H, W] -> [N, (H/p)*(W/p), C]``: a ``p/2`` patchify conv to ``C/4`` channels, GroupNorm +
+    GELU, then a 2x2 stride-2 conv to ``C``. Same token grid as a ``p`` ViT patch embedding but a
+    nonlinear, two-scale view of each patch; GroupNorm keeps every frame independent of the
+    rest of the batch.
+    """
+
+    def __init__(self, patch_size: int, width: int) -> None:
+        super().__init__()
+        inner = max(8, width // 4)
+        self.layers = nn.Sequential(
+            nn.Conv2d(1, inner, kernel_size=patch_size // 2, stride=patch_size // 2),
+            nn.GroupNorm(1, inner),
+            nn.GELU(),
+            nn.Conv2d(inner, width, kernel_size=2, stride=2),
+        )
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """``frames [N, H, W]`` in [0, 1] -> tokens ``[N, grid*grid, C]``."""
+        x = (frames.unsqueeze(1) - PIXEL_MEAN) / PIXEL_STD
+        return rearrange(self.layers(x), "n c gh gw -> n (gh gw) c")
+
+
+def build_stem(kind: str, patch_size: int, width: int) -> nn.Module:
+    """``"conv"`` -> ``ConvStem``; ``"linear"`` -> ``LinearPatchEmbed``."""
+    return ConvStem(patch_size, width) if kind == "conv" else LinearPatchEmbed(patch_size, width)
+
+
+class Mlp(nn.Module):
+    """Transformer feed-forward: ``[..., C] -> [..., C]`` through ``mlp_ratio * C`` hidden units."""
+
+    def __init__(self, width: int, mlp_ratio: float, dropout: float = 0.0) -> None:
+        super().__init__()
+        hidden = int(width * mlp_ratio)
+        self.fc1 = nn.Linear(width, hidden)
+        self.fc2 = nn.Linear(hidden, width)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.fc2(self.dropout(F.gelu(self.fc1(x)))))
+
+
+class MaskedSelfAttention(nn.Module):
+    """Multi-head self-attention with a key padding mask: ``[N, L, C] -> [N, L, C]``.
+
+    ``key_mask [N, L]`` (True = present). A sequence whose keys are all absent attends to all of
+    them instead of producing NaN; callers drop such sequences from any pooling.
+    """
+
+    def __init__(self, width: int, heads: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:
+        q, k, v = rearrange(self.qkv(x), "n l (three h d) -> three n h l d", three=3, h=self.heads)
+        attn_mask = None
+        if key_mask is not None:
+            key_mask = key_mask | ~key_mask.any(dim=1, keepdim=True)
+            attn_mask = rearrange(key_mask, "n l -> n 1 1 l")
+        dropout = self.dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout)
+        return self.proj(rearrange(out, "n h l d -> n l (h d)"))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm transformer block: attention + MLP, both residual. ``[N, L, C] -> [N, L, C]``."""
+
+    def __init__(self, width: int, heads: int, mlp_ratio: float, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width)
+        self.attn = MaskedSelfAttention(width, heads, dropout)
+        self.norm2 = nn.LayerNorm(width)
+        self.mlp = Mlp(width, mlp_ratio, dropout)
+
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), key_mask)
+        return x + self.mlp(self.norm2(x))
+
+
+class LearnedEmbedding(nn.Module):
+    """A table of ``count`` learned vectors added by index (positions, frames, view types).
+
+    ``forward(count_used) -> [count_used, C]``: the first ``count_used`` rows.
+    """
+
+    def __init__(self, count: int, width: int) -> None:
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(count, width) * 0.02)
+
+    def forward(self, count_used: int | None = None) -> torch.Tensor:
+        if count_used is None:
+            return self.table
+        if count_used > self.table.shape[0]:
+            raise ValueError(f"needs {count_used} embeddings, table has {self.table.shape[0]}")
+        return self.table[:count_used]
+
+
+class ProjectionHead(nn.Module):
+    """Final norm + bias-free linear map into the shared space: ``[B, C] -> [B, D]``."""
+
+    def __init__(self, width: int, embed_dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.proj = nn.Linear(width, embed_dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.norm(x))
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int) -> torch.Tensor:
+    """Mean of ``x`` over ``dim`` counting only ``mask`` entries; all-absent gives zeros.
+
+    ``x [..., L, ...]`` with ``mask`` broadcastable to ``x`` without its trailing channel axis.
+    """
+    weights = mask.to(x.dtype).unsqueeze(-1)
+    total = (x * weights).sum(dim=dim)
+    count = weights.sum(dim=dim).clamp_min(1.0)
+    return total / count

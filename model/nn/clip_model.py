@@ -1,0 +1,111 @@
+"""CMRClip: a video tower and a text tower projecting into one shared embedding space.
+
+The model computes features and the temperature; it never computes its loss (``model.nn.loss``)
+and never imports training code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
+from model.nn.config import CMRClipConfig, VideoTowerConfig
+from model.nn.text_tower import TextTower
+from model.nn.video_flat import FlatVideoTower
+from model.nn.video_multiview import MultiviewVideoTower
+from model.nn.video_static import StaticVideoTower
+
+MAX_LOGIT_SCALE = math.log(100.0)
+_VIDEO_TOWERS: dict[str, type[nn.Module]] = {
+    "multiview": MultiviewVideoTower,
+    "flat": FlatVideoTower,
+    "static": StaticVideoTower,
+}
+
+
+def build_video_tower(cfg: VideoTowerConfig, embed_dim: int) -> nn.Module:
+    """The tower named by ``cfg.kind``: ``video [B, V, T, H, W] -> [B, embed_dim]``."""
+    cfg.validate()
+    return _VIDEO_TOWERS[cfg.kind](cfg, embed_dim)
+
+
+class CMRClip(nn.Module):
+    """Video-text contrastive encoder.
+
+    ``encode_video(video [B, V, T, H, W], view_mask [B, V], frame_mask [B, V, T]) -> [B, D]``,
+    ``encode_text(texts) -> [B, D]``, ``forward(...) -> (video [B, D], text [B, D], scale [])``
+    where ``scale = exp(logit_scale)`` clamped to at most 100.
+    """
+
+    def __init__(self, cfg: CMRClipConfig) -> None:
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.visual = build_video_tower(cfg.video, cfg.embed_dim)
+        self.text = TextTower(cfg.text, cfg.embed_dim)
+        self.logit_scale = nn.Parameter(torch.tensor(float(cfg.init_logit_scale)))
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        """The text tower's tokenizer (MiniLM WordPiece)."""
+        return self.text.tokenizer
+
+    def encode_video(
+        self,
+        video: torch.Tensor,
+        view_mask: torch.Tensor | None = None,
+        frame_mask: torch.Tensor | None = None,
+        normalize: bool = False,
+    ) -> torch.Tensor:
+        """``video [B, V, T, H, W]`` in [0, 1] with masks (None = all present) -> ``[B, D]``."""
+        features = self.visual(video, view_mask, frame_mask)
+        return F.normalize(features, dim=-1) if normalize else features
+
+    def encode_text(self, texts: list[str], normalize: bool = False) -> torch.Tensor:
+        """``texts`` (B strings) -> ``[B, D]``; frozen layers come from the cache when enabled."""
+        features = self.text(texts)
+        return F.normalize(features, dim=-1) if normalize else features
+
+    def encode_text_states(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor, normalize: bool = False
+    ) -> torch.Tensor:
+        """Trainable text part only: frozen states ``hidden [B, L, H]``, ``[B, L]`` -> ``[B, D]``.
+
+        For training loops that precompute ``self.text.frozen_states(texts)`` themselves.
+        """
+        features = self.text.encode_frozen(hidden, attention_mask)
+        return F.normalize(features, dim=-1) if normalize else features
+
+    def scale(self) -> torch.Tensor:
+        """Temperature in use: ``exp(logit_scale)`` clamped to [1, 100] (a scalar tensor)."""
+        return self.logit_scale.clamp(0.0, MAX_LOGIT_SCALE).exp()
+
+    def forward(
+        self,
+        video: torch.Tensor,
+        view_mask: torch.Tensor | None,
+        frame_mask: torch.Tensor | None,
+        texts: list[str],
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One batch of pairs -> ``(video [B, D], text [B, D])`` unit-norm, and the scale ``[]``."""
+        video_features = self.encode_video(video, view_mask, frame_mask, normalize=True)
+        text_features = self.encode_text(texts, normalize=True)
+        return video_features, text_features, self.scale()
+
+    def trainable_parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Trainable parameters by part: ``video``, ``text_layers`` (pretrained top layers),
+        ``text_head`` (new projection) and ``scale``.
+
+        Lets a trainer give the pretrained text layers their own learning rate (``text_lr``).
+        """
+        text_layers = [p for p in self.text.bert.parameters() if p.requires_grad]
+        return {
+            "video": [p for p in self.visual.parameters() if p.requires_grad],
+            "text_layers": text_layers,
+            "text_head": [p for p in self.text.proj.parameters() if p.requires_grad],
+            "scale": [self.logit_scale],
+        }

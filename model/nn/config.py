@@ -1,0 +1,213 @@
+"""Typed configuration of the encoder and its training: the dataclasses a preset is made of.
+
+A preset (``model/presets/*.json``) is ``{"model": CMRClipConfig, "train": TrainConfig}``;
+``model/nn/presets.py`` loads, validates and round-trips them. Every field has a default, so a
+preset only states what differs; unknown keys are rejected there with a message naming them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from model.errors import UserError
+from model.schema import VIEW_SLOTS
+
+VideoKind = Literal["multiview", "flat", "static"]
+VIDEO_KINDS: tuple[str, ...] = ("multiview", "flat", "static")
+Precision = Literal["fp32", "bf16", "fp16"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+
+
+@dataclass
+class VideoTowerConfig:
+    """Video tower: ``video [B, V, T, H, W] -> [B, embed_dim]``.
+
+    ``patch_size`` fixes the token grid (``image_size // patch_size`` per side) for every kind:
+    ``flat`` embeds patches linearly (the published ViT design), ``multiview`` and ``static`` reach
+    the same grid with a strided convolutional stem (``stem="conv"``) or the same linear patches
+    (``stem="linear"``). ``temporal_grid`` is the side of the pooled grid that temporal attention
+    sees in ``multiview`` (0 keeps the full grid). ``flat`` runs
+    ``spatial_depth + temporal_depth`` divided space-time blocks over all views' frames.
+    """
+
+    kind: VideoKind = "multiview"
+    image_size: int = 64
+    patch_size: int = 8
+    frames: int = 8
+    views: int = len(VIEW_SLOTS)
+    width: int = 128
+    heads: int = 4
+    spatial_depth: int = 1
+    temporal_depth: int = 1
+    fusion_depth: int = 1
+    mlp_ratio: float = 4.0
+    dropout: float = 0.0
+    stem: Literal["conv", "linear"] = "conv"
+    temporal_grid: int = 0
+
+    def validate(self) -> None:
+        """Raise ``UserError`` naming the first inconsistent field."""
+        if self.kind not in VIDEO_KINDS:
+            raise UserError(
+                f"video.kind must be one of {', '.join(VIDEO_KINDS)}, got {self.kind!r}"
+            )
+        if self.stem not in ("conv", "linear"):
+            raise UserError(f"video.stem must be 'conv' or 'linear', got {self.stem!r}")
+        _positive(
+            "video",
+            image_size=self.image_size,
+            patch_size=self.patch_size,
+            frames=self.frames,
+            views=self.views,
+            width=self.width,
+            heads=self.heads,
+        )
+        if self.image_size % self.patch_size:
+            raise UserError(
+                f"video.image_size ({self.image_size}) must be a multiple of "
+                f"video.patch_size ({self.patch_size})"
+            )
+        if self.width % self.heads:
+            raise UserError(f"video.width ({self.width}) must be divisible by heads ({self.heads})")
+        grid = self.image_size // self.patch_size
+        if self.stem == "conv" and self.patch_size % 2:
+            raise UserError(f"video.patch_size ({self.patch_size}) must be even for stem='conv'")
+        if self.temporal_grid and (self.temporal_grid > grid or grid % self.temporal_grid):
+            raise UserError(
+                f"video.temporal_grid ({self.temporal_grid}) must divide the token grid ({grid})"
+            )
+        for name in ("spatial_depth", "temporal_depth", "fusion_depth", "temporal_grid"):
+            if getattr(self, name) < 0:
+                raise UserError(f"video.{name} must be >= 0")
+        if not 0.0 <= self.dropout < 1.0:
+            raise UserError(f"video.dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def grid(self) -> int:
+        """Tokens per side of one frame."""
+        return self.image_size // self.patch_size
+
+
+@dataclass
+class TextTowerConfig:
+    """Text tower: pretrained MiniLM-L6 (BERT, hidden 384) with its top layers trainable.
+
+    ``unlocked_layers`` top transformer layers train (0 trains only pooling + projection); the
+    token embeddings and lower layers stay frozen in eval mode. With ``cache_frozen`` the frozen
+    part runs once per unique text and its hidden states are reused across steps.
+    """
+
+    unlocked_layers: int = 2
+    context_length: int = 96
+    cache_frozen: bool = True
+    projection: Literal["linear", "mlp"] = "linear"
+    dropout: float = 0.0
+
+    def validate(self) -> None:
+        """Raise ``UserError`` naming the first inconsistent field."""
+        if self.unlocked_layers < 0:
+            raise UserError("text.unlocked_layers must be >= 0")
+        if not 8 <= self.context_length <= 512:
+            raise UserError(f"text.context_length must be in [8, 512], got {self.context_length}")
+        if self.projection not in ("linear", "mlp"):
+            raise UserError(f"text.projection must be 'linear' or 'mlp', got {self.projection!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise UserError(f"text.dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass
+class CMRClipConfig:
+    """The whole encoder: both towers project to a shared ``embed_dim`` space.
+
+    ``init_logit_scale`` is the initial log temperature (ln(1 / 0.07) as in CLIP).
+    """
+
+    embed_dim: int = 128
+    video: VideoTowerConfig = field(default_factory=VideoTowerConfig)
+    text: TextTowerConfig = field(default_factory=TextTowerConfig)
+    init_logit_scale: float = 2.6592600369262695
+
+    def validate(self) -> None:
+        """Validate this config and both tower configs."""
+        _positive("model", embed_dim=self.embed_dim)
+        self.video.validate()
+        self.text.validate()
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and data settings of a training run.
+
+    ``frames`` / ``image_size`` are what the data loader feeds the tower (they must not exceed
+    the video config). ``warmup_fraction`` applies when ``warmup_steps`` is 0.
+    """
+
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float = 1e-3
+    text_lr: float = 1e-4
+    weight_decay: float = 0.05
+    warmup_steps: int = 0
+    warmup_fraction: float = 0.05
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 1.0
+    frames: int = 8
+    image_size: int = 64
+    augment: bool = True
+    seed: int = 0
+    num_workers: int = 0
+    precision: Precision = "fp32"
+    eval_every: int = 1
+    log_every: int = 10
+
+    def validate(self) -> None:
+        """Raise ``UserError`` naming the first inconsistent field."""
+        _positive(
+            "train",
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            frames=self.frames,
+            image_size=self.image_size,
+            eval_every=self.eval_every,
+            log_every=self.log_every,
+        )
+        if self.text_lr < 0 or self.weight_decay < 0 or self.grad_clip < 0:
+            raise UserError("train.text_lr, weight_decay and grad_clip must be >= 0")
+        if self.warmup_steps < 0 or not 0.0 <= self.warmup_fraction < 1.0:
+            raise UserError("train.warmup_steps must be >= 0 and warmup_fraction in [0, 1)")
+        if self.num_workers < 0:
+            raise UserError("train.num_workers must be >= 0")
+        if self.precision not in PRECISIONS:
+            raise UserError(f"train.precision must be one of {', '.join(PRECISIONS)}")
+
+
+@dataclass
+class Preset:
+    """A named model + training configuration (one JSON file in ``model/presets``)."""
+
+    model: CMRClipConfig = field(default_factory=CMRClipConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    name: str = "custom"
+
+    def validate(self) -> None:
+        """Validate both parts and their agreement on input size."""
+        self.model.validate()
+        self.train.validate()
+        video = self.model.video
+        if self.train.image_size != video.image_size:
+            raise UserError(
+                f"train.image_size ({self.train.image_size}) must equal "
+                f"model.video.image_size ({video.image_size})"
+            )
+        if self.train.frames > video.frames:
+            raise UserError(
+                f"train.frames ({self.train.frames}) exceeds model.video.frames ({video.frames})"
+            )
+
+
+def _positive(section: str, **values: float) -> None:
+    for name, value in values.items():
+        if value <= 0:
+            raise UserError(f"{section}.{name} must be > 0, got {value}")

