@@ -1,0 +1,112 @@
+"""Training and embedding throughput (studies/s) per preset and video tower kind.
+
+    python -m bench.bench_train [--presets cpu-small] [--kinds multiview,flat,static]
+                                 [--steps 5] [--batch-size N] [--device auto]
+
+Random videos of the preset's input size and a pool of report-like texts, so no dataset is
+needed. Training = forward + backward + AdamW step; embedding = video forward without grad.
+The first step (warm-up, text cache fill) is not timed. Prints one line per configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from model.nn.clip_model import CMRClip
+from model.nn.loss import ClipLoss, text_ids_from_texts
+from model.nn.presets import load_preset
+from model.schema import VIEW_SLOTS
+from model.training.distributed import resolve_device
+from model.training.schedule import build_optimizer
+
+TEXTS = [
+    "Normal left ventricular size and systolic function. No late gadolinium enhancement.",
+    "Dilated left ventricle with severely impaired systolic function, LVEF 28%.",
+    "Asymmetric septal hypertrophy, maximal wall thickness 19 mm. Patchy mid-wall LGE.",
+    "Small pericardial effusion. Otherwise normal study.",
+    "Dilated right ventricle with impaired RV systolic function.",
+    "Diffuse subendocardial enhancement, likely cardiac amyloidosis.",
+]
+
+
+def batch_inputs(batch: int, frames: int, size: int, device: torch.device) -> tuple:
+    """Random video [B, V, T, S, S] in [0, 1], all views/frames present, and B texts."""
+    video = torch.rand(batch, len(VIEW_SLOTS), frames, size, size, device=device)
+    view_mask = torch.ones(batch, len(VIEW_SLOTS), dtype=torch.bool, device=device)
+    frame_mask = torch.ones(batch, len(VIEW_SLOTS), frames, dtype=torch.bool, device=device)
+    texts = [TEXTS[i % len(TEXTS)] for i in range(batch)]
+    return video, view_mask, frame_mask, texts
+
+
+def measure(
+    preset_name: str, kind: str, steps: int, batch: int | None, device: torch.device
+) -> dict:
+    preset = load_preset(preset_name)
+    preset.model.video.kind = kind
+    if kind == "flat":
+        preset.model.video.stem = "linear"
+    cfg = preset.train
+    batch = batch or cfg.batch_size
+    model = CMRClip(preset.model).to(device)
+    optimizer = build_optimizer(model, cfg)
+    loss_fn = ClipLoss()
+    video, view_mask, frame_mask, texts = batch_inputs(batch, cfg.frames, cfg.image_size, device)
+    ids = text_ids_from_texts(texts, device)
+    dtype = torch.bfloat16 if device.type == "cuda" and cfg.precision == "bf16" else None
+
+    def train_step() -> None:
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            v, t, s = model(video, view_mask, frame_mask, texts)
+            loss = loss_fn(v.float(), t.float(), s.float(), ids)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    @torch.no_grad()
+    def embed_step() -> None:
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            model.encode_video(video, view_mask, frame_mask, normalize=True)
+
+    rates = {}
+    model.train()
+    for name, step in (("train", train_step), ("embed", embed_step)):
+        if name == "embed":
+            model.eval()
+        step()  # warm-up
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        rates[name] = steps * batch / (time.perf_counter() - start)
+    params = sum(p.numel() for p in model.visual.parameters())
+    return {"preset": preset_name, "kind": kind, "batch": batch, "video_params": params, **rates}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", default="cpu-small")
+    parser.add_argument("--kinds", default="multiview,flat,static")
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    print(f"device {device}, torch threads {torch.get_num_threads()}")
+    for preset in args.presets.split(","):
+        for kind in args.kinds.split(","):
+            r = measure(preset, kind, args.steps, args.batch_size, device)
+            print(
+                f"{r['preset']:10s} {r['kind']:10s} batch {r['batch']:3d} "
+                f"video params {r['video_params'] / 1e6:6.2f} M  "
+                f"train {r['train']:8.1f} studies/s  embed {r['embed']:8.1f} studies/s"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""Study and text embeddings with a trained encoder, and the on-disk embedding cache.
+
+``python -m model embed --checkpoint CKPT --data DATASET --out FILE`` writes ``FILE`` (``.npz``
+with ``ids`` and ``vectors``, or ``.parquet`` with ``study_id`` + ``e0..e{D-1}``) and fills the
+dataset's cache ``DATASET/embeddings/<checkpoint fp>-<dataset fp>.npz``, which
+``cached_study_embeddings`` reuses until either the weights or the studies change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from model.atomic import atomic_write_with
+from model.errors import DataError, UserError
+from model.progress import Progress
+from model.schema import DatasetPaths
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StudyEmbeddings:
+    """Study ids and their unit-norm embeddings ``vectors`` float32 [N, D]."""
+
+    ids: list[str]
+    vectors: np.ndarray
+
+    def save(self, path: str | Path) -> None:
+        """Atomic ``.npz`` (ids, vectors) or ``.parquet`` (study_id, e0..e{D-1})."""
+        path = Path(path)
+        if path.suffix == ".parquet":
+            table = pd.DataFrame(self.vectors, columns=[f"e{i}" for i in range(self.dim)])
+            table.insert(0, "study_id", self.ids)
+            atomic_write_with(path, lambda tmp: table.to_parquet(tmp, index=False))
+        elif path.suffix == ".npz":
+            ids = np.asarray(self.ids, dtype=str)
+
+            def write(tmp: Path) -> None:
+                with open(tmp, "wb") as handle:
+                    np.savez(handle, ids=ids, vectors=self.vectors)
+
+            atomic_write_with(path, write)
+        else:
+            raise UserError(f"embedding output {path} must end in .npz or .parquet")
+
+    @classmethod
+    def load(cls, path: str | Path) -> StudyEmbeddings:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return cls(ids=[str(i) for i in data["ids"]], vectors=data["vectors"])
+        except (OSError, KeyError, ValueError) as err:
+            raise DataError(f"embedding file {path} is unreadable: {err}") from err
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1]) if self.vectors.ndim == 2 else 0
+
+
+def model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.no_grad()
+def embed_texts(model: nn.Module, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+    """Unit-norm text embeddings: ``texts`` (N) -> float32 [N, D]."""
+    model.eval()
+    chunks = [
+        model.encode_text(list(texts[i : i + batch_size]), normalize=True).float().cpu().numpy()
+        for i in range(0, len(texts), batch_size)
+    ]
+    if not chunks:
+        return np.zeros((0, _embed_dim(model)), dtype=np.float32)
+    return np.concatenate(chunks).astype(np.float32)
+
+
+def _embed_dim(model: nn.Module) -> int:
+    return int(model.cfg.embed_dim)
+
+
+@torch.no_grad()
+def embed_studies(
+    model: nn.Module,
+    ds: object,
+    ids: Sequence[str] | None = None,
+    batch_size: int = 16,
+    frames: int | None = None,
+    size: int | None = None,
+    num_workers: int = 0,
+) -> StudyEmbeddings:
+    """Unit-norm study embeddings: for each id, video [V, T, S, S] -> [D]; float32 [N, D].
+
+    ``frames`` / ``size`` default to the model's video config (what it was trained on).
+    """
+    from model.data.dataset import StudyVideoDataset
+
+    ids = list(ds.ids() if ids is None else ids)
+    frames = frames or int(model.cfg.video.frames)
+    size = size or int(model.cfg.video.image_size)
+    device = model_device(model)
+    model.eval()
+    videos = StudyVideoDataset(ds, ids, frames=frames, size=size, augment=False)
+    loader = DataLoader(
+        videos,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        generator=torch.Generator().manual_seed(0),  # leave the global RNG untouched
+    )
+    chunks: list[np.ndarray] = []
+    with Progress("embed studies", total=len(ids), unit="study") as bar:
+        for batch in loader:
+            vectors = model.encode_video(
+                batch["video"].to(device),
+                batch["view_mask"].to(device),
+                batch["frame_mask"].to(device),
+                normalize=True,
+            )
+            chunks.append(vectors.float().cpu().numpy())
+            bar.update(len(batch["study_id"]))
+    vectors = np.concatenate(chunks) if chunks else np.zeros((0, _embed_dim(model)), np.float32)
+    return StudyEmbeddings(ids=ids, vectors=vectors.astype(np.float32))
+
+
+def cache_path(ds: object, checkpoint_fingerprint: str) -> Path:
+    """``DATASET/embeddings/<checkpoint fingerprint>-<dataset fingerprint>.npz``."""
+    paths = DatasetPaths(Path(ds.root))
+    return paths.embeddings / f"{checkpoint_fingerprint}-{ds.fingerprint()}.npz"
+
+
+def cached_study_embeddings(
+    checkpoint_path: str | Path,
+    ds: object,
+    device: str | torch.device = "cpu",
+    batch_size: int = 16,
+) -> StudyEmbeddings:
+    """Every study of ``ds`` embedded with the checkpoint, computed once and cached on disk."""
+    from model.training.checkpoint import load_checkpoint, read_checkpoint_meta
+
+    meta = read_checkpoint_meta(checkpoint_path)
+    path = cache_path(ds, meta.fingerprint)
+    if path.exists():
+        cached = StudyEmbeddings.load(path)
+        if cached.ids == list(ds.ids()):
+            return cached
+        log.info("embedding cache %s is stale; recomputing", path.name)
+    model, meta = load_checkpoint(checkpoint_path, device=device)
+    train = meta.config.get("train", {})
+    embeddings = embed_studies(
+        model, ds, batch_size=batch_size, frames=train.get("frames"), size=train.get("image_size")
+    )
+    embeddings.save(path)
+    return embeddings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, type=Path, help="a .pt checkpoint")
+    parser.add_argument("--data", required=True, type=Path, help="an ingested dataset folder")
+    parser.add_argument("--out", required=True, type=Path, help="output .npz or .parquet")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+
+
+def run(args: argparse.Namespace) -> int:
+    from model.data.dataset import CMRDataset
+    from model.training.distributed import resolve_device
+
+    if args.out.suffix not in (".npz", ".parquet"):
+        raise UserError(f"--out {args.out} must end in .npz or .parquet")
+    if args.batch_size <= 0:
+        raise UserError("--batch-size must be > 0")
+    ds = CMRDataset.open(args.data)
+    device = resolve_device(args.device)
+    embeddings = cached_study_embeddings(
+        args.checkpoint, ds, device=device, batch_size=args.batch_size
+    )
+    embeddings.save(args.out)
+    log.info(
+        "wrote %d study embeddings (dim %d) to %s", len(embeddings.ids), embeddings.dim, args.out
+    )
+    return 0

@@ -1,0 +1,224 @@
+"""Checkpoints: config + weights + tokenizer reference + data fingerprint (+ resume state).
+
+A checkpoint is a plain dictionary of tensors, numbers, strings, lists and dicts, so it loads with
+``torch.load(weights_only=True)`` (no code runs on load). The model config travels as a JSON
+string. Files are written atomically (``model.atomic``): a crash never leaves half a checkpoint,
+and the previous ``last.pt`` stays valid until the new one is complete.
+
+Layout::
+
+    format="cmr-clip-checkpoint", format_version, config (JSON: {"model": ..., "train": ...}),
+    state_dict, tokenizer (text model reference), data_fingerprint, fingerprint (hex of weights),
+    epoch, step, and for resume: optimizer, scheduler, rng, trainer (counters, best metric).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import pickle
+import random
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from model.atomic import atomic_write_bytes
+from model.errors import CheckpointError, UserError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "cmr-clip-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CheckpointMeta:
+    """What a checkpoint says about itself (everything but the tensors)."""
+
+    path: Path
+    config: dict[str, Any]
+    fingerprint: str
+    data_fingerprint: str
+    epoch: int
+    step: int
+    tokenizer: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def weights_fingerprint(state_dict: dict[str, torch.Tensor]) -> str:
+    """Content hash of the weights (16 hex digits): names, shapes, dtypes and bytes."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    config: dict[str, Any],
+    *,
+    data_fingerprint: str,
+    epoch: int,
+    step: int,
+    tokenizer: str = "",
+    resume_state: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """Write a checkpoint atomically; returns its fingerprint.
+
+    ``resume_state`` holds ``optimizer``, ``scheduler``, ``rng`` and ``trainer`` state dicts
+    (only plain types and tensors). ``extra`` is small JSON-able metadata (e.g. val metrics).
+    """
+    state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    fingerprint = weights_fingerprint(state_dict)
+    payload: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": json.dumps(config, sort_keys=True),
+        "state_dict": state_dict,
+        "tokenizer": tokenizer,
+        "data_fingerprint": data_fingerprint,
+        "fingerprint": fingerprint,
+        "epoch": int(epoch),
+        "step": int(step),
+        "extra": json.dumps(extra or {}, sort_keys=True),
+    }
+    if resume_state is not None:
+        payload["resume"] = resume_state
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+    return fingerprint
+
+
+def publish_copy(source: str | Path, target: str | Path) -> None:
+    """Make ``target`` a copy of checkpoint ``source`` atomically (a hard link when possible).
+
+    A later atomic replace of ``source`` makes a new file, so the link keeps the old content.
+    """
+    source, target = Path(source), Path(target)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The raw checkpoint dictionary, validated; foreign or broken files raise CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True, mmap=True)
+    except (
+        pickle.UnpicklingError,
+        RuntimeError,
+        zipfile.BadZipFile,
+        EOFError,
+        ValueError,
+        OSError,
+    ) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"{path} is not a loadable CMR-CLIP checkpoint (refused by the safe loader: {first_line})"
+        ) from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is a PyTorch file but not a CMR-CLIP checkpoint (another model family?)"
+        )
+    if int(payload.get("format_version", 0)) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} was written by a newer version (format {payload['format_version']}); "
+            "update the package"
+        )
+    return payload
+
+
+def meta_from_payload(path: Path, payload: dict[str, Any]) -> CheckpointMeta:
+    """The metadata of a payload ``read_checkpoint`` returned."""
+    try:
+        config = json.loads(payload["config"])
+        extra = json.loads(payload.get("extra") or "{}")
+    except (KeyError, TypeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path}: the stored model config is unreadable") from err
+    return CheckpointMeta(
+        path=path,
+        config=config,
+        fingerprint=str(payload.get("fingerprint", "")),
+        data_fingerprint=str(payload.get("data_fingerprint", "")),
+        epoch=int(payload.get("epoch", 0)),
+        step=int(payload.get("step", 0)),
+        tokenizer=str(payload.get("tokenizer", "")),
+        extra=extra,
+    )
+
+
+def read_checkpoint_meta(path: str | Path) -> CheckpointMeta:
+    """Metadata only (the file is memory-mapped, so tensors are not read)."""
+    return meta_from_payload(Path(path), read_checkpoint(path))
+
+
+def load_checkpoint(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, CheckpointMeta]:
+    """Rebuild the model from the stored config and load its weights (eval mode)."""
+    from model.nn.clip_model import CMRClip
+    from model.nn.presets import model_config_from_dict
+
+    path = Path(path)
+    payload = read_checkpoint(path)
+    meta = meta_from_payload(path, payload)
+    try:
+        model = CMRClip(model_config_from_dict(meta.config["model"]))
+    except (KeyError, TypeError, ValueError, UserError) as err:
+        raise CheckpointError(f"{path}: the stored model config is not valid here: {err}") from err
+    try:
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except (KeyError, RuntimeError) as err:
+        raise CheckpointError(f"{path}: weights do not match the stored model config") from err
+    model.to(device).eval()
+    return model, meta
+
+
+def capture_rng() -> dict[str, Any]:
+    """This process's random states (torch, CUDA, numpy, python) as checkpoint-safe values."""
+    numpy_state = np.random.get_state()
+    python_state = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": [
+            numpy_state[0],
+            torch.from_numpy(numpy_state[1].astype(np.int64)),
+            *numpy_state[2:],
+        ],
+        "python": [python_state[0], list(python_state[1]), python_state[2]],
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Put back the random states ``capture_rng`` took."""
+    torch.set_rng_state(state["torch"])
+    kind, keys, *rest = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

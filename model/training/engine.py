@@ -1,0 +1,183 @@
+"""One epoch of contrastive training: deterministic batch order, forward, loss, step.
+
+The order of studies is a pure function of (seed, epoch), so a run resumed mid-epoch sees exactly
+the batches it would have seen (the first ``start`` batches of the epoch are skipped, not redrawn).
+Under DDP each global batch is cut into equal contiguous shards, one per rank; the logged loss is
+the mean over ranks, which equals the single-process loss on the same global batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from model.errors import UserError
+from model.nn.loss import text_ids_from_texts
+from model.training.distributed import DistContext, any_across, mean_across
+
+log = logging.getLogger(__name__)
+MAX_LOGIT_SCALE = math.log(100.0)
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
+
+
+def epoch_batches(n_items: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Global batches of item indices for ``epoch`` (drop-last; a batch is at most n_items)."""
+    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    order = torch.randperm(n_items, generator=generator).tolist()
+    size = min(batch_size, n_items)
+    return [order[i : i + size] for i in range(0, n_items - size + 1, size)]
+
+
+def rank_shard(batch: list[int], ctx: DistContext) -> list[int]:
+    """This rank's contiguous share of a global batch (sizes must divide evenly)."""
+    per_rank = len(batch) // ctx.world_size
+    return batch[ctx.rank * per_rank : (ctx.rank + 1) * per_rank]
+
+
+@dataclass
+class StepOutcome:
+    """What one optimiser step reports: mean loss over ranks and the LR of the video group."""
+
+    loss: float
+    lr: float
+    studies: int
+    seconds: float
+
+
+class Engine:
+    """Holds the (possibly DDP-wrapped) model, optimiser, schedule and loss for the steps."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        ctx: DistContext,
+        grad_clip: float,
+        precision: str,
+    ) -> None:
+        self.model = model
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.ctx = ctx
+        self.grad_clip = grad_clip
+        self.autocast_dtype = _autocast_dtype(precision, ctx.device)
+        self.scaler = torch.amp.GradScaler("cuda") if self.autocast_dtype == torch.float16 else None
+
+    @property
+    def raw_model(self) -> nn.Module:
+        return getattr(self.model, "module", self.model)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.ctx.device.type, dtype=self.autocast_dtype)
+
+    def loss_on(self, batch: dict) -> torch.Tensor:
+        """Contrastive loss of one local batch: video [B, V, T, S, S] + B texts -> scalar."""
+        device = self.ctx.device
+        ids = text_ids_from_texts(list(batch["text"]), device)
+        with self._autocast():
+            video_features, text_features, logit_scale = self.model(
+                batch["video"].to(device, non_blocking=True),
+                batch["view_mask"].to(device),
+                batch["frame_mask"].to(device),
+                list(batch["text"]),
+            )
+            return self.loss_fn(
+                video_features.float(), text_features.float(), logit_scale.float(), ids
+            )
+
+    def train_step(self, batch: dict, step: int) -> StepOutcome:
+        """One optimiser step (``step`` = its 1-based global number, for messages).
+
+        Forward, loss check, backward, clip, step, schedule; raises TrainingDiverged on NaN/inf.
+        """
+        start = time.perf_counter()
+        self.model.train()
+        loss = self.loss_on(batch)
+        mean_loss = float(mean_across(self.ctx, loss).item())
+        if not math.isfinite(mean_loss):
+            raise TrainingDiverged(
+                f"loss became {mean_loss} at step {step}; the run stopped and kept its last good "
+                "checkpoint (try a lower learning rate)"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            loss.backward()
+        if self.grad_clip > 0:
+            params = [p for g in self.optimizer.param_groups for p in g["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        self.scheduler.step()
+        with torch.no_grad():
+            self.raw_model.logit_scale.clamp_(0.0, MAX_LOGIT_SCALE)
+        studies = len(batch["text"]) * self.ctx.world_size
+        return StepOutcome(mean_loss, lr, studies, time.perf_counter() - start)
+
+    def run_epoch(
+        self,
+        dataset: Dataset,
+        batches: list[list[int]],
+        start: int,
+        first_step: int,
+        num_workers: int,
+        on_step: Callable[[int, StepOutcome], None],
+        should_stop: Callable[[], bool],
+    ) -> bool:
+        """Train over ``batches[start:]``; ``on_step(index, outcome)`` after each step.
+
+        ``first_step`` is the 1-based global number of the step on ``batches[start]``.
+
+        Returns False when a stop was requested (on any rank) before the epoch finished.
+        """
+        for index, batch in self._batches(dataset, batches, start, num_workers):
+            outcome = self.train_step(batch, first_step + index - start)
+            on_step(index, outcome)
+            if any_across(self.ctx, should_stop()) and index + 1 < len(batches):
+                return False
+        return True
+
+    def _batches(
+        self, dataset: Dataset, batches: list[list[int]], start: int, num_workers: int
+    ) -> Iterator[tuple[int, dict]]:
+        shards = [rank_shard(b, self.ctx) for b in batches[start:]]
+        # A private generator: creating the loader must not draw from the global RNG, or a
+        # resumed run (one more loader than an uninterrupted one) would drift from it.
+        loader = DataLoader(
+            dataset,
+            batch_sampler=shards,
+            num_workers=num_workers,
+            generator=torch.Generator().manual_seed(len(batches) * 7919 + start),
+            pin_memory=self.ctx.device.type == "cuda",
+            persistent_workers=False,
+        )
+        yield from enumerate(loader, start=start)
+
+
+def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """bf16 / fp16 autocast on CUDA only; CPU always trains in fp32."""
+    if device.type != "cuda" or precision == "fp32":
+        return None
+    return torch.bfloat16 if precision == "bf16" else torch.float16

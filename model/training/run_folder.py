@@ -1,0 +1,144 @@
+"""The run folder a training run writes and the dashboard reads (docs/ARCHITECTURE.md, "Run folder").
+
+``config.json`` (the resolved preset and command line), ``status.json`` (state, epoch, step, ETA,
+pid, message), ``metrics.jsonl`` (one JSON object per event), ``train.log`` (the run's log lines),
+``last.pt`` and ``best.pt``. Status and config are replaced atomically; metrics are appended one
+complete line at a time, so a reader never sees half a record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from model.atomic import atomic_write_json, atomic_write_text
+from model.errors import UserError
+
+STATES: tuple[str, ...] = ("queued", "running", "finished", "failed", "stopped")
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe value: NaN/inf become None so every line stays strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass
+class RunFolder:
+    """Paths and writers of one run folder; only rank 0 of a run writes to it."""
+
+    root: Path
+    _status: dict[str, Any] = field(default_factory=dict)
+    _log_handler: logging.Handler | None = None
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def status_path(self) -> Path:
+        return self.root / "status.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "train.log"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.root / "last.pt"
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.root / "best.pt"
+
+    def prepare(self, resume: bool) -> None:
+        """Create the folder; refuse to overwrite a finished or running run unless resuming."""
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(f"run folder {self.root} exists and is not a folder")
+        if not resume and self.last_checkpoint.exists():
+            raise UserError(
+                f"run folder {self.root} already holds a run (last.pt); "
+                "pass --resume to continue it or choose another --out"
+            )
+        if resume and not self.last_checkpoint.exists():
+            raise UserError(f"cannot resume: {self.last_checkpoint} does not exist")
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not resume and self.metrics_path.exists():
+            self.metrics_path.unlink()
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        atomic_write_json(self.config_path, config)
+
+    def read_config(self) -> dict[str, Any]:
+        return json.loads(self.config_path.read_text())
+
+    def update_status(self, **fields: Any) -> dict[str, Any]:
+        """Merge ``fields`` into status.json (state must be one of ``STATES``) and rewrite it."""
+        state = fields.get("state")
+        if state is not None and state not in STATES:
+            raise ValueError(f"unknown run state {state!r}")
+        self._status.update({k: _clean(v) for k, v in fields.items()})
+        self._status["pid"] = os.getpid()
+        self._status["updated"] = time.time()
+        atomic_write_json(self.status_path, self._status)
+        return dict(self._status)
+
+    def read_status(self) -> dict[str, Any]:
+        if not self.status_path.exists():
+            return {}
+        return json.loads(self.status_path.read_text())
+
+    def append_metrics(self, record: dict[str, Any]) -> None:
+        """Append one event (``kind`` = train / val) as a single JSON line."""
+        line = json.dumps({k: _clean(v) for k, v in record.items()}, sort_keys=True)
+        with open(self.metrics_path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """Every complete metrics record (a torn last line, if any, is skipped)."""
+        if not self.metrics_path.exists():
+            return []
+        records = []
+        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return records
+
+    def truncate_metrics_after(self, step: int) -> None:
+        """On resume, drop records logged after the checkpoint's step (they will be redone)."""
+        kept = [r for r in self.read_metrics() if int(r.get("step", 0)) <= step]
+        atomic_write_text(
+            self.metrics_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept)
+        )
+
+    def attach_log(self) -> None:
+        """Copy the ``model`` logger's records into train.log for the rest of the run."""
+        handler = logging.FileHandler(self.log_path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter(_LOG_FORMAT, datefmt="%H:%M:%S"))
+        handler.setLevel(logging.INFO)
+        logger = logging.getLogger("model")
+        logger.addHandler(handler)
+        if logger.getEffectiveLevel() > logging.INFO:
+            logger.setLevel(logging.INFO)
+        self._log_handler = handler
+
+    def detach_log(self) -> None:
+        if self._log_handler is not None:
+            logging.getLogger("model").removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None

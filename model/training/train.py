@@ -1,0 +1,161 @@
+"""``python -m model train``: contrastive training of CMR-CLIP on an ingested dataset.
+
+``python -m model train --data DATASET --preset cpu-small --out RUNS/NAME [--epochs E] [--resume]
+[--seed S] [--device auto|cpu|cuda] [--max-steps N] [--val-labels CSV]``; the same command runs
+under ``torchrun --nproc_per_node N`` (gloo on CPU, NCCL on GPU). ``train.batch_size`` is the global
+batch, split evenly across processes. The run folder is described in ``run_folder.py``.
+
+Model selection is label-free: ``best.pt`` is the epoch with the highest mean val R@1/5/10 of
+study <-> report retrieval. ``--val-labels`` adds a logged val zero-shot AUC and is never used to
+choose anything (nor are labels ever used for training).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from model.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Everything the train command takes (``None`` = keep the preset's value)."""
+
+    data: Path
+    out: Path
+    preset: str = "cpu-small"
+    epochs: int | None = None
+    resume: bool = False
+    seed: int | None = None
+    device: str = "auto"
+    batch_size: int | None = None
+    max_steps: int | None = None
+    val_labels: Path | None = None
+    num_workers: int | None = None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """How a run ended: state (finished / stopped), last step, and its checkpoints."""
+
+    state: str
+    epoch: int
+    step: int
+    last_checkpoint: Path
+    best_checkpoint: Path | None
+    losses: list[float]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, type=Path, help="an ingested dataset folder")
+    parser.add_argument("--out", required=True, type=Path, help="run folder to create or resume")
+    parser.add_argument(
+        "--preset", default="cpu-small", help="cpu-small, gpu-base, paper or a JSON"
+    )
+    parser.add_argument("--epochs", type=int, help="override the preset's number of epochs")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--seed", type=int, help="override the preset's seed")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--batch-size", type=int, help="override the global batch size")
+    parser.add_argument("--max-steps", type=int, help="stop (resumably) after this many steps")
+    parser.add_argument(
+        "--val-labels",
+        type=Path,
+        help="labels CSV for a logged val zero-shot AUC (never used for training or selection)",
+    )
+    parser.add_argument("--workers", dest="num_workers", type=int, help="data loader workers")
+
+
+def options_from_args(args: argparse.Namespace) -> TrainOptions:
+    for name in ("epochs", "batch_size", "max_steps"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise UserError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+    if args.num_workers is not None and args.num_workers < 0:
+        raise UserError("--workers must be >= 0")
+    return TrainOptions(
+        data=args.data,
+        out=args.out,
+        preset=args.preset,
+        epochs=args.epochs,
+        resume=args.resume,
+        seed=args.seed,
+        device=args.device,
+        batch_size=args.batch_size,
+        max_steps=args.max_steps,
+        val_labels=args.val_labels,
+        num_workers=args.num_workers,
+    )
+
+
+def resolve_preset(options: TrainOptions):  # -> model.nn.config.Preset
+    """The preset with the command line's overrides applied (and validated)."""
+    from model.nn.presets import load_preset
+
+    preset = load_preset(options.preset)
+    overrides = {
+        key: value
+        for key, value in (
+            ("epochs", options.epochs),
+            ("seed", options.seed),
+            ("batch_size", options.batch_size),
+            ("num_workers", options.num_workers),
+        )
+        if value is not None
+    }
+    preset = replace(preset, train=replace(preset.train, **overrides))
+    preset.validate()
+    return preset
+
+
+@contextmanager
+def stop_requests() -> Iterator[list[bool]]:
+    """SIGTERM / SIGINT set a flag (the run stops after its current step, saving last.pt)."""
+    flag = [False]
+
+    def handler(signum: int, frame: object) -> None:
+        log.warning("stop requested (signal %d); finishing the current step", signum)
+        flag[0] = True
+
+    previous = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: no signal handling
+        pass
+    try:
+        yield flag
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def train(options: TrainOptions) -> TrainResult:
+    """Run (or resume) a training run; the Python API behind ``python -m model train``."""
+    from model.training.distributed import init_distributed, shutdown
+    from model.training.trainer import Trainer
+
+    preset = resolve_preset(options)
+    if options.val_labels is not None and not options.val_labels.is_file():
+        raise UserError(f"--val-labels {options.val_labels} does not exist")
+    ctx = init_distributed(options.device)
+    try:
+        with stop_requests() as flag:
+            trainer = Trainer(options, preset, ctx, stop_flag=flag)
+            return trainer.run()
+    finally:
+        shutdown(ctx)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = train(options_from_args(args))
+    log.info("run %s at epoch %d, step %d: %s", result.state, result.epoch, result.step, args.out)
+    return 0

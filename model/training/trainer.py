@@ -1,0 +1,326 @@
+"""The training loop behind ``python -m model train``: setup, resume, epochs, validation, saving.
+
+Rank 0 writes the run folder and checkpoints; every rank trains. Resume restores weights,
+optimiser, schedule, every rank's random state and the step counter; the batch order is a pure
+function of (seed, epoch), so a resumed run continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from model.data.dataset import CMRDataset, StudyVideoDataset
+from model.errors import CheckpointError, DataError, UserError
+from model.nn.clip_model import CMRClip
+from model.nn.config import Preset
+from model.nn.loss import ClipLoss
+from model.nn.presets import preset_to_dict
+from model.progress import Progress
+from model.prompts import DEFAULT_PROMPTS, PromptSet
+from model.training import checkpoint as ckpt
+from model.training.distributed import DistContext, barrier, broadcast_object
+from model.training.engine import Engine, StepOutcome, epoch_batches
+from model.training.run_folder import RunFolder
+from model.training.schedule import build_optimizer, build_scheduler
+from model.training.train import TrainOptions, TrainResult
+from model.training.validation import selection_score, validate
+
+log = logging.getLogger(__name__)
+_STATUS_INTERVAL_S = 2.0
+
+
+class Trainer:
+    """One training run (one process of it under torchrun)."""
+
+    def __init__(
+        self, options: TrainOptions, preset: Preset, ctx: DistContext, stop_flag: list[bool]
+    ) -> None:
+        self.options, self.preset, self.ctx, self.stop_flag = options, preset, ctx, stop_flag
+        self.cfg = preset.train
+        self.ds = CMRDataset.open(options.data)
+        self.train_ids = self.ds.ids("train")
+        self.val_ids = self.ds.ids("val")
+        if len(self.train_ids) < 2:
+            raise DataError(f"{options.data} has {len(self.train_ids)} train studies; need >= 2")
+        self.global_batch = min(self.cfg.batch_size, len(self.train_ids))
+        self.global_batch -= self.global_batch % ctx.world_size
+        if self.global_batch < ctx.world_size or self.cfg.batch_size % ctx.world_size:
+            raise UserError(
+                f"batch size {self.cfg.batch_size} must split evenly over {ctx.world_size} processes"
+            )
+        self.steps_per_epoch = len(self.train_ids) // self.global_batch
+        self.total_steps = self.steps_per_epoch * self.cfg.epochs
+        self.folder = RunFolder(Path(options.out))
+        self.data_fingerprint = self.ds.fingerprint()
+        self.step, self.best_score, self.losses = 0, float("-inf"), []
+        self._last_status = 0.0
+        self._session_start, self._session_steps = time.monotonic(), 0
+
+    # ----- setup ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        torch.manual_seed(self.cfg.seed)  # identical initial weights on every rank
+        self.model = CMRClip(self.preset.model).to(self.ctx.device)
+        self.optimizer = build_optimizer(self.model, self.cfg)
+        self.scheduler = build_scheduler(self.optimizer, self.cfg, self.total_steps)
+        self.loss_fn = ClipLoss(local_loss=True, gather_with_grad=True)
+        seed = self.cfg.seed * 1000 + self.ctx.rank
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
+        random.seed(seed)
+        if self.options.resume:
+            self._restore()
+        wrapped: torch.nn.Module = self.model
+        if self.ctx.distributed:
+            ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
+            wrapped = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.engine = Engine(
+            wrapped,
+            self.loss_fn,
+            self.optimizer,
+            self.scheduler,
+            self.ctx,
+            self.cfg.grad_clip,
+            self.cfg.precision,
+        )
+
+    def _restore(self) -> None:
+        payload = ckpt.read_checkpoint(self.folder.last_checkpoint)
+        meta = ckpt.meta_from_payload(self.folder.last_checkpoint, payload)
+        if meta.config.get("model") != preset_to_dict(self.preset)["model"]:
+            raise CheckpointError("cannot resume: the preset's model differs from the run's")
+        if meta.data_fingerprint != self.data_fingerprint:
+            raise UserError("cannot resume: the dataset changed since this run started")
+        if "resume" not in payload:
+            raise CheckpointError(f"{self.folder.last_checkpoint} holds no resume state")
+        state = payload["resume"]
+        self.model.load_state_dict(payload["state_dict"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        rng = state["rng"]
+        ckpt.restore_rng(rng[self.ctx.rank] if self.ctx.rank < len(rng) else rng[0])
+        self.step = meta.step
+        self.best_score = float(state["trainer"]["best_score"])
+        self.losses = [float(x) for x in state["trainer"]["losses"]]
+        log.info("resuming %s at step %d (epoch %d)", self.folder.root, self.step, meta.epoch)
+
+    def _prepare_folder(self) -> None:
+        if not self.ctx.is_main:
+            return
+        self.folder.attach_log()
+        if self.options.resume:
+            self.folder.truncate_metrics_after(self.step)
+        self.folder.write_config(
+            {
+                "preset": preset_to_dict(self.preset),
+                "data": str(self.options.data),
+                "data_fingerprint": self.data_fingerprint,
+                "device": str(self.ctx.device),
+                "world_size": self.ctx.world_size,
+                "global_batch": self.global_batch,
+                "steps_per_epoch": self.steps_per_epoch,
+                "total_steps": self.total_steps,
+                "n_train": len(self.train_ids),
+                "n_val": len(self.val_ids),
+                "val_labels": str(self.options.val_labels) if self.options.val_labels else None,
+                "selection": "best.pt = max mean val R@1/5/10 (study<->report); labels unused",
+            }
+        )
+
+    # ----- loop ----------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        if self.ctx.is_main:  # refuse a clobbering --out before any work
+            self.folder.prepare(self.options.resume)
+        barrier(self.ctx)
+        self._build()
+        self._prepare_folder()
+        self._status("running", message="training")
+        try:
+            state = self._epochs()
+        except BaseException as err:
+            self._status("failed", message=str(err) or type(err).__name__)
+            raise
+        finally:
+            if self.ctx.is_main:
+                self.folder.detach_log()
+        return TrainResult(
+            state=state,
+            epoch=self.step // self.steps_per_epoch,
+            step=self.step,
+            last_checkpoint=self.folder.last_checkpoint,
+            best_checkpoint=self.folder.best_checkpoint
+            if self.folder.best_checkpoint.exists()
+            else None,
+            losses=list(self.losses),
+        )
+
+    def _epochs(self) -> str:
+        labels, prompts = self._val_labels()
+        with Progress("train", total=self.total_steps, unit="step") as bar:
+            bar.update(self.step)
+            self._bar = bar
+            while self.step < self.total_steps:
+                epoch, start = divmod(self.step, self.steps_per_epoch)
+                batches = epoch_batches(
+                    len(self.train_ids), self.global_batch, self.cfg.seed, epoch
+                )
+                dataset = StudyVideoDataset(
+                    self.ds,
+                    self.train_ids,
+                    frames=self.cfg.frames,
+                    size=self.cfg.image_size,
+                    augment=self.cfg.augment,
+                    seed=self.cfg.seed * 1000 + epoch,
+                )
+                completed = self.engine.run_epoch(
+                    dataset,
+                    batches,
+                    start,
+                    self.step + 1,
+                    self.cfg.num_workers,
+                    self._on_step,
+                    self._should_stop,
+                )
+                if completed:
+                    self._end_of_epoch(epoch, labels, prompts)
+                else:
+                    self._save(self.folder.last_checkpoint)
+                if not completed or (self._should_stop() and self.step < self.total_steps):
+                    self._status(
+                        "stopped", message=f"stopped at step {self.step}; --resume continues"
+                    )
+                    return "stopped"
+        self._status("finished", message="done", eta_s=0)
+        return "finished"
+
+    def _should_stop(self) -> bool:
+        limit = self.options.max_steps
+        return self.stop_flag[0] or (limit is not None and self.step >= limit)
+
+    def _on_step(self, index: int, outcome: StepOutcome) -> None:
+        self.step += 1
+        self._session_steps += 1
+        self.losses.append(outcome.loss)
+        epoch = (self.step - 1) // self.steps_per_epoch
+        self._bar.update(1, message=f"epoch {epoch + 1} loss {outcome.loss:.3f}")
+        if self.ctx.is_main and (self.step % self.cfg.log_every == 0 or self.step == 1):
+            self.folder.append_metrics(
+                {
+                    "kind": "train",
+                    "epoch": epoch,
+                    "step": self.step,
+                    "loss": outcome.loss,
+                    "lr": outcome.lr,
+                    "studies_per_s": outcome.studies / max(outcome.seconds, 1e-9),
+                    "time": time.time(),
+                }
+            )
+        if time.monotonic() - self._last_status > _STATUS_INTERVAL_S:
+            self._status("running", message=f"epoch {epoch + 1} loss {outcome.loss:.3f}")
+
+    def _end_of_epoch(self, epoch: int, labels: Any, prompts: PromptSet | None) -> None:
+        last = epoch + 1 == self.cfg.epochs
+        improved = False
+        if self.ctx.is_main and self.val_ids and ((epoch + 1) % self.cfg.eval_every == 0 or last):
+            metrics = validate(
+                self.model,
+                ClipLoss(),
+                self.ds,
+                self.val_ids,
+                self.cfg.frames,
+                self.cfg.image_size,
+                labels,
+                prompts,
+            )
+            score = selection_score(metrics)
+            improved = score > self.best_score
+            self.best_score = max(score, self.best_score)
+            self.folder.append_metrics(
+                {
+                    "kind": "val",
+                    "epoch": epoch,
+                    "step": self.step,
+                    "selection_score": score,
+                    **metrics,
+                    "time": time.time(),
+                }
+            )
+            log.info(
+                "epoch %d val R@1 %.3f R@5 %.3f R@10 %.3f loss %.3f",
+                epoch + 1,
+                metrics["val_r@1"],
+                metrics["val_r@5"],
+                metrics["val_r@10"],
+                metrics["val_loss"],
+            )
+        elif self.ctx.is_main and not self.val_ids:
+            improved = True  # no val split: the latest epoch is the best we know
+        improved = bool(broadcast_object(self.ctx, improved))
+        self._save(self.folder.last_checkpoint)
+        if improved and self.ctx.is_main:
+            ckpt.publish_copy(self.folder.last_checkpoint, self.folder.best_checkpoint)
+        self._status("running", message=f"epoch {epoch + 1} done")
+
+    def _val_labels(self) -> tuple[Any, PromptSet | None]:
+        """Labels for the logged val AUC (only with --val-labels; never used for selection)."""
+        if self.options.val_labels is None or not self.ctx.is_main:
+            return None, None
+        from model.zeroshot_cli import load_labels
+
+        return load_labels(self.options.val_labels, self.ds.linkage()), PromptSet.load(
+            DEFAULT_PROMPTS
+        )
+
+    # ----- persistence ---------------------------------------------------------------------
+    def _save(self, path: Path) -> None:
+        """Every rank contributes its RNG state; rank 0 writes the checkpoint atomically."""
+        rngs = _gather_objects(self.ctx, ckpt.capture_rng())
+        if not self.ctx.is_main:
+            return
+        resume = {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": rngs,
+            "trainer": {"best_score": self.best_score, "losses": list(self.losses)},
+        }
+        ckpt.save_checkpoint(
+            path,
+            self.model,
+            preset_to_dict(self.preset),
+            data_fingerprint=self.data_fingerprint,
+            epoch=self.step // self.steps_per_epoch,
+            step=self.step,
+            tokenizer=self.model.text.reference,
+            resume_state=resume,
+        )
+
+    def _status(self, state: str, **fields: Any) -> None:
+        self._last_status = time.monotonic()
+        if not self.ctx.is_main:
+            return
+        elapsed = time.monotonic() - self._session_start
+        remaining = self.total_steps - self.step
+        eta = elapsed / self._session_steps * remaining if self._session_steps else None
+        fields.setdefault("eta_s", eta)
+        self.folder.update_status(
+            state=state,
+            epoch=self.step // self.steps_per_epoch,
+            epochs=self.cfg.epochs,
+            step=self.step,
+            steps=self.total_steps,
+            **fields,
+        )
+
+
+def _gather_objects(ctx: DistContext, obj: object) -> list[object]:
+    if not ctx.distributed:
+        return [obj]
+    out: list[object] = [None] * ctx.world_size
+    torch.distributed.all_gather_object(out, obj)
+    return out

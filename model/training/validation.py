@@ -1,0 +1,96 @@
+"""Per-epoch validation on the val split: study <-> report retrieval, val loss, optional AUC.
+
+Model selection (``best.pt``) uses retrieval only, which needs no labels: the score is the mean
+of R@1, R@5 and R@10 over both directions. Zero-shot AUC is computed only when labels are given
+explicitly (``--val-labels``), and it is logged, never used to choose anything.
+Identical impressions count as the same report: a study retrieving any copy of its text is a hit.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from model.embed import embed_studies, embed_texts
+from model.prompts import PromptSet
+from model.zeroshot import finding_metrics, score_findings
+
+log = logging.getLogger(__name__)
+RECALL_KS: tuple[int, ...] = (1, 5, 10)
+
+
+def retrieval_recalls(
+    video: np.ndarray, text: np.ndarray, texts: Sequence[str]
+) -> dict[str, float]:
+    """R@k both ways. video [N, D], text [N, D] unit-norm; ``texts`` the N impressions.
+
+    Texts are deduplicated (U unique): study->report ranks the U reports for each study;
+    report->study ranks the N studies for each unique report (a hit if any of its studies is in
+    the top k). Returns ``s2r@k``, ``r2s@k``, ``r@k`` (mean of both) and ``median_rank_s2r``.
+    """
+    unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+    first = np.array([np.flatnonzero(inverse == u)[0] for u in range(len(unique))])
+    similarity = video @ text[first].T  # [N, U]
+    true_score = similarity[np.arange(len(video)), inverse]
+    s2r_rank = (similarity > true_score[:, None]).sum(axis=1) + 1  # 1 = best
+    r2s_rank = np.empty(len(unique), dtype=np.int64)
+    for u in range(len(unique)):
+        column = similarity[:, u]
+        best_true = column[inverse == u].max()
+        r2s_rank[u] = int((column > best_true).sum()) + 1
+    out: dict[str, float] = {"median_rank_s2r": float(np.median(s2r_rank))}
+    for k in RECALL_KS:
+        out[f"s2r@{k}"] = float((s2r_rank <= k).mean())
+        out[f"r2s@{k}"] = float((r2s_rank <= k).mean())
+        out[f"r@{k}"] = (out[f"s2r@{k}"] + out[f"r2s@{k}"]) / 2
+    return out
+
+
+def selection_score(metrics: dict[str, float]) -> float:
+    """The label-free number ``best.pt`` maximises: mean of val R@1, R@5, R@10 (both ways)."""
+    return float(np.mean([metrics[f"val_r@{k}"] for k in RECALL_KS]))
+
+
+@torch.no_grad()
+def validate(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    ds: object,
+    val_ids: Sequence[str],
+    frames: int,
+    size: int,
+    labels: pd.DataFrame | None = None,
+    prompt_set: PromptSet | None = None,
+) -> dict[str, float]:
+    """Val metrics (keys ``val_loss``, ``val_r@k``, ``val_s2r@k``, ``val_r2s@k``, ``val_auc``)."""
+    studies = ds.studies.set_index("study_id")
+    texts = [str(t) for t in studies.loc[list(val_ids), "impression"]]
+    embeddings = embed_studies(model, ds, val_ids, frames=frames, size=size)
+    text_vecs = embed_texts(model, texts)
+    metrics = {
+        f"val_{k}": v for k, v in retrieval_recalls(embeddings.vectors, text_vecs, texts).items()
+    }
+    _, text_ids = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+    val_loss = loss_fn(
+        torch.from_numpy(embeddings.vectors),
+        torch.from_numpy(text_vecs),
+        model.scale().detach().cpu().float(),
+        torch.from_numpy(text_ids),
+    )
+    metrics["val_loss"] = float(val_loss)
+    if labels is not None and prompt_set is not None:
+        encoder = functools.partial(embed_texts, model)
+        probs = score_findings(
+            embeddings.vectors, prompt_set, encoder, float(model.scale()), ids=list(val_ids)
+        )
+        table = finding_metrics(probs, labels)
+        metrics["val_auc"] = float(table["AUC"].mean()) if len(table) else float("nan")
+        for row in table.itertuples():
+            metrics[f"val_auc_{row.Label}"] = float(row.AUC)
+    return metrics

@@ -1,0 +1,112 @@
+"""``python -m model zeroshot``: per-study zero-shot probabilities for a prompt set.
+
+Writes ``--out`` (CSV: study_id, site, split, one column per finding, ``dx_<class>`` per diagnosis).
+With ``--labels`` (CSV keyed by ``accession_number``, joined through the dataset's linkage.csv;
+evaluation only) it also writes ``<out stem>_metrics.csv`` beside it (per site and overall:
+``model,site,Label,Accuracy,F1-score,AUC`` plus sensitivity/specificity/counts) and logs a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model.atomic import atomic_write_with
+from model.errors import DataError, UserError
+from model.prompts import DEFAULT_PROMPTS, PromptSet
+from model.zeroshot import finding_metrics, score_diagnoses, score_findings
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, type=Path, help="a .pt checkpoint")
+    parser.add_argument("--data", required=True, type=Path, help="an ingested dataset folder")
+    parser.add_argument("--prompts", type=Path, default=DEFAULT_PROMPTS, help="prompt-set YAML")
+    parser.add_argument("--labels", type=Path, help="labels CSV (accession_number, label columns)")
+    parser.add_argument("--split", choices=("train", "val", "test"), help="only this split")
+    parser.add_argument("--out", required=True, type=Path, help="output CSV of probabilities")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+
+
+def load_labels(path: Path, linkage: pd.DataFrame) -> pd.DataFrame:
+    """Labels CSV keyed by accession_number -> DataFrame indexed by study_id (1/0/NaN)."""
+    if not path.is_file():
+        raise DataError(f"labels file {path} does not exist")
+    try:
+        labels = pd.read_csv(path, dtype={"accession_number": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(f"labels file {path} is not a readable CSV: {err}") from err
+    if "accession_number" not in labels.columns:
+        raise DataError(f"labels file {path} has no accession_number column")
+    values = labels.drop(columns=["accession_number"]).apply(pd.to_numeric, errors="coerce")
+    bad = [c for c in values.columns if not values[c].dropna().isin([0, 1]).all()]
+    if bad:
+        raise DataError(f"labels file {path}: columns {bad} hold values other than 1, 0 or blank")
+    values.insert(0, "accession_number", labels["accession_number"].astype(str))
+    link = linkage.astype({"accession_number": str})
+    joined = link.merge(values, on="accession_number", how="inner")
+    if joined.empty:
+        raise DataError(f"no accession number in {path} matches the dataset's linkage.csv")
+    return joined.drop(columns=["accession_number"]).set_index("study_id")
+
+
+def evaluate_by_site(
+    probs: pd.DataFrame, labels: pd.DataFrame, sites: pd.Series, model_name: str
+) -> pd.DataFrame:
+    """Finding metrics per site and over all studies (rows: site x finding)."""
+    tables = []
+    groups = [("all", probs.index)] + [
+        (site, probs.index[sites.reindex(probs.index) == site]) for site in sorted(sites.unique())
+    ]
+    for site, index in groups:
+        table = finding_metrics(probs.loc[index], labels)
+        table.insert(0, "site", site)
+        tables.append(table)
+    out = pd.concat(tables, ignore_index=True)
+    out.insert(0, "model", model_name)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from model.data.dataset import CMRDataset
+    from model.embed import cached_study_embeddings, embed_texts
+    from model.training.checkpoint import load_checkpoint
+    from model.training.distributed import resolve_device
+
+    if args.out.suffix != ".csv":
+        raise UserError(f"--out {args.out} must be a .csv file")
+    prompt_set = PromptSet.load(args.prompts)
+    ds = CMRDataset.open(args.data)
+    labels = load_labels(args.labels, ds.linkage()) if args.labels else None
+    device = resolve_device(args.device)
+    embeddings = cached_study_embeddings(args.checkpoint, ds, device=device)
+    model, meta = load_checkpoint(args.checkpoint, device=device)
+    studies = ds.studies.set_index("study_id").reindex(embeddings.ids)
+    keep = np.ones(len(embeddings.ids), dtype=bool)
+    if args.split:
+        keep = (studies["split"] == args.split).to_numpy()
+    ids = [i for i, k in zip(embeddings.ids, keep, strict=True) if k]
+    vectors = embeddings.vectors[keep]
+    encoder = functools.partial(embed_texts, model)
+    scale = float(model.logit_scale.exp().item())
+    findings = score_findings(vectors, prompt_set, encoder, scale, ids=ids)
+    diagnoses = score_diagnoses(vectors, prompt_set, encoder, scale, ids=ids).add_prefix("dx_")
+    table = pd.concat([studies.loc[ids, ["site", "split"]], findings, diagnoses], axis=1)
+    atomic_write_with(args.out, lambda tmp: table.reset_index().to_csv(tmp, index=False))
+    log.info("wrote zero-shot probabilities of %d studies to %s", len(ids), args.out)
+    if labels is not None:
+        metrics = evaluate_by_site(findings, labels, studies["site"], args.checkpoint.name)
+        metrics_path = args.out.with_name(f"{args.out.stem}_metrics.csv")
+        atomic_write_with(metrics_path, lambda tmp: metrics.to_csv(tmp, index=False))
+        shown = metrics[["site", "Label", "AUC", "Accuracy", "F1-score", "n"]]
+        log.info(
+            "zero-shot finding metrics:\n%s", shown.to_string(index=False, float_format="%.3f")
+        )
+        log.info("wrote %s", metrics_path)
+    return 0

@@ -1,0 +1,114 @@
+"""Study/text embeddings, the on-disk cache, and the embed and zeroshot commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import model.embed as embed_module
+from model.cli import main as cli_main
+from model.data.dataset import CMRDataset
+from model.embed import StudyEmbeddings, cache_path, cached_study_embeddings, embed_texts
+from model.training.checkpoint import load_checkpoint, read_checkpoint_meta
+from tests.tiny_dataset import shared_tiny_checkpoint
+
+
+@pytest.fixture(scope="module")
+def setup() -> tuple[Path, Path]:
+    return shared_tiny_checkpoint()
+
+
+def test_cached_embeddings_are_unit_norm_and_reused(
+    setup: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, checkpoint = setup
+    ds = CMRDataset.open(data)
+    first = cached_study_embeddings(checkpoint, ds)
+    assert first.ids == ds.ids() and first.vectors.shape == (16, 32)
+    np.testing.assert_allclose(np.linalg.norm(first.vectors, axis=1), 1.0, rtol=1e-5)
+    path = cache_path(ds, read_checkpoint_meta(checkpoint).fingerprint)
+    assert path.is_file() and path.parent == data / "embeddings"
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the cache should have been used")
+
+    monkeypatch.setattr(embed_module, "embed_studies", refuse)
+    again = cached_study_embeddings(checkpoint, ds)
+    np.testing.assert_array_equal(again.vectors, first.vectors)
+
+
+def test_text_embeddings_are_unit_norm(setup: tuple[Path, Path]) -> None:
+    model, _ = load_checkpoint(setup[1])
+    vectors = embed_texts(model, ["Dilated left ventricle.", "No pericardial effusion."])
+    assert vectors.shape == (2, 32) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    assert embed_texts(model, []).shape == (0, 32)
+
+
+def test_embed_cli_writes_npz_and_parquet(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    data, checkpoint = setup
+    for name in ("out.npz", "out.parquet"):
+        code = cli_main(
+            [
+                "embed",
+                "--checkpoint",
+                str(checkpoint),
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / name),
+            ]
+        )
+        assert code == 0
+    loaded = StudyEmbeddings.load(tmp_path / "out.npz")
+    table = pd.read_parquet(tmp_path / "out.parquet")
+    assert list(table["study_id"]) == loaded.ids
+    np.testing.assert_allclose(table.drop(columns="study_id").to_numpy(), loaded.vectors)
+
+
+def test_embed_cli_rejects_a_foreign_checkpoint(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_bytes(b"not a checkpoint")
+    code = cli_main(
+        [
+            "embed",
+            "--checkpoint",
+            str(bogus),
+            "--data",
+            str(setup[0]),
+            "--out",
+            str(tmp_path / "o.npz"),
+        ]
+    )
+    assert code == 2 and not (tmp_path / "o.npz").exists()
+
+
+def test_zeroshot_cli_writes_probabilities_and_metrics(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    data, checkpoint = setup
+    out = tmp_path / "scores.csv"
+    argv = ["zeroshot", "--checkpoint", str(checkpoint), "--data", str(data), "--out", str(out)]
+    assert cli_main([*argv, "--labels", str(data / "labels.csv")]) == 0
+    scores = pd.read_csv(out)
+    assert len(scores) == 16 and {"study_id", "site", "lge", "dx_hcm"} <= set(scores.columns)
+    assert scores["lge"].between(0, 1).all()
+    dx = scores[[c for c in scores.columns if c.startswith("dx_")]]
+    np.testing.assert_allclose(dx.sum(axis=1), 1.0, rtol=1e-4)
+    metrics = pd.read_csv(tmp_path / "scores_metrics.csv")
+    assert {"model", "site", "Label", "Accuracy", "F1-score", "AUC"} <= set(metrics.columns)
+    assert set(metrics["site"]) == {"all", "internal", "external"}
+
+
+def test_zeroshot_cli_rejects_bad_labels(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    data, checkpoint = setup
+    labels = tmp_path / "labels.csv"
+    labels.write_text("accession_number,lge\nACC9,2\n")
+    argv = ["zeroshot", "--checkpoint", str(checkpoint), "--data", str(data)]
+    assert cli_main([*argv, "--labels", str(labels), "--out", str(tmp_path / "s.csv")]) == 2
+    labels.write_text("study,lge\nx,1\n")
+    assert cli_main([*argv, "--labels", str(labels), "--out", str(tmp_path / "s.csv")]) == 2
+    assert not (tmp_path / "s.csv").exists()

@@ -1,0 +1,138 @@
+"""Training runs on the tiny dataset: run folder, exact resume, NaN stop, CLI errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.cli import main as cli_main
+from model.errors import UserError
+from model.training.engine import Engine
+from model.training.run_folder import RunFolder
+from model.training.train import TrainOptions, train
+from tests.tiny_dataset import make_tiny_dataset, write_tiny_preset
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_dataset(tmp_path_factory.mktemp("tiny") / "data", n=24, seed=0)
+
+
+@pytest.fixture(scope="module")
+def preset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # 15 train studies, batch 4 -> 3 steps per epoch; 2 epochs -> 6 steps.
+    return write_tiny_preset(tmp_path_factory.mktemp("preset") / "tiny.json", batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def full_run(tiny_data: Path, preset: Path, tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("runs") / "full"
+    options = TrainOptions(data=tiny_data, out=out, preset=str(preset), max_steps=4, device="cpu")
+    return out, train(options)
+
+
+def test_run_folder_has_every_documented_file(full_run) -> None:
+    out, result = full_run
+    for name in ("config.json", "status.json", "metrics.jsonl", "train.log", "last.pt", "best.pt"):
+        assert (out / name).is_file(), name
+    status = json.loads((out / "status.json").read_text())
+    assert status["state"] == "stopped" and status["step"] == 4 and status["steps"] == 6
+    assert {"epoch", "epochs", "eta_s", "pid", "message", "updated"} <= set(status)
+    records = RunFolder(out).read_metrics()
+    train_records = [r for r in records if r["kind"] == "train"]
+    val_records = [r for r in records if r["kind"] == "val"]
+    assert [r["step"] for r in train_records] == [1, 2, 3, 4]
+    assert all(r["lr"] > 0 and r["studies_per_s"] > 0 for r in train_records)
+    assert len(val_records) == 1 and val_records[0]["step"] == 3
+    assert {"val_r@1", "val_r@5", "val_r@10", "val_loss"} <= set(val_records[0])
+    assert "val_auc" not in val_records[0]  # no labels given -> no AUC
+    config = json.loads((out / "config.json").read_text())
+    assert config["steps_per_epoch"] == 3 and config["preset"]["name"] == "tiny"
+    assert result.state == "stopped" and len(result.losses) == 4
+
+
+def test_resume_continues_exactly(full_run, tiny_data: Path, preset: Path, tmp_path: Path) -> None:
+    _, uninterrupted = full_run
+    out = tmp_path / "split"
+    first = train(
+        TrainOptions(data=tiny_data, out=out, preset=str(preset), max_steps=2, device="cpu")
+    )
+    assert first.step == 2
+    resumed = train(
+        TrainOptions(
+            data=tiny_data, out=out, preset=str(preset), max_steps=4, resume=True, device="cpu"
+        )
+    )
+    assert resumed.step == 4
+    assert resumed.losses == pytest.approx(uninterrupted.losses, rel=1e-5, abs=1e-6)
+    steps = [r["step"] for r in RunFolder(out).read_metrics() if r["kind"] == "train"]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_nan_loss_fails_and_keeps_last_good_checkpoint(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batch 8: one step per epoch, so step 1 ends epoch 0 and writes last.pt.
+    preset = write_tiny_preset(tmp_path / "tiny8.json", batch_size=8)
+    real_loss = Engine.loss_on
+    calls = []
+    snapshots = []
+
+    def loss_turning_nan(self: Engine, batch: dict) -> torch.Tensor:
+        calls.append(1)
+        if len(calls) == 2:
+            snapshots.append((tmp_path / "nan" / "last.pt").read_bytes())
+            return real_loss(self, batch) * float("nan")
+        return real_loss(self, batch)
+
+    monkeypatch.setattr(Engine, "loss_on", loss_turning_nan)
+    with pytest.raises(UserError, match="loss became nan at step 2"):
+        train(TrainOptions(data=tiny_data, out=tmp_path / "nan", preset=str(preset), device="cpu"))
+    status = json.loads((tmp_path / "nan" / "status.json").read_text())
+    assert status["state"] == "failed" and "loss became nan" in status["message"]
+    assert (tmp_path / "nan" / "last.pt").read_bytes() == snapshots[0]
+
+
+def test_val_labels_add_a_logged_auc_only(tiny_data: Path, tmp_path: Path) -> None:
+    preset = write_tiny_preset(tmp_path / "tiny8.json", batch_size=8)
+    out = tmp_path / "auc"
+    options = TrainOptions(
+        data=tiny_data,
+        out=out,
+        preset=str(preset),
+        max_steps=1,
+        device="cpu",
+        val_labels=tiny_data / "labels.csv",
+    )
+    train(options)
+    val = [r for r in RunFolder(out).read_metrics() if r["kind"] == "val"]
+    assert len(val) == 1 and 0.0 <= val[0]["val_auc"] <= 1.0
+    assert "val_auc_lge" in val[0]
+    config = json.loads((out / "config.json").read_text())
+    assert "labels unused" in config["selection"]
+
+
+def test_refuses_to_overwrite_a_run_without_resume(full_run, tiny_data: Path, preset: Path) -> None:
+    out, _ = full_run
+    with pytest.raises(UserError, match="--resume"):
+        train(TrainOptions(data=tiny_data, out=out, preset=str(preset), device="cpu"))
+
+
+def test_cli_reports_bad_input_in_one_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    code = cli_main(["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert any("missing" in r.getMessage() for r in caplog.records)
+    code = cli_main(
+        ["train", "--data", str(tmp_path), "--out", str(tmp_path / "r"), "--epochs", "0"]
+    )
+    assert code == 2
+
+
+def test_unknown_preset_is_a_user_error(tiny_data: Path, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="unknown preset"):
+        train(TrainOptions(data=tiny_data, out=tmp_path / "r", preset="no-such-preset"))

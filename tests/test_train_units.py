@@ -1,0 +1,103 @@
+"""Fast unit tests of the training pieces: schedule, batch order, run folder, retrieval, stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from model.errors import UserError
+from model.nn.config import TrainConfig
+from model.training.distributed import DistContext
+from model.training.engine import epoch_batches, rank_shard
+from model.training.run_folder import RunFolder
+from model.training.schedule import build_scheduler, warmup_cosine_factor, warmup_steps_for
+from model.training.train import stop_requests
+from model.training.validation import retrieval_recalls, selection_score
+
+
+def test_warmup_then_cosine_to_the_floor() -> None:
+    factors = [warmup_cosine_factor(s, 4, 20, 0.1) for s in range(21)]
+    assert factors[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert factors[4] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[4:], factors[5:], strict=False))
+    assert factors[20] == pytest.approx(0.1)
+    assert factors[12] == pytest.approx(0.1 + 0.9 * 0.5)
+
+
+def test_scheduler_drives_every_group_and_warmup_fraction() -> None:
+    cfg = TrainConfig(lr=1e-3, warmup_steps=0, warmup_fraction=0.1, min_lr_ratio=0.0)
+    assert warmup_steps_for(cfg, 100) == 10
+    params = [torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2))]
+    optimizer = torch.optim.AdamW(
+        [{"params": params[:1], "lr": 1e-3}, {"params": params[1:], "lr": 1e-4}]
+    )
+    scheduler = build_scheduler(optimizer, cfg, total_steps=100)
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([1e-4, 1e-5])
+    for _ in range(10):
+        optimizer.step()
+        scheduler.step()
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([1e-3, 1e-4])
+
+
+def test_batch_order_is_a_function_of_seed_and_epoch() -> None:
+    first = epoch_batches(10, 4, seed=0, epoch=0)
+    assert first == epoch_batches(10, 4, seed=0, epoch=0)
+    assert first != epoch_batches(10, 4, seed=0, epoch=1)
+    assert len(first) == 2 and all(len(b) == 4 for b in first)
+    assert len({i for b in first for i in b}) == 8
+    assert epoch_batches(3, 8, seed=0, epoch=0)[0] != []  # a small set still makes a batch
+
+
+def test_rank_shards_cover_the_global_batch() -> None:
+    batch = [5, 1, 7, 3]
+    shards = [rank_shard(batch, DistContext(r, 2, r, torch.device("cpu"))) for r in range(2)]
+    assert shards == [[5, 1], [7, 3]]
+
+
+def test_run_folder_status_metrics_and_refusal(tmp_path: Path) -> None:
+    folder = RunFolder(tmp_path / "run")
+    folder.prepare(resume=False)
+    folder.update_status(state="running", epoch=0, step=3, eta_s=float("nan"))
+    status = json.loads(folder.status_path.read_text())
+    assert status["state"] == "running" and status["pid"] == os.getpid() and status["eta_s"] is None
+    with pytest.raises(ValueError):
+        folder.update_status(state="exploded")
+    for step in (1, 2, 3):
+        folder.append_metrics({"kind": "train", "step": step, "loss": float(step)})
+    with open(folder.metrics_path, "a") as handle:
+        handle.write('{"kind": "train", "st')  # a torn last line
+    assert [r["step"] for r in folder.read_metrics()] == [1, 2, 3]
+    folder.truncate_metrics_after(2)
+    assert [r["step"] for r in folder.read_metrics()] == [1, 2]
+    folder.last_checkpoint.write_bytes(b"x")
+    with pytest.raises(UserError, match="--resume"):
+        RunFolder(tmp_path / "run").prepare(resume=False)
+    with pytest.raises(UserError, match="cannot resume"):
+        RunFolder(tmp_path / "other").prepare(resume=True)
+
+
+def test_retrieval_counts_identical_reports_as_hits() -> None:
+    texts = ["a", "b", "a", "c"]
+    text = np.eye(4, dtype=np.float32)
+    video = np.eye(4, dtype=np.float32)[[2, 1, 0, 3]]  # study 0 looks like report 2 (same text)
+    out = retrieval_recalls(video, text, texts)
+    assert out["s2r@1"] == 1.0 and out["r2s@1"] == 1.0
+    shuffled = np.eye(4, dtype=np.float32)[[1, 3, 0, 0]]
+    worse = retrieval_recalls(shuffled, text, texts)
+    assert worse["s2r@1"] < 1.0 and worse["r@10"] == 1.0
+    metrics = {f"val_r@{k}": v for k, v in ((1, 0.2), (5, 0.5), (10, 0.8))}
+    assert selection_score(metrics) == pytest.approx(0.5)
+
+
+def test_sigterm_sets_the_stop_flag_and_handlers_are_restored() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with stop_requests() as flag:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert flag == [True]
+    assert signal.getsignal(signal.SIGTERM) == before
