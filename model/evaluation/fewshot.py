@@ -1,0 +1,196 @@
+"""Few-shot classification of binary labels on frozen embeddings, all episodes at once.
+
+An episode draws ``k`` positive and ``k`` negative support studies; every other labelled study is a
+query. Two probes: nearest prototype (cosine to the mean positive vs the mean negative support) and
+L2-regularised logistic regression fitted by batched Newton steps in the support span (the
+support has ``2k <= 64`` rows, so each Newton step solves ``[E, 2k, 2k]`` systems). Episodes are
+seeded by (seed, k, label name): the same call gives the same supports.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from model.evaluation.metrics import auc_rows, threshold_metrics_rows
+
+METHODS: tuple[str, ...] = ("prototype", "logistic")
+
+
+@dataclass(frozen=True)
+class FewShotConfig:
+    """Episode settings. ``probe_c`` is the inverse L2 strength of the logistic probe."""
+
+    shots: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+    episodes: int = 100
+    seed: int = 0
+    probe_c: float = 1.0
+    newton_steps: int = 25
+
+
+@dataclass(frozen=True)
+class Episodes:
+    """Support indices into the label's studies: ``positive`` and ``negative`` are int [E, k]."""
+
+    positive: np.ndarray
+    negative: np.ndarray
+
+    @property
+    def support(self) -> np.ndarray:
+        """int [E, 2k]: positives first, then negatives."""
+        return np.concatenate([self.positive, self.negative], axis=1)
+
+    def query_mask(self, n: int) -> np.ndarray:
+        """bool [E, n]: True for studies that are not in the episode's support."""
+        mask = np.ones((self.positive.shape[0], n), dtype=bool)
+        np.put_along_axis(mask, self.support, False, axis=1)
+        return mask
+
+
+def episode_rng(seed: int, k: int, label: str) -> np.random.Generator:
+    """A generator fixed by (seed, k, label) so each curve point is reproducible on its own."""
+    return np.random.default_rng([seed, k, zlib.crc32(label.encode("utf-8"))])
+
+
+def sample_episodes(
+    labels: np.ndarray, k: int, episodes: int, rng: np.random.Generator
+) -> Episodes:
+    """Draw ``episodes`` supports of k positives and k negatives without replacement.
+
+    labels: {0, 1} [N]. Raises ValueError when a class has fewer than k + 1 studies (no query left).
+    """
+    labels = np.asarray(labels).astype(bool)
+    positives, negatives = np.flatnonzero(labels), np.flatnonzero(~labels)
+    if min(positives.size, negatives.size) <= k:
+        raise ValueError(f"{k}-shot needs more than {k} studies of each class")
+
+    def draw(pool: np.ndarray) -> np.ndarray:
+        order = np.argsort(rng.random((episodes, pool.size)), axis=1)[:, :k]
+        return pool[order]
+
+    return Episodes(positive=draw(positives), negative=draw(negatives))
+
+
+def prototype_scores(embeddings: np.ndarray, episodes: Episodes) -> np.ndarray:
+    """cos(v, positive prototype) - cos(v, negative prototype): float [E, N].
+
+    embeddings: float [N, D] unit-norm. Prototypes are the normalised mean support embeddings.
+    """
+
+    def prototype(idx: np.ndarray) -> np.ndarray:
+        mean = embeddings[idx].mean(axis=1)
+        return mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+
+    difference = prototype(episodes.positive) - prototype(episodes.negative)
+    return difference @ embeddings.T
+
+
+def fit_logistic_batched(
+    features: np.ndarray, targets: np.ndarray, c: float, steps: int
+) -> np.ndarray:
+    """L2 logistic regression per batch, ``C * sum(logloss) + |w|^2 / 2`` (liblinear's objective).
+
+    features: float [E, n, F] (append a constant column for a penalised intercept); targets:
+    {0, 1} [E, n]. Returns weights float [E, F]. Newton steps on dual coefficients a with
+    w = X^T a: solve (C W K + I) da = -(C g + a), K = X X^T.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.float64)
+    kernel = features @ np.swapaxes(features, 1, 2)
+    n = features.shape[1]
+    coef = np.zeros(targets.shape)
+    identity = np.eye(n)[None]
+    for _ in range(steps):
+        prob = 1.0 / (1.0 + np.exp(-(kernel @ coef[:, :, None])[:, :, 0]))
+        gradient = c * (prob - targets) + coef
+        curvature = c * (prob * (1.0 - prob))[:, :, None] * kernel + identity
+        coef = coef - np.linalg.solve(curvature, gradient[:, :, None])[:, :, 0]
+    return (np.swapaxes(features, 1, 2) @ coef[:, :, None])[:, :, 0]
+
+
+def with_intercept(embeddings: np.ndarray) -> np.ndarray:
+    """float [N, D] -> [N, D + 1] with a constant 1 column (liblinear's intercept_scaling=1)."""
+    return np.concatenate([embeddings, np.ones((embeddings.shape[0], 1))], axis=1)
+
+
+def standardise(features: np.ndarray) -> np.ndarray:
+    """Zero mean, unit SD per column of float [N, F] (constant columns stay zero)."""
+    centred = features - features.mean(axis=0)
+    sd = features.std(axis=0)
+    return centred / np.where(sd > 0, sd, 1.0)
+
+
+def logistic_probabilities(
+    embeddings: np.ndarray, episodes: Episodes, c: float, steps: int
+) -> np.ndarray:
+    """Logistic-probe probabilities of every study per episode: float [E, N].
+
+    Features are standardised with the mean and SD of all N studies (no labels involved), so
+    embeddings crowded into a narrow cone still give the probe usable scales.
+    """
+    augmented = with_intercept(standardise(np.asarray(embeddings, dtype=np.float64)))
+    support = episodes.support
+    k = episodes.positive.shape[1]
+    targets = np.zeros(support.shape)
+    targets[:, :k] = 1.0
+    weights = fit_logistic_batched(augmented[support], targets, c, steps)
+    return 1.0 / (1.0 + np.exp(-(weights @ augmented.T)))
+
+
+def _summary(values: np.ndarray) -> tuple[float, float, float, float]:
+    """(mean, sd, mean - 1.96 SE, mean + 1.96 SE) over finite episode values."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return (np.nan, np.nan, np.nan, np.nan)
+    mean, sd = float(finite.mean()), float(finite.std(ddof=1)) if finite.size > 1 else 0.0
+    half = 1.96 * sd / np.sqrt(finite.size)
+    return (mean, sd, mean - half, mean + half)
+
+
+def evaluate_label(
+    embeddings: np.ndarray, labels: np.ndarray, label: str, config: FewShotConfig
+) -> pd.DataFrame:
+    """Few-shot curve of one binary label: one row per (method, k) with episode means and CIs.
+
+    embeddings: float [N, D] unit-norm (labelled studies only); labels: {0, 1} [N].
+    Values of k that leave no query of a class are skipped.
+    """
+    rows = []
+    for k in config.shots:
+        try:
+            episodes = sample_episodes(
+                labels, k, config.episodes, episode_rng(config.seed, k, label)
+            )
+        except ValueError:
+            continue
+        queries = episodes.query_mask(len(labels))
+        truth = np.broadcast_to(np.asarray(labels).astype(bool), queries.shape)
+        prototype = prototype_scores(embeddings, episodes)
+        logistic = logistic_probabilities(embeddings, episodes, config.probe_c, config.newton_steps)
+        probabilities = {
+            "prototype": (prototype, (prototype >= 0).astype(np.float64)),
+            "logistic": (logistic, logistic),
+        }
+        for method in METHODS:
+            scores, decisions = probabilities[method]
+            auc = auc_rows(scores, truth, queries)
+            thresholded = threshold_metrics_rows(decisions, truth, queries)
+            mean, sd, low, high = _summary(auc)
+            rows.append(
+                {
+                    "label": label,
+                    "method": method,
+                    "k": k,
+                    "episodes": config.episodes,
+                    "auc": mean,
+                    "auc_sd": sd,
+                    "auc_lo": low,
+                    "auc_hi": high,
+                    "accuracy": _summary(thresholded["accuracy"])[0],
+                    "f1": _summary(thresholded["f1"])[0],
+                }
+            )
+    return pd.DataFrame(rows)

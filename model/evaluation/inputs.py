@@ -1,0 +1,138 @@
+"""Evaluation inputs: the labels CSV, and per site the studies evaluated with their labels.
+
+Labels are keyed by ``accession_number`` and joined to studies through the dataset's
+``linkage.csv``; the accession numbers never go further than this module. Values are 1 / 0 /
+blank (unknown -> NaN). The internal dataset is evaluated on its ``test`` split, an external
+dataset on all of its studies.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model.errors import DataError
+from model.schema import DIAGNOSES
+
+log = logging.getLogger(__name__)
+
+KEY = "accession_number"
+
+
+def load_labels(paths: list[Path]) -> pd.DataFrame:
+    """Read one or more labels CSVs into float columns (1.0 / 0.0 / NaN) indexed by accession."""
+    frames = []
+    for path in paths:
+        if not Path(path).is_file():
+            raise DataError(f"labels file {path} does not exist")
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+            raise DataError(f"labels file {path} is not a readable CSV: {err}") from err
+        if KEY not in frame.columns:
+            raise DataError(f"labels file {path} has no '{KEY}' column")
+        frames.append(_parse_values(frame.set_index(KEY), path))
+    labels = pd.concat(frames, axis=0)
+    duplicated = labels.index[labels.index.duplicated()].unique()
+    if len(duplicated):
+        raise DataError(f"labels: accession number {duplicated[0]!r} appears more than once")
+    return labels
+
+
+def _parse_values(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    parsed = {}
+    for column in frame.columns:
+        text = frame[column].str.strip()
+        bad = ~text.isin(["1", "0", "1.0", "0.0", ""])
+        if bad.any():
+            raise DataError(
+                f"labels file {path}, column '{column}': value {text[bad].iloc[0]!r} is not 1, 0 "
+                "or blank"
+            )
+        parsed[column] = pd.to_numeric(text.replace("", np.nan)).astype(float)
+    return pd.DataFrame(parsed, index=frame.index)
+
+
+@dataclass
+class SiteData:
+    """The studies of one site that are evaluated, in a fixed order.
+
+    ``studies``: rows of studies.parquet (index = study_id); ``labels``: float label columns aligned
+    to the same index (all NaN where a study has no labels row); ``problems``: messages for the
+    report.
+    """
+
+    name: str
+    internal: bool
+    dataset: object
+    studies: pd.DataFrame
+    labels: pd.DataFrame
+    n_total: int
+    n_labelled: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self.studies.index)
+
+    @property
+    def groups(self) -> np.ndarray:
+        return self.studies["patient_key"].astype(str).to_numpy()
+
+    def diagnosis_targets(self, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows with exactly one known diagnosis bool [N], class index int [N] there, else -1)."""
+        present = [c for c in classes if c in self.labels.columns]
+        if not present:
+            return np.zeros(len(self.studies), dtype=bool), np.full(len(self.studies), -1)
+        onehot = self.labels[present].to_numpy()
+        usable = ~np.isnan(onehot).any(axis=1) & (np.nan_to_num(onehot).sum(axis=1) == 1)
+        class_index = np.array([classes.index(c) for c in present])
+        return usable, np.where(usable, class_index[np.nan_to_num(onehot).argmax(axis=1)], -1)
+
+
+def finding_columns(labels: pd.DataFrame) -> list[str]:
+    """Label columns that are binary findings: every column except the diagnosis one-hots."""
+    return [c for c in labels.columns if c not in DIAGNOSES]
+
+
+def load_site(dataset: object, name: str, internal: bool, labels: pd.DataFrame) -> SiteData:
+    """Select a site's evaluated studies and attach their labels.
+
+    ``dataset`` is a ``CMRDataset``. Raises DataError when no study is left to evaluate; a
+    labels file that matches none of the studies is recorded as a problem (retrieval still runs).
+    """
+    studies = dataset.studies.set_index("study_id", drop=False)
+    where = "its test split" if internal else "it"
+    if internal:
+        studies = studies[studies["split"] == "test"]
+    if studies.empty:
+        raise DataError(
+            f"site {name}: dataset {dataset.root} has no studies in {where} to evaluate"
+        )
+    linkage = dataset.linkage().astype(str).set_index("study_id")[KEY]
+    accession = linkage.reindex(studies.index)
+    site_labels = labels.reindex(accession.to_numpy())
+    site_labels.index = studies.index
+    matched = int(site_labels.notna().any(axis=1).sum())
+    problems = []
+    if matched == 0:
+        problems.append(
+            f"site {name}: none of the {len(labels)} rows of the labels file matches one of the "
+            f"{len(studies)} studies evaluated (accession numbers via {dataset.root}/linkage.csv); "
+            "label-based metrics skipped"
+        )
+    log.info("site %s: %d studies evaluated, %d with labels", name, len(studies), matched)
+    return SiteData(
+        name=name,
+        internal=internal,
+        dataset=dataset,
+        studies=studies,
+        labels=site_labels,
+        n_total=len(dataset.studies),
+        n_labelled=matched,
+        problems=problems,
+    )

@@ -1,0 +1,215 @@
+"""Classification metrics, vectorised over rows (episodes, bootstrap resamples).
+
+Every ``*_rows`` function takes ``[R, N]`` arrays and returns one value per row ``[R]``, so a
+thousand bootstrap resamples or a hundred few-shot episodes are one numpy call. ``valid`` masks
+let rows have different subsets of the ``N`` columns (e.g. queries outside each episode's support).
+No threshold is ever tuned here: binary predictions are ``p >= 0.5``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import rankdata
+
+THRESHOLD = 0.5
+
+
+def auc_rows(scores: np.ndarray, labels: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """ROC AUC per row by the Mann-Whitney rank statistic (ties count one half).
+
+    scores: float [R, N]; labels: {0, 1} [R, N]; valid: bool [R, N] (columns to use per row).
+    Returns float [R]; NaN where a row has no positive or no negative among its valid columns.
+    """
+    scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    labels = np.atleast_2d(np.asarray(labels)).astype(bool)
+    valid = np.ones_like(labels) if valid is None else np.atleast_2d(valid).astype(bool)
+    # Invalid entries are pushed above every valid score; ranks of valid entries are unchanged.
+    ranked = rankdata(np.where(valid, scores, np.inf), axis=1)
+    positive = labels & valid
+    n_pos = positive.sum(axis=1)
+    n_neg = (valid & ~labels).sum(axis=1)
+    rank_sum = np.where(positive, ranked, 0.0).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        auc = (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+    return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
+
+
+def confusion_counts_rows(
+    predicted: np.ndarray, labels: np.ndarray, valid: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(tp, fp, tn, fn) per row; predicted and labels are bool [R, N]. Each is int [R]."""
+    predicted = np.atleast_2d(predicted).astype(bool)
+    labels = np.atleast_2d(labels).astype(bool)
+    valid = np.ones_like(labels) if valid is None else np.atleast_2d(valid).astype(bool)
+    tp = (predicted & labels & valid).sum(axis=1)
+    fp = (predicted & ~labels & valid).sum(axis=1)
+    tn = (~predicted & ~labels & valid).sum(axis=1)
+    fn = (~predicted & labels & valid).sum(axis=1)
+    return tp, fp, tn, fn
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def threshold_metrics_rows(
+    probabilities: np.ndarray, labels: np.ndarray, valid: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Accuracy, F1, sensitivity, specificity at p >= 0.5 per row; each float [R]."""
+    tp, fp, tn, fn = confusion_counts_rows(np.atleast_2d(probabilities) >= THRESHOLD, labels, valid)
+    return {
+        "accuracy": _ratio(tp + tn, tp + fp + tn + fn),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "sensitivity": _ratio(tp, tp + fn),
+        "specificity": _ratio(tn, tn + fp),
+    }
+
+
+@dataclass(frozen=True)
+class BinaryResult:
+    """One binary label's metrics with bootstrap 95% CIs (``ci[name] = (low, high)``)."""
+
+    n: int
+    n_positive: int
+    auc: float
+    accuracy: float
+    f1: float
+    sensitivity: float
+    specificity: float
+    ci: dict[str, tuple[float, float]]
+
+    def as_row(self) -> dict[str, float | int]:
+        """Flat dict: metric values plus ``<metric>_lo`` / ``<metric>_hi`` columns."""
+        row: dict[str, float | int] = {"n": self.n, "n_positive": self.n_positive}
+        for name in ("auc", "accuracy", "f1", "sensitivity", "specificity"):
+            row[name] = getattr(self, name)
+            low, high = self.ci.get(name, (np.nan, np.nan))
+            row[f"{name}_lo"], row[f"{name}_hi"] = low, high
+        return row
+
+
+def bootstrap_counts(n: int, resamples: int, seed: int) -> np.ndarray:
+    """How often each of n items is drawn in each resample with replacement: int [resamples, n]."""
+    draws = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    flat = (draws + n * np.arange(resamples)[:, None]).ravel()
+    return np.bincount(flat, minlength=resamples * n).reshape(resamples, n)
+
+
+def weighted_auc_rows(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """AUC of fixed scores [N] and labels [N] under per-row item weights [R, N] (e.g. bootstrap
+    counts): one sort of the scores, no per-row ranking. Ties count one half. Returns float [R].
+    """
+    order = np.argsort(scores, kind="mergesort")
+    sorted_scores, positive = np.asarray(scores)[order], np.asarray(labels).astype(bool)[order]
+    w = np.asarray(weights, dtype=np.float64)[:, order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_scores)) + 1]
+    pos = np.add.reduceat(w * positive, starts, axis=1)
+    neg = np.add.reduceat(w * ~positive, starts, axis=1)
+    neg_below = np.cumsum(neg, axis=1) - neg
+    numerator = (pos * (neg_below + 0.5 * neg)).sum(axis=1)
+    denominator = pos.sum(axis=1) * neg.sum(axis=1)
+    return _ratio(numerator, denominator)
+
+
+def weighted_threshold_metrics_rows(
+    decisions: np.ndarray, labels: np.ndarray, weights: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Accuracy, F1, sensitivity, specificity of fixed decisions [N] under weights [R, N]."""
+    predicted = np.asarray(decisions).astype(bool)
+    truth = np.asarray(labels).astype(bool)
+    w = np.asarray(weights, dtype=np.float64)
+    tp, fp = w @ (predicted & truth), w @ (predicted & ~truth)
+    tn, fn = w @ (~predicted & ~truth), w @ (~predicted & truth)
+    return {
+        "accuracy": _ratio(tp + tn, tp + fp + tn + fn),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "sensitivity": _ratio(tp, tp + fn),
+        "specificity": _ratio(tn, tn + fp),
+    }
+
+
+def percentile_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of finite values [R]; (nan, nan) when none are finite."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return (float("nan"), float("nan"))
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(finite, [tail, 100.0 - tail])
+    return (float(low), float(high))
+
+
+def binary_metrics(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    resamples: int = 1000,
+    seed: int = 0,
+    decisions: np.ndarray | None = None,
+) -> BinaryResult:
+    """AUC, accuracy, F1, sensitivity, specificity (p >= 0.5) with bootstrap 95% CIs.
+
+    probabilities: float [N] (any monotone score works for AUC); labels: {0, 1} [N];
+    decisions: optional bool [N] used instead of p >= 0.5 (e.g. "argmax is this class").
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64).ravel()
+    labels = np.asarray(labels).astype(bool).ravel()
+    decided = probabilities if decisions is None else np.asarray(decisions, dtype=np.float64)
+    point = threshold_metrics_rows(decided[None], labels[None])
+    auc = float(auc_rows(probabilities[None], labels[None])[0])
+    ci: dict[str, tuple[float, float]] = {}
+    if resamples > 0 and labels.size > 1:
+        counts = bootstrap_counts(labels.size, resamples, seed)
+        ci["auc"] = percentile_ci(weighted_auc_rows(probabilities, labels, counts))
+        decided_bool = decided >= THRESHOLD
+        for name, values in weighted_threshold_metrics_rows(decided_bool, labels, counts).items():
+            ci[name] = percentile_ci(values)
+    return BinaryResult(
+        n=int(labels.size),
+        n_positive=int(labels.sum()),
+        auc=auc,
+        accuracy=float(point["accuracy"][0]),
+        f1=float(point["f1"][0]),
+        sensitivity=float(point["sensitivity"][0]),
+        specificity=float(point["specificity"][0]),
+        ci=ci,
+    )
+
+
+def roc_curve_points(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(false positive rate, true positive rate), each float [K], from (0, 0) to (1, 1)."""
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    labels = np.asarray(labels).astype(bool).ravel()
+    order = np.argsort(-scores, kind="mergesort")
+    sorted_scores, sorted_labels = scores[order], labels[order]
+    # One point per distinct threshold: the last index of each run of equal scores.
+    last = np.r_[np.flatnonzero(np.diff(sorted_scores)), sorted_scores.size - 1]
+    tps = np.cumsum(sorted_labels)[last]
+    fps = (last + 1) - tps
+    n_pos, n_neg = max(int(labels.sum()), 1), max(int((~labels).sum()), 1)
+    return np.r_[0.0, fps / n_neg], np.r_[0.0, tps / n_pos]
+
+
+def confusion_matrix(true: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    """int [n_classes (true), n_classes (predicted)] from class indices [N]."""
+    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(true), np.asarray(predicted)), 1)
+    return matrix
+
+
+def multiclass_metrics(true: np.ndarray, predicted: np.ndarray, n_classes: int) -> dict:
+    """Accuracy, macro-F1 (over classes present in ``true`` or ``predicted``) and the confusion matrix."""
+    matrix = confusion_matrix(true, predicted, n_classes)
+    tp = np.diag(matrix).astype(np.float64)
+    support = matrix.sum(axis=1)
+    predicted_count = matrix.sum(axis=0)
+    present = (support + predicted_count) > 0
+    f1 = _ratio(2 * tp, support + predicted_count)
+    total = matrix.sum()
+    return {
+        "accuracy": float(tp.sum() / total) if total else float("nan"),
+        "macro_f1": float(np.nanmean(f1[present])) if present.any() else float("nan"),
+        "per_class_f1": f1,
+        "confusion": matrix,
+    }

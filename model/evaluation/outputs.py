@@ -1,0 +1,116 @@
+"""Write everything an evaluation produced under ``OUT`` (layout in docs/ARCHITECTURE.md).
+
+```
+OUT/summary.json                         what the dashboard reads
+OUT/report.html                          self-contained report (figures embedded)
+OUT/<site>/{zeroshot,diagnosis,fewshot,probe,retrieval,counts}.csv
+OUT/<site>/confusion_<setting>_<model>.csv
+OUT/<site>/plots/{roc,fewshot,confusion_<setting>}_<model>.png
+```
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from model.atomic import atomic_write_text
+from model.evaluation.encoders import Encoder
+from model.evaluation.inputs import SiteData
+from model.evaluation.plots import plot_confusion, plot_fewshot, plot_roc
+from model.evaluation.report import build_summary, render_html, write_html, write_summary
+from model.evaluation.suite import SiteResult
+from model.evaluation.tables import confusion_frame, slug, stack_tables, write_tables
+
+log = logging.getLogger(__name__)
+
+
+def _zeroshot_aucs(result: SiteResult) -> dict[str, float]:
+    if result.zeroshot.empty:
+        return {}
+    return dict(zip(result.zeroshot["label_key"], result.zeroshot["auc"], strict=True))
+
+
+def _figures(out: Path, result: SiteResult) -> tuple[list[Path], list[Path]]:
+    """Plots and confusion CSVs of one model at one site: (png paths, csv paths)."""
+    folder = out / slug(result.site)
+    name = slug(result.model)
+    title = f"{result.model} · {result.site}"
+    aucs = _zeroshot_aucs(result)
+    plots, tables = [], []
+    if result.roc:
+        plots.append(
+            plot_roc(
+                result.roc, aucs, f"Zero-shot ROC · {title}", folder / "plots" / f"roc_{name}.png"
+            )
+        )
+    if not result.fewshot.empty:
+        plots.append(
+            plot_fewshot(
+                result.fewshot,
+                aucs,
+                f"Few-shot · {title}",
+                folder / "plots" / f"fewshot_{name}.png",
+            )
+        )
+    for setting in result.diagnosis:
+        matrix = confusion_frame(result, setting)
+        setting_slug = slug(setting.replace(" ", "_"))
+        csv = folder / f"confusion_{setting_slug}_{name}.csv"
+        atomic_write_text(csv, matrix.to_csv())
+        tables.append(csv)
+        plots.append(
+            plot_confusion(
+                matrix,
+                f"Diagnosis ({setting}) · {title}",
+                folder / "plots" / f"confusion_{setting_slug}_{name}.png",
+            )
+        )
+    return plots, tables
+
+
+def site_record(site: SiteData) -> dict[str, Any]:
+    """Site description for the summary and the report (no identifiers beyond study counts)."""
+    return {
+        "name": site.name,
+        "dataset": str(site.dataset.root),
+        "selection": "test split" if site.internal else "all studies",
+        "n_total": site.n_total,
+        "n_evaluated": len(site.studies),
+        "n_labelled": site.n_labelled,
+    }
+
+
+def write_outputs(
+    out: Path,
+    results: list[SiteResult],
+    sites: list[SiteData],
+    encoders: list[Encoder],
+    problems: list[str],
+    config: dict[str, Any],
+) -> dict[str, Any]:
+    """Write CSVs, PNGs, ``report.html`` and ``summary.json``; returns the summary dict."""
+    out = Path(out)
+    tables = stack_tables(results)
+    csv_paths = write_tables(out, tables)
+    plots: dict[str, list[Path]] = {}
+    for result in results:
+        pngs, csvs = _figures(out, result)
+        plots.setdefault(result.site, []).extend(pngs)
+        csv_paths += csvs
+    site_records = [site_record(site) for site in sites]
+    models = [{"name": e.name, "kind": e.kind, "description": e.description} for e in encoders]
+    files = {
+        "report": ["report.html"],
+        "csv": sorted(str(p.relative_to(out)) for p in csv_paths),
+        "plots": sorted(str(p.relative_to(out)) for paths in plots.values() for p in paths),
+    }
+    page = render_html("CMR-CLIP evaluation", tables, plots, site_records, models, problems)
+    write_html(out / "report.html", page)
+    summary = build_summary(results, site_records, models, files, problems, config)
+    write_summary(out / "summary.json", summary)
+    log.info(
+        "evaluation written to %s (%d tables, %d figures)", out, len(csv_paths), len(files["plots"])
+    )
+    return summary

@@ -1,0 +1,116 @@
+"""Static evaluation figures (matplotlib, Agg canvas): ROC curves, few-shot curves, confusion.
+
+Each function draws one PNG of one model at one site and writes it atomically. Figures are built
+with ``matplotlib.figure.Figure`` and the Agg canvas, never pyplot, so no global backend state is
+touched (safe inside a dashboard's background job).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from model.atomic import atomic_write_bytes
+from model.evaluation.tables import display_name
+
+DPI = 110
+METHOD_STYLE = {"prototype": ("tab:blue", "o"), "logistic": ("tab:orange", "s")}
+
+
+def _figure(width: float, height: float) -> Figure:
+    figure = Figure(figsize=(width, height))
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def plot_roc(
+    roc: dict[str, tuple[list[float], list[float]]], aucs: dict[str, float], title: str, path: Path
+) -> Path:
+    """All findings' zero-shot ROC curves on one axes; ``roc[name] = (fpr, tpr)``."""
+    figure = _figure(5.5, 5)
+    axes = figure.subplots()
+    for name, (fpr, tpr) in roc.items():
+        axes.plot(
+            fpr, tpr, lw=1.6, label=f"{display_name(name)} (AUC {aucs.get(name, np.nan):.2f})"
+        )
+    axes.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
+    axes.set(xlabel="False positive rate", ylabel="True positive rate", title=title)
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.01)
+    axes.legend(fontsize=7, loc="lower right")
+    return _save(figure, path)
+
+
+def plot_fewshot(
+    fewshot: pd.DataFrame, zeroshot_auc: dict[str, float], title: str, path: Path
+) -> Path:
+    """One panel per label: mean AUC vs k (log2 axis) with 95% CI bands, zero-shot as a line.
+
+    fewshot: rows with ``label_key``/``label``, ``method``, ``k``, ``auc``, ``auc_lo``, ``auc_hi``.
+    """
+    key = "label_key" if "label_key" in fewshot.columns else "label"
+    labels = list(dict.fromkeys(fewshot[key]))
+    columns = min(4, max(len(labels), 1))
+    rows = max(math.ceil(len(labels) / columns), 1)
+    figure = _figure(3.2 * columns, 2.8 * rows)
+    grid = figure.subplots(rows, columns, squeeze=False)
+    for axes, label in zip(grid.ravel(), labels, strict=False):
+        part = fewshot[fewshot[key] == label]
+        for method, (colour, marker) in METHOD_STYLE.items():
+            curve = part[part["method"] == method].sort_values("k")
+            if curve.empty:
+                continue
+            axes.plot(curve["k"], curve["auc"], color=colour, marker=marker, ms=3, label=method)
+            axes.fill_between(curve["k"], curve["auc_lo"], curve["auc_hi"], color=colour, alpha=0.2)
+        if label in zeroshot_auc and np.isfinite(zeroshot_auc[label]):
+            axes.axhline(zeroshot_auc[label], color="tab:green", ls="--", lw=1.2, label="zero-shot")
+        axes.set_xscale("log", base=2)
+        shots = sorted(part["k"].unique())
+        axes.set_xticks(shots, [str(k) for k in shots])
+        axes.minorticks_off()
+        axes.set_ylim(0.4, 1.02)
+        axes.set_title(display_name(label), fontsize=9)
+        axes.set_xlabel("k (shots per class)", fontsize=8)
+        axes.set_ylabel("AUC", fontsize=8)
+        axes.tick_params(labelsize=7)
+    for axes in grid.ravel()[len(labels) :]:
+        axes.axis("off")
+    handles, names = grid.ravel()[0].get_legend_handles_labels()
+    if handles:
+        figure.legend(
+            handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=8
+        )
+    figure.suptitle(title, fontsize=10)
+    figure.subplots_adjust(left=0.08, right=0.97, bottom=0.12, top=0.86, wspace=0.35, hspace=0.6)
+    return _save(figure, path)
+
+
+def plot_confusion(matrix: pd.DataFrame, title: str, path: Path) -> Path:
+    """Confusion matrix heat map (rows true, columns predicted) with counts in the cells."""
+    values = matrix.to_numpy()
+    size = max(4.0, 0.6 * len(matrix) + 2)
+    figure = _figure(size, size * 0.9)
+    axes = figure.subplots()
+    image = axes.imshow(values, cmap="Blues")
+    axes.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=45, ha="right", fontsize=8)
+    axes.set_yticks(range(len(matrix.index)), matrix.index, fontsize=8)
+    high = values.max() if values.size else 0
+    for (i, j), count in np.ndenumerate(values):
+        colour = "white" if high and count > high / 2 else "black"
+        axes.text(j, i, str(count), ha="center", va="center", fontsize=8, color=colour)
+    axes.set(xlabel="Predicted", ylabel="True", title=title)
+    figure.colorbar(image, ax=axes, fraction=0.046)
+    return _save(figure, path)

@@ -1,0 +1,152 @@
+"""The evaluation's single-file HTML report and the JSON summary the dashboard reads.
+
+The HTML embeds every PNG as base64, so the one file can be mailed or archived on its own. The
+JSON summary (schema in docs/ARCHITECTURE.md, "Evaluation outputs") holds every table as records
+plus ROC points and confusion matrices; NaN becomes ``null``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from model.atomic import atomic_write_json, atomic_write_text
+from model.evaluation.suite import SiteResult
+
+SUMMARY_VERSION = 1
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}"
+    "table{border-collapse:collapse;font-size:12px;margin:0.5em 0 1.5em}"
+    "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
+    "th{background:#f2f2f2}img{max-width:100%;margin:0.5em 0}.problem{color:#a40000}"
+)
+
+
+def json_safe(value: Any) -> Any:
+    """Recursively turn NaN/inf into None and numpy scalars/arrays into plain Python."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """DataFrame -> JSON-safe list of row dicts."""
+    return json_safe(table.to_dict(orient="records")) if not table.empty else []
+
+
+def build_summary(
+    results: list[SiteResult],
+    sites: list[dict[str, Any]],
+    models: list[dict[str, str]],
+    files: dict[str, list[str]],
+    problems: list[str],
+    config: dict[str, Any],
+) -> dict[str, Any]:
+    """The summary document (see docs/ARCHITECTURE.md, "Evaluation outputs")."""
+    return json_safe(
+        {
+            "version": SUMMARY_VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "config": config,
+            "models": models,
+            "sites": sites,
+            "results": [
+                {
+                    "model": r.model,
+                    "site": r.site,
+                    "zeroshot": records(r.zeroshot),
+                    "diagnosis": r.diagnosis,
+                    "fewshot": records(r.fewshot),
+                    "probe": records(r.probe),
+                    "retrieval": records(r.retrieval),
+                    "roc": {k: {"fpr": f, "tpr": t} for k, (f, t) in r.roc.items()},
+                    "problems": r.problems,
+                }
+                for r in results
+            ],
+            "files": files,
+            "problems": problems,
+        }
+    )
+
+
+def write_summary(path: Path, summary: dict[str, Any]) -> None:
+    atomic_write_json(path, summary)
+
+
+def _image(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def compact(table: pd.DataFrame) -> pd.DataFrame:
+    """Reader-sized view of a metrics table: CIs folded into "low–high" text, keys dropped."""
+    view = table.copy()
+    for metric in ("auc", "accuracy", "f1", "sensitivity", "specificity"):
+        low, high = f"{metric}_lo", f"{metric}_hi"
+        if low in view.columns and high in view.columns:
+            if metric == "auc":
+                view["AUC 95% CI"] = [
+                    "–" if pd.isna(a) or pd.isna(b) else f"{a:.2f}–{b:.2f}"
+                    for a, b in zip(view[low], view[high], strict=True)
+                ]
+            view = view.drop(columns=[low, high])
+    hidden = [c for c in ("label_key", "site", "auc_sd") if c in view.columns]
+    return view.drop(columns=hidden)
+
+
+def _table(table: pd.DataFrame) -> str:
+    return compact(table).to_html(
+        index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0
+    )
+
+
+def render_html(
+    title: str,
+    tables: dict[str, dict[str, pd.DataFrame]],
+    plots: dict[str, list[Path]],
+    sites: list[dict[str, Any]],
+    models: list[dict[str, str]],
+    problems: list[str],
+) -> str:
+    """One self-contained HTML page: models, problems, then per site every table and figure."""
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+    ]
+    parts.append(f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>")
+    parts.append(_table(pd.DataFrame(models)))
+    if problems:
+        parts.append("<h2>Problems</h2><ul>")
+        parts += [f"<li class='problem'>{html.escape(p)}</li>" for p in problems]
+        parts.append("</ul>")
+    for site in sites:
+        name = site["name"]
+        parts.append(f"<h2>Site: {html.escape(name)}</h2>")
+        parts.append(
+            f"<p>{site['n_evaluated']} studies evaluated ({html.escape(site['selection'])}) of "
+            f"{site['n_total']} in the dataset; {site['n_labelled']} with labels.</p>"
+        )
+        for table_name, table in tables.get(name, {}).items():
+            parts.append(f"<h3>{html.escape(table_name)}</h3>{_table(table)}")
+        parts += [_image(path) for path in plots.get(name, []) if path.exists()]
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_html(path: Path, page: str) -> None:
+    atomic_write_text(path, page)

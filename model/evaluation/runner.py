@@ -1,0 +1,145 @@
+"""``evaluate(request)``: every model on every site, then tables, figures, report and summary.
+
+This is the Python API behind ``python -m model evaluate`` that the dashboard runs in a background
+job (progress goes to ``CMR_PROGRESS_FILE``). Problems that spoil only part of the run (an
+external dataset that cannot be opened, a ``--compare`` checkpoint from another model family,
+labels that match no study) are collected; whatever could be computed is written, and then a
+``DataError`` naming every such problem is raised.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from model.errors import DataError, UserError
+from model.evaluation.baselines import GeneralClipConfig, general_clip_encoder
+from model.evaluation.encoders import Encoder, checkpoint_encoder, unique_names
+from model.evaluation.inputs import SiteData, load_labels, load_site
+from model.evaluation.outputs import write_outputs
+from model.evaluation.suite import SiteResult, SuiteConfig, evaluate_site
+from model.progress import Progress
+from model.prompts import PromptSet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """What to evaluate: the main checkpoint on ``data`` (test split) and ``external`` datasets."""
+
+    checkpoint: Path
+    data: Path
+    labels: list[Path]
+    prompts: Path
+    out: Path
+    external: list[Path] = field(default_factory=list)
+    compare: list[Path] = field(default_factory=list)
+    general_clip: GeneralClipConfig | None = None
+    suite: SuiteConfig = field(default_factory=SuiteConfig)
+    device: str = "cpu"
+
+
+@dataclass
+class _Collected:
+    """Sites and models that could be opened, and the problems met on the way."""
+
+    sites: list[SiteData] = field(default_factory=list)
+    encoders: list[Encoder] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    fatal: list[str] = field(default_factory=list)
+
+    def fail(self, message: str) -> None:
+        log.error("%s", message)
+        self.problems.append(message)
+        self.fatal.append(message)
+
+
+def _site_name(dataset: object, internal: bool, taken: set[str]) -> str:
+    sites = dataset.studies["site"].dropna().astype(str)
+    name = "internal" if internal else (sites.mode().iloc[0] if not sites.empty else "external")
+    return name if name not in taken else f"{name}-{Path(dataset.root).name}"
+
+
+def _open_sites(request: EvaluationRequest, labels: Any, collected: _Collected) -> None:
+    from model.data.dataset import CMRDataset
+
+    for internal, path in [(True, request.data)] + [(False, p) for p in request.external]:
+        try:
+            dataset = CMRDataset.open(path)
+            name = _site_name(dataset, internal, {s.name for s in collected.sites})
+            collected.sites.append(load_site(dataset, name, internal, labels))
+        except UserError as err:
+            collected.fail(str(err))
+    if not collected.sites:
+        raise DataError("nothing to evaluate: " + "; ".join(collected.problems))
+    unmatched = [p for site in collected.sites for p in site.problems]
+    for message in unmatched:
+        log.error("%s", message)
+    collected.problems += unmatched
+    collected.fatal += unmatched
+
+
+def _open_encoders(request: EvaluationRequest, collected: _Collected) -> None:
+    collected.encoders.append(checkpoint_encoder(request.checkpoint, request.device))
+    for path in request.compare:
+        try:
+            collected.encoders.append(checkpoint_encoder(path, request.device))
+        except UserError as err:
+            collected.fail(f"--compare {path} skipped: {err}")
+    if request.general_clip is not None:
+        try:
+            config = replace(request.general_clip, device=request.device)
+            collected.encoders.append(general_clip_encoder(config))
+        except UserError as err:
+            collected.fail(f"general CLIP baseline skipped: {err}")
+    collected.encoders = unique_names(collected.encoders)
+
+
+def _config_record(request: EvaluationRequest) -> dict[str, Any]:
+    return {
+        "checkpoint": str(request.checkpoint),
+        "data": str(request.data),
+        "external": [str(p) for p in request.external],
+        "compare": [str(p) for p in request.compare],
+        "prompts": str(request.prompts),
+        "general_clip": asdict(request.general_clip) if request.general_clip else None,
+        "suite": asdict(request.suite),
+    }
+
+
+def evaluate(request: EvaluationRequest) -> dict[str, Any]:
+    """Run the whole evaluation and write ``request.out``; returns the JSON summary.
+
+    Raises DataError / CheckpointError for unusable inputs; partial problems are raised after the
+    outputs are written (see the module docstring).
+    """
+    prompts = PromptSet.load(request.prompts)
+    labels = load_labels(list(request.labels))
+    collected = _Collected()
+    _open_encoders(request, collected)
+    _open_sites(request, labels, collected)
+    results: list[SiteResult] = []
+    total = len(collected.encoders) * len(collected.sites)
+    with Progress("evaluate", total=total, unit="model-site") as bar:
+        for encoder in collected.encoders:
+            for site in collected.sites:
+                bar.update(0, message=f"{encoder.name} @ {site.name}")
+                try:
+                    results.append(evaluate_site(encoder, site, prompts, request.suite))
+                except UserError as err:
+                    collected.fail(f"{encoder.name} at site {site.name} skipped: {err}")
+                bar.update(1)
+    problems = list(dict.fromkeys(collected.problems + [p for r in results for p in r.problems]))
+    for message in problems[len(collected.problems) :]:
+        log.warning("%s", message)
+    summary = write_outputs(
+        request.out, results, collected.sites, collected.encoders, problems, _config_record(request)
+    )
+    if collected.fatal:
+        raise DataError(
+            "; ".join(dict.fromkeys(collected.fatal)) + f" (partial results in {request.out})"
+        )
+    return summary

@@ -1,0 +1,292 @@
+"""One model on one site: zero-shot, few-shot, linear probes and retrieval.
+
+Everything works on the site's study embeddings float [N, D] (unit-norm) and its label table;
+each label is evaluated on the studies where it is known (blank values are left out and counted).
+Problems that only affect part of the results (a one-class label column, a label without
+prompts) are recorded in ``SiteResult.problems`` and the rest goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from model.evaluation.encoders import Encoder
+from model.evaluation.fewshot import FewShotConfig, evaluate_label
+from model.evaluation.inputs import SiteData, finding_columns
+from model.evaluation.metrics import (
+    BinaryResult,
+    binary_metrics,
+    multiclass_metrics,
+    roc_curve_points,
+)
+from model.evaluation.probes import ProbeConfig, one_vs_rest, probe_binary, probe_diagnosis
+from model.evaluation.retrieval import (
+    bidirectional_retrieval,
+    consistent_matrix,
+    label_consistent_precision,
+)
+from model.prompts import PromptSet
+from model.schema import DIAGNOSES
+from model.zeroshot import score_diagnoses, score_findings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    """Bootstrap resamples and seed for CIs, few-shot episodes, probe cross-validation.
+
+    ``blas_threads`` caps BLAS/OpenMP threads during the metrics: the matrices are small, and
+    on a busy machine extra threads spin and slow the run down many times over.
+    """
+
+    bootstrap: int = 1000
+    blas_threads: int = 1
+    seed: int = 0
+    fewshot: FewShotConfig = field(default_factory=FewShotConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+
+
+@dataclass
+class SiteResult:
+    """Tables (one row per label / k / direction) and curves of one model at one site."""
+
+    model: str
+    site: str
+    counts: pd.DataFrame
+    zeroshot: pd.DataFrame
+    roc: dict[str, tuple[list[float], list[float]]]
+    diagnosis: dict[str, dict]
+    fewshot: pd.DataFrame
+    probe: pd.DataFrame
+    retrieval: pd.DataFrame
+    problems: list[str] = field(default_factory=list)
+
+
+def label_counts(site: SiteData) -> pd.DataFrame:
+    """Per label column: studies with a known value, positives, and blanks (excluded)."""
+    rows = []
+    for column in site.labels.columns:
+        values = site.labels[column]
+        rows.append(
+            {
+                "label_key": column,
+                "n": int(values.notna().sum()),
+                "n_positive": int((values == 1).sum()),
+                "n_unknown": int(values.isna().sum()),
+            }
+        )
+    return pd.DataFrame(rows, columns=["label_key", "n", "n_positive", "n_unknown"])
+
+
+def usable_findings(site: SiteData, problems: list[str]) -> dict[str, np.ndarray]:
+    """Finding name -> bool mask of known rows, for findings with both classes among them."""
+    usable = {}
+    for name in finding_columns(site.labels):
+        values = site.labels[name]
+        known = values.notna().to_numpy()
+        if not known.any():
+            continue
+        classes = values[known].unique()
+        if classes.size < 2:
+            problems.append(
+                f"site {site.name}: label column '{name}' has one class only "
+                f"({int(known.sum())} known values, all {int(classes[0])}); it is skipped"
+            )
+            continue
+        usable[name] = known
+    return usable
+
+
+def _binary_row(name: str, setting: str, result: BinaryResult) -> dict:
+    return {"label_key": name, "setting": setting, **result.as_row()}
+
+
+def zeroshot_findings(
+    vectors: np.ndarray,
+    site: SiteData,
+    prompts: PromptSet,
+    encoder: Encoder,
+    findings: dict[str, np.ndarray],
+    config: SuiteConfig,
+    problems: list[str],
+) -> tuple[pd.DataFrame, dict[str, tuple[list[float], list[float]]]]:
+    """Zero-shot finding metrics (p >= 0.5, no tuned threshold) and ROC points per finding."""
+    missing = [name for name in findings if name not in prompts.findings]
+    for name in missing:
+        problems.append(
+            f"no prompts for label '{name}' in the prompt set; zero-shot skipped for it"
+        )
+    wanted = [name for name in findings if name in prompts.findings]
+    if not wanted:
+        return pd.DataFrame(), {}
+    probabilities = score_findings(vectors, prompts, encoder.texts, encoder.scale)
+    rows, roc = [], {}
+    for name in wanted:
+        known = findings[name]
+        p = probabilities[name].to_numpy()[known]
+        y = site.labels[name].to_numpy()[known]
+        rows.append(
+            _binary_row(name, "zero-shot", binary_metrics(p, y, config.bootstrap, config.seed))
+        )
+        fpr, tpr = roc_curve_points(p, y)
+        roc[name] = (fpr.round(5).tolist(), tpr.round(5).tolist())
+    return pd.DataFrame(rows), roc
+
+
+def zeroshot_diagnosis(
+    vectors: np.ndarray,
+    site: SiteData,
+    prompts: PromptSet,
+    encoder: Encoder,
+    config: SuiteConfig,
+    problems: list[str],
+) -> tuple[dict, list[dict]]:
+    """Softmax over class prompts: accuracy, macro-F1, confusion and one-vs-rest rows."""
+    classes = list(prompts.diagnoses)
+    labelled = [c for c in DIAGNOSES if c in site.labels.columns and site.labels[c].eq(1).any()]
+    for name in labelled:
+        if name not in prompts.diagnoses:
+            problems.append(
+                f"no prompts for diagnosis '{name}' in the prompt set; "
+                "its studies are left out of zero-shot diagnosis"
+            )
+    usable, targets = site.diagnosis_targets(classes)
+    if not classes or not usable.any():
+        return {}, []
+    probabilities = score_diagnoses(
+        vectors[usable], prompts, encoder.texts, encoder.scale
+    ).to_numpy()
+    summary = multiclass_metrics(targets[usable], probabilities.argmax(axis=1), len(classes))
+    per_class = one_vs_rest(probabilities, targets[usable], classes, config.bootstrap, config.seed)
+    rows = [_binary_row(name, "zero-shot", result) for name, result in per_class.items()]
+    block = {
+        "setting": "zero-shot",
+        "classes": classes,
+        "accuracy": summary["accuracy"],
+        "macro_f1": summary["macro_f1"],
+        "n": int(usable.sum()),
+        "confusion": summary["confusion"].tolist(),
+    }
+    return block, rows
+
+
+def linear_probes(
+    vectors: np.ndarray,
+    site: SiteData,
+    findings: dict[str, np.ndarray],
+    config: SuiteConfig,
+    problems: list[str],
+) -> tuple[dict, list[dict]]:
+    """Patient-grouped CV logistic probes: per finding, and multi-class over diagnoses."""
+    rows = []
+    groups = site.groups
+    for name, known in findings.items():
+        y = site.labels[name].to_numpy()[known]
+        try:
+            result = probe_binary(vectors[known], y, groups[known], config.probe, config.bootstrap)
+        except ValueError as err:
+            problems.append(f"site {site.name}: linear probe of '{name}' skipped: {err}")
+            continue
+        rows.append(_binary_row(name, "linear probe", result))
+    classes = [c for c in DIAGNOSES if c in site.labels.columns]
+    usable, targets = site.diagnosis_targets(classes)
+    if not classes or not usable.any():
+        return {}, rows
+    present = np.unique(targets[usable])
+    if present.size < 2:
+        problems.append(
+            f"site {site.name}: diagnosis probe skipped: all {int(usable.sum())} labelled studies "
+            f"are '{classes[present[0]]}'"
+        )
+        return {}, rows
+    try:
+        result = probe_diagnosis(
+            vectors[usable],
+            targets[usable],
+            groups[usable],
+            classes,
+            config.probe,
+            config.bootstrap,
+        )
+    except ValueError as err:
+        problems.append(f"site {site.name}: diagnosis probe skipped: {err}")
+        return {}, rows
+    rows += [_binary_row(name, "linear probe", r) for name, r in result.per_class.items()]
+    block = {
+        "setting": "linear probe",
+        "classes": classes,
+        "accuracy": result.accuracy,
+        "macro_f1": result.macro_f1,
+        "n": int(usable.sum()),
+        "confusion": result.confusion.tolist(),
+    }
+    return block, rows
+
+
+def retrieval_table(
+    vectors: np.ndarray, site: SiteData, encoder: Encoder, findings: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """R@1/5/10 and median rank both ways; label-consistent precision@10 for report -> study."""
+    impressions = site.studies["impression"].fillna("").astype(str).to_numpy()
+    has_text = np.char.str_len(impressions.astype(str)) > 0
+    if has_text.sum() < 2:
+        return pd.DataFrame()
+    texts = impressions[has_text].tolist()
+    text_vecs = np.asarray(encoder.texts(texts), dtype=np.float32)
+    study_vecs = vectors[has_text]
+    results = bidirectional_retrieval(study_vecs, text_vecs, texts)
+    rows = [{"direction": d, **r.as_row()} for d, r in results.items()]
+    columns = [name for name in findings if name in site.labels.columns]
+    if columns:
+        labels = site.labels[columns].to_numpy()[has_text]
+        precision = label_consistent_precision(text_vecs @ study_vecs.T, consistent_matrix(labels))
+        with_labels = ~np.isnan(labels).all(axis=1)
+        rows[0]["label_precision@10"] = (
+            float(np.nanmean(precision[with_labels])) if with_labels.any() else np.nan
+        )
+    return pd.DataFrame(rows)
+
+
+def evaluate_site(
+    encoder: Encoder, site: SiteData, prompts: PromptSet, config: SuiteConfig
+) -> SiteResult:
+    """Every evaluation of one model at one site (embeddings computed or read from cache once)."""
+    vectors = np.asarray(encoder.studies(site.dataset, site.ids), dtype=np.float64)
+    with threadpool_limits(limits=config.blas_threads):
+        return _evaluate_vectors(vectors, encoder, site, prompts, config)
+
+
+def _evaluate_vectors(
+    vectors: np.ndarray, encoder: Encoder, site: SiteData, prompts: PromptSet, config: SuiteConfig
+) -> SiteResult:
+    problems: list[str] = []
+    findings = usable_findings(site, problems) if site.n_labelled else {}
+    zeroshot, roc = zeroshot_findings(vectors, site, prompts, encoder, findings, config, problems)
+    zs_block, zs_rows = (
+        zeroshot_diagnosis(vectors, site, prompts, encoder, config, problems)
+        if site.n_labelled
+        else ({}, [])
+    )
+    fewshot = [
+        evaluate_label(vectors[known], site.labels[name].to_numpy()[known], name, config.fewshot)
+        for name, known in findings.items()
+    ]
+    probe_block, probe_rows = linear_probes(vectors, site, findings, config, problems)
+    return SiteResult(
+        model=encoder.name,
+        site=site.name,
+        counts=label_counts(site),
+        zeroshot=pd.concat([zeroshot, pd.DataFrame(zs_rows)], ignore_index=True),
+        roc=roc,
+        diagnosis={k: v for k, v in (("zero-shot", zs_block), ("linear probe", probe_block)) if v},
+        fewshot=pd.concat(fewshot, ignore_index=True) if fewshot else pd.DataFrame(),
+        probe=pd.DataFrame(probe_rows),
+        retrieval=retrieval_table(vectors, site, encoder, findings),
+        problems=problems,
+    )

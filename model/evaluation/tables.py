@@ -1,0 +1,129 @@
+"""Result tables in the paper's format: ``model,Label,Accuracy,F1-score,AUC`` first, then ours.
+
+One CSV per table and site (``OUT/<site>/<table>.csv``), all models stacked, written atomically.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from model.atomic import atomic_write_text
+from model.evaluation.suite import SiteResult
+from model.schema import DIAGNOSES
+
+PAPER_COLUMNS: list[str] = ["model", "Label", "Accuracy", "F1-score", "AUC"]
+DISPLAY_NAMES: dict[str, str] = {
+    "lv_dysfunction": "Left ventricle dysfunction",
+    "lv_dilation": "Left ventricle dilation",
+    "lv_hypertrophy": "Left ventricle hypertrophy",
+    "rv_dilation": "Right ventricle dilation",
+    "rv_dysfunction": "Right ventricle dysfunction",
+    "lge": "LGE",
+    "pericardial_effusion": "Pericardial effusion",
+    "normal": "Normal",
+    "nicm": "NICM",
+    "icm": "ICM",
+    "hcm": "HCM",
+    "amyloidosis": "Amyloidosis",
+    "myocarditis": "Myocarditis",
+    "rv": "Abnormal RV",
+}
+_RENAMES = {"accuracy": "Accuracy", "f1": "F1-score", "auc": "AUC"}
+TABLES: tuple[str, ...] = ("zeroshot", "diagnosis", "fewshot", "probe", "retrieval", "counts")
+
+
+def display_name(key: str) -> str:
+    """Paper-style label name (``lv_dilation`` -> ``Left ventricle dilation``)."""
+    return DISPLAY_NAMES.get(key, key.replace("_", " ").capitalize())
+
+
+def slug(text: str) -> str:
+    """A file-name-safe version of a model or site name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "model"
+
+
+def paper_format(rows: pd.DataFrame, model: str, site: str) -> pd.DataFrame:
+    """Metric rows (``label_key``, ``accuracy``, ``f1``, ``auc``, ...) -> paper columns first."""
+    if rows.empty:
+        return pd.DataFrame(columns=PAPER_COLUMNS)
+    table = rows.rename(columns=_RENAMES).copy()
+    table.insert(0, "model", model)
+    table.insert(1, "Label", table["label_key"].map(display_name))
+    table["site"] = site
+    table["task"] = ["diagnosis" if key in DIAGNOSES else "finding" for key in table["label_key"]]
+    rest = [c for c in table.columns if c not in PAPER_COLUMNS]
+    return table[PAPER_COLUMNS + rest]
+
+
+def diagnosis_summary(result: SiteResult) -> pd.DataFrame:
+    """One row per setting: accuracy, macro-F1 and the number of studies."""
+    rows = [
+        {
+            "model": result.model,
+            "site": result.site,
+            "setting": setting,
+            "Accuracy": block["accuracy"],
+            "macro-F1": block["macro_f1"],
+            "n": block["n"],
+        }
+        for setting, block in result.diagnosis.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def site_tables(result: SiteResult) -> dict[str, pd.DataFrame]:
+    """Every table of one model at one site, keyed by ``TABLES`` names."""
+    retrieval = result.retrieval.copy()
+    if not retrieval.empty:
+        retrieval.insert(0, "model", result.model)
+        retrieval["site"] = result.site
+    counts = result.counts.copy()
+    counts.insert(0, "Label", counts["label_key"].map(display_name))
+    counts["site"] = result.site
+    return {
+        "zeroshot": paper_format(result.zeroshot, result.model, result.site),
+        "diagnosis": diagnosis_summary(result),
+        "fewshot": paper_format(
+            result.fewshot.rename(columns={"label": "label_key"}), result.model, result.site
+        ),
+        "probe": paper_format(result.probe, result.model, result.site),
+        "retrieval": retrieval,
+        "counts": counts,
+    }
+
+
+def stack_tables(results: list[SiteResult]) -> dict[str, dict[str, pd.DataFrame]]:
+    """site -> table name -> all models' rows stacked (counts once per site)."""
+    by_site: dict[str, dict[str, list[pd.DataFrame]]] = {}
+    for result in results:
+        tables = by_site.setdefault(result.site, {name: [] for name in TABLES})
+        for name, table in site_tables(result).items():
+            if name == "counts" and tables[name]:
+                continue
+            if not table.empty:
+                tables[name].append(table)
+    return {
+        site: {name: pd.concat(parts, ignore_index=True) for name, parts in tables.items() if parts}
+        for site, tables in by_site.items()
+    }
+
+
+def confusion_frame(result: SiteResult, setting: str) -> pd.DataFrame:
+    """Confusion matrix of one setting as a labelled frame (rows true, columns predicted)."""
+    block = result.diagnosis[setting]
+    names = [display_name(c) for c in block["classes"]]
+    return pd.DataFrame(block["confusion"], index=pd.Index(names, name="true"), columns=names)
+
+
+def write_tables(out: Path, tables: dict[str, dict[str, pd.DataFrame]]) -> list[Path]:
+    """Write ``OUT/<site>/<table>.csv`` for every non-empty table; returns the paths written."""
+    written = []
+    for site, named in tables.items():
+        for name, table in named.items():
+            path = out / slug(site) / f"{name}.csv"
+            atomic_write_text(path, table.to_csv(index=False, float_format="%.4f"))
+            written.append(path)
+    return written

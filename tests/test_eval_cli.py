@@ -1,0 +1,153 @@
+"""``python -m model evaluate`` end to end on a tiny dataset and checkpoint, and every bad input."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from model.cli import main
+from tests.tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
+
+FAST = ["--episodes", "3", "--bootstrap", "20", "--shots", "1,2", "--folds", "2"]
+TABLES = ("zeroshot", "diagnosis", "fewshot", "probe", "retrieval", "counts")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models: one intra-op thread avoids thread contention on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("eval")
+    data = make_tiny_dataset(root / "internal", n=60, seed=0)
+    external = make_tiny_dataset(root / "external", n=20, seed=1)
+    studies = pd.read_parquet(external / "studies.parquet").assign(site="external")
+    studies.to_parquet(external / "studies.parquet", index=False)
+    checkpoint = make_tiny_checkpoint(data, root / "run")
+    return {"root": root, "data": data, "external": external, "checkpoint": checkpoint}
+
+
+def _evaluate(tiny: dict[str, Path], out: Path, *extra: str, labels: Path | None = None) -> int:
+    labels = labels or tiny["data"] / "labels.csv"
+    argv = ["evaluate", "--checkpoint", str(tiny["checkpoint"]), "--data", str(tiny["data"])]
+    return main([*argv, "--labels", str(labels), "--out", str(out), *FAST, *extra])
+
+
+def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    code = _evaluate(
+        tiny,
+        out,
+        "--external", str(tiny["external"]),
+        "--labels", str(tiny["external"] / "labels.csv"),
+        "--compare", str(tiny["checkpoint"]),
+        "--general-clip", "ViT-S-32", "--general-clip-size", "32", "--general-clip-frames", "1",
+    )  # fmt: skip
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [s["name"] for s in summary["sites"]] == ["internal", "external"]
+    assert summary["sites"][0]["n_evaluated"] == 12 and summary["sites"][1]["n_evaluated"] == 20
+    models = [m["name"] for m in summary["models"]]
+    assert models == ["run/last", "run/last (2)", "general CLIP ViT-S-32"]
+    for site in ("internal", "external"):
+        for table in TABLES:
+            assert (out / site / f"{table}.csv").is_file(), (site, table)
+        for model in ("run_last", "run_last_2", "general_CLIP_ViT-S-32"):
+            for plot in ("roc", "fewshot", "confusion_zero-shot"):
+                assert (out / site / "plots" / f"{plot}_{model}.png").is_file(), (site, plot, model)
+    assert (out / "external" / "plots" / "confusion_linear_probe_run_last.png").is_file()
+    # every internal test study of the tiny data is "normal": the diagnosis probe says so
+    assert (
+        "site internal: diagnosis probe skipped: all 12 labelled studies are 'normal'"
+        in summary["problems"]
+    )
+    probe = pd.read_csv(out / "internal" / "probe.csv")
+    assert list(probe.columns[:5]) == ["model", "Label", "Accuracy", "F1-score", "AUC"]
+    assert "data:image/png;base64" in (out / "report.html").read_text()
+    # the tiny labels never have hypertrophy: reported, not fatal
+    assert any("'lv_hypertrophy' has one class only" in p for p in summary["problems"])
+    counts = pd.read_csv(out / "internal" / "counts.csv").set_index("label_key")
+    assert counts.loc["lge", "n"] == 12
+
+
+def test_labels_that_match_no_study_keep_partial_results(
+    tiny: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    labels = pd.read_csv(tiny["data"] / "labels.csv", dtype=str)
+    labels["accession_number"] = "OTHER" + labels["accession_number"]
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    with caplog.at_level(logging.ERROR):
+        code = _evaluate(tiny, tmp_path / "eval", labels=tmp_path / "labels.csv")
+    assert code == 2
+    assert "none of the 60 rows of the labels file matches" in caplog.text
+    assert (tmp_path / "eval" / "internal" / "retrieval.csv").is_file()
+    assert (tmp_path / "eval" / "summary.json").is_file()
+
+
+def test_prompts_missing_for_a_label_are_reported(tiny: dict[str, Path], tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts.yaml"
+    prompts.write_text(
+        "findings:\n  lv_dilation:\n    positive: [Dilated left ventricle]\n"
+        "    negative: [Normal left ventricular size]\n"
+    )
+    assert _evaluate(tiny, tmp_path / "eval", "--prompts", str(prompts)) == 0
+    summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
+    assert any("no prompts for label 'lge'" in p for p in summary["problems"])
+    assert any("no prompts for diagnosis 'normal'" in p for p in summary["problems"])
+    zeroshot = pd.read_csv(tmp_path / "eval" / "internal" / "zeroshot.csv")
+    assert set(zeroshot["label_key"]) == {"lv_dilation"}
+
+
+def test_empty_external_dataset_is_named_and_internal_results_kept(
+    tiny: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    empty = make_tiny_dataset(tmp_path / "empty", n=2, seed=5)
+    studies = pd.read_parquet(empty / "studies.parquet").iloc[:0]
+    studies.to_parquet(empty / "studies.parquet", index=False)
+    with caplog.at_level(logging.ERROR):
+        code = _evaluate(tiny, tmp_path / "eval", "--external", str(empty))
+    assert code == 2
+    assert f"dataset {empty} has no studies" in caplog.text
+    assert (tmp_path / "eval" / "internal" / "zeroshot.csv").is_file()
+
+
+def test_checkpoint_from_another_model_family(
+    tiny: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    foreign = tmp_path / "resnet.pt"
+    torch.save({"state_dict": {"fc.weight": torch.zeros(2, 2)}}, foreign)
+    argv = ["evaluate", "--checkpoint", str(foreign), "--data", str(tiny["data"])]
+    argv += ["--labels", str(tiny["data"] / "labels.csv"), "--out", str(tmp_path / "a")]
+    with caplog.at_level(logging.ERROR):
+        assert main(argv) == 2
+    assert "not a CMR-CLIP checkpoint" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        code = _evaluate(tiny, tmp_path / "b", "--compare", str(foreign))
+    assert code == 2
+    assert f"--compare {foreign} skipped" in caplog.text
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert [m["name"] for m in summary["models"]] == ["run/last"]
+
+
+def test_bad_arguments_are_one_line_errors(
+    tiny: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        assert _evaluate(tiny, tmp_path / "a", "--shots", "0,4") == 2
+        assert _evaluate(tiny, tmp_path / "b", "--prompts", str(tmp_path / "none.yaml")) == 2
+        assert _evaluate(tiny, tmp_path / "c", "--general-clip", "NoSuchNet") == 2
+    assert "every k must be >= 1" in caplog.text
+    assert "does not exist" in caplog.text
+    assert "'NoSuchNet' is not an open_clip model name" in caplog.text

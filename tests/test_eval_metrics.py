@@ -1,0 +1,112 @@
+"""Metrics against scikit-learn and hand-computed values on small fixed arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import confusion_matrix as sk_confusion
+from sklearn.metrics import f1_score, roc_auc_score, roc_curve
+
+from model.evaluation.metrics import (
+    auc_rows,
+    binary_metrics,
+    bootstrap_counts,
+    confusion_matrix,
+    multiclass_metrics,
+    roc_curve_points,
+    threshold_metrics_rows,
+    weighted_auc_rows,
+    weighted_threshold_metrics_rows,
+)
+
+SCORES = np.array([0.9, 0.8, 0.7, 0.6, 0.55, 0.4, 0.3, 0.3, 0.2, 0.1])
+LABELS = np.array([1, 1, 0, 1, 0, 1, 0, 1, 0, 0])
+
+
+def test_auc_matches_sklearn_with_ties() -> None:
+    assert auc_rows(SCORES[None], LABELS[None])[0] == pytest.approx(roc_auc_score(LABELS, SCORES))
+
+
+def test_auc_hand_computed() -> None:
+    # positives 0.8, 0.3; negatives 0.5, 0.3: pairs (0.8>0.5)=1, (0.8>0.3)=1, (0.3<0.5)=0, tie=0.5
+    auc = auc_rows(np.array([[0.8, 0.3, 0.5, 0.3]]), np.array([[1, 1, 0, 0]]))[0]
+    assert auc == pytest.approx(2.5 / 4)
+
+
+def test_auc_rows_with_valid_mask_equals_subset() -> None:
+    rng = np.random.default_rng(3)
+    scores = rng.random((5, 30))
+    labels = rng.random((5, 30)) < 0.4
+    valid = rng.random((5, 30)) < 0.7
+    got = auc_rows(scores, labels, valid)
+    for r in range(5):
+        expected = roc_auc_score(labels[r][valid[r]], scores[r][valid[r]])
+        assert got[r] == pytest.approx(expected)
+
+
+def test_auc_nan_when_one_class() -> None:
+    assert np.isnan(auc_rows(np.array([[0.1, 0.2]]), np.array([[1, 1]]))[0])
+
+
+def test_threshold_metrics_hand_computed() -> None:
+    p = np.array([0.9, 0.6, 0.4, 0.2, 0.7])
+    y = np.array([1, 0, 1, 0, 1])
+    # predicted 1 1 0 0 1 -> tp=2 fp=1 tn=1 fn=1
+    out = threshold_metrics_rows(p[None], y[None])
+    assert out["accuracy"][0] == pytest.approx(3 / 5)
+    assert out["sensitivity"][0] == pytest.approx(2 / 3)
+    assert out["specificity"][0] == pytest.approx(1 / 2)
+    assert out["f1"][0] == pytest.approx(f1_score(y, p >= 0.5))
+
+
+def test_binary_metrics_point_values_and_ci_contains_point() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.random(200) < 0.3
+    p = np.clip(0.3 * y + rng.random(200) * 0.7, 0, 1)
+    result = binary_metrics(p, y, resamples=300, seed=1)
+    assert result.auc == pytest.approx(roc_auc_score(y, p))
+    assert result.n == 200 and result.n_positive == int(y.sum())
+    low, high = result.ci["auc"]
+    assert low < result.auc < high
+    assert high - low < 0.3
+    again = binary_metrics(p, y, resamples=300, seed=1)
+    assert again.ci == result.ci
+
+
+def test_roc_points_match_sklearn() -> None:
+    fpr, tpr = roc_curve_points(SCORES, LABELS)
+    sk_fpr, sk_tpr, _ = roc_curve(LABELS, SCORES, drop_intermediate=False)
+    np.testing.assert_allclose(fpr, sk_fpr)
+    np.testing.assert_allclose(tpr, sk_tpr)
+    assert np.trapezoid(tpr, fpr) == pytest.approx(roc_auc_score(LABELS, SCORES))
+
+
+def test_multiclass_metrics_match_sklearn() -> None:
+    true = np.array([0, 0, 1, 1, 2, 2, 2, 3])
+    pred = np.array([0, 1, 1, 1, 2, 0, 2, 2])
+    out = multiclass_metrics(true, pred, n_classes=5)
+    assert out["accuracy"] == pytest.approx(5 / 8)
+    assert out["macro_f1"] == pytest.approx(f1_score(true, pred, average="macro"))
+    np.testing.assert_array_equal(out["confusion"], sk_confusion(true, pred, labels=list(range(5))))
+    assert confusion_matrix(true, pred, 5).sum() == 8
+
+
+def test_bootstrap_counts_shape_and_totals() -> None:
+    counts = bootstrap_counts(7, 50, seed=3)
+    assert counts.shape == (50, 7) and (counts.sum(axis=1) == 7).all()
+    np.testing.assert_array_equal(counts, bootstrap_counts(7, 50, seed=3))
+
+
+def test_weighted_metrics_equal_explicit_resamples() -> None:
+    rng = np.random.default_rng(4)
+    scores = rng.integers(0, 6, 40) / 5.0  # many ties
+    labels = rng.random(40) < 0.5
+    draws = rng.integers(0, 40, size=(20, 40))
+    counts = np.stack([np.bincount(row, minlength=40) for row in draws])
+    np.testing.assert_allclose(
+        weighted_auc_rows(scores, labels, counts), auc_rows(scores[draws], labels[draws])
+    )
+    weighted = weighted_threshold_metrics_rows(scores >= 0.5, labels, counts)
+    explicit = threshold_metrics_rows(scores[draws], labels[draws])
+    for name in explicit:
+        np.testing.assert_allclose(weighted[name], explicit[name])

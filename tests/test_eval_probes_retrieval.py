@@ -1,0 +1,108 @@
+"""Linear probes (patient-grouped CV) and retrieval metrics on small fixed arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from model.evaluation.probes import (
+    ProbeConfig,
+    grouped_folds,
+    out_of_fold_probabilities,
+    probe_binary,
+    probe_diagnosis,
+)
+from model.evaluation.retrieval import (
+    bidirectional_retrieval,
+    consistent_matrix,
+    label_consistent_precision,
+    retrieval_ranks,
+    same_text_matrix,
+)
+
+
+def _data(n: int = 90, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    classes = rng.integers(0, 3, n)
+    centres = rng.normal(size=(3, 12)) * 2
+    x = centres[classes] + rng.normal(size=(n, 12))
+    groups = np.array([f"p{i // 3}" for i in range(n)])  # three studies per patient
+    return x, classes, groups
+
+
+def test_grouped_folds_never_split_a_patient() -> None:
+    _, classes, groups = _data()
+    folds = grouped_folds(classes, groups, folds=5, seed=0)
+    assert len(folds) == 5
+    seen = np.concatenate([test for _, test in folds])
+    assert sorted(seen.tolist()) == list(range(len(groups)))
+    for train, test in folds:
+        assert not set(groups[train]) & set(groups[test])
+
+
+def test_grouped_folds_balance_a_rare_class_and_are_seeded() -> None:
+    targets = np.array([1] * 10 + [0] * 90)
+    groups = np.array([f"p{i}" for i in range(100)])
+    folds = grouped_folds(targets, groups, folds=5, seed=1)
+    assert [int(targets[test].sum()) for _, test in folds] == [2, 2, 2, 2, 2]
+    again = grouped_folds(targets, groups, folds=5, seed=1)
+    other = grouped_folds(targets, groups, folds=5, seed=2)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again, strict=True))
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(folds, other, strict=True))
+
+
+def test_grouped_folds_need_two_patients() -> None:
+    with pytest.raises(ValueError, match="2 patients"):
+        grouped_folds(np.array([0, 1]), np.array(["a", "a"]), folds=5, seed=0)
+
+
+def test_out_of_fold_matches_manual_sklearn() -> None:
+    x, classes, groups = _data()
+    config = ProbeConfig(folds=3, c=1.0)
+    probs = out_of_fold_probabilities(x, classes, groups, 3, config)
+    train, test = grouped_folds(classes, groups, 3, 0)[1]
+    mean, sd = x[train].mean(axis=0), x[train].std(axis=0)
+    manual = LogisticRegression(C=1.0, max_iter=2000).fit((x[train] - mean) / sd, classes[train])
+    expected = manual.predict_proba((x[test] - mean) / sd)
+    np.testing.assert_allclose(probs[test], expected, atol=1e-6)
+
+
+def test_probes_learn_separable_labels() -> None:
+    x, classes, groups = _data()
+    binary = probe_binary(x, classes == 1, groups, ProbeConfig(), resamples=50)
+    assert binary.auc > 0.9 and binary.n == len(classes)
+    diagnosis = probe_diagnosis(x, classes, groups, ["a", "b", "c", "d"], ProbeConfig(), 50)
+    assert diagnosis.accuracy > 0.9
+    assert diagnosis.confusion.shape == (4, 4) and diagnosis.confusion.sum() == len(classes)
+    assert set(diagnosis.per_class) == {"a", "b", "c"}  # "d" has no studies
+
+
+def test_ranks_hand_computed() -> None:
+    similarity = np.array([[0.9, 0.5, 0.1], [0.8, 0.7, 0.9], [0.1, 0.2, 0.3]])
+    ranks = retrieval_ranks(similarity, np.eye(3, dtype=bool))
+    np.testing.assert_array_equal(ranks, [1, 3, 1])
+
+
+def test_identical_reports_count_as_correct() -> None:
+    texts = ["Normal study.", "normal study. ", "LV dilated."]
+    np.testing.assert_array_equal(same_text_matrix(texts)[0], [True, True, False])
+    studies = np.eye(3)
+    reports = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    result = bidirectional_retrieval(studies, reports, texts)
+    assert result["report_to_study"].recall[1] == 1.0
+    assert result["study_to_report"].median_rank == 1.0
+
+
+def test_label_consistent_precision_hand_computed() -> None:
+    findings = np.array([[1, 0], [1, np.nan], [0, 0], [1, 0]], dtype=float)
+    consistent = consistent_matrix(findings)
+    assert consistent[0, 1] and not consistent[0, 2] and consistent[0, 3]
+    similarity = np.array(
+        [[1.0, 0.9, 0.8, 0.1], [0.2, 1.0, 0.9, 0.8], [0.0, 0.0, 1.0, 0.0], [0.5, 0.0, 0.9, 1.0]]
+    )
+    precision = label_consistent_precision(similarity, consistent, at=2)
+    # query 0: top others 1, 2 -> 1/2; query 1: 2, 3 -> 1/2; query 2: ties; query 3: 2, 0 -> 1/2
+    assert precision[0] == pytest.approx(0.5)
+    assert precision[1] == pytest.approx(0.5)
+    assert precision[3] == pytest.approx(0.5)

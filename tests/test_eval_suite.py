@@ -1,0 +1,127 @@
+"""One model at one site (fake encoder): every table, blank labels, partial problems, outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.errors import DataError
+from model.evaluation.fewshot import FewShotConfig
+from model.evaluation.inputs import load_labels, load_site
+from model.evaluation.outputs import write_outputs
+from model.evaluation.probes import ProbeConfig
+from model.evaluation.report import compact
+from model.evaluation.suite import SuiteConfig, evaluate_site
+from tests.eval_fakes import FakeDataset, fake_encoder, fake_prompts
+
+CONFIG = SuiteConfig(
+    bootstrap=50, fewshot=FewShotConfig(shots=(1, 4), episodes=10), probe=ProbeConfig(folds=3)
+)
+
+
+@pytest.fixture()
+def site(tmp_path: Path):
+    dataset = FakeDataset(tmp_path, n=80, seed=0)
+    labels = dataset.labels()
+    labels.iloc[:5, labels.columns.get_loc("lge")] = np.nan  # unknown values
+    return load_site(dataset, "internal", True, labels)
+
+
+def test_every_table_is_filled_and_blanks_are_excluded_and_counted(site) -> None:
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), CONFIG)
+    counts = result.counts.set_index("label_key")
+    assert counts.loc["lge", "n_unknown"] == 5 and counts.loc["lge", "n"] == 75
+    zeroshot = result.zeroshot.set_index("label_key")
+    assert zeroshot.loc["lge", "n"] == 75 and zeroshot.loc["lv_dilation", "n"] == 80
+    assert (zeroshot.loc[["lge", "lv_dilation"], "auc"] > 0.9).all()
+    assert set(result.roc) == {"lge", "lv_dilation"}
+    assert result.diagnosis["zero-shot"]["accuracy"] > 0.5  # chance is 1/3
+    assert result.diagnosis["linear probe"]["accuracy"] > 0.8
+    assert set(result.fewshot["k"]) == {1, 4}
+    assert set(result.probe["label_key"]) >= {"lge", "lv_dilation", "normal"}
+    retrieval = result.retrieval.set_index("direction")
+    assert retrieval.loc["report_to_study", "label_precision@10"] > 0.8
+    assert result.problems == []
+
+
+def test_one_class_column_and_missing_prompts_are_reported_not_fatal(tmp_path: Path) -> None:
+    dataset = FakeDataset(tmp_path, n=40, seed=1)
+    labels = dataset.labels()
+    labels["pericardial_effusion"] = 0.0
+    labels["rv_dilation"] = labels["lge"]
+    site = load_site(dataset, "internal", True, labels)
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), CONFIG)
+    text = " | ".join(result.problems)
+    assert "'pericardial_effusion' has one class only" in text
+    assert "no prompts for label 'rv_dilation'" in text
+    assert "rv_dilation" not in set(result.zeroshot["label_key"])
+    assert "rv_dilation" in set(result.probe["label_key"])  # probes need no prompts
+
+
+def test_labels_matching_no_study_are_a_problem_and_retrieval_still_runs(tmp_path: Path) -> None:
+    dataset = FakeDataset(tmp_path, n=30, seed=2)
+    labels = dataset.labels()
+    labels.index = "X" + labels.index
+    site = load_site(dataset, "internal", True, labels)
+    assert site.n_labelled == 0 and "none of the 30 rows" in site.problems[0]
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), CONFIG)
+    assert result.zeroshot.empty and not result.retrieval.empty
+
+
+def test_internal_site_uses_only_the_test_split(tmp_path: Path) -> None:
+    dataset = FakeDataset(tmp_path, n=20, seed=3)
+    dataset.studies.loc[:9, "split"] = "train"
+    site = load_site(dataset, "internal", True, dataset.labels())
+    assert len(site.ids) == 10 and site.n_total == 20
+    external = load_site(dataset, "external", False, dataset.labels())
+    assert len(external.ids) == 20
+    dataset.studies["split"] = "train"
+    with pytest.raises(DataError, match="no studies in its test split"):
+        load_site(dataset, "internal", True, dataset.labels())
+
+
+def test_labels_file_errors_name_the_problem(tmp_path: Path) -> None:
+    path = tmp_path / "labels.csv"
+    path.write_text("accession_number,lge\nA1,yes\n")
+    with pytest.raises(DataError, match="column 'lge': value 'yes'"):
+        load_labels([path])
+    path.write_text("id,lge\nA1,1\n")
+    with pytest.raises(DataError, match="no 'accession_number' column"):
+        load_labels([path])
+    path.write_text("accession_number,lge\nA1,1\nA2,\n")
+    assert np.isnan(load_labels([path]).loc["A2", "lge"])
+
+
+def test_write_outputs_writes_every_file_and_valid_json(site, tmp_path: Path) -> None:
+    results = [
+        evaluate_site(fake_encoder(name), site, fake_prompts(), CONFIG) for name in ("a", "b/c")
+    ]
+    out = tmp_path / "eval"
+    summary = write_outputs(out, results, [site], [], ["a problem"], {"seed": 0})
+    for name in ("zeroshot", "diagnosis", "fewshot", "probe", "retrieval", "counts"):
+        assert (out / "internal" / f"{name}.csv").is_file()
+    zeroshot = pd.read_csv(out / "internal" / "zeroshot.csv")
+    assert list(zeroshot.columns[:5]) == ["model", "Label", "Accuracy", "F1-score", "AUC"]
+    assert set(zeroshot["model"]) == {"a", "b/c"}
+    for plot in ("roc_a", "fewshot_b_c", "confusion_zero-shot_a", "confusion_linear_probe_b_c"):
+        assert (out / "internal" / "plots" / f"{plot}.png").stat().st_size > 1000
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64" in html and "a problem" in html
+    loaded = json.loads((out / "summary.json").read_text())  # strict JSON: no NaN
+    assert loaded == json.loads(json.dumps(summary))
+    assert loaded["version"] == 1 and len(loaded["results"]) == 2
+    assert all((out / f).is_file() for f in loaded["files"]["csv"] + loaded["files"]["plots"])
+
+
+def test_report_tables_fold_confidence_intervals() -> None:
+    table = pd.DataFrame(
+        {"model": ["m"], "Label": ["LGE"], "AUC": [0.9], "auc_lo": [0.8], "auc_hi": [0.95],
+         "f1_lo": [0.1], "f1_hi": [0.2], "label_key": ["lge"], "site": ["internal"]}
+    )  # fmt: skip
+    view = compact(table)
+    assert list(view.columns) == ["model", "Label", "AUC", "AUC 95% CI"]
+    assert view["AUC 95% CI"].iloc[0] == "0.80–0.95"
