@@ -1,0 +1,137 @@
+"""``python -m model index``: embed datasets with a checkpoint and upsert them into ChromaDB.
+
+    python -m model index --checkpoint RUN/best.pt --data DATASET [--data DATASET2 ...]
+        [--labels labels.csv] [--chroma-path DIR | --chroma-host H --chroma-port P]
+
+Study embeddings come from the dataset's embedding cache when the checkpoint and studies are
+unchanged. The run is idempotent and resumable: rerunning writes only new or changed studies and
+never duplicates one. A new checkpoint gets a new collection; the previous one stays searchable.
+With the embedded index (default ``DATASET/../chroma``) only one index command may run per folder;
+a second one waits ``--wait`` seconds and then stops with a clear message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model.errors import DataError, UserError
+from model.index.client import ChromaLocation, default_chroma_path, open_client, resolve_location
+from model.index.embedding_index import EmbeddingIndex
+from model.index.records import IndexRecords, build_records, read_labels
+from model.index.writer import UpsertReport, upsert_records
+from model.index.writer_lock import WriterLock
+
+log = logging.getLogger(__name__)
+
+
+def add_chroma_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--chroma-path`` / ``--chroma-host`` / ``--chroma-port`` (shared with ``search``)."""
+    group = parser.add_argument_group("index location (default: DATASET/../chroma)")
+    group.add_argument("--chroma-path", type=Path, help="embedded Chroma folder")
+    group.add_argument("--chroma-host", help="Chroma server host (env CMR_CHROMA_HOST)")
+    group.add_argument("--chroma-port", help="Chroma server port (env CMR_CHROMA_PORT)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, type=Path, help="a .pt checkpoint")
+    parser.add_argument(
+        "--data", required=True, type=Path, action="append", help="ingested dataset (repeatable)"
+    )
+    parser.add_argument(
+        "--labels", type=Path, action="append", help="labels CSV to attach findings (repeatable)"
+    )
+    parser.add_argument("--batch-size", type=int, default=None, help="studies per upsert")
+    parser.add_argument(
+        "--wait", type=float, default=0.0, help="seconds to wait for another index writer"
+    )
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    add_chroma_arguments(parser)
+
+
+def collect_records(
+    checkpoint: Path, datasets: list[Path], labels_csvs: list[Path], device: str = "cpu"
+) -> IndexRecords:
+    """Embed (or reuse cached embeddings of) every dataset and build the index records."""
+    from model.data.dataset import CMRDataset
+    from model.embed import cached_study_embeddings
+
+    records = IndexRecords(ids=[], vectors=np.zeros((0, 0), np.float32), metadatas=[], documents=[])
+    for path in datasets:
+        ds = CMRDataset.open(path)
+        labels = _labels_for(ds.linkage(), labels_csvs)
+        embeddings = cached_study_embeddings(checkpoint, ds, device=device)
+        part = build_records(
+            ds.studies, embeddings.ids, embeddings.vectors, Path(path).name, labels
+        )
+        clash = set(part.ids) & set(records.ids)
+        if clash:
+            raise DataError(
+                f"{len(clash)} study ids of {path} are already in another --data dataset, "
+                f"e.g. {sorted(clash)[0]}"
+            )
+        records = records.concat(part)
+    if not len(records):
+        raise DataError("the given datasets hold no studies to index")
+    return records
+
+
+def _labels_for(linkage: pd.DataFrame, labels_csvs: list[Path]) -> pd.DataFrame | None:
+    frames = [read_labels(csv, linkage) for csv in labels_csvs]
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
+        return None
+    merged = pd.concat(frames)
+    return merged[~merged.index.duplicated(keep="last")]
+
+
+def run(args: argparse.Namespace) -> int:
+    from model.training.checkpoint import read_checkpoint_meta
+    from model.training.distributed import resolve_device
+
+    if args.batch_size is not None and args.batch_size <= 0:
+        raise UserError("--batch-size must be > 0")
+    location = resolve_location(
+        args.chroma_path, args.chroma_host, args.chroma_port, default_chroma_path(args.data[0])
+    )
+    fingerprint = read_checkpoint_meta(args.checkpoint).fingerprint
+    device = str(resolve_device(args.device))
+    lock = (
+        contextlib.nullcontext()  # a Chroma server serialises its writers itself
+        if location.is_server
+        else WriterLock(location.path, wait_s=args.wait)
+    )
+    with lock:  # taken before embedding, so a second writer fails fast
+        started = time.perf_counter()
+        records = collect_records(args.checkpoint, args.data, args.labels or [], device)
+        embedded = time.perf_counter()
+        report = _write(location, fingerprint, records, args.batch_size)
+    finished = time.perf_counter()
+    log.info(
+        "index %s at %s: %d studies (%d written, %d unchanged, %d removed); "
+        "embedding %.1f s, upsert %.1f s, %.0f studies/s overall",
+        fingerprint[:12],
+        location.describe(),
+        report.total,
+        report.written,
+        report.unchanged,
+        report.removed,
+        embedded - started,
+        finished - embedded,
+        len(records) / max(finished - started, 1e-9),
+    )
+    return 0
+
+
+def _write(
+    location: ChromaLocation, fingerprint: str, records: IndexRecords, batch_size: int | None
+) -> UpsertReport:
+    client = open_client(location)
+    index = EmbeddingIndex(client, fingerprint)
+    return upsert_records(index, records, batch_size=batch_size)

@@ -1,0 +1,121 @@
+"""``python -m model search``: natural-language or more-like-this search of a checkpoint's index.
+
+    python -m model search "dilated left ventricle with LGE" --checkpoint RUN/best.pt --data DATASET
+    python -m model search --like STUDY_ID --checkpoint RUN/best.pt --chroma-path DIR
+        [--k 10] [--where '{"$and": [{"site": "external"}, {"lv_dilation": 1}]}'] [--json]
+
+Prints rank, cosine similarity, study id, key metadata and the impression of the top-k studies.
+Filters use Chroma's ``where`` language over the fields in ``model.index.filters``; filtered
+results are exact unless ``--approximate-filters`` hands the filter to Chroma's HNSW search.
+Search only reads the index, so it may run while an index command writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from model.errors import UserError
+from model.index.cli_index import add_chroma_arguments
+from model.index.client import default_chroma_path, open_client, resolve_location
+from model.index.embedding_index import EmbeddingIndex, SearchHit, TextEncoder, check_k, check_query
+from model.index.filters import FIELD_TYPES, parse_where
+
+log = logging.getLogger(__name__)
+
+_SHOWN_FIELDS = ("site", "split", "sex", "age_band", "field_strength", "diagnosis")
+_IMPRESSION_CHARS = 100
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        f"filter fields: {', '.join(FIELD_TYPES)}. Example: --where "
+        '\'{"$and": [{"site": "external"}, {"lv_dilation": 1}, {"age_min": {"$gte": 60}}]}\''
+    )
+    parser.add_argument("query", nargs="?", help="free-text query (or use --like)")
+    parser.add_argument("--like", metavar="STUDY_ID", help="studies most like this one")
+    parser.add_argument("--checkpoint", required=True, type=Path, help="a .pt checkpoint")
+    parser.add_argument("--data", type=Path, help="a dataset; its index is DATASET/../chroma")
+    parser.add_argument("--k", type=int, default=10, help="number of results (default 10)")
+    parser.add_argument("--where", help="metadata filter as JSON (Chroma where syntax)")
+    parser.add_argument(
+        "--approximate-filters",
+        action="store_true",
+        help="let Chroma filter inside its HNSW search instead of exact in-memory scoring",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per result")
+    add_chroma_arguments(parser)
+
+
+def text_encoder_for(checkpoint: Path) -> TextEncoder:
+    """``str -> float32 [D]`` unit-norm, using the checkpoint's text tower."""
+    from model.embed import embed_texts
+    from model.training.checkpoint import load_checkpoint
+
+    model, _ = load_checkpoint(checkpoint)
+
+    def encode(text: str) -> np.ndarray:
+        return embed_texts(model, [text])[0]
+
+    return encode
+
+
+def run(args: argparse.Namespace) -> int:
+    from model.training.checkpoint import read_checkpoint_meta
+
+    if bool(args.query) == bool(args.like):
+        raise UserError('give either a text query or --like STUDY_ID, e.g. search "dilated LV"')
+    if args.query is not None:
+        check_query(args.query)  # fail fast, before loading the model
+    check_k(args.k)
+    where = parse_where(args.where)
+    location = resolve_location(
+        args.chroma_path,
+        args.chroma_host,
+        args.chroma_port,
+        default_chroma_path(args.data) if args.data else None,
+    )
+    fingerprint = read_checkpoint_meta(args.checkpoint).fingerprint
+    index = EmbeddingIndex(
+        open_client(location, create=False), fingerprint, exact_filters=not args.approximate_filters
+    )
+    total = index.count()
+    if args.like:
+        hits = index.search_like(args.like, k=args.k, where=where)
+    else:
+        index.text_encoder = text_encoder_for(args.checkpoint)
+        hits = index.search_text(args.query, k=args.k, where=where)
+    if args.k > total:
+        log.info("asked for %d results; the index holds %d studies", args.k, total)
+    if not hits:
+        log.info("no studies match%s", " the filter" if where else "")
+    _write_hits(hits, as_json=args.json)
+    return 0
+
+
+def _write_hits(hits: list[SearchHit], as_json: bool) -> None:
+    out = sys.stdout
+    for hit in hits:
+        if as_json:
+            row = {
+                "rank": hit.rank,
+                "study_id": hit.study_id,
+                "similarity": round(hit.similarity, 6),
+                "impression": hit.impression,
+                "metadata": hit.metadata,
+            }
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            continue
+        shown = " ".join(f"{k}={hit.metadata[k]}" for k in _SHOWN_FIELDS if k in hit.metadata)
+        impression = hit.impression.replace("\n", " ")
+        if len(impression) > _IMPRESSION_CHARS:
+            impression = impression[: _IMPRESSION_CHARS - 1] + "…"
+        out.write(
+            f"{hit.rank:>3}  {hit.similarity:+.3f}  {hit.study_id}  {shown}\n     {impression}\n"
+        )
+    out.flush()

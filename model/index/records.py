@@ -1,0 +1,149 @@
+"""What one indexed study carries: id, embedding, searchable metadata and the impression.
+
+Metadata fields (all filterable, see ``model.index.filters.FIELD_TYPES``): ``site``, ``split``,
+``views`` (present slots joined by ``,``), ``n_views`` and one ``view_<slot>`` flag (0/1) per slot,
+``age_band`` and ``age_min`` (lower bound of the band, absent when unknown), ``sex``,
+``manufacturer``, ``scanner``, ``field_strength``, ``dataset`` (folder name) and, when a labels CSV
+is attached, one 0/1 field per finding (absent when blank) and ``diagnosis``. Patient names, IDs,
+birth dates and accession numbers never enter the index: labels are joined through the dataset's
+linkage table here and only their values are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from model.errors import DataError
+from model.schema import DIAGNOSES, FINDINGS, VIEW_SLOTS
+
+log = logging.getLogger(__name__)
+
+_AGE_BAND = re.compile(r"^(\d+)\s*(?:-\s*\d+|\+)$")
+_TEXT_COLUMNS = ("site", "split", "age_band", "sex", "manufacturer", "scanner")
+
+
+@dataclass
+class IndexRecords:
+    """Rows to upsert: ``vectors`` float32 [N, D] unit-norm, one id/metadata/document per row."""
+
+    ids: list[str]
+    vectors: np.ndarray
+    metadatas: list[dict[str, Any]]
+    documents: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def concat(self, other: IndexRecords) -> IndexRecords:
+        if len(self) and other.vectors.shape[1:] != self.vectors.shape[1:]:
+            raise DataError("datasets were embedded with different vector sizes")
+        return IndexRecords(
+            ids=self.ids + other.ids,
+            vectors=np.concatenate([self.vectors, other.vectors]) if len(self) else other.vectors,
+            metadatas=self.metadatas + other.metadatas,
+            documents=self.documents + other.documents,
+        )
+
+
+def age_lower_bound(age_band: str) -> int | None:
+    """``"40-49"`` -> 40, ``"90+"`` -> 90, anything else -> None."""
+    match = _AGE_BAND.match(str(age_band).strip())
+    return int(match.group(1)) if match else None
+
+
+def study_metadata(row: pd.Series, dataset_name: str) -> dict[str, Any]:
+    """Index metadata of one ``studies.parquet`` row (no labels; see ``read_labels``)."""
+    meta: dict[str, Any] = {name: str(row.get(name, "unknown")) for name in _TEXT_COLUMNS}
+    views = [v for v in str(row.get("views", "")).split(",") if v]
+    meta["views"] = ",".join(views)
+    meta["n_views"] = len(views)
+    for slot in VIEW_SLOTS:
+        meta[f"view_{slot}"] = int(slot in views)
+    age_min = age_lower_bound(meta["age_band"])
+    if age_min is not None:
+        meta["age_min"] = age_min
+    strength = pd.to_numeric(row.get("field_strength"), errors="coerce")
+    if pd.notna(strength):
+        meta["field_strength"] = float(strength)
+    meta["dataset"] = dataset_name
+    return meta
+
+
+def read_labels(csv_path: str | Path, linkage: pd.DataFrame) -> pd.DataFrame:
+    """Labels CSV (``accession_number,<label columns>``) -> frame indexed by study_id.
+
+    Columns kept: the findings present (Int64, NA when blank) and ``diagnosis`` (from one-hot
+    diagnosis columns, when present). Raises ``DataError`` naming what is wrong.
+    """
+    path = Path(csv_path)
+    if not path.is_file():
+        raise DataError(f"labels CSV not found: {path}")
+    try:
+        labels = pd.read_csv(path, dtype={"accession_number": str})
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise DataError(f"labels CSV {path} cannot be read: {err}") from None
+    if "accession_number" not in labels.columns:
+        raise DataError(f"labels CSV {path} has no accession_number column")
+    finding_cols = [c for c in FINDINGS if c in labels.columns]
+    diagnosis_cols = [c for c in DIAGNOSES if c in labels.columns]
+    if not finding_cols and not diagnosis_cols:
+        raise DataError(f"labels CSV {path} has none of the finding or diagnosis columns")
+    link = linkage.astype({"accession_number": str})
+    merged = link.merge(labels, on="accession_number", how="inner").set_index("study_id")
+    out = pd.DataFrame(index=merged.index)
+    for column in finding_cols:
+        values = pd.to_numeric(merged[column], errors="coerce")
+        if not values.dropna().isin([0, 1]).all():
+            raise DataError(f"labels CSV {path}: column {column} must hold 1, 0 or blank")
+        out[column] = values.astype("Int64")
+    if diagnosis_cols:
+        onehot = merged[diagnosis_cols].apply(pd.to_numeric, errors="coerce").fillna(0)
+        known = onehot.sum(axis=1) == 1
+        out["diagnosis"] = np.where(known, onehot.idxmax(axis=1), None)
+    log.info("labels for %d of %d linked studies from %s", len(out), len(link), path.name)
+    return out
+
+
+def attach_labels(meta: dict[str, Any], labels: pd.DataFrame | None, study_id: str) -> None:
+    """Add the study's known label values (blank ones stay absent) to ``meta`` in place."""
+    if labels is None or study_id not in labels.index:
+        return
+    for column, value in labels.loc[study_id].items():
+        if pd.notna(value):
+            meta[str(column)] = str(value) if column == "diagnosis" else int(value)
+
+
+def build_records(
+    studies: pd.DataFrame,
+    ids: list[str],
+    vectors: np.ndarray,
+    dataset_name: str,
+    labels: pd.DataFrame | None = None,
+) -> IndexRecords:
+    """Records for ``ids`` (rows of ``vectors`` float32 [N, D]) from the dataset's study table."""
+    table = studies.set_index("study_id")
+    missing = [i for i in ids if i not in table.index]
+    if missing:
+        raise DataError(
+            f"{len(missing)} embedded studies are not in the dataset, e.g. {missing[0]}"
+        )
+    metadatas, documents = [], []
+    for study_id in ids:
+        row = table.loc[study_id]
+        meta = study_metadata(row, dataset_name)
+        attach_labels(meta, labels, study_id)
+        metadatas.append(meta)
+        documents.append(str(row.get("impression", "") or ""))
+    return IndexRecords(
+        ids=list(ids),
+        vectors=np.ascontiguousarray(vectors, dtype=np.float32),
+        metadatas=metadatas,
+        documents=documents,
+    )

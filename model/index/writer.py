@@ -1,0 +1,124 @@
+"""Writing an index: idempotent, resumable upserts in batches Chroma accepts.
+
+Every record carries a ``row_hash`` of its vector, metadata and impression. A run reads the stored
+hashes first and writes only the records that are new or changed, in batches of at most
+``client.get_max_batch_size()``. Each batch is committed by Chroma on its own, so a run killed
+mid-way keeps the batches it finished and the next run writes only the rest: upserts by id never
+duplicate a study. Studies that disappeared from a re-indexed dataset are deleted. At the end the
+collection's ``revision`` and ``count`` metadata are updated, which tells readers to refresh.
+
+Only one process may run this against an embedded Chroma folder at a time (hold
+``model.index.writer_lock.WriterLock``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from chromadb.api.models.Collection import Collection
+
+from model.index.embedding_index import EmbeddingIndex
+from model.index.records import IndexRecords
+from model.progress import Progress
+
+log = logging.getLogger(__name__)
+
+_READ_PAGE = 5000
+
+
+@dataclass(frozen=True)
+class UpsertReport:
+    """What one indexing run did; ``total`` is the collection size afterwards."""
+
+    written: int
+    unchanged: int
+    removed: int
+    total: int
+
+
+def row_hash(vector: np.ndarray, metadata: dict, document: str) -> str:
+    """Content hash of one record: float32 [D] vector bytes + sorted metadata + document."""
+    digest = hashlib.sha1(np.ascontiguousarray(vector, dtype=np.float32).tobytes())
+    digest.update(json.dumps(metadata, sort_keys=True, default=str).encode("utf-8"))
+    digest.update(document.encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def _stored_hashes(collection: Collection, ids: list[str]) -> dict[str, str]:
+    hashes: dict[str, str] = {}
+    for start in range(0, len(ids), _READ_PAGE):
+        found = collection.get(ids=ids[start : start + _READ_PAGE], include=["metadatas"])
+        for sid, meta in zip(found["ids"], found["metadatas"], strict=True):
+            hashes[sid] = str((meta or {}).get("row_hash", ""))
+    return hashes
+
+
+def _stale_ids(collection: Collection, records: IndexRecords) -> list[str]:
+    """Ids indexed earlier from the same datasets that these records no longer contain."""
+    current = set(records.ids)
+    stale: list[str] = []
+    for dataset in sorted({str(m.get("dataset")) for m in records.metadatas}):
+        found = collection.get(where={"dataset": dataset}, include=[])
+        stale.extend(sid for sid in found["ids"] if sid not in current)
+    return stale
+
+
+def upsert_records(
+    index: EmbeddingIndex,
+    records: IndexRecords,
+    batch_size: int | None = None,
+    prune: bool = True,
+) -> UpsertReport:
+    """Write ``records`` (vectors float32 [N, D]) into ``index``'s collection; see module doc."""
+    if len(set(records.ids)) != len(records.ids):
+        raise ValueError("duplicate study ids in the records to index")
+    collection = index.create_collection(records.vectors.shape[1] if len(records) else 0)
+    limit = index.client.get_max_batch_size()
+    batch = min(limit, batch_size) if batch_size else limit
+    metadatas = [
+        {**meta, "row_hash": row_hash(vec, meta, doc)}
+        for vec, meta, doc in zip(
+            records.vectors, records.metadatas, records.documents, strict=True
+        )
+    ]
+    stored = _stored_hashes(collection, records.ids)
+    todo = [i for i, sid in enumerate(records.ids) if stored.get(sid) != metadatas[i]["row_hash"]]
+    log.info(
+        "%s: %d studies to write, %d unchanged (batches of %d)",
+        index.name,
+        len(todo),
+        len(records) - len(todo),
+        batch,
+    )
+    with Progress("index", total=len(todo), unit="study") as progress:
+        for start in range(0, len(todo), batch):
+            rows = todo[start : start + batch]
+            collection.upsert(
+                ids=[records.ids[i] for i in rows],
+                embeddings=records.vectors[rows],
+                metadatas=[metadatas[i] for i in rows],
+                documents=[records.documents[i] for i in rows],
+            )
+            progress.update(len(rows))
+    stale = _stale_ids(collection, records) if prune else []
+    for start in range(0, len(stale), batch):
+        collection.delete(ids=stale[start : start + batch])
+    if stale:
+        log.info("removed %d studies no longer in the dataset", len(stale))
+    total = collection.count()
+    _bump_revision(collection, total)
+    return UpsertReport(
+        written=len(todo), unchanged=len(records) - len(todo), removed=len(stale), total=total
+    )
+
+
+def _bump_revision(collection: Collection, total: int) -> None:
+    """Record the new size and a new revision so that readers reload their snapshot."""
+    meta = dict(collection.metadata or {})
+    meta.update({"revision": f"{time.time():.6f}", "count": int(total)})
+    collection.modify(metadata=meta)

@@ -1,0 +1,111 @@
+"""``python -m model index`` / ``search`` end to end on the tiny dataset and a tiny checkpoint."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
+
+from model.cli import main
+from model.index.client import ChromaLocation, open_client
+from model.index.embedding_index import EmbeddingIndex
+from model.index.writer_lock import WriterLock
+from model.training.checkpoint import read_checkpoint_meta
+
+N = 16
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    data = make_tiny_dataset(root / "demo", n=N)
+    other = make_tiny_dataset(root / "other", n=6, seed=3)
+    checkpoint = make_tiny_checkpoint(data, root / "runs" / "tiny")
+    built = root, data, other, checkpoint
+    assert _index(built) == 0
+    return built
+
+
+def _index(setup, *extra: str) -> int:
+    root, data, other, checkpoint = setup
+    argv = ["index", "--checkpoint", str(checkpoint), "--data", str(data), "--data", str(other)]
+    return main([*argv, "--labels", str(data / "labels.csv"), *extra])
+
+
+def _search(setup, capsys, *args: str) -> tuple[int, list[dict]]:
+    root, data, _, checkpoint = setup
+    code = main(["search", *args, "--checkpoint", str(checkpoint), "--data", str(data), "--json"])
+    lines = capsys.readouterr().out.splitlines()
+    return code, [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def test_index_then_search(setup, capsys):
+    root, data, other, checkpoint = setup
+    assert _index(setup) == 0, "a rerun is a no-op, not an error"
+    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
+    index = EmbeddingIndex(open_client(ChromaLocation(path=root / "chroma")), fingerprint)
+    assert index.count() == N + 6
+    code, hits = _search(setup, capsys, "Dilated left ventricle.", "--k", "5")
+    assert code == 0 and len(hits) == 5
+    assert [h["rank"] for h in hits] == [1, 2, 3, 4, 5]
+    assert all(h["impression"] and "site" in h["metadata"] for h in hits)
+    sims = [h["similarity"] for h in hits]
+    assert sims == sorted(sims, reverse=True)
+
+
+def test_filters_labels_and_like(setup, capsys):
+    where = json.dumps({"site": "internal", "lv_dilation": 1, "dataset": "demo"})
+    code, hits = _search(
+        setup, capsys, "late gadolinium enhancement", "--k", "50", "--where", where
+    )
+    assert code == 0 and hits
+    assert all(h["metadata"]["site"] == "internal" for h in hits)
+    assert all(h["metadata"]["lv_dilation"] == 1 for h in hits)
+    code, like = _search(setup, capsys, "--like", hits[0]["study_id"], "--k", "3")
+    assert code == 0 and len(like) == 3
+    assert hits[0]["study_id"] not in [h["study_id"] for h in like]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["   "], "search query is empty"),
+        (["x" * 10_000], "limit is 2000"),
+        (["lv", "--k", "0"], "k must be at least 1"),
+        (["lv", "--where", '{"colour": "red"}'], "unknown filter field 'colour'"),
+        (["lv", "--where", "{oops"], "not valid JSON"),
+        (["--like", "no-such-study"], "not in the index"),
+        ([], "give either a text query or --like"),
+    ],
+)
+def test_bad_search_input_is_one_clear_line(setup, capsys, caplog, args, message):
+    code, hits = _search(setup, capsys, *args)
+    assert code == 2 and hits == []
+    assert message in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+def test_search_with_a_checkpoint_that_has_no_index(setup, capsys, caplog, tmp_path):
+    root, data, _, checkpoint = setup
+    chroma = tmp_path / "chroma"
+    open_client(ChromaLocation(path=chroma))  # an empty index folder
+    code = main(["search", "lv", "--checkpoint", str(checkpoint), "--chroma-path", str(chroma)])
+    assert code == 2 and "no index for checkpoint" in caplog.text
+    code = main(
+        ["search", "lv", "--checkpoint", str(checkpoint), "--chroma-path", str(tmp_path / "x")]
+    )
+    assert code == 2 and "no index at" in caplog.text
+
+
+def test_k_above_the_index_size_returns_everything(setup, capsys):
+    code, hits = _search(setup, capsys, "normal study", "--k", "500")
+    assert code == 0 and len(hits) == N + 6
+
+
+def test_second_index_command_stops_with_a_clear_message(setup, caplog):
+    root = setup[0]
+    with WriterLock(root / "chroma"):
+        assert _index(setup) == 2
+    assert "is writing the index" in caplog.text and "one writer per folder" in caplog.text
+    assert _index(setup) == 0
