@@ -1,0 +1,23 @@
+"""CMR-CLIP Studio: the Streamlit entry point (page config and navigation over pages/).
+
+``st.navigation`` lists the pages explicitly, which also turns off Streamlit's automatic
+discovery of the ``pages/`` folder.
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="CMR-CLIP Studio", page_icon=":material/cardiology:", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/studies.py", title="Studies", icon=":material/folder_open:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
+    st.Page("pages/zeroshot.py", title="Zero-shot", icon=":material/target:"),
+    st.Page("pages/browser.py", title="Case browser", icon=":material/search:"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
+]
+
+navigation = st.navigation(PAGES, position="sidebar")
+st.sidebar.caption("CMR-CLIP Studio · video–text encoder for cardiac MRI")
+navigation.run()

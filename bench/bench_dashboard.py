@@ -1,0 +1,169 @@
+"""Dashboard benchmarks (run on demand; prints figures for bench/RESULTS.md).
+
+    python bench/bench_dashboard.py [--data-root DIR] [--studies 10000] [--skip-umap]
+
+1. cold start: ``streamlit run app.py`` until /_stcore/health answers, then until the Home page
+   renders in Chromium (when /usr/bin/chromium exists);
+2. rerun time of every page with warm caches (AppTest, second run), over a tiny built data root;
+3. zero-shot re-score of N studies after editing one prompt (real text tower of the tiny
+   checkpoint, cached study embeddings, one matrix product);
+4. UMAP (cosine) of N studies: first fit in the process (numba compilation included) and again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+PAGES = [
+    "pages/home.py",
+    "pages/studies.py",
+    "pages/train.py",
+    "pages/embeddings.py",
+    "pages/zeroshot.py",
+    "pages/browser.py",
+    "pages/evaluate.py",
+]
+
+
+class _Factory:
+    def __init__(self, base: Path):
+        self.base = base
+
+    def getbasetemp(self) -> Path:
+        return self.base
+
+
+def build_root(base: Path) -> Path:
+    from dashboard_fixtures import tiny_data_root
+
+    return tiny_data_root(_Factory(base))
+
+
+def bench_cold_start(root: Path) -> None:
+    from test_browser_e2e import CHROMIUM, browser_page, streamlit_server
+
+    start = time.perf_counter()
+    with streamlit_server(root) as base:
+        health = time.perf_counter() - start
+        print(f"cold start: server healthy after {health:.1f} s")
+        if not CHROMIUM.exists():
+            print("cold start: chromium missing, first-render figure skipped")
+            return
+        with browser_page() as page:
+            t0 = time.perf_counter()
+            page.goto(base)
+            page.get_by_text("Quick start").wait_for()
+            first = time.perf_counter() - t0
+            print(
+                f"cold start: Home rendered {first:.1f} s after the first request "
+                f"({health + first:.1f} s from launch)"
+            )
+
+
+def bench_page_reruns(root: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["CMR_DATA_ROOT"] = str(root)
+    for page in PAGES:
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=600)
+        if page.endswith("embeddings.py"):
+            at.session_state["e-method"] = "PCA"
+        at.run()
+        t0 = time.perf_counter()
+        at.switch_page(page).run()
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        at.run()
+        warm = time.perf_counter() - t0
+        status = "ok" if not at.exception else f"EXCEPTION {at.exception[0].value}"
+        print(
+            f"page {page:22s} first {first * 1000:7.0f} ms  warm rerun {warm * 1000:6.0f} ms  {status}"
+        )
+
+
+def _clustered(n: int, dim: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(12, dim))
+    vectors = centres[rng.integers(0, 12, n)] + 0.6 * rng.normal(size=(n, dim))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def bench_rescore(root: Path, n: int) -> None:
+    import functools
+
+    from dashboard.scoring import CachedTextEncoder, score_all
+    from model.embed import embed_texts
+    from model.prompts import DEFAULT_PROMPTS, PromptSet
+    from model.training.checkpoint import load_checkpoint
+
+    checkpoint = next((root / "runs" / "tiny").glob("best.pt"))
+    model, _meta = load_checkpoint(checkpoint)
+    encoder = CachedTextEncoder(functools.partial(embed_texts, model))
+    prompts = PromptSet.load(DEFAULT_PROMPTS)
+    dim = int(encoder(["probe"]).shape[1])
+    vectors = _clustered(n, dim)
+    ids = [f"s{i}" for i in range(n)]
+    t0 = time.perf_counter()
+    score_all(ids, vectors, prompts, encoder, 30.0)
+    cold = time.perf_counter() - t0
+    timings = []
+    for i in range(5):
+        name = next(iter(prompts.findings))
+        edited = PromptSet.from_dict(prompts.to_dict())
+        first = edited.findings[name]
+        edited.findings[name] = type(first)((f"{first.positive[0]} (edit {i})",), first.negative)
+        t0 = time.perf_counter()
+        scores = score_all(ids, vectors, edited, encoder, 30.0)
+        timings.append(time.perf_counter() - t0)
+    print(
+        f"zero-shot: {n:,} studies x {scores.findings.shape[1]} findings + {scores.diagnoses.shape[1]} "
+        f"classes (D={dim}): all prompts encoded {cold * 1000:.0f} ms; one prompt edited "
+        f"median {np.median(timings) * 1000:.0f} ms, max {max(timings) * 1000:.0f} ms"
+    )
+
+
+def bench_umap(n: int) -> None:
+    from dashboard.projection import ProjectionConfig, fit_projection
+
+    vectors = _clustered(n, 128)
+    ids = [f"s{i}" for i in range(n)]
+    for label in ("first in process (numba compile)", "again (compiled)"):
+        t0 = time.perf_counter()
+        fit_projection(ids, vectors, ProjectionConfig(method="UMAP"))
+        print(
+            f"UMAP: {n:,} studies, D=128, fitted on 2,000, the rest placed by 10-NN, {label}: "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
+    t0 = time.perf_counter()
+    fit_projection(ids, vectors, ProjectionConfig(method="PCA"))
+    print(f"PCA: {n:,} studies: {(time.perf_counter() - t0) * 1000:.0f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", type=Path, help="a built tiny data root (built if omitted)")
+    parser.add_argument("--studies", type=int, default=10_000)
+    parser.add_argument("--skip-umap", action="store_true")
+    parser.add_argument("--skip-browser", action="store_true")
+    args = parser.parse_args()
+    root = args.data_root or build_root(Path(tempfile.mkdtemp(prefix="bench-dashboard-")))
+    if not args.skip_browser:
+        bench_cold_start(root)
+    bench_page_reruns(root)
+    bench_rescore(root, args.studies)
+    if not args.skip_umap:
+        bench_umap(args.studies)
+
+
+if __name__ == "__main__":
+    main()

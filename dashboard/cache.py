@@ -1,0 +1,157 @@
+"""Every cached resource of the dashboard (the only module that uses ``st.cache_*``).
+
+Each function is keyed by file paths plus a ``version`` (modification times, computed by the
+caller with ``version_of``), so a retrained checkpoint or a re-ingested dataset is picked up
+without restarting the dashboard, while reruns with nothing changed cost nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard.cine import cine_player_html
+from dashboard.projection import Projection, ProjectionConfig, fit_projection
+from dashboard.runs import detect_gpus
+from dashboard.scoring import CachedTextEncoder
+from dashboard.studies import load_labels
+
+
+def version_of(*paths: str | Path) -> tuple[float, ...]:
+    """Modification times of ``paths`` (0.0 for a missing file): the cache key of their content."""
+    out = []
+    for path in paths:
+        try:
+            out.append(os.stat(path).st_mtime)
+        except OSError:
+            out.append(0.0)
+    return tuple(out)
+
+
+@st.cache_resource(show_spinner="Opening the dataset…", max_entries=4)
+def dataset(path: str, version: tuple[float, ...]) -> Any:
+    """The opened ``CMRDataset`` (studies table in memory, tensors memory-mapped)."""
+    from model.data.dataset import CMRDataset
+
+    return CMRDataset.open(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def studies(path: str, version: tuple[float, ...]) -> pd.DataFrame:
+    """The dataset's studies table (one row per study)."""
+    return dataset(path, version).studies.copy()
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def embedding_file(
+    path: str, version: tuple[float, ...], checkpoint: str, ckpt_version: tuple[float, ...]
+) -> str:
+    """Where the study embeddings of this checkpoint + dataset are (or will be) cached on disk."""
+    from model.embed import cache_path
+    from model.training.checkpoint import read_checkpoint_meta
+
+    meta = read_checkpoint_meta(checkpoint)
+    return str(cache_path(dataset(path, version), meta.fingerprint))
+
+
+@st.cache_resource(show_spinner="Loading study embeddings…", max_entries=4)
+def study_embeddings(path: str, version: tuple[float, ...]) -> Any:
+    """``StudyEmbeddings`` read from an ``.npz`` cache file (ids, vectors float32 [N, D])."""
+    from model.embed import StudyEmbeddings
+
+    return StudyEmbeddings.load(path)
+
+
+@st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=2)
+def checkpoint_model(path: str, version: tuple[float, ...]) -> tuple[Any, Any]:
+    """(model in eval mode on CPU, CheckpointMeta); loaded with ``torch.load(weights_only=True)``."""
+    from model.training.checkpoint import load_checkpoint
+
+    return load_checkpoint(path, device="cpu")
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def text_encoder(path: str, version: tuple[float, ...]) -> CachedTextEncoder:
+    """The checkpoint's text tower behind a per-text embedding cache."""
+    from model.embed import embed_texts
+
+    model, _meta = checkpoint_model(path, version)
+    return CachedTextEncoder(functools.partial(embed_texts, model))
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def logit_scale(path: str, version: tuple[float, ...]) -> float:
+    """The checkpoint's learned softmax scale exp(logit_scale), capped at 100 as in CLIP."""
+    model, _meta = checkpoint_model(path, version)
+    return float(min(float(model.logit_scale.detach().exp()), 100.0))
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def checkpoint_summary(path: str, version: tuple[float, ...]) -> dict[str, Any]:
+    """Checkpoint metadata for display: fingerprint, epoch, step, tower kind, embedding size."""
+    from model.training.checkpoint import read_checkpoint_meta
+
+    meta = read_checkpoint_meta(path)
+    model_cfg = meta.config.get("model", {})
+    return {
+        "fingerprint": meta.fingerprint,
+        "data_fingerprint": meta.data_fingerprint,
+        "epoch": meta.epoch,
+        "step": meta.step,
+        "tower": model_cfg.get("video", {}).get("kind", "?"),
+        "embed_dim": model_cfg.get("embed_dim", "?"),
+    }
+
+
+@st.cache_resource(
+    show_spinner="Computing the map (once per checkpoint, dataset and method)…", max_entries=4
+)
+def projection(embeddings_path: str, version: tuple[float, ...], method: str) -> Projection:
+    """UMAP (cosine) or PCA of the cached study embeddings, fitted on a sample."""
+    emb = study_embeddings(embeddings_path, version)
+    return fit_projection(emb.ids, emb.vectors, ProjectionConfig(method=method))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def labels(
+    path: str, version: tuple[float, ...], labels_csv: str | None = None
+) -> pd.DataFrame | None:
+    """Evaluation labels by study_id (1/0/NaN), or None when the dataset has none."""
+    ds = dataset(path, version)
+    return load_labels(Path(path), ds.linkage(), Path(labels_csv) if labels_csv else None)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def case_player(
+    path: str, version: tuple[float, ...], study_id: str, views: tuple[str, ...]
+) -> str:
+    """Cine-player HTML of one study's ``views`` (see dashboard/cine.py)."""
+
+    frames = study_frames(path, version, study_id)
+    chosen = {name: frames[name] for name in views if name in frames}
+    return cine_player_html(chosen) if chosen else ""
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def study_frames(path: str, version: tuple[float, ...], study_id: str) -> dict[str, np.ndarray]:
+    """Present views of one study: name -> uint8 frames [T_valid, H, W]."""
+    from dashboard.studies import view_frames
+
+    ds = dataset(path, version)
+    row = ds.studies.set_index("study_id").loc[study_id]
+    counts = row.get("view_frames")
+    return view_frames(
+        np.asarray(ds.load_video(study_id)), None if counts is None else list(counts)
+    )
+
+
+@st.cache_data(show_spinner=False, ttl=60)
+def gpus() -> list[str]:
+    """Visible NVIDIA GPUs (re-checked at most once a minute)."""
+    return detect_gpus()

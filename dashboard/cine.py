@@ -1,0 +1,117 @@
+"""A self-contained HTML/JS cine player for one study, rendered from its frames.
+
+Frames are embedded as base64 PNGs; every view gets its own play/pause button, frame slider and
+speed menu, and a shared "play all" keeps the views in step. The HTML goes through
+``st.iframe``, so it works in any browser with no server round trip per
+frame. View names are escaped; nothing from a report ever reaches this HTML.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+
+import numpy as np
+from PIL import Image
+
+_SPEEDS = (0.25, 0.5, 1.0, 2.0)
+_DISPLAY_PX = 192
+
+
+def png_base64(frame: np.ndarray) -> str:
+    """One uint8 frame [H, W] as a base64 PNG string."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8), mode="L").save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def player_height(n_views: int, columns: int = 3) -> int:
+    """Iframe height in pixels for ``n_views`` players laid out in ``columns``."""
+    rows = max(1, -(-n_views // columns))
+    return 70 + rows * (_DISPLAY_PX + 90)
+
+
+def cine_player_html(views: dict[str, np.ndarray], fps: float = 16.0, columns: int = 3) -> str:
+    """HTML for a grid of cine players.
+
+    views: view name -> uint8 frames [T, H, W] (T >= 1; a single frame shows a still image).
+    fps: frames per second at speed 1x.
+    """
+    encoded = {name: [png_base64(f) for f in frames] for name, frames in views.items()}
+    speeds = "".join(
+        f'<option value="{s}"{" selected" if s == 1.0 else ""}>{s}x</option>' for s in _SPEEDS
+    )
+    cards = "\n".join(
+        _card(i, name, len(frames), speeds) for i, (name, frames) in enumerate(views.items())
+    )
+    data = json.dumps([encoded[name] for name in views])
+    return _TEMPLATE.format(columns=columns, px=_DISPLAY_PX, cards=cards, data=data, fps=float(fps))
+
+
+def _card(index: int, name: str, n_frames: int, speeds: str) -> str:
+    label = html.escape(name)
+    disabled = " disabled" if n_frames <= 1 else ""
+    return f"""
+<div class="card">
+  <div class="title">{label} <span class="count" id="count{index}">1/{n_frames}</span></div>
+  <img id="img{index}" class="frame" alt="{label} frame"/>
+  <div class="controls">
+    <button id="play{index}" class="play" onclick="toggle({index})"{disabled}>&#9654;</button>
+    <input id="slider{index}" class="slider" type="range" min="0" max="{max(n_frames - 1, 0)}"
+      value="0" oninput="seek({index}, this.value)"{disabled}/>
+    <select id="speed{index}" class="speed" onchange="setSpeed({index}, this.value)"{disabled}>
+      {speeds}</select>
+  </div>
+</div>"""
+
+
+_TEMPLATE = """<!doctype html><html><head><meta charset="utf-8"><style>
+body {{ font-family: "Source Sans Pro", sans-serif; margin: 0; color: #e8eef5; background: transparent; }}
+.bar {{ margin: 4px 0 8px 0; }}
+.bar button {{ background: #ff4b4b; color: white; border: 0; border-radius: 6px; padding: 4px 12px; cursor: pointer; }}
+.grid {{ display: grid; grid-template-columns: repeat({columns}, {px}px); gap: 14px; }}
+.card {{ background: #11161f; border-radius: 10px; padding: 8px; }}
+.title {{ font-size: 13px; font-weight: 600; margin-bottom: 4px; color: #cfd8e3; }}
+.count {{ float: right; font-weight: 400; color: #8a97a8; }}
+.frame {{ width: {px}px; height: {px}px; image-rendering: pixelated; background: black; border-radius: 6px; }}
+.controls {{ display: flex; align-items: center; gap: 4px; margin-top: 4px; }}
+.play {{ width: 30px; background: #262d3a; color: white; border: 0; border-radius: 5px; cursor: pointer; }}
+.slider {{ flex: 1; min-width: 0; }}
+.speed {{ background: #262d3a; color: white; border: 0; border-radius: 5px; font-size: 11px; }}
+</style></head><body>
+<div class="bar"><button id="playall" onclick="playAll()">&#9654; Play all</button></div>
+<div class="grid">{cards}</div>
+<script>
+const FRAMES = {data};
+const FPS = {fps};
+const state = FRAMES.map(() => ({{ frame: 0, playing: false, speed: 1.0, timer: null }}));
+function show(i) {{
+  const s = state[i], n = FRAMES[i].length;
+  document.getElementById("img" + i).src = "data:image/png;base64," + FRAMES[i][s.frame];
+  document.getElementById("slider" + i).value = s.frame;
+  document.getElementById("count" + i).textContent = (s.frame + 1) + "/" + n;
+}}
+function tick(i) {{ state[i].frame = (state[i].frame + 1) % FRAMES[i].length; show(i); }}
+function start(i) {{
+  const s = state[i];
+  if (FRAMES[i].length < 2) return;
+  clearInterval(s.timer);
+  s.timer = setInterval(() => tick(i), 1000 / (FPS * s.speed));
+  s.playing = true; document.getElementById("play" + i).innerHTML = "&#10074;&#10074;";
+}}
+function stop(i) {{
+  const s = state[i]; clearInterval(s.timer); s.playing = false;
+  document.getElementById("play" + i).innerHTML = "&#9654;";
+}}
+function toggle(i) {{ state[i].playing ? stop(i) : start(i); }}
+function seek(i, v) {{ stop(i); state[i].frame = parseInt(v); show(i); }}
+function setSpeed(i, v) {{ state[i].speed = parseFloat(v); if (state[i].playing) start(i); }}
+function playAll() {{
+  const any = state.some(s => s.playing);
+  state.forEach((s, i) => {{ s.frame = 0; any ? stop(i) : start(i); show(i); }});
+  document.getElementById("playall").innerHTML = any ? "&#9654; Play all" : "&#10074;&#10074; Pause all";
+}}
+FRAMES.forEach((_, i) => show(i));
+</script></body></html>"""

@@ -1,0 +1,133 @@
+"""What a page needs, resolved once per rerun: dataset, checkpoint, embeddings, encoder.
+
+Each accessor raises ``EmptyState`` (what is missing and what to do next) instead of failing, so
+every page shows a helpful empty state on a fresh install and fills in as things are built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dashboard import cache
+from dashboard.jobs import JobManager, model_command
+from dashboard.settings import Settings
+
+
+@dataclass(frozen=True)
+class JobOffer:
+    """A background job an empty state can offer to start (kind, command, button label)."""
+
+    kind: str
+    command: list[str]
+    label: str
+
+
+class EmptyState(Exception):  # noqa: N818 - a state, not an error
+    """Something a page needs does not exist yet; carries the next step to take."""
+
+    def __init__(
+        self, title: str, hint: str, page: str | None = None, offer: JobOffer | None = None
+    ):
+        super().__init__(title)
+        self.title = title
+        self.hint = hint
+        self.page = page
+        self.offer = offer
+
+
+@dataclass
+class Studio:
+    """Lazy access to the active dataset, checkpoint and derived resources."""
+
+    settings: Settings = field(default_factory=Settings.from_env)
+
+    @property
+    def jobs(self) -> JobManager:
+        return JobManager(self.settings.jobs_dir)
+
+    def dataset_path(self) -> Path:
+        path = self.settings.active_dataset()
+        if path is None:
+            raise EmptyState(
+                "No dataset yet",
+                "Build the demo data on the Home page (one click), or import a DICOM folder or "
+                "zip on the Studies page.",
+                page="pages/home.py",
+            )
+        return path
+
+    def _dataset_key(self) -> tuple[str, tuple[float, ...]]:
+        path = self.dataset_path()
+        return str(path), cache.version_of(path / "studies.parquet", path / "dataset.json")
+
+    def dataset(self) -> Any:
+        return cache.dataset(*self._dataset_key())
+
+    def studies(self) -> pd.DataFrame:
+        return cache.studies(*self._dataset_key())
+
+    def study_frames(self, study_id: str) -> dict:
+        return cache.study_frames(*self._dataset_key(), study_id)
+
+    def case_player(self, study_id: str, views: tuple[str, ...]) -> str:
+        return cache.case_player(*self._dataset_key(), study_id, views)
+
+    def labels(self, labels_csv: str | None = None) -> pd.DataFrame | None:
+        return cache.labels(*self._dataset_key(), labels_csv)
+
+    def checkpoint_path(self) -> Path:
+        path = self.settings.active_checkpoint()
+        if path is None:
+            raise EmptyState(
+                "No trained checkpoint yet",
+                "Train a model on the Train page, or build the demo on the Home page "
+                "(it trains the cpu-small preset in a few minutes).",
+                page="pages/train.py",
+            )
+        return path
+
+    def _checkpoint_key(self) -> tuple[str, tuple[float, ...]]:
+        path = self.checkpoint_path()
+        return str(path), cache.version_of(path)
+
+    def checkpoint_summary(self) -> dict[str, Any]:
+        return cache.checkpoint_summary(*self._checkpoint_key())
+
+    def embeddings_path(self) -> Path:
+        return Path(cache.embedding_file(*self._dataset_key(), *self._checkpoint_key()))
+
+    def embeddings(self) -> Any:
+        """Cached study embeddings; EmptyState offering an embed job when not computed yet."""
+        path = self.embeddings_path()
+        if not path.is_file():
+            command = model_command(
+                "embed",
+                "--checkpoint",
+                str(self.checkpoint_path()),
+                "--data",
+                str(self.dataset_path()),
+                "--out",
+                str(path),
+            )
+            raise EmptyState(
+                "Study embeddings not computed yet",
+                f"The active checkpoint has not embedded {self.dataset_path().name} yet. "
+                "Compute them once in the background (progress shows on this page).",
+                offer=JobOffer("embed", command, "Compute study embeddings"),
+            )
+        return cache.study_embeddings(str(path), cache.version_of(path))
+
+    def projection(self, method: str = "UMAP") -> Any:
+        self.embeddings()
+        path = self.embeddings_path()
+        return cache.projection(str(path), cache.version_of(path), method)
+
+    def text_encoder(self) -> Any:
+        return cache.text_encoder(*self._checkpoint_key())
+
+    def logit_scale(self) -> float:
+        return cache.logit_scale(*self._checkpoint_key())

@@ -1,0 +1,110 @@
+"""The Evaluate page's model: the evaluation command and the outputs of finished evaluations.
+
+An evaluation folder (``python -m model evaluate ... --out DIR``) holds CSV tables, PNG figures,
+``summary.json`` and a report; the page shows them and offers each one (and a zip of all) for
+download.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dashboard.jobs import model_command
+from dashboard.settings import Settings
+from model.errors import UserError
+
+
+@dataclass
+class EvaluationOutputs:
+    """Everything one evaluation folder holds, by kind."""
+
+    folder: Path
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    images: list[Path] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    reports: list[Path] = field(default_factory=list)
+
+
+def evaluation_command(
+    settings: Settings,
+    checkpoint: Path,
+    dataset: Path,
+    external: Path | None,
+    labels: list[Path],
+    prompts: Path,
+) -> tuple[Path, list[str]]:
+    """(output folder, ``python -m model evaluate ...``) for a new evaluation."""
+    if not labels:
+        raise UserError("evaluation needs a labels CSV (accession_number + label columns)")
+    out = settings.evaluations_dir / time.strftime("eval-%Y%m%d-%H%M%S")
+    args = ["evaluate", "--checkpoint", str(checkpoint), "--data", str(dataset)]
+    if external is not None:
+        args += ["--external", str(external)]
+    args += ["--labels", *map(str, labels), "--prompts", str(prompts), "--out", str(out)]
+    return out, model_command(*args)
+
+
+def list_evaluations(settings: Settings) -> list[Path]:
+    """Evaluation folders under the data root that hold at least one CSV, newest first."""
+    root = settings.evaluations_dir
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and any(p.rglob("*.csv"))]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def read_outputs(folder: Path) -> EvaluationOutputs:
+    """Load every table, figure, summary and report of one evaluation folder."""
+    outputs = EvaluationOutputs(folder=folder)
+    for path in sorted(folder.rglob("*.csv")):
+        try:
+            outputs.tables[str(path.relative_to(folder))] = pd.read_csv(path)
+        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
+            continue
+    outputs.images = sorted(folder.rglob("*.png"))
+    outputs.reports = sorted(
+        [*folder.rglob("*.md"), *folder.rglob("*.html"), *folder.rglob("*.pdf")]
+    )
+    summary = folder / "summary.json"
+    if summary.is_file():
+        try:
+            outputs.summary = json.loads(summary.read_text(encoding="utf-8"))
+        except ValueError:
+            outputs.summary = {}
+    return outputs
+
+
+def zip_folder(folder: Path) -> bytes:
+    """The whole evaluation folder as zip bytes (for one download)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder))
+    return buffer.getvalue()
+
+
+def table_group(name: str) -> str:
+    """Section a table belongs to, from its file name (zero-shot, few-shot, probe, retrieval…)."""
+    lowered = name.lower()
+    for key, label in (
+        ("fewshot", "Few-shot"),
+        ("few_shot", "Few-shot"),
+        ("zeroshot", "Zero-shot"),
+        ("zero_shot", "Zero-shot"),
+        ("diagnosis", "Zero-shot"),
+        ("confusion", "Zero-shot"),
+        ("probe", "Linear probe"),
+        ("retrieval", "Retrieval"),
+    ):
+        if key in lowered:
+            return label
+    return "Other"

@@ -1,0 +1,78 @@
+"""Importing studies from the Studies page: a DICOM folder under the data root or an uploaded zip,
+ingested by a background ``python -m model ingest`` job, then summarised from its ingest report.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import BinaryIO
+
+import pandas as pd
+
+from dashboard.jobs import model_command
+from dashboard.settings import Settings
+from dashboard.zip_import import ZipImportResult, extract_zip
+from model.errors import DataError, UserError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_name(name: str) -> str:
+    """A dataset / import name usable as a folder name."""
+    name = name.strip()
+    if not _NAME.match(name):
+        raise UserError("name the import with letters, digits, - _ . (up to 64 characters)")
+    return name
+
+
+def dataset_folder(settings: Settings, name: str) -> Path:
+    """Where an imported dataset is written; refuses to overwrite an existing one."""
+    out = settings.imports_dir / "datasets" / check_name(name)
+    if (out / "studies.parquet").exists():
+        raise UserError(f"a dataset called {name!r} already exists; choose another name")
+    return out
+
+
+def unpack_upload(settings: Settings, upload: BinaryIO, name: str) -> ZipImportResult:
+    """Safely extract an uploaded zip to ``DATA_ROOT/imports/uploads/<name>``."""
+    return extract_zip(upload, settings.imports_dir / "uploads" / check_name(name))
+
+
+def source_folder(settings: Settings, text: str) -> Path:
+    """A DICOM/NIfTI folder path typed by the user; must exist and lie under the data root."""
+    folder = settings.inside_root(text)
+    if not folder.is_dir():
+        raise UserError(f"{text} is not a folder")
+    if not any(folder.iterdir()):
+        raise UserError(f"{text} is empty")
+    return folder
+
+
+def ingest_command(source: Path, out: Path, site: str, reports: Path | None) -> list[str]:
+    """``python -m model ingest SRC --out DATASET --site SITE [--reports CSV]``."""
+    args = ["ingest", str(source), "--out", str(out), "--site", check_name(site)]
+    if reports is not None:
+        args += ["--reports", str(reports)]
+    return model_command(*args)
+
+
+def read_ingest_report(dataset: Path) -> pd.DataFrame:
+    """``ingest_report.csv`` (path, study_id, series, level, reason); empty if nothing was skipped."""
+    path = dataset / "ingest_report.csv"
+    if not path.is_file():
+        return pd.DataFrame(columns=["path", "study_id", "series", "level", "reason"])
+    try:
+        return pd.read_csv(path, dtype=str).fillna("")
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        if isinstance(err, pd.errors.EmptyDataError):
+            return pd.DataFrame(columns=["path", "study_id", "series", "level", "reason"])
+        raise DataError(f"ingest report {path} is unreadable: {err}") from err
+
+
+def report_summary(report: pd.DataFrame) -> pd.DataFrame:
+    """Counts per level and reason, most frequent first."""
+    if report.empty:
+        return pd.DataFrame(columns=["level", "reason", "count"])
+    counts = report.groupby(["level", "reason"]).size().rename("count").reset_index()
+    return counts.sort_values("count", ascending=False)

@@ -1,0 +1,278 @@
+"""Background jobs: long actions (demo build, ingest, training, evaluation) run as separate processes.
+
+Each job gets a folder ``DATA_ROOT/jobs/<id>/`` holding
+
+```
+job.json       id, kind, title, command, pid, process start tick, started, outputs, cancel flag
+log.txt        the process's stdout + stderr
+progress.json  model.progress writes it (env CMR_PROGRESS_FILE): stage, done, total, fraction, eta_s
+result.json    exit code and end time, written by the job runner when the command ends
+```
+
+The command runs under a tiny runner (``python -m dashboard.jobs run JOBDIR -- CMD...``) that is a
+process-group leader, waits for the command and records its exit code, so a job's state is known
+from disk alone: it survives a dashboard restart or a browser refresh. Cancelling kills the job's
+own process group (never processes found by name). Only one job of a kind runs at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from model.atomic import atomic_write_json
+from model.errors import UserError
+from model.progress import PROGRESS_ENV
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_CHILDREN: dict[int, subprocess.Popen] = {}
+_CANCEL_GRACE_S = 3.0
+ACTIVE_STATES = ("running",)
+
+
+@dataclass
+class Job:
+    """One background job as read from its folder."""
+
+    folder: Path
+    info: dict[str, Any]
+    state: str
+    returncode: int | None = None
+    progress: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return str(self.info["id"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.info["kind"])
+
+    @property
+    def title(self) -> str:
+        return str(self.info.get("title") or self.kind)
+
+    @property
+    def pid(self) -> int:
+        return int(self.info["pid"])
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "log.txt"
+
+    @property
+    def running(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return dict(self.info.get("outputs") or {})
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last ``lines`` lines of the job's log (empty when there is none yet)."""
+        try:
+            with open(self.log_path, "rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                size = handle.tell()
+                handle.seek(max(0, size - 64 * 1024))
+                text = handle.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def model_command(*args: str) -> list[str]:
+    """``python -m model ARGS`` with this interpreter."""
+    return [sys.executable, "-m", "model", *args]
+
+
+class JobManager:
+    """Launch, list and cancel jobs whose state lives in ``jobs_dir``."""
+
+    def __init__(self, jobs_dir: Path):
+        self.jobs_dir = Path(jobs_dir)
+
+    def launch(
+        self,
+        kind: str,
+        command: Sequence[str],
+        title: str = "",
+        outputs: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Job:
+        """Start ``command`` in its own process group; refuse a second running job of ``kind``."""
+        busy = [job for job in self.list(kind) if job.running]
+        if busy:
+            raise UserError(
+                f"a {kind} job is already running ({busy[0].title}, started "
+                f"{_clock(busy[0].info.get('started'))}); wait for it or cancel it first"
+            )
+        job_id = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        folder = self.jobs_dir / job_id
+        folder.mkdir(parents=True)
+        child_env = {**os.environ, **(env or {})}
+        child_env[PROGRESS_ENV] = str(folder / "progress.json")
+        child_env["PYTHONUNBUFFERED"] = "1"
+        child_env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(REPO_ROOT), child_env.get("PYTHONPATH", "")) if p
+        )
+        runner = [sys.executable, "-m", "dashboard.jobs", "run", str(folder), "--", *command]
+        with open(folder / "log.txt", "ab") as log:
+            proc = subprocess.Popen(
+                runner,
+                cwd=REPO_ROOT,
+                env=child_env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _CHILDREN[proc.pid] = proc
+        info = {
+            "id": job_id,
+            "kind": kind,
+            "title": title or kind,
+            "command": list(command),
+            "pid": proc.pid,
+            "proc_start": _proc_start(proc.pid),
+            "started": time.time(),
+            "outputs": outputs or {},
+            "cancel_requested": False,
+        }
+        atomic_write_json(folder / "job.json", info)
+        return self._read(folder)
+
+    def list(self, kind: str | None = None) -> list[Job]:
+        """Jobs (optionally of one kind), newest first."""
+        if not self.jobs_dir.is_dir():
+            return []
+        jobs = []
+        for folder in self.jobs_dir.iterdir():
+            if (folder / "job.json").is_file():
+                job = self._read(folder)
+                if job is not None and (kind is None or job.kind == kind):
+                    jobs.append(job)
+        return sorted(jobs, key=lambda j: float(j.info.get("started", 0)), reverse=True)
+
+    def latest(self, kind: str) -> Job | None:
+        jobs = self.list(kind)
+        return jobs[0] if jobs else None
+
+    def get(self, job_id: str) -> Job:
+        folder = self.jobs_dir / job_id
+        job = self._read(folder) if (folder / "job.json").is_file() else None
+        if job is None:
+            raise UserError(f"no job called {job_id!r}")
+        return job
+
+    def cancel(self, job_id: str) -> Job:
+        """Stop a running job: SIGTERM to its own process group, SIGKILL after a short grace."""
+        job = self.get(job_id)
+        if not job.running:
+            return job
+        info = dict(job.info, cancel_requested=True)
+        atomic_write_json(job.folder / "job.json", info)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(job.pid, signal.SIGTERM)
+        deadline = time.monotonic() + _CANCEL_GRACE_S
+        while time.monotonic() < deadline and process_alive(job.pid, info.get("proc_start")):
+            time.sleep(0.05)
+        if process_alive(job.pid, info.get("proc_start")):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(job.pid, signal.SIGKILL)
+            time.sleep(0.1)
+            _reap(job.pid)
+        return self.get(job_id)
+
+    def _read(self, folder: Path) -> Job | None:
+        info = _load_json(folder / "job.json")
+        if not info or "pid" not in info:
+            return None
+        result = _load_json(folder / "result.json")
+        progress = _load_json(folder / "progress.json")
+        pid = int(info["pid"])
+        _reap(pid)
+        if result:
+            code = int(result.get("returncode", 1))
+            cancelled = info.get("cancel_requested") or code < 0
+            state = "cancelled" if cancelled else ("finished" if code == 0 else "failed")
+            return Job(folder, info, state, code, progress)
+        if process_alive(pid, info.get("proc_start")):
+            return Job(folder, info, "running", None, progress)
+        state = "cancelled" if info.get("cancel_requested") else "lost"
+        return Job(folder, info, state, None, progress)
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _clock(stamp: Any) -> str:
+    try:
+        return time.strftime("%H:%M:%S", time.localtime(float(stamp)))
+    except (TypeError, ValueError):
+        return "earlier"
+
+
+def _proc_start(pid: int) -> str | None:
+    """The kernel's start tick of ``pid`` (guards against a reused pid after a restart)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def process_alive(pid: int, proc_start: Any = None) -> bool:
+    """True while ``pid`` runs and is not a zombie (and is still the process we started)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields and fields[0] == "Z":
+        return False
+    return proc_start is None or len(fields) <= 19 or fields[19] == str(proc_start)
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status of a child this process started (no zombies left behind)."""
+    proc = _CHILDREN.get(pid)
+    if proc is not None and proc.poll() is not None:
+        _CHILDREN.pop(pid, None)
+
+
+def _run(folder: Path, command: list[str]) -> int:
+    """Runner body: run ``command`` in this process group, then write result.json."""
+    child = subprocess.Popen(command)
+
+    def _forward(signum: int, _frame: Any) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, _forward)
+    signal.signal(signal.SIGINT, _forward)
+    code = child.wait()
+    atomic_write_json(folder / "result.json", {"returncode": code, "finished": time.time()})
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 5 or sys.argv[1] != "run" or sys.argv[3] != "--":
+        sys.exit("usage: python -m dashboard.jobs run JOBDIR -- COMMAND...")
+    sys.exit(_run(Path(sys.argv[2]), sys.argv[4:]))

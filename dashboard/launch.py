@@ -1,0 +1,54 @@
+"""``python -m dashboard.launch``: the README's main job.
+
+Starts the demo build as a background job when the demo is not built yet (the Home page shows its
+progress and it survives browser refreshes), then serves the dashboard on localhost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from dashboard.jobs import JobManager, model_command
+from dashboard.settings import Settings
+from model.demo import DemoLayout
+from model.errors import UserError
+
+log = logging.getLogger("dashboard.launch")
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+def start_demo_build(settings: Settings) -> None:
+    """Launch ``python -m model demo`` unless the demo is built or already being built."""
+    if DemoLayout(settings.data_root).is_built():
+        log.info("demo data ready under %s", settings.data_root)
+        return
+    try:
+        job = JobManager(settings.jobs_dir).launch(
+            "demo",
+            model_command("demo", "--root", str(settings.data_root)),
+            title="Build the demo (generate, ingest, train, index)",
+        )
+    except UserError as err:
+        log.info("%s", err)
+        return
+    log.info(
+        "building the demo in the background (log: %s); follow it on the Home page", job.log_path
+    )
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = Settings.from_env()
+    settings.data_root.mkdir(parents=True, exist_ok=True)
+    os.environ["CMR_DATA_ROOT"] = str(settings.data_root)
+    start_demo_build(settings)
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), *argv]
+    os.execv(sys.executable, command)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

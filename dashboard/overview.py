@@ -1,0 +1,71 @@
+"""The Home page's status summary: which datasets, runs, checkpoint and index exist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from dashboard.jobs import model_command
+from dashboard.settings import Settings, find_named
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """One ingested dataset: folder and number of studies."""
+
+    path: Path
+    studies: int
+
+
+@dataclass(frozen=True)
+class StudioStatus:
+    """Everything the Home page reports, read from disk."""
+
+    datasets: list[DatasetSummary]
+    active_dataset: Path | None
+    runs: int
+    active_checkpoint: Path | None
+    indexes: list[Path]
+
+    @property
+    def ready(self) -> bool:
+        """True when the demo-level pipeline (data + checkpoint) exists."""
+        return bool(self.datasets) and self.active_checkpoint is not None
+
+
+def study_count(dataset: Path) -> int:
+    """Rows of ``studies.parquet`` from its footer (no data read); 0 if unreadable."""
+    try:
+        return int(pq.ParquetFile(dataset / "studies.parquet").metadata.num_rows)
+    except (OSError, ValueError):
+        return 0
+
+
+def studio_status(settings: Settings) -> StudioStatus:
+    """Scan the data root once."""
+    datasets = [DatasetSummary(p, study_count(p)) for p in settings.datasets()]
+    indexes = sorted({p.parent for p in find_named(settings.data_root, "chroma.sqlite3")})
+    return StudioStatus(
+        datasets=datasets,
+        active_dataset=settings.active_dataset(),
+        runs=len(settings.runs()),
+        active_checkpoint=settings.active_checkpoint(),
+        indexes=indexes,
+    )
+
+
+def demo_command(settings: Settings) -> list[str]:
+    """``python -m model demo --root DATA_ROOT``: generate -> ingest -> train -> embed -> index."""
+    return model_command("demo", "--root", str(settings.data_root))
+
+
+def relative(path: Path | None, root: Path) -> str:
+    """``path`` shown relative to the data root when it lies inside it."""
+    if path is None:
+        return "—"
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,277 @@
+"""Pure plot builders: data in, a plotly figure out (no Streamlit, no file or model access).
+
+Every figure shares one dark template so the dashboard reads well on a projector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+TEMPLATE = "plotly_dark"
+_PALETTE = ("#ff4b4b", "#4bb4ff", "#ffd166", "#06d6a0", "#c77dff", "#f78c6b", "#9aa5b1")
+_VAL_METRICS = ("val_auc", "val_r@1", "val_r@5", "val_r@10")
+
+
+def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
+    fig.update_layout(
+        template=TEMPLATE,
+        title=title,
+        height=height,
+        margin={"l": 50, "r": 20, "t": 50, "b": 40},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def loss_curve(metrics: pd.DataFrame) -> go.Figure:
+    """Training loss per step (and validation loss per epoch when logged).
+
+    metrics: rows of metrics.jsonl with columns kind, step, loss (others ignored).
+    """
+    fig = go.Figure()
+    for kind, colour in (("train", _PALETTE[1]), ("val", _PALETTE[0])):
+        part = _kind(metrics, kind, "loss")
+        if not part.empty:
+            mode = "lines" if kind == "train" else "lines+markers"
+            fig.add_trace(
+                go.Scatter(
+                    x=part["step"],
+                    y=part["loss"],
+                    mode=mode,
+                    name=f"{kind} loss",
+                    line={"color": colour},
+                )
+            )
+    fig.update_xaxes(title="step")
+    fig.update_yaxes(title="InfoNCE loss")
+    return _layout(fig, "Loss")
+
+
+def validation_curves(metrics: pd.DataFrame) -> go.Figure:
+    """Validation zero-shot AUC and retrieval R@k per epoch (metrics.jsonl rows, kind == val)."""
+    fig = go.Figure()
+    for colour, name in zip(_PALETTE, _VAL_METRICS, strict=False):
+        part = _kind(metrics, "val", name)
+        if not part.empty:
+            fig.add_trace(
+                go.Scatter(
+                    x=part["epoch"],
+                    y=part[name],
+                    mode="lines+markers",
+                    name=name,
+                    line={"color": colour},
+                )
+            )
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title="value", range=[0, 1.02])
+    return _layout(fig, "Validation: zero-shot AUC and retrieval R@k")
+
+
+def _kind(metrics: pd.DataFrame, kind: str, column: str) -> pd.DataFrame:
+    if metrics.empty or column not in metrics or "kind" not in metrics:
+        return pd.DataFrame()
+    return metrics[(metrics["kind"] == kind) & metrics[column].notna()]
+
+
+def embedding_map(
+    coords: pd.DataFrame,
+    color: str | None = None,
+    prompts: pd.DataFrame | None = None,
+    hover: Sequence[str] = (),
+    method: str = "UMAP",
+) -> go.Figure:
+    """UMAP/PCA scatter (WebGL) of studies, optionally coloured, with prompt embeddings as stars.
+
+    coords: one row per study with x, y, study_id and any columns named in ``color`` / ``hover``;
+    prompts: rows with x, y, text. Selection (lasso/box) returns point indices into ``coords``.
+    """
+    fig = go.Figure()
+    custom = coords[["study_id", *hover]].astype(str).to_numpy() if len(coords) else None
+    hovertemplate = (
+        "<b>%{customdata[0]}</b>"
+        + "".join(f"<br>{name}: %{{customdata[{i + 1}]}}" for i, name in enumerate(hover))
+        + "<extra></extra>"
+    )
+    marker = _colour_marker(fig, coords, color)
+    fig.add_trace(
+        go.Scattergl(
+            x=coords["x"] if len(coords) else [],
+            y=coords["y"] if len(coords) else [],
+            mode="markers",
+            marker=marker,
+            customdata=custom,
+            hovertemplate=hovertemplate,
+            name="studies",
+            showlegend=False,
+        )
+    )
+    if prompts is not None and len(prompts):
+        fig.add_trace(_prompt_stars(prompts))
+    fig.update_layout(dragmode="lasso", clickmode="event+select")
+    fig.update_xaxes(showticklabels=False, title=f"{method} 1")
+    fig.update_yaxes(showticklabels=False, title=f"{method} 2")
+    return _layout(fig, f"Study embeddings ({method})", height=620)
+
+
+def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> dict:
+    """Marker settings colouring studies by ``color`` (a colour scale for many numeric values,
+    else one legend entry per category, added to ``fig`` as legend-only traces)."""
+    marker: dict = {"size": 6, "opacity": 0.85}
+    if not color or color not in coords or not len(coords):
+        return marker
+    values = coords[color]
+    if pd.api.types.is_numeric_dtype(values) and values.nunique() > 8:
+        marker.update(color=values, colorscale="Turbo", showscale=True, colorbar={"title": color})
+        return marker
+    labels = values.astype(str)
+    mapping = {v: _PALETTE[i % len(_PALETTE)] for i, v in enumerate(sorted(labels.unique()))}
+    marker["color"] = labels.map(mapping).tolist()
+    for name, colour in mapping.items():
+        fig.add_trace(
+            go.Scattergl(x=[None], y=[None], mode="markers", name=name, marker={"color": colour})
+        )
+    return marker
+
+
+def _prompt_stars(prompts: pd.DataFrame) -> go.Scatter:
+    """Prompt embeddings on the map: rows with x, y, text."""
+    return go.Scatter(
+        x=prompts["x"],
+        y=prompts["y"],
+        mode="markers+text",
+        text=prompts["text"],
+        textposition="top center",
+        marker={
+            "symbol": "star",
+            "size": 16,
+            "color": "white",
+            "line": {"width": 1, "color": "black"},
+        },
+        name="prompts",
+        hovertemplate="%{text}<extra>prompt</extra>",
+    )
+
+
+def roc_figure(
+    fpr: np.ndarray, tpr: np.ndarray, auc: float, ci: tuple[float, float], name: str
+) -> go.Figure:
+    """ROC curve: fpr/tpr float [K] from (0, 0) to (1, 1); AUC and its 95% CI in the legend."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#666"}, name="chance"
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=fpr,
+            y=tpr,
+            mode="lines",
+            line={"color": _PALETTE[0], "width": 3},
+            name=f"AUC {auc:.3f} (95% CI {ci[0]:.3f}–{ci[1]:.3f})",
+        )
+    )
+    fig.update_xaxes(title="1 − specificity", range=[0, 1])
+    fig.update_yaxes(title="sensitivity", range=[0, 1.02])
+    return _layout(fig, f"ROC: {name}", height=420)
+
+
+def confusion_figure(
+    matrix: np.ndarray, classes: Sequence[str], title: str = "Confusion matrix"
+) -> go.Figure:
+    """Heatmap of counts: matrix int [C (true), C (predicted)]."""
+    matrix = np.asarray(matrix)
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=list(classes),
+            y=list(classes),
+            colorscale="Blues",
+            text=matrix.astype(str),
+            texttemplate="%{text}",
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{z}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="predicted")
+    fig.update_yaxes(title="true", autorange="reversed")
+    return _layout(fig, title, height=440)
+
+
+def score_histogram(
+    scores: np.ndarray, threshold: float, name: str, labels: np.ndarray | None = None
+) -> go.Figure:
+    """Distribution of one prompt's probabilities [N] with the decision threshold marked.
+
+    labels: optional {0, 1} [N]; when given, positives and negatives are drawn separately.
+    """
+    fig = go.Figure()
+    bins = {"start": 0.0, "end": 1.0, "size": 0.02}
+    if labels is None:
+        fig.add_trace(go.Histogram(x=scores, xbins=bins, marker_color=_PALETTE[1], name="studies"))
+    else:
+        labels = np.asarray(labels).astype(bool)
+        for flag, colour, label in (
+            (False, _PALETTE[1], "label 0"),
+            (True, _PALETTE[0], "label 1"),
+        ):
+            fig.add_trace(
+                go.Histogram(
+                    x=scores[labels == flag],
+                    xbins=bins,
+                    marker_color=colour,
+                    name=label,
+                    opacity=0.7,
+                )
+            )
+        fig.update_layout(barmode="overlay")
+    fig.add_vline(x=threshold, line={"color": "white", "dash": "dash"})
+    fig.update_xaxes(title=f"p({name})", range=[0, 1])
+    fig.update_yaxes(title="studies")
+    return _layout(fig, f"Scores: {name}", height=320)
+
+
+def fewshot_figure(table: pd.DataFrame) -> go.Figure:
+    """Few-shot curves: rows with k, a metric column (auc or AUC), optional model/label/probe columns."""
+    metric = next((c for c in ("auc", "AUC", "accuracy", "Accuracy") if c in table), None)
+    fig = go.Figure()
+    if metric is None or "k" not in table:
+        return _layout(fig, "Few-shot")
+    group_cols = [c for c in ("probe", "method", "site", "Label", "label") if c in table][:2]
+    groups = table.groupby(group_cols) if group_cols else [("all", table)]
+    for i, (key, part) in enumerate(groups):
+        curve = part.groupby("k")[metric].mean().sort_index()
+        name = " · ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+        fig.add_trace(
+            go.Scatter(
+                x=curve.index,
+                y=curve.values,
+                mode="lines+markers",
+                name=name,
+                line={"color": _PALETTE[i % 7]},
+            )
+        )
+    fig.update_xaxes(title="shots per class (k)", type="log", tickvals=[1, 2, 4, 8, 16, 32])
+    fig.update_yaxes(title=metric)
+    return _layout(fig, f"Few-shot {metric}", height=420)
+
+
+def selected_rows(points: Sequence[dict], figure: go.Figure) -> list[int]:
+    """Row indices into the map's ``coords`` of the selected study points.
+
+    points: ``st.plotly_chart(on_select="rerun")`` selection points (curve_number, point_index);
+    legend-only and prompt traces are ignored, duplicates removed, order kept.
+    """
+    studies_curve = next(
+        (i for i, trace in enumerate(figure.data) if trace.name == "studies"), None
+    )
+    rows: list[int] = []
+    for point in points:
+        index = point.get("point_index", point.get("pointIndex"))
+        curve = point.get("curve_number", point.get("curveNumber", studies_curve))
+        if curve == studies_curve and index is not None and index not in rows:
+            rows.append(int(index))
+    return rows

@@ -1,0 +1,107 @@
+"""The Zero-shot page's prompt editor model: prompt sets <-> editable tables, and where sets live.
+
+Findings edit as rows (finding, positive prompts, negative prompts) and diagnoses as rows
+(class, prompts); several prompts in one cell are separated by ``|``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+import pandas as pd
+
+from dashboard.settings import Settings
+from model.errors import DataError
+from model.prompts import DEFAULT_PROMPTS, PromptSet
+
+SEPARATOR = "|"
+FINDING_COLUMNS = ("finding", "positive", "negative")
+DIAGNOSIS_COLUMNS = ("class", "prompts")
+
+
+def prompt_files(settings: Settings) -> dict[str, Path]:
+    """Shipped prompt sets (``sample_data/prompts``) and those saved under the data root."""
+    files = {f"shipped: {p.stem}": p for p in sorted(DEFAULT_PROMPTS.parent.glob("*.yaml"))}
+    if settings.prompts_dir.is_dir():
+        files.update({f"saved: {p.stem}": p for p in sorted(settings.prompts_dir.glob("*.yaml"))})
+    return files
+
+
+def load_prompt_set(path: Path, upload: BinaryIO | None = None) -> PromptSet:
+    """An uploaded YAML file when given (``.name`` and ``.getvalue()``), else the set at ``path``."""
+    if upload is None:
+        return PromptSet.load(path)
+    text = upload.getvalue().decode("utf-8", errors="replace")
+    return PromptSet.loads(text, source=getattr(upload, "name", "uploaded prompt set"))
+
+
+def _join(prompts: tuple[str, ...] | list[str]) -> str:
+    return f" {SEPARATOR} ".join(prompts)
+
+
+def _split(cell: object) -> list[str]:
+    if cell is None or (isinstance(cell, float) and pd.isna(cell)):
+        return []
+    return [part.strip() for part in str(cell).split(SEPARATOR) if part.strip()]
+
+
+def findings_rows(prompts: PromptSet) -> pd.DataFrame:
+    """One editable row per finding."""
+    rows = [(name, _join(p.positive), _join(p.negative)) for name, p in prompts.findings.items()]
+    return pd.DataFrame(rows, columns=list(FINDING_COLUMNS))
+
+
+def diagnoses_rows(prompts: PromptSet) -> pd.DataFrame:
+    """One editable row per diagnosis class."""
+    rows = [(name, _join(texts)) for name, texts in prompts.diagnoses.items()]
+    return pd.DataFrame(rows, columns=list(DIAGNOSIS_COLUMNS))
+
+
+def prompt_set_from_rows(findings: pd.DataFrame, diagnoses: pd.DataFrame) -> PromptSet:
+    """Validate the edited tables into a PromptSet (DataError naming the bad row otherwise)."""
+    data: dict[str, dict] = {"findings": {}, "diagnoses": {}}
+    for row in findings.to_dict("records"):
+        name = str(row.get("finding") or "").strip()
+        if not name:
+            if _split(row.get("positive")) or _split(row.get("negative")):
+                raise DataError("a findings row has prompts but no finding name")
+            continue
+        if name in data["findings"]:
+            raise DataError(f"finding {name!r} appears twice")
+        data["findings"][name] = {
+            "positive": _split(row.get("positive")),
+            "negative": _split(row.get("negative")),
+        }
+    for row in diagnoses.to_dict("records"):
+        name = str(row.get("class") or "").strip()
+        if not name:
+            continue
+        if name in data["diagnoses"]:
+            raise DataError(f"diagnosis {name!r} appears twice")
+        data["diagnoses"][name] = _split(row.get("prompts"))
+    return PromptSet.from_dict(data, source="edited prompts")
+
+
+def with_trial(findings: pd.DataFrame, name: str, positive: str, negative: str) -> pd.DataFrame:
+    """The findings table plus a trial finding when both of its prompts are filled in."""
+    if not (positive.strip() and negative.strip()):
+        return findings
+    from dashboard.scoring import clean_query
+
+    row = {
+        "finding": name.strip() or "custom",
+        "positive": clean_query(positive),
+        "negative": clean_query(negative),
+    }
+    kept = findings[findings["finding"].astype(str).str.strip() != row["finding"]]
+    return pd.concat([kept, pd.DataFrame([row])], ignore_index=True)
+
+
+def save_prompt_set(settings: Settings, prompts: PromptSet, name: str) -> Path:
+    """Write the set to ``DATA_ROOT/prompts/<name>.yaml`` (atomic, validated)."""
+    from dashboard.importer import check_name
+
+    path = settings.prompts_dir / f"{check_name(name)}.yaml"
+    prompts.save(path)
+    return path

@@ -1,0 +1,230 @@
+"""Training runs as the Train page sees them: read-only views of run folders, GPU detection and
+the command that launches a run (a preset file with the form's overrides, then ``model train``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dashboard.jobs import model_command, process_alive
+from model.atomic import atomic_write_json
+from model.errors import UserError
+from model.training.run_folder import RunFolder
+
+_VAL_KEYS = ("val_auc", "val_r@1", "val_r@5", "val_r@10")
+
+
+@dataclass(frozen=True)
+class TrainForm:
+    """What the Train page's form asks for; overrides applied on top of ``preset``."""
+
+    dataset: Path
+    name: str
+    preset: str = "cpu-small"
+    tower: str = "multiview"
+    frames: int = 8
+    image_size: int = 64
+    batch_size: int = 32
+    epochs: int = 8
+    lr: float = 1e-3
+    text_layers: int = 2
+
+
+def run_state(status: dict[str, Any]) -> str:
+    """The status' state, or ``crashed`` when it claims to run but its process is gone."""
+    state = str(status.get("state") or "unknown")
+    pid = status.get("pid")
+    if state in ("running", "queued") and pid and not process_alive(int(pid)):
+        return "crashed"
+    return state
+
+
+def read_status(run: Path) -> dict[str, Any]:
+    """status.json of a run ({} before the run wrote one)."""
+    return RunFolder(run).read_status()
+
+
+def log_tail(run: Path, lines: int = 40) -> str:
+    """The last ``lines`` lines of the run's train.log."""
+    log = RunFolder(run).log_path
+    if not log.exists():
+        return "(no log yet)"
+    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+def preset_names() -> list[str]:
+    """Names of the shipped presets (model/presets/*.json)."""
+    from model.nn.presets import preset_names as shipped
+
+    return shipped()
+
+
+def read_metrics(run: Path) -> pd.DataFrame:
+    """metrics.jsonl as a table (empty when the run has logged nothing yet)."""
+    return pd.DataFrame(RunFolder(run).read_metrics())
+
+
+def runs_table(runs: list[Path], root: Path) -> pd.DataFrame:
+    """One row per run folder: name, state, epoch, ETA, best validation metric, last update."""
+    rows = []
+    for run in runs:
+        status = RunFolder(run).read_status() if (run / "status.json").exists() else {}
+        metrics = read_metrics(run)
+        best = _best_val(metrics)
+        rows.append(
+            {
+                "run": str(run.relative_to(root)) if root in run.parents else str(run),
+                "state": run_state(status),
+                "epoch": f"{status.get('epoch', 0)}/{status.get('epochs', '?')}",
+                "eta": format_eta(status.get("eta_s")) if run_state(status) == "running" else "",
+                "best": best,
+                "checkpoint": "best.pt"
+                if (run / "best.pt").exists()
+                else ("last.pt" if (run / "last.pt").exists() else ""),
+                "updated": time.strftime(
+                    "%m-%d %H:%M", time.localtime(status.get("updated") or _mtime(run))
+                ),
+                "path": str(run),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _best_val(metrics: pd.DataFrame) -> str:
+    for key in _VAL_KEYS:
+        if key in metrics and metrics[key].notna().any():
+            return f"{key} {metrics[key].max():.3f}"
+    return ""
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return time.time()
+
+
+def format_eta(seconds: Any) -> str:
+    """``1h 02m`` / ``4m 10s`` / ``12s``; empty for unknown."""
+    try:
+        total = int(float(seconds))
+    except (TypeError, ValueError):
+        return ""
+    if total < 0:
+        return ""
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def detect_gpus() -> list[str]:
+    """Names of the visible NVIDIA GPUs (via ``nvidia-smi -L``); empty on CPU-only machines."""
+    tool = shutil.which("nvidia-smi")
+    if tool is None:
+        return []
+    try:
+        out = subprocess.run([tool, "-L"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.strip() for line in out.stdout.splitlines() if line.startswith("GPU")]
+
+
+def prepare_run(form: TrainForm, runs_dir: Path, gpus: int) -> tuple[Path, list[str]]:
+    """Write ``RUN/preset.json`` (base preset + form overrides) and return (run dir, command)."""
+    from model.nn.presets import load_preset, preset_from_dict, preset_to_dict
+
+    name = form.name.strip()
+    if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
+        raise UserError("name the run with letters, digits, - _ . only")
+    run = runs_dir / name
+    if (run / "last.pt").exists() or (run / "status.json").exists():
+        raise UserError(f"a run called {name!r} already exists; pick another name or resume it")
+    preset = preset_to_dict(load_preset(form.preset))
+    video, train = preset["model"]["video"], preset["train"]
+    video.update(kind=form.tower, frames=form.frames, image_size=form.image_size)
+    preset["model"]["text"]["unlocked_layers"] = form.text_layers
+    train.update(epochs=form.epochs, batch_size=form.batch_size, lr=form.lr)
+    for key in ("frames", "image_size"):
+        if key in train:
+            train[key] = video[key]
+    preset_from_dict(json.loads(json.dumps(preset)))
+    run.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run / "preset.json", preset)
+    args = [
+        "train",
+        "--data",
+        str(form.dataset),
+        "--preset",
+        str(run / "preset.json"),
+        "--out",
+        str(run),
+    ]
+    return run, _launcher(args, gpus)
+
+
+def resume_command(run: Path, dataset: Path, gpus: int) -> list[str]:
+    """The command that continues ``run`` from its last.pt."""
+    if not (run / "last.pt").exists():
+        raise UserError(f"{run.name} has no last.pt to resume from")
+    preset = run / "preset.json"
+    args = ["train", "--data", str(dataset), "--out", str(run), "--resume"]
+    if preset.exists():
+        args += ["--preset", str(preset)]
+    return _launcher(args, gpus)
+
+
+def _launcher(args: list[str], gpus: int) -> list[str]:
+    if gpus > 1:
+        return [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            f"--nproc_per_node={gpus}",
+            "-m",
+            "model",
+            *args,
+        ]
+    return model_command(*args)
+
+
+def delete_run(run: Path, running: bool) -> None:
+    """Remove a finished run folder; refuse while it is still going."""
+    if running or run_state(RunFolder(run).read_status()) in ("running", "queued"):
+        raise UserError(f"{run.name} is still running; stop it before deleting it")
+    shutil.rmtree(run)
+
+
+def preset_defaults(name: str) -> dict[str, Any]:
+    """The form fields' starting values taken from a shipped preset."""
+    from model.nn.presets import load_preset, preset_to_dict
+
+    preset = preset_to_dict(load_preset(name))
+    video, text, train = preset["model"]["video"], preset["model"]["text"], preset["train"]
+    return {
+        "tower": video.get("kind", "multiview"),
+        "frames": int(video.get("frames", 8)),
+        "image_size": int(video.get("image_size", 64)),
+        "batch_size": int(train.get("batch_size", 32)),
+        "epochs": int(train.get("epochs", 8)),
+        "lr": float(train.get("lr", 1e-3)),
+        "text_layers": int(text.get("unlocked_layers", 2)),
+    }
+
+
+def job_for_run(jobs: list[Any], run: Path) -> Any | None:
+    """The dashboard job that trains ``run`` (latest first), if it was launched from here."""
+    for job in jobs:
+        if job.outputs.get("run") == str(run):
+            return job
+    return None

@@ -1,0 +1,136 @@
+"""Zero-shot scoring for the dashboard: a text-embedding cache and one-call re-scoring.
+
+Editing one prompt re-encodes only that prompt (every other prompt's embedding is cached), then
+scores all studies with one matrix product (model/zeroshot.py), so a re-score of 10,000 studies
+stays well under half a second on a CPU.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from model.errors import UserError
+from model.evaluation.metrics import binary_metrics, confusion_matrix, roc_curve_points
+from model.prompts import PromptSet
+from model.zeroshot import score_diagnoses, score_findings
+
+MAX_QUERY_CHARS = 500
+_MAX_CACHED_TEXTS = 4096
+
+
+class CachedTextEncoder:
+    """``texts (N) -> float32 [N, D]`` unit-norm, remembering every text it has encoded."""
+
+    def __init__(self, encode: Callable[[list[str]], np.ndarray]):
+        self._encode = encode
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            if missing:
+                for text, vector in zip(missing, self._encode(missing), strict=True):
+                    self._cache[text] = np.asarray(vector, dtype=np.float32)
+                while len(self._cache) > _MAX_CACHED_TEXTS:
+                    self._cache.popitem(last=False)
+            return (
+                np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 0), np.float32)
+            )
+
+
+def clean_query(text: str) -> str:
+    """A search or prompt text, stripped; UserError when empty or too long."""
+    cleaned = " ".join(str(text).split())
+    if not cleaned:
+        raise UserError("type some text first (the query is empty)")
+    if len(cleaned) > MAX_QUERY_CHARS:
+        raise UserError(
+            f"the text is {len(cleaned)} characters long; keep it under {MAX_QUERY_CHARS}"
+        )
+    return cleaned
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Per-study probabilities: findings [N, F] and diagnoses [N, C], indexed by study_id."""
+
+    findings: pd.DataFrame
+    diagnoses: pd.DataFrame
+
+
+def score_all(
+    ids: Sequence[str],
+    vectors: np.ndarray,
+    prompts: PromptSet,
+    encoder: CachedTextEncoder,
+    scale: float,
+) -> Scores:
+    """Finding and diagnosis probabilities of every study (vectors float32 [N, D] unit-norm)."""
+    findings = score_findings(vectors, prompts, encoder, scale, ids=ids)
+    diagnoses = score_diagnoses(vectors, prompts, encoder, scale, ids=ids)
+    return Scores(findings=findings, diagnoses=diagnoses)
+
+
+@dataclass(frozen=True)
+class FindingEvaluation:
+    """ROC points, AUC with its 95% CI and threshold metrics for one finding."""
+
+    fpr: np.ndarray
+    tpr: np.ndarray
+    auc: float
+    auc_ci: tuple[float, float]
+    table: pd.DataFrame
+    n: int
+
+
+def evaluate_finding(
+    probs: pd.Series, labels: pd.Series, threshold: float, resamples: int = 300
+) -> FindingEvaluation | None:
+    """Metrics of one finding against 1/0 labels (blank labels skipped); None if one class is absent."""
+    joined = pd.concat([probs.rename("p"), labels.rename("y")], axis=1, join="inner").dropna()
+    y = joined["y"].astype(int).to_numpy()
+    p = joined["p"].to_numpy()
+    if y.size == 0 or y.min() == y.max():
+        return None
+    result = binary_metrics(p, y, resamples=resamples, seed=0, decisions=(p >= threshold))
+    fpr, tpr = roc_curve_points(p, y)
+    rows = []
+    for name in ("auc", "accuracy", "f1", "sensitivity", "specificity"):
+        low, high = result.ci.get(name, (float("nan"), float("nan")))
+        rows.append(
+            {"metric": name, "value": getattr(result, name), "ci_low": low, "ci_high": high}
+        )
+    return FindingEvaluation(
+        fpr=fpr,
+        tpr=tpr,
+        auc=result.auc,
+        auc_ci=result.ci.get("auc", (float("nan"), float("nan"))),
+        table=pd.DataFrame(rows),
+        n=int(y.size),
+    )
+
+
+def diagnosis_confusion(
+    probs: pd.DataFrame, labels: pd.DataFrame
+) -> tuple[np.ndarray, list[str], float] | None:
+    """Confusion matrix [C, C] (true x predicted), class names and accuracy, from one-hot labels."""
+    classes = [c for c in probs.columns if c in labels.columns]
+    if not classes:
+        return None
+    truth = labels[classes].dropna()
+    truth = truth[truth.sum(axis=1) == 1]
+    common = truth.index.intersection(probs.index)
+    if common.empty:
+        return None
+    true_idx = truth.loc[common].to_numpy().argmax(axis=1)
+    pred_idx = probs.loc[common, classes].to_numpy().argmax(axis=1)
+    matrix = confusion_matrix(true_idx, pred_idx, len(classes))
+    return matrix, classes, float((true_idx == pred_idx).mean())

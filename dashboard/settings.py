@@ -1,0 +1,177 @@
+"""Where the dashboard finds things: the data root, datasets, run folders and the active checkpoint.
+
+Everything lives under one data root (env ``CMR_DATA_ROOT``, default ``./data``):
+
+```
+DATA_ROOT/
+  active.json          {"checkpoint": path, "dataset": path} chosen on the Train page
+  demo/                what ``python -m model demo --root DATA_ROOT`` builds
+  imports/             zips and folders imported from the Studies page
+  runs/                training runs launched from the Train page
+  jobs/                one folder per background job (dashboard/jobs.py)
+  prompts/             prompt sets saved from the Zero-shot page
+  evaluations/         evaluation outputs launched from the Evaluate page
+```
+
+Datasets and runs are found by their marker files (``studies.parquet``, ``status.json``), so a
+dataset or run placed anywhere under the root shows up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from model.atomic import atomic_write_json
+from model.errors import UserError
+
+DATA_ROOT_ENV = "CMR_DATA_ROOT"
+_SEARCH_DEPTH = 5
+_SKIP_DIRS = {"tensors", "dicom", "chroma", "embeddings", "masks", "jobs", "__pycache__"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths of one dashboard installation, all under ``data_root``."""
+
+    data_root: Path
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(Path(os.environ.get(DATA_ROOT_ENV, "data")).expanduser().resolve())
+
+    @property
+    def active_file(self) -> Path:
+        return self.data_root / "active.json"
+
+    @property
+    def demo_root(self) -> Path:
+        return self.data_root / "demo"
+
+    @property
+    def imports_dir(self) -> Path:
+        return self.data_root / "imports"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.data_root / "runs"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.data_root / "jobs"
+
+    @property
+    def prompts_dir(self) -> Path:
+        return self.data_root / "prompts"
+
+    @property
+    def evaluations_dir(self) -> Path:
+        return self.data_root / "evaluations"
+
+    def inside_root(self, path: str | Path) -> Path:
+        """Resolve ``path`` (relative to the root or absolute) and refuse anything outside it."""
+        text = str(path).strip()
+        if not text:
+            raise UserError("enter a folder path under the data root")
+        candidate = Path(text).expanduser()
+        if not candidate.is_absolute():
+            candidate = self.data_root / candidate
+        resolved = candidate.resolve()
+        if resolved != self.data_root and self.data_root not in resolved.parents:
+            raise UserError(
+                f"{text} is outside the data root {self.data_root}; copy it there first"
+            )
+        return resolved
+
+    def datasets(self) -> list[Path]:
+        """Every ingested dataset folder (holds ``studies.parquet``) under the root, sorted."""
+        return sorted(p.parent for p in find_named(self.data_root, "studies.parquet"))
+
+    def runs(self) -> list[Path]:
+        """Every training run folder (holds ``status.json`` or ``config.json``), newest first."""
+        found = {p.parent for p in find_named(self.data_root, "status.json")}
+        found |= {p.parent for p in find_named(self.data_root, "config.json") if _is_run(p.parent)}
+        return sorted(found, key=_mtime, reverse=True)
+
+    def checkpoints(self) -> list[Path]:
+        """``best.pt`` / ``last.pt`` of every run, newest first."""
+        out = []
+        for run in self.runs():
+            out.extend(p for p in (run / "best.pt", run / "last.pt") if p.is_file())
+        return out
+
+    def read_active(self) -> dict[str, str]:
+        """The chosen checkpoint and dataset (``{}`` when none was chosen or the file is bad)."""
+        try:
+            data = json.loads(self.active_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {k: str(v) for k, v in data.items() if k in ("checkpoint", "dataset") and v}
+
+    def write_active(self, checkpoint: Path | None = None, dataset: Path | None = None) -> None:
+        """Record the active checkpoint and/or dataset (kept fields stay as they were)."""
+        active = self.read_active()
+        if checkpoint is not None:
+            if not Path(checkpoint).is_file():
+                raise UserError(f"checkpoint {checkpoint} does not exist")
+            active["checkpoint"] = str(Path(checkpoint).resolve())
+        if dataset is not None:
+            if not (Path(dataset) / "studies.parquet").is_file():
+                raise UserError(f"{dataset} is not an ingested dataset (no studies.parquet)")
+            active["dataset"] = str(Path(dataset).resolve())
+        atomic_write_json(self.active_file, active)
+
+    def active_checkpoint(self) -> Path | None:
+        """The chosen checkpoint, else the newest ``best.pt``/``last.pt`` found, else None."""
+        chosen = self.read_active().get("checkpoint")
+        if chosen and Path(chosen).is_file():
+            return Path(chosen)
+        found = self.checkpoints()
+        return found[0] if found else None
+
+    def active_dataset(self) -> Path | None:
+        """The chosen dataset, else the first dataset found (demo internal first), else None."""
+        chosen = self.read_active().get("dataset")
+        if chosen and (Path(chosen) / "studies.parquet").is_file():
+            return Path(chosen)
+        found = self.datasets()
+        preferred = [p for p in found if "internal" in p.name]
+        return (preferred or found or [None])[0]
+
+
+def _is_run(folder: Path) -> bool:
+    return (folder / "metrics.jsonl").exists() or (folder / "train.log").exists()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def find_named(root: Path, name: str) -> list[Path]:
+    """Files called ``name`` up to a few levels under ``root``, skipping bulky data folders."""
+    if not root.is_dir():
+        return []
+    hits: list[Path] = []
+    stack: list[tuple[Path, int]] = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_file() and entry.name == name:
+                hits.append(Path(entry.path))
+            elif (
+                entry.is_dir(follow_symlinks=False)
+                and depth < _SEARCH_DEPTH
+                and entry.name not in _SKIP_DIRS
+                and not entry.name.startswith(".")
+            ):
+                stack.append((Path(entry.path), depth + 1))
+    return hits

@@ -1,0 +1,147 @@
+"""Study-table helpers: display columns, metadata filters, labels, case frames and thumbnails.
+
+Pure pandas/numpy; the pseudonymous patient key and the accession linkage are never shown.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model.errors import DataError
+from model.schema import CINE_SLOTS, VIEW_SLOTS
+
+log = logging.getLogger(__name__)
+HIDDEN_COLUMNS = ("patient_key", "accession_number")
+FILTER_COLUMNS = ("site", "split", "sex", "age_band", "manufacturer", "field_strength")
+DISPLAY_COLUMNS = (
+    "study_id",
+    "site",
+    "split",
+    "views",
+    "cine_phases",
+    "pixel_spacing_mm",
+    "matrix",
+    "manufacturer",
+    "field_strength",
+    "age_band",
+    "sex",
+    "impression",
+)
+
+
+@dataclass
+class StudyFilter:
+    """Metadata filters: column -> allowed values (empty = all), required views and free text."""
+
+    values: dict[str, list[str]] = field(default_factory=dict)
+    views: list[str] = field(default_factory=list)
+    text: str = ""
+
+
+def display_table(studies: pd.DataFrame) -> pd.DataFrame:
+    """The study table as shown in the UI (no patient keys, stable column order)."""
+    columns = [c for c in DISPLAY_COLUMNS if c in studies.columns]
+    return studies[columns].reset_index(drop=True)
+
+
+def filter_options(studies: pd.DataFrame) -> dict[str, list[str]]:
+    """Distinct values of each filterable column present in the table."""
+    return {
+        col: sorted(studies[col].dropna().astype(str).unique().tolist())
+        for col in FILTER_COLUMNS
+        if col in studies.columns
+    }
+
+
+def apply_filter(studies: pd.DataFrame, chosen: StudyFilter) -> pd.DataFrame:
+    """Rows matching every chosen value list, containing every required view and the text."""
+    mask = pd.Series(True, index=studies.index)
+    for column, allowed in chosen.values.items():
+        if allowed and column in studies.columns:
+            mask &= studies[column].astype(str).isin(allowed)
+    if chosen.views and "views" in studies.columns:
+        present = studies["views"].fillna("").str.split(",")
+        mask &= present.apply(lambda views: set(chosen.views) <= set(views))
+    text = chosen.text.strip().lower()
+    if text:
+        haystack = studies.get("impression", pd.Series("", index=studies.index)).fillna("")
+        haystack = haystack.str.lower() + " " + studies["study_id"].astype(str).str.lower()
+        mask &= haystack.str.contains(text, regex=False)
+    return studies[mask]
+
+
+def label_file(dataset: Path) -> Path | None:
+    """The dataset's labels CSV: ``DATASET/labels.csv``, else the demo layout's
+    ``<parent>/raw/<name>/labels.csv`` (generator output beside the ingested dataset)."""
+    for candidate in (dataset / "labels.csv", dataset.parent / "raw" / dataset.name / "labels.csv"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_labels(
+    dataset: Path, linkage: pd.DataFrame, labels_csv: Path | None = None
+) -> pd.DataFrame | None:
+    """Evaluation labels indexed by study_id (values 1/0/NaN), or None when there are none.
+
+    Looks at ``labels_csv`` if given, else ``label_file(dataset)``; rows are joined to studies
+    through the accession linkage, which itself is never displayed.
+    """
+    path = labels_csv or label_file(dataset)
+    if path is None or not path.is_file():
+        return None
+    try:
+        labels = pd.read_csv(path, dtype={"accession_number": str})
+    except (OSError, ValueError, pd.errors.ParserError) as err:
+        raise DataError(f"labels file {path} is unreadable: {err}") from err
+    if "accession_number" not in labels.columns:
+        raise DataError(f"labels file {path} has no accession_number column")
+    joined = linkage.astype({"accession_number": str}).merge(
+        labels, on="accession_number", how="inner"
+    )
+    label_columns = [c for c in labels.columns if c != "accession_number"]
+    table = joined.set_index("study_id")[label_columns]
+    return table.apply(pd.to_numeric, errors="coerce")
+
+
+def view_frames(video: np.ndarray, frames_per_view: list[int] | None) -> dict[str, np.ndarray]:
+    """Present views of one study: name -> uint8 frames [T_valid, H, W] (missing views left out).
+
+    video: uint8 [V, T, H, W]; frames_per_view: valid frames per slot (0 = missing).
+    """
+    counts = (
+        list(frames_per_view) if frames_per_view is not None else [video.shape[1]] * video.shape[0]
+    )
+    views = {}
+    for slot, (name, count) in enumerate(zip(VIEW_SLOTS, counts, strict=False)):
+        if count > 0:
+            views[name] = video[slot, : int(count)]
+    return views
+
+
+def split_cine_lge(
+    views: dict[str, np.ndarray],
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(cine views, LGE views) of a ``view_frames`` result."""
+    cine = {k: v for k, v in views.items() if k in CINE_SLOTS}
+    lge = {k: v for k, v in views.items() if k not in CINE_SLOTS}
+    return cine, lge
+
+
+def thumbnail_strip(
+    views: dict[str, np.ndarray], slots: tuple[str, ...] = ("sax_mid", "4ch", "2ch", "lge_sax")
+) -> np.ndarray:
+    """uint8 [H, W * k]: the first frame of up to four key views side by side (black if none)."""
+    chosen = [views[s][0] for s in slots if s in views]
+    if not chosen and views:
+        chosen = [next(iter(views.values()))[0]]
+    if not chosen:
+        return np.zeros((64, 64), np.uint8)
+    height = max(frame.shape[0] for frame in chosen)
+    padded = [np.pad(f, ((0, height - f.shape[0]), (0, 0))) for f in chosen]
+    return np.concatenate(padded, axis=1)

@@ -1,0 +1,169 @@
+"""Streamlit building blocks shared by the pages: the page guard, empty states, job panels and
+case cards. Report text is always rendered as plain text (``st.text``), never as HTML/Markdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+
+import numpy as np
+import streamlit as st
+
+from dashboard.context import EmptyState, Studio
+from dashboard.jobs import Job, JobManager
+from dashboard.runs import format_eta
+from model.errors import UserError
+
+log = logging.getLogger(__name__)
+CASE_KEY = "case_id"
+LIKE_KEY = "like_id"
+STUDIES_VIEW_KEY = "studies_view"
+_STATE_ICONS = {
+    "running": ":material/progress_activity:",
+    "finished": ":material/check_circle:",
+    "failed": ":material/error:",
+    "cancelled": ":material/stop_circle:",
+    "lost": ":material/warning:",
+}
+
+
+@contextlib.contextmanager
+def page_guard(studio: Studio | None = None) -> Iterator[None]:
+    """Show an empty state or a one-line error instead of a traceback for the wrapped body."""
+    try:
+        yield
+    except EmptyState as empty:
+        show_empty_state(empty, studio)
+    except UserError as err:
+        st.error(str(err), icon=":material/block:")
+    except Exception as err:  # a bug: keep the traceback in the server log, not on the page
+        log.exception("page failed")
+        st.error(f"Something went wrong ({type(err).__name__}: {err}). The server log has details.")
+
+
+def show_empty_state(empty: EmptyState, studio: Studio | None) -> None:
+    """An info box saying what is missing, what to do next, and a link or job button."""
+    st.info(f"**{empty.title}.** {empty.hint}", icon=":material/info:")
+    if empty.page:
+        st.page_link(empty.page, label="Go there", icon=":material/arrow_forward:")
+    if empty.offer and studio is not None:
+        jobs = studio.jobs
+        latest = jobs.latest(empty.offer.kind)
+        idle = latest is None or not latest.running
+        if idle and st.button(empty.offer.label, type="primary", key=f"offer-{empty.offer.kind}"):
+            launch(jobs, empty.offer.kind, empty.offer.command, empty.offer.label)
+        job_panel(jobs, empty.offer.kind)
+
+
+def launch(
+    jobs: JobManager, kind: str, command: list[str], title: str, outputs: dict | None = None
+) -> None:
+    """Start a background job and rerun so its panel shows; errors become a message."""
+    try:
+        jobs.launch(kind, command, title=title, outputs=outputs)
+    except UserError as err:
+        st.error(str(err), icon=":material/block:")
+        return
+    st.rerun()
+
+
+def job_panel(jobs: JobManager, kind: str) -> Job | None:
+    """The latest job of ``kind``: live progress while it runs, the outcome when it ended."""
+    job = jobs.latest(kind)
+    if job is None:
+        return None
+    if job.running:
+        _live_job(str(jobs.jobs_dir), job.id)
+    else:
+        _job_body(jobs, job)
+    return job
+
+
+@st.fragment(run_every=2.0)
+def _live_job(jobs_dir: str, job_id: str) -> None:
+    jobs = JobManager(jobs_dir)
+    job = jobs.get(job_id)
+    _job_body(jobs, job)
+    if not job.running:
+        st.rerun(scope="app")
+
+
+def _job_body(jobs: JobManager, job: Job) -> None:
+    icon = _STATE_ICONS.get(job.state, "•")
+    with st.container(border=True):
+        head, button = st.columns([5, 1])
+        head.markdown(f"{icon} **{job.title}** — {job.state}")
+        if job.running:
+            if button.button("Cancel", key=f"cancel-{job.id}"):
+                jobs.cancel(job.id)
+                st.rerun(scope="app")
+            progress = job.progress
+            fraction = progress.get("fraction")
+            eta = format_eta(progress.get("eta_s"))
+            label = progress.get("stage") or "starting…"
+            if progress.get("total"):
+                label += f" — {progress.get('done', 0)}/{progress['total']}"
+            if eta:
+                label += f" · ETA {eta}"
+            st.progress(min(max(float(fraction or 0.0), 0.0), 1.0), text=label)
+        elif job.state in ("failed", "lost"):
+            st.error(
+                f"{job.title} {job.state}"
+                + (f" (exit code {job.returncode})" if job.returncode is not None else "")
+            )
+        with st.expander("Log", expanded=job.state in ("failed", "lost")):
+            st.code(job.log_tail(60) or "(no output yet)", language=None)
+
+
+def case_card(studio: Studio, row: dict, similarity: float | None, key: str) -> None:
+    """A case card: thumbnail strip, impression (plain text), metadata, open / more-like-this."""
+    from dashboard.studies import thumbnail_strip
+
+    with st.container(border=True):
+        frames = studio.study_frames(str(row["study_id"]))
+        st.image(np.asarray(thumbnail_strip(frames)), width="stretch", clamp=True)
+        title = f"**{row['study_id']}** · {row.get('site', '')} · {row.get('age_band', '')} {row.get('sex', '')}"
+        if similarity is not None:
+            title += f" · similarity {similarity:.3f}"
+        st.markdown(title)
+        st.text(str(row.get("impression") or "(no report impression)"))
+        left, right = st.columns(2)
+        if left.button("Open case", key=f"open-{key}"):
+            open_case(str(row["study_id"]))
+        if right.button("More like this", key=f"like-{key}"):
+            st.session_state[LIKE_KEY] = str(row["study_id"])
+            st.switch_page("pages/browser.py")
+
+
+def open_case(study_id: str) -> None:
+    """Show one study in the Studies page's case view."""
+    st.session_state[CASE_KEY] = study_id
+    st.session_state[STUDIES_VIEW_KEY] = "Case view"
+    st.switch_page("pages/studies.py")
+
+
+def page_header(title: str, subtitle: str) -> None:
+    """Title and one-line description; first makes sure the page runs inside app.py's navigation."""
+    _ensure_navigation()
+    st.title(title)
+    st.caption(subtitle)
+
+
+def _ensure_navigation() -> None:
+    """Leave Streamlit's legacy pages/ mode if a fresh server started in it.
+
+    A fresh server whose first request asks for a sub-page URL (a bookmark of /zeroshot) runs
+    ``pages/zeroshot.py`` directly, before app.py's ``st.navigation`` has turned the legacy
+    ``pages/`` auto-discovery off. Turn it off here and rerun through app.py instead.
+    """
+    from streamlit import config
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        # AppTest re-creates this state on every run (a "fresh server" each time), so a rerun
+        # there would only drop the widget event being tested; a real server reruns once.
+        if not config.get_option("global.appTest"):
+            st.rerun()

@@ -1,0 +1,158 @@
+"""Safe extraction of an uploaded zip of DICOM studies into a folder under the data root.
+
+Refuses, with a message naming the problem: entries that escape the target (``../``, absolute
+paths, drive letters), symlinks and other special files, archives whose unpacked size or
+compression ratio exceeds the limits (zip bombs), too many entries, and archives holding no file
+that looks like DICOM. Extraction goes to a temporary sibling folder that is renamed into place
+only when complete, so a failed import leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from model.errors import DataError
+
+_DICOM_MAGIC_OFFSET = 128
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """Bounds that keep a hostile or mistaken archive from filling the disk."""
+
+    max_total_bytes: int = 20 * 1024**3
+    max_entries: int = 200_000
+    max_ratio: float = 200.0
+
+
+@dataclass(frozen=True)
+class ZipImportResult:
+    """Where the studies were unpacked and how many files / DICOM files there were."""
+
+    folder: Path
+    files: int
+    dicom_files: int
+
+
+def _safe_member_path(name: str) -> PurePosixPath:
+    """The entry's relative path, or DataError if it could land outside the target folder."""
+    clean = name.replace("\\", "/")
+    path = PurePosixPath(clean)
+    if clean.startswith("/") or (len(clean) > 1 and clean[1] == ":"):
+        raise DataError(f"zip entry {name!r} has an absolute path; refusing to import")
+    if any(part == ".." for part in path.parts):
+        raise DataError(f"zip entry {name!r} points outside the import folder (../); refusing")
+    return path
+
+
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    """Links, devices, fifos (Unix file-type bits); plain permission bits alone are fine."""
+    file_type = stat.S_IFMT(info.external_attr >> 16)
+    return file_type not in (0, stat.S_IFREG, stat.S_IFDIR)
+
+
+def looks_like_dicom(head: bytes, name: str) -> bool:
+    """Part-10 DICOM (``DICM`` at byte 128) or a ``.dcm`` file name."""
+    has_magic = head[_DICOM_MAGIC_OFFSET : _DICOM_MAGIC_OFFSET + 4] == b"DICM"
+    return has_magic or name.lower().endswith(".dcm")
+
+
+def check_archive(archive: zipfile.ZipFile, limits: ZipLimits) -> list[zipfile.ZipInfo]:
+    """Validate every entry against ``limits``; return the regular-file entries."""
+    entries = archive.infolist()
+    if len(entries) > limits.max_entries:
+        raise DataError(f"zip holds {len(entries)} entries; the limit is {limits.max_entries}")
+    files = []
+    total = 0
+    for info in entries:
+        _safe_member_path(info.filename)
+        if _is_symlink(info):
+            raise DataError(f"zip entry {info.filename!r} is a link or special file; refusing")
+        if info.is_dir():
+            continue
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > 1024 * 1024 and ratio > limits.max_ratio:
+            raise DataError(
+                f"zip entry {info.filename!r} expands {ratio:.0f}x (limit {limits.max_ratio:.0f}x); "
+                "this looks like a zip bomb"
+            )
+        files.append(info)
+    if total > limits.max_total_bytes:
+        raise DataError(
+            f"zip would unpack to {total / 1024**3:.1f} GiB; the limit is "
+            f"{limits.max_total_bytes / 1024**3:.1f} GiB"
+        )
+    if not files:
+        raise DataError("zip is empty")
+    return files
+
+
+def _copy_bounded(src: BinaryIO, dst: BinaryIO, limit: int, name: str) -> bytes:
+    """Copy at most ``limit`` bytes (the declared size); return the first 132 bytes."""
+    head = b""
+    written = 0
+    while chunk := src.read(_CHUNK):
+        written += len(chunk)
+        if written > limit:
+            raise DataError(f"zip entry {name!r} is larger than its header says; refusing")
+        if len(head) < _DICOM_MAGIC_OFFSET + 4:
+            head += chunk[: _DICOM_MAGIC_OFFSET + 4 - len(head)]
+        dst.write(chunk)
+    return head
+
+
+def extract_zip(
+    source: str | Path | BinaryIO, target: Path, limits: ZipLimits | None = None
+) -> ZipImportResult:
+    """Unpack ``source`` into the new folder ``target`` (must not exist) after every check."""
+    limits = limits or ZipLimits()
+    target = Path(target)
+    if target.exists():
+        raise DataError(f"{target} already exists; choose another import name")
+    try:
+        archive = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise DataError(f"the upload is not a readable zip file ({err})") from err
+    with archive:
+        members = check_archive(archive, limits)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            dicom = _extract_members(archive, members, staging)
+            if dicom == 0:
+                raise DataError("the zip holds no DICOM files (no .dcm names, no DICM header)")
+            staging.rename(target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return ZipImportResult(folder=target, files=len(members), dicom_files=dicom)
+
+
+def _extract_members(
+    archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], staging: Path
+) -> int:
+    """Write each checked member under ``staging``; return how many look like DICOM."""
+    dicom = 0
+    for info in members:
+        relative = _safe_member_path(info.filename)
+        destination = staging.joinpath(*relative.parts)
+        if staging.resolve() not in destination.resolve().parents:
+            raise DataError(f"zip entry {info.filename!r} points outside the import folder")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with archive.open(info) as src, open(destination, "xb") as dst:
+                head = _copy_bounded(src, dst, info.file_size, info.filename)
+        except FileExistsError as err:
+            raise DataError(f"zip entry {info.filename!r} appears twice; refusing") from err
+        except (zipfile.BadZipFile, RuntimeError, OSError) as err:
+            raise DataError(f"cannot unpack zip entry {info.filename!r}: {err}") from err
+        dicom += looks_like_dicom(head, info.filename)
+    return dicom

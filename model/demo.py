@@ -1,0 +1,207 @@
+"""``python -m model demo --root DATA``: build the demo end to end, resumably.
+
+generate (internal + external sites) -> ingest both -> train cpu-small -> embed + index both.
+Every step is skipped when its output is already complete, so an interrupted build continues where
+it stopped and a finished one costs nothing. Progress goes to the terminal and, through
+``model.progress``, to the dashboard (each step prefixes its stage, e.g. ``"4/5 train"``).
+
+Layout under ``ROOT``::
+
+    demo/raw/{internal,external}/   generator output (DICOM, reports.csv, labels.csv, ...)
+    demo/{internal,external}/       ingested datasets
+    runs/demo-cpu-small/            the training run (best.pt is the demo checkpoint)
+    demo/internal/chroma/           the embedded Chroma index of both sites
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from model.atomic import atomic_write_json
+from model.errors import UserError
+from model.progress import stage_prefix
+from model.schema import DatasetPaths
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoLayout:
+    """Where each demo artefact lives under the data root."""
+
+    root: Path
+
+    def raw(self, site: str) -> Path:
+        return self.root / "demo" / "raw" / site
+
+    def dataset(self, site: str) -> Path:
+        return self.root / "demo" / site
+
+    @property
+    def run(self) -> Path:
+        return self.root / "runs" / "demo-cpu-small"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.run / "best.pt"
+
+    @property
+    def ready_marker(self) -> Path:
+        return self.root / "demo" / "ready.json"
+
+    def is_built(self) -> bool:
+        return self.ready_marker.is_file() and self.checkpoint.is_file()
+
+    @property
+    def labels(self) -> list[Path]:
+        return [self.raw(site) / "labels.csv" for site in ("internal", "external")]
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    root: Path
+    internal: int = 1000
+    external: int = 300
+    seed: int = 0
+    workers: int = max(1, os.cpu_count() or 1)
+    epochs: int | None = None
+    preset: str = "cpu-small"
+
+
+def run_command(module: str, argv: list[str]) -> int:
+    """Run one ``python -m model`` command in this process, through its own argument parser."""
+    command = importlib.import_module(module)
+    parser = argparse.ArgumentParser(prog=f"python -m model {module.rsplit('.', 1)[-1]}")
+    command.add_arguments(parser)
+    return int(command.run(parser.parse_args(argv)) or 0)
+
+
+def _generated(folder: Path) -> bool:
+    return (folder / "reports.csv").is_file() and (folder / "labels.csv").is_file()
+
+
+def _ingested(folder: Path) -> bool:
+    return DatasetPaths(folder).studies.is_file()
+
+
+def _trained(layout: DemoLayout) -> bool:
+    status = layout.run / "status.json"
+    if not (layout.checkpoint.is_file() and status.is_file()):
+        return False
+    return json.loads(status.read_text(encoding="utf-8")).get("state") == "finished"
+
+
+def _steps(options: DemoOptions, layout: DemoLayout) -> list[tuple[str, Callable[[], bool], list]]:
+    """(name, done?, [(module, argv), ...]) for each demo step."""
+    sites = {"internal": options.internal, "external": options.external}
+    workers = str(options.workers)
+    generate = [
+        (
+            "sample_data.generate",
+            [
+                "--out",
+                str(layout.raw(site)),
+                "--studies",
+                str(n),
+                "--site",
+                site,
+                "--seed",
+                str(options.seed + i),
+                "--workers",
+                workers,
+            ],
+        )
+        for i, (site, n) in enumerate(sites.items())
+    ]
+    ingest = [
+        (
+            "model.data.ingest",
+            [
+                str(layout.raw(site) / "dicom"),
+                "--out",
+                str(layout.dataset(site)),
+                "--reports",
+                str(layout.raw(site) / "reports.csv"),
+                "--site",
+                site,
+                "--workers",
+                workers,
+            ],
+        )
+        for site in sites
+    ]
+    train = [
+        "--data",
+        str(layout.dataset("internal")),
+        "--preset",
+        options.preset,
+        "--out",
+        str(layout.run),
+    ]
+    if options.epochs is not None:
+        train += ["--epochs", str(options.epochs)]
+    if layout.run.exists():
+        train.append("--resume")
+    index = ["--checkpoint", str(layout.checkpoint)]
+    for site in sites:
+        index += ["--data", str(layout.dataset(site))]
+    for labels in layout.labels:
+        index += ["--labels", str(labels)]
+    return [
+        ("generate", lambda: all(_generated(layout.raw(s)) for s in sites), generate),
+        ("ingest", lambda: all(_ingested(layout.dataset(s)) for s in sites), ingest),
+        ("train", lambda: _trained(layout), [("model.training.train", train)]),
+        ("index", lambda: False, [("model.index.cli_index", index)]),
+    ]
+
+
+def build_demo(options: DemoOptions) -> DemoLayout:
+    """Build (or finish building) the demo under ``options.root``; returns its layout."""
+    layout = DemoLayout(options.root.resolve())
+    steps = _steps(options, layout)
+    for number, (name, done, commands) in enumerate(steps, start=1):
+        if done():
+            log.info("demo step %d/%d %s: already complete", number, len(steps), name)
+            continue
+        log.info("demo step %d/%d %s", number, len(steps), name)
+        with stage_prefix(f"{number}/{len(steps)} {name}"):
+            for module, argv in commands:
+                if run_command(module, argv) != 0:
+                    raise UserError(f"demo step {name} failed; see the log above, then rerun")
+    atomic_write_json(layout.ready_marker, {"checkpoint": str(layout.checkpoint)})
+    log.info("demo ready: checkpoint %s", layout.checkpoint)
+    return layout
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--root", type=Path, default=Path("data"), help="data root (default ./data)"
+    )
+    parser.add_argument("--internal", type=int, default=1000, help="internal-site studies")
+    parser.add_argument("--external", type=int, default=300, help="external-site studies")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=DemoOptions.workers)
+    parser.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
+    parser.add_argument("--preset", default="cpu-small")
+
+
+def run(args: argparse.Namespace) -> int:
+    build_demo(
+        DemoOptions(
+            root=args.root,
+            internal=args.internal,
+            external=args.external,
+            seed=args.seed,
+            workers=args.workers,
+            epochs=args.epochs,
+            preset=args.preset,
+        )
+    )
+    return 0

@@ -1,0 +1,84 @@
+"""Embeddings: UMAP of the active checkpoint's study embeddings; colour, lasso, prompts on the map."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.context import Studio
+from dashboard.plots import embedding_map, selected_rows
+from dashboard.projection import METHODS
+from dashboard.scoring import clean_query
+from dashboard.studies import display_table
+from dashboard.ui import open_case, page_guard, page_header
+
+studio = Studio()
+page_header(
+    "Embeddings",
+    "Each point is a study; nearby studies look alike to the encoder. Lasso to inspect.",
+)
+HOVER = ("site", "split", "age_band", "sex")
+
+
+def map_table(method: str) -> pd.DataFrame:
+    projection = studio.projection(method)
+    coords = pd.DataFrame(projection.coords, columns=["x", "y"])
+    coords["study_id"] = projection.ids
+    table = coords.merge(studio.studies(), on="study_id", how="left")
+    labels = studio.labels()
+    if labels is not None:
+        table = table.merge(
+            labels.add_prefix("label_"), left_on="study_id", right_index=True, how="left"
+        )
+    return table
+
+
+def colour_options(table: pd.DataFrame) -> list[str]:
+    skip = {"x", "y", "study_id", "impression", "patient_key", "view_frames"}
+    return ["(none)", *[c for c in table.columns if c not in skip]]
+
+
+def prompt_points(text: str, method: str) -> pd.DataFrame | None:
+    prompts = [clean_query(t) for t in text.split("|") if t.strip()]
+    if not prompts:
+        return None
+    vectors = studio.text_encoder()(prompts)
+    xy = studio.projection(method).place(vectors)
+    return pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "text": prompts})
+
+
+with page_guard(studio):
+    row = st.columns([1, 1, 3])
+    method = (
+        row[0].segmented_control(
+            "Map", METHODS, default=METHODS[0], key="e-method", help="UMAP (cosine) or instant PCA"
+        )
+        or METHODS[0]
+    )
+    table = map_table(method)
+    colour = row[1].selectbox("Colour by", colour_options(table), key="e-colour")
+    prompt_text = row[2].text_input(
+        "Place prompts on the map (separate with |)", key="e-prompts", max_chars=2000
+    )
+    prompts = prompt_points(prompt_text, method)
+    figure = embedding_map(
+        table, None if colour == "(none)" else colour, prompts, hover=HOVER, method=method
+    )
+    event = st.plotly_chart(
+        figure, on_select="rerun", selection_mode=("points", "box", "lasso"), key="e-map"
+    )
+    points = event.selection.points if event is not None else []
+    chosen = table.iloc[selected_rows(points, figure)]
+    st.subheader(f"Selection: {len(chosen)} studies" if len(chosen) else "Selection")
+    if len(chosen):
+        picked = st.dataframe(
+            display_table(chosen),
+            hide_index=True,
+            on_select="rerun",
+            selection_mode="single-row",
+            key="e-table",
+        )
+        if picked.selection.rows:
+            open_case(str(chosen.iloc[picked.selection.rows[0]]["study_id"]))
+    else:
+        st.caption(
+            "Use the lasso or box tool on the map (or click a point) to list studies here; pick a row to open it."
+        )

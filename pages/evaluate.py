@@ -1,0 +1,117 @@
+"""Evaluate: run the paper-style evaluation suite as a job, browse its tables and figures, export."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard.context import EmptyState, Studio
+from dashboard.evaluation_view import (
+    evaluation_command,
+    list_evaluations,
+    read_outputs,
+    table_group,
+    zip_folder,
+)
+from dashboard.plots import fewshot_figure
+from dashboard.prompt_editor import prompt_files
+from dashboard.studies import label_file
+from dashboard.ui import job_panel, launch, page_guard, page_header
+
+studio = Studio()
+page_header(
+    "Evaluate",
+    "Zero-shot, few-shot, linear probes and retrieval — per site, in the paper's table format.",
+)
+
+
+def launch_section() -> None:
+    settings = studio.settings
+    checkpoint = studio.checkpoint_path()
+    datasets = settings.datasets()
+    with st.expander("New evaluation", expanded=not list_evaluations(settings)):
+        with st.form("evaluate"):
+            row = st.columns(2)
+            dataset = row[0].selectbox("Internal dataset", datasets, format_func=lambda p: p.name)
+            external = row[1].selectbox(
+                "External dataset (optional)",
+                [None, *datasets],
+                format_func=lambda p: "—" if p is None else p.name,
+            )
+            prompts = prompt_files(settings)
+            prompt_key = row[0].selectbox("Prompt set", list(prompts))
+            labels_text = row[1].text_input("Labels CSV (blank: DATASET/labels.csv)")
+            submitted = st.form_submit_button("Run evaluation", type="primary")
+        if submitted:
+            labels = (
+                settings.inside_root(labels_text) if labels_text.strip() else label_file(dataset)
+            )
+            if labels is None or not labels.is_file():
+                raise EmptyState(
+                    "No labels for evaluation",
+                    f"{labels or 'DATASET/labels.csv'} does not exist; give a labels CSV under the data root.",
+                )
+            extra = [label_file(external)] if external is not None else []
+            all_labels = [labels, *[p for p in extra if p is not None]]
+            out, command = evaluation_command(
+                settings, checkpoint, dataset, external, all_labels, prompts[prompt_key]
+            )
+            launch(
+                studio.jobs,
+                "evaluate",
+                command,
+                f"Evaluate {checkpoint.parent.name}",
+                outputs={"folder": str(out)},
+            )
+    job_panel(studio.jobs, "evaluate")
+
+
+def results_section() -> None:
+    folders = list_evaluations(studio.settings)
+    if not folders:
+        st.info("No evaluation results yet. Run one above; tables and figures appear here.")
+        return
+    folder = st.selectbox("Evaluation", folders, format_func=lambda p: p.name, key="ev-folder")
+    outputs = read_outputs(Path(folder))
+    st.download_button(
+        "Download everything (zip)",
+        zip_folder(outputs.folder),
+        file_name=f"{outputs.folder.name}.zip",
+    )
+    for report in outputs.reports:
+        st.download_button(
+            f"Download {report.name}",
+            report.read_bytes(),
+            file_name=report.name,
+            key=f"dl-{report}",
+        )
+    if outputs.summary:
+        with st.expander("Summary"):
+            st.json(outputs.summary)
+    groups: dict[str, list[str]] = {}
+    for name in outputs.tables:
+        groups.setdefault(table_group(name), []).append(name)
+    tabs = st.tabs(list(groups) + (["Figures"] if outputs.images else []))
+    for tab, (group, names) in zip(tabs, groups.items(), strict=False):
+        with tab:
+            for name in names:
+                table = outputs.tables[name]
+                st.markdown(f"**{name}**")
+                if group == "Few-shot" and "k" in table:
+                    st.plotly_chart(fewshot_figure(table), key=f"ev-fs-{name}")
+                st.dataframe(table, hide_index=True, key=f"ev-{name}")
+                st.download_button(
+                    "CSV", table.to_csv(index=False), file_name=Path(name).name, key=f"dl-{name}"
+                )
+    if outputs.images:
+        with tabs[-1]:
+            for image in outputs.images:
+                st.image(str(image), caption=image.name)
+                st.download_button(
+                    "PNG", image.read_bytes(), file_name=image.name, key=f"dl-{image}"
+                )
+
+
+with page_guard(studio):
+    launch_section()
+with page_guard(studio):
+    results_section()

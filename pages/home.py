@@ -1,0 +1,71 @@
+"""Home: what exists (data, checkpoint, index) and a one-click demo build with live progress."""
+
+import streamlit as st
+
+from dashboard.context import Studio
+from dashboard.overview import demo_command, relative, studio_status
+from dashboard.ui import job_panel, launch, page_guard, page_header
+
+studio = Studio()
+page_header(
+    ":material/cardiology: CMR-CLIP Studio",
+    "Contrastive video–text encoder for cardiac MRI: zero-shot findings, case search and an "
+    "embedding map, trained from studies and their report impressions — no manual labels.",
+)
+
+with page_guard(studio):
+    status = studio_status(studio.settings)
+    root = studio.settings.data_root
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Datasets", len(status.datasets))
+    c2.metric("Studies", sum(d.studies for d in status.datasets))
+    c3.metric("Training runs", status.runs)
+    c4.metric("Search indexes", len(status.indexes))
+    st.markdown(
+        f"**Data root** `{root}` · **active dataset** `{relative(status.active_dataset, root)}` · "
+        f"**active checkpoint** `{relative(status.active_checkpoint, root)}`"
+    )
+
+    st.subheader("Quick start")
+    demo_job = studio.jobs.latest("demo")
+    if status.ready:
+        st.success("The demo is ready: open Zero-shot, Case browser or Embeddings in the sidebar.")
+    else:
+        st.write(
+            "Build the demo end to end on this machine: generate synthetic CMR studies (two "
+            "sites) → ingest the DICOM → train the `cpu-small` encoder → embed → index. It runs "
+            "in the background; you can leave or refresh this page."
+        )
+    running = demo_job is not None and demo_job.running
+    label = "Rebuild the demo" if status.ready else "Build the demo"
+    if st.button(label, type="secondary" if status.ready else "primary", disabled=running):
+        launch(studio.jobs, "demo", demo_command(studio.settings), "Demo build")
+    job_panel(studio.jobs, "demo")
+
+    if status.datasets:
+        st.subheader("Datasets")
+        st.dataframe(
+            [{"dataset": relative(d.path, root), "studies": d.studies} for d in status.datasets],
+            hide_index=True,
+        )
+        paths = [d.path for d in status.datasets]
+        current = paths.index(status.active_dataset) if status.active_dataset in paths else 0
+        chosen = st.selectbox(
+            "Active dataset (used by every page)",
+            paths,
+            index=current,
+            format_func=lambda p: relative(p, root),
+            key="home-dataset",
+        )
+        if chosen != status.active_dataset:
+            studio.settings.write_active(dataset=chosen)
+            st.rerun()
+    st.subheader("Pages")
+    st.markdown(
+        "- **Studies** — browse studies, play every cine view, scroll the LGE stack, import DICOM\n"
+        "- **Train** — launch and watch training runs, choose the active checkpoint\n"
+        "- **Embeddings** — UMAP of studies, colour by any column, lasso to a case table\n"
+        "- **Zero-shot** — edit prompts, score every study, ROC/AUC when labels exist\n"
+        "- **Case browser** — natural-language search and more-like-this\n"
+        "- **Evaluate** — paper-style tables: zero-shot, few-shot, probes, retrieval"
+    )

@@ -1,0 +1,168 @@
+"""Studies: browse and filter, open a case (cine player per view, LGE stack, report), import DICOM."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard.cine import player_height
+from dashboard.context import Studio
+from dashboard.importer import (
+    dataset_folder,
+    ingest_command,
+    read_ingest_report,
+    report_summary,
+    source_folder,
+    unpack_upload,
+)
+from dashboard.studies import (
+    VIEW_SLOTS,
+    StudyFilter,
+    apply_filter,
+    display_table,
+    filter_options,
+    split_cine_lge,
+)
+from dashboard.ui import CASE_KEY, STUDIES_VIEW_KEY, job_panel, launch, page_guard, page_header
+
+TABLE_KEY = "studies-table"
+TABLE_IDS_KEY = "studies-table-ids"
+studio = Studio()
+page_header("Studies", "Browse studies, play every cine view, scroll the LGE stack, import DICOM.")
+view = st.segmented_control(
+    "Show",
+    ["Browse", "Case view", "Import"],
+    default="Browse",
+    key=STUDIES_VIEW_KEY,
+    label_visibility="collapsed",
+)
+
+
+def browse() -> None:
+    studies = studio.studies()
+    options = filter_options(studies)
+    columns = st.columns(len(options) + 1 or 1)
+    chosen = StudyFilter()
+    for column, (name, values) in zip(columns, options.items(), strict=False):
+        chosen.values[name] = column.multiselect(name.replace("_", " "), values, key=f"f-{name}")
+    chosen.views = columns[-1].multiselect("has views", list(VIEW_SLOTS), key="f-views")
+    chosen.text = st.text_input("Impression or study id contains", key="f-text")
+    table = display_table(apply_filter(studies, chosen))
+    st.caption(f"{len(table)} of {len(studies)} studies · select a row to open the case")
+    st.session_state[TABLE_IDS_KEY] = table["study_id"].astype(str).tolist()
+    st.dataframe(
+        table,
+        hide_index=True,
+        on_select=open_selected,
+        selection_mode="single-row",
+        key=TABLE_KEY,
+        column_config={"impression": st.column_config.TextColumn(width="large")},
+    )
+
+
+def open_selected() -> None:
+    """Row picked in the table: show that study in the case view on the next run."""
+    rows = st.session_state[TABLE_KEY]["selection"]["rows"]
+    ids = st.session_state.get(TABLE_IDS_KEY, [])
+    if rows and rows[0] < len(ids):
+        st.session_state[CASE_KEY] = ids[rows[0]]
+        st.session_state[STUDIES_VIEW_KEY] = "Case view"
+
+
+def case_view() -> None:
+    studies = studio.studies()
+    ids = studies["study_id"].astype(str).tolist()
+    current = st.session_state.get(CASE_KEY)
+    index = ids.index(current) if current in ids else 0
+    study_id = st.selectbox("Study", ids, index=index, key="case-select")
+    st.session_state[CASE_KEY] = study_id
+    row = studies.set_index("study_id").loc[study_id]
+    frames = studio.study_frames(study_id)
+    cine, lge = split_cine_lge(frames)
+    left, right = st.columns([3, 1])
+    with left:
+        st.subheader("Cine")
+        if cine:
+            player = studio.case_player(study_id, tuple(cine))
+            st.iframe(player, height=player_height(len(cine)))
+        else:
+            st.info("This study has no cine views.")
+    with right:
+        st.subheader("Report impression")
+        st.text(str(row.get("impression") or "(no report)"))
+        st.subheader("Metadata")
+        meta = {
+            k: str(v)
+            for k, v in row.items()
+            if k not in ("impression", "patient_key", "view_frames")
+        }
+        st.dataframe(
+            list(meta.items()), hide_index=True, column_config={"0": "field", "1": "value"}
+        )
+    st.subheader("Late gadolinium enhancement")
+    if not lge:
+        st.info("This study has no LGE images.")
+    for name, stack in lge.items():
+        if len(stack) > 1:
+            slice_no = st.slider(
+                f"{name} slice", 1, len(stack), (len(stack) + 1) // 2, key=f"lge-{name}"
+            )
+            st.image(
+                stack[slice_no - 1], caption=f"{name} · slice {slice_no}/{len(stack)}", width=320
+            )
+        else:
+            st.image(stack[0], caption=name, width=320)
+
+
+def import_studies() -> None:
+    settings = studio.settings
+    st.write(
+        f"Import a DICOM (or ACDC NIfTI) folder under the data root `{settings.data_root}`, or "
+        "upload a zip of DICOM files. Ingest runs in the background and writes a new dataset."
+    )
+    with st.form("import"):
+        name = st.text_input("Dataset name", value="my-import")
+        site = st.text_input("Site label", value="internal")
+        folder_text = st.text_input(
+            "DICOM folder (under the data root)",
+            placeholder="raw/hospital-a/dicom",
+            key="imp-folder",
+        )
+        upload = st.file_uploader("…or a zip of DICOM files", type=["zip"])
+        reports_text = st.text_input(
+            "Reports CSV (optional, under the data root)", placeholder="raw/reports.csv"
+        )
+        submitted = st.form_submit_button("Import and ingest", type="primary")
+    if submitted:
+        out = dataset_folder(settings, name)
+        if upload is not None:
+            unpacked = unpack_upload(settings, upload, name)
+            st.success(f"Unpacked {unpacked.files} files ({unpacked.dicom_files} DICOM).")
+            source = unpacked.folder
+        else:
+            source = source_folder(settings, folder_text)
+        reports = settings.inside_root(reports_text) if reports_text.strip() else None
+        command = ingest_command(source, out, site, reports)
+        launch(studio.jobs, "ingest", command, f"Ingest {name}", outputs={"dataset": str(out)})
+    job = job_panel(studio.jobs, "ingest")
+    if job is not None and job.state == "finished" and job.outputs.get("dataset"):
+        dataset = Path(job.outputs["dataset"])
+        report = read_ingest_report(dataset)
+        if st.button(f"Use {dataset.name} as the active dataset", key="use-import"):
+            studio.settings.write_active(dataset=dataset)
+            st.toast(f"Active dataset: {dataset.name}")
+        st.subheader("Ingest report")
+        if report.empty:
+            st.success("Every file was ingested; nothing was skipped or rejected.")
+        else:
+            st.dataframe(report_summary(report), hide_index=True)
+            with st.expander(f"All {len(report)} entries"):
+                st.dataframe(report, hide_index=True)
+
+
+with page_guard(studio):
+    if view == "Import":
+        import_studies()
+    elif view == "Case view":
+        case_view()
+    else:
+        browse()

@@ -1,0 +1,163 @@
+"""Train: launch runs from presets, watch live curves, stop / resume, choose the active checkpoint."""
+
+from datetime import datetime
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import cache
+from dashboard.context import EmptyState, Studio
+from dashboard.plots import loss_curve, validation_curves
+from dashboard.runs import (
+    TrainForm,
+    delete_run,
+    job_for_run,
+    log_tail,
+    prepare_run,
+    preset_defaults,
+    preset_names,
+    read_metrics,
+    read_status,
+    resume_command,
+    run_state,
+    runs_table,
+)
+from dashboard.ui import job_panel, launch, page_guard, page_header
+
+studio = Studio()
+page_header(
+    "Train",
+    "Contrastive training runs: launch, watch live curves, stop, resume, pick the checkpoint.",
+)
+
+
+def launch_form() -> None:
+    datasets = studio.settings.datasets()
+    if not datasets:
+        raise EmptyState(
+            "No dataset to train on",
+            "Build the demo on Home or import studies.",
+            page="pages/home.py",
+        )
+    presets = preset_names()
+    if not presets:
+        raise EmptyState(
+            "No presets installed", "model/presets/*.json is empty; reinstall the package."
+        )
+    gpus = cache.gpus()
+    with st.expander("New training run", expanded=not studio.settings.runs()):
+        top = st.columns(3)
+        dataset = top[0].selectbox("Dataset", datasets, format_func=lambda p: p.name)
+        preset = top[1].selectbox(
+            "Preset", presets, index=presets.index("cpu-small") if "cpu-small" in presets else 0
+        )
+        name = top[2].text_input("Run name", value=f"{preset}-{datetime.now():%m%d-%H%M}")
+        form, gpu_count = training_form(dataset, name, preset, gpus)
+        if form is not None:
+            run, command = prepare_run(form, studio.settings.runs_dir, gpu_count)
+            outputs = {"run": str(run), "dataset": str(dataset)}
+            launch(studio.jobs, "train", command, f"Train {run.name}", outputs=outputs)
+
+
+def training_form(
+    dataset: Path, name: str, preset: str, gpus: list[str]
+) -> tuple[TrainForm | None, int]:
+    """The preset's overridable fields; (form, number of GPUs) once submitted, else (None, 0)."""
+    defaults = preset_defaults(preset)
+    with st.form(f"train-{preset}"):
+        row = st.columns(4)
+        towers = ["multiview", "flat", "static"]
+        tower = row[0].selectbox("Video tower", towers, index=towers.index(defaults["tower"]))
+        frames = row[1].number_input("Frames", 1, 128, defaults["frames"])
+        size = row[2].number_input("Resolution (px)", 16, 512, defaults["image_size"], step=16)
+        layers = row[3].number_input("Text layers unlocked", 0, 6, defaults["text_layers"])
+        row = st.columns(4)
+        batch = row[0].number_input("Batch size", 2, 4096, defaults["batch_size"])
+        epochs = row[1].number_input("Epochs", 1, 1000, defaults["epochs"])
+        lr = row[2].number_input("Learning rate", 1e-6, 1.0, defaults["lr"], format="%.5f")
+        chosen = row[3].multiselect("GPUs", gpus, default=gpus, help="torchrun when more than one")
+        if not gpus:
+            st.caption("No GPU detected: the run uses the CPU.")
+        if not st.form_submit_button("Launch training", type="primary"):
+            return None, 0
+    values = (int(frames), int(size), int(batch), int(epochs), float(lr), int(layers))
+    return TrainForm(dataset, name, preset, tower, *values), len(chosen)
+
+
+def run_detail(run: Path) -> None:
+    status = read_status(run)
+    state = run_state(status)
+    job = job_for_run(studio.jobs.list("train"), run)
+    metrics = read_metrics(run)
+    st.subheader(f"{run.name} — {state}")
+    if status.get("message"):
+        st.caption(str(status["message"]))
+    left, right = st.columns(2)
+    left.plotly_chart(loss_curve(metrics), key=f"loss-{run.name}")
+    right.plotly_chart(validation_curves(metrics), key=f"val-{run.name}")
+    if state in ("failed", "crashed") or (job is not None and job.state in ("failed", "lost")):
+        st.error(f"The run {state}. Last lines of its log:")
+        st.code(log_tail(run), language=None)
+    buttons = st.columns(4)
+    running = state in ("running", "queued") or (job is not None and job.running)
+    if buttons[0].button("Stop", disabled=not running):
+        if job is None or not job.running:
+            st.error("This run was not started from this dashboard; stop it where it was launched.")
+        else:
+            studio.jobs.cancel(job.id)
+            st.rerun()
+    if buttons[1].button("Resume", disabled=running or not (run / "last.pt").exists()):
+        dataset = (
+            Path(job.outputs["dataset"])
+            if job and job.outputs.get("dataset")
+            else studio.dataset_path()
+        )
+        command = resume_command(run, dataset, len(cache.gpus()))
+        launch(
+            studio.jobs,
+            "train",
+            command,
+            f"Resume {run.name}",
+            outputs={"run": str(run), "dataset": str(dataset)},
+        )
+    best = run / "best.pt" if (run / "best.pt").exists() else run / "last.pt"
+    if buttons[2].button("Set active checkpoint", disabled=not best.exists()):
+        studio.settings.write_active(checkpoint=best)
+        st.success(f"Active checkpoint: {best}")
+    if buttons[3].button("Delete run", disabled=running):
+        delete_run(run, running)
+        st.rerun()
+    with st.expander("train.log"):
+        st.code(log_tail(run), language=None)
+
+
+@st.fragment(run_every=5.0)
+def live_runs() -> None:
+    with page_guard(studio):
+        runs_section()
+
+
+def runs_section() -> None:
+    runs = studio.settings.runs()
+    if not runs:
+        st.info("No training runs yet. Launch one above (the demo build also trains one).")
+        return
+    table = runs_table(runs, studio.settings.data_root)
+    active = str(studio.settings.active_checkpoint() or "")
+    table["active"] = ["★" if active.startswith(p + "/") else "" for p in table["path"]]
+    event = st.dataframe(
+        table.drop(columns=["path"]),
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="runs-table",
+    )
+    selected = event.selection.rows[0] if event is not None and event.selection.rows else 0
+    run_detail(Path(table.iloc[selected]["path"]))
+
+
+with page_guard(studio):
+    launch_form()
+    job_panel(studio.jobs, "train")
+st.subheader("Runs")
+live_runs()

@@ -1,0 +1,163 @@
+"""Zero-shot: edit prompt sets, score every study, inspect top cases, ROC/AUC/confusion with labels."""
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.context import Studio
+from dashboard.plots import confusion_figure, roc_figure, score_histogram
+from dashboard.prompt_editor import (
+    PromptSet,
+    diagnoses_rows,
+    findings_rows,
+    load_prompt_set,
+    prompt_files,
+    prompt_set_from_rows,
+    save_prompt_set,
+    with_trial,
+)
+from dashboard.scoring import diagnosis_confusion, evaluate_finding, score_all
+from dashboard.ui import case_card, page_guard, page_header
+
+studio = Studio()
+page_header(
+    "Zero-shot",
+    "Classify studies with text prompts alone: p = softmax(scale · [cos(v, positive), cos(v, negative)]).",
+)
+
+
+def prompt_editor() -> PromptSet:
+    files = prompt_files(studio.settings)
+    top = st.columns([2, 2])
+    source = top[0].selectbox("Prompt set", list(files), key="zs-source")
+    upload = top[1].file_uploader("…or load a YAML file", type=["yaml", "yml"], key="zs-upload")
+    origin = f"upload:{upload.file_id}" if upload is not None else source
+    if st.session_state.get("zs-origin") != origin:
+        loaded = load_prompt_set(files[source], upload)
+        st.session_state["zs-origin"] = origin
+        st.session_state["zs-base"] = (findings_rows(loaded), diagnoses_rows(loaded))
+    base_findings, base_diagnoses = st.session_state["zs-base"]
+    tab_f, tab_d, tab_y = st.tabs(["Findings", "Diagnoses", "YAML · save"])
+    with tab_f:
+        st.caption(
+            "One row per finding; separate several prompts in a cell with `|`. Add or delete rows freely."
+        )
+        findings = st.data_editor(
+            base_findings, num_rows="dynamic", key=f"zs-f-{origin}", width="stretch"
+        )
+    with tab_d:
+        st.caption(
+            "One row per diagnosis class; the study goes to the class whose prompts it matches best."
+        )
+        diagnoses = st.data_editor(
+            base_diagnoses, num_rows="dynamic", key=f"zs-d-{origin}", width="stretch"
+        )
+    with tab_f:
+        st.caption("Try a finding: type a positive and a negative wording; it is scored at once.")
+        row = st.columns([1, 2, 2])
+        name = row[0].text_input("Name", value="custom", key="zs-try-name")
+        positive = row[1].text_input("Positive prompt", key="zs-try-pos", max_chars=500)
+        negative = row[2].text_input("Negative prompt", key="zs-try-neg", max_chars=500)
+    prompts = prompt_set_from_rows(with_trial(findings, name, positive, negative), diagnoses)
+    with tab_y:
+        st.code(prompts.dumps(), language="yaml")
+        row = st.columns([2, 1, 1])
+        name = row[0].text_input("Save as", value="my-prompts", key="zs-save-name")
+        if row[1].button("Save to data root", key="zs-save"):
+            st.success(f"Saved {save_prompt_set(studio.settings, prompts, name)}")
+        row[2].download_button(
+            "Download YAML", prompts.dumps(), file_name=f"{name}.yaml", mime="text/yaml"
+        )
+    return prompts
+
+
+def scores_section(prompts: PromptSet) -> None:
+    emb = studio.embeddings()
+    encoder = studio.text_encoder()
+    start = time.perf_counter()
+    scores = score_all(emb.ids, emb.vectors, prompts, encoder, studio.logit_scale())
+    elapsed_ms = (time.perf_counter() - start) * 1000
+    st.caption(
+        f"Scored {len(emb.ids):,} studies × {scores.findings.shape[1]} findings + "
+        f"{scores.diagnoses.shape[1]} classes in {elapsed_ms:.0f} ms (checkpoint scale {studio.logit_scale():.1f})"
+    )
+    studies = studio.studies().set_index("study_id")
+    table = scores.findings.join(scores.diagnoses.add_prefix("dx_"), how="outer")
+    if not scores.diagnoses.empty:
+        table["predicted_dx"] = scores.diagnoses.idxmax(axis=1)
+    table = table.join(studies[["site", "split"]], how="left")
+    config = {
+        c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.2f")
+        for c in scores.findings.columns
+    }
+    st.subheader("Per-study probabilities")
+    st.dataframe(
+        table.reset_index(), hide_index=True, column_config=config, key="zs-table", height=320
+    )
+    st.download_button(
+        "Download scores CSV", table.to_csv(), file_name="zeroshot_scores.csv", mime="text/csv"
+    )
+    top_cases(scores, studies)
+    evaluation(scores)
+
+
+def top_cases(scores, studies) -> None:
+    columns = [*scores.findings.columns, *[f"dx: {c}" for c in scores.diagnoses.columns]]
+    if not columns:
+        return
+    st.subheader("Top-scoring studies")
+    choice = st.selectbox("Prompt", columns, key="zs-top")
+    series = scores.diagnoses[choice[4:]] if choice.startswith("dx: ") else scores.findings[choice]
+    top = series.sort_values(ascending=False).head(6)
+    cells = st.columns(3)
+    for i, (study_id, prob) in enumerate(top.items()):
+        row = {"study_id": study_id, **studies.loc[study_id].to_dict()}
+        with cells[i % 3]:
+            st.metric(f"p({choice})", f"{prob:.3f}")
+            case_card(studio, row, None, key=f"zs-{i}")
+
+
+def evaluation(scores) -> None:
+    st.subheader("Against labels")
+    labels = studio.labels()
+    if labels is None:
+        st.info(
+            "No labels for this dataset. Put a labels CSV (accession_number + 1/0 columns per finding / "
+            "diagnosis) at DATASET/labels.csv to see ROC curves, AUCs with CIs and a confusion matrix."
+        )
+        return
+    labelled = [c for c in scores.findings.columns if c in labels.columns]
+    if labelled:
+        row = st.columns([2, 3])
+        finding = row[0].selectbox("Finding", labelled, key="zs-eval-finding")
+        threshold = row[1].slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="zs-threshold")
+        result = evaluate_finding(scores.findings[finding], labels[finding], threshold)
+        if result is None:
+            st.info(f"{finding}: the labelled studies are all one class, so ROC/AUC are undefined.")
+        else:
+            left, right = st.columns(2)
+            left.plotly_chart(
+                roc_figure(result.fpr, result.tpr, result.auc, result.auc_ci, finding), key="zs-roc"
+            )
+            probs, truth = scores.findings[finding], labels[finding]
+            joined = pd.concat(
+                [probs.rename("p"), truth.rename("y")], axis=1, join="inner"
+            ).dropna()
+            histogram = score_histogram(
+                joined["p"].to_numpy(), threshold, finding, joined["y"].to_numpy()
+            )
+            right.plotly_chart(histogram, key="zs-hist")
+            st.dataframe(result.table, hide_index=True, key="zs-metrics")
+    confusion = diagnosis_confusion(scores.diagnoses, labels)
+    if confusion is not None:
+        matrix, classes, accuracy = confusion
+        st.plotly_chart(
+            confusion_figure(matrix, classes, f"Diagnosis (accuracy {accuracy:.1%})"), key="zs-cm"
+        )
+
+
+with page_guard(studio):
+    prompt_set = prompt_editor()
+    with page_guard(studio):
+        scores_section(prompt_set)

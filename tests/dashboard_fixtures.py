@@ -1,0 +1,33 @@
+"""A tiny, fully built data root for dashboard tests: dataset + checkpoint + cached embeddings.
+
+Built once per test session (both the AppTest and the browser tests reuse it) under pytest's
+base temp folder, in the documented layout: DATA_ROOT/ds/tiny, DATA_ROOT/runs/tiny.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tiny_dataset import make_tiny_checkpoint, make_tiny_dataset  # noqa: E402, F401
+
+
+def tiny_data_root(factory: pytest.TempPathFactory) -> Path:
+    """DATA_ROOT holding the tiny dataset, a two-step checkpoint and its study embeddings."""
+    root = factory.getbasetemp() / "tiny-studio" / "data"
+    marker = root / ".built"
+    if marker.exists():
+        return root
+    from model.data.dataset import CMRDataset
+    from model.embed import cached_study_embeddings
+
+    dataset = make_tiny_dataset(root / "ds" / "tiny", n=24, seed=0)
+    checkpoint = make_tiny_checkpoint(dataset, root / "runs" / "tiny")
+    for saved in sorted(checkpoint.parent.glob("*.pt")):  # best.pt is the dashboard's default
+        cached_study_embeddings(saved, CMRDataset.open(dataset))
+    marker.write_text("ok")
+    return root

@@ -1,0 +1,101 @@
+"""Every page on a fresh install (empty data root): no exception, a helpful empty state, and the
+key widgets present. Pages run through app.py so navigation and page links resolve."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import jobs as jobs_module
+from dashboard.jobs import JobManager
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGES = [
+    "pages/home.py",
+    "pages/studies.py",
+    "pages/train.py",
+    "pages/embeddings.py",
+    "pages/zeroshot.py",
+    "pages/browser.py",
+    "pages/evaluate.py",
+]
+
+
+@pytest.fixture
+def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "data"
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    return root
+
+
+def _open(page: str, **state: object) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    if page != PAGES[0]:
+        at.switch_page(page).run()
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    parts = [*at.info, *at.markdown, *at.caption, *at.warning]
+    return " ".join(str(p.value) for p in parts)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_empty_state(data_root: Path, page: str) -> None:
+    at = _open(page)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert at.title, "every page has a title"
+    if page != "pages/home.py":
+        assert at.info, f"{page} explains what to do next"
+
+
+def test_home_offers_the_demo_build(data_root: Path) -> None:
+    at = _open("pages/home.py")
+    assert [b.label for b in at.button] == ["Build the demo"]
+    assert "No dataset" not in _texts(at)
+    assert str(data_root) in _texts(at)
+
+
+def test_empty_states_point_at_the_next_step(data_root: Path) -> None:
+    assert "Build the demo" in _texts(_open("pages/browser.py"))
+    assert "Train a model" in _texts(_open("pages/evaluate.py"))
+    zeroshot = _open("pages/zeroshot.py")
+    assert zeroshot.selectbox(key="zs-source").value.startswith("shipped")
+    assert "No dataset yet" in _texts(zeroshot)
+
+
+def test_demo_build_runs_as_a_job_and_survives_a_refresh(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    monkeypatch.setattr("dashboard.overview.demo_command", lambda settings: sleep)
+    at = _open("pages/home.py")
+    at.button[0].click().run()
+    jobs = JobManager(data_root / "jobs")
+    job = jobs.latest("demo")
+    try:
+        assert job is not None and job.running and job.info["command"] == sleep
+        refreshed = _open("pages/home.py")  # a new browser session
+        assert refreshed.button(key=f"cancel-{job.id}") is not None
+        assert any("Demo build" in m.value for m in refreshed.markdown)
+        assert refreshed.button[0].disabled  # no second demo build while one runs
+    finally:
+        jobs.cancel(job.id)
+        jobs_module._CHILDREN.clear()
+    assert jobs.get(job.id).state == "cancelled"
+
+
+def test_import_refuses_a_folder_outside_the_data_root(data_root: Path, tmp_path: Path) -> None:
+    at = _open("pages/studies.py", studies_view="Import")
+    folder = at.text_input(key="imp-folder")
+    folder.input(str(tmp_path))
+    at.button(key="FormSubmitter:import-Import and ingest").click().run()
+    assert not at.exception
+    assert any("outside the data root" in e.value for e in at.error)

@@ -1,0 +1,97 @@
+"""Bad input on the pages: a foreign checkpoint, a dataset without a checkpoint, bad run names,
+deleting a running run. Each is a clear message on the page, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from dashboard_fixtures import make_tiny_dataset
+from streamlit.testing.v1 import AppTest
+
+from dashboard.runs import TrainForm, delete_run, prepare_run, resume_command
+from model.errors import UserError
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture
+def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "data"
+    make_tiny_dataset(root / "ds" / "tiny", n=8)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    return root
+
+
+def _open(page: str, **state: object) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_a_checkpoint_that_is_not_ours_is_a_clear_error(data_root: Path) -> None:
+    run = data_root / "runs" / "foreign"
+    run.mkdir(parents=True)
+    (run / "best.pt").write_bytes(b"this is not a checkpoint")
+    (run / "status.json").write_text(json.dumps({"state": "finished"}))
+    for page in ("pages/zeroshot.py", "pages/browser.py", "pages/embeddings.py"):
+        at = _open(page)
+        assert at.error, f"{page} shows the checkpoint problem"
+        message = at.error[0].value
+        assert "best.pt" in message and "Traceback" not in message
+
+
+def test_dataset_without_checkpoint_browses_and_plays(data_root: Path) -> None:
+    studies = _open("pages/studies.py")
+    assert len(studies.dataframe(key="studies-table").value) == 8
+    case = _open("pages/studies.py", studies_view="Case view", case_id="s000001")
+    assert case.slider(key="lge-lge_sax").value == 8
+    assert not case.error
+    zeroshot = _open("pages/zeroshot.py")
+    assert any("No trained checkpoint" in i.value for i in zeroshot.info)
+
+
+def test_prepare_run_writes_a_valid_preset(tmp_path: Path, data_root: Path) -> None:
+    form = TrainForm(
+        data_root / "ds" / "tiny", "run-1", tower="static", frames=4, epochs=3, lr=0.01
+    )
+    run, command = prepare_run(form, tmp_path / "runs", gpus=0)
+    preset = json.loads((run / "preset.json").read_text())
+    assert preset["model"]["video"]["kind"] == "static"
+    assert preset["train"]["epochs"] == 3 and preset["train"]["lr"] == 0.01
+    assert command[-6:] == [
+        "--data",
+        str(form.dataset),
+        "--preset",
+        str(run / "preset.json"),
+        "--out",
+        str(run),
+    ]
+    (run / "status.json").write_text("{}")
+    with pytest.raises(UserError, match="already exists"):
+        prepare_run(form, tmp_path / "runs", gpus=0)
+    _, multi = prepare_run(TrainForm(form.dataset, "run-2"), tmp_path / "runs", gpus=2)
+    assert "torch.distributed.run" in multi and "--nproc_per_node=2" in multi
+    for bad in ("", "../escape", "a b"):
+        with pytest.raises(UserError, match="name the run"):
+            prepare_run(TrainForm(form.dataset, bad), tmp_path / "runs", gpus=0)
+    with pytest.raises(UserError, match="last.pt"):
+        resume_command(run, form.dataset, gpus=0)
+
+
+def test_deleting_a_running_run_is_refused(tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "busy"
+    run.mkdir(parents=True)
+    (run / "status.json").write_text(json.dumps({"state": "running", "pid": os.getpid()}))
+    with pytest.raises(UserError, match="still running"):
+        delete_run(run, running=False)
+    assert run.exists()
+    (run / "status.json").write_text(json.dumps({"state": "finished"}))
+    delete_run(run, running=False)
+    assert not run.exists()

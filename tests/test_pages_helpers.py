@@ -1,0 +1,153 @@
+"""Page helpers: filters, search ranking, prompt editor round trip, text cache, cine HTML, settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard.cine import cine_player_html, player_height
+from dashboard.prompt_editor import diagnoses_rows, findings_rows, prompt_set_from_rows
+from dashboard.runs import format_eta, run_state
+from dashboard.scoring import CachedTextEncoder, clean_query
+from dashboard.search import page_of, rank
+from dashboard.settings import Settings
+from dashboard.studies import StudyFilter, apply_filter, display_table, thumbnail_strip, view_frames
+from model.errors import DataError, UserError
+from model.prompts import DEFAULT_PROMPTS, PromptSet
+
+STUDIES = pd.DataFrame(
+    {
+        "study_id": ["a", "b", "c"],
+        "patient_key": ["k1", "k2", "k3"],
+        "site": ["internal", "external", "internal"],
+        "views": ["sax_mid,4ch", "4ch", "sax_mid,lge_sax"],
+        "impression": ["Dilated LV.", "Normal study.", "LGE present."],
+    }
+)
+
+
+def test_filters_and_display_hide_patient_keys() -> None:
+    chosen = StudyFilter(values={"site": ["internal"]}, views=["sax_mid"], text="lge")
+    assert apply_filter(STUDIES, chosen)["study_id"].tolist() == ["c"]
+    assert apply_filter(STUDIES, StudyFilter())["study_id"].tolist() == ["a", "b", "c"]
+    assert "patient_key" not in display_table(STUDIES).columns
+
+
+def test_rank_respects_filters_and_exclusions() -> None:
+    vectors = np.eye(3, dtype=np.float32)
+    query = np.array([0.9, 0.1, 0.0], dtype=np.float32)
+    ranked = rank(query, ["a", "b", "c"], vectors)
+    assert ranked["study_id"].tolist() == ["a", "b", "c"]
+    assert rank(query, ["a", "b", "c"], vectors, allowed={"b", "c"})["study_id"].tolist() == [
+        "b",
+        "c",
+    ]
+    assert rank(query, ["a", "b", "c"], vectors, exclude=["a"])["rank"].tolist() == [1, 2]
+    assert rank(query, ["a", "b", "c"], vectors, allowed=set()).empty
+    with pytest.raises(UserError):
+        rank(np.ones(5), ["a", "b", "c"], vectors)
+    assert page_of(ranked, 9, 2)["study_id"].tolist() == ["c"]
+
+
+def test_prompt_editor_round_trip_and_errors() -> None:
+    prompts = PromptSet.load(DEFAULT_PROMPTS)
+    rebuilt = prompt_set_from_rows(findings_rows(prompts), diagnoses_rows(prompts))
+    assert rebuilt.to_dict() == prompts.to_dict()
+    bad = findings_rows(prompts)
+    bad.loc[0, "negative"] = " | "
+    with pytest.raises(DataError, match="negative"):
+        prompt_set_from_rows(bad, diagnoses_rows(prompts))
+    dup = pd.concat([findings_rows(prompts).head(1)] * 2)
+    with pytest.raises(DataError, match="twice"):
+        prompt_set_from_rows(dup, diagnoses_rows(prompts))
+
+
+def test_text_cache_encodes_each_text_once() -> None:
+    calls: list[list[str]] = []
+
+    def encode(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return np.stack([np.full(4, len(t), np.float32) for t in texts])
+
+    encoder = CachedTextEncoder(encode)
+    first = encoder(["ab", "abc", "ab"])
+    again = encoder(["abc", "ünïcödé 心臓"])
+    assert first.shape == (3, 4) and first[0, 0] == 2
+    assert calls == [["ab", "abc"], ["ünïcödé 心臓"]]
+    assert again[0, 0] == 3
+
+
+def test_clean_query_rejects_empty_and_huge() -> None:
+    assert clean_query("  dilated\n LV ") == "dilated LV"
+    with pytest.raises(UserError, match="empty"):
+        clean_query("   ")
+    with pytest.raises(UserError, match="characters"):
+        clean_query("x" * 501)
+
+
+def test_cine_player_html_escapes_and_embeds_every_frame() -> None:
+    frames = {"4ch": np.zeros((5, 8, 8), np.uint8), "<script>": np.zeros((1, 8, 8), np.uint8)}
+    html = cine_player_html(frames)
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
+    assert html.count("iVBOR") == 6  # base64 PNG signature, one per frame
+    assert player_height(6) > player_height(3)
+
+
+def test_view_frames_and_thumbnail() -> None:
+    video = np.zeros((9, 4, 8, 8), np.uint8)
+    views = view_frames(video, [4, 4, 0, 4, 0, 0, 3, 1, 0])
+    assert list(views) == ["sax_base", "sax_mid", "4ch", "lge_sax", "lge_4ch"]
+    assert views["lge_sax"].shape == (3, 8, 8)
+    assert thumbnail_strip(views).shape == (8, 24)
+    assert thumbnail_strip({}).shape == (64, 64)
+
+
+def test_settings_discovery_and_active(tmp_path: Path) -> None:
+    settings = Settings(tmp_path)
+    assert settings.active_checkpoint() is None and settings.active_dataset() is None
+    dataset = tmp_path / "demo" / "ds" / "internal"
+    dataset.mkdir(parents=True)
+    (dataset / "studies.parquet").write_bytes(b"x")
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    (run / "status.json").write_text(json.dumps({"state": "finished"}))
+    (run / "last.pt").write_bytes(b"x")
+    assert settings.datasets() == [dataset] and settings.runs() == [run]
+    assert settings.active_checkpoint() == run / "last.pt"
+    settings.write_active(checkpoint=run / "last.pt", dataset=dataset)
+    assert settings.read_active()["dataset"] == str(dataset.resolve())
+    with pytest.raises(UserError):
+        settings.write_active(checkpoint=tmp_path / "missing.pt")
+
+
+def test_run_state_and_eta() -> None:
+    assert run_state({"state": "running", "pid": 999_999_999}) == "crashed"
+    assert run_state({"state": "finished"}) == "finished"
+    assert format_eta(3725) == "1h 02m" and format_eta(70) == "1m 10s" and format_eta(None) == ""
+
+
+def test_projection_places_points_near_their_neighbours() -> None:
+    from dashboard.projection import ProjectionConfig, fit_projection, knn_place
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16))
+    vectors = centres[np.repeat(np.arange(3), 20)] + 0.05 * rng.normal(size=(60, 16))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    ids = [f"s{i}" for i in range(60)]
+    projection = fit_projection(ids, vectors, ProjectionConfig(method="PCA", fit_sample=30))
+    assert projection.coords.shape == (60, 2) and np.isfinite(projection.coords).all()
+    placed = projection.place(vectors[:5])
+    cluster_centre = projection.coords[:20].mean(axis=0)
+    other_centre = projection.coords[20:40].mean(axis=0)
+    assert all(
+        np.linalg.norm(p - cluster_centre) < np.linalg.norm(p - other_centre) for p in placed
+    )
+    anchors = np.eye(3, dtype=np.float32)
+    anchor_xy = np.array([[0, 0], [1, 0], [0, 1]], np.float32)
+    assert np.allclose(knn_place(anchors, anchors, anchor_xy, k=1), anchor_xy)
+    with pytest.raises(DataError, match="at least"):
+        fit_projection(ids[:3], vectors[:3])

@@ -1,0 +1,99 @@
+"""Pure plot builders and the map's selection decoding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard.plots import (
+    confusion_figure,
+    embedding_map,
+    fewshot_figure,
+    loss_curve,
+    roc_figure,
+    score_histogram,
+    selected_rows,
+    validation_curves,
+)
+
+METRICS = pd.DataFrame(
+    [
+        {"kind": "train", "epoch": 1, "step": 1, "loss": 2.0},
+        {"kind": "train", "epoch": 1, "step": 2, "loss": 1.5},
+        {"kind": "val", "epoch": 1, "step": 2, "loss": 1.8, "val_auc": 0.6, "val_r@1": 0.1},
+        {"kind": "val", "epoch": 2, "step": 4, "loss": 1.2, "val_auc": 0.7, "val_r@1": 0.2},
+    ]
+)
+
+
+def _coords(n: int = 6) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "x": np.arange(n, dtype=float),
+            "y": np.arange(n, dtype=float) ** 2,
+            "study_id": [f"s{i}" for i in range(n)],
+            "site": ["internal", "external"] * (n // 2),
+            "age": np.linspace(20, 90, n),
+        }
+    )
+
+
+def test_loss_and_validation_curves() -> None:
+    loss = loss_curve(METRICS)
+    assert [t.name for t in loss.data] == ["train loss", "val loss"]
+    assert list(loss.data[0].y) == [2.0, 1.5]
+    val = validation_curves(METRICS)
+    names = [t.name for t in val.data]
+    assert names == ["val_auc", "val_r@1"]
+    assert list(val.data[0].x) == [1, 2]
+    assert loss_curve(pd.DataFrame()).data == ()
+
+
+def test_embedding_map_categorical_colours_and_prompts() -> None:
+    prompts = pd.DataFrame({"x": [1.0], "y": [2.0], "text": ["dilated LV"]})
+    fig = embedding_map(_coords(), color="site", prompts=prompts, hover=("site",))
+    names = [t.name for t in fig.data]
+    assert names == ["external", "internal", "studies", "prompts"]
+    studies = fig.data[2]
+    assert isinstance(studies, go.Scattergl)
+    assert len(set(studies.marker.color)) == 2
+    assert list(studies.customdata[0]) == ["s0", "internal"]
+    assert fig.layout.dragmode == "lasso"
+
+
+def test_embedding_map_numeric_colour_scale() -> None:
+    coords = pd.concat([_coords(12)], ignore_index=True)
+    fig = embedding_map(coords, color="age")
+    assert [t.name for t in fig.data] == ["studies"]
+    assert fig.data[0].marker.showscale is True
+
+
+def test_selected_rows_keep_only_study_points() -> None:
+    prompts = pd.DataFrame({"x": [1.0], "y": [2.0], "text": ["p"]})
+    fig = embedding_map(_coords(), color="site", prompts=prompts)
+    points = [
+        {"curve_number": 2, "point_index": 4},
+        {"curve_number": 3, "point_index": 0},  # a prompt star
+        {"curve_number": 2, "point_index": 1},
+        {"curve_number": 2, "point_index": 4},  # duplicate
+    ]
+    assert selected_rows(points, fig) == [4, 1]
+    assert selected_rows([], fig) == []
+
+
+def test_roc_confusion_histogram_fewshot() -> None:
+    roc = roc_figure(np.array([0, 0.5, 1]), np.array([0, 0.8, 1]), 0.812, (0.7, 0.9), "lge")
+    assert "0.812" in roc.data[1].name and "0.700" in roc.data[1].name
+    cm = confusion_figure(np.array([[3, 1], [0, 4]]), ["a", "b"])
+    assert cm.data[0].z.tolist() == [[3, 1], [0, 4]]
+    scores = np.array([0.1, 0.9, 0.4, 0.7])
+    hist = score_histogram(scores, 0.5, "lge", labels=np.array([0, 1, 0, 1]))
+    assert [t.name for t in hist.data] == ["label 0", "label 1"]
+    assert list(hist.data[1].x) == [0.9, 0.7]
+    table = pd.DataFrame(
+        {"k": [1, 2, 1, 2], "auc": [0.6, 0.7, 0.5, 0.8], "probe": ["p", "p", "l", "l"]}
+    )
+    fs = fewshot_figure(table)
+    assert len(fs.data) == 2
+    assert fewshot_figure(pd.DataFrame({"x": [1]})).data == ()

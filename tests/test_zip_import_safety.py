@@ -1,0 +1,101 @@
+"""Safe zip extraction: traversal, links, bombs, missing DICOM and partial writes are refused."""
+
+from __future__ import annotations
+
+import io
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from dashboard.settings import Settings
+from dashboard.zip_import import ZipLimits, extract_zip, looks_like_dicom
+from model.errors import DataError, UserError
+
+DICOM_BYTES = b"\0" * 128 + b"DICM" + b"\x02\x00" * 50
+
+
+def _zip(entries: dict[str, bytes], links: dict[str, str] | None = None) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+        for name, target in (links or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, target)
+    buffer.seek(0)
+    return buffer
+
+
+def test_extracts_a_folder_of_dicom(tmp_path: Path) -> None:
+    upload = _zip(
+        {"study/series/1.dcm": DICOM_BYTES, "study/series/2": DICOM_BYTES, "notes.txt": b"x"}
+    )
+    result = extract_zip(upload, tmp_path / "import")
+    assert result.files == 3 and result.dicom_files == 2
+    assert (tmp_path / "import" / "study" / "series" / "2").read_bytes() == DICOM_BYTES
+
+
+@pytest.mark.parametrize(
+    "name", ["../evil.dcm", "a/../../evil.dcm", "/etc/evil.dcm", "C:/evil.dcm"]
+)
+def test_refuses_entries_that_escape(tmp_path: Path, name: str) -> None:
+    with pytest.raises(DataError, match="refus|outside|absolute"):
+        extract_zip(_zip({"ok.dcm": DICOM_BYTES, name: DICOM_BYTES}), tmp_path / "import")
+    assert not (tmp_path / "import").exists()
+    assert not (tmp_path / "evil.dcm").exists()
+
+
+def test_refuses_symlinks(tmp_path: Path) -> None:
+    upload = _zip({"ok.dcm": DICOM_BYTES}, links={"link.dcm": "/etc/passwd"})
+    with pytest.raises(DataError, match="link"):
+        extract_zip(upload, tmp_path / "import")
+    assert not (tmp_path / "import").exists()
+
+
+def test_refuses_a_zip_without_dicom_and_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no DICOM"):
+        extract_zip(_zip({"readme.txt": b"hello", "image.png": b"\x89PNG"}), tmp_path / "import")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refuses_a_zip_bomb(tmp_path: Path) -> None:
+    upload = _zip({"a.dcm": DICOM_BYTES, "bomb.dcm": b"\0" * (8 * 1024 * 1024)})
+    with pytest.raises(DataError, match="zip bomb"):
+        extract_zip(upload, tmp_path / "import", ZipLimits(max_ratio=100.0))
+
+
+def test_refuses_too_large_or_too_many(tmp_path: Path) -> None:
+    upload = _zip({f"{i}.dcm": DICOM_BYTES for i in range(5)})
+    with pytest.raises(DataError, match="GiB"):
+        extract_zip(upload, tmp_path / "a", ZipLimits(max_total_bytes=100))
+    upload.seek(0)
+    with pytest.raises(DataError, match="entries"):
+        extract_zip(upload, tmp_path / "b", ZipLimits(max_entries=3))
+
+
+def test_not_a_zip_and_existing_target(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="not a readable zip"):
+        extract_zip(io.BytesIO(b"definitely not a zip"), tmp_path / "import")
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(DataError, match="already exists"):
+        extract_zip(_zip({"a.dcm": DICOM_BYTES}), tmp_path / "taken")
+
+
+def test_dicom_sniffing() -> None:
+    assert looks_like_dicom(DICOM_BYTES, "IM0001")
+    assert looks_like_dicom(b"", "x.DCM")
+    assert not looks_like_dicom(b"hello", "notes.txt")
+
+
+def test_paths_outside_the_data_root_are_refused(tmp_path: Path) -> None:
+    settings = Settings(tmp_path / "root")
+    (tmp_path / "root" / "raw").mkdir(parents=True)
+    assert settings.inside_root("raw") == (tmp_path / "root" / "raw").resolve()
+    for outside in ("../", str(tmp_path), "/etc", "raw/../../x"):
+        with pytest.raises(UserError, match="outside the data root"):
+            settings.inside_root(outside)
+    with pytest.raises(UserError):
+        settings.inside_root("  ")
