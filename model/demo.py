@@ -10,7 +10,7 @@ Layout under ``ROOT``::
     demo/raw/{internal,external}/   generator output (DICOM, reports.csv, labels.csv, ...)
     demo/{internal,external}/       ingested datasets
     runs/demo-cpu-small/            the training run (best.pt is the demo checkpoint)
-    demo/internal/chroma/           the embedded Chroma index of both sites
+    demo/chroma/                    the embedded Chroma index of both sites
 """
 
 from __future__ import annotations
