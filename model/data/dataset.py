@@ -175,7 +175,6 @@ class StudyVideoDataset(Dataset):
             else (AugmentConfig() if augment else None)
         )
         self.seed = seed
-        self._calls = 0
         rows = dataset.studies.set_index("study_id").loc[self.ids]
         self._texts = [str(t or "") for t in rows["impression"]]
         counts = (
@@ -189,9 +188,9 @@ class StudyVideoDataset(Dataset):
         return len(self.ids)
 
     def _rng(self, index: int) -> np.random.Generator:
-        """Per-item generator: differs per epoch inside DataLoader workers (torch seeds them)."""
-        self._calls += 1
-        return np.random.default_rng([self.seed, index, torch.initial_seed() % 2**32, self._calls])
+        """Per-item generator from ``(seed, index)`` only, so a resumed run augments exactly as the
+        uninterrupted one; the trainer varies ``seed`` per epoch."""
+        return np.random.default_rng([self.seed, index])
 
     def __getitem__(self, index: int) -> dict:
         study_id = self.ids[index]
