@@ -17,6 +17,7 @@ from model.data.dataset import CMRDataset, StudyVideoDataset
 from model.data.deid import split_for
 from model.data.video_transforms import AugmentConfig, frame_indices, move_views
 from model.errors import DataError, UserError
+from model.sentences import split_sentences
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +132,15 @@ def test_settings_are_read(tmp_path: Path) -> None:
     settings = json.loads((root / "dataset.json").read_text())
     ds = CMRDataset.open(root)
     assert ds.frames == settings["frames"] and ds.size == settings["size"]
+
+
+def test_sentence_drop_varies_the_text_by_seed_only(tiny: CMRDataset) -> None:
+    plain = StudyVideoDataset(tiny, tiny.ids())
+    dropped = StudyVideoDataset(tiny, tiny.ids(), sentence_drop=0.5, seed=4)
+    again = StudyVideoDataset(tiny, tiny.ids(), sentence_drop=0.5, seed=4)
+    texts = [dropped[i]["text"] for i in range(len(dropped))]
+    assert texts == [again[i]["text"] for i in range(len(again))]
+    full = [plain[i]["text"] for i in range(len(plain))]
+    assert texts != full
+    for short, whole in zip(texts, full, strict=True):
+        assert short and set(split_sentences(short)) <= set(split_sentences(whole))

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from model.errors import UserError
+from model.nn import text_tower
 from model.nn.clip_model import MAX_LOGIT_SCALE, CMRClip
 from model.nn.config import CMRClipConfig, TextTowerConfig, VideoTowerConfig
 from model.nn.loss import ClipLoss, text_ids_from_texts
@@ -54,9 +55,9 @@ def test_tokenizer_pads_and_truncates_to_context_length(model: CMRClip) -> None:
     assert mask[1].sum() < mask[0].sum()
 
 
-def test_cached_frozen_part_equals_the_full_forward(model: CMRClip) -> None:
-    tower = model.text.eval()
-    tower.clear_cache()
+def test_cached_frozen_part_equals_the_full_forward() -> None:
+    torch.manual_seed(0)
+    tower = TextTower(TextTowerConfig(unlocked_layers=2, pooling="text"), 16).eval()
     with torch.no_grad():
         cached_first = tower(TEXTS)  # fills the cache (texts of different lengths)
         assert tower.cache_size == 3  # one entry per unique text
@@ -69,6 +70,41 @@ def test_cached_frozen_part_equals_the_full_forward(model: CMRClip) -> None:
     torch.testing.assert_close(cached_first, reference, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(uncached, reference, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(cached_again, reference.flip(0), rtol=1e-4, atol=1e-5)
+
+
+def test_sentence_pooling_is_the_mean_of_sentence_embeddings(model: CMRClip) -> None:
+    tower = model.text.eval()
+    tower.clear_cache()
+    first, second = "Dilated LV (LVEDD 64 mm).", "LVEF 3.5% lower than before; no LGE."
+    with torch.no_grad():
+        both = tower([f"{first} {second}", first])
+        assert tower.cache_size == 2  # one entry per unique sentence, each encoded once
+        alone = tower([first, second])
+    torch.testing.assert_close(both[0], alone.mean(dim=0), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(both[1], alone[0], rtol=1e-4, atol=1e-5)
+
+
+def test_frozen_cache_is_bounded_least_recently_used(
+    model: CMRClip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tower = model.text.eval()
+    tower.clear_cache()
+    with torch.no_grad():
+        reference = tower(TEXTS)
+        entry_bytes = max(t.numel() * t.element_size() for t in tower._cache.values())
+        monkeypatch.setattr(text_tower, "FROZEN_CACHE_BYTES", 2 * entry_bytes)
+        tower.clear_cache()
+        again = tower(TEXTS)
+    assert 1 <= tower.cache_size <= 2
+    torch.testing.assert_close(again, reference, rtol=1e-4, atol=1e-5)
+
+
+def test_text_dropout_setting_reaches_the_unlocked_layers() -> None:
+    tower = TextTower(TextTowerConfig(unlocked_layers=1, dropout=0.25), 8)
+    top = [m.p for m in tower.bert.encoder.layer[-1].modules() if isinstance(m, torch.nn.Dropout)]
+    assert top and all(p == 0.25 for p in top)
+    tower.train()
+    assert not any(m.training for m in tower.frozen_modules())
 
 
 def test_only_the_top_layers_and_projection_train(model: CMRClip) -> None:

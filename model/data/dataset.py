@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 from model.data.video_transforms import AugmentConfig, augment_video, frame_indices
 from model.errors import DataError, UserError
 from model.schema import SPLITS, VIEW_SLOTS, DatasetPaths
+from model.sentences import drop_sentences
 
 REQUIRED_COLUMNS = ("study_id", "split", "view_frames", "impression")
 
@@ -152,7 +153,11 @@ class CMRDataset:
 
 class StudyVideoDataset(Dataset):
     """Torch dataset of studies: ``ds[i]`` -> dict(video float32 ``[V, T, S, S]`` in [0, 1],
-    view_mask bool ``[V]``, frame_mask bool ``[V, T]``, text str, study_id str)."""
+    view_mask bool ``[V]``, frame_mask bool ``[V, T]``, text str, study_id str).
+
+    ``sentence_drop`` > 0 drops each impression sentence with that probability (at least one is
+    kept), drawn like the video augmentation from ``(seed, index)`` only.
+    """
 
     def __init__(
         self,
@@ -162,6 +167,7 @@ class StudyVideoDataset(Dataset):
         size: int | None = None,
         augment: bool | AugmentConfig = False,
         seed: int = 0,
+        sentence_drop: float = 0.0,
     ) -> None:
         self.dataset = dataset
         self.ids = list(dataset.ids() if ids is None else ids)
@@ -175,6 +181,7 @@ class StudyVideoDataset(Dataset):
             else (AugmentConfig() if augment else None)
         )
         self.seed = seed
+        self.sentence_drop = sentence_drop
         rows = dataset.studies.set_index("study_id").loc[self.ids]
         self._texts = [str(t or "") for t in rows["impression"]]
         counts = (
@@ -216,6 +223,8 @@ class StudyVideoDataset(Dataset):
             "video": video,
             "view_mask": torch.from_numpy(counts > 0),
             "frame_mask": torch.from_numpy(frame_mask),
-            "text": self._texts[index],
+            "text": drop_sentences(
+                self._texts[index], self.sentence_drop, np.random.default_rng([self.seed, index, 1])
+            ),
             "study_id": study_id,
         }

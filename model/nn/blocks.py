@@ -30,23 +30,32 @@ class LinearPatchEmbed(nn.Module):
 
 
 class ConvStem(nn.Module):
-    """Two-stage patchifying convolution stem (ConvNeXt-like), cheaper than overlapping convs.
+    """Patchifying convolution stem (early convolutions help ViTs train), one frame at a time.
 
-    ``[N, H, W] -> [N, (H/p)*(W/p), C]``: a ``p/2`` patchify conv to ``C/4`` channels, GroupNorm +
-    GELU, then a 2x2 stride-2 conv to ``C``. Same token grid as a ``p`` ViT patch embedding but a
-    nonlinear, two-scale view of each patch; GroupNorm keeps every frame independent of the
-    rest of the batch.
+    ``[N, H, W] -> [N, (H/p)*(W/p), C]``: a small patchify conv (4x4 for ``p`` >= 8) to ``C/4``
+    channels, then 2x2 stride-2 convs, doubling channels up to ``C``, with GroupNorm + GELU
+    between them. Same token grid as a ``p`` ViT patch embedding, but each token sees its patch
+    through a nonlinear multi-scale pyramid rather than one linear map; GroupNorm keeps every
+    frame independent of the rest of the batch.
     """
 
     def __init__(self, patch_size: int, width: int) -> None:
         super().__init__()
-        inner = max(8, width // 4)
-        self.layers = nn.Sequential(
-            nn.Conv2d(1, inner, kernel_size=patch_size // 2, stride=patch_size // 2),
-            nn.GroupNorm(1, inner),
-            nn.GELU(),
-            nn.Conv2d(inner, width, kernel_size=2, stride=2),
-        )
+        merges = 1  # 2x2 stages after the first conv
+        while (patch_size >> merges) % 2 == 0 and (patch_size >> (merges + 1)) >= 4:
+            merges += 1
+        channels = max(8, width // 4)
+        first = patch_size >> merges
+        layers: list[nn.Module] = [nn.Conv2d(1, channels, kernel_size=first, stride=first)]
+        for stage in range(merges):
+            out = width if stage == merges - 1 else min(width, channels * 2)
+            layers += [
+                nn.GroupNorm(1, channels),
+                nn.GELU(),
+                nn.Conv2d(channels, out, kernel_size=2, stride=2),
+            ]
+            channels = out
+        self.layers = nn.Sequential(*layers)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """``frames [N, H, W]`` in [0, 1] -> tokens ``[N, grid*grid, C]``."""

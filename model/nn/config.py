@@ -96,6 +96,10 @@ class TextTowerConfig:
     ``unlocked_layers`` top transformer layers train (0 trains only pooling + projection); the
     token embeddings and lower layers stay frozen in eval mode. With ``cache_frozen`` the frozen
     part runs once per unique text and its hidden states are reused across steps.
+    ``pooling = "sentences"`` embeds every sentence of a text on its own and averages the
+    sentence embeddings (a one-sentence prompt then matches what training saw); ``"text"`` pools
+    the tokens of the whole text at once. ``dropout`` applies to the trainable top layers and the
+    pooled vector.
     """
 
     unlocked_layers: int = 2
@@ -103,6 +107,7 @@ class TextTowerConfig:
     cache_frozen: bool = True
     projection: Literal["linear", "mlp"] = "linear"
     dropout: float = 0.0
+    pooling: Literal["sentences", "text"] = "sentences"
 
     def validate(self) -> None:
         """Raise ``UserError`` naming the first inconsistent field."""
@@ -114,6 +119,8 @@ class TextTowerConfig:
             raise UserError(f"text.projection must be 'linear' or 'mlp', got {self.projection!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise UserError(f"text.dropout must be in [0, 1), got {self.dropout}")
+        if self.pooling not in ("sentences", "text"):
+            raise UserError(f"text.pooling must be 'sentences' or 'text', got {self.pooling!r}")
 
 
 @dataclass
@@ -155,6 +162,7 @@ class TrainConfig:
     frames: int = 8
     image_size: int = 64
     augment: bool = True
+    sentence_drop: float = 0.0
     seed: int = 0
     num_workers: int = 0
     precision: Precision = "fp32"
@@ -175,6 +183,8 @@ class TrainConfig:
         )
         if self.text_lr < 0 or self.weight_decay < 0 or self.grad_clip < 0:
             raise UserError("train.text_lr, weight_decay and grad_clip must be >= 0")
+        if not 0.0 <= self.sentence_drop < 1.0:
+            raise UserError(f"train.sentence_drop must be in [0, 1), got {self.sentence_drop}")
         if self.warmup_steps < 0 or not 0.0 <= self.warmup_fraction < 1.0:
             raise UserError("train.warmup_steps must be >= 0 and warmup_fraction in [0, 1)")
         if self.num_workers < 0:

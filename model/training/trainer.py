@@ -177,6 +177,7 @@ class Trainer:
                     size=self.cfg.image_size,
                     augment=self.cfg.augment,
                     seed=self.cfg.seed * 1000 + epoch,
+                    sentence_drop=self.cfg.sentence_drop,
                 )
                 completed = self.engine.run_epoch(
                     dataset,
