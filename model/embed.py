@@ -9,8 +9,10 @@ dataset's cache ``DATASET/embeddings/<checkpoint fp>-<dataset fp>.npz``, which
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,11 @@ from model.progress import Progress
 from model.schema import DatasetPaths
 
 log = logging.getLogger(__name__)
+# A query or an edited prompt is a handful of short sentences: one intra-op thread encodes it
+# about as fast as two on an idle machine, and 10x faster on a busy one (oversubscribed OpenMP
+# threads spin), so latency-critical small encodes run single-threaded.
+SMALL_TEXT_BATCH = 16
+_THREADS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -70,14 +77,35 @@ def model_device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+@contextlib.contextmanager
+def single_intra_op_thread() -> Iterator[None]:
+    """Run the block with one torch intra-op thread, restoring the previous count after.
+
+    Serialised by a lock, so concurrent callers (dashboard sessions) cannot leave the process
+    with the wrong thread count.
+    """
+    with _THREADS_LOCK:
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+
 @torch.no_grad()
 def embed_texts(model: nn.Module, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-    """Unit-norm text embeddings: ``texts`` (N) -> float32 [N, D]."""
+    """Unit-norm text embeddings: ``texts`` (N) -> float32 [N, D].
+
+    Small requests (at most ``SMALL_TEXT_BATCH`` texts on CPU) run on one intra-op thread.
+    """
     model.eval()
-    chunks = [
-        model.encode_text(list(texts[i : i + batch_size]), normalize=True).float().cpu().numpy()
-        for i in range(0, len(texts), batch_size)
-    ]
+    small = len(texts) <= SMALL_TEXT_BATCH and model_device(model).type == "cpu"
+    with single_intra_op_thread() if small else contextlib.nullcontext():
+        chunks = [
+            model.encode_text(list(texts[i : i + batch_size]), normalize=True).float().cpu().numpy()
+            for i in range(0, len(texts), batch_size)
+        ]
     if not chunks:
         return np.zeros((0, _embed_dim(model)), dtype=np.float32)
     return np.concatenate(chunks).astype(np.float32)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import model.embed as embed_module
 from model.cli import main as cli_main
@@ -46,6 +47,24 @@ def test_text_embeddings_are_unit_norm(setup: tuple[Path, Path]) -> None:
     assert vectors.shape == (2, 32) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     assert embed_texts(model, []).shape == (0, 32)
+
+
+def test_small_text_requests_run_single_threaded_and_restore_threads(
+    setup: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, _ = load_checkpoint(setup[1])
+    seen: list[int] = []
+    encode = model.encode_text
+    monkeypatch.setattr(
+        model,
+        "encode_text",
+        lambda *a, **k: (seen.append(torch.get_num_threads()), encode(*a, **k))[1],
+    )
+    before = torch.get_num_threads()
+    small = embed_texts(model, ["Dilated left ventricle."])
+    large = embed_texts(model, ["Dilated left ventricle."] * (embed_module.SMALL_TEXT_BATCH + 1))
+    assert seen == [1, before] and torch.get_num_threads() == before
+    np.testing.assert_allclose(small[0], large[0], rtol=1e-5, atol=1e-6)
 
 
 def test_embed_cli_writes_npz_and_parquet(setup: tuple[Path, Path], tmp_path: Path) -> None:
