@@ -1,7 +1,8 @@
 """``python -m dashboard.launch``: the README's main job.
 
 Starts the demo build as a background job when the demo is not built yet (the Home page shows its
-progress and it survives browser refreshes), then serves the dashboard on localhost.
+progress and it survives browser refreshes), then serves the dashboard on localhost (``.streamlit/config.toml``); a network address given
+with ``--server.address`` is served with a warning about what that exposes.
 """
 
 from __future__ import annotations
@@ -39,8 +40,36 @@ def start_demo_build(settings: Settings) -> None:
     )
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def served_address(argv: list[str]) -> str | None:
+    """The ``--server.address`` given on the command line (``None``: the config's localhost)."""
+    for index, arg in enumerate(argv):
+        if arg.startswith("--server.address="):
+            return arg.split("=", 1)[1]
+        if arg == "--server.address" and index + 1 < len(argv):
+            return argv[index + 1]
+    return None
+
+
+def exposure_warning(argv: list[str]) -> str | None:
+    """A warning when the dashboard is asked to serve beyond this machine, else ``None``."""
+    address = served_address(argv)
+    if address is None or address in LOOPBACK:
+        return None
+    return (
+        f"serving on {address}: anyone who can reach this address sees patient images and "
+        "reports without logging in; put an authenticating TLS reverse proxy in front "
+        "(README, Patient data and security)"
+    )
+
+
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    warning = exposure_warning(argv)
+    if warning:
+        log.warning("%s", warning)
     settings = Settings.from_env()
     settings.data_root.mkdir(parents=True, exist_ok=True)
     os.environ["CMR_DATA_ROOT"] = str(settings.data_root)

@@ -1,7 +1,8 @@
 """Atomic file writes: write to a temporary sibling, fsync, then ``os.replace``.
 
 A reader (or a crash) never sees a half-written file; the previous version stays valid until the
-new one is complete.
+new one is complete. A killed writer can leave its hidden temporary behind;
+``remove_stale_temps`` clears those once the caller holds the folder's writer lock.
 """
 
 from __future__ import annotations
@@ -61,3 +62,16 @@ def atomic_write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def remove_stale_temps(folder: str | Path) -> int:
+    """Delete temporaries (``.<name>.*.tmp``) killed writers left in ``folder``; returns how many.
+
+    Only call it while holding the lock that keeps other writers out of ``folder``.
+    """
+    removed = 0
+    for tmp in Path(folder).glob(".*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+            removed += 1
+    return removed

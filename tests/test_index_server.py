@@ -6,14 +6,10 @@ the same studies in the same order.
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from chroma_server import chroma_server, free_port
 from index_fakes import CHECKPOINT, embedded_index, hash_text_encoder, make_records
 
 from model.errors import UserError
@@ -21,58 +17,11 @@ from model.index.client import ChromaLocation, open_client, resolve_location
 from model.index.embedding_index import EmbeddingIndex
 from model.index.writer import upsert_records
 
-CHROMA = Path(sys.executable).parent / "chroma"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    executable = str(CHROMA) if CHROMA.exists() else shutil.which("chroma")
-    if executable is None:
-        pytest.fail("the chroma CLI is not installed beside the test interpreter")
-    folder = tmp_path_factory.mktemp("server")
-    port = _free_port()
-    log = (folder / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            executable,
-            "run",
-            "--path",
-            str(folder / "data"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    location = ChromaLocation(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            open_client(location)
-            break
-        except UserError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(
-                    f"chroma run did not start: {(folder / 'server.log').read_text()[-2000:]}"
-                )
-            time.sleep(0.2)
-    yield location
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=20)
-    log.close()
+    with chroma_server(tmp_path_factory.mktemp("server")) as location:
+        yield location
 
 
 def test_server_and_embedded_give_the_same_results(server, tmp_path):
@@ -138,6 +87,6 @@ def test_bad_locations_are_user_errors(kwargs, message, monkeypatch):
 
 
 def test_unreachable_server_is_a_clear_error():
-    location = ChromaLocation(host="127.0.0.1", port=_free_port())
+    location = ChromaLocation(host="127.0.0.1", port=free_port())
     with pytest.raises(UserError, match=rf"cannot reach Chroma server 127.0.0.1:{location.port}"):
         open_client(location)

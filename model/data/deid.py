@@ -94,3 +94,41 @@ def sex_code(value: str) -> str:
     """M / F / O, anything else ``unknown``."""
     code = value.strip().upper()[:1]
     return code if code in ("M", "F", "O") else "unknown"
+
+
+_WORD = re.compile(r"[^\W_]+")  # runs of letters and digits: the tokens paths are made of
+
+
+def _identifier_tokens(identifiers: set[str]) -> set[str]:
+    """Lower-cased letter/digit runs (3+ characters) of every identifier: name parts, IDs, dates."""
+    return {
+        token.lower()
+        for identifier in identifiers
+        for token in _WORD.findall(identifier)
+        if len(token) >= 3
+    }
+
+
+def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> list[dict]:
+    """Ingest-report rows with source paths made relative to ``src`` and identifiers scrubbed.
+
+    Hospital exports often name folders after the patient (``DOE^JANE/...``), and a skipped file
+    has no header to tell whose it is: paths lose the part above the source folder, and every
+    letter/digit run that is part of a name, ID or birth date seen in this ingest is replaced by
+    ``[removed]`` in paths and reasons (a set lookup per run: fast for any number of patients).
+    """
+    tokens = _identifier_tokens(identifiers)
+
+    def scrub(text: str) -> str:
+        return _WORD.sub(lambda m: "[removed]" if m.group().lower() in tokens else m.group(), text)
+
+    root = os.path.abspath(src)
+    out = []
+    for row in rows:
+        path = os.path.abspath(str(row["path"])) if row.get("path") else ""
+        if path == root or path.startswith(root + os.sep):
+            path = os.path.relpath(path, root)
+        elif path:
+            path = os.path.basename(path)
+        out.append({**row, "path": scrub(path), "reason": scrub(str(row.get("reason", "")))})
+    return out

@@ -5,12 +5,20 @@ and returns one ``SliceHeader`` per frame: classic MR images give one, enhanced 
 gives one per frame with its own position, trigger time and temporal index. ``read_pixels``
 decodes the frames as float32 ``[F, rows, cols]`` with the modality rescale applied. Every failure
 is a ``DicomReadError`` whose message is the reason written to the ingest report.
+
+Hostile files are bounded before decoding: files above ``MAX_FILE_BYTES`` and declared images
+above ``MAX_PIXEL_BYTES`` are refused, large elements are deferred while reading headers, and
+``time_limit`` stops a file (``FILE_SECONDS``) or study (``STUDY_SECONDS``) that takes too long.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,17 +29,56 @@ from pydicom.errors import InvalidDicomError
 
 from model.data import dicom_tags as tags
 from model.data.dicom_frames import frame_geometry, frame_timing
+from model.errors import DataError
 
 log = logging.getLogger(__name__)
 
+# pydicom's warnings about invalid values quote the values (patient names, IDs) and would carry
+# them into ingest logs and job logs: nothing is validated while reading, and pydicom's own
+# logger stays quiet below errors. Bad files still fail with a DicomReadError reason.
+pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+logging.getLogger("pydicom").setLevel(logging.ERROR)
+
 MAX_FILE_BYTES = 2 * 1024**3
 MAX_PIXEL_BYTES = 1024**3
+FILE_SECONDS = 20.0  # reading one file's header (ingest's first pass)
+STUDY_SECONDS = 600.0  # building one study (ingest's second pass)
 _DEFER_BYTES = 4096
 _PIXEL_TAG = 0x7FE00010
 
 
 class DicomReadError(Exception):
     """A file that cannot be used; ``str(err)`` is the reason for the ingest report."""
+
+
+class TimeLimitExceeded(DataError):
+    """A file or study took longer than its time limit (not swallowed by per-view handling)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, what: str) -> Iterator[None]:
+    """Raise ``TimeLimitExceeded`` if the block runs longer than ``seconds`` of wall time.
+
+    Uses ``SIGALRM``, so it acts only in the main thread of a process on POSIX: ingest runs there
+    (inline or in worker processes); anywhere else it does nothing.
+    """
+    if seconds <= 0 or not hasattr(signal, "setitimer"):
+        yield
+        return
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeLimitExceeded(f"{what} took longer than {seconds:g} s; skipped")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass

@@ -15,8 +15,9 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from model.atomic import remove_stale_temps
 from model.data import deid
-from model.data.dicom_read import SliceHeader
+from model.data.dicom_read import STUDY_SECONDS, SliceHeader, time_limit
 from model.data.nifti import ACDC_LABELS, acdc_cases, build_acdc_case
 from model.data.reports import load_impressions, scrub_text
 from model.data.resample import GridConfig
@@ -81,7 +82,8 @@ def _process_study(task: _StudyTask) -> tuple[StudyTensor | None, list[dict], di
         if task.acdc_folder is not None:
             tensor, labels = build_acdc_case(Path(task.acdc_folder), task.grid)
         else:
-            tensor = build_study(task.headers or [], task.grid, task.view_map)
+            with time_limit(STUDY_SECONDS, "building the study"):
+                tensor = build_study(task.headers or [], task.grid, task.view_map)
     except DataError as err:
         return None, [report_row(where, "rejected", str(err), task.study_id)], labels
     except Exception as err:  # keep the ingest going; the reason lands in the report
@@ -239,6 +241,9 @@ def ingest(
     summary = IngestSummary(dataset=out)
     report: list[dict] = []
     with ingest_lock(out):
+        stale = sum(remove_stale_temps(folder) for folder in (out, DatasetPaths(out).tensors))
+        if stale:
+            log.info("removed %d partial files an interrupted ingest left in %s", stale, out)
         salt = deid.load_or_create_salt(out)
         check_settings(out, grid, deid.salt_id(salt))
         executor = _executor(workers)
@@ -249,6 +254,7 @@ def ingest(
             if executor is not None:
                 executor.shutdown(cancel_futures=True)
         extra = {ACDC_LABELS: (labels, "accession_number")} if labels else None
+        report = deid.deidentify_report(report, src, _identifiers(plans))
         studies = merge_tables(DatasetPaths(out), rows, links, report, extra)
     levels = [r["level"] for r in report]
     summary.studies_written, summary.studies_total = len(rows), len(studies)
@@ -258,6 +264,16 @@ def ingest(
     summary.warnings = levels.count("warning")
     summary.elapsed_s = time.monotonic() - started
     return summary
+
+
+def _identifiers(plans: list[_Plan]) -> set[str]:
+    """Every patient name, ID and birth date read in this ingest (to scrub from the report)."""
+    found: set[str] = set()
+    for plan in plans:
+        for header in plan.task.headers or []:
+            found.update((header.patient_name, header.patient_id, header.birth_date))
+    found.discard("")
+    return found
 
 
 def _executor(workers: int) -> Executor | None:

@@ -13,7 +13,14 @@ from collections.abc import Iterator
 from concurrent.futures import Executor
 from pathlib import Path
 
-from model.data.dicom_read import DicomReadError, SliceHeader, read_headers
+from model.data.dicom_read import (
+    FILE_SECONDS,
+    DicomReadError,
+    SliceHeader,
+    TimeLimitExceeded,
+    read_headers,
+    time_limit,
+)
 from model.data.study import Problem
 from model.progress import Progress
 
@@ -21,8 +28,13 @@ CHUNK_FILES = 64
 
 
 def walk_files(src: Path, problems: list[Problem]) -> list[str]:
-    """Every regular file under ``src`` (sorted); empty / unreadable folders become problems."""
+    """Every regular file under ``src`` (sorted); empty / unreadable folders become problems.
+
+    Ingest reads only what lies under ``src``: symbolic links to files outside it, and links
+    to folders (never followed), become problems instead of being read.
+    """
     files: list[str] = []
+    root = os.path.realpath(src)
 
     def on_error(err: OSError) -> None:
         problems.append((str(err.filename), "", "skipped", f"unreadable folder: {err.strerror}"))
@@ -31,13 +43,22 @@ def walk_files(src: Path, problems: list[Problem]) -> list[str]:
         dirs.sort()
         if not dirs and not names:
             problems.append((folder, "", "skipped", "empty folder"))
+        for path in (os.path.join(folder, name) for name in dirs):
+            if os.path.islink(path):
+                problems.append((path, "", "skipped", "symbolic link to a folder (not followed)"))
         for name in sorted(names):
             path = os.path.join(folder, name)
             if os.path.islink(path) and not os.path.exists(path):
                 problems.append((path, "", "skipped", "broken symbolic link"))
+            elif os.path.islink(path) and not _inside(os.path.realpath(path), root):
+                problems.append((path, "", "skipped", "symbolic link to outside the source folder"))
             elif os.path.isfile(path):
                 files.append(path)
     return files
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def scan_chunk(paths: list[str]) -> tuple[list[SliceHeader], list[Problem]]:
@@ -46,8 +67,9 @@ def scan_chunk(paths: list[str]) -> tuple[list[SliceHeader], list[Problem]]:
     problems: list[Problem] = []
     for path in paths:
         try:
-            headers.extend(read_headers(path))
-        except DicomReadError as err:
+            with time_limit(FILE_SECONDS, "reading the header"):
+                headers.extend(read_headers(path))
+        except (DicomReadError, TimeLimitExceeded) as err:
             problems.append((path, "", "skipped", str(err)))
         except Exception as err:  # pydicom raises many types on hostile input; report, never crash
             problems.append(

@@ -10,6 +10,9 @@ Two deployments, one code path:
   ``chromadb.HttpClient`` when ``--chroma-host/--chroma-port`` or the environment variables
   ``CMR_CHROMA_HOST`` / ``CMR_CHROMA_PORT`` (and ``CMR_CHROMA_TOKEN`` for a bearer token) say so.
   The server serialises writers itself, so many processes may index and search at once.
+  Chroma 1.x has no built-in authentication: ``CMR_CHROMA_TOKEN`` is sent as
+  ``Authorization: Bearer <token>`` for a reverse proxy in front of the server to check; a 401 /
+  403 becomes a ``UserError`` naming the variable (the token itself is never printed).
 
 Anonymous telemetry is switched off in both.
 """
@@ -18,13 +21,15 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import chromadb
 from chromadb.api import ClientAPI
 from chromadb.api.shared_system_client import SharedSystemClient
 from chromadb.config import Settings
+from chromadb.errors import AuthorizationError, ChromaAuthError
 
 from model.errors import UserError
 
@@ -44,7 +49,7 @@ class ChromaLocation:
     path: Path | None = None
     host: str | None = None
     port: int = DEFAULT_PORT
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # never in messages or logs
 
     @property
     def is_server(self) -> bool:
@@ -139,6 +144,18 @@ def reopen_client(location: ChromaLocation) -> ClientAPI:
     return open_client(location, create=False)
 
 
+_AUTH_FAILURE = re.compile(
+    r"\b40[13]\b|unauthori[sz]ed|forbidden|authori[sz]ation required", re.IGNORECASE
+)
+
+
+def _is_auth_failure(err: Exception) -> bool:
+    """A 401/403 from Chroma or from a reverse proxy in front of it (whose body is HTML)."""
+    return isinstance(err, AuthorizationError | ChromaAuthError) or bool(
+        _AUTH_FAILURE.search(str(err)[:500])
+    )
+
+
 def _open_http(location: ChromaLocation) -> ClientAPI:
     settings = Settings(anonymized_telemetry=False)
     if location.token:
@@ -153,6 +170,12 @@ def _open_http(location: ChromaLocation) -> ClientAPI:
         )
         client.heartbeat()
     except Exception as err:  # connection refused, auth failure, wrong service on the port
+        if _is_auth_failure(err):
+            given = "was refused" if location.token else "is missing"
+            raise UserError(
+                f"{location.describe()} refused the request (not authorised): the token in "
+                f"{TOKEN_ENV} {given}; set it to the token the server's proxy expects"
+            ) from err
         raise UserError(
             f"cannot reach {location.describe()} ({type(err).__name__}: {err}); start it with "
             f"`chroma run --path DIR --host {location.host} --port {location.port}`"

@@ -21,7 +21,9 @@ import logging
 import os
 import pickle
 import random
+import re
 import shutil
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +101,14 @@ def save_checkpoint(
         payload["resume"] = resume_state
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    try:
+        atomic_write_bytes(path, buffer.getvalue())
+    except OSError as err:
+        reason = os.strerror(err.errno) if err.errno else str(err)
+        raise CheckpointError(
+            f"could not write checkpoint {path}: {reason}; the previous checkpoint is unchanged "
+            "(free space or fix the folder, then continue with --resume)"
+        ) from err
     return fingerprint
 
 
@@ -118,6 +127,16 @@ def publish_copy(source: str | Path, target: str | Path) -> None:
     os.replace(tmp, target)
 
 
+def _refusal_reason(err: Exception) -> str:
+    """torch's refusal in one plain line (its own text suggests unsafe loading, in colour)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()
+    if "Weights only load failed" in text:
+        return "it holds Python objects besides weights, which are never unpickled"
+    if "mmap can only be used" in text:
+        return "not a PyTorch zip checkpoint (a plain pickle or an old format)"
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The raw checkpoint dictionary, validated; foreign or broken files raise CheckpointError."""
     path = Path(path)
@@ -133,9 +152,9 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         ValueError,
         OSError,
     ) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(
-            f"{path} is not a loadable CMR-CLIP checkpoint (refused by the safe loader: {first_line})"
+            f"{path} is not a loadable CMR-CLIP checkpoint (refused by the safe loader: "
+            f"{_refusal_reason(err)})"
         ) from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(
@@ -193,6 +212,55 @@ def load_checkpoint(
         raise CheckpointError(f"{path}: weights do not match the stored model config") from err
     model.to(device).eval()
     return model, meta
+
+
+def verify_resumable(path: str | Path) -> CheckpointMeta:
+    """Meta of a checkpoint a run can resume from; CheckpointError if it is damaged.
+
+    Beyond the safe load, the weights must hash to the stored fingerprint (catches silent
+    corruption inside tensor data) and the resume state must be present.
+    """
+    path = Path(path)
+    payload = read_checkpoint(path)
+    meta = meta_from_payload(path, payload)
+    state_dict = payload.get("state_dict")
+    if not isinstance(state_dict, dict) or weights_fingerprint(state_dict) != meta.fingerprint:
+        raise CheckpointError(f"{path} is damaged: its weights do not match its fingerprint")
+    if "resume" not in payload:
+        raise CheckpointError(f"{path} holds no resume state")
+    return meta
+
+
+def recover_last_checkpoint(last: Path, best: Path) -> None:
+    """Before a resume: keep ``last`` if usable, else fall back to ``best`` (with a warning).
+
+    A damaged ``last`` is moved aside to ``last.damaged-<time>.pt`` (nothing is deleted) and
+    replaced by a copy of ``best``. With no usable fallback, CheckpointError says what to do.
+    """
+    if not last.exists():
+        return  # the run folder's own check reports a missing last.pt
+    try:
+        verify_resumable(last)
+        return
+    except CheckpointError as err:
+        problem = str(err)
+    try:
+        meta = verify_resumable(best)
+    except CheckpointError as err:
+        raise CheckpointError(
+            f"cannot resume: {problem}, and {best.name} cannot replace it ({err}). "
+            f"Restore {last.name} from a backup, or start a new run with another --out"
+        ) from None
+    aside = last.with_name(f"{last.stem}.damaged-{time.strftime('%Y%m%d-%H%M%S')}.pt")
+    os.replace(last, aside)
+    publish_copy(best, last)
+    log.warning(
+        "%s; moved it to %s and resuming from %s (step %d): steps after it are redone",
+        problem,
+        aside.name,
+        best.name,
+        meta.step,
+    )
 
 
 def capture_rng() -> dict[str, Any]:

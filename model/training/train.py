@@ -140,7 +140,9 @@ def stop_requests() -> Iterator[list[bool]]:
 
 def train(options: TrainOptions) -> TrainResult:
     """Run (or resume) a training run; the Python API behind ``python -m model train``."""
-    from model.training.distributed import init_distributed, shutdown
+    from model.training.checkpoint import recover_last_checkpoint
+    from model.training.distributed import barrier, init_distributed, shutdown
+    from model.training.run_folder import RunFolder
     from model.training.trainer import Trainer
 
     preset = resolve_preset(options)
@@ -148,6 +150,10 @@ def train(options: TrainOptions) -> TrainResult:
         raise UserError(f"--val-labels {options.val_labels} does not exist")
     ctx = init_distributed(options.device)
     try:
+        if options.resume and ctx.is_main:
+            folder = RunFolder(Path(options.out))
+            recover_last_checkpoint(folder.last_checkpoint, folder.best_checkpoint)
+        barrier(ctx)
         with stop_requests() as flag:
             trainer = Trainer(options, preset, ctx, stop_flag=flag)
             return trainer.run()
