@@ -189,3 +189,26 @@ def test_no_cache_mode_and_all_layers_unlocked() -> None:
     out = tower(TEXTS[:2])
     assert out.shape == (2, 8) and tower.cache_size == 0
     assert tower.frozen_count == 0 and all(p.requires_grad for p in tower.bert.encoder.parameters())
+
+
+def test_forward_with_sentences_returns_every_sentence_and_their_mean(model: CMRClip) -> None:
+    video, view_mask, frame_mask = video_batch(2)
+    texts = ["Dilated LV. No LGE.", "No LGE."]
+    with torch.no_grad():
+        outputs = model(video, view_mask, frame_mask, texts, with_sentences=True)
+        plain = model(video, view_mask, frame_mask, texts)
+    assert len(outputs) == 4 and len(plain) == 3
+    sentences = outputs[3]
+    assert sentences.shape == (3, 16)
+    torch.testing.assert_close(sentences[1], sentences[2])  # "No LGE." in both reports
+    torch.testing.assert_close(outputs[1], plain[1], rtol=1e-5, atol=1e-6)
+
+
+def test_sentence_loss_needs_sentence_pooling() -> None:
+    from model.nn.presets import load_preset, preset_from_dict, preset_to_dict
+
+    spec = preset_to_dict(load_preset("cpu-small"))
+    spec["model"]["text"]["pooling"] = "text"
+    spec["train"]["sentence_loss"] = 0.5
+    with pytest.raises(UserError, match="sentence_loss needs"):
+        preset_from_dict(spec)

@@ -10,6 +10,7 @@ import torch
 
 from model.cli import main as cli_main
 from model.errors import UserError
+from model.training.checkpoint import read_checkpoint_meta
 from model.training.engine import Engine
 from model.training.run_folder import RunFolder
 from model.training.train import TrainOptions, train
@@ -70,6 +71,22 @@ def test_resume_continues_exactly(full_run, tiny_data: Path, preset: Path, tmp_p
     assert resumed.losses == pytest.approx(uninterrupted.losses, rel=1e-5, abs=1e-6)
     steps = [r["step"] for r in RunFolder(out).read_metrics() if r["kind"] == "train"]
     assert steps == [1, 2, 3, 4]
+
+
+def test_resume_republishes_a_best_copy_lost_to_a_kill(
+    tiny_data: Path, preset: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "killed"
+    train(TrainOptions(data=tiny_data, out=out, preset=str(preset), max_steps=3, device="cpu"))
+    folder = RunFolder(out)
+    assert read_checkpoint_meta(folder.best_checkpoint).step == 3
+    folder.best_checkpoint.unlink()  # killed after writing last.pt, before copying it to best.pt
+    train(
+        TrainOptions(
+            data=tiny_data, out=out, preset=str(preset), max_steps=4, resume=True, device="cpu"
+        )
+    )
+    assert read_checkpoint_meta(folder.best_checkpoint).step == 3
 
 
 def test_nan_loss_fails_and_keeps_last_good_checkpoint(

@@ -131,6 +131,8 @@ TINY_PRESET: dict = {
         "frames": 4,
         "image_size": 32,
         "augment": False,
+        "sentence_drop": 0.3,
+        "sentence_loss": 0.5,
         "log_every": 1,
     },
 }

@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from model.errors import UserError
 from model.nn.config import CMRClipConfig, VideoTowerConfig
-from model.nn.text_tower import TextTower
+from model.nn.text_tower import TextTower, check_texts
 from model.nn.video_flat import FlatVideoTower
 from model.nn.video_multiview import MultiviewVideoTower
 from model.nn.video_static import StaticVideoTower
@@ -90,11 +91,25 @@ class CMRClip(nn.Module):
         view_mask: torch.Tensor | None,
         frame_mask: torch.Tensor | None,
         texts: list[str],
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One batch of pairs -> ``(video [B, D], text [B, D])`` unit-norm, and the scale ``[]``."""
+        with_sentences: bool = False,
+    ) -> tuple[torch.Tensor, ...]:
+        """One batch of pairs -> ``(video [B, D], text [B, D])`` unit-norm, and the scale ``[]``.
+
+        With ``with_sentences`` (sentence pooling only) a fourth item follows: every sentence
+        occurrence's unit-norm embedding ``[S, D]`` in ``TextTower.sentence_features`` order, for
+        a sentence-level loss; the text embedding is then their per-text mean, as usual.
+        """
         video_features = self.encode_video(video, view_mask, frame_mask, normalize=True)
-        text_features = self.encode_text(texts, normalize=True)
-        return video_features, text_features, self.scale()
+        if not with_sentences:
+            text_features = self.encode_text(texts, normalize=True)
+            return video_features, text_features, self.scale()
+        check_texts(texts)
+        if self.cfg.text.pooling != "sentences":
+            raise UserError("sentence features need text.pooling = 'sentences'")
+        sentences, owner = self.text.sentence_features(texts)
+        text_features = F.normalize(self.text.mean_by_owner(sentences, owner, len(texts)), dim=-1)
+        sentence_features = F.normalize(sentences, dim=-1)
+        return video_features, text_features, self.scale(), sentence_features
 
     def trainable_parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Trainable parameters by part: ``video``, ``text_layers`` (pretrained top layers),

@@ -148,6 +148,9 @@ class TrainConfig:
 
     ``frames`` / ``image_size`` are what the data loader feeds the tower (they must not exceed
     the video config). ``warmup_fraction`` applies when ``warmup_steps`` is 0.
+    ``sentence_drop`` drops each impression sentence with that probability per step (at least one
+    kept); ``sentence_loss`` is the weight of the sentence-level loss (``model.nn.sentence_loss``)
+    against the study-level CLIP loss (needs ``text.pooling = "sentences"``).
     """
 
     epochs: int = 8
@@ -163,6 +166,7 @@ class TrainConfig:
     image_size: int = 64
     augment: bool = True
     sentence_drop: float = 0.0
+    sentence_loss: float = 0.0
     seed: int = 0
     num_workers: int = 0
     precision: Precision = "fp32"
@@ -183,6 +187,8 @@ class TrainConfig:
         )
         if self.text_lr < 0 or self.weight_decay < 0 or self.grad_clip < 0:
             raise UserError("train.text_lr, weight_decay and grad_clip must be >= 0")
+        if not 0.0 <= self.sentence_loss <= 1.0:
+            raise UserError(f"train.sentence_loss must be in [0, 1], got {self.sentence_loss}")
         if not 0.0 <= self.sentence_drop < 1.0:
             raise UserError(f"train.sentence_drop must be in [0, 1), got {self.sentence_drop}")
         if self.warmup_steps < 0 or not 0.0 <= self.warmup_fraction < 1.0:
@@ -215,6 +221,8 @@ class Preset:
             raise UserError(
                 f"train.frames ({self.train.frames}) exceeds model.video.frames ({video.frames})"
             )
+        if self.train.sentence_loss > 0 and self.model.text.pooling != "sentences":
+            raise UserError("train.sentence_loss needs model.text.pooling = 'sentences'")
 
 
 def _positive(section: str, **values: float) -> None:

@@ -41,7 +41,7 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     return -(targets.to(logits.dtype) * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
 
 
-def _distributed() -> tuple[int, int]:
+def rank_and_world_size() -> tuple[int, int]:
     """(rank, world_size); (0, 1) outside an initialised process group."""
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
@@ -99,7 +99,7 @@ class ClipLoss(nn.Module):
                 f"and {tuple(text_features.shape)}"
             )
         batch = video_features.shape[0]
-        rank, world_size = _distributed()
+        rank, world_size = rank_and_world_size()
         if text_ids is None:
             text_ids = torch.arange(batch, device=video_features.device) + rank * batch
         elif text_ids.shape != (batch,):

@@ -209,24 +209,35 @@ class TextTower(nn.Module):
             return self.encode_frozen(*self.frozen_states(texts))
         return self.encode_sentences(texts)
 
-    def encode_sentences(self, texts: list[str]) -> torch.Tensor:
-        """Mean of sentence embeddings: ``texts`` (B) -> ``[B, D]``; each unique sentence once."""
+    def sentence_features(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every sentence occurrence, in order: ``texts`` (B) -> ``(features [S, D], owner [S])``.
+
+        Sentences are ``split_sentences(text)`` for each text in turn; ``owner[s]`` is the index of
+        the text sentence s came from. Each unique sentence is encoded once.
+        """
         per_text = [split_sentences(text) for text in texts]
-        unique = sorted({sentence for sentences in per_text for sentence in sentences})
+        flat = [sentence for sentences in per_text for sentence in sentences]
+        unique = sorted(set(flat))
         position = {sentence: i for i, sentence in enumerate(unique)}
-        features = self.encode_frozen(*self.frozen_states(unique))  # [S, D]
+        features = self.encode_frozen(*self.frozen_states(unique))  # [S_unique, D]
         device = features.device
-        rows = torch.tensor(
-            [position[s] for sentences in per_text for s in sentences], device=device
-        )
+        rows = torch.tensor([position[sentence] for sentence in flat], device=device)
         owner = torch.tensor(
             [i for i, sentences in enumerate(per_text) for _ in sentences], device=device
         )
-        summed = features.new_zeros(len(texts), features.shape[1]).index_add(
-            0, owner, features[rows]
-        )
-        counts = torch.bincount(owner, minlength=len(texts)).clamp_min(1)
+        return features[rows], owner
+
+    @staticmethod
+    def mean_by_owner(features: torch.Tensor, owner: torch.Tensor, texts: int) -> torch.Tensor:
+        """Average sentence features per text: ``[S, D], owner [S] -> [texts, D]``."""
+        summed = features.new_zeros(texts, features.shape[1]).index_add(0, owner, features)
+        counts = torch.bincount(owner, minlength=texts).clamp_min(1)
         return summed / counts.unsqueeze(1).to(features.dtype)
+
+    def encode_sentences(self, texts: list[str]) -> torch.Tensor:
+        """Mean of sentence embeddings: ``texts`` (B) -> ``[B, D]``."""
+        features, owner = self.sentence_features(texts)
+        return self.mean_by_owner(features, owner, len(texts))
 
     @property
     def proj_device(self) -> torch.device:

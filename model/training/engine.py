@@ -21,6 +21,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from model.errors import UserError
 from model.nn.loss import text_ids_from_texts
+from model.nn.sentence_loss import SentenceLoss
+from model.sentences import split_sentences
 from model.training.distributed import DistContext, any_across, mean_across
 
 log = logging.getLogger(__name__)
@@ -67,9 +69,12 @@ class Engine:
         ctx: DistContext,
         grad_clip: float,
         precision: str,
+        sentence_weight: float = 0.0,
     ) -> None:
         self.model = model
         self.loss_fn = loss_fn
+        self.sentence_weight = sentence_weight
+        self.sentence_loss_fn = SentenceLoss(gather_with_grad=True)
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.ctx = ctx
@@ -87,19 +92,34 @@ class Engine:
         return torch.autocast(self.ctx.device.type, dtype=self.autocast_dtype)
 
     def loss_on(self, batch: dict) -> torch.Tensor:
-        """Contrastive loss of one local batch: video [B, V, T, S, S] + B texts -> scalar."""
+        """Contrastive loss of one local batch: video [B, V, T, S, S] + B texts -> scalar.
+
+        ``(1 - w) * study-level CLIP loss + w * sentence-level loss`` with ``w`` the
+        ``sentence_weight`` (0: the CLIP loss alone).
+        """
         device = self.ctx.device
-        ids = text_ids_from_texts(list(batch["text"]), device)
+        texts = list(batch["text"])
+        ids = text_ids_from_texts(texts, device)
+        weight = self.sentence_weight
         with self._autocast():
-            video_features, text_features, logit_scale = self.model(
+            outputs = self.model(
                 batch["video"].to(device, non_blocking=True),
                 batch["view_mask"].to(device),
                 batch["frame_mask"].to(device),
-                list(batch["text"]),
+                texts,
+                with_sentences=weight > 0,
             )
-            return self.loss_fn(
-                video_features.float(), text_features.float(), logit_scale.float(), ids
+            video_features, text_features, logit_scale = (x.float() for x in outputs[:3])
+            loss = self.loss_fn(video_features, text_features, logit_scale, ids)
+            if weight == 0:
+                return loss
+            per_text = [split_sentences(text) for text in texts]
+            owner = torch.tensor([i for i, s in enumerate(per_text) for _ in s], device=device)
+            sentence_ids = text_ids_from_texts([x for s in per_text for x in s], device)
+            sentence_loss = self.sentence_loss_fn(
+                video_features, outputs[3].float(), logit_scale, owner, sentence_ids
             )
+            return (1.0 - weight) * loss + weight * sentence_loss
 
     def train_step(self, batch: dict, step: int) -> StepOutcome:
         """One optimiser step (``step`` = its 1-based global number, for messages).

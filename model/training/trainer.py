@@ -60,6 +60,7 @@ class Trainer:
         self.folder = RunFolder(Path(options.out))
         self.data_fingerprint = self.ds.fingerprint()
         self.step, self.best_score, self.losses = 0, float("-inf"), []
+        self.best_step = -1
         self._last_status = 0.0
         self._session_start, self._session_steps = time.monotonic(), 0
 
@@ -88,6 +89,7 @@ class Trainer:
             self.ctx,
             self.cfg.grad_clip,
             self.cfg.precision,
+            sentence_weight=self.cfg.sentence_loss,
         )
 
     def _restore(self) -> None:
@@ -107,8 +109,22 @@ class Trainer:
         ckpt.restore_rng(rng[self.ctx.rank] if self.ctx.rank < len(rng) else rng[0])
         self.step = meta.step
         self.best_score = float(state["trainer"]["best_score"])
+        self.best_step = int(state["trainer"].get("best_step", -1))
         self.losses = [float(x) for x in state["trainer"]["losses"]]
         log.info("resuming %s at step %d (epoch %d)", self.folder.root, self.step, meta.epoch)
+        self._republish_best()
+
+    def _republish_best(self) -> None:
+        """A run killed between writing last.pt and copying it to best.pt: copy it now."""
+        best = self.folder.best_checkpoint
+        if not self.ctx.is_main or self.best_step != self.step:
+            return
+        if best.is_file() and ckpt.read_checkpoint_meta(best).step == self.step:
+            return
+        log.warning(
+            "best.pt missed the copy of step %d before the interruption; copying", self.step
+        )
+        ckpt.publish_copy(self.folder.last_checkpoint, best)
 
     def _prepare_folder(self) -> None:
         if not self.ctx.is_main:
@@ -263,6 +279,8 @@ class Trainer:
         elif self.ctx.is_main and not self.val_ids:
             improved = True  # no val split: the latest epoch is the best we know
         improved = bool(broadcast_object(self.ctx, improved))
+        if improved:
+            self.best_step = self.step
         self._save(self.folder.last_checkpoint)
         if improved and self.ctx.is_main:
             ckpt.publish_copy(self.folder.last_checkpoint, self.folder.best_checkpoint)
@@ -288,7 +306,11 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "rng": rngs,
-            "trainer": {"best_score": self.best_score, "losses": list(self.losses)},
+            "trainer": {
+                "best_score": self.best_score,
+                "best_step": self.best_step,
+                "losses": list(self.losses),
+            },
         }
         ckpt.save_checkpoint(
             path,
