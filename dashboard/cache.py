@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,10 @@ from dashboard.projection import Projection, ProjectionConfig, fit_projection
 from dashboard.runs import detect_gpus
 from dashboard.scoring import CachedTextEncoder
 from dashboard.studies import load_labels
+
+if TYPE_CHECKING:
+    from model.index.client import ChromaLocation
+    from model.index.embedding_index import EmbeddingIndex
 
 
 def version_of(*paths: str | Path) -> tuple[float, ...]:
@@ -107,6 +111,34 @@ def checkpoint_summary(path: str, version: tuple[float, ...]) -> dict[str, Any]:
         "tower": model_cfg.get("video", {}).get("kind", "?"),
         "embed_dim": model_cfg.get("embed_dim", "?"),
     }
+
+
+@st.cache_resource(show_spinner="Opening the case index…", max_entries=4)
+def case_index(
+    _location: ChromaLocation,
+    where: str,
+    fingerprint: str,
+    checkpoint: str,
+    version: tuple[float, ...],
+) -> EmbeddingIndex:
+    """The case index of a checkpoint (keyed by ``where`` = the location's description and the
+    checkpoint ``fingerprint``), reading an existing Chroma folder or server: it never creates one.
+
+    The client is reopened when another process (the index job) has written a new revision. Text
+    queries go through the checkpoint's cached text tower, loaded on the first text search.
+    """
+    from model.index.client import open_client, reopen_client
+    from model.index.embedding_index import EmbeddingIndex
+
+    def encode(text: str) -> np.ndarray:
+        return text_encoder(checkpoint, version)([text])[0]
+
+    return EmbeddingIndex(
+        open_client(_location, create=False),
+        fingerprint,
+        text_encoder=encode,
+        reopen=lambda: reopen_client(_location),
+    )
 
 
 @st.cache_resource(

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from dashboard import cache
 from dashboard.jobs import JobManager, model_command
 from dashboard.settings import Settings
+from dashboard.studies import label_file
+
+if TYPE_CHECKING:
+    from model.index.client import ChromaLocation
+    from model.index.embedding_index import EmbeddingIndex
 
 
 @dataclass(frozen=True)
@@ -131,3 +136,53 @@ class Studio:
 
     def logit_scale(self) -> float:
         return cache.logit_scale(*self._checkpoint_key())
+
+    def index_location(self) -> ChromaLocation:
+        """The Chroma folder or server holding the active dataset's case index."""
+        return self.settings.chroma_location(self.dataset_path())
+
+    def _index_handle(self) -> EmbeddingIndex | None:
+        """The cached index handle, or None when no embedded index folder exists yet.
+
+        An embedded folder is opened only once ``python -m model index`` has created its
+        database: the dashboard reads the index and never creates or writes it.
+        """
+        location = self.index_location()
+        if not location.is_server and not (location.path / "chroma.sqlite3").is_file():
+            return None
+        path, version = self._checkpoint_key()
+        fingerprint = str(self.checkpoint_summary()["fingerprint"])
+        return cache.case_index(location, location.describe(), fingerprint, path, version)
+
+    def index(self) -> EmbeddingIndex | None:
+        """The active checkpoint's case index, or None when it has no collection there."""
+        handle = self._index_handle()
+        return handle if handle is not None and handle.exists() else None
+
+    def missing_index(self) -> EmptyState:
+        """Why the active checkpoint has no case index, with a job that builds it."""
+        location = self.index_location()
+        handle = self._index_handle()
+        others = [c for c in handle.collections() if c.count] if handle is not None else []
+        fingerprint = str(self.checkpoint_summary()["fingerprint"])[:12]
+        if others:
+            held = ", ".join(f"{c.checkpoint[:12]} ({c.count:,} studies)" for c in others[:3])
+            why = f"The {location.describe()} holds indexes of other checkpoints ({held})"
+        else:
+            why = f"The {location.describe()} holds no index yet"
+        command = [
+            "index",
+            "--checkpoint",
+            str(self.checkpoint_path()),
+            "--data",
+            str(self.dataset_path()),
+        ]
+        labels = label_file(self.dataset_path())
+        if labels is not None:
+            command += ["--labels", str(labels)]
+        return EmptyState(
+            f"No case index for the active checkpoint {fingerprint}",
+            f"{why}. Searching with the exact in-memory ranking instead; build the ChromaDB "
+            "index in the background to search it here (and from `python -m model search`).",
+            offer=JobOffer("index", model_command(*command), "Build the case index"),
+        )

@@ -23,9 +23,13 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from model.atomic import atomic_write_json
 from model.errors import UserError
+
+if TYPE_CHECKING:
+    from model.index.client import ChromaLocation
 
 DATA_ROOT_ENV = "CMR_DATA_ROOT"
 _SEARCH_DEPTH = 5
@@ -69,6 +73,14 @@ class Settings:
     @property
     def evaluations_dir(self) -> Path:
         return self.data_root / "evaluations"
+
+    def chroma_location(self, dataset: Path) -> ChromaLocation:
+        """Where the case index of ``dataset`` is: the Chroma server named by ``CMR_CHROMA_HOST`` /
+        ``CMR_CHROMA_PORT`` (``CMR_CHROMA_TOKEN``), else the embedded folder ``DATASET/../chroma``
+        that ``python -m model index`` writes by default (the same rules as the CLI)."""
+        from model.index.client import default_chroma_path, resolve_location
+
+        return resolve_location(None, None, None, default_chroma_path(dataset))
 
     def inside_root(self, path: str | Path) -> Path:
         """Resolve ``path`` (relative to the root or absolute) and refuse anything outside it."""

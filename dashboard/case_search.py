@@ -1,0 +1,168 @@
+"""The Case browser's search: the checkpoint's ChromaDB case index when it exists, else the exact
+in-memory ranking over the cached study embeddings.
+
+With an index, a text query is ``EmbeddingIndex.search_text`` and more-like-this is
+``EmbeddingIndex.search_like``; the page's metadata filters become a Chroma ``where`` (restricted
+to the active dataset, since one index folder may hold several sibling datasets). Without one, the
+results come from ``dashboard.search.rank`` and the caller gets the offer to build the index as a
+background job. An index that cannot answer (a study missing from a stale index, an unreachable
+server) falls back to the in-memory ranking with a notice saying why. Either way the results are
+re-checked against the filtered study table, so every card shown passes the filters.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from dashboard.context import EmptyState, Studio
+from dashboard.scoring import clean_query
+from dashboard.search import rank, vector_of
+from dashboard.studies import StudyFilter, apply_filter
+from model.errors import UserError
+from model.index.filters import FIELD_TYPES, Where, normalize_where
+
+if TYPE_CHECKING:
+    from model.index.embedding_index import EmbeddingIndex, SearchHit
+
+log = logging.getLogger(__name__)
+MEMORY_BACKEND = "exact in-memory ranking"
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """A text description (``text``) or an example study (``like``), plus metadata filters."""
+
+    text: str = ""
+    like: str | None = None
+    filters: StudyFilter = field(default_factory=StudyFilter)
+    k: int = 200
+
+
+@dataclass(frozen=True)
+class CaseResults:
+    """Ranked cases and which backend answered.
+
+    ``table``: study_id, similarity, rank and the study's columns, best first. ``notice``: why
+    the index could not answer (the ranking fell back to memory). ``missing``: no index for the
+    active checkpoint, with the job offer that builds it.
+    """
+
+    table: pd.DataFrame
+    backend: str
+    notice: str | None = None
+    missing: EmptyState | None = None
+
+
+def index_where(filters: StudyFilter, dataset_name: str) -> Where:
+    """The page's filters as a canonical Chroma ``where``, limited to one dataset's studies."""
+    clauses: list[dict[str, Any]] = [{"dataset": dataset_name}]
+    for name, chosen in filters.values.items():
+        if not chosen:
+            continue
+        if name not in FIELD_TYPES:
+            raise UserError(f"the case index cannot filter on {name!r}")
+        clauses.append({name: {"$in": [_typed(name, value) for value in chosen]}})
+    where = normalize_where({"$and": clauses} if len(clauses) > 1 else clauses[0])
+    assert where is not None
+    return where
+
+
+def _typed(name: str, value: str) -> Any:
+    """A filter value from the page (text) as the index stores it (text, int or float)."""
+    kind = FIELD_TYPES[name]
+    if kind is str:
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        raise UserError(f"filter {name} = {value!r} is not a number") from None
+    return int(number) if kind is int and number.is_integer() else number
+
+
+def check_ready(studio: Studio) -> None:
+    """Raise the page's empty state or checkpoint error before anything is typed: no usable
+    checkpoint, or neither a case index nor study embeddings to search."""
+    studio.checkpoint_summary()
+    try:
+        if studio.index() is not None:
+            return
+    except UserError:  # an unreachable server: search_cases falls back and says why
+        pass
+    studio.embeddings()
+
+
+def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
+    """Rank the active dataset's studies for ``query`` (see the module docstring)."""
+    text = clean_query(query.text) if query.like is None else ""
+    allowed = apply_filter(studio.studies(), query.filters)
+    try:
+        index = studio.index()
+    except UserError as err:  # e.g. the configured Chroma server does not answer
+        return _in_memory(
+            studio, allowed, query, text, notice=f"The case index is unavailable: {err}"
+        )
+    if index is None:
+        return _in_memory(studio, allowed, query, text, missing=studio.missing_index())
+    try:
+        hits = _index_hits(index, query, text, studio.dataset_path().name, len(allowed))
+    except UserError as err:
+        notice = f"The ChromaDB index could not answer ({err}); rebuild it to search it again."
+        return _in_memory(studio, allowed, query, text, notice=notice)
+    except Exception as err:  # a Chroma server that went away, a damaged folder
+        log.exception("index search failed")
+        notice = f"The ChromaDB index failed ({type(err).__name__}: {err}); ranking in memory."
+        return _in_memory(studio, allowed, query, text, notice=notice)
+    table = hits_table(hits).merge(allowed, on="study_id", how="inner")
+    return CaseResults(table, f"ChromaDB index {index.name}, {index.count():,} studies")
+
+
+def _index_hits(
+    index: EmbeddingIndex, query: CaseQuery, text: str, dataset_name: str, n_allowed: int
+) -> list[SearchHit]:
+    from model.index.embedding_index import MAX_K
+
+    if n_allowed == 0:
+        return []
+    where = index_where(query.filters, dataset_name)
+    k = max(1, min(query.k, MAX_K))
+    if query.like is not None:
+        return index.search_like(query.like, k=k, where=where)
+    return index.search_text(text, k=k, where=where)
+
+
+def hits_table(hits: list[SearchHit]) -> pd.DataFrame:
+    """Index hits as the ranking table: study_id, similarity, rank."""
+    return pd.DataFrame(
+        {
+            "study_id": pd.Series([hit.study_id for hit in hits], dtype=object),
+            "similarity": pd.Series([hit.similarity for hit in hits], dtype=float),
+            "rank": pd.Series([hit.rank for hit in hits], dtype=int),
+        }
+    )
+
+
+def _in_memory(
+    studio: Studio,
+    allowed: pd.DataFrame,
+    query: CaseQuery,
+    text: str,
+    notice: str | None = None,
+    missing: EmptyState | None = None,
+) -> CaseResults:
+    """Exact cosine ranking over the cached study embeddings of the allowed studies."""
+    emb = studio.embeddings()
+    if query.like is None:
+        vector = studio.text_encoder()([text])[0]
+        exclude: list[str] = []
+    else:
+        vector = vector_of(query.like, emb.ids, emb.vectors)
+        exclude = [query.like]
+    ids = set(allowed["study_id"].astype(str))
+    ranked = rank(vector, emb.ids, emb.vectors, ids, exclude, k=query.k)
+    table = ranked.merge(allowed, on="study_id", how="inner")
+    backend = f"{MEMORY_BACKEND} over {len(emb.ids):,} studies"
+    return CaseResults(table, backend, notice=notice, missing=missing)

@@ -1,0 +1,178 @@
+"""The Case browser searches the ChromaDB case index of the active checkpoint.
+
+A copy of the tiny data root is indexed in-process with ``python -m model index``; the page then
+answers text queries and more-like-this from Chroma (its caption names the collection) and pushes
+its filters into the index. Without an index the page ranks in memory and offers the index job,
+which runs as a separate process (the dashboard never writes the index folder itself).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from dashboard_fixtures import tiny_data_root
+from streamlit.testing.v1 import AppTest
+
+from dashboard.case_search import index_where
+from dashboard.jobs import JobManager
+from dashboard.settings import Settings
+from dashboard.studies import StudyFilter
+from model.cli import main
+from model.errors import UserError
+from model.index.client import ChromaLocation, open_client
+from model.index.embedding_index import EmbeddingIndex
+from model.training.checkpoint import read_checkpoint_meta
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+pytestmark = pytest.mark.slow
+EXTERNAL = {f"s00{i:04d}" for i in range(0, 24, 5)}  # tiny_dataset: every fifth study
+
+
+def _copy(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A private copy of the shared tiny data root (dataset, checkpoint, cached embeddings)."""
+    shared = tiny_data_root(tmp_path_factory)
+    return Path(shutil.copytree(shared, tmp_path_factory.mktemp(name) / "data"))
+
+
+def _active_checkpoint(root: Path) -> Path:
+    checkpoint = Settings(root).active_checkpoint()
+    assert checkpoint is not None
+    return checkpoint
+
+
+@pytest.fixture(scope="module")
+def indexed_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = _copy(tmp_path_factory, "indexed")
+    data = root / "ds" / "tiny"
+    argv = ["index", "--checkpoint", str(_active_checkpoint(root)), "--data", str(data)]
+    assert main([*argv, "--labels", str(data / "labels.csv")]) == 0
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _embedded_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CMR_CHROMA_HOST", "CMR_CHROMA_PORT", "CMR_CHROMA_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _open(root: Path, monkeypatch: pytest.MonkeyPatch, query: str = "", **state: object):
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    at = AppTest.from_file(APP, default_timeout=120)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page("pages/browser.py").run()
+    if query:
+        at.text_input(key="b-query").input(query).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def _cards(at: AppTest) -> list[str]:
+    """Study ids of the case cards shown, in order."""
+    return [
+        re.match(r"\*\*(\S+)\*\*", m.value).group(1) for m in at.markdown if "similarity" in m.value
+    ]
+
+
+def _captions(at: AppTest) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
+def test_text_search_answers_from_the_chroma_index(indexed_root, monkeypatch) -> None:
+    at = _open(indexed_root, monkeypatch, "Dilated left ventricle")
+    fingerprint = read_checkpoint_meta(_active_checkpoint(indexed_root)).fingerprint
+    assert f"ChromaDB index cmrclip-{fingerprint}, 24 studies" in _captions(at)
+    assert not any("No case index" in i.value for i in at.info)
+    assert len(_cards(at)) == 12  # first page of 24 hits
+    scores = [
+        float(re.search(r"similarity (-?[\d.]+)", m.value).group(1))
+        for m in at.markdown
+        if "similarity" in m.value
+    ]
+    assert scores == sorted(scores, reverse=True)
+    at.text_input(key="b-query").input("ünïcödé 心臓 " * 40).run()
+    assert not at.exception and not at.error
+    assert "ChromaDB index" in _captions(at) and len(_cards(at)) == 12
+
+
+def test_more_like_this_shows_the_index_neighbours(indexed_root, monkeypatch) -> None:
+    at = _open(indexed_root, monkeypatch, like_id="s000003")
+    assert "ChromaDB index cmrclip-" in _captions(at)
+    location = ChromaLocation(path=indexed_root / "ds" / "chroma")
+    fingerprint = read_checkpoint_meta(_active_checkpoint(indexed_root)).fingerprint
+    index = EmbeddingIndex(open_client(location, create=False), fingerprint)
+    expected = [
+        hit.study_id for hit in index.search_like("s000003", k=12, where={"dataset": "tiny"})
+    ]
+    assert _cards(at) == expected
+    assert "s000003" not in _cards(at)
+
+
+def test_filters_reach_the_index_and_an_empty_match_is_a_message(indexed_root, monkeypatch) -> None:
+    at = _open(indexed_root, monkeypatch, "Late gadolinium enhancement is present.")
+    at.multiselect(key="b-site").select("external").run()
+    assert not at.exception and not at.error
+    assert "ChromaDB index" in _captions(at)
+    assert set(_cards(at)) == EXTERNAL
+    at.multiselect(key="b-split").select("test").run()
+    at.multiselect(key="b-sex").select("F").run()  # the one external test study is M
+    assert not at.exception and not at.error
+    assert _cards(at) == []
+    assert any("No study matches" in w.value for w in at.warning)
+
+
+def test_without_an_index_the_page_ranks_in_memory_and_builds_one(
+    tmp_path_factory, monkeypatch
+) -> None:
+    root = _copy(tmp_path_factory, "unindexed")
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    assert "exact in-memory ranking over 24 studies" in _captions(at)
+    assert any("No case index for the active checkpoint" in i.value for i in at.info)
+    assert len(_cards(at)) == 12
+    assert any("holds no index yet" in i.value for i in at.info)
+    assert not (root / "ds" / "chroma").exists(), "the dashboard never creates the index"
+    foreign = EmbeddingIndex(
+        open_client(ChromaLocation(path=root / "ds" / "chroma")), "feedface0123"
+    )
+    foreign.create_collection(dim=4).add(ids=["x1"], embeddings=[[1.0, 0.0, 0.0, 0.0]])
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    assert any("other checkpoints (feedface0123 (1 studies))" in i.value for i in at.info)
+    assert "exact in-memory ranking" in _captions(at)
+    at.button(key="offer-index").click().run()
+    assert not at.exception and not at.error
+    job = JobManager(root / "jobs").latest("index")
+    assert job is not None
+    command = job.info["command"]
+    assert command[command.index("index") :][:1] == ["index"]
+    assert command[command.index("--data") + 1] == str(root / "ds" / "tiny")
+    deadline = time.monotonic() + 300
+    while JobManager(root / "jobs").get(job.id).running and time.monotonic() < deadline:
+        time.sleep(0.5)
+    finished = JobManager(root / "jobs").get(job.id)
+    assert finished.state == "finished", finished.log_tail(30)
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    assert "ChromaDB index cmrclip-" in _captions(at)
+    assert len(_cards(at)) == 12
+
+
+def test_page_filters_become_a_typed_where() -> None:
+    chosen = StudyFilter(values={"site": ["external"], "field_strength": ["1.5", "3"], "sex": []})
+    where = index_where(chosen, "tiny")
+    assert where == {
+        "$and": [
+            {"dataset": {"$eq": "tiny"}},
+            {"site": {"$in": ["external"]}},
+            {"field_strength": {"$in": [1.5, 3.0]}},
+        ]
+    }
+    assert index_where(StudyFilter(), "tiny") == {"dataset": {"$eq": "tiny"}}
+    with pytest.raises(UserError, match="field_strength = 'strong' is not a number"):
+        index_where(StudyFilter(values={"field_strength": ["strong"]}), "tiny")
+    with pytest.raises(UserError, match="cannot filter on 'colour'"):
+        index_where(StudyFilter(values={"colour": ["red"]}), "tiny")
