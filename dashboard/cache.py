@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,13 @@ import streamlit as st
 from dashboard.cine import cine_player_html
 from dashboard.projection import Projection, ProjectionConfig, fit_projection
 from dashboard.runs import detect_gpus
-from dashboard.scoring import CachedTextEncoder
+from dashboard.scoring import (
+    CachedTextEncoder,
+    FindingEvaluation,
+    Scores,
+    evaluate_finding,
+    score_all,
+)
 from dashboard.studies import load_labels
 
 if TYPE_CHECKING:
@@ -87,6 +94,41 @@ def text_encoder(path: str, version: tuple[float, ...]) -> CachedTextEncoder:
 
     model, _meta = checkpoint_model(path, version)
     return CachedTextEncoder(functools.partial(embed_texts, model))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def zero_shot_scores(
+    embeddings_path: str,
+    embeddings_version: tuple[float, ...],
+    checkpoint: str,
+    checkpoint_version: tuple[float, ...],
+    prompts_yaml: str,
+) -> tuple[Scores, float]:
+    """(scores of every study under the prompt set, milliseconds the scoring took).
+
+    Keyed by the prompt set's YAML, so a rerun without an edit (a threshold slider, another
+    finding) costs a cache lookup, and toggling back to an earlier wording is instant.
+    """
+    from model.prompts import PromptSet
+
+    emb = study_embeddings(embeddings_path, embeddings_version)
+    start = time.perf_counter()
+    scores = score_all(
+        emb.ids,
+        emb.vectors,
+        PromptSet.loads(prompts_yaml),
+        text_encoder(checkpoint, checkpoint_version),
+        logit_scale(checkpoint, checkpoint_version),
+    )
+    return scores, (time.perf_counter() - start) * 1000
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def finding_evaluation(
+    probs: pd.Series, labels: pd.Series, threshold: float
+) -> FindingEvaluation | None:
+    """``evaluate_finding`` (bootstrap CI) memoised on the scores, labels and threshold."""
+    return evaluate_finding(probs, labels, threshold)
 
 
 @st.cache_data(show_spinner=False, max_entries=2)

@@ -137,6 +137,18 @@ class Studio:
     def logit_scale(self) -> float:
         return cache.logit_scale(*self._checkpoint_key())
 
+    def zero_shot_scores(self, prompts: Any) -> tuple[Any, float]:
+        """(``Scores`` of every embedded study under ``prompts``, ms the scoring took), cached."""
+        self.embeddings()  # raises EmptyState offering the embed job when missing
+        embeddings = self.embeddings_path()
+        return cache.zero_shot_scores(
+            str(embeddings), cache.version_of(embeddings), *self._checkpoint_key(), prompts.dumps()
+        )
+
+    def finding_evaluation(self, probs: Any, labels: Any, threshold: float) -> Any:
+        """Cached ROC/AUC-with-CI/threshold metrics of one finding (None: one class only)."""
+        return cache.finding_evaluation(probs, labels, threshold)
+
     def index_location(self) -> ChromaLocation:
         """The Chroma folder or server holding the active dataset's case index."""
         return self.settings.chroma_location(self.dataset_path())

@@ -1,7 +1,5 @@
 """Zero-shot: edit prompt sets, score every study, inspect top cases, ROC/AUC/confusion with labels."""
 
-import time
-
 import pandas as pd
 import streamlit as st
 
@@ -17,7 +15,7 @@ from dashboard.prompt_editor import (
     save_prompt_set,
     with_trial,
 )
-from dashboard.scoring import diagnosis_confusion, evaluate_finding, score_all
+from dashboard.scoring import diagnosis_confusion
 from dashboard.ui import case_card, page_guard, page_header
 
 studio = Studio()
@@ -73,13 +71,9 @@ def prompt_editor() -> PromptSet:
 
 
 def scores_section(prompts: PromptSet) -> None:
-    emb = studio.embeddings()
-    encoder = studio.text_encoder()
-    start = time.perf_counter()
-    scores = score_all(emb.ids, emb.vectors, prompts, encoder, studio.logit_scale())
-    elapsed_ms = (time.perf_counter() - start) * 1000
+    scores, elapsed_ms = studio.zero_shot_scores(prompts)
     st.caption(
-        f"Scored {len(emb.ids):,} studies × {scores.findings.shape[1]} findings + "
+        f"Scored {len(scores.findings):,} studies × {scores.findings.shape[1]} findings + "
         f"{scores.diagnoses.shape[1]} classes in {elapsed_ms:.0f} ms (checkpoint scale {studio.logit_scale():.1f})"
     )
     studies = studio.studies().set_index("study_id")
@@ -132,7 +126,7 @@ def evaluation(scores) -> None:
         row = st.columns([2, 3])
         finding = row[0].selectbox("Finding", labelled, key="zs-eval-finding")
         threshold = row[1].slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="zs-threshold")
-        result = evaluate_finding(scores.findings[finding], labels[finding], threshold)
+        result = studio.finding_evaluation(scores.findings[finding], labels[finding], threshold)
         if result is None:
             st.info(f"{finding}: the labelled studies are all one class, so ROC/AUC are undefined.")
         else:
