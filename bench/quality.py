@@ -35,6 +35,16 @@ from model.zeroshot_cli import load_labels
 log = logging.getLogger("bench.quality")
 
 
+def epochs_for(spec: str | None, kind: str) -> int | None:
+    """``--epochs``: one number for every kind, or ``kind=E`` pairs (``multiview=16,flat=5``)."""
+    if not spec:
+        return None
+    if "=" not in spec:
+        return int(spec)
+    pairs = dict(item.split("=", 1) for item in spec.split(","))
+    return int(pairs[kind]) if kind in pairs else None
+
+
 def kind_preset(base: str, kind: str, out: Path, epochs: int | None) -> Path:
     """Write the base preset with ``video.kind`` replaced; returns the JSON path."""
     spec = preset_to_dict(load_preset(base))
@@ -56,7 +66,7 @@ def train_kind(args: argparse.Namespace, kind: str) -> tuple[Path, dict]:
     status = folder.read_status().get("state")
     start = time.monotonic()
     if status != "finished":
-        preset = kind_preset(args.preset, kind, args.out, args.epochs)
+        preset = kind_preset(args.preset, kind, args.out, epochs_for(args.epochs, kind))
         options = TrainOptions(
             data=args.root / "internal",
             out=run,
@@ -101,7 +111,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/quality"))
     parser.add_argument("--preset", default="cpu-small")
     parser.add_argument("--kinds", default="multiview")
-    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--epochs", help="E for every kind, or per kind: multiview=16,flat=5")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

@@ -33,10 +33,12 @@ class ConvStem(nn.Module):
     """Patchifying convolution stem (early convolutions help ViTs train), one frame at a time.
 
     ``[N, H, W] -> [N, (H/p)*(W/p), C]``: a small patchify conv (4x4 for ``p`` >= 8) to ``C/4``
-    channels, then 2x2 stride-2 convs, doubling channels up to ``C``, with GroupNorm + GELU
-    between them. Same token grid as a ``p`` ViT patch embedding, but each token sees its patch
-    through a nonlinear multi-scale pyramid rather than one linear map; GroupNorm keeps every
-    frame independent of the rest of the batch.
+    channels, then 2x2 stride-2 convs, doubling channels up to ``C``, with GELU between them.
+    Same token grid as a ``p`` ViT patch embedding, but each token sees its patch through a
+    nonlinear multi-scale pyramid rather than one linear map. No normalisation inside: a
+    per-frame norm (GroupNorm) erased the frame's intensity statistics (how much of the
+    myocardium enhances, how much fluid is bright), which LGE and effusion depend on; every frame
+    stays independent of the rest of the batch.
     """
 
     def __init__(self, patch_size: int, width: int) -> None:
@@ -49,11 +51,7 @@ class ConvStem(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(1, channels, kernel_size=first, stride=first)]
         for stage in range(merges):
             out = width if stage == merges - 1 else min(width, channels * 2)
-            layers += [
-                nn.GroupNorm(1, channels),
-                nn.GELU(),
-                nn.Conv2d(channels, out, kernel_size=2, stride=2),
-            ]
+            layers += [nn.GELU(), nn.Conv2d(channels, out, kernel_size=2, stride=2)]
             channels = out
         self.layers = nn.Sequential(*layers)
 
