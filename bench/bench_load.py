@@ -20,14 +20,12 @@ import contextlib
 import multiprocessing
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +37,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "bench")]
 
 from bench_dashboard import build_root  # noqa: E402
 from bench_index import records, synthetic  # noqa: E402
+from chroma_server import chroma_server  # noqa: E402
 
 from model.index.client import ChromaLocation, open_client  # noqa: E402
 from model.index.embedding_index import EmbeddingIndex  # noqa: E402
@@ -217,48 +216,6 @@ def _edit_prompt(at, tag: str) -> None:
 
 
 # ----- 2. shared Chroma server ------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def chroma_server(folder: Path, start_timeout_s: float = 120.0) -> Iterator[ChromaLocation]:
-    """``chroma run`` on a free loopback port with its data in ``folder``; stopped on exit."""
-    from model.errors import UserError
-
-    executable = Path(sys.executable).parent / "chroma"
-    command = str(executable) if executable.exists() else shutil.which("chroma")
-    if command is None:
-        raise RuntimeError("the chroma CLI is not installed beside this interpreter")
-    folder.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    with open(folder / "server.log", "w") as out:
-        args = ["run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)]
-        proc = subprocess.Popen([command, *args], stdout=out, stderr=subprocess.STDOUT)
-    location = ChromaLocation(host="127.0.0.1", port=port)
-    try:
-        deadline = time.monotonic() + start_timeout_s
-        while True:
-            try:
-                open_client(location)
-                break
-            except UserError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log_tail = (folder / "server.log").read_text()[-2000:]
-                    raise RuntimeError(f"chroma run did not start:\n{log_tail}") from None
-                time.sleep(0.2)
-        yield location
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
-
-
 def fill_server(location: ChromaLocation, studies: int) -> float:
     """Upsert ``studies`` synthetic records into the server; returns the seconds it took."""
     from model.index.writer import upsert_records
@@ -336,7 +293,7 @@ def main() -> None:
         report(title, log, args.session_seconds)
         print(f"load average: {_load_average()}")
     if not args.skip_server:
-        with chroma_server(base / "chroma") as location:
+        with chroma_server(base / "chroma", timeout_s=120.0) as location:
             filled = fill_server(location, args.studies)
             print(f"server: {args.studies:,} vectors (256-d) upserted in {filled:.1f} s")
             start = time.monotonic()

@@ -18,6 +18,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
+    JPEGLSLossless,
     RLELossless,
     generate_uid,
 )
@@ -55,13 +56,14 @@ def test_classic_header_and_pixels(tmp_path: Path) -> None:
     np.testing.assert_allclose(pixels[0], _pattern() * 2.0 - 5.0)
 
 
-@pytest.mark.parametrize(
-    "syntax", [ExplicitVRBigEndian, ImplicitVRLittleEndian, RLELossless, JPEG2000Lossless]
-)
+COMPRESSED = (RLELossless, JPEG2000Lossless, JPEGLSLossless)  # JPEG-LS encoded by pyjpegls
+
+
+@pytest.mark.parametrize("syntax", [ExplicitVRBigEndian, ImplicitVRLittleEndian, *COMPRESSED])
 def test_transfer_syntaxes_decode_to_the_same_pixels(tmp_path: Path, syntax: str) -> None:
     path, ds = _classic(tmp_path)
     ds = pydicom.dcmread(path)
-    if syntax in (RLELossless, JPEG2000Lossless):
+    if syntax in COMPRESSED:
         ds.compress(syntax, _pattern())
     else:
         ds.file_meta.TransferSyntaxUID = syntax
@@ -79,7 +81,7 @@ def test_transfer_syntaxes_decode_to_the_same_pixels(tmp_path: Path, syntax: str
     (header,) = read_headers(out)
     np.testing.assert_array_equal(read_pixels(out)[0], _pattern())
     np.testing.assert_array_equal(read_pixels(out, header.layout)[0], _pattern())
-    assert (header.layout.offset is None) == (syntax in (RLELossless, JPEG2000Lossless))
+    assert (header.layout.offset is None) == (syntax in COMPRESSED)
 
 
 def test_jpeg_baseline_decodes(tmp_path: Path) -> None:
@@ -198,3 +200,16 @@ def test_unreadable_file_is_a_reason(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr("model.data.dicom_read.pydicom.dcmread", refuse)
     with pytest.raises(DicomReadError, match="permission denied"):
         read_headers(path)
+
+
+def test_jpeg_ls_decodes_with_the_runtime_plugin(tmp_path: Path) -> None:
+    """The run-time requirements decode JPEG-LS through pylibjpeg-libjpeg (pyjpegls only encodes
+    for tests)."""
+    from pydicom.pixels import pixel_array
+
+    path, _ = _classic(tmp_path)
+    ds = pydicom.dcmread(path)
+    ds.compress(JPEGLSLossless, _pattern())
+    ds.save_as(path, enforce_file_format=True)
+    decoded = pixel_array(pydicom.dcmread(path), decoding_plugin="pylibjpeg")
+    np.testing.assert_array_equal(decoded, _pattern())
