@@ -19,6 +19,9 @@ from model.data.resample import GridConfig, resample_cycle, resample_fov, to_uin
 from model.data.series import order_phases, select_sax_levels
 from model.data.views import ViewMap, classify_series
 from model.schema import VIEW_SLOTS
+from sample_data.anatomy import make_frame
+from sample_data.sites import EXTERNAL, INTERNAL
+from sample_data.views import plan_views
 
 SAX = (0.7071, 0.7071, 0.0, 0.4082, -0.4082, 0.8165)  # normal along (1, -1, -1)/sqrt(3)
 AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
@@ -47,6 +50,24 @@ def test_view_classification(description, orientation, inversion, phases, slot) 
     assert decision.slot == slot
     if slot is None:
         assert "view" in decision.reason
+
+
+@pytest.mark.parametrize("site", [INTERNAL, EXTERNAL])
+def test_long_axis_planes_from_geometry_alone(site) -> None:
+    """Planned 4/3/2-chamber planes of generated hearts (planning error, in-plane rotation),
+    with descriptions that name no plane: the normal decides, never the wrong plane."""
+    rng = np.random.default_rng(7)
+    outcomes = []
+    for _ in range(100):
+        for plane in plan_views(make_frame(rng), 90.0, site, rng):
+            if plane.slot.removeprefix("lge_") not in ("4ch", "3ch", "2ch"):
+                continue
+            orientation = (*plane.row_dir, *plane.col_dir)
+            description = "ir bh" if plane.is_lge else "tf2d bh"
+            decision = classify_series(description, orientation, plane.is_lge, 1 if plane.is_lge else 25)  # fmt: skip
+            outcomes.append((plane.slot, decision.slot))
+    assert all(found in (slot, None) for slot, found in outcomes)
+    assert sum(slot == found for slot, found in outcomes) >= 0.97 * len(outcomes)
 
 
 def test_view_map_csv(tmp_path: Path) -> None:

@@ -3,8 +3,11 @@
 A series is first matched against the user's override map (``--view-map``: YAML mapping or CSV
 ``pattern,slot``; patterns are case-insensitive shell globs over SeriesDescription; slot ``ignore``
 drops the series). Otherwise the description decides the contrast (cine vs LGE) and the plane
-(SAX, 4CH, 2CH, 3CH) from vendor keywords; LGE is also recognised by an InversionTime, and a
-short-axis plane by a slice normal along the LV long axis.
+(SAX, 4CH, 2CH, 3CH) from vendor keywords; LGE is also recognised by an InversionTime. Without a
+plane keyword the slice geometry decides: a normal along the LV long axis is short axis; a plane
+containing the long axis is 4-, 3- or 2-chamber by which direction across the LV it contains
+(toward the RV, the LV outflow tract, or anterior), within ``_LAX_TOLERANCE_DEG`` of the typical
+heart's; anything else stays unknown (the override map can name it).
 """
 
 from __future__ import annotations
@@ -25,6 +28,14 @@ IGNORE = "ignore"
 # Patient LPS direction of the LV long axis, base -> apex (docs/ARCHITECTURE.md).
 LV_AXIS = np.array([1.0, -1.0, -1.0]) / np.sqrt(3.0)
 _SAX_MIN_COS = 0.8
+_LAX_MAX_COS = 0.35  # a long-axis plane's normal is nearly perpendicular to the LV axis
+# Typical directions across the LV (LPS): toward the RV (right-anterior), projected off the axis.
+_TOWARD_RV = np.array([-1.0, -1.0, 0.0]) - (np.array([-1.0, -1.0, 0.0]) @ LV_AXIS) * LV_AXIS
+SEPTAL_AXIS = _TOWARD_RV / np.linalg.norm(_TOWARD_RV)
+ANTERIOR_AXIS = np.cross(SEPTAL_AXIS, LV_AXIS)
+# Angle from the septal direction of the in-plane direction each long-axis view contains.
+_LAX_ANGLES_DEG = {"4ch": 0.0, "3ch": 60.0, "2ch": 90.0}
+_LAX_TOLERANCE_DEG = 14.0
 
 _EXCLUDE = re.compile(
     r"\b(LOC|LOCALI[SZ]ER|SCOUT|SURVEY|TRIPILOT|HASTE|TSE|T1MAP|T2MAP|MOLLI|MAP|PERF|FLOW|PC)\b"
@@ -98,8 +109,24 @@ def _plane(words: str, orientation: tuple[float, ...] | None) -> str | None:
         if pattern.search(words):
             return plane
     normal = _normal(orientation)
-    if normal is not None and abs(float(normal @ LV_AXIS)) >= _SAX_MIN_COS:
+    if normal is None:
+        return None
+    along_axis = abs(float(normal @ LV_AXIS))
+    if along_axis >= _SAX_MIN_COS:
         return "sax"
+    return _long_axis_plane(normal) if along_axis <= _LAX_MAX_COS else None
+
+
+def _long_axis_plane(normal: np.ndarray) -> str | None:
+    """4ch / 3ch / 2ch for a plane containing the LV axis, from the direction across the LV it
+    contains (``normal x axis``), or None when it is near none of them."""
+    across = np.cross(normal, LV_AXIS)
+    angle = np.degrees(np.arctan2(float(across @ ANTERIOR_AXIS), float(across @ SEPTAL_AXIS)))
+    angle = angle % 180.0  # a direction and its opposite are the same plane
+    for plane, typical in _LAX_ANGLES_DEG.items():
+        distance = min(abs(angle - typical), 180.0 - abs(angle - typical))
+        if distance <= _LAX_TOLERANCE_DEG:
+            return plane
     return None
 
 
