@@ -115,7 +115,8 @@ def numpy_top_k(vectors: np.ndarray, query: np.ndarray, k: int, mask=None) -> np
 def bench_queries(index: EmbeddingIndex, data: IndexRecords, n_queries: int) -> None:
     encode = text_encoder()
     index.text_encoder = encode
-    texts = [TEXTS[i % len(TEXTS)] + f" ({i})" for i in range(n_queries)]
+    # Unique one-sentence queries (a trailing "(i)" would be a second sentence to the text tower).
+    texts = [TEXTS[i % len(TEXTS)].rstrip(".") + f", case {i}." for i in range(n_queries)]
     queries, _ = synthetic(n_queries, seed=7)
     encode(texts[0])
     index.search_vector(queries[0], k=10)
