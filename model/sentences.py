@@ -24,6 +24,18 @@ def split_sentences(text: str) -> list[str]:
     return parts or [text.strip()]
 
 
+def sentence_layout(texts: list[str]) -> tuple[list[str], list[int]]:
+    """Every sentence occurrence of ``texts`` in order, and the index of the text it came from.
+
+    The one definition of "the batch's sentences" shared by the text tower (which embeds them) and
+    the sentence-level loss (which needs their owners and texts).
+    """
+    per_text = [split_sentences(text) for text in texts]
+    flat = [sentence for sentences in per_text for sentence in sentences]
+    owner = [i for i, sentences in enumerate(per_text) for _ in sentences]
+    return flat, owner
+
+
 def drop_sentences(text: str, drop_rate: float, rng: np.random.Generator) -> str:
     """Drop each sentence of ``text`` with probability ``drop_rate``, keeping at least one.
 

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model.sentences import drop_sentences, split_sentences
+from model.sentences import drop_sentences, sentence_layout, split_sentences
 
 IMPRESSION = (
     "Mildly dilated LV (LVEDD 61.5 mm). Reduced LVEF of 38%. No LGE. "
@@ -49,3 +49,8 @@ def test_drop_rates_vary_the_text_across_draws() -> None:
 def test_drop_always_keeps_at_least_one_sentence(sentences: list[str], rate: float, seed: int):
     kept = drop_sentences(" ".join(sentences), rate, np.random.default_rng(seed))
     assert kept and set(split_sentences(kept)) <= set(sentences)
+
+
+def test_layout_lists_every_occurrence_with_its_owner() -> None:
+    flat, owner = sentence_layout(["A b. C d.", "C d.", ""])
+    assert flat == ["A b.", "C d.", "C d.", ""] and owner == [0, 0, 1, 2]

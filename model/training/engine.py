@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 from model.errors import UserError
 from model.nn.loss import text_ids_from_texts
 from model.nn.sentence_loss import SentenceLoss
-from model.sentences import split_sentences
+from model.sentences import sentence_layout
 from model.training.distributed import DistContext, any_across, mean_across
 
 log = logging.getLogger(__name__)
@@ -113,11 +113,14 @@ class Engine:
             loss = self.loss_fn(video_features, text_features, logit_scale, ids)
             if weight == 0:
                 return loss
-            per_text = [split_sentences(text) for text in texts]
-            owner = torch.tensor([i for i, s in enumerate(per_text) for _ in s], device=device)
-            sentence_ids = text_ids_from_texts([x for s in per_text for x in s], device)
+            sentences, owner = sentence_layout(texts)  # the order the model returned them in
+            sentence_ids = text_ids_from_texts(sentences, device)
             sentence_loss = self.sentence_loss_fn(
-                video_features, outputs[3].float(), logit_scale, owner, sentence_ids
+                video_features,
+                outputs[3].float(),
+                logit_scale,
+                torch.tensor(owner, device=device),
+                sentence_ids,
             )
             return (1.0 - weight) * loss + weight * sentence_loss
 
