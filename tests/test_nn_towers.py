@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from model.errors import UserError
+from model.nn.blocks import IntensityHistogram
 from model.nn.clip_model import build_video_tower
 from model.nn.config import VideoTowerConfig
 from model.nn.presets import load_preset
@@ -27,6 +28,7 @@ TINY = VideoTowerConfig(
     fusion_depth=1,
     mlp_ratio=2.0,
     temporal_grid=2,
+    intensity_bins=4,
 )
 
 
@@ -183,3 +185,39 @@ def test_every_preset_builds_tiny_for_every_kind(name: str, kind: str) -> None:
     tower = build_video_tower(tiny, 8)
     out = tower(torch.rand(1, tiny.views, 3, tiny.image_size, tiny.image_size), None, None)
     assert out.shape == (1, 8) and torch.isfinite(out).all()
+
+
+def test_intensity_histogram_counts_pixel_shares() -> None:
+    histogram = IntensityHistogram(bins=5, width=8)
+    frames = torch.zeros(2, 8, 8)
+    frames[1, 2:6, 2:6] = 1.0  # a bright square filling the central half
+    shares = histogram.histogram(frames)
+    assert torch.allclose(shares.sum(dim=1), torch.ones(2))
+    assert shares[0].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]
+    assert shares[1, -1].item() == pytest.approx(16 / 64)
+    # halfway between two centres, a pixel counts half to each
+    assert histogram.histogram(torch.full((1, 4, 4), 0.125))[0, :2].tolist() == [0.5, 0.5]
+
+
+def test_intensity_histogram_separates_brightness_and_is_trainable() -> None:
+    torch.manual_seed(0)
+    histogram = IntensityHistogram(bins=8, width=16)
+    dark, bright = torch.rand(1, 16, 16) * 0.3, 0.7 + torch.rand(1, 16, 16) * 0.3
+    out = histogram(torch.cat([dark, bright]))
+    assert out.shape == (2, 16) and torch.isfinite(out).all()
+    assert not torch.allclose(out[0], out[1])
+    out.sum().backward()
+    assert histogram.proj.weight.grad is not None and histogram.proj.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_intensity_bins_off_builds_no_histogram(kind: str) -> None:
+    tower = tiny_tower(kind, intensity_bins=0)
+    assert not any(isinstance(m, IntensityHistogram) for m in tower.modules())
+    video, view_mask, frame_mask = batch()
+    assert torch.isfinite(tower(video, view_mask, frame_mask)).all()
+
+
+def test_intensity_bins_of_one_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="intensity_bins"):
+        replace(TINY, intensity_bins=1).validate()

@@ -66,6 +66,42 @@ def build_stem(kind: str, patch_size: int, width: int) -> nn.Module:
     return ConvStem(patch_size, width) if kind == "conv" else LinearPatchEmbed(patch_size, width)
 
 
+class IntensityHistogram(nn.Module):
+    """A frame's intensity distribution, embedded: ``frames [N, H, W] -> [N, C]``.
+
+    Soft (triangular-kernel) histograms of the pixel values over ``bins`` centres in [0, 1], one
+    of the whole frame and one of its central half (where the heart sits), log-scaled and mapped
+    linearly to the token width. Patch tokens pass through per-token LayerNorms and averaging, so
+    a global statistic such as "how much of the image is bright" (enhancing scar on LGE, fluid
+    around the heart on cine) is hard for them to keep; this hands it to the tower directly.
+    The histogram itself has no parameters and no gradient (it depends on the input only).
+    """
+
+    def __init__(self, bins: int, width: int) -> None:
+        super().__init__()
+        self.register_buffer("centres", torch.linspace(0.0, 1.0, bins), persistent=False)
+        self.proj = nn.Linear(2 * bins, width)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """``frames [N, H, W]`` in [0, 1] -> ``[N, C]``."""
+        with torch.no_grad():
+            height, width = frames.shape[-2:]
+            centre = frames[:, height // 4 : height - height // 4, width // 4 : width - width // 4]
+            features = torch.cat([self.histogram(frames), self.histogram(centre)], dim=1)
+            features = torch.log(features + 1e-3)
+        return self.proj(features)
+
+    def histogram(self, frames: torch.Tensor) -> torch.Tensor:
+        """``[N, h, w] -> [N, bins]``: share of pixels near each centre (rows sum to 1)."""
+        spacing = float(self.centres[1] - self.centres[0])
+        pixels = frames.flatten(1)  # [N, h*w]
+        shares = [
+            (1.0 - (pixels - centre).abs() / spacing).clamp_min(0.0).mean(dim=1)
+            for centre in self.centres
+        ]
+        return torch.stack(shares, dim=1)
+
+
 class Mlp(nn.Module):
     """Transformer feed-forward: ``[..., C] -> [..., C]`` through ``mlp_ratio * C`` hidden units."""
 

@@ -29,6 +29,8 @@ class VideoTowerConfig:
     (``stem="linear"``). ``temporal_grid`` is the side of the pooled grid that temporal attention
     sees in ``multiview`` (0 keeps the full grid). ``flat`` runs
     ``spatial_depth + temporal_depth`` divided space-time blocks over all views' frames.
+    ``intensity_bins`` > 1 adds each frame's embedded intensity histogram to its tokens
+    (every kind; 0 = off).
     """
 
     kind: VideoKind = "multiview"
@@ -45,6 +47,7 @@ class VideoTowerConfig:
     dropout: float = 0.0
     stem: Literal["conv", "linear"] = "conv"
     temporal_grid: int = 0
+    intensity_bins: int = 0
 
     def validate(self) -> None:
         """Raise ``UserError`` naming the first inconsistent field."""
@@ -76,6 +79,10 @@ class VideoTowerConfig:
         if self.temporal_grid and (self.temporal_grid > grid or grid % self.temporal_grid):
             raise UserError(
                 f"video.temporal_grid ({self.temporal_grid}) must divide the token grid ({grid})"
+            )
+        if self.intensity_bins == 1 or self.intensity_bins < 0:
+            raise UserError(
+                f"video.intensity_bins must be 0 (off) or >= 2, got {self.intensity_bins}"
             )
         for name in ("spatial_depth", "temporal_depth", "fusion_depth", "temporal_grid"):
             if getattr(self, name) < 0:

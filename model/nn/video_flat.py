@@ -15,6 +15,7 @@ from einops import rearrange
 from torch import nn
 
 from model.nn.blocks import (
+    IntensityHistogram,
     LearnedEmbedding,
     MaskedSelfAttention,
     Mlp,
@@ -65,6 +66,9 @@ class FlatVideoTower(nn.Module):
         self.cfg = cfg
         self.patch_embed = build_stem("linear", cfg.patch_size, cfg.width)
         self.position = LearnedEmbedding(cfg.grid * cfg.grid, cfg.width)
+        self.intensity = (
+            IntensityHistogram(cfg.intensity_bins, cfg.width) if cfg.intensity_bins else None
+        )
         self.strip_position = LearnedEmbedding(cfg.views * cfg.frames, cfg.width)
         self.blocks = nn.ModuleList(
             DividedSpaceTimeBlock(cfg.width, cfg.heads, cfg.mlp_ratio, cfg.dropout)
@@ -84,6 +88,8 @@ class FlatVideoTower(nn.Module):
         batch, views, frames = video.shape[:3]
         strip = rearrange(video, "b v t h w -> (b v t) h w")
         tokens = self.patch_embed(strip) + self.position()  # [(B V T), G, C]
+        if self.intensity is not None:
+            tokens = tokens + self.intensity(strip).unsqueeze(1)
         positions = self.strip_position().view(self.cfg.views, self.cfg.frames, -1)
         positions = rearrange(positions[:views, :frames], "v t c -> (v t) 1 c")
         tokens = rearrange(tokens, "(b s) g c -> b s g c", b=batch) + positions

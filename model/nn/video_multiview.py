@@ -20,6 +20,7 @@ from einops import rearrange
 from torch import nn
 
 from model.nn.blocks import (
+    IntensityHistogram,
     LearnedEmbedding,
     ProjectionHead,
     TransformerBlock,
@@ -31,12 +32,18 @@ from model.nn.video_inputs import check_video_inputs
 
 
 class FrameEncoder(nn.Module):
-    """Stem + spatial attention per frame: ``frames [F, H, W] -> tokens [F, grid*grid, C]``."""
+    """Stem (+ intensity histogram) + spatial attention per frame.
+
+    ``frames [F, H, W] -> tokens [F, grid*grid, C]``.
+    """
 
     def __init__(self, cfg: VideoTowerConfig) -> None:
         super().__init__()
         self.stem = build_stem(cfg.stem, cfg.patch_size, cfg.width)
         self.position = LearnedEmbedding(cfg.grid * cfg.grid, cfg.width)
+        self.intensity = (
+            IntensityHistogram(cfg.intensity_bins, cfg.width) if cfg.intensity_bins else None
+        )
         self.blocks = nn.ModuleList(
             TransformerBlock(cfg.width, cfg.heads, cfg.mlp_ratio, cfg.dropout)
             for _ in range(cfg.spatial_depth)
@@ -44,6 +51,8 @@ class FrameEncoder(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         tokens = self.stem(frames) + self.position()
+        if self.intensity is not None:
+            tokens = tokens + self.intensity(frames).unsqueeze(1)
         for block in self.blocks:
             tokens = block(tokens)
         return tokens
