@@ -212,20 +212,3 @@ def test_sentence_loss_needs_sentence_pooling() -> None:
     spec["train"]["sentence_loss"] = 0.5
     with pytest.raises(UserError, match="sentence_loss needs"):
         preset_from_dict(spec)
-
-
-def test_abbreviation_expansion_is_off_unless_configured(model: CMRClip) -> None:
-    short, spelled = model.text.tokenize(
-        ["No LV hypertrophy.", "No left ventricular hypertrophy."]
-    )[0]
-    assert not torch.equal(short, spelled)
-
-
-def test_abbreviated_and_spelled_out_statements_embed_identically() -> None:
-    tower = TextTower(TextTowerConfig(unlocked_layers=1, expand_abbreviations=True), 8).eval()
-    texts = ["No LV hypertrophy. Mid-wall LGE.", "No left ventricular hypertrophy. Mid-wall late gadolinium enhancement."]  # fmt: skip
-    ids, _ = tower.tokenize(texts)
-    assert torch.equal(ids[0], ids[1])
-    with torch.no_grad():
-        short, spelled = tower(texts)
-    assert torch.allclose(short, spelled)

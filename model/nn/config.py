@@ -106,8 +106,7 @@ class TextTowerConfig:
     ``pooling = "sentences"`` embeds every sentence of a text on its own and averages the
     sentence embeddings (a one-sentence prompt then matches what training saw); ``"text"`` pools
     the tokens of the whole text at once. ``dropout`` applies to the trainable top layers and the
-    pooled vector. ``expand_abbreviations`` spells out cardiac abbreviations ("LV", "LGE") before
-    tokenizing, in training and in every prompt (``model/abbreviations.py``).
+    pooled vector.
     """
 
     unlocked_layers: int = 2
@@ -116,7 +115,6 @@ class TextTowerConfig:
     projection: Literal["linear", "mlp"] = "linear"
     dropout: float = 0.0
     pooling: Literal["sentences", "text"] = "sentences"
-    expand_abbreviations: bool = False
 
     def validate(self) -> None:
         """Raise ``UserError`` naming the first inconsistent field."""

@@ -20,7 +20,6 @@ from torch import nn
 from transformers import AutoTokenizer, BertModel
 from transformers.utils import logging as hf_logging
 
-from model.abbreviations import expand_abbreviations
 from model.errors import UserError
 from model.nn.config import TextTowerConfig
 from model.sentences import sentence_layout
@@ -140,8 +139,6 @@ class TextTower(nn.Module):
     def tokenize(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """``texts`` -> ``(input_ids [B, L], attention_mask [B, L])``, L <= context_length."""
         check_texts(texts)
-        if self.cfg.expand_abbreviations:
-            texts = [expand_abbreviations(text) for text in texts]
         batch = self.tokenizer(
             list(texts),
             padding=True,
