@@ -6,13 +6,17 @@ The floor is plain ``pydicom.dcmread`` + ``pixel_array`` of the same files in on
 grouping, resampling or writing). Ingest runs into a fresh dataset folder per worker count; the
 ratio ingest files/s / floor files/s is printed per worker count (targets: >= 0.7 with 1 worker,
 >= 1.7 with 2), with CPU ms per file (all processes), which a busy machine disturbs less than wall
-time. Without ``--src`` a synthetic set is generated first (not timed).
+time. For each worker count above 1 the same floor also runs in that many processes at once, each
+on its share of the files: the machine's own parallel ceiling (two busy cores may each run slower
+than one), against which the ingest's parallel efficiency is printed. Without ``--src`` a
+synthetic set is generated first (not timed).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import resource
 import sys
 import tempfile
@@ -44,6 +48,21 @@ def floor_files_per_s(files: list[Path]) -> tuple[float, float]:
     for path in files:
         pydicom.dcmread(path).pixel_array  # noqa: B018 - decoding is what is timed
     return len(files) / (time.perf_counter() - started), (_cpu_s() - cpu) * 1000 / len(files)
+
+
+def _floor_share(files: list[Path]) -> None:
+    for path in files:
+        pydicom.dcmread(path).pixel_array  # noqa: B018 - decoding is what is timed
+
+
+def parallel_floor_files_per_s(files: list[Path], processes: int) -> float:
+    """The floor in ``processes`` forked processes at once, files split evenly: files per second."""
+    shares = [files[i::processes] for i in range(processes)]
+    context = multiprocessing.get_context("fork")
+    started = time.perf_counter()
+    with context.Pool(processes) as pool:
+        pool.map(_floor_share, shares, chunksize=1)
+    return len(files) / (time.perf_counter() - started)
 
 
 def ingest_files_per_s(src: Path, work: Path, workers: int) -> tuple[float, float, int]:
@@ -92,6 +111,13 @@ def main() -> None:
                     f"({studies} studies, {rate / floor:.2f}x floor), {cpu_ms:.2f} CPU ms/file "
                     f"({floor_cpu / cpu_ms:.2f}x floor per CPU second)"
                 )
+                if workers > 1:
+                    ceiling = parallel_floor_files_per_s(files, workers)
+                    print(
+                        f"round {round_index + 1}: floor in {workers} processes: {ceiling:8.1f} "
+                        f"files/s ({ceiling / floor:.2f}x floor); ingest workers={workers} reaches "
+                        f"{rate / ceiling:.2f}x of it"
+                    )
 
 
 if __name__ == "__main__":
