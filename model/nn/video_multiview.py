@@ -2,7 +2,8 @@
 
 ``video [B, V, T, H, W] -> [B, D]``:
 
-1. every valid frame of every present view -> stem -> spatial attention over its token grid;
+1. every valid frame of every present view -> stem (+ the frame's embedded intensity histogram,
+   with ``intensity_bins``) -> spatial attention over its token grid;
 2. tokens pooled to a ``temporal_grid`` and attended over time *within their own view*
    (absent frames masked), plus learned frame-time embeddings;
 3. one token per view, plus a learned view-type embedding (which slot it came from);
