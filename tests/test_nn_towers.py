@@ -199,6 +199,19 @@ def test_intensity_histogram_counts_pixel_shares() -> None:
     assert histogram.histogram(torch.full((1, 4, 4), 0.125))[0, :2].tolist() == [0.5, 0.5]
 
 
+def test_intensity_histogram_matches_the_triangular_kernel_reference() -> None:
+    bins = 7
+    frames = torch.rand(5, 12, 12, generator=torch.Generator().manual_seed(3))
+    frames[0, 0, :3] = torch.tensor([0.0, 1.0, 0.5])  # both edges and an exact centre
+    centres, spacing = torch.linspace(0.0, 1.0, bins), 1.0 / (bins - 1)
+    pixels = frames.flatten(1)
+    reference = torch.stack(
+        [(1.0 - (pixels - c).abs() / spacing).clamp_min(0.0).mean(dim=1) for c in centres], dim=1
+    )
+    shares = IntensityHistogram(bins=bins, width=4).histogram(frames)
+    torch.testing.assert_close(shares, reference, atol=1e-6, rtol=0.0)
+
+
 def test_intensity_histogram_separates_brightness_and_is_trainable() -> None:
     torch.manual_seed(0)
     histogram = IntensityHistogram(bins=8, width=16)

@@ -79,7 +79,7 @@ class IntensityHistogram(nn.Module):
 
     def __init__(self, bins: int, width: int) -> None:
         super().__init__()
-        self.register_buffer("centres", torch.linspace(0.0, 1.0, bins), persistent=False)
+        self.bins = bins
         self.proj = nn.Linear(2 * bins, width)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
@@ -92,14 +92,24 @@ class IntensityHistogram(nn.Module):
         return self.proj(features)
 
     def histogram(self, frames: torch.Tensor) -> torch.Tensor:
-        """``[N, h, w] -> [N, bins]``: share of pixels near each centre (rows sum to 1)."""
-        spacing = float(self.centres[1] - self.centres[0])
-        pixels = frames.flatten(1)  # [N, h*w]
-        shares = [
-            (1.0 - (pixels - centre).abs() / spacing).clamp_min(0.0).mean(dim=1)
-            for centre in self.centres
-        ]
-        return torch.stack(shares, dim=1)
+        """``[N, h, w] -> [N, bins]``: share of pixels near each centre (rows sum to 1).
+
+        A pixel at ``position = value * (bins - 1)`` counts ``1 - frac`` to the centre below and
+        ``frac`` to the one above (the triangular kernel), in one pass over the pixels.
+        """
+        position = frames.flatten(1).clamp(0.0, 1.0) * (self.bins - 1)  # [N, h*w]
+        lower = position.floor().clamp_max(self.bins - 2)
+        upper_share = position - lower
+        lower = lower.long()
+        shares = frames.new_zeros(frames.shape[0], self.bins)
+        shares.scatter_add_(1, lower, 1.0 - upper_share)
+        shares.scatter_add_(1, lower + 1, upper_share)
+        return shares / position.shape[1]
+
+
+def build_intensity(bins: int, width: int) -> IntensityHistogram | None:
+    """``IntensityHistogram(bins, width)``, or None when ``bins`` is 0 (off)."""
+    return IntensityHistogram(bins, width) if bins else None
 
 
 class Mlp(nn.Module):
