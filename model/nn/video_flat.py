@@ -15,11 +15,11 @@ from einops import rearrange
 from torch import nn
 
 from model.nn.blocks import (
-    IntensityHistogram,
     LearnedEmbedding,
     MaskedSelfAttention,
     Mlp,
     ProjectionHead,
+    build_intensity,
     build_stem,
     masked_mean,
 )
@@ -66,9 +66,7 @@ class FlatVideoTower(nn.Module):
         self.cfg = cfg
         self.patch_embed = build_stem("linear", cfg.patch_size, cfg.width)
         self.position = LearnedEmbedding(cfg.grid * cfg.grid, cfg.width)
-        self.intensity = (
-            IntensityHistogram(cfg.intensity_bins, cfg.width) if cfg.intensity_bins else None
-        )
+        self.intensity = build_intensity(cfg.intensity_bins, cfg.width)
         self.strip_position = LearnedEmbedding(cfg.views * cfg.frames, cfg.width)
         self.blocks = nn.ModuleList(
             DividedSpaceTimeBlock(cfg.width, cfg.heads, cfg.mlp_ratio, cfg.dropout)

@@ -21,10 +21,10 @@ from einops import rearrange
 from torch import nn
 
 from model.nn.blocks import (
-    IntensityHistogram,
     LearnedEmbedding,
     ProjectionHead,
     TransformerBlock,
+    build_intensity,
     build_stem,
     masked_mean,
 )
@@ -42,9 +42,7 @@ class FrameEncoder(nn.Module):
         super().__init__()
         self.stem = build_stem(cfg.stem, cfg.patch_size, cfg.width)
         self.position = LearnedEmbedding(cfg.grid * cfg.grid, cfg.width)
-        self.intensity = (
-            IntensityHistogram(cfg.intensity_bins, cfg.width) if cfg.intensity_bins else None
-        )
+        self.intensity = build_intensity(cfg.intensity_bins, cfg.width)
         self.blocks = nn.ModuleList(
             TransformerBlock(cfg.width, cfg.heads, cfg.mlp_ratio, cfg.dropout)
             for _ in range(cfg.spatial_depth)
