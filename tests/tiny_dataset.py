@@ -133,7 +133,6 @@ TINY_PRESET: dict = {
         "augment": False,
         "sentence_drop": 0.3,
         "sentence_loss": 0.5,
-        "negation_loss": 0.5,
         "log_every": 1,
     },
 }

@@ -92,15 +92,12 @@ class CMRClip(nn.Module):
         frame_mask: torch.Tensor | None,
         texts: list[str],
         with_sentences: bool = False,
-        contradictions: list[str] | None = None,
     ) -> tuple[torch.Tensor, ...]:
         """One batch of pairs -> ``(video [B, D], text [B, D])`` unit-norm, and the scale ``[]``.
 
         With ``with_sentences`` (sentence pooling only) a fourth item follows: every sentence
         occurrence's unit-norm embedding ``[S, D]`` in ``TextTower.sentence_features`` order, for
-        a sentence-level loss; the text embedding is then their per-text mean, as usual. With
-        ``contradictions`` (one string per sentence occurrence, for a negation loss) a fifth item
-        follows: their unit-norm embeddings ``[S, D]``, each encoded as one sentence.
+        a sentence-level loss; the text embedding is then their per-text mean, as usual.
         """
         video_features = self.encode_video(video, view_mask, frame_mask, normalize=True)
         if not with_sentences:
@@ -112,18 +109,7 @@ class CMRClip(nn.Module):
         sentences, owner = self.text.sentence_features(texts)
         text_features = F.normalize(self.text.mean_by_owner(sentences, owner, len(texts)), dim=-1)
         sentence_features = F.normalize(sentences, dim=-1)
-        if contradictions is None:
-            return video_features, text_features, self.scale(), sentence_features
-        if len(contradictions) != sentence_features.shape[0]:
-            raise ValueError("one contradiction per sentence occurrence is needed")
-        contradiction_features = F.normalize(self.text.encode_each(contradictions), dim=-1)
-        return (
-            video_features,
-            text_features,
-            self.scale(),
-            sentence_features,
-            contradiction_features,
-        )
+        return video_features, text_features, self.scale(), sentence_features
 
     def trainable_parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Trainable parameters by part: ``video``, ``text_layers`` (pretrained top layers),

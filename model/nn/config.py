@@ -157,9 +157,7 @@ class TrainConfig:
     the video config). ``warmup_fraction`` applies when ``warmup_steps`` is 0.
     ``sentence_drop`` drops each impression sentence with that probability per step (at least one
     kept); ``sentence_loss`` is the weight of the sentence-level loss (``model.nn.sentence_loss``)
-    against the study-level CLIP loss (needs ``text.pooling = "sentences"``); ``negation_loss`` is
-    the weight of the negation loss added on top (``model.nn.negation_loss``: each study prefers
-    its sentences over their contradictions; also needs sentence pooling).
+    against the study-level CLIP loss (needs ``text.pooling = "sentences"``).
     """
 
     epochs: int = 8
@@ -176,7 +174,6 @@ class TrainConfig:
     augment: bool = True
     sentence_drop: float = 0.0
     sentence_loss: float = 0.0
-    negation_loss: float = 0.0
     seed: int = 0
     num_workers: int = 0
     precision: Precision = "fp32"
@@ -199,8 +196,6 @@ class TrainConfig:
             raise UserError("train.text_lr, weight_decay and grad_clip must be >= 0")
         if not 0.0 <= self.sentence_loss <= 1.0:
             raise UserError(f"train.sentence_loss must be in [0, 1], got {self.sentence_loss}")
-        if self.negation_loss < 0:
-            raise UserError(f"train.negation_loss must be >= 0, got {self.negation_loss}")
         if not 0.0 <= self.sentence_drop < 1.0:
             raise UserError(f"train.sentence_drop must be in [0, 1), got {self.sentence_drop}")
         if self.warmup_steps < 0 or not 0.0 <= self.warmup_fraction < 1.0:
@@ -233,11 +228,8 @@ class Preset:
             raise UserError(
                 f"train.frames ({self.train.frames}) exceeds model.video.frames ({video.frames})"
             )
-        needs_sentences = self.train.sentence_loss > 0 or self.train.negation_loss > 0
-        if needs_sentences and self.model.text.pooling != "sentences":
-            raise UserError(
-                "train.sentence_loss and train.negation_loss need model.text.pooling = 'sentences'"
-            )
+        if self.train.sentence_loss > 0 and self.model.text.pooling != "sentences":
+            raise UserError("train.sentence_loss needs model.text.pooling = 'sentences'")
 
 
 def _positive(section: str, **values: float) -> None:

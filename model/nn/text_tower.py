@@ -216,17 +216,11 @@ class TextTower(nn.Module):
         is encoded once.
         """
         flat, owner = sentence_layout(texts)
-        features = self.encode_each(flat)
-        return features, torch.tensor(owner, device=features.device)
-
-    def encode_each(self, sentences: list[str]) -> torch.Tensor:
-        """Each string as one sentence (not split), encoding every unique one once: ``[S, D]``."""
-        check_texts(sentences)
-        unique = sorted(set(sentences))
+        unique = sorted(set(flat))
         position = {sentence: i for i, sentence in enumerate(unique)}
         features = self.encode_frozen(*self.frozen_states(unique))  # [S_unique, D]
-        rows = torch.tensor([position[sentence] for sentence in sentences], device=features.device)
-        return features[rows]
+        rows = torch.tensor([position[sentence] for sentence in flat], device=features.device)
+        return features[rows], torch.tensor(owner, device=features.device)
 
     @staticmethod
     def mean_by_owner(features: torch.Tensor, owner: torch.Tensor, texts: int) -> torch.Tensor:

@@ -20,9 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from model.errors import UserError
-from model.negation import contradict_all
 from model.nn.loss import text_ids_from_texts
-from model.nn.negation_loss import NegationLoss
 from model.nn.sentence_loss import SentenceLoss
 from model.sentences import sentence_layout
 from model.training.distributed import DistContext, any_across, mean_across
@@ -72,14 +70,11 @@ class Engine:
         grad_clip: float,
         precision: str,
         sentence_weight: float = 0.0,
-        negation_weight: float = 0.0,
     ) -> None:
         self.model = model
         self.loss_fn = loss_fn
         self.sentence_weight = sentence_weight
-        self.negation_weight = negation_weight
         self.sentence_loss_fn = SentenceLoss(gather_with_grad=True)
-        self.negation_loss_fn = NegationLoss(gather_with_grad=True)
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.ctx = ctx
@@ -99,44 +94,35 @@ class Engine:
     def loss_on(self, batch: dict) -> torch.Tensor:
         """Contrastive loss of one local batch: video [B, V, T, S, S] + B texts -> scalar.
 
-        ``(1 - w) * study-level CLIP loss + w * sentence-level loss + n * negation loss`` with
-        ``w`` the ``sentence_weight`` and ``n`` the ``negation_weight`` (both 0: CLIP loss alone).
+        ``(1 - w) * study-level CLIP loss + w * sentence-level loss`` with ``w`` the
+        ``sentence_weight`` (0: the CLIP loss alone).
         """
         device = self.ctx.device
         texts = list(batch["text"])
         ids = text_ids_from_texts(texts, device)
-        sentences, owner = sentence_layout(texts)  # the order the model returns them in
-        with_sentences = self.sentence_weight > 0 or self.negation_weight > 0
+        weight = self.sentence_weight
         with self._autocast():
             outputs = self.model(
                 batch["video"].to(device, non_blocking=True),
                 batch["view_mask"].to(device),
                 batch["frame_mask"].to(device),
                 texts,
-                with_sentences=with_sentences,
-                contradictions=contradict_all(sentences) if self.negation_weight > 0 else None,
+                with_sentences=weight > 0,
             )
             video_features, text_features, logit_scale = (x.float() for x in outputs[:3])
             loss = self.loss_fn(video_features, text_features, logit_scale, ids)
-            if not with_sentences:
+            if weight == 0:
                 return loss
-            owner_ids = torch.tensor(owner, device=device)
-            sentence_features = outputs[3].float()
-            if self.sentence_weight > 0:
-                sentence_loss = self.sentence_loss_fn(
-                    video_features,
-                    sentence_features,
-                    logit_scale,
-                    owner_ids,
-                    text_ids_from_texts(sentences, device),
-                )
-                loss = (1.0 - self.sentence_weight) * loss + self.sentence_weight * sentence_loss
-            if self.negation_weight > 0:
-                negation_loss = self.negation_loss_fn(
-                    video_features, sentence_features, outputs[4].float(), logit_scale, owner_ids
-                )
-                loss = loss + self.negation_weight * negation_loss
-            return loss
+            sentences, owner = sentence_layout(texts)  # the order the model returned them in
+            sentence_ids = text_ids_from_texts(sentences, device)
+            sentence_loss = self.sentence_loss_fn(
+                video_features,
+                outputs[3].float(),
+                logit_scale,
+                torch.tensor(owner, device=device),
+                sentence_ids,
+            )
+            return (1.0 - weight) * loss + weight * sentence_loss
 
     def train_step(self, batch: dict, step: int) -> StepOutcome:
         """One optimiser step (``step`` = its 1-based global number, for messages).

@@ -90,7 +90,6 @@ class Trainer:
             self.cfg.grad_clip,
             self.cfg.precision,
             sentence_weight=self.cfg.sentence_loss,
-            negation_weight=self.cfg.negation_loss,
         )
 
     def _restore(self) -> None:
