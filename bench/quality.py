@@ -95,7 +95,7 @@ def evaluate(checkpoint: Path, root: Path, site: str, split: str | None) -> dict
     keep = [i for i, sid in enumerate(embeddings.ids) if split is None or split_of[sid] == split]
     ids = [embeddings.ids[i] for i in keep]
     encoder = functools.partial(embed_texts, model)
-    scale = float(model.scale())
+    scale = float(model.scale().detach())
     tables = {}
     for name, path in (("default", DEFAULT_PROMPTS), ("paraphrase", PARAPHRASE_PROMPTS)):
         probs = score_findings(
