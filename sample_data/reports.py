@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sample_data import phrasebook as phrases
 from sample_data.diagnoses import (
     EFFUSION_MM,
     LVEDD_DILATION_MM,
@@ -92,27 +93,17 @@ def _grade(value: float, cuts: tuple[float, float], words=("mildly", "moderately
 def _lv_sentences(p: StudyParameters, m: Measurements, w: _Phrasing) -> list[str]:
     out = []
     if m.lv_edd >= LVEDD_DILATION_MM:
-        grade = _grade(m.lv_edd, (62, 68))
-        out.append(w.pick(f"{grade.capitalize()} dilated LV (LVEDD {m.lv_edd} mm).",
-                          f"{grade.capitalize()} dilated left ventricle, end-diastolic diameter {m.lv_edd} mm.",
-                          f"{grade.capitalize()} enlarged LV cavity ({m.lv_edd} mm)."))  # fmt: skip
+        out.append(w.pick(*phrases.lv_dilated(_grade(m.lv_edd, (62, 68)), m.lv_edd)))
     elif w.rng.random() < 0.5:
-        out.append(w.pick("Normal LV size.", "LV cavity size within normal limits.",
-                          "The left ventricle is not dilated."))  # fmt: skip
+        out.append(w.pick(*phrases.lv_not_dilated(m.lv_edd)))
     if m.lv_ef < LVEF_DYSFUNCTION:
-        grade = _grade(50 - m.lv_ef, (11, 21))
-        out.append(w.pick(f"{grade.capitalize()} impaired LV systolic function (LVEF {m.lv_ef}%).",
-                          f"{grade.capitalize()} reduced LVEF of {m.lv_ef}%.",
-                          f"Left ventricular systolic function is {grade} reduced, ejection fraction {m.lv_ef}%."))  # fmt: skip
+        out.append(w.pick(*phrases.lv_impaired(_grade(50 - m.lv_ef, (11, 21)), m.lv_ef)))
     elif m.lv_ef < 55:
-        out.append(w.pick(f"Borderline low-normal LV systolic function (LVEF {m.lv_ef}%).",
-                          f"LVEF {m.lv_ef}%, low normal; cannot exclude early systolic impairment."))  # fmt: skip
+        out.append(w.pick(*phrases.lv_borderline(m.lv_ef)))
     elif m.lv_ef > 72:
         out.append(f"Hyperdynamic LV systolic function (LVEF {m.lv_ef}%).")
     else:
-        out.append(w.pick(f"Normal LV systolic function (LVEF {m.lv_ef}%).",
-                          f"Preserved LVEF ({m.lv_ef}%).",
-                          f"Normal left ventricular ejection fraction of {m.lv_ef}%."))  # fmt: skip
+        out.append(w.pick(*phrases.lv_normal_function(m.lv_ef)))
     if p.wma_territory:
         motion = "Akinesis" if p.wma_severity > 0.85 else "Hypokinesis"
         walls = TERRITORY_WALLS[p.wma_territory]
@@ -122,63 +113,37 @@ def _lv_sentences(p: StudyParameters, m: Measurements, w: _Phrasing) -> list[str
 
 def _wall_sentence(p: StudyParameters, m: Measurements, w: _Phrasing) -> list[str]:
     if m.max_wall >= WALL_HYPERTROPHY_MM:
-        if p.septal_extra_mm > 2.5:
-            return [w.pick(f"Asymmetric septal hypertrophy, maximal wall thickness {m.max_wall} mm.",
-                           f"Asymmetric LV hypertrophy of the septum measuring up to {m.max_wall} mm.")]  # fmt: skip
-        return [w.pick(f"Concentric LV hypertrophy (maximal wall thickness {m.max_wall} mm).",
-                       f"Concentric left ventricular wall thickening to {m.max_wall} mm.")]  # fmt: skip
-    if w.rng.random() < 0.35:
-        return [w.pick("No LV hypertrophy.", "Normal LV wall thickness.")]
+        return [w.pick(*phrases.lv_hypertrophied(m.max_wall, septal=p.septal_extra_mm > 2.5))]
+    if w.rng.random() < 0.5:
+        return [w.pick(*phrases.lv_wall_normal(m.max_wall))]
     return []
 
 
 def _rv_sentence(m: Measurements, w: _Phrasing) -> list[str]:
     dilated, impaired = m.rv_edv >= RVEDV_DILATION_ML, m.rv_ef < RVEF_DYSFUNCTION
-    if dilated and impaired:
-        return [w.pick(f"Dilated RV with impaired systolic function (RVEF {m.rv_ef}%).",
-                       f"The right ventricle is dilated (RVEDV {m.rv_edv} mL) and impaired, RVEF {m.rv_ef}%.")]  # fmt: skip
-    if dilated:
-        return [f"Dilated RV (RVEDV {m.rv_edv} mL) with preserved systolic function."]
-    if impaired:
-        return [w.pick(f"Impaired RV systolic function (RVEF {m.rv_ef}%).",
-                       f"Reduced right ventricular ejection fraction of {m.rv_ef}%.")]  # fmt: skip
-    if w.rng.random() < 0.6:
-        return [w.pick("Normal RV size and function.", "Normal right ventricular size and systolic function.")]  # fmt: skip
+    if dilated or impaired or w.rng.random() < 0.6:
+        return [w.pick(*phrases.rv_statements(dilated, impaired, m.rv_edv, m.rv_ef))]
     return []
 
 
 def _lge_sentence(p: StudyParameters, w: _Phrasing) -> list[str]:
     if p.lge_pattern == "none":
-        return [w.pick("No late gadolinium enhancement.", "No LGE.",
-                       "No myocardial scar or fibrosis on LGE imaging.",
-                       "No LGE to suggest infarction or infiltration.")]  # fmt: skip
+        return [w.pick(*phrases.lge_absent())]
     if p.lge_pattern in ("subendocardial", "transmural"):
         walls = TERRITORY_WALLS[p.lge_territory]
-        viability = "non-viable" if p.lge_pattern == "transmural" else "viable"
-        kind = "Transmural" if p.lge_pattern == "transmural" else "Subendocardial"
-        return [
-            f"{kind} LGE of the {walls} ({p.lge_territory} territory), consistent with "
-            f"prior myocardial infarction; {viability} myocardium in this territory."
-        ]
-    if p.lge_pattern == "subepicardial":
-        return [w.pick("Subepicardial LGE of the basal to mid inferolateral wall.",
-                       "Patchy subepicardial late gadolinium enhancement in the inferolateral wall.")]  # fmt: skip
-    if p.lge_pattern == "diffuse_subendocardial":
-        return [w.pick("Diffuse subendocardial LGE with abnormal myocardial nulling.",
-                       "Global subendocardial late enhancement; difficulty nulling the myocardium.")]  # fmt: skip
-    if p.septal_extra_mm > 2.5:
-        return ["Patchy mid-wall LGE in the hypertrophied septum at the RV insertion points."]
-    return [w.pick("Mid-wall septal LGE.", "Linear mid-wall enhancement of the septum.")]
+        transmural = p.lge_pattern == "transmural"
+        options = phrases.lge_infarct(transmural, walls, p.lge_territory, w.ischaemic())
+        return [w.pick(*options)]
+    septal_hcm = p.septal_extra_mm > 2.5
+    return [w.pick(*phrases.lge_non_ischaemic(p.lge_pattern, septal_hcm, w.ischaemic()))]
 
 
 def _effusion_sentence(m: Measurements, w: _Phrasing) -> list[str]:
     if m.effusion >= EFFUSION_MM:
-        size = "Small" if m.effusion < 10 else "Moderate"
-        return [w.pick(f"{size} pericardial effusion ({m.effusion} mm).",
-                       f"{size} pericardial effusion measuring {m.effusion} mm.")]  # fmt: skip
+        return [w.pick(*phrases.effusion_present(m.effusion))]
     if m.effusion >= 2:
-        return ["Trivial pericardial fluid, likely physiological."]
-    return ["No pericardial effusion."] if w.rng.random() < 0.4 else []
+        return [w.pick(*phrases.effusion_trivial())]
+    return [w.pick(*phrases.effusion_absent())] if w.rng.random() < 0.4 else []
 
 
 def _summary(p: StudyParameters, w: _Phrasing) -> str:
