@@ -2,8 +2,10 @@
 
 Series are built and classified into view slots; short-axis cine locations are pooled and split
 into base / mid / apex by geometry; long-axis views use their middle location; LGE short-axis
-slices fill the time axis base -> apex; single LGE images go in frame 0. A view that fails is
-masked (zeros, ``view_frames`` 0) and reported; the other views of the study are kept.
+slices fill the time axis base -> apex; single LGE images go in frame 0. Every view is turned
+upright by quarter turns (model/data/orientation.py), so sites with different display conventions
+agree. A view that fails is masked (zeros, ``view_frames`` 0) and reported; the other views of the
+study are kept.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from model.data.dicom_read import DicomReadError, SliceHeader, read_pixels
+from model.data.orientation import quarter_turns, turn_upright
 from model.data.resample import (
     GridConfig,
     field_mask,
@@ -170,7 +173,8 @@ def build_study(
             result.pixel_spacing_mm = result.pixel_spacing_mm or float(stack.spacing[0])
             result.matrix = result.matrix or f"{stack.shape[0]}x{stack.shape[1]}"
         valid = np.broadcast_to(field_mask(stack.shape, stack.spacing, grid), resampled.shape)
-        video[index, : len(resampled)] = to_uint8(resampled, valid)
+        turns = quarter_turns(images[0].orientation, slot)
+        video[index, : len(resampled)] = turn_upright(to_uint8(resampled, valid), turns)
         result.view_frames[index] = len(resampled)
     if not result.matrix and chosen:
         stack = next(iter(chosen.values()))[0][1]

@@ -1,0 +1,49 @@
+"""Display orientation: quarter turns chosen from ImageOrientationPatient, never a mirror flip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.data.orientation import (
+    NOMINAL_ANTERIOR_WALL,
+    NOMINAL_APEX,
+    quarter_turns,
+    turn_upright,
+)
+
+
+def _plane_with_up(up: np.ndarray, turns_away: int) -> tuple[float, ...]:
+    """An orientation whose upright version (after ``turns_away`` turns) has ``up`` pointing up."""
+    up = up / np.linalg.norm(up)
+    right = np.cross(up, [0.3, 0.5, 0.8])
+    right /= np.linalg.norm(right)
+    row, col = right, -up  # upright: rows run right, columns run down
+    for _ in range(turns_away):  # the scanner's image is the upright one turned clockwise
+        row, col = -col, row
+    return (*row, *col)
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 3])
+@pytest.mark.parametrize(
+    ("slot", "up"), [("4ch", NOMINAL_APEX), ("sax_mid", NOMINAL_ANTERIOR_WALL)]
+)
+def test_quarter_turns_recover_the_upright_view(slot: str, up: np.ndarray, turns: int) -> None:
+    orientation = _plane_with_up(up, turns)
+    assert quarter_turns(orientation, slot) == turns
+
+
+def test_turns_rotate_counter_clockwise_without_flipping() -> None:
+    image = np.arange(6, dtype=np.uint8).reshape(1, 2, 3)  # [[0 1 2], [3 4 5]]
+    turned = turn_upright(image, 1)
+    np.testing.assert_array_equal(turned[0], [[2, 5], [1, 4], [0, 3]])  # right column on top
+    np.testing.assert_array_equal(turn_upright(turned, 3), image)
+    assert turned.flags.c_contiguous
+
+
+def test_missing_or_broken_orientation_leaves_the_view_alone() -> None:
+    assert quarter_turns(None, "4ch") == 0
+    assert quarter_turns((1.0, 0.0), "2ch") == 0
+    assert quarter_turns((float("nan"),) * 6, "sax_base") == 0
+    with pytest.raises(ValueError, match="unknown view slot"):
+        quarter_turns((1, 0, 0, 0, 1, 0), "axial")
