@@ -154,30 +154,61 @@ def lv_wall_normal(wall: int) -> tuple[str, ...]:
     )
 
 
-def rv_statements(dilated: bool, impaired: bool, edv: int, ef: int) -> tuple[str, ...]:
-    """The right ventricle in one sentence, for any combination of size and function."""
+def _rv_dilated_clauses(grade: str) -> tuple[str, ...]:
+    adj = adjective(grade)
+    return tuple(
+        clause
+        for noun, adj_noun in zip(RV_NOUNS, RV_ADJECTIVES, strict=True)
+        for clause in (
+            f"{grade} dilated {noun}",
+            f"the {noun} is {grade} dilated",
+            f"{adj} {adj_noun} dilatation",
+            f"dilated {noun}",
+        )
+    )
+
+
+def _rv_impaired_clauses(grade: str) -> tuple[str, ...]:
+    adj = adjective(grade)
+    return tuple(
+        clause
+        for adj_noun in RV_ADJECTIVES
+        for clause in (
+            f"{grade} impaired {adj_noun} systolic function",
+            f"{adj} {adj_noun} systolic dysfunction",
+            f"reduced {adj_noun} ejection fraction",
+        )
+    )
+
+
+def rv_statements(
+    dilated: bool, impaired: bool, grades: tuple[str, str], edv: int, ef: int
+) -> tuple[str, ...]:
+    """The right ventricle in one sentence, for any combination of size and function.
+
+    ``grades`` are the dilatation and dysfunction grades (adverbs, as for the LV)."""
+    size_grade, function_grade = grades
+    volume = (f" (RVEDV {edv} mL)", f", end-diastolic volume {edv} mL", "")
     if dilated and impaired:
-        return (
-            f"Dilated RV with impaired systolic function (RVEF {ef}%).",
-            f"The right ventricle is dilated (RVEDV {edv} mL) and impaired, RVEF {ef}%.",
-            f"Dilated and impaired right ventricle (RVEDV {edv} mL, RVEF {ef}%).",
-            f"Right ventricular dilatation and systolic dysfunction, RVEF {ef}%.",
-            f"RV dilatation with reduced systolic function (RVEF {ef}%).",
+        tails = (
+            f" with impaired systolic function (RVEF {ef}%)",
+            f", with {function_grade} impaired systolic function (RVEF {ef}%)",
+            f"; reduced RVEF of {ef}%",
+            " with systolic dysfunction",
+        )
+        return tuple(
+            _cap(f"{clause}{tail}.")
+            for clause, tail in product(_rv_dilated_clauses(size_grade), tails)
         )
     if dilated:
-        return (
-            f"Dilated RV (RVEDV {edv} mL) with preserved systolic function.",
-            f"The right ventricle is dilated (RVEDV {edv} mL); RV systolic function is preserved.",
-            f"Right ventricular dilatation (RVEDV {edv} mL) with normal RVEF ({ef}%).",
-            f"RV dilatation, RVEDV {edv} mL; preserved RV function.",
+        tails = (" with preserved systolic function", f"; preserved RVEF ({ef}%)", "")
+        return tuple(
+            _cap(f"{clause}{measure}{tail}.")
+            for clause, measure, tail in product(_rv_dilated_clauses(size_grade), volume, tails)
         )
     if impaired:
-        return (
-            f"Impaired RV systolic function (RVEF {ef}%).",
-            f"Reduced right ventricular ejection fraction of {ef}%.",
-            f"Right ventricular systolic impairment (RVEF {ef}%) with a non-dilated RV.",
-            f"RV systolic dysfunction without dilatation, RVEF {ef}%.",
-        )
+        measures = (f" (RVEF {ef}%)", f", RVEF {ef}%", "")
+        return _with_measure(_rv_impaired_clauses(function_grade), measures)
     return (
         "Normal RV size and function.",
         "Normal right ventricular size and systolic function.",
@@ -185,6 +216,10 @@ def rv_statements(dilated: bool, impaired: bool, edv: int, ef: int) -> tuple[str
         "No RV dilatation or dysfunction.",
         f"Normal RV volumes and systolic function (RVEF {ef}%).",
         "Normal right ventricle.",
+        "Normal RV size.",
+        "The right ventricle is not dilated.",
+        "No right ventricular dilatation.",
+        f"Preserved right ventricular systolic function (RVEF {ef}%).",
     )
 
 

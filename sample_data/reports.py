@@ -122,7 +122,12 @@ def _wall_sentence(p: StudyParameters, m: Measurements, w: _Phrasing) -> list[st
 def _rv_sentence(m: Measurements, w: _Phrasing) -> list[str]:
     dilated, impaired = m.rv_edv >= RVEDV_DILATION_ML, m.rv_ef < RVEF_DYSFUNCTION
     if dilated or impaired or w.rng.random() < 0.6:
-        return [w.pick(*phrases.rv_statements(dilated, impaired, m.rv_edv, m.rv_ef))]
+        grades = (
+            _grade(m.rv_edv / RVEDV_DILATION_ML, (1.15, 1.35)),
+            _grade(RVEF_DYSFUNCTION - m.rv_ef, (10, 20)),
+        )
+        options = phrases.rv_statements(dilated, impaired, grades, m.rv_edv, m.rv_ef)
+        return [w.pick(*options)]
     return []
 
 
