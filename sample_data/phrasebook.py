@@ -35,20 +35,24 @@ def _with_measure(clauses: tuple[str, ...], measures: tuple[str, ...]) -> tuple[
     return tuple(_cap(f"{clause}{measure}.") for clause, measure in product(clauses, measures))
 
 
-def lv_dilated(grade: str, edd: int) -> tuple[str, ...]:
+def _dilated_clauses(
+    grade: str, nouns: tuple[str, str], adjectives: tuple[str, str], cavity: bool
+) -> tuple[str, ...]:
+    """Dilatation of one ventricle as clauses; ``cavity`` adds the "dilatation of the" and
+    "enlarged cavity" forms."""
     adj = adjective(grade)
-    clauses = tuple(
-        clause
-        for noun, adj_noun in zip(LV_NOUNS, LV_ADJECTIVES, strict=True)
-        for clause in (
-            f"{grade} dilated {noun}",
-            f"the {noun} is {grade} dilated",
-            f"{adj} {adj_noun} dilatation",
-            f"{adj} dilatation of the {noun}",
-            f"{grade} enlarged {adj_noun} cavity",
-            f"dilated {noun}",
-        )
-    )
+    clauses = []
+    for noun, adj_noun in zip(nouns, adjectives, strict=True):
+        clauses += [f"{grade} dilated {noun}", f"the {noun} is {grade} dilated"]
+        clauses.append(f"{adj} {adj_noun} dilatation")
+        if cavity:
+            clauses += [f"{adj} dilatation of the {noun}", f"{grade} enlarged {adj_noun} cavity"]
+        clauses.append(f"dilated {noun}")
+    return tuple(clauses)
+
+
+def lv_dilated(grade: str, edd: int) -> tuple[str, ...]:
+    clauses = _dilated_clauses(grade, LV_NOUNS, LV_ADJECTIVES, cavity=True)
     measures = (f" (LVEDD {edd} mm)", f", end-diastolic diameter {edd} mm", f" ({edd} mm)", "")
     return _with_measure(clauses, measures)
 
@@ -154,20 +158,6 @@ def lv_wall_normal(wall: int) -> tuple[str, ...]:
     )
 
 
-def _rv_dilated_clauses(grade: str) -> tuple[str, ...]:
-    adj = adjective(grade)
-    return tuple(
-        clause
-        for noun, adj_noun in zip(RV_NOUNS, RV_ADJECTIVES, strict=True)
-        for clause in (
-            f"{grade} dilated {noun}",
-            f"the {noun} is {grade} dilated",
-            f"{adj} {adj_noun} dilatation",
-            f"dilated {noun}",
-        )
-    )
-
-
 def _rv_impaired_clauses(grade: str) -> tuple[str, ...]:
     adj = adjective(grade)
     return tuple(
@@ -198,13 +188,17 @@ def rv_statements(
         )
         return tuple(
             _cap(f"{clause}{tail}.")
-            for clause, tail in product(_rv_dilated_clauses(size_grade), tails)
+            for clause, tail in product(
+                _dilated_clauses(size_grade, RV_NOUNS, RV_ADJECTIVES, cavity=False), tails
+            )
         )
     if dilated:
         tails = (" with preserved systolic function", f"; preserved RVEF ({ef}%)", "")
         return tuple(
             _cap(f"{clause}{measure}{tail}.")
-            for clause, measure, tail in product(_rv_dilated_clauses(size_grade), volume, tails)
+            for clause, measure, tail in product(
+                _dilated_clauses(size_grade, RV_NOUNS, RV_ADJECTIVES, cavity=False), volume, tails
+            )
         )
     if impaired:
         measures = (f" (RVEF {ef}%)", f", RVEF {ef}%", "")
