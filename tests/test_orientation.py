@@ -6,11 +6,15 @@ import numpy as np
 import pytest
 
 from model.data.orientation import (
+    LONG_AXIS_SLOTS,
     NOMINAL_ANTERIOR_WALL,
     NOMINAL_APEX,
     quarter_turns,
     turn_upright,
 )
+from sample_data.anatomy import make_frame
+from sample_data.sites import EXTERNAL, INTERNAL
+from sample_data.views import plan_views
 
 
 def _plane_with_up(up: np.ndarray, turns_away: int) -> tuple[float, ...]:
@@ -47,3 +51,18 @@ def test_missing_or_broken_orientation_leaves_the_view_alone() -> None:
     assert quarter_turns((float("nan"),) * 6, "sax_base") == 0
     with pytest.raises(ValueError, match="unknown view slot"):
         quarter_turns((1, 0, 0, 0, 1, 0), "axial")
+
+
+@pytest.mark.parametrize("site", [INTERNAL, EXTERNAL], ids=["internal", "external"])
+def test_generated_views_come_out_upright_at_both_sites(site) -> None:
+    """Against the generator's true heart: after the chosen turns, long-axis views show the
+    apex up and short-axis views the anterior wall up, whatever the site's display convention."""
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        heart = make_frame(rng)
+        for view in plan_views(heart, 90.0, site, rng):
+            orientation = (*view.row_dir, *view.col_dir)
+            turns = quarter_turns(orientation, view.slot)
+            up = [-view.col_dir, view.row_dir, view.col_dir, -view.row_dir][turns]
+            truth = heart.axis if view.slot in LONG_AXIS_SLOTS else heart.anterior
+            assert up @ truth > np.cos(np.radians(45)), (site.name, view.slot)
