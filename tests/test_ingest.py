@@ -206,7 +206,9 @@ def test_view_map_overrides_descriptions(tmp_path: Path) -> None:
         ingest(src, out, view_map=bad)
 
 
-def test_cli_one_line_errors_and_settings_guard(source: Path, tmp_path: Path, capsys) -> None:
+def test_cli_one_line_errors_and_settings_guard(
+    source: Path, tmp_path: Path, capsys, caplog
+) -> None:
     out = tmp_path / "dataset"
     assert main(["ingest", str(tmp_path / "missing"), "--out", str(out)]) == 2
     empty = tmp_path / "empty"
@@ -215,6 +217,12 @@ def test_cli_one_line_errors_and_settings_guard(source: Path, tmp_path: Path, ca
     assert main(["ingest", str(source), "--out", str(out), "--workers", "2"]) == 0
     assert main(["ingest", str(source), "--out", str(out), "--size", "32"]) == 2
     assert json.loads((out / "dataset.json").read_text())["size"] == 64
+    settings = json.loads((out / "dataset.json").read_text())
+    (out / "dataset.json").write_text(json.dumps({**settings, "format_version": 1}))
+    before = (out / "studies.parquet").read_bytes()
+    assert main(["ingest", str(source), "--out", str(out)]) == 2  # older layout: never mixed
+    assert "written by ingest format 1" in caplog.text
+    assert (out / "studies.parquet").read_bytes() == before
     assert "Traceback" not in capsys.readouterr().err
 
 

@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 
 LOCK_FILE = ".ingest.lock"
 SETTINGS_FILE = "dataset.json"
-FORMAT_VERSION = 1
+# 1: first layout; 2: every view turned upright at ingest (model/data/orientation.py), so tensors
+# of the two versions do not line up and one dataset never mixes them.
+FORMAT_VERSION = 2
 REPORT_COLUMNS = ["path", "study_id", "series", "level", "reason"]
 STUDY_COLUMNS = [
     "study_id",
@@ -110,6 +112,12 @@ def check_settings(root: Path, grid: GridConfig, salt_id: str) -> None:
             existing = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as err:
             raise DataError(f"{path} is damaged: {err}") from err
+        version = int(existing.get("format_version", 1))
+        if version != FORMAT_VERSION:
+            raise DataError(
+                f"{root} was written by ingest format {version} (this is format "
+                f"{FORMAT_VERSION}: views turned upright); ingest into a new dataset folder"
+            )
         for key in ("frames", "size", "fov_mm"):
             if float(existing.get(key, -1)) != float(settings[key]):
                 raise DataError(
