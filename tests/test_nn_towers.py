@@ -7,9 +7,10 @@ from dataclasses import replace
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from model.errors import UserError
-from model.nn.blocks import IntensityHistogram
+from model.nn.blocks import PIXEL_MEAN, PIXEL_STD, ConvStem, IntensityHistogram, LinearPatchEmbed
 from model.nn.clip_model import build_video_tower
 from model.nn.config import VideoTowerConfig
 from model.nn.presets import load_preset
@@ -185,6 +186,20 @@ def test_every_preset_builds_tiny_for_every_kind(name: str, kind: str) -> None:
     tower = build_video_tower(tiny, 8)
     out = tower(torch.rand(1, tiny.views, 3, tiny.image_size, tiny.image_size), None, None)
     assert out.shape == (1, 8) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("stem_kind", ["conv", "linear"])
+def test_stems_equal_their_strided_convolution_reference(stem_kind: str) -> None:
+    """The stems run their convolutions as patch matmuls; same numbers as ``F.conv2d``."""
+    torch.manual_seed(0)
+    stem = ConvStem(16, 32) if stem_kind == "conv" else LinearPatchEmbed(8, 32)
+    frames = torch.rand(3, 32, 32)
+    x = ((frames - PIXEL_MEAN) / PIXEL_STD).unsqueeze(1)
+    for layer in stem.layers if stem_kind == "conv" else [stem.proj]:
+        is_conv = isinstance(layer, torch.nn.Conv2d)
+        x = F.conv2d(x, layer.weight, layer.bias, stride=layer.stride) if is_conv else layer(x)
+    reference = x.flatten(2).transpose(1, 2)  # [N, grid*grid, C], row-major grid
+    torch.testing.assert_close(stem(frames), reference, atol=1e-5, rtol=1e-5)
 
 
 def test_intensity_histogram_counts_pixel_shares() -> None:

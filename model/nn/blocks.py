@@ -16,6 +16,19 @@ PIXEL_MEAN = 0.5
 PIXEL_STD = 0.25
 
 
+def patch_linear(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """Apply a ``kernel == stride`` convolution as patch flattening + one matmul.
+
+    ``x [N, H, W, C_in]`` (channels last) -> ``[N, H/k, W/k, C_out]``: the same numbers as
+    ``conv`` on ``[N, C_in, H, W]`` (the weight is read in its ``[C_out, C_in, k, k]`` layout, so
+    checkpoints are unchanged), but without the strided-convolution kernels whose weight gradient
+    dominated a CPU training step.
+    """
+    k = conv.kernel_size[0]
+    patches = rearrange(x, "n (gh ph) (gw pw) c -> n gh gw (c ph pw)", ph=k, pw=k)
+    return F.linear(patches, conv.weight.flatten(1), conv.bias)
+
+
 class LinearPatchEmbed(nn.Module):
     """ViT patch embedding of single-channel frames: ``[N, H, W] -> [N, (H/p)*(W/p), C]``."""
 
@@ -25,8 +38,8 @@ class LinearPatchEmbed(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """``frames [N, H, W]`` in [0, 1] -> tokens ``[N, grid*grid, C]``."""
-        x = (frames.unsqueeze(1) - PIXEL_MEAN) / PIXEL_STD
-        return rearrange(self.proj(x), "n c gh gw -> n (gh gw) c")
+        x = rearrange((frames - PIXEL_MEAN) / PIXEL_STD, "n h w -> n h w 1")
+        return rearrange(patch_linear(x, self.proj), "n gh gw c -> n (gh gw) c")
 
 
 class ConvStem(nn.Module):
@@ -57,8 +70,10 @@ class ConvStem(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """``frames [N, H, W]`` in [0, 1] -> tokens ``[N, grid*grid, C]``."""
-        x = (frames.unsqueeze(1) - PIXEL_MEAN) / PIXEL_STD
-        return rearrange(self.layers(x), "n c gh gw -> n (gh gw) c")
+        x = rearrange((frames - PIXEL_MEAN) / PIXEL_STD, "n h w -> n h w 1")
+        for layer in self.layers:
+            x = patch_linear(x, layer) if isinstance(layer, nn.Conv2d) else layer(x)
+        return rearrange(x, "n gh gw c -> n (gh gw) c")
 
 
 def build_stem(kind: str, patch_size: int, width: int) -> nn.Module:
