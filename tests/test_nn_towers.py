@@ -10,7 +10,14 @@ import torch
 import torch.nn.functional as F
 
 from model.errors import UserError
-from model.nn.blocks import PIXEL_MEAN, PIXEL_STD, ConvStem, IntensityHistogram, LinearPatchEmbed
+from model.nn.blocks import (
+    PIXEL_MEAN,
+    PIXEL_STD,
+    ConvStem,
+    IntensityCurve,
+    IntensityHistogram,
+    LinearPatchEmbed,
+)
 from model.nn.clip_model import build_video_tower
 from model.nn.config import VideoTowerConfig
 from model.nn.presets import load_preset
@@ -30,6 +37,7 @@ TINY = VideoTowerConfig(
     mlp_ratio=2.0,
     temporal_grid=2,
     intensity_bins=4,
+    intensity_curve=True,
 )
 
 
@@ -240,7 +248,7 @@ def test_intensity_histogram_separates_brightness_and_is_trainable() -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_intensity_bins_off_builds_no_histogram(kind: str) -> None:
-    tower = tiny_tower(kind, intensity_bins=0)
+    tower = tiny_tower(kind, intensity_bins=0, intensity_curve=False)
     assert not any(isinstance(m, IntensityHistogram) for m in tower.modules())
     video, view_mask, frame_mask = batch()
     assert torch.isfinite(tower(video, view_mask, frame_mask)).all()
@@ -249,3 +257,42 @@ def test_intensity_bins_off_builds_no_histogram(kind: str) -> None:
 def test_intensity_bins_of_one_is_a_user_error() -> None:
     with pytest.raises(UserError, match="intensity_bins"):
         replace(TINY, intensity_bins=1).validate()
+
+
+def test_intensity_curve_is_max_min_mean_over_present_frames() -> None:
+    curve = IntensityCurve(features=2, width=6)
+    with torch.no_grad():
+        curve.proj.weight.copy_(torch.eye(6))
+        curve.proj.bias.zero_()
+    histograms = torch.tensor(
+        [[[1.0, -1.0], [3.0, 0.0], [99.0, 99.0]], [[5.0, 6.0], [7.0, 8.0], [0.0, 0.0]]]
+    )
+    frame_mask = torch.tensor([[True, True, False], [False, False, False]])
+    out = curve(histograms, frame_mask)
+    assert out[0].tolist() == [3.0, 0.0, 1.0, -1.0, 2.0, -0.5]  # frame 2 (99s) is absent
+    assert out[1].tolist() == [0.0] * 6  # no present frame: zeros, not infinities
+
+
+def test_intensity_curve_sees_motion_only_in_multiview() -> None:
+    """Multiview's curve reads every present frame; static's reads only its one still."""
+    video, view_mask, frame_mask = batch()
+    for kind, changes in (("multiview", True), ("static", False)):
+        tower = tiny_tower(kind)
+        with torch.no_grad():
+            before = tower(video, view_mask, frame_mask)
+            brighter = video.clone()
+            brighter[:, 0, 1] = 1.0  # view 0, frame 1: present in every study
+            after = tower(brighter, view_mask, frame_mask)
+        assert bool((after - before).abs().amax() > 1e-4) is changes
+
+
+@pytest.mark.parametrize("kind", ["multiview", "static"])
+def test_intensity_curve_off_builds_no_curve(kind: str) -> None:
+    tower = tiny_tower(kind, intensity_curve=False)
+    assert not any(isinstance(m, IntensityCurve) for m in tower.modules())
+    assert torch.isfinite(tower(*batch())).all()
+
+
+def test_intensity_curve_without_bins_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="intensity_curve needs"):
+        replace(TINY, intensity_bins=0).validate()

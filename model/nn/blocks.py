@@ -97,14 +97,16 @@ class IntensityHistogram(nn.Module):
         self.bins = bins
         self.proj = nn.Linear(2 * bins, width)
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """``frames [N, H, W]`` in [0, 1] -> ``[N, C]``."""
-        with torch.no_grad():
-            height, width = frames.shape[-2:]
-            centre = frames[:, height // 4 : height - height // 4, width // 4 : width - width // 4]
-            features = torch.cat([self.histogram(frames), self.histogram(centre)], dim=1)
-            features = torch.log(features + 1e-3)
-        return self.proj(features)
+    def forward(self, frames: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        """``frames [N, H, W]`` in [0, 1] -> ``[N, C]`` (``features`` reuses ``self.features``)."""
+        return self.proj(self.features(frames) if features is None else features)
+
+    @torch.no_grad()
+    def features(self, frames: torch.Tensor) -> torch.Tensor:
+        """``frames [N, H, W]`` -> log shares ``[N, 2 * bins]`` (whole frame, central half)."""
+        height, width = frames.shape[-2:]
+        centre = frames[:, height // 4 : height - height // 4, width // 4 : width - width // 4]
+        return torch.log(torch.cat([self.histogram(frames), self.histogram(centre)], dim=1) + 1e-3)
 
     def histogram(self, frames: torch.Tensor) -> torch.Tensor:
         """``[N, h, w] -> [N, bins]``: share of pixels near each centre (rows sum to 1).
@@ -125,6 +127,37 @@ class IntensityHistogram(nn.Module):
 def build_intensity(bins: int, width: int) -> IntensityHistogram | None:
     """``IntensityHistogram(bins, width)``, or None when ``bins`` is 0 (off)."""
     return IntensityHistogram(bins, width) if bins else None
+
+
+class IntensityCurve(nn.Module):
+    """How a view's intensity distribution changes over its frames, embedded.
+
+    ``histograms [P, T, K]`` (``IntensityHistogram.features`` of each frame), ``frame_mask
+    [P, T]`` -> ``[P, C]``: the masked maximum, minimum and mean over time of every log-histogram
+    bin, mapped linearly to the token width. On a cine view the bright-blood bins swing between
+    end-diastole and end-systole (their log range tracks the ejection fraction); on an LGE stack
+    the maximum picks the slice with the most enhancement. A view with one frame gives max = min
+    = mean; a view with no present frame gives zeros in, so only the bias out.
+    """
+
+    def __init__(self, features: int, width: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(3 * features, width)
+
+    def forward(self, histograms: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+        present = frame_mask.unsqueeze(-1)  # [P, T, 1]
+        any_frame = present.any(dim=1)  # [P, 1]
+        high = histograms.masked_fill(~present, float("-inf")).amax(dim=1)
+        low = histograms.masked_fill(~present, float("inf")).amin(dim=1)
+        summary = torch.cat(
+            [
+                torch.where(any_frame, high, 0.0),
+                torch.where(any_frame, low, 0.0),
+                masked_mean(histograms, frame_mask, dim=1),
+            ],
+            dim=-1,
+        )
+        return self.proj(summary)
 
 
 class Mlp(nn.Module):

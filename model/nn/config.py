@@ -30,7 +30,9 @@ class VideoTowerConfig:
     sees in ``multiview`` (0 keeps the full grid). ``flat`` runs
     ``spatial_depth + temporal_depth`` divided space-time blocks over all views' frames.
     ``intensity_bins`` > 1 adds each frame's embedded intensity histogram to its tokens
-    (every kind; 0 = off).
+    (every kind; 0 = off). ``intensity_curve`` (needs ``intensity_bins``) also adds each view's
+    histogram range over its frames to the view token (``multiview``; ``static`` gets the same
+    part with its one frame; ``flat`` has no view tokens and ignores it).
     """
 
     kind: VideoKind = "multiview"
@@ -48,6 +50,7 @@ class VideoTowerConfig:
     stem: Literal["conv", "linear"] = "conv"
     temporal_grid: int = 0
     intensity_bins: int = 0
+    intensity_curve: bool = False
 
     def validate(self) -> None:
         """Raise ``UserError`` naming the first inconsistent field."""
@@ -84,6 +87,8 @@ class VideoTowerConfig:
             raise UserError(
                 f"video.intensity_bins must be 0 (off) or >= 2, got {self.intensity_bins}"
             )
+        if self.intensity_curve and not self.intensity_bins:
+            raise UserError("video.intensity_curve needs video.intensity_bins >= 2")
         for name in ("spatial_depth", "temporal_depth", "fusion_depth", "temporal_grid"):
             if getattr(self, name) < 0:
                 raise UserError(f"video.{name} must be >= 0")

@@ -6,7 +6,8 @@
    with ``intensity_bins``) -> spatial attention over its token grid;
 2. tokens pooled to a ``temporal_grid`` and attended over time *within their own view*
    (absent frames masked), plus learned frame-time embeddings;
-3. one token per view, plus a learned view-type embedding (which slot it came from);
+3. one token per view (+ its embedded intensity curve over time, with ``intensity_curve``), plus
+   a learned view-type embedding (which slot it came from);
 4. fusion attention across the views with missing views masked out, plus a study token that is
    always present, so a study with no views gives a finite (constant) embedding.
 
@@ -21,6 +22,7 @@ from einops import rearrange
 from torch import nn
 
 from model.nn.blocks import (
+    IntensityCurve,
     LearnedEmbedding,
     ProjectionHead,
     TransformerBlock,
@@ -48,13 +50,25 @@ class FrameEncoder(nn.Module):
             for _ in range(cfg.spatial_depth)
         )
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+    def forward(self, frames: torch.Tensor, histograms: torch.Tensor | None = None) -> torch.Tensor:
+        """``frames [F, H, W]`` (+ their ``histograms`` if already computed) -> ``[F, g², C]``."""
         tokens = self.stem(frames) + self.position()
         if self.intensity is not None:
-            tokens = tokens + self.intensity(frames).unsqueeze(1)
+            tokens = tokens + self.intensity(frames, histograms).unsqueeze(1)
         for block in self.blocks:
             tokens = block(tokens)
         return tokens
+
+    def histograms(self, frames: torch.Tensor) -> torch.Tensor:
+        """``frames [F, H, W]`` -> log intensity histograms ``[F, 2 * bins]`` (no gradient)."""
+        if self.intensity is None:
+            raise ValueError("the frame encoder was built without intensity_bins")
+        return self.intensity.features(frames)
+
+
+def build_curve(cfg: VideoTowerConfig) -> IntensityCurve | None:
+    """The per-view ``IntensityCurve`` when ``cfg.intensity_curve``, else None."""
+    return IntensityCurve(2 * cfg.intensity_bins, cfg.width) if cfg.intensity_curve else None
 
 
 class ViewFusion(nn.Module):
@@ -101,6 +115,7 @@ class MultiviewVideoTower(nn.Module):
         self.fusion = ViewFusion(
             cfg.views, cfg.width, cfg.heads, cfg.mlp_ratio, cfg.fusion_depth, cfg.dropout
         )
+        self.curve = build_curve(cfg)
         self.head = ProjectionHead(cfg.width, embed_dim)
 
     def forward(
@@ -112,7 +127,7 @@ class MultiviewVideoTower(nn.Module):
         """``video [B, V, T, H, W]`` in [0, 1], ``view_mask [B, V]``, ``frame_mask [B, V, T]``
         (bool, True = present; None = all) -> study embedding ``[B, D]`` (not normalised)."""
         view_mask, frame_mask = check_video_inputs(self.cfg, video, view_mask, frame_mask)
-        batch, views, frames = video.shape[:3]
+        batch, views = video.shape[:2]
         clips = video[view_mask]  # [P, T, H, W], present views only
         clip_frames = frame_mask[view_mask]  # [P, T]
         view_tokens = video.new_zeros(batch, views, self.cfg.width)
@@ -123,7 +138,9 @@ class MultiviewVideoTower(nn.Module):
     def encode_clips(self, clips: torch.Tensor, clip_frames: torch.Tensor) -> torch.Tensor:
         """``clips [P, T, H, W]``, ``clip_frames [P, T]`` -> one token per view ``[P, C]``."""
         count, frames = clips.shape[:2]
-        encoded = self.pool_cells(self.frame_encoder(clips[clip_frames]))  # [F, g, C]
+        present = clips[clip_frames]  # [F, H, W]
+        histograms = self.frame_encoder.histograms(present) if self.curve is not None else None
+        encoded = self.pool_cells(self.frame_encoder(present, histograms))  # [F, g, C]
         tokens = encoded.new_zeros(count, frames, *encoded.shape[1:])
         tokens[clip_frames] = encoded  # [P, T, g, C], absent frames stay zero
         cells = tokens.shape[2]
@@ -132,7 +149,12 @@ class MultiviewVideoTower(nn.Module):
         for block in self.temporal_blocks:
             sequences = block(sequences, key_mask)
         per_cell = masked_mean(sequences, key_mask, dim=1)  # [(P g), C]
-        return rearrange(per_cell, "(p g) c -> p g c", p=count).mean(dim=1)
+        view_tokens = rearrange(per_cell, "(p g) c -> p g c", p=count).mean(dim=1)
+        if histograms is None:
+            return view_tokens
+        curves = histograms.new_zeros(count, frames, histograms.shape[-1])
+        curves[clip_frames] = histograms  # [P, T, K], absent frames masked in the curve
+        return view_tokens + self.curve(curves, clip_frames)
 
     def pool_cells(self, tokens: torch.Tensor) -> torch.Tensor:
         """Average the token grid down to ``temporal_grid``: ``[F, grid², C] -> [F, g², C]``."""

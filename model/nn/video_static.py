@@ -14,7 +14,7 @@ from torch import nn
 from model.nn.blocks import ProjectionHead
 from model.nn.config import VideoTowerConfig
 from model.nn.video_inputs import check_video_inputs, first_valid_frame
-from model.nn.video_multiview import FrameEncoder, ViewFusion
+from model.nn.video_multiview import FrameEncoder, ViewFusion, build_curve
 
 
 class StaticVideoTower(nn.Module):
@@ -27,6 +27,7 @@ class StaticVideoTower(nn.Module):
         self.fusion = ViewFusion(
             cfg.views, cfg.width, cfg.heads, cfg.mlp_ratio, cfg.fusion_depth, cfg.dropout
         )
+        self.curve = build_curve(cfg)
         self.head = ProjectionHead(cfg.width, embed_dim)
 
     def forward(
@@ -42,5 +43,14 @@ class StaticVideoTower(nn.Module):
         stills = first_valid_frame(video, frame_mask)[view_mask]  # [P, H, W]
         view_tokens = video.new_zeros(batch, views, self.cfg.width)
         if stills.shape[0]:
-            view_tokens[view_mask] = self.frame_encoder(stills).mean(dim=1)
+            view_tokens[view_mask] = self.encode_stills(stills)
         return self.head(self.fusion(view_tokens, view_mask))
+
+    def encode_stills(self, stills: torch.Tensor) -> torch.Tensor:
+        """``stills [P, H, W]`` -> one token per view ``[P, C]`` (a one-frame intensity curve)."""
+        if self.curve is None:
+            return self.frame_encoder(stills).mean(dim=1)
+        histograms = self.frame_encoder.histograms(stills)  # [P, K]
+        tokens = self.frame_encoder(stills, histograms).mean(dim=1)
+        one_frame = torch.ones(stills.shape[0], 1, dtype=torch.bool, device=stills.device)
+        return tokens + self.curve(histograms.unsqueeze(1), one_frame)
