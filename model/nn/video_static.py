@@ -1,9 +1,10 @@
 """Static baseline tower: one frame per view, no time axis.
 
 ``video [B, V, T, H, W] -> [B, D]`` using only each view's first present frame (the first cine
-phase, the first LGE slice). Same stem, spatial attention and masked view fusion as
-``multiview``, so the pair isolates what motion adds (e.g. ejection fraction is invisible in a
-single frame). ``temporal_depth`` and ``temporal_grid`` are ignored.
+phase, the first LGE slice). Same stem, spatial attention, intensity curve (over its one frame,
+so max = min = mean) and masked view fusion as ``multiview``, so the pair isolates what motion
+adds (e.g. ejection fraction is invisible in a single frame). ``temporal_depth`` and
+``temporal_grid`` are ignored.
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ class StaticVideoTower(nn.Module):
 
     def encode_stills(self, stills: torch.Tensor) -> torch.Tensor:
         """``stills [P, H, W]`` -> one token per view ``[P, C]`` (a one-frame intensity curve)."""
-        if self.curve is None:
-            return self.frame_encoder(stills).mean(dim=1)
-        histograms = self.frame_encoder.histograms(stills)  # [P, K]
+        histograms = self.frame_encoder.histograms(stills) if self.curve is not None else None
         tokens = self.frame_encoder(stills, histograms).mean(dim=1)
+        if histograms is None:
+            return tokens
         one_frame = torch.ones(stills.shape[0], 1, dtype=torch.bool, device=stills.device)
-        return tokens + self.curve(histograms.unsqueeze(1), one_frame)
+        return tokens + self.curve(histograms.unsqueeze(1), one_frame)  # [P, 1, K] -> [P, C]
