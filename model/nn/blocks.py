@@ -24,7 +24,7 @@ def patch_linear(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     checkpoints are unchanged), but without the strided-convolution kernels whose weight gradient
     dominated a CPU training step. Patches are flattened channels innermost (``ph pw c``), so the
     patch copy and its gradient move runs of ``C_in`` contiguous values rather than ``k`` (the
-    ``c ph pw`` order made these copies a fifth of a training step); the weight is permuted to
+    ``c ph pw`` order made these copies a fifth of the video tower's step); the weight is permuted to
     match, which costs nothing at this size.
     """
     k = conv.kernel_size[0]
