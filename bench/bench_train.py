@@ -104,7 +104,7 @@ def main() -> None:
             print(
                 f"{r['preset']:10s} {r['kind']:10s} batch {r['batch']:3d} "
                 f"video params {r['video_params'] / 1e6:6.2f} M  "
-                f"train {r['train']:8.1f} studies/s  embed {r['embed']:8.1f} studies/s"
+                f"train {r['train']:8.3g} studies/s  embed {r['embed']:8.3g} studies/s"
             )
 
 
