@@ -28,42 +28,36 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from model.data.dataset import CMRDataset  # noqa: E402
 from model.embed import cached_study_embeddings, embed_texts  # noqa: E402
-from model.prompts import PromptSet  # noqa: E402
+from model.evaluation.metrics import auc_rows  # noqa: E402
+from model.prompts import DEFAULT_PROMPTS, PromptSet  # noqa: E402
 from model.schema import FINDINGS  # noqa: E402
 from model.training.checkpoint import load_checkpoint  # noqa: E402
 from model.zeroshot import score_findings  # noqa: E402
 from model.zeroshot_cli import load_labels  # noqa: E402
 
 COLUMNS = ("zero-shot", "report direction", "video centroid", "linear probe")
-DEFAULT_PROMPTS = Path(__file__).resolve().parents[1] / "sample_data/prompts/default.yaml"
-
-
-def unit(rows: np.ndarray) -> np.ndarray:
-    return rows / np.maximum(np.linalg.norm(rows, axis=-1, keepdims=True), 1e-12)
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """AUC over the studies with a known label (NaN labels skipped; NaN when one class only)."""
     known = ~np.isnan(labels)
-    if len(np.unique(labels[known])) < 2:
-        return float("nan")
-    return float(roc_auc_score(labels[known], scores[known]))
+    return float(auc_rows(scores, labels == 1, known)[0])
 
 
 def site_arrays(
     checkpoint: Path, ds: CMRDataset, split: str | None, labels_dir: Path
 ) -> tuple[list[str], np.ndarray, pd.DataFrame]:
-    """Ids, unit study embeddings ``[N, D]`` and labels of ``ds``'s ``split`` (None: all)."""
+    """Ids, study embeddings ``[N, D]`` (unit-norm) and labels of ``ds``'s ``split`` (None: all)."""
     found = cached_study_embeddings(checkpoint, ds)
     split_of = ds.studies.set_index("study_id")["split"]
     rows = [i for i, sid in enumerate(found.ids) if split is None or split_of[sid] == split]
     ids = [found.ids[i] for i in rows]
     labels = load_labels(labels_dir / ds.root.name / "labels.csv", ds.linkage())
-    return ids, unit(np.asarray(found.vectors)[rows]), labels.reindex(ids)
+    return ids, np.asarray(found.vectors)[rows], labels.reindex(ids)
 
 
 def finding_aucs(
@@ -99,7 +93,7 @@ def gap_table(checkpoint: Path, train_site: Path, test_site: Path, labels_dir: P
     test_split = "test" if test_site == train_site else None
     test_ids, test_vecs, test_labels = site_arrays(checkpoint, test_ds, test_split, labels_dir)
     impressions = train_ds.studies.set_index("study_id").loc[train_ids, "impression"]
-    report_vecs = unit(np.asarray(encode([str(t or "") for t in impressions])))
+    report_vecs = np.asarray(encode([str(t or "") for t in impressions]))  # unit-norm
     scale = float(model.scale().detach())
     prompts = PromptSet.load(DEFAULT_PROMPTS)
     zero_shot = score_findings(test_vecs, prompts, encode, scale, ids=test_ids)

@@ -24,8 +24,8 @@ def patch_linear(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     checkpoints are unchanged), but without the strided-convolution kernels whose weight gradient
     dominated a CPU training step. Patches are flattened channels innermost (``ph pw c``), so the
     patch copy and its gradient move runs of ``C_in`` contiguous values rather than ``k`` (the
-    ``c ph pw`` order made these copies a fifth of the video tower's step); the weight is permuted to
-    match, which costs nothing at this size.
+    ``c ph pw`` order made these copies a fifth of the video tower's step); the weight is
+    permuted to match, which costs nothing at this size.
     """
     k = conv.kernel_size[0]
     patches = rearrange(x, "n (gh ph) (gw pw) c -> n gh gw (ph pw c)", ph=k, pw=k)
