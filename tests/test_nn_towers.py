@@ -23,7 +23,14 @@ from model.nn.config import VideoTowerConfig
 from model.nn.presets import load_preset
 from model.nn.video_inputs import first_valid_frame
 
-KINDS = ("multiview", "flat", "static")
+# Tower variants the kind-generic tests run on: the kind (the name's first word) + overrides.
+VARIANTS: dict[str, dict[str, object]] = {
+    "multiview": {},
+    "multiview-tubelet": {"tubelet": 2},
+    "flat": {},
+    "static": {},
+}
+KINDS = tuple(VARIANTS)
 EMBED = 24
 TINY = VideoTowerConfig(
     image_size=32,
@@ -41,9 +48,10 @@ TINY = VideoTowerConfig(
 )
 
 
-def tiny_tower(kind: str, **overrides: object) -> torch.nn.Module:
+def tiny_tower(variant: str, **overrides: object) -> torch.nn.Module:
     torch.manual_seed(0)
-    tower = build_video_tower(replace(TINY, kind=kind, **overrides), EMBED)
+    settings = {**VARIANTS[variant], **overrides}
+    tower = build_video_tower(replace(TINY, kind=variant.split("-")[0], **settings), EMBED)
     return tower.eval()
 
 
@@ -131,6 +139,36 @@ def test_fewer_frames_than_the_tower_accepts() -> None:
     assert out.shape == (3, EMBED)
 
 
+@pytest.mark.parametrize("frames", [1, 3])
+def test_tubelets_pad_a_short_clip_with_absent_frames(frames: int) -> None:
+    video, view_mask, frame_mask = batch()
+    tower = tiny_tower("multiview-tubelet")
+    out = tower(video[:, :, :frames], view_mask, frame_mask[:, :, :frames])
+    assert out.shape == (3, EMBED) and torch.isfinite(out).all()
+
+
+def test_tubelets_halve_the_spatial_encoder_inputs() -> None:
+    """The point of tubelets: the stem and spatial blocks run once per pair of frames."""
+    video, view_mask, frame_mask = batch()
+    rows: dict[str, torch.Size] = {}
+    for variant in ("multiview", "multiview-tubelet"):
+        tower = tiny_tower(variant)
+        seen: list[torch.Size] = []
+        tower.frame_encoder.register_forward_pre_hook(lambda _m, args: seen.append(args[0].shape))  # noqa: B023
+        with torch.no_grad():
+            tower(video, view_mask, frame_mask)
+        rows[variant] = seen[0]
+    pairs = frame_mask[view_mask].reshape(-1, TINY.frames // 2, 2).any(dim=-1)
+    assert rows["multiview"][0] == int(frame_mask[view_mask].sum())
+    assert rows["multiview-tubelet"] == (int(pairs.sum()), 2, 32, 32)
+
+
+def test_tubelet_outside_one_to_frames_is_a_user_error() -> None:
+    for tubelet in (0, TINY.frames + 1):
+        with pytest.raises(UserError, match="tubelet"):
+            replace(TINY, tubelet=tubelet).validate()
+
+
 def test_static_tower_ignores_motion() -> None:
     tower = tiny_tower("static")
     video, view_mask, frame_mask = batch()
@@ -181,7 +219,8 @@ def test_every_preset_builds_tiny_for_every_kind(name: str, kind: str) -> None:
     patch = 16 if video_cfg.patch_size >= 16 else video_cfg.patch_size
     tiny = replace(
         video_cfg,
-        kind=kind,
+        **VARIANTS[kind],
+        kind=kind.split("-")[0],
         image_size=2 * patch,
         frames=3,
         width=16,
@@ -196,13 +235,18 @@ def test_every_preset_builds_tiny_for_every_kind(name: str, kind: str) -> None:
     assert out.shape == (1, 8) and torch.isfinite(out).all()
 
 
+@pytest.mark.parametrize("in_frames", [1, 2])
 @pytest.mark.parametrize("stem_kind", ["conv", "linear"])
-def test_stems_equal_their_strided_convolution_reference(stem_kind: str) -> None:
-    """The stems run their convolutions as patch matmuls; same numbers as ``F.conv2d``."""
+def test_stems_equal_their_strided_convolution_reference(stem_kind: str, in_frames: int) -> None:
+    """The stems run their convolutions as patch matmuls; same numbers as ``F.conv2d``, with
+    a tubelet's frames as input channels."""
     torch.manual_seed(0)
-    stem = ConvStem(16, 32) if stem_kind == "conv" else LinearPatchEmbed(8, 32)
-    frames = torch.rand(3, 32, 32)
-    x = ((frames - PIXEL_MEAN) / PIXEL_STD).unsqueeze(1)
+    stem_type = ConvStem if stem_kind == "conv" else LinearPatchEmbed
+    stem = stem_type(16 if stem_kind == "conv" else 8, 32, in_frames)
+    frames = torch.rand(3, in_frames, 32, 32)
+    x = (frames - PIXEL_MEAN) / PIXEL_STD
+    if in_frames == 1:
+        frames = frames.squeeze(1)  # single frames enter as [N, H, W]
     for layer in stem.layers if stem_kind == "conv" else [stem.proj]:
         is_conv = isinstance(layer, torch.nn.Conv2d)
         x = F.conv2d(x, layer.weight, layer.bias, stride=layer.stride) if is_conv else layer(x)

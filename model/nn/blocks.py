@@ -33,23 +33,34 @@ def patch_linear(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     return F.linear(patches, weight, conv.bias)
 
 
-class LinearPatchEmbed(nn.Module):
-    """ViT patch embedding of single-channel frames: ``[N, H, W] -> [N, (H/p)*(W/p), C]``."""
+def channels_last(frames: torch.Tensor) -> torch.Tensor:
+    """Centred stem input: ``[N, H, W]`` or ``[N, k, H, W]`` (k frames of a tubelet) in [0, 1]
+    -> ``[N, H, W, k]``."""
+    if frames.dim() == 3:
+        frames = frames.unsqueeze(1)
+    return rearrange((frames - PIXEL_MEAN) / PIXEL_STD, "n k h w -> n h w k")
 
-    def __init__(self, patch_size: int, width: int) -> None:
+
+class LinearPatchEmbed(nn.Module):
+    """ViT patch embedding: ``[N, H, W]`` or ``[N, k, H, W]`` -> ``[N, (H/p)*(W/p), C]``.
+
+    ``in_frames`` (k) consecutive frames enter as channels (a tubelet; 1 = single frames).
+    """
+
+    def __init__(self, patch_size: int, width: int, in_frames: int = 1) -> None:
         super().__init__()
-        self.proj = nn.Conv2d(1, width, kernel_size=patch_size, stride=patch_size)
+        self.proj = nn.Conv2d(in_frames, width, kernel_size=patch_size, stride=patch_size)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """``frames [N, H, W]`` in [0, 1] -> tokens ``[N, grid*grid, C]``."""
-        x = rearrange((frames - PIXEL_MEAN) / PIXEL_STD, "n h w -> n h w 1")
-        return rearrange(patch_linear(x, self.proj), "n gh gw c -> n (gh gw) c")
+        """``frames [N, (k,) H, W]`` in [0, 1] -> tokens ``[N, grid*grid, C]``."""
+        return rearrange(patch_linear(channels_last(frames), self.proj), "n gh gw c -> n (gh gw) c")
 
 
 class ConvStem(nn.Module):
-    """Patchifying convolution stem (early convolutions help ViTs train), one frame at a time.
+    """Patchifying convolution stem (early convolutions help ViTs train), one frame or tubelet at a time.
 
-    ``[N, H, W] -> [N, (H/p)*(W/p), C]``: a small patchify conv (4x4 for ``p`` >= 8) to ``C/4``
+    ``[N, (k,) H, W] -> [N, (H/p)*(W/p), C]`` (``in_frames`` k consecutive frames of a tubelet
+    enter as channels, so the first conv sees their motion): a small patchify conv (4x4 for ``p`` >= 8) to ``C/4``
     channels, then 2x2 stride-2 convs, doubling channels up to ``C``, with GELU between them.
     Same token grid as a ``p`` ViT patch embedding, but each token sees its patch through a
     nonlinear multi-scale pyramid rather than one linear map. No normalisation inside: a
@@ -58,14 +69,14 @@ class ConvStem(nn.Module):
     stays independent of the rest of the batch.
     """
 
-    def __init__(self, patch_size: int, width: int) -> None:
+    def __init__(self, patch_size: int, width: int, in_frames: int = 1) -> None:
         super().__init__()
         merges = 1  # 2x2 stages after the first conv
         while (patch_size >> merges) % 2 == 0 and (patch_size >> (merges + 1)) >= 4:
             merges += 1
         channels = max(8, width // 4)
         first = patch_size >> merges
-        layers: list[nn.Module] = [nn.Conv2d(1, channels, kernel_size=first, stride=first)]
+        layers: list[nn.Module] = [nn.Conv2d(in_frames, channels, kernel_size=first, stride=first)]
         for stage in range(merges):
             out = width if stage == merges - 1 else min(width, channels * 2)
             layers += [nn.GELU(), nn.Conv2d(channels, out, kernel_size=2, stride=2)]
@@ -73,16 +84,17 @@ class ConvStem(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """``frames [N, H, W]`` in [0, 1] -> tokens ``[N, grid*grid, C]``."""
-        x = rearrange((frames - PIXEL_MEAN) / PIXEL_STD, "n h w -> n h w 1")
+        """``frames [N, (k,) H, W]`` in [0, 1] -> tokens ``[N, grid*grid, C]``."""
+        x = channels_last(frames)
         for layer in self.layers:
             x = patch_linear(x, layer) if isinstance(layer, nn.Conv2d) else layer(x)
         return rearrange(x, "n gh gw c -> n (gh gw) c")
 
 
-def build_stem(kind: str, patch_size: int, width: int) -> nn.Module:
-    """``"conv"`` -> ``ConvStem``; ``"linear"`` -> ``LinearPatchEmbed``."""
-    return ConvStem(patch_size, width) if kind == "conv" else LinearPatchEmbed(patch_size, width)
+def build_stem(kind: str, patch_size: int, width: int, in_frames: int = 1) -> nn.Module:
+    """``"conv"`` -> ``ConvStem``; ``"linear"`` -> ``LinearPatchEmbed`` (``in_frames`` per token)."""
+    stem = ConvStem if kind == "conv" else LinearPatchEmbed
+    return stem(patch_size, width, in_frames)
 
 
 class IntensityHistogram(nn.Module):

@@ -33,6 +33,10 @@ class VideoTowerConfig:
     (every kind; 0 = off). ``intensity_curve`` (needs ``intensity_bins``) also adds each view's
     histogram range over its frames to the view token (``multiview``; ``static`` gets the same
     part with its one frame; ``flat`` has no view tokens and ignores it).
+    ``tubelet`` groups that many consecutive frames into one stem input in ``multiview`` (ViViT's
+    tubelet embedding): the spatial blocks, most of the tower's cost, run once per tubelet
+    instead of once per frame, and the stem sees frame-to-frame motion directly (``flat`` and
+    ``static`` ignore it, so the kinds stay comparable at equal input).
     """
 
     kind: VideoKind = "multiview"
@@ -51,6 +55,7 @@ class VideoTowerConfig:
     temporal_grid: int = 0
     intensity_bins: int = 0
     intensity_curve: bool = False
+    tubelet: int = 1
 
     def validate(self) -> None:
         """Raise ``UserError`` naming the first inconsistent field."""
@@ -89,6 +94,10 @@ class VideoTowerConfig:
             )
         if self.intensity_curve and not self.intensity_bins:
             raise UserError("video.intensity_curve needs video.intensity_bins >= 2")
+        if not 1 <= self.tubelet <= self.frames:
+            raise UserError(
+                f"video.tubelet must be between 1 and frames ({self.frames}), got {self.tubelet}"
+            )
         for name in ("spatial_depth", "temporal_depth", "fusion_depth", "temporal_grid"):
             if getattr(self, name) < 0:
                 raise UserError(f"video.{name} must be >= 0")
@@ -99,6 +108,11 @@ class VideoTowerConfig:
     def grid(self) -> int:
         """Tokens per side of one frame."""
         return self.image_size // self.patch_size
+
+    @property
+    def time_steps(self) -> int:
+        """Temporal positions in ``multiview``: frames in tubelets, the last one padded."""
+        return -(-self.frames // self.tubelet)
 
 
 @dataclass

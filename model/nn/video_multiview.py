@@ -2,10 +2,10 @@
 
 ``video [B, V, T, H, W] -> [B, D]``:
 
-1. every valid frame of every present view -> stem (+ the frame's embedded intensity histogram,
-   with ``intensity_bins``) -> spatial attention over its token grid;
+1. every valid frame (or ``tubelet`` of consecutive frames) of every present view -> stem (+ the
+   embedded intensity histogram, with ``intensity_bins``) -> spatial attention over its grid;
 2. tokens pooled to a ``temporal_grid`` and attended over time *within their own view*
-   (absent frames masked), plus learned frame-time embeddings;
+   (absent frames masked), plus learned time-step embeddings;
 3. one token per view (+ its embedded intensity curve over time, with ``intensity_curve``), plus
    a learned view-type embedding (which slot it came from);
 4. fusion attention across the views with missing views masked out, plus a study token that is
@@ -35,14 +35,15 @@ from model.nn.video_inputs import check_video_inputs
 
 
 class FrameEncoder(nn.Module):
-    """Stem (+ intensity histogram) + spatial attention per frame.
+    """Stem (+ intensity histogram) + spatial attention per frame, or per tubelet of
+    ``in_frames`` consecutive frames.
 
-    ``frames [F, H, W] -> tokens [F, grid*grid, C]``.
+    ``frames [F, H, W]`` or ``[F, in_frames, H, W] -> tokens [F, grid*grid, C]``.
     """
 
-    def __init__(self, cfg: VideoTowerConfig) -> None:
+    def __init__(self, cfg: VideoTowerConfig, in_frames: int = 1) -> None:
         super().__init__()
-        self.stem = build_stem(cfg.stem, cfg.patch_size, cfg.width)
+        self.stem = build_stem(cfg.stem, cfg.patch_size, cfg.width, in_frames)
         self.position = LearnedEmbedding(cfg.grid * cfg.grid, cfg.width)
         self.intensity = build_intensity(cfg.intensity_bins, cfg.width)
         self.blocks = nn.ModuleList(
@@ -51,7 +52,8 @@ class FrameEncoder(nn.Module):
         )
 
     def forward(self, frames: torch.Tensor, histograms: torch.Tensor | None = None) -> torch.Tensor:
-        """``frames [F, H, W]`` (+ their ``histograms`` if already computed) -> ``[F, g², C]``."""
+        """``frames [F, (k,) H, W]`` (+ their ``histograms``, required for tubelets) ->
+        ``[F, g², C]``."""
         tokens = self.stem(frames) + self.position()
         if self.intensity is not None:
             tokens = tokens + self.intensity(frames, histograms).unsqueeze(1)
@@ -105,9 +107,9 @@ class MultiviewVideoTower(nn.Module):
     def __init__(self, cfg: VideoTowerConfig, embed_dim: int) -> None:
         super().__init__()
         self.cfg = cfg
-        self.frame_encoder = FrameEncoder(cfg)
+        self.frame_encoder = FrameEncoder(cfg, in_frames=cfg.tubelet)
         self.temporal_grid = cfg.temporal_grid or cfg.grid
-        self.time = LearnedEmbedding(cfg.frames, cfg.width)
+        self.time = LearnedEmbedding(cfg.time_steps, cfg.width)
         self.temporal_blocks = nn.ModuleList(
             TransformerBlock(cfg.width, cfg.heads, cfg.mlp_ratio, cfg.dropout)
             for _ in range(cfg.temporal_depth)
@@ -137,24 +139,61 @@ class MultiviewVideoTower(nn.Module):
 
     def encode_clips(self, clips: torch.Tensor, clip_frames: torch.Tensor) -> torch.Tensor:
         """``clips [P, T, H, W]``, ``clip_frames [P, T]`` -> one token per view ``[P, C]``."""
-        count, frames = clips.shape[:2]
-        present = clips[clip_frames]  # [F, H, W]
-        histograms = self.frame_encoder.histograms(present) if self.curve is not None else None
-        encoded = self.pool_cells(self.frame_encoder(present, histograms))  # [F, g, C]
-        tokens = encoded.new_zeros(count, frames, *encoded.shape[1:])
-        tokens[clip_frames] = encoded  # [P, T, g, C], absent frames stay zero
+        count = clips.shape[0]
+        per_frame = self.frame_histograms(clips, clip_frames)  # [P, T, K] or None
+        tubes, tube_mask, tube_histograms = self.tubelets(clips, clip_frames, per_frame)
+        encoded = self.pool_cells(self.frame_encoder(tubes[tube_mask], tube_histograms))
+        steps = tube_mask.shape[1]
+        tokens = encoded.new_zeros(count, steps, *encoded.shape[1:])
+        tokens[tube_mask] = encoded  # [P, S, g, C], absent time steps stay zero
         cells = tokens.shape[2]
-        sequences = rearrange(tokens, "p t g c -> (p g) t c") + self.time(frames)
-        key_mask = clip_frames.repeat_interleave(cells, dim=0)  # [(P g), T]
+        sequences = rearrange(tokens, "p s g c -> (p g) s c") + self.time(steps)
+        key_mask = tube_mask.repeat_interleave(cells, dim=0)  # [(P g), S]
         for block in self.temporal_blocks:
             sequences = block(sequences, key_mask)
         per_cell = masked_mean(sequences, key_mask, dim=1)  # [(P g), C]
         view_tokens = rearrange(per_cell, "(p g) c -> p g c", p=count).mean(dim=1)
-        if histograms is None:
+        if self.curve is None or per_frame is None:
             return view_tokens
-        curves = histograms.new_zeros(count, frames, histograms.shape[-1])
-        curves[clip_frames] = histograms  # [P, T, K], absent frames masked in the curve
-        return view_tokens + self.curve(curves, clip_frames)
+        return view_tokens + self.curve(per_frame, clip_frames)
+
+    def frame_histograms(
+        self, clips: torch.Tensor, clip_frames: torch.Tensor
+    ) -> torch.Tensor | None:
+        """Intensity features of every present frame, ``[P, T, K]`` (zeros where absent), or
+        None when the tower has no intensity histogram."""
+        if self.frame_encoder.intensity is None:
+            return None
+        present = self.frame_encoder.histograms(clips[clip_frames])  # [F, K]
+        per_frame = present.new_zeros(*clip_frames.shape, present.shape[-1])
+        per_frame[clip_frames] = present
+        return per_frame
+
+    def tubelets(
+        self, clips: torch.Tensor, clip_frames: torch.Tensor, per_frame: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Group ``tubelet`` consecutive frames: ``clips [P, T, H, W]`` -> ``tubes [P, S, k, H, W]``,
+        ``tube_mask [P, S]`` (any frame present) and the mean histogram of each present tube's
+        present frames ``[F, K]`` (None without histograms). ``T`` is padded up to a multiple of
+        ``k`` with absent frames, and absent frames inside a tube enter as zeros."""
+        k = self.cfg.tubelet
+        pad = -clips.shape[1] % k
+        if pad:
+            clips = torch.cat([clips, clips.new_zeros(clips.shape[0], pad, *clips.shape[2:])], 1)
+            clip_frames = torch.cat([clip_frames, clip_frames.new_zeros(len(clip_frames), pad)], 1)
+            if per_frame is not None:
+                per_frame = torch.cat(
+                    [per_frame, per_frame.new_zeros(len(per_frame), pad, per_frame.shape[-1])], 1
+                )
+        if k > 1:
+            clips = clips * clip_frames[..., None, None]
+        tubes = rearrange(clips, "p (s k) h w -> p s k h w", k=k)
+        frame_groups = rearrange(clip_frames, "p (s k) -> p s k", k=k)
+        tube_mask = frame_groups.any(dim=-1)
+        if per_frame is None:
+            return tubes, tube_mask, None
+        groups = rearrange(per_frame, "p (s k) f -> p s k f", k=k)
+        return tubes, tube_mask, masked_mean(groups, frame_groups, dim=2)[tube_mask]
 
     def pool_cells(self, tokens: torch.Tensor) -> torch.Tensor:
         """Average the token grid down to ``temporal_grid``: ``[F, grid², C] -> [F, g², C]``."""
