@@ -3,7 +3,10 @@
 An impression is a few independent statements ("Dilated LV (LVEDD 64 mm). No LGE."). The text
 tower embeds each sentence on its own and averages them, so a one-sentence zero-shot prompt lives
 in the same space as the sentences the model was trained on. During training a random subset of
-each impression's sentences is kept, so every sentence is, some of the time, the whole target.
+each impression's sentences is kept, so every sentence is, some of the time, the whole target;
+word dropout (EDA-style random deletion) also shortens sentences ("Subendocardial LGE of the
+inferior wall." -> "Subendocardial LGE."), so short prompt-like statements are seen in training,
+but never deletes the words that carry a statement's polarity ("No", "normal", "non-...").
 """
 
 from __future__ import annotations
@@ -15,6 +18,15 @@ import numpy as np
 # A sentence ends at . ! or ? followed by whitespace and the start of the next sentence; decimal
 # points ("3.5 mm") and abbreviations inside a sentence are not followed by whitespace + capital.
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
+# Word dropout's units: a parenthetical aside ("(LVEF 35%)") counts as one word.
+_WORD = re.compile(r"\([^)]*\)|\S+")
+# Words that carry polarity or normality; word dropout keeps them (and every "non-..." word), so
+# an augmented sentence may lose detail but never turns "No pericardial effusion." into
+# "Pericardial effusion.".
+POLARITY_WORDS = frozenset(
+    {"no", "not", "nor", "without", "absent", "normal", "normally", "preserved", "negative",
+     "unremarkable", "free", "resolved"}
+)  # fmt: skip
 
 
 def split_sentences(text: str) -> list[str]:
@@ -48,3 +60,41 @@ def drop_sentences(text: str, drop_rate: float, rng: np.random.Generator) -> str
     if not keep.any():
         keep[rng.integers(len(sentences))] = True
     return " ".join(s for s, kept in zip(sentences, keep, strict=True) if kept)
+
+
+def _keeps_polarity(word: str) -> bool:
+    bare = word.strip(".,;:!?\"'").lower()
+    return bare in POLARITY_WORDS or bare.startswith("non-")
+
+
+def drop_words(sentence: str, drop_rate: float, rng: np.random.Generator) -> str:
+    """Drop each word of one sentence with probability ``drop_rate``, keeping polarity words,
+    at least one other word and the closing punctuation; the first word kept is capitalised.
+
+    ``"Subendocardial LGE of the inferior wall."`` -> e.g. ``"Subendocardial LGE wall."``;
+    ``"No LGE."`` never loses its "No". ``drop_rate`` 0 returns ``sentence`` unchanged.
+    """
+    if drop_rate <= 0.0:
+        return sentence
+    body = sentence.rstrip()
+    end = body[-1] if body[-1:] in (".", "!", "?") else ""
+    words = _WORD.findall(body[: len(body) - len(end)])
+    droppable = np.array([not _keeps_polarity(word) for word in words], dtype=bool)
+    if droppable.sum() < 2:
+        return sentence
+    drop = droppable & (rng.random(len(words)) < drop_rate)
+    if drop.sum() == droppable.sum():  # keep one of the droppable words
+        drop[rng.choice(np.flatnonzero(droppable))] = False
+    kept = " ".join(word for word, gone in zip(words, drop, strict=True) if not gone) + end
+    return kept[:1].upper() + kept[1:]  # still a sentence start for ``split_sentences``
+
+
+def vary_impression(
+    text: str, sentence_drop: float, word_drop: float, rng: np.random.Generator
+) -> str:
+    """Training-time text augmentation: ``drop_sentences``, then ``drop_words`` in each sentence
+    kept. With ``word_drop`` 0 the result (and the draws) equal ``drop_sentences`` alone."""
+    kept = drop_sentences(text, sentence_drop, rng)
+    if word_drop <= 0.0:
+        return kept
+    return " ".join(drop_words(sentence, word_drop, rng) for sentence in split_sentences(kept))

@@ -144,3 +144,13 @@ def test_sentence_drop_varies_the_text_by_seed_only(tiny: CMRDataset) -> None:
     assert texts != full
     for short, whole in zip(texts, full, strict=True):
         assert short and set(split_sentences(short)) <= set(split_sentences(whole))
+
+
+def test_word_drop_shortens_sentences_by_seed_only(tiny: CMRDataset) -> None:
+    plain = StudyVideoDataset(tiny, tiny.ids())
+    varied = [StudyVideoDataset(tiny, tiny.ids(), word_drop=0.4, seed=4) for _ in range(2)]
+    texts = [[ds[i]["text"] for i in range(len(ds))] for ds in varied]
+    assert texts[0] == texts[1]
+    full = [plain[i]["text"] for i in range(len(plain))]
+    assert all(len(short) <= len(whole) for short, whole in zip(texts[0], full, strict=True))
+    assert sum(len(t) for t in texts[0]) < sum(len(t) for t in full)

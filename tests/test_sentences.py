@@ -1,4 +1,5 @@
-"""Impression sentences: splitting keeps numbers and abbreviations whole; dropping is seeded."""
+"""Impression sentences: splitting keeps numbers and abbreviations whole; dropping sentences and
+words is seeded, and word dropout never flips a statement's polarity."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from model.sentences import drop_sentences, sentence_layout, split_sentences
+from model.sentences import (
+    POLARITY_WORDS,
+    drop_sentences,
+    drop_words,
+    sentence_layout,
+    split_sentences,
+    vary_impression,
+)
 
 IMPRESSION = (
     "Mildly dilated LV (LVEDD 61.5 mm). Reduced LVEF of 38%. No LGE. "
@@ -54,3 +62,36 @@ def test_drop_always_keeps_at_least_one_sentence(sentences: list[str], rate: flo
 def test_layout_lists_every_occurrence_with_its_owner() -> None:
     flat, owner = sentence_layout(["A b. C d.", "C d.", ""])
     assert flat == ["A b.", "C d.", "C d.", ""] and owner == [0, 0, 1, 2]
+
+
+@given(st.sampled_from(split_sentences(IMPRESSION) + ["No pericardial effusion.",
+       "Non-dilated right ventricle with normal systolic function.", "LV not dilated."]),
+       st.floats(0.0, 0.95), st.integers(0, 2**32 - 1))  # fmt: skip
+def test_word_drop_keeps_polarity_words_and_the_full_stop(sentence: str, rate: float, seed: int):
+    kept = drop_words(sentence, rate, np.random.default_rng(seed))
+    words = kept[:-1].split()
+    assert kept.endswith(".") and split_sentences(kept) == [kept]
+    assert {w.lower() for w in words} <= {w.lower() for w in sentence[:-1].split()}
+    lower = [w.lower() for w in words]  # the first word kept is capitalised
+    for cue in ("no", "non-dilated", "normal", "not"):
+        assert (cue in sentence.lower().split()) <= (cue in lower), (sentence, kept)
+    assert len([w for w in lower if w not in POLARITY_WORDS | {"non-dilated"}]) >= 1
+
+
+def test_word_drop_shortens_sentences_and_keeps_asides_whole() -> None:
+    sentence = "Mildly dilated LV (LVEDD 61.5 mm) with subendocardial inferior LGE."
+    draws = {drop_words(sentence, 0.4, np.random.default_rng(seed)) for seed in range(60)}
+    assert len(draws) > 10 and min(len(d) for d in draws) < len(sentence) // 2
+    for draw in draws:
+        assert ("(LVEDD" in draw) == ("61.5 mm)" in draw)
+    assert drop_words(sentence, 0.0, np.random.default_rng(0)) == sentence
+    assert drop_words("No LGE.", 0.9, np.random.default_rng(0)) == "No LGE."
+
+
+def test_vary_impression_without_word_drop_is_sentence_drop_alone() -> None:
+    for seed in range(10):
+        alone = drop_sentences(IMPRESSION, 0.3, np.random.default_rng(seed))
+        assert vary_impression(IMPRESSION, 0.3, 0.0, np.random.default_rng(seed)) == alone
+    varied = {vary_impression(IMPRESSION, 0.0, 0.3, np.random.default_rng(s)) for s in range(20)}
+    assert len(varied) > 10
+    assert all(len(split_sentences(text)) == len(split_sentences(IMPRESSION)) for text in varied)

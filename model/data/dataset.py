@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 from model.data.video_transforms import AugmentConfig, augment_video, frame_indices
 from model.errors import DataError, UserError
 from model.schema import SPLITS, VIEW_SLOTS, DatasetPaths
-from model.sentences import drop_sentences
+from model.sentences import vary_impression
 
 REQUIRED_COLUMNS = ("study_id", "split", "view_frames", "impression")
 
@@ -156,7 +156,8 @@ class StudyVideoDataset(Dataset):
     view_mask bool ``[V]``, frame_mask bool ``[V, T]``, text str, study_id str).
 
     ``sentence_drop`` > 0 drops each impression sentence with that probability (at least one is
-    kept), drawn like the video augmentation from ``(seed, index)`` only.
+    kept) and ``word_drop`` > 0 each word of the sentences kept (never a polarity word; see
+    ``model.sentences``), drawn like the video augmentation from ``(seed, index)`` only.
     """
 
     def __init__(
@@ -168,6 +169,7 @@ class StudyVideoDataset(Dataset):
         augment: bool | AugmentConfig = False,
         seed: int = 0,
         sentence_drop: float = 0.0,
+        word_drop: float = 0.0,
     ) -> None:
         self.dataset = dataset
         self.ids = list(dataset.ids() if ids is None else ids)
@@ -182,6 +184,7 @@ class StudyVideoDataset(Dataset):
         )
         self.seed = seed
         self.sentence_drop = sentence_drop
+        self.word_drop = word_drop
         rows = dataset.studies.set_index("study_id").loc[self.ids]
         self._texts = [str(t or "") for t in rows["impression"]]
         counts = (
@@ -223,8 +226,11 @@ class StudyVideoDataset(Dataset):
             "video": video,
             "view_mask": torch.from_numpy(counts > 0),
             "frame_mask": torch.from_numpy(frame_mask),
-            "text": drop_sentences(
-                self._texts[index], self.sentence_drop, np.random.default_rng([self.seed, index, 1])
+            "text": vary_impression(
+                self._texts[index],
+                self.sentence_drop,
+                self.word_drop,
+                np.random.default_rng([self.seed, index, 1]),
             ),
             "study_id": study_id,
         }

@@ -175,7 +175,8 @@ class TrainConfig:
     ``frames`` / ``image_size`` are what the data loader feeds the tower (they must not exceed
     the video config). ``warmup_fraction`` applies when ``warmup_steps`` is 0.
     ``sentence_drop`` drops each impression sentence with that probability per step (at least one
-    kept); ``sentence_loss`` is the weight of the sentence-level loss (``model.nn.sentence_loss``)
+    kept) and ``word_drop`` each word of the sentences kept (polarity words never; see
+    ``model.sentences.drop_words``); ``sentence_loss`` is the weight of the sentence-level loss (``model.nn.sentence_loss``)
     against the study-level CLIP loss (needs ``text.pooling = "sentences"``).
     """
 
@@ -192,6 +193,7 @@ class TrainConfig:
     image_size: int = 64
     augment: bool = True
     sentence_drop: float = 0.0
+    word_drop: float = 0.0
     sentence_loss: float = 0.0
     seed: int = 0
     num_workers: int = 0
@@ -215,8 +217,9 @@ class TrainConfig:
             raise UserError("train.text_lr, weight_decay and grad_clip must be >= 0")
         if not 0.0 <= self.sentence_loss <= 1.0:
             raise UserError(f"train.sentence_loss must be in [0, 1], got {self.sentence_loss}")
-        if not 0.0 <= self.sentence_drop < 1.0:
-            raise UserError(f"train.sentence_drop must be in [0, 1), got {self.sentence_drop}")
+        for name in ("sentence_drop", "word_drop"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise UserError(f"train.{name} must be in [0, 1), got {getattr(self, name)}")
         if self.warmup_steps < 0 or not 0.0 <= self.warmup_fraction < 1.0:
             raise UserError("train.warmup_steps must be >= 0 and warmup_fraction in [0, 1)")
         if self.num_workers < 0:

@@ -194,6 +194,7 @@ class Trainer:
                     augment=self.cfg.augment,
                     seed=self.cfg.seed * 1000 + epoch,
                     sentence_drop=self.cfg.sentence_drop,
+                    word_drop=self.cfg.word_drop,
                 )
                 completed = self.engine.run_epoch(
                     dataset,
