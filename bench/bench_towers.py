@@ -1,12 +1,13 @@
 """Training throughput of the video towers at equal input: studies/s for forward + backward.
 
     .venv/bin/python bench/bench_towers.py [--preset cpu-small] [--batch 16] [--steps 5]
-        [--threads 2] [--kinds multiview flat static]
+        [--threads 2] [--kinds multiview flat static] [--tubelets 1 2]
 
 Every tower gets the same batch ``[B, 9, T, S, S]`` (T frames and S pixels from the preset) with
 the demo dataset's mask pattern: six cine views and the LGE short-axis stack with every frame,
 single LGE long-axis images (frame 0 only), and one view in eight missing at random. The figure
-is the median over ``--steps`` timed steps after one warm-up step (CPU, fp32).
+is the median over ``--steps`` timed steps after one warm-up step (CPU, fp32). ``--tubelets``
+adds a multiview row per tubelet size (``multiview/tN``), side by side with the preset's own.
 """
 
 from __future__ import annotations
@@ -39,13 +40,17 @@ def demo_batch(batch: int, frames: int, size: int, seed: int = 0) -> tuple[torch
     return video, view_mask, frame_mask
 
 
-def studies_per_second(kind: str, preset: str, batch: int, steps: int) -> tuple[float, float, int]:
+def studies_per_second(
+    kind: str, preset: str, batch: int, steps: int, tubelet: int | None = None
+) -> tuple[float, float, int]:
     """Median forward+backward studies/s (wall clock), CPU seconds per study, parameter count.
 
-    CPU time is less sensitive than wall time to other processes sharing the cores.
+    CPU time is less sensitive than wall time to other processes sharing the cores. ``tubelet``
+    overrides the preset's (multiview).
     """
     cfg = load_preset(preset).model
-    tower = build_video_tower(replace(cfg.video, kind=kind), cfg.embed_dim)
+    video = replace(cfg.video, kind=kind, tubelet=tubelet or cfg.video.tubelet)
+    tower = build_video_tower(video, cfg.embed_dim)
     tower.train()
     video, view_mask, frame_mask = demo_batch(batch, cfg.video.frames, cfg.video.image_size)
     timings, cpu_times = [], []
@@ -68,6 +73,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--kinds", nargs="+", default=["multiview", "flat", "static"])
+    parser.add_argument("--tubelets", nargs="*", type=int, default=[], help="extra multiview rows")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -77,11 +83,15 @@ def main() -> None:
         f"preset={args.preset} batch={args.batch} threads={args.threads} (forward+backward), "
         f"load average before: {load:.1f}"
     )
-    for kind in args.kinds:
-        rate, cpu_per_study, params = studies_per_second(kind, args.preset, args.batch, args.steps)
-        results[kind] = (rate, cpu_per_study)
+    rows = [(kind, kind, None) for kind in args.kinds]
+    rows += [(f"multiview/t{t}", "multiview", t) for t in args.tubelets]
+    for name, kind, tubelet in rows:
+        rate, cpu_per_study, params = studies_per_second(
+            kind, args.preset, args.batch, args.steps, tubelet
+        )
+        results[name] = (rate, cpu_per_study)
         print(
-            f"{kind:>10}: {rate:7.2f} studies/s wall, {1000 * cpu_per_study:7.1f} CPU-ms/study "
+            f"{name:>12}: {rate:7.2f} studies/s wall, {1000 * cpu_per_study:7.1f} CPU-ms/study "
             f"({params / 1e6:.2f} M parameters)"
         )
     if "multiview" in results and "flat" in results:
