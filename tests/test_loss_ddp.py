@@ -41,6 +41,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
                 {"loss": loss.detach(), "video": local_video.grad, "text": local_text.grad},
                 Path(out_dir) / f"local{int(local_loss)}-rank{rank}.pt",
             )
+        dist.barrier()  # both ranks done before either tears gloo down (a teardown race aborted one)
     finally:
         dist.destroy_process_group()
 

@@ -103,6 +103,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
             {"loss": loss.detach(), "video": local_video.grad, "text": local_sentences.grad},
             Path(out_dir) / f"rank{rank}.pt",
         )
+        dist.barrier()  # both ranks done before either tears gloo down (a teardown race aborted one)
     finally:
         dist.destroy_process_group()
 
