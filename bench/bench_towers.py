@@ -49,8 +49,8 @@ def studies_per_second(
     overrides the preset's (multiview).
     """
     cfg = load_preset(preset).model
-    video = replace(cfg.video, kind=kind, tubelet=tubelet or cfg.video.tubelet)
-    tower = build_video_tower(video, cfg.embed_dim)
+    video_cfg = replace(cfg.video, kind=kind, tubelet=tubelet or cfg.video.tubelet)
+    tower = build_video_tower(video_cfg, cfg.embed_dim)
     tower.train()
     video, view_mask, frame_mask = demo_batch(batch, cfg.video.frames, cfg.video.image_size)
     timings, cpu_times = [], []

@@ -31,6 +31,13 @@ VARIANTS: dict[str, dict[str, object]] = {
     "static": {},
 }
 KINDS = tuple(VARIANTS)
+
+
+def kind_of(variant: str) -> str:
+    """``"multiview-tubelet"`` -> ``"multiview"``."""
+    return variant.split("-")[0]
+
+
 EMBED = 24
 TINY = VideoTowerConfig(
     image_size=32,
@@ -51,7 +58,7 @@ TINY = VideoTowerConfig(
 def tiny_tower(variant: str, **overrides: object) -> torch.nn.Module:
     torch.manual_seed(0)
     settings = {**VARIANTS[variant], **overrides}
-    tower = build_video_tower(replace(TINY, kind=variant.split("-")[0], **settings), EMBED)
+    tower = build_video_tower(replace(TINY, kind=kind_of(variant), **settings), EMBED)
     return tower.eval()
 
 
@@ -147,17 +154,23 @@ def test_tubelets_pad_a_short_clip_with_absent_frames(frames: int) -> None:
     assert out.shape == (3, EMBED) and torch.isfinite(out).all()
 
 
+def spatial_input_shape(tower: torch.nn.Module, *inputs: torch.Tensor) -> torch.Size:
+    """Shape of what the tower's frame encoder (stem + spatial blocks) receives."""
+    seen: list[torch.Size] = []
+    hook = tower.frame_encoder.register_forward_pre_hook(lambda _m, a: seen.append(a[0].shape))
+    with torch.no_grad():
+        tower(*inputs)
+    hook.remove()
+    return seen[0]
+
+
 def test_tubelets_halve_the_spatial_encoder_inputs() -> None:
     """The point of tubelets: the stem and spatial blocks run once per pair of frames."""
     video, view_mask, frame_mask = batch()
-    rows: dict[str, torch.Size] = {}
-    for variant in ("multiview", "multiview-tubelet"):
-        tower = tiny_tower(variant)
-        seen: list[torch.Size] = []
-        tower.frame_encoder.register_forward_pre_hook(lambda _m, args: seen.append(args[0].shape))  # noqa: B023
-        with torch.no_grad():
-            tower(video, view_mask, frame_mask)
-        rows[variant] = seen[0]
+    rows = {
+        variant: spatial_input_shape(tiny_tower(variant), video, view_mask, frame_mask)
+        for variant in ("multiview", "multiview-tubelet")
+    }
     pairs = frame_mask[view_mask].reshape(-1, TINY.frames // 2, 2).any(dim=-1)
     assert rows["multiview"][0] == int(frame_mask[view_mask].sum())
     assert rows["multiview-tubelet"] == (int(pairs.sum()), 2, 32, 32)
@@ -220,7 +233,7 @@ def test_every_preset_builds_tiny_for_every_kind(name: str, kind: str) -> None:
     tiny = replace(
         video_cfg,
         **VARIANTS[kind],
-        kind=kind.split("-")[0],
+        kind=kind_of(kind),
         image_size=2 * patch,
         frames=3,
         width=16,

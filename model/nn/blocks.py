@@ -57,16 +57,17 @@ class LinearPatchEmbed(nn.Module):
 
 
 class ConvStem(nn.Module):
-    """Patchifying convolution stem (early convolutions help ViTs train), one frame or tubelet at a time.
+    """Patchifying convolution stem (early convolutions help ViTs train), one frame or tubelet
+    at a time.
 
-    ``[N, (k,) H, W] -> [N, (H/p)*(W/p), C]`` (``in_frames`` k consecutive frames of a tubelet
-    enter as channels, so the first conv sees their motion): a small patchify conv (4x4 for ``p`` >= 8) to ``C/4``
-    channels, then 2x2 stride-2 convs, doubling channels up to ``C``, with GELU between them.
-    Same token grid as a ``p`` ViT patch embedding, but each token sees its patch through a
-    nonlinear multi-scale pyramid rather than one linear map. No normalisation inside: a
-    per-frame norm (GroupNorm) erased the frame's intensity statistics (how much of the
-    myocardium enhances, how much fluid is bright), which LGE and effusion depend on; every frame
-    stays independent of the rest of the batch.
+    ``[N, (k,) H, W] -> [N, (H/p)*(W/p), C]`` (``in_frames`` k consecutive frames of a tubelet enter
+    as channels, so the first conv sees their motion): a small patchify conv (4x4 for ``p`` >= 8) to
+    ``C/4`` channels, then 2x2 stride-2 convs, doubling channels up to ``C``, with GELU between
+    them. Same token grid as a ``p`` ViT patch embedding, but each token sees its patch through a
+    nonlinear multi-scale pyramid rather than one linear map. No normalisation inside: a per-frame
+    norm (GroupNorm) erased the frame's intensity statistics (how much of the myocardium enhances,
+    how much fluid is bright), which LGE and effusion depend on; every frame stays independent of
+    the rest of the batch.
     """
 
     def __init__(self, patch_size: int, width: int, in_frames: int = 1) -> None:
@@ -92,7 +93,8 @@ class ConvStem(nn.Module):
 
 
 def build_stem(kind: str, patch_size: int, width: int, in_frames: int = 1) -> nn.Module:
-    """``"conv"`` -> ``ConvStem``; ``"linear"`` -> ``LinearPatchEmbed`` (``in_frames`` per token)."""
+    """``"conv"`` -> ``ConvStem``; ``"linear"`` -> ``LinearPatchEmbed``; ``in_frames`` frames
+    per input (a tubelet)."""
     stem = ConvStem if kind == "conv" else LinearPatchEmbed
     return stem(patch_size, width, in_frames)
 

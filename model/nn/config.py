@@ -176,8 +176,9 @@ class TrainConfig:
     the video config). ``warmup_fraction`` applies when ``warmup_steps`` is 0.
     ``sentence_drop`` drops each impression sentence with that probability per step (at least one
     kept) and ``word_drop`` each word of the sentences kept (polarity words never; see
-    ``model.sentences.drop_words``); ``sentence_loss`` is the weight of the sentence-level loss (``model.nn.sentence_loss``)
-    against the study-level CLIP loss (needs ``text.pooling = "sentences"``).
+    ``model.sentences.drop_words``); ``sentence_loss`` is the weight of the sentence-level loss
+    (``model.nn.sentence_loss``) against the study-level CLIP loss (needs
+    ``text.pooling = "sentences"``).
     """
 
     epochs: int = 8

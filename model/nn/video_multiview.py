@@ -172,10 +172,11 @@ class MultiviewVideoTower(nn.Module):
     def tubelets(
         self, clips: torch.Tensor, clip_frames: torch.Tensor, per_frame: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Group ``tubelet`` consecutive frames: ``clips [P, T, H, W]`` -> ``tubes [P, S, k, H, W]``,
-        ``tube_mask [P, S]`` (any frame present) and the mean histogram of each present tube's
-        present frames ``[F, K]`` (None without histograms). ``T`` is padded up to a multiple of
-        ``k`` with absent frames, and absent frames inside a tube enter as zeros."""
+        """Group ``tubelet`` (k) consecutive frames: ``clips [P, T, H, W]`` ->
+        ``tubes [P, S, k, H, W]``, ``tube_mask [P, S]`` (any frame present) and the mean
+        histogram of each present tube's present frames ``[F, K]`` (None without histograms).
+        ``T`` is padded up to a multiple of k with absent frames, and absent frames inside a
+        tube enter as zeros."""
         k = self.cfg.tubelet
         pad = -clips.shape[1] % k
         if pad:
