@@ -72,6 +72,29 @@ def test_cached_frozen_part_equals_the_full_forward() -> None:
     torch.testing.assert_close(cached_again, reference.flip(0), rtol=1e-4, atol=1e-5)
 
 
+def test_length_buckets_cover_every_text_once_shortest_first() -> None:
+    texts = ["a" * (n * 7 % 23) for n in range(50)]
+    groups = text_tower.length_buckets(texts, size=8)
+    assert sorted(i for group in groups for i in group) == list(range(50))
+    assert [len(group) for group in groups] == [8] * 6 + [2]
+    lengths = [len(texts[i]) for group in groups for i in group]
+    assert lengths == sorted(lengths)
+
+
+def test_length_bucketed_encoding_equals_one_padded_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Texts of 9 to 280 characters in 3-text buckets: same rows, same order, as one padded batch."""
+    torch.manual_seed(0)
+    tower = TextTower(TextTowerConfig(unlocked_layers=1, pooling="text"), 16).eval()
+    sentence = "Dilated left ventricle with reduced systolic function and no enhancement"
+    texts = [sentence[: 7 * (1 + n % 10)] * (1 + n % 4) + f" {n}." for n in range(17)]
+    monkeypatch.setattr(text_tower, "BUCKET_TEXTS", 3)
+    with torch.no_grad():
+        bucketed = tower(texts)
+        one_pass = tower.encode_frozen(*tower.compute_frozen(texts))
+    assert bucketed.shape == (17, 16)
+    torch.testing.assert_close(bucketed, one_pass, rtol=1e-4, atol=1e-5)
+
+
 def test_sentence_pooling_is_the_mean_of_sentence_embeddings(model: CMRClip) -> None:
     tower = model.text.eval()
     tower.clear_cache()
