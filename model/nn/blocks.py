@@ -121,25 +121,46 @@ class IntensityHistogram(nn.Module):
 
     @torch.no_grad()
     def features(self, frames: torch.Tensor) -> torch.Tensor:
-        """``frames [N, H, W]`` -> log shares ``[N, 2 * bins]`` (whole frame, central half)."""
+        """``frames [N, H, W]`` -> log shares ``[N, 2 * bins]`` (whole frame, central half).
+
+        Each pixel's bin and share are worked out once and summed twice, over the whole frame and
+        over its central half.
+        """
+        lower, upper_share = self.kernel_weights(frames)
         height, width = frames.shape[-2:]
-        centre = frames[:, height // 4 : height - height // 4, width // 4 : width - width // 4]
-        return torch.log(torch.cat([self.histogram(frames), self.histogram(centre)], dim=1) + 1e-3)
+        rows = slice(height // 4, height - height // 4)
+        cols = slice(width // 4, width - width // 4)
+        whole = self.accumulate(lower, upper_share)
+        middle = self.accumulate(lower[:, rows, cols], upper_share[:, rows, cols])
+        return torch.log(torch.cat([whole, middle], dim=1) + 1e-3)
 
     def histogram(self, frames: torch.Tensor) -> torch.Tensor:
-        """``[N, h, w] -> [N, bins]``: share of pixels near each centre (rows sum to 1).
+        """``[N, h, w] -> [N, bins]``: share of pixels near each centre (rows sum to 1)."""
+        return self.accumulate(*self.kernel_weights(frames))
+
+    def kernel_weights(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``frames [N, h, w]`` -> each pixel's lower centre (long) and upper share, ``[N, h, w]``.
 
         A pixel at ``position = value * (bins - 1)`` counts ``1 - frac`` to the centre below and
-        ``frac`` to the one above (the triangular kernel), in one pass over the pixels.
+        ``frac`` to the one above (the triangular kernel).
         """
-        position = frames.flatten(1).clamp(0.0, 1.0) * (self.bins - 1)  # [N, h*w]
-        lower = position.floor().clamp_max(self.bins - 2)
-        upper_share = position - lower
-        lower = lower.long()
-        shares = frames.new_zeros(frames.shape[0], self.bins)
-        shares.scatter_add_(1, lower, 1.0 - upper_share)
-        shares.scatter_add_(1, lower + 1, upper_share)
-        return shares / position.shape[1]
+        position = frames.clamp(0.0, 1.0).mul_(self.bins - 1)
+        lower = position.long().clamp_max_(self.bins - 2)  # floor: the position is >= 0
+        return lower, position.sub_(lower)
+
+    def accumulate(self, lower: torch.Tensor, upper_share: torch.Tensor) -> torch.Tensor:
+        """Sum the kernel over each frame's pixels: two ``[N, h, w]`` -> shares ``[N, bins]``.
+
+        Centre b receives count(lower = b) - sum(frac | lower = b) + sum(frac | lower = b - 1),
+        which takes two scatters over the pixels and no per-pixel ``1 - frac``.
+        """
+        lower, upper_share = lower.flatten(1), upper_share.flatten(1)
+        counts = upper_share.new_zeros(len(lower), self.bins)
+        counts.scatter_add_(1, lower, upper_share.new_ones(()).expand_as(upper_share))
+        upper = upper_share.new_zeros(len(lower), self.bins).scatter_add_(1, lower, upper_share)
+        shares = counts - upper
+        shares[:, 1:] += upper[:, :-1]
+        return shares / lower.shape[1]
 
 
 def build_intensity(bins: int, width: int) -> IntensityHistogram | None:
