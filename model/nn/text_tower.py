@@ -6,7 +6,8 @@ projection. With ``pooling = "sentences"`` (default) each text is split into sen
 unique sentence is encoded that way and a text's embedding is the mean of its sentences'. The
 frozen part's output depends only on its input, so with ``cache_frozen`` it is computed once per
 unique sentence (or text) and kept (on CPU, trimmed to its length); a training step then runs only
-the top layers. The cache is cleared whenever weights are loaded.
+the top layers. The cache is cleared whenever weights are loaded. Texts pass through the layers
+in buckets of similar length (``length_buckets``), each padded only to its own longest.
 """
 
 from __future__ import annotations
