@@ -82,7 +82,7 @@ def test_length_buckets_cover_every_text_once_shortest_first() -> None:
 
 
 def test_length_bucketed_encoding_equals_one_padded_pass(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Texts of 9 to 280 characters in 3-text buckets: same rows, same order, as one padded batch."""
+    """Texts of 9 to 280 characters in 3-text buckets: the rows of one padded batch, in order."""
     torch.manual_seed(0)
     tower = TextTower(TextTowerConfig(unlocked_layers=1, pooling="text"), 16).eval()
     sentence = "Dilated left ventricle with reduced systolic function and no enhancement"
