@@ -31,13 +31,6 @@ VARIANTS: dict[str, dict[str, object]] = {
     "static": {},
 }
 KINDS = tuple(VARIANTS)
-
-
-def kind_of(variant: str) -> str:
-    """``"multiview-tubelet"`` -> ``"multiview"``."""
-    return variant.split("-")[0]
-
-
 EMBED = 24
 TINY = VideoTowerConfig(
     image_size=32,
@@ -53,6 +46,11 @@ TINY = VideoTowerConfig(
     intensity_bins=4,
     intensity_curve=True,
 )
+
+
+def kind_of(variant: str) -> str:
+    """``"multiview-tubelet"`` -> ``"multiview"``."""
+    return variant.split("-")[0]
 
 
 def tiny_tower(variant: str, **overrides: object) -> torch.nn.Module:
@@ -288,8 +286,15 @@ def test_intensity_histogram_matches_the_triangular_kernel_reference() -> None:
     reference = torch.stack(
         [(1.0 - (pixels - c).abs() / spacing).clamp_min(0.0).mean(dim=1) for c in centres], dim=1
     )
-    shares = IntensityHistogram(bins=bins, width=4).histogram(frames)
-    torch.testing.assert_close(shares, reference, atol=1e-6, rtol=0.0)
+    histogram = IntensityHistogram(bins=bins, width=4)
+    torch.testing.assert_close(histogram.histogram(frames), reference, atol=1e-6, rtol=0.0)
+    # features: the same kernel over the whole frame and its central half (rows 3:9, cols 3:9)
+    centre = frames[:, 3:9, 3:9].flatten(1)
+    centre_reference = torch.stack(
+        [(1.0 - (centre - c).abs() / spacing).clamp_min(0.0).mean(dim=1) for c in centres], dim=1
+    )
+    expected = torch.log(torch.cat([reference, centre_reference], dim=1) + 1e-3)
+    torch.testing.assert_close(histogram.features(frames), expected, atol=1e-5, rtol=0.0)
 
 
 def test_intensity_histogram_separates_brightness_and_is_trainable() -> None:

@@ -31,7 +31,7 @@ FROZEN_CACHE_BYTES = 512 * 2**20  # about 20,000 sentences
 BUCKET_TEXTS = 24  # texts per length bucket in one pass through the layers
 
 
-def length_buckets(texts: list[str], size: int = BUCKET_TEXTS) -> list[list[int]]:
+def length_buckets(texts: list[str], size: int) -> list[list[int]]:
     """Indices ``0..N-1`` of ``texts`` in groups of ``size``, shortest texts first.
 
     Each group is padded only to its own longest text. Sentences in a batch run from 5 to 35
@@ -223,11 +223,8 @@ class TextTower(nn.Module):
         """
         groups = length_buckets(texts, BUCKET_TEXTS)
         parts = [self.encode_frozen(*self.frozen_states([texts[i] for i in g])) for g in groups]
-        features = torch.cat(parts)  # rows in bucket order
-        bucket_order = torch.tensor([i for group in groups for i in group])
-        rows = torch.empty_like(bucket_order)
-        rows[bucket_order] = torch.arange(len(texts))
-        return features[rows.to(features.device)]
+        bucket_order = torch.tensor([i for group in groups for i in group])  # row -> text index
+        return torch.cat(parts)[torch.argsort(bucket_order).to(parts[0].device)]
 
     def forward(self, texts: list[str]) -> torch.Tensor:
         """``texts`` (B strings) -> text embedding ``[B, D]`` (not normalised)."""
