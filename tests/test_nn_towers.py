@@ -277,22 +277,24 @@ def test_intensity_histogram_counts_pixel_shares() -> None:
     assert histogram.histogram(torch.full((1, 4, 4), 0.125))[0, :2].tolist() == [0.5, 0.5]
 
 
+def triangular_kernel_shares(frames: torch.Tensor, bins: int) -> torch.Tensor:
+    """Plain reference: ``[N, h, w]`` -> ``[N, bins]``, each pixel's weight per centre."""
+    centres, spacing = torch.linspace(0.0, 1.0, bins), 1.0 / (bins - 1)
+    pixels = frames.flatten(1)
+    return torch.stack(
+        [(1.0 - (pixels - c).abs() / spacing).clamp_min(0.0).mean(dim=1) for c in centres], dim=1
+    )
+
+
 def test_intensity_histogram_matches_the_triangular_kernel_reference() -> None:
     bins = 7
     frames = torch.rand(5, 12, 12, generator=torch.Generator().manual_seed(3))
     frames[0, 0, :3] = torch.tensor([0.0, 1.0, 0.5])  # both edges and an exact centre
-    centres, spacing = torch.linspace(0.0, 1.0, bins), 1.0 / (bins - 1)
-    pixels = frames.flatten(1)
-    reference = torch.stack(
-        [(1.0 - (pixels - c).abs() / spacing).clamp_min(0.0).mean(dim=1) for c in centres], dim=1
-    )
+    reference = triangular_kernel_shares(frames, bins)
     histogram = IntensityHistogram(bins=bins, width=4)
     torch.testing.assert_close(histogram.histogram(frames), reference, atol=1e-6, rtol=0.0)
     # features: the same kernel over the whole frame and its central half (rows 3:9, cols 3:9)
-    centre = frames[:, 3:9, 3:9].flatten(1)
-    centre_reference = torch.stack(
-        [(1.0 - (centre - c).abs() / spacing).clamp_min(0.0).mean(dim=1) for c in centres], dim=1
-    )
+    centre_reference = triangular_kernel_shares(frames[:, 3:9, 3:9], bins)
     expected = torch.log(torch.cat([reference, centre_reference], dim=1) + 1e-3)
     torch.testing.assert_close(histogram.features(frames), expected, atol=1e-5, rtol=0.0)
 
