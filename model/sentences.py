@@ -7,6 +7,11 @@ each impression's sentences is kept, so every sentence is, some of the time, the
 word dropout (EDA-style random deletion) also shortens sentences ("Subendocardial LGE of the
 inferior wall." -> "Subendocardial LGE."), so short prompt-like statements are seen in training,
 but never deletes the words that carry a statement's polarity ("No", "normal", "non-...").
+
+Chamber names can be put in one canonical form (``abbreviate_chambers``: "left ventricular" ->
+"LV") before the text tower reads them: pretrained MiniLM embeds "Dilated right ventricle" and
+"Dilated left ventricle" at cosine 0.98 (antonyms share their contexts), but "Dilated RV" and
+"Dilated LV" at 0.72, and training does not pull the spelled-out forms apart.
 """
 
 from __future__ import annotations
@@ -27,6 +32,23 @@ POLARITY_WORDS = frozenset(
     {"no", "not", "nor", "without", "absent", "normal", "normally", "preserved", "negative",
      "unremarkable", "free", "resolved"}
 )  # fmt: skip
+
+
+# Spelled-out chamber names and their standard abbreviations; plurals ("both ventricles") and
+# other compounds ("biventricular", "right heart") are left as written.
+_CHAMBERS = (
+    (re.compile(r"\bleft ventric(?:le|ular)\b", re.IGNORECASE), "LV"),
+    (re.compile(r"\bright ventric(?:le|ular)\b", re.IGNORECASE), "RV"),
+    (re.compile(r"\bleft atri(?:um|al)\b", re.IGNORECASE), "LA"),
+    (re.compile(r"\bright atri(?:um|al)\b", re.IGNORECASE), "RA"),
+)
+
+
+def abbreviate_chambers(text: str) -> str:
+    """``"The left ventricle is dilated."`` -> ``"The LV is dilated."`` (idempotent)."""
+    for pattern, abbreviation in _CHAMBERS:
+        text = pattern.sub(abbreviation, text)
+    return text
 
 
 def split_sentences(text: str) -> list[str]:

@@ -1,5 +1,5 @@
 """Impression sentences: splitting keeps numbers and abbreviations whole; dropping sentences and
-words is seeded, and word dropout never flips a statement's polarity."""
+words is seeded, and word dropout never flips a statement's polarity; chamber names abbreviate."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from model.sentences import (
     POLARITY_WORDS,
+    abbreviate_chambers,
     drop_sentences,
     drop_words,
     sentence_layout,
@@ -95,3 +96,17 @@ def test_vary_impression_without_word_drop_is_sentence_drop_alone() -> None:
     varied = {vary_impression(IMPRESSION, 0.0, 0.3, np.random.default_rng(s)) for s in range(20)}
     assert len(varied) > 10
     assert all(len(split_sentences(text)) == len(split_sentences(IMPRESSION)) for text in varied)
+
+
+def test_abbreviate_chambers_in_any_case_and_leaves_other_words() -> None:
+    cases = {
+        "The left ventricle is dilated.": "The LV is dilated.",
+        "Left ventricular mass; RIGHT VENTRICULAR dilatation.": "LV mass; RV dilatation.",
+        "Mildly dilated right ventricle (RVEDV 190 mL).": "Mildly dilated RV (RVEDV 190 mL).",
+        "Left atrial enlargement. Right atrium normal.": "LA enlargement. RA normal.",
+        "Biventricular dilatation; both ventricles; right heart strain; leftventricle.": None,
+    }
+    for text, expected in cases.items():
+        assert abbreviate_chambers(text) == (expected or text)
+        assert abbreviate_chambers(abbreviate_chambers(text)) == abbreviate_chambers(text)
+    assert len(split_sentences(abbreviate_chambers(IMPRESSION))) == len(split_sentences(IMPRESSION))

@@ -95,6 +95,22 @@ def test_length_bucketed_encoding_equals_one_padded_pass(monkeypatch: pytest.Mon
     torch.testing.assert_close(bucketed, one_pass, rtol=1e-4, atol=1e-5)
 
 
+def test_abbreviating_tower_reads_spelled_and_abbreviated_chambers_alike() -> None:
+    torch.manual_seed(0)
+    cfg = TextTowerConfig(unlocked_layers=1, abbreviate_chambers=True)
+    tower = TextTower(cfg, 16).eval()
+    spelled = ["Dilated right ventricle. Normal left ventricular size.", "Left atrium normal."]
+    with torch.no_grad():
+        read = tower(spelled)
+        abbreviated = tower(["Dilated RV. Normal LV size.", "LA normal."])
+        sentences, owner = tower.sentence_features(spelled)
+        tower.cfg = replace(cfg, abbreviate_chambers=False)
+        plain = tower(spelled)
+    torch.testing.assert_close(read, abbreviated)
+    assert sentences.shape == (3, 16) and owner.tolist() == [0, 0, 1]
+    assert not torch.allclose(plain, read, atol=1e-3)  # the option is what made them equal
+
+
 def test_sentence_pooling_is_the_mean_of_sentence_embeddings(model: CMRClip) -> None:
     tower = model.text.eval()
     tower.clear_cache()

