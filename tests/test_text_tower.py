@@ -14,6 +14,8 @@ from model.nn.clip_model import MAX_LOGIT_SCALE, CMRClip
 from model.nn.config import CMRClipConfig, TextTowerConfig, VideoTowerConfig
 from model.nn.loss import ClipLoss, text_ids_from_texts
 from model.nn.text_tower import TextTower, text_model_dir
+from model.training.distributed import DistContext
+from model.training.engine import Engine
 
 TEXTS = [
     "Severely dilated left ventricle with reduced LVEF.",
@@ -109,6 +111,31 @@ def test_abbreviating_tower_reads_spelled_and_abbreviated_chambers_alike() -> No
     torch.testing.assert_close(read, abbreviated)
     assert sentences.shape == (3, 16) and owner.tolist() == [0, 0, 1]
     assert not torch.allclose(plain, read, atol=1e-3)  # the option is what made them equal
+
+
+def test_sentence_loss_counts_spelled_and_abbreviated_chambers_as_one_sentence() -> None:
+    """The engine takes the sentence ids from the texts as the tower read them."""
+    torch.manual_seed(0)
+    text = TextTowerConfig(unlocked_layers=1, abbreviate_chambers=True)
+    clip = CMRClip(CMRClipConfig(embed_dim=16, video=TINY_VIDEO, text=text))
+    optimizer = torch.optim.SGD(clip.parameters(), lr=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    ctx = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+    engine = Engine(clip, ClipLoss(), optimizer, scheduler, ctx, 1.0, "fp32", sentence_weight=0.5)
+    seen: dict[str, torch.Tensor] = {}
+
+    def spy(*tensors: torch.Tensor) -> torch.Tensor:  # (video, sentences, scale, owner, ids)
+        sentences, sentence_ids = tensors[1], tensors[4]
+        seen["ids"], seen["count"] = sentence_ids, sentences.shape[0]
+        return sentences.sum() * 0.0
+
+    engine.sentence_loss_fn = spy
+    video, view_mask, frame_mask = video_batch(2)
+    texts = ["Dilated right ventricle. No LGE.", "Dilated RV."]
+    engine.loss_on(
+        {"video": video, "view_mask": view_mask, "frame_mask": frame_mask, "text": texts}
+    )
+    assert seen["count"] == 3 and seen["ids"][0] == seen["ids"][2] != seen["ids"][1]
 
 
 def test_sentence_pooling_is_the_mean_of_sentence_embeddings(model: CMRClip) -> None:
