@@ -222,13 +222,20 @@ class TextTower(nn.Module):
             return list(texts)
         return [abbreviate_chambers(text) for text in texts]
 
-    def encode_texts(self, texts: list[str]) -> torch.Tensor:
-        """Each text on its own, no sentence split: ``texts`` (N) -> ``[N, D]``, in their order.
+    def read_sentences(self, texts: list[str]) -> tuple[list[str], list[int]]:
+        """Every sentence occurrence of ``texts`` as the tower reads it, and its text's index:
+        ``model.sentences.sentence_layout(self.prepare(texts))``, the one order shared by
+        ``sentence_features`` and the sentence-level loss."""
+        return sentence_layout(self.prepare(texts))
 
-        Runs one length bucket at a time (``length_buckets``); padding is masked, so a text's
-        embedding does not depend on which others share its bucket.
-        """
-        texts = self.prepare(texts)
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        """Each text on its own, no sentence split: ``texts`` (N) -> ``[N, D]``, in their order."""
+        return self._encode_read(self.prepare(texts))
+
+    def _encode_read(self, texts: list[str]) -> torch.Tensor:
+        """``encode_texts`` of texts already ``prepare``-d: one length bucket at a time
+        (``length_buckets``); padding is masked, so a text's embedding does not depend on which
+        others share its bucket."""
         groups = length_buckets(texts, BUCKET_TEXTS)
         parts = [self.encode_frozen(*self.frozen_states([texts[i] for i in g])) for g in groups]
         bucket_order = torch.tensor([i for group in groups for i in group])  # row -> text index
@@ -244,13 +251,12 @@ class TextTower(nn.Module):
     def sentence_features(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Every sentence occurrence, in order: ``texts`` (B) -> ``(features [S, D], owner [S])``.
 
-        The order and owners are ``model.sentences.sentence_layout(self.prepare(texts))``; each
-        unique sentence is encoded once.
+        The order and owners are ``read_sentences(texts)``; each unique sentence is encoded once.
         """
-        flat, owner = sentence_layout(self.prepare(texts))
+        flat, owner = self.read_sentences(texts)
         unique = sorted(set(flat))
         position = {sentence: i for i, sentence in enumerate(unique)}
-        features = self.encode_texts(unique)  # [S_unique, D]
+        features = self._encode_read(unique)  # [S_unique, D]
         rows = torch.tensor([position[sentence] for sentence in flat], device=features.device)
         return features[rows], torch.tensor(owner, device=features.device)
 

@@ -22,7 +22,6 @@ from torch.utils.data import DataLoader, Dataset
 from model.errors import UserError
 from model.nn.loss import text_ids_from_texts
 from model.nn.sentence_loss import SentenceLoss
-from model.sentences import sentence_layout
 from model.training.distributed import DistContext, any_across, mean_across
 
 log = logging.getLogger(__name__)
@@ -113,8 +112,7 @@ class Engine:
             loss = self.loss_fn(video_features, text_features, logit_scale, ids)
             if weight == 0:
                 return loss
-            # the sentences (as the tower read them) in the order the model returned them
-            sentences, owner = sentence_layout(self.raw_model.text.prepare(texts))
+            sentences, owner = self.raw_model.text.read_sentences(texts)  # the model's order
             sentence_ids = text_ids_from_texts(sentences, device)
             sentence_loss = self.sentence_loss_fn(
                 video_features,
