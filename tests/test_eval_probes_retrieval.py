@@ -17,6 +17,7 @@ from model.evaluation.retrieval import (
     bidirectional_retrieval,
     consistent_matrix,
     label_consistent_precision,
+    label_precision_bounds,
     retrieval_ranks,
     same_text_matrix,
 )
@@ -106,3 +107,28 @@ def test_label_consistent_precision_hand_computed() -> None:
     assert precision[0] == pytest.approx(0.5)
     assert precision[1] == pytest.approx(0.5)
     assert precision[3] == pytest.approx(0.5)
+
+
+def test_label_precision_bounds_hand_computed() -> None:
+    findings = np.array([[1, 0], [1, np.nan], [0, 0], [1, 0], [1, 0]], dtype=float)
+    consistent = consistent_matrix(findings)
+    ceiling, chance = label_precision_bounds(consistent, at=2)
+    # consistent others: 0 -> {1, 3, 4}; 1 -> {0, 3, 4}; 2 -> none; 3 -> {0, 1, 4}; 4 -> {0, 1, 3}
+    assert ceiling.tolist() == [1.0, 1.0, 0.0, 1.0, 1.0]
+    assert chance.tolist() == [0.75, 0.75, 0.0, 0.75, 0.75]
+    ceiling, _ = label_precision_bounds(consistent, at=4)
+    assert ceiling.tolist() == [0.75, 0.75, 0.0, 0.75, 0.75]
+    assert np.isnan(label_precision_bounds(consistent[:1, :1])[0]).all()
+
+
+def test_label_precision_bounds_hold_for_any_ranking() -> None:
+    rng = np.random.default_rng(0)
+    findings = rng.integers(0, 2, (60, 3)).astype(float)
+    consistent = consistent_matrix(findings)
+    ceiling, chance = label_precision_bounds(consistent)
+    rankings = rng.normal(size=(200, 60, 60))
+    precisions = np.stack([label_consistent_precision(r, consistent) for r in rankings])
+    assert (precisions <= ceiling + 1e-12).all()
+    perfect = consistent.astype(float) + rng.uniform(0, 0.5, (60, 60))  # consistent ones first
+    np.testing.assert_allclose(label_consistent_precision(perfect, consistent), ceiling)
+    assert abs(precisions.mean() - chance.mean()) < 0.02  # random rankings average to chance

@@ -44,7 +44,10 @@ def test_every_table_is_filled_and_blanks_are_excluded_and_counted(site) -> None
     assert set(result.fewshot["k"]) == {1, 4}
     assert set(result.probe["label_key"]) >= {"lge", "lv_dilation", "normal"}
     retrieval = result.retrieval.set_index("direction")
-    assert retrieval.loc["report_to_study", "label_precision@10"] > 0.8
+    precision = retrieval.loc["report_to_study", "label_precision@10"]
+    assert precision > 0.8
+    assert retrieval.loc["report_to_study", "label_precision@10_chance"] < precision
+    assert precision <= retrieval.loc["report_to_study", "label_precision@10_ceiling"] <= 1.0
     assert result.problems == []
 
 

@@ -6,7 +6,9 @@ of a query is 1 + the number of wrong candidates scoring strictly above its best
 
 Label-consistent precision@10 (report -> study): among the 10 studies ranked highest for a report,
 leaving out the report's own study, the fraction whose known finding labels all equal the query
-study's (labels unknown on either side are not compared).
+study's (labels unknown on either side are not compared). It is reported beside its two bounds on
+the same studies: the ceiling (what a perfect ranking reaches: a query whose finding combination
+has fewer than 10 other studies cannot fill its top 10) and chance (a random ranking).
 """
 
 from __future__ import annotations
@@ -104,3 +106,20 @@ def label_consistent_precision(
     top = min(at, n - 1)
     best = np.argpartition(-masked, top - 1, axis=1)[:, :top]
     return np.take_along_axis(consistent, best, axis=1).mean(axis=1)
+
+
+def label_precision_bounds(
+    consistent: np.ndarray, at: int = PRECISION_AT
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per query, the (ceiling, chance) of ``label_consistent_precision``, float [N] each.
+
+    The ceiling is min(consistent others, top) / top with top = min(at, N - 1): a perfect
+    ranking puts every consistent study first. Chance is the consistent share of the other
+    studies: the expected precision of a random ranking. NaN when there are no other candidates.
+    """
+    n = consistent.shape[0]
+    if n < 2:
+        return np.full(n, np.nan), np.full(n, np.nan)
+    others = consistent.sum(axis=1) - np.diagonal(consistent)
+    top = min(at, n - 1)
+    return np.minimum(others, top) / top, others / (n - 1)

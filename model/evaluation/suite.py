@@ -29,6 +29,7 @@ from model.evaluation.retrieval import (
     bidirectional_retrieval,
     consistent_matrix,
     label_consistent_precision,
+    label_precision_bounds,
 )
 from model.prompts import PromptSet
 from model.schema import DIAGNOSES
@@ -232,7 +233,8 @@ def linear_probes(
 def retrieval_table(
     vectors: np.ndarray, site: SiteData, encoder: Encoder, findings: dict[str, np.ndarray]
 ) -> pd.DataFrame:
-    """R@1/5/10 and median rank both ways; label-consistent precision@10 for report -> study."""
+    """R@1/5/10 and median rank both ways; label-consistent precision@10 for report -> study,
+    with its ceiling and chance level on the same studies."""
     impressions = site.studies["impression"].fillna("").astype(str).to_numpy()
     has_text = np.char.str_len(impressions.astype(str)) > 0
     if has_text.sum() < 2:
@@ -245,11 +247,14 @@ def retrieval_table(
     columns = [name for name in findings if name in site.labels.columns]
     if columns:
         labels = site.labels[columns].to_numpy()[has_text]
-        precision = label_consistent_precision(text_vecs @ study_vecs.T, consistent_matrix(labels))
+        consistent = consistent_matrix(labels)
+        precision = label_consistent_precision(text_vecs @ study_vecs.T, consistent)
+        ceiling, chance = label_precision_bounds(consistent)
         with_labels = ~np.isnan(labels).all(axis=1)
-        rows[0]["label_precision@10"] = (
-            float(np.nanmean(precision[with_labels])) if with_labels.any() else np.nan
-        )
+        for name, values in (("", precision), ("_ceiling", ceiling), ("_chance", chance)):
+            rows[0][f"label_precision@10{name}"] = (
+                float(np.nanmean(values[with_labels])) if with_labels.any() else np.nan
+            )
     return pd.DataFrame(rows)
 
 
