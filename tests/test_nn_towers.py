@@ -27,6 +27,11 @@ from model.nn.video_inputs import first_valid_frame
 VARIANTS: dict[str, dict[str, object]] = {
     "multiview": {},
     "multiview-tubelet": {"tubelet": 2},
+    "multiview-cumulative": {
+        "intensity_bins": 4,
+        "intensity_curve": True,
+        "intensity_cumulative": True,
+    },
     "flat": {},
     "static": {},
 }
@@ -299,6 +304,31 @@ def test_intensity_histogram_matches_the_triangular_kernel_reference() -> None:
     torch.testing.assert_close(histogram.features(frames), expected, atol=1e-5, rtol=0.0)
 
 
+def test_cumulative_intensity_features_are_the_shares_at_or_above_each_centre() -> None:
+    bins = 6
+    frames = torch.rand(4, 12, 12, generator=torch.Generator().manual_seed(5))
+    plain = IntensityHistogram(bins=bins, width=4)
+    cumulative = IntensityHistogram(bins=bins, width=4, cumulative=True)
+    shares = (plain.features(frames).exp() - 1e-3).reshape(4, 2, bins)
+    expected = torch.stack(
+        [shares[..., b:].sum(dim=-1) for b in range(bins)], dim=-1
+    )  # [N, 2, bins]: whole frame and central half, each summed from its own centre upwards
+    at_or_above = (cumulative.features(frames).exp() - 1e-3).reshape(4, 2, bins)
+    torch.testing.assert_close(at_or_above, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(at_or_above[..., 0], torch.ones(4, 2))  # every pixel is >= 0
+    assert (at_or_above.diff(dim=-1) <= 1e-6).all()  # never rises with the threshold
+
+
+def test_cumulative_features_grow_with_the_bright_area() -> None:
+    histogram = IntensityHistogram(bins=5, width=4, cumulative=True)
+    frames = torch.full((2, 8, 8), 0.1)
+    frames[0, 3:5, 3:5] = 0.9  # a small bright blood pool
+    frames[1, 2:6, 2:6] = 0.9  # a larger one
+    small, large = (histogram.features(frames).exp() - 1e-3)[:, 5:]  # the central half
+    assert large[-2] > small[-2] > 0.0  # share >= 0.75: 16 / 16 against 4 / 16 pixels near 0.9
+    assert small[0] == pytest.approx(1.0) and large[0] == pytest.approx(1.0)
+
+
 def test_intensity_histogram_separates_brightness_and_is_trainable() -> None:
     torch.manual_seed(0)
     histogram = IntensityHistogram(bins=8, width=16)
@@ -312,7 +342,7 @@ def test_intensity_histogram_separates_brightness_and_is_trainable() -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_intensity_bins_off_builds_no_histogram(kind: str) -> None:
-    tower = tiny_tower(kind, intensity_bins=0, intensity_curve=False)
+    tower = tiny_tower(kind, intensity_bins=0, intensity_curve=False, intensity_cumulative=False)
     assert not any(isinstance(m, IntensityHistogram) for m in tower.modules())
     video, view_mask, frame_mask = batch()
     assert torch.isfinite(tower(video, view_mask, frame_mask)).all()
@@ -363,6 +393,11 @@ def test_intensity_curve_off_builds_no_curve(kind: str) -> None:
     tower = tiny_tower(kind, intensity_curve=False)
     assert not any(isinstance(m, IntensityCurve) for m in tower.modules())
     assert torch.isfinite(tower(*batch())).all()
+
+
+def test_cumulative_intensity_without_bins_is_a_user_error() -> None:
+    with pytest.raises(UserError, match="intensity_cumulative needs"):
+        replace(TINY, intensity_bins=0, intensity_curve=False, intensity_cumulative=True).validate()
 
 
 def test_intensity_curve_without_bins_is_a_user_error() -> None:

@@ -108,11 +108,14 @@ class IntensityHistogram(nn.Module):
     a global statistic such as "how much of the image is bright" (enhancing scar on LGE, fluid
     around the heart on cine) is hard for them to keep; this hands it to the tower directly.
     The histogram itself has no parameters and no gradient (it depends on the input only).
+    With ``cumulative`` each feature is the share at or above its centre instead (a survival
+    curve: the area of the frame at least that bright).
     """
 
-    def __init__(self, bins: int, width: int) -> None:
+    def __init__(self, bins: int, width: int, cumulative: bool = False) -> None:
         super().__init__()
         self.bins = bins
+        self.cumulative = cumulative
         self.proj = nn.Linear(2 * bins, width)
 
     def forward(self, frames: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
@@ -132,7 +135,10 @@ class IntensityHistogram(nn.Module):
         cols = slice(width // 4, width - width // 4)
         whole = self.accumulate(lower, upper_share)
         middle = self.accumulate(lower[:, rows, cols], upper_share[:, rows, cols])
-        return torch.log(torch.cat([whole, middle], dim=1) + 1e-3)
+        shares = torch.cat([whole, middle], dim=1)  # [N, 2 * bins]
+        if self.cumulative:
+            shares = at_or_above(rearrange(shares, "n (r b) -> n r b", r=2)).flatten(1)
+        return torch.log(shares + 1e-3)
 
     def histogram(self, frames: torch.Tensor) -> torch.Tensor:
         """``[N, h, w] -> [N, bins]``: share of pixels near each centre (rows sum to 1)."""
@@ -163,9 +169,14 @@ class IntensityHistogram(nn.Module):
         return shares / lower.shape[1]
 
 
-def build_intensity(bins: int, width: int) -> IntensityHistogram | None:
-    """``IntensityHistogram(bins, width)``, or None when ``bins`` is 0 (off)."""
-    return IntensityHistogram(bins, width) if bins else None
+def at_or_above(shares: torch.Tensor) -> torch.Tensor:
+    """Histogram shares ``[..., bins]`` -> share at or above each centre ``[..., bins]``."""
+    return shares.flip(-1).cumsum(-1).flip(-1)
+
+
+def build_intensity(bins: int, width: int, cumulative: bool = False) -> IntensityHistogram | None:
+    """``IntensityHistogram(bins, width, cumulative)``, or None when ``bins`` is 0 (off)."""
+    return IntensityHistogram(bins, width, cumulative) if bins else None
 
 
 class IntensityCurve(nn.Module):

@@ -33,6 +33,9 @@ class VideoTowerConfig:
     (every kind; 0 = off). ``intensity_curve`` (needs ``intensity_bins``) also adds each view's
     histogram range over its frames to the view token (``multiview``; ``static`` gets the same
     part with its one frame; ``flat`` has no view tokens and ignores it).
+    ``intensity_cumulative`` makes every histogram feature the share of pixels at or above each
+    centre (how much of the frame is at least that bright: the blood pool's area on cine, the
+    enhancing area on LGE) instead of the share near it.
     ``tubelet`` groups that many consecutive frames into one stem input in ``multiview`` (ViViT's
     tubelet embedding): the spatial blocks, most of the tower's cost, run once per tubelet
     instead of once per frame, and the stem sees frame-to-frame motion directly (``flat`` and
@@ -55,6 +58,7 @@ class VideoTowerConfig:
     temporal_grid: int = 0
     intensity_bins: int = 0
     intensity_curve: bool = False
+    intensity_cumulative: bool = False
     tubelet: int = 1
 
     def validate(self) -> None:
@@ -94,6 +98,8 @@ class VideoTowerConfig:
             )
         if self.intensity_curve and not self.intensity_bins:
             raise UserError("video.intensity_curve needs video.intensity_bins >= 2")
+        if self.intensity_cumulative and not self.intensity_bins:
+            raise UserError("video.intensity_cumulative needs video.intensity_bins >= 2")
         if not 1 <= self.tubelet <= self.frames:
             raise UserError(
                 f"video.tubelet must be between 1 and frames ({self.frames}), got {self.tubelet}"

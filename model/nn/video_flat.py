@@ -66,7 +66,7 @@ class FlatVideoTower(nn.Module):
         self.cfg = cfg
         self.patch_embed = build_stem("linear", cfg.patch_size, cfg.width)
         self.position = LearnedEmbedding(cfg.grid * cfg.grid, cfg.width)
-        self.intensity = build_intensity(cfg.intensity_bins, cfg.width)
+        self.intensity = build_intensity(cfg.intensity_bins, cfg.width, cfg.intensity_cumulative)
         self.strip_position = LearnedEmbedding(cfg.views * cfg.frames, cfg.width)
         self.blocks = nn.ModuleList(
             DividedSpaceTimeBlock(cfg.width, cfg.heads, cfg.mlp_ratio, cfg.dropout)

@@ -45,7 +45,7 @@ class FrameEncoder(nn.Module):
         super().__init__()
         self.stem = build_stem(cfg.stem, cfg.patch_size, cfg.width, in_frames)
         self.position = LearnedEmbedding(cfg.grid * cfg.grid, cfg.width)
-        self.intensity = build_intensity(cfg.intensity_bins, cfg.width)
+        self.intensity = build_intensity(cfg.intensity_bins, cfg.width, cfg.intensity_cumulative)
         self.blocks = nn.ModuleList(
             TransformerBlock(cfg.width, cfg.heads, cfg.mlp_ratio, cfg.dropout)
             for _ in range(cfg.spatial_depth)
