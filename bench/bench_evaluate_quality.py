@@ -46,19 +46,26 @@ def targets(summary: dict, model: str) -> pd.DataFrame:
         zero_shot = _mean([r for r in result["zeroshot"] if r["label_key"] in at_eight], "auc")
         probe = result["diagnosis"].get("linear probe", {}).get("accuracy")
         to_study = next((r for r in result["retrieval"] if r["direction"] == "report_to_study"), {})
-        precision = to_study.get("label_precision@10")
+        # (measured, threshold, ceiling: the best any model can reach on these studies, if known)
         measured = {
-            "1-shot prototype mean AUC": (_mean(fewshot, "auc", method="prototype", k=1), 0.85),
+            "1-shot prototype mean AUC": (
+                _mean(fewshot, "auc", method="prototype", k=1),
+                0.85,
+                None,
+            ),
             "8-shot prototype mean AUC - zero-shot": (
                 _mean(fewshot, "auc", method="prototype", k=8) - zero_shot,
                 0.0,
+                None,
             ),
-            "linear probe diagnosis accuracy": (probe, 0.95 if site == "internal" else 0.90),
-            "label-consistent precision@10": (precision, 0.85),
+            "linear probe diagnosis accuracy": (probe, 0.95 if site == "internal" else 0.90, None),
+            "label-consistent precision@10": (
+                to_study.get("label_precision@10"),
+                0.85,
+                to_study.get("label_precision@10_ceiling"),
+            ),
         }
-        # what a perfect ranking would reach on the same studies (NaN for the other targets)
-        ceiling = {"label-consistent precision@10": to_study.get("label_precision@10_ceiling")}
-        for name, (value, threshold) in measured.items():
+        for name, (value, threshold, ceiling) in measured.items():
             value = float("nan") if value is None else float(value)
             rows.append(
                 {
@@ -67,7 +74,7 @@ def targets(summary: dict, model: str) -> pd.DataFrame:
                     "value": round(value, 4),
                     "threshold": threshold,
                     "met": bool(value >= threshold),
-                    "ceiling": ceiling.get(name, float("nan")),
+                    "ceiling": float("nan") if ceiling is None else float(ceiling),
                 }
             )
     return pd.DataFrame(rows)

@@ -135,10 +135,9 @@ class IntensityHistogram(nn.Module):
         cols = slice(width // 4, width - width // 4)
         whole = self.accumulate(lower, upper_share)
         middle = self.accumulate(lower[:, rows, cols], upper_share[:, rows, cols])
-        shares = torch.cat([whole, middle], dim=1)  # [N, 2 * bins]
         if self.cumulative:
-            shares = at_or_above(rearrange(shares, "n (r b) -> n r b", r=2)).flatten(1)
-        return torch.log(shares + 1e-3)
+            whole, middle = at_or_above(whole), at_or_above(middle)
+        return torch.log(torch.cat([whole, middle], dim=1) + 1e-3)
 
     def histogram(self, frames: torch.Tensor) -> torch.Tensor:
         """``[N, h, w] -> [N, bins]``: share of pixels near each centre (rows sum to 1)."""
