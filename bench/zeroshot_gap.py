@@ -11,11 +11,16 @@ site (as ``bench/quality.py`` scores them):
   embedding of train-split impressions with the finding minus those without it, i.e. prompts
   worded exactly as the reports the model learned from;
 - ``video centroid``: the same with the mean *study* embeddings of those two train groups;
-- ``linear probe``: logistic regression on the train split's study embeddings.
+- ``linear probe``: logistic regression on the train split's study embeddings;
+- ``report embedding``: logistic regression on the model's text embeddings of the train
+  impressions, scored on the test studies' impressions: what the training target keeps;
+- ``report words``: the same on the impressions' words (TF-IDF of 1-3 grams, numbers included):
+  about what a reader of the reports reaches, so a ceiling for anything learned from them.
 
 ``report direction`` well above ``zero-shot`` means the prompts' wording loses AUC (the text side);
 ``report direction`` and ``video centroid`` both low means the embedding does not separate the
-finding (the video side, or the training signal for it).
+finding (the video side, or the training signal for it); ``report embedding`` well below
+``report words`` means the text tower loses what the reports say.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,7 +45,16 @@ from model.training.checkpoint import load_checkpoint  # noqa: E402
 from model.zeroshot import score_findings  # noqa: E402
 from model.zeroshot_cli import load_labels  # noqa: E402
 
-COLUMNS = ("zero-shot", "report direction", "video centroid", "linear probe")
+COLUMNS = (
+    "zero-shot",
+    "report direction",
+    "video centroid",
+    "linear probe",
+    "report embedding",
+    "report words",
+)
+# Probes: column -> which (train, test) feature pair of ``finding_aucs`` it is fitted on.
+PROBES = {"linear probe": "studies", "report embedding": "reports", "report words": "words"}
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -60,40 +75,56 @@ def site_arrays(
     return ids, np.asarray(found.vectors)[rows], labels.reindex(ids)
 
 
+def impressions(ds: CMRDataset, ids: list[str]) -> list[str]:
+    """The impression text of each study in ``ids`` (empty string when missing)."""
+    return [str(t or "") for t in ds.studies.set_index("study_id").loc[ids, "impression"]]
+
+
 def finding_aucs(
     y_train: np.ndarray,
     y_test: np.ndarray,
-    train_vecs: np.ndarray,
-    test_vecs: np.ndarray,
-    report_vecs: np.ndarray,
+    features: dict[str, tuple[np.ndarray, np.ndarray]],
     zero_shot: np.ndarray,
 ) -> dict[str, float]:
-    """The four AUCs of one finding (NaN where training has one class only)."""
+    """The AUCs of one finding (NaN where training has one class only). ``features`` holds
+    (train, test) arrays: ``studies`` (study embeddings), ``reports`` (impression text
+    embeddings) and ``words`` (impression TF-IDF)."""
     pos, neg = y_train == 1, y_train == 0
     if not pos.any() or not neg.any():  # nothing to contrast
         return dict.fromkeys(COLUMNS, float("nan"))
     known = pos | neg
-    probe = LogisticRegression(C=1.0, max_iter=3000).fit(train_vecs[known], y_train[known])
+    train_vecs, test_vecs = features["studies"]
+    report_vecs = features["reports"][0]
     report_direction = report_vecs[pos].mean(0) - report_vecs[neg].mean(0)
     video_direction = train_vecs[pos].mean(0) - train_vecs[neg].mean(0)
-    return {
+    aucs = {
         "zero-shot": auc(y_test, zero_shot),
         "report direction": auc(y_test, test_vecs @ report_direction),
         "video centroid": auc(y_test, test_vecs @ video_direction),
-        "linear probe": auc(y_test, probe.decision_function(test_vecs)),
     }
+    for column, name in PROBES.items():
+        train_x, test_x = features[name]
+        probe = LogisticRegression(C=1.0, max_iter=3000).fit(train_x[known], y_train[known])
+        aucs[column] = auc(y_test, probe.decision_function(test_x))
+    return aucs
 
 
 def gap_table(checkpoint: Path, train_site: Path, test_site: Path, labels_dir: Path) -> list[dict]:
-    """Per finding the four AUCs (see the module docstring) on ``test_site``'s test studies."""
+    """Per finding the AUCs (see the module docstring) on ``test_site``'s test studies."""
     model, _ = load_checkpoint(checkpoint)
     train_ds, test_ds = CMRDataset.open(train_site), CMRDataset.open(test_site)
     encode = functools.partial(embed_texts, model)
     train_ids, train_vecs, train_labels = site_arrays(checkpoint, train_ds, "train", labels_dir)
     test_split = "test" if test_site == train_site else None
     test_ids, test_vecs, test_labels = site_arrays(checkpoint, test_ds, test_split, labels_dir)
-    impressions = train_ds.studies.set_index("study_id").loc[train_ids, "impression"]
-    report_vecs = np.asarray(encode([str(t or "") for t in impressions]))  # unit-norm
+    train_texts = impressions(train_ds, train_ids)
+    test_texts = impressions(test_ds, test_ids)
+    words = TfidfVectorizer(ngram_range=(1, 3), min_df=2).fit(train_texts)
+    features = {
+        "studies": (train_vecs, test_vecs),
+        "reports": (np.asarray(encode(train_texts)), np.asarray(encode(test_texts))),
+        "words": (words.transform(train_texts), words.transform(test_texts)),
+    }
     scale = float(model.scale().detach())
     prompts = PromptSet.load(DEFAULT_PROMPTS)
     zero_shot = score_findings(test_vecs, prompts, encode, scale, ids=test_ids)
@@ -103,9 +134,7 @@ def gap_table(checkpoint: Path, train_site: Path, test_site: Path, labels_dir: P
             **finding_aucs(
                 train_labels[finding].to_numpy(dtype=float),
                 test_labels[finding].to_numpy(dtype=float),
-                train_vecs,
-                test_vecs,
-                report_vecs,
+                features,
                 zero_shot[finding].to_numpy(),
             ),
         }

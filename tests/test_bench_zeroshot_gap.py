@@ -17,7 +17,7 @@ import zeroshot_gap  # noqa: E402
 COLUMNS = zeroshot_gap.COLUMNS
 
 
-def test_every_finding_gets_four_aucs_and_single_class_ones_are_blank(tmp_path: Path) -> None:
+def test_every_finding_gets_its_aucs_and_single_class_ones_are_blank(tmp_path: Path) -> None:
     for site, n, seed in (("internal", 40, 0), ("external", 20, 1)):
         data = make_tiny_dataset(tmp_path / site, n=n, seed=seed)
         (tmp_path / "raw" / site).mkdir(parents=True)
