@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import spmatrix
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -53,6 +54,7 @@ COLUMNS = (
     "report embedding",
     "report words",
 )
+Features = np.ndarray | spmatrix  # one row per study
 # Probes: column -> which (train, test) feature pair of ``finding_aucs`` it is fitted on.
 PROBES = {"linear probe": "studies", "report embedding": "reports", "report words": "words"}
 
@@ -83,12 +85,12 @@ def impressions(ds: CMRDataset, ids: list[str]) -> list[str]:
 def finding_aucs(
     y_train: np.ndarray,
     y_test: np.ndarray,
-    features: dict[str, tuple[np.ndarray, np.ndarray]],
+    features: dict[str, tuple[Features, Features]],
     zero_shot: np.ndarray,
 ) -> dict[str, float]:
     """The AUCs of one finding (NaN where training has one class only). ``features`` holds
-    (train, test) arrays: ``studies`` (study embeddings), ``reports`` (impression text
-    embeddings) and ``words`` (impression TF-IDF)."""
+    (train, test) rows: ``studies`` (study embeddings), ``reports`` (impression text
+    embeddings) and ``words`` (impression TF-IDF, sparse)."""
     pos, neg = y_train == 1, y_train == 0
     if not pos.any() or not neg.any():  # nothing to contrast
         return dict.fromkeys(COLUMNS, float("nan"))
