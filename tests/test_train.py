@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from model.cli import main as cli_main
-from model.errors import UserError
+from model.errors import DataError, UserError
 from model.training.checkpoint import read_checkpoint_meta
 from model.training.engine import Engine
 from model.training.run_folder import RunFolder
@@ -153,3 +157,25 @@ def test_cli_reports_bad_input_in_one_line(
 def test_unknown_preset_is_a_user_error(tiny_data: Path, tmp_path: Path) -> None:
     with pytest.raises(UserError, match="unknown preset"):
         train(TrainOptions(data=tiny_data, out=tmp_path / "r", preset="no-such-preset"))
+
+
+def test_studies_without_reports_are_left_out_and_none_at_all_is_refused(
+    tiny_data: Path, preset: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    studies = pd.read_parquet(data / "studies.parquet")
+    train_rows = studies["split"].eq("train").to_numpy()
+    blanked = studies.copy()
+    blanked.loc[np.flatnonzero(train_rows)[:3], "impression"] = "  "
+    blanked.to_parquet(data / "studies.parquet", index=False)
+    options = TrainOptions(data=data, out=tmp_path / "some", preset=str(preset), max_steps=1)
+    with caplog.at_level("WARNING"):
+        train(replace(options, device="cpu"))
+    assert any("3 train studies have no report" in r.getMessage() for r in caplog.records)
+
+    blanked.loc[train_rows, "impression"] = ""
+    blanked.to_parquet(data / "studies.parquet", index=False)
+    with pytest.raises(DataError, match="--reports"):
+        train(replace(options, out=tmp_path / "none", device="cpu"))
+    assert not (tmp_path / "none" / "last.pt").exists()

@@ -90,6 +90,13 @@ class CMRDataset:
             raise UserError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
         return list(self.studies.loc[self.studies["split"] == split, "study_id"])
 
+    def reported_ids(self, split: str) -> tuple[list[str], int]:
+        """Ids of one split whose report impression is not blank, and how many were blank."""
+        ids = self.ids(split)
+        texts = self.studies.set_index("study_id").loc[ids, "impression"]
+        reported = texts.fillna("").astype(str).str.strip().ne("")
+        return list(texts.index[reported.to_numpy()]), int((~reported).sum())
+
     def row(self, study_id: str) -> pd.Series:
         if study_id not in self._rows:
             raise DataError(f"study {study_id} is not in dataset {self.root}")

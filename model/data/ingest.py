@@ -312,6 +312,11 @@ def run(args: argparse.Namespace) -> int:
         fov_mm=args.fov_mm,
     )
     log.info("%s", summary.line())
+    if args.reports is None and summary.studies_written:
+        log.warning(
+            "no --reports CSV given: these studies carry no report impression, and training "
+            "leaves such studies out (CSV columns: accession_number,report)"
+        )
     if summary.studies_written == 0:
         raise DataError(
             f"no usable study found in {args.src}; reasons are in {summary.dataset / 'ingest_report.csv'}"

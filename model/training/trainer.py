@@ -45,10 +45,15 @@ class Trainer:
         self.options, self.preset, self.ctx, self.stop_flag = options, preset, ctx, stop_flag
         self.cfg = preset.train
         self.ds = CMRDataset.open(options.data)
-        self.train_ids = self.ds.ids("train")
-        self.val_ids = self.ds.ids("val")
+        self.train_ids, blank = self.ds.reported_ids("train")
+        self.val_ids, _ = self.ds.reported_ids("val")
         if len(self.train_ids) < 2:
-            raise DataError(f"{options.data} has {len(self.train_ids)} train studies; need >= 2")
+            raise DataError(
+                f"{options.data} has {len(self.train_ids)} train studies with a report impression "
+                f"({blank} blank); training needs >= 2. Ingest with --reports CSV to attach them."
+            )
+        if blank:
+            log.warning("%d train studies have no report impression; they are left out", blank)
         self.global_batch = min(self.cfg.batch_size, len(self.train_ids))
         self.global_batch -= self.global_batch % ctx.world_size
         if self.global_batch < ctx.world_size or self.cfg.batch_size % ctx.world_size:
