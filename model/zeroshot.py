@@ -81,16 +81,23 @@ def class_prototypes(prompt_set: PromptSet, text_encoder: TextEncoder) -> ClassP
     return ClassPrototypes(names=names, vectors=vectors)
 
 
-def finding_probabilities(
+def finding_logits(
     study_vecs: np.ndarray, positive: np.ndarray, negative: np.ndarray, scale: float
 ) -> np.ndarray:
-    """Binary zero-shot probabilities.
+    """Binary zero-shot logits scale * (cos(v, positive) - cos(v, negative)).
 
     study_vecs [N, D], positive/negative [F, D] (all unit-norm) -> float32 [N, F].
     """
     study_vecs = np.asarray(study_vecs, dtype=np.float32)
     margin = study_vecs @ (positive - negative).T.astype(np.float32)
-    logits = np.clip(scale * margin, -60.0, 60.0)
+    return np.clip(scale * margin, -60.0, 60.0)
+
+
+def finding_probabilities(
+    study_vecs: np.ndarray, positive: np.ndarray, negative: np.ndarray, scale: float
+) -> np.ndarray:
+    """Binary zero-shot probabilities: the sigmoid of ``finding_logits``, float32 [N, F]."""
+    logits = finding_logits(study_vecs, positive, negative, scale)
     return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
 

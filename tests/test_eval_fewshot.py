@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 
 from model.evaluation.fewshot import (
     Episodes,
@@ -88,7 +90,7 @@ def test_evaluate_label_curve_rows_and_separable_data_scores_high() -> None:
     table = evaluate_label(x, labels, "lv_dilation", config)
     # k=64 exceeds the positives available, so it is skipped
     assert sorted(set(table["k"])) == [1, 4]
-    assert set(table["method"]) == {"prototype", "logistic"}
+    assert set(table["method"]) == {"prototype", "logistic"}  # no prior: no prompted probe
     assert (table["auc"] > 0.75).all()
     assert (table.loc[table["k"] == 4, "auc"] > 0.9).all()
     assert (table["auc_lo"] <= table["auc"]).all() and (table["auc"] <= table["auc_hi"]).all()
@@ -97,3 +99,34 @@ def test_evaluate_label_curve_rows_and_separable_data_scores_high() -> None:
     random_labels = np.random.default_rng(5).random(150) < 0.4
     noise = evaluate_label(x, random_labels, "noise", config)
     assert (noise["auc"] < 0.7).all()
+
+
+def test_offset_logistic_matches_the_primal_optimum() -> None:
+    x, labels = _clustered(n=30, d=6, seed=3)
+    features = with_intercept(x)
+    offset = np.random.default_rng(4).normal(scale=2.0, size=len(labels))
+    c = 0.7
+
+    def objective(w: np.ndarray) -> float:
+        logits = offset + features @ w
+        return c * float(np.sum(np.logaddexp(0.0, logits) - labels * logits)) + 0.5 * w @ w
+
+    reference = minimize(objective, np.zeros(features.shape[1]), method="BFGS", tol=1e-12).x
+    weights = fit_logistic_batched(
+        features[None], labels[None].astype(float), c=c, steps=30, offset=offset[None]
+    )
+    np.testing.assert_allclose(weights[0], reference, atol=1e-4)
+
+
+def test_prompted_probe_keeps_a_good_prior_and_fixes_its_calibration() -> None:
+    x, labels = _clustered(n=200, d=16, seed=6)
+    direction = x[labels].mean(axis=0) - x[~labels].mean(axis=0)
+    prior = 8.0 * (x @ direction) + 6.0  # ranks well, but calls nearly everything positive
+    prior_auc = roc_auc_score(labels, prior)
+    config = FewShotConfig(shots=(1, 16), episodes=30, seed=0, prompted_c=0.5)
+    table = evaluate_label(x, labels, "lge", config, prior_logits=prior).set_index(["method", "k"])
+    assert set(table.index.get_level_values("method")) == {"prototype", "logistic", "prompted"}
+    assert table.loc[("prompted", 1), "auc"] > table.loc[("prototype", 1), "auc"]
+    assert table.loc[("prompted", 1), "auc"] == pytest.approx(prior_auc, abs=0.03)
+    prior_accuracy = float(np.mean((prior >= 0) == labels))
+    assert table.loc[("prompted", 16), "accuracy"] > prior_accuracy + 0.1

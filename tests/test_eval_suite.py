@@ -42,6 +42,10 @@ def test_every_table_is_filled_and_blanks_are_excluded_and_counted(site) -> None
     assert result.diagnosis["zero-shot"]["accuracy"] > 0.5  # chance is 1/3
     assert result.diagnosis["linear probe"]["accuracy"] > 0.8
     assert set(result.fewshot["k"]) == {1, 4}
+    methods = result.fewshot.groupby("label")["method"].agg(set)
+    assert methods.to_dict() == {
+        name: {"prototype", "logistic", "prompted"} for name in methods.index
+    }
     assert set(result.probe["label_key"]) >= {"lge", "lv_dilation", "normal"}
     retrieval = result.retrieval.set_index("direction")
     precision = retrieval.loc["report_to_study", "label_precision@10"]

@@ -1,10 +1,16 @@
 """Few-shot classification of binary labels on frozen embeddings, all episodes at once.
 
 An episode draws ``k`` positive and ``k`` negative support studies; every other labelled study is a
-query. Two probes: nearest prototype (cosine to the mean positive vs the mean negative support) and
-L2-regularised logistic regression fitted by batched Newton steps in the support span (the
-support has ``2k <= 64`` rows, so each Newton step solves ``[E, 2k, 2k]`` systems). Episodes are
-seeded by (seed, k, label name): the same call gives the same supports.
+query. Three probes:
+
+- ``prototype``: cosine to the mean positive vs the mean negative support;
+- ``logistic``: L2-regularised logistic regression fitted by batched Newton steps in the support
+  span (the support has ``2k <= 64`` rows, so each Newton step solves ``[E, 2k, 2k]`` systems);
+- ``prompted`` (when the label has zero-shot prompts): the same logistic regression with the
+  zero-shot logit as a fixed offset, so the penalty pulls it towards the prompts' classifier and
+  the supports only correct it (a MAP fit with the zero-shot model as the prior mean).
+
+Episodes are seeded by (seed, k, label name): the same call gives the same supports.
 """
 
 from __future__ import annotations
@@ -17,17 +23,17 @@ import pandas as pd
 
 from model.evaluation.metrics import auc_rows, threshold_metrics_rows
 
-METHODS: tuple[str, ...] = ("prototype", "logistic")
-
 
 @dataclass(frozen=True)
 class FewShotConfig:
-    """Episode settings. ``probe_c`` is the inverse L2 strength of the logistic probe."""
+    """Episode settings. ``probe_c`` / ``prompted_c``: inverse L2 strengths of the two logistic
+    probes (``prompted_c`` was chosen on the demo's internal val split, never its test split)."""
 
     shots: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
     episodes: int = 100
     seed: int = 0
     probe_c: float = 1.0
+    prompted_c: float = 0.01
     newton_steps: int = 25
 
 
@@ -89,26 +95,36 @@ def prototype_scores(embeddings: np.ndarray, episodes: Episodes) -> np.ndarray:
 
 
 def fit_logistic_batched(
-    features: np.ndarray, targets: np.ndarray, c: float, steps: int
+    features: np.ndarray,
+    targets: np.ndarray,
+    c: float,
+    steps: int,
+    offset: np.ndarray | None = None,
 ) -> np.ndarray:
     """L2 logistic regression per batch, ``C * sum(logloss) + |w|^2 / 2`` (liblinear's objective).
 
     features: float [E, n, F] (append a constant column for a penalised intercept); targets:
-    {0, 1} [E, n]. Returns weights float [E, F]. Newton steps on dual coefficients a with
-    w = X^T a: solve (C W K + I) da = -(C g + a), K = X X^T.
+    {0, 1} [E, n]; offset: float [E, n] added to every logit (default 0). Returns weights float
+    [E, F]. Newton steps on dual coefficients a with w = X^T a: solve (C W K + I) da = -(C g + a),
+    K = X X^T.
     """
     features = np.asarray(features, dtype=np.float64)
     targets = np.asarray(targets, dtype=np.float64)
+    offset = np.zeros(targets.shape) if offset is None else np.asarray(offset, dtype=np.float64)
     kernel = features @ np.swapaxes(features, 1, 2)
     n = features.shape[1]
     coef = np.zeros(targets.shape)
     identity = np.eye(n)[None]
     for _ in range(steps):
-        prob = 1.0 / (1.0 + np.exp(-(kernel @ coef[:, :, None])[:, :, 0]))
+        prob = _sigmoid(offset + (kernel @ coef[:, :, None])[:, :, 0])
         gradient = c * (prob - targets) + coef
         curvature = c * (prob * (1.0 - prob))[:, :, None] * kernel + identity
         coef = coef - np.linalg.solve(curvature, gradient[:, :, None])[:, :, 0]
     return (np.swapaxes(features, 1, 2) @ coef[:, :, None])[:, :, 0]
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(logits, -60.0, 60.0)))
 
 
 def with_intercept(embeddings: np.ndarray) -> np.ndarray:
@@ -124,20 +140,26 @@ def standardise(features: np.ndarray) -> np.ndarray:
 
 
 def logistic_probabilities(
-    embeddings: np.ndarray, episodes: Episodes, c: float, steps: int
+    embeddings: np.ndarray,
+    episodes: Episodes,
+    c: float,
+    steps: int,
+    prior_logits: np.ndarray | None = None,
 ) -> np.ndarray:
     """Logistic-probe probabilities of every study per episode: float [E, N].
 
     Features are standardised with the mean and SD of all N studies (no labels involved), so
-    embeddings crowded into a narrow cone still give the probe usable scales.
+    embeddings crowded into a narrow cone still give the probe usable scales. ``prior_logits``
+    (float [N], e.g. zero-shot logits) is a fixed offset on every logit, fitted and predicted.
     """
     augmented = with_intercept(standardise(np.asarray(embeddings, dtype=np.float64)))
+    prior = np.zeros(len(augmented)) if prior_logits is None else np.asarray(prior_logits, float)
     support = episodes.support
     k = episodes.positive.shape[1]
     targets = np.zeros(support.shape)
     targets[:, :k] = 1.0
-    weights = fit_logistic_batched(augmented[support], targets, c, steps)
-    return 1.0 / (1.0 + np.exp(-(weights @ augmented.T)))
+    weights = fit_logistic_batched(augmented[support], targets, c, steps, offset=prior[support])
+    return _sigmoid(prior[None] + weights @ augmented.T)
 
 
 def _summary(values: np.ndarray) -> tuple[float, float, float, float]:
@@ -150,12 +172,41 @@ def _summary(values: np.ndarray) -> tuple[float, float, float, float]:
     return (mean, sd, mean - half, mean + half)
 
 
+def episode_scores(
+    embeddings: np.ndarray,
+    episodes: Episodes,
+    config: FewShotConfig,
+    prior_logits: np.ndarray | None = None,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per method: (ranking scores, probabilities or 0/1 decisions at 0.5), each float [E, N].
+
+    ``prompted`` is present only when ``prior_logits`` (zero-shot logits, float [N]) are given.
+    """
+    prototype = prototype_scores(embeddings, episodes)
+    logistic = logistic_probabilities(embeddings, episodes, config.probe_c, config.newton_steps)
+    scores = {
+        "prototype": (prototype, (prototype >= 0).astype(np.float64)),
+        "logistic": (logistic, logistic),
+    }
+    if prior_logits is not None:
+        prompted = logistic_probabilities(
+            embeddings, episodes, config.prompted_c, config.newton_steps, prior_logits
+        )
+        scores["prompted"] = (prompted, prompted)
+    return scores
+
+
 def evaluate_label(
-    embeddings: np.ndarray, labels: np.ndarray, label: str, config: FewShotConfig
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    label: str,
+    config: FewShotConfig,
+    prior_logits: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Few-shot curve of one binary label: one row per (method, k) with episode means and CIs.
 
-    embeddings: float [N, D] unit-norm (labelled studies only); labels: {0, 1} [N].
+    embeddings: float [N, D] unit-norm (labelled studies only); labels: {0, 1} [N];
+    prior_logits: the label's zero-shot logits float [N], which add the ``prompted`` probe.
     Values of k that leave no query of a class are skipped.
     """
     rows = []
@@ -168,14 +219,9 @@ def evaluate_label(
             continue
         queries = episodes.query_mask(len(labels))
         truth = np.broadcast_to(np.asarray(labels).astype(bool), queries.shape)
-        prototype = prototype_scores(embeddings, episodes)
-        logistic = logistic_probabilities(embeddings, episodes, config.probe_c, config.newton_steps)
-        probabilities = {
-            "prototype": (prototype, (prototype >= 0).astype(np.float64)),
-            "logistic": (logistic, logistic),
-        }
-        for method in METHODS:
-            scores, decisions = probabilities[method]
+        for method, (scores, decisions) in episode_scores(
+            embeddings, episodes, config, prior_logits
+        ).items():
             auc = auc_rows(scores, truth, queries)
             thresholded = threshold_metrics_rows(decisions, truth, queries)
             mean, sd, low, high = _summary(auc)

@@ -20,7 +20,11 @@ from model.atomic import atomic_write_bytes
 from model.evaluation.tables import display_name
 
 DPI = 110
-METHOD_STYLE = {"prototype": ("tab:blue", "o"), "logistic": ("tab:orange", "s")}
+METHOD_STYLE = {
+    "prototype": ("tab:blue", "o"),
+    "logistic": ("tab:orange", "s"),
+    "prompted": ("tab:purple", "^"),
+}
 
 
 def _figure(width: float, height: float) -> Figure:

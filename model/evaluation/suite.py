@@ -33,7 +33,12 @@ from model.evaluation.retrieval import (
 )
 from model.prompts import PromptSet
 from model.schema import DIAGNOSES
-from model.zeroshot import score_diagnoses, score_findings
+from model.zeroshot import (
+    finding_logits,
+    finding_prototypes,
+    score_diagnoses,
+    score_findings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +143,17 @@ def zeroshot_findings(
         fpr, tpr = roc_curve_points(p, y)
         roc[name] = (fpr.round(5).tolist(), tpr.round(5).tolist())
     return pd.DataFrame(rows), roc
+
+
+def zeroshot_logits(
+    vectors: np.ndarray, prompts: PromptSet, encoder: Encoder
+) -> dict[str, np.ndarray]:
+    """Zero-shot logit float64 [N] of every finding the prompt set covers (the prompted prior)."""
+    if not prompts.findings:
+        return {}
+    prototypes = finding_prototypes(prompts, encoder.texts)
+    logits = finding_logits(vectors, prototypes.positive, prototypes.negative, encoder.scale)
+    return {name: logits[:, j].astype(np.float64) for j, name in enumerate(prototypes.names)}
 
 
 def zeroshot_diagnosis(
@@ -278,8 +294,15 @@ def _evaluate_vectors(
         if site.n_labelled
         else ({}, [])
     )
+    priors = zeroshot_logits(vectors, prompts, encoder)
     fewshot = [
-        evaluate_label(vectors[known], site.labels[name].to_numpy()[known], name, config.fewshot)
+        evaluate_label(
+            vectors[known],
+            site.labels[name].to_numpy()[known],
+            name,
+            config.fewshot,
+            priors[name][known] if name in priors else None,
+        )
         for name, known in findings.items()
     ]
     probe_block, probe_rows = linear_probes(vectors, site, findings, config, problems)
