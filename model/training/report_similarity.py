@@ -1,0 +1,48 @@
+"""Label-free similarity between the training reports, for soft contrastive targets.
+
+A batch of 32 studies from a hospital holds several reports that say nearly the same thing (the
+same diagnosis, the same findings in other words or numbers), and one-hot InfoNCE pushes those
+studies apart as negatives. ``ReportSimilarity`` reads every training impression once as TF-IDF
+of word 1-2 grams (numbers kept, sublinear term frequency) and keeps the cosine similarity of
+every pair; the loss turns a batch's block of it into soft targets (``model.nn.loss``). Only the
+report text is read: no labels.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+log = logging.getLogger(__name__)
+
+
+class ReportSimilarity:
+    """Cosine similarity of the TF-IDF of every pair of training reports: float32 [N, N]."""
+
+    def __init__(self, impressions: Mapping[str, str]) -> None:
+        self.index = {study_id: i for i, study_id in enumerate(impressions)}
+        vectorizer = TfidfVectorizer(
+            ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b"
+        )
+        tfidf = vectorizer.fit_transform([str(text) for text in impressions.values()])
+        self.matrix = torch.from_numpy((tfidf @ tfidf.T).toarray().astype(np.float32))
+        log.info(
+            "report similarity: %d reports, %d terms, mean off-diagonal cosine %.2f",
+            len(self.index),
+            len(vectorizer.vocabulary_),
+            float(self.matrix.sum() - self.matrix.diagonal().sum())
+            / max(len(self.index) * (len(self.index) - 1), 1),
+        )
+
+    def rows(self, study_ids: Sequence[str], device: torch.device | None = None) -> torch.Tensor:
+        """Row numbers of ``study_ids`` in the matrix: int64 [B]."""
+        return torch.tensor([self.index[s] for s in study_ids], dtype=torch.long, device=device)
+
+    def block(self, rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+        """Similarities of ``rows [R]`` against ``columns [C]`` (row numbers): float32 [R, C]."""
+        matrix = self.matrix.to(rows.device)
+        return matrix[rows[:, None], columns[None, :]]
