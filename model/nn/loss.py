@@ -47,10 +47,11 @@ def similarity_targets(
     ``positives [R, C]`` (bool) are left out of the softmax; a row without negatives keeps its
     positives' targets.
     """
-    logits = (similarity.to(torch.float32) / temperature).masked_fill(positives, float("-inf"))
+    similarity = similarity.to(torch.promote_types(similarity.dtype, torch.float32))
+    logits = (similarity / temperature).masked_fill(positives, float("-inf"))
     has_negative = (~positives).any(dim=1, keepdim=True)
     soft = torch.softmax(logits.masked_fill(~has_negative, 0.0), dim=1)
-    fallback = positives.to(torch.float32) / positives.sum(dim=1, keepdim=True).clamp_min(1)
+    fallback = positives.to(logits.dtype) / positives.sum(dim=1, keepdim=True).clamp_min(1)
     return torch.where(has_negative, soft, fallback)
 
 
