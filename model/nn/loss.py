@@ -2,11 +2,12 @@
 
 Identical impressions inside a batch are positives, not negatives: with ``text_ids [B]`` every
 pair (i, j) with ``text_ids[i] == text_ids[j]`` is a positive and the target row of i spreads
-evenly over its positives (soft targets). Without ids the targets are the identity, as in CLIP. With ``soft_weight`` > 0 and
-a report ``similarity`` matrix (label-free, e.g. TF-IDF cosine of the impressions), each target row
-becomes ``(1 - w) * positives + w * softmax(similarity / soft_temperature)`` with the softmax taken
-over the row's negatives only: studies whose reports say nearly the same thing become partly
-positives rather than full negatives.
+evenly over its positives (soft targets). Without ids the targets are the identity, as in CLIP.
+
+With ``soft_weight`` > 0 and a report ``similarity`` matrix (label-free, e.g. the TF-IDF cosine of
+the impressions), each target row becomes ``(1 - w) * positives + w * softmax(similarity /
+soft_temperature)`` with the softmax taken over the row's negatives only: studies whose reports
+say nearly the same thing become partly positives rather than full negatives.
 
 Under DDP the features of every rank are gathered (``gather_with_grad`` keeps gradients through
 ``torch.distributed.nn.functional.all_gather``; otherwise the local slice is re-inserted so the
