@@ -9,41 +9,21 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model.nn.loss import ClipLoss, positive_targets, similarity_targets, text_ids_from_texts
+from model.nn.loss import ClipLoss, positive_targets, text_ids_from_texts
 
 
-def reference_loss(
-    video: np.ndarray,
-    text: np.ndarray,
-    scale: float,
-    ids: list,
-    similarity: np.ndarray | None = None,
-    soft_weight: float = 0.0,
-    temperature: float = 1.0,
-) -> float:
-    """Straightforward loops: each row's positives share its text id; targets uniform on them,
-    blended with ``soft_weight`` of a softmax of ``similarity / temperature`` over the negatives."""
+def reference_loss(video: np.ndarray, text: np.ndarray, scale: float, ids: list) -> float:
+    """Straightforward loops: each row's positives share its text id; targets uniform on them."""
     logits = scale * video @ text.T
     n = len(ids)
-
-    def target(i: int) -> np.ndarray:
-        positives = [j for j in range(n) if ids[j] == ids[i]]
-        row = np.zeros(n)
-        row[positives] = 1.0 / len(positives)
-        if similarity is None or soft_weight == 0:
-            return row
-        negatives = [j for j in range(n) if j not in positives]
-        soft = np.zeros(n)
-        weights = np.exp(similarity[i, negatives] / temperature)
-        soft[negatives] = weights / weights.sum()
-        return (1 - soft_weight) * row + soft_weight * soft
 
     def direction(matrix: np.ndarray) -> float:
         total = 0.0
         for i in range(n):
             row = matrix[i] - matrix[i].max()
             log_probs = row - math.log(np.exp(row).sum())
-            total += -float(target(i) @ log_probs)
+            positives = [j for j in range(n) if ids[j] == ids[i]]
+            total += -sum(log_probs[j] for j in positives) / len(positives)
         return total / n
 
     return 0.5 * (direction(logits) + direction(logits.T))
@@ -141,41 +121,3 @@ def test_mismatched_shapes_are_rejected() -> None:
         ClipLoss()(video, text[:3], torch.tensor(1.0))
     with pytest.raises(ValueError, match="text_ids must be"):
         ClipLoss()(video, text, torch.tensor(1.0), torch.tensor([1, 2]))
-
-
-def _symmetric_similarity(n: int, seed: int) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    half = torch.rand(n, n, generator=generator, dtype=torch.float64)
-    return (half + half.T) / 2
-
-
-@pytest.mark.parametrize("seed", [0, 1])
-def test_report_similarity_soft_targets_match_the_reference(seed: int) -> None:
-    video, text = unit_features(9, 16, seed)
-    texts = ["normal"] * 2 + [f"report {i}" for i in range(7)]
-    similarity = _symmetric_similarity(9, seed)
-    scale = torch.tensor(15.0, dtype=torch.float64)
-    for local_loss in (False, True):
-        loss_fn = ClipLoss(local_loss=local_loss, soft_weight=0.3, soft_temperature=0.2)
-        loss = loss_fn(video, text, scale, text_ids_from_texts(texts), similarity)
-        expected = reference_loss(
-            video.numpy(), text.numpy(), 15.0, texts, similarity.numpy(), 0.3, 0.2
-        )
-        assert float(loss) == pytest.approx(expected, rel=1e-6)
-    plain = ClipLoss()(video, text, scale, text_ids_from_texts(texts))
-    unused = ClipLoss()(video, text, scale, text_ids_from_texts(texts), similarity)
-    assert float(unused) == float(plain)  # soft_weight 0: the similarity is ignored
-    assert float(loss) != pytest.approx(float(plain), rel=1e-3)
-
-
-def test_similarity_targets_spread_over_negatives_only() -> None:
-    similarity = torch.tensor([[1.0, 0.6, 0.1], [0.6, 1.0, 0.2], [0.1, 0.2, 1.0]])
-    positives = torch.eye(3, dtype=torch.bool)
-    positives[0, 1] = positives[1, 0] = True  # studies 0 and 1 share a report
-    targets = similarity_targets(similarity, positives, temperature=0.1)
-    torch.testing.assert_close(targets.sum(dim=1), torch.ones(3))
-    assert (targets[positives[:2].nonzero(as_tuple=True)] == 0).all()
-    torch.testing.assert_close(targets[:2, 2], torch.ones(2))  # the only negative of rows 0, 1
-    assert targets[2, 1] > targets[2, 0]  # more similar report, larger share
-    everything_positive = similarity_targets(similarity, torch.ones(3, 3, dtype=torch.bool), 0.1)
-    torch.testing.assert_close(everything_positive, torch.full((3, 3), 1 / 3))

@@ -15,7 +15,6 @@ from model.errors import UserError
 from model.nn.config import TrainConfig
 from model.training.distributed import DistContext
 from model.training.engine import epoch_batches, rank_shard
-from model.training.report_similarity import ReportSimilarity
 from model.training.run_folder import RunFolder
 from model.training.schedule import build_scheduler, warmup_cosine_factor, warmup_steps_for
 from model.training.train import stop_requests
@@ -102,22 +101,3 @@ def test_sigterm_sets_the_stop_flag_and_handlers_are_restored() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         assert flag == [True]
     assert signal.getsignal(signal.SIGTERM) == before
-
-
-def test_report_similarity_is_tfidf_cosine_of_the_reports() -> None:
-    reports = {
-        "a": "Dilated LV. No LGE.",
-        "b": "Dilated LV. No LGE.",
-        "c": "Small pericardial effusion.",
-        "d": "Dilated LV with subendocardial LGE.",
-    }
-    similarity = ReportSimilarity(reports)
-    rows = similarity.rows(["a", "b", "c", "d"])
-    block = similarity.block(rows, rows)
-    assert block.shape == (4, 4)
-    torch.testing.assert_close(block.diagonal(), torch.ones(4))
-    assert block[0, 1] == pytest.approx(1.0, abs=1e-6)
-    assert block[0, 2] == pytest.approx(0.0, abs=1e-6)  # no word in common
-    assert 0.0 < block[0, 3] < 1.0
-    torch.testing.assert_close(block, block.T)
-    torch.testing.assert_close(similarity.block(rows[[3]], rows[[0]]), block[[3]][:, [0]])

@@ -187,9 +187,7 @@ class TrainConfig:
     kept) and ``word_drop`` each word of the sentences kept (polarity words never; see
     ``model.sentences.drop_words``); ``sentence_loss`` is the weight of the sentence-level loss
     (``model.nn.sentence_loss``) against the study-level CLIP loss (needs
-    ``text.pooling = "sentences"``). ``report_soft_targets`` > 0 blends that weight of soft targets
-    from the TF-IDF similarity of the training reports (temperature ``report_soft_temperature``)
-    into the study-level loss (``model.training.report_similarity``).
+    ``text.pooling = "sentences"``).
     """
 
     epochs: int = 8
@@ -207,8 +205,6 @@ class TrainConfig:
     sentence_drop: float = 0.0
     word_drop: float = 0.0
     sentence_loss: float = 0.0
-    report_soft_targets: float = 0.0
-    report_soft_temperature: float = 0.1
     seed: int = 0
     num_workers: int = 0
     precision: Precision = "fp32"
@@ -231,8 +227,6 @@ class TrainConfig:
             raise UserError("train.text_lr, weight_decay and grad_clip must be >= 0")
         if not 0.0 <= self.sentence_loss <= 1.0:
             raise UserError(f"train.sentence_loss must be in [0, 1], got {self.sentence_loss}")
-        if not 0.0 <= self.report_soft_targets <= 1.0 or self.report_soft_temperature <= 0:
-            raise UserError("train.report_soft_targets must be in [0, 1], its temperature > 0")
         for name in ("sentence_drop", "word_drop"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise UserError(f"train.{name} must be in [0, 1), got {getattr(self, name)}")

@@ -4,11 +4,6 @@ Identical impressions inside a batch are positives, not negatives: with ``text_i
 pair (i, j) with ``text_ids[i] == text_ids[j]`` is a positive and the target row of i spreads
 evenly over its positives (soft targets). Without ids the targets are the identity, as in CLIP.
 
-With ``soft_weight`` > 0 and a report ``similarity`` matrix (label-free, e.g. the TF-IDF cosine of
-the impressions), each target row becomes ``(1 - w) * positives + w * softmax(similarity /
-soft_temperature)`` with the softmax taken over the row's negatives only: studies whose reports
-say nearly the same thing become partly positives rather than full negatives.
-
 Under DDP the features of every rank are gathered (``gather_with_grad`` keeps gradients through
 ``torch.distributed.nn.functional.all_gather``; otherwise the local slice is re-inserted so the
 local gradient flows). ``local_loss`` scores only this rank's rows against all columns, as in
@@ -38,22 +33,6 @@ def positive_targets(row_ids: torch.Tensor, column_ids: torch.Tensor) -> torch.T
     """Soft targets ``[R, C]``: row r spreads 1 evenly over the columns with its id."""
     same = (row_ids[:, None] == column_ids[None, :]).to(torch.float32)
     return same / same.sum(dim=1, keepdim=True).clamp_min(1.0)
-
-
-def similarity_targets(
-    similarity: torch.Tensor, positives: torch.Tensor, temperature: float
-) -> torch.Tensor:
-    """Soft targets ``[R, C]`` over each row's negatives, by report similarity ``[R, C]``.
-
-    ``positives [R, C]`` (bool) are left out of the softmax; a row without negatives keeps its
-    positives' targets.
-    """
-    similarity = similarity.to(torch.promote_types(similarity.dtype, torch.float32))
-    logits = (similarity / temperature).masked_fill(positives, float("-inf"))
-    has_negative = (~positives).any(dim=1, keepdim=True)
-    soft = torch.softmax(logits.masked_fill(~has_negative, 0.0), dim=1)
-    fallback = positives.to(logits.dtype) / positives.sum(dim=1, keepdim=True).clamp_min(1)
-    return torch.where(has_negative, soft, fallback)
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -95,37 +74,17 @@ def gather_ids(ids: torch.Tensor, world_size: int) -> torch.Tensor:
 
 
 class ClipLoss(nn.Module):
-    """Symmetric InfoNCE: ``(video [B, D], text [B, D], scale [], text_ids [B] | None,
-    similarity [W*B, W*B] | None) -> []``.
+    """Symmetric InfoNCE: ``(video [B, D], text [B, D], scale [], text_ids [B] | None) -> []``.
 
     ``scale`` is the multiplier itself (``exp(logit_scale)``, as ``CMRClip.forward`` returns).
     Features are expected unit-norm. The loss is the mean of the video->text and text->video
-    soft cross-entropies. ``similarity`` holds the report similarities of the global batch (every
-    rank's studies in rank order); it is used only when ``soft_weight`` > 0.
+    soft cross-entropies.
     """
 
-    def __init__(
-        self,
-        local_loss: bool = False,
-        gather_with_grad: bool = False,
-        soft_weight: float = 0.0,
-        soft_temperature: float = 0.1,
-    ) -> None:
+    def __init__(self, local_loss: bool = False, gather_with_grad: bool = False) -> None:
         super().__init__()
         self.local_loss = local_loss
         self.gather_with_grad = gather_with_grad
-        self.soft_weight = soft_weight
-        self.soft_temperature = soft_temperature
-
-    def _targets(
-        self, row_ids: torch.Tensor, column_ids: torch.Tensor, similarity: torch.Tensor | None
-    ) -> torch.Tensor:
-        """Target rows ``[R, C]``: positives, blended with the similarity targets when set."""
-        targets = positive_targets(row_ids, column_ids)
-        if self.soft_weight <= 0 or similarity is None:
-            return targets
-        soft = similarity_targets(similarity, targets > 0, self.soft_temperature)
-        return (1.0 - self.soft_weight) * targets + self.soft_weight * soft
 
     def forward(
         self,
@@ -133,7 +92,6 @@ class ClipLoss(nn.Module):
         text_features: torch.Tensor,
         logit_scale: torch.Tensor,
         text_ids: torch.Tensor | None = None,
-        similarity: torch.Tensor | None = None,
     ) -> torch.Tensor:
         if video_features.shape != text_features.shape or video_features.ndim != 2:
             raise ValueError(
@@ -153,13 +111,12 @@ class ClipLoss(nn.Module):
         if self.local_loss:
             logits_video = logit_scale * video_features @ all_text.T  # [B, world * B]
             logits_text = logit_scale * text_features @ all_video.T
-            local = None if similarity is None else similarity[rank * batch : (rank + 1) * batch]
-            targets = self._targets(text_ids, all_ids, local)
+            targets = positive_targets(text_ids, all_ids)
             return 0.5 * (
                 soft_cross_entropy(logits_video, targets) + soft_cross_entropy(logits_text, targets)
             )
         logits_video = logit_scale * all_video @ all_text.T  # [world * B, world * B]
-        targets = self._targets(all_ids, all_ids, similarity)
+        targets = positive_targets(all_ids, all_ids)
         return 0.5 * (
             soft_cross_entropy(logits_video, targets) + soft_cross_entropy(logits_video.T, targets)
         )

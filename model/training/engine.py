@@ -20,10 +20,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from model.errors import UserError
-from model.nn.loss import gather_ids, text_ids_from_texts
+from model.nn.loss import text_ids_from_texts
 from model.nn.sentence_loss import SentenceLoss
 from model.training.distributed import DistContext, any_across, mean_across
-from model.training.report_similarity import ReportSimilarity
 
 log = logging.getLogger(__name__)
 MAX_LOGIT_SCALE = math.log(100.0)
@@ -70,11 +69,9 @@ class Engine:
         grad_clip: float,
         precision: str,
         sentence_weight: float = 0.0,
-        report_similarity: ReportSimilarity | None = None,
     ) -> None:
         self.model = model
         self.loss_fn = loss_fn
-        self.report_similarity = report_similarity
         self.sentence_weight = sentence_weight
         self.sentence_loss_fn = SentenceLoss(gather_with_grad=True)
         self.optimizer = optimizer
@@ -112,9 +109,7 @@ class Engine:
                 with_sentences=weight > 0,
             )
             video_features, text_features, logit_scale = (x.float() for x in outputs[:3])
-            loss = self.loss_fn(
-                video_features, text_features, logit_scale, ids, self._similarity(batch)
-            )
+            loss = self.loss_fn(video_features, text_features, logit_scale, ids)
             if weight == 0:
                 return loss
             sentences, owner = self.raw_model.text.read_sentences(texts)  # the model's order
@@ -127,14 +122,6 @@ class Engine:
                 sentence_ids,
             )
             return (1.0 - weight) * loss + weight * sentence_loss
-
-    def _similarity(self, batch: dict) -> torch.Tensor | None:
-        """Report similarities of the global batch ``[W*B, W*B]`` (None when not configured)."""
-        if self.report_similarity is None:
-            return None
-        rows = self.report_similarity.rows(batch["study_id"], self.ctx.device)
-        everyone = gather_ids(rows, self.ctx.world_size)
-        return self.report_similarity.block(everyone, everyone)
 
     def train_step(self, batch: dict, step: int) -> StepOutcome:
         """One optimiser step (``step`` = its 1-based global number, for messages).

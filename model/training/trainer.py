@@ -27,7 +27,6 @@ from model.prompts import DEFAULT_PROMPTS, PromptSet
 from model.training import checkpoint as ckpt
 from model.training.distributed import DistContext, barrier, broadcast_object
 from model.training.engine import Engine, StepOutcome, epoch_batches
-from model.training.report_similarity import ReportSimilarity
 from model.training.run_folder import RunFolder
 from model.training.schedule import build_optimizer, build_scheduler
 from model.training.train import TrainOptions, TrainResult
@@ -76,12 +75,7 @@ class Trainer:
         self.model = CMRClip(self.preset.model).to(self.ctx.device)
         self.optimizer = build_optimizer(self.model, self.cfg)
         self.scheduler = build_scheduler(self.optimizer, self.cfg, self.total_steps)
-        self.loss_fn = ClipLoss(
-            local_loss=True,
-            gather_with_grad=True,
-            soft_weight=self.cfg.report_soft_targets,
-            soft_temperature=self.cfg.report_soft_temperature,
-        )
+        self.loss_fn = ClipLoss(local_loss=True, gather_with_grad=True)
         seed = self.cfg.seed * 1000 + self.ctx.rank
         torch.manual_seed(seed)
         np.random.seed(seed % 2**32)
@@ -101,14 +95,7 @@ class Trainer:
             self.cfg.grad_clip,
             self.cfg.precision,
             sentence_weight=self.cfg.sentence_loss,
-            report_similarity=self._report_similarity(),
         )
-
-    def _report_similarity(self) -> ReportSimilarity | None:
-        if self.cfg.report_soft_targets <= 0:
-            return None
-        texts = self.ds.studies.set_index("study_id").loc[self.train_ids, "impression"]
-        return ReportSimilarity(texts.astype(str).to_dict())
 
     def _restore(self) -> None:
         payload = ckpt.read_checkpoint(self.folder.last_checkpoint)
