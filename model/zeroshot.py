@@ -97,7 +97,11 @@ def finding_probabilities(
     study_vecs: np.ndarray, positive: np.ndarray, negative: np.ndarray, scale: float
 ) -> np.ndarray:
     """Binary zero-shot probabilities: the sigmoid of ``finding_logits``, float32 [N, F]."""
-    logits = finding_logits(study_vecs, positive, negative, scale)
+    return logit_probabilities(finding_logits(study_vecs, positive, negative, scale))
+
+
+def logit_probabilities(logits: np.ndarray) -> np.ndarray:
+    """Sigmoid of (clipped) zero-shot logits, float32 of the same shape."""
     return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
 

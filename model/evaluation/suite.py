@@ -36,8 +36,8 @@ from model.schema import DIAGNOSES
 from model.zeroshot import (
     finding_logits,
     finding_prototypes,
+    logit_probabilities,
     score_diagnoses,
-    score_findings,
 )
 
 log = logging.getLogger(__name__)
@@ -114,28 +114,25 @@ def _binary_row(name: str, setting: str, result: BinaryResult) -> dict:
 
 
 def zeroshot_findings(
-    vectors: np.ndarray,
     site: SiteData,
-    prompts: PromptSet,
-    encoder: Encoder,
+    logits: dict[str, np.ndarray],
     findings: dict[str, np.ndarray],
     config: SuiteConfig,
     problems: list[str],
 ) -> tuple[pd.DataFrame, dict[str, tuple[list[float], list[float]]]]:
-    """Zero-shot finding metrics (p >= 0.5, no tuned threshold) and ROC points per finding."""
-    missing = [name for name in findings if name not in prompts.findings]
-    for name in missing:
-        problems.append(
-            f"no prompts for label '{name}' in the prompt set; zero-shot skipped for it"
-        )
-    wanted = [name for name in findings if name in prompts.findings]
-    if not wanted:
-        return pd.DataFrame(), {}
-    probabilities = score_findings(vectors, prompts, encoder.texts, encoder.scale)
+    """Zero-shot finding metrics (p >= 0.5, no tuned threshold) and ROC points per finding.
+
+    ``logits``: ``zeroshot_logits`` of the site's studies (one entry per prompted finding).
+    """
+    for name in findings:
+        if name not in logits:
+            problems.append(
+                f"no prompts for label '{name}' in the prompt set; zero-shot skipped for it"
+            )
     rows, roc = [], {}
-    for name in wanted:
+    for name in [name for name in findings if name in logits]:
         known = findings[name]
-        p = probabilities[name].to_numpy()[known]
+        p = logit_probabilities(logits[name])[known]
         y = site.labels[name].to_numpy()[known]
         rows.append(
             _binary_row(name, "zero-shot", binary_metrics(p, y, config.bootstrap, config.seed))
@@ -148,12 +145,13 @@ def zeroshot_findings(
 def zeroshot_logits(
     vectors: np.ndarray, prompts: PromptSet, encoder: Encoder
 ) -> dict[str, np.ndarray]:
-    """Zero-shot logit float64 [N] of every finding the prompt set covers (the prompted prior)."""
+    """Zero-shot logit float32 [N] of every finding the prompt set covers: the zero-shot scores
+    and the prompted few-shot probe's prior (prompts embedded once per site)."""
     if not prompts.findings:
         return {}
     prototypes = finding_prototypes(prompts, encoder.texts)
     logits = finding_logits(vectors, prototypes.positive, prototypes.negative, encoder.scale)
-    return {name: logits[:, j].astype(np.float64) for j, name in enumerate(prototypes.names)}
+    return {name: logits[:, j] for j, name in enumerate(prototypes.names)}
 
 
 def zeroshot_diagnosis(
@@ -288,20 +286,20 @@ def _evaluate_vectors(
 ) -> SiteResult:
     problems: list[str] = []
     findings = usable_findings(site, problems) if site.n_labelled else {}
-    zeroshot, roc = zeroshot_findings(vectors, site, prompts, encoder, findings, config, problems)
+    logits = zeroshot_logits(vectors, prompts, encoder)
+    zeroshot, roc = zeroshot_findings(site, logits, findings, config, problems)
     zs_block, zs_rows = (
         zeroshot_diagnosis(vectors, site, prompts, encoder, config, problems)
         if site.n_labelled
         else ({}, [])
     )
-    priors = zeroshot_logits(vectors, prompts, encoder)
     fewshot = [
         evaluate_label(
             vectors[known],
             site.labels[name].to_numpy()[known],
             name,
             config.fewshot,
-            priors[name][known] if name in priors else None,
+            logits[name][known] if name in logits else None,
         )
         for name, known in findings.items()
     ]
