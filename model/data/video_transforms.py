@@ -1,14 +1,11 @@
 """On-the-fly transforms of stored study videos for training and embedding.
 
 Re-picking frames when a preset asks for another frame count than stored (cine cyclically, LGE
-slices evenly), and anatomy-respecting augmentation: small in-plane rotation, scale and shift,
-intensity jitter (contrast and brightness), a gamma curve and a smooth coil-sensitivity ramp
-across the image, one draw per view applied to all its frames. Gamma and ramp stand for what
-differs between scanners and coils after ingest's percentile normalisation (how the signal maps
-to grey levels, and how it falls off away from the coil). Never a flip: left-right and up-down
-orientation carry anatomy (septum side, apex direction). Costs are kept small per item for the
-training loader: one ``grid_sample`` over the present views (frames as channels), one in-place
-multiply-add that also zeroes masked frames, then one power and one multiply.
+slices evenly), and anatomy-respecting augmentation: small in-plane rotation, scale and shift and
+intensity jitter (contrast and brightness), one draw per view applied to all its frames. Never a
+flip: left-right and up-down orientation carry anatomy (septum side, apex direction). Costs are kept
+small per item for the training loader: one ``grid_sample`` over the present views (frames as
+channels) and one in-place multiply-add that also zeroes masked frames.
 """
 
 from __future__ import annotations
@@ -52,25 +49,6 @@ class AugmentConfig:
     max_shift: float = 0.05  # fraction of the image side
     gain: tuple[float, float] = (0.85, 1.15)
     bias: tuple[float, float] = (-0.05, 0.05)
-    max_log_gamma: float = 0.3  # intensity -> intensity ** gamma, gamma in exp(+-0.3)
-    max_ramp: float = 0.3  # log-gain slope per half image side, drawn per axis
-
-
-def intensity_curves(
-    rng: np.random.Generator, views: int, size: tuple[int, int], config: AugmentConfig
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(gamma float32 ``[views, 1, 1, 1]``, gain ramp float32 ``[views, 1, H, W]``).
-
-    The ramp is ``exp(a * y + b * x)`` over coordinates in [-1, 1]: a smooth, positive gain field.
-    """
-    gamma = np.exp(rng.uniform(-config.max_log_gamma, config.max_log_gamma, views))
-    slopes = rng.uniform(-config.max_ramp, config.max_ramp, (views, 2))
-    ys, xs = np.linspace(-1.0, 1.0, size[0]), np.linspace(-1.0, 1.0, size[1])
-    ramp = np.exp(slopes[:, 0, None, None] * ys[:, None] + slopes[:, 1, None, None] * xs[None, :])
-    return (
-        torch.from_numpy(gamma.astype(np.float32)).view(views, 1, 1, 1),
-        torch.from_numpy(ramp.astype(np.float32)).unsqueeze(1),
-    )
 
 
 def affine_thetas(rng: np.random.Generator, views: int, config: AugmentConfig) -> torch.Tensor:
@@ -106,8 +84,7 @@ def augment_video(
     video: torch.Tensor, frame_mask: torch.Tensor, rng: np.random.Generator, config: AugmentConfig
 ) -> torch.Tensor:
     """float32 ``[V, T, S, S]`` in [0, 1] -> augmented, with frames outside ``frame_mask``
-    (bool ``[V, T]``) set to zero. Per view: one geometric draw, one contrast / brightness draw,
-    one gamma and one gain ramp.
+    (bool ``[V, T]``) set to zero. Per view: one geometric draw, one contrast / brightness draw.
     """
     present = frame_mask.any(dim=1).nonzero().squeeze(1)
     if len(present) == 0:
@@ -122,5 +99,4 @@ def augment_video(
     bias = torch.from_numpy(rng.uniform(*config.bias, (views, 1)).astype(np.float32))
     weight = frame_mask.to(torch.float32)
     video.mul_((gain * weight)[:, :, None, None]).add_((bias * weight)[:, :, None, None])
-    gamma, ramp = intensity_curves(rng, views, video.shape[-2:], config)
-    return video.clamp_(0.0, 1.0).pow_(gamma).mul_(ramp).clamp_(0.0, 1.0)
+    return video.clamp_(0.0, 1.0)
