@@ -124,14 +124,13 @@ def zeroshot_findings(
 
     ``logits``: ``zeroshot_logits`` of the site's studies (one entry per prompted finding).
     """
-    for name in findings:
+    rows, roc = [], {}
+    for name, known in findings.items():
         if name not in logits:
             problems.append(
                 f"no prompts for label '{name}' in the prompt set; zero-shot skipped for it"
             )
-    rows, roc = [], {}
-    for name in [name for name in findings if name in logits]:
-        known = findings[name]
+            continue
         p = logit_probabilities(logits[name])[known]
         y = site.labels[name].to_numpy()[known]
         rows.append(
