@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from model.data import dicom_tags as tags
+from model.data.dicom_tags import TopLevel
 
 Geometry = tuple[
     tuple[float, float] | None, tuple[float, float, float] | None, tuple[float, ...] | None
@@ -58,39 +58,40 @@ def _from_groups(ds: Dataset, frame: int, sequence: str, keyword: str) -> object
     return None
 
 
-def frame_geometry(ds: Dataset, frame: int) -> Geometry:
+def frame_geometry(top: TopLevel, frame: int) -> Geometry:
     """(PixelSpacing (row, col) mm, ImagePositionPatient mm, ImageOrientationPatient 6 cosines).
 
     ``frame`` is -1 for a classic single-frame image, else the 0-based frame of a multi-frame one.
     """
-    spacing = _floats(tags.numbers(ds, "PixelSpacing"), 2)
-    position = _floats(tags.numbers(ds, "ImagePositionPatient"), 3)
-    orientation = _floats(tags.numbers(ds, "ImageOrientationPatient"), 6)
+    spacing = _floats(top.numbers("PixelSpacing"), 2)
+    position = _floats(top.numbers("ImagePositionPatient"), 3)
+    orientation = _floats(top.numbers("ImageOrientationPatient"), 6)
     if frame >= 0:
-        spacing = _floats(_from_groups(ds, frame, "PixelMeasuresSequence", "PixelSpacing"), 2) or (
-            spacing
-        )
+        spacing = _floats(
+            _from_groups(top.dataset, frame, "PixelMeasuresSequence", "PixelSpacing"), 2
+        ) or (spacing)
         position = _floats(
-            _from_groups(ds, frame, "PlanePositionSequence", "ImagePositionPatient"), 3
+            _from_groups(top.dataset, frame, "PlanePositionSequence", "ImagePositionPatient"), 3
         ) or (position)
         orientation = _floats(
-            _from_groups(ds, frame, "PlaneOrientationSequence", "ImageOrientationPatient"), 6
+            _from_groups(top.dataset, frame, "PlaneOrientationSequence", "ImageOrientationPatient"),
+            6,
         ) or (orientation)
     if spacing is not None and min(spacing) <= 0:
         spacing = None
     return spacing, position, orientation  # type: ignore[return-value]
 
 
-def frame_timing(ds: Dataset, frame: int) -> tuple[float | None, int | None]:
+def frame_timing(top: TopLevel, frame: int) -> tuple[float | None, int | None]:
     """(trigger time ms, temporal position index) of a frame; None where the header lacks it."""
-    trigger: object = tags.number(ds, "TriggerTime")
-    temporal: object = tags.number(ds, "TemporalPositionIdentifier")
+    trigger: object = top.number("TriggerTime")
+    temporal: object = top.number("TemporalPositionIdentifier")
     if frame >= 0:
         nominal = _from_groups(
-            ds, frame, "CardiacSynchronizationSequence", "NominalCardiacTriggerDelayTime"
+            top.dataset, frame, "CardiacSynchronizationSequence", "NominalCardiacTriggerDelayTime"
         )
         trigger = nominal if nominal is not None else trigger
-        index = _from_groups(ds, frame, "FrameContentSequence", "TemporalPositionIndex")
+        index = _from_groups(top.dataset, frame, "FrameContentSequence", "TemporalPositionIndex")
         temporal = index if index is not None else temporal
         if temporal is None and trigger is None:
             temporal = frame + 1
