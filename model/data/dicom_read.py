@@ -288,7 +288,6 @@ def read_pixels(path: str | Path, layout: PixelLayout | None = None) -> np.ndarr
     With a ``layout`` from ``read_headers`` that located raw pixels, they are read directly;
     otherwise pydicom decodes them (compressed transfer syntaxes through the pylibjpeg plugins).
     """
-    path = Path(path)
     if layout is not None and layout.offset is not None and layout.dtype is not None:
         count = layout.frames * layout.rows * layout.cols
         try:
@@ -298,6 +297,7 @@ def read_pixels(path: str | Path, layout: PixelLayout | None = None) -> np.ndarr
         if raw.size != count:
             raise DicomReadError("truncated pixel data")
         return _finish(raw, layout)
+    path = Path(path)
     ds = _open(path)
     top = TopLevel(ds)
     layout = _check_pixels(top, path)

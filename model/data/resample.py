@@ -14,6 +14,7 @@ import numpy as np
 
 LOW_PERCENTILE = 1.0
 HIGH_PERCENTILE = 99.5
+PERCENTILE_SAMPLES = 32_768
 
 
 @dataclass(frozen=True)
@@ -81,19 +82,22 @@ def to_uint8(values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """Map ``values`` to uint8 so the 1st..99.5th percentile of the acquired pixels spans 0..255.
 
     ``valid`` (bool, same shape) marks acquired pixels; padding outside the field is ignored for
-    the percentiles and stays 0.
+    the percentiles and stays 0. They are taken over at most ``PERCENTILE_SAMPLES`` evenly
+    strided acquired pixels (every 2nd of a 16-frame 64 x 64 view): half the cost of the partial
+    sort, for output grey levels that move by a tenth of a level on average.
     """
     sample = values[valid] if valid is not None else values.ravel()
     if sample.size == 0:
         return np.zeros(values.shape, dtype=np.uint8)
-    if sample.size > 200_000:
-        sample = sample[:: sample.size // 200_000 + 1]
+    if sample.size > PERCENTILE_SAMPLES:
+        sample = sample[:: -(-sample.size // PERCENTILE_SAMPLES)]
     low, high = np.percentile(sample, [LOW_PERCENTILE, HIGH_PERCENTILE])
-    scale = 255.0 / max(float(high - low), 1e-6)
-    scaled = np.clip((values - low) * scale, 0.0, 255.0)
+    scaled = values.astype(np.float32) - np.float32(low)
+    scaled *= np.float32(255.0 / max(float(high - low), 1e-6))
+    np.clip(scaled, 0.0, 255.0, out=scaled)
     if valid is not None:
-        scaled = np.where(valid, scaled, 0.0)
-    return np.rint(scaled).astype(np.uint8)
+        np.multiply(scaled, valid, out=scaled)
+    return np.rint(scaled, out=scaled).astype(np.uint8)
 
 
 def field_mask(
