@@ -102,11 +102,12 @@ def test_jpeg_baseline_decodes(tmp_path: Path) -> None:
     assert abs(float(decoded[8, 8]) - 200) < 8 and abs(float(decoded[0, 0]) - 90) < 8
 
 
-def test_enhanced_multiframe_gives_one_header_per_frame(tmp_path: Path) -> None:
+@pytest.mark.parametrize("frames", [3, 80])
+def test_enhanced_multiframe_gives_one_header_per_frame(tmp_path: Path, frames: int) -> None:
+    """80 frames make the per-frame groups large enough to be deferred while reading headers."""
     path, ds = _classic(tmp_path)
     ds = pydicom.dcmread(path)
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = EnhancedMRImageStorage
-    frames = 3
     ds.NumberOfFrames = frames
     del ds.TriggerTime, ds.ImagePositionPatient, ds.PixelSpacing
     shared = Dataset()
@@ -125,12 +126,17 @@ def test_enhanced_multiframe_gives_one_header_per_frame(tmp_path: Path) -> None:
     ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
     ds.PixelData = np.stack([_pattern() + i for i in range(frames)]).astype(np.uint16).tobytes()
     ds.save_as(path, enforce_file_format=True)
+    deferred = pydicom.dcmread(path, defer_size=4096).get_item(
+        "PerFrameFunctionalGroupsSequence", keep_deferred=True
+    )
+    assert (deferred.value is None) == (frames > 3)
     headers = read_headers(path)
-    assert [h.frame for h in headers] == [0, 1, 2]
-    assert [h.trigger_time for h in headers] == [300.0, 200.0, 100.0]
+    assert [h.frame for h in headers] == list(range(frames))
+    assert [h.trigger_time for h in headers] == [300.0 - 100 * i for i in range(frames)]
     assert headers[2].position == (0.0, 0.0, 2.0) and headers[0].pixel_spacing == (0.8, 0.8)
+    assert headers[-1].position == (0.0, 0.0, float(frames - 1))
     pixels = read_pixels(path)
-    assert pixels.shape == (3, ROWS, COLS)
+    assert pixels.shape == (frames, ROWS, COLS)
     np.testing.assert_array_equal(pixels[2], _pattern() + 2)
 
 

@@ -15,7 +15,15 @@ from model.data.deid import age_band, pseudonym, sex_code
 from model.data.dicom_read import SliceHeader
 from model.data.ingest import ingest
 from model.data.reports import extract_impression, scrub_text
-from model.data.resample import GridConfig, resample_cycle, resample_fov, to_uint8
+from model.data.resample import (
+    HIGH_PERCENTILE,
+    LOW_PERCENTILE,
+    PERCENTILE_SAMPLES,
+    GridConfig,
+    resample_cycle,
+    resample_fov,
+    to_uint8,
+)
 from model.data.series import order_phases, select_sax_levels
 from model.data.views import ViewMap, classify_series
 from model.schema import VIEW_SLOTS
@@ -149,6 +157,22 @@ def test_resampling_keeps_millimetres_and_cycle() -> None:
     cycle = resample_cycle(phases, 8)[:, 0, 0]
     np.testing.assert_allclose(cycle, [0, 0.5, 1, 1.5, 2, 2.5, 3, 1.5])
     assert to_uint8(np.array([0.0, 1.0, 1000.0])).tolist()[:2] == [0, 0]
+
+
+def test_to_uint8_sampled_percentiles_match_exact_ones() -> None:
+    """A view larger than the percentile sample maps within a grey level of exact percentiles."""
+    rng = np.random.default_rng(0)
+    view = rng.gamma(2.0, 150.0, size=(16, 64, 64)).astype(np.float32)
+    valid = np.zeros((64, 64), bool)
+    valid[4:60, :] = True
+    valid = np.broadcast_to(valid, view.shape)
+    low, high = np.percentile(view[valid], [LOW_PERCENTILE, HIGH_PERCENTILE])
+    exact = np.rint(np.clip((view - low) * 255.0 / (high - low), 0, 255)) * valid
+    mapped = to_uint8(view, valid)
+    assert view[valid].size > PERCENTILE_SAMPLES and mapped.dtype == np.uint8
+    assert not mapped[~valid].any()
+    difference = np.abs(mapped.astype(float) - exact)
+    assert difference.mean() < 1.0 and difference.max() <= 6
 
 
 def test_acdc_layout_ingests_sax_with_labels(tmp_path: Path) -> None:

@@ -84,7 +84,7 @@ def to_uint8(values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     ``valid`` (bool, same shape) marks acquired pixels; padding outside the field is ignored for
     the percentiles and stays 0. They are taken over at most ``PERCENTILE_SAMPLES`` evenly
     strided acquired pixels (every 2nd of a 16-frame 64 x 64 view): half the cost of the partial
-    sort, for output grey levels that move by a tenth of a level on average.
+    sort, for output grey levels that move by less than one level on average.
     """
     sample = values[valid] if valid is not None else values.ravel()
     if sample.size == 0:
