@@ -37,6 +37,17 @@ def _decode(raw: bytes) -> str:
     return raw.decode("ascii", errors="replace")
 
 
+def _element_text(element: object) -> str:
+    if element is None:
+        return ""
+    value = element.value  # type: ignore[attr-defined]
+    if value is None:
+        return ""
+    if isinstance(element, RawDataElement):
+        return _decode(bytes(value)).strip(" \x00")
+    return str(value).strip()
+
+
 class TopLevel:
     """The top-level attributes of one dataset, read by keyword without converting elements."""
 
@@ -53,15 +64,7 @@ class TopLevel:
 
     def text(self, keyword: str) -> str:
         """A string attribute, stripped; ``""`` when absent."""
-        element = self._element(keyword)
-        if element is None:
-            return ""
-        value = element.value  # type: ignore[attr-defined]
-        if value is None:
-            return ""
-        if isinstance(element, RawDataElement):
-            return _decode(bytes(value)).strip(" \x00")
-        return str(value).strip()
+        return _element_text(self._element(keyword))
 
     def numbers(self, keyword: str) -> tuple[float, ...] | None:
         """A DS / IS attribute (possibly multi-valued) as floats; None when absent or malformed."""
@@ -70,13 +73,13 @@ class TopLevel:
             return None
         parts: list
         if isinstance(element, RawDataElement):
-            parts = self.text(keyword).split("\\")
+            parts = _element_text(element).split("\\")
         else:
             value = element.value  # type: ignore[attr-defined]
             is_sequence = hasattr(value, "__iter__") and not isinstance(value, str | bytes)
-            parts = list(value) if is_sequence else [value]
+            parts = [str(part) for part in value] if is_sequence else [str(value)]
         try:
-            values = tuple(float(str(part).strip()) for part in parts if str(part).strip() != "")
+            values = tuple(float(part) for part in parts if not part.isspace() and part)
         except ValueError:
             return None
         return values or None
