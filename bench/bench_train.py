@@ -2,10 +2,14 @@
 
     python -m bench.bench_train [--presets cpu-small] [--kinds multiview,flat,static]
                                  [--steps 5] [--batch-size N] [--device auto]
+                                 [--mfu] [--peak-tflops T]
 
 Random videos of the preset's input size and a pool of report-like texts, so no dataset is
 needed. Training = forward + backward + AdamW step; embedding = video forward without grad.
-The first step (warm-up, text cache fill) is not timed. Prints one line per configuration.
+The first step (warm-up, text cache fill) is not timed. Prints one line per configuration;
+with ``--mfu`` a second one: FLOPs per training step counted by torch over one more step, and
+the model FLOPs utilisation against the GPU's datasheet peak (or ``--peak-tflops``) and against a
+matmul measured on the same device in the same run (``bench/mfu.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 
 import torch
 
+from bench.mfu import Utilisation, count_flops, utilisation
 from model.nn.clip_model import CMRClip
 from model.nn.loss import ClipLoss, text_ids_from_texts
 from model.nn.presets import load_preset
@@ -42,7 +47,13 @@ def batch_inputs(batch: int, frames: int, size: int, device: torch.device) -> tu
 
 
 def measure(
-    preset_name: str, kind: str, steps: int, batch: int | None, device: torch.device
+    preset_name: str,
+    kind: str,
+    steps: int,
+    batch: int | None,
+    device: torch.device,
+    mfu: bool = False,
+    peak_tflops: float | None = None,
 ) -> dict:
     preset = load_preset(preset_name)
     preset.model.video.kind = kind
@@ -85,7 +96,15 @@ def measure(
             torch.cuda.synchronize()
         rates[name] = steps * batch / (time.perf_counter() - start)
     params = sum(p.numel() for p in model.visual.parameters())
-    return {"preset": preset_name, "kind": kind, "batch": batch, "video_params": params, **rates}
+    result = {"preset": preset_name, "kind": kind, "batch": batch, "video_params": params, **rates}
+    if mfu:
+        model.train()
+        flops = count_flops(train_step)
+        step_dtype = dtype or torch.float32
+        result["utilisation"] = utilisation(
+            flops, rates["train"] / batch, device, step_dtype, peak_tflops
+        )
+    return result
 
 
 def main() -> None:
@@ -95,17 +114,24 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--mfu", action="store_true", help="count FLOPs, report utilisation")
+    parser.add_argument("--peak-tflops", type=float, help="peak for MFU instead of the datasheet")
     args = parser.parse_args()
     device = resolve_device(args.device)
     print(f"device {device}, torch threads {torch.get_num_threads()}")
     for preset in args.presets.split(","):
         for kind in args.kinds.split(","):
-            r = measure(preset, kind, args.steps, args.batch_size, device)
+            r = measure(
+                preset, kind, args.steps, args.batch_size, device, args.mfu, args.peak_tflops
+            )
             print(
                 f"{r['preset']:10s} {r['kind']:10s} batch {r['batch']:3d} "
                 f"video params {r['video_params'] / 1e6:6.2f} M  "
                 f"train {r['train']:8.3g} studies/s  embed {r['embed']:8.3g} studies/s"
             )
+            used: Utilisation | None = r.get("utilisation")
+            if used is not None:
+                print(f"{'':22s}{used.line()}")
 
 
 if __name__ == "__main__":
