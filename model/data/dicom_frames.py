@@ -67,16 +67,15 @@ def frame_geometry(top: TopLevel, frame: int) -> Geometry:
     position = _floats(top.numbers("ImagePositionPatient"), 3)
     orientation = _floats(top.numbers("ImageOrientationPatient"), 6)
     if frame >= 0:
-        spacing = _floats(
-            _from_groups(top.dataset, frame, "PixelMeasuresSequence", "PixelSpacing"), 2
-        ) or (spacing)
-        position = _floats(
-            _from_groups(top.dataset, frame, "PlanePositionSequence", "ImagePositionPatient"), 3
-        ) or (position)
-        orientation = _floats(
-            _from_groups(top.dataset, frame, "PlaneOrientationSequence", "ImageOrientationPatient"),
-            6,
-        ) or (orientation)
+
+        def grouped(sequence: str, keyword: str, count: int) -> tuple[float, ...] | None:
+            return _floats(_from_groups(top.dataset, frame, sequence, keyword), count)
+
+        spacing = grouped("PixelMeasuresSequence", "PixelSpacing", 2) or spacing
+        position = grouped("PlanePositionSequence", "ImagePositionPatient", 3) or position
+        orientation = (
+            grouped("PlaneOrientationSequence", "ImageOrientationPatient", 6) or orientation
+        )
     if spacing is not None and min(spacing) <= 0:
         spacing = None
     return spacing, position, orientation  # type: ignore[return-value]
