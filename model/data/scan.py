@@ -56,7 +56,7 @@ def walk_files(src: Path, problems: list[Problem]) -> list[str]:
                 subfolders.append(entry.path)
             elif entry.is_file():
                 files.append(entry.path)
-        pending.extend(subfolders)
+        pending.extend(reversed(subfolders))  # depth first, in name order
     return sorted(files)
 
 
