@@ -13,6 +13,7 @@ import pandas as pd
 from dashboard.jobs import model_command
 from dashboard.settings import Settings
 from dashboard.zip_import import ZipImportResult, extract_zip
+from model.data.ingest import usable_cpus
 from model.errors import DataError, UserError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -50,8 +51,10 @@ def source_folder(settings: Settings, text: str) -> Path:
 
 
 def ingest_command(source: Path, out: Path, site: str, reports: Path | None) -> list[str]:
-    """``python -m model ingest SRC --out DATASET --site SITE [--reports CSV]``."""
+    """``python -m model ingest SRC --out DATASET --site SITE --workers N [--reports CSV]``, with
+    one worker per CPU this process may use (an import is the only job the user waits on)."""
     args = ["ingest", str(source), "--out", str(out), "--site", check_name(site)]
+    args += ["--workers", str(usable_cpus())]
     if reports is not None:
         args += ["--reports", str(reports)]
     return model_command(*args)

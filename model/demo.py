@@ -19,12 +19,12 @@ import argparse
 import importlib
 import json
 import logging
-import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.atomic import atomic_write_json
+from model.data.ingest import usable_cpus
 from model.errors import UserError
 from model.progress import stage_prefix
 from model.schema import DatasetPaths
@@ -70,7 +70,7 @@ class DemoOptions:
     internal: int = 1000
     external: int = 300
     seed: int = 0
-    workers: int = max(1, os.cpu_count() or 1)
+    workers: int = field(default_factory=usable_cpus)
     epochs: int | None = None
     preset: str = "cpu-small"
 
@@ -187,7 +187,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--internal", type=int, default=1000, help="internal-site studies")
     parser.add_argument("--external", type=int, default=300, help="external-site studies")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=DemoOptions.workers)
+    parser.add_argument("--workers", type=int, default=usable_cpus(), help="worker processes")
     parser.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     parser.add_argument("--preset", default="cpu-small")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -10,12 +11,14 @@ import pandas as pd
 import pytest
 
 from dashboard.cine import cine_player_html, player_height
+from dashboard.importer import ingest_command
 from dashboard.prompt_editor import diagnoses_rows, findings_rows, prompt_set_from_rows
 from dashboard.runs import format_eta, run_state
 from dashboard.scoring import CachedTextEncoder, clean_query
 from dashboard.search import page_of, rank
 from dashboard.settings import Settings
 from dashboard.studies import StudyFilter, apply_filter, display_table, thumbnail_strip, view_frames
+from model.data import ingest
 from model.errors import DataError, UserError
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 
@@ -151,3 +154,14 @@ def test_projection_places_points_near_their_neighbours() -> None:
     assert np.allclose(knn_place(anchors, anchors, anchor_xy, k=1), anchor_xy)
     with pytest.raises(DataError, match="at least"):
         fit_projection(ids[:3], vectors[:3])
+
+
+def test_import_job_ingests_with_one_worker_per_usable_cpu(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    command = ingest_command(tmp_path / "src", tmp_path / "out", "site-b", None)
+    parser = argparse.ArgumentParser()
+    ingest.add_arguments(parser)
+    args = parser.parse_args(command[command.index("ingest") + 1 :])
+    assert args.workers == 3 and args.site == "site-b" and args.reports is None

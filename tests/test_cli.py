@@ -1,0 +1,28 @@
+"""Every ``python -m model`` command builds its parser, and the demo's defaults are usable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model.cli import COMMANDS, build_parser
+from model.data.ingest import usable_cpus
+from model.demo import DemoOptions
+
+
+@pytest.mark.parametrize("command", [c.name for c in COMMANDS])
+def test_each_command_prints_its_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    parser, chosen = build_parser([command, "--help"])
+    assert chosen is not None and chosen.name == command
+    with pytest.raises(SystemExit) as stop:
+        parser.parse_args([command, "--help"])
+    assert stop.value.code == 0
+    assert f"usage: python -m model {command}" in capsys.readouterr().out
+
+
+def test_demo_uses_every_usable_cpu_by_default(tmp_path: Path) -> None:
+    parser, _ = build_parser(["demo"])
+    args = parser.parse_args(["demo", "--root", str(tmp_path)])
+    assert args.workers == usable_cpus() >= 1
+    assert DemoOptions(root=tmp_path).workers == usable_cpus()
