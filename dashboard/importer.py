@@ -13,8 +13,8 @@ import pandas as pd
 from dashboard.jobs import model_command
 from dashboard.settings import Settings
 from dashboard.zip_import import ZipImportResult, extract_zip
-from model.data.ingest import usable_cpus
 from model.errors import DataError, UserError
+from model.workers import usable_cpus
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 

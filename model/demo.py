@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.atomic import atomic_write_json
-from model.data.ingest import usable_cpus
 from model.errors import UserError
 from model.progress import stage_prefix
 from model.schema import DatasetPaths
+from model.workers import usable_cpus
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from model.cli import COMMANDS, build_parser
-from model.data.ingest import usable_cpus
 from model.demo import DemoOptions
+from model.workers import usable_cpus
 
 
 @pytest.mark.parametrize("command", [c.name for c in COMMANDS])

@@ -18,6 +18,7 @@ from dashboard.scoring import CachedTextEncoder, clean_query
 from dashboard.search import page_of, rank
 from dashboard.settings import Settings
 from dashboard.studies import StudyFilter, apply_filter, display_table, thumbnail_strip, view_frames
+from model import workers
 from model.data import ingest
 from model.errors import DataError, UserError
 from model.prompts import DEFAULT_PROMPTS, PromptSet
@@ -159,7 +160,7 @@ def test_projection_places_points_near_their_neighbours() -> None:
 def test_import_job_ingests_with_one_worker_per_usable_cpu(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    monkeypatch.setattr(workers.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
     command = ingest_command(tmp_path / "src", tmp_path / "out", "site-b", None)
     parser = argparse.ArgumentParser()
     ingest.add_arguments(parser)

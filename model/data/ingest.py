@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
-import os
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -275,14 +274,6 @@ def _identifiers(plans: list[_Plan]) -> set[str]:
             found.update((header.patient_name, header.patient_id, header.birth_date))
     found.discard("")
     return found
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its CPU affinity where the OS reports one): the worker
-    count the demo build and the dashboard's imports give ingest."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 def _executor(workers: int) -> Executor | None:
