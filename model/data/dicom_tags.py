@@ -60,7 +60,7 @@ class TopLevel:
         return tag in self._elements
 
     def _element(self, keyword: str) -> object:
-        return self._elements.get(_TAGS.get(keyword) or _tag(keyword))
+        return self._elements.get(_tag(keyword))
 
     def text(self, keyword: str) -> str:
         """A string attribute, stripped; ``""`` when absent."""
