@@ -42,6 +42,9 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
                 {"loss": loss.detach(), "video": local_video.grad, "text": local_text.grad},
                 Path(out_dir) / f"local{int(local_loss)}-rank{rank}.pt",
             )
+        if rank == 0:  # one rank alone (as rank 0 validates): no collective may run
+            alone = ClipLoss(distributed=False)(video[rows], text[rows], scale, IDS[rows])
+            torch.save({"loss": alone}, Path(out_dir) / "alone-rank0.pt")
         dist.barrier()  # both ranks done before either tears gloo down (a teardown race aborted one)
     finally:
         dist.destroy_process_group()
@@ -79,3 +82,13 @@ def test_two_ranks_match_the_full_batch(rank_results: Path, local_loss: bool) ->
     got_text = torch.cat([r["text"] for r in results])
     torch.testing.assert_close(got_video, video.grad * WORLD, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(got_text, text.grad * WORLD, rtol=1e-5, atol=1e-6)
+
+
+def test_a_loss_one_rank_computes_alone_uses_only_its_own_features(rank_results: Path) -> None:
+    alone = torch.load(rank_results / "alone-rank0.pt", weights_only=True)["loss"]
+    video, text = global_features()
+    rows = slice(0, LOCAL_BATCH)
+    expected = ClipLoss()(
+        video[rows], text[rows], torch.tensor(12.0, dtype=torch.float64), IDS[rows]
+    )
+    assert float(alone) == pytest.approx(float(expected), rel=1e-9)

@@ -78,13 +78,17 @@ class ClipLoss(nn.Module):
 
     ``scale`` is the multiplier itself (``exp(logit_scale)``, as ``CMRClip.forward`` returns).
     Features are expected unit-norm. The loss is the mean of the video->text and text->video
-    soft cross-entropies.
+    soft cross-entropies. ``distributed=False`` scores this process's features alone even inside
+    a process group (a loss one rank computes by itself must not wait for the others).
     """
 
-    def __init__(self, local_loss: bool = False, gather_with_grad: bool = False) -> None:
+    def __init__(
+        self, local_loss: bool = False, gather_with_grad: bool = False, distributed: bool = True
+    ) -> None:
         super().__init__()
         self.local_loss = local_loss
         self.gather_with_grad = gather_with_grad
+        self.distributed = distributed
 
     def forward(
         self,
@@ -99,7 +103,7 @@ class ClipLoss(nn.Module):
                 f"and {tuple(text_features.shape)}"
             )
         batch = video_features.shape[0]
-        rank, world_size = rank_and_world_size()
+        rank, world_size = rank_and_world_size() if self.distributed else (0, 1)
         if text_ids is None:
             text_ids = torch.arange(batch, device=video_features.device) + rank * batch
         elif text_ids.shape != (batch,):

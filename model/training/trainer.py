@@ -253,7 +253,7 @@ class Trainer:
         if self.ctx.is_main and self.val_ids and ((epoch + 1) % self.cfg.eval_every == 0 or last):
             metrics = validate(
                 self.model,
-                ClipLoss(),
+                ClipLoss(distributed=False),  # rank 0 validates alone
                 self.ds,
                 self.val_ids,
                 self.cfg.frames,
