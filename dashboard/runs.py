@@ -37,6 +37,7 @@ class TrainForm:
     epochs: int = 8
     lr: float = 1e-3
     text_layers: int = 2
+    time_budget_min: float = 0.0  # > 0: as many epochs as fit, at most ``epochs``
 
 
 def run_state(status: dict[str, Any]) -> str:
@@ -155,6 +156,7 @@ def prepare_run(form: TrainForm, runs_dir: Path, gpus: int) -> tuple[Path, list[
     video.update(kind=form.tower, frames=form.frames, image_size=form.image_size)
     preset["model"]["text"]["unlocked_layers"] = form.text_layers
     train.update(epochs=form.epochs, batch_size=form.batch_size, lr=form.lr)
+    train["time_budget_s"] = max(float(form.time_budget_min), 0.0) * 60.0
     for key in ("frames", "image_size"):
         if key in train:
             train[key] = video[key]
@@ -219,6 +221,7 @@ def preset_defaults(name: str) -> dict[str, Any]:
         "epochs": int(train.get("epochs", 8)),
         "lr": float(train.get("lr", 1e-3)),
         "text_layers": int(text.get("unlocked_layers", 2)),
+        "time_budget_min": float(train.get("time_budget_s", 0.0)) / 60.0,
     }
 
 

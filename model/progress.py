@@ -73,6 +73,13 @@ class Progress:
         self._bar.update(n)
         self._write()
 
+    def set_total(self, total: int) -> None:
+        """Change how many units the stage has (a run that learns its length part-way)."""
+        self.total = total
+        self._bar.total = total
+        self._bar.refresh()
+        self._write(force=True)
+
     def eta_s(self) -> float | None:
         if not self.total or self.done <= 0:
             return None

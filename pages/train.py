@@ -73,14 +73,23 @@ def training_form(
         layers = row[3].number_input("Text layers unlocked", 0, 6, defaults["text_layers"])
         row = st.columns(4)
         batch = row[0].number_input("Batch size", 2, 4096, defaults["batch_size"])
-        epochs = row[1].number_input("Epochs", 1, 1000, defaults["epochs"])
-        lr = row[2].number_input("Learning rate", 1e-6, 1.0, defaults["lr"], format="%.5f")
-        chosen = row[3].multiselect("GPUs", gpus, default=gpus, help="torchrun when more than one")
+        epochs = row[1].number_input(
+            "Epochs", 1, 1000, defaults["epochs"], help="With a time budget: the most it trains"
+        )
+        budget = row[2].number_input(
+            "Time budget (min)",
+            0.0,
+            10080.0,
+            defaults["time_budget_min"],
+            help="As many epochs as fit, judged from the first epoch's time; 0 = exactly Epochs",
+        )
+        lr = row[3].number_input("Learning rate", 1e-6, 1.0, defaults["lr"], format="%.5f")
+        chosen = st.multiselect("GPUs", gpus, default=gpus, help="torchrun when more than one")
         if not gpus:
             st.caption("No GPU detected: the run uses the CPU.")
         if not st.form_submit_button("Launch training", type="primary"):
             return None, 0
-    values = (int(frames), int(size), int(batch), int(epochs), float(lr), int(layers))
+    values = (int(frames), int(size), int(batch), int(epochs), float(lr), int(layers), budget)
     return TrainForm(dataset, name, preset, tower, *values), len(chosen)
 
 

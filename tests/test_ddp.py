@@ -32,18 +32,10 @@ def _train_losses(run: Path) -> list[float]:
     return [r["loss"] for r in RunFolder(run).read_metrics() if r["kind"] == "train"]
 
 
-def test_two_gloo_processes_match_single_process(tmp_path: Path) -> None:
-    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
-    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4)
-    # No trainable BERT layer: its built-in dropout would draw different masks per rank.
-    spec = json.loads(preset.read_text())
-    spec["model"]["text"]["unlocked_layers"] = 0
-    preset.write_text(json.dumps(spec))
-    single = train(
-        TrainOptions(
-            data=data, out=tmp_path / "single", preset=str(preset), max_steps=2, device="cpu"
-        )
-    )
+def _torchrun_train(
+    data: Path, preset: Path, out: Path, *extra: str
+) -> subprocess.CompletedProcess:
+    """``python -m model train`` in 2 gloo processes on the CPU."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     command = [
         *_torchrun(),
@@ -58,13 +50,27 @@ def test_two_gloo_processes_match_single_process(tmp_path: Path) -> None:
         "--preset",
         str(preset),
         "--out",
-        str(tmp_path / "ddp"),
-        "--max-steps",
-        "2",
+        str(out),
         "--device",
         "cpu",
+        *extra,
     ]
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_two_gloo_processes_match_single_process(tmp_path: Path) -> None:
+    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4)
+    # No trainable BERT layer: its built-in dropout would draw different masks per rank.
+    spec = json.loads(preset.read_text())
+    spec["model"]["text"]["unlocked_layers"] = 0
+    preset.write_text(json.dumps(spec))
+    single = train(
+        TrainOptions(
+            data=data, out=tmp_path / "single", preset=str(preset), max_steps=2, device="cpu"
+        )
+    )
+    done = _torchrun_train(data, preset, tmp_path / "ddp", "--max-steps", "2")
     assert done.returncode == 0, done.stderr[-3000:]
     config = RunFolder(tmp_path / "ddp").read_config()
     assert config["world_size"] == 2 and config["global_batch"] == 4
@@ -73,3 +79,17 @@ def test_two_gloo_processes_match_single_process(tmp_path: Path) -> None:
     # Step 1: same weights, same global batch. Step 2: also checks the averaged gradients.
     assert ddp_losses == pytest.approx(single.losses, rel=1e-4, abs=1e-5)
     assert (tmp_path / "ddp" / "last.pt").is_file()
+
+
+def test_every_process_keeps_rank_zeros_time_budget_choice(tmp_path: Path) -> None:
+    # A budget spent by the first epoch: every rank must stop there (a rank that went on alone
+    # would hang its collective calls until the timeout).
+    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=3, time_budget_s=1e-3)
+    done = _torchrun_train(data, preset, tmp_path / "ddp")
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = RunFolder(tmp_path / "ddp")
+    config = folder.read_config()
+    assert config["epochs"] == 1 and config["total_steps"] == config["steps_per_epoch"] == 3
+    assert folder.read_status()["state"] == "finished"
+    assert len(_train_losses(tmp_path / "ddp")) == 3

@@ -9,6 +9,8 @@ import pytest
 from dashboard_fixtures import tiny_data_root
 from streamlit.testing.v1 import AppTest
 
+from dashboard.runs import preset_defaults
+
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 pytestmark = pytest.mark.slow
 
@@ -90,6 +92,10 @@ def test_studies_table_and_runs(app) -> None:
     train = app("pages/train.py")
     runs = train.dataframe(key="runs-table").value
     assert runs["run"].tolist() == ["runs/tiny"]
+    inputs = {n.label: n.value for n in train.number_input}
+    budget = preset_defaults("cpu-small")["time_budget_min"]
+    assert inputs["Time budget (min)"] == pytest.approx(budget)
+    assert inputs["Epochs"] == preset_defaults("cpu-small")["epochs"]
 
 
 def test_embedding_map_renders(app) -> None:

@@ -188,9 +188,14 @@ class TrainConfig:
     ``model.sentences.drop_words``); ``sentence_loss`` is the weight of the sentence-level loss
     (``model.nn.sentence_loss``) against the study-level CLIP loss (needs
     ``text.pooling = "sentences"``).
+
+    With ``time_budget_s`` > 0, ``epochs`` is the most the run trains: after its first epoch
+    (validation included) the run keeps as many epochs as that epoch's wall time says fit in the
+    budget, at least 1 (``model.training.budget``). 0 trains exactly ``epochs``.
     """
 
     epochs: int = 8
+    time_budget_s: float = 0.0
     batch_size: int = 32
     lr: float = 1e-3
     text_lr: float = 1e-4
@@ -223,6 +228,8 @@ class TrainConfig:
             eval_every=self.eval_every,
             log_every=self.log_every,
         )
+        if self.time_budget_s < 0:
+            raise UserError(f"train.time_budget_s must be >= 0, got {self.time_budget_s}")
         if self.text_lr < 0 or self.weight_decay < 0 or self.grad_clip < 0:
             raise UserError("train.text_lr, weight_decay and grad_clip must be >= 0")
         if not 0.0 <= self.sentence_loss <= 1.0:

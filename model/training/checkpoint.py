@@ -187,6 +187,14 @@ def meta_from_payload(path: Path, payload: dict[str, Any]) -> CheckpointMeta:
     )
 
 
+def republish_best(last: Path, best: Path, step: int) -> None:
+    """A run killed between writing ``last`` (the best step) and copying it: copy it now."""
+    if best.is_file() and read_checkpoint_meta(best).step == step:
+        return
+    log.warning("best.pt missed the copy of step %d before the interruption; copying", step)
+    publish_copy(last, best)
+
+
 def read_checkpoint_meta(path: str | Path) -> CheckpointMeta:
     """Metadata only (the file is memory-mapped, so tensors are not read)."""
     return meta_from_payload(Path(path), read_checkpoint(path))

@@ -104,3 +104,27 @@ def broadcast_object(ctx: DistContext, obj: object) -> object:
     holder = [obj]
     dist.broadcast_object_list(holder, src=0)
     return holder[0]
+
+
+def gather_objects(ctx: DistContext, obj: object) -> list[object]:
+    """Every rank's ``obj``, in rank order, on every rank (``[obj]`` outside DDP)."""
+    if not ctx.distributed:
+        return [obj]
+    out: list[object] = [None] * ctx.world_size
+    torch.distributed.all_gather_object(out, obj)
+    return out
+
+
+def global_batch_size(batch_size: int, n_train: int, ctx: DistContext) -> int:
+    """The batch a step trains on: ``batch_size`` (at most the train set), split evenly by rank."""
+    if batch_size % ctx.world_size:
+        raise UserError(
+            f"batch size {batch_size} must split evenly over {ctx.world_size} processes"
+        )
+    batch = min(batch_size, n_train)
+    batch -= batch % ctx.world_size
+    if batch < ctx.world_size:
+        raise UserError(
+            f"{n_train} train studies cannot fill a batch on each of {ctx.world_size} processes"
+        )
+    return batch

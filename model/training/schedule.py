@@ -59,13 +59,29 @@ def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int, min_rat
     return min_ratio + (1.0 - min_ratio) * cosine
 
 
+class WarmupCosine:
+    """The LR multiplier as a callable whose ``total_steps`` a time-budgeted run fixes late.
+
+    The warmup length is set once (from the planned run), so fixing ``total_steps`` after the
+    first epoch leaves every step already taken with the factor it had.
+    """
+
+    def __init__(self, warmup_steps: int, total_steps: int, min_ratio: float) -> None:
+        self.warmup_steps, self.total_steps, self.min_ratio = warmup_steps, total_steps, min_ratio
+
+    def __call__(self, step: int) -> float:
+        return warmup_cosine_factor(step, self.warmup_steps, self.total_steps, self.min_ratio)
+
+
 def build_scheduler(
     optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """Per-step warmup + cosine schedule over ``total_steps`` optimiser steps."""
-    warmup = warmup_steps_for(cfg, total_steps)
-
-    def factor(step: int) -> float:
-        return warmup_cosine_factor(step, warmup, total_steps, cfg.min_lr_ratio)
-
+    factor = WarmupCosine(warmup_steps_for(cfg, total_steps), total_steps, cfg.min_lr_ratio)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def set_total_steps(scheduler: torch.optim.lr_scheduler.LambdaLR, total_steps: int) -> None:
+    """Make the cosine end at ``total_steps`` (warmup unchanged); applies from the next step."""
+    for factor in scheduler.lr_lambdas:
+        factor.total_steps = total_steps

@@ -1,8 +1,8 @@
 """``python -m model train``: contrastive training of CMR-CLIP on an ingested dataset.
 
-``python -m model train --data DATASET --preset cpu-small --out RUNS/NAME [--epochs E] [--resume]
-[--seed S] [--device auto|cpu|cuda] [--max-steps N] [--val-labels CSV]``; the same command runs
-under ``torchrun --nproc_per_node N`` (gloo on CPU, NCCL on GPU). ``train.batch_size`` is the global
+``python -m model train --data DATASET --preset cpu-small --out RUNS/NAME [--epochs E]
+[--time-budget SECONDS] [--resume] [--seed S] [--device auto|cpu|cuda] [--max-steps N]
+[--val-labels CSV]``; the same command runs under ``torchrun --nproc_per_node N`` (gloo on CPU, NCCL on GPU). ``train.batch_size`` is the global
 batch, split evenly across processes. The run folder is described in ``run_folder.py``.
 
 Model selection is label-free: ``best.pt`` is the epoch with the highest mean val R@1/5/10 of
@@ -33,6 +33,7 @@ class TrainOptions:
     out: Path
     preset: str = "cpu-small"
     epochs: int | None = None
+    time_budget_s: float | None = None
     resume: bool = False
     seed: int | None = None
     device: str = "auto"
@@ -60,7 +61,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preset", default="cpu-small", help="cpu-small, gpu-base, paper or a JSON"
     )
-    parser.add_argument("--epochs", type=int, help="override the preset's number of epochs")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        help="train exactly E epochs (the preset's time budget, if any, is dropped)",
+    )
+    parser.add_argument(
+        "--time-budget",
+        dest="time_budget_s",
+        type=float,
+        help="seconds: train as many epochs as fit, at most --epochs or the preset's; 0 = off",
+    )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--seed", type=int, help="override the preset's seed")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -81,11 +92,14 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
             raise UserError(f"--{name.replace('_', '-')} must be > 0, got {value}")
     if args.num_workers is not None and args.num_workers < 0:
         raise UserError("--workers must be >= 0")
+    if args.time_budget_s is not None and not args.time_budget_s >= 0:
+        raise UserError(f"--time-budget must be >= 0 seconds, got {args.time_budget_s}")
     return TrainOptions(
         data=args.data,
         out=args.out,
         preset=args.preset,
         epochs=args.epochs,
+        time_budget_s=args.time_budget_s,
         resume=args.resume,
         seed=args.seed,
         device=args.device,
@@ -101,6 +115,9 @@ def resolve_preset(options: TrainOptions):  # -> model.nn.config.Preset
     from model.nn.presets import load_preset
 
     preset = load_preset(options.preset)
+    budget = options.time_budget_s
+    if budget is None and options.epochs is not None:
+        budget = 0.0  # an explicit epoch count is exact
     overrides = {
         key: value
         for key, value in (
@@ -108,6 +125,7 @@ def resolve_preset(options: TrainOptions):  # -> model.nn.config.Preset
             ("seed", options.seed),
             ("batch_size", options.batch_size),
             ("num_workers", options.num_workers),
+            ("time_budget_s", budget),
         )
         if value is not None
     }

@@ -23,14 +23,26 @@ from model.nn.config import Preset
 from model.nn.loss import ClipLoss
 from model.nn.presets import preset_to_dict
 from model.progress import Progress
-from model.prompts import DEFAULT_PROMPTS, PromptSet
+from model.prompts import PromptSet
 from model.training import checkpoint as ckpt
-from model.training.distributed import DistContext, barrier, broadcast_object
+from model.training.budget import EpochBudget
+from model.training.distributed import (
+    DistContext,
+    barrier,
+    broadcast_object,
+    gather_objects,
+    global_batch_size,
+)
 from model.training.engine import Engine, StepOutcome, epoch_batches
 from model.training.run_folder import RunFolder
-from model.training.schedule import build_optimizer, build_scheduler
+from model.training.schedule import build_optimizer, build_scheduler, set_total_steps
 from model.training.train import TrainOptions, TrainResult
-from model.training.validation import selection_score, validate
+from model.training.validation import (
+    log_validation,
+    logged_val_labels,
+    selection_score,
+    validate,
+)
 
 log = logging.getLogger(__name__)
 _STATUS_INTERVAL_S = 2.0
@@ -54,20 +66,21 @@ class Trainer:
             )
         if blank:
             log.warning("%d train studies have no report impression; they are left out", blank)
-        self.global_batch = min(self.cfg.batch_size, len(self.train_ids))
-        self.global_batch -= self.global_batch % ctx.world_size
-        if self.global_batch < ctx.world_size or self.cfg.batch_size % ctx.world_size:
-            raise UserError(
-                f"batch size {self.cfg.batch_size} must split evenly over {ctx.world_size} processes"
-            )
+        self.global_batch = global_batch_size(self.cfg.batch_size, len(self.train_ids), ctx)
         self.steps_per_epoch = len(self.train_ids) // self.global_batch
-        self.total_steps = self.steps_per_epoch * self.cfg.epochs
+        budget_s = self.cfg.time_budget_s
+        self.budget = EpochBudget(budget_s, self.cfg.epochs, resolved=budget_s <= 0)
         self.folder = RunFolder(Path(options.out))
         self.data_fingerprint = self.ds.fingerprint()
         self.step, self.best_score, self.losses = 0, float("-inf"), []
         self.best_step = -1
         self._last_status = 0.0
         self._session_start, self._session_steps = time.monotonic(), 0
+
+    @property
+    def total_steps(self) -> int:
+        """Steps of the whole run (of the budget's cap until its epochs are chosen)."""
+        return self.steps_per_epoch * self.budget.epochs
 
     # ----- setup ---------------------------------------------------------------------------
     def _build(self) -> None:
@@ -116,20 +129,12 @@ class Trainer:
         self.best_score = float(state["trainer"]["best_score"])
         self.best_step = int(state["trainer"].get("best_step", -1))
         self.losses = [float(x) for x in state["trainer"]["losses"]]
+        if self.cfg.time_budget_s > 0 and "budget" in state["trainer"]:
+            self.budget = EpochBudget(self.cfg.time_budget_s, **state["trainer"]["budget"])
+        set_total_steps(self.scheduler, self.total_steps)  # the run's, not the checkpoint's
         log.info("resuming %s at step %d (epoch %d)", self.folder.root, self.step, meta.epoch)
-        self._republish_best()
-
-    def _republish_best(self) -> None:
-        """A run killed between writing last.pt and copying it to best.pt: copy it now."""
-        best = self.folder.best_checkpoint
-        if not self.ctx.is_main or self.best_step != self.step:
-            return
-        if best.is_file() and ckpt.read_checkpoint_meta(best).step == self.step:
-            return
-        log.warning(
-            "best.pt missed the copy of step %d before the interruption; copying", self.step
-        )
-        ckpt.publish_copy(self.folder.last_checkpoint, best)
+        if self.ctx.is_main and self.best_step == self.step:
+            ckpt.republish_best(self.folder.last_checkpoint, self.folder.best_checkpoint, self.step)
 
     def _prepare_folder(self) -> None:
         if not self.ctx.is_main:
@@ -137,6 +142,9 @@ class Trainer:
         self.folder.attach_log()
         if self.options.resume:
             self.folder.truncate_metrics_after(self.step)
+        self._write_config()
+
+    def _write_config(self) -> None:
         self.folder.write_config(
             {
                 "preset": preset_to_dict(self.preset),
@@ -146,6 +154,8 @@ class Trainer:
                 "world_size": self.ctx.world_size,
                 "global_batch": self.global_batch,
                 "steps_per_epoch": self.steps_per_epoch,
+                "epochs": self.budget.epochs,
+                "epochs_chosen_by_time_budget": self.budget.resolved and self.budget.budget_s > 0,
                 "total_steps": self.total_steps,
                 "n_train": len(self.train_ids),
                 "n_val": len(self.val_ids),
@@ -182,10 +192,13 @@ class Trainer:
         )
 
     def _epochs(self) -> str:
-        labels, prompts = self._val_labels()
+        labels, prompts = None, None
+        if self.options.val_labels is not None and self.ctx.is_main:
+            labels, prompts = logged_val_labels(self.options.val_labels, self.ds)
         with Progress("train", total=self.total_steps, unit="step") as bar:
             bar.update(self.step)
             self._bar = bar
+            self.budget.start_epochs()
             while self.step < self.total_steps:
                 epoch, start = divmod(self.step, self.steps_per_epoch)
                 batches = epoch_batches(
@@ -248,7 +261,8 @@ class Trainer:
             self._status("running", message=f"epoch {epoch + 1} loss {outcome.loss:.3f}")
 
     def _end_of_epoch(self, epoch: int, labels: Any, prompts: PromptSet | None) -> None:
-        last = epoch + 1 == self.cfg.epochs
+        # while the budget is open this may be the last epoch: validate, and time it with the epoch
+        last = epoch + 1 == self.budget.epochs or self.budget.active
         improved = False
         if self.ctx.is_main and self.val_ids and ((epoch + 1) % self.cfg.eval_every == 0 or last):
             metrics = validate(
@@ -261,6 +275,7 @@ class Trainer:
                 labels,
                 prompts,
             )
+            log_validation(epoch, metrics)
             score = selection_score(metrics)
             improved = score > self.best_score
             self.best_score = max(score, self.best_score)
@@ -274,17 +289,11 @@ class Trainer:
                     "time": time.time(),
                 }
             )
-            log.info(
-                "epoch %d val R@1 %.3f R@5 %.3f R@10 %.3f loss %.3f",
-                epoch + 1,
-                metrics["val_r@1"],
-                metrics["val_r@5"],
-                metrics["val_r@10"],
-                metrics["val_loss"],
-            )
         elif self.ctx.is_main and not self.val_ids:
             improved = True  # no val split: the latest epoch is the best we know
         improved = bool(broadcast_object(self.ctx, improved))
+        if self.budget.active:
+            self._choose_epochs()
         if improved:
             self.best_step = self.step
         self._save(self.folder.last_checkpoint)
@@ -292,20 +301,19 @@ class Trainer:
             ckpt.publish_copy(self.folder.last_checkpoint, self.folder.best_checkpoint)
         self._status("running", message=f"epoch {epoch + 1} done")
 
-    def _val_labels(self) -> tuple[Any, PromptSet | None]:
-        """Labels for the logged val AUC (only with --val-labels; never used for selection)."""
-        if self.options.val_labels is None or not self.ctx.is_main:
-            return None, None
-        from model.zeroshot_cli import load_labels
-
-        return load_labels(self.options.val_labels, self.ds.linkage()), PromptSet.load(
-            DEFAULT_PROMPTS
-        )
+    def _choose_epochs(self) -> None:
+        """Fix the run's epochs from the first epoch's time (rank 0 decides for every rank)."""
+        epochs = self.budget.resolve(self._session_steps, self.steps_per_epoch)
+        self.budget.epochs = int(broadcast_object(self.ctx, epochs))
+        set_total_steps(self.scheduler, self.total_steps)
+        self._bar.set_total(self.total_steps)
+        if self.ctx.is_main:
+            self._write_config()
 
     # ----- persistence ---------------------------------------------------------------------
     def _save(self, path: Path) -> None:
         """Every rank contributes its RNG state; rank 0 writes the checkpoint atomically."""
-        rngs = _gather_objects(self.ctx, ckpt.capture_rng())
+        rngs = gather_objects(self.ctx, ckpt.capture_rng())
         if not self.ctx.is_main:
             return
         resume = {
@@ -316,6 +324,7 @@ class Trainer:
                 "best_score": self.best_score,
                 "best_step": self.best_step,
                 "losses": list(self.losses),
+                "budget": self.budget.state(),
             },
         }
         ckpt.save_checkpoint(
@@ -336,20 +345,14 @@ class Trainer:
         elapsed = time.monotonic() - self._session_start
         remaining = self.total_steps - self.step
         eta = elapsed / self._session_steps * remaining if self._session_steps else None
+        if eta is not None and self.budget.active:
+            eta = min(eta, self.budget.remaining_s() or 0.0)
         fields.setdefault("eta_s", eta)
         self.folder.update_status(
             state=state,
             epoch=self.step // self.steps_per_epoch,
-            epochs=self.cfg.epochs,
+            epochs=self.budget.epochs,
             step=self.step,
             steps=self.total_steps,
             **fields,
         )
-
-
-def _gather_objects(ctx: DistContext, obj: object) -> list[object]:
-    if not ctx.distributed:
-        return [obj]
-    out: list[object] = [None] * ctx.world_size
-    torch.distributed.all_gather_object(out, obj)
-    return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 
 from model.embed import embed_studies, embed_texts
-from model.prompts import PromptSet
+from model.prompts import DEFAULT_PROMPTS, PromptSet
 from model.zeroshot import finding_metrics, score_findings
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,25 @@ def retrieval_recalls(
 def selection_score(metrics: dict[str, float]) -> float:
     """The label-free number ``best.pt`` maximises: mean of val R@1, R@5, R@10 (both ways)."""
     return float(np.mean([metrics[f"val_r@{k}"] for k in RECALL_KS]))
+
+
+def logged_val_labels(labels_csv: Path, ds: object) -> tuple[pd.DataFrame, PromptSet]:
+    """``--val-labels`` and the default prompts, for the logged val AUC (never for selection)."""
+    from model.zeroshot_cli import load_labels
+
+    return load_labels(labels_csv, ds.linkage()), PromptSet.load(DEFAULT_PROMPTS)
+
+
+def log_validation(epoch: int, metrics: dict[str, float]) -> None:
+    """One train.log line per validation (``epoch`` counted from 0)."""
+    log.info(
+        "epoch %d val R@1 %.3f R@5 %.3f R@10 %.3f loss %.3f",
+        epoch + 1,
+        metrics["val_r@1"],
+        metrics["val_r@5"],
+        metrics["val_r@10"],
+        metrics["val_loss"],
+    )
 
 
 @torch.no_grad()

@@ -1,0 +1,149 @@
+"""Time-budgeted training: the epoch count chosen after epoch one, recorded, and kept on resume."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.errors import UserError
+from model.nn.config import TrainConfig
+from model.training import budget as budget_module
+from model.training.budget import EpochBudget, epochs_within_budget
+from model.training.checkpoint import read_checkpoint
+from model.training.run_folder import RunFolder
+from model.training.schedule import build_scheduler, set_total_steps
+from model.training.train import (
+    TrainOptions,
+    add_arguments,
+    options_from_args,
+    resolve_preset,
+    train,
+)
+from tests.tiny_dataset import make_tiny_dataset, write_tiny_preset
+
+# The tiny dataset has 15 train studies; batch 4 -> 3 steps per epoch.
+STEPS_PER_EPOCH = 3
+ROOMY_S, TIGHT_S = 1e6, 1e-3  # budgets that fit the cap / only the first epoch on any machine
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_dataset(tmp_path_factory.mktemp("tiny") / "data", n=24, seed=0)
+
+
+def _preset(tmp_path: Path, name: str, **train: object) -> str:
+    return str(write_tiny_preset(tmp_path / f"{name}.json", batch_size=4, **train))
+
+
+def _train(data: Path, out: Path, preset: str, **options: object):
+    return train(TrainOptions(data=data, out=out, preset=preset, device="cpu", **options))
+
+
+def test_epochs_within_budget_counts_whole_epochs_between_one_and_the_cap() -> None:
+    assert epochs_within_budget(100.0, spent_s=12.0, epoch_s=10.0, cap=50) == 9
+    assert epochs_within_budget(100.0, spent_s=12.0, epoch_s=10.0, cap=5) == 5
+    assert epochs_within_budget(100.0, spent_s=150.0, epoch_s=10.0, cap=5) == 1
+    assert epochs_within_budget(100.0, spent_s=10.0, epoch_s=0.0, cap=7) == 7
+
+
+def test_budget_times_the_first_epoch_from_its_start_and_scales_a_partial_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(budget_module.time, "monotonic", lambda: clock[0])
+    budget = EpochBudget(budget_s=100.0, epochs=40, resolved=False, spent_s=5.0)
+    clock[0] += 3.0  # set-up: spent, but not part of an epoch
+    budget.start_epochs()
+    clock[0] += 4.0  # half an epoch in this session (resumed at its middle)
+    assert budget.active and budget.remaining_s() == pytest.approx(88.0)
+    assert budget.resolve(session_steps=5, steps_per_epoch=10) == 1 + (100 - 12) // 8
+    assert not budget.active and budget.state() == {"epochs": 12, "resolved": True, "spent_s": 12.0}
+
+
+def test_set_total_steps_stretches_the_cosine_and_keeps_the_warmup() -> None:
+    cfg = TrainConfig(lr=1.0, warmup_steps=2, min_lr_ratio=0.0)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = build_scheduler(optimizer, cfg, total_steps=10)
+    optimizer.step()
+    scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1.0)  # end of the 2-step warmup
+    set_total_steps(scheduler, 22)
+    optimizer.step()
+    scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1.0)  # the cosine starts at 1
+    for _ in range(10):
+        optimizer.step()
+        scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.5)  # half way through 20 steps
+    assert scheduler.state_dict()["lr_lambdas"][0]["total_steps"] == 22
+
+
+def test_a_roomy_budget_trains_the_cap_exactly_like_a_fixed_run(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    fixed = _train(tiny_data, tmp_path / "fixed", _preset(tmp_path, "fixed", epochs=3))
+    roomy = _preset(tmp_path, "roomy", epochs=3, time_budget_s=ROOMY_S)
+    budgeted = _train(tiny_data, tmp_path / "roomy", roomy)
+    assert budgeted.step == fixed.step == 3 * STEPS_PER_EPOCH
+    assert budgeted.losses == pytest.approx(fixed.losses, rel=1e-5, abs=1e-6)
+    config = json.loads((tmp_path / "roomy" / "config.json").read_text())
+    assert config["epochs"] == 3 and config["epochs_chosen_by_time_budget"] is True
+    assert config["total_steps"] == 9
+    status = RunFolder(tmp_path / "roomy").read_status()
+    assert status["state"] == "finished" and status["epochs"] == 3 and status["steps"] == 9
+
+
+def test_a_tight_budget_stops_after_the_first_epoch_with_a_best_checkpoint(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "tight"
+    result = _train(tiny_data, out, _preset(tmp_path, "tight", epochs=5, time_budget_s=TIGHT_S))
+    assert result.state == "finished" and result.step == STEPS_PER_EPOCH
+    assert result.best_checkpoint is not None
+    config = json.loads((out / "config.json").read_text())
+    assert config["epochs"] == 1 and config["total_steps"] == STEPS_PER_EPOCH
+    vals = [r for r in RunFolder(out).read_metrics() if r["kind"] == "val"]
+    assert [r["step"] for r in vals] == [STEPS_PER_EPOCH]
+
+
+def test_the_chosen_count_survives_resume_and_time_spent_before_a_stop_counts(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    roomy = _preset(tmp_path, "roomy", epochs=3, time_budget_s=ROOMY_S)
+    out = tmp_path / "resumed"
+    _train(tiny_data, out, roomy, max_steps=2)  # stopped inside the first epoch
+    state = read_checkpoint(out / "last.pt")["resume"]["trainer"]["budget"]
+    assert state["resolved"] is False and state["epochs"] == 3 and state["spent_s"] > 0
+    _train(tiny_data, out, roomy, max_steps=4, resume=True)  # epoch one ends: 3 epochs chosen
+    # A tighter budget on the next resume changes nothing: the count was fixed and recorded.
+    tight = _preset(tmp_path, "tight", epochs=3, time_budget_s=TIGHT_S)
+    result = _train(tiny_data, out, tight, resume=True)
+    assert result.state == "finished" and result.step == 3 * STEPS_PER_EPOCH
+    final = read_checkpoint(out / "last.pt")["resume"]["trainer"]["budget"]
+    assert final["resolved"] is True and final["epochs"] == 3
+    assert final["spent_s"] >= state["spent_s"]
+
+
+def test_an_explicit_epoch_count_drops_the_budget_and_bad_budgets_are_refused(
+    tmp_path: Path,
+) -> None:
+    budgeted = _preset(tmp_path, "budgeted", epochs=6, time_budget_s=600.0)
+    base = {"data": tmp_path, "out": tmp_path / "r", "preset": budgeted}
+    assert resolve_preset(TrainOptions(**base)).train.time_budget_s == 600.0
+    exact = resolve_preset(TrainOptions(**base, epochs=4)).train
+    assert (exact.epochs, exact.time_budget_s) == (4, 0.0)
+    both = resolve_preset(TrainOptions(**base, epochs=4, time_budget_s=60.0)).train
+    assert (both.epochs, both.time_budget_s) == (4, 60.0)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--data", "d", "--out", "o", "--time-budget", "-5"])
+    with pytest.raises(UserError, match="--time-budget"):
+        options_from_args(args)
+    with pytest.raises(UserError, match="time_budget_s"):
+        resolve_preset(
+            TrainOptions(**{**base, "preset": _preset(tmp_path, "bad", time_budget_s=-1)})
+        )
