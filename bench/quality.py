@@ -77,9 +77,11 @@ def train_kind(args: argparse.Namespace, kind: str) -> tuple[Path, dict]:
         train(options)
     seconds = time.monotonic() - start
     rates = [r["studies_per_s"] for r in folder.read_metrics() if r["kind"] == "train"]
+    config = folder.read_config()
     figures = {
         "train_s": seconds,
         "train_studies_per_s": float(np.median(rates)) if rates else None,
+        "epochs": config.get("epochs"),  # chosen by the time budget when the preset has one
     }
     best = folder.best_checkpoint if folder.best_checkpoint.exists() else folder.last_checkpoint
     return best, figures
@@ -131,7 +133,7 @@ def main() -> None:
             },
         }
         print(
-            f"\n== {kind}: trained in {figures['train_s']:.0f} s, "
+            f"\n== {kind}: {figures['epochs']} epochs trained in {figures['train_s']:.0f} s, "
             f"{figures['train_studies_per_s'] or 0:.1f} studies/s"
         )
         for key, aucs in results[kind]["auc"].items():
