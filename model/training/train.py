@@ -2,8 +2,9 @@
 
 ``python -m model train --data DATASET --preset cpu-small --out RUNS/NAME [--epochs E]
 [--time-budget SECONDS] [--resume] [--seed S] [--device auto|cpu|cuda] [--max-steps N]
-[--val-labels CSV]``; the same command runs under ``torchrun --nproc_per_node N`` (gloo on CPU, NCCL on GPU). ``train.batch_size`` is the global
-batch, split evenly across processes. The run folder is described in ``run_folder.py``.
+[--val-labels CSV]``; the same command runs under ``torchrun --nproc_per_node N`` (gloo on CPU,
+NCCL on GPU). ``train.batch_size`` is the global batch, split evenly across processes. The run
+folder is described in ``run_folder.py``.
 
 Model selection is label-free: ``best.pt`` is the epoch with the highest mean val R@1/5/10 of
 study <-> report retrieval. ``--val-labels`` adds a logged val zero-shot AUC and is never used to
