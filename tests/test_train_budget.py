@@ -1,4 +1,4 @@
-"""Time-budgeted training: the epoch count chosen after epoch one, recorded, and kept on resume."""
+"""Time-budgeted training: the epoch count chosen after epoch two, recorded, and kept on resume."""
 
 from __future__ import annotations
 
@@ -43,25 +43,56 @@ def _train(data: Path, out: Path, preset: str, **options: object):
     return train(TrainOptions(data=data, out=out, preset=preset, device="cpu", **options))
 
 
-def test_epochs_within_budget_counts_whole_epochs_between_one_and_the_cap() -> None:
+def test_epochs_within_budget_counts_whole_epochs_between_those_done_and_the_cap() -> None:
     assert epochs_within_budget(100.0, spent_s=12.0, epoch_s=10.0, cap=50) == 9
     assert epochs_within_budget(100.0, spent_s=12.0, epoch_s=10.0, cap=5) == 5
     assert epochs_within_budget(100.0, spent_s=150.0, epoch_s=10.0, cap=5) == 1
     assert epochs_within_budget(100.0, spent_s=10.0, epoch_s=0.0, cap=7) == 7
+    assert epochs_within_budget(100.0, spent_s=30.0, epoch_s=10.0, cap=50, done=2) == 9
+    assert epochs_within_budget(100.0, spent_s=150.0, epoch_s=10.0, cap=5, done=2) == 2
 
 
-def test_budget_times_the_first_epoch_from_its_start_and_scales_a_partial_one(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _clocked_budget(monkeypatch: pytest.MonkeyPatch, **fields: object) -> tuple[EpochBudget, list]:
     clock = [1000.0]
     monkeypatch.setattr(budget_module.time, "monotonic", lambda: clock[0])
-    budget = EpochBudget(budget_s=100.0, epochs=40, resolved=False, spent_s=5.0)
-    clock[0] += 3.0  # set-up: spent, but not part of an epoch
-    budget.start_epochs()
-    clock[0] += 4.0  # half an epoch in this session (resumed at its middle)
-    assert budget.active and budget.remaining_s() == pytest.approx(88.0)
-    assert budget.resolve(session_steps=5, steps_per_epoch=10) == 1 + (100 - 12) // 8
-    assert not budget.active and budget.state() == {"epochs": 12, "resolved": True, "spent_s": 12.0}
+    return EpochBudget(**fields), clock
+
+
+def test_the_second_epoch_sets_the_count_not_the_slower_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    budget, clock = _clocked_budget(monkeypatch, budget_s=100.0, epochs=40, resolved=False)
+    clock[0] += 2.0  # set-up: spent, but not part of an epoch
+    budget.start_epochs(step=0)
+    clock[0] += 12.0  # epoch 1 fills the caches: by its time 1 + 86 // 12 = 8 epochs would fit
+    assert budget.propose(step=10, steps_per_epoch=10) is None
+    clock[0] += 8.0  # epoch 2, the speed of the rest of the run
+    assert budget.propose(step=20, steps_per_epoch=10) == 2 + (100 - 22) // 8
+    assert budget.active  # until the count is fixed (rank 0's, under torchrun)
+    budget.fix(11)
+    assert not budget.active and budget.state() == {"epochs": 11, "resolved": True, "spent_s": 22.0}
+
+
+def test_a_budget_the_first_epoch_shows_too_small_is_decided_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    budget, clock = _clocked_budget(monkeypatch, budget_s=25.0, epochs=40, resolved=False)
+    budget.start_epochs(step=0)
+    clock[0] += 12.0  # room for one more epoch: 2 in all, no later epoch can change that
+    assert budget.propose(step=10, steps_per_epoch=10) == 2
+
+
+def test_an_epoch_timed_across_a_resume_is_scaled_and_earlier_time_counts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    budget, clock = _clocked_budget(
+        monkeypatch, budget_s=100.0, epochs=40, resolved=False, spent_s=20.0
+    )
+    clock[0] += 3.0  # the resumed session's set-up
+    budget.start_epochs(step=15)  # stopped in the middle of epoch 2
+    clock[0] += 4.0
+    assert budget.remaining_s() == pytest.approx(73.0)
+    assert budget.propose(step=20, steps_per_epoch=10) == 2 + (100 - 27) // 8
 
 
 def test_set_total_steps_stretches_the_cosine_and_keeps_the_warmup() -> None:
@@ -118,7 +149,10 @@ def test_the_chosen_count_survives_resume_and_time_spent_before_a_stop_counts(
     _train(tiny_data, out, roomy, max_steps=2)  # stopped inside the first epoch
     state = read_checkpoint(out / "last.pt")["resume"]["trainer"]["budget"]
     assert state["resolved"] is False and state["epochs"] == 3 and state["spent_s"] > 0
-    _train(tiny_data, out, roomy, max_steps=4, resume=True)  # epoch one ends: 3 epochs chosen
+    _train(tiny_data, out, roomy, max_steps=4, resume=True)  # epoch one ends: no count yet
+    state = read_checkpoint(out / "last.pt")["resume"]["trainer"]["budget"]
+    assert state["resolved"] is False and state["epochs"] == 3
+    _train(tiny_data, out, roomy, max_steps=7, resume=True)  # epoch two ends: 3 epochs chosen
     # A tighter budget on the next resume changes nothing: the count was fixed and recorded.
     tight = _preset(tmp_path, "tight", epochs=3, time_budget_s=TIGHT_S)
     result = _train(tiny_data, out, tight, resume=True)

@@ -1,15 +1,18 @@
-"""Time-budgeted runs: how many epochs fit in ``train.time_budget_s``, decided after epoch one.
+"""Time-budgeted runs: how many epochs fit in ``train.time_budget_s``, decided after epoch two.
 
 A preset can ask for "as many epochs as fit in 13 minutes, at most 56" instead of a fixed count,
 so a fast machine uses the time a slow one needs for fewer epochs. The count is fixed once, from
-the wall time of the first epoch (its validation and checkpoint included), and then recorded in
-the run folder and the checkpoints: the rest of the run, a resumed run included, is as
-deterministic as a fixed-epoch run. The cosine schedule is stretched to the chosen count before
-the second epoch starts (``schedule.set_total_steps``); warmup was planned for the cap and is
-unchanged.
+the wall time of the second epoch (its validation and checkpoint included): the first one also
+fills the frozen-text and file caches and runs slower than the rest, so timing it undercounts.
+Only a budget the first epoch already shows too small for a third epoch is decided after it.
+The count is then recorded in the run folder and the checkpoints: the rest of the run, a resumed
+run included, is as deterministic as a fixed-epoch run. The cosine schedule is stretched to the
+chosen count from the next step (``schedule.set_total_steps``); warmup was planned for the cap
+and is unchanged.
 
 Time spent before an interruption is carried in the checkpoint (``spent_s``), so a run stopped
-and resumed inside its first epoch still counts the whole first epoch.
+and resumed still counts all of it; an epoch timed across a resume is scaled from the steps this
+session ran of it.
 """
 
 from __future__ import annotations
@@ -21,16 +24,20 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
+TIMED_EPOCH = 2  # the epoch whose wall time sets the count (the first fills caches)
 
-def epochs_within_budget(budget_s: float, spent_s: float, epoch_s: float, cap: int) -> int:
-    """Epochs in all, one of them done in ``spent_s``, when each further one takes ``epoch_s``.
 
-    At least 1 (the epoch already trained) and at most ``cap``.
+def epochs_within_budget(
+    budget_s: float, spent_s: float, epoch_s: float, cap: int, done: int = 1
+) -> int:
+    """Epochs in all, ``done`` of them trained in ``spent_s``, when each further one takes ``epoch_s``.
+
+    At least ``done`` (those are trained) and at most ``cap``.
     """
     if epoch_s <= 0:
         return cap
     more = math.floor(max(budget_s - spent_s, 0.0) / epoch_s)
-    return int(min(max(1 + more, 1), cap))
+    return int(min(done + more, cap)) if done < cap else int(done)
 
 
 @dataclass
@@ -46,7 +53,8 @@ class EpochBudget:
     spent_s: float = 0.0
 
     def __post_init__(self) -> None:
-        self._session_start = self._epochs_start = time.monotonic()
+        self._session_start = self._mark = time.monotonic()
+        self._mark_step = 0
 
     @property
     def active(self) -> bool:
@@ -61,30 +69,44 @@ class EpochBudget:
         """Budget time left (None without a budget)."""
         return max(self.budget_s - self.elapsed_s(), 0.0) if self.budget_s > 0 else None
 
-    def start_epochs(self) -> None:
-        """Mark the end of set-up: the first epoch's time is counted from here."""
-        self._epochs_start = time.monotonic()
+    def start_epochs(self, step: int) -> None:
+        """Mark the end of set-up at ``step``: the next epoch's time is counted from here."""
+        self._mark, self._mark_step = time.monotonic(), step
 
-    def resolve(self, session_steps: int, steps_per_epoch: int) -> int:
-        """Fix ``epochs`` at the end of the first epoch, ``session_steps`` of it in this session.
+    def propose(self, step: int, steps_per_epoch: int) -> int | None:
+        """At the end of an epoch (``step``): the run's epoch count if it is decided now, else None.
 
-        The epoch's time is this session's time since ``start_epochs``, scaled to a whole epoch
-        (a resumed session may have run only part of it); set-up counts as spent, not per epoch.
+        The epoch just ended is timed from the previous mark (the previous epoch's end, or the
+        end of set-up), scaled to a whole epoch when this session ran only part of it. After
+        ``TIMED_EPOCH`` epochs its time decides; before, only a budget with no room for more
+        than ``TIMED_EPOCH`` epochs in all does.
         """
-        session_s = time.monotonic() - self._epochs_start
-        epoch_s = session_s * steps_per_epoch / max(session_steps, 1)
-        cap = self.epochs
-        self.epochs = epochs_within_budget(self.budget_s, self.elapsed_s(), epoch_s, cap)
-        self.resolved = True
+        now = time.monotonic()
+        epoch_s = (now - self._mark) * steps_per_epoch / max(step - self._mark_step, 1)
+        self._mark, self._mark_step = now, step
+        done = step // steps_per_epoch
+        epochs = epochs_within_budget(self.budget_s, self.elapsed_s(), epoch_s, self.epochs, done)
+        if done < TIMED_EPOCH and epochs > TIMED_EPOCH:
+            log.info(
+                "time budget: epoch %d took %.1f s; the count waits for epoch %d",
+                done,
+                epoch_s,
+                TIMED_EPOCH,
+            )
+            return None
         log.info(
-            "time budget %.0f s: the first epoch took %.1f s, so the run trains %d epochs "
-            "(at most %d)",
+            "time budget %.0f s: epoch %d took %.1f s, so the run trains %d epochs (at most %d)",
             self.budget_s,
+            done,
             epoch_s,
+            epochs,
             self.epochs,
-            cap,
         )
-        return self.epochs
+        return epochs
+
+    def fix(self, epochs: int) -> None:
+        """Record the chosen count (rank 0's, under torchrun); the budget is closed."""
+        self.epochs, self.resolved = epochs, True
 
     def state(self) -> dict:
         """What a checkpoint keeps of the budget."""

@@ -198,7 +198,7 @@ class Trainer:
         with Progress("train", total=self.total_steps, unit="step") as bar:
             bar.update(self.step)
             self._bar = bar
-            self.budget.start_epochs()
+            self.budget.start_epochs(self.step)
             while self.step < self.total_steps:
                 epoch, start = divmod(self.step, self.steps_per_epoch)
                 batches = epoch_batches(
@@ -302,9 +302,11 @@ class Trainer:
         self._status("running", message=f"epoch {epoch + 1} done")
 
     def _choose_epochs(self) -> None:
-        """Fix the run's epochs from the first epoch's time (rank 0 decides for every rank)."""
-        epochs = self.budget.resolve(self._session_steps, self.steps_per_epoch)
-        self.budget.epochs = int(broadcast_object(self.ctx, epochs))
+        """Fix the run's epochs once the budget can tell (rank 0 decides for every rank)."""
+        proposed = broadcast_object(self.ctx, self.budget.propose(self.step, self.steps_per_epoch))
+        if proposed is None:
+            return
+        self.budget.fix(int(proposed))
         set_total_steps(self.scheduler, self.total_steps)
         self._bar.set_total(self.total_steps)
         if self.ctx.is_main:
