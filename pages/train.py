@@ -81,7 +81,7 @@ def training_form(
             0.0,
             10080.0,
             defaults["time_budget_min"],
-            help="As many epochs as fit, judged from the first epoch's time; 0 = exactly Epochs",
+            help="As many epochs as fit, judged from the second epoch's time; 0 = exactly Epochs",
         )
         lr = row[3].number_input("Learning rate", 1e-6, 1.0, defaults["lr"], format="%.5f")
         chosen = st.multiselect("GPUs", gpus, default=gpus, help="torchrun when more than one")

