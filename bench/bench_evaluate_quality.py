@@ -13,6 +13,9 @@ targets beside the measured figures (reported, not asserted):
 - linear-probe diagnosis accuracy >= 0.95 internal, >= 0.90 external
 - label-consistent precision@10, report -> study, >= 0.85 (with the ceiling a perfect ranking
   reaches on the same studies)
+
+With static / flat runs present it also prints the paired zero-shot comparison (multiview minus
+each, DeLong 95% CI and p-value per finding), e.g. issue 3's multiview - static on lv_dysfunction.
 """
 
 from __future__ import annotations
@@ -88,6 +91,17 @@ def targets(summary: dict, model: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def zero_shot_comparisons(summary: dict) -> pd.DataFrame:
+    """The zero-shot finding rows of ``summary["comparisons"]``, reader-sized."""
+    rows = [r for r in summary.get("comparisons", []) if r["setting"] == "zero-shot"]
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows)
+    columns = ["site", "baseline", "label_key", "auc_a", "auc_b", "difference"]
+    columns += ["difference_lo", "difference_hi", "p_value", "p_holm"]
+    return table[columns].round(4)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("data/quality"))
@@ -116,6 +130,10 @@ def main() -> None:
     for model in [m["name"] for m in summary["models"]]:
         print(f"\n== {model}")
         print(targets(summary, model).to_string(index=False))
+    comparison = zero_shot_comparisons(summary)
+    if not comparison.empty:
+        print("\n== zero-shot, multiview - baseline (DeLong)")
+        print(comparison.to_string(index=False))
     print(f"\nreport: {args.out / 'report.html'}")
 
 

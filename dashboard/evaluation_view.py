@@ -104,6 +104,7 @@ def table_group(name: str) -> str:
         ("confusion", "Zero-shot"),
         ("probe", "Linear probe"),
         ("retrieval", "Retrieval"),
+        ("comparison", "Model comparison"),
     ):
         if key in lowered:
             return label

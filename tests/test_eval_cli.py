@@ -79,6 +79,16 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
     assert any("'lv_hypertrophy' has one class only" in p for p in summary["problems"])
     counts = pd.read_csv(out / "internal" / "counts.csv").set_index("label_key")
     assert counts.loc["lge", "n"] == 12
+    # the main model against the same checkpoint again and the general CLIP, on paired studies
+    comparison = pd.read_csv(out / "external" / "comparison.csv")
+    assert set(comparison["baseline"]) == {"run/last (2)", "general CLIP ViT-S-32"}
+    assert set(comparison["setting"]) == {"zero-shot", "linear probe"}
+    same = comparison[comparison["baseline"] == "run/last (2)"]
+    assert (same["difference"] == 0).all() and (same["p_value"] == 1).all()
+    assert (out / "external" / "plots" / "comparison_run_last.png").is_file()
+    assert len(summary["comparisons"]) == len(comparison) + len(
+        pd.read_csv(out / "internal" / "comparison.csv")
+    )
 
 
 def test_labels_that_match_no_study_keep_partial_results(

@@ -71,8 +71,9 @@ def test_out_of_fold_matches_manual_sklearn() -> None:
 
 def test_probes_learn_separable_labels() -> None:
     x, classes, groups = _data()
-    binary = probe_binary(x, classes == 1, groups, ProbeConfig(), resamples=50)
+    binary, oof = probe_binary(x, classes == 1, groups, ProbeConfig(), resamples=50)
     assert binary.auc > 0.9 and binary.n == len(classes)
+    assert oof.shape == (len(classes),) and ((oof >= 0) & (oof <= 1)).all()
     diagnosis = probe_diagnosis(x, classes, groups, ["a", "b", "c", "d"], ProbeConfig(), 50)
     assert diagnosis.accuracy > 0.9
     assert diagnosis.confusion.shape == (4, 4) and diagnosis.confusion.sum() == len(classes)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from dashboard.cine import cine_player_html, player_height
+from dashboard.evaluation_view import table_group
 from dashboard.importer import ingest_command
 from dashboard.prompt_editor import diagnoses_rows, findings_rows, prompt_set_from_rows
 from dashboard.runs import format_eta, run_state
@@ -126,6 +127,12 @@ def test_settings_discovery_and_active(tmp_path: Path) -> None:
     assert settings.read_active()["dataset"] == str(dataset.resolve())
     with pytest.raises(UserError):
         settings.write_active(checkpoint=tmp_path / "missing.pt")
+
+
+def test_evaluation_tables_are_grouped_by_their_file_name() -> None:
+    assert table_group("internal/comparison.csv") == "Model comparison"
+    assert table_group("external/fewshot.csv") == "Few-shot"
+    assert table_group("internal/counts.csv") == "Other"
 
 
 def test_run_state_and_eta() -> None:

@@ -4,8 +4,10 @@
 OUT/summary.json                         what the dashboard reads
 OUT/report.html                          self-contained report (figures embedded)
 OUT/<site>/{zeroshot,diagnosis,fewshot,probe,retrieval,counts}.csv
+OUT/<site>/comparison.csv                the main model against each other one (DeLong)
 OUT/<site>/confusion_<setting>_<model>.csv
 OUT/<site>/plots/{roc,fewshot,confusion_<setting>}_<model>.png
+OUT/<site>/plots/comparison_<model>.png  forest plot of comparison.csv
 ```
 """
 
@@ -16,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from model.atomic import atomic_write_text
+from model.evaluation.compare import comparison_tables
 from model.evaluation.encoders import Encoder
 from model.evaluation.inputs import SiteData
-from model.evaluation.plots import plot_confusion, plot_fewshot, plot_roc
+from model.evaluation.plots import plot_comparison, plot_confusion, plot_fewshot, plot_roc
 from model.evaluation.report import build_summary, render_html, write_html, write_summary
 from model.evaluation.suite import SiteResult
 from model.evaluation.tables import confusion_frame, slug, stack_tables, write_tables
@@ -93,12 +96,20 @@ def write_outputs(
     """Write CSVs, PNGs, ``report.html`` and ``summary.json``; returns the summary dict."""
     out = Path(out)
     tables = stack_tables(results)
+    comparisons = comparison_tables(results, encoders[0].name) if encoders else {}
+    for site, comparison in comparisons.items():
+        tables.setdefault(site, {})["comparison"] = comparison
     csv_paths = write_tables(out, tables)
     plots: dict[str, list[Path]] = {}
     for result in results:
         pngs, csvs = _figures(out, result)
         plots.setdefault(result.site, []).extend(pngs)
         csv_paths += csvs
+    for site, comparison in comparisons.items():
+        main = encoders[0].name
+        path = out / slug(site) / "plots" / f"comparison_{slug(main)}.png"
+        title = f"{main} against each other model · {site}"
+        plots.setdefault(site, []).append(plot_comparison(comparison, title, path))
     site_records = [site_record(site) for site in sites]
     models = [{"name": e.name, "kind": e.kind, "description": e.description} for e in encoders]
     files = {
@@ -108,7 +119,7 @@ def write_outputs(
     }
     page = render_html("CMR-CLIP evaluation", tables, plots, site_records, models, problems)
     write_html(out / "report.html", page)
-    summary = build_summary(results, site_records, models, files, problems, config)
+    summary = build_summary(results, site_records, models, files, problems, config, comparisons)
     write_summary(out / "summary.json", summary)
     log.info(
         "evaluation written to %s (%d tables, %d figures)", out, len(csv_paths), len(files["plots"])

@@ -118,3 +118,63 @@ def plot_confusion(matrix: pd.DataFrame, title: str, path: Path) -> Path:
     axes.set(xlabel="Predicted", ylabel="True", title=title)
     figure.colorbar(image, ax=axes, fraction=0.046)
     return _save(figure, path)
+
+
+def plot_comparison(table: pd.DataFrame, title: str, path: Path) -> Path:
+    """Forest plot of paired AUC differences: one panel per setting, one row per label and
+    baseline, the difference (main - baseline) with its 95% CI and Holm-adjusted p on the right.
+
+    table: ``comparison.csv`` rows of one site (``setting``, ``label_key``, ``baseline``,
+    ``difference``, ``difference_lo``, ``difference_hi``, ``p_holm``).
+    """
+    settings = list(dict.fromkeys(table["setting"]))
+    baselines = list(dict.fromkeys(table["baseline"]))
+    labels = list(dict.fromkeys(table["label_key"]))
+    rows = len(labels) * len(baselines)
+    figure = _figure(5.0 * len(settings), 0.9 + 0.28 * rows)
+    grid = figure.subplots(1, len(settings), squeeze=False, sharey=True)[0]
+    colours = dict(zip(baselines, ("tab:red", "tab:blue", "tab:orange", "tab:grey"), strict=False))
+    positions = {
+        (label, baseline): -(i * len(baselines) + j)
+        for i, label in enumerate(labels)
+        for j, baseline in enumerate(baselines)
+    }
+    for axes, setting in zip(grid, settings, strict=True):
+        part = table[table["setting"] == setting]
+        for baseline in baselines:
+            compared = part[part["baseline"] == baseline]
+            y = [positions[label, baseline] for label in compared["label_key"]]
+            errors = [
+                compared["difference"] - compared["difference_lo"],
+                compared["difference_hi"] - compared["difference"],
+            ]
+            axes.errorbar(
+                compared["difference"],
+                y,
+                xerr=errors,
+                fmt="o",
+                ms=4,
+                capsize=2,
+                color=colours.get(baseline, "black"),
+                label=f"{table['model'].iloc[0]} − {baseline}",
+            )
+            for value, position, p in zip(
+                compared["difference_hi"], y, compared["p_holm"], strict=True
+            ):
+                axes.annotate(
+                    "p<0.001" if p < 0.001 else f"p={p:.3f}",
+                    (value, position),
+                    xytext=(4, -3),
+                    textcoords="offset points",
+                    fontsize=6,
+                    color="dimgrey",
+                )
+        axes.axvline(0.0, color="grey", ls="--", lw=1)
+        axes.set_title(setting, fontsize=9)
+        axes.set_xlabel("AUC difference, DeLong 95% CI (p Holm-adjusted)", fontsize=8)
+        axes.tick_params(labelsize=7)
+    centres = [-(i * len(baselines) + (len(baselines) - 1) / 2) for i in range(len(labels))]
+    grid[0].set_yticks(centres, [display_name(label) for label in labels])
+    grid[0].legend(fontsize=7, loc="lower left")
+    figure.suptitle(title, fontsize=10)
+    return _save(figure, path)

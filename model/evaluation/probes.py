@@ -90,11 +90,15 @@ def probe_binary(
     groups: np.ndarray,
     config: ProbeConfig,
     resamples: int = 1000,
-) -> BinaryResult:
-    """Grouped-CV logistic probe of one binary label; labels {0, 1} [N]."""
+) -> tuple[BinaryResult, np.ndarray]:
+    """Grouped-CV logistic probe of one binary label; labels {0, 1} [N].
+
+    Returns the metrics and the out-of-fold probabilities float [N] they were computed from.
+    """
     targets = np.asarray(labels).astype(int)
     probabilities = out_of_fold_probabilities(embeddings, targets, groups, 2, config)[:, 1]
-    return binary_metrics(probabilities, targets, resamples=resamples, seed=config.seed)
+    metrics = binary_metrics(probabilities, targets, resamples=resamples, seed=config.seed)
+    return metrics, probabilities
 
 
 @dataclass(frozen=True)

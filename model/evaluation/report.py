@@ -56,6 +56,7 @@ def build_summary(
     files: dict[str, list[str]],
     problems: list[str],
     config: dict[str, Any],
+    comparisons: dict[str, pd.DataFrame] | None = None,
 ) -> dict[str, Any]:
     """The summary document (see docs/ARCHITECTURE.md, "Evaluation outputs")."""
     return json_safe(
@@ -79,6 +80,7 @@ def build_summary(
                 }
                 for r in results
             ],
+            "comparisons": [row for t in (comparisons or {}).values() for row in records(t)],
             "files": files,
             "problems": problems,
         }
@@ -94,15 +96,27 @@ def _image(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
+_SHOWN_CIS = {"auc": "AUC 95% CI", "difference": "difference 95% CI"}
+_NOTES = {
+    "comparison": "The first model against each other one on the same studies: AUC difference "
+    "(first − other) with DeLong's 95% CI and two-sided p-value; p_holm is Holm-adjusted over "
+    "the labels of one comparison and setting.",
+}
+
+
 def compact(table: pd.DataFrame) -> pd.DataFrame:
     """Reader-sized view of a metrics table: CIs folded into "low–high" text, keys dropped."""
     view = table.copy()
-    for metric in ("auc", "accuracy", "f1", "sensitivity", "specificity"):
+    for metric in ("auc", "difference", "accuracy", "f1", "sensitivity", "specificity"):
         low, high = f"{metric}_lo", f"{metric}_hi"
         if low in view.columns and high in view.columns:
-            if metric == "auc":
-                view["AUC 95% CI"] = [
-                    "–" if pd.isna(a) or pd.isna(b) else f"{a:.2f}–{b:.2f}"
+            if metric in _SHOWN_CIS:
+                view[_SHOWN_CIS[metric]] = [
+                    "–"
+                    if pd.isna(a) or pd.isna(b)
+                    else f"{a:+.3f} to {b:+.3f}"
+                    if metric == "difference"
+                    else f"{a:.2f}–{b:.2f}"
                     for a, b in zip(view[low], view[high], strict=True)
                 ]
             view = view.drop(columns=[low, high])
@@ -142,7 +156,8 @@ def render_html(
             f"{site['n_total']} in the dataset; {site['n_labelled']} with labels.</p>"
         )
         for table_name, table in tables.get(name, {}).items():
-            parts.append(f"<h3>{html.escape(table_name)}</h3>{_table(table)}")
+            note = f"<p>{html.escape(_NOTES[table_name])}</p>" if table_name in _NOTES else ""
+            parts.append(f"<h3>{html.escape(table_name)}</h3>{note}{_table(table)}")
         parts += [_image(path) for path in plots.get(name, []) if path.exists()]
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -58,9 +58,23 @@ class SuiteConfig:
     probe: ProbeConfig = field(default_factory=ProbeConfig)
 
 
+@dataclass(frozen=True)
+class LabelScores:
+    """One label's per-study scores, kept so that models can be compared on the same studies:
+    study ids [N], scores float [N] (higher = more likely positive) and labels {0, 1} [N]."""
+
+    ids: list[str]
+    scores: np.ndarray
+    labels: np.ndarray
+
+
 @dataclass
 class SiteResult:
-    """Tables (one row per label / k / direction) and curves of one model at one site."""
+    """Tables (one row per label / k / direction) and curves of one model at one site.
+
+    ``scores`` maps (setting, label) to the per-study scores behind its AUC (zero-shot and
+    linear-probe findings), for paired comparisons between models (``model.evaluation.compare``).
+    """
 
     model: str
     site: str
@@ -72,6 +86,7 @@ class SiteResult:
     probe: pd.DataFrame
     retrieval: pd.DataFrame
     problems: list[str] = field(default_factory=list)
+    scores: dict[tuple[str, str], LabelScores] = field(default_factory=dict)
 
 
 def label_counts(site: SiteData) -> pd.DataFrame:
@@ -119,10 +134,12 @@ def zeroshot_findings(
     findings: dict[str, np.ndarray],
     config: SuiteConfig,
     problems: list[str],
+    scores: dict[tuple[str, str], LabelScores],
 ) -> tuple[pd.DataFrame, dict[str, tuple[list[float], list[float]]]]:
     """Zero-shot finding metrics (p >= 0.5, no tuned threshold) and ROC points per finding.
 
-    ``logits``: ``zeroshot_logits`` of the site's studies (one entry per prompted finding).
+    ``logits``: ``zeroshot_logits`` of the site's studies (one entry per prompted finding);
+    each finding's probabilities are added to ``scores``.
     """
     rows, roc = [], {}
     for name, known in findings.items():
@@ -136,6 +153,7 @@ def zeroshot_findings(
         rows.append(
             _binary_row(name, "zero-shot", binary_metrics(p, y, config.bootstrap, config.seed))
         )
+        scores["zero-shot", name] = _label_scores(site, known, p, y)
         fpr, tpr = roc_curve_points(p, y)
         roc[name] = (fpr.round(5).tolist(), tpr.round(5).tolist())
     return pd.DataFrame(rows), roc
@@ -190,24 +208,36 @@ def zeroshot_diagnosis(
     return block, rows
 
 
+def _label_scores(
+    site: SiteData, known: np.ndarray, scores: np.ndarray, labels: np.ndarray
+) -> LabelScores:
+    ids = [study for study, keep in zip(site.ids, known, strict=True) if keep]
+    return LabelScores(ids, np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(int))
+
+
 def linear_probes(
     vectors: np.ndarray,
     site: SiteData,
     findings: dict[str, np.ndarray],
     config: SuiteConfig,
     problems: list[str],
+    scores: dict[tuple[str, str], LabelScores],
 ) -> tuple[dict, list[dict]]:
-    """Patient-grouped CV logistic probes: per finding, and multi-class over diagnoses."""
+    """Patient-grouped CV logistic probes: per finding (out-of-fold probabilities added to
+    ``scores``), and multi-class over diagnoses."""
     rows = []
     groups = site.groups
     for name, known in findings.items():
         y = site.labels[name].to_numpy()[known]
         try:
-            result = probe_binary(vectors[known], y, groups[known], config.probe, config.bootstrap)
+            result, p = probe_binary(
+                vectors[known], y, groups[known], config.probe, config.bootstrap
+            )
         except ValueError as err:
             problems.append(f"site {site.name}: linear probe of '{name}' skipped: {err}")
             continue
         rows.append(_binary_row(name, "linear probe", result))
+        scores["linear probe", name] = _label_scores(site, known, p, y)
     classes = [c for c in DIAGNOSES if c in site.labels.columns]
     usable, targets = site.diagnosis_targets(classes)
     if not classes or not usable.any():
@@ -284,9 +314,10 @@ def _evaluate_vectors(
     vectors: np.ndarray, encoder: Encoder, site: SiteData, prompts: PromptSet, config: SuiteConfig
 ) -> SiteResult:
     problems: list[str] = []
+    scores: dict[tuple[str, str], LabelScores] = {}
     findings = usable_findings(site, problems) if site.n_labelled else {}
     logits = zeroshot_logits(vectors, prompts, encoder)
-    zeroshot, roc = zeroshot_findings(site, logits, findings, config, problems)
+    zeroshot, roc = zeroshot_findings(site, logits, findings, config, problems, scores)
     zs_block, zs_rows = (
         zeroshot_diagnosis(vectors, site, prompts, encoder, config, problems)
         if site.n_labelled
@@ -302,7 +333,7 @@ def _evaluate_vectors(
         )
         for name, known in findings.items()
     ]
-    probe_block, probe_rows = linear_probes(vectors, site, findings, config, problems)
+    probe_block, probe_rows = linear_probes(vectors, site, findings, config, problems, scores)
     return SiteResult(
         model=encoder.name,
         site=site.name,
@@ -314,4 +345,5 @@ def _evaluate_vectors(
         probe=pd.DataFrame(probe_rows),
         retrieval=retrieval_table(vectors, site, encoder, findings),
         problems=problems,
+        scores=scores,
     )
