@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.metrics import brier_score_loss, f1_score, roc_auc_score, roc_curve
 from sklearn.metrics import confusion_matrix as sk_confusion
-from sklearn.metrics import f1_score, roc_auc_score, roc_curve
 
 from model.evaluation.metrics import (
     auc_rows,
     binary_metrics,
     bootstrap_counts,
+    brier_score,
     confusion_matrix,
+    expected_calibration_error,
     multiclass_metrics,
     roc_curve_points,
     threshold_metrics_rows,
@@ -110,3 +112,30 @@ def test_weighted_metrics_equal_explicit_resamples() -> None:
     explicit = threshold_metrics_rows(scores[draws], labels[draws])
     for name in explicit:
         np.testing.assert_allclose(weighted[name], explicit[name])
+
+
+def test_brier_matches_sklearn() -> None:
+    rng = np.random.default_rng(3)
+    p, y = rng.random(200), rng.integers(0, 2, 200)
+    assert brier_score(p, y) == pytest.approx(brier_score_loss(y, p))
+
+
+def test_ece_hand_computed() -> None:
+    # bins [0.1, 0.2): p 0.1, 0.1 with labels 0, 1 -> |1 - 0.2| = 0.8;
+    # bin [0.9, 1.0]: p 0.9, 1.0 with labels 1, 1 -> |2 - 1.9| = 0.1; (0.8 + 0.1) / 4
+    p = np.array([0.1, 0.1, 0.9, 1.0])
+    y = np.array([0, 1, 1, 1])
+    assert expected_calibration_error(p, y) == pytest.approx(0.9 / 4)
+    # overconfident: p = 0.9 everywhere, half positive -> 0.4
+    assert expected_calibration_error(np.full(10, 0.9), np.arange(10) % 2) == pytest.approx(0.4)
+
+
+def test_calibrated_probabilities_have_small_ece_and_overconfident_ones_large() -> None:
+    rng = np.random.default_rng(4)
+    p = rng.random(20_000)
+    y = rng.random(20_000) < p  # positive with probability p: calibrated by construction
+    assert expected_calibration_error(p, y) < 0.02
+    sharpened = np.where(p > 0.5, 1.0, 0.0)  # same ranking, all-or-nothing confidence
+    assert expected_calibration_error(sharpened, y) > 0.2
+    row = binary_metrics(p, y, resamples=0).as_row()
+    assert row["brier"] == pytest.approx(brier_score(p, y)) and row["ece"] < 0.02

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 THRESHOLD = 0.5
+CALIBRATION_BINS = 10
 
 
 def auc_rows(scores: np.ndarray, labels: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
@@ -68,9 +69,31 @@ def threshold_metrics_rows(
     }
 
 
+def brier_score(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean squared error of probabilities [N] against labels {0, 1} [N] (0 is perfect)."""
+    p = np.asarray(probabilities, dtype=np.float64).ravel()
+    return float(np.mean((p - np.asarray(labels, dtype=np.float64).ravel()) ** 2))
+
+
+def expected_calibration_error(
+    probabilities: np.ndarray, labels: np.ndarray, bins: int = CALIBRATION_BINS
+) -> float:
+    """ECE: over ``bins`` equal-width probability bins, the share of studies in each bin times
+    |positive rate - mean probability| in it, summed. probabilities [N], labels {0, 1} [N]."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64).ravel(), 0.0, 1.0)
+    y = np.asarray(labels, dtype=np.float64).ravel()
+    if p.size == 0:
+        return float("nan")
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    positives = np.bincount(which, weights=y, minlength=bins)
+    expected = np.bincount(which, weights=p, minlength=bins)
+    return float(np.abs(positives - expected).sum() / p.size)
+
+
 @dataclass(frozen=True)
 class BinaryResult:
-    """One binary label's metrics with bootstrap 95% CIs (``ci[name] = (low, high)``)."""
+    """One binary label's metrics with bootstrap 95% CIs (``ci[name] = (low, high)``); ``brier``
+    and ``ece`` say how well the probabilities are calibrated (point values)."""
 
     n: int
     n_positive: int
@@ -80,6 +103,8 @@ class BinaryResult:
     sensitivity: float
     specificity: float
     ci: dict[str, tuple[float, float]]
+    brier: float = float("nan")
+    ece: float = float("nan")
 
     def as_row(self) -> dict[str, float | int]:
         """Flat dict: metric values plus ``<metric>_lo`` / ``<metric>_hi`` columns."""
@@ -88,6 +113,7 @@ class BinaryResult:
             row[name] = getattr(self, name)
             low, high = self.ci.get(name, (np.nan, np.nan))
             row[f"{name}_lo"], row[f"{name}_hi"] = low, high
+        row["brier"], row["ece"] = self.brier, self.ece
         return row
 
 
@@ -148,9 +174,10 @@ def binary_metrics(
     seed: int = 0,
     decisions: np.ndarray | None = None,
 ) -> BinaryResult:
-    """AUC, accuracy, F1, sensitivity, specificity (p >= 0.5) with bootstrap 95% CIs.
+    """AUC, accuracy, F1, sensitivity, specificity (p >= 0.5) with bootstrap 95% CIs, and the
+    Brier score and ECE of the probabilities.
 
-    probabilities: float [N] (any monotone score works for AUC); labels: {0, 1} [N];
+    probabilities: float [N] in [0, 1] (any monotone score works for AUC); labels: {0, 1} [N];
     decisions: optional bool [N] used instead of p >= 0.5 (e.g. "argmax is this class").
     """
     probabilities = np.asarray(probabilities, dtype=np.float64).ravel()
@@ -174,6 +201,8 @@ def binary_metrics(
         sensitivity=float(point["sensitivity"][0]),
         specificity=float(point["specificity"][0]),
         ci=ci,
+        brier=brier_score(probabilities, labels),
+        ece=expected_calibration_error(probabilities, labels),
     )
 
 
