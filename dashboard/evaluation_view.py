@@ -40,8 +40,10 @@ def evaluation_command(
     external: Path | None,
     labels: list[Path],
     prompts: Path,
+    compare: list[Path] | None = None,
 ) -> tuple[Path, list[str]]:
-    """(output folder, ``python -m model evaluate ...``) for a new evaluation."""
+    """(output folder, ``python -m model evaluate ...``) for a new evaluation; ``compare``
+    checkpoints are evaluated beside ``checkpoint`` and compared with it on the same studies."""
     if not labels:
         raise UserError("evaluation needs a labels CSV (accession_number + label columns)")
     out = settings.evaluations_dir / time.strftime("eval-%Y%m%d-%H%M%S")
@@ -49,6 +51,9 @@ def evaluation_command(
     if external is not None:
         args += ["--external", str(external)]
     args += ["--labels", *map(str, labels), "--prompts", str(prompts), "--out", str(out)]
+    others = [path for path in compare or [] if path != checkpoint]
+    if others:
+        args += ["--compare", *map(str, others)]
     return out, model_command(*args)
 
 

@@ -40,6 +40,13 @@ def launch_section() -> None:
             prompts = prompt_files(settings)
             prompt_key = row[0].selectbox("Prompt set", list(prompts))
             labels_text = row[1].text_input("Labels CSV (blank: DATASET/labels.csv)")
+            compare = st.multiselect(
+                "Compare with (optional)",
+                [p for p in settings.checkpoints() if p != checkpoint],
+                format_func=lambda p: f"{p.parent.name}/{p.name}",
+                help="Other checkpoints, e.g. a static or flat tower: each is evaluated on the "
+                "same studies and its AUCs compared with this model's (DeLong's test).",
+            )
             submitted = st.form_submit_button("Run evaluation", type="primary")
         if submitted:
             labels = (
@@ -53,7 +60,7 @@ def launch_section() -> None:
             extra = [label_file(external)] if external is not None else []
             all_labels = [labels, *[p for p in extra if p is not None]]
             out, command = evaluation_command(
-                settings, checkpoint, dataset, external, all_labels, prompts[prompt_key]
+                settings, checkpoint, dataset, external, all_labels, prompts[prompt_key], compare
             )
             launch(
                 studio.jobs,

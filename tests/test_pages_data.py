@@ -104,3 +104,10 @@ def test_embedding_map_renders(app) -> None:
     at.selectbox(key="e-colour").select("site").run()
     at.text_input(key="e-prompts").input("Dilated left ventricle | Normal study").run()
     assert not at.exception and not at.error
+
+
+def test_evaluate_page_offers_the_other_checkpoints_for_comparison(app) -> None:
+    at = app("pages/evaluate.py")
+    compare = next(m for m in at.multiselect if m.label == "Compare with (optional)")
+    # best.pt is the model evaluated; every other checkpoint (here the run's last.pt) is offered
+    assert compare.options == ["tiny/last.pt"]

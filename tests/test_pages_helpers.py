@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from dashboard.cine import cine_player_html, player_height
-from dashboard.evaluation_view import table_group
+from dashboard.evaluation_view import evaluation_command, table_group
 from dashboard.importer import ingest_command
 from dashboard.prompt_editor import diagnoses_rows, findings_rows, prompt_set_from_rows
 from dashboard.runs import format_eta, run_state
@@ -133,6 +133,17 @@ def test_evaluation_tables_are_grouped_by_their_file_name() -> None:
     assert table_group("internal/comparison.csv") == "Model comparison"
     assert table_group("external/fewshot.csv") == "Few-shot"
     assert table_group("internal/counts.csv") == "Other"
+
+
+def test_evaluation_command_compares_other_checkpoints_only(tmp_path: Path) -> None:
+    settings = Settings(data_root=tmp_path)
+    main, other = tmp_path / "a" / "best.pt", tmp_path / "b" / "best.pt"
+    args = (settings, main, tmp_path / "ds", None, [tmp_path / "labels.csv"], tmp_path / "p.yaml")
+    _, plain = evaluation_command(*args)
+    assert "--compare" not in plain
+    out, command = evaluation_command(*args, compare=[main, other])
+    assert command[command.index("--compare") :] == ["--compare", str(other)]
+    assert command[command.index("--out") + 1] == str(out)
 
 
 def test_run_state_and_eta() -> None:
