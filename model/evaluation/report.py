@@ -104,6 +104,12 @@ _NOTES = {
 }
 
 
+def _interval(metric: str, low: float, high: float) -> str:
+    if pd.isna(low) or pd.isna(high):
+        return "–"
+    return f"{low:+.3f} to {high:+.3f}" if metric == "difference" else f"{low:.2f}–{high:.2f}"
+
+
 def compact(table: pd.DataFrame) -> pd.DataFrame:
     """Reader-sized view of a metrics table: CIs folded into "low–high" text, keys dropped."""
     view = table.copy()
@@ -112,12 +118,7 @@ def compact(table: pd.DataFrame) -> pd.DataFrame:
         if low in view.columns and high in view.columns:
             if metric in _SHOWN_CIS:
                 view[_SHOWN_CIS[metric]] = [
-                    "–"
-                    if pd.isna(a) or pd.isna(b)
-                    else f"{a:+.3f} to {b:+.3f}"
-                    if metric == "difference"
-                    else f"{a:.2f}–{b:.2f}"
-                    for a, b in zip(view[low], view[high], strict=True)
+                    _interval(metric, a, b) for a, b in zip(view[low], view[high], strict=True)
                 ]
             view = view.drop(columns=[low, high])
     hidden = [c for c in ("label_key", "site", "auc_sd") if c in view.columns]
