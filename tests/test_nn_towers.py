@@ -27,6 +27,7 @@ from model.nn.video_inputs import first_valid_frame
 VARIANTS: dict[str, dict[str, object]] = {
     "multiview": {},
     "multiview-tubelet": {"tubelet": 2},
+    "multiview-still": {"tubelet": 2, "still_frame": True},
     "multiview-cumulative": {
         "intensity_bins": 4,
         "intensity_curve": True,
@@ -193,6 +194,28 @@ def test_static_tower_ignores_motion() -> None:
         video[:, :, 1:] = torch.rand_like(video[:, :, 1:])
         after = tower(video, view_mask, frame_mask)
     torch.testing.assert_close(after, before)
+
+
+def test_still_stream_reads_only_the_first_present_frame_of_each_view() -> None:
+    """The appearance stream sees one frame per view; later frames reach the output only
+    through the motion stream."""
+    tower = tiny_tower("multiview-still")
+    video, view_mask, frame_mask = batch()
+    frame_mask[:, :, 0] = True  # frame 0 is the first present frame of every view
+    later = video.clone()
+    later[:, :, 1:] = torch.rand_like(later[:, :, 1:])  # every frame after the first
+    with torch.no_grad():
+        before = tower.encode_stills(video[view_mask], frame_mask[view_mask])
+        after = tower.encode_stills(later[view_mask], frame_mask[view_mask])
+        changed = tower(later, view_mask, frame_mask) - tower(video, view_mask, frame_mask)
+    assert before.shape == (int(view_mask.sum()), TINY.width)
+    torch.testing.assert_close(after, before)
+    assert changed.abs().max() > 1e-4  # the motion stream still sees the later frames
+
+
+def test_still_stream_is_off_unless_asked() -> None:
+    assert tiny_tower("multiview-tubelet").still_encoder is None
+    assert tiny_tower("multiview-still").still_encoder is not None
 
 
 def test_first_valid_frame_picks_the_first_present_frame() -> None:

@@ -40,6 +40,10 @@ class VideoTowerConfig:
     tubelet embedding): the spatial blocks, most of the tower's cost, run once per tubelet
     instead of once per frame, and the stem sees frame-to-frame motion directly (``flat`` and
     ``static`` ignore it, so the kinds stay comparable at equal input).
+    ``still_frame`` gives ``multiview`` a second, single-frame encoder that reads each view's
+    first present frame on its own, as ``static`` does, and adds its pooled tokens to the view
+    token: an appearance stream beside the motion stream (two-stream networks). Still images
+    such as the LGE views then reach the model at full weight, not as half of a tubelet.
     """
 
     kind: VideoKind = "multiview"
@@ -60,6 +64,7 @@ class VideoTowerConfig:
     intensity_curve: bool = False
     intensity_cumulative: bool = False
     tubelet: int = 1
+    still_frame: bool = False
 
     def validate(self) -> None:
         """Raise ``UserError`` naming the first inconsistent field."""

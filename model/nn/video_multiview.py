@@ -6,8 +6,9 @@
    embedded intensity histogram, with ``intensity_bins``) -> spatial attention over its grid;
 2. tokens pooled to a ``temporal_grid`` and attended over time *within their own view*
    (absent frames masked), plus learned time-step embeddings;
-3. one token per view (+ its embedded intensity curve over time, with ``intensity_curve``), plus
-   a learned view-type embedding (which slot it came from);
+3. one token per view (+ its embedded intensity curve over time, with ``intensity_curve``; + its
+   first present frame encoded alone, with ``still_frame``), plus a learned view-type embedding
+   (which slot it came from);
 4. fusion attention across the views with missing views masked out, plus a study token that is
    always present, so a study with no views gives a finite (constant) embedding.
 
@@ -31,7 +32,7 @@ from model.nn.blocks import (
     masked_mean,
 )
 from model.nn.config import VideoTowerConfig
-from model.nn.video_inputs import check_video_inputs
+from model.nn.video_inputs import check_video_inputs, first_valid_frame
 
 
 class FrameEncoder(nn.Module):
@@ -118,6 +119,7 @@ class MultiviewVideoTower(nn.Module):
             cfg.views, cfg.width, cfg.heads, cfg.mlp_ratio, cfg.fusion_depth, cfg.dropout
         )
         self.curve = build_curve(cfg)
+        self.still_encoder = FrameEncoder(cfg) if cfg.still_frame else None
         self.head = ProjectionHead(cfg.width, embed_dim)
 
     def forward(
@@ -153,9 +155,18 @@ class MultiviewVideoTower(nn.Module):
             sequences = block(sequences, key_mask)
         per_cell = masked_mean(sequences, key_mask, dim=1)  # [(P g), C]
         view_tokens = rearrange(per_cell, "(p g) c -> p g c", p=count).mean(dim=1)
+        if self.still_encoder is not None:
+            view_tokens = view_tokens + self.encode_stills(clips, clip_frames)
         if self.curve is None or per_frame is None:
             return view_tokens
         return view_tokens + self.curve(per_frame, clip_frames)
+
+    def encode_stills(self, clips: torch.Tensor, clip_frames: torch.Tensor) -> torch.Tensor:
+        """Appearance stream: each clip's first present frame alone, ``[P, T, H, W] -> [P, C]``."""
+        stills = first_valid_frame(clips.unsqueeze(0), clip_frames.unsqueeze(0)).squeeze(0)
+        encoder = self.still_encoder
+        histograms = encoder.histograms(stills) if encoder.intensity is not None else None
+        return encoder(stills, histograms).mean(dim=1)
 
     def frame_histograms(
         self, clips: torch.Tensor, clip_frames: torch.Tensor
