@@ -16,7 +16,7 @@ scores and labels as they are.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -45,7 +45,7 @@ class PairedAUC:
     p_value: float
 
     def as_row(self) -> dict[str, float | int]:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 def structural_components(

@@ -103,8 +103,8 @@ class BinaryResult:
     sensitivity: float
     specificity: float
     ci: dict[str, tuple[float, float]]
-    brier: float = float("nan")
-    ece: float = float("nan")
+    brier: float
+    ece: float
 
     def as_row(self) -> dict[str, float | int]:
         """Flat dict: metric values plus ``<metric>_lo`` / ``<metric>_hi`` columns."""

@@ -96,7 +96,8 @@ def write_outputs(
     """Write CSVs, PNGs, ``report.html`` and ``summary.json``; returns the summary dict."""
     out = Path(out)
     tables = stack_tables(results)
-    comparisons = comparison_tables(results, encoders[0].name) if encoders else {}
+    main = encoders[0].name if encoders else ""
+    comparisons = comparison_tables(results, main) if encoders else {}
     for site, comparison in comparisons.items():
         tables.setdefault(site, {})["comparison"] = comparison
     csv_paths = write_tables(out, tables)
@@ -106,7 +107,6 @@ def write_outputs(
         plots.setdefault(result.site, []).extend(pngs)
         csv_paths += csvs
     for site, comparison in comparisons.items():
-        main = encoders[0].name
         path = out / slug(site) / "plots" / f"comparison_{slug(main)}.png"
         title = f"{main} against each other model · {site}"
         plots.setdefault(site, []).append(plot_comparison(comparison, title, path))
