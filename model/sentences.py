@@ -32,6 +32,11 @@ POLARITY_WORDS = frozenset(
     {"no", "not", "nor", "without", "absent", "normal", "normally", "preserved", "negative",
      "unremarkable", "free", "resolved"}
 )  # fmt: skip
+# Function words a prompt-like fragment never consists of ("Of the." says nothing).
+FUNCTION_WORDS = frozenset(
+    {"a", "an", "the", "of", "in", "on", "at", "to", "by", "for", "from", "with", "and", "or",
+     "as", "is", "are", "was", "were", "be", "there", "this", "that", "which", "seen", "noted"}
+)  # fmt: skip
 
 
 # Spelled-out chamber names and their standard abbreviations; plurals ("both ventricles") and
@@ -89,6 +94,22 @@ def _keeps_polarity(word: str) -> bool:
     return bare in POLARITY_WORDS or bare.startswith("non-")
 
 
+def _words(sentence: str) -> tuple[list[str], str, np.ndarray]:
+    """``sentence`` -> (its words, its closing punctuation, bool [W]: droppable, i.e. not a
+    polarity word)."""
+    body = sentence.rstrip()
+    end = body[-1] if body[-1:] in (".", "!", "?") else ""
+    words = _WORD.findall(body[: len(body) - len(end)])
+    return words, end, np.array([not _keeps_polarity(word) for word in words], dtype=bool)
+
+
+def _join(words: list[str], drop: np.ndarray, end: str) -> str:
+    """The words not dropped, then ``end``; the first word capitalised (still a sentence start
+    for ``split_sentences``)."""
+    kept = " ".join(word for word, gone in zip(words, drop, strict=True) if not gone) + end
+    return kept[:1].upper() + kept[1:]
+
+
 def drop_words(sentence: str, drop_rate: float, rng: np.random.Generator) -> str:
     """Drop each word of one sentence with probability ``drop_rate``, keeping polarity words,
     at least one other word and the closing punctuation; the first word kept is capitalised.
@@ -98,25 +119,54 @@ def drop_words(sentence: str, drop_rate: float, rng: np.random.Generator) -> str
     """
     if drop_rate <= 0.0:
         return sentence
-    body = sentence.rstrip()
-    end = body[-1] if body[-1:] in (".", "!", "?") else ""
-    words = _WORD.findall(body[: len(body) - len(end)])
-    droppable = np.array([not _keeps_polarity(word) for word in words], dtype=bool)
+    words, end, droppable = _words(sentence)
     if droppable.sum() < 2:
         return sentence
     drop = droppable & (rng.random(len(words)) < drop_rate)
     if drop.sum() == droppable.sum():  # keep one of the droppable words
         drop[rng.choice(np.flatnonzero(droppable))] = False
-    kept = " ".join(word for word, gone in zip(words, drop, strict=True) if not gone) + end
-    return kept[:1].upper() + kept[1:]  # still a sentence start for ``split_sentences``
+    return _join(words, drop, end)
+
+
+def fragment_sentence(sentence: str, rng: np.random.Generator, max_words: int = 2) -> str:
+    """Cut one sentence down to its polarity words and a run of 1 to ``max_words`` consecutive
+    content words (neither polarity nor ``FUNCTION_WORDS``), as a user types a prompt: ``"Subendocardial LGE of the inferior wall."`` ->
+    e.g. ``"Subendocardial LGE."`` or ``"LGE."``; ``"No myocardial LGE."`` -> e.g. ``"No LGE."``.
+
+    Word dropout at 0.3 almost never leaves a bare finding name, so without fragments "LGE"
+    is read only beside "No" and a prompt "LGE" lands among the studies without it. A sentence
+    with fewer than two content words is returned unchanged.
+    """
+    words, end, droppable = _words(sentence)
+    content = [w.strip(".,;:!?\"'").lower() not in FUNCTION_WORDS for w in words]
+    others = np.flatnonzero(droppable & np.array(content, dtype=bool))
+    if others.size < 2:
+        return sentence
+    length = int(rng.integers(1, min(max_words, others.size - 1) + 1))
+    start = int(rng.integers(others.size - length + 1))
+    drop = droppable.copy()
+    drop[others[start : start + length]] = False
+    return _join(words, drop, end)
 
 
 def vary_impression(
-    text: str, sentence_drop: float, word_drop: float, rng: np.random.Generator
+    text: str,
+    sentence_drop: float,
+    word_drop: float,
+    rng: np.random.Generator,
+    fragment_rate: float = 0.0,
 ) -> str:
-    """Training-time text augmentation: ``drop_sentences``, then ``drop_words`` in each sentence
-    kept. With ``word_drop`` 0 the result (and the draws) equal ``drop_sentences`` alone."""
+    """Training-time text augmentation: ``drop_sentences``, then in each sentence kept either
+    ``fragment_sentence`` (with probability ``fragment_rate``) or ``drop_words``. With
+    ``fragment_rate`` 0 the result and the draws equal those of the two drops alone, and with
+    ``word_drop`` 0 as well those of ``drop_sentences`` alone."""
     kept = drop_sentences(text, sentence_drop, rng)
-    if word_drop <= 0.0:
+    if word_drop <= 0.0 and fragment_rate <= 0.0:
         return kept
-    return " ".join(drop_words(sentence, word_drop, rng) for sentence in split_sentences(kept))
+    varied = []
+    for sentence in split_sentences(kept):
+        if fragment_rate > 0.0 and rng.random() < fragment_rate:
+            varied.append(fragment_sentence(sentence, rng))
+        else:
+            varied.append(drop_words(sentence, word_drop, rng))
+    return " ".join(varied)

@@ -1,17 +1,22 @@
 """Impression sentences: splitting keeps numbers and abbreviations whole; dropping sentences and
-words is seeded, and word dropout never flips a statement's polarity; chamber names abbreviate."""
+words is seeded, and neither word dropout nor prompt-like fragments flip a statement's polarity;
+chamber names abbreviate."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
 from model.sentences import (
+    FUNCTION_WORDS,
     POLARITY_WORDS,
     abbreviate_chambers,
     drop_sentences,
     drop_words,
+    fragment_sentence,
     sentence_layout,
     split_sentences,
     vary_impression,
@@ -98,6 +103,53 @@ def test_vary_impression_without_word_drop_is_sentence_drop_alone() -> None:
     assert all(len(split_sentences(text)) == len(split_sentences(IMPRESSION)) for text in varied)
 
 
+FRAGMENTED = [
+    "Subendocardial LGE of the inferior wall.",
+    "There is a small pericardial effusion.",
+    "No myocardial LGE.",
+    "Non-dilated right ventricle with normal systolic function.",
+    "Mildly dilated LV (LVEDD 61.5 mm).",
+]
+
+
+@given(st.sampled_from(FRAGMENTED), st.integers(0, 2**32 - 1))
+def test_fragment_keeps_polarity_and_one_or_two_adjacent_content_words(sentence: str, seed: int):
+    fragment = fragment_sentence(sentence, np.random.default_rng(seed))
+    assert fragment.endswith(".") and split_sentences(fragment) == [fragment]
+    words = [w.lower() for w in re.findall(r"\([^)]*\)|\S+", sentence[:-1])]  # asides whole
+    kept = [w.lower() for w in re.findall(r"\([^)]*\)|\S+", fragment[:-1])]
+    polarity = [w for w in words if w in POLARITY_WORDS or w.startswith("non-")]
+    assert [w for w in kept if w in polarity] == polarity  # every polarity word, in order
+    content = [w for w in words if w not in polarity and w not in FUNCTION_WORDS]
+    chosen = [w for w in kept if w not in polarity]
+    assert 1 <= len(chosen) <= 2 and not set(chosen) & FUNCTION_WORDS
+    start = content.index(chosen[0])
+    assert content[start : start + len(chosen)] == chosen  # a run, in the sentence's order
+
+
+def test_fragments_reach_bare_finding_names_and_leave_short_sentences() -> None:
+    sentence = "Subendocardial LGE of the inferior wall."
+    draws = {fragment_sentence(sentence, np.random.default_rng(seed)) for seed in range(60)}
+    assert {"LGE.", "Subendocardial LGE.", "Inferior wall."} <= draws
+    assert "Of the." not in draws and "The." not in draws
+    for short in ("No LGE.", "Preserved LVEF.", "Effusion"):
+        assert fragment_sentence(short, np.random.default_rng(0)) == short
+
+
+def test_vary_impression_fragments_some_sentences_and_is_unchanged_without_them() -> None:
+    for seed in range(10):
+        plain = vary_impression(IMPRESSION, 0.3, 0.3, np.random.default_rng(seed))
+        assert vary_impression(IMPRESSION, 0.3, 0.3, np.random.default_rng(seed), 0.0) == plain
+    sentences = split_sentences(IMPRESSION)
+    varied = [
+        vary_impression(IMPRESSION, 0.0, 0.0, np.random.default_rng(s), 0.5) for s in range(40)
+    ]
+    assert all(len(split_sentences(text)) == len(sentences) for text in varied)
+    first = {split_sentences(text)[0] for text in varied}
+    assert sentences[0] in first and min(len(s) for s in first) < len(sentences[0])
+    assert all("No LGE." in text for text in varied)  # too short to cut
+
+
 def test_abbreviate_chambers_in_any_case_and_leaves_other_words() -> None:
     cases = {
         "The left ventricle is dilated.": "The LV is dilated.",
@@ -110,3 +162,4 @@ def test_abbreviate_chambers_in_any_case_and_leaves_other_words() -> None:
         assert abbreviate_chambers(text) == (expected or text)
         assert abbreviate_chambers(abbreviate_chambers(text)) == abbreviate_chambers(text)
     assert len(split_sentences(abbreviate_chambers(IMPRESSION))) == len(split_sentences(IMPRESSION))
+

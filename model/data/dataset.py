@@ -163,8 +163,9 @@ class StudyVideoDataset(Dataset):
     view_mask bool ``[V]``, frame_mask bool ``[V, T]``, text str, study_id str).
 
     ``sentence_drop`` > 0 drops each impression sentence with that probability (at least one is
-    kept) and ``word_drop`` > 0 each word of the sentences kept (never a polarity word; see
-    ``model.sentences``), drawn like the video augmentation from ``(seed, index)`` only.
+    kept) and ``word_drop`` > 0 each word of the sentences kept (never a polarity word), or with
+    probability ``fragment_rate`` cuts a kept sentence to a prompt-like fragment (see
+    ``model.sentences.vary_impression``), drawn like the video augmentation from ``(seed, index)`` only.
     """
 
     def __init__(
@@ -177,6 +178,7 @@ class StudyVideoDataset(Dataset):
         seed: int = 0,
         sentence_drop: float = 0.0,
         word_drop: float = 0.0,
+        fragment_rate: float = 0.0,
     ) -> None:
         self.dataset = dataset
         self.ids = list(dataset.ids() if ids is None else ids)
@@ -192,6 +194,7 @@ class StudyVideoDataset(Dataset):
         self.seed = seed
         self.sentence_drop = sentence_drop
         self.word_drop = word_drop
+        self.fragment_rate = fragment_rate
         rows = dataset.studies.set_index("study_id").loc[self.ids]
         self._texts = [str(t or "") for t in rows["impression"]]
         counts = (
@@ -238,6 +241,7 @@ class StudyVideoDataset(Dataset):
                 self.sentence_drop,
                 self.word_drop,
                 np.random.default_rng([self.seed, index, 1]),
+                self.fragment_rate,
             ),
             "study_id": study_id,
         }

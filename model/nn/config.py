@@ -190,7 +190,9 @@ class TrainConfig:
     the video config). ``warmup_fraction`` applies when ``warmup_steps`` is 0.
     ``sentence_drop`` drops each impression sentence with that probability per step (at least one
     kept) and ``word_drop`` each word of the sentences kept (polarity words never; see
-    ``model.sentences.drop_words``); ``sentence_loss`` is the weight of the sentence-level loss
+    ``model.sentences.drop_words``), unless with probability ``fragment_rate`` the sentence is cut
+    to its polarity words and one or two content words (``model.sentences.fragment_sentence``:
+    "Subendocardial LGE of the inferior wall." -> "LGE."); ``sentence_loss`` is the weight of the sentence-level loss
     (``model.nn.sentence_loss``) against the study-level CLIP loss (needs
     ``text.pooling = "sentences"``).
 
@@ -215,6 +217,7 @@ class TrainConfig:
     augment: bool = True
     sentence_drop: float = 0.0
     word_drop: float = 0.0
+    fragment_rate: float = 0.0
     sentence_loss: float = 0.0
     seed: int = 0
     num_workers: int = 0
@@ -240,7 +243,7 @@ class TrainConfig:
             raise UserError("train.text_lr, weight_decay and grad_clip must be >= 0")
         if not 0.0 <= self.sentence_loss <= 1.0:
             raise UserError(f"train.sentence_loss must be in [0, 1], got {self.sentence_loss}")
-        for name in ("sentence_drop", "word_drop"):
+        for name in ("sentence_drop", "word_drop", "fragment_rate"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise UserError(f"train.{name} must be in [0, 1), got {getattr(self, name)}")
         if self.warmup_steps < 0 or not 0.0 <= self.warmup_fraction < 1.0:
