@@ -56,6 +56,19 @@ def abbreviate_chambers(text: str) -> str:
     return text
 
 
+def close_sentence(text: str) -> str:
+    """End ``text`` with a full stop unless it already ends with ``.``, ``!`` or ``?``:
+    ``"Myocardial LGE"`` -> ``"Myocardial LGE."``; an empty text stays empty (idempotent).
+
+    Every sentence training reads ends with one (reports are written in sentences, and word
+    dropout and fragments keep the closing stop), while prompts are typed without: for a
+    two-word prompt the stop is a third of its tokens, so the text tower reads prompts in the
+    closed form too.
+    """
+    body = text.rstrip()
+    return body if not body or body[-1] in ".!?" else body + "."
+
+
 def split_sentences(text: str) -> list[str]:
     """``"A. B."`` -> ``["A.", "B."]``; a text without a boundary (or empty) is one sentence."""
     parts = [part.strip() for part in _BOUNDARY.split(text.strip())]

@@ -14,6 +14,7 @@ from model.sentences import (
     FUNCTION_WORDS,
     POLARITY_WORDS,
     abbreviate_chambers,
+    close_sentence,
     drop_sentences,
     drop_words,
     fragment_sentence,
@@ -163,3 +164,16 @@ def test_abbreviate_chambers_in_any_case_and_leaves_other_words() -> None:
         assert abbreviate_chambers(abbreviate_chambers(text)) == abbreviate_chambers(text)
     assert len(split_sentences(abbreviate_chambers(IMPRESSION))) == len(split_sentences(IMPRESSION))
 
+
+def test_close_sentence_adds_one_full_stop_only_where_none_closes_the_text() -> None:
+    cases = {
+        "Myocardial LGE": "Myocardial LGE.",
+        "Dilated LV (LVEDD 64 mm)  ": "Dilated LV (LVEDD 64 mm).",
+        "No LGE.": "No LGE.",
+        "Effusion?": "Effusion?",
+        "": "",
+        "   ": "",
+    }
+    for text, closed in cases.items():
+        assert close_sentence(text) == closed
+        assert close_sentence(closed) == closed

@@ -97,6 +97,21 @@ def test_length_bucketed_encoding_equals_one_padded_pass(monkeypatch: pytest.Mon
     torch.testing.assert_close(bucketed, one_pass, rtol=1e-4, atol=1e-5)
 
 
+def test_tower_reads_a_prompt_without_its_full_stop_as_the_closed_sentence() -> None:
+    torch.manual_seed(0)
+    tower = TextTower(TextTowerConfig(unlocked_layers=1), 16).eval()
+    with torch.no_grad():
+        bare = tower(["Myocardial LGE", "Dilated LV. Normal RV size"])
+        closed = tower(["Myocardial LGE.", "Dilated LV. Normal RV size."])
+        exclaimed = tower(["Myocardial LGE!"])
+    torch.testing.assert_close(bare, closed)
+    assert not torch.allclose(exclaimed, closed[:1], atol=1e-3)  # other closing marks stay
+    assert tower.read_sentences(["Dilated LV. Normal RV size"])[0] == [
+        "Dilated LV.",
+        "Normal RV size.",
+    ]
+
+
 def test_abbreviating_tower_reads_spelled_and_abbreviated_chambers_alike() -> None:
     torch.manual_seed(0)
     cfg = TextTowerConfig(unlocked_layers=1, abbreviate_chambers=True)

