@@ -19,6 +19,7 @@ import streamlit as st
 
 from dashboard.cine import cine_player_html
 from dashboard.projection import Projection, ProjectionConfig, fit_projection
+from dashboard.prompt_reading import ReportSentences, embed_report_sentences
 from dashboard.runs import detect_gpus
 from dashboard.scoring import (
     CachedTextEncoder,
@@ -94,6 +95,20 @@ def text_encoder(path: str, version: tuple[float, ...]) -> CachedTextEncoder:
 
     model, _meta = checkpoint_model(path, version)
     return CachedTextEncoder(functools.partial(embed_texts, model))
+
+
+@st.cache_data(
+    show_spinner="Reading the reports' sentences (once per checkpoint and dataset)…", max_entries=2
+)
+def report_sentences(
+    path: str, version: tuple[float, ...], checkpoint: str, ckpt_version: tuple[float, ...]
+) -> ReportSentences:
+    """The dataset's unique impression sentences embedded by the checkpoint's text tower."""
+    from model.embed import embed_texts
+
+    model, _meta = checkpoint_model(checkpoint, ckpt_version)
+    impressions = studies(path, version).get("impression", pd.Series(dtype=str))
+    return embed_report_sentences(impressions, functools.partial(embed_texts, model))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from dashboard import cache
 from dashboard.jobs import JobManager, model_command
+from dashboard.prompt_reading import PairReading, read_prompt_pair
 from dashboard.settings import Settings
 from dashboard.studies import label_file
 
@@ -144,6 +145,12 @@ class Studio:
         return cache.zero_shot_scores(
             str(embeddings), cache.version_of(embeddings), *self._checkpoint_key(), prompts.dumps()
         )
+
+    def prompt_reading(self, positive: str, negative: str) -> PairReading:
+        """How the checkpoint reads a positive and a negative wording: each one's closest report
+        sentences of the active dataset (embedded once, cached) and their cosine."""
+        sentences = cache.report_sentences(*self._dataset_key(), *self._checkpoint_key())
+        return read_prompt_pair(positive, negative, self.text_encoder(), sentences)
 
     def finding_evaluation(self, probs: Any, labels: Any, threshold: float) -> Any:
         """Cached ROC/AUC-with-CI/threshold metrics of one finding (None: one class only)."""

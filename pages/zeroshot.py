@@ -15,7 +15,7 @@ from dashboard.prompt_editor import (
     save_prompt_set,
     with_trial,
 )
-from dashboard.scoring import diagnosis_confusion
+from dashboard.scoring import clean_query, diagnosis_confusion
 from dashboard.ui import case_card, page_guard, page_header
 
 studio = Studio()
@@ -57,6 +57,12 @@ def prompt_editor() -> PromptSet:
         name = row[0].text_input("Name", value="custom", key="zs-try-name")
         positive = row[1].text_input("Positive prompt", key="zs-try-pos", max_chars=500)
         negative = row[2].text_input("Negative prompt", key="zs-try-neg", max_chars=500)
+        if (
+            positive.strip()
+            and negative.strip()
+            and st.toggle("How does the model read these two wordings?", key="zs-read")
+        ):
+            prompt_reading(positive, negative)
     prompts = prompt_set_from_rows(with_trial(findings, name, positive, negative), diagnoses)
     with tab_y:
         st.code(prompts.dumps(), language="yaml")
@@ -68,6 +74,29 @@ def prompt_editor() -> PromptSet:
             "Download YAML", prompts.dumps(), file_name=f"{name}.yaml", mime="text/yaml"
         )
     return prompts
+
+
+def prompt_reading(positive: str, negative: str) -> None:
+    reading = studio.prompt_reading(clean_query(positive), clean_query(negative))
+    for warning in reading.warnings():
+        st.warning(warning, icon=":material/warning:")
+    st.caption(
+        f"The two wordings are read at cosine {reading.cosine:.2f} (1.00: the model cannot tell "
+        "them apart). Closest sentences of this dataset's reports, and how many studies state each:"
+    )
+    columns = st.columns(2)
+    sides = (("Positive", reading.positive), ("Negative", reading.negative))
+    for column, (title, side) in zip(columns, sides, strict=True):
+        column.markdown(f"**{title}:** “{side.prompt}”")
+        if side.neighbours.empty:
+            column.info("This dataset has no report impressions to compare with.")
+            continue
+        column.dataframe(
+            side.neighbours,
+            hide_index=True,
+            column_config={"cosine": st.column_config.NumberColumn(format="%.2f")},
+            key=f"zs-read-{title.lower()}",
+        )
 
 
 def scores_section(prompts: PromptSet) -> None:

@@ -58,6 +58,26 @@ def test_zeroshot_scores_change_when_a_prompt_is_edited(app) -> None:
     assert "auc" in metrics["metric"].tolist()  # the tiny labels.csv gives ROC metrics
 
 
+def test_zeroshot_shows_how_the_model_reads_a_prompt_pair(app, data_root: Path) -> None:
+    from model.data.dataset import CMRDataset
+    from model.sentences import split_sentences
+
+    impressions = CMRDataset.open(data_root / "ds" / "tiny").studies["impression"]
+    sentences = {s for text in impressions for s in split_sentences(str(text))}
+    at = app("pages/zeroshot.py")
+    at.text_input(key="zs-try-pos").input("Dilated left ventricle").run()
+    at.text_input(key="zs-try-neg").input("Normal left ventricular size").run()
+    assert not [d for d in at.dataframe if "sentence" in d.value.columns]  # only when asked
+    at.toggle(key="zs-read").set_value(True).run()
+    assert not at.exception and not at.error
+    tables = [d.value for d in at.dataframe if "sentence" in d.value.columns]
+    assert len(tables) == 2
+    for table in tables:
+        assert 1 <= len(table) <= 5 and table["cosine"].is_monotonic_decreasing
+        assert set(table["sentence"]) <= sentences and (table["studies"] >= 1).all()
+    assert "read at cosine" in " ".join(c.value for c in at.caption)
+
+
 def test_text_search_and_more_like_this_return_cases(app) -> None:
     at = app("pages/browser.py")
     at.text_input(key="b-query").input("Dilated left ventricle").run()

@@ -1,0 +1,104 @@
+"""How the model reads a prompt: unique report sentences with their study counts, nearest
+neighbours by cosine, and the flags for a wording read against its intent (label-free)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dashboard.prompt_reading import (
+    FLAG_SHARE,
+    NEIGHBOURS,
+    embed_report_sentences,
+    is_negative_statement,
+    read_prompt,
+    read_prompt_pair,
+    unique_sentences,
+)
+
+IMPRESSIONS = [
+    "No LGE. No pericardial effusion.",
+    "No LGE. Dilated LV. Dilated LV.",
+    "Subendocardial LGE of the inferior wall. No pericardial effusion.",
+    "Normal LV size. No LGE.",
+    "Subendocardial LGE of the lateral wall. Dilated LV.",
+    "Transmural LGE of the inferior wall.",
+    "Dilated LV with LGE.",
+    "",
+]
+VOCABULARY = ["no", "normal", "lge", "subendocardial", "inferior", "wall", "dilated", "lv",
+              "size", "pericardial", "effusion", "of", "the", "lateral", "transmural", "with"]  # fmt: skip
+
+
+def bag_of_words(texts: list[str]) -> np.ndarray:
+    """A transparent stand-in text tower: unit-norm word counts over ``VOCABULARY``."""
+    rows = np.zeros((len(texts), len(VOCABULARY)), dtype=np.float32)
+    for i, text in enumerate(texts):
+        for word in text.lower().replace(".", " ").split():
+            if word in VOCABULARY:
+                rows[i, VOCABULARY.index(word)] += 1.0
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+
+
+def test_unique_sentences_count_studies_not_occurrences_commonest_first() -> None:
+    texts, studies = unique_sentences(IMPRESSIONS)
+    assert texts[0] == "No LGE." and studies[0] == 3
+    assert texts[1] == "Dilated LV."
+    assert dict(zip(texts, studies.tolist(), strict=True))["Dilated LV."] == 2  # 3 times, 2 studies
+    assert texts[2] == "No pericardial effusion." and studies[2] == 2
+    assert list(studies) == sorted(studies, reverse=True) and "" not in texts
+    assert unique_sentences(IMPRESSIONS, limit=2)[0] == texts[:2]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "negative"),
+    [("No LGE.", True), ("Normal LV size.", True), ("Non-dilated RV.", True),
+     ("Preserved LVEF (62%).", True), ("Subendocardial LGE.", False), ("Dilated LV.", False)],
+)  # fmt: skip
+def test_negative_statements_are_those_with_a_polarity_word(sentence: str, negative: bool) -> None:
+    assert is_negative_statement(sentence) is negative
+
+
+def test_neighbours_are_the_closest_sentences_in_order() -> None:
+    sentences = embed_report_sentences(IMPRESSIONS, bag_of_words)
+    prompt = bag_of_words(["Subendocardial LGE"])[0]
+    table = read_prompt("Subendocardial LGE", prompt, sentences).neighbours
+    assert len(table) == NEIGHBOURS < len(sentences.texts)
+    expected = np.sort(sentences.vectors @ prompt)[::-1][:NEIGHBOURS]
+    np.testing.assert_allclose(table["cosine"].to_numpy(), expected, rtol=1e-6)
+    assert table["sentence"].iloc[0].startswith("Subendocardial LGE of the")
+    top = dict(zip(sentences.texts, sentences.studies.tolist(), strict=True))
+    assert table["studies"].tolist() == [top[s] for s in table["sentence"]]
+
+
+# A text tower that reads a bare "LGE" beside the denials, as the demo checkpoints do.
+READ_AS = {
+    "No LGE.": (1.0, 0.0), "No myocardial LGE.": (0.98, 0.2), "No evidence of LGE.": (0.97, 0.25),
+    "Normal LV size.": (0.9, -0.4), "No pericardial effusion.": (0.8, -0.6),
+    "Subendocardial LGE.": (0.0, 1.0), "Transmural LGE.": (0.2, 0.98), "Mid-wall LGE.": (0.25, 0.97),
+    "Dilated LV.": (-0.6, 0.8), "Patchy LGE.": (0.3, 0.95),
+    "LGE": (0.95, 0.3), "No LGE": (1.0, 0.0), "Scar": (0.1, 0.99), "Dilated": (-0.5, 0.86),
+}  # fmt: skip
+
+
+def read_as(texts: list[str]) -> np.ndarray:
+    rows = np.array([READ_AS[text] for text in texts], dtype=np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_pair_flags_a_wording_read_against_its_intent() -> None:
+    sentences = embed_report_sentences([" ".join(list(READ_AS)[:10])], read_as)
+    flagged = read_prompt_pair("LGE", "No LGE", read_as, sentences)
+    assert flagged.positive.negative_share == 1.0 >= FLAG_SHARE
+    assert [w for w in flagged.warnings() if "read like a negative statement" in w]
+    clear = read_prompt_pair("Scar", "No LGE", read_as, sentences)
+    assert clear.positive.negative_share == 0.0 and clear.negative.negative_share == 1.0
+    assert clear.warnings() == [] and 0.0 < clear.cosine < flagged.cosine <= 1.0
+    inverted = read_prompt_pair("Scar", "Dilated", read_as, sentences)
+    assert [w for w in inverted.warnings() if "negative prompt" in w]
+
+
+def test_a_dataset_without_reports_reads_nothing_and_flags_nothing() -> None:
+    sentences = embed_report_sentences(["", None], bag_of_words)
+    reading = read_prompt_pair("LGE", "No LGE", bag_of_words, sentences)
+    assert reading.positive.neighbours.empty and reading.warnings() == []
