@@ -7,7 +7,9 @@
 2. rerun time of every page with warm caches (AppTest, second run), over a tiny built data root;
 3. zero-shot re-score of N studies after editing one prompt (real text tower of the tiny
    checkpoint, cached study embeddings, one matrix product);
-4. UMAP (cosine) of N studies: first fit in the process (numba compilation included) and again.
+4. UMAP (cosine) of N studies: first fit in the process (numba compilation included) and again;
+5. how the model reads a prompt pair: embedding a dataset's unique report sentences (once per
+   checkpoint and dataset; ``--reports DATASET``, default the tiny one) and one pair's reading.
 """
 
 from __future__ import annotations
@@ -132,6 +134,33 @@ def bench_rescore(root: Path, n: int) -> None:
     )
 
 
+def bench_prompt_reading(root: Path, reports: Path | None) -> None:
+    import functools
+
+    from dashboard.prompt_reading import embed_report_sentences, read_prompt_pair
+    from dashboard.scoring import CachedTextEncoder
+    from model.data.dataset import CMRDataset
+    from model.embed import embed_texts
+    from model.training.checkpoint import load_checkpoint
+
+    model, _meta = load_checkpoint(next((root / "runs" / "tiny").glob("best.pt")))
+    studies = CMRDataset.open(reports or root / "ds" / "tiny").studies
+    t0 = time.perf_counter()
+    sentences = embed_report_sentences(studies["impression"], functools.partial(embed_texts, model))
+    first = time.perf_counter() - t0
+    encoder = CachedTextEncoder(functools.partial(embed_texts, model))
+    timings = []
+    for i in range(5):
+        t0 = time.perf_counter()
+        read_prompt_pair(f"Myocardial LGE {i}", f"No LGE {i}", encoder, sentences)
+        timings.append(time.perf_counter() - t0)
+    print(
+        f"prompt reading: {len(sentences.texts):,} unique report sentences of {len(studies):,} "
+        f"studies embedded in {first:.1f} s (once per checkpoint and dataset); one new prompt "
+        f"pair read: median {np.median(timings) * 1000:.0f} ms, max {max(timings) * 1000:.0f} ms"
+    )
+
+
 def bench_umap(n: int) -> None:
     from dashboard.projection import ProjectionConfig, fit_projection
 
@@ -155,12 +184,14 @@ def main() -> None:
     parser.add_argument("--studies", type=int, default=10_000)
     parser.add_argument("--skip-umap", action="store_true")
     parser.add_argument("--skip-browser", action="store_true")
+    parser.add_argument("--reports", type=Path, help="dataset whose report sentences are read")
     args = parser.parse_args()
     root = args.data_root or build_root(Path(tempfile.mkdtemp(prefix="bench-dashboard-")))
     if not args.skip_browser:
         bench_cold_start(root)
     bench_page_reruns(root)
     bench_rescore(root, args.studies)
+    bench_prompt_reading(root, args.reports)
     if not args.skip_umap:
         bench_umap(args.studies)
 

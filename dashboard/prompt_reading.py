@@ -24,7 +24,7 @@ NEIGHBOURS = 5
 MAX_SENTENCES = 5000  # the commonest unique sentences embedded per dataset (about 5 s on a CPU)
 # A positive prompt whose neighbours are mostly negative statements, or a negative prompt whose
 # neighbours mostly are not, is flagged (both shares are of the NEIGHBOURS closest sentences).
-FLAG_SHARE = 0.6
+FLAG_SHARE = 0.8
 
 TextEncoder = Callable[[list[str]], np.ndarray]
 

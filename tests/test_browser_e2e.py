@@ -142,6 +142,8 @@ def test_prompt_search_and_case_with_a_tiny_model(tmp_path_factory: pytest.TempP
         page.get_by_label("Negative prompt").fill("Normal left ventricular size.")
         page.get_by_label("Negative prompt").press("Enter")
         page.get_by_text("Scored 24 studies × 8 findings").wait_for()
+        page.get_by_text("How does the model read these two wordings?").click()
+        page.get_by_text("read at cosine").wait_for(timeout=120_000)
         _shot(page, "data-zeroshot")
 
         _nav(page, "Case browser")
