@@ -143,8 +143,9 @@ def drop_words(sentence: str, drop_rate: float, rng: np.random.Generator) -> str
 
 def fragment_sentence(sentence: str, rng: np.random.Generator, max_words: int = 2) -> str:
     """Cut one sentence down to its polarity words and a run of 1 to ``max_words`` consecutive
-    content words (neither polarity nor ``FUNCTION_WORDS``), as a user types a prompt: ``"Subendocardial LGE of the inferior wall."`` ->
-    e.g. ``"Subendocardial LGE."`` or ``"LGE."``; ``"No myocardial LGE."`` -> e.g. ``"No LGE."``.
+    content words (neither polarity nor ``FUNCTION_WORDS``), as a user types a prompt:
+    ``"Subendocardial LGE of the inferior wall."`` -> e.g. ``"Subendocardial LGE."`` or
+    ``"LGE."``; ``"No myocardial LGE."`` -> e.g. ``"No LGE."``.
 
     Word dropout at 0.3 almost never leaves a bare finding name, so without fragments "LGE"
     is read only beside "No" and a prompt "LGE" lands among the studies without it. A sentence
