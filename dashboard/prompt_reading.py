@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model.sentences import POLARITY_WORDS, split_sentences
+from model.sentences import is_polarity_word, split_sentences
 
 NEIGHBOURS = 5
 MAX_SENTENCES = 5000  # the commonest unique sentences embedded per dataset (about 5 s on a CPU)
@@ -81,8 +81,7 @@ class PairReading:
 
 def is_negative_statement(sentence: str) -> bool:
     """True when a sentence carries a polarity word ("No", "normal", "preserved", "non-...")."""
-    words = (word.strip(".,;:!?\"'()").lower() for word in sentence.split())
-    return any(word in POLARITY_WORDS or word.startswith("non-") for word in words)
+    return any(is_polarity_word(word) for word in sentence.split())
 
 
 def unique_sentences(

@@ -102,7 +102,9 @@ def drop_sentences(text: str, drop_rate: float, rng: np.random.Generator) -> str
     return " ".join(s for s, kept in zip(sentences, keep, strict=True) if kept)
 
 
-def _keeps_polarity(word: str) -> bool:
+def is_polarity_word(word: str) -> bool:
+    """True for a word that carries a statement's polarity ("No", "normal,", "non-dilated"),
+    whatever its case and surrounding punctuation."""
     bare = word.strip(".,;:!?\"'").lower()
     return bare in POLARITY_WORDS or bare.startswith("non-")
 
@@ -113,7 +115,7 @@ def _words(sentence: str) -> tuple[list[str], str, np.ndarray]:
     body = sentence.rstrip()
     end = body[-1] if body[-1:] in (".", "!", "?") else ""
     words = _WORD.findall(body[: len(body) - len(end)])
-    return words, end, np.array([not _keeps_polarity(word) for word in words], dtype=bool)
+    return words, end, np.array([not is_polarity_word(word) for word in words], dtype=bool)
 
 
 def _join(words: list[str], drop: np.ndarray, end: str) -> str:
