@@ -137,10 +137,10 @@ def bench_rescore(root: Path, n: int) -> None:
 def bench_prompt_reading(root: Path, reports: Path | None) -> None:
     import functools
 
-    from dashboard.prompt_reading import embed_report_sentences, read_prompt_pair
     from dashboard.scoring import CachedTextEncoder
     from model.data.dataset import CMRDataset
     from model.embed import embed_texts
+    from model.prompt_reading import embed_report_sentences, read_prompt_pair
     from model.training.checkpoint import load_checkpoint
 
     model, _meta = load_checkpoint(next((root / "runs" / "tiny").glob("best.pt")))

@@ -19,7 +19,6 @@ import streamlit as st
 
 from dashboard.cine import cine_player_html
 from dashboard.projection import Projection, ProjectionConfig, fit_projection
-from dashboard.prompt_reading import ReportSentences, embed_report_sentences
 from dashboard.runs import detect_gpus
 from dashboard.scoring import (
     CachedTextEncoder,
@@ -29,6 +28,7 @@ from dashboard.scoring import (
     score_all,
 )
 from dashboard.studies import load_labels
+from model.prompt_reading import ReportSentences, embed_report_sentences
 
 if TYPE_CHECKING:
     from model.index.client import ChromaLocation

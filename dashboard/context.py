@@ -14,9 +14,9 @@ import pandas as pd
 
 from dashboard import cache
 from dashboard.jobs import JobManager, model_command
-from dashboard.prompt_reading import PairReading, read_prompt_pair
 from dashboard.settings import Settings
 from dashboard.studies import label_file
+from model.prompt_reading import PairReading, read_prompt_pair
 
 if TYPE_CHECKING:
     from model.index.client import ChromaLocation

@@ -110,6 +110,7 @@ def table_group(name: str) -> str:
         ("probe", "Linear probe"),
         ("retrieval", "Retrieval"),
         ("comparison", "Model comparison"),
+        ("prompts", "Prompt reading"),
     ):
         if key in lowered:
             return label

@@ -15,7 +15,7 @@ from model.cli import main
 from tests.tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
 
 FAST = ["--episodes", "3", "--bootstrap", "20", "--shots", "1,2", "--folds", "2"]
-TABLES = ("zeroshot", "diagnosis", "fewshot", "probe", "retrieval", "counts")
+TABLES = ("zeroshot", "diagnosis", "fewshot", "probe", "retrieval", "counts", "prompts")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -72,6 +72,9 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
         "site internal: diagnosis probe skipped: all 12 labelled studies are 'normal'"
         in summary["problems"]
     )
+    prompts = pd.read_csv(out / "internal" / "prompts.csv")
+    assert {"model", "Label", "side", "prompt", "contradicts", "closest"} <= set(prompts.columns)
+    assert set(prompts["model"]) == set(models) and prompts["closest"].str.len().min() > 0
     probe = pd.read_csv(out / "internal" / "probe.csv")
     assert list(probe.columns[:5]) == ["model", "Label", "Accuracy", "F1-score", "AUC"]
     assert "data:image/png;base64" in (out / "report.html").read_text()

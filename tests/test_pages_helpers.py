@@ -131,6 +131,7 @@ def test_settings_discovery_and_active(tmp_path: Path) -> None:
 
 def test_evaluation_tables_are_grouped_by_their_file_name() -> None:
     assert table_group("internal/comparison.csv") == "Model comparison"
+    assert table_group("internal/prompts.csv") == "Prompt reading"
     assert table_group("external/fewshot.csv") == "Few-shot"
     assert table_group("internal/counts.csv") == "Other"
 

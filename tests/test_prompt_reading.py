@@ -6,15 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dashboard.prompt_reading import (
+from model.prompt_reading import (
     FLAG_SHARE,
     NEIGHBOURS,
     embed_report_sentences,
     is_negative_statement,
+    prompt_table,
     read_prompt,
     read_prompt_pair,
     unique_sentences,
 )
+from model.prompts import FindingPrompts, PromptSet
 
 IMPRESSIONS = [
     "No LGE. No pericardial effusion.",
@@ -102,3 +104,15 @@ def test_a_dataset_without_reports_reads_nothing_and_flags_nothing() -> None:
     sentences = embed_report_sentences(["", None], bag_of_words)
     reading = read_prompt_pair("LGE", "No LGE", bag_of_words, sentences)
     assert reading.positive.neighbours.empty and reading.warnings() == []
+
+
+def test_prompt_table_reads_every_prompt_and_marks_the_contradicting_ones() -> None:
+    sentences = embed_report_sentences([" ".join(list(READ_AS)[:10])], read_as)
+    prompts = PromptSet(findings={"lge": FindingPrompts(("LGE", "Scar"), ("No LGE", "Dilated"))})
+    table = prompt_table(prompts, lambda texts: 3.0 * read_as(texts), sentences, k=2)
+    assert table["prompt"].tolist() == ["LGE", "Scar", "No LGE", "Dilated"]
+    assert table["side"].tolist() == ["positive", "positive", "negative", "negative"]
+    assert table["contradicts"].tolist() == [True, False, False, True]
+    assert table["closest"].iloc[2].startswith("No LGE. (1.00) | ")  # vectors renormalised
+    assert set(table["label_key"]) == {"lge"}
+    assert prompt_table(prompts, read_as, embed_report_sentences([""], read_as)).empty

@@ -79,6 +79,19 @@ class SiteData:
     def ids(self) -> list[str]:
         return list(self.studies.index)
 
+    def label_counts(self) -> pd.DataFrame:
+        """Per label column: studies with a known value, positives, and blanks (excluded)."""
+        rows = [
+            {
+                "label_key": column,
+                "n": int(values.notna().sum()),
+                "n_positive": int((values == 1).sum()),
+                "n_unknown": int(values.isna().sum()),
+            }
+            for column, values in self.labels.items()
+        ]
+        return pd.DataFrame(rows, columns=["label_key", "n", "n_positive", "n_unknown"])
+
     @property
     def groups(self) -> np.ndarray:
         return self.studies["patient_key"].astype(str).to_numpy()

@@ -101,6 +101,10 @@ _NOTES = {
     "comparison": "The first model against each other one on the same studies: AUC difference "
     "(first − other) with DeLong's 95% CI and two-sided p-value; p_holm is Holm-adjusted over "
     "the labels of one comparison and setting.",
+    "prompts": "How each model reads each prompt: its closest report sentences in the site's "
+    "dataset (cosine; no labels). 'contradicts' marks a positive prompt whose neighbours are "
+    "mostly negative statements ('No ...', 'Normal ...'), or a negative prompt whose neighbours "
+    "mostly are not: its zero-shot scores then mean something else than its words.",
 }
 
 

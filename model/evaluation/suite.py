@@ -31,6 +31,7 @@ from model.evaluation.retrieval import (
     label_consistent_precision,
     label_precision_bounds,
 )
+from model.prompt_reading import dataset_prompt_table
 from model.prompts import PromptSet
 from model.schema import DIAGNOSES
 from model.zeroshot import (
@@ -73,7 +74,8 @@ class SiteResult:
     """Tables (one row per label / k / direction) and curves of one model at one site.
 
     ``scores`` maps (setting, label) to the per-study scores behind its AUC (zero-shot and
-    linear-probe findings), for paired comparisons between models (``model.evaluation.compare``).
+    linear-probe findings), for paired comparisons between models (``model.evaluation.compare``);
+    ``prompts`` is how the model reads each prompt (``model.prompt_reading.prompt_table``).
     """
 
     model: str
@@ -87,22 +89,7 @@ class SiteResult:
     retrieval: pd.DataFrame
     problems: list[str] = field(default_factory=list)
     scores: dict[tuple[str, str], LabelScores] = field(default_factory=dict)
-
-
-def label_counts(site: SiteData) -> pd.DataFrame:
-    """Per label column: studies with a known value, positives, and blanks (excluded)."""
-    rows = []
-    for column in site.labels.columns:
-        values = site.labels[column]
-        rows.append(
-            {
-                "label_key": column,
-                "n": int(values.notna().sum()),
-                "n_positive": int((values == 1).sum()),
-                "n_unknown": int(values.isna().sum()),
-            }
-        )
-    return pd.DataFrame(rows, columns=["label_key", "n", "n_positive", "n_unknown"])
+    prompts: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def usable_findings(site: SiteData, problems: list[str]) -> dict[str, np.ndarray]:
@@ -307,7 +294,9 @@ def evaluate_site(
     """Every evaluation of one model at one site (embeddings computed or read from cache once)."""
     vectors = np.asarray(encoder.studies(site.dataset, site.ids), dtype=np.float64)
     with threadpool_limits(limits=config.blas_threads):
-        return _evaluate_vectors(vectors, encoder, site, prompts, config)
+        result = _evaluate_vectors(vectors, encoder, site, prompts, config)
+    result.prompts = dataset_prompt_table(site.dataset, prompts, encoder.texts)
+    return result
 
 
 def _evaluate_vectors(
@@ -337,7 +326,7 @@ def _evaluate_vectors(
     return SiteResult(
         model=encoder.name,
         site=site.name,
-        counts=label_counts(site),
+        counts=site.label_counts(),
         zeroshot=pd.concat([zeroshot, pd.DataFrame(zs_rows)], ignore_index=True),
         roc=roc,
         diagnosis={k: v for k, v in (("zero-shot", zs_block), ("linear probe", probe_block)) if v},

@@ -32,7 +32,9 @@ DISPLAY_NAMES: dict[str, str] = {
     "rv": "Abnormal RV",
 }
 _RENAMES = {"accuracy": "Accuracy", "f1": "F1-score", "auc": "AUC"}
-TABLES: tuple[str, ...] = ("zeroshot", "diagnosis", "fewshot", "probe", "retrieval", "counts")
+TABLES: tuple[str, ...] = (
+    "zeroshot", "diagnosis", "fewshot", "probe", "retrieval", "counts", "prompts"
+)  # fmt: skip
 
 
 def display_name(key: str) -> str:
@@ -83,6 +85,11 @@ def site_tables(result: SiteResult) -> dict[str, pd.DataFrame]:
     counts = result.counts.copy()
     counts.insert(0, "Label", counts["label_key"].map(display_name))
     counts["site"] = result.site
+    prompts = result.prompts.copy()
+    if not prompts.empty:
+        prompts.insert(0, "model", result.model)
+        prompts.insert(1, "Label", prompts["label_key"].map(display_name))
+        prompts["site"] = result.site
     return {
         "zeroshot": paper_format(result.zeroshot, result.model, result.site),
         "diagnosis": diagnosis_summary(result),
@@ -92,6 +99,7 @@ def site_tables(result: SiteResult) -> dict[str, pd.DataFrame]:
         "probe": paper_format(result.probe, result.model, result.site),
         "retrieval": retrieval,
         "counts": counts,
+        "prompts": prompts,
     }
 
 

@@ -1,4 +1,4 @@
-"""How the model reads a prompt: the report sentences of the active dataset closest to it.
+"""How the model reads a prompt: the report sentences of a dataset closest to it.
 
 A zero-shot prompt is scored by where the text tower puts it, and a wording the reports never use
 can land somewhere unexpected: when nearly every report mentions enhancement only to deny it
@@ -6,7 +6,8 @@ can land somewhere unexpected: when nearly every report mentions enhancement onl
 enhancement highest. Showing a prompt's nearest report sentences (cosine in the shared space;
 no labels involved) lets a user see that before trusting the scores, and the share of those
 neighbours that are negative statements ("No ...", "Normal ...") flags a positive prompt read as
-a negative one, or the reverse.
+a negative one, or the reverse. The Zero-shot page reads a typed pair (``read_prompt_pair``);
+the evaluation reads every prompt of its prompt set (``prompt_table``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from model.prompts import PromptSet
 from model.sentences import is_polarity_word, split_sentences
 
 NEIGHBOURS = 5
@@ -64,19 +66,25 @@ class PairReading:
     def warnings(self) -> list[str]:
         """Plain-language flags for wordings the model reads against their intent."""
         out = []
-        if self.positive.negative_share >= FLAG_SHARE:
+        if contradicts(self.positive, positive=True):
             out.append(
                 f"The positive prompt “{self.positive.prompt}” is read like a negative statement: "
                 f"{self.positive.negative_share:.0%} of its closest report sentences deny or "
                 "normalise a finding. Try the wording the reports use for the finding."
             )
-        if 1.0 - self.negative.negative_share >= FLAG_SHARE:
+        if contradicts(self.negative, positive=False):
             out.append(
                 f"The negative prompt “{self.negative.prompt}” is read like a positive statement: "
                 f"{1.0 - self.negative.negative_share:.0%} of its closest report sentences state a "
                 "finding."
             )
         return out
+
+
+def contradicts(reading: PromptReading, positive: bool) -> bool:
+    """True when at least ``FLAG_SHARE`` of a prompt's neighbours have the other polarity."""
+    share = reading.negative_share if positive else 1.0 - reading.negative_share
+    return bool(share >= FLAG_SHARE)  # NaN (no sentences) compares False
 
 
 def is_negative_statement(sentence: str) -> bool:
@@ -138,3 +146,40 @@ def read_prompt_pair(
         negative=read_prompt(negative, vectors[1], sentences),
         cosine=float(vectors[0] @ vectors[1]),
     )
+
+
+def prompt_table(
+    prompts: PromptSet, encode: TextEncoder, sentences: ReportSentences, k: int = 3
+) -> pd.DataFrame:
+    """Every finding prompt of ``prompts`` read against ``sentences``: one row per prompt with
+    columns label_key, side (positive / negative), prompt, negative_share, contradicts and
+    closest (its ``k`` nearest sentences with their cosines). Empty without sentences."""
+    rows = []
+    if not sentences.texts:
+        return pd.DataFrame(rows)
+    for key, finding in prompts.findings.items():
+        for side, texts in (("positive", finding.positive), ("negative", finding.negative)):
+            vectors = np.asarray(encode(list(texts)), dtype=np.float32)
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            for text, vector in zip(texts, vectors, strict=True):
+                reading = read_prompt(text, vector, sentences, k)
+                table = reading.neighbours
+                closest = zip(table["sentence"], table["cosine"], strict=True)
+                rows.append(
+                    {
+                        "label_key": key,
+                        "side": side,
+                        "prompt": text,
+                        "negative_share": reading.negative_share,
+                        "contradicts": contradicts(reading, positive=side == "positive"),
+                        "closest": " | ".join(f"{s} ({c:.2f})" for s, c in closest),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def dataset_prompt_table(dataset: object, prompts: PromptSet, encode: TextEncoder) -> pd.DataFrame:
+    """``prompt_table`` against the report sentences of every study of ``dataset`` (a
+    ``CMRDataset``; its ``impression`` column), as the evaluation reports it per model and site."""
+    impressions = dataset.studies.get("impression", pd.Series(dtype=str))
+    return prompt_table(prompts, encode, embed_report_sentences(impressions, encode))
