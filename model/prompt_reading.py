@@ -27,6 +27,9 @@ MAX_SENTENCES = 5000  # the commonest unique sentences embedded per dataset (abo
 # A positive prompt whose neighbours are mostly negative statements, or a negative prompt whose
 # neighbours mostly are not, is flagged (both shares are of the NEIGHBOURS closest sentences).
 FLAG_SHARE = 0.8
+# A prompt whose closest report sentence is below this cosine is unlike anything the reports say
+# (on the demo checkpoints well-read prompts reach 0.93-1.00, the misread LGE ones 0.59-0.65).
+UNFAMILIAR_COSINE = 0.8
 
 TextEncoder = Callable[[list[str]], np.ndarray]
 
@@ -78,7 +81,21 @@ class PairReading:
                 f"{1.0 - self.negative.negative_share:.0%} of its closest report sentences state a "
                 "finding."
             )
+        for side in (self.positive, self.negative):
+            if unfamiliar(side):
+                out.append(
+                    f"“{side.prompt}” is unlike anything the reports say (closest sentence at "
+                    f"cosine {side.neighbours['cosine'].iloc[0]:.2f}): where the model puts it is "
+                    "a guess. Try the reports' own wording."
+                )
         return out
+
+
+def unfamiliar(reading: PromptReading) -> bool:
+    """True when even the closest report sentence is below ``UNFAMILIAR_COSINE``."""
+    return bool(
+        not reading.neighbours.empty and reading.neighbours["cosine"].iloc[0] < UNFAMILIAR_COSINE
+    )
 
 
 def contradicts(reading: PromptReading, positive: bool) -> bool:
@@ -152,8 +169,9 @@ def prompt_table(
     prompts: PromptSet, encode: TextEncoder, sentences: ReportSentences, k: int = 3
 ) -> pd.DataFrame:
     """Every finding prompt of ``prompts`` read against ``sentences``: one row per prompt with
-    columns label_key, side (positive / negative), prompt, negative_share, contradicts and
-    closest (its ``k`` nearest sentences with their cosines). Empty without sentences."""
+    columns label_key, side (positive / negative), prompt, negative_share, contradicts,
+    unfamiliar and closest (its ``k`` nearest sentences with their cosines). Empty without
+    sentences."""
     rows = []
     if not sentences.texts:
         return pd.DataFrame(rows)
@@ -172,6 +190,7 @@ def prompt_table(
                         "prompt": text,
                         "negative_share": reading.negative_share,
                         "contradicts": contradicts(reading, positive=side == "positive"),
+                        "unfamiliar": unfamiliar(reading),
                         "closest": " | ".join(f"{s} ({c:.2f})" for s, c in closest),
                     }
                 )

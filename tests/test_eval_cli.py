@@ -73,7 +73,9 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
         in summary["problems"]
     )
     prompts = pd.read_csv(out / "internal" / "prompts.csv")
-    assert {"model", "Label", "side", "prompt", "contradicts", "closest"} <= set(prompts.columns)
+    assert {"model", "Label", "side", "prompt", "contradicts", "unfamiliar", "closest"} <= set(
+        prompts.columns
+    )
     assert set(prompts["model"]) == set(models) and prompts["closest"].str.len().min() > 0
     probe = pd.read_csv(out / "internal" / "probe.csv")
     assert list(probe.columns[:5]) == ["model", "Label", "Accuracy", "F1-score", "AUC"]

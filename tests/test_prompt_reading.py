@@ -80,6 +80,7 @@ READ_AS = {
     "Subendocardial LGE.": (0.0, 1.0), "Transmural LGE.": (0.2, 0.98), "Mid-wall LGE.": (0.25, 0.97),
     "Dilated LV.": (-0.6, 0.8), "Patchy LGE.": (0.3, 0.95),
     "LGE": (0.95, 0.3), "No LGE": (1.0, 0.0), "Scar": (0.1, 0.99), "Dilated": (-0.5, 0.86),
+    "Odd": (-0.7, -0.7),
 }  # fmt: skip
 
 
@@ -98,6 +99,9 @@ def test_pair_flags_a_wording_read_against_its_intent() -> None:
     assert clear.warnings() == [] and 0.0 < clear.cosine < flagged.cosine <= 1.0
     inverted = read_prompt_pair("Scar", "Dilated", read_as, sentences)
     assert [w for w in inverted.warnings() if "negative prompt" in w]
+    odd = read_prompt_pair("Odd", "No LGE", read_as, sentences)
+    assert [w for w in odd.warnings() if w.startswith("“Odd” is unlike anything")]
+    assert len(odd.warnings()) == 1 and odd.positive.neighbours["cosine"].iloc[0] < 0.8
 
 
 def test_a_dataset_without_reports_reads_nothing_and_flags_nothing() -> None:
@@ -113,6 +117,7 @@ def test_prompt_table_reads_every_prompt_and_marks_the_contradicting_ones() -> N
     assert table["prompt"].tolist() == ["LGE", "Scar", "No LGE", "Dilated"]
     assert table["side"].tolist() == ["positive", "positive", "negative", "negative"]
     assert table["contradicts"].tolist() == [True, False, False, True]
+    assert not table["unfamiliar"].any()
     assert table["closest"].iloc[2].startswith("No LGE. (1.00) | ")  # vectors renormalised
     assert set(table["label_key"]) == {"lge"}
     assert prompt_table(prompts, read_as, embed_report_sentences([""], read_as)).empty

@@ -104,7 +104,9 @@ _NOTES = {
     "prompts": "How each model reads each prompt: its closest report sentences in the site's "
     "dataset (cosine; no labels). 'contradicts' marks a positive prompt whose neighbours are "
     "mostly negative statements ('No ...', 'Normal ...'), or a negative prompt whose neighbours "
-    "mostly are not: its zero-shot scores then mean something else than its words.",
+    "mostly are not: its zero-shot scores then mean something else than its words. 'unfamiliar' "
+    "marks a prompt whose closest report sentence is below cosine 0.8: nothing in the reports "
+    "reads like it.",
 }
 
 
