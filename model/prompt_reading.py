@@ -28,7 +28,7 @@ MAX_SENTENCES = 5000  # the commonest unique sentences embedded per dataset (abo
 # neighbours mostly are not, is flagged (both shares are of the NEIGHBOURS closest sentences).
 FLAG_SHARE = 0.8
 # A prompt whose closest report sentence is below this cosine is unlike anything the reports say
-# (on the demo checkpoints well-read prompts reach 0.93-1.00, the misread LGE ones 0.59-0.65).
+# (on a demo checkpoint the default prompts reach 0.95-1.00, the two misread LGE ones 0.62-0.65).
 UNFAMILIAR_COSINE = 0.8
 
 TextEncoder = Callable[[list[str]], np.ndarray]
