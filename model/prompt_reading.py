@@ -104,6 +104,12 @@ def contradicts(reading: PromptReading, positive: bool) -> bool:
     return bool(share >= FLAG_SHARE)  # NaN (no sentences) compares False
 
 
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    """float [N, D] rows scaled to unit length (the encoders promise it; this makes it so)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+
+
 def is_negative_statement(sentence: str) -> bool:
     """True when a sentence carries a polarity word ("No", "normal", "preserved", "non-...")."""
     return any(is_polarity_word(word) for word in sentence.split())
@@ -127,9 +133,9 @@ def unique_sentences(
 def embed_report_sentences(
     impressions: Iterable[str], encode: TextEncoder, limit: int = MAX_SENTENCES
 ) -> ReportSentences:
-    """Embed a dataset's unique impression sentences once (``encode``: texts -> unit [N, D])."""
+    """Embed a dataset's unique impression sentences once (``encode``: texts -> [N, D])."""
     texts, studies = unique_sentences(impressions, limit)
-    vectors = np.asarray(encode(texts), dtype=np.float32) if texts else np.zeros((0, 0), "f4")
+    vectors = _unit(encode(texts)) if texts else np.zeros((0, 0), np.float32)
     return ReportSentences(texts=texts, studies=studies, vectors=vectors)
 
 
@@ -157,7 +163,7 @@ def read_prompt_pair(
     positive: str, negative: str, encode: TextEncoder, sentences: ReportSentences
 ) -> PairReading:
     """How the model reads a finding's positive and negative wording (both non-empty)."""
-    vectors = np.asarray(encode([positive, negative]), dtype=np.float32)
+    vectors = _unit(encode([positive, negative]))
     return PairReading(
         positive=read_prompt(positive, vectors[0], sentences),
         negative=read_prompt(negative, vectors[1], sentences),
@@ -177,9 +183,7 @@ def prompt_table(
         return pd.DataFrame(rows)
     for key, finding in prompts.findings.items():
         for side, texts in (("positive", finding.positive), ("negative", finding.negative)):
-            vectors = np.asarray(encode(list(texts)), dtype=np.float32)
-            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-            for text, vector in zip(texts, vectors, strict=True):
+            for text, vector in zip(texts, _unit(encode(list(texts))), strict=True):
                 reading = read_prompt(text, vector, sentences, k)
                 table = reading.neighbours
                 closest = zip(table["sentence"], table["cosine"], strict=True)

@@ -111,9 +111,12 @@ def test_a_dataset_without_reports_reads_nothing_and_flags_nothing() -> None:
 
 
 def test_prompt_table_reads_every_prompt_and_marks_the_contradicting_ones() -> None:
-    sentences = embed_report_sentences([" ".join(list(READ_AS)[:10])], read_as)
+    def scaled(texts: list[str]) -> np.ndarray:  # an encoder that does not normalise
+        return 3.0 * read_as(texts)
+
+    sentences = embed_report_sentences([" ".join(list(READ_AS)[:10])], scaled)
     prompts = PromptSet(findings={"lge": FindingPrompts(("LGE", "Scar"), ("No LGE", "Dilated"))})
-    table = prompt_table(prompts, lambda texts: 3.0 * read_as(texts), sentences, k=2)
+    table = prompt_table(prompts, scaled, sentences, k=2)
     assert table["prompt"].tolist() == ["LGE", "Scar", "No LGE", "Dilated"]
     assert table["side"].tolist() == ["positive", "positive", "negative", "negative"]
     assert table["contradicts"].tolist() == [True, False, False, True]
