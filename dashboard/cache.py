@@ -28,7 +28,7 @@ from dashboard.scoring import (
     score_all,
 )
 from dashboard.studies import load_labels
-from model.prompt_reading import ReportSentences, embed_report_sentences
+from model.prompt_reading import ReportSentences, study_report_sentences
 
 if TYPE_CHECKING:
     from model.index.client import ChromaLocation
@@ -107,8 +107,7 @@ def report_sentences(
     from model.embed import embed_texts
 
     model, _meta = checkpoint_model(checkpoint, ckpt_version)
-    impressions = studies(path, version).get("impression", pd.Series(dtype=str))
-    return embed_report_sentences(impressions, functools.partial(embed_texts, model))
+    return study_report_sentences(studies(path, version), functools.partial(embed_texts, model))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -201,8 +201,12 @@ def prompt_table(
     return pd.DataFrame(rows)
 
 
+def study_report_sentences(studies: pd.DataFrame, encode: TextEncoder) -> ReportSentences:
+    """``embed_report_sentences`` of a studies table's ``impression`` column (none without it)."""
+    return embed_report_sentences(studies.get("impression", pd.Series(dtype=str)), encode)
+
+
 def dataset_prompt_table(dataset: object, prompts: PromptSet, encode: TextEncoder) -> pd.DataFrame:
     """``prompt_table`` against the report sentences of every study of ``dataset`` (a
-    ``CMRDataset``; its ``impression`` column), as the evaluation reports it per model and site."""
-    impressions = dataset.studies.get("impression", pd.Series(dtype=str))
-    return prompt_table(prompts, encode, embed_report_sentences(impressions, encode))
+    ``CMRDataset``), as the evaluation reports it per model and site."""
+    return prompt_table(prompts, encode, study_report_sentences(dataset.studies, encode))

@@ -29,7 +29,8 @@ IMPRESSIONS = [
     "",
 ]
 VOCABULARY = ["no", "normal", "lge", "subendocardial", "inferior", "wall", "dilated", "lv",
-              "size", "pericardial", "effusion", "of", "the", "lateral", "transmural", "with"]  # fmt: skip
+              "size", "pericardial", "effusion", "of", "the", "lateral", "transmural",
+              "with"]  # fmt: skip
 
 
 def bag_of_words(texts: list[str]) -> np.ndarray:
@@ -77,7 +78,8 @@ def test_neighbours_are_the_closest_sentences_in_order() -> None:
 READ_AS = {
     "No LGE.": (1.0, 0.0), "No myocardial LGE.": (0.98, 0.2), "No evidence of LGE.": (0.97, 0.25),
     "Normal LV size.": (0.9, -0.4), "No pericardial effusion.": (0.8, -0.6),
-    "Subendocardial LGE.": (0.0, 1.0), "Transmural LGE.": (0.2, 0.98), "Mid-wall LGE.": (0.25, 0.97),
+    "Subendocardial LGE.": (0.0, 1.0), "Transmural LGE.": (0.2, 0.98),
+    "Mid-wall LGE.": (0.25, 0.97),
     "Dilated LV.": (-0.6, 0.8), "Patchy LGE.": (0.3, 0.95),
     "LGE": (0.95, 0.3), "No LGE": (1.0, 0.0), "Scar": (0.1, 0.99), "Dilated": (-0.5, 0.86),
     "Odd": (-0.7, -0.7),

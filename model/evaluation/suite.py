@@ -295,6 +295,7 @@ def evaluate_site(
     vectors = np.asarray(encoder.studies(site.dataset, site.ids), dtype=np.float64)
     with threadpool_limits(limits=config.blas_threads):
         result = _evaluate_vectors(vectors, encoder, site, prompts, config)
+    # outside the thread cap: this runs the text tower over every unique report sentence
     result.prompts = dataset_prompt_table(site.dataset, prompts, encoder.texts)
     return result
 

@@ -192,8 +192,8 @@ class TrainConfig:
     kept) and ``word_drop`` each word of the sentences kept (polarity words never; see
     ``model.sentences.drop_words``), unless with probability ``fragment_rate`` the sentence is cut
     to its polarity words and one or two content words (``model.sentences.fragment_sentence``:
-    "Subendocardial LGE of the inferior wall." -> "LGE."); ``sentence_loss`` is the weight of the sentence-level loss
-    (``model.nn.sentence_loss``) against the study-level CLIP loss (needs
+    "Subendocardial LGE of the inferior wall." -> "LGE."); ``sentence_loss`` is the weight of the
+    sentence-level loss (``model.nn.sentence_loss``) against the study-level CLIP loss (needs
     ``text.pooling = "sentences"``).
 
     With ``time_budget_s`` > 0, ``epochs`` is the most the run trains: after its second epoch
