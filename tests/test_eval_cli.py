@@ -79,6 +79,14 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
     assert set(prompts["model"]) == set(models) and prompts["closest"].str.len().min() > 0
     probe = pd.read_csv(out / "internal" / "probe.csv")
     assert list(probe.columns[:5]) == ["model", "Label", "Accuracy", "F1-score", "AUC"]
+    # the train-split probes: fitted on the 48 labelled train/val studies, scored on the test
+    # split, where the cross-validated diagnosis probe could not run
+    split = probe[probe["setting"] == "train-split probe"]
+    assert set(split["model"]) == set(models) and (split["n_fit"] == 48).all()
+    assert {"lv_dysfunction", "lge", "normal"} <= set(split["label_key"])
+    diagnosis = pd.read_csv(out / "internal" / "diagnosis.csv")
+    assert set(diagnosis["setting"]) == {"zero-shot", "train-split probe"}
+    assert (out / "internal" / "plots" / "confusion_train-split_probe_run_last.png").is_file()
     assert "data:image/png;base64" in (out / "report.html").read_text()
     # the tiny labels never have hypertrophy: reported, not fatal
     assert any("'lv_hypertrophy' has one class only" in p for p in summary["problems"])
@@ -87,7 +95,7 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
     # the main model against the same checkpoint again and the general CLIP, on paired studies
     comparison = pd.read_csv(out / "external" / "comparison.csv")
     assert set(comparison["baseline"]) == {"run/last (2)", "general CLIP ViT-S-32"}
-    assert set(comparison["setting"]) == {"zero-shot", "linear probe"}
+    assert set(comparison["setting"]) == {"zero-shot", "linear probe", "train-split probe"}
     same = comparison[comparison["baseline"] == "run/last (2)"]
     assert (same["difference"] == 0).all() and (same["p_value"] == 1).all()
     assert (out / "external" / "plots" / "comparison_run_last.png").is_file()

@@ -1,4 +1,5 @@
-"""Linear probes (patient-grouped CV) and retrieval metrics on small fixed arrays."""
+"""Linear probes (patient-grouped CV and fitted on a train split) and retrieval metrics on small
+fixed arrays."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sklearn.linear_model import LogisticRegression
 
 from model.evaluation.probes import (
     ProbeConfig,
+    fit_split_probes,
     grouped_folds,
     out_of_fold_probabilities,
     probe_binary,
@@ -67,6 +69,33 @@ def test_out_of_fold_matches_manual_sklearn() -> None:
     manual = LogisticRegression(C=1.0, max_iter=2000).fit((x[train] - mean) / sd, classes[train])
     expected = manual.predict_proba((x[test] - mean) / sd)
     np.testing.assert_allclose(probs[test], expected, atol=1e-6)
+
+
+def test_split_probes_match_sklearn_and_skip_unknown_rows() -> None:
+    x, classes, _ = _data()
+    finding = (classes == 1).astype(float)
+    finding[:10] = np.nan  # unknown: left out of the fit
+    one_class = np.zeros(len(classes))
+    usable = classes != 2  # two of the four classes present in training
+    probes = fit_split_probes(
+        x,
+        {"f": finding, "never": one_class},
+        (usable, classes),
+        ["a", "b", "c", "d"],
+        ProbeConfig(),
+    )
+    assert set(probes.findings) == {"f"} and probes.n_fit == {"f": 80, "diagnosis": usable.sum()}
+    mean, sd = x[10:].mean(axis=0), x[10:].std(axis=0)
+    manual = LogisticRegression(C=1.0, max_iter=2000).fit((x[10:] - mean) / sd, finding[10:])
+    query = x[:10] + 0.5
+    np.testing.assert_allclose(
+        probes.finding_probabilities("f", query), manual.predict_proba((query - mean) / sd)[:, 1],
+        atol=1e-6,
+    )  # fmt: skip
+    assert probes.finding_probabilities("never", query) is None
+    diagnosis = probes.diagnosis_probabilities(query)
+    assert diagnosis.shape == (10, 4) and (diagnosis[:, 2:] == 0).all()
+    np.testing.assert_allclose(diagnosis.sum(axis=1), 1.0)
 
 
 def test_probes_learn_separable_labels() -> None:

@@ -11,10 +11,11 @@ import pytest
 
 from model.errors import DataError
 from model.evaluation.fewshot import FewShotConfig
-from model.evaluation.inputs import load_labels, load_site
+from model.evaluation.inputs import load_development, load_labels, load_site
 from model.evaluation.outputs import write_outputs
 from model.evaluation.probes import ProbeConfig
 from model.evaluation.report import compact
+from model.evaluation.site_probes import fit_train_split
 from model.evaluation.suite import SuiteConfig, evaluate_site
 from tests.eval_fakes import FakeDataset, fake_encoder, fake_prompts
 
@@ -89,6 +90,30 @@ def test_internal_site_uses_only_the_test_split(tmp_path: Path) -> None:
     dataset.studies["split"] = "train"
     with pytest.raises(DataError, match="no studies in its test split"):
         load_site(dataset, "internal", True, dataset.labels())
+
+
+def test_train_split_probes_fit_on_train_and_val_and_score_the_test_split(tmp_path: Path) -> None:
+    dataset = FakeDataset(tmp_path, n=120, seed=4)
+    dataset.studies.loc[:59, "split"] = "train"
+    dataset.studies.loc[60:79, "split"] = "val"
+    dataset.studies.loc[79, "patient_key"] = dataset.studies.loc[80, "patient_key"]  # also tested
+    labels = dataset.labels()
+    labels.loc["A" + dataset.studies.loc[:9, "study_id"]] = np.nan  # unlabelled train studies
+    development = load_development(dataset, labels)
+    assert len(development.ids) == 69 and set(development.studies["split"]) == {"train", "val"}
+    assert not set(development.groups) & set(dataset.studies.loc[80:, "patient_key"])
+    site = load_site(dataset, "internal", True, labels)
+    encoder = fake_encoder()
+    probes = fit_train_split(encoder, development, CONFIG.probe, blas_threads=1)
+    result = evaluate_site(encoder, site, fake_prompts(), CONFIG, probes)
+    split = result.probe[result.probe["setting"] == "train-split probe"].set_index("label_key")
+    assert (split["n_fit"] == 69).all() and split.loc["lge", "n"] == 40
+    assert split.loc["lge", "auc"] > 0.9
+    block = result.diagnosis["train-split probe"]
+    assert block["n"] == 40 and block["n_fit"] == 69 and block["accuracy"] > 0.8
+    assert ("train-split probe", "lge") in result.scores
+    dataset.studies["split"] = "test"
+    assert load_development(dataset, labels) is None
 
 
 def test_labels_file_errors_name_the_problem(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
     python -m model evaluate --checkpoint RUN/best.pt --data DATASET --external DATASET2 \\
         --labels labels.csv [labels2.csv] --prompts prompts.yaml --out EVAL \\
-        [--compare RUN_FLAT/best.pt RUN_STATIC/best.pt] [--general-clip ViT-B-32:weights.pt]
+        [--compare RUN_FLAT/best.pt RUN_STATIC/best.pt] [--general-clip ViT-B-32:weights.pt] \
+        [--no-train-split-probes]
 
 The work happens in ``model.evaluation.runner.evaluate`` (also the dashboard's entry point).
 """
@@ -65,6 +66,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episodes", type=int, default=100, help="few-shot episodes per k")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs")
     parser.add_argument("--folds", type=int, default=5, help="linear-probe CV folds")
+    parser.add_argument(
+        "--no-train-split-probes",
+        dest="train_split_probes",
+        action="store_false",
+        help="skip the probes fitted on the internal train/val studies (they embed those too)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 
@@ -103,6 +110,7 @@ def request_from_args(args: argparse.Namespace) -> EvaluationRequest:
         seed=args.seed,
         fewshot=FewShotConfig(shots=_shots(args.shots), episodes=args.episodes, seed=args.seed),
         probe=ProbeConfig(folds=args.folds, seed=args.seed),
+        train_split_probes=args.train_split_probes,
     )
     return EvaluationRequest(
         checkpoint=args.checkpoint,

@@ -3,7 +3,8 @@
 Labels are keyed by ``accession_number`` and joined to studies through the dataset's
 ``linkage.csv``; the accession numbers never go further than this module. Values are 1 / 0 /
 blank (unknown -> NaN). The internal dataset is evaluated on its ``test`` split, an external
-dataset on all of its studies.
+dataset on all of its studies; the train-split probes are fitted on the internal dataset's
+labelled ``train`` and ``val`` studies (``load_development``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from model.schema import DIAGNOSES
 log = logging.getLogger(__name__)
 
 KEY = "accession_number"
+DEVELOPMENT_SPLITS = ("train", "val")
 
 
 def load_labels(paths: list[Path]) -> pd.DataFrame:
@@ -126,19 +128,43 @@ def load_site(dataset: object, name: str, internal: bool, labels: pd.DataFrame) 
         raise DataError(
             f"site {name}: dataset {dataset.root} has no studies in {where} to evaluate"
         )
-    linkage = dataset.linkage().astype(str).set_index("study_id")[KEY]
-    accession = linkage.reindex(studies.index)
-    site_labels = labels.reindex(accession.to_numpy())
-    site_labels.index = studies.index
-    matched = int(site_labels.notna().any(axis=1).sum())
-    problems = []
-    if matched == 0:
-        problems.append(
+    site = _labelled(dataset, name, internal, studies, labels)
+    if site.n_labelled == 0:
+        site.problems.append(
             f"site {name}: none of the {len(labels)} rows of the labels file matches one of the "
             f"{len(studies)} studies evaluated (accession numbers via {dataset.root}/linkage.csv); "
             "label-based metrics skipped"
         )
-    log.info("site %s: %d studies evaluated, %d with labels", name, len(studies), matched)
+    log.info("site %s: %d studies evaluated, %d with labels", name, len(studies), site.n_labelled)
+    return site
+
+
+def load_development(dataset: object, labels: pd.DataFrame) -> SiteData | None:
+    """The internal dataset's labelled ``train`` and ``val`` studies, which the train-split probes
+    are fitted on (the test split and external sites are only scored); None when there are none.
+    A patient with a study in the test split is left out, should a dataset's splits not be
+    patient-grouped.
+    """
+    studies = dataset.studies.set_index("study_id", drop=False)
+    tested = studies.loc[studies["split"] == "test", "patient_key"]
+    studies = studies[
+        studies["split"].isin(DEVELOPMENT_SPLITS) & ~studies["patient_key"].isin(tested)
+    ]
+    site = _labelled(dataset, "development", True, studies, labels)
+    keep = site.labels.notna().any(axis=1).to_numpy()
+    if not keep.any():
+        return None
+    log.info("train-split probes: %d labelled train/val studies", int(keep.sum()))
+    return _labelled(dataset, "development", True, studies[keep], labels)
+
+
+def _labelled(
+    dataset: object, name: str, internal: bool, studies: pd.DataFrame, labels: pd.DataFrame
+) -> SiteData:
+    linkage = dataset.linkage().astype(str).set_index("study_id")[KEY]
+    accession = linkage.reindex(studies.index)
+    site_labels = labels.reindex(accession.to_numpy())
+    site_labels.index = studies.index
     return SiteData(
         name=name,
         internal=internal,
@@ -146,6 +172,5 @@ def load_site(dataset: object, name: str, internal: bool, labels: pd.DataFrame) 
         studies=studies,
         labels=site_labels,
         n_total=len(dataset.studies),
-        n_labelled=matched,
-        problems=problems,
+        n_labelled=int(site_labels.notna().any(axis=1).sum()),
     )

@@ -242,3 +242,28 @@ def multiclass_metrics(true: np.ndarray, predicted: np.ndarray, n_classes: int) 
         "per_class_f1": f1,
         "confusion": matrix,
     }
+
+
+@dataclass(frozen=True)
+class LabelScores:
+    """One label's per-study scores, kept so that models can be compared on the same studies:
+    study ids [N], scores float [N] (higher = more likely positive) and labels {0, 1} [N]."""
+
+    ids: list[str]
+    scores: np.ndarray
+    labels: np.ndarray
+
+
+def label_scores(
+    ids: list[str], known: np.ndarray, scores: np.ndarray, labels: np.ndarray
+) -> LabelScores:
+    """``LabelScores`` of the studies ``ids`` where ``known`` (bool [N]) is True; ``scores`` and
+    ``labels`` are already restricted to them."""
+    kept = [study for study, keep in zip(ids, known, strict=True) if keep]
+    return LabelScores(kept, np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(int))
+
+
+def binary_row(name: str, setting: str, result: BinaryResult) -> dict:
+    """One table row: the label key, the setting (``zero-shot``, ``linear probe``, ...) and the
+    metrics."""
+    return {"label_key": name, "setting": setting, **result.as_row()}

@@ -1,8 +1,10 @@
-"""Linear probes: logistic regression on frozen embeddings, patient-grouped cross-validation.
+"""Linear probes: logistic regression on frozen embeddings.
 
-Every study gets an out-of-fold prediction from a model that never saw any study of the same
-patient (folds dealt by ``patient_key``); metrics are computed once over all
-out-of-fold predictions. Binary labels use p >= 0.5; diagnoses use the arg-max class.
+Two protocols. Patient-grouped cross-validation on the evaluated studies: every study gets an
+out-of-fold prediction from a model that never saw any study of the same patient (folds dealt by
+``patient_key``), and metrics are computed once over all out-of-fold predictions. And probes fitted
+once on separate training studies (``fit_split_probes``: the internal train split) and applied
+unchanged to every site. Binary labels use p >= 0.5; diagnoses use the arg-max class.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from model.evaluation.metrics import BinaryResult, binary_metrics, multiclass_metrics
@@ -56,6 +58,18 @@ def grouped_folds(
     return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(n_splits)]
 
 
+def fit_probe(embeddings: np.ndarray, targets: np.ndarray, config: ProbeConfig) -> Pipeline:
+    """Standardise (mean and SD of these rows) + L2 logistic regression; targets int [N] with at
+    least two classes."""
+    model = make_pipeline(
+        StandardScaler(), LogisticRegression(C=config.c, max_iter=config.max_iter)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(embeddings, targets)
+    return model
+
+
 def out_of_fold_probabilities(
     embeddings: np.ndarray,
     targets: np.ndarray,
@@ -74,12 +88,7 @@ def out_of_fold_probabilities(
         if present.size < 2:
             probabilities[np.ix_(test, present)] = 1.0
             continue
-        model = make_pipeline(
-            StandardScaler(), LogisticRegression(C=config.c, max_iter=config.max_iter)
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(embeddings[train], targets[train])
+        model = fit_probe(embeddings[train], targets[train], config)
         probabilities[np.ix_(test, model.classes_)] = model.predict_proba(embeddings[test])
     return probabilities
 
@@ -149,3 +158,55 @@ def one_vs_rest(
             decisions=predicted == index,
         )
     return results
+
+
+@dataclass(frozen=True)
+class SplitProbes:
+    """Probes fitted once on training studies: one per binary label (``findings``), and one
+    multinomial over ``classes`` (``diagnosis``, None without two classes); ``n_fit`` counts the
+    training studies of each (``"diagnosis"`` included)."""
+
+    findings: dict[str, Pipeline]
+    diagnosis: Pipeline | None
+    classes: list[str]
+    n_fit: dict[str, int]
+
+    def finding_probabilities(self, name: str, embeddings: np.ndarray) -> np.ndarray | None:
+        """p(label = 1) float [N], or None when the label has no probe."""
+        model = self.findings.get(name)
+        return None if model is None else model.predict_proba(embeddings)[:, 1]
+
+    def diagnosis_probabilities(self, embeddings: np.ndarray) -> np.ndarray | None:
+        """Class probabilities float [N, len(classes)] (0 for classes absent in training)."""
+        if self.diagnosis is None:
+            return None
+        probabilities = np.zeros((len(embeddings), len(self.classes)))
+        probabilities[:, self.diagnosis.classes_] = self.diagnosis.predict_proba(embeddings)
+        return probabilities
+
+
+def fit_split_probes(
+    embeddings: np.ndarray,
+    findings: dict[str, np.ndarray],
+    diagnosis: tuple[np.ndarray, np.ndarray],
+    classes: list[str],
+    config: ProbeConfig,
+) -> SplitProbes:
+    """Fit every probe on one set of training studies.
+
+    embeddings: float [N, D]; findings: label -> float [N] of 1 / 0 / NaN (unknown rows are left
+    out; a label with one class among the known rows gets no probe); diagnosis: (usable bool [N],
+    class index int [N]) as ``SiteData.diagnosis_targets`` returns.
+    """
+    probes, n_fit = {}, {}
+    for name, values in findings.items():
+        known = ~np.isnan(values)
+        if np.unique(values[known]).size == 2:
+            probes[name] = fit_probe(embeddings[known], values[known].astype(int), config)
+            n_fit[name] = int(known.sum())
+    usable, targets = diagnosis
+    model = None
+    if np.unique(targets[usable]).size >= 2:
+        model = fit_probe(embeddings[usable], targets[usable], config)
+        n_fit["diagnosis"] = int(usable.sum())
+    return SplitProbes(findings=probes, diagnosis=model, classes=classes, n_fit=n_fit)

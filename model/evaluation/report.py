@@ -101,6 +101,9 @@ _NOTES = {
     "comparison": "The first model against each other one on the same studies: AUC difference "
     "(first − other) with DeLong's 95% CI and two-sided p-value; p_holm is Holm-adjusted over "
     "the labels of one comparison and setting.",
+    "probe": "Logistic regression on the frozen embeddings. 'linear probe': patient-grouped "
+    "cross-validation on this site's evaluated studies. 'train-split probe': fitted once on the "
+    "internal dataset's labelled train and val studies (n_fit) and applied unchanged here.",
     "prompts": "How each model reads each prompt: its closest report sentences in the site's "
     "dataset (cosine; no labels). 'contradicts' marks a positive prompt whose neighbours are "
     "mostly negative statements ('No ...', 'Normal ...'), or a negative prompt whose neighbours "

@@ -17,8 +17,10 @@ from typing import Any
 from model.errors import DataError, UserError
 from model.evaluation.baselines import GeneralClipConfig, general_clip_encoder
 from model.evaluation.encoders import Encoder, checkpoint_encoder, unique_names
-from model.evaluation.inputs import SiteData, load_labels, load_site
+from model.evaluation.inputs import SiteData, load_development, load_labels, load_site
 from model.evaluation.outputs import write_outputs
+from model.evaluation.probes import SplitProbes
+from model.evaluation.site_probes import fit_train_split
 from model.evaluation.suite import SiteResult, SuiteConfig, evaluate_site
 from model.progress import Progress
 from model.prompts import PromptSet
@@ -47,6 +49,7 @@ class _Collected:
     """Sites and models that could be opened, and the problems met on the way."""
 
     sites: list[SiteData] = field(default_factory=list)
+    development: SiteData | None = None
     encoders: list[Encoder] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     fatal: list[str] = field(default_factory=list)
@@ -71,6 +74,8 @@ def _open_sites(request: EvaluationRequest, labels: Any, collected: _Collected) 
             dataset = CMRDataset.open(path)
             name = _site_name(dataset, internal, {s.name for s in collected.sites})
             collected.sites.append(load_site(dataset, name, internal, labels))
+            if internal and request.suite.train_split_probes:
+                collected.development = load_development(dataset, labels)
         except UserError as err:
             collected.fail(str(err))
     if not collected.sites:
@@ -110,6 +115,19 @@ def _config_record(request: EvaluationRequest) -> dict[str, Any]:
     }
 
 
+def _train_split_probes(
+    encoder: Encoder, config: SuiteConfig, collected: _Collected
+) -> SplitProbes | None:
+    """The encoder's probes fitted on the internal train/val studies, None without any."""
+    if collected.development is None:
+        return None
+    try:
+        return fit_train_split(encoder, collected.development, config.probe, config.blas_threads)
+    except UserError as err:
+        collected.fail(f"{encoder.name}: train-split probes skipped: {err}")
+        return None
+
+
 def evaluate(request: EvaluationRequest) -> dict[str, Any]:
     """Run the whole evaluation and write ``request.out``; returns the JSON summary.
 
@@ -125,10 +143,13 @@ def evaluate(request: EvaluationRequest) -> dict[str, Any]:
     total = len(collected.encoders) * len(collected.sites)
     with Progress("evaluate", total=total, unit="model-site") as bar:
         for encoder in collected.encoders:
+            train_split = _train_split_probes(encoder, request.suite, collected)
             for site in collected.sites:
                 bar.update(0, message=f"{encoder.name} @ {site.name}")
                 try:
-                    results.append(evaluate_site(encoder, site, prompts, request.suite))
+                    results.append(
+                        evaluate_site(encoder, site, prompts, request.suite, train_split)
+                    )
                 except UserError as err:
                     collected.fail(f"{encoder.name} at site {site.name} skipped: {err}")
                 bar.update(1)

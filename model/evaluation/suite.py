@@ -19,17 +19,25 @@ from model.evaluation.encoders import Encoder
 from model.evaluation.fewshot import FewShotConfig, evaluate_label
 from model.evaluation.inputs import SiteData, finding_columns
 from model.evaluation.metrics import (
-    BinaryResult,
+    LabelScores,
     binary_metrics,
-    multiclass_metrics,
+    binary_row,
+    label_scores,
     roc_curve_points,
 )
-from model.evaluation.probes import ProbeConfig, one_vs_rest, probe_binary, probe_diagnosis
+from model.evaluation.probes import ProbeConfig, SplitProbes, one_vs_rest
 from model.evaluation.retrieval import (
     bidirectional_retrieval,
     consistent_matrix,
     label_consistent_precision,
     label_precision_bounds,
+)
+from model.evaluation.site_probes import (
+    CV_SETTING,
+    SPLIT_SETTING,
+    cross_validated_probes,
+    diagnosis_block,
+    train_split_results,
 )
 from model.prompt_reading import dataset_prompt_table
 from model.prompts import PromptSet
@@ -46,7 +54,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SuiteConfig:
-    """Bootstrap resamples and seed for CIs, few-shot episodes, probe cross-validation.
+    """Bootstrap resamples and seed for CIs, few-shot episodes, probe cross-validation, and
+    whether to fit probes on the internal dataset's labelled train/val studies too.
 
     ``blas_threads`` caps BLAS/OpenMP threads during the metrics: the matrices are small, and
     on a busy machine extra threads spin and slow the run down many times over.
@@ -57,16 +66,7 @@ class SuiteConfig:
     seed: int = 0
     fewshot: FewShotConfig = field(default_factory=FewShotConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
-
-
-@dataclass(frozen=True)
-class LabelScores:
-    """One label's per-study scores, kept so that models can be compared on the same studies:
-    study ids [N], scores float [N] (higher = more likely positive) and labels {0, 1} [N]."""
-
-    ids: list[str]
-    scores: np.ndarray
-    labels: np.ndarray
+    train_split_probes: bool = True
 
 
 @dataclass
@@ -111,10 +111,6 @@ def usable_findings(site: SiteData, problems: list[str]) -> dict[str, np.ndarray
     return usable
 
 
-def _binary_row(name: str, setting: str, result: BinaryResult) -> dict:
-    return {"label_key": name, "setting": setting, **result.as_row()}
-
-
 def zeroshot_findings(
     site: SiteData,
     logits: dict[str, np.ndarray],
@@ -138,9 +134,9 @@ def zeroshot_findings(
         p = logit_probabilities(logits[name])[known]
         y = site.labels[name].to_numpy()[known]
         rows.append(
-            _binary_row(name, "zero-shot", binary_metrics(p, y, config.bootstrap, config.seed))
+            binary_row(name, "zero-shot", binary_metrics(p, y, config.bootstrap, config.seed))
         )
-        scores["zero-shot", name] = _label_scores(site, known, p, y)
+        scores["zero-shot", name] = label_scores(site.ids, known, p, y)
         fpr, tpr = roc_curve_points(p, y)
         roc[name] = (fpr.round(5).tolist(), tpr.round(5).tolist())
     return pd.DataFrame(rows), roc
@@ -181,82 +177,9 @@ def zeroshot_diagnosis(
     probabilities = score_diagnoses(
         vectors[usable], prompts, encoder.texts, encoder.scale
     ).to_numpy()
-    summary = multiclass_metrics(targets[usable], probabilities.argmax(axis=1), len(classes))
     per_class = one_vs_rest(probabilities, targets[usable], classes, config.bootstrap, config.seed)
-    rows = [_binary_row(name, "zero-shot", result) for name, result in per_class.items()]
-    block = {
-        "setting": "zero-shot",
-        "classes": classes,
-        "accuracy": summary["accuracy"],
-        "macro_f1": summary["macro_f1"],
-        "n": int(usable.sum()),
-        "confusion": summary["confusion"].tolist(),
-    }
-    return block, rows
-
-
-def _label_scores(
-    site: SiteData, known: np.ndarray, scores: np.ndarray, labels: np.ndarray
-) -> LabelScores:
-    ids = [study for study, keep in zip(site.ids, known, strict=True) if keep]
-    return LabelScores(ids, np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(int))
-
-
-def linear_probes(
-    vectors: np.ndarray,
-    site: SiteData,
-    findings: dict[str, np.ndarray],
-    config: SuiteConfig,
-    problems: list[str],
-    scores: dict[tuple[str, str], LabelScores],
-) -> tuple[dict, list[dict]]:
-    """Patient-grouped CV logistic probes: per finding (out-of-fold probabilities added to
-    ``scores``), and multi-class over diagnoses."""
-    rows = []
-    groups = site.groups
-    for name, known in findings.items():
-        y = site.labels[name].to_numpy()[known]
-        try:
-            result, p = probe_binary(
-                vectors[known], y, groups[known], config.probe, config.bootstrap
-            )
-        except ValueError as err:
-            problems.append(f"site {site.name}: linear probe of '{name}' skipped: {err}")
-            continue
-        rows.append(_binary_row(name, "linear probe", result))
-        scores["linear probe", name] = _label_scores(site, known, p, y)
-    classes = [c for c in DIAGNOSES if c in site.labels.columns]
-    usable, targets = site.diagnosis_targets(classes)
-    if not classes or not usable.any():
-        return {}, rows
-    present = np.unique(targets[usable])
-    if present.size < 2:
-        problems.append(
-            f"site {site.name}: diagnosis probe skipped: all {int(usable.sum())} labelled studies "
-            f"are '{classes[present[0]]}'"
-        )
-        return {}, rows
-    try:
-        result = probe_diagnosis(
-            vectors[usable],
-            targets[usable],
-            groups[usable],
-            classes,
-            config.probe,
-            config.bootstrap,
-        )
-    except ValueError as err:
-        problems.append(f"site {site.name}: diagnosis probe skipped: {err}")
-        return {}, rows
-    rows += [_binary_row(name, "linear probe", r) for name, r in result.per_class.items()]
-    block = {
-        "setting": "linear probe",
-        "classes": classes,
-        "accuracy": result.accuracy,
-        "macro_f1": result.macro_f1,
-        "n": int(usable.sum()),
-        "confusion": result.confusion.tolist(),
-    }
+    rows = [binary_row(name, "zero-shot", result) for name, result in per_class.items()]
+    block = diagnosis_block("zero-shot", classes, targets[usable], probabilities.argmax(axis=1))
     return block, rows
 
 
@@ -289,19 +212,32 @@ def retrieval_table(
 
 
 def evaluate_site(
-    encoder: Encoder, site: SiteData, prompts: PromptSet, config: SuiteConfig
+    encoder: Encoder,
+    site: SiteData,
+    prompts: PromptSet,
+    config: SuiteConfig,
+    train_split: SplitProbes | None = None,
 ) -> SiteResult:
-    """Every evaluation of one model at one site (embeddings computed or read from cache once)."""
+    """Every evaluation of one model at one site (embeddings computed or read from cache once).
+
+    ``train_split``: the model's probes fitted on the internal train split
+    (``site_probes.fit_train_split``), scored here beside the cross-validated ones.
+    """
     vectors = np.asarray(encoder.studies(site.dataset, site.ids), dtype=np.float64)
     with threadpool_limits(limits=config.blas_threads):
-        result = _evaluate_vectors(vectors, encoder, site, prompts, config)
+        result = _evaluate_vectors(vectors, encoder, site, prompts, config, train_split)
     # outside the thread cap: this runs the text tower over every unique report sentence
     result.prompts = dataset_prompt_table(site.dataset, prompts, encoder.texts)
     return result
 
 
 def _evaluate_vectors(
-    vectors: np.ndarray, encoder: Encoder, site: SiteData, prompts: PromptSet, config: SuiteConfig
+    vectors: np.ndarray,
+    encoder: Encoder,
+    site: SiteData,
+    prompts: PromptSet,
+    config: SuiteConfig,
+    train_split: SplitProbes | None,
 ) -> SiteResult:
     problems: list[str] = []
     scores: dict[tuple[str, str], LabelScores] = {}
@@ -323,14 +259,22 @@ def _evaluate_vectors(
         )
         for name, known in findings.items()
     ]
-    probe_block, probe_rows = linear_probes(vectors, site, findings, config, problems, scores)
+    diagnosis = {"zero-shot": zs_block}
+    diagnosis[CV_SETTING], probe_rows = cross_validated_probes(
+        vectors, site, findings, config.probe, config.bootstrap, problems, scores
+    )
+    if train_split is not None and site.n_labelled:
+        diagnosis[SPLIT_SETTING], split_rows = train_split_results(
+            vectors, site, findings, train_split, config.probe, config.bootstrap, scores
+        )
+        probe_rows += split_rows
     return SiteResult(
         model=encoder.name,
         site=site.name,
         counts=site.label_counts(),
         zeroshot=pd.concat([zeroshot, pd.DataFrame(zs_rows)], ignore_index=True),
         roc=roc,
-        diagnosis={k: v for k, v in (("zero-shot", zs_block), ("linear probe", probe_block)) if v},
+        diagnosis={setting: block for setting, block in diagnosis.items() if block},
         fewshot=pd.concat(fewshot, ignore_index=True) if fewshot else pd.DataFrame(),
         probe=pd.DataFrame(probe_rows),
         retrieval=retrieval_table(vectors, site, encoder, findings),

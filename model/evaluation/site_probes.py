@@ -1,0 +1,167 @@
+"""Linear-probe results of one model at one site, as the suite's table rows and diagnosis blocks.
+
+Two protocols, side by side in ``probe.csv`` and ``diagnosis.csv``:
+
+- ``linear probe``: patient-grouped cross-validation on the site's own evaluated studies;
+- ``train-split probe``: probes fitted once on the internal dataset's labelled train and val
+  studies (the studies the encoder was developed on) and applied unchanged to the internal test
+  split and to every external site. It trains on several times more studies than a
+  cross-validation fold of the test split, and at an external site it shows whether a supervised
+  model built at the development site carries over.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from model.evaluation.encoders import Encoder
+from model.evaluation.inputs import SiteData, finding_columns
+from model.evaluation.metrics import (
+    LabelScores,
+    binary_metrics,
+    binary_row,
+    label_scores,
+    multiclass_metrics,
+)
+from model.evaluation.probes import (
+    ProbeConfig,
+    SplitProbes,
+    fit_split_probes,
+    one_vs_rest,
+    probe_binary,
+    probe_diagnosis,
+)
+from model.schema import DIAGNOSES
+
+log = logging.getLogger(__name__)
+
+CV_SETTING = "linear probe"
+SPLIT_SETTING = "train-split probe"
+Scores = dict[tuple[str, str], LabelScores]
+
+
+def diagnosis_block(
+    setting: str, classes: list[str], targets: np.ndarray, predicted: np.ndarray
+) -> dict:
+    """The summary of one diagnosis setting: accuracy, macro-F1, n and confusion [C, C]."""
+    summary = multiclass_metrics(targets, predicted, len(classes))
+    return {
+        "setting": setting,
+        "classes": classes,
+        "accuracy": summary["accuracy"],
+        "macro_f1": summary["macro_f1"],
+        "n": int(len(targets)),
+        "confusion": summary["confusion"].tolist(),
+    }
+
+
+def _diagnosis_classes(
+    site: SiteData, problems: list[str]
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(classes, usable bool [N], targets int [N]); usable is all False when no probe can run."""
+    classes = [c for c in DIAGNOSES if c in site.labels.columns]
+    usable, targets = site.diagnosis_targets(classes)
+    present = np.unique(targets[usable])
+    if present.size == 1:
+        problems.append(
+            f"site {site.name}: diagnosis probe skipped: all {int(usable.sum())} labelled studies "
+            f"are '{classes[present[0]]}'"
+        )
+        usable = np.zeros_like(usable)
+    return classes, usable, targets
+
+
+def cross_validated_probes(
+    vectors: np.ndarray,
+    site: SiteData,
+    findings: dict[str, np.ndarray],
+    config: ProbeConfig,
+    bootstrap: int,
+    problems: list[str],
+    scores: Scores,
+) -> tuple[dict, list[dict]]:
+    """Patient-grouped CV logistic probes: per finding (out-of-fold probabilities added to
+    ``scores``), and multi-class over diagnoses. vectors: float [N, D] of ``site.ids``."""
+    rows = []
+    groups = site.groups
+    for name, known in findings.items():
+        y = site.labels[name].to_numpy()[known]
+        try:
+            result, p = probe_binary(vectors[known], y, groups[known], config, bootstrap)
+        except ValueError as err:
+            problems.append(f"site {site.name}: linear probe of '{name}' skipped: {err}")
+            continue
+        rows.append(binary_row(name, CV_SETTING, result))
+        scores[CV_SETTING, name] = label_scores(site.ids, known, p, y)
+    classes, usable, targets = _diagnosis_classes(site, problems)
+    if not usable.any():
+        return {}, rows
+    try:
+        result = probe_diagnosis(
+            vectors[usable], targets[usable], groups[usable], classes, config, bootstrap
+        )
+    except ValueError as err:
+        problems.append(f"site {site.name}: diagnosis probe skipped: {err}")
+        return {}, rows
+    rows += [binary_row(name, CV_SETTING, r) for name, r in result.per_class.items()]
+    block = {
+        "setting": CV_SETTING,
+        "classes": classes,
+        "accuracy": result.accuracy,
+        "macro_f1": result.macro_f1,
+        "n": int(usable.sum()),
+        "confusion": result.confusion.tolist(),
+    }
+    return block, rows
+
+
+def fit_train_split(
+    encoder: Encoder, development: SiteData, config: ProbeConfig, blas_threads: int
+) -> SplitProbes:
+    """Embed the development studies (``inputs.load_development``) and fit every probe on them."""
+    vectors = np.asarray(encoder.studies(development.dataset, development.ids), dtype=np.float64)
+    labels = development.labels
+    findings = {name: labels[name].to_numpy() for name in finding_columns(labels)}
+    classes = [c for c in DIAGNOSES if c in labels.columns]
+    with threadpool_limits(limits=blas_threads):
+        probes = fit_split_probes(
+            vectors, findings, development.diagnosis_targets(classes), classes, config
+        )
+    log.info("%s: train-split probes fitted on %s studies", encoder.name, probes.n_fit)
+    return probes
+
+
+def train_split_results(
+    vectors: np.ndarray,
+    site: SiteData,
+    findings: dict[str, np.ndarray],
+    probes: SplitProbes,
+    config: ProbeConfig,
+    bootstrap: int,
+    scores: Scores,
+) -> tuple[dict, list[dict]]:
+    """The train-split probes scored on the site: rows per finding (probabilities added to
+    ``scores``) and per diagnosis class, and the diagnosis block. vectors: float [N, D]."""
+    rows = []
+    for name, known in findings.items():
+        p = probes.finding_probabilities(name, vectors[known])
+        if p is None:
+            continue
+        y = site.labels[name].to_numpy()[known]
+        result = binary_metrics(p, y, bootstrap, config.seed)
+        rows.append({**binary_row(name, SPLIT_SETTING, result), "n_fit": probes.n_fit[name]})
+        scores[SPLIT_SETTING, name] = label_scores(site.ids, known, p, y)
+    usable, targets = site.diagnosis_targets(probes.classes)
+    probabilities = probes.diagnosis_probabilities(vectors[usable])
+    if probabilities is None or not usable.any():
+        return {}, rows
+    per_class = one_vs_rest(probabilities, targets[usable], probes.classes, bootstrap, config.seed)
+    n_fit = probes.n_fit["diagnosis"]
+    rows += [{**binary_row(k, SPLIT_SETTING, r), "n_fit": n_fit} for k, r in per_class.items()]
+    block = diagnosis_block(
+        SPLIT_SETTING, probes.classes, targets[usable], probabilities.argmax(axis=1)
+    )
+    return {**block, "n_fit": n_fit}, rows
