@@ -133,6 +133,9 @@ def test_evaluation_tables_are_grouped_by_their_file_name() -> None:
     assert table_group("internal/comparison.csv") == "Model comparison"
     assert table_group("internal/prompts.csv") == "Prompt reading"
     assert table_group("external/fewshot.csv") == "Few-shot"
+    # diagnosis.csv and the confusion tables hold every setting: zero-shot and both probes
+    assert table_group("internal/confusion_train-split_probe_run_best.csv") == "Diagnosis"
+    assert table_group("internal/diagnosis.csv") == "Diagnosis"
     assert table_group("internal/counts.csv") == "Other"
 
 
