@@ -1,11 +1,14 @@
 """Evaluation speed after embeddings exist: 1,300 studies, 7 findings, 7 diagnoses, 100 episodes.
 
-    .venv/bin/python bench/bench_evaluate.py [--studies 1300] [--episodes 100] [--dim 128]
+    .venv/bin/python bench/bench_evaluate.py [--studies 1300] [--development 1300]
+                                             [--episodes 100] [--dim 128]
 
 Synthetic clustered embeddings (one cluster per diagnosis, one direction per finding, noise) and
 a bag-of-words text encoder stand in for a trained model; the timing covers everything
 ``evaluate`` does per site: zero-shot with bootstrap CIs, few-shot (k = 1..32, both probes),
-grouped-CV linear probes, retrieval, and writing CSVs, PNGs, HTML and JSON. Prints the figures.
+grouped-CV linear probes, the train-split probes (fitted on ``--development`` more labelled
+studies of the ``train`` split), retrieval, and writing CSVs, PNGs, HTML and JSON. Prints the
+figures.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import pandas as pd
 
 from model.evaluation.encoders import Encoder
 from model.evaluation.fewshot import FewShotConfig
-from model.evaluation.inputs import load_site
+from model.evaluation.inputs import load_development, load_site
 from model.evaluation.outputs import write_outputs
+from model.evaluation.site_probes import fit_train_split
 from model.evaluation.suite import SuiteConfig, evaluate_site
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 from model.schema import DIAGNOSES, FINDINGS
@@ -51,7 +55,7 @@ def word_vectors(texts: list[str], dim: int) -> np.ndarray:
 class SyntheticDataset:
     """``root``, ``studies`` and ``linkage()`` like CMRDataset, plus ``vectors`` [N, dim]."""
 
-    def __init__(self, root: Path, n: int, dim: int, seed: int = 0) -> None:
+    def __init__(self, root: Path, n: int, dim: int, development: int, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
         diagnosis = rng.choice(DIAGNOSES, size=n)
         findings = np.array(
@@ -73,7 +77,7 @@ class SyntheticDataset:
                 "study_id": ids,
                 "patient_key": [f"p{i // 2}" for i in range(n)],
                 "site": "internal",
-                "split": "test",
+                "split": ["train"] * development + ["test"] * (n - development),
                 "impression": impressions,
             }
         )
@@ -97,12 +101,15 @@ class SyntheticDataset:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--studies", type=int, default=1300)
+    parser.add_argument("--development", type=int, default=1300)
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--dim", type=int, default=128)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        dataset = SyntheticDataset(Path(tmp), args.studies, args.dim)
+        total = args.studies + args.development
+        dataset = SyntheticDataset(Path(tmp), total, args.dim, args.development)
         site = load_site(dataset, "internal", True, dataset.label_table)
+        development = load_development(dataset, dataset.label_table)
         position = {s: i for i, s in enumerate(dataset.studies["study_id"])}
         encoder = Encoder(
             name="synthetic",
@@ -113,12 +120,14 @@ def main() -> None:
         )
         config = SuiteConfig(fewshot=FewShotConfig(episodes=args.episodes))
         start, cpu_start = time.perf_counter(), time.process_time()
-        result = evaluate_site(encoder, site, PromptSet.load(DEFAULT_PROMPTS), config)
+        probes = fit_train_split(encoder, development, config.probe, config.blas_threads)
+        result = evaluate_site(encoder, site, PromptSet.load(DEFAULT_PROMPTS), config, probes)
         computed = time.perf_counter()
         write_outputs(Path(tmp) / "eval", [result], [site], [encoder], result.problems, {})
         written, cpu_used = time.perf_counter(), time.process_time() - cpu_start
     print(
-        f"studies={args.studies} dim={args.dim} episodes={args.episodes} shots=1..32 bootstrap=1000"
+        f"studies={args.studies} development={args.development} dim={args.dim} "
+        f"episodes={args.episodes} shots=1..32 bootstrap=1000"
     )
     print(
         f"metrics: {computed - start:.1f} s; outputs (CSV/PNG/HTML/JSON): {written - computed:.1f} s"
@@ -126,7 +135,9 @@ def main() -> None:
     print(f"total: {written - start:.1f} s wall, {cpu_used:.1f} s CPU (this process)")
     proto = result.fewshot[result.fewshot["method"] == "prototype"].groupby("k")["auc"].mean()
     print("few-shot prototype mean AUC by k:", proto.round(3).to_dict())
-    print("probe diagnosis accuracy:", round(result.diagnosis["linear probe"]["accuracy"], 3))
+    for setting in ("linear probe", "train-split probe"):
+        accuracy = result.diagnosis[setting]["accuracy"]
+        print(f"{setting} diagnosis accuracy: {accuracy:.3f}")
     print(result.retrieval.round(3).to_string(index=False))
 
 
