@@ -98,6 +98,27 @@ def _trained(layout: DemoLayout) -> bool:
     return json.loads(status.read_text(encoding="utf-8")).get("state") == "finished"
 
 
+def _train_argv(options: DemoOptions, layout: DemoLayout) -> list[str]:
+    """``model.training.train`` arguments: the internal dataset, resumed when the run exists."""
+    argv = ["--data", str(layout.dataset("internal")), "--preset", options.preset]
+    argv += ["--out", str(layout.run)]
+    if options.epochs is not None:
+        argv += ["--epochs", str(options.epochs)]
+    if layout.run.exists():
+        argv.append("--resume")
+    return argv
+
+
+def _index_argv(layout: DemoLayout, sites: list[str]) -> list[str]:
+    """``model.index.cli_index`` arguments: the checkpoint, every site's dataset and labels."""
+    argv = ["--checkpoint", str(layout.checkpoint)]
+    for site in sites:
+        argv += ["--data", str(layout.dataset(site))]
+    for labels in layout.labels:
+        argv += ["--labels", str(labels)]
+    return argv
+
+
 def _steps(options: DemoOptions, layout: DemoLayout) -> list[tuple[str, Callable[[], bool], list]]:
     """(name, done?, [(module, argv), ...]) for each demo step."""
     sites = {"internal": options.internal, "external": options.external}
@@ -137,23 +158,8 @@ def _steps(options: DemoOptions, layout: DemoLayout) -> list[tuple[str, Callable
         )
         for site in sites
     ]
-    train = [
-        "--data",
-        str(layout.dataset("internal")),
-        "--preset",
-        options.preset,
-        "--out",
-        str(layout.run),
-    ]
-    if options.epochs is not None:
-        train += ["--epochs", str(options.epochs)]
-    if layout.run.exists():
-        train.append("--resume")
-    index = ["--checkpoint", str(layout.checkpoint)]
-    for site in sites:
-        index += ["--data", str(layout.dataset(site))]
-    for labels in layout.labels:
-        index += ["--labels", str(labels)]
+    train = _train_argv(options, layout)
+    index = _index_argv(layout, list(sites))
     return [
         ("generate", lambda: all(_generated(layout.raw(s)) for s in sites), generate),
         ("ingest", lambda: all(_ingested(layout.dataset(s)) for s in sites), ingest),
