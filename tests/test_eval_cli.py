@@ -115,7 +115,8 @@ def test_labels_that_match_no_study_keep_partial_results(
     assert code == 2
     assert "none of the 60 rows of the labels file matches" in caplog.text
     assert (tmp_path / "eval" / "internal" / "retrieval.csv").is_file()
-    assert (tmp_path / "eval" / "summary.json").is_file()
+    summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
+    assert any(p.startswith("train-split probes skipped: no labelled") for p in summary["problems"])
 
 
 def test_prompts_missing_for_a_label_are_reported(tiny: dict[str, Path], tmp_path: Path) -> None:

@@ -76,6 +76,10 @@ def _open_sites(request: EvaluationRequest, labels: Any, collected: _Collected) 
             collected.sites.append(load_site(dataset, name, internal, labels))
             if internal and request.suite.train_split_probes:
                 collected.development = load_development(dataset, labels)
+                if collected.development is None:
+                    collected.problems.append(
+                        f"train-split probes skipped: no labelled train or val study in {path}"
+                    )
         except UserError as err:
             collected.fail(str(err))
     if not collected.sites:
