@@ -37,12 +37,7 @@ from model.training.engine import Engine, StepOutcome, epoch_batches
 from model.training.run_folder import RunFolder
 from model.training.schedule import build_optimizer, build_scheduler, set_total_steps
 from model.training.train import TrainOptions, TrainResult
-from model.training.validation import (
-    log_validation,
-    logged_val_labels,
-    selection_score,
-    validate,
-)
+from model.training.validation import logged_val_labels, validate_epoch
 
 log = logging.getLogger(__name__)
 _STATUS_INTERVAL_S = 2.0
@@ -266,30 +261,19 @@ class Trainer:
         last = epoch + 1 == self.budget.epochs or self.budget.active
         improved = False
         if self.ctx.is_main and self.val_ids and ((epoch + 1) % self.cfg.eval_every == 0 or last):
-            metrics = validate(
+            val_labels = (labels, prompts)
+            score = validate_epoch(
                 self.model,
-                ClipLoss(distributed=False),  # rank 0 validates alone
                 self.ds,
                 self.val_ids,
-                self.cfg.frames,
-                self.cfg.image_size,
-                labels,
-                prompts,
+                self.cfg,
+                val_labels,
+                epoch,
+                self.step,
+                self.folder,
             )
-            log_validation(epoch, metrics)
-            score = selection_score(metrics)
             improved = score > self.best_score
             self.best_score = max(score, self.best_score)
-            self.folder.append_metrics(
-                {
-                    "kind": "val",
-                    "epoch": epoch,
-                    "step": self.step,
-                    "selection_score": score,
-                    **metrics,
-                    "time": time.time(),
-                }
-            )
         elif self.ctx.is_main and not self.val_ids:
             improved = True  # no val split: the latest epoch is the best we know
         improved = bool(broadcast_object(self.ctx, improved))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +20,10 @@ import torch
 from torch import nn
 
 from model.embed import embed_studies, embed_texts
+from model.nn.config import TrainConfig
+from model.nn.loss import ClipLoss
 from model.prompts import DEFAULT_PROMPTS, PromptSet
+from model.training.run_folder import RunFolder
 from model.zeroshot import finding_metrics, score_findings
 
 log = logging.getLogger(__name__)
@@ -114,3 +118,26 @@ def validate(
         for row in table.itertuples():
             metrics[f"val_auc_{row.Label}"] = float(row.AUC)
     return metrics
+
+
+def validate_epoch(
+    model: nn.Module,
+    ds: object,
+    val_ids: Sequence[str],
+    cfg: TrainConfig,
+    val_labels: tuple[pd.DataFrame | None, PromptSet | None],
+    epoch: int,
+    step: int,
+    folder: RunFolder,
+) -> float:
+    """Validate after ``epoch`` (rank 0 alone), log it, append the ``val`` record to
+    metrics.jsonl; returns the selection score. ``val_labels``: ``logged_val_labels`` or Nones."""
+    labels, prompts = val_labels
+    metrics = validate(
+        model, ClipLoss(distributed=False), ds, val_ids, cfg.frames, cfg.image_size, labels, prompts
+    )
+    log_validation(epoch, metrics)
+    score = selection_score(metrics)
+    record = {"kind": "val", "epoch": epoch, "step": step, "selection_score": score}
+    folder.append_metrics({**record, **metrics, "time": time.time()})
+    return score
