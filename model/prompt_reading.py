@@ -176,16 +176,16 @@ def prompt_table(
 ) -> pd.DataFrame:
     """Every finding prompt of ``prompts`` read against ``sentences``: one row per prompt with
     columns label_key, side (positive / negative), prompt, negative_share, contradicts,
-    unfamiliar and closest (its ``k`` nearest sentences with their cosines). Empty without
-    sentences."""
+    unfamiliar (all over ``NEIGHBOURS`` sentences, as the Zero-shot page reads them) and closest
+    (the ``k`` nearest sentences with their cosines). Empty without sentences."""
     rows = []
     if not sentences.texts:
         return pd.DataFrame(rows)
     for key, finding in prompts.findings.items():
         for side, texts in (("positive", finding.positive), ("negative", finding.negative)):
             for text, vector in zip(texts, _unit(encode(list(texts))), strict=True):
-                reading = read_prompt(text, vector, sentences, k)
-                table = reading.neighbours
+                reading = read_prompt(text, vector, sentences)
+                table = reading.neighbours.head(k)
                 closest = zip(table["sentence"], table["cosine"], strict=True)
                 rows.append(
                     {

@@ -9,6 +9,7 @@ import pytest
 from model.prompt_reading import (
     FLAG_SHARE,
     NEIGHBOURS,
+    contradicts,
     embed_report_sentences,
     is_negative_statement,
     prompt_table,
@@ -126,3 +127,20 @@ def test_prompt_table_reads_every_prompt_and_marks_the_contradicting_ones() -> N
     assert table["closest"].iloc[2].startswith("No LGE. (1.00) | ")  # vectors renormalised
     assert set(table["label_key"]) == {"lge"}
     assert prompt_table(prompts, read_as, embed_report_sentences([""], read_as)).empty
+
+
+def test_prompt_table_flags_over_the_same_neighbours_as_the_page() -> None:
+    # "Mixed" has two "No ..." sentences closest, then three positive ones: the table shows 2,
+    # but its share and flag count the page's NEIGHBOURS, so both read the prompt alike
+    vectors = {**READ_AS, "Mixed": (0.75, 0.66)}
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return np.array([vectors[text] for text in texts], dtype=np.float32)
+
+    sentences = embed_report_sentences([" ".join(list(READ_AS)[:10])], encode)
+    prompts = PromptSet(findings={"lge": FindingPrompts(("Mixed",), ("No LGE",))})
+    row = prompt_table(prompts, encode, sentences, k=2).iloc[0]
+    page = read_prompt_pair("Mixed", "No LGE", encode, sentences).positive
+    assert row["closest"].count(" | ") == 1 and row["closest"].startswith("No evidence of LGE.")
+    assert row["negative_share"] == page.negative_share == 0.4
+    assert not row["contradicts"] and not contradicts(page, positive=True)
