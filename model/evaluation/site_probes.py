@@ -58,10 +58,11 @@ def diagnosis_block(
     }
 
 
-def _diagnosis_classes(
+def _probe_targets(
     site: SiteData, problems: list[str]
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(classes, usable bool [N], targets int [N]); usable is all False when no probe can run."""
+) -> tuple[list[str], np.ndarray, np.ndarray] | None:
+    """(classes, usable bool [N], targets int [N]) of the site's diagnoses, or None when fewer
+    than two classes are labelled (a single one is reported in ``problems``)."""
     classes = [c for c in DIAGNOSES if c in site.labels.columns]
     usable, targets = site.diagnosis_targets(classes)
     present = np.unique(targets[usable])
@@ -70,8 +71,7 @@ def _diagnosis_classes(
             f"site {site.name}: diagnosis probe skipped: all {int(usable.sum())} labelled studies "
             f"are '{classes[present[0]]}'"
         )
-        usable = np.zeros_like(usable)
-    return classes, usable, targets
+    return (classes, usable, targets) if present.size >= 2 else None
 
 
 def cross_validated_probes(
@@ -96,9 +96,10 @@ def cross_validated_probes(
             continue
         rows.append(binary_row(name, CV_SETTING, result))
         scores[CV_SETTING, name] = label_scores(site.ids, known, p, y)
-    classes, usable, targets = _diagnosis_classes(site, problems)
-    if not usable.any():
+    diagnosis = _probe_targets(site, problems)
+    if diagnosis is None:
         return {}, rows
+    classes, usable, targets = diagnosis
     try:
         result = probe_diagnosis(
             vectors[usable], targets[usable], groups[usable], classes, config, bootstrap
@@ -107,15 +108,7 @@ def cross_validated_probes(
         problems.append(f"site {site.name}: diagnosis probe skipped: {err}")
         return {}, rows
     rows += [binary_row(name, CV_SETTING, r) for name, r in result.per_class.items()]
-    block = {
-        "setting": CV_SETTING,
-        "classes": classes,
-        "accuracy": result.accuracy,
-        "macro_f1": result.macro_f1,
-        "n": int(usable.sum()),
-        "confusion": result.confusion.tolist(),
-    }
-    return block, rows
+    return diagnosis_block(CV_SETTING, classes, targets[usable], result.predicted), rows
 
 
 def fit_train_split(
