@@ -23,7 +23,6 @@ from model.nn.config import Preset
 from model.nn.loss import ClipLoss
 from model.nn.presets import preset_to_dict
 from model.progress import Progress
-from model.prompts import PromptSet
 from model.training import checkpoint as ckpt
 from model.training.budget import EpochBudget
 from model.training.distributed import (
@@ -37,7 +36,7 @@ from model.training.engine import Engine, StepOutcome, epoch_batches
 from model.training.run_folder import RunFolder
 from model.training.schedule import build_optimizer, build_scheduler, set_total_steps
 from model.training.train import TrainOptions, TrainResult
-from model.training.validation import logged_val_labels, validate_epoch
+from model.training.validation import ValLabels, logged_val_labels, validate_epoch
 
 log = logging.getLogger(__name__)
 _STATUS_INTERVAL_S = 2.0
@@ -187,9 +186,9 @@ class Trainer:
         )
 
     def _epochs(self) -> str:
-        labels, prompts = None, None
+        val_labels: ValLabels = (None, None)
         if self.options.val_labels is not None and self.ctx.is_main:
-            labels, prompts = logged_val_labels(self.options.val_labels, self.ds)
+            val_labels = logged_val_labels(self.options.val_labels, self.ds)
         with Progress("train", total=self.total_steps, unit="step") as bar:
             bar.update(self.step)
             self._bar = bar
@@ -220,7 +219,7 @@ class Trainer:
                     self._should_stop,
                 )
                 if completed:
-                    self._end_of_epoch(epoch, labels, prompts)
+                    self._end_of_epoch(epoch, val_labels)
                 else:
                     self._save(self.folder.last_checkpoint)
                 if not completed or (self._should_stop() and self.step < self.total_steps):
@@ -256,12 +255,11 @@ class Trainer:
         if time.monotonic() - self._last_status > _STATUS_INTERVAL_S:
             self._status("running", message=f"epoch {epoch + 1} loss {outcome.loss:.3f}")
 
-    def _end_of_epoch(self, epoch: int, labels: Any, prompts: PromptSet | None) -> None:
+    def _end_of_epoch(self, epoch: int, val_labels: ValLabels) -> None:
         # while the budget is open this may be the last epoch: validate, and time it with the epoch
         last = epoch + 1 == self.budget.epochs or self.budget.active
         improved = False
         if self.ctx.is_main and self.val_ids and ((epoch + 1) % self.cfg.eval_every == 0 or last):
-            val_labels = (labels, prompts)
             score = validate_epoch(
                 self.model,
                 self.ds,

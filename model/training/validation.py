@@ -62,7 +62,11 @@ def selection_score(metrics: dict[str, float]) -> float:
     return float(np.mean([metrics[f"val_r@{k}"] for k in RECALL_KS]))
 
 
-def logged_val_labels(labels_csv: Path, ds: object) -> tuple[pd.DataFrame, PromptSet]:
+# ``--val-labels`` and the prompts they are scored with, (None, None) without them
+ValLabels = tuple[pd.DataFrame | None, PromptSet | None]
+
+
+def logged_val_labels(labels_csv: Path, ds: object) -> ValLabels:
     """``--val-labels`` and the default prompts, for the logged val AUC (never for selection)."""
     from model.zeroshot_cli import load_labels
 
@@ -125,7 +129,7 @@ def validate_epoch(
     ds: object,
     val_ids: Sequence[str],
     cfg: TrainConfig,
-    val_labels: tuple[pd.DataFrame | None, PromptSet | None],
+    val_labels: ValLabels,
     epoch: int,
     step: int,
     folder: RunFolder,
