@@ -2,14 +2,16 @@
 
     python -m bench.bench_train [--presets cpu-small] [--kinds multiview,flat,static]
                                  [--steps 5] [--batch-size N] [--device auto]
-                                 [--mfu] [--peak-tflops T]
+                                 [--mfu] [--peak-tflops T] [--default-allocator]
 
 Random videos of the preset's input size and a pool of report-like texts, so no dataset is
 needed. Training = forward + backward + AdamW step; embedding = video forward without grad.
 The first step (warm-up, text cache fill) is not timed. Prints one line per configuration;
 with ``--mfu`` a second one: FLOPs per training step counted by torch over one more step, and
 the model FLOPs utilisation against the GPU's datasheet peak (or ``--peak-tflops``) and against a
-matmul measured on the same device in the same run (``bench/mfu.py``).
+matmul measured on the same device in the same run (``bench/mfu.py``). The glibc allocator is
+tuned as the ``python -m model`` commands tune it (``model/allocator.py``) unless
+``--default-allocator``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 import torch
 
 from bench.mfu import Utilisation, count_flops, utilisation
+from model.allocator import tune_allocator
 from model.nn.clip_model import CMRClip
 from model.nn.loss import ClipLoss, text_ids_from_texts
 from model.nn.presets import load_preset
@@ -116,9 +119,13 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--mfu", action="store_true", help="count FLOPs, report utilisation")
     parser.add_argument("--peak-tflops", type=float, help="peak for MFU instead of the datasheet")
+    parser.add_argument(
+        "--default-allocator", action="store_true", help="leave glibc's thresholds as they are"
+    )
     args = parser.parse_args()
     device = resolve_device(args.device)
-    print(f"device {device}, torch threads {torch.get_num_threads()}")
+    tuned = not args.default_allocator and tune_allocator()
+    print(f"device {device}, torch threads {torch.get_num_threads()}, allocator tuned {tuned}")
     for preset in args.presets.split(","):
         for kind in args.kinds.split(","):
             r = measure(

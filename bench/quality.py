@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from model.allocator import tune_allocator
 from model.data.dataset import CMRDataset
 from model.embed import cached_study_embeddings, embed_texts
 from model.nn.presets import load_preset, preset_to_dict
@@ -117,6 +118,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    tune_allocator()  # as ``python -m model train`` does
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}
     for kind in args.kinds.split(","):

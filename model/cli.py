@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from model.allocator import tune_allocator
 from model.errors import UserError
 
 log = logging.getLogger("model")
@@ -69,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if chosen is None:
         parser.print_help()
         return 2
+    tune_allocator()
     try:
         return int(importlib.import_module(chosen.module).run(args) or 0)
     except UserError as err:
