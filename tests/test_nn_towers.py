@@ -10,17 +10,11 @@ import torch
 import torch.nn.functional as F
 
 from model.errors import UserError
-from model.nn.blocks import (
-    PIXEL_MEAN,
-    PIXEL_STD,
-    ConvStem,
-    IntensityCurve,
-    IntensityHistogram,
-    LinearPatchEmbed,
-)
+from model.nn.blocks import IntensityCurve, IntensityHistogram
 from model.nn.clip_model import build_video_tower
 from model.nn.config import VideoTowerConfig
 from model.nn.presets import load_preset
+from model.nn.stems import PIXEL_MEAN, PIXEL_STD, ConvStem, LinearPatchEmbed
 from model.nn.video_inputs import first_valid_frame
 
 # Tower variants the kind-generic tests run on: the kind (the name's first word) + overrides.
@@ -205,8 +199,8 @@ def test_still_stream_reads_only_the_first_present_frame_of_each_view() -> None:
     later = video.clone()
     later[:, :, 1:] = torch.rand_like(later[:, :, 1:])  # every frame after the first
     with torch.no_grad():
-        before = tower.encode_stills(video[view_mask], frame_mask[view_mask])
-        after = tower.encode_stills(later[view_mask], frame_mask[view_mask])
+        before = tower.encode_stills(first_valid_frame(video, frame_mask)[view_mask])
+        after = tower.encode_stills(first_valid_frame(later, frame_mask)[view_mask])
         changed = tower(later, view_mask, frame_mask) - tower(video, view_mask, frame_mask)
     assert before.shape == (int(view_mask.sum()), TINY.width)
     torch.testing.assert_close(after, before)
@@ -275,14 +269,19 @@ def test_every_preset_builds_tiny_for_every_kind(name: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize("in_frames", [1, 2])
-@pytest.mark.parametrize("stem_kind", ["conv", "linear"])
-def test_stems_equal_their_strided_convolution_reference(stem_kind: str, in_frames: int) -> None:
-    """The stems run their convolutions as patch matmuls; same numbers as ``F.conv2d``, with
-    a tubelet's frames as input channels."""
+@pytest.mark.parametrize(
+    ("stem_kind", "patch_size"), [("conv", 8), ("conv", 16), ("conv", 32), ("linear", 8)]
+)
+def test_stems_equal_their_strided_convolution_reference(
+    stem_kind: str, patch_size: int, in_frames: int
+) -> None:
+    """The stems run their convolutions as matmuls over quadtree-ordered patches of raw pixels
+    (centring folded into the first layer); same numbers as ``F.conv2d`` on centred pixels, with
+    a tubelet's frames as input channels, for one, two and three 2x2 stages."""
     torch.manual_seed(0)
     stem_type = ConvStem if stem_kind == "conv" else LinearPatchEmbed
-    stem = stem_type(16 if stem_kind == "conv" else 8, 32, in_frames)
-    frames = torch.rand(3, in_frames, 32, 32)
+    stem = stem_type(patch_size, 32, in_frames)
+    frames = torch.rand(3, in_frames, 64, 64)
     x = (frames - PIXEL_MEAN) / PIXEL_STD
     if in_frames == 1:
         frames = frames.squeeze(1)  # single frames enter as [N, H, W]

@@ -11,93 +11,6 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-# Input pixels arrive in [0, 1]; centre them before the stem.
-PIXEL_MEAN = 0.5
-PIXEL_STD = 0.25
-
-
-def patch_linear(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """Apply a ``kernel == stride`` convolution as patch flattening + one matmul.
-
-    ``x [N, H, W, C_in]`` (channels last) -> ``[N, H/k, W/k, C_out]``: the same numbers as
-    ``conv`` on ``[N, C_in, H, W]`` (the weight keeps its ``[C_out, C_in, k, k]`` layout, so
-    checkpoints are unchanged), but without the strided-convolution kernels whose weight gradient
-    dominated a CPU training step. Patches are flattened channels innermost (``ph pw c``), so the
-    patch copy and its gradient move runs of ``C_in`` contiguous values rather than ``k`` (the
-    ``c ph pw`` order made these copies a fifth of the video tower's step); the weight is
-    permuted to match, which costs nothing at this size.
-    """
-    k = conv.kernel_size[0]
-    patches = rearrange(x, "n (gh ph) (gw pw) c -> n gh gw (ph pw c)", ph=k, pw=k)
-    weight = rearrange(conv.weight, "o c ph pw -> o (ph pw c)")
-    return F.linear(patches, weight, conv.bias)
-
-
-def channels_last(frames: torch.Tensor) -> torch.Tensor:
-    """Centred stem input: ``[N, H, W]`` or ``[N, k, H, W]`` (k frames of a tubelet) in [0, 1]
-    -> ``[N, H, W, k]``."""
-    if frames.dim() == 3:
-        frames = frames.unsqueeze(1)
-    return rearrange((frames - PIXEL_MEAN) / PIXEL_STD, "n k h w -> n h w k")
-
-
-class LinearPatchEmbed(nn.Module):
-    """ViT patch embedding: ``[N, H, W]`` or ``[N, k, H, W]`` -> ``[N, (H/p)*(W/p), C]``.
-
-    ``in_frames`` (k) consecutive frames enter as channels (a tubelet; 1 = single frames).
-    """
-
-    def __init__(self, patch_size: int, width: int, in_frames: int = 1) -> None:
-        super().__init__()
-        self.proj = nn.Conv2d(in_frames, width, kernel_size=patch_size, stride=patch_size)
-
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """``frames [N, (k,) H, W]`` in [0, 1] -> tokens ``[N, grid*grid, C]``."""
-        return rearrange(patch_linear(channels_last(frames), self.proj), "n gh gw c -> n (gh gw) c")
-
-
-class ConvStem(nn.Module):
-    """Patchifying convolution stem (early convolutions help ViTs train), one frame or tubelet
-    at a time.
-
-    ``[N, (k,) H, W] -> [N, (H/p)*(W/p), C]`` (``in_frames`` k consecutive frames of a tubelet enter
-    as channels, so the first conv sees their motion): a small patchify conv (4x4 for ``p`` >= 8) to
-    ``C/4`` channels, then 2x2 stride-2 convs, doubling channels up to ``C``, with GELU between
-    them. Same token grid as a ``p`` ViT patch embedding, but each token sees its patch through a
-    nonlinear multi-scale pyramid rather than one linear map. No normalisation inside: a per-frame
-    norm (GroupNorm) erased the frame's intensity statistics (how much of the myocardium enhances,
-    how much fluid is bright), which LGE and effusion depend on; every frame stays independent of
-    the rest of the batch.
-    """
-
-    def __init__(self, patch_size: int, width: int, in_frames: int = 1) -> None:
-        super().__init__()
-        merges = 1  # 2x2 stages after the first conv
-        while (patch_size >> merges) % 2 == 0 and (patch_size >> (merges + 1)) >= 4:
-            merges += 1
-        channels = max(8, width // 4)
-        first = patch_size >> merges
-        layers: list[nn.Module] = [nn.Conv2d(in_frames, channels, kernel_size=first, stride=first)]
-        for stage in range(merges):
-            out = width if stage == merges - 1 else min(width, channels * 2)
-            layers += [nn.GELU(), nn.Conv2d(channels, out, kernel_size=2, stride=2)]
-            channels = out
-        self.layers = nn.Sequential(*layers)
-
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """``frames [N, (k,) H, W]`` in [0, 1] -> tokens ``[N, grid*grid, C]``."""
-        x = channels_last(frames)
-        for layer in self.layers:
-            x = patch_linear(x, layer) if isinstance(layer, nn.Conv2d) else layer(x)
-        return rearrange(x, "n gh gw c -> n (gh gw) c")
-
-
-def build_stem(kind: str, patch_size: int, width: int, in_frames: int = 1) -> nn.Module:
-    """``"conv"`` -> ``ConvStem``; ``"linear"`` -> ``LinearPatchEmbed``; ``in_frames`` frames
-    per input (a tubelet)."""
-    stem = ConvStem if kind == "conv" else LinearPatchEmbed
-    return stem(patch_size, width, in_frames)
-
 
 class IntensityHistogram(nn.Module):
     """A frame's intensity distribution, embedded: ``frames [N, H, W] -> [N, C]``.
@@ -147,11 +60,12 @@ class IntensityHistogram(nn.Module):
         """``frames [N, h, w]`` -> each pixel's lower centre (long) and upper share, ``[N, h, w]``.
 
         A pixel at ``position = value * (bins - 1)`` counts ``1 - frac`` to the centre below and
-        ``frac`` to the one above (the triangular kernel).
+        ``frac`` to the one above (the triangular kernel). The floor is taken in floating point,
+        so the share needs no integer-to-float pass over the pixels.
         """
         position = frames.clamp(0.0, 1.0).mul_(self.bins - 1)
-        lower = position.long().clamp_max_(self.bins - 2)  # floor: the position is >= 0
-        return lower, position.sub_(lower)
+        lower = position.floor().clamp_max_(self.bins - 2)
+        return lower.long(), position.sub_(lower)
 
     def accumulate(self, lower: torch.Tensor, upper_share: torch.Tensor) -> torch.Tensor:
         """Sum the kernel over each frame's pixels: two ``[N, h, w]`` -> shares ``[N, bins]``.

@@ -20,10 +20,10 @@ from model.nn.blocks import (
     Mlp,
     ProjectionHead,
     build_intensity,
-    build_stem,
     masked_mean,
 )
 from model.nn.config import VideoTowerConfig
+from model.nn.stems import build_stem
 from model.nn.video_inputs import check_video_inputs
 
 

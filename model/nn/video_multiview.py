@@ -28,10 +28,10 @@ from model.nn.blocks import (
     ProjectionHead,
     TransformerBlock,
     build_intensity,
-    build_stem,
     masked_mean,
 )
 from model.nn.config import VideoTowerConfig
+from model.nn.stems import build_stem
 from model.nn.video_inputs import check_video_inputs, first_valid_frame
 
 
@@ -132,80 +132,87 @@ class MultiviewVideoTower(nn.Module):
         (bool, True = present; None = all) -> study embedding ``[B, D]`` (not normalised)."""
         view_mask, frame_mask = check_video_inputs(self.cfg, video, view_mask, frame_mask)
         batch, views = video.shape[:2]
-        clips = video[view_mask]  # [P, T, H, W], present views only
-        clip_frames = frame_mask[view_mask]  # [P, T]
         view_tokens = video.new_zeros(batch, views, self.cfg.width)
-        if clips.shape[0]:
-            view_tokens[view_mask] = self.encode_clips(clips, clip_frames)
+        if view_mask.any():
+            view_tokens[view_mask] = self.encode_views(video, view_mask, frame_mask)
         return self.head(self.fusion(view_tokens, view_mask))
 
-    def encode_clips(self, clips: torch.Tensor, clip_frames: torch.Tensor) -> torch.Tensor:
-        """``clips [P, T, H, W]``, ``clip_frames [P, T]`` -> one token per view ``[P, C]``."""
-        count = clips.shape[0]
-        per_frame = self.frame_histograms(clips, clip_frames)  # [P, T, K] or None
-        tubes, tube_mask, tube_histograms = self.tubelets(clips, clip_frames, per_frame)
-        encoded = self.pool_cells(self.frame_encoder(tubes[tube_mask], tube_histograms))
-        steps = tube_mask.shape[1]
+    def encode_views(
+        self, video: torch.Tensor, view_mask: torch.Tensor, frame_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """``video [B, V, T, H, W]`` + masks -> one token per present view ``[P, C]``.
+
+        The present tubes are gathered from the batch once; everything after works on them.
+        """
+        tubes, tube_frames, tube_mask = self.tubelets(video, frame_mask)  # [F, k, H, W], [F, k]
+        per_frame = self.frame_histograms(tubes, tube_frames)  # [F, k, K] or None
+        histograms = None if per_frame is None else masked_mean(per_frame, tube_frames, dim=1)
+        encoded = self.pool_cells(self.frame_encoder(tubes, histograms))  # [F, g, C]
+        view_tubes = tube_mask[view_mask]  # [P, S]
+        view_tokens = self.attend_time(encoded, view_tubes)
+        if self.still_encoder is not None:
+            view_tokens = view_tokens + self.encode_stills(
+                first_valid_frame(video, frame_mask)[view_mask]
+            )
+        if self.curve is None or per_frame is None:
+            return view_tokens
+        return view_tokens + self.curve(*spread_over_views(per_frame, tube_frames, view_tubes))
+
+    def attend_time(self, encoded: torch.Tensor, view_tubes: torch.Tensor) -> torch.Tensor:
+        """Temporal attention within each view: ``encoded [F, g, C]`` (the present tubes, in
+        order), ``view_tubes [P, S]`` (which time steps each view has) -> ``[P, C]``."""
+        count, steps = view_tubes.shape
         tokens = encoded.new_zeros(count, steps, *encoded.shape[1:])
-        tokens[tube_mask] = encoded  # [P, S, g, C], absent time steps stay zero
+        tokens[view_tubes] = encoded  # [P, S, g, C], absent time steps stay zero
         cells = tokens.shape[2]
         sequences = rearrange(tokens, "p s g c -> (p g) s c") + self.time(steps)
-        key_mask = tube_mask.repeat_interleave(cells, dim=0)  # [(P g), S]
+        key_mask = view_tubes.repeat_interleave(cells, dim=0)  # [(P g), S]
         for block in self.temporal_blocks:
             sequences = block(sequences, key_mask)
         per_cell = masked_mean(sequences, key_mask, dim=1)  # [(P g), C]
-        view_tokens = rearrange(per_cell, "(p g) c -> p g c", p=count).mean(dim=1)
-        if self.still_encoder is not None:
-            view_tokens = view_tokens + self.encode_stills(clips, clip_frames)
-        if self.curve is None or per_frame is None:
-            return view_tokens
-        return view_tokens + self.curve(per_frame, clip_frames)
+        return rearrange(per_cell, "(p g) c -> p g c", p=count).mean(dim=1)
 
-    def encode_stills(self, clips: torch.Tensor, clip_frames: torch.Tensor) -> torch.Tensor:
-        """Appearance stream: each clip's first present frame alone, ``[P, T, H, W] -> [P, C]``."""
-        stills = first_valid_frame(clips.unsqueeze(0), clip_frames.unsqueeze(0)).squeeze(0)
+    def encode_stills(self, stills: torch.Tensor) -> torch.Tensor:
+        """Appearance stream: each view's first present frame alone, ``[P, H, W] -> [P, C]``."""
         encoder = self.still_encoder
         histograms = encoder.histograms(stills) if encoder.intensity is not None else None
         return encoder(stills, histograms).mean(dim=1)
 
     def frame_histograms(
-        self, clips: torch.Tensor, clip_frames: torch.Tensor
+        self, tubes: torch.Tensor, tube_frames: torch.Tensor
     ) -> torch.Tensor | None:
-        """Intensity features of every present frame, ``[P, T, K]`` (zeros where absent), or
-        None when the tower has no intensity histogram."""
+        """Intensity features of every frame of the present tubes, ``[F, k, K]`` (a tube's
+        absent frames are computed on their zeros and masked by ``tube_frames`` wherever they
+        are used), or None when the tower has no intensity histogram."""
         if self.frame_encoder.intensity is None:
             return None
-        present = self.frame_encoder.histograms(clips[clip_frames])  # [F, K]
-        per_frame = present.new_zeros(*clip_frames.shape, present.shape[-1])
-        per_frame[clip_frames] = present
-        return per_frame
+        features = self.frame_encoder.histograms(tubes.flatten(0, 1))  # [F k, K]
+        return features.unflatten(0, tube_frames.shape)
 
     def tubelets(
-        self, clips: torch.Tensor, clip_frames: torch.Tensor, per_frame: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Group ``tubelet`` (k) consecutive frames: ``clips [P, T, H, W]`` ->
-        ``tubes [P, S, k, H, W]``, ``tube_mask [P, S]`` (any frame present) and the mean
-        histogram of each present tube's present frames ``[F, K]`` (None without histograms).
-        ``T`` is padded up to a multiple of k with absent frames, and absent frames inside a
-        tube enter as zeros."""
+        self, video: torch.Tensor, frame_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Group ``tubelet`` (k) consecutive frames and gather the present tubes.
+
+        ``video [B, V, T, H, W]``, ``frame_mask [B, V, T]`` -> ``tubes [F, k, H, W]`` (the tubes
+        with any present frame, in batch order), ``tube_frames [F, k]`` (which of their frames
+        are present) and ``tube_mask [B, V, S]``. ``T`` is padded up to a multiple of k with
+        absent frames, and absent frames inside a tube enter as zeros.
+        """
         k = self.cfg.tubelet
-        pad = -clips.shape[1] % k
+        pad = -video.shape[2] % k
         if pad:
-            clips = torch.cat([clips, clips.new_zeros(clips.shape[0], pad, *clips.shape[2:])], 1)
-            clip_frames = torch.cat([clip_frames, clip_frames.new_zeros(len(clip_frames), pad)], 1)
-            if per_frame is not None:
-                per_frame = torch.cat(
-                    [per_frame, per_frame.new_zeros(len(per_frame), pad, per_frame.shape[-1])], 1
-                )
-        if k > 1:
-            clips = clips * clip_frames[..., None, None]
-        tubes = rearrange(clips, "p (s k) h w -> p s k h w", k=k)
-        frame_groups = rearrange(clip_frames, "p (s k) -> p s k", k=k)
+            video = torch.cat([video, video.new_zeros(*video.shape[:2], pad, *video.shape[3:])], 2)
+            frame_mask = torch.cat(
+                [frame_mask, frame_mask.new_zeros(*frame_mask.shape[:2], pad)], 2
+            )
+        frame_groups = rearrange(frame_mask, "b v (s k) -> b v s k", k=k)
         tube_mask = frame_groups.any(dim=-1)
-        if per_frame is None:
-            return tubes, tube_mask, None
-        groups = rearrange(per_frame, "p (s k) f -> p s k f", k=k)
-        return tubes, tube_mask, masked_mean(groups, frame_groups, dim=2)[tube_mask]
+        tubes = rearrange(video, "b v (s k) h w -> b v s k h w", k=k)[tube_mask]
+        tube_frames = frame_groups[tube_mask]
+        if k > 1 and not bool(tube_frames.all()):
+            tubes = tubes * tube_frames[..., None, None]
+        return tubes, tube_frames, tube_mask
 
     def pool_cells(self, tokens: torch.Tensor) -> torch.Tensor:
         """Average the token grid down to ``temporal_grid``: ``[F, grid², C] -> [F, g², C]``."""
@@ -215,3 +222,17 @@ class MultiviewVideoTower(nn.Module):
         maps = rearrange(tokens, "f (gh gw) c -> f c gh gw", gh=grid)
         maps = F.adaptive_avg_pool2d(maps, self.temporal_grid)
         return rearrange(maps, "f c gh gw -> f (gh gw) c")
+
+
+def spread_over_views(
+    per_frame: torch.Tensor, tube_frames: torch.Tensor, view_tubes: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frame features of the present tubes ``[F, k, K]`` (+ ``tube_frames [F, k]``) back onto
+    each view's time axis: ``[P, S k, K]`` and the frames' presence ``[P, S k]``."""
+    count, steps = view_tubes.shape
+    k = tube_frames.shape[1]
+    features = per_frame.new_zeros(count, steps, k, per_frame.shape[-1])
+    features[view_tubes] = per_frame
+    present = tube_frames.new_zeros(count, steps, k)
+    present[view_tubes] = tube_frames
+    return rearrange(features, "p s k f -> p (s k) f"), rearrange(present, "p s k -> p (s k)")
