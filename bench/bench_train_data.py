@@ -1,0 +1,152 @@
+"""Where a real training step's time goes: loading, video tower, text tower, on an ingested dataset.
+
+    python -m bench.bench_train_data --data DATASET [--preset cpu-small] [--kinds multiview,flat]
+                                     [--steps 6] [--default-allocator]
+
+``bench_train`` times the model on random videos with six fixed texts, whose frozen text
+states are cached after the first step. Training reads real studies: views and frames go
+missing, and the impressions are varied every step (sentence and word dropout, fragments), so
+most sentences miss the frozen-state cache. This bench takes ``steps`` batches of the train
+split, varied as the preset's training varies them, and times, per tower kind:
+
+- loading them through a ``DataLoader`` as the trainer does (decode, resize, augmentation);
+- the trainer's own optimiser step (``Engine.train_step``: both losses, clipping, schedule);
+- the video tower alone, forward + backward;
+- the text tower alone (every sentence, frozen part included), forward + backward.
+
+Each timing starts from a fresh model, so the text cache holds only the warm-up batch.
+The glibc allocator is tuned as ``python -m model train`` tunes it unless ``--default-allocator``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from model.allocator import tune_allocator
+from model.data.dataset import CMRDataset, StudyVideoDataset
+from model.nn.clip_model import CMRClip
+from model.nn.config import Preset
+from model.nn.loss import ClipLoss
+from model.nn.presets import load_preset
+from model.training.distributed import DistContext
+from model.training.engine import Engine
+from model.training.schedule import build_optimizer, build_scheduler
+
+
+def load_batches(data: Path, preset: Preset, steps: int) -> tuple[list[dict], float]:
+    """``steps + 1`` batches of the train split as training varies them, and the seconds the
+    loader took for them."""
+    cfg = preset.train
+    ds = CMRDataset.open(data)
+    ids = list(ds.studies.loc[ds.studies["split"] == "train", "study_id"])
+    items = StudyVideoDataset(
+        ds,
+        ids[: (steps + 1) * cfg.batch_size],
+        frames=cfg.frames,
+        size=cfg.image_size,
+        augment=cfg.augment,
+        seed=cfg.seed,
+        sentence_drop=cfg.sentence_drop,
+        word_drop=cfg.word_drop,
+        fragment_rate=cfg.fragment_rate,
+    )
+    loader = DataLoader(items, batch_size=cfg.batch_size, num_workers=cfg.num_workers)
+    start = time.perf_counter()
+    batches = list(loader)
+    return batches, time.perf_counter() - start
+
+
+def timed(step: Callable[[dict], None], batches: list[dict]) -> float:
+    """Seconds per batch of ``step`` over ``batches[1:]`` after a warm-up on ``batches[0]``."""
+    step(batches[0])
+    start = time.perf_counter()
+    for batch in batches[1:]:
+        step(batch)
+    return (time.perf_counter() - start) / (len(batches) - 1)
+
+
+def fresh_model(preset: Preset) -> CMRClip:
+    torch.manual_seed(preset.train.seed)
+    return CMRClip(preset.model).train()
+
+
+def trainer_step(preset: Preset) -> Callable[[dict], None]:
+    """The trainer's optimiser step (``Engine.train_step``) on a fresh model, one process."""
+    cfg = preset.train
+    model = fresh_model(preset)
+    optimizer = build_optimizer(model, cfg)
+    engine = Engine(
+        model,
+        ClipLoss(),
+        optimizer,
+        build_scheduler(optimizer, cfg, total_steps=1000),
+        DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu")),
+        cfg.grad_clip,
+        cfg.precision,
+        sentence_weight=cfg.sentence_loss,
+    )
+    steps = iter(range(1, 10**9))
+    return lambda batch: engine.train_step(batch, next(steps)) and None
+
+
+def video_step(preset: Preset) -> Callable[[dict], None]:
+    """Video tower forward + backward on a fresh model."""
+    model = fresh_model(preset)
+
+    def step(batch: dict) -> None:
+        model.visual(batch["video"], batch["view_mask"], batch["frame_mask"]).sum().backward()
+
+    return step
+
+
+def text_step(preset: Preset) -> Callable[[dict], None]:
+    """Text tower forward + backward over every sentence of the batch, on a fresh model."""
+    model = fresh_model(preset)
+
+    def step(batch: dict) -> None:
+        features, _ = model.text.sentence_features(list(batch["text"]))
+        features.sum().backward()
+
+    return step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="an ingested dataset folder")
+    parser.add_argument("--preset", default="cpu-small")
+    parser.add_argument("--kinds", default="multiview,flat")
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument(
+        "--default-allocator", action="store_true", help="leave glibc's thresholds as they are"
+    )
+    args = parser.parse_args()
+    tuned = not args.default_allocator and tune_allocator()
+    print(f"torch threads {torch.get_num_threads()}, allocator tuned {tuned}")
+    for kind in args.kinds.split(","):
+        preset = load_preset(args.preset)
+        preset.model.video.kind = kind
+        if kind == "flat":
+            preset.model.video.stem = "linear"
+        batches, load_s = load_batches(args.data, preset, args.steps)
+        size = preset.train.batch_size
+        times = {
+            "step": timed(trainer_step(preset), batches),
+            "video": timed(video_step(preset), batches),
+            "text": timed(text_step(preset), batches),
+        }
+        load_ms = 1000 * load_s / len(batches)
+        print(
+            f"{args.preset:10s} {kind:10s} batch {size:3d}  trainer step {size / times['step']:6.1f}"
+            f" studies/s ({1000 * times['step']:5.0f} ms): video f+b {1000 * times['video']:5.0f}"
+            f" ms, text f+b {1000 * times['text']:5.0f} ms; loading {load_ms:4.0f} ms/batch"
+        )
+
+
+if __name__ == "__main__":
+    main()
