@@ -12,7 +12,8 @@
 4. fusion attention across the views with missing views masked out, plus a study token that is
    always present, so a study with no views gives a finite (constant) embedding.
 
-Missing views and absent frames are never computed: their pixels cannot influence the output.
+Missing views and time steps without a present frame are never computed, and the pixels of
+absent frames cannot influence the output (inside a partly present tubelet they enter as zeros).
 """
 
 from __future__ import annotations
