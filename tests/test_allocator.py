@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from pathlib import Path
 
 import pytest
 
-from model import allocator
+from model import allocator, cli
 
 GLIBC = sys.platform.startswith("linux") and allocator._glibc_mallopt() is not None
 
@@ -40,3 +41,15 @@ def test_without_glibc_nothing_is_called(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_other_platforms_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "darwin")
     assert allocator.tune_allocator() is False
+
+
+def test_every_command_tunes_the_allocator_before_it_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``python -m model COMMAND`` raises the thresholds first, also when the command fails."""
+    calls: list[str] = []
+    monkeypatch.setattr(cli, "tune_allocator", lambda: calls.append("tuned") or True)
+    missing = tmp_path / "no-such-dataset"
+    assert cli.main(["embed", "--checkpoint", str(missing), "--data", str(missing), "--out",
+                     str(tmp_path / "out.npz")]) == 2  # fmt: skip
+    assert calls == ["tuned"]
