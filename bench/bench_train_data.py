@@ -21,6 +21,7 @@ The glibc allocator is tuned as ``python -m model train`` tunes it unless ``--de
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,7 +45,7 @@ def load_batches(data: Path, preset: Preset, steps: int) -> tuple[list[dict], fl
     loader took for them."""
     cfg = preset.train
     ds = CMRDataset.open(data)
-    ids = list(ds.studies.loc[ds.studies["split"] == "train", "study_id"])
+    ids, _ = ds.reported_ids("train")  # the studies the trainer trains on
     items = StudyVideoDataset(
         ds,
         ids[: (steps + 1) * cfg.batch_size],
@@ -91,8 +92,12 @@ def trainer_step(preset: Preset) -> Callable[[dict], None]:
         cfg.precision,
         sentence_weight=cfg.sentence_loss,
     )
-    steps = iter(range(1, 10**9))
-    return lambda batch: engine.train_step(batch, next(steps)) and None
+    step_numbers = itertools.count(1)
+
+    def step(batch: dict) -> None:
+        engine.train_step(batch, next(step_numbers))
+
+    return step
 
 
 def video_step(preset: Preset) -> Callable[[dict], None]:
