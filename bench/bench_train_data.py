@@ -1,7 +1,7 @@
 """Where a real training step's time goes: loading, video tower, text tower, on an ingested dataset.
 
     python -m bench.bench_train_data --data DATASET [--preset cpu-small] [--kinds multiview,flat]
-                                     [--steps 6] [--default-allocator]
+                                     [--steps 6] [--later-epoch] [--default-allocator]
 
 ``bench_train`` times the model on random videos with six fixed texts, whose frozen text
 states are cached after the first step. Training reads real studies: views and frames go
@@ -14,7 +14,10 @@ split, varied as the preset's training varies them, and times, per tower kind:
 - the video tower alone, forward + backward;
 - the text tower alone (every sentence, frozen part included), forward + backward.
 
-Each timing starts from a fresh model, so the text cache holds only the warm-up batch.
+Each timing starts from a fresh model, so the text cache holds only the warm-up batch. With
+``--later-epoch`` the warm-up is every batch as the first epoch varies it, and the timed batches
+are the same studies as the second epoch varies them: the frozen text cache then holds what an
+epoch of training has read, as from the second epoch of a run on.
 The glibc allocator is tuned as ``python -m model train`` tunes it unless ``--default-allocator``.
 """
 
@@ -40,9 +43,11 @@ from model.training.engine import Engine
 from model.training.schedule import build_optimizer, build_scheduler
 
 
-def load_batches(data: Path, preset: Preset, steps: int) -> tuple[list[dict], float]:
-    """``steps + 1`` batches of the train split as training varies them, and the seconds the
-    loader took for them."""
+def load_batches(
+    data: Path, preset: Preset, steps: int, epoch: int = 0
+) -> tuple[list[dict], float]:
+    """``steps + 1`` batches of the train split as training varies them in ``epoch``, and the
+    seconds the loader took for them."""
     cfg = preset.train
     ds = CMRDataset.open(data)
     ids, _ = ds.reported_ids("train")  # the studies the trainer trains on
@@ -52,7 +57,7 @@ def load_batches(data: Path, preset: Preset, steps: int) -> tuple[list[dict], fl
         frames=cfg.frames,
         size=cfg.image_size,
         augment=cfg.augment,
-        seed=cfg.seed,
+        seed=cfg.seed * 1000 + epoch,  # the trainer's per-epoch seed
         sentence_drop=cfg.sentence_drop,
         word_drop=cfg.word_drop,
         fragment_rate=cfg.fragment_rate,
@@ -63,13 +68,14 @@ def load_batches(data: Path, preset: Preset, steps: int) -> tuple[list[dict], fl
     return batches, time.perf_counter() - start
 
 
-def timed(step: Callable[[dict], None], batches: list[dict]) -> float:
-    """Seconds per batch of ``step`` over ``batches[1:]`` after a warm-up on ``batches[0]``."""
-    step(batches[0])
-    start = time.perf_counter()
-    for batch in batches[1:]:
+def timed(step: Callable[[dict], None], batches: list[dict], warm_up: list[dict]) -> float:
+    """Seconds per batch of ``step`` over ``batches``, after running it untimed on ``warm_up``."""
+    for batch in warm_up:
         step(batch)
-    return (time.perf_counter() - start) / (len(batches) - 1)
+    start = time.perf_counter()
+    for batch in batches:
+        step(batch)
+    return (time.perf_counter() - start) / len(batches)
 
 
 def fresh_model(preset: Preset) -> CMRClip:
@@ -128,6 +134,11 @@ def main() -> None:
     parser.add_argument("--kinds", default="multiview,flat")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument(
+        "--later-epoch",
+        action="store_true",
+        help="warm up on every batch as the first epoch varies them, time the second epoch's",
+    )
+    parser.add_argument(
         "--default-allocator", action="store_true", help="leave glibc's thresholds as they are"
     )
     args = parser.parse_args()
@@ -139,13 +150,19 @@ def main() -> None:
         if kind == "flat":
             preset.model.video.stem = "linear"
         batches, load_s = load_batches(args.data, preset, args.steps)
+        load_ms = 1000 * load_s / len(batches)
+        warm_up, batches = batches[:1], batches[1:]
+        if args.later_epoch:  # the same studies, varied as the next epoch varies them
+            warm_up, (batches, _) = (
+                warm_up + batches,
+                load_batches(args.data, preset, args.steps, 1),
+            )
         size = preset.train.batch_size
         times = {
-            "step": timed(trainer_step(preset), batches),
-            "video": timed(video_step(preset), batches),
-            "text": timed(text_step(preset), batches),
+            "step": timed(trainer_step(preset), batches, warm_up),
+            "video": timed(video_step(preset), batches, warm_up),
+            "text": timed(text_step(preset), batches, warm_up),
         }
-        load_ms = 1000 * load_s / len(batches)
         print(
             f"{args.preset:10s} {kind:10s} batch {size:3d}  trainer step {size / times['step']:6.1f}"
             f" studies/s ({1000 * times['step']:5.0f} ms): video f+b {1000 * times['video']:5.0f}"

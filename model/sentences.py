@@ -109,13 +109,41 @@ def is_polarity_word(word: str) -> bool:
     return bare in POLARITY_WORDS or bare.startswith("non-")
 
 
+def word_spans(sentence: str) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Word dropout's words of ``sentence`` as character spans ``(start, end)`` into it (the
+    closing punctuation belongs to none), and bool ``[W]``: droppable, i.e. not a polarity word.
+
+    The one definition of a word shared by ``drop_words`` on strings and
+    ``model.nn.token_word_drop`` on the text tower's tokens.
+    """
+    body = sentence.rstrip()
+    end = body[-1] if body[-1:] in (".", "!", "?") else ""
+    matches = list(_WORD.finditer(body[: len(body) - len(end)]))
+    droppable = np.array([not is_polarity_word(m.group()) for m in matches], dtype=bool)
+    return [m.span() for m in matches], droppable
+
+
+def dropped_words(droppable: np.ndarray, drop_rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Which words word dropout removes: bool ``[W]`` from ``droppable [W]``.
+
+    Each droppable word goes with probability ``drop_rate``; a sentence with fewer than two
+    droppable words loses none, and one droppable word always stays.
+    """
+    if drop_rate <= 0.0 or droppable.sum() < 2:
+        return np.zeros(droppable.shape, dtype=bool)
+    drop = droppable & (rng.random(len(droppable)) < drop_rate)
+    if drop.sum() == droppable.sum():  # keep one of the droppable words
+        drop[rng.choice(np.flatnonzero(droppable))] = False
+    return drop
+
+
 def _words(sentence: str) -> tuple[list[str], str, np.ndarray]:
     """``sentence`` -> (its words, its closing punctuation, bool [W]: droppable, i.e. not a
     polarity word)."""
     body = sentence.rstrip()
     end = body[-1] if body[-1:] in (".", "!", "?") else ""
-    words = _WORD.findall(body[: len(body) - len(end)])
-    return words, end, np.array([not is_polarity_word(word) for word in words], dtype=bool)
+    spans, droppable = word_spans(sentence)
+    return [body[start:stop] for start, stop in spans], end, droppable
 
 
 def _join(words: list[str], drop: np.ndarray, end: str) -> str:
@@ -137,10 +165,7 @@ def drop_words(sentence: str, drop_rate: float, rng: np.random.Generator) -> str
     words, end, droppable = _words(sentence)
     if droppable.sum() < 2:
         return sentence
-    drop = droppable & (rng.random(len(words)) < drop_rate)
-    if drop.sum() == droppable.sum():  # keep one of the droppable words
-        drop[rng.choice(np.flatnonzero(droppable))] = False
-    return _join(words, drop, end)
+    return _join(words, dropped_words(droppable, drop_rate, rng), end)
 
 
 def fragment_sentence(sentence: str, rng: np.random.Generator, max_words: int = 2) -> str:

@@ -27,14 +27,22 @@ def test_batches_come_from_the_train_split_varied_like_training(tmp_path: Path) 
     assert set(studies.loc[ids, "split"]) == {"train"} and seconds > 0
     texts = [text for batch in batches for text in batch["text"]]
     assert any(t != studies.loc[i, "impression"] for t, i in zip(texts, ids, strict=True))
+    later, _ = bench_train_data.load_batches(data, preset, steps=1, epoch=1)
+    assert [i for batch in later for i in batch["study_id"]] == ids  # same studies
+    assert [t for batch in later for t in batch["text"]] != texts  # varied anew
 
 
+@pytest.mark.parametrize("extra", [[], ["--later-epoch"]])
 def test_every_tower_prints_its_step_split(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
 ) -> None:
     data = make_tiny_dataset(tmp_path / "data")
     preset = write_tiny_preset(tmp_path / "tiny.json")
     argv = ["bench_train_data", "--data", str(data), "--preset", str(preset), "--steps", "1"]
+    argv += extra
     monkeypatch.setattr(sys, "argv", argv)
     bench_train_data.main()
     lines = [line for line in capsys.readouterr().out.splitlines() if "trainer step" in line]

@@ -136,7 +136,10 @@ class TextTowerConfig:
     ``pooling = "sentences"`` embeds every sentence of a text on its own and averages the
     sentence embeddings (a one-sentence prompt then matches what training saw); ``"text"`` pools
     the tokens of the whole text at once. ``dropout`` applies to the trainable top layers and the
-    pooled vector. With ``abbreviate_chambers`` every text is read with its chamber names in one
+    pooled vector. ``word_drop`` is word dropout in training on the frozen token states: each
+    word (polarity words never) is masked out of the trainable layers and the pooling with that
+    probability (``model.nn.token_word_drop``; unlike ``train.word_drop`` on the text, it keeps
+    the frozen part's cache hitting). With ``abbreviate_chambers`` every text is read with its chamber names in one
     form ("left ventricular" -> "LV", ``model.sentences.abbreviate_chambers``), in training and
     for every prompt alike.
     """
@@ -148,6 +151,7 @@ class TextTowerConfig:
     dropout: float = 0.0
     pooling: Literal["sentences", "text"] = "sentences"
     abbreviate_chambers: bool = False
+    word_drop: float = 0.0
 
     def validate(self) -> None:
         """Raise ``UserError`` naming the first inconsistent field."""
@@ -159,6 +163,8 @@ class TextTowerConfig:
             raise UserError(f"text.projection must be 'linear' or 'mlp', got {self.projection!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise UserError(f"text.dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.word_drop < 1.0:
+            raise UserError(f"text.word_drop must be in [0, 1), got {self.word_drop}")
         if self.pooling not in ("sentences", "text"):
             raise UserError(f"text.pooling must be 'sentences' or 'text', got {self.pooling!r}")
 

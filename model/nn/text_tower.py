@@ -8,7 +8,9 @@ encoded that way and a text's embedding is the mean of its sentences'. The froze
 depends only on its input, so with ``cache_frozen`` it is computed once per unique sentence (or
 text) and kept (on CPU, trimmed to its length); a training step then runs only the top layers.
 The cache is cleared whenever weights are loaded. Texts pass through the layers in buckets of
-similar length (``length_buckets``), each padded only to its own longest.
+similar length (``length_buckets``), each padded only to its own longest. With ``word_drop`` > 0,
+training drops words from the frozen token states (``model.nn.token_word_drop``), which keeps the
+cache hitting where dropping them from the text would not.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from transformers.utils import logging as hf_logging
 
 from model.errors import UserError
 from model.nn.config import TextTowerConfig
+from model.nn.token_word_drop import word_keep_mask
 from model.sentences import abbreviate_chambers, close_sentence, sentence_layout
 
 log = logging.getLogger(__name__)
@@ -240,9 +243,29 @@ class TextTower(nn.Module):
         (``length_buckets``); padding is masked, so a text's embedding does not depend on which
         others share its bucket."""
         groups = length_buckets(texts, BUCKET_TEXTS)
-        parts = [self.encode_frozen(*self.frozen_states([texts[i] for i in g])) for g in groups]
+        parts = [self._encode_group([texts[i] for i in group]) for group in groups]
         bucket_order = torch.tensor([i for group in groups for i in group])  # row -> text index
         return torch.cat(parts)[torch.argsort(bucket_order).to(parts[0].device)]
+
+    def _encode_group(self, texts: list[str]) -> torch.Tensor:
+        """One length bucket of prepared texts -> ``[B, D]``, with word dropout on the frozen
+        token states in training when ``word_drop`` > 0 (``model.nn.token_word_drop``)."""
+        hidden, attention_mask = self.frozen_states(texts)
+        if self.drops_words:
+            offsets = self.tokenizer(
+                texts,
+                truncation=True,
+                max_length=self.cfg.context_length,
+                return_offsets_mapping=True,
+            )["offset_mapping"]
+            keep = word_keep_mask(texts, offsets, hidden.shape[1], self.cfg.word_drop)
+            attention_mask = attention_mask * keep.to(attention_mask.device)
+        return self.encode_frozen(hidden, attention_mask)
+
+    @property
+    def drops_words(self) -> bool:
+        """Word dropout on the frozen token states is on: training with ``word_drop`` > 0."""
+        return self.training and self.cfg.word_drop > 0.0
 
     def forward(self, texts: list[str]) -> torch.Tensor:
         """``texts`` (B strings) -> text embedding ``[B, D]`` (not normalised)."""
@@ -254,9 +277,13 @@ class TextTower(nn.Module):
     def sentence_features(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Every sentence occurrence, in order: ``texts`` (B) -> ``(features [S, D], owner [S])``.
 
-        The order and owners are ``read_sentences(texts)``; each unique sentence is encoded once.
+        The order and owners are ``read_sentences(texts)``; each unique sentence is encoded once
+        (each occurrence, with word dropout on: ``drops_words``).
         """
         flat, owner = self.read_sentences(texts)
+        if self.drops_words:  # every occurrence draws its own words
+            features = self._encode_read(flat)
+            return features, torch.tensor(owner, device=features.device)
         unique = sorted(set(flat))
         position = {sentence: i for i, sentence in enumerate(unique)}
         features = self._encode_read(unique)  # [S_unique, D]

@@ -1,0 +1,75 @@
+"""Word dropout on the text tower's tokens, after its frozen layers.
+
+``model.sentences.drop_words`` deletes words from an impression string before the text tower
+reads it. Every step then feeds the tower sentences it has never seen, so the frozen lower layers
+(five of MiniLM's six in cpu-small) run again for nearly every sentence and their cache
+(``TextTower.frozen_states``) almost never hits: on the demo data that is about a third of a
+training step. Dropping the same words from the *frozen token states* instead keeps the cache
+hitting: the sentence is read whole by the frozen layers (once, then cached), and the words drawn
+for dropout are masked out of the trainable top layers' attention and of the pooling, so the
+trainable part and the loss see the sentence without them.
+
+Words and the dropout rule are ``model.sentences``' (``word_spans``, ``dropped_words``): a
+parenthetical aside is one word, polarity words are never dropped, one droppable word always
+stays, and a sentence with fewer than two droppable words keeps them all. Special tokens and the
+closing punctuation belong to no word and are always kept.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from model.sentences import dropped_words, word_spans
+
+NO_WORD = -1  # a token that belongs to no word: [CLS], [SEP], padding, closing punctuation
+
+
+def token_words(offsets: list[tuple[int, int]], spans: list[tuple[int, int]]) -> np.ndarray:
+    """Word index of each token: ``offsets [L]`` (the tokenizer's character spans, ``(0, 0)``
+    for special tokens) and word ``spans [W]`` -> int ``[L]``, ``NO_WORD`` outside every word."""
+    owner = np.full(len(offsets), NO_WORD, dtype=np.int64)
+    for token, (start, stop) in enumerate(offsets):
+        if stop <= start:
+            continue  # special token
+        for word, (word_start, word_stop) in enumerate(spans):
+            if word_start <= start < word_stop:
+                owner[token] = word
+                break
+    return owner
+
+
+def kept_tokens(
+    owner: np.ndarray, droppable: np.ndarray, drop_rate: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Word dropout for one sentence: token word indices ``owner [L]`` and ``droppable [W]`` ->
+    bool ``[L]``, False for the tokens of the words dropped (``dropped_words``)."""
+    drop = dropped_words(droppable, drop_rate, rng)
+    if not drop.any():
+        return np.ones(owner.shape, dtype=bool)
+    dropped_word_ids = np.flatnonzero(drop)
+    return ~np.isin(owner, dropped_word_ids)
+
+
+def word_keep_mask(
+    sentences: list[str],
+    offsets: list[list[tuple[int, int]]],
+    length: int,
+    drop_rate: float,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Keep mask of a batch of sentences: ``sentences`` (B) with their tokens' character
+    ``offsets`` (B lists, as tokenized for the frozen states) -> long ``[B, length]``, 0 for
+    the tokens of dropped words, 1 elsewhere (padding included: the attention mask handles it).
+
+    The draws come from one seed taken from torch's generator (the global one unless given), so
+    a checkpoint's saved random state replays them on resume.
+    """
+    seed = int(torch.randint(2**62, (), generator=generator))
+    rng = np.random.default_rng(seed)
+    keep = np.ones((len(sentences), length), dtype=np.int64)
+    for row, (sentence, token_offsets) in enumerate(zip(sentences, offsets, strict=True)):
+        spans, droppable = word_spans(sentence)
+        owner = token_words(token_offsets, spans)
+        keep[row, : len(owner)] = kept_tokens(owner, droppable, drop_rate, rng)
+    return torch.from_numpy(keep)
