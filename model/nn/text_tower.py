@@ -26,7 +26,7 @@ from transformers.utils import logging as hf_logging
 
 from model.errors import UserError
 from model.nn.config import TextTowerConfig
-from model.nn.token_word_drop import word_keep_mask
+from model.nn.token_word_drop import compact_tokens, word_keep_mask
 from model.sentences import abbreviate_chambers, close_sentence, sentence_layout
 
 log = logging.getLogger(__name__)
@@ -259,7 +259,7 @@ class TextTower(nn.Module):
                 return_offsets_mapping=True,
             )["offset_mapping"]
             keep = word_keep_mask(texts, offsets, hidden.shape[1], self.cfg.word_drop)
-            attention_mask = attention_mask * keep.to(attention_mask.device)
+            hidden, attention_mask = compact_tokens(hidden, attention_mask * keep.to(hidden.device))
         return self.encode_frozen(hidden, attention_mask)
 
     @property
