@@ -60,6 +60,7 @@ def load_batches(
         seed=cfg.seed * 1000 + epoch,  # the trainer's per-epoch seed
         sentence_drop=cfg.sentence_drop,
         word_drop=cfg.word_drop,
+        word_drop_variants=cfg.word_drop_variants,
         fragment_rate=cfg.fragment_rate,
     )
     loader = DataLoader(items, batch_size=cfg.batch_size, num_workers=cfg.num_workers)
