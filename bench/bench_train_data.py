@@ -1,7 +1,7 @@
 """Where a real training step's time goes: loading, video tower, text tower, on an ingested dataset.
 
     python -m bench.bench_train_data --data DATASET [--preset cpu-small] [--kinds multiview,flat]
-                                     [--steps 6] [--later-epoch] [--default-allocator]
+                                     [--steps 6] [--warm-epochs N] [--default-allocator]
 
 ``bench_train`` times the model on random videos with six fixed texts, whose frozen text
 states are cached after the first step. Training reads real studies: views and frames go
@@ -15,9 +15,10 @@ split, varied as the preset's training varies them, and times, per tower kind:
 - the text tower alone (every sentence, frozen part included), forward + backward.
 
 Each timing starts from a fresh model, so the text cache holds only the warm-up batch. With
-``--later-epoch`` the warm-up is every batch as the first epoch varies it, and the timed batches
-are the same studies as the second epoch varies them: the frozen text cache then holds what an
-epoch of training has read, as from the second epoch of a run on.
+``--warm-epochs N`` the warm-up is every batch as each of N epochs varies it, and the timed
+batches are the same studies as epoch N varies them: the frozen text cache then holds what N
+epochs of training have read, as later in a run (a pool of word-dropout variants,
+``train.word_drop_variants``, fills over several epochs).
 The glibc allocator is tuned as ``python -m model train`` tunes it unless ``--default-allocator``.
 """
 
@@ -135,9 +136,10 @@ def main() -> None:
     parser.add_argument("--kinds", default="multiview,flat")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument(
-        "--later-epoch",
-        action="store_true",
-        help="warm up on every batch as the first epoch varies them, time the second epoch's",
+        "--warm-epochs",
+        type=int,
+        default=0,
+        help="warm up on N epochs' variants of the timed studies, then time epoch N's",
     )
     parser.add_argument(
         "--default-allocator", action="store_true", help="leave glibc's thresholds as they are"
@@ -153,11 +155,13 @@ def main() -> None:
         batches, load_s = load_batches(args.data, preset, args.steps)
         load_ms = 1000 * load_s / len(batches)
         warm_up, batches = batches[:1], batches[1:]
-        if args.later_epoch:  # the same studies, varied as the next epoch varies them
-            warm_up, (batches, _) = (
-                warm_up + batches,
-                load_batches(args.data, preset, args.steps, 1),
-            )
+        if args.warm_epochs > 0:  # the same studies, varied as each epoch varies them
+            epochs = [
+                load_batches(args.data, preset, args.steps, epoch)[0]
+                for epoch in range(1, args.warm_epochs + 1)
+            ]
+            warm_up = warm_up + batches + [batch for epoch in epochs[:-1] for batch in epoch]
+            batches = epochs[-1]
         size = preset.train.batch_size
         times = {
             "step": timed(trainer_step(preset), batches, warm_up),
