@@ -17,8 +17,7 @@ split, varied as the preset's training varies them, and times, per tower kind:
 Each timing starts from a fresh model, so the text cache holds only the warm-up batch. With
 ``--warm-epochs N`` the warm-up is every batch as each of N epochs varies it, and the timed
 batches are the same studies as epoch N varies them: the frozen text cache then holds what N
-epochs of training have read, as later in a run (a pool of word-dropout variants,
-``train.word_drop_variants``, fills over several epochs).
+epochs of training have read, as later in a run.
 The glibc allocator is tuned as ``python -m model train`` tunes it unless ``--default-allocator``.
 """
 
@@ -61,7 +60,6 @@ def load_batches(
         seed=cfg.seed * 1000 + epoch,  # the trainer's per-epoch seed
         sentence_drop=cfg.sentence_drop,
         word_drop=cfg.word_drop,
-        word_drop_variants=cfg.word_drop_variants,
         fragment_rate=cfg.fragment_rate,
     )
     loader = DataLoader(items, batch_size=cfg.batch_size, num_workers=cfg.num_workers)

@@ -17,7 +17,6 @@ Chamber names can be put in one canonical form (``abbreviate_chambers``: "left v
 from __future__ import annotations
 
 import re
-import zlib
 
 import numpy as np
 
@@ -191,27 +190,15 @@ def fragment_sentence(sentence: str, rng: np.random.Generator, max_words: int = 
     return _join(words, drop, end)
 
 
-def variant_rng(sentence: str, rng: np.random.Generator, variants: int) -> np.random.Generator:
-    """The generator of a sentence's word dropout: ``rng`` itself when ``variants`` is 0, else
-    that of one of its ``variants`` fixed variants, picked with ``rng``. Variant v of a sentence
-    is seeded by (crc32 of the sentence, v), so it is the same string in every step, epoch and
-    process, and the text tower's frozen cache holds it after its first use."""
-    if variants <= 0:
-        return rng
-    return np.random.default_rng([zlib.crc32(sentence.encode()), int(rng.integers(variants))])
-
-
 def vary_impression(
     text: str,
     sentence_drop: float,
     word_drop: float,
     rng: np.random.Generator,
     fragment_rate: float = 0.0,
-    word_drop_variants: int = 0,
 ) -> str:
     """Training-time text augmentation: ``drop_sentences``, then in each sentence kept either
-    ``fragment_sentence`` (with probability ``fragment_rate``) or ``drop_words`` (with
-    ``word_drop_variants`` > 0, one of that many fixed variants: ``variant_rng``). With
+    ``fragment_sentence`` (with probability ``fragment_rate``) or ``drop_words``. With
     ``fragment_rate`` 0 the result and the draws equal those of the two drops alone, and with
     ``word_drop`` 0 as well those of ``drop_sentences`` alone."""
     kept = drop_sentences(text, sentence_drop, rng)
@@ -221,9 +208,6 @@ def vary_impression(
     for sentence in split_sentences(kept):
         if fragment_rate > 0.0 and rng.random() < fragment_rate:
             varied.append(fragment_sentence(sentence, rng))
-        elif word_drop > 0.0:
-            words_rng = variant_rng(sentence, rng, word_drop_variants)
-            varied.append(drop_words(sentence, word_drop, words_rng))
         else:
-            varied.append(sentence)
+            varied.append(drop_words(sentence, word_drop, rng))
     return " ".join(varied)

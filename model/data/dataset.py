@@ -165,8 +165,7 @@ class StudyVideoDataset(Dataset):
     ``sentence_drop`` > 0 drops each impression sentence with that probability (at least one is
     kept) and ``word_drop`` > 0 each word of the sentences kept (never a polarity word), or with
     probability ``fragment_rate`` cuts a kept sentence to a prompt-like fragment (see
-    ``model.sentences.vary_impression``; ``word_drop_variants`` > 0 draws each sentence's word
-    dropout from that many fixed variants), drawn like the video augmentation from
+    ``model.sentences.vary_impression``), drawn like the video augmentation from
     ``(seed, index)`` only.
     """
 
@@ -181,7 +180,6 @@ class StudyVideoDataset(Dataset):
         sentence_drop: float = 0.0,
         word_drop: float = 0.0,
         fragment_rate: float = 0.0,
-        word_drop_variants: int = 0,
     ) -> None:
         self.dataset = dataset
         self.ids = list(dataset.ids() if ids is None else ids)
@@ -198,7 +196,6 @@ class StudyVideoDataset(Dataset):
         self.sentence_drop = sentence_drop
         self.word_drop = word_drop
         self.fragment_rate = fragment_rate
-        self.word_drop_variants = word_drop_variants
         rows = dataset.studies.set_index("study_id").loc[self.ids]
         self._texts = [str(t or "") for t in rows["impression"]]
         counts = (
@@ -246,7 +243,6 @@ class StudyVideoDataset(Dataset):
                 self.word_drop,
                 np.random.default_rng([self.seed, index, 1]),
                 self.fragment_rate,
-                self.word_drop_variants,
             ),
             "study_id": study_id,
         }

@@ -196,9 +196,7 @@ class TrainConfig:
     the video config). ``warmup_fraction`` applies when ``warmup_steps`` is 0.
     ``sentence_drop`` drops each impression sentence with that probability per step (at least one
     kept) and ``word_drop`` each word of the sentences kept (polarity words never; see
-    ``model.sentences.drop_words``; with ``word_drop_variants`` > 0 each sentence's dropout is
-    one of that many fixed variants, which the frozen text cache then keeps), unless with
-    probability ``fragment_rate`` the sentence is cut
+    ``model.sentences.drop_words``), unless with probability ``fragment_rate`` the sentence is cut
     to its polarity words and one or two content words (``model.sentences.fragment_sentence``:
     "Subendocardial LGE of the inferior wall." -> "LGE."); ``sentence_loss`` is the weight of the
     sentence-level loss (``model.nn.sentence_loss``) against the study-level CLIP loss (needs
@@ -225,7 +223,6 @@ class TrainConfig:
     augment: bool = True
     sentence_drop: float = 0.0
     word_drop: float = 0.0
-    word_drop_variants: int = 0
     fragment_rate: float = 0.0
     sentence_loss: float = 0.0
     seed: int = 0
@@ -255,8 +252,6 @@ class TrainConfig:
         for name in ("sentence_drop", "word_drop", "fragment_rate"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise UserError(f"train.{name} must be in [0, 1), got {getattr(self, name)}")
-        if self.word_drop_variants < 0:
-            raise UserError(f"train.word_drop_variants must be >= 0, got {self.word_drop_variants}")
         if self.warmup_steps < 0 or not 0.0 <= self.warmup_fraction < 1.0:
             raise UserError("train.warmup_steps must be >= 0 and warmup_fraction in [0, 1)")
         if self.num_workers < 0:

@@ -207,7 +207,6 @@ class Trainer:
                     seed=self.cfg.seed * 1000 + epoch,
                     sentence_drop=self.cfg.sentence_drop,
                     word_drop=self.cfg.word_drop,
-                    word_drop_variants=self.cfg.word_drop_variants,
                     fragment_rate=self.cfg.fragment_rate,
                 )
                 completed = self.engine.run_epoch(
