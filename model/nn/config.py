@@ -137,11 +137,12 @@ class TextTowerConfig:
     sentence embeddings (a one-sentence prompt then matches what training saw); ``"text"`` pools
     the tokens of the whole text at once. ``dropout`` applies to the trainable top layers and the
     pooled vector. ``word_drop`` is word dropout in training on the frozen token states: each
-    word (polarity words never) is masked out of the trainable layers and the pooling with that
+    word (polarity words never) is removed before the trainable layers and the pooling with that
     probability (``model.nn.token_word_drop``; unlike ``train.word_drop`` on the text, it keeps
-    the frozen part's cache hitting). With ``abbreviate_chambers`` every text is read with its chamber names in one
-    form ("left ventricular" -> "LV", ``model.sentences.abbreviate_chambers``), in training and
-    for every prompt alike.
+    the frozen part's cache hitting; off in every preset, see bench/RESULTS.md, session 22).
+    With ``abbreviate_chambers`` every text is read with its chamber names in one form ("left
+    ventricular" -> "LV", ``model.sentences.abbreviate_chambers``), in training and for every
+    prompt alike.
     """
 
     unlocked_layers: int = 2
