@@ -109,6 +109,13 @@ def is_polarity_word(word: str) -> bool:
     return bare in POLARITY_WORDS or bare.startswith("non-")
 
 
+def _body_and_end(sentence: str) -> tuple[str, str]:
+    """``"No LGE. "`` -> ``("No LGE", ".")``: the words' part and the closing punctuation."""
+    body = sentence.rstrip()
+    end = body[-1] if body[-1:] in (".", "!", "?") else ""
+    return body[: len(body) - len(end)], end
+
+
 def word_spans(sentence: str) -> tuple[list[tuple[int, int]], np.ndarray]:
     """Word dropout's words of ``sentence`` as character spans ``(start, end)`` into it (the
     closing punctuation belongs to none), and bool ``[W]``: droppable, i.e. not a polarity word.
@@ -116,9 +123,8 @@ def word_spans(sentence: str) -> tuple[list[tuple[int, int]], np.ndarray]:
     The one definition of a word shared by ``drop_words`` on strings and
     ``model.nn.token_word_drop`` on the text tower's tokens.
     """
-    body = sentence.rstrip()
-    end = body[-1] if body[-1:] in (".", "!", "?") else ""
-    matches = list(_WORD.finditer(body[: len(body) - len(end)]))
+    body, end = _body_and_end(sentence)
+    matches = list(_WORD.finditer(body))
     droppable = np.array([not is_polarity_word(m.group()) for m in matches], dtype=bool)
     return [m.span() for m in matches], droppable
 
@@ -140,8 +146,7 @@ def dropped_words(droppable: np.ndarray, drop_rate: float, rng: np.random.Genera
 def _words(sentence: str) -> tuple[list[str], str, np.ndarray]:
     """``sentence`` -> (its words, its closing punctuation, bool [W]: droppable, i.e. not a
     polarity word)."""
-    body = sentence.rstrip()
-    end = body[-1] if body[-1:] in (".", "!", "?") else ""
+    body, end = _body_and_end(sentence)
     spans, droppable = word_spans(sentence)
     return [body[start:stop] for start, stop in spans], end, droppable
 

@@ -2,12 +2,13 @@
 
 ``model.sentences.drop_words`` deletes words from an impression string before the text tower
 reads it. Every step then feeds the tower sentences it has never seen, so the frozen lower layers
-(five of MiniLM's six in cpu-small) run again for nearly every sentence and their cache
-(``TextTower.frozen_states``) almost never hits: on the demo data that is about a third of a
-training step. Dropping the same words from the *frozen token states* instead keeps the cache
-hitting: the sentence is read whole by the frozen layers (once, then cached), and the words drawn
-for dropout are masked out of the trainable top layers' attention and of the pooling, so the
-trainable part and the loss see the sentence without them.
+(five of MiniLM's six in cpu-small) run again for them: on the demo data about half of an
+epoch's sentence occurrences miss their cache (``TextTower.frozen_states``). Dropping the same
+words from the *frozen token states* instead keeps the cache hitting: the sentence is read whole
+by the frozen layers (once, then cached), and the tokens of the words drawn for dropout are
+removed before the trainable top layers and the pooling, so the trainable part and the loss see
+the sentence without them. Off in every preset: in a seed-paired A/B it cost paraphrase AUC
+(bench/RESULTS.md, session 22).
 
 Words and the dropout rule are ``model.sentences``' (``word_spans``, ``dropped_words``): a
 parenthetical aside is one word, polarity words are never dropped, one droppable word always
@@ -27,16 +28,18 @@ NO_WORD = -1  # a token that belongs to no word: [CLS], [SEP], padding, closing 
 
 def token_words(offsets: list[tuple[int, int]], spans: list[tuple[int, int]]) -> np.ndarray:
     """Word index of each token: ``offsets [L]`` (the tokenizer's character spans, ``(0, 0)``
-    for special tokens) and word ``spans [W]`` -> int ``[L]``, ``NO_WORD`` outside every word."""
-    owner = np.full(len(offsets), NO_WORD, dtype=np.int64)
-    for token, (start, stop) in enumerate(offsets):
-        if stop <= start:
-            continue  # special token
-        for word, (word_start, word_stop) in enumerate(spans):
-            if word_start <= start < word_stop:
-                owner[token] = word
-                break
-    return owner
+    for special tokens) and word ``spans [W]`` (in order, not overlapping) -> int ``[L]``,
+    ``NO_WORD`` outside every word."""
+    starts = np.array([start for start, _ in offsets], dtype=np.int64)
+    special = np.array([stop <= start for start, stop in offsets], dtype=bool)
+    word_starts = np.array([start for start, _ in spans], dtype=np.int64)
+    word_stops = np.array([stop for _, stop in spans], dtype=np.int64)
+    owner = (
+        np.searchsorted(word_starts, starts, side="right") - 1
+    )  # last word starting at or before
+    inside = (owner >= 0) & ~special
+    inside[inside] &= starts[inside] < word_stops[owner[inside]]
+    return np.where(inside, owner, NO_WORD)
 
 
 def kept_tokens(
@@ -44,11 +47,7 @@ def kept_tokens(
 ) -> np.ndarray:
     """Word dropout for one sentence: token word indices ``owner [L]`` and ``droppable [W]`` ->
     bool ``[L]``, False for the tokens of the words dropped (``dropped_words``)."""
-    drop = dropped_words(droppable, drop_rate, rng)
-    if not drop.any():
-        return np.ones(owner.shape, dtype=bool)
-    dropped_word_ids = np.flatnonzero(drop)
-    return ~np.isin(owner, dropped_word_ids)
+    return ~np.isin(owner, np.flatnonzero(dropped_words(droppable, drop_rate, rng)))
 
 
 def word_keep_mask(
@@ -56,16 +55,15 @@ def word_keep_mask(
     offsets: list[list[tuple[int, int]]],
     length: int,
     drop_rate: float,
-    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Keep mask of a batch of sentences: ``sentences`` (B) with their tokens' character
     ``offsets`` (B lists, as tokenized for the frozen states) -> long ``[B, length]``, 0 for
     the tokens of dropped words, 1 elsewhere (padding included: the attention mask handles it).
 
-    The draws come from one seed taken from torch's generator (the global one unless given), so
-    a checkpoint's saved random state replays them on resume.
+    The draws come from one seed taken from torch's global generator, so a checkpoint's saved
+    random state replays them on resume.
     """
-    seed = int(torch.randint(2**62, (), generator=generator))
+    seed = int(torch.randint(2**62, ()))
     rng = np.random.default_rng(seed)
     keep = np.ones((len(sentences), length), dtype=np.int64)
     for row, (sentence, token_offsets) in enumerate(zip(sentences, offsets, strict=True)):
