@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 import torch
 
 from model.cli import main
+from model.evaluation.cli import add_arguments, request_from_args
 from tests.tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
 
 FAST = ["--episodes", "3", "--bootstrap", "20", "--shots", "1,2", "--folds", "2"]
@@ -172,6 +174,17 @@ def test_bad_arguments_are_one_line_errors(
         assert _evaluate(tiny, tmp_path / "a", "--shots", "0,4") == 2
         assert _evaluate(tiny, tmp_path / "b", "--prompts", str(tmp_path / "none.yaml")) == 2
         assert _evaluate(tiny, tmp_path / "c", "--general-clip", "NoSuchNet") == 2
+        assert _evaluate(tiny, tmp_path / "d", "--probe-c", "0") == 2
     assert "every k must be >= 1" in caplog.text
+    assert "--probe-c must be > 0, got 0.0" in caplog.text
     assert "does not exist" in caplog.text
     assert "'NoSuchNet' is not an open_clip model name" in caplog.text
+
+
+def test_probe_c_is_chosen_unless_fixed() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    argv = ["--checkpoint", "c.pt", "--data", "d", "--labels", "l.csv", "--out", "o"]
+    assert request_from_args(parser.parse_args(argv)).suite.probe.c is None
+    fixed = request_from_args(parser.parse_args([*argv, "--probe-c", "0.5"]))
+    assert fixed.suite.probe.c == 0.5

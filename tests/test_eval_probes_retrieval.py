@@ -8,7 +8,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from model.evaluation.probes import (
+    FALLBACK_C,
     ProbeConfig,
+    choose_c,
     fit_split_probes,
     grouped_folds,
     out_of_fold_probabilities,
@@ -72,17 +74,18 @@ def test_out_of_fold_matches_manual_sklearn() -> None:
 
 
 def test_split_probes_match_sklearn_and_skip_unknown_rows() -> None:
-    x, classes, _ = _data()
+    x, classes, groups = _data()
     finding = (classes == 1).astype(float)
     finding[:10] = np.nan  # unknown: left out of the fit
     one_class = np.zeros(len(classes))
     usable = classes != 2  # two of the four classes present in training
     probes = fit_split_probes(
         x,
+        groups,
         {"f": finding, "never": one_class},
         (usable, classes),
         ["a", "b", "c", "d"],
-        ProbeConfig(),
+        ProbeConfig(c=1.0),
     )
     assert set(probes.findings) == {"f"} and probes.n_fit == {"f": 80, "diagnosis": usable.sum()}
     mean, sd = x[10:].mean(axis=0), x[10:].std(axis=0)
@@ -96,6 +99,49 @@ def test_split_probes_match_sklearn_and_skip_unknown_rows() -> None:
     diagnosis = probes.diagnosis_probabilities(query)
     assert diagnosis.shape == (10, 4) and (diagnosis[:, 2:] == 0).all()
     np.testing.assert_allclose(diagnosis.sum(axis=1), 1.0)
+
+
+def _manual_c(x: np.ndarray, y: np.ndarray, groups: np.ndarray, grid: tuple) -> float:
+    """Grid search written out: mean out-of-fold log-loss of standardised sklearn fits."""
+    losses = []
+    for c in grid:
+        total = 0.0
+        for train, test in grouped_folds(y, groups, 5, 0):
+            mean, sd = x[train].mean(axis=0), x[train].std(axis=0)
+            model = LogisticRegression(C=c, max_iter=2000).fit((x[train] - mean) / sd, y[train])
+            p = model.predict_proba((x[test] - mean) / sd)
+            total -= np.log(p[np.arange(len(test)), np.searchsorted(model.classes_, y[test])]).sum()
+        losses.append(total)
+    return grid[int(np.argmin(losses))]
+
+
+def test_choose_c_matches_a_written_out_grid_search() -> None:
+    x, classes, groups = _data()
+    config = ProbeConfig()
+    assert choose_c(x, classes, groups, config) == _manual_c(x, classes, groups, config.c_grid)
+
+
+def test_choose_c_penalises_noise_more_than_signal() -> None:
+    rng = np.random.default_rng(3)
+    groups = np.array([f"p{i // 2}" for i in range(120)])
+    noise = rng.normal(size=(120, 40))
+    random_labels = rng.integers(0, 2, 120)
+    signal = noise[:, 0] + 0.3 * noise[:, 1] > 0
+    chosen_noise = choose_c(noise, random_labels, groups, ProbeConfig())
+    chosen_signal = choose_c(noise, signal.astype(int), groups, ProbeConfig())
+    assert chosen_noise < chosen_signal
+
+
+def test_choose_c_falls_back_without_two_patients() -> None:
+    x, classes, _ = _data(n=12)
+    assert choose_c(x, classes, np.array(["p0"] * 12), ProbeConfig()) == FALLBACK_C
+
+
+def test_probe_config_rejects_non_positive_c() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        ProbeConfig(c=0.0)
+    with pytest.raises(ValueError, match="positive"):
+        ProbeConfig(c_grid=(0.1, -1.0))
 
 
 def test_probes_learn_separable_labels() -> None:

@@ -67,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs")
     parser.add_argument("--folds", type=int, default=5, help="linear-probe CV folds")
     parser.add_argument(
+        "--probe-c",
+        type=float,
+        help="fixed inverse L2 strength of the linear probes (default: chosen for each fit by "
+        "patient-grouped inner CV on its own training studies, from 0.01 to 10)",
+    )
+    parser.add_argument(
         "--no-train-split-probes",
         dest="train_split_probes",
         action="store_false",
@@ -97,6 +103,8 @@ def request_from_args(args: argparse.Namespace) -> EvaluationRequest:
         raise UserError("--general-clip-size must be >= 16 pixels")
     if args.bootstrap < 0:
         raise UserError("--bootstrap must be >= 0")
+    if args.probe_c is not None and not args.probe_c > 0:
+        raise UserError(f"--probe-c must be > 0, got {args.probe_c}")
     general_clip = None
     if args.general_clip:
         general_clip = parse_general_clip(args.general_clip)
@@ -109,7 +117,7 @@ def request_from_args(args: argparse.Namespace) -> EvaluationRequest:
         bootstrap=args.bootstrap,
         seed=args.seed,
         fewshot=FewShotConfig(shots=_shots(args.shots), episodes=args.episodes, seed=args.seed),
-        probe=ProbeConfig(folds=args.folds, seed=args.seed),
+        probe=ProbeConfig(folds=args.folds, c=args.probe_c, seed=args.seed),
         train_split_probes=args.train_split_probes,
     )
     return EvaluationRequest(

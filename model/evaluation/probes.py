@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -26,13 +27,20 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ProbeConfig:
-    """Cross-validation settings; ``c`` is scikit-learn's inverse L2 strength (on features
-    standardised with the training fold's mean and SD)."""
+    """Cross-validation settings. ``c`` is scikit-learn's inverse L2 strength (on features
+    standardised with the training studies' mean and SD); with ``c`` None each fit chooses it
+    from ``c_grid`` by patient-grouped inner cross-validation on its own training studies
+    (``choose_c``), as scikit-learn's ``LogisticRegressionCV`` would, never on evaluated labels."""
 
     folds: int = 5
-    c: float = 1.0
+    c: float | None = None
+    c_grid: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
     seed: int = 0
     max_iter: int = 2000
+
+    def __post_init__(self) -> None:
+        if not self.c_grid or min(self.c_grid) <= 0 or (self.c is not None and self.c <= 0):
+            raise ValueError("probe C values must be positive")
 
 
 def grouped_folds(
@@ -58,16 +66,70 @@ def grouped_folds(
     return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(n_splits)]
 
 
-def fit_probe(embeddings: np.ndarray, targets: np.ndarray, config: ProbeConfig) -> Pipeline:
-    """Standardise (mean and SD of these rows) + L2 logistic regression; targets int [N] with at
-    least two classes."""
-    model = make_pipeline(
-        StandardScaler(), LogisticRegression(C=config.c, max_iter=config.max_iter)
-    )
+Estimator = TypeVar("Estimator", Pipeline, LogisticRegression)
+FALLBACK_C = 1.0  # scikit-learn's default, when there are too few patients to choose
+
+
+def _pipeline(c: float, max_iter: int) -> Pipeline:
+    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=max_iter))
+
+
+def _fit(model: Estimator, embeddings: np.ndarray, targets: np.ndarray) -> Estimator:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(embeddings, targets)
-    return model
+        return model.fit(embeddings, targets)
+
+
+def _path_log_losses(
+    embeddings: np.ndarray,
+    targets: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    config: ProbeConfig,
+) -> np.ndarray:
+    """Summed log-loss on ``test`` of a fit on ``train`` for each C of the grid: float [len(grid)].
+    The fits go up the sorted grid, each starting from the previous solution."""
+    scaler = StandardScaler().fit(embeddings[train])
+    fit_x, test_x = scaler.transform(embeddings[train]), scaler.transform(embeddings[test])
+    model = LogisticRegression(max_iter=config.max_iter, warm_start=True)
+    n_classes = int(targets.max()) + 1
+    losses = np.zeros(len(config.c_grid))
+    for i in np.argsort(config.c_grid):
+        _fit(model.set_params(C=config.c_grid[i]), fit_x, targets[train])
+        probabilities = np.full((len(test), n_classes), 1e-12)
+        probabilities[:, model.classes_] = model.predict_proba(test_x)
+        chosen = probabilities[np.arange(len(test)), targets[test]]
+        losses[i] = -np.log(np.maximum(chosen, 1e-12)).sum()
+    return losses
+
+
+def choose_c(
+    embeddings: np.ndarray, targets: np.ndarray, groups: np.ndarray, config: ProbeConfig
+) -> float:
+    """The C of ``config.c_grid`` with the lowest mean out-of-fold log-loss in patient-grouped
+    inner cross-validation (ties: the earlier in the grid); ``FALLBACK_C`` when no inner fold has two
+    classes to learn from. embeddings float [N, D]; targets int [N]; groups [N]."""
+    try:
+        folds = grouped_folds(targets, groups, config.folds, config.seed)
+    except ValueError:
+        return FALLBACK_C
+    folds = [(train, test) for train, test in folds if np.unique(targets[train]).size >= 2]
+    if not folds:
+        return FALLBACK_C
+    losses = np.zeros(len(config.c_grid))
+    for train, test in folds:
+        losses += _path_log_losses(embeddings, targets, train, test, config)
+    return float(config.c_grid[int(np.argmin(losses))])
+
+
+def fit_probe(
+    embeddings: np.ndarray, targets: np.ndarray, groups: np.ndarray, config: ProbeConfig
+) -> Pipeline:
+    """Standardise (mean and SD of these rows) + L2 logistic regression, with ``config.c`` or
+    the C that ``choose_c`` picks on these rows; targets int [N] with at least two classes,
+    groups [N] the patient of each row."""
+    c = config.c if config.c is not None else choose_c(embeddings, targets, groups, config)
+    return _fit(_pipeline(c, config.max_iter), embeddings, targets)
 
 
 def out_of_fold_probabilities(
@@ -88,7 +150,7 @@ def out_of_fold_probabilities(
         if present.size < 2:
             probabilities[np.ix_(test, present)] = 1.0
             continue
-        model = fit_probe(embeddings[train], targets[train], config)
+        model = fit_probe(embeddings[train], targets[train], groups[train], config)
         probabilities[np.ix_(test, model.classes_)] = model.predict_proba(embeddings[test])
     return probabilities
 
@@ -190,6 +252,7 @@ class SplitProbes:
 
 def fit_split_probes(
     embeddings: np.ndarray,
+    groups: np.ndarray,
     findings: dict[str, np.ndarray],
     diagnosis: tuple[np.ndarray, np.ndarray],
     classes: list[str],
@@ -197,19 +260,22 @@ def fit_split_probes(
 ) -> SplitProbes:
     """Fit every probe on one set of training studies.
 
-    embeddings: float [N, D]; findings: label -> float [N] of 1 / 0 / NaN (unknown rows are left
-    out; a label with one class among the known rows gets no probe); diagnosis: (usable bool [N],
-    class index int [N]) as ``SiteData.diagnosis_targets`` returns.
+    embeddings: float [N, D]; groups: [N] patient keys (for ``choose_c``); findings: label ->
+    float [N] of 1 / 0 / NaN (unknown rows are left out; a label with one class among the known
+    rows gets no probe); diagnosis: (usable bool [N], class index int [N]) as
+    ``SiteData.diagnosis_targets`` returns.
     """
     probes, n_fit = {}, {}
     for name, values in findings.items():
         known = ~np.isnan(values)
         if np.unique(values[known]).size == 2:
-            probes[name] = fit_probe(embeddings[known], values[known].astype(int), config)
+            probes[name] = fit_probe(
+                embeddings[known], values[known].astype(int), groups[known], config
+            )
             n_fit[name] = int(known.sum())
     usable, targets = diagnosis
     model = None
     if np.unique(targets[usable]).size >= 2:
-        model = fit_probe(embeddings[usable], targets[usable], config)
+        model = fit_probe(embeddings[usable], targets[usable], groups[usable], config)
         n_fit["diagnosis"] = int(usable.sum())
     return SplitProbes(findings=probes, diagnosis=model, classes=classes, n_fit=n_fit)

@@ -121,7 +121,12 @@ def fit_train_split(
     classes = [c for c in DIAGNOSES if c in labels.columns]
     with threadpool_limits(limits=blas_threads):
         probes = fit_split_probes(
-            vectors, findings, development.diagnosis_targets(classes), classes, config
+            vectors,
+            development.groups,
+            findings,
+            development.diagnosis_targets(classes),
+            classes,
+            config,
         )
     log.info("%s: train-split probes fitted on %s studies", encoder.name, probes.n_fit)
     return probes
