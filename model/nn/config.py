@@ -139,7 +139,7 @@ class TextTowerConfig:
     pooled vector. ``word_drop`` is word dropout in training on the frozen token states: each
     word (polarity words never) is removed before the trainable layers and the pooling with that
     probability (``model.nn.token_word_drop``; unlike ``train.word_drop`` on the text, it keeps
-    the frozen part's cache hitting; off in every preset, see bench/RESULTS.md, session 22).
+    the frozen part's cache hitting; 0.3 in cpu-small, see bench/RESULTS.md, sessions 22-23).
     With ``abbreviate_chambers`` every text is read with its chamber names in one form ("left
     ventricular" -> "LV", ``model.sentences.abbreviate_chambers``), in training and for every
     prompt alike.

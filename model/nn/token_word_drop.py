@@ -7,8 +7,9 @@ epoch's sentence occurrences miss their cache (``TextTower.frozen_states``). Dro
 words from the *frozen token states* instead keeps the cache hitting: the sentence is read whole
 by the frozen layers (once, then cached), and the tokens of the words drawn for dropout are
 removed before the trainable top layers and the pooling, so the trainable part and the loss see
-the sentence without them. Off in every preset: in a seed-paired A/B it cost paraphrase AUC
-(bench/RESULTS.md, session 22).
+the sentence without them. cpu-small uses it (0.3) in place of string dropout: a seed-paired A/B
+lifted the val split's diagnosis-probe accuracy with zero-shot AUC held (bench/RESULTS.md,
+session 23; session 22's A/B, judged on zero-shot alone, had left it off).
 
 Words and the dropout rule are ``model.sentences``' (``word_spans``, ``dropped_words``): a
 parenthetical aside is one word, polarity words are never dropped, one droppable word always
