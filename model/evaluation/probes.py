@@ -4,7 +4,9 @@ Two protocols. Patient-grouped cross-validation on the evaluated studies: every 
 out-of-fold prediction from a model that never saw any study of the same patient (folds dealt by
 ``patient_key``), and metrics are computed once over all out-of-fold predictions. And probes fitted
 once on separate training studies (``fit_split_probes``: the internal train split) and applied
-unchanged to every site. Binary labels use p >= 0.5; diagnoses use the arg-max class.
+unchanged to every site. Binary labels use p >= 0.5; diagnoses use the arg-max class. Each fit
+chooses its L2 strength by patient-grouped inner cross-validation on its own training studies
+(``choose_c``) unless ``ProbeConfig.c`` fixes it: no evaluated label picks a hyper-parameter.
 """
 
 from __future__ import annotations
@@ -107,8 +109,8 @@ def choose_c(
     embeddings: np.ndarray, targets: np.ndarray, groups: np.ndarray, config: ProbeConfig
 ) -> float:
     """The C of ``config.c_grid`` with the lowest mean out-of-fold log-loss in patient-grouped
-    inner cross-validation (ties: the earlier in the grid); ``FALLBACK_C`` when no inner fold has two
-    classes to learn from. embeddings float [N, D]; targets int [N]; groups [N]."""
+    inner cross-validation (ties: the earlier in the grid); ``FALLBACK_C`` when no inner fold has
+    two classes to learn from. embeddings float [N, D]; targets int [N]; groups [N]."""
     try:
         folds = grouped_folds(targets, groups, config.folds, config.seed)
     except ValueError:
@@ -119,7 +121,9 @@ def choose_c(
     losses = np.zeros(len(config.c_grid))
     for train, test in folds:
         losses += _path_log_losses(embeddings, targets, train, test, config)
-    return float(config.c_grid[int(np.argmin(losses))])
+    chosen = float(config.c_grid[int(np.argmin(losses))])
+    log.debug("probe C %g chosen on %d studies (grid %s)", chosen, len(targets), config.c_grid)
+    return chosen
 
 
 def fit_probe(
