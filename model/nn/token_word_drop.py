@@ -35,9 +35,8 @@ def token_words(offsets: list[tuple[int, int]], spans: list[tuple[int, int]]) ->
     special = np.array([stop <= start for start, stop in offsets], dtype=bool)
     word_starts = np.array([start for start, _ in spans], dtype=np.int64)
     word_stops = np.array([stop for _, stop in spans], dtype=np.int64)
-    owner = (
-        np.searchsorted(word_starts, starts, side="right") - 1
-    )  # last word starting at or before
+    # the last word starting at or before each token's start, -1 before the first word
+    owner = np.searchsorted(word_starts, starts, side="right") - 1
     inside = (owner >= 0) & ~special
     inside[inside] &= starts[inside] < word_stops[owner[inside]]
     return np.where(inside, owner, NO_WORD)
