@@ -19,6 +19,7 @@ from model.evaluation.fewshot import (
     sample_episodes,
     with_intercept,
 )
+from model.evaluation.metrics import auc_rows
 
 
 def _clustered(n: int = 120, d: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -82,6 +83,32 @@ def test_logistic_probabilities_shape_and_range() -> None:
     probs = logistic_probabilities(x, episodes, c=10.0, steps=10)
     assert probs.shape == (5, len(labels))
     assert ((probs > 0) & (probs < 1)).all()
+
+
+def test_one_shot_logistic_ranks_like_the_prototype() -> None:
+    """Two unit-norm support rows are symmetric, so the weight is a multiple of x+ - x- at any C
+    (the intercept shifts every score alike): queries rank as cos(v, x+) - cos(v, x-)."""
+    x, labels = _clustered(n=80, d=12, seed=9)
+    episodes = sample_episodes(labels, 1, 25, np.random.default_rng(2))
+    queries = episodes.query_mask(len(labels))
+    truth = np.broadcast_to(labels, queries.shape)
+    prototype = auc_rows(prototype_scores(x, episodes), truth, queries)
+    for c in (1e-3, 1.0, 100.0):
+        logistic = logistic_probabilities(x, episodes, c=c, steps=25)
+        np.testing.assert_allclose(auc_rows(logistic, truth, queries), prototype, atol=1e-12)
+
+
+def test_strongly_penalised_logistic_tends_to_the_class_mean_difference() -> None:
+    x, labels = _clustered(n=80, d=12, seed=9)
+    episodes = sample_episodes(labels, 4, 25, np.random.default_rng(3))
+    queries = episodes.query_mask(len(labels))
+    truth = np.broadcast_to(labels, queries.shape)
+    difference = x[episodes.positive].mean(axis=1) - x[episodes.negative].mean(axis=1)
+    expected = auc_rows(difference @ x.T, truth, queries)
+    strong = logistic_probabilities(x, episodes, c=1e-4, steps=10)
+    np.testing.assert_allclose(auc_rows(strong, truth, queries), expected, atol=1e-12)
+    weak = logistic_probabilities(x, episodes, c=100.0, steps=25)
+    assert not np.allclose(auc_rows(weak, truth, queries), expected)
 
 
 def test_evaluate_label_curve_rows_and_separable_data_scores_high() -> None:

@@ -4,8 +4,10 @@ An episode draws ``k`` positive and ``k`` negative support studies; every other 
 query. Three probes:
 
 - ``prototype``: cosine to the mean positive vs the mean negative support;
-- ``logistic``: L2-regularised logistic regression fitted by batched Newton steps in the support
-  span (the support has ``2k <= 64`` rows, so each Newton step solves ``[E, 2k, 2k]`` systems);
+- ``logistic``: L2-regularised logistic regression on the unit-norm embeddings, fitted by batched
+  Newton steps in the support span (the support has ``2k <= 64`` rows, so each Newton step solves
+  ``[E, 2k, 2k]`` systems). As its penalty grows its weight tends to the difference of the
+  class means, the prototype's direction, so it ranks at least about as well as ``prototype``;
 - ``prompted`` (when the label has zero-shot prompts): the same logistic regression with the
   zero-shot logit as a fixed offset, so the penalty pulls it towards the prompts' classifier and
   the supports only correct it (a MAP fit with the zero-shot model as the prior mean).
@@ -27,13 +29,14 @@ from model.evaluation.metrics import auc_rows, threshold_metrics_rows
 @dataclass(frozen=True)
 class FewShotConfig:
     """Episode settings. ``probe_c`` / ``prompted_c``: inverse L2 strengths of the two logistic
-    probes (``prompted_c`` was chosen on the demo's internal val split, never its test split)."""
+    probes, chosen on the demo's internal val split (six checkpoints, bench/RESULTS.md,
+    Evaluation, session 24), never on a test split."""
 
     shots: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
     episodes: int = 100
     seed: int = 0
-    probe_c: float = 1.0
-    prompted_c: float = 0.01
+    probe_c: float = 10.0
+    prompted_c: float = 1.0
     newton_steps: int = 25
 
 
@@ -132,13 +135,6 @@ def with_intercept(embeddings: np.ndarray) -> np.ndarray:
     return np.concatenate([embeddings, np.ones((embeddings.shape[0], 1))], axis=1)
 
 
-def standardise(features: np.ndarray) -> np.ndarray:
-    """Zero mean, unit SD per column of float [N, F] (constant columns stay zero)."""
-    centred = features - features.mean(axis=0)
-    sd = features.std(axis=0)
-    return centred / np.where(sd > 0, sd, 1.0)
-
-
 def logistic_probabilities(
     embeddings: np.ndarray,
     episodes: Episodes,
@@ -148,11 +144,12 @@ def logistic_probabilities(
 ) -> np.ndarray:
     """Logistic-probe probabilities of every study per episode: float [E, N].
 
-    Features are standardised with the mean and SD of all N studies (no labels involved), so
-    embeddings crowded into a narrow cone still give the probe usable scales. ``prior_logits``
+    The features are the embeddings as they are (unit-norm) plus an intercept column:
+    standardising each column amplified low-variance directions and put the probe below the
+    prototype at every k on the demo checkpoints. ``prior_logits``
     (float [N], e.g. zero-shot logits) is a fixed offset on every logit, fitted and predicted.
     """
-    augmented = with_intercept(standardise(np.asarray(embeddings, dtype=np.float64)))
+    augmented = with_intercept(np.asarray(embeddings, dtype=np.float64))
     prior = np.zeros(len(augmented)) if prior_logits is None else np.asarray(prior_logits, float)
     support = episodes.support
     k = episodes.positive.shape[1]
