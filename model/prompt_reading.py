@@ -6,7 +6,10 @@ can land somewhere unexpected: when nearly every report mentions enhancement onl
 enhancement highest. Showing a prompt's nearest report sentences (cosine in the shared space;
 no labels involved) lets a user see that before trusting the scores, and the share of those
 neighbours that are negative statements ("No ...", "Normal ...") flags a positive prompt read as
-a negative one, or the reverse. The Zero-shot page reads a typed pair (``read_prompt_pair``);
+a negative one, or the reverse. The share of them that name only the other side of the heart flags
+a right-heart prompt read as a left-heart one (reports say far more about the left ventricle: on
+the demo checkpoints "Enlarged right heart chamber" lands beside "Mildly enlarged LV cavity.", and
+its pair scores rank right-ventricular dilatation backwards). The Zero-shot page reads a typed pair (``read_prompt_pair``);
 the evaluation reads every prompt of its prompt set (``prompt_table``).
 """
 
@@ -20,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from model.prompts import PromptSet
-from model.sentences import is_polarity_word, split_sentences
+from model.sentences import heart_sides, is_polarity_word, split_sentences
 
 NEIGHBOURS = 5
 MAX_SENTENCES = 5000  # the commonest unique sentences embedded per dataset (about 5 s on a CPU)
@@ -30,6 +33,7 @@ FLAG_SHARE = 0.8
 # A prompt whose closest report sentence is below this cosine is unlike anything the reports say
 # (on a demo checkpoint the default prompts reach 0.95-1.00, the two misread LGE ones 0.62-0.65).
 UNFAMILIAR_COSINE = 0.8
+OPPOSITE = {"left": "right", "right": "left"}
 
 TextEncoder = Callable[[list[str]], np.ndarray]
 
@@ -49,12 +53,14 @@ class ReportSentences:
 
 @dataclass(frozen=True)
 class PromptReading:
-    """One prompt's ``neighbours`` (columns sentence, cosine, studies) and the share of them
-    that are negative statements."""
+    """One prompt's ``neighbours`` (columns sentence, cosine, studies), the share of them that
+    are negative statements, and the share that name only the side of the heart the prompt does
+    not (NaN unless the prompt names exactly one side)."""
 
     prompt: str
     neighbours: pd.DataFrame
     negative_share: float
+    other_side_share: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,14 @@ class PairReading:
                 "finding."
             )
         for side in (self.positive, self.negative):
+            if other_side(side):
+                named = next(iter(heart_sides(side.prompt)))
+                out.append(
+                    f"“{side.prompt}” names the {named} side of the heart, but "
+                    f"{side.other_side_share:.0%} of its closest report sentences name only the "
+                    f"{OPPOSITE[named]}: its scores may follow the {OPPOSITE[named]} heart "
+                    f"instead. Try the reports' own wording for the {named} ventricle."
+                )
             if unfamiliar(side):
                 out.append(
                     f"“{side.prompt}” is unlike anything the reports say (closest sentence at "
@@ -102,6 +116,22 @@ def contradicts(reading: PromptReading, positive: bool) -> bool:
     """True when at least ``FLAG_SHARE`` of a prompt's neighbours have the other polarity."""
     share = reading.negative_share if positive else 1.0 - reading.negative_share
     return bool(share >= FLAG_SHARE)  # NaN (no sentences) compares False
+
+
+def other_side(reading: PromptReading) -> bool:
+    """True when at least ``FLAG_SHARE`` of a prompt's neighbours name only the other side of
+    the heart than the one side the prompt names."""
+    return bool(reading.other_side_share >= FLAG_SHARE)  # NaN compares False
+
+
+def other_side_share(prompt: str, sentences: Iterable[str]) -> float:
+    """Share of ``sentences`` naming only the side of the heart ``prompt`` does not (NaN unless
+    the prompt names exactly one side, or without sentences)."""
+    named, sentences = heart_sides(prompt), list(sentences)
+    if len(named) != 1 or not sentences:
+        return float("nan")
+    other = frozenset(OPPOSITE) - named
+    return float(np.mean([heart_sides(sentence) == other for sentence in sentences]))
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -156,7 +186,12 @@ def read_prompt(
         }
     )
     share = float(np.mean([is_negative_statement(s) for s in neighbours["sentence"]]))
-    return PromptReading(prompt=prompt, neighbours=neighbours, negative_share=share)
+    return PromptReading(
+        prompt=prompt,
+        neighbours=neighbours,
+        negative_share=share,
+        other_side_share=other_side_share(prompt, neighbours["sentence"]),
+    )
 
 
 def read_prompt_pair(
@@ -176,7 +211,7 @@ def prompt_table(
 ) -> pd.DataFrame:
     """Every finding prompt of ``prompts`` read against ``sentences``: one row per prompt with
     columns label_key, side (positive / negative), prompt, negative_share, contradicts,
-    unfamiliar (all over ``NEIGHBOURS`` sentences, as the Zero-shot page reads them) and closest
+    other_side, unfamiliar (all over ``NEIGHBOURS`` sentences, as the Zero-shot page reads them) and closest
     (the ``k`` nearest sentences with their cosines). Empty without sentences."""
     rows = []
     if not sentences.texts:
@@ -194,6 +229,7 @@ def prompt_table(
                         "prompt": text,
                         "negative_share": reading.negative_share,
                         "contradicts": contradicts(reading, positive=side == "positive"),
+                        "other_side": other_side(reading),
                         "unfamiliar": unfamiliar(reading),
                         "closest": " | ".join(f"{s} ({c:.2f})" for s, c in closest),
                     }

@@ -49,6 +49,21 @@ _CHAMBERS = (
 )
 
 
+# Which side of the heart a text names: an abbreviation (also inside "LVEF", "RVEDV"; "lv" and
+# "rv" in any case, "LA" and "RA" in capitals only) or the word itself ("right ventricular",
+# "left heart").
+_SIDES = (
+    ("left", re.compile(r"\b(?i:lv[a-z]*|left)\b|\bLA[A-Z]*\b")),
+    ("right", re.compile(r"\b(?i:rv[a-z]*|right)\b|\bRA[A-Z]*\b")),
+)
+
+
+def heart_sides(text: str) -> frozenset[str]:
+    """The sides of the heart ``text`` names: ``"Dilated RV; reduced RVEF."`` -> {"right"},
+    ``"Enlarged left heart chamber"`` -> {"left"}, ``"No LGE."`` -> {} (both when both)."""
+    return frozenset(side for side, pattern in _SIDES if pattern.search(text))
+
+
 def abbreviate_chambers(text: str) -> str:
     """``"The left ventricle is dilated."`` -> ``"The LV is dilated."`` (idempotent)."""
     for pattern, abbreviation in _CHAMBERS:

@@ -12,6 +12,7 @@ from model.prompt_reading import (
     contradicts,
     embed_report_sentences,
     is_negative_statement,
+    other_side_share,
     prompt_table,
     read_prompt,
     read_prompt_pair,
@@ -144,3 +145,52 @@ def test_prompt_table_flags_over_the_same_neighbours_as_the_page() -> None:
     assert row["closest"].count(" | ") == 1 and row["closest"].startswith("No evidence of LGE.")
     assert row["negative_share"] == page.negative_share == 0.4
     assert not row["contradicts"] and not contradicts(page, positive=True)
+
+
+# A text tower that reads right-heart wordings beside left-ventricular sentences.
+SIDED = {
+    "Dilated LV.": (1.0, 0.0), "Mildly enlarged LV cavity.": (0.99, 0.1),
+    "The LV is dilated.": (0.97, 0.25), "Dilated LV (LVEDD 64 mm).": (0.95, 0.3),
+    "Normal LV size.": (0.2, 1.0), "LV cavity size within normal limits.": (0.25, 0.97),
+    "Normal left ventricular dimensions.": (0.18, 1.0), "LV of normal size.": (0.3, 0.95),
+    "Dilated RV.": (0.6, 0.6), "Normal RV size.": (0.55, 0.65), "No LGE.": (-1.0, 0.2),
+    "Enlarged right heart chamber": (0.98, 0.15), "Dilated RV": (0.6, 0.62),
+    "RV cavity of normal dimensions": (0.22, 0.99), "Normal right ventricle": (0.55, 0.66),
+}  # fmt: skip
+
+
+def read_sided(texts: list[str]) -> np.ndarray:
+    rows = np.array([SIDED[text] for text in texts], dtype=np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_other_side_share_counts_sentences_naming_only_the_other_side() -> None:
+    sentences = ["Dilated LV.", "Normal LV size.", "Dilated RV; normal LV.", "No LGE."]
+    assert other_side_share("Enlarged right heart chamber", sentences) == 0.5
+    assert other_side_share("Reduced RVEF", sentences[:2]) == 1.0
+    assert other_side_share("Dilated LV", sentences) == 0.0
+    assert np.isnan(other_side_share("Myocardial LGE", sentences))  # names no side
+    assert np.isnan(other_side_share("Biventricular: LV and RV dilated", sentences))  # both
+    assert np.isnan(other_side_share("Dilated RV", []))
+
+
+def test_a_right_heart_wording_read_as_left_heart_is_flagged() -> None:
+    sentences = embed_report_sentences([" ".join(list(SIDED)[:11])], read_sided)
+    misread = read_prompt_pair(
+        "Enlarged right heart chamber", "RV cavity of normal dimensions", read_sided, sentences
+    )
+    assert misread.positive.other_side_share == misread.negative.other_side_share == 0.8
+    warnings = [w for w in misread.warnings() if "name only the left" in w]
+    assert len(warnings) == 2 and warnings[0].startswith("“Enlarged right heart chamber” names")
+    clear = read_prompt_pair("Dilated RV", "Normal right ventricle", read_sided, sentences)
+    assert clear.positive.other_side_share == 0.6 < FLAG_SHARE
+    assert clear.warnings() == []
+    prompts = PromptSet(
+        findings={
+            "rv_dilation": FindingPrompts(
+                ("Enlarged right heart chamber", "Dilated RV"), ("Normal right ventricle",)
+            )
+        }
+    )
+    table = prompt_table(prompts, read_sided, sentences)
+    assert table["other_side"].tolist() == [True, False, False]

@@ -18,6 +18,7 @@ from model.sentences import (
     drop_sentences,
     drop_words,
     fragment_sentence,
+    heart_sides,
     sentence_layout,
     split_sentences,
     vary_impression,
@@ -163,6 +164,20 @@ def test_abbreviate_chambers_in_any_case_and_leaves_other_words() -> None:
         assert abbreviate_chambers(text) == (expected or text)
         assert abbreviate_chambers(abbreviate_chambers(text)) == abbreviate_chambers(text)
     assert len(split_sentences(abbreviate_chambers(IMPRESSION))) == len(split_sentences(IMPRESSION))
+
+
+def test_heart_sides_from_abbreviations_and_words() -> None:
+    cases = {
+        "Dilated RV; reduced RVEF of 39%.": {"right"},
+        "Enlarged left heart chamber": {"left"},
+        "lv dilated": {"left"},
+        "The RA is enlarged. Reduced LVEF.": {"left", "right"},
+        "RIGHT VENTRICULAR dilatation": {"right"},
+        "No LGE. Bright signal, leftover contrast; la la.": set(),
+        "Biventricular dilatation.": set(),
+    }
+    for text, expected in cases.items():
+        assert heart_sides(text) == expected, text
 
 
 def test_close_sentence_adds_one_full_stop_only_where_none_closes_the_text() -> None:

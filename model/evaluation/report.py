@@ -107,7 +107,9 @@ _NOTES = {
     "prompts": "How each model reads each prompt: its closest report sentences in the site's "
     "dataset (cosine; no labels). 'contradicts' marks a positive prompt whose neighbours are "
     "mostly negative statements ('No ...', 'Normal ...'), or a negative prompt whose neighbours "
-    "mostly are not: its zero-shot scores then mean something else than its words. 'unfamiliar' "
+    "mostly are not: its zero-shot scores then mean something else than its words. 'other_side' "
+    "marks a prompt naming one side of the heart whose neighbours mostly name only the other "
+    "(a right-ventricular wording read as left-ventricular sentences). 'unfamiliar' "
     "marks a prompt whose closest report sentence is below cosine 0.8: nothing in the reports "
     "reads like it.",
 }
