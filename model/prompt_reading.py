@@ -6,11 +6,12 @@ can land somewhere unexpected: when nearly every report mentions enhancement onl
 enhancement highest. Showing a prompt's nearest report sentences (cosine in the shared space;
 no labels involved) lets a user see that before trusting the scores, and the share of those
 neighbours that are negative statements ("No ...", "Normal ...") flags a positive prompt read as
-a negative one, or the reverse. The share of them that name only the other side of the heart flags
-a right-heart prompt read as a left-heart one (reports say far more about the left ventricle: on
-the demo checkpoints "Enlarged right heart chamber" lands beside "Mildly enlarged LV cavity.", and
-its pair scores rank right-ventricular dilatation backwards). The Zero-shot page reads a typed pair (``read_prompt_pair``);
-the evaluation reads every prompt of its prompt set (``prompt_table``).
+a negative one, or the reverse. The share of them that name only the other side of the heart
+flags a right-heart prompt read as a left-heart one (reports say far more about the left
+ventricle: on the demo checkpoints "Enlarged right heart chamber" lands beside "Mildly enlarged
+LV cavity.", and its pair scores rank right-ventricular dilatation backwards). The Zero-shot page
+reads a typed pair (``read_prompt_pair``); the evaluation reads every prompt of its prompt set
+(``prompt_table``).
 """
 
 from __future__ import annotations
@@ -211,8 +212,8 @@ def prompt_table(
 ) -> pd.DataFrame:
     """Every finding prompt of ``prompts`` read against ``sentences``: one row per prompt with
     columns label_key, side (positive / negative), prompt, negative_share, contradicts,
-    other_side, unfamiliar (all over ``NEIGHBOURS`` sentences, as the Zero-shot page reads them) and closest
-    (the ``k`` nearest sentences with their cosines). Empty without sentences."""
+    other_side, unfamiliar (all over ``NEIGHBOURS`` sentences, as the Zero-shot page reads them)
+    and closest (the ``k`` nearest sentences with their cosines). Empty without sentences."""
     rows = []
     if not sentences.texts:
         return pd.DataFrame(rows)
