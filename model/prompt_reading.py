@@ -43,25 +43,40 @@ TextEncoder = Callable[[list[str]], np.ndarray]
 class ReportSentences:
     """A dataset's unique impression sentences, commonest first.
 
-    ``texts`` (S), ``studies`` int [S] (how many studies' impressions state each one) and
-    ``vectors`` float32 [S, D] (unit-norm text embeddings of the active checkpoint).
+    ``texts`` (S), ``studies`` int [S] (how many studies' impressions state each one),
+    ``vectors`` float32 [S, D] (unit-norm text embeddings of the active checkpoint), and what
+    each sentence's words say: ``negative`` bool [S] (``is_negative_statement``) and ``sides``
+    (S sets, ``heart_sides``).
     """
 
     texts: list[str]
     studies: np.ndarray
     vectors: np.ndarray
+    negative: np.ndarray
+    sides: list[frozenset[str]]
 
 
 @dataclass(frozen=True)
 class PromptReading:
     """One prompt's ``neighbours`` (columns sentence, cosine, studies), the share of them that
-    are negative statements, and the share that name only the side of the heart the prompt does
-    not (NaN unless the prompt names exactly one side)."""
+    are negative statements, the share that name only the side of the heart the prompt does not
+    (NaN unless the prompt names exactly one side), and ``suggestion``: the closest report
+    sentence whose words say what the prompt's do (``closest_alike``; None when none does)."""
 
     prompt: str
     neighbours: pd.DataFrame
     negative_share: float
     other_side_share: float = float("nan")
+    suggestion: str | None = None
+
+    def try_instead(self) -> str:
+        """The advice closing a warning: the suggested report wording when there is one."""
+        if self.suggestion is None:
+            return "Try the wording the reports use for the finding."
+        return (
+            "A report wording to try (the closest with its polarity and side): "
+            f"“{self.suggestion}”."
+        )
 
 
 @dataclass(frozen=True)
@@ -80,13 +95,13 @@ class PairReading:
             out.append(
                 f"The positive prompt “{self.positive.prompt}” is read like a negative statement: "
                 f"{self.positive.negative_share:.0%} of its closest report sentences deny or "
-                "normalise a finding. Try the wording the reports use for the finding."
+                f"normalise a finding. {self.positive.try_instead()}"
             )
         if contradicts(self.negative, positive=False):
             out.append(
                 f"The negative prompt “{self.negative.prompt}” is read like a positive statement: "
                 f"{1.0 - self.negative.negative_share:.0%} of its closest report sentences state a "
-                "finding."
+                f"finding. {self.negative.try_instead()}"
             )
         for side in (self.positive, self.negative):
             if other_side(side):
@@ -95,7 +110,7 @@ class PairReading:
                     f"“{side.prompt}” names the {named} side of the heart, but "
                     f"{side.other_side_share:.0%} of its closest report sentences name only the "
                     f"{OPPOSITE[named]}: its scores may follow the {OPPOSITE[named]} heart "
-                    f"instead. Try the reports' own wording for the {named} ventricle."
+                    f"instead. {side.try_instead()}"
                 )
             if unfamiliar(side):
                 out.append(
@@ -167,7 +182,26 @@ def embed_report_sentences(
     """Embed a dataset's unique impression sentences once (``encode``: texts -> [N, D])."""
     texts, studies = unique_sentences(impressions, limit)
     vectors = _unit(encode(texts)) if texts else np.zeros((0, 0), np.float32)
-    return ReportSentences(texts=texts, studies=studies, vectors=vectors)
+    return ReportSentences(
+        texts=texts,
+        studies=studies,
+        vectors=vectors,
+        negative=np.array([is_negative_statement(text) for text in texts], dtype=bool),
+        sides=[heart_sides(text) for text in texts],
+    )
+
+
+def closest_alike(prompt: str, cosine: np.ndarray, sentences: ReportSentences) -> str | None:
+    """The sentence of ``sentences`` closest to ``prompt`` (``cosine`` float [S]) among those
+    whose words say what the prompt's do: the same polarity and, when the prompt names a side of
+    the heart, the same sides. None when no sentence does."""
+    alike = sentences.negative == is_negative_statement(prompt)
+    named = heart_sides(prompt)
+    if named:
+        alike &= np.array([sides == named for sides in sentences.sides], dtype=bool)
+    if not alike.any():
+        return None
+    return sentences.texts[int(np.argmax(np.where(alike, cosine, -np.inf)))]
 
 
 def read_prompt(
@@ -192,6 +226,7 @@ def read_prompt(
         neighbours=neighbours,
         negative_share=share,
         other_side_share=other_side_share(prompt, neighbours["sentence"]),
+        suggestion=closest_alike(prompt, cosine, sentences),
     )
 
 
@@ -212,8 +247,9 @@ def prompt_table(
 ) -> pd.DataFrame:
     """Every finding prompt of ``prompts`` read against ``sentences``: one row per prompt with
     columns label_key, side (positive / negative), prompt, negative_share, contradicts,
-    other_side, unfamiliar (all over ``NEIGHBOURS`` sentences, as the Zero-shot page reads them)
-    and closest (the ``k`` nearest sentences with their cosines). Empty without sentences."""
+    other_side, unfamiliar (all over ``NEIGHBOURS`` sentences, as the Zero-shot page reads them),
+    closest (the ``k`` nearest sentences with their cosines) and, for a prompt flagged
+    contradicts or other_side, suggestion (``closest_alike``). Empty without sentences."""
     rows = []
     if not sentences.texts:
         return pd.DataFrame(rows)
@@ -223,16 +259,20 @@ def prompt_table(
                 reading = read_prompt(text, vector, sentences)
                 table = reading.neighbours.head(k)
                 closest = zip(table["sentence"], table["cosine"], strict=True)
+                flags = {
+                    "contradicts": contradicts(reading, positive=side == "positive"),
+                    "other_side": other_side(reading),
+                }
                 rows.append(
                     {
                         "label_key": key,
                         "side": side,
                         "prompt": text,
                         "negative_share": reading.negative_share,
-                        "contradicts": contradicts(reading, positive=side == "positive"),
-                        "other_side": other_side(reading),
+                        **flags,
                         "unfamiliar": unfamiliar(reading),
                         "closest": " | ".join(f"{s} ({c:.2f})" for s, c in closest),
+                        "suggestion": (reading.suggestion or "") if any(flags.values()) else "",
                     }
                 )
     return pd.DataFrame(rows)

@@ -49,12 +49,13 @@ _CHAMBERS = (
 )
 
 
-# Which side of the heart a text names: an abbreviation (also inside "LVEF", "RVEDV"; "lv" and
-# "rv" in any case, "LA" and "RA" in capitals only) or the word itself ("right ventricular",
-# "left heart").
+# Which side of the heart a text names: a chamber's abbreviation (LV and RV in any case, also
+# inside "LVEF", "RVEDV"; LA and RA in capitals, alone), or "left" / "right" before a word for the
+# heart or a chamber ("right ventricular", "left heart", "right-sided"; not "right lower lobe").
+_CHAMBER_NOUN = r"[\s-]+(?i:heart|ventric\w*|atri\w*|chambers?|sided)\b"
 _SIDES = (
-    ("left", re.compile(r"\b(?i:lv[a-z]*|left)\b|\bLA[A-Z]*\b")),
-    ("right", re.compile(r"\b(?i:rv[a-z]*|right)\b|\bRA[A-Z]*\b")),
+    ("left", re.compile(r"\b(?i:lv[a-z]*)\b|\bLA\b|\b(?i:left)" + _CHAMBER_NOUN)),
+    ("right", re.compile(r"\b(?i:rv[a-z]*)\b|\bRA\b|\b(?i:right)" + _CHAMBER_NOUN)),
 )
 
 

@@ -9,6 +9,7 @@ import pytest
 from model.prompt_reading import (
     FLAG_SHARE,
     NEIGHBOURS,
+    closest_alike,
     contradicts,
     embed_report_sentences,
     is_negative_statement,
@@ -97,7 +98,11 @@ def test_pair_flags_a_wording_read_against_its_intent() -> None:
     sentences = embed_report_sentences([" ".join(list(READ_AS)[:10])], read_as)
     flagged = read_prompt_pair("LGE", "No LGE", read_as, sentences)
     assert flagged.positive.negative_share == 1.0 >= FLAG_SHARE
-    assert [w for w in flagged.warnings() if "read like a negative statement" in w]
+    [warning] = [w for w in flagged.warnings() if "read like a negative statement" in w]
+    assert flagged.positive.suggestion == "Patchy LGE."  # the closest sentence stating LGE
+    assert warning.endswith(
+        "A report wording to try (the closest with its polarity and side): “Patchy LGE.”."
+    )
     clear = read_prompt_pair("Scar", "No LGE", read_as, sentences)
     assert clear.positive.negative_share == 0.0 and clear.negative.negative_share == 1.0
     assert clear.warnings() == [] and 0.0 < clear.cosine < flagged.cosine <= 1.0
@@ -182,6 +187,8 @@ def test_a_right_heart_wording_read_as_left_heart_is_flagged() -> None:
     assert misread.positive.other_side_share == misread.negative.other_side_share == 0.8
     warnings = [w for w in misread.warnings() if "name only the left" in w]
     assert len(warnings) == 2 and warnings[0].startswith("“Enlarged right heart chamber” names")
+    assert warnings[0].endswith("(the closest with its polarity and side): “Dilated RV.”.")
+    assert warnings[1].endswith("(the closest with its polarity and side): “Normal RV size.”.")
     clear = read_prompt_pair("Dilated RV", "Normal right ventricle", read_sided, sentences)
     assert clear.positive.other_side_share == 0.6 < FLAG_SHARE
     assert clear.warnings() == []
@@ -194,3 +201,22 @@ def test_a_right_heart_wording_read_as_left_heart_is_flagged() -> None:
     )
     table = prompt_table(prompts, read_sided, sentences)
     assert table["other_side"].tolist() == [True, False, False]
+    assert table["suggestion"].tolist() == ["Dilated RV.", "", ""]  # for flagged prompts only
+
+
+def test_closest_alike_keeps_the_prompts_polarity_and_side_or_finds_none() -> None:
+    sentences = embed_report_sentences([" ".join(list(SIDED)[:11])], read_sided)
+
+    def alike(prompt: str) -> str | None:
+        return closest_alike(prompt, sentences.vectors @ read_sided([prompt])[0], sentences)
+
+    assert alike("Enlarged right heart chamber") == "Dilated RV."
+    assert alike("Dilated RV") == "Dilated RV."
+    assert alike("RV cavity of normal dimensions") == "Normal RV size."
+    assert alike("Normal right ventricle") == "Normal RV size."
+    only_left = embed_report_sentences(["Dilated LV. Normal LV size."], read_sided)
+    none = closest_alike("Dilated RV", only_left.vectors @ read_sided(["Dilated RV"])[0], only_left)
+    assert none is None
+    reading = read_prompt("Dilated RV", read_sided(["Dilated RV"])[0], only_left)
+    assert reading.suggestion is None
+    assert reading.try_instead() == "Try the wording the reports use for the finding."

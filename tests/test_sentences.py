@@ -174,6 +174,8 @@ def test_heart_sides_from_abbreviations_and_words() -> None:
         "The RA is enlarged. Reduced LVEF.": {"left", "right"},
         "RIGHT VENTRICULAR dilatation": {"right"},
         "No LGE. Bright signal, leftover contrast; la la.": set(),
+        "Nodule in the right lower lobe. LGE in the LAD territory.": set(),
+        "Left-sided effusion; the right atrium.": {"left", "right"},
         "Biventricular dilatation.": set(),
     }
     for text, expected in cases.items():

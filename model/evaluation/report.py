@@ -109,7 +109,8 @@ _NOTES = {
     "mostly negative statements ('No ...', 'Normal ...'), or a negative prompt whose neighbours "
     "mostly are not: its zero-shot scores then mean something else than its words. 'other_side' "
     "marks a prompt naming one side of the heart whose neighbours mostly name only the other "
-    "(a right-ventricular wording read as left-ventricular sentences). 'unfamiliar' "
+    "(a right-ventricular wording read as left-ventricular sentences); a flagged prompt gets a "
+    "'suggestion', the closest report sentence with its polarity and side. 'unfamiliar' "
     "marks a prompt whose closest report sentence is below cosine 0.8: nothing in the reports "
     "reads like it.",
 }
