@@ -58,16 +58,16 @@ _CHAMBERS = (
 # Which side of the heart a text names: a chamber's abbreviation (LV and RV in any case, also
 # inside "LVEF", "RVEDV"; LA and RA in capitals, alone), or "left" / "right" before a word for the
 # heart or a chamber ("right ventricular", "left heart", "right-sided"; not "right lower lobe").
-_CHAMBER_NOUN = r"[\s-]+(?i:heart|ventric\w*|atri\w*|chambers?|sided)\b"
+_FOLLOWED_BY_CHAMBER = r"[\s-]+(?i:heart|ventric\w*|atri\w*|chambers?|sided)\b"
 _SIDES = (
-    ("left", re.compile(r"\b(?i:lv[a-z]*)\b|\bLA\b|\b(?i:left)" + _CHAMBER_NOUN)),
-    ("right", re.compile(r"\b(?i:rv[a-z]*)\b|\bRA\b|\b(?i:right)" + _CHAMBER_NOUN)),
+    ("left", re.compile(r"\b(?i:lv[a-z]*)\b|\bLA\b|\b(?i:left)" + _FOLLOWED_BY_CHAMBER)),
+    ("right", re.compile(r"\b(?i:rv[a-z]*)\b|\bRA\b|\b(?i:right)" + _FOLLOWED_BY_CHAMBER)),
 )
 
 
 def heart_sides(text: str) -> frozenset[str]:
     """The sides of the heart ``text`` names: ``"Dilated RV; reduced RVEF."`` -> {"right"},
-    ``"Enlarged left heart chamber"`` -> {"left"}, ``"No LGE."`` -> {} (both when both)."""
+    ``"Enlarged left heart chamber"`` -> {"left"}, ``"No LGE."`` -> {}; both when it names both."""
     return frozenset(side for side, pattern in _SIDES if pattern.search(text))
 
 
