@@ -6,8 +6,7 @@ in the same space as the sentences the model was trained on. During training a r
 each impression's sentences is kept, so every sentence is, some of the time, the whole target;
 word dropout (EDA-style random deletion) also shortens sentences ("Subendocardial LGE of the
 inferior wall." -> "Subendocardial LGE."), so short prompt-like statements are seen in training,
-but never deletes the words that carry a statement's polarity ("No", "normal", "non-...") or name
-a chamber ("RV", "left", "ventricular"; ``is_kept_word``).
+but never deletes the words that carry a statement's polarity ("No", "normal", "non-...").
 
 Chamber names can be put in one canonical form (``abbreviate_chambers``: "left ventricular" ->
 "LV") before the text tower reads them: pretrained MiniLM embeds "Dilated right ventricle" and
@@ -33,11 +32,6 @@ POLARITY_WORDS = frozenset(
     {"no", "not", "nor", "without", "absent", "normal", "normally", "preserved", "negative",
      "unremarkable", "free", "resolved"}
 )  # fmt: skip
-# Words naming a chamber or side of the heart ("RV", "LVEF", "left", "ventricular"); word dropout
-# and fragments keep them too, so no training text says "Dilated." of a study whichever ventricle
-# is dilated (a seed-paired A/B, bench/RESULTS.md session 24, raised the val paraphrase AUC).
-_CHAMBER_WORD = re.compile(r"(?i:lv[a-z]*|rv[a-z]*|left|right)|(?:LA|RA)[A-Z]*")
-CHAMBER_NOUNS = frozenset({"ventricle", "ventricles", "ventricular", "atrium", "atria", "atrial"})
 # Function words a prompt-like fragment never consists of ("Of the." says nothing).
 FUNCTION_WORDS = frozenset(
     {"a", "an", "the", "of", "in", "on", "at", "to", "by", "for", "from", "with", "and", "or",
@@ -131,18 +125,6 @@ def is_polarity_word(word: str) -> bool:
     return bare in POLARITY_WORDS or bare.startswith("non-")
 
 
-def is_kept_word(word: str) -> bool:
-    """True for a word that word dropout and fragments never remove: a polarity word
-    (``is_polarity_word``) or one naming a chamber or side of the heart ("RV,", "LVEF", "Left",
-    "ventricular"), whatever its case (LA and RA in capitals) and surrounding punctuation."""
-    bare = word.strip(".,;:!?\"'")
-    return (
-        is_polarity_word(word)
-        or _CHAMBER_WORD.fullmatch(bare) is not None
-        or bare.lower() in CHAMBER_NOUNS
-    )
-
-
 def _body_and_end(sentence: str) -> tuple[str, str]:
     """``"No LGE. "`` -> ``("No LGE", ".")``: the words' part and the closing punctuation."""
     body = sentence.rstrip()
@@ -152,14 +134,14 @@ def _body_and_end(sentence: str) -> tuple[str, str]:
 
 def word_spans(sentence: str) -> tuple[list[tuple[int, int]], np.ndarray]:
     """Word dropout's words of ``sentence`` as character spans ``(start, end)`` into it (the
-    closing punctuation belongs to none), and bool ``[W]``: droppable, i.e. not ``is_kept_word``.
+    closing punctuation belongs to none), and bool ``[W]``: droppable, i.e. not a polarity word.
 
     The one definition of a word shared by ``drop_words`` on strings and
     ``model.nn.token_word_drop`` on the text tower's tokens.
     """
     body, end = _body_and_end(sentence)
     matches = list(_WORD.finditer(body))
-    droppable = np.array([not is_kept_word(m.group()) for m in matches], dtype=bool)
+    droppable = np.array([not is_polarity_word(m.group()) for m in matches], dtype=bool)
     return [m.span() for m in matches], droppable
 
 
@@ -178,8 +160,8 @@ def dropped_words(droppable: np.ndarray, drop_rate: float, rng: np.random.Genera
 
 
 def _words(sentence: str) -> tuple[list[str], str, np.ndarray]:
-    """``sentence`` -> (its words, its closing punctuation, bool [W]: droppable, i.e. not
-    ``is_kept_word``)."""
+    """``sentence`` -> (its words, its closing punctuation, bool [W]: droppable, i.e. not a
+    polarity word)."""
     body, end = _body_and_end(sentence)
     spans, droppable = word_spans(sentence)
     return [body[start:stop] for start, stop in spans], end, droppable
@@ -193,9 +175,8 @@ def _join(words: list[str], drop: np.ndarray, end: str) -> str:
 
 
 def drop_words(sentence: str, drop_rate: float, rng: np.random.Generator) -> str:
-    """Drop each word of one sentence with probability ``drop_rate``, keeping polarity and
-    chamber words (``is_kept_word``), at least one other word and the closing punctuation; the
-    first word kept is capitalised.
+    """Drop each word of one sentence with probability ``drop_rate``, keeping polarity words,
+    at least one other word and the closing punctuation; the first word kept is capitalised.
 
     ``"Subendocardial LGE of the inferior wall."`` -> e.g. ``"Subendocardial LGE wall."``;
     ``"No LGE."`` never loses its "No". ``drop_rate`` 0 returns ``sentence`` unchanged.
@@ -209,11 +190,10 @@ def drop_words(sentence: str, drop_rate: float, rng: np.random.Generator) -> str
 
 
 def fragment_sentence(sentence: str, rng: np.random.Generator, max_words: int = 2) -> str:
-    """Cut one sentence down to its kept words (``is_kept_word``: polarity and chamber words) and
-    a run of 1 to ``max_words`` consecutive content words (neither kept nor ``FUNCTION_WORDS``),
-    as a user types a prompt: ``"Subendocardial LGE of the inferior wall."`` -> e.g.
-    ``"Subendocardial LGE."`` or ``"LGE."``; ``"No myocardial LGE."`` -> e.g. ``"No LGE."``;
-    ``"The RV is mildly dilated."`` -> e.g. ``"RV dilated."``.
+    """Cut one sentence down to its polarity words and a run of 1 to ``max_words`` consecutive
+    content words (neither polarity nor ``FUNCTION_WORDS``), as a user types a prompt:
+    ``"Subendocardial LGE of the inferior wall."`` -> e.g. ``"Subendocardial LGE."`` or
+    ``"LGE."``; ``"No myocardial LGE."`` -> e.g. ``"No LGE."``.
 
     Word dropout at 0.3 almost never leaves a bare finding name, so without fragments "LGE"
     is read only beside "No" and a prompt "LGE" lands among the studies without it. A sentence

@@ -45,7 +45,7 @@ def test_words_are_the_string_dropouts_words_and_asides_stay_whole(tower: TextTo
     spans, _ = word_spans(SENTENCE)
     assert [SENTENCE[a:b] for a, b in spans] == ["No", "LGE", "in", "the", "dilated", "LV",
                                                   "(LVEF 35%)"]  # fmt: skip
-    assert droppable.tolist() == [False, True, True, True, True, False, True]  # "No", "LV" kept
+    assert droppable.tolist() == [False, True, True, True, True, True, True]
     by_token = dict(zip(tokens, owner.tolist(), strict=True))
     assert by_token["[CLS]"] == by_token["[SEP]"] == by_token["."] == NO_WORD
     aside = [word for token, word in zip(tokens, owner, strict=True) if token in ("(", "35", ")")]
@@ -53,19 +53,18 @@ def test_words_are_the_string_dropouts_words_and_asides_stay_whole(tower: TextTo
 
 
 @pytest.mark.parametrize("rate", [0.3, 0.95])
-def test_dropout_keeps_polarity_and_chamber_words_and_one_other_word(tower: TextTower, rate: float):
+def test_dropout_keeps_polarity_words_and_one_other_word_whole(tower: TextTower, rate: float):
     tokens, owner, droppable = layout(tower, SENTENCE)
     seen = set()
     for seed in range(200):
         keep = kept_tokens(owner, droppable, rate, np.random.default_rng(seed))
         assert keep[owner == NO_WORD].all() and keep[owner == 0].all()  # specials, "No"
-        assert keep[owner == 5].all()  # "LV"
         kept_words = set(owner[keep].tolist()) - {NO_WORD}
-        assert len(kept_words - {0, 5}) >= 1
+        assert len(kept_words - {0}) >= 1
         for word in range(len(droppable)):  # a word goes whole or not at all
             assert keep[owner == word].all() or not keep[owner == word].any()
         seen.add(tuple(keep))
-    assert len(seen) > 5
+    assert len(seen) > 10
 
 
 def test_short_sentences_lose_nothing(tower: TextTower) -> None:

@@ -163,7 +163,7 @@ class StudyVideoDataset(Dataset):
     view_mask bool ``[V]``, frame_mask bool ``[V, T]``, text str, study_id str).
 
     ``sentence_drop`` > 0 drops each impression sentence with that probability (at least one is
-    kept) and ``word_drop`` > 0 each word of the sentences kept (never a polarity or chamber word), or with
+    kept) and ``word_drop`` > 0 each word of the sentences kept (never a polarity word), or with
     probability ``fragment_rate`` cuts a kept sentence to a prompt-like fragment (see
     ``model.sentences.vary_impression``), drawn like the video augmentation from
     ``(seed, index)`` only.

@@ -12,10 +12,9 @@ lifted the val split's diagnosis-probe accuracy with zero-shot AUC held (bench/R
 session 23; session 22's A/B, judged on zero-shot alone, had left it off).
 
 Words and the dropout rule are ``model.sentences``' (``word_spans``, ``dropped_words``): a
-parenthetical aside is one word, polarity and chamber words are never dropped
-(``is_kept_word``), one droppable word always stays, and a sentence with fewer than two
-droppable words keeps them all. Special tokens and the closing punctuation belong to no word
-and are always kept.
+parenthetical aside is one word, polarity words are never dropped, one droppable word always
+stays, and a sentence with fewer than two droppable words keeps them all. Special tokens and the
+closing punctuation belong to no word and are always kept.
 """
 
 from __future__ import annotations
