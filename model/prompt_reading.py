@@ -17,7 +17,7 @@ reads a typed pair (``read_prompt_pair``); the evaluation reads every prompt of 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,14 +140,14 @@ def other_side(reading: PromptReading) -> bool:
     return bool(reading.other_side_share >= FLAG_SHARE)  # NaN compares False
 
 
-def other_side_share(prompt: str, sentences: Iterable[str]) -> float:
-    """Share of ``sentences`` naming only the side of the heart ``prompt`` does not (NaN unless
-    the prompt names exactly one side, or without sentences)."""
-    named, sentences = heart_sides(prompt), list(sentences)
-    if len(named) != 1 or not sentences:
+def other_side_share(prompt: str, sides: Sequence[frozenset[str]]) -> float:
+    """Share of sentences, given by the ``heart_sides`` of each, that name only the side of the
+    heart ``prompt`` does not (NaN unless the prompt names exactly one side, or without any)."""
+    named = heart_sides(prompt)
+    if len(named) != 1 or not sides:
         return float("nan")
     other = frozenset(OPPOSITE) - named
-    return float(np.mean([heart_sides(sentence) == other for sentence in sentences]))
+    return float(np.mean([sentence_sides == other for sentence_sides in sides]))
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -220,12 +220,11 @@ def read_prompt(
             "studies": sentences.studies[order],
         }
     )
-    share = float(np.mean([is_negative_statement(s) for s in neighbours["sentence"]]))
     return PromptReading(
         prompt=prompt,
         neighbours=neighbours,
-        negative_share=share,
-        other_side_share=other_side_share(prompt, neighbours["sentence"]),
+        negative_share=float(sentences.negative[order].mean()),
+        other_side_share=other_side_share(prompt, [sentences.sides[i] for i in order]),
         suggestion=closest_alike(prompt, cosine, sentences),
     )
 

@@ -20,6 +20,7 @@ from model.prompt_reading import (
     unique_sentences,
 )
 from model.prompts import FindingPrompts, PromptSet
+from model.sentences import heart_sides
 
 IMPRESSIONS = [
     "No LGE. No pericardial effusion.",
@@ -170,7 +171,8 @@ def read_sided(texts: list[str]) -> np.ndarray:
 
 
 def test_other_side_share_counts_sentences_naming_only_the_other_side() -> None:
-    sentences = ["Dilated LV.", "Normal LV size.", "Dilated RV; normal LV.", "No LGE."]
+    texts = ["Dilated LV.", "Normal LV size.", "Dilated RV; normal LV.", "No LGE."]
+    sentences = [heart_sides(text) for text in texts]
     assert other_side_share("Enlarged right heart chamber", sentences) == 0.5
     assert other_side_share("Reduced RVEF", sentences[:2]) == 1.0
     assert other_side_share("Dilated LV", sentences) == 0.0
