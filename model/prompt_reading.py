@@ -61,7 +61,7 @@ class PromptReading:
     """One prompt's ``neighbours`` (columns sentence, cosine, studies), the share of them that
     are negative statements, the share that name only the side of the heart the prompt does not
     (NaN unless the prompt names exactly one side), and ``suggestion``: the closest report
-    sentence whose words say what the prompt's do (``closest_alike``; None when none does)."""
+    sentence that says what the prompt means to (``closest_alike``; None when none does)."""
 
     prompt: str
     neighbours: pd.DataFrame
@@ -191,11 +191,17 @@ def embed_report_sentences(
     )
 
 
-def closest_alike(prompt: str, cosine: np.ndarray, sentences: ReportSentences) -> str | None:
+def closest_alike(
+    prompt: str, cosine: np.ndarray, sentences: ReportSentences, negative: bool | None = None
+) -> str | None:
     """The sentence of ``sentences`` closest to ``prompt`` (``cosine`` float [S]) among those
-    whose words say what the prompt's do: the same polarity and, when the prompt names a side of
-    the heart, the same sides. None when no sentence does."""
-    alike = sentences.negative == is_negative_statement(prompt)
+    that say what the prompt means to: the same polarity and, when the prompt names a side of
+    the heart, the same sides. ``negative`` is the polarity the prompt is meant to have (its
+    place in a pair: the negative prompt of a finding is meant as a normal statement, however it
+    is worded); None reads it from the prompt's words (``is_negative_statement``), which miss
+    wordings such as "The left ventricle contracts well". None when no sentence matches."""
+    meant_negative = is_negative_statement(prompt) if negative is None else negative
+    alike = sentences.negative == meant_negative
     named = heart_sides(prompt)
     if named:
         alike &= np.array([sides == named for sides in sentences.sides], dtype=bool)
@@ -205,9 +211,15 @@ def closest_alike(prompt: str, cosine: np.ndarray, sentences: ReportSentences) -
 
 
 def read_prompt(
-    prompt: str, vector: np.ndarray, sentences: ReportSentences, k: int = NEIGHBOURS
+    prompt: str,
+    vector: np.ndarray,
+    sentences: ReportSentences,
+    k: int = NEIGHBOURS,
+    negative: bool | None = None,
 ) -> PromptReading:
-    """The ``k`` report sentences closest to one prompt (``vector`` float [D], unit-norm)."""
+    """The ``k`` report sentences closest to one prompt (``vector`` float [D], unit-norm);
+    ``negative``: the polarity the prompt is meant to have, for its suggestion
+    (``closest_alike``)."""
     if not sentences.texts:
         empty = pd.DataFrame({"sentence": [], "cosine": [], "studies": []})
         return PromptReading(prompt=prompt, neighbours=empty, negative_share=float("nan"))
@@ -225,7 +237,7 @@ def read_prompt(
         neighbours=neighbours,
         negative_share=float(sentences.negative[order].mean()),
         other_side_share=other_side_share(prompt, [sentences.sides[i] for i in order]),
-        suggestion=closest_alike(prompt, cosine, sentences),
+        suggestion=closest_alike(prompt, cosine, sentences, negative),
     )
 
 
@@ -235,8 +247,8 @@ def read_prompt_pair(
     """How the model reads a finding's positive and negative wording (both non-empty)."""
     vectors = _unit(encode([positive, negative]))
     return PairReading(
-        positive=read_prompt(positive, vectors[0], sentences),
-        negative=read_prompt(negative, vectors[1], sentences),
+        positive=read_prompt(positive, vectors[0], sentences, negative=False),
+        negative=read_prompt(negative, vectors[1], sentences, negative=True),
         cosine=float(vectors[0] @ vectors[1]),
     )
 
@@ -255,7 +267,7 @@ def prompt_table(
     for key, finding in prompts.findings.items():
         for side, texts in (("positive", finding.positive), ("negative", finding.negative)):
             for text, vector in zip(texts, _unit(encode(list(texts))), strict=True):
-                reading = read_prompt(text, vector, sentences)
+                reading = read_prompt(text, vector, sentences, negative=side == "negative")
                 table = reading.neighbours.head(k)
                 closest = zip(table["sentence"], table["cosine"], strict=True)
                 flags = {

@@ -162,6 +162,7 @@ SIDED = {
     "Dilated RV.": (0.6, 0.6), "Normal RV size.": (0.55, 0.65), "No LGE.": (-1.0, 0.2),
     "Enlarged right heart chamber": (0.98, 0.15), "Dilated RV": (0.6, 0.62),
     "RV cavity of normal dimensions": (0.22, 0.99), "Normal right ventricle": (0.55, 0.66),
+    "The RV contracts well": (0.9, 0.45),
 }  # fmt: skip
 
 
@@ -222,3 +223,24 @@ def test_closest_alike_keeps_the_prompts_polarity_and_side_or_finds_none() -> No
     reading = read_prompt("Dilated RV", read_sided(["Dilated RV"])[0], only_left)
     assert reading.suggestion is None
     assert reading.try_instead() == "Try the wording the reports use for the finding."
+
+
+def test_a_pairs_negative_prompt_is_suggested_a_normal_statement_whatever_its_words() -> None:
+    """ "Contracts well" has no polarity word: read alone it is matched with findings."""
+    sentences = embed_report_sentences([" ".join(list(SIDED)[:11])], read_sided)
+    vector = read_sided(["The RV contracts well"])[0]
+    assert closest_alike("The RV contracts well", sentences.vectors @ vector, sentences) == (
+        "Dilated RV."
+    )
+    pair = read_prompt_pair("Dilated RV", "The RV contracts well", read_sided, sentences)
+    assert pair.negative.suggestion == "Normal RV size."
+    assert pair.positive.suggestion == "Dilated RV."
+    flagged = prompt_table(
+        PromptSet(
+            findings={"rv_dilation": FindingPrompts(("Dilated RV",), ("The RV contracts well",))}
+        ),
+        read_sided,
+        sentences,
+    ).set_index("side")
+    assert flagged.loc["negative", "contradicts"]  # read among the findings: flagged
+    assert flagged.loc["negative", "suggestion"] == "Normal RV size."
