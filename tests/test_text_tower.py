@@ -293,3 +293,20 @@ def test_sentence_loss_needs_sentence_pooling() -> None:
     spec["train"]["sentence_loss"] = 0.5
     with pytest.raises(UserError, match="sentence_loss needs"):
         preset_from_dict(spec)
+
+
+def test_compiled_flat_tower_matches_eager_and_keeps_parameter_names() -> None:
+    torch.manual_seed(0)
+    cfg = CMRClipConfig(embed_dim=16, video=replace(TINY_VIDEO, kind="flat", stem="linear"))
+    clip = CMRClip(cfg).eval()
+    video, view_mask, frame_mask = video_batch(2)
+    names = list(clip.state_dict())
+    traced: list[bool] = []
+    clip.visual.head.register_forward_hook(lambda *_: traced.append(torch.compiler.is_compiling()))
+    with torch.no_grad():
+        eager = clip.encode_video(video, view_mask, frame_mask)
+        clip.compile_video_tower()
+        compiled = clip.encode_video(video, view_mask, frame_mask)
+    assert traced == [False, True]  # the second call ran through the compiler
+    assert list(clip.state_dict()) == names  # checkpoints stay loadable either way
+    torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-5)

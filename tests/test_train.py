@@ -14,6 +14,7 @@ import torch
 
 from model.cli import main as cli_main
 from model.errors import DataError, UserError
+from model.nn.clip_model import CMRClip
 from model.training.checkpoint import read_checkpoint_meta
 from model.training.engine import Engine
 from model.training.run_folder import RunFolder
@@ -184,3 +185,21 @@ def test_studies_without_reports_are_left_out_and_none_at_all_is_refused(
     with pytest.raises(DataError, match="--reports"):
         train(replace(options, out=tmp_path / "none", device="cpu"))
     assert not (tmp_path / "none" / "last.pt").exists()
+
+
+def test_compile_option_compiles_the_video_tower_once(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compiled: list[str] = []
+    monkeypatch.setattr(
+        CMRClip, "compile_video_tower", lambda self: compiled.append(self.cfg.video.kind)
+    )
+    path = write_tiny_preset(tmp_path / "compiled.json", batch_size=4)
+    spec = json.loads(path.read_text())
+    spec["train"]["compile"] = True
+    path.write_text(json.dumps(spec))
+    options = TrainOptions(data=tiny_data, out=tmp_path / "run", preset=str(path), max_steps=1)
+    assert train(replace(options, device="cpu")).step == 1
+    assert compiled == [spec["model"]["video"]["kind"]]
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["preset"]["train"]["compile"] is True

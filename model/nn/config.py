@@ -207,6 +207,9 @@ class TrainConfig:
     (validation included; the first may run slow on cold caches) the run keeps as many epochs as
     that epoch's wall time says fit in the budget, at least those trained
     (``model.training.budget``). 0 trains exactly ``epochs``.
+
+    ``compile`` runs the video tower through ``torch.compile`` (``CMRClip.compile_video_tower``):
+    the first steps take a minute or more to compile, then a ``flat`` tower steps faster.
     """
 
     epochs: int = 8
@@ -229,6 +232,7 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     precision: Precision = "fp32"
+    compile: bool = False
     eval_every: int = 1
     log_every: int = 10
 

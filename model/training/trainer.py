@@ -89,6 +89,9 @@ class Trainer:
         random.seed(seed)
         if self.options.resume:
             self._restore()
+        if self.cfg.compile:
+            log.info("compiling the video tower (the first steps are slow)")
+            self.model.compile_video_tower()
         wrapped: torch.nn.Module = self.model
         if self.ctx.distributed:
             ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
