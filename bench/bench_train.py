@@ -2,26 +2,30 @@
 
     python -m bench.bench_train [--presets cpu-small] [--kinds multiview,flat,static]
                                  [--steps 5] [--batch-size N] [--device auto]
-                                 [--mfu] [--peak-tflops T] [--default-allocator]
+                                 [--mfu] [--peak-tflops T] [--compile]
+                                 [--default-allocator]
 
 Random videos of the preset's input size and a pool of report-like texts, so no dataset is
 needed. Training = forward + backward + AdamW step; embedding = video forward without grad.
-The first step (warm-up, text cache fill) is not timed. Prints one line per configuration;
-with ``--mfu`` a second one: FLOPs per training step counted by torch over one more step, and
-the model FLOPs utilisation against the GPU's datasheet peak (or ``--peak-tflops``) and against a
-matmul measured on the same device in the same run (``bench/mfu.py``). The glibc allocator is
-tuned as the ``python -m model`` commands tune it (``model/allocator.py``) unless
-``--default-allocator``.
+The first two steps (warm-up, text cache fill, compilation with ``--compile``) are not timed. Prints
+one line per configuration (with its peak GPU memory on CUDA; a configuration that runs out of
+it is reported as such and the others still run); with ``--mfu`` a second one: FLOPs per
+training step counted by torch over one more step, and the model FLOPs utilisation against the
+GPU's datasheet peak (or ``--peak-tflops``) and against a matmul measured on the same device in
+the same run (``bench/mfu.py``). The glibc allocator is tuned as the ``python -m model``
+commands tune it (``model/allocator.py``) unless ``--default-allocator``.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import time
+from collections.abc import Callable
 
 import torch
 
-from bench.mfu import Utilisation, count_flops, utilisation
+from bench.mfu import Utilisation, count_flops, synchronize, utilisation
 from model.allocator import tune_allocator
 from model.nn.clip_model import CMRClip
 from model.nn.loss import ClipLoss, text_ids_from_texts
@@ -49,6 +53,22 @@ def batch_inputs(batch: int, frames: int, size: int, device: torch.device) -> tu
     return video, view_mask, frame_mask, texts
 
 
+def time_steps(step: Callable[[], None], steps: int, device: torch.device) -> float:
+    """Seconds for ``steps`` calls of ``step`` after two untimed warm-up calls.
+
+    Warm-up fills the text cache and selects kernels; with ``--compile`` it compiles, and the
+    second call takes the one recompilation that einops' lazy backend registration triggers.
+    """
+    for _ in range(2):
+        step()
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
 def measure(
     preset_name: str,
     kind: str,
@@ -57,7 +77,9 @@ def measure(
     device: torch.device,
     mfu: bool = False,
     peak_tflops: float | None = None,
+    compile_tower: bool = False,
 ) -> dict:
+    """Training and embedding studies/s of one preset and tower kind (and its utilisation)."""
     preset = load_preset(preset_name)
     preset.model.video.kind = kind
     if kind == "flat":
@@ -84,30 +106,38 @@ def measure(
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             model.encode_video(video, view_mask, frame_mask, normalize=True)
 
-    rates = {}
-    model.train()
-    for name, step in (("train", train_step), ("embed", embed_step)):
-        if name == "embed":
-            model.eval()
-        step()  # warm-up
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        rates[name] = steps * batch / (time.perf_counter() - start)
     params = sum(p.numel() for p in model.visual.parameters())
+    model.train()
+    flops = count_flops(train_step) if mfu else 0  # counted eagerly, before any compilation
+    if compile_tower:
+        model.compile_video_tower()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    rates = {"train": steps * batch / time_steps(train_step, steps, device)}
+    model.eval()
+    rates["embed"] = steps * batch / time_steps(embed_step, steps, device)
     result = {"preset": preset_name, "kind": kind, "batch": batch, "video_params": params, **rates}
+    if device.type == "cuda":
+        result["peak_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
     if mfu:
-        model.train()
-        flops = count_flops(train_step)
         step_dtype = dtype or torch.float32
         result["utilisation"] = utilisation(
             flops, rates["train"] / batch, device, step_dtype, peak_tflops
         )
     return result
+
+
+def report(result: dict) -> None:
+    """Print one configuration's line, and its utilisation line with ``--mfu``."""
+    memory = f"  peak {result['peak_gib']:.1f} GiB" if "peak_gib" in result else ""
+    print(
+        f"{result['preset']:10s} {result['kind']:10s} batch {result['batch']:3d} "
+        f"video params {result['video_params'] / 1e6:6.2f} M  "
+        f"train {result['train']:8.3g} studies/s  embed {result['embed']:8.3g} studies/s{memory}"
+    )
+    used: Utilisation | None = result.get("utilisation")
+    if used is not None:
+        print(f"{'':22s}{used.line()}")
 
 
 def main() -> None:
@@ -120,6 +150,9 @@ def main() -> None:
     parser.add_argument("--mfu", action="store_true", help="count FLOPs, report utilisation")
     parser.add_argument("--peak-tflops", type=float, help="peak for MFU instead of the datasheet")
     parser.add_argument(
+        "--compile", action="store_true", help="compile the video tower as train.compile does"
+    )
+    parser.add_argument(
         "--default-allocator", action="store_true", help="leave glibc's thresholds as they are"
     )
     args = parser.parse_args()
@@ -128,17 +161,17 @@ def main() -> None:
     print(f"device {device}, torch threads {torch.get_num_threads()}, allocator tuned {tuned}")
     for preset in args.presets.split(","):
         for kind in args.kinds.split(","):
-            r = measure(
-                preset, kind, args.steps, args.batch_size, device, args.mfu, args.peak_tflops
-            )
-            print(
-                f"{r['preset']:10s} {r['kind']:10s} batch {r['batch']:3d} "
-                f"video params {r['video_params'] / 1e6:6.2f} M  "
-                f"train {r['train']:8.3g} studies/s  embed {r['embed']:8.3g} studies/s"
-            )
-            used: Utilisation | None = r.get("utilisation")
-            if used is not None:
-                print(f"{'':22s}{used.line()}")
+            options = (args.mfu, args.peak_tflops, args.compile)
+            try:
+                result = measure(preset, kind, args.steps, args.batch_size, device, *options)
+            except torch.OutOfMemoryError:
+                result = None
+            if result is None:  # outside the handler, so its traceback no longer holds tensors
+                print(f"{preset:10s} {kind:10s} batch {args.batch_size}: out of device memory")
+                gc.collect()
+                torch.cuda.empty_cache()
+                continue
+            report(result)
 
 
 if __name__ == "__main__":

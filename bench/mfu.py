@@ -66,25 +66,32 @@ def count_flops(step: Callable[[], object]) -> int:
     return int(counter.get_total_flops())
 
 
-def _synchronize(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (no-op on a CPU)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
 def measured_matmul_tflops(
-    device: torch.device, dtype: torch.dtype, size: int = 2048, seconds: float = 0.5
+    device: torch.device, dtype: torch.dtype, size: int | None = None, seconds: float = 0.5
 ) -> float:
-    """The best rate of ``size`` x ``size`` matmuls in ``dtype`` on ``device``, TFLOP/s."""
+    """The best rate of ``size`` x ``size`` matmuls in ``dtype`` on ``device``, TFLOP/s.
+
+    ``size`` defaults to 8192 on a GPU (smaller products leave a large GPU partly idle and time
+    the launch more than the arithmetic) and 2048 on a CPU.
+    """
+    size = size or (8192 if device.type == "cuda" else 2048)
     generator = torch.Generator(device="cpu").manual_seed(0)
     a = torch.randn(size, size, generator=generator).to(device=device, dtype=dtype)
     b = torch.randn(size, size, generator=generator).to(device=device, dtype=dtype)
-    torch.matmul(a, b)  # warm-up
-    _synchronize(device)
+    for _ in range(3):
+        torch.matmul(a, b)  # warm-up: library handles, clocks
+    synchronize(device)
     best, deadline = 0.0, time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         start = time.perf_counter()
         torch.matmul(a, b)
-        _synchronize(device)
+        synchronize(device)
         best = max(best, 2 * size**3 / (time.perf_counter() - start))
     return best / 1e12
 
