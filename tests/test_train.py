@@ -148,6 +148,38 @@ def test_refuses_to_overwrite_a_run_without_resume(full_run, tiny_data: Path, pr
         train(TrainOptions(data=tiny_data, out=out, preset=str(preset), device="cpu"))
 
 
+def test_out_of_gpu_memory_is_one_message_and_keeps_the_last_checkpoint(
+    tiny_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Batch 8: one step per epoch. The second step's optimiser update runs out of memory, as the
+    # first AdamW step of a too-large preset does on a GPU.
+    preset = write_tiny_preset(tmp_path / "tiny8.json", batch_size=8)
+    real_apply = Engine._apply_gradients
+    snapshots = []
+
+    def apply_running_out(self: Engine) -> None:
+        if (tmp_path / "oom" / "last.pt").exists():
+            snapshots.append((tmp_path / "oom" / "last.pt").read_bytes())
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 50.00 GiB")
+        real_apply(self)
+
+    monkeypatch.setattr(Engine, "_apply_gradients", apply_running_out)
+    args = ["--data", str(tiny_data), "--out", str(tmp_path / "oom"), "--preset", str(preset)]
+    assert cli_main(["train", *args, "--device", "cpu"]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == [
+        "out of GPU memory at step 2, 8 studies per GPU; the run stopped and kept its last "
+        "checkpoint. Lower --batch-size, or spread the batch over more GPUs with torchrun "
+        "--nproc_per_node N"
+    ]
+    status = json.loads((tmp_path / "oom" / "status.json").read_text())
+    assert status["state"] == "failed" and status["message"] == errors[0]
+    assert (tmp_path / "oom" / "last.pt").read_bytes() == snapshots[0]
+
+
 def test_cli_reports_bad_input_in_one_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

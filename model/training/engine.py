@@ -32,6 +32,24 @@ class TrainingDiverged(UserError):
     """The loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
 
 
+class OutOfDeviceMemory(UserError):
+    """A training step ran out of GPU memory; the run stops and keeps its last checkpoint."""
+
+
+@contextlib.contextmanager
+def out_of_memory_as_user_error(step: int, studies: int, ctx: DistContext) -> Iterator[None]:
+    """Turn a CUDA out-of-memory error in step ``step`` into one message saying what to change."""
+    try:
+        yield
+    except torch.OutOfMemoryError:
+        spread = f" (the global batch over {ctx.world_size} processes)" if ctx.distributed else ""
+        raise OutOfDeviceMemory(
+            f"out of GPU memory at step {step}, {studies} studies per GPU{spread}; the run "
+            "stopped and kept its last checkpoint. Lower --batch-size, or spread the batch over "
+            "more GPUs with torchrun --nproc_per_node N"
+        ) from None
+
+
 def epoch_batches(n_items: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
     """Global batches of item indices for ``epoch`` (drop-last; a batch is at most n_items)."""
     generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
@@ -123,13 +141,8 @@ class Engine:
             )
             return (1.0 - weight) * loss + weight * sentence_loss
 
-    def train_step(self, batch: dict, step: int) -> StepOutcome:
-        """One optimiser step (``step`` = its 1-based global number, for messages).
-
-        Forward, loss check, backward, clip, step, schedule; raises TrainingDiverged on NaN/inf.
-        """
-        start = time.perf_counter()
-        self.model.train()
+    def _backward(self, batch: dict, step: int) -> float:
+        """Forward, loss check and backward of one step; returns the mean loss over ranks."""
         loss = self.loss_on(batch)
         mean_loss = float(mean_across(self.ctx, loss).item())
         if not math.isfinite(mean_loss):
@@ -143,6 +156,10 @@ class Engine:
             self.scaler.unscale_(self.optimizer)
         else:
             loss.backward()
+        return mean_loss
+
+    def _apply_gradients(self) -> None:
+        """Clip the gradients and take the optimiser step (the first one allocates AdamW state)."""
         if self.grad_clip > 0:
             params = [p for g in self.optimizer.param_groups for p in g["params"]]
             torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
@@ -151,6 +168,18 @@ class Engine:
             self.scaler.update()
         else:
             self.optimizer.step()
+
+    def train_step(self, batch: dict, step: int) -> StepOutcome:
+        """One optimiser step (``step`` = its 1-based global number, for messages).
+
+        Forward, loss check, backward, clip, step, schedule; raises TrainingDiverged on NaN/inf
+        and OutOfDeviceMemory when the GPU's memory runs out.
+        """
+        start = time.perf_counter()
+        self.model.train()
+        with out_of_memory_as_user_error(step, len(batch["text"]), self.ctx):
+            mean_loss = self._backward(batch, step)
+            self._apply_gradients()
         lr = float(self.optimizer.param_groups[0]["lr"])
         self.scheduler.step()
         with torch.no_grad():
