@@ -3,13 +3,13 @@
     python -m bench.bench_train [--presets cpu-small] [--kinds multiview,flat,static]
                                  [--steps 5] [--batch-size N] [--device auto]
                                  [--mfu] [--peak-tflops T] [--compile]
-                                 [--default-allocator]
+                                 [--grad-checkpointing] [--default-allocator]
 
 Random videos of the preset's input size and a pool of report-like texts, so no dataset is
 needed. Training = forward + backward + AdamW step; embedding = video forward without grad.
-The first two steps (warm-up, text cache fill, compilation with ``--compile``) are not timed. Prints
-one line per configuration (with its peak GPU memory on CUDA; a configuration that runs out of
-it is reported as such and the others still run); with ``--mfu`` a second one: FLOPs per
+The first two steps (warm-up, text cache fill, compilation with ``--compile``) are not timed.
+Prints one line per configuration (with its peak GPU memory on CUDA; a configuration that runs
+out of it is reported as such and the others still run); with ``--mfu`` a second one: FLOPs per
 training step counted by torch over one more step, and the model FLOPs utilisation against the
 GPU's datasheet peak (or ``--peak-tflops``) and against a matmul measured on the same device in
 the same run (``bench/mfu.py``). The glibc allocator is tuned as the ``python -m model``
@@ -78,6 +78,7 @@ def measure(
     mfu: bool = False,
     peak_tflops: float | None = None,
     compile_tower: bool = False,
+    grad_checkpointing: bool = False,
 ) -> dict:
     """Training and embedding studies/s of one preset and tower kind (and its utilisation)."""
     preset = load_preset(preset_name)
@@ -87,6 +88,7 @@ def measure(
     cfg = preset.train
     batch = batch or cfg.batch_size
     model = CMRClip(preset.model).to(device)
+    model.set_grad_checkpointing(grad_checkpointing)
     optimizer = build_optimizer(model, cfg)
     loss_fn = ClipLoss()
     video, view_mask, frame_mask, texts = batch_inputs(batch, cfg.frames, cfg.image_size, device)
@@ -153,6 +155,9 @@ def main() -> None:
         "--compile", action="store_true", help="compile the video tower as train.compile does"
     )
     parser.add_argument(
+        "--grad-checkpointing", action="store_true", help="as train.grad_checkpointing does"
+    )
+    parser.add_argument(
         "--default-allocator", action="store_true", help="leave glibc's thresholds as they are"
     )
     args = parser.parse_args()
@@ -161,7 +166,7 @@ def main() -> None:
     print(f"device {device}, torch threads {torch.get_num_threads()}, allocator tuned {tuned}")
     for preset in args.presets.split(","):
         for kind in args.kinds.split(","):
-            options = (args.mfu, args.peak_tflops, args.compile)
+            options = (args.mfu, args.peak_tflops, args.compile, args.grad_checkpointing)
             try:
                 result = measure(preset, kind, args.steps, args.batch_size, device, *options)
             except torch.OutOfMemoryError:

@@ -7,7 +7,8 @@
 #    batch 1 and 2, as a 224 px x 64-frame x 9-view study takes tens of GB of activations),
 #    then the flat tower under torch.compile;
 # 2. throughput and MFU of gpu-base (multiview and static at the preset's batch of 64; multiview
-#    and flat side by side at 16, where flat still fits);
+#    and flat side by side at 16, where flat still fits), then both presets with gradient
+#    checkpointing (paper at batch 8, which does not fit without it);
 # 3. the real command line on the GPU: a demo dataset generated and ingested, gpu-base trained
 #    with a stop and a resume, embedded, and one epoch under torchrun (NCCL).
 # Everything printed also goes to OUT_DIR/gpu_figures.log as it runs, with the training run's
@@ -38,6 +39,9 @@ part paper-compiled $bench --presets paper --kinds flat --batch-size 1 --steps 5
 part paper-b2 $bench --presets paper --kinds flat,multiview --batch-size 2 --steps 5
 part gpu-base-b64 $bench --presets gpu-base --kinds multiview,static --steps 10
 part gpu-base-b16 $bench --presets gpu-base --kinds multiview,flat --batch-size 16 --steps 10
+part checkpointed $bench --presets gpu-base --kinds multiview --steps 10 --grad-checkpointing
+part paper-checkpointed $bench --presets paper --kinds flat --batch-size 8 --steps 3 \
+    --grad-checkpointing --compile
 
 raw=$work/raw
 data=$work/ds

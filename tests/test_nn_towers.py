@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from bench.activations import saved_bytes, set_checkpointing
 from model.errors import UserError
 from model.nn.blocks import IntensityCurve, IntensityHistogram
 from model.nn.clip_model import build_video_tower
@@ -425,3 +426,29 @@ def test_cumulative_intensity_without_bins_is_a_user_error() -> None:
 def test_intensity_curve_without_bins_is_a_user_error() -> None:
     with pytest.raises(UserError, match="intensity_curve needs"):
         replace(TINY, intensity_bins=0).validate()
+
+
+def checkpointed_pass(
+    tower: torch.nn.Module, enable: bool
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
+    """Output, gradients and bytes saved for backward of one training pass on ``batch()``."""
+    set_checkpointing(tower, enable)
+    tower.zero_grad()
+    torch.manual_seed(1)  # the same dropout masks for every pass
+    outputs: list[torch.Tensor] = []
+    saved = saved_bytes(lambda: outputs.append(tower(*batch())))
+    outputs[0].square().sum().backward()
+    grads = {name: p.grad.clone() for name, p in tower.named_parameters() if p.grad is not None}
+    return outputs[0], grads, saved
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_grad_checkpointing_keeps_outputs_and_gradients_and_saves_less(kind: str) -> None:
+    tower = tiny_tower(kind, dropout=0.1).train()
+    plain, plain_grads, plain_saved = checkpointed_pass(tower, enable=False)
+    checked, checked_grads, checked_saved = checkpointed_pass(tower, enable=True)
+    torch.testing.assert_close(checked, plain)
+    assert checked_grads.keys() == plain_grads.keys() and plain_grads
+    for name, grad in plain_grads.items():
+        torch.testing.assert_close(checked_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+    assert checked_saved < 0.8 * plain_saved

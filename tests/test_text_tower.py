@@ -10,6 +10,7 @@ import torch
 
 from model.errors import UserError
 from model.nn import text_tower
+from model.nn.blocks import BlockStack
 from model.nn.clip_model import MAX_LOGIT_SCALE, CMRClip
 from model.nn.config import CMRClipConfig, TextTowerConfig, VideoTowerConfig
 from model.nn.loss import ClipLoss, text_ids_from_texts
@@ -310,3 +311,12 @@ def test_compiled_flat_tower_matches_eager_and_keeps_parameter_names() -> None:
     assert traced == [False, True]  # the second call ran through the compiler
     assert list(clip.state_dict()) == names  # checkpoints stay loadable either way
     torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-5)
+
+
+def test_grad_checkpointing_switches_every_block_stack_of_the_video_tower(model: CMRClip) -> None:
+    stacks = [m for m in model.visual.modules() if isinstance(m, BlockStack)]
+    assert len(stacks) == 3  # spatial, temporal and fusion blocks of the multiview tower
+    model.set_grad_checkpointing(True)
+    assert all(stack.grad_checkpointing for stack in stacks)
+    model.set_grad_checkpointing(False)
+    assert not any(stack.grad_checkpointing for stack in stacks)

@@ -148,6 +148,21 @@ def test_refuses_to_overwrite_a_run_without_resume(full_run, tiny_data: Path, pr
         train(TrainOptions(data=tiny_data, out=out, preset=str(preset), device="cpu"))
 
 
+def test_grad_checkpointing_flag_reaches_the_model(
+    tiny_data: Path, preset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    switched: list[bool] = []
+    monkeypatch.setattr(
+        CMRClip, "set_grad_checkpointing", lambda self, enable=True: switched.append(enable)
+    )
+    for name, flag in (("plain", []), ("checkpointed", ["--grad-checkpointing"])):
+        args = ["--data", str(tiny_data), "--out", str(tmp_path / name), "--preset", str(preset)]
+        assert cli_main(["train", *args, "--max-steps", "1", "--device", "cpu", *flag]) == 0
+    assert switched == [False, True]
+    saved = json.loads((tmp_path / "checkpointed" / "config.json").read_text())
+    assert saved["preset"]["train"]["grad_checkpointing"] is True
+
+
 def test_out_of_gpu_memory_is_one_message_and_keeps_the_last_checkpoint(
     tiny_data: Path,
     tmp_path: Path,
@@ -171,9 +186,9 @@ def test_out_of_gpu_memory_is_one_message_and_keeps_the_last_checkpoint(
     assert cli_main(["train", *args, "--device", "cpu"]) == 2
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert errors == [
-        "out of GPU memory at step 2, 8 studies per GPU; the run stopped and kept its last "
-        "checkpoint. Lower --batch-size, or spread the batch over more GPUs with torchrun "
-        "--nproc_per_node N"
+        "out of GPU memory at step 2, 8 studies per GPU. Rerun with --grad-checkpointing, or "
+        "spread the batch over more GPUs with torchrun --nproc_per_node N (add --resume to "
+        "continue from last.pt, which is kept), or start afresh with a lower --batch-size"
     ]
     status = json.loads((tmp_path / "oom" / "status.json").read_text())
     assert status["state"] == "failed" and status["message"] == errors[0]

@@ -210,6 +210,8 @@ class TrainConfig:
 
     ``compile`` runs the video tower through ``torch.compile`` (``CMRClip.compile_video_tower``):
     the first steps take a minute or more to compile, then a ``flat`` tower steps faster.
+    ``grad_checkpointing`` recomputes the video tower's blocks in backward
+    (``CMRClip.set_grad_checkpointing``): more compute, much less activation memory.
     """
 
     epochs: int = 8
@@ -233,6 +235,7 @@ class TrainConfig:
     num_workers: int = 0
     precision: Precision = "fp32"
     compile: bool = False
+    grad_checkpointing: bool = False
     eval_every: int = 1
     log_every: int = 10
 

@@ -15,6 +15,7 @@ from einops import rearrange
 from torch import nn
 
 from model.nn.blocks import (
+    BlockStack,
     LearnedEmbedding,
     MaskedSelfAttention,
     Mlp,
@@ -68,7 +69,7 @@ class FlatVideoTower(nn.Module):
         self.position = LearnedEmbedding(cfg.grid * cfg.grid, cfg.width)
         self.intensity = build_intensity(cfg.intensity_bins, cfg.width, cfg.intensity_cumulative)
         self.strip_position = LearnedEmbedding(cfg.views * cfg.frames, cfg.width)
-        self.blocks = nn.ModuleList(
+        self.blocks = BlockStack(
             DividedSpaceTimeBlock(cfg.width, cfg.heads, cfg.mlp_ratio, cfg.dropout)
             for _ in range(max(1, cfg.spatial_depth + cfg.temporal_depth))
         )
@@ -92,7 +93,6 @@ class FlatVideoTower(nn.Module):
         positions = rearrange(positions[:views, :frames], "v t c -> (v t) 1 c")
         tokens = rearrange(tokens, "(b s) g c -> b s g c", b=batch) + positions
         strip_mask = rearrange(frame_mask, "b v t -> b (v t)")
-        for block in self.blocks:
-            tokens = block(tokens, strip_mask)
+        tokens = self.blocks(tokens, strip_mask)
         per_frame = tokens.mean(dim=2)  # [B, S, C]
         return self.head(masked_mean(per_frame, strip_mask, dim=1))

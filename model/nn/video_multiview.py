@@ -24,6 +24,7 @@ from einops import rearrange
 from torch import nn
 
 from model.nn.blocks import (
+    BlockStack,
     IntensityCurve,
     LearnedEmbedding,
     ProjectionHead,
@@ -48,7 +49,7 @@ class FrameEncoder(nn.Module):
         self.stem = build_stem(cfg.stem, cfg.patch_size, cfg.width, in_frames)
         self.position = LearnedEmbedding(cfg.grid * cfg.grid, cfg.width)
         self.intensity = build_intensity(cfg.intensity_bins, cfg.width, cfg.intensity_cumulative)
-        self.blocks = nn.ModuleList(
+        self.blocks = BlockStack(
             TransformerBlock(cfg.width, cfg.heads, cfg.mlp_ratio, cfg.dropout)
             for _ in range(cfg.spatial_depth)
         )
@@ -59,8 +60,7 @@ class FrameEncoder(nn.Module):
         tokens = self.stem(frames) + self.position()
         if self.intensity is not None:
             tokens = tokens + self.intensity(frames, histograms).unsqueeze(1)
-        for block in self.blocks:
-            tokens = block(tokens)
+        tokens = self.blocks(tokens)
         return tokens
 
     def histograms(self, frames: torch.Tensor) -> torch.Tensor:
@@ -88,7 +88,7 @@ class ViewFusion(nn.Module):
         super().__init__()
         self.view_type = LearnedEmbedding(views, width)
         self.study_token = nn.Parameter(torch.zeros(1, 1, width))
-        self.blocks = nn.ModuleList(
+        self.blocks = BlockStack(
             TransformerBlock(width, heads, mlp_ratio, dropout) for _ in range(depth)
         )
 
@@ -98,8 +98,7 @@ class ViewFusion(nn.Module):
         x = torch.cat([self.study_token.expand(batch, -1, -1), x], dim=1)
         always = torch.ones(batch, 1, dtype=torch.bool, device=view_mask.device)
         key_mask = torch.cat([always, view_mask], dim=1)
-        for block in self.blocks:
-            x = block(x, key_mask)
+        x = self.blocks(x, key_mask)
         return x[:, 0] + masked_mean(x[:, 1:], view_mask, dim=1)
 
 
@@ -112,7 +111,7 @@ class MultiviewVideoTower(nn.Module):
         self.frame_encoder = FrameEncoder(cfg, in_frames=cfg.tubelet)
         self.temporal_grid = cfg.temporal_grid or cfg.grid
         self.time = LearnedEmbedding(cfg.time_steps, cfg.width)
-        self.temporal_blocks = nn.ModuleList(
+        self.temporal_blocks = BlockStack(
             TransformerBlock(cfg.width, cfg.heads, cfg.mlp_ratio, cfg.dropout)
             for _ in range(cfg.temporal_depth)
         )
@@ -168,8 +167,7 @@ class MultiviewVideoTower(nn.Module):
         cells = tokens.shape[2]
         sequences = rearrange(tokens, "p s g c -> (p g) s c") + self.time(steps)
         key_mask = view_tubes.repeat_interleave(cells, dim=0)  # [(P g), S]
-        for block in self.temporal_blocks:
-            sequences = block(sequences, key_mask)
+        sequences = self.temporal_blocks(sequences, key_mask)
         per_cell = masked_mean(sequences, key_mask, dim=1)  # [(P g), C]
         return rearrange(per_cell, "(p g) c -> p g c", p=count).mean(dim=1)
 

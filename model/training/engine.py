@@ -33,7 +33,11 @@ class TrainingDiverged(UserError):
 
 
 class OutOfDeviceMemory(UserError):
-    """A training step ran out of GPU memory; the run stops and keeps its last checkpoint."""
+    """A training step ran out of GPU memory; the run stops and keeps its last checkpoint.
+
+    The message names the remedies that keep the run resumable (gradient checkpointing, more
+    GPUs for the same global batch) before the one that does not (a smaller batch).
+    """
 
 
 @contextlib.contextmanager
@@ -44,9 +48,10 @@ def out_of_memory_as_user_error(step: int, studies: int, ctx: DistContext) -> It
     except torch.OutOfMemoryError:
         spread = f" (the global batch over {ctx.world_size} processes)" if ctx.distributed else ""
         raise OutOfDeviceMemory(
-            f"out of GPU memory at step {step}, {studies} studies per GPU{spread}; the run "
-            "stopped and kept its last checkpoint. Lower --batch-size, or spread the batch over "
-            "more GPUs with torchrun --nproc_per_node N"
+            f"out of GPU memory at step {step}, {studies} studies per GPU{spread}. Rerun with "
+            "--grad-checkpointing, or spread the batch over more GPUs with torchrun "
+            "--nproc_per_node N (add --resume to continue from last.pt, which is kept), or start "
+            "afresh with a lower --batch-size"
         ) from None
 
 

@@ -42,6 +42,7 @@ class TrainOptions:
     max_steps: int | None = None
     val_labels: Path | None = None
     num_workers: int | None = None
+    grad_checkpointing: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="labels CSV for a logged val zero-shot AUC (never used for training or selection)",
     )
     parser.add_argument("--workers", dest="num_workers", type=int, help="data loader workers")
+    parser.add_argument(
+        "--grad-checkpointing",
+        action="store_true",
+        default=None,
+        help="recompute the video tower's blocks in backward: less GPU memory, more compute",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> TrainOptions:
@@ -108,6 +115,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         max_steps=args.max_steps,
         val_labels=args.val_labels,
         num_workers=args.num_workers,
+        grad_checkpointing=args.grad_checkpointing,
     )
 
 
@@ -126,6 +134,7 @@ def resolve_preset(options: TrainOptions):  # -> model.nn.config.Preset
             ("seed", options.seed),
             ("batch_size", options.batch_size),
             ("num_workers", options.num_workers),
+            ("grad_checkpointing", options.grad_checkpointing),
             ("time_budget_s", budget),
         )
         if value is not None

@@ -89,6 +89,7 @@ class Trainer:
         random.seed(seed)
         if self.options.resume:
             self._restore()
+        self.model.set_grad_checkpointing(self.cfg.grad_checkpointing)
         if self.cfg.compile:
             log.info("compiling the video tower (the first steps are slow)")
             self.model.compile_video_tower()
