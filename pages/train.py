@@ -84,13 +84,21 @@ def training_form(
             help="As many epochs as fit, judged from the second epoch's time; 0 = exactly Epochs",
         )
         lr = row[3].number_input("Learning rate", 1e-6, 1.0, defaults["lr"], format="%.5f")
-        chosen = st.multiselect("GPUs", gpus, default=gpus, help="torchrun when more than one")
+        row = st.columns([3, 1])
+        chosen = row[0].multiselect("GPUs", gpus, default=gpus, help="torchrun when more than one")
+        checkpointing = row[1].checkbox(
+            "Gradient checkpointing",
+            value=defaults["grad_checkpointing"],
+            help="Recompute the video tower's blocks in backward: much less GPU memory, "
+            "about a quarter more time. Use it when a run stops for lack of GPU memory.",
+        )
         if not gpus:
             st.caption("No GPU detected: the run uses the CPU.")
         if not st.form_submit_button("Launch training", type="primary"):
             return None, 0
     values = (int(frames), int(size), int(batch), int(epochs), float(lr), int(layers), budget)
-    return TrainForm(dataset, name, preset, tower, *values), len(chosen)
+    form = TrainForm(dataset, name, preset, tower, *values, grad_checkpointing=checkpointing)
+    return form, len(chosen)
 
 
 def run_detail(run: Path) -> None:

@@ -116,6 +116,8 @@ def test_studies_table_and_runs(app) -> None:
     budget = preset_defaults("cpu-small")["time_budget_min"]
     assert inputs["Time budget (min)"] == pytest.approx(budget)
     assert inputs["Epochs"] == preset_defaults("cpu-small")["epochs"]
+    boxes = {box.label: box.value for box in train.checkbox}
+    assert boxes["Gradient checkpointing"] is False  # cpu-small leaves it off
 
 
 def test_embedding_map_renders(app) -> None:

@@ -66,10 +66,17 @@ def test_prepare_run_writes_a_valid_preset(tmp_path: Path, data_root: Path) -> N
     assert preset["model"]["video"]["kind"] == "static"
     assert preset["train"]["epochs"] == 3 and preset["train"]["lr"] == 0.01
     assert preset["train"]["time_budget_s"] == 0.0  # no budget asked: exactly 3 epochs
-    budgeted = TrainForm(form.dataset, "run-budget", epochs=40, time_budget_min=12.5)
+    assert preset["train"]["grad_checkpointing"] is False
+    budgeted = TrainForm(
+        form.dataset, "run-budget", epochs=40, time_budget_min=12.5, grad_checkpointing=True
+    )
     run_budget, _ = prepare_run(budgeted, tmp_path / "runs", gpus=0)
     train = json.loads((run_budget / "preset.json").read_text())["train"]
-    assert (train["epochs"], train["time_budget_s"]) == (40, 750.0)
+    assert (train["epochs"], train["time_budget_s"], train["grad_checkpointing"]) == (
+        40,
+        750.0,
+        True,
+    )
     assert command[-6:] == [
         "--data",
         str(form.dataset),
