@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,18 @@ def test_small_text_requests_run_single_threaded_and_restore_threads(
     large = embed_texts(model, ["Dilated left ventricle."] * (embed_module.SMALL_TEXT_BATCH + 1))
     assert seen == [1, before] and torch.get_num_threads() == before
     np.testing.assert_allclose(small[0], large[0], rtol=1e-5, atol=1e-6)
+
+
+def test_studies_embed_in_bf16_on_a_gpu_and_in_float32_on_a_cpu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert embed_module.video_autocast(torch.device("cpu")).__class__.__name__ == "nullcontext"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
+    with warnings.catch_warnings():  # without a GPU, torch warns and disables it
+        warnings.simplefilter("ignore")
+        on_gpu = embed_module.video_autocast(torch.device("cuda", 0))
+    assert isinstance(on_gpu, torch.autocast)
+    assert (on_gpu.device, on_gpu.fast_dtype) == ("cuda", torch.bfloat16)
 
 
 def test_embed_cli_writes_npz_and_parquet(setup: tuple[Path, Path], tmp_path: Path) -> None:
