@@ -88,7 +88,6 @@ def measure(
     cfg = preset.train
     batch = batch or cfg.batch_size
     model = CMRClip(preset.model).to(device)
-    model.set_grad_checkpointing(grad_checkpointing)
     optimizer = build_optimizer(model, cfg)
     loss_fn = ClipLoss()
     video, view_mask, frame_mask, texts = batch_inputs(batch, cfg.frames, cfg.image_size, device)
@@ -110,7 +109,9 @@ def measure(
 
     params = sum(p.numel() for p in model.visual.parameters())
     model.train()
-    flops = count_flops(train_step) if mfu else 0  # counted eagerly, before any compilation
+    # Model FLOPs: counted eagerly, before compilation, and without checkpointing's recompute.
+    flops = count_flops(train_step) if mfu else 0
+    model.set_grad_checkpointing(grad_checkpointing)
     if compile_tower:
         model.compile_video_tower()
     if device.type == "cuda":
