@@ -7,7 +7,8 @@
 #    batch 1 and 2, as a 224 px x 64-frame x 9-view study takes tens of GB of activations),
 #    then the flat tower under torch.compile;
 # 2. throughput and MFU of gpu-base (multiview and static at the preset's batch of 64; multiview
-#    and flat side by side at 16, where flat still fits), then both presets with gradient
+#    and flat side by side at 16, where flat still fits), multiview's block stacks compiled,
+#    then both presets with gradient
 #    checkpointing (paper at batch 8, which does not fit without it);
 # 3. the real command line on the GPU: a demo dataset generated and ingested, gpu-base trained
 #    with a stop and a resume, embedded, and one epoch under torchrun (NCCL).
@@ -39,6 +40,7 @@ part paper-compiled $bench --presets paper --kinds flat --batch-size 1 --steps 5
 part paper-b2 $bench --presets paper --kinds flat,multiview --batch-size 2 --steps 5
 part gpu-base-b64 $bench --presets gpu-base --kinds multiview,static --steps 10
 part gpu-base-b16 $bench --presets gpu-base --kinds multiview,flat --batch-size 16 --steps 10
+part gpu-base-compiled $bench --presets gpu-base --kinds multiview --steps 10 --compile
 part checkpointed $bench --presets gpu-base --kinds multiview --steps 10 --grad-checkpointing
 part paper-checkpointed $bench --presets paper --kinds flat --batch-size 8 --steps 3 \
     --grad-checkpointing --compile
