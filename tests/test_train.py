@@ -148,19 +148,21 @@ def test_refuses_to_overwrite_a_run_without_resume(full_run, tiny_data: Path, pr
         train(TrainOptions(data=tiny_data, out=out, preset=str(preset), device="cpu"))
 
 
-def test_grad_checkpointing_flag_reaches_the_model(
+def test_grad_checkpointing_and_compile_flags_reach_the_model(
     tiny_data: Path, preset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    switched: list[bool] = []
+    switched: list[object] = []
     monkeypatch.setattr(
         CMRClip, "set_grad_checkpointing", lambda self, enable=True: switched.append(enable)
     )
-    for name, flag in (("plain", []), ("checkpointed", ["--grad-checkpointing"])):
+    monkeypatch.setattr(CMRClip, "compile_video_tower", lambda self: switched.append("compiled"))
+    flags = {"plain": [], "both": ["--grad-checkpointing", "--compile"]}
+    for name, flag in flags.items():
         args = ["--data", str(tiny_data), "--out", str(tmp_path / name), "--preset", str(preset)]
         assert cli_main(["train", *args, "--max-steps", "1", "--device", "cpu", *flag]) == 0
-    assert switched == [False, True]
-    saved = json.loads((tmp_path / "checkpointed" / "config.json").read_text())
-    assert saved["preset"]["train"]["grad_checkpointing"] is True
+    assert switched == [False, True, "compiled"]
+    saved = json.loads((tmp_path / "both" / "config.json").read_text())["preset"]["train"]
+    assert saved["grad_checkpointing"] is True and saved["compile"] is True
 
 
 def test_out_of_gpu_memory_is_one_message_and_keeps_the_last_checkpoint(

@@ -43,6 +43,7 @@ class TrainOptions:
     val_labels: Path | None = None
     num_workers: int | None = None
     grad_checkpointing: bool | None = None
+    compile: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="recompute the video tower's blocks in backward: less GPU memory, more compute",
     )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        default=None,
+        help="run the video tower through torch.compile (slow first steps, then faster on a GPU)",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> TrainOptions:
@@ -116,6 +123,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         val_labels=args.val_labels,
         num_workers=args.num_workers,
         grad_checkpointing=args.grad_checkpointing,
+        compile=args.compile,
     )
 
 
@@ -135,6 +143,7 @@ def resolve_preset(options: TrainOptions):  # -> model.nn.config.Preset
             ("batch_size", options.batch_size),
             ("num_workers", options.num_workers),
             ("grad_checkpointing", options.grad_checkpointing),
+            ("compile", options.compile),
             ("time_budget_s", budget),
         )
         if value is not None
