@@ -177,15 +177,25 @@ def prepare_run(form: TrainForm, runs_dir: Path, gpus: int) -> tuple[Path, list[
     return run, _launcher(args, gpus)
 
 
-def resume_command(run: Path, dataset: Path, gpus: int) -> list[str]:
-    """The command that continues ``run`` from its last.pt."""
+def resume_command(
+    run: Path, dataset: Path, gpus: int, grad_checkpointing: bool = False
+) -> list[str]:
+    """The command that continues ``run`` from its last.pt (with gradient checkpointing, e.g.
+    after it ran out of GPU memory: the model is unchanged, so the run resumes exactly)."""
     if not (run / "last.pt").exists():
         raise UserError(f"{run.name} has no last.pt to resume from")
     preset = run / "preset.json"
     args = ["train", "--data", str(dataset), "--out", str(run), "--resume"]
     if preset.exists():
         args += ["--preset", str(preset)]
+    if grad_checkpointing:
+        args.append("--grad-checkpointing")
     return _launcher(args, gpus)
+
+
+def ran_out_of_gpu_memory(status: dict[str, Any]) -> bool:
+    """Whether the run's last message says a step ran out of GPU memory."""
+    return str(status.get("message", "")).startswith("out of GPU memory")
 
 
 def _launcher(args: list[str], gpus: int) -> list[str]:

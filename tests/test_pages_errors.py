@@ -11,7 +11,13 @@ import pytest
 from dashboard_fixtures import make_tiny_dataset
 from streamlit.testing.v1 import AppTest
 
-from dashboard.runs import TrainForm, delete_run, prepare_run, resume_command
+from dashboard.runs import (
+    TrainForm,
+    delete_run,
+    prepare_run,
+    ran_out_of_gpu_memory,
+    resume_command,
+)
 from model.errors import UserError
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -95,6 +101,12 @@ def test_prepare_run_writes_a_valid_preset(tmp_path: Path, data_root: Path) -> N
             prepare_run(TrainForm(form.dataset, bad), tmp_path / "runs", gpus=0)
     with pytest.raises(UserError, match="last.pt"):
         resume_command(run, form.dataset, gpus=0)
+    (run / "last.pt").write_bytes(b"")
+    assert "--grad-checkpointing" not in resume_command(run, form.dataset, gpus=0)
+    resumed = resume_command(run, form.dataset, gpus=0, grad_checkpointing=True)
+    assert resumed[-1] == "--grad-checkpointing" and "--resume" in resumed
+    assert ran_out_of_gpu_memory({"message": "out of GPU memory at step 2, 8 studies per GPU."})
+    assert not ran_out_of_gpu_memory({"message": "loss became nan at step 2"})
 
 
 def test_deleting_a_running_run_is_refused(tmp_path: Path) -> None:
