@@ -18,10 +18,9 @@ from collections.abc import Callable
 
 import torch
 
-from bench.bench_train import batch_inputs
-from model.nn.blocks import BlockStack
+from bench.bench_train import batch_inputs, preset_with_kind
+from model.nn.blocks import set_grad_checkpointing
 from model.nn.clip_model import build_video_tower
-from model.nn.presets import load_preset
 
 
 def saved_bytes(forward: Callable[[], torch.Tensor]) -> int:
@@ -38,27 +37,16 @@ def saved_bytes(forward: Callable[[], torch.Tensor]) -> int:
     return sum(storages.values())
 
 
-def set_checkpointing(tower: torch.nn.Module, enable: bool) -> None:
-    """Gradient checkpointing on every ``BlockStack`` of a bare tower."""
-    for module in tower.modules():
-        if isinstance(module, BlockStack):
-            module.grad_checkpointing = enable
-
-
 def measure(preset_name: str, kind: str, batch: int, frames: int | None, size: int | None) -> dict:
     """Saved MiB per study of one tower, plain and with gradient checkpointing."""
-    preset = load_preset(preset_name)
-    video_cfg = preset.model.video
-    video_cfg.kind = kind
-    if kind == "flat":
-        video_cfg.stem = "linear"
+    preset = preset_with_kind(preset_name, kind)
     frames = frames or preset.train.frames
     size = size or preset.train.image_size
-    tower = build_video_tower(video_cfg, preset.model.embed_dim).train()
+    tower = build_video_tower(preset.model.video, preset.model.embed_dim).train()
     video, view_mask, frame_mask, _ = batch_inputs(batch, frames, size, torch.device("cpu"))
     result = {"preset": preset_name, "kind": kind, "frames": frames, "size": size}
     for name, enable in (("plain", False), ("checkpointed", True)):
-        set_checkpointing(tower, enable)
+        set_grad_checkpointing(tower, enable)
         mib = saved_bytes(lambda: tower(video, view_mask, frame_mask)) / 2**20
         result[name] = mib / batch
     return result

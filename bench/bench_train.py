@@ -28,6 +28,7 @@ import torch
 from bench.mfu import Utilisation, count_flops, synchronize, utilisation
 from model.allocator import tune_allocator
 from model.nn.clip_model import CMRClip
+from model.nn.config import Preset
 from model.nn.loss import ClipLoss, text_ids_from_texts
 from model.nn.presets import load_preset
 from model.schema import VIEW_SLOTS
@@ -51,6 +52,15 @@ def batch_inputs(batch: int, frames: int, size: int, device: torch.device) -> tu
     frame_mask = torch.ones(batch, len(VIEW_SLOTS), frames, dtype=torch.bool, device=device)
     texts = [TEXTS[i % len(TEXTS)] for i in range(batch)]
     return video, view_mask, frame_mask, texts
+
+
+def preset_with_kind(preset_name: str, kind: str) -> Preset:
+    """The preset with its video tower swapped for ``kind`` (``flat`` with its linear stem)."""
+    preset = load_preset(preset_name)
+    preset.model.video.kind = kind
+    if kind == "flat":
+        preset.model.video.stem = "linear"
+    return preset
 
 
 def time_steps(step: Callable[[], None], steps: int, device: torch.device) -> float:
@@ -81,10 +91,7 @@ def measure(
     grad_checkpointing: bool = False,
 ) -> dict:
     """Training and embedding studies/s of one preset and tower kind (and its utilisation)."""
-    preset = load_preset(preset_name)
-    preset.model.video.kind = kind
-    if kind == "flat":
-        preset.model.video.stem = "linear"
+    preset = preset_with_kind(preset_name, kind)
     cfg = preset.train
     batch = batch or cfg.batch_size
     model = CMRClip(preset.model).to(device)

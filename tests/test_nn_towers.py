@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.activations import saved_bytes, set_checkpointing
+from bench.activations import saved_bytes
 from model.errors import UserError
-from model.nn.blocks import IntensityCurve, IntensityHistogram
+from model.nn.blocks import IntensityCurve, IntensityHistogram, set_grad_checkpointing
 from model.nn.clip_model import build_video_tower
 from model.nn.config import VideoTowerConfig
 from model.nn.presets import load_preset
@@ -432,7 +432,7 @@ def checkpointed_pass(
     tower: torch.nn.Module, enable: bool
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
     """Output, gradients and bytes saved for backward of one training pass on ``batch()``."""
-    set_checkpointing(tower, enable)
+    set_grad_checkpointing(tower, enable)
     tower.zero_grad()
     torch.manual_seed(1)  # the same dropout masks for every pass
     outputs: list[torch.Tensor] = []

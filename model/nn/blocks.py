@@ -198,6 +198,13 @@ class BlockStack(nn.ModuleList):
         return x
 
 
+def set_grad_checkpointing(module: nn.Module, enable: bool = True) -> None:
+    """Switch gradient checkpointing on or off in every ``BlockStack`` inside ``module``."""
+    for stack in module.modules():
+        if isinstance(stack, BlockStack):
+            stack.grad_checkpointing = enable
+
+
 class LearnedEmbedding(nn.Module):
     """A table of ``count`` learned vectors added by index (positions, frames, view types).
 

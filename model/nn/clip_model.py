@@ -14,7 +14,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from model.errors import UserError
-from model.nn.blocks import BlockStack
+from model.nn.blocks import BlockStack, set_grad_checkpointing
 from model.nn.config import CMRClipConfig, VideoTowerConfig
 from model.nn.text_tower import TextTower, check_texts
 from model.nn.video_flat import FlatVideoTower
@@ -88,9 +88,7 @@ class CMRClip(nn.Module):
         Trades about a third more video compute for a fraction of its activation memory
         (``BlockStack``), which is what lets a large batch of long videos fit on one GPU.
         """
-        for module in self.visual.modules():
-            if isinstance(module, BlockStack):
-                module.grad_checkpointing = enable
+        set_grad_checkpointing(self.visual, enable)
 
     def compile_video_tower(self) -> None:
         """Compile the video tower in place with ``torch.compile`` (its parameter names unchanged).
