@@ -17,7 +17,7 @@ import pandas as pd
 
 from dashboard.jobs import model_command, process_alive
 from model.atomic import atomic_write_json
-from model.errors import UserError
+from model.errors import OutOfDeviceMemory, UserError
 from model.training.run_folder import RunFolder
 
 _VAL_KEYS = ("val_auc", "val_r@1", "val_r@5", "val_r@10")
@@ -195,7 +195,7 @@ def resume_command(
 
 def ran_out_of_gpu_memory(status: dict[str, Any]) -> bool:
     """Whether the run's last message says a step ran out of GPU memory."""
-    return str(status.get("message", "")).startswith("out of GPU memory")
+    return str(status.get("message", "")).startswith(OutOfDeviceMemory.PREFIX)
 
 
 def _launcher(args: list[str], gpus: int) -> list[str]:

@@ -15,3 +15,13 @@ class DataError(UserError):
 
 class CheckpointError(UserError):
     """A checkpoint that is missing, foreign, corrupted or from another model family."""
+
+
+class OutOfDeviceMemory(UserError):
+    """A training step ran out of GPU memory; the run stops and keeps its last checkpoint.
+
+    Its message starts with ``PREFIX``, which a run's status keeps, so the dashboard can tell
+    this failure from others and offer to resume with gradient checkpointing.
+    """
+
+    PREFIX = "out of GPU memory"

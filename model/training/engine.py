@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from model.errors import UserError
+from model.errors import OutOfDeviceMemory, UserError
 from model.nn.loss import text_ids_from_texts
 from model.nn.sentence_loss import SentenceLoss
 from model.training.distributed import DistContext, any_across, mean_across
@@ -32,24 +32,20 @@ class TrainingDiverged(UserError):
     """The loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
 
 
-class OutOfDeviceMemory(UserError):
-    """A training step ran out of GPU memory; the run stops and keeps its last checkpoint.
-
-    The message names the remedies that keep the run resumable (gradient checkpointing, more
-    GPUs for the same global batch) before the one that does not (a smaller batch).
-    """
-
-
 @contextlib.contextmanager
 def out_of_memory_as_user_error(step: int, studies: int, ctx: DistContext) -> Iterator[None]:
-    """Turn a CUDA out-of-memory error in step ``step`` into one message saying what to change."""
+    """Turn a CUDA out-of-memory error in step ``step`` into one message saying what to change.
+
+    The remedies that keep the run resumable (gradient checkpointing, more GPUs for the same
+    global batch) come before the one that does not (a smaller batch).
+    """
     try:
         yield
     except torch.OutOfMemoryError:
         spread = f" (the global batch over {ctx.world_size} processes)" if ctx.distributed else ""
         raise OutOfDeviceMemory(
-            f"out of GPU memory at step {step}, {studies} studies per GPU{spread}. Rerun with "
-            "--grad-checkpointing, or spread the batch over more GPUs with torchrun "
+            f"{OutOfDeviceMemory.PREFIX} at step {step}, {studies} studies per GPU{spread}. "
+            "Rerun with --grad-checkpointing, or spread the batch over more GPUs with torchrun "
             "--nproc_per_node N (add --resume to continue from last.pt, which is kept), or start "
             "afresh with a lower --batch-size"
         ) from None
