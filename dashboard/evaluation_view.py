@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from dashboard.jobs import model_command
-from dashboard.settings import Settings
+from dashboard.settings import Settings, position_of
 from model.errors import UserError
 
 
@@ -55,6 +55,26 @@ def evaluation_command(
     if others:
         args += ["--compare", *map(str, others)]
     return out, model_command(*args)
+
+
+def default_sites(datasets: list[Path], active: Path | None) -> tuple[int, int | None]:
+    """The form's starting choice: (index of the internal dataset, index of the external one or
+    None) in ``datasets``. Internal is the active dataset (else the first); external is its one
+    sibling dataset (same parent folder, as the demo's ``internal`` and ``external`` sites are),
+    or among several the one named ``external``, else None."""
+    if not datasets:
+        return 0, None
+    resolved = [path.resolve() for path in datasets]
+    internal = position_of(active, datasets)
+    siblings = [
+        i
+        for i, path in enumerate(resolved)
+        if i != internal and path.parent == resolved[internal].parent
+    ]
+    named = [i for i in siblings if resolved[i].name == "external"]
+    if named or len(siblings) == 1:
+        return internal, (named or siblings)[0]
+    return internal, None
 
 
 def list_evaluations(settings: Settings) -> list[Path]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from dashboard.jobs import model_command
-from dashboard.settings import Settings, find_named
+from dashboard.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,12 @@ def study_count(dataset: Path) -> int:
 def studio_status(settings: Settings) -> StudioStatus:
     """Scan the data root once."""
     datasets = [DatasetSummary(p, study_count(p)) for p in settings.datasets()]
-    indexes = sorted({p.parent for p in find_named(settings.data_root, "chroma.sqlite3")})
     return StudioStatus(
         datasets=datasets,
         active_dataset=settings.active_dataset(),
         runs=len(settings.runs()),
         active_checkpoint=settings.active_checkpoint(),
-        indexes=indexes,
+        indexes=settings.index_folders(),
     )
 
 

@@ -101,6 +101,13 @@ class Settings:
         """Every ingested dataset folder (holds ``studies.parquet``) under the root, sorted."""
         return sorted(p.parent for p in find_named(self.data_root, "studies.parquet"))
 
+    def index_folders(self) -> list[Path]:
+        """The embedded case indexes of the datasets, sorted: each dataset's ``DATASET/../chroma``
+        folder (``model.index.client.default_chroma_path``) that holds a Chroma database. The
+        scan of the root skips ``chroma`` folders, so they are looked up here instead."""
+        folders = {dataset.resolve().parent / "chroma" for dataset in self.datasets()}
+        return sorted(folder for folder in folders if (folder / "chroma.sqlite3").is_file())
+
     def runs(self) -> list[Path]:
         """Every training run folder (holds ``status.json`` or ``config.json``), newest first."""
         found = {p.parent for p in find_named(self.data_root, "status.json")}
@@ -151,6 +158,14 @@ class Settings:
         found = self.datasets()
         preferred = [p for p in found if "internal" in p.name]
         return (preferred or found or [None])[0]
+
+
+def position_of(active: Path | None, datasets: list[Path]) -> int:
+    """Index of ``active`` in ``datasets`` (compared resolved), else 0: a form's starting choice."""
+    if active is None:
+        return 0
+    resolved = [path.resolve() for path in datasets]
+    return resolved.index(active.resolve()) if active.resolve() in resolved else 0
 
 
 def _is_run(folder: Path) -> bool:

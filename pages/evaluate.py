@@ -1,17 +1,20 @@
 """Evaluate: run the paper-style evaluation suite as a job, browse its tables and figures, export."""
 
+import functools
 from pathlib import Path
 
 import streamlit as st
 
 from dashboard.context import EmptyState, Studio
 from dashboard.evaluation_view import (
+    default_sites,
     evaluation_command,
     list_evaluations,
     read_outputs,
     table_group,
     zip_folder,
 )
+from dashboard.overview import relative
 from dashboard.plots import fewshot_figure
 from dashboard.prompt_editor import prompt_files
 from dashboard.studies import label_file
@@ -31,15 +34,23 @@ def launch_section() -> None:
     with st.expander("New evaluation", expanded=not list_evaluations(settings)):
         with st.form("evaluate"):
             row = st.columns(2)
-            dataset = row[0].selectbox("Internal dataset", datasets, format_func=lambda p: p.name)
+            shown = functools.partial(relative, root=settings.data_root)
+            internal_at, external_at = default_sites(datasets, settings.active_dataset())
+            dataset = row[0].selectbox(
+                "Internal dataset", datasets, index=internal_at, format_func=shown
+            )
             external = row[1].selectbox(
                 "External dataset (optional)",
                 [None, *datasets],
-                format_func=lambda p: "—" if p is None else p.name,
+                index=0 if external_at is None else external_at + 1,
+                format_func=shown,
             )
             prompts = prompt_files(settings)
             prompt_key = row[0].selectbox("Prompt set", list(prompts))
-            labels_text = row[1].text_input("Labels CSV (blank: DATASET/labels.csv)")
+            labels_text = row[1].text_input(
+                "Labels CSV (optional)",
+                help="Blank: each dataset's own labels.csv, or the demo's raw/<site>/labels.csv.",
+            )
             compare = st.multiselect(
                 "Compare with (optional)",
                 [p for p in settings.checkpoints() if p != checkpoint],

@@ -1,5 +1,6 @@
 """Train: launch runs from presets, watch live curves, stop / resume, choose the active checkpoint."""
 
+import functools
 from datetime import datetime
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import streamlit as st
 
 from dashboard import cache
 from dashboard.context import EmptyState, Studio
+from dashboard.overview import relative
 from dashboard.plots import loss_curve, validation_curves
 from dashboard.runs import (
     TrainForm,
@@ -23,6 +25,7 @@ from dashboard.runs import (
     run_state,
     runs_table,
 )
+from dashboard.settings import position_of
 from dashboard.ui import job_panel, launch, page_guard, page_header
 
 studio = Studio()
@@ -48,7 +51,12 @@ def launch_form() -> None:
     gpus = cache.gpus()
     with st.expander("New training run", expanded=not studio.settings.runs()):
         top = st.columns(3)
-        dataset = top[0].selectbox("Dataset", datasets, format_func=lambda p: p.name)
+        dataset = top[0].selectbox(
+            "Dataset",
+            datasets,
+            index=position_of(studio.settings.active_dataset(), datasets),
+            format_func=functools.partial(relative, root=studio.settings.data_root),
+        )
         preset = top[1].selectbox(
             "Preset", presets, index=presets.index("cpu-small") if "cpu-small" in presets else 0
         )

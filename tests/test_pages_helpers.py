@@ -11,13 +11,14 @@ import pandas as pd
 import pytest
 
 from dashboard.cine import cine_player_html, player_height
-from dashboard.evaluation_view import evaluation_command, table_group
+from dashboard.evaluation_view import default_sites, evaluation_command, table_group
 from dashboard.importer import ingest_command
+from dashboard.overview import studio_status
 from dashboard.prompt_editor import diagnoses_rows, findings_rows, prompt_set_from_rows
 from dashboard.runs import format_eta, run_state
 from dashboard.scoring import CachedTextEncoder, clean_query
 from dashboard.search import page_of, rank
-from dashboard.settings import Settings
+from dashboard.settings import Settings, position_of
 from dashboard.studies import StudyFilter, apply_filter, display_table, thumbnail_strip, view_frames
 from model import workers
 from model.data import ingest
@@ -122,6 +123,12 @@ def test_settings_discovery_and_active(tmp_path: Path) -> None:
     (run / "status.json").write_text(json.dumps({"state": "finished"}))
     (run / "last.pt").write_bytes(b"x")
     assert settings.datasets() == [dataset] and settings.runs() == [run]
+    assert settings.index_folders() == []
+    index = dataset.parent / "chroma"  # where ``python -m model index`` puts it by default
+    index.mkdir()
+    (index / "chroma.sqlite3").write_bytes(b"x")
+    assert settings.index_folders() == [index.resolve()]
+    assert studio_status(settings).indexes == [index.resolve()]
     assert settings.active_checkpoint() == run / "last.pt"
     settings.write_active(checkpoint=run / "last.pt", dataset=dataset)
     assert settings.read_active()["dataset"] == str(dataset.resolve())
@@ -137,6 +144,23 @@ def test_evaluation_tables_are_grouped_by_their_file_name() -> None:
     assert table_group("internal/confusion_train-split_probe_run_best.csv") == "Diagnosis"
     assert table_group("internal/diagnosis.csv") == "Diagnosis"
     assert table_group("internal/counts.csv") == "Other"
+
+
+def test_evaluation_form_starts_on_the_active_site_and_its_sibling(tmp_path: Path) -> None:
+    demo, other = tmp_path / "demo", tmp_path / "import"
+    external, internal, scan = demo / "external", demo / "internal", other / "scan"
+    datasets = [external, internal, scan]  # sorted, as Settings.datasets() lists them
+    for folder in datasets:
+        folder.mkdir(parents=True)
+    assert default_sites(datasets, internal) == (1, 0)
+    assert default_sites(datasets, external) == (0, 1)  # the one sibling, whatever its name
+    assert default_sites(datasets, scan) == (2, None)  # no sibling: no external site
+    assert default_sites(datasets, None) == (0, 1)
+    assert default_sites([internal, demo / "external-b", external], internal) == (0, 2)
+    assert default_sites([internal, demo / "a", demo / "b"], internal) == (0, None)
+    assert default_sites([], None) == (0, None)
+    assert position_of(tmp_path / "demo" / ".." / "demo" / "internal", datasets) == 1
+    assert position_of(tmp_path / "elsewhere", datasets) == 0
 
 
 def test_evaluation_command_compares_other_checkpoints_only(tmp_path: Path) -> None:
