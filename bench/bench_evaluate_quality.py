@@ -26,17 +26,11 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from model.evaluation.headline import mean_of
 from model.evaluation.runner import EvaluationRequest, evaluate
 from model.prompts import DEFAULT_PROMPTS
-
-
-def _mean(rows: list[dict], key: str, **match: object) -> float:
-    values = [r[key] for r in rows if all(r.get(k) == v for k, v in match.items())]
-    finite = [v for v in values if v is not None]
-    return float(np.mean(finite)) if finite else float("nan")
 
 
 def targets(summary: dict, model: str) -> pd.DataFrame:
@@ -48,26 +42,30 @@ def targets(summary: dict, model: str) -> pd.DataFrame:
         site, fewshot = result["site"], result["fewshot"]
         # compare 8-shot with zero-shot on the same labels (k=8 needs > 8 studies per class)
         at_eight = {f["label"] for f in fewshot if f["k"] == 8}
-        zero_shot = _mean([r for r in result["zeroshot"] if r["label_key"] in at_eight], "auc")
+        zero_shot = mean_of([r for r in result["zeroshot"] if r["label_key"] in at_eight], "auc")
         probe = result["diagnosis"].get("linear probe", {}).get("accuracy")
         split_probe = result["diagnosis"].get("train-split probe", {}).get("accuracy")
         to_study = next((r for r in result["retrieval"] if r["direction"] == "report_to_study"), {})
         # (measured, threshold, ceiling: the best any model can reach on these studies, if known)
         measured = {
             "1-shot prototype mean AUC": (
-                _mean(fewshot, "auc", method="prototype", k=1),
+                mean_of(fewshot, "auc", method="prototype", k=1),
                 0.85,
                 None,
             ),
             "8-shot prototype mean AUC - zero-shot": (
-                _mean(fewshot, "auc", method="prototype", k=8) - zero_shot,
+                mean_of(fewshot, "auc", method="prototype", k=8) - zero_shot,
                 0.0,
                 None,
             ),
             # the same figures for the probe that starts from the prompts (not the target)
-            "1-shot prompted mean AUC": (_mean(fewshot, "auc", method="prompted", k=1), 0.85, None),
+            "1-shot prompted mean AUC": (
+                mean_of(fewshot, "auc", method="prompted", k=1),
+                0.85,
+                None,
+            ),
             "8-shot prompted mean AUC - zero-shot": (
-                _mean(fewshot, "auc", method="prompted", k=8) - zero_shot,
+                mean_of(fewshot, "auc", method="prompted", k=8) - zero_shot,
                 0.0,
                 None,
             ),

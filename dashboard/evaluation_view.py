@@ -20,6 +20,7 @@ import pandas as pd
 from dashboard.jobs import model_command
 from dashboard.settings import Settings, position_of
 from model.errors import UserError
+from model.evaluation.headline import headline
 
 
 @dataclass
@@ -31,6 +32,12 @@ class EvaluationOutputs:
     images: list[Path] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     reports: list[Path] = field(default_factory=list)
+
+    def key_figures(self) -> pd.DataFrame:
+        """The headline table of the summary (``model.evaluation.headline``); empty without one."""
+        results = self.summary.get("results")
+        records = [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
+        return headline(records)
 
 
 def evaluation_command(
@@ -101,9 +108,10 @@ def read_outputs(folder: Path) -> EvaluationOutputs:
     summary = folder / "summary.json"
     if summary.is_file():
         try:
-            outputs.summary = json.loads(summary.read_text(encoding="utf-8"))
+            loaded = json.loads(summary.read_text(encoding="utf-8"))
         except ValueError:
-            outputs.summary = {}
+            loaded = {}
+        outputs.summary = loaded if isinstance(loaded, dict) else {}
     return outputs
 
 
@@ -135,3 +143,24 @@ def table_group(name: str) -> str:
         if key in lowered:
             return label
     return "Other"
+
+
+GROUP_ORDER = (
+    "Zero-shot",
+    "Few-shot",
+    "Linear probe",
+    "Diagnosis",
+    "Retrieval",
+    "Model comparison",
+    "Prompt reading",
+    "Other",
+)
+
+
+def grouped_tables(names: list[str]) -> dict[str, list[str]]:
+    """Table names by section (``table_group``), sections in the order a paper reads them
+    (``GROUP_ORDER``: zero-shot first), names in their given order within each."""
+    groups: dict[str, list[str]] = {group: [] for group in GROUP_ORDER}
+    for name in names:
+        groups[table_group(name)].append(name)
+    return {group: members for group, members in groups.items() if members}

@@ -9,9 +9,9 @@ from dashboard.context import EmptyState, Studio
 from dashboard.evaluation_view import (
     default_sites,
     evaluation_command,
+    grouped_tables,
     list_evaluations,
     read_outputs,
-    table_group,
     zip_folder,
 )
 from dashboard.overview import relative
@@ -102,12 +102,18 @@ def results_section() -> None:
             file_name=report.name,
             key=f"dl-{report}",
         )
+    key_figures = outputs.key_figures()
+    if not key_figures.empty:
+        st.subheader("Headline")
+        st.dataframe(key_figures, hide_index=True, key="ev-headline")
+        st.caption(
+            "Means over each site's labels; the tables below have every label with its "
+            "confidence interval."
+        )
     if outputs.summary:
-        with st.expander("Summary"):
-            st.json(outputs.summary)
-    groups: dict[str, list[str]] = {}
-    for name in outputs.tables:
-        groups.setdefault(table_group(name), []).append(name)
+        with st.expander("summary.json"):
+            st.json(outputs.summary, expanded=False)
+    groups = grouped_tables(list(outputs.tables))
     tabs = st.tabs(list(groups) + (["Figures"] if outputs.images else []))
     for tab, (group, names) in zip(tabs, groups.items(), strict=False):
         with tab:

@@ -11,12 +11,14 @@ import pytest
 
 from model.errors import DataError
 from model.evaluation.fewshot import FewShotConfig
+from model.evaluation.headline import headline
 from model.evaluation.inputs import load_development, load_labels, load_site
 from model.evaluation.outputs import write_outputs
 from model.evaluation.probes import ProbeConfig
 from model.evaluation.report import compact
 from model.evaluation.site_probes import fit_train_split
 from model.evaluation.suite import SuiteConfig, evaluate_site
+from model.schema import DIAGNOSES
 from tests.eval_fakes import FakeDataset, fake_encoder, fake_prompts
 
 CONFIG = SuiteConfig(
@@ -143,6 +145,14 @@ def test_write_outputs_writes_every_file_and_valid_json(site, tmp_path: Path) ->
         assert (out / "internal" / "plots" / f"{plot}.png").stat().st_size > 1000
     html = (out / "report.html").read_text()
     assert "data:image/png;base64" in html and "a problem" in html
+    key_figures = headline(summary["results"])
+    assert list(key_figures.columns) == ["figure", "a · internal", "b/c · internal"]
+    zeroshot_a = results[0].zeroshot
+    mean_auc = zeroshot_a.loc[~zeroshot_a["label_key"].isin(DIAGNOSES), "auc"].mean()
+    assert key_figures.set_index("figure").loc["zero-shot findings, mean AUC", "a · internal"] == (
+        pytest.approx(mean_auc)
+    )
+    assert "<h2>Headline</h2>" in html and f"{mean_auc:.3f}" in html
     loaded = json.loads((out / "summary.json").read_text())  # strict JSON: no NaN
     assert loaded == json.loads(json.dumps(summary))
     assert loaded["version"] == 1 and len(loaded["results"]) == 2

@@ -3,6 +3,8 @@ cases, a case opens with its cine views, the map renders, runs are listed."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,24 @@ def test_evaluate_page_offers_the_other_checkpoints_for_comparison(app) -> None:
     compare = next(m for m in at.multiselect if m.label == "Compare with (optional)")
     # best.pt is the model evaluated; every other checkpoint (here the run's last.pt) is offered
     assert compare.options == ["tiny/last.pt"]
+
+
+def test_evaluate_page_leads_with_the_headline_of_a_finished_evaluation(app, data_root) -> None:
+    folder = data_root / "evaluations" / "eval-test"
+    (folder / "internal").mkdir(parents=True)
+    (folder / "internal" / "zeroshot.csv").write_text("model,Label,AUC\nm,LGE,0.9\n")
+    (folder / "internal" / "diagnosis.csv").write_text("model,accuracy\nm,0.5\n")
+    result = {"model": "m", "site": "internal", "zeroshot": [{"label_key": "lge", "auc": 0.9}]}
+    (folder / "summary.json").write_text(json.dumps({"results": [result, "not a record"]}))
+    try:
+        at = app("pages/evaluate.py")
+        headline = next(d.value for d in at.dataframe if "figure" in d.value.columns)
+        assert headline.to_dict("records") == [
+            {"figure": "zero-shot findings, mean AUC", "internal": 0.9}
+        ]
+        assert [t.label for t in at.tabs] == ["Zero-shot", "Diagnosis"]
+        (folder / "summary.json").write_text("[1, 2]")  # not a summary: no headline, no error
+        at = app("pages/evaluate.py")
+        assert not any("figure" in d.value.columns for d in at.dataframe)
+    finally:
+        shutil.rmtree(data_root / "evaluations")

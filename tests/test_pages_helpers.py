@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 
 from dashboard.cine import cine_player_html, player_height
-from dashboard.evaluation_view import default_sites, evaluation_command, table_group
+from dashboard.evaluation_view import (
+    default_sites,
+    evaluation_command,
+    grouped_tables,
+    table_group,
+)
 from dashboard.importer import ingest_command
 from dashboard.overview import studio_status
 from dashboard.prompt_editor import diagnoses_rows, findings_rows, prompt_set_from_rows
@@ -144,6 +149,15 @@ def test_evaluation_tables_are_grouped_by_their_file_name() -> None:
     assert table_group("internal/confusion_train-split_probe_run_best.csv") == "Diagnosis"
     assert table_group("internal/diagnosis.csv") == "Diagnosis"
     assert table_group("internal/counts.csv") == "Other"
+    names = ["external/diagnosis.csv", "internal/counts.csv", "internal/zeroshot.csv",
+             "external/fewshot.csv", "internal/fewshot.csv"]  # fmt: skip
+    assert grouped_tables(names) == {
+        "Zero-shot": ["internal/zeroshot.csv"],
+        "Few-shot": ["external/fewshot.csv", "internal/fewshot.csv"],
+        "Diagnosis": ["external/diagnosis.csv"],
+        "Other": ["internal/counts.csv"],
+    }
+    assert list(grouped_tables(names)) == ["Zero-shot", "Few-shot", "Diagnosis", "Other"]
 
 
 def test_evaluation_form_starts_on_the_active_site_and_its_sibling(tmp_path: Path) -> None:

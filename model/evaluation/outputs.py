@@ -20,6 +20,7 @@ from typing import Any
 from model.atomic import atomic_write_text
 from model.evaluation.compare import comparison_tables
 from model.evaluation.encoders import Encoder
+from model.evaluation.headline import headline
 from model.evaluation.inputs import SiteData
 from model.evaluation.plots import plot_comparison, plot_confusion, plot_fewshot, plot_roc
 from model.evaluation.report import build_summary, render_html, write_html, write_summary
@@ -117,9 +118,12 @@ def write_outputs(
         "csv": sorted(str(p.relative_to(out)) for p in csv_paths),
         "plots": sorted(str(p.relative_to(out)) for paths in plots.values() for p in paths),
     }
-    page = render_html("CMR-CLIP evaluation", tables, plots, site_records, models, problems)
-    write_html(out / "report.html", page)
     summary = build_summary(results, site_records, models, files, problems, config, comparisons)
+    key_figures = headline(summary["results"])
+    page = render_html(
+        "CMR-CLIP evaluation", tables, plots, site_records, models, problems, key_figures
+    )
+    write_html(out / "report.html", page)
     write_summary(out / "summary.json", summary)
     log.info(
         "evaluation written to %s (%d tables, %d figures)", out, len(csv_paths), len(files["plots"])

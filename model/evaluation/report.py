@@ -116,6 +116,12 @@ _NOTES = {
 }
 
 
+_HEADLINE_NOTE = (
+    "Means over the labels of each site (few-shot: over the labels with enough studies of each "
+    "class for that k). Each figure's table below has it per label, with its confidence interval."
+)
+
+
 def _interval(metric: str, low: float, high: float) -> str:
     if pd.isna(low) or pd.isna(high):
         return "–"
@@ -150,8 +156,10 @@ def render_html(
     sites: list[dict[str, Any]],
     models: list[dict[str, str]],
     problems: list[str],
+    key_figures: pd.DataFrame | None = None,
 ) -> str:
-    """One self-contained HTML page: models, problems, then per site every table and figure."""
+    """One self-contained HTML page: models, problems, the headline (``headline.headline``),
+    then per site every table and figure."""
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
     ]
@@ -161,6 +169,8 @@ def render_html(
         parts.append("<h2>Problems</h2><ul>")
         parts += [f"<li class='problem'>{html.escape(p)}</li>" for p in problems]
         parts.append("</ul>")
+    if key_figures is not None and not key_figures.empty:
+        parts.append(f"<h2>Headline</h2><p>{html.escape(_HEADLINE_NOTE)}</p>{_table(key_figures)}")
     for site in sites:
         name = site["name"]
         parts.append(f"<h2>Site: {html.escape(name)}</h2>")

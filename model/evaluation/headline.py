@@ -1,0 +1,101 @@
+"""The evaluation's headline: the figures a reader looks for first, per model and site.
+
+Built from the summary document's ``results`` records (``report.build_summary``), so the HTML
+report and the dashboard, which reads ``summary.json``, show the same table:
+
+    figure                               | internal | external
+    zero-shot findings, mean AUC         |   0.930  |   0.921
+    few-shot prototype, mean AUC (k = 1) |   0.767  |   0.749
+    ...
+
+Finding means leave out the diagnosis classes' one-vs-rest rows, which the zero-shot and probe
+tables also hold. Means are over the labels each figure has (few-shot skips a label whose class sizes leave no
+query at that k), so a row's label count can differ from the zero-shot one. Every figure is
+read from rows the suite already computed; nothing here touches labels or embeddings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from model.schema import DIAGNOSES
+
+Record = dict[str, Any]
+
+
+def mean_of(rows: list[Record], key: str, **match: object) -> float:
+    """Mean of ``key`` over the rows whose fields equal ``match`` (None values skipped), or NaN."""
+    values = [r[key] for r in rows if all(r.get(k) == v for k, v in match.items())]
+    finite = [float(v) for v in values if v is not None and np.isfinite(float(v))]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def finding_rows(result: Record, table: str) -> list[Record]:
+    """The rows of ``result[table]`` (zero-shot or probe) that are findings: not a diagnosis class
+    (the classes of the result's diagnosis blocks, and the schema's ``DIAGNOSES``), whose
+    one-vs-rest rows those tables also hold."""
+    classes = set(DIAGNOSES)
+    for block in result.get("diagnosis", {}).values():
+        classes.update(block.get("classes") or [])
+    return [row for row in result.get(table, []) if row.get("label_key") not in classes]
+
+
+def _diagnosis(setting: str) -> Callable[[Record], float]:
+    def read(result: Record) -> float:
+        value = result.get("diagnosis", {}).get(setting, {}).get("accuracy")
+        return float("nan") if value is None else float(value)
+
+    return read
+
+
+def _report_to_study(key: str) -> Callable[[Record], float]:
+    def read(result: Record) -> float:
+        rows = [r for r in result.get("retrieval", []) if r.get("direction") == "report_to_study"]
+        value = rows[0].get(key) if rows else None
+        return float("nan") if value is None else float(value)
+
+    return read
+
+
+def _fewshot(method: str, k: int) -> Callable[[Record], float]:
+    return lambda result: mean_of(result.get("fewshot", []), "auc", method=method, k=k)
+
+
+FIGURES: dict[str, Callable[[Record], float]] = {
+    "zero-shot findings, mean AUC": lambda r: mean_of(finding_rows(r, "zeroshot"), "auc"),
+    "zero-shot diagnosis, accuracy": _diagnosis("zero-shot"),
+    "few-shot prototype, mean AUC (k = 1)": _fewshot("prototype", 1),
+    "few-shot prototype, mean AUC (k = 8)": _fewshot("prototype", 8),
+    "few-shot logistic, mean AUC (k = 8)": _fewshot("logistic", 8),
+    "few-shot prompted, mean AUC (k = 8)": _fewshot("prompted", 8),
+    "linear probe findings, mean AUC (cross-validated)": lambda r: mean_of(
+        finding_rows(r, "probe"), "auc", setting="linear probe"
+    ),
+    "linear probe diagnosis, accuracy (cross-validated)": _diagnosis("linear probe"),
+    "linear probe diagnosis, accuracy (fitted on the train split)": _diagnosis("train-split probe"),
+    "report → study, R@10": _report_to_study("R@10"),
+    "report → study, label-consistent precision@10": _report_to_study("label_precision@10"),
+    "report → study, label-consistent precision@10 ceiling": _report_to_study(
+        "label_precision@10_ceiling"
+    ),
+}
+
+
+def headline(results: list[Record]) -> pd.DataFrame:
+    """``figure`` plus one column per site (``model · site`` when several models), in the
+    order the results come; rows no result has a value for are dropped. Empty when no results."""
+    if not results:
+        return pd.DataFrame()
+    several = len({r.get("model") for r in results}) > 1
+    columns = {
+        (f"{r.get('model')} · {r.get('site')}" if several else str(r.get("site"))): [
+            read(r) for read in FIGURES.values()
+        ]
+        for r in results
+    }
+    table = pd.DataFrame({"figure": list(FIGURES), **columns})
+    return table[table.drop(columns="figure").notna().any(axis=1)].reset_index(drop=True)

@@ -1,0 +1,76 @@
+"""The evaluation headline: means read from the summary's result records, per model and site."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from model.evaluation.headline import headline, mean_of
+
+
+def _result(model: str, site: str, scale: float = 1.0) -> dict:
+    return {
+        "model": model,
+        "site": site,
+        "zeroshot": [
+            {"label_key": "lge", "auc": 0.9 * scale},
+            {"label_key": "rv_dilation", "auc": 0.7},
+            {"label_key": "normal", "auc": 0.0},  # a diagnosis class's one-vs-rest row
+            {"label_key": "sarcoid", "auc": 0.0},  # a class of this dataset's own prompt set
+        ],
+        "diagnosis": {
+            "zero-shot": {"accuracy": 0.5, "classes": ["normal", "sarcoid"]},
+            "linear probe": {"accuracy": 0.8, "classes": ["normal", "sarcoid"]},
+        },
+        "fewshot": [
+            {"label": "lge", "method": "prototype", "k": 1, "auc": 0.6},
+            {"label": "rv", "method": "prototype", "k": 1, "auc": 0.8},
+            {"label": "lge", "method": "prototype", "k": 8, "auc": 0.9},
+            {"label": "lge", "method": "logistic", "k": 1, "auc": 0.1},
+        ],
+        "probe": [
+            {"label_key": "lge", "setting": "linear probe", "auc": 0.95},
+            {"label_key": "lge", "setting": "train-split probe", "auc": 0.05},
+            {"label_key": "sarcoid", "setting": "linear probe", "auc": 0.05},
+        ],
+        "retrieval": [
+            {"direction": "study_to_report", "R@10": 0.1},
+            {"direction": "report_to_study", "R@10": 0.4, "label_precision@10": 0.3},
+        ],
+    }
+
+
+def test_headline_means_match_hand_computed_values() -> None:
+    table = headline([_result("m", "internal"), _result("m", "external", scale=0.5)])
+    assert list(table.columns) == ["figure", "internal", "external"]
+    row = table.set_index("figure")
+    assert row.loc["zero-shot findings, mean AUC", "internal"] == pytest.approx(0.8)
+    assert row.loc["zero-shot findings, mean AUC", "external"] == pytest.approx(0.575)
+    assert row.loc["few-shot prototype, mean AUC (k = 1)", "internal"] == pytest.approx(0.7)
+    assert row.loc["few-shot prototype, mean AUC (k = 8)", "internal"] == pytest.approx(0.9)
+    # neither the diagnosis classes' rows nor the train-split probe's finding rows count here
+    assert row.loc["linear probe findings, mean AUC (cross-validated)", "internal"] == 0.95
+    assert row.loc["linear probe diagnosis, accuracy (cross-validated)", "internal"] == 0.8
+    assert row.loc["report → study, R@10", "internal"] == 0.4  # not study → report's 0.1
+    # figures no result has (prompted few-shot, the train-split diagnosis, the ceiling) are dropped
+    assert "few-shot prompted, mean AUC (k = 8)" not in row.index
+    assert "linear probe diagnosis, accuracy (fitted on the train split)" not in row.index
+    assert "report → study, label-consistent precision@10 ceiling" not in row.index
+
+
+def test_headline_names_columns_by_model_when_there_are_several() -> None:
+    table = headline([_result("a", "internal"), _result("b", "internal")])
+    assert list(table.columns) == ["figure", "a · internal", "b · internal"]
+    assert headline([]).empty
+
+
+def test_mean_of_skips_missing_values_and_other_rows() -> None:
+    rows = [
+        {"k": 1, "auc": 0.5},
+        {"k": 1, "auc": None},
+        {"k": 1, "auc": math.nan},
+        {"k": 2, "auc": 1},
+    ]
+    assert mean_of(rows, "auc", k=1) == 0.5
+    assert math.isnan(mean_of(rows, "auc", k=3))
