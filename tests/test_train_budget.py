@@ -1,4 +1,4 @@
-"""Time-budgeted training: the epoch count chosen after epoch two, recorded, and kept on resume."""
+"""Time-budgeted training: the epoch count chosen after epoch four, recorded, and kept on resume."""
 
 from __future__ import annotations
 
@@ -58,41 +58,54 @@ def _clocked_budget(monkeypatch: pytest.MonkeyPatch, **fields: object) -> tuple[
     return EpochBudget(**fields), clock
 
 
-def test_the_second_epoch_sets_the_count_not_the_slower_first(
+def test_the_median_of_epochs_two_to_four_sets_the_count_not_the_slower_first_ones(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     budget, clock = _clocked_budget(monkeypatch, budget_s=100.0, epochs=40, resolved=False)
     clock[0] += 2.0  # set-up: spent, but not part of an epoch
     budget.start_epochs(step=0)
-    clock[0] += 12.0  # epoch 1 fills the caches: by its time 1 + 86 // 12 = 8 epochs would fit
-    assert budget.propose(step=10, steps_per_epoch=10) is None
-    clock[0] += 8.0  # epoch 2, the speed of the rest of the run
-    assert budget.propose(step=20, steps_per_epoch=10) == 2 + (100 - 22) // 8
+    for step, seconds in ((10, 12.0), (20, 8.0), (30, 5.0)):  # epoch 1 fills the caches
+        clock[0] += seconds
+        assert budget.propose(step=step, steps_per_epoch=10) is None
+    clock[0] += 6.0  # epoch 4: the median of 8, 5 and 6 s is the speed of the rest of the run
+    assert budget.propose(step=40, steps_per_epoch=10) == 4 + (100 - 33) // 6
     assert budget.active  # until the count is fixed (rank 0's, under torchrun)
-    budget.fix(11)
-    assert not budget.active and budget.state() == {"epochs": 11, "resolved": True, "spent_s": 22.0}
+    budget.fix(15)
+    assert not budget.active
+    assert budget.state() == {
+        "epochs": 15,
+        "resolved": True,
+        "spent_s": 33.0,
+        "epoch_s": {1: 12.0, 2: 8.0, 3: 5.0, 4: 6.0},
+    }
 
 
-def test_a_budget_the_first_epoch_shows_too_small_is_decided_at_once(
+def test_a_budget_an_early_epoch_shows_too_small_is_decided_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    budget, clock = _clocked_budget(monkeypatch, budget_s=25.0, epochs=40, resolved=False)
+    budget, clock = _clocked_budget(monkeypatch, budget_s=45.0, epochs=40, resolved=False)
     budget.start_epochs(step=0)
-    clock[0] += 12.0  # room for one more epoch: 2 in all, no later epoch can change that
-    assert budget.propose(step=10, steps_per_epoch=10) == 2
+    clock[0] += 12.0  # room for two more epochs: 3 in all, short of the fourth
+    assert budget.propose(step=10, steps_per_epoch=10) == 3
 
 
 def test_an_epoch_timed_across_a_resume_is_scaled_and_earlier_time_counts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    earlier = {"spent_s": 20.0, "epoch_s": {1: 12.0}}  # a checkpoint's budget state, mid epoch 2
     budget, clock = _clocked_budget(
-        monkeypatch, budget_s=100.0, epochs=40, resolved=False, spent_s=20.0
+        monkeypatch, budget_s=100.0, epochs=40, resolved=False, **earlier
     )
     clock[0] += 3.0  # the resumed session's set-up
     budget.start_epochs(step=15)  # stopped in the middle of epoch 2
     clock[0] += 4.0
     assert budget.remaining_s() == pytest.approx(73.0)
-    assert budget.propose(step=20, steps_per_epoch=10) == 2 + (100 - 27) // 8
+    assert budget.propose(step=20, steps_per_epoch=10) is None
+    assert budget.epoch_s == {1: 12.0, 2: 8.0}  # 4 s for half an epoch
+    for step in (30, 40):
+        clock[0] += 8.0
+        proposed = budget.propose(step=step, steps_per_epoch=10)
+    assert proposed == 4 + (100 - 43) // 8
 
 
 def test_set_total_steps_stretches_the_cosine_and_keeps_the_warmup() -> None:
@@ -144,21 +157,22 @@ def test_a_tight_budget_stops_after_the_first_epoch_with_a_best_checkpoint(
 def test_the_chosen_count_survives_resume_and_time_spent_before_a_stop_counts(
     tiny_data: Path, tmp_path: Path
 ) -> None:
-    roomy = _preset(tmp_path, "roomy", epochs=3, time_budget_s=ROOMY_S)
+    roomy = _preset(tmp_path, "roomy", epochs=6, time_budget_s=ROOMY_S)
     out = tmp_path / "resumed"
     _train(tiny_data, out, roomy, max_steps=2)  # stopped inside the first epoch
     state = read_checkpoint(out / "last.pt")["resume"]["trainer"]["budget"]
-    assert state["resolved"] is False and state["epochs"] == 3 and state["spent_s"] > 0
+    assert state["resolved"] is False and state["epochs"] == 6 and state["spent_s"] > 0
     _train(tiny_data, out, roomy, max_steps=4, resume=True)  # epoch one ends: no count yet
     state = read_checkpoint(out / "last.pt")["resume"]["trainer"]["budget"]
-    assert state["resolved"] is False and state["epochs"] == 3
-    _train(tiny_data, out, roomy, max_steps=7, resume=True)  # epoch two ends: 3 epochs chosen
+    assert state["resolved"] is False and state["epochs"] == 6 and list(state["epoch_s"]) == [1]
+    _train(tiny_data, out, roomy, max_steps=13, resume=True)  # epoch four ends: 6 chosen
     # A tighter budget on the next resume changes nothing: the count was fixed and recorded.
-    tight = _preset(tmp_path, "tight", epochs=3, time_budget_s=TIGHT_S)
+    tight = _preset(tmp_path, "tight", epochs=6, time_budget_s=TIGHT_S)
     result = _train(tiny_data, out, tight, resume=True)
-    assert result.state == "finished" and result.step == 3 * STEPS_PER_EPOCH
+    assert result.state == "finished" and result.step == 6 * STEPS_PER_EPOCH
     final = read_checkpoint(out / "last.pt")["resume"]["trainer"]["budget"]
-    assert final["resolved"] is True and final["epochs"] == 3
+    assert final["resolved"] is True and final["epochs"] == 6
+    assert list(final["epoch_s"]) == [1, 2, 3, 4]
     assert final["spent_s"] >= state["spent_s"]
 
 

@@ -1,31 +1,35 @@
-"""Time-budgeted runs: how many epochs fit in ``train.time_budget_s``, decided after epoch two.
+"""Time-budgeted runs: how many epochs fit in ``train.time_budget_s``, decided after epoch four.
 
-A preset can ask for "as many epochs as fit in 13 minutes, at most 56" instead of a fixed count,
-so a fast machine uses the time a slow one needs for fewer epochs. The count is fixed once, from
-the wall time of the second epoch (its validation and checkpoint included): the first one can
-run on cold caches (a fresh file cache made it 39% slower than the run's mean epoch), so timing
-it undercounts.
-Only a budget the first epoch already shows too small for a third epoch is decided after it.
+A preset can ask for "as many epochs as fit in 13 minutes, at most 84" instead of a fixed count,
+so a fast machine uses the time a slow one needs for fewer epochs. The count is fixed once, at
+the end of epoch ``DECIDED_AFTER``, from the median wall time of the epochs since
+``TIMED_FROM`` (validation and checkpoint included). The first epoch can run on cold caches (a
+fresh file cache made it 39% slower than the run's mean epoch), and the second still fills the
+frozen-text cache (14.5 s against 12.2 s for the run's mean on the demo), so timing either
+alone undercounts. A budget an earlier epoch already shows too small to reach epoch
+``DECIDED_AFTER`` is decided at once.
 The count is then recorded in the run folder and the checkpoints: the rest of the run, a resumed
 run included, is as deterministic as a fixed-epoch run. The cosine schedule is stretched to the
 chosen count from the next step (``schedule.set_total_steps``); warmup was planned for the cap
 and is unchanged.
 
-Time spent before an interruption is carried in the checkpoint (``spent_s``), so a run stopped
-and resumed still counts all of it; an epoch timed across a resume is scaled from the steps this
-session ran of it.
+Time spent before an interruption is carried in the checkpoint (``spent_s``, and the epoch times
+measured so far), so a run stopped and resumed still counts all of it; an epoch timed across a
+resume is scaled from the steps this session ran of it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
-TIMED_EPOCH = 2  # the epoch whose wall time sets the count (the first may meet cold caches)
+TIMED_FROM = 2  # the first epoch whose wall time counts (the first may meet cold caches)
+DECIDED_AFTER = 4  # the count is set from the median time of epochs TIMED_FROM..DECIDED_AFTER
 
 
 def epochs_within_budget(
@@ -45,13 +49,15 @@ def epochs_within_budget(
 class EpochBudget:
     """Wall-time accounting of one run across its sessions (resume).
 
-    ``epochs`` is the cap until ``resolved``; ``spent_s`` is the time of earlier sessions.
+    ``epochs`` is the cap until ``resolved``; ``spent_s`` is the time of earlier sessions;
+    ``epoch_s`` the wall time of each epoch measured before the count was fixed, by epoch number.
     """
 
     budget_s: float
     epochs: int
     resolved: bool
     spent_s: float = 0.0
+    epoch_s: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._session_start = self._mark = time.monotonic()
@@ -79,27 +85,30 @@ class EpochBudget:
 
         The epoch just ended is timed from the previous mark (the previous epoch's end, or the
         end of set-up), scaled to a whole epoch when this session ran only part of it. After
-        ``TIMED_EPOCH`` epochs its time decides; before, only a budget with no room for more
-        than ``TIMED_EPOCH`` epochs in all does.
+        ``DECIDED_AFTER`` epochs the median time of those since ``TIMED_FROM`` decides; before,
+        only a budget with no room to reach epoch ``DECIDED_AFTER`` does.
         """
         now = time.monotonic()
-        epoch_s = (now - self._mark) * steps_per_epoch / max(step - self._mark_step, 1)
-        self._mark, self._mark_step = now, step
         done = step // steps_per_epoch
-        epochs = epochs_within_budget(self.budget_s, self.elapsed_s(), epoch_s, self.epochs, done)
-        if done < TIMED_EPOCH and epochs > TIMED_EPOCH:
+        self.epoch_s[done] = (now - self._mark) * steps_per_epoch / max(step - self._mark_step, 1)
+        self._mark, self._mark_step = now, step
+        timed = [s for epoch, s in self.epoch_s.items() if epoch >= TIMED_FROM]
+        typical_s = statistics.median(timed or self.epoch_s.values())
+        epochs = epochs_within_budget(self.budget_s, self.elapsed_s(), typical_s, self.epochs, done)
+        if done < DECIDED_AFTER and epochs > DECIDED_AFTER:
             log.info(
                 "time budget: epoch %d took %.1f s; the count waits for epoch %d",
                 done,
-                epoch_s,
-                TIMED_EPOCH,
+                self.epoch_s[done],
+                DECIDED_AFTER,
             )
             return None
         log.info(
-            "time budget %.0f s: epoch %d took %.1f s, so the run trains %d epochs (at most %d)",
+            "time budget %.0f s: a typical epoch took %.1f s (epochs %s timed), so the run "
+            "trains %d epochs (at most %d)",
             self.budget_s,
-            done,
-            epoch_s,
+            typical_s,
+            sorted(e for e in self.epoch_s if e >= TIMED_FROM) or [done],
             epochs,
             self.epochs,
         )
@@ -111,4 +120,9 @@ class EpochBudget:
 
     def state(self) -> dict:
         """What a checkpoint keeps of the budget."""
-        return {"epochs": self.epochs, "resolved": self.resolved, "spent_s": self.elapsed_s()}
+        return {
+            "epochs": self.epochs,
+            "resolved": self.resolved,
+            "spent_s": self.elapsed_s(),
+            "epoch_s": dict(self.epoch_s),
+        }
