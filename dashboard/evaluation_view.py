@@ -71,14 +71,12 @@ def default_sites(datasets: list[Path], active: Path | None) -> tuple[int, int |
     or among several the one named ``external``, else None."""
     if not datasets:
         return 0, None
-    resolved = [path.resolve() for path in datasets]
     internal = position_of(active, datasets)
+    parent = datasets[internal].resolve().parent
     siblings = [
-        i
-        for i, path in enumerate(resolved)
-        if i != internal and path.parent == resolved[internal].parent
+        i for i, path in enumerate(datasets) if i != internal and path.resolve().parent == parent
     ]
-    named = [i for i in siblings if resolved[i].name == "external"]
+    named = [i for i in siblings if datasets[i].name == "external"]
     if named or len(siblings) == 1:
         return internal, (named or siblings)[0]
     return internal, None

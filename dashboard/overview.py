@@ -43,15 +43,23 @@ def study_count(dataset: Path) -> int:
         return 0
 
 
+def index_folders(datasets: list[Path]) -> list[Path]:
+    """The embedded case indexes of ``datasets``, sorted: each one's ``DATASET/../chroma`` folder
+    (``model.index.client.default_chroma_path``) that holds a Chroma database. The root scan
+    (``settings.find_named``) skips ``chroma`` folders, so they are looked up here instead."""
+    folders = {dataset.resolve().parent / "chroma" for dataset in datasets}
+    return sorted(folder for folder in folders if (folder / "chroma.sqlite3").is_file())
+
+
 def studio_status(settings: Settings) -> StudioStatus:
     """Scan the data root once."""
-    datasets = [DatasetSummary(p, study_count(p)) for p in settings.datasets()]
+    paths = settings.datasets()
     return StudioStatus(
-        datasets=datasets,
+        datasets=[DatasetSummary(p, study_count(p)) for p in paths],
         active_dataset=settings.active_dataset(),
         runs=len(settings.runs()),
         active_checkpoint=settings.active_checkpoint(),
-        indexes=settings.index_folders(),
+        indexes=index_folders(paths),
     )
 
 

@@ -101,13 +101,6 @@ class Settings:
         """Every ingested dataset folder (holds ``studies.parquet``) under the root, sorted."""
         return sorted(p.parent for p in find_named(self.data_root, "studies.parquet"))
 
-    def index_folders(self) -> list[Path]:
-        """The embedded case indexes of the datasets, sorted: each dataset's ``DATASET/../chroma``
-        folder (``model.index.client.default_chroma_path``) that holds a Chroma database. The
-        scan of the root skips ``chroma`` folders, so they are looked up here instead."""
-        folders = {dataset.resolve().parent / "chroma" for dataset in self.datasets()}
-        return sorted(folder for folder in folders if (folder / "chroma.sqlite3").is_file())
-
     def runs(self) -> list[Path]:
         """Every training run folder (holds ``status.json`` or ``config.json``), newest first."""
         found = {p.parent for p in find_named(self.data_root, "status.json")}

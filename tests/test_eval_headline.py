@@ -16,13 +16,10 @@ def _result(model: str, site: str, scale: float = 1.0) -> dict:
         "zeroshot": [
             {"label_key": "lge", "auc": 0.9 * scale},
             {"label_key": "rv_dilation", "auc": 0.7},
-            {"label_key": "normal", "auc": 0.0},  # a diagnosis class's one-vs-rest row
-            {"label_key": "sarcoid", "auc": 0.0},  # a class of this dataset's own prompt set
+            {"label_key": "normal", "auc": 0.0},  # diagnosis classes' one-vs-rest rows
+            {"label_key": "hcm", "auc": 0.0},
         ],
-        "diagnosis": {
-            "zero-shot": {"accuracy": 0.5, "classes": ["normal", "sarcoid"]},
-            "linear probe": {"accuracy": 0.8, "classes": ["normal", "sarcoid"]},
-        },
+        "diagnosis": {"zero-shot": {"accuracy": 0.5}, "linear probe": {"accuracy": 0.8}},
         "fewshot": [
             {"label": "lge", "method": "prototype", "k": 1, "auc": 0.6},
             {"label": "rv", "method": "prototype", "k": 1, "auc": 0.8},
@@ -32,7 +29,7 @@ def _result(model: str, site: str, scale: float = 1.0) -> dict:
         "probe": [
             {"label_key": "lge", "setting": "linear probe", "auc": 0.95},
             {"label_key": "lge", "setting": "train-split probe", "auc": 0.05},
-            {"label_key": "sarcoid", "setting": "linear probe", "auc": 0.05},
+            {"label_key": "amyloidosis", "setting": "linear probe", "auc": 0.05},
         ],
         "retrieval": [
             {"direction": "study_to_report", "R@10": 0.1},

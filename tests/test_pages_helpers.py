@@ -128,11 +128,10 @@ def test_settings_discovery_and_active(tmp_path: Path) -> None:
     (run / "status.json").write_text(json.dumps({"state": "finished"}))
     (run / "last.pt").write_bytes(b"x")
     assert settings.datasets() == [dataset] and settings.runs() == [run]
-    assert settings.index_folders() == []
+    assert studio_status(settings).indexes == []
     index = dataset.parent / "chroma"  # where ``python -m model index`` puts it by default
     index.mkdir()
     (index / "chroma.sqlite3").write_bytes(b"x")
-    assert settings.index_folders() == [index.resolve()]
     assert studio_status(settings).indexes == [index.resolve()]
     assert settings.active_checkpoint() == run / "last.pt"
     settings.write_active(checkpoint=run / "last.pt", dataset=dataset)

@@ -9,9 +9,9 @@ report and the dashboard, which reads ``summary.json``, show the same table:
     ...
 
 Finding means leave out the diagnosis classes' one-vs-rest rows, which the zero-shot and probe
-tables also hold. Means are over the labels each figure has (few-shot skips a label whose class sizes leave no
-query at that k), so a row's label count can differ from the zero-shot one. Every figure is
-read from rows the suite already computed; nothing here touches labels or embeddings.
+tables also hold. Means are over the labels each figure has (few-shot skips a label whose class
+sizes leave no query at that k), so a row's label count can differ from the zero-shot one. Every
+figure is read from rows the suite already computed; nothing here touches labels or embeddings.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model.schema import DIAGNOSES
+from model.evaluation.inputs import is_finding
 
 Record = dict[str, Any]
 
@@ -35,13 +35,9 @@ def mean_of(rows: list[Record], key: str, **match: object) -> float:
 
 
 def finding_rows(result: Record, table: str) -> list[Record]:
-    """The rows of ``result[table]`` (zero-shot or probe) that are findings: not a diagnosis class
-    (the classes of the result's diagnosis blocks, and the schema's ``DIAGNOSES``), whose
-    one-vs-rest rows those tables also hold."""
-    classes = set(DIAGNOSES)
-    for block in result.get("diagnosis", {}).values():
-        classes.update(block.get("classes") or [])
-    return [row for row in result.get(table, []) if row.get("label_key") not in classes]
+    """The finding rows (``inputs.is_finding``) of ``result[table]``: the zero-shot and probe
+    tables also hold one-vs-rest rows of the diagnosis classes."""
+    return [row for row in result.get(table, []) if is_finding(str(row.get("label_key")))]
 
 
 def _diagnosis(setting: str) -> Callable[[Record], float]:

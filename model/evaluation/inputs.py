@@ -109,9 +109,14 @@ class SiteData:
         return usable, np.where(usable, class_index[np.nan_to_num(onehot).argmax(axis=1)], -1)
 
 
+def is_finding(label: str) -> bool:
+    """Whether a label is a binary finding: every label except the diagnosis one-hots."""
+    return label not in DIAGNOSES
+
+
 def finding_columns(labels: pd.DataFrame) -> list[str]:
-    """Label columns that are binary findings: every column except the diagnosis one-hots."""
-    return [c for c in labels.columns if c not in DIAGNOSES]
+    """Label columns that are binary findings (``is_finding``)."""
+    return [c for c in labels.columns if is_finding(c)]
 
 
 def load_site(dataset: object, name: str, internal: bool, labels: pd.DataFrame) -> SiteData:

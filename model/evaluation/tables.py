@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from model.atomic import atomic_write_text
+from model.evaluation.inputs import is_finding
 from model.evaluation.suite import SiteResult
-from model.schema import DIAGNOSES
 
 PAPER_COLUMNS: list[str] = ["model", "Label", "Accuracy", "F1-score", "AUC"]
 DISPLAY_NAMES: dict[str, str] = {
@@ -55,7 +55,7 @@ def paper_format(rows: pd.DataFrame, model: str, site: str) -> pd.DataFrame:
     table.insert(0, "model", model)
     table.insert(1, "Label", table["label_key"].map(display_name))
     table["site"] = site
-    table["task"] = ["diagnosis" if key in DIAGNOSES else "finding" for key in table["label_key"]]
+    table["task"] = ["finding" if is_finding(key) else "diagnosis" for key in table["label_key"]]
     rest = [c for c in table.columns if c not in PAPER_COLUMNS]
     return table[PAPER_COLUMNS + rest]
 
