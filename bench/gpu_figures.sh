@@ -8,8 +8,8 @@
 #    then the flat tower under torch.compile;
 # 2. throughput and MFU of gpu-base (multiview and static at the preset's batch of 64; multiview
 #    and flat side by side at 16, where flat still fits), multiview's block stacks compiled,
-#    then both presets with gradient
-#    checkpointing (paper at batch 8, which does not fit without it);
+#    then both presets with gradient checkpointing (paper at batch 8, which does not fit
+#    without it);
 # 3. the real command line on the GPU: a demo dataset generated and ingested, gpu-base trained
 #    with a stop and a resume, embedded, and one epoch under torchrun (NCCL).
 # Everything printed also goes to OUT_DIR/gpu_figures.log as it runs, with the training run's
