@@ -10,15 +10,17 @@ needed. Training = forward + backward + AdamW step; embedding = video forward wi
 The first two steps (warm-up, text cache fill, compilation with ``--compile``) are not timed.
 Prints one line per configuration (with its peak GPU memory on CUDA; a configuration that runs
 out of it is reported as such and the others still run); with ``--mfu`` a second one: FLOPs per
-training step counted by torch over one more step, and the model FLOPs utilisation against the
-GPU's datasheet peak (or ``--peak-tflops``) and against a matmul measured on the same device in
-the same run (``bench/mfu.py``). The glibc allocator is tuned as the ``python -m model``
+training step counted by torch (``model_flops``: the video tower on one study, times the batch,
+so a checkpointed batch too large for a plain step is still counted), and the model FLOPs
+utilisation against the GPU's datasheet peak (or ``--peak-tflops``) and against a matmul
+measured on the same device in the same run (``bench/mfu.py``). The glibc allocator is tuned as the ``python -m model``
 commands tune it (``model/allocator.py``) unless ``--default-allocator``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import time
 from collections.abc import Callable
@@ -79,6 +81,52 @@ def time_steps(step: Callable[[], None], steps: int, device: torch.device) -> fl
     return time.perf_counter() - start
 
 
+def training_step(
+    model: CMRClip, optimizer: torch.optim.Optimizer, inputs: tuple, dtype: torch.dtype | None
+) -> Callable[[], None]:
+    """One optimiser step on ``inputs`` (``batch_inputs``' video, masks and texts), autocast in
+    ``dtype`` when given."""
+    video, view_mask, frame_mask, texts = inputs
+    ids = text_ids_from_texts(texts, video.device)
+    loss_fn = ClipLoss()
+
+    def step() -> None:
+        with torch.autocast(video.device.type, dtype=dtype, enabled=dtype is not None):
+            v, t, s = model(video, view_mask, frame_mask, texts)
+            loss = loss_fn(v.float(), t.float(), s.float(), ids)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def model_flops(model: CMRClip, inputs: tuple, dtype: torch.dtype | None) -> int:
+    """Training FLOPs (forward and backward) of one step on ``inputs``, less the B x B logits.
+
+    The video tower is counted on one study, times the batch (``batch_inputs`` gives every study
+    all views, so each costs the same): a plain step of the whole batch may not fit in memory
+    where a checkpointed one does. The text tower is counted on the batch's texts, as training
+    runs it (identical sentences once, padded to a common length).
+    """
+    video, view_mask, frame_mask, texts = inputs
+    autocast = functools.partial(torch.autocast, video.device.type, dtype=dtype)
+
+    def video_step() -> None:
+        with autocast(enabled=dtype is not None):
+            features = model.encode_video(video[:1], view_mask[:1], frame_mask[:1])
+        features.float().sum().backward()
+
+    def text_step() -> None:
+        with autocast(enabled=dtype is not None):
+            features = model.encode_text(texts)
+        features.float().sum().backward()
+
+    flops = count_flops(video_step) * len(texts) + count_flops(text_step)
+    model.zero_grad(set_to_none=True)
+    return flops
+
+
 def measure(
     preset_name: str,
     kind: str,
@@ -96,18 +144,10 @@ def measure(
     batch = batch or cfg.batch_size
     model = CMRClip(preset.model).to(device)
     optimizer = build_optimizer(model, cfg)
-    loss_fn = ClipLoss()
-    video, view_mask, frame_mask, texts = batch_inputs(batch, cfg.frames, cfg.image_size, device)
-    ids = text_ids_from_texts(texts, device)
+    inputs = batch_inputs(batch, cfg.frames, cfg.image_size, device)
+    video, view_mask, frame_mask, _ = inputs
     dtype = torch.bfloat16 if device.type == "cuda" and cfg.precision == "bf16" else None
-
-    def train_step() -> None:
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            v, t, s = model(video, view_mask, frame_mask, texts)
-            loss = loss_fn(v.float(), t.float(), s.float(), ids)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    train_step = training_step(model, optimizer, inputs, dtype)
 
     @torch.no_grad()
     def embed_step() -> None:
@@ -116,8 +156,8 @@ def measure(
 
     params = sum(p.numel() for p in model.visual.parameters())
     model.train()
-    # Model FLOPs: counted eagerly, before compilation, and without checkpointing's recompute.
-    flops = count_flops(train_step) if mfu else 0
+    # Model FLOPs: counted eagerly, before compilation and without checkpointing's recompute.
+    flops = model_flops(model, inputs, dtype) if mfu else 0
     model.set_grad_checkpointing(grad_checkpointing)
     if compile_tower:
         model.compile_video_tower()
