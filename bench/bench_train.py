@@ -13,8 +13,8 @@ out of it is reported as such and the others still run); with ``--mfu`` a second
 training step counted by torch (``model_flops``: the video tower on one study, times the batch,
 so a checkpointed batch too large for a plain step is still counted), and the model FLOPs
 utilisation against the GPU's datasheet peak (or ``--peak-tflops``) and against a matmul
-measured on the same device in the same run (``bench/mfu.py``). The glibc allocator is tuned as the ``python -m model``
-commands tune it (``model/allocator.py``) unless ``--default-allocator``.
+measured on the same device in the same run (``bench/mfu.py``). The glibc allocator is tuned as
+the ``python -m model`` commands tune it (``model/allocator.py``) unless ``--default-allocator``.
 """
 
 from __future__ import annotations
