@@ -16,25 +16,12 @@ import pytest
 import torch
 
 from model.nn.clip_model import CMRClip
-from model.nn.config import VideoTowerConfig
 from model.nn.presets import load_preset
+from tests.test_nn_towers import TINY
 
 pytestmark = pytest.mark.skipif(
     shutil.which("g++") is None and shutil.which("c++") is None,
     reason="torch.compile's CPU backend needs a C++ compiler",
-)
-
-TINY = VideoTowerConfig(
-    image_size=32,
-    patch_size=8,
-    frames=4,
-    width=32,
-    heads=2,
-    spatial_depth=1,
-    temporal_depth=1,
-    fusion_depth=1,
-    mlp_ratio=2.0,
-    temporal_grid=2,
 )
 
 
