@@ -33,14 +33,49 @@ def test_round_trip_restores_weights_and_meta(tiny_checkpoint: Path, tmp_path: P
     assert meta.step == 2
     assert meta.config["model"]["embed_dim"] == 32
     assert meta.tokenizer and len(meta.data_fingerprint) == 16
-    assert meta.fingerprint == weights_fingerprint(model.state_dict())
-    copy = tmp_path / "copy.pt"
+    payload = torch.load(tiny_checkpoint, weights_only=True)
+    record = payload["pretrained"]  # training stores the frozen text weights by reference
+    assert record["names"] == sorted(model.pretrained_state_names())
+    assert not set(record["names"]) & set(payload["state_dict"])
+    assert meta.fingerprint == weights_fingerprint(payload["state_dict"], record["fingerprint"])
+    copy = tmp_path / "copy.pt"  # every tensor stored: the loader takes both forms
     save_checkpoint(copy, model, meta.config, data_fingerprint="d", epoch=1, step=2)
     again, again_meta = load_checkpoint(copy)
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, again.state_dict()[name]), name
-    assert again_meta.fingerprint == meta.fingerprint
+    assert again_meta.fingerprint == weights_fingerprint(model.state_dict())
     assert not model.training
+
+
+def test_pretrained_weights_stored_by_reference_load_back_from_the_wheel(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    model, meta = load_checkpoint(tiny_checkpoint)
+    names = model.pretrained_state_names()
+    assert names and all(not model.get_parameter(n).requires_grad for n in names if "bias" in n)
+    whole, by_reference = tmp_path / "whole.pt", tmp_path / "by_reference.pt"
+    save_checkpoint(whole, model, meta.config, data_fingerprint="d", epoch=1, step=2)
+    save_checkpoint(
+        by_reference, model, meta.config, data_fingerprint="d", epoch=1, step=2, pretrained=names
+    )
+    assert by_reference.stat().st_size < whole.stat().st_size / 3
+    again, again_meta = load_checkpoint(by_reference)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, again.state_dict()[name]), name
+    assert again_meta.fingerprint == meta.fingerprint  # the same weights, stored the same way
+
+
+def test_other_pretrained_weights_are_refused(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    payload = torch.load(tiny_checkpoint, weights_only=True)
+    payload["pretrained"]["fingerprint"] = "0" * 16  # trained on another MiniLM build
+    other = tmp_path / "other.pt"
+    torch.save(payload, other)
+    with pytest.raises(CheckpointError, match="other pretrained text weights"):
+        load_checkpoint(other)
+    payload["pretrained"]["names"] = payload["pretrained"]["names"][1:]
+    torch.save(payload, other)
+    with pytest.raises(CheckpointError, match="does not hold as frozen"):
+        load_checkpoint(other)
 
 
 def test_fingerprint_changes_with_the_weights(tiny_checkpoint: Path) -> None:

@@ -82,6 +82,11 @@ class CMRClip(nn.Module):
         features = self.text.encode_frozen(hidden, attention_mask)
         return F.normalize(features, dim=-1) if normalize else features
 
+    def pretrained_state_names(self) -> list[str]:
+        """Keys of ``state_dict()`` holding pretrained weights that training never changes (the
+        text tower's frozen part); checkpoints store them by reference (``model.training``)."""
+        return [f"text.{name}" for name in self.text.frozen_state_names()]
+
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         """Recompute the video tower's attention blocks in backward instead of storing them.
 

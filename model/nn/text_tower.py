@@ -130,6 +130,13 @@ class TextTower(nn.Module):
         """Token embeddings and the lower ``6 - unlocked_layers`` layers."""
         return [self.bert.embeddings, *self.bert.encoder.layer[: self.frozen_count]]
 
+    def frozen_state_names(self) -> list[str]:
+        """This tower's ``state_dict()`` keys of the frozen part (``frozen_modules``)."""
+        layers = tuple(f"bert.encoder.layer.{i}." for i in range(self.frozen_count))
+        return [
+            name for name in self.state_dict() if name.startswith(("bert.embeddings.", *layers))
+        ]
+
     def frozen_parameters(self) -> list[nn.Parameter]:
         return [p for module in self.frozen_modules() for p in module.parameters()]
 

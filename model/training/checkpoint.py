@@ -9,12 +9,13 @@ Layout::
 
     format="cmr-clip-checkpoint", format_version, config (JSON: {"model": ..., "train": ...}),
     state_dict, tokenizer (text model reference), data_fingerprint, fingerprint (hex of weights),
-    epoch, step, and for resume: optimizer, scheduler, rng, trainer (counters, best metric).
+    epoch, step, pretrained (names and fingerprint of the frozen text weights the state_dict
+    leaves out, ``model.training.weights``), and for resume: optimizer, scheduler, rng, trainer
+    (counters, best metric).
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -25,6 +26,7 @@ import re
 import shutil
 import time
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,11 +37,12 @@ from torch import nn
 
 from model.atomic import atomic_write_bytes
 from model.errors import CheckpointError, UserError
+from model.training.weights import load_weights, split_pretrained, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
 FORMAT = "cmr-clip-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: frozen pretrained weights stored by reference
 
 
 @dataclass(frozen=True)
@@ -56,16 +59,6 @@ class CheckpointMeta:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def weights_fingerprint(state_dict: dict[str, torch.Tensor]) -> str:
-    """Content hash of the weights (16 hex digits): names, shapes, dtypes and bytes."""
-    digest = hashlib.sha256()
-    for name in sorted(state_dict):
-        tensor = state_dict[name].detach().cpu().contiguous()
-        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
 def save_checkpoint(
     path: str | Path,
     model: nn.Module,
@@ -77,14 +70,16 @@ def save_checkpoint(
     tokenizer: str = "",
     resume_state: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    pretrained: Collection[str] = (),
 ) -> str:
     """Write a checkpoint atomically; returns its fingerprint.
 
     ``resume_state`` holds ``optimizer``, ``scheduler``, ``rng`` and ``trainer`` state dicts
     (only plain types and tensors). ``extra`` is small JSON-able metadata (e.g. val metrics).
+    ``pretrained`` names state-dict entries stored by reference (``model.training.weights``).
     """
-    state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    fingerprint = weights_fingerprint(state_dict)
+    state_dict, record = split_pretrained(model, pretrained)
+    fingerprint = weights_fingerprint(state_dict, record["fingerprint"] if record else "")
     payload: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -97,6 +92,8 @@ def save_checkpoint(
         "step": int(step),
         "extra": json.dumps(extra or {}, sort_keys=True),
     }
+    if record is not None:
+        payload["pretrained"] = record
     if resume_state is not None:
         payload["resume"] = resume_state
     buffer = io.BytesIO()
@@ -214,10 +211,7 @@ def load_checkpoint(
         model = CMRClip(model_config_from_dict(meta.config["model"]))
     except (KeyError, TypeError, ValueError, UserError) as err:
         raise CheckpointError(f"{path}: the stored model config is not valid here: {err}") from err
-    try:
-        model.load_state_dict(payload["state_dict"], strict=True)
-    except (KeyError, RuntimeError) as err:
-        raise CheckpointError(f"{path}: weights do not match the stored model config") from err
+    load_weights(model, payload, path)
     model.to(device).eval()
     return model, meta
 
@@ -232,7 +226,11 @@ def verify_resumable(path: str | Path) -> CheckpointMeta:
     payload = read_checkpoint(path)
     meta = meta_from_payload(path, payload)
     state_dict = payload.get("state_dict")
-    if not isinstance(state_dict, dict) or weights_fingerprint(state_dict) != meta.fingerprint:
+    reference = (payload.get("pretrained") or {}).get("fingerprint", "")
+    if (
+        not isinstance(state_dict, dict)
+        or weights_fingerprint(state_dict, reference) != meta.fingerprint
+    ):
         raise CheckpointError(f"{path} is damaged: its weights do not match its fingerprint")
     if "resume" not in payload:
         raise CheckpointError(f"{path} holds no resume state")

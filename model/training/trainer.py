@@ -118,7 +118,7 @@ class Trainer:
         if "resume" not in payload:
             raise CheckpointError(f"{self.folder.last_checkpoint} holds no resume state")
         state = payload["resume"]
-        self.model.load_state_dict(payload["state_dict"])
+        ckpt.load_weights(self.model, payload, self.folder.last_checkpoint)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         rng = state["rng"]
@@ -325,6 +325,7 @@ class Trainer:
             step=self.step,
             tokenizer=self.model.text.reference,
             resume_state=resume,
+            pretrained=self.model.pretrained_state_names(),
         )
 
     def _status(self, state: str, **fields: Any) -> None:
