@@ -12,7 +12,7 @@ import argparse
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,7 +126,52 @@ def _embed_dim(model: nn.Module) -> int:
     return int(model.cfg.embed_dim)
 
 
+def study_loader(
+    ds: object,
+    ids: Sequence[str],
+    frames: int,
+    size: int,
+    batch_size: int = 16,
+    num_workers: int = 0,
+) -> DataLoader:
+    """Batches of the studies ``ids`` in order, unaugmented, as ``embed_studies`` reads them."""
+    from model.data.dataset import StudyVideoDataset
+
+    videos = StudyVideoDataset(ds, list(ids), frames=frames, size=size, augment=False)
+    return DataLoader(
+        videos,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        generator=torch.Generator().manual_seed(0),  # leave the global RNG untouched
+    )
+
+
 @torch.no_grad()
+def encode_studies(
+    model: nn.Module, batches: Iterable[dict], ids: Sequence[str]
+) -> StudyEmbeddings:
+    """Unit-norm embeddings of the studies ``ids`` read as ``batches`` (``study_loader``'s, in
+    that order): each video ``[V, T, S, S] -> [D]``. On a GPU the video tower runs under bf16
+    autocast (``video_autocast``)."""
+    device = model_device(model)
+    model.eval()
+    chunks: list[np.ndarray] = []
+    with Progress("embed studies", total=len(ids), unit="study") as bar:
+        for batch in batches:
+            with video_autocast(device):
+                vectors = model.encode_video(
+                    batch["video"].to(device),
+                    batch["view_mask"].to(device),
+                    batch["frame_mask"].to(device),
+                    normalize=True,
+                )
+            chunks.append(vectors.float().cpu().numpy())
+            bar.update(len(batch["study_id"]))
+    vectors = np.concatenate(chunks) if chunks else np.zeros((0, _embed_dim(model)), np.float32)
+    return StudyEmbeddings(ids=list(ids), vectors=vectors.astype(np.float32))
+
+
 def embed_studies(
     model: nn.Module,
     ds: object,
@@ -138,38 +183,13 @@ def embed_studies(
 ) -> StudyEmbeddings:
     """Unit-norm study embeddings: for each id, video [V, T, S, S] -> [D]; float32 [N, D].
 
-    ``frames`` / ``size`` default to the model's video config (what it was trained on). On a GPU
-    the video tower runs under bf16 autocast (``video_autocast``).
+    ``frames`` / ``size`` default to the model's video config (what it was trained on).
     """
-    from model.data.dataset import StudyVideoDataset
-
     ids = list(ds.ids() if ids is None else ids)
     frames = frames or int(model.cfg.video.frames)
     size = size or int(model.cfg.video.image_size)
-    device = model_device(model)
-    model.eval()
-    videos = StudyVideoDataset(ds, ids, frames=frames, size=size, augment=False)
-    loader = DataLoader(
-        videos,
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=num_workers,
-        generator=torch.Generator().manual_seed(0),  # leave the global RNG untouched
-    )
-    chunks: list[np.ndarray] = []
-    with Progress("embed studies", total=len(ids), unit="study") as bar:
-        for batch in loader:
-            with video_autocast(device):
-                vectors = model.encode_video(
-                    batch["video"].to(device),
-                    batch["view_mask"].to(device),
-                    batch["frame_mask"].to(device),
-                    normalize=True,
-                )
-            chunks.append(vectors.float().cpu().numpy())
-            bar.update(len(batch["study_id"]))
-    vectors = np.concatenate(chunks) if chunks else np.zeros((0, _embed_dim(model)), np.float32)
-    return StudyEmbeddings(ids=ids, vectors=vectors.astype(np.float32))
+    loader = study_loader(ds, ids, frames, size, batch_size, num_workers)
+    return encode_studies(model, loader, ids)
 
 
 def cache_path(ds: object, checkpoint_fingerprint: str) -> Path:

@@ -13,10 +13,11 @@ from model.nn.token_word_drop import (
     NO_WORD,
     compact_tokens,
     kept_tokens,
+    sentence_words,
     token_words,
     word_keep_mask,
 )
-from model.sentences import word_spans
+from model.sentences import dropped_words, word_spans
 
 SENTENCE = "No LGE in the dilated LV (LVEF 35%)."
 IMPRESSIONS = [
@@ -65,6 +66,15 @@ def test_dropout_keeps_polarity_words_and_one_other_word_whole(tower: TextTower,
             assert keep[owner == word].all() or not keep[owner == word].any()
         seen.add(tuple(keep))
     assert len(seen) > 10
+
+
+def test_kept_tokens_match_a_plain_reference(tower: TextTower) -> None:
+    _, owner, droppable = layout(tower, SENTENCE)
+    for seed in range(50):
+        rng, reference_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+        dropped = np.flatnonzero(dropped_words(droppable, 0.5, reference_rng))
+        reference = [word not in dropped for word in owner.tolist()]
+        assert kept_tokens(owner, droppable, 0.5, rng).tolist() == reference
 
 
 def test_short_sentences_lose_nothing(tower: TextTower) -> None:
@@ -134,12 +144,12 @@ def test_eval_mode_reads_texts_whole(tower: TextTower) -> None:
 
 
 def test_draws_follow_torchs_seed_so_resume_replays_them() -> None:
-    offsets = [[(0, 0), (0, 2), (3, 6), (7, 9), (10, 13), (13, 14), (0, 0)]]
-    sentence = ["No LGE of the LV."]
+    offsets = [(0, 0), (0, 2), (3, 6), (7, 9), (10, 13), (13, 14), (0, 0)]
+    words = [sentence_words("No LGE of the LV.", offsets)]
     masks = []
     for seed in (5, 5, 6):
         torch.manual_seed(seed)
-        masks.append([word_keep_mask(sentence, offsets, 9, 0.6) for _ in range(8)])
+        masks.append([word_keep_mask(words, 9, 0.6) for _ in range(8)])
     assert all(torch.equal(a, b) for a, b in zip(masks[0], masks[1], strict=True))
     assert not all(torch.equal(a, b) for a, b in zip(masks[0], masks[2], strict=True))
     assert all((m[0, 7:] == 1).all() for m in masks[0])  # beyond the tokens: left to the mask

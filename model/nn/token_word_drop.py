@@ -42,33 +42,38 @@ def token_words(offsets: list[tuple[int, int]], spans: list[tuple[int, int]]) ->
     return np.where(inside, owner, NO_WORD)
 
 
+# a sentence's tokens as word dropout sees them: word index per token ``[L]`` (``token_words``)
+# and whether each word may be dropped ``[W]``; ``sentence_words`` computes it
+SentenceWords = tuple[np.ndarray, np.ndarray]
+
+
+def sentence_words(sentence: str, offsets: list[tuple[int, int]]) -> SentenceWords:
+    """``(owner [L], droppable [W])`` of ``sentence`` tokenized with character ``offsets``."""
+    spans, droppable = word_spans(sentence)
+    return token_words(offsets, spans), droppable
+
+
 def kept_tokens(
     owner: np.ndarray, droppable: np.ndarray, drop_rate: float, rng: np.random.Generator
 ) -> np.ndarray:
     """Word dropout for one sentence: token word indices ``owner [L]`` and ``droppable [W]`` ->
     bool ``[L]``, False for the tokens of the words dropped (``dropped_words``)."""
-    return ~np.isin(owner, np.flatnonzero(dropped_words(droppable, drop_rate, rng)))
+    dropped = np.append(dropped_words(droppable, drop_rate, rng), False)  # [W + 1]
+    return ~dropped[owner]  # NO_WORD (-1) reads the appended False: always kept
 
 
-def word_keep_mask(
-    sentences: list[str],
-    offsets: list[list[tuple[int, int]]],
-    length: int,
-    drop_rate: float,
-) -> torch.Tensor:
-    """Keep mask of a batch of sentences: ``sentences`` (B) with their tokens' character
-    ``offsets`` (B lists, as tokenized for the frozen states) -> long ``[B, length]``, 0 for
-    the tokens of dropped words, 1 elsewhere (padding included: the attention mask handles it).
+def word_keep_mask(words: list[SentenceWords], length: int, drop_rate: float) -> torch.Tensor:
+    """Keep mask of a batch of sentences: each one's ``sentence_words`` (B, as tokenized for
+    the frozen states) -> long ``[B, length]``, 0 for the tokens of dropped words, 1 elsewhere
+    (padding included: the attention mask handles it).
 
     The draws come from one seed taken from torch's global generator, so a checkpoint's saved
     random state replays them on resume.
     """
     seed = int(torch.randint(2**62, ()))
     rng = np.random.default_rng(seed)
-    keep = np.ones((len(sentences), length), dtype=np.int64)
-    for row, (sentence, token_offsets) in enumerate(zip(sentences, offsets, strict=True)):
-        spans, droppable = word_spans(sentence)
-        owner = token_words(token_offsets, spans)
+    keep = np.ones((len(words), length), dtype=np.int64)
+    for row, (owner, droppable) in enumerate(words):
         keep[row, : len(owner)] = kept_tokens(owner, droppable, drop_rate, rng)
     return torch.from_numpy(keep)
 

@@ -36,7 +36,7 @@ from model.training.engine import Engine, StepOutcome, epoch_batches
 from model.training.run_folder import RunFolder
 from model.training.schedule import build_optimizer, build_scheduler, set_total_steps
 from model.training.train import TrainOptions, TrainResult
-from model.training.validation import ValLabels, logged_val_labels, validate_epoch
+from model.training.validation import ValLabels, ValSet, logged_val_labels, validate_epoch
 
 log = logging.getLogger(__name__)
 _STATUS_INTERVAL_S = 2.0
@@ -53,6 +53,7 @@ class Trainer:
         self.ds = CMRDataset.open(options.data)
         self.train_ids, blank = self.ds.reported_ids("train")
         self.val_ids, _ = self.ds.reported_ids("val")
+        self.val_set = ValSet(self.ds, self.val_ids, self.cfg.frames, self.cfg.image_size)
         if len(self.train_ids) < 2:
             raise DataError(
                 f"{options.data} has {len(self.train_ids)} train studies with a report impression "
@@ -266,9 +267,7 @@ class Trainer:
         if self.ctx.is_main and self.val_ids and ((epoch + 1) % self.cfg.eval_every == 0 or last):
             score = validate_epoch(
                 self.model,
-                self.ds,
-                self.val_ids,
-                self.cfg,
+                self.val_set,
                 val_labels,
                 epoch,
                 self.step,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +19,16 @@ import pandas as pd
 import torch
 from torch import nn
 
-from model.embed import embed_studies, embed_texts
-from model.nn.config import TrainConfig
+from model.embed import embed_texts, encode_studies, study_loader
 from model.nn.loss import ClipLoss
 from model.prompts import DEFAULT_PROMPTS, PromptSet
+from model.schema import VIEW_SLOTS
 from model.training.run_folder import RunFolder
 from model.zeroshot import finding_metrics, score_findings
 
 log = logging.getLogger(__name__)
 RECALL_KS: tuple[int, ...] = (1, 5, 10)
+HELD_BYTES = 512 * 2**20  # val study tensors kept decoded in memory up to this size
 
 
 def retrieval_recalls(
@@ -85,21 +86,43 @@ def log_validation(epoch: int, metrics: dict[str, float]) -> None:
     )
 
 
+class ValSet:
+    """The val split as validation reads it every epoch: study ids, their impressions, and the
+    decoded, unaugmented study tensors (``study_loader``).
+
+    The tensors are held in memory after the first read when they take at most ``HELD_BYTES``
+    (cpu-small's demo val split: 140 studies, 165 MB), which spares every later epoch decoding
+    them again; larger inputs (a ``paper`` study is 115 MB) are read afresh each time.
+    """
+
+    def __init__(self, ds: object, ids: Sequence[str], frames: int, size: int) -> None:
+        self.ids = list(ids)
+        studies = ds.studies.set_index("study_id")
+        self.texts = [str(t) for t in studies.loc[self.ids, "impression"]]
+        self._loader = study_loader(ds, self.ids, frames, size)
+        self._holds = len(self.ids) * len(VIEW_SLOTS) * frames * size * size * 4 <= HELD_BYTES
+        self._held: list[dict] | None = None
+
+    def batches(self) -> Iterable[dict]:
+        """The val studies' input batches, in ``ids`` order."""
+        if not self._holds:
+            return self._loader
+        if self._held is None:
+            self._held = list(self._loader)
+        return self._held
+
+
 @torch.no_grad()
 def validate(
     model: nn.Module,
     loss_fn: nn.Module,
-    ds: object,
-    val_ids: Sequence[str],
-    frames: int,
-    size: int,
+    val: ValSet,
     labels: pd.DataFrame | None = None,
     prompt_set: PromptSet | None = None,
 ) -> dict[str, float]:
     """Val metrics (keys ``val_loss``, ``val_r@k``, ``val_s2r@k``, ``val_r2s@k``, ``val_auc``)."""
-    studies = ds.studies.set_index("study_id")
-    texts = [str(t) for t in studies.loc[list(val_ids), "impression"]]
-    embeddings = embed_studies(model, ds, val_ids, frames=frames, size=size)
+    texts = val.texts
+    embeddings = encode_studies(model, val.batches(), val.ids)
     text_vecs = embed_texts(model, texts)
     metrics = {
         f"val_{k}": v for k, v in retrieval_recalls(embeddings.vectors, text_vecs, texts).items()
@@ -115,7 +138,7 @@ def validate(
     if labels is not None and prompt_set is not None:
         encoder = functools.partial(embed_texts, model)
         probs = score_findings(
-            embeddings.vectors, prompt_set, encoder, float(model.scale()), ids=list(val_ids)
+            embeddings.vectors, prompt_set, encoder, float(model.scale()), ids=val.ids
         )
         table = finding_metrics(probs, labels)
         metrics["val_auc"] = float(table["AUC"].mean()) if len(table) else float("nan")
@@ -126,9 +149,7 @@ def validate(
 
 def validate_epoch(
     model: nn.Module,
-    ds: object,
-    val_ids: Sequence[str],
-    cfg: TrainConfig,
+    val: ValSet,
     val_labels: ValLabels,
     epoch: int,
     step: int,
@@ -137,9 +158,7 @@ def validate_epoch(
     """Validate after ``epoch`` (rank 0 alone), log it, append the ``val`` record to
     metrics.jsonl; returns the selection score. ``val_labels``: ``logged_val_labels`` or Nones."""
     labels, prompts = val_labels
-    metrics = validate(
-        model, ClipLoss(distributed=False), ds, val_ids, cfg.frames, cfg.image_size, labels, prompts
-    )
+    metrics = validate(model, ClipLoss(distributed=False), val, labels, prompts)
     log_validation(epoch, metrics)
     score = selection_score(metrics)
     record = {"kind": "val", "epoch": epoch, "step": step, "selection_score": score}
