@@ -76,6 +76,10 @@ def test_other_pretrained_weights_are_refused(tiny_checkpoint: Path, tmp_path: P
     torch.save(payload, other)
     with pytest.raises(CheckpointError, match="does not hold as frozen"):
         load_checkpoint(other)
+    payload["pretrained"] = ["not", "a", "record"]
+    torch.save(payload, other)
+    with pytest.raises(CheckpointError, match="unreadable"):
+        load_checkpoint(other)
 
 
 def test_fingerprint_changes_with_the_weights(tiny_checkpoint: Path) -> None:

@@ -1,4 +1,4 @@
-"""Time-budgeted training: the epoch count chosen after epoch four, recorded, and kept on resume."""
+"""Time-budgeted training: the epoch count chosen after epoch seven, recorded, and kept on resume."""
 
 from __future__ import annotations
 
@@ -58,54 +58,55 @@ def _clocked_budget(monkeypatch: pytest.MonkeyPatch, **fields: object) -> tuple[
     return EpochBudget(**fields), clock
 
 
-def test_the_median_of_epochs_two_to_four_sets_the_count_not_the_slower_first_ones(
+def test_the_median_of_epochs_five_to_seven_sets_the_count_not_the_slower_first_ones(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    budget, clock = _clocked_budget(monkeypatch, budget_s=100.0, epochs=40, resolved=False)
+    budget, clock = _clocked_budget(monkeypatch, budget_s=200.0, epochs=40, resolved=False)
     clock[0] += 2.0  # set-up: spent, but not part of an epoch
     budget.start_epochs(step=0)
-    for step, seconds in ((10, 12.0), (20, 8.0), (30, 5.0)):  # epoch 1 fills the caches
+    epochs = (12.0, 9.0, 8.0, 7.0, 8.0, 5.0)  # epochs 1-4 fill the caches
+    for epoch, seconds in enumerate(epochs, start=1):
         clock[0] += seconds
-        assert budget.propose(step=step, steps_per_epoch=10) is None
-    clock[0] += 6.0  # epoch 4: the median of 8, 5 and 6 s is the speed of the rest of the run
-    assert budget.propose(step=40, steps_per_epoch=10) == 4 + (100 - 33) // 6
+        assert budget.propose(step=10 * epoch, steps_per_epoch=10) is None
+    clock[0] += 6.0  # epoch 7: the median of 8, 5 and 6 s is the speed of the rest of the run
+    assert budget.propose(step=70, steps_per_epoch=10) == 7 + (200 - 57) // 6
     assert budget.active  # until the count is fixed (rank 0's, under torchrun)
     budget.fix(15)
     assert not budget.active
     assert budget.state() == {
         "epochs": 15,
         "resolved": True,
-        "spent_s": 33.0,
-        "epoch_s": {1: 12.0, 2: 8.0, 3: 5.0, 4: 6.0},
+        "spent_s": 57.0,
+        "epoch_s": {1: 12.0, 2: 9.0, 3: 8.0, 4: 7.0, 5: 8.0, 6: 5.0, 7: 6.0},
     }
 
 
 def test_a_budget_an_early_epoch_shows_too_small_is_decided_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    budget, clock = _clocked_budget(monkeypatch, budget_s=45.0, epochs=40, resolved=False)
+    budget, clock = _clocked_budget(monkeypatch, budget_s=75.0, epochs=40, resolved=False)
     budget.start_epochs(step=0)
-    clock[0] += 12.0  # room for two more epochs: 3 in all, short of the fourth
-    assert budget.propose(step=10, steps_per_epoch=10) == 3
+    clock[0] += 12.0  # room for five more epochs: 6 in all, short of the seventh
+    assert budget.propose(step=10, steps_per_epoch=10) == 6
 
 
 def test_an_epoch_timed_across_a_resume_is_scaled_and_earlier_time_counts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    earlier = {"spent_s": 20.0, "epoch_s": {1: 12.0}}  # a checkpoint's budget state, mid epoch 2
+    earlier = {"spent_s": 50.0, "epoch_s": {1: 12.0, 2: 10.0, 3: 9.0, 4: 9.0}}  # mid epoch 5
     budget, clock = _clocked_budget(
-        monkeypatch, budget_s=100.0, epochs=40, resolved=False, **earlier
+        monkeypatch, budget_s=200.0, epochs=40, resolved=False, **earlier
     )
     clock[0] += 3.0  # the resumed session's set-up
-    budget.start_epochs(step=15)  # stopped in the middle of epoch 2
+    budget.start_epochs(step=45)  # stopped in the middle of epoch 5
     clock[0] += 4.0
-    assert budget.remaining_s() == pytest.approx(73.0)
-    assert budget.propose(step=20, steps_per_epoch=10) is None
-    assert budget.epoch_s == {1: 12.0, 2: 8.0}  # 4 s for half an epoch
-    for step in (30, 40):
+    assert budget.remaining_s() == pytest.approx(143.0)
+    assert budget.propose(step=50, steps_per_epoch=10) is None
+    assert budget.epoch_s[5] == 8.0  # 4 s for half an epoch
+    for step in (60, 70):
         clock[0] += 8.0
         proposed = budget.propose(step=step, steps_per_epoch=10)
-    assert proposed == 4 + (100 - 43) // 8
+    assert proposed == 7 + (200 - 73) // 8
 
 
 def test_set_total_steps_stretches_the_cosine_and_keeps_the_warmup() -> None:
@@ -157,22 +158,22 @@ def test_a_tight_budget_stops_after_the_first_epoch_with_a_best_checkpoint(
 def test_the_chosen_count_survives_resume_and_time_spent_before_a_stop_counts(
     tiny_data: Path, tmp_path: Path
 ) -> None:
-    roomy = _preset(tmp_path, "roomy", epochs=6, time_budget_s=ROOMY_S)
+    roomy = _preset(tmp_path, "roomy", epochs=9, time_budget_s=ROOMY_S)
     out = tmp_path / "resumed"
     _train(tiny_data, out, roomy, max_steps=2)  # stopped inside the first epoch
     state = read_checkpoint(out / "last.pt")["resume"]["trainer"]["budget"]
-    assert state["resolved"] is False and state["epochs"] == 6 and state["spent_s"] > 0
+    assert state["resolved"] is False and state["epochs"] == 9 and state["spent_s"] > 0
     _train(tiny_data, out, roomy, max_steps=4, resume=True)  # epoch one ends: no count yet
     state = read_checkpoint(out / "last.pt")["resume"]["trainer"]["budget"]
-    assert state["resolved"] is False and state["epochs"] == 6 and list(state["epoch_s"]) == [1]
-    _train(tiny_data, out, roomy, max_steps=13, resume=True)  # epoch four ends: 6 chosen
+    assert state["resolved"] is False and state["epochs"] == 9 and list(state["epoch_s"]) == [1]
+    _train(tiny_data, out, roomy, max_steps=22, resume=True)  # epoch seven ends: 9 chosen
     # A tighter budget on the next resume changes nothing: the count was fixed and recorded.
-    tight = _preset(tmp_path, "tight", epochs=6, time_budget_s=TIGHT_S)
+    tight = _preset(tmp_path, "tight", epochs=9, time_budget_s=TIGHT_S)
     result = _train(tiny_data, out, tight, resume=True)
-    assert result.state == "finished" and result.step == 6 * STEPS_PER_EPOCH
+    assert result.state == "finished" and result.step == 9 * STEPS_PER_EPOCH
     final = read_checkpoint(out / "last.pt")["resume"]["trainer"]["budget"]
-    assert final["resolved"] is True and final["epochs"] == 6
-    assert list(final["epoch_s"]) == [1, 2, 3, 4]
+    assert final["resolved"] is True and final["epochs"] == 9
+    assert list(final["epoch_s"]) == [1, 2, 3, 4, 5, 6, 7]
     assert final["spent_s"] >= state["spent_s"]
 
 

@@ -1,13 +1,17 @@
-"""Time-budgeted runs: how many epochs fit in ``train.time_budget_s``, decided after epoch four.
+"""Time-budgeted runs: how many epochs fit in ``train.time_budget_s``, decided after epoch seven.
 
 A preset can ask for "as many epochs as fit in 13 minutes, at most 84" instead of a fixed count,
 so a fast machine uses the time a slow one needs for fewer epochs. The count is fixed once, at
 the end of epoch ``DECIDED_AFTER``, from the median wall time of the epochs since
-``TIMED_FROM`` (validation and checkpoint included). The first epoch can run on cold caches (a
-fresh file cache made it 39% slower than the run's mean epoch), and the second still fills the
-frozen-text cache (14.5 s against 12.2 s for the run's mean on the demo), so timing either
-alone undercounts. A budget an earlier epoch already shows too small to reach epoch
-``DECIDED_AFTER`` is decided at once.
+``TIMED_FROM`` (validation and checkpoint included). The first epochs are slower than the rest
+of a run: the first can meet cold file caches, and the first few still fill the text tower's
+caches (frozen states and word layouts of the sentence variants that fragments and sentence
+dropout make). On the demo, epochs 2-4 took 10-20 % longer than the mean of the epochs after
+them, so timing them left up to 130 s of a 780-s budget unused (bench/RESULTS.md, session 29);
+from epoch 5 on, epochs run at the speed of the rest of the run. A budget an earlier epoch
+already shows too small to reach epoch ``DECIDED_AFTER`` is decided at once. Until then the
+schedule follows the cap's: for cpu-small's 60-odd epochs its learning rate at epoch seven is
+0.6 % above the chosen count's.
 The count is then recorded in the run folder and the checkpoints: the rest of the run, a resumed
 run included, is as deterministic as a fixed-epoch run. The cosine schedule is stretched to the
 chosen count from the next step (``schedule.set_total_steps``); warmup was planned for the cap
@@ -28,8 +32,8 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
-TIMED_FROM = 2  # the first epoch whose wall time counts (the first may meet cold caches)
-DECIDED_AFTER = 4  # the count is set from the median time of epochs TIMED_FROM..DECIDED_AFTER
+TIMED_FROM = 5  # the first epoch whose wall time counts (earlier ones still fill caches)
+DECIDED_AFTER = 7  # the count is set from the median time of epochs TIMED_FROM..DECIDED_AFTER
 
 
 def epochs_within_budget(

@@ -37,7 +37,12 @@ from torch import nn
 
 from model.atomic import atomic_write_bytes
 from model.errors import CheckpointError, UserError
-from model.training.weights import load_weights, split_pretrained, weights_fingerprint
+from model.training.weights import (
+    load_weights,
+    pretrained_record,
+    split_pretrained,
+    weights_fingerprint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +231,8 @@ def verify_resumable(path: str | Path) -> CheckpointMeta:
     payload = read_checkpoint(path)
     meta = meta_from_payload(path, payload)
     state_dict = payload.get("state_dict")
-    reference = (payload.get("pretrained") or {}).get("fingerprint", "")
+    record = pretrained_record(payload, path)
+    reference = record["fingerprint"] if record else ""
     if (
         not isinstance(state_dict, dict)
         or weights_fingerprint(state_dict, reference) != meta.fingerprint

@@ -69,6 +69,21 @@ def split_pretrained(
     return state, {"names": sorted(pretrained), "fingerprint": reference_fingerprint(reference)}
 
 
+def pretrained_record(payload: dict[str, Any], path: Path) -> dict[str, Any] | None:
+    """A payload's record of the weights it stores by reference (None: it stores them all)."""
+    record = payload.get("pretrained")
+    if record is None:
+        return None
+    if (
+        not isinstance(record, dict)
+        or not isinstance(record.get("fingerprint"), str)
+        or not isinstance(record.get("names"), list)
+        or not all(isinstance(name, str) for name in record["names"])
+    ):
+        raise CheckpointError(f"{path}: its record of pretrained weights is unreadable")
+    return record
+
+
 def load_weights(model: CMRClip, payload: dict[str, Any], path: Path) -> None:
     """Load a checkpoint payload's weights into ``model`` built from its config.
 
@@ -77,13 +92,13 @@ def load_weights(model: CMRClip, payload: dict[str, Any], path: Path) -> None:
     to the recorded fingerprint. Without a record every tensor is stored and loaded strictly.
     """
     state = payload.get("state_dict")
-    record = payload.get("pretrained")
+    record = pretrained_record(payload, path)
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: the checkpoint holds no weights")
     if record is None:
         _load_state(model, state, path, set())
         return
-    names = set(record.get("names", []))
+    names = set(record["names"])
     expected = set(model.pretrained_state_names())
     if names != expected:
         raise CheckpointError(
@@ -91,7 +106,7 @@ def load_weights(model: CMRClip, payload: dict[str, Any], path: Path) -> None:
             "(its text config and the installed text model disagree)"
         )
     own = model.state_dict()
-    if reference_fingerprint({name: own[name] for name in names}) != record.get("fingerprint"):
+    if reference_fingerprint({name: own[name] for name in names}) != record["fingerprint"]:
         tokenizer = payload.get("tokenizer") or "the pretrained text model"
         raise CheckpointError(
             f"{path} was trained on other pretrained text weights than the installed ones "
