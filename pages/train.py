@@ -90,7 +90,7 @@ def training_form(
             0.0,
             10080.0,
             defaults["time_budget_min"],
-            help="As many epochs as fit, judged from epochs two to four; 0 = exactly Epochs",
+            help="As many epochs as fit, judged from epochs five to seven; 0 = exactly Epochs",
         )
         lr = row[3].number_input("Learning rate", 1e-6, 1.0, defaults["lr"], format="%.5f")
         row = st.columns([3, 1])

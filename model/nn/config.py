@@ -203,10 +203,10 @@ class TrainConfig:
     sentence-level loss (``model.nn.sentence_loss``) against the study-level CLIP loss (needs
     ``text.pooling = "sentences"``).
 
-    With ``time_budget_s`` > 0, ``epochs`` is the most the run trains: after its fourth epoch
-    the run keeps as many epochs as the median wall time of epochs two to four (validation
-    included; the first may run slow on cold caches) says fit in the budget, at least those
-    trained (``model.training.budget``). 0 trains exactly ``epochs``.
+    With ``time_budget_s`` > 0, ``epochs`` is the most the run trains: after its seventh epoch
+    the run keeps as many epochs as the median wall time of epochs five to seven (validation
+    included; the first ones run slow on cold and filling caches) says fit in the budget, at
+    least those trained (``model.training.budget``). 0 trains exactly ``epochs``.
 
     ``compile`` runs the video tower through ``torch.compile`` (``CMRClip.compile_video_tower``):
     the first steps take a minute or more to compile, then a ``flat`` tower steps faster.

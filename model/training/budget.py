@@ -6,7 +6,7 @@ the end of epoch ``DECIDED_AFTER``, from the median wall time of the epochs sinc
 ``TIMED_FROM`` (validation and checkpoint included). The first epochs are slower than the rest
 of a run: the first can meet cold file caches, and the first few still fill the text tower's
 caches (frozen states and word layouts of the sentence variants that fragments and sentence
-dropout make). On the demo, epochs 2-4 took 10-20 % longer than the mean of the epochs after
+dropout make). On the demo, epochs 2-4 took 7 and 21 % longer than the mean of the epochs after
 them, so timing them left up to 130 s of a 780-s budget unused (bench/RESULTS.md, session 29);
 from epoch 5 on, epochs run at the speed of the rest of the run. A budget an earlier epoch
 already shows too small to reach epoch ``DECIDED_AFTER`` is decided at once. Until then the
