@@ -44,8 +44,9 @@ def weights_fingerprint(state_dict: dict[str, torch.Tensor], reference: str = ""
 
 
 def reference_fingerprint(tensors: dict[str, torch.Tensor]) -> str:
-    """``weights_fingerprint`` of pretrained ``tensors``, remembered while none of them changes
-    (an in-place change or a load bumps a tensor's version), so a run hashes them once."""
+    """``weights_fingerprint`` of pretrained ``tensors`` for a save, remembered while none of
+    them changes (an in-place change or a load bumps a tensor's version), so a training run
+    hashes them once, not at every epoch's checkpoint."""
     key = tuple((name, t.data_ptr(), t._version) for name, t in sorted(tensors.items()))
     if key not in _REFERENCE_FINGERPRINTS:
         while len(_REFERENCE_FINGERPRINTS) >= _REMEMBERED:
@@ -105,8 +106,8 @@ def load_weights(model: CMRClip, payload: dict[str, Any], path: Path) -> None:
             f"{path} refers to pretrained text weights this model does not hold as frozen "
             "(its text config and the installed text model disagree)"
         )
-    own = model.state_dict()
-    if reference_fingerprint({name: own[name] for name in names}) != record["fingerprint"]:
+    own = model.state_dict()  # hashed afresh: the check must not trust a remembered value
+    if weights_fingerprint({name: own[name] for name in names}) != record["fingerprint"]:
         tokenizer = payload.get("tokenizer") or "the pretrained text model"
         raise CheckpointError(
             f"{path} was trained on other pretrained text weights than the installed ones "
