@@ -139,9 +139,11 @@ class TextTower(nn.Module):
 
     def frozen_state_names(self) -> list[str]:
         """This tower's ``state_dict()`` keys of the frozen part (``frozen_modules``)."""
-        layers = tuple(f"bert.encoder.layer.{i}." for i in range(self.frozen_count))
+        prefix = {module: name for name, module in self.named_modules()}
         return [
-            name for name in self.state_dict() if name.startswith(("bert.embeddings.", *layers))
+            f"{prefix[module]}.{key}"
+            for module in self.frozen_modules()
+            for key in module.state_dict()
         ]
 
     def frozen_parameters(self) -> list[nn.Parameter]:
