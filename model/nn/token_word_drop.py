@@ -76,18 +76,3 @@ def word_keep_mask(words: list[SentenceWords], length: int, drop_rate: float) ->
     for row, (owner, droppable) in enumerate(words):
         keep[row, : len(owner)] = kept_tokens(owner, droppable, drop_rate, rng)
     return torch.from_numpy(keep)
-
-
-def compact_tokens(hidden: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Move each row's kept tokens to its front, in order, and cut the columns no row keeps:
-    ``hidden [B, L, H]``, ``keep [B, L]`` (1 = kept) -> ``(hidden [B, L', H], mask [B, L'])``.
-
-    The frozen states already carry their positions, so a masked token and a deleted one read
-    the same to the trainable layers; deleting them spares those layers the dropped tokens.
-    """
-    kept = keep.bool()
-    order = torch.argsort((~kept).to(torch.uint8), dim=1, stable=True)  # kept first, in order
-    length = int(kept.sum(dim=1).max())
-    order = order[:, :length]
-    gathered = hidden.gather(1, order.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
-    return gathered, kept.gather(1, order).to(keep.dtype)
