@@ -16,6 +16,7 @@ from transformers import PreTrainedTokenizerBase
 from model.errors import UserError
 from model.nn.blocks import BlockStack, set_grad_checkpointing
 from model.nn.config import CMRClipConfig, VideoTowerConfig
+from model.nn.packed_bert import mean_by_owner
 from model.nn.text_tower import TextTower, check_texts
 from model.nn.video_flat import FlatVideoTower
 from model.nn.video_multiview import MultiviewVideoTower
@@ -137,7 +138,7 @@ class CMRClip(nn.Module):
         if self.cfg.text.pooling != "sentences":
             raise UserError("sentence features need text.pooling = 'sentences'")
         sentences, owner = self.text.sentence_features(texts)
-        text_features = F.normalize(self.text.mean_by_owner(sentences, owner, len(texts)), dim=-1)
+        text_features = F.normalize(mean_by_owner(sentences, owner, len(texts)), dim=-1)
         sentence_features = F.normalize(sentences, dim=-1)
         return video_features, text_features, self.scale(), sentence_features
 

@@ -60,9 +60,16 @@ class TokenLayout:
 
     def mean(self, tokens: torch.Tensor) -> torch.Tensor:
         """Mean of each sentence's real tokens: ``[N, C]`` -> ``[S, C]``."""
-        summed = tokens.new_zeros(self.sentences, tokens.shape[-1]).index_add(0, self.owner, tokens)
-        counts = torch.bincount(self.owner, minlength=self.sentences).clamp_min(1)
-        return summed / counts.unsqueeze(1).to(tokens.dtype)
+        return mean_by_owner(tokens, self.owner, self.sentences)
+
+
+def mean_by_owner(rows: torch.Tensor, owner: torch.Tensor, groups: int) -> torch.Tensor:
+    """Average rows per owner: ``rows [N, C]``, ``owner [N]`` (in ``0..groups-1``) -> ``[groups,
+    C]``; a group without rows averages to zeros. Tokens per sentence here, sentences per text
+    in the text tower."""
+    summed = rows.new_zeros(groups, rows.shape[-1]).index_add(0, owner, rows)
+    counts = torch.bincount(owner, minlength=groups).clamp_min(1)
+    return summed / counts.unsqueeze(1).to(rows.dtype)
 
 
 def self_attention(attention: nn.Module, tokens: torch.Tensor, layout: TokenLayout) -> torch.Tensor:

@@ -27,7 +27,7 @@ from transformers.utils import logging as hf_logging
 
 from model.errors import UserError
 from model.nn.config import TextTowerConfig
-from model.nn.packed_bert import TokenLayout, run_packed
+from model.nn.packed_bert import TokenLayout, mean_by_owner, run_packed
 from model.nn.token_word_drop import SentenceWords, sentence_words, word_keep_mask
 from model.sentences import abbreviate_chambers, close_sentence, sentence_layout
 
@@ -314,17 +314,10 @@ class TextTower(nn.Module):
         rows = torch.tensor([position[sentence] for sentence in flat], device=features.device)
         return features[rows], torch.tensor(owner, device=features.device)
 
-    @staticmethod
-    def mean_by_owner(features: torch.Tensor, owner: torch.Tensor, texts: int) -> torch.Tensor:
-        """Average sentence features per text: ``[S, D], owner [S] -> [texts, D]``."""
-        summed = features.new_zeros(texts, features.shape[1]).index_add(0, owner, features)
-        counts = torch.bincount(owner, minlength=texts).clamp_min(1)
-        return summed / counts.unsqueeze(1).to(features.dtype)
-
     def encode_sentences(self, texts: list[str]) -> torch.Tensor:
         """Mean of sentence embeddings: ``texts`` (B) -> ``[B, D]``."""
         features, owner = self.sentence_features(texts)
-        return self.mean_by_owner(features, owner, len(texts))
+        return mean_by_owner(features, owner, len(texts))
 
     @property
     def proj_device(self) -> torch.device:
