@@ -1,0 +1,133 @@
+"""Score training runs on the internal val split, the split A/B decisions are taken on.
+
+    python -m bench.ab_val --root data/demo RUN [RUN ...] [--episodes 200]
+
+Per run (its ``best.pt``, else ``last.pt``), one line of four figures:
+
+- ``ZD`` / ``ZP``: mean finding AUC of the default / paraphrase prompt sets (``bench/quality.py``'s
+  scoring, on the val studies);
+- ``K1``: the 1-shot prototype mean AUC over the findings, episodes seeded as the evaluation
+  seeds them (``model.evaluation.fewshot``);
+- ``P``: the diagnosis probe fitted on the train split (L2 strength chosen by patient-grouped inner
+  cross-validation there), its accuracy on the val studies.
+
+The test split and the external site are never read, so a rule decided on these figures leaves the
+test figures unseen until it is settled. A diagnostic for choosing changes, never part of training
+or of the product; the figures are printed, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.quality import evaluate
+from model.data.dataset import CMRDataset
+from model.embed import cached_study_embeddings
+from model.evaluation.fewshot import FewShotConfig, evaluate_label
+from model.evaluation.probes import ProbeConfig, fit_probe
+from model.schema import DIAGNOSES, FINDINGS
+from model.zeroshot_cli import load_labels
+
+log = logging.getLogger("bench.ab_val")
+
+
+@dataclass(frozen=True)
+class ValScores:
+    """One run's val figures (NaN where the split leaves a figure undefined)."""
+
+    zero_shot_default: float
+    zero_shot_paraphrase: float
+    one_shot_prototype: float
+    probe_accuracy: float
+
+    def line(self, name: str) -> str:
+        return (
+            f"{name}: ZD {self.zero_shot_default:.3f}  ZP {self.zero_shot_paraphrase:.3f}  "
+            f"K1 {self.one_shot_prototype:.3f}  P {self.probe_accuracy:.3f}"
+        )
+
+
+def one_shot_prototype(vectors: np.ndarray, labels: pd.DataFrame, episodes: int) -> float:
+    """Mean over the findings of the 1-shot prototype AUC; vectors float [N, D] unit-norm,
+    labels aligned to them (1 / 0 / NaN)."""
+    config = FewShotConfig(shots=(1,), episodes=episodes)
+    aucs = []
+    for finding in FINDINGS:
+        if finding not in labels.columns:
+            continue
+        values = labels[finding].to_numpy(dtype=float)
+        known = ~np.isnan(values)
+        rows = evaluate_label(vectors[known], values[known].astype(int), finding, config)
+        if not rows.empty:  # empty when a class has too few studies for a query
+            aucs.extend(rows.loc[rows["method"] == "prototype", "auc"].tolist())
+    return float(np.nanmean(aucs)) if aucs else float("nan")
+
+
+def diagnosis_targets(labels: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(rows with exactly one known diagnosis bool [N], class index int [N] into DIAGNOSES)."""
+    onehot = labels.reindex(columns=list(DIAGNOSES)).to_numpy(dtype=float)
+    usable = ~np.isnan(onehot).any(axis=1) & (np.nan_to_num(onehot).sum(axis=1) == 1)
+    return usable, np.nan_to_num(onehot).argmax(axis=1)
+
+
+def probe_accuracy(
+    train: np.ndarray, train_labels: pd.DataFrame, groups: np.ndarray,
+    val: np.ndarray, val_labels: pd.DataFrame,
+) -> float:  # fmt: skip
+    """Accuracy on val of the diagnosis probe fitted on the train rows."""
+    fit_rows, fit_targets = diagnosis_targets(train_labels)
+    val_rows, val_targets = diagnosis_targets(val_labels)
+    if np.unique(fit_targets[fit_rows]).size < 2 or not val_rows.any():
+        return float("nan")
+    probe = fit_probe(train[fit_rows], fit_targets[fit_rows], groups[fit_rows], ProbeConfig())
+    return float((probe.predict(val[val_rows]) == val_targets[val_rows]).mean())
+
+
+def val_scores(checkpoint: Path, root: Path, episodes: int) -> ValScores:
+    """Every figure of one checkpoint on ``root/internal``'s val split."""
+    dataset = CMRDataset.open(root / "internal")
+    labels = load_labels(root / "raw" / "internal" / "labels.csv", dataset.linkage())
+    embeddings = cached_study_embeddings(checkpoint, dataset)
+    studies = dataset.studies.set_index("study_id").loc[embeddings.ids]
+
+    def split_rows(split: str) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+        keep = (studies["split"] == split).to_numpy()
+        return embeddings.vectors[keep], labels.reindex(studies.index[keep]), studies[keep]
+
+    val, val_labels, _ = split_rows("val")
+    train, train_labels, train_studies = split_rows("train")
+    tables = evaluate(checkpoint, root, "internal", "val")
+    groups = train_studies["patient_key"].astype(str).to_numpy()
+    return ValScores(
+        zero_shot_default=float(tables["default"]["AUC"].mean()),
+        zero_shot_paraphrase=float(tables["paraphrase"]["AUC"].mean()),
+        one_shot_prototype=one_shot_prototype(val, val_labels, episodes),
+        probe_accuracy=probe_accuracy(train, train_labels, groups, val, val_labels),
+    )
+
+
+def run_checkpoint(run: Path) -> Path:
+    best = run / "best.pt"
+    return best if best.exists() else run / "last.pt"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", type=Path, nargs="+", help="run folders (best.pt or last.pt)")
+    parser.add_argument("--root", type=Path, default=Path("data/demo"))
+    parser.add_argument("--episodes", type=int, default=200)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    for run in args.runs:
+        scores = val_scores(run_checkpoint(run), args.root, args.episodes)
+        print(scores.line(str(run)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

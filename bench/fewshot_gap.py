@@ -1,0 +1,138 @@
+"""Why the 1-shot prototype stalls: the study embedding against the reports it learned from.
+
+    python -m bench.fewshot_gap CKPT [--root data/demo] [--split val] [--episodes 200]
+
+A diagnostic for choosing what to work on, never part of training or of the product: it reads
+labels. On one split of ``ROOT/internal`` it prints the 1-shot prototype AUC per finding
+(episodes seeded as the evaluation seeds them) of four representations of the same studies:
+
+- ``study``: the study embeddings (what the evaluation scores);
+- ``report``: the model's own text embedding of each study's impression (the training target);
+- ``report, sentences unit-normed``: the same with every sentence embedding unit-normed before
+  the per-report mean, so each sentence weighs the same;
+- ``label vector``: the findings and diagnosis one-hots as a unit vector, the best an embedding
+  that encodes exactly the labels, each with the same weight, could do.
+
+Then three properties of the embedding geometry: the share of each space's variance a linear map
+of the label vector explains (fitted on the train split, R^2 on this split), the share held by the
+top three principal directions of the study embeddings, and the spread of sentence-embedding norms
+before pooling (the weight the mean gives each sentence).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from bench.ab_val import one_shot_prototype
+from model.data.dataset import CMRDataset
+from model.embed import cached_study_embeddings
+from model.nn.packed_bert import mean_by_owner
+from model.schema import DIAGNOSES, FINDINGS
+from model.training.checkpoint import load_checkpoint
+from model.zeroshot_cli import load_labels
+
+log = logging.getLogger("bench.fewshot_gap")
+
+
+@torch.no_grad()
+def report_embeddings(model: torch.nn.Module, texts: list[str]) -> tuple[np.ndarray, ...]:
+    """(report embeddings [N, D], the same with unit-normed sentences [N, D], the norm of every
+    sentence occurrence's embedding [S]); embedding rows unit-norm."""
+    model.eval()
+    features, owner = model.text.sentence_features(texts)  # [S, D], [S]
+    plain = mean_by_owner(features, owner, len(texts))
+    normed = mean_by_owner(F.normalize(features, dim=-1), owner, len(texts))
+    return (
+        F.normalize(plain, dim=-1).numpy(),
+        F.normalize(normed, dim=-1).numpy(),
+        features.norm(dim=-1).numpy(),
+    )
+
+
+def label_vectors(labels: pd.DataFrame) -> np.ndarray:
+    """Findings and diagnosis one-hots, unknown as 0, unit-normed: float [N, L]."""
+    columns = [c for c in (*FINDINGS, *DIAGNOSES) if c in labels.columns]
+    values = np.nan_to_num(labels[columns].to_numpy(dtype=float))
+    return values / np.maximum(np.linalg.norm(values, axis=1, keepdims=True), 1e-12)
+
+
+def explained_by_labels(
+    train: np.ndarray, train_labels: np.ndarray, split: np.ndarray, split_labels: np.ndarray
+) -> float:
+    """R^2 on ``split`` of a least-squares map label vector -> embedding fitted on ``train``."""
+    design = np.c_[train_labels, np.ones(len(train_labels))]
+    weights, *_ = np.linalg.lstsq(design, train, rcond=None)
+    predicted = np.c_[split_labels, np.ones(len(split_labels))] @ weights
+    residual = ((split - predicted) ** 2).sum()
+    return float(1.0 - residual / ((split - split.mean(axis=0)) ** 2).sum())
+
+
+def top_share(vectors: np.ndarray, directions: int = 3) -> float:
+    """Share of the variance of ``vectors [N, D]`` in its top principal directions."""
+    variances = np.linalg.svd(vectors - vectors.mean(axis=0), compute_uv=False) ** 2
+    return float(variances[:directions].sum() / variances.sum())
+
+
+def gap_figures(checkpoint: Path, root: Path, split: str, episodes: int) -> dict[str, float]:
+    """Every figure the module docstring lists, for one checkpoint and split."""
+    dataset = CMRDataset.open(root / "internal")
+    labels = load_labels(root / "raw" / "internal" / "labels.csv", dataset.linkage())
+    embeddings = cached_study_embeddings(checkpoint, dataset)
+    studies = dataset.studies.set_index("study_id").loc[embeddings.ids]
+    model, _ = load_checkpoint(checkpoint)
+    figures: dict[str, float] = {}
+    spaces = {}
+    for part in ("train", split):
+        keep = (studies["split"] == part).to_numpy()
+        texts = studies.loc[keep, "impression"].fillna("").tolist()
+        reports, normed, norms = report_embeddings(model, texts)
+        part_labels = labels.reindex(studies.index[keep])
+        spaces[part] = (embeddings.vectors[keep], reports, label_vectors(part_labels))
+        if part == split:
+            for name, vectors in (
+                ("study", embeddings.vectors[keep]),
+                ("report", reports),
+                ("report, sentences unit-normed", normed),
+                ("label vector", spaces[part][2]),
+            ):
+                figures[f"1-shot {name}"] = one_shot_prototype(vectors, part_labels, episodes)
+            figures.update(
+                {
+                    "sentence norm min": float(norms.min()),
+                    "sentence norm median": float(np.median(norms)),
+                    "sentence norm max": float(norms.max()),
+                }
+            )
+    (train_studies, train_reports, train_labels) = spaces["train"]
+    (split_studies, split_reports, split_labels) = spaces[split]
+    figures["R2 labels -> study"] = explained_by_labels(
+        train_studies, train_labels, split_studies, split_labels
+    )
+    figures["R2 labels -> report"] = explained_by_labels(
+        train_reports, train_labels, split_reports, split_labels
+    )
+    figures["top-3 share, study"] = top_share(split_studies)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--root", type=Path, default=Path("data/demo"))
+    parser.add_argument("--split", default="val", choices=("train", "val", "test"))
+    parser.add_argument("--episodes", type=int, default=200)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    for name, value in gap_figures(args.checkpoint, args.root, args.split, args.episodes).items():
+        print(f"{name:32s} {value:8.3f}")
+
+
+if __name__ == "__main__":
+    main()

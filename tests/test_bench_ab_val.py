@@ -1,0 +1,79 @@
+"""Smoke tests of bench/ab_val.py and bench/fewshot_gap.py (so they cannot rot): a tiny layout,
+a two-step checkpoint, no timing; the figures themselves live in bench/RESULTS.md."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import ab_val, fewshot_gap  # noqa: E402
+from tests.tiny_dataset import make_tiny_checkpoint, make_tiny_dataset  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """``ROOT/internal`` (60 tiny studies), ``ROOT/raw/internal/labels.csv`` and a checkpoint."""
+    root = tmp_path_factory.mktemp("ab")
+    data = make_tiny_dataset(root / "internal", n=60)
+    (root / "raw" / "internal").mkdir(parents=True)
+    shutil.copy(data / "labels.csv", root / "raw" / "internal" / "labels.csv")
+    return root, make_tiny_checkpoint(data, root / "run")
+
+
+def test_val_scores_are_proportions_and_the_line_names_them(layout: tuple[Path, Path]) -> None:
+    root, checkpoint = layout
+    scores = ab_val.val_scores(checkpoint, root, episodes=20)
+    for value in (
+        scores.zero_shot_default,
+        scores.zero_shot_paraphrase,
+        scores.one_shot_prototype,
+        scores.probe_accuracy,
+    ):
+        assert 0.0 <= value <= 1.0
+    line = scores.line("run")
+    assert line.startswith("run: ZD ") and " K1 " in line and " P " in line
+
+
+def test_one_shot_prototype_is_perfect_on_the_label_itself_and_skips_single_class() -> None:
+    rng = np.random.default_rng(0)
+    labels = pd.DataFrame(
+        {"lv_dilation": rng.integers(0, 2, 30).astype(float), "lge": np.zeros(30)}
+    )
+    signal = labels["lv_dilation"].to_numpy()[:, None] * np.array([[1.0, 0.0]])
+    vectors = signal + np.array([[0.0, 1.0]])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert ab_val.one_shot_prototype(vectors, labels, episodes=10) == pytest.approx(1.0)
+    assert math.isnan(ab_val.one_shot_prototype(vectors, labels[["lge"]], episodes=10))
+
+
+def test_gap_figures_cover_every_representation(layout: tuple[Path, Path]) -> None:
+    root, checkpoint = layout
+    figures = fewshot_gap.gap_figures(checkpoint, root, "val", episodes=20)
+    for name in ("study", "report", "report, sentences unit-normed", "label vector"):
+        assert 0.0 <= figures[f"1-shot {name}"] <= 1.0
+    # the label vector ranks well above chance; its other labels, differing between the two
+    # supports, keep it below 1 (three of the tiny findings vary independently)
+    assert 0.7 < figures["1-shot label vector"] < 1.0
+    assert 0.0 < figures["sentence norm min"] <= figures["sentence norm max"]
+    assert 0.0 < figures["top-3 share, study"] <= 1.0
+    assert figures["R2 labels -> report"] <= 1.0
+
+
+def test_explained_by_labels_is_one_for_a_linear_map_and_low_for_noise() -> None:
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, (80, 3)).astype(float)
+    mapping = rng.normal(size=(3, 5))
+    exact = labels @ mapping + 0.5
+    assert fewshot_gap.explained_by_labels(exact[:60], labels[:60], exact[60:], labels[60:]) == (
+        pytest.approx(1.0)
+    )
+    noise = rng.normal(size=(80, 5))
+    assert fewshot_gap.explained_by_labels(noise[:60], labels[:60], noise[60:], labels[60:]) < 0.2
