@@ -34,8 +34,6 @@ from model.evaluation.probes import ProbeConfig, fit_probe
 from model.schema import DIAGNOSES, FINDINGS
 from model.zeroshot_cli import load_labels
 
-log = logging.getLogger("bench.ab_val")
-
 
 @dataclass(frozen=True)
 class ValScores:

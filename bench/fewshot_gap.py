@@ -38,8 +38,6 @@ from model.schema import DIAGNOSES, FINDINGS
 from model.training.checkpoint import load_checkpoint
 from model.zeroshot_cli import load_labels
 
-log = logging.getLogger("bench.fewshot_gap")
-
 
 @torch.no_grad()
 def report_embeddings(model: torch.nn.Module, texts: list[str]) -> tuple[np.ndarray, ...]:
