@@ -129,7 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     for name, value in gap_figures(args.checkpoint, args.root, args.split, args.episodes).items():
-        print(f"{name:32s} {value:8.3f}")
+        print(f"{name:38s} {value:8.3f}")
 
 
 if __name__ == "__main__":
