@@ -32,6 +32,44 @@ from model.evaluation.headline import mean_of
 from model.evaluation.runner import EvaluationRequest, evaluate
 from model.prompts import DEFAULT_PROMPTS
 
+Measured = dict[str, tuple[float | None, float, float | None]]
+
+
+def site_targets(result: dict) -> Measured:
+    """One site's record of the summary -> target name: (measured, threshold, ceiling: the best
+    any model can reach on these studies, if known)."""
+    site, fewshot = result["site"], result["fewshot"]
+    # compare 8-shot with zero-shot on the same labels (k=8 needs > 8 studies per class)
+    at_eight = {f["label"] for f in fewshot if f["k"] == 8}
+    zero_shot = mean_of([r for r in result["zeroshot"] if r["label_key"] in at_eight], "auc")
+    probe = result["diagnosis"].get("linear probe", {}).get("accuracy")
+    split_probe = result["diagnosis"].get("train-split probe", {}).get("accuracy")
+    to_study = next((r for r in result["retrieval"] if r["direction"] == "report_to_study"), {})
+    probe_threshold = 0.95 if site == "internal" else 0.90
+    return {
+        "1-shot prototype mean AUC": (mean_of(fewshot, "auc", method="prototype", k=1), 0.85, None),
+        "8-shot prototype mean AUC - zero-shot": (
+            mean_of(fewshot, "auc", method="prototype", k=8) - zero_shot,
+            0.0,
+            None,
+        ),
+        # the same figures for the probe that starts from the prompts (not the issue's target)
+        "1-shot prompted mean AUC": (mean_of(fewshot, "auc", method="prompted", k=1), 0.85, None),
+        "8-shot prompted mean AUC - zero-shot": (
+            mean_of(fewshot, "auc", method="prompted", k=8) - zero_shot,
+            0.0,
+            None,
+        ),
+        "linear probe diagnosis accuracy": (probe, probe_threshold, None),
+        # the same probe fitted on the internal train + val studies, applied unchanged here
+        "train-split probe diagnosis accuracy": (split_probe, probe_threshold, None),
+        "label-consistent precision@10": (
+            to_study.get("label_precision@10"),
+            0.85,
+            to_study.get("label_precision@10_ceiling"),
+        ),
+    }
+
 
 def targets(summary: dict, model: str) -> pd.DataFrame:
     """One row per (site, target): measured value, threshold, met."""
@@ -39,54 +77,11 @@ def targets(summary: dict, model: str) -> pd.DataFrame:
     for result in summary["results"]:
         if result["model"] != model:
             continue
-        site, fewshot = result["site"], result["fewshot"]
-        # compare 8-shot with zero-shot on the same labels (k=8 needs > 8 studies per class)
-        at_eight = {f["label"] for f in fewshot if f["k"] == 8}
-        zero_shot = mean_of([r for r in result["zeroshot"] if r["label_key"] in at_eight], "auc")
-        probe = result["diagnosis"].get("linear probe", {}).get("accuracy")
-        split_probe = result["diagnosis"].get("train-split probe", {}).get("accuracy")
-        to_study = next((r for r in result["retrieval"] if r["direction"] == "report_to_study"), {})
-        # (measured, threshold, ceiling: the best any model can reach on these studies, if known)
-        measured = {
-            "1-shot prototype mean AUC": (
-                mean_of(fewshot, "auc", method="prototype", k=1),
-                0.85,
-                None,
-            ),
-            "8-shot prototype mean AUC - zero-shot": (
-                mean_of(fewshot, "auc", method="prototype", k=8) - zero_shot,
-                0.0,
-                None,
-            ),
-            # the same figures for the probe that starts from the prompts (not the issue's target)
-            "1-shot prompted mean AUC": (
-                mean_of(fewshot, "auc", method="prompted", k=1),
-                0.85,
-                None,
-            ),
-            "8-shot prompted mean AUC - zero-shot": (
-                mean_of(fewshot, "auc", method="prompted", k=8) - zero_shot,
-                0.0,
-                None,
-            ),
-            "linear probe diagnosis accuracy": (probe, 0.95 if site == "internal" else 0.90, None),
-            # the same probe fitted on the internal train + val studies, applied unchanged here
-            "train-split probe diagnosis accuracy": (
-                split_probe,
-                0.95 if site == "internal" else 0.90,
-                None,
-            ),
-            "label-consistent precision@10": (
-                to_study.get("label_precision@10"),
-                0.85,
-                to_study.get("label_precision@10_ceiling"),
-            ),
-        }
-        for name, (value, threshold, ceiling) in measured.items():
+        for name, (value, threshold, ceiling) in site_targets(result).items():
             value = float("nan") if value is None else float(value)
             rows.append(
                 {
-                    "site": site,
+                    "site": result["site"],
                     "target": name,
                     "value": round(value, 4),
                     "threshold": threshold,
