@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from model.allocator import tune_allocator
 from model.errors import UserError
+from model.progress import configure_logging
 
 log = logging.getLogger("model")
 
@@ -42,11 +43,7 @@ COMMANDS: tuple[Command, ...] = (
 
 
 def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    configure_logging(logging.DEBUG if verbose else logging.INFO)
 
 
 def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, Command | None]:

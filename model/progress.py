@@ -8,6 +8,7 @@ a few times a second. The dashboard's job monitor only reads that file.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import time
@@ -19,8 +20,15 @@ from tqdm import tqdm
 from model.atomic import atomic_write_json
 
 PROGRESS_ENV = "CMR_PROGRESS_FILE"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_DATE_FORMAT = "%H:%M:%S"
 _MIN_INTERVAL_S = 0.3
 _prefixes: list[str] = []
+
+
+def configure_logging(level: int) -> None:
+    """Log records at ``level`` and above to stderr, one line each, as every command does."""
+    logging.basicConfig(level=level, format=LOG_FORMAT, datefmt=LOG_DATE_FORMAT)
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ import pandas as pd
 from model.errors import DataError, UserError
 from model.index.client import ChromaLocation, default_chroma_path, open_client, resolve_location
 from model.index.embedding_index import EmbeddingIndex
+from model.index.fresh_process import run_in_fresh_process
 from model.index.records import IndexRecords, build_records, read_labels
 from model.index.writer import UpsertReport, upsert_records
 from model.index.writer_lock import WriterLock
@@ -130,6 +131,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write(
+    location: ChromaLocation, fingerprint: str, records: IndexRecords, batch_size: int | None
+) -> UpsertReport:
+    """Upsert ``records``; into an embedded folder from a fresh process (``fresh_process``)."""
+    if location.is_server:  # the server's own process holds the index
+        return _write_here(location, fingerprint, records, batch_size)
+    return run_in_fresh_process(_write_here, location, fingerprint, records, batch_size)
+
+
+def _write_here(
     location: ChromaLocation, fingerprint: str, records: IndexRecords, batch_size: int | None
 ) -> UpsertReport:
     client = open_client(location)

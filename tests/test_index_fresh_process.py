@@ -1,0 +1,94 @@
+"""An embedded index is written from a fresh child process (``model.index.fresh_process``).
+
+hnswlib persists its vector buffer's uninitialised tail; written from the process that read
+patient names (the demo build), that tail could carry them. Here: the child is another, freshly
+started process with freed memory scrubbed, results and errors come back, the parent's
+environment is left as it was, and an index written right after names were left in freed heap
+memory of this process's threads holds none of them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from model.errors import UserError
+from model.index.fresh_process import SCRUB_ENVIRONMENT, run_in_fresh_process
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _refuse(message: str) -> None:
+    raise UserError(message)
+
+
+def _perturb_setting() -> str | None:
+    return os.environ.get("MALLOC_PERTURB_")
+
+
+def test_the_child_is_a_fresh_scrubbed_process_and_the_parent_is_untouched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MALLOC_PERTURB_", raising=False)
+    assert run_in_fresh_process(os.getpid) != os.getpid()
+    assert run_in_fresh_process(_perturb_setting) == SCRUB_ENVIRONMENT["MALLOC_PERTURB_"]
+    assert "MALLOC_PERTURB_" not in os.environ
+    with pytest.raises(UserError, match="no such dataset"):
+        run_in_fresh_process(_refuse, "no such dataset")
+
+
+PLANT_THEN_WRITE = textwrap.dedent(
+    f"""
+    import ctypes, sys, threading
+    from pathlib import Path
+
+    sys.path.insert(0, {str(ROOT / "tests")!r})
+    from index_fakes import make_records
+    from model.allocator import tune_allocator
+    from model.index.cli_index import _write
+    from model.index.client import ChromaLocation
+
+    tune_allocator()  # as every python -m model command does
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    secret = b"PLANTEDPATIENTNAME^"
+
+    def plant():  # leftovers of many sizes, freed before the write
+        chunks = [libc.malloc(size) for size in range(4_096, 400_000, 4_096)]
+        for chunk, size in zip(chunks, range(4_096, 400_000, 4_096)):
+            ctypes.memmove(chunk, secret * (size // len(secret)), size // len(secret) * 19)
+        for chunk in chunks:
+            libc.free(chunk)
+
+    plant()
+    threads = [threading.Thread(target=plant) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    _write(ChromaLocation(path=Path(sys.argv[1])), "f" * 64, make_records(6), None)
+    """
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc heap leftovers")
+def test_an_index_written_after_names_were_freed_holds_none(tmp_path: Path) -> None:
+    folder = tmp_path / "chroma"
+    done = subprocess.run(
+        [sys.executable, "-c", PLANT_THEN_WRITE, str(folder)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    files = [path for path in folder.rglob("*") if path.is_file()]
+    assert any(path.name == "data_level0.bin" for path in files), files
+    assert not [path.name for path in files if b"PLANTEDPATIENT" in path.read_bytes()]
