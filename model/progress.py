@@ -31,6 +31,16 @@ def configure_logging(level: int) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT, datefmt=LOG_DATE_FORMAT)
 
 
+def stage_prefixes() -> tuple[str, ...]:
+    """The stage prefixes in force (``stage_prefix``), outermost first."""
+    return tuple(_prefixes)
+
+
+def continue_stages(prefixes: tuple[str, ...]) -> None:
+    """In a child process: report progress under the parent's ``stage_prefixes()``."""
+    _prefixes[:] = prefixes
+
+
 @contextlib.contextmanager
 def stage_prefix(name: str) -> Iterator[None]:
     """Prefix every progress stage inside the block, e.g. ``"2/5 ingest"`` for a pipeline step."""

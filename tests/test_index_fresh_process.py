@@ -19,6 +19,7 @@ import pytest
 
 from model.errors import UserError
 from model.index.fresh_process import SCRUB_ENVIRONMENT, run_in_fresh_process
+from model.progress import stage_prefix, stage_prefixes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,6 +32,10 @@ def _perturb_setting() -> str | None:
     return os.environ.get("MALLOC_PERTURB_")
 
 
+def _stage_names() -> tuple[str, ...]:
+    return stage_prefixes()
+
+
 def test_the_child_is_a_fresh_scrubbed_process_and_the_parent_is_untouched(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -38,6 +43,8 @@ def test_the_child_is_a_fresh_scrubbed_process_and_the_parent_is_untouched(
     assert run_in_fresh_process(os.getpid) != os.getpid()
     assert run_in_fresh_process(_perturb_setting) == SCRUB_ENVIRONMENT["MALLOC_PERTURB_"]
     assert "MALLOC_PERTURB_" not in os.environ
+    with stage_prefix("4/4 index"):  # the demo build's step label reaches the child's progress
+        assert run_in_fresh_process(_stage_names) == ("4/4 index",)
     with pytest.raises(UserError, match="no such dataset"):
         run_in_fresh_process(_refuse, "no such dataset")
 
