@@ -84,8 +84,7 @@ def train_kind(args: argparse.Namespace, kind: str) -> tuple[Path, dict]:
         "train_studies_per_s": float(np.median(rates)) if rates else None,
         "epochs": config.get("epochs"),  # chosen by the time budget when the preset has one
     }
-    best = folder.best_checkpoint if folder.best_checkpoint.exists() else folder.last_checkpoint
-    return best, figures
+    return folder.final_checkpoint, figures
 
 
 def evaluate(checkpoint: Path, root: Path, site: str, split: str | None) -> dict[str, pd.DataFrame]:

@@ -63,6 +63,11 @@ class RunFolder:
     def best_checkpoint(self) -> Path:
         return self.root / "best.pt"
 
+    @property
+    def final_checkpoint(self) -> Path:
+        """The checkpoint to evaluate: ``best.pt``, or ``last.pt`` when no best was kept."""
+        return self.best_checkpoint if self.best_checkpoint.exists() else self.last_checkpoint
+
     def prepare(self, resume: bool) -> None:
         """Create the folder; refuse to overwrite a finished or running run unless resuming."""
         if self.root.exists() and not self.root.is_dir():
