@@ -30,8 +30,10 @@ from bench.quality import evaluate
 from model.data.dataset import CMRDataset
 from model.embed import cached_study_embeddings
 from model.evaluation.fewshot import FewShotConfig, evaluate_label
-from model.evaluation.probes import ProbeConfig, fit_probe
+from model.evaluation.inputs import diagnosis_targets
+from model.evaluation.probes import ProbeConfig, fit_split_probes
 from model.schema import DIAGNOSES, FINDINGS
+from model.training.run_folder import RunFolder
 from model.zeroshot_cli import load_labels
 
 
@@ -67,24 +69,22 @@ def one_shot_prototype(vectors: np.ndarray, labels: pd.DataFrame, episodes: int)
     return float(np.nanmean(aucs)) if aucs else float("nan")
 
 
-def diagnosis_targets(labels: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(rows with exactly one known diagnosis bool [N], class index int [N] into DIAGNOSES)."""
-    onehot = labels.reindex(columns=list(DIAGNOSES)).to_numpy(dtype=float)
-    usable = ~np.isnan(onehot).any(axis=1) & (np.nan_to_num(onehot).sum(axis=1) == 1)
-    return usable, np.nan_to_num(onehot).argmax(axis=1)
-
-
 def probe_accuracy(
     train: np.ndarray, train_labels: pd.DataFrame, groups: np.ndarray,
     val: np.ndarray, val_labels: pd.DataFrame,
 ) -> float:  # fmt: skip
-    """Accuracy on val of the diagnosis probe fitted on the train rows."""
-    fit_rows, fit_targets = diagnosis_targets(train_labels)
-    val_rows, val_targets = diagnosis_targets(val_labels)
-    if np.unique(fit_targets[fit_rows]).size < 2 or not val_rows.any():
+    """Accuracy on val of the diagnosis probe fitted on the train rows, as the evaluation fits
+    its train-split probe (``fit_split_probes``); NaN without two classes or a val diagnosis."""
+    classes = list(DIAGNOSES)
+    target = diagnosis_targets(train_labels, classes)
+    probes = fit_split_probes(train, groups, {}, target, classes, ProbeConfig())
+    usable, truth = diagnosis_targets(val_labels, classes)
+    if not usable.any():
         return float("nan")
-    probe = fit_probe(train[fit_rows], fit_targets[fit_rows], groups[fit_rows], ProbeConfig())
-    return float((probe.predict(val[val_rows]) == val_targets[val_rows]).mean())
+    probabilities = probes.diagnosis_probabilities(val[usable])
+    if probabilities is None:
+        return float("nan")
+    return float((probabilities.argmax(axis=1) == truth[usable]).mean())
 
 
 def val_scores(checkpoint: Path, root: Path, episodes: int) -> ValScores:
@@ -110,11 +110,6 @@ def val_scores(checkpoint: Path, root: Path, episodes: int) -> ValScores:
     )
 
 
-def run_checkpoint(run: Path) -> Path:
-    best = run / "best.pt"
-    return best if best.exists() else run / "last.pt"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=Path, nargs="+", help="run folders (best.pt or last.pt)")
@@ -123,7 +118,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     for run in args.runs:
-        scores = val_scores(run_checkpoint(run), args.root, args.episodes)
+        scores = val_scores(RunFolder(run).final_checkpoint, args.root, args.episodes)
         print(scores.line(str(run)), flush=True)
 
 

@@ -99,14 +99,20 @@ class SiteData:
         return self.studies["patient_key"].astype(str).to_numpy()
 
     def diagnosis_targets(self, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(rows with exactly one known diagnosis bool [N], class index int [N] there, else -1)."""
-        present = [c for c in classes if c in self.labels.columns]
-        if not present:
-            return np.zeros(len(self.studies), dtype=bool), np.full(len(self.studies), -1)
-        onehot = self.labels[present].to_numpy()
-        usable = ~np.isnan(onehot).any(axis=1) & (np.nan_to_num(onehot).sum(axis=1) == 1)
-        class_index = np.array([classes.index(c) for c in present])
-        return usable, np.where(usable, class_index[np.nan_to_num(onehot).argmax(axis=1)], -1)
+        """``diagnosis_targets`` of this site's labels."""
+        return diagnosis_targets(self.labels, classes)
+
+
+def diagnosis_targets(labels: pd.DataFrame, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``labels`` (1 / 0 / NaN one-hot columns): (rows with exactly one known
+    diagnosis bool [N], index into ``classes`` int [N] there, else -1)."""
+    present = [c for c in classes if c in labels.columns]
+    if not present:
+        return np.zeros(len(labels), dtype=bool), np.full(len(labels), -1)
+    onehot = labels[present].to_numpy(dtype=float)
+    usable = ~np.isnan(onehot).any(axis=1) & (np.nan_to_num(onehot).sum(axis=1) == 1)
+    class_index = np.array([classes.index(c) for c in present])
+    return usable, np.where(usable, class_index[np.nan_to_num(onehot).argmax(axis=1)], -1)
 
 
 def is_finding(label: str) -> bool:
