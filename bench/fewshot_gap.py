@@ -87,7 +87,7 @@ def gap_figures(checkpoint: Path, root: Path, split: str, episodes: int) -> dict
     model, _ = load_checkpoint(checkpoint)
     figures: dict[str, float] = {}
     spaces = {}
-    for part in ("train", split):
+    for part in dict.fromkeys(("train", split)):  # once each, also when split is "train"
         keep = (studies["split"] == part).to_numpy()
         texts = studies.loc[keep, "impression"].fillna("").tolist()
         reports, normed, norms = report_embeddings(model, texts)
@@ -108,8 +108,8 @@ def gap_figures(checkpoint: Path, root: Path, split: str, episodes: int) -> dict
                     "sentence norm max": float(norms.max()),
                 }
             )
-    (train_studies, train_reports, train_labels) = spaces["train"]
-    (split_studies, split_reports, split_labels) = spaces[split]
+    train_studies, train_reports, train_labels = spaces["train"]
+    split_studies, split_reports, split_labels = spaces[split]
     figures["R2 labels -> study"] = explained_by_labels(
         train_studies, train_labels, split_studies, split_labels
     )
