@@ -19,11 +19,14 @@ Each timing starts from a fresh model, so the text cache holds only the warm-up 
 batches are the same studies as epoch N varies them: the frozen text cache then holds what N
 epochs of training have read, as later in a run.
 The glibc allocator is tuned as ``python -m model train`` tunes it unless ``--default-allocator``.
+``--autocast-bf16`` runs every timed step under CPU bf16 autocast (training on CPU is fp32; this
+measures whether bf16 would pay on this CPU).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import time
 from collections.abc import Callable
@@ -68,14 +71,19 @@ def load_batches(
     return batches, time.perf_counter() - start
 
 
-def timed(step: Callable[[dict], None], batches: list[dict], warm_up: list[dict]) -> float:
-    """Seconds per batch of ``step`` over ``batches``, after running it untimed on ``warm_up``."""
-    for batch in warm_up:
-        step(batch)
-    start = time.perf_counter()
-    for batch in batches:
-        step(batch)
-    return (time.perf_counter() - start) / len(batches)
+def timed(
+    step: Callable[[dict], None], batches: list[dict], warm_up: list[dict], bf16: bool = False
+) -> float:
+    """Seconds per batch of ``step`` over ``batches``, after running it untimed on ``warm_up``;
+    with ``bf16`` both under CPU bf16 autocast."""
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    with autocast:
+        for batch in warm_up:
+            step(batch)
+        start = time.perf_counter()
+        for batch in batches:
+            step(batch)
+        return (time.perf_counter() - start) / len(batches)
 
 
 def fresh_model(preset: Preset) -> CMRClip:
@@ -142,9 +150,15 @@ def main() -> None:
     parser.add_argument(
         "--default-allocator", action="store_true", help="leave glibc's thresholds as they are"
     )
+    parser.add_argument(
+        "--autocast-bf16", action="store_true", help="time every step under CPU bf16 autocast"
+    )
     args = parser.parse_args()
     tuned = not args.default_allocator and tune_allocator()
-    print(f"torch threads {torch.get_num_threads()}, allocator tuned {tuned}")
+    print(
+        f"torch threads {torch.get_num_threads()}, allocator tuned {tuned},"
+        f" bf16 autocast {args.autocast_bf16}"
+    )
     for kind in args.kinds.split(","):
         preset = load_preset(args.preset)
         preset.model.video.kind = kind
@@ -161,10 +175,11 @@ def main() -> None:
             warm_up = warm_up + batches + [batch for epoch in epochs[:-1] for batch in epoch]
             batches = epochs[-1]
         size = preset.train.batch_size
+        bf16 = args.autocast_bf16
         times = {
-            "step": timed(trainer_step(preset), batches, warm_up),
-            "video": timed(video_step(preset), batches, warm_up),
-            "text": timed(text_step(preset), batches, warm_up),
+            "step": timed(trainer_step(preset), batches, warm_up, bf16),
+            "video": timed(video_step(preset), batches, warm_up, bf16),
+            "text": timed(text_step(preset), batches, warm_up, bf16),
         }
         print(
             f"{args.preset:10s} {kind:10s} batch {size:3d}  trainer step {size / times['step']:6.1f}"

@@ -11,7 +11,10 @@ labels. On one split of ``ROOT/internal`` it prints the 1-shot prototype AUC per
 - ``report, sentences unit-normed``: the same with every sentence embedding unit-normed before
   the per-report mean, so each sentence weighs the same;
 - ``label vector``: the findings and diagnosis one-hots as a unit vector, the best an embedding
-  that encodes exactly the labels, each with the same weight, could do.
+  that encodes exactly the labels, each with the same weight, could do;
+- ``study, whitened``: the study embeddings PCA-whitened (centred and every principal direction
+  scaled to unit variance, fitted on the train split's embeddings, no labels), then unit-normed:
+  whether evening out the embedding's few dominant directions, with no training, would help.
 
 Then three properties of the embedding geometry: the share of each space's variance a linear map
 of the label vector explains (fitted on the train split, R^2 on this split), the share held by the
@@ -78,6 +81,18 @@ def top_share(vectors: np.ndarray, directions: int = 3) -> float:
     return float(variances[:directions].sum() / variances.sum())
 
 
+def whitened(train: np.ndarray, vectors: np.ndarray, shrink: float = 1e-3) -> np.ndarray:
+    """``vectors [N, D]`` PCA-whitened by the principal directions of ``train [M, D]``, unit-normed.
+
+    Each direction's variance gets ``shrink`` x the largest added first, so directions with almost
+    no variance are not blown up without bound."""
+    mean = train.mean(axis=0)
+    _, singular, directions = np.linalg.svd(train - mean, full_matrices=False)
+    variance = singular**2 / len(train)
+    scaled = (vectors - mean) @ directions.T / np.sqrt(variance + shrink * variance[0])
+    return scaled / np.maximum(np.linalg.norm(scaled, axis=1, keepdims=True), 1e-12)
+
+
 def gap_figures(checkpoint: Path, root: Path, split: str, episodes: int) -> dict[str, float]:
     """Every figure the module docstring lists, for one checkpoint and split."""
     dataset = CMRDataset.open(root / "internal")
@@ -99,6 +114,7 @@ def gap_figures(checkpoint: Path, root: Path, split: str, episodes: int) -> dict
                 ("report", reports),
                 ("report, sentences unit-normed", normed),
                 ("label vector", spaces[part][2]),
+                ("study, whitened", whitened(spaces["train"][0], embeddings.vectors[keep])),
             ):
                 figures[f"1-shot {name}"] = one_shot_prototype(vectors, part_labels, episodes)
             figures.update(

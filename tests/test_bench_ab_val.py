@@ -57,7 +57,8 @@ def test_one_shot_prototype_is_perfect_on_the_label_itself_and_skips_single_clas
 def test_gap_figures_cover_every_representation(layout: tuple[Path, Path]) -> None:
     root, checkpoint = layout
     figures = fewshot_gap.gap_figures(checkpoint, root, "val", episodes=20)
-    for name in ("study", "report", "report, sentences unit-normed", "label vector"):
+    names = ("study", "report", "report, sentences unit-normed", "label vector", "study, whitened")
+    for name in names:
         assert 0.0 <= figures[f"1-shot {name}"] <= 1.0
     # the label vector ranks well above chance; its other labels, differing between the two
     # supports, keep it below 1 (three of the tiny findings vary independently)
@@ -77,3 +78,13 @@ def test_explained_by_labels_is_one_for_a_linear_map_and_low_for_noise() -> None
     )
     noise = rng.normal(size=(80, 5))
     assert fewshot_gap.explained_by_labels(noise[:60], labels[:60], noise[60:], labels[60:]) < 0.2
+
+
+def test_whitened_has_unit_variance_directions_and_unit_rows() -> None:
+    rng = np.random.default_rng(2)
+    train = rng.normal(size=(400, 4)) * np.array([10.0, 3.0, 1.0, 0.3]) + 5.0
+    rows = fewshot_gap.whitened(train, train, shrink=0.0)
+    assert np.allclose(np.linalg.norm(rows, axis=1), 1.0)
+    # before the row norm, whitening makes the covariance the identity: with 4 equal-variance
+    # directions, each coordinate of the unit rows has a mean square of about 1/4
+    assert np.allclose((rows**2).mean(axis=0), 0.25, atol=0.04)

@@ -32,7 +32,7 @@ def test_batches_come_from_the_train_split_varied_like_training(tmp_path: Path) 
     assert [t for batch in later for t in batch["text"]] != texts  # varied anew
 
 
-@pytest.mark.parametrize("extra", [[], ["--warm-epochs", "2"]])
+@pytest.mark.parametrize("extra", [[], ["--warm-epochs", "2"], ["--autocast-bf16"]])
 def test_every_tower_prints_its_step_split(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
