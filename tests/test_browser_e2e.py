@@ -32,6 +32,14 @@ LAUNCH_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+# Every case card (one "Open case" button each) shows its thumbnail strip, decoded by the browser.
+EVERY_CARD_HAS_ITS_THUMBNAIL = """() => {
+    const cards = [...document.querySelectorAll("button")]
+        .filter((b) => b.innerText.trim() === "Open case").length;
+    const images = [...document.querySelectorAll('[data-testid="stImage"] img')];
+    return cards > 1 && images.length === cards
+        && images.every((image) => image.complete && image.naturalWidth > 0);
+}"""
 
 pytestmark = [
     pytest.mark.browser,
@@ -151,6 +159,7 @@ def test_prompt_search_and_case_with_a_tiny_model(tmp_path_factory: pytest.TempP
         page.get_by_label("Describe the study").press("Enter")
         page.get_by_text("similarity").first.wait_for()
         page.locator('[data-testid="stImage"] img').first.wait_for()
+        page.wait_for_function(EVERY_CARD_HAS_ITS_THUMBNAIL, timeout=60_000)
         _shot(page, "data-browser")
         page.get_by_role("button", name="Open case").first.click()
 
