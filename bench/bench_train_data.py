@@ -175,11 +175,10 @@ def main() -> None:
             warm_up = warm_up + batches + [batch for epoch in epochs[:-1] for batch in epoch]
             batches = epochs[-1]
         size = preset.train.batch_size
-        bf16 = args.autocast_bf16
         times = {
-            "step": timed(trainer_step(preset), batches, warm_up, bf16),
-            "video": timed(video_step(preset), batches, warm_up, bf16),
-            "text": timed(text_step(preset), batches, warm_up, bf16),
+            "step": timed(trainer_step(preset), batches, warm_up, args.autocast_bf16),
+            "video": timed(video_step(preset), batches, warm_up, args.autocast_bf16),
+            "text": timed(text_step(preset), batches, warm_up, args.autocast_bf16),
         }
         print(
             f"{args.preset:10s} {kind:10s} batch {size:3d}  trainer step {size / times['step']:6.1f}"

@@ -42,10 +42,6 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 
-def _configure_logging(verbose: bool) -> None:
-    configure_logging(logging.DEBUG if verbose else logging.INFO)
-
-
 def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, Command | None]:
     parser = argparse.ArgumentParser(prog="python -m model", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -63,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser, chosen = build_parser(argv)
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose)
+    configure_logging(logging.DEBUG if args.verbose else logging.INFO)
     if chosen is None:
         parser.print_help()
         return 2
