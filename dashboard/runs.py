@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from dashboard.jobs import model_command, process_alive
+from dashboard.studies import label_file
 from model.atomic import atomic_write_json
 from model.errors import OutOfDeviceMemory, UserError
 from model.training.run_folder import RunFolder
@@ -174,7 +175,14 @@ def prepare_run(form: TrainForm, runs_dir: Path, gpus: int) -> tuple[Path, list[
         "--out",
         str(run),
     ]
-    return run, _launcher(args, gpus)
+    return run, _launcher(with_val_labels(args, form.dataset), gpus)
+
+
+def with_val_labels(args: list[str], dataset: Path) -> list[str]:
+    """``args`` + ``--val-labels`` when ``dataset`` has a labels CSV (``label_file``): the run
+    then logs each epoch's val zero-shot AUC for the curves. Labels never choose a checkpoint."""
+    labels = label_file(Path(dataset))
+    return args if labels is None else [*args, "--val-labels", str(labels)]
 
 
 def resume_command(
@@ -190,7 +198,7 @@ def resume_command(
         args += ["--preset", str(preset)]
     if grad_checkpointing:
         args.append("--grad-checkpointing")
-    return _launcher(args, gpus)
+    return _launcher(with_val_labels(args, dataset), gpus)
 
 
 def ran_out_of_gpu_memory(status: dict[str, Any]) -> bool:

@@ -99,9 +99,12 @@ def _trained(layout: DemoLayout) -> bool:
 
 
 def _train_argv(options: DemoOptions, layout: DemoLayout) -> list[str]:
-    """``model.training.train`` arguments: the internal dataset, resumed when the run exists."""
+    """``model.training.train`` arguments: the internal dataset, resumed when the run exists.
+
+    The generator's labels go in as ``--val-labels``: the run logs each epoch's val zero-shot
+    AUC for the Train page's curves; they never choose a checkpoint or enter training."""
     argv = ["--data", str(layout.dataset("internal")), "--preset", options.preset]
-    argv += ["--out", str(layout.run)]
+    argv += ["--out", str(layout.run), "--val-labels", str(layout.labels[0])]
     if options.epochs is not None:
         argv += ["--epochs", str(options.epochs)]
     if layout.run.exists():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from model.cli import COMMANDS, build_parser
-from model.demo import DemoOptions
+from model.demo import DemoLayout, DemoOptions, _train_argv
 from model.workers import usable_cpus
 
 
@@ -26,3 +26,13 @@ def test_demo_uses_every_usable_cpu_by_default(tmp_path: Path) -> None:
     args = parser.parse_args(["demo", "--root", str(tmp_path)])
     assert args.workers == usable_cpus() >= 1
     assert DemoOptions(root=tmp_path).workers == usable_cpus()
+
+
+def test_the_demo_run_logs_val_auc_with_the_generated_labels(tmp_path: Path) -> None:
+    layout = DemoLayout(tmp_path)
+    argv = _train_argv(DemoOptions(root=tmp_path), layout)
+    labels = argv[argv.index("--val-labels") + 1]
+    assert labels == str(tmp_path / "demo" / "raw" / "internal" / "labels.csv")
+    assert "--resume" not in argv
+    layout.run.mkdir(parents=True)
+    assert _train_argv(DemoOptions(root=tmp_path), layout)[-1] == "--resume"

