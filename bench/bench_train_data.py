@@ -20,7 +20,9 @@ batches are the same studies as epoch N varies them: the frozen text cache then 
 epochs of training have read, as later in a run.
 The glibc allocator is tuned as ``python -m model train`` tunes it unless ``--default-allocator``.
 ``--autocast-bf16`` runs every timed step under CPU bf16 autocast (training on CPU is fp32; this
-measures whether bf16 would pay on this CPU).
+measures whether bf16 would pay on this CPU). ``--zero-histograms`` replaces every intensity
+histogram by zeros: the outputs are wrong, the time is what a free histogram would leave (an
+upper bound on what a faster one could buy).
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ import itertools
 import time
 from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 import torch
 from torch.utils.data import DataLoader
 
 from model.allocator import tune_allocator
 from model.data.dataset import CMRDataset, StudyVideoDataset
+from model.nn.blocks import IntensityHistogram
 from model.nn.clip_model import CMRClip
 from model.nn.config import Preset
 from model.nn.loss import ClipLoss
@@ -135,6 +139,15 @@ def text_step(preset: Preset) -> Callable[[dict], None]:
     return step
 
 
+def zero_histograms() -> contextlib.AbstractContextManager:
+    """While active, ``IntensityHistogram.features`` returns zeros of its shape (no pixel pass)."""
+
+    def zeros(self: IntensityHistogram, frames: torch.Tensor) -> torch.Tensor:
+        return frames.new_zeros(frames.shape[0], 2 * self.bins)
+
+    return mock.patch.object(IntensityHistogram, "features", zeros)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="an ingested dataset folder")
@@ -153,38 +166,47 @@ def main() -> None:
     parser.add_argument(
         "--autocast-bf16", action="store_true", help="time every step under CPU bf16 autocast"
     )
+    parser.add_argument(
+        "--zero-histograms", action="store_true", help="time with every histogram as zeros"
+    )
     args = parser.parse_args()
     tuned = not args.default_allocator and tune_allocator()
     print(
         f"torch threads {torch.get_num_threads()}, allocator tuned {tuned},"
-        f" bf16 autocast {args.autocast_bf16}"
+        f" bf16 autocast {args.autocast_bf16}, zero histograms {args.zero_histograms}"
     )
-    for kind in args.kinds.split(","):
-        preset = load_preset(args.preset)
-        preset.model.video.kind = kind
-        if kind == "flat":
-            preset.model.video.stem = "linear"
-        batches, load_s = load_batches(args.data, preset, args.steps)
-        load_ms = 1000 * load_s / len(batches)
-        warm_up, batches = batches[:1], batches[1:]
-        if args.warm_epochs > 0:  # the same studies, varied as each epoch varies them
-            epochs = [
-                load_batches(args.data, preset, args.steps, epoch)[0]
-                for epoch in range(1, args.warm_epochs + 1)
-            ]
-            warm_up = warm_up + batches + [batch for epoch in epochs[:-1] for batch in epoch]
-            batches = epochs[-1]
-        size = preset.train.batch_size
-        times = {
-            "step": timed(trainer_step(preset), batches, warm_up, args.autocast_bf16),
-            "video": timed(video_step(preset), batches, warm_up, args.autocast_bf16),
-            "text": timed(text_step(preset), batches, warm_up, args.autocast_bf16),
-        }
-        print(
-            f"{args.preset:10s} {kind:10s} batch {size:3d}  trainer step {size / times['step']:6.1f}"
-            f" studies/s ({1000 * times['step']:5.0f} ms): video f+b {1000 * times['video']:5.0f}"
-            f" ms, text f+b {1000 * times['text']:5.0f} ms; loading {load_ms:4.0f} ms/batch"
-        )
+    with zero_histograms() if args.zero_histograms else contextlib.nullcontext():
+        for kind in args.kinds.split(","):
+            time_kind(args, kind)
+
+
+def time_kind(args: argparse.Namespace, kind: str) -> None:
+    """Load, time and print one tower kind's row."""
+    preset = load_preset(args.preset)
+    preset.model.video.kind = kind
+    if kind == "flat":
+        preset.model.video.stem = "linear"
+    batches, load_s = load_batches(args.data, preset, args.steps)
+    load_ms = 1000 * load_s / len(batches)
+    warm_up, batches = batches[:1], batches[1:]
+    if args.warm_epochs > 0:  # the same studies, varied as each epoch varies them
+        epochs = [
+            load_batches(args.data, preset, args.steps, epoch)[0]
+            for epoch in range(1, args.warm_epochs + 1)
+        ]
+        warm_up = warm_up + batches + [batch for epoch in epochs[:-1] for batch in epoch]
+        batches = epochs[-1]
+    size = preset.train.batch_size
+    times = {
+        "step": timed(trainer_step(preset), batches, warm_up, args.autocast_bf16),
+        "video": timed(video_step(preset), batches, warm_up, args.autocast_bf16),
+        "text": timed(text_step(preset), batches, warm_up, args.autocast_bf16),
+    }
+    print(
+        f"{args.preset:10s} {kind:10s} batch {size:3d}  trainer step {size / times['step']:6.1f}"
+        f" studies/s ({1000 * times['step']:5.0f} ms): video f+b {1000 * times['video']:5.0f}"
+        f" ms, text f+b {1000 * times['text']:5.0f} ms; loading {load_ms:4.0f} ms/batch"
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@ labels. On one split of ``ROOT/internal`` it prints the 1-shot prototype AUC per
   that encodes exactly the labels, each with the same weight, could do;
 - ``study, whitened``: the study embeddings PCA-whitened (centred and every principal direction
   scaled to unit variance, fitted on the train split's embeddings, no labels), then unit-normed:
-  whether evening out the embedding's few dominant directions, with no training, would help.
+  whether evening out the embedding's few dominant directions, with no training, would help;
+- ``study, before the projection``: the video tower's pooled feature before its projection head
+  (the input of ``visual.head``), unit-normed: whether the shared space drops what the tower
+  itself still holds, as CLIP's linear probes read the image tower's features before projecting.
 
 Then three properties of the embedding geometry: the share of each space's variance a linear map
 of the label vector explains (fitted on the train split, R^2 on this split), the share held by the
@@ -35,7 +38,7 @@ import torch.nn.functional as F
 
 from bench.ab_val import one_shot_prototype
 from model.data.dataset import CMRDataset
-from model.embed import cached_study_embeddings
+from model.embed import cached_study_embeddings, embed_studies
 from model.nn.packed_bert import mean_by_owner
 from model.schema import DIAGNOSES, FINDINGS
 from model.training.checkpoint import load_checkpoint
@@ -55,6 +58,20 @@ def report_embeddings(model: torch.nn.Module, texts: list[str]) -> tuple[np.ndar
         F.normalize(normed, dim=-1).numpy(),
         features.norm(dim=-1).numpy(),
     )
+
+
+@torch.no_grad()
+def head_inputs(model: torch.nn.Module, dataset: CMRDataset, ids: list[str]) -> np.ndarray:
+    """The video tower's pooled feature before its projection head, unit-normed: [N, C]."""
+    captured: list[torch.Tensor] = []
+    hook = model.visual.head.register_forward_hook(
+        lambda module, inputs, output: captured.append(inputs[0].detach())
+    )
+    try:
+        embed_studies(model.eval(), dataset, ids)
+    finally:
+        hook.remove()
+    return F.normalize(torch.cat(captured), dim=-1).numpy()
 
 
 def label_vectors(labels: pd.DataFrame) -> np.ndarray:
@@ -100,6 +117,7 @@ def gap_figures(checkpoint: Path, root: Path, split: str, episodes: int) -> dict
     embeddings = cached_study_embeddings(checkpoint, dataset)
     studies = dataset.studies.set_index("study_id").loc[embeddings.ids]
     model, _ = load_checkpoint(checkpoint)
+    features = head_inputs(model, dataset, embeddings.ids)
     figures: dict[str, float] = {}
     spaces = {}
     for part in dict.fromkeys(("train", split)):  # once each, also when split is "train"
@@ -115,6 +133,7 @@ def gap_figures(checkpoint: Path, root: Path, split: str, episodes: int) -> dict
                 ("report, sentences unit-normed", normed),
                 ("label vector", spaces[part][2]),
                 ("study, whitened", whitened(spaces["train"][0], embeddings.vectors[keep])),
+                ("study, before the projection", features[keep]),
             ):
                 figures[f"1-shot {name}"] = one_shot_prototype(vectors, part_labels, episodes)
             figures.update(

@@ -57,7 +57,14 @@ def test_one_shot_prototype_is_perfect_on_the_label_itself_and_skips_single_clas
 def test_gap_figures_cover_every_representation(layout: tuple[Path, Path]) -> None:
     root, checkpoint = layout
     figures = fewshot_gap.gap_figures(checkpoint, root, "val", episodes=20)
-    names = ("study", "report", "report, sentences unit-normed", "label vector", "study, whitened")
+    names = (
+        "study",
+        "report",
+        "report, sentences unit-normed",
+        "label vector",
+        "study, whitened",
+        "study, before the projection",
+    )
     for name in names:
         assert 0.0 <= figures[f"1-shot {name}"] <= 1.0
     # the label vector ranks well above chance; its other labels, differing between the two

@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import bench_train_data  # noqa: E402
 from model.data.dataset import CMRDataset  # noqa: E402
+from model.nn.blocks import IntensityHistogram  # noqa: E402
 from model.nn.presets import load_preset  # noqa: E402
 from tests.tiny_dataset import make_tiny_dataset, write_tiny_preset  # noqa: E402
 
@@ -32,7 +34,9 @@ def test_batches_come_from_the_train_split_varied_like_training(tmp_path: Path) 
     assert [t for batch in later for t in batch["text"]] != texts  # varied anew
 
 
-@pytest.mark.parametrize("extra", [[], ["--warm-epochs", "2"], ["--autocast-bf16"]])
+@pytest.mark.parametrize(
+    "extra", [[], ["--warm-epochs", "2"], ["--autocast-bf16"], ["--zero-histograms"]]
+)
 def test_every_tower_prints_its_step_split(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -48,3 +52,11 @@ def test_every_tower_prints_its_step_split(
     lines = [line for line in capsys.readouterr().out.splitlines() if "trainer step" in line]
     assert [line.split()[1] for line in lines] == ["multiview", "flat"]
     assert all("video f+b" in line and "text f+b" in line for line in lines)
+
+
+def test_zero_histograms_holds_only_while_active() -> None:
+    histogram = IntensityHistogram(4, 8)
+    frames = torch.rand(3, 8, 8)
+    with bench_train_data.zero_histograms():
+        assert torch.equal(histogram.features(frames), torch.zeros(3, 8))
+    assert histogram.features(frames).abs().sum() > 0  # log shares: never all zero
