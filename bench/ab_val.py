@@ -32,9 +32,9 @@ from model.embed import cached_study_embeddings
 from model.evaluation.fewshot import FewShotConfig, evaluate_label
 from model.evaluation.inputs import diagnosis_targets
 from model.evaluation.probes import ProbeConfig, fit_split_probes
+from model.labels import labels_by_study
 from model.schema import DIAGNOSES, FINDINGS
 from model.training.run_folder import RunFolder
-from model.zeroshot_cli import load_labels
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def probe_accuracy(
 def val_scores(checkpoint: Path, root: Path, episodes: int) -> ValScores:
     """Every figure of one checkpoint on ``root/internal``'s val split."""
     dataset = CMRDataset.open(root / "internal")
-    labels = load_labels(root / "raw" / "internal" / "labels.csv", dataset.linkage())
+    labels = labels_by_study(root / "raw" / "internal" / "labels.csv", dataset.linkage())
     embeddings = cached_study_embeddings(checkpoint, dataset)
     studies = dataset.studies.set_index("study_id").loc[embeddings.ids]
 

@@ -39,10 +39,10 @@ import torch.nn.functional as F
 from bench.ab_val import one_shot_prototype
 from model.data.dataset import CMRDataset
 from model.embed import cached_study_embeddings, embed_studies
+from model.labels import labels_by_study
 from model.nn.packed_bert import mean_by_owner
 from model.schema import DIAGNOSES, FINDINGS
 from model.training.checkpoint import load_checkpoint
-from model.zeroshot_cli import load_labels
 
 
 @torch.no_grad()
@@ -113,7 +113,7 @@ def whitened(train: np.ndarray, vectors: np.ndarray, shrink: float = 1e-3) -> np
 def gap_figures(checkpoint: Path, root: Path, split: str, episodes: int) -> dict[str, float]:
     """Every figure the module docstring lists, for one checkpoint and split."""
     dataset = CMRDataset.open(root / "internal")
-    labels = load_labels(root / "raw" / "internal" / "labels.csv", dataset.linkage())
+    labels = labels_by_study(root / "raw" / "internal" / "labels.csv", dataset.linkage())
     embeddings = cached_study_embeddings(checkpoint, dataset)
     studies = dataset.studies.set_index("study_id").loc[embeddings.ids]
     model, _ = load_checkpoint(checkpoint)

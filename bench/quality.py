@@ -25,13 +25,13 @@ import pandas as pd
 from model.allocator import tune_allocator
 from model.data.dataset import CMRDataset
 from model.embed import cached_study_embeddings, embed_texts
+from model.labels import labels_by_study
 from model.nn.presets import load_preset, preset_to_dict
 from model.prompts import DEFAULT_PROMPTS, PARAPHRASE_PROMPTS, PromptSet
 from model.training.checkpoint import load_checkpoint
 from model.training.run_folder import RunFolder
 from model.training.train import TrainOptions, train
 from model.zeroshot import finding_metrics, score_findings
-from model.zeroshot_cli import load_labels
 
 log = logging.getLogger("bench.quality")
 
@@ -90,7 +90,7 @@ def train_kind(args: argparse.Namespace, kind: str) -> tuple[Path, dict]:
 def evaluate(checkpoint: Path, root: Path, site: str, split: str | None) -> dict[str, pd.DataFrame]:
     """Per-finding metrics of both prompt sets on one site (optionally one split)."""
     ds = CMRDataset.open(root / site)
-    labels = load_labels(root / "raw" / site / "labels.csv", ds.linkage())
+    labels = labels_by_study(root / "raw" / site / "labels.csv", ds.linkage())
     embeddings = cached_study_embeddings(checkpoint, ds)
     model, _ = load_checkpoint(checkpoint)
     split_of = ds.studies.set_index("study_id")["split"]

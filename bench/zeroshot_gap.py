@@ -40,11 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from model.data.dataset import CMRDataset  # noqa: E402
 from model.embed import cached_study_embeddings, embed_texts  # noqa: E402
 from model.evaluation.metrics import auc_rows  # noqa: E402
+from model.labels import labels_by_study  # noqa: E402
 from model.prompts import DEFAULT_PROMPTS, PromptSet  # noqa: E402
 from model.schema import FINDINGS  # noqa: E402
 from model.training.checkpoint import load_checkpoint  # noqa: E402
 from model.zeroshot import score_findings  # noqa: E402
-from model.zeroshot_cli import load_labels  # noqa: E402
 
 COLUMNS = (
     "zero-shot",
@@ -73,7 +73,7 @@ def site_arrays(
     split_of = ds.studies.set_index("study_id")["split"]
     rows = [i for i, sid in enumerate(found.ids) if split is None or split_of[sid] == split]
     ids = [found.ids[i] for i in rows]
-    labels = load_labels(labels_dir / ds.root.name / "labels.csv", ds.linkage())
+    labels = labels_by_study(labels_dir / ds.root.name / "labels.csv", ds.linkage())
     return ids, np.asarray(found.vectors)[rows], labels.reindex(ids)
 
 

@@ -208,9 +208,13 @@ def projection(embeddings_path: str, version: tuple[float, ...], method: str) ->
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def labels(
-    path: str, version: tuple[float, ...], labels_csv: str | None = None
+    path: str,
+    version: tuple[float, ...],
+    labels_csv: str | None = None,
+    labels_version: tuple[float, ...] = (),
 ) -> pd.DataFrame | None:
-    """Evaluation labels by study_id (1/0/NaN), or None when the dataset has none."""
+    """Evaluation labels by study_id (1/0/NaN), or None when the dataset has none;
+    ``labels_version`` (the labels file's ``version_of``) keys the cache to its content."""
     ds = dataset(path, version)
     return load_labels(Path(path), ds.linkage(), Path(labels_csv) if labels_csv else None)
 

@@ -83,7 +83,12 @@ class Studio:
         return cache.case_player(*self._dataset_key(), study_id, views)
 
     def labels(self, labels_csv: str | None = None) -> pd.DataFrame | None:
-        return cache.labels(*self._dataset_key(), labels_csv)
+        """The dataset's labels (``labels_csv``, else ``label_file``), re-read when that file
+        changes; None without one."""
+        path, version = self._dataset_key()
+        source = Path(labels_csv) if labels_csv else label_file(Path(path))
+        source_version = cache.version_of(source) if source is not None else ()
+        return cache.labels(path, version, labels_csv, source_version)
 
     def checkpoint_path(self) -> Path:
         path = self.settings.active_checkpoint()

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.errors import DataError
+from model.labels import labels_by_study
 from model.schema import CINE_SLOTS, VIEW_SLOTS
 
 log = logging.getLogger(__name__)
@@ -95,18 +95,7 @@ def load_labels(
     path = labels_csv or label_file(dataset)
     if path is None or not path.is_file():
         return None
-    try:
-        labels = pd.read_csv(path, dtype={"accession_number": str})
-    except (OSError, ValueError, pd.errors.ParserError) as err:
-        raise DataError(f"labels file {path} is unreadable: {err}") from err
-    if "accession_number" not in labels.columns:
-        raise DataError(f"labels file {path} has no accession_number column")
-    joined = linkage.astype({"accession_number": str}).merge(
-        labels, on="accession_number", how="inner"
-    )
-    label_columns = [c for c in labels.columns if c != "accession_number"]
-    table = joined.set_index("study_id")[label_columns]
-    return table.apply(pd.to_numeric, errors="coerce")
+    return labels_by_study(path, linkage)
 
 
 def view_frames(video: np.ndarray, frames_per_view: list[int] | None) -> dict[str, np.ndarray]:

@@ -9,12 +9,13 @@ import logging
 from collections.abc import Iterator
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from dashboard.context import EmptyState, Studio
 from dashboard.jobs import Job, JobManager
 from dashboard.runs import format_eta
-from model.errors import UserError
+from model.errors import DataError, UserError
 
 log = logging.getLogger(__name__)
 CASE_KEY = "case_id"
@@ -115,6 +116,16 @@ def _job_body(jobs: JobManager, job: Job) -> None:
             )
         with st.expander("Log", expanded=job.state in ("failed", "lost")):
             st.code(job.log_tail(60) or "(no output yet)", language=None)
+
+
+def labels_or_warning(studio: Studio) -> pd.DataFrame | None:
+    """The active dataset's labels, or None with a warning naming what is wrong with its labels
+    file: a bad labels file costs the label colours and ROC curves, not the page."""
+    try:
+        return studio.labels()
+    except DataError as err:
+        st.warning(f"Labels not used: {err}")
+        return None
 
 
 def case_card(studio: Studio, row: dict, similarity: float | None, key: str) -> None:

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from model.atomic import atomic_write_with
-from model.errors import DataError, UserError
+from model.errors import UserError
+from model.labels import labels_by_study
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 from model.zeroshot import finding_metrics, score_diagnoses, score_findings
 
@@ -32,28 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=("train", "val", "test"), help="only this split")
     parser.add_argument("--out", required=True, type=Path, help="output CSV of probabilities")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-
-
-def load_labels(path: Path, linkage: pd.DataFrame) -> pd.DataFrame:
-    """Labels CSV keyed by accession_number -> DataFrame indexed by study_id (1/0/NaN)."""
-    if not path.is_file():
-        raise DataError(f"labels file {path} does not exist")
-    try:
-        labels = pd.read_csv(path, dtype={"accession_number": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise DataError(f"labels file {path} is not a readable CSV: {err}") from err
-    if "accession_number" not in labels.columns:
-        raise DataError(f"labels file {path} has no accession_number column")
-    values = labels.drop(columns=["accession_number"]).apply(pd.to_numeric, errors="coerce")
-    bad = [c for c in values.columns if not values[c].dropna().isin([0, 1]).all()]
-    if bad:
-        raise DataError(f"labels file {path}: columns {bad} hold values other than 1, 0 or blank")
-    values.insert(0, "accession_number", labels["accession_number"].astype(str))
-    link = linkage.astype({"accession_number": str})
-    joined = link.merge(values, on="accession_number", how="inner")
-    if joined.empty:
-        raise DataError(f"no accession number in {path} matches the dataset's linkage.csv")
-    return joined.drop(columns=["accession_number"]).set_index("study_id")
 
 
 def evaluate_by_site(
@@ -83,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--out {args.out} must be a .csv file")
     prompt_set = PromptSet.load(args.prompts)
     ds = CMRDataset.open(args.data)
-    labels = load_labels(args.labels, ds.linkage()) if args.labels else None
+    labels = labels_by_study(args.labels, ds.linkage()) if args.labels else None
     device = resolve_device(args.device)
     embeddings = cached_study_embeddings(args.checkpoint, ds, device=device)
     model, meta = load_checkpoint(args.checkpoint, device=device)

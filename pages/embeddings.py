@@ -8,7 +8,7 @@ from dashboard.plots import embedding_map, selected_rows
 from dashboard.projection import METHODS
 from dashboard.scoring import clean_query
 from dashboard.studies import display_table
-from dashboard.ui import open_case, page_guard, page_header
+from dashboard.ui import labels_or_warning, open_case, page_guard, page_header
 
 studio = Studio()
 page_header(
@@ -23,7 +23,7 @@ def map_table(method: str) -> pd.DataFrame:
     coords = pd.DataFrame(projection.coords, columns=["x", "y"])
     coords["study_id"] = projection.ids
     table = coords.merge(studio.studies(), on="study_id", how="left")
-    labels = studio.labels()
+    labels = labels_or_warning(studio)
     if labels is not None:
         table = table.merge(
             labels.add_prefix("label_"), left_on="study_id", right_index=True, how="left"

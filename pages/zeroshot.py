@@ -16,7 +16,7 @@ from dashboard.prompt_editor import (
     with_trial,
 )
 from dashboard.scoring import clean_query, diagnosis_confusion
-from dashboard.ui import case_card, page_guard, page_header
+from dashboard.ui import case_card, labels_or_warning, page_guard, page_header
 
 studio = Studio()
 page_header(
@@ -143,7 +143,7 @@ def top_cases(scores, studies) -> None:
 
 def evaluation(scores) -> None:
     st.subheader("Against labels")
-    labels = studio.labels()
+    labels = labels_or_warning(studio)
     if labels is None:
         st.info(
             "No labels for this dataset. Put a labels CSV (accession_number + 1/0 columns per finding / "

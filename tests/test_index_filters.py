@@ -103,16 +103,16 @@ def test_records_metadata_and_labels_through_linkage(tmp_path):
 
 def test_bad_labels_csv_is_a_data_error(tmp_path):
     linkage = pd.DataFrame({"study_id": ["s1"], "accession_number": ["A1"]})
-    with pytest.raises(DataError, match="not found"):
+    with pytest.raises(DataError, match="does not exist"):
         read_labels(tmp_path / "missing.csv", linkage)
     bad = tmp_path / "bad.csv"
     bad.write_text("accession,lv_dilation\nA1,1\n")
-    with pytest.raises(DataError, match="no accession_number column"):
+    with pytest.raises(DataError, match="no 'accession_number' column"):
         read_labels(bad, linkage)
     bad.write_text("accession_number,lv_dilation\nA1,7\n")
-    with pytest.raises(DataError, match="must hold 1, 0 or blank"):
+    with pytest.raises(DataError, match="value '7' is not 1, 0 or blank"):
         read_labels(bad, linkage)
-    bad.write_text("accession_number,height\nA1,170\n")
+    bad.write_text("accession_number,smoker\nA1,1\n")
     with pytest.raises(DataError, match="none of the finding or diagnosis columns"):
         read_labels(bad, linkage)
 

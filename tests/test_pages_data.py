@@ -4,6 +4,7 @@ cases, a case opens with its cine views, the map renders, runs are listed."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -128,6 +129,26 @@ def test_embedding_map_renders(app) -> None:
     at.selectbox(key="e-colour").select("site").run()
     at.text_input(key="e-prompts").input("Dilated left ventricle | Normal study").run()
     assert not at.exception and not at.error
+
+
+def test_a_bad_labels_file_is_a_warning_and_an_edited_one_is_reread(app, data_root) -> None:
+    labels = data_root / "ds" / "tiny" / "labels.csv"
+    good = labels.read_text()
+    try:
+        labels.write_text(good.replace(",1,", ",yes,", 1))
+        os.utime(labels, (1.0, 1.0))  # a new modification time, whatever the clock's resolution
+        for page, state in (
+            ("pages/zeroshot.py", {}),
+            ("pages/embeddings.py", {"e-method": "PCA"}),
+        ):
+            at = app(page, **state)  # no error, no exception: the page itself still works
+            warnings = [w.value for w in at.warning]
+            assert any("Labels not used" in w and "'yes'" in w for w in warnings), warnings
+        zeroshot = app("pages/zeroshot.py")
+        assert "Scored 24 studies" in " ".join(c.value for c in zeroshot.caption)
+    finally:
+        labels.write_text(good)
+    assert not app("pages/zeroshot.py").warning  # the repaired file is read again
 
 
 def test_evaluate_page_offers_the_other_checkpoints_for_comparison(app) -> None:

@@ -17,46 +17,22 @@ import numpy as np
 import pandas as pd
 
 from model.errors import DataError
+from model.labels import KEY, read_labels_csv
 from model.schema import DIAGNOSES
 
 log = logging.getLogger(__name__)
 
-KEY = "accession_number"
 DEVELOPMENT_SPLITS = ("train", "val")
 
 
 def load_labels(paths: list[Path]) -> pd.DataFrame:
-    """Read one or more labels CSVs into float columns (1.0 / 0.0 / NaN) indexed by accession."""
-    frames = []
-    for path in paths:
-        if not Path(path).is_file():
-            raise DataError(f"labels file {path} does not exist")
-        try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-            raise DataError(f"labels file {path} is not a readable CSV: {err}") from err
-        if KEY not in frame.columns:
-            raise DataError(f"labels file {path} has no '{KEY}' column")
-        frames.append(_parse_values(frame.set_index(KEY), path))
-    labels = pd.concat(frames, axis=0)
+    """One or more labels CSVs (``model.labels.read_labels_csv``, float 1.0 / 0.0 / NaN) in one
+    frame indexed by accession number; an accession number in two files is an error."""
+    labels = pd.concat([read_labels_csv(path) for path in paths], axis=0)
     duplicated = labels.index[labels.index.duplicated()].unique()
     if len(duplicated):
         raise DataError(f"labels: accession number {duplicated[0]!r} appears more than once")
     return labels
-
-
-def _parse_values(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    parsed = {}
-    for column in frame.columns:
-        text = frame[column].str.strip()
-        bad = ~text.isin(["1", "0", "1.0", "0.0", ""])
-        if bad.any():
-            raise DataError(
-                f"labels file {path}, column '{column}': value {text[bad].iloc[0]!r} is not 1, 0 "
-                "or blank"
-            )
-        parsed[column] = pd.to_numeric(text.replace("", np.nan)).astype(float)
-    return pd.DataFrame(parsed, index=frame.index)
 
 
 @dataclass

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from model.errors import DataError
+from model.labels import join_to_studies, read_labels_csv
 from model.schema import DIAGNOSES, FINDINGS, VIEW_SLOTS
 
 log = logging.getLogger(__name__)
@@ -77,37 +78,28 @@ def study_metadata(row: pd.Series, dataset_name: str) -> dict[str, Any]:
 
 
 def read_labels(csv_path: str | Path, linkage: pd.DataFrame) -> pd.DataFrame:
-    """Labels CSV (``accession_number,<label columns>``) -> frame indexed by study_id.
+    """Labels CSV (``model.labels.read_labels_csv``) -> frame indexed by the study_ids of
+    ``linkage`` it labels (none, for another dataset's file).
 
     Columns kept: the findings present (Int64, NA when blank) and ``diagnosis`` (from one-hot
     diagnosis columns, when present). Raises ``DataError`` naming what is wrong.
     """
-    path = Path(csv_path)
-    if not path.is_file():
-        raise DataError(f"labels CSV not found: {path}")
-    try:
-        labels = pd.read_csv(path, dtype={"accession_number": str})
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise DataError(f"labels CSV {path} cannot be read: {err}") from None
-    if "accession_number" not in labels.columns:
-        raise DataError(f"labels CSV {path} has no accession_number column")
+    labels = read_labels_csv(csv_path)
     finding_cols = [c for c in FINDINGS if c in labels.columns]
     diagnosis_cols = [c for c in DIAGNOSES if c in labels.columns]
     if not finding_cols and not diagnosis_cols:
-        raise DataError(f"labels CSV {path} has none of the finding or diagnosis columns")
-    link = linkage.astype({"accession_number": str})
-    merged = link.merge(labels, on="accession_number", how="inner").set_index("study_id")
-    out = pd.DataFrame(index=merged.index)
+        raise DataError(f"labels file {csv_path} has none of the finding or diagnosis columns")
+    joined = join_to_studies(labels, linkage)
+    out = pd.DataFrame(index=joined.index)
     for column in finding_cols:
-        values = pd.to_numeric(merged[column], errors="coerce")
-        if not values.dropna().isin([0, 1]).all():
-            raise DataError(f"labels CSV {path}: column {column} must hold 1, 0 or blank")
-        out[column] = values.astype("Int64")
+        out[column] = joined[column].astype("Int64")
     if diagnosis_cols:
-        onehot = merged[diagnosis_cols].apply(pd.to_numeric, errors="coerce").fillna(0)
+        onehot = joined[diagnosis_cols].fillna(0)
         known = onehot.sum(axis=1) == 1
         out["diagnosis"] = np.where(known, onehot.idxmax(axis=1), None)
-    log.info("labels for %d of %d linked studies from %s", len(out), len(link), path.name)
+    log.info(
+        "labels for %d of %d linked studies from %s", len(out), len(linkage), Path(csv_path).name
+    )
     return out
 
 

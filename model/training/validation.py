@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from model.embed import embed_texts, encode_studies, study_loader
+from model.labels import labels_by_study
 from model.nn.loss import ClipLoss
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 from model.schema import VIEW_SLOTS
@@ -69,9 +70,7 @@ ValLabels = tuple[pd.DataFrame | None, PromptSet | None]
 
 def logged_val_labels(labels_csv: Path, ds: object) -> ValLabels:
     """``--val-labels`` and the default prompts, for the logged val AUC (never for selection)."""
-    from model.zeroshot_cli import load_labels
-
-    return load_labels(labels_csv, ds.linkage()), PromptSet.load(DEFAULT_PROMPTS)
+    return labels_by_study(labels_csv, ds.linkage()), PromptSet.load(DEFAULT_PROMPTS)
 
 
 def log_validation(epoch: int, metrics: dict[str, float]) -> None:

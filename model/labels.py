@@ -1,0 +1,74 @@
+"""Evaluation labels: one reader for the labels CSV, used by every command and page.
+
+A labels file has an ``accession_number`` column and one column per label (the findings and the
+one-hot diagnoses of ``model.schema``, or any others) holding 1, 0 or blank (unknown). Reports
+and labels are keyed by accession number, studies by ``study_id``; a dataset's ``linkage.csv``
+joins the two, and the accession numbers go no further than that join. Labels are read for
+evaluation, for the dashboard's ROC curves and index filters, and for the val AUC training logs;
+never for training or for choosing anything.
+
+- ``read_labels_csv(path)``: the file validated and parsed, indexed by accession number;
+- ``join_to_studies(labels, linkage)``: the same rows indexed by study_id (those linked only);
+- ``labels_by_study(path, linkage)``: both, and an error when no row matches the dataset.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model.errors import DataError
+
+KEY = "accession_number"
+VALUES = ("1", "0", "1.0", "0.0", "")  # what a label cell may hold (blank: unknown)
+
+
+def read_labels_csv(path: str | Path) -> pd.DataFrame:
+    """``path`` -> float label columns (1.0 / 0.0 / NaN) indexed by accession number (str).
+
+    Raises ``DataError`` naming the problem: a missing or unreadable file, no
+    ``accession_number`` column, a cell other than 1, 0 or blank, an accession number twice.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"labels file {path} does not exist")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(f"labels file {path} is not a readable CSV: {err}") from err
+    if KEY not in frame.columns:
+        raise DataError(f"labels file {path} has no '{KEY}' column")
+    frame[KEY] = frame[KEY].str.strip()
+    repeated = frame[KEY][frame[KEY].duplicated()]
+    if len(repeated):
+        raise DataError(f"labels file {path}: accession number {repeated.iloc[0]!r} appears twice")
+    parsed = {}
+    for column in frame.columns.drop(KEY):
+        text = frame[column].str.strip()
+        bad = ~text.isin(VALUES)
+        if bad.any():
+            raise DataError(
+                f"labels file {path}, column '{column}': value {text[bad].iloc[0]!r} is not 1, 0 "
+                "or blank"
+            )
+        parsed[column] = pd.to_numeric(text.replace("", np.nan)).astype(float).to_numpy()
+    return pd.DataFrame(parsed, index=pd.Index(frame[KEY], name=KEY))
+
+
+def join_to_studies(labels: pd.DataFrame, linkage: pd.DataFrame) -> pd.DataFrame:
+    """Labels indexed by accession number -> the same columns indexed by ``study_id``, for the
+    studies ``linkage`` (study_id, accession_number) links to a labels row; may be empty."""
+    link = linkage[["study_id", KEY]].astype({KEY: str})
+    joined = link.merge(labels, left_on=KEY, right_index=True, how="inner")
+    return joined.drop(columns=[KEY]).set_index("study_id")
+
+
+def labels_by_study(path: str | Path, linkage: pd.DataFrame) -> pd.DataFrame:
+    """``read_labels_csv(path)`` joined to a dataset's studies (``join_to_studies``); raises
+    ``DataError`` when no accession number of the file is in ``linkage``."""
+    joined = join_to_studies(read_labels_csv(path), linkage)
+    if joined.empty:
+        raise DataError(f"no accession number in {path} matches the dataset's linkage.csv")
+    return joined

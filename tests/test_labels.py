@@ -1,0 +1,66 @@
+"""The one labels reader (model/labels.py): every bad file is a DataError naming the problem, and
+a good one joins to studies through the linkage only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.errors import DataError
+from model.labels import join_to_studies, labels_by_study, read_labels_csv
+
+LINKAGE = pd.DataFrame({"study_id": ["s1", "s2", "s3"], "accession_number": ["A1", "A2", "A3"]})
+
+
+def write(tmp_path: Path, text: str | bytes) -> Path:
+    path = tmp_path / "labels.csv"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def test_values_parse_to_floats_with_blank_unknown(tmp_path: Path) -> None:
+    path = write(tmp_path, "accession_number,lge,normal\n A1 ,1,0.0\nA2, ,1.0\n007,0,\n")
+    labels = read_labels_csv(path)
+    assert labels.index.tolist() == ["A1", "A2", "007"]  # text, stripped, leading zeros kept
+    assert labels["lge"].tolist()[0::2] == [1.0, 0.0] and np.isnan(labels.loc["A2", "lge"])
+    assert labels["normal"].dtype == float and np.isnan(labels.loc["007", "normal"])
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("id,lge\nA1,1\n", "no 'accession_number' column"),
+        ("accession_number,lge\nA1,yes\n", "column 'lge': value 'yes' is not 1, 0 or blank"),
+        ("accession_number,lge\nA1,2\n", "value '2' is not 1, 0 or blank"),
+        ("accession_number,lge\nA1,1\nA1,0\n", "accession number 'A1' appears twice"),
+        ("", "is not a readable CSV"),
+        (b"accession_number,lge\n\xff\xfe,1\n", "is not a readable CSV"),
+        ('accession_number,lge\n"A1,1\n', "is not a readable CSV"),
+    ],
+)
+def test_a_bad_file_names_its_problem(tmp_path: Path, text: str | bytes, problem: str) -> None:
+    with pytest.raises(DataError, match=problem):
+        read_labels_csv(write(tmp_path, text))
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="missing.csv does not exist"):
+        read_labels_csv(tmp_path / "missing.csv")
+
+
+def test_rows_join_to_studies_through_the_linkage_only(tmp_path: Path) -> None:
+    path = write(tmp_path, "accession_number,lge\nA3,1\nA1,0\nZ9,1\n")
+    by_study = labels_by_study(path, LINKAGE)
+    assert by_study.index.name == "study_id" and sorted(by_study.index) == ["s1", "s3"]
+    assert by_study.loc["s3", "lge"] == 1.0 and by_study.loc["s1", "lge"] == 0.0
+    assert "accession_number" not in by_study.columns
+    other_site = LINKAGE.assign(accession_number=["B1", "B2", "B3"])
+    assert join_to_studies(read_labels_csv(path), other_site).empty
+    with pytest.raises(DataError, match="no accession number in .* matches"):
+        labels_by_study(path, other_site)
