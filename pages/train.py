@@ -121,6 +121,10 @@ def run_detail(run: Path) -> None:
     left, right = st.columns(2)
     left.plotly_chart(loss_curve(metrics), key=f"loss-{run.name}")
     right.plotly_chart(validation_curves(metrics), key=f"val-{run.name}")
+    right.caption(
+        "best.pt is the epoch with the highest mean val R@1/5/10, which needs no labels. The "
+        "zero-shot AUC, drawn when the dataset has a labels file, is logged only."
+    )
     if state in ("failed", "crashed") or (job is not None and job.state in ("failed", "lost")):
         st.error(f"The run {state}. Last lines of its log:")
         st.code(log_tail(run), language=None)
