@@ -36,7 +36,7 @@ def read_labels_csv(path: str | Path) -> pd.DataFrame:
         raise DataError(f"labels file {path} does not exist")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+    except (OSError, ValueError) as err:  # unreadable, empty, not UTF-8, malformed CSV
         raise DataError(f"labels file {path} is not a readable CSV: {err}") from err
     if KEY not in frame.columns:
         raise DataError(f"labels file {path} has no '{KEY}' column")

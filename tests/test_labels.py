@@ -49,9 +49,19 @@ def test_a_bad_file_names_its_problem(tmp_path: Path, text: str | bytes, problem
         read_labels_csv(write(tmp_path, text))
 
 
-def test_a_missing_file_is_named(tmp_path: Path) -> None:
+def test_a_missing_or_unreadable_file_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(DataError, match="missing.csv does not exist"):
         read_labels_csv(tmp_path / "missing.csv")
+    path = write(tmp_path, "accession_number,lge\nA1,1\n")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(pd, "read_csv", refuse)  # as for a file this user may not read
+    with pytest.raises(DataError, match="is not a readable CSV: .*Permission denied"):
+        read_labels_csv(path)
 
 
 def test_rows_join_to_studies_through_the_linkage_only(tmp_path: Path) -> None:
