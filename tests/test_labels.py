@@ -74,3 +74,8 @@ def test_rows_join_to_studies_through_the_linkage_only(tmp_path: Path) -> None:
     assert join_to_studies(read_labels_csv(path), other_site).empty
     with pytest.raises(DataError, match="no accession number in .* matches"):
         labels_by_study(path, other_site)
+
+
+def test_a_spreadsheet_export_with_bom_and_crlf_reads(tmp_path: Path) -> None:
+    path = write(tmp_path, b"\xef\xbb\xbfaccession_number,lge\r\nA1,1\r\nA2,0\r\n")
+    assert read_labels_csv(path)["lge"].to_dict() == {"A1": 1.0, "A2": 0.0}
