@@ -27,7 +27,7 @@ from dashboard.scoring import (
     evaluate_finding,
     score_all,
 )
-from dashboard.studies import load_labels
+from model.labels import labels_by_study
 from model.prompt_reading import ReportSentences, study_report_sentences
 
 if TYPE_CHECKING:
@@ -208,15 +208,12 @@ def projection(embeddings_path: str, version: tuple[float, ...], method: str) ->
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def labels(
-    path: str,
-    version: tuple[float, ...],
-    labels_csv: str | None = None,
-    labels_version: tuple[float, ...] = (),
-) -> pd.DataFrame | None:
-    """Evaluation labels by study_id (1/0/NaN), or None when the dataset has none;
-    ``labels_version`` (the labels file's ``version_of``) keys the cache to its content."""
+    path: str, version: tuple[float, ...], labels_csv: str, labels_version: tuple[float, ...]
+) -> pd.DataFrame:
+    """The labels file ``labels_csv`` joined to the dataset's studies (``labels_by_study``);
+    ``labels_version`` (the file's ``version_of``) keys the cache to its content."""
     ds = dataset(path, version)
-    return load_labels(Path(path), ds.linkage(), Path(labels_csv) if labels_csv else None)
+    return labels_by_study(Path(labels_csv), ds.linkage())
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

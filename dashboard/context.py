@@ -87,8 +87,9 @@ class Studio:
         changes; None without one."""
         path, version = self._dataset_key()
         source = Path(labels_csv) if labels_csv else label_file(Path(path))
-        source_version = cache.version_of(source) if source is not None else ()
-        return cache.labels(path, version, labels_csv, source_version)
+        if source is None or not source.is_file():
+            return None
+        return cache.labels(path, version, str(source), cache.version_of(source))
 
     def checkpoint_path(self) -> Path:
         path = self.settings.active_checkpoint()

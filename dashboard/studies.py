@@ -1,4 +1,4 @@
-"""Study-table helpers: display columns, metadata filters, labels, case frames and thumbnails.
+"""Study-table helpers: display columns, metadata filters, where labels live, case frames and thumbnails.
 
 Pure pandas/numpy; the pseudonymous patient key and the accession linkage are never shown.
 """
@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.labels import labels_by_study
 from model.schema import CINE_SLOTS, VIEW_SLOTS
 
 log = logging.getLogger(__name__)
@@ -82,20 +81,6 @@ def label_file(dataset: Path) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
-
-
-def load_labels(
-    dataset: Path, linkage: pd.DataFrame, labels_csv: Path | None = None
-) -> pd.DataFrame | None:
-    """Evaluation labels indexed by study_id (values 1/0/NaN), or None when there are none.
-
-    Looks at ``labels_csv`` if given, else ``label_file(dataset)``; rows are joined to studies
-    through the accession linkage, which itself is never displayed.
-    """
-    path = labels_csv or label_file(dataset)
-    if path is None or not path.is_file():
-        return None
-    return labels_by_study(path, linkage)
 
 
 def view_frames(video: np.ndarray, frames_per_view: list[int] | None) -> dict[str, np.ndarray]:
