@@ -1,4 +1,5 @@
-"""Study-table helpers: display columns, metadata filters, where labels live, case frames and thumbnails.
+"""Study-table helpers: display columns, metadata filters, where labels live, case frames and
+thumbnails.
 
 Pure pandas/numpy; the pseudonymous patient key and the accession linkage are never shown.
 """
