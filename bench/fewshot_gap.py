@@ -61,14 +61,19 @@ def report_embeddings(model: torch.nn.Module, texts: list[str]) -> tuple[np.ndar
 
 
 @torch.no_grad()
-def head_inputs(model: torch.nn.Module, dataset: CMRDataset, ids: list[str]) -> np.ndarray:
-    """The video tower's pooled feature before its projection head, unit-normed: [N, C]."""
+def head_inputs(
+    model: torch.nn.Module, train: dict, dataset: CMRDataset, ids: list[str]
+) -> np.ndarray:
+    """The video tower's pooled feature before its projection head, unit-normed: [N, C]; the
+    studies read at the checkpoint's ``train`` frames and size, as its embeddings are."""
     captured: list[torch.Tensor] = []
     hook = model.visual.head.register_forward_hook(
         lambda module, inputs, output: captured.append(inputs[0].detach())
     )
     try:
-        embed_studies(model.eval(), dataset, ids)
+        embed_studies(
+            model.eval(), dataset, ids, frames=train.get("frames"), size=train.get("image_size")
+        )
     finally:
         hook.remove()
     return F.normalize(torch.cat(captured), dim=-1).numpy()
@@ -116,8 +121,8 @@ def gap_figures(checkpoint: Path, root: Path, split: str, episodes: int) -> dict
     labels = labels_by_study(root / "raw" / "internal" / "labels.csv", dataset.linkage())
     embeddings = cached_study_embeddings(checkpoint, dataset)
     studies = dataset.studies.set_index("study_id").loc[embeddings.ids]
-    model, _ = load_checkpoint(checkpoint)
-    features = head_inputs(model, dataset, embeddings.ids)
+    model, meta = load_checkpoint(checkpoint)
+    features = head_inputs(model, meta.config.get("train", {}), dataset, embeddings.ids)
     figures: dict[str, float] = {}
     spaces = {}
     for part in dict.fromkeys(("train", split)):  # once each, also when split is "train"

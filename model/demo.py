@@ -104,7 +104,7 @@ def _train_argv(options: DemoOptions, layout: DemoLayout) -> list[str]:
     The generator's labels go in as ``--val-labels``: the run logs each epoch's val zero-shot
     AUC for the Train page's curves; they never choose a checkpoint or enter training."""
     argv = ["--data", str(layout.dataset("internal")), "--preset", options.preset]
-    argv += ["--out", str(layout.run), "--val-labels", str(layout.labels[0])]
+    argv += ["--out", str(layout.run), "--val-labels", str(layout.raw("internal") / "labels.csv")]
     if options.epochs is not None:
         argv += ["--epochs", str(options.epochs)]
     if layout.run.exists():
