@@ -84,6 +84,20 @@ def test_transfer_syntaxes_decode_to_the_same_pixels(tmp_path: Path, syntax: str
     assert (header.layout.offset is None) == (syntax in COMPRESSED)
 
 
+def test_bits_above_bits_stored_are_ignored(tmp_path: Path) -> None:
+    """12 of 16 bits stored: older scanners keep overlay planes in the unused high bits, which
+    are not part of the image (pydicom masks them; the raw fast path must too)."""
+    path, ds = _classic(tmp_path)
+    overlay = np.zeros((ROWS, COLS), dtype=np.uint16)
+    overlay[5:9, :] = 1 << 13  # a burnt-in overlay line in bit 13
+    ds.PixelData = (_pattern() | overlay).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    (header,) = read_headers(path)
+    assert header.layout.offset is not None  # still read raw, not through pydicom
+    np.testing.assert_array_equal(read_pixels(path, header.layout)[0], _pattern())
+    np.testing.assert_array_equal(read_pixels(path)[0], _pattern())
+
+
 def test_jpeg_baseline_decodes(tmp_path: Path) -> None:
     from PIL import Image
 

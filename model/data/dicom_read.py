@@ -162,6 +162,7 @@ class PixelLayout:
     monochrome1: bool = False
     dtype: str | None = None  # numpy dtype of raw (uncompressed, single-sample) pixels
     offset: int | None = None  # byte offset of the raw pixel data in the file
+    stored_bits: int = 0  # raw unsigned pixels: the low bits that hold the image (0 = all)
 
 
 def _raw_layout(
@@ -205,6 +206,7 @@ def _check_pixels(top: TopLevel, path: Path) -> PixelLayout:
         raise DicomReadError(f"declared image size too large ({declared / 1e9:.1f} GB)")
     raw = top.dataset.get_item(_PIXEL_TAG, keep_deferred=True)
     dtype, offset = _raw_layout(top, raw, declared, path)
+    stored = top.unsigned_short("BitsStored") or bits
     return PixelLayout(
         frames=frames,
         rows=rows,
@@ -214,6 +216,7 @@ def _check_pixels(top: TopLevel, path: Path) -> PixelLayout:
         monochrome1=top.text("PhotometricInterpretation") == "MONOCHROME1",
         dtype=dtype,
         offset=offset,
+        stored_bits=stored if dtype is not None and "u" in dtype and 0 < stored < bits else 0,
     )
 
 
@@ -296,6 +299,8 @@ def read_pixels(path: str | Path, layout: PixelLayout | None = None) -> np.ndarr
             raise DicomReadError(f"unreadable file: {err}") from err
         if raw.size != count:
             raise DicomReadError("truncated pixel data")
+        if layout.stored_bits:  # bits above BitsStored may hold overlays; not part of the image
+            raw &= raw.dtype.type((1 << layout.stored_bits) - 1)
         return _finish(raw, layout)
     path = Path(path)
     ds = _open(path)
