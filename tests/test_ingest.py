@@ -93,6 +93,22 @@ def test_no_phi_in_any_output(ingested: Path) -> None:
     assert b"ACC0001" not in (ingested / "studies.parquet").read_bytes()
 
 
+def test_series_named_after_the_patient_leave_no_phi_in_the_report(tmp_path: Path) -> None:
+    """Technologists sometimes type the patient into a SeriesDescription; the report's series
+    column is scrubbed like its reasons."""
+    spec = StudySpec(series={"sax": "CINE_SAX"})
+    folder = write_study(tmp_path / "src", spec)
+    ds = base_dataset(spec, generate_uid(), "Doe Jane scout PID0001", 40)
+    ds.ImageOrientationPatient, ds.ImagePositionPatient = [1, 0, 0, 0, 1, 0], [0, 0, 0]
+    write_image(ds, np.zeros((spec.rows, spec.cols)), folder / "scout.dcm")
+    out = tmp_path / "dataset"
+    ingest(tmp_path / "src", out, frames=4, size=16)
+    rejected = _report(out).query("level == 'rejected'")
+    assert rejected["series"].tolist() == ["40 [removed] [removed] scout [removed]"]
+    data = (out / "ingest_report.csv").read_bytes()
+    assert not [value for value in PHI if value.lower().encode() in data.lower()]
+
+
 def test_phase_order_and_millimetres_survive(ingested: Path) -> None:
     """The factory disc shrinks mid-cycle; 6 mm and 4 mm spacing must give the same disc in mm."""
     areas = []

@@ -115,7 +115,8 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
     Hospital exports often name folders after the patient (``DOE^JANE/...``), and a skipped file
     has no header to tell whose it is: paths lose the part above the source folder, and every
     letter/digit run that is part of a name, ID or birth date seen in this ingest is replaced by
-    ``[removed]`` in paths and reasons (a set lookup per run: fast for any number of patients).
+    ``[removed]`` in paths, series descriptions and reasons (a set lookup per run: fast for any
+    number of patients).
     """
     tokens = _identifier_tokens(identifiers)
 
@@ -130,5 +131,6 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
             path = os.path.relpath(path, root)
         elif path:
             path = os.path.basename(path)
-        out.append({**row, "path": scrub(path), "reason": scrub(str(row.get("reason", "")))})
+        scrubbed = {key: scrub(str(row.get(key, ""))) for key in ("series", "reason")}
+        out.append({**row, **scrubbed, "path": scrub(path)})
     return out
