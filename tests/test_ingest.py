@@ -109,6 +109,30 @@ def test_series_named_after_the_patient_leave_no_phi_in_the_report(tmp_path: Pat
     assert not [value for value in PHI if value.lower().encode() in data.lower()]
 
 
+def test_studies_without_a_matching_report_are_named(tmp_path: Path, caplog) -> None:
+    """With --reports, a study whose accession is missing from the CSV, absent from its headers,
+    or whose report has no impression gets a warning line (training leaves it out)."""
+    src, reports = tmp_path / "src", tmp_path / "reports.csv"
+    for number, accession in enumerate(("ACC0001", "ACC0002", "", "ACC0004")):
+        spec = StudySpec(accession=accession, patient_id=f"PID{number}", series={"4ch": "CINE"})
+        write_study(src / str(number), spec)
+    texts = {"ACC0001": "IMPRESSION: Normal LV.", "ACC0004": "FINDINGS: LV normal.", "X9": ""}
+    pd.DataFrame({"accession_number": list(texts), "report": list(texts.values())}).to_csv(
+        reports, index=False
+    )
+    out = tmp_path / "dataset"
+    summary = ingest(src, out, reports=reports, frames=4, size=16)
+    assert summary.studies_written == 4 and summary.warnings == 3
+    warnings = _report(out).query("level == 'warning'")
+    linkage = pd.read_csv(out / "linkage.csv", dtype=str, keep_default_na=False)
+    accession_of = dict(zip(linkage.study_id, linkage.accession_number, strict=True))
+    reasons = dict(zip(warnings.study_id.map(accession_of), warnings.reason, strict=True))
+    assert set(reasons) == {"ACC0002", "", "ACC0004"}
+    assert "no report for its AccessionNumber" in reasons["ACC0002"]
+    assert "no AccessionNumber" in reasons[""] and "no IMPRESSION" in reasons["ACC0004"]
+    assert "3 of 4 studies written have no report impression" in caplog.text
+
+
 def test_phase_order_and_millimetres_survive(ingested: Path) -> None:
     """The factory disc shrinks mid-cycle; 6 mm and 4 mm spacing must give the same disc in mm."""
     areas = []

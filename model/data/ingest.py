@@ -19,7 +19,7 @@ from model.atomic import remove_stale_temps
 from model.data import deid
 from model.data.dicom_read import STUDY_SECONDS, SliceHeader, time_limit
 from model.data.nifti import ACDC_LABELS, acdc_cases, build_acdc_case
-from model.data.reports import load_impressions, scrub_text
+from model.data.reports import load_impressions, missing_impression_reason, scrub_text
 from model.data.resample import GridConfig
 from model.data.scan import scan_headers, walk_files
 from model.data.store import (
@@ -103,12 +103,12 @@ def _process_study(task: _StudyTask) -> tuple[StudyTensor | None, list[dict], di
 
 
 def _dicom_row(
-    headers: list[SliceHeader], salt: bytes, site: str, impressions: dict[str, str]
+    headers: list[SliceHeader], salt: bytes, site: str, impressions: dict[str, str] | None
 ) -> dict:
     """The de-identified part of a study row (identifiers are used here and dropped)."""
     first = headers[0]
     identifiers = [first.patient_name, first.patient_id, first.birth_date, first.accession]
-    impression = impressions.get(first.accession, "") if first.accession else ""
+    impression = (impressions or {}).get(first.accession, "") if first.accession else ""
     return {
         "patient_key": deid.pseudonym(salt, "patient", first.patient_id or first.study_uid),
         "site": site,
@@ -155,18 +155,22 @@ class _Plan:
     task: _StudyTask
     row: dict
     accession: str
+    report_note: str = ""  # why the study has no report impression, when a reports CSV was given
 
 
 def _plan(
     src: Path,
     salt: bytes,
     site: str,
-    impressions: dict[str, str],
+    impressions: dict[str, str] | None,
     base: _StudyTask,
     executor: Executor | None,
     reports: list[dict],
 ) -> tuple[list[_Plan], int]:
-    """One plan per study found under ``src`` and the number of files looked at."""
+    """One plan per study found under ``src`` and the number of files looked at.
+
+    ``impressions`` is None when no reports CSV was given.
+    """
 
     def task(study_id: str, **kwargs) -> _StudyTask:
         return _StudyTask(study_id, base.dataset, base.grid, base.view_map, **kwargs)
@@ -192,6 +196,7 @@ def _plan(
             task(deid.pseudonym(salt, "study", uid), headers=headers),
             _dicom_row(headers, salt, site, impressions),
             headers[0].accession,
+            missing_impression_reason(headers[0].accession, impressions),
         )
         for uid, headers in sorted(by_study.items())
     ]
@@ -202,19 +207,34 @@ def _run_studies(
     plans: list[_Plan], executor: Executor | None, reports: list[dict]
 ) -> tuple[list[dict], list[dict], list[dict]]:
     """Pass 2 over studies; returns (study rows, linkage rows, ACDC label rows)."""
-    rows, links, labels = [], [], []
+    rows, links, labels, unreported = [], [], [], []
     tasks = [plan.task for plan in plans]
     results = executor.map(_process_study, tasks) if executor else map(_process_study, tasks)
     with Progress("ingest: build studies", total=len(tasks), unit="study") as bar:
         for plan, (tensor, study_reports, study_labels) in zip(plans, results, strict=True):
             reports.extend(study_reports)
             if tensor is not None:
+                if plan.report_note:
+                    unreported.append(_no_report_row(plan))
                 rows.append(_finish_row(plan.row, plan.task.study_id, tensor))
                 links.append({"study_id": plan.task.study_id, "accession_number": plan.accession})
                 if study_labels:
                     labels.append({"accession_number": plan.accession, **study_labels})
             bar.update(1)
+    if unreported:
+        reports.extend(unreported)
+        log.warning(
+            "%d of %d studies written have no report impression (ingest_report.csv warnings say "
+            "why); training leaves them out",
+            len(unreported),
+            len(rows),
+        )
     return rows, links, labels
+
+
+def _no_report_row(plan: _Plan) -> dict:
+    reason = f"{plan.report_note}; training leaves studies without a report impression out"
+    return report_row(plan.task.headers[0].path, "warning", reason, plan.task.study_id)
 
 
 def ingest(
@@ -237,7 +257,7 @@ def ingest(
         raise DataError("--frames must be >= 1, --size >= 8 and --fov-mm > 0")
     grid = GridConfig(frames=frames, size=size, fov_mm=fov_mm)
     base = _StudyTask("", str(out), grid, ViewMap.load(view_map))
-    impressions = load_impressions(reports) if reports else {}
+    impressions = load_impressions(reports) if reports else None
     summary = IngestSummary(dataset=out)
     report: list[dict] = []
     with ingest_lock(out):

@@ -73,6 +73,20 @@ def load_impressions(path: str | Path) -> dict[str, str]:
     return impressions
 
 
+def missing_impression_reason(accession: str, impressions: dict[str, str] | None) -> str:
+    """Why a study gets no impression from the reports CSV; ``""`` when it gets one or when no
+    CSV was given (``impressions`` None)."""
+    if impressions is None:
+        return ""
+    if not accession:
+        return "no AccessionNumber in the DICOM headers: no report can be matched"
+    if accession not in impressions:
+        return "the reports CSV has no report for its AccessionNumber"
+    if not impressions[accession]:
+        return "its report has no IMPRESSION section"
+    return ""
+
+
 def scrub_text(text: str, identifiers: list[str]) -> str:
     """Replace every occurrence of a known identifier (name parts, IDs, dates) with ``[removed]``."""
     tokens: set[str] = set()
