@@ -266,6 +266,22 @@ def test_cli_one_line_errors_and_settings_guard(
     assert "Traceback" not in capsys.readouterr().err
 
 
+def test_an_ingest_that_finds_no_study_leaves_no_dataset_behind(tmp_path: Path, caplog) -> None:
+    """Nothing usable: the report says why, but no studies table marks the folder as a dataset
+    (the dashboard would list it, refuse to reuse its name, and fail to open it)."""
+    junk = tmp_path / "export"
+    junk.mkdir()
+    (junk / "DICOMDIR.txt").write_text("not an image")
+    out = tmp_path / "dataset"
+    assert main(["ingest", str(junk), "--out", str(out)]) == 2
+    assert "no usable study found" in caplog.text
+    assert "not a DICOM file" in " ".join(_report(out)["reason"])
+    assert not (out / "studies.parquet").exists()
+    source = _two_studies(tmp_path / "src")
+    assert ingest(source, out).studies_written == 2
+    assert len(pd.read_parquet(out / "studies.parquet")) == 2
+
+
 def test_lock_blocks_a_second_ingest(source: Path, tmp_path: Path) -> None:
     out = tmp_path / "dataset"
     out.mkdir()

@@ -157,7 +157,10 @@ def merge_tables(
     report: list[dict],
     extra_csv: dict[str, tuple[list[dict], str]] | None = None,
 ) -> pd.DataFrame:
-    """Merge new rows into the dataset tables (report, linkage, extras, then studies last)."""
+    """Merge new rows into the dataset tables (report, linkage, extras, then studies last).
+
+    ``studies.parquet`` marks a folder as a dataset: it is not written while there is no study.
+    """
     report = pd.concat(
         [
             _read_csv(paths.ingest_report, REPORT_COLUMNS),
@@ -175,6 +178,9 @@ def merge_tables(
         "study_id",
     )
     atomic_write_with(paths.linkage, lambda tmp: linkage.to_csv(tmp, index=False))
+    if not rows and not paths.studies.exists():
+        # no study yet: no studies table, so the folder is not mistaken for a dataset
+        return pd.DataFrame(columns=STUDY_COLUMNS)
     existing = pd.read_parquet(paths.studies) if paths.studies.exists() else pd.DataFrame()
     studies = _merge(existing, pd.DataFrame(rows), "study_id")
     atomic_write_with(paths.studies, lambda tmp: studies.to_parquet(tmp, index=False))
