@@ -137,6 +137,20 @@ def test_phase_ordering_fallbacks() -> None:
     assert [h.instance_number for h in ordered] == [1, 2, 3] and "InstanceNumber" in note
 
 
+def test_one_trigger_time_for_every_phase_orders_by_the_other_tags() -> None:
+    """Non-gated (real-time) cine writes TriggerTime 0 on every image: those are phases, not
+    duplicates; a repeated time among distinct ones still marks a duplicate."""
+    ungated = [_header(sop_uid=str(n), trigger_time=0.0, instance_number=n) for n in (3, 1, 2)]
+    ordered, note = order_phases(ungated)
+    assert [h.instance_number for h in ordered] == [1, 2, 3]
+    assert "the same TriggerTime" in note and "InstanceNumber" in note
+    repeated = [
+        _header(sop_uid=str(n), trigger_time=float(n // 2), instance_number=n) for n in (0, 1, 2)
+    ]
+    ordered, note = order_phases(repeated)
+    assert [h.instance_number for h in ordered] == [0, 2] and "duplicate" in note
+
+
 def test_sax_levels_from_geometry() -> None:
     pooled = [(i, None) for i in range(10)]
     levels = select_sax_levels(pooled)  # type: ignore[arg-type]

@@ -66,7 +66,8 @@ def oriented_normal(orientation: tuple[float, ...] | None) -> np.ndarray | None:
 
 
 def order_phases(images: list[SliceHeader]) -> tuple[list[SliceHeader], str | None]:
-    """Images of one location in cardiac-cycle order, and a warning when TriggerTime was missing."""
+    """Images of one location in cardiac-cycle order, and a warning when TriggerTime was missing
+    or the same on every image (non-gated acquisitions)."""
 
     def instance(h: SliceHeader) -> tuple[int, int, str]:
         return (h.instance_number if h.instance_number is not None else 0, h.frame, h.path)
@@ -74,8 +75,8 @@ def order_phases(images: list[SliceHeader]) -> tuple[list[SliceHeader], str | No
     images = sorted(images, key=instance)
     if len(images) <= 1:
         return images, None
-    triggers = [h.trigger_time for h in images]
-    if all(t is not None for t in triggers):
+    triggers = {h.trigger_time for h in images}
+    if None not in triggers and len(triggers) > 1:  # one time for all: not gated, no order
         unique: dict[float, SliceHeader] = {}
         for header in images:
             unique.setdefault(round(float(header.trigger_time), 3), header)  # type: ignore[arg-type]
@@ -83,11 +84,12 @@ def order_phases(images: list[SliceHeader]) -> tuple[list[SliceHeader], str | No
         duplicates = len(images) - len(ordered)
         note = f"{duplicates} duplicate image(s) at the same position and TriggerTime dropped"
         return ordered, note if duplicates else None
+    why = "missing TriggerTime" if None in triggers else "the same TriggerTime on every image"
     temporal = [h.temporal_index for h in images]
     if all(t is not None for t in temporal) and len(set(temporal)) == len(temporal):
         ordered = sorted(images, key=lambda h: h.temporal_index)  # type: ignore[arg-type,return-value]
-        return ordered, "missing TriggerTime: phases ordered by TemporalPositionIdentifier"
-    return images, "missing TriggerTime: phases ordered by InstanceNumber"
+        return ordered, f"{why}: phases ordered by TemporalPositionIdentifier"
+    return images, f"{why}: phases ordered by InstanceNumber"
 
 
 def _group_locations(
