@@ -116,9 +116,8 @@ def test_jpeg_baseline_decodes(tmp_path: Path) -> None:
     assert abs(float(decoded[8, 8]) - 200) < 8 and abs(float(decoded[0, 0]) - 90) < 8
 
 
-@pytest.mark.parametrize("frames", [3, 80])
-def test_enhanced_multiframe_gives_one_header_per_frame(tmp_path: Path, frames: int) -> None:
-    """80 frames make the per-frame groups large enough to be deferred while reading headers."""
+def _enhanced(tmp_path: Path, frames: int) -> Path:
+    """Enhanced MR: spacing in the shared groups, position and trigger delay per frame."""
     path, ds = _classic(tmp_path)
     ds = pydicom.dcmread(path)
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = EnhancedMRImageStorage
@@ -140,6 +139,13 @@ def test_enhanced_multiframe_gives_one_header_per_frame(tmp_path: Path, frames: 
     ds.PerFrameFunctionalGroupsSequence = Sequence(per_frame)
     ds.PixelData = np.stack([_pattern() + i for i in range(frames)]).astype(np.uint16).tobytes()
     ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+@pytest.mark.parametrize("frames", [3, 80])
+def test_enhanced_multiframe_gives_one_header_per_frame(tmp_path: Path, frames: int) -> None:
+    """80 frames make the per-frame groups large enough to be deferred while reading headers."""
+    path = _enhanced(tmp_path, frames)
     deferred = pydicom.dcmread(path, defer_size=4096).get_item(
         "PerFrameFunctionalGroupsSequence", keep_deferred=True
     )
@@ -152,6 +158,14 @@ def test_enhanced_multiframe_gives_one_header_per_frame(tmp_path: Path, frames: 
     pixels = read_pixels(path)
     assert pixels.shape == (frames, ROWS, COLS)
     np.testing.assert_array_equal(pixels[2], _pattern() + 2)
+
+
+def test_enhanced_image_of_one_frame_keeps_its_geometry(tmp_path: Path) -> None:
+    """A single-slice enhanced MR image (one LGE view) keeps spacing and position in its
+    functional groups like any enhanced image."""
+    (header,) = read_headers(_enhanced(tmp_path, 1))
+    assert header.frame == -1 and header.pixel_spacing == (0.8, 0.8)
+    assert header.position == (0.0, 0.0, 0.0) and header.trigger_time == 300.0
 
 
 def test_not_dicom_and_empty_files(tmp_path: Path) -> None:

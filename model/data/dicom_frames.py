@@ -61,7 +61,8 @@ def _from_groups(ds: Dataset, frame: int, sequence: str, keyword: str) -> object
 def frame_geometry(top: TopLevel, frame: int) -> Geometry:
     """(PixelSpacing (row, col) mm, ImagePositionPatient mm, ImageOrientationPatient 6 cosines).
 
-    ``frame`` is -1 for a classic single-frame image, else the 0-based frame of a multi-frame one.
+    ``frame`` is -1 for a classic single-frame image, else the 0-based frame of an enhanced or
+    multi-frame one (read from its functional groups, falling back to the top level).
     """
     spacing = _floats(top.numbers("PixelSpacing"), 2)
     position = _floats(top.numbers("ImagePositionPatient"), 3)
