@@ -11,6 +11,7 @@ import pytest
 from dicom_factory import StudySpec, base_dataset, write_image
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
+from pydicom.filebase import DicomBytesIO
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     EnhancedMRImageStorage,
@@ -166,6 +167,20 @@ def test_enhanced_image_of_one_frame_keeps_its_geometry(tmp_path: Path) -> None:
     (header,) = read_headers(_enhanced(tmp_path, 1))
     assert header.frame == -1 and header.pixel_spacing == (0.8, 0.8)
     assert header.position == (0.0, 0.0, 0.0) and header.trigger_time == 300.0
+
+
+def test_data_set_without_the_part10_header_is_read(tmp_path: Path) -> None:
+    """Older archives store bare data sets (no preamble, no file meta: implicit VR little
+    endian); they are DICOM and read like any other file."""
+    path, ds = _classic(tmp_path)
+    bare = DicomBytesIO()
+    bare.is_little_endian, bare.is_implicit_VR = True, True
+    pydicom.filewriter.write_dataset(bare, pydicom.dcmread(path))
+    path.write_bytes(bare.getvalue())
+    (header,) = read_headers(path)
+    assert header.trigger_time == 120.5 and header.pixel_spacing == (1.25, 1.25)
+    np.testing.assert_array_equal(read_pixels(path, header.layout)[0], _pattern())
+    np.testing.assert_array_equal(read_pixels(path)[0], _pattern())
 
 
 def test_not_dicom_and_empty_files(tmp_path: Path) -> None:

@@ -3,8 +3,9 @@
 ``read_headers(path)`` parses a file without loading its pixel data (large elements are deferred)
 and returns one ``SliceHeader`` per frame: classic MR images give one, enhanced multi-frame MR
 gives one per frame with its own position, trigger time and temporal index. ``read_pixels``
-decodes the frames as float32 ``[F, rows, cols]`` with the modality rescale applied. Every failure
-is a ``DicomReadError`` whose message is the reason written to the ingest report.
+decodes the frames as float32 ``[F, rows, cols]`` with the modality rescale applied. Data sets
+stored without the Part 10 header (no preamble, as older archives keep them) are read too. Every
+failure is a ``DicomReadError`` whose message is the reason written to the ingest report.
 
 Hostile files are bounded before decoding: files above ``MAX_FILE_BYTES`` and declared images
 above ``MAX_PIXEL_BYTES`` are refused, large elements are deferred while reading headers, and
@@ -27,6 +28,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from model.data.dicom_frames import frame_geometry, frame_timing
 from model.data.dicom_tags import TopLevel
@@ -49,6 +51,8 @@ _DEFER_BYTES = 4096
 # and tells cost less on a BytesIO (a fifth of the header pass on typical 8 kB cine images).
 _BUFFER_BYTES = 1024**2
 _PIXEL_TAG = 0x7FE00010
+# (implicit VR, little endian) of a data set read without file meta -> its transfer syntax
+_BARE_SYNTAXES = {(False, True): ExplicitVRLittleEndian, (False, False): ExplicitVRBigEndian}
 _PER_FRAME_TAG = 0x52009230  # PerFrameFunctionalGroupsSequence
 _SHARED_TAG = 0x52009229  # SharedFunctionalGroupsSequence
 
@@ -138,13 +142,36 @@ def _open(path: Path, **kwargs) -> Dataset:
         except OSError as err:
             raise DicomReadError(f"unreadable file: {err.strerror or err}") from err
     try:
-        return pydicom.dcmread(source, **kwargs)
-    except InvalidDicomError as err:
-        raise DicomReadError("not a DICOM file (no DICM preamble)") from err
+        try:
+            return pydicom.dcmread(source, **kwargs)
+        except InvalidDicomError as err:
+            if not _bare_data_set(source):
+                raise DicomReadError("not a DICOM file (no DICM preamble)") from err
+        return _with_transfer_syntax(pydicom.dcmread(source, force=True, **kwargs))
     except PermissionError as err:
         raise DicomReadError("unreadable file: permission denied") from err
     except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise DicomReadError(f"corrupt or truncated DICOM: {_short(err)}") from err
+
+
+def _bare_data_set(source: Path | io.BytesIO) -> bool:
+    """Whether a file without the DICM preamble starts like a data set stored without the Part 10
+    header (older archives): a group 0002 or 0008 tag, little endian. Rewinds a buffer."""
+    if isinstance(source, io.BytesIO):
+        source.seek(0)
+        head = source.getvalue()[:2]
+    else:
+        with source.open("rb") as handle:
+            head = handle.read(2)
+    return head in (b"\x02\x00", b"\x08\x00")
+
+
+def _with_transfer_syntax(ds: Dataset) -> Dataset:
+    """A bare data set's encoding as the transfer syntax its file meta would have named."""
+    if "TransferSyntaxUID" not in ds.file_meta:
+        syntax = _BARE_SYNTAXES.get(ds.original_encoding, ImplicitVRLittleEndian)
+        ds.file_meta.TransferSyntaxUID = syntax
+    return ds
 
 
 def _short(err: BaseException) -> str:
