@@ -12,6 +12,7 @@ from dicom_factory import StudySpec, base_dataset, write_image
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.filebase import DicomBytesIO
+from pydicom.fileset import FileSet
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     EnhancedMRImageStorage,
@@ -192,6 +193,17 @@ def test_not_dicom_and_empty_files(tmp_path: Path) -> None:
         read_headers(text)
     with pytest.raises(DicomReadError, match="empty file"):
         read_headers(empty)
+
+
+def test_dicomdir_is_named_as_the_export_index(tmp_path: Path) -> None:
+    """CD and PACS exports carry a DICOMDIR beside the images: the report says what it is."""
+    _, ds = _classic(tmp_path)
+    ds.StudyTime, ds.StudyID = "101010", "1"
+    export = FileSet()
+    export.add(ds)
+    export.write(tmp_path / "export")
+    with pytest.raises(DicomReadError, match="DICOMDIR"):
+        read_headers(tmp_path / "export" / "DICOMDIR")
 
 
 def test_truncated_file_is_reported(tmp_path: Path) -> None:

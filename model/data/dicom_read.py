@@ -55,6 +55,7 @@ _PIXEL_TAG = 0x7FE00010
 _BARE_SYNTAXES = {(False, True): ExplicitVRLittleEndian, (False, False): ExplicitVRBigEndian}
 _PER_FRAME_TAG = 0x52009230  # PerFrameFunctionalGroupsSequence
 _SHARED_TAG = 0x52009229  # SharedFunctionalGroupsSequence
+_DIRECTORY_RECORDS_TAG = 0x00041220  # DirectoryRecordSequence: only a DICOMDIR has it
 
 
 class DicomReadError(Exception):
@@ -256,6 +257,8 @@ def read_headers(path: str | Path) -> list[SliceHeader]:
     modality = top.text("Modality").upper()
     if modality and modality != "MR":
         raise DicomReadError(f"modality {modality} is not MR")
+    if top.has(_DIRECTORY_RECORDS_TAG):
+        raise DicomReadError("DICOMDIR: the export's index, not an image (its images are read)")
     if not top.text("StudyInstanceUID") or not top.text("SeriesInstanceUID"):
         raise DicomReadError("missing StudyInstanceUID or SeriesInstanceUID")
     layout = _check_pixels(top, path)
