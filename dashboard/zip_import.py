@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from model.data.dicom_read import starts_like_bare_data_set
 from model.errors import DataError
 
 _DICOM_MAGIC_OFFSET = 128
@@ -59,9 +60,10 @@ def _is_symlink(info: zipfile.ZipInfo) -> bool:
 
 
 def looks_like_dicom(head: bytes, name: str) -> bool:
-    """Part-10 DICOM (``DICM`` at byte 128) or a ``.dcm`` file name."""
+    """Part-10 DICOM (``DICM`` at byte 128), a data set stored without the Part 10 header (as
+    ingest reads it), or a ``.dcm`` file name."""
     has_magic = head[_DICOM_MAGIC_OFFSET : _DICOM_MAGIC_OFFSET + 4] == b"DICM"
-    return has_magic or name.lower().endswith(".dcm")
+    return has_magic or starts_like_bare_data_set(head) or name.lower().endswith(".dcm")
 
 
 def check_archive(archive: zipfile.ZipFile, limits: ZipLimits) -> list[zipfile.ZipInfo]:
@@ -128,7 +130,7 @@ def extract_zip(
         try:
             dicom = _extract_members(archive, members, staging)
             if dicom == 0:
-                raise DataError("the zip holds no DICOM files (no .dcm names, no DICM header)")
+                raise DataError("the zip holds no DICOM files (no .dcm names, no DICOM header)")
             staging.rename(target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

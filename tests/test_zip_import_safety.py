@@ -88,6 +88,8 @@ def test_dicom_sniffing() -> None:
     assert looks_like_dicom(DICOM_BYTES, "IM0001")
     assert looks_like_dicom(b"", "x.DCM")
     assert not looks_like_dicom(b"hello", "notes.txt")
+    # a data set stored without the Part 10 header (group 0008 first), as ingest reads it
+    assert looks_like_dicom(b"\x08\x00\x05\x00CS\n\x00ISO_IR 100", "IM0001")
 
 
 def test_paths_outside_the_data_root_are_refused(tmp_path: Path) -> None:

@@ -8,19 +8,15 @@ stored without the Part 10 header (no preamble, as older archives keep them) are
 failure is a ``DicomReadError`` whose message is the reason written to the ingest report.
 
 Hostile files are bounded before decoding: files above ``MAX_FILE_BYTES`` and declared images
-above ``MAX_PIXEL_BYTES`` are refused, large elements are deferred while reading headers, and
-``time_limit`` stops a file (``FILE_SECONDS``) or study (``STUDY_SECONDS``) that takes too long.
+above ``MAX_PIXEL_BYTES`` are refused and large elements are deferred while reading headers;
+``model.data.time_limit`` stops a file or study that takes too long.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import os
-import signal
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +28,6 @@ from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRL
 
 from model.data.dicom_frames import frame_geometry, frame_timing
 from model.data.dicom_tags import TopLevel
-from model.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +39,6 @@ logging.getLogger("pydicom").setLevel(logging.ERROR)
 
 MAX_FILE_BYTES = 2 * 1024**3
 MAX_PIXEL_BYTES = 1024**3
-FILE_SECONDS = 20.0  # reading one file's header (ingest's first pass)
-STUDY_SECONDS = 600.0  # building one study (ingest's second pass)
 _DEFER_BYTES = 4096
 # Files up to this size are read in one call and parsed from memory: pydicom's many small reads
 # and tells cost less on a BytesIO (a fifth of the header pass on typical 8 kB cine images).
@@ -60,36 +53,6 @@ _DIRECTORY_RECORDS_TAG = 0x00041220  # DirectoryRecordSequence: only a DICOMDIR 
 
 class DicomReadError(Exception):
     """A file that cannot be used; ``str(err)`` is the reason for the ingest report."""
-
-
-class TimeLimitExceeded(DataError):
-    """A file or study took longer than its time limit (not swallowed by per-view handling)."""
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float, what: str) -> Iterator[None]:
-    """Raise ``TimeLimitExceeded`` if the block runs longer than ``seconds`` of wall time.
-
-    Uses ``SIGALRM``, so it acts only in the main thread of a process on POSIX: ingest runs there
-    (inline or in worker processes); anywhere else it does nothing.
-    """
-    if seconds <= 0 or not hasattr(signal, "setitimer"):
-        yield
-        return
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum: int, frame: object) -> None:
-        raise TimeLimitExceeded(f"{what} took longer than {seconds:g} s; skipped")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass
@@ -155,16 +118,18 @@ def _open(path: Path, **kwargs) -> Dataset:
         raise DicomReadError(f"corrupt or truncated DICOM: {_short(err)}") from err
 
 
+def starts_like_bare_data_set(head: bytes) -> bool:
+    """Whether a file starts like a data set stored without the Part 10 header: group 0002/0008."""
+    return head[:2] in (b"\x02\x00", b"\x08\x00")
+
+
 def _bare_data_set(source: Path | io.BytesIO) -> bool:
-    """Whether a file without the DICM preamble starts like a data set stored without the Part 10
-    header (older archives): a group 0002 or 0008 tag, little endian. Rewinds a buffer."""
+    """``starts_like_bare_data_set`` for a file without the DICM preamble. Rewinds a buffer."""
     if isinstance(source, io.BytesIO):
         source.seek(0)
-        head = source.getvalue()[:2]
-    else:
-        with source.open("rb") as handle:
-            head = handle.read(2)
-    return head in (b"\x02\x00", b"\x08\x00")
+        return starts_like_bare_data_set(source.getvalue()[:2])
+    with source.open("rb") as handle:
+        return starts_like_bare_data_set(handle.read(2))
 
 
 def _with_transfer_syntax(ds: Dataset) -> Dataset:

@@ -17,11 +17,12 @@ from pathlib import Path
 
 from model.atomic import remove_stale_temps
 from model.data import deid
-from model.data.dicom_read import STUDY_SECONDS, SliceHeader, time_limit
+from model.data.dicom_read import SliceHeader
 from model.data.nifti import ACDC_LABELS, acdc_cases, build_acdc_case
 from model.data.reports import load_impressions, missing_impression_reason, scrub_text
 from model.data.resample import GridConfig
 from model.data.scan import scan_headers, walk_files
+from model.data.time_limit import STUDY_SECONDS, time_limit
 from model.data.store import (
     STUDY_COLUMNS,
     check_settings,

@@ -13,14 +13,8 @@ from collections.abc import Iterator
 from concurrent.futures import Executor
 from pathlib import Path
 
-from model.data.dicom_read import (
-    FILE_SECONDS,
-    DicomReadError,
-    SliceHeader,
-    TimeLimitExceeded,
-    read_headers,
-    time_limit,
-)
+from model.data.dicom_read import DicomReadError, SliceHeader, read_headers
+from model.data.time_limit import FILE_SECONDS, TimeLimitExceeded, time_limit
 from model.data.study import Problem
 from model.progress import Progress
 
