@@ -14,7 +14,7 @@ import pytest
 from model.data.deid import age_band, pseudonym, sex_code
 from model.data.dicom_read import SliceHeader
 from model.data.ingest import ingest
-from model.data.reports import extract_impression, scrub_text
+from model.data.reports import extract_impression, load_impressions, scrub_text
 from model.data.resample import (
     HIGH_PERCENTILE,
     LOW_PERCENTILE,
@@ -26,6 +26,7 @@ from model.data.resample import (
 )
 from model.data.series import order_phases, select_sax_levels
 from model.data.views import ViewMap, classify_series
+from model.errors import DataError
 from model.schema import VIEW_SLOTS
 from sample_data.anatomy import make_frame
 from sample_data.sites import EXTERNAL, INTERNAL
@@ -94,6 +95,34 @@ def test_impression_only() -> None:
     assert extract_impression(report) == "Dilated LV. LVEF: 35%."
     assert extract_impression("Conclusion: normal study") == "normal study."
     assert extract_impression("FINDINGS: all fine") == ""
+
+
+def test_an_addendum_row_keeps_the_reports_impression(tmp_path: Path, caplog) -> None:
+    reports = tmp_path / "reports.csv"
+    pd.DataFrame(
+        {
+            "accession_number": ["A1", "A1", "A2", "A2"],
+            "report": [
+                "IMPRESSION: Dilated LV.",
+                "ADDENDUM: images re-reviewed, no change.",
+                "IMPRESSION: Normal study.",
+                "IMPRESSION: Small pericardial effusion.",
+            ],
+        }
+    ).to_csv(reports, index=False)
+    with caplog.at_level("WARNING"):
+        impressions = load_impressions(reports)
+    assert impressions == {"A1": "Dilated LV.", "A2": "Small pericardial effusion."}
+    assert "2 accession numbers have more than one row" in caplog.text
+
+
+def test_a_reports_csv_not_in_utf8_names_the_fix(tmp_path: Path) -> None:
+    reports = tmp_path / "reports.csv"
+    reports.write_bytes(
+        "accession_number,report\nA1,IMPRESSION: Normal r\u00e9sum\u00e9.\n".encode("cp1252")
+    )
+    with pytest.raises(DataError, match="not UTF-8 text .*save it as UTF-8"):
+        load_impressions(reports)
 
 
 def test_deid_helpers() -> None:

@@ -48,7 +48,11 @@ def extract_impression(report: str) -> str:
 
 
 def load_impressions(path: str | Path) -> dict[str, str]:
-    """accession_number -> impression for every row of the reports CSV; DataError on bad files."""
+    """accession_number -> impression for every row of the reports CSV; DataError on bad files.
+
+    An accession number on several rows (a report and its addendum) keeps the last row that has
+    an impression, with a warning.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"reports file {path} does not exist")
@@ -60,13 +64,36 @@ def load_impressions(path: str | Path) -> dict[str, str]:
                 raise DataError(
                     f"reports file {path} needs columns accession_number,report (found {sorted(columns)})"
                 )
-            impressions = {
-                row["accession_number"].strip(): extract_impression(row["report"] or "")
+            rows = [
+                (row["accession_number"].strip(), extract_impression(row["report"] or ""))
                 for row in reader
                 if row.get("accession_number")
-            }
-    except (UnicodeDecodeError, csv.Error) as err:
+            ]
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"reports file {path} is not UTF-8 text ({err.reason} at byte {err.start}); "
+            "save it as UTF-8 CSV and ingest again"
+        ) from err
+    except csv.Error as err:
         raise DataError(f"reports file {path} cannot be read: {err}") from err
+    return _one_impression_each(rows)
+
+
+def _one_impression_each(rows: list[tuple[str, str]]) -> dict[str, str]:
+    """accession -> impression from (accession, impression) rows, the last non-empty one winning."""
+    impressions: dict[str, str] = {}
+    repeated: set[str] = set()
+    for accession, impression in rows:
+        if accession in impressions:
+            repeated.add(accession)
+        if impression or not impressions.get(accession):
+            impressions[accession] = impression
+    if repeated:
+        log.warning(
+            "%d accession numbers have more than one row in the reports CSV; the last row with "
+            "an IMPRESSION section is used for each",
+            len(repeated),
+        )
     missing = sum(1 for text in impressions.values() if not text)
     if missing:
         log.warning("%d of %d reports have no IMPRESSION section", missing, len(impressions))
