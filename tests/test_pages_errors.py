@@ -130,3 +130,19 @@ def test_deleting_a_running_run_is_refused(tmp_path: Path) -> None:
     (run / "status.json").write_text(json.dumps({"state": "finished"}))
     delete_run(run, running=False)
     assert not run.exists()
+
+
+def test_a_run_with_an_unreadable_status_file_does_not_hide_the_others(data_root: Path) -> None:
+    runs = data_root / "runs"
+    for name, status in (("good", json.dumps({"state": "finished"})), ("torn", '{"state": "ru')):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "status.json").write_text(status)
+    (runs / "listed").mkdir()
+    (runs / "listed" / "status.json").write_text("[1, 2]")  # JSON, but not a status
+    at = _open("pages/train.py")
+    assert not at.error, [e.value for e in at.error]
+    table = at.dataframe(key="runs-table").value.set_index("run")
+    assert table.loc["runs/good", "state"] == "finished"
+    assert table.loc["runs/torn", "state"] == table.loc["runs/listed", "state"] == "unreadable"
+    delete_run(runs / "torn", running=False)  # a broken run folder can still be cleared away
+    assert not (runs / "torn").exists()
