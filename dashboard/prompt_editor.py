@@ -102,6 +102,6 @@ def save_prompt_set(settings: Settings, prompts: PromptSet, name: str) -> Path:
     """Write the set to ``DATA_ROOT/prompts/<name>.yaml`` (atomic, validated)."""
     from dashboard.importer import check_name
 
-    path = settings.prompts_dir / f"{check_name(name)}.yaml"
+    path = settings.prompts_dir / f"{check_name(name, 'prompt set name')}.yaml"
     prompts.save(path)
     return path

@@ -4,10 +4,12 @@ deleting a running run. Each is a clear message on the page, never a traceback."
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import os
 import sys
 import types
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -184,3 +186,35 @@ def test_a_typed_run_name_survives_the_default_name_changing(
     assert len(launched) == 1 and (data_root / "runs" / "my-experiment" / "preset.json").is_file()
     at.run()  # the next run starts from a fresh default name
     assert next(t for t in at.text_input if t.label == "Run name").value == "cpu-small-0102-0942"
+
+
+def test_an_import_form_error_leaves_nothing_behind_and_can_be_corrected(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launched = []
+    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2:]))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("study/1.dcm", b"\0" * 128 + b"DICM")
+    at = _open("pages/studies.py", studies_view="Import")
+    fields = {t.label: t for t in at.text_input}
+    fields["Site label"].input("St Mary's")
+    at.file_uploader[0].set_value(("scans.zip", archive.getvalue(), "application/zip"))
+    submit = "FormSubmitter:import-Import and ingest"
+    at.button(key=submit).click().run()
+    assert [e.value for e in at.error] == [
+        'site label "St Mary\'s": use letters, digits, - _ . only (up to 64 characters)'
+    ]
+    assert not (data_root / "imports").exists()  # the zip was not unpacked
+    fields = {t.label: t for t in at.text_input}
+    fields["Site label"].input("st-marys")
+    fields["Reports CSV (optional, under the data root)"].input("raw/reports.csv")
+    at.button(key=submit).click().run()
+    assert [e.value for e in at.error] == ["the reports CSV raw/reports.csv does not exist"]
+    assert not (data_root / "imports").exists()
+    {t.label: t for t in at.text_input}["Reports CSV (optional, under the data root)"].input("")
+    at.button(key=submit).click().run()  # the same name and zip, now accepted
+    assert not at.error, [e.value for e in at.error]
+    [(command, title)] = launched
+    assert title == "Ingest my-import" and command[command.index("--site") + 1] == "st-marys"
+    assert (data_root / "imports" / "uploads" / "my-import" / "study" / "1.dcm").is_file()
