@@ -169,9 +169,11 @@ def run_detail(run: Path) -> None:
     if buttons[2].button("Set active checkpoint", disabled=not best.exists()):
         studio.settings.write_active(checkpoint=best)
         st.success(f"Active checkpoint: {best}")
-    if buttons[3].button("Delete run", disabled=running):
-        delete_run(run, running)
-        st.rerun()
+    with buttons[3].popover("Delete run", disabled=running):
+        st.write(f"Delete {run.name}, its checkpoints and its log for good?")
+        if st.button(f"Delete {run.name}", type="primary", key=f"delete-{run.name}"):
+            delete_run(run, running)
+            st.rerun()
     with st.expander("train.log"):
         st.code(log_tail(run), language=None)
 

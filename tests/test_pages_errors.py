@@ -218,3 +218,17 @@ def test_an_import_form_error_leaves_nothing_behind_and_can_be_corrected(
     [(command, title)] = launched
     assert title == "Ingest my-import" and command[command.index("--site") + 1] == "st-marys"
     assert (data_root / "imports" / "uploads" / "my-import" / "study" / "1.dcm").is_file()
+
+
+def test_deleting_a_run_from_the_train_page_asks_first(data_root: Path) -> None:
+    run = data_root / "runs" / "finished"
+    run.mkdir(parents=True)
+    (run / "status.json").write_text(json.dumps({"state": "finished"}))
+    (run / "best.pt").write_bytes(b"weights")
+    at = _open("pages/train.py")
+    for button in [b for b in at.button if b.label == "Delete run"]:
+        button.click().run()  # one click on the run's Delete button keeps it
+    assert (run / "best.pt").exists()
+    at.button(key="delete-finished").click().run()  # the confirmation deletes it
+    assert not at.error, [e.value for e in at.error]
+    assert not run.exists()
