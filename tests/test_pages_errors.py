@@ -232,3 +232,20 @@ def test_deleting_a_run_from_the_train_page_asks_first(data_root: Path) -> None:
     at.button(key="delete-finished").click().run()  # the confirmation deletes it
     assert not at.error, [e.value for e in at.error]
     assert not run.exists()
+
+
+def test_saving_prompts_never_overwrites_another_saved_set(data_root: Path) -> None:
+    saved = data_root / "prompts" / "my-prompts.yaml"
+    saved.parent.mkdir(parents=True)
+    saved.write_text("findings:\n  lge:\n    positive: [LGE]\n    negative: [No LGE]\n")
+    earlier = saved.read_text()
+    at = _open("pages/zeroshot.py")  # editing the shipped default set
+    at.button(key="zs-save").click().run()  # under the default name, my-prompts
+    assert saved.read_text() == earlier
+    assert any("my-prompts already exists" in e.value for e in at.error)
+    at.selectbox(key="zs-source").select("saved: my-prompts").run()
+    at.text_input(key="zs-try-pos").input("Late enhancement").run()
+    at.text_input(key="zs-try-neg").input("No enhancement").run()
+    at.button(key="zs-save").click().run()  # editing my-prompts itself: saved over it
+    assert not at.error, [e.value for e in at.error]
+    assert "custom" in saved.read_text() and "lge" in saved.read_text()
