@@ -5,8 +5,9 @@ With an index, a text query is ``EmbeddingIndex.search_text`` and more-like-this
 ``EmbeddingIndex.search_like``; the page's metadata filters become a Chroma ``where`` (restricted
 to the active dataset, since one index folder may hold several sibling datasets). Without one, the
 results come from ``dashboard.search.rank`` and the caller gets the offer to build the index as a
-background job. An index that cannot answer (a study missing from a stale index, an unreachable
-server) falls back to the in-memory ranking with a notice saying why. Either way the results are
+background job, as it does when the checkpoint's index holds none of the studies the filters
+allow (an index built for a sibling dataset that shares its Chroma folder). An index that cannot
+answer (a study missing from a stale index, an unreachable server) falls back to the in-memory ranking with a notice saying why. Either way the results are
 re-checked against the filtered study table, so every card shown passes the filters.
 """
 
@@ -116,6 +117,8 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
         log.exception("index search failed")
         notice = f"The ChromaDB index failed ({type(err).__name__}: {err}); ranking in memory."
         return _in_memory(studio, allowed, query, text, notice=notice)
+    if not hits and not allowed.empty:  # the index holds none of them: built for a sibling
+        return _in_memory(studio, allowed, query, text, missing=studio.missing_index())
     table = hits_table(hits).merge(allowed, on="study_id", how="inner")
     return CaseResults(table, f"ChromaDB index {index.name}, {index.count():,} studies")
 

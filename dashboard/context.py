@@ -185,12 +185,21 @@ class Studio:
         return handle if handle is not None and handle.exists() else None
 
     def missing_index(self) -> EmptyState:
-        """Why the active checkpoint has no case index, with a job that builds it."""
+        """Why the active checkpoint has no case index of the active dataset, with a job that
+        builds it."""
         location = self.index_location()
         handle = self._index_handle()
-        others = [c for c in handle.collections() if c.count] if handle is not None else []
         fingerprint = str(self.checkpoint_summary()["fingerprint"])[:12]
-        if others:
+        title = f"No case index for the active checkpoint {fingerprint}"
+        others = [c for c in handle.collections() if c.count] if handle is not None else []
+        if handle is not None and handle.exists():
+            title = f"The case index of checkpoint {fingerprint} lacks this dataset"
+            why = (
+                f"Its index in the {location.describe()} holds none of these "
+                f"{self.dataset_path().name} studies (it was built for another dataset there, "
+                "or before they were ingested)"
+            )
+        elif others:
             held = ", ".join(f"{c.checkpoint[:12]} ({c.count:,} studies)" for c in others[:3])
             why = f"The {location.describe()} holds indexes of other checkpoints ({held})"
         else:
@@ -206,7 +215,7 @@ class Studio:
         if labels is not None:
             command += ["--labels", str(labels)]
         return EmptyState(
-            f"No case index for the active checkpoint {fingerprint}",
+            title,
             f"{why}. Searching with the exact in-memory ranking instead; build the ChromaDB "
             "index in the background to search it here (and from `python -m model search`).",
             offer=JobOffer("index", model_command(*command), "Build the case index"),

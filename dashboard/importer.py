@@ -5,6 +5,7 @@ ingested by a background ``python -m model ingest`` job, then summarised from it
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,25 +20,46 @@ from model.workers import usable_cpus
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-def check_name(name: str) -> str:
-    """A dataset / import name usable as a folder name."""
+@dataclass(frozen=True)
+class ImportPlan:
+    """The checked import form: the dataset folder to write, the site label, the reports CSV."""
+
+    out: Path
+    site: str
+    reports: Path | None
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """``name`` stripped, when usable as a folder or file name; a UserError naming ``what``
+    (the form field) otherwise."""
     name = name.strip()
     if not _NAME.match(name):
-        raise UserError("name the import with letters, digits, - _ . (up to 64 characters)")
+        raise UserError(f"{what} {name!r}: use letters, digits, - _ . only (up to 64 characters)")
     return name
 
 
 def dataset_folder(settings: Settings, name: str) -> Path:
     """Where an imported dataset is written; refuses to overwrite an existing one."""
-    out = settings.imports_dir / "datasets" / check_name(name)
+    out = settings.imports_dir / "datasets" / check_name(name, "dataset name")
     if (out / "studies.parquet").exists():
         raise UserError(f"a dataset called {name!r} already exists; choose another name")
     return out
 
 
+def plan_import(settings: Settings, name: str, site: str, reports_text: str) -> ImportPlan:
+    """Check every field of the import form before anything is written, so a mistake in one of
+    them leaves no unpacked upload behind (which would block sending the form again)."""
+    out = dataset_folder(settings, name)
+    checked_site = check_name(site, "site label")
+    reports = settings.inside_root(reports_text) if reports_text.strip() else None
+    if reports is not None and not reports.is_file():
+        raise UserError(f"the reports CSV {reports_text.strip()} does not exist")
+    return ImportPlan(out, checked_site, reports)
+
+
 def unpack_upload(settings: Settings, upload: BinaryIO, name: str) -> ZipImportResult:
     """Safely extract an uploaded zip to ``DATA_ROOT/imports/uploads/<name>``."""
-    return extract_zip(upload, settings.imports_dir / "uploads" / check_name(name))
+    return extract_zip(upload, settings.imports_dir / "uploads" / check_name(name, "dataset name"))
 
 
 def source_folder(settings: Settings, text: str) -> Path:
@@ -53,7 +75,7 @@ def source_folder(settings: Settings, text: str) -> Path:
 def ingest_command(source: Path, out: Path, site: str, reports: Path | None) -> list[str]:
     """``python -m model ingest SRC --out DATASET --site SITE --workers N [--reports CSV]``, with
     one worker per CPU this process may use (an import is the only job the user waits on)."""
-    args = ["ingest", str(source), "--out", str(out), "--site", check_name(site)]
+    args = ["ingest", str(source), "--out", str(out), "--site", check_name(site, "site label")]
     args += ["--workers", str(usable_cpus())]
     if reports is not None:
         args += ["--reports", str(reports)]

@@ -12,7 +12,7 @@ from typing import BinaryIO
 import pandas as pd
 
 from dashboard.settings import Settings
-from model.errors import DataError
+from model.errors import DataError, UserError
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 
 SEPARATOR = "|"
@@ -98,10 +98,18 @@ def with_trial(findings: pd.DataFrame, name: str, positive: str, negative: str) 
     return pd.concat([kept, pd.DataFrame([row])], ignore_index=True)
 
 
-def save_prompt_set(settings: Settings, prompts: PromptSet, name: str) -> Path:
-    """Write the set to ``DATA_ROOT/prompts/<name>.yaml`` (atomic, validated)."""
+def save_prompt_set(
+    settings: Settings, prompts: PromptSet, name: str, editing: Path | None = None
+) -> Path:
+    """Write the set to ``DATA_ROOT/prompts/<name>.yaml`` (atomic, validated). An existing file
+    is replaced only when it is the set being edited (``editing``), never another saved set."""
     from dashboard.importer import check_name
 
-    path = settings.prompts_dir / f"{check_name(name)}.yaml"
+    path = settings.prompts_dir / f"{check_name(name, 'prompt set name')}.yaml"
+    if path.exists() and (editing is None or path.resolve() != editing.resolve()):
+        raise UserError(
+            f"a prompt set called {path.stem} already exists; save under another name, or load "
+            "that set first to edit it"
+        )
     prompts.save(path)
     return path

@@ -52,8 +52,16 @@ def run_state(status: dict[str, Any]) -> str:
 
 
 def read_status(run: Path) -> dict[str, Any]:
-    """status.json of a run ({} before the run wrote one)."""
-    return RunFolder(run).read_status()
+    """status.json of a run ({} before the run wrote one); a file that is not a JSON object
+    (damaged, or written by another tool) reads as state ``unreadable`` with a message saying
+    why, so one broken run folder costs its own row, not the Train page."""
+    try:
+        status = RunFolder(run).read_status()
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        return {"state": "unreadable", "message": f"{run / 'status.json'} is unreadable: {err}"}
+    if not isinstance(status, dict):
+        return {"state": "unreadable", "message": f"{run / 'status.json'} is not a JSON object"}
+    return status
 
 
 def log_tail(run: Path, lines: int = 40) -> str:
@@ -80,7 +88,7 @@ def runs_table(runs: list[Path], root: Path) -> pd.DataFrame:
     """One row per run folder: name, state, epoch, ETA, best validation metric, last update."""
     rows = []
     for run in runs:
-        status = RunFolder(run).read_status() if (run / "status.json").exists() else {}
+        status = read_status(run)
         metrics = read_metrics(run)
         best = _best_val(metrics)
         rows.append(
@@ -222,7 +230,7 @@ def _launcher(args: list[str], gpus: int) -> list[str]:
 
 def delete_run(run: Path, running: bool) -> None:
     """Remove a finished run folder; refuse while it is still going."""
-    if running or run_state(RunFolder(run).read_status()) in ("running", "queued"):
+    if running or run_state(read_status(run)) in ("running", "queued"):
         raise UserError(f"{run.name} is still running; stop it before deleting it")
     shutil.rmtree(run)
 

@@ -7,8 +7,8 @@ import streamlit as st
 from dashboard.cine import player_height
 from dashboard.context import Studio
 from dashboard.importer import (
-    dataset_folder,
     ingest_command,
+    plan_import,
     read_ingest_report,
     report_summary,
     source_folder,
@@ -133,16 +133,16 @@ def import_studies() -> None:
         )
         submitted = st.form_submit_button("Import and ingest", type="primary")
     if submitted:
-        out = dataset_folder(settings, name)
+        plan = plan_import(settings, name, site, reports_text)
         if upload is not None:
             unpacked = unpack_upload(settings, upload, name)
             st.success(f"Unpacked {unpacked.files} files ({unpacked.dicom_files} DICOM).")
             source = unpacked.folder
         else:
             source = source_folder(settings, folder_text)
-        reports = settings.inside_root(reports_text) if reports_text.strip() else None
-        command = ingest_command(source, out, site, reports)
-        launch(studio.jobs, "ingest", command, f"Ingest {name}", outputs={"dataset": str(out)})
+        command = ingest_command(source, plan.out, plan.site, plan.reports)
+        outputs = {"dataset": str(plan.out)}
+        launch(studio.jobs, "ingest", command, f"Ingest {name}", outputs=outputs)
     job = job_panel(studio.jobs, "ingest")
     if job is not None and job.state == "finished" and job.outputs.get("dataset"):
         dataset = Path(job.outputs["dataset"])

@@ -28,6 +28,7 @@ from dashboard.runs import (
 from dashboard.settings import position_of
 from dashboard.ui import job_panel, launch, page_guard, page_header
 
+RUNS_PREPARED_KEY = "train-runs-prepared"
 studio = Studio()
 page_header(
     "Train",
@@ -60,10 +61,18 @@ def launch_form() -> None:
         preset = top[1].selectbox(
             "Preset", presets, index=presets.index("cpu-small") if "cpu-small" in presets else 0
         )
-        name = top[2].text_input("Run name", value=f"{preset}-{datetime.now():%m%d-%H%M}")
+        # keyed, so a typed name is kept when the default's minute moves on; each prepared
+        # run moves the key on, so the next run starts from a fresh default name
+        launched = st.session_state.get(RUNS_PREPARED_KEY, 0)
+        name = top[2].text_input(
+            "Run name",
+            value=f"{preset}-{datetime.now():%m%d-%H%M}",
+            key=f"run-name-{preset}-{launched}",
+        )
         form, gpu_count = training_form(dataset, name, preset, gpus)
         if form is not None:
             run, command = prepare_run(form, studio.settings.runs_dir, gpu_count)
+            st.session_state[RUNS_PREPARED_KEY] = launched + 1
             outputs = {"run": str(run), "dataset": str(dataset)}
             launch(studio.jobs, "train", command, f"Train {run.name}", outputs=outputs)
 
@@ -160,9 +169,11 @@ def run_detail(run: Path) -> None:
     if buttons[2].button("Set active checkpoint", disabled=not best.exists()):
         studio.settings.write_active(checkpoint=best)
         st.success(f"Active checkpoint: {best}")
-    if buttons[3].button("Delete run", disabled=running):
-        delete_run(run, running)
-        st.rerun()
+    with buttons[3].popover("Delete run", disabled=running):
+        st.write(f"Delete {run.name}, its checkpoints and its log for good?")
+        if st.button(f"Delete {run.name}", type="primary", key=f"delete-{run.name}"):
+            delete_run(run, running)
+            st.rerun()
     with st.expander("train.log"):
         st.code(log_tail(run), language=None)
 

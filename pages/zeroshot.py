@@ -69,7 +69,8 @@ def prompt_editor() -> PromptSet:
         row = st.columns([2, 1, 1])
         name = row[0].text_input("Save as", value="my-prompts", key="zs-save-name")
         if row[1].button("Save to data root", key="zs-save"):
-            st.success(f"Saved {save_prompt_set(studio.settings, prompts, name)}")
+            editing = files[source] if upload is None else None
+            st.success(f"Saved {save_prompt_set(studio.settings, prompts, name, editing)}")
         row[2].download_button(
             "Download YAML", prompts.dumps(), file_name=f"{name}.yaml", mime="text/yaml"
         )

@@ -161,6 +161,29 @@ def test_without_an_index_the_page_ranks_in_memory_and_builds_one(
     assert len(_cards(at)) == 12
 
 
+def test_an_index_of_a_sibling_dataset_is_not_an_empty_answer(
+    tmp_path_factory, monkeypatch
+) -> None:
+    from dashboard_fixtures import make_tiny_dataset
+
+    from model.data.dataset import CMRDataset
+    from model.embed import cached_study_embeddings
+
+    root = _copy(tmp_path_factory, "sibling")
+    checkpoint = _active_checkpoint(root)
+    assert (
+        main(["index", "--checkpoint", str(checkpoint), "--data", str(root / "ds" / "tiny")]) == 0
+    )
+    sibling = make_tiny_dataset(root / "ds" / "sibling", n=8, seed=4)  # shares ds/chroma
+    cached_study_embeddings(checkpoint, CMRDataset.open(sibling))
+    Settings(root).write_active(dataset=sibling)
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    assert "exact in-memory ranking over 8 studies" in _captions(at)
+    assert len(_cards(at)) == 8 and not any("No study matches" in w.value for w in at.warning)
+    assert any("holds none of these sibling studies" in i.value for i in at.info)
+    assert at.button(key="offer-index") is not None  # builds the index of the active dataset
+
+
 def test_page_filters_become_a_typed_where() -> None:
     chosen = StudyFilter(values={"site": ["external"], "field_strength": ["1.5", "3"], "sex": []})
     where = index_where(chosen, "tiny")

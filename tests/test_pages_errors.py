@@ -3,8 +3,13 @@ deleting a running run. Each is a clear message on the page, never a traceback."
 
 from __future__ import annotations
 
+import datetime
+import io
 import json
 import os
+import sys
+import types
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -130,3 +135,117 @@ def test_deleting_a_running_run_is_refused(tmp_path: Path) -> None:
     (run / "status.json").write_text(json.dumps({"state": "finished"}))
     delete_run(run, running=False)
     assert not run.exists()
+
+
+def test_a_run_with_an_unreadable_status_file_does_not_hide_the_others(data_root: Path) -> None:
+    runs = data_root / "runs"
+    for name, status in (("good", json.dumps({"state": "finished"})), ("torn", '{"state": "ru')):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "status.json").write_text(status)
+    (runs / "listed").mkdir()
+    (runs / "listed" / "status.json").write_text("[1, 2]")  # JSON, but not a status
+    at = _open("pages/train.py")
+    assert not at.error, [e.value for e in at.error]
+    table = at.dataframe(key="runs-table").value.set_index("run")
+    assert table.loc["runs/good", "state"] == "finished"
+    assert table.loc["runs/torn", "state"] == table.loc["runs/listed", "state"] == "unreadable"
+    delete_run(runs / "torn", running=False)  # a broken run folder can still be cleared away
+    assert not (runs / "torn").exists()
+
+
+class _Clock(datetime.datetime):
+    """``datetime.now()`` at a minute the test sets."""
+
+    minute = 41
+
+    @classmethod
+    def now(cls, tz: datetime.tzinfo | None = None) -> datetime.datetime:
+        return datetime.datetime(2026, 1, 2, 9, cls.minute, tzinfo=tz)
+
+
+def test_a_typed_run_name_survives_the_default_name_changing(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _open("pages/train.py")  # every module is imported before the clock is swapped
+    clock = types.ModuleType("datetime")
+    clock.__dict__.update(vars(datetime))
+    clock.datetime = _Clock
+    monkeypatch.setitem(sys.modules, "datetime", clock)  # what the page's import reads
+    _Clock.minute = 41
+    launched = []
+    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args))
+    at.run()
+    name = next(t for t in at.text_input if t.label == "Run name")
+    assert name.value.startswith("cpu-small-")  # the default: preset and time
+    name.input("my-experiment").run()
+    _Clock.minute = 42  # the default name moves on while the user fills in the form
+    at.run()
+    assert next(t for t in at.text_input if t.label == "Run name").value == "my-experiment"
+    at.button(key="FormSubmitter:train-cpu-small-Launch training").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert len(launched) == 1 and (data_root / "runs" / "my-experiment" / "preset.json").is_file()
+    at.run()  # the next run starts from a fresh default name
+    assert next(t for t in at.text_input if t.label == "Run name").value == "cpu-small-0102-0942"
+
+
+def test_an_import_form_error_leaves_nothing_behind_and_can_be_corrected(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launched = []
+    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2:]))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("study/1.dcm", b"\0" * 128 + b"DICM")
+    at = _open("pages/studies.py", studies_view="Import")
+    fields = {t.label: t for t in at.text_input}
+    fields["Site label"].input("St Mary's")
+    at.file_uploader[0].set_value(("scans.zip", archive.getvalue(), "application/zip"))
+    submit = "FormSubmitter:import-Import and ingest"
+    at.button(key=submit).click().run()
+    assert [e.value for e in at.error] == [
+        'site label "St Mary\'s": use letters, digits, - _ . only (up to 64 characters)'
+    ]
+    assert not (data_root / "imports").exists()  # the zip was not unpacked
+    fields = {t.label: t for t in at.text_input}
+    fields["Site label"].input("st-marys")
+    fields["Reports CSV (optional, under the data root)"].input("raw/reports.csv")
+    at.button(key=submit).click().run()
+    assert [e.value for e in at.error] == ["the reports CSV raw/reports.csv does not exist"]
+    assert not (data_root / "imports").exists()
+    {t.label: t for t in at.text_input}["Reports CSV (optional, under the data root)"].input("")
+    at.button(key=submit).click().run()  # the same name and zip, now accepted
+    assert not at.error, [e.value for e in at.error]
+    [(command, title)] = launched
+    assert title == "Ingest my-import" and command[command.index("--site") + 1] == "st-marys"
+    assert (data_root / "imports" / "uploads" / "my-import" / "study" / "1.dcm").is_file()
+
+
+def test_deleting_a_run_from_the_train_page_asks_first(data_root: Path) -> None:
+    run = data_root / "runs" / "finished"
+    run.mkdir(parents=True)
+    (run / "status.json").write_text(json.dumps({"state": "finished"}))
+    (run / "best.pt").write_bytes(b"weights")
+    at = _open("pages/train.py")
+    for button in [b for b in at.button if b.label == "Delete run"]:
+        button.click().run()  # one click on the run's Delete button keeps it
+    assert (run / "best.pt").exists()
+    at.button(key="delete-finished").click().run()  # the confirmation deletes it
+    assert not at.error, [e.value for e in at.error]
+    assert not run.exists()
+
+
+def test_saving_prompts_never_overwrites_another_saved_set(data_root: Path) -> None:
+    saved = data_root / "prompts" / "my-prompts.yaml"
+    saved.parent.mkdir(parents=True)
+    saved.write_text("findings:\n  lge:\n    positive: [LGE]\n    negative: [No LGE]\n")
+    earlier = saved.read_text()
+    at = _open("pages/zeroshot.py")  # editing the shipped default set
+    at.button(key="zs-save").click().run()  # under the default name, my-prompts
+    assert saved.read_text() == earlier
+    assert any("my-prompts already exists" in e.value for e in at.error)
+    at.selectbox(key="zs-source").select("saved: my-prompts").run()
+    at.text_input(key="zs-try-pos").input("Late enhancement").run()
+    at.text_input(key="zs-try-neg").input("No enhancement").run()
+    at.button(key="zs-save").click().run()  # editing my-prompts itself: saved over it
+    assert not at.error, [e.value for e in at.error]
+    assert "custom" in saved.read_text() and "lge" in saved.read_text()
