@@ -7,8 +7,9 @@ to the active dataset, since one index folder may hold several sibling datasets)
 results come from ``dashboard.search.rank`` and the caller gets the offer to build the index as a
 background job, as it does when the checkpoint's index holds none of the studies the filters
 allow (an index built for a sibling dataset that shares its Chroma folder). An index that cannot
-answer (a study missing from a stale index, an unreachable server) falls back to the in-memory ranking with a notice saying why. Either way the results are
-re-checked against the filtered study table, so every card shown passes the filters.
+answer (a study missing from a stale index, an unreachable server) falls back to the in-memory
+ranking with a notice saying why. Either way the results are re-checked against the filtered
+study table, so every card shown passes the filters.
 """
 
 from __future__ import annotations

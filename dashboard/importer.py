@@ -14,19 +14,35 @@ import pandas as pd
 from dashboard.jobs import model_command
 from dashboard.settings import Settings
 from dashboard.zip_import import ZipImportResult, extract_zip
+from model.data.views import ViewMap
 from model.errors import DataError, UserError
+from model.labels import read_labels_csv
 from model.workers import usable_cpus
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
+class ImportForm:
+    """The Import form's fields as typed; the optional files are paths under the data root."""
+
+    name: str
+    site: str
+    reports: str = ""
+    labels: str = ""
+    view_map: str = ""
+
+
+@dataclass(frozen=True)
 class ImportPlan:
-    """The checked import form: the dataset folder to write, the site label, the reports CSV."""
+    """The checked import form: the dataset folder to write, the site label and the optional
+    reports CSV, labels CSV (evaluation only) and view map."""
 
     out: Path
     site: str
-    reports: Path | None
+    reports: Path | None = None
+    labels: Path | None = None
+    view_map: Path | None = None
 
 
 def check_name(name: str, what: str = "name") -> str:
@@ -46,15 +62,30 @@ def dataset_folder(settings: Settings, name: str) -> Path:
     return out
 
 
-def plan_import(settings: Settings, name: str, site: str, reports_text: str) -> ImportPlan:
+def plan_import(settings: Settings, form: ImportForm) -> ImportPlan:
     """Check every field of the import form before anything is written, so a mistake in one of
-    them leaves no unpacked upload behind (which would block sending the form again)."""
-    out = dataset_folder(settings, name)
-    checked_site = check_name(site, "site label")
-    reports = settings.inside_root(reports_text) if reports_text.strip() else None
-    if reports is not None and not reports.is_file():
-        raise UserError(f"the reports CSV {reports_text.strip()} does not exist")
-    return ImportPlan(out, checked_site, reports)
+    them leaves no unpacked upload behind (which would block sending the form again). A labels
+    CSV or view map that ingest would refuse is refused here, with the same message."""
+    out = dataset_folder(settings, form.name)
+    site = check_name(form.site, "site label")
+    reports = _optional_file(settings, form.reports, "reports CSV")
+    labels = _optional_file(settings, form.labels, "labels CSV")
+    view_map = _optional_file(settings, form.view_map, "view map")
+    if labels is not None:
+        read_labels_csv(labels)
+    if view_map is not None:
+        ViewMap.load(view_map)
+    return ImportPlan(out, site, reports, labels, view_map)
+
+
+def _optional_file(settings: Settings, text: str, what: str) -> Path | None:
+    """The file a form field names under the data root; None when the field is blank."""
+    if not text.strip():
+        return None
+    path = settings.inside_root(text)
+    if not path.is_file():
+        raise UserError(f"the {what} {text.strip()} does not exist")
+    return path
 
 
 def unpack_upload(settings: Settings, upload: BinaryIO, name: str) -> ZipImportResult:
@@ -72,13 +103,19 @@ def source_folder(settings: Settings, text: str) -> Path:
     return folder
 
 
-def ingest_command(source: Path, out: Path, site: str, reports: Path | None) -> list[str]:
-    """``python -m model ingest SRC --out DATASET --site SITE --workers N [--reports CSV]``, with
-    one worker per CPU this process may use (an import is the only job the user waits on)."""
-    args = ["ingest", str(source), "--out", str(out), "--site", check_name(site, "site label")]
+def ingest_command(source: Path, plan: ImportPlan) -> list[str]:
+    """``python -m model ingest SRC --out DATASET --site SITE --workers N`` with the plan's
+    optional files, and one worker per CPU this process may use (an import is the only job the
+    user waits on)."""
+    args = ["ingest", str(source), "--out", str(plan.out), "--site", plan.site]
     args += ["--workers", str(usable_cpus())]
-    if reports is not None:
-        args += ["--reports", str(reports)]
+    for flag, path in (
+        ("--reports", plan.reports),
+        ("--labels", plan.labels),
+        ("--view-map", plan.view_map),
+    ):
+        if path is not None:
+            args += [flag, str(path)]
     return model_command(*args)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.schema import CINE_SLOTS, VIEW_SLOTS
+from model.schema import CINE_SLOTS, VIEW_SLOTS, DatasetPaths
 
 log = logging.getLogger(__name__)
 HIDDEN_COLUMNS = ("patient_key", "accession_number")
@@ -76,9 +76,12 @@ def apply_filter(studies: pd.DataFrame, chosen: StudyFilter) -> pd.DataFrame:
 
 
 def label_file(dataset: Path) -> Path | None:
-    """The dataset's labels CSV: ``DATASET/labels.csv``, else the demo layout's
+    """The dataset's labels CSV: ``DATASET/labels.csv`` (``ingest --labels``), else the diagnoses
+    an ACDC ingest derived (``acdc_labels.csv``), else the demo layout's
     ``<parent>/raw/<name>/labels.csv`` (generator output beside the ingested dataset)."""
-    for candidate in (dataset / "labels.csv", dataset.parent / "raw" / dataset.name / "labels.csv"):
+    paths = DatasetPaths(dataset)
+    demo = dataset.parent / "raw" / dataset.name / "labels.csv"
+    for candidate in (paths.labels, paths.acdc_labels, demo):
         if candidate.is_file():
             return candidate
     return None

@@ -29,7 +29,7 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command("generate", "sample_data.generate", "write synthetic CMR studies as DICOM + reports"),
-    Command("ingest", "model.data.ingest", "DICOM / ACDC NIfTI folder -> preprocessed dataset"),
+    Command("ingest", "model.data.ingest_cli", "DICOM / ACDC NIfTI folder -> preprocessed dataset"),
     Command("train", "model.training.train", "contrastive training (torchrun for many processes)"),
     Command("embed", "model.embed", "study embeddings of a dataset with a checkpoint"),
     Command("zeroshot", "model.zeroshot_cli", "zero-shot probabilities for a prompt set"),

@@ -146,7 +146,7 @@ def _steps(options: DemoOptions, layout: DemoLayout) -> list[tuple[str, Callable
     ]
     ingest = [
         (
-            "model.data.ingest",
+            "model.data.ingest_cli",
             [
                 str(layout.raw(site) / "dicom"),
                 "--out",

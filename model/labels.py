@@ -9,7 +9,8 @@ never for training or for choosing anything.
 
 - ``read_labels_csv(path)``: the file validated and parsed, indexed by accession number;
 - ``join_to_studies(labels, linkage)``: the same rows indexed by study_id (those linked only);
-- ``labels_by_study(path, linkage)``: both, and an error when no row matches the dataset.
+- ``labels_by_study(path, linkage)``: both, and an error when no row matches the dataset;
+- ``label_rows(path)``: the validated file as rows of text cells, to store beside a dataset.
 """
 
 from __future__ import annotations
@@ -72,3 +73,11 @@ def labels_by_study(path: str | Path, linkage: pd.DataFrame) -> pd.DataFrame:
     if joined.empty:
         raise DataError(f"no accession number in {path} matches the dataset's linkage.csv")
     return joined
+
+
+def label_rows(path: str | Path) -> list[dict[str, str]]:
+    """``read_labels_csv(path)`` as rows of text cells ("1", "0", "" for unknown), one per
+    accession number, for ``ingest --labels`` to store beside a dataset."""
+    labels = read_labels_csv(path)
+    text = labels.apply(lambda column: column.map({1.0: "1", 0.0: "0"}).fillna(""))
+    return text.reset_index().to_dict("records")

@@ -43,6 +43,10 @@ DIAGNOSES: tuple[str, ...] = (
 )
 SITES: tuple[str, ...] = ("internal", "external")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+# Evaluation labels kept beside a dataset (accession_number + label columns, 1/0/blank): the
+# file ``ingest --labels`` stores, and the diagnosis labels an ACDC ingest derives.
+LABELS_FILE = "labels.csv"
+ACDC_LABELS_FILE = "acdc_labels.csv"
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,14 @@ class DatasetPaths:
     @property
     def ingest_report(self) -> Path:
         return self.root / "ingest_report.csv"
+
+    @property
+    def labels(self) -> Path:
+        return self.root / LABELS_FILE
+
+    @property
+    def acdc_labels(self) -> Path:
+        return self.root / ACDC_LABELS_FILE
 
     @property
     def embeddings(self) -> Path:

@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard.cine import player_height
 from dashboard.context import Studio
 from dashboard.importer import (
+    ImportForm,
     ingest_command,
     plan_import,
     read_ingest_report,
@@ -128,19 +129,34 @@ def import_studies() -> None:
             key="imp-folder",
         )
         upload = st.file_uploader("…or a zip of DICOM files", type=["zip"])
-        reports_text = st.text_input(
+        files = st.columns(3)
+        reports_text = files[0].text_input(
             "Reports CSV (optional, under the data root)", placeholder="raw/reports.csv"
+        )
+        labels_text = files[1].text_input(
+            "Labels CSV (optional; evaluation only)",
+            placeholder="raw/labels.csv",
+            help="accession_number plus one column per finding or diagnosis (1, 0 or blank). "
+            "Kept beside the dataset for ROC curves, evaluation and index filters; never "
+            "used in training.",
+        )
+        view_map_text = files[2].text_input(
+            "View map (optional, YAML or CSV)",
+            placeholder="raw/views.yaml",
+            help="SeriesDescription patterns to view slots, for series named in ways ingest "
+            'does not recognise, e.g. "*cine_sa*": sax, "*t1map*": ignore.',
         )
         submitted = st.form_submit_button("Import and ingest", type="primary")
     if submitted:
-        plan = plan_import(settings, name, site, reports_text)
+        form = ImportForm(name, site, reports_text, labels_text, view_map_text)
+        plan = plan_import(settings, form)
         if upload is not None:
             unpacked = unpack_upload(settings, upload, name)
             st.success(f"Unpacked {unpacked.files} files ({unpacked.dicom_files} DICOM).")
             source = unpacked.folder
         else:
             source = source_folder(settings, folder_text)
-        command = ingest_command(source, plan.out, plan.site, plan.reports)
+        command = ingest_command(source, plan)
         outputs = {"dataset": str(plan.out)}
         launch(studio.jobs, "ingest", command, f"Ingest {name}", outputs=outputs)
     job = job_panel(studio.jobs, "ingest")

@@ -220,6 +220,33 @@ def test_an_import_form_error_leaves_nothing_behind_and_can_be_corrected(
     assert (data_root / "imports" / "uploads" / "my-import" / "study" / "1.dcm").is_file()
 
 
+def test_an_import_passes_labels_and_a_view_map_to_ingest_once_they_read(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launched = []
+    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
+    raw = data_root / "raw" / "site-b"
+    (raw / "dicom").mkdir(parents=True)
+    (raw / "dicom" / "1.dcm").write_bytes(b"\0" * 128 + b"DICM")
+    (raw / "labels.csv").write_text("accession_number,lge\nA1,maybe\n")
+    (raw / "views.yaml").write_text("'*cine_sa*': sax\n")
+    at = _open("pages/studies.py", studies_view="Import")
+    fields = {t.label: t for t in at.text_input}
+    fields["DICOM folder (under the data root)"].input("raw/site-b/dicom")
+    fields["Labels CSV (optional; evaluation only)"].input("raw/site-b/labels.csv")
+    fields["View map (optional, YAML or CSV)"].input("raw/site-b/views.yaml")
+    submit = "FormSubmitter:import-Import and ingest"
+    at.button(key=submit).click().run()
+    assert len(at.error) == 1 and "value 'maybe' is not 1, 0 or blank" in at.error[0].value
+    assert not launched
+    (raw / "labels.csv").write_text("accession_number,lge\nA1,1\n")
+    at.button(key=submit).click().run()
+    assert not at.error, [e.value for e in at.error]
+    [command] = launched
+    assert command[command.index("--labels") + 1] == str((raw / "labels.csv").resolve())
+    assert command[command.index("--view-map") + 1] == str((raw / "views.yaml").resolve())
+
+
 def test_deleting_a_run_from_the_train_page_asks_first(data_root: Path) -> None:
     run = data_root / "runs" / "finished"
     run.mkdir(parents=True)

@@ -17,16 +17,23 @@ from dashboard.evaluation_view import (
     grouped_tables,
     table_group,
 )
-from dashboard.importer import ingest_command
+from dashboard.importer import ImportPlan, ingest_command
 from dashboard.overview import studio_status
 from dashboard.prompt_editor import diagnoses_rows, findings_rows, prompt_set_from_rows
 from dashboard.runs import format_eta, run_state
 from dashboard.scoring import CachedTextEncoder, clean_query
 from dashboard.search import page_of, rank
 from dashboard.settings import Settings, position_of
-from dashboard.studies import StudyFilter, apply_filter, display_table, thumbnail_strip, view_frames
+from dashboard.studies import (
+    StudyFilter,
+    apply_filter,
+    display_table,
+    label_file,
+    thumbnail_strip,
+    view_frames,
+)
 from model import workers
-from model.data import ingest
+from model.data import ingest_cli
 from model.errors import DataError, UserError
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 
@@ -220,8 +227,22 @@ def test_import_job_ingests_with_one_worker_per_usable_cpu(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(workers.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
-    command = ingest_command(tmp_path / "src", tmp_path / "out", "site-b", None)
+    command = ingest_command(tmp_path / "src", ImportPlan(tmp_path / "out", "site-b"))
     parser = argparse.ArgumentParser()
-    ingest.add_arguments(parser)
+    ingest_cli.add_arguments(parser)
     args = parser.parse_args(command[command.index("ingest") + 1 :])
     assert args.workers == 3 and args.site == "site-b" and args.reports is None
+
+
+def test_a_datasets_labels_file_is_found_where_ingest_or_the_demo_puts_it(tmp_path: Path) -> None:
+    dataset = tmp_path / "ds" / "site-b"
+    dataset.mkdir(parents=True)
+    assert label_file(dataset) is None
+    demo = tmp_path / "ds" / "raw" / "site-b" / "labels.csv"
+    demo.parent.mkdir(parents=True)
+    demo.write_text("accession_number,lge\n")
+    assert label_file(dataset) == demo
+    (dataset / "acdc_labels.csv").write_text("accession_number,nicm\n")  # an ACDC ingest's
+    assert label_file(dataset) == dataset / "acdc_labels.csv"
+    (dataset / "labels.csv").write_text("accession_number,lge\n")  # ingest --labels
+    assert label_file(dataset) == dataset / "labels.csv"

@@ -7,7 +7,6 @@ into ``studies.parquet``, ``linkage.csv`` and ``ingest_report.csv`` atomically, 
 
 from __future__ import annotations
 
-import argparse
 import logging
 import multiprocessing
 import time
@@ -18,11 +17,10 @@ from pathlib import Path
 from model.atomic import remove_stale_temps
 from model.data import deid
 from model.data.dicom_read import SliceHeader
-from model.data.nifti import ACDC_LABELS, acdc_cases, build_acdc_case
+from model.data.nifti import acdc_cases, build_acdc_case
 from model.data.reports import load_impressions, missing_impression_reason, scrub_text
 from model.data.resample import GridConfig
 from model.data.scan import scan_headers, walk_files
-from model.data.time_limit import STUDY_SECONDS, time_limit
 from model.data.store import (
     STUDY_COLUMNS,
     check_settings,
@@ -32,9 +30,11 @@ from model.data.store import (
     write_tensor,
 )
 from model.data.study import StudyTensor, build_study
+from model.data.time_limit import STUDY_SECONDS, time_limit
 from model.data.views import ViewMap
 from model.errors import DataError
 from model.progress import Progress
+from model.labels import KEY, label_rows
 from model.schema import DatasetPaths
 
 log = logging.getLogger(__name__)
@@ -248,8 +248,13 @@ def ingest(
     frames: int = 16,
     size: int = 64,
     fov_mm: float = 224.0,
+    labels: str | Path | None = None,
 ) -> IngestSummary:
-    """Ingest every study under ``src`` into the dataset folder ``out`` (created or appended)."""
+    """Ingest every study under ``src`` into the dataset folder ``out`` (created or appended).
+
+    ``labels``: a labels CSV (evaluation only) stored as ``DATASET/labels.csv``, merged by
+    accession number with one an earlier ingest stored; checked before anything is written.
+    """
     started = time.monotonic()
     src, out = Path(src), Path(out)
     if not src.is_dir():
@@ -259,6 +264,7 @@ def ingest(
     grid = GridConfig(frames=frames, size=size, fov_mm=fov_mm)
     base = _StudyTask("", str(out), grid, ViewMap.load(view_map))
     impressions = load_impressions(reports) if reports else None
+    given_labels = label_rows(labels) if labels else []
     summary = IngestSummary(dataset=out)
     report: list[dict] = []
     with ingest_lock(out):
@@ -270,11 +276,14 @@ def ingest(
         executor = _executor(workers)
         try:
             plans, summary.files_seen = _plan(src, salt, site, impressions, base, executor, report)
-            rows, links, labels = _run_studies(plans, executor, report)
+            rows, links, acdc_labels = _run_studies(plans, executor, report)
         finally:
             if executor is not None:
                 executor.shutdown(cancel_futures=True)
-        extra = {ACDC_LABELS: (labels, "accession_number")} if labels else None
+        extra = {DatasetPaths(out).acdc_labels.name: (acdc_labels, KEY)} if acdc_labels else {}
+        if labels:
+            extra[DatasetPaths(out).labels.name] = (given_labels, KEY)
+            _log_labelled(links, given_labels, Path(labels))
         report = deid.deidentify_report(report, src, _identifiers(plans))
         studies = merge_tables(DatasetPaths(out), rows, links, report, extra)
     levels = [r["level"] for r in report]
@@ -285,6 +294,16 @@ def ingest(
     summary.warnings = levels.count("warning")
     summary.elapsed_s = time.monotonic() - started
     return summary
+
+
+def _log_labelled(links: list[dict], rows: list[dict], path: Path) -> None:
+    """How many of the studies written have a row in the labels file given to ingest."""
+    accessions = {row[KEY] for row in rows}
+    labelled = sum(1 for link in links if link[KEY] in accessions)
+    if links and not labelled:
+        log.warning("no study written has a row in %s (joined on AccessionNumber)", path)
+    else:
+        log.info("labels: %d of %d studies written have a row in %s", labelled, len(links), path)
 
 
 def _identifiers(plans: list[_Plan]) -> set[str]:
@@ -304,42 +323,3 @@ def _executor(workers: int) -> Executor | None:
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     return ProcessPoolExecutor(workers, mp_context=context)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("src", type=Path, help="folder of DICOM files (any layout) or ACDC NIfTI")
-    parser.add_argument(
-        "--out", type=Path, required=True, help="dataset folder (created or appended)"
-    )
-    parser.add_argument("--reports", type=Path, help="CSV accession_number,report")
-    parser.add_argument("--site", default="internal", help="site name stored with each study")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes")
-    parser.add_argument("--view-map", type=Path, help="YAML/CSV: SeriesDescription pattern -> slot")
-    parser.add_argument("--frames", type=int, default=16, help="frames per view (T)")
-    parser.add_argument("--size", type=int, default=64, help="pixels per side (S)")
-    parser.add_argument("--fov-mm", type=float, default=224.0, help="field of view in mm")
-
-
-def run(args: argparse.Namespace) -> int:
-    summary = ingest(
-        args.src,
-        args.out,
-        reports=args.reports,
-        site=args.site,
-        workers=args.workers,
-        view_map=args.view_map,
-        frames=args.frames,
-        size=args.size,
-        fov_mm=args.fov_mm,
-    )
-    log.info("%s", summary.line())
-    if args.reports is None and summary.studies_written:
-        log.warning(
-            "no --reports CSV given: these studies carry no report impression, and training "
-            "leaves such studies out (CSV columns: accession_number,report)"
-        )
-    if summary.studies_written == 0:
-        raise DataError(
-            f"no usable study found in {args.src}; reasons are in {summary.dataset / 'ingest_report.csv'}"
-        )
-    return 0

@@ -21,7 +21,6 @@ from model.schema import DIAGNOSES, VIEW_SLOTS
 
 log = logging.getLogger(__name__)
 
-ACDC_LABELS = "acdc_labels.csv"
 GROUP_TO_DIAGNOSIS = {"DCM": "nicm", "HCM": "hcm", "MINF": "icm", "NOR": "normal", "RV": "rv"}
 MAX_VOXELS = 400_000_000
 _LEVELS = {"sax_base": 0.2, "sax_mid": 0.5, "sax_apex": 0.8}
