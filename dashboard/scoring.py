@@ -118,6 +118,15 @@ def evaluate_finding(
     )
 
 
+def why_no_roc(probs: pd.Series, labels: pd.Series) -> str:
+    """Why ``evaluate_finding`` has no ROC for these scored studies and labels (it returned None)."""
+    known = pd.concat([probs.rename("p"), labels.rename("y")], axis=1, join="inner").dropna()["y"]
+    if known.empty:
+        return "no scored study has a known (1 or 0) label"
+    kind = "positive" if known.iloc[0] == 1 else "negative"
+    return f"all {len(known)} scored studies with a known label are {kind}"
+
+
 def diagnosis_confusion(
     probs: pd.DataFrame, labels: pd.DataFrame
 ) -> tuple[np.ndarray, list[str], float] | None:

@@ -15,7 +15,7 @@ from dashboard.prompt_editor import (
     save_prompt_set,
     with_trial,
 )
-from dashboard.scoring import clean_query, diagnosis_confusion
+from dashboard.scoring import clean_query, diagnosis_confusion, why_no_roc
 from dashboard.ui import case_card, labels_or_warning, page_guard, page_header
 
 studio = Studio()
@@ -147,8 +147,10 @@ def evaluation(scores) -> None:
     labels = labels_or_warning(studio)
     if labels is None:
         st.info(
-            "No labels for this dataset. Put a labels CSV (accession_number + 1/0 columns per finding / "
-            "diagnosis) at DATASET/labels.csv to see ROC curves, AUCs with CIs and a confusion matrix."
+            "No labels for this dataset. To see ROC curves, AUCs with CIs and a confusion matrix, "
+            "give a labels CSV (accession_number + 1/0/blank columns per finding or diagnosis) "
+            "when importing (Studies → Import, or `python -m model ingest --labels`), or put it "
+            "at DATASET/labels.csv."
         )
         return
     labelled = [c for c in scores.findings.columns if c in labels.columns]
@@ -158,7 +160,8 @@ def evaluation(scores) -> None:
         threshold = row[1].slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="zs-threshold")
         result = studio.finding_evaluation(scores.findings[finding], labels[finding], threshold)
         if result is None:
-            st.info(f"{finding}: the labelled studies are all one class, so ROC/AUC are undefined.")
+            why = why_no_roc(scores.findings[finding], labels[finding])
+            st.info(f"{finding}: {why}, so ROC/AUC are undefined.")
         else:
             left, right = st.columns(2)
             left.plotly_chart(

@@ -21,7 +21,7 @@ from dashboard.importer import ImportPlan, ingest_command
 from dashboard.overview import studio_status
 from dashboard.prompt_editor import diagnoses_rows, findings_rows, prompt_set_from_rows
 from dashboard.runs import format_eta, run_state
-from dashboard.scoring import CachedTextEncoder, clean_query
+from dashboard.scoring import CachedTextEncoder, clean_query, evaluate_finding, why_no_roc
 from dashboard.search import page_of, rank
 from dashboard.settings import Settings, position_of
 from dashboard.studies import (
@@ -246,3 +246,15 @@ def test_a_datasets_labels_file_is_found_where_ingest_or_the_demo_puts_it(tmp_pa
     assert label_file(dataset) == dataset / "acdc_labels.csv"
     (dataset / "labels.csv").write_text("accession_number,lge\n")  # ingest --labels
     assert label_file(dataset) == dataset / "labels.csv"
+
+
+def test_a_finding_without_a_roc_says_why() -> None:
+    probs = pd.Series([0.2, 0.7, 0.9], index=["a", "b", "c"])
+    positives = pd.Series([1.0, 1.0, np.nan], index=["a", "b", "c"])
+    unknown = pd.Series([np.nan, np.nan, np.nan], index=["a", "b", "c"])
+    assert evaluate_finding(probs, positives, 0.5) is None
+    assert why_no_roc(probs, positives) == "all 2 scored studies with a known label are positive"
+    assert why_no_roc(probs, 1.0 - positives).endswith("are negative")
+    assert why_no_roc(probs, unknown) == "no scored study has a known (1 or 0) label"
+    both = pd.Series([1.0, 0.0, 1.0], index=["a", "b", "c"])
+    assert evaluate_finding(probs, both, 0.5, resamples=20) is not None
