@@ -167,6 +167,20 @@ def test_checkpoint_from_another_model_family(
     assert [m["name"] for m in summary["models"]] == ["run/last"]
 
 
+def test_an_output_path_that_cannot_be_a_folder_is_refused_before_any_work(
+    tiny: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with caplog.at_level(logging.INFO):
+        assert _evaluate(tiny, blocker) == 2
+        assert _evaluate(tiny, blocker / "eval") == 2
+    assert f"output folder {blocker} exists and is not a folder" in caplog.text
+    assert f"cannot create the output folder {blocker / 'eval'}" in caplog.text
+    assert "studies evaluated" not in caplog.text  # refused before any site was opened
+    assert blocker.read_text() == "not a folder"
+
+
 def test_bad_arguments_are_one_line_errors(
     tiny: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -14,10 +14,12 @@ OUT/<site>/plots/comparison_<model>.png  forest plot of comparison.csv
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 from model.atomic import atomic_write_text
+from model.errors import UserError
 from model.evaluation.compare import comparison_tables
 from model.evaluation.encoders import Encoder
 from model.evaluation.headline import headline
@@ -74,6 +76,20 @@ def _figures(out: Path, result: SiteResult) -> tuple[list[Path], list[Path]]:
     return plots, tables
 
 
+def prepare_out(out: Path) -> None:
+    """Create the output folder, or raise UserError naming why it cannot hold the outputs (run
+    before the evaluation, so a bad path fails at once rather than after every model ran)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"output folder {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the output folder {out}: {err.strerror}") from err
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UserError(f"output folder {out} is not writable")
+
+
 def site_record(site: SiteData) -> dict[str, Any]:
     """Site description for the summary and the report (no identifiers beyond study counts)."""
     return {
@@ -113,10 +129,11 @@ def write_outputs(
         plots.setdefault(site, []).append(plot_comparison(comparison, title, path))
     site_records = [site_record(site) for site in sites]
     models = [{"name": e.name, "kind": e.kind, "description": e.description} for e in encoders]
+    all_plots = [path for paths in plots.values() for path in paths]
     files = {
         "report": ["report.html"],
         "csv": sorted(str(p.relative_to(out)) for p in csv_paths),
-        "plots": sorted(str(p.relative_to(out)) for paths in plots.values() for p in paths),
+        "plots": sorted(str(p.relative_to(out)) for p in all_plots),
     }
     summary = build_summary(results, site_records, models, files, problems, config, comparisons)
     key_figures = headline(summary["results"])

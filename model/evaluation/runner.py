@@ -18,7 +18,7 @@ from model.errors import DataError, UserError
 from model.evaluation.baselines import GeneralClipConfig, general_clip_encoder
 from model.evaluation.encoders import Encoder, checkpoint_encoder, unique_names
 from model.evaluation.inputs import SiteData, load_development, load_labels, load_site
-from model.evaluation.outputs import write_outputs
+from model.evaluation.outputs import prepare_out, write_outputs
 from model.evaluation.probes import SplitProbes
 from model.evaluation.site_probes import fit_train_split
 from model.evaluation.suite import SiteResult, SuiteConfig, evaluate_site
@@ -135,11 +135,13 @@ def _train_split_probes(
 def evaluate(request: EvaluationRequest) -> dict[str, Any]:
     """Run the whole evaluation and write ``request.out``; returns the JSON summary.
 
-    Raises DataError / CheckpointError for unusable inputs; partial problems are raised after the
-    outputs are written (see the module docstring).
+    Raises DataError / CheckpointError for unusable inputs and UserError for an output folder that
+    cannot be created; partial problems are raised after the outputs are written (see the module
+    docstring).
     """
     prompts = PromptSet.load(request.prompts)
     labels = load_labels(list(request.labels))
+    prepare_out(request.out)
     collected = _Collected()
     _open_encoders(request, collected)
     _open_sites(request, labels, collected)
