@@ -167,3 +167,26 @@ def test_report_tables_fold_confidence_intervals() -> None:
     view = compact(table)
     assert list(view.columns) == ["model", "Label", "AUC", "AUC 95% CI"]
     assert view["AUC 95% CI"].iloc[0] == "0.80–0.95"
+
+
+def test_rewriting_an_output_folder_leaves_no_file_of_the_previous_run(
+    site, tmp_path: Path
+) -> None:
+    other = FakeDataset(tmp_path / "other", n=40, seed=1)
+    external = load_site(other, "external", False, other.labels())
+    first = [
+        evaluate_site(fake_encoder(name), where, fake_prompts(), CONFIG)
+        for name in ("a", "b")
+        for where in (site, external)
+    ]
+    out = tmp_path / "eval"
+    write_outputs(out, first, [site, external], [], [], {})
+    assert (out / "external" / "zeroshot.csv").is_file()
+    assert (out / "internal" / "plots" / "roc_b.png").is_file()
+    (out / "notes.txt").write_text("the user's own file")
+    summary = write_outputs(out, first[:1], [site], [], [], {})
+    left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    files = summary["files"]
+    expected = files["csv"] + files["plots"] + ["notes.txt", "report.html", "summary.json"]
+    assert left == sorted(expected)
+    assert not (out / "external").exists()
