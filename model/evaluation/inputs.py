@@ -4,7 +4,9 @@ Labels are keyed by ``accession_number`` and joined to studies through the datas
 ``linkage.csv``; the accession numbers never go further than this module. Values are 1 / 0 /
 blank (unknown -> NaN). The internal dataset is evaluated on its ``test`` split, an external
 dataset on all of its studies; the train-split probes are fitted on the internal dataset's
-labelled ``train`` and ``val`` studies (``load_development``).
+labelled ``train`` and ``val`` studies (``load_development``). Label columns named as diagnoses
+(``diagnosis_classes``: the standard ones and any class the prompt set adds) are one-hot
+diagnoses; every other column is a binary finding.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 
 from model.errors import DataError
 from model.labels import KEY, read_labels_csv
+from model.prompts import PromptSet
 from model.schema import DIAGNOSES
 
 log = logging.getLogger(__name__)
@@ -41,7 +44,7 @@ class SiteData:
 
     ``studies``: rows of studies.parquet (index = study_id); ``labels``: float label columns aligned
     to the same index (all NaN where a study has no labels row); ``problems``: messages for the
-    report.
+    report; ``diagnoses``: the label columns read as diagnosis one-hots (``diagnosis_classes``).
     """
 
     name: str
@@ -52,6 +55,7 @@ class SiteData:
     n_total: int
     n_labelled: int
     problems: list[str] = field(default_factory=list)
+    diagnoses: tuple[str, ...] = DIAGNOSES
 
     @property
     def ids(self) -> list[str]:
@@ -78,6 +82,14 @@ class SiteData:
         """``diagnosis_targets`` of this site's labels."""
         return diagnosis_targets(self.labels, classes)
 
+    def finding_columns(self) -> list[str]:
+        """This site's label columns that are binary findings."""
+        return finding_columns(self.labels, self.diagnoses)
+
+    def diagnosis_columns(self) -> list[str]:
+        """This site's label columns that are diagnosis classes, in ``diagnoses`` order."""
+        return [c for c in self.diagnoses if c in self.labels.columns]
+
 
 def diagnosis_targets(labels: pd.DataFrame, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per row of ``labels`` (1 / 0 / NaN one-hot columns): (rows with exactly one known
@@ -91,17 +103,29 @@ def diagnosis_targets(labels: pd.DataFrame, classes: list[str]) -> tuple[np.ndar
     return usable, np.where(usable, class_index[np.nan_to_num(onehot).argmax(axis=1)], -1)
 
 
-def is_finding(label: str) -> bool:
+def diagnosis_classes(prompts: PromptSet) -> tuple[str, ...]:
+    """The label columns read as diagnosis one-hots: ``DIAGNOSES``, then every other class the
+    prompt set names (a user's own diagnosis, e.g. ``sarcoidosis``)."""
+    return DIAGNOSES + tuple(c for c in prompts.diagnoses if c not in DIAGNOSES)
+
+
+def is_finding(label: str, diagnoses: tuple[str, ...] = DIAGNOSES) -> bool:
     """Whether a label is a binary finding: every label except the diagnosis one-hots."""
-    return label not in DIAGNOSES
+    return label not in diagnoses
 
 
-def finding_columns(labels: pd.DataFrame) -> list[str]:
+def finding_columns(labels: pd.DataFrame, diagnoses: tuple[str, ...] = DIAGNOSES) -> list[str]:
     """Label columns that are binary findings (``is_finding``)."""
-    return [c for c in labels.columns if is_finding(c)]
+    return [c for c in labels.columns if is_finding(c, diagnoses)]
 
 
-def load_site(dataset: object, name: str, internal: bool, labels: pd.DataFrame) -> SiteData:
+def load_site(
+    dataset: object,
+    name: str,
+    internal: bool,
+    labels: pd.DataFrame,
+    diagnoses: tuple[str, ...] = DIAGNOSES,
+) -> SiteData:
     """Select a site's evaluated studies and attach their labels.
 
     ``dataset`` is a ``CMRDataset``. Raises DataError when no study is left to evaluate; a
@@ -115,7 +139,7 @@ def load_site(dataset: object, name: str, internal: bool, labels: pd.DataFrame) 
         raise DataError(
             f"site {name}: dataset {dataset.root} has no studies in {where} to evaluate"
         )
-    site = _labelled(dataset, name, internal, studies, labels)
+    site = _labelled(dataset, name, internal, studies, labels, diagnoses)
     if site.n_labelled == 0:
         site.problems.append(
             f"site {name}: none of the {len(labels)} rows of the labels file matches one of the "
@@ -126,7 +150,9 @@ def load_site(dataset: object, name: str, internal: bool, labels: pd.DataFrame) 
     return site
 
 
-def load_development(dataset: object, labels: pd.DataFrame) -> SiteData | None:
+def load_development(
+    dataset: object, labels: pd.DataFrame, diagnoses: tuple[str, ...] = DIAGNOSES
+) -> SiteData | None:
     """The internal dataset's labelled ``train`` and ``val`` studies, which the train-split probes
     are fitted on (the test split and external sites are only scored); None when there are none.
     A patient with a study in the test split is left out, should a dataset's splits not be
@@ -137,16 +163,21 @@ def load_development(dataset: object, labels: pd.DataFrame) -> SiteData | None:
     studies = studies[
         studies["split"].isin(DEVELOPMENT_SPLITS) & ~studies["patient_key"].isin(tested)
     ]
-    site = _labelled(dataset, "development", True, studies, labels)
+    site = _labelled(dataset, "development", True, studies, labels, diagnoses)
     keep = site.labels.notna().any(axis=1).to_numpy()
     if not keep.any():
         return None
     log.info("train-split probes: %d labelled train/val studies", int(keep.sum()))
-    return _labelled(dataset, "development", True, studies[keep], labels)
+    return _labelled(dataset, "development", True, studies[keep], labels, diagnoses)
 
 
 def _labelled(
-    dataset: object, name: str, internal: bool, studies: pd.DataFrame, labels: pd.DataFrame
+    dataset: object,
+    name: str,
+    internal: bool,
+    studies: pd.DataFrame,
+    labels: pd.DataFrame,
+    diagnoses: tuple[str, ...],
 ) -> SiteData:
     linkage = dataset.linkage().astype(str).set_index("study_id")[KEY]
     accession = linkage.reindex(studies.index)
@@ -160,4 +191,5 @@ def _labelled(
         labels=site_labels,
         n_total=len(dataset.studies),
         n_labelled=int(site_labels.notna().any(axis=1).sum()),
+        diagnoses=diagnoses,
     )

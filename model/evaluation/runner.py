@@ -17,7 +17,13 @@ from typing import Any
 from model.errors import DataError, UserError
 from model.evaluation.baselines import GeneralClipConfig, general_clip_encoder
 from model.evaluation.encoders import Encoder, checkpoint_encoder, unique_names
-from model.evaluation.inputs import SiteData, load_development, load_labels, load_site
+from model.evaluation.inputs import (
+    SiteData,
+    diagnosis_classes,
+    load_development,
+    load_labels,
+    load_site,
+)
 from model.evaluation.outputs import prepare_out, write_outputs
 from model.evaluation.probes import SplitProbes
 from model.evaluation.site_probes import fit_train_split
@@ -66,16 +72,18 @@ def _site_name(dataset: object, internal: bool, taken: set[str]) -> str:
     return name if name not in taken else f"{name}-{Path(dataset.root).name}"
 
 
-def _open_sites(request: EvaluationRequest, labels: Any, collected: _Collected) -> None:
+def _open_sites(
+    request: EvaluationRequest, labels: Any, diagnoses: tuple[str, ...], collected: _Collected
+) -> None:
     from model.data.dataset import CMRDataset
 
     for internal, path in [(True, request.data)] + [(False, p) for p in request.external]:
         try:
             dataset = CMRDataset.open(path)
             name = _site_name(dataset, internal, {s.name for s in collected.sites})
-            collected.sites.append(load_site(dataset, name, internal, labels))
+            collected.sites.append(load_site(dataset, name, internal, labels, diagnoses))
             if internal and request.suite.train_split_probes:
-                collected.development = load_development(dataset, labels)
+                collected.development = load_development(dataset, labels, diagnoses)
                 if collected.development is None:
                     collected.problems.append(
                         f"train-split probes skipped: no labelled train or val study in {path}"
@@ -144,7 +152,7 @@ def evaluate(request: EvaluationRequest) -> dict[str, Any]:
     prepare_out(request.out)
     collected = _Collected()
     _open_encoders(request, collected)
-    _open_sites(request, labels, collected)
+    _open_sites(request, labels, diagnosis_classes(prompts), collected)
     results: list[SiteResult] = []
     total = len(collected.encoders) * len(collected.sites)
     with Progress("evaluate", total=total, unit="model-site") as bar:
