@@ -72,6 +72,25 @@ def test_one_class_column_and_missing_prompts_are_reported_not_fatal(tmp_path: P
     assert "rv_dilation" in set(result.probe["label_key"])  # probes need no prompts
 
 
+def test_labels_left_out_for_want_of_studies_are_reported(tmp_path: Path) -> None:
+    dataset = FakeDataset(tmp_path, n=40, seed=1)
+    labels = dataset.labels()
+    labels["lv_hypertrophy"] = np.nan  # a finding no study of this site has a value for
+    site = load_site(dataset, "internal", True, labels)
+    config = SuiteConfig(
+        bootstrap=0, fewshot=FewShotConfig(shots=(1, 4, 32), episodes=4), probe=ProbeConfig(folds=3)
+    )
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), config)
+    text = " | ".join(result.problems)
+    assert "label column 'lv_hypertrophy' has no known value among the 40 studies" in text
+    positives = int(labels["lge"].sum())
+    assert (
+        f"few-shot of 'lge' skipped for k = 32: a k-shot episode needs more than k studies of "
+        f"each class ({positives} positive, {40 - positives} negative)" in text
+    )
+    assert set(result.fewshot.loc[result.fewshot["label"] == "lge", "k"]) == {1, 4}
+
+
 def test_labels_matching_no_study_are_a_problem_and_retrieval_still_runs(tmp_path: Path) -> None:
     dataset = FakeDataset(tmp_path, n=30, seed=2)
     labels = dataset.labels()

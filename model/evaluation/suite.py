@@ -98,6 +98,10 @@ def usable_findings(site: SiteData, problems: list[str]) -> dict[str, np.ndarray
         values = site.labels[name]
         known = values.notna().to_numpy()
         if not known.any():
+            problems.append(
+                f"site {site.name}: label column '{name}' has no known value among the "
+                f"{len(known)} studies evaluated; it is skipped"
+            )
             continue
         classes = values[known].unique()
         if classes.size < 2:
@@ -184,6 +188,32 @@ def zeroshot_diagnosis(
     return block, rows
 
 
+def fewshot_curves(
+    vectors: np.ndarray,
+    site: SiteData,
+    findings: dict[str, np.ndarray],
+    logits: dict[str, np.ndarray],
+    config: FewShotConfig,
+    problems: list[str],
+) -> list[pd.DataFrame]:
+    """Few-shot rows of every usable finding; the values of k a finding has too few studies of
+    a class for are listed in ``problems``."""
+    curves = []
+    for name, known in findings.items():
+        y = site.labels[name].to_numpy()[known]
+        prior = logits[name][known] if name in logits else None
+        curve = evaluate_label(vectors[known], y, name, config, prior)
+        skipped = [k for k in config.shots if curve.empty or k not in set(curve["k"])]
+        if skipped:
+            problems.append(
+                f"site {site.name}: few-shot of '{name}' skipped for k = "
+                f"{', '.join(map(str, skipped))}: a k-shot episode needs more than k studies of "
+                f"each class ({int((y == 1).sum())} positive, {int((y == 0).sum())} negative)"
+            )
+        curves.append(curve)
+    return curves
+
+
 def retrieval_table(
     vectors: np.ndarray, site: SiteData, encoder: Encoder, findings: dict[str, np.ndarray]
 ) -> pd.DataFrame:
@@ -250,16 +280,7 @@ def _evaluate_vectors(
         if site.n_labelled
         else ({}, [])
     )
-    fewshot = [
-        evaluate_label(
-            vectors[known],
-            site.labels[name].to_numpy()[known],
-            name,
-            config.fewshot,
-            logits[name][known] if name in logits else None,
-        )
-        for name, known in findings.items()
-    ]
+    fewshot = fewshot_curves(vectors, site, findings, logits, config.fewshot, problems)
     diagnosis = {"zero-shot": zs_block}
     diagnosis[CV_SETTING], probe_rows = cross_validated_probes(
         vectors, site, findings, config.probe, config.bootstrap, problems, scores
