@@ -91,6 +91,20 @@ def test_labels_left_out_for_want_of_studies_are_reported(tmp_path: Path) -> Non
     assert set(result.fewshot.loc[result.fewshot["label"] == "lge", "k"]) == {1, 4}
 
 
+def test_a_diagnosis_marked_by_its_one_column_alone_is_known(tmp_path: Path) -> None:
+    dataset = FakeDataset(tmp_path, n=60, seed=3)
+    labels = dataset.labels()
+    diagnoses = ["normal", "nicm", "icm"]
+    labels[diagnoses] = labels[diagnoses].replace(0.0, np.nan)  # "1" in one column, rest blank
+    labels.iloc[0, labels.columns.get_indexer(diagnoses)] = [1.0, 1.0, np.nan]  # two: ambiguous
+    labels.iloc[1, labels.columns.get_indexer(diagnoses)] = np.nan  # none: unknown
+    site = load_site(dataset, "internal", True, labels)
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), CONFIG)
+    assert result.diagnosis["zero-shot"]["n"] == 58
+    assert result.diagnosis["linear probe"]["n"] == 58
+    assert result.diagnosis["zero-shot"]["accuracy"] > 0.5  # chance is 1/3
+
+
 def test_labels_matching_no_study_are_a_problem_and_retrieval_still_runs(tmp_path: Path) -> None:
     dataset = FakeDataset(tmp_path, n=30, seed=2)
     labels = dataset.labels()

@@ -92,15 +92,16 @@ class SiteData:
 
 
 def diagnosis_targets(labels: pd.DataFrame, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of ``labels`` (1 / 0 / NaN one-hot columns): (rows with exactly one known
-    diagnosis bool [N], index into ``classes`` int [N] there, else -1)."""
+    """Per row of ``labels`` (1 / 0 / NaN one-hot columns): (rows with exactly one diagnosis
+    marked 1 bool [N], index into ``classes`` int [N] there, else -1). The classes are exclusive,
+    so one 1 is a known diagnosis whether the other columns hold 0 or are blank."""
     present = [c for c in classes if c in labels.columns]
     if not present:
         return np.zeros(len(labels), dtype=bool), np.full(len(labels), -1)
-    onehot = labels[present].to_numpy(dtype=float)
-    usable = ~np.isnan(onehot).any(axis=1) & (np.nan_to_num(onehot).sum(axis=1) == 1)
+    marked = labels[present].to_numpy(dtype=float) == 1
+    usable = marked.sum(axis=1) == 1
     class_index = np.array([classes.index(c) for c in present])
-    return usable, np.where(usable, class_index[np.nan_to_num(onehot).argmax(axis=1)], -1)
+    return usable, np.where(usable, class_index[marked.argmax(axis=1)], -1)
 
 
 def diagnosis_classes(prompts: PromptSet) -> tuple[str, ...]:
