@@ -163,6 +163,20 @@ def test_labels_file_errors_name_the_problem(tmp_path: Path) -> None:
     assert np.isnan(load_labels([path]).loc["A2", "lge"])
 
 
+def test_labels_files_that_overlap_are_merged_where_they_agree(tmp_path: Path) -> None:
+    site_a, both = tmp_path / "a.csv", tmp_path / "both.csv"
+    site_a.write_text("accession_number,lge,normal\nA1,1,\nA2,0,1\n")
+    both.write_text("accession_number,lge,lv_dilation\nA1,1,0\nA2,,1\nB1,0,0\n")
+    assert load_labels([site_a, site_a]).equals(load_labels([site_a]))  # one file given twice
+    merged = load_labels([both, site_a])
+    assert list(merged.index) == ["A1", "A2", "B1"]
+    assert merged.loc["A2"].to_dict() == {"lge": 0.0, "lv_dilation": 1.0, "normal": 1.0}
+    assert np.isnan(merged.loc["A1", "normal"])
+    both.write_text("accession_number,lge\nA1,0\n")
+    with pytest.raises(DataError, match=f"'A1' has different 'lge' values in {both} and {site_a}"):
+        load_labels([both, site_a])
+
+
 def test_write_outputs_writes_every_file_and_valid_json(site, tmp_path: Path) -> None:
     results = [
         evaluate_site(fake_encoder(name), site, fake_prompts(), CONFIG) for name in ("a", "b/c")

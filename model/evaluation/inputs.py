@@ -30,12 +30,22 @@ DEVELOPMENT_SPLITS = ("train", "val")
 
 def load_labels(paths: list[Path]) -> pd.DataFrame:
     """One or more labels CSVs (``model.labels.read_labels_csv``, float 1.0 / 0.0 / NaN) in one
-    frame indexed by accession number; an accession number in two files is an error."""
-    labels = pd.concat([read_labels_csv(path) for path in paths], axis=0)
-    duplicated = labels.index[labels.index.duplicated()].unique()
-    if len(duplicated):
-        raise DataError(f"labels: accession number {duplicated[0]!r} appears more than once")
-    return labels
+    frame indexed by accession number. An accession number in several files (the same file twice,
+    a file of both sites beside a site's own) gets one row with every value the files know; files
+    that give it different values are an error naming both."""
+    tables = [(Path(path), read_labels_csv(path)) for path in paths]
+    labels = pd.concat([table for _, table in tables], axis=0)
+    by_accession = labels.groupby(level=0, sort=False)
+    conflicts = by_accession.nunique() > 1
+    if conflicts.any(axis=None):
+        accession = conflicts.index[conflicts.any(axis=1)][0]
+        column = conflicts.columns[conflicts.loc[accession]][0]
+        files = [str(path) for path, table in tables if accession in table.index]
+        raise DataError(
+            f"labels: accession number {accession!r} has different '{column}' values in "
+            f"{' and '.join(dict.fromkeys(files))}"
+        )
+    return by_accession.first() if labels.index.has_duplicates else labels
 
 
 @dataclass
