@@ -14,6 +14,9 @@ import torch
 
 from model.cli import main
 from model.evaluation.cli import add_arguments, request_from_args
+from model.evaluation.headline import headline
+from model.prompts import DEFAULT_PROMPTS
+from model.schema import DIAGNOSES
 from tests.tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
 
 FAST = ["--episodes", "3", "--bootstrap", "20", "--shots", "1,2", "--folds", "2"]
@@ -167,6 +170,20 @@ def test_checkpoint_from_another_model_family(
     assert [m["name"] for m in summary["models"]] == ["run/last"]
 
 
+def test_an_output_path_that_cannot_be_a_folder_is_refused_before_any_work(
+    tiny: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with caplog.at_level(logging.INFO):
+        assert _evaluate(tiny, blocker) == 2
+        assert _evaluate(tiny, blocker / "eval") == 2
+    assert f"output folder {blocker} exists and is not a folder" in caplog.text
+    assert f"cannot create the output folder {blocker / 'eval'}" in caplog.text
+    assert "studies evaluated" not in caplog.text  # refused before any site was opened
+    assert blocker.read_text() == "not a folder"
+
+
 def test_bad_arguments_are_one_line_errors(
     tiny: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -188,3 +205,36 @@ def test_probe_c_is_chosen_unless_fixed() -> None:
     assert request_from_args(parser.parse_args(argv)).suite.probe.c is None
     fixed = request_from_args(parser.parse_args([*argv, "--probe-c", "0.5"]))
     assert fixed.suite.probe.c == 0.5
+
+
+def test_a_diagnosis_class_the_prompt_set_adds_is_evaluated_as_a_diagnosis(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    prompts = tmp_path / "prompts.yaml"
+    prompts.write_text(
+        DEFAULT_PROMPTS.read_text(encoding="utf-8")
+        + '  sarcoidosis:\n    - "Cardiac sarcoidosis"\n'
+    )
+    labels = pd.read_csv(tiny["data"] / "labels.csv", dtype=str)
+    labels["sarcoidosis"] = "0"
+    every_fourth = labels.index[::4]
+    labels.loc[every_fourth, list(DIAGNOSES)] = "0"
+    labels.loc[every_fourth, "sarcoidosis"] = "1"
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    out = tmp_path / "eval"
+    assert _evaluate(tiny, out, "--prompts", str(prompts), labels=tmp_path / "labels.csv") == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert not [p for p in summary["problems"] if "sarcoidosis" in p]
+    zeroshot = pd.read_csv(out / "internal" / "zeroshot.csv").set_index("label_key")
+    assert zeroshot.loc["sarcoidosis", "task"] == "diagnosis"
+    probe = pd.read_csv(out / "internal" / "probe.csv")
+    assert set(probe.loc[probe["label_key"] == "sarcoidosis", "task"]) == {"diagnosis"}
+    assert "sarcoidosis" not in set(pd.read_csv(out / "internal" / "fewshot.csv")["label_key"])
+    # every labelled study has one diagnosis: each setting scores all 12 test studies
+    diagnosis = pd.read_csv(out / "internal" / "diagnosis.csv").set_index("setting")
+    assert (diagnosis["n"] == 12).all() and "linear probe" in diagnosis.index
+    findings = zeroshot[zeroshot["task"] == "finding"]
+    key_figures = headline(summary["results"]).set_index("figure")
+    assert key_figures.loc["zero-shot findings, mean AUC", "internal"] == pytest.approx(
+        findings["AUC"].mean(), abs=1e-4
+    )

@@ -72,6 +72,39 @@ def test_one_class_column_and_missing_prompts_are_reported_not_fatal(tmp_path: P
     assert "rv_dilation" in set(result.probe["label_key"])  # probes need no prompts
 
 
+def test_labels_left_out_for_want_of_studies_are_reported(tmp_path: Path) -> None:
+    dataset = FakeDataset(tmp_path, n=40, seed=1)
+    labels = dataset.labels()
+    labels["lv_hypertrophy"] = np.nan  # a finding no study of this site has a value for
+    site = load_site(dataset, "internal", True, labels)
+    config = SuiteConfig(
+        bootstrap=0, fewshot=FewShotConfig(shots=(1, 4, 32), episodes=4), probe=ProbeConfig(folds=3)
+    )
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), config)
+    text = " | ".join(result.problems)
+    assert "label column 'lv_hypertrophy' has no known value among the 40 studies" in text
+    positives = int(labels["lge"].sum())
+    assert (
+        f"few-shot of 'lge' skipped for k = 32: a k-shot episode needs more than k studies of "
+        f"each class ({positives} positive, {40 - positives} negative)" in text
+    )
+    assert set(result.fewshot.loc[result.fewshot["label"] == "lge", "k"]) == {1, 4}
+
+
+def test_a_diagnosis_marked_by_its_one_column_alone_is_known(tmp_path: Path) -> None:
+    dataset = FakeDataset(tmp_path, n=60, seed=3)
+    labels = dataset.labels()
+    diagnoses = ["normal", "nicm", "icm"]
+    labels[diagnoses] = labels[diagnoses].replace(0.0, np.nan)  # "1" in one column, rest blank
+    labels.iloc[0, labels.columns.get_indexer(diagnoses)] = [1.0, 1.0, np.nan]  # two: ambiguous
+    labels.iloc[1, labels.columns.get_indexer(diagnoses)] = np.nan  # none: unknown
+    site = load_site(dataset, "internal", True, labels)
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), CONFIG)
+    assert result.diagnosis["zero-shot"]["n"] == 58
+    assert result.diagnosis["linear probe"]["n"] == 58
+    assert result.diagnosis["zero-shot"]["accuracy"] > 0.5  # chance is 1/3
+
+
 def test_labels_matching_no_study_are_a_problem_and_retrieval_still_runs(tmp_path: Path) -> None:
     dataset = FakeDataset(tmp_path, n=30, seed=2)
     labels = dataset.labels()
@@ -130,6 +163,20 @@ def test_labels_file_errors_name_the_problem(tmp_path: Path) -> None:
     assert np.isnan(load_labels([path]).loc["A2", "lge"])
 
 
+def test_labels_files_that_overlap_are_merged_where_they_agree(tmp_path: Path) -> None:
+    site_a, both = tmp_path / "a.csv", tmp_path / "both.csv"
+    site_a.write_text("accession_number,lge,normal\nA1,1,\nA2,0,1\n")
+    both.write_text("accession_number,lge,lv_dilation\nA1,1,0\nA2,,1\nB1,0,0\n")
+    assert load_labels([site_a, site_a]).equals(load_labels([site_a]))  # one file given twice
+    merged = load_labels([both, site_a])
+    assert list(merged.index) == ["A1", "A2", "B1"]
+    assert merged.loc["A2"].to_dict() == {"lge": 0.0, "lv_dilation": 1.0, "normal": 1.0}
+    assert np.isnan(merged.loc["A1", "normal"])
+    both.write_text("accession_number,lge\nA1,0\n")
+    with pytest.raises(DataError, match=f"'A1' has different 'lge' values in {both} and {site_a}"):
+        load_labels([both, site_a])
+
+
 def test_write_outputs_writes_every_file_and_valid_json(site, tmp_path: Path) -> None:
     results = [
         evaluate_site(fake_encoder(name), site, fake_prompts(), CONFIG) for name in ("a", "b/c")
@@ -167,3 +214,26 @@ def test_report_tables_fold_confidence_intervals() -> None:
     view = compact(table)
     assert list(view.columns) == ["model", "Label", "AUC", "AUC 95% CI"]
     assert view["AUC 95% CI"].iloc[0] == "0.80–0.95"
+
+
+def test_rewriting_an_output_folder_leaves_no_file_of_the_previous_run(
+    site, tmp_path: Path
+) -> None:
+    other = FakeDataset(tmp_path / "other", n=40, seed=1)
+    external = load_site(other, "external", False, other.labels())
+    first = [
+        evaluate_site(fake_encoder(name), where, fake_prompts(), CONFIG)
+        for name in ("a", "b")
+        for where in (site, external)
+    ]
+    out = tmp_path / "eval"
+    write_outputs(out, first, [site, external], [], [], {})
+    assert (out / "external" / "zeroshot.csv").is_file()
+    assert (out / "internal" / "plots" / "roc_b.png").is_file()
+    (out / "notes.txt").write_text("the user's own file")
+    summary = write_outputs(out, first[:1], [site], [], [], {})
+    left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    files = summary["files"]
+    expected = files["csv"] + files["plots"] + ["notes.txt", "report.html", "summary.json"]
+    assert left == sorted(expected)
+    assert not (out / "external").exists()

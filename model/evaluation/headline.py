@@ -35,9 +35,15 @@ def mean_of(rows: list[Record], key: str, **match: object) -> float:
 
 
 def finding_rows(result: Record, table: str) -> list[Record]:
-    """The finding rows (``inputs.is_finding``) of ``result[table]``: the zero-shot and probe
-    tables also hold one-vs-rest rows of the diagnosis classes."""
-    return [row for row in result.get(table, []) if is_finding(str(row.get("label_key")))]
+    """The finding rows of ``result[table]`` (by the row's ``task``; ``inputs.is_finding`` for a
+    row without one): the zero-shot and probe tables also hold one-vs-rest rows of the diagnosis
+    classes."""
+    return [row for row in result.get(table, []) if _is_finding_row(row)]
+
+
+def _is_finding_row(row: Record) -> bool:
+    task = row.get("task")
+    return task == "finding" if task is not None else is_finding(str(row.get("label_key")))
 
 
 def _diagnosis(setting: str) -> Callable[[Record], float]:

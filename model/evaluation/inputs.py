@@ -4,7 +4,9 @@ Labels are keyed by ``accession_number`` and joined to studies through the datas
 ``linkage.csv``; the accession numbers never go further than this module. Values are 1 / 0 /
 blank (unknown -> NaN). The internal dataset is evaluated on its ``test`` split, an external
 dataset on all of its studies; the train-split probes are fitted on the internal dataset's
-labelled ``train`` and ``val`` studies (``load_development``).
+labelled ``train`` and ``val`` studies (``load_development``). Label columns named as diagnoses
+(``diagnosis_classes``: the standard ones and any class the prompt set adds) are one-hot
+diagnoses; every other column is a binary finding.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 
 from model.errors import DataError
 from model.labels import KEY, read_labels_csv
+from model.prompts import PromptSet
 from model.schema import DIAGNOSES
 
 log = logging.getLogger(__name__)
@@ -27,12 +30,22 @@ DEVELOPMENT_SPLITS = ("train", "val")
 
 def load_labels(paths: list[Path]) -> pd.DataFrame:
     """One or more labels CSVs (``model.labels.read_labels_csv``, float 1.0 / 0.0 / NaN) in one
-    frame indexed by accession number; an accession number in two files is an error."""
-    labels = pd.concat([read_labels_csv(path) for path in paths], axis=0)
-    duplicated = labels.index[labels.index.duplicated()].unique()
-    if len(duplicated):
-        raise DataError(f"labels: accession number {duplicated[0]!r} appears more than once")
-    return labels
+    frame indexed by accession number. An accession number in several files (the same file twice,
+    a file of both sites beside a site's own) gets one row with every value the files know; files
+    that give it different values are an error naming both."""
+    tables = [(Path(path), read_labels_csv(path)) for path in paths]
+    labels = pd.concat([table for _, table in tables], axis=0)
+    by_accession = labels.groupby(level=0, sort=False)
+    conflicts = by_accession.nunique() > 1
+    if conflicts.any(axis=None):
+        accession = conflicts.index[conflicts.any(axis=1)][0]
+        column = conflicts.columns[conflicts.loc[accession]][0]
+        files = [str(path) for path, table in tables if accession in table.index]
+        raise DataError(
+            f"labels: accession number {accession!r} has different '{column}' values in "
+            f"{' and '.join(dict.fromkeys(files))}"
+        )
+    return by_accession.first() if labels.index.has_duplicates else labels
 
 
 @dataclass
@@ -41,7 +54,7 @@ class SiteData:
 
     ``studies``: rows of studies.parquet (index = study_id); ``labels``: float label columns aligned
     to the same index (all NaN where a study has no labels row); ``problems``: messages for the
-    report.
+    report; ``diagnoses``: the label columns read as diagnosis one-hots (``diagnosis_classes``).
     """
 
     name: str
@@ -52,6 +65,7 @@ class SiteData:
     n_total: int
     n_labelled: int
     problems: list[str] = field(default_factory=list)
+    diagnoses: tuple[str, ...] = DIAGNOSES
 
     @property
     def ids(self) -> list[str]:
@@ -78,30 +92,51 @@ class SiteData:
         """``diagnosis_targets`` of this site's labels."""
         return diagnosis_targets(self.labels, classes)
 
+    def finding_columns(self) -> list[str]:
+        """This site's label columns that are binary findings."""
+        return finding_columns(self.labels, self.diagnoses)
+
+    def diagnosis_columns(self) -> list[str]:
+        """This site's label columns that are diagnosis classes, in ``diagnoses`` order."""
+        return [c for c in self.diagnoses if c in self.labels.columns]
+
 
 def diagnosis_targets(labels: pd.DataFrame, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of ``labels`` (1 / 0 / NaN one-hot columns): (rows with exactly one known
-    diagnosis bool [N], index into ``classes`` int [N] there, else -1)."""
+    """Per row of ``labels`` (1 / 0 / NaN one-hot columns): (rows with exactly one diagnosis
+    marked 1 bool [N], index into ``classes`` int [N] there, else -1). The classes are exclusive,
+    so one 1 is a known diagnosis whether the other columns hold 0 or are blank."""
     present = [c for c in classes if c in labels.columns]
     if not present:
         return np.zeros(len(labels), dtype=bool), np.full(len(labels), -1)
-    onehot = labels[present].to_numpy(dtype=float)
-    usable = ~np.isnan(onehot).any(axis=1) & (np.nan_to_num(onehot).sum(axis=1) == 1)
+    marked = labels[present].to_numpy(dtype=float) == 1
+    usable = marked.sum(axis=1) == 1
     class_index = np.array([classes.index(c) for c in present])
-    return usable, np.where(usable, class_index[np.nan_to_num(onehot).argmax(axis=1)], -1)
+    return usable, np.where(usable, class_index[marked.argmax(axis=1)], -1)
 
 
-def is_finding(label: str) -> bool:
+def diagnosis_classes(prompts: PromptSet) -> tuple[str, ...]:
+    """The label columns read as diagnosis one-hots: ``DIAGNOSES``, then every other class the
+    prompt set names (a user's own diagnosis, e.g. ``sarcoidosis``)."""
+    return DIAGNOSES + tuple(c for c in prompts.diagnoses if c not in DIAGNOSES)
+
+
+def is_finding(label: str, diagnoses: tuple[str, ...] = DIAGNOSES) -> bool:
     """Whether a label is a binary finding: every label except the diagnosis one-hots."""
-    return label not in DIAGNOSES
+    return label not in diagnoses
 
 
-def finding_columns(labels: pd.DataFrame) -> list[str]:
+def finding_columns(labels: pd.DataFrame, diagnoses: tuple[str, ...] = DIAGNOSES) -> list[str]:
     """Label columns that are binary findings (``is_finding``)."""
-    return [c for c in labels.columns if is_finding(c)]
+    return [c for c in labels.columns if is_finding(c, diagnoses)]
 
 
-def load_site(dataset: object, name: str, internal: bool, labels: pd.DataFrame) -> SiteData:
+def load_site(
+    dataset: object,
+    name: str,
+    internal: bool,
+    labels: pd.DataFrame,
+    diagnoses: tuple[str, ...] = DIAGNOSES,
+) -> SiteData:
     """Select a site's evaluated studies and attach their labels.
 
     ``dataset`` is a ``CMRDataset``. Raises DataError when no study is left to evaluate; a
@@ -115,7 +150,7 @@ def load_site(dataset: object, name: str, internal: bool, labels: pd.DataFrame) 
         raise DataError(
             f"site {name}: dataset {dataset.root} has no studies in {where} to evaluate"
         )
-    site = _labelled(dataset, name, internal, studies, labels)
+    site = _labelled(dataset, name, internal, studies, labels, diagnoses)
     if site.n_labelled == 0:
         site.problems.append(
             f"site {name}: none of the {len(labels)} rows of the labels file matches one of the "
@@ -126,7 +161,9 @@ def load_site(dataset: object, name: str, internal: bool, labels: pd.DataFrame) 
     return site
 
 
-def load_development(dataset: object, labels: pd.DataFrame) -> SiteData | None:
+def load_development(
+    dataset: object, labels: pd.DataFrame, diagnoses: tuple[str, ...] = DIAGNOSES
+) -> SiteData | None:
     """The internal dataset's labelled ``train`` and ``val`` studies, which the train-split probes
     are fitted on (the test split and external sites are only scored); None when there are none.
     A patient with a study in the test split is left out, should a dataset's splits not be
@@ -137,16 +174,21 @@ def load_development(dataset: object, labels: pd.DataFrame) -> SiteData | None:
     studies = studies[
         studies["split"].isin(DEVELOPMENT_SPLITS) & ~studies["patient_key"].isin(tested)
     ]
-    site = _labelled(dataset, "development", True, studies, labels)
+    site = _labelled(dataset, "development", True, studies, labels, diagnoses)
     keep = site.labels.notna().any(axis=1).to_numpy()
     if not keep.any():
         return None
     log.info("train-split probes: %d labelled train/val studies", int(keep.sum()))
-    return _labelled(dataset, "development", True, studies[keep], labels)
+    return _labelled(dataset, "development", True, studies[keep], labels, diagnoses)
 
 
 def _labelled(
-    dataset: object, name: str, internal: bool, studies: pd.DataFrame, labels: pd.DataFrame
+    dataset: object,
+    name: str,
+    internal: bool,
+    studies: pd.DataFrame,
+    labels: pd.DataFrame,
+    diagnoses: tuple[str, ...],
 ) -> SiteData:
     linkage = dataset.linkage().astype(str).set_index("study_id")[KEY]
     accession = linkage.reindex(studies.index)
@@ -160,4 +202,5 @@ def _labelled(
         labels=site_labels,
         n_total=len(dataset.studies),
         n_labelled=int(site_labels.notna().any(axis=1).sum()),
+        diagnoses=diagnoses,
     )

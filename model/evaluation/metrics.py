@@ -263,7 +263,7 @@ def label_scores(
     return LabelScores(kept, np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(int))
 
 
-def binary_row(name: str, setting: str, result: BinaryResult) -> dict:
-    """One table row: the label key, the setting (``zero-shot``, ``linear probe``, ...) and the
-    metrics."""
-    return {"label_key": name, "setting": setting, **result.as_row()}
+def binary_row(name: str, setting: str, result: BinaryResult, task: str) -> dict:
+    """One table row: the label key, the setting (``zero-shot``, ``linear probe``, ...), the task
+    (``finding``, or ``diagnosis`` for a diagnosis class one-vs-rest) and the metrics."""
+    return {"label_key": name, "setting": setting, "task": task, **result.as_row()}

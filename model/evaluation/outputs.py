@@ -9,15 +9,21 @@ OUT/<site>/confusion_<setting>_<model>.csv
 OUT/<site>/plots/{roc,fewshot,confusion_<setting>}_<model>.png
 OUT/<site>/plots/comparison_<model>.png  forest plot of comparison.csv
 ```
+
+Writing into a folder an earlier evaluation wrote replaces its outputs: the tables and figures
+its ``summary.json`` listed that this run did not write again are removed (other files stay).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 from model.atomic import atomic_write_text
+from model.errors import UserError
 from model.evaluation.compare import comparison_tables
 from model.evaluation.encoders import Encoder
 from model.evaluation.headline import headline
@@ -74,6 +80,54 @@ def _figures(out: Path, result: SiteResult) -> tuple[list[Path], list[Path]]:
     return plots, tables
 
 
+def prepare_out(out: Path) -> None:
+    """Create the output folder, or raise UserError naming why it cannot hold the outputs (run
+    before the evaluation, so a bad path fails at once rather than after every model ran)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"output folder {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the output folder {out}: {err.strerror}") from err
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UserError(f"output folder {out} is not writable")
+
+
+def previous_outputs(out: Path) -> set[Path]:
+    """The tables and figures (inside ``out``) that the ``summary.json`` already there lists."""
+    try:
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    files = summary.get("files") if isinstance(summary, dict) else None
+    if not isinstance(files, dict):
+        return set()
+    root = out.resolve()
+    listed = set()
+    for kind, suffix in (("csv", ".csv"), ("plots", ".png")):
+        names = files.get(kind)
+        for name in names if isinstance(names, list) else []:
+            path = (out / str(name)).resolve()
+            if path.suffix == suffix and path.is_relative_to(root):
+                listed.add(path)
+    return listed
+
+
+def remove_stale(out: Path, stale: set[Path]) -> None:
+    """Delete files of an earlier evaluation, then the folders they leave empty."""
+    root = out.resolve()
+    for path in sorted(stale):
+        try:
+            path.unlink(missing_ok=True)
+            for folder in path.parents:
+                if folder == root or any(folder.iterdir()):
+                    break
+                folder.rmdir()
+        except OSError as err:
+            log.warning("could not remove %s of an earlier evaluation: %s", path, err)
+
+
 def site_record(site: SiteData) -> dict[str, Any]:
     """Site description for the summary and the report (no identifiers beyond study counts)."""
     return {
@@ -96,6 +150,7 @@ def write_outputs(
 ) -> dict[str, Any]:
     """Write CSVs, PNGs, ``report.html`` and ``summary.json``; returns the summary dict."""
     out = Path(out)
+    earlier = previous_outputs(out)
     tables = stack_tables(results)
     main = encoders[0].name if encoders else ""
     comparisons = comparison_tables(results, main) if encoders else {}
@@ -113,10 +168,11 @@ def write_outputs(
         plots.setdefault(site, []).append(plot_comparison(comparison, title, path))
     site_records = [site_record(site) for site in sites]
     models = [{"name": e.name, "kind": e.kind, "description": e.description} for e in encoders]
+    all_plots = [path for paths in plots.values() for path in paths]
     files = {
         "report": ["report.html"],
         "csv": sorted(str(p.relative_to(out)) for p in csv_paths),
-        "plots": sorted(str(p.relative_to(out)) for paths in plots.values() for p in paths),
+        "plots": sorted(str(p.relative_to(out)) for p in all_plots),
     }
     summary = build_summary(results, site_records, models, files, problems, config, comparisons)
     key_figures = headline(summary["results"])
@@ -125,6 +181,7 @@ def write_outputs(
     )
     write_html(out / "report.html", page)
     write_summary(out / "summary.json", summary)
+    remove_stale(out, earlier - {path.resolve() for path in csv_paths + all_plots})
     log.info(
         "evaluation written to %s (%d tables, %d figures)", out, len(csv_paths), len(files["plots"])
     )

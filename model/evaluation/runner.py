@@ -17,8 +17,14 @@ from typing import Any
 from model.errors import DataError, UserError
 from model.evaluation.baselines import GeneralClipConfig, general_clip_encoder
 from model.evaluation.encoders import Encoder, checkpoint_encoder, unique_names
-from model.evaluation.inputs import SiteData, load_development, load_labels, load_site
-from model.evaluation.outputs import write_outputs
+from model.evaluation.inputs import (
+    SiteData,
+    diagnosis_classes,
+    load_development,
+    load_labels,
+    load_site,
+)
+from model.evaluation.outputs import prepare_out, write_outputs
 from model.evaluation.probes import SplitProbes
 from model.evaluation.site_probes import fit_train_split
 from model.evaluation.suite import SiteResult, SuiteConfig, evaluate_site
@@ -66,16 +72,18 @@ def _site_name(dataset: object, internal: bool, taken: set[str]) -> str:
     return name if name not in taken else f"{name}-{Path(dataset.root).name}"
 
 
-def _open_sites(request: EvaluationRequest, labels: Any, collected: _Collected) -> None:
+def _open_sites(
+    request: EvaluationRequest, labels: Any, diagnoses: tuple[str, ...], collected: _Collected
+) -> None:
     from model.data.dataset import CMRDataset
 
     for internal, path in [(True, request.data)] + [(False, p) for p in request.external]:
         try:
             dataset = CMRDataset.open(path)
             name = _site_name(dataset, internal, {s.name for s in collected.sites})
-            collected.sites.append(load_site(dataset, name, internal, labels))
+            collected.sites.append(load_site(dataset, name, internal, labels, diagnoses))
             if internal and request.suite.train_split_probes:
-                collected.development = load_development(dataset, labels)
+                collected.development = load_development(dataset, labels, diagnoses)
                 if collected.development is None:
                     collected.problems.append(
                         f"train-split probes skipped: no labelled train or val study in {path}"
@@ -135,14 +143,16 @@ def _train_split_probes(
 def evaluate(request: EvaluationRequest) -> dict[str, Any]:
     """Run the whole evaluation and write ``request.out``; returns the JSON summary.
 
-    Raises DataError / CheckpointError for unusable inputs; partial problems are raised after the
-    outputs are written (see the module docstring).
+    Raises DataError / CheckpointError for unusable inputs and UserError for an output folder that
+    cannot be created; partial problems are raised after the outputs are written (see the module
+    docstring).
     """
     prompts = PromptSet.load(request.prompts)
     labels = load_labels(list(request.labels))
+    prepare_out(request.out)
     collected = _Collected()
     _open_encoders(request, collected)
-    _open_sites(request, labels, collected)
+    _open_sites(request, labels, diagnosis_classes(prompts), collected)
     results: list[SiteResult] = []
     total = len(collected.encoders) * len(collected.sites)
     with Progress("evaluate", total=total, unit="model-site") as bar:

@@ -18,7 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from model.evaluation.encoders import Encoder
-from model.evaluation.inputs import SiteData, finding_columns
+from model.evaluation.inputs import SiteData
 from model.evaluation.metrics import (
     LabelScores,
     binary_metrics,
@@ -34,7 +34,6 @@ from model.evaluation.probes import (
     probe_binary,
     probe_diagnosis,
 )
-from model.schema import DIAGNOSES
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,7 @@ def _probe_targets(
 ) -> tuple[list[str], np.ndarray, np.ndarray] | None:
     """(classes, usable bool [N], targets int [N]) of the site's diagnoses, or None when fewer
     than two classes are labelled (a single one is reported in ``problems``)."""
-    classes = [c for c in DIAGNOSES if c in site.labels.columns]
+    classes = site.diagnosis_columns()
     usable, targets = site.diagnosis_targets(classes)
     present = np.unique(targets[usable])
     if present.size == 1:
@@ -94,7 +93,7 @@ def cross_validated_probes(
         except ValueError as err:
             problems.append(f"site {site.name}: linear probe of '{name}' skipped: {err}")
             continue
-        rows.append(binary_row(name, CV_SETTING, result))
+        rows.append(binary_row(name, CV_SETTING, result, "finding"))
         scores[CV_SETTING, name] = label_scores(site.ids, known, p, y)
     diagnosis = _probe_targets(site, problems)
     if diagnosis is None:
@@ -107,7 +106,7 @@ def cross_validated_probes(
     except ValueError as err:
         problems.append(f"site {site.name}: diagnosis probe skipped: {err}")
         return {}, rows
-    rows += [binary_row(name, CV_SETTING, r) for name, r in result.per_class.items()]
+    rows += [binary_row(name, CV_SETTING, r, "diagnosis") for name, r in result.per_class.items()]
     return diagnosis_block(CV_SETTING, classes, targets[usable], result.predicted), rows
 
 
@@ -117,8 +116,8 @@ def fit_train_split(
     """Embed the development studies (``inputs.load_development``) and fit every probe on them."""
     vectors = np.asarray(encoder.studies(development.dataset, development.ids), dtype=np.float64)
     labels = development.labels
-    findings = {name: labels[name].to_numpy() for name in finding_columns(labels)}
-    classes = [c for c in DIAGNOSES if c in labels.columns]
+    findings = {name: labels[name].to_numpy() for name in development.finding_columns()}
+    classes = development.diagnosis_columns()
     with threadpool_limits(limits=blas_threads):
         probes = fit_split_probes(
             vectors,
@@ -150,7 +149,8 @@ def train_split_results(
             continue
         y = site.labels[name].to_numpy()[known]
         result = binary_metrics(p, y, bootstrap, config.seed)
-        rows.append({**binary_row(name, SPLIT_SETTING, result), "n_fit": probes.n_fit[name]})
+        row = binary_row(name, SPLIT_SETTING, result, "finding")
+        rows.append({**row, "n_fit": probes.n_fit[name]})
         scores[SPLIT_SETTING, name] = label_scores(site.ids, known, p, y)
     usable, targets = site.diagnosis_targets(probes.classes)
     probabilities = probes.diagnosis_probabilities(vectors[usable])
@@ -158,7 +158,10 @@ def train_split_results(
         return {}, rows
     per_class = one_vs_rest(probabilities, targets[usable], probes.classes, bootstrap, config.seed)
     n_fit = probes.n_fit["diagnosis"]
-    rows += [{**binary_row(k, SPLIT_SETTING, r), "n_fit": n_fit} for k, r in per_class.items()]
+    rows += [
+        {**binary_row(k, SPLIT_SETTING, r, "diagnosis"), "n_fit": n_fit}
+        for k, r in per_class.items()
+    ]
     block = diagnosis_block(
         SPLIT_SETTING, probes.classes, targets[usable], probabilities.argmax(axis=1)
     )

@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from model.evaluation.encoders import Encoder
 from model.evaluation.fewshot import FewShotConfig, evaluate_label
-from model.evaluation.inputs import SiteData, finding_columns
+from model.evaluation.inputs import SiteData
 from model.evaluation.metrics import (
     LabelScores,
     binary_metrics,
@@ -41,7 +41,6 @@ from model.evaluation.site_probes import (
 )
 from model.prompt_reading import dataset_prompt_table
 from model.prompts import PromptSet
-from model.schema import DIAGNOSES
 from model.zeroshot import (
     finding_logits,
     finding_prototypes,
@@ -95,10 +94,14 @@ class SiteResult:
 def usable_findings(site: SiteData, problems: list[str]) -> dict[str, np.ndarray]:
     """Finding name -> bool mask of known rows, for findings with both classes among them."""
     usable = {}
-    for name in finding_columns(site.labels):
+    for name in site.finding_columns():
         values = site.labels[name]
         known = values.notna().to_numpy()
         if not known.any():
+            problems.append(
+                f"site {site.name}: label column '{name}' has no known value among the "
+                f"{len(known)} studies evaluated; it is skipped"
+            )
             continue
         classes = values[known].unique()
         if classes.size < 2:
@@ -134,7 +137,9 @@ def zeroshot_findings(
         p = logit_probabilities(logits[name])[known]
         y = site.labels[name].to_numpy()[known]
         rows.append(
-            binary_row(name, "zero-shot", binary_metrics(p, y, config.bootstrap, config.seed))
+            binary_row(
+                name, "zero-shot", binary_metrics(p, y, config.bootstrap, config.seed), "finding"
+            )
         )
         scores["zero-shot", name] = label_scores(site.ids, known, p, y)
         fpr, tpr = roc_curve_points(p, y)
@@ -164,7 +169,7 @@ def zeroshot_diagnosis(
 ) -> tuple[dict, list[dict]]:
     """Softmax over class prompts: accuracy, macro-F1, confusion and one-vs-rest rows."""
     classes = list(prompts.diagnoses)
-    labelled = [c for c in DIAGNOSES if c in site.labels.columns and site.labels[c].eq(1).any()]
+    labelled = [c for c in site.diagnosis_columns() if site.labels[c].eq(1).any()]
     for name in labelled:
         if name not in prompts.diagnoses:
             problems.append(
@@ -178,9 +183,35 @@ def zeroshot_diagnosis(
         vectors[usable], prompts, encoder.texts, encoder.scale
     ).to_numpy()
     per_class = one_vs_rest(probabilities, targets[usable], classes, config.bootstrap, config.seed)
-    rows = [binary_row(name, "zero-shot", result) for name, result in per_class.items()]
+    rows = [binary_row(name, "zero-shot", r, "diagnosis") for name, r in per_class.items()]
     block = diagnosis_block("zero-shot", classes, targets[usable], probabilities.argmax(axis=1))
     return block, rows
+
+
+def fewshot_curves(
+    vectors: np.ndarray,
+    site: SiteData,
+    findings: dict[str, np.ndarray],
+    logits: dict[str, np.ndarray],
+    config: FewShotConfig,
+    problems: list[str],
+) -> list[pd.DataFrame]:
+    """Few-shot rows of every usable finding; the values of k a finding has too few studies of
+    a class for are listed in ``problems``."""
+    curves = []
+    for name, known in findings.items():
+        y = site.labels[name].to_numpy()[known]
+        prior = logits[name][known] if name in logits else None
+        curve = evaluate_label(vectors[known], y, name, config, prior)
+        skipped = [k for k in config.shots if curve.empty or k not in set(curve["k"])]
+        if skipped:
+            problems.append(
+                f"site {site.name}: few-shot of '{name}' skipped for k = "
+                f"{', '.join(map(str, skipped))}: a k-shot episode needs more than k studies of "
+                f"each class ({int((y == 1).sum())} positive, {int((y == 0).sum())} negative)"
+            )
+        curves.append(curve)
+    return curves
 
 
 def retrieval_table(
@@ -249,16 +280,7 @@ def _evaluate_vectors(
         if site.n_labelled
         else ({}, [])
     )
-    fewshot = [
-        evaluate_label(
-            vectors[known],
-            site.labels[name].to_numpy()[known],
-            name,
-            config.fewshot,
-            logits[name][known] if name in logits else None,
-        )
-        for name, known in findings.items()
-    ]
+    fewshot = fewshot_curves(vectors, site, findings, logits, config.fewshot, problems)
     diagnosis = {"zero-shot": zs_block}
     diagnosis[CV_SETTING], probe_rows = cross_validated_probes(
         vectors, site, findings, config.probe, config.bootstrap, problems, scores

@@ -54,8 +54,12 @@ def paper_format(rows: pd.DataFrame, model: str, site: str) -> pd.DataFrame:
     table = rows.rename(columns=_RENAMES).copy()
     table.insert(0, "model", model)
     table.insert(1, "Label", table["label_key"].map(display_name))
+    if "task" in table.columns:  # the suite's rows say it; few-shot rows are all findings
+        task = table.pop("task")
+    else:
+        task = ["finding" if is_finding(key) else "diagnosis" for key in table["label_key"]]
     table["site"] = site
-    table["task"] = ["finding" if is_finding(key) else "diagnosis" for key in table["label_key"]]
+    table["task"] = task
     rest = [c for c in table.columns if c not in PAPER_COLUMNS]
     return table[PAPER_COLUMNS + rest]
 
