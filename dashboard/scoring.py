@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from model.errors import UserError
+from model.evaluation.inputs import diagnosis_targets
 from model.evaluation.metrics import binary_metrics, confusion_matrix, roc_curve_points
 from model.prompts import PromptSet
 from model.zeroshot import score_diagnoses, score_findings
@@ -130,16 +131,16 @@ def why_no_roc(probs: pd.Series, labels: pd.Series) -> str:
 def diagnosis_confusion(
     probs: pd.DataFrame, labels: pd.DataFrame
 ) -> tuple[np.ndarray, list[str], float] | None:
-    """Confusion matrix [C, C] (true x predicted), class names and accuracy, from one-hot labels."""
+    """Confusion matrix [C, C] (true x predicted), class names and accuracy, from one-hot labels
+    read as the evaluation reads them (``diagnosis_targets``: one class marked 1, the others 0 or
+    blank)."""
     classes = [c for c in probs.columns if c in labels.columns]
     if not classes:
         return None
-    truth = labels[classes].dropna()
-    truth = truth[truth.sum(axis=1) == 1]
-    common = truth.index.intersection(probs.index)
-    if common.empty:
+    usable, targets = diagnosis_targets(labels.reindex(probs.index), classes)
+    if not usable.any():
         return None
-    true_idx = truth.loc[common].to_numpy().argmax(axis=1)
-    pred_idx = probs.loc[common, classes].to_numpy().argmax(axis=1)
+    true_idx = targets[usable]
+    pred_idx = probs[classes].to_numpy()[usable].argmax(axis=1)
     matrix = confusion_matrix(true_idx, pred_idx, len(classes))
     return matrix, classes, float((true_idx == pred_idx).mean())

@@ -21,7 +21,13 @@ from dashboard.importer import ImportPlan, ingest_command
 from dashboard.overview import studio_status
 from dashboard.prompt_editor import diagnoses_rows, findings_rows, prompt_set_from_rows
 from dashboard.runs import format_eta, run_state
-from dashboard.scoring import CachedTextEncoder, clean_query, evaluate_finding, why_no_roc
+from dashboard.scoring import (
+    CachedTextEncoder,
+    clean_query,
+    diagnosis_confusion,
+    evaluate_finding,
+    why_no_roc,
+)
 from dashboard.search import page_of, rank
 from dashboard.settings import Settings, position_of
 from dashboard.studies import (
@@ -258,3 +264,20 @@ def test_a_finding_without_a_roc_says_why() -> None:
     assert why_no_roc(probs, unknown) == "no scored study has a known (1 or 0) label"
     both = pd.Series([1.0, 0.0, 1.0], index=["a", "b", "c"])
     assert evaluate_finding(probs, both, 0.5, resamples=20) is not None
+
+
+def test_the_diagnosis_confusion_reads_a_lone_1_as_the_evaluation_does() -> None:
+    probs = pd.DataFrame(
+        {"normal": [0.7, 0.1, 0.5, 0.2], "hcm": [0.2, 0.8, 0.3, 0.7], "nicm": [0.1, 0.1, 0.2, 0.1]},
+        index=["a", "b", "c", "d"],
+    )
+    nan = np.nan
+    labels = pd.DataFrame(
+        {"normal": [1.0, 0.0, nan, 1.0, 1.0], "hcm": [nan, 1.0, nan, 0.0, 0.0]},
+        index=["a", "b", "c", "d", "not-scored"],
+    )
+    matrix, classes, accuracy = diagnosis_confusion(probs, labels)
+    # a: normal (the other column blank), b: hcm, c: unknown, d: normal read as hcm
+    assert classes == ["normal", "hcm"]
+    assert matrix.tolist() == [[1, 1], [0, 1]] and accuracy == pytest.approx(2 / 3)
+    assert diagnosis_confusion(probs, labels.drop(index=["a", "b", "d"])) is None
