@@ -8,7 +8,7 @@ import pytest
 from index_fakes import CHECKPOINT, embedded_index, exact_top_k, make_records
 
 from model.errors import CheckpointError, UserError
-from model.index.embedding_index import MAX_QUERY_CHARS, EmbeddingIndex, collection_name
+from model.index.embedding_index import MAX_K, MAX_QUERY_CHARS, EmbeddingIndex, collection_name
 from model.index.filters import evaluate_where, normalize_where
 from model.index.writer import upsert_records
 
@@ -92,6 +92,15 @@ def test_search_like_leaves_the_study_out(built):
     assert hits[0].study_id == exact_top_k(records, records.vectors[7], 2)[1]
     with pytest.raises(UserError, match="not in the index"):
         index.search_like("no-such-study")
+
+
+def test_search_like_accepts_the_largest_k(built):
+    index, records, path = built
+    for reader in (index, embedded_index(path)):
+        hits = reader.search_like(records.ids[7], k=MAX_K)
+        assert len(hits) == N - 1
+        hits = reader.search_like(records.ids[7], k=MAX_K, where={"site": "internal"})
+        assert records.ids[7] not in [h.study_id for h in hits]
 
 
 def test_text_queries_empty_long_and_unicode(built):

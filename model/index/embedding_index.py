@@ -226,8 +226,9 @@ class EmbeddingIndex:
                 f"study {study_id!r} is not in the index of checkpoint {self.checkpoint[:12]}"
             )
         vector = np.asarray(found["embeddings"][0], dtype=np.float32)
-        hits = self.search_vector(vector, k=check_k(k) + 1, where=where)
-        others = [hit for hit in hits if hit.study_id != study_id][: check_k(k)]
+        k = check_k(k)
+        hits = self._search_vector(vector, k + 1, where)  # one more: the study itself
+        others = [hit for hit in hits if hit.study_id != study_id][:k]
         return [
             SearchHit(i + 1, h.study_id, h.similarity, h.impression, h.metadata)
             for i, h in enumerate(others)
@@ -238,7 +239,9 @@ class EmbeddingIndex:
 
         Fewer than ``k`` hits come back when fewer studies are indexed or match the filter.
         """
-        k = check_k(k)
+        return self._search_vector(vector, check_k(k), where)
+
+    def _search_vector(self, vector: np.ndarray, k: int, where: Any) -> list[SearchHit]:
         where = normalize_where(where)
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         collection = self.collection()
