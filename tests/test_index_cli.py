@@ -109,3 +109,16 @@ def test_second_index_command_stops_with_a_clear_message(setup, caplog):
         assert _index(setup) == 2
     assert "is writing the index" in caplog.text and "one writer per folder" in caplog.text
     assert _index(setup) == 0
+
+
+def test_a_dataset_given_as_dot_is_indexed_under_its_folder_name(setup, monkeypatch, tmp_path):
+    root, data, _, checkpoint = setup
+    chroma = tmp_path / "chroma"
+    monkeypatch.chdir(data)
+    argv = ["index", "--checkpoint", str(checkpoint), "--chroma-path", str(chroma)]
+    assert main([*argv, "--data", "."]) == 0
+    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
+    index = EmbeddingIndex(open_client(ChromaLocation(path=chroma)), fingerprint)
+    stored = index.collection().get(include=["metadatas"])["metadatas"]
+    assert {meta["dataset"] for meta in stored} == {data.name}
+    assert len(index.search_like("s000001", k=50, where={"dataset": data.name})) == N - 1

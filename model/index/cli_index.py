@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -68,9 +69,8 @@ def collect_records(
         ds = CMRDataset.open(path)
         labels = _labels_for(ds.linkage(), labels_csvs)
         embeddings = cached_study_embeddings(checkpoint, ds, device=device)
-        part = build_records(
-            ds.studies, embeddings.ids, embeddings.vectors, Path(path).name, labels
-        )
+        name = Path(os.path.abspath(path)).name  # `--data .` is the folder's own name, not ""
+        part = build_records(ds.studies, embeddings.ids, embeddings.vectors, name, labels)
         clash = set(part.ids) & set(records.ids)
         if clash:
             raise DataError(
