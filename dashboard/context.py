@@ -180,9 +180,16 @@ class Studio:
         return cache.case_index(location, location.describe(), fingerprint, path, version)
 
     def index(self) -> EmbeddingIndex | None:
-        """The active checkpoint's case index, or None when it has no collection there."""
+        """The active checkpoint's case index, or None when it has no collection there.
+
+        A ``UserError`` when the index does not answer (e.g. its server went away)."""
+        from model.index.client import index_failures
+
         handle = self._index_handle()
-        return handle if handle is not None and handle.exists() else None
+        if handle is None:
+            return None
+        with index_failures(self.index_location()):
+            return handle if handle.exists() else None
 
     def missing_index(self) -> EmptyState:
         """Why the active checkpoint has no case index, with a job that builds it."""

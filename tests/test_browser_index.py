@@ -13,6 +13,7 @@ import shutil
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from dashboard_fixtures import tiny_data_root
 from streamlit.testing.v1 import AppTest
@@ -125,6 +126,20 @@ def test_filters_reach_the_index_and_an_empty_match_is_a_message(indexed_root, m
     assert not at.exception and not at.error
     assert _cards(at) == []
     assert any("No study matches" in w.value for w in at.warning)
+
+
+def test_a_server_that_went_away_falls_back_to_memory_with_a_notice(
+    indexed_root, monkeypatch
+) -> None:
+    def refused(*args: object, **kwargs: object) -> None:
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    monkeypatch.setattr(EmbeddingIndex, "exists", refused)  # the index answered once, then died
+    at = _open(indexed_root, monkeypatch, "Dilated left ventricle")
+    assert "exact in-memory ranking over 24 studies" in _captions(at)
+    assert len(_cards(at)) == 12
+    notices = [w.value for w in at.warning]
+    assert any("case index is unavailable" in n and "Connection refused" in n for n in notices)
 
 
 def test_without_an_index_the_page_ranks_in_memory_and_builds_one(
