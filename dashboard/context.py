@@ -173,11 +173,15 @@ class Studio:
         database: the dashboard reads the index and never creates or writes it.
         """
         location = self.index_location()
-        if not location.is_server and not (location.path / "chroma.sqlite3").is_file():
-            return None
+        database: tuple[int, ...] = ()
+        if not location.is_server:
+            try:
+                database = cache.file_identity(location.path / "chroma.sqlite3")
+            except OSError:  # not built yet (or being rebuilt)
+                return None
         path, version = self._checkpoint_key()
         fingerprint = str(self.checkpoint_summary()["fingerprint"])
-        return cache.case_index(location, location.describe(), fingerprint, path, version)
+        return cache.case_index(location, location.describe(), fingerprint, path, version, database)
 
     def index(self) -> EmbeddingIndex | None:
         """The active checkpoint's case index, or None when it has no collection there.
