@@ -51,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--approximate-filters",
         action="store_true",
-        help="let Chroma filter inside its HNSW search instead of exact in-memory scoring",
+        help="let Chroma filter inside its HNSW search instead of exact in-memory scoring "
+        "(filters with $ne or $nin stay exact)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per result")
     add_chroma_arguments(parser)
