@@ -98,6 +98,11 @@ def test_search_with_a_checkpoint_that_has_no_index(setup, capsys, caplog, tmp_p
         ["search", "lv", "--checkpoint", str(checkpoint), "--chroma-path", str(tmp_path / "x")]
     )
     assert code == 2 and "no index at" in caplog.text
+    elsewhere = tmp_path / "documents"  # a folder that holds no index
+    elsewhere.mkdir()
+    code = main(["search", "lv", "--checkpoint", str(checkpoint), "--chroma-path", str(elsewhere)])
+    assert code == 2 and f"no index at {elsewhere}" in caplog.text
+    assert list(elsewhere.iterdir()) == [], "search only reads: it creates no database"
 
 
 def test_k_above_the_index_size_returns_everything(setup, capsys):

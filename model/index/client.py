@@ -116,12 +116,13 @@ def resolve_location(
 def open_client(location: ChromaLocation, create: bool = True) -> ClientAPI:
     """A Chroma client for ``location`` with telemetry off; a server must answer its heartbeat.
 
-    With ``create=False`` a missing embedded folder is an error instead of a new empty index.
+    With ``create=False`` an embedded folder without an index database is an error instead of a
+    new empty index (a reader never writes a database into a folder it was pointed at).
     """
     if location.is_server:
         return _open_http(location)
     assert location.path is not None
-    if not create and not location.path.is_dir():
+    if not create and not (location.path / "chroma.sqlite3").is_file():
         raise UserError(
             f"no index at {location.path}; build one with `python -m model index` "
             "or point --chroma-path / --chroma-host at an existing index"
