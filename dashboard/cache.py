@@ -46,6 +46,12 @@ def version_of(*paths: str | Path) -> tuple[float, ...]:
     return tuple(out)
 
 
+def file_identity(path: str | Path) -> tuple[int, int]:
+    """(device, inode) of ``path``: unchanged by writes, new when the file is replaced."""
+    stat = os.stat(path)
+    return stat.st_dev, stat.st_ino
+
+
 @st.cache_resource(show_spinner="Opening the dataset…", max_entries=4)
 def dataset(path: str, version: tuple[float, ...]) -> Any:
     """The opened ``CMRDataset`` (studies table in memory, tensors memory-mapped)."""
@@ -176,21 +182,24 @@ def case_index(
     fingerprint: str,
     checkpoint: str,
     version: tuple[float, ...],
+    database: tuple[int, ...],
 ) -> EmbeddingIndex:
     """The case index of a checkpoint (keyed by ``where`` = the location's description and the
     checkpoint ``fingerprint``), reading an existing Chroma folder or server: it never creates one.
 
-    The client is reopened when another process (the index job) has written a new revision. Text
+    The client is reopened when another process (the index job) has written a new revision. An
+    embedded folder deleted and rebuilt has a new ``database`` file identity, hence a new handle,
+    opened afresh: Chroma would otherwise hand back its cached view of the deleted files. Text
     queries go through the checkpoint's cached text tower, loaded on the first text search.
     """
-    from model.index.client import open_client, reopen_client
+    from model.index.client import reopen_client
     from model.index.embedding_index import EmbeddingIndex
 
     def encode(text: str) -> np.ndarray:
         return text_encoder(checkpoint, version)([text])[0]
 
     return EmbeddingIndex(
-        open_client(_location, create=False),
+        reopen_client(_location),
         fingerprint,
         text_encoder=encode,
         reopen=lambda: reopen_client(_location),

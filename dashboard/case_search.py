@@ -111,6 +111,7 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
         return _in_memory(studio, allowed, query, text, missing=studio.missing_index())
     try:
         hits = _index_hits(index, query, text, studio.dataset_path().name, len(allowed))
+        backend = f"ChromaDB index {index.name}, {index.count():,} studies"
     except UserError as err:
         notice = f"The ChromaDB index could not answer ({err}); rebuild it to search it again."
         return _in_memory(studio, allowed, query, text, notice=notice)
@@ -121,7 +122,7 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
     if not hits and not allowed.empty:  # the index holds none of them: built for a sibling
         return _in_memory(studio, allowed, query, text, missing=studio.missing_index())
     table = hits_table(hits).merge(allowed, on="study_id", how="inner")
-    return CaseResults(table, f"ChromaDB index {index.name}, {index.count():,} studies")
+    return CaseResults(table, backend)
 
 
 def _index_hits(

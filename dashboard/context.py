@@ -173,16 +173,27 @@ class Studio:
         database: the dashboard reads the index and never creates or writes it.
         """
         location = self.index_location()
-        if not location.is_server and not (location.path / "chroma.sqlite3").is_file():
-            return None
+        database: tuple[int, ...] = ()
+        if not location.is_server:
+            try:
+                database = cache.file_identity(location.path / "chroma.sqlite3")
+            except OSError:  # not built yet (or being rebuilt)
+                return None
         path, version = self._checkpoint_key()
         fingerprint = str(self.checkpoint_summary()["fingerprint"])
-        return cache.case_index(location, location.describe(), fingerprint, path, version)
+        return cache.case_index(location, location.describe(), fingerprint, path, version, database)
 
     def index(self) -> EmbeddingIndex | None:
-        """The active checkpoint's case index, or None when it has no collection there."""
+        """The active checkpoint's case index, or None when it has no collection there.
+
+        A ``UserError`` when the index does not answer (e.g. its server went away)."""
+        from model.index.client import index_failures
+
         handle = self._index_handle()
-        return handle if handle is not None and handle.exists() else None
+        if handle is None:
+            return None
+        with index_failures(self.index_location()):
+            return handle if handle.exists() else None
 
     def missing_index(self) -> EmptyState:
         """Why the active checkpoint has no case index of the active dataset, with a job that

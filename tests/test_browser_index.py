@@ -13,6 +13,8 @@ import shutil
 import time
 from pathlib import Path
 
+import httpx
+import numpy as np
 import pytest
 from dashboard_fixtures import tiny_data_root
 from streamlit.testing.v1 import AppTest
@@ -23,8 +25,10 @@ from dashboard.settings import Settings
 from dashboard.studies import StudyFilter
 from model.cli import main
 from model.errors import UserError
+from model.index.cli_index import _write
 from model.index.client import ChromaLocation, open_client
-from model.index.embedding_index import EmbeddingIndex
+from model.index.embedding_index import EmbeddingIndex, clean_metadata
+from model.index.records import IndexRecords
 from model.training.checkpoint import read_checkpoint_meta
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -125,6 +129,47 @@ def test_filters_reach_the_index_and_an_empty_match_is_a_message(indexed_root, m
     assert not at.exception and not at.error
     assert _cards(at) == []
     assert any("No study matches" in w.value for w in at.warning)
+
+
+def test_an_index_folder_rebuilt_from_scratch_is_read_afresh(tmp_path_factory, monkeypatch) -> None:
+    root = _copy(tmp_path_factory, "rebuilt")
+    data = root / "ds" / "tiny"
+    checkpoint = _active_checkpoint(root)
+    assert main(["index", "--checkpoint", str(checkpoint), "--data", str(data)]) == 0
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    assert ", 24 studies" in _captions(at)
+    location = ChromaLocation(path=root / "ds" / "chroma")
+    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
+    kept = (
+        EmbeddingIndex(open_client(location, create=False), fingerprint)
+        .collection()
+        .get(limit=10, include=["embeddings", "metadatas", "documents"])
+    )
+    shutil.rmtree(location.path)  # e.g. a damaged folder, moved aside and rebuilt
+    records = IndexRecords(
+        ids=kept["ids"],
+        vectors=np.asarray(kept["embeddings"], dtype=np.float32),
+        metadatas=[clean_metadata(meta) for meta in kept["metadatas"]],
+        documents=kept["documents"],
+    )
+    _write(location, fingerprint, records, None)
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    assert ", 10 studies" in _captions(at)
+    assert set(_cards(at)) == set(kept["ids"])
+
+
+def test_a_server_that_went_away_falls_back_to_memory_with_a_notice(
+    indexed_root, monkeypatch
+) -> None:
+    def refused(*args: object, **kwargs: object) -> None:
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    monkeypatch.setattr(EmbeddingIndex, "exists", refused)  # the index answered once, then died
+    at = _open(indexed_root, monkeypatch, "Dilated left ventricle")
+    assert "exact in-memory ranking over 24 studies" in _captions(at)
+    assert len(_cards(at)) == 12
+    notices = [w.value for w in at.warning]
+    assert any("case index is unavailable" in n and "Connection refused" in n for n in notices)
 
 
 def test_without_an_index_the_page_ranks_in_memory_and_builds_one(

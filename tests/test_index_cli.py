@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from index_fakes import make_records
 from tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
 
 from model.cli import main
+from model.index.cli_index import _write
 from model.index.client import ChromaLocation, open_client
 from model.index.embedding_index import EmbeddingIndex
 from model.index.writer_lock import WriterLock
@@ -96,6 +98,11 @@ def test_search_with_a_checkpoint_that_has_no_index(setup, capsys, caplog, tmp_p
         ["search", "lv", "--checkpoint", str(checkpoint), "--chroma-path", str(tmp_path / "x")]
     )
     assert code == 2 and "no index at" in caplog.text
+    elsewhere = tmp_path / "documents"  # a folder that holds no index
+    elsewhere.mkdir()
+    code = main(["search", "lv", "--checkpoint", str(checkpoint), "--chroma-path", str(elsewhere)])
+    assert code == 2 and f"no index at {elsewhere}" in caplog.text
+    assert list(elsewhere.iterdir()) == [], "search only reads: it creates no database"
 
 
 def test_k_above_the_index_size_returns_everything(setup, capsys):
@@ -109,3 +116,36 @@ def test_second_index_command_stops_with_a_clear_message(setup, caplog):
         assert _index(setup) == 2
     assert "is writing the index" in caplog.text and "one writer per folder" in caplog.text
     assert _index(setup) == 0
+
+
+def test_a_dataset_given_as_dot_is_indexed_under_its_folder_name(setup, monkeypatch, tmp_path):
+    root, data, _, checkpoint = setup
+    chroma = tmp_path / "chroma"
+    monkeypatch.chdir(data)
+    argv = ["index", "--checkpoint", str(checkpoint), "--chroma-path", str(chroma)]
+    assert main([*argv, "--data", "."]) == 0
+    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
+    index = EmbeddingIndex(open_client(ChromaLocation(path=chroma)), fingerprint)
+    stored = index.collection().get(include=["metadatas"])["metadatas"]
+    assert {meta["dataset"] for meta in stored} == {data.name}
+    assert len(index.search_like("s000001", k=50, where={"dataset": data.name})) == N - 1
+
+
+def test_a_damaged_index_folder_is_one_clear_line(setup, caplog, tmp_path):
+    root, data, _, checkpoint = setup
+    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
+    built = EmbeddingIndex(open_client(ChromaLocation(path=root / "chroma")), fingerprint)
+    records = make_records(1100, dim=int(built.collection().metadata["dim"]))
+    chroma = tmp_path / "chroma"
+    _write(ChromaLocation(path=chroma), fingerprint, records, None)  # another process writes it
+    headers = list(chroma.glob("*/header.bin"))
+    assert headers, "1100 studies are enough for Chroma to keep an HNSW graph on disk"
+    for header in headers:
+        header.write_bytes(b"not an HNSW header")
+    argv = ["--checkpoint", str(checkpoint), "--chroma-path", str(chroma)]
+    assert main(["search", "--like", records.ids[0], *argv]) == 2
+    assert main(["index", "--data", str(data), *argv]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2
+    assert all(f"Chroma folder {chroma}" in e and "rebuild it" in e for e in errors)
+    assert "Traceback" not in caplog.text

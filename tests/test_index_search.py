@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 from index_fakes import CHECKPOINT, embedded_index, exact_top_k, make_records
 
 from model.errors import CheckpointError, UserError
-from model.index.embedding_index import MAX_QUERY_CHARS, EmbeddingIndex, collection_name
+from model.index.embedding_index import MAX_K, MAX_QUERY_CHARS, EmbeddingIndex, collection_name
 from model.index.filters import evaluate_where, normalize_where
 from model.index.writer import upsert_records
+from model.schema import FINDINGS
 
 N = 300
 
@@ -77,6 +80,25 @@ def test_filtered_search_is_exact_and_equal_in_both_modes(built, where):
         assert mask[records.ids.index(hit.study_id)]
 
 
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"age_min": {"$ne": 30}},
+        {FINDINGS[0]: {"$nin": [1]}},
+        {"$or": [{"site": "nowhere"}, {"age_min": {"$nin": [50, 70]}}]},
+    ],
+)
+def test_negations_never_match_a_study_without_the_field_in_both_modes(built, where):
+    index, records, path = built
+    field = next(name for name in ("age_min", FINDINGS[0]) if name in json.dumps(where))
+    assert any(field not in meta for meta in records.metadatas), "some studies lack the field"
+    query = records.vectors[10]
+    got_exact = embedded_index(path).search_vector(query, k=N, where=where)
+    got_chroma = index.search_vector(query, k=N, where=where)
+    assert got_exact and [h.study_id for h in got_chroma] == [h.study_id for h in got_exact]
+    assert all(field in hit.metadata for hit in got_chroma)
+
+
 def test_filter_matching_nothing_gives_no_hits(built):
     index, records, path = built
     where = {"site": "nowhere"}
@@ -92,6 +114,15 @@ def test_search_like_leaves_the_study_out(built):
     assert hits[0].study_id == exact_top_k(records, records.vectors[7], 2)[1]
     with pytest.raises(UserError, match="not in the index"):
         index.search_like("no-such-study")
+
+
+def test_search_like_accepts_the_largest_k(built):
+    index, records, path = built
+    for reader in (index, embedded_index(path)):
+        hits = reader.search_like(records.ids[7], k=MAX_K)
+        assert len(hits) == N - 1
+        hits = reader.search_like(records.ids[7], k=MAX_K, where={"site": "internal"})
+        assert records.ids[7] not in [h.study_id for h in hits]
 
 
 def test_text_queries_empty_long_and_unicode(built):

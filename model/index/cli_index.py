@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -22,7 +23,13 @@ import numpy as np
 import pandas as pd
 
 from model.errors import DataError, UserError
-from model.index.client import ChromaLocation, default_chroma_path, open_client, resolve_location
+from model.index.client import (
+    ChromaLocation,
+    default_chroma_path,
+    index_failures,
+    open_client,
+    resolve_location,
+)
 from model.index.embedding_index import EmbeddingIndex
 from model.index.fresh_process import run_in_fresh_process
 from model.index.records import IndexRecords, build_records, read_labels
@@ -68,9 +75,8 @@ def collect_records(
         ds = CMRDataset.open(path)
         labels = _labels_for(ds.linkage(), labels_csvs)
         embeddings = cached_study_embeddings(checkpoint, ds, device=device)
-        part = build_records(
-            ds.studies, embeddings.ids, embeddings.vectors, Path(path).name, labels
-        )
+        name = Path(os.path.abspath(path)).name  # `--data .` is the folder's own name, not ""
+        part = build_records(ds.studies, embeddings.ids, embeddings.vectors, name, labels)
         clash = set(part.ids) & set(records.ids)
         if clash:
             raise DataError(
@@ -112,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         records = collect_records(args.checkpoint, args.data, args.labels or [], device)
         embedded = time.perf_counter()
-        report = _write(location, fingerprint, records, args.batch_size)
+        with index_failures(location):
+            report = _write(location, fingerprint, records, args.batch_size)
     finished = time.perf_counter()
     log.info(
         "index %s at %s: %d studies (%d written, %d unchanged, %d removed); "

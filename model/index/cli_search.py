@@ -22,7 +22,12 @@ import numpy as np
 
 from model.errors import UserError
 from model.index.cli_index import add_chroma_arguments
-from model.index.client import default_chroma_path, open_client, resolve_location
+from model.index.client import (
+    default_chroma_path,
+    index_failures,
+    open_client,
+    resolve_location,
+)
 from model.index.embedding_index import EmbeddingIndex, SearchHit, TextEncoder, check_k, check_query
 from model.index.filters import FIELD_TYPES, parse_where
 
@@ -46,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--approximate-filters",
         action="store_true",
-        help="let Chroma filter inside its HNSW search instead of exact in-memory scoring",
+        help="let Chroma filter inside its HNSW search instead of exact in-memory scoring "
+        "(filters with $ne or $nin stay exact)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per result")
     add_chroma_arguments(parser)
@@ -81,15 +87,18 @@ def run(args: argparse.Namespace) -> int:
         default_chroma_path(args.data) if args.data else None,
     )
     fingerprint = read_checkpoint_meta(args.checkpoint).fingerprint
-    index = EmbeddingIndex(
-        open_client(location, create=False), fingerprint, exact_filters=not args.approximate_filters
-    )
-    total = index.count()
-    if args.like:
-        hits = index.search_like(args.like, k=args.k, where=where)
-    else:
-        index.text_encoder = text_encoder_for(args.checkpoint)
-        hits = index.search_text(args.query, k=args.k, where=where)
+    with index_failures(location):
+        index = EmbeddingIndex(
+            open_client(location, create=False),
+            fingerprint,
+            exact_filters=not args.approximate_filters,
+        )
+        total = index.count()
+        if args.like:
+            hits = index.search_like(args.like, k=args.k, where=where)
+        else:
+            index.text_encoder = text_encoder_for(args.checkpoint)
+            hits = index.search_text(args.query, k=args.k, where=where)
     if args.k > total:
         log.info("asked for %d results; the index holds %d studies", args.k, total)
     if not hits:

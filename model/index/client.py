@@ -19,17 +19,20 @@ Anonymous telemetry is switched off in both.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import chromadb
+import httpx
 from chromadb.api import ClientAPI
 from chromadb.api.shared_system_client import SharedSystemClient
 from chromadb.config import Settings
-from chromadb.errors import AuthorizationError, ChromaAuthError
+from chromadb.errors import AuthorizationError, ChromaAuthError, ChromaError
 
 from model.errors import UserError
 
@@ -113,12 +116,13 @@ def resolve_location(
 def open_client(location: ChromaLocation, create: bool = True) -> ClientAPI:
     """A Chroma client for ``location`` with telemetry off; a server must answer its heartbeat.
 
-    With ``create=False`` a missing embedded folder is an error instead of a new empty index.
+    With ``create=False`` an embedded folder without an index database is an error instead of a
+    new empty index (a reader never writes a database into a folder it was pointed at).
     """
     if location.is_server:
         return _open_http(location)
     assert location.path is not None
-    if not create and not location.path.is_dir():
+    if not create and not (location.path / "chroma.sqlite3").is_file():
         raise UserError(
             f"no index at {location.path}; build one with `python -m model index` "
             "or point --chroma-path / --chroma-host at an existing index"
@@ -156,6 +160,38 @@ def _is_auth_failure(err: Exception) -> bool:
     )
 
 
+def _not_authorised(location: ChromaLocation) -> UserError:
+    given = "was refused" if location.token else "is missing"
+    return UserError(
+        f"{location.describe()} refused the request (not authorised): the token in "
+        f"{TOKEN_ENV} {given}; set it to the token the server's proxy expects"
+    )
+
+
+@contextlib.contextmanager
+def index_failures(location: ChromaLocation) -> Iterator[None]:
+    """Turn Chroma's failures inside the block into a ``UserError`` naming ``location``.
+
+    An opened index can still fail: a server that went away or stopped accepting the token, a
+    folder whose files are damaged or were written by another Chroma version.
+    """
+    try:
+        yield
+    except (ChromaError, httpx.HTTPError) as err:
+        if location.is_server and _is_auth_failure(err):
+            raise _not_authorised(location) from err
+        if location.is_server:
+            hint = f"check that it is still running (`chroma run ... --port {location.port}`)"
+        else:
+            hint = (
+                "its files are damaged or from another Chroma version: move the folder aside "
+                "and rebuild it with `python -m model index`"
+            )
+        raise UserError(
+            f"{location.describe()} failed ({type(err).__name__}: {err}); {hint}"
+        ) from err
+
+
 def _open_http(location: ChromaLocation) -> ClientAPI:
     settings = Settings(anonymized_telemetry=False)
     if location.token:
@@ -171,11 +207,7 @@ def _open_http(location: ChromaLocation) -> ClientAPI:
         client.heartbeat()
     except Exception as err:  # connection refused, auth failure, wrong service on the port
         if _is_auth_failure(err):
-            given = "was refused" if location.token else "is missing"
-            raise UserError(
-                f"{location.describe()} refused the request (not authorised): the token in "
-                f"{TOKEN_ENV} {given}; set it to the token the server's proxy expects"
-            ) from err
+            raise _not_authorised(location) from err
         raise UserError(
             f"cannot reach {location.describe()} ({type(err).__name__}: {err}); start it with "
             f"`chroma run --path DIR --host {location.host} --port {location.port}`"

@@ -17,7 +17,8 @@ Search paths: a query without a filter goes to Chroma's HNSW graph (tuned by ``H
 recall@10 1.00 at 100,000 studies). With ``exact_filters=True`` (the default for the CLI and the
 dashboard) a filtered query is exact, scored in memory over a snapshot of the collection
 (``model.index.snapshot``); otherwise Chroma filters inside its own search (slower at scale, and
-approximate: recall@10 0.99 at 100,000 studies).
+approximate: recall@10 0.99 at 100,000 studies), except for filters with ``$ne`` / ``$nin``,
+which Chroma would let match studies without the field (``model.index.filters.negates``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from chromadb.api.models.Collection import Collection
 from chromadb.errors import NotFoundError
 
 from model.errors import CheckpointError, UserError
-from model.index.filters import Where, normalize_where
+from model.index.filters import Where, negates, normalize_where
 from model.index.snapshot import CollectionSnapshot
 
 log = logging.getLogger(__name__)
@@ -226,8 +227,9 @@ class EmbeddingIndex:
                 f"study {study_id!r} is not in the index of checkpoint {self.checkpoint[:12]}"
             )
         vector = np.asarray(found["embeddings"][0], dtype=np.float32)
-        hits = self.search_vector(vector, k=check_k(k) + 1, where=where)
-        others = [hit for hit in hits if hit.study_id != study_id][: check_k(k)]
+        k = check_k(k)
+        hits = self._search_vector(vector, k + 1, where)  # one more: the study itself
+        others = [hit for hit in hits if hit.study_id != study_id][:k]
         return [
             SearchHit(i + 1, h.study_id, h.similarity, h.impression, h.metadata)
             for i, h in enumerate(others)
@@ -238,7 +240,9 @@ class EmbeddingIndex:
 
         Fewer than ``k`` hits come back when fewer studies are indexed or match the filter.
         """
-        k = check_k(k)
+        return self._search_vector(vector, check_k(k), where)
+
+    def _search_vector(self, vector: np.ndarray, k: int, where: Any) -> list[SearchHit]:
         where = normalize_where(where)
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         collection = self.collection()
@@ -252,7 +256,7 @@ class EmbeddingIndex:
         if maybe_empty and collection.count() == 0:
             return []
         vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
-        if where is not None and self.exact_filters:
+        if where is not None and (self.exact_filters or negates(where)):
             return self._search_snapshot(collection, vector, k, where)
         return self._search_chroma(collection, vector, k, where)
 

@@ -6,8 +6,8 @@ logical ``$and`` / ``$or`` over field conditions ``$eq $ne $gt $gte $lt $lte $in
 ``normalize_where`` checks every field and value against ``FIELD_TYPES`` and rewrites the filter
 into one canonical form (``{field: {op: value}}``, several top-level fields joined by ``$and``),
 so a typo gives a message naming the field instead of an empty result. ``evaluate_where`` applies a
-canonical filter to a metadata table, with the same meaning as Chroma (a study without the field
-never matches), for exact filtered search.
+canonical filter to a metadata table for exact filtered search: a study without the field never
+matches, as in Chroma, except that Chroma lets ``$ne`` / ``$nin`` match it (see ``negates``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ FIELD_TYPES: dict[str, type] = {
 }
 COMPARISONS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")
 MEMBERSHIP = ("$in", "$nin")
+NEGATIONS = ("$ne", "$nin")
 LOGICAL = ("$and", "$or")
 
 Where = dict[str, Any]
@@ -125,6 +126,20 @@ def _coerce(field: str, kind: type, value: Any, path: str) -> Any:
         if float(value).is_integer():
             return int(value)
     raise UserError(f"{path}: {field!r} holds {kind.__name__} values, got {value!r}")
+
+
+def negates(where: Where | None) -> bool:
+    """Whether a canonical filter uses ``$ne`` or ``$nin`` anywhere.
+
+    Chroma lets those match a study *without* the field (e.g. an unlabelled finding);
+    ``evaluate_where`` does not, so such filters must be evaluated by ``evaluate_where``.
+    """
+    if where is None:
+        return False
+    ((key, value),) = where.items()
+    if key in LOGICAL:
+        return any(negates(child) for child in value)
+    return next(iter(value)) in NEGATIONS
 
 
 def evaluate_where(where: Where | None, metadata: pd.DataFrame) -> np.ndarray:
