@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from PIL import Image
 
 from dashboard.jobs import model_command
 from dashboard.settings import Settings, position_of
@@ -32,12 +33,18 @@ class EvaluationOutputs:
     images: list[Path] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     reports: list[Path] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # "name: why" of files left out
 
     def key_figures(self) -> pd.DataFrame:
-        """The headline table of the summary (``model.evaluation.headline``); empty without one."""
+        """The headline table of the summary (``model.evaluation.headline``); empty without one,
+        or when the summary is not in the shape this version writes (noted in ``unreadable``)."""
         results = self.summary.get("results")
         records = [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
-        return headline(records)
+        try:
+            return headline(records)
+        except (KeyError, TypeError, ValueError) as err:
+            self.unreadable.append(f"summary.json: no headline ({type(err).__name__}: {err})")
+            return pd.DataFrame()
 
 
 def evaluation_command(
@@ -92,14 +99,22 @@ def list_evaluations(settings: Settings) -> list[Path]:
 
 
 def read_outputs(folder: Path) -> EvaluationOutputs:
-    """Load every table, figure, summary and report of one evaluation folder."""
+    """Load every table, figure, summary and report of one evaluation folder; a file that cannot
+    be read (damaged, not UTF-8, another shape) is left out and named in ``unreadable``."""
     outputs = EvaluationOutputs(folder=folder)
     for path in sorted(folder.rglob("*.csv")):
+        name = str(path.relative_to(folder))
         try:
-            outputs.tables[str(path.relative_to(folder))] = pd.read_csv(path)
-        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
-            continue
-    outputs.images = sorted(folder.rglob("*.png"))
+            outputs.tables[name] = pd.read_csv(path)
+        except (OSError, ValueError) as err:  # ParserError, EmptyDataError, UnicodeDecodeError
+            outputs.unreadable.append(f"{name}: {_why(err)}")
+    for path in sorted(folder.rglob("*.png")):
+        try:
+            with Image.open(path) as image:
+                image.verify()
+            outputs.images.append(path)
+        except (OSError, ValueError, SyntaxError) as err:  # what PIL raises for damaged files
+            outputs.unreadable.append(f"{path.relative_to(folder)}: {_why(err)}")
     outputs.reports = sorted(
         [*folder.rglob("*.md"), *folder.rglob("*.html"), *folder.rglob("*.pdf")]
     )
@@ -107,10 +122,16 @@ def read_outputs(folder: Path) -> EvaluationOutputs:
     if summary.is_file():
         try:
             loaded = json.loads(summary.read_text(encoding="utf-8"))
-        except ValueError:
+        except (OSError, ValueError) as err:
+            outputs.unreadable.append(f"summary.json: {_why(err)}")
             loaded = {}
         outputs.summary = loaded if isinstance(loaded, dict) else {}
     return outputs
+
+
+def _why(err: BaseException) -> str:
+    text = str(err).splitlines()[0] if str(err) else ""
+    return f"{type(err).__name__}: {text}"[:160]
 
 
 def zip_folder(folder: Path) -> bytes:

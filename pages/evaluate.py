@@ -103,6 +103,11 @@ def results_section() -> None:
             key=f"dl-{report}",
         )
     key_figures = outputs.key_figures()
+    if outputs.unreadable:
+        st.warning(
+            "Some files of this evaluation cannot be read and are left out; run the evaluation "
+            "again to rewrite them:\n\n" + "\n".join(f"- {item}" for item in outputs.unreadable)
+        )
     if not key_figures.empty:
         st.subheader("Headline")
         st.dataframe(key_figures, hide_index=True, key="ev-headline")

@@ -3,6 +3,7 @@ cases, a case opens with its cine views, the map renders, runs are listed."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from dashboard_fixtures import tiny_data_root
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from dashboard.runs import preset_defaults
@@ -175,5 +177,31 @@ def test_evaluate_page_leads_with_the_headline_of_a_finished_evaluation(app, dat
         (folder / "summary.json").write_text("[1, 2]")  # not a summary: no headline, no error
         at = app("pages/evaluate.py")
         assert not any("figure" in d.value.columns for d in at.dataframe)
+    finally:
+        shutil.rmtree(data_root / "evaluations")
+
+
+def test_one_damaged_evaluation_file_is_named_and_the_rest_still_shows(app, data_root) -> None:
+    folder = data_root / "evaluations" / "eval-damaged"
+    plots = folder / "internal" / "plots"
+    plots.mkdir(parents=True)
+    (folder / "internal" / "zeroshot.csv").write_text("model,Label,AUC\nm,LGE,0.9\n")
+    (folder / "internal" / "probe.csv").write_bytes(
+        "model,Label\nm,Vergr\xf6\xdferung\n".encode("latin-1")
+    )
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8)).save(buffer, format="PNG")
+    (plots / "roc_m.png").write_bytes(buffer.getvalue())
+    (plots / "fewshot_m.png").write_bytes(buffer.getvalue()[:40])  # cut short
+    result = {"model": "m", "site": "internal", "zeroshot": [{"label_key": "lge", "auc": "high"}]}
+    (folder / "summary.json").write_text(json.dumps({"results": [result]}))
+    try:
+        at = app("pages/evaluate.py")
+        assert not at.exception
+        [warning] = at.warning
+        for name in ("internal/probe.csv", "internal/plots/fewshot_m.png", "summary.json"):
+            assert f"- {name}: " in warning.value
+        assert "internal/zeroshot.csv" in [t.value for t in at.markdown if "zeroshot" in t.value][0]
+        assert len(at.get("image")) == 1  # the readable figure; the damaged one left out
     finally:
         shutil.rmtree(data_root / "evaluations")
