@@ -56,14 +56,15 @@ def ask() -> CaseQuery | None:
     return CaseQuery(like=like, filters=chosen)
 
 
-def show(results) -> None:
+def show(results, query: CaseQuery) -> None:
     if results.missing is not None:
         show_empty_state(results.missing, studio)
     if results.notice:
         st.warning(results.notice, icon=":material/warning:")
     ranked = results.table
     if ranked.empty:
-        st.warning("No study matches the filters.")
+        other = " other" if query.like is not None else ""  # the example itself is never a match
+        st.warning(f"No{other} study matches the filters.")
         st.caption(f"Searched with the {results.backend}")
         return
     pages = -(-len(ranked) // PER_PAGE)
@@ -83,4 +84,4 @@ def show(results) -> None:
 with page_guard(studio):
     query = ask()
     if query is not None:
-        show(search_cases(studio, query))
+        show(search_cases(studio, query), query)
