@@ -167,6 +167,50 @@ def test_killed_index_reruns_without_duplicates(tmp_path: Path) -> None:
     assert set(ids) == set(CMRDataset.open(data).ids())
 
 
+def test_ctrl_c_while_indexing_stops_cleanly_and_the_rerun_completes(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group: the index command and its writer child."""
+    from model.data.dataset import CMRDataset
+    from model.embed import cached_study_embeddings
+
+    checkpoint = shared_tiny_checkpoint()[1]
+    data = make_tiny_dataset(tmp_path / "data", n=120, seed=3)
+    cached_study_embeddings(checkpoint, CMRDataset.open(data))  # the child only upserts
+    chroma, progress, log = tmp_path / "chroma", tmp_path / "progress.json", tmp_path / "ix.log"
+    args = ["index", "--checkpoint", str(checkpoint), "--data", str(data)]
+    args += ["--chroma-path", str(chroma)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CMR_PROGRESS_FILE": str(progress)}
+    with open(log, "wb") as handle:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "model", *args, "--batch-size", "1"],
+            cwd=ROOT,
+            env=env,
+            stdout=handle,
+            stderr=handle,
+            start_new_session=True,  # its own process group, as a terminal's foreground job
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+    try:
+        deadline = time.monotonic() + 300
+        while _progress_done(progress, "index") < 5 and proc.poll() is None:
+            assert time.monotonic() < deadline, "never started writing the index"
+            time.sleep(0.02)
+        assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=120)  # it used to wait for its dead writer child forever
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+    output = log.read_text(errors="replace")
+    assert code == 130, output[-2000:]
+    assert "Traceback" not in output and "leaked" not in output and "interrupted" in output
+    assert cli_main(args) == 0
+    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
+    collection = EmbeddingIndex(open_client(ChromaLocation(path=chroma)), fingerprint).collection()
+    ids = collection.get(include=[])["ids"]
+    assert len(ids) == len(set(ids)) == 120
+
+
 class _FillingDisk:
     """A file whose large writes stop half-way with ENOSPC, like a disk that fills up."""
 
