@@ -25,6 +25,7 @@ from pathlib import Path
 
 from model.atomic import atomic_write_json
 from model.errors import UserError
+from model.output_path import check_output_path
 from model.progress import stage_prefix
 from model.schema import DatasetPaths
 from model.workers import usable_cpus
@@ -173,6 +174,7 @@ def _steps(options: DemoOptions, layout: DemoLayout) -> list[tuple[str, Callable
 
 def build_demo(options: DemoOptions) -> DemoLayout:
     """Build (or finish building) the demo under ``options.root``; returns its layout."""
+    check_output_path(options.root, "--root", folder=True)
     layout = DemoLayout(options.root.resolve())
     steps = _steps(options, layout)
     for number, (name, done, commands) in enumerate(steps, start=1):

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 
 from model.atomic import atomic_write_with
 from model.errors import DataError, UserError
+from model.output_path import check_output_path
 from model.progress import Progress
 from model.schema import DatasetPaths
 
@@ -239,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--out {args.out} must end in .npz or .parquet")
     if args.batch_size <= 0:
         raise UserError("--batch-size must be > 0")
+    check_output_path(args.out, "--out", folder=False)
     ds = CMRDataset.open(args.data)
     device = resolve_device(args.device)
     embeddings = cached_study_embeddings(

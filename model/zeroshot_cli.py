@@ -19,6 +19,7 @@ import pandas as pd
 from model.atomic import atomic_write_with
 from model.errors import UserError
 from model.labels import labels_by_study
+from model.output_path import check_output_path
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 from model.zeroshot import finding_metrics, score_diagnoses, score_findings
 
@@ -52,6 +53,11 @@ def evaluate_by_site(
     return out
 
 
+def metrics_path(out: Path) -> Path:
+    """``<out stem>_metrics.csv`` beside the probabilities CSV ``out``."""
+    return out.with_name(f"{out.stem}_metrics.csv")
+
+
 def run(args: argparse.Namespace) -> int:
     from model.data.dataset import CMRDataset
     from model.embed import cached_study_embeddings, embed_texts
@@ -60,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out.suffix != ".csv":
         raise UserError(f"--out {args.out} must be a .csv file")
+    check_output_path(args.out, "--out", folder=False)
+    if args.labels:
+        check_output_path(metrics_path(args.out), "the metrics file", folder=False)
     prompt_set = PromptSet.load(args.prompts)
     ds = CMRDataset.open(args.data)
     labels = labels_by_study(args.labels, ds.linkage()) if args.labels else None
@@ -81,11 +90,10 @@ def run(args: argparse.Namespace) -> int:
     log.info("wrote zero-shot probabilities of %d studies to %s", len(ids), args.out)
     if labels is not None:
         metrics = evaluate_by_site(findings, labels, studies["site"], args.checkpoint.name)
-        metrics_path = args.out.with_name(f"{args.out.stem}_metrics.csv")
-        atomic_write_with(metrics_path, lambda tmp: metrics.to_csv(tmp, index=False))
+        atomic_write_with(metrics_path(args.out), lambda tmp: metrics.to_csv(tmp, index=False))
         shown = metrics[["site", "Label", "AUC", "Accuracy", "F1-score", "n"]]
         log.info(
             "zero-shot finding metrics:\n%s", shown.to_string(index=False, float_format="%.3f")
         )
-        log.info("wrote %s", metrics_path)
+        log.info("wrote %s", metrics_path(args.out))
     return 0

@@ -24,6 +24,7 @@ import pandas as pd
 
 from model.atomic import atomic_write_json, atomic_write_text
 from model.errors import UserError
+from model.output_path import check_output_path
 from model.progress import Progress
 from model.schema import DIAGNOSES, FINDINGS
 from sample_data.sites import SITE_PROFILES, get_site
@@ -49,7 +50,8 @@ class GenerateSummary:
 
 def _prepare_partial(out: Path, run: dict) -> Path:
     """``DIR.partial`` for this run: resumed when the same run was interrupted, else fresh."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    check_output_path(out, "output folder", folder=True)
+    if out.exists() and any(out.iterdir()):
         raise UserError(f"output folder {out} already exists and is not empty; choose a new one")
     partial = out.with_name(out.name + ".partial")
     run_file = partial / RUN_FILE

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
+from tiny_dataset import shared_tiny_checkpoint
 
-from model.cli import COMMANDS, build_parser
+from model.cli import COMMANDS, build_parser, main
 from model.demo import DemoLayout, DemoOptions, _train_argv
 from model.workers import usable_cpus
 
@@ -36,3 +38,41 @@ def test_the_demo_run_logs_val_auc_with_the_generated_labels(tmp_path: Path) -> 
     assert "--resume" not in argv
     layout.run.mkdir(parents=True)
     assert _train_argv(DemoOptions(root=tmp_path), layout)[-1] == "--resume"
+
+
+def _blocked_outputs(tmp: Path) -> list[tuple[list[str], str]]:
+    """Commands whose output path has a file (or a folder) in the way, and the message expected."""
+    data, checkpoint = shared_tiny_checkpoint()
+    afile = tmp / "afile"
+    afile.write_text("not a folder")
+    (tmp / "folder.npz").mkdir()
+    (tmp / "folder.csv").mkdir()
+    read = ["--checkpoint", str(checkpoint), "--data", str(data)]
+    under = f"{afile} is a file"
+    return [
+        (["train", "--data", str(data), "--out", str(afile / "run")], under),
+        ([*["embed", *read], "--out", str(tmp / "folder.npz")], "is a folder"),
+        ([*["embed", *read], "--out", str(afile / "e.npz")], under),
+        ([*["zeroshot", *read], "--out", str(tmp / "folder.csv")], "is a folder"),
+        (
+            [*["evaluate", *read], "--labels", str(data / "labels.csv"), "--out", str(afile)],
+            "a file",
+        ),
+        (["ingest", str(tmp), "--out", str(afile)], "a file"),
+        (["generate", "--out", str(afile / "raw"), "--studies", "1"], under),
+        (["demo", "--root", str(afile)], "a file"),
+        (["index", *read, "--chroma-path", str(afile)], "a file"),
+    ]
+
+
+def test_an_output_path_in_the_way_is_one_line_before_any_work(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for argv, message in _blocked_outputs(tmp_path):
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            assert main(argv) == 2, argv
+        assert message in caplog.text, (argv, caplog.text)
+        assert "Traceback" not in caplog.text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "folder.csv", "folder.npz"]
+    assert not list((tmp_path / "folder.npz").iterdir())

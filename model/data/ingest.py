@@ -33,6 +33,7 @@ from model.data.study import StudyTensor, build_study
 from model.data.time_limit import STUDY_SECONDS, time_limit
 from model.data.views import ViewMap
 from model.errors import DataError
+from model.output_path import check_output_path
 from model.progress import Progress
 from model.labels import KEY, label_rows
 from model.schema import DatasetPaths
@@ -261,6 +262,7 @@ def ingest(
         raise DataError(f"source folder {src} does not exist or is not a folder")
     if frames < 1 or size < 8 or fov_mm <= 0:
         raise DataError("--frames must be >= 1, --size >= 8 and --fov-mm > 0")
+    check_output_path(out, "dataset folder", folder=True)
     grid = GridConfig(frames=frames, size=size, fov_mm=fov_mm)
     base = _StudyTask("", str(out), grid, ViewMap.load(view_map))
     impressions = load_impressions(reports) if reports else None

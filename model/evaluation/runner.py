@@ -28,6 +28,7 @@ from model.evaluation.outputs import prepare_out, write_outputs
 from model.evaluation.probes import SplitProbes
 from model.evaluation.site_probes import fit_train_split
 from model.evaluation.suite import SiteResult, SuiteConfig, evaluate_site
+from model.output_path import check_output_path
 from model.progress import Progress
 from model.prompts import PromptSet
 
@@ -147,6 +148,7 @@ def evaluate(request: EvaluationRequest) -> dict[str, Any]:
     cannot be created; partial problems are raised after the outputs are written (see the module
     docstring).
     """
+    check_output_path(request.out, "output folder", folder=True)
     prompts = PromptSet.load(request.prompts)
     labels = load_labels(list(request.labels))
     prepare_out(request.out)

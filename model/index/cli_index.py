@@ -35,6 +35,7 @@ from model.index.fresh_process import run_in_fresh_process
 from model.index.records import IndexRecords, build_records, read_labels
 from model.index.writer import UpsertReport, upsert_records
 from model.index.writer_lock import WriterLock
+from model.output_path import check_output_path
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
     location = resolve_location(
         args.chroma_path, args.chroma_host, args.chroma_port, default_chroma_path(args.data[0])
     )
+    if not location.is_server:
+        check_output_path(location.path, "index folder", folder=True)
     fingerprint = read_checkpoint_meta(args.checkpoint).fingerprint
     device = str(resolve_device(args.device))
     lock = (

@@ -19,6 +19,7 @@ from typing import Any
 
 from model.atomic import atomic_write_json, atomic_write_text
 from model.errors import UserError
+from model.output_path import check_output_path
 
 STATES: tuple[str, ...] = ("queued", "running", "finished", "failed", "stopped")
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -70,8 +71,7 @@ class RunFolder:
 
     def prepare(self, resume: bool) -> None:
         """Create the folder; refuse to overwrite a finished or running run unless resuming."""
-        if self.root.exists() and not self.root.is_dir():
-            raise UserError(f"run folder {self.root} exists and is not a folder")
+        check_output_path(self.root, "run folder", folder=True)
         if not resume and self.last_checkpoint.exists():
             raise UserError(
                 f"run folder {self.root} already holds a run (last.pt); "
