@@ -28,8 +28,11 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> CMRDataset:
 def test_open_refuses_what_is_not_a_dataset(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         CMRDataset.open(tmp_path / "nope")
-    with pytest.raises(DataError, match="not a dataset"):
+    with pytest.raises(DataError, match="not a dataset") as caught:
         CMRDataset.open(tmp_path)
+    # a raw DICOM folder given where a dataset belongs: ingest it, never into itself
+    assert f"ingest {tmp_path} --out DATASET" in str(caught.value)
+    assert f"--out {tmp_path}" not in str(caught.value)
     (tmp_path / "studies.parquet").write_bytes(b"garbage")
     (tmp_path / "dataset.json").write_text("{}")
     with pytest.raises(DataError, match="cannot be read"):

@@ -50,8 +50,9 @@ class CMRDataset:
             raise DataError(f"dataset folder {root} does not exist")
         if not paths.studies.is_file():
             raise DataError(
-                f"{root} is not a dataset (no studies.parquet); create one with "
-                f"`python -m model ingest SRC --out {root}`"
+                f"{root} is not a dataset (no studies.parquet); if it holds DICOM or NIfTI "
+                f"studies, ingest them first with `python -m model ingest {root} --out DATASET` "
+                "and give DATASET instead"
             )
         try:
             studies = pd.read_parquet(paths.studies)
