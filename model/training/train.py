@@ -193,7 +193,10 @@ def train(options: TrainOptions) -> TrainResult:
         barrier(ctx)
         with stop_requests() as flag:
             trainer = Trainer(options, preset, ctx, stop_flag=flag)
-            return trainer.run()
+            try:
+                return trainer.run()
+            finally:
+                trainer.folder.unlock()
     finally:
         shutdown(ctx)
 
