@@ -256,6 +256,12 @@ def test_studies_without_reports_are_left_out_and_none_at_all_is_refused(
         train(replace(options, out=tmp_path / "none", device="cpu"))
     assert not (tmp_path / "none" / "last.pt").exists()
 
+    studies.loc[train_rows, "split"] = "val"  # reports everywhere, but no train split at all
+    studies.to_parquet(data / "studies.parquet", index=False)
+    with pytest.raises(DataError, match="0 train studies") as caught:
+        train(replace(options, out=tmp_path / "none", device="cpu"))
+    assert "--reports" not in str(caught.value)
+
 
 def test_compile_option_compiles_the_video_tower_once(
     tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -55,9 +55,10 @@ class Trainer:
         self.val_ids, _ = self.ds.reported_ids("val")
         self.val_set = ValSet(self.ds, self.val_ids, self.cfg.frames, self.cfg.image_size)
         if len(self.train_ids) < 2:
+            hint = "Ingest with --reports CSV to attach them." if blank else "Ingest more studies."
             raise DataError(
                 f"{options.data} has {len(self.train_ids)} train studies with a report impression "
-                f"({blank} blank); training needs >= 2. Ingest with --reports CSV to attach them."
+                f"({blank} blank); training needs >= 2. {hint}"
             )
         if blank:
             log.warning("%d train studies have no report impression; they are left out", blank)
