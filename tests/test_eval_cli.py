@@ -178,8 +178,8 @@ def test_an_output_path_that_cannot_be_a_folder_is_refused_before_any_work(
     with caplog.at_level(logging.INFO):
         assert _evaluate(tiny, blocker) == 2
         assert _evaluate(tiny, blocker / "eval") == 2
-    assert f"output folder {blocker} exists and is not a folder" in caplog.text
-    assert f"cannot create the output folder {blocker / 'eval'}" in caplog.text
+    assert f"output folder {blocker} is a file, not a folder" in caplog.text
+    assert f"output folder {blocker / 'eval'} cannot be created: {blocker} is a file" in caplog.text
     assert "studies evaluated" not in caplog.text  # refused before any site was opened
     assert blocker.read_text() == "not a folder"
 

@@ -82,10 +82,10 @@ def _figures(out: Path, result: SiteResult) -> tuple[list[Path], list[Path]]:
 
 def prepare_out(out: Path) -> None:
     """Create the output folder, or raise UserError naming why it cannot hold the outputs (run
-    before the evaluation, so a bad path fails at once rather than after every model ran)."""
+    before the evaluation, so a bad path fails at once rather than after every model ran).
+
+    A file in the folder's way is caught before, by ``model.output_path.check_output_path``."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"output folder {out} exists and is not a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
