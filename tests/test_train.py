@@ -148,27 +148,6 @@ def test_refuses_to_overwrite_a_run_without_resume(full_run, tiny_data: Path, pr
         train(TrainOptions(data=tiny_data, out=out, preset=str(preset), device="cpu"))
 
 
-def test_a_run_folder_in_use_by_another_training_is_refused(
-    full_run, tiny_data: Path, preset: Path, tmp_path: Path
-) -> None:
-    out = tmp_path / "busy"
-    shutil.copytree(full_run[0], out)
-    metrics = (out / "metrics.jsonl").read_bytes()
-    running = RunFolder(out)
-    running.prepare(resume=True)  # what a training process holds while it runs
-    resume = TrainOptions(tiny_data, out, str(preset), resume=True, max_steps=5, device="cpu")
-    fresh = TrainOptions(tiny_data, tmp_path / "fresh", str(preset), max_steps=1, device="cpu")
-    try:
-        for options in (resume, replace(resume, out=out, resume=False)):
-            with pytest.raises(UserError, match="another training process"):
-                train(options)
-        assert (out / "metrics.jsonl").read_bytes() == metrics
-        assert train(fresh).step == 1  # other run folders are not affected
-    finally:
-        running.unlock()
-    assert train(resume).step == 5
-
-
 def test_grad_checkpointing_and_compile_flags_reach_the_model(
     tiny_data: Path, preset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

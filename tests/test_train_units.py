@@ -81,7 +81,6 @@ def test_run_folder_status_metrics_and_refusal(tmp_path: Path) -> None:
     folder.truncate_metrics_after(2)
     assert [r["step"] for r in folder.read_metrics()] == [1, 2]
     folder.last_checkpoint.write_bytes(b"x")
-    folder.unlock()  # the run ended
     with pytest.raises(UserError, match="--resume"):
         RunFolder(tmp_path / "run").prepare(resume=False)
     with pytest.raises(UserError, match="cannot resume"):

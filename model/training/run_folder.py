@@ -3,15 +3,11 @@
 ``config.json`` (the resolved preset and command line), ``status.json`` (state, epoch, step, ETA,
 pid, message), ``metrics.jsonl`` (one JSON object per event), ``train.log`` (the run's log lines),
 ``last.pt`` and ``best.pt``. Status and config are replaced atomically; metrics are appended one
-complete line at a time, so a reader never sees half a record. A training process holds an
-exclusive lock on ``.train.lock`` in the folder while it runs (the kernel drops it when the
-process ends, killed or not), so a second ``train`` on the same folder stops at once instead of
-writing the same checkpoints and metrics.
+complete line at a time, so a reader never sees half a record.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import math
@@ -26,7 +22,6 @@ from model.errors import UserError
 from model.output_path import check_output_path
 
 STATES: tuple[str, ...] = ("queued", "running", "finished", "failed", "stopped")
-_LOCK_FILE = ".train.lock"
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -44,7 +39,6 @@ class RunFolder:
     root: Path
     _status: dict[str, Any] = field(default_factory=dict)
     _log_handler: logging.Handler | None = None
-    _lock_fd: int | None = None
 
     @property
     def config_path(self) -> Path:
@@ -76,43 +70,18 @@ class RunFolder:
         return self.best_checkpoint if self.best_checkpoint.exists() else self.last_checkpoint
 
     def prepare(self, resume: bool) -> None:
-        """Create and lock the folder (``unlock`` releases it); refuse a folder another training
-        process holds, and a finished or stopped run unless resuming."""
+        """Create the folder; refuse to overwrite a finished or running run unless resuming."""
         check_output_path(self.root, "run folder", folder=True)
-        if resume and not self.last_checkpoint.exists():
-            raise UserError(f"cannot resume: {self.last_checkpoint} does not exist")
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._lock()
         if not resume and self.last_checkpoint.exists():
-            self.unlock()
             raise UserError(
                 f"run folder {self.root} already holds a run (last.pt); "
                 "pass --resume to continue it or choose another --out"
             )
+        if resume and not self.last_checkpoint.exists():
+            raise UserError(f"cannot resume: {self.last_checkpoint} does not exist")
+        self.root.mkdir(parents=True, exist_ok=True)
         if not resume and self.metrics_path.exists():
             self.metrics_path.unlink()
-
-    def _lock(self) -> None:
-        fd = os.open(self.root / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-            os.close(fd)
-            raise UserError(
-                f"run folder {self.root} is in use by another training process (pid {holder}); "
-                "wait for it to finish or stop it, or choose another --out"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
-        self._lock_fd = fd
-
-    def unlock(self) -> None:
-        """Release the folder ``prepare`` locked (no-op when this process holds no lock)."""
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
 
     def write_config(self, config: dict[str, Any]) -> None:
         atomic_write_json(self.config_path, config)

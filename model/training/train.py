@@ -193,10 +193,7 @@ def train(options: TrainOptions) -> TrainResult:
         barrier(ctx)
         with stop_requests() as flag:
             trainer = Trainer(options, preset, ctx, stop_flag=flag)
-            try:
-                return trainer.run()
-            finally:
-                trainer.folder.unlock()
+            return trainer.run()
     finally:
         shutdown(ctx)
 
