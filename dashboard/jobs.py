@@ -250,6 +250,23 @@ def process_alive(pid: int, proc_start: Any = None) -> bool:
     return proc_start is None or len(fields) <= 19 or fields[19] == str(proc_start)
 
 
+def process_started(pid: int) -> float | None:
+    """When ``pid`` started (seconds since the epoch, within a second), or None if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, StopIteration, IndexError, ValueError):
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    if len(fields) <= 19:
+        return None
+    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
 def _reap(pid: int) -> None:
     """Collect the exit status of a child this process started (no zombies left behind)."""
     proc = _CHILDREN.get(pid)
