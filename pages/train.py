@@ -149,7 +149,8 @@ def run_detail(run: Path) -> None:
         if job is None or not job.running:
             st.error("This run was not started from this dashboard; stop it where it was launched.")
         else:
-            studio.jobs.cancel(job.id)
+            with st.spinner("Stopping after the current step (saving last.pt)…"):
+                studio.jobs.cancel(job.id)
             st.rerun()
     if buttons[1].button("Resume", disabled=running or not (run / "last.pt").exists()):
         dataset = (
