@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from model import demo
 from model.cli import COMMANDS, build_parser
 from model.demo import DemoLayout, DemoOptions, _train_argv
+from model.errors import UserError
 from model.workers import usable_cpus
 
 
@@ -36,3 +39,30 @@ def test_the_demo_run_logs_val_auc_with_the_generated_labels(tmp_path: Path) -> 
     assert "--resume" not in argv
     layout.run.mkdir(parents=True)
     assert _train_argv(DemoOptions(root=tmp_path), layout)[-1] == "--resume"
+
+
+def test_a_demo_whose_training_was_stopped_stops_before_indexing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = DemoLayout(tmp_path)
+    for site in ("internal", "external"):
+        layout.raw(site).mkdir(parents=True)
+        (layout.raw(site) / "reports.csv").write_text("accession_number,report\n")
+        (layout.raw(site) / "labels.csv").write_text("accession_number\n")
+        layout.dataset(site).mkdir(parents=True)
+        (layout.dataset(site) / "studies.parquet").write_bytes(b"")
+    ran: list[str] = []
+
+    def stopped_by_ctrl_c(module: str, argv: list[str]) -> int:
+        ran.append(module)
+        if module == "model.training.train":  # SIGINT: the run stops after its step, exit 0
+            layout.run.mkdir(parents=True)
+            layout.checkpoint.write_bytes(b"checkpoint")
+            (layout.run / "status.json").write_text(json.dumps({"state": "stopped"}))
+        return 0
+
+    monkeypatch.setattr(demo, "run_command", stopped_by_ctrl_c)
+    with pytest.raises(UserError, match="run the demo again"):
+        demo.build_demo(DemoOptions(root=tmp_path, workers=1))
+    assert ran == ["model.training.train"]
+    assert not layout.is_built()
