@@ -220,6 +220,18 @@ def resume_command(
     return _launcher(with_val_labels(args, dataset), gpus)
 
 
+def trained_on(run: Path) -> Path | None:
+    """The dataset ``run`` trains on (config.json's ``data``), None when unknown or gone: a
+    resume on any other dataset is refused."""
+    try:
+        data = json.loads((run / "config.json").read_text(encoding="utf-8")).get("data")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(data, str) or not (Path(data) / "studies.parquet").is_file():
+        return None
+    return Path(data).resolve()
+
+
 def ran_out_of_gpu_memory(status: dict[str, Any]) -> bool:
     """Whether the run's last message says a step ran out of GPU memory."""
     return str(status.get("message", "")).startswith(OutOfDeviceMemory.PREFIX)

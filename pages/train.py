@@ -24,6 +24,7 @@ from dashboard.runs import (
     resume_command,
     run_state,
     runs_table,
+    trained_on,
 )
 from dashboard.settings import position_of
 from dashboard.ui import job_panel, launch, page_guard, page_header
@@ -153,7 +154,7 @@ def run_detail(run: Path) -> None:
                 studio.jobs.cancel(job.id)
             st.rerun()
     if buttons[1].button("Resume", disabled=running or not (run / "last.pt").exists()):
-        dataset = (
+        dataset = trained_on(run) or (
             Path(job.outputs["dataset"])
             if job and job.outputs.get("dataset")
             else studio.dataset_path()
