@@ -37,6 +37,9 @@ from model.progress import PROGRESS_ENV
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _CHILDREN: dict[int, subprocess.Popen] = {}
 _CANCEL_GRACE_S = 3.0
+# A training run stops after its current step (validation and last.pt included when it ends an
+# epoch): killing it sooner loses the steps since its last epoch and leaves it "crashed".
+_STOP_GRACE_S = {"train": 60.0}
 ACTIVE_STATES = ("running",)
 
 
@@ -176,7 +179,8 @@ class JobManager:
         return job
 
     def cancel(self, job_id: str) -> Job:
-        """Stop a running job: SIGTERM to its own process group, SIGKILL after a short grace."""
+        """Stop a running job: SIGTERM to its own process group, SIGKILL after a grace (short,
+        or as long as a training run may need to finish its step and save ``last.pt``)."""
         job = self.get(job_id)
         if not job.running:
             return job
@@ -184,7 +188,7 @@ class JobManager:
         atomic_write_json(job.folder / "job.json", info)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(job.pid, signal.SIGTERM)
-        deadline = time.monotonic() + _CANCEL_GRACE_S
+        deadline = time.monotonic() + _STOP_GRACE_S.get(job.kind, _CANCEL_GRACE_S)
         while time.monotonic() < deadline and process_alive(job.pid, info.get("proc_start")):
             time.sleep(0.05)
         if process_alive(job.pid, info.get("proc_start")):
@@ -248,6 +252,23 @@ def process_alive(pid: int, proc_start: Any = None) -> bool:
     if fields and fields[0] == "Z":
         return False
     return proc_start is None or len(fields) <= 19 or fields[19] == str(proc_start)
+
+
+def process_started(pid: int) -> float | None:
+    """When ``pid`` started (seconds since the epoch, within a second), or None if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, StopIteration, IndexError, ValueError):
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    if len(fields) <= 19:
+        return None
+    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
 def _reap(pid: int) -> None:

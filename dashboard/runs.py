@@ -15,13 +15,14 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard.jobs import model_command, process_alive
+from dashboard.jobs import model_command, process_alive, process_started
 from dashboard.studies import label_file
 from model.atomic import atomic_write_json
 from model.errors import OutOfDeviceMemory, UserError
 from model.training.run_folder import RunFolder
 
 _VAL_KEYS = ("val_auc", "val_r@1", "val_r@5", "val_r@10")
+_CLOCK_SLACK_S = 2.0  # a process start time read from /proc is exact to about a second
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,22 @@ class TrainForm:
 
 
 def run_state(status: dict[str, Any]) -> str:
-    """The status' state, or ``crashed`` when it claims to run but its process is gone."""
+    """The status' state, or ``crashed`` when it claims to run but its process is gone (or its
+    pid now belongs to a process that started after the run last wrote its status)."""
     state = str(status.get("state") or "unknown")
     pid = status.get("pid")
-    if state in ("running", "queued") and pid and not process_alive(int(pid)):
+    if state in ("running", "queued") and pid and not _writer_alive(int(pid), status):
         return "crashed"
     return state
+
+
+def _writer_alive(pid: int, status: dict[str, Any]) -> bool:
+    if not process_alive(pid):
+        return False
+    started, updated = process_started(pid), status.get("updated")
+    if started is None or not isinstance(updated, int | float):
+        return True
+    return started <= updated + _CLOCK_SLACK_S
 
 
 def read_status(run: Path) -> dict[str, Any]:
@@ -207,6 +218,18 @@ def resume_command(
     if grad_checkpointing:
         args.append("--grad-checkpointing")
     return _launcher(with_val_labels(args, dataset), gpus)
+
+
+def trained_on(run: Path) -> Path | None:
+    """The dataset ``run`` trains on (config.json's ``data``), None when unknown or gone: a
+    resume on any other dataset is refused."""
+    try:
+        data = json.loads((run / "config.json").read_text(encoding="utf-8")).get("data")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(data, str) or not (Path(data) / "studies.parquet").is_file():
+        return None
+    return Path(data).resolve()
 
 
 def ran_out_of_gpu_memory(status: dict[str, Any]) -> bool:

@@ -98,7 +98,8 @@ def _job_body(jobs: JobManager, job: Job) -> None:
         head.markdown(f"{icon} **{job.title}** — {job.state}")
         if job.running:
             if button.button("Cancel", key=f"cancel-{job.id}"):
-                jobs.cancel(job.id)
+                with st.spinner("Cancelling…"):
+                    jobs.cancel(job.id)
                 st.rerun(scope="app")
             progress = job.progress
             fraction = progress.get("fraction")

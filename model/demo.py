@@ -186,6 +186,10 @@ def build_demo(options: DemoOptions) -> DemoLayout:
             for module, argv in commands:
                 if run_command(module, argv) != 0:
                     raise UserError(f"demo step {name} failed; see the log above, then rerun")
+        if name == "train" and not done():  # stopped (Ctrl-C, SIGTERM): no index of half a run
+            raise UserError(
+                "demo training stopped before it finished; run the demo again to continue"
+            )
     atomic_write_json(layout.ready_marker, {"checkpoint": str(layout.checkpoint)})
     log.info("demo ready: checkpoint %s", layout.checkpoint)
     return layout

@@ -24,6 +24,7 @@ from dashboard.runs import (
     resume_command,
     run_state,
     runs_table,
+    trained_on,
 )
 from dashboard.settings import position_of
 from dashboard.ui import job_panel, launch, page_guard, page_header
@@ -149,10 +150,11 @@ def run_detail(run: Path) -> None:
         if job is None or not job.running:
             st.error("This run was not started from this dashboard; stop it where it was launched.")
         else:
-            studio.jobs.cancel(job.id)
+            with st.spinner("Stopping after the current step (saving last.pt)…"):
+                studio.jobs.cancel(job.id)
             st.rerun()
     if buttons[1].button("Resume", disabled=running or not (run / "last.pt").exists()):
-        dataset = (
+        dataset = trained_on(run) or (
             Path(job.outputs["dataset"])
             if job and job.outputs.get("dataset")
             else studio.dataset_path()

@@ -122,6 +122,41 @@ def test_killed_training_resumes_with_the_uninterrupted_losses(
     assert reference[0].losses == pytest.approx([after[s] for s in sorted(after)], rel=1e-5)
 
 
+def test_sigterm_to_the_process_group_stops_a_run_with_loader_workers(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    # The dashboard's Stop (and systemd, Slurm) signal the whole process group, loader workers
+    # included: the run must still stop after its step, save last.pt and say "stopped".
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=50)
+    run, log = tmp_path / "run", tmp_path / "train.log"
+    args = ["--data", str(tiny_data), "--preset", str(preset), "--out", str(run)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with open(log, "wb") as handle:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "model", "train", *args, "--workers", "2"],
+            cwd=ROOT,
+            env=env,
+            stdout=handle,
+            stderr=handle,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 300
+        while max(_train_losses(run), default=0) < 4 and proc.poll() is None:
+            assert time.monotonic() < deadline, "never reached step 4"
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0, log.read_text(errors="replace")[-2000:]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+    status = RunFolder(run).read_status()
+    assert status["state"] == "stopped", status["message"]
+    assert read_checkpoint_meta(run / "last.pt").step == status["step"] >= 4
+    assert "DataLoader worker" not in log.read_text(errors="replace")
+
+
 def test_killed_ingest_reruns_to_the_full_dataset(tmp_path: Path) -> None:
     src, out, log = tmp_path / "dicom", tmp_path / "dataset", tmp_path / "ingest.log"
     for i in range(24):

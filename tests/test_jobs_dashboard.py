@@ -49,6 +49,26 @@ def test_launched_job_is_tracked_and_cancelled_by_its_pid(manager: JobManager) -
     assert not manager.get(job.id).running
 
 
+def test_a_training_job_is_given_time_to_stop_after_its_step(manager: JobManager) -> None:
+    # SIGTERM asks a run to finish its step and save last.pt; a kill before that leaves it
+    # "crashed" and loses the steps since its last epoch.
+    script = (
+        "import signal, sys, time\n"
+        "def stop(*_):\n"
+        "    time.sleep(4)  # the step ends, last.pt is written\n"
+        "    print('saved last.pt', flush=True)\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, stop)\n"
+        "print('training', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    job = manager.launch("train", [sys.executable, "-c", script])
+    assert _wait(lambda: "training" in manager.get(job.id).log_tail())
+    stopped = manager.cancel(job.id)
+    assert stopped.state == "cancelled" and stopped.returncode == 0
+    assert "saved last.pt" in stopped.log_tail()
+
+
 def test_only_one_job_of_a_kind_runs_at_a_time(manager: JobManager) -> None:
     first = manager.launch("train", SLEEP, title="first run")
     with pytest.raises(UserError, match="already running"):

@@ -276,3 +276,24 @@ def test_saving_prompts_never_overwrites_another_saved_set(data_root: Path) -> N
     at.button(key="zs-save").click().run()  # editing my-prompts itself: saved over it
     assert not at.error, [e.value for e in at.error]
     assert "custom" in saved.read_text() and "lge" in saved.read_text()
+
+
+def test_resume_continues_on_the_dataset_the_run_was_trained_on(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run started from the terminal (no dashboard job) while another dataset is active.
+    trained_on = data_root / "ds" / "tiny"
+    other = make_tiny_dataset(data_root / "ds" / "imported", n=8, seed=1)
+    (data_root / "active.json").write_text(json.dumps({"dataset": str(other)}))
+    run = data_root / "runs" / "from-cli"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"data": str(trained_on)}))
+    (run / "status.json").write_text(json.dumps({"state": "stopped", "epoch": 1, "epochs": 4}))
+    (run / "last.pt").write_bytes(b"")
+    launched = []
+    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args))
+    at = _open("pages/train.py")
+    next(b for b in at.button if b.label == "Resume").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    command = launched[0][2]
+    assert command[command.index("--data") + 1] == str(trained_on)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -202,6 +205,18 @@ def test_evaluation_command_compares_other_checkpoints_only(tmp_path: Path) -> N
 
 def test_run_state_and_eta() -> None:
     assert run_state({"state": "running", "pid": 999_999_999}) == "crashed"
+    # A crashed run's pid taken by a later process (after a restart) is not the run running.
+    later = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = time.time()
+        assert run_state({"state": "running", "pid": later.pid, "updated": started - 60}) == (
+            "crashed"
+        )
+        assert run_state({"state": "running", "pid": later.pid, "updated": started}) == "running"
+        assert run_state({"state": "running", "pid": later.pid}) == "running"
+    finally:
+        later.kill()
+        later.wait()
     assert run_state({"state": "finished"}) == "finished"
     assert format_eta(3725) == "1h 02m" and format_eta(70) == "1m 10s" and format_eta(None) == ""
 

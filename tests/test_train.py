@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -146,6 +147,43 @@ def test_refuses_to_overwrite_a_run_without_resume(full_run, tiny_data: Path, pr
     out, _ = full_run
     with pytest.raises(UserError, match="--resume"):
         train(TrainOptions(data=tiny_data, out=out, preset=str(preset), device="cpu"))
+
+
+def test_a_second_training_of_a_run_in_progress_is_refused_and_stale_temps_cleared(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=2)  # 6 steps
+    out, release = tmp_path / "run", threading.Event()
+    real_loss = Engine.loss_on
+    first: list = []
+
+    def loss_held_at_step_two(self: Engine, batch: dict) -> torch.Tensor:
+        if threading.current_thread() is worker and len(RunFolder(out).read_metrics()) == 1:
+            release.wait(timeout=120)  # the first run is in progress while the others start
+        return real_loss(self, batch)
+
+    monkeypatch.setattr(Engine, "loss_on", loss_held_at_step_two)
+    options = TrainOptions(data=tiny_data, out=out, preset=str(preset), device="cpu")
+    worker = threading.Thread(target=lambda: first.append(train(options)))
+    worker.start()
+    try:
+        while not RunFolder(out).read_metrics():
+            assert worker.is_alive(), "the first run ended early"
+            threading.Event().wait(0.02)
+        for second in (options, replace(options, resume=True)):
+            with pytest.raises(UserError, match="another training process"):
+                train(second)
+    finally:
+        release.set()
+        worker.join()
+    assert first[0].state == "finished"
+    steps = [r["step"] for r in RunFolder(out).read_metrics() if r["kind"] == "train"]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+    stale = out / ".last.pt.k1ll3d.tmp"  # a checkpoint write that a SIGKILL cut short
+    stale.write_bytes(b"half a checkpoint")
+    assert train(replace(options, resume=True, epochs=3)).step == 9
+    assert not stale.exists()
 
 
 def test_grad_checkpointing_and_compile_flags_reach_the_model(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -224,8 +225,20 @@ class Engine:
             generator=torch.Generator().manual_seed(len(batches) * 7919 + start),
             pin_memory=self.ctx.device.type == "cuda",
             persistent_workers=False,
+            worker_init_fn=_leave_stop_signals_to_the_trainer,
         )
         yield from enumerate(loader, start=start)
+
+
+def _leave_stop_signals_to_the_trainer(_worker_id: int) -> None:
+    """A loader worker ignores SIGTERM / SIGINT: they are the training process's stop request.
+
+    The dashboard's Stop, Ctrl-C, systemd and Slurm signal every process of the run; a worker
+    that died of it would fail the run mid-step instead of letting it stop after the step and
+    save ``last.pt``. The workers end with the loader (or with their parent, if it is killed).
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:

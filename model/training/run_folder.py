@@ -3,25 +3,31 @@
 ``config.json`` (the resolved preset and command line), ``status.json`` (state, epoch, step, ETA,
 pid, message), ``metrics.jsonl`` (one JSON object per event), ``train.log`` (the run's log lines),
 ``last.pt`` and ``best.pt``. Status and config are replaced atomically; metrics are appended one
-complete line at a time, so a reader never sees half a record.
+complete line at a time, so a reader never sees half a record. A training process holds
+``.train.lock`` (``writer_lock``) while it writes the folder, so a second one is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.atomic import atomic_write_json, atomic_write_text
+from model.atomic import atomic_write_json, atomic_write_text, remove_stale_temps
 from model.errors import UserError
 from model.output_path import check_output_path
 
 STATES: tuple[str, ...] = ("queued", "running", "finished", "failed", "stopped")
+LOCK_FILE = ".train.lock"
+log = logging.getLogger(__name__)
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -82,6 +88,37 @@ class RunFolder:
         self.root.mkdir(parents=True, exist_ok=True)
         if not resume and self.metrics_path.exists():
             self.metrics_path.unlink()
+
+    @contextlib.contextmanager
+    def writer_lock(self, resume: bool) -> Iterator[None]:
+        """Hold ``.train.lock`` while this process writes the run (the kernel frees it when the
+        process ends, even killed); UserError when another training process holds it. Holding
+        it, clear the temporaries that killed checkpoint writes left behind."""
+        if not resume:
+            with contextlib.suppress(OSError):  # prepare() says what is wrong with --out
+                self.root.mkdir(parents=True, exist_ok=True)
+        if not self.root.is_dir():
+            yield  # no run here to guard: prepare() refuses
+            return
+        fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", errors="replace").strip() or "?"
+                raise UserError(
+                    f"another training process (pid {holder}) is writing {self.root}; wait for "
+                    "it to end or stop it (then --resume continues the run), or choose another --out"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+            if stale := remove_stale_temps(self.root):
+                log.info(
+                    "removed %d temporary file(s) that a killed run left in %s", stale, self.root
+                )
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def write_config(self, config: dict[str, Any]) -> None:
         atomic_write_json(self.config_path, config)

@@ -14,6 +14,7 @@ choose anything (nor are labels ever used for training).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 from collections.abc import Iterator
@@ -186,14 +187,16 @@ def train(options: TrainOptions) -> TrainResult:
     if options.val_labels is not None and not options.val_labels.is_file():
         raise UserError(f"--val-labels {options.val_labels} does not exist")
     ctx = init_distributed(options.device)
+    folder = RunFolder(Path(options.out))
     try:
-        if options.resume and ctx.is_main:
-            folder = RunFolder(Path(options.out))
-            recover_last_checkpoint(folder.last_checkpoint, folder.best_checkpoint)
-        barrier(ctx)
         with stop_requests() as flag:
             trainer = Trainer(options, preset, ctx, stop_flag=flag)
-            return trainer.run()
+            lock = folder.writer_lock(options.resume) if ctx.is_main else contextlib.nullcontext()
+            with lock:  # rank 0 writes the run folder, alone
+                if options.resume and ctx.is_main:
+                    recover_last_checkpoint(folder.last_checkpoint, folder.best_checkpoint)
+                barrier(ctx)
+                return trainer.run()
     finally:
         shutdown(ctx)
 
