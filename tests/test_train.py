@@ -84,6 +84,20 @@ def test_resume_continues_exactly(full_run, tiny_data: Path, preset: Path, tmp_p
     assert steps == [1, 2, 3, 4]
 
 
+def test_resume_with_fewer_epochs_than_trained_is_refused_and_changes_nothing(
+    full_run, tiny_data: Path, preset: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "copy"
+    shutil.copytree(full_run[0], out)  # 4 steps trained, 3 per epoch
+    before = {name: (out / name).read_bytes() for name in ("config.json", "status.json")}
+    options = TrainOptions(
+        data=tiny_data, out=out, preset=str(preset), epochs=1, resume=True, device="cpu"
+    )
+    with pytest.raises(UserError, match=r"past 1 epochs \(step 4\); give --epochs 2 or more"):
+        train(options)
+    assert {name: (out / name).read_bytes() for name in before} == before
+
+
 def test_resume_republishes_a_best_copy_lost_to_a_kill(
     tiny_data: Path, preset: Path, tmp_path: Path
 ) -> None:

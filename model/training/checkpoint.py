@@ -275,6 +275,13 @@ def recover_last_checkpoint(last: Path, best: Path) -> None:
     )
 
 
+def seed_all(seed: int) -> None:
+    """Seed torch's, numpy's and Python's generators, the ones ``capture_rng`` records."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
 def capture_rng() -> dict[str, Any]:
     """This process's random states (torch, CUDA, numpy, python) as checkpoint-safe values."""
     numpy_state = np.random.get_state()

@@ -8,12 +8,10 @@ function of (seed, epoch), so a resumed run continues exactly where it stopped.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from model.data.dataset import CMRDataset, StudyVideoDataset
@@ -68,10 +66,8 @@ class Trainer:
         self.budget = EpochBudget(budget_s, self.cfg.epochs, resolved=budget_s <= 0)
         self.folder = RunFolder(Path(options.out))
         self.data_fingerprint = self.ds.fingerprint()
-        self.step, self.best_score, self.losses = 0, float("-inf"), []
-        self.best_step = -1
-        self._last_status = 0.0
-        self._session_start, self._session_steps = time.monotonic(), 0
+        self.step, self.best_score, self.losses, self.best_step = 0, float("-inf"), [], -1
+        self._last_status, self._session_start, self._session_steps = 0.0, time.monotonic(), 0
 
     @property
     def total_steps(self) -> int:
@@ -85,10 +81,7 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, self.cfg)
         self.scheduler = build_scheduler(self.optimizer, self.cfg, self.total_steps)
         self.loss_fn = ClipLoss(local_loss=True, gather_with_grad=True)
-        seed = self.cfg.seed * 1000 + self.ctx.rank
-        torch.manual_seed(seed)
-        np.random.seed(seed % 2**32)
-        random.seed(seed)
+        ckpt.seed_all(self.cfg.seed * 1000 + self.ctx.rank)
         if self.options.resume:
             self._restore()
         self.model.set_grad_checkpointing(self.cfg.grad_checkpointing)
@@ -125,6 +118,12 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         rng = state["rng"]
         ckpt.restore_rng(rng[self.ctx.rank] if self.ctx.rank < len(rng) else rng[0])
+        if meta.step > self.total_steps:
+            needed = -(-meta.step // self.steps_per_epoch)
+            raise UserError(
+                f"cannot resume: the run is past {self.budget.epochs} epochs "
+                f"(step {meta.step}); give --epochs {needed} or more"
+            )
         self.step = meta.step
         self.best_score = float(state["trainer"]["best_score"])
         self.best_step = int(state["trainer"].get("best_step", -1))
