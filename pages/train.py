@@ -135,7 +135,11 @@ def run_detail(run: Path) -> None:
         "best.pt is the epoch with the highest mean val R@1/5/10, which needs no labels. The "
         "zero-shot AUC, drawn when the dataset has a labels file, is logged only."
     )
-    if state in ("failed", "crashed") or (job is not None and job.state in ("failed", "lost")):
+    if job is not None and job.state in ("failed", "lost"):
+        # the job's log: it holds a refusal the run never logged (e.g. a resume refused)
+        st.error(f"The last job of this run ({job.title}) {job.state}. Last lines of its log:")
+        st.code(job.log_tail(), language=None)
+    elif state in ("failed", "crashed"):
         st.error(f"The run {state}. Last lines of its log:")
         st.code(log_tail(run), language=None)
     buttons = st.columns(4)

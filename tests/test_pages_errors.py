@@ -261,6 +261,29 @@ def test_deleting_a_run_from_the_train_page_asks_first(data_root: Path) -> None:
     assert not run.exists()
 
 
+def test_a_refused_resume_shows_why_on_the_run(data_root: Path) -> None:
+    run = data_root / "runs" / "stopped"
+    run.mkdir(parents=True)
+    (run / "status.json").write_text(json.dumps({"state": "stopped", "message": "stopped"}))
+    (run / "last.pt").write_bytes(b"weights")
+    (run / "train.log").write_text("... step 40 ...\n")
+    job = data_root / "jobs" / "train-resume"
+    job.mkdir(parents=True)
+    info = {"id": "train-resume", "kind": "train", "title": "Resume stopped", "pid": 2**22 + 1}
+    info |= {"started": 1.0, "outputs": {"run": str(run)}}
+    (job / "job.json").write_text(json.dumps(info))
+    (job / "result.json").write_text(json.dumps({"returncode": 2}))
+    refusal = "cannot resume: the dataset changed since this run started"
+    (job / "log.txt").write_text(f"ERROR model: {refusal}\n")
+    at = _open("pages/train.py")
+    assert [e.value for e in at.error] == [
+        "Resume stopped failed (exit code 2)",  # the job panel
+        "The last job of this run (Resume stopped) failed. Last lines of its log:",
+    ]
+    # the run's panel shows the refusal, which train.log (its only log before) never held
+    assert any(refusal in c.value for c in at.code)
+
+
 def test_saving_prompts_never_overwrites_another_saved_set(data_root: Path) -> None:
     saved = data_root / "prompts" / "my-prompts.yaml"
     saved.parent.mkdir(parents=True)
