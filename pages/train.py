@@ -120,6 +120,16 @@ def training_form(
     return form, len(chosen)
 
 
+def failure_log(run: Path, state: str, job) -> None:
+    if job is not None and job.state in ("failed", "lost"):
+        # the job's log: it holds a refusal the run never logged (e.g. a resume refused)
+        st.error(f"The last job of this run ({job.title}) {job.state}. Last lines of its log:")
+        st.code(job.log_tail(), language=None)
+    elif state in ("failed", "crashed"):
+        st.error(f"The run {state}. Last lines of its log:")
+        st.code(log_tail(run), language=None)
+
+
 def run_detail(run: Path) -> None:
     status = read_status(run)
     state = run_state(status)
@@ -135,13 +145,7 @@ def run_detail(run: Path) -> None:
         "best.pt is the epoch with the highest mean val R@1/5/10, which needs no labels. The "
         "zero-shot AUC, drawn when the dataset has a labels file, is logged only."
     )
-    if job is not None and job.state in ("failed", "lost"):
-        # the job's log: it holds a refusal the run never logged (e.g. a resume refused)
-        st.error(f"The last job of this run ({job.title}) {job.state}. Last lines of its log:")
-        st.code(job.log_tail(), language=None)
-    elif state in ("failed", "crashed"):
-        st.error(f"The run {state}. Last lines of its log:")
-        st.code(log_tail(run), language=None)
+    failure_log(run, state, job)
     buttons = st.columns(4)
     running = state in ("running", "queued") or (job is not None and job.running)
     checkpointing = buttons[1].checkbox(

@@ -177,42 +177,47 @@ def test_killed_ingest_reruns_to_the_full_dataset(tmp_path: Path) -> None:
     assert not (out / ".ingest.lock").exists()
 
 
-def test_killed_index_reruns_without_duplicates(tmp_path: Path) -> None:
+def _index_job(tmp_path: Path) -> tuple[Path, Path, Path, Path, list[str]]:
+    """(checkpoint, dataset, chroma folder, progress file, ``index`` argv) of 120 tiny studies
+    whose embeddings are cached, so the index command's writer child only upserts."""
     from model.data.dataset import CMRDataset
     from model.embed import cached_study_embeddings
 
     checkpoint = shared_tiny_checkpoint()[1]
     data = make_tiny_dataset(tmp_path / "data", n=120, seed=3)
-    cached_study_embeddings(checkpoint, CMRDataset.open(data))  # the child only upserts
-    chroma, progress, log = tmp_path / "chroma", tmp_path / "progress.json", tmp_path / "ix.log"
+    cached_study_embeddings(checkpoint, CMRDataset.open(data))
+    chroma, progress = tmp_path / "chroma", tmp_path / "progress.json"
     args = ["index", "--checkpoint", str(checkpoint), "--data", str(data)]
-    args += ["--chroma-path", str(chroma)]
+    return checkpoint, data, chroma, progress, [*args, "--chroma-path", str(chroma)]
+
+
+def _indexed_ids(chroma: Path, checkpoint: Path) -> list[str]:
+    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
+    collection = EmbeddingIndex(open_client(ChromaLocation(path=chroma)), fingerprint).collection()
+    return collection.get(include=[])["ids"]
+
+
+def test_killed_index_reruns_without_duplicates(tmp_path: Path) -> None:
+    from model.data.dataset import CMRDataset
+
+    checkpoint, data, chroma, progress, args = _index_job(tmp_path)
+    log = tmp_path / "ix.log"
     kill_after = random.Random(KILL_SEED).randint(5, 20)
     proc = _spawn([*args, "--batch-size", "1"], log, progress)
     _kill_when(proc, lambda: _progress_done(progress, "index") >= kill_after, log)
 
-    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
-    location = ChromaLocation(path=chroma)
-    partial = EmbeddingIndex(open_client(location), fingerprint).count()
+    partial = len(_indexed_ids(chroma, checkpoint))
     assert 0 < partial < 120, partial
     assert cli_main(args) == 0  # the killed writer's lock is free again
-    collection = EmbeddingIndex(open_client(location), fingerprint).collection()
-    ids = collection.get(include=[])["ids"]
+    ids = _indexed_ids(chroma, checkpoint)
     assert len(ids) == len(set(ids)) == 120
     assert set(ids) == set(CMRDataset.open(data).ids())
 
 
 def test_ctrl_c_while_indexing_stops_cleanly_and_the_rerun_completes(tmp_path: Path) -> None:
     """Ctrl-C reaches the whole process group: the index command and its writer child."""
-    from model.data.dataset import CMRDataset
-    from model.embed import cached_study_embeddings
-
-    checkpoint = shared_tiny_checkpoint()[1]
-    data = make_tiny_dataset(tmp_path / "data", n=120, seed=3)
-    cached_study_embeddings(checkpoint, CMRDataset.open(data))  # the child only upserts
-    chroma, progress, log = tmp_path / "chroma", tmp_path / "progress.json", tmp_path / "ix.log"
-    args = ["index", "--checkpoint", str(checkpoint), "--data", str(data)]
-    args += ["--chroma-path", str(chroma)]
+    checkpoint, _, chroma, progress, args = _index_job(tmp_path)
+    log = tmp_path / "ix.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CMR_PROGRESS_FILE": str(progress)}
     with open(log, "wb") as handle:
         proc = subprocess.Popen(
@@ -240,9 +245,7 @@ def test_ctrl_c_while_indexing_stops_cleanly_and_the_rerun_completes(tmp_path: P
     assert code == 130, output[-2000:]
     assert "Traceback" not in output and "leaked" not in output and "interrupted" in output
     assert cli_main(args) == 0
-    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
-    collection = EmbeddingIndex(open_client(ChromaLocation(path=chroma)), fingerprint).collection()
-    ids = collection.get(include=[])["ids"]
+    ids = _indexed_ids(chroma, checkpoint)
     assert len(ids) == len(set(ids)) == 120
 
 

@@ -1,0 +1,61 @@
+"""``ingest --labels``: a labels CSV checked first and kept beside the dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dicom_factory import StudySpec, write_study
+from pydicom.uid import generate_uid
+
+from model.cli import main
+from model.data.ingest import ingest
+from model.errors import DataError
+
+
+@pytest.fixture()
+def source(tmp_path: Path) -> Path:
+    """Two studies, accession numbers ACC0001 and ACC0002."""
+    src = tmp_path / "src"
+    write_study(src, StudySpec())
+    write_study(src, StudySpec(accession="ACC0002", patient_id="PID0002", study_uid=generate_uid()))
+    return src
+
+
+def test_labels_given_to_ingest_are_kept_beside_the_dataset(
+    source: Path, tmp_path: Path, caplog
+) -> None:
+    out = tmp_path / "dataset"
+    first = tmp_path / "labels.csv"
+    first.write_text("accession_number,lge,nicm\nACC0001,1,0\nACC0002, ,1\nOTHER,0,0\n")
+    with caplog.at_level("INFO"):
+        ingest(source, out, labels=first)
+    assert "labels: 2 of 2 studies written have a row" in caplog.text
+    stored = pd.read_csv(out / "labels.csv", dtype=str, keep_default_na=False)
+    assert stored.set_index("accession_number").to_dict("index") == {
+        "ACC0001": {"lge": "1", "nicm": "0"},
+        "ACC0002": {"lge": "", "nicm": "1"},  # blank stays unknown
+        "OTHER": {"lge": "0", "nicm": "0"},
+    }
+    # a later ingest's labels replace rows of the same accession and add new columns as unknown
+    later = tmp_path / "later.csv"
+    later.write_text("accession_number,lge,pericardial_effusion\nACC0001,0,1\n")
+    ingest(source, out, labels=later)
+    stored = pd.read_csv(out / "labels.csv", dtype=str, keep_default_na=False)
+    rows = stored.set_index("accession_number").to_dict("index")
+    assert rows["ACC0001"] == {"lge": "0", "nicm": "", "pericardial_effusion": "1"}
+    assert rows["ACC0002"] == {"lge": "", "nicm": "1", "pericardial_effusion": ""}
+
+
+def test_a_bad_labels_file_stops_ingest_before_anything_is_written(
+    source: Path, tmp_path: Path
+) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("accession_number,lge\nACC0001,yes\n")
+    out = tmp_path / "dataset"
+    with pytest.raises(DataError, match="value 'yes' is not 1, 0 or blank"):
+        ingest(source, out, labels=labels)
+    assert not out.exists()
+    rc = main(["ingest", str(source), "--out", str(out), "--labels", str(tmp_path / "none.csv")])
+    assert rc != 0 and not out.exists()
