@@ -108,7 +108,7 @@ class EpochBudget:
             )
             return None
         log.info(
-            "time budget %.0f s: a typical epoch took %.1f s (epochs %s timed), so the run "
+            "time budget %g s: a typical epoch took %.1f s (epochs %s timed), so the run "
             "trains %d epochs (at most %d)",
             self.budget_s,
             typical_s,
