@@ -9,11 +9,15 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 
 TEMPLATE = "plotly_dark"
 _PALETTE = ("#ff4b4b", "#4bb4ff", "#ffd166", "#06d6a0", "#c77dff", "#f78c6b", "#9aa5b1")
+_MANY_COLOURS = tuple(plotly.colors.qualitative.Light24)  # categories beyond _PALETTE
+_UNKNOWN_COLOUR, _OTHER_COLOUR = "#5f6368", "#e8eaed"
 _VAL_METRICS = ("val_auc", "val_r@1", "val_r@5", "val_r@10")
+UNKNOWN, OTHER = "unknown", "other"  # map legend names: a missing value, the rarest categories
 
 
 def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
@@ -119,22 +123,58 @@ def embedding_map(
 
 def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> dict:
     """Marker settings colouring studies by ``color`` (a colour scale for many numeric values,
-    else one legend entry per category, added to ``fig`` as legend-only traces)."""
+    else one legend entry per category, added to ``fig`` as legend-only traces). Missing values
+    are drawn in their own colour, named "unknown" in the legend."""
     marker: dict = {"size": 6, "opacity": 0.85}
     if not color or color not in coords or not len(coords):
         return marker
     values = coords[color]
-    if pd.api.types.is_numeric_dtype(values) and values.nunique() > 8:
-        marker.update(color=values, colorscale="Turbo", showscale=True, colorbar={"title": color})
-        return marker
-    labels = values.astype(str)
-    mapping = {v: _PALETTE[i % len(_PALETTE)] for i, v in enumerate(sorted(labels.unique()))}
-    marker["color"] = labels.map(mapping).tolist()
+    if _is_number(values) and values.nunique() > 8:
+        marker.update(
+            color=values.astype(object).where(values.notna(), _UNKNOWN_COLOUR).to_numpy(),
+            cmin=float(values.min()),
+            cmax=float(values.max()),
+            colorscale="Turbo",
+            showscale=True,
+            colorbar={"title": color},
+        )
+        mapping = {UNKNOWN: _UNKNOWN_COLOUR} if values.isna().any() else {}
+    else:
+        names, legend = _categories(values)
+        palette = _PALETTE if len(legend) <= len(_PALETTE) else _MANY_COLOURS
+        mapping = {name: palette[i] for i, name in enumerate(legend)}
+        mapping.update({OTHER: _OTHER_COLOUR, UNKNOWN: _UNKNOWN_COLOUR})
+        marker["color"] = names.map(mapping).tolist()
+        mapping = {name: mapping[name] for name in [*legend, OTHER, UNKNOWN] if name in set(names)}
     for name, colour in mapping.items():
         fig.add_trace(
             go.Scattergl(x=[None], y=[None], mode="markers", name=name, marker={"color": colour})
         )
     return marker
+
+
+def _is_number(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
+
+
+def _categories(values: pd.Series) -> tuple[pd.Series, list[str]]:
+    """(legend name of each value, the named categories in legend order): numbers written
+    plainly (1, not 1.0) and in numeric order, missing values ``UNKNOWN``, and beyond
+    ``len(_MANY_COLOURS)`` categories the rarest merged into ``OTHER``."""
+    number = _is_number(values)
+    order = sorted(values.dropna().unique().tolist(), key=float if number else str)
+    text = {value: _plain(value) if number else str(value) for value in order}
+    legend = list(dict.fromkeys(text.values()))
+    names = values.map(text)
+    if len(legend) > len(_MANY_COLOURS):
+        kept = set(names.value_counts().index[: len(_MANY_COLOURS)])
+        legend = [name for name in legend if name in kept]
+        names = names.where(names.isin(kept) | names.isna(), OTHER)
+    return names.fillna(UNKNOWN), legend
 
 
 def _prompt_stars(prompts: pd.DataFrame) -> go.Scatter:

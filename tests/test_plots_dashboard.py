@@ -97,3 +97,52 @@ def test_roc_confusion_histogram_fewshot() -> None:
     fs = fewshot_figure(table)
     assert len(fs.data) == 2
     assert fewshot_figure(pd.DataFrame({"x": [1]})).data == ()
+
+
+def _legend(fig: go.Figure) -> dict[str, str]:
+    """Legend entry -> its marker colour (the legend-only traces of a categorical colouring)."""
+    return {t.name: t.marker.color for t in fig.data if t.name not in ("studies", "prompts")}
+
+
+def test_embedding_map_gives_every_category_its_own_colour() -> None:
+    bands = [f"{10 * i}-{10 * i + 9}" for i in range(10)]  # ten age bands
+    coords = _coords(30).assign(age_band=[bands[i % 10] for i in range(30)])
+    fig = embedding_map(coords, color="age_band")
+    legend = _legend(fig)
+    assert list(legend) == bands
+    assert len(set(legend.values())) == 10  # no two bands share a colour
+    studies = next(t for t in fig.data if t.name == "studies")
+    assert [legend[b] for b in coords["age_band"]] == list(studies.marker.color)
+
+
+def test_embedding_map_names_missing_values_unknown() -> None:
+    coords = _coords(6).assign(label_lge=[1.0, 0.0, np.nan, 1.0, np.nan, 0.0])
+    fig = embedding_map(coords, color="label_lge")
+    legend = _legend(fig)
+    assert list(legend) == ["0", "1", "unknown"]
+    studies = next(t for t in fig.data if t.name == "studies")
+    assert studies.marker.color[2] == studies.marker.color[4] == legend["unknown"]
+    assert legend["unknown"] not in (legend["0"], legend["1"])
+
+
+def test_embedding_map_colour_scale_shows_missing_values_as_unknown() -> None:
+    coords = _coords(12)
+    coords.loc[[3, 7], "age"] = np.nan
+    fig = embedding_map(coords, color="age")
+    studies = next(t for t in fig.data if t.name == "studies")
+    assert studies.marker.showscale is True
+    assert (studies.marker.cmin, studies.marker.cmax) == (coords["age"].min(), coords["age"].max())
+    unknown = _legend(fig)["unknown"]
+    colours = list(studies.marker.color)
+    assert colours[3] == colours[7] == unknown  # drawn, not left to plotly's default
+    assert colours[0] == coords["age"][0]
+    curve = [t.name for t in fig.data].index("studies")
+    assert selected_rows([{"curve_number": curve, "point_index": 3}], fig) == [3]
+
+
+def test_embedding_map_merges_the_rarest_of_many_categories_into_other() -> None:
+    coords = _coords(60).assign(scanner=[f"scanner {i % 30}" for i in range(60)])
+    coords.loc[:29, "scanner"] = "scanner 0"  # the most common
+    legend = _legend(embedding_map(coords, color="scanner"))
+    assert "scanner 0" in legend and legend.get("other") is not None
+    assert len(set(legend.values())) == len(legend)
