@@ -40,10 +40,17 @@ def _join(prompts: tuple[str, ...] | list[str]) -> str:
     return f" {SEPARATOR} ".join(prompts)
 
 
+def _text(cell: object) -> str:
+    """A table cell as stripped text; an empty cell (None, or NaN in a row added with '+') is ''."""
+    return (
+        ""
+        if cell is None or (pd.api.types.is_scalar(cell) and pd.isna(cell))
+        else str(cell).strip()
+    )
+
+
 def _split(cell: object) -> list[str]:
-    if cell is None or (isinstance(cell, float) and pd.isna(cell)):
-        return []
-    return [part.strip() for part in str(cell).split(SEPARATOR) if part.strip()]
+    return [part.strip() for part in _text(cell).split(SEPARATOR) if part.strip()]
 
 
 def findings_rows(prompts: PromptSet) -> pd.DataFrame:
@@ -62,7 +69,7 @@ def prompt_set_from_rows(findings: pd.DataFrame, diagnoses: pd.DataFrame) -> Pro
     """Validate the edited tables into a PromptSet (DataError naming the bad row otherwise)."""
     data: dict[str, dict] = {"findings": {}, "diagnoses": {}}
     for row in findings.to_dict("records"):
-        name = str(row.get("finding") or "").strip()
+        name = _text(row.get("finding"))
         if not name:
             if _split(row.get("positive")) or _split(row.get("negative")):
                 raise DataError("a findings row has prompts but no finding name")
@@ -74,7 +81,7 @@ def prompt_set_from_rows(findings: pd.DataFrame, diagnoses: pd.DataFrame) -> Pro
             "negative": _split(row.get("negative")),
         }
     for row in diagnoses.to_dict("records"):
-        name = str(row.get("class") or "").strip()
+        name = _text(row.get("class"))
         if not name:
             continue
         if name in data["diagnoses"]:

@@ -93,6 +93,19 @@ def test_prompt_editor_round_trip_and_errors() -> None:
         prompt_set_from_rows(dup, diagnoses_rows(prompts))
 
 
+def test_an_empty_row_added_in_the_prompt_editor_is_skipped() -> None:
+    """The data editor fills a row added with '+' with missing values (NaN in a text column)."""
+    prompts = PromptSet.load(DEFAULT_PROMPTS)
+    findings, diagnoses = findings_rows(prompts), diagnoses_rows(prompts)
+    findings.loc[len(findings)] = np.nan
+    diagnoses.loc[len(diagnoses)] = np.nan
+    assert findings["finding"].isna().iloc[-1]
+    assert prompt_set_from_rows(findings, diagnoses).to_dict() == prompts.to_dict()
+    findings.loc[len(findings) - 1, "positive"] = "Dilated left ventricle."
+    with pytest.raises(DataError, match="no finding name"):
+        prompt_set_from_rows(findings, diagnoses)
+
+
 def test_text_cache_encodes_each_text_once() -> None:
     calls: list[list[str]] = []
 
