@@ -80,6 +80,30 @@ def score_all(
     return Scores(findings=findings, diagnoses=diagnoses)
 
 
+def score_table(scores: Scores, studies: pd.DataFrame) -> pd.DataFrame:
+    """The Zero-shot page's per-study table, indexed by study_id: the finding probabilities (the
+    first columns), ``dx_<class>`` probabilities, ``predicted_dx``, and the study's site and split
+    (``studies`` indexed by study_id). A name taken twice (a finding called ``site``) gets a
+    `` (2)`` suffix instead of stopping the page."""
+    parts = [scores.findings, scores.diagnoses.add_prefix("dx_")]
+    if not scores.diagnoses.empty:
+        parts.append(scores.diagnoses.idxmax(axis=1).rename("predicted_dx").to_frame())
+    parts.append(studies[["site", "split"]].reindex(scores.findings.index))
+    table = pd.concat(parts, axis=1)
+    taken = {"study_id"}  # the index, a column once the table is shown or saved
+    names = []
+    for name in map(str, table.columns):
+        unique, copy = name, 1
+        while unique in taken:
+            copy += 1
+            unique = f"{name} ({copy})"
+        taken.add(unique)
+        names.append(unique)
+    table.columns = names
+    table.index.name = "study_id"
+    return table
+
+
 @dataclass(frozen=True)
 class FindingEvaluation:
     """ROC points, AUC with its 95% CI and threshold metrics for one finding."""

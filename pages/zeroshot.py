@@ -15,7 +15,7 @@ from dashboard.prompt_editor import (
     save_prompt_set,
     with_trial,
 )
-from dashboard.scoring import clean_query, diagnosis_confusion, why_no_roc
+from dashboard.scoring import clean_query, diagnosis_confusion, score_table, why_no_roc
 from dashboard.ui import case_card, labels_or_warning, page_guard, page_header
 
 studio = Studio()
@@ -107,13 +107,10 @@ def scores_section(prompts: PromptSet) -> None:
         f"{scores.diagnoses.shape[1]} classes in {elapsed_ms:.0f} ms (checkpoint scale {studio.logit_scale():.1f})"
     )
     studies = studio.studies().set_index("study_id")
-    table = scores.findings.join(scores.diagnoses.add_prefix("dx_"), how="outer")
-    if not scores.diagnoses.empty:
-        table["predicted_dx"] = scores.diagnoses.idxmax(axis=1)
-    table = table.join(studies[["site", "split"]], how="left")
+    table = score_table(scores, studies)
     config = {
         c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.2f")
-        for c in scores.findings.columns
+        for c in table.columns[: scores.findings.shape[1]]
     }
     st.subheader("Per-study probabilities")
     st.dataframe(

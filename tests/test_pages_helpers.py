@@ -26,9 +26,11 @@ from dashboard.prompt_editor import diagnoses_rows, findings_rows, prompt_set_fr
 from dashboard.runs import format_eta, run_state
 from dashboard.scoring import (
     CachedTextEncoder,
+    Scores,
     clean_query,
     diagnosis_confusion,
     evaluate_finding,
+    score_table,
     why_no_roc,
 )
 from dashboard.search import page_of, rank
@@ -309,3 +311,23 @@ def test_the_diagnosis_confusion_reads_a_lone_1_as_the_evaluation_does() -> None
     assert classes == ["normal", "hcm"]
     assert matrix.tolist() == [[1, 1], [0, 1]] and accuracy == pytest.approx(2 / 3)
     assert diagnosis_confusion(probs, labels.drop(index=["a", "b", "d"])) is None
+
+
+def test_a_finding_named_like_a_table_column_keeps_the_score_table() -> None:
+    ids = pd.Index(["a", "b"], name="study_id")
+    findings = pd.DataFrame({"site": [0.2, 0.9], "study_id": [0.5, 0.4]}, index=ids)
+    diagnoses = pd.DataFrame({"hcm": [0.7, 0.1], "normal": [0.3, 0.9]}, index=ids)
+    studies = pd.DataFrame({"site": ["internal", "x"], "split": ["test", "val"]}, index=ids)
+    table = score_table(Scores(findings, diagnoses), studies)
+    assert list(table.columns) == [
+        "site",
+        "study_id (2)",
+        "dx_hcm",
+        "dx_normal",
+        "predicted_dx",
+        "site (2)",
+        "split",
+    ]
+    assert table["site"].tolist() == [0.2, 0.9] and table["site (2)"].tolist() == ["internal", "x"]
+    assert table["predicted_dx"].tolist() == ["hcm", "normal"]
+    assert table.reset_index().columns[0] == "study_id"
