@@ -24,16 +24,19 @@ log = logging.getLogger(__name__)
 GROUP_TO_DIAGNOSIS = {"DCM": "nicm", "HCM": "hcm", "MINF": "icm", "NOR": "normal", "RV": "rv"}
 MAX_VOXELS = 400_000_000
 _LEVELS = {"sax_base": 0.2, "sax_mid": 0.5, "sax_apex": 0.8}
+_4D_SUFFIXES = ("_4d.nii", "_4d.nii.gz")
 
 
-def acdc_cases(src: Path) -> list[Path]:
-    """Case folders (holding ``*_4d.nii.gz``) under ``src`` up to two levels deep, sorted."""
-    found = {
-        path.parent
-        for pattern in ("*_4d.nii*", "*/*_4d.nii*", "*/*/*_4d.nii*")
-        for path in src.glob(pattern)
-    }
-    return sorted(found)
+def split_acdc_files(files: list[str]) -> tuple[list[Path], list[str]]:
+    """(ACDC case folders, the files outside them) among ``files``, at any depth.
+
+    A case folder is one holding a ``*_4d.nii`` or ``*_4d.nii.gz``; everything else in it (the
+    ED/ES frames, their ``_gt`` masks, Info.cfg) belongs to the case. The other files are left for
+    the DICOM scan, so a source folder may hold both kinds.
+    """
+    cases = sorted({Path(f).parent for f in files if f.lower().endswith(_4D_SUFFIXES)})
+    folders = {str(case) for case in cases}
+    return cases, [f for f in files if str(Path(f).parent) not in folders]
 
 
 def read_info(path: Path) -> dict[str, str]:
@@ -55,7 +58,7 @@ def diagnosis_labels(group: str) -> dict[str, int]:
 
 
 def _load_volume(folder: Path) -> tuple[nib.Nifti1Image, tuple[int, ...], tuple[float, ...]]:
-    files = sorted(folder.glob("*_4d.nii*"))
+    files = sorted(f for f in folder.iterdir() if f.name.lower().endswith(_4D_SUFFIXES))
     try:
         image = nib.load(files[0])
     except Exception as err:  # nibabel raises several types for damaged files
