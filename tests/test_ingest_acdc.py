@@ -61,3 +61,28 @@ def test_dicom_beside_acdc_cases_is_ingested_too(tmp_path: Path) -> None:
     assert summary.studies_written == 2
     assert sorted(studies["source"]) == ["dicom", "nifti"]
     assert set(pd.read_csv(out / "linkage.csv")["accession_number"]) == {"patient001", "ACC0001"}
+
+
+def test_nan_voxels_are_background_and_reported(tmp_path: Path) -> None:
+    volume = np.zeros((40, 36, 6, 10), np.float32)
+    volume[10:30, 8:28] = np.linspace(100, 400, 10)
+    volume[:4] = np.nan  # a resampling tool's outside-the-field marker
+    write_case(tmp_path / "src", 1, volume=volume)
+    out = tmp_path / "dataset"
+    assert ingest(tmp_path / "src", out).studies_written == 1
+    study_id = pd.read_csv(out / "linkage.csv")["study_id"][0]
+    video = np.load(out / "tensors" / f"{study_id}.npy")
+    assert video[:3].reshape(3, -1).max(axis=1).tolist() == [255, 255, 255]
+    warnings = _report(out).query("level == 'warning'")["reason"].tolist()
+    assert any("not a number" in reason for reason in warnings)
+
+
+def test_a_case_without_a_valid_pixel_spacing_is_rejected(tmp_path: Path) -> None:
+    case = write_case(tmp_path / "src", 1)
+    image = nib.load(case / "patient001_4d.nii.gz")
+    image.header["pixdim"][1:3] = np.nan
+    nib.save(nib.Nifti1Image(np.asarray(image.dataobj), None, image.header), image.get_filename())
+    out = tmp_path / "dataset"
+    assert ingest(tmp_path / "src", out).studies_written == 0
+    reasons = _report(out).query("level == 'rejected'")["reason"].tolist()
+    assert reasons == ["patient001_4d.nii.gz has no valid pixel spacing"]

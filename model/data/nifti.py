@@ -15,7 +15,7 @@ import nibabel as nib
 import numpy as np
 
 from model.data.resample import GridConfig, field_mask, resample_cycle, resample_fov, to_uint8
-from model.data.study import StudyTensor
+from model.data.study import Problem, StudyTensor
 from model.errors import DataError
 from model.schema import DIAGNOSES, VIEW_SLOTS
 
@@ -69,9 +69,26 @@ def _load_volume(folder: Path) -> tuple[nib.Nifti1Image, tuple[int, ...], tuple[
     if int(np.prod(shape)) > MAX_VOXELS:
         raise DataError(f"{files[0].name} is too large ({shape})")
     zooms = tuple(float(v) for v in image.header.get_zooms()[:2])
-    if min(zooms) <= 0:
+    if not all(np.isfinite(zooms)) or min(zooms) <= 0:
         raise DataError(f"{files[0].name} has no valid pixel spacing")
     return image, shape, zooms
+
+
+def _read_cine(image: nib.Nifti1Image, folder: Path, index: int) -> tuple[np.ndarray, int]:
+    """float32 ``[P, rows=Y, cols=X]`` of slice ``index`` and how many voxels were not finite.
+
+    Voxels that are not finite (NaN marks "outside the field" for some conversion tools) become
+    0, background; left in, one would turn the whole view black through the resampling.
+    """
+    try:
+        cine = np.asarray(image.dataobj[:, :, index, :], dtype=np.float32)  # [X, Y, P]
+    except Exception as err:  # truncated gzip, bad data type, ...
+        raise DataError(f"{folder.name}: image data cannot be decoded: {err}") from err
+    finite = np.isfinite(cine)
+    bad = int(cine.size - np.count_nonzero(finite))
+    if bad:
+        cine = np.where(finite, cine, np.float32(0.0))
+    return np.transpose(cine, (2, 1, 0)), bad
 
 
 def build_acdc_case(folder: Path, grid: GridConfig) -> tuple[StudyTensor, dict[str, int]]:
@@ -85,16 +102,18 @@ def build_acdc_case(folder: Path, grid: GridConfig) -> tuple[StudyTensor, dict[s
     if slices == 1:
         chosen = {"sax_mid": 0}
     valid = field_mask((shape[1], shape[0]), spacing, grid)
+    problems: list[Problem] = []
+    not_finite = 0
     for slot, index in chosen.items():
-        try:
-            cine = np.asarray(image.dataobj[:, :, index, :], dtype=np.float32)  # [X, Y, P]
-        except Exception as err:  # truncated gzip, bad data type, ...
-            raise DataError(f"{folder.name}: image data cannot be decoded: {err}") from err
-        cine = np.transpose(cine, (2, 1, 0))  # [P, rows=Y, cols=X]
+        cine, bad = _read_cine(image, folder, index)
+        not_finite += bad
         resampled = resample_cycle(resample_fov(cine, spacing, grid), grid.frames)
         slot_index = VIEW_SLOTS.index(slot)
         video[slot_index] = to_uint8(resampled, np.broadcast_to(valid, resampled.shape))
         frames[slot_index] = grid.frames
+    if not_finite:
+        reason = f"{not_finite} voxels of the slices used are not a number; taken as background"
+        problems.append((str(folder), "", "warning", reason))
     info = read_info(folder / "Info.cfg")
     labels = diagnosis_labels(info.get("Group", ""))
     if not labels:
@@ -105,5 +124,6 @@ def build_acdc_case(folder: Path, grid: GridConfig) -> tuple[StudyTensor, dict[s
         cine_phases=phases,
         pixel_spacing_mm=float(spacing[0]),
         matrix=f"{shape[1]}x{shape[0]}",
+        problems=problems,
     )
     return tensor, labels
