@@ -86,3 +86,14 @@ def test_a_case_without_a_valid_pixel_spacing_is_rejected(tmp_path: Path) -> Non
     assert ingest(tmp_path / "src", out).studies_written == 0
     reasons = _report(out).query("level == 'rejected'")["reason"].tolist()
     assert reasons == ["patient001_4d.nii.gz has no valid pixel spacing"]
+
+
+def test_a_case_without_a_diagnosis_label_says_why_in_the_report(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    write_case(src, 1, group=None)
+    write_case(src, 2, group="Athlete")
+    out = tmp_path / "dataset"
+    assert ingest(src, out).studies_written == 2
+    warnings = _report(out).query("level == 'warning'").set_index("path")["reason"]
+    assert "Info.cfg" in warnings["patient001"] and "no diagnosis label" in warnings["patient001"]
+    assert "Athlete" in warnings["patient002"]

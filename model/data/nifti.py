@@ -91,6 +91,22 @@ def _read_cine(image: nib.Nifti1Image, folder: Path, index: int) -> tuple[np.nda
     return np.transpose(cine, (2, 1, 0)), bad
 
 
+def _case_labels(folder: Path, problems: list[Problem]) -> dict[str, int]:
+    """Diagnosis labels from Info.cfg's ``Group``; a warning in ``problems`` when there are none."""
+    info_path = folder / "Info.cfg"
+    group = read_info(info_path).get("Group", "")
+    labels = diagnosis_labels(group)
+    if labels:
+        return labels
+    if group:
+        why = f"Group {group!r} is not one of {', '.join(GROUP_TO_DIAGNOSIS)}"
+    else:
+        why = "Info.cfg has no Group line" if info_path.is_file() else "no Info.cfg"
+    problems.append((str(folder), "", "warning", f"no diagnosis label: {why}"))
+    log.warning("%s: no diagnosis label: %s", folder.name, why)
+    return labels
+
+
 def build_acdc_case(folder: Path, grid: GridConfig) -> tuple[StudyTensor, dict[str, int]]:
     """One ACDC case -> (study tensor uint8 [V, T, S, S] with the SAX slots, diagnosis labels)."""
     image, shape, zooms = _load_volume(folder)
@@ -114,10 +130,7 @@ def build_acdc_case(folder: Path, grid: GridConfig) -> tuple[StudyTensor, dict[s
     if not_finite:
         reason = f"{not_finite} voxels of the slices used are not a number; taken as background"
         problems.append((str(folder), "", "warning", reason))
-    info = read_info(folder / "Info.cfg")
-    labels = diagnosis_labels(info.get("Group", ""))
-    if not labels:
-        log.warning("%s: no known Group in Info.cfg; no diagnosis label", folder.name)
+    labels = _case_labels(folder, problems)
     tensor = StudyTensor(
         video=video,
         view_frames=frames,
