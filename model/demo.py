@@ -108,7 +108,7 @@ def _train_argv(options: DemoOptions, layout: DemoLayout) -> list[str]:
     argv += ["--out", str(layout.run), "--val-labels", str(layout.raw("internal") / "labels.csv")]
     if options.epochs is not None:
         argv += ["--epochs", str(options.epochs)]
-    if layout.run.exists():
+    if (layout.run / "last.pt").is_file():  # a run killed before its first checkpoint restarts
         argv.append("--resume")
     return argv
 

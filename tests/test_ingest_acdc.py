@@ -7,9 +7,9 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pandas as pd
+from dicom_factory import write_study
 
 from model.data.ingest import ingest
-from tests.dicom_factory import write_study
 
 INFO = "ED: 1\nES: 5\nGroup: {group}\nHeight: 180.0\nNbFrame: 10\nWeight: 80.0\n"
 
