@@ -108,7 +108,7 @@ def _train_argv(options: DemoOptions, layout: DemoLayout) -> list[str]:
     argv += ["--out", str(layout.run), "--val-labels", str(layout.raw("internal") / "labels.csv")]
     if options.epochs is not None:
         argv += ["--epochs", str(options.epochs)]
-    if layout.run.exists():
+    if (layout.run / "last.pt").is_file():  # a run killed before its first checkpoint restarts
         argv.append("--resume")
     return argv
 
@@ -123,8 +123,12 @@ def _index_argv(layout: DemoLayout, sites: list[str]) -> list[str]:
     return argv
 
 
-def _steps(options: DemoOptions, layout: DemoLayout) -> list[tuple[str, Callable[[], bool], list]]:
-    """(name, done?, [(module, argv), ...]) for each demo step."""
+Command = tuple[str, list[str], Callable[[], bool]]  # module, argv, is its output complete?
+
+
+def _steps(options: DemoOptions, layout: DemoLayout) -> list[tuple[str, list[Command]]]:
+    """(name, [(module, argv, done?), ...]) for each demo step; a step's commands are per site,
+    so a rerun redoes only the sites an interruption left unfinished."""
     sites = {"internal": options.internal, "external": options.external}
     workers = str(options.workers)
     generate = [
@@ -142,6 +146,7 @@ def _steps(options: DemoOptions, layout: DemoLayout) -> list[tuple[str, Callable
                 "--workers",
                 workers,
             ],
+            lambda site=site: _generated(layout.raw(site)),
         )
         for i, (site, n) in enumerate(sites.items())
     ]
@@ -159,16 +164,17 @@ def _steps(options: DemoOptions, layout: DemoLayout) -> list[tuple[str, Callable
                 "--workers",
                 workers,
             ],
+            lambda site=site: _ingested(layout.dataset(site)),
         )
         for site in sites
     ]
     train = _train_argv(options, layout)
     index = _index_argv(layout, list(sites))
     return [
-        ("generate", lambda: all(_generated(layout.raw(s)) for s in sites), generate),
-        ("ingest", lambda: all(_ingested(layout.dataset(s)) for s in sites), ingest),
-        ("train", lambda: _trained(layout), [("model.training.train", train)]),
-        ("index", lambda: False, [("model.index.cli_index", index)]),
+        ("generate", generate),
+        ("ingest", ingest),
+        ("train", [("model.training.train", train, lambda: _trained(layout))]),
+        ("index", [("model.index.cli_index", index, lambda: False)]),
     ]
 
 
@@ -177,16 +183,17 @@ def build_demo(options: DemoOptions) -> DemoLayout:
     check_output_path(options.root, "--root", folder=True)
     layout = DemoLayout(options.root.resolve())
     steps = _steps(options, layout)
-    for number, (name, done, commands) in enumerate(steps, start=1):
-        if done():
+    for number, (name, commands) in enumerate(steps, start=1):
+        todo = [(module, argv) for module, argv, done in commands if not done()]
+        if not todo:
             log.info("demo step %d/%d %s: already complete", number, len(steps), name)
             continue
         log.info("demo step %d/%d %s", number, len(steps), name)
         with stage_prefix(f"{number}/{len(steps)} {name}"):
-            for module, argv in commands:
+            for module, argv in todo:
                 if run_command(module, argv) != 0:
                     raise UserError(f"demo step {name} failed; see the log above, then rerun")
-        if name == "train" and not done():  # stopped (Ctrl-C, SIGTERM): no index of half a run
+        if name == "train" and not _trained(layout):  # stopped (Ctrl-C, SIGTERM): no index
             raise UserError(
                 "demo training stopped before it finished; run the demo again to continue"
             )

@@ -40,6 +40,7 @@ def test_the_demo_run_logs_val_auc_with_the_generated_labels(tmp_path: Path) -> 
     assert labels == str(tmp_path / "demo" / "raw" / "internal" / "labels.csv")
     assert "--resume" not in argv
     layout.run.mkdir(parents=True)
+    (layout.run / "last.pt").write_bytes(b"checkpoint")
     assert _train_argv(DemoOptions(root=tmp_path), layout)[-1] == "--resume"
 
 

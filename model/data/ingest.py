@@ -17,7 +17,7 @@ from pathlib import Path
 from model.atomic import remove_stale_temps
 from model.data import deid
 from model.data.dicom_read import SliceHeader
-from model.data.nifti import acdc_cases, build_acdc_case
+from model.data.nifti import build_acdc_case, split_acdc_files
 from model.data.reports import load_impressions, missing_impression_reason, scrub_text
 from model.data.resample import GridConfig
 from model.data.scan import scan_headers, walk_files
@@ -177,23 +177,21 @@ def _plan(
     def task(study_id: str, **kwargs) -> _StudyTask:
         return _StudyTask(study_id, base.dataset, base.grid, base.view_map, **kwargs)
 
-    cases = acdc_cases(src)
-    if cases:
-        return [
-            _Plan(
-                task(deid.pseudonym(salt, "study", f"acdc:{c.name}"), acdc_folder=str(c)),
-                _acdc_row(salt, site, c.name),
-                c.name,
-            )
-            for c in cases
-        ], len(cases)
     problems: list = []
-    files = walk_files(src, problems)
-    by_study = scan_headers(files, executor, problems)
+    cases, files = split_acdc_files(walk_files(src, problems))
+    plans = [
+        _Plan(
+            task(deid.pseudonym(salt, "study", f"acdc:{c.name}"), acdc_folder=str(c)),
+            _acdc_row(salt, site, c.name),
+            c.name,
+        )
+        for c in cases
+    ]
+    by_study = scan_headers(files, executor, problems) if files else {}
     reports.extend(
         report_row(p, level, reason, "", series) for p, series, level, reason in problems
     )
-    plans = [
+    plans += [
         _Plan(
             task(deid.pseudonym(salt, "study", uid), headers=headers),
             _dicom_row(headers, salt, site, impressions),
@@ -202,7 +200,7 @@ def _plan(
         )
         for uid, headers in sorted(by_study.items())
     ]
-    return plans, len(files)
+    return plans, len(cases) + len(files)
 
 
 def _run_studies(

@@ -15,7 +15,7 @@ import nibabel as nib
 import numpy as np
 
 from model.data.resample import GridConfig, field_mask, resample_cycle, resample_fov, to_uint8
-from model.data.study import StudyTensor
+from model.data.study import Problem, StudyTensor
 from model.errors import DataError
 from model.schema import DIAGNOSES, VIEW_SLOTS
 
@@ -24,16 +24,19 @@ log = logging.getLogger(__name__)
 GROUP_TO_DIAGNOSIS = {"DCM": "nicm", "HCM": "hcm", "MINF": "icm", "NOR": "normal", "RV": "rv"}
 MAX_VOXELS = 400_000_000
 _LEVELS = {"sax_base": 0.2, "sax_mid": 0.5, "sax_apex": 0.8}
+_4D_SUFFIXES = ("_4d.nii", "_4d.nii.gz")
 
 
-def acdc_cases(src: Path) -> list[Path]:
-    """Case folders (holding ``*_4d.nii.gz``) under ``src`` up to two levels deep, sorted."""
-    found = {
-        path.parent
-        for pattern in ("*_4d.nii*", "*/*_4d.nii*", "*/*/*_4d.nii*")
-        for path in src.glob(pattern)
-    }
-    return sorted(found)
+def split_acdc_files(files: list[str]) -> tuple[list[Path], list[str]]:
+    """(ACDC case folders, the files outside them) among ``files``, at any depth.
+
+    A case folder is one holding a ``*_4d.nii`` or ``*_4d.nii.gz``; everything else in it (the
+    ED/ES frames, their ``_gt`` masks, Info.cfg) belongs to the case. The other files are left for
+    the DICOM scan, so a source folder may hold both kinds.
+    """
+    cases = sorted({Path(f).parent for f in files if f.lower().endswith(_4D_SUFFIXES)})
+    folders = {str(case) for case in cases}
+    return cases, [f for f in files if str(Path(f).parent) not in folders]
 
 
 def read_info(path: Path) -> dict[str, str]:
@@ -55,7 +58,7 @@ def diagnosis_labels(group: str) -> dict[str, int]:
 
 
 def _load_volume(folder: Path) -> tuple[nib.Nifti1Image, tuple[int, ...], tuple[float, ...]]:
-    files = sorted(folder.glob("*_4d.nii*"))
+    files = sorted(f for f in folder.iterdir() if f.name.lower().endswith(_4D_SUFFIXES))
     try:
         image = nib.load(files[0])
     except Exception as err:  # nibabel raises several types for damaged files
@@ -66,9 +69,42 @@ def _load_volume(folder: Path) -> tuple[nib.Nifti1Image, tuple[int, ...], tuple[
     if int(np.prod(shape)) > MAX_VOXELS:
         raise DataError(f"{files[0].name} is too large ({shape})")
     zooms = tuple(float(v) for v in image.header.get_zooms()[:2])
-    if min(zooms) <= 0:
+    if not all(np.isfinite(zooms)) or min(zooms) <= 0:
         raise DataError(f"{files[0].name} has no valid pixel spacing")
     return image, shape, zooms
+
+
+def _read_cine(image: nib.Nifti1Image, folder: Path, index: int) -> tuple[np.ndarray, int]:
+    """float32 ``[P, rows=Y, cols=X]`` of slice ``index`` and how many voxels were not finite.
+
+    Voxels that are not finite (NaN marks "outside the field" for some conversion tools) become
+    0, background; left in, one would turn the whole view black through the resampling.
+    """
+    try:
+        cine = np.asarray(image.dataobj[:, :, index, :], dtype=np.float32)  # [X, Y, P]
+    except Exception as err:  # truncated gzip, bad data type, ...
+        raise DataError(f"{folder.name}: image data cannot be decoded: {err}") from err
+    finite = np.isfinite(cine)
+    bad = int(cine.size - np.count_nonzero(finite))
+    if bad:
+        cine = np.where(finite, cine, np.float32(0.0))
+    return np.transpose(cine, (2, 1, 0)), bad
+
+
+def _case_labels(folder: Path, problems: list[Problem]) -> dict[str, int]:
+    """Diagnosis labels from Info.cfg's ``Group``; a warning in ``problems`` when there are none."""
+    info_path = folder / "Info.cfg"
+    group = read_info(info_path).get("Group", "")
+    labels = diagnosis_labels(group)
+    if labels:
+        return labels
+    if group:
+        why = f"Group {group!r} is not one of {', '.join(GROUP_TO_DIAGNOSIS)}"
+    else:
+        why = "Info.cfg has no Group line" if info_path.is_file() else "no Info.cfg"
+    problems.append((str(folder), "", "warning", f"no diagnosis label: {why}"))
+    log.warning("%s: no diagnosis label: %s", folder.name, why)
+    return labels
 
 
 def build_acdc_case(folder: Path, grid: GridConfig) -> tuple[StudyTensor, dict[str, int]]:
@@ -82,25 +118,25 @@ def build_acdc_case(folder: Path, grid: GridConfig) -> tuple[StudyTensor, dict[s
     if slices == 1:
         chosen = {"sax_mid": 0}
     valid = field_mask((shape[1], shape[0]), spacing, grid)
+    problems: list[Problem] = []
+    not_finite = 0
     for slot, index in chosen.items():
-        try:
-            cine = np.asarray(image.dataobj[:, :, index, :], dtype=np.float32)  # [X, Y, P]
-        except Exception as err:  # truncated gzip, bad data type, ...
-            raise DataError(f"{folder.name}: image data cannot be decoded: {err}") from err
-        cine = np.transpose(cine, (2, 1, 0))  # [P, rows=Y, cols=X]
+        cine, bad = _read_cine(image, folder, index)
+        not_finite += bad
         resampled = resample_cycle(resample_fov(cine, spacing, grid), grid.frames)
         slot_index = VIEW_SLOTS.index(slot)
         video[slot_index] = to_uint8(resampled, np.broadcast_to(valid, resampled.shape))
         frames[slot_index] = grid.frames
-    info = read_info(folder / "Info.cfg")
-    labels = diagnosis_labels(info.get("Group", ""))
-    if not labels:
-        log.warning("%s: no known Group in Info.cfg; no diagnosis label", folder.name)
+    if not_finite:
+        reason = f"{not_finite} voxels of the slices used are not a number; taken as background"
+        problems.append((str(folder), "", "warning", reason))
+    labels = _case_labels(folder, problems)
     tensor = StudyTensor(
         video=video,
         view_frames=frames,
         cine_phases=phases,
         pixel_spacing_mm=float(spacing[0]),
         matrix=f"{shape[1]}x{shape[0]}",
+        problems=problems,
     )
     return tensor, labels
