@@ -146,6 +146,15 @@ def test_report_scrubbing_replaces_identifier_parts_only(tmp_path: Path) -> None
     assert out[0]["reason"] == "not a DICOM file" and out[2]["reason"] == "from [removed]^[removed]"
 
 
+def test_a_reason_quoting_a_full_path_keeps_only_its_part_below_the_source(tmp_path: Path) -> None:
+    src = tmp_path / "hospital" / "export"
+    case = src / "patient001" / "patient001_4d.nii.gz"
+    rows = [{"path": str(case), "reason": f"cannot read {case}: not a gzip file"}]
+    [row] = deidentify_report(rows, src, set())
+    assert row["reason"] == "cannot read patient001/patient001_4d.nii.gz: not a gzip file"
+    assert str(tmp_path) not in row["reason"]
+
+
 def test_accession_numbers_stay_in_the_linkage_file(hospital: dict) -> None:
     linkage = pd.read_csv(hospital["dataset"] / "linkage.csv", dtype=str)
     accessions = set(linkage["accession_number"])

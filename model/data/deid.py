@@ -116,14 +116,18 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
     has no header to tell whose it is: paths lose the part above the source folder, and every
     letter/digit run that is part of a name, ID or birth date seen in this ingest is replaced by
     ``[removed]`` in paths, series descriptions and reasons (a set lookup per run: fast for any
-    number of patients).
+    number of patients). A reason quoting a file's full path (a reader's error message) keeps
+    only its part below the source folder too.
     """
     tokens = _identifier_tokens(identifiers)
+    root = os.path.abspath(src)
+    prefixes = sorted({root + os.sep, os.path.realpath(root) + os.sep}, key=len, reverse=True)
 
     def scrub(text: str) -> str:
+        for prefix in prefixes:
+            text = text.replace(prefix, "")
         return _WORD.sub(lambda m: "[removed]" if m.group().lower() in tokens else m.group(), text)
 
-    root = os.path.abspath(src)
     out = []
     for row in rows:
         path = os.path.abspath(str(row["path"])) if row.get("path") else ""
