@@ -97,3 +97,14 @@ def test_a_case_without_a_diagnosis_label_says_why_in_the_report(tmp_path: Path)
     warnings = _report(out).query("level == 'warning'").set_index("path")["reason"]
     assert "Info.cfg" in warnings["patient001"] and "no diagnosis label" in warnings["patient001"]
     assert "Athlete" in warnings["patient002"]
+
+
+def test_a_volume_with_an_empty_dimension_is_rejected_with_its_shape(tmp_path: Path) -> None:
+    src = tmp_path / "acdc"
+    write_case(src, 1)
+    write_case(src, 2, volume=np.zeros((40, 36, 0, 10), np.float32))  # no slices
+    summary = ingest(src, tmp_path / "dataset")
+    assert summary.studies_written == 1
+    report = _report(tmp_path / "dataset")
+    rejected = report[report["level"] == "rejected"]["reason"].tolist()
+    assert rejected == ["patient002_4d.nii.gz has an empty dimension (shape (40, 36, 0, 10))"]

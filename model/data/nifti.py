@@ -66,6 +66,8 @@ def _load_volume(folder: Path) -> tuple[nib.Nifti1Image, tuple[int, ...], tuple[
     shape = tuple(int(v) for v in image.shape)
     if len(shape) != 4:
         raise DataError(f"{files[0].name} is not a 4-D (X, Y, slices, phases) volume: {shape}")
+    if min(shape) < 1:
+        raise DataError(f"{files[0].name} has an empty dimension (shape {shape})")
     if int(np.prod(shape)) > MAX_VOXELS:
         raise DataError(f"{files[0].name} is too large ({shape})")
     zooms = tuple(float(v) for v in image.header.get_zooms()[:2])
