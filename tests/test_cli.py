@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import pytest
 from tiny_dataset import shared_tiny_checkpoint
 
-from model import demo
 from model.cli import COMMANDS, build_parser, main
 from model.demo import DemoLayout, DemoOptions, _train_argv
-from model.errors import UserError
 from model.workers import usable_cpus
 
 
@@ -80,30 +77,3 @@ def test_an_output_path_in_the_way_is_one_line_before_any_work(
         assert "Traceback" not in caplog.text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "folder.csv", "folder.npz"]
     assert not list((tmp_path / "folder.npz").iterdir())
-
-
-def test_a_demo_whose_training_was_stopped_stops_before_indexing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    layout = DemoLayout(tmp_path)
-    for site in ("internal", "external"):
-        layout.raw(site).mkdir(parents=True)
-        (layout.raw(site) / "reports.csv").write_text("accession_number,report\n")
-        (layout.raw(site) / "labels.csv").write_text("accession_number\n")
-        layout.dataset(site).mkdir(parents=True)
-        (layout.dataset(site) / "studies.parquet").write_bytes(b"")
-    ran: list[str] = []
-
-    def stopped_by_ctrl_c(module: str, argv: list[str]) -> int:
-        ran.append(module)
-        if module == "model.training.train":  # SIGINT: the run stops after its step, exit 0
-            layout.run.mkdir(parents=True)
-            layout.checkpoint.write_bytes(b"checkpoint")
-            (layout.run / "status.json").write_text(json.dumps({"state": "stopped"}))
-        return 0
-
-    monkeypatch.setattr(demo, "run_command", stopped_by_ctrl_c)
-    with pytest.raises(UserError, match="run the demo again"):
-        demo.build_demo(DemoOptions(root=tmp_path, workers=1))
-    assert ran == ["model.training.train"]
-    assert not layout.is_built()

@@ -27,6 +27,17 @@ def _record_commands(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[st
     return ran
 
 
+def _fake_sites(layout: DemoLayout, ingested: tuple[str, ...]) -> None:
+    """Both sites generated (empty reports and labels) and ``ingested`` ones ingested."""
+    for site in ("internal", "external"):
+        layout.raw(site).mkdir(parents=True)
+        (layout.raw(site) / "reports.csv").write_text("accession_number,report\n")
+        (layout.raw(site) / "labels.csv").write_text("accession_number\n")
+    for site in ingested:
+        layout.dataset(site).mkdir(parents=True)
+        (layout.dataset(site) / "studies.parquet").write_bytes(b"")
+
+
 def _outputs(ran: list[tuple[str, list[str]]], module: str, flag: str) -> list[str]:
     return [argv[argv.index(flag) + 1] for name, argv in ran if name == module]
 
@@ -48,12 +59,7 @@ def test_a_site_ingested_before_an_interruption_is_not_ingested_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     layout = DemoLayout(tmp_path)
-    for site in ("internal", "external"):
-        layout.raw(site).mkdir(parents=True)
-        (layout.raw(site) / "reports.csv").write_text("accession_number,report\n")
-        (layout.raw(site) / "labels.csv").write_text("accession_number\n")
-    layout.dataset("internal").mkdir(parents=True)
-    (layout.dataset("internal") / "studies.parquet").write_bytes(b"")
+    _fake_sites(layout, ingested=("internal",))
     ran = _record_commands(monkeypatch)
     with pytest.raises(UserError, match="run the demo again"):
         build_demo(DemoOptions(root=tmp_path, **SMALL))
@@ -69,3 +75,25 @@ def test_a_run_killed_before_its_first_checkpoint_starts_again(tmp_path: Path) -
     assert "--resume" not in demo._train_argv(DemoOptions(root=tmp_path), layout)
     (layout.run / "last.pt").write_bytes(b"checkpoint")
     assert demo._train_argv(DemoOptions(root=tmp_path), layout)[-1] == "--resume"
+
+
+def test_a_demo_whose_training_was_stopped_stops_before_indexing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = DemoLayout(tmp_path)
+    _fake_sites(layout, ingested=("internal", "external"))
+    ran: list[str] = []
+
+    def stopped_by_ctrl_c(module: str, argv: list[str]) -> int:
+        ran.append(module)
+        if module == "model.training.train":  # SIGINT: the run stops after its step, exit 0
+            layout.run.mkdir(parents=True)
+            layout.checkpoint.write_bytes(b"checkpoint")
+            (layout.run / "status.json").write_text(json.dumps({"state": "stopped"}))
+        return 0
+
+    monkeypatch.setattr(demo, "run_command", stopped_by_ctrl_c)
+    with pytest.raises(UserError, match="run the demo again"):
+        build_demo(DemoOptions(root=tmp_path, workers=1))
+    assert ran == ["model.training.train"]
+    assert not layout.is_built()
