@@ -129,6 +129,10 @@ def test_a_dataset_given_as_dot_is_indexed_under_its_folder_name(setup, monkeypa
     stored = index.collection().get(include=["metadatas"])["metadatas"]
     assert {meta["dataset"] for meta in stored} == {data.name}
     assert len(index.search_like("s000001", k=50, where={"dataset": data.name})) == N - 1
+    # the dataset's own identity, so a same-named dataset elsewhere is never pruned with it
+    salt_id = json.loads((data / "dataset.json").read_text())["salt_id"]
+    assert {meta["dataset_id"] for meta in stored} == {salt_id}
+    assert len({meta["dataset_folder"] for meta in stored}) == 1
 
 
 def test_a_damaged_index_folder_is_one_clear_line(setup, caplog, tmp_path):

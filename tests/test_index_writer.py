@@ -55,6 +55,26 @@ def test_studies_gone_from_a_dataset_are_removed(tmp_path):
     assert sorted(_ids(index)) == sorted(kept.ids)
 
 
+def _as_dataset(records: IndexRecords, dataset_id: str, folder: str) -> IndexRecords:
+    metadatas = [
+        {**m, "dataset_id": dataset_id, "dataset_folder": folder} for m in records.metadatas
+    ]
+    return IndexRecords(records.ids, records.vectors, metadatas, records.documents)
+
+
+def test_a_same_named_dataset_elsewhere_is_not_pruned_but_a_reingested_one_is(tmp_path):
+    index = embedded_index(tmp_path / "chroma")
+    site_a = _as_dataset(make_records(30, seed=1), "salt-a", "folder-a")  # both "synthetic"
+    site_b = _as_dataset(make_records(20, seed=2), "salt-b", "folder-b")
+    upsert_records(index, site_a)
+    report = upsert_records(index, site_b)
+    assert report.removed == 0 and sorted(_ids(index)) == sorted(site_a.ids + site_b.ids)
+    # site A's folder ingested afresh (a new salt, so new study ids): its old studies go
+    again = _as_dataset(make_records(10, seed=3), "salt-a2", "folder-a")
+    report = upsert_records(index, again)
+    assert report.removed == 30 and sorted(_ids(index)) == sorted(site_b.ids + again.ids)
+
+
 def test_new_checkpoint_gets_its_own_collection_and_old_stays(tmp_path):
     old = embedded_index(tmp_path / "chroma", checkpoint="aaaa1111")
     new = embedded_index(tmp_path / "chroma", checkpoint="bbbb2222")

@@ -32,7 +32,7 @@ from model.index.client import (
 )
 from model.index.embedding_index import EmbeddingIndex
 from model.index.fresh_process import run_in_fresh_process
-from model.index.records import IndexRecords, build_records, read_labels
+from model.index.records import IndexRecords, build_records, dataset_identity, read_labels
 from model.index.writer import UpsertReport, upsert_records
 from model.index.writer_lock import WriterLock
 from model.output_path import check_output_path
@@ -77,7 +77,8 @@ def collect_records(
         labels = _labels_for(ds.linkage(), labels_csvs)
         embeddings = cached_study_embeddings(checkpoint, ds, device=device)
         name = Path(os.path.abspath(path)).name  # `--data .` is the folder's own name, not ""
-        part = build_records(ds.studies, embeddings.ids, embeddings.vectors, name, labels)
+        identity = dataset_identity(str(ds.settings.get("salt_id", "")), Path(path))
+        part = build_records(ds.studies, embeddings.ids, embeddings.vectors, name, labels, identity)
         clash = set(part.ids) & set(records.ids)
         if clash:
             raise DataError(

@@ -11,6 +11,7 @@ linkage table here and only their values are kept.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass
@@ -59,8 +60,12 @@ def age_lower_bound(age_band: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def study_metadata(row: pd.Series, dataset_name: str) -> dict[str, Any]:
-    """Index metadata of one ``studies.parquet`` row (no labels; see ``read_labels``)."""
+def study_metadata(
+    row: pd.Series, dataset_name: str, identity: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Index metadata of one ``studies.parquet`` row (no labels; see ``read_labels``).
+
+    ``identity`` (``dataset_identity``) tells the dataset apart from another of the same name."""
     meta: dict[str, Any] = {name: str(row.get(name, "unknown")) for name in _TEXT_COLUMNS}
     views = [v for v in str(row.get("views", "")).split(",") if v]
     meta["views"] = ",".join(views)
@@ -74,7 +79,16 @@ def study_metadata(row: pd.Series, dataset_name: str) -> dict[str, Any]:
     if pd.notna(strength):
         meta["field_strength"] = float(strength)
     meta["dataset"] = dataset_name
+    meta.update(identity or {})
     return meta
+
+
+def dataset_identity(salt_id: str, folder: Path) -> dict[str, str]:
+    """``dataset_id`` (the dataset's salt id: the same dataset, wherever it is copied) and
+    ``dataset_folder`` (a hash of its resolved folder: the same place, even re-ingested with a
+    new salt), which let a re-index prune its own dataset's departed studies and nobody else's."""
+    where = hashlib.sha256(str(folder.resolve()).encode("utf-8")).hexdigest()[:12]
+    return {"dataset_id": salt_id, "dataset_folder": where}
 
 
 def read_labels(csv_path: str | Path, linkage: pd.DataFrame) -> pd.DataFrame:
@@ -118,6 +132,7 @@ def build_records(
     vectors: np.ndarray,
     dataset_name: str,
     labels: pd.DataFrame | None = None,
+    identity: dict[str, str] | None = None,
 ) -> IndexRecords:
     """Records for ``ids`` (rows of ``vectors`` float32 [N, D]) from the dataset's study table."""
     table = studies.set_index("study_id")
@@ -129,7 +144,7 @@ def build_records(
     metadatas, documents = [], []
     for study_id in ids:
         row = table.loc[study_id]
-        meta = study_metadata(row, dataset_name)
+        meta = study_metadata(row, dataset_name, identity)
         attach_labels(meta, labels, study_id)
         metadatas.append(meta)
         documents.append(str(row.get("impression", "") or ""))

@@ -59,12 +59,26 @@ def _stored_hashes(collection: Collection, ids: list[str]) -> dict[str, str]:
 
 
 def _stale_ids(collection: Collection, records: IndexRecords) -> list[str]:
-    """Ids indexed earlier from the same datasets that these records no longer contain."""
+    """Ids indexed earlier from the same datasets that these records no longer contain.
+
+    The same dataset: the same name and the same ``dataset_id`` or ``dataset_folder``
+    (``records.dataset_identity``), or a record written before datasets carried them. Another
+    dataset that only shares the name (a second site's ``internal`` on a shared server) is left
+    alone.
+    """
     current = set(records.ids)
     stale: list[str] = []
-    for dataset in sorted({str(m.get("dataset")) for m in records.metadatas}):
-        found = collection.get(where={"dataset": dataset}, include=[])
-        stale.extend(sid for sid in found["ids"] if sid not in current)
+    identities = {
+        (str(m.get("dataset")), m.get("dataset_id"), m.get("dataset_folder"))
+        for m in records.metadatas
+    }
+    for name, dataset_id, folder in sorted(identities, key=str):
+        found = collection.get(where={"dataset": name}, include=["metadatas"])
+        for sid, meta in zip(found["ids"], found["metadatas"], strict=True):
+            meta = meta or {}
+            same = "dataset_id" not in meta or meta["dataset_id"] == dataset_id
+            if sid not in current and (same or meta.get("dataset_folder") == folder):
+                stale.append(sid)
     return stale
 
 
