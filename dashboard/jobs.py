@@ -24,6 +24,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ _CANCEL_GRACE_S = 3.0
 # A training run stops after its current step (validation and last.pt included when it ends an
 # epoch): killing it sooner loses the steps since its last epoch and leaves it "crashed".
 _STOP_GRACE_S = {"train": 60.0}
-ACTIVE_STATES = ("running",)
+ACTIVE_STATES = ("running", "stopping")
 
 
 @dataclass
@@ -178,24 +179,26 @@ class JobManager:
             raise UserError(f"no job called {job_id!r}")
         return job
 
-    def cancel(self, job_id: str) -> Job:
+    def cancel(self, job_id: str, wait: bool = True) -> Job:
         """Stop a running job: SIGTERM to its own process group, SIGKILL after a grace (short,
-        or as long as a training run may need to finish its step and save ``last.pt``)."""
+        or as long as a training run may need to finish its step and save ``last.pt``).
+
+        ``wait=False`` (the pages) spends the grace in a background thread, so a page's script
+        thread is never held for it; the job reads ``stopping`` until it has ended."""
         job = self.get(job_id)
-        if not job.running:
+        if job.state != "running":  # ended, or already stopping
             return job
         info = dict(job.info, cancel_requested=True)
         atomic_write_json(job.folder / "job.json", info)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(job.pid, signal.SIGTERM)
-        deadline = time.monotonic() + _STOP_GRACE_S.get(job.kind, _CANCEL_GRACE_S)
-        while time.monotonic() < deadline and process_alive(job.pid, info.get("proc_start")):
-            time.sleep(0.05)
-        if process_alive(job.pid, info.get("proc_start")):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(job.pid, signal.SIGKILL)
-            time.sleep(0.1)
-            _reap(job.pid)
+        grace = (job.pid, info.get("proc_start"), _STOP_GRACE_S.get(job.kind, _CANCEL_GRACE_S))
+        if wait:
+            _kill_after_grace(*grace)
+        else:
+            threading.Thread(
+                target=_kill_after_grace, args=grace, name=f"cancel-{job.id}", daemon=True
+            ).start()
         return self.get(job_id)
 
     def _read(self, folder: Path) -> Job | None:
@@ -212,7 +215,8 @@ class JobManager:
             state = "cancelled" if cancelled else ("finished" if code == 0 else "failed")
             return Job(folder, info, state, code, progress)
         if process_alive(pid, info.get("proc_start")):
-            return Job(folder, info, "running", None, progress)
+            state = "stopping" if info.get("cancel_requested") else "running"
+            return Job(folder, info, state, None, progress)
         state = "cancelled" if info.get("cancel_requested") else "lost"
         return Job(folder, info, state, None, progress)
 
@@ -276,6 +280,18 @@ def _reap(pid: int) -> None:
     proc = _CHILDREN.get(pid)
     if proc is not None and proc.poll() is not None:
         _CHILDREN.pop(pid, None)
+
+
+def _kill_after_grace(pid: int, proc_start: Any, grace_s: float) -> None:
+    """SIGKILL the process group of ``pid`` if it outlives ``grace_s`` after its SIGTERM."""
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and process_alive(pid, proc_start):
+        time.sleep(0.05)
+    if process_alive(pid, proc_start):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        time.sleep(0.1)
+    _reap(pid)
 
 
 def _run(folder: Path, command: list[str]) -> int:

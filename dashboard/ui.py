@@ -23,6 +23,7 @@ LIKE_KEY = "like_id"
 STUDIES_VIEW_KEY = "studies_view"
 _STATE_ICONS = {
     "running": ":material/progress_activity:",
+    "stopping": ":material/progress_activity:",
     "finished": ":material/check_circle:",
     "failed": ":material/error:",
     "cancelled": ":material/stop_circle:",
@@ -97,9 +98,10 @@ def _job_body(jobs: JobManager, job: Job) -> None:
         head, button = st.columns([5, 1])
         head.markdown(f"{icon} **{job.title}** — {job.state}")
         if job.running:
-            if button.button("Cancel", key=f"cancel-{job.id}"):
-                with st.spinner("Cancelling…"):
-                    jobs.cancel(job.id)
+            if job.state == "stopping":
+                head.caption("Stopping: the job ends its current step first.")
+            elif button.button("Cancel", key=f"cancel-{job.id}"):
+                jobs.cancel(job.id, wait=False)
                 st.rerun(scope="app")
             progress = job.progress
             fraction = progress.get("fraction")

@@ -154,12 +154,12 @@ def run_detail(run: Path) -> None:
         key=f"resume-checkpointing-{run.name}",
         help="Less GPU memory for about a quarter more time; the run continues exactly.",
     )
-    if buttons[0].button("Stop", disabled=not running):
+    stopping = job is not None and job.state == "stopping"
+    if buttons[0].button("Stop", disabled=not running or stopping):
         if job is None or not job.running:
             st.error("This run was not started from this dashboard; stop it where it was launched.")
         else:
-            with st.spinner("Stopping after the current step (saving last.pt)…"):
-                studio.jobs.cancel(job.id)
+            studio.jobs.cancel(job.id, wait=False)  # the job panel reads "stopping" until it ends
             st.rerun()
     if buttons[1].button("Resume", disabled=running or not (run / "last.pt").exists()):
         dataset = trained_on(run) or (

@@ -69,6 +69,24 @@ def test_a_training_job_is_given_time_to_stop_after_its_step(manager: JobManager
     assert "saved last.pt" in stopped.log_tail()
 
 
+def test_a_page_cancel_returns_at_once_and_the_grace_runs_in_the_background(
+    manager: JobManager,
+) -> None:
+    script = (
+        "import signal, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)  # never stops by itself\n"
+        "print('training', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    job = manager.launch("ingest", [sys.executable, "-c", script])
+    assert _wait(lambda: "training" in manager.get(job.id).log_tail())
+    stopping = manager.cancel(job.id, wait=False)
+    assert stopping.state == "stopping" and stopping.running
+    manager.cancel(job.id, wait=False)  # a second request while stopping changes nothing
+    assert _wait(lambda: manager.get(job.id).state == "cancelled")  # killed after its grace
+    assert not process_alive(job.pid)
+
+
 def test_only_one_job_of_a_kind_runs_at_a_time(manager: JobManager) -> None:
     first = manager.launch("train", SLEEP, title="first run")
     with pytest.raises(UserError, match="already running"):
