@@ -236,32 +236,34 @@ def _clock(stamp: Any) -> str:
         return "earlier"
 
 
-def _proc_start(pid: int) -> str | None:
-    """The kernel's start tick of ``pid`` (guards against a reused pid after a restart)."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state first, start tick at 19),
+    or None when there is no such process."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return fields[19] if len(fields) > 19 else None
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _proc_start(pid: int) -> str | None:
+    """The kernel's start tick of ``pid`` (guards against a reused pid after a restart)."""
+    fields = _stat_fields(pid)
+    return fields[19] if fields is not None and len(fields) > 19 else None
 
 
 def process_alive(pid: int, proc_start: Any = None) -> bool:
     """True while ``pid`` runs and is not a zombie (and is still the process we started)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields and fields[0] == "Z":
+    fields = _stat_fields(pid)
+    if not fields or fields[0] == "Z":
         return False
     return proc_start is None or len(fields) <= 19 or fields[19] == str(proc_start)
 
 
 def process_started(pid: int) -> float | None:
     """When ``pid`` started (seconds since the epoch, within a second), or None if unknown."""
+    tick = _proc_start(pid)
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
         boot = next(
             float(line.split()[1])
             for line in Path("/proc/stat").read_text().splitlines()
@@ -269,10 +271,7 @@ def process_started(pid: int) -> float | None:
         )
     except (OSError, StopIteration, IndexError, ValueError):
         return None
-    fields = stat.rsplit(")", 1)[1].split()
-    if len(fields) <= 19:
-        return None
-    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return None if tick is None else boot + int(tick) / os.sysconf("SC_CLK_TCK")
 
 
 def _reap(pid: int) -> None:
