@@ -10,7 +10,6 @@ complete line at a time, so a reader never sees half a record. A training proces
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import math
@@ -23,6 +22,7 @@ from typing import Any
 
 from model.atomic import atomic_write_json, atomic_write_text, remove_stale_temps
 from model.errors import UserError
+from model.file_lock import FileLock
 from model.output_path import check_output_path
 
 STATES: tuple[str, ...] = ("queued", "running", "finished", "failed", "stopped")
@@ -100,25 +100,19 @@ class RunFolder:
         if not self.root.is_dir():
             yield  # no run here to guard: prepare() refuses
             return
-        fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode("ascii", errors="replace").strip() or "?"
-                raise UserError(
-                    f"another training process (pid {holder}) is writing {self.root}; wait for "
-                    "it to end or stop it (then --resume continues the run), or choose another --out"
-                ) from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+
+        def busy(holder: str) -> str:
+            return (
+                f"another training process ({holder}) is writing {self.root}; wait for it to end "
+                "or stop it (then --resume continues the run), or choose another --out"
+            )
+
+        with FileLock(self.root / LOCK_FILE, busy):
             if stale := remove_stale_temps(self.root):
                 log.info(
                     "removed %d temporary file(s) that a killed run left in %s", stale, self.root
                 )
             yield
-        finally:
-            os.close(fd)  # releases the lock
 
     def write_config(self, config: dict[str, Any]) -> None:
         atomic_write_json(self.config_path, config)

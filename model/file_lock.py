@@ -1,0 +1,88 @@
+"""An exclusive lock on one file that only one process holds at a time.
+
+``FileLock`` takes an ``fcntl`` lock on a small file and writes its holder (pid, start time,
+command) into it, so a second process can be told who holds it. The kernel drops the lock when
+the holder exits, even when it is killed, so a crash never leaves a stale lock behind. Used by
+the index writer (one writer per embedded Chroma folder) and by training (one process per run
+folder).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from model.errors import UserError
+
+_POLL_S = 0.2
+
+
+class FileLock:
+    """``with FileLock(path, busy):`` -- exclusive access while the block runs.
+
+    ``busy(holder)`` is the message of the ``UserError`` raised when another process still holds
+    the lock after ``wait_s`` seconds; ``holder`` reads like ``pid 123, since 10:04:05``.
+    """
+
+    def __init__(self, path: str | Path, busy: Callable[[str], str], wait_s: float = 0.0):
+        self.path = Path(path)
+        self.busy = busy
+        self.wait_s = wait_s
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = _read_holder(fd)
+                    os.close(fd)
+                    raise UserError(self.busy(holder)) from None
+                time.sleep(_POLL_S)
+        holder = {"pid": os.getpid(), "since": time.time(), "argv": sys.argv[:6]}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode("utf-8"), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        os.ftruncate(self._fd, 0)
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def _read_holder(fd: int) -> str:
+    """A short description of the lock holder from the lock file, e.g. ``pid 123``."""
+    try:
+        info = json.loads(os.pread(fd, 4096, 0).decode("utf-8") or "{}")
+    except (OSError, ValueError):
+        return "pid unknown"
+    if "pid" not in info:
+        return "pid unknown"
+    started = time.strftime("%H:%M:%S", time.localtime(info.get("since", 0)))
+    return f"pid {info['pid']}, since {started}"
