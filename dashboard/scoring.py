@@ -106,7 +106,8 @@ def score_table(scores: Scores, studies: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class FindingEvaluation:
-    """ROC points, AUC with its 95% CI and threshold metrics for one finding."""
+    """ROC points, AUC with its 95% CI and threshold metrics for one finding, and the scored,
+    labelled studies' probabilities (``scores`` float [n]) and labels (``truth`` int [n])."""
 
     fpr: np.ndarray
     tpr: np.ndarray
@@ -114,15 +115,21 @@ class FindingEvaluation:
     auc_ci: tuple[float, float]
     table: pd.DataFrame
     n: int
+    scores: np.ndarray
+    truth: np.ndarray
+
+
+def known_pairs(probs: pd.Series, labels: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities float [K], labels int [K]) of the studies both scored and labelled 1 or 0."""
+    joined = pd.concat([probs.rename("p"), labels.rename("y")], axis=1, join="inner").dropna()
+    return joined["p"].to_numpy(), joined["y"].astype(int).to_numpy()
 
 
 def evaluate_finding(
     probs: pd.Series, labels: pd.Series, threshold: float, resamples: int = 300
 ) -> FindingEvaluation | None:
     """Metrics of one finding against 1/0 labels (blank labels skipped); None if one class is absent."""
-    joined = pd.concat([probs.rename("p"), labels.rename("y")], axis=1, join="inner").dropna()
-    y = joined["y"].astype(int).to_numpy()
-    p = joined["p"].to_numpy()
+    p, y = known_pairs(probs, labels)
     if y.size == 0 or y.min() == y.max():
         return None
     result = binary_metrics(p, y, resamples=resamples, seed=0, decisions=(p >= threshold))
@@ -140,15 +147,17 @@ def evaluate_finding(
         auc_ci=result.ci.get("auc", (float("nan"), float("nan"))),
         table=pd.DataFrame(rows),
         n=int(y.size),
+        scores=p,
+        truth=y,
     )
 
 
 def why_no_roc(probs: pd.Series, labels: pd.Series) -> str:
     """Why ``evaluate_finding`` has no ROC for these scored studies and labels (it returned None)."""
-    known = pd.concat([probs.rename("p"), labels.rename("y")], axis=1, join="inner").dropna()["y"]
-    if known.empty:
+    _, known = known_pairs(probs, labels)
+    if known.size == 0:
         return "no scored study has a known (1 or 0) label"
-    kind = "positive" if known.iloc[0] == 1 else "negative"
+    kind = "positive" if known[0] == 1 else "negative"
     return f"all {len(known)} scored studies with a known label are {kind}"
 
 

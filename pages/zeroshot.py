@@ -1,6 +1,5 @@
 """Zero-shot: edit prompt sets, score every study, inspect top cases, ROC/AUC/confusion with labels."""
 
-import pandas as pd
 import streamlit as st
 
 from dashboard.context import Studio
@@ -164,13 +163,7 @@ def evaluation(scores) -> None:
             left.plotly_chart(
                 roc_figure(result.fpr, result.tpr, result.auc, result.auc_ci, finding), key="zs-roc"
             )
-            probs, truth = scores.findings[finding], labels[finding]
-            joined = pd.concat(
-                [probs.rename("p"), truth.rename("y")], axis=1, join="inner"
-            ).dropna()
-            histogram = score_histogram(
-                joined["p"].to_numpy(), threshold, finding, joined["y"].to_numpy()
-            )
+            histogram = score_histogram(result.scores, threshold, finding, result.truth)
             right.plotly_chart(histogram, key="zs-hist")
             st.dataframe(result.table, hide_index=True, key="zs-metrics")
     confusion = diagnosis_confusion(scores.diagnoses, labels)
