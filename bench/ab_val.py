@@ -30,9 +30,8 @@ from bench.quality import evaluate
 from model.data.dataset import CMRDataset
 from model.embed import cached_study_embeddings
 from model.evaluation.fewshot import FewShotConfig, evaluate_label
-from model.evaluation.inputs import diagnosis_targets
 from model.evaluation.probes import ProbeConfig, fit_split_probes
-from model.labels import labels_by_study
+from model.labels import diagnosis_targets, labels_by_study
 from model.schema import DIAGNOSES, FINDINGS
 from model.training.run_folder import RunFolder
 

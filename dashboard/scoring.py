@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from model.errors import UserError
-from model.evaluation.inputs import diagnosis_targets
 from model.evaluation.metrics import binary_metrics, confusion_matrix, roc_curve_points
+from model.labels import diagnosis_targets
 from model.prompts import PromptSet
 from model.zeroshot import score_diagnoses, score_findings
 

@@ -10,7 +10,8 @@ never for training or for choosing anything.
 - ``read_labels_csv(path)``: the file validated and parsed, indexed by accession number;
 - ``join_to_studies(labels, linkage)``: the same rows indexed by study_id (those linked only);
 - ``labels_by_study(path, linkage)``: both, and an error when no row matches the dataset;
-- ``label_rows(path)``: the validated file as rows of text cells, to store beside a dataset.
+- ``label_rows(path)``: the validated file as rows of text cells, to store beside a dataset;
+- ``diagnosis_targets(labels, classes)``: each row's diagnosis from one-hot class columns.
 """
 
 from __future__ import annotations
@@ -81,3 +82,16 @@ def label_rows(path: str | Path) -> list[dict[str, str]]:
     labels = read_labels_csv(path)
     text = labels.apply(lambda column: column.map({1.0: "1", 0.0: "0"}).fillna(""))
     return text.reset_index().to_dict("records")
+
+
+def diagnosis_targets(labels: pd.DataFrame, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``labels`` (1 / 0 / NaN one-hot columns): (rows with exactly one diagnosis
+    marked 1 bool [N], index into ``classes`` int [N] there, else -1). The classes are exclusive,
+    so one 1 is a known diagnosis whether the other columns hold 0 or are blank."""
+    present = [c for c in classes if c in labels.columns]
+    if not present:
+        return np.zeros(len(labels), dtype=bool), np.full(len(labels), -1)
+    marked = labels[present].to_numpy(dtype=float) == 1
+    usable = marked.sum(axis=1) == 1
+    class_index = np.array([classes.index(c) for c in present])
+    return usable, np.where(usable, class_index[marked.argmax(axis=1)], -1)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from model.errors import DataError
-from model.labels import KEY, read_labels_csv
+from model.labels import KEY, diagnosis_targets, read_labels_csv
 from model.prompts import PromptSet
 from model.schema import DIAGNOSES
 
@@ -99,19 +99,6 @@ class SiteData:
     def diagnosis_columns(self) -> list[str]:
         """This site's label columns that are diagnosis classes, in ``diagnoses`` order."""
         return [c for c in self.diagnoses if c in self.labels.columns]
-
-
-def diagnosis_targets(labels: pd.DataFrame, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of ``labels`` (1 / 0 / NaN one-hot columns): (rows with exactly one diagnosis
-    marked 1 bool [N], index into ``classes`` int [N] there, else -1). The classes are exclusive,
-    so one 1 is a known diagnosis whether the other columns hold 0 or are blank."""
-    present = [c for c in classes if c in labels.columns]
-    if not present:
-        return np.zeros(len(labels), dtype=bool), np.full(len(labels), -1)
-    marked = labels[present].to_numpy(dtype=float) == 1
-    usable = marked.sum(axis=1) == 1
-    class_index = np.array([classes.index(c) for c in present])
-    return usable, np.where(usable, class_index[marked.argmax(axis=1)], -1)
 
 
 def diagnosis_classes(prompts: PromptSet) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from model.errors import DataError
-from model.labels import join_to_studies, read_labels_csv
+from model.labels import diagnosis_targets, join_to_studies, read_labels_csv
 from model.schema import DIAGNOSES, FINDINGS, VIEW_SLOTS
 
 log = logging.getLogger(__name__)
@@ -108,9 +108,8 @@ def read_labels(csv_path: str | Path, linkage: pd.DataFrame) -> pd.DataFrame:
     for column in finding_cols:
         out[column] = joined[column].astype("Int64")
     if diagnosis_cols:
-        onehot = joined[diagnosis_cols].fillna(0)
-        known = onehot.sum(axis=1) == 1
-        out["diagnosis"] = np.where(known, onehot.idxmax(axis=1), None)
+        known, target = diagnosis_targets(joined, diagnosis_cols)
+        out["diagnosis"] = np.where(known, np.array(diagnosis_cols, dtype=object)[target], None)
     log.info(
         "labels for %d of %d linked studies from %s", len(out), len(linkage), Path(csv_path).name
     )
