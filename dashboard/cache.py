@@ -18,6 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.cine import cine_player_html
+from dashboard.evaluation_view import EvaluationOutputs, read_outputs
 from dashboard.projection import Projection, ProjectionConfig, fit_projection
 from dashboard.runs import detect_gpus
 from dashboard.scoring import (
@@ -149,6 +150,13 @@ def finding_evaluation(
 ) -> FindingEvaluation | None:
     """``evaluate_finding`` (bootstrap CI) memoised on the scores, labels and threshold."""
     return evaluate_finding(probs, labels, threshold)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def evaluation_outputs(folder: str, version: tuple[float, ...]) -> EvaluationOutputs:
+    """Every table, figure and summary of one evaluation folder (``read_outputs``), read once
+    per version of its ``summary.json`` (which an evaluation writes last)."""
+    return read_outputs(Path(folder))
 
 
 @st.cache_data(show_spinner=False, max_entries=2)

@@ -162,6 +162,10 @@ class Studio:
         """Cached ROC/AUC-with-CI/threshold metrics of one finding (None: one class only)."""
         return cache.finding_evaluation(probs, labels, threshold)
 
+    def evaluation_outputs(self, folder: Path) -> Any:
+        """An evaluation folder's ``EvaluationOutputs``, read again when it is rewritten."""
+        return cache.evaluation_outputs(str(folder), cache.version_of(folder / "summary.json"))
+
     def index_location(self) -> ChromaLocation:
         """The Chroma folder or server holding the active dataset's case index."""
         return self.settings.chroma_location(self.dataset_path())

@@ -11,7 +11,6 @@ from dashboard.evaluation_view import (
     evaluation_command,
     grouped_tables,
     list_evaluations,
-    read_outputs,
     zip_folder,
 )
 from dashboard.overview import relative
@@ -89,7 +88,7 @@ def results_section() -> None:
         st.info("No evaluation results yet. Run one above; tables and figures appear here.")
         return
     folder = st.selectbox("Evaluation", folders, format_func=lambda p: p.name, key="ev-folder")
-    outputs = read_outputs(Path(folder))
+    outputs = studio.evaluation_outputs(Path(folder))
     st.download_button(
         "Download everything (zip)",
         zip_folder(outputs.folder),
