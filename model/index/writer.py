@@ -49,13 +49,18 @@ def row_hash(vector: np.ndarray, metadata: dict, document: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _stored_hashes(collection: Collection, ids: list[str]) -> dict[str, str]:
-    hashes: dict[str, str] = {}
+def _metadatas(collection: Collection, ids: list[str]) -> dict[str, dict]:
+    """Stored metadata of those of ``ids`` the collection holds, read a page at a time."""
+    found_all: dict[str, dict] = {}
     for start in range(0, len(ids), _READ_PAGE):
         found = collection.get(ids=ids[start : start + _READ_PAGE], include=["metadatas"])
         for sid, meta in zip(found["ids"], found["metadatas"], strict=True):
-            hashes[sid] = str((meta or {}).get("row_hash", ""))
-    return hashes
+            found_all[sid] = meta or {}
+    return found_all
+
+
+def _stored_hashes(collection: Collection, ids: list[str]) -> dict[str, str]:
+    return {sid: str(m.get("row_hash", "")) for sid, m in _metadatas(collection, ids).items()}
 
 
 def _stale_ids(collection: Collection, records: IndexRecords) -> list[str]:
@@ -64,7 +69,7 @@ def _stale_ids(collection: Collection, records: IndexRecords) -> list[str]:
     The same dataset: the same name and the same ``dataset_id`` or ``dataset_folder``
     (``records.dataset_identity``), or a record written before datasets carried them. Another
     dataset that only shares the name (a second site's ``internal`` on a shared server) is left
-    alone.
+    alone. Only the departed ids' metadata is read (usually none).
     """
     current = set(records.ids)
     stale: list[str] = []
@@ -73,12 +78,14 @@ def _stale_ids(collection: Collection, records: IndexRecords) -> list[str]:
         for m in records.metadatas
     }
     for name, dataset_id, folder in sorted(identities, key=str):
-        found = collection.get(where={"dataset": name}, include=["metadatas"])
-        for sid, meta in zip(found["ids"], found["metadatas"], strict=True):
-            meta = meta or {}
-            same = "dataset_id" not in meta or meta["dataset_id"] == dataset_id
-            if sid not in current and (same or meta.get("dataset_folder") == folder):
-                stale.append(sid)
+        named = collection.get(where={"dataset": name}, include=[])["ids"]
+        gone = _metadatas(collection, [sid for sid in named if sid not in current])
+        stale += [
+            sid
+            for sid, meta in gone.items()
+            if meta.get("dataset_id", dataset_id) == dataset_id
+            or meta.get("dataset_folder") == folder
+        ]
     return stale
 
 
