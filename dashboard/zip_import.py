@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from model.atomic import current_umask
 from model.data.dicom_read import starts_like_bare_data_set
 from model.errors import DataError
 
@@ -131,6 +132,7 @@ def extract_zip(
             dicom = _extract_members(archive, members, staging)
             if dicom == 0:
                 raise DataError("the zip holds no DICOM files (no .dcm names, no DICOM header)")
+            staging.chmod(0o777 & ~current_umask())  # mkdtemp made it owner-only
             staging.rename(target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

@@ -3,6 +3,10 @@
 A reader (or a crash) never sees a half-written file; the previous version stays valid until the
 new one is complete. A killed writer can leave its hidden temporary behind;
 ``remove_stale_temps`` clears those once the caller holds the folder's writer lock.
+
+A file gets the permissions a plain ``open()`` would give it (0666 less the process umask), so a
+data root shared by a group through its umask stays shared; ``mode`` narrows one file (the
+dataset's ``salt.key`` is 0600) before it becomes visible.
 """
 
 from __future__ import annotations
@@ -16,12 +20,32 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 
-@contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[BinaryIO]:
-    """Open a temporary file next to ``path``; on success it replaces ``path`` atomically."""
-    path = Path(path)
+def current_umask() -> int:
+    """The process's file-creation mask, read without changing it where Linux allows."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _temporary_sibling(path: Path, permissions: int | None) -> tuple[int, str]:
+    """A new hidden temporary in ``path``'s folder, with the permissions ``path`` should get."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~current_umask() if permissions is None else permissions)
+    return fd, tmp
+
+
+@contextlib.contextmanager
+def atomic_open(
+    path: str | Path, mode: str = "wb", permissions: int | None = None
+) -> Iterator[BinaryIO]:
+    """Open a temporary file next to ``path``; on success it replaces ``path`` atomically."""
+    path = Path(path)
+    fd, tmp = _temporary_sibling(path, permissions)
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
@@ -34,13 +58,13 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[BinaryIO]:
         raise
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    with atomic_open(path, "wb") as handle:
+def atomic_write_bytes(path: str | Path, data: bytes, permissions: int | None = None) -> None:
+    with atomic_open(path, "wb", permissions) as handle:
         handle.write(data)
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: str | Path, text: str, permissions: int | None = None) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), permissions)
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:
@@ -50,8 +74,7 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
 def atomic_write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
     """Let ``writer`` fill a temporary path (e.g. ``df.to_parquet``), then move it into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _temporary_sibling(path, None)
     os.close(fd)
     try:
         writer(Path(tmp))

@@ -27,8 +27,7 @@ def load_or_create_salt(dataset: Path) -> bytes:
     """The dataset's secret salt; written (owner-only permissions) when the dataset is new."""
     path = dataset / SALT_FILE
     if not path.exists():
-        atomic_write_text(path, secrets.token_hex(32) + "\n")
-        os.chmod(path, 0o600)
+        atomic_write_text(path, secrets.token_hex(32) + "\n", permissions=0o600)
     text = path.read_text(encoding="ascii").strip()
     if len(text) < 32:
         raise DataError(f"{path} is damaged; restore it or ingest into a new dataset folder")
