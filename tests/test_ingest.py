@@ -219,6 +219,24 @@ def test_bad_series_are_rejected_and_good_views_kept(tmp_path: Path) -> None:
     assert row.views == "sax_base,sax_mid,sax_apex,2ch,lge_sax"
 
 
+@pytest.mark.parametrize("spacing", [0.001, 50.0])
+def test_an_implausible_pixel_spacing_rejects_the_series(tmp_path: Path, spacing: float) -> None:
+    """A header in the wrong unit would be resampled into a meaningless field of view."""
+    src = tmp_path / "src"
+    folder = write_study(src, StudySpec())
+    for path in folder.glob("*.dcm"):
+        ds = pydicom.dcmread(path)
+        if ds.SeriesDescription == "CINE_4CH":
+            ds.PixelSpacing = [spacing, spacing]
+            ds.save_as(path)
+    out = tmp_path / "dataset"
+    assert ingest(src, out).studies_written == 1
+    rejected = _report(out).query("level == 'rejected'")
+    assert rejected["series"].str.contains("CINE_4CH").all() and len(rejected) == 1
+    assert f"pixel spacing {spacing:g} x {spacing:g} mm is outside" in rejected["reason"].iloc[0]
+    assert "4ch" not in pd.read_parquet(out / "studies.parquet").iloc[0].views.split(",")
+
+
 def test_inconsistent_phase_counts_rejects_the_series(tmp_path: Path) -> None:
     src = tmp_path / "src"
     folder = write_study(src, StudySpec(series={"sax": "CINE_SAX", "4ch": "CINE_4CH"}))

@@ -15,6 +15,10 @@ import numpy as np
 LOW_PERCENTILE = 1.0
 HIGH_PERCENTILE = 99.5
 PERCENTILE_SAMPLES = 32_768
+# In-plane pixel spacing (mm) a cardiac MR image can have; clinical cine and LGE are about 0.5-5.
+# Outside it the header is wrong (centimetres or metres written as mm, a placeholder 1e-3 ...) and
+# the field of view resampled from it would be meaningless, so such a series is rejected.
+PLAUSIBLE_SPACING_MM = (0.2, 10.0)
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,18 @@ class GridConfig:
     @property
     def spacing_mm(self) -> float:
         return self.fov_mm / self.size
+
+
+def implausible_spacing(spacing: tuple[float, ...]) -> str:
+    """Why ``spacing`` (row, col mm) cannot be a cardiac MR image's; empty when it can."""
+    low, high = PLAUSIBLE_SPACING_MM
+    if all(low <= value <= high for value in spacing):
+        return ""
+    shown = " x ".join(f"{value:g}" for value in spacing)
+    return (
+        f"pixel spacing {shown} mm is outside the {low:g}-{high:g} mm a cardiac MR image has; "
+        "the header is likely wrong, so the images are not resampled"
+    )
 
 
 def _axis_weights(length: int, step: float, size: int) -> np.ndarray:

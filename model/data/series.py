@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from model.data.dicom_read import SliceHeader
+from model.data.resample import implausible_spacing
 from model.data.views import LV_AXIS
 
 LOCATION_TOLERANCE_MM = 0.5
@@ -120,6 +121,9 @@ def build_series(headers: list[SliceHeader]) -> SeriesStack:
         raise SeriesError("missing PixelSpacing: cannot resample to a physical field of view")
     if len({tuple(round(v, 3) for v in s) for s in spacings}) > 1:  # type: ignore[union-attr]
         raise SeriesError("mixed PixelSpacing in one series")
+    implausible = implausible_spacing(first.pixel_spacing)  # type: ignore[arg-type]
+    if implausible:
+        raise SeriesError(implausible)
     normal = oriented_normal(first.orientation)
     warnings: list[str] = []
     locations = []
