@@ -7,11 +7,22 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pandas as pd
+import pytest
 from dicom_factory import write_study
 
 from model.data.ingest import ingest
 
 INFO = "ED: 1\nES: 5\nGroup: {group}\nHeight: 180.0\nNbFrame: 10\nWeight: 80.0\n"
+PIXEL_MM = 1.5
+
+
+def release_image(volume: np.ndarray) -> nib.Nifti1Image:
+    """``volume`` with the header the ACDC release has: an unscaled LPS sform, a scaled qform."""
+    header = nib.Nifti1Header()
+    header.set_data_shape(volume.shape)
+    header.set_qform(np.diag([-PIXEL_MM, -PIXEL_MM, 10.0, 1.0]), code=1)
+    header.set_sform(np.diag([-1.0, -1.0, 1.0, 1.0]), code=1)
+    return nib.Nifti1Image(volume, None, header)
 
 
 def write_case(
@@ -23,13 +34,12 @@ def write_case(
     if volume is None:
         volume = np.zeros((40, 36, 6, 10), np.float32)  # X, Y, slices, phases
         volume[10:30, 8:28] = np.linspace(100, 400, 10)
-    affine = np.diag([1.5, 1.5, 10.0, 1.0])
-    nib.save(nib.Nifti1Image(volume, affine), case / f"{case.name}_4d.nii.gz")
+    nib.save(release_image(volume), case / f"{case.name}_4d.nii.gz")
     for frame in (1, 5):
         phase = volume[..., frame - 1]
-        nib.save(nib.Nifti1Image(phase, affine), case / f"{case.name}_frame{frame:02d}.nii.gz")
+        nib.save(release_image(phase), case / f"{case.name}_frame{frame:02d}.nii.gz")
         mask = (phase > 0).astype(np.uint8)
-        nib.save(nib.Nifti1Image(mask, affine), case / f"{case.name}_frame{frame:02d}_gt.nii.gz")
+        nib.save(release_image(mask), case / f"{case.name}_frame{frame:02d}_gt.nii.gz")
     if group is not None:
         (case / "Info.cfg").write_text(INFO.format(group=group))
     return case
@@ -108,3 +118,99 @@ def test_a_volume_with_an_empty_dimension_is_rejected_with_its_shape(tmp_path: P
     report = _report(tmp_path / "dataset")
     rejected = report[report["level"] == "rejected"]["reason"].tolist()
     assert rejected == ["patient002_4d.nii.gz has an empty dimension (shape (40, 36, 0, 10))"]
+
+
+def _marked_volume() -> np.ndarray:
+    """A cine whose block narrows base -> apex, with a marker at low x, low y of every slice."""
+    volume = np.zeros((40, 36, 6, 10), np.float32)
+    for level in range(volume.shape[2]):
+        volume[10:30, 8 : 28 - 2 * level, level] = np.linspace(100, 400, 10)
+    volume[11:15, 9:13] = 1000.0
+    return volume
+
+
+def _tensor(out: Path, case: str) -> np.ndarray:
+    links = pd.read_csv(out / "linkage.csv").set_index("accession_number")
+    return np.load(out / "tensors" / f"{links.loc[case, 'study_id']}.npy")
+
+
+def test_the_release_layout_is_read_as_stored(tmp_path: Path) -> None:
+    """ACDC's own cases keep their voxel order: x to the right, y downward, marker top-left."""
+    write_case(tmp_path / "src", 1, volume=_marked_volume())
+    out = tmp_path / "dataset"
+    assert ingest(tmp_path / "src", out).studies_written == 1
+    mid = _tensor(out, "patient001")[1, 0].astype(float)
+    quarter = mid.shape[0] // 2
+    assert mid[:quarter, :quarter].sum() > mid[quarter:, quarter:].sum()
+    assert not _report(out)["reason"].str.contains("orientation").any()
+
+
+def _reoriented(image: nib.Nifti1Image, how: str) -> nib.Nifti1Image:
+    """The same acquisition saved in another voxel order, with the affine that says so."""
+    orders = {
+        "ras_flip": [[0, -1], [1, -1], [2, 1]],  # LPS vs RAS: x and y reversed
+        "x_flip": [[0, -1], [1, 1], [2, 1]],
+        "swapped_xy": [[1, 1], [0, 1], [2, 1]],
+        "slices_reversed": [[0, 1], [1, 1], [2, -1]],
+    }
+    if how == "canonical":
+        return nib.as_closest_canonical(image)
+    return image.as_reoriented(np.array(orders[how]))
+
+
+@pytest.mark.parametrize(
+    "how", ["canonical", "ras_flip", "x_flip", "swapped_xy", "slices_reversed"]
+)
+def test_a_case_stored_in_another_voxel_order_gives_the_same_tensor(
+    tmp_path: Path, how: str
+) -> None:
+    volume = _marked_volume()
+    src = tmp_path / "src"
+    write_case(src, 1, volume=volume)
+    other = write_case(src, 2, volume=volume)
+    consistent = nib.Nifti1Image(volume, np.diag([-PIXEL_MM, -PIXEL_MM, 10.0, 1.0]))
+    nib.save(_reoriented(consistent, how), other / "patient002_4d.nii.gz")
+    out = tmp_path / "dataset"
+    assert ingest(src, out).studies_written == 2
+    np.testing.assert_array_equal(_tensor(out, "patient002"), _tensor(out, "patient001"))
+    studies = pd.read_parquet(out / "studies.parquet")
+    assert studies["matrix"].nunique() == 1 and studies["pixel_spacing_mm"].nunique() == 1
+
+
+@pytest.mark.parametrize(
+    ("sform", "code", "why"),
+    [
+        (np.diag([0.0, 0.0, 0.0, 1.0]), 1, "singular or not finite"),
+        (np.full((4, 4), np.nan), 1, "singular or not finite"),
+        (None, 0, "no orientation"),
+    ],
+)
+def test_a_case_whose_affine_cannot_be_used_is_read_as_stored_with_a_warning(
+    tmp_path: Path, sform: np.ndarray | None, code: int, why: str
+) -> None:
+    volume = _marked_volume()
+    src = tmp_path / "src"
+    write_case(src, 1, volume=volume)
+    other = write_case(src, 2, volume=volume)
+    image = release_image(volume)
+    image.header.set_sform(sform, code=code)
+    image.header.set_qform(None, code=0)
+    image.header.set_zooms((PIXEL_MM, PIXEL_MM, 10.0, 1.0))
+    nib.save(image, other / "patient002_4d.nii.gz")
+    out = tmp_path / "dataset"
+    assert ingest(src, out).studies_written == 2
+    np.testing.assert_array_equal(_tensor(out, "patient002"), _tensor(out, "patient001"))
+    warnings = _report(out).query("level == 'warning'").set_index("path")["reason"]
+    assert why in warnings[other.name] and "stored order" in warnings[other.name]
+
+
+@pytest.mark.parametrize("zoom", [0.001, 50.0])
+def test_a_case_with_an_implausible_pixel_spacing_is_rejected(tmp_path: Path, zoom: float) -> None:
+    case = write_case(tmp_path / "src", 1)
+    image = nib.load(case / "patient001_4d.nii.gz")
+    image.header.set_zooms((zoom, zoom, 10.0, 1.0))
+    nib.save(nib.Nifti1Image(np.asarray(image.dataobj), None, image.header), image.get_filename())
+    out = tmp_path / "dataset"
+    assert ingest(tmp_path / "src", out).studies_written == 0
+    (reason,) = _report(out).query("level == 'rejected'")["reason"].tolist()
+    assert f"pixel spacing {zoom:g} x {zoom:g} mm is outside" in reason

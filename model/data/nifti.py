@@ -1,7 +1,8 @@
 """ACDC-style NIfTI cases: ``patientNNN/patientNNN_4d.nii.gz`` + ``Info.cfg`` -> short-axis views.
 
 The 4-D volume is ``X x Y x slices x phases`` with spacing in the header; slices run base -> apex
-(ACDC convention). Base / mid / apex slices fill the three SAX cine slots; there is no long axis,
+(ACDC convention). Cases stored in another voxel order are brought to the ACDC release's from
+their affine first (model/data/nifti_orientation.py). Base / mid / apex slices fill the three SAX cine slots; there is no long axis,
 LGE or report. ``Group`` from Info.cfg maps to a one-hot diagnosis for evaluation only (written to
 ``acdc_labels.csv`` keyed like an accession number, never into studies.parquet).
 """
@@ -14,7 +15,15 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from model.data.resample import GridConfig, field_mask, resample_cycle, resample_fov, to_uint8
+from model.data.nifti_orientation import VolumeLayout, read_slice, volume_layout
+from model.data.resample import (
+    GridConfig,
+    field_mask,
+    implausible_spacing,
+    resample_cycle,
+    resample_fov,
+    to_uint8,
+)
 from model.data.study import Problem, StudyTensor
 from model.errors import DataError
 from model.schema import DIAGNOSES, VIEW_SLOTS
@@ -57,7 +66,8 @@ def diagnosis_labels(group: str) -> dict[str, int]:
     return {name: int(name == diagnosis) for name in DIAGNOSES} if diagnosis else {}
 
 
-def _load_volume(folder: Path) -> tuple[nib.Nifti1Image, tuple[int, ...], tuple[float, ...]]:
+def _load_volume(folder: Path) -> tuple[nib.Nifti1Image, VolumeLayout]:
+    """The 4-D image and its ACDC layout; DataError when it cannot be used."""
     files = sorted(f for f in folder.iterdir() if f.name.lower().endswith(_4D_SUFFIXES))
     try:
         image = nib.load(files[0])
@@ -70,20 +80,26 @@ def _load_volume(folder: Path) -> tuple[nib.Nifti1Image, tuple[int, ...], tuple[
         raise DataError(f"{files[0].name} has an empty dimension (shape {shape})")
     if int(np.prod(shape)) > MAX_VOXELS:
         raise DataError(f"{files[0].name} is too large ({shape})")
-    zooms = tuple(float(v) for v in image.header.get_zooms()[:2])
+    layout = volume_layout(image)
+    zooms = layout.zooms[:2]
     if not all(np.isfinite(zooms)) or min(zooms) <= 0:
         raise DataError(f"{files[0].name} has no valid pixel spacing")
-    return image, shape, zooms
+    implausible = implausible_spacing(zooms)
+    if implausible:
+        raise DataError(f"{files[0].name}: {implausible}")
+    return image, layout
 
 
-def _read_cine(image: nib.Nifti1Image, folder: Path, index: int) -> tuple[np.ndarray, int]:
+def _read_cine(
+    image: nib.Nifti1Image, layout: VolumeLayout, folder: Path, index: int
+) -> tuple[np.ndarray, int]:
     """float32 ``[P, rows=Y, cols=X]`` of slice ``index`` and how many voxels were not finite.
 
     Voxels that are not finite (NaN marks "outside the field" for some conversion tools) become
     0, background; left in, one would turn the whole view black through the resampling.
     """
     try:
-        cine = np.asarray(image.dataobj[:, :, index, :], dtype=np.float32)  # [X, Y, P]
+        cine = read_slice(image, layout, index)  # [X, Y, P]
     except Exception as err:  # truncated gzip, bad data type, ...
         raise DataError(f"{folder.name}: image data cannot be decoded: {err}") from err
     finite = np.isfinite(cine)
@@ -111,9 +127,10 @@ def _case_labels(folder: Path, problems: list[Problem]) -> dict[str, int]:
 
 def build_acdc_case(folder: Path, grid: GridConfig) -> tuple[StudyTensor, dict[str, int]]:
     """One ACDC case -> (study tensor uint8 [V, T, S, S] with the SAX slots, diagnosis labels)."""
-    image, shape, zooms = _load_volume(folder)
+    image, layout = _load_volume(folder)
+    shape = layout.shape
     _, _, slices, phases = shape
-    spacing = (zooms[1], zooms[0])  # rows follow Y, columns follow X
+    spacing = (layout.zooms[1], layout.zooms[0])  # rows follow Y, columns follow X
     video = np.zeros((len(VIEW_SLOTS), grid.frames, grid.size, grid.size), dtype=np.uint8)
     frames = [0] * len(VIEW_SLOTS)
     chosen = {slot: int(round(frac * (slices - 1))) for slot, frac in _LEVELS.items()}
@@ -121,9 +138,11 @@ def build_acdc_case(folder: Path, grid: GridConfig) -> tuple[StudyTensor, dict[s
         chosen = {"sax_mid": 0}
     valid = field_mask((shape[1], shape[0]), spacing, grid)
     problems: list[Problem] = []
+    if layout.warning:
+        problems.append((str(folder), "", "warning", layout.warning))
     not_finite = 0
     for slot, index in chosen.items():
-        cine, bad = _read_cine(image, folder, index)
+        cine, bad = _read_cine(image, layout, folder, index)
         not_finite += bad
         resampled = resample_cycle(resample_fov(cine, spacing, grid), grid.frames)
         slot_index = VIEW_SLOTS.index(slot)
