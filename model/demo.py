@@ -2,7 +2,9 @@
 
 generate (internal + external sites) -> ingest both -> train cpu-small -> embed + index both.
 Every step is skipped when its output is already complete, so an interrupted build continues where
-it stopped and a finished one costs nothing. Progress goes to the terminal and, through
+it stopped and a finished one costs nothing. A site's generated or ingested folder counts as
+complete only while it matches the record written when its command finished
+(``model/demo_outputs.py``); a damaged one is cleared and made again. Progress goes to the terminal and, through
 ``model.progress``, to the dashboard (each step prefixes its stage, e.g. ``"4/5 train"``).
 
 Layout under ``ROOT``::
@@ -11,6 +13,7 @@ Layout under ``ROOT``::
     demo/{internal,external}/       ingested datasets
     runs/demo-cpu-small/            the training run (best.pt is the demo checkpoint)
     demo/chroma/                    the embedded Chroma index of both sites
+    demo/records/                   what each finished generate / ingest command left
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.atomic import atomic_write_json
-from model.errors import UserError
+from model.data.deid import SALT_FILE, load_or_create_salt
+from model.demo_outputs import StageOutput, reusable
+from model.errors import DataError, UserError
 from model.output_path import check_output_path
 from model.progress import stage_prefix
 from model.schema import DatasetPaths
@@ -60,6 +65,22 @@ class DemoLayout:
     def is_built(self) -> bool:
         return self.ready_marker.is_file() and self.checkpoint.is_file()
 
+    def raw_output(self, site: str) -> StageOutput:
+        return StageOutput(self.raw(site), self._record("generate", site))
+
+    def dataset_output(self, site: str) -> StageOutput:
+        """The site's dataset: its embedding cache is the index step's; its salt outlives a
+        clearing (same study ids as the trained run's) unless the salt itself is damaged."""
+        return StageOutput(
+            self.dataset(site),
+            self._record("ingest", site),
+            ignore=frozenset({DatasetPaths(self.dataset(site)).embeddings.name}),
+            keep=_intact_salt,
+        )
+
+    def _record(self, stage: str, site: str) -> Path:
+        return self.root / "demo" / "records" / f"{stage}-{site}.json"
+
     @property
     def labels(self) -> list[Path]:
         return [self.raw(site) / "labels.csv" for site in ("internal", "external")]
@@ -84,12 +105,15 @@ def run_command(module: str, argv: list[str]) -> int:
     return int(command.run(parser.parse_args(argv)) or 0)
 
 
-def _generated(folder: Path) -> bool:
-    return (folder / "reports.csv").is_file() and (folder / "labels.csv").is_file()
-
-
-def _ingested(folder: Path) -> bool:
-    return DatasetPaths(folder).studies.is_file()
+def _intact_salt(path: Path) -> bool:
+    """Whether ``path`` is a dataset's salt file that ingest can still use."""
+    if path.name != SALT_FILE or not path.is_file():
+        return False
+    try:
+        load_or_create_salt(path.parent)
+    except (DataError, OSError, UnicodeError):
+        return False
+    return True
 
 
 def _trained(layout: DemoLayout) -> bool:
@@ -123,11 +147,16 @@ def _index_argv(layout: DemoLayout, sites: list[str]) -> list[str]:
     return argv
 
 
-Command = tuple[str, list[str], Callable[[], bool]]  # module, argv, is its output complete?
+# module, argv, is its output complete (else cleared for a rerun)?, record the finished output
+Command = tuple[str, list[str], Callable[[], bool], Callable[[], None]]
+
+
+def _nothing_to_record() -> None:
+    return None
 
 
 def _steps(options: DemoOptions, layout: DemoLayout) -> list[tuple[str, list[Command]]]:
-    """(name, [(module, argv, done?), ...]) for each demo step; a step's commands are per site,
+    """(name, [(module, argv, done?, finish), ...]) for each step; a step's commands are per site,
     so a rerun redoes only the sites an interruption left unfinished."""
     sites = {"internal": options.internal, "external": options.external}
     workers = str(options.workers)
@@ -146,7 +175,8 @@ def _steps(options: DemoOptions, layout: DemoLayout) -> list[tuple[str, list[Com
                 "--workers",
                 workers,
             ],
-            lambda site=site: _generated(layout.raw(site)),
+            lambda site=site: reusable(layout.raw_output(site), "generate"),
+            layout.raw_output(site).finish,
         )
         for i, (site, n) in enumerate(sites.items())
     ]
@@ -164,7 +194,8 @@ def _steps(options: DemoOptions, layout: DemoLayout) -> list[tuple[str, list[Com
                 "--workers",
                 workers,
             ],
-            lambda site=site: _ingested(layout.dataset(site)),
+            lambda site=site: reusable(layout.dataset_output(site), "ingest"),
+            layout.dataset_output(site).finish,
         )
         for site in sites
     ]
@@ -173,8 +204,8 @@ def _steps(options: DemoOptions, layout: DemoLayout) -> list[tuple[str, list[Com
     return [
         ("generate", generate),
         ("ingest", ingest),
-        ("train", [("model.training.train", train, lambda: _trained(layout))]),
-        ("index", [("model.index.cli_index", index, lambda: False)]),
+        ("train", [("model.training.train", train, lambda: _trained(layout), _nothing_to_record)]),
+        ("index", [("model.index.cli_index", index, lambda: False, _nothing_to_record)]),
     ]
 
 
@@ -184,15 +215,16 @@ def build_demo(options: DemoOptions) -> DemoLayout:
     layout = DemoLayout(options.root.resolve())
     steps = _steps(options, layout)
     for number, (name, commands) in enumerate(steps, start=1):
-        todo = [(module, argv) for module, argv, done in commands if not done()]
+        todo = [(module, argv, finish) for module, argv, done, finish in commands if not done()]
         if not todo:
             log.info("demo step %d/%d %s: already complete", number, len(steps), name)
             continue
         log.info("demo step %d/%d %s", number, len(steps), name)
         with stage_prefix(f"{number}/{len(steps)} {name}"):
-            for module, argv in todo:
+            for module, argv, finish in todo:
                 if run_command(module, argv) != 0:
                     raise UserError(f"demo step {name} failed; see the log above, then rerun")
+                finish()
         if name == "train" and not _trained(layout):  # stopped (Ctrl-C, SIGTERM): no index
             raise UserError(
                 "demo training stopped before it finished; run the demo again to continue"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,14 +29,22 @@ def _record_commands(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[st
 
 
 def _fake_sites(layout: DemoLayout, ingested: tuple[str, ...]) -> None:
-    """Both sites generated (empty reports and labels) and ``ingested`` ones ingested."""
+    """Both sites generated (empty reports and labels, three DICOM files) and ``ingested`` ones
+    ingested (a salt, a studies table and two tensors), each recorded as its command finished."""
     for site in ("internal", "external"):
-        layout.raw(site).mkdir(parents=True)
+        (layout.raw(site) / "dicom").mkdir(parents=True)
         (layout.raw(site) / "reports.csv").write_text("accession_number,report\n")
         (layout.raw(site) / "labels.csv").write_text("accession_number\n")
+        for number in range(3):
+            (layout.raw(site) / "dicom" / f"IM{number}.dcm").write_bytes(b"D" * 1000)
+        layout.raw_output(site).finish()
     for site in ingested:
-        layout.dataset(site).mkdir(parents=True)
+        (layout.dataset(site) / "tensors").mkdir(parents=True)
+        (layout.dataset(site) / "salt.key").write_text("5" * 64 + "\n")
         (layout.dataset(site) / "studies.parquet").write_bytes(b"")
+        for study in ("a", "b"):
+            (layout.dataset(site) / "tensors" / f"{study}.npy").write_bytes(b"T" * 4096)
+        layout.dataset_output(site).finish()
 
 
 def _outputs(ran: list[tuple[str, list[str]]], module: str, flag: str) -> list[str]:
@@ -48,11 +57,21 @@ def test_a_site_generated_before_an_interruption_is_not_generated_again(
     """Stopped while the external site was generated: the rerun must not redo (and so refuse)
     the internal one, whose folder the generator rejects as 'already exists'."""
     layout = DemoLayout(tmp_path)
-    generate(layout.raw("internal"), SMALL["internal"], "internal", seed=0)
+
+    def internal_then_stopped(module: str, argv: list[str]) -> int:
+        if argv[argv.index("--site") + 1] != "internal":
+            return 1
+        generate(layout.raw("internal"), SMALL["internal"], "internal", seed=0)
+        return 0
+
+    monkeypatch.setattr(demo, "run_command", internal_then_stopped)
+    with pytest.raises(UserError, match="demo step generate failed"):
+        build_demo(DemoOptions(root=tmp_path, **SMALL))
     ran = _record_commands(monkeypatch)
     with pytest.raises(UserError, match="run the demo again"):
         build_demo(DemoOptions(root=tmp_path, **SMALL))
     assert _outputs(ran, "sample_data.generate", "--out") == [str(layout.raw("external"))]
+    assert (layout.raw("internal") / "labels.csv").is_file()
 
 
 def test_a_site_ingested_before_an_interruption_is_not_ingested_again(
@@ -97,3 +116,84 @@ def test_a_demo_whose_training_was_stopped_stops_before_indexing(
         build_demo(DemoOptions(root=tmp_path, workers=1))
     assert ran == ["model.training.train"]
     assert not layout.is_built()
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:10])
+
+
+def _damage_raw(layout: DemoLayout) -> None:
+    (layout.raw("internal") / "dicom" / "IM1.dcm").unlink()  # a half-deleted folder
+
+
+def _damage_tensor(layout: DemoLayout) -> None:
+    _truncate(layout.dataset("internal") / "tensors" / "b.npy")  # a killed copy
+
+
+def _unrecorded_dataset(layout: DemoLayout) -> None:
+    (layout.root / "demo" / "records" / "ingest-internal.json").unlink()  # killed mid-ingest
+
+
+@pytest.mark.parametrize(
+    ("damage", "module", "why"),
+    [
+        (_damage_raw, "sample_data.generate", "holds 4 files"),
+        (_damage_tensor, "model.data.ingest_cli", "where the finished stage left 4 files"),
+        (_unrecorded_dataset, "model.data.ingest_cli", "no record of having finished"),
+    ],
+)
+def test_a_damaged_site_output_is_cleared_and_made_again(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    damage: Callable[[DemoLayout], None],
+    module: str,
+    why: str,
+) -> None:
+    """A site's output that no longer matches what its finished command left is not reused."""
+    layout = DemoLayout(tmp_path)
+    _fake_sites(layout, ingested=("internal", "external"))
+    salt = (layout.dataset("internal") / "salt.key").read_text()
+    damage(layout)
+    found: dict[str, list[str]] = {}
+
+    def recorded(name: str, argv: list[str]) -> int:
+        folder = Path(argv[argv.index("--out") + 1])
+        found[name] = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+        return 0
+
+    monkeypatch.setattr(demo, "run_command", recorded)
+    with caplog.at_level("WARNING"), pytest.raises(UserError, match="run the demo again"):
+        build_demo(DemoOptions(root=tmp_path, **SMALL))
+    assert module in found and len(found) == 2  # the damaged site's stage, then training
+    kept = ["salt.key"] if module == "model.data.ingest_cli" else []
+    assert found[module] == kept  # cleared before the command ran
+    assert why in caplog.text and "redoing it" in caplog.text
+    if kept:  # the dataset keeps its study ids, those of the trained run
+        assert (layout.dataset("internal") / "salt.key").read_text() == salt
+
+
+def test_a_dataset_whose_salt_is_damaged_is_cleared_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = DemoLayout(tmp_path)
+    _fake_sites(layout, ingested=("internal", "external"))
+    _truncate(layout.dataset("internal") / "salt.key")
+    ran = _record_commands(monkeypatch)
+    with pytest.raises(UserError, match="run the demo again"):
+        build_demo(DemoOptions(root=tmp_path, **SMALL))
+    assert _outputs(ran, "model.data.ingest_cli", "--out") == [str(layout.dataset("internal"))]
+    assert not any(layout.dataset("internal").iterdir())
+
+
+def test_the_embedding_cache_added_later_does_not_count_as_damage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = DemoLayout(tmp_path)
+    _fake_sites(layout, ingested=("internal", "external"))
+    (layout.dataset("internal") / "embeddings").mkdir()
+    (layout.dataset("internal") / "embeddings" / "cache.npz").write_bytes(b"E" * 100)
+    ran = _record_commands(monkeypatch)
+    with pytest.raises(UserError, match="run the demo again"):
+        build_demo(DemoOptions(root=tmp_path, **SMALL))
+    assert [name for name, _ in ran] == ["model.training.train"]
