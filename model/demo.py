@@ -4,8 +4,8 @@ generate (internal + external sites) -> ingest both -> train cpu-small -> embed 
 Every step is skipped when its output is already complete, so an interrupted build continues where
 it stopped and a finished one costs nothing. A site's generated or ingested folder counts as
 complete only while it matches the record written when its command finished
-(``model/demo_outputs.py``); a damaged one is cleared and made again. Progress goes to the terminal and, through
-``model.progress``, to the dashboard (each step prefixes its stage, e.g. ``"4/5 train"``).
+(``model/demo_outputs.py``); a damaged one is cleared and made again. Progress goes to the
+terminal and, through ``model.progress``, to the dashboard (each step prefixes its stage, e.g. ``"4/5 train"``).
 
 Layout under ``ROOT``::
 

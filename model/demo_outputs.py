@@ -1,4 +1,5 @@
-"""What a finished demo stage left on disk, recorded so that a later build reuses only intact output.
+"""What a finished demo stage left on disk, recorded so that a later build reuses only intact
+output.
 
 The demo build resumes per site and reuses what an earlier build produced. A folder that merely
 exists is not proof: a killed copy or a half-deleted folder would be ingested or trained on, and

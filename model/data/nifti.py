@@ -2,8 +2,8 @@
 
 The 4-D volume is ``X x Y x slices x phases`` with spacing in the header; slices run base -> apex
 (ACDC convention). Cases stored in another voxel order are brought to the ACDC release's from
-their affine first (model/data/nifti_orientation.py). Base / mid / apex slices fill the three SAX cine slots; there is no long axis,
-LGE or report. ``Group`` from Info.cfg maps to a one-hot diagnosis for evaluation only (written to
+their affine first (model/data/nifti_orientation.py). Base / mid / apex slices fill the three SAX
+cine slots; there is no long axis, LGE or report. ``Group`` from Info.cfg maps to a one-hot diagnosis for evaluation only (written to
 ``acdc_labels.csv`` keyed like an accession number, never into studies.parquet).
 """
 

@@ -69,7 +69,8 @@ def volume_layout(image: nib.Nifti1Image) -> VolumeLayout:
         oriented_shape[int(target)] = shape[axis]
         oriented_zooms[int(target)] = zooms[axis]
     warning = f"{why}; voxels read in stored order, which may be flipped" if why else ""
-    return VolumeLayout(transform, tuple(oriented_shape), tuple(oriented_zooms), warning)  # type: ignore[arg-type]
+    x_mm, y_mm, slice_mm = oriented_zooms
+    return VolumeLayout(transform, tuple(oriented_shape), (x_mm, y_mm, slice_mm), warning)
 
 
 def read_slice(image: nib.Nifti1Image, layout: VolumeLayout, index: int) -> np.ndarray:
