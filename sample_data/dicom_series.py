@@ -53,27 +53,11 @@ class SeriesImages:
     inversion_ms: float | None
 
 
-def _static_tags(site: SiteProfile, head: StudyHeader, series: SeriesImages) -> dict:
-    first = series.views[0]
-    date = head.study_date.strftime("%Y%m%d")
-    lge = series.inversion_ms is not None
-    phases = series.pixels[0].shape[0]
+def _patient_tags(head: StudyHeader) -> dict:
+    """The planted PHI and demographics (ingest must keep every one of them out of its outputs)."""
     return {
-        "SpecificCharacterSet": "ISO_IR 100",
-        "ImageType": ["ORIGINAL", "PRIMARY", "M", "ND"],
-        "SOPClassUID": MR_IMAGE_STORAGE,
-        "StudyDate": date,
-        "SeriesDate": date,
-        "StudyTime": head.study_time,
         "AccessionNumber": head.accession,
-        "Modality": "MR",
-        "Manufacturer": site.manufacturer,
-        "InstitutionName": site.institution,
         "ReferringPhysicianName": head.referrer_dicom,
-        "StationName": site.station_name,
-        "StudyDescription": "CARDIAC MRI WITH CONTRAST",
-        "SeriesDescription": series.description,
-        "ManufacturerModelName": site.model_name,
         "PatientName": head.patient.dicom_name,
         "PatientID": head.patient.patient_id,
         "PatientBirthDate": head.patient.birth_date.strftime("%Y%m%d"),
@@ -82,6 +66,18 @@ def _static_tags(site: SiteProfile, head: StudyHeader, series: SeriesImages) -> 
         "PatientSize": round(head.height_m, 2),
         "PatientWeight": round(head.weight_kg, 1),
         "PatientAddress": head.patient.address,
+    }
+
+
+def _acquisition_tags(site: SiteProfile, head: StudyHeader, series: SeriesImages) -> dict:
+    """Scanner, sequence and timing tags of one series (LGE: inversion recovery, one phase)."""
+    lge = series.inversion_ms is not None
+    phases = series.pixels[0].shape[0]
+    return {
+        "Manufacturer": site.manufacturer,
+        "InstitutionName": site.institution,
+        "StationName": site.station_name,
+        "ManufacturerModelName": site.model_name,
         "ScanningSequence": ["IR", "GR"] if lge else "GR",
         "SequenceVariant": ["SK", "SP"] if lge else "SS",
         "MRAcquisitionType": "2D",
@@ -93,16 +89,17 @@ def _static_tags(site: SiteProfile, head: StudyHeader, series: SeriesImages) -> 
         "FlipAngle": 25.0 if lge else site.flip_angle_deg,
         "HeartRate": int(round(head.heart_rate_bpm)),
         "CardiacNumberOfImages": 1 if lge else phases,
-        "ProtocolName": series.description,
-        "PatientPosition": "HFS",
-        "StudyInstanceUID": head.study_uid,
-        "SeriesInstanceUID": uid_from(*head.uid_key, "series", series.number),
-        "StudyID": "1",
-        "SeriesNumber": series.number,
-        "AcquisitionNumber": 1,
-        "ImageOrientationPatient": [*np.round(first.row_dir, 6), *np.round(first.col_dir, 6)],
-        "FrameOfReferenceUID": uid_from(*head.uid_key, "frame"),
         "NumberOfTemporalPositions": None if lge else phases,
+        "PatientPosition": "HFS",
+    }
+
+
+def _image_tags(site: SiteProfile, series: SeriesImages) -> dict:
+    """Geometry and pixel-format tags shared by every image of one series."""
+    first = series.views[0]
+    lge = series.inversion_ms is not None
+    return {
+        "ImageOrientationPatient": [*np.round(first.row_dir, 6), *np.round(first.col_dir, 6)],
         "SamplesPerPixel": 1,
         "PhotometricInterpretation": "MONOCHROME2",
         "Rows": first.rows,
@@ -116,6 +113,32 @@ def _static_tags(site: SiteProfile, head: StudyHeader, series: SeriesImages) -> 
         "WindowWidth": int(min(1.2 * site.intensity_scale, MAX_STORED)),
         "RescaleIntercept": 0,
         "RescaleSlope": 1,
+    }
+
+
+def _static_tags(site: SiteProfile, head: StudyHeader, series: SeriesImages) -> dict:
+    """Every tag that is the same on all images of one series."""
+    date = head.study_date.strftime("%Y%m%d")
+    return {
+        "SpecificCharacterSet": "ISO_IR 100",
+        "ImageType": ["ORIGINAL", "PRIMARY", "M", "ND"],
+        "SOPClassUID": MR_IMAGE_STORAGE,
+        "StudyDate": date,
+        "SeriesDate": date,
+        "StudyTime": head.study_time,
+        "Modality": "MR",
+        "StudyDescription": "CARDIAC MRI WITH CONTRAST",
+        "SeriesDescription": series.description,
+        "ProtocolName": series.description,
+        "StudyInstanceUID": head.study_uid,
+        "SeriesInstanceUID": uid_from(*head.uid_key, "series", series.number),
+        "StudyID": "1",
+        "SeriesNumber": series.number,
+        "AcquisitionNumber": 1,
+        "FrameOfReferenceUID": uid_from(*head.uid_key, "frame"),
+        **_patient_tags(head),
+        **_acquisition_tags(site, head, series),
+        **_image_tags(site, series),
     }
 
 
