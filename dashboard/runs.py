@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard.jobs import model_command, process_alive, process_started
+from dashboard.jobs import model_command
+from dashboard.processes import process_alive, process_started
 from dashboard.studies import label_file
 from model.atomic import atomic_write_json
 from model.errors import OutOfDeviceMemory, UserError

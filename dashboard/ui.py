@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.context import EmptyState, Studio
-from dashboard.jobs import Job, JobManager
+from dashboard.jobs import Job, JobManager, stop_grace_s
 from dashboard.runs import format_eta
 from model.errors import DataError, UserError
 
@@ -98,7 +98,15 @@ def _job_body(jobs: JobManager, job: Job) -> None:
         head, button = st.columns([5, 1])
         head.markdown(f"{icon} **{job.title}** — {job.state}")
         if job.running:
-            if job.state == "stopping":
+            if job.stop_overdue:
+                head.caption(
+                    f"Still stopping after its grace of {stop_grace_s(job.kind):.0f} s. Force "
+                    "stop kills it and every process it started (a run keeps its last.pt)."
+                )
+                if button.button("Force stop", key=f"force-stop-{job.id}"):
+                    jobs.force_stop(job.id)
+                    st.rerun(scope="app")
+            elif job.state == "stopping":
                 head.caption("Stopping: the job ends its current step first.")
             elif button.button("Cancel", key=f"cancel-{job.id}"):
                 jobs.cancel(job.id, wait=False)
