@@ -60,11 +60,16 @@ def show_empty_state(empty: EmptyState, studio: Studio | None) -> None:
 
 
 def launch(
-    jobs: JobManager, kind: str, command: list[str], title: str, outputs: dict | None = None
+    jobs: JobManager,
+    kind: str,
+    command: list[str],
+    title: str,
+    outputs: dict | None = None,
+    env: dict[str, str] | None = None,
 ) -> None:
     """Start a background job and rerun so its panel shows; errors become a message."""
     try:
-        jobs.launch(kind, command, title=title, outputs=outputs)
+        jobs.launch(kind, command, title=title, outputs=outputs, env=env)
     except UserError as err:
         st.error(str(err), icon=":material/block:")
         return
