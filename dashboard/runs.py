@@ -265,6 +265,20 @@ def training_env(chosen: list[str], detected: list[str]) -> dict[str, str]:
     return env
 
 
+def gpus_output(chosen: list[str]) -> str:
+    """The GPUs a training job runs on, as its ``outputs["gpus"]`` keeps them for a resume."""
+    return "\n".join(chosen)
+
+
+def resume_gpus(job: Any | None, detected: list[str]) -> list[str]:
+    """The GPUs a resume of a run uses: those its last dashboard job ran on (still present),
+    else every detected GPU. A resume may run on another number of GPUs; it continues the run."""
+    if job is None or "gpus" not in job.outputs:
+        return list(detected)
+    kept = job.outputs["gpus"].split("\n")
+    return [gpu for gpu in detected if gpu in kept]
+
+
 def _gpu_id(line: str) -> str:
     """``GPU 1: NVIDIA H100 (UUID: GPU-5f...)`` -> ``GPU-5f...`` (its index without a UUID): what
     CUDA_VISIBLE_DEVICES names it by, whatever order CUDA numbers the devices in."""

@@ -13,6 +13,7 @@ from dashboard.plots import loss_curve, validation_curves
 from dashboard.runs import (
     TrainForm,
     delete_run,
+    gpus_output,
     job_for_run,
     log_tail,
     prepare_run,
@@ -22,6 +23,7 @@ from dashboard.runs import (
     read_metrics,
     read_status,
     resume_command,
+    resume_gpus,
     run_state,
     runs_table,
     trained_on,
@@ -75,7 +77,7 @@ def launch_form() -> None:
         if form is not None:
             run, command = prepare_run(form, studio.settings.runs_dir, len(chosen))
             st.session_state[RUNS_PREPARED_KEY] = launched + 1
-            outputs = {"run": str(run), "dataset": str(dataset)}
+            outputs = {"run": str(run), "dataset": str(dataset), "gpus": gpus_output(chosen)}
             env = training_env(chosen, gpus)
             launch(studio.jobs, "train", command, f"Train {run.name}", outputs=outputs, env=env)
 
@@ -171,15 +173,15 @@ def run_detail(run: Path) -> None:
             if job and job.outputs.get("dataset")
             else studio.dataset_path()
         )
-        gpus = cache.gpus()
+        gpus = resume_gpus(job, cache.gpus())
         command = resume_command(run, dataset, len(gpus), checkpointing)
         launch(
             studio.jobs,
             "train",
             command,
             f"Resume {run.name}",
-            outputs={"run": str(run), "dataset": str(dataset)},
-            env=training_env(gpus, gpus),
+            outputs={"run": str(run), "dataset": str(dataset), "gpus": gpus_output(gpus)},
+            env=training_env(gpus, cache.gpus()),
         )
     best = run / "best.pt" if (run / "best.pt").exists() else run / "last.pt"
     if buttons[2].button("Set active checkpoint", disabled=not best.exists()):

@@ -3,6 +3,7 @@ those visible to the run (none chosen: the CPU). GPUs are faked; no GPU is neede
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,15 @@ GPUS = [
     "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-1b1b1b1b-1111-1111-1111-111111111111)",
     "GPU 2: NVIDIA H100 80GB HBM3 (UUID: GPU-2c2c2c2c-2222-2222-2222-222222222222)",
 ]
+
+
+@pytest.fixture
+def fake_gpus(monkeypatch: pytest.MonkeyPatch):
+    """Three GPUs detected, for the pages (their one-minute cache cleared before and after)."""
+    monkeypatch.setattr(cache, "detect_gpus", lambda: list(GPUS))
+    cache.gpus.clear()
+    yield GPUS
+    cache.gpus.clear()
 
 
 def _uuid(line: str) -> str:
@@ -48,20 +58,18 @@ def test_a_multi_gpu_run_takes_a_free_rendezvous_port(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.usefixtures("fake_gpus")
 def test_the_train_page_launches_torchrun_on_the_gpus_chosen(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "data"
     make_tiny_dataset(root / "ds" / "tiny", n=8)
     monkeypatch.setenv("CMR_DATA_ROOT", str(root))
-    monkeypatch.setattr(cache, "detect_gpus", lambda: list(GPUS))
-    cache.gpus.clear()
     launched = []
     monkeypatch.setattr("dashboard.ui.launch", lambda *a, **kw: launched.append((a, kw)))
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     at.switch_page("pages/train.py").run()
-    cache.gpus.clear()
     assert not at.exception, [e.value for e in at.exception]
     at.multiselect[0].unselect(GPUS[0])
     next(b for b in at.button if b.label == "Launch training").click().run()
@@ -70,3 +78,34 @@ def test_the_train_page_launches_torchrun_on_the_gpus_chosen(
     assert kind == "train" and "torch.distributed.run" in command
     assert "--nproc_per_node=2" in command
     assert options["env"]["CUDA_VISIBLE_DEVICES"] == f"{_uuid(GPUS[1])},{_uuid(GPUS[2])}"
+    assert options["outputs"]["gpus"].splitlines() == GPUS[1:]  # what a resume runs on
+
+
+@pytest.mark.usefixtures("fake_gpus")
+def test_a_resume_runs_on_the_gpus_its_run_was_launched_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "data"
+    dataset = make_tiny_dataset(root / "ds" / "tiny", n=8)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    run = root / "runs" / "stopped"
+    run.mkdir(parents=True)
+    (run / "status.json").write_text(json.dumps({"state": "stopped", "epoch": 1, "epochs": 4}))
+    (run / "last.pt").write_bytes(b"")
+    job = root / "jobs" / "train-stopped"
+    job.mkdir(parents=True)
+    outputs = {"run": str(run), "dataset": str(dataset), "gpus": GPUS[1]}
+    info = {"id": "train-stopped", "kind": "train", "pid": 2**22 + 1, "started": 1.0}
+    (job / "job.json").write_text(json.dumps(info | {"outputs": outputs}))
+    (job / "result.json").write_text(json.dumps({"returncode": 0}))
+    launched = []
+    monkeypatch.setattr("dashboard.ui.launch", lambda *a, **kw: launched.append((a, kw)))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py").run()
+    next(b for b in at.button if b.label == "Resume").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (_, _, command, _), options = launched[0]
+    assert "torch.distributed.run" not in command and "--resume" in command  # one GPU
+    assert options["env"]["CUDA_VISIBLE_DEVICES"] == _uuid(GPUS[1])
+    assert options["outputs"]["gpus"] == GPUS[1]
