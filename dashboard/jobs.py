@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dashboard.processes import kill_tree, proc_start, process_alive
 from model.atomic import atomic_write_json
 from model.errors import UserError
 from model.progress import PROGRESS_ENV
@@ -79,6 +80,17 @@ class Job:
         return self.state in ACTIVE_STATES
 
     @property
+    def stop_overdue(self) -> bool:
+        """Stopping for longer than its grace: nothing is left to kill it unless asked (the
+        dashboard that ran the grace restarted, or a process ignores its stop request)."""
+        if self.state != "stopping":
+            return False
+        asked = self.info.get("cancel_requested_at")
+        if not isinstance(asked, int | float):
+            return True  # asked before the request's time was kept
+        return time.time() - asked > stop_grace_s(self.kind)
+
+    @property
     def outputs(self) -> dict[str, str]:
         return dict(self.info.get("outputs") or {})
 
@@ -93,6 +105,11 @@ class Job:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def stop_grace_s(kind: str) -> float:
+    """Seconds a job of ``kind`` is given to end after its SIGTERM before it is killed."""
+    return _STOP_GRACE_S.get(kind, _CANCEL_GRACE_S)
 
 
 def model_command(*args: str) -> list[str]:
@@ -148,7 +165,7 @@ class JobManager:
             "title": title or kind,
             "command": list(command),
             "pid": proc.pid,
-            "proc_start": _proc_start(proc.pid),
+            "proc_start": proc_start(proc.pid),
             "started": time.time(),
             "outputs": outputs or {},
             "cancel_requested": False,
@@ -188,17 +205,31 @@ class JobManager:
         job = self.get(job_id)
         if job.state != "running":  # ended, or already stopping
             return job
-        info = dict(job.info, cancel_requested=True)
+        info = dict(job.info, cancel_requested=True, cancel_requested_at=time.time())
         atomic_write_json(job.folder / "job.json", info)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(job.pid, signal.SIGTERM)
-        grace = (job.pid, info.get("proc_start"), _STOP_GRACE_S.get(job.kind, _CANCEL_GRACE_S))
+        grace = (job.pid, info.get("proc_start"), stop_grace_s(job.kind))
         if wait:
             _kill_after_grace(*grace)
         else:
             threading.Thread(
                 target=_kill_after_grace, args=grace, name=f"cancel-{job.id}", daemon=True
             ).start()
+        return self.get(job_id)
+
+    def force_stop(self, job_id: str) -> Job:
+        """Kill a job that is stopping at once: its runner, its command and every process
+        below them (torchrun's ranks included, which run in sessions of their own). A training
+        run keeps its last.pt; its status then reads ``crashed``."""
+        job = self.get(job_id)
+        if job.state != "stopping":
+            return job
+        kill_tree(job.pid, job.info.get("proc_start"))
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and process_alive(job.pid, job.info.get("proc_start")):
+            time.sleep(0.05)
+        _reap(job.pid)
         return self.get(job_id)
 
     def _read(self, folder: Path) -> Job | None:
@@ -236,44 +267,6 @@ def _clock(stamp: Any) -> str:
         return "earlier"
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    """The fields of ``/proc/PID/stat`` after the command name (state first, start tick at 19),
-    or None when there is no such process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()
-
-
-def _proc_start(pid: int) -> str | None:
-    """The kernel's start tick of ``pid`` (guards against a reused pid after a restart)."""
-    fields = _stat_fields(pid)
-    return fields[19] if fields is not None and len(fields) > 19 else None
-
-
-def process_alive(pid: int, proc_start: Any = None) -> bool:
-    """True while ``pid`` runs and is not a zombie (and is still the process we started)."""
-    fields = _stat_fields(pid)
-    if not fields or fields[0] == "Z":
-        return False
-    return proc_start is None or len(fields) <= 19 or fields[19] == str(proc_start)
-
-
-def process_started(pid: int) -> float | None:
-    """When ``pid`` started (seconds since the epoch, within a second), or None if unknown."""
-    tick = _proc_start(pid)
-    try:
-        boot = next(
-            float(line.split()[1])
-            for line in Path("/proc/stat").read_text().splitlines()
-            if line.startswith("btime ")
-        )
-    except (OSError, StopIteration, IndexError, ValueError):
-        return None
-    return None if tick is None else boot + int(tick) / os.sysconf("SC_CLK_TCK")
-
-
 def _reap(pid: int) -> None:
     """Collect the exit status of a child this process started (no zombies left behind)."""
     proc = _CHILDREN.get(pid)
@@ -281,14 +274,13 @@ def _reap(pid: int) -> None:
         _CHILDREN.pop(pid, None)
 
 
-def _kill_after_grace(pid: int, proc_start: Any, grace_s: float) -> None:
-    """SIGKILL the process group of ``pid`` if it outlives ``grace_s`` after its SIGTERM."""
+def _kill_after_grace(pid: int, start_tick: Any, grace_s: float) -> None:
+    """SIGKILL ``pid`` and the processes below it if it outlives ``grace_s`` after its SIGTERM."""
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and process_alive(pid, proc_start):
+    while time.monotonic() < deadline and process_alive(pid, start_tick):
         time.sleep(0.05)
-    if process_alive(pid, proc_start):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
+    if process_alive(pid, start_tick):
+        kill_tree(pid, start_tick)
         time.sleep(0.1)
     _reap(pid)
 
@@ -298,6 +290,10 @@ def _run(folder: Path, command: list[str]) -> int:
     child = subprocess.Popen(command)
 
     def _forward(signum: int, _frame: Any) -> None:
+        # A cancel signals the whole group, the command included: a second SIGTERM would cut
+        # short what the first asked for (torchrun gives up waiting for its ranks to save).
+        if _load_json(folder / "job.json").get("cancel_requested"):
+            return
         with contextlib.suppress(ProcessLookupError):
             child.send_signal(signum)
 

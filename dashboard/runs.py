@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard.jobs import model_command, process_alive, process_started
+from dashboard.jobs import model_command, stop_grace_s
+from dashboard.processes import process_alive, process_started
 from dashboard.studies import label_file
 from model.atomic import atomic_write_json
 from model.errors import OutOfDeviceMemory, UserError
@@ -243,12 +244,47 @@ def _launcher(args: list[str], gpus: int) -> list[str]:
             sys.executable,
             "-m",
             "torch.distributed.run",
+            "--standalone",  # a free port: another user's torchrun may hold the default 29500
             f"--nproc_per_node={gpus}",
             "-m",
             "model",
             *args,
         ]
     return model_command(*args)
+
+
+def training_env(chosen: list[str], detected: list[str]) -> dict[str, str]:
+    """The environment a run launched on the ``chosen`` GPUs (``detect_gpus`` lines) needs: only
+    those visible when they are not all of them (none: the CPU), and under torchrun the time its
+    ranks get to save after a Stop, most of the dashboard's grace before it kills them."""
+    env: dict[str, str] = {}
+    if set(chosen) != set(detected):
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(_gpu_id(line) for line in chosen)
+    if len(chosen) > 1:
+        env["TORCH_ELASTIC_SHUTDOWN_TIMEOUT"] = str(int(stop_grace_s("train") * 0.8))
+    return env
+
+
+def gpus_output(chosen: list[str]) -> str:
+    """The GPUs a training job runs on, as its ``outputs["gpus"]`` keeps them for a resume."""
+    return "\n".join(chosen)
+
+
+def resume_gpus(job: Any | None, detected: list[str]) -> list[str]:
+    """The GPUs a resume of a run uses: those its last dashboard job ran on (still present),
+    else every detected GPU. A resume may run on another number of GPUs; it continues the run."""
+    if job is None or "gpus" not in job.outputs:
+        return list(detected)
+    kept = job.outputs["gpus"].split("\n")
+    return [gpu for gpu in detected if gpu in kept]
+
+
+def _gpu_id(line: str) -> str:
+    """``GPU 1: NVIDIA H100 (UUID: GPU-5f...)`` -> ``GPU-5f...`` (its index without a UUID): what
+    CUDA_VISIBLE_DEVICES names it by, whatever order CUDA numbers the devices in."""
+    if "(UUID: " in line:
+        return line.split("(UUID: ", 1)[1].rstrip(")").strip()
+    return line.split(":", 1)[0].removeprefix("GPU").strip()
 
 
 def delete_run(run: Path, running: bool) -> None:

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.context import EmptyState, Studio
-from dashboard.jobs import Job, JobManager
+from dashboard.jobs import Job, JobManager, stop_grace_s
 from dashboard.runs import format_eta
 from model.errors import DataError, UserError
 
@@ -60,11 +60,16 @@ def show_empty_state(empty: EmptyState, studio: Studio | None) -> None:
 
 
 def launch(
-    jobs: JobManager, kind: str, command: list[str], title: str, outputs: dict | None = None
+    jobs: JobManager,
+    kind: str,
+    command: list[str],
+    title: str,
+    outputs: dict | None = None,
+    env: dict[str, str] | None = None,
 ) -> None:
     """Start a background job and rerun so its panel shows; errors become a message."""
     try:
-        jobs.launch(kind, command, title=title, outputs=outputs)
+        jobs.launch(kind, command, title=title, outputs=outputs, env=env)
     except UserError as err:
         st.error(str(err), icon=":material/block:")
         return
@@ -98,7 +103,15 @@ def _job_body(jobs: JobManager, job: Job) -> None:
         head, button = st.columns([5, 1])
         head.markdown(f"{icon} **{job.title}** — {job.state}")
         if job.running:
-            if job.state == "stopping":
+            if job.stop_overdue:
+                head.caption(
+                    f"Still stopping after its grace of {stop_grace_s(job.kind):.0f} s. Force "
+                    "stop kills it and every process it started (a run keeps its last.pt)."
+                )
+                if button.button("Force stop", key=f"force-stop-{job.id}"):
+                    jobs.force_stop(job.id)
+                    st.rerun(scope="app")
+            elif job.state == "stopping":
                 head.caption("Stopping: the job ends its current step first.")
             elif button.button("Cancel", key=f"cancel-{job.id}"):
                 jobs.cancel(job.id, wait=False)

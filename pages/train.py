@@ -13,6 +13,7 @@ from dashboard.plots import loss_curve, validation_curves
 from dashboard.runs import (
     TrainForm,
     delete_run,
+    gpus_output,
     job_for_run,
     log_tail,
     prepare_run,
@@ -22,9 +23,11 @@ from dashboard.runs import (
     read_metrics,
     read_status,
     resume_command,
+    resume_gpus,
     run_state,
     runs_table,
     trained_on,
+    training_env,
 )
 from dashboard.settings import position_of
 from dashboard.ui import job_panel, launch, page_guard, page_header
@@ -70,18 +73,19 @@ def launch_form() -> None:
             value=f"{preset}-{datetime.now():%m%d-%H%M}",
             key=f"run-name-{preset}-{launched}",
         )
-        form, gpu_count = training_form(dataset, name, preset, gpus)
+        form, chosen = training_form(dataset, name, preset, gpus)
         if form is not None:
-            run, command = prepare_run(form, studio.settings.runs_dir, gpu_count)
+            run, command = prepare_run(form, studio.settings.runs_dir, len(chosen))
             st.session_state[RUNS_PREPARED_KEY] = launched + 1
-            outputs = {"run": str(run), "dataset": str(dataset)}
-            launch(studio.jobs, "train", command, f"Train {run.name}", outputs=outputs)
+            outputs = {"run": str(run), "dataset": str(dataset), "gpus": gpus_output(chosen)}
+            env = training_env(chosen, gpus)
+            launch(studio.jobs, "train", command, f"Train {run.name}", outputs=outputs, env=env)
 
 
 def training_form(
     dataset: Path, name: str, preset: str, gpus: list[str]
-) -> tuple[TrainForm | None, int]:
-    """The preset's overridable fields; (form, number of GPUs) once submitted, else (None, 0)."""
+) -> tuple[TrainForm | None, list[str]]:
+    """The preset's overridable fields; (form, GPUs chosen) once submitted, else (None, [])."""
     defaults = preset_defaults(preset)
     with st.form(f"train-{preset}"):
         row = st.columns(4)
@@ -104,7 +108,9 @@ def training_form(
         )
         lr = row[3].number_input("Learning rate", 1e-6, 1.0, defaults["lr"], format="%.5f")
         row = st.columns([3, 1])
-        chosen = row[0].multiselect("GPUs", gpus, default=gpus, help="torchrun when more than one")
+        chosen = row[0].multiselect(
+            "GPUs", gpus, default=gpus, help="The run uses only these; torchrun when more than one"
+        )
         checkpointing = row[1].checkbox(
             "Gradient checkpointing",
             value=defaults["grad_checkpointing"],
@@ -114,10 +120,10 @@ def training_form(
         if not gpus:
             st.caption("No GPU detected: the run uses the CPU.")
         if not st.form_submit_button("Launch training", type="primary"):
-            return None, 0
+            return None, []
     values = (int(frames), int(size), int(batch), int(epochs), float(lr), int(layers), budget)
     form = TrainForm(dataset, name, preset, tower, *values, grad_checkpointing=checkpointing)
-    return form, len(chosen)
+    return form, chosen
 
 
 def failure_log(run: Path, state: str, job) -> None:
@@ -167,13 +173,15 @@ def run_detail(run: Path) -> None:
             if job and job.outputs.get("dataset")
             else studio.dataset_path()
         )
-        command = resume_command(run, dataset, len(cache.gpus()), checkpointing)
+        gpus = resume_gpus(job, cache.gpus())
+        command = resume_command(run, dataset, len(gpus), checkpointing)
         launch(
             studio.jobs,
             "train",
             command,
             f"Resume {run.name}",
-            outputs={"run": str(run), "dataset": str(dataset)},
+            outputs={"run": str(run), "dataset": str(dataset), "gpus": gpus_output(gpus)},
+            env=training_env(gpus, cache.gpus()),
         )
     best = run / "best.pt" if (run / "best.pt").exists() else run / "last.pt"
     if buttons[2].button("Set active checkpoint", disabled=not best.exists()):

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from dashboard import jobs as jobs_module
 from dashboard.jobs import JobManager, process_alive
 from model.errors import UserError
+from tests.tiny_dataset import make_tiny_dataset
 
+REPO = Path(__file__).resolve().parent.parent
 SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
 
 
@@ -133,3 +137,100 @@ def test_a_job_whose_runner_vanished_is_reported_lost(manager: JobManager) -> No
 def test_unknown_job_is_a_clear_error(manager: JobManager) -> None:
     with pytest.raises(UserError, match="no job"):
         manager.get("nope")
+
+
+# Like torchrun: a launcher whose worker runs in a session of its own (out of reach of a signal
+# to the job's process group); both ignore SIGTERM, as a hung run does. Prints the worker's pid.
+_LAUNCHER_AND_WORKER = (
+    "import signal, subprocess, sys, time\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "worker = subprocess.Popen([sys.executable, '-c', 'import signal, time; "
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)'], start_new_session=True)\n"
+    "print('worker', worker.pid, flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+def _worker_pid(manager: JobManager, job_id: str) -> int:
+    assert _wait(lambda: "worker" in manager.get(job_id).log_tail())
+    return int(manager.get(job_id).log_tail().split("worker")[1].split()[0])
+
+
+def test_a_kill_after_the_grace_reaches_workers_in_their_own_session(
+    manager: JobManager,
+) -> None:
+    job = manager.launch("ingest", [sys.executable, "-c", _LAUNCHER_AND_WORKER])
+    worker = _worker_pid(manager, job.id)
+    assert manager.cancel(job.id).state == "cancelled"
+    assert _wait(lambda: not process_alive(worker), timeout=5)
+
+
+def test_a_job_left_stopping_by_a_restarted_dashboard_can_be_forced_to_stop(
+    manager: JobManager,
+) -> None:
+    job = manager.launch("train", [sys.executable, "-c", _LAUNCHER_AND_WORKER])
+    worker = _worker_pid(manager, job.id)
+    # Stop asked an hour ago by a dashboard that has restarted since: its grace thread is gone.
+    info = json.loads((job.folder / "job.json").read_text())
+    info |= {"cancel_requested": True, "cancel_requested_at": time.time() - 3600}
+    (job.folder / "job.json").write_text(json.dumps(info))
+    os.killpg(job.pid, signal.SIGTERM)
+    jobs_module._CHILDREN.clear()
+    fresh = JobManager(manager.jobs_dir)
+    stuck = fresh.get(job.id)
+    assert stuck.state == "stopping" and stuck.stop_overdue
+    assert fresh.force_stop(job.id).state == "cancelled"
+    assert not process_alive(job.pid)
+    assert _wait(lambda: not process_alive(worker), timeout=5)
+
+
+def test_a_stop_just_asked_is_not_overdue(manager: JobManager) -> None:
+    job = manager.launch("train", [sys.executable, "-c", _LAUNCHER_AND_WORKER])
+    worker = _worker_pid(manager, job.id)
+    stopping = manager.cancel(job.id, wait=False)
+    assert stopping.state == "stopping" and not stopping.stop_overdue
+    assert manager.force_stop(job.id).state == "cancelled"
+    assert _wait(lambda: not process_alive(worker), timeout=5)
+
+
+def test_a_cancel_signals_the_command_once(manager: JobManager) -> None:
+    # torchrun takes a second SIGTERM as "stop waiting for the ranks to save": the runner must
+    # not forward the one the cancel already sent to the whole group.
+    script = (
+        "import signal, time\n"
+        "received = []\n"
+        "signal.signal(signal.SIGTERM, lambda *_: received.append(1))\n"
+        "print('ready', flush=True)\n"
+        "while not received:\n"
+        "    time.sleep(0.01)\n"
+        "time.sleep(1.0)\n"
+        "print('SIGTERM received', len(received), 'time(s)', flush=True)\n"
+    )
+    job = manager.launch("train", [sys.executable, "-c", script])
+    assert _wait(lambda: "ready" in manager.get(job.id).log_tail())
+    stopped = manager.cancel(job.id)
+    assert "SIGTERM received 1 time(s)" in stopped.log_tail()
+
+
+def test_the_train_page_offers_a_force_stop_once_the_grace_is_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "data"
+    make_tiny_dataset(root / "ds" / "tiny", n=8)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    manager = JobManager(root / "jobs")
+    job = manager.launch("train", [sys.executable, "-c", _LAUNCHER_AND_WORKER], title="Train r")
+    worker = _worker_pid(manager, job.id)
+    info = json.loads((job.folder / "job.json").read_text())
+    info |= {"cancel_requested": True, "cancel_requested_at": time.time() - 3600}
+    (job.folder / "job.json").write_text(json.dumps(info))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    try:
+        at.run()
+        at.switch_page("pages/train.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        at.button(key=f"force-stop-{job.id}").click().run()
+        assert manager.get(job.id).state == "cancelled"
+        assert _wait(lambda: not process_alive(worker), timeout=5)
+    finally:
+        manager.force_stop(job.id)  # the page's button did it, unless the test failed

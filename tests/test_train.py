@@ -135,7 +135,20 @@ def test_nan_loss_fails_and_keeps_last_good_checkpoint(
         train(TrainOptions(data=tiny_data, out=tmp_path / "nan", preset=str(preset), device="cpu"))
     status = json.loads((tmp_path / "nan" / "status.json").read_text())
     assert status["state"] == "failed" and "loss became nan" in status["message"]
+    assert "kept its last good checkpoint" in status["message"]
     assert (tmp_path / "nan" / "last.pt").read_bytes() == snapshots[0]
+
+
+def test_nan_loss_before_any_checkpoint_says_there_is_none(
+    tiny_data: Path, preset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Engine, "loss_on", lambda self, batch: torch.tensor(float("nan")))
+    out = tmp_path / "nan-first"
+    with pytest.raises(UserError, match="loss became nan at step 1") as failure:
+        train(TrainOptions(data=tiny_data, out=out, preset=str(preset), device="cpu"))
+    assert "before saving any checkpoint" in str(failure.value)
+    assert "kept" not in str(failure.value) and not (out / "last.pt").exists()
+    assert json.loads((out / "status.json").read_text())["message"] == str(failure.value)
 
 
 def test_val_labels_add_a_logged_auc_only(tiny_data: Path, tmp_path: Path) -> None:

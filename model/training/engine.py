@@ -30,7 +30,8 @@ MAX_LOGIT_SCALE = math.log(100.0)
 
 
 class TrainingDiverged(UserError):
-    """The loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
+    """The loss became NaN or infinite; the run stops and keeps its last good checkpoint (the
+    trainer adds which, if any, to the message)."""
 
 
 @contextlib.contextmanager
@@ -148,10 +149,7 @@ class Engine:
         loss = self.loss_on(batch)
         mean_loss = float(mean_across(self.ctx, loss).item())
         if not math.isfinite(mean_loss):
-            raise TrainingDiverged(
-                f"loss became {mean_loss} at step {step}; the run stopped and kept its last good "
-                "checkpoint (try a lower learning rate)"
-            )
+            raise TrainingDiverged(f"loss became {mean_loss} at step {step}")
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()

@@ -30,7 +30,7 @@ from model.training.distributed import (
     gather_objects,
     global_batch_size,
 )
-from model.training.engine import Engine, StepOutcome, epoch_batches
+from model.training.engine import Engine, StepOutcome, TrainingDiverged, epoch_batches
 from model.training.run_folder import RunFolder
 from model.training.schedule import build_optimizer, build_scheduler, set_total_steps
 from model.training.train import TrainOptions, TrainResult
@@ -173,6 +173,10 @@ class Trainer:
         self._status("running", message="training")
         try:
             state = self._epochs()
+        except TrainingDiverged as err:
+            diverged = TrainingDiverged(f"{err}; {self._kept_after_divergence()}")
+            self._status("failed", message=str(diverged))
+            raise diverged from None
         except BaseException as err:
             self._status("failed", message=str(err) or type(err).__name__)
             raise
@@ -188,6 +192,17 @@ class Trainer:
             if self.folder.best_checkpoint.exists()
             else None,
             losses=list(self.losses),
+        )
+
+    def _kept_after_divergence(self) -> str:
+        """What a run whose loss diverged leaves to go back to."""
+        if self.folder.last_checkpoint.exists():
+            return (
+                f"the run stopped and kept its last good checkpoint, {self.folder.last_checkpoint} "
+                "(try a lower learning rate)"
+            )
+        return (
+            "the run stopped before saving any checkpoint (start afresh with a lower learning rate)"
         )
 
     def _epochs(self) -> str:

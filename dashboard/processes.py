@@ -1,0 +1,95 @@
+"""Processes of a background job as Linux's ``/proc`` shows them: alive, started when, and the
+whole tree below a job's runner, which a force stop kills.
+
+A job's command may leave the runner's process group: ``torchrun`` starts every rank in a
+session of its own, so a signal to the runner's group never reaches the ranks. The tree is found
+by parent links (read before anything is killed, while every rank still has its launcher as
+parent) and each process is matched by its start tick, so a reused pid is never signalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+_STATE, _PARENT, _GROUP, _START_TICK = 0, 1, 2, 19  # fields of /proc/PID/stat after the name
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state first, start tick at 19),
+    or None when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()
+
+
+def proc_start(pid: int) -> str | None:
+    """The kernel's start tick of ``pid`` (guards against a reused pid after a restart)."""
+    fields = _stat_fields(pid)
+    return fields[_START_TICK] if fields is not None and len(fields) > _START_TICK else None
+
+
+def process_alive(pid: int, start_tick: Any = None) -> bool:
+    """True while ``pid`` runs and is not a zombie (and is still the process we started)."""
+    fields = _stat_fields(pid)
+    if not fields or fields[_STATE] == "Z":
+        return False
+    return (
+        start_tick is None or len(fields) <= _START_TICK or fields[_START_TICK] == str(start_tick)
+    )
+
+
+def process_started(pid: int) -> float | None:
+    """When ``pid`` started (seconds since the epoch, within a second), or None if unknown."""
+    tick = proc_start(pid)
+    try:
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, StopIteration, IndexError, ValueError):
+        return None
+    return None if tick is None else boot + int(tick) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[tuple[int, int, str]]:
+    """Every live process below ``pid``: (pid, process group, start tick), parents first."""
+    children: dict[int, list[tuple[int, int, str]]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields is None or len(fields) <= _START_TICK or fields[_STATE] == "Z":
+            continue
+        child = (int(entry.name), int(fields[_GROUP]), fields[_START_TICK])
+        children.setdefault(int(fields[_PARENT]), []).append(child)
+    found: list[tuple[int, int, str]] = []
+    queue = [pid]
+    while queue:
+        below = children.get(queue.pop(0), [])
+        found.extend(below)
+        queue.extend(child for child, _, _ in below)
+    return found
+
+
+def kill_tree(pid: int, start_tick: Any) -> None:
+    """SIGKILL ``pid``'s process group and every process below it, in whichever group or session
+    it runs (and the groups those lead, e.g. a torchrun rank's data loader workers)."""
+    if not process_alive(pid, start_tick):
+        return
+    below = descendants(pid)
+    # a group led by one of the job's processes is the job's (setpgid cannot leave a session)
+    groups = {pid} | {group for _, group, _ in below if group in {child for child, _, _ in below}}
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+    for child, _, tick in below:
+        if process_alive(child, tick):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(child, signal.SIGKILL)
