@@ -75,6 +75,17 @@ class RunFolder:
         """The checkpoint to evaluate: ``best.pt``, or ``last.pt`` when no best was kept."""
         return self.best_checkpoint if self.best_checkpoint.exists() else self.last_checkpoint
 
+    def kept_after_divergence(self) -> str:
+        """What a run whose loss diverged leaves to go back to."""
+        if self.last_checkpoint.exists():
+            return (
+                f"the run stopped and kept its last good checkpoint, {self.last_checkpoint} "
+                "(try a lower learning rate)"
+            )
+        return (
+            "the run stopped before saving any checkpoint (start afresh with a lower learning rate)"
+        )
+
     def prepare(self, resume: bool) -> None:
         """Create the folder; refuse to overwrite a finished or running run unless resuming."""
         check_output_path(self.root, "run folder", folder=True)

@@ -174,7 +174,7 @@ class Trainer:
         try:
             state = self._epochs()
         except TrainingDiverged as err:
-            diverged = TrainingDiverged(f"{err}; {self._kept_after_divergence()}")
+            diverged = TrainingDiverged(f"{err}; {self.folder.kept_after_divergence()}")
             self._status("failed", message=str(diverged))
             raise diverged from None
         except BaseException as err:
@@ -183,26 +183,14 @@ class Trainer:
         finally:
             if self.ctx.is_main:
                 self.folder.detach_log()
+        best = self.folder.best_checkpoint
         return TrainResult(
             state=state,
             epoch=self.step // self.steps_per_epoch,
             step=self.step,
             last_checkpoint=self.folder.last_checkpoint,
-            best_checkpoint=self.folder.best_checkpoint
-            if self.folder.best_checkpoint.exists()
-            else None,
+            best_checkpoint=best if best.exists() else None,
             losses=list(self.losses),
-        )
-
-    def _kept_after_divergence(self) -> str:
-        """What a run whose loss diverged leaves to go back to."""
-        if self.folder.last_checkpoint.exists():
-            return (
-                f"the run stopped and kept its last good checkpoint, {self.folder.last_checkpoint} "
-                "(try a lower learning rate)"
-            )
-        return (
-            "the run stopped before saving any checkpoint (start afresh with a lower learning rate)"
         )
 
     def _epochs(self) -> str:
