@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,8 @@ def global_features() -> tuple[torch.Tensor, torch.Tensor]:
 def _worker(rank: int, init_file: str, out_dir: str) -> None:
     """One rank: both loss forms on this rank's slice; saves losses and feature gradients."""
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
+    # a deprecated collective would print its warning from every rank at every step
+    warnings.simplefilter("error", FutureWarning)
     try:
         video, text = global_features()
         rows = slice(rank * LOCAL_BATCH, (rank + 1) * LOCAL_BATCH)

@@ -13,6 +13,7 @@ open_clip; the global form scores the full matrix on every rank.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -48,6 +49,24 @@ def rank_and_world_size() -> tuple[int, int]:
     return 0, 1
 
 
+class _AllGatherWithGrad(torch.autograd.Function):
+    """``[B, D]`` of every rank -> ``[world_size * B, D]``; the backward sums every rank's gradient
+    of the gathered batch and hands each rank its own slice (what open_clip's gather_with_grad
+    gets from ``torch.distributed.nn.all_gather``, deprecated from torch 2.14)."""
+
+    @staticmethod
+    def forward(ctx: Any, features: torch.Tensor) -> torch.Tensor:
+        gathered = [torch.empty_like(features) for _ in range(dist.get_world_size())]
+        dist.all_gather(gathered, features.contiguous())
+        return torch.cat(gathered, dim=0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous()
+        dist.all_reduce(grad)  # gloo has no reduce_scatter
+        return grad.chunk(dist.get_world_size(), dim=0)[dist.get_rank()]
+
+
 def gather_features(
     features: torch.Tensor, rank: int, world_size: int, with_grad: bool
 ) -> torch.Tensor:
@@ -55,9 +74,7 @@ def gather_features(
     if world_size == 1:
         return features
     if with_grad:
-        import torch.distributed.nn.functional as dist_fn
-
-        return torch.cat(dist_fn.all_gather(features), dim=0)
+        return _AllGatherWithGrad.apply(features)
     gathered = [torch.zeros_like(features) for _ in range(world_size)]
     dist.all_gather(gathered, features.detach())
     gathered[rank] = features  # the local slice keeps its gradient
