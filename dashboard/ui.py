@@ -20,6 +20,7 @@ from model.errors import DataError, UserError
 log = logging.getLogger(__name__)
 CASE_KEY = "case_id"
 LIKE_KEY = "like_id"
+LIKE_ASKED_KEY = "like_asked"  # set by a card's More like this until the Case browser shows it
 STUDIES_VIEW_KEY = "studies_view"
 _STATE_ICONS = {
     "running": ":material/progress_activity:",
@@ -156,6 +157,7 @@ def case_card(studio: Studio, row: dict, similarity: float | None, key: str) -> 
             open_case(str(row["study_id"]))
         if right.button("More like this", key=f"like-{key}"):
             st.session_state[LIKE_KEY] = str(row["study_id"])
+            st.session_state[LIKE_ASKED_KEY] = True
             st.switch_page("pages/browser.py")
 
 

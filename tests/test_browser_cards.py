@@ -1,5 +1,5 @@
-"""Case cards of the Case browser: a study whose views cannot be read keeps its card (with the
-reason) and the other results still show."""
+"""Case cards of the Case browser: More like this on a card shows that study's neighbours; a study
+whose views cannot be read keeps its card (with the reason) and the other results still show."""
 
 from __future__ import annotations
 
@@ -20,6 +20,36 @@ def _cards(at: AppTest) -> list[str]:
     return [
         re.match(r"\*\*(\S+)\*\*", m.value).group(1) for m in at.markdown if "similarity" in m.value
     ]
+
+
+@pytest.fixture
+def browser(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CMR_DATA_ROOT", str(tiny_data_root(tmp_path_factory)))
+    for name in ("CMR_CHROMA_HOST", "CMR_CHROMA_PORT", "CMR_CHROMA_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+    def open_browser(**state: object) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=120)
+        for key, value in state.items():
+            at.session_state[key] = value
+        at.run()
+        return at.switch_page("pages/browser.py").run()
+
+    return open_browser
+
+
+@pytest.mark.parametrize("start", ["text", "like"])
+def test_more_like_this_on_a_result_card_shows_that_studys_neighbours(browser, start) -> None:
+    at = browser(**({"like_id": "s000003"} if start == "like" else {}))
+    if start == "text":
+        at.text_input(key="b-query").input("Dilated left ventricle").run()
+    example = _cards(at)[1]
+    next(b for b in at.button if b.key == "like-b-1-1").click().run()
+    assert not at.exception and not at.error and not at.warning
+    assert at.radio(key="b-mode").value == "More like this"
+    assert at.selectbox(key="b-like").value == example
+    cards = _cards(at)
+    assert len(cards) == 12 and example not in cards
 
 
 def test_a_study_with_unreadable_views_keeps_its_card_and_the_rest_show(
