@@ -9,8 +9,9 @@ background job, as it does when the checkpoint's index holds none of the studies
 allow (an index built for a sibling dataset that shares its Chroma folder, or for the studies
 this dataset held before it was ingested again). An index that cannot
 answer (a study missing from a stale index, an unreachable server) falls back to the in-memory
-ranking with a notice saying why. Either way the results are re-checked against the filtered
-study table, so every card shown passes the filters.
+ranking with a notice saying why; one that lacks some of the studies (ingested after it was
+built) answers with the others and the offer to rebuild it. Either way the results are re-checked
+against the filtered study table, so every card shown passes the filters.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class CaseResults:
 
     ``table``: study_id, similarity, rank and the study's columns, best first. ``notice``: why
     the index could not answer (the ranking fell back to memory). ``missing``: no index for the
-    active checkpoint, with the job offer that builds it.
+    active checkpoint, or one that lacks some of the studies, with the job offer that builds it.
     """
 
     table: pd.DataFrame
@@ -115,6 +116,7 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
             index, query, text, studio.dataset_path().name, _candidates(allowed, query)
         )
         backend = f"ChromaDB index {index.name}, {index.count():,} studies"
+        unindexed = _unindexed(index, allowed)
     except UserError as err:
         notice = f"The ChromaDB index could not answer ({err}); rebuild it to search it again."
         return _in_memory(studio, allowed, query, text, notice=notice)
@@ -125,7 +127,14 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
     table = hits_table(hits).merge(allowed, on="study_id", how="inner")
     if table.empty and _candidates(allowed, query):  # built for a sibling, or before a re-ingest
         return _in_memory(studio, allowed, query, text, missing=studio.missing_index())
-    return CaseResults(table, backend)
+    missing = studio.partial_index(unindexed, len(allowed)) if unindexed else None
+    return CaseResults(table, backend, missing=missing)
+
+
+def _unindexed(index: EmbeddingIndex, allowed: pd.DataFrame) -> int:
+    """How many of the allowed studies the index does not hold (ingested after it was built)."""
+    indexed = set(index.snapshot().ids.tolist())
+    return int((~allowed["study_id"].astype(str).isin(indexed)).sum())
 
 
 def _candidates(allowed: pd.DataFrame, query: CaseQuery) -> int:
