@@ -6,10 +6,12 @@ With an index, a text query is ``EmbeddingIndex.search_text`` and more-like-this
 to the active dataset, since one index folder may hold several sibling datasets). Without one, the
 results come from ``dashboard.search.rank`` and the caller gets the offer to build the index as a
 background job, as it does when the checkpoint's index holds none of the studies the filters
-allow (an index built for a sibling dataset that shares its Chroma folder). An index that cannot
+allow (an index built for a sibling dataset that shares its Chroma folder, or for the studies
+this dataset held before it was ingested again). An index that cannot
 answer (a study missing from a stale index, an unreachable server) falls back to the in-memory
-ranking with a notice saying why. Either way the results are re-checked against the filtered
-study table, so every card shown passes the filters.
+ranking with a notice saying why; one that lacks some of the studies (ingested after it was
+built) answers with the others and the offer to rebuild it. Either way the results are re-checked
+against the filtered study table, so every card shown passes the filters.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ class CaseResults:
 
     ``table``: study_id, similarity, rank and the study's columns, best first. ``notice``: why
     the index could not answer (the ranking fell back to memory). ``missing``: no index for the
-    active checkpoint, with the job offer that builds it.
+    active checkpoint, or one that lacks some of the studies, with the job offer that builds it.
     """
 
     table: pd.DataFrame
@@ -110,8 +112,11 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
     if index is None:
         return _in_memory(studio, allowed, query, text, missing=studio.missing_index())
     try:
-        hits = _index_hits(index, query, text, studio.dataset_path().name, len(allowed))
+        hits = _index_hits(
+            index, query, text, studio.dataset_path().name, _candidates(allowed, query)
+        )
         backend = f"ChromaDB index {index.name}, {index.count():,} studies"
+        unindexed = _unindexed(index, allowed)
     except UserError as err:
         notice = f"The ChromaDB index could not answer ({err}); rebuild it to search it again."
         return _in_memory(studio, allowed, query, text, notice=notice)
@@ -119,10 +124,22 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
         log.exception("index search failed")
         notice = f"The ChromaDB index failed ({type(err).__name__}: {err}); ranking in memory."
         return _in_memory(studio, allowed, query, text, notice=notice)
-    if not hits and not allowed.empty:  # the index holds none of them: built for a sibling
-        return _in_memory(studio, allowed, query, text, missing=studio.missing_index())
     table = hits_table(hits).merge(allowed, on="study_id", how="inner")
-    return CaseResults(table, backend)
+    if table.empty and _candidates(allowed, query):  # built for a sibling, or before a re-ingest
+        return _in_memory(studio, allowed, query, text, missing=studio.missing_index())
+    missing = studio.partial_index(unindexed, len(allowed)) if unindexed else None
+    return CaseResults(table, backend, missing=missing)
+
+
+def _unindexed(index: EmbeddingIndex, allowed: pd.DataFrame) -> int:
+    """How many of the allowed studies the index does not hold (ingested after it was built)."""
+    indexed = set(index.snapshot().ids.tolist())
+    return int((~allowed["study_id"].astype(str).isin(indexed)).sum())
+
+
+def _candidates(allowed: pd.DataFrame, query: CaseQuery) -> int:
+    """How many studies the filters allow as matches (the example itself never is one)."""
+    return int((allowed["study_id"].astype(str) != query.like).sum())
 
 
 def _index_hits(
@@ -130,7 +147,7 @@ def _index_hits(
 ) -> list[SearchHit]:
     from model.index.embedding_index import MAX_K
 
-    if n_allowed == 0:
+    if n_allowed == 0:  # nothing to ask for (e.g. the filters allow the example alone)
         return []
     where = index_where(query.filters, dataset_name)
     k = max(1, min(query.k, MAX_K))

@@ -219,6 +219,25 @@ class Studio:
             why = f"The {location.describe()} holds indexes of other checkpoints ({held})"
         else:
             why = f"The {location.describe()} holds no index yet"
+        return EmptyState(
+            title,
+            f"{why}. Searching with the exact in-memory ranking instead; build the ChromaDB "
+            "index in the background to search it here (and from `python -m model search`).",
+            offer=self.index_offer(),
+        )
+
+    def partial_index(self, unindexed: int, searched: int) -> EmptyState:
+        """The active checkpoint's index lacks ``unindexed`` of the ``searched`` studies, with
+        the job that rebuilds it."""
+        return EmptyState(
+            f"The case index lacks {unindexed:,} of these {searched:,} studies",
+            "They were ingested after the index was built, so no search finds them; rebuild the "
+            "index in the background to search them too.",
+            offer=self.index_offer(),
+        )
+
+    def index_offer(self) -> JobOffer:
+        """The background job that (re)builds the active checkpoint's index of the active dataset."""
         command = [
             "index",
             "--checkpoint",
@@ -229,9 +248,4 @@ class Studio:
         labels = label_file(self.dataset_path())
         if labels is not None:
             command += ["--labels", str(labels)]
-        return EmptyState(
-            title,
-            f"{why}. Searching with the exact in-memory ranking instead; build the ChromaDB "
-            "index in the background to search it here (and from `python -m model search`).",
-            offer=JobOffer("index", model_command(*command), "Build the case index"),
-        )
+        return JobOffer("index", model_command(*command), "Build the case index")

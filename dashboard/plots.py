@@ -92,8 +92,10 @@ def embedding_map(
 
     coords: one row per study with x, y, study_id and any columns named in ``color`` / ``hover``;
     prompts: rows with x, y, text. Selection (lasso/box) returns point indices into ``coords``.
+    ``hover`` columns the studies table lacks are left out of the hover text.
     """
     fig = go.Figure()
+    hover = [name for name in hover if name in coords]
     custom = coords[["study_id", *hover]].astype(str).to_numpy() if len(coords) else None
     hovertemplate = (
         "<b>%{customdata[0]}</b>"

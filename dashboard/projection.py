@@ -18,8 +18,8 @@ import numpy as np
 from model.errors import DataError
 
 log = logging.getLogger(__name__)
-MIN_STUDIES = 5
 METHODS = ("UMAP", "PCA")
+MIN_STUDIES = {"UMAP": 5, "PCA": 2}  # UMAP's neighbour graph needs a few; a line needs two
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,14 @@ def fit_projection(
     """UMAP (cosine) or PCA of ``vectors`` float32 [N, D] -> coords [N, 2]; needs ``MIN_STUDIES``."""
     config = config or ProjectionConfig()
     n = len(ids)
-    if n < MIN_STUDIES:
-        raise DataError(f"the map needs at least {MIN_STUDIES} studies; this dataset has {n}")
     if config.method not in METHODS:
         raise DataError(f"unknown map method {config.method!r}; use one of {', '.join(METHODS)}")
+    if n < MIN_STUDIES[config.method]:
+        fewer = [m for m in METHODS if MIN_STUDIES[m] <= n]
+        raise DataError(
+            f"a {config.method} map needs at least {MIN_STUDIES[config.method]} studies; this "
+            f"dataset has {n}" + (f" (choose {fewer[0]})" if fewer else "")
+        )
     rng = np.random.default_rng(config.seed)
     sample = np.sort(rng.choice(n, size=min(n, config.fit_sample), replace=False))
     reducer = _umap(config, len(sample)) if config.method == "UMAP" else _pca(config)

@@ -20,6 +20,7 @@ from model.errors import DataError, UserError
 log = logging.getLogger(__name__)
 CASE_KEY = "case_id"
 LIKE_KEY = "like_id"
+LIKE_ASKED_KEY = "like_asked"  # set by a card's More like this until the Case browser shows it
 STUDIES_VIEW_KEY = "studies_view"
 _STATE_ICONS = {
     "running": ":material/progress_activity:",
@@ -145,12 +146,20 @@ def labels_or_warning(studio: Studio) -> pd.DataFrame | None:
 
 
 def case_card(studio: Studio, row: dict, similarity: float | None, key: str) -> None:
-    """A case card: thumbnail strip, impression (plain text), metadata, open / more-like-this."""
+    """A case card: thumbnail strip, impression (plain text), metadata, open / more-like-this.
+
+    A study whose views cannot be read (its tensor missing or damaged) gets a black strip and
+    the reason, so one such study does not replace the other cards with an error."""
     from dashboard.studies import thumbnail_strip
 
     with st.container(border=True):
-        frames = studio.study_frames(str(row["study_id"]))
+        try:
+            frames, unreadable = studio.study_frames(str(row["study_id"])), None
+        except DataError as err:
+            frames, unreadable = {}, err
         st.image(np.asarray(thumbnail_strip(frames)), width="stretch", clamp=True)
+        if unreadable is not None:
+            st.caption(f"Views unavailable: {unreadable}")
         title = f"**{row['study_id']}** · {row.get('site', '')} · {row.get('age_band', '')} {row.get('sex', '')}"
         if similarity is not None:
             title += f" · similarity {similarity:.3f}"
@@ -161,6 +170,7 @@ def case_card(studio: Studio, row: dict, similarity: float | None, key: str) -> 
             open_case(str(row["study_id"]))
         if right.button("More like this", key=f"like-{key}"):
             st.session_state[LIKE_KEY] = str(row["study_id"])
+            st.session_state[LIKE_ASKED_KEY] = True
             st.switch_page("pages/browser.py")
 
 

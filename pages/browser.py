@@ -6,7 +6,14 @@ from dashboard.case_search import CaseQuery, check_ready, search_cases
 from dashboard.context import Studio
 from dashboard.search import page_of
 from dashboard.studies import StudyFilter, filter_options
-from dashboard.ui import LIKE_KEY, case_card, page_guard, page_header, show_empty_state
+from dashboard.ui import (
+    LIKE_ASKED_KEY,
+    LIKE_KEY,
+    case_card,
+    page_guard,
+    page_header,
+    show_empty_state,
+)
 
 PER_PAGE = 12
 studio = Studio()
@@ -24,6 +31,9 @@ def filters(studies) -> StudyFilter:
 
 
 def ask() -> CaseQuery | None:
+    if st.session_state.pop(LIKE_ASKED_KEY, False):  # a card's More like this, even on this page:
+        for key in ("b-mode", "b-like", "b-page"):  # start the widgets afresh on its example
+            st.session_state.pop(key, None)
     studies = studio.studies()
     check_ready(studio)
     chosen = filters(studies)

@@ -9,6 +9,7 @@ from dashboard.projection import METHODS
 from dashboard.scoring import clean_query
 from dashboard.studies import display_table
 from dashboard.ui import labels_or_warning, open_case, page_guard, page_header
+from model.errors import UserError
 
 studio = Studio()
 page_header(
@@ -58,7 +59,11 @@ with page_guard(studio):
     prompt_text = row[2].text_input(
         "Place prompts on the map (separate with |)", key="e-prompts", max_chars=2000
     )
-    prompts = prompt_points(prompt_text, method)
+    try:
+        prompts = prompt_points(prompt_text, method)
+    except UserError as err:  # e.g. one prompt too long: the map and its selection stay
+        st.warning(f"Prompts not placed on the map: {err}")
+        prompts = None
     figure = embedding_map(
         table, None if colour == "(none)" else colour, prompts, hover=HOVER, method=method
     )

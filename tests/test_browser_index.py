@@ -244,3 +244,63 @@ def test_page_filters_become_a_typed_where() -> None:
         index_where(StudyFilter(values={"field_strength": ["strong"]}), "tiny")
     with pytest.raises(UserError, match="cannot filter on 'colour'"):
         index_where(StudyFilter(values={"colour": ["red"]}), "tiny")
+
+
+def test_a_dataset_ingested_again_is_not_answered_from_its_old_index(
+    tmp_path_factory, monkeypatch
+) -> None:
+    from dashboard_fixtures import make_tiny_dataset
+
+    from model.data.dataset import CMRDataset
+    from model.embed import cached_study_embeddings
+
+    root = _copy(tmp_path_factory, "reingested")
+    checkpoint = _active_checkpoint(root)
+    data = root / "ds" / "tiny"
+    assert main(["index", "--checkpoint", str(checkpoint), "--data", str(data)]) == 0
+    shutil.rmtree(data)  # the same folder ingested again: new study ids, the old index stays
+    make_tiny_dataset(data, n=24, seed=1)
+    cached_study_embeddings(checkpoint, CMRDataset.open(data))
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    assert not any("No study matches" in w.value for w in at.warning)
+    assert "exact in-memory ranking over 24 studies" in _captions(at)
+    assert len(_cards(at)) == 12 and all(card.startswith("s01") for card in _cards(at))
+    assert any("holds none of these tiny studies" in i.value for i in at.info)
+    assert at.button(key="offer-index") is not None
+
+
+def test_more_like_this_when_the_filters_allow_the_example_alone(indexed_root, monkeypatch) -> None:
+    at = _open(indexed_root, monkeypatch, like_id="s000020")  # the one external test study
+    at.multiselect(key="b-site").select("external").run()
+    at.multiselect(key="b-split").select("test").run()
+    assert not at.exception and not at.error
+    assert _cards(at) == []
+    assert any("No other study matches" in w.value for w in at.warning)
+    assert not at.info, [i.value for i in at.info]  # the index is fine: no offer to rebuild it
+
+
+def test_studies_ingested_after_the_index_was_built_are_named_with_the_rebuild(
+    tmp_path_factory, monkeypatch
+) -> None:
+    from dashboard_fixtures import make_tiny_dataset
+
+    from model.data.dataset import CMRDataset
+    from model.embed import cached_study_embeddings
+
+    root = _copy(tmp_path_factory, "appended")
+    checkpoint = _active_checkpoint(root)
+    data = root / "ds" / "tiny"
+    assert main(["index", "--checkpoint", str(checkpoint), "--data", str(data)]) == 0
+    grown = make_tiny_dataset(tmp_path_factory.mktemp("grown") / "tiny", n=30, seed=0)
+    for name in ("studies.parquet", "linkage.csv", "labels.csv"):  # ingest appended 6 studies
+        shutil.copy(grown / name, data / name)
+    for study in range(24, 30):
+        shutil.copy(grown / "tensors" / f"s00{study:04d}.npy", data / "tensors")
+    cached_study_embeddings(checkpoint, CMRDataset.open(data))
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    assert "ChromaDB index cmrclip-" in _captions(at)
+    [info] = [i.value for i in at.info]
+    assert "The case index lacks 6 of these 30 studies" in info
+    assert at.button(key="offer-index") is not None
+    at.multiselect(key="b-split").select("train").run()  # the new studies are all test
+    assert not at.info and "ChromaDB index cmrclip-" in _captions(at)

@@ -133,6 +133,15 @@ def test_embedding_map_renders(app) -> None:
     assert not at.exception and not at.error
 
 
+def test_a_prompt_that_cannot_be_placed_leaves_the_map_drawn(app) -> None:
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    at.text_input(key="e-prompts").input("Dilated left ventricle | " + "word " * 120).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(at.get("plotly_chart")) == 1
+    [warning] = [w.value for w in at.warning]
+    assert warning.startswith("Prompts not placed on the map:") and "500" in warning
+
+
 def test_a_bad_labels_file_is_a_warning_and_an_edited_one_is_reread(app, data_root) -> None:
     labels = data_root / "ds" / "tiny" / "labels.csv"
     good = labels.read_text()

@@ -256,7 +256,21 @@ def test_projection_places_points_near_their_neighbours() -> None:
     anchor_xy = np.array([[0, 0], [1, 0], [0, 1]], np.float32)
     assert np.allclose(knn_place(anchors, anchors, anchor_xy, k=1), anchor_xy)
     with pytest.raises(DataError, match="at least"):
-        fit_projection(ids[:3], vectors[:3])
+        fit_projection(ids[:1], vectors[:1], ProjectionConfig(method="PCA"))
+
+
+def test_a_dataset_of_two_or_three_studies_has_a_pca_map() -> None:
+    from dashboard.projection import ProjectionConfig, fit_projection
+
+    vectors = np.eye(3, 8, dtype=np.float32)
+    for n in (2, 3):
+        coords = fit_projection(["a", "b", "c"][:n], vectors[:n], ProjectionConfig("PCA")).coords
+        assert coords.shape == (n, 2) and np.isfinite(coords).all()
+        assert len({tuple(np.round(xy, 4)) for xy in coords}) == n  # distinct studies apart
+    with pytest.raises(
+        DataError, match=r"UMAP map needs at least 5 studies; .* has 3 \(choose PCA\)"
+    ):
+        fit_projection(["a", "b", "c"], vectors, ProjectionConfig("UMAP"))
 
 
 def test_import_job_ingests_with_one_worker_per_usable_cpu(

@@ -62,6 +62,13 @@ def test_embedding_map_categorical_colours_and_prompts() -> None:
     assert fig.layout.dragmode == "lasso"
 
 
+def test_embedding_map_hovers_only_the_columns_the_studies_have() -> None:
+    fig = embedding_map(_coords(), hover=("site", "sex"))  # a dataset without a sex column
+    studies = fig.data[0]
+    assert list(studies.customdata[0]) == ["s0", "internal"]
+    assert "site:" in studies.hovertemplate and "sex" not in studies.hovertemplate
+
+
 def test_embedding_map_numeric_colour_scale() -> None:
     coords = pd.concat([_coords(12)], ignore_index=True)
     fig = embedding_map(coords, color="age")
