@@ -310,10 +310,10 @@ def selected_rows(points: Sequence[dict], figure: go.Figure) -> list[int]:
     studies_curve = next(
         (i for i, trace in enumerate(figure.data) if trace.name == "studies"), None
     )
-    rows: list[int] = []
+    rows: dict[int, None] = {}  # insertion-ordered set: a lasso over 20k points stays linear
     for point in points:
         index = point.get("point_index", point.get("pointIndex"))
         curve = point.get("curve_number", point.get("curveNumber", studies_curve))
-        if curve == studies_curve and index is not None and index not in rows:
-            rows.append(int(index))
-    return rows
+        if curve == studies_curve and index is not None:
+            rows[int(index)] = None
+    return list(rows)
