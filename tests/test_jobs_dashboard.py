@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -133,3 +135,41 @@ def test_a_job_whose_runner_vanished_is_reported_lost(manager: JobManager) -> No
 def test_unknown_job_is_a_clear_error(manager: JobManager) -> None:
     with pytest.raises(UserError, match="no job"):
         manager.get("nope")
+
+
+def test_two_simultaneous_launches_of_a_kind_start_one_job(
+    manager: JobManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two browser tabs pressing "Build the demo" at the same moment: one build, one message."""
+    popen = subprocess.Popen
+
+    def slow_popen(*args, **kwargs):
+        time.sleep(0.3)  # a busy machine: the first job.json is not written yet
+        return popen(*args, **kwargs)
+
+    monkeypatch.setattr(jobs_module.subprocess, "Popen", slow_popen)
+    both_ready = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def click() -> None:
+        both_ready.wait()
+        try:
+            outcomes.append(manager.launch("demo", SLEEP).state)
+        except UserError as err:
+            outcomes.append(str(err))
+
+    tabs = [threading.Thread(target=click) for _ in range(2)]
+    for tab in tabs:
+        tab.start()
+    for tab in tabs:
+        tab.join()
+    assert len(manager.list("demo")) == 1
+    assert sorted(outcomes)[0].startswith("a demo job is already running"), outcomes
+    assert "running" in outcomes
+
+
+def test_a_data_root_that_cannot_be_written_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data root should be")
+    with pytest.raises(UserError, match="cannot start the demo job: cannot write .*not-a-folder"):
+        JobManager(blocker / "data" / "jobs").launch("demo", SLEEP)
