@@ -77,12 +77,14 @@ def case_view() -> None:
     study_id = st.selectbox("Study", ids, index=index, key="case-select")
     st.session_state[CASE_KEY] = study_id
     row = studies.set_index("study_id").loc[study_id]
-    frames = studio.study_frames(study_id)
+    frames, unreadable = studio.readable_frames(study_id)  # a bad tensor hides no report
     cine, lge = split_cine_lge(frames)
     left, right = st.columns([3, 1])
     with left:
         st.subheader("Cine")
-        if cine:
+        if unreadable:
+            st.error(unreadable, icon=":material/broken_image:")
+        elif cine:
             player = studio.case_player(study_id, tuple(cine))
             st.iframe(player, height=player_height(len(cine)))
         else:
@@ -99,6 +101,12 @@ def case_view() -> None:
         st.dataframe(
             list(meta.items()), hide_index=True, column_config={"0": "field", "1": "value"}
         )
+    if not unreadable:
+        lge_stacks(lge)
+
+
+def lge_stacks(lge: dict) -> None:
+    """Each LGE view: a slice slider over its stack, or its single image."""
     st.subheader("Late gadolinium enhancement")
     if not lge:
         st.info("This study has no LGE images.")

@@ -12,6 +12,7 @@ import types
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from dashboard_fixtures import make_tiny_dataset
 from streamlit.testing.v1 import AppTest
@@ -320,3 +321,14 @@ def test_resume_continues_on_the_dataset_the_run_was_trained_on(
     assert not at.exception, [e.value for e in at.exception]
     command = launched[0][2]
     assert command[command.index("--data") + 1] == str(trained_on)
+
+
+def test_a_study_whose_tensor_is_damaged_still_shows_its_report(data_root: Path) -> None:
+    studies = pd.read_parquet(data_root / "ds" / "tiny" / "studies.parquet").set_index("study_id")
+    (data_root / "ds" / "tiny" / "tensors" / "s000003.npy").write_bytes(b"")  # a full disk
+    at = _open("pages/studies.py", studies_view="Case view", case_id="s000003")
+    assert [e.value for e in at.error] == [
+        f"tensor of study s000003 is damaged ({data_root / 'ds' / 'tiny' / 'tensors'}"
+        "/s000003.npy: No data left in file); re-run ingest"
+    ]
+    assert [t.value for t in at.text] == [studies.loc["s000003", "impression"]]
