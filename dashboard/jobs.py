@@ -141,7 +141,7 @@ class JobManager:
         busy = [job for job in self.list(kind) if job.running]
         if busy:
             raise UserError(
-                f"a {kind} job is already running ({busy[0].title}, started "
+                f"another {kind} job is already running ({busy[0].title}, started "
                 f"{_clock(busy[0].info.get('started'))}); wait for it or cancel it first"
             )
 

@@ -158,6 +158,7 @@ def import_studies() -> None:
     if submitted:
         form = ImportForm(name, site, reports_text, labels_text, view_map_text)
         plan = plan_import(settings, form)
+        studio.jobs.check_idle("ingest")  # before unpacking: a refused upload leaves nothing
         if upload is not None:
             unpacked = unpack_upload(settings, upload, name)
             st.success(f"Unpacked {unpacked.files} files ({unpacked.dicom_files} DICOM).")

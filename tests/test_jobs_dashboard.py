@@ -164,7 +164,7 @@ def test_two_simultaneous_launches_of_a_kind_start_one_job(
     for tab in tabs:
         tab.join()
     assert len(manager.list("demo")) == 1
-    assert sorted(outcomes)[0].startswith("a demo job is already running"), outcomes
+    assert sorted(outcomes)[0].startswith("another demo job is already running"), outcomes
     assert "running" in outcomes
 
 

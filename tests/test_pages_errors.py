@@ -17,6 +17,8 @@ import pytest
 from dashboard_fixtures import make_tiny_dataset
 from streamlit.testing.v1 import AppTest
 
+from dashboard import jobs as jobs_module
+from dashboard.jobs import JobManager
 from dashboard.runs import (
     TrainForm,
     delete_run,
@@ -332,3 +334,23 @@ def test_a_study_whose_tensor_is_damaged_still_shows_its_report(data_root: Path)
         "/s000003.npy: No data left in file); re-run ingest"
     ]
     assert [t.value for t in at.text] == [studies.loc["s000003", "impression"]]
+
+
+def test_an_upload_while_an_ingest_runs_is_refused_before_it_is_unpacked(
+    data_root: Path,
+) -> None:
+    jobs = JobManager(data_root / "jobs")
+    running = jobs.launch("ingest", [sys.executable, "-c", "import time; time.sleep(60)"])
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("study/1.dcm", b"\0" * 128 + b"DICM")
+    try:
+        at = _open("pages/studies.py", studies_view="Import")
+        at.file_uploader[0].set_value(("scans.zip", archive.getvalue(), "application/zip"))
+        at.button(key="FormSubmitter:import-Import and ingest").click().run()
+        assert [e.value for e in at.error][0].startswith("another ingest job is already running")
+        # nothing unpacked: the same name and zip can be sent again once that ingest ends
+        assert not (data_root / "imports" / "uploads" / "my-import").exists()
+    finally:
+        jobs.cancel(running.id)
+        jobs_module._CHILDREN.clear()
