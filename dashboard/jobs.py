@@ -243,7 +243,8 @@ class JobManager:
         _reap(pid)
         if result:
             code = int(result.get("returncode", 1))
-            cancelled = info.get("cancel_requested") or code < 0
+            # killed by a signal nobody here sent (the out-of-memory killer): failed, not cancelled
+            cancelled = bool(info.get("cancel_requested"))
             state = "cancelled" if cancelled else ("finished" if code == 0 else "failed")
             return Job(folder, info, state, code, progress)
         if process_alive(pid, info.get("proc_start")):

@@ -4,6 +4,7 @@ key widgets present. Pages run through app.py so navigation and page links resol
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,25 @@ def test_import_refuses_a_folder_outside_the_data_root(data_root: Path, tmp_path
     at.button(key="FormSubmitter:import-Import and ingest").click().run()
     assert not at.exception
     assert any("outside the data root" in e.value for e in at.error)
+
+
+def test_a_demo_killed_by_the_system_reads_failed_and_can_be_started_again(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed from outside (the kernel's out-of-memory killer sends SIGKILL), not cancelled."""
+    killed = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+    monkeypatch.setattr("dashboard.overview.demo_command", lambda settings: killed)
+    at = _open("pages/home.py")
+    at.button[0].click().run()
+    jobs = JobManager(data_root / "jobs")
+    job = jobs.latest("demo")
+    deadline = time.monotonic() + 30
+    while jobs.get(job.id).running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    jobs_module._CHILDREN.clear()
+    assert jobs.get(job.id).state == "failed"
+    home = _open("pages/home.py")
+    assert [e.value for e in home.error] == [
+        "Demo build failed (killed by SIGKILL, as when the machine runs out of memory)"
+    ]
+    assert [b.label for b in home.button] == ["Build the demo"] and not home.button[0].disabled
