@@ -28,7 +28,7 @@ with page_guard(studio):
 
     st.subheader("Quick start")
     demo_job = studio.jobs.latest("demo")
-    if status.ready:
+    if status.demo_built:
         st.success("The demo is ready: open Zero-shot, Case browser or Embeddings in the sidebar.")
     else:
         st.write(
@@ -37,8 +37,8 @@ with page_guard(studio):
             "in the background; you can leave or refresh this page."
         )
     running = demo_job is not None and demo_job.running
-    label = "Rebuild the demo" if status.ready else "Build the demo"
-    if st.button(label, type="secondary" if status.ready else "primary", disabled=running):
+    label = "Rebuild the demo" if status.demo_built else "Build the demo"
+    if st.button(label, type="secondary" if status.demo_built else "primary", disabled=running):
         launch(studio.jobs, "demo", demo_command(studio.settings), "Demo build")
     job_panel(studio.jobs, "demo")
 

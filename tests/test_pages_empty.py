@@ -122,3 +122,28 @@ def test_a_demo_killed_by_the_system_reads_failed_and_can_be_started_again(
         "Demo build failed (killed by SIGKILL, as when the machine runs out of memory)"
     ]
     assert [b.label for b in home.button] == ["Build the demo"] and not home.button[0].disabled
+
+
+def test_a_demo_that_failed_after_training_is_not_called_ready(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Datasets and a checkpoint exist, but the build's last step (the index) failed: Home shows
+    the failure and offers to finish the build, not a green "the demo is ready"."""
+    (data_root / "demo" / "internal").mkdir(parents=True)
+    (data_root / "demo" / "internal" / "studies.parquet").write_bytes(b"x")
+    run = data_root / "runs" / "demo-cpu-small"
+    run.mkdir(parents=True)
+    (run / "status.json").write_text('{"state": "finished"}')
+    (run / "best.pt").write_bytes(b"x")
+    failing = [sys.executable, "-c", "import sys; sys.exit('demo step index failed')"]
+    monkeypatch.setattr("dashboard.overview.demo_command", lambda settings: failing)
+    JobManager(data_root / "jobs").launch("demo", failing, title="Demo build")
+    jobs = JobManager(data_root / "jobs")
+    deadline = time.monotonic() + 30
+    while jobs.latest("demo").running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    jobs_module._CHILDREN.clear()
+    home = _open("pages/home.py")
+    assert not home.success, [s.value for s in home.success]
+    assert [e.value for e in home.error] == ["Demo build failed (exit code 1)"]
+    assert [b.label for b in home.button] == ["Build the demo"]
