@@ -21,6 +21,7 @@ from dashboard.studies import (
     apply_filter,
     display_table,
     filter_options,
+    listed_rows,
     split_cine_lge,
 )
 from dashboard.ui import CASE_KEY, STUDIES_VIEW_KEY, job_panel, launch, page_guard, page_header
@@ -47,8 +48,8 @@ def browse() -> None:
         chosen.values[name] = column.multiselect(name.replace("_", " "), values, key=f"f-{name}")
     chosen.views = columns[-1].multiselect("has views", list(VIEW_SLOTS), key="f-views")
     chosen.text = st.text_input("Impression or study id contains", key="f-text")
-    table = display_table(apply_filter(studies, chosen))
-    st.caption(f"{len(table)} of {len(studies)} studies · select a row to open the case")
+    table, caption = listed_rows(display_table(apply_filter(studies, chosen)), len(studies))
+    st.caption(caption)
     st.session_state[TABLE_IDS_KEY] = table["study_id"].astype(str).tolist()
     st.dataframe(
         table,

@@ -354,3 +354,17 @@ def test_an_upload_while_an_ingest_runs_is_refused_before_it_is_unpacked(
     finally:
         jobs.cancel(running.id)
         jobs_module._CHILDREN.clear()
+
+
+def test_the_study_table_sends_a_bounded_number_of_rows(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20,000 studies would be ~9 MB to the browser on every filter change: the table lists the
+    first rows only and says how many match; the filters still search all of them."""
+    monkeypatch.setattr("dashboard.studies.TABLE_ROWS", 5, raising=False)
+    at = _open("pages/studies.py")
+    assert len(at.dataframe(key="studies-table").value) == 5
+    assert "first 5 of 8 matching studies (8 in all)" in " ".join(c.value for c in at.caption)
+    at.text_input(key="f-text").input("s000007").run()
+    assert at.dataframe(key="studies-table").value["study_id"].tolist() == ["s000007"]
+    assert "1 of 8 studies" in " ".join(c.value for c in at.caption)
