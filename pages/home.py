@@ -13,7 +13,12 @@ page_header(
     "embedding map, trained from studies and their report impressions — no manual labels.",
 )
 
+DATASET_KEY = "home-dataset"
+PICKED_KEY = "home-dataset-picked"
+
 with page_guard(studio):
+    if (picked := st.session_state.pop(PICKED_KEY, None)) is not None:  # only a pick made here
+        studio.settings.write_active(dataset=picked)
     status = studio_status(studio.settings)
     root = studio.settings.data_root
     c1, c2, c3, c4 = st.columns(4)
@@ -49,17 +54,15 @@ with page_guard(studio):
             hide_index=True,
         )
         paths = [d.path for d in status.datasets]
-        current = paths.index(status.active_dataset) if status.active_dataset in paths else 0
-        chosen = st.selectbox(
+        if status.active_dataset in paths:  # chosen here, in another tab or on another page
+            st.session_state[DATASET_KEY] = status.active_dataset
+        st.selectbox(
             "Active dataset (used by every page)",
             paths,
-            index=current,
             format_func=lambda p: relative(p, root),
-            key="home-dataset",
+            key=DATASET_KEY,
+            on_change=lambda: st.session_state.update({PICKED_KEY: st.session_state[DATASET_KEY]}),
         )
-        if chosen != status.active_dataset:
-            studio.settings.write_active(dataset=chosen)
-            st.rerun()
     st.subheader("Pages")
     st.markdown(
         "- **Studies** — browse studies, play every cine view, scroll the LGE stack, import DICOM\n"
