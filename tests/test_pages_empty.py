@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import jobs as jobs_module
+from dashboard import launch
 from dashboard.jobs import JobManager
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -147,3 +148,19 @@ def test_a_demo_that_failed_after_training_is_not_called_ready(
     assert not home.success, [s.value for s in home.success]
     assert [e.value for e in home.error] == ["Demo build failed (exit code 1)"]
     assert [b.label for b in home.button] == ["Build the demo"]
+
+
+def test_run_sh_on_a_data_root_it_cannot_create_says_so_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data root should be")
+    monkeypatch.setenv("CMR_DATA_ROOT", str(blocker / "data"))
+    served: list[list[str]] = []
+    monkeypatch.setattr(launch.os, "execv", lambda exe, command: served.append(command))
+    assert launch.main([]) != 0
+    assert not served and not (blocker / "data").exists()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        f"cannot create the data root {blocker / 'data'} (Not a directory); set CMR_DATA_ROOT "
+        "to a folder this user can write"
+    ]
