@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from dashboard.cine import player_height
@@ -170,19 +171,28 @@ def import_studies() -> None:
         outputs = {"dataset": str(plan.out)}
         launch(studio.jobs, "ingest", command, f"Ingest {name}", outputs=outputs)
     job = job_panel(studio.jobs, "ingest")
-    if job is not None and job.state == "finished" and job.outputs.get("dataset"):
-        dataset = Path(job.outputs["dataset"])
-        report = read_ingest_report(dataset)
+    if job is None or job.running or not job.outputs.get("dataset"):
+        return
+    dataset = Path(job.outputs["dataset"])
+    report = read_ingest_report(dataset)
+    if job.state == "finished":
         if st.button(f"Use {dataset.name} as the active dataset", key="use-import"):
             studio.settings.write_active(dataset=dataset)
             st.toast(f"Active dataset: {dataset.name}")
-        st.subheader("Ingest report")
-        if report.empty:
-            st.success("Every file was ingested; nothing was skipped or rejected.")
-        else:
-            st.dataframe(report_summary(report), hide_index=True)
-            with st.expander(f"All {len(report)} entries"):
-                st.dataframe(report, hide_index=True)
+    elif report.empty:  # ended early: no report of this ingest to show
+        return
+    ingest_report(report)
+
+
+def ingest_report(report: pd.DataFrame) -> None:
+    """What ingest skipped or rejected and why (also after a failed import: no usable study)."""
+    st.subheader("Ingest report")
+    if report.empty:
+        st.success("Every file was ingested; nothing was skipped or rejected.")
+    else:
+        st.dataframe(report_summary(report), hide_index=True)
+        with st.expander(f"All {len(report)} entries"):
+            st.dataframe(report, hide_index=True)
 
 
 with page_guard(studio):

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import sys
+import time
 import types
 import zipfile
 from pathlib import Path
@@ -385,3 +386,25 @@ def test_home_keeps_an_active_dataset_chosen_elsewhere(data_root: Path) -> None:
     assert home.selectbox(key="home-dataset").value == other
     home.selectbox(key="home-dataset").select(tiny).run()  # chosen here
     assert settings.read_active()["dataset"] == str(tiny.resolve())
+
+
+def test_an_import_with_no_usable_study_shows_why_on_the_page(data_root: Path) -> None:
+    """The ingest fails ("no usable study found; reasons are in ingest_report.csv"): the
+    reasons are shown on the Import view, not only named as a file on the server."""
+    (data_root / "raw" / "notes").mkdir(parents=True)
+    (data_root / "raw" / "notes" / "readme.txt").write_text("not an image")
+    at = _open("pages/studies.py", studies_view="Import")
+    at.text_input(key="imp-folder").input("raw/notes")
+    at.button(key="FormSubmitter:import-Import and ingest").click().run()
+    jobs = JobManager(data_root / "jobs")
+    deadline = time.monotonic() + 60
+    while jobs.latest("ingest").running and time.monotonic() < deadline:
+        time.sleep(0.1)
+    jobs_module._CHILDREN.clear()
+    at.run()
+    assert [e.value for e in at.error] == ["Ingest my-import failed (exit code 2)"]
+    [summary] = [d.value for d in at.dataframe if "reason" in d.value.columns][:1]
+    assert summary.to_dict("records") == [
+        {"level": "skipped", "reason": "not a DICOM file (no DICM preamble)", "count": 1}
+    ]
+    assert not [b for b in at.button if b.label.startswith("Use ")]  # nothing to make active
