@@ -174,7 +174,8 @@ def import_studies() -> None:
     if job is None or job.running or not job.outputs.get("dataset"):
         return
     dataset = Path(job.outputs["dataset"])
-    report = read_ingest_report(dataset)
+    # the report this job wrote, not an earlier attempt's (job.json: the same file server's clock)
+    report = read_ingest_report(dataset, since=(job.folder / "job.json").stat().st_mtime)
     if job.state == "finished":
         if st.button(f"Use {dataset.name} as the active dataset", key="use-import"):
             studio.settings.write_active(dataset=dataset)

@@ -408,3 +408,22 @@ def test_an_import_with_no_usable_study_shows_why_on_the_page(data_root: Path) -
         {"level": "skipped", "reason": "not a DICOM file (no DICM preamble)", "count": 1}
     ]
     assert not [b for b in at.button if b.label.startswith("Use ")]  # nothing to make active
+
+
+def test_a_failed_import_never_shows_the_report_of_an_earlier_attempt(data_root: Path) -> None:
+    dataset = data_root / "imports" / "datasets" / "my-import"
+    dataset.mkdir(parents=True)
+    (dataset / "ingest_report.csv").write_text(
+        "path,study_id,series,level,reason\na.txt,,,skipped,not a DICOM file\n"
+    )
+    os.utime(dataset / "ingest_report.csv", (1e9, 1e9))  # written by an earlier attempt
+    jobs = JobManager(data_root / "jobs")
+    failing = [sys.executable, "-c", "import sys; sys.exit('the reports CSV has no text')"]
+    job = jobs.launch("ingest", failing, "Ingest my-import", outputs={"dataset": str(dataset)})
+    deadline = time.monotonic() + 30
+    while jobs.get(job.id).running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    jobs_module._CHILDREN.clear()
+    at = _open("pages/studies.py", studies_view="Import")
+    assert [e.value for e in at.error] == ["Ingest my-import failed (exit code 1)"]
+    assert not [d for d in at.dataframe if "reason" in d.value.columns]
