@@ -1,6 +1,7 @@
 """Studies: browse and filter, open a case (cine player per view, LGE stack, report), import DICOM."""
 
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 import streamlit as st
@@ -158,18 +159,9 @@ def import_studies() -> None:
         )
         submitted = st.form_submit_button("Import and ingest", type="primary")
     if submitted:
-        form = ImportForm(name, site, reports_text, labels_text, view_map_text)
-        plan = plan_import(settings, form)
-        studio.jobs.check_idle("ingest")  # before unpacking: a refused upload leaves nothing
-        if upload is not None:
-            unpacked = unpack_upload(settings, upload, name)
-            st.success(f"Unpacked {unpacked.files} files ({unpacked.dicom_files} DICOM).")
-            source = unpacked.folder
-        else:
-            source = source_folder(settings, folder_text)
-        command = ingest_command(source, plan)
-        outputs = {"dataset": str(plan.out)}
-        launch(studio.jobs, "ingest", command, f"Ingest {name}", outputs=outputs)
+        with page_guard(studio):  # a refused form still shows the ingest job's panel below
+            form = ImportForm(name, site, reports_text, labels_text, view_map_text)
+            start_import(form, folder_text, upload)
     job = job_panel(studio.jobs, "ingest")
     if job is None or job.running or not job.outputs.get("dataset"):
         return
@@ -183,6 +175,22 @@ def import_studies() -> None:
     elif report.empty:  # ended early: no report of this ingest to show
         return
     ingest_report(report)
+
+
+def start_import(form: ImportForm, folder_text: str, upload: BinaryIO | None) -> None:
+    """Check the form, unpack the upload (if any) and launch the ingest job."""
+    settings = studio.settings
+    plan = plan_import(settings, form)
+    studio.jobs.check_idle("ingest")  # before unpacking: a refused upload leaves nothing
+    if upload is not None:
+        unpacked = unpack_upload(settings, upload, form.name)
+        st.success(f"Unpacked {unpacked.files} files ({unpacked.dicom_files} DICOM).")
+        source = unpacked.folder
+    else:
+        source = source_folder(settings, folder_text)
+    command = ingest_command(source, plan)
+    outputs = {"dataset": str(plan.out)}
+    launch(studio.jobs, "ingest", command, f"Ingest {form.name}", outputs=outputs)
 
 
 def ingest_report(report: pd.DataFrame) -> None:

@@ -353,6 +353,7 @@ def test_an_upload_while_an_ingest_runs_is_refused_before_it_is_unpacked(
         assert [e.value for e in at.error][0].startswith("another ingest job is already running")
         # nothing unpacked: the same name and zip can be sent again once that ingest ends
         assert not (data_root / "imports" / "uploads" / "my-import").exists()
+        assert at.button(key=f"cancel-{running.id}")  # the running ingest's panel stays
     finally:
         jobs.cancel(running.id)
         jobs_module._CHILDREN.clear()
