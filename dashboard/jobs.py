@@ -125,10 +125,9 @@ class JobManager:
         try:
             lock.acquire()
         except OSError as err:
-            where = err.filename or self.jobs_dir
             raise UserError(
-                f"cannot start the {kind} job: cannot write {where} ({err.strerror}); the data "
-                "root must be a folder this user can write"
+                f"cannot start the {kind} job: cannot write {err.filename or self.jobs_dir} "
+                f"({err.strerror}); the data root must be a folder this user can write"
             ) from err
         try:
             self.check_idle(kind)
