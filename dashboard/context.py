@@ -16,6 +16,7 @@ from dashboard import cache
 from dashboard.jobs import JobManager, model_command
 from dashboard.settings import Settings
 from dashboard.studies import label_file
+from model.errors import DataError
 from model.prompt_reading import PairReading, read_prompt_pair
 
 if TYPE_CHECKING:
@@ -78,6 +79,14 @@ class Studio:
 
     def study_frames(self, study_id: str) -> dict:
         return cache.study_frames(*self._dataset_key(), study_id)
+
+    def readable_frames(self, study_id: str) -> tuple[dict, str]:
+        """(``study_frames``, "") of one study, or ({}, why) when its tensor file is missing or
+        damaged, so a page can still show the study's report and metadata."""
+        try:
+            return self.study_frames(study_id), ""
+        except DataError as err:
+            return {}, str(err)
 
     def case_player(self, study_id: str, views: tuple[str, ...]) -> str:
         return cache.case_player(*self._dataset_key(), study_id, views)

@@ -119,10 +119,11 @@ def ingest_command(source: Path, plan: ImportPlan) -> list[str]:
     return model_command(*args)
 
 
-def read_ingest_report(dataset: Path) -> pd.DataFrame:
-    """``ingest_report.csv`` (path, study_id, series, level, reason); empty if nothing was skipped."""
+def read_ingest_report(dataset: Path, since: float = 0.0) -> pd.DataFrame:
+    """``ingest_report.csv`` (path, study_id, series, level, reason); empty if nothing was skipped,
+    or when the file was written before ``since`` (an earlier ingest's, not the job's)."""
     path = dataset / "ingest_report.csv"
-    if not path.is_file():
+    if not path.is_file() or path.stat().st_mtime < since:
         return pd.DataFrame(columns=["path", "study_id", "series", "level", "reason"])
     try:
         return pd.read_csv(path, dtype=str).fillna("")

@@ -34,6 +34,7 @@ from typing import Any
 from dashboard.processes import kill_tree, proc_start, process_alive
 from model.atomic import atomic_write_json
 from model.errors import UserError
+from model.file_lock import FileLock
 from model.progress import PROGRESS_ENV
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +44,8 @@ _CANCEL_GRACE_S = 3.0
 # epoch): killing it sooner loses the steps since its last epoch and leaves it "crashed".
 _STOP_GRACE_S = {"train": 60.0}
 ACTIVE_STATES = ("running", "stopping")
+_LAUNCH_LOCK = ".launch.lock"
+_LAUNCH_WAIT_S = 10.0
 
 
 @dataclass
@@ -131,13 +134,41 @@ class JobManager:
         outputs: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
     ) -> Job:
-        """Start ``command`` in its own process group; refuse a second running job of ``kind``."""
+        """Start ``command`` in its own process group; refuse a second running job of ``kind``.
+
+        The check and the start happen under one lock on the jobs folder, so two pages (two
+        browser tabs) pressing the same button at once start one job, not two."""
+        lock = FileLock(self.jobs_dir / _LAUNCH_LOCK, _launch_busy, wait_s=_LAUNCH_WAIT_S)
+        try:
+            lock.acquire()
+        except OSError as err:
+            raise UserError(
+                f"cannot start the {kind} job: cannot write {err.filename or self.jobs_dir} "
+                f"({err.strerror}); the data root must be a folder this user can write"
+            ) from err
+        try:
+            self.check_idle(kind)
+            return self._start(kind, command, title, outputs, env)
+        finally:
+            lock.release()
+
+    def check_idle(self, kind: str) -> None:
+        """UserError naming the running job when a job of ``kind`` runs now."""
         busy = [job for job in self.list(kind) if job.running]
         if busy:
             raise UserError(
-                f"a {kind} job is already running ({busy[0].title}, started "
+                f"another {kind} job is already running ({busy[0].title}, started "
                 f"{_clock(busy[0].info.get('started'))}); wait for it or cancel it first"
             )
+
+    def _start(
+        self,
+        kind: str,
+        command: Sequence[str],
+        title: str,
+        outputs: dict[str, str] | None,
+        env: dict[str, str] | None,
+    ) -> Job:
         job_id = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         folder = self.jobs_dir / job_id
         folder.mkdir(parents=True)
@@ -242,7 +273,8 @@ class JobManager:
         _reap(pid)
         if result:
             code = int(result.get("returncode", 1))
-            cancelled = info.get("cancel_requested") or code < 0
+            # killed by a signal nobody here sent (the out-of-memory killer): failed, not cancelled
+            cancelled = bool(info.get("cancel_requested"))
             state = "cancelled" if cancelled else ("finished" if code == 0 else "failed")
             return Job(folder, info, state, code, progress)
         if process_alive(pid, info.get("proc_start")):
@@ -258,6 +290,10 @@ def _load_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _launch_busy(holder: str) -> str:
+    return f"another job is being started ({holder}); try again in a moment"
 
 
 def _clock(stamp: Any) -> str:

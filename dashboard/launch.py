@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from dashboard.jobs import JobManager, model_command
-from dashboard.settings import Settings
+from dashboard.settings import DATA_ROOT_ENV, Settings
 from model.demo import DemoLayout
 from model.errors import UserError
 
@@ -71,8 +71,17 @@ def main(argv: list[str]) -> int:
     if warning:
         log.warning("%s", warning)
     settings = Settings.from_env()
-    settings.data_root.mkdir(parents=True, exist_ok=True)
-    os.environ["CMR_DATA_ROOT"] = str(settings.data_root)
+    try:
+        settings.data_root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        log.error(
+            "cannot create the data root %s (%s); set %s to a folder this user can write",
+            settings.data_root,
+            err.strerror or err,
+            DATA_ROOT_ENV,
+        )
+        return 1
+    os.environ[DATA_ROOT_ENV] = str(settings.data_root)
     start_demo_build(settings)
     command = [sys.executable, "-m", "streamlit", "run", str(APP), *argv]
     os.execv(sys.executable, command)

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 
 from dashboard.jobs import model_command
 from dashboard.settings import Settings
+from model.demo import DemoLayout
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,7 @@ class StudioStatus:
     runs: int
     active_checkpoint: Path | None
     indexes: list[Path]
-
-    @property
-    def ready(self) -> bool:
-        """True when the demo-level pipeline (data + checkpoint) exists."""
-        return bool(self.datasets) and self.active_checkpoint is not None
+    demo_built: bool  # every step of the demo build ended well (``DemoLayout.is_built``)
 
 
 def study_count(dataset: Path) -> int:
@@ -60,6 +57,7 @@ def studio_status(settings: Settings) -> StudioStatus:
         runs=len(settings.runs()),
         active_checkpoint=settings.active_checkpoint(),
         indexes=index_folders(paths),
+        demo_built=DemoLayout(settings.data_root).is_built(),
     )
 
 

@@ -133,7 +133,16 @@ class Settings:
             if not (Path(dataset) / "studies.parquet").is_file():
                 raise UserError(f"{dataset} is not an ingested dataset (no studies.parquet)")
             active["dataset"] = str(Path(dataset).resolve())
-        atomic_write_json(self.active_file, active)
+        try:
+            atomic_write_json(self.active_file, active)
+        except OSError as err:
+            what = " and ".join(
+                name for name, given in (("checkpoint", checkpoint), ("dataset", dataset)) if given
+            )
+            raise UserError(
+                f"cannot record the active {what}: cannot write {self.active_file} "
+                f"({err.strerror or err})"
+            ) from err
 
     def active_checkpoint(self) -> Path | None:
         """The chosen checkpoint, else the newest ``best.pt``/``last.pt`` found, else None."""

@@ -33,6 +33,10 @@ DISPLAY_COLUMNS = (
     "impression",
 )
 
+# Rows of the study table sent to the browser on each rerun (about 0.5 kB each): a large site's
+# whole table would be megabytes on every filter change. The filters search every study.
+TABLE_ROWS = 2000
+
 
 @dataclass
 class StudyFilter:
@@ -47,6 +51,19 @@ def display_table(studies: pd.DataFrame) -> pd.DataFrame:
     """The study table as shown in the UI (no patient keys, stable column order)."""
     columns = [c for c in DISPLAY_COLUMNS if c in studies.columns]
     return studies[columns].reset_index(drop=True)
+
+
+def listed_rows(matching: pd.DataFrame, total: int) -> tuple[pd.DataFrame, str]:
+    """(the rows of a filtered study table to list, at most ``TABLE_ROWS``; its caption)."""
+    listed = matching.head(TABLE_ROWS)
+    if len(listed) < len(matching):
+        caption = (
+            f"the first {len(listed):,} of {len(matching):,} matching studies ({total:,} in all); "
+            "narrow the filters to list the others"
+        )
+    else:
+        caption = f"{len(matching):,} of {total:,} studies"
+    return listed, f"{caption} · select a row to open the case"
 
 
 def filter_options(studies: pd.DataFrame) -> dict[str, list[str]]:

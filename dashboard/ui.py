@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 from collections.abc import Iterator
 
 import numpy as np
@@ -127,12 +128,23 @@ def _job_body(jobs: JobManager, job: Job) -> None:
                 label += f" · ETA {eta}"
             st.progress(min(max(float(fraction or 0.0), 0.0), 1.0), text=label)
         elif job.state in ("failed", "lost"):
-            st.error(
-                f"{job.title} {job.state}"
-                + (f" (exit code {job.returncode})" if job.returncode is not None else "")
-            )
+            st.error(f"{job.title} {job.state}{_ending(job.returncode)}")
         with st.expander("Log", expanded=job.state in ("failed", "lost")):
             st.code(job.log_tail(60) or "(no output yet)", language=None)
+
+
+def _ending(returncode: int | None) -> str:
+    """How a job's process ended, for its panel: an exit code or the signal that killed it."""
+    if returncode is None:
+        return ""
+    if returncode >= 0:
+        return f" (exit code {returncode})"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    memory = ", as when the machine runs out of memory" if name == "SIGKILL" else ""
+    return f" (killed by {name}{memory})"
 
 
 def labels_or_warning(studio: Studio) -> pd.DataFrame | None:

@@ -30,6 +30,7 @@ from model.atomic import atomic_write_json
 from model.data.deid import SALT_FILE, load_or_create_salt
 from model.demo_outputs import StageOutput, reusable
 from model.errors import DataError, UserError
+from model.file_lock import FileLock
 from model.output_path import check_output_path
 from model.progress import stage_prefix
 from model.schema import DatasetPaths
@@ -57,6 +58,11 @@ class DemoLayout:
     @property
     def checkpoint(self) -> Path:
         return self.run / "best.pt"
+
+    @property
+    def build_lock(self) -> Path:
+        """Held by the one demo build writing under this root (``model.file_lock``)."""
+        return self.root / "demo" / ".build.lock"
 
     @property
     def ready_marker(self) -> Path:
@@ -210,9 +216,24 @@ def _steps(options: DemoOptions, layout: DemoLayout) -> list[tuple[str, list[Com
 
 
 def build_demo(options: DemoOptions) -> DemoLayout:
-    """Build (or finish building) the demo under ``options.root``; returns its layout."""
+    """Build (or finish building) the demo under ``options.root``; returns its layout.
+
+    One build per root at a time: a second one (the dashboard's and a terminal's) is refused."""
     check_output_path(options.root, "--root", folder=True)
     layout = DemoLayout(options.root.resolve())
+
+    def busy(holder: str) -> str:
+        return f"another demo build ({holder}) is writing {layout.root}; wait for it to finish"
+
+    with FileLock(layout.build_lock, busy):
+        _build_steps(options, layout)
+        atomic_write_json(layout.ready_marker, {"checkpoint": str(layout.checkpoint)})
+    log.info("demo ready: checkpoint %s", layout.checkpoint)
+    return layout
+
+
+def _build_steps(options: DemoOptions, layout: DemoLayout) -> None:
+    """Run every step whose output is not complete yet, in order."""
     steps = _steps(options, layout)
     for number, (name, commands) in enumerate(steps, start=1):
         todo = [(module, argv, finish) for module, argv, done, finish in commands if not done()]
@@ -229,9 +250,6 @@ def build_demo(options: DemoOptions) -> DemoLayout:
             raise UserError(
                 "demo training stopped before it finished; run the demo again to continue"
             )
-    atomic_write_json(layout.ready_marker, {"checkpoint": str(layout.checkpoint)})
-    log.info("demo ready: checkpoint %s", layout.checkpoint)
-    return layout
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,12 @@ page_header(
     "embedding map, trained from studies and their report impressions — no manual labels.",
 )
 
+DATASET_KEY = "home-dataset"
+PICKED_KEY = "home-dataset-picked"
+
 with page_guard(studio):
+    if (picked := st.session_state.pop(PICKED_KEY, None)) is not None:  # only a pick made here
+        studio.settings.write_active(dataset=picked)
     status = studio_status(studio.settings)
     root = studio.settings.data_root
     c1, c2, c3, c4 = st.columns(4)
@@ -28,7 +33,7 @@ with page_guard(studio):
 
     st.subheader("Quick start")
     demo_job = studio.jobs.latest("demo")
-    if status.ready:
+    if status.demo_built:
         st.success("The demo is ready: open Zero-shot, Case browser or Embeddings in the sidebar.")
     else:
         st.write(
@@ -37,8 +42,8 @@ with page_guard(studio):
             "in the background; you can leave or refresh this page."
         )
     running = demo_job is not None and demo_job.running
-    label = "Rebuild the demo" if status.ready else "Build the demo"
-    if st.button(label, type="secondary" if status.ready else "primary", disabled=running):
+    label = "Rebuild the demo" if status.demo_built else "Build the demo"
+    if st.button(label, type="secondary" if status.demo_built else "primary", disabled=running):
         launch(studio.jobs, "demo", demo_command(studio.settings), "Demo build")
     job_panel(studio.jobs, "demo")
 
@@ -49,17 +54,15 @@ with page_guard(studio):
             hide_index=True,
         )
         paths = [d.path for d in status.datasets]
-        current = paths.index(status.active_dataset) if status.active_dataset in paths else 0
-        chosen = st.selectbox(
+        if status.active_dataset in paths:  # chosen here, in another tab or on another page
+            st.session_state[DATASET_KEY] = status.active_dataset
+        st.selectbox(
             "Active dataset (used by every page)",
             paths,
-            index=current,
             format_func=lambda p: relative(p, root),
-            key="home-dataset",
+            key=DATASET_KEY,
+            on_change=lambda: st.session_state.update({PICKED_KEY: st.session_state[DATASET_KEY]}),
         )
-        if chosen != status.active_dataset:
-            studio.settings.write_active(dataset=chosen)
-            st.rerun()
     st.subheader("Pages")
     st.markdown(
         "- **Studies** — browse studies, play every cine view, scroll the LGE stack, import DICOM\n"

@@ -1,7 +1,9 @@
 """Studies: browse and filter, open a case (cine player per view, LGE stack, report), import DICOM."""
 
 from pathlib import Path
+from typing import BinaryIO
 
+import pandas as pd
 import streamlit as st
 
 from dashboard.cine import player_height
@@ -21,6 +23,7 @@ from dashboard.studies import (
     apply_filter,
     display_table,
     filter_options,
+    listed_rows,
     split_cine_lge,
 )
 from dashboard.ui import CASE_KEY, STUDIES_VIEW_KEY, job_panel, launch, page_guard, page_header
@@ -47,8 +50,8 @@ def browse() -> None:
         chosen.values[name] = column.multiselect(name.replace("_", " "), values, key=f"f-{name}")
     chosen.views = columns[-1].multiselect("has views", list(VIEW_SLOTS), key="f-views")
     chosen.text = st.text_input("Impression or study id contains", key="f-text")
-    table = display_table(apply_filter(studies, chosen))
-    st.caption(f"{len(table)} of {len(studies)} studies · select a row to open the case")
+    table, caption = listed_rows(display_table(apply_filter(studies, chosen)), len(studies))
+    st.caption(caption)
     st.session_state[TABLE_IDS_KEY] = table["study_id"].astype(str).tolist()
     st.dataframe(
         table,
@@ -77,12 +80,14 @@ def case_view() -> None:
     study_id = st.selectbox("Study", ids, index=index, key="case-select")
     st.session_state[CASE_KEY] = study_id
     row = studies.set_index("study_id").loc[study_id]
-    frames = studio.study_frames(study_id)
+    frames, unreadable = studio.readable_frames(study_id)  # a bad tensor hides no report
     cine, lge = split_cine_lge(frames)
     left, right = st.columns([3, 1])
     with left:
         st.subheader("Cine")
-        if cine:
+        if unreadable:
+            st.error(unreadable, icon=":material/broken_image:")
+        elif cine:
             player = studio.case_player(study_id, tuple(cine))
             st.iframe(player, height=player_height(len(cine)))
         else:
@@ -99,6 +104,12 @@ def case_view() -> None:
         st.dataframe(
             list(meta.items()), hide_index=True, column_config={"0": "field", "1": "value"}
         )
+    if not unreadable:
+        lge_stacks(lge)
+
+
+def lge_stacks(lge: dict) -> None:
+    """Each LGE view: a slice slider over its stack, or its single image."""
     st.subheader("Late gadolinium enhancement")
     if not lge:
         st.info("This study has no LGE images.")
@@ -148,31 +159,49 @@ def import_studies() -> None:
         )
         submitted = st.form_submit_button("Import and ingest", type="primary")
     if submitted:
-        form = ImportForm(name, site, reports_text, labels_text, view_map_text)
-        plan = plan_import(settings, form)
-        if upload is not None:
-            unpacked = unpack_upload(settings, upload, name)
-            st.success(f"Unpacked {unpacked.files} files ({unpacked.dicom_files} DICOM).")
-            source = unpacked.folder
-        else:
-            source = source_folder(settings, folder_text)
-        command = ingest_command(source, plan)
-        outputs = {"dataset": str(plan.out)}
-        launch(studio.jobs, "ingest", command, f"Ingest {name}", outputs=outputs)
+        with page_guard(studio):  # a refused form still shows the ingest job's panel below
+            form = ImportForm(name, site, reports_text, labels_text, view_map_text)
+            start_import(form, folder_text, upload)
     job = job_panel(studio.jobs, "ingest")
-    if job is not None and job.state == "finished" and job.outputs.get("dataset"):
-        dataset = Path(job.outputs["dataset"])
-        report = read_ingest_report(dataset)
+    if job is None or job.running or not job.outputs.get("dataset"):
+        return
+    dataset = Path(job.outputs["dataset"])
+    # the report this job wrote, not an earlier attempt's (job.json: the same file server's clock)
+    report = read_ingest_report(dataset, since=(job.folder / "job.json").stat().st_mtime)
+    if job.state == "finished":
         if st.button(f"Use {dataset.name} as the active dataset", key="use-import"):
             studio.settings.write_active(dataset=dataset)
             st.toast(f"Active dataset: {dataset.name}")
-        st.subheader("Ingest report")
-        if report.empty:
-            st.success("Every file was ingested; nothing was skipped or rejected.")
-        else:
-            st.dataframe(report_summary(report), hide_index=True)
-            with st.expander(f"All {len(report)} entries"):
-                st.dataframe(report, hide_index=True)
+    elif report.empty:  # ended early: no report of this ingest to show
+        return
+    ingest_report(report)
+
+
+def start_import(form: ImportForm, folder_text: str, upload: BinaryIO | None) -> None:
+    """Check the form, unpack the upload (if any) and launch the ingest job."""
+    settings = studio.settings
+    plan = plan_import(settings, form)
+    studio.jobs.check_idle("ingest")  # before unpacking: a refused upload leaves nothing
+    if upload is not None:
+        unpacked = unpack_upload(settings, upload, form.name)
+        st.success(f"Unpacked {unpacked.files} files ({unpacked.dicom_files} DICOM).")
+        source = unpacked.folder
+    else:
+        source = source_folder(settings, folder_text)
+    command = ingest_command(source, plan)
+    outputs = {"dataset": str(plan.out)}
+    launch(studio.jobs, "ingest", command, f"Ingest {form.name}", outputs=outputs)
+
+
+def ingest_report(report: pd.DataFrame) -> None:
+    """What ingest skipped or rejected and why (also after a failed import: no usable study)."""
+    st.subheader("Ingest report")
+    if report.empty:
+        st.success("Every file was ingested; nothing was skipped or rejected.")
+    else:
+        st.dataframe(report_summary(report), hide_index=True)
+        with st.expander(f"All {len(report)} entries"):
+            st.dataframe(report, hide_index=True)
 
 
 with page_guard(studio):

@@ -56,6 +56,25 @@ def test_ids_masks_linkage(tiny: CMRDataset) -> None:
         tiny.load_video("s-missing")
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: b"",  # a disk that filled up while the file was copied
+        lambda data: data[:200],  # cut off inside the array
+        lambda data: b"not an array " * 20,  # something else saved under the name
+    ],
+    ids=["empty", "truncated", "not-npy"],
+)
+def test_a_damaged_tensor_is_named_and_never_offered_to_unpickle(tmp_path: Path, damage) -> None:
+    dataset = CMRDataset.open(make_tiny_dataset(tmp_path / "ds", n=2))
+    study = dataset.ids()[0]
+    path = dataset.paths.tensor(study)
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(DataError, match=f"tensor of study {study} is damaged") as caught:
+        dataset.load_video(study)
+    assert "pickle" not in str(caught.value)
+
+
 def test_fingerprint_changes_with_the_data(tmp_path: Path) -> None:
     root = make_tiny_dataset(tmp_path, n=4)
     before = CMRDataset.open(root).fingerprint()

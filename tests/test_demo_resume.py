@@ -11,6 +11,7 @@ import pytest
 from model import demo
 from model.demo import DemoLayout, DemoOptions, build_demo
 from model.errors import UserError
+from model.file_lock import FileLock
 from sample_data.generate import generate
 
 SMALL = {"internal": 2, "external": 1, "workers": 1, "epochs": 1}
@@ -197,3 +198,17 @@ def test_the_embedding_cache_added_later_does_not_count_as_damage(
     with pytest.raises(UserError, match="run the demo again"):
         build_demo(DemoOptions(root=tmp_path, **SMALL))
     assert [name for name, _ in ran] == ["model.training.train"]
+
+
+def test_a_second_demo_build_under_the_same_root_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard's build and `python -m model demo` in a terminal would write the same
+    folders: the second one says who is building and writes nothing."""
+    ran = _record_commands(monkeypatch)
+    layout = DemoLayout(tmp_path)
+    held = FileLock(layout.build_lock, lambda holder: holder)
+    with held, pytest.raises(UserError, match=r"another demo build \(pid \d+"):
+        build_demo(DemoOptions(root=tmp_path, **SMALL))
+    assert ran == []
+    assert not layout.raw("internal").exists()

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -234,3 +236,41 @@ def test_the_train_page_offers_a_force_stop_once_the_grace_is_over(
         assert _wait(lambda: not process_alive(worker), timeout=5)
     finally:
         manager.force_stop(job.id)  # the page's button did it, unless the test failed
+
+
+def test_two_simultaneous_launches_of_a_kind_start_one_job(
+    manager: JobManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two browser tabs pressing "Build the demo" at the same moment: one build, one message."""
+    popen = subprocess.Popen
+
+    def slow_popen(*args, **kwargs):
+        time.sleep(0.3)  # a busy machine: the first job.json is not written yet
+        return popen(*args, **kwargs)
+
+    monkeypatch.setattr(jobs_module.subprocess, "Popen", slow_popen)
+    both_ready = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def click() -> None:
+        both_ready.wait()
+        try:
+            outcomes.append(manager.launch("demo", SLEEP).state)
+        except UserError as err:
+            outcomes.append(str(err))
+
+    tabs = [threading.Thread(target=click) for _ in range(2)]
+    for tab in tabs:
+        tab.start()
+    for tab in tabs:
+        tab.join()
+    assert len(manager.list("demo")) == 1
+    assert sorted(outcomes)[0].startswith("another demo job is already running"), outcomes
+    assert "running" in outcomes
+
+
+def test_a_data_root_that_cannot_be_written_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data root should be")
+    with pytest.raises(UserError, match="cannot start the demo job: cannot write .*not-a-folder"):
+        JobManager(blocker / "data" / "jobs").launch("demo", SLEEP)

@@ -4,12 +4,14 @@ key widgets present. Pages run through app.py so navigation and page links resol
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import jobs as jobs_module
+from dashboard import launch
 from dashboard.jobs import JobManager
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -99,3 +101,66 @@ def test_import_refuses_a_folder_outside_the_data_root(data_root: Path, tmp_path
     at.button(key="FormSubmitter:import-Import and ingest").click().run()
     assert not at.exception
     assert any("outside the data root" in e.value for e in at.error)
+
+
+def test_a_demo_killed_by_the_system_reads_failed_and_can_be_started_again(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed from outside (the kernel's out-of-memory killer sends SIGKILL), not cancelled."""
+    killed = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+    monkeypatch.setattr("dashboard.overview.demo_command", lambda settings: killed)
+    at = _open("pages/home.py")
+    at.button[0].click().run()
+    jobs = JobManager(data_root / "jobs")
+    job = jobs.latest("demo")
+    deadline = time.monotonic() + 30
+    while jobs.get(job.id).running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    jobs_module._CHILDREN.clear()
+    assert jobs.get(job.id).state == "failed"
+    home = _open("pages/home.py")
+    assert [e.value for e in home.error] == [
+        "Demo build failed (killed by SIGKILL, as when the machine runs out of memory)"
+    ]
+    assert [b.label for b in home.button] == ["Build the demo"] and not home.button[0].disabled
+
+
+def test_a_demo_that_failed_after_training_is_not_called_ready(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Datasets and a checkpoint exist, but the build's last step (the index) failed: Home shows
+    the failure and offers to finish the build, not a green "the demo is ready"."""
+    (data_root / "demo" / "internal").mkdir(parents=True)
+    (data_root / "demo" / "internal" / "studies.parquet").write_bytes(b"x")
+    run = data_root / "runs" / "demo-cpu-small"
+    run.mkdir(parents=True)
+    (run / "status.json").write_text('{"state": "finished"}')
+    (run / "best.pt").write_bytes(b"x")
+    failing = [sys.executable, "-c", "import sys; sys.exit('demo step index failed')"]
+    monkeypatch.setattr("dashboard.overview.demo_command", lambda settings: failing)
+    JobManager(data_root / "jobs").launch("demo", failing, title="Demo build")
+    jobs = JobManager(data_root / "jobs")
+    deadline = time.monotonic() + 30
+    while jobs.latest("demo").running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    jobs_module._CHILDREN.clear()
+    home = _open("pages/home.py")
+    assert not home.success, [s.value for s in home.success]
+    assert [e.value for e in home.error] == ["Demo build failed (exit code 1)"]
+    assert [b.label for b in home.button] == ["Build the demo"]
+
+
+def test_run_sh_on_a_data_root_it_cannot_create_says_so_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data root should be")
+    monkeypatch.setenv("CMR_DATA_ROOT", str(blocker / "data"))
+    served: list[list[str]] = []
+    monkeypatch.setattr(launch.os, "execv", lambda exe, command: served.append(command))
+    assert launch.main([]) != 0
+    assert not served and not (blocker / "data").exists()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        f"cannot create the data root {blocker / 'data'} (Not a directory); set CMR_DATA_ROOT "
+        "to a folder this user can write"
+    ]

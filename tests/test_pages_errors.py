@@ -8,14 +8,18 @@ import io
 import json
 import os
 import sys
+import time
 import types
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from dashboard_fixtures import make_tiny_dataset
 from streamlit.testing.v1 import AppTest
 
+from dashboard import jobs as jobs_module
+from dashboard.jobs import JobManager
 from dashboard.runs import (
     TrainForm,
     delete_run,
@@ -23,6 +27,7 @@ from dashboard.runs import (
     ran_out_of_gpu_memory,
     resume_command,
 )
+from dashboard.settings import Settings
 from model.errors import UserError
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -320,3 +325,106 @@ def test_resume_continues_on_the_dataset_the_run_was_trained_on(
     assert not at.exception, [e.value for e in at.exception]
     command = launched[0][2]
     assert command[command.index("--data") + 1] == str(trained_on)
+
+
+def test_a_study_whose_tensor_is_damaged_still_shows_its_report(data_root: Path) -> None:
+    studies = pd.read_parquet(data_root / "ds" / "tiny" / "studies.parquet").set_index("study_id")
+    (data_root / "ds" / "tiny" / "tensors" / "s000003.npy").write_bytes(b"")  # a full disk
+    at = _open("pages/studies.py", studies_view="Case view", case_id="s000003")
+    assert [e.value for e in at.error] == [
+        f"tensor of study s000003 is damaged ({data_root / 'ds' / 'tiny' / 'tensors'}"
+        "/s000003.npy: No data left in file); re-run ingest"
+    ]
+    assert [t.value for t in at.text] == [studies.loc["s000003", "impression"]]
+
+
+def test_an_upload_while_an_ingest_runs_is_refused_before_it_is_unpacked(
+    data_root: Path,
+) -> None:
+    jobs = JobManager(data_root / "jobs")
+    running = jobs.launch("ingest", [sys.executable, "-c", "import time; time.sleep(60)"])
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("study/1.dcm", b"\0" * 128 + b"DICM")
+    try:
+        at = _open("pages/studies.py", studies_view="Import")
+        at.file_uploader[0].set_value(("scans.zip", archive.getvalue(), "application/zip"))
+        at.button(key="FormSubmitter:import-Import and ingest").click().run()
+        assert [e.value for e in at.error][0].startswith("another ingest job is already running")
+        # nothing unpacked: the same name and zip can be sent again once that ingest ends
+        assert not (data_root / "imports" / "uploads" / "my-import").exists()
+        assert at.button(key=f"cancel-{running.id}")  # the running ingest's panel stays
+    finally:
+        jobs.cancel(running.id)
+        jobs_module._CHILDREN.clear()
+
+
+def test_the_study_table_sends_a_bounded_number_of_rows(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20,000 studies would be ~9 MB to the browser on every filter change: the table lists the
+    first rows only and says how many match; the filters still search all of them."""
+    monkeypatch.setattr("dashboard.studies.TABLE_ROWS", 5, raising=False)
+    at = _open("pages/studies.py")
+    assert len(at.dataframe(key="studies-table").value) == 5
+    assert "first 5 of 8 matching studies (8 in all)" in " ".join(c.value for c in at.caption)
+    at.text_input(key="f-text").input("s000007").run()
+    assert at.dataframe(key="studies-table").value["study_id"].tolist() == ["s000007"]
+    assert "1 of 8 studies" in " ".join(c.value for c in at.caption)
+
+
+def test_home_keeps_an_active_dataset_chosen_elsewhere(data_root: Path) -> None:
+    """Another tab (or the Import view's "Use ... as the active dataset") picks a dataset while
+    Home is open: Home's next rerun shows that choice instead of writing its own back."""
+    settings = Settings(data_root)
+    tiny, other = data_root / "ds" / "tiny", make_tiny_dataset(data_root / "ds" / "other", n=2)
+    settings.write_active(dataset=tiny)
+    home = _open("pages/home.py")
+    assert home.selectbox(key="home-dataset").value == tiny
+    settings.write_active(dataset=other)  # elsewhere
+    home.run()
+    assert settings.read_active()["dataset"] == str(other.resolve())
+    assert home.selectbox(key="home-dataset").value == other
+    home.selectbox(key="home-dataset").select(tiny).run()  # chosen here
+    assert settings.read_active()["dataset"] == str(tiny.resolve())
+
+
+def test_an_import_with_no_usable_study_shows_why_on_the_page(data_root: Path) -> None:
+    """The ingest fails ("no usable study found; reasons are in ingest_report.csv"): the
+    reasons are shown on the Import view, not only named as a file on the server."""
+    (data_root / "raw" / "notes").mkdir(parents=True)
+    (data_root / "raw" / "notes" / "readme.txt").write_text("not an image")
+    at = _open("pages/studies.py", studies_view="Import")
+    at.text_input(key="imp-folder").input("raw/notes")
+    at.button(key="FormSubmitter:import-Import and ingest").click().run()
+    jobs = JobManager(data_root / "jobs")
+    deadline = time.monotonic() + 60
+    while jobs.latest("ingest").running and time.monotonic() < deadline:
+        time.sleep(0.1)
+    jobs_module._CHILDREN.clear()
+    at.run()
+    assert [e.value for e in at.error] == ["Ingest my-import failed (exit code 2)"]
+    [summary] = [d.value for d in at.dataframe if "reason" in d.value.columns][:1]
+    assert summary.to_dict("records") == [
+        {"level": "skipped", "reason": "not a DICOM file (no DICM preamble)", "count": 1}
+    ]
+    assert not [b for b in at.button if b.label.startswith("Use ")]  # nothing to make active
+
+
+def test_a_failed_import_never_shows_the_report_of_an_earlier_attempt(data_root: Path) -> None:
+    dataset = data_root / "imports" / "datasets" / "my-import"
+    dataset.mkdir(parents=True)
+    (dataset / "ingest_report.csv").write_text(
+        "path,study_id,series,level,reason\na.txt,,,skipped,not a DICOM file\n"
+    )
+    os.utime(dataset / "ingest_report.csv", (1e9, 1e9))  # written by an earlier attempt
+    jobs = JobManager(data_root / "jobs")
+    failing = [sys.executable, "-c", "import sys; sys.exit('the reports CSV has no text')"]
+    job = jobs.launch("ingest", failing, "Ingest my-import", outputs={"dataset": str(dataset)})
+    deadline = time.monotonic() + 30
+    while jobs.get(job.id).running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    jobs_module._CHILDREN.clear()
+    at = _open("pages/studies.py", studies_view="Import")
+    assert [e.value for e in at.error] == ["Ingest my-import failed (exit code 1)"]
+    assert not [d for d in at.dataframe if "reason" in d.value.columns]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -169,6 +170,23 @@ def test_settings_discovery_and_active(tmp_path: Path) -> None:
     assert settings.read_active()["dataset"] == str(dataset.resolve())
     with pytest.raises(UserError):
         settings.write_active(checkpoint=tmp_path / "missing.pt")
+
+
+def test_choosing_a_dataset_on_a_read_only_data_root_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lab server whose data root a student may read but not write."""
+    dataset = tmp_path / "ds" / "site-b"
+    dataset.mkdir(parents=True)
+    (dataset / "studies.parquet").write_bytes(b"x")
+
+    def read_only(path: Path, obj: object) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("dashboard.settings.atomic_write_json", read_only)
+    expected = f"cannot record the active dataset: cannot write {tmp_path / 'active.json'}"
+    with pytest.raises(UserError, match=f"^{re.escape(expected)} \\(Permission denied\\)"):
+        Settings(tmp_path).write_active(dataset=dataset)
 
 
 def test_evaluation_tables_are_grouped_by_their_file_name() -> None:

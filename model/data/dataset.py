@@ -116,8 +116,11 @@ class CMRDataset:
             raise DataError(
                 f"tensor of study {study_id} is missing ({path}); re-run ingest"
             ) from err
-        except ValueError as err:
-            raise DataError(f"tensor of study {study_id} is damaged ({path}): {err}") from err
+        except (ValueError, EOFError) as err:  # cut short, emptied, or not a .npy file at all
+            reason = "not a .npy array" if "pickle" in str(err) else str(err) or "empty"
+            raise DataError(
+                f"tensor of study {study_id} is damaged ({path}: {reason}); re-run ingest"
+            ) from err
         if video.ndim != 4 or video.shape[0] != len(VIEW_SLOTS) or video.dtype != np.uint8:
             raise DataError(
                 f"tensor of study {study_id} has shape {video.shape}, expected [9, T, S, S]"
