@@ -3,8 +3,8 @@
 ``FileLock`` takes an ``fcntl`` lock on a small file and writes its holder (pid, start time,
 command) into it, so a second process can be told who holds it. The kernel drops the lock when
 the holder exits, even when it is killed, so a crash never leaves a stale lock behind. Used by
-the index writer (one writer per embedded Chroma folder) and by training (one process per run
-folder).
+the index writer (one writer per embedded Chroma folder), training (one process per run folder),
+ingest (one per dataset folder), the demo build (one per root) and the dashboard's job launches.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pandas as pd
 from model.atomic import atomic_open, atomic_write_json, atomic_write_with
 from model.data.resample import GridConfig
 from model.errors import DataError
+from model.file_lock import FileLock
 from model.schema import DatasetPaths
 
 log = logging.getLogger(__name__)
@@ -55,46 +55,18 @@ def report_row(path: str, level: str, reason: str, study_id: str = "", series: s
     return {"path": path, "study_id": study_id, "series": series, "level": level, "reason": reason}
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextlib.contextmanager
 def ingest_lock(root: Path) -> Iterator[None]:
-    """Hold ``DATASET/.ingest.lock``; DataError if a live process holds it, stale locks are taken."""
+    """Hold ``DATASET/.ingest.lock`` (``model.file_lock``): a second ingest into the same dataset
+    is refused, naming the first; a killed ingest's lock is released by the kernel, so a pid the
+    system reuses after a crash can never block the dataset."""
+
+    def busy(holder: str) -> str:
+        return f"another ingest ({holder}) is writing {root}; wait for it to finish"
+
     root.mkdir(parents=True, exist_ok=True)
-    path = root / LOCK_FILE
-    for _attempt in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            break
-        except FileExistsError:
-            try:
-                holder = int(path.read_text().strip() or "0")
-            except (OSError, ValueError):
-                holder = 0
-            if holder and holder != os.getpid() and _pid_alive(holder):
-                raise DataError(
-                    f"another ingest (pid {holder}) is writing {root}; wait for it to finish"
-                ) from None
-            log.warning("removing stale ingest lock of pid %s", holder)
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-    else:
-        raise DataError(f"cannot take the ingest lock {path}")
-    try:
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
+    with FileLock(root / LOCK_FILE, busy):
         yield
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
 
 
 def check_settings(root: Path, grid: GridConfig, salt_id: str) -> None:
