@@ -42,8 +42,18 @@ with page_guard(studio):
             "in the background; you can leave or refresh this page."
         )
     running = demo_job is not None and demo_job.running
-    label = "Rebuild the demo" if status.demo_built else "Build the demo"
-    if st.button(label, type="secondary" if status.demo_built else "primary", disabled=running):
+    label = "Check and repair the demo" if status.demo_built else "Build the demo"
+    repair_help = (
+        "Redoes only what is missing or damaged (each site's studies and dataset are checked "
+        "against what their build left), then rebuilds the index. To start afresh, delete "
+        "demo/ and runs/demo-cpu-small/ under the data root."
+    )
+    if st.button(
+        label,
+        type="secondary" if status.demo_built else "primary",
+        disabled=running,
+        help=repair_help if status.demo_built else None,
+    ):
         launch(studio.jobs, "demo", demo_command(studio.settings), "Demo build")
     job_panel(studio.jobs, "demo")
 

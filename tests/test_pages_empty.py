@@ -164,3 +164,16 @@ def test_run_sh_on_a_data_root_it_cannot_create_says_so_in_one_line(
         f"cannot create the data root {blocker / 'data'} (Not a directory); set CMR_DATA_ROOT "
         "to a folder this user can write"
     ]
+
+
+def test_a_built_demo_is_offered_a_repair_not_a_rebuild(data_root: Path) -> None:
+    """A second build of a built demo redoes only damaged stages and the index: the button
+    says so instead of promising a rebuild from scratch."""
+    run = data_root / "runs" / "demo-cpu-small"
+    run.mkdir(parents=True)
+    (run / "best.pt").write_bytes(b"x")
+    (data_root / "demo").mkdir()
+    (data_root / "demo" / "ready.json").write_text("{}")
+    home = _open("pages/home.py")
+    assert [b.label for b in home.button] == ["Check and repair the demo"]
+    assert "delete demo/ and runs/demo-cpu-small/" in home.button[0].help
