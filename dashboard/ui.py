@@ -118,14 +118,8 @@ def _job_body(jobs: JobManager, job: Job) -> None:
             elif button.button("Cancel", key=f"cancel-{job.id}"):
                 jobs.cancel(job.id, wait=False)
                 st.rerun(scope="app")
-            progress = job.progress
-            fraction = progress.get("fraction")
-            eta = format_eta(progress.get("eta_s"))
-            label = progress.get("stage") or "starting…"
-            if progress.get("total"):
-                label += f" — {progress.get('done', 0)}/{progress['total']}"
-            if eta:
-                label += f" · ETA {eta}"
+            fraction = job.progress.get("fraction")
+            label = progress_label(job.progress)
             st.progress(min(max(float(fraction or 0.0), 0.0), 1.0), text=label)
         elif job.state in ("failed", "lost"):
             st.error(f"{job.title} {job.state}{_ending(job.returncode)}")
@@ -155,6 +149,17 @@ def labels_or_warning(studio: Studio) -> pd.DataFrame | None:
     except DataError as err:
         st.warning(f"Labels not used: {err}")
         return None
+
+
+def progress_label(progress: dict) -> str:
+    """A job's progress line, e.g. ``2/4 ingest · ingest — 300/1000 · ETA of this step 1m 05s``."""
+    label = progress.get("stage") or "starting…"
+    if progress.get("total"):
+        label += f" — {progress.get('done', 0)}/{progress['total']}"
+    eta = format_eta(progress.get("eta_s"))
+    if eta:
+        label += f" · ETA of this step {eta}" if progress.get("pipeline_step") else f" · ETA {eta}"
+    return label
 
 
 def case_card(studio: Studio, row: dict, similarity: float | None, key: str) -> None:

@@ -56,6 +56,7 @@ class Progress:
 
     def __init__(self, stage: str, total: int | None, unit: str = "it", disable: bool = False):
         self.stage = " · ".join([*_prefixes, stage])
+        self.pipeline_step = bool(_prefixes)  # one step of several: its ETA is the step's only
         self.total = total
         self.done = 0
         self.message = ""
@@ -120,6 +121,7 @@ class Progress:
                 "total": self.total,
                 "fraction": fraction,
                 "eta_s": self.eta_s(),
+                "pipeline_step": self.pipeline_step,
                 "message": self.message,
                 "updated": time.time(),
             },
