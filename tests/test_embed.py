@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 import warnings
 from pathlib import Path
 
@@ -144,3 +146,25 @@ def test_zeroshot_cli_rejects_bad_labels(setup: tuple[Path, Path], tmp_path: Pat
     labels.write_text("study,lge\nx,1\n")
     assert cli_main([*argv, "--labels", str(labels), "--out", str(tmp_path / "s.csv")]) == 2
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_a_dataset_that_cannot_take_the_cache_is_still_embedded(
+    setup: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dataset shared read-only (here: its cache folder cannot be created) embeds all the same."""
+    data, checkpoint = setup
+    shared = tmp_path / "shared"
+    shutil.copytree(data, shared, ignore=shutil.ignore_patterns("embeddings"))
+    (shared / "embeddings").write_text("not a folder")
+    out = tmp_path / "emb.npz"
+    with caplog.at_level(logging.WARNING):
+        assert (
+            cli_main(
+                ["embed", "--checkpoint", str(checkpoint), "--data", str(shared), "--out", str(out)]
+            )
+            == 0
+        )
+    written = StudyEmbeddings.load(out)
+    assert written.ids == CMRDataset.open(shared).ids() and written.vectors.shape == (16, 32)
+    assert "embedding cache" in caplog.text and "not written" in caplog.text
+    assert (shared / "embeddings").read_text() == "not a folder"
