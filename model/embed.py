@@ -63,7 +63,12 @@ class StudyEmbeddings:
 
     @classmethod
     def load(cls, path: str | Path) -> StudyEmbeddings:
+        """Read a file ``save`` wrote (``.parquet`` by its suffix, else ``.npz``)."""
         try:
+            if Path(path).suffix == ".parquet":
+                table = pd.read_parquet(path)
+                vectors = table.drop(columns="study_id").to_numpy(dtype=np.float32)
+                return cls(ids=[str(i) for i in table["study_id"]], vectors=vectors)
             with np.load(path, allow_pickle=False) as data:
                 return cls(ids=[str(i) for i in data["ids"]], vectors=data["vectors"])
         except (OSError, KeyError, ValueError) as err:

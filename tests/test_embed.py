@@ -101,6 +101,9 @@ def test_embed_cli_writes_npz_and_parquet(setup: tuple[Path, Path], tmp_path: Pa
     table = pd.read_parquet(tmp_path / "out.parquet")
     assert list(table["study_id"]) == loaded.ids
     np.testing.assert_allclose(table.drop(columns="study_id").to_numpy(), loaded.vectors)
+    from_parquet = StudyEmbeddings.load(tmp_path / "out.parquet")
+    assert from_parquet.ids == loaded.ids
+    np.testing.assert_array_equal(from_parquet.vectors, loaded.vectors)
 
 
 def test_embed_cli_rejects_a_foreign_checkpoint(setup: tuple[Path, Path], tmp_path: Path) -> None:
