@@ -61,6 +61,7 @@ def metrics_path(out: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     from model.data.dataset import CMRDataset
     from model.embed import cached_study_embeddings, embed_texts
+    from model.evaluation.encoders import checkpoint_name
     from model.training.checkpoint import load_checkpoint
     from model.training.distributed import resolve_device
 
@@ -89,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
     atomic_write_with(args.out, lambda tmp: table.reset_index().to_csv(tmp, index=False))
     log.info("wrote zero-shot probabilities of %d studies to %s", len(ids), args.out)
     if labels is not None:
-        metrics = evaluate_by_site(findings, labels, studies["site"], args.checkpoint.name)
+        metrics = evaluate_by_site(
+            findings, labels, studies["site"], checkpoint_name(args.checkpoint)
+        )
         atomic_write_with(metrics_path(args.out), lambda tmp: metrics.to_csv(tmp, index=False))
         shown = metrics[["site", "Label", "AUC", "Accuracy", "F1-score", "n"]]
         log.info(

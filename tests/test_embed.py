@@ -138,6 +138,8 @@ def test_zeroshot_cli_writes_probabilities_and_metrics(
     metrics = pd.read_csv(tmp_path / "scores_metrics.csv")
     assert {"model", "site", "Label", "Accuracy", "F1-score", "AUC"} <= set(metrics.columns)
     assert set(metrics["site"]) == {"all", "internal", "external"}
+    # named as evaluate names it (every run has a best.pt), e.g. "run/last"
+    assert set(metrics["model"]) == {f"{checkpoint.parent.name}/{checkpoint.stem}"}
 
 
 def test_zeroshot_cli_rejects_bad_labels(setup: tuple[Path, Path], tmp_path: Path) -> None:
