@@ -153,6 +153,24 @@ def test_zeroshot_cli_rejects_bad_labels(setup: tuple[Path, Path], tmp_path: Pat
     assert not (tmp_path / "s.csv").exists()
 
 
+def test_zeroshot_cli_labels_without_a_finding_column_are_one_line_before_any_work(
+    setup: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data, checkpoint = setup
+    diagnoses_only = tmp_path / "diagnoses.csv"  # as an ACDC ingest writes its labels
+    table = pd.read_csv(data / "labels.csv", dtype=str)
+    table[["accession_number", "normal", "hcm"]].to_csv(diagnoses_only, index=False)
+    out = tmp_path / "s.csv"
+    argv = ["zeroshot", "--checkpoint", str(checkpoint), "--data", str(data), "--out", str(out)]
+    with caplog.at_level(logging.ERROR):
+        assert cli_main([*argv, "--labels", str(diagnoses_only)]) == 2
+    assert f"labels file {diagnoses_only} has no column for a finding of the prompt set" in (
+        caplog.text
+    )
+    assert "its columns: normal, hcm" in caplog.text
+    assert not out.exists() and not (tmp_path / "s_metrics.csv").exists()
+
+
 def test_a_dataset_that_cannot_take_the_cache_is_still_embedded(
     setup: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
