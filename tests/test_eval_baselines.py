@@ -104,3 +104,19 @@ def test_model_names_are_readable_and_unique() -> None:
     encoder = Encoder("m", "checkpoint", lambda ds, ids: np.zeros(0), lambda t: np.zeros(0), 1.0)
     names = [e.name for e in unique_names([encoder, encoder, encoder])]
     assert names == ["m", "m (2)", "m (3)"]
+
+
+def test_a_weights_file_named_like_a_pretrained_tag_is_read_not_downloaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    downloads: list[object] = []
+
+    def download(*args: object, **kwargs: object) -> None:
+        downloads.append(args)  # and nothing to load: a download would leave random weights
+
+    monkeypatch.setattr(open_clip.factory, "download_pretrained", download)
+    monkeypatch.chdir(tmp_path)
+    Path("openai").write_bytes(b"")  # ViT-B-32's "openai" tag names OpenAI's weights online
+    with pytest.raises(CheckpointError, match="openai is not an open_clip weights file") as err:
+        general_clip_encoder(GeneralClipConfig("ViT-B-32", weights=Path("openai"), image_size=32))
+    assert downloads == [] and "download" not in str(err.value)

@@ -79,7 +79,8 @@ def _create(config: GeneralClipConfig) -> tuple[torch.nn.Module, object]:
     try:
         model = open_clip.create_model(
             config.model,
-            pretrained=str(config.weights) if config.weights else None,
+            # absolute: a relative name such as "openai" is a weights tag open_clip downloads
+            pretrained=str(config.weights.resolve()) if config.weights else None,
             force_image_size=config.image_size,
             pretrained_image=False,
             pretrained_text=False,
