@@ -151,6 +151,25 @@ def test_empty_external_dataset_is_named_and_internal_results_kept(
     assert (tmp_path / "eval" / "internal" / "zeroshot.csv").is_file()
 
 
+def test_an_external_site_ingested_on_another_grid_is_reported(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    other = make_tiny_dataset(tmp_path / "wide", n=20, seed=1)
+    settings = json.loads((other / "dataset.json").read_text())
+    (other / "dataset.json").write_text(json.dumps({**settings, "fov_mm": 320}))
+    studies = pd.read_parquet(other / "studies.parquet").assign(site="wide")
+    studies.to_parquet(other / "studies.parquet", index=False)
+    out = tmp_path / "eval"
+    labels = ["--labels", str(other / "labels.csv")]
+    assert _evaluate(tiny, out, "--external", str(tiny["external"]), str(other), *labels) == 0
+    problems = json.loads((out / "summary.json").read_text())["problems"]
+    grid = [p for p in problems if "at another scale or resolution" in p]
+    assert grid == [
+        "site wide: ingested with fov_mm=320 (internal 224); its studies reach the model at "
+        "another scale or resolution than the internal site's"
+    ]
+
+
 def test_checkpoint_from_another_model_family(
     tiny: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

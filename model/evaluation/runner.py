@@ -20,6 +20,7 @@ from model.evaluation.encoders import Encoder, checkpoint_encoder, unique_names
 from model.evaluation.inputs import (
     SiteData,
     diagnosis_classes,
+    grid_problems,
     load_development,
     load_labels,
     load_site,
@@ -98,6 +99,9 @@ def _open_sites(
         log.error("%s", message)
     collected.problems += unmatched
     collected.fatal += unmatched
+    for message in grid_problems(collected.sites):
+        log.warning("%s", message)
+        collected.problems.append(message)
 
 
 def _open_encoders(request: EvaluationRequest, collected: _Collected) -> None:
