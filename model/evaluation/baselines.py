@@ -11,7 +11,6 @@ tower.
 
 from __future__ import annotations
 
-import logging
 import math
 import pickle
 from dataclasses import dataclass
@@ -25,8 +24,6 @@ from model.errors import CheckpointError, UserError
 from model.evaluation.encoders import MAX_SCALE, Encoder, memoised
 from model.progress import Progress
 from model.training.checkpoint import refusal_reason
-
-log = logging.getLogger(__name__)
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -88,9 +85,18 @@ def _create(config: GeneralClipConfig) -> tuple[torch.nn.Module, object]:
         tokenizer = open_clip.get_tokenizer(config.model)
     except Exception as err:  # an untrusted weights file fails torch.load in many ways
         raise CheckpointError(_load_failure(config, err)) from err
-    if config.weights is None:
-        log.warning("general CLIP %s has random weights (no weights file given)", config.model)
     return model.to(config.device).eval(), tokenizer
+
+
+def random_weights_notice(config: GeneralClipConfig) -> str | None:
+    """What to tell about a baseline without a weights file (None when it has one)."""
+    if config.weights is not None:
+        return None
+    return (
+        f"general CLIP {config.model} has random weights (no weights file given, and nothing is "
+        f"downloaded): its figures show chance, not a pretrained CLIP; give "
+        f"--general-clip {config.model}:WEIGHTS_FILE to compare with one"
+    )
 
 
 def _load_failure(config: GeneralClipConfig, err: Exception) -> str:
@@ -183,8 +189,9 @@ def general_clip_encoder(config: GeneralClipConfig) -> Encoder:
 
     scale = min(math.exp(float(model.logit_scale.detach())), MAX_SCALE)
     weights = config.weights.name if config.weights else "random weights"
+    name = f"general CLIP {config.model}"
     return Encoder(
-        name=f"general CLIP {config.model}",
+        name=name if config.weights else f"{name} (random weights)",  # never read as pretrained
         kind="general-clip",
         studies=studies,
         texts=memoised(texts),

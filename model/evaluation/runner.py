@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from model.errors import DataError, UserError
-from model.evaluation.baselines import GeneralClipConfig, general_clip_encoder
+from model.evaluation.baselines import (
+    GeneralClipConfig,
+    general_clip_encoder,
+    random_weights_notice,
+)
 from model.evaluation.encoders import Encoder, checkpoint_encoder, unique_names
 from model.evaluation.inputs import (
     SiteData,
@@ -117,6 +121,11 @@ def _open_encoders(request: EvaluationRequest, collected: _Collected) -> None:
             collected.encoders.append(general_clip_encoder(config))
         except UserError as err:
             collected.fail(f"general CLIP baseline skipped: {err}")
+        else:
+            notice = random_weights_notice(config)
+            if notice:
+                log.warning("%s", notice)
+                collected.problems.append(notice)
     collected.encoders = unique_names(collected.encoders)
 
 
