@@ -63,7 +63,12 @@ class StudyEmbeddings:
 
     @classmethod
     def load(cls, path: str | Path) -> StudyEmbeddings:
+        """Read a file ``save`` wrote (``.parquet`` by its suffix, else ``.npz``)."""
         try:
+            if Path(path).suffix == ".parquet":
+                table = pd.read_parquet(path)
+                vectors = table.drop(columns="study_id").to_numpy(dtype=np.float32)
+                return cls(ids=[str(i) for i in table["study_id"]], vectors=vectors)
             with np.load(path, allow_pickle=False) as data:
                 return cls(ids=[str(i) for i in data["ids"]], vectors=data["vectors"])
         except (OSError, KeyError, ValueError) as err:
@@ -205,7 +210,8 @@ def cached_study_embeddings(
     device: str | torch.device = "cpu",
     batch_size: int = 16,
 ) -> StudyEmbeddings:
-    """Every study of ``ds`` embedded with the checkpoint, computed once and cached on disk."""
+    """Every study of ``ds`` embedded with the checkpoint, computed once and cached on disk
+    (when the dataset folder cannot be written, computed each time, with a warning)."""
     from model.training.checkpoint import load_checkpoint, read_checkpoint_meta
 
     meta = read_checkpoint_meta(checkpoint_path)
@@ -220,7 +226,14 @@ def cached_study_embeddings(
     embeddings = embed_studies(
         model, ds, batch_size=batch_size, frames=train.get("frames"), size=train.get("image_size")
     )
-    embeddings.save(path)
+    try:
+        embeddings.save(path)
+    except OSError as err:  # a dataset shared read-only: the cache only saves time
+        log.warning(
+            "embedding cache %s not written (%s); the embeddings are computed again next time",
+            path,
+            err.strerror or err,
+        )
     return embeddings
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from model.atomic import atomic_write_with
-from model.errors import UserError
+from model.errors import DataError, UserError
 from model.labels import labels_by_study
 from model.output_path import check_output_path
 from model.prompts import DEFAULT_PROMPTS, PromptSet
@@ -53,6 +53,19 @@ def evaluate_by_site(
     return out
 
 
+def check_finding_columns(prompt_set: PromptSet, labels: pd.DataFrame, path: Path) -> None:
+    """Raise DataError when no finding of the prompt set has a column in the labels (the
+    metrics are per finding: a labels file of diagnoses alone, as an ACDC ingest writes, has none).
+    """
+    if not any(finding in labels.columns for finding in prompt_set.findings):
+        findings = ", ".join(prompt_set.findings) or "none"
+        raise DataError(
+            f"labels file {path} has no column for a finding of the prompt set ({findings}); "
+            f"its columns: {', '.join(labels.columns)}. Leave out --labels for the "
+            "probabilities alone"
+        )
+
+
 def metrics_path(out: Path) -> Path:
     """``<out stem>_metrics.csv`` beside the probabilities CSV ``out``."""
     return out.with_name(f"{out.stem}_metrics.csv")
@@ -61,6 +74,7 @@ def metrics_path(out: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     from model.data.dataset import CMRDataset
     from model.embed import cached_study_embeddings, embed_texts
+    from model.evaluation.encoders import checkpoint_name
     from model.training.checkpoint import load_checkpoint
     from model.training.distributed import resolve_device
 
@@ -72,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     prompt_set = PromptSet.load(args.prompts)
     ds = CMRDataset.open(args.data)
     labels = labels_by_study(args.labels, ds.linkage()) if args.labels else None
+    if labels is not None:
+        check_finding_columns(prompt_set, labels, args.labels)
     device = resolve_device(args.device)
     embeddings = cached_study_embeddings(args.checkpoint, ds, device=device)
     model, meta = load_checkpoint(args.checkpoint, device=device)
@@ -89,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
     atomic_write_with(args.out, lambda tmp: table.reset_index().to_csv(tmp, index=False))
     log.info("wrote zero-shot probabilities of %d studies to %s", len(ids), args.out)
     if labels is not None:
-        metrics = evaluate_by_site(findings, labels, studies["site"], args.checkpoint.name)
+        metrics = evaluate_by_site(
+            findings, labels, studies["site"], checkpoint_name(args.checkpoint)
+        )
         atomic_write_with(metrics_path(args.out), lambda tmp: metrics.to_csv(tmp, index=False))
         shown = metrics[["site", "Label", "AUC", "Accuracy", "F1-score", "n"]]
         log.info(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 import warnings
 from pathlib import Path
 
@@ -99,6 +101,9 @@ def test_embed_cli_writes_npz_and_parquet(setup: tuple[Path, Path], tmp_path: Pa
     table = pd.read_parquet(tmp_path / "out.parquet")
     assert list(table["study_id"]) == loaded.ids
     np.testing.assert_allclose(table.drop(columns="study_id").to_numpy(), loaded.vectors)
+    from_parquet = StudyEmbeddings.load(tmp_path / "out.parquet")
+    assert from_parquet.ids == loaded.ids
+    np.testing.assert_array_equal(from_parquet.vectors, loaded.vectors)
 
 
 def test_embed_cli_rejects_a_foreign_checkpoint(setup: tuple[Path, Path], tmp_path: Path) -> None:
@@ -133,6 +138,8 @@ def test_zeroshot_cli_writes_probabilities_and_metrics(
     metrics = pd.read_csv(tmp_path / "scores_metrics.csv")
     assert {"model", "site", "Label", "Accuracy", "F1-score", "AUC"} <= set(metrics.columns)
     assert set(metrics["site"]) == {"all", "internal", "external"}
+    # named as evaluate names it (every run has a best.pt), e.g. "run/last"
+    assert set(metrics["model"]) == {f"{checkpoint.parent.name}/{checkpoint.stem}"}
 
 
 def test_zeroshot_cli_rejects_bad_labels(setup: tuple[Path, Path], tmp_path: Path) -> None:
@@ -144,3 +151,43 @@ def test_zeroshot_cli_rejects_bad_labels(setup: tuple[Path, Path], tmp_path: Pat
     labels.write_text("study,lge\nx,1\n")
     assert cli_main([*argv, "--labels", str(labels), "--out", str(tmp_path / "s.csv")]) == 2
     assert not (tmp_path / "s.csv").exists()
+
+
+def test_zeroshot_cli_labels_without_a_finding_column_are_one_line_before_any_work(
+    setup: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data, checkpoint = setup
+    diagnoses_only = tmp_path / "diagnoses.csv"  # as an ACDC ingest writes its labels
+    table = pd.read_csv(data / "labels.csv", dtype=str)
+    table[["accession_number", "normal", "hcm"]].to_csv(diagnoses_only, index=False)
+    out = tmp_path / "s.csv"
+    argv = ["zeroshot", "--checkpoint", str(checkpoint), "--data", str(data), "--out", str(out)]
+    with caplog.at_level(logging.ERROR):
+        assert cli_main([*argv, "--labels", str(diagnoses_only)]) == 2
+    assert f"labels file {diagnoses_only} has no column for a finding of the prompt set" in (
+        caplog.text
+    )
+    assert "its columns: normal, hcm" in caplog.text
+    assert not out.exists() and not (tmp_path / "s_metrics.csv").exists()
+
+
+def test_a_dataset_that_cannot_take_the_cache_is_still_embedded(
+    setup: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dataset shared read-only (here: its cache folder cannot be created) embeds all the same."""
+    data, checkpoint = setup
+    shared = tmp_path / "shared"
+    shutil.copytree(data, shared, ignore=shutil.ignore_patterns("embeddings"))
+    (shared / "embeddings").write_text("not a folder")
+    out = tmp_path / "emb.npz"
+    with caplog.at_level(logging.WARNING):
+        assert (
+            cli_main(
+                ["embed", "--checkpoint", str(checkpoint), "--data", str(shared), "--out", str(out)]
+            )
+            == 0
+        )
+    written = StudyEmbeddings.load(out)
+    assert written.ids == CMRDataset.open(shared).ids() and written.vectors.shape == (16, 32)
+    assert "embedding cache" in caplog.text and "not written" in caplog.text
+    assert (shared / "embeddings").read_text() == "not a folder"

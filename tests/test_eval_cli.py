@@ -64,11 +64,19 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
     assert [s["name"] for s in summary["sites"]] == ["internal", "external"]
     assert summary["sites"][0]["n_evaluated"] == 12 and summary["sites"][1]["n_evaluated"] == 20
     models = [m["name"] for m in summary["models"]]
-    assert models == ["run/last", "run/last (2)", "general CLIP ViT-S-32"]
+    # a baseline without weights says so wherever its figures appear
+    assert models == ["run/last", "run/last (2)", "general CLIP ViT-S-32 (random weights)"]
+    assert any(
+        p.startswith(
+            "general CLIP ViT-S-32 has random weights (no weights file given, and "
+            "nothing is downloaded)"
+        )
+        for p in summary["problems"]
+    )
     for site in ("internal", "external"):
         for table in TABLES:
             assert (out / site / f"{table}.csv").is_file(), (site, table)
-        for model in ("run_last", "run_last_2", "general_CLIP_ViT-S-32"):
+        for model in ("run_last", "run_last_2", "general_CLIP_ViT-S-32_random_weights"):
             for plot in ("roc", "fewshot", "confusion_zero-shot"):
                 assert (out / site / "plots" / f"{plot}_{model}.png").is_file(), (site, plot, model)
     assert (out / "external" / "plots" / "confusion_linear_probe_run_last.png").is_file()
@@ -99,7 +107,7 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
     assert counts.loc["lge", "n"] == 12
     # the main model against the same checkpoint again and the general CLIP, on paired studies
     comparison = pd.read_csv(out / "external" / "comparison.csv")
-    assert set(comparison["baseline"]) == {"run/last (2)", "general CLIP ViT-S-32"}
+    assert set(comparison["baseline"]) == {"run/last (2)", models[2]}
     assert set(comparison["setting"]) == {"zero-shot", "linear probe", "train-split probe"}
     same = comparison[comparison["baseline"] == "run/last (2)"]
     assert (same["difference"] == 0).all() and (same["p_value"] == 1).all()
@@ -149,6 +157,25 @@ def test_empty_external_dataset_is_named_and_internal_results_kept(
     assert code == 2
     assert f"dataset {empty} has no studies" in caplog.text
     assert (tmp_path / "eval" / "internal" / "zeroshot.csv").is_file()
+
+
+def test_an_external_site_ingested_on_another_grid_is_reported(
+    tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    other = make_tiny_dataset(tmp_path / "wide", n=20, seed=1)
+    settings = json.loads((other / "dataset.json").read_text())
+    (other / "dataset.json").write_text(json.dumps({**settings, "fov_mm": 320}))
+    studies = pd.read_parquet(other / "studies.parquet").assign(site="wide")
+    studies.to_parquet(other / "studies.parquet", index=False)
+    out = tmp_path / "eval"
+    labels = ["--labels", str(other / "labels.csv")]
+    assert _evaluate(tiny, out, "--external", str(tiny["external"]), str(other), *labels) == 0
+    problems = json.loads((out / "summary.json").read_text())["problems"]
+    grid = [p for p in problems if "at another scale or resolution" in p]
+    assert grid == [
+        "site wide: ingested with fov_mm=320 (internal 224); its studies reach the model at "
+        "another scale or resolution than the internal site's"
+    ]
 
 
 def test_checkpoint_from_another_model_family(

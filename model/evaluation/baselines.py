@@ -2,15 +2,17 @@
 
 ``--general-clip MODEL[:WEIGHTS_FILE]`` names an open_clip architecture (e.g. ``ViT-B-32``) and
 optionally a local weights file. Nothing is downloaded: without a file the weights are random,
-which only exercises the code path (the report says so). A study's embedding is the re-normalised
-mean of the unit embeddings of up to ``frames_per_view`` evenly spaced valid frames of every
-present view; texts go through the model's own tokenizer and text tower.
+which only exercises the code path (the report says so); a model whose tokenizer or text tower
+comes from the Hugging Face hub is refused, and a weights file is read tensors-only. A study's
+embedding is the re-normalised mean of the unit embeddings of up to ``frames_per_view`` evenly
+spaced valid frames of every present view; texts go through the model's own tokenizer and text
+tower.
 """
 
 from __future__ import annotations
 
-import logging
 import math
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +23,7 @@ import torch.nn.functional as F
 from model.errors import CheckpointError, UserError
 from model.evaluation.encoders import MAX_SCALE, Encoder, memoised
 from model.progress import Progress
-
-log = logging.getLogger(__name__)
+from model.training.checkpoint import refusal_reason
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -46,30 +47,75 @@ def parse_general_clip(spec: str) -> GeneralClipConfig:
     name, _, weights = spec.partition(":")
     if not name or name.startswith("hf-hub"):
         raise UserError(f"--general-clip {spec!r}: give a built-in open_clip model name")
+    if weights and Path(weights).is_dir():
+        raise UserError(f"--general-clip weights file {weights} is a folder, not a file")
     if weights and not Path(weights).is_file():
         raise UserError(f"--general-clip weights file {weights} does not exist")
     return GeneralClipConfig(model=name, weights=Path(weights) if weights else None)
 
 
+def _check_offline(name: str) -> None:
+    """Refuse an open_clip model whose tokenizer or text tower comes from the Hugging Face hub:
+    open_clip would download it (config and vocabulary) even without pretrained weights."""
+    import open_clip
+
+    if name not in open_clip.list_models():
+        raise UserError(f"--general-clip: {name!r} is not an open_clip model name")
+    text = (open_clip.get_model_config(name) or {}).get("text_cfg", {})
+    if text.get("hf_model_name") or text.get("hf_tokenizer_name") or "siglip" in name.lower():
+        raise UserError(
+            f"--general-clip {name}: its tokenizer comes from the Hugging Face hub and nothing is "
+            "downloaded here; choose a model with open_clip's own tokenizer (e.g. ViT-B-32)"
+        )
+
+
 def _create(config: GeneralClipConfig) -> tuple[torch.nn.Module, object]:
     import open_clip
 
-    if config.model not in open_clip.list_models():
-        raise UserError(f"--general-clip: {config.model!r} is not an open_clip model name")
+    _check_offline(config.model)
     try:
         model = open_clip.create_model(
             config.model,
-            pretrained=str(config.weights) if config.weights else None,
+            # absolute: a relative name such as "openai" is a weights tag open_clip downloads
+            pretrained=str(config.weights.resolve()) if config.weights else None,
             force_image_size=config.image_size,
             pretrained_image=False,
             pretrained_text=False,
         )
         tokenizer = open_clip.get_tokenizer(config.model)
-    except (RuntimeError, OSError, KeyError, ValueError) as err:
-        raise CheckpointError(f"--general-clip {config.model}: cannot load: {err}") from err
-    if config.weights is None:
-        log.warning("general CLIP %s has random weights (no weights file given)", config.model)
+    except Exception as err:  # an untrusted weights file fails torch.load in many ways
+        raise CheckpointError(_load_failure(config, err)) from err
     return model.to(config.device).eval(), tokenizer
+
+
+def random_weights_notice(config: GeneralClipConfig) -> str | None:
+    """What to tell about a baseline without a weights file (None when it has one)."""
+    if config.weights is not None:
+        return None
+    return (
+        f"general CLIP {config.model} has random weights (no weights file given, and nothing is "
+        f"downloaded): its figures show chance, not a pretrained CLIP; give "
+        f"--general-clip {config.model}:WEIGHTS_FILE to compare with one"
+    )
+
+
+def _load_failure(config: GeneralClipConfig, err: Exception) -> str:
+    """One line on why the model or its weights file could not be loaded."""
+    if config.weights is None:
+        return f"--general-clip {config.model}: cannot create it: {refusal_reason(err)}"
+    if isinstance(err, AssertionError) or "loading state_dict" in str(err):
+        detail = " ".join(str(err).split())
+        detail = detail if len(detail) <= 200 else detail[:200] + " ..."
+        return (
+            f"--general-clip weights file {config.weights} does not fit {config.model} "
+            f"(weights of another model?): {detail}"
+        )
+    reason = refusal_reason(err)
+    if not isinstance(err, pickle.UnpicklingError) and reason != type(err).__name__:
+        reason = f"{type(err).__name__}: {reason}"  # a bare KeyError '101' says little alone
+    return (
+        f"--general-clip weights file {config.weights} is not an open_clip weights file ({reason})"
+    )
 
 
 def frame_indices(frame_mask: np.ndarray, per_view: int) -> list[tuple[int, int]]:
@@ -143,8 +189,9 @@ def general_clip_encoder(config: GeneralClipConfig) -> Encoder:
 
     scale = min(math.exp(float(model.logit_scale.detach())), MAX_SCALE)
     weights = config.weights.name if config.weights else "random weights"
+    name = f"general CLIP {config.model}"
     return Encoder(
-        name=f"general CLIP {config.model}",
+        name=name if config.weights else f"{name} (random weights)",  # never read as pretrained
         kind="general-clip",
         studies=studies,
         texts=memoised(texts),

@@ -191,3 +191,39 @@ def _labelled(
         n_labelled=int(site_labels.notna().any(axis=1).sum()),
         diagnoses=diagnoses,
     )
+
+
+def _grid(dataset: object) -> dict[str, float]:
+    """The ingest grid of a dataset: field of view (mm), pixels per side, frames per view."""
+    settings = dataset.settings
+    return {
+        "fov_mm": float(settings.get("fov_mm", 224.0)),
+        "size": float(dataset.size),
+        "frames": float(dataset.frames),
+    }
+
+
+def grid_problems(sites: list[SiteData]) -> list[str]:
+    """One message per external site ingested on another grid than the internal site: its hearts
+    reach the model at another scale or resolution, which the site comparison would otherwise
+    silently confound with the site itself."""
+    internal = next((site for site in sites if site.internal), None)
+    if internal is None:
+        return []
+    reference = _grid(internal.dataset)
+    problems = []
+    for site in sites:
+        if site.internal:
+            continue
+        grid = _grid(site.dataset)
+        differ = [
+            f"{key}={value:g} (internal {reference[key]:g})"
+            for key, value in grid.items()
+            if value != reference[key]
+        ]
+        if differ:
+            problems.append(
+                f"site {site.name}: ingested with {', '.join(differ)}; its studies reach the "
+                "model at another scale or resolution than the internal site's"
+            )
+    return problems

@@ -15,11 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from model.errors import DataError, UserError
-from model.evaluation.baselines import GeneralClipConfig, general_clip_encoder
+from model.evaluation.baselines import (
+    GeneralClipConfig,
+    general_clip_encoder,
+    random_weights_notice,
+)
 from model.evaluation.encoders import Encoder, checkpoint_encoder, unique_names
 from model.evaluation.inputs import (
     SiteData,
     diagnosis_classes,
+    grid_problems,
     load_development,
     load_labels,
     load_site,
@@ -98,6 +103,9 @@ def _open_sites(
         log.error("%s", message)
     collected.problems += unmatched
     collected.fatal += unmatched
+    for message in grid_problems(collected.sites):
+        log.warning("%s", message)
+        collected.problems.append(message)
 
 
 def _open_encoders(request: EvaluationRequest, collected: _Collected) -> None:
@@ -113,6 +121,11 @@ def _open_encoders(request: EvaluationRequest, collected: _Collected) -> None:
             collected.encoders.append(general_clip_encoder(config))
         except UserError as err:
             collected.fail(f"general CLIP baseline skipped: {err}")
+        else:
+            notice = random_weights_notice(config)
+            if notice:
+                log.warning("%s", notice)
+                collected.problems.append(notice)
     collected.encoders = unique_names(collected.encoders)
 
 

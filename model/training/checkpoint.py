@@ -129,7 +129,7 @@ def publish_copy(source: str | Path, target: str | Path) -> None:
     os.replace(tmp, target)
 
 
-def _refusal_reason(err: Exception) -> str:
+def refusal_reason(err: Exception) -> str:
     """torch's refusal in one plain line (its own text suggests unsafe loading, in colour)."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()
     if "Weights only load failed" in text:
@@ -156,7 +156,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     ) as err:
         raise CheckpointError(
             f"{path} is not a loadable CMR-CLIP checkpoint (refused by the safe loader: "
-            f"{_refusal_reason(err)})"
+            f"{refusal_reason(err)})"
         ) from err
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(
