@@ -15,8 +15,8 @@ import pandas as pd
 from dashboard import cache
 from dashboard.jobs import JobManager, model_command
 from dashboard.settings import Settings
-from dashboard.studies import label_file
 from model.errors import DataError
+from model.labels import label_file
 from model.prompt_reading import PairReading, read_prompt_pair
 
 if TYPE_CHECKING:

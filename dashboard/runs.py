@@ -17,9 +17,9 @@ import pandas as pd
 
 from dashboard.jobs import model_command, stop_grace_s
 from dashboard.processes import process_alive, process_started
-from dashboard.studies import label_file
 from model.atomic import atomic_write_json
 from model.errors import OutOfDeviceMemory, UserError
+from model.labels import label_file
 from model.training.run_folder import RunFolder
 
 _VAL_KEYS = ("val_auc", "val_r@1", "val_r@5", "val_r@10")

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from model.schema import CINE_SLOTS, VIEW_SLOTS, DatasetPaths
+from model.schema import CINE_SLOTS, VIEW_SLOTS
 
 log = logging.getLogger(__name__)
 HIDDEN_COLUMNS = ("patient_key", "accession_number")
@@ -90,18 +89,6 @@ def apply_filter(studies: pd.DataFrame, chosen: StudyFilter) -> pd.DataFrame:
         haystack = haystack.str.lower() + " " + studies["study_id"].astype(str).str.lower()
         mask &= haystack.str.contains(text, regex=False)
     return studies[mask]
-
-
-def label_file(dataset: Path) -> Path | None:
-    """The dataset's labels CSV: ``DATASET/labels.csv`` (``ingest --labels``), else the diagnoses
-    an ACDC ingest derived (``acdc_labels.csv``), else the demo layout's
-    ``<parent>/raw/<name>/labels.csv`` (generator output beside the ingested dataset)."""
-    paths = DatasetPaths(dataset)
-    demo = dataset.parent / "raw" / dataset.name / "labels.csv"
-    for candidate in (paths.labels, paths.acdc_labels, demo):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def view_frames(video: np.ndarray, frames_per_view: list[int] | None) -> dict[str, np.ndarray]:

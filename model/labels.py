@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from model.errors import DataError
+from model.schema import DatasetPaths
 
 KEY = "accession_number"
 VALUES = ("1", "0", "1.0", "0.0", "")  # what a label cell may hold (blank: unknown)
@@ -95,3 +96,15 @@ def diagnosis_targets(labels: pd.DataFrame, classes: list[str]) -> tuple[np.ndar
     usable = marked.sum(axis=1) == 1
     class_index = np.array([classes.index(c) for c in present])
     return usable, np.where(usable, class_index[marked.argmax(axis=1)], -1)
+
+
+def label_file(dataset: Path) -> Path | None:
+    """The dataset's labels CSV: ``DATASET/labels.csv`` (``ingest --labels``), else the diagnoses
+    an ACDC ingest derived (``acdc_labels.csv``), else the demo layout's
+    ``<parent>/raw/<name>/labels.csv`` (generator output beside the ingested dataset)."""
+    paths = DatasetPaths(dataset)
+    demo = dataset.parent / "raw" / dataset.name / "labels.csv"
+    for candidate in (paths.labels, paths.acdc_labels, demo):
+        if candidate.is_file():
+            return candidate
+    return None

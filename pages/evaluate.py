@@ -16,8 +16,8 @@ from dashboard.evaluation_view import (
 from dashboard.overview import relative
 from dashboard.plots import fewshot_figure
 from dashboard.prompt_editor import prompt_files
-from dashboard.studies import label_file
 from dashboard.ui import job_panel, launch, page_guard, page_header
+from model.labels import label_file
 
 studio = Studio()
 page_header(

@@ -153,3 +153,19 @@ def test_a_damaged_index_folder_is_one_clear_line(setup, caplog, tmp_path):
     assert len(errors) == 2
     assert all(f"Chroma folder {chroma}" in e and "rebuild it" in e for e in errors)
     assert "Traceback" not in caplog.text
+
+
+def test_without_labels_each_dataset_attaches_its_own(setup, tmp_path, caplog):
+    """A re-index from the command line keeps the findings filters the dashboard's index job
+    gave the records: the dataset's own labels.csv is used when --labels is not given."""
+    root, data, other, checkpoint = setup
+    chroma = tmp_path / "chroma"
+    argv = ["index", "--checkpoint", str(checkpoint), "--data", str(data), "--data", str(other)]
+    with caplog.at_level("INFO"):
+        assert main([*argv, "--chroma-path", str(chroma)]) == 0
+    assert f"demo: labels for {N} of {N} studies from {data / 'labels.csv'}" in caplog.text
+    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
+    index = EmbeddingIndex(open_client(ChromaLocation(path=chroma)), fingerprint)
+    metadatas = index.collection().get(include=["metadatas"])["metadatas"]
+    labelled = [m for m in metadatas if "lv_dilation" in m]
+    assert len(labelled) == len(metadatas) == N + 6

@@ -40,13 +40,13 @@ from dashboard.studies import (
     StudyFilter,
     apply_filter,
     display_table,
-    label_file,
     thumbnail_strip,
     view_frames,
 )
 from model import workers
 from model.data import ingest_cli
 from model.errors import DataError, UserError
+from model.labels import label_file
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 
 STUDIES = pd.DataFrame(

@@ -35,6 +35,7 @@ from model.index.fresh_process import run_in_fresh_process
 from model.index.records import IndexRecords, build_records, dataset_identity, read_labels
 from model.index.writer import UpsertReport, upsert_records
 from model.index.writer_lock import WriterLock
+from model.labels import label_file
 from model.output_path import check_output_path
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--data", required=True, type=Path, action="append", help="ingested dataset (repeatable)"
     )
     parser.add_argument(
-        "--labels", type=Path, action="append", help="labels CSV to attach findings (repeatable)"
+        "--labels",
+        type=Path,
+        action="append",
+        help="labels CSV to attach findings (repeatable); default: each dataset's own "
+        "(DATASET/labels.csv, acdc_labels.csv, or the demo's raw labels)",
     )
     parser.add_argument("--batch-size", type=int, default=None, help="studies per upsert")
     parser.add_argument(
@@ -67,14 +72,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def collect_records(
     checkpoint: Path, datasets: list[Path], labels_csvs: list[Path], device: str = "cpu"
 ) -> IndexRecords:
-    """Embed (or reuse cached embeddings of) every dataset and build the index records."""
+    """Embed (or reuse cached embeddings of) every dataset and build the index records.
+
+    Without ``labels_csvs`` each dataset's own labels file (``model.labels.label_file``) is
+    attached, as the dashboard's index job does, so a re-index never drops the findings filters.
+    """
     from model.data.dataset import CMRDataset
     from model.embed import cached_study_embeddings
 
     records = IndexRecords(ids=[], vectors=np.zeros((0, 0), np.float32), metadatas=[], documents=[])
     for path in datasets:
         ds = CMRDataset.open(path)
-        labels = _labels_for(ds.linkage(), labels_csvs)
+        own = label_file(Path(path))
+        labels = _labels_for(ds.linkage(), labels_csvs or ([own] if own else []), Path(path))
         embeddings = cached_study_embeddings(checkpoint, ds, device=device)
         name = Path(os.path.abspath(path)).name  # `--data .` is the folder's own name, not ""
         identity = dataset_identity(str(ds.settings.get("salt_id", "")), Path(path))
@@ -91,13 +101,30 @@ def collect_records(
     return records
 
 
-def _labels_for(linkage: pd.DataFrame, labels_csvs: list[Path]) -> pd.DataFrame | None:
-    frames = [read_labels(csv, linkage) for csv in labels_csvs]
-    frames = [frame for frame in frames if len(frame)]
-    if not frames:
+def _labels_for(
+    linkage: pd.DataFrame, labels_csvs: list[Path], dataset: Path
+) -> pd.DataFrame | None:
+    """The labels of ``dataset``'s studies from whichever of the files holds them."""
+    frames = {csv: read_labels(csv, linkage) for csv in labels_csvs}
+    used = {csv: frame for csv, frame in frames.items() if len(frame)}
+    if not used:
+        if labels_csvs:
+            log.info("%s: none of its studies is in %s", dataset.name, _names(labels_csvs))
         return None
-    merged = pd.concat(frames)
-    return merged[~merged.index.duplicated(keep="last")]
+    merged = pd.concat(used.values())
+    merged = merged[~merged.index.duplicated(keep="last")]
+    log.info(
+        "%s: labels for %d of %d studies from %s",
+        dataset.name,
+        len(merged),
+        len(linkage),
+        _names(list(used)),
+    )
+    return merged
+
+
+def _names(paths: list[Path]) -> str:
+    return ", ".join(str(path) for path in paths)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -110,9 +110,7 @@ def read_labels(csv_path: str | Path, linkage: pd.DataFrame) -> pd.DataFrame:
     if diagnosis_cols:
         known, target = diagnosis_targets(joined, diagnosis_cols)
         out["diagnosis"] = np.where(known, np.array(diagnosis_cols, dtype=object)[target], None)
-    log.info(
-        "labels for %d of %d linked studies from %s", len(out), len(linkage), Path(csv_path).name
-    )
+    log.debug("labels for %d of %d linked studies in %s", len(out), len(linkage), csv_path)
     return out
 
 
