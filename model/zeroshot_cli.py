@@ -114,4 +114,7 @@ def run(args: argparse.Namespace) -> int:
             "zero-shot finding metrics:\n%s", shown.to_string(index=False, float_format="%.3f")
         )
         log.info("wrote %s", metrics_path(args.out))
+    elif metrics_path(args.out).is_file():  # an earlier run's, no longer beside its scores
+        metrics_path(args.out).unlink()
+        log.info("removed %s, written by an earlier run with --labels", metrics_path(args.out))
     return 0

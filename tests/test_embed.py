@@ -124,7 +124,7 @@ def test_embed_cli_rejects_a_foreign_checkpoint(setup: tuple[Path, Path], tmp_pa
 
 
 def test_zeroshot_cli_writes_probabilities_and_metrics(
-    setup: tuple[Path, Path], tmp_path: Path
+    setup: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     data, checkpoint = setup
     out = tmp_path / "scores.csv"
@@ -140,6 +140,12 @@ def test_zeroshot_cli_writes_probabilities_and_metrics(
     assert set(metrics["site"]) == {"all", "internal", "external"}
     # named as evaluate names it (every run has a best.pt), e.g. "run/last"
     assert set(metrics["model"]) == {f"{checkpoint.parent.name}/{checkpoint.stem}"}
+    # run again without labels: no earlier run's metrics are left beside the new scores
+    assert cli_main(argv) == 0
+    assert not (tmp_path / "scores_metrics.csv").exists()
+    # a run folder given for its checkpoint is named as a folder, not as missing
+    assert cli_main([*argv[:2], str(checkpoint.parent), *argv[3:]]) == 2
+    assert "is a folder; give its .pt file" in caplog.text
 
 
 def test_zeroshot_cli_rejects_bad_labels(setup: tuple[Path, Path], tmp_path: Path) -> None:

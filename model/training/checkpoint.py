@@ -142,6 +142,10 @@ def refusal_reason(err: Exception) -> str:
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The raw checkpoint dictionary, validated; foreign or broken files raise CheckpointError."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(
+            f"checkpoint {path} is a folder; give its .pt file (a run's best.pt or last.pt)"
+        )
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
