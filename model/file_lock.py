@@ -1,7 +1,7 @@
 """An exclusive lock on one file that only one process holds at a time.
 
-``FileLock`` takes an ``fcntl`` lock on a small file and writes its holder (pid, start time,
-command) into it, so a second process can be told who holds it. The kernel drops the lock when
+``FileLock`` takes an ``fcntl`` lock on a small file and writes its holder (pid and start time)
+into it, so a second process can be told who holds it. The kernel drops the lock when
 the holder exits, even when it is killed, so a crash never leaves a stale lock behind. Used by
 the index writer (one writer per embedded Chroma folder), training (one process per run folder),
 ingest (one per dataset folder), the demo build (one per root) and the dashboard's job launches.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,7 +49,9 @@ class FileLock:
                     os.close(fd)
                     raise UserError(self.busy(holder)) from None
                 time.sleep(_POLL_S)
-        holder = {"pid": os.getpid(), "since": time.time(), "argv": sys.argv[:6]}
+        # pid and time only: a command line may name a patient's folder (ingest's source), and a
+        # killed holder's lock file outlives it in the dataset folder
+        holder = {"pid": os.getpid(), "since": time.time()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(holder).encode("utf-8"), 0)
         self._fd = fd

@@ -166,6 +166,9 @@ def test_killed_ingest_reruns_to_the_full_dataset(tmp_path: Path) -> None:
     _kill_when(proc, lambda: len(list((out / "tensors").glob("*.npy"))) >= kill_after, log)
     assert not (out / "studies.parquet").exists(), "tables are only written at the end"
     assert (out / ".ingest.lock").exists(), "the killed ingest left its lock file"
+    # its holder record outlives it in the dataset: no command line, whose source folder may be
+    # named after the patient
+    assert "dicom" not in (out / ".ingest.lock").read_text()
 
     assert cli_main(["ingest", str(src), "--out", str(out)]) == 0
     studies = pd.read_parquet(out / "studies.parquet")
