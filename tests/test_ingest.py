@@ -288,12 +288,13 @@ def test_cli_one_line_errors_and_settings_guard(
 def test_an_ingest_that_finds_no_study_leaves_no_dataset_behind(tmp_path: Path, caplog) -> None:
     """Nothing usable: the report says why, but no studies table marks the folder as a dataset
     (the dashboard would list it, refuse to reuse its name, and fail to open it)."""
-    junk = tmp_path / "export"
+    junk = tmp_path / "DOE^JANE_PID0001"  # an export named after its patient
     junk.mkdir()
     (junk / "DICOMDIR.txt").write_text("not an image")
     out = tmp_path / "dataset"
     assert main(["ingest", str(junk), "--out", str(out)]) == 2
-    assert "no usable study found" in caplog.text
+    assert "no usable study found in the source folder" in caplog.text
+    assert "DOE" not in caplog.text  # the dashboard shows this line in the job's log
     assert "not a DICOM file" in " ".join(_report(out)["reason"])
     assert not (out / "studies.parquet").exists()
     source = _two_studies(tmp_path / "src")

@@ -48,6 +48,20 @@ def test_labels_given_to_ingest_are_kept_beside_the_dataset(
     assert rows["ACC0002"] == {"lge": "", "nicm": "1", "pericardial_effusion": ""}
 
 
+def test_the_labels_log_line_names_the_file_not_a_patient_named_folder(
+    source: Path, tmp_path: Path, caplog
+) -> None:
+    """A patient's export carries its own labels file in a folder named after the patient; the
+    log line (the dashboard shows it in the job's log) names the file only."""
+    labels = tmp_path / "DOE^JANE_PID0001" / "labels.csv"
+    labels.parent.mkdir()
+    labels.write_text("accession_number,lge\nACC0001,1\n")
+    with caplog.at_level("INFO"):
+        ingest(source, tmp_path / "dataset", labels=labels)
+    assert "labels: 1 of 2 studies written have a row in labels.csv" in caplog.text
+    assert "DOE" not in caplog.text and "PID0001" not in caplog.text
+
+
 def test_a_bad_labels_file_stops_ingest_before_anything_is_written(
     source: Path, tmp_path: Path
 ) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.data.deid import age_band, pseudonym, sex_code
+from model.data.deid import age_band, deidentify_report, pseudonym, sex_code
 from model.data.dicom_read import SliceHeader
 from model.data.ingest import ingest
 from model.data.reports import extract_impression, load_impressions, scrub_text
@@ -137,6 +137,24 @@ def test_deid_helpers() -> None:
         scrub_text("Seen by DOE today, ref PID1", ["Doe^Jane", "PID1"])
         == "Seen by [removed] today, ref [removed]"
     )
+
+
+def test_a_birth_date_written_with_separators_is_scrubbed(tmp_path: Path) -> None:
+    """Exports spell the birth date 1970-01-31 or 31.01.1970 in folder and file names as often as
+    DICOM's 19700131; a study date or another number with separators is kept."""
+    src = tmp_path / "export"
+    paths = ["Doe 1970-01-31/IM1", "scan 31.01.1970.pdf", "01_31_1970/x", "2019-07-31/1-2-3.txt"]
+    rows = [{"path": str(src / path), "reason": "seen 31/1/1970"} for path in paths]
+    out = deidentify_report(rows, src, {"DOE^JANE", "19700131"})
+    assert [row["path"] for row in out] == [
+        "[removed] [removed]/IM1",
+        "scan [removed].pdf",
+        "[removed]/x",
+        "2019-07-31/1-2-3.txt",
+    ]
+    assert {row["reason"] for row in out} == {"seen [removed]"}
+    impression = scrub_text("DOB 31/01/1970. Scar since 2019-07-31.", ["19700131"])
+    assert impression == "DOB [removed]. Scar since 2019-07-31."
 
 
 def _header(**changes) -> SliceHeader:

@@ -96,6 +96,8 @@ def sex_code(value: str) -> str:
 
 
 _WORD = re.compile(r"[^\W_]+")  # runs of letters and digits: the tokens paths are made of
+# a date written with separators: 1985-03-08, 08/03/1985, 3.8.1985, 1985_03_08 ...
+_SPELLED_DATE = re.compile(r"(?<!\d)(\d{1,4})([-./_ ])(\d{1,2})\2(\d{1,4})(?!\d)")
 
 
 def _identifier_tokens(identifiers: set[str]) -> set[str]:
@@ -108,13 +110,38 @@ def _identifier_tokens(identifiers: set[str]) -> set[str]:
     }
 
 
+def _readings(day_month_year: tuple[str, str, str]) -> set[str]:
+    """The YYYYMMDD dates a date written with separators can mean (year first or last; day or
+    month first when the year is last)."""
+    first, middle, last = day_month_year
+    if len(first) == 4:
+        orders = [(first, middle, last)]
+    elif len(last) == 4:
+        orders = [(last, middle, first), (last, first, middle)]
+    else:
+        return set()
+    return {f"{y}{m.zfill(2)}{d.zfill(2)}" for y, m, d in orders}
+
+
+def scrub_birth_dates(text: str, identifiers: set[str]) -> str:
+    """``text`` with every date written with separators that spells one of ``identifiers``
+    (DICOM dates, ``YYYYMMDD``) replaced by ``[removed]``: exports name folders and files with
+    birth dates as ``1985-03-08`` or ``08.03.1985`` as often as ``19850308``."""
+
+    def replace(match: re.Match) -> str:
+        date = (match.group(1), match.group(3), match.group(4))
+        return "[removed]" if _readings(date) & identifiers else match.group()
+
+    return _SPELLED_DATE.sub(replace, text)
+
+
 def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> list[dict]:
     """Ingest-report rows with source paths made relative to ``src`` and identifiers scrubbed.
 
     Hospital exports often name folders after the patient (``DOE^JANE/...``), and a skipped file
     has no header to tell whose it is: paths lose the part above the source folder, and every
-    letter/digit run that is part of a name, ID or birth date seen in this ingest is replaced by
-    ``[removed]`` in paths, series descriptions and reasons (a set lookup per run: fast for any
+    letter/digit run that is part of a name, ID or birth date seen in this ingest (and a birth date
+    written with separators) is replaced by ``[removed]`` in paths, series descriptions and reasons (a set lookup per run: fast for any
     number of patients). A reason quoting a file's full path (a reader's error message) keeps
     only its part below the source folder too.
     """
@@ -125,6 +152,7 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
     def scrub(text: str) -> str:
         for prefix in prefixes:
             text = text.replace(prefix, "")
+        text = scrub_birth_dates(text, identifiers)
         return _WORD.sub(lambda m: "[removed]" if m.group().lower() in tokens else m.group(), text)
 
     out = []

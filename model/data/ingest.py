@@ -297,13 +297,14 @@ def ingest(
 
 
 def _log_labelled(links: list[dict], rows: list[dict], path: Path) -> None:
-    """How many of the studies written have a row in the labels file given to ingest."""
+    """How many of the studies written have a row in the labels file given to ingest (named by
+    its file name: an export's own labels file sits in a folder named after the patient)."""
     accessions = {row[KEY] for row in rows}
     labelled = sum(1 for link in links if link[KEY] in accessions)
     if links and not labelled:
-        log.warning("no study written has a row in %s (joined on AccessionNumber)", path)
+        log.warning("no study written has a row in %s (joined on AccessionNumber)", path.name)
     else:
-        log.info("labels: %d of %d studies written have a row in %s", labelled, len(links), path)
+        log.info("labels: %d of %d studies written have a row in %s", labelled, len(links), path.name)
 
 
 def _identifiers(plans: list[_Plan]) -> set[str]:

@@ -52,7 +52,10 @@ def run(args: argparse.Namespace) -> int:
             "leaves such studies out (CSV columns: accession_number,report)"
         )
     if summary.studies_written == 0:
+        # not the source's path: exports are named after the patient, and this line lands in
+        # the dashboard's job log
         raise DataError(
-            f"no usable study found in {args.src}; reasons are in {summary.dataset / 'ingest_report.csv'}"
+            "no usable study found in the source folder; reasons are in "
+            f"{summary.dataset / 'ingest_report.csv'}"
         )
     return 0

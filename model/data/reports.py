@@ -14,6 +14,7 @@ import logging
 import re
 from pathlib import Path
 
+from model.data.deid import scrub_birth_dates
 from model.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,9 @@ def missing_impression_reason(accession: str, impressions: dict[str, str] | None
 
 
 def scrub_text(text: str, identifiers: list[str]) -> str:
-    """Replace every occurrence of a known identifier (name parts, IDs, dates) with ``[removed]``."""
+    """Replace every occurrence of a known identifier (name parts, IDs, dates, a date also when
+    written with separators) with ``[removed]``."""
+    text = scrub_birth_dates(text, set(identifiers))
     tokens: set[str] = set()
     for identifier in identifiers:
         if not identifier:
