@@ -86,7 +86,8 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> dict:
         _import(form, jobs, "no-images", empty)
         _import(form, jobs, "clinic", export, f"{export}/reports.csv", f"{export}/labels.csv")
         later = _import_view()  # another visit: the form holds nothing typed
-    return {"data": data, "page": later, "phi": planted_phi(raw)}
+    accessions = set(pd.read_csv(raw / "labels.csv", dtype=str)["accession_number"])
+    return {"data": data, "page": later, "phi": planted_phi(raw), "accessions": accessions}
 
 
 def _import_view() -> AppTest:
@@ -120,6 +121,13 @@ def test_nothing_under_the_data_root_but_the_export_holds_phi(imported: dict) ->
         assert not scan_bytes(json.dumps(info).encode("utf-8"), phi), path
     logs = [p.read_bytes() for p in (data / "jobs").rglob("log.txt")]
     assert len(logs) == 2 and all(b"ingest:" in log for log in logs)
+
+
+def test_accession_numbers_stay_in_the_files_that_join_labels(imported: dict) -> None:
+    data, accessions = imported["data"], imported["accessions"]
+    hits = scan_tree(data, accessions, skip={"linkage.csv", "labels.csv"})
+    assert not [hit for hit in hits if not hit[0].startswith("raw/")], hits
+    assert not scan_bytes(_rendered(imported["page"]._tree), accessions)
 
 
 def _rendered(node: object) -> bytes:
