@@ -97,6 +97,19 @@ def test_impression_only() -> None:
     assert extract_impression("FINDINGS: all fine") == ""
 
 
+def test_an_impression_ends_at_a_demographic_footer() -> None:
+    """Reports printed to PDF and exported as text repeat the patient's details in a footer after
+    the impression; the footer's labelled lines end the impression, whatever follows them."""
+    report = (
+        "IMPRESSION:\n1. Dilated LV.\n2. Patient to be referred to clinic.\n\n"
+        "Patient: Jane Doe    MRN: PID0001    DOB: 01/01/1970\nReferrer: Dr A. Who\n"
+        "NORTHFIELD HOSPITAL\n"
+    )
+    assert extract_impression(report) == "Dilated LV. Patient to be referred to clinic."
+    footer = "IMPRESSION: Normal.\nDate of birth: 1970-01-01\nMedical record number: 1"
+    assert extract_impression(footer) == "Normal."
+
+
 def test_an_addendum_row_keeps_the_reports_impression(tmp_path: Path, caplog) -> None:
     reports = tmp_path / "reports.csv"
     pd.DataFrame(

@@ -2,7 +2,8 @@
 
 Only the impression is kept: the header (names, dates, referrer) and the FINDINGS body never reach
 the dataset. The impression runs from an ``IMPRESSION`` / ``CONCLUSION`` heading to the next
-heading (a short upper-case line ending in ``:`` or a known section name) or the end. Known
+heading (a short upper-case line ending in ``:`` or a known section name), a line starting with an
+identifying field (``Patient:``, ``MRN:``, ``DOB:``, ...: a demographic footer) or the end. Known
 identifiers of the study's patient (name parts, ID, birth date, accession) are then replaced by
 ``[removed]`` in case a reader typed them into the impression.
 """
@@ -26,7 +27,10 @@ _SECTION = re.compile(
     r"(?:^|(?<=\s))(?i:FINDINGS|TECHNIQUE|HISTORY|INDICATIONS?|CLINICAL HISTORY|COMPARISON|"
     r"RECOMMENDATIONS?|ADDENDUM|COMMENTS?|SIGNED|ELECTRONICALLY SIGNED|REPORTED BY|DICTATED BY|"
     r"REPORTING|READ BY)\b[^\n:.]{0,30}:"
-    r"|^\s*[A-Z][A-Z /&]{2,40}:\s*$",
+    r"|^\s*[A-Z][A-Z /&]{2,40}:\s*$"
+    # a line that starts with an identifying field: the demographic footer printed reports carry
+    r"|^\s*(?i:PATIENT(?: NAME)?|NAME|MRN|DOB|DATE OF BIRTH|(?:MEDICAL RECORD|HOSPITAL|NHS) "
+    r"(?:NUMBER|NO\.?)|ACCESSION(?: NUMBER)?|REFERR(?:ER|ING PHYSICIAN)|ADDRESS)\s*:",
     re.MULTILINE,
 )
 _BULLET = re.compile(r"^\s*(?:\d+[.)]|[-*\u2022])\s*")
