@@ -141,8 +141,8 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
     Hospital exports often name folders after the patient (``DOE^JANE/...``), and a skipped file
     has no header to tell whose it is: paths lose the part above the source folder, and every
     letter/digit run that is part of a name, ID or birth date seen in this ingest (and a birth date
-    written with separators) is replaced by ``[removed]`` in paths, series descriptions and reasons (a set lookup per run: fast for any
-    number of patients). A reason quoting a file's full path (a reader's error message) keeps
+    written with separators) is replaced by ``[removed]`` in paths, series descriptions and
+    reasons (a set lookup per run: fast for any number of patients). A reason quoting a file's full path (a reader's error message) keeps
     only its part below the source folder too.
     """
     tokens = _identifier_tokens(identifiers)

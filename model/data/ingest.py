@@ -304,7 +304,9 @@ def _log_labelled(links: list[dict], rows: list[dict], path: Path) -> None:
     if links and not labelled:
         log.warning("no study written has a row in %s (joined on AccessionNumber)", path.name)
     else:
-        log.info("labels: %d of %d studies written have a row in %s", labelled, len(links), path.name)
+        log.info(
+            "labels: %d of %d studies written have a row in %s", labelled, len(links), path.name
+        )
 
 
 def _identifiers(plans: list[_Plan]) -> set[str]:
