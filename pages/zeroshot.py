@@ -168,10 +168,13 @@ def evaluation(scores) -> None:
             st.dataframe(result.table, hide_index=True, key="zs-metrics")
     confusion = diagnosis_confusion(scores.diagnoses, labels)
     if confusion is not None:
-        matrix, classes, accuracy = confusion
-        st.plotly_chart(
-            confusion_figure(matrix, classes, f"Diagnosis (accuracy {accuracy:.1%})"), key="zs-cm"
-        )
+        title = f"Diagnosis (accuracy {confusion.accuracy:.1%} over {confusion.n:,} studies)"
+        st.plotly_chart(confusion_figure(confusion.matrix, confusion.classes, title), key="zs-cm")
+        if confusion.left_out:
+            st.caption(
+                f"Studies labelled {', '.join(confusion.left_out)} are left out: the prompt set "
+                "has no class for them."
+            )
 
 
 with page_guard(studio):

@@ -338,11 +338,30 @@ def test_the_diagnosis_confusion_reads_a_lone_1_as_the_evaluation_does() -> None
         {"normal": [1.0, 0.0, nan, 1.0, 1.0], "hcm": [nan, 1.0, nan, 0.0, 0.0]},
         index=["a", "b", "c", "d", "not-scored"],
     )
-    matrix, classes, accuracy = diagnosis_confusion(probs, labels)
+    confusion = diagnosis_confusion(probs, labels)
     # a: normal (the other column blank), b: hcm, c: unknown, d: normal read as hcm
-    assert classes == ["normal", "hcm"]
-    assert matrix.tolist() == [[1, 1], [0, 1]] and accuracy == pytest.approx(2 / 3)
+    assert confusion.classes == ["normal", "hcm", "nicm"] and confusion.n == 3
+    assert confusion.matrix.tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 0]]
+    assert confusion.accuracy == pytest.approx(2 / 3)
     assert diagnosis_confusion(probs, labels.drop(index=["a", "b", "d"])) is None
+
+
+def test_the_diagnosis_confusion_predicts_among_every_prompted_class() -> None:
+    # a class the user added (sarcoid) has no labels column: a study it wins is predicted
+    # sarcoid, as the score table's predicted_dx says, not given to the runner-up
+    probs = pd.DataFrame(
+        {"normal": [0.3, 0.8, 0.1], "hcm": [0.2, 0.1, 0.1], "sarcoid": [0.5, 0.1, 0.8]},
+        index=["a", "b", "c"],
+    )
+    labels = pd.DataFrame(
+        {"normal": [1.0, 1.0, 0.0], "hcm": [0.0, 0.0, 0.0], "rv": [0.0, 0.0, 1.0]},
+        index=["a", "b", "c"],
+    )
+    confusion = diagnosis_confusion(probs, labels)
+    assert confusion.classes == ["normal", "hcm", "sarcoid"]
+    assert confusion.matrix.tolist() == [[1, 0, 1], [0, 0, 0], [0, 0, 0]]
+    assert confusion.accuracy == pytest.approx(1 / 2) and confusion.n == 2
+    assert confusion.left_out == ["rv"]  # c, labelled rv, has no prompted class to be scored in
 
 
 def test_a_finding_named_like_a_table_column_keeps_the_score_table() -> None:
