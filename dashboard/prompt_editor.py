@@ -32,8 +32,14 @@ def load_prompt_set(path: Path, upload: BinaryIO | None = None) -> PromptSet:
     """An uploaded YAML file when given (``.name`` and ``.getvalue()``), else the set at ``path``."""
     if upload is None:
         return PromptSet.load(path)
-    text = upload.getvalue().decode("utf-8", errors="replace")
-    return PromptSet.loads(text, source=getattr(upload, "name", "uploaded prompt set"))
+    source = getattr(upload, "name", "uploaded prompt set")
+    try:
+        text = upload.getvalue().decode("utf-8")
+    except UnicodeDecodeError as err:  # replacing the bytes would score mangled prompts
+        raise DataError(
+            f"{source} is not UTF-8 text (byte {err.start}); save it as UTF-8 and load it again"
+        ) from err
+    return PromptSet.loads(text, source=source)
 
 
 def _join(prompts: tuple[str, ...] | list[str]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
 import subprocess
@@ -23,7 +24,12 @@ from dashboard.evaluation_view import (
 )
 from dashboard.importer import ImportPlan, ingest_command
 from dashboard.overview import studio_status
-from dashboard.prompt_editor import diagnoses_rows, findings_rows, prompt_set_from_rows
+from dashboard.prompt_editor import (
+    diagnoses_rows,
+    findings_rows,
+    load_prompt_set,
+    prompt_set_from_rows,
+)
 from dashboard.runs import format_eta, run_state
 from dashboard.scoring import (
     CachedTextEncoder,
@@ -107,6 +113,18 @@ def test_an_empty_row_added_in_the_prompt_editor_is_skipped() -> None:
     findings.loc[len(findings) - 1, "positive"] = "Dilated left ventricle."
     with pytest.raises(DataError, match="no finding name"):
         prompt_set_from_rows(findings, diagnoses)
+
+
+def test_an_uploaded_prompt_set_that_is_not_utf8_is_refused_not_mangled() -> None:
+    text = "findings:\n  lge:\n    positive: [Réhaussement tardif]\n    negative: [Pas de LGE]\n"
+    upload = io.BytesIO(text.encode("utf-8"))
+    upload.name = "mine.yaml"
+    loaded = load_prompt_set(DEFAULT_PROMPTS, upload)
+    assert loaded.findings["lge"].positive == ("Réhaussement tardif",)
+    windows = io.BytesIO(text.encode("cp1252"))  # as a Windows editor may save it
+    windows.name = "mine.yaml"
+    with pytest.raises(DataError, match="mine.yaml is not UTF-8"):
+        load_prompt_set(DEFAULT_PROMPTS, windows)
 
 
 def test_text_cache_encodes_each_text_once() -> None:
