@@ -6,6 +6,7 @@ Findings edit as rows (finding, positive prompts, negative prompts) and diagnose
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import BinaryIO
 
@@ -112,17 +113,24 @@ def with_trial(findings: pd.DataFrame, name: str, positive: str, negative: str) 
 
 
 def save_prompt_set(
-    settings: Settings, prompts: PromptSet, name: str, editing: Path | None = None
+    settings: Settings, prompts: PromptSet, name: str, replaceable: Collection[Path] = ()
 ) -> Path:
     """Write the set to ``DATA_ROOT/prompts/<name>.yaml`` (atomic, validated). An existing file
-    is replaced only when it is the set being edited (``editing``), never another saved set."""
+    is replaced only when it is one of ``replaceable`` (the set being edited, the sets this editor
+    saved), never another saved set. UserError when it cannot be written."""
     from dashboard.importer import check_name
 
     path = settings.prompts_dir / f"{check_name(name, 'prompt set name')}.yaml"
-    if path.exists() and (editing is None or path.resolve() != editing.resolve()):
+    mine = {p.resolve() for p in replaceable}
+    if path.exists() and path.resolve() not in mine:
         raise UserError(
             f"a prompt set called {path.stem} already exists; save under another name, or load "
             "that set first to edit it"
         )
-    prompts.save(path)
+    try:
+        prompts.save(path)
+    except OSError as err:
+        raise UserError(
+            f"cannot save the prompt set: cannot write {path} ({err.strerror or err})"
+        ) from err
     return path

@@ -1,5 +1,7 @@
 """Zero-shot: edit prompt sets, score every study, inspect top cases, ROC/AUC/confusion with labels."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from dashboard.context import Studio
@@ -16,6 +18,7 @@ from dashboard.prompt_editor import (
 )
 from dashboard.scoring import clean_query, diagnosis_confusion, score_table, why_no_roc
 from dashboard.ui import case_card, labels_or_warning, page_guard, page_header
+from model.errors import UserError
 
 studio = Studio()
 page_header(
@@ -68,12 +71,24 @@ def prompt_editor() -> PromptSet:
         row = st.columns([2, 1, 1])
         name = row[0].text_input("Save as", value="my-prompts", key="zs-save-name")
         if row[1].button("Save to data root", key="zs-save"):
-            editing = files[source] if upload is None else None
-            st.success(f"Saved {save_prompt_set(studio.settings, prompts, name, editing)}")
+            save(prompts, name, files[source] if upload is None else None)
         row[2].download_button(
             "Download YAML", prompts.dumps(), file_name=f"{name}.yaml", mime="text/yaml"
         )
     return prompts
+
+
+def save(prompts: PromptSet, name: str, loaded: Path | None) -> None:
+    """Save the edited set, or say why not; the set it was loaded from and the sets this session
+    saved may be saved over, so saving again after more edits works."""
+    saved = st.session_state.setdefault("zs-saved", set())
+    try:
+        path = save_prompt_set(studio.settings, prompts, name, {*saved, *filter(None, [loaded])})
+    except UserError as err:  # shown here: the scores below stay on the page
+        st.error(str(err), icon=":material/block:")
+        return
+    saved.add(path)
+    st.success(f"Saved {path}")
 
 
 def prompt_reading(positive: str, negative: str) -> None:
