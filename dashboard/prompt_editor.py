@@ -90,6 +90,8 @@ def prompt_set_from_rows(findings: pd.DataFrame, diagnoses: pd.DataFrame) -> Pro
     for row in diagnoses.to_dict("records"):
         name = _text(row.get("class"))
         if not name:
+            if _split(row.get("prompts")):
+                raise DataError("a diagnoses row has prompts but no class name")
             continue
         if name in data["diagnoses"]:
             raise DataError(f"diagnosis {name!r} appears twice")

@@ -113,6 +113,10 @@ def test_an_empty_row_added_in_the_prompt_editor_is_skipped() -> None:
     findings.loc[len(findings) - 1, "positive"] = "Dilated left ventricle."
     with pytest.raises(DataError, match="no finding name"):
         prompt_set_from_rows(findings, diagnoses)
+    findings = findings.head(-1)
+    diagnoses.loc[len(diagnoses) - 1, "prompts"] = "Cardiac sarcoidosis"  # not silently dropped
+    with pytest.raises(DataError, match="no class name"):
+        prompt_set_from_rows(findings, diagnoses)
 
 
 def test_an_uploaded_prompt_set_that_is_not_utf8_is_refused_not_mangled() -> None:
