@@ -181,7 +181,18 @@ def evaluation(scores) -> None:
             histogram = score_histogram(result.scores, threshold, finding, result.truth)
             right.plotly_chart(histogram, key="zs-hist")
             st.dataframe(result.table, hide_index=True, key="zs-metrics")
+    elif scores.findings.shape[1]:
+        columns = ", ".join(map(str, labels.columns[:15])) + ("…" if labels.shape[1] > 15 else "")
+        st.info(
+            "No finding of this prompt set has a column in the labels file, so no ROC: name a "
+            f"finding exactly as its labels column is named (the file's columns: {columns})."
+        )
     confusion = diagnosis_confusion(scores.diagnoses, labels)
+    if confusion is None and scores.diagnoses.shape[1]:
+        st.info(
+            "No study has a diagnosis label (a 1 in exactly one column named as a class of this "
+            "prompt set), so no confusion matrix."
+        )
     if confusion is not None:
         title = f"Diagnosis (accuracy {confusion.accuracy:.1%} over {confusion.n:,} studies)"
         st.plotly_chart(confusion_figure(confusion.matrix, confusion.classes, title), key="zs-cm")
