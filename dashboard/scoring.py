@@ -81,6 +81,25 @@ def score_all(
     return Scores(findings=findings, diagnoses=diagnoses)
 
 
+ALL_STUDIES = "all splits"
+
+
+def split_choices(splits: pd.Series) -> list[str]:
+    """What the labels evaluation may cover: every study, or one split the dataset has
+    (``splits``: each study's split), test first (the internal split the evaluation reports)."""
+    present = set(splits.dropna().astype(str))
+    return [ALL_STUDIES, *sorted(present, key=lambda s: (s != "test", s != "val", s))]
+
+
+def scores_of_split(scores: Scores, splits: pd.Series, choice: str) -> Scores:
+    """The scores of the studies of one split (``splits`` indexed by study_id), or all of them
+    for ``ALL_STUDIES``."""
+    if choice == ALL_STUDIES:
+        return scores
+    keep = splits.reindex(scores.findings.index).astype(str).eq(choice).to_numpy()
+    return Scores(findings=scores.findings[keep], diagnoses=scores.diagnoses[keep])
+
+
 def score_table(scores: Scores, studies: pd.DataFrame) -> pd.DataFrame:
     """The Zero-shot page's per-study table, indexed by study_id: the finding probabilities (the
     first columns), ``dx_<class>`` probabilities, ``predicted_dx``, and the study's site and split

@@ -16,7 +16,16 @@ from dashboard.prompt_editor import (
     save_prompt_set,
     with_trial,
 )
-from dashboard.scoring import clean_query, diagnosis_confusion, score_table, why_no_roc
+from dashboard.scoring import (
+    ALL_STUDIES,
+    Scores,
+    clean_query,
+    diagnosis_confusion,
+    score_table,
+    scores_of_split,
+    split_choices,
+    why_no_roc,
+)
 from dashboard.ui import case_card, labels_or_warning, page_guard, page_header
 from model.errors import UserError
 
@@ -134,7 +143,7 @@ def scores_section(prompts: PromptSet) -> None:
         "Download scores CSV", table.to_csv(), file_name="zeroshot_scores.csv", mime="text/csv"
     )
     top_cases(scores, studies)
-    evaluation(scores)
+    evaluation(scores, studies["split"])
 
 
 def top_cases(scores, studies) -> None:
@@ -153,7 +162,7 @@ def top_cases(scores, studies) -> None:
             case_card(studio, row, None, key=f"zs-{i}")
 
 
-def evaluation(scores) -> None:
+def evaluation(scores: Scores, splits) -> None:
     st.subheader("Against labels")
     labels = labels_or_warning(studio)
     if labels is None:
@@ -164,11 +173,19 @@ def evaluation(scores) -> None:
             "at DATASET/labels.csv."
         )
         return
+    row = st.columns([1, 2, 3])
+    split = row[0].selectbox(
+        "Studies",
+        split_choices(splits),
+        key="zs-eval-split",
+        help="The model was trained on the train split's reports; the Evaluate page reports an "
+        "internal dataset's test split (an external site's every study).",
+    )
+    scores = scores_of_split(scores, splits, split)
     labelled = [c for c in scores.findings.columns if c in labels.columns]
     if labelled:
-        row = st.columns([2, 3])
-        finding = row[0].selectbox("Finding", labelled, key="zs-eval-finding")
-        threshold = row[1].slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="zs-threshold")
+        finding = row[1].selectbox("Finding", labelled, key="zs-eval-finding")
+        threshold = row[2].slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="zs-threshold")
         result = studio.finding_evaluation(scores.findings[finding], labels[finding], threshold)
         if result is None:
             why = why_no_roc(scores.findings[finding], labels[finding])
@@ -181,6 +198,11 @@ def evaluation(scores) -> None:
             histogram = score_histogram(result.scores, threshold, finding, result.truth)
             right.plotly_chart(histogram, key="zs-hist")
             st.dataframe(result.table, hide_index=True, key="zs-metrics")
+            where = split if split == ALL_STUDIES else f"the {split} split"
+            st.caption(
+                f"Over the {result.n:,} studies of {where} with a known {finding} label, "
+                f"{int(result.truth.sum()):,} of them positive."
+            )
     elif scores.findings.shape[1]:
         columns = ", ".join(map(str, labels.columns[:15])) + ("…" if labels.shape[1] > 15 else "")
         st.info(

@@ -63,6 +63,21 @@ def test_zeroshot_scores_change_when_a_prompt_is_edited(app) -> None:
     assert "auc" in metrics["metric"].tolist()  # the tiny labels.csv gives ROC metrics
 
 
+def test_zeroshot_evaluates_the_chosen_split(app, data_root: Path) -> None:
+    from model.data.dataset import CMRDataset
+
+    splits = CMRDataset.open(data_root / "ds" / "tiny").studies["split"]
+    at = app("pages/zeroshot.py")
+    assert at.selectbox(key="zs-eval-split").options[:2] == ["all splits", "test"]
+    for split, studies in (("all splits", len(splits)), ("val", int((splits == "val").sum()))):
+        at.selectbox(key="zs-eval-split").select(split).run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        cm = next(c for c in at.get("plotly_chart") if "Diagnosis" in c.proto.spec)
+        assert f"over {studies} studies" in cm.proto.spec
+        texts = [c.value for c in at.caption] + [i.value for i in at.info]
+        assert any(f" {studies} studies" in t or f"all {studies} scored" in t for t in texts), texts
+
+
 def test_zeroshot_says_why_when_no_prompt_is_named_as_a_labels_column(app) -> None:
     from model.prompts import DEFAULT_PROMPTS, PromptSet
 
