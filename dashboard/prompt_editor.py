@@ -44,6 +44,14 @@ def load_prompt_set(path: Path, upload: BinaryIO | None = None) -> PromptSet:
 
 
 def _join(prompts: tuple[str, ...] | list[str]) -> str:
+    """One cell of prompts; DataError for a prompt holding the separator, which the cell would
+    split into two prompts scored apart (the command line scores it whole)."""
+    for prompt in prompts:
+        if SEPARATOR in prompt:
+            raise DataError(
+                f"the prompt {prompt!r} contains {SEPARATOR!r}, which the editor puts between "
+                "prompts; reword it (e.g. with '/') to edit this set here"
+            )
     return f" {SEPARATOR} ".join(prompts)
 
 

@@ -100,6 +100,9 @@ def test_prompt_editor_round_trip_and_errors() -> None:
     dup = pd.concat([findings_rows(prompts).head(1)] * 2)
     with pytest.raises(DataError, match="twice"):
         prompt_set_from_rows(dup, diagnoses_rows(prompts))
+    piped = PromptSet.loads("diagnoses:\n  hcm: ['HCM | ASH']\n")  # one prompt, not two
+    with pytest.raises(DataError, match="contains '\\|'"):
+        diagnoses_rows(piped)
 
 
 def test_an_empty_row_added_in_the_prompt_editor_is_skipped() -> None:
