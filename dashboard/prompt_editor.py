@@ -6,6 +6,7 @@ Findings edit as rows (finding, positive prompts, negative prompts) and diagnose
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,11 +33,25 @@ def load_prompt_set(path: Path, upload: BinaryIO | None = None) -> PromptSet:
     """An uploaded YAML file when given (``.name`` and ``.getvalue()``), else the set at ``path``."""
     if upload is None:
         return PromptSet.load(path)
-    text = upload.getvalue().decode("utf-8", errors="replace")
-    return PromptSet.loads(text, source=getattr(upload, "name", "uploaded prompt set"))
+    source = getattr(upload, "name", "uploaded prompt set")
+    try:
+        text = upload.getvalue().decode("utf-8")
+    except UnicodeDecodeError as err:  # replacing the bytes would score mangled prompts
+        raise DataError(
+            f"{source} is not UTF-8 text (byte {err.start}); save it as UTF-8 and load it again"
+        ) from err
+    return PromptSet.loads(text, source=source)
 
 
 def _join(prompts: tuple[str, ...] | list[str]) -> str:
+    """One cell of prompts; DataError for a prompt holding the separator, which the cell would
+    split into two prompts scored apart (the command line scores it whole)."""
+    for prompt in prompts:
+        if SEPARATOR in prompt:
+            raise DataError(
+                f"the prompt {prompt!r} contains {SEPARATOR!r}, which the editor puts between "
+                "prompts; reword it (e.g. with '/') to edit this set here"
+            )
     return f" {SEPARATOR} ".join(prompts)
 
 
@@ -83,6 +98,8 @@ def prompt_set_from_rows(findings: pd.DataFrame, diagnoses: pd.DataFrame) -> Pro
     for row in diagnoses.to_dict("records"):
         name = _text(row.get("class"))
         if not name:
+            if _split(row.get("prompts")):
+                raise DataError("a diagnoses row has prompts but no class name")
             continue
         if name in data["diagnoses"]:
             raise DataError(f"diagnosis {name!r} appears twice")
@@ -106,17 +123,24 @@ def with_trial(findings: pd.DataFrame, name: str, positive: str, negative: str) 
 
 
 def save_prompt_set(
-    settings: Settings, prompts: PromptSet, name: str, editing: Path | None = None
+    settings: Settings, prompts: PromptSet, name: str, replaceable: Collection[Path] = ()
 ) -> Path:
     """Write the set to ``DATA_ROOT/prompts/<name>.yaml`` (atomic, validated). An existing file
-    is replaced only when it is the set being edited (``editing``), never another saved set."""
+    is replaced only when it is one of ``replaceable`` (the set being edited, the sets this editor
+    saved), never another saved set. UserError when it cannot be written."""
     from dashboard.importer import check_name
 
     path = settings.prompts_dir / f"{check_name(name, 'prompt set name')}.yaml"
-    if path.exists() and (editing is None or path.resolve() != editing.resolve()):
+    mine = {p.resolve() for p in replaceable}
+    if path.exists() and path.resolve() not in mine:
         raise UserError(
             f"a prompt set called {path.stem} already exists; save under another name, or load "
             "that set first to edit it"
         )
-    prompts.save(path)
+    try:
+        prompts.save(path)
+    except OSError as err:
+        raise UserError(
+            f"cannot save the prompt set: cannot write {path} ({err.strerror or err})"
+        ) from err
     return path

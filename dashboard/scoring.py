@@ -19,6 +19,7 @@ from model.errors import UserError
 from model.evaluation.metrics import binary_metrics, confusion_matrix, roc_curve_points
 from model.labels import diagnosis_targets
 from model.prompts import PromptSet
+from model.schema import DIAGNOSES
 from model.zeroshot import score_diagnoses, score_findings
 
 MAX_QUERY_CHARS = 500
@@ -78,6 +79,25 @@ def score_all(
     findings = score_findings(vectors, prompts, encoder, scale, ids=ids)
     diagnoses = score_diagnoses(vectors, prompts, encoder, scale, ids=ids)
     return Scores(findings=findings, diagnoses=diagnoses)
+
+
+ALL_STUDIES = "all splits"
+
+
+def split_choices(splits: pd.Series) -> list[str]:
+    """What the labels evaluation may cover: every study, or one split the dataset has
+    (``splits``: each study's split), test first (the internal split the evaluation reports)."""
+    present = set(splits.dropna().astype(str))
+    return [ALL_STUDIES, *sorted(present, key=lambda s: (s != "test", s != "val", s))]
+
+
+def scores_of_split(scores: Scores, splits: pd.Series, choice: str) -> Scores:
+    """The scores of the studies of one split (``splits`` indexed by study_id), or all of them
+    for ``ALL_STUDIES``."""
+    if choice == ALL_STUDIES:
+        return scores
+    keep = splits.reindex(scores.findings.index).astype(str).eq(choice).to_numpy()
+    return Scores(findings=scores.findings[keep], diagnoses=scores.diagnoses[keep])
 
 
 def score_table(scores: Scores, studies: pd.DataFrame) -> pd.DataFrame:
@@ -161,19 +181,38 @@ def why_no_roc(probs: pd.Series, labels: pd.Series) -> str:
     return f"all {len(known)} scored studies with a known label are {kind}"
 
 
-def diagnosis_confusion(
-    probs: pd.DataFrame, labels: pd.DataFrame
-) -> tuple[np.ndarray, list[str], float] | None:
-    """Confusion matrix [C, C] (true x predicted), class names and accuracy, from one-hot labels
-    read as the evaluation reads them (``diagnosis_targets``: one class marked 1, the others 0 or
-    blank)."""
-    classes = [c for c in probs.columns if c in labels.columns]
-    if not classes:
-        return None
-    usable, targets = diagnosis_targets(labels.reindex(probs.index), classes)
+@dataclass(frozen=True)
+class DiagnosisConfusion:
+    """Zero-shot diagnoses against one-hot labels: ``matrix`` int [C, C] (true x predicted) over
+    every class of the prompt set (``classes``), the accuracy over the ``n`` studies with a known
+    class, and the labelled diagnoses the prompt set has no class for (their studies left out)."""
+
+    matrix: np.ndarray
+    classes: list[str]
+    accuracy: float
+    n: int
+    left_out: list[str]
+
+
+def diagnosis_confusion(probs: pd.DataFrame, labels: pd.DataFrame) -> DiagnosisConfusion | None:
+    """The confusion of the predicted diagnoses (the most probable class of the prompt set, as in
+    the score table and the evaluation) with the labels, read as the evaluation reads them
+    (``diagnosis_targets``: one class marked 1, the others 0 or blank); None without a labelled
+    study of a prompted class."""
+    classes = list(probs.columns)
+    labels = labels.reindex(probs.index)
+    usable, targets = diagnosis_targets(labels, classes)
     if not usable.any():
         return None
     true_idx = targets[usable]
-    pred_idx = probs[classes].to_numpy()[usable].argmax(axis=1)
-    matrix = confusion_matrix(true_idx, pred_idx, len(classes))
-    return matrix, classes, float((true_idx == pred_idx).mean())
+    pred_idx = probs.to_numpy()[usable].argmax(axis=1)
+    left_out = [
+        c for c in DIAGNOSES if c not in classes and c in labels.columns and labels[c].eq(1).any()
+    ]
+    return DiagnosisConfusion(
+        matrix=confusion_matrix(true_idx, pred_idx, len(classes)),
+        classes=classes,
+        accuracy=float((true_idx == pred_idx).mean()),
+        n=int(usable.sum()),
+        left_out=left_out,
+    )

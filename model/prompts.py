@@ -127,7 +127,10 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
         raise DataError(f"{where}: expected a mapping of name -> prompts")
     for key in value:
         if not isinstance(key, str) or not _KEY.match(key):
-            raise DataError(f"{where}: key {key!r} must be a short name of letters, digits, _ . -")
+            raise DataError(
+                f"{where}: name {key!r}: use up to 64 plain letters a-z, digits and _ . - "
+                "(no spaces or accents; it becomes a table column)"
+            )
     return value
 
 

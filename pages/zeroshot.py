@@ -1,5 +1,7 @@
 """Zero-shot: edit prompt sets, score every study, inspect top cases, ROC/AUC/confusion with labels."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from dashboard.context import Studio
@@ -14,8 +16,18 @@ from dashboard.prompt_editor import (
     save_prompt_set,
     with_trial,
 )
-from dashboard.scoring import clean_query, diagnosis_confusion, score_table, why_no_roc
+from dashboard.scoring import (
+    ALL_STUDIES,
+    Scores,
+    clean_query,
+    diagnosis_confusion,
+    score_table,
+    scores_of_split,
+    split_choices,
+    why_no_roc,
+)
 from dashboard.ui import case_card, labels_or_warning, page_guard, page_header
+from model.errors import UserError
 
 studio = Studio()
 page_header(
@@ -68,12 +80,24 @@ def prompt_editor() -> PromptSet:
         row = st.columns([2, 1, 1])
         name = row[0].text_input("Save as", value="my-prompts", key="zs-save-name")
         if row[1].button("Save to data root", key="zs-save"):
-            editing = files[source] if upload is None else None
-            st.success(f"Saved {save_prompt_set(studio.settings, prompts, name, editing)}")
+            save(prompts, name, files[source] if upload is None else None)
         row[2].download_button(
             "Download YAML", prompts.dumps(), file_name=f"{name}.yaml", mime="text/yaml"
         )
     return prompts
+
+
+def save(prompts: PromptSet, name: str, loaded: Path | None) -> None:
+    """Save the edited set, or say why not; the set it was loaded from and the sets this session
+    saved may be saved over, so saving again after more edits works."""
+    saved = st.session_state.setdefault("zs-saved", set())
+    try:
+        path = save_prompt_set(studio.settings, prompts, name, {*saved, *filter(None, [loaded])})
+    except UserError as err:  # shown here: the scores below stay on the page
+        st.error(str(err), icon=":material/block:")
+        return
+    saved.add(path)
+    st.success(f"Saved {path}")
 
 
 def prompt_reading(positive: str, negative: str) -> None:
@@ -119,7 +143,7 @@ def scores_section(prompts: PromptSet) -> None:
         "Download scores CSV", table.to_csv(), file_name="zeroshot_scores.csv", mime="text/csv"
     )
     top_cases(scores, studies)
-    evaluation(scores)
+    evaluation(scores, studies["split"])
 
 
 def top_cases(scores, studies) -> None:
@@ -138,7 +162,7 @@ def top_cases(scores, studies) -> None:
             case_card(studio, row, None, key=f"zs-{i}")
 
 
-def evaluation(scores) -> None:
+def evaluation(scores: Scores, splits) -> None:
     st.subheader("Against labels")
     labels = labels_or_warning(studio)
     if labels is None:
@@ -149,11 +173,19 @@ def evaluation(scores) -> None:
             "at DATASET/labels.csv."
         )
         return
+    row = st.columns([1, 2, 3])
+    split = row[0].selectbox(
+        "Studies",
+        split_choices(splits),
+        key="zs-eval-split",
+        help="The model was trained on the train split's reports; the Evaluate page reports an "
+        "internal dataset's test split (an external site's every study).",
+    )
+    scores = scores_of_split(scores, splits, split)
     labelled = [c for c in scores.findings.columns if c in labels.columns]
     if labelled:
-        row = st.columns([2, 3])
-        finding = row[0].selectbox("Finding", labelled, key="zs-eval-finding")
-        threshold = row[1].slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="zs-threshold")
+        finding = row[1].selectbox("Finding", labelled, key="zs-eval-finding")
+        threshold = row[2].slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="zs-threshold")
         result = studio.finding_evaluation(scores.findings[finding], labels[finding], threshold)
         if result is None:
             why = why_no_roc(scores.findings[finding], labels[finding])
@@ -166,12 +198,31 @@ def evaluation(scores) -> None:
             histogram = score_histogram(result.scores, threshold, finding, result.truth)
             right.plotly_chart(histogram, key="zs-hist")
             st.dataframe(result.table, hide_index=True, key="zs-metrics")
-    confusion = diagnosis_confusion(scores.diagnoses, labels)
-    if confusion is not None:
-        matrix, classes, accuracy = confusion
-        st.plotly_chart(
-            confusion_figure(matrix, classes, f"Diagnosis (accuracy {accuracy:.1%})"), key="zs-cm"
+            where = split if split == ALL_STUDIES else f"the {split} split"
+            st.caption(
+                f"Over the {result.n:,} studies of {where} with a known {finding} label, "
+                f"{int(result.truth.sum()):,} of them positive."
+            )
+    elif scores.findings.shape[1]:
+        columns = ", ".join(map(str, labels.columns[:15])) + ("…" if labels.shape[1] > 15 else "")
+        st.info(
+            "No finding of this prompt set has a column in the labels file, so no ROC: name a "
+            f"finding exactly as its labels column is named (the file's columns: {columns})."
         )
+    confusion = diagnosis_confusion(scores.diagnoses, labels)
+    if confusion is None and scores.diagnoses.shape[1]:
+        st.info(
+            "No study has a diagnosis label (a 1 in exactly one column named as a class of this "
+            "prompt set), so no confusion matrix."
+        )
+    if confusion is not None:
+        title = f"Diagnosis (accuracy {confusion.accuracy:.1%} over {confusion.n:,} studies)"
+        st.plotly_chart(confusion_figure(confusion.matrix, confusion.classes, title), key="zs-cm")
+        if confusion.left_out:
+            st.caption(
+                f"Studies labelled {', '.join(confusion.left_out)} are left out: the prompt set "
+                "has no class for them."
+            )
 
 
 with page_guard(studio):

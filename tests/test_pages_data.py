@@ -63,6 +63,42 @@ def test_zeroshot_scores_change_when_a_prompt_is_edited(app) -> None:
     assert "auc" in metrics["metric"].tolist()  # the tiny labels.csv gives ROC metrics
 
 
+def test_zeroshot_evaluates_the_chosen_split(app, data_root: Path) -> None:
+    from model.data.dataset import CMRDataset
+
+    splits = CMRDataset.open(data_root / "ds" / "tiny").studies["split"]
+    at = app("pages/zeroshot.py")
+    assert at.selectbox(key="zs-eval-split").options[:2] == ["all splits", "test"]
+    for split, studies in (("all splits", len(splits)), ("val", int((splits == "val").sum()))):
+        at.selectbox(key="zs-eval-split").select(split).run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        cm = next(c for c in at.get("plotly_chart") if "Diagnosis" in c.proto.spec)
+        assert f"over {studies} studies" in cm.proto.spec
+        texts = [c.value for c in at.caption] + [i.value for i in at.info]
+        assert any(f" {studies} studies" in t or f"all {studies} scored" in t for t in texts), texts
+
+
+def test_zeroshot_says_why_when_no_prompt_is_named_as_a_labels_column(app) -> None:
+    from model.prompts import DEFAULT_PROMPTS, PromptSet
+
+    shipped = PromptSet.load(DEFAULT_PROMPTS)
+    at = app("pages/zeroshot.py")
+    for key, column, rows in (
+        ("zs-f-shipped: default", "finding", len(shipped.findings)),
+        ("zs-d-shipped: default", "class", len(shipped.diagnoses)),
+    ):
+        edits = {i: {column: f"{column}{i}"} for i in range(rows)}  # no name a labels column has
+        at.session_state[key] = {"edited_rows": edits, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    infos = [i.value for i in at.info]
+    assert any(
+        "No finding of this prompt set has a column" in i and "lv_dysfunction" in i for i in infos
+    ), infos
+    assert any("no confusion matrix" in i for i in infos), infos
+    assert not at.get("plotly_chart")
+
+
 def test_zeroshot_shows_how_the_model_reads_a_prompt_pair(app, data_root: Path) -> None:
     from model.data.dataset import CMRDataset
     from model.sentences import split_sentences

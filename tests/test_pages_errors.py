@@ -7,6 +7,7 @@ import datetime
 import io
 import json
 import os
+import shutil
 import sys
 import time
 import types
@@ -304,6 +305,36 @@ def test_saving_prompts_never_overwrites_another_saved_set(data_root: Path) -> N
     at.button(key="zs-save").click().run()  # editing my-prompts itself: saved over it
     assert not at.error, [e.value for e in at.error]
     assert "custom" in saved.read_text() and "lge" in saved.read_text()
+
+
+def test_a_prompt_set_saved_once_saves_again_and_a_refused_save_keeps_the_page(
+    data_root: Path,
+) -> None:
+    def below_the_editor(at: AppTest) -> bool:  # the scores section (here: no checkpoint yet)
+        return any("No trained checkpoint" in i.value for i in at.info)
+
+    at = _open("pages/zeroshot.py")
+    at.text_input(key="zs-save-name").input("mine").run()
+    at.button(key="zs-save").click().run()
+    at.text_input(key="zs-try-pos").input("Late enhancement").run()
+    at.text_input(key="zs-try-neg").input("No enhancement").run()
+    at.button(key="zs-save").click().run()  # more edits, saved over the set this session saved
+    assert not at.error, [e.value for e in at.error]
+    assert "Late enhancement" in (data_root / "prompts" / "mine.yaml").read_text()
+    at.text_input(key="zs-save-name").input("my prompts?").run()
+    at.button(key="zs-save").click().run()
+    assert [e.value for e in at.error] == [
+        "prompt set name 'my prompts?': use letters, digits, - _ . only (up to 64 characters)"
+    ]
+    assert below_the_editor(at)
+    shutil.rmtree(data_root / "prompts")
+    (data_root / "prompts").write_text("")  # a file where the folder should be: not writable
+    at.text_input(key="zs-save-name").input("other").run()
+    at.button(key="zs-save").click().run()
+    [error] = at.error
+    assert error.value.startswith("cannot save the prompt set: cannot write ") and below_the_editor(
+        at
+    )
 
 
 def test_resume_continues_on_the_dataset_the_run_was_trained_on(

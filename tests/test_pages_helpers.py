@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
 import subprocess
@@ -23,7 +24,12 @@ from dashboard.evaluation_view import (
 )
 from dashboard.importer import ImportPlan, ingest_command
 from dashboard.overview import studio_status
-from dashboard.prompt_editor import diagnoses_rows, findings_rows, prompt_set_from_rows
+from dashboard.prompt_editor import (
+    diagnoses_rows,
+    findings_rows,
+    load_prompt_set,
+    prompt_set_from_rows,
+)
 from dashboard.runs import format_eta, run_state
 from dashboard.scoring import (
     CachedTextEncoder,
@@ -94,6 +100,9 @@ def test_prompt_editor_round_trip_and_errors() -> None:
     dup = pd.concat([findings_rows(prompts).head(1)] * 2)
     with pytest.raises(DataError, match="twice"):
         prompt_set_from_rows(dup, diagnoses_rows(prompts))
+    piped = PromptSet.loads("diagnoses:\n  hcm: ['HCM | ASH']\n")  # one prompt, not two
+    with pytest.raises(DataError, match="contains '\\|'"):
+        diagnoses_rows(piped)
 
 
 def test_an_empty_row_added_in_the_prompt_editor_is_skipped() -> None:
@@ -107,6 +116,22 @@ def test_an_empty_row_added_in_the_prompt_editor_is_skipped() -> None:
     findings.loc[len(findings) - 1, "positive"] = "Dilated left ventricle."
     with pytest.raises(DataError, match="no finding name"):
         prompt_set_from_rows(findings, diagnoses)
+    findings = findings.head(-1)
+    diagnoses.loc[len(diagnoses) - 1, "prompts"] = "Cardiac sarcoidosis"  # not silently dropped
+    with pytest.raises(DataError, match="no class name"):
+        prompt_set_from_rows(findings, diagnoses)
+
+
+def test_an_uploaded_prompt_set_that_is_not_utf8_is_refused_not_mangled() -> None:
+    text = "findings:\n  lge:\n    positive: [Réhaussement tardif]\n    negative: [Pas de LGE]\n"
+    upload = io.BytesIO(text.encode("utf-8"))
+    upload.name = "mine.yaml"
+    loaded = load_prompt_set(DEFAULT_PROMPTS, upload)
+    assert loaded.findings["lge"].positive == ("Réhaussement tardif",)
+    windows = io.BytesIO(text.encode("cp1252"))  # as a Windows editor may save it
+    windows.name = "mine.yaml"
+    with pytest.raises(DataError, match="mine.yaml is not UTF-8"):
+        load_prompt_set(DEFAULT_PROMPTS, windows)
 
 
 def test_text_cache_encodes_each_text_once() -> None:
@@ -338,11 +363,30 @@ def test_the_diagnosis_confusion_reads_a_lone_1_as_the_evaluation_does() -> None
         {"normal": [1.0, 0.0, nan, 1.0, 1.0], "hcm": [nan, 1.0, nan, 0.0, 0.0]},
         index=["a", "b", "c", "d", "not-scored"],
     )
-    matrix, classes, accuracy = diagnosis_confusion(probs, labels)
+    confusion = diagnosis_confusion(probs, labels)
     # a: normal (the other column blank), b: hcm, c: unknown, d: normal read as hcm
-    assert classes == ["normal", "hcm"]
-    assert matrix.tolist() == [[1, 1], [0, 1]] and accuracy == pytest.approx(2 / 3)
+    assert confusion.classes == ["normal", "hcm", "nicm"] and confusion.n == 3
+    assert confusion.matrix.tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 0]]
+    assert confusion.accuracy == pytest.approx(2 / 3)
     assert diagnosis_confusion(probs, labels.drop(index=["a", "b", "d"])) is None
+
+
+def test_the_diagnosis_confusion_predicts_among_every_prompted_class() -> None:
+    # a class the user added (sarcoid) has no labels column: a study it wins is predicted
+    # sarcoid, as the score table's predicted_dx says, not given to the runner-up
+    probs = pd.DataFrame(
+        {"normal": [0.3, 0.8, 0.1], "hcm": [0.2, 0.1, 0.1], "sarcoid": [0.5, 0.1, 0.8]},
+        index=["a", "b", "c"],
+    )
+    labels = pd.DataFrame(
+        {"normal": [1.0, 1.0, 0.0], "hcm": [0.0, 0.0, 0.0], "rv": [0.0, 0.0, 1.0]},
+        index=["a", "b", "c"],
+    )
+    confusion = diagnosis_confusion(probs, labels)
+    assert confusion.classes == ["normal", "hcm", "sarcoid"]
+    assert confusion.matrix.tolist() == [[1, 0, 1], [0, 0, 0], [0, 0, 0]]
+    assert confusion.accuracy == pytest.approx(1 / 2) and confusion.n == 2
+    assert confusion.left_out == ["rv"]  # c, labelled rv, has no prompted class to be scored in
 
 
 def test_a_finding_named_like_a_table_column_keeps_the_score_table() -> None:
