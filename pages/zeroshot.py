@@ -182,6 +182,12 @@ def evaluation(scores: Scores, splits) -> None:
         "internal dataset's test split (an external site's every study).",
     )
     scores = scores_of_split(scores, splits, split)
+    finding_evaluation(scores, labels, split, row)
+    diagnosis_evaluation(scores, labels)
+
+
+def finding_evaluation(scores: Scores, labels, split: str, row) -> None:
+    """ROC, score histogram and metrics of one finding against its labels column."""
     labelled = [c for c in scores.findings.columns if c in labels.columns]
     if labelled:
         finding = row[1].selectbox("Finding", labelled, key="zs-eval-finding")
@@ -209,6 +215,10 @@ def evaluation(scores: Scores, splits) -> None:
             "No finding of this prompt set has a column in the labels file, so no ROC: name a "
             f"finding exactly as its labels column is named (the file's columns: {columns})."
         )
+
+
+def diagnosis_evaluation(scores: Scores, labels) -> None:
+    """The diagnosis confusion matrix over every class of the prompt set."""
     confusion = diagnosis_confusion(scores.diagnoses, labels)
     if confusion is None and scores.diagnoses.shape[1]:
         st.info(
