@@ -1,16 +1,20 @@
-"""scripts/setup.sh (run by ./run.sh and ./test.sh): makes .venv and installs only when needed.
+"""./run.sh and scripts/setup.sh (run by ./run.sh and ./test.sh, which makes .venv and installs
+only when needed).
 
-The script runs for real in a copy of the project, with a stand-in interpreter on PATH that makes
+The scripts run for real in a copy of the project, with a stand-in interpreter on PATH that makes
 venvs and records pip calls instead of reaching the network.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from dashboard.settings import DATA_ROOT_ENV, Settings
 
 REPO = Path(__file__).resolve().parent.parent
 TOOLS = ("bash", "cat", "sha256sum", "cut", "mkdir", "cp", "rm", "dirname", "basename", "touch")
@@ -134,3 +138,51 @@ def test_a_python_named_in_PYTHON_that_does_not_exist_is_named(project: Path) ->
     assert done.returncode == 1
     assert "no /opt/missing/python3.11 found" in done.stderr
     assert not (project / ".venv").exists()
+
+
+@pytest.fixture
+def launcher(tmp_path: Path) -> Path:
+    """A copy of run.sh whose setup puts a python on PATH that echoes what it was given."""
+    root = tmp_path / "project"
+    (root / "scripts").mkdir(parents=True)
+    (root / "stub-bin").mkdir()
+    shutil.copy(REPO / "run.sh", root / "run.sh")
+    (root / "scripts" / "setup.sh").write_text('export PATH="$PWD/stub-bin:$PATH"\n')
+    python = root / "stub-bin" / "python"
+    python.write_text('#!/usr/bin/env bash\necho "cwd=$PWD root=${CMR_DATA_ROOT-unset} args=$*"\n')
+    python.chmod(0o755)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("my data/hospital", "{typed_in}/my data/hospital"), ("/srv/cmr", "/srv/cmr"), ("", "")],
+)
+def test_run_sh_reads_a_relative_data_root_from_where_it_was_typed(
+    launcher: Path, tmp_path: Path, given: str, expected: str
+) -> None:
+    typed_in = tmp_path / "elsewhere"
+    typed_in.mkdir()
+    env = {**os.environ, "CMR_DATA_ROOT": given}
+    done = subprocess.run(
+        ["bash", str(launcher / "run.sh"), "--server.port", "8600"],
+        cwd=typed_in,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    root = expected.format(typed_in=typed_in)
+    assert done.stdout.strip() == (
+        f"cwd={launcher} root={root} args=-m dashboard.launch --server.port 8600"
+    )
+
+
+def test_an_empty_data_root_variable_is_the_default_not_the_current_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(DATA_ROOT_ENV, "")
+    assert Settings.from_env().data_root == tmp_path / "data"
+    monkeypatch.setenv(DATA_ROOT_ENV, "~/cmr")
+    assert Settings.from_env().data_root == Path.home().resolve() / "cmr"
