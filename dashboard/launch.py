@@ -41,16 +41,18 @@ def start_demo_build(settings: Settings) -> None:
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+ADDRESS_ENV = "STREAMLIT_SERVER_ADDRESS"
 
 
 def served_address(argv: list[str]) -> str | None:
-    """The ``--server.address`` given on the command line (``None``: the config's localhost)."""
+    """The ``--server.address`` given on the command line, else Streamlit's environment variable
+    for it, which also overrides the config file (``None``: the config's localhost)."""
     for index, arg in enumerate(argv):
         if arg.startswith("--server.address="):
             return arg.split("=", 1)[1]
         if arg == "--server.address" and index + 1 < len(argv):
             return argv[index + 1]
-    return None
+    return os.environ.get(ADDRESS_ENV) or None
 
 
 def exposure_warning(argv: list[str]) -> str | None:
