@@ -52,6 +52,7 @@ def test_the_launcher_adds_no_address_and_warns_about_a_network_one(
     assert warning and "0.0.0.0" in warning and "proxy" in warning
     commands: list[list[str]] = []
     monkeypatch.setattr(launch, "start_demo_build", lambda settings: None)
+    monkeypatch.setattr(launch, "busy_port_message", lambda argv: None)
     monkeypatch.setattr(launch.os, "execv", lambda exe, command: commands.append(command))
     monkeypatch.setenv("CMR_DATA_ROOT", str(tmp_path))
     launch.main([])

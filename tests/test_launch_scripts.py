@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from dashboard import launch
 from dashboard.settings import DATA_ROOT_ENV, Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -186,3 +189,38 @@ def test_an_empty_data_root_variable_is_the_default_not_the_current_folder(
     assert Settings.from_env().data_root == tmp_path / "data"
     monkeypatch.setenv(DATA_ROOT_ENV, "~/cmr")
     assert Settings.from_env().data_root == Path.home().resolve() / "cmr"
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    """What ``launch.main`` starts: "demo" for the demo build, then the streamlit command."""
+    calls: list[str] = []
+    monkeypatch.setenv(DATA_ROOT_ENV, str(tmp_path / "data"))
+    monkeypatch.delenv("STREAMLIT_SERVER_PORT", raising=False)
+    monkeypatch.setattr(launch, "start_demo_build", lambda settings: calls.append("demo"))
+    monkeypatch.setattr(launch.os, "execv", lambda exe, command: calls.append(" ".join(command)))
+    return calls
+
+
+def test_a_port_in_use_is_named_before_the_demo_build_starts(
+    started: list[str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert launch.main(["--server.port", str(port)]) == 1
+        monkeypatch.setenv("STREAMLIT_SERVER_PORT", str(port))
+        assert launch.main([]) == 1
+    assert not started
+    messages = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(messages) == 2
+    assert all(f"port {port} is already in use" in m for m in messages)
+    assert f"--server.port {port + 1}" in messages[0]
+    assert launch.main([f"--server.port={port}"]) == 0 and started[0] == "demo"
+    assert started[1].endswith(f"--server.port={port}")
+
+
+def test_help_shows_streamlits_options_without_building_the_demo(started: list[str]) -> None:
+    launch.main(["--help"])
+    assert started == [f"{sys.executable} -m streamlit run {launch.APP} --help"]
