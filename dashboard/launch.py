@@ -1,15 +1,19 @@
 """``python -m dashboard.launch``: the README's main job.
 
 Starts the demo build as a background job when the demo is not built yet (the Home page shows its
-progress and it survives browser refreshes), then serves the dashboard on localhost (``.streamlit/config.toml``); a network address given
-with ``--server.address`` is served with a warning about what that exposes.
+progress and it survives browser refreshes), then serves the dashboard on localhost
+(``.streamlit/config.toml``); a network address given with ``--server.address`` is served with a
+warning about what that exposes. A port already taken is named before anything starts.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import socket
 import sys
+import tomllib
 from pathlib import Path
 
 from dashboard.jobs import JobManager, model_command
@@ -36,20 +40,60 @@ def start_demo_build(settings: Settings) -> None:
         log.info("%s", err)
         return
     log.info(
-        "building the demo in the background (log: %s); follow it on the Home page", job.log_path
+        "building the demo in the background (log: %s); follow it on the Home page; it goes on "
+        "when the dashboard is stopped and the next ./run.sh shows it again",
+        job.log_path,
     )
 
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+CONFIG = APP.parent / ".streamlit" / "config.toml"
+STREAMLIT_DEFAULT_PORT = 8501
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    """Streamlit option ``name`` given on the command line, else in its environment variable
+    (``server.port``: ``STREAMLIT_SERVER_PORT``); both override ``.streamlit/config.toml``."""
+    flag = f"--{name}"
+    for index, arg in enumerate(argv):
+        if arg.startswith(f"{flag}="):
+            return arg.split("=", 1)[1]
+        if arg == flag and index + 1 < len(argv):
+            return argv[index + 1]
+    return os.environ.get("STREAMLIT_" + name.replace(".", "_").upper()) or None
 
 
 def served_address(argv: list[str]) -> str | None:
-    """The ``--server.address`` given on the command line (``None``: the config's localhost)."""
-    for index, arg in enumerate(argv):
-        if arg.startswith("--server.address="):
-            return arg.split("=", 1)[1]
-        if arg == "--server.address" and index + 1 < len(argv):
-            return argv[index + 1]
+    """The address asked for with ``--server.address`` (``None``: the config's localhost)."""
+    return _option(argv, "server.address")
+
+
+def _configured_port() -> int:
+    try:
+        return int(tomllib.loads(CONFIG.read_text(encoding="utf-8"))["server"]["port"])
+    except (OSError, ValueError, KeyError):
+        return STREAMLIT_DEFAULT_PORT
+
+
+def busy_port_message(argv: list[str]) -> str | None:
+    """A message when the port the dashboard would serve on is taken, else ``None``."""
+    try:
+        port = int(_option(argv, "server.port") or _configured_port())
+    except ValueError:
+        return None  # Streamlit names a malformed port itself
+    address = served_address(argv) or "127.0.0.1"
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+        except OSError as err:
+            if err.errno != errno.EADDRINUSE:
+                return None
+            return (
+                f"port {port} is already in use (another ./run.sh, or another program): stop "
+                f"it, or serve on another port with ./run.sh --server.port {port + 1}"
+            )
     return None
 
 
@@ -67,9 +111,17 @@ def exposure_warning(argv: list[str]) -> str | None:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), *argv]
+    if "--help" in argv or "-h" in argv:  # `streamlit run`'s options; no demo build for that
+        os.execv(sys.executable, command)
+        return 0
     warning = exposure_warning(argv)
     if warning:
         log.warning("%s", warning)
+    busy = busy_port_message(argv)
+    if busy:
+        log.error("%s", busy)
+        return 1
     settings = Settings.from_env()
     try:
         settings.data_root.mkdir(parents=True, exist_ok=True)
@@ -83,7 +135,6 @@ def main(argv: list[str]) -> int:
         return 1
     os.environ[DATA_ROOT_ENV] = str(settings.data_root)
     start_demo_build(settings)
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), *argv]
     os.execv(sys.executable, command)
     return 0
 

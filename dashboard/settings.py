@@ -44,7 +44,8 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        return cls(Path(os.environ.get(DATA_ROOT_ENV, "data")).expanduser().resolve())
+        # An empty value (``CMR_DATA_ROOT=$UNSET_VAR``) is the default, not the current folder.
+        return cls(Path(os.environ.get(DATA_ROOT_ENV) or "data").expanduser().resolve())
 
     @property
     def active_file(self) -> Path:

@@ -7,6 +7,7 @@ Modules are imported only when their command runs, so ``--help`` stays fast (no 
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import logging
 import sys
@@ -42,14 +43,45 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """A command's help that gives each option's default, unless its help already says it."""
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if action.help is None and _has_default(action):
+            action = copy.copy(action)
+            action.help = "default: %(default)s"
+        return super()._format_action(action)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if _has_default(action) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _has_default(action: argparse.Action) -> bool:
+    """An option that takes a value and has one when left out (not a flag, not ``None``)."""
+    empty = action.default is None or action.default == [] or action.default is argparse.SUPPRESS
+    return bool(action.option_strings) and action.nargs != 0 and not empty
+
+
 def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, Command | None]:
-    parser = argparse.ArgumentParser(prog="python -m model", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m model",
+        description="CMR-CLIP: make, ingest, train on, evaluate and search cardiac MRI studies; "
+        "python -m model COMMAND --help gives a command's options and their defaults.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     first = next((a for a in argv if not a.startswith("-")), None)
     chosen = next((c for c in COMMANDS if c.name == first), None)
     for command in COMMANDS:
-        sub_parser = sub.add_parser(command.name, help=command.help, description=command.help)
+        sub_parser = sub.add_parser(
+            command.name,
+            help=command.help,
+            description=command.help,
+            formatter_class=DefaultsHelpFormatter,
+        )
         if command is chosen:
             importlib.import_module(command.module).add_arguments(sub_parser)
     return parser, chosen

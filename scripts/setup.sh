@@ -1,15 +1,30 @@
 #!/usr/bin/env bash
 # Idempotent environment set-up shared by run.sh and test.sh: a project venv with the pinned
-# requirements, re-installed only when a requirements file changes.
+# requirements, re-installed only when a requirements file changes. A venv that cannot run pip
+# (a first run interrupted while the venv was made, a system Python removed since) is made again.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
-PY="${PYTHON:-python3.11}"
-command -v "$PY" >/dev/null 2>&1 || PY=python3
 
-if [ ! -x "$VENV/bin/python" ]; then
-  echo "[setup] creating virtual environment in .venv"
-  "$PY" -m venv "$VENV"
+if ! "$VENV/bin/python" -c 'import pip' >/dev/null 2>&1; then
+  PY="${PYTHON:-python3.11}"
+  if [ -z "${PYTHON:-}" ] && ! command -v "$PY" >/dev/null 2>&1; then PY=python3; fi
+  if ! command -v "$PY" >/dev/null 2>&1; then
+    echo "[setup] no $PY found: install Python 3.11 or set PYTHON to one" >&2
+    exit 1
+  fi
+  if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    found="$("$PY" -c 'import platform; print(platform.python_version())' 2>/dev/null || echo '?')"
+    echo "[setup] $PY is Python $found; this project needs 3.11 or newer: install python3.11" \
+      "or set PYTHON to one" >&2
+    exit 1
+  fi
+  if [ -e "$VENV" ]; then
+    echo "[setup] .venv cannot run pip (an interrupted first run?): making it again"
+  else
+    echo "[setup] creating virtual environment in .venv"
+  fi
+  "$PY" -m venv --clear "$VENV"
 fi
 
 want="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" | sha256sum | cut -d' ' -f1)"

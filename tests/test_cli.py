@@ -23,6 +23,30 @@ def test_each_command_prints_its_help(command: str, capsys: pytest.CaptureFixtur
     assert f"usage: python -m model {command}" in capsys.readouterr().out
 
 
+def _help(command: str, capsys: pytest.CaptureFixture[str]) -> str:
+    parser, _ = build_parser([command, "--help"])
+    with pytest.raises(SystemExit):
+        parser.parse_args([command, "--help"])
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_a_commands_help_gives_each_options_default_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ingest = _help("ingest", capsys)
+    assert "frames per view (T) (default: 16)" in ingest
+    assert "site name stored with each study (default: internal)" in ingest
+    assert "--reports REPORTS CSV accession_number,report --labels" in ingest  # no default: None
+    evaluate = _help("evaluate", capsys)
+    assert (
+        "--seed SEED default: 0" in evaluate
+        and "--device {auto,cpu,cuda} default: auto" in evaluate
+    )
+    assert "(they embed those too) --seed" in evaluate  # a flag has no default to give
+    search = _help("search", capsys)
+    assert "(default 10)" in search and "(default: 10)" not in search
+
+
 def test_demo_uses_every_usable_cpu_by_default(tmp_path: Path) -> None:
     parser, _ = build_parser(["demo"])
     args = parser.parse_args(["demo", "--root", str(tmp_path)])

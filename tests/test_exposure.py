@@ -52,6 +52,7 @@ def test_the_launcher_adds_no_address_and_warns_about_a_network_one(
     assert warning and "0.0.0.0" in warning and "proxy" in warning
     commands: list[list[str]] = []
     monkeypatch.setattr(launch, "start_demo_build", lambda settings: None)
+    monkeypatch.setattr(launch, "busy_port_message", lambda argv: None)
     monkeypatch.setattr(launch.os, "execv", lambda exe, command: commands.append(command))
     monkeypatch.setenv("CMR_DATA_ROOT", str(tmp_path))
     launch.main([])
@@ -113,3 +114,12 @@ def test_no_credentials_in_the_repository() -> None:
         hits.extend((str(path.relative_to(REPO)), kind) for kind, p in SECRET_PATTERNS.items()
                     if p.search(data))  # fmt: skip
     assert not hits, hits
+
+
+def test_an_address_from_streamlits_environment_variable_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("STREAMLIT_SERVER_ADDRESS", "0.0.0.0")
+    warning = launch.exposure_warning([])
+    assert warning and "serving on 0.0.0.0" in warning
+    assert launch.exposure_warning(["--server.address", "127.0.0.1"]) is None

@@ -158,6 +158,7 @@ def test_run_sh_on_a_data_root_it_cannot_create_says_so_in_one_line(
     monkeypatch.setenv("CMR_DATA_ROOT", str(blocker / "data"))
     served: list[list[str]] = []
     monkeypatch.setattr(launch.os, "execv", lambda exe, command: served.append(command))
+    monkeypatch.setattr(launch, "busy_port_message", lambda argv: None)  # a dashboard on 8501
     assert launch.main([]) != 0
     assert not served and not (blocker / "data").exists()
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
