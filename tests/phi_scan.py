@@ -93,3 +93,12 @@ def captured_logs() -> Iterator[list[str]]:
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+
+
+def rendered_page(node: object) -> bytes:
+    """Every proto under an AppTest node, serialised (text, tables, chart specs, widgets)."""
+    proto = getattr(node, "proto", None)
+    blob = proto.SerializeToString() if proto is not None else b""
+    for child in getattr(node, "children", {}).values():
+        blob += rendered_page(child)
+    return blob

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from phi_scan import captured_logs, files_under, planted_phi, scan_bytes, scan_tree
+from phi_scan import captured_logs, files_under, planted_phi, rendered_page, scan_bytes, scan_tree
 from streamlit.testing.v1 import AppTest
 from tiny_dataset import make_tiny_checkpoint
 
@@ -168,15 +168,6 @@ def test_logs_are_free_of_phi(hospital: dict) -> None:
     assert not scan_bytes(hospital["logs"].encode("utf-8"), hospital["phi"])
 
 
-def _rendered(node: object) -> bytes:
-    """Every proto under an AppTest node, serialised (text, tables, chart specs, widgets)."""
-    proto = getattr(node, "proto", None)
-    blob = proto.SerializeToString() if proto is not None else b""
-    for child in getattr(node, "children", {}).values():
-        blob += _rendered(child)
-    return blob
-
-
 def test_dashboard_pages_show_no_phi(hospital: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CMR_DATA_ROOT", str(hospital["data"]))
     studies = pd.read_parquet(hospital["dataset"] / "studies.parquet")
@@ -191,7 +182,7 @@ def test_dashboard_pages_show_no_phi(hospital: dict, monkeypatch: pytest.MonkeyP
         at.run()
         at.switch_page(f"pages/{page}.py").run()
         assert not at.exception, (page, [e.value for e in at.exception])
-        blob = _rendered(at._tree)
+        blob = rendered_page(at._tree)
         seen += len(blob)
         assert not scan_bytes(blob, hospital["phi"]), page
         if page == "studies":

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from phi_scan import planted_phi, scan_bytes, scan_tree
+from phi_scan import planted_phi, rendered_page, scan_bytes, scan_tree
 from streamlit.testing.v1 import AppTest
 
 import dashboard.jobs as jobs_module
@@ -127,20 +127,11 @@ def test_accession_numbers_stay_in_the_files_that_join_labels(imported: dict) ->
     data, accessions = imported["data"], imported["accessions"]
     hits = scan_tree(data, accessions, skip={"linkage.csv", "labels.csv"})
     assert not [hit for hit in hits if not hit[0].startswith("raw/")], hits
-    assert not scan_bytes(_rendered(imported["page"]._tree), accessions)
-
-
-def _rendered(node: object) -> bytes:
-    """Every proto under an AppTest node, serialised (text, tables, widgets)."""
-    proto = getattr(node, "proto", None)
-    blob = proto.SerializeToString() if proto is not None else b""
-    for child in getattr(node, "children", {}).values():
-        blob += _rendered(child)
-    return blob
+    assert not scan_bytes(rendered_page(imported["page"]._tree), accessions)
 
 
 def test_the_import_view_shows_no_phi(imported: dict) -> None:
     at = imported["page"]
-    blob = _rendered(at._tree)
+    blob = rendered_page(at._tree)
     assert b"Ingest report" in blob and b"labels:" in blob  # the report and the job's log
     assert not scan_bytes(blob, imported["phi"])
