@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -204,6 +205,30 @@ def test_write_outputs_writes_every_file_and_valid_json(site, tmp_path: Path) ->
     assert loaded == json.loads(json.dumps(summary))
     assert loaded["version"] == 1 and len(loaded["results"]) == 2
     assert all((out / f).is_file() for f in loaded["files"]["csv"] + loaded["files"]["plots"])
+
+
+def test_report_states_how_the_figures_were_computed(site, tmp_path: Path) -> None:
+    """A reader of report.html alone learns the CI method, resamples, seeds, episodes, folds,
+    the evaluated split and the labels files, from the run's own settings."""
+    results = [evaluate_site(fake_encoder("a"), site, fake_prompts(), CONFIG)]
+    config = {
+        "checkpoint": "runs/x/best.pt",
+        "data": "data/internal",
+        "labels": ["raw/internal/labels.csv"],
+        "external": [],
+        "compare": [],
+        "prompts": "prompts.yaml",
+        "general_clip": None,
+        "suite": asdict(replace(CONFIG, seed=7)),
+    }
+    write_outputs(tmp_path, results, [site], [], [], config)
+    html = (tmp_path / "report.html").read_text()
+    methods = html.split("<h2>Methods</h2>")[1].split("</ul>")[0]
+    assert "percentile bootstrap" in methods and "50 resamples, seed 7" in methods
+    assert "10 episodes per k" in methods and "k = 1, 4" in methods
+    assert "3-fold patient-grouped" in methods
+    assert "test split of data/internal" in methods and "raw/internal/labels.csv" in methods
+    assert "p ≥ 0.5" in methods
 
 
 def test_report_tables_fold_confidence_intervals() -> None:

@@ -28,6 +28,7 @@ from model.evaluation.compare import comparison_tables
 from model.evaluation.encoders import Encoder
 from model.evaluation.headline import headline
 from model.evaluation.inputs import SiteData
+from model.evaluation.methods import methods_lines
 from model.evaluation.plots import plot_comparison, plot_confusion, plot_fewshot, plot_roc
 from model.evaluation.report import build_summary, render_html, write_html, write_summary
 from model.evaluation.suite import SiteResult
@@ -177,7 +178,14 @@ def write_outputs(
     summary = build_summary(results, site_records, models, files, problems, config, comparisons)
     key_figures = headline(summary["results"])
     page = render_html(
-        "CMR-CLIP evaluation", tables, plots, site_records, models, problems, key_figures
+        "CMR-CLIP evaluation",
+        tables,
+        plots,
+        site_records,
+        models,
+        problems,
+        key_figures,
+        methods_lines(config),
     )
     write_html(out / "report.html", page)
     write_summary(out / "summary.json", summary)
