@@ -61,7 +61,20 @@ def plot_roc(
 def plot_fewshot(
     fewshot: pd.DataFrame, zeroshot_auc: dict[str, float], title: str, path: Path
 ) -> Path:
-    """One panel per label: mean AUC vs k (log2 axis) with 95% CI bands, zero-shot as a line.
+    """``fewshot_panels`` written as a PNG."""
+    return _save(fewshot_panels(fewshot, zeroshot_auc, title), path)
+
+
+def _auc_floor(part: pd.DataFrame, zeroshot: float) -> float:
+    """Lower y limit of one panel: 0.4, or below the lowest curve, band or zero-shot line."""
+    values = pd.concat([part["auc"], part["auc_lo"], pd.Series([zeroshot, 0.45])]).to_numpy(float)
+    lowest = np.nanmin(values[np.isfinite(values)])
+    return max(0.0, min(0.4, math.floor((lowest - 0.03) * 20) / 20))
+
+
+def fewshot_panels(fewshot: pd.DataFrame, zeroshot_auc: dict[str, float], title: str) -> Figure:
+    """One panel per label: mean AUC vs k (log2 axis) with 95% CI bands, zero-shot and chance
+    (0.5) as lines; the y axis reaches below the lowest value drawn, so nothing is cut off.
 
     fewshot: rows with ``label_key``/``label``, ``method``, ``k``, ``auc``, ``auc_lo``, ``auc_hi``.
     """
@@ -71,6 +84,7 @@ def plot_fewshot(
     rows = max(math.ceil(len(labels) / columns), 1)
     figure = _figure(3.2 * columns, 2.8 * rows)
     grid = figure.subplots(rows, columns, squeeze=False)
+    legend: dict[str, object] = {}
     for axes, label in zip(grid.ravel(), labels, strict=False):
         part = fewshot[fewshot[key] == label]
         for method, (colour, marker) in METHOD_STYLE.items():
@@ -79,27 +93,34 @@ def plot_fewshot(
                 continue
             axes.plot(curve["k"], curve["auc"], color=colour, marker=marker, ms=3, label=method)
             axes.fill_between(curve["k"], curve["auc_lo"], curve["auc_hi"], color=colour, alpha=0.2)
-        if label in zeroshot_auc and np.isfinite(zeroshot_auc[label]):
-            axes.axhline(zeroshot_auc[label], color="tab:green", ls="--", lw=1.2, label="zero-shot")
+        zeroshot = zeroshot_auc.get(label, np.nan)
+        if np.isfinite(zeroshot):
+            axes.axhline(zeroshot, color="tab:green", ls="--", lw=1.2, label="zero-shot")
+        axes.axhline(0.5, color="grey", ls=":", lw=1, label="chance")
         axes.set_xscale("log", base=2)
         shots = sorted(part["k"].unique())
         axes.set_xticks(shots, [str(k) for k in shots])
         axes.minorticks_off()
-        axes.set_ylim(0.4, 1.02)
+        axes.set_ylim(_auc_floor(part, zeroshot), 1.02)
         axes.set_title(display_name(label), fontsize=9)
         axes.set_xlabel("k (shots per class)", fontsize=8)
-        axes.set_ylabel("AUC", fontsize=8)
+        axes.set_ylabel("AUC (mean, 95% CI)", fontsize=8)
         axes.tick_params(labelsize=7)
+        legend.update(zip(*reversed(axes.get_legend_handles_labels()), strict=True))
     for axes in grid.ravel()[len(labels) :]:
         axes.axis("off")
-    handles, names = grid.ravel()[0].get_legend_handles_labels()
-    if handles:
+    if legend:
         figure.legend(
-            handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=8
+            list(legend.values()),
+            list(legend),
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            ncol=len(legend),
+            fontsize=8,
         )
     figure.suptitle(title, fontsize=10)
     figure.subplots_adjust(left=0.08, right=0.97, bottom=0.12, top=0.86, wspace=0.35, hspace=0.6)
-    return _save(figure, path)
+    return figure
 
 
 def plot_confusion(matrix: pd.DataFrame, title: str, path: Path) -> Path:

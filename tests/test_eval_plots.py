@@ -1,0 +1,41 @@
+"""The evaluation's static figures: nothing drawn falls outside the axes, legends name every line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from model.evaluation.plots import fewshot_panels, plot_fewshot
+
+
+def _curve(label: str, auc: float) -> pd.DataFrame:
+    rows = [
+        {"label": label, "method": method, "k": k, "auc": auc, "auc_lo": auc - 0.05,
+         "auc_hi": auc + 0.05}
+        for method in ("prototype", "logistic")
+        for k in (1, 2, 4)
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_fewshot_panels_show_low_aucs_chance_and_the_zero_shot_line() -> None:
+    """A model worse than chance (zero-shot AUC 0.30, few-shot 0.35) stays on the plot, and the
+    legend names the zero-shot line though the first label has no prompts."""
+    table = pd.concat([_curve("unprompted", 0.8), _curve("lge", 0.35)], ignore_index=True)
+    figure = fewshot_panels(table, {"lge": 0.30}, "title")
+    first, second = figure.axes[:2]
+    low, high = second.get_ylim()
+    assert low <= 0.30 - 0.01 and high >= 0.4  # the zero-shot line and the CI band are inside
+    assert first.get_ylim()[0] <= 0.5 <= first.get_ylim()[1]  # chance stays visible
+    (legend,) = figure.legends
+    assert {text.get_text() for text in legend.get_texts()} == {
+        "prototype", "logistic", "zero-shot", "chance"
+    }  # fmt: skip
+    chance = [line for line in second.get_lines() if line.get_label() == "chance"]
+    assert chance and set(chance[0].get_ydata()) == {0.5}
+
+
+def test_plot_fewshot_writes_a_png(tmp_path: Path) -> None:
+    path = plot_fewshot(_curve("lge", 0.7), {"lge": 0.6}, "title", tmp_path / "fewshot.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
