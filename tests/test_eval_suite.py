@@ -16,9 +16,10 @@ from model.evaluation.headline import headline
 from model.evaluation.inputs import load_development, load_labels, load_site
 from model.evaluation.outputs import write_outputs
 from model.evaluation.probes import ProbeConfig
-from model.evaluation.report import compact
+from model.evaluation.report import compact, render_html
 from model.evaluation.site_probes import fit_train_split
 from model.evaluation.suite import SuiteConfig, evaluate_site
+from model.evaluation.tables import paper_format, write_tables
 from model.schema import DIAGNOSES
 from tests.eval_fakes import FakeDataset, fake_encoder, fake_prompts
 
@@ -239,6 +240,25 @@ def test_report_tables_fold_confidence_intervals() -> None:
     view = compact(table)
     assert list(view.columns) == ["model", "Label", "AUC", "AUC 95% CI"]
     assert view["AUC 95% CI"].iloc[0] == "0.80–0.95"
+
+
+def test_counts_in_the_tables_stay_whole_numbers(tmp_path: Path) -> None:
+    """n_fit is blank on the cross-validated rows: the column must not turn into 862.0000."""
+    rows = pd.DataFrame(
+        {"label_key": ["lge", "lge"], "setting": ["linear probe", "train-split probe"],
+         "task": ["finding"] * 2, "n": [138, 138], "n_positive": [80, 80], "accuracy": [0.8, 0.9],
+         "f1": [0.7, 0.8], "auc": [0.9, 0.95],
+         "n_fit": [np.nan, 862]}
+    )  # fmt: skip
+    table = paper_format(rows, "m", "internal")
+    [path] = write_tables(tmp_path, {"internal": {"probe": table}})
+    lines = path.read_text().splitlines()
+    assert lines[1].endswith(",138,80,,internal,finding")
+    assert lines[2].endswith(",138,80,862,internal,finding")
+    site = {"name": "internal", "selection": "test split", "n_total": 900, "n_evaluated": 138,
+            "n_labelled": 138}  # fmt: skip
+    html = render_html("t", {"internal": {"probe": table}}, {}, [site], [], [])
+    assert ">862<" in html and "862.0" not in html
 
 
 def test_rewriting_an_output_folder_leaves_no_file_of_the_previous_run(
