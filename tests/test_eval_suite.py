@@ -40,6 +40,8 @@ def test_every_table_is_filled_and_blanks_are_excluded_and_counted(site) -> None
     result = evaluate_site(fake_encoder(), site, fake_prompts(), CONFIG)
     counts = result.counts.set_index("label_key")
     assert counts.loc["lge", "n_unknown"] == 5 and counts.loc["lge", "n"] == 75
+    known = site.labels["lge"].dropna()
+    assert counts.loc["lge", "prevalence"] == pytest.approx((known == 1).mean())
     zeroshot = result.zeroshot.set_index("label_key")
     assert zeroshot.loc["lge", "n"] == 75 and zeroshot.loc["lv_dilation", "n"] == 80
     assert (zeroshot.loc[["lge", "lv_dilation"], "auc"] > 0.9).all()
