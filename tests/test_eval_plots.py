@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.evaluation.plots import fewshot_panels, plot_fewshot
+from model.evaluation.plots import fewshot_panels, plot_fewshot, roc_figure
 
 
 def _curve(label: str, auc: float) -> pd.DataFrame:
@@ -39,3 +39,10 @@ def test_fewshot_panels_show_low_aucs_chance_and_the_zero_shot_line() -> None:
 def test_plot_fewshot_writes_a_png(tmp_path: Path) -> None:
     path = plot_fewshot(_curve("lge", 0.7), {"lge": 0.6}, "title", tmp_path / "fewshot.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_roc_legend_gives_each_auc_with_its_interval_and_names_chance() -> None:
+    roc = {"lge": ([0.0, 0.2, 1.0], [0.0, 0.7, 1.0]), "normal": ([0.0, 1.0], [0.0, 1.0])}
+    figure = roc_figure(roc, {"lge": 0.84, "normal": 0.5}, "title", {"lge": (0.77, 0.89)})
+    texts = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert texts == ["LGE (AUC 0.84, 95% CI 0.77–0.89)", "Normal (AUC 0.50)", "chance"]

@@ -43,6 +43,14 @@ def _zeroshot_aucs(result: SiteResult) -> dict[str, float]:
     return dict(zip(result.zeroshot["label_key"], result.zeroshot["auc"], strict=True))
 
 
+def _zeroshot_intervals(result: SiteResult) -> dict[str, tuple[float, float]]:
+    table = result.zeroshot
+    if table.empty or not {"auc_lo", "auc_hi"} <= set(table.columns):
+        return {}
+    bounds = zip(table["auc_lo"], table["auc_hi"], strict=True)
+    return dict(zip(table["label_key"], bounds, strict=True))
+
+
 def _figures(out: Path, result: SiteResult) -> tuple[list[Path], list[Path]]:
     """Plots and confusion CSVs of one model at one site: (png paths, csv paths)."""
     folder = out / slug(result.site)
@@ -53,7 +61,11 @@ def _figures(out: Path, result: SiteResult) -> tuple[list[Path], list[Path]]:
     if result.roc:
         plots.append(
             plot_roc(
-                result.roc, aucs, f"Zero-shot ROC · {title}", folder / "plots" / f"roc_{name}.png"
+                result.roc,
+                aucs,
+                f"Zero-shot ROC · {title}",
+                folder / "plots" / f"roc_{name}.png",
+                _zeroshot_intervals(result),
             )
         )
     if not result.fewshot.empty:

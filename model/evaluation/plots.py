@@ -41,21 +41,42 @@ def _save(figure: Figure, path: Path) -> Path:
 
 
 def plot_roc(
-    roc: dict[str, tuple[list[float], list[float]]], aucs: dict[str, float], title: str, path: Path
+    roc: dict[str, tuple[list[float], list[float]]],
+    aucs: dict[str, float],
+    title: str,
+    path: Path,
+    intervals: dict[str, tuple[float, float]] | None = None,
 ) -> Path:
-    """All findings' zero-shot ROC curves on one axes; ``roc[name] = (fpr, tpr)``."""
+    """``roc_figure`` written as a PNG."""
+    return _save(roc_figure(roc, aucs, title, intervals), path)
+
+
+def _auc_text(auc: float, interval: tuple[float, float] | None) -> str:
+    if interval is None or not np.all(np.isfinite(interval)):
+        return f"AUC {auc:.2f}"
+    return f"AUC {auc:.2f}, 95% CI {interval[0]:.2f}–{interval[1]:.2f}"
+
+
+def roc_figure(
+    roc: dict[str, tuple[list[float], list[float]]],
+    aucs: dict[str, float],
+    title: str,
+    intervals: dict[str, tuple[float, float]] | None = None,
+) -> Figure:
+    """All findings' zero-shot ROC curves on one axes; ``roc[name] = (fpr, tpr)``; each legend
+    entry gives the AUC and its bootstrap CI (``intervals[name] = (low, high)``)."""
     figure = _figure(5.5, 5)
     axes = figure.subplots()
     for name, (fpr, tpr) in roc.items():
-        axes.plot(
-            fpr, tpr, lw=1.6, label=f"{display_name(name)} (AUC {aucs.get(name, np.nan):.2f})"
-        )
-    axes.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
-    axes.set(xlabel="False positive rate", ylabel="True positive rate", title=title)
+        text = _auc_text(aucs.get(name, np.nan), (intervals or {}).get(name))
+        axes.plot(fpr, tpr, lw=1.6, label=f"{display_name(name)} ({text})")
+    axes.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="chance")
+    axes.set(xlabel="False positive rate (1 − specificity)", title=title)
+    axes.set_ylabel("True positive rate (sensitivity)")
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1.01)
-    axes.legend(fontsize=7, loc="lower right")
-    return _save(figure, path)
+    axes.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13))  # below: no overlap
+    return figure
 
 
 def plot_fewshot(
