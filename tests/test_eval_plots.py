@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.evaluation.plots import fewshot_panels, plot_fewshot, roc_figure
+from model.evaluation.plots import comparison_figure, fewshot_panels, plot_fewshot, roc_figure
 
 
 def _curve(label: str, auc: float) -> pd.DataFrame:
@@ -46,3 +46,23 @@ def test_roc_legend_gives_each_auc_with_its_interval_and_names_chance() -> None:
     figure = roc_figure(roc, {"lge": 0.84, "normal": 0.5}, "title", {"lge": (0.77, 0.89)})
     texts = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
     assert texts == ["LGE (AUC 0.84, 95% CI 0.77–0.89)", "Normal (AUC 0.50)", "chance"]
+
+
+def test_comparison_legend_covers_no_point() -> None:
+    """The forest plot's legend used to sit inside the first panel's lower left, over the
+    points of the last labels."""
+    rows = [
+        {"model": "ours", "baseline": baseline, "setting": "zero-shot", "label_key": label,
+         "difference": difference, "difference_lo": difference - 0.05,
+         "difference_hi": difference + 0.05, "p_holm": 0.5}
+        for label, difference in (("lge", 0.3), ("normal", 0.0), ("nicm", -0.1))
+        for baseline in ("a", "b")
+    ]  # fmt: skip
+    figure = comparison_figure(pd.DataFrame(rows), "title")
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    boxes = [legend.get_window_extent(renderer) for legend in figure.legends]
+    axes = figure.axes[0]
+    boxes += [axes.get_legend().get_window_extent(renderer)] if axes.get_legend() else []
+    points = axes.transData.transform([(row["difference"], -i) for i, row in enumerate(rows)])
+    assert boxes and not any(box.contains(x, y) for box in boxes for x, y in points)

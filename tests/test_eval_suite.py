@@ -221,7 +221,7 @@ def test_report_states_how_the_figures_were_computed(site, tmp_path: Path) -> No
         "external": [],
         "compare": [],
         "prompts": "prompts.yaml",
-        "general_clip": None,
+        "general_clip": {"model": "ViT-B-32", "weights": None},
         "suite": asdict(replace(CONFIG, seed=7)),
     }
     write_outputs(tmp_path, results, [site], [], [], config)
@@ -232,6 +232,7 @@ def test_report_states_how_the_figures_were_computed(site, tmp_path: Path) -> No
     assert "3-fold patient-grouped" in methods
     assert "test split of data/internal" in methods and "raw/internal/labels.csv" in methods
     assert "p ≥ 0.5" in methods
+    assert "general CLIP ViT-B-32 (random weights: chance, not a pretrained CLIP)" in methods
 
 
 def test_report_tables_fold_confidence_intervals() -> None:

@@ -65,8 +65,10 @@ def methods_lines(config: dict[str, Any]) -> list[str]:
         return []
     external = config.get("external") or []
     baselines = [*(config.get("compare") or [])]
-    if config.get("general_clip"):
-        baselines.append(f"general CLIP {config['general_clip'].get('model')}")
+    general = config.get("general_clip")
+    if isinstance(general, dict):
+        weights = general.get("weights") or "random weights: chance, not a pretrained CLIP"
+        baselines.append(f"general CLIP {general.get('model')} ({weights})")
     return [
         f"Model: {config.get('checkpoint')}; baselines in the same tables: {_joined(baselines)}.",
         f"Internal site: the test split of {config.get('data')} (no train or val study is "

@@ -163,6 +163,11 @@ def plot_confusion(matrix: pd.DataFrame, title: str, path: Path) -> Path:
 
 
 def plot_comparison(table: pd.DataFrame, title: str, path: Path) -> Path:
+    """``comparison_figure`` written as a PNG."""
+    return _save(comparison_figure(table, title), path)
+
+
+def comparison_figure(table: pd.DataFrame, title: str) -> Figure:
     """Forest plot of paired AUC differences: one panel per setting, one row per label and
     baseline, the difference (main - baseline) with its 95% CI and Holm-adjusted p on the right.
 
@@ -217,6 +222,9 @@ def plot_comparison(table: pd.DataFrame, title: str, path: Path) -> Path:
         axes.tick_params(labelsize=7)
     centres = [-(i * len(baselines) + (len(baselines) - 1) / 2) for i in range(len(labels))]
     grid[0].set_yticks(centres, [display_name(label) for label in labels])
-    grid[0].legend(fontsize=7, loc="lower left")
+    handles, names = grid[0].get_legend_handles_labels()
+    figure.legend(  # below the panels: inside one it hid the points of the last labels
+        handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, fontsize=7
+    )
     figure.suptitle(title, fontsize=10)
-    return _save(figure, path)
+    return figure
