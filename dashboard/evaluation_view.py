@@ -22,6 +22,10 @@ from dashboard.jobs import model_command
 from dashboard.settings import Settings, position_of
 from model.errors import UserError
 from model.evaluation.headline import headline
+from model.evaluation.methods import methods_lines
+
+FEWSHOT_COLUMNS = frozenset({"model", "Label", "method", "k", "AUC", "auc_lo", "auc_hi"})
+ZEROSHOT_COLUMNS = frozenset({"model", "Label", "setting", "AUC"})
 
 
 @dataclass
@@ -45,6 +49,37 @@ class EvaluationOutputs:
         except (KeyError, TypeError, ValueError) as err:
             self.unreadable.append(f"summary.json: no headline ({type(err).__name__}: {err})")
             return pd.DataFrame()
+
+    def site_lines(self) -> list[str]:
+        """Per site what was evaluated: studies, selection (test split / all), with labels."""
+        sites = self.summary.get("sites")
+        return [
+            f"{site.get('name')}: {site.get('n_evaluated')} studies evaluated "
+            f"({site.get('selection')}) of {site.get('n_total')} in the dataset; "
+            f"{site.get('n_labelled')} with labels"
+            for site in (sites if isinstance(sites, list) else [])
+            if isinstance(site, dict)
+        ]
+
+    def problems(self) -> list[str]:
+        """The run's problems (skipped labels, k values, sites, baselines without weights)."""
+        problems = self.summary.get("problems")
+        return [str(p) for p in problems] if isinstance(problems, list) else []
+
+    def methods(self) -> list[str]:
+        """How the figures were computed (``model.evaluation.methods``), from the run's config."""
+        config = self.summary.get("config")
+        return methods_lines(config) if isinstance(config, dict) else []
+
+    def fewshot_chart(self, name: str) -> tuple[pd.DataFrame, pd.DataFrame | None] | None:
+        """(few-shot table ``name``, its site's zero-shot table or None) for the page's chart;
+        None for a table without the columns the chart draws (another version's file)."""
+        fewshot = self.tables.get(name)
+        if fewshot is None or not set(fewshot.columns) >= FEWSHOT_COLUMNS or fewshot.empty:
+            return None
+        zeroshot = self.tables.get(str(Path(name).with_name("zeroshot.csv")))
+        usable = zeroshot is not None and set(zeroshot.columns) >= ZEROSHOT_COLUMNS
+        return fewshot, zeroshot if usable else None
 
 
 def evaluation_command(

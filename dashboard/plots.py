@@ -276,29 +276,59 @@ def score_histogram(
     return _layout(fig, f"Scores: {name}", height=320)
 
 
-def fewshot_figure(table: pd.DataFrame) -> go.Figure:
-    """Few-shot curves: rows with k, a metric column (auc or AUC), optional model/label/probe columns."""
-    metric = next((c for c in ("auc", "AUC", "accuracy", "Accuracy") if c in table), None)
+_DASHES = ("solid", "dash", "dot", "dashdot")  # one per model on the few-shot chart
+
+
+def _band(colour: str) -> str:
+    red, green, blue = plotly.colors.hex_to_rgb(colour)
+    return f"rgba({red},{green},{blue},0.2)"
+
+
+def _level(fig: go.Figure, shots: list[int], value: float, name: str, line: dict) -> None:
+    """A horizontal line across the k range that has a legend entry."""
+    fig.add_trace(
+        go.Scatter(x=[shots[0], shots[-1]], y=[value, value], mode="lines", name=name, line=line)
+    )
+
+
+def fewshot_figure(fewshot: pd.DataFrame, zeroshot: pd.DataFrame | None, label: str) -> go.Figure:
+    """Few-shot curves of one label from an evaluation's ``fewshot.csv``: mean AUC vs k for each
+    model and method with its 95% CI band, and as horizontal lines each model's zero-shot AUC of
+    the label (``zeroshot.csv`` rows, optional) and chance (0.5). Colour = method, dash = model."""
     fig = go.Figure()
-    if metric is None or "k" not in table:
-        return _layout(fig, "Few-shot")
-    group_cols = [c for c in ("probe", "method", "site", "Label", "label") if c in table][:2]
-    groups = table.groupby(group_cols) if group_cols else [("all", table)]
-    for i, (key, part) in enumerate(groups):
-        curve = part.groupby("k")[metric].mean().sort_index()
-        name = " · ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+    part = fewshot[fewshot["Label"] == label]
+    models = list(dict.fromkeys(part["model"]))
+    methods = list(dict.fromkeys(part["method"]))
+    shots = sorted(part["k"].unique()) or [1, 32]
+    for (model, method), curve in part.groupby(["model", "method"], sort=False):
+        curve = curve.sort_values("k")
+        colour = _PALETTE[methods.index(method) % 6]
+        name = f"{model} · {method}" if len(models) > 1 else str(method)
         fig.add_trace(
             go.Scatter(
-                x=curve.index,
-                y=curve.values,
-                mode="lines+markers",
-                name=name,
-                line={"color": _PALETTE[i % 7]},
+                x=[*curve["k"], *curve["k"][::-1]],
+                y=[*curve["auc_hi"], *curve["auc_lo"][::-1]],
+                fill="toself", fillcolor=_band(colour), line={"width": 0},
+                hoverinfo="skip", showlegend=False, legendgroup=name,
             )
-        )
-    fig.update_xaxes(title="shots per class (k)", type="log", tickvals=[1, 2, 4, 8, 16, 32])
-    fig.update_yaxes(title=metric)
-    return _layout(fig, f"Few-shot {metric}", height=420)
+        )  # fmt: skip
+        dash = _DASHES[models.index(model) % len(_DASHES)]
+        fig.add_trace(
+            go.Scatter(
+                x=curve["k"], y=curve["AUC"], mode="lines+markers", name=name,
+                legendgroup=name, line={"color": colour, "dash": dash},
+            )
+        )  # fmt: skip
+    if zeroshot is not None and not zeroshot.empty:
+        rows = zeroshot[(zeroshot["Label"] == label) & (zeroshot["setting"] == "zero-shot")]
+        for model, value in zip(rows["model"], rows["AUC"], strict=True):
+            dash = _DASHES[models.index(model) % len(_DASHES)] if model in models else "dash"
+            name = f"{model} · zero-shot" if len(models) > 1 else "zero-shot"
+            _level(fig, shots, value, name, {"color": _PALETTE[6], "dash": dash})
+    _level(fig, shots, 0.5, "chance", {"color": _UNKNOWN_COLOUR, "dash": "dot", "width": 1})
+    fig.update_xaxes(title="shots per class (k)", type="log", tickvals=shots)
+    fig.update_yaxes(title="AUC (mean over episodes, 95% CI)")
+    return _layout(fig, f"Few-shot · {label}", height=420)
 
 
 def selected_rows(points: Sequence[dict], figure: go.Figure) -> list[int]:

@@ -114,6 +114,15 @@ def results_section() -> None:
             "Means over each site's labels; the tables below have every label with its "
             "confidence interval."
         )
+    for line in outputs.site_lines():
+        st.caption(line)
+    problems = outputs.problems()
+    if problems:
+        st.warning("Problems of this run:\n\n" + "\n".join(f"- {p}" for p in problems))
+    methods = outputs.methods()
+    if methods:
+        with st.expander("Methods"):
+            st.markdown("\n".join(f"- {line}" for line in methods))
     if outputs.summary:
         with st.expander("summary.json"):
             st.json(outputs.summary, expanded=False)
@@ -124,8 +133,13 @@ def results_section() -> None:
             for name in names:
                 table = outputs.tables[name]
                 st.markdown(f"**{name}**")
-                if group == "Few-shot" and "k" in table:
-                    st.plotly_chart(fewshot_figure(table), key=f"ev-fs-{name}")
+                chart = outputs.fewshot_chart(name) if group == "Few-shot" else None
+                if chart is not None:
+                    fewshot, zeroshot = chart
+                    label = st.selectbox(
+                        "Label", list(dict.fromkeys(fewshot["Label"])), key=f"ev-fs-label-{name}"
+                    )
+                    st.plotly_chart(fewshot_figure(fewshot, zeroshot, label), key=f"ev-fs-{name}")
                 st.dataframe(table, hide_index=True, key=f"ev-{name}")
                 st.download_button(
                     "CSV", table.to_csv(index=False), file_name=Path(name).name, key=f"dl-{name}"

@@ -62,6 +62,8 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert [s["name"] for s in summary["sites"]] == ["internal", "external"]
+    labels = [str(tiny["data"] / "labels.csv"), str(tiny["external"] / "labels.csv")]
+    assert summary["config"]["labels"] == labels  # the run can be repeated from its summary
     assert summary["sites"][0]["n_evaluated"] == 12 and summary["sites"][1]["n_evaluated"] == 20
     models = [m["name"] for m in summary["models"]]
     # a baseline without weights says so wherever its figures appear

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,10 @@ from model.evaluation.headline import headline
 from model.evaluation.inputs import load_development, load_labels, load_site
 from model.evaluation.outputs import write_outputs
 from model.evaluation.probes import ProbeConfig
-from model.evaluation.report import compact
+from model.evaluation.report import compact, render_html
 from model.evaluation.site_probes import fit_train_split
 from model.evaluation.suite import SuiteConfig, evaluate_site
+from model.evaluation.tables import paper_format, write_tables
 from model.schema import DIAGNOSES
 from tests.eval_fakes import FakeDataset, fake_encoder, fake_prompts
 
@@ -38,6 +40,8 @@ def test_every_table_is_filled_and_blanks_are_excluded_and_counted(site) -> None
     result = evaluate_site(fake_encoder(), site, fake_prompts(), CONFIG)
     counts = result.counts.set_index("label_key")
     assert counts.loc["lge", "n_unknown"] == 5 and counts.loc["lge", "n"] == 75
+    known = site.labels["lge"].dropna()
+    assert counts.loc["lge", "prevalence"] == pytest.approx((known == 1).mean())
     zeroshot = result.zeroshot.set_index("label_key")
     assert zeroshot.loc["lge", "n"] == 75 and zeroshot.loc["lv_dilation", "n"] == 80
     assert (zeroshot.loc[["lge", "lv_dilation"], "auc"] > 0.9).all()
@@ -206,6 +210,31 @@ def test_write_outputs_writes_every_file_and_valid_json(site, tmp_path: Path) ->
     assert all((out / f).is_file() for f in loaded["files"]["csv"] + loaded["files"]["plots"])
 
 
+def test_report_states_how_the_figures_were_computed(site, tmp_path: Path) -> None:
+    """A reader of report.html alone learns the CI method, resamples, seeds, episodes, folds,
+    the evaluated split and the labels files, from the run's own settings."""
+    results = [evaluate_site(fake_encoder("a"), site, fake_prompts(), CONFIG)]
+    config = {
+        "checkpoint": "runs/x/best.pt",
+        "data": "data/internal",
+        "labels": ["raw/internal/labels.csv"],
+        "external": [],
+        "compare": [],
+        "prompts": "prompts.yaml",
+        "general_clip": {"model": "ViT-B-32", "weights": None},
+        "suite": asdict(replace(CONFIG, seed=7)),
+    }
+    write_outputs(tmp_path, results, [site], [], [], config)
+    html = (tmp_path / "report.html").read_text()
+    methods = html.split("<h2>Methods</h2>")[1].split("</ul>")[0]
+    assert "percentile bootstrap" in methods and "50 resamples, seed 7" in methods
+    assert "10 episodes per k" in methods and "k = 1, 4" in methods
+    assert "3-fold patient-grouped" in methods
+    assert "test split of data/internal" in methods and "raw/internal/labels.csv" in methods
+    assert "p ≥ 0.5" in methods
+    assert "general CLIP ViT-B-32 (random weights: chance, not a pretrained CLIP)" in methods
+
+
 def test_report_tables_fold_confidence_intervals() -> None:
     table = pd.DataFrame(
         {"model": ["m"], "Label": ["LGE"], "AUC": [0.9], "auc_lo": [0.8], "auc_hi": [0.95],
@@ -214,6 +243,25 @@ def test_report_tables_fold_confidence_intervals() -> None:
     view = compact(table)
     assert list(view.columns) == ["model", "Label", "AUC", "AUC 95% CI"]
     assert view["AUC 95% CI"].iloc[0] == "0.80–0.95"
+
+
+def test_counts_in_the_tables_stay_whole_numbers(tmp_path: Path) -> None:
+    """n_fit is blank on the cross-validated rows: the column must not turn into 862.0000."""
+    rows = pd.DataFrame(
+        {"label_key": ["lge", "lge"], "setting": ["linear probe", "train-split probe"],
+         "task": ["finding"] * 2, "n": [138, 138], "n_positive": [80, 80], "accuracy": [0.8, 0.9],
+         "f1": [0.7, 0.8], "auc": [0.9, 0.95],
+         "n_fit": [np.nan, 862]}
+    )  # fmt: skip
+    table = paper_format(rows, "m", "internal")
+    [path] = write_tables(tmp_path, {"internal": {"probe": table}})
+    lines = path.read_text().splitlines()
+    assert lines[1].endswith(",138,80,,internal,finding")
+    assert lines[2].endswith(",138,80,862,internal,finding")
+    site = {"name": "internal", "selection": "test split", "n_total": 900, "n_evaluated": 138,
+            "n_labelled": 138}  # fmt: skip
+    html = render_html("t", {"internal": {"probe": table}}, {}, [site], [], [])
+    assert ">862<" in html and "862.0" not in html
 
 
 def test_rewriting_an_output_folder_leaves_no_file_of_the_previous_run(

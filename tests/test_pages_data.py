@@ -226,6 +226,48 @@ def test_evaluate_page_leads_with_the_headline_of_a_finished_evaluation(app, dat
         shutil.rmtree(data_root / "evaluations")
 
 
+def test_evaluate_page_states_sites_problems_methods_and_charts_each_model(app, data_root) -> None:
+    """What a reviewer needs beside the tables: what each site evaluated, the run's problems,
+    how the figures were computed, and few-shot curves per model with the zero-shot line."""
+    folder = data_root / "evaluations" / "eval-review"
+    (folder / "internal").mkdir(parents=True)
+    rows = [
+        f"{model},LGE,{method},{k},{auc},{auc - 0.02},{auc + 0.02},internal"
+        for model, auc in (("ours", 0.9), ("base", 0.5))
+        for method in ("prototype", "logistic")
+        for k in (1, 2)
+    ]
+    (folder / "internal" / "fewshot.csv").write_text(
+        "model,Label,method,k,AUC,auc_lo,auc_hi,site\n" + "\n".join(rows) + "\n"
+    )
+    (folder / "internal" / "zeroshot.csv").write_text(
+        "model,Label,AUC,setting\nours,LGE,0.8,zero-shot\nbase,LGE,0.45,zero-shot\n"
+    )
+    site = {"name": "internal", "selection": "test split", "n_total": 100, "n_evaluated": 14,
+            "n_labelled": 12}  # fmt: skip
+    suite = {"bootstrap": 321, "seed": 5, "train_split_probes": False,
+             "fewshot": {"shots": [1, 2], "episodes": 7, "seed": 5},
+             "probe": {"folds": 4, "c": None, "c_grid": [0.1, 1.0], "seed": 5}}  # fmt: skip
+    summary = {"sites": [site], "problems": ["site internal: few-shot of 'lge' skipped for k = 4"],
+               "config": {"checkpoint": "m.pt", "data": "d", "labels": ["l.csv"], "suite": suite},
+               "results": []}  # fmt: skip
+    (folder / "summary.json").write_text(json.dumps(summary))
+    try:
+        at = app("pages/evaluate.py")
+        captions = " ".join(c.value for c in at.caption)
+        assert "internal: 14 studies evaluated (test split) of 100 in the dataset" in captions
+        assert "few-shot of 'lge' skipped for k = 4" in at.warning[0].value
+        methods = next(e for e in at.expander if e.label == "Methods")
+        text = " ".join(m.value for m in methods.markdown)
+        assert "321 resamples, seed 5" in text and "7 episodes per k" in text
+        [chart] = at.get("plotly_chart")
+        traces = json.loads(chart.proto.spec)["data"]
+        names = {t.get("name") for t in traces}
+        assert {"ours · prototype", "base · logistic", "ours · zero-shot", "chance"} <= names
+    finally:
+        shutil.rmtree(data_root / "evaluations")
+
+
 def test_one_damaged_evaluation_file_is_named_and_the_rest_still_shows(app, data_root) -> None:
     folder = data_root / "evaluations" / "eval-damaged"
     plots = folder / "internal" / "plots"

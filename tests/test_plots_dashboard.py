@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import pytest
 
 from dashboard.plots import (
     confusion_figure,
@@ -98,12 +99,40 @@ def test_roc_confusion_histogram_fewshot() -> None:
     hist = score_histogram(scores, 0.5, "lge", labels=np.array([0, 1, 0, 1]))
     assert [t.name for t in hist.data] == ["label 0", "label 1"]
     assert list(hist.data[1].x) == [0.9, 0.7]
-    table = pd.DataFrame(
-        {"k": [1, 2, 1, 2], "auc": [0.6, 0.7, 0.5, 0.8], "probe": ["p", "p", "l", "l"]}
-    )
-    fs = fewshot_figure(table)
-    assert len(fs.data) == 2
-    assert fewshot_figure(pd.DataFrame({"x": [1]})).data == ()
+
+
+def test_fewshot_figure_keeps_models_apart_and_draws_zero_shot_and_chance() -> None:
+    """One label of an evaluation's fewshot.csv with two models: a curve (and CI band) per
+    model and method, never a mean over models or labels; each model's zero-shot AUC and
+    chance as lines."""
+    fewshot = pd.DataFrame(
+        [
+            {"model": model, "Label": label, "method": method, "k": k, "AUC": auc,
+             "auc_lo": auc - 0.02, "auc_hi": auc + 0.02}
+            for model, auc in (("ours", 0.9), ("baseline", 0.5))
+            for label in ("LGE", "Normal")
+            for method in ("prototype", "logistic")
+            for k in (1, 2)
+        ]
+    )  # fmt: skip
+    zeroshot = pd.DataFrame(
+        {"model": ["ours", "baseline", "ours"], "Label": ["LGE", "LGE", "Normal"],
+         "setting": ["zero-shot"] * 3, "AUC": [0.8, 0.45, 0.3]}
+    )  # fmt: skip
+    figure = fewshot_figure(fewshot, zeroshot, "LGE")
+    curves = {t.name: list(t.y) for t in figure.data if t.mode == "lines+markers"}
+    assert curves == {
+        "ours · prototype": [0.9, 0.9], "ours · logistic": [0.9, 0.9],
+        "baseline · prototype": [0.5, 0.5], "baseline · logistic": [0.5, 0.5],
+    }  # fmt: skip
+    bands = [t for t in figure.data if t.fill == "toself"]
+    assert len(bands) == 4 and max(bands[0].y) == pytest.approx(0.92)
+    levels = {t.name: set(t.y) for t in figure.data if t.mode == "lines"}
+    assert levels == {"ours · zero-shot": {0.8}, "baseline · zero-shot": {0.45}, "chance": {0.5}}
+    single = fewshot_figure(fewshot[fewshot["model"] == "ours"], None, "Normal")
+    assert [t.name for t in single.data if t.showlegend is not False] == [
+        "prototype", "logistic", "chance"
+    ]  # fmt: skip
 
 
 def _legend(fig: go.Figure) -> dict[str, str]:

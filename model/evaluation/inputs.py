@@ -72,17 +72,22 @@ class SiteData:
         return list(self.studies.index)
 
     def label_counts(self) -> pd.DataFrame:
-        """Per label column: studies with a known value, positives, and blanks (excluded)."""
+        """Per label column: studies with a known value, positives, their share (prevalence
+        among the known values) and blanks (excluded)."""
         rows = [
             {
                 "label_key": column,
                 "n": int(values.notna().sum()),
                 "n_positive": int((values == 1).sum()),
+                "prevalence": float((values == 1).sum() / values.notna().sum())
+                if values.notna().any()
+                else np.nan,
                 "n_unknown": int(values.isna().sum()),
             }
             for column, values in self.labels.items()
         ]
-        return pd.DataFrame(rows, columns=["label_key", "n", "n_positive", "n_unknown"])
+        columns = ["label_key", "n", "n_positive", "prevalence", "n_unknown"]
+        return pd.DataFrame(rows, columns=columns)
 
     @property
     def groups(self) -> np.ndarray:

@@ -28,6 +28,7 @@ from model.evaluation.compare import comparison_tables
 from model.evaluation.encoders import Encoder
 from model.evaluation.headline import headline
 from model.evaluation.inputs import SiteData
+from model.evaluation.methods import methods_lines
 from model.evaluation.plots import plot_comparison, plot_confusion, plot_fewshot, plot_roc
 from model.evaluation.report import build_summary, render_html, write_html, write_summary
 from model.evaluation.suite import SiteResult
@@ -42,6 +43,14 @@ def _zeroshot_aucs(result: SiteResult) -> dict[str, float]:
     return dict(zip(result.zeroshot["label_key"], result.zeroshot["auc"], strict=True))
 
 
+def _zeroshot_intervals(result: SiteResult) -> dict[str, tuple[float, float]]:
+    table = result.zeroshot
+    if table.empty or not {"auc_lo", "auc_hi"} <= set(table.columns):
+        return {}
+    bounds = zip(table["auc_lo"], table["auc_hi"], strict=True)
+    return dict(zip(table["label_key"], bounds, strict=True))
+
+
 def _figures(out: Path, result: SiteResult) -> tuple[list[Path], list[Path]]:
     """Plots and confusion CSVs of one model at one site: (png paths, csv paths)."""
     folder = out / slug(result.site)
@@ -52,7 +61,11 @@ def _figures(out: Path, result: SiteResult) -> tuple[list[Path], list[Path]]:
     if result.roc:
         plots.append(
             plot_roc(
-                result.roc, aucs, f"Zero-shot ROC · {title}", folder / "plots" / f"roc_{name}.png"
+                result.roc,
+                aucs,
+                f"Zero-shot ROC · {title}",
+                folder / "plots" / f"roc_{name}.png",
+                _zeroshot_intervals(result),
             )
         )
     if not result.fewshot.empty:
@@ -177,7 +190,14 @@ def write_outputs(
     summary = build_summary(results, site_records, models, files, problems, config, comparisons)
     key_figures = headline(summary["results"])
     page = render_html(
-        "CMR-CLIP evaluation", tables, plots, site_records, models, problems, key_figures
+        "CMR-CLIP evaluation",
+        tables,
+        plots,
+        site_records,
+        models,
+        problems,
+        key_figures,
+        methods_lines(config),
     )
     write_html(out / "report.html", page)
     write_summary(out / "summary.json", summary)

@@ -41,27 +41,61 @@ def _save(figure: Figure, path: Path) -> Path:
 
 
 def plot_roc(
-    roc: dict[str, tuple[list[float], list[float]]], aucs: dict[str, float], title: str, path: Path
+    roc: dict[str, tuple[list[float], list[float]]],
+    aucs: dict[str, float],
+    title: str,
+    path: Path,
+    intervals: dict[str, tuple[float, float]] | None = None,
 ) -> Path:
-    """All findings' zero-shot ROC curves on one axes; ``roc[name] = (fpr, tpr)``."""
+    """``roc_figure`` written as a PNG."""
+    return _save(roc_figure(roc, aucs, title, intervals), path)
+
+
+def _auc_text(auc: float, interval: tuple[float, float] | None) -> str:
+    if interval is None or not np.all(np.isfinite(interval)):
+        return f"AUC {auc:.2f}"
+    return f"AUC {auc:.2f}, 95% CI {interval[0]:.2f}–{interval[1]:.2f}"
+
+
+def roc_figure(
+    roc: dict[str, tuple[list[float], list[float]]],
+    aucs: dict[str, float],
+    title: str,
+    intervals: dict[str, tuple[float, float]] | None = None,
+) -> Figure:
+    """All findings' zero-shot ROC curves on one axes; ``roc[name] = (fpr, tpr)``; each legend
+    entry gives the AUC and its bootstrap CI (``intervals[name] = (low, high)``)."""
     figure = _figure(5.5, 5)
     axes = figure.subplots()
     for name, (fpr, tpr) in roc.items():
-        axes.plot(
-            fpr, tpr, lw=1.6, label=f"{display_name(name)} (AUC {aucs.get(name, np.nan):.2f})"
-        )
-    axes.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
-    axes.set(xlabel="False positive rate", ylabel="True positive rate", title=title)
+        text = _auc_text(aucs.get(name, np.nan), (intervals or {}).get(name))
+        axes.plot(fpr, tpr, lw=1.6, label=f"{display_name(name)} ({text})")
+    axes.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="chance")
+    axes.set(xlabel="False positive rate (1 − specificity)", title=title)
+    axes.set_ylabel("True positive rate (sensitivity)")
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1.01)
-    axes.legend(fontsize=7, loc="lower right")
-    return _save(figure, path)
+    axes.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13))  # below: no overlap
+    return figure
 
 
 def plot_fewshot(
     fewshot: pd.DataFrame, zeroshot_auc: dict[str, float], title: str, path: Path
 ) -> Path:
-    """One panel per label: mean AUC vs k (log2 axis) with 95% CI bands, zero-shot as a line.
+    """``fewshot_panels`` written as a PNG."""
+    return _save(fewshot_panels(fewshot, zeroshot_auc, title), path)
+
+
+def _auc_floor(part: pd.DataFrame, zeroshot: float) -> float:
+    """Lower y limit of one panel: 0.4, or below the lowest curve, band or zero-shot line."""
+    values = pd.concat([part["auc"], part["auc_lo"], pd.Series([zeroshot, 0.45])]).to_numpy(float)
+    lowest = np.nanmin(values[np.isfinite(values)])
+    return max(0.0, min(0.4, math.floor((lowest - 0.03) * 20) / 20))
+
+
+def fewshot_panels(fewshot: pd.DataFrame, zeroshot_auc: dict[str, float], title: str) -> Figure:
+    """One panel per label: mean AUC vs k (log2 axis) with 95% CI bands, zero-shot and chance
+    (0.5) as lines; the y axis reaches below the lowest value drawn, so nothing is cut off.
 
     fewshot: rows with ``label_key``/``label``, ``method``, ``k``, ``auc``, ``auc_lo``, ``auc_hi``.
     """
@@ -71,6 +105,7 @@ def plot_fewshot(
     rows = max(math.ceil(len(labels) / columns), 1)
     figure = _figure(3.2 * columns, 2.8 * rows)
     grid = figure.subplots(rows, columns, squeeze=False)
+    legend: dict[str, object] = {}
     for axes, label in zip(grid.ravel(), labels, strict=False):
         part = fewshot[fewshot[key] == label]
         for method, (colour, marker) in METHOD_STYLE.items():
@@ -79,27 +114,34 @@ def plot_fewshot(
                 continue
             axes.plot(curve["k"], curve["auc"], color=colour, marker=marker, ms=3, label=method)
             axes.fill_between(curve["k"], curve["auc_lo"], curve["auc_hi"], color=colour, alpha=0.2)
-        if label in zeroshot_auc and np.isfinite(zeroshot_auc[label]):
-            axes.axhline(zeroshot_auc[label], color="tab:green", ls="--", lw=1.2, label="zero-shot")
+        zeroshot = zeroshot_auc.get(label, np.nan)
+        if np.isfinite(zeroshot):
+            axes.axhline(zeroshot, color="tab:green", ls="--", lw=1.2, label="zero-shot")
+        axes.axhline(0.5, color="grey", ls=":", lw=1, label="chance")
         axes.set_xscale("log", base=2)
         shots = sorted(part["k"].unique())
         axes.set_xticks(shots, [str(k) for k in shots])
         axes.minorticks_off()
-        axes.set_ylim(0.4, 1.02)
+        axes.set_ylim(_auc_floor(part, zeroshot), 1.02)
         axes.set_title(display_name(label), fontsize=9)
         axes.set_xlabel("k (shots per class)", fontsize=8)
-        axes.set_ylabel("AUC", fontsize=8)
+        axes.set_ylabel("AUC (mean, 95% CI)", fontsize=8)
         axes.tick_params(labelsize=7)
+        legend.update(zip(*reversed(axes.get_legend_handles_labels()), strict=True))
     for axes in grid.ravel()[len(labels) :]:
         axes.axis("off")
-    handles, names = grid.ravel()[0].get_legend_handles_labels()
-    if handles:
+    if legend:
         figure.legend(
-            handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3, fontsize=8
+            list(legend.values()),
+            list(legend),
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            ncol=len(legend),
+            fontsize=8,
         )
     figure.suptitle(title, fontsize=10)
     figure.subplots_adjust(left=0.08, right=0.97, bottom=0.12, top=0.86, wspace=0.35, hspace=0.6)
-    return _save(figure, path)
+    return figure
 
 
 def plot_confusion(matrix: pd.DataFrame, title: str, path: Path) -> Path:
@@ -121,6 +163,11 @@ def plot_confusion(matrix: pd.DataFrame, title: str, path: Path) -> Path:
 
 
 def plot_comparison(table: pd.DataFrame, title: str, path: Path) -> Path:
+    """``comparison_figure`` written as a PNG."""
+    return _save(comparison_figure(table, title), path)
+
+
+def comparison_figure(table: pd.DataFrame, title: str) -> Figure:
     """Forest plot of paired AUC differences: one panel per setting, one row per label and
     baseline, the difference (main - baseline) with its 95% CI and Holm-adjusted p on the right.
 
@@ -175,6 +222,9 @@ def plot_comparison(table: pd.DataFrame, title: str, path: Path) -> Path:
         axes.tick_params(labelsize=7)
     centres = [-(i * len(baselines) + (len(baselines) - 1) / 2) for i in range(len(labels))]
     grid[0].set_yticks(centres, [display_name(label) for label in labels])
-    grid[0].legend(fontsize=7, loc="lower left")
+    handles, names = grid[0].get_legend_handles_labels()
+    figure.legend(  # below the panels: inside one it hid the points of the last labels
+        handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, fontsize=7
+    )
     figure.suptitle(title, fontsize=10)
-    return _save(figure, path)
+    return figure

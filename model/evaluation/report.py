@@ -157,9 +157,10 @@ def render_html(
     models: list[dict[str, str]],
     problems: list[str],
     key_figures: pd.DataFrame | None = None,
+    methods: list[str] | None = None,
 ) -> str:
     """One self-contained HTML page: models, problems, the headline (``headline.headline``),
-    then per site every table and figure."""
+    the methods (``methods.methods_lines``), then per site every table and figure."""
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
     ]
@@ -171,6 +172,10 @@ def render_html(
         parts.append("</ul>")
     if key_figures is not None and not key_figures.empty:
         parts.append(f"<h2>Headline</h2><p>{html.escape(_HEADLINE_NOTE)}</p>{_table(key_figures)}")
+    if methods:
+        parts.append("<h2>Methods</h2><ul>")
+        parts += [f"<li>{html.escape(line)}</li>" for line in methods]
+        parts.append("</ul>")
     for site in sites:
         name = site["name"]
         parts.append(f"<h2>Site: {html.escape(name)}</h2>")

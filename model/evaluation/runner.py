@@ -133,6 +133,7 @@ def _config_record(request: EvaluationRequest) -> dict[str, Any]:
     return {
         "checkpoint": str(request.checkpoint),
         "data": str(request.data),
+        "labels": [str(p) for p in request.labels],
         "external": [str(p) for p in request.external],
         "compare": [str(p) for p in request.compare],
         "prompts": str(request.prompts),

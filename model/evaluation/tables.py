@@ -32,6 +32,7 @@ DISPLAY_NAMES: dict[str, str] = {
     "rv": "Abnormal RV",
 }
 _RENAMES = {"accuracy": "Accuracy", "f1": "F1-score", "auc": "AUC"}
+COUNT_COLUMNS: tuple[str, ...] = ("n", "n_positive", "n_fit", "k", "episodes")
 TABLES: tuple[str, ...] = (
     "zeroshot", "diagnosis", "fewshot", "probe", "retrieval", "counts", "prompts"
 )  # fmt: skip
@@ -60,6 +61,9 @@ def paper_format(rows: pd.DataFrame, model: str, site: str) -> pd.DataFrame:
         task = ["finding" if is_finding(key) else "diagnosis" for key in table["label_key"]]
     table["site"] = site
     table["task"] = task
+    for column in COUNT_COLUMNS:  # whole numbers, blank where a row has none (n_fit of CV rows)
+        if column in table.columns:
+            table[column] = table[column].astype("Int64")
     rest = [c for c in table.columns if c not in PAPER_COLUMNS]
     return table[PAPER_COLUMNS + rest]
 

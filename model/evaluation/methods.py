@@ -1,0 +1,91 @@
+"""How an evaluation's figures were computed, in sentences a reader of the report can cite.
+
+Built from the ``config`` record of ``summary.json`` (``runner._config_record``), so the report
+and the dashboard state the same settings the run used: what was evaluated, with which labels
+and prompts, the decision rule, the CI method with its number of resamples and seed, the few-shot
+episodes, the probes' cross-validation and the retrieval rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _joined(values: Any) -> str:
+    items = [str(v) for v in values] if isinstance(values, list | tuple) else []
+    return ", ".join(items) if items else "none"
+
+
+def _bootstrap(suite: dict[str, Any]) -> str:
+    resamples = int(suite.get("bootstrap") or 0)
+    if resamples <= 0:
+        return "Confidence intervals: none (run with --bootstrap 0)."
+    return (
+        f"Confidence intervals: 95% percentile bootstrap over the studies of each site, "
+        f"{resamples} resamples, seed {suite.get('seed')}."
+    )
+
+
+def _fewshot(fewshot: dict[str, Any]) -> str:
+    return (
+        f"Few-shot: k = {_joined(fewshot.get('shots'))} studies of each class, "
+        f"{fewshot.get('episodes')} episodes per k (seed {fewshot.get('seed')}), every other "
+        "labelled study of the site a query; prototype (cosine to the class means), logistic "
+        f"(C = {fewshot.get('probe_c')}) and prompted (logistic with the zero-shot logit as "
+        f"offset, C = {fewshot.get('prompted_c')}) probes; mean over episodes with 95% CI "
+        "mean ± 1.96 SE. A k is skipped for a label with no more than k studies of a class."
+    )
+
+
+def _probe(probe: dict[str, Any], train_split: bool) -> str:
+    c = probe.get("c")
+    chosen = (
+        f"fixed C = {c}"
+        if c is not None
+        else f"C chosen per fit by patient-grouped inner CV (lowest log-loss) from "
+        f"{_joined(probe.get('c_grid'))}"
+    )
+    text = (
+        f"Linear probe: L2 logistic regression on the standardised frozen embeddings, "
+        f"{probe.get('folds')}-fold patient-grouped cross-validation on each site's evaluated "
+        f"studies (seed {probe.get('seed')}), {chosen}."
+    )
+    if train_split:
+        text += (
+            " Train-split probe: the same, fitted once on the internal dataset's labelled train "
+            "and val studies (patients with a test-split study left out) and applied unchanged."
+        )
+    return text
+
+
+def methods_lines(config: dict[str, Any]) -> list[str]:
+    """One sentence per aspect of the run; empty for a config without a ``suite`` record."""
+    suite = config.get("suite") if isinstance(config, dict) else None
+    if not isinstance(suite, dict):
+        return []
+    external = config.get("external") or []
+    baselines = [*(config.get("compare") or [])]
+    general = config.get("general_clip")
+    if isinstance(general, dict):
+        weights = general.get("weights") or "random weights: chance, not a pretrained CLIP"
+        baselines.append(f"general CLIP {general.get('model')} ({weights})")
+    return [
+        f"Model: {config.get('checkpoint')}; baselines in the same tables: {_joined(baselines)}.",
+        f"Internal site: the test split of {config.get('data')} (no train or val study is "
+        f"evaluated); external sites (all studies): {_joined(external)}.",
+        f"Labels: {_joined(config.get('labels'))}. Each label is evaluated on the studies where "
+        "it is known; blank values are excluded and counted (counts table, n_unknown). A "
+        "diagnosis is known when exactly one diagnosis column holds 1.",
+        f"Prompt set: {config.get('prompts')}.",
+        "Zero-shot findings: p = sigmoid(scale · (cos(study, mean positive prompt) − "
+        "cos(study, mean negative prompt))); accuracy, F1, sensitivity and specificity at "
+        "p ≥ 0.5. Zero-shot diagnosis: arg-max of the softmax over the class prompts. No "
+        "threshold is chosen on labelled data.",
+        _bootstrap(suite),
+        _fewshot(suite.get("fewshot") or {}),
+        _probe(suite.get("probe") or {}, bool(suite.get("train_split_probes"))),
+        "Retrieval: a candidate with the identical impression text counts as correct; R@k and "
+        "median rank over every study with a report; label-consistent precision@10 = share of "
+        "a report's 10 top studies (its own left out) whose known finding labels all equal its "
+        "study's, with its ceiling (perfect ranking) and chance level on the same studies.",
+    ]

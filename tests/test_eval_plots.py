@@ -1,0 +1,68 @@
+"""The evaluation's static figures: nothing drawn falls outside the axes, legends name every line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from model.evaluation.plots import comparison_figure, fewshot_panels, plot_fewshot, roc_figure
+
+
+def _curve(label: str, auc: float) -> pd.DataFrame:
+    rows = [
+        {"label": label, "method": method, "k": k, "auc": auc, "auc_lo": auc - 0.05,
+         "auc_hi": auc + 0.05}
+        for method in ("prototype", "logistic")
+        for k in (1, 2, 4)
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_fewshot_panels_show_low_aucs_chance_and_the_zero_shot_line() -> None:
+    """A model worse than chance (zero-shot AUC 0.30, few-shot 0.35) stays on the plot, and the
+    legend names the zero-shot line though the first label has no prompts."""
+    table = pd.concat([_curve("unprompted", 0.8), _curve("lge", 0.35)], ignore_index=True)
+    figure = fewshot_panels(table, {"lge": 0.30}, "title")
+    first, second = figure.axes[:2]
+    low, high = second.get_ylim()
+    assert low <= 0.30 - 0.01 and high >= 0.4  # the zero-shot line and the CI band are inside
+    assert first.get_ylim()[0] <= 0.5 <= first.get_ylim()[1]  # chance stays visible
+    (legend,) = figure.legends
+    assert {text.get_text() for text in legend.get_texts()} == {
+        "prototype", "logistic", "zero-shot", "chance"
+    }  # fmt: skip
+    chance = [line for line in second.get_lines() if line.get_label() == "chance"]
+    assert chance and set(chance[0].get_ydata()) == {0.5}
+
+
+def test_plot_fewshot_writes_a_png(tmp_path: Path) -> None:
+    path = plot_fewshot(_curve("lge", 0.7), {"lge": 0.6}, "title", tmp_path / "fewshot.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_roc_legend_gives_each_auc_with_its_interval_and_names_chance() -> None:
+    roc = {"lge": ([0.0, 0.2, 1.0], [0.0, 0.7, 1.0]), "normal": ([0.0, 1.0], [0.0, 1.0])}
+    figure = roc_figure(roc, {"lge": 0.84, "normal": 0.5}, "title", {"lge": (0.77, 0.89)})
+    texts = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert texts == ["LGE (AUC 0.84, 95% CI 0.77–0.89)", "Normal (AUC 0.50)", "chance"]
+
+
+def test_comparison_legend_covers_no_point() -> None:
+    """The forest plot's legend used to sit inside the first panel's lower left, over the
+    points of the last labels."""
+    rows = [
+        {"model": "ours", "baseline": baseline, "setting": "zero-shot", "label_key": label,
+         "difference": difference, "difference_lo": difference - 0.05,
+         "difference_hi": difference + 0.05, "p_holm": 0.5}
+        for label, difference in (("lge", 0.3), ("normal", 0.0), ("nicm", -0.1))
+        for baseline in ("a", "b")
+    ]  # fmt: skip
+    figure = comparison_figure(pd.DataFrame(rows), "title")
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    boxes = [legend.get_window_extent(renderer) for legend in figure.legends]
+    axes = figure.axes[0]
+    boxes += [axes.get_legend().get_window_extent(renderer)] if axes.get_legend() else []
+    points = axes.transData.transform([(row["difference"], -i) for i, row in enumerate(rows)])
+    assert boxes and not any(box.contains(x, y) for box in boxes for x, y in points)
