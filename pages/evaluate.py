@@ -89,6 +89,25 @@ def results_section() -> None:
         return
     folder = st.selectbox("Evaluation", folders, format_func=lambda p: p.name, key="ev-folder")
     outputs = studio.evaluation_outputs(Path(folder))
+    downloads(outputs)
+    overview(outputs)
+    groups = grouped_tables(list(outputs.tables))
+    tabs = st.tabs(list(groups) + (["Figures"] if outputs.images else []))
+    for tab, (group, names) in zip(tabs, groups.items(), strict=False):
+        with tab:
+            for name in names:
+                table_with_chart(outputs, group, name)
+    if outputs.images:
+        with tabs[-1]:
+            for image in outputs.images:
+                st.image(str(image), caption=image.name)
+                st.download_button(
+                    "PNG", image.read_bytes(), file_name=image.name, key=f"dl-{image}"
+                )
+
+
+def downloads(outputs) -> None:
+    """The whole evaluation as a zip, and each report file."""
     st.download_button(
         "Download everything (zip)",
         zip_folder(outputs.folder),
@@ -101,6 +120,10 @@ def results_section() -> None:
             file_name=report.name,
             key=f"dl-{report}",
         )
+
+
+def overview(outputs) -> None:
+    """Unreadable files, the headline, per-site counts, problems, methods and the summary."""
     key_figures = outputs.key_figures()
     if outputs.unreadable:
         st.warning(
@@ -126,31 +149,23 @@ def results_section() -> None:
     if outputs.summary:
         with st.expander("summary.json"):
             st.json(outputs.summary, expanded=False)
-    groups = grouped_tables(list(outputs.tables))
-    tabs = st.tabs(list(groups) + (["Figures"] if outputs.images else []))
-    for tab, (group, names) in zip(tabs, groups.items(), strict=False):
-        with tab:
-            for name in names:
-                table = outputs.tables[name]
-                st.markdown(f"**{name}**")
-                chart = outputs.fewshot_chart(name) if group == "Few-shot" else None
-                if chart is not None:
-                    fewshot, zeroshot = chart
-                    label = st.selectbox(
-                        "Label", list(dict.fromkeys(fewshot["Label"])), key=f"ev-fs-label-{name}"
-                    )
-                    st.plotly_chart(fewshot_figure(fewshot, zeroshot, label), key=f"ev-fs-{name}")
-                st.dataframe(table, hide_index=True, key=f"ev-{name}")
-                st.download_button(
-                    "CSV", table.to_csv(index=False), file_name=Path(name).name, key=f"dl-{name}"
-                )
-    if outputs.images:
-        with tabs[-1]:
-            for image in outputs.images:
-                st.image(str(image), caption=image.name)
-                st.download_button(
-                    "PNG", image.read_bytes(), file_name=image.name, key=f"dl-{image}"
-                )
+
+
+def table_with_chart(outputs, group: str, name: str) -> None:
+    """One output table (a few-shot table with its chart per label) and its CSV download."""
+    table = outputs.tables[name]
+    st.markdown(f"**{name}**")
+    chart = outputs.fewshot_chart(name) if group == "Few-shot" else None
+    if chart is not None:
+        fewshot, zeroshot = chart
+        label = st.selectbox(
+            "Label", list(dict.fromkeys(fewshot["Label"])), key=f"ev-fs-label-{name}"
+        )
+        st.plotly_chart(fewshot_figure(fewshot, zeroshot, label), key=f"ev-fs-{name}")
+    st.dataframe(table, hide_index=True, key=f"ev-{name}")
+    st.download_button(
+        "CSV", table.to_csv(index=False), file_name=Path(name).name, key=f"dl-{name}"
+    )
 
 
 with page_guard(studio):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -162,6 +163,26 @@ def plot_confusion(matrix: pd.DataFrame, title: str, path: Path) -> Path:
     return _save(figure, path)
 
 
+def _differences(axes: Axes, compared: pd.DataFrame, y: list[int], colour: str, label: str) -> None:
+    """One baseline's AUC differences with their CIs at rows ``y``, each with its p on the right."""
+    errors = [
+        compared["difference"] - compared["difference_lo"],
+        compared["difference_hi"] - compared["difference"],
+    ]
+    axes.errorbar(
+        compared["difference"], y, xerr=errors, fmt="o", ms=4, capsize=2, color=colour, label=label
+    )
+    for value, position, p in zip(compared["difference_hi"], y, compared["p_holm"], strict=True):
+        axes.annotate(
+            "p<0.001" if p < 0.001 else f"p={p:.3f}",
+            (value, position),
+            xytext=(4, -3),
+            textcoords="offset points",
+            fontsize=6,
+            color="dimgrey",
+        )
+
+
 def plot_comparison(table: pd.DataFrame, title: str, path: Path) -> Path:
     """``comparison_figure`` written as a PNG."""
     return _save(comparison_figure(table, title), path)
@@ -191,31 +212,8 @@ def comparison_figure(table: pd.DataFrame, title: str) -> Figure:
         for baseline in baselines:
             compared = part[part["baseline"] == baseline]
             y = [positions[label, baseline] for label in compared["label_key"]]
-            errors = [
-                compared["difference"] - compared["difference_lo"],
-                compared["difference_hi"] - compared["difference"],
-            ]
-            axes.errorbar(
-                compared["difference"],
-                y,
-                xerr=errors,
-                fmt="o",
-                ms=4,
-                capsize=2,
-                color=colours.get(baseline, "black"),
-                label=f"{table['model'].iloc[0]} − {baseline}",
-            )
-            for value, position, p in zip(
-                compared["difference_hi"], y, compared["p_holm"], strict=True
-            ):
-                axes.annotate(
-                    "p<0.001" if p < 0.001 else f"p={p:.3f}",
-                    (value, position),
-                    xytext=(4, -3),
-                    textcoords="offset points",
-                    fontsize=6,
-                    color="dimgrey",
-                )
+            label = f"{table['model'].iloc[0]} − {baseline}"
+            _differences(axes, compared, y, colours.get(baseline, "black"), label)
         axes.axvline(0.0, color="grey", ls="--", lw=1)
         axes.set_title(setting, fontsize=9)
         axes.set_xlabel("AUC difference, DeLong 95% CI (p Holm-adjusted)", fontsize=8)
