@@ -61,9 +61,13 @@ class CaseResults:
     missing: EmptyState | None = None
 
 
-def index_where(filters: StudyFilter, dataset_name: str) -> Where:
-    """The page's filters as a canonical Chroma ``where``, limited to one dataset's studies."""
+def index_where(filters: StudyFilter, dataset_name: str, dataset_id: str = "") -> Where:
+    """The page's filters as a canonical Chroma ``where``, limited to one dataset's studies: by
+    its name and, when known, its id (a same-named dataset on a shared server would otherwise
+    take places among the best hits, which the page then drops, so fewer results show)."""
     clauses: list[dict[str, Any]] = [{"dataset": dataset_name}]
+    if dataset_id:
+        clauses.append({"dataset_id": dataset_id})
     for name, chosen in filters.values.items():
         if not chosen:
             continue
@@ -112,9 +116,8 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
     if index is None:
         return _in_memory(studio, allowed, query, text, missing=studio.missing_index())
     try:
-        hits = _index_hits(
-            index, query, text, studio.dataset_path().name, _candidates(allowed, query)
-        )
+        dataset = (studio.dataset_path().name, str(studio.dataset().settings.get("salt_id", "")))
+        hits = _index_hits(index, query, text, dataset, _candidates(allowed, query))
         backend = f"ChromaDB index {index.name}, {index.count():,} studies"
         unindexed = _unindexed(index, allowed)
     except UserError as err:
@@ -143,13 +146,14 @@ def _candidates(allowed: pd.DataFrame, query: CaseQuery) -> int:
 
 
 def _index_hits(
-    index: EmbeddingIndex, query: CaseQuery, text: str, dataset_name: str, n_allowed: int
+    index: EmbeddingIndex, query: CaseQuery, text: str, dataset: tuple[str, str], n_allowed: int
 ) -> list[SearchHit]:
+    """The index's best ``query.k`` hits among ``dataset``'s (name, id) studies."""
     from model.index.embedding_index import MAX_K
 
     if n_allowed == 0:  # nothing to ask for (e.g. the filters allow the example alone)
         return []
-    where = index_where(query.filters, dataset_name)
+    where = index_where(query.filters, *dataset)
     k = max(1, min(query.k, MAX_K))
     if query.like is not None:
         return index.search_like(query.like, k=k, where=where)

@@ -221,7 +221,7 @@ class Studio:
             why = (
                 f"Its index in the {location.describe()} holds none of these "
                 f"{self.dataset_path().name} studies (it was built for another dataset there, "
-                "or before they were ingested)"
+                "before they were ingested, or by a version that did not record dataset ids)"
             )
         elif others:
             held = ", ".join(f"{c.checkpoint[:12]} ({c.count:,} studies)" for c in others[:3])

@@ -304,3 +304,38 @@ def test_studies_ingested_after_the_index_was_built_are_named_with_the_rebuild(
     assert at.button(key="offer-index") is not None
     at.multiselect(key="b-split").select("train").run()  # the new studies are all test
     assert not at.info and "ChromaDB index cmrclip-" in _captions(at)
+
+
+def test_a_same_named_dataset_on_the_index_does_not_crowd_out_the_results(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another hospital's dataset also called "tiny" shares the index (a shared server): its
+    studies, closer to the query than ours, must not take the page's 200 best places, which it
+    would then drop (no card at all)."""
+    from model.embed import embed_texts
+    from model.training.checkpoint import load_checkpoint
+
+    root = _copy(tmp_path_factory, "namesake")
+    data = root / "ds" / "tiny"
+    checkpoint = _active_checkpoint(root)
+    assert main(["index", "--checkpoint", str(checkpoint), "--data", str(data)]) == 0
+    location = ChromaLocation(path=root / "ds" / "chroma")
+    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
+    query = "Dilated left ventricle"
+    vector = np.asarray(embed_texts(load_checkpoint(checkpoint)[0], [query]), dtype=np.float32)
+    n = 220  # more than the page asks the index for
+    meta = {"dataset": "tiny", "dataset_id": "another-salt", "site": "internal", "split": "test"}
+    _write(
+        location,
+        fingerprint,
+        IndexRecords(
+            ids=[f"x{i:04d}" for i in range(n)],
+            vectors=np.repeat(vector.reshape(1, -1), n, axis=0),
+            metadatas=[dict(meta) for _ in range(n)],
+            documents=["Dilated left ventricle."] * n,
+        ),
+        None,
+    )
+    at = _open(root, monkeypatch, query)
+    assert f", {24 + n} studies" in _captions(at)
+    assert len(_cards(at)) == 12 and not any(card.startswith("x") for card in _cards(at))

@@ -30,6 +30,7 @@ STRING_FIELDS: tuple[str, ...] = (
     "scanner",
     "manufacturer",
     "dataset",
+    "dataset_id",
     "diagnosis",
 )
 VIEW_FIELDS: tuple[str, ...] = tuple(f"view_{slot}" for slot in VIEW_SLOTS)
