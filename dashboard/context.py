@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import streamlit as st
 
 from dashboard import cache
 from dashboard.jobs import JobManager, model_command
@@ -46,11 +47,17 @@ class EmptyState(Exception):  # noqa: N818 - a state, not an error
         self.offer = offer
 
 
+def session_settings() -> Settings:
+    """The data root's settings, with the active dataset and checkpoint of this browser session
+    (every session its own: another user's choice never changes an open page)."""
+    return Settings.from_env(st.session_state if st.runtime.exists() else None)
+
+
 @dataclass
 class Studio:
     """Lazy access to the active dataset, checkpoint and derived resources."""
 
-    settings: Settings = field(default_factory=Settings.from_env)
+    settings: Settings = field(default_factory=session_settings)
 
     @property
     def jobs(self) -> JobManager:

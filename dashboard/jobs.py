@@ -3,16 +3,19 @@
 Each job gets a folder ``DATA_ROOT/jobs/<id>/`` holding
 
 ```
-job.json       id, kind, title, command, pid, process start tick, started, outputs, cancel flag
+job.json       id, kind, title, command, pid, process start tick, started, user, outputs, cancel flag
 log.txt        the process's stdout + stderr
 progress.json  model.progress writes it (env CMR_PROGRESS_FILE): stage, done, total, fraction, eta_s
 result.json    exit code and end time, written by the job runner when the command ends
 ```
 
-The command runs under a tiny runner (``python -m dashboard.jobs run JOBDIR -- CMD...``) that is a
+The command runs under a tiny runner (``python -m dashboard.job_runner JOBDIR -- CMD...``) that is a
 process-group leader, waits for the command and records its exit code, so a job's state is known
 from disk alone: it survives a dashboard restart or a browser refresh. Cancelling kills the job's
 own process group (never processes found by name). Only one job of a kind runs at a time.
+
+A job records the account that started it (several people may run dashboards over one data
+root), so a refusal or a panel says whose it is; another account's job is refused a stop.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dashboard.processes import kill_tree, proc_start, process_alive
+from dashboard.processes import current_user, kill_tree, may_signal, proc_start, process_alive
 from model.atomic import atomic_write_json
 from model.errors import UserError
 from model.file_lock import FileLock
@@ -69,6 +72,12 @@ class Job:
     @property
     def title(self) -> str:
         return str(self.info.get("title") or self.kind)
+
+    @property
+    def origin(self) -> str:
+        """Who started the job and when: ``started by alice at 14:02:05``."""
+        user = self.info.get("user")
+        return f"started {f'by {user} ' if user else ''}at {_clock(self.info.get('started'))}"
 
     @property
     def pid(self) -> int:
@@ -157,8 +166,8 @@ class JobManager:
         busy = [job for job in self.list(kind) if job.running]
         if busy:
             raise UserError(
-                f"another {kind} job is already running ({busy[0].title}, started "
-                f"{_clock(busy[0].info.get('started'))}); wait for it or cancel it first"
+                f"another {kind} job is already running ({busy[0].title}, {busy[0].origin}); "
+                "wait for it or cancel it first"
             )
 
     def _start(
@@ -178,7 +187,7 @@ class JobManager:
         child_env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(REPO_ROOT), child_env.get("PYTHONPATH", "")) if p
         )
-        runner = [sys.executable, "-m", "dashboard.jobs", "run", str(folder), "--", *command]
+        runner = [sys.executable, "-m", "dashboard.job_runner", str(folder), "--", *command]
         with open(folder / "log.txt", "ab") as log:
             proc = subprocess.Popen(
                 runner,
@@ -198,6 +207,7 @@ class JobManager:
             "pid": proc.pid,
             "proc_start": proc_start(proc.pid),
             "started": time.time(),
+            "user": current_user(),
             "outputs": outputs or {},
             "cancel_requested": False,
         }
@@ -236,6 +246,7 @@ class JobManager:
         job = self.get(job_id)
         if job.state != "running":  # ended, or already stopping
             return job
+        _check_may_stop(job)
         info = dict(job.info, cancel_requested=True, cancel_requested_at=time.time())
         atomic_write_json(job.folder / "job.json", info)
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -256,6 +267,7 @@ class JobManager:
         job = self.get(job_id)
         if job.state != "stopping":
             return job
+        _check_may_stop(job)
         kill_tree(job.pid, job.info.get("proc_start"))
         deadline = time.monotonic() + 5.0
         while time.monotonic() < deadline and process_alive(job.pid, job.info.get("proc_start")):
@@ -264,11 +276,11 @@ class JobManager:
         return self.get(job_id)
 
     def _read(self, folder: Path) -> Job | None:
-        info = _load_json(folder / "job.json")
+        info = load_json_object(folder / "job.json")
         if not info or "pid" not in info:
             return None
-        result = _load_json(folder / "result.json")
-        progress = _load_json(folder / "progress.json")
+        result = load_json_object(folder / "result.json")
+        progress = load_json_object(folder / "progress.json")
         pid = int(info["pid"])
         _reap(pid)
         if result:
@@ -284,12 +296,21 @@ class JobManager:
         return Job(folder, info, state, None, progress)
 
 
-def _load_json(path: Path) -> dict[str, Any]:
+def load_json_object(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _check_may_stop(job: Job) -> None:
+    """UserError when this process may not signal ``job`` (another account started it)."""
+    if not may_signal(job.pid):
+        raise UserError(
+            f"cannot stop {job.title}: it was {job.origin} and runs as another account; "
+            "ask them to stop it from their dashboard"
+        )
 
 
 def _launch_busy(holder: str) -> str:
@@ -300,7 +321,7 @@ def _clock(stamp: Any) -> str:
     try:
         return time.strftime("%H:%M:%S", time.localtime(float(stamp)))
     except (TypeError, ValueError):
-        return "earlier"
+        return "an unknown time"
 
 
 def _reap(pid: int) -> None:
@@ -319,28 +340,3 @@ def _kill_after_grace(pid: int, start_tick: Any, grace_s: float) -> None:
         kill_tree(pid, start_tick)
         time.sleep(0.1)
     _reap(pid)
-
-
-def _run(folder: Path, command: list[str]) -> int:
-    """Runner body: run ``command`` in this process group, then write result.json."""
-    child = subprocess.Popen(command)
-
-    def _forward(signum: int, _frame: Any) -> None:
-        # A cancel signals the whole group, the command included: a second SIGTERM would cut
-        # short what the first asked for (torchrun gives up waiting for its ranks to save).
-        if _load_json(folder / "job.json").get("cancel_requested"):
-            return
-        with contextlib.suppress(ProcessLookupError):
-            child.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, _forward)
-    signal.signal(signal.SIGINT, _forward)
-    code = child.wait()
-    atomic_write_json(folder / "result.json", {"returncode": code, "finished": time.time()})
-    return 0
-
-
-if __name__ == "__main__":
-    if len(sys.argv) < 5 or sys.argv[1] != "run" or sys.argv[3] != "--":
-        sys.exit("usage: python -m dashboard.jobs run JOBDIR -- COMMAND...")
-    sys.exit(_run(Path(sys.argv[2]), sys.argv[4:]))

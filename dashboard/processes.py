@@ -10,6 +10,7 @@ parent) and each process is matched by its start tick, so a reused pid is never 
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import signal
 from pathlib import Path
@@ -93,3 +94,22 @@ def kill_tree(pid: int, start_tick: Any) -> None:
         if process_alive(child, tick):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(child, signal.SIGKILL)
+
+
+def current_user() -> str:
+    """The account this process runs as (its uid when the account has no name)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
+def may_signal(pid: int) -> bool:
+    """False when ``pid``'s process group belongs to another account (True once it ended)."""
+    try:
+        os.killpg(pid, 0)
+    except PermissionError:
+        return False
+    except ProcessLookupError:
+        pass
+    return True

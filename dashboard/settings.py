@@ -4,7 +4,7 @@ Everything lives under one data root (env ``CMR_DATA_ROOT``, default ``./data``)
 
 ```
 DATA_ROOT/
-  active.json          {"checkpoint": path, "dataset": path} chosen on the Train page
+  active.json          {"checkpoint": path, "dataset": path}: the last choice made on any page
   demo/                what ``python -m model demo --root DATA_ROOT`` builds
   imports/             zips and folders imported from the Studies page
   runs/                training runs launched from the Train page
@@ -15,15 +15,20 @@ DATA_ROOT/
 
 Datasets and runs are found by their marker files (``studies.parquet``, ``status.json``), so a
 dataset or run placed anywhere under the root shows up.
+
+The active dataset and checkpoint belong to one browser session (``Settings.session``): a page
+opened later starts from ``active.json``, and a choice made in one session (another user's, on
+another dashboard over the same root) never changes what an open page is showing.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from model.atomic import atomic_write_json
 from model.errors import UserError
@@ -34,18 +39,23 @@ if TYPE_CHECKING:
 DATA_ROOT_ENV = "CMR_DATA_ROOT"
 _SEARCH_DEPTH = 5
 _SKIP_DIRS = {"tensors", "dicom", "chroma", "embeddings", "masks", "jobs", "__pycache__"}
+_SESSION_CHOICE = "active-choice"
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Paths of one dashboard installation, all under ``data_root``."""
+    """Paths of one dashboard installation, all under ``data_root``.
+
+    ``session`` (a browser session's state) keeps that session's active dataset and checkpoint;
+    without one they are read from ``active.json`` each time."""
 
     data_root: Path
+    session: MutableMapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def from_env(cls) -> Settings:
+    def from_env(cls, session: MutableMapping[str, Any] | None = None) -> Settings:
         # An empty value (``CMR_DATA_ROOT=$UNSET_VAR``) is the default, not the current folder.
-        return cls(Path(os.environ.get(DATA_ROOT_ENV) or "data").expanduser().resolve())
+        return cls(Path(os.environ.get(DATA_ROOT_ENV) or "data").expanduser().resolve(), session)
 
     @property
     def active_file(self) -> Path:
@@ -144,23 +154,43 @@ class Settings:
                 f"cannot record the active {what}: cannot write {self.active_file} "
                 f"({err.strerror or err})"
             ) from err
+        for name, given in (("checkpoint", checkpoint), ("dataset", dataset)):
+            if given is not None:
+                self._pin(name, Path(active[name]))
 
     def active_checkpoint(self) -> Path | None:
-        """The chosen checkpoint, else the newest ``best.pt``/``last.pt`` found, else None."""
-        chosen = self.read_active().get("checkpoint")
-        if chosen and Path(chosen).is_file():
-            return Path(chosen)
+        """This session's checkpoint, else the chosen one, else the newest ``best.pt``/
+        ``last.pt`` found, else None."""
+        for chosen in (self._choice().get("checkpoint"), self.read_active().get("checkpoint")):
+            if chosen and Path(chosen).is_file():
+                return self._pin("checkpoint", Path(chosen))
         found = self.checkpoints()
-        return found[0] if found else None
+        return self._pin("checkpoint", found[0] if found else None)
 
     def active_dataset(self) -> Path | None:
-        """The chosen dataset, else the first dataset found (demo internal first), else None."""
-        chosen = self.read_active().get("dataset")
-        if chosen and (Path(chosen) / "studies.parquet").is_file():
-            return Path(chosen)
+        """This session's dataset, else the chosen one, else the first dataset found (demo
+        internal first), else None."""
+        for chosen in (self._choice().get("dataset"), self.read_active().get("dataset")):
+            if chosen and (Path(chosen) / "studies.parquet").is_file():
+                return self._pin("dataset", Path(chosen))
         found = self.datasets()
         preferred = [p for p in found if "internal" in p.name]
-        return (preferred or found or [None])[0]
+        return self._pin("dataset", (preferred or found or [None])[0])
+
+    def _choice(self) -> dict[str, str]:
+        """The session's active dataset and checkpoint, first taken from ``active.json``; the
+        file itself without a session."""
+        if self.session is None:
+            return self.read_active()
+        if _SESSION_CHOICE not in self.session:
+            self.session[_SESSION_CHOICE] = self.read_active()
+        return self.session[_SESSION_CHOICE]
+
+    def _pin(self, name: str, path: Path | None) -> Path | None:
+        """Keep ``path`` as the session's ``name``, so a page stays on what it has shown."""
+        if self.session is not None and path is not None:
+            self._choice()[name] = str(path)
+        return path
 
 
 def position_of(active: Path | None, datasets: list[Path]) -> int:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.context import EmptyState, Studio
 from dashboard.jobs import Job, JobManager, stop_grace_s
@@ -104,20 +105,9 @@ def _job_body(jobs: JobManager, job: Job) -> None:
     with st.container(border=True):
         head, button = st.columns([5, 1])
         head.markdown(f"{icon} **{job.title}** — {job.state}")
+        head.caption(job.origin.capitalize())
         if job.running:
-            if job.stop_overdue:
-                head.caption(
-                    f"Still stopping after its grace of {stop_grace_s(job.kind):.0f} s. Force "
-                    "stop kills it and every process it started (a run keeps its last.pt)."
-                )
-                if button.button("Force stop", key=f"force-stop-{job.id}"):
-                    jobs.force_stop(job.id)
-                    st.rerun(scope="app")
-            elif job.state == "stopping":
-                head.caption("Stopping: the job ends its current step first.")
-            elif button.button("Cancel", key=f"cancel-{job.id}"):
-                jobs.cancel(job.id, wait=False)
-                st.rerun(scope="app")
+            _stop_controls(jobs, job, head, button)
             fraction = job.progress.get("fraction")
             label = progress_label(job.progress)
             st.progress(min(max(float(fraction or 0.0), 0.0), 1.0), text=label)
@@ -125,6 +115,29 @@ def _job_body(jobs: JobManager, job: Job) -> None:
             st.error(f"{job.title} {job.state}{_ending(job.returncode)}")
         with st.expander("Log", expanded=job.state in ("failed", "lost")):
             st.code(job.log_tail(60) or "(no output yet)", language=None)
+
+
+def _stop_controls(
+    jobs: JobManager, job: Job, head: DeltaGenerator, button: DeltaGenerator
+) -> None:
+    """Cancel, or Force stop once the stop is overdue; a refused stop (a job another account
+    started) is a message on the panel."""
+    try:
+        if job.stop_overdue:
+            head.caption(
+                f"Still stopping after its grace of {stop_grace_s(job.kind):.0f} s. Force "
+                "stop kills it and every process it started (a run keeps its last.pt)."
+            )
+            if button.button("Force stop", key=f"force-stop-{job.id}"):
+                jobs.force_stop(job.id)
+                st.rerun(scope="app")
+        elif job.state == "stopping":
+            head.caption("Stopping: the job ends its current step first.")
+        elif button.button("Cancel", key=f"cancel-{job.id}"):
+            jobs.cancel(job.id, wait=False)
+            st.rerun(scope="app")
+    except UserError as err:
+        head.error(str(err), icon=":material/block:")
 
 
 def _ending(returncode: int | None) -> str:

@@ -28,7 +28,6 @@ from dashboard.runs import (
     ran_out_of_gpu_memory,
     resume_command,
 )
-from dashboard.settings import Settings
 from model.errors import UserError
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -402,22 +401,6 @@ def test_the_study_table_sends_a_bounded_number_of_rows(
     at.text_input(key="f-text").input("s000007").run()
     assert at.dataframe(key="studies-table").value["study_id"].tolist() == ["s000007"]
     assert "1 of 8 studies" in " ".join(c.value for c in at.caption)
-
-
-def test_home_keeps_an_active_dataset_chosen_elsewhere(data_root: Path) -> None:
-    """Another tab (or the Import view's "Use ... as the active dataset") picks a dataset while
-    Home is open: Home's next rerun shows that choice instead of writing its own back."""
-    settings = Settings(data_root)
-    tiny, other = data_root / "ds" / "tiny", make_tiny_dataset(data_root / "ds" / "other", n=2)
-    settings.write_active(dataset=tiny)
-    home = _open("pages/home.py")
-    assert home.selectbox(key="home-dataset").value == tiny
-    settings.write_active(dataset=other)  # elsewhere
-    home.run()
-    assert settings.read_active()["dataset"] == str(other.resolve())
-    assert home.selectbox(key="home-dataset").value == other
-    home.selectbox(key="home-dataset").select(tiny).run()  # chosen here
-    assert settings.read_active()["dataset"] == str(tiny.resolve())
 
 
 def test_an_import_with_no_usable_study_shows_why_on_the_page(data_root: Path) -> None:

@@ -1,0 +1,44 @@
+"""The runner every background job's command runs under (``dashboard/jobs.py`` starts it).
+
+``python -m dashboard.job_runner JOBDIR -- CMD...`` leads the job's process group, waits for the
+command and writes ``JOBDIR/result.json`` with its exit code, so the job's state is known from
+disk alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from dashboard.jobs import load_json_object
+from model.atomic import atomic_write_json
+
+
+def run(folder: Path, command: list[str]) -> int:
+    """Runner body: run ``command`` in this process group, then write result.json."""
+    child = subprocess.Popen(command)
+
+    def _forward(signum: int, _frame: Any) -> None:
+        # A cancel signals the whole group, the command included: a second SIGTERM would cut
+        # short what the first asked for (torchrun gives up waiting for its ranks to save).
+        if load_json_object(folder / "job.json").get("cancel_requested"):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, _forward)
+    signal.signal(signal.SIGINT, _forward)
+    code = child.wait()
+    atomic_write_json(folder / "result.json", {"returncode": code, "finished": time.time()})
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 4 or sys.argv[2] != "--":
+        sys.exit("usage: python -m dashboard.job_runner JOBDIR -- COMMAND...")
+    sys.exit(run(Path(sys.argv[1]), sys.argv[3:]))

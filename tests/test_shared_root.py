@@ -1,0 +1,142 @@
+"""Several people on one data root: each browser session keeps its own active dataset and
+checkpoint, and a job says whose it is and cannot be stopped by an account that may not signal it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from dashboard_fixtures import make_tiny_dataset
+from streamlit.testing.v1 import AppTest
+
+from dashboard import jobs as jobs_module
+from dashboard.jobs import JobManager
+from dashboard.processes import current_user
+from dashboard.settings import Settings
+from model.errors import UserError
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
+
+
+def _run(root: Path, name: str, age_s: float) -> Path:
+    """A finished run folder holding a best.pt, last touched ``age_s`` seconds ago."""
+    run = root / "runs" / name
+    run.mkdir(parents=True)
+    (run / "status.json").write_text(json.dumps({"state": "finished"}))
+    (run / "best.pt").write_bytes(b"")
+    stamp = time.time() - age_s
+    for path in (run / "status.json", run / "best.pt", run):
+        os.utime(path, (stamp, stamp))
+    return run / "best.pt"
+
+
+def test_a_session_keeps_its_checkpoint_when_another_user_chooses_or_trains(
+    tmp_path: Path,
+) -> None:
+    older, newer = _run(tmp_path, "older", 600), _run(tmp_path, "newer", 300)
+    alice, bob = Settings(tmp_path, session={}), Settings(tmp_path, session={})
+    assert bob.active_checkpoint() == newer  # nothing chosen yet: the newest run
+    alice.write_active(checkpoint=older)
+    assert alice.active_checkpoint() == older
+    assert bob.active_checkpoint() == newer  # Bob's open pages stay on what they showed
+    _run(tmp_path, "newest", 0)  # someone's training finishes
+    assert bob.active_checkpoint() == newer
+    assert Settings(tmp_path, session={}).active_checkpoint() == older  # a page opened now
+    assert Settings(tmp_path).active_checkpoint() == older  # no session: active.json
+
+
+def test_a_session_whose_checkpoint_was_deleted_moves_to_the_chosen_one(tmp_path: Path) -> None:
+    older, newer = _run(tmp_path, "older", 600), _run(tmp_path, "newer", 300)
+    bob = Settings(tmp_path, session={})
+    bob.write_active(checkpoint=newer)
+    Settings(tmp_path, session={}).write_active(checkpoint=older)
+    newer.unlink()  # another user deletes the run Bob has open
+    assert bob.active_checkpoint() == older
+
+
+def test_home_keeps_its_dataset_when_another_session_chooses_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "data"
+    tiny, other = (
+        make_tiny_dataset(root / "ds" / "tiny", n=2),
+        make_tiny_dataset(root / "ds" / "other", n=2, seed=1),
+    )
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    Settings(root).write_active(dataset=tiny)
+    home = AppTest.from_file(APP, default_timeout=60).run()
+    assert home.selectbox(key="home-dataset").value == tiny
+    Settings(root).write_active(dataset=other)  # on another dashboard over this root
+    home.run()
+    assert home.selectbox(key="home-dataset").value == tiny
+    assert Settings(root).read_active()["dataset"] == str(other)  # not written back
+    assert f"**active dataset** `{tiny.relative_to(root)}`" in home.markdown[0].value
+    fresh = AppTest.from_file(APP, default_timeout=60).run()  # a page opened afterwards
+    assert fresh.selectbox(key="home-dataset").value == other
+    home.selectbox(key="home-dataset").select(other).run()  # chosen here
+    home.selectbox(key="home-dataset").select(tiny).run()
+    assert Settings(root).read_active()["dataset"] == str(tiny)
+
+
+@pytest.fixture
+def manager(tmp_path: Path):
+    jobs = JobManager(tmp_path / "data" / "jobs")
+    yield jobs
+    for job in jobs.list():
+        if job.running:
+            jobs.cancel(job.id)
+    jobs_module._CHILDREN.clear()
+
+
+def test_a_refused_launch_names_who_started_the_running_job(manager: JobManager) -> None:
+    manager.launch("train", SLEEP, title="Train alice-run")
+    with pytest.raises(UserError) as refused:
+        manager.launch("train", SLEEP, title="Train bob-run")
+    assert f"(Train alice-run, started by {current_user()} at " in str(refused.value)
+
+
+def _other_accounts_job(monkeypatch: pytest.MonkeyPatch, pid: int) -> None:
+    """Signals to ``pid``'s group fail as they do for a job another account started."""
+    real_killpg = os.killpg
+
+    def killpg(group: int, signum: int) -> None:
+        if group == pid:
+            raise PermissionError(1, "Operation not permitted")
+        real_killpg(group, signum)
+
+    monkeypatch.setattr(os, "killpg", killpg)
+
+
+def test_another_accounts_job_is_refused_a_stop_and_keeps_running(
+    manager: JobManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = manager.launch("train", SLEEP, title="Train alice-run")
+    _other_accounts_job(monkeypatch, job.pid)
+    with pytest.raises(UserError, match="runs as another account"):
+        manager.cancel(job.id, wait=False)
+    # not marked as stopping: its owner's panel still offers Cancel, and it ends "finished"
+    assert manager.get(job.id).state == "running"
+    assert "cancel_requested_at" not in json.loads((job.folder / "job.json").read_text())
+
+
+def test_the_job_panel_says_whose_job_it_is_and_why_it_cannot_stop_it(
+    manager: JobManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = manager.jobs_dir.parent
+    make_tiny_dataset(root / "ds" / "tiny", n=2)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    job = manager.launch("train", SLEEP, title="Train alice-run")
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/train.py").run()
+    assert any(f"Started by {current_user()} at " in c.value for c in at.caption)
+    _other_accounts_job(monkeypatch, job.pid)
+    at.button(key=f"cancel-{job.id}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("runs as another account" in e.value for e in at.error)
+    assert manager.get(job.id).state == "running"
