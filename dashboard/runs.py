@@ -212,13 +212,34 @@ def resume_command(
     after it ran out of GPU memory: the model is unchanged, so the run resumes exactly)."""
     if not (run / "last.pt").exists():
         raise UserError(f"{run.name} has no last.pt to resume from")
-    preset = run / "preset.json"
     args = ["train", "--data", str(dataset), "--out", str(run), "--resume"]
-    if preset.exists():
+    preset = run_preset(run)
+    if preset is not None:
         args += ["--preset", str(preset)]
     if grad_checkpointing:
         args.append("--grad-checkpointing")
     return _launcher(with_val_labels(args, dataset), gpus)
+
+
+def run_preset(run: Path) -> Path | None:
+    """``RUN/preset.json``, the preset a resume trains with. A run started elsewhere (``model
+    train --preset gpu-base`` or a JSON file, ``model demo --epochs 3``) has none: it is written
+    from the resolved preset its config.json keeps, since ``train``'s default (cpu-small) would
+    refuse a run of another model or change its epochs. None when neither exists."""
+    preset = run / "preset.json"
+    if preset.exists():
+        return preset
+    try:
+        resolved = json.loads((run / "config.json").read_text(encoding="utf-8")).get("preset")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(resolved, dict):
+        return None
+    try:
+        atomic_write_json(preset, resolved)
+    except OSError as err:
+        raise UserError(f"cannot resume {run.name}: cannot write {preset} ({err})") from err
+    return preset
 
 
 def trained_on(run: Path) -> Path | None:
