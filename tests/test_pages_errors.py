@@ -152,7 +152,7 @@ def test_a_run_with_an_unreadable_status_file_does_not_hide_the_others(data_root
     (runs / "listed" / "status.json").write_text("[1, 2]")  # JSON, but not a status
     at = _open("pages/train.py")
     assert not at.error, [e.value for e in at.error]
-    table = at.dataframe(key="runs-table").value.set_index("run")
+    table = at.dataframe[0].value.set_index("run")
     assert table.loc["runs/good", "state"] == "finished"
     assert table.loc["runs/torn", "state"] == table.loc["runs/listed", "state"] == "unreadable"
     delete_run(runs / "torn", running=False)  # a broken run folder can still be cleared away
