@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from dashboard.importer import check_name
 from dashboard.jobs import model_command, stop_grace_s
 from dashboard.processes import process_alive, process_started
 from model.atomic import atomic_write_json
@@ -167,9 +168,7 @@ def prepare_run(form: TrainForm, runs_dir: Path, gpus: int) -> tuple[Path, list[
     """Write ``RUN/preset.json`` (base preset + form overrides) and return (run dir, command)."""
     from model.nn.presets import load_preset, preset_from_dict, preset_to_dict
 
-    name = form.name.strip()
-    if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
-        raise UserError("name the run with letters, digits, - _ . only")
+    name = check_name(form.name, "run name")
     run = runs_dir / name
     if (run / "last.pt").exists() or (run / "status.json").exists():
         raise UserError(f"a run called {name!r} already exists; pick another name or resume it")
