@@ -23,7 +23,6 @@ from model.errors import OutOfDeviceMemory, UserError
 from model.labels import label_file
 from model.training.run_folder import RunFolder
 
-_VAL_KEYS = ("val_auc", "val_r@1", "val_r@5", "val_r@10")
 _CLOCK_SLACK_S = 2.0  # a process start time read from /proc is exact to about a second
 
 
@@ -124,9 +123,10 @@ def runs_table(runs: list[Path], root: Path) -> pd.DataFrame:
 
 
 def _best_val(metrics: pd.DataFrame) -> str:
-    for key in _VAL_KEYS:
-        if key in metrics and metrics[key].notna().any():
-            return f"{key} {metrics[key].max():.3f}"
+    """What best.pt was kept for: the highest val selection score (mean R@1/5/10, label-free);
+    the zero-shot AUC some runs log uses labels and never chose a checkpoint."""
+    if "selection_score" in metrics and metrics["selection_score"].notna().any():
+        return f"R@1/5/10 {metrics['selection_score'].max():.3f}"
     return ""
 
 

@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.run_selection import shown_run
-from dashboard.runs import resume_command
+from dashboard.runs import resume_command, runs_table
 from tests.tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -86,3 +86,14 @@ def test_the_run_shown_falls_back_to_the_first_when_it_is_gone() -> None:
     assert shown_run(paths, [], "/r/deleted") == "/r/b"
     assert shown_run(paths, [1], "/r/b") == "/r/a"
     assert shown_run(paths, [], "/r/a") == "/r/a"
+
+
+def test_the_runs_table_names_the_score_best_pt_was_kept_for(tmp_path: Path) -> None:
+    run = _finished_run(tmp_path, "labelled", 1000.0)
+    epochs = [  # the zero-shot AUC (labels) peaks at another epoch than the label-free score
+        {"kind": "val", "epoch": 0, "selection_score": 0.40, "val_auc": 0.91, "val_r@1": 0.2},
+        {"kind": "val", "epoch": 1, "selection_score": 0.55, "val_auc": 0.70, "val_r@1": 0.3},
+    ]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in epochs))
+    [best] = runs_table([run], tmp_path)["best"]
+    assert best == "R@1/5/10 0.550"
