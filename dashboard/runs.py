@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from dashboard.importer import check_name
 from dashboard.jobs import model_command, stop_grace_s
 from dashboard.processes import process_alive, process_started
 from model.atomic import atomic_write_json
@@ -22,7 +23,6 @@ from model.errors import OutOfDeviceMemory, UserError
 from model.labels import label_file
 from model.training.run_folder import RunFolder
 
-_VAL_KEYS = ("val_auc", "val_r@1", "val_r@5", "val_r@10")
 _CLOCK_SLACK_S = 2.0  # a process start time read from /proc is exact to about a second
 
 
@@ -123,9 +123,10 @@ def runs_table(runs: list[Path], root: Path) -> pd.DataFrame:
 
 
 def _best_val(metrics: pd.DataFrame) -> str:
-    for key in _VAL_KEYS:
-        if key in metrics and metrics[key].notna().any():
-            return f"{key} {metrics[key].max():.3f}"
+    """What best.pt was kept for: the highest val selection score (mean R@1/5/10, label-free);
+    the zero-shot AUC some runs log uses labels and never chose a checkpoint."""
+    if "selection_score" in metrics and metrics["selection_score"].notna().any():
+        return f"R@1/5/10 {metrics['selection_score'].max():.3f}"
     return ""
 
 
@@ -167,9 +168,7 @@ def prepare_run(form: TrainForm, runs_dir: Path, gpus: int) -> tuple[Path, list[
     """Write ``RUN/preset.json`` (base preset + form overrides) and return (run dir, command)."""
     from model.nn.presets import load_preset, preset_from_dict, preset_to_dict
 
-    name = form.name.strip()
-    if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
-        raise UserError("name the run with letters, digits, - _ . only")
+    name = check_name(form.name, "run name")
     run = runs_dir / name
     if (run / "last.pt").exists() or (run / "status.json").exists():
         raise UserError(f"a run called {name!r} already exists; pick another name or resume it")
@@ -212,13 +211,34 @@ def resume_command(
     after it ran out of GPU memory: the model is unchanged, so the run resumes exactly)."""
     if not (run / "last.pt").exists():
         raise UserError(f"{run.name} has no last.pt to resume from")
-    preset = run / "preset.json"
     args = ["train", "--data", str(dataset), "--out", str(run), "--resume"]
-    if preset.exists():
+    preset = run_preset(run)
+    if preset is not None:
         args += ["--preset", str(preset)]
     if grad_checkpointing:
         args.append("--grad-checkpointing")
     return _launcher(with_val_labels(args, dataset), gpus)
+
+
+def run_preset(run: Path) -> Path | None:
+    """``RUN/preset.json``, the preset a resume trains with. A run started elsewhere (``model
+    train --preset gpu-base`` or a JSON file, ``model demo --epochs 3``) has none: it is written
+    from the resolved preset its config.json keeps, since ``train``'s default (cpu-small) would
+    refuse a run of another model or change its epochs. None when neither exists."""
+    preset = run / "preset.json"
+    if preset.exists():
+        return preset
+    try:
+        resolved = json.loads((run / "config.json").read_text(encoding="utf-8")).get("preset")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(resolved, dict):
+        return None
+    try:
+        atomic_write_json(preset, resolved)
+    except OSError as err:
+        raise UserError(f"cannot resume {run.name}: cannot write {preset} ({err})") from err
+    return preset
 
 
 def trained_on(run: Path) -> Path | None:

@@ -10,6 +10,7 @@ from dashboard import cache
 from dashboard.context import EmptyState, Studio
 from dashboard.overview import relative
 from dashboard.plots import loss_curve, validation_curves
+from dashboard.run_selection import in_table_order, shown_run, table_key
 from dashboard.runs import (
     TrainForm,
     delete_run,
@@ -33,6 +34,7 @@ from dashboard.settings import position_of
 from dashboard.ui import job_panel, launch, page_guard, page_header
 
 RUNS_PREPARED_KEY = "train-runs-prepared"
+SHOWN_RUN_KEY = "train-shown-run"  # the run below the table, kept across refreshes
 studio = Studio()
 page_header(
     "Train",
@@ -203,22 +205,25 @@ def live_runs() -> None:
 
 
 def runs_section() -> None:
-    runs = studio.settings.runs()
+    runs = in_table_order(studio.settings.runs())
     if not runs:
         st.info("No training runs yet. Launch one above (the demo build also trains one).")
         return
     table = runs_table(runs, studio.settings.data_root)
+    paths = list(table["path"])
     active = str(studio.settings.active_checkpoint() or "")
-    table["active"] = ["★" if active.startswith(p + "/") else "" for p in table["path"]]
+    table["active"] = ["★" if active.startswith(p + "/") else "" for p in paths]
     event = st.dataframe(
         table.drop(columns=["path"]),
         hide_index=True,
         on_select="rerun",
         selection_mode="single-row",
-        key="runs-table",
+        key=table_key(paths),
     )
-    selected = event.selection.rows[0] if event is not None and event.selection.rows else 0
-    run_detail(Path(table.iloc[selected]["path"]))
+    rows = list(event.selection.rows) if event is not None else []
+    shown = shown_run(paths, rows, st.session_state.get(SHOWN_RUN_KEY))
+    st.session_state[SHOWN_RUN_KEY] = shown
+    run_detail(Path(shown))
 
 
 with page_guard(studio):

@@ -151,7 +151,7 @@ def test_studies_table_and_runs(app) -> None:
     assert len(studies.dataframe(key="studies-table").value) == 24
     assert "patient_key" not in studies.dataframe(key="studies-table").value.columns
     train = app("pages/train.py")
-    runs = train.dataframe(key="runs-table").value
+    runs = train.dataframe[0].value
     assert runs["run"].tolist() == ["runs/tiny"]
     inputs = {n.label: n.value for n in train.number_input}
     budget = preset_defaults("cpu-small")["time_budget_min"]

@@ -1,0 +1,99 @@
+"""The Train page's runs: a run started outside the page resumes with its own preset, and the
+run shown (and acted on) stays the one the user picked while the table refreshes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.run_selection import shown_run
+from dashboard.runs import resume_command, runs_table
+from tests.tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def _resume_in_process(command: list[str]) -> str:
+    """Run ``model train ...`` of ``command`` here (no subprocess); the run's end state."""
+    from model.training.train import add_arguments, options_from_args, train
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(command[command.index("train") + 1 :])
+    return train(options_from_args(args)).state
+
+
+def test_a_run_trained_from_the_command_line_with_its_own_preset_resumes(tmp_path: Path) -> None:
+    # `model train --preset my.json` keeps no preset.json in the run folder; the default preset
+    # (cpu-small) would refuse the run: "the preset's model differs from the run's"
+    dataset = make_tiny_dataset(tmp_path / "ds", n=24)
+    run = make_tiny_checkpoint(dataset, tmp_path / "runs" / "from-cli").parent
+    assert not (run / "preset.json").exists()
+    command = resume_command(run, dataset, gpus=0)
+    preset = json.loads(Path(command[command.index("--preset") + 1]).read_text())
+    assert preset == json.loads((run / "config.json").read_text())["preset"]
+    assert _resume_in_process(command) == "finished"
+    assert json.loads((run / "status.json").read_text())["state"] == "finished"
+
+
+def _finished_run(root: Path, name: str, set_up: float) -> Path:
+    """A finished run folder set up at ``set_up`` (its config.json and folder times)."""
+    run = root / "runs" / name
+    run.mkdir(parents=True)
+    (run / "status.json").write_text(json.dumps({"state": "finished"}))
+    (run / "config.json").write_text("{}")
+    for path in (run / "status.json", run / "config.json", run):
+        os.utime(path, (set_up, set_up))
+    return run
+
+
+def _shown(at: AppTest) -> str:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at.subheader[-1].value.split(" — ")[0]
+
+
+def test_the_run_picked_stays_shown_while_runs_train_and_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "data"
+    make_tiny_dataset(root / "ds" / "tiny", n=8)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    older = _finished_run(root, "older", 1000.0)
+    _finished_run(root, "newer", 2000.0)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py")
+    assert _shown(at) == "newer"  # nothing picked: the newest run
+    table = at.dataframe[0]
+    pick = list(table.value["run"]).index("runs/older")
+    at.session_state[table.key] = {"selection": {"rows": [pick], "columns": []}}
+    assert _shown(at) == "older"
+    os.utime(older, (3000.0, 3000.0))  # it writes its status: its folder changed last
+    assert _shown(at) == "older"  # the Stop / Resume / Delete below still act on it
+    _finished_run(root, "latest", 4000.0)  # a run launched meanwhile takes the first row
+    assert _shown(at) == "older"
+    assert list(at.dataframe[0].value["run"]) == ["runs/latest", "runs/newer", "runs/older"]
+
+
+def test_the_run_shown_falls_back_to_the_first_when_it_is_gone() -> None:
+    paths = ["/r/b", "/r/a"]
+    assert shown_run(paths, [], "/r/deleted") == "/r/b"
+    assert shown_run(paths, [1], "/r/b") == "/r/a"
+    assert shown_run(paths, [], "/r/a") == "/r/a"
+
+
+def test_the_runs_table_names_the_score_best_pt_was_kept_for(tmp_path: Path) -> None:
+    run = _finished_run(tmp_path, "labelled", 1000.0)
+    epochs = [  # the zero-shot AUC (labels) peaks at another epoch than the label-free score
+        {"kind": "val", "epoch": 0, "selection_score": 0.40, "val_auc": 0.91, "val_r@1": 0.2},
+        {"kind": "val", "epoch": 1, "selection_score": 0.55, "val_auc": 0.70, "val_r@1": 0.3},
+    ]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in epochs))
+    [best] = runs_table([run], tmp_path)["best"]
+    assert best == "R@1/5/10 0.550"
