@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from model.cli import main as cli_main
-from model.errors import CheckpointError
+from model.errors import CheckpointError, UserError
 from model.training.checkpoint import read_checkpoint_meta
 from model.training.train import (
     TrainOptions,
@@ -46,6 +46,12 @@ def test_resume_without_preset_continues_with_the_runs_own(tiny_data: Path, tmp_
     status = json.loads((out / "status.json").read_text())
     assert status["state"] == "stopped" and status["steps"] == 6
     assert json.loads((out / "config.json").read_text())["preset"]["name"] == "tiny"
+
+
+def test_resume_of_a_folder_without_a_run_names_the_missing_checkpoint(tmp_path: Path) -> None:
+    options = TrainOptions(data=tmp_path, out=tmp_path / "typo", resume=True)
+    with pytest.raises(UserError, match=r"cannot resume: .*typo/last\.pt does not exist"):
+        resolve_preset(options)
 
 
 def test_resume_with_another_presets_model_names_what_differs(

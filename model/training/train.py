@@ -170,7 +170,9 @@ def _base_preset(options: TrainOptions):  # -> model.nn.config.Preset
     try:
         saved = json.loads(config.read_text(encoding="utf-8"))["preset"]
     except FileNotFoundError:
-        raise UserError(f"cannot resume: {config} does not exist; give --preset") from None
+        last = config.with_name("last.pt")
+        missing = last if not last.exists() else config
+        raise UserError(f"cannot resume: {missing} does not exist") from None
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise UserError(f"cannot resume: {config} is unreadable ({err}); give --preset") from None
     preset = preset_from_dict(saved)
