@@ -35,7 +35,7 @@ def load_preset(name_or_path: str | Path) -> Preset:
     Raises ``UserError`` for an unknown name, unreadable JSON, unknown keys or invalid values.
     """
     path = Path(name_or_path)
-    if path.suffix != ".json":
+    if path.suffix.lower() != ".json":
         path = PRESET_DIR / f"{name_or_path}.json"
         if not path.is_file():
             known = ", ".join(preset_names())
