@@ -52,6 +52,8 @@ def test_preset_loads_from_a_path(tmp_path: Path) -> None:
     path.write_text(json.dumps(data))
     assert load_preset(path).train.epochs == 3
     assert load_preset(str(path)).train.epochs == 3
+    upper = path.rename(tmp_path / "MINE.JSON")  # as some systems name files
+    assert load_preset(str(upper)).train.epochs == 3
 
 
 def test_missing_sections_take_defaults() -> None:

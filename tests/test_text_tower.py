@@ -261,6 +261,17 @@ def test_bad_text_input_is_a_user_error(model: CMRClip) -> None:
         model.encode_text([])
 
 
+def test_numpy_float64_video_is_read_and_unpaired_batches_are_refused(model: CMRClip) -> None:
+    video, view_mask, frame_mask = video_batch(2)
+    with torch.no_grad():
+        single = model.encode_video(video, view_mask, frame_mask)
+        double = model.encode_video(video.double(), view_mask, frame_mask)
+    assert double.dtype == torch.float32
+    torch.testing.assert_close(double, single)
+    with pytest.raises(UserError, match="2 videos but 1 texts"):
+        model(video, view_mask, frame_mask, TEXTS[:1])
+
+
 def test_too_many_unlocked_layers_is_a_user_error() -> None:
     with pytest.raises(UserError, match="exceeds the 6 layers"):
         TextTower(replace(TextTowerConfig(), unlocked_layers=7), 8)

@@ -64,7 +64,13 @@ class CMRClip(nn.Module):
         frame_mask: torch.Tensor | None = None,
         normalize: bool = False,
     ) -> torch.Tensor:
-        """``video [B, V, T, H, W]`` in [0, 1] with masks (None = all present) -> ``[B, D]``."""
+        """``video [B, V, T, H, W]`` in [0, 1] with masks (None = all present) -> ``[B, D]``.
+
+        A float video of another precision than the weights (numpy's float64) is converted.
+        """
+        weights = self.logit_scale.dtype
+        if video.is_floating_point() and video.dtype != weights:
+            video = video.to(weights)
         features = self.visual(video, view_mask, frame_mask)
         return F.normalize(features, dim=-1) if normalize else features
 
@@ -130,11 +136,13 @@ class CMRClip(nn.Module):
         occurrence's unit-norm embedding ``[S, D]`` in ``TextTower.sentence_features`` order, for
         a sentence-level loss; the text embedding is then their per-text mean, as usual.
         """
+        check_texts(texts)
+        if video.ndim == 5 and len(texts) != len(video):
+            raise UserError(f"{len(video)} videos but {len(texts)} texts: forward takes pairs")
         video_features = self.encode_video(video, view_mask, frame_mask, normalize=True)
         if not with_sentences:
             text_features = self.encode_text(texts, normalize=True)
             return video_features, text_features, self.scale()
-        check_texts(texts)
         if self.cfg.text.pooling != "sentences":
             raise UserError("sentence features need text.pooling = 'sentences'")
         sentences, owner = self.text.sentence_features(texts)

@@ -35,7 +35,7 @@ def load_preset(name_or_path: str | Path) -> Preset:
     Raises ``UserError`` for an unknown name, unreadable JSON, unknown keys or invalid values.
     """
     path = Path(name_or_path)
-    if path.suffix != ".json":
+    if path.suffix.lower() != ".json":
         path = PRESET_DIR / f"{name_or_path}.json"
         if not path.is_file():
             known = ", ".join(preset_names())
@@ -68,6 +68,34 @@ def model_config_from_dict(data: Any) -> CMRClipConfig:
     config = _build(CMRClipConfig, data, "model")
     config.validate()
     return config
+
+
+def model_mismatch(preset: Preset, stored_model: Any) -> str:
+    """How ``preset``'s model differs from a stored model config (a checkpoint's), "" if not.
+
+    Keys the stored config lacks (written before they existed) count as their defaults.
+    """
+    try:
+        stored = dataclasses.asdict(model_config_from_dict(stored_model))
+    except UserError as err:
+        return f"the run's stored model config is not valid here ({err})"
+    differences = config_differences(preset_to_dict(preset)["model"], stored)
+    if not differences:
+        return ""
+    return f"preset {preset.name!r} has another model than the run's: {', '.join(differences[:3])}"
+
+
+def config_differences(ours: Any, theirs: Any, where: str = "") -> list[str]:
+    """Dotted keys whose values differ between two config dicts, as ``key (ours vs theirs)``."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        return [
+            difference
+            for key in sorted(set(ours) | set(theirs))
+            for difference in config_differences(
+                ours.get(key), theirs.get(key), f"{where}.{key}" if where else key
+            )
+        ]
+    return [] if ours == theirs else [f"{where} ({ours!r} vs {theirs!r})"]
 
 
 def _build(cls: type, data: Any, where: str) -> Any:

@@ -4,7 +4,8 @@
 [--time-budget SECONDS] [--resume] [--seed S] [--device auto|cpu|cuda] [--max-steps N]
 [--val-labels CSV]``; the same command runs under ``torchrun --nproc_per_node N`` (gloo on CPU,
 NCCL on GPU). ``train.batch_size`` is the global batch, split evenly across processes. The run
-folder is described in ``run_folder.py``.
+folder is described in ``run_folder.py``. ``--resume`` without ``--preset`` continues with the
+preset the run was trained with (its ``config.json``).
 
 Model selection is label-free: ``best.pt`` is the epoch with the highest mean val R@1/5/10 of
 study <-> report retrieval. ``--val-labels`` adds a logged val zero-shot AUC and is never used to
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import signal
 from collections.abc import Iterator
@@ -25,6 +27,7 @@ from pathlib import Path
 from model.errors import UserError
 
 log = logging.getLogger(__name__)
+DEFAULT_PRESET = "cpu-small"
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class TrainOptions:
 
     data: Path
     out: Path
-    preset: str = "cpu-small"
+    preset: str | None = None  # None: the run's own when resuming, else DEFAULT_PRESET
     epochs: int | None = None
     time_budget_s: float | None = None
     resume: bool = False
@@ -63,7 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, type=Path, help="an ingested dataset folder")
     parser.add_argument("--out", required=True, type=Path, help="run folder to create or resume")
     parser.add_argument(
-        "--preset", default="cpu-small", help="cpu-small, gpu-base, paper or a JSON"
+        "--preset",
+        help=f"cpu-small, gpu-base, paper or a preset JSON file (fields it leaves out take the "
+        f"code's defaults); default: {DEFAULT_PRESET}, or with --resume the run's own "
+        "(config.json); the options below override its train section",
     )
     parser.add_argument(
         "--epochs",
@@ -86,18 +92,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="labels CSV for a logged val zero-shot AUC (never used for training or selection)",
     )
-    parser.add_argument("--workers", dest="num_workers", type=int, help="data loader workers")
+    parser.add_argument(
+        "--workers", dest="num_workers", type=int, help="override the data loader workers"
+    )
     parser.add_argument(
         "--grad-checkpointing",
-        action="store_true",
-        default=None,
-        help="recompute the video tower's blocks in backward: less GPU memory, more compute",
+        action=argparse.BooleanOptionalAction,
+        help="recompute the video tower's blocks in backward: less GPU memory, more compute "
+        "(default: the preset's train.grad_checkpointing)",
     )
     parser.add_argument(
         "--compile",
-        action="store_true",
-        default=None,
-        help="run the video tower through torch.compile (slow first steps, then faster on a GPU)",
+        action=argparse.BooleanOptionalAction,
+        help="run the video tower through torch.compile: slow first steps, then faster on a GPU "
+        "(default: the preset's train.compile, on in paper)",
     )
 
 
@@ -130,9 +138,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
 
 def resolve_preset(options: TrainOptions):  # -> model.nn.config.Preset
     """The preset with the command line's overrides applied (and validated)."""
-    from model.nn.presets import load_preset
-
-    preset = load_preset(options.preset)
+    preset = _base_preset(options)
     budget = options.time_budget_s
     if budget is None and options.epochs is not None:
         budget = 0.0  # an explicit epoch count is exact
@@ -151,6 +157,26 @@ def resolve_preset(options: TrainOptions):  # -> model.nn.config.Preset
     }
     preset = replace(preset, train=replace(preset.train, **overrides))
     preset.validate()
+    return preset
+
+
+def _base_preset(options: TrainOptions):  # -> model.nn.config.Preset
+    """``--preset``, or when resuming without one the preset the run was trained with."""
+    from model.nn.presets import load_preset, preset_from_dict
+
+    if options.preset is not None or not options.resume:
+        return load_preset(options.preset or DEFAULT_PRESET)
+    config = Path(options.out) / "config.json"
+    try:
+        saved = json.loads(config.read_text(encoding="utf-8"))["preset"]
+    except FileNotFoundError:
+        last = config.with_name("last.pt")
+        missing = last if not last.exists() else config
+        raise UserError(f"cannot resume: {missing} does not exist") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UserError(f"cannot resume: {config} is unreadable ({err}); give --preset") from None
+    preset = preset_from_dict(saved)
+    log.info("resuming with the run's own preset %r (%s)", preset.name, config)
     return preset
 
 

@@ -1,0 +1,96 @@
+"""Resuming a run from the command line: its own preset, older run folders, clear refusals."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.cli import main as cli_main
+from model.errors import CheckpointError, UserError
+from model.training.checkpoint import read_checkpoint_meta
+from model.training.train import (
+    TrainOptions,
+    add_arguments,
+    options_from_args,
+    resolve_preset,
+    train,
+)
+from tests.tiny_dataset import make_tiny_dataset, write_tiny_preset
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_dataset(tmp_path_factory.mktemp("tiny") / "data", n=24, seed=0)
+
+
+def _stopped_run(tiny_data: Path, tmp_path: Path) -> Path:
+    """A tiny-preset run stopped after 2 of its 6 steps (batch 4: 3 steps per epoch)."""
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4)
+    out = tmp_path / "run"
+    train(TrainOptions(data=tiny_data, out=out, preset=str(preset), max_steps=2, device="cpu"))
+    return out
+
+
+def _resume_argv(tiny_data: Path, out: Path) -> list[str]:
+    return ["train", "--data", str(tiny_data), "--out", str(out), "--resume", "--device", "cpu"]
+
+
+def test_resume_without_preset_continues_with_the_runs_own(tiny_data: Path, tmp_path: Path) -> None:
+    out = _stopped_run(tiny_data, tmp_path)
+    assert cli_main([*_resume_argv(tiny_data, out), "--max-steps", "3"]) == 0
+    assert read_checkpoint_meta(out / "last.pt").step == 3
+    status = json.loads((out / "status.json").read_text())
+    assert status["state"] == "stopped" and status["steps"] == 6
+    assert json.loads((out / "config.json").read_text())["preset"]["name"] == "tiny"
+
+
+def test_resume_of_a_folder_without_a_run_names_the_missing_checkpoint(tmp_path: Path) -> None:
+    options = TrainOptions(data=tmp_path, out=tmp_path / "typo", resume=True)
+    with pytest.raises(UserError, match=r"cannot resume: .*typo/last\.pt does not exist"):
+        resolve_preset(options)
+
+
+def test_resume_with_another_presets_model_names_what_differs(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    out = _stopped_run(tiny_data, tmp_path)
+    options = TrainOptions(data=tiny_data, out=out, preset="cpu-small", resume=True, device="cpu")
+    with pytest.raises(CheckpointError) as caught:
+        train(options)
+    assert "embed_dim (128 vs 32)" in str(caught.value)
+    assert "leave --preset out" in str(caught.value)
+    assert read_checkpoint_meta(out / "last.pt").step == 2
+
+
+def test_a_run_written_before_a_model_field_existed_resumes(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    out = _stopped_run(tiny_data, tmp_path)
+    payload = torch.load(out / "last.pt", weights_only=True)
+    config = json.loads(payload["config"])
+    for key in ("still_frame", "intensity_cumulative", "tubelet"):  # added in later versions
+        del config["model"]["video"][key]
+    payload["config"] = json.dumps(config)
+    torch.save(payload, out / "last.pt")
+    saved = json.loads((out / "config.json").read_text())
+    saved["preset"] = config
+    (out / "config.json").write_text(json.dumps(saved))
+    for steps, preset in ((3, None), (4, str(tmp_path / "tiny.json"))):
+        options = TrainOptions(
+            data=tiny_data, out=out, preset=preset, resume=True, max_steps=steps, device="cpu"
+        )
+        assert train(options).step == steps
+
+
+def test_preset_flags_switch_both_ways() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    base = ["--data", "d", "--out", "o", "--preset", "paper"]
+    assert resolve_preset(options_from_args(parser.parse_args(base))).train.compile is True
+    args = parser.parse_args([*base, "--no-compile", "--grad-checkpointing"])
+    train_cfg = resolve_preset(options_from_args(args)).train
+    assert train_cfg.compile is False and train_cfg.grad_checkpointing is True
