@@ -19,8 +19,8 @@ import streamlit as st
 
 from dashboard.cine import cine_player_html
 from dashboard.evaluation_view import EvaluationOutputs, read_outputs
+from dashboard.gpus import detect_gpus
 from dashboard.projection import Projection, ProjectionConfig, fit_projection
-from dashboard.runs import detect_gpus
 from dashboard.scoring import (
     CachedTextEncoder,
     FindingEvaluation,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from dashboard.importer import check_name
-from dashboard.jobs import model_command, stop_grace_s
+from dashboard.jobs import model_command
 from dashboard.processes import process_alive, process_started
 from model.atomic import atomic_write_json
 from model.errors import OutOfDeviceMemory, UserError
@@ -137,6 +136,22 @@ def _mtime(path: Path) -> float:
         return time.time()
 
 
+def throughput_line(metrics: pd.DataFrame, last: int = 20) -> str:
+    """Median studies/s of the last ``last`` logged steps, on the wall clock (each batch's
+    loading included, what a user waits for) and for the step's compute alone; empty if unknown."""
+    if "studies_per_s" not in metrics:
+        return ""
+    steps = metrics[metrics["kind"] == "train"].tail(last)
+    compute = steps["studies_per_s"].dropna()
+    if compute.empty:
+        return ""
+    line = f"{compute.median():.1f} studies/s for the step's compute alone"
+    wall = steps["wall_studies_per_s"].dropna() if "wall_studies_per_s" in steps else compute[:0]
+    if not wall.empty:  # runs logged before the wall clock was
+        line = f"{wall.median():.1f} studies/s with loading, " + line
+    return f"Training speed over the last {len(steps)} logged steps: {line}."
+
+
 def format_eta(seconds: Any) -> str:
     """``1h 02m`` / ``4m 10s`` / ``12s``; empty for unknown."""
     try:
@@ -150,18 +165,6 @@ def format_eta(seconds: Any) -> str:
     if hours:
         return f"{hours}h {minutes:02d}m"
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
-
-
-def detect_gpus() -> list[str]:
-    """Names of the visible NVIDIA GPUs (via ``nvidia-smi -L``); empty on CPU-only machines."""
-    tool = shutil.which("nvidia-smi")
-    if tool is None:
-        return []
-    try:
-        out = subprocess.run([tool, "-L"], capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return [line.strip() for line in out.stdout.splitlines() if line.startswith("GPU")]
 
 
 def prepare_run(form: TrainForm, runs_dir: Path, gpus: int) -> tuple[Path, list[str]]:
@@ -271,40 +274,6 @@ def _launcher(args: list[str], gpus: int) -> list[str]:
             *args,
         ]
     return model_command(*args)
-
-
-def training_env(chosen: list[str], detected: list[str]) -> dict[str, str]:
-    """The environment a run launched on the ``chosen`` GPUs (``detect_gpus`` lines) needs: only
-    those visible when they are not all of them (none: the CPU), and under torchrun the time its
-    ranks get to save after a Stop, most of the dashboard's grace before it kills them."""
-    env: dict[str, str] = {}
-    if set(chosen) != set(detected):
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(_gpu_id(line) for line in chosen)
-    if len(chosen) > 1:
-        env["TORCH_ELASTIC_SHUTDOWN_TIMEOUT"] = str(int(stop_grace_s("train") * 0.8))
-    return env
-
-
-def gpus_output(chosen: list[str]) -> str:
-    """The GPUs a training job runs on, as its ``outputs["gpus"]`` keeps them for a resume."""
-    return "\n".join(chosen)
-
-
-def resume_gpus(job: Any | None, detected: list[str]) -> list[str]:
-    """The GPUs a resume of a run uses: those its last dashboard job ran on (still present),
-    else every detected GPU. A resume may run on another number of GPUs; it continues the run."""
-    if job is None or "gpus" not in job.outputs:
-        return list(detected)
-    kept = job.outputs["gpus"].split("\n")
-    return [gpu for gpu in detected if gpu in kept]
-
-
-def _gpu_id(line: str) -> str:
-    """``GPU 1: NVIDIA H100 (UUID: GPU-5f...)`` -> ``GPU-5f...`` (its index without a UUID): what
-    CUDA_VISIBLE_DEVICES names it by, whatever order CUDA numbers the devices in."""
-    if "(UUID: " in line:
-        return line.split("(UUID: ", 1)[1].rstrip(")").strip()
-    return line.split(":", 1)[0].removeprefix("GPU").strip()
 
 
 def delete_run(run: Path, running: bool) -> None:

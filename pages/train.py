@@ -8,13 +8,13 @@ import streamlit as st
 
 from dashboard import cache
 from dashboard.context import EmptyState, Studio
+from dashboard.gpus import gpus_output, resume_gpus, training_env
 from dashboard.overview import relative
 from dashboard.plots import loss_curve, validation_curves
 from dashboard.run_selection import in_table_order, shown_run, table_key
 from dashboard.runs import (
     TrainForm,
     delete_run,
-    gpus_output,
     job_for_run,
     log_tail,
     prepare_run,
@@ -24,11 +24,10 @@ from dashboard.runs import (
     read_metrics,
     read_status,
     resume_command,
-    resume_gpus,
     run_state,
     runs_table,
+    throughput_line,
     trained_on,
-    training_env,
 )
 from dashboard.settings import position_of
 from dashboard.ui import job_panel, launch, page_guard, page_header
@@ -148,6 +147,7 @@ def run_detail(run: Path) -> None:
         st.caption(str(status["message"]))
     left, right = st.columns(2)
     left.plotly_chart(loss_curve(metrics), key=f"loss-{run.name}")
+    left.caption(throughput_line(metrics))
     right.plotly_chart(validation_curves(metrics), key=f"val-{run.name}")
     right.caption(
         "best.pt is the epoch with the highest mean val R@1/5/10, which needs no labels. The "

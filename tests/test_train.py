@@ -58,6 +58,8 @@ def test_run_folder_has_every_documented_file(full_run) -> None:
     val_records = [r for r in records if r["kind"] == "val"]
     assert [r["step"] for r in train_records] == [1, 2, 3, 4]
     assert all(r["lr"] > 0 and r["studies_per_s"] > 0 for r in train_records)
+    # the wall clock also waits for each batch to load: never faster than the compute alone
+    assert all(0 < r["wall_studies_per_s"] <= r["studies_per_s"] for r in train_records)
     assert len(val_records) == 1 and val_records[0]["step"] == 3
     assert {"val_r@1", "val_r@5", "val_r@10", "val_loss"} <= set(val_records[0])
     assert "val_auc" not in val_records[0]  # no labels given -> no AUC

@@ -10,7 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import cache
-from dashboard.runs import TrainForm, prepare_run, training_env
+from dashboard.gpus import training_env
+from dashboard.runs import TrainForm, prepare_run
 from tests.tiny_dataset import make_tiny_dataset
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

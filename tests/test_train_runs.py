@@ -8,11 +8,12 @@ import json
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.run_selection import shown_run
-from dashboard.runs import resume_command, runs_table
+from dashboard.runs import resume_command, runs_table, throughput_line
 from tests.tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -97,3 +98,23 @@ def test_the_runs_table_names_the_score_best_pt_was_kept_for(tmp_path: Path) -> 
     (run / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in epochs))
     [best] = runs_table([run], tmp_path)["best"]
     assert best == "R@1/5/10 0.550"
+
+
+def test_the_run_panel_states_its_training_speed() -> None:
+    """The wall-clock rate (each batch's loading included) comes first; a run logged before it
+    was recorded still shows its compute rate; a run with no train record shows nothing."""
+    metrics = pd.DataFrame(
+        [
+            {"kind": "train", "step": 1, "studies_per_s": 40.0, "wall_studies_per_s": 10.0},
+            {"kind": "train", "step": 2, "studies_per_s": 50.0, "wall_studies_per_s": 30.0},
+            {"kind": "val", "step": 2, "val_r@1": 0.1},
+            {"kind": "train", "step": 3, "studies_per_s": 60.0, "wall_studies_per_s": 20.0},
+        ]
+    )
+    assert throughput_line(metrics) == (
+        "Training speed over the last 3 logged steps: 20.0 studies/s with loading, "
+        "50.0 studies/s for the step's compute alone."
+    )
+    older = metrics.drop(columns="wall_studies_per_s")
+    assert throughput_line(older).endswith(": 50.0 studies/s for the step's compute alone.")
+    assert throughput_line(metrics[metrics["kind"] == "val"].drop(columns="studies_per_s")) == ""

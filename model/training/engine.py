@@ -74,7 +74,15 @@ class StepOutcome:
     loss: float
     lr: float
     studies: int
-    seconds: float
+    seconds: float  # the step's compute
+    wall_seconds: float = 0.0  # loading its batch and the step, as a user waits for them
+
+    def rates(self) -> dict[str, float]:
+        """Studies per second of the step's compute alone, and on the wall clock."""
+        return {
+            "studies_per_s": self.studies / max(self.seconds, 1e-9),
+            "wall_studies_per_s": self.studies / max(self.wall_seconds or self.seconds, 1e-9),
+        }
 
 
 class Engine:
@@ -203,11 +211,14 @@ class Engine:
 
         Returns False when a stop was requested (on any rank) before the epoch finished.
         """
+        waited = time.perf_counter()  # the wall clock includes loading each batch
         for index, batch in self._batches(dataset, batches, start, num_workers):
             outcome = self.train_step(batch, first_step + index - start)
+            outcome.wall_seconds = time.perf_counter() - waited
             on_step(index, outcome)
             if any_across(self.ctx, should_stop()) and index + 1 < len(batches):
                 return False
+            waited = time.perf_counter()
         return True
 
     def _batches(

@@ -256,7 +256,7 @@ class Trainer:
                     "step": self.step,
                     "loss": outcome.loss,
                     "lr": outcome.lr,
-                    "studies_per_s": outcome.studies / max(outcome.seconds, 1e-9),
+                    **outcome.rates(),
                     "time": time.time(),
                 }
             )
