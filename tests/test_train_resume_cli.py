@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,18 @@ def test_preset_flags_switch_both_ways() -> None:
     args = parser.parse_args([*base, "--no-compile", "--grad-checkpointing"])
     train_cfg = resolve_preset(options_from_args(args)).train
     assert train_cfg.compile is False and train_cfg.grad_checkpointing is True
+
+
+def test_resume_keeps_logging_the_val_auc_of_the_runs_labels(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    """A run started with --val-labels (as the dashboard and the demo start them) and resumed
+    without it keeps its val zero-shot AUC curve and records the labels file again."""
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4)
+    out, labels = tmp_path / "run", tiny_data / "labels.csv"
+    options = TrainOptions(data=tiny_data, out=out, preset=str(preset), max_steps=2, device="cpu")
+    train(replace(options, val_labels=labels))
+    assert cli_main([*_resume_argv(tiny_data, out), "--max-steps", "3"]) == 0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert any(r["kind"] == "val" and "val_auc" in r for r in records)
+    assert json.loads((out / "config.json").read_text())["val_labels"] == str(labels)

@@ -180,6 +180,25 @@ def _base_preset(options: TrainOptions):  # -> model.nn.config.Preset
     return preset
 
 
+def with_run_val_labels(options: TrainOptions) -> TrainOptions:
+    """A resume without ``--val-labels`` keeps logging the run's val zero-shot AUC from the labels
+    file it was started with (``config.json``), when that file is still there."""
+    if not options.resume or options.val_labels is not None:
+        return options
+    try:
+        config = json.loads((Path(options.out) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return options
+    given = config.get("val_labels") if isinstance(config, dict) else None
+    if not isinstance(given, str) or not given:
+        return options
+    if not Path(given).is_file():
+        log.warning("the run's --val-labels %s is gone: its val AUC is no longer logged", given)
+        return options
+    log.info("resuming with the run's --val-labels %s", given)
+    return replace(options, val_labels=Path(given))
+
+
 @contextmanager
 def stop_requests() -> Iterator[list[bool]]:
     """SIGTERM / SIGINT set a flag (the run stops after its current step, saving last.pt)."""
@@ -210,6 +229,7 @@ def train(options: TrainOptions) -> TrainResult:
     from model.training.trainer import Trainer
 
     preset = resolve_preset(options)
+    options = with_run_val_labels(options)
     if options.val_labels is not None and not options.val_labels.is_file():
         raise UserError(f"--val-labels {options.val_labels} does not exist")
     ctx = init_distributed(options.device)
