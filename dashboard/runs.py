@@ -211,37 +211,15 @@ def resume_command(
     run: Path, dataset: Path, gpus: int, grad_checkpointing: bool = False
 ) -> list[str]:
     """The command that continues ``run`` from its last.pt (with gradient checkpointing, e.g.
-    after it ran out of GPU memory: the model is unchanged, so the run resumes exactly)."""
+    after it ran out of GPU memory: the model is unchanged, so the run resumes exactly). No
+    ``--preset``: ``train --resume`` takes the run's own, overrides included, from its
+    config.json, however the run was started (this page, ``model train``, ``model demo``)."""
     if not (run / "last.pt").exists():
         raise UserError(f"{run.name} has no last.pt to resume from")
     args = ["train", "--data", str(dataset), "--out", str(run), "--resume"]
-    preset = run_preset(run)
-    if preset is not None:
-        args += ["--preset", str(preset)]
     if grad_checkpointing:
         args.append("--grad-checkpointing")
     return _launcher(with_val_labels(args, dataset), gpus)
-
-
-def run_preset(run: Path) -> Path | None:
-    """``RUN/preset.json``, the preset a resume trains with. A run started elsewhere (``model
-    train --preset gpu-base`` or a JSON file, ``model demo --epochs 3``) has none: it is written
-    from the resolved preset its config.json keeps, since ``train``'s default (cpu-small) would
-    refuse a run of another model or change its epochs. None when neither exists."""
-    preset = run / "preset.json"
-    if preset.exists():
-        return preset
-    try:
-        resolved = json.loads((run / "config.json").read_text(encoding="utf-8")).get("preset")
-    except (OSError, ValueError, AttributeError):
-        return None
-    if not isinstance(resolved, dict):
-        return None
-    try:
-        atomic_write_json(preset, resolved)
-    except OSError as err:
-        raise UserError(f"cannot resume {run.name}: cannot write {preset} ({err})") from err
-    return preset
 
 
 def trained_on(run: Path) -> Path | None:
