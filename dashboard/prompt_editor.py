@@ -29,13 +29,22 @@ def prompt_files(settings: Settings) -> dict[str, Path]:
     return files
 
 
+MAX_UPLOAD_BYTES = 1_000_000
+
+
 def load_prompt_set(path: Path, upload: BinaryIO | None = None) -> PromptSet:
     """An uploaded YAML file when given (``.name`` and ``.getvalue()``), else the set at ``path``."""
     if upload is None:
         return PromptSet.load(path)
     source = getattr(upload, "name", "uploaded prompt set")
+    data = upload.getvalue()
+    if len(data) > MAX_UPLOAD_BYTES:  # the uploader takes up to the zip import's size
+        raise DataError(
+            f"{source} is {len(data) / 1e6:.1f} MB; a prompt set is a few KB of YAML "
+            f"(at most {MAX_UPLOAD_BYTES // 1_000_000} MB is read)"
+        )
     try:
-        text = upload.getvalue().decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as err:  # replacing the bytes would score mangled prompts
         raise DataError(
             f"{source} is not UTF-8 text (byte {err.start}); save it as UTF-8 and load it again"

@@ -141,6 +141,11 @@ def _prompt_list(value: Any, where: str) -> tuple[str, ...]:
         raise DataError(f"{where}: expected a non-empty list of prompt strings")
     prompts = []
     for item in value:
+        if isinstance(item, bool | int | float):  # YAML's reading of a bare No, Yes, On, 5 ...
+            raise DataError(
+                f"{where}: a prompt reads as {item!r}, not text: YAML takes a bare yes/no/on/off "
+                'or number for a value; put the prompt in quotes ("No")'
+            )
         if not isinstance(item, str) or not item.strip():
             raise DataError(f"{where}: every prompt must be non-empty text, got {item!r}")
         if len(item) > _MAX_PROMPT_CHARS:

@@ -54,6 +54,8 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
             "findings.lge.positive: expected a non-empty",
         ),
         ("findings:\n  lge: {positive: [''], negative: [b]}", "must be non-empty text"),
+        ("findings:\n  lge: {positive: [LGE], negative: [No]}", r"reads as False.*in quotes"),
+        ("diagnoses:\n  normal: [Normal, 5]", r"reads as 5.*in quotes"),
         ("findings:\n  lge: {positive: [a], negative: [b], maybe: [c]}", "unknown keys"),
         ("diagnoses:\n  'bad key!': [a]", "name 'bad key!': use up to 64 plain letters a-z"),
         ("findings:\n  épanchement: {positive: [a], negative: [b]}", "no spaces or accents"),
