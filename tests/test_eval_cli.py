@@ -68,6 +68,11 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
     models = [m["name"] for m in summary["models"]]
     # a baseline without weights says so wherever its figures appear
     assert models == ["run/last", "run/last (2)", "general CLIP ViT-S-32 (random weights)"]
+    # the checkpoint compared with itself: its rows are equal, and the problems say why
+    assert any(
+        "run/last and run/last (2) hold the same weights" in problem
+        for problem in summary["problems"]
+    )
     assert any(
         p.startswith(
             "general CLIP ViT-S-32 has random weights (no weights file given, and "

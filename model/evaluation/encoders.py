@@ -36,6 +36,7 @@ class Encoder:
     texts: TextEncoder
     scale: float
     description: str = ""
+    weights: str = ""  # a checkpoint's weights fingerprint: the same weights under two names
 
 
 def memoised(encode: TextEncoder) -> TextEncoder:
@@ -96,6 +97,7 @@ def checkpoint_encoder(path: str | Path, device: str = "cpu") -> Encoder:
         texts=memoised(functools.partial(embed_texts, model)),
         scale=scale,
         description=f"{video.get('kind', '?')} video tower, epoch {meta.epoch}, {meta.fingerprint}",
+        weights=meta.fingerprint,
     )
 
 

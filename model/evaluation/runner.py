@@ -127,6 +127,24 @@ def _open_encoders(request: EvaluationRequest, collected: _Collected) -> None:
                 log.warning("%s", notice)
                 collected.problems.append(notice)
     collected.encoders = unique_names(collected.encoders)
+    for message in same_weights(collected.encoders):
+        log.warning("%s", message)
+        collected.problems.append(message)
+
+
+def same_weights(encoders: list[Encoder]) -> list[str]:
+    """One message per group of models holding identical weights (a run's best.pt and last.pt
+    when its last epoch was its best): their rows are equal and their comparison shows nothing."""
+    groups: dict[str, list[str]] = {}
+    for encoder in encoders:
+        if encoder.weights:
+            groups.setdefault(encoder.weights, []).append(encoder.name)
+    return [
+        f"{' and '.join(names)} hold the same weights ({weights[:12]}): their figures are "
+        "identical and their comparison is no difference"
+        for weights, names in groups.items()
+        if len(names) > 1
+    ]
 
 
 def _config_record(request: EvaluationRequest) -> dict[str, Any]:
