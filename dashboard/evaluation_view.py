@@ -23,6 +23,7 @@ from dashboard.settings import Settings, position_of
 from model.errors import UserError
 from model.evaluation.headline import headline
 from model.evaluation.methods import methods_lines
+from model.evaluation.tables import STUDY_SCORES
 
 FEWSHOT_COLUMNS = frozenset({"model", "Label", "method", "k", "AUC", "auc_lo", "auc_hi"})
 ZEROSHOT_COLUMNS = frozenset({"model", "Label", "setting", "AUC"})
@@ -139,6 +140,9 @@ def read_outputs(folder: Path) -> EvaluationOutputs:
     outputs = EvaluationOutputs(folder=folder)
     for path in sorted(folder.rglob("*.csv")):
         name = str(path.relative_to(folder))
+        if path.name == STUDY_SCORES:  # one row per study and label: a download, not a table
+            outputs.reports.append(path)
+            continue
         try:
             outputs.tables[name] = pd.read_csv(path)
         except (OSError, ValueError) as err:  # ParserError, EmptyDataError, UnicodeDecodeError
@@ -151,7 +155,7 @@ def read_outputs(folder: Path) -> EvaluationOutputs:
         except (OSError, ValueError, SyntaxError) as err:  # what PIL raises for damaged files
             outputs.unreadable.append(f"{path.relative_to(folder)}: {_why(err)}")
     outputs.reports = sorted(
-        [*folder.rglob("*.md"), *folder.rglob("*.html"), *folder.rglob("*.pdf")]
+        [*outputs.reports, *folder.rglob("*.md"), *folder.rglob("*.html"), *folder.rglob("*.pdf")]
     )
     summary = folder / "summary.json"
     if summary.is_file():

@@ -113,11 +113,12 @@ def downloads(outputs) -> None:
         zip_folder(outputs.folder),
         file_name=f"{outputs.folder.name}.zip",
     )
-    for report in outputs.reports:
+    for report in outputs.reports:  # the report, and each site's per-study scores
+        shown = report.relative_to(outputs.folder)
         st.download_button(
-            f"Download {report.name}",
+            f"Download {shown}",
             report.read_bytes(),
-            file_name=report.name,
+            file_name="_".join(shown.parts),
             key=f"dl-{report}",
         )
 

@@ -11,12 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 
 from model.cli import main
 from model.evaluation.cli import add_arguments, request_from_args
 from model.evaluation.headline import headline
 from model.prompts import DEFAULT_PROMPTS
-from model.schema import DIAGNOSES
+from model.schema import DIAGNOSES, FINDINGS
 from tests.tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
 
 FAST = ["--episodes", "3", "--bootstrap", "20", "--shots", "1,2", "--folds", "2"]
@@ -97,6 +98,20 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
         prompts.columns
     )
     assert set(prompts["model"]) == set(models) and prompts["closest"].str.len().min() > 0
+    # the per-study scores recompute every zero-shot finding AUC the tables report
+    scores = pd.read_csv(out / "external" / "study_scores.csv")
+    zeroshot = pd.read_csv(out / "external" / "zeroshot.csv")
+    findings = zeroshot[(zeroshot["model"] == "run/last") & zeroshot["label_key"].isin(FINDINGS)]
+    assert len(findings) > 0
+    for _, row in findings.iterrows():
+        rows = scores[
+            (scores["model"] == "run/last")
+            & (scores["setting"] == "zero-shot")
+            & (scores["label_key"] == row["label_key"])
+        ]
+        assert len(rows) > 0, row["label_key"]
+        assert roc_auc_score(rows["label"], rows["score"]) == pytest.approx(row["AUC"], abs=1e-4)
+    assert "external/study_scores.csv" in summary["files"]["csv"]
     probe = pd.read_csv(out / "internal" / "probe.csv")
     assert list(probe.columns[:5]) == ["model", "Label", "Accuracy", "F1-score", "AUC"]
     # the train-split probes: fitted on the 48 labelled train/val studies, scored on the test

@@ -32,7 +32,13 @@ from model.evaluation.methods import methods_lines
 from model.evaluation.plots import plot_comparison, plot_confusion, plot_fewshot, plot_roc
 from model.evaluation.report import build_summary, render_html, write_html, write_summary
 from model.evaluation.suite import SiteResult
-from model.evaluation.tables import confusion_frame, slug, stack_tables, write_tables
+from model.evaluation.tables import (
+    confusion_frame,
+    slug,
+    stack_tables,
+    write_study_scores,
+    write_tables,
+)
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +175,7 @@ def write_outputs(
     comparisons = comparison_tables(results, main) if encoders else {}
     for site, comparison in comparisons.items():
         tables.setdefault(site, {})["comparison"] = comparison
-    csv_paths = write_tables(out, tables)
+    csv_paths = write_tables(out, tables) + write_study_scores(out, results)
     plots: dict[str, list[Path]] = {}
     for result in results:
         pngs, csvs = _figures(out, result)

@@ -134,6 +134,36 @@ def confusion_frame(result: SiteResult, setting: str) -> pd.DataFrame:
     return pd.DataFrame(block["confusion"], index=pd.Index(names, name="true"), columns=names)
 
 
+STUDY_SCORES = "study_scores.csv"
+
+
+def study_scores(results: list[SiteResult]) -> dict[str, pd.DataFrame]:
+    """site -> the per-study scores behind the finding AUCs (zero-shot and probes, every model;
+    those the model comparison pairs): ``model, setting, label_key, study_id, score, label``, so
+    a reader can recompute each AUC and its interval. Study ids are the dataset's pseudonyms."""
+    by_site: dict[str, list[pd.DataFrame]] = {}
+    for result in results:
+        for (setting, label), scores in result.scores.items():
+            part = pd.DataFrame(
+                {"study_id": scores.ids, "score": scores.scores, "label": scores.labels}
+            )
+            part.insert(0, "label_key", label)
+            part.insert(0, "setting", setting)
+            part.insert(0, "model", result.model)
+            by_site.setdefault(result.site, []).append(part)
+    return {site: pd.concat(parts, ignore_index=True) for site, parts in by_site.items()}
+
+
+def write_study_scores(out: Path, results: list[SiteResult]) -> list[Path]:
+    """Write ``OUT/<site>/study_scores.csv`` (``study_scores``); returns the paths written."""
+    written = []
+    for site, table in study_scores(results).items():
+        path = out / slug(site) / STUDY_SCORES
+        atomic_write_text(path, table.to_csv(index=False, float_format="%.6g"))
+        written.append(path)
+    return written
+
+
 def write_tables(out: Path, tables: dict[str, dict[str, pd.DataFrame]]) -> list[Path]:
     """Write ``OUT/<site>/<table>.csv`` for every non-empty table; returns the paths written."""
     written = []
