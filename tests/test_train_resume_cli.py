@@ -110,3 +110,13 @@ def test_resume_keeps_logging_the_val_auc_of_the_runs_labels(
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert any(r["kind"] == "val" and "val_auc" in r for r in records)
     assert json.loads((out / "config.json").read_text())["val_labels"] == str(labels)
+
+
+def test_a_resumed_run_that_finishes_says_how_to_train_it_further(
+    tiny_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = _stopped_run(tiny_data, tmp_path)
+    with caplog.at_level("INFO"):
+        assert cli_main(_resume_argv(tiny_data, out)) == 0  # to the end of its 2 epochs
+    assert "run finished at epoch 2" in caplog.text
+    assert "resume with more epochs: --resume --epochs 3 (or more)" in caplog.text

@@ -248,6 +248,12 @@ def train(options: TrainOptions) -> TrainResult:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = train(options_from_args(args))
+    options = options_from_args(args)
+    result = train(options)
     log.info("run %s at epoch %d, step %d: %s", result.state, result.epoch, result.step, args.out)
+    if options.resume and options.epochs is None and result.state == "finished":
+        log.info(
+            "to train it further, resume with more epochs: --resume --epochs %d (or more)",
+            result.epoch + 1,
+        )
     return 0
