@@ -183,12 +183,9 @@ def case_card(studio: Studio, row: dict, similarity: float | None, key: str) -> 
     from dashboard.studies import thumbnail_strip
 
     with st.container(border=True):
-        try:
-            frames, unreadable = studio.study_frames(str(row["study_id"])), None
-        except DataError as err:
-            frames, unreadable = {}, err
+        frames, unreadable = studio.readable_frames(str(row["study_id"]))
         st.image(np.asarray(thumbnail_strip(frames)), width="stretch", clamp=True)
-        if unreadable is not None:
+        if unreadable:
             st.caption(f"Views unavailable: {unreadable}")
         title = f"**{row['study_id']}** · {row.get('site', '')} · {row.get('age_band', '')} {row.get('sex', '')}"
         if similarity is not None:
