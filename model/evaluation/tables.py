@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from model.atomic import atomic_write_text
 from model.evaluation.inputs import is_finding
-from model.evaluation.suite import SiteResult
+
+if TYPE_CHECKING:  # annotations only: the dashboard reads table names without the suite
+    from model.evaluation.suite import SiteResult
 
 PAPER_COLUMNS: list[str] = ["model", "Label", "Accuracy", "F1-score", "AUC"]
 DISPLAY_NAMES: dict[str, str] = {
