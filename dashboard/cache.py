@@ -124,8 +124,9 @@ def zero_shot_scores(
     checkpoint: str,
     checkpoint_version: tuple[float, ...],
     prompts_yaml: str,
-) -> tuple[Scores, float]:
-    """(scores of every study under the prompt set, milliseconds the scoring took).
+) -> tuple[Scores, float, float]:
+    """(scores of every study under the prompt set, milliseconds the scoring took, the wall
+    clock time it finished: earlier than a call means the call was answered from the cache).
 
     Keyed by the prompt set's YAML, so a rerun without an edit (a threshold slider, another
     finding) costs a cache lookup, and toggling back to an earlier wording is instant.
@@ -141,7 +142,7 @@ def zero_shot_scores(
         text_encoder(checkpoint, checkpoint_version),
         logit_scale(checkpoint, checkpoint_version),
     )
-    return scores, (time.perf_counter() - start) * 1000
+    return scores, (time.perf_counter() - start) * 1000, time.time()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

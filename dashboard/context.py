@@ -6,6 +6,7 @@ every page shows a helpful empty state on a fresh install and fills in as things
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,16 @@ class JobOffer:
     kind: str
     command: list[str]
     label: str
+
+
+@dataclass(frozen=True)
+class ZeroShotScoring:
+    """Zero-shot ``Scores``, the milliseconds scoring took, and whether they came from the cache
+    (so the time is that of an earlier rerun, not this one)."""
+
+    scores: Any
+    elapsed_ms: float
+    reused: bool
 
 
 class EmptyState(Exception):  # noqa: N818 - a state, not an error
@@ -160,13 +171,16 @@ class Studio:
     def logit_scale(self) -> float:
         return cache.logit_scale(*self._checkpoint_key())
 
-    def zero_shot_scores(self, prompts: Any) -> tuple[Any, float]:
-        """(``Scores`` of every embedded study under ``prompts``, ms the scoring took), cached."""
+    def zero_shot_scores(self, prompts: Any) -> ZeroShotScoring:
+        """``Scores`` of every embedded study under ``prompts``, with how long scoring took and
+        whether this call reused an earlier scoring of the same prompt set (cached)."""
         self.embeddings()  # raises EmptyState offering the embed job when missing
         embeddings = self.embeddings_path()
-        return cache.zero_shot_scores(
+        asked_at = time.time()
+        scores, elapsed_ms, finished_at = cache.zero_shot_scores(
             str(embeddings), cache.version_of(embeddings), *self._checkpoint_key(), prompts.dumps()
         )
+        return ZeroShotScoring(scores, elapsed_ms, reused=finished_at < asked_at)
 
     def prompt_reading(self, positive: str, negative: str) -> PairReading:
         """How the checkpoint reads a positive and a negative wording: each one's closest report

@@ -124,10 +124,13 @@ def prompt_reading(positive: str, negative: str) -> None:
 
 
 def scores_section(prompts: PromptSet) -> None:
-    scores, elapsed_ms = studio.zero_shot_scores(prompts)
+    scoring = studio.zero_shot_scores(prompts)
+    scores = scoring.scores
+    when = "when this prompt set was first scored; reused now" if scoring.reused else "just now"
     st.caption(
         f"Scored {len(scores.findings):,} studies × {scores.findings.shape[1]} findings + "
-        f"{scores.diagnoses.shape[1]} classes in {elapsed_ms:.0f} ms (checkpoint scale {studio.logit_scale():.1f})"
+        f"{scores.diagnoses.shape[1]} classes in {scoring.elapsed_ms:.0f} ms ({when}; "
+        f"checkpoint scale {studio.logit_scale():.1f})"
     )
     studies = studio.studies().set_index("study_id")
     table = score_table(scores, studies)

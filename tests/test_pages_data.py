@@ -59,6 +59,11 @@ def test_zeroshot_scores_change_when_a_prompt_is_edited(app) -> None:
     assert not at.exception
     second = _scores(at, "custom")
     assert second != first
+    captions = " ".join(c.value for c in at.caption)
+    assert "(just now;" in captions, captions  # a wording never scored before
+    at.slider(key="zs-threshold").set_value(0.3).run()  # same prompts: the cached scores
+    captions = " ".join(c.value for c in at.caption)
+    assert "reused now" in captions and "(just now;" not in captions, captions
     metrics = next(d.value for d in at.dataframe if "metric" in d.value.columns)
     assert "auc" in metrics["metric"].tolist()  # the tiny labels.csv gives ROC metrics
 
