@@ -35,6 +35,8 @@ DISPLAY_COLUMNS = (
 # Rows of the study table sent to the browser on each rerun (about 0.5 kB each): a large site's
 # whole table would be megabytes on every filter change. The filters search every study.
 TABLE_ROWS = 2000
+# Study IDs a study picker sends to the browser at once; beyond that the user types part of one.
+PICKER_IDS = 1000
 
 
 @dataclass
@@ -63,6 +65,22 @@ def listed_rows(matching: pd.DataFrame, total: int) -> tuple[pd.DataFrame, str]:
     else:
         caption = f"{len(matching):,} of {total:,} studies"
     return listed, f"{caption} · select a row to open the case"
+
+
+def picker_ids(
+    ids: list[str], typed: str, current: str | None, limit: int = PICKER_IDS
+) -> tuple[list[str], int]:
+    """The IDs a study picker lists, and how many match ``typed`` in all.
+
+    At most ``limit`` matches of the typed text (case-insensitive), with the current study
+    first when it is one of ``ids``, so the picker keeps showing it.
+    """
+    needle = typed.strip().lower()
+    matching = [i for i in ids if needle in i.lower()] if needle else ids
+    listed = matching[:limit]
+    if current in ids and current not in listed:
+        listed = [current, *listed[: limit - 1]]
+    return listed, len(matching)
 
 
 def filter_options(studies: pd.DataFrame) -> dict[str, list[str]]:

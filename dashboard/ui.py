@@ -17,6 +17,7 @@ from streamlit.delta_generator import DeltaGenerator
 from dashboard.context import EmptyState, Studio
 from dashboard.jobs import Job, JobManager, stop_grace_s
 from dashboard.runs import format_eta
+from dashboard.studies import PICKER_IDS, picker_ids
 from model.errors import DataError, UserError
 
 log = logging.getLogger(__name__)
@@ -206,6 +207,27 @@ def open_case(study_id: str) -> None:
     st.session_state[CASE_KEY] = study_id
     st.session_state[STUDIES_VIEW_KEY] = "Case view"
     st.switch_page("pages/studies.py")
+
+
+def study_picker(label: str, ids: list[str], current: str | None, key: str) -> str | None:
+    """A study ID picker that sends at most ``PICKER_IDS`` IDs per rerun (a large site's every
+    ID would be hundreds of kB each time): beyond that, a box narrows the list by typed text."""
+    typed = ""
+    if len(ids) > PICKER_IDS:
+        typed = st.text_input(
+            f"{label}: type part of its ID",
+            key=f"{key}-find",
+            placeholder=f"{len(ids):,} studies; the first {PICKER_IDS:,} are listed",
+        )
+    listed, matching = picker_ids(ids, typed, current, PICKER_IDS)
+    if typed.strip() and not matching:
+        st.warning(f"No study ID contains '{typed.strip()}'.")
+    elif matching > PICKER_IDS:
+        st.caption(f"{matching:,} IDs match; type more of the ID to list them all.")
+    if not listed:
+        return None
+    index = listed.index(current) if current in listed else 0
+    return st.selectbox(label, listed, index=index, key=key)
 
 
 def page_header(title: str, subtitle: str) -> None:

@@ -13,6 +13,7 @@ from dashboard.ui import (
     page_guard,
     page_header,
     show_empty_state,
+    study_picker,
 )
 
 PER_PAGE = 12
@@ -59,9 +60,9 @@ def ask() -> CaseQuery | None:
             return None
         return CaseQuery(text=query, filters=chosen)
     ids = studies["study_id"].astype(str).tolist()
-    like = st.selectbox(
-        "Example study", ids, index=ids.index(like) if like in ids else 0, key="b-like"
-    )
+    like = study_picker("Example study", ids, like, key="b-like")
+    if like is None:
+        return None
     st.session_state[LIKE_KEY] = like
     return CaseQuery(like=like, filters=chosen)
 

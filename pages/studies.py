@@ -26,7 +26,15 @@ from dashboard.studies import (
     listed_rows,
     split_cine_lge,
 )
-from dashboard.ui import CASE_KEY, STUDIES_VIEW_KEY, job_panel, launch, page_guard, page_header
+from dashboard.ui import (
+    CASE_KEY,
+    STUDIES_VIEW_KEY,
+    job_panel,
+    launch,
+    page_guard,
+    page_header,
+    study_picker,
+)
 
 TABLE_KEY = "studies-table"
 TABLE_IDS_KEY = "studies-table-ids"
@@ -75,9 +83,9 @@ def open_selected() -> None:
 def case_view() -> None:
     studies = studio.studies()
     ids = studies["study_id"].astype(str).tolist()
-    current = st.session_state.get(CASE_KEY)
-    index = ids.index(current) if current in ids else 0
-    study_id = st.selectbox("Study", ids, index=index, key="case-select")
+    study_id = study_picker("Study", ids, st.session_state.get(CASE_KEY), key="case-select")
+    if study_id is None:
+        return
     st.session_state[CASE_KEY] = study_id
     row = studies.set_index("study_id").loc[study_id]
     frames, unreadable = studio.readable_frames(study_id)  # a bad tensor hides no report

@@ -151,6 +151,24 @@ def test_case_view_shows_views_report_and_lge(app) -> None:
     assert any("gadolinium" in t or "LV" in t or "ventric" in t for t in texts)
 
 
+def test_study_pickers_narrow_a_large_site_by_typed_text(app, monkeypatch) -> None:
+    import dashboard.ui
+
+    monkeypatch.setattr(dashboard.ui, "PICKER_IDS", 5)  # the tiny site's 24 studies, "large"
+    at = app("pages/studies.py", studies_view="Case view", case_id="s000002")
+    assert len(at.selectbox(key="case-select").options) == 5
+    at.text_input(key="case-select-find").input("S00001").run()
+    assert at.selectbox(key="case-select").options == ["s000002", *(f"s00001{i}" for i in range(4))]
+    assert any("10 IDs match; type more" in c.value for c in at.caption)
+    at.text_input(key="case-select-find").input("15").run()  # the study on show, then matches
+    assert at.selectbox(key="case-select").options == ["s000002", "s000015"]
+    at.selectbox(key="case-select").select("s000015").run()
+    assert not at.exception and at.selectbox(key="case-select").value == "s000015"
+    at.text_input(key="case-select-find").input("zzz").run()
+    assert any("No study ID contains 'zzz'" in w.value for w in at.warning)
+    assert at.selectbox(key="case-select").value == "s000015"  # still shown, not lost
+
+
 def test_studies_table_and_runs(app) -> None:
     studies = app("pages/studies.py")
     assert len(studies.dataframe(key="studies-table").value) == 24

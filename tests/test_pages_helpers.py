@@ -43,9 +43,11 @@ from dashboard.scoring import (
 from dashboard.search import page_of, rank
 from dashboard.settings import Settings, position_of
 from dashboard.studies import (
+    PICKER_IDS,
     StudyFilter,
     apply_filter,
     display_table,
+    picker_ids,
     thumbnail_strip,
     view_frames,
 )
@@ -71,6 +73,18 @@ def test_filters_and_display_hide_patient_keys() -> None:
     assert apply_filter(STUDIES, chosen)["study_id"].tolist() == ["c"]
     assert apply_filter(STUDIES, StudyFilter())["study_id"].tolist() == ["a", "b", "c"]
     assert "patient_key" not in display_table(STUDIES).columns
+
+
+def test_study_picker_lists_a_bounded_slice_and_keeps_the_current_study() -> None:
+    ids = [f"s{i:06d}" for i in range(3 * PICKER_IDS)]
+    listed, matching = picker_ids(ids, "", None)
+    assert listed == ids[:PICKER_IDS] and matching == len(ids)
+    last = ids[-1]
+    listed, _ = picker_ids(ids, "", last)  # the study on show stays listed, first
+    assert len(listed) == PICKER_IDS and listed[0] == last and listed[1:] == ids[: PICKER_IDS - 1]
+    listed, matching = picker_ids(ids, " S00012 ", last)  # typed text, trimmed, any case
+    assert matching == 10 and listed == [last] + [f"s{i:06d}" for i in range(120, 130)]
+    assert picker_ids(ids, "nothing", None) == ([], 0)
 
 
 def test_rank_respects_filters_and_exclusions() -> None:
