@@ -251,6 +251,27 @@ def test_inconsistent_phase_counts_rejects_the_series(tmp_path: Path) -> None:
     assert pd.read_parquet(out / "studies.parquet").iloc[0].views == "4ch"
 
 
+def test_perfusion_and_stir_series_stay_out_of_the_cine_and_lge_views(tmp_path: Path) -> None:
+    """A clinical protocol holds short-axis perfusion dynamics, T2* echoes and T2-STIR images
+    (with an InversionTime) beside cine and LGE: none of them is pooled into a view."""
+    src = tmp_path / "src"
+    extra = [("sax", "SA_PERFUSION_REST"), ("sax", "T2*_SAX"), ("lge_sax", "T2_STIR_SAX")]
+    spec = StudySpec(series={"sax": "CINE_SAX", "lge_sax": "LGE_PSIR_SAX"}, extra_series=extra)
+    write_study(src, spec)
+    out = tmp_path / "dataset"
+    ingest(src, out)
+    row = pd.read_parquet(out / "studies.parquet").iloc[0]
+    assert row.views == "sax_base,sax_mid,sax_apex,lge_sax"
+    assert row.view_frames[VIEW_SLOTS.index("lge_sax")] == 3  # the LGE stack's own slices
+    rejected = _report(out).query("level == 'rejected'")
+    assert sorted(rejected["series"].str.split(" ").str[1]) == [
+        "SA_PERFUSION_REST",
+        "T2*_SAX",
+        "T2_STIR_SAX",
+    ]
+    assert rejected["reason"].str.contains("is not a cine or LGE series").all()
+
+
 def test_view_map_overrides_descriptions(tmp_path: Path) -> None:
     src = tmp_path / "src"
     write_study(src, StudySpec(series={"sax": "KURZACHSE", "4ch": "VIERKAMMER", "2ch": "CINE_2CH"}))

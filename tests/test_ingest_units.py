@@ -52,6 +52,14 @@ AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
         ("LOCALIZER", AXIAL, False, 1, None),
         ("T1MAP SAX", SAX, False, 1, None),
         ("whatever", AXIAL, False, 25, None),
+        ("SA_PERFUSION_REST", SAX, False, 60, None),
+        ("tfl_perf_sa", SAX, False, 60, None),
+        ("T2*_SAX_mid", SAX, False, 8, None),
+        ("T2_STIR_SAX", SAX, True, 1, None),
+        ("t2_tirm_sa_db", SAX, True, 1, None),
+        ("ShMOLLI_192i_SAX", SAX, True, 1, None),
+        ("SAX T1 SASHA", SAX, True, 1, None),
+        ("Tagging SAX", SAX, False, 20, None),
     ],
 )
 def test_view_classification(description, orientation, inversion, phases, slot) -> None:
