@@ -100,6 +100,28 @@ def test_bits_above_bits_stored_are_ignored(tmp_path: Path) -> None:
     np.testing.assert_array_equal(read_pixels(path)[0], _pattern())
 
 
+def test_monochrome1_files_of_a_series_invert_alike(tmp_path: Path) -> None:
+    """MONOCHROME1 shows low values bright. Each cine phase is its own file: inverting each from
+    its own brightest pixel shifted every phase by a different amount (a flickering cine)."""
+    phases = []
+    for index, hot in enumerate((4095, 3000)):  # one phase holds a brighter stray pixel
+        stored = 4000 - _pattern()
+        stored[0, 0] = hot
+        path, ds = _classic(tmp_path, f"phase{index}.dcm", PhotometricInterpretation="MONOCHROME1")
+        ds.PixelData = stored.astype(np.uint16).tobytes()
+        ds.save_as(path, enforce_file_format=True)
+        (header,) = read_headers(path)
+        phases.append((read_pixels(path, header.layout)[0], read_pixels(path)[0]))
+    for raw_read, decoded in phases:
+        np.testing.assert_array_equal(raw_read, decoded)
+    first, second = phases[0][0], phases[1][0]
+    np.testing.assert_array_equal(first[1:], second[1:])  # the same tissue reads the same
+    assert (
+        first[5, 5] > first[0, 0]
+        and np.corrcoef(first[1:].ravel(), _pattern()[1:].ravel())[0, 1] > 0.99
+    )
+
+
 def test_jpeg_baseline_decodes(tmp_path: Path) -> None:
     from PIL import Image
 
