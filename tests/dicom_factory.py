@@ -63,6 +63,7 @@ class StudySpec:
     extra_series: list[tuple[str, str]] = field(default_factory=list)
     one_series_per_sax_slice: bool = False
     trigger_times: bool = True
+    charset: str = ""  # SpecificCharacterSet the names and descriptions are written in
     study_uid: str = field(default_factory=generate_uid)
 
 
@@ -76,6 +77,8 @@ def _image(spec: StudySpec, radius_mm: float, value: float = 800.0) -> np.ndarra
 def base_dataset(spec: StudySpec, series_uid: str, description: str, number: int) -> Dataset:
     """Header shared by every image of a series (classic MR Image Storage, explicit VR LE)."""
     ds = Dataset()
+    if spec.charset:
+        ds.SpecificCharacterSet = spec.charset
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = MRImageStorage
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian

@@ -192,6 +192,29 @@ def test_enhanced_image_of_one_frame_keeps_its_geometry(tmp_path: Path) -> None:
     assert header.position == (0.0, 0.0, 0.0) and header.trigger_time == 300.0
 
 
+@pytest.mark.parametrize(
+    ("charset", "name", "description"),
+    [
+        ("ISO_IR 144", "Иванов^Пётр", "Кино SAX"),
+        ("GB18030", "王^小明", "CINE 短轴"),
+        ("\\ISO 2022 IR 87", "山田^太郎", "CINE 短軸"),
+        ("ISO_IR 100", "Müller^Jürgen", "Kurzachse Ü"),
+        ("ISO_IR 192", "Иванов^Пётр", "Kurzachse Ü"),
+    ],
+)
+def test_names_and_descriptions_are_read_in_the_files_character_set(
+    tmp_path: Path, charset: str, name: str, description: str
+) -> None:
+    """A name read in the wrong character set is not the one a report or a folder spells, so
+    it was never scrubbed from them."""
+    spec = StudySpec(rows=ROWS, cols=COLS, charset=charset, patient_name=name)
+    ds = base_dataset(spec, generate_uid(), description, 3)
+    path = tmp_path / "a.dcm"
+    write_image(ds, _pattern(), path)
+    (header,) = read_headers(path)
+    assert (header.patient_name, header.series_description) == (name, description)
+
+
 def test_data_set_without_the_part10_header_is_read(tmp_path: Path) -> None:
     """Older archives store bare data sets (no preamble, no file meta: implicit VR little
     endian); they are DICOM and read like any other file."""

@@ -110,6 +110,24 @@ def test_series_named_after_the_patient_leave_no_phi_in_the_report(tmp_path: Pat
     assert not [value for value in PHI if value.lower().encode() in data.lower()]
 
 
+def test_a_name_in_a_cyrillic_character_set_is_scrubbed(tmp_path: Path) -> None:
+    """ISO_IR 144 headers: the report's and the export folder's spelling of the name go."""
+    name = "Иванов^Пётр"
+    spec = StudySpec(series={"4ch": "CINE_4CH"}, charset="ISO_IR 144", patient_name=name)
+    write_study(tmp_path / "src" / "Иванов Пётр", spec)
+    (tmp_path / "src" / "Иванов Пётр" / "notes.txt").write_text("not dicom")
+    reports = tmp_path / "reports.csv"
+    text = "IMPRESSION: Иванов Пётр: dilated LV."
+    pd.DataFrame({"accession_number": ["ACC0001"], "report": [text]}).to_csv(reports, index=False)
+    out = tmp_path / "dataset"
+    ingest(tmp_path / "src", out, reports=reports, frames=4, size=16)
+    impression = pd.read_parquet(out / "studies.parquet").impression.iloc[0]
+    assert impression == "[removed] [removed]: dilated LV."
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert not {"Иванов", "Пётр"} & set(path.read_text(errors="ignore").split()), path
+
+
 def test_studies_without_a_matching_report_are_named(tmp_path: Path, caplog) -> None:
     """With --reports, a study whose accession is missing from the CSV, absent from its headers,
     or whose report has no impression gets a warning line (training leaves it out)."""
