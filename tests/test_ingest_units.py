@@ -178,6 +178,17 @@ def test_a_birth_date_written_with_separators_is_scrubbed(tmp_path: Path) -> Non
     assert impression == "DOB [removed]. Scar since 2019-07-31."
 
 
+def test_chinese_and_japanese_names_are_scrubbed_as_written() -> None:
+    """CJK names are written without a space and their given names are often two characters:
+    a three-character minimum per name part kept them all."""
+    identifiers = ["王^小明", "山田^太郎"]
+    impression = scrub_text("王小明: LV normal. 山田 太郎 seen. 王 is a family name.", identifiers)
+    assert impression == "[removed]: LV normal. [removed] [removed] seen. 王 is a family name."
+    rows = [{"path": "/export/王小明/山田_太郎/IM1", "reason": "x"}]
+    (row,) = deidentify_report(rows, Path("/export"), set(identifiers))
+    assert row["path"] == "[removed]/[removed]_[removed]/IM1"
+
+
 def _header(**changes) -> SliceHeader:
     base = SliceHeader(
         path="x", frame=-1, study_uid="1", series_uid="2", sop_uid="3", series_number=1,
