@@ -290,6 +290,21 @@ def test_perfusion_and_stir_series_stay_out_of_the_cine_and_lge_views(tmp_path: 
     assert rejected["reason"].str.contains("is not a cine or LGE series").all()
 
 
+def test_a_repeated_sax_stack_is_named_in_the_report(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    spec = StudySpec(series={"sax": "CINE_SAX"}, extra_series=[("sax", "CINE_SAX")])
+    write_study(src, spec)
+    out = tmp_path / "dataset"
+    ingest(src, out, frames=4, size=16)
+    warnings = _report(out).query("level == 'warning'")
+    assert warnings[["series", "reason"]].values.tolist() == [
+        [
+            "2 CINE_SAX",
+            "3 sax slice position(s) acquired again in series 3; kept series 3 there (the newest)",
+        ]
+    ]
+
+
 def test_view_map_overrides_descriptions(tmp_path: Path) -> None:
     src = tmp_path / "src"
     write_study(src, StudySpec(series={"sax": "KURZACHSE", "4ch": "VIERKAMMER", "2ch": "CINE_2CH"}))

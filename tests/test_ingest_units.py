@@ -24,7 +24,13 @@ from model.data.resample import (
     resample_fov,
     to_uint8,
 )
-from model.data.series import order_phases, select_sax_levels
+from model.data.series import (
+    Location,
+    SeriesStack,
+    order_phases,
+    pooled_locations,
+    select_sax_levels,
+)
 from model.data.views import ViewMap, classify_series
 from model.errors import DataError
 from model.schema import VIEW_SLOTS
@@ -235,6 +241,29 @@ def test_sax_levels_from_geometry() -> None:
     levels = select_sax_levels(pooled)  # type: ignore[arg-type]
     assert [levels[s][0] for s in ("sax_base", "sax_mid", "sax_apex")] == [2, 4, 7]
     assert list(select_sax_levels(pooled[:1])) == ["sax_mid"]  # type: ignore[arg-type]
+
+
+def _stack(number: int, distances: list[float]) -> SeriesStack:
+    locations = [Location(d, [], number) for d in distances]
+    return SeriesStack(
+        f"uid{number}", "CINE_SAX", number, (8, 8), (1.0, 1.0), None, locations, False
+    )
+
+
+def test_a_repeated_slice_position_keeps_the_newest_series() -> None:
+    """A stack acquired again (breath-hold failed) is replanned a little off the first one: its
+    positions are within the tolerance but not equal, and the newer acquisition is the one kept."""
+    first, again = _stack(5, [0.0, 10.0, 20.0]), _stack(9, [10.3, 19.8])
+    pooled, repeats = pooled_locations([first, again])
+    assert [(loc.distance, stack.series_number) for loc, stack in pooled] == [
+        (0.0, 5),
+        (10.3, 9),
+        (19.8, 9),
+    ]
+    assert [(dropped.series_number, kept.series_number) for dropped, kept in repeats] == [
+        (5, 9),
+        (5, 9),
+    ]
 
 
 def test_resampling_keeps_millimetres_and_cycle() -> None:
