@@ -297,6 +297,16 @@ def test_corrupt_compressed_stream_is_a_reason(tmp_path: Path) -> None:
         read_pixels(path)
 
 
+def test_a_private_transfer_syntax_is_named(tmp_path: Path) -> None:
+    """Old GE exports use a private syntax (1.2.840.113619.5.2) no decoder reads."""
+    path, _ = _classic(tmp_path)
+    ds = pydicom.dcmread(path)
+    ds.file_meta.TransferSyntaxUID = "1.2.840.113619.5.2"
+    ds.save_as(path, enforce_file_format=True)
+    with pytest.raises(DicomReadError, match=r"unknown transfer syntax 1\.2\.840\.113619\.5\.2"):
+        read_headers(path)
+
+
 def test_unreadable_file_is_a_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path, _ = _classic(tmp_path)
 

@@ -167,6 +167,11 @@ def _raw_layout(
 ) -> tuple[str | None, int | None]:
     """(dtype, offset) of uncompressed pixels, (None, None) when pydicom must decode them."""
     syntax = top.dataset.file_meta.get("TransferSyntaxUID")
+    if syntax is not None and not syntax.is_transfer_syntax:
+        raise DicomReadError(
+            f"unknown transfer syntax {str(syntax)[:64]} (a vendor's private encoding?): "
+            "export the study in a standard one"
+        )
     if syntax is None or syntax.is_compressed or syntax.is_deflated:
         return None, None
     length = getattr(raw, "length", None)
