@@ -58,8 +58,12 @@ class StudySpec:
             "lge_sax": "LGE_PSIR_SAX",
         }
     )
+    # further (view, description) series written after ``series``: a view may repeat here
+    # (a repeated acquisition, or a non-cine series a scanner writes in that plane)
+    extra_series: list[tuple[str, str]] = field(default_factory=list)
     one_series_per_sax_slice: bool = False
     trigger_times: bool = True
+    charset: str = ""  # SpecificCharacterSet the names and descriptions are written in
     study_uid: str = field(default_factory=generate_uid)
 
 
@@ -73,6 +77,8 @@ def _image(spec: StudySpec, radius_mm: float, value: float = 800.0) -> np.ndarra
 def base_dataset(spec: StudySpec, series_uid: str, description: str, number: int) -> Dataset:
     """Header shared by every image of a series (classic MR Image Storage, explicit VR LE)."""
     ds = Dataset()
+    if spec.charset:
+        ds.SpecificCharacterSet = spec.charset
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = MRImageStorage
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
@@ -137,7 +143,7 @@ def write_study(root: Path, spec: StudySpec | None = None) -> Path:
     folder = root / spec.accession
     offsets = [float(v) for v in np.linspace(-30.0, 30.0, spec.sax_slices)]
     number = 1
-    for view, description in spec.series.items():
+    for view, description in [*spec.series.items(), *spec.extra_series]:
         number += 1
         if view == "sax" and spec.one_series_per_sax_slice:
             for offset in offsets:

@@ -100,6 +100,28 @@ def test_bits_above_bits_stored_are_ignored(tmp_path: Path) -> None:
     np.testing.assert_array_equal(read_pixels(path)[0], _pattern())
 
 
+def test_monochrome1_files_of_a_series_invert_alike(tmp_path: Path) -> None:
+    """MONOCHROME1 shows low values bright. Each cine phase is its own file: inverting each from
+    its own brightest pixel shifted every phase by a different amount (a flickering cine)."""
+    phases = []
+    for index, hot in enumerate((4095, 3000)):  # one phase holds a brighter stray pixel
+        stored = 4000 - _pattern()
+        stored[0, 0] = hot
+        path, ds = _classic(tmp_path, f"phase{index}.dcm", PhotometricInterpretation="MONOCHROME1")
+        ds.PixelData = stored.astype(np.uint16).tobytes()
+        ds.save_as(path, enforce_file_format=True)
+        (header,) = read_headers(path)
+        phases.append((read_pixels(path, header.layout)[0], read_pixels(path)[0]))
+    for raw_read, decoded in phases:
+        np.testing.assert_array_equal(raw_read, decoded)
+    first, second = phases[0][0], phases[1][0]
+    np.testing.assert_array_equal(first[1:], second[1:])  # the same tissue reads the same
+    assert (
+        first[5, 5] > first[0, 0]
+        and np.corrcoef(first[1:].ravel(), _pattern()[1:].ravel())[0, 1] > 0.99
+    )
+
+
 def test_jpeg_baseline_decodes(tmp_path: Path) -> None:
     from PIL import Image
 
@@ -168,6 +190,29 @@ def test_enhanced_image_of_one_frame_keeps_its_geometry(tmp_path: Path) -> None:
     (header,) = read_headers(_enhanced(tmp_path, 1))
     assert header.frame == -1 and header.pixel_spacing == (0.8, 0.8)
     assert header.position == (0.0, 0.0, 0.0) and header.trigger_time == 300.0
+
+
+@pytest.mark.parametrize(
+    ("charset", "name", "description"),
+    [
+        ("ISO_IR 144", "Иванов^Пётр", "Кино SAX"),
+        ("GB18030", "王^小明", "CINE 短轴"),
+        ("\\ISO 2022 IR 87", "山田^太郎", "CINE 短軸"),
+        ("ISO_IR 100", "Müller^Jürgen", "Kurzachse Ü"),
+        ("ISO_IR 192", "Иванов^Пётр", "Kurzachse Ü"),
+    ],
+)
+def test_names_and_descriptions_are_read_in_the_files_character_set(
+    tmp_path: Path, charset: str, name: str, description: str
+) -> None:
+    """A name read in the wrong character set is not the one a report or a folder spells, so
+    it was never scrubbed from them."""
+    spec = StudySpec(rows=ROWS, cols=COLS, charset=charset, patient_name=name)
+    ds = base_dataset(spec, generate_uid(), description, 3)
+    path = tmp_path / "a.dcm"
+    write_image(ds, _pattern(), path)
+    (header,) = read_headers(path)
+    assert (header.patient_name, header.series_description) == (name, description)
 
 
 def test_data_set_without_the_part10_header_is_read(tmp_path: Path) -> None:
@@ -250,6 +295,16 @@ def test_corrupt_compressed_stream_is_a_reason(tmp_path: Path) -> None:
     read_headers(path)
     with pytest.raises(DicomReadError, match="pixel decode failed"):
         read_pixels(path)
+
+
+def test_a_private_transfer_syntax_is_named(tmp_path: Path) -> None:
+    """Old GE exports use a private syntax (1.2.840.113619.5.2) no decoder reads."""
+    path, _ = _classic(tmp_path)
+    ds = pydicom.dcmread(path)
+    ds.file_meta.TransferSyntaxUID = "1.2.840.113619.5.2"
+    ds.save_as(path, enforce_file_format=True)
+    with pytest.raises(DicomReadError, match=r"unknown transfer syntax 1\.2\.840\.113619\.5\.2"):
+        read_headers(path)
 
 
 def test_unreadable_file_is_a_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

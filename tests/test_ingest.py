@@ -110,6 +110,24 @@ def test_series_named_after_the_patient_leave_no_phi_in_the_report(tmp_path: Pat
     assert not [value for value in PHI if value.lower().encode() in data.lower()]
 
 
+def test_a_name_in_a_cyrillic_character_set_is_scrubbed(tmp_path: Path) -> None:
+    """ISO_IR 144 headers: the report's and the export folder's spelling of the name go."""
+    name = "Иванов^Пётр"
+    spec = StudySpec(series={"4ch": "CINE_4CH"}, charset="ISO_IR 144", patient_name=name)
+    write_study(tmp_path / "src" / "Иванов Пётр", spec)
+    (tmp_path / "src" / "Иванов Пётр" / "notes.txt").write_text("not dicom")
+    reports = tmp_path / "reports.csv"
+    text = "IMPRESSION: Иванов Пётр: dilated LV."
+    pd.DataFrame({"accession_number": ["ACC0001"], "report": [text]}).to_csv(reports, index=False)
+    out = tmp_path / "dataset"
+    ingest(tmp_path / "src", out, reports=reports, frames=4, size=16)
+    impression = pd.read_parquet(out / "studies.parquet").impression.iloc[0]
+    assert impression == "[removed] [removed]: dilated LV."
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert not {"Иванов", "Пётр"} & set(path.read_text(errors="ignore").split()), path
+
+
 def test_studies_without_a_matching_report_are_named(tmp_path: Path, caplog) -> None:
     """With --reports, a study whose accession is missing from the CSV, absent from its headers,
     or whose report has no impression gets a warning line (training leaves it out)."""
@@ -249,6 +267,42 @@ def test_inconsistent_phase_counts_rejects_the_series(tmp_path: Path) -> None:
     ingest(src, out)
     assert "inconsistent phase counts" in " ".join(_report(out)["reason"])
     assert pd.read_parquet(out / "studies.parquet").iloc[0].views == "4ch"
+
+
+def test_perfusion_and_stir_series_stay_out_of_the_cine_and_lge_views(tmp_path: Path) -> None:
+    """A clinical protocol holds short-axis perfusion dynamics, T2* echoes and T2-STIR images
+    (with an InversionTime) beside cine and LGE: none of them is pooled into a view."""
+    src = tmp_path / "src"
+    extra = [("sax", "SA_PERFUSION_REST"), ("sax", "T2*_SAX"), ("lge_sax", "T2_STIR_SAX")]
+    spec = StudySpec(series={"sax": "CINE_SAX", "lge_sax": "LGE_PSIR_SAX"}, extra_series=extra)
+    write_study(src, spec)
+    out = tmp_path / "dataset"
+    ingest(src, out)
+    row = pd.read_parquet(out / "studies.parquet").iloc[0]
+    assert row.views == "sax_base,sax_mid,sax_apex,lge_sax"
+    assert row.view_frames[VIEW_SLOTS.index("lge_sax")] == 3  # the LGE stack's own slices
+    rejected = _report(out).query("level == 'rejected'")
+    assert sorted(rejected["series"].str.split(" ").str[1]) == [
+        "SA_PERFUSION_REST",
+        "T2*_SAX",
+        "T2_STIR_SAX",
+    ]
+    assert rejected["reason"].str.contains("is not a cine or LGE series").all()
+
+
+def test_a_repeated_sax_stack_is_named_in_the_report(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    spec = StudySpec(series={"sax": "CINE_SAX"}, extra_series=[("sax", "CINE_SAX")])
+    write_study(src, spec)
+    out = tmp_path / "dataset"
+    ingest(src, out, frames=4, size=16)
+    warnings = _report(out).query("level == 'warning'")
+    assert warnings[["series", "reason"]].values.tolist() == [
+        [
+            "2 CINE_SAX",
+            "3 sax slice position(s) acquired again in series 3; kept series 3 there (the newest)",
+        ]
+    ]
 
 
 def test_view_map_overrides_descriptions(tmp_path: Path) -> None:

@@ -24,7 +24,13 @@ from model.data.resample import (
     resample_fov,
     to_uint8,
 )
-from model.data.series import order_phases, select_sax_levels
+from model.data.series import (
+    Location,
+    SeriesStack,
+    order_phases,
+    pooled_locations,
+    select_sax_levels,
+)
 from model.data.views import ViewMap, classify_series
 from model.errors import DataError
 from model.schema import VIEW_SLOTS
@@ -52,6 +58,14 @@ AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
         ("LOCALIZER", AXIAL, False, 1, None),
         ("T1MAP SAX", SAX, False, 1, None),
         ("whatever", AXIAL, False, 25, None),
+        ("SA_PERFUSION_REST", SAX, False, 60, None),
+        ("tfl_perf_sa", SAX, False, 60, None),
+        ("T2*_SAX_mid", SAX, False, 8, None),
+        ("T2_STIR_SAX", SAX, True, 1, None),
+        ("t2_tirm_sa_db", SAX, True, 1, None),
+        ("ShMOLLI_192i_SAX", SAX, True, 1, None),
+        ("SAX T1 SASHA", SAX, True, 1, None),
+        ("Tagging SAX", SAX, False, 20, None),
     ],
 )
 def test_view_classification(description, orientation, inversion, phases, slot) -> None:
@@ -170,6 +184,17 @@ def test_a_birth_date_written_with_separators_is_scrubbed(tmp_path: Path) -> Non
     assert impression == "DOB [removed]. Scar since 2019-07-31."
 
 
+def test_chinese_and_japanese_names_are_scrubbed_as_written() -> None:
+    """CJK names are written without a space and their given names are often two characters:
+    a three-character minimum per name part kept them all."""
+    identifiers = ["王^小明", "山田^太郎"]
+    impression = scrub_text("王小明: LV normal. 山田 太郎 seen. 王 is a family name.", identifiers)
+    assert impression == "[removed]: LV normal. [removed] [removed] seen. 王 is a family name."
+    rows = [{"path": "/export/王小明/山田_太郎/IM1", "reason": "x"}]
+    (row,) = deidentify_report(rows, Path("/export"), set(identifiers))
+    assert row["path"] == "[removed]/[removed]_[removed]/IM1"
+
+
 def _header(**changes) -> SliceHeader:
     base = SliceHeader(
         path="x", frame=-1, study_uid="1", series_uid="2", sop_uid="3", series_number=1,
@@ -216,6 +241,29 @@ def test_sax_levels_from_geometry() -> None:
     levels = select_sax_levels(pooled)  # type: ignore[arg-type]
     assert [levels[s][0] for s in ("sax_base", "sax_mid", "sax_apex")] == [2, 4, 7]
     assert list(select_sax_levels(pooled[:1])) == ["sax_mid"]  # type: ignore[arg-type]
+
+
+def _stack(number: int, distances: list[float]) -> SeriesStack:
+    locations = [Location(d, [], number) for d in distances]
+    return SeriesStack(
+        f"uid{number}", "CINE_SAX", number, (8, 8), (1.0, 1.0), None, locations, False
+    )
+
+
+def test_a_repeated_slice_position_keeps_the_newest_series() -> None:
+    """A stack acquired again (breath-hold failed) is replanned a little off the first one: its
+    positions are within the tolerance but not equal, and the newer acquisition is the one kept."""
+    first, again = _stack(5, [0.0, 10.0, 20.0]), _stack(9, [10.3, 19.8])
+    pooled, repeats = pooled_locations([first, again])
+    assert [(loc.distance, stack.series_number) for loc, stack in pooled] == [
+        (0.0, 5),
+        (10.3, 9),
+        (19.8, 9),
+    ]
+    assert [(dropped.series_number, kept.series_number) for dropped, kept in repeats] == [
+        (5, 9),
+        (5, 9),
+    ]
 
 
 def test_resampling_keeps_millimetres_and_cycle() -> None:

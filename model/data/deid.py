@@ -100,13 +100,21 @@ _WORD = re.compile(r"[^\W_]+")  # runs of letters and digits: the tokens paths a
 _SPELLED_DATE = re.compile(r"(?<!\d)(\d{1,4})([-./_ ])(\d{1,2})\2(\d{1,4})(?!\d)")
 
 
+def identifier_parts(parts: list[str]) -> set[str]:
+    """The parts of an identifier worth scrubbing on their own, and the parts joined
+    (``Wang^Xiaoming`` -> ``WangXiaoming``: Chinese, Japanese and Korean names are written without
+    a space). A part counts from 3 characters, or 2 outside ASCII: a CJK given name is often 2."""
+    kept = {part for part in parts if len(part) >= 3 or (len(part) == 2 and not part.isascii())}
+    joined = "".join(parts)
+    return kept | {joined} if len(parts) > 1 and len(joined) >= 2 else kept
+
+
 def _identifier_tokens(identifiers: set[str]) -> set[str]:
-    """Lower-cased letter/digit runs (3+ characters) of every identifier: name parts, IDs, dates."""
+    """Lower-cased ``identifier_parts`` of every identifier: name parts, IDs, dates."""
     return {
         token.lower()
         for identifier in identifiers
-        for token in _WORD.findall(identifier)
-        if len(token) >= 3
+        for token in identifier_parts(_WORD.findall(identifier))
     }
 
 

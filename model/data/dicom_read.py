@@ -154,7 +154,9 @@ class PixelLayout:
     cols: int
     slope: float = 1.0
     intercept: float = 0.0
-    monochrome1: bool = False
+    # MONOCHROME1 (low values shown bright): the largest storable value, the one each frame is
+    # inverted from, so every file of a series inverts alike whatever its own brightest pixel
+    monochrome1_ceiling: float | None = None
     dtype: str | None = None  # numpy dtype of raw (uncompressed, single-sample) pixels
     offset: int | None = None  # byte offset of the raw pixel data in the file
     stored_bits: int = 0  # raw unsigned pixels: the low bits that hold the image (0 = all)
@@ -165,6 +167,11 @@ def _raw_layout(
 ) -> tuple[str | None, int | None]:
     """(dtype, offset) of uncompressed pixels, (None, None) when pydicom must decode them."""
     syntax = top.dataset.file_meta.get("TransferSyntaxUID")
+    if syntax is not None and not syntax.is_transfer_syntax:
+        raise DicomReadError(
+            f"unknown transfer syntax {str(syntax)[:64]} (a vendor's private encoding?): "
+            "export the study in a standard one"
+        )
     if syntax is None or syntax.is_compressed or syntax.is_deflated:
         return None, None
     length = getattr(raw, "length", None)
@@ -202,13 +209,16 @@ def _check_pixels(top: TopLevel, path: Path) -> PixelLayout:
     raw = top.dataset.get_item(_PIXEL_TAG, keep_deferred=True)
     dtype, offset = _raw_layout(top, raw, declared, path)
     stored = top.unsigned_short("BitsStored") or bits
+    signed = top.unsigned_short("PixelRepresentation") == 1
+    ceiling = float((1 << (stored - 1 if signed else stored)) - 1)
+    monochrome1 = top.text("PhotometricInterpretation") == "MONOCHROME1"
     return PixelLayout(
         frames=frames,
         rows=rows,
         cols=cols,
         slope=top.number("RescaleSlope") or 1.0,
         intercept=top.number("RescaleIntercept") or 0.0,
-        monochrome1=top.text("PhotometricInterpretation") == "MONOCHROME1",
+        monochrome1_ceiling=ceiling if monochrome1 else None,
         dtype=dtype,
         offset=offset,
         stored_bits=stored if dtype is not None and "u" in dtype and 0 < stored < bits else 0,
@@ -279,9 +289,11 @@ def _common_fields(top: TopLevel, path: str) -> dict:
 
 def _finish(image: np.ndarray, layout: PixelLayout) -> np.ndarray:
     image = image.astype(np.float32, copy=False).reshape(layout.frames, layout.rows, layout.cols)
+    if layout.monochrome1_ceiling is not None:
+        image = np.float32(layout.monochrome1_ceiling) - image
     if layout.slope != 1.0 or layout.intercept != 0.0:
         image = image * np.float32(layout.slope) + np.float32(layout.intercept)
-    return image.max() - image if layout.monochrome1 else image
+    return image
 
 
 def read_pixels(path: str | Path, layout: PixelLayout | None = None) -> np.ndarray:

@@ -15,7 +15,7 @@ import logging
 import re
 from pathlib import Path
 
-from model.data.deid import scrub_birth_dates
+from model.data.deid import identifier_parts, scrub_birth_dates
 from model.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def scrub_text(text: str, identifiers: list[str]) -> str:
         if not identifier:
             continue
         tokens.add(identifier)
-        tokens.update(part for part in re.split(r"[\^,\s]+", identifier) if len(part) >= 3)
+        tokens.update(identifier_parts([p for p in re.split(r"[\^,\s]+", identifier) if p]))
     for token in sorted(tokens, key=len, reverse=True):
         text = re.sub(re.escape(token), "[removed]", text, flags=re.IGNORECASE)
     return text

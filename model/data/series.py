@@ -3,8 +3,9 @@
 Images of a series are grouped into slice locations by their position along the slice normal,
 which is oriented base -> apex (positive along the LV long axis, LPS). Within a location, cine
 phases are ordered by TriggerTime, else TemporalPositionIdentifier, else InstanceNumber (with a
-warning). Short-axis cine locations from one or several series are pooled, and base / mid / apex
-are picked at 20 / 50 / 80 % of the stack from base to apex.
+warning). Short-axis cine locations from one or several series are pooled (a position acquired
+again keeps its newest series), and base / mid / apex are picked at 20 / 50 / 80 % of the stack
+from base to apex.
 """
 
 from __future__ import annotations
@@ -161,18 +162,32 @@ def group_series(headers: list[SliceHeader]) -> dict[str, list[SliceHeader]]:
     return dict(series)
 
 
-def pooled_locations(stacks: list[SeriesStack]) -> list[tuple[Location, SeriesStack]]:
-    """Slice locations of several stacks, base -> apex; a repeated position keeps the newest series."""
-    pooled = sorted(
+def pooled_locations(
+    stacks: list[SeriesStack],
+) -> tuple[list[tuple[Location, SeriesStack]], list[tuple[SeriesStack, SeriesStack]]]:
+    """Slice locations of several stacks, base -> apex, and the repeats left out.
+
+    Locations within ``LOCATION_TOLERANCE_MM`` of each other are one position acquired again: the
+    newest series (highest SeriesNumber; the first in file order on a tie) is kept there, however
+    its position differs from the earlier one's. The repeats are (series left out, series kept)
+    pairs, one per left-out location.
+    """
+    pairs = sorted(
         ((location, stack) for stack in stacks for location in stack.locations),
-        key=lambda pair: (pair[0].distance, -pair[1].series_number),
+        key=lambda pair: pair[0].distance,
     )
-    kept: list[tuple[Location, SeriesStack]] = []
-    for location, stack in pooled:
-        if kept and location.distance - kept[-1][0].distance <= LOCATION_TOLERANCE_MM:
-            continue
-        kept.append((location, stack))
-    return kept
+    clusters: list[list[tuple[Location, SeriesStack]]] = []
+    for pair in pairs:
+        if clusters and pair[0].distance - clusters[-1][-1][0].distance <= LOCATION_TOLERANCE_MM:
+            clusters[-1].append(pair)
+        else:
+            clusters.append([pair])
+    kept, repeats = [], []
+    for cluster in clusters:
+        newest = max(cluster, key=lambda pair: pair[1].series_number)
+        kept.append(newest)
+        repeats += [(pair[1], newest[1]) for pair in cluster if pair is not newest]
+    return kept, repeats
 
 
 def select_sax_levels(

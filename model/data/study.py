@@ -11,6 +11,7 @@ study are kept.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -92,10 +93,10 @@ def _choose_locations(
     """Slot -> the locations (with their stack) that fill it."""
     chosen: dict[str, list[tuple[Location, SeriesStack]]] = {}
     if "sax" in slots:
-        for slot, pair in select_sax_levels(pooled_locations(slots.pop("sax"))).items():
+        for slot, pair in select_sax_levels(_pool("sax", slots.pop("sax"), problems)).items():
             chosen.setdefault(slot, [pair])
     if "lge_sax" in slots:
-        chosen["lge_sax"] = pooled_locations(slots.pop("lge_sax"))
+        chosen["lge_sax"] = _pool("lge_sax", slots.pop("lge_sax"), problems)
     for slot, stacks in slots.items():
         stacks = sorted(stacks, key=lambda s: s.series_number)
         for dropped in stacks[:-1]:
@@ -112,6 +113,27 @@ def _choose_locations(
         stack = stacks[-1]
         chosen[slot] = [(stack.locations[len(stack.locations) // 2], stack)]
     return chosen
+
+
+def _pool(
+    slot: str, stacks: list[SeriesStack], problems: list[Problem]
+) -> list[tuple[Location, SeriesStack]]:
+    """``pooled_locations`` of a slot's stacks; a warning per series with positions left out."""
+    pooled, repeats = pooled_locations(stacks)
+    pairs = {(dropped.series_uid, kept.series_uid): (dropped, kept) for dropped, kept in repeats}
+    counts = Counter((dropped.series_uid, kept.series_uid) for dropped, kept in repeats)
+    for key, count in counts.items():
+        dropped, kept = pairs[key]
+        problems.append(
+            (
+                dropped.locations[0].images[0].path,
+                _series_label(dropped),
+                "warning",
+                f"{count} {slot} slice position(s) acquired again in series {kept.series_number}; "
+                f"kept series {kept.series_number} there (the newest)",
+            )
+        )
+    return pooled
 
 
 class _PixelCache:

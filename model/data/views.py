@@ -37,8 +37,12 @@ ANTERIOR_AXIS = np.cross(SEPTAL_AXIS, LV_AXIS)
 _LAX_ANGLES_DEG = {"4ch": 0.0, "3ch": 60.0, "2ch": 90.0}
 _LAX_TOLERANCE_DEG = 14.0
 
+# Series that are neither cine nor LGE though they may repeat images at one position (perfusion
+# dynamics, T2* echoes, tagging) or carry an InversionTime (STIR, T1 mapping): never a view.
 _EXCLUDE = re.compile(
-    r"\b(LOC|LOCALI[SZ]ER|SCOUT|SURVEY|TRIPILOT|HASTE|TSE|T1MAP|T2MAP|MOLLI|MAP|PERF|FLOW|PC)\b"
+    r"\b(LOC|LOCALI[SZ]ER|SCOUT|SURVEY|TRIPILOT|HASTE|TSE|FSE|T1MAP|T2MAP|MOLLI|SHMOLLI|SASHA"
+    r"|MAP|MAPPING|PERF\w*|FIRST[_ ]?PASS|FLOW|PC|VENC|STIR|TIRM|SPAIR|T2|T2W|T2STAR"
+    r"|BB|DB|BLACK[_ ]?BLOOD|DARK[_ ]?BLOOD|TAG|TAGGING|SPAMM|GRID)\b"
 )
 _LGE = re.compile(r"\b(LGE|PSIR|MDE|DE|DELAYED|LATE|MAG[_ ]?IR|IR[_ ]?FL|PSIR[_ ]?MAG|VIABILITY)\b")
 _CINE = re.compile(r"\b(CINE|FIESTA|TRUFI|TRUE[_ ]?FISP|B?SSFP|BTFE|BFFE|FFE|CSSFP)\b")
