@@ -261,9 +261,10 @@ def test_deleting_a_run_from_the_train_page_asks_first(data_root: Path) -> None:
     for button in [b for b in at.button if b.label == "Delete run"]:
         button.click().run()  # one click on the run's Delete button keeps it
     assert (run / "best.pt").exists()
-    at.button(key="delete-finished").click().run()  # the confirmation deletes it
+    at.button(key=f"delete-{run}").click().run()  # the confirmation deletes it
     assert not at.error, [e.value for e in at.error]
     assert not run.exists()
+    assert not at.warning  # deleted here: no "someone deleted it" notice
 
 
 def test_a_refused_resume_shows_why_on_the_run(data_root: Path) -> None:

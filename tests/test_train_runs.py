@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from dashboard.runs import (
     runs_table,
     throughput_line,
 )
+from dashboard.settings import Settings
 from model.errors import UserError
 from model.file_lock import FileLock
 from model.training.run_folder import LOCK_FILE, RunFolder
@@ -163,3 +165,25 @@ def test_a_run_whose_folder_a_training_process_holds_is_not_deleted(tmp_path: Pa
     assert (run / "status.json").exists()
     delete_run(run, running=False)
     assert not run.exists()
+
+
+def test_a_click_on_a_run_someone_deleted_acts_on_no_other_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "data"
+    make_tiny_dataset(root / "ds" / "tiny", n=8)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    _finished_run(root, "older", 1000.0)
+    newer = _finished_run(root, "newer", 2000.0)
+    for run in (root / "runs" / "older", newer):
+        (run / "best.pt").write_bytes(b"")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py")
+    assert _shown(at) == "newer"
+    set_active = next(b for b in at.button if b.label == "Set active checkpoint")
+    shutil.rmtree(newer)  # another user deletes it before this page's next refresh
+    set_active.click()
+    assert _shown(at) == "older"
+    assert "checkpoint" not in Settings(root).read_active()  # not the run shown instead
+    assert any("newer no longer exists" in w.value for w in at.warning)
