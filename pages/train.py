@@ -108,7 +108,9 @@ def training_form(
             defaults["time_budget_min"],
             help="As many epochs as fit, judged from epochs five to seven; 0 = exactly Epochs",
         )
-        lr = row[3].number_input("Learning rate", 1e-6, 1.0, defaults["lr"], format="%.5f")
+        lr = row[3].number_input(
+            "Learning rate", 1e-6, 1.0, defaults["lr"], format="%g", help="e.g. 0.001 or 1e-5"
+        )
         row = st.columns([3, 1])
         chosen = row[0].multiselect(
             "GPUs", gpus, default=gpus, help="The run uses only these; torchrun when more than one"

@@ -72,6 +72,9 @@ def test_the_train_page_launches_torchrun_on_the_gpus_chosen(
     at.run()
     at.switch_page("pages/train.py").run()
     assert not at.exception, [e.value for e in at.exception]
+    shown = next(n for n in at.number_input if n.label == "Learning rate").proto.format
+    for lr in (1e-6, 3e-5, 2.5e-4, 0.1):  # as the browser shows it (a printf format)
+        assert float(shown % lr) == pytest.approx(lr, rel=0.05)
     at.multiselect[0].unselect(GPUS[0])
     next(b for b in at.button if b.label == "Launch training").click().run()
     assert not at.exception, [e.value for e in at.exception]
