@@ -77,6 +77,9 @@ def launch_form() -> None:
         )
         form, chosen = training_form(dataset, name, preset, gpus)
         if form is not None:
+            # refused before the run folder is set up: a run of the same name that another
+            # user's job is still starting keeps its preset.json
+            studio.jobs.check_idle("train")
             run, command = prepare_run(form, studio.settings.runs_dir, len(chosen))
             st.session_state[RUNS_PREPARED_KEY] = launched + 1
             outputs = {"run": str(run), "dataset": str(dataset), "gpus": gpus_output(chosen)}
