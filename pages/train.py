@@ -63,6 +63,7 @@ def launch_form() -> None:
             datasets,
             index=position_of(studio.settings.active_dataset(), datasets),
             format_func=functools.partial(relative, root=studio.settings.data_root),
+            key="train-dataset",  # keyed: the choice stays when someone imports a dataset
         )
         preset = top[1].selectbox(
             "Preset", presets, index=presets.index("cpu-small") if "cpu-small" in presets else 0
