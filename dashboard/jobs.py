@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dashboard.processes import current_user, kill_tree, may_signal, proc_start, process_alive
+from dashboard.processes import current_user, kill_tree, may_signal, process_alive
 from model.atomic import atomic_write_json
 from model.errors import UserError
 from model.file_lock import FileLock
+from model.process_start import proc_start
 from model.progress import PROGRESS_ENV
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -1,5 +1,5 @@
-"""Processes of a background job as Linux's ``/proc`` shows them: alive, started when, and the
-whole tree below a job's runner, which a force stop kills.
+"""Processes of a background job as Linux's ``/proc`` shows them: alive, and the whole tree
+below a job's runner, which a force stop kills (start times: ``model.process_start``).
 
 A job's command may leave the runner's process group: ``torchrun`` starts every rank in a
 session of its own, so a signal to the runner's group never reaches the ranks. The tree is found
@@ -16,47 +16,17 @@ import signal
 from pathlib import Path
 from typing import Any
 
-_STATE, _PARENT, _GROUP, _START_TICK = 0, 1, 2, 19  # fields of /proc/PID/stat after the name
+from model.process_start import START_TICK, stat_fields
 
-
-def _stat_fields(pid: int) -> list[str] | None:
-    """The fields of ``/proc/PID/stat`` after the command name (state first, start tick at 19),
-    or None when there is no such process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()
-
-
-def proc_start(pid: int) -> str | None:
-    """The kernel's start tick of ``pid`` (guards against a reused pid after a restart)."""
-    fields = _stat_fields(pid)
-    return fields[_START_TICK] if fields is not None and len(fields) > _START_TICK else None
+_STATE, _PARENT, _GROUP = 0, 1, 2  # fields of /proc/PID/stat after the name
 
 
 def process_alive(pid: int, start_tick: Any = None) -> bool:
     """True while ``pid`` runs and is not a zombie (and is still the process we started)."""
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     if not fields or fields[_STATE] == "Z":
         return False
-    return (
-        start_tick is None or len(fields) <= _START_TICK or fields[_START_TICK] == str(start_tick)
-    )
-
-
-def process_started(pid: int) -> float | None:
-    """When ``pid`` started (seconds since the epoch, within a second), or None if unknown."""
-    tick = proc_start(pid)
-    try:
-        boot = next(
-            float(line.split()[1])
-            for line in Path("/proc/stat").read_text().splitlines()
-            if line.startswith("btime ")
-        )
-    except (OSError, StopIteration, IndexError, ValueError):
-        return None
-    return None if tick is None else boot + int(tick) / os.sysconf("SC_CLK_TCK")
+    return start_tick is None or len(fields) <= START_TICK or fields[START_TICK] == str(start_tick)
 
 
 def descendants(pid: int) -> list[tuple[int, int, str]]:
@@ -65,10 +35,10 @@ def descendants(pid: int) -> list[tuple[int, int, str]]:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        fields = _stat_fields(int(entry.name))
-        if fields is None or len(fields) <= _START_TICK or fields[_STATE] == "Z":
+        fields = stat_fields(int(entry.name))
+        if fields is None or len(fields) <= START_TICK or fields[_STATE] == "Z":
             continue
-        child = (int(entry.name), int(fields[_GROUP]), fields[_START_TICK])
+        child = (int(entry.name), int(fields[_GROUP]), fields[START_TICK])
         children.setdefault(int(fields[_PARENT]), []).append(child)
     found: list[tuple[int, int, str]] = []
     queue = [pid]

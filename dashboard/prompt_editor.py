@@ -132,22 +132,31 @@ def with_trial(findings: pd.DataFrame, name: str, positive: str, negative: str) 
 
 
 def save_prompt_set(
-    settings: Settings, prompts: PromptSet, name: str, replaceable: Collection[Path] = ()
+    settings: Settings,
+    prompts: PromptSet,
+    name: str,
+    replaceable: Collection[Path] = (),
+    overwrite: bool = False,
 ) -> Path:
     """Write the set to ``DATA_ROOT/prompts/<name>.yaml`` (atomic, validated). An existing file
     is replaced only when it is one of ``replaceable`` (the set being edited, the sets this editor
-    saved), never another saved set. UserError when it cannot be written."""
+    saved) or when asked to ``overwrite``; else the set is written only as a new file, so of two
+    users saving one new name at once the first keeps it. UserError when it cannot be written."""
     from dashboard.importer import check_name
 
     path = settings.prompts_dir / f"{check_name(name, 'prompt set name')}.yaml"
-    mine = {p.resolve() for p in replaceable}
-    if path.exists() and path.resolve() not in mine:
-        raise UserError(
-            f"a prompt set called {path.stem} already exists; save under another name, or load "
-            "that set first to edit it"
-        )
+    replace = overwrite or path.resolve() in {p.resolve() for p in replaceable}
     try:
-        prompts.save(path)
+        prompts.save(path, replace=replace)
+    except FileExistsError as err:
+        if not path.is_file():  # the prompts folder's name is taken by a file
+            raise UserError(
+                f"cannot save the prompt set: cannot write {path} ({err.strerror}: {err.filename})"
+            ) from err
+        raise UserError(
+            f"a prompt set called {path.stem} already exists; save under another name, load that "
+            "set first to edit it, or tick Overwrite to replace it"
+        ) from None
     except OSError as err:
         raise UserError(
             f"cannot save the prompt set: cannot write {path} ({err.strerror or err})"

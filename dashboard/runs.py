@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -16,11 +17,13 @@ import pandas as pd
 
 from dashboard.importer import check_name
 from dashboard.jobs import model_command
-from dashboard.processes import process_alive, process_started
+from dashboard.processes import process_alive
 from model.atomic import atomic_write_json
 from model.errors import OutOfDeviceMemory, UserError
+from model.file_lock import FileLock
 from model.labels import label_file
-from model.training.run_folder import RunFolder
+from model.process_start import process_started
+from model.training.run_folder import LOCK_FILE, RunFolder
 
 _CLOCK_SLACK_S = 2.0  # a process start time read from /proc is exact to about a second
 
@@ -44,22 +47,30 @@ class TrainForm:
 
 
 def run_state(status: dict[str, Any]) -> str:
-    """The status' state, or ``crashed`` when it claims to run but its process is gone (or its
-    pid now belongs to a process that started after the run last wrote its status)."""
+    """The status' state, or ``crashed`` when it claims to run but its writer is gone: no process
+    with its pid, or one that started at another time (a pid reused after the run ended, or a
+    folder copied from another machine). A run written on another host reads ``running on
+    HOST``: its pid cannot be checked from here."""
     state = str(status.get("state") or "unknown")
     pid = status.get("pid")
-    if state in ("running", "queued") and pid and not _writer_alive(int(pid), status):
-        return "crashed"
-    return state
+    if state not in ("running", "queued") or not pid:
+        return state
+    host = status.get("host")
+    if isinstance(host, str) and host and host != socket.gethostname():
+        return f"{state} on {host}"
+    return state if _writer_alive(int(pid), status) else "crashed"
 
 
 def _writer_alive(pid: int, status: dict[str, Any]) -> bool:
     if not process_alive(pid):
         return False
-    started, updated = process_started(pid), status.get("updated")
-    if started is None or not isinstance(updated, int | float):
+    started, recorded = process_started(pid), status.get("pid_started")
+    if started is None:
         return True
-    return started <= updated + _CLOCK_SLACK_S
+    if isinstance(recorded, int | float):
+        return abs(started - recorded) <= _CLOCK_SLACK_S
+    updated = status.get("updated")  # a status written before the writer's start was recorded
+    return not isinstance(updated, int | float) or started <= updated + _CLOCK_SLACK_S
 
 
 def read_status(run: Path) -> dict[str, Any]:
@@ -255,10 +266,21 @@ def _launcher(args: list[str], gpus: int) -> list[str]:
 
 
 def delete_run(run: Path, running: bool) -> None:
-    """Remove a finished run folder; refuse while it is still going."""
+    """Remove a finished run folder; refuse while it is still going, or while a training process
+    holds its writer lock (one this dashboard cannot see: another host's, a status not yet
+    written)."""
     if running or run_state(read_status(run)) in ("running", "queued"):
         raise UserError(f"{run.name} is still running; stop it before deleting it")
-    shutil.rmtree(run)
+    if not run.is_dir():
+        raise UserError(f"{run.name} no longer exists (deleted already?)")
+    busy = f"{run.name} is still training: another process (%s) is writing it; stop it first"
+    try:
+        with FileLock(run / LOCK_FILE, lambda holder: busy % holder):
+            shutil.rmtree(run)
+    except OSError as err:
+        raise UserError(
+            f"cannot delete {run.name}: {err.strerror or err} ({err.filename or run})"
+        ) from err
 
 
 def preset_defaults(name: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Atomic file writes: write to a temporary sibling, fsync, then ``os.replace``.
 
 A reader (or a crash) never sees a half-written file; the previous version stays valid until the
-new one is complete. A killed writer can leave its hidden temporary behind;
+new one is complete. ``atomic_create_text`` writes a file only where none exists yet (two
+writers of one new name: the first wins, the second gets ``FileExistsError``). A killed writer can leave its hidden temporary behind;
 ``remove_stale_temps`` clears those once the caller holds the folder's writer lock.
 
 A file gets the permissions a plain ``open()`` would give it (0666 less the process umask), so a
@@ -12,12 +13,15 @@ dataset's ``salt.key`` is 0600) before it becomes visible.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
+
+_NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP)  # e.g. an SMB share
 
 
 def current_umask() -> int:
@@ -65,6 +69,28 @@ def atomic_write_bytes(path: str | Path, data: bytes, permissions: int | None = 
 
 def atomic_write_text(path: str | Path, text: str, permissions: int | None = None) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), permissions)
+
+
+def atomic_create_text(path: str | Path, text: str) -> None:
+    """Write ``path`` complete, only if no file of that name exists: ``FileExistsError`` when one
+    does, or when another writer creates it first (a hard link fails on an existing name)."""
+    path, data = Path(path), text.encode("utf-8")
+    fd, tmp = _temporary_sibling(path, None)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+        except OSError as err:
+            if err.errno not in _NO_HARD_LINKS:
+                raise
+            with open(path, "xb") as handle:  # still exclusive, though seen while written
+                handle.write(data)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:

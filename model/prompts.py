@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from model.atomic import atomic_write_text
+from model.atomic import atomic_create_text, atomic_write_text
 from model.errors import DataError
 
 _KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
@@ -106,10 +106,11 @@ class PromptSet:
     def dumps(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=100)
 
-    def save(self, path: str | Path) -> None:
-        """Write the set as YAML atomically (validated first, so no invalid file is written)."""
+    def save(self, path: str | Path, replace: bool = True) -> None:
+        """Write the set as YAML atomically (validated first, so no invalid file is written);
+        ``replace=False``: only as a new file (``FileExistsError`` when ``path`` exists)."""
         PromptSet.from_dict(self.to_dict(), source=str(path))
-        atomic_write_text(path, self.dumps())
+        (atomic_write_text if replace else atomic_create_text)(path, self.dumps())
 
     def all_texts(self) -> list[str]:
         """Every distinct prompt, in a stable order (for embedding once)."""

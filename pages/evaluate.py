@@ -36,16 +36,21 @@ def launch_section() -> None:
             shown = functools.partial(relative, root=settings.data_root)
             internal_at, external_at = default_sites(datasets, settings.active_dataset())
             dataset = row[0].selectbox(
-                "Internal dataset", datasets, index=internal_at, format_func=shown
+                "Internal dataset",
+                datasets,
+                index=internal_at,
+                format_func=shown,
+                key="ev-internal",
             )
             external = row[1].selectbox(
                 "External dataset (optional)",
                 [None, *datasets],
                 index=0 if external_at is None else external_at + 1,
                 format_func=shown,
+                key="ev-external",
             )
             prompts = prompt_files(settings)
-            prompt_key = row[0].selectbox("Prompt set", list(prompts))
+            prompt_key = row[0].selectbox("Prompt set", list(prompts), key="ev-prompts")
             labels_text = row[1].text_input(
                 "Labels CSV (optional)",
                 help="Blank: each dataset's own labels.csv, or the demo's raw/<site>/labels.csv.",
@@ -56,6 +61,7 @@ def launch_section() -> None:
                 format_func=lambda p: f"{p.parent.name}/{p.name}",
                 help="Other checkpoints, e.g. a static or flat tower: each is evaluated on the "
                 "same studies and its AUCs compared with this model's (DeLong's test).",
+                key="ev-compare",  # keyed: the choices stay while others' runs add checkpoints
             )
             submitted = st.form_submit_button("Run evaluation", type="primary")
         if submitted:

@@ -34,6 +34,7 @@ from dashboard.ui import job_panel, launch, page_guard, page_header
 
 RUNS_PREPARED_KEY = "train-runs-prepared"
 SHOWN_RUN_KEY = "train-shown-run"  # the run below the table, kept across refreshes
+GONE_RUN_KEY = "train-gone-run"  # the run shown here that someone deleted, until another is picked
 studio = Studio()
 page_header(
     "Train",
@@ -62,6 +63,7 @@ def launch_form() -> None:
             datasets,
             index=position_of(studio.settings.active_dataset(), datasets),
             format_func=functools.partial(relative, root=studio.settings.data_root),
+            key="train-dataset",  # keyed: the choice stays when someone imports a dataset
         )
         preset = top[1].selectbox(
             "Preset", presets, index=presets.index("cpu-small") if "cpu-small" in presets else 0
@@ -76,6 +78,9 @@ def launch_form() -> None:
         )
         form, chosen = training_form(dataset, name, preset, gpus)
         if form is not None:
+            # refused before the run folder is set up: a run of the same name that another
+            # user's job is still starting keeps its preset.json
+            studio.jobs.check_idle("train")
             run, command = prepare_run(form, studio.settings.runs_dir, len(chosen))
             st.session_state[RUNS_PREPARED_KEY] = launched + 1
             outputs = {"run": str(run), "dataset": str(dataset), "gpus": gpus_output(chosen)}
@@ -107,7 +112,9 @@ def training_form(
             defaults["time_budget_min"],
             help="As many epochs as fit, judged from epochs five to seven; 0 = exactly Epochs",
         )
-        lr = row[3].number_input("Learning rate", 1e-6, 1.0, defaults["lr"], format="%.5f")
+        lr = row[3].number_input(
+            "Learning rate", 1e-6, 1.0, defaults["lr"], format="%g", help="e.g. 0.001 or 1e-5"
+        )
         row = st.columns([3, 1])
         chosen = row[0].multiselect(
             "GPUs", gpus, default=gpus, help="The run uses only these; torchrun when more than one"
@@ -163,13 +170,15 @@ def run_detail(run: Path) -> None:
         help="Less GPU memory for about a quarter more time; the run continues exactly.",
     )
     stopping = job is not None and job.state == "stopping"
-    if buttons[0].button("Stop", disabled=not running or stopping):
+    # keyed by the run: a click meant for a run deleted meanwhile never acts on the one shown next
+    if buttons[0].button("Stop", disabled=not running or stopping, key=f"stop-{run}"):
         if job is None or not job.running:
             st.error("This run was not started from this dashboard; stop it where it was launched.")
         else:
             studio.jobs.cancel(job.id, wait=False)  # the job panel reads "stopping" until it ends
             st.rerun()
-    if buttons[1].button("Resume", disabled=running or not (run / "last.pt").exists()):
+    resumable = not running and (run / "last.pt").exists()
+    if buttons[1].button("Resume", disabled=not resumable, key=f"resume-{run}"):
         dataset = trained_on(run) or (
             Path(job.outputs["dataset"])
             if job and job.outputs.get("dataset")
@@ -186,13 +195,16 @@ def run_detail(run: Path) -> None:
             env=training_env(gpus, cache.gpus()),
         )
     best = run / "best.pt" if (run / "best.pt").exists() else run / "last.pt"
-    if buttons[2].button("Set active checkpoint", disabled=not best.exists()):
+    if buttons[2].button(
+        "Set active checkpoint", disabled=not best.exists(), key=f"set-active-{run}"
+    ):
         studio.settings.write_active(checkpoint=best)
         st.success(f"Active checkpoint: {best}")
-    with buttons[3].popover("Delete run", disabled=running):
+    with buttons[3].popover("Delete run", disabled=running, key=f"delete-popover-{run}"):
         st.write(f"Delete {run.name}, its checkpoints and its log for good?")
-        if st.button(f"Delete {run.name}", type="primary", key=f"delete-{run.name}"):
+        if st.button(f"Delete {run.name}", type="primary", key=f"delete-{run}"):
             delete_run(run, running)
+            st.session_state.pop(SHOWN_RUN_KEY, None)  # deleted here: no notice that it is gone
             st.rerun()
     with st.expander("train.log"):
         st.code(log_tail(run), language=None)
@@ -221,8 +233,19 @@ def runs_section() -> None:
         key=table_key(paths),
     )
     rows = list(event.selection.rows) if event is not None else []
-    shown = shown_run(paths, rows, st.session_state.get(SHOWN_RUN_KEY))
+    remembered = st.session_state.get(SHOWN_RUN_KEY)
+    shown = shown_run(paths, rows, remembered)
     st.session_state[SHOWN_RUN_KEY] = shown
+    if remembered and remembered not in paths:
+        st.session_state[GONE_RUN_KEY] = remembered
+    elif rows:
+        st.session_state.pop(GONE_RUN_KEY, None)
+    if gone := st.session_state.get(GONE_RUN_KEY):
+        st.warning(
+            f"Run {Path(gone).name} no longer exists (deleted, perhaps on another dashboard); "
+            f"showing {Path(shown).name}.",
+            icon=":material/delete:",
+        )
     run_detail(Path(shown))
 
 

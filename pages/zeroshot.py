@@ -79,20 +79,26 @@ def prompt_editor() -> PromptSet:
         st.code(prompts.dumps(), language="yaml")
         row = st.columns([2, 1, 1])
         name = row[0].text_input("Save as", value="my-prompts", key="zs-save-name")
+        overwrite = row[0].checkbox(
+            "Overwrite a saved set of this name",
+            key="zs-overwrite",
+            help="Replaces the set saved under this name, whoever saved it",
+        )
         if row[1].button("Save to data root", key="zs-save"):
-            save(prompts, name, files[source] if upload is None else None)
+            save(prompts, name, files[source] if upload is None else None, overwrite)
         row[2].download_button(
             "Download YAML", prompts.dumps(), file_name=f"{name}.yaml", mime="text/yaml"
         )
     return prompts
 
 
-def save(prompts: PromptSet, name: str, loaded: Path | None) -> None:
+def save(prompts: PromptSet, name: str, loaded: Path | None, overwrite: bool) -> None:
     """Save the edited set, or say why not; the set it was loaded from and the sets this session
     saved may be saved over, so saving again after more edits works."""
     saved = st.session_state.setdefault("zs-saved", set())
+    mine = {*saved, *filter(None, [loaded])}
     try:
-        path = save_prompt_set(studio.settings, prompts, name, {*saved, *filter(None, [loaded])})
+        path = save_prompt_set(studio.settings, prompts, name, mine, overwrite)
     except UserError as err:  # shown here: the scores below stay on the page
         st.error(str(err), icon=":material/block:")
         return

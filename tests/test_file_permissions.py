@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import stat
@@ -13,7 +14,13 @@ import pandas as pd
 import pytest
 
 from dashboard.zip_import import extract_zip
-from model.atomic import atomic_write_json, atomic_write_text, atomic_write_with, current_umask
+from model.atomic import (
+    atomic_create_text,
+    atomic_write_json,
+    atomic_write_text,
+    atomic_write_with,
+    current_umask,
+)
 from model.data.deid import load_or_create_salt
 
 
@@ -44,6 +51,24 @@ def test_atomic_writes_follow_the_umask(tmp_path: Path, group_umask: int) -> Non
     os.umask(0o077)
     atomic_write_json(tmp_path / "status.json", {"state": "done"})
     assert _mode(tmp_path / "status.json") == 0o600
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_a_file_created_only_if_new_is_whole_shared_and_never_replaced(
+    tmp_path: Path, group_umask: int, hard_links: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not hard_links:  # a share without hard links (SMB): still created only if new
+
+        def no_link(source: str, target: str) -> None:
+            raise OSError(errno.EPERM, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", no_link)
+    target = tmp_path / "prompts" / "mine.yaml"
+    atomic_create_text(target, "first\n")
+    with pytest.raises(FileExistsError):
+        atomic_create_text(target, "second\n")
+    assert target.read_text() == "first\n" and _mode(target) == 0o664
+    assert [p.name for p in target.parent.iterdir()] == ["mine.yaml"]  # no temporary left
 
 
 def test_permissions_narrow_one_file(tmp_path: Path, group_umask: int) -> None:

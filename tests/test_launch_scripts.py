@@ -21,10 +21,12 @@ from dashboard.settings import DATA_ROOT_ENV, Settings
 
 REPO = Path(__file__).resolve().parent.parent
 TOOLS = ("bash", "cat", "sha256sum", "cut", "mkdir", "cp", "rm", "dirname", "basename", "touch")
+TOOLS += ("flock", "sleep")
 
 # Stand-in for python3.11 and for the venv's python: `-m venv [--clear] DIR` makes DIR with pip
 # (FAKE_NO_PIP: without, as a venv cut short before ensurepip), `-m pip` fails without pip, and
-# FAKE_OLD_PYTHON makes it an interpreter older than 3.11. Every call is logged.
+# FAKE_OLD_PYTHON makes it an interpreter older than 3.11; FAKE_SLOW_S makes venvs that long.
+# Every call is logged.
 FAKE_PYTHON = r"""#!/usr/bin/env bash
 here="$(cd "$(dirname "$0")" && pwd)"
 echo "$(basename "$0") $*" >> "$FAKE_LOG"
@@ -39,7 +41,7 @@ fi
 if [ "$1 $2" = "-m venv" ]; then
   dir="${*: -1}"
   if [ "$3" = "--clear" ]; then rm -rf "$dir"; fi
-  mkdir -p "$dir/bin" && cp "$0" "$dir/bin/python"
+  mkdir -p "$dir/bin" && sleep "${FAKE_SLOW_S:-0}" && cp "$0" "$dir/bin/python"
   if [ -z "${FAKE_NO_PIP:-}" ]; then touch "$dir/has-pip"; fi
   exit
 fi
@@ -96,6 +98,28 @@ def test_first_run_installs_and_a_second_run_does_nothing(project: Path) -> None
     assert second.returncode == 0, second.stderr
     assert not installs(calls)
     assert not any("-m venv" in call for call in calls)
+
+
+def test_two_first_runs_at_once_make_one_venv_and_the_second_reuses_it(project: Path) -> None:
+    """./run.sh and ./test.sh started together on a fresh machine: one makes and fills .venv
+    while the other waits for it (no venv cleared under the first, no second install)."""
+    log = project.parent / "calls.log"
+    env = {"PATH": str(project.parent / "bin"), "HOME": str(project.parent)}
+    env.update(FAKE_LOG=str(log), FAKE_SLOW_S="1")
+    script = 'source scripts/setup.sh; echo "python=$(command -v python)"'
+    both = [
+        subprocess.Popen(["bash", "-c", script], cwd=project, env=env, stdout=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    outputs = [done.communicate()[0].decode() for done in both]
+    assert [done.returncode for done in both] == [0, 0], outputs
+    calls = log.read_text().splitlines()
+    assert sum("-m venv" in call for call in calls) == 1 and len(installs(calls)) == 1
+    assert all(f"python={project / '.venv' / 'bin' / 'python'}" in out for out in outputs)
+    assert any("waiting for it" in out for out in outputs)
+    held = 'source scripts/setup.sh; flock -n .venv.lock sleep 0 && echo "released"'
+    after = subprocess.run(["bash", "-c", held], cwd=project, env=env, capture_output=True)
+    assert after.stdout == b"released\n", after.stderr  # the dashboard, the tests never hold it
 
 
 def test_changed_requirements_are_installed_again(project: Path) -> None:

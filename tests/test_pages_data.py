@@ -228,6 +228,30 @@ def test_evaluate_page_offers_the_other_checkpoints_for_comparison(app) -> None:
     assert compare.options == ["tiny/last.pt"]
 
 
+def test_the_evaluation_form_keeps_its_choices_when_another_users_run_saves_a_checkpoint(
+    app, data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launched: list[list[str]] = []
+    monkeypatch.setattr(
+        "dashboard.ui.launch", lambda jobs, kind, command, *a, **kw: launched.append(command)
+    )
+    at = app("pages/evaluate.py")
+    next(m for m in at.multiselect if m.label == "Compare with (optional)").set_value(
+        [data_root / "runs" / "tiny" / "last.pt"]
+    )
+    other = data_root / "runs" / "other"  # someone's training keeps its first best.pt meanwhile
+    other.mkdir()
+    try:
+        (other / "status.json").write_text(json.dumps({"state": "running"}))
+        (other / "best.pt").write_bytes(b"")
+        next(b for b in at.button if b.label == "Run evaluation").click().run()
+    finally:
+        shutil.rmtree(other)
+    assert not at.exception, [e.value for e in at.exception]
+    [command] = launched
+    assert command[command.index("--compare") :][1:2] == [str(data_root / "runs/tiny/last.pt")]
+
+
 def test_evaluate_page_leads_with_the_headline_of_a_finished_evaluation(app, data_root) -> None:
     folder = data_root / "evaluations" / "eval-test"
     (folder / "internal").mkdir(parents=True)

@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import jobs as jobs_module
 from dashboard.jobs import JobManager
+from dashboard.prompt_editor import save_prompt_set
 from dashboard.runs import (
     TrainForm,
     delete_run,
@@ -28,7 +29,9 @@ from dashboard.runs import (
     ran_out_of_gpu_memory,
     resume_command,
 )
+from dashboard.settings import Settings
 from model.errors import UserError
+from model.prompts import DEFAULT_PROMPTS, PromptSet
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -261,9 +264,10 @@ def test_deleting_a_run_from_the_train_page_asks_first(data_root: Path) -> None:
     for button in [b for b in at.button if b.label == "Delete run"]:
         button.click().run()  # one click on the run's Delete button keeps it
     assert (run / "best.pt").exists()
-    at.button(key="delete-finished").click().run()  # the confirmation deletes it
+    at.button(key=f"delete-{run}").click().run()  # the confirmation deletes it
     assert not at.error, [e.value for e in at.error]
     assert not run.exists()
+    assert not at.warning  # deleted here: no "someone deleted it" notice
 
 
 def test_a_refused_resume_shows_why_on_the_run(data_root: Path) -> None:
@@ -298,12 +302,42 @@ def test_saving_prompts_never_overwrites_another_saved_set(data_root: Path) -> N
     at.button(key="zs-save").click().run()  # under the default name, my-prompts
     assert saved.read_text() == earlier
     assert any("my-prompts already exists" in e.value for e in at.error)
+    at.checkbox(key="zs-overwrite").check().run()
+    at.button(key="zs-save").click().run()  # replacing it is an explicit choice
+    assert not at.error, [e.value for e in at.error]
+    assert "lge" in saved.read_text() and saved.read_text() != earlier
+    saved.write_text(earlier)
+    at.checkbox(key="zs-overwrite").uncheck().run()
     at.selectbox(key="zs-source").select("saved: my-prompts").run()
     at.text_input(key="zs-try-pos").input("Late enhancement").run()
     at.text_input(key="zs-try-neg").input("No enhancement").run()
     at.button(key="zs-save").click().run()  # editing my-prompts itself: saved over it
     assert not at.error, [e.value for e in at.error]
     assert "custom" in saved.read_text() and "lge" in saved.read_text()
+
+
+def test_two_users_saving_one_new_prompt_set_name_at_once_keep_the_first(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(data_root)
+    target = settings.prompts_dir / "shared.yaml"
+    alices = PromptSet.load(DEFAULT_PROMPTS)
+    bobs = PromptSet.from_dict({"findings": {"lge": {"positive": ["LGE"], "negative": ["no"]}}})
+    dumps, alice_saved = PromptSet.dumps, []
+
+    def alice_saves_first(prompts: PromptSet) -> str:  # Bob's save is past its name check
+        if prompts is bobs and not alice_saved:
+            alice_saved.append(save_prompt_set(settings, alices, "shared"))
+        return dumps(prompts)
+
+    monkeypatch.setattr(PromptSet, "dumps", alice_saves_first)
+    with pytest.raises(UserError, match="shared already exists"):
+        save_prompt_set(settings, bobs, "shared")
+    monkeypatch.setattr(PromptSet, "dumps", dumps)
+    assert PromptSet.load(target).findings == alices.findings
+    assert not list(target.parent.glob(".*.tmp"))
+    save_prompt_set(settings, bobs, "shared", overwrite=True)  # his explicit choice
+    assert PromptSet.load(target).findings == bobs.findings
 
 
 def test_a_prompt_set_saved_once_saves_again_and_a_refused_save_keeps_the_page(

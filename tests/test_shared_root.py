@@ -140,3 +140,24 @@ def test_the_job_panel_says_whose_job_it_is_and_why_it_cannot_stop_it(
     assert not at.exception, [e.value for e in at.exception]
     assert any("runs as another account" in e.value for e in at.error)
     assert manager.get(job.id).state == "running"
+
+
+def test_a_launch_refused_for_alices_running_run_leaves_its_preset_alone(
+    manager: JobManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both launch the preset's default run name in the same minute; Alice's trainer is still
+    # starting (no status.json yet) when Bob presses Launch training.
+    root = manager.jobs_dir.parent
+    make_tiny_dataset(root / "ds" / "tiny", n=2)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/train.py").run()
+    name = next(t for t in at.text_input if t.label == "Run name").value
+    preset = root / "runs" / name / "preset.json"
+    preset.parent.mkdir(parents=True)
+    preset.write_text('{"alice": "her settings"}')
+    manager.launch("train", SLEEP, title=f"Train {name}", outputs={"run": str(preset.parent)})
+    next(b for b in at.button if b.label == "Launch training").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("another train job is already running" in e.value for e in at.error)
+    assert preset.read_text() == '{"alice": "her settings"}'

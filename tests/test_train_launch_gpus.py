@@ -72,6 +72,9 @@ def test_the_train_page_launches_torchrun_on_the_gpus_chosen(
     at.run()
     at.switch_page("pages/train.py").run()
     assert not at.exception, [e.value for e in at.exception]
+    shown = next(n for n in at.number_input if n.label == "Learning rate").proto.format
+    for lr in (1e-6, 3e-5, 2.5e-4, 0.1):  # as the browser shows it (a printf format)
+        assert float(shown % lr) == pytest.approx(lr, rel=0.05)
     at.multiselect[0].unselect(GPUS[0])
     next(b for b in at.button if b.label == "Launch training").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -110,3 +113,23 @@ def test_a_resume_runs_on_the_gpus_its_run_was_launched_on(
     assert "torch.distributed.run" not in command and "--resume" in command  # one GPU
     assert options["env"]["CUDA_VISIBLE_DEVICES"] == _uuid(GPUS[1])
     assert options["outputs"]["gpus"] == GPUS[1]
+
+
+def test_the_dataset_chosen_stays_when_another_user_imports_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "data"
+    make_tiny_dataset(root / "ds" / "a", n=4)
+    chosen = make_tiny_dataset(root / "ds" / "b", n=4, seed=1)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    launched = []
+    monkeypatch.setattr("dashboard.ui.launch", lambda *a, **kw: launched.append(a[2]))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py").run()
+    next(s for s in at.selectbox if s.label == "Dataset").set_value(chosen).run()
+    make_tiny_dataset(root / "ds" / "c", n=4, seed=2)  # imported on another dashboard
+    next(b for b in at.button if b.label == "Launch training").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    [command] = launched
+    assert command[command.index("--data") + 1] == str(chosen)

@@ -6,6 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +18,18 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.run_selection import shown_run
-from dashboard.runs import resume_command, runs_table, throughput_line
+from dashboard.runs import (
+    delete_run,
+    read_status,
+    resume_command,
+    run_state,
+    runs_table,
+    throughput_line,
+)
+from dashboard.settings import Settings
+from model.errors import UserError
+from model.file_lock import FileLock
+from model.training.run_folder import LOCK_FILE, RunFolder
 from tests.tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -117,3 +133,57 @@ def test_the_run_panel_states_its_training_speed() -> None:
     older = metrics.drop(columns="wall_studies_per_s")
     assert throughput_line(older).endswith(": 50.0 studies/s for the step's compute alone.")
     assert throughput_line(metrics[metrics["kind"] == "val"].drop(columns="studies_per_s")) == ""
+
+
+def test_a_running_status_is_believed_only_from_the_process_that_wrote_it(
+    tmp_path: Path,
+) -> None:
+    folder = RunFolder(tmp_path / "run")
+    folder.root.mkdir()
+    written = folder.update_status(state="running")
+    assert written["host"] == socket.gethostname() and written["pid"] == os.getpid()
+    assert run_state(read_status(folder.root)) == "running"  # its writer: this process
+    # the folder copied here, or left from before a restart: its pid is now an unrelated process
+    # that started long after the run's writer did, though before the status's last write
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        copied = {**written, "pid": other.pid, "pid_started": written["pid_started"] - 3600}
+        copied["updated"] = time.time() + 60
+        assert run_state(copied) == "crashed"
+        elsewhere = {**written, "host": "gpu-node-7"}  # its pid means nothing here
+        assert run_state(elsewhere) == "running on gpu-node-7"
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_run_whose_folder_a_training_process_holds_is_not_deleted(tmp_path: Path) -> None:
+    run = _finished_run(tmp_path, "elsewhere", 1000.0)  # its status says it ended
+    trainer = FileLock(run / LOCK_FILE, lambda holder: holder)  # resumed, on another host
+    with trainer, pytest.raises(UserError, match="is writing it"):
+        delete_run(run, running=False)
+    assert (run / "status.json").exists()
+    delete_run(run, running=False)
+    assert not run.exists()
+
+
+def test_a_click_on_a_run_someone_deleted_acts_on_no_other_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "data"
+    make_tiny_dataset(root / "ds" / "tiny", n=8)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    _finished_run(root, "older", 1000.0)
+    newer = _finished_run(root, "newer", 2000.0)
+    for run in (root / "runs" / "older", newer):
+        (run / "best.pt").write_bytes(b"")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py")
+    assert _shown(at) == "newer"
+    set_active = next(b for b in at.button if b.label == "Set active checkpoint")
+    shutil.rmtree(newer)  # another user deletes it before this page's next refresh
+    set_active.click()
+    assert _shown(at) == "older"
+    assert "checkpoint" not in Settings(root).read_active()  # not the run shown instead
+    assert any("newer no longer exists" in w.value for w in at.warning)

@@ -1,7 +1,7 @@
 """The run folder a training run writes and the dashboard reads (docs/ARCHITECTURE.md, "Run folder").
 
 ``config.json`` (the resolved preset and command line), ``status.json`` (state, epoch, step, ETA,
-pid, message), ``metrics.jsonl`` (one JSON object per event), ``train.log`` (the run's log lines),
+message; the writer's host, pid and process start, which tell a live run from a pid reused), ``metrics.jsonl`` (one JSON object per event), ``train.log`` (the run's log lines),
 ``last.pt`` and ``best.pt``. Status and config are replaced atomically; metrics are appended one
 complete line at a time, so a reader never sees half a record. A training process holds
 ``.train.lock`` (``writer_lock``) while it writes the folder, so a second one is refused.
@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from model.atomic import atomic_write_json, atomic_write_text, remove_stale_temp
 from model.errors import UserError
 from model.file_lock import FileLock
 from model.output_path import check_output_path
+from model.process_start import process_started
 
 STATES: tuple[str, ...] = ("queued", "running", "finished", "failed", "stopped")
 LOCK_FILE = ".train.lock"
@@ -137,7 +139,8 @@ class RunFolder:
         if state is not None and state not in STATES:
             raise ValueError(f"unknown run state {state!r}")
         self._status.update({k: _clean(v) for k, v in fields.items()})
-        self._status["pid"] = os.getpid()
+        pid = os.getpid()
+        self._status.update(pid=pid, pid_started=process_started(pid), host=socket.gethostname())
         self._status["updated"] = time.time()
         atomic_write_json(self.status_path, self._status)
         return dict(self._status)
