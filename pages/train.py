@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import cache
 from dashboard.context import EmptyState, Studio
 from dashboard.gpus import gpus_output, resume_gpus, training_env
+from dashboard.jobs import Job
 from dashboard.overview import relative
 from dashboard.plots import loss_curve, validation_curves
 from dashboard.run_selection import in_table_order, shown_run, table_key
@@ -144,6 +145,24 @@ def failure_log(run: Path, state: str, job) -> None:
         st.code(log_tail(run), language=None)
 
 
+def resume(run: Path, job: Job | None, checkpointing: bool) -> None:
+    """Launch a job continuing ``run`` on its own dataset and GPUs."""
+    dataset = trained_on(run) or (
+        Path(job.outputs["dataset"])
+        if job and job.outputs.get("dataset")
+        else studio.dataset_path()
+    )
+    gpus = resume_gpus(job, cache.gpus())
+    launch(
+        studio.jobs,
+        "train",
+        resume_command(run, dataset, len(gpus), checkpointing),
+        f"Resume {run.name}",
+        outputs={"run": str(run), "dataset": str(dataset), "gpus": gpus_output(gpus)},
+        env=training_env(gpus, cache.gpus()),
+    )
+
+
 def run_detail(run: Path) -> None:
     status = read_status(run)
     state = run_state(status)
@@ -179,21 +198,7 @@ def run_detail(run: Path) -> None:
             st.rerun()
     resumable = not running and (run / "last.pt").exists()
     if buttons[1].button("Resume", disabled=not resumable, key=f"resume-{run}"):
-        dataset = trained_on(run) or (
-            Path(job.outputs["dataset"])
-            if job and job.outputs.get("dataset")
-            else studio.dataset_path()
-        )
-        gpus = resume_gpus(job, cache.gpus())
-        command = resume_command(run, dataset, len(gpus), checkpointing)
-        launch(
-            studio.jobs,
-            "train",
-            command,
-            f"Resume {run.name}",
-            outputs={"run": str(run), "dataset": str(dataset), "gpus": gpus_output(gpus)},
-            env=training_env(gpus, cache.gpus()),
-        )
+        resume(run, job, checkpointing)
     best = run / "best.pt" if (run / "best.pt").exists() else run / "last.pt"
     if buttons[2].button(
         "Set active checkpoint", disabled=not best.exists(), key=f"set-active-{run}"
