@@ -22,6 +22,7 @@ from model.data.dicom_read import starts_like_bare_data_set
 from model.errors import DataError
 
 _DICOM_MAGIC_OFFSET = 128
+_UTF8_FLAG = 0x800  # general purpose bit 11: the entry's name is UTF-8
 _CHUNK = 1 << 20
 
 
@@ -41,6 +42,22 @@ class ZipImportResult:
     folder: Path
     files: int
     dicom_files: int
+
+
+def member_name(info: zipfile.ZipInfo) -> str:
+    """The entry's name as its writer spelled it.
+
+    Without the zip's UTF-8 flag Python reads a name as cp437; macOS and Linux archivers often
+    write UTF-8 without setting it, and that reading garbles the name (``Müller`` comes out as
+    ``M├╝ller``), so a patient's name in a folder would no longer match the DICOM's and escape
+    ingest's scrubbing. Such a name is read as UTF-8 when its bytes are valid UTF-8.
+    """
+    if info.flag_bits & _UTF8_FLAG:
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return info.filename
 
 
 def _safe_member_path(name: str) -> PurePosixPath:
@@ -146,7 +163,7 @@ def _extract_members(
     """Write each checked member under ``staging``; return how many look like DICOM."""
     dicom = 0
     for info in members:
-        relative = _safe_member_path(info.filename)
+        relative = _safe_member_path(member_name(info))
         destination = staging.joinpath(*relative.parts)
         if staging.resolve() not in destination.resolve().parents:
             raise DataError(f"zip entry {info.filename!r} points outside the import folder")

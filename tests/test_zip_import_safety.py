@@ -29,6 +29,37 @@ def _zip(entries: dict[str, bytes], links: dict[str, str] | None = None) -> io.B
     return buffer
 
 
+class _UnflaggedName(zipfile.ZipInfo):
+    """An entry whose name is stored as raw bytes without the UTF-8 flag, as macOS's and many
+    Linux archivers write UTF-8 names and Windows writes its OEM code page."""
+
+    raw_name = b""
+
+    def _encodeFilenameFlags(self):  # noqa: N802 - zipfile's own hook
+        return self.raw_name, self.flag_bits & ~0x800
+
+
+def _unflagged_zip(names: list[bytes]) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for number, raw in enumerate(names):
+            info = _UnflaggedName(f"entry{number}")  # stored as raw_name
+            info.raw_name = raw
+            archive.writestr(info, DICOM_BYTES)
+    buffer.seek(0)
+    return buffer
+
+
+def test_names_written_without_the_utf8_flag_keep_their_spelling(tmp_path: Path) -> None:
+    upload = _unflagged_zip(
+        ["Müller^Hans/1.dcm".encode(), "王小明/1.dcm".encode(), "Jürgen/1.dcm".encode("cp437")]
+    )
+    extract_zip(upload, tmp_path / "import")
+    folders = sorted(p.name for p in (tmp_path / "import").iterdir())
+    # UTF-8 bytes read as UTF-8 (a cp437 reading gave 'M├╝ller^Hans'); true cp437 kept as cp437
+    assert folders == sorted(["Müller^Hans", "王小明", "Jürgen"]), folders
+
+
 def test_extracts_a_folder_of_dicom(tmp_path: Path) -> None:
     upload = _zip(
         {"study/series/1.dcm": DICOM_BYTES, "study/series/2": DICOM_BYTES, "notes.txt": b"x"}
