@@ -218,3 +218,18 @@ def test_a_full_disk_at_the_checkpoint_still_says_the_checkpoint_is_kept(
     monkeypatch.undo()
     assert RunFolder(run).read_status()["state"] == "running"  # as a killed run's: not failed
     assert train(options).step == 2
+
+
+def test_a_full_disk_on_a_page_is_a_plain_error_not_something_went_wrong(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dashboard import ui
+
+    shown: list[str] = []
+    monkeypatch.setattr(ui.st, "error", lambda text, **kwargs: shown.append(text))
+    with ui.page_guard():
+        raise _os_error(errno.ENOSPC, "/data/runs/r1/preset.json")
+    assert shown == [
+        "No space left on device: /data/runs/r1/preset.json; free some space (or choose a folder "
+        "on another disk) and try again"
+    ]
