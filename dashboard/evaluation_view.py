@@ -23,7 +23,7 @@ from dashboard.settings import Settings, position_of
 from model.errors import UserError
 from model.evaluation.headline import headline
 from model.evaluation.methods import methods_lines
-from model.evaluation.tables import STUDY_SCORES
+from model.evaluation.tables import STAGING_PREFIX, STUDY_SCORES
 
 FEWSHOT_COLUMNS = frozenset({"model", "Label", "method", "k", "AUC", "auc_lo", "auc_hi"})
 ZEROSHOT_COLUMNS = frozenset({"model", "Label", "setting", "AUC"})
@@ -130,7 +130,7 @@ def list_evaluations(settings: Settings) -> list[Path]:
     root = settings.evaluations_dir
     if not root.is_dir():
         return []
-    found = [p for p in root.iterdir() if p.is_dir() and any(p.rglob("*.csv"))]
+    found = [p for p in root.iterdir() if p.is_dir() and _files(p, "*.csv")]
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
@@ -138,7 +138,7 @@ def read_outputs(folder: Path) -> EvaluationOutputs:
     """Load every table, figure, summary and report of one evaluation folder; a file that cannot
     be read (damaged, not UTF-8, another shape) is left out and named in ``unreadable``."""
     outputs = EvaluationOutputs(folder=folder)
-    for path in sorted(folder.rglob("*.csv")):
+    for path in _files(folder, "*.csv"):
         name = str(path.relative_to(folder))
         if path.name == STUDY_SCORES:  # one row per study and label: a download, not a table
             outputs.reports.append(path)
@@ -147,7 +147,7 @@ def read_outputs(folder: Path) -> EvaluationOutputs:
             outputs.tables[name] = pd.read_csv(path)
         except (OSError, ValueError) as err:  # ParserError, EmptyDataError, UnicodeDecodeError
             outputs.unreadable.append(f"{name}: {_why(err)}")
-    for path in sorted(folder.rglob("*.png")):
+    for path in _files(folder, "*.png"):
         try:
             with Image.open(path) as image:
                 image.verify()
@@ -155,7 +155,10 @@ def read_outputs(folder: Path) -> EvaluationOutputs:
         except (OSError, ValueError, SyntaxError) as err:  # what PIL raises for damaged files
             outputs.unreadable.append(f"{path.relative_to(folder)}: {_why(err)}")
     outputs.reports = sorted(
-        [*outputs.reports, *folder.rglob("*.md"), *folder.rglob("*.html"), *folder.rglob("*.pdf")]
+        [
+            *outputs.reports,
+            *(p for kind in ("*.md", "*.html", "*.pdf") for p in _files(folder, kind)),
+        ]
     )
     summary = folder / "summary.json"
     if summary.is_file():
@@ -168,6 +171,13 @@ def read_outputs(folder: Path) -> EvaluationOutputs:
     return outputs
 
 
+def _files(folder: Path, pattern: str) -> list[Path]:
+    """``folder``'s paths matching ``pattern`` at any depth, sorted, less those of an evaluation
+    still writing (or killed while writing) in its ``.incoming-*`` folder."""
+    found = folder.rglob(pattern)
+    return sorted(p for p in found if not p.relative_to(folder).parts[0].startswith(STAGING_PREFIX))
+
+
 def _why(err: BaseException) -> str:
     text = str(err).splitlines()[0] if str(err) else ""
     return f"{type(err).__name__}: {text}"[:160]
@@ -177,7 +187,7 @@ def zip_folder(folder: Path) -> bytes:
     """The whole evaluation folder as zip bytes (for one download)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.rglob("*")):
+        for path in _files(folder, "*"):
             if path.is_file():
                 archive.write(path, path.relative_to(folder))
     return buffer.getvalue()

@@ -18,7 +18,7 @@ from dashboard.context import EmptyState, Studio
 from dashboard.jobs import Job, JobManager, stop_grace_s
 from dashboard.runs import format_eta
 from dashboard.studies import PICKER_IDS, picker_ids
-from model.errors import DataError, UserError
+from model.errors import DataError, UserError, storage_problem
 
 log = logging.getLogger(__name__)
 CASE_KEY = "case_id"
@@ -45,6 +45,10 @@ def page_guard(studio: Studio | None = None) -> Iterator[None]:
     except UserError as err:
         st.error(str(err), icon=":material/block:")
     except Exception as err:  # a bug: keep the traceback in the server log, not on the page
+        problem = storage_problem(err) if isinstance(err, OSError) else None
+        if problem is not None:  # a full disk, a read-only or forbidden folder: not a bug
+            st.error(problem, icon=":material/block:")
+            return
         log.exception("page failed")
         st.error(f"Something went wrong ({type(err).__name__}: {err}). The server log has details.")
 

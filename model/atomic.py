@@ -38,9 +38,22 @@ def current_umask() -> int:
 def _temporary_sibling(path: Path, permissions: int | None) -> tuple[int, str]:
     """A new hidden temporary in ``path``'s folder, with the permissions ``path`` should get."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise _naming(err, path) from err
     os.fchmod(fd, 0o666 & ~current_umask() if permissions is None else permissions)
     return fd, tmp
+
+
+def _naming(err: OSError, path: Path) -> OSError:
+    """``err`` about ``path`` rather than its hidden temporary (or no file at all), so a message
+    built from it ("No space left on device: ...") names the file the user asked for."""
+    name = Path(err.filename).name if isinstance(err.filename, str) else ""
+    temporary = name.startswith(f".{path.name}.") and name.endswith(".tmp")
+    if err.errno is None or (name and not temporary):
+        return err
+    return OSError(err.errno, err.strerror or os.strerror(err.errno), str(path))
 
 
 @contextlib.contextmanager
@@ -56,9 +69,11 @@ def atomic_open(
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise _naming(err, path) from err
         raise
 
 
@@ -107,9 +122,11 @@ def atomic_write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise _naming(err, path) from err
         raise
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from model.allocator import tune_allocator
-from model.errors import UserError
+from model.errors import UserError, storage_problem
 from model.progress import configure_logging
 
 log = logging.getLogger("model")
@@ -101,6 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as err:
         log.error("%s", err)
         return 2
+    except OSError as err:
+        problem = storage_problem(err)
+        if problem is None:
+            raise  # a bug: keep the traceback
+        log.debug("%s stopped", chosen.name, exc_info=True)
+        log.error("%s stopped: %s", chosen.name, problem)
+        return 1
     except KeyboardInterrupt:
         log.error("interrupted; finished work is kept, rerun the same command to continue")
         return 130

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import logging
 import threading
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +72,7 @@ class StudyEmbeddings:
                 return cls(ids=[str(i) for i in table["study_id"]], vectors=vectors)
             with np.load(path, allow_pickle=False) as data:
                 return cls(ids=[str(i) for i in data["ids"]], vectors=data["vectors"])
-        except (OSError, KeyError, ValueError) as err:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
             raise DataError(f"embedding file {path} is unreadable: {err}") from err
 
     @property
@@ -217,10 +218,14 @@ def cached_study_embeddings(
     meta = read_checkpoint_meta(checkpoint_path)
     path = cache_path(ds, meta.fingerprint)
     if path.exists():
-        cached = StudyEmbeddings.load(path)
-        if cached.ids == list(ds.ids()):
-            return cached
-        log.info("embedding cache %s is stale; recomputing", path.name)
+        try:
+            cached = StudyEmbeddings.load(path)
+        except DataError as err:  # damaged on disk: the cache only saves time
+            log.warning("%s; recomputing it", err)
+        else:
+            if cached.ids == list(ds.ids()):
+                return cached
+            log.info("embedding cache %s is stale; recomputing", path.name)
     model, meta = load_checkpoint(checkpoint_path, device=device)
     train = meta.config.get("train", {})
     embeddings = embed_studies(

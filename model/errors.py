@@ -1,8 +1,24 @@
 """Errors that carry a message meant for the user (bad input, missing files).
 
 The CLI prints them as one line and exits non-zero; the dashboard shows them as an error box.
-Anything else is a bug and keeps its traceback in the log.
+Anything else is a bug and keeps its traceback in the log, except an ``OSError`` the machine
+causes (a full disk, a read-only or forbidden folder): ``storage_problem`` words it as one line.
 """
+
+from __future__ import annotations
+
+import errno
+
+_FULL = "free some space (or choose a folder on another disk) and try again"
+_STORAGE_HINTS = {
+    errno.ENOSPC: _FULL,
+    errno.EDQUOT: _FULL,
+    errno.EFBIG: "the file is larger than that disk (or your account) allows; choose another disk",
+    errno.EROFS: "choose a folder on a writable disk",
+    errno.EACCES: "check its permissions or choose another folder",
+    errno.EPERM: "check its permissions or choose another folder",
+    errno.EIO: "the disk may be failing or disconnected",
+}
 
 
 class UserError(Exception):
@@ -25,3 +41,13 @@ class OutOfDeviceMemory(UserError):
     """
 
     PREFIX = "out of GPU memory"
+
+
+def storage_problem(err: OSError) -> str | None:
+    """``err`` as one line naming the file and what to do, when the disk or the folder's
+    permissions caused it (full, quota, read-only, forbidden, I/O error); None otherwise."""
+    hint = _STORAGE_HINTS.get(err.errno) if err.errno is not None else None
+    if hint is None:
+        return None
+    where = f": {err.filename}" if err.filename else ""
+    return f"{err.strerror or 'cannot write'}{where}; {hint}"

@@ -9,6 +9,7 @@ ingest (one per dataset folder), the demo build (one per root) and the dashboard
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -49,17 +50,20 @@ class FileLock:
                     os.close(fd)
                     raise UserError(self.busy(holder)) from None
                 time.sleep(_POLL_S)
-        # pid and time only: a command line may name a patient's folder (ingest's source), and a
-        # killed holder's lock file outlives it in the dataset folder
-        holder = {"pid": os.getpid(), "since": time.time()}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(holder).encode("utf-8"), 0)
         self._fd = fd
+        # pid and time only: a command line may name a patient's folder (ingest's source), and a
+        # killed holder's lock file outlives it in the dataset folder. Only a courtesy for the
+        # next comer's message: on a full disk the lock holds without it.
+        holder = {"pid": os.getpid(), "since": time.time()}
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(holder).encode("utf-8"), 0)
 
     def release(self) -> None:
         if self._fd is None:
             return
-        os.ftruncate(self._fd, 0)
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, 0)
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None

@@ -197,3 +197,20 @@ def test_a_dataset_that_cannot_take_the_cache_is_still_embedded(
     assert written.ids == CMRDataset.open(shared).ids() and written.vectors.shape == (16, 32)
     assert "embedding cache" in caplog.text and "not written" in caplog.text
     assert (shared / "embeddings").read_text() == "not a folder"
+
+
+def test_a_damaged_embedding_cache_is_recomputed_not_fatal(
+    setup: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data, checkpoint = setup
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy, ignore=shutil.ignore_patterns("embeddings"))
+    ds = CMRDataset.open(copy)
+    good = cached_study_embeddings(checkpoint, ds)
+    cache = cache_path(ds, read_checkpoint_meta(checkpoint).fingerprint)
+    cache.write_bytes(cache.read_bytes()[:100])  # a bad sector, a copy cut short
+    with caplog.at_level(logging.WARNING):
+        again = cached_study_embeddings(checkpoint, ds)
+    assert again.ids == good.ids and np.allclose(again.vectors, good.vectors, atol=1e-6)
+    assert "is unreadable" in caplog.text and "recomputing" in caplog.text
+    assert StudyEmbeddings.load(cache).ids == good.ids  # the cache is whole again

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -285,3 +288,39 @@ def test_rewriting_an_output_folder_leaves_no_file_of_the_previous_run(
     expected = files["csv"] + files["plots"] + ["notes.txt", "report.html", "summary.json"]
     assert left == sorted(expected)
     assert not (out / "external").exists()
+
+
+def test_a_disk_that_fills_while_writing_leaves_the_previous_evaluation_whole(
+    site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard.evaluation_view import read_outputs
+
+    out = tmp_path / "eval"
+    write_outputs(
+        out, [evaluate_site(fake_encoder("a"), site, fake_prompts(), CONFIG)], [site], [], [], {}
+    )
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    rerun = [evaluate_site(fake_encoder("b"), site, fake_prompts(), CONFIG)]
+    real_mkstemp, created = tempfile.mkstemp, []
+
+    def filling(*args, **kwargs):
+        created.append(1)
+        if len(created) > 4:  # a few files in, the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "x")
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", filling)
+    with pytest.raises(OSError, match="No space left"):
+        write_outputs(out, rerun, [site], [], [], {})
+    monkeypatch.undo()
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+    killed = out / ".incoming-k1ll3d" / "internal"  # what an evaluation killed while writing left
+    killed.mkdir(parents=True)
+    (killed / "zeroshot.csv").write_text("model,Label\nb,LGE\n")
+    shown = read_outputs(out)
+    assert "internal/zeroshot.csv" in shown.tables
+    assert not [p for p in [*shown.tables, *map(str, shown.reports)] if ".incoming-" in p]
+    write_outputs(out, rerun, [site], [], [], {})
+    assert not list(out.glob(".incoming-*"))
+    assert set(pd.read_csv(out / "internal" / "zeroshot.csv")["model"]) == {"b"}

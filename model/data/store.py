@@ -8,6 +8,7 @@ it. Re-ingesting a study replaces its row (same pseudonymous study_id); new stud
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.atomic import atomic_open, atomic_write_json, atomic_write_with
+from model.atomic import atomic_write_bytes, atomic_write_json, atomic_write_with
 from model.data.resample import GridConfig
 from model.errors import DataError
 from model.file_lock import FileLock
@@ -101,10 +102,15 @@ def check_settings(root: Path, grid: GridConfig, salt_id: str) -> None:
 
 
 def write_tensor(paths: DatasetPaths, study_id: str, video: np.ndarray) -> None:
-    """Save uint8 ``[V, T, S, S]`` as ``tensors/<study_id>.npy`` atomically."""
+    """Save uint8 ``[V, T, S, S]`` as ``tensors/<study_id>.npy`` atomically.
+
+    Serialised in memory first: ``np.save`` straight into a file fails a full disk with an
+    ``OSError`` that has no errno ("N requested and M written"), which no message can explain.
+    """
     paths.tensors.mkdir(parents=True, exist_ok=True)
-    with atomic_open(paths.tensor(study_id), "wb") as handle:
-        np.save(handle, np.ascontiguousarray(video), allow_pickle=False)
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(video), allow_pickle=False)
+    atomic_write_bytes(paths.tensor(study_id), buffer.getvalue())
 
 
 def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:

@@ -12,6 +12,9 @@ OUT/<site>/plots/comparison_<model>.png  forest plot of comparison.csv
 
 Writing into a folder an earlier evaluation wrote replaces its outputs: the tables and figures
 its ``summary.json`` listed that this run did not write again are removed (other files stay).
+Everything is first written into a hidden ``OUT/.incoming-*`` folder and moved into place once
+complete, ``summary.json`` last: a full disk or a kill while writing leaves the earlier outputs
+as they were, never some tables of this run beside the summary of the last one.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +38,7 @@ from model.evaluation.plots import plot_comparison, plot_confusion, plot_fewshot
 from model.evaluation.report import build_summary, render_html, write_html, write_summary
 from model.evaluation.suite import SiteResult
 from model.evaluation.tables import (
+    STAGING_PREFIX,
     confusion_frame,
     slug,
     stack_tables,
@@ -170,6 +176,38 @@ def write_outputs(
     """Write CSVs, PNGs, ``report.html`` and ``summary.json``; returns the summary dict."""
     out = Path(out)
     earlier = previous_outputs(out)
+    for leftover in out.glob(f"{STAGING_PREFIX}*"):  # of an evaluation killed while writing
+        shutil.rmtree(leftover, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
+    try:
+        summary = _write_all(staging, results, sites, encoders, problems, config)
+        written = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
+        for name in sorted(written, key=lambda name: name == Path("summary.json")):
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / name, out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    remove_stale(out, earlier - {(out / name).resolve() for name in written})
+    files = summary["files"]
+    log.info(
+        "evaluation written to %s (%d tables, %d figures)",
+        out,
+        len(files["csv"]),
+        len(files["plots"]),
+    )
+    return summary
+
+
+def _write_all(
+    out: Path,
+    results: list[SiteResult],
+    sites: list[SiteData],
+    encoders: list[Encoder],
+    problems: list[str],
+    config: dict[str, Any],
+) -> dict[str, Any]:
+    """Every output file, written under ``out``; returns the summary."""
     tables = stack_tables(results)
     main = encoders[0].name if encoders else ""
     comparisons = comparison_tables(results, main) if encoders else {}
@@ -207,8 +245,4 @@ def write_outputs(
     )
     write_html(out / "report.html", page)
     write_summary(out / "summary.json", summary)
-    remove_stale(out, earlier - {path.resolve() for path in csv_paths + all_plots})
-    log.info(
-        "evaluation written to %s (%d tables, %d figures)", out, len(csv_paths), len(files["plots"])
-    )
     return summary

@@ -138,6 +138,8 @@ def confusion_frame(result: SiteResult, setting: str) -> pd.DataFrame:
 
 
 STUDY_SCORES = "study_scores.csv"
+# OUT/.incoming-*: an evaluation's files while it writes them (model/evaluation/outputs.py)
+STAGING_PREFIX = ".incoming-"
 
 
 def study_scores(results: list[SiteResult]) -> dict[str, pd.DataFrame]:

@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -145,6 +146,14 @@ class RunFolder:
         atomic_write_json(self.status_path, self._status)
         return dict(self._status)
 
+    def record_failure(self, **fields: Any) -> None:
+        """``update_status`` of a run that stopped on an error, when the disk lets it: a full
+        disk must not replace why the run stopped (and what it kept) by this write's error."""
+        try:
+            self.update_status(**fields)
+        except OSError as err:
+            log.warning("the run's failure is not recorded in %s (%s)", self.status_path, err)
+
     def read_status(self) -> dict[str, Any]:
         if not self.status_path.exists():
             return {}
@@ -178,7 +187,7 @@ class RunFolder:
 
     def attach_log(self) -> None:
         """Copy the ``model`` logger's records into train.log for the rest of the run."""
-        handler = logging.FileHandler(self.log_path, encoding="utf-8")
+        handler = _RunLog(self.log_path)
         handler.setFormatter(logging.Formatter(_LOG_FORMAT, datefmt="%H:%M:%S"))
         handler.setLevel(logging.INFO)
         logger = logging.getLogger("model")
@@ -192,3 +201,29 @@ class RunFolder:
             logging.getLogger("model").removeHandler(self._log_handler)
             self._log_handler.close()
             self._log_handler = None
+
+
+class _RunLog(logging.FileHandler):
+    """``train.log``. When it cannot be written (a full disk), the console says so once and the
+    run goes on without it: no "Logging error" traceback per line, no finished run reported as
+    failed because the log could not be flushed at its end."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8")
+        self.broken = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.broken:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        if self.broken:
+            return
+        self.broken = True
+        err = sys.exc_info()[1]
+        reason = getattr(err, "strerror", None) or err
+        log.warning("%s is no longer written (%s); the run goes on", self.baseFilename, reason)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # the last flush of a log that could not be written
+            super().close()

@@ -340,7 +340,8 @@ class Trainer:
         if eta is not None and self.budget.active:
             eta = min(eta, self.budget.remaining_s() or 0.0)
         fields.setdefault("eta_s", eta)
-        self.folder.update_status(
+        write = self.folder.record_failure if state == "failed" else self.folder.update_status
+        write(
             state=state,
             epoch=self.step // self.steps_per_epoch,
             epochs=self.budget.epochs,
