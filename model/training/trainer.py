@@ -339,7 +339,6 @@ class Trainer:
         eta = elapsed / self._session_steps * remaining if self._session_steps else None
         if eta is not None and self.budget.active:
             eta = min(eta, self.budget.remaining_s() or 0.0)
-        fields.setdefault("eta_s", eta)
         write = self.folder.record_failure if state == "failed" else self.folder.update_status
         write(
             state=state,
@@ -347,5 +346,5 @@ class Trainer:
             epochs=self.budget.epochs,
             step=self.step,
             steps=self.total_steps,
-            **fields,
+            **{"eta_s": eta, **fields},  # a caller's eta_s wins
         )
