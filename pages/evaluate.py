@@ -101,23 +101,23 @@ def results_section() -> None:
         with tabs[-1]:
             for image in outputs.images:
                 st.image(str(image), caption=image.name)
-                st.download_button(
-                    "PNG", image.read_bytes(), file_name=image.name, key=f"dl-{image}"
-                )
+                st.download_button("PNG", image.read_bytes, file_name=image.name, key=f"dl-{image}")
 
 
 def downloads(outputs) -> None:
-    """The whole evaluation as a zip, and each report file."""
+    """The whole evaluation as a zip, and each report file: callables, so that the zip is built
+    and the files are read on a click, not on every rerun."""
     st.download_button(
         "Download everything (zip)",
-        zip_folder(outputs.folder),
+        functools.partial(zip_folder, outputs.folder),
         file_name=f"{outputs.folder.name}.zip",
+        mime="application/zip",
     )
     for report in outputs.reports:  # the report, and each site's per-study scores
         shown = report.relative_to(outputs.folder)
         st.download_button(
             f"Download {shown}",
-            report.read_bytes(),
+            report.read_bytes,
             file_name="_".join(shown.parts),
             key=f"dl-{report}",
         )

@@ -292,3 +292,31 @@ def test_one_damaged_evaluation_file_is_named_and_the_rest_still_shows(app, data
         assert len(at.get("image")) == 1  # the readable figure; the damaged one left out
     finally:
         shutil.rmtree(data_root / "evaluations")
+
+
+def test_evaluate_page_builds_the_zip_only_when_it_is_downloaded(
+    app, data_root, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Zipping a real evaluation (many PNGs) on every widget change made the page slow: the
+    zip is handed to the download button as a callable, built on the click only."""
+    import dashboard.evaluation_view as evaluation_view
+
+    built: list[Path] = []
+
+    def counting_zip(folder: Path) -> bytes:
+        built.append(folder)
+        return b""
+
+    monkeypatch.setattr(evaluation_view, "zip_folder", counting_zip)
+    folder = data_root / "evaluations" / "eval-zip"
+    (folder / "internal").mkdir(parents=True)
+    (folder / "internal" / "zeroshot.csv").write_text("model,Label,AUC\nm,LGE,0.9\n")
+    try:
+        at = app("pages/evaluate.py")
+        at.selectbox(key="ev-folder").select(at.selectbox(key="ev-folder").options[0]).run()
+        buttons = [b for b in at.get("download_button") if "zip" in b.proto.label]
+        assert built == []
+        [button] = buttons
+        assert button.proto.deferred_file_id and not button.proto.url  # built on the click
+    finally:
+        shutil.rmtree(data_root / "evaluations")
