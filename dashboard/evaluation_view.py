@@ -22,6 +22,7 @@ from dashboard.jobs import model_command
 from dashboard.settings import Settings, position_of
 from model.errors import UserError
 from model.evaluation.headline import headline
+from model.evaluation.inputs import check_external_sites
 from model.evaluation.methods import methods_lines
 from model.evaluation.tables import STUDY_SCORES
 
@@ -96,6 +97,7 @@ def evaluation_command(
     checkpoints are evaluated beside ``checkpoint`` and compared with it on the same studies."""
     if not labels:
         raise UserError("evaluation needs a labels CSV (accession_number + label columns)")
+    check_external_sites(dataset, [] if external is None else [external])
     out = settings.evaluations_dir / time.strftime("eval-%Y%m%d-%H%M%S")
     args = ["evaluate", "--checkpoint", str(checkpoint), "--data", str(dataset)]
     if external is not None:

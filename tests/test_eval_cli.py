@@ -268,6 +268,21 @@ def test_bad_arguments_are_one_line_errors(
     assert "'NoSuchNet' is not an open_clip model name" in caplog.text
 
 
+def test_the_internal_dataset_is_refused_as_an_external_site(
+    tiny: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Evaluated as "external", the internal dataset's train studies would score its own
+    train-split probes as an unseen site: refused before any work, as is a site given twice."""
+    out = tmp_path / "eval"
+    with caplog.at_level(logging.ERROR):
+        assert _evaluate(tiny, out, "--external", str(tiny["data"] / ".." / "internal")) == 2
+        twice = ["--external", str(tiny["external"]), str(tiny["external"])]
+        assert _evaluate(tiny, out, *twice) == 2
+    assert "is the internal dataset; an external site must be another" in caplog.text
+    assert "is already an external dataset" in caplog.text
+    assert not out.exists()
+
+
 def test_probe_c_is_chosen_unless_fixed() -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser)

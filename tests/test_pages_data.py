@@ -14,6 +14,7 @@ from dashboard_fixtures import tiny_data_root
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from dashboard.jobs import JobManager
 from dashboard.runs import preset_defaults
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -320,3 +321,17 @@ def test_evaluate_page_builds_the_zip_only_when_it_is_downloaded(
         assert button.proto.deferred_file_id and not button.proto.url  # built on the click
     finally:
         shutil.rmtree(data_root / "evaluations")
+
+
+def test_evaluate_page_refuses_the_internal_dataset_as_the_external_site(app, data_root) -> None:
+    """The external choice lists every dataset: picking the internal one would report its
+    train studies as an unseen site. The form says so, and no job starts."""
+    jobs = JobManager(data_root / "jobs")
+    before = [job.id for job in jobs.list("evaluate")]
+    at = app("pages/evaluate.py")
+    internal = next(s for s in at.selectbox if s.label == "Internal dataset")
+    external = next(s for s in at.selectbox if s.label == "External dataset (optional)")
+    external.select(internal.value)
+    next(b for b in at.button if b.label == "Run evaluation").click().run()
+    assert "is the internal dataset; an external site must be another dataset" in at.error[0].value
+    assert [job.id for job in jobs.list("evaluate")] == before
