@@ -136,6 +136,32 @@ def list_evaluations(settings: Settings) -> list[Path]:
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
+def read_models(folder: Path) -> list[str] | None:
+    """The checkpoints an evaluation folder's ``summary.json`` says it evaluated (main one
+    first, then each compared one, as ``run/file.pt``), None without a readable summary."""
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    config = summary.get("config") if isinstance(summary, dict) else None
+    if not isinstance(config, dict):
+        return None
+    compare = config.get("compare")
+    paths = [config.get("checkpoint"), *(compare if isinstance(compare, list) else [])]
+    return [f"{Path(p).parent.name}/{Path(p).name}" for p in paths if isinstance(p, str) and p]
+
+
+def evaluation_title(folder: Path, models: list[str] | None) -> str:
+    """The evaluation picker's line: the folder's name and what it evaluated (``read_models``),
+    so that evaluations of different checkpoints are told apart before one is opened."""
+    if models is None:
+        return f"{folder.name} · no summary.json (did not finish)"
+    if not models:
+        return folder.name
+    compared = f" against {', '.join(models[1:])}" if models[1:] else ""
+    return f"{folder.name} · {models[0]}{compared}"
+
+
 def read_outputs(folder: Path) -> EvaluationOutputs:
     """Load every table, figure, summary and report of one evaluation folder; a file that cannot
     be read (damaged, not UTF-8, another shape) is left out and named in ``unreadable``."""

@@ -20,6 +20,8 @@ from dashboard.ui import job_panel, launch, page_guard, page_header
 from model.labels import label_file
 
 studio = Studio()
+FOLDER_KEY = "ev-folder"
+LAUNCHED_KEY = "ev-launched"  # the output folder of the evaluation this session launched
 page_header(
     "Evaluate",
     "Zero-shot, few-shot, linear probes and retrieval — per site, in the paper's table format.",
@@ -32,6 +34,10 @@ def launch_section() -> None:
     datasets = settings.datasets()
     with st.expander("New evaluation", expanded=not list_evaluations(settings)):
         with st.form("evaluate"):
+            st.caption(
+                f"Evaluates the active checkpoint **{checkpoint.parent.name}/{checkpoint.name}** "
+                "(choose another on the Train page)."
+            )
             row = st.columns(2)
             shown = functools.partial(relative, root=settings.data_root)
             internal_at, external_at = default_sites(datasets, settings.active_dataset())
@@ -72,11 +78,12 @@ def launch_section() -> None:
             out, command = evaluation_command(
                 settings, checkpoint, dataset, external, all_labels, prompts[prompt_key], compare
             )
+            st.session_state[LAUNCHED_KEY] = out
             launch(
                 studio.jobs,
                 "evaluate",
                 command,
-                f"Evaluate {checkpoint.parent.name}",
+                f"Evaluate {checkpoint.parent.name}/{checkpoint.name}",
                 outputs={"folder": str(out)},
             )
     job_panel(studio.jobs, "evaluate")
@@ -87,7 +94,13 @@ def results_section() -> None:
     if not folders:
         st.info("No evaluation results yet. Run one above; tables and figures appear here.")
         return
-    folder = st.selectbox("Evaluation", folders, format_func=lambda p: p.name, key="ev-folder")
+    launched = st.session_state.get(LAUNCHED_KEY)
+    if launched in folders and (launched / "summary.json").is_file():
+        st.session_state[FOLDER_KEY] = launched  # it finished: show it, not the one shown before
+        del st.session_state[LAUNCHED_KEY]
+    folder = st.selectbox(
+        "Evaluation", folders, format_func=studio.evaluation_title, key=FOLDER_KEY
+    )
     outputs = studio.evaluation_outputs(Path(folder))
     downloads(outputs)
     overview(outputs)
@@ -126,6 +139,11 @@ def downloads(outputs) -> None:
 def overview(outputs) -> None:
     """Unreadable files, the headline, per-site counts, problems, methods and the summary."""
     key_figures = outputs.key_figures()
+    if not (outputs.folder / "summary.json").exists():
+        st.warning(
+            "This evaluation has no summary.json: it did not finish (it failed or was cancelled "
+            "while writing its outputs), so its tables may be incomplete. Run it again."
+        )
     if outputs.unreadable:
         st.warning(
             "Some files of this evaluation cannot be read and are left out; run the evaluation "

@@ -7,17 +7,16 @@ import io
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dashboard_fixtures import tiny_data_root
+from dashboard_fixtures import page_opener, tiny_data_root
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from dashboard.jobs import JobManager
 from dashboard.runs import preset_defaults
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 pytestmark = pytest.mark.slow
 
 
@@ -27,20 +26,8 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def app(data_root: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("CMR_DATA_ROOT", str(data_root))
-
-    def open_page(page: str, **state: object) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=120)
-        for key, value in state.items():
-            at.session_state[key] = value
-        at.run()
-        at.switch_page(page).run()
-        assert not at.exception, [e.value for e in at.exception]
-        assert not at.error, [e.value for e in at.error]
-        return at
-
-    return open_page
+def app(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
+    return page_opener(data_root, monkeypatch)
 
 
 def _scores(at: AppTest, column: str) -> list[float]:
@@ -293,45 +280,3 @@ def test_one_damaged_evaluation_file_is_named_and_the_rest_still_shows(app, data
         assert len(at.get("image")) == 1  # the readable figure; the damaged one left out
     finally:
         shutil.rmtree(data_root / "evaluations")
-
-
-def test_evaluate_page_builds_the_zip_only_when_it_is_downloaded(
-    app, data_root, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Zipping a real evaluation (many PNGs) on every widget change made the page slow: the
-    zip is handed to the download button as a callable, built on the click only."""
-    import dashboard.evaluation_view as evaluation_view
-
-    built: list[Path] = []
-
-    def counting_zip(folder: Path) -> bytes:
-        built.append(folder)
-        return b""
-
-    monkeypatch.setattr(evaluation_view, "zip_folder", counting_zip)
-    folder = data_root / "evaluations" / "eval-zip"
-    (folder / "internal").mkdir(parents=True)
-    (folder / "internal" / "zeroshot.csv").write_text("model,Label,AUC\nm,LGE,0.9\n")
-    try:
-        at = app("pages/evaluate.py")
-        at.selectbox(key="ev-folder").select(at.selectbox(key="ev-folder").options[0]).run()
-        buttons = [b for b in at.get("download_button") if "zip" in b.proto.label]
-        assert built == []
-        [button] = buttons
-        assert button.proto.deferred_file_id and not button.proto.url  # built on the click
-    finally:
-        shutil.rmtree(data_root / "evaluations")
-
-
-def test_evaluate_page_refuses_the_internal_dataset_as_the_external_site(app, data_root) -> None:
-    """The external choice lists every dataset: picking the internal one would report its
-    train studies as an unseen site. The form says so, and no job starts."""
-    jobs = JobManager(data_root / "jobs")
-    before = [job.id for job in jobs.list("evaluate")]
-    at = app("pages/evaluate.py")
-    internal = next(s for s in at.selectbox if s.label == "Internal dataset")
-    external = next(s for s in at.selectbox if s.label == "External dataset (optional)")
-    external.select(internal.value)
-    next(b for b in at.button if b.label == "Run evaluation").click().run()
-    assert "is the internal dataset; an external site must be another dataset" in at.error[0].value
-    assert [job.id for job in jobs.list("evaluate")] == before
