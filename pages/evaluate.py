@@ -165,6 +165,11 @@ def overview(outputs) -> None:
     if methods:
         with st.expander("Methods"):
             st.markdown("\n".join(f"- {line}" for line in methods))
+    elif outputs.summary:
+        st.caption(
+            "Methods: not recorded by the version that wrote this evaluation; run it again "
+            "for a report that states them."
+        )
     if outputs.summary:
         with st.expander("summary.json"):
             st.json(outputs.summary, expanded=False)

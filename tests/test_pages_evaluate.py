@@ -118,3 +118,18 @@ def test_an_evaluation_launched_here_is_shown_once_it_finishes(app, evaluations:
     assert at.selectbox(key="ev-folder").value == launched
     at.selectbox(key="ev-folder").select(earlier).run()  # the user's own choice then holds
     assert at.selectbox(key="ev-folder").value == earlier
+
+
+def test_an_evaluation_of_an_earlier_version_states_no_methods_it_did_not_record(
+    app, evaluations: Path
+) -> None:
+    """Before the methods were recorded, the summary had no labels record: the page wrote
+    "Labels: none" and described probes that version did not run."""
+    folder = _evaluation(evaluations / "eval-20261204-120000", "/runs/a/last.pt")
+    suite = {"bootstrap": 1000, "seed": 0, "fewshot": {"shots": [1, 2], "episodes": 100},
+             "probe": {"folds": 5, "c": 1.0, "seed": 0}}  # fmt: skip
+    config = {"checkpoint": "/runs/a/last.pt", "data": "/ds/internal", "suite": suite}
+    (folder / "summary.json").write_text(json.dumps({"config": config, "results": []}))
+    at = app("pages/evaluate.py")
+    assert "Methods" not in [e.label for e in at.expander]
+    assert any("Methods: not recorded by the version" in c.value for c in at.caption)
