@@ -211,6 +211,15 @@ def zip_folder(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
+def download_name(folder: Path, path: Path) -> str:
+    """The file name a download of ``path`` (inside evaluation ``folder``) gets: the evaluation
+    and the site in it, e.g. ``eval-20260101-000000_internal_roc_m.png``, so that the same table
+    or figure of two sites or two evaluations do not land in one Downloads folder under one
+    name."""
+    parts = [part for part in path.relative_to(folder).parts if part != "plots"]
+    return "_".join([folder.name, *parts])
+
+
 def table_group(name: str) -> str:
     """Section a table belongs to, from its file name (zero-shot, few-shot, probe, retrieval…)."""
     lowered = name.lower()

@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard.context import EmptyState, Studio
 from dashboard.evaluation_view import (
     default_sites,
+    download_name,
     evaluation_command,
     grouped_tables,
     list_evaluations,
@@ -113,8 +114,13 @@ def results_section() -> None:
     if outputs.images:
         with tabs[-1]:
             for image in outputs.images:
-                st.image(str(image), caption=image.name)
-                st.download_button("PNG", image.read_bytes, file_name=image.name, key=f"dl-{image}")
+                st.image(str(image), caption=str(image.relative_to(outputs.folder)))
+                st.download_button(
+                    "PNG",
+                    image.read_bytes,
+                    file_name=download_name(outputs.folder, image),
+                    key=f"dl-{image}",
+                )
 
 
 def downloads(outputs) -> None:
@@ -131,7 +137,7 @@ def downloads(outputs) -> None:
         st.download_button(
             f"Download {shown}",
             report.read_bytes,
-            file_name="_".join(shown.parts),
+            file_name=download_name(outputs.folder, report),
             key=f"dl-{report}",
         )
 
@@ -187,8 +193,9 @@ def table_with_chart(outputs, group: str, name: str) -> None:
         )
         st.plotly_chart(fewshot_figure(fewshot, zeroshot, label), key=f"ev-fs-{name}")
     st.dataframe(table, hide_index=True, key=f"ev-{name}")
+    path = outputs.folder / name  # the file as the evaluation wrote it, read on a click
     st.download_button(
-        "CSV", table.to_csv(index=False), file_name=Path(name).name, key=f"dl-{name}"
+        "CSV", path.read_bytes, file_name=download_name(outputs.folder, path), key=f"dl-{name}"
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 from dashboard_fixtures import page_opener, tiny_data_root
 from streamlit.testing.v1 import AppTest
 
+from dashboard.evaluation_view import download_name
 from dashboard.jobs import JobManager
 
 pytestmark = pytest.mark.slow
@@ -133,3 +134,21 @@ def test_an_evaluation_of_an_earlier_version_states_no_methods_it_did_not_record
     at = app("pages/evaluate.py")
     assert "Methods" not in [e.label for e in at.expander]
     assert any("Methods: not recorded by the version" in c.value for c in at.caption)
+
+
+def test_downloads_are_named_by_evaluation_and_site(tmp_path: Path) -> None:
+    """Each site's zeroshot.csv and roc PNG downloaded as the same bare name, so two sites' or
+    two evaluations' files could not be told apart in a Downloads folder."""
+    folder = tmp_path / "eval-20260101-000000"
+    names = {
+        download_name(folder, folder / relative)
+        for relative in ("internal/zeroshot.csv", "external/zeroshot.csv", "report.html",
+                         "internal/plots/roc_m.png", "external/plots/roc_m.png")
+    }  # fmt: skip
+    assert names == {
+        "eval-20260101-000000_internal_zeroshot.csv",
+        "eval-20260101-000000_external_zeroshot.csv",
+        "eval-20260101-000000_report.html",
+        "eval-20260101-000000_internal_roc_m.png",
+        "eval-20260101-000000_external_roc_m.png",
+    }
