@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.cine import cine_player_html
-from dashboard.evaluation_view import EvaluationOutputs, read_outputs
+from dashboard.evaluation_view import EvaluationOutputs, read_models, read_outputs
 from dashboard.gpus import detect_gpus
 from dashboard.projection import Projection, ProjectionConfig, fit_projection
 from dashboard.scoring import (
@@ -158,6 +158,13 @@ def evaluation_outputs(folder: str, version: tuple[float, ...]) -> EvaluationOut
     """Every table, figure and summary of one evaluation folder (``read_outputs``), read once
     per version of its ``summary.json`` (which an evaluation writes last)."""
     return read_outputs(Path(folder))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def evaluation_models(folder: str, version: tuple[float, ...]) -> list[str] | None:
+    """``read_models`` of one evaluation folder, read once per version of its ``summary.json``
+    (the picker lists every evaluation on each rerun)."""
+    return read_models(Path(folder))
 
 
 @st.cache_data(show_spinner=False, max_entries=2)

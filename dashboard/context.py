@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache
+from dashboard.evaluation_view import evaluation_title
 from dashboard.jobs import JobManager, model_command
 from dashboard.settings import Settings
 from model.errors import DataError
@@ -195,6 +196,11 @@ class Studio:
     def evaluation_outputs(self, folder: Path) -> Any:
         """An evaluation folder's ``EvaluationOutputs``, read again when it is rewritten."""
         return cache.evaluation_outputs(str(folder), cache.version_of(folder / "summary.json"))
+
+    def evaluation_title(self, folder: Path) -> str:
+        """The evaluation picker's line for ``folder``: its name and the checkpoints evaluated."""
+        version = cache.version_of(folder / "summary.json")
+        return evaluation_title(folder, cache.evaluation_models(str(folder), version))
 
     def index_location(self) -> ChromaLocation:
         """The Chroma folder or server holding the active dataset's case index."""

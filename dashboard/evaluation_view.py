@@ -22,6 +22,7 @@ from dashboard.jobs import model_command
 from dashboard.settings import Settings, position_of
 from model.errors import UserError
 from model.evaluation.headline import headline
+from model.evaluation.inputs import check_external_sites
 from model.evaluation.methods import methods_lines
 from model.evaluation.tables import STAGING_PREFIX, STUDY_SCORES
 
@@ -96,6 +97,7 @@ def evaluation_command(
     checkpoints are evaluated beside ``checkpoint`` and compared with it on the same studies."""
     if not labels:
         raise UserError("evaluation needs a labels CSV (accession_number + label columns)")
+    check_external_sites(dataset, [] if external is None else [external])
     out = settings.evaluations_dir / time.strftime("eval-%Y%m%d-%H%M%S")
     args = ["evaluate", "--checkpoint", str(checkpoint), "--data", str(dataset)]
     if external is not None:
@@ -132,6 +134,32 @@ def list_evaluations(settings: Settings) -> list[Path]:
         return []
     found = [p for p in root.iterdir() if p.is_dir() and _files(p, "*.csv")]
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def read_models(folder: Path) -> list[str] | None:
+    """The checkpoints an evaluation folder's ``summary.json`` says it evaluated (main one
+    first, then each compared one, as ``run/file.pt``), None without a readable summary."""
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    config = summary.get("config") if isinstance(summary, dict) else None
+    if not isinstance(config, dict):
+        return None
+    compare = config.get("compare")
+    paths = [config.get("checkpoint"), *(compare if isinstance(compare, list) else [])]
+    return [f"{Path(p).parent.name}/{Path(p).name}" for p in paths if isinstance(p, str) and p]
+
+
+def evaluation_title(folder: Path, models: list[str] | None) -> str:
+    """The evaluation picker's line: the folder's name and what it evaluated (``read_models``),
+    so that evaluations of different checkpoints are told apart before one is opened."""
+    if models is None:
+        return f"{folder.name} · no summary.json (did not finish)"
+    if not models:
+        return folder.name
+    compared = f" against {', '.join(models[1:])}" if models[1:] else ""
+    return f"{folder.name} · {models[0]}{compared}"
 
 
 def read_outputs(folder: Path) -> EvaluationOutputs:
@@ -191,6 +219,15 @@ def zip_folder(folder: Path) -> bytes:
             if path.is_file():
                 archive.write(path, path.relative_to(folder))
     return buffer.getvalue()
+
+
+def download_name(folder: Path, path: Path) -> str:
+    """The file name a download of ``path`` (inside evaluation ``folder``) gets: the evaluation
+    and the site in it, e.g. ``eval-20260101-000000_internal_roc_m.png``, so that the same table
+    or figure of two sites or two evaluations do not land in one Downloads folder under one
+    name."""
+    parts = [part for part in path.relative_to(folder).parts if part != "plots"]
+    return "_".join([folder.name, *parts])
 
 
 def table_group(name: str) -> str:

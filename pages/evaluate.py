@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard.context import EmptyState, Studio
 from dashboard.evaluation_view import (
     default_sites,
+    download_name,
     evaluation_command,
     grouped_tables,
     list_evaluations,
@@ -20,6 +21,8 @@ from dashboard.ui import job_panel, launch, page_guard, page_header
 from model.labels import label_file
 
 studio = Studio()
+FOLDER_KEY = "ev-folder"
+LAUNCHED_KEY = "ev-launched"  # the output folder of the evaluation this session launched
 page_header(
     "Evaluate",
     "Zero-shot, few-shot, linear probes and retrieval — per site, in the paper's table format.",
@@ -32,6 +35,10 @@ def launch_section() -> None:
     datasets = settings.datasets()
     with st.expander("New evaluation", expanded=not list_evaluations(settings)):
         with st.form("evaluate"):
+            st.caption(
+                f"Evaluates the active checkpoint **{checkpoint.parent.name}/{checkpoint.name}** "
+                "(choose another on the Train page)."
+            )
             row = st.columns(2)
             shown = functools.partial(relative, root=settings.data_root)
             internal_at, external_at = default_sites(datasets, settings.active_dataset())
@@ -78,11 +85,12 @@ def launch_section() -> None:
             out, command = evaluation_command(
                 settings, checkpoint, dataset, external, all_labels, prompts[prompt_key], compare
             )
+            st.session_state[LAUNCHED_KEY] = out
             launch(
                 studio.jobs,
                 "evaluate",
                 command,
-                f"Evaluate {checkpoint.parent.name}",
+                f"Evaluate {checkpoint.parent.name}/{checkpoint.name}",
                 outputs={"folder": str(out)},
             )
     job_panel(studio.jobs, "evaluate")
@@ -93,7 +101,13 @@ def results_section() -> None:
     if not folders:
         st.info("No evaluation results yet. Run one above; tables and figures appear here.")
         return
-    folder = st.selectbox("Evaluation", folders, format_func=lambda p: p.name, key="ev-folder")
+    launched = st.session_state.get(LAUNCHED_KEY)
+    if launched in folders and (launched / "summary.json").is_file():
+        st.session_state[FOLDER_KEY] = launched  # it finished: show it, not the one shown before
+        del st.session_state[LAUNCHED_KEY]
+    folder = st.selectbox(
+        "Evaluation", folders, format_func=studio.evaluation_title, key=FOLDER_KEY
+    )
     outputs = studio.evaluation_outputs(Path(folder))
     downloads(outputs)
     overview(outputs)
@@ -106,25 +120,30 @@ def results_section() -> None:
     if outputs.images:
         with tabs[-1]:
             for image in outputs.images:
-                st.image(str(image), caption=image.name)
+                st.image(str(image), caption=str(image.relative_to(outputs.folder)))
                 st.download_button(
-                    "PNG", image.read_bytes(), file_name=image.name, key=f"dl-{image}"
+                    "PNG",
+                    image.read_bytes,
+                    file_name=download_name(outputs.folder, image),
+                    key=f"dl-{image}",
                 )
 
 
 def downloads(outputs) -> None:
-    """The whole evaluation as a zip, and each report file."""
+    """The whole evaluation as a zip, and each report file: callables, so that the zip is built
+    and the files are read on a click, not on every rerun."""
     st.download_button(
         "Download everything (zip)",
-        zip_folder(outputs.folder),
+        functools.partial(zip_folder, outputs.folder),
         file_name=f"{outputs.folder.name}.zip",
+        mime="application/zip",
     )
     for report in outputs.reports:  # the report, and each site's per-study scores
         shown = report.relative_to(outputs.folder)
         st.download_button(
             f"Download {shown}",
-            report.read_bytes(),
-            file_name="_".join(shown.parts),
+            report.read_bytes,
+            file_name=download_name(outputs.folder, report),
             key=f"dl-{report}",
         )
 
@@ -132,6 +151,11 @@ def downloads(outputs) -> None:
 def overview(outputs) -> None:
     """Unreadable files, the headline, per-site counts, problems, methods and the summary."""
     key_figures = outputs.key_figures()
+    if not (outputs.folder / "summary.json").exists():
+        st.warning(
+            "This evaluation has no summary.json: it did not finish (it failed or was cancelled "
+            "while writing its outputs), so its tables may be incomplete. Run it again."
+        )
     if outputs.unreadable:
         st.warning(
             "Some files of this evaluation cannot be read and are left out; run the evaluation "
@@ -153,6 +177,11 @@ def overview(outputs) -> None:
     if methods:
         with st.expander("Methods"):
             st.markdown("\n".join(f"- {line}" for line in methods))
+    elif outputs.summary:
+        st.caption(
+            "Methods: not recorded by the version that wrote this evaluation; run it again "
+            "for a report that states them."
+        )
     if outputs.summary:
         with st.expander("summary.json"):
             st.json(outputs.summary, expanded=False)
@@ -170,8 +199,9 @@ def table_with_chart(outputs, group: str, name: str) -> None:
         )
         st.plotly_chart(fewshot_figure(fewshot, zeroshot, label), key=f"ev-fs-{name}")
     st.dataframe(table, hide_index=True, key=f"ev-{name}")
+    path = outputs.folder / name  # the file as the evaluation wrote it, read on a click
     st.download_button(
-        "CSV", table.to_csv(index=False), file_name=Path(name).name, key=f"dl-{name}"
+        "CSV", path.read_bytes, file_name=download_name(outputs.folder, path), key=f"dl-{name}"
     )
 
 

@@ -7,13 +7,17 @@ base temp folder, in the documented layout: DATA_ROOT/ds/tiny, DATA_ROOT/runs/ti
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tiny_dataset import make_tiny_checkpoint, make_tiny_dataset  # noqa: E402, F401
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 def tiny_data_root(factory: pytest.TempPathFactory) -> Path:
@@ -31,3 +35,21 @@ def tiny_data_root(factory: pytest.TempPathFactory) -> Path:
         cached_study_embeddings(saved, CMRDataset.open(dataset))
     marker.write_text("ok")
     return root
+
+
+def page_opener(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
+    """``open_page(page, **session_state)``: the app on ``data_root``, switched to ``page``, with
+    no exception or error shown."""
+    monkeypatch.setenv("CMR_DATA_ROOT", str(data_root))
+
+    def open_page(page: str, **state: object) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=120)
+        for key, value in state.items():
+            at.session_state[key] = value
+        at.run()
+        at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert not at.error, [e.value for e in at.error]
+        return at
+
+    return open_page

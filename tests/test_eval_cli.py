@@ -50,6 +50,25 @@ def _evaluate(tiny: dict[str, Path], out: Path, *extra: str, labels: Path | None
     return main([*argv, "--labels", str(labels), "--out", str(out), *FAST, *extra])
 
 
+def _assert_diagnosis_recomputes(site: Path) -> None:
+    """Each row of ``diagnosis.csv`` (accuracy, n) recomputed from the per-study class
+    probabilities in ``study_scores.csv``: the prediction is the most probable class."""
+    scores = pd.read_csv(site / "study_scores.csv")
+    classes = scores[scores["task"] == "diagnosis"]
+    diagnosis = pd.read_csv(site / "diagnosis.csv")
+    assert len(diagnosis) > 0
+    for _, row in diagnosis.iterrows():
+        rows = classes[(classes["model"] == row["model"]) & (classes["setting"] == row["setting"])]
+        by_study = rows.groupby("study_id", sort=False)
+        predicted = rows.loc[by_study["score"].idxmax(), ["study_id", "label_key"]]
+        truth = rows.loc[rows["label"] == 1, ["study_id", "label_key"]]
+        assert by_study["label"].sum().eq(1).all()  # one true class per study
+        paired = predicted.merge(truth, on="study_id", suffixes=("_predicted", "_true"))
+        assert len(paired) == row["n"], (row["model"], row["setting"])
+        correct = paired["label_key_predicted"] == paired["label_key_true"]
+        assert correct.mean() == pytest.approx(row["Accuracy"], abs=1e-4)
+
+
 def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "eval"
     code = _evaluate(
@@ -112,6 +131,8 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
         assert len(rows) > 0, row["label_key"]
         assert roc_auc_score(rows["label"], rows["score"]) == pytest.approx(row["AUC"], abs=1e-4)
     assert "external/study_scores.csv" in summary["files"]["csv"]
+    for site in ("internal", "external"):  # ... and every diagnosis accuracy, from its classes
+        _assert_diagnosis_recomputes(out / site)
     probe = pd.read_csv(out / "internal" / "probe.csv")
     assert list(probe.columns[:5]) == ["model", "Label", "Accuracy", "F1-score", "AUC"]
     # the train-split probes: fitted on the 48 labelled train/val studies, scored on the test
@@ -245,6 +266,21 @@ def test_bad_arguments_are_one_line_errors(
     assert "--probe-c must be > 0, got 0.0" in caplog.text
     assert "does not exist" in caplog.text
     assert "'NoSuchNet' is not an open_clip model name" in caplog.text
+
+
+def test_the_internal_dataset_is_refused_as_an_external_site(
+    tiny: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Evaluated as "external", the internal dataset's train studies would score its own
+    train-split probes as an unseen site: refused before any work, as is a site given twice."""
+    out = tmp_path / "eval"
+    with caplog.at_level(logging.ERROR):
+        assert _evaluate(tiny, out, "--external", str(tiny["data"] / ".." / "internal")) == 2
+        twice = ["--external", str(tiny["external"]), str(tiny["external"])]
+        assert _evaluate(tiny, out, *twice) == 2
+    assert "is the internal dataset; an external site must be another" in caplog.text
+    assert "is already an external dataset" in caplog.text
+    assert not out.exists()
 
 
 def test_probe_c_is_chosen_unless_fixed() -> None:

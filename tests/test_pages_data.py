@@ -7,16 +7,16 @@ import io
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dashboard_fixtures import tiny_data_root
+from dashboard_fixtures import page_opener, tiny_data_root
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from dashboard.runs import preset_defaults
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 pytestmark = pytest.mark.slow
 
 
@@ -26,20 +26,8 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def app(data_root: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("CMR_DATA_ROOT", str(data_root))
-
-    def open_page(page: str, **state: object) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=120)
-        for key, value in state.items():
-            at.session_state[key] = value
-        at.run()
-        at.switch_page(page).run()
-        assert not at.exception, [e.value for e in at.exception]
-        assert not at.error, [e.value for e in at.error]
-        return at
-
-    return open_page
+def app(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
+    return page_opener(data_root, monkeypatch)
 
 
 def _scores(at: AppTest, column: str) -> list[float]:

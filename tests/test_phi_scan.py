@@ -69,7 +69,8 @@ def hospital(tmp_path_factory: pytest.TempPathFactory) -> dict:
             index = ["index", "--checkpoint", str(checkpoint), "--data", str(dataset)]
             assert main([*index, "--labels", labels]) == 0
             evaluate = ["evaluate", "--checkpoint", str(checkpoint), "--data", str(dataset)]
-            evaluate += ["--external", str(dataset), "--labels", labels]
+            external = shutil.copytree(dataset, data / "ds" / "external")  # all six studies
+            evaluate += ["--external", str(external), "--labels", labels]
             code = main([*evaluate, "--out", str(data / "evaluations" / "tiny"), *EVAL_FAST])
     finally:
         torch.set_num_threads(threads)

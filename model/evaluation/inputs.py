@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.errors import DataError
+from model.errors import DataError, UserError
 from model.labels import KEY, diagnosis_targets, read_labels_csv
 from model.prompts import PromptSet
 from model.schema import DIAGNOSES
@@ -232,3 +232,17 @@ def grid_problems(sites: list[SiteData]) -> list[str]:
                 "model at another scale or resolution than the internal site's"
             )
     return problems
+
+
+def check_external_sites(data: Path, external: list[Path]) -> None:
+    """UserError when an external dataset is the internal one or is given twice: its studies
+    (the internal train split included, on which the train-split probes were fitted) would be
+    reported as an unseen site."""
+    seen = {Path(data).resolve(): "the internal dataset"}
+    for path in external:
+        earlier = seen.get(Path(path).resolve())
+        if earlier is not None:
+            raise UserError(
+                f"external dataset {path} is {earlier}; an external site must be another dataset"
+            )
+        seen[Path(path).resolve()] = "already an external dataset"

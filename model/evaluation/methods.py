@@ -59,9 +59,11 @@ def _probe(probe: dict[str, Any], train_split: bool) -> str:
 
 
 def methods_lines(config: dict[str, Any]) -> list[str]:
-    """One sentence per aspect of the run; empty for a config without a ``suite`` record."""
+    """One sentence per aspect of the run; empty for a config without a ``suite`` record, or
+    without a ``labels`` one: a version before the methods were recorded wrote it, and its
+    methods (probes, settings) may differ from those this version's sentences state."""
     suite = config.get("suite") if isinstance(config, dict) else None
-    if not isinstance(suite, dict):
+    if not isinstance(suite, dict) or "labels" not in config:
         return []
     external = config.get("external") or []
     baselines = [*(config.get("compare") or [])]

@@ -263,6 +263,33 @@ def label_scores(
     return LabelScores(kept, np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(int))
 
 
+@dataclass(frozen=True)
+class DiagnosisScores:
+    """One diagnosis setting's per-study class probabilities, kept so that a reader can
+    recompute its accuracy and confusion: study ids [N], ``classes`` [C], probabilities float
+    [N, C] (the prediction is the arg-max, ties to the first class) and targets int [N]."""
+
+    ids: list[str]
+    classes: list[str]
+    probabilities: np.ndarray
+    targets: np.ndarray
+
+
+def diagnosis_scores(
+    ids: list[str],
+    usable: np.ndarray,
+    classes: list[str],
+    probabilities: np.ndarray,
+    targets: np.ndarray,
+) -> DiagnosisScores:
+    """``DiagnosisScores`` of the studies ``ids`` where ``usable`` (bool [N]) is True;
+    ``probabilities`` and ``targets`` are already restricted to them."""
+    kept = [study for study, keep in zip(ids, usable, strict=True) if keep]
+    return DiagnosisScores(
+        kept, list(classes), np.asarray(probabilities, dtype=np.float64), np.asarray(targets)
+    )
+
+
 def binary_row(name: str, setting: str, result: BinaryResult, task: str) -> dict:
     """One table row: the label key, the setting (``zero-shot``, ``linear probe``, ...), the task
     (``finding``, or ``diagnosis`` for a diagnosis class one-vs-rest) and the metrics."""

@@ -178,12 +178,14 @@ def probe_binary(
 
 @dataclass(frozen=True)
 class DiagnosisProbeResult:
-    """Multi-class probe: accuracy, macro-F1, confusion [C, C], the arg-max class per study
-    (``predicted`` int [N]) and one-vs-rest rows per class."""
+    """Multi-class probe: accuracy, macro-F1, confusion [C, C], the out-of-fold class
+    probabilities float [N, C], their arg-max class per study (``predicted`` int [N]) and
+    one-vs-rest rows per class."""
 
     accuracy: float
     macro_f1: float
     confusion: np.ndarray
+    probabilities: np.ndarray
     predicted: np.ndarray
     per_class: dict[str, BinaryResult]
 
@@ -204,6 +206,7 @@ def probe_diagnosis(
         accuracy=summary["accuracy"],
         macro_f1=summary["macro_f1"],
         confusion=summary["confusion"],
+        probabilities=probabilities,
         predicted=predicted,
         per_class=one_vs_rest(probabilities, targets, classes, resamples, config.seed),
     )

@@ -23,6 +23,7 @@ from model.evaluation.baselines import (
 from model.evaluation.encoders import Encoder, checkpoint_encoder, unique_names
 from model.evaluation.inputs import (
     SiteData,
+    check_external_sites,
     diagnosis_classes,
     grid_problems,
     load_development,
@@ -180,6 +181,7 @@ def evaluate(request: EvaluationRequest) -> dict[str, Any]:
     cannot be created; partial problems are raised after the outputs are written (see the module
     docstring).
     """
+    check_external_sites(request.data, request.external)
     check_output_path(request.out, "output folder", folder=True)
     prompts = PromptSet.load(request.prompts)
     labels = load_labels(list(request.labels))

@@ -20,9 +20,11 @@ from threadpoolctl import threadpool_limits
 from model.evaluation.encoders import Encoder
 from model.evaluation.inputs import SiteData
 from model.evaluation.metrics import (
+    DiagnosisScores,
     LabelScores,
     binary_metrics,
     binary_row,
+    diagnosis_scores,
     label_scores,
     multiclass_metrics,
 )
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 CV_SETTING = "linear probe"
 SPLIT_SETTING = "train-split probe"
 Scores = dict[tuple[str, str], LabelScores]
+Diagnoses = dict[str, DiagnosisScores]  # setting -> per-study class probabilities
 
 
 def diagnosis_block(
@@ -81,9 +84,11 @@ def cross_validated_probes(
     bootstrap: int,
     problems: list[str],
     scores: Scores,
+    diagnoses: Diagnoses,
 ) -> tuple[dict, list[dict]]:
     """Patient-grouped CV logistic probes: per finding (out-of-fold probabilities added to
-    ``scores``), and multi-class over diagnoses. vectors: float [N, D] of ``site.ids``."""
+    ``scores``), and multi-class over diagnoses (probabilities added to ``diagnoses``).
+    vectors: float [N, D] of ``site.ids``."""
     rows = []
     groups = site.groups
     for name, known in findings.items():
@@ -107,6 +112,9 @@ def cross_validated_probes(
         problems.append(f"site {site.name}: diagnosis probe skipped: {err}")
         return {}, rows
     rows += [binary_row(name, CV_SETTING, r, "diagnosis") for name, r in result.per_class.items()]
+    diagnoses[CV_SETTING] = diagnosis_scores(
+        site.ids, usable, classes, result.probabilities, targets[usable]
+    )
     return diagnosis_block(CV_SETTING, classes, targets[usable], result.predicted), rows
 
 
@@ -139,9 +147,11 @@ def train_split_results(
     config: ProbeConfig,
     bootstrap: int,
     scores: Scores,
+    diagnoses: Diagnoses,
 ) -> tuple[dict, list[dict]]:
     """The train-split probes scored on the site: rows per finding (probabilities added to
-    ``scores``) and per diagnosis class, and the diagnosis block. vectors: float [N, D]."""
+    ``scores``) and per diagnosis class, and the diagnosis block (probabilities added to
+    ``diagnoses``). vectors: float [N, D]."""
     rows = []
     for name, known in findings.items():
         p = probes.finding_probabilities(name, vectors[known])
@@ -164,5 +174,8 @@ def train_split_results(
     ]
     block = diagnosis_block(
         SPLIT_SETTING, probes.classes, targets[usable], probabilities.argmax(axis=1)
+    )
+    diagnoses[SPLIT_SETTING] = diagnosis_scores(
+        site.ids, usable, probes.classes, probabilities, targets[usable]
     )
     return {**block, "n_fit": n_fit}, rows

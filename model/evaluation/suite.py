@@ -19,9 +19,11 @@ from model.evaluation.encoders import Encoder
 from model.evaluation.fewshot import FewShotConfig, evaluate_label
 from model.evaluation.inputs import SiteData
 from model.evaluation.metrics import (
+    DiagnosisScores,
     LabelScores,
     binary_metrics,
     binary_row,
+    diagnosis_scores,
     label_scores,
     roc_curve_points,
 )
@@ -74,6 +76,7 @@ class SiteResult:
 
     ``scores`` maps (setting, label) to the per-study scores behind its AUC (zero-shot and
     linear-probe findings), for paired comparisons between models (``model.evaluation.compare``);
+    ``diagnosis_scores`` maps each diagnosis setting to its per-study class probabilities;
     ``prompts`` is how the model reads each prompt (``model.prompt_reading.prompt_table``).
     """
 
@@ -88,6 +91,7 @@ class SiteResult:
     retrieval: pd.DataFrame
     problems: list[str] = field(default_factory=list)
     scores: dict[tuple[str, str], LabelScores] = field(default_factory=dict)
+    diagnosis_scores: dict[str, DiagnosisScores] = field(default_factory=dict)
     prompts: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
@@ -166,8 +170,10 @@ def zeroshot_diagnosis(
     encoder: Encoder,
     config: SuiteConfig,
     problems: list[str],
+    diagnoses: dict[str, DiagnosisScores],
 ) -> tuple[dict, list[dict]]:
-    """Softmax over class prompts: accuracy, macro-F1, confusion and one-vs-rest rows."""
+    """Softmax over class prompts: accuracy, macro-F1, confusion and one-vs-rest rows; the
+    per-study probabilities are added to ``diagnoses``."""
     classes = list(prompts.diagnoses)
     labelled = [c for c in site.diagnosis_columns() if site.labels[c].eq(1).any()]
     for name in labelled:
@@ -185,6 +191,9 @@ def zeroshot_diagnosis(
     per_class = one_vs_rest(probabilities, targets[usable], classes, config.bootstrap, config.seed)
     rows = [binary_row(name, "zero-shot", r, "diagnosis") for name, r in per_class.items()]
     block = diagnosis_block("zero-shot", classes, targets[usable], probabilities.argmax(axis=1))
+    diagnoses["zero-shot"] = diagnosis_scores(
+        site.ids, usable, classes, probabilities, targets[usable]
+    )
     return block, rows
 
 
@@ -272,22 +281,23 @@ def _evaluate_vectors(
 ) -> SiteResult:
     problems: list[str] = []
     scores: dict[tuple[str, str], LabelScores] = {}
+    diagnoses: dict[str, DiagnosisScores] = {}
     findings = usable_findings(site, problems) if site.n_labelled else {}
     logits = zeroshot_logits(vectors, prompts, encoder)
     zeroshot, roc = zeroshot_findings(site, logits, findings, config, problems, scores)
     zs_block, zs_rows = (
-        zeroshot_diagnosis(vectors, site, prompts, encoder, config, problems)
+        zeroshot_diagnosis(vectors, site, prompts, encoder, config, problems, diagnoses)
         if site.n_labelled
         else ({}, [])
     )
     fewshot = fewshot_curves(vectors, site, findings, logits, config.fewshot, problems)
     diagnosis = {"zero-shot": zs_block}
     diagnosis[CV_SETTING], probe_rows = cross_validated_probes(
-        vectors, site, findings, config.probe, config.bootstrap, problems, scores
+        vectors, site, findings, config.probe, config.bootstrap, problems, scores, diagnoses
     )
     if train_split is not None and site.n_labelled:
         diagnosis[SPLIT_SETTING], split_rows = train_split_results(
-            vectors, site, findings, train_split, config.probe, config.bootstrap, scores
+            vectors, site, findings, train_split, config.probe, config.bootstrap, scores, diagnoses
         )
         probe_rows += split_rows
     return SiteResult(
@@ -302,4 +312,5 @@ def _evaluate_vectors(
         retrieval=retrieval_table(vectors, site, encoder, findings),
         problems=problems,
         scores=scores,
+        diagnosis_scores=diagnoses,
     )

@@ -9,12 +9,14 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from model.atomic import atomic_write_text
 from model.evaluation.inputs import is_finding
 
 if TYPE_CHECKING:  # annotations only: the dashboard reads table names without the suite
+    from model.evaluation.metrics import DiagnosisScores
     from model.evaluation.suite import SiteResult
 
 PAPER_COLUMNS: list[str] = ["model", "Label", "Accuracy", "F1-score", "AUC"]
@@ -142,29 +144,66 @@ STUDY_SCORES = "study_scores.csv"
 STAGING_PREFIX = ".incoming-"
 
 
+STUDY_SCORE_COLUMNS: list[str] = [
+    "model",
+    "setting",
+    "task",
+    "label_key",
+    "study_id",
+    "score",
+    "label",
+]
+
+
 def study_scores(results: list[SiteResult]) -> dict[str, pd.DataFrame]:
-    """site -> the per-study scores behind the finding AUCs (zero-shot and probes, every model;
-    those the model comparison pairs): ``model, setting, label_key, study_id, score, label``, so
-    a reader can recompute each AUC and its interval. Study ids are the dataset's pseudonyms."""
+    """site -> the per-study scores behind the AUCs and the diagnosis accuracies, every model:
+    ``model, setting, task, label_key, study_id, score, label``. Rows of task ``finding`` hold a
+    finding's score and its 0/1 label (zero-shot and probes; those the model comparison pairs);
+    rows of task ``diagnosis`` hold, per study, one row per class of that setting, in class
+    order: ``score`` is the class's probability (softmax over class prompts, or the probe's) and
+    ``label`` is 1 on the study's true class. The predicted class is the highest score (the
+    first among equal ones), so a reader can recompute each AUC, accuracy and confusion. Study
+    ids are the dataset's pseudonyms."""
     by_site: dict[str, list[pd.DataFrame]] = {}
     for result in results:
+        parts = []
         for (setting, label), scores in result.scores.items():
             part = pd.DataFrame(
                 {"study_id": scores.ids, "score": scores.scores, "label": scores.labels}
             )
-            part.insert(0, "label_key", label)
-            part.insert(0, "setting", setting)
-            part.insert(0, "model", result.model)
-            by_site.setdefault(result.site, []).append(part)
-    return {site: pd.concat(parts, ignore_index=True) for site, parts in by_site.items()}
+            parts.append(part.assign(setting=setting, task="finding", label_key=label))
+        for setting, diagnosis in result.diagnosis_scores.items():
+            parts.append(_diagnosis_rows(diagnosis).assign(setting=setting, task="diagnosis"))
+        by_site.setdefault(result.site, []).extend(p.assign(model=result.model) for p in parts)
+    return {
+        site: pd.concat(parts, ignore_index=True)[STUDY_SCORE_COLUMNS]
+        for site, parts in by_site.items()
+        if parts
+    }
+
+
+def _diagnosis_rows(diagnosis: DiagnosisScores) -> pd.DataFrame:
+    """One row per study and class: ``study_id, label_key, score, label``."""
+    n, n_classes = diagnosis.probabilities.shape
+    is_true = diagnosis.targets[:, None] == np.arange(n_classes)[None, :]
+    return pd.DataFrame(
+        {
+            "study_id": np.repeat(diagnosis.ids, n_classes),
+            "label_key": np.tile(diagnosis.classes, n),
+            "score": diagnosis.probabilities.reshape(-1),
+            "label": is_true.astype(int).reshape(-1),
+        }
+    )
 
 
 def write_study_scores(out: Path, results: list[SiteResult]) -> list[Path]:
-    """Write ``OUT/<site>/study_scores.csv`` (``study_scores``); returns the paths written."""
+    """Write ``OUT/<site>/study_scores.csv`` (``study_scores``) with every digit of the scores,
+    so that the arg-max of close class probabilities reads back as the evaluation saw it;
+    returns the paths written."""
     written = []
     for site, table in study_scores(results).items():
         path = out / slug(site) / STUDY_SCORES
-        atomic_write_text(path, table.to_csv(index=False, float_format="%.6g"))
+        atomic_write_text(path, table.to_csv(index=False))
         written.append(path)
     return written
 

@@ -1,0 +1,154 @@
+"""The Evaluate page over the tiny data root: what it builds on a rerun, which evaluation it
+shows and how it names them, and the form's refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from dashboard_fixtures import page_opener, tiny_data_root
+from streamlit.testing.v1 import AppTest
+
+from dashboard.evaluation_view import download_name
+from dashboard.jobs import JobManager
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_data_root(tmp_path_factory)
+
+
+@pytest.fixture
+def app(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
+    return page_opener(data_root, monkeypatch)
+
+
+@pytest.fixture
+def evaluations(data_root: Path):
+    """The data root's evaluations folder, removed after the test (the data root is shared)."""
+    folder = data_root / "evaluations"
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _evaluation(folder: Path, checkpoint: str | None, compare: tuple[str, ...] = ()) -> Path:
+    """A finished evaluation folder (one table; a summary naming ``checkpoint``), or one that
+    did not finish (no summary.json) when ``checkpoint`` is None."""
+    (folder / "internal").mkdir(parents=True)
+    (folder / "internal" / "zeroshot.csv").write_text("model,Label,AUC\nm,LGE,0.9\n")
+    if checkpoint is not None:
+        config = {"checkpoint": checkpoint, "compare": list(compare)}
+        (folder / "summary.json").write_text(json.dumps({"config": config, "results": []}))
+    return folder
+
+
+def test_evaluate_page_builds_the_zip_only_when_it_is_downloaded(
+    app, evaluations: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Zipping a real evaluation (many PNGs) on every widget change made the page slow: the
+    zip is handed to the download button as a callable, built on the click only."""
+    import dashboard.evaluation_view as evaluation_view
+
+    built: list[Path] = []
+
+    def counting_zip(folder: Path) -> bytes:
+        built.append(folder)
+        return b""
+
+    monkeypatch.setattr(evaluation_view, "zip_folder", counting_zip)
+    _evaluation(evaluations / "eval-zip", "/runs/a/best.pt")
+    at = app("pages/evaluate.py")
+    at.selectbox(key="ev-folder").select(at.selectbox(key="ev-folder").options[0]).run()
+    buttons = [b for b in at.get("download_button") if "zip" in b.proto.label]
+    assert built == []
+    [button] = buttons
+    assert button.proto.deferred_file_id and not button.proto.url  # built on the click
+
+
+def test_evaluate_page_refuses_the_internal_dataset_as_the_external_site(app, data_root) -> None:
+    """The external choice lists every dataset: picking the internal one would report its
+    train studies as an unseen site. The form says so, and no job starts."""
+    jobs = JobManager(data_root / "jobs")
+    before = [job.id for job in jobs.list("evaluate")]
+    at = app("pages/evaluate.py")
+    internal = next(s for s in at.selectbox if s.label == "Internal dataset")
+    external = next(s for s in at.selectbox if s.label == "External dataset (optional)")
+    external.select(internal.value)
+    next(b for b in at.button if b.label == "Run evaluation").click().run()
+    assert "is the internal dataset; an external site must be another dataset" in at.error[0].value
+    assert [job.id for job in jobs.list("evaluate")] == before
+
+
+def test_evaluations_are_listed_with_the_checkpoints_they_evaluated(app, evaluations: Path) -> None:
+    """Two evaluations of different checkpoints were two timestamps in the picker; an
+    unfinished one (no summary.json) showed its partial tables as if complete."""
+    _evaluation(evaluations / "eval-20260101-000000", "/data/runs/a/best.pt", ("/x/b/last.pt",))
+    _evaluation(evaluations / "eval-20260102-000000", "/data/runs/c/last.pt")
+    unfinished = _evaluation(evaluations / "eval-20260103-000000", None)
+    for age, folder in enumerate(sorted(evaluations.iterdir(), reverse=True)):
+        os.utime(folder, (1e9 - age, 1e9 - age))  # newest first: the unfinished one
+    at = app("pages/evaluate.py")
+    picker = at.selectbox(key="ev-folder")
+    assert picker.options == [
+        "eval-20260103-000000 · no summary.json (did not finish)",
+        "eval-20260102-000000 · c/last.pt",
+        "eval-20260101-000000 · a/best.pt against b/last.pt",
+    ]
+    assert picker.value == unfinished
+    assert "has no summary.json: it did not finish" in at.warning[0].value
+    form = " ".join(c.value for c in at.caption)
+    assert "Evaluates the active checkpoint **tiny/best.pt**" in form
+
+
+def test_an_evaluation_launched_here_is_shown_once_it_finishes(app, evaluations: Path) -> None:
+    """The picker kept the evaluation it showed before, so the results under the finished job
+    were an older evaluation's."""
+    earlier = _evaluation(evaluations / "eval-20260101-000000", "/runs/a/best.pt")
+    launched = evaluations / "eval-20260102-000000"
+    at = app("pages/evaluate.py", **{"ev-launched": launched})
+    assert at.selectbox(key="ev-folder").value == earlier
+    _evaluation(launched, "/runs/b/best.pt")  # the job wrote its outputs, summary.json last
+    os.utime(launched, (1e9, 1e9))  # older than the one shown: the picker's last
+    at.run()
+    assert at.selectbox(key="ev-folder").value == launched
+    at.selectbox(key="ev-folder").select(earlier).run()  # the user's own choice then holds
+    assert at.selectbox(key="ev-folder").value == earlier
+
+
+def test_an_evaluation_of_an_earlier_version_states_no_methods_it_did_not_record(
+    app, evaluations: Path
+) -> None:
+    """Before the methods were recorded, the summary had no labels record: the page wrote
+    "Labels: none" and described probes that version did not run."""
+    folder = _evaluation(evaluations / "eval-20261204-120000", "/runs/a/last.pt")
+    suite = {"bootstrap": 1000, "seed": 0, "fewshot": {"shots": [1, 2], "episodes": 100},
+             "probe": {"folds": 5, "c": 1.0, "seed": 0}}  # fmt: skip
+    config = {"checkpoint": "/runs/a/last.pt", "data": "/ds/internal", "suite": suite}
+    (folder / "summary.json").write_text(json.dumps({"config": config, "results": []}))
+    at = app("pages/evaluate.py")
+    assert "Methods" not in [e.label for e in at.expander]
+    assert any("Methods: not recorded by the version" in c.value for c in at.caption)
+
+
+def test_downloads_are_named_by_evaluation_and_site(tmp_path: Path) -> None:
+    """Each site's zeroshot.csv and roc PNG downloaded as the same bare name, so two sites' or
+    two evaluations' files could not be told apart in a Downloads folder."""
+    folder = tmp_path / "eval-20260101-000000"
+    names = {
+        download_name(folder, folder / relative)
+        for relative in ("internal/zeroshot.csv", "external/zeroshot.csv", "report.html",
+                         "internal/plots/roc_m.png", "external/plots/roc_m.png")
+    }  # fmt: skip
+    assert names == {
+        "eval-20260101-000000_internal_zeroshot.csv",
+        "eval-20260101-000000_external_zeroshot.csv",
+        "eval-20260101-000000_report.html",
+        "eval-20260101-000000_internal_roc_m.png",
+        "eval-20260101-000000_external_roc_m.png",
+    }
