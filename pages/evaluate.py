@@ -72,28 +72,35 @@ def launch_section() -> None:
             )
             submitted = st.form_submit_button("Run evaluation", type="primary")
         if submitted:
-            labels = (
-                settings.inside_root(labels_text) if labels_text.strip() else label_file(dataset)
-            )
-            if labels is None or not labels.is_file():
-                raise EmptyState(
-                    "No labels for evaluation",
-                    f"{labels or 'DATASET/labels.csv'} does not exist; give a labels CSV under the data root.",
-                )
-            extra = [label_file(external)] if external is not None else []
-            all_labels = [labels, *[p for p in extra if p is not None]]
-            out, command = evaluation_command(
-                settings, checkpoint, dataset, external, all_labels, prompts[prompt_key], compare
-            )
-            st.session_state[LAUNCHED_KEY] = out
-            launch(
-                studio.jobs,
-                "evaluate",
-                command,
-                f"Evaluate {checkpoint.parent.name}/{checkpoint.name}",
-                outputs={"folder": str(out)},
-            )
+            start_evaluation(dataset, external, labels_text, prompts[prompt_key], compare)
     job_panel(studio.jobs, "evaluate")
+
+
+def start_evaluation(
+    dataset: Path, external: Path | None, labels_text: str, prompts: Path, compare: list[Path]
+) -> None:
+    """Launch the evaluate job the form describes, on the active checkpoint."""
+    settings = studio.settings
+    checkpoint = studio.checkpoint_path()
+    labels = settings.inside_root(labels_text) if labels_text.strip() else label_file(dataset)
+    if labels is None or not labels.is_file():
+        raise EmptyState(
+            "No labels for evaluation",
+            f"{labels or 'DATASET/labels.csv'} does not exist; give a labels CSV under the data root.",
+        )
+    extra = [label_file(external)] if external is not None else []
+    all_labels = [labels, *[p for p in extra if p is not None]]
+    out, command = evaluation_command(
+        settings, checkpoint, dataset, external, all_labels, prompts, compare
+    )
+    st.session_state[LAUNCHED_KEY] = out
+    launch(
+        studio.jobs,
+        "evaluate",
+        command,
+        f"Evaluate {checkpoint.parent.name}/{checkpoint.name}",
+        outputs={"folder": str(out)},
+    )
 
 
 def results_section() -> None:
