@@ -10,7 +10,8 @@ allow (an index built for a sibling dataset that shares its Chroma folder, or fo
 this dataset held before it was ingested again). An index that cannot
 answer (a study missing from a stale index, an unreachable server) falls back to the in-memory
 ranking with a notice saying why; one that lacks some of the studies (ingested after it was
-built) answers with the others and the offer to rebuild it. Either way the results are re-checked
+built) answers with the others and the offer to rebuild it; a damaged one (stored vectors that
+read back wrong) is not searched, and the offer rebuilds it afresh. Either way the results are re-checked
 against the filtered study table, so every card shown passes the filters.
 """
 
@@ -26,7 +27,7 @@ from dashboard.context import EmptyState, Studio
 from dashboard.scoring import clean_query
 from dashboard.search import rank, vector_of
 from dashboard.studies import StudyFilter, apply_filter
-from model.errors import UserError
+from model.errors import DamagedIndex, UserError
 from model.index.filters import FIELD_TYPES, Where, normalize_where
 
 if TYPE_CHECKING:
@@ -120,6 +121,8 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
         hits = _index_hits(index, query, text, dataset, _candidates(allowed, query))
         backend = f"ChromaDB index {index.name}, {index.count():,} studies"
         unindexed = _unindexed(index, allowed)
+    except DamagedIndex as err:
+        return _in_memory(studio, allowed, query, text, missing=studio.damaged_index(err))
     except UserError as err:
         notice = f"The ChromaDB index could not answer ({err}); rebuild it to search it again."
         return _in_memory(studio, allowed, query, text, notice=notice)

@@ -18,7 +18,7 @@ from dashboard import cache
 from dashboard.evaluation_view import evaluation_title
 from dashboard.jobs import JobManager, model_command
 from dashboard.settings import Settings
-from model.errors import DataError
+from model.errors import DamagedIndex, DataError
 from model.labels import label_file
 from model.prompt_reading import PairReading, read_prompt_pair
 
@@ -272,8 +272,19 @@ class Studio:
             offer=self.index_offer(),
         )
 
-    def index_offer(self) -> JobOffer:
-        """The background job that (re)builds the active checkpoint's index of the active dataset."""
+    def damaged_index(self, problem: DamagedIndex) -> EmptyState:
+        """The active checkpoint's index reads back wrong (``DamagedIndex``), with the job that
+        deletes and rebuilds it."""
+        return EmptyState(
+            "The case index is damaged",
+            f"{problem}. Searching with the exact in-memory ranking instead; rebuild the index "
+            "in the background to search it again.",
+            offer=self.index_offer(rebuild=True),
+        )
+
+    def index_offer(self, rebuild: bool = False) -> JobOffer:
+        """The background job that (re)builds the active checkpoint's index of the active dataset
+        (``rebuild``: deleting that checkpoint's index first)."""
         command = [
             "index",
             "--checkpoint",
@@ -284,4 +295,6 @@ class Studio:
         labels = label_file(self.dataset_path())
         if labels is not None:
             command += ["--labels", str(labels)]
+        if rebuild:
+            return JobOffer("index", model_command(*command, "--rebuild"), "Rebuild the case index")
         return JobOffer("index", model_command(*command), "Build the case index")

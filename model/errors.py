@@ -29,6 +29,10 @@ class DataError(UserError):
     """A dataset, DICOM folder, labels or prompts file that cannot be used as given."""
 
 
+class DamagedIndex(DataError):  # noqa: N818 - named for what the user has, as DataError
+    """A case index whose stored files Chroma reads back wrong: it has to be rebuilt."""
+
+
 class CheckpointError(UserError):
     """A checkpoint that is missing, foreign, corrupted or from another model family."""
 

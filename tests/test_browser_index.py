@@ -339,3 +339,35 @@ def test_a_same_named_dataset_on_the_index_does_not_crowd_out_the_results(
     at = _open(root, monkeypatch, query)
     assert f", {24 + n} studies" in _captions(at)
     assert len(_cards(at)) == 12 and not any(card.startswith("x") for card in _cards(at))
+
+
+def test_a_damaged_index_is_not_searched_and_the_page_rebuilds_it(
+    tmp_path_factory, monkeypatch
+) -> None:
+    from index_fakes import make_records
+
+    root = _copy(tmp_path_factory, "damaged")
+    data = root / "ds" / "tiny"
+    checkpoint = _active_checkpoint(root)
+    assert main(["index", "--checkpoint", str(checkpoint), "--data", str(data)]) == 0
+    location = ChromaLocation(path=root / "ds" / "chroma")
+    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
+    dim = EmbeddingIndex(open_client(location, create=False), fingerprint).collection().metadata
+    _write(location, fingerprint, make_records(1100, dim=int(dim["dim"])), None)  # HNSW on disk
+    for lengths in location.path.glob("*/length.bin"):  # a disk fault: Chroma reads zero vectors
+        lengths.write_bytes(bytes(lengths.stat().st_size))
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    assert "exact in-memory ranking over 24 studies" in _captions(at)
+    assert len(_cards(at)) == 12
+    assert any("The case index is damaged" in i.value for i in at.info)
+    at.button(key="offer-index").click().run()
+    job = JobManager(root / "jobs").latest("index")
+    assert job is not None and "--rebuild" in job.info["command"]
+    deadline = time.monotonic() + 300
+    while JobManager(root / "jobs").get(job.id).running and time.monotonic() < deadline:
+        time.sleep(0.5)
+    finished = JobManager(root / "jobs").get(job.id)
+    assert finished.state == "finished", finished.log_tail(30)
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    assert ", 24 studies" in _captions(at) and len(_cards(at)) == 12
+    assert not any("damaged" in i.value for i in at.info)

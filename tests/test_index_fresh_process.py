@@ -10,15 +10,17 @@ memory of this process's threads holds none of them.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
 from model.errors import UserError
-from model.index.fresh_process import SCRUB_ENVIRONMENT, run_in_fresh_process
+from model.index.fresh_process import SCRUB_ENVIRONMENT, ChildDied, run_in_fresh_process
 from model.progress import stage_prefix, stage_prefixes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +38,10 @@ def _stage_names() -> tuple[str, ...]:
     return stage_prefixes()
 
 
+def _crash() -> None:  # as Chroma's native code does on a damaged HNSW graph
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
 def test_the_child_is_a_fresh_scrubbed_process_and_the_parent_is_untouched(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -47,6 +53,13 @@ def test_the_child_is_a_fresh_scrubbed_process_and_the_parent_is_untouched(
         assert run_in_fresh_process(_stage_names) == ("4/4 index",)
     with pytest.raises(UserError, match="no such dataset"):
         run_in_fresh_process(_refuse, "no such dataset")
+
+
+@pytest.mark.timeout(120)
+def test_a_child_that_dies_without_answering_is_an_error_not_a_wait() -> None:
+    with pytest.raises(ChildDied, match="stopped by SIGSEGV"):
+        run_in_fresh_process(_crash)
+    assert run_in_fresh_process(os.getpid) != os.getpid(), "the next call works as before"
 
 
 PLANT_THEN_WRITE = textwrap.dedent(
@@ -99,3 +112,50 @@ def test_an_index_written_after_names_were_freed_holds_none(tmp_path: Path) -> N
     files = [path for path in folder.rglob("*") if path.is_file()]
     assert any(path.name == "data_level0.bin" for path in files), files
     assert not [path.name for path in files if b"PLANTEDPATIENT" in path.read_bytes()]
+
+
+SLEEP_IN_CHILD = textwrap.dedent(
+    """
+    import time
+    from model.index.fresh_process import run_in_fresh_process
+
+    if __name__ == "__main__":
+        run_in_fresh_process(time.sleep, 600)
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG)")
+@pytest.mark.timeout(180)
+def test_the_child_stops_when_its_parent_is_killed(tmp_path: Path) -> None:
+    """A SIGKILLed index command releases the writer lock: its child must not write on."""
+    script = tmp_path / "parent.py"
+    script.write_text(SLEEP_IN_CHILD)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    parent = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, env=env)
+    try:
+        children: list[int] = []
+        deadline = time.monotonic() + 120
+        while len(children) < 2 and time.monotonic() < deadline:  # resource tracker + child
+            found = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True)
+            children = [int(pid) for pid in found.stdout.split()]
+            time.sleep(0.2)
+        assert children, "the child never started"
+        time.sleep(1.0)  # the child is inside time.sleep(600) by now
+    finally:
+        parent.kill()
+        parent.wait(timeout=60)
+    deadline = time.monotonic() + 60
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [pid for pid in children if _alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "the child went on after its parent was killed"

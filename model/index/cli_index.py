@@ -1,13 +1,14 @@
 """``python -m model index``: embed datasets with a checkpoint and upsert them into ChromaDB.
 
     python -m model index --checkpoint RUN/best.pt --data DATASET [--data DATASET2 ...]
-        [--labels labels.csv] [--chroma-path DIR | --chroma-host H --chroma-port P]
+        [--labels labels.csv] [--chroma-path DIR | --chroma-host H --chroma-port P] [--rebuild]
 
 Study embeddings come from the dataset's embedding cache when the checkpoint and studies are
 unchanged. The run is idempotent and resumable: rerunning writes only new or changed studies and
 never duplicates one. A new checkpoint gets a new collection; the previous one stays searchable.
 With the embedded index (default ``DATASET/../chroma``) only one index command may run per folder;
-a second one waits ``--wait`` seconds and then stops with a clear message.
+a second one waits ``--wait`` seconds and then stops with a clear message. ``--rebuild`` deletes
+the checkpoint's collection first: the way back from a damaged index (``DamagedIndex``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.errors import DataError, UserError
+from model.errors import DamagedIndex, DataError, UserError
 from model.index.client import (
     ChromaLocation,
     default_chroma_path,
@@ -31,7 +32,7 @@ from model.index.client import (
     resolve_location,
 )
 from model.index.embedding_index import EmbeddingIndex
-from model.index.fresh_process import run_in_fresh_process
+from model.index.fresh_process import ChildDied, run_in_fresh_process
 from model.index.records import IndexRecords, build_records, dataset_identity, read_labels
 from model.index.writer import UpsertReport, upsert_records
 from model.index.writer_lock import WriterLock
@@ -66,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--wait", type=float, default=0.0, help="seconds to wait for another index writer"
     )
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="delete this checkpoint's index first and write it afresh from the given datasets "
+        "(a damaged index); other checkpoints' indexes are left alone",
+    )
     add_chroma_arguments(parser)
 
 
@@ -150,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         records = collect_records(args.checkpoint, args.data, args.labels or [], device)
         embedded = time.perf_counter()
         with index_failures(location):
-            report = _write(location, fingerprint, records, args.batch_size)
+            report = _write(location, fingerprint, records, args.batch_size, args.rebuild)
     finished = time.perf_counter()
     log.info(
         "index %s at %s: %d studies (%d written, %d unchanged, %d removed); "
@@ -169,17 +176,33 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write(
-    location: ChromaLocation, fingerprint: str, records: IndexRecords, batch_size: int | None
+    location: ChromaLocation,
+    fingerprint: str,
+    records: IndexRecords,
+    batch_size: int | None,
+    rebuild: bool = False,
 ) -> UpsertReport:
     """Upsert ``records``; into an embedded folder from a fresh process (``fresh_process``)."""
     if location.is_server:  # the server's own process holds the index
-        return _write_here(location, fingerprint, records, batch_size)
-    return run_in_fresh_process(_write_here, location, fingerprint, records, batch_size)
+        return _write_here(location, fingerprint, records, batch_size, rebuild)
+    try:
+        return run_in_fresh_process(
+            _write_here, location, fingerprint, records, batch_size, rebuild
+        )
+    except ChildDied as err:
+        raise DamagedIndex(f"the index writer {err}: the index may be damaged") from err
 
 
 def _write_here(
-    location: ChromaLocation, fingerprint: str, records: IndexRecords, batch_size: int | None
+    location: ChromaLocation,
+    fingerprint: str,
+    records: IndexRecords,
+    batch_size: int | None,
+    rebuild: bool = False,
 ) -> UpsertReport:
     client = open_client(location)
     index = EmbeddingIndex(client, fingerprint)
+    if rebuild:
+        log.info("deleting the index of checkpoint %s to write it afresh", fingerprint[:12])
+        index.drop()
     return upsert_records(index, records, batch_size=batch_size)

@@ -34,7 +34,7 @@ from chromadb.api.shared_system_client import SharedSystemClient
 from chromadb.config import Settings
 from chromadb.errors import AuthorizationError, ChromaAuthError, ChromaError
 
-from model.errors import UserError
+from model.errors import DamagedIndex, UserError
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,10 @@ PORT_ENV = "CMR_CHROMA_PORT"
 TOKEN_ENV = "CMR_CHROMA_TOKEN"
 DEFAULT_PORT = 8000
 _TOKEN_PROVIDER = "chromadb.auth.token_authn.TokenAuthClientProvider"
+REBUILD_HINT = (
+    "rebuild it with `python -m model index --rebuild --checkpoint CKPT --data DATASET` "
+    "(which rewrites this checkpoint's index only)"
+)
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,8 @@ def index_failures(location: ChromaLocation) -> Iterator[None]:
     """
     try:
         yield
+    except DamagedIndex as err:
+        raise DamagedIndex(f"{location.describe()}: {err}; {REBUILD_HINT}") from err
     except (ChromaError, httpx.HTTPError) as err:
         if location.is_server and _is_auth_failure(err):
             raise _not_authorised(location) from err
@@ -184,8 +190,8 @@ def index_failures(location: ChromaLocation) -> Iterator[None]:
             hint = f"check that it is still running (`chroma run ... --port {location.port}`)"
         else:
             hint = (
-                "its files are damaged or from another Chroma version: move the folder aside "
-                "and rebuild it with `python -m model index`"
+                f"its files are damaged or from another Chroma version: {REBUILD_HINT}, "
+                "or move the folder aside and index again"
             )
         raise UserError(
             f"{location.describe()} failed ({type(err).__name__}: {err}); {hint}"

@@ -37,7 +37,7 @@ from chromadb.errors import NotFoundError
 
 from model.errors import CheckpointError, UserError
 from model.index.filters import Where, negates, normalize_where
-from model.index.snapshot import CollectionSnapshot
+from model.index.snapshot import CollectionSnapshot, check_unit_vectors
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +187,14 @@ class EmbeddingIndex:
             )
         return collection
 
+    def drop(self) -> None:
+        """Delete this checkpoint's collection, if any (to rebuild a damaged one); other
+        checkpoints' collections stay. Nothing of it is read first: reading a collection whose
+        writer crashed replays that writer's log into the damaged graph, which crashes again."""
+        if self.exists():
+            self.client.delete_collection(self.name)
+        self._revision, self._snapshot = None, None
+
     def count(self) -> int:
         return self.collection().count()
 
@@ -227,6 +235,7 @@ class EmbeddingIndex:
                 f"study {study_id!r} is not in the index of checkpoint {self.checkpoint[:12]}"
             )
         vector = np.asarray(found["embeddings"][0], dtype=np.float32)
+        check_unit_vectors([study_id], vector[None, :])
         k = check_k(k)
         hits = self._search_vector(vector, k + 1, where)  # one more: the study itself
         others = [hit for hit in hits if hit.study_id != study_id][:k]

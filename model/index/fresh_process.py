@@ -10,27 +10,34 @@ glibc's ``MALLOC_PERTURB_`` set, which fills every chunk the child's allocator h
 one byte, and every larger chunk it takes back with another. The buffer's tail then holds zeros
 or those bytes, never text. The child logs and reports progress as its parent does.
 
-Ctrl-C reaches a terminal's whole process group. The child starts with SIGINT ignored, so it
-never dies half-way through the pool's bookkeeping (a dead worker's task is never answered and
-the parent would wait for it forever); the interrupted parent stops the child with SIGTERM, which
-the child turns into a normal exit that releases what it registered. A write stopped that way is
-finished by the next run, as after a kill.
+Ctrl-C reaches a terminal's whole process group. The child starts with SIGINT ignored; the
+interrupted parent stops the child with SIGTERM, which the child turns into a normal exit that
+releases what it registered. A write stopped that way is finished by the next run, as after a
+kill. The child dies with its parent: a SIGKILLed index command releases the writer lock, and
+its child must not go on writing beside the next writer. A child that dies without answering
+(killed, or crashed inside Chroma's native code on a damaged index) is ``ChildDied`` in the
+parent, which never waits for an answer that cannot come.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
 import signal
+import sys
+import traceback
 from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
 from typing import TypeVar
 
 from model.progress import configure_logging, continue_stages, stage_prefixes
 
 Result = TypeVar("Result")
 SCRUB_ENVIRONMENT = {"MALLOC_PERTURB_": "90"}  # glibc: freed memory is filled with byte 90
+_PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 
 @contextlib.contextmanager
@@ -53,10 +60,48 @@ def _exit_on_terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _start_child(level: int, prefixes: tuple[str, ...]) -> None:
+def _die_with(parent: int) -> None:
+    """SIGTERM this process when ``parent`` dies (Linux). A killed index command releases the
+    writer lock at once: its child must not go on writing beside the next writer."""
+    if not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the request took effect
+        raise SystemExit(128 + signal.SIGTERM)
+
+
+def _child_main(
+    reply: Connection,
+    parent: int,
+    level: int,
+    prefixes: tuple[str, ...],
+    function: Callable[..., object],
+    args: tuple[object, ...],
+) -> None:
+    """The child's whole life: run ``function(*args)`` and send back (True, result) or
+    (False, the exception)."""
     signal.signal(signal.SIGTERM, _exit_on_terminate)
+    _die_with(parent)
     configure_logging(level)
     continue_stages(prefixes)
+    try:
+        outcome: tuple[bool, object, str] = (True, function(*args), "")
+    except Exception as err:  # raised again in the parent, with this traceback as its cause
+        outcome = (False, err, traceback.format_exc())
+    try:
+        reply.send(outcome)
+    except Exception:  # an exception or result that does not pickle: its words still do
+        words = RuntimeError(f"{type(outcome[1]).__name__}: {outcome[1]}")
+        reply.send((False, words, outcome[2]))
+    reply.close()
+
+
+class ChildTraceback(Exception):  # noqa: N818 - it carries the child's traceback text
+    """Where in the child an exception raised again in the parent came from."""
+
+
+class ChildDied(RuntimeError):  # noqa: N818 - what happened, said as the message does
+    """The child ended without an answer: killed, or crashed in native code (a segfault)."""
 
 
 @contextlib.contextmanager
@@ -76,17 +121,38 @@ def _sigint_ignored() -> Iterator[None]:
 def run_in_fresh_process(function: Callable[..., Result], *args: object) -> Result:
     """``function(*args)`` in a freshly started child; its result or its exception comes back.
 
-    ``function`` and ``args`` must pickle (a module-level function, plain data). On
+    ``function`` and ``args`` must pickle (a module-level function, plain data). A child that
+    dies without answering (a signal, a crash in native code) raises ``ChildDied``. On
     KeyboardInterrupt in this process the child is stopped and the interrupt raised."""
     context = multiprocessing.get_context("spawn")
     level = logging.getLogger().getEffectiveLevel()
+    answer, reply = context.Pipe(duplex=False)
+    child_args = (reply, os.getpid(), level, stage_prefixes(), function, args)
     with _environment(SCRUB_ENVIRONMENT), _sigint_ignored():
-        pool = context.Pool(1, initializer=_start_child, initargs=(level, stage_prefixes()))
+        child = context.Process(target=_child_main, args=child_args, name="index-writer")
+        child.start()
+    reply.close()  # the child holds the only sending end: its death is this end's EOF
     try:
-        return pool.apply(function, args)
+        ok, value, where = answer.recv()
+    except EOFError:
+        child.join()
+        raise ChildDied(_how_it_ended(child.exitcode)) from None
     except KeyboardInterrupt:
-        pool.terminate()  # the child ignores Ctrl-C; stopping it is this process's job
+        child.terminate()  # the child ignores Ctrl-C; stopping it is this process's job
         raise
-    finally:  # otherwise let the child exit on its own
-        pool.close()
-        pool.join()
+    finally:
+        answer.close()
+        child.join()
+    if not ok:
+        raise value from ChildTraceback(where)  # type: ignore[misc]
+    return value  # type: ignore[return-value]
+
+
+def _how_it_ended(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"process was stopped by {name} before it finished"
+    return f"process exited with code {exitcode} before it finished"

@@ -8,6 +8,11 @@ every matching study exactly with one matrix product: exact results in a few mil
 
 The copy is tied to the collection's ``revision`` (bumped by every indexing run), so a reader
 reloads it after the writer finishes.
+
+Every stored vector is a unit vector (``IndexRecords`` holds unit vectors). Chroma keeps each one as a
+direction in ``data_level0.bin`` and its length in ``length.bin``; a truncated or zeroed
+``length.bin`` (a disk fault, a copy cut short) makes Chroma hand back zero vectors without an
+error, which would rank every study alike. ``check_unit_vectors`` turns that into ``DamagedIndex``.
 """
 
 from __future__ import annotations
@@ -21,12 +26,28 @@ import numpy as np
 import pandas as pd
 from chromadb.api.models.Collection import Collection
 
+from model.errors import DamagedIndex
 from model.index.filters import Where, evaluate_where
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 5000  # Chroma's SQLite refuses very large IN (...) lists; read in pages
 CACHED_FILTERS = 4
+UNIT_TOLERANCE = 1e-3  # float32 unit vectors are within 1e-6 of length 1
+
+
+def check_unit_vectors(ids: list[str] | np.ndarray, vectors: np.ndarray) -> None:
+    """Raise ``DamagedIndex`` unless every row of ``vectors`` float32 [N, D] has length 1."""
+    if not len(ids):
+        return
+    lengths = np.linalg.norm(np.asarray(vectors, dtype=np.float64), axis=1)
+    bad = np.flatnonzero(~(np.abs(lengths - 1.0) <= UNIT_TOLERANCE))  # NaN counts as bad
+    if bad.size:
+        raise DamagedIndex(
+            f"{bad.size:,} of {len(ids):,} stored study vectors are damaged (study "
+            f"{ids[bad[0]]} has length {lengths[bad[0]]:.3g}, not 1): the index files were cut "
+            "short or overwritten"
+        )
 
 
 @dataclass
@@ -62,6 +83,7 @@ class CollectionSnapshot:
                 metadata[column] = metadata[column].astype("category")
         dim = vectors[0].shape[1] if vectors else 0
         matrix = np.concatenate(vectors) if vectors else np.zeros((0, dim), dtype=np.float32)
+        check_unit_vectors(ids, matrix)
         log.info("loaded %d indexed studies into memory for exact filtered search", len(ids))
         return cls(
             revision=revision,

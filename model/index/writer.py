@@ -24,6 +24,7 @@ from chromadb.api.models.Collection import Collection
 
 from model.index.embedding_index import EmbeddingIndex
 from model.index.records import IndexRecords
+from model.index.snapshot import UNIT_TOLERANCE, check_unit_vectors
 from model.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,18 @@ def _metadatas(collection: Collection, ids: list[str]) -> dict[str, dict]:
 
 
 def _stored_hashes(collection: Collection, ids: list[str]) -> dict[str, str]:
-    return {sid: str(m.get("row_hash", "")) for sid, m in _metadatas(collection, ids).items()}
+    """The ``row_hash`` of those of ``ids`` the collection holds, their stored vectors checked:
+    a damaged index must not pass its studies off as unchanged (``DamagedIndex``)."""
+    hashes: dict[str, str] = {}
+    for start in range(0, len(ids), _READ_PAGE):
+        found = collection.get(
+            ids=ids[start : start + _READ_PAGE], include=["metadatas", "embeddings"]
+        )
+        if found["ids"]:
+            check_unit_vectors(found["ids"], np.asarray(found["embeddings"], dtype=np.float32))
+        for sid, meta in zip(found["ids"], found["metadatas"], strict=True):
+            hashes[sid] = str((meta or {}).get("row_hash", ""))
+    return hashes
 
 
 def _stale_ids(collection: Collection, records: IndexRecords) -> list[str]:
@@ -98,6 +110,9 @@ def upsert_records(
     """Write ``records`` (vectors float32 [N, D]) into ``index``'s collection; see module doc."""
     if len(set(records.ids)) != len(records.ids):
         raise ValueError("duplicate study ids in the records to index")
+    lengths = np.linalg.norm(records.vectors, axis=1)
+    if not np.all(np.abs(lengths - 1.0) <= UNIT_TOLERANCE):  # readers take others for damage
+        raise ValueError("the vectors to index must be unit vectors")
     collection = index.create_collection(records.vectors.shape[1] if len(records) else 0)
     limit = index.client.get_max_batch_size()
     batch = min(limit, batch_size) if batch_size else limit
