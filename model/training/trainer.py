@@ -159,7 +159,7 @@ class Trainer:
                 "n_train": len(self.train_ids),
                 "n_val": len(self.val_ids),
                 "val_labels": str(self.options.val_labels) if self.options.val_labels else None,
-                "selection": "best.pt = max mean val R@1/5/10 (study<->report); labels unused",
+                "selection": self.val_set.selection,
             }
         )
 
