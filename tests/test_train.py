@@ -298,8 +298,9 @@ def test_studies_without_reports_are_left_out_and_none_at_all_is_refused(
 
     blanked.loc[train_rows, "impression"] = ""
     blanked.to_parquet(data / "studies.parquet", index=False)
-    with pytest.raises(DataError, match="--reports"):
+    with pytest.raises(DataError, match="--reports") as caught:
         train(replace(options, out=tmp_path / "none", device="cpu"))
+    assert "ingest_report.csv" in str(caught.value) and "CONCLUSION" in str(caught.value)
     assert not (tmp_path / "none" / "last.pt").exists()
 
     studies.loc[train_rows, "split"] = "val"  # reports everywhere, but no train split at all

@@ -101,7 +101,13 @@ def _one_impression_each(rows: list[tuple[str, str]]) -> dict[str, str]:
         )
     missing = sum(1 for text in impressions.values() if not text)
     if missing:
-        log.warning("%d of %d reports have no IMPRESSION section", missing, len(impressions))
+        log.warning(
+            "%d of %d reports have no IMPRESSION section: ingest keeps the text after an "
+            "IMPRESSION:, CONCLUSION: or SUMMARY: heading, and a report without one is not "
+            "trained on",
+            missing,
+            len(impressions),
+        )
     return impressions
 
 
@@ -115,7 +121,7 @@ def missing_impression_reason(accession: str, impressions: dict[str, str] | None
     if accession not in impressions:
         return "the reports CSV has no report for its AccessionNumber"
     if not impressions[accession]:
-        return "its report has no IMPRESSION section"
+        return "its report has no IMPRESSION section (no IMPRESSION, CONCLUSION or SUMMARY heading)"
     return ""
 
 
