@@ -245,6 +245,23 @@ def trained_on(run: Path) -> Path | None:
     return Path(data).resolve()
 
 
+def selection_caption(run: Path) -> str:
+    """How the run's best.pt was chosen, for its panel: by val retrieval, or (config.json's
+    ``n_val`` 0: no val study with a report impression) as its last epoch."""
+    try:
+        n_val = json.loads((run / "config.json").read_text(encoding="utf-8")).get("n_val")
+    except (OSError, ValueError, AttributeError):
+        n_val = None
+    if n_val == 0:
+        chosen = (
+            "best.pt is the last epoch: the dataset's val split has no study with a report "
+            "impression, so nothing was validated."
+        )
+    else:
+        chosen = "best.pt is the epoch with the highest mean val R@1/5/10, which needs no labels."
+    return f"{chosen} The zero-shot AUC, drawn when the dataset has a labels file, is logged only."
+
+
 def ran_out_of_gpu_memory(status: dict[str, Any]) -> bool:
     """Whether the run's last message says a step ran out of GPU memory."""
     return str(status.get("message", "")).startswith(OutOfDeviceMemory.PREFIX)

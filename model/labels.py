@@ -42,7 +42,12 @@ def read_labels_csv(path: str | Path) -> pd.DataFrame:
     except (OSError, ValueError) as err:  # unreadable, empty, not UTF-8, malformed CSV
         raise DataError(f"labels file {path} is not a readable CSV: {err}") from err
     if KEY not in frame.columns:
-        raise DataError(f"labels file {path} has no '{KEY}' column")
+        found = (
+            f"found one column {frame.columns[0]!r}: save it with commas between cells"
+            if len(frame.columns) == 1
+            else "found " + ", ".join(repr(c) for c in frame.columns[:10])
+        )
+        raise DataError(f"labels file {path} has no '{KEY}' column ({found})")
     frame[KEY] = frame[KEY].str.strip()
     repeated = frame[KEY][frame[KEY].duplicated()]
     if len(repeated):

@@ -27,6 +27,7 @@ from dashboard.runs import (
     resume_command,
     run_state,
     runs_table,
+    selection_caption,
     throughput_line,
     trained_on,
 )
@@ -175,10 +176,7 @@ def run_detail(run: Path) -> None:
     left.plotly_chart(loss_curve(metrics), key=f"loss-{run.name}")
     left.caption(throughput_line(metrics))
     right.plotly_chart(validation_curves(metrics), key=f"val-{run.name}")
-    right.caption(
-        "best.pt is the epoch with the highest mean val R@1/5/10, which needs no labels. The "
-        "zero-shot AUC, drawn when the dataset has a labels file, is logged only."
-    )
+    right.caption(selection_caption(run))
     failure_log(run, state, job)
     buttons = st.columns(4)
     running = state in ("running", "queued") or (job is not None and job.running)

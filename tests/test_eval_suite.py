@@ -98,6 +98,36 @@ def test_labels_left_out_for_want_of_studies_are_reported(tmp_path: Path) -> Non
     assert set(result.fewshot.loc[result.fewshot["label"] == "lge", "k"]) == {1, 4}
 
 
+def test_a_finding_with_one_positive_patient_gets_no_cross_validated_probe(tmp_path) -> None:
+    """A hospital's small test split: one positive study. Its fold trains on negatives alone and
+    ranks it last, so the probe's AUC is low by construction; it is skipped and said why."""
+    dataset = FakeDataset(tmp_path, n=40, seed=1)
+    labels = dataset.labels()
+    labels["lge"] = 0.0
+    labels.iloc[3, labels.columns.get_loc("lge")] = 1.0
+    site = load_site(dataset, "internal", True, labels)
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), replace(CONFIG, bootstrap=0))
+    text = " | ".join(result.problems)
+    assert "linear probe of 'lge' skipped" in text and "(1 positive)" in text
+    probe = result.probe[result.probe["setting"] == "linear probe"]
+    assert "lge" not in set(probe["label_key"]) and "lv_dilation" in set(probe["label_key"])
+    assert "lge" in set(result.zeroshot["label_key"])  # zero-shot needs no fit: still scored
+
+
+def test_a_finding_with_few_studies_of_a_class_is_flagged_not_dropped(tmp_path: Path) -> None:
+    """A small export: the AUC is still computed, and the problems say it rests on few studies."""
+    dataset = FakeDataset(tmp_path, n=40, seed=1)
+    labels = dataset.labels()
+    labels["lge"] = 0.0
+    labels.iloc[[1, 2, 5], labels.columns.get_loc("lge")] = 1.0
+    site = load_site(dataset, "internal", True, labels)
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), replace(CONFIG, bootstrap=0))
+    flagged = [p for p in result.problems if "too few" in p]
+    assert len(flagged) == 1 and "'lge'" in flagged[0]
+    assert "3 positive and 37 negative" in flagged[0]
+    assert "lge" in set(result.zeroshot["label_key"])
+
+
 def test_a_diagnosis_marked_by_its_one_column_alone_is_known(tmp_path: Path) -> None:
     dataset = FakeDataset(tmp_path, n=60, seed=3)
     labels = dataset.labels()

@@ -73,3 +73,29 @@ def test_a_bad_labels_file_stops_ingest_before_anything_is_written(
     assert not out.exists()
     rc = main(["ingest", str(source), "--out", str(out), "--labels", str(tmp_path / "none.csv")])
     assert rc != 0 and not out.exists()
+
+
+def test_an_accession_number_on_two_studies_is_a_warning_naming_the_other_study(
+    tmp_path: Path, caplog
+) -> None:
+    """A PACS export where two studies (two patients: a registration error) carry one accession
+    number: both get its report and labels, and the report says so without the number itself."""
+    src = tmp_path / "src"
+    write_study(src / "a", StudySpec(accession="ACC0007", patient_id="PID0001"))
+    write_study(src / "b", StudySpec(accession="ACC0007", patient_id="PID0002"))
+    write_study(src / "c", StudySpec(accession="ACC0008", patient_id="PID0003"))
+    reports = tmp_path / "reports.csv"
+    reports.write_text(
+        "accession_number,report\nACC0007,IMPRESSION: Dilated LV.\nACC0008,IMPRESSION: Normal.\n"
+    )
+    with caplog.at_level("WARNING"):
+        ingest(src, tmp_path / "dataset", reports=reports)
+    report = pd.read_csv(tmp_path / "dataset" / "ingest_report.csv", keep_default_na=False)
+    shared = report[report["reason"].str.contains("also on study")]
+    linkage = pd.read_csv(tmp_path / "dataset" / "linkage.csv", dtype=str)
+    twice = set(linkage.loc[linkage["accession_number"] == "ACC0007", "study_id"])
+    assert set(shared["study_id"]) == twice and len(twice) == 2
+    for row in shared.itertuples():
+        assert (twice - {row.study_id}).pop() in row.reason
+    assert not report["reason"].str.contains("ACC0007").any()
+    assert "1 AccessionNumber is on more than one study" in caplog.text

@@ -143,6 +143,22 @@ def test_an_addendum_row_keeps_the_reports_impression(tmp_path: Path, caplog) ->
     assert "2 accession numbers have more than one row" in caplog.text
 
 
+def test_reports_holding_the_impression_alone_say_which_heading_is_needed(
+    tmp_path: Path, caplog
+) -> None:
+    """A RIS export of the conclusion text without its heading: every report is read as having
+    no impression, and the warning tells the user what ingest looks for."""
+    reports = tmp_path / "reports.csv"
+    pd.DataFrame(
+        {"accession_number": ["A1", "A2"], "report": ["Dilated LV.", "1. No LGE.\n2. Normal."]}
+    ).to_csv(reports, index=False)
+    with caplog.at_level("WARNING"):
+        impressions = load_impressions(reports)
+    assert impressions == {"A1": "", "A2": ""}
+    assert "2 of 2 reports have no IMPRESSION section" in caplog.text
+    assert "IMPRESSION:, CONCLUSION: or SUMMARY: heading" in caplog.text
+
+
 def test_a_reports_csv_not_in_utf8_names_the_fix(tmp_path: Path) -> None:
     reports = tmp_path / "reports.csv"
     reports.write_bytes(

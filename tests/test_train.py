@@ -298,8 +298,9 @@ def test_studies_without_reports_are_left_out_and_none_at_all_is_refused(
 
     blanked.loc[train_rows, "impression"] = ""
     blanked.to_parquet(data / "studies.parquet", index=False)
-    with pytest.raises(DataError, match="--reports"):
+    with pytest.raises(DataError, match="--reports") as caught:
         train(replace(options, out=tmp_path / "none", device="cpu"))
+    assert "ingest_report.csv" in str(caught.value) and "CONCLUSION" in str(caught.value)
     assert not (tmp_path / "none" / "last.pt").exists()
 
     studies.loc[train_rows, "split"] = "val"  # reports everywhere, but no train split at all
@@ -307,6 +308,25 @@ def test_studies_without_reports_are_left_out_and_none_at_all_is_refused(
     with pytest.raises(DataError, match="0 train studies") as caught:
         train(replace(options, out=tmp_path / "none", device="cpu"))
     assert "--reports" not in str(caught.value)
+
+
+def test_no_val_study_with_a_report_is_said_and_recorded(
+    tiny_data: Path, preset: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A small hospital export whose val split drew only report-less studies: nothing can be
+    validated, so best.pt is simply the last epoch; the log and config.json say so."""
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    studies = pd.read_parquet(data / "studies.parquet")
+    studies.loc[studies["split"].eq("val"), "impression"] = ""
+    studies.to_parquet(data / "studies.parquet", index=False)
+    out = tmp_path / "run"
+    with caplog.at_level("WARNING"):
+        train(TrainOptions(data=data, out=out, preset=str(preset), max_steps=1, device="cpu"))
+    warned = [r.getMessage() for r in caplog.records if "val split" in r.getMessage()]
+    assert len(warned) == 1 and "best.pt is the last epoch" in warned[0]
+    selection = json.loads((out / "config.json").read_text())["selection"]
+    assert "last epoch" in selection and "R@1" not in selection
 
 
 def test_compile_option_compiles_the_video_tower_once(

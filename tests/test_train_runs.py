@@ -24,6 +24,7 @@ from dashboard.runs import (
     resume_command,
     run_state,
     runs_table,
+    selection_caption,
     throughput_line,
 )
 from dashboard.settings import Settings
@@ -113,6 +114,16 @@ def test_the_runs_table_names_the_score_best_pt_was_kept_for(tmp_path: Path) -> 
     (run / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in epochs))
     [best] = runs_table([run], tmp_path)["best"]
     assert best == "R@1/5/10 0.550"
+
+
+def test_the_run_panel_says_how_its_best_pt_was_chosen(tmp_path: Path) -> None:
+    """A small export's run with no val study: best.pt is its last epoch, and the panel says so
+    instead of claiming selection by val retrieval."""
+    run = _finished_run(tmp_path, "small", 1000.0)
+    (run / "config.json").write_text(json.dumps({"n_val": 0}))
+    assert "last epoch" in selection_caption(run) and "R@1" not in selection_caption(run)
+    (run / "config.json").write_text(json.dumps({"n_val": 12}))
+    assert "highest mean val R@1/5/10" in selection_caption(run)
 
 
 def test_the_run_panel_states_its_training_speed() -> None:

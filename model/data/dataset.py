@@ -98,6 +98,22 @@ class CMRDataset:
         reported = texts.fillna("").astype(str).str.strip().ne("")
         return list(texts.index[reported.to_numpy()]), int((~reported).sum())
 
+    def trainable_ids(self) -> tuple[list[str], int]:
+        """``reported_ids("train")``; a ``DataError`` saying why when fewer than two remain."""
+        ids, blank = self.reported_ids("train")
+        if len(ids) >= 2:
+            return ids, blank
+        hint = (  # a reports CSV read as holding no impression looks the same as none given
+            "ingest_report.csv says why each has none: no --reports CSV, no report for its "
+            "accession number, or a report without an IMPRESSION, CONCLUSION or SUMMARY heading."
+            if blank
+            else "Ingest more studies."
+        )
+        raise DataError(
+            f"{self.root} has {len(ids)} train studies with a report impression ({blank} blank); "
+            f"training needs >= 2. {hint}"
+        )
+
     def row(self, study_id: str) -> pd.Series:
         if study_id not in self._rows:
             raise DataError(f"study {study_id} is not in dataset {self.root}")

@@ -18,7 +18,12 @@ from model.atomic import remove_stale_temps
 from model.data import deid
 from model.data.dicom_read import SliceHeader
 from model.data.nifti import build_acdc_case, split_acdc_files
-from model.data.reports import load_impressions, missing_impression_reason, scrub_text
+from model.data.reports import (
+    load_impressions,
+    missing_impression_reason,
+    scrub_text,
+    shared_accession_rows,
+)
 from model.data.resample import GridConfig
 from model.data.scan import scan_headers, walk_files
 from model.data.store import (
@@ -207,7 +212,7 @@ def _run_studies(
     plans: list[_Plan], executor: Executor | None, reports: list[dict]
 ) -> tuple[list[dict], list[dict], list[dict]]:
     """Pass 2 over studies; returns (study rows, linkage rows, ACDC label rows)."""
-    rows, links, labels, unreported = [], [], [], []
+    rows, links, labels, unreported, written = [], [], [], [], []
     tasks = [plan.task for plan in plans]
     results = executor.map(_process_study, tasks) if executor else map(_process_study, tasks)
     with Progress("ingest: build studies", total=len(tasks), unit="study") as bar:
@@ -217,6 +222,7 @@ def _run_studies(
                 if plan.report_note:
                     unreported.append(_no_report_row(plan))
                 rows.append(_finish_row(plan.row, plan.task.study_id, tensor))
+                written.append(plan)
                 links.append({"study_id": plan.task.study_id, "accession_number": plan.accession})
                 if study_labels:
                     labels.append({"accession_number": plan.accession, **study_labels})
@@ -229,12 +235,19 @@ def _run_studies(
             len(unreported),
             len(rows),
         )
+    reports.extend(shared_accession_rows([(p.task.study_id, p.accession, _path(p)) for p in written]))
     return rows, links, labels
 
 
 def _no_report_row(plan: _Plan) -> dict:
     reason = f"{plan.report_note}; training leaves studies without a report impression out"
-    return report_row(plan.task.headers[0].path, "warning", reason, plan.task.study_id)
+    return report_row(_path(plan), "warning", reason, plan.task.study_id)
+
+
+def _path(plan: _Plan) -> str:
+    """The file (DICOM) or case folder (ACDC) an ingest_report.csv line about a study names."""
+    return plan.task.headers[0].path if plan.task.headers else plan.task.acdc_folder or ""
+
 
 
 def ingest(

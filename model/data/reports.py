@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from model.data.deid import identifier_parts, scrub_birth_dates
+from model.data.store import report_row
 from model.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,13 @@ def _one_impression_each(rows: list[tuple[str, str]]) -> dict[str, str]:
         )
     missing = sum(1 for text in impressions.values() if not text)
     if missing:
-        log.warning("%d of %d reports have no IMPRESSION section", missing, len(impressions))
+        log.warning(
+            "%d of %d reports have no IMPRESSION section: ingest keeps the text after an "
+            "IMPRESSION:, CONCLUSION: or SUMMARY: heading, and a report without one is not "
+            "trained on",
+            missing,
+            len(impressions),
+        )
     return impressions
 
 
@@ -115,8 +122,37 @@ def missing_impression_reason(accession: str, impressions: dict[str, str] | None
     if accession not in impressions:
         return "the reports CSV has no report for its AccessionNumber"
     if not impressions[accession]:
-        return "its report has no IMPRESSION section"
+        return "its report has no IMPRESSION section (no IMPRESSION, CONCLUSION or SUMMARY heading)"
     return ""
+
+
+def shared_accession_rows(studies: list[tuple[str, str, str]]) -> list[dict]:
+    """ingest_report.csv warnings for the studies (study_id, accession, path) whose
+    AccessionNumber another of them carries too: they get the same report and labels, right for
+    one exam split in two, wrong for a registration error. A row names the other study, never
+    the accession number."""
+    by_accession: dict[str, list[tuple[str, str]]] = {}
+    for study_id, accession, path in studies:
+        if accession:
+            by_accession.setdefault(accession, []).append((study_id, path))
+    shared = [group for group in by_accession.values() if len(group) > 1]
+    if shared:
+        log.warning(
+            "%d AccessionNumber%s on more than one study: each such study gets that accession's "
+            "report and labels (ingest_report.csv names the studies)",
+            len(shared),
+            " is" if len(shared) == 1 else "s are",
+        )
+    rows = []
+    for group in shared:
+        for study_id, path in group:
+            others = ", ".join(other for other, _ in group if other != study_id)
+            reason = (
+                f"its AccessionNumber is also on study {others}: they share its report and "
+                "labels (one exam split in two, or a registration error to correct)"
+            )
+            rows.append(report_row(path, "warning", reason, study_id))
+    return rows
 
 
 def scrub_text(text: str, identifiers: list[str]) -> str:

@@ -169,8 +169,16 @@ def probe_binary(
     """Grouped-CV logistic probe of one binary label; labels {0, 1} [N].
 
     Returns the metrics and the out-of-fold probabilities float [N] they were computed from.
+    Raises ``ValueError`` when a class has a single patient: the fold holding that patient would
+    train on the other class alone and rank its studies last, an AUC low by construction.
     """
     targets = np.asarray(labels).astype(int)
+    for value, name in ((1, "positive"), (0, "negative")):
+        patients = np.unique(np.asarray(groups)[targets == value]).size
+        if patients < 2:
+            raise ValueError(
+                f"cross-validation needs at least 2 patients of each class ({patients} {name})"
+            )
     probabilities = out_of_fold_probabilities(embeddings, targets, groups, 2, config)[:, 1]
     metrics = binary_metrics(probabilities, targets, resamples=resamples, seed=config.seed)
     return metrics, probabilities

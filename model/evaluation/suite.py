@@ -52,6 +52,11 @@ from model.zeroshot import (
 
 log = logging.getLogger(__name__)
 
+# Under this many studies of a class a finding's metrics are still computed but flagged: one
+# study then moves its AUC by 0.1 or more, and a percentile bootstrap over a handful of
+# positives can collapse to a zero-width interval (e.g. AUC 1.00, 95% CI 1.00-1.00).
+FEW_STUDIES = 10
+
 
 @dataclass(frozen=True)
 class SuiteConfig:
@@ -96,7 +101,8 @@ class SiteResult:
 
 
 def usable_findings(site: SiteData, problems: list[str]) -> dict[str, np.ndarray]:
-    """Finding name -> bool mask of known rows, for findings with both classes among them."""
+    """Finding name -> bool mask of known rows, for findings with both classes among them; one
+    with fewer than ``FEW_STUDIES`` studies of a class is kept and flagged in ``problems``."""
     usable = {}
     for name in site.finding_columns():
         values = site.labels[name]
@@ -115,6 +121,14 @@ def usable_findings(site: SiteData, problems: list[str]) -> dict[str, np.ndarray
             )
             continue
         usable[name] = known
+        positives = int((values[known] == 1).sum())
+        negatives = int(known.sum()) - positives
+        if min(positives, negatives) < FEW_STUDIES:
+            problems.append(
+                f"site {site.name}: '{name}' has {positives} positive and {negatives} negative "
+                f"studies with a known value: too few (under {FEW_STUDIES} of a class) for its "
+                "AUC and confidence interval to be relied on"
+            )
     return usable
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from model.data.dataset import CMRDataset, StudyVideoDataset
-from model.errors import CheckpointError, DataError, UserError
+from model.errors import CheckpointError, UserError
 from model.nn.clip_model import CMRClip
 from model.nn.config import Preset
 from model.nn.loss import ClipLoss
@@ -49,17 +49,11 @@ class Trainer:
         self.options, self.preset, self.ctx, self.stop_flag = options, preset, ctx, stop_flag
         self.cfg = preset.train
         self.ds = CMRDataset.open(options.data)
-        self.train_ids, blank = self.ds.reported_ids("train")
-        self.val_ids, _ = self.ds.reported_ids("val")
-        self.val_set = ValSet(self.ds, self.val_ids, self.cfg.frames, self.cfg.image_size)
-        if len(self.train_ids) < 2:
-            hint = "Ingest with --reports CSV to attach them." if blank else "Ingest more studies."
-            raise DataError(
-                f"{options.data} has {len(self.train_ids)} train studies with a report impression "
-                f"({blank} blank); training needs >= 2. {hint}"
-            )
+        self.train_ids, blank = self.ds.trainable_ids()
         if blank:
             log.warning("%d train studies have no report impression; they are left out", blank)
+        self.val_ids, _ = self.ds.reported_ids("val")
+        self.val_set = ValSet(self.ds, self.val_ids, self.cfg.frames, self.cfg.image_size)
         self.global_batch = global_batch_size(self.cfg.batch_size, len(self.train_ids), ctx)
         self.steps_per_epoch = len(self.train_ids) // self.global_batch
         budget_s = self.cfg.time_budget_s
@@ -159,7 +153,7 @@ class Trainer:
                 "n_train": len(self.train_ids),
                 "n_val": len(self.val_ids),
                 "val_labels": str(self.options.val_labels) if self.options.val_labels else None,
-                "selection": "best.pt = max mean val R@1/5/10 (study<->report); labels unused",
+                "selection": self.val_set.selection,
             }
         )
 

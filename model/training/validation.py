@@ -101,6 +101,18 @@ class ValSet:
         self._loader = study_loader(ds, self.ids, frames, size)
         self._holds = len(self.ids) * len(VIEW_SLOTS) * frames * size * size * 4 <= HELD_BYTES
         self._held: list[dict] | None = None
+        if not self.ids:  # a small export's hashed split can draw only report-less val studies
+            log.warning(
+                "the val split has no study with a report impression: nothing is validated and "
+                "best.pt is the last epoch (ingest more studies with reports for a val split)"
+            )
+
+    @property
+    def selection(self) -> str:
+        """How ``best.pt`` is chosen with this val set, as config.json records it."""
+        if self.ids:
+            return "best.pt = max mean val R@1/5/10 (study<->report); labels unused"
+        return "best.pt = the last epoch (no val study with a report impression); labels unused"
 
     def batches(self) -> Iterable[dict]:
         """The val studies' input batches, in ``ids`` order."""
