@@ -7,6 +7,7 @@ server at all is a clear error within the client's timeouts, never a wait withou
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 import threading
@@ -22,6 +23,7 @@ from model.errors import UserError
 from model.index.client import ChromaLocation, index_failures, open_client, resolve_location
 from model.index.embedding_index import EmbeddingIndex
 from model.index.writer import upsert_records
+from model.progress import configure_logging
 
 
 @pytest.fixture(scope="module")
@@ -199,3 +201,10 @@ def test_a_server_restarted_between_searches_is_searched_again(tmp_path):
     with chroma_process(tmp_path / "restarted", port=location.port):
         after = [hit.study_id for hit in index.search_vector(records.vectors[4], k=5)]
     assert after == before
+
+
+def test_commands_do_not_log_each_request_to_the_server(server, caplog):
+    configure_logging(logging.INFO)  # as every command does
+    caplog.set_level(logging.INFO)
+    open_client(server).list_collections()
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("httpx")] == []
