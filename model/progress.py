@@ -27,8 +27,12 @@ _prefixes: list[str] = []
 
 
 def configure_logging(level: int) -> None:
-    """Log records at ``level`` and above to stderr, one line each, as every command does."""
+    """Log records at ``level`` and above to stderr, one line each, as every command does.
+
+    httpx (the Chroma server client) logs every request at INFO; its lines show with --verbose.
+    """
     logging.basicConfig(level=level, format=LOG_FORMAT, datefmt=LOG_DATE_FORMAT)
+    logging.getLogger("httpx").setLevel(level if level <= logging.DEBUG else logging.WARNING)
 
 
 def stage_prefixes() -> tuple[str, ...]:

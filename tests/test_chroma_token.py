@@ -4,7 +4,8 @@ Chroma 1.x (``chroma run``) has no built-in authentication. The product sends
 ``CMR_CHROMA_TOKEN`` as ``Authorization: Bearer <token>`` on every request, so a reverse proxy
 in front of the loopback-only server can refuse everyone else (README, *Patient data and
 security*). Here the proxy is ``tests/chroma_server.token_gate``: without the token, or with a
-wrong one, the client stops with a clear message; with it, indexing and search work.
+wrong one, the client stops with a clear message; with it, indexing and search work. When the
+server behind the proxy stops, the proxy's 502 page is a message saying so, not a traceback.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from chroma_server import chroma_server, token_gate
+from chroma_server import chroma_process, chroma_server, token_gate
 from index_fakes import CHECKPOINT, hash_text_encoder, make_records
 
 from model.errors import UserError
-from model.index.client import ChromaLocation, open_client, resolve_location
+from model.index.client import ChromaLocation, index_failures, open_client, resolve_location
 from model.index.embedding_index import EmbeddingIndex
 from model.index.writer import upsert_records
 
@@ -57,3 +58,18 @@ def test_the_token_comes_from_the_environment(
     assert location.token == TOKEN
     assert TOKEN not in location.describe()  # never printed in messages or logs
     open_client(location).heartbeat()
+
+
+def test_a_server_down_behind_the_proxy_is_a_clear_error(tmp_path: Path) -> None:
+    with chroma_process(tmp_path / "behind") as (server, proc), token_gate(server, TOKEN) as gate:
+        gated = dataclasses.replace(gate, token=TOKEN)
+        index = EmbeddingIndex(open_client(gated), CHECKPOINT)
+        upsert_records(index, make_records(10))
+        proc.terminate()
+        proc.wait(timeout=20)
+        stopped = pytest.raises(UserError, match=r"502 Bad Gateway\); check that it is still")
+        with stopped as caught, index_failures(gated):
+            index.count()
+        assert "<" not in str(caught.value)  # the proxy's page without its markup
+        with pytest.raises(UserError, match="proxy answers there but the Chroma server behind"):
+            open_client(gated)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from chroma_server import free_port
 from index_fakes import make_records
 from tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
 
 from model.cli import main
+from model.index import cli_index
 from model.index.cli_index import _write
 from model.index.client import ChromaLocation, open_client
 from model.index.embedding_index import EmbeddingIndex
@@ -116,6 +118,15 @@ def test_second_index_command_stops_with_a_clear_message(setup, caplog):
         assert _index(setup) == 2
     assert "is writing the index" in caplog.text and "one writer per folder" in caplog.text
     assert _index(setup) == 0
+
+
+def test_an_unreachable_server_stops_the_index_command_before_embedding(setup, monkeypatch, caplog):
+    embedded: list[object] = []
+    monkeypatch.setattr(cli_index, "collect_records", lambda *args: embedded.append(args))
+    port = str(free_port())  # nothing listens there
+    assert _index(setup, "--chroma-host", "127.0.0.1", "--chroma-port", port) == 2
+    assert f"cannot reach Chroma server 127.0.0.1:{port}" in caplog.text
+    assert embedded == []  # an hour of embedding is not spent before the server is checked
 
 
 def test_a_dataset_given_as_dot_is_indexed_under_its_folder_name(setup, monkeypatch, tmp_path):

@@ -1,21 +1,29 @@
 """Server mode for real: ``chroma run`` on a free loopback port, reached through HttpClient.
 
 The same records are indexed into an embedded folder and into the server; every search must give
-the same studies in the same order.
+the same studies in the same order. A server that is down, frozen, restarted, or not a Chroma 1.x
+server at all is a clear error within the client's timeouts, never a wait without end.
 """
 
 from __future__ import annotations
 
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from chroma_server import chroma_server, free_port
+from chroma_server import chroma_process, chroma_server, free_port, other_service
 from index_fakes import CHECKPOINT, embedded_index, hash_text_encoder, make_records
 
+import model.index.client as client_module
 from model.errors import UserError
-from model.index.client import ChromaLocation, open_client, resolve_location
+from model.index.client import ChromaLocation, index_failures, open_client, resolve_location
 from model.index.embedding_index import EmbeddingIndex
 from model.index.writer import upsert_records
+from model.progress import configure_logging
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +98,113 @@ def test_unreachable_server_is_a_clear_error():
     location = ChromaLocation(host="127.0.0.1", port=free_port())
     with pytest.raises(UserError, match=rf"cannot reach Chroma server 127.0.0.1:{location.port}"):
         open_client(location)
+
+
+def _finishes(call, *args, wait_s: float = 30.0):
+    """Run ``call(*args)`` in a thread; return the exception it raised (None when it returned),
+    or fail the test when it is still waiting after ``wait_s`` (a client without timeouts)."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            call(*args)
+            outcome.append(None)
+        except BaseException as err:  # handed to the test
+            outcome.append(err)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(wait_s)
+    assert outcome, f"{call.__name__} was still waiting for an answer after {wait_s:.0f} s"
+    return outcome[0]
+
+
+@pytest.fixture
+def short_timeouts(monkeypatch):
+    monkeypatch.setattr(client_module, "CONNECT_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(client_module, "PROBE_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(client_module, "READ_TIMEOUT_S", 1.0)
+
+
+def test_a_port_that_never_answers_is_an_error_not_a_hang(short_timeouts):
+    with socket.socket() as listening:  # accepts connections (the kernel does), never replies
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(8)
+        location = ChromaLocation(host="127.0.0.1", port=listening.getsockname()[1])
+        err = _finishes(open_client, location)
+    assert isinstance(err, UserError)
+    assert f"Chroma server 127.0.0.1:{location.port} did not answer" in str(err)
+
+
+def _page(status: int, body: str) -> Callable[[str], tuple[int, str, bytes]]:
+    return lambda path: (status, "text/html", body.encode())
+
+
+def _old_chroma(path: str) -> tuple[int, str, bytes]:  # a 0.5 server: no /api/v2
+    if path == "/api/v1/version":
+        return 200, "application/json", b'"0.5.23"'
+    if path == "/api/v1/heartbeat":
+        return 200, "application/json", b'{"nanosecond heartbeat": 1}'
+    return 404, "application/json", b'{"detail":"Not Found"}'
+
+
+def _chroma_0_6(path: str) -> tuple[int, str, bytes]:  # answers /api/v2 too
+    if path.endswith("/version"):
+        return 200, "application/json", b'"0.6.3"'
+    return 200, "application/json", b'{"nanosecond heartbeat": 1}'
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (_page(200, "<html>Streamlit</html>"), r"is not a Chroma server \(it answered HTTP 200"),
+        (_page(404, "<html>Not Found</html>"), r"is not a Chroma server \(it answered HTTP 404"),
+        (_page(502, "<html>502 Bad Gateway</html>"), "the Chroma server behind it does not"),
+        (_old_chroma, r"runs Chroma 0\.5\.23.*needs a Chroma 1\.x server"),
+        (_chroma_0_6, r"runs Chroma 0\.6\.3.*needs a Chroma 1\.x server"),
+    ],
+    ids=["web-page", "not-found", "proxy-without-server", "chroma-0.5", "chroma-0.6"],
+)
+def test_another_service_on_the_port_is_named(answer, message):
+    with other_service(answer) as location, pytest.raises(UserError, match=message) as caught:
+        open_client(location)
+    assert "<html>" not in str(caught.value)
+
+
+def test_a_server_that_stops_answering_mid_session_is_an_error_not_a_hang(tmp_path, short_timeouts):
+    with chroma_process(tmp_path / "paused") as (location, proc):
+        index = EmbeddingIndex(open_client(location), CHECKPOINT)
+        upsert_records(index, make_records(20))
+        proc.send_signal(signal.SIGSTOP)  # frozen (swapped out, stuck disk): connects, no reply
+        try:
+
+            def count() -> None:
+                with index_failures(location):
+                    index.count()
+
+            err = _finishes(count)
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        assert isinstance(err, UserError) and "Timeout" in str(err)
+        assert index.count() == 20  # the same client answers again once the server does
+
+
+def test_a_server_restarted_between_searches_is_searched_again(tmp_path):
+    records = make_records(30)
+    with chroma_process(tmp_path / "restarted") as (location, _):
+        index = EmbeddingIndex(open_client(location), CHECKPOINT)
+        upsert_records(index, records)
+        before = [hit.study_id for hit in index.search_vector(records.vectors[4], k=5)]
+    down = pytest.raises(UserError, match="check that it is still running")
+    with down, index_failures(location):
+        index.search_vector(records.vectors[4], k=5)
+    with chroma_process(tmp_path / "restarted", port=location.port):
+        after = [hit.study_id for hit in index.search_vector(records.vectors[4], k=5)]
+    assert after == before
+
+
+def test_commands_do_not_log_each_request_to_the_server(server, caplog):
+    configure_logging(logging.INFO)  # as every command does
+    caplog.set_level(logging.INFO)
+    open_client(server).list_collections()
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("httpx")] == []

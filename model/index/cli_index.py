@@ -29,6 +29,7 @@ from model.index.client import (
     default_chroma_path,
     index_failures,
     open_client,
+    probe_server,
     resolve_location,
 )
 from model.index.embedding_index import EmbeddingIndex
@@ -143,7 +144,9 @@ def run(args: argparse.Namespace) -> int:
     location = resolve_location(
         args.chroma_path, args.chroma_host, args.chroma_port, default_chroma_path(args.data[0])
     )
-    if not location.is_server:
+    if location.is_server:
+        probe_server(location)  # before the embedding, which can take an hour
+    else:
         check_output_path(location.path, "index folder", folder=True)
     fingerprint = read_checkpoint_meta(args.checkpoint).fingerprint
     device = str(resolve_device(args.device))

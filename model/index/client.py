@@ -14,6 +14,13 @@ Two deployments, one code path:
   ``Authorization: Bearer <token>`` for a reverse proxy in front of the server to check; a 401 /
   403 becomes a ``UserError`` naming the variable (the token itself is never printed).
 
+``chromadb.HttpClient`` has no timeouts (its httpx session waits forever) and sends requests while
+it is being built, so a server is probed first (``probe_server``: a heartbeat within
+``PROBE_TIMEOUT_S``), which also names what answers instead of a Chroma 1.x server: nothing, a web
+page, a proxy whose server is down, a Chroma of another major version. The client's own requests
+then give up after ``CONNECT_TIMEOUT_S`` to connect and ``READ_TIMEOUT_S`` of silence (Chroma's
+largest upsert batch takes about 2 s), so a server that freezes mid-session is an error too.
+
 Anonymous telemetry is switched off in both.
 """
 
@@ -26,10 +33,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import chromadb
 import httpx
 from chromadb.api import ClientAPI
+from chromadb.api.base_http_client import BaseHTTPClient
 from chromadb.api.shared_system_client import SharedSystemClient
 from chromadb.config import Settings
 from chromadb.errors import AuthorizationError, ChromaAuthError, ChromaError
@@ -42,6 +51,9 @@ HOST_ENV = "CMR_CHROMA_HOST"
 PORT_ENV = "CMR_CHROMA_PORT"
 TOKEN_ENV = "CMR_CHROMA_TOKEN"
 DEFAULT_PORT = 8000
+CONNECT_TIMEOUT_S = 5.0
+PROBE_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 60.0
 _TOKEN_PROVIDER = "chromadb.auth.token_authn.TokenAuthClientProvider"
 REBUILD_HINT = (
     "rebuild it with `python -m model index --rebuild --checkpoint CKPT --data DATASET` "
@@ -184,18 +196,27 @@ def index_failures(location: ChromaLocation) -> Iterator[None]:
     except DamagedIndex as err:
         raise DamagedIndex(f"{location.describe()}: {err}; {REBUILD_HINT}") from err
     except (ChromaError, httpx.HTTPError) as err:
-        if location.is_server and _is_auth_failure(err):
-            raise _not_authorised(location) from err
-        if location.is_server:
-            hint = f"check that it is still running (`chroma run ... --port {location.port}`)"
-        else:
-            hint = (
-                f"its files are damaged or from another Chroma version: {REBUILD_HINT}, "
-                "or move the folder aside and index again"
-            )
-        raise UserError(
-            f"{location.describe()} failed ({type(err).__name__}: {err}); {hint}"
-        ) from err
+        _raise_index_failure(location, err)
+    except Exception as err:
+        if not (location.is_server and type(err) is Exception):
+            raise
+        _raise_index_failure(location, err)  # chromadb's error for a reply that is not JSON
+
+
+def _raise_index_failure(location: ChromaLocation, err: Exception) -> None:
+    if location.is_server and _is_auth_failure(err):
+        raise _not_authorised(location) from err
+    if location.is_server:
+        hint = f"check that it is still running (`chroma run ... --port {location.port}`)"
+    else:
+        hint = (
+            f"its files are damaged or from another Chroma version: {REBUILD_HINT}, "
+            "or move the folder aside and index again"
+        )
+    problem = _plain(str(err))
+    raise UserError(
+        f"{location.describe()} failed ({type(err).__name__}: {problem}); {hint}"
+    ) from err
 
 
 def _open_http(location: ChromaLocation) -> ClientAPI:
@@ -206,17 +227,108 @@ def _open_http(location: ChromaLocation) -> ClientAPI:
             chroma_client_auth_provider=_TOKEN_PROVIDER,
             chroma_client_auth_credentials=location.token,
         )
+    probe_server(location)
     try:
         client = chromadb.HttpClient(
             host=location.host or "", port=location.port, settings=settings
         )
+        _bound_requests(client)
         client.heartbeat()
-    except Exception as err:  # connection refused, auth failure, wrong service on the port
+    except Exception as err:  # the server went away or changed between the probe and here
         if _is_auth_failure(err):
             raise _not_authorised(location) from err
         raise UserError(
-            f"cannot reach {location.describe()} ({type(err).__name__}: {err}); start it with "
-            f"`chroma run --path DIR --host {location.host} --port {location.port}`"
+            f"cannot reach {location.describe()} ({type(err).__name__}: {_plain(str(err))}); "
+            f"{_start_hint(location)}"
         ) from err
     log.debug("connected to %s", location.describe())
     return client
+
+
+def _bound_requests(client: ClientAPI) -> None:
+    """Give the client's httpx session (``timeout=None`` in chromadb) our timeouts."""
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+    else:
+        log.warning("cannot set timeouts on this chromadb client: a frozen server would hang it")
+
+
+def probe_server(location: ChromaLocation) -> None:
+    """Raise a ``UserError`` saying what is wrong unless ``location`` answers, within
+    ``PROBE_TIMEOUT_S``, as a Chroma server of the major version of the installed chromadb."""
+    try:
+        api = BaseHTTPClient.resolve_url(location.host or "", False, "/api/v2", location.port)
+    except ValueError as err:
+        raise UserError(f"Chroma host {location.host!r}: {err}") from None
+    headers = {"Authorization": f"Bearer {location.token}"} if location.token else {}
+    timeout = httpx.Timeout(PROBE_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+    try:
+        with httpx.Client(timeout=timeout, headers=headers) as http:
+            reply = http.get(f"{api}/heartbeat")
+            if reply.status_code in (401, 403):
+                raise _not_authorised(location)
+            alive = "nanosecond heartbeat" in _json(reply, dict)
+            if alive:
+                version = _json(http.get(f"{api}/version"), str)
+            else:  # Chroma before 0.6 serves /api/v1 only
+                version = _json(http.get(api.removesuffix("/api/v2") + "/api/v1/version"), str)
+    except httpx.TimeoutException as err:
+        raise UserError(
+            f"{location.describe()} did not answer within {PROBE_TIMEOUT_S:g} s "
+            f"({type(err).__name__}): check the host and port, and that no firewall drops "
+            "the connection"
+        ) from err
+    except httpx.HTTPError as err:
+        raise UserError(
+            f"cannot reach {location.describe()} ({type(err).__name__}: {err}); "
+            f"{_start_hint(location)}"
+        ) from err
+    _check_version(location, version)
+    if not alive:
+        raise _not_chroma(location, reply)
+
+
+def _json(reply: httpx.Response, kind: type) -> Any:
+    """The JSON body of a successful ``reply`` if it is a ``kind``, else an empty one."""
+    try:
+        value = reply.json() if reply.is_success else None
+    except ValueError:
+        value = None
+    return value if isinstance(value, kind) else kind()
+
+
+def _check_version(location: ChromaLocation, version: str) -> None:
+    major = version.split(".")[0]
+    ours = chromadb.__version__.split(".")[0]
+    if major.isdigit() and major != ours:
+        raise UserError(
+            f"{location.describe()} runs Chroma {version}; this installation's chromadb "
+            f"{chromadb.__version__} needs a Chroma {ours}.x server: start the server with "
+            f"`chroma run` from the same chromadb version (requirements.txt)"
+        )
+
+
+def _not_chroma(location: ChromaLocation, reply: httpx.Response) -> UserError:
+    status = f"HTTP {reply.status_code} {reply.reason_phrase}".strip()
+    if reply.status_code in (502, 503, 504):
+        return UserError(
+            f"{location.describe()} answered {status}: a proxy answers there but the Chroma "
+            f"server behind it does not; {_start_hint(location)}"
+        )
+    kind = reply.headers.get("content-type", "no content type").split(";")[0]
+    return UserError(
+        f"{location.describe()} is not a Chroma server (it answered {status}, {kind}, to "
+        f"/api/v2/heartbeat): check the host and port ({HOST_ENV} / {PORT_ENV} or "
+        "--chroma-host / --chroma-port)"
+    )
+
+
+def _start_hint(location: ChromaLocation) -> str:
+    return f"start it with `chroma run --path DIR --host {location.host} --port {location.port}`"
+
+
+def _plain(text: str, limit: int = 300) -> str:
+    """An error text for one line of a message: an HTML page's tags and extra spaces removed."""
+    text = " ".join(re.sub(r"<[^>]*>", " ", text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
