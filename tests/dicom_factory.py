@@ -3,6 +3,8 @@
 Every cine image shows a disc of radius ``disc_radius_mm(phase)`` millimetres centred in the
 image (bright on a dim background), so phase order and physical size survive ingest and can be
 checked. Geometry follows docs/ARCHITECTURE.md: LV long axis (1, -1, -1)/sqrt(3) in LPS.
+``write_enhanced`` writes the same images as one Enhanced MR (multi-frame) file, its attributes
+in the functional groups where current Philips, Siemens XA and GE exports keep them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
 from pydicom.uid import (
+    EnhancedMRImageStorage,
     ExplicitVRLittleEndian,
     MRImageStorage,
     generate_uid,
@@ -65,6 +69,149 @@ class StudySpec:
     trigger_times: bool = True
     charset: str = ""  # SpecificCharacterSet the names and descriptions are written in
     study_uid: str = field(default_factory=generate_uid)
+
+
+@dataclass
+class EnhancedSpec:
+    """One Enhanced MR file: its stacks (plane, slice offsets mm; StackID 1, 2, ...), phases, and
+    where each attribute sits (per-frame or shared functional groups). One phase writes LGE
+    images (a disc of value 300 + 100 * slice), more write cine images as ``write_study`` does."""
+
+    stacks: list[tuple[str, list[float]]] = field(
+        default_factory=lambda: [("sax", [-20.0, 0.0, 20.0])]
+    )
+    phases: int = 4
+    phase_major: bool = False  # frames stored phase by phase (every slice of phase 0 first)
+    trigger_delays: bool = True  # CardiacSynchronizationSequence > NominalCardiacTriggerDelayTime
+    # InversionTimes: "" none, "per_frame" / "shared" in MRModifierSequence, "timing" in the
+    # shared MRTimingAndRelatedParametersSequence
+    inversion: str = ""
+    # PixelValueTransformationSequence (slope, intercept): one per frame, or one shared
+    rescale: list[tuple[float, float]] | None = None
+    shared_rescale: tuple[float, float] | None = None
+    spacing_per_frame: bool = False  # PixelMeasuresSequence per frame instead of shared
+    stack_ids: bool = True  # FrameContentSequence > StackID and InStackPositionNumber
+
+    def frames(self) -> list[tuple[int, int, int]]:
+        """(stack, slice, phase) of each frame in storage order."""
+        order = []
+        for stack, (_, offsets) in enumerate(self.stacks):
+            pairs = [(s, p) for s in range(len(offsets)) for p in range(self.phases)]
+            if self.phase_major:
+                pairs.sort(key=lambda pair: (pair[1], pair[0]))
+            order += [(stack, s, p) for s, p in pairs]
+        return order
+
+
+def enhanced_image(spec: StudySpec, enhanced: EnhancedSpec, frame: tuple[int, int, int]):
+    """The image (rescaled values) ``write_enhanced`` stores for ``frame`` (stack, slice, phase)."""
+    stack, index, phase = frame
+    offset = enhanced.stacks[stack][1][index]
+    if enhanced.phases == 1:
+        return _image(spec, 20.0, value=300.0 + 100 * index)
+    return _image(spec, disc_radius_mm(phase, enhanced.phases) * (1 - offset / 200.0))
+
+
+def _item(sequence: str, **values) -> Dataset:
+    """A functional-group item holding one item of ``sequence`` with ``values``."""
+    inner = Dataset()
+    for keyword, value in values.items():
+        setattr(inner, keyword, value)
+    outer = Dataset()
+    setattr(outer, sequence, Sequence([inner]))
+    return outer
+
+
+def _merge(*items: Dataset) -> Dataset:
+    merged = Dataset()
+    for item in items:
+        merged.update(item)
+    return merged
+
+
+def _enhanced_frame(spec: StudySpec, enhanced: EnhancedSpec, frame: tuple[int, int, int]):
+    """The per-frame functional group item of ``frame``."""
+    stack, index, phase = frame
+    plane, offsets = enhanced.stacks[stack]
+    placed = Dataset()
+    _place(placed, spec, plane, offsets[index])
+    content = _item(
+        "FrameContentSequence",
+        TemporalPositionIndex=phase + 1,
+        DimensionIndexValues=[stack + 1, index + 1, phase + 1],
+    )
+    if enhanced.stack_ids:
+        content.FrameContentSequence[0].StackID = str(stack + 1)
+        content.FrameContentSequence[0].InStackPositionNumber = index + 1
+    items = [
+        content,
+        _item("PlanePositionSequence", ImagePositionPatient=placed.ImagePositionPatient),
+        _item("PlaneOrientationSequence", ImageOrientationPatient=placed.ImageOrientationPatient),
+    ]
+    if enhanced.trigger_delays:
+        delay = round(phase * 900.0 / enhanced.phases, 2)
+        items.append(_item("CardiacSynchronizationSequence", NominalCardiacTriggerDelayTime=delay))
+    if enhanced.inversion == "per_frame":
+        items.append(_item("MRModifierSequence", InversionRecovery="YES", InversionTimes=[300.0]))
+    if enhanced.rescale:
+        slope, intercept = enhanced.rescale[enhanced.frames().index(frame)]
+        items.append(
+            _item(
+                "PixelValueTransformationSequence",
+                RescaleSlope=slope,
+                RescaleIntercept=intercept,
+                RescaleType="US",
+            )
+        )
+    if enhanced.spacing_per_frame:
+        items.append(_item("PixelMeasuresSequence", PixelSpacing=[spec.spacing, spec.spacing]))
+    return _merge(*items)
+
+
+def _enhanced_shared(spec: StudySpec, enhanced: EnhancedSpec) -> Dataset:
+    items = []
+    if not enhanced.spacing_per_frame:
+        items.append(_item("PixelMeasuresSequence", PixelSpacing=[spec.spacing, spec.spacing]))
+    if enhanced.inversion == "shared":
+        items.append(_item("MRModifierSequence", InversionRecovery="YES", InversionTimes=[300.0]))
+    if enhanced.inversion == "timing":
+        items.append(_item("MRTimingAndRelatedParametersSequence", InversionTimes=[300.0]))
+    if enhanced.shared_rescale:
+        slope, intercept = enhanced.shared_rescale
+        items.append(
+            _item(
+                "PixelValueTransformationSequence",
+                RescaleSlope=slope,
+                RescaleIntercept=intercept,
+                RescaleType="US",
+            )
+        )
+    return _merge(*items)
+
+
+def write_enhanced(
+    path: Path, spec: StudySpec, enhanced: EnhancedSpec, description: str, number: int
+) -> Path:
+    """One Enhanced MR Image Storage file at ``path``: no geometry, timing or rescale at the top
+    level, all of it in the functional groups; stored values = (image - intercept) / slope."""
+    ds = base_dataset(spec, generate_uid(), description, number)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = EnhancedMRImageStorage
+    del ds.PixelSpacing
+    frames = enhanced.frames()
+    ds.NumberOfFrames, ds.InstanceNumber = len(frames), 1
+    ds.SharedFunctionalGroupsSequence = Sequence([_enhanced_shared(spec, enhanced)])
+    ds.PerFrameFunctionalGroupsSequence = Sequence(
+        [_enhanced_frame(spec, enhanced, frame) for frame in frames]
+    )
+    stored = []
+    for index, frame in enumerate(frames):
+        slope, intercept = (
+            enhanced.rescale[index] if enhanced.rescale else enhanced.shared_rescale or (1.0, 0.0)
+        )
+        image = enhanced_image(spec, enhanced, frame).astype(np.float64)
+        stored.append(np.round((image - intercept) / slope))
+    write_image(ds, np.stack(stored), path)
+    return path
 
 
 def _image(spec: StudySpec, radius_mm: float, value: float = 800.0) -> np.ndarray:

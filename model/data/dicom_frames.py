@@ -3,13 +3,15 @@
 Classic images carry ``PixelSpacing``, ``ImagePositionPatient``, ``ImageOrientationPatient`` and
 ``TriggerTime`` at the top level. Enhanced MR (one file, many frames) carries them in the
 per-frame functional groups, falling back to the shared functional groups: plane position and
-orientation, pixel measures, cardiac synchronisation (nominal trigger delay) and frame content
-(temporal position index).
+orientation, pixel measures, cardiac synchronisation (nominal trigger delay), frame content
+(temporal position index, stack), MR modifier (inversion times) and pixel value transformation
+(rescale slope and intercept).
 """
 
 from __future__ import annotations
 
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
 from model.data.dicom_tags import TopLevel
@@ -17,6 +19,13 @@ from model.data.dicom_tags import TopLevel
 Geometry = tuple[
     tuple[float, float] | None, tuple[float, float, float] | None, tuple[float, ...] | None
 ]
+# Where enhanced MR keeps the inversion time: the MR modifier macro (the standard's place), or the
+# MR timing macro, where some exports write it.
+_INVERSION_TIMES = (
+    ("MRModifierSequence", "InversionTimes"),
+    ("MRTimingAndRelatedParametersSequence", "InversionTimes"),
+    ("MRTimingAndRelatedParametersSequence", "InversionTime"),
+)
 
 
 def _floats(value: object, count: int) -> tuple[float, ...] | None:
@@ -80,6 +89,50 @@ def frame_geometry(top: TopLevel, frame: int) -> Geometry:
     if spacing is not None and min(spacing) <= 0:
         spacing = None
     return spacing, position, orientation  # type: ignore[return-value]
+
+
+def frame_inversion_time(top: TopLevel, frame: int) -> float | None:
+    """InversionTime (ms) of a frame: the top level's, else the first of the functional groups'
+    InversionTimes (MR modifier, or MR timing as some exports write it); None without one."""
+    value: object = top.number("InversionTime")
+    if frame >= 0 and value is None:
+        for sequence, keyword in _INVERSION_TIMES:
+            value = _from_groups(top.dataset, frame, sequence, keyword)
+            if value not in (None, ""):
+                break
+    if isinstance(value, list | tuple | MultiValue):
+        value = value[0] if len(value) > 0 else None
+    try:
+        return None if value in (None, "") else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def frame_rescale(top: TopLevel, frame: int) -> tuple[float, float]:
+    """(RescaleSlope, RescaleIntercept) of a frame: its pixel value transformation (per-frame,
+    else shared), else the top level's; (1, 0) without one."""
+    slope: object = top.number("RescaleSlope")
+    intercept: object = top.number("RescaleIntercept")
+    if frame >= 0:
+        for group in _groups(top.dataset, frame):
+            item = _first_item(group, "PixelValueTransformationSequence")
+            if item is not None and "RescaleSlope" in item:
+                slope, intercept = item.get("RescaleSlope"), item.get("RescaleIntercept")
+                break
+    try:
+        slope = float(slope) if slope not in (None, "") else 1.0  # type: ignore[arg-type]
+        intercept = float(intercept) if intercept not in (None, "") else 0.0  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 1.0, 0.0
+    return (slope or 1.0), intercept
+
+
+def frame_stack(top: TopLevel, frame: int) -> str:
+    """StackID of a frame of an enhanced image (its frame content); "" without one."""
+    if frame < 0:
+        return ""
+    value = _from_groups(top.dataset, frame, "FrameContentSequence", "StackID")
+    return str(value).strip() if value is not None else ""
 
 
 def frame_timing(top: TopLevel, frame: int) -> tuple[float | None, int | None]:

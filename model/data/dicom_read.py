@@ -2,8 +2,9 @@
 
 ``read_headers(path)`` parses a file without loading its pixel data (large elements are deferred)
 and returns one ``SliceHeader`` per frame: classic MR images give one, enhanced multi-frame MR
-gives one per frame with its own position, trigger time and temporal index. ``read_pixels``
-decodes the frames as float32 ``[F, rows, cols]`` with the modality rescale applied. Data sets
+gives one per frame with its own position, trigger time, temporal index, inversion time and
+stack. ``read_pixels`` decodes the frames as float32 ``[F, rows, cols]`` with the modality
+rescale applied (per frame for enhanced MR's pixel value transformation). Data sets
 stored without the Part 10 header (no preamble, as older archives keep them) are read too. Every
 failure is a ``DicomReadError`` whose message is the reason written to the ingest report.
 
@@ -26,7 +27,13 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from model.data.dicom_frames import frame_geometry, frame_timing
+from model.data.dicom_frames import (
+    frame_geometry,
+    frame_inversion_time,
+    frame_rescale,
+    frame_stack,
+    frame_timing,
+)
 from model.data.dicom_tags import TopLevel
 
 log = logging.getLogger(__name__)
@@ -86,6 +93,7 @@ class SliceHeader:
     instance_number: int | None
     inversion_time: float | None
     layout: PixelLayout | None = None
+    stack: str = ""  # StackID of a multi-stack enhanced image; "" when the file holds one stack
 
 
 def _open(path: Path, **kwargs) -> Dataset:
@@ -152,8 +160,9 @@ class PixelLayout:
     frames: int
     rows: int
     cols: int
-    slope: float = 1.0
-    intercept: float = 0.0
+    # modality rescale: one (slope, intercept) for every frame, or one per frame (enhanced MR)
+    slopes: tuple[float, ...] = (1.0,)
+    intercepts: tuple[float, ...] = (0.0,)
     # MONOCHROME1 (low values shown bright): the largest storable value, the one each frame is
     # inverted from, so every file of a series inverts alike whatever its own brightest pixel
     monochrome1_ceiling: float | None = None
@@ -212,12 +221,14 @@ def _check_pixels(top: TopLevel, path: Path) -> PixelLayout:
     signed = top.unsigned_short("PixelRepresentation") == 1
     ceiling = float((1 << (stored - 1 if signed else stored)) - 1)
     monochrome1 = top.text("PhotometricInterpretation") == "MONOCHROME1"
+    rescales = [frame_rescale(top, i) for i in (range(frames) if _enhanced(top, frames) else [-1])]
+    slopes, intercepts = zip(*(rescales if len(set(rescales)) > 1 else rescales[:1]), strict=True)
     return PixelLayout(
         frames=frames,
         rows=rows,
         cols=cols,
-        slope=top.number("RescaleSlope") or 1.0,
-        intercept=top.number("RescaleIntercept") or 0.0,
+        slopes=slopes,
+        intercepts=intercepts,
         monochrome1_ceiling=ceiling if monochrome1 else None,
         dtype=dtype,
         offset=offset,
@@ -238,13 +249,16 @@ def read_headers(path: str | Path) -> list[SliceHeader]:
         raise DicomReadError("missing StudyInstanceUID or SeriesInstanceUID")
     layout = _check_pixels(top, path)
     common = _common_fields(top, str(path))
-    # an enhanced image keeps its geometry in functional groups, even when it has one frame
-    enhanced = layout.frames > 1 or top.has(_PER_FRAME_TAG) or top.has(_SHARED_TAG)
+    enhanced = _enhanced(top, layout.frames)
+    groups = range(layout.frames) if enhanced else [-1]
+    stacks = [frame_stack(top, index) for index in groups]
+    several_stacks = len(set(stacks)) > 1
     headers = []
     for index in range(layout.frames):
         frame = index if layout.frames > 1 else -1
-        spacing, position, orientation = frame_geometry(top, index if enhanced else -1)
-        trigger, temporal = frame_timing(top, index if enhanced else -1)
+        group = index if enhanced else -1
+        spacing, position, orientation = frame_geometry(top, group)
+        trigger, temporal = frame_timing(top, group)
         headers.append(
             SliceHeader(
                 **common,
@@ -254,7 +268,9 @@ def read_headers(path: str | Path) -> list[SliceHeader]:
                 orientation=orientation,
                 trigger_time=trigger,
                 temporal_index=temporal,
+                inversion_time=frame_inversion_time(top, group),
                 layout=layout,
+                stack=stacks[index] if several_stacks else "",
             )
         )
     return headers
@@ -283,16 +299,23 @@ def _common_fields(top: TopLevel, path: str) -> dict:
         "rows": top.unsigned_short("Rows") or 0,
         "cols": top.unsigned_short("Columns") or 0,
         "instance_number": int(number) if number is not None else None,
-        "inversion_time": top.number("InversionTime"),
     }
+
+
+def _enhanced(top: TopLevel, frames: int) -> bool:
+    """Whether frames keep their attributes in functional groups: multi-frame images, and
+    enhanced images of one frame (a single-slice LGE view)."""
+    return frames > 1 or top.has(_PER_FRAME_TAG) or top.has(_SHARED_TAG)
 
 
 def _finish(image: np.ndarray, layout: PixelLayout) -> np.ndarray:
     image = image.astype(np.float32, copy=False).reshape(layout.frames, layout.rows, layout.cols)
     if layout.monochrome1_ceiling is not None:
         image = np.float32(layout.monochrome1_ceiling) - image
-    if layout.slope != 1.0 or layout.intercept != 0.0:
-        image = image * np.float32(layout.slope) + np.float32(layout.intercept)
+    slopes = np.asarray(layout.slopes, dtype=np.float32).reshape(-1, 1, 1)
+    intercepts = np.asarray(layout.intercepts, dtype=np.float32).reshape(-1, 1, 1)
+    if np.any(slopes != 1.0) or np.any(intercepts != 0.0):
+        image = image * slopes + intercepts
     return image
 
 
