@@ -104,6 +104,36 @@ def test_frames_land_in_their_slice_and_phase(
         ]
 
 
+@pytest.mark.parametrize("stack_ids", [True, False])
+def test_several_stacks_in_one_file_fill_their_own_views(tmp_path: Path, stack_ids: bool) -> None:
+    """A multi-stack cine (StackID 1: short axis, 2: four-chamber, 3: two-chamber; or no
+    StackID, the planes alone telling the stacks apart) whose description names planes of some
+    of its stacks ("stack" is a short-axis keyword)."""
+    enhanced = EnhancedSpec(
+        stacks=[("sax", [-20.0, 0.0, 20.0]), ("4ch", [0.0]), ("2ch", [0.0])],
+        phases=4,
+        stack_ids=stack_ids,
+    )
+    found, problems = _locations(tmp_path, enhanced, "cine multi-stack 4ch 2ch")
+    assert found == {
+        "sax": [[(0, s, p) for p in range(4)] for s in range(3)],
+        "4ch": [[(1, 0, p) for p in range(4)]],
+        "2ch": [[(2, 0, p) for p in range(4)]],
+    }
+    assert problems == []
+
+
+def test_stacks_of_one_file_filling_one_view_are_named_apart(tmp_path: Path) -> None:
+    """Two stacks of one file in the same plane: the report names the stack kept."""
+    enhanced = EnhancedSpec(stacks=[("4ch", [0.0]), ("4ch", [30.0])], phases=4)
+    row, _, report = _ingest(tmp_path, enhanced, "CINE_4CH")
+    assert "4ch" in row.views.split(",")
+    warnings = report.query("level == 'warning'")
+    assert warnings[["series", "reason"]].values.tolist() == [
+        ["30 CINE_4CH (stack 1)", "another series also fills 4ch; kept series 30 (stack 2)"]
+    ]
+
+
 @pytest.mark.parametrize("per_frame", [False, True])
 def test_spacing_from_the_pixel_measures_sequence(tmp_path: Path, per_frame: bool) -> None:
     enhanced = EnhancedSpec(stacks=[("4ch", [0.0])], spacing_per_frame=per_frame)

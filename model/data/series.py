@@ -1,6 +1,9 @@
 """Series geometry: grouping images into slice locations, ordering cine phases, SAX level choice.
 
-Images of a series are grouped into slice locations by their position along the slice normal,
+A series is split into parts that are each one stack of parallel slices: the stacks of a
+multi-stack enhanced file (StackID), and the planes of a series whose images lie in several
+orientations (a short-axis stack with long-axis views, one multi-plane localizer). Images of a
+part are grouped into slice locations by their position along the slice normal,
 which is oriented base -> apex (positive along the LV long axis, LPS). Within a location, cine
 phases are ordered by TriggerTime, else TemporalPositionIdentifier, else InstanceNumber (with a
 warning). Short-axis cine locations from one or several series are pooled (a position acquired
@@ -20,6 +23,8 @@ from model.data.resample import implausible_spacing
 from model.data.views import LV_AXIS
 
 LOCATION_TOLERANCE_MM = 0.5
+# slices whose normals differ by less than this lie in one plane (one stack's slices are parallel)
+PLANE_TOLERANCE_DEG = 10.0
 SAX_LEVELS = {"sax_base": 0.2, "sax_mid": 0.5, "sax_apex": 0.8}
 
 
@@ -49,6 +54,7 @@ class SeriesStack:
     locations: list[Location]
     has_inversion_time: bool
     warnings: list[str] = field(default_factory=list)
+    part: str = ""  # which part of a series holding several ("stack 2", "plane 1"), else ""
 
     @property
     def phases(self) -> int:
@@ -111,8 +117,9 @@ def _group_locations(
     return groups
 
 
-def build_series(headers: list[SliceHeader]) -> SeriesStack:
-    """Group one series' images into ordered locations; SeriesError when it cannot be used."""
+def build_series(headers: list[SliceHeader], part: str = "") -> SeriesStack:
+    """Group one series' (or ``part``'s) images into ordered locations; SeriesError when it
+    cannot be used."""
     first = headers[0]
     shapes = {(h.rows, h.cols) for h in headers}
     if len(shapes) > 1:
@@ -151,15 +158,46 @@ def build_series(headers: list[SliceHeader]) -> SeriesStack:
         locations=locations,
         has_inversion_time=any(h.inversion_time is not None for h in headers),
         warnings=warnings,
+        part=part,
     )
 
 
-def group_series(headers: list[SliceHeader]) -> dict[str, list[SliceHeader]]:
-    """SeriesInstanceUID -> its images."""
-    series: dict[str, list[SliceHeader]] = defaultdict(list)
+def group_series(headers: list[SliceHeader]) -> dict[tuple[str, str], list[SliceHeader]]:
+    """(SeriesInstanceUID, part) -> images: a series' stacks (StackID) and, within each, its
+    planes (orientations) apart; the part is "" for a series of one stack in one plane."""
+    series: dict[tuple[str, str], list[SliceHeader]] = defaultdict(list)
     for header in headers:
-        series[header.series_uid].append(header)
-    return dict(series)
+        series[header.series_uid, f"stack {header.stack}" if header.stack else ""].append(header)
+    parts: dict[tuple[str, str], list[SliceHeader]] = {}
+    for (uid, stack), images in series.items():
+        planes = _split_planes(images)
+        for number, plane in enumerate(planes, start=1):
+            label = f"{stack} plane {number}".strip() if len(planes) > 1 else stack
+            parts[uid, label] = plane
+    return parts
+
+
+def _split_planes(headers: list[SliceHeader]) -> list[list[SliceHeader]]:
+    """``headers`` grouped by slice plane (normals within ``PLANE_TOLERANCE_DEG``), in order of
+    first appearance; images without an orientation form one group."""
+    limit = float(np.cos(np.radians(PLANE_TOLERANCE_DEG)))
+    normals: dict[tuple[float, ...] | None, np.ndarray | None] = {}
+    planes: list[tuple[np.ndarray | None, list[SliceHeader]]] = []
+    for header in headers:
+        if header.orientation not in normals:
+            normals[header.orientation] = oriented_normal(header.orientation)
+        normal = normals[header.orientation]
+        for plane_normal, members in planes:
+            if (normal is None and plane_normal is None) or (
+                normal is not None
+                and plane_normal is not None
+                and abs(float(normal @ plane_normal)) >= limit
+            ):
+                members.append(header)
+                break
+        else:
+            planes.append((normal, [header]))
+    return [members for _, members in planes]
 
 
 def pooled_locations(

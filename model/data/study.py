@@ -59,8 +59,11 @@ class StudyTensor:
         return [slot for slot, count in zip(VIEW_SLOTS, self.view_frames, strict=True) if count]
 
 
-def _series_label(item: SeriesStack | SliceHeader) -> str:
-    return f"{item.series_number} {item.series_description}".strip()
+def _series_label(item: SeriesStack | SliceHeader, part: str = "") -> str:
+    """"number description", and which part of the series ("stack 2") when it has several."""
+    part = part or (item.part if isinstance(item, SeriesStack) else "")
+    label = f"{item.series_number} {item.series_description}".strip()
+    return f"{label} ({part})" if part else label
 
 
 def classify_study(
@@ -68,17 +71,24 @@ def classify_study(
 ) -> dict[str, list[SeriesStack]]:
     """Slot (``sax`` for cine short axis) -> usable series stacks; rejects go to ``problems``."""
     slots: dict[str, list[SeriesStack]] = {}
-    for images in group_series(headers).values():
-        label, path = _series_label(images[0]), images[0].path
+    parts = group_series(headers)
+    per_series = Counter(uid for uid, _ in parts)
+    for (uid, part), images in parts.items():
+        label, path = _series_label(images[0], part), images[0].path
         try:
-            stack = build_series(images)
+            stack = build_series(images, part)
         except SeriesError as err:
             problems.append((path, label, "rejected", str(err)))
             continue
         problems.extend((path, label, "warning", note) for note in stack.warnings)
         orientation = images[0].orientation
         decision = classify_series(
-            stack.series_description, orientation, stack.has_inversion_time, stack.phases, view_map
+            stack.series_description,
+            orientation,
+            stack.has_inversion_time,
+            stack.phases,
+            view_map,
+            several_planes=per_series[uid] > 1,
         )
         if decision.slot is None:
             problems.append((path, label, "rejected", decision.reason))
@@ -99,13 +109,15 @@ def _choose_locations(
         chosen["lge_sax"] = _pool("lge_sax", slots.pop("lge_sax"), problems)
     for slot, stacks in slots.items():
         stacks = sorted(stacks, key=lambda s: s.series_number)
+        newest = stacks[-1]
+        kept = f"{newest.series_number} ({newest.part})" if newest.part else newest.series_number
         for dropped in stacks[:-1]:
             problems.append(
                 (
                     dropped.locations[0].images[0].path,
                     _series_label(dropped),
                     "warning",
-                    f"another series also fills {slot}; kept series {stacks[-1].series_number}",
+                    f"another series also fills {slot}; kept series {kept}",
                 )
             )
         if slot in chosen:

@@ -4,7 +4,8 @@ A series is first matched against the user's override map (``--view-map``: YAML 
 ``pattern,slot``; patterns are case-insensitive shell globs over SeriesDescription; slot ``ignore``
 drops the series). Otherwise the description decides the contrast (cine vs LGE) and the plane
 (SAX, 4CH, 2CH, 3CH) from vendor keywords; LGE is also recognised by an InversionTime. Without a
-plane keyword the slice geometry decides: a normal along the LV long axis is short axis; a plane
+plane keyword, and for each part of a series holding stacks in several planes (whose one
+description cannot name every part's plane), the slice geometry decides: a normal along the LV long axis is short axis; a plane
 containing the long axis is 4-, 3- or 2-chamber by which direction across the LV it contains
 (toward the RV, the LV outflow tract, or anterior), within ``_LAX_TOLERANCE_DEG`` of the typical
 heart's; anything else stays unknown (the override map can name it).
@@ -108,10 +109,19 @@ def _normal(orientation: tuple[float, ...] | None) -> np.ndarray | None:
     return normal / norm if norm > 1e-6 else None
 
 
-def _plane(words: str, orientation: tuple[float, ...] | None) -> str | None:
+def _plane(
+    words: str, orientation: tuple[float, ...] | None, geometry_first: bool = False
+) -> str | None:
+    from_geometry = _geometry_plane(orientation)
+    if geometry_first and from_geometry is not None:
+        return from_geometry
     for plane, pattern in _PLANES:
         if pattern.search(words):
             return plane
+    return from_geometry
+
+
+def _geometry_plane(orientation: tuple[float, ...] | None) -> str | None:
     normal = _normal(orientation)
     if normal is None:
         return None
@@ -140,8 +150,12 @@ def classify_series(
     has_inversion_time: bool,
     phases: int,
     view_map: ViewMap | None = None,
+    several_planes: bool = False,
 ) -> ViewDecision:
-    """Slot for one series (``sax`` = cine short axis, split later by geometry) or a reason."""
+    """Slot for one series (``sax`` = cine short axis, split later by geometry) or a reason.
+
+    ``several_planes``: the series is one part of a series holding stacks in several planes;
+    its geometry names its plane before the description does."""
     override = view_map.match(description) if view_map else None
     if override == IGNORE:
         return ViewDecision(None, f"series {description!r} ignored by the view map")
@@ -150,7 +164,7 @@ def classify_series(
     words = re.sub(r"[^A-Z0-9]+", " ", description.upper()).strip()
     if _EXCLUDE.search(words):
         return ViewDecision(None, f"unknown view: {description!r} is not a cine or LGE series")
-    plane = _plane(words, orientation)
+    plane = _plane(words, orientation, several_planes)
     is_lge = bool(_LGE.search(words)) or (has_inversion_time and not _CINE.search(words))
     is_cine = bool(_CINE.search(words)) or (not is_lge and phases > 1)
     if plane is None or not (is_lge or is_cine):
