@@ -230,7 +230,8 @@ def study_picker(label: str, ids: list[str], current: str | None, key: str) -> s
         st.caption(f"{matching:,} IDs match; type more of the ID to list them all.")
     if not listed:
         return None
-    index = listed.index(current) if current in listed else 0
+    # its kept (or just set) value wins over ``current``; index only picks a new picker's value
+    index = listed.index(current) if current in listed and key not in st.session_state else 0
     return st.selectbox(label, listed, index=index, key=key)
 
 
