@@ -72,7 +72,7 @@ def validation_curves(metrics: pd.DataFrame) -> go.Figure:
             )
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="value", range=[0, 1.02])
-    return _layout(fig, "Validation: zero-shot AUC and retrieval R@k")
+    return _layout(fig, "Validation: AUC and R@k")  # a longer title was cut in a half column
 
 
 def _kind(metrics: pd.DataFrame, kind: str, column: str) -> pd.DataFrame:
