@@ -31,6 +31,10 @@ def launch_section() -> None:
     checkpoint = studio.checkpoint_path()
     datasets = settings.datasets()
     with st.expander("New evaluation", expanded=not list_evaluations(settings)):
+        st.caption(
+            f"Evaluates the active checkpoint `{relative(checkpoint, settings.data_root)}` "
+            "(choose another on the Train page)."
+        )
         with st.form("evaluate"):
             row = st.columns(2)
             shown = functools.partial(relative, root=settings.data_root)
@@ -139,7 +143,8 @@ def overview(outputs) -> None:
         )
     if not key_figures.empty:
         st.subheader("Headline")
-        st.dataframe(key_figures, hide_index=True, key="ev-headline")
+        sites = {c: st.column_config.NumberColumn(format="%.3f") for c in key_figures.columns[1:]}
+        st.dataframe(key_figures, hide_index=True, key="ev-headline", column_config=sites)
         st.caption(
             "Means over each site's labels; the tables below have every label with its "
             "confidence interval."
