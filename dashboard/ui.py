@@ -197,10 +197,10 @@ def case_card(studio: Studio, row: dict, similarity: float | None, key: str) -> 
             title += f" · similarity {similarity:.3f}"
         st.markdown(title)
         st.text(str(row.get("impression") or "(no report impression)"))
-        left, right = st.columns(2)
-        if left.button("Open case", key=f"open-{key}"):
+        buttons = st.container(horizontal=True)  # wraps: two columns cut them to "Ope…" "Mor…"
+        if buttons.button("Open case", key=f"open-{key}"):
             open_case(str(row["study_id"]))
-        if right.button("More like this", key=f"like-{key}"):
+        if buttons.button("More like this", key=f"like-{key}"):
             st.session_state[LIKE_KEY] = str(row["study_id"])
             st.session_state[LIKE_ASKED_KEY] = True
             st.switch_page("pages/browser.py")
