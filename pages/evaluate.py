@@ -144,7 +144,9 @@ def overview(outputs) -> None:
     if not key_figures.empty:
         st.subheader("Headline")
         sites = {c: st.column_config.NumberColumn(format="%.3f") for c in key_figures.columns[1:]}
-        st.dataframe(key_figures, hide_index=True, key="ev-headline", column_config=sites)
+        st.dataframe(  # every row: the default ten hid the last figures behind a scroll
+            key_figures, hide_index=True, key="ev-headline", column_config=sites, height="content"
+        )
         st.caption(
             "Means over each site's labels; the tables below have every label with its "
             "confidence interval."
