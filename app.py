@@ -6,7 +6,8 @@ discovery of the ``pages/`` folder.
 
 import streamlit as st
 
-st.set_page_config(page_title="CMR-CLIP Studio", page_icon=":material/cardiology:", layout="wide")
+# an emoji tab icon is drawn by the browser; a :material: one is fetched from Google's fonts
+st.set_page_config(page_title="CMR-CLIP Studio", page_icon="🫀", layout="wide")
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

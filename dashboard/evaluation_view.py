@@ -56,9 +56,9 @@ class EvaluationOutputs:
         """Per site what was evaluated: studies, selection (test split / all), with labels."""
         sites = self.summary.get("sites")
         return [
-            f"{site.get('name')}: {site.get('n_evaluated')} studies evaluated "
-            f"({site.get('selection')}) of {site.get('n_total')} in the dataset; "
-            f"{site.get('n_labelled')} with labels"
+            f"{site.get('name')}: {_count(site.get('n_evaluated'))} studies evaluated "
+            f"({site.get('selection')}) of {_count(site.get('n_total'))} in the dataset; "
+            f"{_count(site.get('n_labelled'))} with labels"
             for site in (sites if isinstance(sites, list) else [])
             if isinstance(site, dict)
         ]
@@ -82,6 +82,11 @@ class EvaluationOutputs:
         zeroshot = self.tables.get(str(Path(name).with_name("zeroshot.csv")))
         usable = zeroshot is not None and set(zeroshot.columns) >= ZEROSHOT_COLUMNS
         return fewshot, zeroshot if usable else None
+
+
+def _count(value: Any) -> str:
+    """A count as the other pages write one (1,000); anything else as it is."""
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def evaluation_command(

@@ -20,14 +20,14 @@ _VAL_METRICS = ("val_auc", "val_r@1", "val_r@5", "val_r@10")
 UNKNOWN, OTHER = "unknown", "other"  # map legend names: a missing value, the rarest categories
 
 
+_MARGIN = {"l": 50, "r": 20, "t": 50, "b": 40}
+LEGEND_GAP_PX = 60  # plot's bottom edge to the legend's top, at any height: below the x title
+
+
 def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
-    fig.update_layout(
-        template=TEMPLATE,
-        title=title,
-        height=height,
-        margin={"l": 50, "r": 20, "t": 50, "b": 40},
-        legend={"orientation": "h", "y": -0.2},
-    )
+    gap = LEGEND_GAP_PX / (height - _MARGIN["t"] - _MARGIN["b"])
+    legend = {"orientation": "h", "yanchor": "top", "y": -gap}
+    fig.update_layout(template=TEMPLATE, title=title, height=height, margin=_MARGIN, legend=legend)
     return fig
 
 
@@ -63,7 +63,7 @@ def validation_curves(metrics: pd.DataFrame) -> go.Figure:
         if not part.empty:
             fig.add_trace(
                 go.Scatter(
-                    x=part["epoch"],
+                    x=part["epoch"] + 1,  # logged from 0; train.log and the runs table count from 1
                     y=part[name],
                     mode="lines+markers",
                     name=name,
@@ -72,7 +72,7 @@ def validation_curves(metrics: pd.DataFrame) -> go.Figure:
             )
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="value", range=[0, 1.02])
-    return _layout(fig, "Validation: zero-shot AUC and retrieval R@k")
+    return _layout(fig, "Validation: AUC and R@k")  # a longer title was cut in a half column
 
 
 def _kind(metrics: pd.DataFrame, kind: str, column: str) -> pd.DataFrame:
@@ -307,7 +307,7 @@ def fewshot_figure(fewshot: pd.DataFrame, zeroshot: pd.DataFrame | None, label: 
         fig.add_trace(
             go.Scatter(
                 x=[*curve["k"], *curve["k"][::-1]],
-                y=[*curve["auc_hi"], *curve["auc_lo"][::-1]],
+                y=[*curve["auc_hi"], *curve["auc_lo"][::-1]], mode="lines",  # no corner dots
                 fill="toself", fillcolor=_band(colour), line={"width": 0},
                 hoverinfo="skip", showlegend=False, legendgroup=name,
             )

@@ -17,19 +17,20 @@ from model.schema import CINE_SLOTS, VIEW_SLOTS
 log = logging.getLogger(__name__)
 HIDDEN_COLUMNS = ("patient_key", "accession_number")
 FILTER_COLUMNS = ("site", "split", "sex", "age_band", "manufacturer", "field_strength")
+# the report impression next to the ID: last, it was off-screen on a laptop behind the views
 DISPLAY_COLUMNS = (
     "study_id",
+    "impression",
     "site",
     "split",
+    "age_band",
+    "sex",
     "views",
     "cine_phases",
     "pixel_spacing_mm",
     "matrix",
     "manufacturer",
     "field_strength",
-    "age_band",
-    "sex",
-    "impression",
 )
 
 # Rows of the study table sent to the browser on each rerun (about 0.5 kB each): a large site's

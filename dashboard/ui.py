@@ -197,10 +197,10 @@ def case_card(studio: Studio, row: dict, similarity: float | None, key: str) -> 
             title += f" · similarity {similarity:.3f}"
         st.markdown(title)
         st.text(str(row.get("impression") or "(no report impression)"))
-        left, right = st.columns(2)
-        if left.button("Open case", key=f"open-{key}"):
+        buttons = st.container(horizontal=True)  # wraps: two columns cut them to "Ope…" "Mor…"
+        if buttons.button("Open case", key=f"open-{key}"):
             open_case(str(row["study_id"]))
-        if right.button("More like this", key=f"like-{key}"):
+        if buttons.button("More like this", key=f"like-{key}"):
             st.session_state[LIKE_KEY] = str(row["study_id"])
             st.session_state[LIKE_ASKED_KEY] = True
             st.switch_page("pages/browser.py")
@@ -230,7 +230,8 @@ def study_picker(label: str, ids: list[str], current: str | None, key: str) -> s
         st.caption(f"{matching:,} IDs match; type more of the ID to list them all.")
     if not listed:
         return None
-    index = listed.index(current) if current in listed else 0
+    # its kept (or just set) value wins over ``current``; index only picks a new picker's value
+    index = listed.index(current) if current in listed and key not in st.session_state else 0
     return st.selectbox(label, listed, index=index, key=key)
 
 

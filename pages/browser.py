@@ -32,20 +32,16 @@ def filters(studies) -> StudyFilter:
 
 
 def ask() -> CaseQuery | None:
-    if st.session_state.pop(LIKE_ASKED_KEY, False):  # a card's More like this, even on this page:
-        for key in ("b-mode", "b-like", "b-page"):  # start the widgets afresh on its example
-            st.session_state.pop(key, None)
+    like = st.session_state.get(LIKE_KEY)
+    # a card's More like this, even on this page: set (not just forget) the widgets' values, so
+    # the browser shows them too and does not send its old choice back on the next click
+    if st.session_state.pop(LIKE_ASKED_KEY, False):
+        st.session_state.update({"b-mode": "More like this", "b-like": like, "b-page": 1})
+    st.session_state.setdefault("b-mode", "More like this" if like else "Text")
     studies = studio.studies()
     check_ready(studio)
     chosen = filters(studies)
-    like = st.session_state.get(LIKE_KEY)
-    mode = st.radio(
-        "Search by",
-        ["Text", "More like this"],
-        horizontal=True,
-        index=1 if like else 0,
-        key="b-mode",
-    )
+    mode = st.radio("Search by", ["Text", "More like this"], horizontal=True, key="b-mode")
     if mode == "Text":
         query = st.text_input(
             "Describe the study",
@@ -79,7 +75,7 @@ def show(results, query: CaseQuery) -> None:
         st.caption(f"Searched with the {results.backend}")
         return
     pages = -(-len(ranked) // PER_PAGE)
-    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="b-page") if pages > 1 else 1
+    page = st.number_input(f"Page (of {pages})", 1, pages, key="b-page") if pages > 1 else 1
     st.caption(
         f"Top {len(ranked)} matches · page {page}/{pages} · searched with the {results.backend}"
     )

@@ -34,6 +34,10 @@ def launch_section() -> None:
     checkpoint = studio.checkpoint_path()
     datasets = settings.datasets()
     with st.expander("New evaluation", expanded=not list_evaluations(settings)):
+        st.caption(
+            f"Evaluates the active checkpoint `{relative(checkpoint, settings.data_root)}` "
+            "(choose another on the Train page)."
+        )
         with st.form("evaluate"):
             st.caption(
                 f"Evaluates the active checkpoint **{checkpoint.parent.name}/{checkpoint.name}** "
@@ -170,7 +174,10 @@ def overview(outputs) -> None:
         )
     if not key_figures.empty:
         st.subheader("Headline")
-        st.dataframe(key_figures, hide_index=True, key="ev-headline")
+        sites = {c: st.column_config.NumberColumn(format="%.3f") for c in key_figures.columns[1:]}
+        st.dataframe(  # every row: the default ten hid the last figures behind a scroll
+            key_figures, hide_index=True, key="ev-headline", column_config=sites, height="content"
+        )
         st.caption(
             "Means over each site's labels; the tables below have every label with its "
             "confidence interval."

@@ -52,11 +52,15 @@ view = st.segmented_control(
 def browse() -> None:
     studies = studio.studies()
     options = filter_options(studies)
-    columns = st.columns(len(options) + 1 or 1)
+    # four to a row: seven in one row cut their labels and placeholders on a laptop screen
+    cells = [cell for _ in range(0, len(options) + 1, 4) for cell in st.columns(4)]
     chosen = StudyFilter()
-    for column, (name, values) in zip(columns, options.items(), strict=False):
-        chosen.values[name] = column.multiselect(name.replace("_", " "), values, key=f"f-{name}")
-    chosen.views = columns[-1].multiselect("has views", list(VIEW_SLOTS), key="f-views")
+    for cell, (name, values) in zip(cells, options.items(), strict=False):
+        label = name.replace("_", " ")
+        chosen.values[name] = cell.multiselect(label, values, key=f"f-{name}", placeholder="All")
+    chosen.views = cells[len(options)].multiselect(
+        "has views", list(VIEW_SLOTS), key="f-views", placeholder="Any"
+    )
     chosen.text = st.text_input("Impression or study id contains", key="f-text")
     table, caption = listed_rows(display_table(apply_filter(studies, chosen)), len(studies))
     st.caption(caption)

@@ -178,32 +178,32 @@ def run_detail(run: Path) -> None:
     right.plotly_chart(validation_curves(metrics), key=f"val-{run.name}")
     right.caption(selection_caption(run))
     failure_log(run, state, job)
-    buttons = st.columns(4)
+    # one row that wraps: four fixed columns cut the labels short on a laptop screen
+    buttons = st.container(horizontal=True, vertical_alignment="center")
     running = state in ("running", "queued") or (job is not None and job.running)
-    checkpointing = buttons[1].checkbox(
-        "with gradient checkpointing",
-        value=ran_out_of_gpu_memory(status),
-        key=f"resume-checkpointing-{run.name}",
-        help="Less GPU memory for about a quarter more time; the run continues exactly.",
-    )
     stopping = job is not None and job.state == "stopping"
     # keyed by the run: a click meant for a run deleted meanwhile never acts on the one shown next
-    if buttons[0].button("Stop", disabled=not running or stopping, key=f"stop-{run}"):
+    if buttons.button("Stop", disabled=not running or stopping, key=f"stop-{run}"):
         if job is None or not job.running:
             st.error("This run was not started from this dashboard; stop it where it was launched.")
         else:
             studio.jobs.cancel(job.id, wait=False)  # the job panel reads "stopping" until it ends
             st.rerun()
     resumable = not running and (run / "last.pt").exists()
-    if buttons[1].button("Resume", disabled=not resumable, key=f"resume-{run}"):
+    resume_clicked = buttons.button("Resume", disabled=not resumable, key=f"resume-{run}")
+    checkpointing = buttons.checkbox(
+        "with gradient checkpointing",
+        value=ran_out_of_gpu_memory(status),
+        key=f"resume-checkpointing-{run.name}",
+        help="Less GPU memory for about a quarter more time; the run continues exactly.",
+    )
+    if resume_clicked:
         resume(run, job, checkpointing)
     best = run / "best.pt" if (run / "best.pt").exists() else run / "last.pt"
-    if buttons[2].button(
-        "Set active checkpoint", disabled=not best.exists(), key=f"set-active-{run}"
-    ):
+    if buttons.button("Set active checkpoint", disabled=not best.exists(), key=f"set-active-{run}"):
         studio.settings.write_active(checkpoint=best)
         st.success(f"Active checkpoint: {best}")
-    with buttons[3].popover("Delete run", disabled=running, key=f"delete-popover-{run}"):
+    with buttons.popover("Delete run", disabled=running, key=f"delete-popover-{run}"):
         st.write(f"Delete {run.name}, its checkpoints and its log for good?")
         if st.button(f"Delete {run.name}", type="primary", key=f"delete-{run}"):
             delete_run(run, running)

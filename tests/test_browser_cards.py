@@ -70,3 +70,30 @@ def test_a_study_with_unreadable_views_keeps_its_card_and_the_rest_show(
     assert sorted(_cards(at)) == EXTERNAL
     [note] = [c.value for c in at.caption if "Views unavailable" in c.value]
     assert f"tensor of study {EXTERNAL[1]} is missing" in note
+
+
+def test_more_like_this_sets_the_widgets_the_browser_shows(browser) -> None:
+    """The browser keeps showing (and sends back on the next click) a widget's old value unless
+    the run sets it: a forgotten value left "Text" shown and lost the results on the next page."""
+    at = browser()
+    at.text_input(key="b-query").input("Dilated left ventricle").run()
+    at.number_input(key="b-page").increment().run()
+    example = _cards(at)[1]
+    next(b for b in at.button if b.key == "like-b-2-1").click().run()
+    assert not at.exception
+    told = {
+        "b-mode": at.radio(key="b-mode").proto,
+        "b-like": at.selectbox(key="b-like").proto,
+        "b-page": at.number_input(key="b-page").proto,
+    }
+    assert all(proto.set_value for proto in told.values()), [
+        k for k, p in told.items() if not p.set_value
+    ]
+    assert (at.radio(key="b-mode").value, at.selectbox(key="b-like").value) == (
+        "More like this",
+        example,
+    )
+    assert at.number_input(key="b-page").value == 1
+    at.number_input(key="b-page").increment().run()  # the next click keeps the example's results
+    assert at.radio(key="b-mode").value == "More like this"
+    assert at.selectbox(key="b-like").value == example and example not in _cards(at)

@@ -214,6 +214,8 @@ def test_evaluate_page_offers_the_other_checkpoints_for_comparison(app) -> None:
     compare = next(m for m in at.multiselect if m.label == "Compare with (optional)")
     # best.pt is the model evaluated; every other checkpoint (here the run's last.pt) is offered
     assert compare.options == ["tiny/last.pt"]
+    # and the form names it: the job's title was the first place it appeared
+    assert any("Evaluates the active checkpoint `runs/tiny/best.pt`" in c.value for c in at.caption)
 
 
 def test_the_evaluation_form_keeps_its_choices_when_another_users_run_saves_a_checkpoint(
@@ -278,7 +280,7 @@ def test_evaluate_page_states_sites_problems_methods_and_charts_each_model(app, 
     (folder / "internal" / "zeroshot.csv").write_text(
         "model,Label,AUC,setting\nours,LGE,0.8,zero-shot\nbase,LGE,0.45,zero-shot\n"
     )
-    site = {"name": "internal", "selection": "test split", "n_total": 100, "n_evaluated": 14,
+    site = {"name": "internal", "selection": "test split", "n_total": 1000, "n_evaluated": 14,
             "n_labelled": 12}  # fmt: skip
     suite = {"bootstrap": 321, "seed": 5, "train_split_probes": False,
              "fewshot": {"shots": [1, 2], "episodes": 7, "seed": 5},
@@ -290,7 +292,7 @@ def test_evaluate_page_states_sites_problems_methods_and_charts_each_model(app, 
     try:
         at = app("pages/evaluate.py")
         captions = " ".join(c.value for c in at.caption)
-        assert "internal: 14 studies evaluated (test split) of 100 in the dataset" in captions
+        assert "internal: 14 studies evaluated (test split) of 1,000 in the dataset" in captions
         assert "few-shot of 'lge' skipped for k = 4" in at.warning[0].value
         methods = next(e for e in at.expander if e.label == "Methods")
         text = " ".join(m.value for m in methods.markdown)

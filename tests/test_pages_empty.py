@@ -178,3 +178,25 @@ def test_a_built_demo_is_offered_a_repair_not_a_rebuild(data_root: Path) -> None
     home = _open("pages/home.py")
     assert [b.label for b in home.button] == ["Check and repair the demo"]
     assert "delete demo/ and runs/demo-cpu-small/" in home.button[0].help
+
+
+def test_the_browser_tab_icon_is_drawn_locally(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Material page icon is fetched by the browser from Google's font server on every page:
+    a failed request on an offline hospital network, a call to Google on any other."""
+    import streamlit
+    from streamlit.commands.page_config import _get_favicon_string
+
+    icons: list[str] = []
+    real = streamlit.set_page_config
+
+    def set_page_config(**kwargs: object) -> None:
+        icons.append(str(kwargs.get("page_icon")))
+        real(**kwargs)
+
+    monkeypatch.setattr(streamlit, "set_page_config", set_page_config)
+    at = _open(PAGES[0])
+    assert not at.exception and icons
+    favicon = _get_favicon_string(icons[0])
+    assert favicon.startswith("emoji:"), f"{favicon} is fetched from a server"

@@ -75,6 +75,11 @@ def test_filters_and_display_hide_patient_keys() -> None:
     assert "patient_key" not in display_table(STUDIES).columns
 
 
+def test_the_study_table_shows_the_impression_beside_the_study_id() -> None:
+    """Listed last, after the acquisition details, it lay off-screen on a 1440 px laptop."""
+    assert list(display_table(STUDIES).columns)[:2] == ["study_id", "impression"]
+
+
 def test_study_picker_lists_a_bounded_slice_and_keeps_the_current_study() -> None:
     ids = [f"s{i:06d}" for i in range(3 * PICKER_IDS)]
     listed, matching = picker_ids(ids, "", None)

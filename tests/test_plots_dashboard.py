@@ -18,12 +18,12 @@ from dashboard.plots import (
     validation_curves,
 )
 
-METRICS = pd.DataFrame(
+METRICS = pd.DataFrame(  # as metrics.jsonl logs them: epochs counted from 0
     [
-        {"kind": "train", "epoch": 1, "step": 1, "loss": 2.0},
-        {"kind": "train", "epoch": 1, "step": 2, "loss": 1.5},
-        {"kind": "val", "epoch": 1, "step": 2, "loss": 1.8, "val_auc": 0.6, "val_r@1": 0.1},
-        {"kind": "val", "epoch": 2, "step": 4, "loss": 1.2, "val_auc": 0.7, "val_r@1": 0.2},
+        {"kind": "train", "epoch": 0, "step": 1, "loss": 2.0},
+        {"kind": "train", "epoch": 0, "step": 2, "loss": 1.5},
+        {"kind": "val", "epoch": 0, "step": 2, "loss": 1.8, "val_auc": 0.6, "val_r@1": 0.1},
+        {"kind": "val", "epoch": 1, "step": 4, "loss": 1.2, "val_auc": 0.7, "val_r@1": 0.2},
     ]
 )
 
@@ -47,7 +47,7 @@ def test_loss_and_validation_curves() -> None:
     val = validation_curves(METRICS)
     names = [t.name for t in val.data]
     assert names == ["val_auc", "val_r@1"]
-    assert list(val.data[0].x) == [1, 2]
+    assert list(val.data[0].x) == [1, 2]  # epoch 1 and 2, as train.log and the runs table say
     assert loss_curve(pd.DataFrame()).data == ()
 
 
@@ -127,7 +127,8 @@ def test_fewshot_figure_keeps_models_apart_and_draws_zero_shot_and_chance() -> N
     }  # fmt: skip
     bands = [t for t in figure.data if t.fill == "toself"]
     assert len(bands) == 4 and max(bands[0].y) == pytest.approx(0.92)
-    levels = {t.name: set(t.y) for t in figure.data if t.mode == "lines"}
+    assert all(band.mode == "lines" for band in bands)  # no unexplained dots at the CI corners
+    levels = {t.name: set(t.y) for t in figure.data if t.mode == "lines" and t.fill != "toself"}
     assert levels == {"ours · zero-shot": {0.8}, "baseline · zero-shot": {0.45}, "chance": {0.5}}
     single = fewshot_figure(fewshot[fewshot["model"] == "ours"], None, "Normal")
     assert [t.name for t in single.data if t.showlegend is not False] == [
@@ -182,3 +183,19 @@ def test_embedding_map_merges_the_rarest_of_many_categories_into_other() -> None
     legend = _legend(embedding_map(coords, color="scanner"))
     assert "scanner 0" in legend and legend.get("other") is not None
     assert len(set(legend.values())) == len(legend)
+
+
+def test_legends_sit_clear_of_the_x_axis_title_whatever_the_height() -> None:
+    """A legend placed at a fraction of the plot's height lay on a short chart's x-axis title
+    (the zero-shot score histogram): its top edge is a fixed distance below the plot."""
+    scores = np.array([0.1, 0.9, 0.4, 0.7])
+    figures = {
+        "histogram": score_histogram(scores, 0.5, "lge", labels=np.array([0, 1, 0, 1])),
+        "roc": roc_figure(np.array([0, 1]), np.array([0, 1]), 0.5, (0.4, 0.6), "lge"),
+        "validation": validation_curves(METRICS),
+    }
+    for name, fig in figures.items():
+        layout = fig.layout
+        plot_height = layout.height - layout.margin.t - layout.margin.b
+        assert layout.legend.yanchor == "top", name
+        assert -layout.legend.y * plot_height >= 55, name  # px: below tick labels and title
