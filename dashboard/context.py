@@ -70,6 +70,9 @@ class Studio:
     """Lazy access to the active dataset, checkpoint and derived resources."""
 
     settings: Settings = field(default_factory=session_settings)
+    _index_answers: dict[tuple, tuple[Any, Exception | None]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     @property
     def jobs(self) -> JobManager:
@@ -226,14 +229,26 @@ class Studio:
     def index(self) -> EmbeddingIndex | None:
         """The active checkpoint's case index, or None when it has no collection there.
 
-        A ``UserError`` when the index does not answer (e.g. its server went away)."""
+        A ``UserError`` when the index does not answer (e.g. its server went away). Asked once
+        per rerun (a Studio lives for one): a server that drops connections costs its timeout
+        once, not once per caller."""
+        from model.errors import UserError
         from model.index.client import index_failures
 
-        handle = self._index_handle()
-        if handle is None:
-            return None
-        with index_failures(self.index_location()):
-            return handle if handle.exists() else None
+        key = (self.index_location(), self._checkpoint_key())
+        if key not in self._index_answers:
+            try:
+                handle = self._index_handle()
+                if handle is not None:
+                    with index_failures(self.index_location()):
+                        handle = handle if handle.exists() else None
+                self._index_answers[key] = (handle, None)
+            except UserError as err:
+                self._index_answers[key] = (None, err)
+        handle, error = self._index_answers[key]
+        if error is not None:
+            raise error
+        return handle
 
     def missing_index(self) -> EmptyState:
         """Why the active checkpoint has no case index of the active dataset, with a job that

@@ -172,6 +172,28 @@ def test_a_server_that_went_away_falls_back_to_memory_with_a_notice(
     assert any("case index is unavailable" in n and "Connection refused" in n for n in notices)
 
 
+def test_a_server_that_does_not_answer_is_asked_once_per_search(indexed_root, monkeypatch) -> None:
+    """A host that drops connections costs its timeout once per click, not once for the page's
+    setup and again for its search."""
+    import model.index.client as client_module
+
+    asked: list[ChromaLocation] = []
+
+    def silent(location: ChromaLocation) -> None:
+        asked.append(location)
+        raise UserError(f"{location.describe()} did not answer within 10 s (ConnectTimeout)")
+
+    monkeypatch.setattr(client_module, "probe_server", silent)
+    monkeypatch.setenv("CMR_CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("CMR_CHROMA_PORT", "9")
+    at = _open(indexed_root, monkeypatch)
+    asked.clear()
+    at.text_input(key="b-query").input("Dilated left ventricle").run()
+    assert len(asked) == 1
+    assert "exact in-memory ranking over 24 studies" in _captions(at)
+    assert any("did not answer within" in w.value for w in at.warning)
+
+
 def test_without_an_index_the_page_ranks_in_memory_and_builds_one(
     tmp_path_factory, monkeypatch
 ) -> None:
