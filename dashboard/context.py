@@ -289,17 +289,35 @@ class Studio:
 
     def damaged_index(self, problem: DamagedIndex) -> EmptyState:
         """The active checkpoint's index reads back wrong (``DamagedIndex``), with the job that
-        deletes and rebuilds it."""
-        return EmptyState(
-            "The case index is damaged",
-            f"{problem}. Searching with the exact in-memory ranking instead; rebuild the index "
-            "in the background to search it again.",
-            offer=self.index_offer(rebuild=True),
-        )
+        rebuilds it from the data root's datasets it holds (``dashboard.index_rebuild``)."""
+        from dashboard.index_rebuild import rebuild_plan
 
-    def index_offer(self, rebuild: bool = False) -> JobOffer:
-        """The background job that (re)builds the active checkpoint's index of the active dataset
-        (``rebuild``: deleting that checkpoint's index first)."""
+        handle = self._index_handle()
+        location = self.index_location()
+        siblings = [
+            d for d in self.settings.datasets() if self.settings.chroma_location(d) == location
+        ]
+        plan = rebuild_plan(handle, self.dataset_path(), siblings) if handle else None
+        hint = (
+            f"{problem}. Searching with the exact in-memory ranking instead; rebuild the index "
+            "in the background to search it again."
+        )
+        command = ["index", "--checkpoint", str(self.checkpoint_path()), "--rebuild"]
+        for path in plan.datasets if plan else [self.dataset_path()]:
+            command += ["--data", str(path)]
+        if plan and plan.dropped:
+            names = ", ".join(one.describe() for one in plan.dropped)
+            hint += (
+                f" Rebuilding drops {names} from it: not datasets of this data root, so whoever "
+                "indexed them has to index them again."
+            )
+            command.append("--drop-others")
+        offer = JobOffer("index", model_command(*command), "Rebuild the case index")
+        return EmptyState("The case index is damaged", hint, offer=offer)
+
+    def index_offer(self) -> JobOffer:
+        """The background job that builds (or brings up to date) the active checkpoint's index
+        of the active dataset."""
         command = [
             "index",
             "--checkpoint",
@@ -310,6 +328,4 @@ class Studio:
         labels = label_file(self.dataset_path())
         if labels is not None:
             command += ["--labels", str(labels)]
-        if rebuild:
-            return JobOffer("index", model_command(*command, "--rebuild"), "Rebuild the case index")
         return JobOffer("index", model_command(*command), "Build the case index")
