@@ -70,6 +70,9 @@ class Studio:
     """Lazy access to the active dataset, checkpoint and derived resources."""
 
     settings: Settings = field(default_factory=session_settings)
+    _index_answers: dict[tuple, tuple[Any, Exception | None]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     @property
     def jobs(self) -> JobManager:
@@ -226,14 +229,26 @@ class Studio:
     def index(self) -> EmbeddingIndex | None:
         """The active checkpoint's case index, or None when it has no collection there.
 
-        A ``UserError`` when the index does not answer (e.g. its server went away)."""
+        A ``UserError`` when the index does not answer (e.g. its server went away). Asked once
+        per rerun (a Studio lives for one): a server that drops connections costs its timeout
+        once, not once per caller."""
+        from model.errors import UserError
         from model.index.client import index_failures
 
-        handle = self._index_handle()
-        if handle is None:
-            return None
-        with index_failures(self.index_location()):
-            return handle if handle.exists() else None
+        key = (self.index_location(), self._checkpoint_key())
+        if key not in self._index_answers:
+            try:
+                handle = self._index_handle()
+                if handle is not None:
+                    with index_failures(self.index_location()):
+                        handle = handle if handle.exists() else None
+                self._index_answers[key] = (handle, None)
+            except UserError as err:
+                self._index_answers[key] = (None, err)
+        handle, error = self._index_answers[key]
+        if error is not None:
+            raise error
+        return handle
 
     def missing_index(self) -> EmptyState:
         """Why the active checkpoint has no case index of the active dataset, with a job that
@@ -274,17 +289,35 @@ class Studio:
 
     def damaged_index(self, problem: DamagedIndex) -> EmptyState:
         """The active checkpoint's index reads back wrong (``DamagedIndex``), with the job that
-        deletes and rebuilds it."""
-        return EmptyState(
-            "The case index is damaged",
-            f"{problem}. Searching with the exact in-memory ranking instead; rebuild the index "
-            "in the background to search it again.",
-            offer=self.index_offer(rebuild=True),
-        )
+        rebuilds it from the data root's datasets it holds (``dashboard.index_rebuild``)."""
+        from dashboard.index_rebuild import rebuild_plan
 
-    def index_offer(self, rebuild: bool = False) -> JobOffer:
-        """The background job that (re)builds the active checkpoint's index of the active dataset
-        (``rebuild``: deleting that checkpoint's index first)."""
+        handle = self._index_handle()
+        location = self.index_location()
+        siblings = [
+            d for d in self.settings.datasets() if self.settings.chroma_location(d) == location
+        ]
+        plan = rebuild_plan(handle, self.dataset_path(), siblings) if handle else None
+        hint = (
+            f"{problem}. Searching with the exact in-memory ranking instead; rebuild the index "
+            "in the background to search it again."
+        )
+        command = ["index", "--checkpoint", str(self.checkpoint_path()), "--rebuild"]
+        for path in plan.datasets if plan else [self.dataset_path()]:
+            command += ["--data", str(path)]
+        if plan and plan.dropped:
+            names = ", ".join(one.describe() for one in plan.dropped)
+            hint += (
+                f" Rebuilding drops {names} from it: not datasets of this data root, so whoever "
+                "indexed them has to index them again."
+            )
+            command.append("--drop-others")
+        offer = JobOffer("index", model_command(*command), "Rebuild the case index")
+        return EmptyState("The case index is damaged", hint, offer=offer)
+
+    def index_offer(self) -> JobOffer:
+        """The background job that builds (or brings up to date) the active checkpoint's index
+        of the active dataset."""
         command = [
             "index",
             "--checkpoint",
@@ -295,6 +328,4 @@ class Studio:
         labels = label_file(self.dataset_path())
         if labels is not None:
             command += ["--labels", str(labels)]
-        if rebuild:
-            return JobOffer("index", model_command(*command, "--rebuild"), "Rebuild the case index")
         return JobOffer("index", model_command(*command), "Build the case index")

@@ -172,6 +172,28 @@ def test_a_server_that_went_away_falls_back_to_memory_with_a_notice(
     assert any("case index is unavailable" in n and "Connection refused" in n for n in notices)
 
 
+def test_a_server_that_does_not_answer_is_asked_once_per_search(indexed_root, monkeypatch) -> None:
+    """A host that drops connections costs its timeout once per click, not once for the page's
+    setup and again for its search."""
+    import model.index.client as client_module
+
+    asked: list[ChromaLocation] = []
+
+    def silent(location: ChromaLocation) -> None:
+        asked.append(location)
+        raise UserError(f"{location.describe()} did not answer within 10 s (ConnectTimeout)")
+
+    monkeypatch.setattr(client_module, "probe_server", silent)
+    monkeypatch.setenv("CMR_CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("CMR_CHROMA_PORT", "9")
+    at = _open(indexed_root, monkeypatch)
+    asked.clear()
+    at.text_input(key="b-query").input("Dilated left ventricle").run()
+    assert len(asked) == 1
+    assert "exact in-memory ranking over 24 studies" in _captions(at)
+    assert any("did not answer within" in w.value for w in at.warning)
+
+
 def test_without_an_index_the_page_ranks_in_memory_and_builds_one(
     tmp_path_factory, monkeypatch
 ) -> None:
@@ -344,12 +366,18 @@ def test_a_same_named_dataset_on_the_index_does_not_crowd_out_the_results(
 def test_a_damaged_index_is_not_searched_and_the_page_rebuilds_it(
     tmp_path_factory, monkeypatch
 ) -> None:
+    """The rebuild keeps the data root's sibling dataset the index held, and names the dataset
+    from elsewhere that it drops (the command line would otherwise stop, naming it)."""
+    from dashboard_fixtures import make_tiny_dataset
     from index_fakes import make_records
 
     root = _copy(tmp_path_factory, "damaged")
     data = root / "ds" / "tiny"
+    sibling = make_tiny_dataset(root / "ds" / "sibling", n=8, seed=4)  # shares ds/chroma
+    Settings(root).write_active(dataset=data)
     checkpoint = _active_checkpoint(root)
-    assert main(["index", "--checkpoint", str(checkpoint), "--data", str(data)]) == 0
+    argv = ["index", "--checkpoint", str(checkpoint), "--data", str(data)]
+    assert main([*argv, "--data", str(sibling)]) == 0
     location = ChromaLocation(path=root / "ds" / "chroma")
     fingerprint = read_checkpoint_meta(checkpoint).fingerprint
     dim = EmbeddingIndex(open_client(location, create=False), fingerprint).collection().metadata
@@ -359,15 +387,17 @@ def test_a_damaged_index_is_not_searched_and_the_page_rebuilds_it(
     at = _open(root, monkeypatch, "Dilated left ventricle")
     assert "exact in-memory ranking over 24 studies" in _captions(at)
     assert len(_cards(at)) == 12
-    assert any("The case index is damaged" in i.value for i in at.info)
+    damaged = [i.value for i in at.info if "The case index is damaged" in i.value]
+    assert damaged and "drops synthetic (1,100 studies) from it" in damaged[0]
     at.button(key="offer-index").click().run()
     job = JobManager(root / "jobs").latest("index")
     assert job is not None and "--rebuild" in job.info["command"]
+    assert str(sibling) in job.info["command"] and "--drop-others" in job.info["command"]
     deadline = time.monotonic() + 300
     while JobManager(root / "jobs").get(job.id).running and time.monotonic() < deadline:
         time.sleep(0.5)
     finished = JobManager(root / "jobs").get(job.id)
     assert finished.state == "finished", finished.log_tail(30)
     at = _open(root, monkeypatch, "Dilated left ventricle")
-    assert ", 24 studies" in _captions(at) and len(_cards(at)) == 12
+    assert ", 32 studies" in _captions(at) and len(_cards(at)) == 12
     assert not any("damaged" in i.value for i in at.info)

@@ -180,3 +180,24 @@ def test_without_labels_each_dataset_attaches_its_own(setup, tmp_path, caplog):
     metadatas = index.collection().get(include=["metadatas"])["metadatas"]
     labelled = [m for m in metadatas if "lv_dilation" in m]
     assert len(labelled) == len(metadatas) == N + 6
+
+
+def test_a_rebuild_names_the_datasets_it_would_drop(setup, tmp_path, caplog):
+    """One checkpoint's index holds every dataset indexed with it (siblings sharing a folder, a
+    colleague's on a server): a rebuild from some of them stops, naming the others, unless they
+    are given too or --drop-others says to drop them."""
+    root, data, other, checkpoint = setup
+    chroma = tmp_path / "chroma"
+    argv = ["index", "--checkpoint", str(checkpoint), "--chroma-path", str(chroma)]
+    assert main([*argv, "--data", str(data), "--data", str(other)]) == 0
+    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
+    index = EmbeddingIndex(open_client(ChromaLocation(path=chroma)), fingerprint)
+    assert main([*argv, "--data", str(data), "--rebuild"]) == 2
+    assert "also holds other (6 studies)" in caplog.text and "--drop-others" in caplog.text
+    assert index.count() == N + 6, "nothing was dropped"
+    assert main([*argv, "--data", str(data), "--data", str(other), "--rebuild"]) == 0
+    assert index.count() == N + 6
+    assert main([*argv, "--data", str(data), "--drop-others"]) == 2
+    assert "--drop-others goes with --rebuild" in caplog.text
+    assert main([*argv, "--data", str(data), "--rebuild", "--drop-others"]) == 0
+    assert index.count() == N

@@ -7,8 +7,10 @@ Study embeddings come from the dataset's embedding cache when the checkpoint and
 unchanged. The run is idempotent and resumable: rerunning writes only new or changed studies and
 never duplicates one. A new checkpoint gets a new collection; the previous one stays searchable.
 With the embedded index (default ``DATASET/../chroma``) only one index command may run per folder;
-a second one waits ``--wait`` seconds and then stops with a clear message. ``--rebuild`` deletes
-the checkpoint's collection first: the way back from a damaged index (``DamagedIndex``).
+a second one waits ``--wait`` seconds and then stops with a clear message. ``--rebuild`` writes
+the checkpoint's collection afresh (the way back from a damaged index, ``DamagedIndex``) while
+searchers keep the old one until the new one is whole (``model.index.rebuild``); it first names
+the datasets the old one holds that were not given, and stops unless ``--drop-others``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -34,7 +35,9 @@ from model.index.client import (
 )
 from model.index.embedding_index import EmbeddingIndex
 from model.index.fresh_process import ChildDied, run_in_fresh_process
-from model.index.records import IndexRecords, build_records, dataset_identity, read_labels
+from model.index.held_datasets import dropped_by_rebuild, identity_of, read_held_datasets
+from model.index.rebuild import drop_leftovers, rebuild_index
+from model.index.records import IndexRecords, build_records, read_labels
 from model.index.writer import UpsertReport, upsert_records
 from model.index.writer_lock import WriterLock
 from model.labels import label_file
@@ -71,8 +74,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rebuild",
         action="store_true",
-        help="delete this checkpoint's index first and write it afresh from the given datasets "
-        "(a damaged index); other checkpoints' indexes are left alone",
+        help="write this checkpoint's index afresh from the given datasets (a damaged index) "
+        "and replace the old one when done; other checkpoints' indexes are left alone",
+    )
+    parser.add_argument(
+        "--drop-others",
+        action="store_true",
+        help="with --rebuild: drop the studies of datasets the old index holds that are not "
+        "given with --data (without it, the rebuild names them and stops)",
     )
     add_chroma_arguments(parser)
 
@@ -94,9 +103,9 @@ def collect_records(
         own = label_file(Path(path))
         labels = _labels_for(ds.linkage(), labels_csvs or ([own] if own else []), Path(path))
         embeddings = cached_study_embeddings(checkpoint, ds, device=device)
-        name = Path(os.path.abspath(path)).name  # `--data .` is the folder's own name, not ""
-        identity = dataset_identity(str(ds.settings.get("salt_id", "")), Path(path))
-        part = build_records(ds.studies, embeddings.ids, embeddings.vectors, name, labels, identity)
+        given = identity_of(ds, Path(path))
+        name = given.pop("dataset")
+        part = build_records(ds.studies, embeddings.ids, embeddings.vectors, name, labels, given)
         clash = set(part.ids) & set(records.ids)
         if clash:
             raise DataError(
@@ -107,6 +116,43 @@ def collect_records(
     if not len(records):
         raise DataError("the given datasets hold no studies to index")
     return records
+
+
+def check_rebuild_keeps(
+    location: ChromaLocation, fingerprint: str, datasets: list[Path], drop_others: bool
+) -> None:
+    """Stop a rebuild that would drop datasets of the old index not given with ``--data``
+    (unless ``drop_others``), naming them; an index that cannot be read is rebuilt anyway."""
+    from model.data.dataset import CMRDataset
+
+    given = [identity_of(CMRDataset.open(path), Path(path)) for path in datasets]
+    if location.is_server:
+        with index_failures(location):
+            held = read_held_datasets(location, fingerprint)
+    else:
+        try:
+            with index_failures(location):
+                held = run_in_fresh_process(read_held_datasets, location, fingerprint)
+        except (ChildDied, UserError) as err:  # damaged: the rebuild is the way back
+            log.warning(
+                "cannot read which datasets the index of checkpoint %s holds (%s); rebuilding "
+                "it from the given datasets only",
+                fingerprint[:12],
+                err,
+            )
+            return
+    dropped = dropped_by_rebuild(held, given)
+    if not dropped:
+        return
+    names = ", ".join(one.describe() for one in dropped)
+    if drop_others:
+        log.warning("the rebuild drops from the index of %s: %s", fingerprint[:12], names)
+        return
+    raise UserError(
+        f"the index of checkpoint {fingerprint[:12]} at {location.describe()} also holds "
+        f"{names}, which a rebuild from the given datasets would drop: give them with --data "
+        "too, or add --drop-others to drop them"
+    )
 
 
 def _labels_for(
@@ -141,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size is not None and args.batch_size <= 0:
         raise UserError("--batch-size must be > 0")
+    if args.drop_others and not args.rebuild:
+        raise UserError("--drop-others goes with --rebuild")
     location = resolve_location(
         args.chroma_path, args.chroma_host, args.chroma_port, default_chroma_path(args.data[0])
     )
@@ -156,6 +204,8 @@ def run(args: argparse.Namespace) -> int:
         else WriterLock(location.path, wait_s=args.wait)
     )
     with lock:  # taken before embedding, so a second writer fails fast
+        if args.rebuild:
+            check_rebuild_keeps(location, fingerprint, args.data, args.drop_others)
         started = time.perf_counter()
         records = collect_records(args.checkpoint, args.data, args.labels or [], device)
         embedded = time.perf_counter()
@@ -204,8 +254,8 @@ def _write_here(
     rebuild: bool = False,
 ) -> UpsertReport:
     client = open_client(location)
-    index = EmbeddingIndex(client, fingerprint)
     if rebuild:
-        log.info("deleting the index of checkpoint %s to write it afresh", fingerprint[:12])
-        index.drop()
-    return upsert_records(index, records, batch_size=batch_size)
+        return rebuild_index(client, fingerprint, records, batch_size)
+    if not location.is_server:  # the writer lock: no rebuild is under way
+        drop_leftovers(client, fingerprint)
+    return upsert_records(EmbeddingIndex(client, fingerprint), records, batch_size=batch_size)

@@ -153,15 +153,27 @@ def open_client(location: ChromaLocation, create: bool = True) -> ClientAPI:
 
 
 def reopen_client(location: ChromaLocation) -> ClientAPI:
-    """A fresh client that sees what other processes wrote since this process opened the index.
+    """A client that sees what other processes wrote since this process opened the index.
 
     An embedded client keeps the HNSW graph it loaded in memory, so a long-lived reader does not
     see another process's writes until Chroma's per-process system cache is dropped. Dropping it
-    affects every embedded client of this process: existing ones keep their old view.
+    affects every embedded client of this process: existing ones keep their old view. A server
+    holds the index itself, so each server location has one client per process, kept for good
+    (chromadb keeps every ``HttpClient`` it built, and its connections, until it is closed).
     """
-    if not location.is_server:
-        SharedSystemClient.clear_system_cache()
+    if location.is_server:
+        client = _SERVER_CLIENTS.get(location)
+        if client is None:  # two threads may both open one; the one kept is the first stored
+            opened = open_client(location)
+            client = _SERVER_CLIENTS.setdefault(location, opened)
+            if client is not opened:
+                opened.close()
+        return client
+    SharedSystemClient.clear_system_cache()
     return open_client(location, create=False)
+
+
+_SERVER_CLIENTS: dict[ChromaLocation, ClientAPI] = {}
 
 
 _AUTH_FAILURE = re.compile(

@@ -4,7 +4,8 @@ One collection per checkpoint (``cmrclip-<checkpoint fingerprint>``), cosine spa
 study_id, the impression as the document, metadata as in ``model.index.records``. We always pass
 our own vectors (``embedding_function=None``), so Chroma never loads or downloads a model.
 Indexing a new checkpoint builds a new collection; the old one stays searchable until the
-dashboard switches its active checkpoint.
+dashboard switches its active checkpoint. A ``--rebuild`` writes a staging collection and swaps
+it in when it is whole (``model.index.rebuild``); readers wait out the swap's milliseconds.
 
 The class never imports torch: it takes vectors, metadata and a ``text_encoder`` callable
 (``str -> float32 [D]`` unit-norm) from the caller. It receives its Chroma client
@@ -42,6 +43,9 @@ from model.index.snapshot import CollectionSnapshot, check_unit_vectors
 log = logging.getLogger(__name__)
 
 COLLECTION_PREFIX = "cmrclip-"
+STAGING_PREFIX = "rebuilding-"  # a rebuild's new collection while it is written
+SWAPPING_PREFIX = "swapping-"  # the same, while the old collection is deleted
+SWAP_WAIT_S = 5.0
 MAX_QUERY_CHARS = 2000
 MAX_K = 1000
 INTERNAL_FIELDS = ("row_hash",)
@@ -98,6 +102,17 @@ def collection_name(checkpoint_fingerprint: str) -> str:
     return COLLECTION_PREFIX + fingerprint
 
 
+def staging_name(checkpoint_fingerprint: str) -> str:
+    """The collection a ``--rebuild`` writes before it replaces the checkpoint's
+    (``model.index.rebuild``); readers never list it as an index."""
+    return STAGING_PREFIX + collection_name(checkpoint_fingerprint)
+
+
+def swapping_name(checkpoint_fingerprint: str) -> str:
+    """The rebuilt collection's name while the old one is deleted (readers wait for it)."""
+    return SWAPPING_PREFIX + collection_name(checkpoint_fingerprint)
+
+
 def clean_metadata(meta: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (meta or {}).items() if k not in INTERNAL_FIELDS}
 
@@ -113,10 +128,11 @@ class EmbeddingIndex:
         hnsw: HnswParams | None = None,
         exact_filters: bool = True,
         reopen: Callable[[], ClientAPI] | None = None,
+        name: str | None = None,
     ):
         self.client = client
         self.checkpoint = str(checkpoint_fingerprint)
-        self.name = collection_name(self.checkpoint)
+        self.name = name or collection_name(self.checkpoint)
         self.text_encoder = text_encoder
         self.hnsw = hnsw or HnswParams()
         self.exact_filters = exact_filters
@@ -146,7 +162,17 @@ class EmbeddingIndex:
         return sorted(infos, key=lambda info: (-info.count, info.name))
 
     def exists(self) -> bool:
-        return any(c.name == self.name for c in self.client.list_collections())
+        """Whether the collection is there; while a rebuild swaps its new collection in (the
+        old one deleted, the new one not yet renamed) this waits up to ``SWAP_WAIT_S`` for it."""
+        deadline = time.monotonic() + SWAP_WAIT_S
+        swapping = swapping_name(self.checkpoint)
+        while True:
+            names = {c.name for c in self.client.list_collections()}
+            if self.name in names:
+                return True
+            if swapping not in names or time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
 
     def collection(self) -> Collection:
         """This checkpoint's collection, or a ``CheckpointError`` listing the indexes there are.
@@ -155,7 +181,7 @@ class EmbeddingIndex:
         ``reopen`` callable was given, the client is reopened first to see the new vectors.
         """
         try:
-            collection = self.client.get_collection(self.name, embedding_function=None)
+            collection = self._get_collection()
         except NotFoundError:
             others = [f"{c.checkpoint[:12]} ({c.count} studies)" for c in self.collections()]
             hint = f"; indexes exist for checkpoints: {', '.join(others)}" if others else ""
@@ -170,6 +196,15 @@ class EmbeddingIndex:
             collection = self.client.get_collection(self.name, embedding_function=None)
         self._revision = revision
         return collection
+
+    def _get_collection(self) -> Collection:
+        """The collection by name, waiting out a rebuild's swap (``exists``)."""
+        try:
+            return self.client.get_collection(self.name, embedding_function=None)
+        except NotFoundError:
+            if not self.exists():
+                raise
+        return self.client.get_collection(self.name, embedding_function=None)
 
     def create_collection(self, dim: int) -> Collection:
         """Get or create this checkpoint's collection for ``dim``-d vectors (checked)."""
@@ -191,7 +226,7 @@ class EmbeddingIndex:
         """Delete this checkpoint's collection, if any (to rebuild a damaged one); other
         checkpoints' collections stay. Nothing of it is read first: reading a collection whose
         writer crashed replays that writer's log into the damaged graph, which crashes again."""
-        if self.exists():
+        if any(c.name == self.name for c in self.client.list_collections()):
             self.client.delete_collection(self.name)
         self._revision, self._snapshot = None, None
 

@@ -1,0 +1,91 @@
+"""Which datasets a checkpoint's index holds, and which of them a rebuild would drop.
+
+One collection per checkpoint holds every dataset indexed with it: sibling datasets sharing an
+embedded folder (``DATA_ROOT/imports/chroma``), or a colleague's datasets on a shared server. A
+``--rebuild`` writes the collection afresh from the datasets it is given, so it names the others
+first and goes on only when they are given too or ``--drop-others`` says to drop them.
+
+A dataset is known by its name and, since they were recorded, its ``dataset_id`` and
+``dataset_folder`` (``model.index.records.dataset_identity``): the same rules by which a re-index
+prunes its own dataset's departed studies and nobody else's (``model.index.writer``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chromadb.api.models.Collection import Collection
+
+from model.index.client import ChromaLocation, open_client
+from model.index.embedding_index import EmbeddingIndex
+from model.index.records import dataset_identity
+
+if TYPE_CHECKING:
+    from model.data.dataset import CMRDataset
+
+_PAGE = 5000
+
+
+@dataclass(frozen=True)
+class HeldDataset:
+    """One dataset's studies in an index: its name, identity (None when not recorded), count."""
+
+    name: str
+    dataset_id: str | None
+    folder: str | None
+    studies: int
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.studies:,} studies)"
+
+    def is_one_of(self, given: list[dict[str, Any]]) -> bool:
+        """Whether one of ``given`` (``{"dataset", "dataset_id", "dataset_folder"}``) is it."""
+        return any(
+            self.name == str(one["dataset"])
+            and (
+                self.dataset_id in (None, one["dataset_id"]) or self.folder == one["dataset_folder"]
+            )
+            for one in given
+        )
+
+
+def identity_of(dataset: CMRDataset, path: Path) -> dict[str, str]:
+    """``dataset`` (its folder's name: `--data .` is the folder's own name, not ""),
+    ``dataset_id`` and ``dataset_folder`` of the ``CMRDataset`` opened at ``path``."""
+    salt_id = str(dataset.settings.get("salt_id", ""))
+    return {"dataset": Path(os.path.abspath(path)).name, **dataset_identity(salt_id, path)}
+
+
+def held_datasets(collection: Collection) -> list[HeldDataset]:
+    """The datasets whose studies ``collection`` holds, largest first (metadata only is read)."""
+    counts: Counter[tuple[str, str | None, str | None]] = Counter()
+    offset = 0
+    while True:
+        page = collection.get(include=["metadatas"], limit=_PAGE, offset=offset)
+        for meta in page["metadatas"] or []:
+            meta = meta or {}
+            key = (str(meta.get("dataset", "")), meta.get("dataset_id"), meta.get("dataset_folder"))
+            counts[key] += 1  # type: ignore[index]
+        if len(page["ids"]) < _PAGE:
+            break
+        offset += _PAGE
+    held = [HeldDataset(name, did, folder, n) for (name, did, folder), n in counts.items()]
+    return sorted(held, key=lambda one: (-one.studies, one.name))
+
+
+def read_held_datasets(location: ChromaLocation, fingerprint: str) -> list[HeldDataset]:
+    """The datasets in the checkpoint's index at ``location`` (none without an index). Run it
+    in a fresh process for an embedded folder (``fresh_process``): a damaged one can crash it."""
+    index = EmbeddingIndex(open_client(location), fingerprint)
+    if not index.exists():
+        return []
+    return held_datasets(index.collection())
+
+
+def dropped_by_rebuild(held: list[HeldDataset], given: list[dict[str, Any]]) -> list[HeldDataset]:
+    """Those of ``held`` that a rebuild from the ``given`` datasets' identities would drop."""
+    return [one for one in held if not one.is_one_of(given)]
