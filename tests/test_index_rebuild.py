@@ -18,7 +18,8 @@ from index_fakes import CHECKPOINT, embedded_index, make_records
 
 from model.index.cli_index import _write_here
 from model.index.client import ChromaLocation, open_client, reopen_client
-from model.index.embedding_index import EmbeddingIndex, collection_name
+from model.index.collection_spec import collection_name
+from model.index.embedding_index import EmbeddingIndex
 from model.index.writer import upsert_records
 
 OLD, NEW = 120, 90

@@ -25,7 +25,6 @@ which Chroma would let match studies without the field (``model.index.filters.ne
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,39 +36,24 @@ from chromadb.api.models.Collection import Collection
 from chromadb.errors import NotFoundError
 
 from model.errors import CheckpointError, UserError
+from model.index.collection_spec import (
+    COLLECTION_PREFIX,
+    CollectionInfo,
+    HnswParams,
+    collection_name,
+    swapping_name,
+)
 from model.index.filters import Where, negates, normalize_where
 from model.index.snapshot import CollectionSnapshot, check_unit_vectors
 
 log = logging.getLogger(__name__)
 
-COLLECTION_PREFIX = "cmrclip-"
-STAGING_PREFIX = "rebuilding-"  # a rebuild's new collection while it is written
-SWAPPING_PREFIX = "swapping-"  # the same, while the old collection is deleted
 SWAP_WAIT_S = 5.0
 MAX_QUERY_CHARS = 2000
 MAX_K = 1000
 INTERNAL_FIELDS = ("row_hash",)
 
 TextEncoder = Callable[[str], np.ndarray]
-
-
-@dataclass(frozen=True)
-class HnswParams:
-    """HNSW settings of new collections (Chroma's defaults give recall@10 ~0.88 at 100k)."""
-
-    ef_construction: int = 200
-    max_neighbors: int = 32
-    ef_search: int = 128
-
-    def configuration(self) -> dict[str, Any]:
-        return {
-            "hnsw": {
-                "space": "cosine",
-                "ef_construction": self.ef_construction,
-                "max_neighbors": self.max_neighbors,
-                "ef_search": self.ef_search,
-            }
-        }
 
 
 @dataclass(frozen=True)
@@ -81,36 +65,6 @@ class SearchHit:
     similarity: float
     impression: str
     metadata: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class CollectionInfo:
-    """One index collection in the client: the checkpoint it belongs to and its size."""
-
-    name: str
-    checkpoint: str
-    count: int
-    dim: int | None
-    revision: str
-
-
-def collection_name(checkpoint_fingerprint: str) -> str:
-    """The collection of a checkpoint; raises ``CheckpointError`` for an unusable fingerprint."""
-    fingerprint = str(checkpoint_fingerprint).strip()
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,490}[A-Za-z0-9]|[A-Za-z0-9]", fingerprint):
-        raise CheckpointError(f"checkpoint fingerprint {fingerprint!r} cannot name an index")
-    return COLLECTION_PREFIX + fingerprint
-
-
-def staging_name(checkpoint_fingerprint: str) -> str:
-    """The collection a ``--rebuild`` writes before it replaces the checkpoint's
-    (``model.index.rebuild``); readers never list it as an index."""
-    return STAGING_PREFIX + collection_name(checkpoint_fingerprint)
-
-
-def swapping_name(checkpoint_fingerprint: str) -> str:
-    """The rebuilt collection's name while the old one is deleted (readers wait for it)."""
-    return SWAPPING_PREFIX + collection_name(checkpoint_fingerprint)
 
 
 def clean_metadata(meta: dict[str, Any] | None) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from chromadb.api import ClientAPI
 from chromadb.errors import NotFoundError
 
 from model.errors import UserError
-from model.index.embedding_index import EmbeddingIndex, staging_name, swapping_name
+from model.index.collection_spec import staging_name, swapping_name
+from model.index.embedding_index import EmbeddingIndex
 from model.index.records import IndexRecords
 from model.index.writer import UpsertReport, upsert_records
 
