@@ -16,6 +16,7 @@ TEMPLATE = "plotly_dark"
 _PALETTE = ("#ff4b4b", "#4bb4ff", "#ffd166", "#06d6a0", "#c77dff", "#f78c6b", "#9aa5b1")
 _MANY_COLOURS = tuple(plotly.colors.qualitative.Light24)  # categories beyond _PALETTE
 _UNKNOWN_COLOUR, _OTHER_COLOUR = "#5f6368", "#e8eaed"
+_NEGATIVE, _POSITIVE = _PALETTE[1], _PALETTE[0]  # a finding's 0 and 1, on every chart
 _VAL_METRICS = ("val_auc", "val_r@1", "val_r@5", "val_r@10")
 UNKNOWN, OTHER = "unknown", "other"  # map legend names: a missing value, the rarest categories
 
@@ -120,7 +121,8 @@ def embedding_map(
     fig.update_layout(dragmode="lasso", clickmode="event+select")
     fig.update_xaxes(showticklabels=False, title=f"{method} 1")
     fig.update_yaxes(showticklabels=False, title=f"{method} 2")
-    return _layout(fig, f"Study embeddings ({method})", height=620)
+    _layout(fig, f"Study embeddings ({method})", height=620)
+    return fig.update_layout(legend_title_text=color or None)
 
 
 def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> dict:
@@ -145,6 +147,8 @@ def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> d
         names, legend = _categories(values)
         palette = _PALETTE if len(legend) <= len(_PALETTE) else _MANY_COLOURS
         mapping = {name: palette[i] for i, name in enumerate(legend)}
+        if set(legend) <= {"0", "1"}:  # a finding's labels: coloured as on the Zero-shot page
+            mapping.update({"0": _NEGATIVE, "1": _POSITIVE})
         mapping.update({OTHER: _OTHER_COLOUR, UNKNOWN: _UNKNOWN_COLOUR})
         marker["color"] = names.map(mapping).tolist()
         mapping = {name: mapping[name] for name in [*legend, OTHER, UNKNOWN] if name in set(names)}
@@ -257,8 +261,8 @@ def score_histogram(
     else:
         labels = np.asarray(labels).astype(bool)
         for flag, colour, label in (
-            (False, _PALETTE[1], "label 0"),
-            (True, _PALETTE[0], "label 1"),
+            (False, _NEGATIVE, "label 0"),
+            (True, _POSITIVE, "label 1"),
         ):
             fig.add_trace(
                 go.Histogram(

@@ -160,6 +160,10 @@ def test_embedding_map_names_missing_values_unknown() -> None:
     studies = next(t for t in fig.data if t.name == "studies")
     assert studies.marker.color[2] == studies.marker.color[4] == legend["unknown"]
     assert legend["unknown"] not in (legend["0"], legend["1"])
+    assert fig.layout.legend.title.text == "label_lge"
+    histogram = score_histogram(np.array([0.2, 0.8]), 0.5, "lge", labels=np.array([0, 1]))
+    bars = {t.name: t.marker.color for t in histogram.data}  # one finding, one colour code
+    assert (legend["0"], legend["1"]) == (bars["label 0"], bars["label 1"])
 
 
 def test_embedding_map_colour_scale_shows_missing_values_as_unknown() -> None:
