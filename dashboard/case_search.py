@@ -119,8 +119,8 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
     try:
         dataset = (studio.dataset_path().name, str(studio.dataset().settings.get("salt_id", "")))
         hits = _index_hits(index, query, text, dataset, _candidates(allowed, query))
-        backend = f"ChromaDB index {index.name}, {index.count():,} studies"
         unindexed = _unindexed(index, allowed)
+        backend = _index_backend(index, searched=len(allowed) - unindexed)
     except DamagedIndex as err:
         return _in_memory(studio, allowed, query, text, missing=studio.damaged_index(err))
     except UserError as err:
@@ -135,6 +135,14 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
         return _in_memory(studio, allowed, query, text, missing=studio.missing_index())
     missing = studio.partial_index(unindexed, len(allowed)) if unindexed else None
     return CaseResults(table, backend, missing=missing)
+
+
+def _index_backend(index: EmbeddingIndex, searched: int) -> str:
+    """What answered: the index, the studies of this dataset searched in it and, when it holds
+    more (another dataset's, another site's), how many it holds in all."""
+    held = index.count()
+    others = f" (of {held:,} indexed, other datasets included)" if held != searched else ""
+    return f"ChromaDB index {index.name}, {searched:,} studies{others}"
 
 
 def _unindexed(index: EmbeddingIndex, allowed: pd.DataFrame) -> int:
