@@ -23,6 +23,7 @@ from model.evaluation.report import compact, render_html
 from model.evaluation.site_probes import fit_train_split
 from model.evaluation.suite import SuiteConfig, evaluate_site
 from model.evaluation.tables import paper_format, write_tables
+from model.prompts import PromptSet
 from model.schema import DIAGNOSES
 from tests.eval_fakes import FakeDataset, fake_encoder, fake_prompts
 
@@ -126,6 +127,34 @@ def test_a_finding_with_few_studies_of_a_class_is_flagged_not_dropped(tmp_path: 
     assert len(flagged) == 1 and "'lge'" in flagged[0]
     assert "3 positive and 37 negative" in flagged[0]
     assert "lge" in set(result.zeroshot["label_key"])
+
+
+def test_a_diagnosis_class_of_one_patient_is_left_out_of_the_cross_validated_probe(
+    tmp_path: Path,
+) -> None:
+    """A small export with one HCM patient (two studies): the fold holding that patient trains
+    without HCM, so its studies would be misclassified by construction and its one-vs-rest AUC
+    low. The class is left out of the cross-validated probe and said; zero-shot still has it."""
+    dataset = FakeDataset(tmp_path, n=40, seed=1)
+    labels = dataset.labels()
+    labels["hcm"] = 0.0
+    one_patient = dataset.studies.index[dataset.studies["patient_key"] == "p1-0"]
+    labels.iloc[one_patient, labels.columns.get_indexer(["normal", "nicm", "icm"])] = 0.0
+    labels.iloc[one_patient, labels.columns.get_loc("hcm")] = 1.0
+    prompts = fake_prompts().to_dict()
+    prompts["diagnoses"]["hcm"] = ["hypertrophy"]
+    site = load_site(dataset, "internal", True, labels)
+    config = replace(CONFIG, bootstrap=0)
+    result = evaluate_site(fake_encoder(), site, PromptSet.from_dict(prompts), config)
+    left_out = [p for p in result.problems if "diagnosis probe leaves out 'hcm'" in p]
+    assert len(left_out) == 1 and "(2 studies of 1 patient)" in left_out[0]
+    assert any("diagnosis 'hcm' has 2 studies: too few" in p for p in result.problems)
+    probe = result.probe[(result.probe["setting"] == "linear probe")]
+    assert "hcm" not in set(probe["label_key"]) and "nicm" in set(probe["label_key"])
+    assert result.diagnosis["linear probe"]["n"] == 38
+    assert result.diagnosis["zero-shot"]["n"] == 40
+    assert "hcm" in set(result.zeroshot["label_key"])
+    assert len(result.diagnosis_scores["linear probe"].ids) == 38
 
 
 def test_a_diagnosis_marked_by_its_one_column_alone_is_known(tmp_path: Path) -> None:
@@ -262,7 +291,7 @@ def test_report_states_how_the_figures_were_computed(site, tmp_path: Path) -> No
     methods = html.split("<h2>Methods</h2>")[1].split("</ul>")[0]
     assert "percentile bootstrap" in methods and "50 resamples, seed 7" in methods
     assert "10 episodes per k" in methods and "k = 1, 4" in methods
-    assert "3-fold patient-grouped" in methods
+    assert "3-fold patient-grouped" in methods and "held by a single patient" in methods
     assert "test split of data/internal" in methods and "raw/internal/labels.csv" in methods
     assert "p ≥ 0.5" in methods
     assert "general CLIP ViT-B-32 (random weights: chance, not a pretrained CLIP)" in methods

@@ -48,7 +48,9 @@ def _probe(probe: dict[str, Any], train_split: bool) -> str:
     text = (
         f"Linear probe: L2 logistic regression on the standardised frozen embeddings, "
         f"{probe.get('folds')}-fold patient-grouped cross-validation on each site's evaluated "
-        f"studies (seed {probe.get('seed')}), {chosen}."
+        f"studies (seed {probe.get('seed')}), {chosen}. A finding or diagnosis class held by "
+        "a single patient at a site is left out of its cross-validation (listed in the "
+        "problems): the fold holding that patient would train without the class."
     )
     if train_split:
         text += (

@@ -132,6 +132,19 @@ def usable_findings(site: SiteData, problems: list[str]) -> dict[str, np.ndarray
     return usable
 
 
+def flag_few_study_diagnoses(site: SiteData, problems: list[str]) -> None:
+    """List in ``problems`` each labelled diagnosis class with fewer than ``FEW_STUDIES``
+    studies: its one-vs-rest rows are computed, but rest on too few studies to rely on."""
+    usable, targets = site.diagnosis_targets(site.diagnosis_columns())
+    for index, count in zip(*np.unique(targets[usable], return_counts=True), strict=True):
+        if count < FEW_STUDIES:
+            problems.append(
+                f"site {site.name}: diagnosis '{site.diagnosis_columns()[index]}' has {count} "
+                f"studies: too few (under {FEW_STUDIES}) for its one-vs-rest AUC and confidence "
+                "interval to be relied on"
+            )
+
+
 def zeroshot_findings(
     site: SiteData,
     logits: dict[str, np.ndarray],
@@ -297,6 +310,7 @@ def _evaluate_vectors(
     scores: dict[tuple[str, str], LabelScores] = {}
     diagnoses: dict[str, DiagnosisScores] = {}
     findings = usable_findings(site, problems) if site.n_labelled else {}
+    flag_few_study_diagnoses(site, problems)
     logits = zeroshot_logits(vectors, prompts, encoder)
     zeroshot, roc = zeroshot_findings(site, logits, findings, config, problems, scores)
     zs_block, zs_rows = (
