@@ -181,6 +181,34 @@ def test_labels_matching_no_study_are_a_problem_and_retrieval_still_runs(tmp_pat
     assert result.zeroshot.empty and not result.retrieval.empty
 
 
+def test_retrieval_figures_fixed_by_a_small_test_split_are_blank_and_said(
+    tmp_path: Path,
+) -> None:
+    """8 studies with a report: every rank is at most 8, so R@10 is 1 whatever the model, and
+    the top 10 holds every other study, so precision@10 is its chance level. Both are blank
+    (the headline leaves them out) and the problems say why; R@1 and R@5 stay."""
+    dataset = FakeDataset(tmp_path, n=8, seed=5)
+    site = load_site(dataset, "internal", True, dataset.labels())
+    config = replace(CONFIG, bootstrap=0, fewshot=FewShotConfig(shots=(1,), episodes=2))
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), config)
+    retrieval = result.retrieval.set_index("direction")
+    assert retrieval["R@10"].isna().all() and retrieval["R@1"].notna().all()
+    assert retrieval["R@5"].notna().all()
+    precision = [c for c in retrieval.columns if c.startswith("label_precision@10")]
+    assert len(precision) == 3 and retrieval.loc["report_to_study", precision].isna().all()
+    said = [p for p in result.problems if "retrieval over 8 studies" in p]
+    assert len(said) == 1 and "R@10" in said[0] and "label_precision@10_chance" in said[0]
+    summary = {"site": "internal", "retrieval": result.retrieval.to_dict(orient="records")}
+    figures = set(headline([summary])["figure"])
+    assert not any(f.startswith("report → study") for f in figures)
+
+    dataset = FakeDataset(tmp_path, n=12, seed=5)  # 11 others > 10: precision@10 is informative
+    site = load_site(dataset, "internal", True, dataset.labels())
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), config)
+    assert result.retrieval.set_index("direction").loc["report_to_study"].notna().all()
+    assert not [p for p in result.problems if "retrieval" in p]
+
+
 def test_internal_site_uses_only_the_test_split(tmp_path: Path) -> None:
     dataset = FakeDataset(tmp_path, n=20, seed=3)
     dataset.studies.loc[:9, "split"] = "train"
