@@ -157,6 +157,28 @@ def test_a_diagnosis_class_of_one_patient_is_left_out_of_the_cross_validated_pro
     assert len(result.diagnosis_scores["linear probe"].ids) == 38
 
 
+def test_bootstrap_resamples_of_one_class_are_left_out_and_counted(tmp_path: Path) -> None:
+    """Two positives among 40 studies: about one resample in eight draws neither. Those have no
+    AUC and are left out of the CI (not counted as 0.5); the rows count the resamples used and
+    the problems say how few the CI rests on."""
+    dataset = FakeDataset(tmp_path, n=40, seed=1)
+    labels = dataset.labels()
+    labels["lge"] = 0.0
+    labels.iloc[[0, 5], labels.columns.get_loc("lge")] = 1.0  # two patients
+    site = load_site(dataset, "internal", True, labels)
+    config = replace(CONFIG, bootstrap=400)
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), config)
+    row = result.zeroshot.set_index("label_key").loc["lge"]
+    drew_both = 400 * (1 - (38 / 40) ** 40)  # about 348
+    assert abs(row["auc_resamples"] - drew_both) < 30 and row["auc_lo"] <= row["auc"]
+    assert result.zeroshot.set_index("label_key").loc["lv_dilation", "auc_resamples"] == 400
+    said = [p for p in result.problems if "bootstrap resamples" in p]
+    assert len(said) == 1 and "'lge' (zero-shot, linear probe)" in said[0]
+    assert f"rests on {int(row['auc_resamples'])} of 400 bootstrap resamples" in said[0]
+    table = paper_format(result.zeroshot, "m", "internal")
+    assert str(table["auc_resamples"].dtype) == "Int64"
+
+
 def test_a_diagnosis_marked_by_its_one_column_alone_is_known(tmp_path: Path) -> None:
     dataset = FakeDataset(tmp_path, n=60, seed=3)
     labels = dataset.labels()

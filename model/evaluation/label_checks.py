@@ -8,6 +8,7 @@ A label column with no known value or one class only is skipped; one with fewer 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from model.evaluation.inputs import SiteData
 
@@ -15,6 +16,9 @@ from model.evaluation.inputs import SiteData
 # study then moves its AUC by 0.1 or more, and a percentile bootstrap over a handful of
 # positives can collapse to a zero-width interval (e.g. AUC 1.00, 95% CI 1.00-1.00).
 FEW_STUDIES = 10
+# A bootstrap resample that draws no study of a class has no AUC and is left out of the CI; when
+# more than this share of them is, the CI rests on fewer resamples than asked and that is said.
+SKIPPED_RESAMPLES = 0.05
 
 
 def usable_findings(site: SiteData, problems: list[str]) -> dict[str, np.ndarray]:
@@ -60,3 +64,23 @@ def flag_few_study_diagnoses(site: SiteData, problems: list[str]) -> None:
                 f"studies: too few (under {FEW_STUDIES}) for its one-vs-rest AUC and confidence "
                 "interval to be relied on"
             )
+
+
+def flag_thin_bootstraps(
+    site: SiteData, tables: list[pd.DataFrame], resamples: int, problems: list[str]
+) -> None:
+    """List in ``problems`` each label whose AUC CI rests on fewer than
+    (1 - ``SKIPPED_RESAMPLES``) of the ``resamples`` asked (rows' ``auc_resamples``): with two
+    positives among 40 studies about one resample in eight draws neither."""
+    with_counts = [t for t in tables if "auc_resamples" in t.columns]
+    if resamples <= 0 or not with_counts:
+        return
+    rows = pd.concat(with_counts, ignore_index=True)
+    thin = rows[rows["auc_resamples"] < (1 - SKIPPED_RESAMPLES) * resamples]
+    for (name, used), part in thin.groupby(["label_key", "auc_resamples"], sort=False):
+        settings = ", ".join(dict.fromkeys(part["setting"]))
+        problems.append(
+            f"site {site.name}: the AUC confidence interval of '{name}' ({settings}) rests on "
+            f"{int(used)} of {resamples} bootstrap resamples: the others drew no study of a "
+            "class and are left out"
+        )

@@ -22,7 +22,9 @@ def _bootstrap(suite: dict[str, Any]) -> str:
         return "Confidence intervals: none (run with --bootstrap 0)."
     return (
         f"Confidence intervals: 95% percentile bootstrap over the studies of each site, "
-        f"{resamples} resamples, seed {suite.get('seed')}."
+        f"{resamples} resamples, seed {suite.get('seed')}; a resample that draws no study of "
+        "a class has no AUC and is left out of the AUC's interval (auc_resamples counts those "
+        "used)."
     )
 
 

@@ -18,7 +18,11 @@ from threadpoolctl import threadpool_limits
 from model.evaluation.encoders import Encoder
 from model.evaluation.fewshot import FewShotConfig, evaluate_label
 from model.evaluation.inputs import SiteData
-from model.evaluation.label_checks import flag_few_study_diagnoses, usable_findings
+from model.evaluation.label_checks import (
+    flag_few_study_diagnoses,
+    flag_thin_bootstraps,
+    usable_findings,
+)
 from model.evaluation.metrics import (
     DiagnosisScores,
     LabelScores,
@@ -294,15 +298,18 @@ def _evaluate_vectors(
             vectors, site, findings, train_split, config.probe, config.bootstrap, scores, diagnoses
         )
         probe_rows += split_rows
+    zeroshot = pd.concat([zeroshot, pd.DataFrame(zs_rows)], ignore_index=True)
+    probe = pd.DataFrame(probe_rows)
+    flag_thin_bootstraps(site, [zeroshot, probe], config.bootstrap, problems)
     return SiteResult(
         model=encoder.name,
         site=site.name,
         counts=site.label_counts(),
-        zeroshot=pd.concat([zeroshot, pd.DataFrame(zs_rows)], ignore_index=True),
+        zeroshot=zeroshot,
         roc=roc,
         diagnosis={setting: block for setting, block in diagnosis.items() if block},
         fewshot=pd.concat(fewshot, ignore_index=True) if fewshot else pd.DataFrame(),
-        probe=pd.DataFrame(probe_rows),
+        probe=probe,
         retrieval=retrieval_table(vectors, site, encoder, findings, problems),
         problems=problems,
         scores=scores,
