@@ -115,6 +115,29 @@ def test_a_finding_with_one_positive_patient_gets_no_cross_validated_probe(tmp_p
     assert "lge" in set(result.zeroshot["label_key"])  # zero-shot needs no fit: still scored
 
 
+def test_few_shot_keeps_a_support_patient_s_other_studies_out_of_the_queries(
+    tmp_path: Path,
+) -> None:
+    """Four LGE studies of two patients: a 3-shot support always takes both patients, so no
+    positive query from another patient is left and k = 3 is skipped; a 2-shot support of both
+    leaves none either, so k = 2 keeps only the episodes drawing one patient, and says so."""
+    dataset = FakeDataset(tmp_path, n=40, seed=1)
+    labels = dataset.labels()
+    labels["lge"] = 0.0
+    labels.iloc[[0, 1, 2, 3], labels.columns.get_loc("lge")] = 1.0  # patients p1-0 and p1-1
+    site = load_site(dataset, "internal", True, labels)
+    config = replace(CONFIG, bootstrap=0, fewshot=FewShotConfig(shots=(1, 2, 3), episodes=30))
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), config)
+    lge = result.fewshot[result.fewshot["label"] == "lge"]
+    assert set(lge["k"]) == {1, 2}
+    assert set(lge.loc[lge["k"] == 1, "episodes"]) == {30}
+    [kept] = set(lge.loc[lge["k"] == 2, "episodes"])
+    assert 0 < kept < 30
+    text = " | ".join(result.problems)
+    assert "few-shot of 'lge' skipped for k = 3" in text and "outside its support" in text
+    assert f"few-shot of 'lge' at k = 2 over {kept} of 30 episodes" in text
+
+
 def test_a_finding_with_few_studies_of_a_class_is_flagged_not_dropped(tmp_path: Path) -> None:
     """A small export: the AUC is still computed, and the problems say it rests on few studies."""
     dataset = FakeDataset(tmp_path, n=40, seed=1)

@@ -32,10 +32,13 @@ def _fewshot(fewshot: dict[str, Any]) -> str:
     return (
         f"Few-shot: k = {_joined(fewshot.get('shots'))} studies of each class, "
         f"{fewshot.get('episodes')} episodes per k (seed {fewshot.get('seed')}), every other "
-        "labelled study of the site a query; prototype (cosine to the class means), logistic "
+        "labelled study of the site a query unless its patient has a study in the support; "
+        "prototype (cosine to the class means), logistic "
         f"(C = {fewshot.get('probe_c')}) and prompted (logistic with the zero-shot logit as "
         f"offset, C = {fewshot.get('prompted_c')}) probes; mean over episodes with 95% CI "
-        "mean ± 1.96 SE. A k is skipped for a label with no more than k studies of a class."
+        "mean ± 1.96 SE. A k is skipped for a label with no more than k studies of a class; "
+        "an episode whose support leaves no query of a class is left out (episodes counts "
+        "those kept), and a k with none is skipped."
     )
 
 

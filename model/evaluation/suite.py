@@ -188,19 +188,28 @@ def fewshot_curves(
     config: FewShotConfig,
     problems: list[str],
 ) -> list[pd.DataFrame]:
-    """Few-shot rows of every usable finding; the values of k a finding has too few studies of
-    a class for are listed in ``problems``."""
+    """Few-shot rows of every usable finding (no query shares a patient with the support); the
+    values of k a finding has too few studies or patients of a class for, and those that kept
+    fewer than ``config.episodes`` episodes, are listed in ``problems``."""
     curves = []
     for name, known in findings.items():
         y = site.labels[name].to_numpy()[known]
         prior = logits[name][known] if name in logits else None
-        curve = evaluate_label(vectors[known], y, name, config, prior)
-        skipped = [k for k in config.shots if curve.empty or k not in set(curve["k"])]
+        curve = evaluate_label(vectors[known], y, name, config, prior, site.groups[known])
+        done = curve.reindex(columns=["k", "episodes"]).drop_duplicates()
+        skipped = [k for k in config.shots if k not in set(done["k"])]
         if skipped:
             problems.append(
                 f"site {site.name}: few-shot of '{name}' skipped for k = "
                 f"{', '.join(map(str, skipped))}: a k-shot episode needs more than k studies of "
-                f"each class ({int((y == 1).sum())} positive, {int((y == 0).sum())} negative)"
+                f"each class ({int((y == 1).sum())} positive, {int((y == 0).sum())} negative), "
+                "and a query of each class from a patient outside its support"
+            )
+        for k, kept in done[done["episodes"] < config.episodes].itertuples(index=False):
+            problems.append(
+                f"site {site.name}: few-shot of '{name}' at k = {k} over {kept} of "
+                f"{config.episodes} episodes: the others left no query of a class from a "
+                "patient outside their support"
             )
         curves.append(curve)
     return curves
