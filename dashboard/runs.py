@@ -20,6 +20,7 @@ from dashboard.jobs import model_command
 from dashboard.processes import process_alive
 from model.atomic import atomic_write_json
 from model.errors import OutOfDeviceMemory, UserError
+from model.evaluation.retrieval import TOP_K, recalls_fixed_by
 from model.file_lock import FileLock
 from model.labels import label_file
 from model.process_start import process_started
@@ -247,18 +248,28 @@ def trained_on(run: Path) -> Path | None:
 
 def selection_caption(run: Path) -> str:
     """How the run's best.pt was chosen, for its panel: by val retrieval, or (config.json's
-    ``n_val`` 0: no val study with a report impression) as its last epoch."""
+    ``n_val`` 0: no val study with a report impression) as its last epoch; a val split of at
+    most 10 studies has R@k fixed at 1 (``recalls_fixed_by``), which the caption names."""
     try:
         n_val = json.loads((run / "config.json").read_text(encoding="utf-8")).get("n_val")
     except (OSError, ValueError, AttributeError):
         n_val = None
+    fixed = recalls_fixed_by(n_val) if isinstance(n_val, int) and n_val > 0 else []
     if n_val == 0:
         chosen = (
             "best.pt is the last epoch: the dataset's val split has no study with a report "
             "impression, so nothing was validated."
         )
+    elif len(fixed) == len(TOP_K):
+        chosen = "best.pt is the last epoch: with 1 val study every val R@k is 1 at every epoch."
     else:
         chosen = "best.pt is the epoch with the highest mean val R@1/5/10, which needs no labels."
+    if fixed and len(fixed) < len(TOP_K):
+        left = "/".join(str(k) for k in TOP_K if k not in fixed)
+        chosen += (
+            f" With {n_val} val studies R@{'/'.join(map(str, fixed))} "
+            f"{'is' if len(fixed) == 1 else 'are'} 1 at every epoch, so R@{left} alone chose it."
+        )
     return f"{chosen} The zero-shot AUC, drawn when the dataset has a labels file, is logged only."
 
 

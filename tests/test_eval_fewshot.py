@@ -54,6 +54,48 @@ def test_supports_have_right_classes_no_duplicates_and_never_leak_into_queries()
     assert (queries.sum(axis=1) == len(labels) - 16).all()
 
 
+def _repeat_scans(patients: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two near-identical studies per patient and a label drawn per patient that nothing in the
+    embeddings predicts: (embeddings [2P, 32], labels [2P], patient keys [2P])."""
+    rng = np.random.default_rng(seed)
+    x = np.repeat(rng.normal(size=(patients, 32)), 2, axis=0)
+    x += rng.normal(0, 0.05, x.shape)
+    labels = np.repeat(rng.random(patients) < 0.5, 2).astype(int)
+    groups = np.repeat([f"p{i}" for i in range(patients)], 2)
+    return x / np.linalg.norm(x, axis=1, keepdims=True), labels, groups
+
+
+def test_a_support_patient_s_other_studies_are_no_queries() -> None:
+    """A hospital's repeat scans: a query that is a support patient's other study is found by
+    its likeness to that patient. With patients given, no query shares one with the support, and
+    a label the embeddings cannot predict stays at chance instead of climbing with k."""
+    x, labels, groups = _repeat_scans()
+    episodes = sample_episodes(labels, 4, 50, episode_rng(0, 4, "x"))
+    queries = episodes.query_mask(len(labels), groups)
+    for support, query in zip(episodes.support, queries, strict=True):
+        assert not set(groups[support]) & set(groups[query])
+        assert query.sum() == len(labels) - 2 * len(set(groups[support]))
+    config = FewShotConfig(shots=(8,), episodes=100)
+    leaky = evaluate_label(x, labels, "noise", config).set_index("method")
+    table = evaluate_label(x, labels, "noise", config, groups=groups).set_index("method")
+    assert leaky.loc["prototype", "auc"] > 0.65  # the old reading: signal from patients alone
+    assert table.loc["prototype", "auc"] < 0.55
+    assert (table["episodes"] <= 100).all() and (table["episodes"] > 0).all()
+
+
+def test_a_k_whose_supports_take_every_patient_of_a_class_is_skipped() -> None:
+    """Six positive studies from two patients: a 4-shot support always includes both, so no
+    positive query from another patient is left; the k is skipped, not scored on nothing."""
+    x, _, groups = _repeat_scans(patients=10)
+    labels = np.zeros(20, dtype=int)
+    groups[:6] = ["p0", "p0", "p0", "p1", "p1", "p1"]
+    labels[:6] = 1
+    config = FewShotConfig(shots=(1, 4), episodes=20)
+    table = evaluate_label(x, labels, "few", config, groups=groups)
+    assert set(table["k"]) == {1}
+    assert set(evaluate_label(x, labels, "few", config)["k"]) == {1, 4}  # without patients
+
+
 def test_too_few_studies_for_k_raises() -> None:
     labels = np.array([1, 1, 0, 0, 0, 0], dtype=bool)
     with pytest.raises(ValueError, match="2-shot"):

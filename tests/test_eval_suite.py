@@ -23,6 +23,7 @@ from model.evaluation.report import compact, render_html
 from model.evaluation.site_probes import fit_train_split
 from model.evaluation.suite import SuiteConfig, evaluate_site
 from model.evaluation.tables import paper_format, write_tables
+from model.prompts import PromptSet
 from model.schema import DIAGNOSES
 from tests.eval_fakes import FakeDataset, fake_encoder, fake_prompts
 
@@ -114,6 +115,29 @@ def test_a_finding_with_one_positive_patient_gets_no_cross_validated_probe(tmp_p
     assert "lge" in set(result.zeroshot["label_key"])  # zero-shot needs no fit: still scored
 
 
+def test_few_shot_keeps_a_support_patient_s_other_studies_out_of_the_queries(
+    tmp_path: Path,
+) -> None:
+    """Four LGE studies of two patients: a 3-shot support always takes both patients, so no
+    positive query from another patient is left and k = 3 is skipped; a 2-shot support of both
+    leaves none either, so k = 2 keeps only the episodes drawing one patient, and says so."""
+    dataset = FakeDataset(tmp_path, n=40, seed=1)
+    labels = dataset.labels()
+    labels["lge"] = 0.0
+    labels.iloc[[0, 1, 2, 3], labels.columns.get_loc("lge")] = 1.0  # patients p1-0 and p1-1
+    site = load_site(dataset, "internal", True, labels)
+    config = replace(CONFIG, bootstrap=0, fewshot=FewShotConfig(shots=(1, 2, 3), episodes=30))
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), config)
+    lge = result.fewshot[result.fewshot["label"] == "lge"]
+    assert set(lge["k"]) == {1, 2}
+    assert set(lge.loc[lge["k"] == 1, "episodes"]) == {30}
+    [kept] = set(lge.loc[lge["k"] == 2, "episodes"])
+    assert 0 < kept < 30
+    text = " | ".join(result.problems)
+    assert "few-shot of 'lge' skipped for k = 3" in text and "outside its support" in text
+    assert f"few-shot of 'lge' at k = 2 over {kept} of 30 episodes" in text
+
+
 def test_a_finding_with_few_studies_of_a_class_is_flagged_not_dropped(tmp_path: Path) -> None:
     """A small export: the AUC is still computed, and the problems say it rests on few studies."""
     dataset = FakeDataset(tmp_path, n=40, seed=1)
@@ -126,6 +150,56 @@ def test_a_finding_with_few_studies_of_a_class_is_flagged_not_dropped(tmp_path: 
     assert len(flagged) == 1 and "'lge'" in flagged[0]
     assert "3 positive and 37 negative" in flagged[0]
     assert "lge" in set(result.zeroshot["label_key"])
+
+
+def test_a_diagnosis_class_of_one_patient_is_left_out_of_the_cross_validated_probe(
+    tmp_path: Path,
+) -> None:
+    """A small export with one HCM patient (two studies): the fold holding that patient trains
+    without HCM, so its studies would be misclassified by construction and its one-vs-rest AUC
+    low. The class is left out of the cross-validated probe and said; zero-shot still has it."""
+    dataset = FakeDataset(tmp_path, n=40, seed=1)
+    labels = dataset.labels()
+    labels["hcm"] = 0.0
+    one_patient = dataset.studies.index[dataset.studies["patient_key"] == "p1-0"]
+    labels.iloc[one_patient, labels.columns.get_indexer(["normal", "nicm", "icm"])] = 0.0
+    labels.iloc[one_patient, labels.columns.get_loc("hcm")] = 1.0
+    prompts = fake_prompts().to_dict()
+    prompts["diagnoses"]["hcm"] = ["hypertrophy"]
+    site = load_site(dataset, "internal", True, labels)
+    config = replace(CONFIG, bootstrap=0)
+    result = evaluate_site(fake_encoder(), site, PromptSet.from_dict(prompts), config)
+    left_out = [p for p in result.problems if "diagnosis probe leaves out 'hcm'" in p]
+    assert len(left_out) == 1 and "(2 studies of 1 patient)" in left_out[0]
+    assert any("diagnosis 'hcm' has 2 studies: too few" in p for p in result.problems)
+    probe = result.probe[(result.probe["setting"] == "linear probe")]
+    assert "hcm" not in set(probe["label_key"]) and "nicm" in set(probe["label_key"])
+    assert result.diagnosis["linear probe"]["n"] == 38
+    assert result.diagnosis["zero-shot"]["n"] == 40
+    assert "hcm" in set(result.zeroshot["label_key"])
+    assert len(result.diagnosis_scores["linear probe"].ids) == 38
+
+
+def test_bootstrap_resamples_of_one_class_are_left_out_and_counted(tmp_path: Path) -> None:
+    """Two positives among 40 studies: about one resample in eight draws neither. Those have no
+    AUC and are left out of the CI (not counted as 0.5); the rows count the resamples used and
+    the problems say how few the CI rests on."""
+    dataset = FakeDataset(tmp_path, n=40, seed=1)
+    labels = dataset.labels()
+    labels["lge"] = 0.0
+    labels.iloc[[0, 5], labels.columns.get_loc("lge")] = 1.0  # two patients
+    site = load_site(dataset, "internal", True, labels)
+    config = replace(CONFIG, bootstrap=400)
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), config)
+    row = result.zeroshot.set_index("label_key").loc["lge"]
+    drew_both = 400 * (1 - (38 / 40) ** 40)  # about 348
+    assert abs(row["auc_resamples"] - drew_both) < 30 and row["auc_lo"] <= row["auc"]
+    assert result.zeroshot.set_index("label_key").loc["lv_dilation", "auc_resamples"] == 400
+    said = [p for p in result.problems if "bootstrap resamples" in p]
+    assert len(said) == 1 and "'lge' (zero-shot, linear probe)" in said[0]
+    assert f"rests on {int(row['auc_resamples'])} of 400 bootstrap resamples" in said[0]
+    table = paper_format(result.zeroshot, "m", "internal")
+    assert str(table["auc_resamples"].dtype) == "Int64"
 
 
 def test_a_diagnosis_marked_by_its_one_column_alone_is_known(tmp_path: Path) -> None:
@@ -150,6 +224,34 @@ def test_labels_matching_no_study_are_a_problem_and_retrieval_still_runs(tmp_pat
     assert site.n_labelled == 0 and "none of the 30 rows" in site.problems[0]
     result = evaluate_site(fake_encoder(), site, fake_prompts(), CONFIG)
     assert result.zeroshot.empty and not result.retrieval.empty
+
+
+def test_retrieval_figures_fixed_by_a_small_test_split_are_blank_and_said(
+    tmp_path: Path,
+) -> None:
+    """8 studies with a report: every rank is at most 8, so R@10 is 1 whatever the model, and
+    the top 10 holds every other study, so precision@10 is its chance level. Both are blank
+    (the headline leaves them out) and the problems say why; R@1 and R@5 stay."""
+    dataset = FakeDataset(tmp_path, n=8, seed=5)
+    site = load_site(dataset, "internal", True, dataset.labels())
+    config = replace(CONFIG, bootstrap=0, fewshot=FewShotConfig(shots=(1,), episodes=2))
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), config)
+    retrieval = result.retrieval.set_index("direction")
+    assert retrieval["R@10"].isna().all() and retrieval["R@1"].notna().all()
+    assert retrieval["R@5"].notna().all()
+    precision = [c for c in retrieval.columns if c.startswith("label_precision@10")]
+    assert len(precision) == 3 and retrieval.loc["report_to_study", precision].isna().all()
+    said = [p for p in result.problems if "retrieval over 8 studies" in p]
+    assert len(said) == 1 and "R@10" in said[0] and "label_precision@10_chance" in said[0]
+    summary = {"site": "internal", "retrieval": result.retrieval.to_dict(orient="records")}
+    figures = set(headline([summary])["figure"])
+    assert not any(f.startswith("report → study") for f in figures)
+
+    dataset = FakeDataset(tmp_path, n=12, seed=5)  # 11 others > 10: precision@10 is informative
+    site = load_site(dataset, "internal", True, dataset.labels())
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), config)
+    assert result.retrieval.set_index("direction").loc["report_to_study"].notna().all()
+    assert not [p for p in result.problems if "retrieval" in p]
 
 
 def test_internal_site_uses_only_the_test_split(tmp_path: Path) -> None:
@@ -262,7 +364,7 @@ def test_report_states_how_the_figures_were_computed(site, tmp_path: Path) -> No
     methods = html.split("<h2>Methods</h2>")[1].split("</ul>")[0]
     assert "percentile bootstrap" in methods and "50 resamples, seed 7" in methods
     assert "10 episodes per k" in methods and "k = 1, 4" in methods
-    assert "3-fold patient-grouped" in methods
+    assert "3-fold patient-grouped" in methods and "held by a single patient" in methods
     assert "test split of data/internal" in methods and "raw/internal/labels.csv" in methods
     assert "p ≥ 0.5" in methods
     assert "general CLIP ViT-B-32 (random weights: chance, not a pretrained CLIP)" in methods

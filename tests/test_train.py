@@ -329,6 +329,37 @@ def test_no_val_study_with_a_report_is_said_and_recorded(
     assert "last epoch" in selection and "R@1" not in selection
 
 
+def test_a_small_val_split_says_which_recalls_choose_best(full_run) -> None:
+    """5 val studies: every val R@5 and R@10 is 1 at every epoch, so R@1 alone chooses best.pt;
+    config.json and the log say so instead of claiming the mean of R@1/5/10 chose it."""
+    out, _ = full_run
+    selection = json.loads((out / "config.json").read_text())["selection"]
+    assert "with 5 val studies" in selection and "R@5/10 are 1 at every epoch" in selection
+    assert "chosen by R@1 alone" in selection
+    log = (out / "train.log").read_text()
+    assert "the val split has 5 val studies with a report impression: val R@5/10" in log
+    records = [r for r in RunFolder(out).read_metrics() if r["kind"] == "val"]
+    assert records and all(r["val_r@5"] == r["val_r@10"] == 1.0 for r in records)
+
+
+def test_one_val_study_keeps_the_last_epoch_as_best(
+    tiny_data: Path, preset: Path, tmp_path: Path
+) -> None:
+    """One val study: every R@k is 1 at every epoch, so each epoch scores the same and the
+    first one was kept for good; best.pt is now the last epoch, as without a val study."""
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    studies = pd.read_parquet(data / "studies.parquet")
+    val = np.flatnonzero(studies["split"].eq("val").to_numpy())
+    studies.loc[val[1:], "impression"] = ""
+    studies.to_parquet(data / "studies.parquet", index=False)
+    out = tmp_path / "run"
+    train(TrainOptions(data=data, out=out, preset=str(preset), device="cpu"))
+    assert read_checkpoint_meta(out / "best.pt").step == read_checkpoint_meta(out / "last.pt").step
+    selection = json.loads((out / "config.json").read_text())["selection"]
+    assert selection.startswith("best.pt = the last epoch (1 val study")
+
+
 def test_compile_option_compiles_the_video_tower_once(
     tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

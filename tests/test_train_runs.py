@@ -124,6 +124,13 @@ def test_the_run_panel_says_how_its_best_pt_was_chosen(tmp_path: Path) -> None:
     assert "last epoch" in selection_caption(run) and "R@1" not in selection_caption(run)
     (run / "config.json").write_text(json.dumps({"n_val": 12}))
     assert "highest mean val R@1/5/10" in selection_caption(run)
+    assert "alone chose it" not in selection_caption(run)
+    (run / "config.json").write_text(json.dumps({"n_val": 7}))  # R@10 is 1 at every epoch
+    assert "With 7 val studies R@10 is 1 at every epoch, so R@1/5 alone" in selection_caption(run)
+    (run / "config.json").write_text(json.dumps({"n_val": 4}))
+    assert "R@5/10 are 1 at every epoch, so R@1 alone chose it" in selection_caption(run)
+    (run / "config.json").write_text(json.dumps({"n_val": 1}))
+    assert "best.pt is the last epoch: with 1 val study" in selection_caption(run)
 
 
 def test_the_run_panel_states_its_training_speed() -> None:

@@ -1,7 +1,7 @@
 """Few-shot classification of binary labels on frozen embeddings, all episodes at once.
 
 An episode draws ``k`` positive and ``k`` negative support studies; every other labelled study is a
-query. Three probes:
+query, except (given the patients) the other studies of a support patient. Three probes:
 
 - ``prototype``: cosine to the mean positive vs the mean negative support;
 - ``logistic``: L2-regularised logistic regression on the unit-norm embeddings, fitted by batched
@@ -52,11 +52,21 @@ class Episodes:
         """int [E, 2k]: positives first, then negatives."""
         return np.concatenate([self.positive, self.negative], axis=1)
 
-    def query_mask(self, n: int) -> np.ndarray:
-        """bool [E, n]: True for studies that are not in the episode's support."""
+    def query_mask(self, n: int, groups: np.ndarray | None = None) -> np.ndarray:
+        """bool [E, n]: True for studies that are not in the episode's support and, with
+        ``groups`` ([n] patient keys), whose patient has no study in it: a repeat scan of a
+        support patient would be found by its likeness to that patient, not to the class."""
         mask = np.ones((self.positive.shape[0], n), dtype=bool)
         np.put_along_axis(mask, self.support, False, axis=1)
+        if groups is not None:
+            _, codes = np.unique(np.asarray(groups), return_inverse=True)
+            in_support = (codes[None, :, None] == codes[self.support][:, None, :]).any(axis=2)
+            mask &= ~in_support
         return mask
+
+    def subset(self, keep: np.ndarray) -> Episodes:
+        """The episodes where ``keep`` (bool [E]) is True."""
+        return Episodes(positive=self.positive[keep], negative=self.negative[keep])
 
 
 def episode_rng(seed: int, k: int, label: str) -> np.random.Generator:
@@ -199,14 +209,18 @@ def evaluate_label(
     label: str,
     config: FewShotConfig,
     prior_logits: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Few-shot curve of one binary label: one row per (method, k) with episode means and CIs.
 
     embeddings: float [N, D] unit-norm (labelled studies only); labels: {0, 1} [N];
-    prior_logits: the label's zero-shot logits float [N], which add the ``prompted`` probe.
-    Values of k that leave no query of a class are skipped.
+    prior_logits: the label's zero-shot logits float [N], which add the ``prompted`` probe;
+    groups: [N] patient keys, when given a study of a support patient is no query. Values of k
+    that leave no query of a class are skipped; an episode that does (its support took every
+    patient of a class) is left out, and ``episodes`` counts those kept.
     """
     rows = []
+    truth_row = np.asarray(labels).astype(bool)
     for k in config.shots:
         try:
             episodes = sample_episodes(
@@ -214,8 +228,12 @@ def evaluate_label(
             )
         except ValueError:
             continue
-        queries = episodes.query_mask(len(labels))
-        truth = np.broadcast_to(np.asarray(labels).astype(bool), queries.shape)
+        queries = episodes.query_mask(len(labels), groups)
+        both = (queries & truth_row).any(axis=1) & (queries & ~truth_row).any(axis=1)
+        if not both.any():
+            continue
+        episodes, queries = episodes.subset(both), queries[both]
+        truth = np.broadcast_to(truth_row, queries.shape)
         for method, (scores, decisions) in episode_scores(
             embeddings, episodes, config, prior_logits
         ).items():
@@ -227,7 +245,7 @@ def evaluate_label(
                     "label": label,
                     "method": method,
                     "k": k,
-                    "episodes": config.episodes,
+                    "episodes": int(both.sum()),
                     "auc": mean,
                     "auc_sd": sd,
                     "auc_lo": low,

@@ -22,7 +22,9 @@ def _bootstrap(suite: dict[str, Any]) -> str:
         return "Confidence intervals: none (run with --bootstrap 0)."
     return (
         f"Confidence intervals: 95% percentile bootstrap over the studies of each site, "
-        f"{resamples} resamples, seed {suite.get('seed')}."
+        f"{resamples} resamples, seed {suite.get('seed')}; a resample that draws no study of "
+        "a class has no AUC and is left out of the AUC's interval (auc_resamples counts those "
+        "used)."
     )
 
 
@@ -30,10 +32,13 @@ def _fewshot(fewshot: dict[str, Any]) -> str:
     return (
         f"Few-shot: k = {_joined(fewshot.get('shots'))} studies of each class, "
         f"{fewshot.get('episodes')} episodes per k (seed {fewshot.get('seed')}), every other "
-        "labelled study of the site a query; prototype (cosine to the class means), logistic "
+        "labelled study of the site a query unless its patient has a study in the support; "
+        "prototype (cosine to the class means), logistic "
         f"(C = {fewshot.get('probe_c')}) and prompted (logistic with the zero-shot logit as "
         f"offset, C = {fewshot.get('prompted_c')}) probes; mean over episodes with 95% CI "
-        "mean ± 1.96 SE. A k is skipped for a label with no more than k studies of a class."
+        "mean ± 1.96 SE. A k is skipped for a label with no more than k studies of a class; "
+        "an episode whose support leaves no query of a class is left out (episodes counts "
+        "those kept), and a k with none is skipped."
     )
 
 
@@ -48,7 +53,9 @@ def _probe(probe: dict[str, Any], train_split: bool) -> str:
     text = (
         f"Linear probe: L2 logistic regression on the standardised frozen embeddings, "
         f"{probe.get('folds')}-fold patient-grouped cross-validation on each site's evaluated "
-        f"studies (seed {probe.get('seed')}), {chosen}."
+        f"studies (seed {probe.get('seed')}), {chosen}. A finding or diagnosis class held by "
+        "a single patient at a site is left out of its cross-validation (listed in the "
+        "problems): the fold holding that patient would train without the class."
     )
     if train_split:
         text += (
@@ -89,5 +96,8 @@ def methods_lines(config: dict[str, Any]) -> list[str]:
         "Retrieval: a candidate with the identical impression text counts as correct; R@k and "
         "median rank over every study with a report; label-consistent precision@10 = share of "
         "a report's 10 top studies (its own left out) whose known finding labels all equal its "
-        "study's, with its ceiling (perfect ranking) and chance level on the same studies.",
+        "study's, with its ceiling (perfect ranking) and chance level on the same studies. "
+        "R@k is left blank at a site with no more than k studies with a report, and "
+        "precision@10 with its bounds at one with no more than 11: so few studies fix them "
+        "whatever the model.",
     ]

@@ -93,7 +93,9 @@ def expected_calibration_error(
 @dataclass(frozen=True)
 class BinaryResult:
     """One binary label's metrics with bootstrap 95% CIs (``ci[name] = (low, high)``); ``brier``
-    and ``ece`` say how well the probabilities are calibrated (point values)."""
+    and ``ece`` say how well the probabilities are calibrated (point values).
+    ``auc_resamples``: the bootstrap resamples behind the AUC's CI, those that drew both
+    classes (a resample of one class has no AUC and is left out, never counted as 0.5)."""
 
     n: int
     n_positive: int
@@ -105,6 +107,7 @@ class BinaryResult:
     ci: dict[str, tuple[float, float]]
     brier: float
     ece: float
+    auc_resamples: int = 0
 
     def as_row(self) -> dict[str, float | int]:
         """Flat dict: metric values plus ``<metric>_lo`` / ``<metric>_hi`` columns."""
@@ -114,6 +117,7 @@ class BinaryResult:
             low, high = self.ci.get(name, (np.nan, np.nan))
             row[f"{name}_lo"], row[f"{name}_hi"] = low, high
         row["brier"], row["ece"] = self.brier, self.ece
+        row["auc_resamples"] = self.auc_resamples
         return row
 
 
@@ -186,9 +190,12 @@ def binary_metrics(
     point = threshold_metrics_rows(decided[None], labels[None])
     auc = float(auc_rows(probabilities[None], labels[None])[0])
     ci: dict[str, tuple[float, float]] = {}
+    auc_resamples = 0
     if resamples > 0 and labels.size > 1:
         counts = bootstrap_counts(labels.size, resamples, seed)
-        ci["auc"] = percentile_ci(weighted_auc_rows(probabilities, labels, counts))
+        resampled_auc = weighted_auc_rows(probabilities, labels, counts)
+        auc_resamples = int(np.isfinite(resampled_auc).sum())
+        ci["auc"] = percentile_ci(resampled_auc)
         decided_bool = decided >= THRESHOLD
         for name, values in weighted_threshold_metrics_rows(decided_bool, labels, counts).items():
             ci[name] = percentile_ci(values)
@@ -203,6 +210,7 @@ def binary_metrics(
         ci=ci,
         brier=brier_score(probabilities, labels),
         ece=expected_calibration_error(probabilities, labels),
+        auc_resamples=auc_resamples,
     )
 
 

@@ -139,7 +139,7 @@ def compact(table: pd.DataFrame) -> pd.DataFrame:
                     _interval(metric, a, b) for a, b in zip(view[low], view[high], strict=True)
                 ]
             view = view.drop(columns=[low, high])
-    hidden = [c for c in ("label_key", "site", "auc_sd") if c in view.columns]
+    hidden = [c for c in ("label_key", "site", "auc_sd", "auc_resamples") if c in view.columns]
     return view.drop(columns=hidden)
 
 

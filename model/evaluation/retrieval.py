@@ -123,3 +123,22 @@ def label_precision_bounds(
     others = consistent.sum(axis=1) - np.diagonal(consistent)
     top = min(at, n - 1)
     return np.minimum(others, top) / top, others / (n - 1)
+
+
+def recalls_fixed_by(n: int, top_k: tuple[int, ...] = TOP_K) -> list[int]:
+    """The k of ``top_k`` whose R@k is 1 whatever the model when ``n`` paired studies are
+    ranked: no rank exceeds n."""
+    return [k for k in top_k if n <= k]
+
+
+def blank_by_construction(row: dict[str, float | int], n: int) -> list[str]:
+    """Blank (NaN) the figures of a retrieval ``row`` that ``n`` paired studies fix whatever the
+    model, and return their names: R@k when n <= k (no rank exceeds n, so it is 1), and label
+    precision@10 with its bounds when n - 1 <= ``PRECISION_AT`` (the top 10 then holds every
+    other study, so precision equals its chance level and its ceiling)."""
+    blanked = [f"R@{k}" for k in recalls_fixed_by(n) if f"R@{k}" in row]
+    if n - 1 <= PRECISION_AT:
+        blanked += [c for c in row if str(c).startswith(f"label_precision@{PRECISION_AT}")]
+    for column in blanked:
+        row[column] = float("nan")
+    return blanked

@@ -63,10 +63,25 @@ def diagnosis_block(
 def _probe_targets(
     site: SiteData, problems: list[str]
 ) -> tuple[list[str], np.ndarray, np.ndarray] | None:
-    """(classes, usable bool [N], targets int [N]) of the site's diagnoses, or None when fewer
-    than two classes are labelled (a single one is reported in ``problems``)."""
+    """(classes, usable bool [N], targets int [N]) of the site's diagnoses for the
+    cross-validated probe, or None when fewer than two classes are left (said in ``problems``).
+
+    The studies of a class held by a single patient are left out (and said): the fold holding
+    that patient trains without the class, so they would be misclassified by construction and
+    its one-vs-rest AUC, the accuracy and the macro-F1 biased low."""
     classes = site.diagnosis_columns()
     usable, targets = site.diagnosis_targets(classes)
+    groups = np.asarray(site.groups)
+    for index in np.unique(targets[usable]):
+        of_class = usable & (targets == index)
+        if np.unique(groups[of_class]).size < 2:
+            usable = usable & ~of_class
+            problems.append(
+                f"site {site.name}: diagnosis probe leaves out '{classes[index]}' "
+                f"({int(of_class.sum())} studies of 1 patient): cross-validation needs at least "
+                "2 patients of a class, or the fold holding its patient trains without it; "
+                "the probe's accuracy and macro-F1 are over the other classes' studies"
+            )
     present = np.unique(targets[usable])
     if present.size == 1:
         problems.append(

@@ -18,6 +18,11 @@ from threadpoolctl import threadpool_limits
 from model.evaluation.encoders import Encoder
 from model.evaluation.fewshot import FewShotConfig, evaluate_label
 from model.evaluation.inputs import SiteData
+from model.evaluation.label_checks import (
+    flag_few_study_diagnoses,
+    flag_thin_bootstraps,
+    usable_findings,
+)
 from model.evaluation.metrics import (
     DiagnosisScores,
     LabelScores,
@@ -30,6 +35,7 @@ from model.evaluation.metrics import (
 from model.evaluation.probes import ProbeConfig, SplitProbes, one_vs_rest
 from model.evaluation.retrieval import (
     bidirectional_retrieval,
+    blank_by_construction,
     consistent_matrix,
     label_consistent_precision,
     label_precision_bounds,
@@ -51,11 +57,6 @@ from model.zeroshot import (
 )
 
 log = logging.getLogger(__name__)
-
-# Under this many studies of a class a finding's metrics are still computed but flagged: one
-# study then moves its AUC by 0.1 or more, and a percentile bootstrap over a handful of
-# positives can collapse to a zero-width interval (e.g. AUC 1.00, 95% CI 1.00-1.00).
-FEW_STUDIES = 10
 
 
 @dataclass(frozen=True)
@@ -98,38 +99,6 @@ class SiteResult:
     scores: dict[tuple[str, str], LabelScores] = field(default_factory=dict)
     diagnosis_scores: dict[str, DiagnosisScores] = field(default_factory=dict)
     prompts: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-
-def usable_findings(site: SiteData, problems: list[str]) -> dict[str, np.ndarray]:
-    """Finding name -> bool mask of known rows, for findings with both classes among them; one
-    with fewer than ``FEW_STUDIES`` studies of a class is kept and flagged in ``problems``."""
-    usable = {}
-    for name in site.finding_columns():
-        values = site.labels[name]
-        known = values.notna().to_numpy()
-        if not known.any():
-            problems.append(
-                f"site {site.name}: label column '{name}' has no known value among the "
-                f"{len(known)} studies evaluated; it is skipped"
-            )
-            continue
-        classes = values[known].unique()
-        if classes.size < 2:
-            problems.append(
-                f"site {site.name}: label column '{name}' has one class only "
-                f"({int(known.sum())} known values, all {int(classes[0])}); it is skipped"
-            )
-            continue
-        usable[name] = known
-        positives = int((values[known] == 1).sum())
-        negatives = int(known.sum()) - positives
-        if min(positives, negatives) < FEW_STUDIES:
-            problems.append(
-                f"site {site.name}: '{name}' has {positives} positive and {negatives} negative "
-                f"studies with a known value: too few (under {FEW_STUDIES} of a class) for its "
-                "AUC and confidence interval to be relied on"
-            )
-    return usable
 
 
 def zeroshot_findings(
@@ -219,29 +188,44 @@ def fewshot_curves(
     config: FewShotConfig,
     problems: list[str],
 ) -> list[pd.DataFrame]:
-    """Few-shot rows of every usable finding; the values of k a finding has too few studies of
-    a class for are listed in ``problems``."""
+    """Few-shot rows of every usable finding (no query shares a patient with the support); the
+    values of k a finding has too few studies or patients of a class for, and those that kept
+    fewer than ``config.episodes`` episodes, are listed in ``problems``."""
     curves = []
     for name, known in findings.items():
         y = site.labels[name].to_numpy()[known]
         prior = logits[name][known] if name in logits else None
-        curve = evaluate_label(vectors[known], y, name, config, prior)
-        skipped = [k for k in config.shots if curve.empty or k not in set(curve["k"])]
+        curve = evaluate_label(vectors[known], y, name, config, prior, site.groups[known])
+        done = curve.reindex(columns=["k", "episodes"]).drop_duplicates()
+        skipped = [k for k in config.shots if k not in set(done["k"])]
         if skipped:
             problems.append(
                 f"site {site.name}: few-shot of '{name}' skipped for k = "
                 f"{', '.join(map(str, skipped))}: a k-shot episode needs more than k studies of "
-                f"each class ({int((y == 1).sum())} positive, {int((y == 0).sum())} negative)"
+                f"each class ({int((y == 1).sum())} positive, {int((y == 0).sum())} negative), "
+                "and a query of each class from a patient outside its support"
+            )
+        for k, kept in done[done["episodes"] < config.episodes].itertuples(index=False):
+            problems.append(
+                f"site {site.name}: few-shot of '{name}' at k = {k} over {kept} of "
+                f"{config.episodes} episodes: the others left no query of a class from a "
+                "patient outside their support"
             )
         curves.append(curve)
     return curves
 
 
 def retrieval_table(
-    vectors: np.ndarray, site: SiteData, encoder: Encoder, findings: dict[str, np.ndarray]
+    vectors: np.ndarray,
+    site: SiteData,
+    encoder: Encoder,
+    findings: dict[str, np.ndarray],
+    problems: list[str],
 ) -> pd.DataFrame:
     """R@1/5/10 and median rank both ways; label-consistent precision@10 for report -> study,
-    with its ceiling and chance level on the same studies."""
+    with its ceiling and chance level on the same studies. Figures that the number of studies
+    with a report fixes whatever the model (R@10 of 8 studies) are blank and said in
+    ``problems``."""
     impressions = site.studies["impression"].fillna("").astype(str).to_numpy()
     has_text = np.char.str_len(impressions.astype(str)) > 0
     if has_text.sum() < 2:
@@ -262,6 +246,14 @@ def retrieval_table(
             rows[0][f"label_precision@10{name}"] = (
                 float(np.nanmean(values[with_labels])) if with_labels.any() else np.nan
             )
+    blanked = [blank_by_construction(row, len(texts)) for row in rows]
+    if blanked[0]:  # report -> study's row has every column the other one has
+        problems.append(
+            f"site {site.name}: retrieval over {len(texts)} studies with a report: "
+            f"{', '.join(blanked[0])} left blank, as so few studies fix them whatever the model "
+            "(every rank is at most the number of studies; a top 10 holding every other study "
+            "has the chance level's precision)"
+        )
     return pd.DataFrame(rows)
 
 
@@ -297,6 +289,7 @@ def _evaluate_vectors(
     scores: dict[tuple[str, str], LabelScores] = {}
     diagnoses: dict[str, DiagnosisScores] = {}
     findings = usable_findings(site, problems) if site.n_labelled else {}
+    flag_few_study_diagnoses(site, problems)
     logits = zeroshot_logits(vectors, prompts, encoder)
     zeroshot, roc = zeroshot_findings(site, logits, findings, config, problems, scores)
     zs_block, zs_rows = (
@@ -314,16 +307,19 @@ def _evaluate_vectors(
             vectors, site, findings, train_split, config.probe, config.bootstrap, scores, diagnoses
         )
         probe_rows += split_rows
+    zeroshot = pd.concat([zeroshot, pd.DataFrame(zs_rows)], ignore_index=True)
+    probe = pd.DataFrame(probe_rows)
+    flag_thin_bootstraps(site, [zeroshot, probe], config.bootstrap, problems)
     return SiteResult(
         model=encoder.name,
         site=site.name,
         counts=site.label_counts(),
-        zeroshot=pd.concat([zeroshot, pd.DataFrame(zs_rows)], ignore_index=True),
+        zeroshot=zeroshot,
         roc=roc,
         diagnosis={setting: block for setting, block in diagnosis.items() if block},
         fewshot=pd.concat(fewshot, ignore_index=True) if fewshot else pd.DataFrame(),
-        probe=pd.DataFrame(probe_rows),
-        retrieval=retrieval_table(vectors, site, encoder, findings),
+        probe=probe,
+        retrieval=retrieval_table(vectors, site, encoder, findings, problems),
         problems=problems,
         scores=scores,
         diagnosis_scores=diagnoses,

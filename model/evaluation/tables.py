@@ -37,7 +37,7 @@ DISPLAY_NAMES: dict[str, str] = {
     "rv": "Abnormal RV",
 }
 _RENAMES = {"accuracy": "Accuracy", "f1": "F1-score", "auc": "AUC"}
-COUNT_COLUMNS: tuple[str, ...] = ("n", "n_positive", "n_fit", "k", "episodes")
+COUNT_COLUMNS: tuple[str, ...] = ("n", "n_positive", "n_fit", "k", "episodes", "auc_resamples")
 TABLES: tuple[str, ...] = (
     "zeroshot", "diagnosis", "fewshot", "probe", "retrieval", "counts", "prompts"
 )  # fmt: skip

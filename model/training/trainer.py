@@ -133,6 +133,7 @@ class Trainer:
         if not self.ctx.is_main:
             return
         self.folder.attach_log()
+        self.val_set.warn_selection()
         if self.options.resume:
             self.folder.truncate_metrics_after(self.step)
         self._write_config()
@@ -270,7 +271,8 @@ class Trainer:
                 self.step,
                 self.folder,
             )
-            improved = score > self.best_score
+            # a val split of one study scores every epoch alike: keep the latest, as without one
+            improved = score > self.best_score or not self.val_set.ranks_epochs
             self.best_score = max(score, self.best_score)
         elif self.ctx.is_main and not self.val_ids:
             improved = True  # no val split: the latest epoch is the best we know

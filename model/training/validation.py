@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from model.embed import embed_texts, encode_studies, study_loader
+from model.evaluation.retrieval import recalls_fixed_by
 from model.labels import labels_by_study
 from model.nn.loss import ClipLoss
 from model.prompts import DEFAULT_PROMPTS, PromptSet
@@ -64,6 +65,10 @@ def selection_score(metrics: dict[str, float]) -> float:
     return float(np.mean([metrics[f"val_r@{k}"] for k in RECALL_KS]))
 
 
+def _studies(n: int) -> str:
+    return f"{n} val stud{'y' if n == 1 else 'ies'} with a report impression"
+
+
 # ``--val-labels`` and the prompts they are scored with, (None, None) without them
 ValLabels = tuple[pd.DataFrame | None, PromptSet | None]
 
@@ -101,18 +106,58 @@ class ValSet:
         self._loader = study_loader(ds, self.ids, frames, size)
         self._holds = len(self.ids) * len(VIEW_SLOTS) * frames * size * size * 4 <= HELD_BYTES
         self._held: list[dict] | None = None
+
+    def warn_selection(self) -> None:
+        """Warn (into train.log) when this val set cannot rank epochs by all of R@1/5/10."""
         if not self.ids:  # a small export's hashed split can draw only report-less val studies
             log.warning(
                 "the val split has no study with a report impression: nothing is validated and "
                 "best.pt is the last epoch (ingest more studies with reports for a val split)"
             )
+        elif self.fixed_recalls:
+            log.warning(
+                "the val split has %s: %s (ingest more studies with reports for a val split "
+                "that tells epochs apart)",
+                _studies(len(self.ids)),
+                self._fixed_note(),
+            )
+
+    @property
+    def fixed_recalls(self) -> list[int]:
+        """The k whose val R@k is 1 at every epoch (no more than k val studies)."""
+        return recalls_fixed_by(len(self.ids), RECALL_KS)
+
+    @property
+    def ranks_epochs(self) -> bool:
+        """Whether the selection score can tell epochs apart: False without val studies or
+        when every R@k is fixed at 1, and then best.pt is the last epoch."""
+        return len(self.fixed_recalls) < len(RECALL_KS)
+
+    def _fixed_note(self) -> str:
+        """What the R@k fixed at 1 (``fixed_recalls``, not empty) leave to choose best.pt."""
+        if not self.ranks_epochs:
+            return "every val R@k is 1 at every epoch, so best.pt is the last epoch"
+        fixed = "/".join(map(str, self.fixed_recalls))
+        left = "/".join(str(k) for k in RECALL_KS if k not in self.fixed_recalls)
+        return (
+            f"val R@{fixed} {'is' if len(self.fixed_recalls) == 1 else 'are'} 1 at every "
+            f"epoch, so best.pt is chosen by R@{left} alone (a tie keeps the earlier epoch)"
+        )
 
     @property
     def selection(self) -> str:
         """How ``best.pt`` is chosen with this val set, as config.json records it."""
-        if self.ids:
-            return "best.pt = max mean val R@1/5/10 (study<->report); labels unused"
-        return "best.pt = the last epoch (no val study with a report impression); labels unused"
+        if not self.ids:
+            return "best.pt = the last epoch (no val study with a report impression); labels unused"
+        if not self.ranks_epochs:
+            return (
+                f"best.pt = the last epoch ({_studies(len(self.ids))}: every val R@k is 1 at "
+                "every epoch); labels unused"
+            )
+        rule = "best.pt = max mean val R@1/5/10 (study<->report); labels unused"
+        if self.fixed_recalls:
+            rule += f"; with {_studies(len(self.ids))}, {self._fixed_note()}"
+        return rule
 
     def batches(self) -> Iterable[dict]:
         """The val studies' input batches, in ``ids`` order."""
