@@ -260,18 +260,11 @@ def score_histogram(
         fig.add_trace(go.Histogram(x=scores, xbins=bins, marker_color=_PALETTE[1], name="studies"))
     else:
         labels = np.asarray(labels).astype(bool)
-        for flag, colour, label in (
-            (False, _NEGATIVE, "label 0"),
-            (True, _POSITIVE, "label 1"),
-        ):
+        for flag, colour in ((False, _NEGATIVE), (True, _POSITIVE)):
+            scored = scores[labels == flag]
+            name_of = f"label {int(flag)}"
             fig.add_trace(
-                go.Histogram(
-                    x=scores[labels == flag],
-                    xbins=bins,
-                    marker_color=colour,
-                    name=label,
-                    opacity=0.7,
-                )
+                go.Histogram(x=scored, xbins=bins, marker_color=colour, name=name_of, opacity=0.7)
             )
         fig.update_layout(barmode="overlay")
     fig.add_vline(x=threshold, line={"color": "white", "dash": "dash"})
