@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard.context import Studio
 from dashboard.plots import confusion_figure, roc_figure, score_histogram
 from dashboard.prompt_editor import (
+    MAX_UPLOAD_MB,
     PromptSet,
     diagnoses_rows,
     findings_rows,
@@ -40,7 +41,12 @@ def prompt_editor() -> PromptSet:
     files = prompt_files(studio.settings)
     top = st.columns([2, 2])
     source = top[0].selectbox("Prompt set", list(files), key="zs-source")
-    upload = top[1].file_uploader("…or load a YAML file", type=["yaml", "yml"], key="zs-upload")
+    upload = top[1].file_uploader(
+        "…or load a YAML file",
+        type=["yaml", "yml"],
+        key="zs-upload",
+        max_upload_size=MAX_UPLOAD_MB,  # not the app's limit, set for DICOM zips
+    )
     origin = f"upload:{upload.file_id}" if upload is not None else source
     if st.session_state.get("zs-origin") != origin:
         loaded = load_prompt_set(files[source], upload)
