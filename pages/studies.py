@@ -21,6 +21,7 @@ from dashboard.studies import (
     VIEW_SLOTS,
     StudyFilter,
     apply_filter,
+    case_metadata,
     display_table,
     filter_options,
     listed_rows,
@@ -108,14 +109,7 @@ def case_view() -> None:
         st.subheader("Report impression")
         st.text(str(row.get("impression") or "(no report)"))
         st.subheader("Metadata")
-        meta = {
-            k: str(v)
-            for k, v in row.items()
-            if k not in ("impression", "patient_key", "view_frames")
-        }
-        st.dataframe(
-            list(meta.items()), hide_index=True, column_config={"0": "field", "1": "value"}
-        )
+        st.table(case_metadata(row))  # every field, wrapped: no scrolling inside a small table
     if not unreadable:
         lge_stacks(lge)
 

@@ -46,6 +46,42 @@ def unknown_strength(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return [f"s{i:06d}" for i in range(3)]
 
 
+def test_an_unknown_field_strength_is_shown_and_filtered_as_unknown() -> None:
+    table = pd.DataFrame({"study_id": ["a", "b", "c"], "field_strength": [0.0, 1.5, float("nan")]})
+    assert display_table(table)["field_strength"].tolist() == ["unknown", "1.5", "unknown"]
+    assert filter_options(table)["field_strength"] == ["1.5", "unknown"]
+    chosen = StudyFilter(values={"field_strength": ["unknown"]})
+    assert apply_filter(table, chosen)["study_id"].tolist() == ["a", "c"]
+    where = index_where(chosen, "tiny")
+    assert {"field_strength": {"$in": [0.0]}} in where["$and"]
+
+
+def test_the_studies_page_shows_an_unknown_field_strength_as_unknown(app, unknown_strength) -> None:
+    at = app("pages/studies.py")
+    table = at.dataframe(key="studies-table").value
+    shown = table.set_index("study_id")["field_strength"].astype(str)
+    assert (shown[unknown_strength] == "unknown").all() and "0.0" not in set(shown)
+    box = next(m for m in at.multiselect if m.key == "f-field_strength")
+    assert "unknown" in box.options and "0.0" not in box.options
+    box.select("unknown").run()
+    listed = at.dataframe(key="studies-table").value["study_id"].tolist()
+    assert listed == unknown_strength
+    case = app("pages/studies.py", studies_view="Case view", case_id=unknown_strength[0])
+    metadata = case.table[0].value["value"]
+    assert metadata["Field strength"] == "unknown"
+
+
+def test_the_case_metadata_is_every_field_readable_without_a_scrolling_table(app) -> None:
+    at = app("pages/studies.py", studies_view="Case view", case_id="s000002")
+    assert not at.dataframe  # the old ten-row table, scrolled and cut
+    metadata = at.table[0].value["value"]
+    assert metadata["Views"] == ", ".join(VIEW_SLOTS)  # spaced: it wraps in the narrow column
+    assert metadata["Field strength"] == "1.5 T" and metadata["Pixel spacing"] == "1.50 mm"
+    assert {"Split", "Scanner", "Age band", "Sex", "Cine phases"} <= set(metadata.index)
+    assert not any("patient" in f.lower() or f == "View frames" for f in metadata.index)
+    assert "ps000002" not in " ".join(metadata)  # its patient key
+
+
 def test_the_prompt_upload_states_its_own_one_mb_limit(app) -> None:
     at = app("pages/zeroshot.py")
     upload = next(u for u in at.get("file_uploader") if u.proto.id.endswith("zs-upload"))
