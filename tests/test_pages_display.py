@@ -46,6 +46,21 @@ def unknown_strength(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return [f"s{i:06d}" for i in range(3)]
 
 
+def test_zero_shot_names_labels_as_the_evaluate_page_does(app) -> None:
+    at = app("pages/zeroshot.py")
+    table = next(d.value for d in at.dataframe if "site" in d.value.columns)
+    assert {"Left ventricle dilation", "dx: NICM", "dx: Abnormal RV"} <= set(table.columns)
+    assert not {"lv_dilation", "dx_nicm", "predicted_dx"} & set(table.columns)
+    assert set(table["predicted diagnosis"]) <= {display_name(c) for c in DIAGNOSES}
+    finding = at.selectbox(key="zs-eval-finding")
+    assert "Left ventricle dilation" in finding.options and "lv_dilation" not in finding.options
+    assert "dx: NICM" in at.selectbox(key="zs-top").options
+    cm = next(c for c in at.get("plotly_chart") if "Diagnosis" in c.proto.spec)
+    assert '"NICM"' in cm.proto.spec and '"nicm"' not in cm.proto.spec
+    roc = next(c for c in at.get("plotly_chart") if "ROC:" in c.proto.spec)
+    assert f"ROC: {display_name(finding.value)}" in roc.proto.spec
+
+
 def test_an_unknown_field_strength_is_shown_and_filtered_as_unknown() -> None:
     table = pd.DataFrame({"study_id": ["a", "b", "c"], "field_strength": [0.0, 1.5, float("nan")]})
     assert display_table(table)["field_strength"].tolist() == ["unknown", "1.5", "unknown"]
@@ -86,3 +101,15 @@ def test_the_prompt_upload_states_its_own_one_mb_limit(app) -> None:
     at = app("pages/zeroshot.py")
     upload = next(u for u in at.get("file_uploader") if u.proto.id.endswith("zs-upload"))
     assert upload.proto.max_upload_size_mb == 1
+
+
+def test_the_embedding_map_colours_by_named_labels_and_an_unknown_field_strength(
+    app, unknown_strength
+) -> None:
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    options = at.selectbox(key="e-colour").options
+    assert "LGE (label)" in options and "NICM (label)" in options
+    assert not [o for o in options if o.startswith("label_")]
+    at.selectbox(key="e-colour").select("field_strength").run()
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert '"name":"unknown"' in spec and '"name":"0"' not in spec, spec[:2000]
