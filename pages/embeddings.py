@@ -74,7 +74,7 @@ with page_guard(studio):
     )
     points = event.selection.points if event is not None else []
     chosen = table.iloc[selected_rows(points, figure)]
-    st.subheader(f"Selection: {len(chosen)} studies" if len(chosen) else "Selection")
+    st.subheader(f"Selection: {len(chosen):,} studies" if len(chosen) else "Selection")
     if len(chosen):
         picked = st.dataframe(
             display_table(chosen),

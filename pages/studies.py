@@ -190,7 +190,7 @@ def start_import(form: ImportForm, folder_text: str, upload: BinaryIO | None) ->
     studio.jobs.check_idle("ingest")  # before unpacking: a refused upload leaves nothing
     if upload is not None:
         unpacked = unpack_upload(settings, upload, form.name)
-        st.success(f"Unpacked {unpacked.files} files ({unpacked.dicom_files} DICOM).")
+        st.success(f"Unpacked {unpacked.files:,} files ({unpacked.dicom_files:,} DICOM).")
         source = unpacked.folder
     else:
         source = source_folder(settings, folder_text)
@@ -206,7 +206,7 @@ def ingest_report(report: pd.DataFrame) -> None:
         st.success("Every file was ingested; nothing was skipped or rejected.")
     else:
         st.dataframe(report_summary(report), hide_index=True)
-        with st.expander(f"All {len(report)} entries"):
+        with st.expander(f"All {len(report):,} entries"):
             st.dataframe(report, hide_index=True)
 
 

@@ -150,7 +150,7 @@ def scores_section(prompts: PromptSet) -> None:
     studies = studio.studies().set_index("study_id")
     table = shown_score_table(scores, studies)
     config = {
-        c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.2f")
+        c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.3f")
         for c in table.columns[: scores.findings.shape[1]]
     }
     st.subheader("Per-study probabilities")

@@ -4,6 +4,8 @@ them."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -113,3 +115,30 @@ def test_the_embedding_map_colours_by_named_labels_and_an_unknown_field_strength
     at.selectbox(key="e-colour").select("field_strength").run()
     spec = at.get("plotly_chart")[0].proto.spec
     assert '"name":"unknown"' in spec and '"name":"0"' not in spec, spec[:2000]
+
+
+def test_home_writes_its_counts_with_thousands_separators(app, monkeypatch, data_root) -> None:
+    import dashboard.overview
+
+    status = dashboard.overview.studio_status
+
+    def large(settings):  # a hospital's site: 1,300 studies
+        real = status(settings)
+        sites = [dashboard.overview.DatasetSummary(d.path, 1300) for d in real.datasets]
+        return dataclasses.replace(real, datasets=sites)
+
+    monkeypatch.setattr(dashboard.overview, "studio_status", large)
+    at = app("pages/home.py")
+    assert next(m for m in at.metric if m.label == "Studies").value == "1,300"
+    config = json.loads(at.dataframe[0].proto.columns)
+    assert config["studies"]["type_config"]["format"] == "localized", config
+
+
+def test_zero_shot_gives_a_probability_the_same_decimals_in_table_and_cards(app) -> None:
+    at = app("pages/zeroshot.py")
+    table = next(d for d in at.dataframe if "site" in d.value.columns)
+    config = json.loads(table.proto.columns)
+    formats = {c["type_config"]["format"] for c in config.values() if "type_config" in c}
+    assert formats == {"%.3f"}, config
+    card = at.metric[0].value  # p(top study), as the metrics table writes it
+    assert len(card.split(".")[1]) == 3, card
