@@ -26,7 +26,7 @@ import pandas as pd
 from dashboard.context import EmptyState, Studio
 from dashboard.scoring import clean_query
 from dashboard.search import rank, vector_of
-from dashboard.studies import StudyFilter, apply_filter
+from dashboard.studies import UNKNOWN, UNKNOWN_FIELD_STRENGTH, StudyFilter, apply_filter
 from model.errors import DamagedIndex, UserError
 from model.index.filters import FIELD_TYPES, Where, normalize_where
 
@@ -85,6 +85,8 @@ def _typed(name: str, value: str) -> Any:
     kind = FIELD_TYPES[name]
     if kind is str:
         return value
+    if name == "field_strength" and value == UNKNOWN:
+        return UNKNOWN_FIELD_STRENGTH
     try:
         number = float(value)
     except ValueError:

@@ -17,7 +17,8 @@ _PALETTE = ("#ff4b4b", "#4bb4ff", "#ffd166", "#06d6a0", "#c77dff", "#f78c6b", "#
 _MANY_COLOURS = tuple(plotly.colors.qualitative.Light24)  # categories beyond _PALETTE
 _UNKNOWN_COLOUR, _OTHER_COLOUR = "#5f6368", "#e8eaed"
 _NEGATIVE, _POSITIVE = _PALETTE[1], _PALETTE[0]  # a finding's 0 and 1, on every chart
-_VAL_METRICS = ("val_auc", "val_r@1", "val_r@5", "val_r@10")
+# metrics.jsonl's validation columns -> their legend names (the runs table's "R@1/5/10")
+_VAL_METRICS = {"val_auc": "zero-shot AUC", "val_r@1": "R@1", "val_r@5": "R@5", "val_r@10": "R@10"}
 UNKNOWN, OTHER = "unknown", "other"  # map legend names: a missing value, the rarest categories
 
 
@@ -59,13 +60,13 @@ def loss_curve(metrics: pd.DataFrame) -> go.Figure:
 def validation_curves(metrics: pd.DataFrame) -> go.Figure:
     """Validation zero-shot AUC and retrieval R@k per epoch (metrics.jsonl rows, kind == val)."""
     fig = go.Figure()
-    for colour, name in zip(_PALETTE, _VAL_METRICS, strict=False):
-        part = _kind(metrics, "val", name)
+    for colour, (column, name) in zip(_PALETTE, _VAL_METRICS.items(), strict=False):
+        part = _kind(metrics, "val", column)
         if not part.empty:
             fig.add_trace(
                 go.Scatter(
                     x=part["epoch"] + 1,  # logged from 0; train.log and the runs table count from 1
-                    y=part[name],
+                    y=part[column],
                     mode="lines+markers",
                     name=name,
                     line={"color": colour},

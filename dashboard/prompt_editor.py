@@ -29,7 +29,8 @@ def prompt_files(settings: Settings) -> dict[str, Path]:
     return files
 
 
-MAX_UPLOAD_BYTES = 1_000_000
+MAX_UPLOAD_MB = 1  # the prompt-set uploader's own limit (the app's is the DICOM zip import's)
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024  # Streamlit's megabyte
 
 
 def load_prompt_set(path: Path, upload: BinaryIO | None = None) -> PromptSet:
@@ -38,10 +39,10 @@ def load_prompt_set(path: Path, upload: BinaryIO | None = None) -> PromptSet:
         return PromptSet.load(path)
     source = getattr(upload, "name", "uploaded prompt set")
     data = upload.getvalue()
-    if len(data) > MAX_UPLOAD_BYTES:  # the uploader takes up to the zip import's size
+    if len(data) > MAX_UPLOAD_BYTES:  # the page's uploader refuses these before they are sent
         raise DataError(
-            f"{source} is {len(data) / 1e6:.1f} MB; a prompt set is a few KB of YAML "
-            f"(at most {MAX_UPLOAD_BYTES // 1_000_000} MB is read)"
+            f"{source} is {len(data) / 1024**2:.1f} MB; a prompt set is a few KB of YAML "
+            f"(at most {MAX_UPLOAD_MB} MB is read)"
         )
     try:
         text = data.decode("utf-8")

@@ -17,6 +17,7 @@ import pandas as pd
 
 from model.errors import UserError
 from model.evaluation.metrics import binary_metrics, confusion_matrix, roc_curve_points
+from model.evaluation.tables import display_name
 from model.labels import diagnosis_targets
 from model.prompts import PromptSet
 from model.schema import DIAGNOSES
@@ -101,14 +102,47 @@ def scores_of_split(scores: Scores, splits: pd.Series, choice: str) -> Scores:
 
 
 def score_table(scores: Scores, studies: pd.DataFrame) -> pd.DataFrame:
-    """The Zero-shot page's per-study table, indexed by study_id: the finding probabilities (the
-    first columns), ``dx_<class>`` probabilities, ``predicted_dx``, and the study's site and split
-    (``studies`` indexed by study_id). A name taken twice (a finding called ``site``) gets a
-    `` (2)`` suffix instead of stopping the page."""
-    parts = [scores.findings, scores.diagnoses.add_prefix("dx_")]
-    if not scores.diagnoses.empty:
-        parts.append(scores.diagnoses.idxmax(axis=1).rename("predicted_dx").to_frame())
-    parts.append(studies[["site", "split"]].reindex(scores.findings.index))
+    """The per-study scores for the page's CSV download, keyed as the labels file and
+    ``python -m model zeroshot --out`` name them, indexed by study_id: the finding probabilities (the first columns), ``dx_<class>``
+    probabilities, ``predicted_dx``, and the study's site and split (``studies`` indexed by
+    study_id). A name taken twice (a finding called ``site``) gets a `` (2)`` suffix instead of
+    stopping the page."""
+    predicted = _predicted(scores)
+    named = None if predicted is None else predicted.rename("predicted_dx")
+    return _joined(scores.findings, scores.diagnoses.add_prefix("dx_"), named, studies)
+
+
+def shown_score_table(scores: Scores, studies: pd.DataFrame) -> pd.DataFrame:
+    """``score_table`` as the page shows it: labels by the names the Evaluate page gives them
+    (``display_name``: ``NICM``, not ``nicm``), diagnoses as ``dx: <name>`` and the
+    ``predicted diagnosis`` by name."""
+    findings = scores.findings.rename(columns=display_name)
+    diagnoses = scores.diagnoses.rename(columns=diagnosis_name)
+    predicted = _predicted(scores)
+    named = None if predicted is None else predicted.map(display_name).rename("predicted diagnosis")
+    return _joined(findings, diagnoses, named, studies)
+
+
+def diagnosis_name(key: str) -> str:
+    """A diagnosis class as the page names it beside the findings: ``dx: NICM``."""
+    return f"dx: {display_name(key)}"
+
+
+def _predicted(scores: Scores) -> pd.Series | None:
+    """Each study's most probable class (None without a diagnosis column to choose from)."""
+    return None if scores.diagnoses.empty else scores.diagnoses.idxmax(axis=1)
+
+
+def _joined(
+    findings: pd.DataFrame,
+    diagnoses: pd.DataFrame,
+    predicted: pd.Series | None,
+    studies: pd.DataFrame,
+) -> pd.DataFrame:
+    parts = [findings, diagnoses]
+    if predicted is not None:
+        parts.append(predicted.to_frame())
+    parts.append(studies[["site", "split"]].reindex(findings.index))
     table = pd.concat(parts, axis=1)
     taken = {"study_id"}  # the index, a column once the table is shown or saved
     names = []
@@ -122,6 +156,14 @@ def score_table(scores: Scores, studies: pd.DataFrame) -> pd.DataFrame:
     table.columns = names
     table.index.name = "study_id"
     return table
+
+
+def prompt_choices(scores: Scores) -> dict[str, pd.Series]:
+    """Each finding and diagnosis of the scores by its shown name (``NICM`` as ``dx: NICM``) ->
+    its probabilities, for the page's top-scoring studies."""
+    choices = {display_name(c): scores.findings[c] for c in scores.findings.columns}
+    choices.update({diagnosis_name(c): scores.diagnoses[c] for c in scores.diagnoses.columns})
+    return choices
 
 
 @dataclass(frozen=True)
@@ -178,7 +220,7 @@ def why_no_roc(probs: pd.Series, labels: pd.Series) -> str:
     if known.size == 0:
         return "no scored study has a known (1 or 0) label"
     kind = "positive" if known[0] == 1 else "negative"
-    return f"all {len(known)} scored studies with a known label are {kind}"
+    return f"all {len(known):,} scored studies with a known label are {kind}"
 
 
 @dataclass(frozen=True)

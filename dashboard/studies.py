@@ -16,6 +16,21 @@ from model.schema import CINE_SLOTS, VIEW_SLOTS
 
 log = logging.getLogger(__name__)
 HIDDEN_COLUMNS = ("patient_key", "accession_number")
+# The case view's metadata, in this order and by these names (any other column follows by its own)
+CASE_FIELDS = {
+    "site": "Site",
+    "split": "Split",
+    "views": "Views",
+    "cine_phases": "Cine phases",
+    "pixel_spacing_mm": "Pixel spacing",
+    "matrix": "Matrix",
+    "manufacturer": "Manufacturer",
+    "scanner": "Scanner",
+    "field_strength": "Field strength",
+    "age_band": "Age band",
+    "sex": "Sex",
+    "source": "Source",
+}
 FILTER_COLUMNS = ("site", "split", "sex", "age_band", "manufacturer", "field_strength")
 # the report impression next to the ID: last, it was off-screen on a laptop behind the views
 DISPLAY_COLUMNS = (
@@ -32,6 +47,11 @@ DISPLAY_COLUMNS = (
     "manufacturer",
     "field_strength",
 )
+
+UNKNOWN = "unknown"
+# What ingest stores as the field strength of a study whose DICOM has no MagneticFieldStrength
+# (and of a NIfTI case): the column is a float in studies.parquet and the case index.
+UNKNOWN_FIELD_STRENGTH = 0.0
 
 # Rows of the study table sent to the browser on each rerun (about 0.5 kB each): a large site's
 # whole table would be megabytes on every filter change. The filters search every study.
@@ -50,9 +70,51 @@ class StudyFilter:
 
 
 def display_table(studies: pd.DataFrame) -> pd.DataFrame:
-    """The study table as shown in the UI (no patient keys, stable column order)."""
+    """The study table as shown in the UI (no patient keys, stable column order, an unknown field
+    strength as ``unknown``)."""
     columns = [c for c in DISPLAY_COLUMNS if c in studies.columns]
-    return studies[columns].reset_index(drop=True)
+    table = studies[columns].reset_index(drop=True)
+    if "field_strength" in table.columns:
+        table["field_strength"] = shown_values(table, "field_strength")
+    return table
+
+
+def case_metadata(row: pd.Series) -> pd.DataFrame:
+    """One study's metadata for the case view: a ``value`` column indexed by field name, every
+    value short or breakable (views spaced, spacing in mm, field strength in T or ``unknown``);
+    no patient key, report or frame counts."""
+    hidden = {*HIDDEN_COLUMNS, "impression", "view_frames", "study_id"}
+    names = [c for c in CASE_FIELDS if c in row.index]
+    names += [c for c in row.index if c not in CASE_FIELDS and c not in hidden]
+    values = {}
+    for column in names:
+        value = row[column]
+        if column == "views":
+            text = ", ".join(v for v in str(value or "").split(",") if v) or "none"
+        elif column == "pixel_spacing_mm" and pd.notna(pd.to_numeric(value, errors="coerce")):
+            text = f"{float(value):.2f} mm"
+        elif column == "field_strength":
+            strength = known_field_strength(pd.Series([value])).iloc[0]
+            text = UNKNOWN if pd.isna(strength) else f"{strength:g} T"
+        else:
+            text = UNKNOWN if pd.isna(value) or str(value).strip() == "" else str(value)
+        values[CASE_FIELDS.get(column, column.replace("_", " ").capitalize())] = text
+    return pd.DataFrame({"value": list(values.values())}, index=pd.Index(values, name="field"))
+
+
+def known_field_strength(values: pd.Series) -> pd.Series:
+    """Field strengths in tesla, NaN where unknown (stored as ``UNKNOWN_FIELD_STRENGTH``)."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    return numbers.where(numbers > UNKNOWN_FIELD_STRENGTH)
+
+
+def shown_values(studies: pd.DataFrame, column: str) -> pd.Series:
+    """A column's values as the pages show and filter them: text, the field strength as stored
+    (``1.5``) or ``unknown``; other missing values NaN."""
+    values = studies[column]
+    if column == "field_strength":
+        return known_field_strength(values).map(str, na_action="ignore").fillna(UNKNOWN)
+    return values.astype(str).where(values.notna())
 
 
 def listed_rows(matching: pd.DataFrame, total: int) -> tuple[pd.DataFrame, str]:
@@ -87,7 +149,7 @@ def picker_ids(
 def filter_options(studies: pd.DataFrame) -> dict[str, list[str]]:
     """Distinct values of each filterable column present in the table."""
     return {
-        col: sorted(studies[col].dropna().astype(str).unique().tolist())
+        col: sorted(shown_values(studies, col).dropna().unique().tolist())
         for col in FILTER_COLUMNS
         if col in studies.columns
     }
@@ -98,7 +160,7 @@ def apply_filter(studies: pd.DataFrame, chosen: StudyFilter) -> pd.DataFrame:
     mask = pd.Series(True, index=studies.index)
     for column, allowed in chosen.values.items():
         if allowed and column in studies.columns:
-            mask &= studies[column].astype(str).isin(allowed)
+            mask &= shown_values(studies, column).isin(allowed)
     if chosen.views and "views" in studies.columns:
         present = studies["views"].fillna("").str.split(",")
         mask &= present.apply(lambda views: set(chosen.views) <= set(views))

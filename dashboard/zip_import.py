@@ -88,7 +88,7 @@ def check_archive(archive: zipfile.ZipFile, limits: ZipLimits) -> list[zipfile.Z
     """Validate every entry against ``limits``; return the regular-file entries."""
     entries = archive.infolist()
     if len(entries) > limits.max_entries:
-        raise DataError(f"zip holds {len(entries)} entries; the limit is {limits.max_entries}")
+        raise DataError(f"zip holds {len(entries):,} entries; the limit is {limits.max_entries:,}")
     files = []
     total = 0
     for info in entries:

@@ -7,9 +7,10 @@ from dashboard.context import Studio
 from dashboard.plots import embedding_map, selected_rows
 from dashboard.projection import METHODS
 from dashboard.scoring import clean_query
-from dashboard.studies import display_table
+from dashboard.studies import display_table, known_field_strength
 from dashboard.ui import labels_or_warning, open_case, page_guard, page_header
 from model.errors import UserError
+from model.evaluation.tables import display_name
 
 studio = Studio()
 page_header(
@@ -24,11 +25,12 @@ def map_table(method: str) -> pd.DataFrame:
     coords = pd.DataFrame(projection.coords, columns=["x", "y"])
     coords["study_id"] = projection.ids
     table = coords.merge(studio.studies(), on="study_id", how="left")
+    if "field_strength" in table.columns:  # an unknown one (stored 0.0) coloured as unknown
+        table["field_strength"] = known_field_strength(table["field_strength"])
     labels = labels_or_warning(studio)
-    if labels is not None:
-        table = table.merge(
-            labels.add_prefix("label_"), left_on="study_id", right_index=True, how="left"
-        )
+    if labels is not None:  # named as on the Zero-shot and Evaluate pages: "LGE (label)"
+        named = labels.rename(columns=lambda key: f"{display_name(key)} (label)")
+        table = table.merge(named, left_on="study_id", right_index=True, how="left")
     return table
 
 
@@ -72,7 +74,7 @@ with page_guard(studio):
     )
     points = event.selection.points if event is not None else []
     chosen = table.iloc[selected_rows(points, figure)]
-    st.subheader(f"Selection: {len(chosen)} studies" if len(chosen) else "Selection")
+    st.subheader(f"Selection: {len(chosen):,} studies" if len(chosen) else "Selection")
     if len(chosen):
         picked = st.dataframe(
             display_table(chosen),

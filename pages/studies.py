@@ -21,6 +21,7 @@ from dashboard.studies import (
     VIEW_SLOTS,
     StudyFilter,
     apply_filter,
+    case_metadata,
     display_table,
     filter_options,
     listed_rows,
@@ -108,14 +109,7 @@ def case_view() -> None:
         st.subheader("Report impression")
         st.text(str(row.get("impression") or "(no report)"))
         st.subheader("Metadata")
-        meta = {
-            k: str(v)
-            for k, v in row.items()
-            if k not in ("impression", "patient_key", "view_frames")
-        }
-        st.dataframe(
-            list(meta.items()), hide_index=True, column_config={"0": "field", "1": "value"}
-        )
+        st.table(case_metadata(row))  # every field, wrapped: no scrolling inside a small table
     if not unreadable:
         lge_stacks(lge)
 
@@ -196,7 +190,7 @@ def start_import(form: ImportForm, folder_text: str, upload: BinaryIO | None) ->
     studio.jobs.check_idle("ingest")  # before unpacking: a refused upload leaves nothing
     if upload is not None:
         unpacked = unpack_upload(settings, upload, form.name)
-        st.success(f"Unpacked {unpacked.files} files ({unpacked.dicom_files} DICOM).")
+        st.success(f"Unpacked {unpacked.files:,} files ({unpacked.dicom_files:,} DICOM).")
         source = unpacked.folder
     else:
         source = source_folder(settings, folder_text)
@@ -212,7 +206,7 @@ def ingest_report(report: pd.DataFrame) -> None:
         st.success("Every file was ingested; nothing was skipped or rejected.")
     else:
         st.dataframe(report_summary(report), hide_index=True)
-        with st.expander(f"All {len(report)} entries"):
+        with st.expander(f"All {len(report):,} entries"):
             st.dataframe(report, hide_index=True)
 
 

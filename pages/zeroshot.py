@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard.context import Studio
 from dashboard.plots import confusion_figure, roc_figure, score_histogram
 from dashboard.prompt_editor import (
+    MAX_UPLOAD_MB,
     PromptSet,
     diagnoses_rows,
     findings_rows,
@@ -21,13 +22,16 @@ from dashboard.scoring import (
     Scores,
     clean_query,
     diagnosis_confusion,
+    prompt_choices,
     score_table,
     scores_of_split,
+    shown_score_table,
     split_choices,
     why_no_roc,
 )
 from dashboard.ui import case_card, labels_or_warning, page_guard, page_header
 from model.errors import UserError
+from model.evaluation.tables import display_name
 
 studio = Studio()
 page_header(
@@ -40,7 +44,12 @@ def prompt_editor() -> PromptSet:
     files = prompt_files(studio.settings)
     top = st.columns([2, 2])
     source = top[0].selectbox("Prompt set", list(files), key="zs-source")
-    upload = top[1].file_uploader("…or load a YAML file", type=["yaml", "yml"], key="zs-upload")
+    upload = top[1].file_uploader(
+        "…or load a YAML file",
+        type=["yaml", "yml"],
+        key="zs-upload",
+        max_upload_size=MAX_UPLOAD_MB,  # not the app's limit, set for DICOM zips
+    )
     origin = f"upload:{upload.file_id}" if upload is not None else source
     if st.session_state.get("zs-origin") != origin:
         loaded = load_prompt_set(files[source], upload)
@@ -139,9 +148,9 @@ def scores_section(prompts: PromptSet) -> None:
         f"checkpoint scale {studio.logit_scale():.1f})"
     )
     studies = studio.studies().set_index("study_id")
-    table = score_table(scores, studies)
+    table = shown_score_table(scores, studies)
     config = {
-        c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.2f")
+        c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.3f")
         for c in table.columns[: scores.findings.shape[1]]
     }
     st.subheader("Per-study probabilities")
@@ -149,20 +158,22 @@ def scores_section(prompts: PromptSet) -> None:
         table.reset_index(), hide_index=True, column_config=config, key="zs-table", height=320
     )
     st.download_button(
-        "Download scores CSV", table.to_csv(), file_name="zeroshot_scores.csv", mime="text/csv"
+        "Download scores CSV",
+        lambda: score_table(scores, studies).to_csv(),  # keyed as labels.csv; built on a click
+        file_name="zeroshot_scores.csv",
+        mime="text/csv",
     )
     top_cases(scores, studies)
     evaluation(scores, studies["split"])
 
 
 def top_cases(scores, studies) -> None:
-    columns = [*scores.findings.columns, *[f"dx: {c}" for c in scores.diagnoses.columns]]
-    if not columns:
+    choices = prompt_choices(scores)
+    if not choices:
         return
     st.subheader("Top-scoring studies")
-    choice = st.selectbox("Prompt", columns, key="zs-top")
-    series = scores.diagnoses[choice[4:]] if choice.startswith("dx: ") else scores.findings[choice]
-    top = series.sort_values(ascending=False).head(6)
+    choice = st.selectbox("Prompt", list(choices), key="zs-top")
+    top = choices[choice].sort_values(ascending=False).head(6)
     cells = st.columns(3)
     for i, (study_id, prob) in enumerate(top.items()):
         row = {"study_id": study_id, **studies.loc[study_id].to_dict()}
@@ -199,25 +210,28 @@ def finding_evaluation(scores: Scores, labels, split: str, row) -> None:
     """ROC, score histogram and metrics of one finding against its labels column."""
     labelled = [c for c in scores.findings.columns if c in labels.columns]
     if labelled:
-        finding = row[1].selectbox("Finding", labelled, key="zs-eval-finding")
+        finding = row[1].selectbox(
+            "Finding", labelled, format_func=display_name, key="zs-eval-finding"
+        )
         threshold = row[2].slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="zs-threshold")
         result = studio.finding_evaluation(scores.findings[finding], labels[finding], threshold)
+        name = display_name(finding)
         if result is None:
             why = why_no_roc(scores.findings[finding], labels[finding])
-            st.info(f"{finding}: {why}, so ROC/AUC are undefined.")
+            st.info(f"{name}: {why}, so ROC/AUC are undefined.")
         else:
             left, right = st.columns(2)
             left.plotly_chart(
-                roc_figure(result.fpr, result.tpr, result.auc, result.auc_ci, finding), key="zs-roc"
+                roc_figure(result.fpr, result.tpr, result.auc, result.auc_ci, name), key="zs-roc"
             )
-            histogram = score_histogram(result.scores, threshold, finding, result.truth)
+            histogram = score_histogram(result.scores, threshold, name, result.truth)
             right.plotly_chart(histogram, key="zs-hist")
             three = st.column_config.NumberColumn(format="%.3f")  # value and its CI alike
             numbers = {c: three for c in result.table.columns if c != "metric"}
             st.dataframe(result.table, hide_index=True, key="zs-metrics", column_config=numbers)
             where = split if split == ALL_STUDIES else f"the {split} split"
             st.caption(
-                f"Over the {result.n:,} studies of {where} with a known {finding} label, "
+                f"Over the {result.n:,} studies of {where} with a known {name} label, "
                 f"{int(result.truth.sum()):,} of them positive."
             )
     elif scores.findings.shape[1]:
@@ -238,11 +252,12 @@ def diagnosis_evaluation(scores: Scores, labels) -> None:
         )
     if confusion is not None:
         title = f"Diagnosis (accuracy {confusion.accuracy:.1%} over {confusion.n:,} studies)"
-        st.plotly_chart(confusion_figure(confusion.matrix, confusion.classes, title), key="zs-cm")
+        classes = [display_name(c) for c in confusion.classes]
+        st.plotly_chart(confusion_figure(confusion.matrix, classes, title), key="zs-cm")
         if confusion.left_out:
             st.caption(
-                f"Studies labelled {', '.join(confusion.left_out)} are left out: the prompt set "
-                "has no class for them."
+                f"Studies labelled {', '.join(map(display_name, confusion.left_out))} are left "
+                "out: the prompt set has no class for them."
             )
 
 

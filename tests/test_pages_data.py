@@ -41,11 +41,11 @@ def test_zeroshot_scores_change_when_a_prompt_is_edited(app) -> None:
     assert "Scored 24 studies" in " ".join(c.value for c in at.caption)
     at.text_input(key="zs-try-pos").input("Dilated left ventricle.").run()
     at.text_input(key="zs-try-neg").input("Normal left ventricular size.").run()
-    first = _scores(at, "custom")
+    first = _scores(at, "Custom")  # the finding "custom", named as on every page
     assert len(first) == 24 and all(0.0 <= p <= 1.0 for p in first)
     at.text_input(key="zs-try-pos").input("Late gadolinium enhancement is present.").run()
     assert not at.exception
-    second = _scores(at, "custom")
+    second = _scores(at, "Custom")
     assert second != first
     captions = " ".join(c.value for c in at.caption)
     assert "(just now;" in captions, captions  # a wording never scored before

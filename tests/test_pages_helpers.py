@@ -151,7 +151,7 @@ def test_an_uploaded_prompt_set_that_is_not_utf8_is_refused_not_mangled() -> Non
     windows.name = "mine.yaml"
     with pytest.raises(DataError, match="mine.yaml is not UTF-8"):
         load_prompt_set(DEFAULT_PROMPTS, windows)
-    huge = io.BytesIO(text.encode("utf-8") + b"# " + b"x" * 3_000_000 + b"\n")
+    huge = io.BytesIO(text.encode("utf-8") + b"# " + b"x" * 3 * 1024**2 + b"\n")
     huge.name = "huge.yaml"  # parsed whole, it would hold the page for seconds
     with pytest.raises(DataError, match=r"huge.yaml is 3.0 MB; a prompt set is a few KB"):
         load_prompt_set(DEFAULT_PROMPTS, huge)

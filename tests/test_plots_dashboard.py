@@ -46,7 +46,7 @@ def test_loss_and_validation_curves() -> None:
     assert list(loss.data[0].y) == [2.0, 1.5]
     val = validation_curves(METRICS)
     names = [t.name for t in val.data]
-    assert names == ["val_auc", "val_r@1"]
+    assert names == ["zero-shot AUC", "R@1"]  # named as the runs table names them, not val_r@1
     assert list(val.data[0].x) == [1, 2]  # epoch 1 and 2, as train.log and the runs table say
     assert loss_curve(pd.DataFrame()).data == ()
 

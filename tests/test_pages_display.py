@@ -1,0 +1,144 @@
+"""What the pages show: one name per label on every page, an unknown field strength as unknown,
+a readable case metadata panel, the prompt-set upload's own size limit, numbers as users read
+them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dashboard_fixtures import page_opener, tiny_data_root
+from streamlit.testing.v1 import AppTest
+
+from dashboard.case_search import index_where
+from dashboard.context import Studio
+from dashboard.studies import StudyFilter, apply_filter, display_table, filter_options
+from model.evaluation.tables import display_name
+from model.schema import DIAGNOSES, VIEW_SLOTS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_data_root(tmp_path_factory)
+
+
+@pytest.fixture
+def app(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
+    return page_opener(data_root, monkeypatch)
+
+
+@pytest.fixture
+def unknown_strength(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The active dataset's first three studies as ingest stores a missing MagneticFieldStrength
+    (0.0); their ids."""
+    studies = Studio.studies
+
+    def with_unknown(self: Studio) -> pd.DataFrame:
+        table = studies(self).copy()
+        table.loc[table.index[:3], "field_strength"] = 0.0
+        return table
+
+    monkeypatch.setattr(Studio, "studies", with_unknown)
+    return [f"s{i:06d}" for i in range(3)]
+
+
+def test_zero_shot_names_labels_as_the_evaluate_page_does(app) -> None:
+    at = app("pages/zeroshot.py")
+    table = next(d.value for d in at.dataframe if "site" in d.value.columns)
+    assert {"Left ventricle dilation", "dx: NICM", "dx: Abnormal RV"} <= set(table.columns)
+    assert not {"lv_dilation", "dx_nicm", "predicted_dx"} & set(table.columns)
+    assert set(table["predicted diagnosis"]) <= {display_name(c) for c in DIAGNOSES}
+    finding = at.selectbox(key="zs-eval-finding")
+    assert "Left ventricle dilation" in finding.options and "lv_dilation" not in finding.options
+    assert "dx: NICM" in at.selectbox(key="zs-top").options
+    cm = next(c for c in at.get("plotly_chart") if "Diagnosis" in c.proto.spec)
+    assert '"NICM"' in cm.proto.spec and '"nicm"' not in cm.proto.spec
+    roc = next(c for c in at.get("plotly_chart") if "ROC:" in c.proto.spec)
+    assert f"ROC: {display_name(finding.value)}" in roc.proto.spec
+
+
+def test_an_unknown_field_strength_is_shown_and_filtered_as_unknown() -> None:
+    table = pd.DataFrame({"study_id": ["a", "b", "c"], "field_strength": [0.0, 1.5, float("nan")]})
+    assert display_table(table)["field_strength"].tolist() == ["unknown", "1.5", "unknown"]
+    assert filter_options(table)["field_strength"] == ["1.5", "unknown"]
+    chosen = StudyFilter(values={"field_strength": ["unknown"]})
+    assert apply_filter(table, chosen)["study_id"].tolist() == ["a", "c"]
+    where = index_where(chosen, "tiny")
+    assert {"field_strength": {"$in": [0.0]}} in where["$and"]
+
+
+def test_the_studies_page_shows_an_unknown_field_strength_as_unknown(app, unknown_strength) -> None:
+    at = app("pages/studies.py")
+    table = at.dataframe(key="studies-table").value
+    shown = table.set_index("study_id")["field_strength"].astype(str)
+    assert (shown[unknown_strength] == "unknown").all() and "0.0" not in set(shown)
+    box = next(m for m in at.multiselect if m.key == "f-field_strength")
+    assert "unknown" in box.options and "0.0" not in box.options
+    box.select("unknown").run()
+    listed = at.dataframe(key="studies-table").value["study_id"].tolist()
+    assert listed == unknown_strength
+    case = app("pages/studies.py", studies_view="Case view", case_id=unknown_strength[0])
+    metadata = case.table[0].value["value"]
+    assert metadata["Field strength"] == "unknown"
+
+
+def test_the_case_metadata_is_every_field_readable_without_a_scrolling_table(app) -> None:
+    at = app("pages/studies.py", studies_view="Case view", case_id="s000002")
+    assert not at.dataframe  # the old ten-row table, scrolled and cut
+    metadata = at.table[0].value["value"]
+    assert metadata["Views"] == ", ".join(VIEW_SLOTS)  # spaced: it wraps in the narrow column
+    assert metadata["Field strength"] == "1.5 T" and metadata["Pixel spacing"] == "1.50 mm"
+    assert {"Split", "Scanner", "Age band", "Sex", "Cine phases"} <= set(metadata.index)
+    assert not any("patient" in f.lower() or f == "View frames" for f in metadata.index)
+    assert "ps000002" not in " ".join(metadata)  # its patient key
+
+
+def test_the_prompt_upload_states_its_own_one_mb_limit(app) -> None:
+    at = app("pages/zeroshot.py")
+    upload = next(u for u in at.get("file_uploader") if u.proto.id.endswith("zs-upload"))
+    assert upload.proto.max_upload_size_mb == 1
+
+
+def test_the_embedding_map_colours_by_named_labels_and_an_unknown_field_strength(
+    app, unknown_strength
+) -> None:
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    options = at.selectbox(key="e-colour").options
+    assert "LGE (label)" in options and "NICM (label)" in options
+    assert not [o for o in options if o.startswith("label_")]
+    at.selectbox(key="e-colour").select("field_strength").run()
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert '"name":"unknown"' in spec and '"name":"0"' not in spec, spec[:2000]
+
+
+def test_home_writes_its_counts_with_thousands_separators(app, monkeypatch, data_root) -> None:
+    import dashboard.overview
+
+    status = dashboard.overview.studio_status
+
+    def large(settings):  # a hospital's site: 1,300 studies
+        real = status(settings)
+        sites = [dashboard.overview.DatasetSummary(d.path, 1300) for d in real.datasets]
+        return dataclasses.replace(real, datasets=sites)
+
+    monkeypatch.setattr(dashboard.overview, "studio_status", large)
+    at = app("pages/home.py")
+    assert next(m for m in at.metric if m.label == "Studies").value == "1,300"
+    config = json.loads(at.dataframe[0].proto.columns)
+    assert config["studies"]["type_config"]["format"] == "localized", config
+
+
+def test_zero_shot_gives_a_probability_the_same_decimals_in_table_and_cards(app) -> None:
+    at = app("pages/zeroshot.py")
+    table = next(d for d in at.dataframe if "site" in d.value.columns)
+    config = json.loads(table.proto.columns)
+    formats = {c["type_config"]["format"] for c in config.values() if "type_config" in c}
+    assert formats == {"%.3f"}, config
+    card = at.metric[0].value  # p(top study), as the metrics table writes it
+    assert len(card.split(".")[1]) == 3, card
