@@ -3,6 +3,7 @@ shows and how it names them, and the form's refusals."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -179,3 +180,24 @@ def test_an_evaluations_names_and_problems_render_as_text(app, evaluations: Path
     assert any("pixel.png" in r for r in rendered)
     assert not [r for r in rendered if "<img" in r or "<a " in r]
 
+
+def test_a_file_linked_from_outside_an_evaluation_is_neither_shown_nor_downloaded(
+    tmp_path: Path,
+) -> None:
+    """A link planted in a shared evaluations folder (``report.html`` -> a private file of the
+    account serving the dashboard) made the page offer that file for download."""
+    import zipfile
+
+    from dashboard.evaluation_view import read_outputs, zip_folder
+
+    secret = tmp_path / "private" / "id_rsa"
+    secret.parent.mkdir()
+    secret.write_text("PRIVATE KEY")
+    folder = _evaluation(tmp_path / "evaluations" / "eval-20260101-000000", "/runs/a/best.pt")
+    for name in ("report.html", "leak.csv", "internal/study_scores.csv"):
+        (folder / name).symlink_to(secret)
+    outputs = read_outputs(folder)
+    assert [p.name for p in outputs.reports] == []
+    assert list(outputs.tables) == ["internal/zeroshot.csv"]
+    with zipfile.ZipFile(io.BytesIO(zip_folder(folder))) as archive:
+        assert sorted(archive.namelist()) == ["internal/zeroshot.csv", "summary.json"]
