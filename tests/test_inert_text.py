@@ -114,3 +114,27 @@ def test_a_case_cards_title_keeps_its_bold_id_and_shows_outside_values_as_text()
     assert "<strong>s000001</strong>" in _MARKDOWN.render(title)
     assert "img" not in _MARKDOWN.render(title) and site in _shown_text(title)
     assert [t.value for t in at.text] == [row["impression"]]  # the report: plain text
+
+
+def test_chart_titles_legends_ticks_and_hovers_show_outside_tags_as_text() -> None:
+    """Plotly reads its own HTML subset (``<a href>``, ``<span style>``) in every title, legend
+    name, tick label and hover value: a labels-file column or a site named with one of them
+    became a link or a styled element of the chart."""
+
+    import numpy as np
+    import pandas as pd
+
+    from dashboard.plots import confusion_figure, embedding_map, roc_figure, score_histogram
+
+    tag = '<a href="http://evil.example">x</a>'
+    coords = pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0], "study_id": ["s1", "s2"],
+                           "site": [tag, "b"], f"label_{tag}": [tag, "y"]})  # fmt: skip
+    figures = [
+        embedding_map(coords, color=f"label_{tag}", hover=["site"]),
+        confusion_figure(np.eye(2, dtype=int), [tag, "b"]),
+        roc_figure(np.array([0.0, 1.0]), np.array([0.0, 1.0]), 0.5, (0.4, 0.6), tag),
+        score_histogram(np.array([0.2, 0.8]), 0.5, tag),
+    ]
+    for figure in figures:
+        spec = figure.to_json()
+        assert "<a " not in spec and "&lt;a href" in spec, spec[:300]
