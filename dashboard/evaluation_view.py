@@ -206,9 +206,17 @@ def read_outputs(folder: Path) -> EvaluationOutputs:
 
 def _files(folder: Path, pattern: str) -> list[Path]:
     """``folder``'s paths matching ``pattern`` at any depth, sorted, less those of an evaluation
-    still writing (or killed while writing) in its ``.incoming-*`` folder."""
+    still writing (or killed while writing) in its ``.incoming-*`` folder, and less links to
+    anything outside ``folder`` (an evaluation writes none; one planted in a shared data root
+    would be shown and offered for download, whatever file of this account it names)."""
+    inside = folder.resolve()
     found = folder.rglob(pattern)
-    return sorted(p for p in found if not p.relative_to(folder).parts[0].startswith(STAGING_PREFIX))
+    return sorted(
+        p
+        for p in found
+        if not p.relative_to(folder).parts[0].startswith(STAGING_PREFIX)
+        and inside in p.resolve().parents
+    )
 
 
 def _why(err: BaseException) -> str:

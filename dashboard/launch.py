@@ -2,8 +2,9 @@
 
 Starts the demo build as a background job when the demo is not built yet (the Home page shows its
 progress and it survives browser refreshes), then serves the dashboard on localhost
-(``.streamlit/config.toml``); a network address given with ``--server.address`` is served with a
-warning about what that exposes. A port already taken is named before anything starts.
+(``.streamlit/config.toml``, which accepts only loopback host names); a network address given
+with ``--server.address`` is served with a warning about what that exposes, to any host name
+unless ``--server.allowedHosts`` names them. A port already taken is named before anything starts.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import socket
 import sys
 import tomllib
@@ -53,14 +55,16 @@ STREAMLIT_DEFAULT_PORT = 8501
 
 def _option(argv: list[str], name: str) -> str | None:
     """Streamlit option ``name`` given on the command line, else in its environment variable
-    (``server.port``: ``STREAMLIT_SERVER_PORT``); both override ``.streamlit/config.toml``."""
+    (``server.allowedHosts``: ``STREAMLIT_SERVER_ALLOWED_HOSTS``); both override
+    ``.streamlit/config.toml``."""
     flag = f"--{name}"
     for index, arg in enumerate(argv):
         if arg.startswith(f"{flag}="):
             return arg.split("=", 1)[1]
         if arg == flag and index + 1 < len(argv):
             return argv[index + 1]
-    return os.environ.get("STREAMLIT_" + name.replace(".", "_").upper()) or None
+    variable = "STREAMLIT_" + re.sub(r"([a-z])([A-Z])", r"\1_\2", name).replace(".", "_").upper()
+    return os.environ.get(variable) or None
 
 
 def served_address(argv: list[str]) -> str | None:
@@ -105,13 +109,21 @@ def exposure_warning(argv: list[str]) -> str | None:
     return (
         f"serving on {address}: anyone who can reach this address sees patient images and "
         "reports without logging in; put an authenticating TLS reverse proxy in front "
-        "(README, Patient data and security)"
+        "and name its host with --server.allowedHosts (README, Patient data and security)"
     )
+
+
+def host_names(argv: list[str]) -> list[str]:
+    """``--server.allowedHosts *`` when a network address is served and no host names are
+    given: the config's loopback names would refuse every other machine's connection."""
+    if exposure_warning(argv) is None or _option(argv, "server.allowedHosts") is not None:
+        return []
+    return ["--server.allowedHosts", "*"]
 
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    command = [sys.executable, "-m", "streamlit", "run", str(APP), *argv]
+    command = [sys.executable, "-m", "streamlit", "run", str(APP), *host_names(argv), *argv]
     if "--help" in argv or "-h" in argv:  # `streamlit run`'s options; no demo build for that
         os.execv(sys.executable, command)
         return 0

@@ -12,6 +12,8 @@ import pandas as pd
 import plotly.colors
 import plotly.graph_objects as go
 
+from dashboard.inert_text import plotly_text
+
 TEMPLATE = "plotly_dark"
 _PALETTE = ("#ff4b4b", "#4bb4ff", "#ffd166", "#06d6a0", "#c77dff", "#f78c6b", "#9aa5b1")
 _MANY_COLOURS = tuple(plotly.colors.qualitative.Light24)  # categories beyond _PALETTE
@@ -29,6 +31,7 @@ LEGEND_GAP_PX = 60  # plot's bottom edge to the legend's top, at any height: bel
 def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
     gap = LEGEND_GAP_PX / (height - _MARGIN["t"] - _MARGIN["b"])
     legend = {"orientation": "h", "yanchor": "top", "y": -gap}
+    title = plotly_text(title)  # it may name a finding, class or label from outside
     fig.update_layout(template=TEMPLATE, title=title, height=height, margin=_MARGIN, legend=legend)
     return fig
 
@@ -98,7 +101,11 @@ def embedding_map(
     """
     fig = go.Figure()
     hover = [name for name in hover if name in coords]
-    custom = coords[["study_id", *hover]].astype(str).to_numpy() if len(coords) else None
+    custom = (
+        coords[["study_id", *hover]].astype(str).map(plotly_text).to_numpy()
+        if len(coords)
+        else None
+    )
     hovertemplate = (
         "<b>%{customdata[0]}</b>"
         + "".join(f"<br>{name}: %{{customdata[{i + 1}]}}" for i, name in enumerate(hover))
@@ -123,7 +130,7 @@ def embedding_map(
     fig.update_xaxes(showticklabels=False, title=f"{method} 1")
     fig.update_yaxes(showticklabels=False, title=f"{method} 2")
     _layout(fig, f"Study embeddings ({method})", height=620)
-    return fig.update_layout(legend_title_text=color or None)
+    return fig.update_layout(legend_title_text=plotly_text(color) if color else None)
 
 
 def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> dict:
@@ -141,7 +148,7 @@ def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> d
             cmax=float(values.max()),
             colorscale="Turbo",
             showscale=True,
-            colorbar={"title": color},
+            colorbar={"title": plotly_text(color)},
         )
         mapping = {UNKNOWN: _UNKNOWN_COLOUR} if values.isna().any() else {}
     else:
@@ -174,7 +181,7 @@ def _categories(values: pd.Series) -> tuple[pd.Series, list[str]]:
     ``len(_MANY_COLOURS)`` categories the rarest merged into ``OTHER``."""
     number = _is_number(values)
     order = sorted(values.dropna().unique().tolist(), key=float if number else str)
-    text = {value: _plain(value) if number else str(value) for value in order}
+    text = {value: _plain(value) if number else plotly_text(value) for value in order}
     legend = list(dict.fromkeys(text.values()))
     names = values.map(text)
     if len(legend) > len(_MANY_COLOURS):
@@ -190,7 +197,7 @@ def _prompt_stars(prompts: pd.DataFrame) -> go.Scatter:
         x=prompts["x"],
         y=prompts["y"],
         mode="markers+text",
-        text=prompts["text"],
+        text=prompts["text"].map(plotly_text),
         textposition="top center",
         marker={
             "symbol": "star",
@@ -235,8 +242,8 @@ def confusion_figure(
     fig = go.Figure(
         go.Heatmap(
             z=matrix,
-            x=list(classes),
-            y=list(classes),
+            x=[plotly_text(c) for c in classes],
+            y=[plotly_text(c) for c in classes],
             colorscale="Blues",
             text=matrix.astype(str),
             texttemplate="%{text}",
@@ -269,7 +276,7 @@ def score_histogram(
             )
         fig.update_layout(barmode="overlay")
     fig.add_vline(x=threshold, line={"color": "white", "dash": "dash"})
-    fig.update_xaxes(title=f"p({name})", range=[0, 1])
+    fig.update_xaxes(title=f"p({plotly_text(name)})", range=[0, 1])
     fig.update_yaxes(title="studies")
     return _layout(fig, f"Scores: {name}", height=320)
 
@@ -301,7 +308,7 @@ def fewshot_figure(fewshot: pd.DataFrame, zeroshot: pd.DataFrame | None, label: 
     for (model, method), curve in part.groupby(["model", "method"], sort=False):
         curve = curve.sort_values("k")
         colour = _PALETTE[methods.index(method) % 6]
-        name = f"{model} · {method}" if len(models) > 1 else str(method)
+        name = plotly_text(f"{model} · {method}" if len(models) > 1 else method)
         fig.add_trace(
             go.Scatter(
                 x=[*curve["k"], *curve["k"][::-1]],
@@ -321,7 +328,7 @@ def fewshot_figure(fewshot: pd.DataFrame, zeroshot: pd.DataFrame | None, label: 
         rows = zeroshot[(zeroshot["Label"] == label) & (zeroshot["setting"] == "zero-shot")]
         for model, value in zip(rows["model"], rows["AUC"], strict=True):
             dash = _DASHES[models.index(model) % len(_DASHES)] if model in models else "dash"
-            name = f"{model} · zero-shot" if len(models) > 1 else "zero-shot"
+            name = plotly_text(f"{model} · zero-shot" if len(models) > 1 else "zero-shot")
             _level(fig, shots, value, name, {"color": _PALETTE[6], "dash": dash})
     _level(fig, shots, 0.5, "chance", {"color": _UNKNOWN_COLOUR, "dash": "dot", "width": 1})
     fig.update_xaxes(title="shots per class (k)", type="log", tickvals=shots)

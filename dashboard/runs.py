@@ -88,10 +88,13 @@ def read_status(run: Path) -> dict[str, Any]:
 
 
 def log_tail(run: Path, lines: int = 40) -> str:
-    """The last ``lines`` lines of the run's train.log."""
+    """The last ``lines`` lines of the run's train.log; not a link out of the run folder (a
+    training writes none; one planted in a shared data root would show another file here)."""
     log = RunFolder(run).log_path
     if not log.exists():
         return "(no log yet)"
+    if run.resolve() not in log.resolve().parents:
+        return "(train.log links outside the run folder; not shown)"
     return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 

@@ -98,10 +98,15 @@ class Settings:
         text = str(path).strip()
         if not text:
             raise UserError("enter a folder path under the data root")
-        candidate = Path(text).expanduser()
-        if not candidate.is_absolute():
-            candidate = self.data_root / candidate
-        resolved = candidate.resolve()
+        try:  # a NUL byte, ~user unknown, a link loop, a name too long for the file system
+            candidate = Path(text).expanduser()
+            if not candidate.is_absolute():
+                candidate = self.data_root / candidate
+            resolved = candidate.resolve()
+            resolved.exists()
+        except (OSError, ValueError, RuntimeError) as err:
+            shown = repr(text if len(text) <= 120 else text[:120] + "…")
+            raise UserError(f"cannot use the path {shown}: {_reason(err)}") from err
         if resolved != self.data_root and self.data_root not in resolved.parents:
             raise UserError(
                 f"{text} is outside the data root {self.data_root}; copy it there first"
@@ -235,3 +240,8 @@ def find_named(root: Path, name: str) -> list[Path]:
             ):
                 stack.append((Path(entry.path), depth + 1))
     return hits
+
+
+def _reason(err: Exception) -> str:
+    """Why a typed path cannot be used, in a few words (``File name too long``)."""
+    return (err.strerror if isinstance(err, OSError) else None) or str(err) or type(err).__name__

@@ -1,5 +1,6 @@
 """Streamlit building blocks shared by the pages: the page guard, empty states, job panels and
-case cards. Report text is always rendered as plain text (``st.text``), never as HTML/Markdown.
+case cards. Report text is always rendered as plain text (``st.text``), never as HTML/Markdown;
+names and messages that hold outside text go through ``markdown_text`` (``dashboard.inert_text``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.context import EmptyState, Studio
+from dashboard.inert_text import markdown_text
 from dashboard.jobs import Job, JobManager, stop_grace_s
 from dashboard.runs import format_eta
 from dashboard.studies import PICKER_IDS, picker_ids
@@ -43,19 +45,25 @@ def page_guard(studio: Studio | None = None) -> Iterator[None]:
     except EmptyState as empty:
         show_empty_state(empty, studio)
     except UserError as err:
-        st.error(str(err), icon=":material/block:")
+        st.error(markdown_text(err), icon=":material/block:")
     except Exception as err:  # a bug: keep the traceback in the server log, not on the page
         problem = storage_problem(err) if isinstance(err, OSError) else None
         if problem is not None:  # a full disk, a read-only or forbidden folder: not a bug
-            st.error(problem, icon=":material/block:")
+            st.error(markdown_text(problem), icon=":material/block:")
             return
         log.exception("page failed")
-        st.error(f"Something went wrong ({type(err).__name__}: {err}). The server log has details.")
+        st.error(
+            markdown_text(
+                f"Something went wrong ({type(err).__name__}: {err}). The server log has details."
+            )
+        )
 
 
 def show_empty_state(empty: EmptyState, studio: Studio | None) -> None:
     """An info box saying what is missing, what to do next, and a link or job button."""
-    st.info(f"**{empty.title}.** {empty.hint}", icon=":material/info:")
+    st.info(
+        f"**{markdown_text(empty.title)}.** {markdown_text(empty.hint)}", icon=":material/info:"
+    )
     if empty.page:
         st.page_link(empty.page, label="Go there", icon=":material/arrow_forward:")
     if empty.offer and studio is not None:
@@ -79,7 +87,7 @@ def launch(
     try:
         jobs.launch(kind, command, title=title, outputs=outputs, env=env)
     except UserError as err:
-        st.error(str(err), icon=":material/block:")
+        st.error(markdown_text(err), icon=":material/block:")
         return
     st.rerun()
 
@@ -109,7 +117,7 @@ def _job_body(jobs: JobManager, job: Job) -> None:
     icon = _STATE_ICONS.get(job.state, "•")
     with st.container(border=True):
         head, button = st.columns([5, 1])
-        head.markdown(f"{icon} **{job.title}** — {job.state}")
+        head.markdown(f"{icon} **{markdown_text(job.title)}** — {job.state}")
         head.caption(job.origin.capitalize())
         if job.running:
             _stop_controls(jobs, job, head, button)
@@ -117,7 +125,7 @@ def _job_body(jobs: JobManager, job: Job) -> None:
             label = progress_label(job.progress)
             st.progress(min(max(float(fraction or 0.0), 0.0), 1.0), text=label)
         elif job.state in ("failed", "lost"):
-            st.error(f"{job.title} {job.state}{_ending(job.returncode)}")
+            st.error(markdown_text(f"{job.title} {job.state}{_ending(job.returncode)}"))
         with st.expander("Log", expanded=job.state in ("failed", "lost")):
             st.code(job.log_tail(60) or "(no output yet)", language=None)
 
@@ -142,7 +150,7 @@ def _stop_controls(
             jobs.cancel(job.id, wait=False)
             st.rerun(scope="app")
     except UserError as err:
-        head.error(str(err), icon=":material/block:")
+        head.error(markdown_text(err), icon=":material/block:")
 
 
 def _ending(returncode: int | None) -> str:
@@ -165,7 +173,7 @@ def labels_or_warning(studio: Studio) -> pd.DataFrame | None:
     try:
         return studio.labels()
     except DataError as err:
-        st.warning(f"Labels not used: {err}")
+        st.warning(f"Labels not used: {markdown_text(err)}")
         return None
 
 
@@ -191,8 +199,9 @@ def case_card(studio: Studio, row: dict, similarity: float | None, key: str) -> 
         frames, unreadable = studio.readable_frames(str(row["study_id"]))
         st.image(np.asarray(thumbnail_strip(frames)), width="stretch", clamp=True)
         if unreadable:
-            st.caption(f"Views unavailable: {unreadable}")
-        title = f"**{row['study_id']}** · {row.get('site', '')} · {row.get('age_band', '')} {row.get('sex', '')}"
+            st.caption(f"Views unavailable: {markdown_text(unreadable)}")
+        facts = f"{row.get('site', '')} · {row.get('age_band', '')} {row.get('sex', '')}"
+        title = f"**{markdown_text(row['study_id'])}** · {markdown_text(facts)}"
         if similarity is not None:
             title += f" · similarity {similarity:.3f}"
         st.markdown(title)
@@ -225,7 +234,7 @@ def study_picker(label: str, ids: list[str], current: str | None, key: str) -> s
         )
     listed, matching = picker_ids(ids, typed, current, PICKER_IDS)
     if typed.strip() and not matching:
-        st.warning(f"No study ID contains '{typed.strip()}'.")
+        st.warning(f"No study ID contains '{markdown_text(typed.strip())}'.")
     elif matching > PICKER_IDS:
         st.caption(f"{matching:,} IDs match; type more of the ID to list them all.")
     if not listed:

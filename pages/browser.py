@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard.case_search import CaseQuery, check_ready, search_cases
 from dashboard.context import Studio
+from dashboard.inert_text import markdown_text
 from dashboard.search import page_of
 from dashboard.studies import StudyFilter, filter_options
 from dashboard.ui import (
@@ -67,7 +68,7 @@ def show(results, query: CaseQuery) -> None:
     if results.missing is not None:
         show_empty_state(results.missing, studio)
     if results.notice:
-        st.warning(results.notice, icon=":material/warning:")
+        st.warning(markdown_text(results.notice), icon=":material/warning:")
     ranked = results.table
     if ranked.empty:
         other = " other" if query.like is not None else ""  # the example itself is never a match

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.context import Studio
+from dashboard.inert_text import markdown_text
 from dashboard.plots import embedding_map, selected_rows
 from dashboard.projection import METHODS
 from dashboard.scoring import clean_query
@@ -64,7 +65,7 @@ with page_guard(studio):
     try:
         prompts = prompt_points(prompt_text, method)
     except UserError as err:  # e.g. one prompt too long: the map and its selection stay
-        st.warning(f"Prompts not placed on the map: {err}")
+        st.warning(f"Prompts not placed on the map: {markdown_text(err)}")
         prompts = None
     figure = embedding_map(
         table, None if colour == "(none)" else colour, prompts, hover=HOVER, method=method

@@ -14,6 +14,7 @@ from dashboard.evaluation_view import (
     list_evaluations,
     zip_folder,
 )
+from dashboard.inert_text import markdown_text
 from dashboard.overview import relative
 from dashboard.plots import fewshot_figure
 from dashboard.prompt_editor import prompt_files
@@ -35,12 +36,15 @@ def launch_section() -> None:
     datasets = settings.datasets()
     with st.expander("New evaluation", expanded=not list_evaluations(settings)):
         st.caption(
-            f"Evaluates the active checkpoint `{relative(checkpoint, settings.data_root)}` "
-            "(choose another on the Train page)."
+            markdown_text(
+                f"Evaluates the active checkpoint `{relative(checkpoint, settings.data_root)}` "
+                "(choose another on the Train page)."
+            )
         )
         with st.form("evaluate"):
             st.caption(
-                f"Evaluates the active checkpoint **{checkpoint.parent.name}/{checkpoint.name}** "
+                "Evaluates the active checkpoint "
+                f"**{markdown_text(f'{checkpoint.parent.name}/{checkpoint.name}')}** "
                 "(choose another on the Train page)."
             )
             row = st.columns(2)
@@ -131,7 +135,7 @@ def results_section() -> None:
     if outputs.images:
         with tabs[-1]:
             for image in outputs.images:
-                st.image(str(image), caption=str(image.relative_to(outputs.folder)))
+                st.image(str(image), caption=markdown_text(image.relative_to(outputs.folder)))
                 st.download_button(
                     "PNG",
                     image.read_bytes,
@@ -152,7 +156,7 @@ def downloads(outputs) -> None:
     for report in outputs.reports:  # the report, and each site's per-study scores
         shown = report.relative_to(outputs.folder)
         st.download_button(
-            f"Download {shown}",
+            f"Download {markdown_text(shown)}",
             report.read_bytes,
             file_name=download_name(outputs.folder, report),
             key=f"dl-{report}",
@@ -170,7 +174,8 @@ def overview(outputs) -> None:
     if outputs.unreadable:
         st.warning(
             "Some files of this evaluation cannot be read and are left out; run the evaluation "
-            "again to rewrite them:\n\n" + "\n".join(f"- {item}" for item in outputs.unreadable)
+            "again to rewrite them:\n\n"
+            + "\n".join(f"- {markdown_text(item)}" for item in outputs.unreadable)
         )
     if not key_figures.empty:
         st.subheader("Headline")
@@ -183,14 +188,15 @@ def overview(outputs) -> None:
             "confidence interval."
         )
     for line in outputs.site_lines():
-        st.caption(line)
+        st.caption(markdown_text(line))
     problems = outputs.problems()
     if problems:
-        st.warning("Problems of this run:\n\n" + "\n".join(f"- {p}" for p in problems))
+        listed = "\n".join(f"- {markdown_text(p)}" for p in problems)
+        st.warning("Problems of this run:\n\n" + listed)
     methods = outputs.methods()
     if methods:
         with st.expander("Methods"):
-            st.markdown("\n".join(f"- {line}" for line in methods))
+            st.markdown("\n".join(f"- {markdown_text(line)}" for line in methods))
     elif outputs.summary:
         st.caption(
             "Methods: not recorded by the version that wrote this evaluation; run it again "
@@ -204,7 +210,7 @@ def overview(outputs) -> None:
 def table_with_chart(outputs, group: str, name: str) -> None:
     """One output table (a few-shot table with its chart per label) and its CSV download."""
     table = outputs.tables[name]
-    st.markdown(f"**{name}**")
+    st.markdown(f"**{markdown_text(name)}**")
     chart = outputs.fewshot_chart(name) if group == "Few-shot" else None
     if chart is not None:
         fewshot, zeroshot = chart

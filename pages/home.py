@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard.context import Studio
+from dashboard.inert_text import markdown_text
 from dashboard.overview import demo_command, relative, studio_status
 from dashboard.ui import job_panel, launch, page_guard, page_header
 
@@ -27,8 +28,9 @@ with page_guard(studio):
     c3.metric("Training runs", f"{status.runs:,}")
     c4.metric("Search indexes", f"{len(status.indexes):,}")
     st.markdown(
-        f"**Data root** `{root}` · **active dataset** `{relative(status.active_dataset, root)}` · "
-        f"**active checkpoint** `{relative(status.active_checkpoint, root)}`"
+        f"**Data root** {markdown_text(f'`{root}`')} · **active dataset** "
+        f"{markdown_text(f'`{relative(status.active_dataset, root)}`')} · **active checkpoint** "
+        f"{markdown_text(f'`{relative(status.active_checkpoint, root)}`')}"
     )
 
     st.subheader("Quick start")

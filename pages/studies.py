@@ -17,6 +17,7 @@ from dashboard.importer import (
     source_folder,
     unpack_upload,
 )
+from dashboard.inert_text import markdown_text
 from dashboard.studies import (
     VIEW_SLOTS,
     StudyFilter,
@@ -99,7 +100,7 @@ def case_view() -> None:
     with left:
         st.subheader("Cine")
         if unreadable:
-            st.error(unreadable, icon=":material/broken_image:")
+            st.error(markdown_text(unreadable), icon=":material/broken_image:")
         elif cine:
             player = studio.case_player(study_id, tuple(cine))
             st.iframe(player, height=player_height(len(cine)))
@@ -125,16 +126,19 @@ def lge_stacks(lge: dict) -> None:
                 f"{name} slice", 1, len(stack), (len(stack) + 1) // 2, key=f"lge-{name}"
             )
             st.image(
-                stack[slice_no - 1], caption=f"{name} · slice {slice_no}/{len(stack)}", width=320
+                stack[slice_no - 1],
+                caption=markdown_text(f"{name} · slice {slice_no}/{len(stack)}"),
+                width=320,
             )
         else:
-            st.image(stack[0], caption=name, width=320)
+            st.image(stack[0], caption=markdown_text(name), width=320)
 
 
 def import_studies() -> None:
     settings = studio.settings
     st.write(
-        f"Import a DICOM (or ACDC NIfTI) folder under the data root `{settings.data_root}`, or "
+        f"Import a DICOM (or ACDC NIfTI) folder under the data root "
+        f"{markdown_text(f'`{settings.data_root}`')}, or "
         "upload a zip of DICOM files. Ingest runs in the background and writes a new dataset."
     )
     with st.form("import"):
@@ -175,9 +179,9 @@ def import_studies() -> None:
     # the report this job wrote, not an earlier attempt's (job.json: the same file server's clock)
     report = read_ingest_report(dataset, since=(job.folder / "job.json").stat().st_mtime)
     if job.state == "finished":
-        if st.button(f"Use {dataset.name} as the active dataset", key="use-import"):
+        if st.button(f"Use {markdown_text(dataset.name)} as the active dataset", key="use-import"):
             studio.settings.write_active(dataset=dataset)
-            st.toast(f"Active dataset: {dataset.name}")
+            st.toast(f"Active dataset: {markdown_text(dataset.name)}")
     elif report.empty:  # ended early: no report of this ingest to show
         return
     ingest_report(report)

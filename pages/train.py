@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import cache
 from dashboard.context import EmptyState, Studio
 from dashboard.gpus import gpus_output, resume_gpus, training_env
+from dashboard.inert_text import markdown_text
 from dashboard.jobs import Job
 from dashboard.overview import relative
 from dashboard.plots import loss_curve, validation_curves
@@ -139,7 +140,11 @@ def training_form(
 def failure_log(run: Path, state: str, job) -> None:
     if job is not None and job.state in ("failed", "lost"):
         # the job's log: it holds a refusal the run never logged (e.g. a resume refused)
-        st.error(f"The last job of this run ({job.title}) {job.state}. Last lines of its log:")
+        st.error(
+            markdown_text(
+                f"The last job of this run ({job.title}) {job.state}. Last lines of its log:"
+            )
+        )
         st.code(job.log_tail(), language=None)
     elif state in ("failed", "crashed"):
         st.error(f"The run {state}. Last lines of its log:")
@@ -169,9 +174,9 @@ def run_detail(run: Path) -> None:
     state = run_state(status)
     job = job_for_run(studio.jobs.list("train"), run)
     metrics = read_metrics(run)
-    st.subheader(f"{run.name} — {state}")
+    st.subheader(f"{markdown_text(run.name)} — {state}")
     if status.get("message"):
-        st.caption(str(status["message"]))
+        st.caption(markdown_text(status["message"]))
     left, right = st.columns(2)
     left.plotly_chart(loss_curve(metrics), key=f"loss-{run.name}")
     left.caption(throughput_line(metrics))
@@ -202,10 +207,10 @@ def run_detail(run: Path) -> None:
     best = run / "best.pt" if (run / "best.pt").exists() else run / "last.pt"
     if buttons.button("Set active checkpoint", disabled=not best.exists(), key=f"set-active-{run}"):
         studio.settings.write_active(checkpoint=best)
-        st.success(f"Active checkpoint: {best}")
+        st.success(markdown_text(f"Active checkpoint: {best}"))
     with buttons.popover("Delete run", disabled=running, key=f"delete-popover-{run}"):
-        st.write(f"Delete {run.name}, its checkpoints and its log for good?")
-        if st.button(f"Delete {run.name}", type="primary", key=f"delete-{run}"):
+        st.write(f"Delete {markdown_text(run.name)}, its checkpoints and its log for good?")
+        if st.button(f"Delete {markdown_text(run.name)}", type="primary", key=f"delete-{run}"):
             delete_run(run, running)
             st.session_state.pop(SHOWN_RUN_KEY, None)  # deleted here: no notice that it is gone
             st.rerun()
@@ -245,8 +250,10 @@ def runs_section() -> None:
         st.session_state.pop(GONE_RUN_KEY, None)
     if gone := st.session_state.get(GONE_RUN_KEY):
         st.warning(
-            f"Run {Path(gone).name} no longer exists (deleted, perhaps on another dashboard); "
-            f"showing {Path(shown).name}.",
+            markdown_text(
+                f"Run {Path(gone).name} no longer exists (deleted, perhaps on another "
+                f"dashboard); showing {Path(shown).name}."
+            ),
             icon=":material/delete:",
         )
     run_detail(Path(shown))

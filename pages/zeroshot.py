@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.context import Studio
+from dashboard.inert_text import markdown_text
 from dashboard.plots import confusion_figure, roc_figure, score_histogram
 from dashboard.prompt_editor import (
     MAX_UPLOAD_MB,
@@ -109,16 +110,16 @@ def save(prompts: PromptSet, name: str, loaded: Path | None, overwrite: bool) ->
     try:
         path = save_prompt_set(studio.settings, prompts, name, mine, overwrite)
     except UserError as err:  # shown here: the scores below stay on the page
-        st.error(str(err), icon=":material/block:")
+        st.error(markdown_text(err), icon=":material/block:")
         return
     saved.add(path)
-    st.success(f"Saved {path}")
+    st.success(markdown_text(f"Saved {path}"))
 
 
 def prompt_reading(positive: str, negative: str) -> None:
     reading = studio.prompt_reading(clean_query(positive), clean_query(negative))
     for warning in reading.warnings():
-        st.warning(warning, icon=":material/warning:")
+        st.warning(markdown_text(warning), icon=":material/warning:")
     st.caption(
         f"The two wordings are read at cosine {reading.cosine:.2f} (1.00: the model cannot tell "
         "them apart). Closest sentences of this dataset's reports, and how many studies state each:"
@@ -126,7 +127,7 @@ def prompt_reading(positive: str, negative: str) -> None:
     columns = st.columns(2)
     sides = (("Positive", reading.positive), ("Negative", reading.negative))
     for column, (title, side) in zip(columns, sides, strict=True):
-        column.markdown(f"**{title}:** “{side.prompt}”")
+        column.markdown(f"**{title}:** “{markdown_text(side.prompt)}”")
         if side.neighbours.empty:
             column.info("This dataset has no report impressions to compare with.")
             continue
@@ -178,7 +179,7 @@ def top_cases(scores, studies) -> None:
     for i, (study_id, prob) in enumerate(top.items()):
         row = {"study_id": study_id, **studies.loc[study_id].to_dict()}
         with cells[i % 3]:
-            st.metric(f"p({choice})", f"{prob:.3f}")
+            st.metric(markdown_text(f"p({choice})"), f"{prob:.3f}")
             case_card(studio, row, None, key=f"zs-{i}")
 
 
@@ -218,7 +219,7 @@ def finding_evaluation(scores: Scores, labels, split: str, row) -> None:
         name = display_name(finding)
         if result is None:
             why = why_no_roc(scores.findings[finding], labels[finding])
-            st.info(f"{name}: {why}, so ROC/AUC are undefined.")
+            st.info(markdown_text(f"{name}: {why}, so ROC/AUC are undefined."))
         else:
             left, right = st.columns(2)
             left.plotly_chart(
@@ -231,14 +232,17 @@ def finding_evaluation(scores: Scores, labels, split: str, row) -> None:
             st.dataframe(result.table, hide_index=True, key="zs-metrics", column_config=numbers)
             where = split if split == ALL_STUDIES else f"the {split} split"
             st.caption(
-                f"Over the {result.n:,} studies of {where} with a known {name} label, "
-                f"{int(result.truth.sum()):,} of them positive."
+                markdown_text(
+                    f"Over the {result.n:,} studies of {where} with a known {name} label, "
+                    f"{int(result.truth.sum()):,} of them positive."
+                )
             )
     elif scores.findings.shape[1]:
         columns = ", ".join(map(str, labels.columns[:15])) + ("…" if labels.shape[1] > 15 else "")
         st.info(
             "No finding of this prompt set has a column in the labels file, so no ROC: name a "
-            f"finding exactly as its labels column is named (the file's columns: {columns})."
+            f"finding exactly as its labels column is named (the file's columns: "
+            f"{markdown_text(columns)})."
         )
 
 
@@ -256,8 +260,8 @@ def diagnosis_evaluation(scores: Scores, labels) -> None:
         st.plotly_chart(confusion_figure(confusion.matrix, classes, title), key="zs-cm")
         if confusion.left_out:
             st.caption(
-                f"Studies labelled {', '.join(map(display_name, confusion.left_out))} are left "
-                "out: the prompt set has no class for them."
+                f"Studies labelled {markdown_text(', '.join(map(display_name, confusion.left_out)))} "
+                "are left out: the prompt set has no class for them."
             )
 
 

@@ -456,3 +456,32 @@ def test_a_disk_that_fills_while_writing_leaves_the_previous_evaluation_whole(
     write_outputs(out, rerun, [site], [], [], {})
     assert not list(out.glob(".incoming-*"))
     assert set(pd.read_csv(out / "internal" / "zeroshot.csv")["model"]) == {"b"}
+
+
+def test_the_html_report_shows_outside_names_as_text_and_loads_nothing(tmp_path: Path) -> None:
+    """Site, label, model and prompt names, problems and methods come from outside (a labels
+    file, a prompt set, a dataset folder): the report must show them as text, and the one file
+    must load nothing from a network when opened."""
+    from html.parser import HTMLParser
+
+    from PIL import Image
+
+    hostile = '<img src="http://evil.example/t.png"><script>fetch("http://evil.example")</script>'
+    plot = tmp_path / "roc.png"
+    Image.new("L", (4, 4)).save(plot)
+    table = pd.DataFrame({"Label": [hostile], hostile: [0.5], "auc": [0.9]})
+    site = {"name": hostile, "selection": hostile, "n_total": 1, "n_evaluated": 1,
+            "n_labelled": 1}  # fmt: skip
+    page = render_html(hostile, {hostile: {"prompts": table}}, {hostile: [plot]}, [site],
+                       [{"model": hostile}], [hostile], table, [hostile])  # fmt: skip
+    seen: list[tuple[str, dict]] = []
+
+    class Tags(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            seen.append((tag, dict(attrs)))
+
+    Tags().feed(page)
+    assert "script" not in {tag for tag, _ in seen} and "link" not in {tag for tag, _ in seen}
+    sources = [attrs.get("src", "") for tag, attrs in seen if tag == "img"]
+    assert len(sources) == 1 and sources[0].startswith("data:image/png;base64,")
+    assert "url(" not in page and "@import" not in page and "http://evil" in page  # as text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -40,6 +41,8 @@ def test_the_config_binds_localhost_and_hides_error_details() -> None:
     assert config["browser"]["gatherUsageStats"] is False
     assert config["client"]["showErrorDetails"] == "none"
     assert config["server"].get("enableXsrfProtection", True) is True
+    assert config["server"].get("enableCORS", True) is True  # no cross-origin connections
+    assert set(config["server"]["allowedHosts"]) == {"localhost", "127.0.0.1", "::1"}
 
 
 def test_the_launcher_adds_no_address_and_warns_about_a_network_one(
@@ -57,8 +60,11 @@ def test_the_launcher_adds_no_address_and_warns_about_a_network_one(
     monkeypatch.setenv("CMR_DATA_ROOT", str(tmp_path))
     launch.main([])
     launch.main(["--server.address", "10.1.2.3"])
-    assert not any("--server.address" in part for part in commands[0])
+    launch.main(["--server.address", "10.1.2.3", "--server.allowedHosts", "studio.example.org"])
+    assert not any("--server" in part for part in commands[0])
     assert commands[1][-2:] == ["--server.address", "10.1.2.3"]
+    assert "--server.allowedHosts" in commands[1] and "*" in commands[1]  # other machines' names
+    assert "*" not in commands[2]  # the names given are the ones accepted
     assert any("serving on 10.1.2.3" in r.getMessage() for r in caplog.records)
 
 
@@ -76,8 +82,24 @@ def _listeners(port: int) -> set[str]:
     return found
 
 
+def _stream_handshake(port: int, host: str) -> str:
+    """The status line the app's WebSocket route answers a browser's upgrade with, the browser
+    having reached the app by ``host`` (a page's own name, after DNS rebinding)."""
+    request = (
+        f"GET /_stcore/stream HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Origin: http://{host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Protocol: streamlit\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as connection:
+        connection.sendall(request.encode())
+        return connection.recv(4096).decode("latin-1").split("\r\n")[0]
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="needs Linux /proc/net/tcp")
 def test_streamlit_listens_on_loopback_only(tmp_path: Path) -> None:
+    """Bound to 127.0.0.1, and reachable only by a loopback name: a web page whose name resolves
+    to 127.0.0.1 (DNS rebinding) opened the app's connection and read what it shows."""
     port = free_port()
     env = {**os.environ, "CMR_DATA_ROOT": str(tmp_path), "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
@@ -88,10 +110,13 @@ def test_streamlit_listens_on_loopback_only(tmp_path: Path) -> None:
             while not _listeners(port) and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.2)
             listening = _listeners(port)
+            rebound = _stream_handshake(port, "evil.example")
+            local = _stream_handshake(port, "localhost")
         finally:
             proc.terminate()
             proc.wait(timeout=20)
     assert listening == {"0100007F"}, (listening, (tmp_path / "streamlit.log").read_text())
+    assert " 101 " in local and " 101 " not in rebound, (local, rebound)
 
 
 def _repo_files() -> list[Path]:

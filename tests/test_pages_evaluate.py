@@ -3,6 +3,7 @@ shows and how it names them, and the form's refusals."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -152,3 +153,51 @@ def test_downloads_are_named_by_evaluation_and_site(tmp_path: Path) -> None:
         "eval-20260101-000000_internal_roc_m.png",
         "eval-20260101-000000_external_roc_m.png",
     }
+
+
+def _markdown_sources(at: AppTest) -> list[str]:
+    """What the page handed Streamlit to render as Markdown (messages, captions, labels)."""
+    elements = [*at.markdown, *at.caption, *at.info, *at.warning, *at.error, *at.success]
+    labels = [b.proto.label for b in at.get("download_button")]
+    return [e.value for e in elements] + labels
+
+
+def test_an_evaluations_names_and_problems_render_as_text(app, evaluations: Path) -> None:
+    """Site names, problems and file names of an evaluation folder (shared, or copied from
+    another lab) reached Markdown: an image there made the browser fetch its URL."""
+    from markdown_it import MarkdownIt
+
+    image = "![x](http://evil.example/t.png)"
+    folder = _evaluation(evaluations / "eval-20260101-000000", "/runs/a/best.pt")
+    (folder / "internal" / "![t](pixel.png).csv").write_text("model,Label,AUC\nm,LGE,0.9\n")
+    summary = json.loads((folder / "summary.json").read_text())
+    site = {"name": image, "selection": "all", "n_total": 3, "n_evaluated": 3, "n_labelled": 3}
+    summary |= {"sites": [site], "problems": [f"label {image} skipped"]}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    at = app("pages/evaluate.py")
+    rendered = [MarkdownIt("commonmark").render(source) for source in _markdown_sources(at)]
+    assert any("evil.example/t.png" in r for r in rendered)  # shown, as text
+    assert any("pixel.png" in r for r in rendered)
+    assert not [r for r in rendered if "<img" in r or "<a " in r]
+
+
+def test_a_file_linked_from_outside_an_evaluation_is_neither_shown_nor_downloaded(
+    tmp_path: Path,
+) -> None:
+    """A link planted in a shared evaluations folder (``report.html`` -> a private file of the
+    account serving the dashboard) made the page offer that file for download."""
+    import zipfile
+
+    from dashboard.evaluation_view import read_outputs, zip_folder
+
+    secret = tmp_path / "private" / "id_rsa"
+    secret.parent.mkdir()
+    secret.write_text("PRIVATE KEY")
+    folder = _evaluation(tmp_path / "evaluations" / "eval-20260101-000000", "/runs/a/best.pt")
+    for name in ("report.html", "leak.csv", "internal/study_scores.csv"):
+        (folder / name).symlink_to(secret)
+    outputs = read_outputs(folder)
+    assert [p.name for p in outputs.reports] == []
+    assert list(outputs.tables) == ["internal/zeroshot.csv"]
+    with zipfile.ZipFile(io.BytesIO(zip_folder(folder))) as archive:
+        assert sorted(archive.namelist()) == ["internal/zeroshot.csv", "summary.json"]

@@ -108,3 +108,43 @@ def test_ingest_reads_no_file_linked_from_outside_the_source(tmp_path: Path) -> 
         "linked.dcm": "symbolic link to outside the source folder",
         "linked-folder": "symbolic link to a folder (not followed)",
     }
+
+
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("raw/a\x00b.csv", "embedded null byte"),
+        ("~no-such-user-cmr/labels.csv", "home directory"),
+        ("raw/" + "x" * 300 + ".csv", "too long"),
+        ("loop/labels.csv", "loop"),
+    ],
+)
+def test_a_typed_path_that_cannot_name_a_file_is_a_one_line_refusal(
+    tmp_path: Path, typed: str, why: str
+) -> None:
+    """Such paths raised ValueError / RuntimeError / OSError from the Labels CSV and folder
+    fields: the page showed "Something went wrong" and logged a traceback as a bug."""
+    root = tmp_path / "root"
+    (root / "raw").mkdir(parents=True)
+    (root / "loop").symlink_to(root / "loop")
+    settings = Settings(root.resolve())
+    with pytest.raises(UserError, match=why) as caught:
+        settings.inside_root(typed).is_file()
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 250
+
+
+def test_a_train_log_linked_out_of_its_run_is_not_shown(tmp_path: Path) -> None:
+    """The Train page shows a run's train.log: one planted in a shared data root as a link to a
+    private file of the account serving the dashboard showed that file's last lines."""
+    from dashboard.runs import log_tail
+
+    secret = tmp_path / "private" / "id_rsa"
+    secret.parent.mkdir()
+    secret.write_text("PRIVATE KEY\n")
+    planted, own = tmp_path / "runs" / "planted", tmp_path / "runs" / "own"
+    planted.mkdir(parents=True)
+    own.mkdir()
+    (planted / "train.log").symlink_to(secret)
+    (own / "train.log").write_text("epoch 1\n")
+    assert "PRIVATE KEY" not in log_tail(planted) and "outside" in log_tail(planted)
+    assert log_tail(own) == "epoch 1"

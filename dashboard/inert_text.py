@@ -1,0 +1,43 @@
+"""Text from outside (report-derived names, labels-file columns, prompt texts, file names in
+error messages) made inert for the two renderers the pages hand it to.
+
+Streamlit renders ``st.markdown``, ``st.caption``, ``st.info``/``warning``/``error``, ``st.toast``,
+``st.subheader``, image captions and widget labels as Markdown: ``![x](http://host/t.png)`` in a
+labels-file column name would make the browser fetch that URL (a tracking beacon, and a download
+at run time), ``[x](http://host)`` a link, ``<http://host>`` an autolink, ``$...$`` LaTeX,
+``:red[...]`` colour. ``markdown_text`` backslash-escapes the characters that open those
+constructs (and emphasis by ``*`` or ``~``); CommonMark renders an escaped character as itself, so
+the text reads as typed. Plotly reads titles, legend names, tick labels and hover text as its own
+HTML subset (``<a href>``, ``<span style>``): ``plotly_text`` writes ``<``, ``>`` and ``&`` as
+entities.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SPECIAL = frozenset("\\`*[]<>$~")  # links, images, HTML, autolinks, LaTeX, emphasis, code
+_CODE_SPAN = re.compile(r"`[^`\n]+`")
+
+
+def _escaped(text: str) -> str:
+    return "".join(f"\\{c}" if c in _SPECIAL else c for c in text)
+
+
+def markdown_text(text: object) -> str:
+    """``text`` escaped for Streamlit Markdown, reading as typed; single-backtick code spans
+    (``run `python -m model index` first``, as our messages write commands) are kept as code:
+    CommonMark renders nothing inside a code span, and every backtick outside one is escaped,
+    so the spans the browser sees are exactly these."""
+    text = str(text)
+    parts, start = [], 0
+    for span in _CODE_SPAN.finditer(text):
+        parts += [_escaped(text[start : span.start()]), span.group()]
+        start = span.end()
+    parts.append(_escaped(text[start:]))
+    return "".join(parts)
+
+
+def plotly_text(text: object) -> str:
+    """``text`` for a Plotly title, legend name or hover value: its tags shown, not followed."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
