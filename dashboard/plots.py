@@ -15,20 +15,21 @@ import plotly.graph_objects as go
 from dashboard.inert_text import plotly_text
 
 TEMPLATE = "plotly_dark"
-_PALETTE = ("#ff4b4b", "#4bb4ff", "#ffd166", "#06d6a0", "#c77dff", "#f78c6b", "#9aa5b1")
-_MANY_COLOURS = tuple(plotly.colors.qualitative.Light24)  # categories beyond _PALETTE
-_UNKNOWN_COLOUR, _OTHER_COLOUR = "#5f6368", "#e8eaed"
-_NEGATIVE, _POSITIVE = _PALETTE[1], _PALETTE[0]  # a finding's 0 and 1, on every chart
+PALETTE = ("#ff4b4b", "#4bb4ff", "#ffd166", "#06d6a0", "#c77dff", "#f78c6b", "#9aa5b1")
+MANY_COLOURS = tuple(plotly.colors.qualitative.Light24)  # categories beyond PALETTE
+UNKNOWN_COLOUR, OTHER_COLOUR = "#5f6368", "#e8eaed"
+NEGATIVE, POSITIVE = PALETTE[1], PALETTE[0]  # a finding's 0 and 1, on every chart
 # metrics.jsonl's validation columns -> their legend names (the runs table's "R@1/5/10")
 _VAL_METRICS = {"val_auc": "zero-shot AUC", "val_r@1": "R@1", "val_r@5": "R@5", "val_r@10": "R@10"}
-UNKNOWN, OTHER = "unknown", "other"  # map legend names: a missing value, the rarest categories
 
 
 _MARGIN = {"l": 50, "r": 20, "t": 50, "b": 40}
 LEGEND_GAP_PX = 60  # plot's bottom edge to the legend's top, at any height: below the x title
 
 
-def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
+def apply_layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
+    """The dashboard's shared style on ``fig``: template, margins, title (its outside text shown as
+    text), and the legend below the x-axis title."""
     gap = LEGEND_GAP_PX / (height - _MARGIN["t"] - _MARGIN["b"])
     legend = {"orientation": "h", "yanchor": "top", "y": -gap}
     title = plotly_text(title)  # it may name a finding, class or label from outside
@@ -42,7 +43,7 @@ def loss_curve(metrics: pd.DataFrame) -> go.Figure:
     metrics: rows of metrics.jsonl with columns kind, step, loss (others ignored).
     """
     fig = go.Figure()
-    for kind, colour in (("train", _PALETTE[1]), ("val", _PALETTE[0])):
+    for kind, colour in (("train", PALETTE[1]), ("val", PALETTE[0])):
         part = _kind(metrics, kind, "loss")
         if not part.empty:
             mode = "lines" if kind == "train" else "lines+markers"
@@ -57,13 +58,13 @@ def loss_curve(metrics: pd.DataFrame) -> go.Figure:
             )
     fig.update_xaxes(title="step")
     fig.update_yaxes(title="InfoNCE loss")
-    return _layout(fig, "Loss")
+    return apply_layout(fig, "Loss")
 
 
 def validation_curves(metrics: pd.DataFrame) -> go.Figure:
     """Validation zero-shot AUC and retrieval R@k per epoch (metrics.jsonl rows, kind == val)."""
     fig = go.Figure()
-    for colour, (column, name) in zip(_PALETTE, _VAL_METRICS.items(), strict=False):
+    for colour, (column, name) in zip(PALETTE, _VAL_METRICS.items(), strict=False):
         part = _kind(metrics, "val", column)
         if not part.empty:
             fig.add_trace(
@@ -77,137 +78,13 @@ def validation_curves(metrics: pd.DataFrame) -> go.Figure:
             )
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="value", range=[0, 1.02])
-    return _layout(fig, "Validation: AUC and R@k")  # a longer title was cut in a half column
+    return apply_layout(fig, "Validation: AUC and R@k")  # a longer title was cut in a half column
 
 
 def _kind(metrics: pd.DataFrame, kind: str, column: str) -> pd.DataFrame:
     if metrics.empty or column not in metrics or "kind" not in metrics:
         return pd.DataFrame()
     return metrics[(metrics["kind"] == kind) & metrics[column].notna()]
-
-
-def embedding_map(
-    coords: pd.DataFrame,
-    color: str | None = None,
-    prompts: pd.DataFrame | None = None,
-    hover: Sequence[str] = (),
-    method: str = "UMAP",
-) -> go.Figure:
-    """UMAP/PCA scatter (WebGL) of studies, optionally coloured, with prompt embeddings as stars.
-
-    coords: one row per study with x, y, study_id and any columns named in ``color`` / ``hover``;
-    prompts: rows with x, y, text. Selection (lasso/box) returns point indices into ``coords``.
-    ``hover`` columns the studies table lacks are left out of the hover text.
-    """
-    fig = go.Figure()
-    hover = [name for name in hover if name in coords]
-    custom = (
-        coords[["study_id", *hover]].astype(str).map(plotly_text).to_numpy()
-        if len(coords)
-        else None
-    )
-    hovertemplate = (
-        "<b>%{customdata[0]}</b>"
-        + "".join(f"<br>{name}: %{{customdata[{i + 1}]}}" for i, name in enumerate(hover))
-        + "<extra></extra>"
-    )
-    marker = _colour_marker(fig, coords, color)
-    fig.add_trace(
-        go.Scattergl(
-            x=coords["x"] if len(coords) else [],
-            y=coords["y"] if len(coords) else [],
-            mode="markers",
-            marker=marker,
-            customdata=custom,
-            hovertemplate=hovertemplate,
-            name="studies",
-            showlegend=False,
-        )
-    )
-    if prompts is not None and len(prompts):
-        fig.add_trace(_prompt_stars(prompts))
-    fig.update_layout(dragmode="lasso", clickmode="event+select")
-    fig.update_xaxes(showticklabels=False, title=f"{method} 1")
-    fig.update_yaxes(showticklabels=False, title=f"{method} 2")
-    _layout(fig, f"Study embeddings ({method})", height=620)
-    return fig.update_layout(legend_title_text=plotly_text(color) if color else None)
-
-
-def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> dict:
-    """Marker settings colouring studies by ``color`` (a colour scale for many numeric values,
-    else one legend entry per category, added to ``fig`` as legend-only traces). Missing values
-    are drawn in their own colour, named "unknown" in the legend."""
-    marker: dict = {"size": 6, "opacity": 0.85}
-    if not color or color not in coords or not len(coords):
-        return marker
-    values = coords[color]
-    if _is_number(values) and values.nunique() > 8:
-        marker.update(
-            color=values.astype(object).where(values.notna(), _UNKNOWN_COLOUR).to_numpy(),
-            cmin=float(values.min()),
-            cmax=float(values.max()),
-            colorscale="Turbo",
-            showscale=True,
-            colorbar={"title": plotly_text(color)},
-        )
-        mapping = {UNKNOWN: _UNKNOWN_COLOUR} if values.isna().any() else {}
-    else:
-        names, legend = _categories(values)
-        palette = _PALETTE if len(legend) <= len(_PALETTE) else _MANY_COLOURS
-        mapping = {name: palette[i] for i, name in enumerate(legend)}
-        if set(legend) <= {"0", "1"}:  # a finding's labels: coloured as on the Zero-shot page
-            mapping.update({"0": _NEGATIVE, "1": _POSITIVE})
-        mapping.update({OTHER: _OTHER_COLOUR, UNKNOWN: _UNKNOWN_COLOUR})
-        marker["color"] = names.map(mapping).tolist()
-        mapping = {name: mapping[name] for name in [*legend, OTHER, UNKNOWN] if name in set(names)}
-    for name, colour in mapping.items():
-        fig.add_trace(
-            go.Scattergl(x=[None], y=[None], mode="markers", name=name, marker={"color": colour})
-        )
-    return marker
-
-
-def _is_number(values: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-
-
-def _plain(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else f"{number:g}"
-
-
-def _categories(values: pd.Series) -> tuple[pd.Series, list[str]]:
-    """(legend name of each value, the named categories in legend order): numbers written
-    plainly (1, not 1.0) and in numeric order, missing values ``UNKNOWN``, and beyond
-    ``len(_MANY_COLOURS)`` categories the rarest merged into ``OTHER``."""
-    number = _is_number(values)
-    order = sorted(values.dropna().unique().tolist(), key=float if number else str)
-    text = {value: _plain(value) if number else plotly_text(value) for value in order}
-    legend = list(dict.fromkeys(text.values()))
-    names = values.map(text)
-    if len(legend) > len(_MANY_COLOURS):
-        kept = set(names.value_counts().index[: len(_MANY_COLOURS)])
-        legend = [name for name in legend if name in kept]
-        names = names.where(names.isin(kept) | names.isna(), OTHER)
-    return names.fillna(UNKNOWN), legend
-
-
-def _prompt_stars(prompts: pd.DataFrame) -> go.Scatter:
-    """Prompt embeddings on the map: rows with x, y, text."""
-    return go.Scatter(
-        x=prompts["x"],
-        y=prompts["y"],
-        mode="markers+text",
-        text=prompts["text"].map(plotly_text),
-        textposition="top center",
-        marker={
-            "symbol": "star",
-            "size": 16,
-            "color": "white",
-            "line": {"width": 1, "color": "black"},
-        },
-        name="prompts",
-        hovertemplate="%{text}<extra>prompt</extra>",
-    )
 
 
 def roc_figure(
@@ -225,13 +102,13 @@ def roc_figure(
             x=fpr,
             y=tpr,
             mode="lines",
-            line={"color": _PALETTE[0], "width": 3},
+            line={"color": PALETTE[0], "width": 3},
             name=f"AUC {auc:.3f} (95% CI {ci[0]:.3f}–{ci[1]:.3f})",
         )
     )
     fig.update_xaxes(title="1 − specificity", range=[0, 1])
     fig.update_yaxes(title="sensitivity", range=[0, 1.02])
-    return _layout(fig, f"ROC: {name}", height=420)
+    return apply_layout(fig, f"ROC: {name}", height=420)
 
 
 def confusion_figure(
@@ -252,7 +129,7 @@ def confusion_figure(
     )
     fig.update_xaxes(title="predicted")
     fig.update_yaxes(title="true", autorange="reversed")
-    return _layout(fig, title, height=440)
+    return apply_layout(fig, title, height=440)
 
 
 def score_histogram(
@@ -265,10 +142,10 @@ def score_histogram(
     fig = go.Figure()
     bins = {"start": 0.0, "end": 1.0, "size": 0.02}
     if labels is None:
-        fig.add_trace(go.Histogram(x=scores, xbins=bins, marker_color=_PALETTE[1], name="studies"))
+        fig.add_trace(go.Histogram(x=scores, xbins=bins, marker_color=PALETTE[1], name="studies"))
     else:
         labels = np.asarray(labels).astype(bool)
-        for flag, colour in ((False, _NEGATIVE), (True, _POSITIVE)):
+        for flag, colour in ((False, NEGATIVE), (True, POSITIVE)):
             scored = scores[labels == flag]
             name_of = f"label {int(flag)}"
             fig.add_trace(
@@ -278,7 +155,7 @@ def score_histogram(
     fig.add_vline(x=threshold, line={"color": "white", "dash": "dash"})
     fig.update_xaxes(title=f"p({plotly_text(name)})", range=[0, 1])
     fig.update_yaxes(title="studies")
-    return _layout(fig, f"Scores: {name}", height=320)
+    return apply_layout(fig, f"Scores: {name}", height=320)
 
 
 _DASHES = ("solid", "dash", "dot", "dashdot")  # one per model on the few-shot chart
@@ -307,7 +184,7 @@ def fewshot_figure(fewshot: pd.DataFrame, zeroshot: pd.DataFrame | None, label: 
     shots = sorted(part["k"].unique()) or [1, 32]
     for (model, method), curve in part.groupby(["model", "method"], sort=False):
         curve = curve.sort_values("k")
-        colour = _PALETTE[methods.index(method) % 6]
+        colour = PALETTE[methods.index(method) % 6]
         name = plotly_text(f"{model} · {method}" if len(models) > 1 else method)
         fig.add_trace(
             go.Scatter(
@@ -329,26 +206,8 @@ def fewshot_figure(fewshot: pd.DataFrame, zeroshot: pd.DataFrame | None, label: 
         for model, value in zip(rows["model"], rows["AUC"], strict=True):
             dash = _DASHES[models.index(model) % len(_DASHES)] if model in models else "dash"
             name = plotly_text(f"{model} · zero-shot" if len(models) > 1 else "zero-shot")
-            _level(fig, shots, value, name, {"color": _PALETTE[6], "dash": dash})
-    _level(fig, shots, 0.5, "chance", {"color": _UNKNOWN_COLOUR, "dash": "dot", "width": 1})
+            _level(fig, shots, value, name, {"color": PALETTE[6], "dash": dash})
+    _level(fig, shots, 0.5, "chance", {"color": UNKNOWN_COLOUR, "dash": "dot", "width": 1})
     fig.update_xaxes(title="shots per class (k)", type="log", tickvals=shots)
     fig.update_yaxes(title="AUC (mean over episodes, 95% CI)")
-    return _layout(fig, f"Few-shot · {label}", height=420)
-
-
-def selected_rows(points: Sequence[dict], figure: go.Figure) -> list[int]:
-    """Row indices into the map's ``coords`` of the selected study points.
-
-    points: ``st.plotly_chart(on_select="rerun")`` selection points (curve_number, point_index);
-    legend-only and prompt traces are ignored, duplicates removed, order kept.
-    """
-    studies_curve = next(
-        (i for i, trace in enumerate(figure.data) if trace.name == "studies"), None
-    )
-    rows: dict[int, None] = {}  # insertion-ordered set: a lasso over 20k points stays linear
-    for point in points:
-        index = point.get("point_index", point.get("pointIndex"))
-        curve = point.get("curve_number", point.get("curveNumber", studies_curve))
-        if curve == studies_curve and index is not None:
-            rows[int(index)] = None
-    return list(rows)
+    return apply_layout(fig, f"Few-shot · {label}", height=420)

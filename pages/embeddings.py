@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
-from dashboard.plots import embedding_map, selected_rows
+from dashboard.map_figure import embedding_map, selected_rows
 from dashboard.projection import METHODS
 from dashboard.scoring import clean_query
 from dashboard.studies import display_table, known_field_strength

@@ -124,7 +124,8 @@ def test_chart_titles_legends_ticks_and_hovers_show_outside_tags_as_text() -> No
     import numpy as np
     import pandas as pd
 
-    from dashboard.plots import confusion_figure, embedding_map, roc_figure, score_histogram
+    from dashboard.map_figure import embedding_map
+    from dashboard.plots import confusion_figure, roc_figure, score_histogram
 
     tag = '<a href="http://evil.example">x</a>'
     coords = pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0], "study_id": ["s1", "s2"],

@@ -7,14 +7,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+from dashboard.map_figure import embedding_map, selected_rows
 from dashboard.plots import (
     confusion_figure,
-    embedding_map,
     fewshot_figure,
     loss_curve,
     roc_figure,
     score_histogram,
-    selected_rows,
     validation_curves,
 )
 

@@ -1,0 +1,167 @@
+"""The embedding map: studies as a UMAP/PCA scatter (WebGL), coloured by a column, with the
+prompts as stars, and the rows a lasso or box selection picks.
+
+Pure: data in, a plotly figure out, in the shared style of ``dashboard.plots``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard.inert_text import plotly_text
+from dashboard.plots import (
+    MANY_COLOURS,
+    NEGATIVE,
+    OTHER_COLOUR,
+    PALETTE,
+    POSITIVE,
+    UNKNOWN_COLOUR,
+    apply_layout,
+)
+
+UNKNOWN, OTHER = "unknown", "other"  # map legend names: a missing value, the rarest categories
+
+
+def embedding_map(
+    coords: pd.DataFrame,
+    color: str | None = None,
+    prompts: pd.DataFrame | None = None,
+    hover: Sequence[str] = (),
+    method: str = "UMAP",
+) -> go.Figure:
+    """UMAP/PCA scatter (WebGL) of studies, optionally coloured, with prompt embeddings as stars.
+
+    coords: one row per study with x, y, study_id and any columns named in ``color`` / ``hover``;
+    prompts: rows with x, y, text. Selection (lasso/box) returns point indices into ``coords``.
+    ``hover`` columns the studies table lacks are left out of the hover text.
+    """
+    fig = go.Figure()
+    hover = [name for name in hover if name in coords]
+    custom = (
+        coords[["study_id", *hover]].astype(str).map(plotly_text).to_numpy()
+        if len(coords)
+        else None
+    )
+    hovertemplate = (
+        "<b>%{customdata[0]}</b>"
+        + "".join(f"<br>{name}: %{{customdata[{i + 1}]}}" for i, name in enumerate(hover))
+        + "<extra></extra>"
+    )
+    marker = _colour_marker(fig, coords, color)
+    fig.add_trace(
+        go.Scattergl(
+            x=coords["x"] if len(coords) else [],
+            y=coords["y"] if len(coords) else [],
+            mode="markers",
+            marker=marker,
+            customdata=custom,
+            hovertemplate=hovertemplate,
+            name="studies",
+            showlegend=False,
+        )
+    )
+    if prompts is not None and len(prompts):
+        fig.add_trace(_prompt_stars(prompts))
+    fig.update_layout(dragmode="lasso", clickmode="event+select")
+    fig.update_xaxes(showticklabels=False, title=f"{method} 1")
+    fig.update_yaxes(showticklabels=False, title=f"{method} 2")
+    apply_layout(fig, f"Study embeddings ({method})", height=620)
+    return fig.update_layout(legend_title_text=plotly_text(color) if color else None)
+
+
+def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> dict:
+    """Marker settings colouring studies by ``color`` (a colour scale for many numeric values,
+    else one legend entry per category, added to ``fig`` as legend-only traces). Missing values
+    are drawn in their own colour, named "unknown" in the legend."""
+    marker: dict = {"size": 6, "opacity": 0.85}
+    if not color or color not in coords or not len(coords):
+        return marker
+    values = coords[color]
+    if _is_number(values) and values.nunique() > 8:
+        marker.update(
+            color=values.astype(object).where(values.notna(), UNKNOWN_COLOUR).to_numpy(),
+            cmin=float(values.min()),
+            cmax=float(values.max()),
+            colorscale="Turbo",
+            showscale=True,
+            colorbar={"title": plotly_text(color)},
+        )
+        mapping = {UNKNOWN: UNKNOWN_COLOUR} if values.isna().any() else {}
+    else:
+        names, legend = _categories(values)
+        palette = PALETTE if len(legend) <= len(PALETTE) else MANY_COLOURS
+        mapping = {name: palette[i] for i, name in enumerate(legend)}
+        if set(legend) <= {"0", "1"}:  # a finding's labels: coloured as on the Zero-shot page
+            mapping.update({"0": NEGATIVE, "1": POSITIVE})
+        mapping.update({OTHER: OTHER_COLOUR, UNKNOWN: UNKNOWN_COLOUR})
+        marker["color"] = names.map(mapping).tolist()
+        mapping = {name: mapping[name] for name in [*legend, OTHER, UNKNOWN] if name in set(names)}
+    for name, colour in mapping.items():
+        fig.add_trace(
+            go.Scattergl(x=[None], y=[None], mode="markers", name=name, marker={"color": colour})
+        )
+    return marker
+
+
+def _is_number(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
+
+
+def _categories(values: pd.Series) -> tuple[pd.Series, list[str]]:
+    """(legend name of each value, the named categories in legend order): numbers written
+    plainly (1, not 1.0) and in numeric order, missing values ``UNKNOWN``, and beyond
+    ``len(MANY_COLOURS)`` categories the rarest merged into ``OTHER``."""
+    number = _is_number(values)
+    order = sorted(values.dropna().unique().tolist(), key=float if number else str)
+    text = {value: _plain(value) if number else plotly_text(value) for value in order}
+    legend = list(dict.fromkeys(text.values()))
+    names = values.map(text)
+    if len(legend) > len(MANY_COLOURS):
+        kept = set(names.value_counts().index[: len(MANY_COLOURS)])
+        legend = [name for name in legend if name in kept]
+        names = names.where(names.isin(kept) | names.isna(), OTHER)
+    return names.fillna(UNKNOWN), legend
+
+
+def _prompt_stars(prompts: pd.DataFrame) -> go.Scatter:
+    """Prompt embeddings on the map: rows with x, y, text."""
+    return go.Scatter(
+        x=prompts["x"],
+        y=prompts["y"],
+        mode="markers+text",
+        text=prompts["text"].map(plotly_text),
+        textposition="top center",
+        marker={
+            "symbol": "star",
+            "size": 16,
+            "color": "white",
+            "line": {"width": 1, "color": "black"},
+        },
+        name="prompts",
+        hovertemplate="%{text}<extra>prompt</extra>",
+    )
+
+
+def selected_rows(points: Sequence[dict], figure: go.Figure) -> list[int]:
+    """Row indices into the map's ``coords`` of the selected study points.
+
+    points: ``st.plotly_chart(on_select="rerun")`` selection points (curve_number, point_index);
+    legend-only and prompt traces are ignored, duplicates removed, order kept.
+    """
+    studies_curve = next(
+        (i for i, trace in enumerate(figure.data) if trace.name == "studies"), None
+    )
+    rows: dict[int, None] = {}  # insertion-ordered set: a lasso over 20k points stays linear
+    for point in points:
+        index = point.get("point_index", point.get("pointIndex"))
+        curve = point.get("curve_number", point.get("curveNumber", studies_curve))
+        if curve == studies_curve and index is not None:
+            rows[int(index)] = None
+    return list(rows)
