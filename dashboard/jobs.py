@@ -108,9 +108,11 @@ class Job:
         return dict(self.info.get("outputs") or {})
 
     def log_tail(self, lines: int = 40) -> str:
-        """The last ``lines`` lines of the job's log (empty when there is none yet)."""
+        """The last ``lines`` lines of the job's log (empty when there is none yet, or when it is
+        a link: the runner writes a file, and one planted in a shared data root as a link to a
+        private file of the account serving the dashboard would show that file here)."""
         try:
-            with open(self.log_path, "rb") as handle:
+            with open(os.open(self.log_path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
                 handle.seek(0, os.SEEK_END)
                 size = handle.tell()
                 handle.seek(max(0, size - 64 * 1024))

@@ -148,3 +148,18 @@ def test_a_train_log_linked_out_of_its_run_is_not_shown(tmp_path: Path) -> None:
     (own / "train.log").write_text("epoch 1\n")
     assert "PRIVATE KEY" not in log_tail(planted) and "outside" in log_tail(planted)
     assert log_tail(own) == "epoch 1"
+
+
+def test_a_job_log_linked_to_another_file_is_not_shown(tmp_path: Path) -> None:
+    """Every page's job panel shows a job's log.txt: the same planted link, in jobs/<id>/."""
+    from dashboard.jobs import Job
+
+    secret = tmp_path / "private.txt"
+    secret.write_text("PRIVATE KEY\n")
+    planted, own = tmp_path / "jobs" / "planted", tmp_path / "jobs" / "own"
+    planted.mkdir(parents=True)
+    own.mkdir()
+    (planted / "log.txt").symlink_to(secret)
+    (own / "log.txt").write_text("step 1\nstep 2\n")
+    assert Job(planted, {"id": "planted"}, "finished").log_tail() == ""
+    assert Job(own, {"id": "own"}, "finished").log_tail() == "step 1\nstep 2"
