@@ -312,11 +312,11 @@ def _finish(image: np.ndarray, layout: PixelLayout) -> np.ndarray:
     image = image.astype(np.float32, copy=False).reshape(layout.frames, layout.rows, layout.cols)
     if layout.monochrome1_ceiling is not None:
         image = np.float32(layout.monochrome1_ceiling) - image
+    if layout.slopes == (1.0,) and layout.intercepts == (0.0,):  # most files: nothing to do
+        return image
     slopes = np.asarray(layout.slopes, dtype=np.float32).reshape(-1, 1, 1)
     intercepts = np.asarray(layout.intercepts, dtype=np.float32).reshape(-1, 1, 1)
-    if np.any(slopes != 1.0) or np.any(intercepts != 0.0):
-        image = image * slopes + intercepts
-    return image
+    return image * slopes + intercepts
 
 
 def read_pixels(path: str | Path, layout: PixelLayout | None = None) -> np.ndarray:

@@ -181,23 +181,31 @@ def _split_planes(headers: list[SliceHeader]) -> list[list[SliceHeader]]:
     """``headers`` grouped by slice plane (normals within ``PLANE_TOLERANCE_DEG``), in order of
     first appearance; images without an orientation form one group."""
     limit = float(np.cos(np.radians(PLANE_TOLERANCE_DEG)))
-    normals: dict[tuple[float, ...] | None, np.ndarray | None] = {}
-    planes: list[tuple[np.ndarray | None, list[SliceHeader]]] = []
+    plane_of: dict[tuple[float, ...] | None, int] = {}  # each distinct orientation, placed once
+    normals: list[np.ndarray | None] = []
+    planes: list[list[SliceHeader]] = []
     for header in headers:
-        if header.orientation not in normals:
-            normals[header.orientation] = oriented_normal(header.orientation)
-        normal = normals[header.orientation]
-        for plane_normal, members in planes:
-            if (normal is None and plane_normal is None) or (
-                normal is not None
-                and plane_normal is not None
-                and abs(float(normal @ plane_normal)) >= limit
-            ):
-                members.append(header)
-                break
-        else:
-            planes.append((normal, [header]))
-    return [members for _, members in planes]
+        if header.orientation not in plane_of:
+            plane_of[header.orientation] = _plane_index(
+                oriented_normal(header.orientation), normals, limit
+            )
+            if plane_of[header.orientation] == len(planes):
+                planes.append([])
+        planes[plane_of[header.orientation]].append(header)
+    return planes
+
+
+def _plane_index(normal: np.ndarray | None, normals: list[np.ndarray | None], limit: float) -> int:
+    """Index in ``normals`` of the plane ``normal`` lies in (|cos| >= ``limit``); a new plane is
+    appended to ``normals`` and its index returned."""
+    for index, plane_normal in enumerate(normals):
+        if normal is None or plane_normal is None:
+            if normal is None and plane_normal is None:
+                return index
+        elif abs(float(normal @ plane_normal)) >= limit:
+            return index
+    normals.append(normal)
+    return len(normals) - 1
 
 
 def pooled_locations(
