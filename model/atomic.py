@@ -77,7 +77,9 @@ def atomic_open(
         raise
 
 
-def atomic_write_bytes(path: str | Path, data: bytes, permissions: int | None = None) -> None:
+def atomic_write_bytes(
+    path: str | Path, data: bytes | memoryview, permissions: int | None = None
+) -> None:
     with atomic_open(path, "wb", permissions) as handle:
         handle.write(data)
 

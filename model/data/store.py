@@ -110,7 +110,7 @@ def write_tensor(paths: DatasetPaths, study_id: str, video: np.ndarray) -> None:
     paths.tensors.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(video), allow_pickle=False)
-    atomic_write_bytes(paths.tensor(study_id), buffer.getvalue())
+    atomic_write_bytes(paths.tensor(study_id), buffer.getbuffer())  # a view: no second copy
 
 
 def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
