@@ -24,10 +24,16 @@ from model.errors import UserError
 from model.evaluation.headline import headline
 from model.evaluation.inputs import check_external_sites
 from model.evaluation.methods import methods_lines
-from model.evaluation.tables import STAGING_PREFIX, STUDY_SCORES
+from model.evaluation.tables import COUNT_COLUMNS, STAGING_PREFIX, STUDY_SCORES
 
 FEWSHOT_COLUMNS = frozenset({"model", "Label", "method", "k", "AUC", "auc_lo", "auc_hi"})
 ZEROSHOT_COLUMNS = frozenset({"model", "Label", "setting", "AUC"})
+# How the page shows a table's numbers (printf, as st.column_config takes them): figures to the
+# headline's 3 decimals, p-values to 3 significant digits (a tiny one is not "0.000"), counts
+# whole with thousands separators (one read back with blanks is a float column)
+METRIC_FORMAT = "%.3f"
+P_VALUE_FORMAT = "%.3g"
+COUNT_FORMAT = "%,d"
 
 
 @dataclass
@@ -82,6 +88,24 @@ class EvaluationOutputs:
         zeroshot = self.tables.get(str(Path(name).with_name("zeroshot.csv")))
         usable = zeroshot is not None and set(zeroshot.columns) >= ZEROSHOT_COLUMNS
         return fewshot, zeroshot if usable else None
+
+
+def column_formats(table: pd.DataFrame) -> dict[str, str]:
+    """Column -> display format of each numeric column of an evaluation table: counts
+    (``COUNT_COLUMNS``, ``n_*``, whole-number columns) as ``COUNT_FORMAT``, p-values (``p``,
+    ``p_*``) as ``P_VALUE_FORMAT``, every other figure as ``METRIC_FORMAT``."""
+    formats = {}
+    for column, values in table.items():
+        name = str(column)
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        if name in COUNT_COLUMNS or name.startswith("n_") or pd.api.types.is_integer_dtype(values):
+            formats[name] = COUNT_FORMAT
+        elif name == "p" or name.startswith("p_"):
+            formats[name] = P_VALUE_FORMAT
+        else:
+            formats[name] = METRIC_FORMAT
+    return formats
 
 
 def _count(value: Any) -> str:

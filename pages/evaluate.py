@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard.context import EmptyState, Studio
 from dashboard.evaluation_view import (
+    column_formats,
     default_sites,
     download_name,
     evaluation_command,
@@ -218,7 +219,9 @@ def table_with_chart(outputs, group: str, name: str) -> None:
             "Label", list(dict.fromkeys(fewshot["Label"])), key=f"ev-fs-label-{name}"
         )
         st.plotly_chart(fewshot_figure(fewshot, zeroshot, label), key=f"ev-fs-{name}")
-    st.dataframe(table, hide_index=True, key=f"ev-{name}")
+    formats = column_formats(table)  # shown rounded; the CSV download keeps every digit written
+    numbers = {c: st.column_config.NumberColumn(format=f) for c, f in formats.items()}
+    st.dataframe(table, hide_index=True, key=f"ev-{name}", column_config=numbers)
     path = outputs.folder / name  # the file as the evaluation wrote it, read on a click
     st.download_button(
         "CSV", path.read_bytes, file_name=download_name(outputs.folder, path), key=f"dl-{name}"

@@ -201,3 +201,33 @@ def test_a_file_linked_from_outside_an_evaluation_is_neither_shown_nor_downloade
     assert list(outputs.tables) == ["internal/zeroshot.csv"]
     with zipfile.ZipFile(io.BytesIO(zip_folder(folder))) as archive:
         assert sorted(archive.namelist()) == ["internal/zeroshot.csv", "summary.json"]
+
+
+def _formats(at: AppTest, column: str) -> dict[str, str]:
+    """Column -> display format of the page's dataframe that has ``column``."""
+    configs = [json.loads(frame.proto.columns) for frame in at.dataframe]
+    [config] = [c for c in configs if column in c]
+    return {name: c["type_config"]["format"] for name, c in config.items() if "type_config" in c}
+
+
+def test_evaluation_tables_show_figures_as_the_headline_does_and_counts_and_p_values_readably(
+    app, evaluations: Path
+) -> None:
+    """The tables showed the CSVs' 4 decimals under a headline of 3, counts as plain digits and
+    a tiny p-value as the 0.0000 it rounds to; the files themselves are downloaded as written."""
+    folder = _evaluation(evaluations / "eval-20260101-000000", "/runs/a/best.pt")
+    zeroshot = "model,Label,AUC,auc_lo,n,n_positive\nm,LGE,0.91234,0.8512,1234,56\n"
+    (folder / "internal" / "zeroshot.csv").write_text(zeroshot)
+    (folder / "internal" / "comparison.csv").write_text(
+        "model,baseline,Label,difference,p_value,p_holm,n_fit\nm,b,LGE,0.0512,1.2e-07,,\n"
+    )
+    at = app("pages/evaluate.py")
+    assert _formats(at, "AUC") == {"AUC": "%.3f", "auc_lo": "%.3f", "n": "%,d", "n_positive": "%,d"}
+    assert _formats(at, "p_value") == {
+        "difference": "%.3f",
+        "p_value": "%.3g",
+        "p_holm": "%.3g",
+        "n_fit": "%,d",
+    }
+    button = next(b for b in at.get("download_button") if b.proto.label == "CSV")
+    assert button.proto.deferred_file_id  # the file as written, read on a click
