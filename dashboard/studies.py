@@ -47,6 +47,14 @@ DISPLAY_COLUMNS = (
     "manufacturer",
     "field_strength",
 )
+# The study tables' headers and the filters' labels: the case view's names, units in the header
+TABLE_LABELS = {
+    **CASE_FIELDS,
+    "study_id": "Study ID",
+    "impression": "Impression",
+    "pixel_spacing_mm": "Pixel spacing (mm)",
+    "field_strength": "Field strength (T)",
+}
 
 UNKNOWN = "unknown"
 # What ingest stores as the field strength of a study whose DICOM has no MagneticFieldStrength
@@ -77,6 +85,16 @@ def display_table(studies: pd.DataFrame) -> pd.DataFrame:
     if "field_strength" in table.columns:
         table["field_strength"] = shown_values(table, "field_strength")
     return table
+
+
+def column_label(column: str) -> str:
+    """A study column as the tables and filters name it (``age_band`` -> ``Age band``)."""
+    return TABLE_LABELS.get(column, column.replace("_", " ").capitalize())
+
+
+def table_labels(table: pd.DataFrame) -> dict[str, str]:
+    """Column -> header of a study table (``display_table``), for ``st.column_config``."""
+    return {str(c): column_label(str(c)) for c in table.columns}
 
 
 def case_metadata(row: pd.Series) -> pd.DataFrame:

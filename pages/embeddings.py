@@ -8,7 +8,7 @@ from dashboard.inert_text import markdown_text
 from dashboard.map_figure import embedding_map, selected_rows
 from dashboard.projection import METHODS
 from dashboard.scoring import clean_query
-from dashboard.studies import display_table, known_field_strength
+from dashboard.studies import display_table, known_field_strength, table_labels
 from dashboard.ui import labels_or_warning, open_case, page_guard, page_header
 from model.errors import UserError
 from model.evaluation.tables import display_name
@@ -77,9 +77,11 @@ with page_guard(studio):
     chosen = table.iloc[selected_rows(points, figure)]
     st.subheader(f"Selection: {len(chosen):,} studies" if len(chosen) else "Selection")
     if len(chosen):
+        listed = display_table(chosen)
         picked = st.dataframe(
-            display_table(chosen),
+            listed,
             hide_index=True,
+            column_config=table_labels(listed),
             on_select="rerun",
             selection_mode="single-row",
             key="e-table",

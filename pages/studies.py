@@ -23,10 +23,12 @@ from dashboard.studies import (
     StudyFilter,
     apply_filter,
     case_metadata,
+    column_label,
     display_table,
     filter_options,
     listed_rows,
     split_cine_lge,
+    table_labels,
 )
 from dashboard.ui import (
     CASE_KEY,
@@ -58,10 +60,10 @@ def browse() -> None:
     cells = [cell for _ in range(0, len(options) + 1, 4) for cell in st.columns(4)]
     chosen = StudyFilter()
     for cell, (name, values) in zip(cells, options.items(), strict=False):
-        label = name.replace("_", " ")
+        label = column_label(name)
         chosen.values[name] = cell.multiselect(label, values, key=f"f-{name}", placeholder="All")
     chosen.views = cells[len(options)].multiselect(
-        "has views", list(VIEW_SLOTS), key="f-views", placeholder="Any"
+        "Has views", list(VIEW_SLOTS), key="f-views", placeholder="Any"
     )
     chosen.text = st.text_input("Impression or study id contains", key="f-text")
     table, caption = listed_rows(display_table(apply_filter(studies, chosen)), len(studies))
@@ -73,7 +75,10 @@ def browse() -> None:
         on_select=open_selected,
         selection_mode="single-row",
         key=TABLE_KEY,
-        column_config={"impression": st.column_config.TextColumn(width="large")},
+        column_config={
+            **table_labels(table),
+            "impression": st.column_config.TextColumn(column_label("impression"), width="large"),
+        },
     )
 
 

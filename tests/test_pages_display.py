@@ -142,3 +142,27 @@ def test_zero_shot_gives_a_probability_the_same_decimals_in_table_and_cards(app)
     assert formats == {"%.3f"}, config
     card = at.metric[0].value  # p(top study), as the metrics table writes it
     assert len(card.split(".")[1]) == 3, card
+
+
+def _headers(frame) -> dict[str, str]:
+    """Column -> header a dataframe of a page was given (its column config's labels)."""
+    config = json.loads(frame.proto.columns)
+    return {name: c["label"] for name, c in config.items() if "label" in c}
+
+
+def test_study_tables_are_headed_as_the_filters_name_the_columns(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The study tables were headed by raw column names (age_band, pixel_spacing_mm) under
+    filters named "age band", "field strength"."""
+    at = app("pages/studies.py")
+    headers = _headers(at.dataframe(key="studies-table"))
+    assert headers["age_band"] == "Age band" and headers["cine_phases"] == "Cine phases"
+    assert headers["pixel_spacing_mm"] == "Pixel spacing (mm)"
+    assert headers["field_strength"] == "Field strength (T)"
+    assert set(headers) == set(at.dataframe(key="studies-table").value.columns)
+    filters = {m.key[2:]: m.label for m in at.multiselect if m.key != "f-views"}
+    assert filters and all(headers[column] == label for column, label in filters.items())
+    monkeypatch.setattr("dashboard.map_figure.selected_rows", lambda points, figure: [0, 1])
+    chosen = app("pages/embeddings.py", **{"e-method": "PCA"}).dataframe(key="e-table")
+    assert _headers(chosen) == headers
