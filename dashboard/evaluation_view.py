@@ -24,7 +24,7 @@ from model.errors import UserError
 from model.evaluation.headline import headline
 from model.evaluation.inputs import check_external_sites
 from model.evaluation.methods import methods_lines
-from model.evaluation.tables import COUNT_COLUMNS, STAGING_PREFIX, STUDY_SCORES
+from model.evaluation.tables import COUNT_COLUMNS, STAGING_PREFIX, STUDY_SCORES, is_p_value
 
 FEWSHOT_COLUMNS = frozenset({"model", "Label", "method", "k", "AUC", "auc_lo", "auc_hi"})
 ZEROSHOT_COLUMNS = frozenset({"model", "Label", "setting", "AUC"})
@@ -101,7 +101,7 @@ def column_formats(table: pd.DataFrame) -> dict[str, str]:
             continue
         if name in COUNT_COLUMNS or name.startswith("n_") or pd.api.types.is_integer_dtype(values):
             formats[name] = COUNT_FORMAT
-        elif name == "p" or name.startswith("p_"):
+        elif is_p_value(name):
             formats[name] = P_VALUE_FORMAT
         else:
             formats[name] = METRIC_FORMAT

@@ -485,3 +485,16 @@ def test_the_html_report_shows_outside_names_as_text_and_loads_nothing(tmp_path:
     sources = [attrs.get("src", "") for tag, attrs in seen if tag == "img"]
     assert len(sources) == 1 and sources[0].startswith("data:image/png;base64,")
     assert "url(" not in page and "@import" not in page and "http://evil" in page  # as text
+
+
+def test_tiny_p_values_keep_their_digits_in_the_tables(tmp_path: Path) -> None:
+    """comparison.csv wrote DeLong p-values to 4 decimals like the AUCs: p = 1.2e-7 read 0.0000."""
+    table = pd.DataFrame(
+        {"model": ["m", "m"], "difference": [0.123456, 0.0], "p_value": [1.2345e-7, 1.0],
+         "p_holm": [2.469e-7, np.nan]}
+    )  # fmt: skip
+    [path] = write_tables(tmp_path, {"internal": {"comparison": table}})
+    read = pd.read_csv(path)
+    assert read["p_value"].tolist() == pytest.approx([1.2345e-7, 1.0], rel=1e-3)
+    assert read["p_holm"].iloc[0] == pytest.approx(2.469e-7, rel=1e-3) and read["p_holm"].isna()[1]
+    assert read["difference"].tolist() == [0.1235, 0.0]

@@ -214,6 +214,23 @@ def write_tables(out: Path, tables: dict[str, dict[str, pd.DataFrame]]) -> list[
     for site, named in tables.items():
         for name, table in named.items():
             path = out / slug(site) / f"{name}.csv"
-            atomic_write_text(path, table.to_csv(index=False, float_format="%.4f"))
+            atomic_write_text(path, _csv_text(table))
             written.append(path)
     return written
+
+
+def is_p_value(column: str) -> bool:
+    """Whether a table column holds p-values (``p_value``, ``p_holm``): figures that can be
+    tiny, written and shown to significant digits, not to a fixed number of decimals."""
+    return column == "p" or column.startswith("p_")
+
+
+def _csv_text(table: pd.DataFrame) -> str:
+    """A table as CSV: figures to 4 decimals, p-values to 4 significant digits (a DeLong p of
+    1e-7 written as 0.0000 read as p = 0)."""
+    p_values = {
+        str(c): table[c].map(lambda v: f"{v:.4g}", na_action="ignore")
+        for c in table.columns
+        if is_p_value(str(c)) and pd.api.types.is_float_dtype(table[c])
+    }
+    return table.assign(**p_values).to_csv(index=False, float_format="%.4f")
