@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from typing import Any
 
-from dashboard.jobs import stop_grace_s
+from dashboard.job import stop_grace_s
 
 
 def detect_gpus() -> list[str]:

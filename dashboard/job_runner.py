@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dashboard.jobs import load_json_object
+from dashboard.job import load_json_object
 from model.atomic import atomic_write_json
 
 

@@ -3,7 +3,8 @@
 Each job gets a folder ``DATA_ROOT/jobs/<id>/`` holding
 
 ```
-job.json       id, kind, title, command, pid, process start tick, started, user, outputs, cancel flag
+job.json       id, kind, title, command, pid, process start tick, host, started, user, outputs,
+               cancel flag
 log.txt        the process's stdout + stderr
 progress.json  model.progress writes it (env CMR_PROGRESS_FILE): stage, done, total, fraction, eta_s
 result.json    exit code and end time, written by the job runner when the command ends
@@ -15,13 +16,15 @@ from disk alone: it survives a dashboard restart or a browser refresh. Cancellin
 own process group (never processes found by name). Only one job of a kind runs at a time.
 
 A job records the account that started it (several people may run dashboards over one data
-root), so a refusal or a panel says whose it is; another account's job is refused a stop.
+root), so a refusal or a panel says whose it is; another account's job is refused a stop. It
+records the machine too: on a data root shared by several, a job another one runs reads
+``running on HOST`` (its pid means nothing here) until its result.json says it ended, counts
+as the running job of its kind, and is refused a stop here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import signal
@@ -30,101 +33,21 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dashboard.job import Job, load_json_object, stop_grace_s
 from dashboard.processes import current_user, kill_tree, may_signal, process_alive
 from model.atomic import atomic_write_json
 from model.errors import UserError
 from model.file_lock import FileLock
-from model.process_start import proc_start
+from model.process_start import host_elsewhere, proc_start, this_host
 from model.progress import PROGRESS_ENV
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _CHILDREN: dict[int, subprocess.Popen] = {}
-_CANCEL_GRACE_S = 3.0
-# A training run stops after its current step (validation and last.pt included when it ends an
-# epoch): killing it sooner loses the steps since its last epoch and leaves it "crashed".
-_STOP_GRACE_S = {"train": 60.0}
-ACTIVE_STATES = ("running", "stopping")
 _LAUNCH_LOCK = ".launch.lock"
 _LAUNCH_WAIT_S = 10.0
-
-
-@dataclass
-class Job:
-    """One background job as read from its folder."""
-
-    folder: Path
-    info: dict[str, Any]
-    state: str
-    returncode: int | None = None
-    progress: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return str(self.info["id"])
-
-    @property
-    def kind(self) -> str:
-        return str(self.info["kind"])
-
-    @property
-    def title(self) -> str:
-        return str(self.info.get("title") or self.kind)
-
-    @property
-    def origin(self) -> str:
-        """Who started the job and when: ``started by alice at 14:02:05``."""
-        user = self.info.get("user")
-        return f"started {f'by {user} ' if user else ''}at {_clock(self.info.get('started'))}"
-
-    @property
-    def pid(self) -> int:
-        return int(self.info["pid"])
-
-    @property
-    def log_path(self) -> Path:
-        return self.folder / "log.txt"
-
-    @property
-    def running(self) -> bool:
-        return self.state in ACTIVE_STATES
-
-    @property
-    def stop_overdue(self) -> bool:
-        """Stopping for longer than its grace: nothing is left to kill it unless asked (the
-        dashboard that ran the grace restarted, or a process ignores its stop request)."""
-        if self.state != "stopping":
-            return False
-        asked = self.info.get("cancel_requested_at")
-        if not isinstance(asked, int | float):
-            return True  # asked before the request's time was kept
-        return time.time() - asked > stop_grace_s(self.kind)
-
-    @property
-    def outputs(self) -> dict[str, str]:
-        return dict(self.info.get("outputs") or {})
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The last ``lines`` lines of the job's log (empty when there is none yet, or when it is
-        a link: the runner writes a file, and one planted in a shared data root as a link to a
-        private file of the account serving the dashboard would show that file here)."""
-        try:
-            with open(os.open(self.log_path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
-                handle.seek(0, os.SEEK_END)
-                size = handle.tell()
-                handle.seek(max(0, size - 64 * 1024))
-                text = handle.read().decode("utf-8", errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def stop_grace_s(kind: str) -> float:
-    """Seconds a job of ``kind`` is given to end after its SIGTERM before it is killed."""
-    return _STOP_GRACE_S.get(kind, _CANCEL_GRACE_S)
 
 
 def model_command(*args: str) -> list[str]:
@@ -168,8 +91,10 @@ class JobManager:
         """UserError naming the running job when a job of ``kind`` runs now."""
         busy = [job for job in self.list(kind) if job.running]
         if busy:
+            where = f" on {busy[0].host}" if busy[0].host else ""
             raise UserError(
-                f"another {kind} job is already running ({busy[0].title}, {busy[0].origin}); "
+                f"another {kind} job is already running{where} ({busy[0].title}, "
+                f"{busy[0].origin}); "
                 "wait for it or cancel it first"
             )
 
@@ -209,6 +134,7 @@ class JobManager:
             "command": list(command),
             "pid": proc.pid,
             "proc_start": proc_start(proc.pid),
+            "host": this_host(),
             "started": time.time(),
             "user": current_user(),
             "outputs": outputs or {},
@@ -247,6 +173,7 @@ class JobManager:
         ``wait=False`` (the pages) spends the grace in a background thread, so a page's script
         thread is never held for it; the job reads ``stopping`` until it has ended."""
         job = self.get(job_id)
+        _check_here(job)
         if job.state != "running":  # ended, or already stopping
             return job
         _check_may_stop(job)
@@ -268,6 +195,7 @@ class JobManager:
         below them (torchrun's ranks included, which run in sessions of their own). A training
         run keeps its last.pt; its status then reads ``crashed``."""
         job = self.get(job_id)
+        _check_here(job)
         if job.state != "stopping":
             return job
         _check_may_stop(job)
@@ -292,6 +220,10 @@ class JobManager:
             cancelled = bool(info.get("cancel_requested"))
             state = "cancelled" if cancelled else ("finished" if code == 0 else "failed")
             return Job(folder, info, state, code, progress)
+        host = host_elsewhere(info)
+        if host is not None:  # its runner there writes result.json when it ends
+            state = "stopping" if info.get("cancel_requested") else "running"
+            return Job(folder, info, f"{state} on {host}", None, progress, host)
         if process_alive(pid, info.get("proc_start")):
             state = "stopping" if info.get("cancel_requested") else "running"
             return Job(folder, info, state, None, progress)
@@ -299,12 +231,13 @@ class JobManager:
         return Job(folder, info, state, None, progress)
 
 
-def load_json_object(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+def _check_here(job: Job) -> None:
+    """UserError when ``job`` runs on another machine: its pid there is not a process here."""
+    if job.host is not None:
+        raise UserError(
+            f"cannot stop {job.title} from here: it is running on {job.host} and can only be "
+            f"stopped on {job.host} (from a dashboard there)"
+        )
 
 
 def _check_may_stop(job: Job) -> None:
@@ -318,13 +251,6 @@ def _check_may_stop(job: Job) -> None:
 
 def _launch_busy(holder: str) -> str:
     return f"another job is being started ({holder}); try again in a moment"
-
-
-def _clock(stamp: Any) -> str:
-    try:
-        return time.strftime("%H:%M:%S", time.localtime(float(stamp)))
-    except (TypeError, ValueError):
-        return "an unknown time"
 
 
 def _reap(pid: int) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from model.errors import OutOfDeviceMemory, UserError
 from model.evaluation.retrieval import TOP_K, recalls_fixed_by
 from model.file_lock import FileLock
 from model.labels import label_file
-from model.process_start import process_started
+from model.process_start import host_elsewhere, process_started
 from model.training.run_folder import LOCK_FILE, RunFolder
 
 _CLOCK_SLACK_S = 2.0  # a process start time read from /proc is exact to about a second
@@ -56,8 +55,8 @@ def run_state(status: dict[str, Any]) -> str:
     pid = status.get("pid")
     if state not in ("running", "queued") or not pid:
         return state
-    host = status.get("host")
-    if isinstance(host, str) and host and host != socket.gethostname():
+    host = host_elsewhere(status)
+    if host is not None:
         return f"{state} on {host}"
     return state if _writer_alive(int(pid), status) else "crashed"
 

@@ -17,7 +17,8 @@ from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.context import EmptyState, Studio
 from dashboard.inert_text import markdown_text
-from dashboard.jobs import Job, JobManager, stop_grace_s
+from dashboard.job import Job, stop_grace_s
+from dashboard.jobs import JobManager
 from dashboard.runs import format_eta
 from dashboard.studies import PICKER_IDS, picker_ids
 from model.errors import DataError, UserError, storage_problem
@@ -114,7 +115,7 @@ def _live_job(jobs_dir: str, job_id: str) -> None:
 
 
 def _job_body(jobs: JobManager, job: Job) -> None:
-    icon = _STATE_ICONS.get(job.state, "•")
+    icon = _STATE_ICONS.get(job.state.split(" on ")[0], "•")  # "running on HOST" too
     with st.container(border=True):
         head, button = st.columns([5, 1])
         head.markdown(f"{icon} **{markdown_text(job.title)}** — {job.state}")
@@ -144,7 +145,7 @@ def _stop_controls(
             if button.button("Force stop", key=f"force-stop-{job.id}"):
                 jobs.force_stop(job.id)
                 st.rerun(scope="app")
-        elif job.state == "stopping":
+        elif job.stopping:
             head.caption("Stopping: the job ends its current step first.")
         elif button.button("Cancel", key=f"cancel-{job.id}"):
             jobs.cancel(job.id, wait=False)

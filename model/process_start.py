@@ -2,13 +2,17 @@
 
 A pid is reused once its process ends (sooner still after a restart), so a pid written down
 (a job's runner, a training run's writer in ``status.json``) names the same process only while
-one with that pid started at the time recorded with it.
+one with that pid started at the time recorded with it, and only on the machine that wrote it
+down (a data root may be shared by several).
 """
 
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 START_TICK = 19  # field of /proc/PID/stat after the command name
 
@@ -41,3 +45,17 @@ def process_started(pid: int) -> float | None:
     except (OSError, StopIteration, IndexError, ValueError):
         return None
     return None if tick is None else boot + int(tick) / os.sysconf("SC_CLK_TCK")
+
+
+def this_host() -> str:
+    """The name of this machine, as a record of a process it runs (``host``) gives it."""
+    return socket.gethostname()
+
+
+def host_elsewhere(record: Mapping[str, Any]) -> str | None:
+    """The ``host`` of a record of a process (a run's ``status.json``, a job's ``job.json``) when
+    it names another machine sharing the data root: that process's pid (and start) mean nothing
+    here, so it is believed to run until its record says it ended. None for this machine, or for
+    a record written before hosts were kept (its pid is checked here, as it always was)."""
+    host = record.get("host")
+    return host if isinstance(host, str) and host and host != this_host() else None

@@ -10,7 +10,7 @@ from dashboard import cache
 from dashboard.context import EmptyState, Studio
 from dashboard.gpus import gpus_output, resume_gpus, training_env
 from dashboard.inert_text import markdown_text
-from dashboard.jobs import Job
+from dashboard.job import Job
 from dashboard.overview import relative
 from dashboard.plots import loss_curve, validation_curves
 from dashboard.run_selection import in_table_order, shown_run, table_key
@@ -186,7 +186,7 @@ def run_detail(run: Path) -> None:
     # one row that wraps: four fixed columns cut the labels short on a laptop screen
     buttons = st.container(horizontal=True, vertical_alignment="center")
     running = state in ("running", "queued") or (job is not None and job.running)
-    stopping = job is not None and job.state == "stopping"
+    stopping = job is not None and job.stopping
     # keyed by the run: a click meant for a run deleted meanwhile never acts on the one shown next
     if buttons.button("Stop", disabled=not running or stopping, key=f"stop-{run}"):
         if job is None or not job.running:

@@ -274,3 +274,18 @@ def test_a_data_root_that_cannot_be_written_is_named(tmp_path: Path) -> None:
     blocker.write_text("a file where the data root should be")
     with pytest.raises(UserError, match="cannot start the demo job: cannot write .*not-a-folder"):
         JobManager(blocker / "data" / "jobs").launch("demo", SLEEP)
+
+
+def test_a_job_whose_pid_an_unrelated_process_took_is_not_running(manager: JobManager) -> None:
+    job = manager.launch("sleep", [sys.executable, "-c", "pass"])
+    assert _wait(lambda: not process_alive(job.pid))
+    jobs_module._CHILDREN.clear()
+    info = json.loads((job.folder / "job.json").read_text())
+    (job.folder / "result.json").unlink(missing_ok=True)  # the machine went down before it ran
+    other = subprocess.Popen(SLEEP)  # after a restart, its pid is another program's
+    try:
+        (job.folder / "job.json").write_text(json.dumps(info | {"pid": other.pid}))
+        assert manager.get(job.id).state == "lost"
+    finally:
+        other.kill()
+        other.wait()

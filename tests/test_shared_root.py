@@ -4,8 +4,10 @@ checkpoint, and a job says whose it is and cannot be stopped by an account that 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,6 +21,7 @@ from dashboard.jobs import JobManager
 from dashboard.processes import current_user
 from dashboard.settings import Settings
 from model.errors import UserError
+from model.process_start import proc_start
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
@@ -90,7 +93,8 @@ def manager(tmp_path: Path):
     yield jobs
     for job in jobs.list():
         if job.running:
-            jobs.cancel(job.id)
+            with contextlib.suppress(UserError):  # another machine's: nothing of it runs here
+                jobs.cancel(job.id)
     jobs_module._CHILDREN.clear()
 
 
@@ -161,3 +165,61 @@ def test_a_launch_refused_for_alices_running_run_leaves_its_preset_alone(
     assert not at.exception, [e.value for e in at.exception]
     assert any("another train job is already running" in e.value for e in at.error)
     assert preset.read_text() == '{"alice": "her settings"}'
+
+
+def _written_on(manager: JobManager, host: str, pid: int, proc_start: str | None = None) -> Path:
+    """The folder of a train job that another machine sharing this data root started: its
+    runner's pid (and start tick) were that machine's."""
+    folder = manager.jobs_dir / "train-20260101-120000-abcdef"
+    folder.mkdir(parents=True)
+    info = {"id": folder.name, "kind": "train", "title": "Train alice-run", "command": SLEEP}
+    info |= {"pid": pid, "proc_start": proc_start, "started": time.time(), "user": "alice"}
+    (folder / "job.json").write_text(json.dumps(info | {"host": host, "outputs": {}}))
+    return folder
+
+
+def test_a_job_started_on_another_machine_reads_running_there(manager: JobManager) -> None:
+    folder = _written_on(manager, "gpu-node-7", pid=999_999_999)  # no such pid here
+    job = manager.get(folder.name)
+    assert job.state == "running on gpu-node-7" and job.running
+    with pytest.raises(UserError, match="already running on gpu-node-7"):
+        manager.launch("train", SLEEP, title="Train bob-run")  # one train job at a time
+    with pytest.raises(UserError, match="can only be stopped on gpu-node-7"):
+        manager.cancel(folder.name, wait=False)
+    info = json.loads((folder / "job.json").read_text())
+    assert "cancel_requested" not in info
+    (folder / "job.json").write_text(json.dumps(info | {"cancel_requested": True}))  # asked there
+    stopping = manager.get(folder.name)
+    assert stopping.state == "stopping on gpu-node-7" and stopping.stopping
+    assert not stopping.stop_overdue  # no Force stop offered here: nothing of it runs here
+    (folder / "result.json").write_text(json.dumps({"returncode": 0}))
+    assert manager.get(folder.name).state == "cancelled"  # its runner there says it ended
+
+
+def test_another_machines_job_is_not_stopped_through_a_pid_of_this_one(
+    manager: JobManager,
+) -> None:
+    here = subprocess.Popen(SLEEP)  # the pid and start tick its runner had there, taken here
+    try:
+        folder = _written_on(manager, "gpu-node-7", here.pid, proc_start(here.pid))
+        with pytest.raises(UserError, match="can only be stopped on gpu-node-7"):
+            manager.cancel(folder.name)
+        assert here.poll() is None
+    finally:
+        here.kill()
+        here.wait()
+
+
+def test_the_job_panel_of_another_machines_job_says_where_to_stop_it(
+    manager: JobManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = manager.jobs_dir.parent
+    make_tiny_dataset(root / "ds" / "tiny", n=2)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    job_id = _written_on(manager, "gpu-node-7", pid=999_999_999).name
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/train.py").run()
+    assert any("running on gpu-node-7" in m.value for m in at.markdown)
+    at.button(key=f"cancel-{job_id}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("can only be stopped on gpu-node-7" in e.value for e in at.error)

@@ -152,7 +152,7 @@ def test_a_train_log_linked_out_of_its_run_is_not_shown(tmp_path: Path) -> None:
 
 def test_a_job_log_linked_to_another_file_is_not_shown(tmp_path: Path) -> None:
     """Every page's job panel shows a job's log.txt: the same planted link, in jobs/<id>/."""
-    from dashboard.jobs import Job
+    from dashboard.job import Job
 
     secret = tmp_path / "private.txt"
     secret.write_text("PRIVATE KEY\n")

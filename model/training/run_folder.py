@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import os
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from model.atomic import atomic_write_json, atomic_write_text, remove_stale_temp
 from model.errors import UserError
 from model.file_lock import FileLock
 from model.output_path import check_output_path
-from model.process_start import process_started
+from model.process_start import process_started, this_host
 
 STATES: tuple[str, ...] = ("queued", "running", "finished", "failed", "stopped")
 LOCK_FILE = ".train.lock"
@@ -141,7 +140,7 @@ class RunFolder:
             raise ValueError(f"unknown run state {state!r}")
         self._status.update({k: _clean(v) for k, v in fields.items()})
         pid = os.getpid()
-        self._status.update(pid=pid, pid_started=process_started(pid), host=socket.gethostname())
+        self._status.update(pid=pid, pid_started=process_started(pid), host=this_host())
         self._status["updated"] = time.time()
         atomic_write_json(self.status_path, self._status)
         return dict(self._status)
