@@ -19,7 +19,8 @@ A job records the account that started it (several people may run dashboards ove
 root), so a refusal or a panel says whose it is; another account's job is refused a stop. It
 records the machine too: on a data root shared by several, a job another one runs reads
 ``running on HOST`` (its pid means nothing here) until its result.json says it ended, counts
-as the running job of its kind, and is refused a stop here.
+as the running job of its kind, and is refused a stop here. One silent for ``REMOTE_SILENCE_S``
+(no log line, progress or job.json change: that machine went down with it) reads ``lost``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 _CHILDREN: dict[int, subprocess.Popen] = {}
 _LAUNCH_LOCK = ".launch.lock"
 _LAUNCH_WAIT_S = 10.0
+REMOTE_SILENCE_S = 6 * 3600.0  # a job on another machine silent this long died with it
 
 
 def model_command(*args: str) -> list[str]:
@@ -221,14 +223,27 @@ class JobManager:
             state = "cancelled" if cancelled else ("finished" if code == 0 else "failed")
             return Job(folder, info, state, code, progress)
         host = host_elsewhere(info)
-        if host is not None:  # its runner there writes result.json when it ends
+        if host is not None and _silent_s(folder) < REMOTE_SILENCE_S:
+            # its runner there writes result.json when it ends
             state = "stopping" if info.get("cancel_requested") else "running"
             return Job(folder, info, f"{state} on {host}", None, progress, host)
+        if host is not None:  # that machine went down with it: it no longer blocks its kind
+            return Job(folder, info, "lost", None, progress)
         if process_alive(pid, info.get("proc_start")):
             state = "stopping" if info.get("cancel_requested") else "running"
             return Job(folder, info, state, None, progress)
         state = "cancelled" if info.get("cancel_requested") else "lost"
         return Job(folder, info, state, None, progress)
+
+
+def _silent_s(folder: Path) -> float:
+    """Seconds since the job's folder last changed (its log, progress or job.json)."""
+    times = [
+        path.stat().st_mtime
+        for path in (folder / "job.json", folder / "log.txt", folder / "progress.json")
+        if path.exists()
+    ]
+    return time.time() - max(times, default=0.0)
 
 
 def _check_here(job: Job) -> None:

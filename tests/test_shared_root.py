@@ -17,7 +17,7 @@ from dashboard_fixtures import make_tiny_dataset
 from streamlit.testing.v1 import AppTest
 
 from dashboard import jobs as jobs_module
-from dashboard.jobs import JobManager
+from dashboard.jobs import REMOTE_SILENCE_S, JobManager
 from dashboard.processes import current_user
 from dashboard.settings import Settings
 from model.errors import UserError
@@ -194,6 +194,23 @@ def test_a_job_started_on_another_machine_reads_running_there(manager: JobManage
     assert not stopping.stop_overdue  # no Force stop offered here: nothing of it runs here
     (folder / "result.json").write_text(json.dumps({"returncode": 0}))
     assert manager.get(folder.name).state == "cancelled"  # its runner there says it ended
+
+
+def test_a_job_whose_machine_fell_silent_no_longer_blocks_its_kind(manager: JobManager) -> None:
+    """Machine A crashed with its job: no result.json ever comes; after REMOTE_SILENCE_S of no
+    log, progress or job.json change it reads lost here, and a job of its kind may start."""
+    folder = _written_on(manager, "gpu-node-7", pid=999_999_999)
+    (folder / "log.txt").write_text("epoch 3\n")
+    long_ago = time.time() - REMOTE_SILENCE_S - 60
+    for path in folder.iterdir():
+        os.utime(path, (long_ago, long_ago))
+    job = manager.get(folder.name)
+    assert job.state == "lost" and not job.running
+    launched = manager.launch("train", SLEEP, title="Train bob-run")
+    try:
+        assert manager.get(launched.id).running
+    finally:
+        manager.cancel(launched.id)
 
 
 def test_another_machines_job_is_not_stopped_through_a_pid_of_this_one(
