@@ -222,6 +222,21 @@ def case_index(
     )
 
 
+@st.cache_data(show_spinner="Checking the case index…", max_entries=8)
+def index_damage(_location: ChromaLocation, where: str, fingerprint: str, state: tuple) -> str:
+    """Why reading checkpoint ``fingerprint``'s index in the embedded folder ``where`` would
+    crash (``model.index.read_check``), or "" when it reads; checked in a child process once per
+    folder ``state`` (``folder_state``), for every session."""
+    from model.errors import DamagedIndex
+    from model.index.read_check import check_readable
+
+    try:
+        check_readable(_location, fingerprint)
+    except DamagedIndex as err:
+        return str(err)
+    return ""
+
+
 @st.cache_resource(
     show_spinner="Computing the map (once per checkpoint, dataset and method)…", max_entries=4
 )

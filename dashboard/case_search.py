@@ -112,6 +112,8 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
     allowed = apply_filter(studio.studies(), query.filters)
     try:
         index = studio.index()
+    except DamagedIndex as err:  # reading it would crash the dashboard: not opened here
+        return _in_memory(studio, allowed, query, text, missing=studio.damaged_index(err))
     except UserError as err:  # e.g. the configured Chroma server does not answer
         return _in_memory(
             studio, allowed, query, text, notice=f"The case index is unavailable: {err}"

@@ -216,15 +216,28 @@ class Studio:
         database: the dashboard reads the index and never creates or writes it.
         """
         location = self.index_location()
+        fingerprint = str(self.checkpoint_summary()["fingerprint"])
         database: tuple[int, ...] = ()
         if not location.is_server:
             try:
                 database = cache.file_identity(location.path / "chroma.sqlite3")
             except OSError:  # not built yet (or being rebuilt)
                 return None
+            self._check_readable(location, fingerprint)
         path, version = self._checkpoint_key()
-        fingerprint = str(self.checkpoint_summary()["fingerprint"])
         return cache.case_index(location, location.describe(), fingerprint, path, version, database)
+
+    @staticmethod
+    def _check_readable(location: ChromaLocation, fingerprint: str) -> None:
+        """``DamagedIndex`` when reading the embedded folder in its present state crashes a
+        process (checked in a child, once per state): this server process never opens it."""
+        from model.index.read_check import folder_state
+
+        assert location.path is not None
+        state = folder_state(location.path)
+        damage = cache.index_damage(location, location.describe(), fingerprint, state)
+        if damage:
+            raise DamagedIndex(damage)
 
     def index(self) -> EmbeddingIndex | None:
         """The active checkpoint's case index, or None when it has no collection there.
@@ -292,7 +305,10 @@ class Studio:
         rebuilds it from the data root's datasets it holds (``dashboard.index_rebuild``)."""
         from dashboard.index_rebuild import rebuild_plan
 
-        handle = self._index_handle()
+        try:
+            handle = self._index_handle()
+        except DamagedIndex:  # reading it crashes a process: the job reads it afresh
+            handle = None
         location = self.index_location()
         siblings = [
             d for d in self.settings.datasets() if self.settings.chroma_location(d) == location

@@ -101,7 +101,12 @@ class ChildTraceback(Exception):  # noqa: N818 - it carries the child's tracebac
 
 
 class ChildDied(RuntimeError):  # noqa: N818 - what happened, said as the message does
-    """The child ended without an answer: killed, or crashed in native code (a segfault)."""
+    """The child ended without an answer: killed, or crashed in native code (a segfault).
+    ``exitcode``: negative for the signal that ended it (multiprocessing's convention)."""
+
+    def __init__(self, exitcode: int | None) -> None:
+        super().__init__(_how_it_ended(exitcode))
+        self.exitcode = exitcode
 
 
 @contextlib.contextmanager
@@ -136,7 +141,7 @@ def run_in_fresh_process(function: Callable[..., Result], *args: object) -> Resu
         ok, value, where = answer.recv()
     except EOFError:
         child.join()
-        raise ChildDied(_how_it_ended(child.exitcode)) from None
+        raise ChildDied(child.exitcode) from None
     except KeyboardInterrupt:
         child.terminate()  # the child ignores Ctrl-C; stopping it is this process's job
         raise
