@@ -1,9 +1,30 @@
-"""Test-wide settings: everything offline, no telemetry, no GPU."""
+"""Test-wide settings: everything offline, no telemetry, no GPU; and the page tests' data root
+(the tiny one, one per test module) with an ``app`` fixture opening a page over it."""
 
 import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny data root (dataset, checkpoint, embeddings); a module may define its own."""
+    from dashboard_fixtures import tiny_data_root
+
+    return tiny_data_root(tmp_path_factory)
+
+
+@pytest.fixture
+def app(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> Callable:
+    """``app(page, **session_state)`` -> an AppTest of that page over ``data_root``."""
+    from dashboard_fixtures import page_opener
+
+    return page_opener(data_root, monkeypatch)

@@ -7,27 +7,15 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dashboard_fixtures import page_opener, tiny_data_root
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from dashboard.runs import preset_defaults
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_data_root(tmp_path_factory)
-
-
-@pytest.fixture
-def app(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
-    return page_opener(data_root, monkeypatch)
 
 
 def _scores(at: AppTest, column: str) -> list[float]:

@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from dashboard_fixtures import page_opener, tiny_data_root
-from streamlit.testing.v1 import AppTest
 
 from dashboard.case_search import index_where
 from dashboard.context import Studio
@@ -21,16 +17,6 @@ from model.evaluation.tables import display_name
 from model.schema import DIAGNOSES, VIEW_SLOTS
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_data_root(tmp_path_factory)
-
-
-@pytest.fixture
-def app(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
-    return page_opener(data_root, monkeypatch)
 
 
 @pytest.fixture
