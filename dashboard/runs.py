@@ -25,8 +25,6 @@ from model.labels import label_file
 from model.process_start import host_elsewhere, process_started
 from model.training.run_folder import LOCK_FILE, RunFolder
 
-_CLOCK_SLACK_S = 2.0  # a process start time read from /proc is exact to about a second
-
 
 @dataclass(frozen=True)
 class TrainForm:
@@ -62,15 +60,14 @@ def run_state(status: dict[str, Any]) -> str:
 
 
 def _writer_alive(pid: int, status: dict[str, Any]) -> bool:
+    """Whether ``pid`` is the status' writer: its start tick, as a job's is checked."""
+    if status.get("proc_start") is not None:
+        return process_alive(pid, status["proc_start"])
     if not process_alive(pid):
         return False
-    started, recorded = process_started(pid), status.get("pid_started")
-    if started is None:
-        return True
-    if isinstance(recorded, int | float):
-        return abs(started - recorded) <= _CLOCK_SLACK_S
-    updated = status.get("updated")  # a status written before the writer's start was recorded
-    return not isinstance(updated, int | float) or started <= updated + _CLOCK_SLACK_S
+    started = process_started(pid)  # a status written before the writer's start was recorded
+    updated = status.get("updated")
+    return started is None or not isinstance(updated, int | float) or started <= updated + 2.0
 
 
 def read_status(run: Path) -> dict[str, Any]:

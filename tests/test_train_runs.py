@@ -165,7 +165,7 @@ def test_a_running_status_is_believed_only_from_the_process_that_wrote_it(
     # that started long after the run's writer did, though before the status's last write
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        copied = {**written, "pid": other.pid, "pid_started": written["pid_started"] - 3600}
+        copied = {**written, "pid": other.pid}  # the writer's start tick, another process's pid
         copied["updated"] = time.time() + 60
         assert run_state(copied) == "crashed"
         elsewhere = {**written, "host": "gpu-node-7"}  # its pid means nothing here

@@ -25,7 +25,7 @@ from model.atomic import atomic_write_json, atomic_write_text, remove_stale_temp
 from model.errors import UserError
 from model.file_lock import FileLock
 from model.output_path import check_output_path
-from model.process_start import process_started, this_host
+from model.process_start import proc_start, this_host
 
 STATES: tuple[str, ...] = ("queued", "running", "finished", "failed", "stopped")
 LOCK_FILE = ".train.lock"
@@ -140,7 +140,7 @@ class RunFolder:
             raise ValueError(f"unknown run state {state!r}")
         self._status.update({k: _clean(v) for k, v in fields.items()})
         pid = os.getpid()
-        self._status.update(pid=pid, pid_started=process_started(pid), host=this_host())
+        self._status.update(pid=pid, proc_start=proc_start(pid), host=this_host())
         self._status["updated"] = time.time()
         atomic_write_json(self.status_path, self._status)
         return dict(self._status)
