@@ -154,18 +154,19 @@ def _enhanced_frame(spec: StudySpec, enhanced: EnhancedSpec, frame: tuple[int, i
     if enhanced.inversion == "per_frame":
         items.append(_item("MRModifierSequence", InversionRecovery="YES", InversionTimes=[300.0]))
     if enhanced.rescale:
-        slope, intercept = enhanced.rescale[enhanced.frames().index(frame)]
-        items.append(
-            _item(
-                "PixelValueTransformationSequence",
-                RescaleSlope=slope,
-                RescaleIntercept=intercept,
-                RescaleType="US",
-            )
-        )
+        items.append(_rescale(*enhanced.rescale[enhanced.frames().index(frame)]))
     if enhanced.spacing_per_frame:
         items.append(_item("PixelMeasuresSequence", PixelSpacing=[spec.spacing, spec.spacing]))
     return _merge(*items)
+
+
+def _rescale(slope: float, intercept: float) -> Dataset:
+    return _item(
+        "PixelValueTransformationSequence",
+        RescaleSlope=slope,
+        RescaleIntercept=intercept,
+        RescaleType="US",
+    )
 
 
 def _enhanced_shared(spec: StudySpec, enhanced: EnhancedSpec) -> Dataset:
@@ -177,15 +178,7 @@ def _enhanced_shared(spec: StudySpec, enhanced: EnhancedSpec) -> Dataset:
     if enhanced.inversion == "timing":
         items.append(_item("MRTimingAndRelatedParametersSequence", InversionTimes=[300.0]))
     if enhanced.shared_rescale:
-        slope, intercept = enhanced.shared_rescale
-        items.append(
-            _item(
-                "PixelValueTransformationSequence",
-                RescaleSlope=slope,
-                RescaleIntercept=intercept,
-                RescaleType="US",
-            )
-        )
+        items.append(_rescale(*enhanced.shared_rescale))
     return _merge(*items)
 
 
