@@ -98,15 +98,38 @@ def sex_code(value: str) -> str:
 _WORD = re.compile(r"[^\W_]+")  # runs of letters and digits: the tokens paths are made of
 # a date written with separators: 1985-03-08, 08/03/1985, 3.8.1985, 1985_03_08 ...
 _SPELLED_DATE = re.compile(r"(?<!\d)(\d{1,4})([-./_ ])(\d{1,2})\2(\d{1,4})(?!\d)")
+# what lies between the parts of a name written out: Doe Jane, Doe, Jane, Doe^Jane, 王_小明, O'Brien
+_NAME_SEPARATORS = re.compile(r"[\s_.,^'’-]+")
+# scripts written without spaces between words: kana, CJK ideographs, hangul
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 
 def identifier_parts(parts: list[str]) -> set[str]:
-    """The parts of an identifier worth scrubbing on their own, and the parts joined
-    (``Wang^Xiaoming`` -> ``WangXiaoming``: Chinese, Japanese and Korean names are written without
-    a space). A part counts from 3 characters, or 2 outside ASCII: a CJK given name is often 2."""
-    kept = {part for part in parts if len(part) >= 3 or (len(part) == 2 and not part.isascii())}
-    joined = "".join(parts)
-    return kept | {joined} if len(parts) > 1 and len(joined) >= 2 else kept
+    """The parts of an identifier worth scrubbing on their own, and the parts joined in either
+    order (``Wang^Xiaoming`` -> ``WangXiaoming``, ``XiaomingWang``: Chinese, Japanese and Korean
+    names are written without a space). A part counts from 3 characters, or 2 outside ASCII: a
+    CJK given name is often 2."""
+    kept = {part for part in parts if _long_enough(part)}
+    if len(parts) > 1:
+        kept |= {"".join(order) for order in name_orders(parts)}
+    return kept
+
+
+def _long_enough(part: str) -> bool:
+    """Whether a part identifies: 3 characters, or 2 outside ASCII (shorter ones are ordinary
+    words and numbers: a PatientID ``1`` must not take every 1 out of ``LVEF 41%``)."""
+    return len(part) >= 3 or (len(part) == 2 and not part.isascii())
+
+
+def name_orders(parts: list[str]) -> list[list[str]]:
+    """A name's parts family name first, as DICOM stores them, and given name(s) first."""
+    return [parts, parts[1:] + parts[:1]] if len(parts) > 1 else [parts]
+
+
+def name_representations(identifier: str) -> list[list[str]]:
+    """The letter/digit runs of each representation of an identifier: a DICOM name holds up to
+    three, ``=``-separated (alphabetic, ideographic, phonetic: ``Yamada^Taro=山田^太郎``)."""
+    return [parts for group in identifier.split("=") if (parts := _WORD.findall(group))]
 
 
 def _identifier_tokens(identifiers: set[str]) -> set[str]:
@@ -114,8 +137,87 @@ def _identifier_tokens(identifiers: set[str]) -> set[str]:
     return {
         token.lower()
         for identifier in identifiers
-        for token in identifier_parts(_WORD.findall(identifier))
+        for parts in name_representations(identifier)
+        for token in identifier_parts(parts)
     }
+
+
+def _name_sequences(identifiers: set[str]) -> set[tuple[str, ...]]:
+    """Every name of several parts as lower-cased parts in either order: ``王 小明`` or
+    ``小明_王`` goes whole, where a lone one-character family name is an ordinary word."""
+    return {
+        tuple(part.lower() for part in order)
+        for identifier in identifiers
+        for parts in name_representations(identifier)
+        if len(parts) > 1
+        for order in name_orders(parts)
+    }
+
+
+def _identifier_words(text: str, tokens: set[str], sequences: set[tuple[str, ...]]) -> str:
+    """``text`` with every letter/digit run in ``tokens``, and every run of words spelling one
+    of ``sequences`` (parts apart by name separators), replaced by ``[removed]`` word by word."""
+    words = list(_WORD.finditer(text))
+    lengths = sorted({len(sequence) for sequence in sequences}, reverse=True)
+    removed: set[int] = set()
+    for start in range(len(words)):
+        for length in lengths:
+            window = words[start : start + length]
+            if len(window) == length and _spelled(text, window) in sequences:
+                removed.update(range(start, start + length))
+                break
+        if words[start].group().lower() in tokens:
+            removed.add(start)
+    for index in sorted(removed, reverse=True):
+        begin, end = words[index].span()
+        text = text[:begin] + "[removed]" + text[end:]
+    return text
+
+
+def _spelled(text: str, window: list[re.Match]) -> tuple[str, ...] | None:
+    """The lower-cased words of ``window`` when only name separators lie between them."""
+    for before, after in zip(window, window[1:], strict=False):
+        if not _NAME_SEPARATORS.fullmatch(text[before.end() : after.start()]):
+            return None
+    return tuple(match.group().lower() for match in window)
+
+
+def scrub_identifiers(text: str, identifiers: list[str]) -> str:
+    """``text`` with every identifier, its parts (``identifier_parts``) and its name written out
+    in either order with any separators (``Jane Doe``, ``Doe, Jane``, ``王_小明``) replaced by
+    ``[removed]`` word by word; never inside a longer word of a spaced script (``Mark`` keeps
+    ``Markedly``) or number (``123`` keeps ``1234``), while CJK text has no spaces, so a CJK end
+    may touch other characters."""
+    spellings: set[str] = set()
+    for identifier in filter(_long_enough, identifiers):
+        spellings.add(_bounded(re.escape(identifier), identifier))
+        for parts in name_representations(identifier):
+            spellings |= {_bounded(re.escape(token), token) for token in identifier_parts(parts)}
+            if len(parts) > 1:
+                spellings |= {
+                    _bounded(_NAME_SEPARATORS.pattern.join(map(re.escape, order)), "".join(order))
+                    for order in name_orders(parts)
+                }
+    if not spellings:
+        return text
+    pattern = re.compile("|".join(sorted(spellings, key=len, reverse=True)), re.IGNORECASE)
+    return pattern.sub(lambda match: _WORD.sub("[removed]", match.group()), text)
+
+
+def _bounded(pattern: str, spelling: str) -> str:
+    """``pattern`` that may not start or end inside a number where ``spelling`` starts or ends
+    with a digit, nor inside a word where with a letter of a script written with spaces."""
+    return f"{_edge(spelling[0], '(?<!')}(?:{pattern}){_edge(spelling[-1], '(?!')}"
+
+
+def _edge(char: str, look: str) -> str:
+    """A lookaround (``look``: ``(?<!`` behind, ``(?!`` ahead) keeping ``char`` from touching
+    a character of its kind."""
+    if char.isdigit():
+        return look + r"\d)"
+    if char.isalpha() and not _UNSPACED.match(char):
+        return look + r"[^\W\d_])"
+    return ""
 
 
 def _readings(day_month_year: tuple[str, str, str]) -> set[str]:
@@ -153,7 +255,7 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
     reasons (a set lookup per run: fast for any number of patients). A reason quoting a file's full path (a reader's error message) keeps
     only its part below the source folder too.
     """
-    tokens = _identifier_tokens(identifiers)
+    tokens, sequences = _identifier_tokens(identifiers), _name_sequences(identifiers)
     root = os.path.abspath(src)
     prefixes = sorted({root + os.sep, os.path.realpath(root) + os.sep}, key=len, reverse=True)
 
@@ -161,7 +263,7 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
         for prefix in prefixes:
             text = text.replace(prefix, "")
         text = scrub_birth_dates(text, identifiers)
-        return _WORD.sub(lambda m: "[removed]" if m.group().lower() in tokens else m.group(), text)
+        return _identifier_words(text, tokens, sequences)
 
     out = []
     for row in rows:

@@ -15,7 +15,7 @@ import logging
 import re
 from pathlib import Path
 
-from model.data.deid import identifier_parts, scrub_birth_dates
+from model.data.deid import scrub_birth_dates, scrub_identifiers
 from model.data.store import report_row
 from model.errors import DataError
 
@@ -156,15 +156,6 @@ def shared_accession_rows(studies: list[tuple[str, str, str]]) -> list[dict]:
 
 
 def scrub_text(text: str, identifiers: list[str]) -> str:
-    """Replace every occurrence of a known identifier (name parts, IDs, dates, a date also when
-    written with separators) with ``[removed]``."""
-    text = scrub_birth_dates(text, set(identifiers))
-    tokens: set[str] = set()
-    for identifier in identifiers:
-        if not identifier:
-            continue
-        tokens.add(identifier)
-        tokens.update(identifier_parts([p for p in re.split(r"[\^,\s]+", identifier) if p]))
-    for token in sorted(tokens, key=len, reverse=True):
-        text = re.sub(re.escape(token), "[removed]", text, flags=re.IGNORECASE)
-    return text
+    """Replace every occurrence of a known identifier (name parts, the name written out in either
+    order, IDs, dates, a date also when written with separators) with ``[removed]``."""
+    return scrub_identifiers(scrub_birth_dates(text, set(identifiers)), identifiers)

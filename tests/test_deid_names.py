@@ -1,0 +1,87 @@
+"""Patient names scrubbed from what leaves ingest in every way exports write them: family or
+given name first, with or without a separator, in each representation of a DICOM name
+(alphabetic=ideographic=phonetic), while the same letters inside ordinary words are kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from dicom_factory import StudySpec, write_study
+
+from model.data.deid import deidentify_report
+from model.data.ingest import ingest
+from model.data.reports import scrub_text
+
+SPELLINGS = ["王小明", "小明王", "王_小明", "王 小明", "小明 王", "王.小明", "王-小明", "王^小明"]
+
+
+def test_a_cjk_name_with_a_one_character_family_name_is_scrubbed_in_any_spelling() -> None:
+    rows = [{"path": f"/export/{spelling}/IM1", "reason": "x"} for spelling in SPELLINGS]
+    rows.append({"path": "/export/王/IM1", "reason": "x"})
+    out = deidentify_report(rows, Path("/export"), {"王^小明"})
+    assert not any("王" in row["path"] or "小明" in row["path"] for row in out[:-1]), out
+    assert out[-1]["path"] == "王/IM1"  # a lone character is an ordinary word
+    impression = scrub_text(f"{' / '.join(SPELLINGS)}. 王 is a family name.", ["王^小明"])
+    assert "王" not in impression.split(".")[0] and "小明" not in impression
+    assert impression.endswith(". 王 is a family name.")
+
+
+def test_a_short_latin_name_is_scrubbed_written_out_but_not_inside_words() -> None:
+    """Two-letter parts are not scrubbed alone, the name written out is; a name part inside
+    a clinical word (Mark in Markedly, Ann in Annular, Lina in Linear) stays."""
+    identifiers = ["Li^Na", "Mark^Allen", "Ann^Lee"]
+    text = "Li Na, Na Li and Doe. Markedly dilated LV; linear mid-wall LGE; annular dilatation."
+    assert scrub_text(text, identifiers) == (
+        "[removed] [removed], [removed] [removed] and Doe. Markedly dilated LV; linear mid-wall "
+        "LGE; annular dilatation."
+    )
+    rows = [{"path": f"/export/{name}/IM1", "reason": ""} for name in ("Li_Na", "Na.Li", "NaLi")]
+    out = deidentify_report(rows, Path("/export"), {"Li^Na"})
+    assert [row["path"] for row in out] == [
+        "[removed]_[removed]/IM1",
+        "[removed].[removed]/IM1",
+        "[removed]/IM1",
+    ]
+
+
+def test_each_representation_of_a_dicom_name_is_scrubbed() -> None:
+    """Japanese exports write Yamada^Taro=山田^太郎=やまだ^たろう: the ideographic name joined
+    is as identifying as the alphabetic one."""
+    name = "Yamada^Taro=山田^太郎=やまだ^たろう"
+    rows = [
+        {"path": f"/export/{spelling}/IM1", "reason": ""} for spelling in ("山田太郎", "TaroYamada")
+    ]
+    assert [row["path"] for row in deidentify_report(rows, Path("/export"), {name})] == [
+        "[removed]/IM1",
+        "[removed]/IM1",
+    ]
+    assert scrub_text("山田太郎: normal. やまだたろう.", [name]) == "[removed]: normal. [removed]."
+
+
+def test_an_export_folder_named_after_a_chinese_patient_leaves_no_name(tmp_path: Path) -> None:
+    name = "Wang^Xiaoming=王^小明"
+    spec = StudySpec(series={"4ch": "CINE_4CH"}, charset="ISO_IR 192", patient_name=name)
+    folder = write_study(tmp_path / "src" / "王_小明", spec)
+    (folder / "notes.txt").write_text("not dicom")
+    reports = tmp_path / "reports.csv"
+    text = "IMPRESSION: 小明 王: dilated LV. Xiaoming Wang seen."
+    pd.DataFrame({"accession_number": ["ACC0001"], "report": [text]}).to_csv(reports, index=False)
+    out = tmp_path / "dataset"
+    ingest(tmp_path / "src", out, reports=reports, frames=4, size=16)
+    impression = pd.read_parquet(out / "studies.parquet").impression.iloc[0]
+    assert impression == "[removed] [removed]: dilated LV. [removed] [removed] seen."
+    for path in out.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert "王".encode() not in data and "小明".encode() not in data, path
+
+
+def test_a_short_numeric_patient_id_leaves_the_measurements_alone() -> None:
+    """Research exports number their patients 1, 2, 21...: such an ID is no word to scrub, and
+    a longer one is scrubbed as a whole number, never out of a longer one."""
+    text = "LVEF 41%, LVEDV 210 ml, wall 21 mm. Case 4021 seen; 4021."
+    assert scrub_text(text, ["1", "21", "ANON^1"]) == text
+    assert scrub_text(text, ["4021", "402"]) == (
+        "LVEF 41%, LVEDV 210 ml, wall 21 mm. Case [removed] seen; [removed]."
+    )
