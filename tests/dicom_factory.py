@@ -91,6 +91,7 @@ class EnhancedSpec:
     shared_rescale: tuple[float, float] | None = None
     spacing_per_frame: bool = False  # PixelMeasuresSequence per frame instead of shared
     stack_ids: bool = True  # FrameContentSequence > StackID and InStackPositionNumber
+    plane_positions: bool = True  # PlanePositionSequence > ImagePositionPatient per frame
 
     def frames(self) -> list[tuple[int, int, int]]:
         """(stack, slice, phase) of each frame in storage order."""
@@ -145,9 +146,12 @@ def _enhanced_frame(spec: StudySpec, enhanced: EnhancedSpec, frame: tuple[int, i
         content.FrameContentSequence[0].InStackPositionNumber = index + 1
     items = [
         content,
-        _item("PlanePositionSequence", ImagePositionPatient=placed.ImagePositionPatient),
         _item("PlaneOrientationSequence", ImageOrientationPatient=placed.ImageOrientationPatient),
     ]
+    if enhanced.plane_positions:
+        items.append(
+            _item("PlanePositionSequence", ImagePositionPatient=placed.ImagePositionPatient)
+        )
     if enhanced.trigger_delays:
         delay = round(phase * 900.0 / enhanced.phases, 2)
         items.append(_item("CardiacSynchronizationSequence", NominalCardiacTriggerDelayTime=delay))

@@ -104,6 +104,24 @@ def test_frames_land_in_their_slice_and_phase(
         ]
 
 
+@pytest.mark.parametrize("trigger_delays", [True, False])
+@pytest.mark.parametrize("phase_major", [False, True])
+def test_frames_without_a_position_land_in_the_slice_of_their_stack_position(
+    tmp_path: Path, phase_major: bool, trigger_delays: bool
+) -> None:
+    """No PlanePositionSequence: the frames' InStackPositionNumber tells the slices apart (they
+    were taken as one slice: two slices dropped as duplicates, or mixed into one cine)."""
+    enhanced = EnhancedSpec(
+        phases=4, phase_major=phase_major, trigger_delays=trigger_delays, plane_positions=False
+    )
+    found, problems = _locations(tmp_path, enhanced, "CINE_SAX")
+    assert found == {"sax": [[(0, s, p) for p in range(4)] for s in range(3)]}
+    assert [p[3] for p in problems][0] == (
+        "no ImagePositionPatient: slices placed by InStackPositionNumber "
+        "(base and apex may be swapped)"
+    )
+
+
 @pytest.mark.parametrize("stack_ids", [True, False])
 def test_several_stacks_in_one_file_fill_their_own_views(tmp_path: Path, stack_ids: bool) -> None:
     """A multi-stack cine (StackID 1: short axis, 2: four-chamber, 3: two-chamber; or no

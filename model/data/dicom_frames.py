@@ -4,7 +4,7 @@ Classic images carry ``PixelSpacing``, ``ImagePositionPatient``, ``ImageOrientat
 ``TriggerTime`` at the top level. Enhanced MR (one file, many frames) carries them in the
 per-frame functional groups, falling back to the shared functional groups: plane position and
 orientation, pixel measures, cardiac synchronisation (nominal trigger delay), frame content
-(temporal position index, stack), MR modifier (inversion times) and pixel value transformation
+(temporal position index, stack, position in the stack), MR modifier (inversion times) and pixel value transformation
 (rescale slope and intercept).
 """
 
@@ -133,6 +133,18 @@ def frame_stack(top: TopLevel, frame: int) -> str:
         return ""
     value = _from_groups(top.dataset, frame, "FrameContentSequence", "StackID")
     return str(value).strip() if value is not None else ""
+
+
+def frame_stack_position(top: TopLevel, frame: int) -> int | None:
+    """InStackPositionNumber of a frame of an enhanced image (1, 2, ... along its stack, frames
+    of one slice sharing it); None without one."""
+    if frame < 0:
+        return None
+    value = _from_groups(top.dataset, frame, "FrameContentSequence", "InStackPositionNumber")
+    try:
+        return None if value in (None, "") else int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
 
 
 def frame_timing(top: TopLevel, frame: int) -> tuple[float | None, int | None]:

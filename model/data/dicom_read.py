@@ -32,6 +32,7 @@ from model.data.dicom_frames import (
     frame_inversion_time,
     frame_rescale,
     frame_stack,
+    frame_stack_position,
     frame_timing,
 )
 from model.data.dicom_tags import TopLevel
@@ -94,6 +95,7 @@ class SliceHeader:
     inversion_time: float | None
     layout: PixelLayout | None = None
     stack: str = ""  # StackID of a multi-stack enhanced image; "" when the file holds one stack
+    stack_position: int | None = None  # InStackPositionNumber of an enhanced image's frame
 
 
 def _open(path: Path, **kwargs) -> Dataset:
@@ -271,6 +273,7 @@ def read_headers(path: str | Path) -> list[SliceHeader]:
                 inversion_time=frame_inversion_time(top, group),
                 layout=layout,
                 stack=stacks[index] if several_stacks else "",
+                stack_position=frame_stack_position(top, group),
             )
         )
     return headers

@@ -102,9 +102,22 @@ def order_phases(images: list[SliceHeader]) -> tuple[list[SliceHeader], str | No
 
 def _group_locations(
     headers: list[SliceHeader], normal: np.ndarray | None
-) -> list[list[SliceHeader]]:
+) -> tuple[list[list[SliceHeader]], str | None]:
+    """The images of each slice location, and a warning when they carry no position: an
+    enhanced image's frames are then grouped by their InStackPositionNumber, in stack order (its
+    base -> apex direction unknown); without that either, every image is one location."""
     if normal is None or any(h.position is None for h in headers):
-        return [headers]
+        numbers = [h.stack_position for h in headers]
+        if None in numbers or len(set(numbers)) < 2:
+            return [headers], None
+        by_number: dict[int, list[SliceHeader]] = defaultdict(list)
+        for header in headers:
+            by_number[header.stack_position].append(header)  # type: ignore[index]
+        note = (
+            "no ImagePositionPatient: slices placed by InStackPositionNumber "
+            "(base and apex may be swapped)"
+        )
+        return [by_number[number] for number in sorted(by_number)], note
     distances = np.array([float(np.asarray(h.position) @ normal) for h in headers])
     order = np.argsort(distances, kind="stable")
     groups: list[list[SliceHeader]] = []
@@ -114,7 +127,15 @@ def _group_locations(
             groups.append([])
         groups[-1].append(headers[index])
         last = distances[index]
-    return groups
+    return groups, None
+
+
+def _distance(image: SliceHeader, normal: np.ndarray | None) -> float:
+    """Where a location lies along the stack: mm along the normal, else its InStackPositionNumber
+    (locations grouped by it are one apart), else 0."""
+    if normal is not None and image.position is not None:
+        return float(np.asarray(image.position) @ normal)
+    return float(image.stack_position or 0)
 
 
 def build_series(headers: list[SliceHeader], part: str = "") -> SeriesStack:
@@ -133,18 +154,14 @@ def build_series(headers: list[SliceHeader], part: str = "") -> SeriesStack:
     if implausible:
         raise SeriesError(implausible)
     normal = oriented_normal(first.orientation)
-    warnings: list[str] = []
+    groups, placed_by = _group_locations(headers, normal)
+    warnings: list[str] = [placed_by] if placed_by else []
     locations = []
-    for group in _group_locations(headers, normal):
+    for group in groups:
         ordered, note = order_phases(group)
         if note and note not in warnings:
             warnings.append(note)
-        distance = (
-            float(np.asarray(ordered[0].position) @ normal)
-            if normal is not None and ordered[0].position
-            else 0.0
-        )
-        locations.append(Location(distance, ordered, first.series_number))
+        locations.append(Location(_distance(ordered[0], normal), ordered, first.series_number))
     counts = sorted({len(location.images) for location in locations})
     if len(counts) > 1 and counts[-1] > 1 and first.inversion_time is None:
         raise SeriesError(f"inconsistent phase counts across slices: {counts}")
