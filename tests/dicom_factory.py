@@ -68,6 +68,7 @@ class StudySpec:
     one_series_per_sax_slice: bool = False
     trigger_times: bool = True
     charset: str = ""  # SpecificCharacterSet the names and descriptions are written in
+    other_patient_ids: list[str] = field(default_factory=list)  # OtherPatientIDs, if any
     study_uid: str = field(default_factory=generate_uid)
 
 
@@ -234,6 +235,8 @@ def base_dataset(spec: StudySpec, series_uid: str, description: str, number: int
         spec.birth_date,
     )
     ds.PatientSex, ds.StudyDate, ds.AccessionNumber = "F", spec.study_date, spec.accession
+    if spec.other_patient_ids:
+        ds.OtherPatientIDs = spec.other_patient_ids
     ds.InstitutionName = "Fake General Hospital"
     ds.Manufacturer, ds.ManufacturerModelName, ds.MagneticFieldStrength = "SIEMENS", "Avanto", 1.5
     ds.StudyInstanceUID, ds.SeriesInstanceUID = spec.study_uid, series_uid

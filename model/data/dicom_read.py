@@ -96,6 +96,7 @@ class SliceHeader:
     layout: PixelLayout | None = None
     stack: str = ""  # StackID of a multi-stack enhanced image; "" when the file holds one stack
     stack_position: int | None = None  # InStackPositionNumber of an enhanced image's frame
+    other_identifiers: tuple[str, ...] = ()  # OtherPatientIDs and OtherPatientNames
 
 
 def _open(path: Path, **kwargs) -> Dataset:
@@ -292,6 +293,12 @@ def _common_fields(top: TopLevel, path: str) -> dict:
         "accession": top.text("AccessionNumber"),
         "patient_id": top.text("PatientID"),
         "patient_name": top.text("PatientName"),
+        "other_identifiers": tuple(
+            value.strip()
+            for keyword in ("OtherPatientIDs", "OtherPatientNames")
+            for value in top.text(keyword).split("\\")
+            if value.strip()
+        ),
         "birth_date": top.text("PatientBirthDate"),
         "study_date": top.text("StudyDate"),
         "patient_age": top.text("PatientAge"),

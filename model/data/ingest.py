@@ -114,7 +114,13 @@ def _dicom_row(
 ) -> dict:
     """The de-identified part of a study row (identifiers are used here and dropped)."""
     first = headers[0]
-    identifiers = [first.patient_name, first.patient_id, first.birth_date, first.accession]
+    identifiers = [
+        first.patient_name,
+        first.patient_id,
+        first.birth_date,
+        first.accession,
+        *first.other_identifiers,
+    ]
     impression = (impressions or {}).get(first.accession, "") if first.accession else ""
     return {
         "patient_key": deid.pseudonym(salt, "patient", first.patient_id or first.study_uid),
@@ -323,11 +329,13 @@ def _log_labelled(links: list[dict], rows: list[dict], path: Path) -> None:
 
 
 def _identifiers(plans: list[_Plan]) -> set[str]:
-    """Every patient name, ID and birth date read in this ingest (to scrub from the report)."""
+    """Every patient name, ID (other IDs and names too), birth date and accession number read in
+    this ingest (to scrub from the report: exports name folders after any of them)."""
     found: set[str] = set()
     for plan in plans:
         for header in plan.task.headers or []:
             found.update((header.patient_name, header.patient_id, header.birth_date))
+            found.update((header.accession, *header.other_identifiers))
     found.discard("")
     return found
 

@@ -85,3 +85,28 @@ def test_a_short_numeric_patient_id_leaves_the_measurements_alone() -> None:
     assert scrub_text(text, ["4021", "402"]) == (
         "LVEF 41%, LVEDV 210 ml, wall 21 mm. Case [removed] seen; [removed]."
     )
+
+
+def test_accession_numbers_and_other_patient_ids_in_folder_names_are_scrubbed(
+    tmp_path: Path,
+) -> None:
+    """Exports name study folders after the accession number (kept in linkage.csv alone) or an
+    older MRN the header lists in OtherPatientIDs; a reader may type that MRN too."""
+    spec = StudySpec(series={"4ch": "CINE_4CH"}, other_patient_ids=["MRN7777", "OLD4242"])
+    folder = write_study(tmp_path / "src" / "MRN7777", spec)  # .../MRN7777/ACC0001/
+    (folder / "notes.txt").write_text("not dicom")
+    (folder.parent / "OLD4242.txt").write_text("not dicom")
+    reports = tmp_path / "reports.csv"
+    text = "IMPRESSION: Dilated LV (old MRN OLD4242)."
+    pd.DataFrame({"accession_number": ["ACC0001"], "report": [text]}).to_csv(reports, index=False)
+    out = tmp_path / "dataset"
+    ingest(tmp_path / "src", out, reports=reports, frames=4, size=16)
+    report = pd.read_csv(out / "ingest_report.csv", dtype=str, keep_default_na=False)
+    assert sorted(report["path"]) == ["[removed]/[removed].txt", "[removed]/[removed]/notes.txt"]
+    impression = pd.read_parquet(out / "studies.parquet").impression.iloc[0]
+    assert impression == "Dilated LV (old MRN [removed])."
+    assert pd.read_csv(out / "linkage.csv").accession_number.tolist() == ["ACC0001"]
+    for path in out.rglob("*"):
+        if path.is_file() and path.name != "linkage.csv":
+            data = path.read_bytes()
+            assert not [v for v in (b"ACC0001", b"MRN7777", b"OLD4242") if v in data], path
