@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from model.atomic import current_umask
-from model.data.dicom_read import starts_like_bare_data_set
+from model.data.dicom_open import starts_like_bare_data_set
 from model.errors import DataError
 
 _DICOM_MAGIC_OFFSET = 128

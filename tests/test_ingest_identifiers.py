@@ -1,13 +1,17 @@
-"""Patient names scrubbed from what leaves ingest in every way exports write them: family or
-given name first, with or without a separator, in each representation of a DICOM name
-(alphabetic=ideographic=phonetic), while the same letters inside ordinary words are kept."""
+"""Patient identifiers scrubbed from what leaves ingest (studies.parquet, ingest_report.csv):
+names in every way exports write them (family or given name first, with or without a separator,
+each representation of a DICOM name), while the same letters inside ordinary words and numbers
+are kept; accession numbers and other patient IDs naming folders; patients known only from
+files ingest skips."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from dicom_factory import StudySpec, write_study
+from dicom_factory import StudySpec, base_dataset, write_image, write_study
+from pydicom.uid import generate_uid
 
 from model.data.deid import deidentify_report
 from model.data.ingest import ingest
@@ -110,3 +114,25 @@ def test_accession_numbers_and_other_patient_ids_in_folder_names_are_scrubbed(
         if path.is_file() and path.name != "linkage.csv":
             data = path.read_bytes()
             assert not [v for v in (b"ACC0001", b"MRN7777", b"OLD4242") if v in data], path
+
+
+def test_a_patient_whose_files_are_all_skipped_is_scrubbed_from_their_folder(
+    tmp_path: Path,
+) -> None:
+    """A PACS export holds other modalities too: a CT, skipped as not MR, still tells whose
+    folder it lies in (the patient has no MR study to name them)."""
+    write_study(tmp_path / "src" / "Doe_Jane", StudySpec(series={"4ch": "CINE_4CH"}))
+    other = StudySpec(patient_name="Smith^John", patient_id="PID0099", study_uid=generate_uid())
+    ds = base_dataset(other, generate_uid(), "CT chest", 2)
+    ds.Modality = "CT"
+    write_image(
+        ds,
+        np.zeros((other.rows, other.cols)),
+        tmp_path / "src" / "Smith_John" / "PID0099" / "CT1.dcm",
+    )
+    out = tmp_path / "dataset"
+    ingest(tmp_path / "src", out, frames=4, size=16)
+    report = pd.read_csv(out / "ingest_report.csv", dtype=str, keep_default_na=False)
+    assert report[["path", "reason"]].values.tolist() == [
+        ["[removed]_[removed]/[removed]/CT1.dcm", "modality CT is not MR"]
+    ]

@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from model.atomic import atomic_write_text
+from model.data.dicom_tags import TopLevel
 from model.errors import DataError
 
 SALT_FILE = "salt.key"
@@ -54,6 +55,24 @@ def split_for(patient_key: str, seed: str = "split-v1") -> str:
         if value < cumulative:
             return name
     return _SPLIT_FRACTIONS[-1][0]
+
+
+def patient_identifiers(top: TopLevel) -> tuple[str, ...]:
+    """The identifying values of a header: PatientName, PatientID, PatientBirthDate,
+    AccessionNumber, and every OtherPatientIDs and OtherPatientNames value."""
+    keywords = ("PatientName", "PatientID", "PatientBirthDate", "AccessionNumber")
+    values = (*(top.text(keyword) for keyword in keywords), *other_identifiers(top))
+    return tuple(value for value in values if value)
+
+
+def other_identifiers(top: TopLevel) -> tuple[str, ...]:
+    """Every OtherPatientIDs and OtherPatientNames value of a header (multi-valued, ``\\``)."""
+    return tuple(
+        value.strip()
+        for keyword in ("OtherPatientIDs", "OtherPatientNames")
+        for value in top.text(keyword).split("\\")
+        if value.strip()
+    )
 
 
 def _years_from_age(text: str) -> float | None:

@@ -15,7 +15,6 @@ above ``MAX_PIXEL_BYTES`` are refused and large elements are deferred while read
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from dataclasses import dataclass
@@ -23,10 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
-from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from model.data.deid import other_identifiers, patient_identifiers
 from model.data.dicom_frames import (
     frame_geometry,
     frame_inversion_time,
@@ -35,6 +32,7 @@ from model.data.dicom_frames import (
     frame_stack_position,
     frame_timing,
 )
+from model.data.dicom_open import DicomReadError, open_data_set, short_reason
 from model.data.dicom_tags import TopLevel
 
 log = logging.getLogger(__name__)
@@ -45,22 +43,12 @@ log = logging.getLogger(__name__)
 pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
 logging.getLogger("pydicom").setLevel(logging.ERROR)
 
-MAX_FILE_BYTES = 2 * 1024**3
 MAX_PIXEL_BYTES = 1024**3
 _DEFER_BYTES = 4096
-# Files up to this size are read in one call and parsed from memory: pydicom's many small reads
-# and tells cost less on a BytesIO (a fifth of the header pass on typical 8 kB cine images).
-_BUFFER_BYTES = 1024**2
 _PIXEL_TAG = 0x7FE00010
-# (implicit VR, little endian) of a data set read without file meta -> its transfer syntax
-_BARE_SYNTAXES = {(False, True): ExplicitVRLittleEndian, (False, False): ExplicitVRBigEndian}
 _PER_FRAME_TAG = 0x52009230  # PerFrameFunctionalGroupsSequence
 _SHARED_TAG = 0x52009229  # SharedFunctionalGroupsSequence
 _DIRECTORY_RECORDS_TAG = 0x00041220  # DirectoryRecordSequence: only a DICOMDIR has it
-
-
-class DicomReadError(Exception):
-    """A file that cannot be used; ``str(err)`` is the reason for the ingest report."""
 
 
 @dataclass
@@ -97,63 +85,6 @@ class SliceHeader:
     stack: str = ""  # StackID of a multi-stack enhanced image; "" when the file holds one stack
     stack_position: int | None = None  # InStackPositionNumber of an enhanced image's frame
     other_identifiers: tuple[str, ...] = ()  # OtherPatientIDs and OtherPatientNames
-
-
-def _open(path: Path, **kwargs) -> Dataset:
-    try:
-        size = path.stat().st_size
-    except OSError as err:
-        raise DicomReadError(f"unreadable file: {err.strerror or err}") from err
-    if size == 0:
-        raise DicomReadError("empty file")
-    if size > MAX_FILE_BYTES:
-        raise DicomReadError(f"file too large ({size / 1e9:.1f} GB)")
-    source: Path | io.BytesIO = path
-    if size <= _BUFFER_BYTES:
-        try:
-            source = io.BytesIO(path.read_bytes())
-        except PermissionError as err:
-            raise DicomReadError("unreadable file: permission denied") from err
-        except OSError as err:
-            raise DicomReadError(f"unreadable file: {err.strerror or err}") from err
-    try:
-        try:
-            return pydicom.dcmread(source, **kwargs)
-        except InvalidDicomError as err:
-            if not _bare_data_set(source):
-                raise DicomReadError("not a DICOM file (no DICM preamble)") from err
-        return _with_transfer_syntax(pydicom.dcmread(source, force=True, **kwargs))
-    except PermissionError as err:
-        raise DicomReadError("unreadable file: permission denied") from err
-    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as err:
-        raise DicomReadError(f"corrupt or truncated DICOM: {_short(err)}") from err
-
-
-def starts_like_bare_data_set(head: bytes) -> bool:
-    """Whether a file starts like a data set stored without the Part 10 header: group 0002/0008."""
-    return head[:2] in (b"\x02\x00", b"\x08\x00")
-
-
-def _bare_data_set(source: Path | io.BytesIO) -> bool:
-    """``starts_like_bare_data_set`` for a file without the DICM preamble. Rewinds a buffer."""
-    if isinstance(source, io.BytesIO):
-        source.seek(0)
-        return starts_like_bare_data_set(source.getvalue()[:2])
-    with source.open("rb") as handle:
-        return starts_like_bare_data_set(handle.read(2))
-
-
-def _with_transfer_syntax(ds: Dataset) -> Dataset:
-    """A bare data set's encoding as the transfer syntax its file meta would have named."""
-    if "TransferSyntaxUID" not in ds.file_meta:
-        syntax = _BARE_SYNTAXES.get(ds.original_encoding, ImplicitVRLittleEndian)
-        ds.file_meta.TransferSyntaxUID = syntax
-    return ds
-
-
-def _short(err: BaseException) -> str:
-    text = str(err).splitlines()[0] if str(err) else type(err).__name__
-    return text[:160]
 
 
 @dataclass(frozen=True)
@@ -242,7 +173,16 @@ def _check_pixels(top: TopLevel, path: Path) -> PixelLayout:
 def read_headers(path: str | Path) -> list[SliceHeader]:
     """One ``SliceHeader`` per frame of ``path``; raises ``DicomReadError`` with the reason."""
     path = Path(path)
-    top = TopLevel(_open(path, defer_size=_DEFER_BYTES))
+    top = TopLevel(open_data_set(path, defer_size=_DEFER_BYTES))
+    try:
+        return _frame_headers(top, path)
+    except DicomReadError as err:
+        err.identifiers = patient_identifiers(top)  # scrubbed from the report's path
+        raise
+
+
+def _frame_headers(top: TopLevel, path: Path) -> list[SliceHeader]:
+    """``read_headers`` of a file whose data set was read."""
     modality = top.text("Modality").upper()
     if modality and modality != "MR":
         raise DicomReadError(f"modality {modality} is not MR")
@@ -293,12 +233,7 @@ def _common_fields(top: TopLevel, path: str) -> dict:
         "accession": top.text("AccessionNumber"),
         "patient_id": top.text("PatientID"),
         "patient_name": top.text("PatientName"),
-        "other_identifiers": tuple(
-            value.strip()
-            for keyword in ("OtherPatientIDs", "OtherPatientNames")
-            for value in top.text(keyword).split("\\")
-            if value.strip()
-        ),
+        "other_identifiers": other_identifiers(top),
         "birth_date": top.text("PatientBirthDate"),
         "study_date": top.text("StudyDate"),
         "patient_age": top.text("PatientAge"),
@@ -347,13 +282,13 @@ def read_pixels(path: str | Path, layout: PixelLayout | None = None) -> np.ndarr
             raw &= raw.dtype.type((1 << layout.stored_bits) - 1)
         return _finish(raw, layout)
     path = Path(path)
-    ds = _open(path)
+    ds = open_data_set(path)
     top = TopLevel(ds)
     layout = _check_pixels(top, path)
     try:
         pixels = ds.pixel_array
     except Exception as err:  # decoders raise many types; the reason goes to the report
-        raise DicomReadError(f"pixel decode failed: {_short(err)}") from err
+        raise DicomReadError(f"pixel decode failed: {short_reason(err)}") from err
     if (top.unsigned_short("SamplesPerPixel") or 1) > 1:
         pixels = pixels.mean(axis=-1)
     return _finish(pixels, layout)

@@ -38,9 +38,9 @@ from model.data.study import StudyTensor, build_study
 from model.data.time_limit import STUDY_SECONDS, time_limit
 from model.data.views import ViewMap
 from model.errors import DataError
+from model.labels import KEY, label_rows
 from model.output_path import check_output_path
 from model.progress import Progress
-from model.labels import KEY, label_rows
 from model.schema import DatasetPaths
 
 log = logging.getLogger(__name__)
@@ -114,13 +114,8 @@ def _dicom_row(
 ) -> dict:
     """The de-identified part of a study row (identifiers are used here and dropped)."""
     first = headers[0]
-    identifiers = [
-        first.patient_name,
-        first.patient_id,
-        first.birth_date,
-        first.accession,
-        *first.other_identifiers,
-    ]
+    identifiers = [first.patient_name, first.patient_id, first.birth_date, first.accession]
+    identifiers += first.other_identifiers
     impression = (impressions or {}).get(first.accession, "") if first.accession else ""
     return {
         "patient_key": deid.pseudonym(salt, "patient", first.patient_id or first.study_uid),
@@ -179,10 +174,12 @@ def _plan(
     base: _StudyTask,
     executor: Executor | None,
     reports: list[dict],
+    identifiers: set[str],
 ) -> tuple[list[_Plan], int]:
     """One plan per study found under ``src`` and the number of files looked at.
 
-    ``impressions`` is None when no reports CSV was given.
+    ``impressions`` is None when no reports CSV was given. The patient identifiers of files
+    skipped after their header was read are added to ``identifiers``.
     """
 
     def task(study_id: str, **kwargs) -> _StudyTask:
@@ -198,7 +195,7 @@ def _plan(
         )
         for c in cases
     ]
-    by_study = scan_headers(files, executor, problems) if files else {}
+    by_study = scan_headers(files, executor, problems, identifiers) if files else {}
     reports.extend(
         report_row(p, level, reason, "", series) for p, series, level, reason in problems
     )
@@ -241,7 +238,9 @@ def _run_studies(
             len(unreported),
             len(rows),
         )
-    reports.extend(shared_accession_rows([(p.task.study_id, p.accession, _path(p)) for p in written]))
+    reports.extend(
+        shared_accession_rows([(p.task.study_id, p.accession, _path(p)) for p in written])
+    )
     return rows, links, labels
 
 
@@ -253,7 +252,6 @@ def _no_report_row(plan: _Plan) -> dict:
 def _path(plan: _Plan) -> str:
     """The file (DICOM) or case folder (ACDC) an ingest_report.csv line about a study names."""
     return plan.task.headers[0].path if plan.task.headers else plan.task.acdc_folder or ""
-
 
 
 def ingest(
@@ -293,8 +291,11 @@ def ingest(
         salt = deid.load_or_create_salt(out)
         check_settings(out, grid, deid.salt_id(salt))
         executor = _executor(workers)
+        skipped: set[str] = set()  # identifiers of skipped files that had a readable header
         try:
-            plans, summary.files_seen = _plan(src, salt, site, impressions, base, executor, report)
+            plans, summary.files_seen = _plan(
+                src, salt, site, impressions, base, executor, report, skipped
+            )
             rows, links, acdc_labels = _run_studies(plans, executor, report)
         finally:
             if executor is not None:
@@ -303,7 +304,7 @@ def ingest(
         if labels:
             extra[DatasetPaths(out).labels.name] = (given_labels, KEY)
             _log_labelled(links, given_labels, Path(labels))
-        report = deid.deidentify_report(report, src, _identifiers(plans))
+        report = deid.deidentify_report(report, src, _identifiers(plans) | skipped)
         studies = merge_tables(DatasetPaths(out), rows, links, report, extra)
     levels = [r["level"] for r in report]
     summary.studies_written, summary.studies_total = len(rows), len(studies)

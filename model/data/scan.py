@@ -14,8 +14,8 @@ from concurrent.futures import Executor
 from pathlib import Path
 
 from model.data.dicom_read import DicomReadError, SliceHeader, read_headers
-from model.data.time_limit import FILE_SECONDS, TimeLimitExceeded, time_limit
 from model.data.study import Problem
+from model.data.time_limit import FILE_SECONDS, TimeLimitExceeded, time_limit
 from model.progress import Progress
 
 CHUNK_FILES = 64
@@ -69,21 +69,26 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def scan_chunk(paths: list[str]) -> tuple[list[SliceHeader], list[Problem]]:
-    """Headers of every usable frame in ``paths`` and a problem per unusable file."""
+def scan_chunk(paths: list[str]) -> tuple[list[SliceHeader], list[Problem], set[str]]:
+    """Headers of every usable frame in ``paths``, a problem per unusable file, and the patient
+    identifiers of the unusable files whose header could be read."""
     headers: list[SliceHeader] = []
     problems: list[Problem] = []
+    identifiers: set[str] = set()
     for path in paths:
         try:
             with time_limit(FILE_SECONDS, "reading the header"):
                 headers.extend(read_headers(path))
-        except (DicomReadError, TimeLimitExceeded) as err:
+        except DicomReadError as err:
+            problems.append((path, "", "skipped", str(err)))
+            identifiers.update(err.identifiers)
+        except TimeLimitExceeded as err:
             problems.append((path, "", "skipped", str(err)))
         except Exception as err:  # pydicom raises many types on hostile input; report, never crash
             problems.append(
                 (path, "", "skipped", f"unreadable DICOM: {type(err).__name__}: {err}"[:200])
             )
-    return headers, problems
+    return headers, problems, identifiers
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -92,17 +97,20 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 
 
 def scan_headers(
-    files: list[str], executor: Executor | None, problems: list[Problem]
+    files: list[str], executor: Executor | None, problems: list[Problem], identifiers: set[str]
 ) -> dict[str, list[SliceHeader]]:
-    """StudyInstanceUID -> de-duplicated headers of all ``files``, read by ``executor`` (or inline)."""
+    """StudyInstanceUID -> de-duplicated headers of all ``files``, read by ``executor`` (or
+    inline); the patient identifiers of files skipped after their header was read are added to
+    ``identifiers``."""
     by_study: dict[str, list[SliceHeader]] = defaultdict(list)
     seen: set[tuple[str, int]] = set()
     chunks = list(_chunks(files, CHUNK_FILES))
-    results: Iterator[tuple[list[SliceHeader], list[Problem]]]
+    results: Iterator[tuple[list[SliceHeader], list[Problem], set[str]]]
     results = executor.map(scan_chunk, chunks) if executor else map(scan_chunk, chunks)
     with Progress("ingest: read headers", total=len(files), unit="file") as bar:
-        for chunk, (headers, chunk_problems) in zip(chunks, results, strict=True):
+        for chunk, (headers, chunk_problems, skipped) in zip(chunks, results, strict=True):
             problems.extend(chunk_problems)
+            identifiers.update(skipped)
             for header in headers:
                 key = (header.sop_uid, header.frame)
                 if key in seen:
