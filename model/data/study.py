@@ -60,7 +60,7 @@ class StudyTensor:
 
 
 def _series_label(item: SeriesStack | SliceHeader, part: str = "") -> str:
-    """"number description", and which part of the series ("stack 2") when it has several."""
+    """Its "number description", and which part of the series ("stack 2") when it has several."""
     part = part or (item.part if isinstance(item, SeriesStack) else "")
     label = f"{item.series_number} {item.series_description}".strip()
     return f"{label} ({part})" if part else label
