@@ -7,9 +7,11 @@ no-op in a single process, so the training code reads the same either way.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +20,12 @@ import torch.distributed as dist
 from model.errors import UserError
 
 log = logging.getLogger(__name__)
+PROCESS_GROUP_TIMEOUT = datetime.timedelta(minutes=30)  # a collective waits this long for a rank
+
+
+class PeerLost(UserError):
+    """Another process of a torchrun run ended or stopped answering mid-run, so this one cannot
+    go on: its collectives fail (gloo, NCCL) with a transport message that says neither."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ def init_distributed(device_choice: str = "auto") -> DistContext:
             backend=backend,
             rank=rank,
             world_size=world_size,
-            timeout=datetime.timedelta(minutes=30),
+            timeout=PROCESS_GROUP_TIMEOUT,
         )
         log.info("joined process group: rank %d of %d (%s)", rank, world_size, backend)
     return DistContext(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
@@ -72,6 +80,33 @@ def init_distributed(device_choice: str = "auto") -> DistContext:
 def shutdown(ctx: DistContext) -> None:
     if ctx.distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def peer_loss_as_user_error(ctx: DistContext) -> Iterator[None]:
+    """Turn a collective that failed because another rank is gone into ``PeerLost``."""
+    try:
+        yield
+    except RuntimeError as err:
+        if not ctx.distributed or not _collective_failure(err):
+            raise
+        minutes = int(PROCESS_GROUP_TIMEOUT.total_seconds() // 60)
+        what = (
+            f"sent nothing for {minutes} minutes (it hangs, or its machine went down)"
+            if "timed out" in str(err).lower() or "timeout" in str(err).lower()
+            else "ended (it failed, or was killed: the run's console output says which)"
+        )
+        raise PeerLost(
+            f"another process of this {ctx.world_size}-process run {what}; "
+            f"rank {ctx.rank} stopped with it"
+        ) from err
+
+
+def _collective_failure(err: RuntimeError) -> bool:
+    """Whether ``err`` is a process group's transport or timeout failure (not a bug of ours)."""
+    return isinstance(err, dist.DistError) or any(
+        mark in str(err) for mark in ("gloo", "Gloo", "NCCL", "Connection closed by peer")
+    )
 
 
 def barrier(ctx: DistContext) -> None:

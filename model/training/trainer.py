@@ -25,10 +25,12 @@ from model.training import checkpoint as ckpt
 from model.training.budget import EpochBudget
 from model.training.distributed import (
     DistContext,
+    PeerLost,
     barrier,
     broadcast_object,
     gather_objects,
     global_batch_size,
+    peer_loss_as_user_error,
 )
 from model.training.engine import Engine, StepOutcome, TrainingDiverged, epoch_batches
 from model.training.run_folder import RunFolder
@@ -167,11 +169,16 @@ class Trainer:
         self._prepare_folder()
         self._status("running", message="training")
         try:
-            state = self._epochs()
+            with peer_loss_as_user_error(self.ctx):
+                state = self._epochs()
         except TrainingDiverged as err:
             diverged = TrainingDiverged(f"{err}; {self.folder.kept_after_divergence()}")
             self._status("failed", message=str(diverged))
             raise diverged from None
+        except PeerLost as err:
+            lost = PeerLost(f"{err}; {self.folder.kept_for_resume()}")
+            self._status("failed", message=str(lost))
+            raise lost from None
         except BaseException as err:
             self._status("failed", message=str(err) or type(err).__name__)
             raise
