@@ -21,6 +21,7 @@ from model.errors import UserError
 
 log = logging.getLogger(__name__)
 PROCESS_GROUP_TIMEOUT = datetime.timedelta(minutes=30)  # a collective waits this long for a rank
+_GLOO_PEER_FAILURES = ("closed by peer", "reset by peer", "broken pipe", "timed out")
 
 
 class PeerLost(UserError):
@@ -93,7 +94,7 @@ def peer_loss_as_user_error(ctx: DistContext) -> Iterator[None]:
         minutes = int(PROCESS_GROUP_TIMEOUT.total_seconds() // 60)
         what = (
             f"sent nothing for {minutes} minutes (it hangs, or its machine went down)"
-            if "timed out" in str(err).lower() or "timeout" in str(err).lower()
+            if any(word in str(err).lower() for word in ("timed out", "timing out", "timeout"))
             else "ended (it failed, or was killed: the run's console output says which)"
         )
         raise PeerLost(
@@ -104,8 +105,9 @@ def peer_loss_as_user_error(ctx: DistContext) -> Iterator[None]:
 
 def _collective_failure(err: RuntimeError) -> bool:
     """Whether ``err`` is a process group's transport or timeout failure (not a bug of ours)."""
-    return isinstance(err, dist.DistError) or any(
-        mark in str(err) for mark in ("gloo", "Gloo", "NCCL", "Connection closed by peer")
+    text = str(err).lower()
+    return isinstance(err, dist.DistError) or (
+        "gloo" in text and any(mark in text for mark in _GLOO_PEER_FAILURES)
     )
 
 
