@@ -19,7 +19,7 @@ from model.errors import CheckpointError, UserError
 from model.nn.clip_model import CMRClip
 from model.nn.config import Preset
 from model.nn.loss import ClipLoss
-from model.nn.presets import model_mismatch, preset_to_dict
+from model.nn.presets import preset_to_dict
 from model.progress import Progress
 from model.training import checkpoint as ckpt
 from model.training.budget import EpochBudget
@@ -102,10 +102,7 @@ class Trainer:
     def _restore(self) -> None:
         payload = ckpt.read_checkpoint(self.folder.last_checkpoint)
         meta = ckpt.meta_from_payload(self.folder.last_checkpoint, payload)
-        if mismatch := model_mismatch(self.preset, meta.config.get("model")):
-            raise CheckpointError(f"cannot resume: {mismatch}; leave --preset out to use the run's")
-        if meta.data_fingerprint != self.data_fingerprint:
-            raise UserError("cannot resume: the dataset changed since this run started")
+        ckpt.check_resumable_with(meta, self.preset, self.data_fingerprint)
         if "resume" not in payload:
             raise CheckpointError(f"{self.folder.last_checkpoint} holds no resume state")
         state = payload["resume"]
