@@ -16,13 +16,12 @@ import pandas as pd
 
 from dashboard.importer import check_name
 from dashboard.jobs import model_command
-from dashboard.processes import process_alive
+from dashboard.run_state import read_status, run_is_live, run_state
 from model.atomic import atomic_write_json
 from model.errors import OutOfDeviceMemory, UserError
 from model.evaluation.retrieval import TOP_K, recalls_fixed_by
 from model.file_lock import FileLock
 from model.labels import label_file
-from model.process_start import host_elsewhere, process_started
 from model.training.run_folder import LOCK_FILE, RunFolder
 
 
@@ -42,45 +41,6 @@ class TrainForm:
     text_layers: int = 2
     time_budget_min: float = 0.0  # > 0: as many epochs as fit, at most ``epochs``
     grad_checkpointing: bool = False  # less GPU memory for about a quarter more time
-
-
-def run_state(status: dict[str, Any]) -> str:
-    """The status' state, or ``crashed`` when it claims to run but its writer is gone: no process
-    with its pid, or one that started at another time (a pid reused after the run ended, or a
-    folder copied from another machine). A run written on another host reads ``running on
-    HOST``: its pid cannot be checked from here."""
-    state = str(status.get("state") or "unknown")
-    pid = status.get("pid")
-    if state not in ("running", "queued") or not pid:
-        return state
-    host = host_elsewhere(status)
-    if host is not None:
-        return f"{state} on {host}"
-    return state if _writer_alive(int(pid), status) else "crashed"
-
-
-def _writer_alive(pid: int, status: dict[str, Any]) -> bool:
-    """Whether ``pid`` is the status' writer: its start tick, as a job's is checked."""
-    if status.get("proc_start") is not None:
-        return process_alive(pid, status["proc_start"])
-    if not process_alive(pid):
-        return False
-    started = process_started(pid)  # a status written before the writer's start was recorded
-    updated = status.get("updated")
-    return started is None or not isinstance(updated, int | float) or started <= updated + 2.0
-
-
-def read_status(run: Path) -> dict[str, Any]:
-    """status.json of a run ({} before the run wrote one); a file that is not a JSON object
-    (damaged, or written by another tool) reads as state ``unreadable`` with a message saying
-    why, so one broken run folder costs its own row, not the Train page."""
-    try:
-        status = RunFolder(run).read_status()
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        return {"state": "unreadable", "message": f"{run / 'status.json'} is unreadable: {err}"}
-    if not isinstance(status, dict):
-        return {"state": "unreadable", "message": f"{run / 'status.json'} is not a JSON object"}
-    return status
 
 
 def log_tail(run: Path, lines: int = 40) -> str:
@@ -118,7 +78,7 @@ def runs_table(runs: list[Path], root: Path) -> pd.DataFrame:
                 "run": str(run.relative_to(root)) if root in run.parents else str(run),
                 "state": run_state(status),
                 "epoch": f"{status.get('epoch', 0)}/{status.get('epochs', '?')}",
-                "eta": format_eta(status.get("eta_s")) if run_state(status) == "running" else "",
+                "eta": format_eta(status.get("eta_s")) if run_is_live(run_state(status)) else "",
                 "best": best,
                 "checkpoint": "best.pt"
                 if (run / "best.pt").exists()
@@ -296,7 +256,7 @@ def delete_run(run: Path, running: bool) -> None:
     """Remove a finished run folder; refuse while it is still going, or while a training process
     holds its writer lock (one this dashboard cannot see: another host's, a status not yet
     written)."""
-    if running or run_state(read_status(run)) in ("running", "queued"):
+    if running or run_is_live(run_state(read_status(run))):
         raise UserError(f"{run.name} is still running; stop it before deleting it")
     if not run.is_dir():
         raise UserError(f"{run.name} no longer exists (deleted already?)")

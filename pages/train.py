@@ -26,6 +26,7 @@ from dashboard.runs import (
     read_metrics,
     read_status,
     resume_command,
+    run_is_live,
     run_state,
     runs_table,
     selection_caption,
@@ -185,7 +186,7 @@ def run_detail(run: Path) -> None:
     failure_log(run, state, job)
     # one row that wraps: four fixed columns cut the labels short on a laptop screen
     buttons = st.container(horizontal=True, vertical_alignment="center")
-    running = state in ("running", "queued") or (job is not None and job.running)
+    running = run_is_live(state) or (job is not None and job.running)
     stopping = job is not None and job.stopping
     # keyed by the run: a click meant for a run deleted meanwhile never acts on the one shown next
     if buttons.button("Stop", disabled=not running or stopping, key=f"stop-{run}"):

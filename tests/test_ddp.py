@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from dashboard.processes import descendants
+from model.training.checkpoint import read_checkpoint_meta
 from model.training.run_folder import RunFolder
 from model.training.train import TrainOptions, train
 from tests.tiny_dataset import make_tiny_dataset, write_tiny_preset
@@ -33,9 +37,9 @@ def _train_losses(run: Path) -> list[float]:
 
 
 def _torchrun_train(
-    data: Path, preset: Path, out: Path, *extra: str
-) -> subprocess.CompletedProcess:
-    """``python -m model train`` in 2 gloo processes on the CPU."""
+    data: Path, preset: Path, out: Path, *extra: str, start: bool = False
+) -> subprocess.CompletedProcess | subprocess.Popen:
+    """``python -m model train`` in 2 gloo processes on the CPU (``start``: not waited for)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     command = [
         *_torchrun(),
@@ -55,7 +59,22 @@ def _torchrun_train(
         "cpu",
         *extra,
     ]
+    if start:
+        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        return subprocess.Popen(command, cwd=REPO, env=env, text=True, **pipes)
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _rank_pid(launcher: int, rank: int) -> int:
+    """The pid of torchrun ``launcher``'s worker of ``rank`` (from its environment)."""
+    for child, _, _ in descendants(launcher):
+        try:
+            environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"RANK={rank}".encode() in environ:
+            return child
+    raise AssertionError(f"no rank {rank} below torchrun")
 
 
 def test_two_gloo_processes_match_single_process(tmp_path: Path) -> None:
@@ -93,3 +112,30 @@ def test_every_process_keeps_rank_zeros_time_budget_choice(tmp_path: Path) -> No
     assert config["epochs"] == 1 and config["total_steps"] == config["steps_per_epoch"] == 3
     assert folder.read_status()["state"] == "finished"
     assert len(_train_losses(tmp_path / "ddp")) == 3
+
+
+def test_a_killed_rank_fails_the_run_with_a_message_saying_so(tmp_path: Path) -> None:
+    # Rank 1 dies mid-run (the out-of-memory killer, a node fault): rank 0's next collective
+    # fails at once; the run must end "failed" saying what happened, keeping a loadable last.pt.
+    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=200)
+    out = tmp_path / "ddp"
+    proc = _torchrun_train(data, preset, out, start=True)
+    try:
+        deadline = time.monotonic() + 240
+        while len(_train_losses(out)) < 4:
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "never reached step 4"
+            time.sleep(0.05)
+        os.kill(_rank_pid(proc.pid, 1), signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    status = RunFolder(out).read_status()
+    assert status["state"] == "failed"
+    assert status["message"].startswith("another process of this 2-process run ended")
+    assert "--resume continues" in status["message"]
+    assert read_checkpoint_meta(out / "last.pt").step % 3 == 0  # an epoch's end, intact
+    assert "[rank0]: Traceback" not in stderr  # rank 0 says it in one line

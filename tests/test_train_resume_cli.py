@@ -120,3 +120,15 @@ def test_a_resumed_run_that_finishes_says_how_to_train_it_further(
         assert cli_main(_resume_argv(tiny_data, out)) == 0  # to the end of its 2 epochs
     assert "run finished at epoch 2" in caplog.text
     assert "resume with more epochs: --resume --epochs 3 (or more)" in caplog.text
+
+
+def test_resume_with_another_batch_size_is_refused_and_changes_nothing(
+    tiny_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The run's steps count batches of 4 (3 per epoch): read as batches of 8, its step 2 would be
+    # the end of epoch 2, and the batches it skips were never trained on.
+    out = _stopped_run(tiny_data, tmp_path)
+    before = {name: (out / name).read_bytes() for name in ("last.pt", "config.json", "status.json")}
+    assert cli_main([*_resume_argv(tiny_data, out), "--batch-size", "8"]) == 2
+    assert "cannot resume: the run trains on batches of 4 studies, not 8" in caplog.text
+    assert {name: (out / name).read_bytes() for name in before} == before

@@ -18,6 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.run_selection import shown_run
+from dashboard.run_state import RUN_SILENCE_S
 from dashboard.runs import (
     delete_run,
     read_status,
@@ -205,3 +206,44 @@ def test_a_click_on_a_run_someone_deleted_acts_on_no_other_run(
     assert _shown(at) == "older"
     assert "checkpoint" not in Settings(root).read_active()  # not the run shown instead
     assert any("newer no longer exists" in w.value for w in at.warning)
+
+
+def _run_on(root: Path, host: str, heard_s_ago: float) -> Path:
+    """A run folder whose status says another host trains it, last rewritten ``heard_s_ago``."""
+    run = _finished_run(root, "remote", 1000.0)
+    (run / "last.pt").write_bytes(b"")
+    status = {"state": "running", "host": host, "pid": 999_999_999, "proc_start": "1"}
+    status |= {"epoch": 3, "epochs": 8, "updated": time.time() - heard_s_ago}
+    (run / "status.json").write_text(json.dumps(status))
+    return run
+
+
+def test_a_run_on_another_machine_counts_as_running_until_it_falls_silent(
+    tmp_path: Path,
+) -> None:
+    run = _run_on(tmp_path, "gpu-node-7", heard_s_ago=60)
+    assert run_state(read_status(run)) == "running on gpu-node-7"
+    with pytest.raises(UserError, match="still running"):
+        delete_run(run, running=False)
+    # that machine went down with it: nothing rewrites its status any more
+    silent = _run_on(tmp_path / "later", "gpu-node-7", heard_s_ago=RUN_SILENCE_S + 60)
+    heard = time.strftime("%H:%M", time.localtime(time.time() - RUN_SILENCE_S - 60))
+    state = run_state(read_status(silent))
+    assert state.startswith("lost on gpu-node-7") and heard in state
+    delete_run(silent, running=False)
+    assert not silent.exists() and run.exists()
+
+
+def test_the_train_page_offers_no_resume_or_delete_of_a_run_another_machine_trains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "data"
+    make_tiny_dataset(root / "ds" / "tiny", n=8)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    run = _run_on(root, "gpu-node-7", heard_s_ago=60)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py")
+    at.run()
+    assert at.subheader[-1].value == "remote — running on gpu-node-7"
+    assert at.button(key=f"resume-{run}").disabled  # a second writer of its folder

@@ -37,6 +37,8 @@ from torch import nn
 
 from model.atomic import atomic_write_bytes
 from model.errors import CheckpointError, UserError
+from model.nn.config import Preset
+from model.nn.presets import model_mismatch
 from model.training.weights import (
     load_weights,
     pretrained_record,
@@ -277,6 +279,23 @@ def recover_last_checkpoint(last: Path, best: Path) -> None:
         best.name,
         meta.step,
     )
+
+
+def check_resumable_with(meta: CheckpointMeta, preset: Preset, data_fingerprint: str) -> None:
+    """UserError naming why a run cannot continue from ``meta`` with ``preset`` on the dataset of
+    ``data_fingerprint``: another model, another dataset, or another batch size (its steps,
+    epochs and learning-rate schedule count batches of its own size)."""
+    if mismatch := model_mismatch(preset, meta.config.get("model")):
+        raise CheckpointError(f"cannot resume: {mismatch}; leave --preset out to use the run's")
+    if meta.data_fingerprint != data_fingerprint:
+        raise UserError("cannot resume: the dataset changed since this run started")
+    batch = meta.config.get("train", {}).get("batch_size", preset.train.batch_size)
+    if batch != preset.train.batch_size:
+        raise UserError(
+            f"cannot resume: the run trains on batches of {batch} studies, not "
+            f"{preset.train.batch_size}; leave --batch-size out (torchrun over more GPUs spreads "
+            "a batch thinner), or start a new run with another --out"
+        )
 
 
 def seed_all(seed: int) -> None:

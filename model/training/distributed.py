@@ -7,9 +7,11 @@ no-op in a single process, so the training code reads the same either way.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +20,13 @@ import torch.distributed as dist
 from model.errors import UserError
 
 log = logging.getLogger(__name__)
+PROCESS_GROUP_TIMEOUT = datetime.timedelta(minutes=30)  # a collective waits this long for a rank
+_GLOO_PEER_FAILURES = ("closed by peer", "reset by peer", "broken pipe", "timed out")
+
+
+class PeerLost(UserError):
+    """Another process of a torchrun run ended or stopped answering mid-run, so this one cannot
+    go on: its collectives fail (gloo, NCCL) with a transport message that says neither."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,7 @@ def init_distributed(device_choice: str = "auto") -> DistContext:
             backend=backend,
             rank=rank,
             world_size=world_size,
-            timeout=datetime.timedelta(minutes=30),
+            timeout=PROCESS_GROUP_TIMEOUT,
         )
         log.info("joined process group: rank %d of %d (%s)", rank, world_size, backend)
     return DistContext(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
@@ -72,6 +81,34 @@ def init_distributed(device_choice: str = "auto") -> DistContext:
 def shutdown(ctx: DistContext) -> None:
     if ctx.distributed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def peer_loss_as_user_error(ctx: DistContext) -> Iterator[None]:
+    """Turn a collective that failed because another rank is gone into ``PeerLost``."""
+    try:
+        yield
+    except RuntimeError as err:
+        if not ctx.distributed or not _collective_failure(err):
+            raise
+        minutes = int(PROCESS_GROUP_TIMEOUT.total_seconds() // 60)
+        what = (
+            f"sent nothing for {minutes} minutes (it hangs, or its machine went down)"
+            if any(word in str(err).lower() for word in ("timed out", "timing out", "timeout"))
+            else "ended (it failed, or was killed: the run's console output says which)"
+        )
+        raise PeerLost(
+            f"another process of this {ctx.world_size}-process run {what}; "
+            f"rank {ctx.rank} stopped with it"
+        ) from err
+
+
+def _collective_failure(err: RuntimeError) -> bool:
+    """Whether ``err`` is a process group's transport or timeout failure (not a bug of ours)."""
+    text = str(err).lower()
+    return isinstance(err, dist.DistError) or (
+        "gloo" in text and any(mark in text for mark in _GLOO_PEER_FAILURES)
+    )
 
 
 def barrier(ctx: DistContext) -> None:

@@ -88,6 +88,12 @@ class RunFolder:
             "the run stopped before saving any checkpoint (start afresh with a lower learning rate)"
         )
 
+    def kept_for_resume(self) -> str:
+        """What a run that stopped on a failure it did not cause leaves to continue from."""
+        if self.last_checkpoint.exists():
+            return f"its last checkpoint, {self.last_checkpoint}, is kept: --resume continues"
+        return "it had saved no checkpoint yet: start it afresh"
+
     def prepare(self, resume: bool) -> None:
         """Create the folder; refuse to overwrite a finished or running run unless resuming."""
         check_output_path(self.root, "run folder", folder=True)

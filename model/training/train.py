@@ -224,7 +224,12 @@ def stop_requests() -> Iterator[list[bool]]:
 def train(options: TrainOptions) -> TrainResult:
     """Run (or resume) a training run; the Python API behind ``python -m model train``."""
     from model.training.checkpoint import recover_last_checkpoint
-    from model.training.distributed import barrier, init_distributed, shutdown
+    from model.training.distributed import (
+        barrier,
+        init_distributed,
+        peer_loss_as_user_error,
+        shutdown,
+    )
     from model.training.run_folder import RunFolder
     from model.training.trainer import Trainer
 
@@ -235,7 +240,7 @@ def train(options: TrainOptions) -> TrainResult:
     ctx = init_distributed(options.device)
     folder = RunFolder(Path(options.out))
     try:
-        with stop_requests() as flag:
+        with peer_loss_as_user_error(ctx), stop_requests() as flag:
             trainer = Trainer(options, preset, ctx, stop_flag=flag)
             lock = folder.writer_lock(options.resume) if ctx.is_main else contextlib.nullcontext()
             with lock:  # rank 0 writes the run folder, alone

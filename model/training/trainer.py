@@ -19,16 +19,18 @@ from model.errors import CheckpointError, UserError
 from model.nn.clip_model import CMRClip
 from model.nn.config import Preset
 from model.nn.loss import ClipLoss
-from model.nn.presets import model_mismatch, preset_to_dict
+from model.nn.presets import preset_to_dict
 from model.progress import Progress
 from model.training import checkpoint as ckpt
 from model.training.budget import EpochBudget
 from model.training.distributed import (
     DistContext,
+    PeerLost,
     barrier,
     broadcast_object,
     gather_objects,
     global_batch_size,
+    peer_loss_as_user_error,
 )
 from model.training.engine import Engine, StepOutcome, TrainingDiverged, epoch_batches
 from model.training.run_folder import RunFolder
@@ -100,10 +102,7 @@ class Trainer:
     def _restore(self) -> None:
         payload = ckpt.read_checkpoint(self.folder.last_checkpoint)
         meta = ckpt.meta_from_payload(self.folder.last_checkpoint, payload)
-        if mismatch := model_mismatch(self.preset, meta.config.get("model")):
-            raise CheckpointError(f"cannot resume: {mismatch}; leave --preset out to use the run's")
-        if meta.data_fingerprint != self.data_fingerprint:
-            raise UserError("cannot resume: the dataset changed since this run started")
+        ckpt.check_resumable_with(meta, self.preset, self.data_fingerprint)
         if "resume" not in payload:
             raise CheckpointError(f"{self.folder.last_checkpoint} holds no resume state")
         state = payload["resume"]
@@ -167,11 +166,16 @@ class Trainer:
         self._prepare_folder()
         self._status("running", message="training")
         try:
-            state = self._epochs()
+            with peer_loss_as_user_error(self.ctx):
+                state = self._epochs()
         except TrainingDiverged as err:
             diverged = TrainingDiverged(f"{err}; {self.folder.kept_after_divergence()}")
             self._status("failed", message=str(diverged))
             raise diverged from None
+        except PeerLost as err:
+            lost = PeerLost(f"{err}; {self.folder.kept_for_resume()}")
+            self._status("failed", message=str(lost))
+            raise lost from None
         except BaseException as err:
             self._status("failed", message=str(err) or type(err).__name__)
             raise

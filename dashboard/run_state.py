@@ -1,0 +1,76 @@
+"""Whether a training run is still going, from its ``status.json``: its writer is checked by pid
+and start tick on this machine; a run on another machine sharing the data root is believed from
+how recently its status was rewritten there.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from dashboard.processes import process_alive
+from model.process_start import host_elsewhere, process_started
+from model.training.run_folder import RunFolder
+
+LIVE_STATES = ("running", "queued")
+# A live run rewrites status.json after every step (at most every 2 s) and every epoch; its
+# longest silences (rank 0's val pass, a checkpoint write, torch.compile's first steps) take
+# minutes, and under torchrun at most the process group's 30-minute timeout (PROCESS_GROUP_TIMEOUT
+# in model.training.distributed, not imported: it would load torch into the dashboard), after
+# which the run records its failure. One on another machine silent twice that long went down.
+RUN_SILENCE_S = 3600.0
+
+
+def run_state(status: dict[str, Any]) -> str:
+    """The status' state, or ``crashed`` when it claims to run but its writer is gone: no process
+    with its pid, or one that started at another time (a pid reused after the run ended, or a
+    folder copied from another machine). A run written on another host reads ``running on
+    HOST`` (its pid cannot be checked from here) until its status has not been rewritten for
+    ``RUN_SILENCE_S``: then ``lost on HOST (last heard ...)``, that machine went down with it."""
+    state = str(status.get("state") or "unknown")
+    pid = status.get("pid")
+    if state not in LIVE_STATES or not pid:
+        return state
+    host = host_elsewhere(status)
+    if host is not None:
+        return _state_elsewhere(state, host, status.get("updated"))
+    return state if _writer_alive(int(pid), status) else "crashed"
+
+
+def run_is_live(state: str) -> bool:
+    """Whether a ``run_state`` is a run still going, here or on another machine."""
+    return state.partition(" on ")[0] in LIVE_STATES
+
+
+def _state_elsewhere(state: str, host: str, updated: Any) -> str:
+    """``STATE on HOST`` while the run's status is rewritten there, else ``lost on HOST``."""
+    if not isinstance(updated, int | float) or time.time() - updated < RUN_SILENCE_S:
+        return f"{state} on {host}"
+    heard = time.strftime("%m-%d %H:%M", time.localtime(updated))
+    return f"lost on {host} (last heard {heard})"
+
+
+def _writer_alive(pid: int, status: dict[str, Any]) -> bool:
+    """Whether ``pid`` is the status' writer: its start tick, as a job's is checked."""
+    if status.get("proc_start") is not None:
+        return process_alive(pid, status["proc_start"])
+    if not process_alive(pid):
+        return False
+    started = process_started(pid)  # a status written before the writer's start was recorded
+    updated = status.get("updated")
+    return started is None or not isinstance(updated, int | float) or started <= updated + 2.0
+
+
+def read_status(run: Path) -> dict[str, Any]:
+    """status.json of a run ({} before the run wrote one); a file that is not a JSON object
+    (damaged, or written by another tool) reads as state ``unreadable`` with a message saying
+    why, so one broken run folder costs its own row, not the Train page."""
+    try:
+        status = RunFolder(run).read_status()
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        return {"state": "unreadable", "message": f"{run / 'status.json'} is unreadable: {err}"}
+    if not isinstance(status, dict):
+        return {"state": "unreadable", "message": f"{run / 'status.json'} is not a JSON object"}
+    return status
