@@ -139,6 +139,9 @@ def test_nan_loss_fails_and_keeps_last_good_checkpoint(
     assert status["state"] == "failed" and "loss became nan" in status["message"]
     assert "kept its last good checkpoint" in status["message"]
     assert (tmp_path / "nan" / "last.pt").read_bytes() == snapshots[0]
+    # The Train page's log excerpt of a failed run shows why it stopped.
+    last_line = (tmp_path / "nan" / "train.log").read_text().splitlines()[-1]
+    assert "run failed: loss became nan at step 2" in last_line
 
 
 def test_nan_loss_before_any_checkpoint_says_there_is_none(

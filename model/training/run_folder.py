@@ -153,7 +153,11 @@ class RunFolder:
 
     def record_failure(self, **fields: Any) -> None:
         """``update_status`` of a run that stopped on an error, when the disk lets it: a full
-        disk must not replace why the run stopped (and what it kept) by this write's error."""
+        disk must not replace why the run stopped (and what it kept) by this write's error.
+        The reason also ends train.log (only there: the console prints it once), so the Train
+        page's log excerpt of a failed run says why it stopped."""
+        if self._log_handler is not None:
+            self._log_handler.handle(_failure_record(str(fields.get("message", ""))))
         try:
             self.update_status(**fields)
         except OSError as err:
@@ -206,6 +210,18 @@ class RunFolder:
             logging.getLogger("model").removeHandler(self._log_handler)
             self._log_handler.close()
             self._log_handler = None
+
+
+def _failure_record(message: str) -> logging.LogRecord:
+    return logging.makeLogRecord(
+        {
+            "name": log.name,
+            "levelno": logging.ERROR,
+            "levelname": "ERROR",
+            "msg": "run failed: %s",
+            "args": (message,),
+        }
+    )
 
 
 class _RunLog(logging.FileHandler):
