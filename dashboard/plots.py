@@ -15,7 +15,9 @@ import plotly.graph_objects as go
 from dashboard.inert_text import plotly_text
 
 TEMPLATE = "plotly_dark"
-PALETTE = ("#ff4b4b", "#4bb4ff", "#ffd166", "#06d6a0", "#c77dff", "#f78c6b", "#9aa5b1")
+# Okabe-Ito (vermillion, sky blue, yellow, bluish green, reddish purple, orange, blue): every
+# pair stays apart under deuteranopia and protanopia, and each stands out on the dark template
+PALETTE = ("#d55e00", "#56b4e9", "#f0e442", "#009e73", "#cc79a7", "#e69f00", "#0072b2")
 MANY_COLOURS = tuple(plotly.colors.qualitative.Light24)  # categories beyond PALETTE
 UNKNOWN_COLOUR, OTHER_COLOUR = "#5f6368", "#e8eaed"
 NEGATIVE, POSITIVE = PALETTE[1], PALETTE[0]  # a finding's 0 and 1, on every chart
@@ -145,11 +147,13 @@ def score_histogram(
         fig.add_trace(go.Histogram(x=scores, xbins=bins, marker_color=PALETTE[1], name="studies"))
     else:
         labels = np.asarray(labels).astype(bool)
-        for flag, colour in ((False, NEGATIVE), (True, POSITIVE)):
+        for flag, colour, hatch in ((False, NEGATIVE, ""), (True, POSITIVE, "/")):
             scored = scores[labels == flag]
-            name_of = f"label {int(flag)}"
+            marker = {"color": colour, "pattern": {"shape": hatch}}  # 1 hatched: not colour alone
             fig.add_trace(
-                go.Histogram(x=scored, xbins=bins, marker_color=colour, name=name_of, opacity=0.7)
+                go.Histogram(
+                    x=scored, xbins=bins, marker=marker, name=f"label {int(flag)}", opacity=0.7
+                )
             )
         fig.update_layout(barmode="overlay")
     fig.add_vline(x=threshold, line={"color": "white", "dash": "dash"})

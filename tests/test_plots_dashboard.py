@@ -5,10 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
+from colour_vision import closest_pair, contrast_ratio
 
 from dashboard.map_figure import embedding_map, selected_rows
 from dashboard.plots import (
+    OTHER_COLOUR,
+    PALETTE,
+    TEMPLATE,
+    UNKNOWN_COLOUR,
     confusion_figure,
     fewshot_figure,
     loss_curve,
@@ -202,3 +208,27 @@ def test_legends_sit_clear_of_the_x_axis_title_whatever_the_height() -> None:
         plot_height = layout.height - layout.margin.t - layout.margin.b
         assert layout.legend.yanchor == "top", name
         assert -layout.legend.y * plot_height >= 55, name  # px: below tick labels and title
+
+
+def test_categorical_colours_stay_apart_under_red_green_colour_blindness() -> None:
+    """Sky blue and purple of the old palette (the map's 2nd and 5th category) looked the same
+    to a deuteranope (CIEDE2000 1.9); every palette colour must also stand out on the chart."""
+    difference, vision, first, second = closest_pair([*PALETTE, UNKNOWN_COLOUR, OTHER_COLOUR])
+    assert difference >= 10, f"{first} and {second} look alike with {vision}"
+    background = pio.templates[TEMPLATE].layout.plot_bgcolor
+    assert min(contrast_ratio(colour, background) for colour in PALETTE) >= 3  # WCAG non-text
+
+
+def test_map_categories_and_histogram_labels_differ_by_more_than_colour() -> None:
+    coords = _coords(6).assign(label_lge=[1.0, 0.0, np.nan, 1.0, 0.0, 1.0])
+    for column, legend in (("site", ["external", "internal"]), ("label_lge", ["0", "1"])):
+        fig = embedding_map(coords, color=column)
+        symbols = {t.name: t.marker.symbol for t in fig.data if t.name in legend}
+        assert len(set(symbols.values())) == len(legend), column
+        studies = next(t for t in fig.data if t.name == "studies")
+        names = coords[column].map(lambda v: v if isinstance(v, str) else f"{v:.0f}")
+        for name, symbol in zip(names, studies.marker.symbol, strict=True):
+            assert symbols.get(name, "circle") == symbol  # "nan": unknown, drawn as a circle
+    histogram = score_histogram(np.array([0.2, 0.8]), 0.5, "lge", labels=np.array([0, 1]))
+    hatches = {t.name: t.marker.pattern.shape or "" for t in histogram.data}
+    assert hatches["label 0"] != hatches["label 1"]
