@@ -124,6 +124,7 @@ def confusion_figure(
             x=[plotly_text(c) for c in classes],
             y=[plotly_text(c) for c in classes],
             colorscale="Blues",
+            colorbar={"title": {"text": "studies"}},
             text=matrix.astype(str),
             texttemplate="%{text}",
             hovertemplate="true %{y}<br>predicted %{x}<br>%{z}<extra></extra>",

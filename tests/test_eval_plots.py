@@ -124,3 +124,4 @@ def test_confusion_counts_are_readable_on_their_cells() -> None:
         cell = to_hex(image.cmap(image.norm(matrix.iloc[row, column])))
         assert int(text.get_text()) == matrix.iloc[row, column]
         assert contrast_ratio(to_hex(text.get_color()), cell) >= 4.5, text.get_text()
+    assert image.colorbar.ax.get_ylabel() == "studies"  # what the colours count

@@ -100,6 +100,7 @@ def test_roc_confusion_histogram_fewshot() -> None:
     assert "0.812" in roc.data[1].name and "0.700" in roc.data[1].name
     cm = confusion_figure(np.array([[3, 1], [0, 4]]), ["a", "b"])
     assert cm.data[0].z.tolist() == [[3, 1], [0, 4]]
+    assert cm.data[0].colorbar.title.text == "studies"  # what the colours count
     scores = np.array([0.1, 0.9, 0.4, 0.7])
     hist = score_histogram(scores, 0.5, "lge", labels=np.array([0, 1, 0, 1]))
     assert [t.name for t in hist.data] == ["label 0", "label 1"]

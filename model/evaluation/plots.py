@@ -177,7 +177,7 @@ def confusion_figure(matrix: pd.DataFrame, title: str) -> Figure:
         colour = "white" if (1.05 / (cell + 0.05)) > ((cell + 0.05) / 0.05) else "black"
         axes.text(j, i, str(count), ha="center", va="center", fontsize=8, color=colour)
     axes.set(xlabel="Predicted", ylabel="True", title=title)
-    figure.colorbar(image, ax=axes, fraction=0.046)
+    figure.colorbar(image, ax=axes, fraction=0.046, label="studies")
     return figure
 
 
