@@ -20,6 +20,9 @@ TEMPLATE = "plotly_dark"
 PALETTE = ("#d55e00", "#56b4e9", "#f0e442", "#009e73", "#cc79a7", "#e69f00", "#0072b2")
 MANY_COLOURS = tuple(plotly.colors.qualitative.Light24)  # categories beyond PALETTE
 UNKNOWN_COLOUR, OTHER_COLOUR = "#5f6368", "#e8eaed"
+# the decision threshold's line: st.plotly_chart redraws charts on the Streamlit theme's own
+# background, so it must show on a dark and a light one alike (white vanished on light)
+THRESHOLD_COLOUR = "#888888"
 NEGATIVE, POSITIVE = PALETTE[1], PALETTE[0]  # a finding's 0 and 1, on every chart
 # metrics.jsonl's validation columns -> their legend names (the runs table's "R@1/5/10")
 _VAL_METRICS = {"val_auc": "zero-shot AUC", "val_r@1": "R@1", "val_r@5": "R@5", "val_r@10": "R@10"}
@@ -157,7 +160,7 @@ def score_histogram(
                 )
             )
         fig.update_layout(barmode="overlay")
-    fig.add_vline(x=threshold, line={"color": "white", "dash": "dash"})
+    fig.add_vline(x=threshold, line={"color": THRESHOLD_COLOUR, "dash": "dash"})
     fig.update_xaxes(title=f"p({plotly_text(name)})", range=[0, 1])
     fig.update_yaxes(title="studies")
     return apply_layout(fig, f"Scores: {name}", height=320)

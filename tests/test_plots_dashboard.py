@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -211,13 +214,19 @@ def test_legends_sit_clear_of_the_x_axis_title_whatever_the_height() -> None:
         assert -layout.legend.y * plot_height >= 55, name  # px: below tick labels and title
 
 
+def _theme_background() -> str:
+    """The dashboard theme's background (the charts are drawn on it, not on the template's)."""
+    config = Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml"
+    return tomllib.loads(config.read_text())["theme"]["backgroundColor"]
+
+
 def test_categorical_colours_stay_apart_under_red_green_colour_blindness() -> None:
     """Sky blue and purple of the old palette (the map's 2nd and 5th category) looked the same
     to a deuteranope (CIEDE2000 1.9); every palette colour must also stand out on the chart."""
     difference, vision, first, second = closest_pair([*PALETTE, UNKNOWN_COLOUR, OTHER_COLOUR])
     assert difference >= 10, f"{first} and {second} look alike with {vision}"
-    background = pio.templates[TEMPLATE].layout.plot_bgcolor
-    assert min(contrast_ratio(colour, background) for colour in PALETTE) >= 3  # WCAG non-text
+    for background in (pio.templates[TEMPLATE].layout.plot_bgcolor, _theme_background()):
+        assert min(contrast_ratio(colour, background) for colour in PALETTE) >= 3  # WCAG non-text
 
 
 def test_map_categories_and_histogram_labels_differ_by_more_than_colour() -> None:
@@ -233,3 +242,12 @@ def test_map_categories_and_histogram_labels_differ_by_more_than_colour() -> Non
     histogram = score_histogram(np.array([0.2, 0.8]), 0.5, "lge", labels=np.array([0, 1]))
     hatches = {t.name: t.marker.pattern.shape or "" for t in histogram.data}
     assert hatches["label 0"] != hatches["label 1"]
+
+
+def test_the_decision_threshold_shows_on_the_dark_and_a_light_theme() -> None:
+    """Streamlit draws the charts on its theme's background: the white threshold line vanished
+    on a light theme."""
+    histogram = score_histogram(np.array([0.2, 0.8]), 0.5, "lge", labels=np.array([0, 1]))
+    [threshold] = [shape for shape in histogram.layout.shapes if shape.x0 == 0.5]
+    for background in (_theme_background(), "#ffffff"):
+        assert contrast_ratio(threshold.line.color, background) >= 3, background
