@@ -58,11 +58,12 @@ def _card(index: int, name: str, n_frames: int, speeds: str) -> str:
   <div class="title">{label} <span class="count" id="count{index}">1/{n_frames}</span></div>
   <img id="img{index}" class="frame" alt="{label} frame"/>
   <div class="controls">
-    <button id="play{index}" class="play" onclick="toggle({index})"{disabled}>&#9654;</button>
+    <button id="play{index}" class="play" onclick="toggle({index})" aria-label="Play {label}"
+      data-view="{label}"{disabled}>&#9654;</button>
     <input id="slider{index}" class="slider" type="range" min="0" max="{max(n_frames - 1, 0)}"
-      value="0" oninput="seek({index}, this.value)"{disabled}/>
-    <select id="speed{index}" class="speed" onchange="setSpeed({index}, this.value)"{disabled}>
-      {speeds}</select>
+      value="0" oninput="seek({index}, this.value)" aria-label="{label} frame"{disabled}/>
+    <select id="speed{index}" class="speed" onchange="setSpeed({index}, this.value)"
+      aria-label="{label} speed"{disabled}>{speeds}</select>
   </div>
 </div>"""
 
@@ -99,11 +100,15 @@ function start(i) {{
   if (FRAMES[i].length < 2) return;
   clearInterval(s.timer);
   s.timer = setInterval(() => tick(i), 1000 / (FPS * s.speed));
-  s.playing = true; document.getElementById("play" + i).innerHTML = "&#10074;&#10074;";
+  s.playing = true; button(i, "&#10074;&#10074;", "Pause ");
 }}
 function stop(i) {{
   const s = state[i]; clearInterval(s.timer); s.playing = false;
-  document.getElementById("play" + i).innerHTML = "&#9654;";
+  button(i, "&#9654;", "Play ");
+}}
+function button(i, symbol, action) {{
+  const b = document.getElementById("play" + i);
+  b.innerHTML = symbol; b.setAttribute("aria-label", action + b.dataset.view);
 }}
 function toggle(i) {{ state[i].playing ? stop(i) : start(i); }}
 function seek(i, v) {{ stop(i); state[i].frame = parseInt(v); show(i); }}

@@ -23,6 +23,8 @@ from dashboard.plots import (
 )
 
 UNKNOWN, OTHER = "unknown", "other"  # map legend names: a missing value, the rarest categories
+# one marker shape per category besides its colour, so no category rests on colour alone
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "triangle-down")
 
 
 def embedding_map(
@@ -77,6 +79,7 @@ def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> d
     else one legend entry per category, added to ``fig`` as legend-only traces). Missing values
     are drawn in their own colour, named "unknown" in the legend."""
     marker: dict = {"size": 6, "opacity": 0.85}
+    shapes: dict[str, str] = {}  # a category's marker symbol; "circle" when not named
     if not color or color not in coords or not len(coords):
         return marker
     values = coords[color]
@@ -97,12 +100,18 @@ def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> d
         if set(legend) <= {"0", "1"}:  # a finding's labels: coloured as on the Zero-shot page
             mapping.update({"0": NEGATIVE, "1": POSITIVE})
         mapping.update({OTHER: OTHER_COLOUR, UNKNOWN: UNKNOWN_COLOUR})
+        shapes = {name: SYMBOLS[i % len(SYMBOLS)] for i, name in enumerate(legend)}
         marker["color"] = names.map(mapping).tolist()
+        marker["symbol"] = names.map(shapes).fillna("circle").tolist()
         mapping = {name: mapping[name] for name in [*legend, OTHER, UNKNOWN] if name in set(names)}
     for name, colour in mapping.items():
+        symbol = shapes.get(name, "circle")
         fig.add_trace(
-            go.Scattergl(x=[None], y=[None], mode="markers", name=name, marker={"color": colour})
-        )
+            go.Scattergl(
+                x=[None], y=[None], mode="markers", name=name,
+                marker={"color": colour, "symbol": symbol},
+            )
+        )  # fmt: skip
     return marker
 
 

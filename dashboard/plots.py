@@ -15,9 +15,14 @@ import plotly.graph_objects as go
 from dashboard.inert_text import plotly_text
 
 TEMPLATE = "plotly_dark"
-PALETTE = ("#ff4b4b", "#4bb4ff", "#ffd166", "#06d6a0", "#c77dff", "#f78c6b", "#9aa5b1")
+# Okabe-Ito (vermillion, sky blue, yellow, bluish green, reddish purple, orange, blue): every
+# pair stays apart under deuteranopia and protanopia, and each stands out on the dark template
+PALETTE = ("#d55e00", "#56b4e9", "#f0e442", "#009e73", "#cc79a7", "#e69f00", "#0072b2")
 MANY_COLOURS = tuple(plotly.colors.qualitative.Light24)  # categories beyond PALETTE
 UNKNOWN_COLOUR, OTHER_COLOUR = "#5f6368", "#e8eaed"
+# the decision threshold's line: st.plotly_chart redraws charts on the Streamlit theme's own
+# background, so it must show on a dark and a light one alike (white vanished on light)
+THRESHOLD_COLOUR = "#888888"
 NEGATIVE, POSITIVE = PALETTE[1], PALETTE[0]  # a finding's 0 and 1, on every chart
 # metrics.jsonl's validation columns -> their legend names (the runs table's "R@1/5/10")
 _VAL_METRICS = {"val_auc": "zero-shot AUC", "val_r@1": "R@1", "val_r@5": "R@5", "val_r@10": "R@10"}
@@ -122,6 +127,7 @@ def confusion_figure(
             x=[plotly_text(c) for c in classes],
             y=[plotly_text(c) for c in classes],
             colorscale="Blues",
+            colorbar={"title": {"text": "studies"}},
             text=matrix.astype(str),
             texttemplate="%{text}",
             hovertemplate="true %{y}<br>predicted %{x}<br>%{z}<extra></extra>",
@@ -145,14 +151,16 @@ def score_histogram(
         fig.add_trace(go.Histogram(x=scores, xbins=bins, marker_color=PALETTE[1], name="studies"))
     else:
         labels = np.asarray(labels).astype(bool)
-        for flag, colour in ((False, NEGATIVE), (True, POSITIVE)):
+        for flag, colour, hatch in ((False, NEGATIVE, ""), (True, POSITIVE, "/")):
             scored = scores[labels == flag]
-            name_of = f"label {int(flag)}"
+            marker = {"color": colour, "pattern": {"shape": hatch}}  # 1 hatched: not colour alone
             fig.add_trace(
-                go.Histogram(x=scored, xbins=bins, marker_color=colour, name=name_of, opacity=0.7)
+                go.Histogram(
+                    x=scored, xbins=bins, marker=marker, name=f"label {int(flag)}", opacity=0.7
+                )
             )
         fig.update_layout(barmode="overlay")
-    fig.add_vline(x=threshold, line={"color": "white", "dash": "dash"})
+    fig.add_vline(x=threshold, line={"color": THRESHOLD_COLOUR, "dash": "dash"})
     fig.update_xaxes(title=f"p({plotly_text(name)})", range=[0, 1])
     fig.update_yaxes(title="studies")
     return apply_layout(fig, f"Scores: {name}", height=320)

@@ -198,7 +198,8 @@ def case_card(studio: Studio, row: dict, similarity: float | None, key: str) -> 
 
     with st.container(border=True):
         frames, unreadable = studio.readable_frames(str(row["study_id"]))
-        st.image(np.asarray(thumbnail_strip(frames)), width="stretch", clamp=True)
+        views = f"views of study {row['study_id']}"
+        st.image(np.asarray(thumbnail_strip(frames)), width="stretch", clamp=True, alt=views)
         if unreadable:
             st.caption(f"Views unavailable: {markdown_text(unreadable)}")
         facts = f"{row.get('site', '')} · {row.get('age_band', '')} {row.get('sex', '')}"

@@ -136,7 +136,8 @@ def results_section() -> None:
     if outputs.images:
         with tabs[-1]:
             for image in outputs.images:
-                st.image(str(image), caption=markdown_text(image.relative_to(outputs.folder)))
+                where = str(image.relative_to(outputs.folder))
+                st.image(str(image), caption=markdown_text(where), alt=f"plot {where}")
                 st.download_button(
                     "PNG",
                     image.read_bytes,

@@ -108,7 +108,8 @@ def case_view() -> None:
             st.error(markdown_text(unreadable), icon=":material/broken_image:")
         elif cine:
             player = studio.case_player(study_id, tuple(cine))
-            st.iframe(player, height=player_height(len(cine)))
+            views = f"cine player: {len(cine)} views of study {study_id}"
+            st.iframe(player, height=player_height(len(cine)), alt=views)
         else:
             st.info("This study has no cine views.")
     with right:
@@ -130,13 +131,10 @@ def lge_stacks(lge: dict) -> None:
             slice_no = st.slider(
                 f"{name} slice", 1, len(stack), (len(stack) + 1) // 2, key=f"lge-{name}"
             )
-            st.image(
-                stack[slice_no - 1],
-                caption=markdown_text(f"{name} · slice {slice_no}/{len(stack)}"),
-                width=320,
-            )
+            where = f"{name} · slice {slice_no}/{len(stack)}"
+            st.image(stack[slice_no - 1], caption=markdown_text(where), width=320, alt=where)
         else:
-            st.image(stack[0], caption=markdown_text(name), width=320)
+            st.image(stack[0], caption=markdown_text(name), width=320, alt=name)
 
 
 def import_studies() -> None:

@@ -5,8 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from colour_vision import closest_pair, contrast_ratio
+from matplotlib.colors import to_hex
 
-from model.evaluation.plots import comparison_figure, fewshot_panels, plot_fewshot, roc_figure
+from model.evaluation.plots import (
+    comparison_figure,
+    confusion_figure,
+    fewshot_panels,
+    plot_fewshot,
+    roc_figure,
+)
+from model.schema import FINDINGS
 
 
 def _curve(label: str, auc: float) -> pd.DataFrame:
@@ -66,3 +75,53 @@ def test_comparison_legend_covers_no_point() -> None:
     boxes += [axes.get_legend().get_window_extent(renderer)] if axes.get_legend() else []
     points = axes.transData.transform([(row["difference"], -i) for i, row in enumerate(rows)])
     assert boxes and not any(box.contains(x, y) for box in boxes for x, y in points)
+
+
+def test_roc_curves_of_every_finding_stay_apart_for_colour_blind_readers() -> None:
+    """Matplotlib's default cycle drew two findings' curves orange and green, alike to a
+    protanope (CIEDE2000 1.3), all in solid lines."""
+    roc = {name: ([0.0, 0.1 * i, 1.0], [0.0, 0.5, 1.0]) for i, name in enumerate(FINDINGS)}
+    figure = roc_figure(roc, dict.fromkeys(FINDINGS, 0.7), "title")
+    curves = [line for line in figure.axes[0].get_lines() if line.get_label() != "chance"]
+    difference, vision, first, second = closest_pair([to_hex(c.get_color()) for c in curves])
+    assert difference >= 10, f"{first} and {second} look alike with {vision}"
+    many = {f"label {i}": ([0.0, 1.0], [0.0, 1.0]) for i in range(12)}
+    looks = {
+        (to_hex(line.get_color()), line.get_linestyle())
+        for line in roc_figure(many, {}, "title").axes[0].get_lines()
+    }
+    assert len(looks) == len(many) + 1  # one look per curve and chance, beyond the colours
+
+
+def test_fewshot_methods_and_zero_shot_stay_apart_for_colour_blind_readers() -> None:
+    table = pd.concat(
+        [
+            _curve("lge", 0.7).assign(method=method)
+            for method in ("prototype", "logistic", "prompted")
+        ]
+    )
+    figure = fewshot_panels(table.drop_duplicates(["method", "k"]), {"lge": 0.6}, "title")
+    lines = [line for line in figure.axes[0].get_lines() if line.get_label() != "chance"]
+    assert {line.get_label() for line in lines} == {
+        "prototype",
+        "logistic",
+        "prompted",
+        "zero-shot",
+    }
+    difference, vision, first, second = closest_pair([to_hex(c.get_color()) for c in lines])
+    assert difference >= 10, f"{first} and {second} look alike with {vision}"
+
+
+def test_confusion_counts_are_readable_on_their_cells() -> None:
+    """A count just over half the largest was written in white on a mid blue (2.5:1)."""
+    matrix = pd.DataFrame(
+        [[10, 6, 0], [4, 7, 1], [2, 3, 5]], index=list("abc"), columns=list("abc")
+    )
+    axes = confusion_figure(matrix, "title").axes[0]
+    image = axes.get_images()[0]
+    for text in axes.texts:
+        row, column = (round(v) for v in reversed(text.get_position()))
+        cell = to_hex(image.cmap(image.norm(matrix.iloc[row, column])))
+        assert int(text.get_text()) == matrix.iloc[row, column]
+        assert contrast_ratio(to_hex(text.get_color()), cell) >= 4.5, text.get_text()
+    assert image.colorbar.ax.get_ylabel() == "studies"  # what the colours count

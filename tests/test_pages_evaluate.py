@@ -9,6 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -219,3 +220,15 @@ def test_evaluation_tables_show_figures_as_the_headline_does_and_counts_and_p_va
     }
     button = next(b for b in at.get("download_button") if b.proto.label == "CSV")
     assert button.proto.deferred_file_id  # the file as written, read on a click
+
+
+def test_evaluation_figures_have_alt_text_naming_the_plot(app, evaluations: Path) -> None:
+    """A figure without alt text was read by a screen reader as its media URL."""
+    from model.evaluation.plots import plot_confusion
+
+    folder = _evaluation(evaluations / "eval-20260101-000000", "/runs/a/best.pt")
+    matrix = pd.DataFrame([[3, 1], [0, 2]], index=["a", "b"], columns=["a", "b"])
+    plot_confusion(matrix, "title", folder / "internal" / "plots" / "confusion_zs_m.png")
+    at = app("pages/evaluate.py")
+    [image] = [image for images in at.get("image") for image in images.proto.imgs]
+    assert "confusion_zs_m" in image.alt

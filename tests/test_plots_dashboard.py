@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
+from colour_vision import closest_pair, contrast_ratio
 
 from dashboard.map_figure import embedding_map, selected_rows
 from dashboard.plots import (
+    OTHER_COLOUR,
+    PALETTE,
+    TEMPLATE,
+    UNKNOWN_COLOUR,
     confusion_figure,
     fewshot_figure,
     loss_curve,
@@ -94,6 +103,7 @@ def test_roc_confusion_histogram_fewshot() -> None:
     assert "0.812" in roc.data[1].name and "0.700" in roc.data[1].name
     cm = confusion_figure(np.array([[3, 1], [0, 4]]), ["a", "b"])
     assert cm.data[0].z.tolist() == [[3, 1], [0, 4]]
+    assert cm.data[0].colorbar.title.text == "studies"  # what the colours count
     scores = np.array([0.1, 0.9, 0.4, 0.7])
     hist = score_histogram(scores, 0.5, "lge", labels=np.array([0, 1, 0, 1]))
     assert [t.name for t in hist.data] == ["label 0", "label 1"]
@@ -202,3 +212,42 @@ def test_legends_sit_clear_of_the_x_axis_title_whatever_the_height() -> None:
         plot_height = layout.height - layout.margin.t - layout.margin.b
         assert layout.legend.yanchor == "top", name
         assert -layout.legend.y * plot_height >= 55, name  # px: below tick labels and title
+
+
+def _theme_background() -> str:
+    """The dashboard theme's background (the charts are drawn on it, not on the template's)."""
+    config = Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml"
+    return tomllib.loads(config.read_text())["theme"]["backgroundColor"]
+
+
+def test_categorical_colours_stay_apart_under_red_green_colour_blindness() -> None:
+    """Sky blue and purple of the old palette (the map's 2nd and 5th category) looked the same
+    to a deuteranope (CIEDE2000 1.9); every palette colour must also stand out on the chart."""
+    difference, vision, first, second = closest_pair([*PALETTE, UNKNOWN_COLOUR, OTHER_COLOUR])
+    assert difference >= 10, f"{first} and {second} look alike with {vision}"
+    for background in (pio.templates[TEMPLATE].layout.plot_bgcolor, _theme_background()):
+        assert min(contrast_ratio(colour, background) for colour in PALETTE) >= 3  # WCAG non-text
+
+
+def test_map_categories_and_histogram_labels_differ_by_more_than_colour() -> None:
+    coords = _coords(6).assign(label_lge=[1.0, 0.0, np.nan, 1.0, 0.0, 1.0])
+    for column, legend in (("site", ["external", "internal"]), ("label_lge", ["0", "1"])):
+        fig = embedding_map(coords, color=column)
+        symbols = {t.name: t.marker.symbol for t in fig.data if t.name in legend}
+        assert len(set(symbols.values())) == len(legend), column
+        studies = next(t for t in fig.data if t.name == "studies")
+        names = coords[column].map(lambda v: v if isinstance(v, str) else f"{v:.0f}")
+        for name, symbol in zip(names, studies.marker.symbol, strict=True):
+            assert symbols.get(name, "circle") == symbol  # "nan": unknown, drawn as a circle
+    histogram = score_histogram(np.array([0.2, 0.8]), 0.5, "lge", labels=np.array([0, 1]))
+    hatches = {t.name: t.marker.pattern.shape or "" for t in histogram.data}
+    assert hatches["label 0"] != hatches["label 1"]
+
+
+def test_the_decision_threshold_shows_on_the_dark_and_a_light_theme() -> None:
+    """Streamlit draws the charts on its theme's background: the white threshold line vanished
+    on a light theme."""
+    histogram = score_histogram(np.array([0.2, 0.8]), 0.5, "lge", labels=np.array([0, 1]))
+    [threshold] = [shape for shape in histogram.layout.shapes if shape.x0 == 0.5]
+    for background in (_theme_background(), "#ffffff"):
+        assert contrast_ratio(threshold.line.color, background) >= 3, background

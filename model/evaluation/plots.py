@@ -21,11 +21,16 @@ from model.atomic import atomic_write_bytes
 from model.evaluation.tables import display_name
 
 DPI = 110
+# Okabe-Ito without its yellow (too faint on white): every pair stays apart under deuteranopia
+# and protanopia; matplotlib's default cycle drew orange and green alike for a protanope
+LINE_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#000000", "#e69f00", "#56b4e9")
+LINE_STYLES = ("-", "--", "-.", ":")  # with the colour, one look per curve up to 28 curves
 METHOD_STYLE = {
-    "prototype": ("tab:blue", "o"),
-    "logistic": ("tab:orange", "s"),
-    "prompted": ("tab:purple", "^"),
+    "prototype": (LINE_COLOURS[0], "o"),
+    "logistic": (LINE_COLOURS[1], "s"),
+    "prompted": (LINE_COLOURS[3], "^"),
 }
+ZERO_SHOT_COLOUR = LINE_COLOURS[2]
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -68,9 +73,10 @@ def roc_figure(
     entry gives the AUC and its bootstrap CI (``intervals[name] = (low, high)``)."""
     figure = _figure(5.5, 5)
     axes = figure.subplots()
-    for name, (fpr, tpr) in roc.items():
+    for i, (name, (fpr, tpr)) in enumerate(roc.items()):
         text = _auc_text(aucs.get(name, np.nan), (intervals or {}).get(name))
-        axes.plot(fpr, tpr, lw=1.6, label=f"{display_name(name)} ({text})")
+        colour, style = LINE_COLOURS[i % len(LINE_COLOURS)], LINE_STYLES[i % len(LINE_STYLES)]
+        axes.plot(fpr, tpr, lw=1.6, color=colour, ls=style, label=f"{display_name(name)} ({text})")
     axes.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="chance")
     axes.set(xlabel="False positive rate (1 − specificity)", title=title)
     axes.set_ylabel("True positive rate (sensitivity)")
@@ -117,7 +123,7 @@ def fewshot_panels(fewshot: pd.DataFrame, zeroshot_auc: dict[str, float], title:
             axes.fill_between(curve["k"], curve["auc_lo"], curve["auc_hi"], color=colour, alpha=0.2)
         zeroshot = zeroshot_auc.get(label, np.nan)
         if np.isfinite(zeroshot):
-            axes.axhline(zeroshot, color="tab:green", ls="--", lw=1.2, label="zero-shot")
+            axes.axhline(zeroshot, color=ZERO_SHOT_COLOUR, ls="--", lw=1.2, label="zero-shot")
         axes.axhline(0.5, color="grey", ls=":", lw=1, label="chance")
         axes.set_xscale("log", base=2)
         shots = sorted(part["k"].unique())
@@ -146,7 +152,19 @@ def fewshot_panels(fewshot: pd.DataFrame, zeroshot_auc: dict[str, float], title:
 
 
 def plot_confusion(matrix: pd.DataFrame, title: str, path: Path) -> Path:
-    """Confusion matrix heat map (rows true, columns predicted) with counts in the cells."""
+    """``confusion_figure`` written as a PNG."""
+    return _save(confusion_figure(matrix, title), path)
+
+
+def _luminance(rgb: np.ndarray) -> float:
+    """WCAG relative luminance of an sRGB colour (0-1 channels)."""
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return float(np.dot([0.2126, 0.7152, 0.0722], linear[:3]))
+
+
+def confusion_figure(matrix: pd.DataFrame, title: str) -> Figure:
+    """Confusion matrix heat map (rows true, columns predicted) with counts in the cells, each
+    count in black or white, whichever contrasts more with its cell."""
     values = matrix.to_numpy()
     size = max(4.0, 0.6 * len(matrix) + 2)
     figure = _figure(size, size * 0.9)
@@ -154,13 +172,13 @@ def plot_confusion(matrix: pd.DataFrame, title: str, path: Path) -> Path:
     image = axes.imshow(values, cmap="Blues")
     axes.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=45, ha="right", fontsize=8)
     axes.set_yticks(range(len(matrix.index)), matrix.index, fontsize=8)
-    high = values.max() if values.size else 0
     for (i, j), count in np.ndenumerate(values):
-        colour = "white" if high and count > high / 2 else "black"
+        cell = _luminance(np.asarray(image.cmap(image.norm(count))))
+        colour = "white" if (1.05 / (cell + 0.05)) > ((cell + 0.05) / 0.05) else "black"
         axes.text(j, i, str(count), ha="center", va="center", fontsize=8, color=colour)
     axes.set(xlabel="Predicted", ylabel="True", title=title)
-    figure.colorbar(image, ax=axes, fraction=0.046)
-    return _save(figure, path)
+    figure.colorbar(image, ax=axes, fraction=0.046, label="studies")
+    return figure
 
 
 def _differences(axes: Axes, compared: pd.DataFrame, y: list[int], colour: str, label: str) -> None:
