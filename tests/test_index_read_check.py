@@ -84,15 +84,20 @@ def _damaged_root(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Chrom
     return root, location, fingerprint
 
 
+def _environment(root: Path) -> dict[str, str]:
+    """This environment, with ``root`` as the data root and no Chroma server configured."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CMR_CHROMA_")}
+    env["CMR_DATA_ROOT"] = str(root)
+    return env
+
+
 def _open_browser(root: Path) -> subprocess.CompletedProcess:
     """The Case browser on ``root`` with a text query, in a subprocess (a crash fails the test,
     not the test run); its boxes printed one a line."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CMR_CHROMA_")}
-    env["CMR_DATA_ROOT"] = str(root)
     return subprocess.run(
         [sys.executable, "-c", OPEN_BROWSER, str(ROOT / "app.py")],
         cwd=ROOT,
-        env=env,
+        env=_environment(root),
         capture_output=True,
         text=True,
         timeout=240,
@@ -108,6 +113,21 @@ def test_an_index_that_crashes_its_reader_is_named_damaged_without_opening_it(
     with pytest.raises(DamagedIndex, match="crashed a process that read it"):
         check_readable(location, fingerprint)
     assert folder_state(location.path) == before  # the check is not a change to check again
+
+    checkpoint = Settings(root).active_checkpoint()
+    search = subprocess.run(
+        [sys.executable, "-m", "model", "search", "dilated left ventricle", "--checkpoint"]
+        + [str(checkpoint), "--data", str(root / "ds" / "tiny")],
+        cwd=ROOT,
+        env=_environment(root),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert search.returncode == 2, (search.returncode, search.stderr[-2000:])
+    assert "crashed a process that read it" in search.stderr
+    assert "python -m model index --rebuild" in search.stderr
+    assert "Traceback" not in search.stderr
 
     page = _open_browser(root)
     assert page.returncode == 0, (page.returncode, page.stderr[-2000:])

@@ -30,6 +30,7 @@ from model.index.client import (
 )
 from model.index.embedding_index import EmbeddingIndex, SearchHit, TextEncoder, check_k, check_query
 from model.index.filters import FIELD_TYPES, parse_where
+from model.index.read_check import check_readable
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         default_chroma_path(args.data) if args.data else None,
     )
     fingerprint = read_checkpoint_meta(args.checkpoint).fingerprint
+    if not location.is_server and (location.path / "chroma.sqlite3").is_file():
+        check_readable(location, fingerprint)  # a damaged folder segfaults its reader
     with index_failures(location):
         index = EmbeddingIndex(
             open_client(location, create=False),

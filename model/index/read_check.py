@@ -26,7 +26,7 @@ from pathlib import Path
 from chromadb.api.models.Collection import Collection
 
 from model.errors import DamagedIndex
-from model.index.client import ChromaLocation, open_client
+from model.index.client import REBUILD_HINT, ChromaLocation, open_client
 from model.index.collection_spec import COLLECTION_PREFIX, collection_name
 from model.index.fresh_process import ChildDied, ChildTimedOut, run_in_fresh_process
 
@@ -135,11 +135,12 @@ def _problem(location: ChromaLocation, name: str, err: ChildDied) -> str:
 
 
 def check_readable(location: ChromaLocation, checkpoint: str) -> None:
-    """Raise ``DamagedIndex`` when reading ``checkpoint``'s index at the embedded ``location``
-    crashes or hangs a process (``damaged_collections``)."""
+    """Raise ``DamagedIndex`` (with the rebuild to run) when reading ``checkpoint``'s index at the
+    embedded ``location`` crashes or hangs a process (``damaged_collections``): what a one-off
+    reader (``python -m model search``) asks before it reads."""
     problem = unreadable(damaged_collections(location), checkpoint)
     if problem:
-        raise DamagedIndex(problem)
+        raise DamagedIndex(f"{problem}; {REBUILD_HINT}")
 
 
 def unreadable(damaged: dict[str, str], checkpoint: str) -> str:
