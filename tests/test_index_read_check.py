@@ -91,6 +91,21 @@ def _environment(root: Path) -> dict[str, str]:
     return env
 
 
+def _search(root: Path, query: str) -> subprocess.CompletedProcess:
+    """``python -m model search QUERY`` with the root's active checkpoint and dataset, in a
+    subprocess."""
+    checkpoint = Settings(root).active_checkpoint()
+    argv = ["search", query, "--checkpoint", str(checkpoint), "--data", str(root / "ds" / "tiny")]
+    return subprocess.run(
+        [sys.executable, "-m", "model", *argv],
+        cwd=ROOT,
+        env=_environment(root),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
 def _open_browser(root: Path) -> subprocess.CompletedProcess:
     """The Case browser on ``root`` with a text query, in a subprocess (a crash fails the test,
     not the test run); its boxes printed one a line."""
@@ -114,16 +129,7 @@ def test_an_index_that_crashes_its_reader_is_named_damaged_without_opening_it(
         check_readable(location, fingerprint)
     assert folder_state(location.path) == before  # the check is not a change to check again
 
-    checkpoint = Settings(root).active_checkpoint()
-    search = subprocess.run(
-        [sys.executable, "-m", "model", "search", "dilated left ventricle", "--checkpoint"]
-        + [str(checkpoint), "--data", str(root / "ds" / "tiny")],
-        cwd=ROOT,
-        env=_environment(root),
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    search = _search(root, "dilated left ventricle")
     assert search.returncode == 2, (search.returncode, search.stderr[-2000:])
     assert "crashed a process that read it" in search.stderr
     assert "python -m model index --rebuild" in search.stderr
@@ -159,6 +165,10 @@ def test_another_checkpoints_index_that_crashes_its_reader_is_never_read_by_the_
     assert f"{CHECKPOINT[:12]} (damaged" in page.stdout, page.stdout
     assert "Button Build the case index" in page.stdout
     assert "Exception" not in page.stdout and "Error " not in page.stdout
+
+    search = _search(root, "dilated left ventricle")
+    assert search.returncode == 2, (search.returncode, search.stderr[-2000:])
+    assert "no index for checkpoint" in search.stderr and "Traceback" not in search.stderr
 
 
 @pytest.mark.timeout(120)

@@ -134,13 +134,16 @@ def _problem(location: ChromaLocation, name: str, err: ChildDied) -> str:
     return f"{location.describe()}: {what} crashed a process that read it ({err})"
 
 
-def check_readable(location: ChromaLocation, checkpoint: str) -> None:
+def check_readable(location: ChromaLocation, checkpoint: str) -> frozenset[str]:
     """Raise ``DamagedIndex`` (with the rebuild to run) when reading ``checkpoint``'s index at the
-    embedded ``location`` crashes or hangs a process (``damaged_collections``): what a one-off
-    reader (``python -m model search``) asks before it reads."""
-    problem = unreadable(damaged_collections(location), checkpoint)
+    embedded ``location`` crashes or hangs a process (``damaged_collections``), else return the
+    other collections that do, which its reader must leave unread (``EmbeddingIndex.unreadable``):
+    what a one-off reader (``python -m model search``) asks before it reads."""
+    damaged = damaged_collections(location)
+    problem = unreadable(damaged, checkpoint)
     if problem:
         raise DamagedIndex(f"{problem}; {REBUILD_HINT}")
+    return frozenset(damaged)
 
 
 def unreadable(damaged: dict[str, str], checkpoint: str) -> str:
