@@ -223,18 +223,13 @@ def case_index(
 
 
 @st.cache_data(show_spinner="Checking the case index…", max_entries=8)
-def index_damage(_location: ChromaLocation, where: str, fingerprint: str, state: tuple) -> str:
-    """Why reading checkpoint ``fingerprint``'s index in the embedded folder ``where`` would
-    crash (``model.index.read_check``), or "" when it reads; checked in a child process once per
-    folder ``state`` (``folder_state``), for every session."""
-    from model.errors import DamagedIndex
-    from model.index.read_check import check_readable
+def index_damage(_location: ChromaLocation, where: str, state: tuple) -> dict[str, str]:
+    """Which collections of the embedded folder ``where`` crash or hang whoever reads them, and
+    why (``model.index.read_check.damaged_collections``): checked in child processes once per
+    folder ``state`` (``folder_state``), for every session and checkpoint."""
+    from model.index.read_check import damaged_collections
 
-    try:
-        check_readable(_location, fingerprint)
-    except DamagedIndex as err:
-        return str(err)
-    return ""
+    return damaged_collections(_location)
 
 
 @st.cache_resource(

@@ -213,31 +213,43 @@ class Studio:
         """The cached index handle, or None when no embedded index folder exists yet.
 
         An embedded folder is opened only once ``python -m model index`` has created its
-        database: the dashboard reads the index and never creates or writes it.
+        database: the dashboard reads the index and never creates or writes it. It is read only
+        in a state a child process has read first (``_unreadable_indexes``), and never the
+        collections that crashed or hung that child: ``DamagedIndex`` when the checkpoint's own
+        is one of them.
         """
+        from model.index.read_check import unreadable
+
         location = self.index_location()
         fingerprint = str(self.checkpoint_summary()["fingerprint"])
         database: tuple[int, ...] = ()
+        damaged: dict[str, str] = {}
         if not location.is_server:
             try:
                 database = cache.file_identity(location.path / "chroma.sqlite3")
             except OSError:  # not built yet (or being rebuilt)
                 return None
-            self._check_readable(location, fingerprint)
+            damaged = self._unreadable_indexes(location)
+            problem = unreadable(damaged, fingerprint)
+            if problem:
+                raise DamagedIndex(problem)
         path, version = self._checkpoint_key()
-        return cache.case_index(location, location.describe(), fingerprint, path, version, database)
+        handle = cache.case_index(
+            location, location.describe(), fingerprint, path, version, database
+        )
+        handle.unreadable = frozenset(damaged)
+        return handle
 
     @staticmethod
-    def _check_readable(location: ChromaLocation, fingerprint: str) -> None:
-        """``DamagedIndex`` when reading the embedded folder in its present state crashes a
-        process (checked in a child, once per state): this server process never opens it."""
+    def _unreadable_indexes(location: ChromaLocation) -> dict[str, str]:
+        """The collections of the embedded folder ``location`` in its present state that crash
+        or hang a process reading them, and why (checked in a child, once per state): this
+        server process never opens them."""
         from model.index.read_check import folder_state
 
         assert location.path is not None
         state = folder_state(location.path)
-        damage = cache.index_damage(location, location.describe(), fingerprint, state)
-        if damage:
-            raise DamagedIndex(damage)
+        return cache.index_damage(location, location.describe(), state)
 
     def index(self) -> EmbeddingIndex | None:
         """The active checkpoint's case index, or None when it has no collection there.
@@ -270,7 +282,7 @@ class Studio:
         handle = self._index_handle()
         fingerprint = str(self.checkpoint_summary()["fingerprint"])[:12]
         title = f"No case index for the active checkpoint {fingerprint}"
-        others = [c for c in handle.collections() if c.count] if handle is not None else []
+        others = _other_indexes(handle) if handle is not None else []
         if handle is not None and handle.exists():
             title = f"The case index of checkpoint {fingerprint} lacks this dataset"
             why = (
@@ -279,7 +291,7 @@ class Studio:
                 "before they were ingested, or by a version that did not record dataset ids)"
             )
         elif others:
-            held = ", ".join(f"{c.checkpoint[:12]} ({c.count:,} studies)" for c in others[:3])
+            held = ", ".join(others[:3])
             why = f"The {location.describe()} holds indexes of other checkpoints ({held})"
         else:
             why = f"The {location.describe()} holds no index yet"
@@ -345,3 +357,16 @@ class Studio:
         if labels is not None:
             command += ["--labels", str(labels)]
         return JobOffer("index", model_command(*command), "Build the case index")
+
+
+def _other_indexes(handle: EmbeddingIndex) -> list[str]:
+    """The checkpoint indexes where ``handle``'s is, largest first, then those that crash or
+    hang a reader (named, never read)."""
+    from model.index.collection_spec import COLLECTION_PREFIX
+
+    held = [f"{c.checkpoint[:12]} ({c.count:,} studies)" for c in handle.collections() if c.count]
+    return held + [
+        f"{name.removeprefix(COLLECTION_PREFIX)[:12]} (damaged, not read)"
+        for name in sorted(handle.unreadable)
+        if name.startswith(COLLECTION_PREFIX)
+    ]

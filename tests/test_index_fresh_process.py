@@ -9,6 +9,7 @@ memory of this process's threads holds none of them.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -20,7 +21,12 @@ from pathlib import Path
 import pytest
 
 from model.errors import UserError
-from model.index.fresh_process import SCRUB_ENVIRONMENT, ChildDied, run_in_fresh_process
+from model.index.fresh_process import (
+    SCRUB_ENVIRONMENT,
+    ChildDied,
+    ChildTimedOut,
+    run_in_fresh_process,
+)
 from model.progress import stage_prefix, stage_prefixes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,6 +66,20 @@ def test_a_child_that_dies_without_answering_is_an_error_not_a_wait() -> None:
     with pytest.raises(ChildDied, match="stopped by SIGSEGV"):
         run_in_fresh_process(_crash)
     assert run_in_fresh_process(os.getpid) != os.getpid(), "the next call works as before"
+
+
+def _hang_deaf_to_sigterm() -> None:  # as a read stuck in native code, which never sees SIGTERM
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(600)
+
+
+@pytest.mark.timeout(120)
+def test_a_child_that_does_not_answer_in_time_is_stopped() -> None:
+    with pytest.raises(ChildTimedOut, match="did not finish within 1 s") as caught:
+        run_in_fresh_process(_hang_deaf_to_sigterm, timeout_s=1)
+    assert caught.value.exitcode == -signal.SIGKILL
+    assert not multiprocessing.active_children()
+    assert run_in_fresh_process(os.getpid, timeout_s=60) != os.getpid()
 
 
 PLANT_THEN_WRITE = textwrap.dedent(

@@ -9,23 +9,32 @@ instead of ending the test run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from dashboard_fixtures import tiny_data_root
-from index_fakes import make_records
+from index_fakes import CHECKPOINT, DIM, make_records
 
 from dashboard.settings import Settings
 from model.cli import main
 from model.errors import DamagedIndex
 from model.index.cli_index import _write
 from model.index.client import ChromaLocation, index_failures, open_client
+from model.index.collection_spec import collection_name
 from model.index.embedding_index import EmbeddingIndex
-from model.index.read_check import check_readable, folder_state
+from model.index.read_check import (
+    FOLDER,
+    check_readable,
+    damaged_collections,
+    folder_state,
+    unreadable,
+)
 from model.training.checkpoint import read_checkpoint_meta
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +54,16 @@ if __name__ == "__main__":
 """
 
 
+def _crash_readers(location: ChromaLocation, fingerprint: str, dim: int) -> None:
+    """Give ``fingerprint``'s index at ``location`` an HNSW graph on disk, zero its links, and
+    leave a crashed writer's records in the log: any later read of it crashes."""
+    _write(location, fingerprint, make_records(1100, dim=dim), None)
+    for links in location.path.glob("*/link_lists.bin"):
+        links.write_bytes(bytes(links.stat().st_size))
+    with pytest.raises(DamagedIndex, match="SIGSEGV"), index_failures(location):
+        _write(location, fingerprint, make_records(1100, dim=dim, seed=1), None)
+
+
 def _damaged_root(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ChromaLocation, str]:
     """A data root whose checkpoint index crashes any process that reads it."""
     root = Path(
@@ -61,12 +80,43 @@ def _damaged_root(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Chrom
         .collection()
         .metadata["dim"]
     )
-    _write(location, fingerprint, make_records(1100, dim=dim), None)  # an HNSW graph on disk
-    for links in location.path.glob("*/link_lists.bin"):
-        links.write_bytes(bytes(links.stat().st_size))
-    with pytest.raises(DamagedIndex, match="SIGSEGV"), index_failures(location):
-        _write(location, fingerprint, make_records(1100, dim=dim, seed=1), None)
+    _crash_readers(location, fingerprint, dim)
     return root, location, fingerprint
+
+
+def _environment(root: Path) -> dict[str, str]:
+    """This environment, with ``root`` as the data root and no Chroma server configured."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CMR_CHROMA_")}
+    env["CMR_DATA_ROOT"] = str(root)
+    return env
+
+
+def _search(root: Path, query: str) -> subprocess.CompletedProcess:
+    """``python -m model search QUERY`` with the root's active checkpoint and dataset, in a
+    subprocess."""
+    checkpoint = Settings(root).active_checkpoint()
+    argv = ["search", query, "--checkpoint", str(checkpoint), "--data", str(root / "ds" / "tiny")]
+    return subprocess.run(
+        [sys.executable, "-m", "model", *argv],
+        cwd=ROOT,
+        env=_environment(root),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def _open_browser(root: Path) -> subprocess.CompletedProcess:
+    """The Case browser on ``root`` with a text query, in a subprocess (a crash fails the test,
+    not the test run); its boxes printed one a line."""
+    return subprocess.run(
+        [sys.executable, "-c", OPEN_BROWSER, str(ROOT / "app.py")],
+        cwd=ROOT,
+        env=_environment(root),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
 @pytest.mark.timeout(300)
@@ -79,19 +129,60 @@ def test_an_index_that_crashes_its_reader_is_named_damaged_without_opening_it(
         check_readable(location, fingerprint)
     assert folder_state(location.path) == before  # the check is not a change to check again
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CMR_CHROMA_")}
-    env["CMR_DATA_ROOT"] = str(root)
-    page = subprocess.run(
-        [sys.executable, "-c", OPEN_BROWSER, str(ROOT / "app.py")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    search = _search(root, "dilated left ventricle")
+    assert search.returncode == 2, (search.returncode, search.stderr[-2000:])
+    assert "crashed a process that read it" in search.stderr
+    assert "python -m model index --rebuild" in search.stderr
+    assert "Traceback" not in search.stderr
+
+    page = _open_browser(root)
     assert page.returncode == 0, (page.returncode, page.stderr[-2000:])
     assert "Info **The case index is damaged.**" in page.stdout, page.stdout
     assert "Button Rebuild the case index" in page.stdout
     assert "crashed a process that read it" in page.stdout
     assert "exact in-memory ranking over 24 studies" in page.stdout
     assert "Exception" not in page.stdout and "Error " not in page.stdout
+
+
+@pytest.mark.timeout(300)
+def test_another_checkpoints_index_that_crashes_its_reader_is_never_read_by_the_page(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """No index for the active checkpoint; the folder holds another checkpoint's, which crashes
+    whoever reads it. The page's "No case index" message used to count it in-process."""
+    root = Path(
+        shutil.copytree(tiny_data_root(tmp_path_factory), tmp_path_factory.mktemp("o") / "d")
+    )
+    location = ChromaLocation(path=root / "ds" / "chroma")
+    _crash_readers(location, CHECKPOINT, DIM)
+    damaged = damaged_collections(location)
+    assert list(damaged) == [collection_name(CHECKPOINT)]
+    assert "crashed a process that read it" in damaged[collection_name(CHECKPOINT)]
+
+    page = _open_browser(root)
+    assert page.returncode == 0, (page.returncode, page.stderr[-2000:])
+    assert "No case index for the active checkpoint" in page.stdout, page.stdout
+    assert f"{CHECKPOINT[:12]} (damaged" in page.stdout, page.stdout
+    assert "Button Build the case index" in page.stdout
+    assert "Exception" not in page.stdout and "Error " not in page.stdout
+
+    search = _search(root, "dilated left ventricle")
+    assert search.returncode == 2, (search.returncode, search.stderr[-2000:])
+    assert "no index for checkpoint" in search.stderr and "Traceback" not in search.stderr
+
+
+@pytest.mark.timeout(120)
+def test_a_read_that_hangs_is_stopped_and_named(tmp_path: Path) -> None:
+    """A writer's transaction left open holds Chroma's database: a reader waits on it for ever.
+    The check stops its child after the time it was given and names the folder."""
+    location = ChromaLocation(path=tmp_path / "chroma")
+    _write(location, CHECKPOINT, make_records(20), None)
+    with contextlib.closing(sqlite3.connect(location.path / "chroma.sqlite3")) as database:
+        database.isolation_level = None
+        database.execute("BEGIN EXCLUSIVE")
+        damaged = damaged_collections(location, timeout_s=3)
+        assert list(damaged) == [FOLDER]
+        assert unreadable(damaged, CHECKPOINT) == damaged[FOLDER]
+        assert "reading the folder did not finish within 3 s" in damaged[FOLDER]
+        database.execute("ROLLBACK")
+    assert damaged_collections(location, timeout_s=30) == {}

@@ -3,7 +3,9 @@
 The rebuild writes into a staging collection and swaps it in at the end. A searcher (the same
 embedded folder, or another client of a shared ``chroma run`` server) sees the old studies at
 every batch of the rebuild; a rebuild that dies half-way leaves the old index as it was, and the
-next run deletes what it left. A reader that asks during the swap itself waits for it.
+next run deletes what it left (on a server, once its heartbeat is old; one killed mid-swap has
+its swap finished). A reader that asks during the swap itself waits for it. Of two rebuilds of
+one checkpoint at once, the later one's index is kept and the earlier one says so.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import time
 
 import pytest
 from chroma_server import chroma_server
+from chromadb.api.client import Client
 from chromadb.api.models.Collection import Collection
 from index_fakes import CHECKPOINT, embedded_index, make_records
 
+from model.errors import UserError
+from model.index import rebuild
 from model.index.cli_index import _write_here
 from model.index.client import ChromaLocation, open_client, reopen_client
-from model.index.collection_spec import collection_name
+from model.index.collection_spec import collection_name, staging_name
 from model.index.embedding_index import EmbeddingIndex
 from model.index.writer import upsert_records
 
@@ -123,3 +128,167 @@ def test_a_rebuild_on_a_server_keeps_one_client_per_reader(server):
         _write_here(server, checkpoint, records, None, rebuild=True)
     assert reader.search_vector(records.vectors[0], k=1)[0].study_id == records.ids[0]
     assert reader.client is client and reopen_client(server) is client
+
+
+def _rebuild_meanwhile(monkeypatch, after: int, rebuild) -> None:
+    """Run ``rebuild()`` (another user's) once this one's ``after``-th batch is written."""
+    real = Collection.upsert
+    batches = []
+
+    def upsert(self, ids, **kwargs):
+        real(self, ids=ids, **kwargs)
+        batches.append(len(ids))
+        if len(batches) == after and threading.current_thread() is threading.main_thread():
+            rebuild()
+
+    monkeypatch.setattr(Collection, "upsert", upsert)
+
+
+@pytest.mark.parametrize("after", [1, 4])  # mid-way; all 4 batches written, not yet swapped
+def test_a_rebuild_replaced_by_a_later_one_stops_and_says_so(server, monkeypatch, after):
+    checkpoint = f"{CHECKPOINT}replaced{after}"
+    old, first, later = make_records(OLD, seed=1), make_records(100, seed=2), make_records(60, 3)
+    _write_here(server, checkpoint, old, None)
+    _rebuild_meanwhile(
+        monkeypatch, after, lambda: _write_here(server, checkpoint, later, None, rebuild=True)
+    )
+    with pytest.raises(UserError, match="another rebuild .* replaced its new index"):
+        _write_here(server, checkpoint, first, 25, rebuild=True)
+    index = EmbeddingIndex(open_client(server), checkpoint)
+    assert index.count() == len(later)
+    assert index.search_vector(later.vectors[4], k=1)[0].study_id == later.ids[4]
+    names = {c.name for c in index.client.list_collections()}
+    assert not {n for n in names if n.endswith(checkpoint) and n != collection_name(checkpoint)}
+
+
+def test_a_rebuild_never_swaps_in_a_later_rebuilds_half_written_index(server, monkeypatch):
+    """The later rebuild starts, and writes its first batch, just as the earlier one has written
+    its last and fetches its staging collection to swap it in."""
+    checkpoint = f"{CHECKPOINT}halfway"
+    old, first, later = make_records(OLD, seed=1), make_records(50, seed=2), make_records(60, 3)
+    _write_here(server, checkpoint, old, None)
+    later_writing, first_done = threading.Event(), threading.Event()
+    outcome: list[object] = []
+
+    def later_rebuild() -> None:
+        try:
+            outcome.append(_write_here(server, checkpoint, later, 20, rebuild=True))
+        except Exception as err:
+            outcome.append(err)
+
+    thread = threading.Thread(target=later_rebuild)
+    real_get, real_upsert = Client.get_collection, Collection.upsert
+
+    def get_collection(self, name, **kwargs):
+        mine = threading.current_thread() is threading.main_thread()
+        if mine and name == staging_name(checkpoint) and thread.ident is None:
+            thread.start()  # once: the earlier rebuild has written its last batch
+            assert later_writing.wait(60)
+        return real_get(self, name, **kwargs)
+
+    def upsert(self, ids, **kwargs):
+        real_upsert(self, ids=ids, **kwargs)
+        if threading.current_thread() is thread and not later_writing.is_set():
+            later_writing.set()
+            first_done.wait(60)
+
+    monkeypatch.setattr(Client, "get_collection", get_collection)
+    monkeypatch.setattr(Collection, "upsert", upsert)
+    try:
+        with pytest.raises(UserError, match="another rebuild .* replaced its new index"):
+            _write_here(server, checkpoint, first, 25, rebuild=True)
+    finally:
+        first_done.set()
+        thread.join(60)
+    assert len(outcome) == 1 and not isinstance(outcome[0], Exception), outcome
+    index = EmbeddingIndex(open_client(server), checkpoint)
+    assert index.count() == len(later)
+
+
+def _left_by_rebuild(client, checkpoint: str, name: str, beat: float | None, n: int = 30):
+    """A collection ``name`` holding ``n`` studies as a rebuild writes it, last stamped ``beat``
+    (None: by a version without heartbeats)."""
+    records = make_records(n, seed=4)
+    upsert_records(EmbeddingIndex(client, checkpoint, name=name), records)
+    collection = client.get_collection(name)
+    if beat is not None:
+        collection.modify(metadata={**collection.metadata, rebuild.HEARTBEAT: beat})
+    return records
+
+
+def test_leftovers_of_dead_rebuilds_on_a_server_are_cleaned_and_live_ones_kept(server):
+    """Any index run on the server cleans up after rebuilds (of any checkpoint) whose heartbeat
+    stopped; a rebuild still writing, or a leftover that cannot be judged, is left alone."""
+    client = open_client(server)
+    dead = time.time() - rebuild.LEFTOVER_AFTER_S - 60
+    names = {
+        tag: (f"{CHECKPOINT}{tag}", prefix + collection_name(f"{CHECKPOINT}{tag}"))
+        for tag, prefix in [
+            ("dead", "rebuilding-"),
+            ("live", "rebuilding-"),
+            ("unjudged", "rebuilding-"),
+            ("midswap", "swapping-"),
+        ]
+    }
+    _left_by_rebuild(client, *names["dead"], dead)
+    _left_by_rebuild(client, *names["live"], time.time())
+    _left_by_rebuild(client, *names["unjudged"], None)
+    swapped = _left_by_rebuild(client, *names["midswap"], dead)
+
+    _write_here(server, f"{CHECKPOINT}other", make_records(20), None)  # a colleague's index run
+    left = {c.name for c in client.list_collections()}
+    assert names["dead"][1] not in left and names["midswap"][1] not in left
+    assert {names["live"][1], names["unjudged"][1]} <= left
+    finished = EmbeddingIndex(client, names["midswap"][0])  # the swap its rebuild did not finish
+    assert finished.count() == len(swapped)
+    assert finished.search_vector(swapped.vectors[2], k=1)[0].study_id == swapped.ids[2]
+    assert rebuild.HEARTBEAT not in finished.collection().metadata
+
+
+def test_a_rebuild_under_way_is_left_alone_by_another_index_run(server, monkeypatch):
+    """Its heartbeat is stamped as it writes: a colleague's index run in the middle keeps it."""
+    checkpoint = f"{CHECKPOINT}underway"
+    client = open_client(server)
+    beats: list[float] = []
+    started = time.time()
+
+    def colleague_indexes() -> None:
+        if len(beats) == 1:  # once, mid-way: cleaning up as if a batch took that long
+            rebuild.drop_dead_leftovers(client, older_than_s=time.time() - started)
+        beats.append(client.get_collection(staging_name(checkpoint)).metadata[rebuild.HEARTBEAT])
+
+    new = make_records(NEW, seed=2)
+    _watch_batches(monkeypatch, colleague_indexes)
+    report = _write_here(server, checkpoint, new, 25, rebuild=True)
+    assert report.total == NEW and len(beats) == 4
+    assert beats == sorted(beats) and beats[0] >= started
+    index = EmbeddingIndex(client, checkpoint)
+    assert index.count() == NEW and rebuild.HEARTBEAT not in index.collection().metadata
+
+
+@pytest.mark.parametrize("where", ["embedded", "server"])
+def test_a_rebuild_killed_during_its_swap_has_it_finished_by_the_next_run(
+    where, server, tmp_path, monkeypatch
+):
+    """Killed after deleting the old index and before renaming the new one: the new one, whole,
+    becomes the index at the next index run (of any checkpoint) once its heartbeat is old."""
+    location = server if where == "server" else ChromaLocation(path=tmp_path / "chroma")
+    checkpoint = f"{CHECKPOINT}swapkill{where}"
+    old, new = _old_and_new()
+    _write_here(location, checkpoint, old, None)
+    real_drop = EmbeddingIndex.drop
+
+    def killed(self) -> None:
+        real_drop(self)
+        raise KeyboardInterrupt  # stands for the kill, right after the old index went
+
+    monkeypatch.setattr(EmbeddingIndex, "drop", killed)
+    with pytest.raises(KeyboardInterrupt):
+        _write_here(location, checkpoint, new, None, rebuild=True)
+    monkeypatch.undo()
+    assert not EmbeddingIndex(open_client(location), checkpoint).exists()
+    monkeypatch.setattr(rebuild, "LEFTOVER_AFTER_S", 0.0)  # as if its heartbeat were old
+    _write_here(location, f"{CHECKPOINT}another", make_records(20), None)
+    index = EmbeddingIndex(open_client(location), checkpoint)
+    assert index.count() == NEW
+    assert index.search_vector(new.vectors[6], k=1)[0].study_id == new.ids[6]

@@ -36,7 +36,7 @@ from model.index.client import (
 from model.index.embedding_index import EmbeddingIndex
 from model.index.fresh_process import ChildDied, run_in_fresh_process
 from model.index.held_datasets import dropped_by_rebuild, identity_of, read_held_datasets
-from model.index.rebuild import drop_leftovers, rebuild_index
+from model.index.rebuild import drop_dead_leftovers, drop_leftovers, rebuild_index
 from model.index.records import IndexRecords, build_records, read_labels
 from model.index.writer import UpsertReport, upsert_records
 from model.index.writer_lock import WriterLock
@@ -254,8 +254,12 @@ def _write_here(
     rebuild: bool = False,
 ) -> UpsertReport:
     client = open_client(location)
+    if location.is_server:
+        drop_dead_leftovers(client)
+    else:  # the writer lock: no rebuild is under way, whatever its heartbeat says
+        drop_dead_leftovers(client, older_than_s=0)
     if rebuild:
         return rebuild_index(client, fingerprint, records, batch_size)
-    if not location.is_server:  # the writer lock: no rebuild is under way
-        drop_leftovers(client, fingerprint)
+    if not location.is_server:
+        drop_leftovers(client, fingerprint)  # those without a heartbeat, of earlier versions
     return upsert_records(EmbeddingIndex(client, fingerprint), records, batch_size=batch_size)

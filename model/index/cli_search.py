@@ -30,6 +30,7 @@ from model.index.client import (
 )
 from model.index.embedding_index import EmbeddingIndex, SearchHit, TextEncoder, check_k, check_query
 from model.index.filters import FIELD_TYPES, parse_where
+from model.index.read_check import check_readable
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +88,16 @@ def run(args: argparse.Namespace) -> int:
         default_chroma_path(args.data) if args.data else None,
     )
     fingerprint = read_checkpoint_meta(args.checkpoint).fingerprint
+    damaged: frozenset[str] = frozenset()
+    if not location.is_server and (location.path / "chroma.sqlite3").is_file():
+        damaged = check_readable(location, fingerprint)  # a damaged folder segfaults its reader
     with index_failures(location):
         index = EmbeddingIndex(
             open_client(location, create=False),
             fingerprint,
             exact_filters=not args.approximate_filters,
         )
+        index.unreadable = damaged
         total = index.count()
         if args.like:
             hits = index.search_like(args.like, k=args.k, where=where)

@@ -93,13 +93,17 @@ class EmbeddingIndex:
         self.reopen = reopen
         self._revision: str | None = None
         self._snapshot: CollectionSnapshot | None = None
+        self.unreadable: frozenset[str] = frozenset()  # collections never to read (they crash)
 
     # ---- collections -------------------------------------------------------------------------
     def collections(self) -> list[CollectionInfo]:
-        """Every checkpoint index held by this client (this one included), largest first."""
+        """Every checkpoint index held by this client (this one included), largest first,
+        except those named in ``unreadable`` (``model.index.read_check``), which are not read."""
         infos = []
         for collection in self.client.list_collections():
             if not collection.name.startswith(COLLECTION_PREFIX):
+                continue
+            if collection.name in self.unreadable:
                 continue
             meta = collection.metadata or {}
             infos.append(

@@ -16,7 +16,9 @@ releases what it registered. A write stopped that way is finished by the next ru
 kill. The child dies with its parent: a SIGKILLed index command releases the writer lock, and
 its child must not go on writing beside the next writer. A child that dies without answering
 (killed, or crashed inside Chroma's native code on a damaged index) is ``ChildDied`` in the
-parent, which never waits for an answer that cannot come.
+parent, which never waits for an answer that cannot come. Given ``timeout_s``, the parent waits
+no longer than that for the answer: a child still at work (a read that hangs) is stopped and the
+call raises ``ChildTimedOut``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from model.progress import configure_logging, continue_stages, stage_prefixes
 
 Result = TypeVar("Result")
 SCRUB_ENVIRONMENT = {"MALLOC_PERTURB_": "90"}  # glibc: freed memory is filled with byte 90
+STOP_GRACE_S = 2.0  # how long a child that ran out of time has to exit before it is killed
 _PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 
@@ -109,6 +112,17 @@ class ChildDied(RuntimeError):  # noqa: N818 - what happened, said as the messag
         self.exitcode = exitcode
 
 
+class ChildTimedOut(ChildDied):
+    """The child did not answer within the time it was given and was stopped."""
+
+    def __init__(self, timeout_s: float, exitcode: int | None) -> None:
+        RuntimeError.__init__(
+            self, f"process did not finish within {timeout_s:g} s and was stopped"
+        )
+        self.exitcode = exitcode
+        self.timeout_s = timeout_s
+
+
 @contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
     """Ignore SIGINT for the block; a process started in it keeps ignoring it from its start."""
@@ -123,12 +137,15 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def run_in_fresh_process(function: Callable[..., Result], *args: object) -> Result:
+def run_in_fresh_process(
+    function: Callable[..., Result], *args: object, timeout_s: float | None = None
+) -> Result:
     """``function(*args)`` in a freshly started child; its result or its exception comes back.
 
     ``function`` and ``args`` must pickle (a module-level function, plain data). A child that
-    dies without answering (a signal, a crash in native code) raises ``ChildDied``. On
-    KeyboardInterrupt in this process the child is stopped and the interrupt raised."""
+    dies without answering (a signal, a crash in native code) raises ``ChildDied``; one that has
+    not answered within ``timeout_s`` (None: no limit) is stopped and raises ``ChildTimedOut``.
+    On KeyboardInterrupt in this process the child is stopped and the interrupt raised."""
     context = multiprocessing.get_context("spawn")
     level = logging.getLogger().getEffectiveLevel()
     answer, reply = context.Pipe(duplex=False)
@@ -138,6 +155,9 @@ def run_in_fresh_process(function: Callable[..., Result], *args: object) -> Resu
         child.start()
     reply.close()  # the child holds the only sending end: its death is this end's EOF
     try:
+        if timeout_s is not None and not answer.poll(timeout_s):
+            _stop(child)
+            raise ChildTimedOut(timeout_s, child.exitcode)
         ok, value, where = answer.recv()
     except EOFError:
         child.join()
@@ -151,6 +171,16 @@ def run_in_fresh_process(function: Callable[..., Result], *args: object) -> Resu
     if not ok:
         raise value from ChildTraceback(where)  # type: ignore[misc]
     return value  # type: ignore[return-value]
+
+
+def _stop(child: multiprocessing.process.BaseProcess) -> None:
+    """SIGTERM the child, then SIGKILL it if it is still there after ``STOP_GRACE_S`` (a hang in
+    native code never returns to the interpreter that would act on SIGTERM)."""
+    child.terminate()
+    child.join(STOP_GRACE_S)
+    if child.is_alive():
+        child.kill()
+        child.join()
 
 
 def _how_it_ended(exitcode: int | None) -> str:

@@ -1,13 +1,15 @@
-"""Check that an embedded index folder reads without crashing, from a child process.
+"""Check that an embedded index folder reads without crashing or hanging, from a child process.
 
 Chroma's native code segfaults the process that reads a damaged HNSW graph (a zeroed
 ``link_lists.bin``), and any read replays a writer's log, so even ``count()`` after a writer that
 crashed mid-write can take the reading process down. A long-lived reader (the dashboard's server,
 one process for every user) must not be that process: before it reads a folder in a state it has
-not seen, ``check_readable`` opens the checkpoint's collection, counts it and runs a small query in
-a fresh child (``model.index.fresh_process``). A child killed by a signal (the segfault) is
-``DamagedIndex``. A Chroma
-server holds its index in its own process and needs no check.
+not seen, ``damaged_collections`` opens every checkpoint's collection there, counts it and runs a
+small query in a fresh child (``model.index.fresh_process``), the way the reader would (a listing
+of the indexes counts each). A child killed by a signal (the segfault), or one that has not
+finished within ``READ_CHECK_TIMEOUT_S`` (it is stopped), names the collection it was reading:
+that one is damaged, and a new child checks the rest. A Chroma server holds its index in its own
+process and needs no check.
 
 ``folder_state`` says when a folder changed: any write adds to the log in ``chroma.sqlite3`` or
 changes the segment folders' files, so the check runs once per state, not once per read.
@@ -18,14 +20,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import tempfile
 from pathlib import Path
 
+from chromadb.api.models.Collection import Collection
+
 from model.errors import DamagedIndex
-from model.index.client import ChromaLocation, open_client
-from model.index.fresh_process import ChildDied, run_in_fresh_process
+from model.index.client import REBUILD_HINT, ChromaLocation, open_client
+from model.index.collection_spec import COLLECTION_PREFIX, collection_name
+from model.index.fresh_process import ChildDied, ChildTimedOut, run_in_fresh_process
 
 log = logging.getLogger(__name__)
 PROBE_RESULTS = 3
+READ_CHECK_TIMEOUT_S = 30.0  # the check reads a 1,300-study index in about 1 s
+FOLDER = "*"  # damaged_collections' name for the folder itself (no collection is named so)
 
 
 def folder_state(folder: Path) -> tuple[object, ...]:
@@ -62,32 +70,82 @@ def _log_position(database: Path) -> object:
             return None
 
 
-def _probe(location: ChromaLocation, checkpoint: str) -> None:
-    """In the child: open the checkpoint's collection, count it, and query it with a stored vector."""
-    from model.index.embedding_index import EmbeddingIndex
+def _probe(location: ChromaLocation, skip: list[str], started: str) -> None:
+    """In the child: count and query each checkpoint's collection not in ``skip``, its name
+    appended to the file ``started`` first (so a crash or hang names it)."""
+    client = open_client(location, create=False)
+    names = sorted(
+        c.name for c in client.list_collections() if c.name.startswith(COLLECTION_PREFIX)
+    )
+    with open(started, "a", encoding="utf-8") as progress:
+        for name in (name for name in names if name not in skip):
+            progress.write(name + "\n")
+            progress.flush()
+            try:
+                _probe_collection(client.get_collection(name, embedding_function=None))
+            except Exception as err:  # an error, not a crash: its reader reports it
+                log.info("index read check of %s: %s", name, err)
 
-    index = EmbeddingIndex(open_client(location, create=False), checkpoint)
-    if not index.exists():
-        return
-    collection = index.collection()
+
+def _probe_collection(collection: Collection) -> None:
     if collection.count() == 0:
         return
     first = collection.get(limit=1, include=["embeddings"])["embeddings"]
     collection.query(query_embeddings=[first[0]], n_results=PROBE_RESULTS, include=[])
 
 
-def check_readable(location: ChromaLocation, checkpoint: str) -> None:
-    """Raise ``DamagedIndex`` when reading ``checkpoint``'s index at the embedded ``location``
-    crashes (or reads back wrong) in a child process. Any other failure is left to the reader,
-    which reports it as it would without the check."""
-    try:
-        run_in_fresh_process(_probe, location, checkpoint)
-    except ChildDied as err:
-        if err.exitcode is None or err.exitcode >= 0:  # it did not start (exited): no verdict
-            log.warning("index read check of %s: %s", location.describe(), err)
-            return
-        raise DamagedIndex(f"{location.describe()} crashed a process that read it ({err})") from err
-    except DamagedIndex:
-        raise
-    except Exception as err:  # e.g. no index yet: nothing that crashes a reader
-        log.info("index read check of %s: %s", location.describe(), err)
+def damaged_collections(
+    location: ChromaLocation, timeout_s: float = READ_CHECK_TIMEOUT_S
+) -> dict[str, str]:
+    """Collection name -> why, for each collection at the embedded ``location`` whose reading
+    crashes or hangs a process (``FOLDER`` when opening the folder itself does). Any other
+    failure is left to the reader, which reports it as it would without the check."""
+    damaged: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="cmr-read-check-") as scratch:
+        started = Path(scratch) / "started"
+        started.touch()
+        while True:
+            done = started.read_text(encoding="utf-8").split()
+            try:
+                run_in_fresh_process(_probe, location, done, str(started), timeout_s=timeout_s)
+                return damaged
+            except ChildDied as err:
+                timed_out = isinstance(err, ChildTimedOut)
+                if not timed_out and (err.exitcode is None or err.exitcode >= 0):
+                    log.warning("index read check of %s: %s", location.describe(), err)
+                    return damaged  # it did not start (exited): no verdict
+                reading = started.read_text(encoding="utf-8").split()[len(done) :]
+                name = reading[-1] if reading else FOLDER
+                damaged[name] = _problem(location, name, err)
+                if name == FOLDER:
+                    return damaged
+            except Exception as err:  # e.g. no index yet: nothing that crashes a reader
+                log.info("index read check of %s: %s", location.describe(), err)
+                return damaged
+
+
+def _problem(location: ChromaLocation, name: str, err: ChildDied) -> str:
+    what = "the folder" if name == FOLDER else f"the index {name}"
+    if isinstance(err, ChildTimedOut):
+        return (
+            f"{location.describe()}: reading {what} did not finish within {err.timeout_s:g} s "
+            "(the process reading it was stopped)"
+        )
+    return f"{location.describe()}: {what} crashed a process that read it ({err})"
+
+
+def check_readable(location: ChromaLocation, checkpoint: str) -> frozenset[str]:
+    """Raise ``DamagedIndex`` (with the rebuild to run) when reading ``checkpoint``'s index at the
+    embedded ``location`` crashes or hangs a process (``damaged_collections``), else return the
+    other collections that do, which its reader must leave unread (``EmbeddingIndex.unreadable``):
+    what a one-off reader (``python -m model search``) asks before it reads."""
+    damaged = damaged_collections(location)
+    problem = unreadable(damaged, checkpoint)
+    if problem:
+        raise DamagedIndex(f"{problem}; {REBUILD_HINT}")
+    return frozenset(damaged)
+
+
+def unreadable(damaged: dict[str, str], checkpoint: str) -> str:
+    """Why ``checkpoint``'s index cannot be read, from ``damaged_collections``; "" when it can."""
+    return damaged.get(FOLDER) or damaged.get(collection_name(checkpoint), "")

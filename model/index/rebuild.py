@@ -5,27 +5,46 @@ an index), so searchers (another dashboard, a colleague on the same server, this
 embedded folder) keep the old index, whole, until the new one is whole too. Then the new one is
 renamed ``swapping-...``, the old one deleted without being read (reading a damaged collection
 can crash the reader) and the new one renamed to the checkpoint's collection: readers that miss
-it in those milliseconds wait for it (``EmbeddingIndex.exists``). A rebuild that is killed leaves
-the old index as it was; the next rebuild of that checkpoint deletes the leftover staging
-collection first (in an embedded folder, whose writer lock rules out a rebuild under way, any
-next index run does). Two rebuilds of one checkpoint at once (on a server) share the staging name:
-the later one starts afresh and the earlier one stops with a message saying so.
+it in those milliseconds wait for it (``EmbeddingIndex.exists``). Two rebuilds of one checkpoint
+at once (on a server) share the staging name: the later one starts afresh and the earlier one
+stops with a message saying so.
+
+A rebuild that is killed leaves the old index as it was, and its staging collection behind. The
+rebuild stamps that collection's metadata with a ``HEARTBEAT`` (the time, after every batch it
+writes), so a leftover is told from a rebuild under way without asking who wrote it: every index
+run (``drop_dead_leftovers``) deletes the staging collections of every checkpoint whose heartbeat
+is older than ``LEFTOVER_AFTER_S`` (of a server, any writer's; of an embedded folder, whose writer
+lock rules out a rebuild under way, all of them). A rebuild killed between deleting the old index
+and renaming the new one leaves the new one, whole, as ``swapping-...``: it is renamed to the
+checkpoint's collection instead. A staging collection without a heartbeat (written by an earlier
+version) is left to the next rebuild of its checkpoint, which deletes it first.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
 
 from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
 from chromadb.errors import NotFoundError
 
 from model.errors import UserError
-from model.index.collection_spec import staging_name, swapping_name
+from model.index.collection_spec import (
+    STAGING_PREFIX,
+    SWAPPING_PREFIX,
+    staging_name,
+    swapping_name,
+)
 from model.index.embedding_index import EmbeddingIndex
 from model.index.records import IndexRecords
 from model.index.writer import UpsertReport, upsert_records
 
 log = logging.getLogger(__name__)
+
+HEARTBEAT = "rebuild_heartbeat"  # staging metadata: when its rebuild last wrote (epoch seconds)
+LEFTOVER_AFTER_S = 15 * 60  # a batch takes seconds; this also covers clocks that disagree
 
 
 def rebuild_index(
@@ -37,16 +56,22 @@ def rebuild_index(
     drop_leftovers(client, fingerprint)
     log.info("writing the index of checkpoint %s afresh into %s", fingerprint[:12], staging.name)
     try:
-        report = upsert_records(staging, records, batch_size=batch_size, prune=False)
+        own = staging.create_collection(records.vectors.shape[1] if len(records) else 0)
+        _beat(own)
+        report = upsert_records(
+            staging, records, batch_size=batch_size, prune=False, on_batch=_beat
+        )
         rebuilt = client.get_collection(staging.name, embedding_function=None)
-        rebuilt.modify(name=swapping_name(fingerprint))
+        if rebuilt.id != own.id:  # another rebuild's, still being written
+            raise NotFoundError(staging.name)
+        rebuilt.modify(name=swapping_name(fingerprint), metadata=_stamped(rebuilt.metadata))
     except NotFoundError:
         raise UserError(
             f"another rebuild of the index of checkpoint {fingerprint[:12]} started while this "
             "one was writing and replaced its new index; that rebuild's index is the one kept"
         ) from None
     live.drop()
-    rebuilt.modify(name=live.name)
+    rebuilt.modify(name=live.name, metadata=_unstamped(rebuilt.metadata))
     log.info("the rebuilt index of checkpoint %s replaced the old one", fingerprint[:12])
     return report
 
@@ -58,3 +83,39 @@ def drop_leftovers(client: ClientAPI, fingerprint: str) -> None:
         if name in names:
             log.info("deleting %s, left by a rebuild that did not finish", name)
             client.delete_collection(name)
+
+
+def drop_dead_leftovers(client: ClientAPI, older_than_s: float | None = None) -> None:
+    """Delete the staging collections, of any checkpoint, whose rebuild last wrote more than
+    ``older_than_s`` (default ``LEFTOVER_AFTER_S``) ago, and finish the swap of a dead rebuild
+    whose old index is gone."""
+    older_than_s = LEFTOVER_AFTER_S if older_than_s is None else older_than_s
+    collections = client.list_collections()
+    names = {c.name for c in collections}
+    now = time.time()
+    for collection in collections:
+        if not collection.name.startswith((STAGING_PREFIX, SWAPPING_PREFIX)):
+            continue
+        beat = (collection.metadata or {}).get(HEARTBEAT)
+        if not isinstance(beat, int | float) or now - beat < older_than_s:
+            continue  # a rebuild under way, or one that left no heartbeat to judge it by
+        live = collection.name.removeprefix(SWAPPING_PREFIX)
+        if collection.name.startswith(SWAPPING_PREFIX) and live not in names:
+            log.warning("%s: finishing the swap of a rebuild that stopped during it", live)
+            collection.modify(name=live, metadata=_unstamped(collection.metadata))
+            continue
+        log.info("deleting %s, left by a rebuild that stopped", collection.name)
+        client.delete_collection(collection.name)
+
+
+def _beat(collection: Collection) -> None:
+    """Say that this rebuild is still writing ``collection`` (``drop_dead_leftovers``)."""
+    collection.modify(metadata=_stamped(collection.metadata))
+
+
+def _stamped(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    return {**(metadata or {}), HEARTBEAT: time.time()}
+
+
+def _unstamped(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    return {key: value for key, value in (metadata or {}).items() if key != HEARTBEAT}

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,8 +107,10 @@ def upsert_records(
     records: IndexRecords,
     batch_size: int | None = None,
     prune: bool = True,
+    on_batch: Callable[[Collection], None] | None = None,
 ) -> UpsertReport:
-    """Write ``records`` (vectors float32 [N, D]) into ``index``'s collection; see module doc."""
+    """Write ``records`` (vectors float32 [N, D]) into ``index``'s collection; see module doc.
+    ``on_batch(collection)`` runs after each batch is written (a rebuild's heartbeat)."""
     if len(set(records.ids)) != len(records.ids):
         raise ValueError("duplicate study ids in the records to index")
     lengths = np.linalg.norm(records.vectors, axis=1)
@@ -141,6 +144,8 @@ def upsert_records(
                 documents=[records.documents[i] for i in rows],
             )
             progress.update(len(rows))
+            if on_batch is not None:
+                on_batch(collection)
     stale = _stale_ids(collection, records) if prune else []
     for start in range(0, len(stale), batch):
         collection.delete(ids=stale[start : start + batch])
