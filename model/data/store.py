@@ -3,6 +3,7 @@
 Tensors are written (atomically, one file per study) before the tables; ``studies.parquet`` is
 replaced last, so an interrupted ingest leaves the previous dataset valid and a rerun completes
 it. Re-ingesting a study replaces its row (same pseudonymous study_id); new studies are appended.
+A patient already in the dataset keeps its split, however the split of a new study was drawn.
 """
 
 from __future__ import annotations
@@ -128,6 +129,17 @@ def _merge(existing: pd.DataFrame, new: pd.DataFrame, key: str) -> pd.DataFrame:
     return pd.concat([kept, new], ignore_index=True)
 
 
+def _keep_patient_splits(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``new`` rows with the split their patient already has in ``existing`` (a dataset an older
+    ingest split otherwise): one patient's studies never straddle train and test."""
+    if existing.empty or new.empty:
+        return new
+    known = dict(zip(existing["patient_key"], existing["split"], strict=True))
+    new = new.copy()
+    new["split"] = [known.get(k, s) for k, s in zip(new["patient_key"], new["split"], strict=True)]
+    return new
+
+
 def merge_tables(
     paths: DatasetPaths,
     rows: list[dict],
@@ -160,6 +172,6 @@ def merge_tables(
         # no study yet: no studies table, so the folder is not mistaken for a dataset
         return pd.DataFrame(columns=STUDY_COLUMNS)
     existing = pd.read_parquet(paths.studies) if paths.studies.exists() else pd.DataFrame()
-    studies = _merge(existing, pd.DataFrame(rows), "study_id")
+    studies = _merge(existing, _keep_patient_splits(existing, pd.DataFrame(rows)), "study_id")
     atomic_write_with(paths.studies, lambda tmp: studies.to_parquet(tmp, index=False))
     return studies
