@@ -1,13 +1,17 @@
 """Ingesting the same export twice gives the same dataset: each new dataset folder draws its own
 secret salt (so pseudonyms differ), but the train/val/test split of every study must not, or a
 reviewer re-running ingest trains and tests on other studies; a patient already in a dataset
-keeps its split when more of its studies arrive."""
+keeps its split when more of its studies arrive. Which files a study is built from never depends
+on what the files are called (exports name them differently, filesystems list them in any order)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pydicom
 import pytest
 from dicom_factory import StudySpec, write_study
 
@@ -61,3 +65,35 @@ def test_a_patient_already_in_the_dataset_keeps_its_split(export: Path, tmp_path
     earlier = _splits(dataset)
     ingest(export, dataset)
     assert _splits(dataset) == earlier
+
+
+def _tensor(dataset: Path) -> np.ndarray:
+    (study_id,) = pd.read_parquet(dataset / "studies.parquet")["study_id"]
+    return np.load(dataset / "tensors" / f"{study_id}.npy")
+
+
+def test_a_repeated_view_without_series_numbers_is_chosen_whatever_the_file_names(
+    tmp_path: Path,
+) -> None:
+    """Two 4-chamber cines and no SeriesNumber (stripped by an anonymiser): the one kept must
+    not be whichever the file names list first."""
+    src = tmp_path / "export"
+    write_study(src, StudySpec(phases=2, sax_slices=1, extra_series=[("4ch", "CINE_4CH")]))
+    files = sorted(src.rglob("*.dcm"))
+    four_chamber: list[str] = []  # series uids in file order
+    for path in files:
+        image = pydicom.dcmread(path)
+        if "4CH" in image.SeriesDescription and image.SeriesInstanceUID not in four_chamber:
+            four_chamber.append(image.SeriesInstanceUID)
+        if four_chamber[1:] == [image.SeriesInstanceUID]:  # the repeat shows another image
+            pixels = np.roll(image.pixel_array, 12, axis=1)
+            image.PixelData = pixels.astype(image.pixel_array.dtype).tobytes()
+        del image.SeriesNumber
+        image.save_as(path)
+    renamed = tmp_path / "renamed"
+    renamed.mkdir()
+    for i, path in enumerate(files):  # the same files, listed in the reverse order
+        shutil.copy(path, renamed / f"IM{len(files) - i:05d}")
+    ingest(src, tmp_path / "first")
+    ingest(renamed, tmp_path / "second")
+    assert np.array_equal(_tensor(tmp_path / "first"), _tensor(tmp_path / "second"))
