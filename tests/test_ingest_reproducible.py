@@ -97,3 +97,13 @@ def test_a_repeated_view_without_series_numbers_is_chosen_whatever_the_file_name
     ingest(src, tmp_path / "first")
     ingest(renamed, tmp_path / "second")
     assert np.array_equal(_tensor(tmp_path / "first"), _tensor(tmp_path / "second"))
+
+
+def test_re_ingesting_a_study_keeps_its_place_in_the_dataset(export: Path, tmp_path: Path) -> None:
+    """Bootstrap resamples, few-shot episodes and probe folds follow the studies' order: a study
+    re-ingested (a report added later) moving to the end would change every figure."""
+    dataset = tmp_path / "dataset"
+    ingest(export, dataset)
+    before = list(_splits(dataset))
+    ingest(export / before[0], dataset)
+    assert list(_splits(dataset)) == before
