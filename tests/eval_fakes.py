@@ -43,11 +43,13 @@ def bag_of_words(texts: list[str]) -> np.ndarray:
 
 
 class FakeDataset:
-    """The parts of CMRDataset the evaluation uses: ``root``, ``studies``, ``linkage()``."""
+    """The parts of CMRDataset the evaluation uses: ``root``, ``studies``, ``linkage()``,
+    ``fingerprint()``."""
 
     def __init__(self, root: Path, n: int, seed: int, split: str = "test") -> None:
         rng = np.random.default_rng(seed)
         self.root = root
+        self.seed = seed
         self.flags = pd.DataFrame(
             {name: rng.random(n) < 0.45 for name in WORDS}, index=[f"f{seed}-{i}" for i in range(n)]
         )
@@ -66,6 +68,9 @@ class FakeDataset:
         )
         self.vectors = bag_of_words(impressions) + rng.normal(0, 0.25, (n, DIM))
         self.vectors /= np.linalg.norm(self.vectors, axis=1, keepdims=True)
+
+    def fingerprint(self) -> str:
+        return f"fake-{self.seed}"
 
     def linkage(self) -> pd.DataFrame:
         return pd.DataFrame(

@@ -3,7 +3,8 @@
 Each dataset folder keeps its own random salt (``salt.key``, created on first ingest). Study and
 patient pseudonyms are HMAC-SHA256 of the StudyInstanceUID / PatientID under that salt, so they are
 stable across re-ingests into the same dataset but cannot be linked across datasets or reversed.
-Only the salt's own hash (``salt_id``) is recorded in dataset.json.
+Only the salt's own hash (``salt_id``) is recorded in dataset.json. The split is drawn from the
+patient's own identifier instead, so two ingests of one export split alike whatever their salts.
 """
 
 from __future__ import annotations
@@ -46,9 +47,11 @@ def pseudonym(salt: bytes, kind: str, value: str, length: int = 16) -> str:
     return f"{kind[0]}{digest[: length - 1]}"
 
 
-def split_for(patient_key: str, seed: str = "split-v1") -> str:
-    """train / val / test (70 / 15 / 15) from a hash of the patient key: reproducible, patient-grouped."""
-    value = int(hashlib.sha256(f"{seed}:{patient_key}".encode()).hexdigest()[:8], 16) / 2**32
+def split_for(patient: str, seed: str = "split-v1") -> str:
+    """train / val / test (70 / 15 / 15) from a hash of the patient's identifier (unsalted: the
+    same in every dataset folder, so re-ingesting an export gives the same splits; three values
+    reveal nothing of the identifier). Patient-grouped and reproducible."""
+    value = int(hashlib.sha256(f"{seed}:{patient}".encode()).hexdigest()[:8], 16) / 2**32
     cumulative = 0.0
     for name, fraction in _SPLIT_FRACTIONS:
         cumulative += fraction

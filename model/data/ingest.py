@@ -117,8 +117,10 @@ def _dicom_row(
     identifiers = [first.patient_name, first.patient_id, first.birth_date, first.accession]
     identifiers += first.other_identifiers
     impression = (impressions or {}).get(first.accession, "") if first.accession else ""
+    patient = first.patient_id or first.study_uid
     return {
-        "patient_key": deid.pseudonym(salt, "patient", first.patient_id or first.study_uid),
+        "patient_key": deid.pseudonym(salt, "patient", patient),
+        "split": deid.split_for(patient),
         "site": site,
         "manufacturer": first.manufacturer,
         "scanner": first.scanner,
@@ -133,6 +135,7 @@ def _dicom_row(
 def _acdc_row(salt: bytes, site: str, name: str) -> dict:
     return {
         "patient_key": deid.pseudonym(salt, "patient", f"acdc:{name}"),
+        "split": deid.split_for(f"acdc:{name}"),
         "site": site,
         "manufacturer": "",
         "scanner": "",
@@ -148,7 +151,6 @@ def _finish_row(row: dict, study_id: str, tensor: StudyTensor) -> dict:
     row = {
         **row,
         "study_id": study_id,
-        "split": deid.split_for(row["patient_key"]),
         "views": ",".join(tensor.views),
         "view_frames": list(tensor.view_frames),
         "cine_phases": int(tensor.cine_phases),

@@ -61,6 +61,13 @@ class SeriesStack:
         return max(len(location.images) for location in self.locations)
 
 
+def recency(stack: SeriesStack) -> tuple[int, str, str]:
+    """Sort key of a stack among repeats of one view: the highest SeriesNumber is the newest; a
+    tie (no SeriesNumber, often stripped by anonymisers) falls to the SeriesInstanceUID and part,
+    never to the order files are listed in, which differs with their names and filesystem."""
+    return (stack.series_number, stack.series_uid, stack.part)
+
+
 def oriented_normal(orientation: tuple[float, ...] | None) -> np.ndarray | None:
     """Unit slice normal (row x col cosines) pointing base -> apex, or None without geometry."""
     if orientation is None:
@@ -231,7 +238,7 @@ def pooled_locations(
     """Slice locations of several stacks, base -> apex, and the repeats left out.
 
     Locations within ``LOCATION_TOLERANCE_MM`` of each other are one position acquired again: the
-    newest series (highest SeriesNumber; the first in file order on a tie) is kept there, however
+    newest series (``recency``: highest SeriesNumber, then SeriesInstanceUID) is kept there, however
     its position differs from the earlier one's. The repeats are (series left out, series kept)
     pairs, one per left-out location.
     """
@@ -247,7 +254,7 @@ def pooled_locations(
             clusters.append([pair])
     kept, repeats = [], []
     for cluster in clusters:
-        newest = max(cluster, key=lambda pair: pair[1].series_number)
+        newest = max(cluster, key=lambda pair: recency(pair[1]))
         kept.append(newest)
         repeats += [(pair[1], newest[1]) for pair in cluster if pair is not newest]
     return kept, repeats

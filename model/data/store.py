@@ -2,7 +2,9 @@
 
 Tensors are written (atomically, one file per study) before the tables; ``studies.parquet`` is
 replaced last, so an interrupted ingest leaves the previous dataset valid and a rerun completes
-it. Re-ingesting a study replaces its row (same pseudonymous study_id); new studies are appended.
+it. Re-ingesting a study replaces its row where it stands (same pseudonymous study_id); new studies
+are appended.
+A patient already in the dataset keeps its split, however the split of a new study was drawn.
 """
 
 from __future__ import annotations
@@ -120,12 +122,29 @@ def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
 
 
 def _merge(existing: pd.DataFrame, new: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``existing`` with the rows ``new`` replaces updated where they stand, other new rows
+    appended: a re-ingested study keeps its place (an evaluation's resamples, episodes and
+    folds follow the studies' order, so moving it would change every figure)."""
     if existing.empty:
         return new.reset_index(drop=True)
     if new.empty:
         return existing.reset_index(drop=True)
     kept = existing[~existing[key].isin(set(new[key]))]
-    return pd.concat([kept, new], ignore_index=True)
+    merged = pd.concat([kept, new], ignore_index=True)
+    place = {value: i for i, value in enumerate(existing[key])}
+    rank = [place.get(value, len(place) + i) for i, value in enumerate(merged[key])]
+    return merged.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
+
+
+def _keep_patient_splits(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``new`` rows with the split their patient already has in ``existing`` (a dataset an older
+    ingest split otherwise): one patient's studies never straddle train and test."""
+    if existing.empty or new.empty:
+        return new
+    known = dict(zip(existing["patient_key"], existing["split"], strict=True))
+    new = new.copy()
+    new["split"] = [known.get(k, s) for k, s in zip(new["patient_key"], new["split"], strict=True)]
+    return new
 
 
 def merge_tables(
@@ -160,6 +179,6 @@ def merge_tables(
         # no study yet: no studies table, so the folder is not mistaken for a dataset
         return pd.DataFrame(columns=STUDY_COLUMNS)
     existing = pd.read_parquet(paths.studies) if paths.studies.exists() else pd.DataFrame()
-    studies = _merge(existing, pd.DataFrame(rows), "study_id")
+    studies = _merge(existing, _keep_patient_splits(existing, pd.DataFrame(rows)), "study_id")
     atomic_write_with(paths.studies, lambda tmp: studies.to_parquet(tmp, index=False))
     return studies

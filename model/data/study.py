@@ -33,6 +33,7 @@ from model.data.series import (
     build_series,
     group_series,
     pooled_locations,
+    recency,
     select_sax_levels,
 )
 from model.data.views import ViewMap, classify_series
@@ -108,7 +109,7 @@ def _choose_locations(
     if "lge_sax" in slots:
         chosen["lge_sax"] = _pool("lge_sax", slots.pop("lge_sax"), problems)
     for slot, stacks in slots.items():
-        stacks = sorted(stacks, key=lambda s: s.series_number)
+        stacks = sorted(stacks, key=recency)
         newest = stacks[-1]
         kept = f"{newest.series_number} ({newest.part})" if newest.part else newest.series_number
         for dropped in stacks[:-1]:

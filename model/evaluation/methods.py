@@ -3,7 +3,8 @@
 Built from the ``config`` record of ``summary.json`` (``runner._config_record``), so the report
 and the dashboard state the same settings the run used: what was evaluated, with which labels
 and prompts, the decision rule, the CI method with its number of resamples and seed, the few-shot
-episodes, the probes' cross-validation and the retrieval rule.
+episodes, the probes' cross-validation and the retrieval rule; and, for a run that recorded them,
+the software versions and the SHA-256 of its prompt set and labels files.
 """
 
 from __future__ import annotations
@@ -65,6 +66,22 @@ def _probe(probe: dict[str, Any], train_split: bool) -> str:
     return text
 
 
+def _provenance(config: dict[str, Any]) -> list[str]:
+    """The software and input-file sentences; none for a run before they were recorded."""
+    lines = []
+    versions = config.get("versions")
+    if isinstance(versions, dict) and versions:
+        lines.append("Software: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".")
+    hashes = config.get("sha256")
+    if isinstance(hashes, dict) and hashes:
+        files = [
+            f"{name} {_joined(value) if isinstance(value, list) else value}"
+            for name, value in hashes.items()
+        ]
+        lines.append("Input files (SHA-256): " + "; ".join(files) + ".")
+    return lines
+
+
 def methods_lines(config: dict[str, Any]) -> list[str]:
     """One sentence per aspect of the run; empty for a config without a ``suite`` record, or
     without a ``labels`` one: a version before the methods were recorded wrote it, and its
@@ -100,4 +117,5 @@ def methods_lines(config: dict[str, Any]) -> list[str]:
         "R@k is left blank at a site with no more than k studies with a report, and "
         "precision@10 with its bounds at one with no more than 11: so few studies fix them "
         "whatever the model.",
+        *_provenance(config),
     ]

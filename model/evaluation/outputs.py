@@ -162,6 +162,7 @@ def site_record(site: SiteData) -> dict[str, Any]:
         "n_total": site.n_total,
         "n_evaluated": len(site.studies),
         "n_labelled": site.n_labelled,
+        "fingerprint": site.dataset.fingerprint(),
     }
 
 
@@ -224,7 +225,10 @@ def _write_all(
         title = f"{main} against each other model · {site}"
         plots.setdefault(site, []).append(plot_comparison(comparison, title, path))
     site_records = [site_record(site) for site in sites]
-    models = [{"name": e.name, "kind": e.kind, "description": e.description} for e in encoders]
+    models = [
+        {"name": e.name, "kind": e.kind, "description": e.description, "fingerprint": e.weights}
+        for e in encoders
+    ]
     all_plots = [path for paths in plots.values() for path in paths]
     files = {
         "report": ["report.html"],

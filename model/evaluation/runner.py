@@ -37,6 +37,7 @@ from model.evaluation.suite import SiteResult, SuiteConfig, evaluate_site
 from model.output_path import check_output_path
 from model.progress import Progress
 from model.prompts import PromptSet
+from model.provenance import file_sha256, software_versions
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,21 @@ def _config_record(request: EvaluationRequest) -> dict[str, Any]:
         "prompts": str(request.prompts),
         "general_clip": asdict(request.general_clip) if request.general_clip else None,
         "suite": asdict(request.suite),
+        "sha256": _input_hashes(request),
+        "versions": software_versions(),
     }
+
+
+def _input_hashes(request: EvaluationRequest) -> dict[str, Any]:
+    """SHA-256 of the input files a path alone does not pin down (they are edited in place)."""
+    hashes: dict[str, Any] = {
+        "prompts": file_sha256(request.prompts),
+        "labels": [file_sha256(path) for path in request.labels],
+    }
+    general = request.general_clip
+    if general is not None and general.weights is not None:
+        hashes["general_clip_weights"] = file_sha256(general.weights)
+    return hashes
 
 
 def _train_split_probes(

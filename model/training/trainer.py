@@ -21,6 +21,7 @@ from model.nn.config import Preset
 from model.nn.loss import ClipLoss
 from model.nn.presets import preset_to_dict
 from model.progress import Progress
+from model.provenance import software_versions
 from model.training import checkpoint as ckpt
 from model.training.budget import EpochBudget
 from model.training.distributed import (
@@ -154,6 +155,7 @@ class Trainer:
                 "n_val": len(self.val_ids),
                 "val_labels": str(self.options.val_labels) if self.options.val_labels else None,
                 "selection": self.val_set.selection,
+                "versions": software_versions(),
             }
         )
 

