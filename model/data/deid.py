@@ -60,6 +60,12 @@ def split_for(patient: str, seed: str = "split-v1") -> str:
     return _SPLIT_FRACTIONS[-1][0]
 
 
+def patient_fields(salt: bytes, patient: str) -> dict[str, str]:
+    """A study row's ``patient_key`` (keyed by this dataset's salt) and ``split`` (from the
+    patient's own identifier, so every ingest of one export splits it alike)."""
+    return {"patient_key": pseudonym(salt, "patient", patient), "split": split_for(patient)}
+
+
 def patient_identifiers(top: TopLevel) -> tuple[str, ...]:
     """The identifying values of a header: PatientName, PatientID, PatientBirthDate,
     AccessionNumber, and every OtherPatientIDs and OtherPatientNames value."""

@@ -119,8 +119,7 @@ def _dicom_row(
     impression = (impressions or {}).get(first.accession, "") if first.accession else ""
     patient = first.patient_id or first.study_uid
     return {
-        "patient_key": deid.pseudonym(salt, "patient", patient),
-        "split": deid.split_for(patient),
+        **deid.patient_fields(salt, patient),
         "site": site,
         "manufacturer": first.manufacturer,
         "scanner": first.scanner,
@@ -134,8 +133,7 @@ def _dicom_row(
 
 def _acdc_row(salt: bytes, site: str, name: str) -> dict:
     return {
-        "patient_key": deid.pseudonym(salt, "patient", f"acdc:{name}"),
-        "split": deid.split_for(f"acdc:{name}"),
+        **deid.patient_fields(salt, f"acdc:{name}"),
         "site": site,
         "manufacturer": "",
         "scanner": "",

@@ -170,14 +170,12 @@ class Trainer:
         try:
             with peer_loss_as_user_error(self.ctx):
                 state = self._epochs()
-        except TrainingDiverged as err:
-            diverged = TrainingDiverged(f"{err}; {self.folder.kept_after_divergence()}")
-            self._status("failed", message=str(diverged))
-            raise diverged from None
-        except PeerLost as err:
-            lost = PeerLost(f"{err}; {self.folder.kept_for_resume()}")
-            self._status("failed", message=str(lost))
-            raise lost from None
+        except (TrainingDiverged, PeerLost) as err:  # said with what the run folder kept
+            diverged = isinstance(err, TrainingDiverged)
+            kept = self.folder.kept_after_divergence if diverged else self.folder.kept_for_resume
+            failure = type(err)(f"{err}; {kept()}")
+            self._status("failed", message=str(failure))
+            raise failure from None
         except BaseException as err:
             self._status("failed", message=str(err) or type(err).__name__)
             raise
