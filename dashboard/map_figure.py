@@ -81,8 +81,11 @@ def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> d
         return marker
     values = coords[color]
     if _is_number(values) and values.nunique() > 8:
+        known = values.notna().all()  # a float array is validated at once, an object one per point
         marker.update(
-            color=values.astype(object).where(values.notna(), UNKNOWN_COLOUR).to_numpy(),
+            color=values.to_numpy(float)
+            if known
+            else values.astype(object).where(values.notna(), UNKNOWN_COLOUR).to_numpy(),
             cmin=float(values.min()),
             cmax=float(values.max()),
             colorscale="Turbo",
@@ -97,13 +100,23 @@ def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> d
         if set(legend) <= {"0", "1"}:  # a finding's labels: coloured as on the Zero-shot page
             mapping.update({"0": NEGATIVE, "1": POSITIVE})
         mapping.update({OTHER: OTHER_COLOUR, UNKNOWN: UNKNOWN_COLOUR})
-        marker["color"] = names.map(mapping).tolist()
         mapping = {name: mapping[name] for name in [*legend, OTHER, UNKNOWN] if name in set(names)}
+        marker.update(_category_codes(names, list(mapping.values()), list(mapping)))
     for name, colour in mapping.items():
         fig.add_trace(
             go.Scattergl(x=[None], y=[None], mode="markers", name=name, marker={"color": colour})
         )
     return marker
+
+
+def _category_codes(names: pd.Series, colours: list[str], order: list[str]) -> dict:
+    """Marker settings drawing each point in its category's colour: the category's index on a
+    step colour scale (one band per category). Plotly checks a list of colour names one point
+    at a time (seconds at 50,000 studies, on every rerun) and an array of numbers at once."""
+    count = len(colours)
+    scale = [[(i + edge) / count, colour] for i, colour in enumerate(colours) for edge in (0, 1)]
+    codes = pd.Categorical(names, categories=order).codes.astype(float)
+    return {"color": codes, "colorscale": scale, "cmin": -0.5, "cmax": count - 0.5}
 
 
 def _is_number(values: pd.Series) -> bool:
