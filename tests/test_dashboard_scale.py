@@ -11,6 +11,7 @@ import pytest
 from tiny_dataset import make_tiny_dataset
 
 from dashboard import cache
+from dashboard.studies import TABLE_ROWS, listed_selection
 from model.schema import VIEW_SLOTS
 
 
@@ -44,3 +45,16 @@ def test_a_case_cards_frames_are_found_without_reindexing_the_study_table(
     frames = cache.study_frames(path, version, study_id)
     assert set(frames) == set(VIEW_SLOTS)
     assert frames["lge_4ch"].shape[0] == 1 and frames["sax_mid"].shape[0] > 1
+
+
+def test_a_map_selection_of_many_studies_lists_a_bounded_table() -> None:
+    """A lasso over a large site's embedding map picks tens of thousands of studies: the table
+    below the map lists as many as the Studies page does, and says how many were picked."""
+    chosen = pd.DataFrame(
+        {"study_id": [f"s{i}" for i in range(TABLE_ROWS + 500)], "patient_key": "p", "site": "a"}
+    )
+    listed, caption = listed_selection(chosen)
+    assert len(listed) == TABLE_ROWS and "patient_key" not in listed
+    assert f"{TABLE_ROWS:,} of {TABLE_ROWS + 500:,} selected" in caption
+    listed, caption = listed_selection(chosen.head(3))
+    assert listed["study_id"].tolist() == ["s0", "s1", "s2"] and "of" not in caption
