@@ -148,6 +148,18 @@ def listed_rows(matching: pd.DataFrame, total: int) -> tuple[pd.DataFrame, str]:
     return listed, f"{caption} · select a row to open the case"
 
 
+def listed_selection(chosen: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """(the display rows of the studies a map selection picked, at most ``TABLE_ROWS``; a caption
+    saying so): a lasso over a large site's map picks tens of thousands."""
+    listed = display_table(chosen.head(TABLE_ROWS))
+    if len(listed) == len(chosen):
+        return listed, "select a row to open the case"
+    return listed, (
+        f"the first {len(listed):,} of {len(chosen):,} selected studies; select a smaller area "
+        "to list the others · select a row to open the case"
+    )
+
+
 def picker_ids(
     ids: list[str], typed: str, current: str | None, limit: int = PICKER_IDS
 ) -> tuple[list[str], int]:

@@ -8,7 +8,7 @@ from dashboard.inert_text import markdown_text
 from dashboard.map_figure import embedding_map, selected_rows
 from dashboard.projection import METHODS
 from dashboard.scoring import clean_query
-from dashboard.studies import display_table, known_field_strength, table_labels
+from dashboard.studies import known_field_strength, listed_selection, table_labels
 from dashboard.ui import labels_or_warning, open_case, page_guard, page_header
 from model.errors import UserError
 from model.evaluation.tables import display_name
@@ -77,7 +77,8 @@ with page_guard(studio):
     chosen = table.iloc[selected_rows(points, figure)]
     st.subheader(f"Selection: {len(chosen):,} studies" if len(chosen) else "Selection")
     if len(chosen):
-        listed = display_table(chosen)
+        listed, caption = listed_selection(chosen)
+        st.caption(caption)
         picked = st.dataframe(
             listed,
             hide_index=True,

@@ -23,7 +23,7 @@ from model.evaluation.retrieval import (
     label_consistent_precision,
     label_precision_bounds,
     retrieval_ranks,
-    same_text_matrix,
+    text_codes,
 )
 
 
@@ -163,12 +163,70 @@ def test_ranks_hand_computed() -> None:
 
 def test_identical_reports_count_as_correct() -> None:
     texts = ["Normal study.", "normal study. ", "LV dilated."]
-    np.testing.assert_array_equal(same_text_matrix(texts)[0], [True, True, False])
+    codes = text_codes(texts)
+    assert codes[0] == codes[1] != codes[2]
     studies = np.eye(3)
     reports = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
     result = bidirectional_retrieval(studies, reports, texts)
     assert result["report_to_study"].recall[1] == 1.0
     assert result["study_to_report"].median_rank == 1.0
+
+
+def _paired(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """(study vectors, report vectors, impressions, findings) of n studies, unit-norm float32."""
+    rng = np.random.default_rng(seed)
+    studies = rng.normal(size=(n, 16)).astype(np.float32)
+    reports = studies + rng.normal(size=(n, 16)).astype(np.float32)
+    studies /= np.linalg.norm(studies, axis=1, keepdims=True)
+    reports /= np.linalg.norm(reports, axis=1, keepdims=True)
+    findings = rng.integers(0, 2, (n, 3)).astype(float)
+    findings[rng.random((n, 3)) < 0.2] = np.nan
+    return studies, reports, [f"impression {i % (n // 3)}" for i in range(n)], findings
+
+
+def test_retrieval_ranked_block_by_block_equals_the_whole_matrix(monkeypatch) -> None:
+    import model.evaluation.retrieval as retrieval
+
+    studies, reports, texts, findings = _paired(90)
+    similarity = reports @ studies.T
+    codes = text_codes(texts)
+    correct = codes[:, None] == codes[None, :]
+    consistent = consistent_matrix(findings)
+    monkeypatch.setattr(retrieval, "BLOCK_CELLS", 90 * 7)  # 7 queries a block, the last 6
+    result = bidirectional_retrieval(studies, reports, texts)
+    expected = {
+        "report_to_study": retrieval_ranks(similarity, correct),
+        "study_to_report": retrieval_ranks(similarity.T, correct.T),
+    }
+    for direction, ranks in expected.items():
+        assert result[direction] == retrieval.summarise_ranks(ranks), direction
+    precision, ceiling, chance = retrieval.label_precision(reports, studies, findings)
+    np.testing.assert_array_equal(precision, label_consistent_precision(similarity, consistent))
+    np.testing.assert_array_equal(np.stack([ceiling, chance]), label_precision_bounds(consistent))
+
+
+def test_retrieval_of_a_large_site_never_holds_a_study_by_study_matrix(monkeypatch) -> None:
+    """An external site is evaluated on all its studies: at 20,000 the [N, N] similarities, their
+    float64 copy and sort indices took over 10 GB; ranked in blocks, memory grows with N."""
+    import tracemalloc
+
+    import model.evaluation.retrieval as retrieval
+
+    n = 1500
+    studies, reports, texts, findings = _paired(n)
+    whole_matrix = n * n * 4  # float32 similarities
+    monkeypatch.setattr(retrieval, "BLOCK_CELLS", 2**15, raising=False)  # 21 queries a block
+    tracemalloc.start()
+    try:
+        bidirectional_retrieval(studies, reports, texts)
+        ranking_peak = tracemalloc.get_traced_memory()[1]
+        assert ranking_peak < whole_matrix, f"ranking peak {ranking_peak / 1e6:.0f} MB"
+        tracemalloc.reset_peak()
+        retrieval.label_precision(reports, studies, findings)
+        precision_peak = tracemalloc.get_traced_memory()[1]
+        assert precision_peak < whole_matrix, f"precision peak {precision_peak / 1e6:.0f} MB"
+    finally:
+        tracemalloc.stop()
 
 
 def test_label_consistent_precision_hand_computed() -> None:

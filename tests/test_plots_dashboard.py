@@ -12,6 +12,7 @@ import plotly.io as pio
 import pytest
 from colour_vision import closest_pair, contrast_ratio
 
+from dashboard import map_figure
 from dashboard.map_figure import embedding_map, selected_rows
 from dashboard.plots import (
     OTHER_COLOUR,
@@ -66,7 +67,7 @@ def test_embedding_map_categorical_colours_and_prompts() -> None:
     assert names == ["external", "internal", "studies", "prompts"]
     studies = fig.data[2]
     assert isinstance(studies, go.Scattergl)
-    assert len(set(studies.marker.color)) == 2
+    assert len(set(_point_colours(studies))) == 2
     assert list(studies.customdata[0]) == ["s0", "internal"]
     assert fig.layout.dragmode == "lasso"
 
@@ -150,6 +151,27 @@ def _legend(fig: go.Figure) -> dict[str, str]:
     return {t.name: t.marker.color for t in fig.data if t.name not in ("studies", "prompts")}
 
 
+def _point_colours(trace: go.Scattergl) -> list[str]:
+    """Each study point's drawn colour: its marker value read on the trace's colour scale."""
+    marker = trace.marker
+    scale = [(float(at), colour) for at, colour in marker.colorscale]
+    colours = []
+    for value in marker.color:
+        position = (value - marker.cmin) / (marker.cmax - marker.cmin)
+        colours.append([colour for at, colour in scale if at <= position][-1])
+    return colours
+
+
+def test_embedding_map_colours_a_large_map_with_numbers_plotly_checks_at_once() -> None:
+    """Colour names per point are checked by plotly one by one (seconds at 50,000 studies, on
+    every rerun of the Embeddings page): categories and numbers go as numeric arrays."""
+    coords = _coords(40).assign(age_band=[f"{i % 5}0-{i % 5}9" for i in range(40)])
+    for column in ("site", "age_band", "age"):
+        studies = next(t for t in embedding_map(coords, color=column).data if t.name == "studies")
+        assert isinstance(studies.marker.color, np.ndarray), column
+        assert studies.marker.color.dtype.kind == "f", column
+
+
 def test_embedding_map_gives_every_category_its_own_colour() -> None:
     bands = [f"{10 * i}-{10 * i + 9}" for i in range(10)]  # ten age bands
     coords = _coords(30).assign(age_band=[bands[i % 10] for i in range(30)])
@@ -158,7 +180,7 @@ def test_embedding_map_gives_every_category_its_own_colour() -> None:
     assert list(legend) == bands
     assert len(set(legend.values())) == 10  # no two bands share a colour
     studies = next(t for t in fig.data if t.name == "studies")
-    assert [legend[b] for b in coords["age_band"]] == list(studies.marker.color)
+    assert [legend[b] for b in coords["age_band"]] == _point_colours(studies)
 
 
 def test_embedding_map_names_missing_values_unknown() -> None:
@@ -167,7 +189,9 @@ def test_embedding_map_names_missing_values_unknown() -> None:
     legend = _legend(fig)
     assert list(legend) == ["0", "1", "unknown"]
     studies = next(t for t in fig.data if t.name == "studies")
-    assert studies.marker.color[2] == studies.marker.color[4] == legend["unknown"]
+    colours = _point_colours(studies)
+    assert colours[2] == colours[4] == legend["unknown"]
+    assert colours[0] == colours[3] == legend["1"] and colours[1] == colours[5] == legend["0"]
     assert legend["unknown"] not in (legend["0"], legend["1"])
     assert fig.layout.legend.title.text == "label_lge"
     histogram = score_histogram(np.array([0.2, 0.8]), 0.5, "lge", labels=np.array([0, 1]))
@@ -242,6 +266,18 @@ def test_map_categories_and_histogram_labels_differ_by_more_than_colour() -> Non
     histogram = score_histogram(np.array([0.2, 0.8]), 0.5, "lge", labels=np.array([0, 1]))
     hatches = {t.name: t.marker.pattern.shape or "" for t in histogram.data}
     assert hatches["label 0"] != hatches["label 1"]
+
+
+def test_a_map_too_large_for_per_point_shapes_shows_no_shapes_in_its_legend_either(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Plotly checks symbol names point by point: a large map tells categories by colour alone,
+    and its legend must not promise shapes the points do not have."""
+    monkeypatch.setattr(map_figure, "SHAPED_POINTS", 5)
+    fig = embedding_map(_coords(6), color="site")
+    studies = next(t for t in fig.data if t.name == "studies")
+    assert studies.marker.symbol is None
+    assert {t.marker.symbol for t in fig.data if t.name in ("internal", "external")} == {"circle"}
 
 
 def test_the_decision_threshold_shows_on_the_dark_and_a_light_theme() -> None:

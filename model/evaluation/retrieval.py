@@ -13,12 +13,14 @@ has fewer than 10 other studies cannot fill its top 10) and chance (a random ran
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 TOP_K: tuple[int, ...] = (1, 5, 10)
 PRECISION_AT = 10
+BLOCK_CELLS = 2**21  # similarities ranked at once: 16 MiB as float64
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,19 @@ class RetrievalResult:
         return row
 
 
-def same_text_matrix(texts: list[str]) -> np.ndarray:
-    """bool [N, N]: True where two impressions are the same text (after strip and lower-case)."""
+def text_codes(texts: list[str]) -> np.ndarray:
+    """int [N]: one code per impression text (after strip and lower-case); equal texts, equal codes."""
     _, codes = np.unique([t.strip().lower() for t in texts], return_inverse=True)
-    return codes[:, None] == codes[None, :]
+    return codes.reshape(-1)
+
+
+def query_blocks(n_queries: int, n_candidates: int) -> Iterator[slice]:
+    """Consecutive query rows ranked together: ``BLOCK_CELLS`` similarities at a time, never the
+    whole [N, N] matrix (at 20,000 studies that, its float64 copy and its sort indices took
+    over 10 GB)."""
+    rows = max(1, BLOCK_CELLS // max(n_candidates, 1))
+    for start in range(0, n_queries, rows):
+        yield slice(start, min(start + rows, n_queries))
 
 
 def retrieval_ranks(similarity: np.ndarray, correct: np.ndarray) -> np.ndarray:
@@ -63,66 +74,103 @@ def summarise_ranks(ranks: np.ndarray, top_k: tuple[int, ...] = TOP_K) -> Retrie
 def bidirectional_retrieval(
     study_vecs: np.ndarray, text_vecs: np.ndarray, texts: list[str]
 ) -> dict[str, RetrievalResult]:
-    """Report -> study and study -> report retrieval over paired rows.
+    """Report -> study and study -> report retrieval over paired rows, ranked block by block.
 
     study_vecs, text_vecs: float [N, D] unit-norm, row i of each from the same study; texts [N].
     """
-    similarity = text_vecs @ study_vecs.T
-    correct = same_text_matrix(texts)
+    codes = text_codes(texts)
+    to_study = np.zeros(len(codes), np.int64)
+    to_report = np.zeros(len(codes), np.int64)
+    for rows in query_blocks(len(codes), len(codes)):
+        correct = codes[rows, None] == codes[None, :]  # same text is symmetric
+        to_study[rows] = retrieval_ranks(text_vecs[rows] @ study_vecs.T, correct)
+        to_report[rows] = retrieval_ranks(study_vecs[rows] @ text_vecs.T, correct)
     return {
-        "report_to_study": summarise_ranks(retrieval_ranks(similarity, correct)),
-        "study_to_report": summarise_ranks(retrieval_ranks(similarity.T, correct.T)),
+        "report_to_study": summarise_ranks(to_study),
+        "study_to_report": summarise_ranks(to_report),
     }
 
 
-def consistent_matrix(findings: np.ndarray) -> np.ndarray:
-    """bool [N, N]: studies i and j agree on every finding known for both.
+def consistent_matrix(findings: np.ndarray, candidates: np.ndarray | None = None) -> np.ndarray:
+    """bool [Q, C]: query study i and candidate j agree on every finding known for both.
 
-    findings: float [N, F] with 1/0 and NaN for unknown.
+    findings: float [Q, F] with 1/0 and NaN for unknown; candidates: float [C, F] (default the
+    queries themselves).
     """
-    known = ~np.isnan(findings)
+    candidates = findings if candidates is None else candidates
+    known, known_c = ~np.isnan(findings), ~np.isnan(candidates)
     values = np.nan_to_num(findings, nan=0.0).astype(bool)
-    disagree = np.zeros((len(findings), len(findings)), dtype=bool)
+    values_c = np.nan_to_num(candidates, nan=0.0).astype(bool)
+    disagree = np.zeros((len(findings), len(candidates)), dtype=bool)
     for column in range(findings.shape[1]):
-        both = known[:, column, None] & known[None, :, column]
-        differ = values[:, column, None] != values[None, :, column]
+        both = known[:, column, None] & known_c[None, :, column]
+        differ = values[:, column, None] != values_c[None, :, column]
         disagree |= both & differ
     return ~disagree
 
 
+def _own_columns(queries: int, own: np.ndarray | None) -> np.ndarray:
+    return np.arange(queries) if own is None else np.asarray(own)
+
+
 def label_consistent_precision(
-    similarity: np.ndarray, consistent: np.ndarray, at: int = PRECISION_AT
+    similarity: np.ndarray,
+    consistent: np.ndarray,
+    at: int = PRECISION_AT,
+    own: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per query, the consistent fraction of its top ``at`` candidates other than itself.
 
-    similarity: float [N, N] (query i and candidate i are the same study); consistent: bool [N, N].
-    Returns float [N] (NaN when there are no other candidates).
+    similarity: float [Q, C]; consistent: bool [Q, C]; own: int [Q], each query's own study's
+    candidate column (default i: query i and candidate i are the same study).
+    Returns float [Q] (NaN when there are no other candidates).
     """
-    n = similarity.shape[0]
+    queries, n = similarity.shape
     if n < 2:
-        return np.full(n, np.nan)
+        return np.full(queries, np.nan)
     masked = similarity.astype(np.float64, copy=True)
-    np.fill_diagonal(masked, -np.inf)
+    masked[np.arange(queries), _own_columns(queries, own)] = -np.inf
     top = min(at, n - 1)
     best = np.argpartition(-masked, top - 1, axis=1)[:, :top]
     return np.take_along_axis(consistent, best, axis=1).mean(axis=1)
 
 
 def label_precision_bounds(
-    consistent: np.ndarray, at: int = PRECISION_AT
+    consistent: np.ndarray, at: int = PRECISION_AT, own: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per query, the (ceiling, chance) of ``label_consistent_precision``, float [N] each.
+    """Per query, the (ceiling, chance) of ``label_consistent_precision``, float [Q] each.
 
-    The ceiling is min(consistent others, top) / top with top = min(at, N - 1): a perfect
+    The ceiling is min(consistent others, top) / top with top = min(at, C - 1): a perfect
     ranking puts every consistent study first. Chance is the consistent share of the other
     studies: the expected precision of a random ranking. NaN when there are no other candidates.
     """
-    n = consistent.shape[0]
+    queries, n = consistent.shape
     if n < 2:
-        return np.full(n, np.nan), np.full(n, np.nan)
-    others = consistent.sum(axis=1) - np.diagonal(consistent)
+        return np.full(queries, np.nan), np.full(queries, np.nan)
+    itself = consistent[np.arange(queries), _own_columns(queries, own)]
+    others = consistent.sum(axis=1) - itself
     top = min(at, n - 1)
     return np.minimum(others, top) / top, others / (n - 1)
+
+
+def label_precision(
+    text_vecs: np.ndarray, study_vecs: np.ndarray, findings: np.ndarray, at: int = PRECISION_AT
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Report -> study label-consistent precision@``at`` with its ceiling and chance, float [N]
+    each, ranked block by block (``query_blocks``).
+
+    text_vecs, study_vecs: float [N, D], row i of each from the same study; findings: float
+    [N, F] (1/0, NaN unknown).
+    """
+    n = len(findings)
+    precision, ceiling, chance = (np.full(n, np.nan) for _ in range(3))
+    for rows in query_blocks(n, n):
+        consistent = consistent_matrix(findings[rows], findings)
+        own = np.arange(rows.start, rows.stop)
+        similarity = text_vecs[rows] @ study_vecs.T
+        precision[rows] = label_consistent_precision(similarity, consistent, at, own)
+        ceiling[rows], chance[rows] = label_precision_bounds(consistent, at, own)
+    return precision, ceiling, chance
 
 
 def recalls_fixed_by(n: int, top_k: tuple[int, ...] = TOP_K) -> list[int]:

@@ -36,9 +36,7 @@ from model.evaluation.probes import ProbeConfig, SplitProbes, one_vs_rest
 from model.evaluation.retrieval import (
     bidirectional_retrieval,
     blank_by_construction,
-    consistent_matrix,
-    label_consistent_precision,
-    label_precision_bounds,
+    label_precision,
 )
 from model.evaluation.site_probes import (
     CV_SETTING,
@@ -238,9 +236,7 @@ def retrieval_table(
     columns = [name for name in findings if name in site.labels.columns]
     if columns:
         labels = site.labels[columns].to_numpy()[has_text]
-        consistent = consistent_matrix(labels)
-        precision = label_consistent_precision(text_vecs @ study_vecs.T, consistent)
-        ceiling, chance = label_precision_bounds(consistent)
+        precision, ceiling, chance = label_precision(text_vecs, study_vecs, labels)
         with_labels = ~np.isnan(labels).all(axis=1)
         for name, values in (("", precision), ("_ceiling", ceiling), ("_chance", chance)):
             rows[0][f"label_precision@10{name}"] = (
