@@ -6,13 +6,17 @@ files ingest skips."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from dicom_factory import StudySpec, base_dataset, write_image, write_study
 from pydicom.uid import generate_uid
 
+from dashboard.zip_import import extract_zip
 from model.data.deid import deidentify_report
 from model.data.ingest import ingest
 from model.data.reports import scrub_text
@@ -136,3 +140,41 @@ def test_a_patient_whose_files_are_all_skipped_is_scrubbed_from_their_folder(
     assert report[["path", "reason"]].values.tolist() == [
         ["[removed]_[removed]/[removed]/CT1.dcm", "modality CT is not MR"]
     ]
+
+
+class _WindowsZipName(zipfile.ZipInfo):
+    """An entry named in a Windows code page without the zip's UTF-8 flag, as Windows'
+    built-in zip writes names in a Chinese or Japanese locale."""
+
+    raw_name = b""
+
+    def _encodeFilenameFlags(self):  # noqa: N802 - zipfile's own hook
+        return self.raw_name, self.flag_bits & ~0x800
+
+
+@pytest.mark.parametrize(("code_page", "name"), [("gbk", "王^小明"), ("cp932", "山田^太郎")])
+def test_a_name_a_windows_zip_wrote_in_its_code_page_leaves_no_trace(
+    tmp_path: Path, code_page: str, name: str
+) -> None:
+    """Python reads such a name as cp437 (``王_小明`` arrives as ``═⌡_╨í├≈``): no letters to scrub
+    word by word, and the name's bytes can be read back from it."""
+    spec = StudySpec(series={"4ch": "CINE_4CH"}, charset="ISO_IR 192", patient_name=name)
+    folder = write_study(tmp_path / "src" / "study", spec)
+    (folder / "notes.txt").write_text("not dicom")
+    written = name.replace("^", "_").encode(code_page)
+    upload = io.BytesIO()
+    with zipfile.ZipFile(upload, "w") as archive:
+        for file in sorted(folder.rglob("*")):
+            if file.is_file():
+                info = _WindowsZipName(file.name)
+                info.raw_name = written + b"/" + str(file.relative_to(folder)).encode()
+                archive.writestr(info, file.read_bytes())
+    upload.seek(0)
+    extract_zip(upload, tmp_path / "import")
+    misread = written.decode("cp437")
+    assert (tmp_path / "import" / misread).is_dir()  # the name as the import stored it
+    ingest(tmp_path / "import", tmp_path / "dataset", frames=4, size=16)
+    report = (tmp_path / "dataset" / "ingest_report.csv").read_text(encoding="utf-8")
+    assert "notes.txt" in report
+    for part in misread.split("_"):
+        assert part not in report, report

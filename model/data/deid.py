@@ -9,8 +9,10 @@ patient's own identifier instead, so two ingests of one export split alike whate
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import itertools
 import os
 import re
 import secrets
@@ -128,6 +130,8 @@ _WORD = re.compile(r"[^\W_]+")  # runs of letters and digits: the tokens paths a
 _SPELLED_DATE = re.compile(r"(?<!\d)(\d{1,4})([-./_ ])(\d{1,2})\2(\d{1,4})(?!\d)")
 # what lies between the parts of a name written out: Doe Jane, Doe, Jane, Doe^Jane, 王_小明, O'Brien
 _NAME_SEPARATORS = re.compile(r"[\s_.,^'’-]+")
+# the code pages Windows zip tools write names in, in Chinese, Japanese, Korean and Taiwanese locales
+_CJK_CODE_PAGES = ("gbk", "cp932", "cp949", "big5")
 # scripts written without spaces between words: kana, CJK ideographs, hangul
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
@@ -273,6 +277,23 @@ def scrub_birth_dates(text: str, identifiers: set[str]) -> str:
     return _SPELLED_DATE.sub(replace, text)
 
 
+def misread_names(identifiers: set[str]) -> set[str]:
+    """The name parts of ``identifiers`` outside ASCII as a zip shows them whose Windows
+    archiver wrote them in a Chinese, Japanese or Korean code page without the zip's UTF-8 flag:
+    those bytes read as cp437, as Python's zipfile reads them (``王`` in GBK reads ``═⌡``). Mostly
+    symbols, not letters, so no word-by-word scrub finds them; a part of one character counts,
+    as no ordinary word is written this way."""
+    misread = set()
+    for identifier in identifiers:
+        parts = {part for group in name_representations(identifier) for part in group}
+        for part, code_page in itertools.product(parts, _CJK_CODE_PAGES):
+            if part.isascii():
+                continue
+            with contextlib.suppress(UnicodeEncodeError):
+                misread.add(part.encode(code_page).decode("cp437"))
+    return misread
+
+
 def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> list[dict]:
     """Ingest-report rows with source paths made relative to ``src`` and identifiers scrubbed.
 
@@ -284,12 +305,15 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
     only its part below the source folder too.
     """
     tokens, sequences = _identifier_tokens(identifiers), _name_sequences(identifiers)
+    misread = sorted(misread_names(identifiers), key=len, reverse=True)
     root = os.path.abspath(src)
     prefixes = sorted({root + os.sep, os.path.realpath(root) + os.sep}, key=len, reverse=True)
 
     def scrub(text: str) -> str:
         for prefix in prefixes:
             text = text.replace(prefix, "")
+        for spelling in misread:
+            text = text.replace(spelling, "[removed]")
         text = scrub_birth_dates(text, identifiers)
         return _identifier_words(text, tokens, sequences)
 
