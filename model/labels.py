@@ -16,6 +16,7 @@ never for training or for choosing anything.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,13 @@ from model.schema import DatasetPaths
 
 KEY = "accession_number"
 VALUES = ("1", "0", "1.0", "0.0", "")  # what a label cell may hold (blank: unknown)
+# Wrong cell values an error may quote: short numbers and the words a spreadsheet uses for yes,
+# no or unknown. Any other text is not quoted: the file given may be a report or a patient list.
+_QUOTABLE = re.compile(
+    r"[-+]?\d{1,4}(\.\d{1,3})?|yes|no|y|n|true|false|pos|neg|positive|negative|maybe|unknown|"
+    r"na|n/a|nan|\?|x",
+    re.IGNORECASE,
+)
 
 
 def read_labels_csv(path: str | Path) -> pd.DataFrame:
@@ -58,11 +66,20 @@ def read_labels_csv(path: str | Path) -> pd.DataFrame:
         bad = ~text.isin(VALUES)
         if bad.any():
             raise DataError(
-                f"labels file {path}, column '{column}': value {text[bad].iloc[0]!r} is not 1, 0 "
+                f"labels file {path}, column '{column}': {_cell_problem(text, bad)} is not 1, 0 "
                 "or blank"
             )
         parsed[column] = pd.to_numeric(text.replace("", np.nan)).astype(float).to_numpy()
     return pd.DataFrame(parsed, index=pd.Index(frame[KEY], name=KEY))
+
+
+def _cell_problem(text: pd.Series, bad: pd.Series) -> str:
+    """The first bad cell of a column, quoted only when it is a number or a yes/no word."""
+    value = text[bad].iloc[0]
+    if _QUOTABLE.fullmatch(value):
+        return f"value {value!r}"
+    row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+    return f"the text in row {row} after the header (not shown: it may be patient data)"
 
 
 def join_to_studies(labels: pd.DataFrame, linkage: pd.DataFrame) -> pd.DataFrame:
