@@ -8,7 +8,12 @@ causes (a full disk, a read-only or forbidden folder): ``storage_problem`` words
 from __future__ import annotations
 
 import errno
+import re
+from collections.abc import Iterable
 
+# A header cell that a message may quote: short, one line, no long number or "Field:" (a file
+# without its header row has a first row of data there: an accession number, a whole report).
+_NOT_A_NAME = re.compile(r"\d{4}|[:\n\r]")
 _FULL = "free some space (or choose a folder on another disk) and try again"
 _STORAGE_HINTS = {
     errno.ENOSPC: _FULL,
@@ -55,3 +60,15 @@ def storage_problem(err: OSError) -> str | None:
         return None
     where = f": {err.filename}" if err.filename else ""
     return f"{err.strerror or 'cannot write'}{where}; {hint}"
+
+
+def header_names(columns: Iterable[object]) -> str:
+    """A CSV's header cells for an error message, each quoted unless it looks like data rather
+    than a column name (then ``[not shown]``: a headerless file's first row may be patient data).
+    """
+    shown = [
+        repr(name) if len(name) <= 40 and not _NOT_A_NAME.search(name) else "[not shown]"
+        for name in map(str, columns)
+    ]
+    hint = "; is the header row missing?" if "[not shown]" in shown else ""
+    return ", ".join(shown) + hint

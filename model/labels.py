@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.errors import DataError
+from model.errors import DataError, header_names
 from model.schema import DatasetPaths
 
 KEY = "accession_number"
@@ -50,10 +50,11 @@ def read_labels_csv(path: str | Path) -> pd.DataFrame:
     except (OSError, ValueError) as err:  # unreadable, empty, not UTF-8, malformed CSV
         raise DataError(f"labels file {path} is not a readable CSV: {err}") from err
     if KEY not in frame.columns:
+        names = header_names(frame.columns[:10])
         found = (
-            f"found one column {frame.columns[0]!r}: save it with commas between cells"
-            if len(frame.columns) == 1
-            else "found " + ", ".join(repr(c) for c in frame.columns[:10])
+            f"found one column {names}: save it with commas between cells"
+            if len(frame.columns) == 1 and "[not shown]" not in names
+            else f"found {names}"
         )
         raise DataError(f"labels file {path} has no '{KEY}' column ({found})")
     frame[KEY] = frame[KEY].str.strip()

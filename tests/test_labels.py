@@ -63,6 +63,11 @@ def test_a_wrong_file_given_as_labels_quotes_no_patient_data(tmp_path: Path) -> 
         message = str(raised.value)
         assert cell not in message
         assert "column 'lge': the text in row 2 after the header" in message
+    # a patient list without its header row: its first row is read as the header
+    path.write_text("Patient: Aurelio Blackwood DOB 01.09.1980\n", encoding="utf-8")
+    with pytest.raises(DataError, match="is the header row missing") as raised:
+        read_labels_csv(path)
+    assert "Blackwood" not in str(raised.value)
 
 
 def test_a_missing_or_unreadable_file_is_named(

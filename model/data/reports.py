@@ -17,7 +17,7 @@ from pathlib import Path
 
 from model.data.deid import identifier_parts, scrub_birth_dates
 from model.data.store import report_row
-from model.errors import DataError
+from model.errors import DataError, header_names
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,8 @@ def load_impressions(path: str | Path) -> dict[str, str]:
             columns = set(reader.fieldnames or [])
             if not {"accession_number", "report"} <= columns:
                 raise DataError(
-                    f"reports file {path} needs columns accession_number,report (found {sorted(columns)})"
+                    f"reports file {path} needs columns accession_number,report (found "
+                    f"{header_names(reader.fieldnames or [])})"
                 )
             rows = [
                 (row["accession_number"].strip(), extract_impression(row["report"] or ""))
