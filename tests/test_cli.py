@@ -30,6 +30,20 @@ def _help(command: str, capsys: pytest.CaptureFixture[str]) -> str:
     return " ".join(capsys.readouterr().out.split())
 
 
+@pytest.mark.parametrize(
+    ("argv", "verbose"),
+    [
+        (["embed", "--checkpoint", "c.pt", "--data", "d", "--out", "e.npz"], False),
+        (["-v", "embed", "--checkpoint", "c.pt", "--data", "d", "--out", "e.npz"], True),
+        (["embed", "--checkpoint", "c.pt", "--data", "d", "--out", "e.npz", "-v"], True),
+        (["search", "dilated LV", "--verbose", "--checkpoint", "c.pt"], True),
+    ],
+)
+def test_verbose_is_taken_before_or_after_the_command(argv: list[str], verbose: bool) -> None:
+    parser, _ = build_parser(argv)
+    assert parser.parse_args(argv).verbose is verbose
+
+
 def test_a_commands_help_gives_each_options_default_once(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -43,6 +57,7 @@ def test_a_commands_help_gives_each_options_default_once(
         and "--device {auto,cpu,cuda} default: auto" in evaluate
     )
     assert "(they embed those too) --seed" in evaluate  # a flag has no default to give
+    assert "-v, --verbose debug logging" in evaluate
     search = _help("search", capsys)
     assert "(default 10)" in search and "(default: 10)" not in search
 
