@@ -77,8 +77,8 @@ def labels_for_metrics(
     given: Path | None, dataset: object, prompt_set: PromptSet
 ) -> pd.DataFrame | None:
     """The labels the metrics use, by study: ``given``, else the dataset's own (``label_file``)
-    when it has a finding of the prompt set; None for probabilities alone. ``dataset`` is a
-    ``CMRDataset``."""
+    when it is usable and has a finding of the prompt set; None for probabilities alone.
+    ``dataset`` is a ``CMRDataset``."""
     if given is not None:
         labels = labels_by_study(given, dataset.linkage())
         check_finding_columns(prompt_set, labels, given)
@@ -87,7 +87,11 @@ def labels_for_metrics(
     if own is None:
         log.info("no --labels and %s holds no labels.csv: probabilities only", dataset.root)
         return None
-    labels = labels_by_study(own, dataset.linkage())
+    try:
+        labels = labels_by_study(own, dataset.linkage())
+    except DataError as err:  # not asked for: the probabilities are still worth having
+        log.warning("%s: probabilities only", err)
+        return None
     if not any(finding in labels.columns for finding in prompt_set.findings):
         log.info("%s has no finding of the prompt set: probabilities only", own)
         return None

@@ -151,7 +151,7 @@ def test_zeroshot_cli_writes_probabilities_and_metrics(
 
 
 def test_zeroshot_cli_without_labels_anywhere_writes_probabilities_alone(
-    setup: tuple[Path, Path], tmp_path: Path
+    setup: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     data, checkpoint = setup
     unlabelled = tmp_path / "unlabelled"
@@ -162,10 +162,17 @@ def test_zeroshot_cli_without_labels_anywhere_writes_probabilities_alone(
     assert cli_main([*argv, "--out", str(out)]) == 0
     assert len(pd.read_csv(out)) == 16
     assert not (tmp_path / "scores_metrics.csv").exists()  # not left beside the new scores
-    # the dataset's own labels of diagnoses alone (an ACDC ingest's) are no error either
+    # the dataset's own labels of diagnoses alone (an ACDC ingest's), or of other studies, are
+    # no error either: they were not asked for
     table = pd.read_csv(data / "labels.csv", dtype=str)
     table[["accession_number", "normal", "hcm"]].to_csv(unlabelled / "labels.csv", index=False)
     assert cli_main([*argv, "--out", str(out)]) == 0
+    table.assign(accession_number="OTHER" + table["accession_number"]).to_csv(
+        unlabelled / "labels.csv", index=False
+    )
+    with caplog.at_level(logging.WARNING):
+        assert cli_main([*argv, "--out", str(out)]) == 0
+    assert "matches the dataset's linkage.csv: probabilities only" in caplog.text
     assert not (tmp_path / "scores_metrics.csv").exists()
 
 
