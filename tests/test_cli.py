@@ -44,6 +44,18 @@ def test_verbose_is_taken_before_or_after_the_command(argv: list[str], verbose: 
     assert parser.parse_args(argv).verbose is verbose
 
 
+def test_index_takes_several_datasets_as_evaluate_takes_several_external_ones() -> None:
+    """``--data A B`` as ``evaluate --external A B`` takes them, and ``--data A --data B``."""
+    for argv in (
+        ["index", "--checkpoint", "c.pt", "--data", "a", "b", "--labels", "x.csv", "y.csv"],
+        ["index", "--checkpoint", "c.pt", "--data", "a", "--labels", "x.csv", "--data", "b"]
+        + ["--labels", "y.csv"],
+    ):
+        parser, _ = build_parser(argv)
+        args = parser.parse_args(argv)
+        assert args.data == [Path("a"), Path("b")] and args.labels == [Path("x.csv"), Path("y.csv")]
+
+
 def test_a_commands_help_gives_each_options_default_once(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
