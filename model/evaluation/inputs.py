@@ -2,12 +2,12 @@
 
 Labels are keyed by ``accession_number`` and joined to studies through the dataset's
 ``linkage.csv``; the accession numbers never go further than this module. Without labels files
-given, each dataset is evaluated with its own (``model.labels.label_file``), read for it alone. Values are 1 / 0 /
-blank (unknown -> NaN). The internal dataset is evaluated on its ``test`` split, an external
-dataset on all of its studies; the train-split probes are fitted on the internal dataset's
-labelled ``train`` and ``val`` studies (``load_development``). Label columns named as diagnoses
-(``diagnosis_classes``: the standard ones and any class the prompt set adds) are one-hot
-diagnoses; every other column is a binary finding.
+given, each dataset is evaluated with its own (``model.labels.label_file``), read for it alone.
+Values are 1 / 0 / blank (unknown -> NaN). The internal dataset is evaluated on its ``test``
+split, an external dataset on all of its studies; the train-split probes are fitted on the
+internal dataset's labelled ``train`` and ``val`` studies (``load_development``). Label columns
+named as diagnoses (``diagnosis_classes``: the standard ones and any class the prompt set adds)
+are one-hot diagnoses; every other column is a binary finding.
 """
 
 from __future__ import annotations
