@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 # A header cell that a message may quote: short, one line, no long number or "Field:" (a file
 # without its header row has a first row of data there: an accession number, a whole report).
@@ -60,6 +61,17 @@ def storage_problem(err: OSError) -> str | None:
         return None
     where = f": {err.filename}" if err.filename else ""
     return f"{err.strerror or 'cannot write'}{where}; {hint}"
+
+
+def not_found(what: str, path: str | Path, folder: bool = False) -> str:
+    """Why ``path`` (a file, or a folder when ``folder``) cannot be read: it does not exist, or it
+    is a folder where a file is wanted (or the other way round)."""
+    path = Path(path)
+    if path.is_dir() and not folder:
+        return f"{what} {path} is a folder; give the file"
+    if path.exists() and folder:
+        return f"{what} {path} is a file, not a folder"
+    return f"{what} {path} does not exist"
 
 
 def header_names(columns: Iterable[object]) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.errors import DataError, header_names
+from model.errors import DataError, header_names, not_found
 from model.schema import DatasetPaths
 
 KEY = "accession_number"
@@ -44,7 +44,7 @@ def read_labels_csv(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"labels file {path} does not exist")
+        raise DataError(not_found("labels file", path))
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as err:  # unreadable, empty, not UTF-8, malformed CSV

@@ -128,3 +128,43 @@ def test_an_output_path_in_the_way_is_one_line_before_any_work(
         assert "Traceback" not in caplog.text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "folder.csv", "folder.npz"]
     assert not list((tmp_path / "folder.npz").iterdir())
+
+
+def test_an_input_of_the_wrong_kind_is_named_as_such(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A folder given for an input file, or a file for the dataset folder, is named as what it is,
+    not as missing."""
+    data, checkpoint = shared_tiny_checkpoint()
+    read = ["--checkpoint", str(checkpoint), "--data", str(data)]
+    out = ["--out", str(tmp_path / "z.csv")]
+    cases = [
+        (
+            ["zeroshot", *read, *out, "--prompts", str(tmp_path)],
+            f"prompt set {tmp_path} is a folder",
+        ),
+        (
+            ["zeroshot", *read, *out, "--labels", str(tmp_path)],
+            f"labels file {tmp_path} is a folder",
+        ),
+        (
+            [
+                "zeroshot",
+                "--checkpoint",
+                str(checkpoint),
+                "--data",
+                str(data / "linkage.csv"),
+                *out,
+            ],
+            f"dataset folder {data / 'linkage.csv'} is a file, not a folder",
+        ),
+        (
+            ["ingest", str(tmp_path), "--out", str(tmp_path / "ds"), "--reports", str(tmp_path)],
+            f"reports file {tmp_path} is a folder",
+        ),
+    ]
+    for argv, message in cases:
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            assert main(argv) == 2, argv
+        assert message in caplog.text, (argv, caplog.text)

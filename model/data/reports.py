@@ -17,7 +17,7 @@ from pathlib import Path
 
 from model.data.deid import identifier_parts, scrub_birth_dates
 from model.data.store import report_row
-from model.errors import DataError, header_names
+from model.errors import DataError, header_names, not_found
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def load_impressions(path: str | Path) -> dict[str, str]:
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"reports file {path} does not exist")
+        raise DataError(not_found("reports file", path))
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
