@@ -6,8 +6,8 @@ Per run (its ``best.pt``, else ``last.pt``), one line of four figures:
 
 - ``ZD`` / ``ZP``: mean finding AUC of the default / paraphrase prompt sets (``bench/quality.py``'s
   scoring, on the val studies);
-- ``K1``: the 1-shot prototype mean AUC over the findings, episodes seeded as the evaluation
-  seeds them (``model.evaluation.fewshot``);
+- ``K1``: the 1-shot prototype mean AUC over the findings, episodes seeded and queries chosen as
+  the evaluation's (``model.evaluation.fewshot``: no query from a support study's patient);
 - ``P``: the diagnosis probe fitted on the train split (L2 strength chosen by patient-grouped inner
   cross-validation there), its accuracy on the val studies.
 
@@ -52,9 +52,12 @@ class ValScores:
         )
 
 
-def one_shot_prototype(vectors: np.ndarray, labels: pd.DataFrame, episodes: int) -> float:
+def one_shot_prototype(
+    vectors: np.ndarray, labels: pd.DataFrame, episodes: int, groups: np.ndarray
+) -> float:
     """Mean over the findings of the 1-shot prototype AUC; vectors float [N, D] unit-norm,
-    labels aligned to them (1 / 0 / NaN)."""
+    labels aligned to them (1 / 0 / NaN), groups [N] their patient keys: as in the evaluation,
+    a study of a support patient is no query (a repeat scan would be found by its likeness)."""
     config = FewShotConfig(shots=(1,), episodes=episodes)
     aucs = []
     for finding in FINDINGS:
@@ -62,7 +65,9 @@ def one_shot_prototype(vectors: np.ndarray, labels: pd.DataFrame, episodes: int)
             continue
         values = labels[finding].to_numpy(dtype=float)
         known = ~np.isnan(values)
-        rows = evaluate_label(vectors[known], values[known].astype(int), finding, config)
+        rows = evaluate_label(
+            vectors[known], values[known].astype(int), finding, config, groups=groups[known]
+        )
         if not rows.empty:  # empty when a class has too few studies for a query
             aucs.extend(rows.loc[rows["method"] == "prototype", "auc"].tolist())
     return float(np.nanmean(aucs)) if aucs else float("nan")
@@ -97,15 +102,16 @@ def val_scores(checkpoint: Path, root: Path, episodes: int) -> ValScores:
         keep = (studies["split"] == split).to_numpy()
         return embeddings.vectors[keep], labels.reindex(studies.index[keep]), studies[keep]
 
-    val, val_labels, _ = split_rows("val")
+    val, val_labels, val_studies = split_rows("val")
     train, train_labels, train_studies = split_rows("train")
     tables = evaluate(checkpoint, root, "internal", "val")
-    groups = train_studies["patient_key"].astype(str).to_numpy()
+    val_groups = val_studies["patient_key"].astype(str).to_numpy()
+    train_groups = train_studies["patient_key"].astype(str).to_numpy()
     return ValScores(
         zero_shot_default=float(tables["default"]["AUC"].mean()),
         zero_shot_paraphrase=float(tables["paraphrase"]["AUC"].mean()),
-        one_shot_prototype=one_shot_prototype(val, val_labels, episodes),
-        probe_accuracy=probe_accuracy(train, train_labels, groups, val, val_labels),
+        one_shot_prototype=one_shot_prototype(val, val_labels, episodes, val_groups),
+        probe_accuracy=probe_accuracy(train, train_labels, train_groups, val, val_labels),
     )
 
 

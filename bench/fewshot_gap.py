@@ -4,7 +4,7 @@
 
 A diagnostic for choosing what to work on, never part of training or of the product: it reads
 labels. On one split of ``ROOT/internal`` it prints the 1-shot prototype AUC per finding
-(episodes seeded as the evaluation seeds them) of four representations of the same studies:
+(episodes seeded, and queries kept off the support's patients, as in the evaluation) of four representations of the same studies:
 
 - ``study``: the study embeddings (what the evaluation scores);
 - ``report``: the model's own text embedding of each study's impression (the training target);
@@ -130,6 +130,7 @@ def gap_figures(checkpoint: Path, root: Path, split: str, episodes: int) -> dict
         texts = studies.loc[keep, "impression"].fillna("").tolist()
         reports, normed, norms = report_embeddings(model, texts)
         part_labels = labels.reindex(studies.index[keep])
+        patients = studies.loc[keep, "patient_key"].astype(str).to_numpy()
         spaces[part] = (embeddings.vectors[keep], reports, label_vectors(part_labels))
         if part == split:
             for name, vectors in (
@@ -140,7 +141,9 @@ def gap_figures(checkpoint: Path, root: Path, split: str, episodes: int) -> dict
                 ("study, whitened", whitened(spaces["train"][0], embeddings.vectors[keep])),
                 ("study, before the projection", features[keep]),
             ):
-                figures[f"1-shot {name}"] = one_shot_prototype(vectors, part_labels, episodes)
+                figures[f"1-shot {name}"] = one_shot_prototype(
+                    vectors, part_labels, episodes, patients
+                )
             figures.update(
                 {
                     "sentence norm min": float(norms.min()),

@@ -82,6 +82,10 @@ def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, Command 
             description=command.help,
             formatter_class=DefaultsHelpFormatter,
         )
+        # also after the command; SUPPRESS: left out there, it keeps the value given before it
+        sub_parser.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging"
+        )
         if command is chosen:
             importlib.import_module(command.module).add_arguments(sub_parser)
     return parser, chosen

@@ -8,7 +8,13 @@ causes (a full disk, a read-only or forbidden folder): ``storage_problem`` words
 from __future__ import annotations
 
 import errno
+import re
+from collections.abc import Iterable
+from pathlib import Path
 
+# A header cell that a message may quote: short, one line, no long number or "Field:" (a file
+# without its header row has a first row of data there: an accession number, a whole report).
+_NOT_A_NAME = re.compile(r"\d{4}|[:\n\r]")
 _FULL = "free some space (or choose a folder on another disk) and try again"
 _STORAGE_HINTS = {
     errno.ENOSPC: _FULL,
@@ -55,3 +61,26 @@ def storage_problem(err: OSError) -> str | None:
         return None
     where = f": {err.filename}" if err.filename else ""
     return f"{err.strerror or 'cannot write'}{where}; {hint}"
+
+
+def not_found(what: str, path: str | Path, folder: bool = False) -> str:
+    """Why ``path`` (a file, or a folder when ``folder``) cannot be read: it does not exist, or it
+    is a folder where a file is wanted (or the other way round)."""
+    path = Path(path)
+    if path.is_dir() and not folder:
+        return f"{what} {path} is a folder; give the file"
+    if path.exists() and folder:
+        return f"{what} {path} is a file, not a folder"
+    return f"{what} {path} does not exist"
+
+
+def header_names(columns: Iterable[object]) -> str:
+    """A CSV's header cells for an error message, each quoted unless it looks like data rather
+    than a column name (then ``[not shown]``: a headerless file's first row may be patient data).
+    """
+    shown = [
+        repr(name) if len(name) <= 40 and not _NOT_A_NAME.search(name) else "[not shown]"
+        for name in map(str, columns)
+    ]
+    hint = "; is the header row missing?" if "[not shown]" in shown else ""
+    return ", ".join(shown) + hint

@@ -16,16 +16,24 @@ never for training or for choosing anything.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from model.errors import DataError
+from model.errors import DataError, header_names, not_found
 from model.schema import DatasetPaths
 
 KEY = "accession_number"
 VALUES = ("1", "0", "1.0", "0.0", "")  # what a label cell may hold (blank: unknown)
+# Wrong cell values an error may quote: short numbers and the words a spreadsheet uses for yes,
+# no or unknown. Any other text is not quoted: the file given may be a report or a patient list.
+_QUOTABLE = re.compile(
+    r"[-+]?\d{1,4}(\.\d{1,3})?|yes|no|y|n|true|false|pos|neg|positive|negative|maybe|unknown|"
+    r"na|n/a|nan|\?|x",
+    re.IGNORECASE,
+)
 
 
 def read_labels_csv(path: str | Path) -> pd.DataFrame:
@@ -36,16 +44,17 @@ def read_labels_csv(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"labels file {path} does not exist")
+        raise DataError(not_found("labels file", path))
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as err:  # unreadable, empty, not UTF-8, malformed CSV
         raise DataError(f"labels file {path} is not a readable CSV: {err}") from err
     if KEY not in frame.columns:
+        names = header_names(frame.columns[:10])
         found = (
-            f"found one column {frame.columns[0]!r}: save it with commas between cells"
-            if len(frame.columns) == 1
-            else "found " + ", ".join(repr(c) for c in frame.columns[:10])
+            f"found one column {names}: save it with commas between cells"
+            if len(frame.columns) == 1 and "[not shown]" not in names
+            else f"found {names}"
         )
         raise DataError(f"labels file {path} has no '{KEY}' column ({found})")
     frame[KEY] = frame[KEY].str.strip()
@@ -58,11 +67,20 @@ def read_labels_csv(path: str | Path) -> pd.DataFrame:
         bad = ~text.isin(VALUES)
         if bad.any():
             raise DataError(
-                f"labels file {path}, column '{column}': value {text[bad].iloc[0]!r} is not 1, 0 "
+                f"labels file {path}, column '{column}': {_cell_problem(text, bad)} is not 1, 0 "
                 "or blank"
             )
         parsed[column] = pd.to_numeric(text.replace("", np.nan)).astype(float).to_numpy()
     return pd.DataFrame(parsed, index=pd.Index(frame[KEY], name=KEY))
+
+
+def _cell_problem(text: pd.Series, bad: pd.Series) -> str:
+    """The first bad cell of a column, quoted only when it is a number or a yes/no word."""
+    value = text[bad].iloc[0]
+    if _QUOTABLE.fullmatch(value):
+        return f"value {value!r}"
+    row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+    return f"the text in row {row} after the header (not shown: it may be patient data)"
 
 
 def join_to_studies(labels: pd.DataFrame, linkage: pd.DataFrame) -> pd.DataFrame:

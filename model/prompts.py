@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from model.atomic import atomic_create_text, atomic_write_text
-from model.errors import DataError
+from model.errors import DataError, not_found
 
 _KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 _MAX_PROMPT_CHARS = 500
@@ -54,7 +54,7 @@ class PromptSet:
         """Read and validate a prompt-set YAML file."""
         path = Path(path)
         if not path.is_file():
-            raise DataError(f"prompt set {path} does not exist")
+            raise DataError(not_found("prompt set", path))
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as err:

@@ -1,9 +1,11 @@
 """``python -m model zeroshot``: per-study zero-shot probabilities for a prompt set.
 
 Writes ``--out`` (CSV: study_id, site, split, one column per finding, ``dx_<class>`` per diagnosis).
-With ``--labels`` (CSV keyed by ``accession_number``, joined through the dataset's linkage.csv;
-evaluation only) it also writes ``<out stem>_metrics.csv`` beside it (per site and overall:
+With labels (``--labels``, a CSV keyed by ``accession_number`` joined through the dataset's
+linkage.csv, else the dataset's own labels file, ``model.labels.label_file``; evaluation only) it
+also writes ``<out stem>_metrics.csv`` beside it (per site and overall:
 ``model,site,Label,Accuracy,F1-score,AUC`` plus sensitivity/specificity/counts) and logs a table.
+The dataset's own file is skipped when it has no finding column (an ACDC ingest's diagnoses).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pandas as pd
 
 from model.atomic import atomic_write_with
 from model.errors import DataError, UserError
-from model.labels import labels_by_study
+from model.labels import label_file, labels_by_study
 from model.output_path import check_output_path
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 from model.zeroshot import finding_metrics, score_diagnoses, score_findings
@@ -30,7 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, type=Path, help="a .pt checkpoint")
     parser.add_argument("--data", required=True, type=Path, help="an ingested dataset folder")
     parser.add_argument("--prompts", type=Path, default=DEFAULT_PROMPTS, help="prompt-set YAML")
-    parser.add_argument("--labels", type=Path, help="labels CSV (accession_number, label columns)")
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        help="labels CSV (accession_number, label columns) for metrics (default: the dataset's "
+        "own: DATASET/labels.csv from ingest --labels, or the demo's raw labels)",
+    )
     parser.add_argument("--split", choices=("train", "val", "test"), help="only this split")
     parser.add_argument("--out", required=True, type=Path, help="output CSV of probabilities")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -66,6 +73,32 @@ def check_finding_columns(prompt_set: PromptSet, labels: pd.DataFrame, path: Pat
         )
 
 
+def labels_for_metrics(
+    given: Path | None, dataset: object, prompt_set: PromptSet
+) -> pd.DataFrame | None:
+    """The labels the metrics use, by study: ``given``, else the dataset's own (``label_file``)
+    when it is usable and has a finding of the prompt set; None for probabilities alone.
+    ``dataset`` is a ``CMRDataset``."""
+    if given is not None:
+        labels = labels_by_study(given, dataset.linkage())
+        check_finding_columns(prompt_set, labels, given)
+        return labels
+    own = label_file(dataset.root)
+    if own is None:
+        log.info("no --labels and %s holds no labels.csv: probabilities only", dataset.root)
+        return None
+    try:
+        labels = labels_by_study(own, dataset.linkage())
+    except DataError as err:  # not asked for: the probabilities are still worth having
+        log.warning("%s: probabilities only", err)
+        return None
+    if not any(finding in labels.columns for finding in prompt_set.findings):
+        log.info("%s has no finding of the prompt set: probabilities only", own)
+        return None
+    log.info("labels for the metrics: %s", own)
+    return labels
+
+
 def metrics_path(out: Path) -> Path:
     """``<out stem>_metrics.csv`` beside the probabilities CSV ``out``."""
     return out.with_name(f"{out.stem}_metrics.csv")
@@ -81,13 +114,11 @@ def run(args: argparse.Namespace) -> int:
     if args.out.suffix != ".csv":
         raise UserError(f"--out {args.out} must be a .csv file")
     check_output_path(args.out, "--out", folder=False)
-    if args.labels:
-        check_output_path(metrics_path(args.out), "the metrics file", folder=False)
     prompt_set = PromptSet.load(args.prompts)
     ds = CMRDataset.open(args.data)
-    labels = labels_by_study(args.labels, ds.linkage()) if args.labels else None
+    labels = labels_for_metrics(args.labels, ds, prompt_set)
     if labels is not None:
-        check_finding_columns(prompt_set, labels, args.labels)
+        check_output_path(metrics_path(args.out), "the metrics file", folder=False)
     device = resolve_device(args.device)
     embeddings = cached_study_embeddings(args.checkpoint, ds, device=device)
     model, meta = load_checkpoint(args.checkpoint, device=device)
@@ -116,5 +147,5 @@ def run(args: argparse.Namespace) -> int:
         log.info("wrote %s", metrics_path(args.out))
     elif metrics_path(args.out).is_file():  # an earlier run's, no longer beside its scores
         metrics_path(args.out).unlink()
-        log.info("removed %s, written by an earlier run with --labels", metrics_path(args.out))
+        log.info("removed %s, written by an earlier run with labels", metrics_path(args.out))
     return 0

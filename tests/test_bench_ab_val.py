@@ -15,6 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import ab_val, fewshot_gap  # noqa: E402
+from model.evaluation.fewshot import FewShotConfig, evaluate_label  # noqa: E402
 from tests.tiny_dataset import make_tiny_checkpoint, make_tiny_dataset  # noqa: E402
 
 
@@ -28,9 +29,23 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return root, make_tiny_checkpoint(data, root / "run")
 
 
-def test_val_scores_are_proportions_and_the_line_names_them(layout: tuple[Path, Path]) -> None:
+def test_val_scores_are_proportions_and_the_line_names_them(
+    layout: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     root, checkpoint = layout
+    given = []
+    scored = ab_val.one_shot_prototype
+    monkeypatch.setattr(
+        ab_val,
+        "one_shot_prototype",
+        lambda vectors, labels, episodes, groups: (
+            given.append(groups) or scored(vectors, labels, episodes, groups)
+        ),
+    )
     scores = ab_val.val_scores(checkpoint, root, episodes=20)
+    studies = pd.read_parquet(root / "internal" / "studies.parquet")
+    val_patients = studies.loc[studies["split"] == "val", "patient_key"]
+    assert [sorted(g) for g in given] == [sorted(val_patients)]  # the evaluation's groups
     for value in (
         scores.zero_shot_default,
         scores.zero_shot_paraphrase,
@@ -50,8 +65,27 @@ def test_one_shot_prototype_is_perfect_on_the_label_itself_and_skips_single_clas
     signal = labels["lv_dilation"].to_numpy()[:, None] * np.array([[1.0, 0.0]])
     vectors = signal + np.array([[0.0, 1.0]])
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    assert ab_val.one_shot_prototype(vectors, labels, episodes=10) == pytest.approx(1.0)
-    assert math.isnan(ab_val.one_shot_prototype(vectors, labels[["lge"]], episodes=10))
+    patients = np.arange(30).astype(str)
+    assert ab_val.one_shot_prototype(vectors, labels, 10, patients) == pytest.approx(1.0)
+    assert math.isnan(ab_val.one_shot_prototype(vectors, labels[["lge"]], 10, patients))
+
+
+def test_one_shot_prototype_finds_no_repeat_scan_of_a_support_patient() -> None:
+    """Embeddings that tell patients apart and nothing else: a query scan of a support patient
+    would be found by its likeness, so only the grouped episodes score it as chance, as the
+    evaluation's few-shot does."""
+    rng = np.random.default_rng(3)
+    patients = np.repeat(np.arange(8), 4).astype(str)  # four scans per patient
+    per_patient = rng.normal(size=(8, 16))
+    vectors = np.repeat(per_patient / np.linalg.norm(per_patient, axis=1, keepdims=True), 4, 0)
+    labels = pd.DataFrame({"lge": np.repeat(np.arange(8) % 2, 4).astype(float)})
+    grouped = ab_val.one_shot_prototype(vectors, labels, 50, patients)
+    config = FewShotConfig(shots=(1,), episodes=50)
+    y = labels["lge"].to_numpy().astype(int)
+    rows = evaluate_label(vectors, y, "lge", config, groups=patients)
+    assert grouped == pytest.approx(rows.loc[rows["method"] == "prototype", "auc"].iloc[0])
+    leaked = evaluate_label(vectors, y, "lge", config)
+    assert leaked.loc[leaked["method"] == "prototype", "auc"].iloc[0] > grouped + 0.1
 
 
 def test_gap_figures_cover_every_representation(layout: tuple[Path, Path]) -> None:

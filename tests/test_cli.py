@@ -30,6 +30,32 @@ def _help(command: str, capsys: pytest.CaptureFixture[str]) -> str:
     return " ".join(capsys.readouterr().out.split())
 
 
+@pytest.mark.parametrize(
+    ("argv", "verbose"),
+    [
+        (["embed", "--checkpoint", "c.pt", "--data", "d", "--out", "e.npz"], False),
+        (["-v", "embed", "--checkpoint", "c.pt", "--data", "d", "--out", "e.npz"], True),
+        (["embed", "--checkpoint", "c.pt", "--data", "d", "--out", "e.npz", "-v"], True),
+        (["search", "dilated LV", "--verbose", "--checkpoint", "c.pt"], True),
+    ],
+)
+def test_verbose_is_taken_before_or_after_the_command(argv: list[str], verbose: bool) -> None:
+    parser, _ = build_parser(argv)
+    assert parser.parse_args(argv).verbose is verbose
+
+
+def test_index_takes_several_datasets_as_evaluate_takes_several_external_ones() -> None:
+    """``--data A B`` as ``evaluate --external A B`` takes them, and ``--data A --data B``."""
+    for argv in (
+        ["index", "--checkpoint", "c.pt", "--data", "a", "b", "--labels", "x.csv", "y.csv"],
+        ["index", "--checkpoint", "c.pt", "--data", "a", "--labels", "x.csv", "--data", "b"]
+        + ["--labels", "y.csv"],
+    ):
+        parser, _ = build_parser(argv)
+        args = parser.parse_args(argv)
+        assert args.data == [Path("a"), Path("b")] and args.labels == [Path("x.csv"), Path("y.csv")]
+
+
 def test_a_commands_help_gives_each_options_default_once(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -43,6 +69,7 @@ def test_a_commands_help_gives_each_options_default_once(
         and "--device {auto,cpu,cuda} default: auto" in evaluate
     )
     assert "(they embed those too) --seed" in evaluate  # a flag has no default to give
+    assert "-v, --verbose debug logging" in evaluate
     search = _help("search", capsys)
     assert "(default 10)" in search and "(default: 10)" not in search
 
@@ -101,3 +128,43 @@ def test_an_output_path_in_the_way_is_one_line_before_any_work(
         assert "Traceback" not in caplog.text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "folder.csv", "folder.npz"]
     assert not list((tmp_path / "folder.npz").iterdir())
+
+
+def test_an_input_of_the_wrong_kind_is_named_as_such(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A folder given for an input file, or a file for the dataset folder, is named as what it is,
+    not as missing."""
+    data, checkpoint = shared_tiny_checkpoint()
+    read = ["--checkpoint", str(checkpoint), "--data", str(data)]
+    out = ["--out", str(tmp_path / "z.csv")]
+    cases = [
+        (
+            ["zeroshot", *read, *out, "--prompts", str(tmp_path)],
+            f"prompt set {tmp_path} is a folder",
+        ),
+        (
+            ["zeroshot", *read, *out, "--labels", str(tmp_path)],
+            f"labels file {tmp_path} is a folder",
+        ),
+        (
+            [
+                "zeroshot",
+                "--checkpoint",
+                str(checkpoint),
+                "--data",
+                str(data / "linkage.csv"),
+                *out,
+            ],
+            f"dataset folder {data / 'linkage.csv'} is a file, not a folder",
+        ),
+        (
+            ["ingest", str(tmp_path), "--out", str(tmp_path / "ds"), "--reports", str(tmp_path)],
+            f"reports file {tmp_path} is a folder",
+        ),
+    ]
+    for argv, message in cases:
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            assert main(argv) == 2, argv
+        assert message in caplog.text, (argv, caplog.text)

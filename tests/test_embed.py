@@ -140,12 +140,40 @@ def test_zeroshot_cli_writes_probabilities_and_metrics(
     assert set(metrics["site"]) == {"all", "internal", "external"}
     # named as evaluate names it (every run has a best.pt), e.g. "run/last"
     assert set(metrics["model"]) == {f"{checkpoint.parent.name}/{checkpoint.stem}"}
-    # run again without labels: no earlier run's metrics are left beside the new scores
+    # without --labels the dataset's own labels.csv gives the same metrics
+    given = metrics.copy()
+    (tmp_path / "scores_metrics.csv").unlink()
     assert cli_main(argv) == 0
-    assert not (tmp_path / "scores_metrics.csv").exists()
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "scores_metrics.csv"), given)
     # a run folder given for its checkpoint is named as a folder, not as missing
     assert cli_main([*argv[:2], str(checkpoint.parent), *argv[3:]]) == 2
     assert "is a folder; give its .pt file" in caplog.text
+
+
+def test_zeroshot_cli_without_labels_anywhere_writes_probabilities_alone(
+    setup: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data, checkpoint = setup
+    unlabelled = tmp_path / "unlabelled"
+    shutil.copytree(data, unlabelled, ignore=shutil.ignore_patterns("labels.csv"))
+    out = tmp_path / "scores.csv"
+    argv = ["zeroshot", "--checkpoint", str(checkpoint), "--data", str(unlabelled)]
+    (tmp_path / "scores_metrics.csv").write_text("an earlier run's metrics")
+    assert cli_main([*argv, "--out", str(out)]) == 0
+    assert len(pd.read_csv(out)) == 16
+    assert not (tmp_path / "scores_metrics.csv").exists()  # not left beside the new scores
+    # the dataset's own labels of diagnoses alone (an ACDC ingest's), or of other studies, are
+    # no error either: they were not asked for
+    table = pd.read_csv(data / "labels.csv", dtype=str)
+    table[["accession_number", "normal", "hcm"]].to_csv(unlabelled / "labels.csv", index=False)
+    assert cli_main([*argv, "--out", str(out)]) == 0
+    table.assign(accession_number="OTHER" + table["accession_number"]).to_csv(
+        unlabelled / "labels.csv", index=False
+    )
+    with caplog.at_level(logging.WARNING):
+        assert cli_main([*argv, "--out", str(out)]) == 0
+    assert "matches the dataset's linkage.csv: probabilities only" in caplog.text
+    assert not (tmp_path / "scores_metrics.csv").exists()
 
 
 def test_zeroshot_cli_rejects_bad_labels(setup: tuple[Path, Path], tmp_path: Path) -> None:

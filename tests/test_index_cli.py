@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from chroma_server import free_port
@@ -201,3 +202,21 @@ def test_a_rebuild_names_the_datasets_it_would_drop(setup, tmp_path, caplog):
     assert "--drop-others goes with --rebuild" in caplog.text
     assert main([*argv, "--data", str(data), "--rebuild", "--drop-others"]) == 0
     assert index.count() == N
+
+
+def test_a_label_filter_on_an_index_built_without_labels_says_so(setup, tmp_path, caplog):
+    """No study matches lge = 1 because no study was indexed with labels, not because none has
+    LGE: the message says which, and how to give the labels."""
+    root, data, other, checkpoint = setup
+    unlabelled = tmp_path / "unlabelled"
+    shutil.copytree(other, unlabelled, ignore=shutil.ignore_patterns("labels.csv", "embeddings"))
+    chroma = ["--chroma-path", str(tmp_path / "chroma")]
+    argv = ["--checkpoint", str(checkpoint), *chroma]
+    assert main(["index", *argv, "--data", str(unlabelled)]) == 0
+    with caplog.at_level("INFO"):
+        assert main(["search", "LGE", *argv, "--where", '{"lge": 1}']) == 0
+    assert "no indexed study has a value for lge (they were indexed without labels" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert main(["search", "LGE", *argv, "--where", '{"site": "nowhere"}']) == 0
+    assert "no studies match the filter" in caplog.text and "no indexed study" not in caplog.text

@@ -168,6 +168,18 @@ def test_a_reports_csv_not_in_utf8_names_the_fix(tmp_path: Path) -> None:
         load_impressions(reports)
 
 
+def test_a_reports_csv_without_its_header_row_is_refused_without_quoting_a_report(
+    tmp_path: Path,
+) -> None:
+    reports = tmp_path / "reports.csv"
+    report = "HOSPITAL CMR REPORT\nPatient: Aurelio Blackwood  MRN: 1522418200\nIMPRESSION: Normal."
+    reports.write_text(f'I0040190438,"{report}"\nI0040190439,"{report}"\n', encoding="utf-8")
+    with pytest.raises(DataError, match="needs columns accession_number,report") as raised:
+        load_impressions(reports)
+    assert "Blackwood" not in str(raised.value) and "1522418200" not in str(raised.value)
+    assert "is the header row missing?" in str(raised.value)
+
+
 def test_deid_helpers() -> None:
     assert age_band("045Y") == "40-49" and age_band("095Y") == "90+" and age_band("") == "unknown"
     assert age_band("", "19700615", "20240101") == "50-59"

@@ -51,6 +51,25 @@ def test_a_bad_file_names_its_problem(tmp_path: Path, text: str | bytes, problem
         read_labels_csv(write(tmp_path, text))
 
 
+def test_a_wrong_file_given_as_labels_quotes_no_patient_data(tmp_path: Path) -> None:
+    """A reports file or a patient list given as labels: the error names the column and row,
+    never the cell (a report's header, a name, a birth date)."""
+    path = tmp_path / "labels.csv"
+    cells = ("Patient: Aurelio Blackwood  MRN: 1522418200", "Blackwood", "01.09.80", "1522418200")
+    for cell in cells:
+        path.write_text(f'accession_number,lge\nA1,1\nA2,"{cell}"\n', encoding="utf-8")
+        with pytest.raises(DataError) as raised:
+            read_labels_csv(path)
+        message = str(raised.value)
+        assert cell not in message
+        assert "column 'lge': the text in row 2 after the header" in message
+    # a patient list without its header row: its first row is read as the header
+    path.write_text("Patient: Aurelio Blackwood DOB 01.09.1980\n", encoding="utf-8")
+    with pytest.raises(DataError, match="is the header row missing") as raised:
+        read_labels_csv(path)
+    assert "Blackwood" not in str(raised.value)
+
+
 def test_a_missing_or_unreadable_file_is_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from model.data.video_transforms import AugmentConfig, augment_video, frame_indices
-from model.errors import DataError, UserError
+from model.errors import DataError, UserError, not_found
 from model.schema import SPLITS, VIEW_SLOTS, DatasetPaths
 from model.sentences import vary_impression
 
@@ -47,7 +47,7 @@ class CMRDataset:
         root = Path(path)
         paths = DatasetPaths(root)
         if not root.is_dir():
-            raise DataError(f"dataset folder {root} does not exist")
+            raise DataError(not_found("dataset folder", root, folder=True))
         if not paths.studies.is_file():
             raise DataError(
                 f"{root} is not a dataset (no studies.parquet); if it holds DICOM or NIfTI "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from model.data.deid import scrub_birth_dates, scrub_identifiers
 from model.data.store import report_row
-from model.errors import DataError
+from model.errors import DataError, header_names, not_found
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +61,15 @@ def load_impressions(path: str | Path) -> dict[str, str]:
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"reports file {path} does not exist")
+        raise DataError(not_found("reports file", path))
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             columns = set(reader.fieldnames or [])
             if not {"accession_number", "report"} <= columns:
                 raise DataError(
-                    f"reports file {path} needs columns accession_number,report (found {sorted(columns)})"
+                    f"reports file {path} needs columns accession_number,report (found "
+                    f"{header_names(reader.fieldnames or [])})"
                 )
             rows = [
                 (row["accession_number"].strip(), extract_impression(row["report"] or ""))

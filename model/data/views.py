@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from model.errors import DataError
+from model.errors import DataError, not_found
 from model.schema import VIEW_SLOTS
 
 IGNORE = "ignore"
@@ -76,7 +76,7 @@ class ViewMap:
             return cls()
         path = Path(path)
         if not path.is_file():
-            raise DataError(f"view map {path} does not exist")
+            raise DataError(not_found("view map", path))
         try:
             if path.suffix.lower() == ".csv":
                 with path.open(newline="", encoding="utf-8") as handle:

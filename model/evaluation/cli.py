@@ -1,9 +1,12 @@
 """``python -m model evaluate``: paper-style evaluation of a checkpoint, per site.
 
     python -m model evaluate --checkpoint RUN/best.pt --data DATASET --external DATASET2 \\
-        --labels labels.csv [labels2.csv] --prompts prompts.yaml --out EVAL \\
-        [--compare RUN_FLAT/best.pt RUN_STATIC/best.pt] [--general-clip ViT-B-32:weights.pt] \
+        [--labels labels.csv [labels2.csv]] --prompts prompts.yaml --out EVAL \\
+        [--compare RUN_FLAT/best.pt RUN_STATIC/best.pt] [--general-clip ViT-B-32:weights.pt] \\
         [--no-train-split-probes]
+
+Without ``--labels`` each dataset is evaluated with its own labels file (``DATASET/labels.csv``,
+which ``ingest --labels`` keeps; see ``model.labels.label_file``).
 
 The work happens in ``model.evaluation.runner.evaluate`` (also the dashboard's entry point).
 """
@@ -42,9 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--labels",
         nargs="+",
         action="extend",
-        required=True,
         type=Path,
-        help="labels CSV(s) keyed by accession_number",
+        default=[],
+        help="labels CSV(s) keyed by accession_number, for every dataset (default: each "
+        "dataset's own: DATASET/labels.csv from ingest --labels, acdc_labels.csv, or the "
+        "demo's raw labels)",
     )
     parser.add_argument("--prompts", type=Path, default=DEFAULT_PROMPTS, help="prompt set YAML")
     parser.add_argument("--out", required=True, type=Path, help="output folder")

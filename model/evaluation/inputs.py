@@ -1,12 +1,13 @@
 """Evaluation inputs: the labels CSV, and per site the studies evaluated with their labels.
 
 Labels are keyed by ``accession_number`` and joined to studies through the dataset's
-``linkage.csv``; the accession numbers never go further than this module. Values are 1 / 0 /
-blank (unknown -> NaN). The internal dataset is evaluated on its ``test`` split, an external
-dataset on all of its studies; the train-split probes are fitted on the internal dataset's
-labelled ``train`` and ``val`` studies (``load_development``). Label columns named as diagnoses
-(``diagnosis_classes``: the standard ones and any class the prompt set adds) are one-hot
-diagnoses; every other column is a binary finding.
+``linkage.csv``; the accession numbers never go further than this module. Without labels files
+given, each dataset is evaluated with its own (``model.labels.label_file``), read for it alone.
+Values are 1 / 0 / blank (unknown -> NaN). The internal dataset is evaluated on its ``test``
+split, an external dataset on all of its studies; the train-split probes are fitted on the
+internal dataset's labelled ``train`` and ``val`` studies (``load_development``). Label columns
+named as diagnoses (``diagnosis_classes``: the standard ones and any class the prompt set adds)
+are one-hot diagnoses; every other column is a binary finding.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from model.errors import DataError, UserError
-from model.labels import KEY, diagnosis_targets, read_labels_csv
+from model.labels import KEY, diagnosis_targets, label_file, read_labels_csv
 from model.prompts import PromptSet
-from model.schema import DIAGNOSES
+from model.schema import DIAGNOSES, DatasetPaths
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,37 @@ def load_labels(paths: list[Path]) -> pd.DataFrame:
             f"{' and '.join(dict.fromkeys(files))}"
         )
     return by_accession.first() if labels.index.has_duplicates else labels
+
+
+def labels_per_dataset(
+    datasets: list[Path], given: list[Path]
+) -> tuple[list[pd.DataFrame], list[Path]]:
+    """The labels each of ``datasets`` is evaluated with, and the files they come from.
+
+    With ``given`` files, those merged (``load_labels``) for every dataset. Without, each
+    dataset's own labels file (``label_file``) read for that dataset alone, so two hospitals'
+    accession numbers may coincide; DataError naming every dataset that has none. A path that
+    is not a dataset gets an empty frame: opening it names the problem.
+    """
+    if given:
+        labels = load_labels(list(given))
+        return [labels] * len(datasets), list(given)
+    is_dataset = [DatasetPaths(Path(path)).studies.is_file() for path in datasets]
+    files = [
+        label_file(Path(path)) if ok else None
+        for path, ok in zip(datasets, is_dataset, strict=True)
+    ]
+    missing = [
+        str(p) for p, f, ok in zip(datasets, files, is_dataset, strict=True) if ok and f is None
+    ]
+    if missing:
+        raise DataError(
+            f"no labels for {', '.join(missing)}: no labels.csv in the dataset (ingest "
+            "--labels keeps one there); give --labels CSV [CSV ...]"
+        )
+    empty = pd.DataFrame(index=pd.Index([], name=KEY, dtype=str))
+    labels = [read_labels_csv(path) if path else empty for path in files]
+    return labels, [path for path in files if path is not None]
 
 
 @dataclass

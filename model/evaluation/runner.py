@@ -26,8 +26,8 @@ from model.evaluation.inputs import (
     check_external_sites,
     diagnosis_classes,
     grid_problems,
+    labels_per_dataset,
     load_development,
-    load_labels,
     load_site,
 )
 from model.evaluation.outputs import prepare_out, write_outputs
@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class EvaluationRequest:
-    """What to evaluate: the main checkpoint on ``data`` (test split) and ``external`` datasets."""
+    """What to evaluate: the main checkpoint on ``data`` (test split) and ``external`` datasets,
+    with the ``labels`` files, or each dataset's own labels file when ``labels`` is empty."""
 
     checkpoint: Path
     data: Path
@@ -81,11 +82,16 @@ def _site_name(dataset: object, internal: bool, taken: set[str]) -> str:
 
 
 def _open_sites(
-    request: EvaluationRequest, labels: Any, diagnoses: tuple[str, ...], collected: _Collected
+    request: EvaluationRequest,
+    site_labels: list[Any],
+    diagnoses: tuple[str, ...],
+    collected: _Collected,
 ) -> None:
+    """Open the internal and external datasets, ``site_labels`` holding each one's labels."""
     from model.data.dataset import CMRDataset
 
-    for internal, path in [(True, request.data)] + [(False, p) for p in request.external]:
+    datasets = [(True, request.data)] + [(False, p) for p in request.external]
+    for (internal, path), labels in zip(datasets, site_labels, strict=True):
         try:
             dataset = CMRDataset.open(path)
             name = _site_name(dataset, internal, {s.name for s in collected.sites})
@@ -149,11 +155,11 @@ def same_weights(encoders: list[Encoder]) -> list[str]:
     ]
 
 
-def _config_record(request: EvaluationRequest) -> dict[str, Any]:
+def _config_record(request: EvaluationRequest, label_files: list[Path]) -> dict[str, Any]:
     return {
         "checkpoint": str(request.checkpoint),
         "data": str(request.data),
-        "labels": [str(p) for p in request.labels],
+        "labels": [str(p) for p in label_files],
         "external": [str(p) for p in request.external],
         "compare": [str(p) for p in request.compare],
         "prompts": str(request.prompts),
@@ -199,11 +205,13 @@ def evaluate(request: EvaluationRequest) -> dict[str, Any]:
     check_external_sites(request.data, request.external)
     check_output_path(request.out, "output folder", folder=True)
     prompts = PromptSet.load(request.prompts)
-    labels = load_labels(list(request.labels))
+    site_labels, label_files = labels_per_dataset(
+        [request.data, *request.external], list(request.labels)
+    )
     prepare_out(request.out)
     collected = _Collected()
     _open_encoders(request, collected)
-    _open_sites(request, labels, diagnosis_classes(prompts), collected)
+    _open_sites(request, site_labels, diagnosis_classes(prompts), collected)
     results: list[SiteResult] = []
     total = len(collected.encoders) * len(collected.sites)
     with Progress("evaluate", total=total, unit="model-site") as bar:
@@ -222,7 +230,12 @@ def evaluate(request: EvaluationRequest) -> dict[str, Any]:
     for message in problems[len(collected.problems) :]:
         log.warning("%s", message)
     summary = write_outputs(
-        request.out, results, collected.sites, collected.encoders, problems, _config_record(request)
+        request.out,
+        results,
+        collected.sites,
+        collected.encoders,
+        problems,
+        _config_record(request, label_files),
     )
     if collected.fatal:
         raise DataError(

@@ -57,13 +57,19 @@ def add_chroma_arguments(parser: argparse.ArgumentParser) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, type=Path, help="a .pt checkpoint")
     parser.add_argument(
-        "--data", required=True, type=Path, action="append", help="ingested dataset (repeatable)"
+        "--data",
+        required=True,
+        type=Path,
+        nargs="+",
+        action="extend",
+        help="ingested datasets (--data A B or --data A --data B)",
     )
     parser.add_argument(
         "--labels",
         type=Path,
-        action="append",
-        help="labels CSV to attach findings (repeatable); default: each dataset's own "
+        nargs="+",
+        action="extend",
+        help="labels CSVs to attach findings, for every dataset; default: each dataset's own "
         "(DATASET/labels.csv, acdc_labels.csv, or the demo's raw labels)",
     )
     parser.add_argument("--batch-size", type=int, default=None, help="studies per upsert")

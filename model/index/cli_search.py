@@ -29,8 +29,9 @@ from model.index.client import (
     resolve_location,
 )
 from model.index.embedding_index import EmbeddingIndex, SearchHit, TextEncoder, check_k, check_query
-from model.index.filters import FIELD_TYPES, parse_where
+from model.index.filters import FIELD_TYPES, parse_where, where_fields
 from model.index.read_check import check_readable
+from model.schema import FINDINGS
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +105,30 @@ def run(args: argparse.Namespace) -> int:
         else:
             index.text_encoder = text_encoder_for(args.checkpoint)
             hits = index.search_text(args.query, k=args.k, where=where)
+        absent = absent_fields(index, where) if where and not hits else []
     if args.k > total:
         log.info("asked for %d results; the index holds %d studies", args.k, total)
-    if not hits:
+    if absent:
+        labels = set(absent) & {*FINDINGS, "diagnosis"}
+        log.info(
+            "no studies match the filter: no indexed study has a value for %s%s",
+            ", ".join(absent),
+            " (they were indexed without labels: give them with ingest --labels or index "
+            "--labels, then run python -m model index again)"
+            if labels
+            else "",
+        )
+    elif not hits:
         log.info("no studies match%s", " the filter" if where else "")
     _write_hits(hits, as_json=args.json)
     return 0
+
+
+def absent_fields(index: EmbeddingIndex, where: dict) -> list[str]:
+    """The fields ``where`` names that no study of the index holds (an index built without
+    labels has no finding or diagnosis fields: filtering on them finds nothing)."""
+    held = index.snapshot().metadata.columns
+    return sorted(field for field in where_fields(where) if field not in held)
 
 
 def _write_hits(hits: list[SearchHit], as_json: bool) -> None:

@@ -129,6 +129,16 @@ def _coerce(field: str, kind: type, value: Any, path: str) -> Any:
     raise UserError(f"{path}: {field!r} holds {kind.__name__} values, got {value!r}")
 
 
+def where_fields(where: Where | None) -> set[str]:
+    """The fields a canonical filter names."""
+    if where is None:
+        return set()
+    ((key, value),) = where.items()
+    if key in LOGICAL:
+        return set().union(*(where_fields(child) for child in value))
+    return {key}
+
+
 def negates(where: Where | None) -> bool:
     """Whether a canonical filter uses ``$ne`` or ``$nin`` anywhere.
 
