@@ -20,11 +20,12 @@ from PIL import Image
 
 from dashboard.jobs import model_command
 from dashboard.settings import Settings, position_of
-from model.errors import UserError
+from model.errors import DataError
 from model.evaluation.headline import headline
 from model.evaluation.inputs import check_external_sites
 from model.evaluation.methods import methods_lines
 from model.evaluation.tables import COUNT_COLUMNS, STAGING_PREFIX, STUDY_SCORES, is_p_value
+from model.labels import label_file
 
 FEWSHOT_COLUMNS = frozenset({"model", "Label", "method", "k", "AUC", "auc_lo", "auc_hi"})
 ZEROSHOT_COLUMNS = frozenset({"model", "Label", "setting", "AUC"})
@@ -113,6 +114,21 @@ def _count(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def evaluation_labels(settings: Settings, sites: list[Path], typed: str) -> list[Path]:
+    """The ``--labels`` of an evaluation of ``sites`` (internal first): the ``typed`` file with
+    the external sites' own, or none when blank, each site then read with its own labels file
+    (two hospitals' accession numbers may coincide). DataError naming a file that is missing."""
+    if typed.strip():
+        labels = [settings.inside_root(typed), *filter(None, map(label_file, sites[1:]))]
+        missing = [path for path in labels if not path.is_file()]
+    else:
+        labels = []
+        missing = [site / "labels.csv" for site in sites if label_file(site) is None]
+    if missing:
+        raise DataError(f"{missing[0]} does not exist; give a labels CSV under the data root")
+    return labels
+
+
 def evaluation_command(
     settings: Settings,
     checkpoint: Path,
@@ -123,15 +139,16 @@ def evaluation_command(
     compare: list[Path] | None = None,
 ) -> tuple[Path, list[str]]:
     """(output folder, ``python -m model evaluate ...``) for a new evaluation; ``compare``
-    checkpoints are evaluated beside ``checkpoint`` and compared with it on the same studies."""
-    if not labels:
-        raise UserError("evaluation needs a labels CSV (accession_number + label columns)")
+    checkpoints are evaluated beside ``checkpoint`` and compared with it on the same studies.
+    Without ``labels`` each site is evaluated with its own labels file (``label_file``)."""
     check_external_sites(dataset, [] if external is None else [external])
     out = settings.evaluations_dir / time.strftime("eval-%Y%m%d-%H%M%S")
     args = ["evaluate", "--checkpoint", str(checkpoint), "--data", str(dataset)]
     if external is not None:
         args += ["--external", str(external)]
-    args += ["--labels", *map(str, labels), "--prompts", str(prompts), "--out", str(out)]
+    if labels:
+        args += ["--labels", *map(str, labels)]
+    args += ["--prompts", str(prompts), "--out", str(out)]
     others = [path for path in compare or [] if path != checkpoint]
     if others:
         args += ["--compare", *map(str, others)]

@@ -11,6 +11,7 @@ from dashboard.evaluation_view import (
     default_sites,
     download_name,
     evaluation_command,
+    evaluation_labels,
     grouped_tables,
     list_evaluations,
     zip_folder,
@@ -20,7 +21,7 @@ from dashboard.overview import relative
 from dashboard.plots import fewshot_figure
 from dashboard.prompt_editor import prompt_files
 from dashboard.ui import job_panel, launch, page_guard, page_header
-from model.labels import label_file
+from model.errors import DataError
 
 studio = Studio()
 FOLDER_KEY = "ev-folder"
@@ -91,16 +92,13 @@ def start_evaluation(
     """Launch the evaluate job the form describes, on the active checkpoint."""
     settings = studio.settings
     checkpoint = studio.checkpoint_path()
-    labels = settings.inside_root(labels_text) if labels_text.strip() else label_file(dataset)
-    if labels is None or not labels.is_file():
-        raise EmptyState(
-            "No labels for evaluation",
-            f"{labels or 'DATASET/labels.csv'} does not exist; give a labels CSV under the data root.",
-        )
-    extra = [label_file(external)] if external is not None else []
-    all_labels = [labels, *[p for p in extra if p is not None]]
+    sites = [dataset] if external is None else [dataset, external]
+    try:
+        labels = evaluation_labels(settings, sites, labels_text)
+    except DataError as err:
+        raise EmptyState("No labels for evaluation", f"{err}.") from None
     out, command = evaluation_command(
-        settings, checkpoint, dataset, external, all_labels, prompts, compare
+        settings, checkpoint, dataset, external, labels, prompts, compare
     )
     st.session_state[LAUNCHED_KEY] = out
     launch(

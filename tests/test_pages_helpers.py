@@ -19,6 +19,7 @@ from dashboard.cine import cine_player_html, player_height
 from dashboard.evaluation_view import (
     default_sites,
     evaluation_command,
+    evaluation_labels,
     grouped_tables,
     table_group,
 )
@@ -282,6 +283,33 @@ def test_evaluation_command_compares_other_checkpoints_only(tmp_path: Path) -> N
     out, command = evaluation_command(*args, compare=[main, other])
     assert command[command.index("--compare") :] == ["--compare", str(other)]
     assert command[command.index("--out") + 1] == str(out)
+
+
+def test_an_evaluation_with_a_blank_labels_field_reads_each_sites_own_labels(
+    tmp_path: Path,
+) -> None:
+    """Merging two hospitals' labels files into one --labels refused coinciding accession
+    numbers; a blank field now leaves --labels out (each site its own), and names a site that
+    has none."""
+    settings = Settings(data_root=tmp_path)
+    internal, external = tmp_path / "demo" / "internal", tmp_path / "demo" / "external"
+    for site in (internal, external):
+        site.mkdir(parents=True)
+    (internal / "labels.csv").write_text("accession_number,lge\nA1,1\n")
+    with pytest.raises(DataError, match=str(external / "labels.csv")):
+        evaluation_labels(settings, [internal, external], "")
+    (external / "labels.csv").write_text("accession_number,lge\nA1,0\n")
+    assert evaluation_labels(settings, [internal, external], " ") == []
+    typed = tmp_path / "mine.csv"
+    with pytest.raises(DataError, match="mine.csv does not exist"):
+        evaluation_labels(settings, [internal, external], "mine.csv")
+    typed.write_text("accession_number,lge\nA1,1\n")
+    assert evaluation_labels(settings, [internal, external], "mine.csv") == [
+        typed,
+        external / "labels.csv",
+    ]
+    args = (settings, tmp_path / "best.pt", internal, external, [], tmp_path / "p.yaml")
+    assert "--labels" not in evaluation_command(*args)[1]
 
 
 def test_run_state_and_eta() -> None:
