@@ -93,7 +93,8 @@ def bench_page_reruns(root: Path) -> None:
         )
 
 
-def _clustered(n: int, dim: int, seed: int = 0) -> np.ndarray:
+def clustered_unit_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
+    """``n`` unit vectors of ``dim`` around 12 random centres: embeddings with structure."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(12, dim))
     vectors = centres[rng.integers(0, 12, n)] + 0.6 * rng.normal(size=(n, dim))
@@ -113,7 +114,7 @@ def bench_rescore(root: Path, n: int) -> None:
     encoder = CachedTextEncoder(functools.partial(embed_texts, model))
     prompts = PromptSet.load(DEFAULT_PROMPTS)
     dim = int(encoder(["probe"]).shape[1])
-    vectors = _clustered(n, dim)
+    vectors = clustered_unit_vectors(n, dim)
     ids = [f"s{i}" for i in range(n)]
     t0 = time.perf_counter()
     score_all(ids, vectors, prompts, encoder, 30.0)
@@ -164,7 +165,7 @@ def bench_prompt_reading(root: Path, reports: Path | None) -> None:
 def bench_umap(n: int) -> None:
     from dashboard.projection import ProjectionConfig, fit_projection
 
-    vectors = _clustered(n, 128)
+    vectors = clustered_unit_vectors(n, 128)
     ids = [f"s{i}" for i in range(n)]
     for label in ("first in process (numba compile)", "again (compiled)"):
         t0 = time.perf_counter()

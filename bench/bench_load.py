@@ -96,7 +96,7 @@ def build_load_root(base: Path, studies: int, tiny_root: Path | None = None) -> 
     The checkpoint is the tiny root's (built under ``base`` unless ``tiny_root`` is given; only
     read). Tensors are hard links to one tiny study; rows, labels and linkage repeat the tiny ones.
     """
-    from bench_dashboard import _clustered
+    from bench_dashboard import clustered_unit_vectors
 
     from model.atomic import atomic_write_json
     from model.data.dataset import CMRDataset
@@ -131,7 +131,7 @@ def build_load_root(base: Path, studies: int, tiny_root: Path | None = None) -> 
             shutil.copyfile(tiny / name, big / name)
         rows.to_parquet(big / "studies.parquet", index=False)
         meta = read_checkpoint_meta(checkpoint)
-        vectors = _clustered(studies, int(meta.config["model"]["embed_dim"]))
+        vectors = clustered_unit_vectors(studies, int(meta.config["model"]["embed_dim"]))
         embeddings = StudyEmbeddings(ids=rows["study_id"].tolist(), vectors=vectors)
         embeddings.save(cache_path(CMRDataset.open(big), meta.fingerprint))
         (big / ".built").write_text("ok")

@@ -40,16 +40,9 @@ PAGES = (
 TENSORS = 24
 
 
-def _clustered(n: int, dim: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(12, dim))
-    vectors = centres[rng.integers(0, 12, n)] + 0.6 * rng.normal(size=(n, dim))
-    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-
-
 def build_scaled_root(base: Path, n: int) -> Path:
     """A data root whose active dataset ``ds/big`` holds ``n`` studies (see the module doc)."""
-    from bench_dashboard import build_root
+    from bench_dashboard import build_root, clustered_unit_vectors
 
     from model.data.dataset import CMRDataset
     from model.embed import StudyEmbeddings, cache_path
@@ -93,7 +86,9 @@ def build_scaled_root(base: Path, n: int) -> Path:
     meta = read_checkpoint_meta(checkpoint)
     dim = int(meta.config["model"]["embed_dim"])
     ds = CMRDataset.open(big)
-    StudyEmbeddings(list(ds.ids()), _clustered(n, dim)).save(cache_path(ds, meta.fingerprint))
+    StudyEmbeddings(list(ds.ids()), clustered_unit_vectors(n, dim)).save(
+        cache_path(ds, meta.fingerprint)
+    )
     (root / "active.json").write_text(
         json.dumps({"checkpoint": str(checkpoint), "dataset": str(big)})
     )

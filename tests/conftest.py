@@ -2,7 +2,7 @@
 (the tiny one, one per test module) with an ``app`` fixture opening a page over it."""
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,3 +28,15 @@ def app(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> Callable:
     from dashboard_fixtures import page_opener
 
     return page_opener(data_root, monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models: one intra-op thread avoids thread contention on a shared machine (a module
+    opts in with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

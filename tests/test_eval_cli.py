@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -24,13 +23,7 @@ FAST = ["--episodes", "3", "--bootstrap", "20", "--shots", "1,2", "--folds", "2"
 TABLES = ("zeroshot", "diagnosis", "fewshot", "probe", "retrieval", "counts", "prompts")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny models: one intra-op thread avoids thread contention on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 
 from model.cli import main
 from tests.tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
@@ -17,12 +15,7 @@ from tests.tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
 FAST = ["--episodes", "2", "--bootstrap", "0", "--shots", "1", "--folds", "2"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

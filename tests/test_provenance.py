@@ -7,12 +7,10 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
 import pytest
-import torch
 
 from model.cli import main
 from model.data.dataset import CMRDataset
@@ -24,12 +22,7 @@ from tests.tiny_dataset import shared_tiny_checkpoint
 FAST = ["--episodes", "2", "--bootstrap", "10", "--shots", "1", "--folds", "2"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _evaluate(out: Path) -> dict:
