@@ -71,7 +71,7 @@ class SyntheticDataset:
             for d, row in zip(diagnosis, findings, strict=True)
         ]
         ids = [f"s{i:05d}" for i in range(n)]
-        self.root = root
+        self.root, self.seed = root, seed
         self.studies = pd.DataFrame(
             {
                 "study_id": ids,
@@ -88,6 +88,10 @@ class SyntheticDataset:
         for name in DIAGNOSES:
             self.label_table[name] = (diagnosis == name).astype(float)
         self.label_table.index = "A" + self.label_table.index
+
+    def fingerprint(self) -> str:
+        """What an evaluation summary records of its dataset (CMRDataset: a content hash)."""
+        return f"synthetic-{len(self.studies)}-{self.seed}"
 
     def linkage(self) -> pd.DataFrame:
         return pd.DataFrame(
