@@ -1,4 +1,5 @@
-"""Background jobs: long actions (demo build, ingest, training, evaluation) run as separate processes.
+"""Background jobs: long actions (demo build, ingest, training, embedding, case index,
+evaluation) run as separate processes.
 
 Each job gets a folder ``DATA_ROOT/jobs/<id>/`` holding
 

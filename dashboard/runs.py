@@ -1,5 +1,7 @@
-"""Training runs as the Train page sees them: read-only views of run folders, GPU detection and
-the command that launches a run (a preset file with the form's overrides, then ``model train``).
+"""Training runs as the Train page sees them: read-only views of run folders, and the command
+that launches or resumes a run (a preset file with the form's overrides, then ``model train``,
+under torchrun for several GPUs; which GPUs: ``dashboard/gpus.py``; whether it is live:
+``dashboard/run_state.py``).
 """
 
 from __future__ import annotations

@@ -220,3 +220,13 @@ def test_a_label_filter_on_an_index_built_without_labels_says_so(setup, tmp_path
     with caplog.at_level("INFO"):
         assert main(["search", "LGE", *argv, "--where", '{"site": "nowhere"}']) == 0
     assert "no studies match the filter" in caplog.text and "no indexed study" not in caplog.text
+
+
+def test_search_without_an_index_location_names_data_first(caplog, monkeypatch):
+    """``search`` with neither ``--data`` nor a Chroma option names ``--data``, the usual way
+    (its index is DATASET/../chroma), beside the two explicit locations."""
+    monkeypatch.delenv("CMR_CHROMA_HOST", raising=False)
+    code = main(["search", "dilated LV", "--checkpoint", "never-read.pt"])
+    assert code == 2
+    assert "--data DATASET" in caplog.text and "--chroma-path DIR" in caplog.text
+    assert "Traceback" not in caplog.text

@@ -1,4 +1,5 @@
-"""De-identification: keyed-hash pseudonyms, age bands, sex codes, patient-grouped splits.
+"""De-identification: keyed-hash pseudonyms, age bands, sex codes, patient-grouped splits, and
+the patient identifiers scrubbed from ``ingest_report.csv`` (``deidentify_report``).
 
 Each dataset folder keeps its own random salt (``salt.key``, created on first ingest). Study and
 patient pseudonyms are HMAC-SHA256 of the StudyInstanceUID / PatientID under that salt, so they are

@@ -125,7 +125,10 @@ def resolve_location(
     if chroma_port is not None:
         raise UserError("--chroma-port needs --chroma-host (or CMR_CHROMA_HOST)")
     if default_path is None:
-        raise UserError("say where the index is: --chroma-path DIR or --chroma-host HOST")
+        raise UserError(
+            "say where the index is: --data DATASET (its index is DATASET/../chroma), "
+            "--chroma-path DIR or --chroma-host HOST"
+        )
     return ChromaLocation(path=Path(default_path).expanduser().resolve())
 
 

@@ -1,4 +1,6 @@
-"""Checkpoints: config + weights + tokenizer reference + data fingerprint (+ resume state).
+"""Checkpoints: config + weights + tokenizer reference + data fingerprint (+ resume state), and
+the checks before a resume (``verify_resumable``, ``recover_last_checkpoint``,
+``check_resumable_with``).
 
 A checkpoint is a plain dictionary of tensors, numbers, strings, lists and dicts, so it loads with
 ``torch.load(weights_only=True)`` (no code runs on load). The model config travels as a JSON
@@ -7,11 +9,11 @@ and the previous ``last.pt`` stays valid until the new one is complete.
 
 Layout::
 
-    format="cmr-clip-checkpoint", format_version, config (JSON: {"model": ..., "train": ...}),
+    format="cmr-clip-checkpoint", format_version, config (JSON: {"name", "model", "train"}),
     state_dict, tokenizer (text model reference), data_fingerprint, fingerprint (hex of weights),
-    epoch, step, pretrained (names and fingerprint of the frozen text weights the state_dict
-    leaves out, ``model.training.weights``), and for resume: optimizer, scheduler, rng, trainer
-    (counters, best metric).
+    epoch, step, extra (JSON), pretrained (names and fingerprint of the frozen text weights the
+    state_dict leaves out, ``model.training.weights``), and for resume ``resume``: optimizer,
+    scheduler, rng, trainer (counters, best metric).
 """
 
 from __future__ import annotations
