@@ -180,6 +180,15 @@ def scores_section(prompts: PromptSet) -> None:
         f"{scores.diagnoses.shape[1]} classes in {scoring.elapsed_ms:.0f} ms ({when}; "
         f"checkpoint scale {studio.logit_scale():.1f})"
     )
+    cut, read = studio.cut_prompts(prompts)
+    if cut:
+        quoted = ", ".join(f"“{markdown_text(text)}”" for text in cut)
+        st.warning(
+            f"The text tower reads the first {read} word pieces of a sentence and ignores the "
+            f"rest, so the end of these prompts is not scored: {quoted}. Shorten them or split "
+            "them into sentences.",
+            icon=":material/content_cut:",
+        )
     studies = studio.studies().set_index("study_id")
     table = shown_score_table(scores, studies)
     config = {

@@ -1,4 +1,5 @@
-"""The Zero-shot page keeps a user's unsaved prompt edits while they visit another page."""
+"""The Zero-shot page keeps a user's unsaved prompt edits while they visit another page, and
+says which prompts the text tower reads only the start of."""
 
 from __future__ import annotations
 
@@ -38,3 +39,14 @@ def test_prompt_edits_survive_a_visit_to_another_page(app, data_root) -> None:
     at.text_input(key="zs-try-neg").input("Normal LV size").run()  # editing on from there
     assert "Severely reduced LVEF" in at.code[0].value and "Normal LV size" in at.code[0].value
     (data_root / "prompts" / "visited.yaml").unlink()
+
+
+def test_a_prompt_past_the_text_towers_length_is_named_as_cut(app) -> None:
+    long = "Late gadolinium enhancement " + "of the basal inferolateral wall " * 8
+    at = app("pages/zeroshot.py")
+    at.text_input(key="zs-try-pos").input(long).run()
+    at.text_input(key="zs-try-neg").input("No late gadolinium enhancement").run()
+    assert not at.exception and not at.error
+    warnings = [w.value for w in at.warning if "word pieces" in w.value]
+    assert len(warnings) == 1 and long.strip() in warnings[0]
+    assert "No late gadolinium enhancement" not in warnings[0]
