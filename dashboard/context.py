@@ -165,6 +165,12 @@ class Studio(CaseIndexAccess):
         )
         return ZeroShotScoring(scores, elapsed_ms, reused=finished_at < asked_at)
 
+    def cut_prompts(self, prompts: Any) -> tuple[list[str], int]:
+        """The prompts of ``prompts`` the checkpoint's text tower reads only the start of, and
+        how many word pieces of a sentence it reads."""
+        model, _meta = cache.checkpoint_model(*self._checkpoint_key())
+        return model.text.cut_texts(prompts.all_texts()), model.text.cfg.context_length
+
     def prompt_reading(self, positive: str, negative: str) -> PairReading:
         """How the checkpoint reads a positive and a negative wording: each one's closest report
         sentences of the active dataset (embedded once, cached) and their cosine."""

@@ -88,16 +88,31 @@ class PairReading:
     negative: PromptReading
     cosine: float
 
+    def swapped(self) -> bool:
+        """True when the positive prompt is worded as a negative statement and the negative
+        prompt as a finding (``is_negative_statement``)."""
+        return is_negative_statement(self.positive.prompt) and not is_negative_statement(
+            self.negative.prompt
+        )
+
     def warnings(self) -> list[str]:
-        """Plain-language flags for wordings the model reads against their intent."""
+        """Plain-language flags for wordings the model reads against their intent, or for a
+        pair typed the wrong way round."""
         out = []
-        if contradicts(self.positive, positive=True):
+        if self.swapped():  # read as worded: the words, not the model, are the other way round
+            out.append(
+                f"The two prompts look swapped: the positive prompt “{self.positive.prompt}” "
+                f"denies or normalises the finding and the negative prompt "
+                f"“{self.negative.prompt}” states it, so a high score means the finding is "
+                "absent. Swap the two."
+            )
+        elif contradicts(self.positive, positive=True):
             out.append(
                 f"The positive prompt “{self.positive.prompt}” is read like a negative statement: "
                 f"{self.positive.negative_share:.0%} of its closest report sentences deny or "
                 f"normalise a finding. {self.positive.try_instead()}"
             )
-        if contradicts(self.negative, positive=False):
+        if not self.swapped() and contradicts(self.negative, positive=False):
             out.append(
                 f"The negative prompt “{self.negative.prompt}” is read like a positive statement: "
                 f"{1.0 - self.negative.negative_share:.0%} of its closest report sentences state a "

@@ -164,7 +164,18 @@ def _finding(value: Any, where: str) -> FindingPrompts:
     extra = sorted(set(value) - {"positive", "negative"})
     if extra:
         raise DataError(f"{where}: unknown keys {extra}; use positive/negative")
-    return FindingPrompts(
+    finding = FindingPrompts(
         positive=_prompt_list(value["positive"], f"{where}.positive"),
         negative=_prompt_list(value["negative"], f"{where}.negative"),
     )
+    if set(map(_wording, finding.positive)) == set(map(_wording, finding.negative)):
+        raise DataError(
+            f"{where}: the positive and negative prompts say the same thing, so every study "
+            "would score 0.5; word the finding's absence as the negative prompt"
+        )
+    return finding
+
+
+def _wording(prompt: str) -> str:
+    """A prompt as the text tower tells it apart: case, spacing and a closing full stop aside."""
+    return " ".join(prompt.casefold().rstrip(". ").split())

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
+from dashboard.page_memory import kept_tables, remember, remember_tables, restore
 from dashboard.plots import confusion_figure, roc_figure, score_histogram
 from dashboard.prompt_editor import (
     MAX_UPLOAD_MB,
@@ -41,8 +42,23 @@ page_header(
 )
 
 
-def prompt_editor() -> PromptSet:
-    files = prompt_files(studio.settings)
+EDITOR_DEFAULTS = {  # kept while the user visits other pages (dashboard.page_memory)
+    "zs-source": None,
+    "zs-try-name": "custom",
+    "zs-try-pos": "",
+    "zs-try-neg": "",
+    "zs-read": False,
+    "zs-save-name": "my-prompts",
+    "zs-overwrite": False,
+}
+
+
+def editing_origin(files: dict[str, Path]) -> tuple[str, str]:
+    """The chosen set's name and what the editor edits (that set, or an upload): an upload
+    still edited after a visit to another page (which empties the uploader) stays the origin."""
+    if st.session_state.get("zs-source") not in files:
+        st.session_state["zs-source"] = next(iter(files))  # first visit, or the set was deleted
+    returned = "zs-upload" not in st.session_state
     top = st.columns([2, 2])
     source = top[0].selectbox("Prompt set", list(files), key="zs-source")
     upload = top[1].file_uploader(
@@ -52,10 +68,23 @@ def prompt_editor() -> PromptSet:
         max_upload_size=MAX_UPLOAD_MB,  # not the app's limit, set for DICOM zips
     )
     origin = f"upload:{upload.file_id}" if upload is not None else source
+    edited = str(st.session_state.get("zs-origin"))
+    if upload is None and returned and edited.startswith("upload:"):
+        origin = edited
     if st.session_state.get("zs-origin") != origin:
         loaded = load_prompt_set(files[source], upload)
         st.session_state["zs-origin"] = origin
         st.session_state["zs-base"] = (findings_rows(loaded), diagnoses_rows(loaded))
+    kept = kept_tables("zs-tables", origin, f"zs-f-{origin}")
+    if kept is not None:
+        st.session_state["zs-base"] = kept
+    return source, origin
+
+
+def prompt_editor() -> PromptSet:
+    files = prompt_files(studio.settings)
+    restore(EDITOR_DEFAULTS)
+    source, origin = editing_origin(files)
     base_findings, base_diagnoses = st.session_state["zs-base"]
     tab_f, tab_d, tab_y = st.tabs(["Findings", "Diagnoses", "YAML · save"])
     with tab_f:
@@ -75,7 +104,7 @@ def prompt_editor() -> PromptSet:
     with tab_f:
         st.caption("Try a finding: type a positive and a negative wording; it is scored at once.")
         row = st.columns([1, 2, 2])
-        name = row[0].text_input("Name", value="custom", key="zs-try-name")
+        name = row[0].text_input("Name", key="zs-try-name")
         positive = row[1].text_input("Positive prompt", key="zs-try-pos", max_chars=500)
         negative = row[2].text_input("Negative prompt", key="zs-try-neg", max_chars=500)
         if (
@@ -84,18 +113,21 @@ def prompt_editor() -> PromptSet:
             and st.toggle("How does the model read these two wordings?", key="zs-read")
         ):
             prompt_reading(positive, negative)
+    remember(EDITOR_DEFAULTS)
+    remember_tables("zs-tables", origin, (findings, diagnoses))
     prompts = prompt_set_from_rows(with_trial(findings, name, positive, negative), diagnoses)
     with tab_y:
         st.code(prompts.dumps(), language="yaml")
         row = st.columns([2, 1, 1])
-        name = row[0].text_input("Save as", value="my-prompts", key="zs-save-name")
+        name = row[0].text_input("Save as", key="zs-save-name")
         overwrite = row[0].checkbox(
             "Overwrite a saved set of this name",
             key="zs-overwrite",
             help="Replaces the set saved under this name, whoever saved it",
         )
         if row[1].button("Save to data root", key="zs-save"):
-            save(prompts, name, files[source] if upload is None else None, overwrite)
+            edited = None if origin.startswith("upload:") else files[source]
+            save(prompts, name, edited, overwrite)
         row[2].download_button(
             "Download YAML", prompts.dumps(), file_name=f"{name}.yaml", mime="text/yaml"
         )
@@ -148,6 +180,15 @@ def scores_section(prompts: PromptSet) -> None:
         f"{scores.diagnoses.shape[1]} classes in {scoring.elapsed_ms:.0f} ms ({when}; "
         f"checkpoint scale {studio.logit_scale():.1f})"
     )
+    cut, read = studio.cut_prompts(prompts)
+    if cut:
+        quoted = ", ".join(f"“{markdown_text(text)}”" for text in cut)
+        st.warning(
+            f"The text tower reads the first {read} word pieces of a sentence and ignores the "
+            f"rest, so the end of these prompts is not scored: {quoted}. Shorten them or split "
+            "them into sentences.",
+            icon=":material/content_cut:",
+        )
     studies = studio.studies().set_index("study_id")
     table = shown_score_table(scores, studies)
     config = {

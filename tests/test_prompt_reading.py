@@ -114,6 +114,15 @@ def test_pair_flags_a_wording_read_against_its_intent() -> None:
     assert len(odd.warnings()) == 1 and odd.positive.neighbours["cosine"].iloc[0] < 0.8
 
 
+def test_a_pair_typed_the_wrong_way_round_is_called_swapped_not_misread() -> None:
+    sentences = embed_report_sentences([" ".join(list(READ_AS)[:10])], read_as)
+    swapped = read_prompt_pair("No LGE", "Scar", read_as, sentences)
+    assert contradicts(swapped.positive, positive=True)  # read as worded, the other way round
+    [warning] = swapped.warnings()
+    assert warning.startswith("The two prompts look swapped: the positive prompt “No LGE”")
+    assert "“Scar” states it" in warning and warning.endswith("Swap the two.")
+
+
 def test_a_dataset_without_reports_reads_nothing_and_flags_nothing() -> None:
     sentences = embed_report_sentences(["", None], bag_of_words)
     reading = read_prompt_pair("LGE", "No LGE", bag_of_words, sentences)

@@ -60,6 +60,10 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
         ("diagnoses:\n  'bad key!': [a]", "name 'bad key!': use up to 64 plain letters a-z"),
         ("findings:\n  épanchement: {positive: [a], negative: [b]}", "no spaces or accents"),
         ("diagnoses:\n  hcm: 3", "diagnoses.hcm: expected a non-empty list"),
+        (
+            "findings:\n  lge: {positive: [LGE, Scar.], negative: [scar, ' lge ']}",
+            r"findings.lge: the positive and negative prompts say the same thing.*score 0.5",
+        ),
         ("findings: [unclosed", "not valid YAML"),
     ],
 )

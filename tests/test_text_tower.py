@@ -113,6 +113,17 @@ def test_tower_reads_a_prompt_without_its_full_stop_as_the_closed_sentence() -> 
     ]
 
 
+def test_cut_texts_are_those_with_a_sentence_past_the_context_length() -> None:
+    long = "Late gadolinium enhancement of the basal inferolateral and anterolateral walls"
+    for pooling in ("sentences", "text"):
+        tower = TextTower(TextTowerConfig(context_length=12, pooling=pooling), 16)
+        texts = ["Dilated LV", f"No LGE. {long}", "Normal size. No effusion."]
+        assert tower.cut_texts(texts) == [f"No LGE. {long}"]
+    assert tower.cut_texts(["Normal size. No effusion. Normal LV."]) == [
+        "Normal size. No effusion. Normal LV."
+    ]
+
+
 def test_abbreviating_tower_reads_spelled_and_abbreviated_chambers_alike() -> None:
     torch.manual_seed(0)
     cfg = TextTowerConfig(unlocked_layers=1, abbreviate_chambers=True)

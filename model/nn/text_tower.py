@@ -247,6 +247,17 @@ class TextTower(nn.Module):
         ``sentence_features`` and the sentence-level loss."""
         return sentence_layout(self.prepare(texts))
 
+    def cut_texts(self, texts: list[str]) -> list[str]:
+        """The texts of which the tower reads only the start: a sentence of theirs (the whole
+        text with ``pooling = "text"``) runs past ``context_length`` word pieces."""
+        if self.cfg.pooling == "text":
+            read, owner = self.prepare(texts), list(range(len(texts)))
+        else:
+            read, owner = self.read_sentences(texts)
+        lengths = [len(ids) for ids in self.tokenizer(read)["input_ids"]] if read else []
+        cut = {owner[i] for i, length in enumerate(lengths) if length > self.cfg.context_length}
+        return [text for i, text in enumerate(texts) if i in cut]
+
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         """Each text on its own, no sentence split: ``texts`` (N) -> ``[N, D]``, in their order."""
         return self._encode_read(self.prepare(texts))

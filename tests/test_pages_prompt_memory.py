@@ -1,0 +1,52 @@
+"""The Zero-shot page keeps a user's unsaved prompt edits while they visit another page, and
+says which prompts the text tower reads only the start of."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+EDITOR = "zs-f-saved: visited"
+
+
+def test_prompt_edits_survive_a_visit_to_another_page(app, data_root) -> None:
+    from model.prompts import DEFAULT_PROMPTS
+
+    (data_root / "prompts").mkdir(exist_ok=True)
+    (data_root / "prompts" / "visited.yaml").write_text(DEFAULT_PROMPTS.read_text())
+    at = app("pages/zeroshot.py")
+    at.selectbox(key="zs-source").select("saved: visited").run()
+    at.session_state[EDITOR] = {
+        "edited_rows": {0: {"positive": "Severely reduced LVEF"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.text_input(key="zs-try-name").input("trial").run()
+    at.text_input(key="zs-try-pos").input("Dilated left ventricle").run()
+    at.text_input(key="zs-try-neg").input("Normal left ventricular size").run()
+    at.text_input(key="zs-save-name").input("edited").run()
+    edited = at.code[0].value
+    assert "Severely reduced LVEF" in edited and "trial:" in edited
+
+    at.switch_page("pages/browser.py").run()
+    at.switch_page("pages/zeroshot.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="zs-source").value == "saved: visited"
+    assert at.text_input(key="zs-try-pos").value == "Dilated left ventricle"
+    assert at.text_input(key="zs-save-name").value == "edited"
+    assert at.code[0].value == edited  # the table edit and the trial finding, as left
+    at.text_input(key="zs-try-neg").input("Normal LV size").run()  # editing on from there
+    assert "Severely reduced LVEF" in at.code[0].value and "Normal LV size" in at.code[0].value
+    (data_root / "prompts" / "visited.yaml").unlink()
+
+
+def test_a_prompt_past_the_text_towers_length_is_named_as_cut(app) -> None:
+    long = "Late gadolinium enhancement " + "of the basal inferolateral wall " * 8
+    at = app("pages/zeroshot.py")
+    at.text_input(key="zs-try-pos").input(long).run()
+    at.text_input(key="zs-try-neg").input("No late gadolinium enhancement").run()
+    assert not at.exception and not at.error
+    warnings = [w.value for w in at.warning if "word pieces" in w.value]
+    assert len(warnings) == 1 and long.strip() in warnings[0]
+    assert "No late gadolinium enhancement" not in warnings[0]
