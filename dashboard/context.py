@@ -22,7 +22,7 @@ from dashboard.jobs import JobManager, model_command
 from dashboard.settings import Settings
 from model.errors import DataError
 from model.labels import label_file
-from model.prompt_reading import PairReading, read_prompt_pair
+from model.prompt_reading import PairReading, read_prompt_pair, unknown_words
 
 if TYPE_CHECKING:
     from model.index.client import ChromaLocation
@@ -170,6 +170,14 @@ class Studio(CaseIndexAccess):
         how many word pieces of a sentence it reads."""
         model, _meta = cache.checkpoint_model(*self._checkpoint_key())
         return model.text.cut_texts(prompts.all_texts()), model.text.cfg.context_length
+
+    def unknown_prompt_words(self, prompts: Any) -> dict[str, list[str]]:
+        """The prompts of ``prompts`` with words the checkpoint's text tower has no word pieces
+        for (``unknown_words``), and those words."""
+        model, _meta = cache.checkpoint_model(*self._checkpoint_key())
+        tokenizer = model.text.tokenizer
+        found = {text: unknown_words(tokenizer, text) for text in prompts.all_texts()}
+        return {text: words for text, words in found.items() if words}
 
     def prompt_reading(self, positive: str, negative: str) -> PairReading:
         """How the checkpoint reads a positive and a negative wording: each one's closest report

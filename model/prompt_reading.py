@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -134,6 +135,15 @@ class PairReading:
                     "a guess. Try the reports' own wording."
                 )
         return out
+
+
+def unknown_words(tokenizer: Any, text: str) -> list[str]:
+    """The words of ``text`` the text tower's tokenizer has no word pieces for (``[UNK]``): a
+    script the MiniLM vocabulary lacks (most Chinese characters) or rare symbols. The tower reads
+    every one as the same unknown token, so a prompt made of them scores like noise."""
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    pieces = zip(encoded["input_ids"], encoded["offset_mapping"], strict=True)
+    return [text[start:end] for token, (start, end) in pieces if token == tokenizer.unk_token_id]
 
 
 def unfamiliar(reading: PromptReading) -> bool:

@@ -189,6 +189,18 @@ def scores_section(prompts: PromptSet) -> None:
             "them into sentences.",
             icon=":material/content_cut:",
         )
+    unknown = studio.unknown_prompt_words(prompts)
+    if unknown:
+        quoted = ", ".join(
+            f"“{markdown_text(text)}” ({markdown_text(' '.join(words))})"
+            for text, words in unknown.items()
+        )
+        st.warning(
+            "The text tower learned English report language and has no word pieces for some "
+            f"words of these prompts, so it reads each as one and the same unknown token and "
+            f"their scores mean little: {quoted}. Write them in English.",
+            icon=":material/translate:",
+        )
     studies = studio.studies().set_index("study_id")
     table = shown_score_table(scores, studies)
     config = {

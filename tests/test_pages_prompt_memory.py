@@ -50,3 +50,15 @@ def test_a_prompt_past_the_text_towers_length_is_named_as_cut(app) -> None:
     warnings = [w.value for w in at.warning if "word pieces" in w.value]
     assert len(warnings) == 1 and long.strip() in warnings[0]
     assert "No late gadolinium enhancement" not in warnings[0]
+
+
+def test_a_prompt_in_a_script_the_text_tower_lacks_is_named_with_its_unknown_words(app) -> None:
+    """MiniLM's vocabulary is English: 左心室扩大 reads as [UNK] 心 [UNK] [UNK] 大, and its
+    scores looked as plausible as any others."""
+    at = app("pages/zeroshot.py")
+    at.text_input(key="zs-try-pos").input("左心室扩大").run()
+    at.text_input(key="zs-try-neg").input("Normal left ventricular size").run()
+    assert not at.exception and not at.error
+    warnings = [w.value for w in at.warning if "unknown token" in w.value]
+    assert len(warnings) == 1 and "“左心室扩大” (左 室 扩)" in warnings[0], warnings
+    assert "Normal left ventricular size" not in warnings[0]

@@ -15,6 +15,7 @@ from model.nn.clip_model import MAX_LOGIT_SCALE, CMRClip
 from model.nn.config import CMRClipConfig, TextTowerConfig, VideoTowerConfig
 from model.nn.loss import ClipLoss, text_ids_from_texts
 from model.nn.text_tower import TextTower, text_model_dir
+from model.prompt_reading import unknown_words
 from model.training.distributed import DistContext
 from model.training.engine import Engine
 
@@ -122,6 +123,12 @@ def test_cut_texts_are_those_with_a_sentence_past_the_context_length() -> None:
     assert tower.cut_texts(["Normal size. No effusion. Normal LV."]) == [
         "Normal size. No effusion. Normal LV."
     ]
+
+
+def test_unknown_words_are_those_the_tokenizer_reads_as_unk() -> None:
+    tokenizer = TextTower(TextTowerConfig(), 16).tokenizer
+    assert unknown_words(tokenizer, "Dilated LV, Größe normal; no LGE.") == []
+    assert unknown_words(tokenizer, "左心室扩大 (LV)") == ["左", "室", "扩"]
 
 
 def test_abbreviating_tower_reads_spelled_and_abbreviated_chambers_alike() -> None:
