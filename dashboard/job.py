@@ -43,7 +43,8 @@ class Job:
 
     @property
     def origin(self) -> str:
-        """Who started the job and when: ``started by alice at 14:02:05``."""
+        """Who started the job and when: ``started by alice at 14:02:05`` (``at 12-03 14:02:05``
+        when not today)."""
         user = self.info.get("user")
         return f"started {f'by {user} ' if user else ''}at {_clock(self.info.get('started'))}"
 
@@ -107,8 +108,13 @@ def load_json_object(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _clock(stamp: Any) -> str:
+def _clock(stamp: Any, now: float | None = None) -> str:
+    """``14:02:05`` today; ``12-03 14:02:05`` (month-day) on an earlier day: a training job runs
+    for days, and a bare clock time would not say which."""
     try:
-        return time.strftime("%H:%M:%S", time.localtime(float(stamp)))
-    except (TypeError, ValueError):
+        started = time.localtime(float(stamp))
+    except (TypeError, ValueError, OverflowError, OSError):
         return "an unknown time"
+    today = time.localtime(time.time() if now is None else now)
+    same_day = started[:3] == today[:3]
+    return time.strftime("%H:%M:%S" if same_day else "%m-%d %H:%M:%S", started)

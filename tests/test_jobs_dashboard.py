@@ -16,6 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import jobs as jobs_module
+from dashboard.job import _clock
 from dashboard.jobs import JobManager, process_alive
 from model.errors import UserError
 from tests.tiny_dataset import make_tiny_dataset
@@ -289,3 +290,13 @@ def test_a_job_whose_pid_an_unrelated_process_took_is_not_running(manager: JobMa
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_job_started_on_an_earlier_day_says_which() -> None:
+    """A training job runs for days: 'started at 14:02:05' alone did not say which day."""
+    now = time.mktime((2026, 12, 5, 18, 0, 0, 0, 0, -1))
+    earlier_today = time.mktime((2026, 12, 5, 9, 3, 4, 0, 0, -1))
+    days_ago = time.mktime((2026, 12, 3, 14, 2, 5, 0, 0, -1))
+    assert _clock(earlier_today, now) == "09:03:04"
+    assert _clock(days_ago, now) == "12-03 14:02:05"
+    assert _clock("not a time", now) == _clock(1e30, now) == "an unknown time"
