@@ -31,9 +31,12 @@ from dashboard.scoring import (
 from model.labels import labels_by_study
 from model.prompt_reading import ReportSentences, study_report_sentences
 
+HUNG_READ_RECHECK_S = 300.0  # how long a verdict that reading the index hung is kept
+
 if TYPE_CHECKING:
     from model.index.client import ChromaLocation
     from model.index.embedding_index import EmbeddingIndex
+    from model.index.read_check import ReadCheck
 
 
 def version_of(*paths: str | Path) -> tuple[float, ...]:
@@ -225,14 +228,24 @@ def case_index(
     )
 
 
-@st.cache_data(show_spinner="Checking the case index…", max_entries=8)
-def index_damage(_location: ChromaLocation, where: str, state: tuple) -> dict[str, str]:
-    """Which collections of the embedded folder ``where`` crash or hang whoever reads them, and
-    why (``model.index.read_check.damaged_collections``): checked in child processes once per
-    folder ``state`` (``folder_state``), for every session and checkpoint."""
-    from model.index.read_check import damaged_collections
+def index_damage(location: ChromaLocation, where: str, state: tuple) -> dict[str, str]:
+    """Which collections of the embedded folder ``where`` crash or hang whoever reads it, and
+    why (``model.index.read_check.check_folder``): checked in child processes once per folder
+    ``state`` (``folder_state``), for every session and checkpoint. A read that only hung is
+    checked again after ``HUNG_READ_RECHECK_S`` (the machine may have been overloaded, not the
+    index damaged); a crash stays the verdict until the folder changes."""
+    check = _index_check(location, where, state)
+    if check.hung and time.time() - check.checked > HUNG_READ_RECHECK_S:
+        _index_check.clear(location, where, state)
+        check = _index_check(location, where, state)
+    return check.damaged
 
-    return damaged_collections(_location)
+
+@st.cache_data(show_spinner="Checking the case index…", max_entries=8)
+def _index_check(_location: ChromaLocation, where: str, state: tuple) -> ReadCheck:
+    from model.index.read_check import check_folder
+
+    return check_folder(_location)
 
 
 @st.cache_resource(

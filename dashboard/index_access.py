@@ -117,6 +117,12 @@ class CaseIndexAccess:
                 f"{self.dataset_path().name} studies (it was built for another dataset there, "
                 "before they were ingested, or by a version that did not record dataset ids)"
             )
+        elif handle is not None and handle.swap_stalled:
+            title = f"The case index of checkpoint {fingerprint} was left mid-rebuild"
+            why = (
+                f"Its last rebuild in the {location.describe()} stopped while swapping the new "
+                "index in, so no index answers until an index run finishes the swap"
+            )
         elif others:
             held = ", ".join(others[:3])
             why = f"The {location.describe()} holds indexes of other checkpoints ({held})"

@@ -21,7 +21,9 @@ root), so a refusal or a panel says whose it is; another account's job is refuse
 records the machine too: on a data root shared by several, a job another one runs reads
 ``running on HOST`` (its pid means nothing here) until its result.json says it ended, counts
 as the running job of its kind, and is refused a stop here. One silent for ``REMOTE_SILENCE_S``
-(no log line, progress or job.json change: that machine went down with it) reads ``lost``.
+(no log line, progress or job.json change: that machine went down with it) reads ``lost``, as
+does a train job as soon as its run folder's status says the run ended or was lost there
+(``dashboard.run_state.run_ended_since``) while no result.json came.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from typing import Any
 
 from dashboard.job import Job, load_json_object, stop_grace_s
 from dashboard.processes import current_user, kill_tree, may_signal, process_alive
+from dashboard.run_state import run_ended_since
 from model.atomic import atomic_write_json
 from model.errors import UserError
 from model.file_lock import FileLock
@@ -224,7 +227,7 @@ class JobManager:
             state = "cancelled" if cancelled else ("finished" if code == 0 else "failed")
             return Job(folder, info, state, code, progress)
         host = host_elsewhere(info)
-        if host is not None and _silent_s(folder) < REMOTE_SILENCE_S:
+        if host is not None and _silent_s(folder) < REMOTE_SILENCE_S and not _run_ended(info):
             # its runner there writes result.json when it ends
             state = "stopping" if info.get("cancel_requested") else "running"
             return Job(folder, info, f"{state} on {host}", None, progress, host)
@@ -245,6 +248,17 @@ def _silent_s(folder: Path) -> float:
         if path.exists()
     ]
     return time.time() - max(times, default=0.0)
+
+
+def _run_ended(info: dict[str, Any]) -> bool:
+    """Whether the training run a train job writes says it ended (or was lost with its
+    machine) though the job's runner never recorded the end: that machine went down."""
+    run = (info.get("outputs") or {}).get("run")
+    if info.get("kind") != "train" or not isinstance(run, str):
+        return False
+    started = info.get("started")
+    since = float(started) if isinstance(started, int | float) else float("inf")
+    return run_ended_since(Path(run), since) is not None
 
 
 def _check_here(job: Job) -> None:

@@ -21,6 +21,9 @@ LIVE_STATES = ("running", "queued")
 # in model.training.distributed, not imported: it would load torch into the dashboard), after
 # which the run records its failure. One on another machine silent twice that long went down.
 RUN_SILENCE_S = 3600.0
+# A run's last status write comes moments before its process ends and its job's runner records
+# the exit; a job whose run ended this long ago without that record went down with its machine.
+RUN_ENDED_S = 300.0
 
 
 def run_state(status: dict[str, Any]) -> str:
@@ -42,6 +45,21 @@ def run_state(status: dict[str, Any]) -> str:
 def run_is_live(state: str) -> bool:
     """Whether a ``run_state`` is a run still going, here or on another machine."""
     return state.partition(" on ")[0] in LIVE_STATES
+
+
+def run_ended_since(run: Path, since: float) -> str | None:
+    """The state of ``run`` when its status, rewritten after ``since`` (its job's start, so not
+    a status left by an earlier session of a resumed run), says it no longer goes: ended, or
+    lost with its machine, for ``RUN_ENDED_S`` at least. None while it goes, may still go, or
+    has written no status since."""
+    status = read_status(run)
+    updated = status.get("updated")
+    if not isinstance(updated, int | float) or updated < since:
+        return None
+    state = run_state(status)
+    if run_is_live(state) or time.time() - updated < RUN_ENDED_S:
+        return None
+    return state
 
 
 def _state_elsewhere(state: str, host: str, updated: Any) -> str:

@@ -25,6 +25,7 @@ from dashboard.settings import Settings
 from dashboard.studies import StudyFilter
 from model.cli import main
 from model.errors import UserError
+from model.index import embedding_index
 from model.index.cli_index import _write
 from model.index.client import ChromaLocation, open_client
 from model.index.embedding_index import EmbeddingIndex, clean_metadata
@@ -192,6 +193,28 @@ def test_a_server_that_does_not_answer_is_asked_once_per_search(indexed_root, mo
     assert len(asked) == 1
     assert "exact in-memory ranking over 24 studies" in _captions(at)
     assert any("did not answer within" in w.value for w in at.warning)
+
+
+def test_an_index_left_mid_swap_is_named_and_the_index_job_finishes_the_swap(
+    tmp_path_factory, monkeypatch
+) -> None:
+    """A rebuild killed between deleting the old index and renaming the new one: the page says
+    so (not "holds no index yet") and its index job brings the index back."""
+    monkeypatch.setattr(embedding_index, "SWAP_WAIT_S", 0.3)
+    root = _copy(tmp_path_factory, "midswap")
+    data, checkpoint = root / "ds" / "tiny", _active_checkpoint(root)
+    argv = ["index", "--checkpoint", str(checkpoint), "--data", str(data)]
+    assert main(argv) == 0
+    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
+    client = open_client(ChromaLocation(path=root / "ds" / "chroma"))
+    client.get_collection(f"cmrclip-{fingerprint}").modify(name=f"swapping-cmrclip-{fingerprint}")
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    assert any("was left mid-rebuild" in i.value for i in at.info)
+    assert any("stopped while swapping" in i.value for i in at.info)
+    assert "exact in-memory ranking over 24 studies" in _captions(at)
+    assert main(argv) == 0  # the offered index job
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    assert f"ChromaDB index cmrclip-{fingerprint}, 24 studies" in _captions(at)
 
 
 def test_without_an_index_the_page_ranks_in_memory_and_builds_one(

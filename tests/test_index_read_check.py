@@ -21,15 +21,18 @@ import pytest
 from dashboard_fixtures import tiny_data_root
 from index_fakes import CHECKPOINT, DIM, make_records
 
+from dashboard import cache
 from dashboard.settings import Settings
 from model.cli import main
 from model.errors import DamagedIndex
+from model.index import read_check
 from model.index.cli_index import _write
 from model.index.client import ChromaLocation, index_failures, open_client
 from model.index.collection_spec import collection_name
 from model.index.embedding_index import EmbeddingIndex
 from model.index.read_check import (
     FOLDER,
+    ReadCheck,
     check_readable,
     damaged_collections,
     folder_state,
@@ -186,3 +189,45 @@ def test_a_read_that_hangs_is_stopped_and_named(tmp_path: Path) -> None:
         assert "reading the folder did not finish within 3 s" in damaged[FOLDER]
         database.execute("ROLLBACK")
     assert damaged_collections(location, timeout_s=30) == {}
+
+
+@pytest.mark.timeout(120)
+def test_a_read_that_only_hung_is_checked_again_after_a_while(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard keeps a verdict per folder state; a read that hung (an overloaded machine,
+    a writer's open transaction) is no proof of damage: once the verdict is older than
+    HUNG_READ_RECHECK_S the folder is checked again and reads whole, though it never changed."""
+    location = ChromaLocation(path=tmp_path / "chroma")
+    _write(location, CHECKPOINT, make_records(20), None)
+    monkeypatch.setattr(read_check, "READ_CHECK_TIMEOUT_S", 2.0)
+    state = folder_state(location.path)
+    where = location.describe()
+    with contextlib.closing(sqlite3.connect(location.path / "chroma.sqlite3")) as database:
+        database.isolation_level = None
+        database.execute("BEGIN EXCLUSIVE")
+        assert list(cache.index_damage(location, where, state)) == [FOLDER]
+        database.execute("ROLLBACK")
+    assert folder_state(location.path) == state
+    assert list(cache.index_damage(location, where, state)) == [FOLDER]  # kept a while
+    monkeypatch.setattr(cache, "HUNG_READ_RECHECK_S", 0.0)
+    assert cache.index_damage(location, where, state) == {}
+
+
+def test_a_crash_verdict_stays_until_the_folder_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    location = ChromaLocation(path=tmp_path / "chroma")
+    checks: list[ChromaLocation] = []
+
+    def crashed(where: ChromaLocation) -> ReadCheck:
+        checks.append(where)
+        return ReadCheck({FOLDER: "the folder crashed a process that read it"}, checked=0.0)
+
+    monkeypatch.setattr(read_check, "check_folder", crashed)
+    monkeypatch.setattr(cache, "HUNG_READ_RECHECK_S", 0.0)
+    for _ in range(3):
+        assert list(cache.index_damage(location, location.describe(), ("state", 1))) == [FOLDER]
+    assert len(checks) == 1
+    cache.index_damage(location, location.describe(), ("state", 2))  # a write changed it
+    assert len(checks) == 2

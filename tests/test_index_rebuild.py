@@ -20,7 +20,7 @@ from chromadb.api.models.Collection import Collection
 from index_fakes import CHECKPOINT, embedded_index, make_records
 
 from model.errors import UserError
-from model.index import rebuild
+from model.index import embedding_index, rebuild
 from model.index.cli_index import _write_here
 from model.index.client import ChromaLocation, open_client, reopen_client
 from model.index.collection_spec import collection_name, staging_name
@@ -112,6 +112,44 @@ def test_a_reader_during_the_swap_waits_for_the_new_index(tmp_path):
     reader = embedded_index(tmp_path / "chroma")
     assert reader.exists()
     assert reader.search_vector(records.vectors[2], k=1)[0].study_id == records.ids[2]
+
+
+def test_a_swap_its_rebuild_left_undone_is_waited_for_once(tmp_path, monkeypatch):
+    """A rebuild killed mid-swap leaves ``swapping-...`` and no index: a long-lived reader (the
+    dashboard, asking on every rerun) waits SWAP_WAIT_S for it once, then says at once that
+    there is no index, until another rebuild's swap comes, which it waits for again."""
+    monkeypatch.setattr(embedding_index, "SWAP_WAIT_S", 0.3)
+    index = embedded_index(tmp_path / "chroma")
+    records = make_records(30)
+    upsert_records(index, records)
+    index.collection().modify(name=f"swapping-cmrclip-{CHECKPOINT}")  # then the kill
+    reader = embedded_index(tmp_path / "chroma")
+    asked = _count_listings(reader, monkeypatch)
+    assert not reader.exists() and reader.swap_stalled
+    waited = len(asked)
+    assert waited > 1
+    assert not reader.exists() and not reader.exists()
+    assert len(asked) == waited + 2  # one listing each, no wait
+    stalled = reader.client.get_collection(f"swapping-cmrclip-{CHECKPOINT}")
+    reader.client.delete_collection(stalled.name)  # the next rebuild: a new collection swapping
+    fresh = EmbeddingIndex(reader.client, CHECKPOINT, name=f"swapping-cmrclip-{CHECKPOINT}")
+    upsert_records(fresh, records)
+    renamed = reader.client.get_collection(fresh.name)
+    threading.Timer(0.1, lambda: renamed.modify(name=collection_name(CHECKPOINT))).start()
+    assert reader.exists() and not reader.swap_stalled
+
+
+def _count_listings(index: EmbeddingIndex, monkeypatch) -> list[int]:
+    """Record each ``list_collections`` call ``index``'s client answers."""
+    real = index.client.list_collections
+    calls: list[int] = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(index.client, "list_collections", counted)
+    return calls
 
 
 def test_a_rebuild_on_a_server_keeps_one_client_per_reader(server):

@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import jobs as jobs_module
 from dashboard.jobs import REMOTE_SILENCE_S, JobManager
 from dashboard.processes import current_user
+from dashboard.run_state import RUN_ENDED_S, RUN_SILENCE_S
 from dashboard.settings import Settings
 from model.errors import UserError
 from model.process_start import proc_start
@@ -211,6 +212,56 @@ def test_a_job_whose_machine_fell_silent_no_longer_blocks_its_kind(manager: JobM
         assert manager.get(launched.id).running
     finally:
         manager.cancel(launched.id)
+
+
+def _training_on(manager: JobManager, job_age_s: float, state: str, heard_s_ago: float) -> Path:
+    """A train job another machine started ``job_age_s`` ago (its folder written just now), and
+    the status its run last wrote there ``heard_s_ago``."""
+    folder = _written_on(manager, "gpu-node-7", pid=999_999_999)
+    run = manager.jobs_dir.parent / "runs" / "alice-run"
+    run.mkdir(parents=True)
+    status = {"state": state, "host": "gpu-node-7", "pid": 999_999_999, "proc_start": "1"}
+    (run / "status.json").write_text(json.dumps(status | {"updated": time.time() - heard_s_ago}))
+    info = json.loads((folder / "job.json").read_text())
+    info |= {"started": time.time() - job_age_s, "outputs": {"run": str(run)}}
+    (folder / "job.json").write_text(json.dumps(info))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("state", "heard_s_ago"),
+    [("running", RUN_SILENCE_S + 60), ("finished", RUN_ENDED_S + 60), ("failed", RUN_ENDED_S + 60)],
+)
+def test_a_train_job_whose_run_ended_on_a_machine_gone_silent_no_longer_blocks(
+    manager: JobManager, state: str, heard_s_ago: float
+) -> None:
+    """Its run reads lost (or ended) there but its runner never wrote result.json: the machine
+    went down. The job reads lost at once, not after REMOTE_SILENCE_S, and a train job may start."""
+    folder = _training_on(manager, RUN_SILENCE_S + 600, state, heard_s_ago)
+    job = manager.get(folder.name)
+    assert job.state == "lost" and not job.running
+    launched = manager.launch("train", SLEEP, title="Train bob-run")
+    try:
+        assert manager.get(launched.id).running
+    finally:
+        manager.cancel(launched.id)
+
+
+@pytest.mark.parametrize(
+    ("job_age_s", "state", "heard_s_ago"),
+    [
+        (RUN_SILENCE_S + 600, "running", 60),  # its run still writes
+        (RUN_SILENCE_S + 600, "finished", 10),  # just ended: its runner records it in a moment
+        (600, "failed", 600 + RUN_ENDED_S),  # a status left before this job resumed the run
+    ],
+)
+def test_a_train_job_whose_run_may_still_go_keeps_blocking(
+    manager: JobManager, job_age_s: float, state: str, heard_s_ago: float
+) -> None:
+    folder = _training_on(manager, job_age_s, state, heard_s_ago)
+    assert manager.get(folder.name).state == "running on gpu-node-7"
+    with pytest.raises(UserError, match="already running on gpu-node-7"):
+        manager.launch("train", SLEEP, title="Train bob-run")
 
 
 def test_another_machines_job_is_not_stopped_through_a_pid_of_this_one(

@@ -93,6 +93,7 @@ class EmbeddingIndex:
         self.reopen = reopen
         self._revision: str | None = None
         self._snapshot: CollectionSnapshot | None = None
+        self._stalled_swap: str | None = None  # id of a swap that exists() waited out in vain
         self.unreadable: frozenset[str] = frozenset()  # collections never to read (they crash)
 
     # ---- collections -------------------------------------------------------------------------
@@ -121,16 +122,32 @@ class EmbeddingIndex:
 
     def exists(self) -> bool:
         """Whether the collection is there; while a rebuild swaps its new collection in (the
-        old one deleted, the new one not yet renamed) this waits up to ``SWAP_WAIT_S`` for it."""
+        old one deleted, the new one not yet renamed) this waits up to ``SWAP_WAIT_S`` for it.
+        A swap not done by then stopped with its rebuild (``swap_stalled``): later calls do not
+        wait for that one again, only for another rebuild's."""
         deadline = time.monotonic() + SWAP_WAIT_S
         swapping = swapping_name(self.checkpoint)
         while True:
-            names = {c.name for c in self.client.list_collections()}
-            if self.name in names:
+            collections = {c.name: c for c in self.client.list_collections()}
+            if self.name in collections:
+                self._stalled_swap = None
                 return True
-            if swapping not in names or time.monotonic() > deadline:
+            pending = collections.get(swapping)
+            if pending is None:
+                return False
+            if str(pending.id) == self._stalled_swap:
+                return False
+            if time.monotonic() > deadline:
+                log.warning("%s: its rebuild stopped while swapping it in", swapping)
+                self._stalled_swap = str(pending.id)
                 return False
             time.sleep(0.05)
+
+    @property
+    def swap_stalled(self) -> bool:
+        """Whether ``exists`` last found the checkpoint's rebuilt index left mid-swap by a
+        rebuild that stopped (the next index run finishes the swap)."""
+        return self._stalled_swap is not None
 
     def collection(self) -> Collection:
         """This checkpoint's collection, or a ``CheckpointError`` listing the indexes there are.

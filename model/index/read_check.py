@@ -12,7 +12,8 @@ that one is damaged, and a new child checks the rest. A Chroma server holds its 
 process and needs no check.
 
 ``folder_state`` says when a folder changed: any write adds to the log in ``chroma.sqlite3`` or
-changes the segment folders' files, so the check runs once per state, not once per read.
+changes the segment folders' files, so the check runs once per state, not once per read; a
+verdict that a read hung (``ReadCheck.hung``) is worth checking again in a while.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import contextlib
 import logging
 import sqlite3
 import tempfile
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from chromadb.api.models.Collection import Collection
@@ -94,13 +97,30 @@ def _probe_collection(collection: Collection) -> None:
     collection.query(query_embeddings=[first[0]], n_results=PROBE_RESULTS, include=[])
 
 
-def damaged_collections(
-    location: ChromaLocation, timeout_s: float = READ_CHECK_TIMEOUT_S
-) -> dict[str, str]:
+@dataclass(frozen=True)
+class ReadCheck:
+    """What ``check_folder`` found: collection name -> why, for each that crashes or hangs a
+    reader, and whether any of them only hung (a timeout is no proof of damage: a machine badly
+    overloaded reads as slowly), which is worth checking again, unlike a crash."""
+
+    damaged: dict[str, str]
+    hung: bool = False
+    checked: float = field(default_factory=time.time)
+
+
+def damaged_collections(location: ChromaLocation, timeout_s: float | None = None) -> dict[str, str]:
     """Collection name -> why, for each collection at the embedded ``location`` whose reading
     crashes or hangs a process (``FOLDER`` when opening the folder itself does). Any other
     failure is left to the reader, which reports it as it would without the check."""
+    return check_folder(location, timeout_s).damaged
+
+
+def check_folder(location: ChromaLocation, timeout_s: float | None = None) -> ReadCheck:
+    """``damaged_collections``, saying too whether a verdict is a read that did not finish
+    within ``timeout_s`` (default ``READ_CHECK_TIMEOUT_S``)."""
+    timeout_s = READ_CHECK_TIMEOUT_S if timeout_s is None else timeout_s
     damaged: dict[str, str] = {}
+    hung = False
     with tempfile.TemporaryDirectory(prefix="cmr-read-check-") as scratch:
         started = Path(scratch) / "started"
         started.touch()
@@ -108,20 +128,21 @@ def damaged_collections(
             done = started.read_text(encoding="utf-8").split()
             try:
                 run_in_fresh_process(_probe, location, done, str(started), timeout_s=timeout_s)
-                return damaged
+                return ReadCheck(damaged, hung)
             except ChildDied as err:
                 timed_out = isinstance(err, ChildTimedOut)
                 if not timed_out and (err.exitcode is None or err.exitcode >= 0):
                     log.warning("index read check of %s: %s", location.describe(), err)
-                    return damaged  # it did not start (exited): no verdict
+                    return ReadCheck(damaged, hung)  # it did not start (exited): no verdict
                 reading = started.read_text(encoding="utf-8").split()[len(done) :]
                 name = reading[-1] if reading else FOLDER
                 damaged[name] = _problem(location, name, err)
+                hung = hung or timed_out
                 if name == FOLDER:
-                    return damaged
+                    return ReadCheck(damaged, hung)
             except Exception as err:  # e.g. no index yet: nothing that crashes a reader
                 log.info("index read check of %s: %s", location.describe(), err)
-                return damaged
+                return ReadCheck(damaged, hung)
 
 
 def _problem(location: ChromaLocation, name: str, err: ChildDied) -> str:
