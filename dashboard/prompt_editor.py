@@ -6,9 +6,9 @@ Findings edit as rows (finding, positive prompts, negative prompts) and diagnose
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, MutableMapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pandas as pd
 
@@ -29,6 +29,7 @@ def prompt_files(settings: Settings) -> dict[str, Path]:
     return files
 
 
+LAST_VALID_KEY = "zs-last-valid"  # session key: the YAML of the last prompt set the editor made
 MAX_UPLOAD_MB = 1  # the prompt-set uploader's own limit (the app's is the DICOM zip import's)
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024  # Streamlit's megabyte
 
@@ -163,3 +164,19 @@ def save_prompt_set(
             f"cannot save the prompt set: cannot write {path} ({err.strerror or err})"
         ) from err
     return path
+
+
+def edited_or_last_valid(
+    build: Callable[[], PromptSet], memory: MutableMapping[str, Any]
+) -> tuple[PromptSet | None, str | None]:
+    """(the prompt set ``build`` makes of the edited tables, None) — remembered in ``memory`` as
+    the last valid one — or, while an edit does not make one (a name with spaces, identical
+    prompts), (the last valid set, or None before any, and what is wrong): a typo being fixed
+    keeps the page's scores instead of emptying it."""
+    try:
+        prompts = build()
+    except DataError as err:
+        last = memory.get(LAST_VALID_KEY)
+        return (PromptSet.loads(last) if last else None), str(err)
+    memory[LAST_VALID_KEY] = prompts.dumps()
+    return prompts, None

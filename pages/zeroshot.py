@@ -12,6 +12,7 @@ from dashboard.prompt_editor import (
     MAX_UPLOAD_MB,
     PromptSet,
     diagnoses_rows,
+    edited_or_last_valid,
     findings_rows,
     load_prompt_set,
     prompt_files,
@@ -81,7 +82,7 @@ def editing_origin(files: dict[str, Path]) -> tuple[str, str]:
     return source, origin
 
 
-def prompt_editor() -> PromptSet:
+def prompt_editor() -> PromptSet | None:
     files = prompt_files(studio.settings)
     restore(EDITOR_DEFAULTS)
     source, origin = editing_origin(files)
@@ -115,23 +116,37 @@ def prompt_editor() -> PromptSet:
             prompt_reading(positive, negative)
     remember(EDITOR_DEFAULTS)
     remember_tables("zs-tables", origin, (findings, diagnoses))
-    prompts = prompt_set_from_rows(with_trial(findings, name, positive, negative), diagnoses)
+    prompts, problem = edited_or_last_valid(
+        lambda: prompt_set_from_rows(with_trial(findings, name, positive, negative), diagnoses),
+        st.session_state,
+    )
+    if problem is not None:
+        st.error(markdown_text(problem), icon=":material/block:")
+        if prompts is not None:
+            st.caption(
+                "The scores below are those of the last valid prompt set until this is fixed."
+            )
+        return prompts
     with tab_y:
-        st.code(prompts.dumps(), language="yaml")
-        row = st.columns([2, 1, 1])
-        name = row[0].text_input("Save as", key="zs-save-name")
-        overwrite = row[0].checkbox(
-            "Overwrite a saved set of this name",
-            key="zs-overwrite",
-            help="Replaces the set saved under this name, whoever saved it",
-        )
-        if row[1].button("Save to data root", key="zs-save"):
-            edited = None if origin.startswith("upload:") else files[source]
-            save(prompts, name, edited, overwrite)
-        row[2].download_button(
-            "Download YAML", prompts.dumps(), file_name=f"{name}.yaml", mime="text/yaml"
-        )
+        save_tab(prompts, None if origin.startswith("upload:") else files[source])
     return prompts
+
+
+def save_tab(prompts: PromptSet, loaded: Path | None) -> None:
+    """The edited set as YAML, saved to the data root or downloaded."""
+    st.code(prompts.dumps(), language="yaml")
+    row = st.columns([2, 1, 1])
+    name = row[0].text_input("Save as", key="zs-save-name")
+    overwrite = row[0].checkbox(
+        "Overwrite a saved set of this name",
+        key="zs-overwrite",
+        help="Replaces the set saved under this name, whoever saved it",
+    )
+    if row[1].button("Save to data root", key="zs-save"):
+        save(prompts, name, loaded, overwrite)
+    row[2].download_button(
+        "Download YAML", prompts.dumps(), file_name=f"{name}.yaml", mime="text/yaml"
+    )
 
 
 def save(prompts: PromptSet, name: str, loaded: Path | None, overwrite: bool) -> None:
@@ -321,4 +336,5 @@ def diagnosis_evaluation(scores: Scores, labels) -> None:
 with page_guard(studio):
     prompt_set = prompt_editor()
     with page_guard(studio):
-        scores_section(prompt_set)
+        if prompt_set is not None:
+            scores_section(prompt_set)
