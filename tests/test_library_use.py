@@ -94,3 +94,10 @@ def test_losses_refuse_the_log_scale_parameter(study: tuple) -> None:
     with pytest.raises(UserError, match=r"pass model.scale\(\)"):
         SentenceLoss()(features, features, model.logit_scale, owner, owner)
     assert torch.isfinite(ClipLoss()(features, features, model.scale()))
+
+
+def test_video_on_another_device_than_the_model_is_named(study: tuple) -> None:
+    model, _ = study
+    video = torch.empty(1, 9, model.cfg.video.frames, 32, 32, device="meta")
+    with pytest.raises(UserError, match="video is on meta but the model on cpu"):
+        model.encode_video(video)

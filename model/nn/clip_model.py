@@ -73,15 +73,20 @@ class CMRClip(nn.Module):
         present. ``StudyVideoDataset(ds, ids, frames=T, size=H)`` items are in this form.
         Numpy arrays are read as tensors and a float video of another precision than the
         weights (numpy's float64) is converted; values outside [0, 1] (0-255 frames) and bad
-        shapes raise ``UserError``. ``normalize=True`` returns unit-norm rows.
+        shapes or a video on another device than the weights raise ``UserError``. ``normalize=True`` returns unit-norm rows.
         """
         video, view_mask, frame_mask = (
             None if value is None else torch.as_tensor(value)
             for value in (video, view_mask, frame_mask)
         )
-        weights = self.logit_scale.dtype
-        if video.is_floating_point() and video.dtype != weights:
-            video = video.to(weights)
+        weights = self.logit_scale
+        if video.device != weights.device:
+            raise UserError(
+                f"video is on {video.device} but the model on {weights.device}: move one to the "
+                "other (video.to(device) or model.to(device))"
+            )
+        if video.is_floating_point() and video.dtype != weights.dtype:
+            video = video.to(weights.dtype)
         check_video_values(video)
         features = self.visual(video, view_mask, frame_mask)
         return F.normalize(features, dim=-1) if normalize else features
