@@ -86,9 +86,10 @@ def finding_logits(
 ) -> np.ndarray:
     """Binary zero-shot logits scale * (cos(v, positive) - cos(v, negative)).
 
-    study_vecs [N, D], positive/negative [F, D] (all unit-norm) -> float32 [N, F].
+    study_vecs [N, D], positive/negative [F, D] (unit-norm) -> float32 [N, F]. Study vectors
+    are normalised here (``encode_video`` gives raw features unless ``normalize=True``).
     """
-    study_vecs = np.asarray(study_vecs, dtype=np.float32)
+    study_vecs = _normalize(np.asarray(study_vecs, dtype=np.float32))
     margin = study_vecs @ (positive - negative).T.astype(np.float32)
     return np.clip(scale * margin, -60.0, 60.0)
 
@@ -106,8 +107,10 @@ def logit_probabilities(logits: np.ndarray) -> np.ndarray:
 
 
 def class_probabilities(study_vecs: np.ndarray, classes: np.ndarray, scale: float) -> np.ndarray:
-    """Multi-class zero-shot probabilities: study_vecs [N, D], classes [C, D] -> float32 [N, C]."""
-    logits = scale * (np.asarray(study_vecs, dtype=np.float32) @ classes.T.astype(np.float32))
+    """Multi-class zero-shot probabilities: study_vecs [N, D] (normalised here), classes [C, D]
+    unit-norm -> float32 [N, C]."""
+    study_vecs = _normalize(np.asarray(study_vecs, dtype=np.float32))
+    logits = scale * (study_vecs @ classes.T.astype(np.float32))
     logits -= logits.max(axis=1, keepdims=True)
     expo = np.exp(logits)
     return (expo / expo.sum(axis=1, keepdims=True)).astype(np.float32)

@@ -90,6 +90,18 @@ def test_diagnosis_probabilities_sum_to_one_and_pick_the_class() -> None:
     assert logits.shape == (2, 2)
 
 
+def test_raw_study_features_score_as_their_unit_vectors() -> None:
+    """``encode_video`` returns raw features unless asked: a length-4 vector would otherwise
+    score as if the scale were four times larger (probabilities pushed towards 0 and 1)."""
+    study = hash_encoder(["scar", "normal", "dcm"])
+    unit_findings = score_findings(study, PROMPTS, hash_encoder, 20.0)
+    raw_findings = score_findings(4.0 * study, PROMPTS, hash_encoder, 20.0)
+    pd.testing.assert_frame_equal(raw_findings, unit_findings, rtol=1e-5)
+    unit_classes = score_diagnoses(study, PROMPTS, hash_encoder, 20.0)
+    raw_classes = score_diagnoses(4.0 * study, PROMPTS, hash_encoder, 20.0)
+    pd.testing.assert_frame_equal(raw_classes, unit_classes, rtol=1e-5)
+
+
 def test_rescoring_ten_thousand_studies_is_one_matrix_product() -> None:
     rng = np.random.default_rng(1)
     study = rng.normal(size=(10_000, 256)).astype(np.float32)

@@ -19,6 +19,7 @@ from model.nn.config import CMRClipConfig, VideoTowerConfig
 from model.nn.packed_bert import mean_by_owner
 from model.nn.text_tower import TextTower, check_texts
 from model.nn.video_flat import FlatVideoTower
+from model.nn.video_inputs import check_video_values
 from model.nn.video_multiview import MultiviewVideoTower
 from model.nn.video_static import StaticVideoTower
 
@@ -64,13 +65,29 @@ class CMRClip(nn.Module):
         frame_mask: torch.Tensor | None = None,
         normalize: bool = False,
     ) -> torch.Tensor:
-        """``video [B, V, T, H, W]`` in [0, 1] with masks (None = all present) -> ``[B, D]``.
+        """``video [B, V, T, H, W]`` float in [0, 1] with masks (None = all present) -> ``[B, D]``.
 
-        A float video of another precision than the weights (numpy's float64) is converted.
+        ``V`` is the view slots in ``model.schema.VIEW_SLOTS`` order (absent views zero and False
+        in ``view_mask [B, V]``), ``T`` at most ``cfg.video.frames`` (``frame_mask [B, V, T]``
+        False for padding frames), ``H = W = cfg.video.image_size``; masks are bool, True =
+        present. ``StudyVideoDataset(ds, ids, frames=T, size=H)`` items are in this form.
+        Numpy arrays are read as tensors and a float video of another precision than the
+        weights (numpy's float64) is converted; values outside [0, 1] (0-255 frames) and bad
+        shapes or a video on another device than the weights raise ``UserError``. ``normalize=True`` returns unit-norm rows.
         """
-        weights = self.logit_scale.dtype
-        if video.is_floating_point() and video.dtype != weights:
-            video = video.to(weights)
+        video, view_mask, frame_mask = (
+            None if value is None else torch.as_tensor(value)
+            for value in (video, view_mask, frame_mask)
+        )
+        weights = self.logit_scale
+        if video.device != weights.device:
+            raise UserError(
+                f"video is on {video.device} but the model on {weights.device}: move one to the "
+                "other (video.to(device) or model.to(device))"
+            )
+        if video.is_floating_point() and video.dtype != weights.dtype:
+            video = video.to(weights.dtype)
+        check_video_values(video)
         features = self.visual(video, view_mask, frame_mask)
         return F.normalize(features, dim=-1) if normalize else features
 

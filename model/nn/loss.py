@@ -20,6 +20,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from model.errors import UserError
+
 
 def text_ids_from_texts(texts: list[str], device: torch.device | None = None) -> torch.Tensor:
     """Stable 63-bit ids of the texts (equal strings -> equal ids, on every rank): ``[B]`` int64."""
@@ -28,6 +30,19 @@ def text_ids_from_texts(texts: list[str], device: torch.device | None = None) ->
         for text in texts
     ]
     return torch.tensor(ids, dtype=torch.long, device=device)
+
+
+def check_scale(logit_scale: torch.Tensor) -> None:
+    """``UserError`` for the log-scale parameter itself where a loss needs the multiplier.
+
+    ``model.logit_scale`` (about 2.7 at the start) would train at the wrong temperature
+    without a word; the multiplier is ``model.scale()`` or the third item ``forward`` returns.
+    """
+    if isinstance(logit_scale, nn.Parameter):
+        raise UserError(
+            "the loss takes the scale exp(logit_scale): pass model.scale() (or the scale "
+            "model(...) returns), not the log-scale parameter model.logit_scale"
+        )
 
 
 def positive_targets(row_ids: torch.Tensor, column_ids: torch.Tensor) -> torch.Tensor:
@@ -119,6 +134,7 @@ class ClipLoss(nn.Module):
                 f"features must both be [B, D], got {tuple(video_features.shape)} "
                 f"and {tuple(text_features.shape)}"
             )
+        check_scale(logit_scale)
         batch = video_features.shape[0]
         rank, world_size = rank_and_world_size() if self.distributed else (0, 1)
         if text_ids is None:

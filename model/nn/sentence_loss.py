@@ -19,7 +19,13 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from model.nn.loss import gather_features, gather_ids, rank_and_world_size, soft_cross_entropy
+from model.nn.loss import (
+    check_scale,
+    gather_features,
+    gather_ids,
+    rank_and_world_size,
+    soft_cross_entropy,
+)
 
 
 def sentence_targets(owner: torch.Tensor, sentence_ids: torch.Tensor, studies: int) -> torch.Tensor:
@@ -69,6 +75,7 @@ class SentenceLoss(nn.Module):
         owner: torch.Tensor,
         sentence_ids: torch.Tensor,
     ) -> torch.Tensor:
+        check_scale(logit_scale)
         batch = video_features.shape[0]
         if sentence_features.shape[0] != owner.shape[0] or owner.shape != sentence_ids.shape:
             raise ValueError("sentences, owner and sentence_ids must have the same length")

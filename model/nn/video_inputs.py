@@ -12,6 +12,8 @@ import torch
 from model.errors import UserError
 from model.nn.config import VideoTowerConfig
 
+VALUE_TOLERANCE = 0.01  # rounding and resampling may step this far out of [0, 1]
+
 
 def check_video_inputs(
     cfg: VideoTowerConfig,
@@ -52,6 +54,22 @@ def check_video_inputs(
     view_mask = view_mask.to(device=video.device, dtype=torch.bool)
     frame_mask = frame_mask.to(device=video.device, dtype=torch.bool) & view_mask.unsqueeze(-1)
     return frame_mask.any(dim=2), frame_mask
+
+
+def check_video_values(video: torch.Tensor) -> None:
+    """``UserError`` unless every value of a float ``video`` lies in [0, 1] (NaN included).
+
+    Frames scaled 0-255, or standardised (z-scores), would otherwise embed without a word, far
+    from where the same study embeds. One reduction (and, on a GPU, one wait for it).
+    """
+    if not video.is_floating_point() or video.numel() == 0:
+        return
+    low, high = (float(value) for value in torch.aminmax(video.detach()))
+    if not (low >= -VALUE_TOLERANCE and high <= 1.0 + VALUE_TOLERANCE):
+        raise UserError(
+            f"video values must be in [0, 1], got min {low:.4g} and max {high:.4g} "
+            "(divide 8-bit frames by 255)"
+        )
 
 
 def first_valid_frame(video: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,103 @@
+"""The model package used as a library, as a notebook uses it: the README's Python block runs
+as written, and the mistakes a caller building tensors by hand makes are named."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from tiny_dataset import shared_tiny_checkpoint
+
+from model.data.dataset import CMRDataset, StudyVideoDataset
+from model.errors import UserError
+from model.nn import ClipLoss
+from model.nn.sentence_loss import SentenceLoss
+from model.training.checkpoint import load_checkpoint
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_python_block() -> str:
+    """The code block of the README's ``## Python`` section."""
+    section = README.read_text(encoding="utf-8").split("\n## Python", 1)[1].split("\n## ", 1)[0]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+@pytest.fixture(scope="module")
+def tiny() -> tuple[Path, Path]:
+    return shared_tiny_checkpoint()
+
+
+@pytest.fixture(scope="module")
+def study(tiny: tuple[Path, Path]) -> tuple[torch.nn.Module, dict]:
+    """The tiny checkpoint's model and one study as the model reads it."""
+    data, checkpoint = tiny
+    model, _ = load_checkpoint(checkpoint)
+    video = model.cfg.video
+    item = StudyVideoDataset(CMRDataset.open(data), frames=video.frames, size=video.image_size)[0]
+    return model, item
+
+
+def test_the_readme_python_block_runs_as_written(tiny: tuple[Path, Path]) -> None:
+    data, checkpoint = tiny
+    code = readme_python_block()
+    assert "runs/cpu-small/best.pt" in code and "data/ds/internal" in code
+    code = code.replace("runs/cpu-small/best.pt", str(checkpoint))
+    code = code.replace("data/ds/internal", str(data))
+    scope: dict = {}
+    exec(compile(code, str(README), "exec"), scope)  # noqa: S102 - the project's own README
+
+    studies, probs, vector = scope["studies"], scope["probs"], scope["vector"]
+    assert list(probs.index) == studies.ids and studies.vectors.shape[0] == len(studies.ids)
+    assert ((probs.to_numpy() > 0) & (probs.to_numpy() < 1)).all()
+    assert scope["prompts"].shape == (1, studies.vectors.shape[1])
+    torch.testing.assert_close(vector.norm(dim=-1), torch.ones(1))
+    assert torch.isfinite(scope["loss"]) and not scope["model"].training
+
+
+def test_video_outside_zero_one_is_named_not_embedded(study: tuple) -> None:
+    model, item = study
+    video = item["video"][None]
+    masks = item["view_mask"][None], item["frame_mask"][None]
+    with pytest.raises(UserError, match=r"values must be in \[0, 1\].*max 2"):
+        model.encode_video(video * 255, *masks)
+    with pytest.raises(UserError, match="values must be in"):
+        model.encode_video(video - 0.5, *masks)
+    nan_video = video.clone()
+    nan_video[0, 0, 0, 0, 0] = float("nan")
+    with pytest.raises(UserError, match="min nan"):
+        model.encode_video(nan_video, *masks)
+
+
+def test_numpy_masks_from_the_dataset_are_read(study: tuple) -> None:
+    model, item = study
+    video = item["video"][None]
+    view_mask, frame_mask = item["view_mask"][None], item["frame_mask"][None]
+    with torch.no_grad():
+        expected = model.encode_video(video, view_mask, frame_mask)
+        from_numpy = model.encode_video(video.numpy(), view_mask.numpy(), frame_mask.numpy())
+    torch.testing.assert_close(from_numpy, expected)
+    with pytest.raises(UserError, match=r"view_mask must have shape \(1, 9\), got \(9,\)"):
+        model.encode_video(video, np.asarray(item["view_mask"]), frame_mask)
+
+
+def test_losses_refuse_the_log_scale_parameter(study: tuple) -> None:
+    model, _ = study
+    features = torch.nn.functional.normalize(torch.randn(3, 4), dim=1)
+    with pytest.raises(UserError, match=r"pass model.scale\(\)"):
+        ClipLoss()(features, features, model.logit_scale)
+    owner = torch.arange(3)
+    with pytest.raises(UserError, match=r"pass model.scale\(\)"):
+        SentenceLoss()(features, features, model.logit_scale, owner, owner)
+    assert torch.isfinite(ClipLoss()(features, features, model.scale()))
+
+
+def test_video_on_another_device_than_the_model_is_named(study: tuple) -> None:
+    model, _ = study
+    video = torch.empty(1, 9, model.cfg.video.frames, 32, 32, device="meta")
+    with pytest.raises(UserError, match="video is on meta but the model on cpu"):
+        model.encode_video(video)
