@@ -71,6 +71,9 @@ def test_video_outside_zero_one_is_named_not_embedded(study: tuple) -> None:
     nan_video[0, 0, 0, 0, 0] = float("nan")
     with pytest.raises(UserError, match="min nan"):
         model.encode_video(nan_video, *masks)
+    # a training forward checks a sample of the values: 0-255 frames are still found
+    with pytest.raises(UserError, match=r"values must be in \[0, 1\]"):
+        model(video * 255, *masks, ["Dilated LV."])
 
 
 def test_numpy_masks_from_the_dataset_are_read(study: tuple) -> None:
