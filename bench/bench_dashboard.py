@@ -72,22 +72,31 @@ def bench_cold_start(root: Path) -> None:
             )
 
 
-def bench_page_reruns(root: Path) -> None:
+def time_page(
+    page: str, state: dict | None = None, timeout: float = 600
+) -> tuple[float, float, str]:
+    """(first render, warm rerun) seconds of ``page`` (``pages/x.py``) opened from the app with
+    ``state`` in the session, and ``ok`` or the exception it raised."""
     from streamlit.testing.v1 import AppTest
 
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout)
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    at.run()
+    t0 = time.perf_counter()
+    at.switch_page(page).run()
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    at.run()
+    warm = time.perf_counter() - t0
+    return first, warm, "ok" if not at.exception else f"EXCEPTION {at.exception[0].value}"
+
+
+def bench_page_reruns(root: Path) -> None:
     os.environ["CMR_DATA_ROOT"] = str(root)
     for page in PAGES:
-        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=600)
-        if page.endswith("embeddings.py"):
-            at.session_state["e-method"] = "PCA"
-        at.run()
-        t0 = time.perf_counter()
-        at.switch_page(page).run()
-        first = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        at.run()
-        warm = time.perf_counter() - t0
-        status = "ok" if not at.exception else f"EXCEPTION {at.exception[0].value}"
+        state = {"e-method": "PCA"} if page.endswith("embeddings.py") else {}
+        first, warm, status = time_page(page, state)
         print(
             f"page {page:22s} first {first * 1000:7.0f} ms  warm rerun {warm * 1000:6.0f} ms  {status}"
         )

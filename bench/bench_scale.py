@@ -104,19 +104,9 @@ def peak_rss_mb() -> float:
 
 
 def bench_page(page: str, state: dict) -> None:
-    from streamlit.testing.v1 import AppTest
+    from bench_dashboard import time_page
 
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=900)
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    t0 = time.perf_counter()
-    at.switch_page(f"pages/{page.split('-')[0]}.py").run()
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    at.run()
-    warm = time.perf_counter() - t0
-    status = "ok" if not at.exception else f"EXCEPTION {at.exception[0].value}"
+    first, warm, status = time_page(f"pages/{page.split('-')[0]}.py", state, timeout=900)
     print(
         f"page {page:15s} first {first * 1000:8.0f} ms  warm rerun {warm * 1000:7.0f} ms  "
         f"peak RSS {peak_rss_mb():6.0f} MB  {status}",
