@@ -205,13 +205,15 @@ def case_index(
     checkpoint: str,
     version: tuple[float, ...],
     database: tuple[int, ...],
+    unreadable: frozenset[str] = frozenset(),
 ) -> EmbeddingIndex:
     """The case index of a checkpoint (keyed by ``where`` = the location's description and the
     checkpoint ``fingerprint``), reading an existing Chroma folder or server: it never creates one.
 
     The client is reopened when another process (the index job) has written a new revision. An
     embedded folder deleted and rebuilt has a new ``database`` file identity, hence a new handle,
-    opened afresh: Chroma would otherwise hand back its cached view of the deleted files. Text
+    opened afresh: Chroma would otherwise hand back its cached view of the deleted files; the
+    collections that crash a reader (``unreadable``) are never read through it. Text
     queries go through the checkpoint's cached text tower, loaded on the first text search.
     """
     from model.index.client import reopen_client
@@ -225,6 +227,7 @@ def case_index(
         fingerprint,
         text_encoder=encode,
         reopen=lambda: reopen_client(_location),
+        unreadable=unreadable,
     )
 
 

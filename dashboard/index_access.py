@@ -61,11 +61,9 @@ class CaseIndexAccess:
             if problem:
                 raise DamagedIndex(problem)
         path, version = self._checkpoint_key()
-        handle = cache.case_index(
-            location, location.describe(), fingerprint, path, version, database
+        return cache.case_index(
+            location, location.describe(), fingerprint, path, version, database, frozenset(damaged)
         )
-        handle.unreadable = frozenset(damaged)
-        return handle
 
     @staticmethod
     def _unreadable_indexes(location: ChromaLocation) -> dict[str, str]:

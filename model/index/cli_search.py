@@ -97,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
             open_client(location, create=False),
             fingerprint,
             exact_filters=not args.approximate_filters,
+            unreadable=damaged,
         )
-        index.unreadable = damaged
         total = index.count()
         if args.like:
             hits = index.search_like(args.like, k=args.k, where=where)

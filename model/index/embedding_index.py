@@ -7,12 +7,11 @@ Indexing a new checkpoint builds a new collection; the old one stays searchable 
 dashboard switches its active checkpoint. A ``--rebuild`` writes a staging collection and swaps
 it in when it is whole (``model.index.rebuild``); readers wait out the swap's milliseconds.
 
-The class never imports torch: it takes vectors, metadata and a ``text_encoder`` callable
-(``str -> float32 [D]`` unit-norm) from the caller. It receives its Chroma client
-(``model.index.client.open_client``). With an embedded client only one process may write a
-folder at a time (``model.index.writer_lock``); any number may read. An embedded client keeps
-the HNSW graph it loaded in memory; a long-lived reader passes ``reopen`` (e.g.
-``lambda: reopen_client(location)``) and is reopened when a writer has bumped the revision.
+The class never imports torch: it takes vectors, metadata, a ``text_encoder`` callable
+(``str -> float32 [D]`` unit-norm) and its Chroma client (``model.index.client.open_client``)
+from the caller. One process at a time writes an embedded folder (``model.index.writer_lock``);
+any number read, each keeping the HNSW graph it loaded in memory: a long-lived reader passes
+``reopen`` (``lambda: reopen_client(location)``), reopened when a writer bumped the revision.
 
 Search paths: a query without a filter goes to Chroma's HNSW graph (tuned by ``HnswParams``:
 recall@10 1.00 at 100,000 studies). With ``exact_filters=True`` (the default for the CLI and the
@@ -83,6 +82,7 @@ class EmbeddingIndex:
         exact_filters: bool = True,
         reopen: Callable[[], ClientAPI] | None = None,
         name: str | None = None,
+        unreadable: frozenset[str] = frozenset(),  # collections never to read: they crash
     ):
         self.client = client
         self.checkpoint = str(checkpoint_fingerprint)
@@ -94,7 +94,7 @@ class EmbeddingIndex:
         self._revision: str | None = None
         self._snapshot: CollectionSnapshot | None = None
         self._stalled_swap: str | None = None  # id of a swap that exists() waited out in vain
-        self.unreadable: frozenset[str] = frozenset()  # collections never to read (they crash)
+        self.unreadable = unreadable
 
     # ---- collections -------------------------------------------------------------------------
     def collections(self) -> list[CollectionInfo]:
