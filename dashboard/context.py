@@ -38,6 +38,16 @@ class ZeroShotScoring:
     reused: bool
 
 
+@dataclass(frozen=True)
+class PromptTextLimits:
+    """Prompts read only up to ``context_length`` word pieces of a sentence (``cut``), and
+    prompts with words the text tower reads as its unknown token (``unknown``: text -> words)."""
+
+    cut: list[str]
+    context_length: int
+    unknown: dict[str, list[str]]
+
+
 def session_settings() -> Settings:
     """The data root's settings, with the active dataset and checkpoint of this browser session
     (every session its own: another user's choice never changes an open page)."""
@@ -165,19 +175,17 @@ class Studio(CaseIndexAccess):
         )
         return ZeroShotScoring(scores, elapsed_ms, reused=finished_at < asked_at)
 
-    def cut_prompts(self, prompts: Any) -> tuple[list[str], int]:
-        """The prompts of ``prompts`` the checkpoint's text tower reads only the start of, and
-        how many word pieces of a sentence it reads."""
+    def unread_prompt_text(self, prompts: Any) -> PromptTextLimits:
+        """What the checkpoint's text tower cannot read of ``prompts``: the prompts it reads only
+        the start of (``TextTower.cut_texts``) and words it has no word pieces for."""
         model, _meta = cache.checkpoint_model(*self._checkpoint_key())
-        return model.text.cut_texts(prompts.all_texts()), model.text.cfg.context_length
-
-    def unknown_prompt_words(self, prompts: Any) -> dict[str, list[str]]:
-        """The prompts of ``prompts`` with words the checkpoint's text tower has no word pieces
-        for (``unknown_words``), and those words."""
-        model, _meta = cache.checkpoint_model(*self._checkpoint_key())
-        tokenizer = model.text.tokenizer
-        found = {text: unknown_words(tokenizer, text) for text in prompts.all_texts()}
-        return {text: words for text, words in found.items() if words}
+        texts = prompts.all_texts()
+        unknown = {text: unknown_words(model.text.tokenizer, text) for text in texts}
+        return PromptTextLimits(
+            cut=model.text.cut_texts(texts),
+            context_length=model.text.cfg.context_length,
+            unknown={text: words for text, words in unknown.items() if words},
+        )
 
     def prompt_reading(self, positive: str, negative: str) -> PairReading:
         """How the checkpoint reads a positive and a negative wording: each one's closest report

@@ -195,27 +195,7 @@ def scores_section(prompts: PromptSet) -> None:
         f"{scores.diagnoses.shape[1]} classes in {scoring.elapsed_ms:.0f} ms ({when}; "
         f"checkpoint scale {studio.logit_scale():.1f})"
     )
-    cut, read = studio.cut_prompts(prompts)
-    if cut:
-        quoted = ", ".join(f"“{markdown_text(text)}”" for text in cut)
-        st.warning(
-            f"The text tower reads the first {read} word pieces of a sentence and ignores the "
-            f"rest, so the end of these prompts is not scored: {quoted}. Shorten them or split "
-            "them into sentences.",
-            icon=":material/content_cut:",
-        )
-    unknown = studio.unknown_prompt_words(prompts)
-    if unknown:
-        quoted = ", ".join(
-            f"“{markdown_text(text)}” ({markdown_text(' '.join(words))})"
-            for text, words in unknown.items()
-        )
-        st.warning(
-            "The text tower learned English report language and has no word pieces for some "
-            f"words of these prompts, so it reads each as one and the same unknown token and "
-            f"their scores mean little: {quoted}. Write them in English.",
-            icon=":material/translate:",
-        )
+    unread_text_warnings(prompts)
     studies = studio.studies().set_index("study_id")
     table = shown_score_table(scores, studies)
     config = {
@@ -234,6 +214,31 @@ def scores_section(prompts: PromptSet) -> None:
     )
     top_cases(scores, studies)
     evaluation(scores, studies["split"])
+
+
+def unread_text_warnings(prompts: PromptSet) -> None:
+    """Name the prompts the text tower cannot read whole: cut at its length, or with words it
+    has no word pieces for."""
+    limits = studio.unread_prompt_text(prompts)
+    if limits.cut:
+        quoted = ", ".join(f"“{markdown_text(text)}”" for text in limits.cut)
+        st.warning(
+            f"The text tower reads the first {limits.context_length} word pieces of a sentence "
+            f"and ignores the rest, so the end of these prompts is not scored: {quoted}. "
+            "Shorten them or split them into sentences.",
+            icon=":material/content_cut:",
+        )
+    if limits.unknown:
+        quoted = ", ".join(
+            f"“{markdown_text(text)}” ({markdown_text(' '.join(words))})"
+            for text, words in limits.unknown.items()
+        )
+        st.warning(
+            "The text tower learned English report language and has no word pieces for some "
+            "words of these prompts, so it reads each as one and the same unknown token and "
+            f"their scores mean little: {quoted}. Write them in English.",
+            icon=":material/translate:",
+        )
 
 
 def top_cases(scores, studies) -> None:
