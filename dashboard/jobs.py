@@ -21,7 +21,8 @@ root), so a refusal or a panel says whose it is; another account's job is refuse
 records the machine too: on a data root shared by several, a job another one runs reads
 ``running on HOST`` (its pid means nothing here) until its result.json says it ended, counts
 as the running job of its kind, and is refused a stop here. One silent for ``REMOTE_SILENCE_S``
-(no log line, progress or job.json change: that machine went down with it) reads ``lost``, as
+(no log line, progress or job.json change, on the file server's clock: ``dashboard.file_clock``;
+that machine went down with it) reads ``lost``, as
 does a train job as soon as its run folder's status says the run ended or was lost there
 (``dashboard.run_state.run_ended_since``) while no result.json came.
 """
@@ -40,6 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dashboard.file_clock import silent_s
 from dashboard.job import Job, load_json_object, stop_grace_s
 from dashboard.processes import current_user, kill_tree, may_signal, process_alive
 from dashboard.run_state import run_ended_since
@@ -241,13 +243,10 @@ class JobManager:
 
 
 def _silent_s(folder: Path) -> float:
-    """Seconds since the job's folder last changed (its log, progress or job.json)."""
-    times = [
-        path.stat().st_mtime
-        for path in (folder / "job.json", folder / "log.txt", folder / "progress.json")
-        if path.exists()
-    ]
-    return time.time() - max(times, default=0.0)
+    """Seconds since the job's folder last changed (its log, progress or job.json), on the
+    clock that stamps its files."""
+    silent = silent_s([folder / "job.json", folder / "log.txt", folder / "progress.json"])
+    return float("inf") if silent is None else silent
 
 
 def _run_ended(info: dict[str, Any]) -> bool:

@@ -1,6 +1,7 @@
 """Whether a training run is still going, from its ``status.json``: its writer is checked by pid
 and start tick on this machine; a run on another machine sharing the data root is believed from
-how recently its status was rewritten there.
+how recently its status was rewritten there, measured on the file server's clock
+(``dashboard.file_clock``: the machines' own clocks need not agree).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dashboard.file_clock import silent_s
 from dashboard.processes import process_alive
 from model.process_start import host_elsewhere, process_started
 from model.training.run_folder import RunFolder
@@ -26,19 +28,21 @@ RUN_SILENCE_S = 3600.0
 RUN_ENDED_S = 300.0
 
 
-def run_state(status: dict[str, Any]) -> str:
+def run_state(status: dict[str, Any], run: Path | None = None) -> str:
     """The status' state, or ``crashed`` when it claims to run but its writer is gone: no process
     with its pid, or one that started at another time (a pid reused after the run ended, or a
     folder copied from another machine). A run written on another host reads ``running on
     HOST`` (its pid cannot be checked from here) until its status has not been rewritten for
-    ``RUN_SILENCE_S``: then ``lost on HOST (last heard ...)``, that machine went down with it."""
+    ``RUN_SILENCE_S``: then ``lost on HOST (last heard ...)``, that machine went down with it.
+    The silence is that of ``run``'s status.json on the file server's clock; without ``run``,
+    its ``updated`` time on this machine's."""
     state = str(status.get("state") or "unknown")
     pid = status.get("pid")
     if state not in LIVE_STATES or not pid:
         return state
     host = host_elsewhere(status)
     if host is not None:
-        return _state_elsewhere(state, host, status.get("updated"))
+        return _state_elsewhere(state, host, _silence(status, run))
     return state if _writer_alive(int(pid), status) else "crashed"
 
 
@@ -53,20 +57,32 @@ def run_ended_since(run: Path, since: float) -> str | None:
     lost with its machine, for ``RUN_ENDED_S`` at least. None while it goes, may still go, or
     has written no status since."""
     status = read_status(run)
-    updated = status.get("updated")
+    updated = status.get("updated")  # both times of the run's machine: no clocks compared
     if not isinstance(updated, int | float) or updated < since:
         return None
-    state = run_state(status)
-    if run_is_live(state) or time.time() - updated < RUN_ENDED_S:
+    state = run_state(status, run)
+    if run_is_live(state):
         return None
-    return state
+    silent = _silence(status, run)
+    return None if silent is None or silent < RUN_ENDED_S else state
 
 
-def _state_elsewhere(state: str, host: str, updated: Any) -> str:
+def _silence(status: dict[str, Any], run: Path | None) -> float | None:
+    """Seconds since the status was last rewritten (None: unknown), on the file server's clock
+    when ``run`` names its folder."""
+    if run is not None:
+        silent = silent_s([RunFolder(run).status_path])
+        if silent is not None:
+            return silent
+    updated = status.get("updated")
+    return time.time() - updated if isinstance(updated, int | float) else None
+
+
+def _state_elsewhere(state: str, host: str, silent: float | None) -> str:
     """``STATE on HOST`` while the run's status is rewritten there, else ``lost on HOST``."""
-    if not isinstance(updated, int | float) or time.time() - updated < RUN_SILENCE_S:
+    if silent is None or silent < RUN_SILENCE_S:
         return f"{state} on {host}"
-    heard = time.strftime("%m-%d %H:%M", time.localtime(updated))
+    heard = time.strftime("%m-%d %H:%M", time.localtime(time.time() - silent))
     return f"lost on {host} (last heard {heard})"
 
 

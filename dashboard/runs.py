@@ -75,12 +75,13 @@ def runs_table(runs: list[Path], root: Path) -> pd.DataFrame:
         status = read_status(run)
         metrics = read_metrics(run)
         best = _best_val(metrics)
+        state = run_state(status, run)
         rows.append(
             {
                 "run": str(run.relative_to(root)) if root in run.parents else str(run),
-                "state": run_state(status),
+                "state": state,
                 "epoch": f"{status.get('epoch', 0)}/{status.get('epochs', '?')}",
-                "eta": format_eta(status.get("eta_s")) if run_is_live(run_state(status)) else "",
+                "eta": format_eta(status.get("eta_s")) if run_is_live(state) else "",
                 "best": best,
                 "checkpoint": "best.pt"
                 if (run / "best.pt").exists()
@@ -258,7 +259,7 @@ def delete_run(run: Path, running: bool) -> None:
     """Remove a finished run folder; refuse while it is still going, or while a training process
     holds its writer lock (one this dashboard cannot see: another host's, a status not yet
     written)."""
-    if running or run_is_live(run_state(read_status(run))):
+    if running or run_is_live(run_state(read_status(run), run)):
         raise UserError(f"{run.name} is still running; stop it before deleting it")
     if not run.is_dir():
         raise UserError(f"{run.name} no longer exists (deleted already?)")

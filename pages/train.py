@@ -172,7 +172,7 @@ def resume(run: Path, job: Job | None, checkpointing: bool) -> None:
 
 def run_detail(run: Path) -> None:
     status = read_status(run)
-    state = run_state(status)
+    state = run_state(status, run)
     job = job_for_run(studio.jobs.list("train"), run)
     metrics = read_metrics(run)
     st.subheader(f"{markdown_text(run.name)} — {state}")

@@ -330,3 +330,54 @@ def test_a_rebuild_killed_during_its_swap_has_it_finished_by_the_next_run(
     index = EmbeddingIndex(open_client(location), checkpoint)
     assert index.count() == NEW
     assert index.search_vector(new.vectors[6], k=1)[0].study_id == new.ids[6]
+
+
+@pytest.mark.parametrize(
+    ("writer_ahead_s", "colleague_ahead_s"),
+    [(-20 * 60, 0.0), (0.0, 20 * 60)],
+    ids=["writer-clock-behind", "colleague-clock-ahead"],
+)
+def test_a_rebuild_under_way_is_kept_whatever_the_machines_clocks_say(
+    server, monkeypatch, writer_ahead_s, colleague_ahead_s
+):
+    """The rebuilding machine's clock and a colleague's disagree by 20 minutes (no time server
+    on a hospital network): the colleague's index run mid-way still keeps the rebuild."""
+    checkpoint = f"{CHECKPOINT}skew{int(abs(writer_ahead_s))}"
+    client = open_client(server)
+    real_time = time.time
+    ahead = [writer_ahead_s]  # of the machine running the code now
+    monkeypatch.setattr(time, "time", lambda: real_time() + ahead[0])
+    cleaned: list[int] = []
+
+    def colleague_indexes() -> None:
+        if not cleaned:
+            cleaned.append(1)
+            ahead[0] = colleague_ahead_s
+            rebuild.drop_dead_leftovers(open_client(server))
+            ahead[0] = writer_ahead_s
+
+    new = make_records(NEW, seed=2)
+    _watch_batches(monkeypatch, colleague_indexes)
+    report = _write_here(server, checkpoint, new, 25, rebuild=True)
+    assert cleaned and report.total == NEW
+    assert EmbeddingIndex(client, checkpoint).count() == NEW
+
+
+def test_a_dead_rebuild_is_judged_on_the_servers_clock_not_its_machines(server, monkeypatch):
+    """Killed on a machine whose clock runs 20 minutes ahead: its heartbeat is not taken for one
+    from the future, so it is as old as the server says (here: older than no time at all)."""
+    checkpoint = f"{CHECKPOINT}aheaddead"
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 20 * 60)
+
+    def killed() -> None:
+        raise KeyboardInterrupt
+
+    _watch_batches(monkeypatch, killed)
+    with pytest.raises(KeyboardInterrupt):
+        _write_here(server, checkpoint, make_records(NEW, seed=2), 25, rebuild=True)
+    monkeypatch.undo()
+    client = open_client(server)
+    assert staging_name(checkpoint) in {c.name for c in client.list_collections()}
+    rebuild.drop_dead_leftovers(client, older_than_s=0.0)
+    assert staging_name(checkpoint) not in {c.name for c in client.list_collections()}

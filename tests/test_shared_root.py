@@ -226,7 +226,9 @@ def _training_on(manager: JobManager, job_age_s: float, state: str, heard_s_ago:
     run = manager.jobs_dir.parent / "runs" / "alice-run"
     run.mkdir(parents=True)
     status = {"state": state, "host": "gpu-node-7", "pid": 999_999_999, "proc_start": "1"}
-    (run / "status.json").write_text(json.dumps(status | {"updated": time.time() - heard_s_ago}))
+    heard = time.time() - heard_s_ago
+    (run / "status.json").write_text(json.dumps(status | {"updated": heard}))
+    os.utime(run / "status.json", (heard, heard))
     info = json.loads((folder / "job.json").read_text())
     info |= {"started": time.time() - job_age_s, "outputs": {"run": str(run)}}
     (folder / "job.json").write_text(json.dumps(info))
@@ -292,3 +294,33 @@ def test_the_job_panel_of_another_machines_job_says_where_to_stop_it(
     at.button(key=f"cancel-{job_id}").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("can only be stopped on gpu-node-7" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize(
+    ("state", "reader_ahead_s", "writer_behind_s"),
+    [
+        ("running", REMOTE_SILENCE_S + 3600, 0.0),  # past every silence a job is allowed
+        ("finished", RUN_ENDED_S + 300, 0.0),  # just ended: its runner records it in a moment
+        ("running", 0.0, 2 * RUN_SILENCE_S),
+    ],
+)
+def test_another_machines_job_keeps_blocking_whatever_the_clocks_say(
+    manager: JobManager,
+    monkeypatch: pytest.MonkeyPatch,
+    state: str,
+    reader_ahead_s: float,
+    writer_behind_s: float,
+) -> None:
+    """Its files were just written on the shared data root, but this machine's clock runs ahead
+    of the file server's, or gpu-node-7's behind: the job still reads running there and keeps
+    blocking its kind, rather than being taken for lost with its machine."""
+    folder = _training_on(manager, 600, state, heard_s_ago=10)
+    run = manager.jobs_dir.parent / "runs" / "alice-run"
+    for path, key in ((folder / "job.json", "started"), (run / "status.json", "updated")):
+        record = json.loads(path.read_text())  # the times gpu-node-7's clock gave them
+        path.write_text(json.dumps(record | {key: record[key] - writer_behind_s}))
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + reader_ahead_s)
+    assert manager.get(folder.name).state == "running on gpu-node-7"
+    with pytest.raises(UserError, match="already running on gpu-node-7"):
+        manager.launch("train", SLEEP, title="Train bob-run")

@@ -213,8 +213,11 @@ def _run_on(root: Path, host: str, heard_s_ago: float) -> Path:
     run = _finished_run(root, "remote", 1000.0)
     (run / "last.pt").write_bytes(b"")
     status = {"state": "running", "host": host, "pid": 999_999_999, "proc_start": "1"}
-    status |= {"epoch": 3, "epochs": 8, "updated": time.time() - heard_s_ago}
-    (run / "status.json").write_text(json.dumps(status))
+    heard = time.time() - heard_s_ago
+    (run / "status.json").write_text(
+        json.dumps(status | {"epoch": 3, "epochs": 8, "updated": heard})
+    )
+    os.utime(run / "status.json", (heard, heard))
     return run
 
 
@@ -247,3 +250,23 @@ def test_the_train_page_offers_no_resume_or_delete_of_a_run_another_machine_trai
     at.run()
     assert at.subheader[-1].value == "remote — running on gpu-node-7"
     assert at.button(key=f"resume-{run}").disabled  # a second writer of its folder
+
+
+@pytest.mark.parametrize(
+    ("reader_ahead_s", "writer_behind_s"),
+    [(2 * RUN_SILENCE_S, 0.0), (0.0, 2 * RUN_SILENCE_S)],
+    ids=["this-clock-ahead", "its-clock-behind"],
+)
+def test_a_run_another_machine_trains_is_not_lost_because_the_clocks_disagree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader_ahead_s: float, writer_behind_s: float
+) -> None:
+    """Its status was just rewritten there (the file server stamps it now), but that machine's
+    clock, or this one's, is two hours off: it still reads running there and is not deleted."""
+    run = _run_on(tmp_path, "gpu-node-7", heard_s_ago=writer_behind_s)  # "updated" by its clock
+    os.utime(run / "status.json")
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + reader_ahead_s)
+    assert runs_table([run], tmp_path)["state"].tolist() == ["running on gpu-node-7"]
+    with pytest.raises(UserError, match="still running"):
+        delete_run(run, running=False)
+    assert (run / "last.pt").exists()

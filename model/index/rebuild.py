@@ -11,7 +11,9 @@ stops with a message saying so.
 
 A rebuild that is killed leaves the old index as it was, and its staging collection behind. The
 rebuild stamps that collection's metadata with a ``HEARTBEAT`` (the time, after every batch it
-writes), so a leftover is told from a rebuild under way without asking who wrote it: every index
+writes), so a leftover is told from a rebuild under way without asking who wrote it. The time is
+the Chroma server's (``server_time``), written and judged on that one clock: the clocks of a
+lab's machines sharing the server may disagree by more than ``LEFTOVER_AFTER_S``. Every index
 run (``drop_dead_leftovers``) deletes the staging collections of every checkpoint whose heartbeat
 is older than ``LEFTOVER_AFTER_S`` (of a server, any writer's; of an embedded folder, whose writer
 lock rules out a rebuild under way, all of them). A rebuild killed between deleting the old index
@@ -23,7 +25,6 @@ version) is left to the next rebuild of its checkpoint, which deletes it first.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from chromadb.api import ClientAPI
@@ -43,8 +44,8 @@ from model.index.writer import UpsertReport, upsert_records
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT = "rebuild_heartbeat"  # staging metadata: when its rebuild last wrote (epoch seconds)
-LEFTOVER_AFTER_S = 15 * 60  # a batch takes seconds; this also covers clocks that disagree
+HEARTBEAT = "rebuild_heartbeat"  # staging metadata: when its rebuild last wrote (server time, s)
+LEFTOVER_AFTER_S = 15 * 60  # a batch takes seconds
 
 
 def rebuild_index(
@@ -57,14 +58,17 @@ def rebuild_index(
     log.info("writing the index of checkpoint %s afresh into %s", fingerprint[:12], staging.name)
     try:
         own = staging.create_collection(records.vectors.shape[1] if len(records) else 0)
-        _beat(own)
-        report = upsert_records(
-            staging, records, batch_size=batch_size, prune=False, on_batch=_beat
-        )
+
+        def beat(collection: Collection) -> None:  # still writing it (``drop_dead_leftovers``)
+            collection.modify(metadata=_stamped(collection.metadata, server_time(client)))
+
+        beat(own)
+        report = upsert_records(staging, records, batch_size=batch_size, prune=False, on_batch=beat)
         rebuilt = client.get_collection(staging.name, embedding_function=None)
         if rebuilt.id != own.id:  # another rebuild's, still being written
             raise NotFoundError(staging.name)
-        rebuilt.modify(name=swapping_name(fingerprint), metadata=_stamped(rebuilt.metadata))
+        swapping = _stamped(rebuilt.metadata, server_time(client))
+        rebuilt.modify(name=swapping_name(fingerprint), metadata=swapping)
     except NotFoundError:
         raise UserError(
             f"another rebuild of the index of checkpoint {fingerprint[:12]} started while this "
@@ -92,7 +96,7 @@ def drop_dead_leftovers(client: ClientAPI, older_than_s: float | None = None) ->
     older_than_s = LEFTOVER_AFTER_S if older_than_s is None else older_than_s
     collections = client.list_collections()
     names = {c.name for c in collections}
-    now = time.time()
+    now = server_time(client)
     for collection in collections:
         if not collection.name.startswith((STAGING_PREFIX, SWAPPING_PREFIX)):
             continue
@@ -108,13 +112,13 @@ def drop_dead_leftovers(client: ClientAPI, older_than_s: float | None = None) ->
         client.delete_collection(collection.name)
 
 
-def _beat(collection: Collection) -> None:
-    """Say that this rebuild is still writing ``collection`` (``drop_dead_leftovers``)."""
-    collection.modify(metadata=_stamped(collection.metadata))
+def server_time(client: ClientAPI) -> float:
+    """Now on the Chroma server's clock (seconds since the epoch; this machine's, embedded)."""
+    return client.heartbeat() / 1e9
 
 
-def _stamped(metadata: dict[str, Any] | None) -> dict[str, Any]:
-    return {**(metadata or {}), HEARTBEAT: time.time()}
+def _stamped(metadata: dict[str, Any] | None, now: float) -> dict[str, Any]:
+    return {**(metadata or {}), HEARTBEAT: now}
 
 
 def _unstamped(metadata: dict[str, Any] | None) -> dict[str, Any]:
