@@ -17,8 +17,8 @@ from dicom_factory import StudySpec, base_dataset, write_image, write_study
 from pydicom.uid import generate_uid
 
 from dashboard.zip_import import extract_zip
-from model.data.deid import deidentify_report
 from model.data.ingest import ingest
+from model.data.report_scrub import deidentify_report
 from model.data.reports import scrub_text
 
 SPELLINGS = ["王小明", "小明王", "王_小明", "王 小明", "小明 王", "王.小明", "王-小明", "王^小明"]

@@ -18,6 +18,7 @@ from model.atomic import remove_stale_temps
 from model.data import deid
 from model.data.dicom_read import SliceHeader
 from model.data.nifti import build_acdc_case, split_acdc_files
+from model.data.report_scrub import deidentify_report
 from model.data.reports import (
     load_impressions,
     missing_impression_reason,
@@ -304,7 +305,7 @@ def ingest(
         if labels:
             extra[DatasetPaths(out).labels.name] = (given_labels, KEY)
             _log_labelled(links, given_labels, Path(labels))
-        report = deid.deidentify_report(report, src, _identifiers(plans) | skipped)
+        report = deidentify_report(report, src, _identifiers(plans) | skipped)
         studies = merge_tables(DatasetPaths(out), rows, links, report, extra)
     levels = [r["level"] for r in report]
     summary.studies_written, summary.studies_total = len(rows), len(studies)

@@ -1,0 +1,126 @@
+"""Patient identifiers scrubbed from ``ingest_report.csv`` (``deidentify_report``): source paths,
+series descriptions and reasons name folders and files after patients in every way exports write
+them, including as a Windows zip archiver misencoded a CJK name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+from pathlib import Path
+
+from model.data.deid import (
+    NAME_SEPARATORS,
+    WORD_RUN,
+    identifier_parts,
+    name_orders,
+    name_representations,
+    scrub_birth_dates,
+)
+
+# the code pages Windows zip tools write names in, in Chinese, Japanese, Korean and Taiwanese locales
+_CJK_CODE_PAGES = ("gbk", "cp932", "cp949", "big5")
+
+
+def _identifier_tokens(identifiers: set[str]) -> set[str]:
+    """Lower-cased ``identifier_parts`` of every identifier: name parts, IDs, dates."""
+    return {
+        token.lower()
+        for identifier in identifiers
+        for parts in name_representations(identifier)
+        for token in identifier_parts(parts)
+    }
+
+
+def _name_sequences(identifiers: set[str]) -> set[tuple[str, ...]]:
+    """Every name of several parts as lower-cased parts in either order: ``王 小明`` or
+    ``小明_王`` goes whole, where a lone one-character family name is an ordinary word."""
+    return {
+        tuple(part.lower() for part in order)
+        for identifier in identifiers
+        for parts in name_representations(identifier)
+        if len(parts) > 1
+        for order in name_orders(parts)
+    }
+
+
+def _identifier_words(text: str, tokens: set[str], sequences: set[tuple[str, ...]]) -> str:
+    """``text`` with every letter/digit run in ``tokens``, and every run of words spelling one
+    of ``sequences`` (parts apart by name separators), replaced by ``[removed]`` word by word."""
+    words = list(WORD_RUN.finditer(text))
+    lengths = sorted({len(sequence) for sequence in sequences}, reverse=True)
+    removed: set[int] = set()
+    for start in range(len(words)):
+        for length in lengths:
+            window = words[start : start + length]
+            if len(window) == length and _spelled(text, window) in sequences:
+                removed.update(range(start, start + length))
+                break
+        if words[start].group().lower() in tokens:
+            removed.add(start)
+    for index in sorted(removed, reverse=True):
+        begin, end = words[index].span()
+        text = text[:begin] + "[removed]" + text[end:]
+    return text
+
+
+def _spelled(text: str, window: list[re.Match]) -> tuple[str, ...] | None:
+    """The lower-cased words of ``window`` when only name separators lie between them."""
+    for before, after in zip(window, window[1:], strict=False):
+        if not NAME_SEPARATORS.fullmatch(text[before.end() : after.start()]):
+            return None
+    return tuple(match.group().lower() for match in window)
+
+
+def misread_names(identifiers: set[str]) -> set[str]:
+    """The name parts of ``identifiers`` outside ASCII as a zip shows them whose Windows
+    archiver wrote them in a Chinese, Japanese or Korean code page without the zip's UTF-8 flag:
+    those bytes read as cp437, as Python's zipfile reads them (``王`` in GBK reads ``═⌡``). Mostly
+    symbols, not letters, so no word-by-word scrub finds them; a part of one character counts,
+    as no ordinary word is written this way."""
+    misread = set()
+    for identifier in identifiers:
+        parts = {part for group in name_representations(identifier) for part in group}
+        for part, code_page in itertools.product(parts, _CJK_CODE_PAGES):
+            if part.isascii():
+                continue
+            with contextlib.suppress(UnicodeEncodeError):
+                misread.add(part.encode(code_page).decode("cp437"))
+    return misread
+
+
+def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> list[dict]:
+    """Ingest-report rows with source paths made relative to ``src`` and identifiers scrubbed.
+
+    Hospital exports often name folders after the patient (``DOE^JANE/...``), and a skipped file
+    has no header to tell whose it is: paths lose the part above the source folder, and every
+    letter/digit run that is part of a name, ID or birth date seen in this ingest (and a birth date
+    written with separators) is replaced by ``[removed]`` in paths, series descriptions and
+    reasons (a set lookup per run: fast for any number of patients). A reason quoting a file's full path (a reader's error message) keeps
+    only its part below the source folder too.
+    """
+    tokens, sequences = _identifier_tokens(identifiers), _name_sequences(identifiers)
+    misread = sorted(misread_names(identifiers), key=len, reverse=True)
+    root = os.path.abspath(src)
+    prefixes = sorted({root + os.sep, os.path.realpath(root) + os.sep}, key=len, reverse=True)
+
+    def scrub(text: str) -> str:
+        for prefix in prefixes:
+            text = text.replace(prefix, "")
+        for spelling in misread:
+            text = text.replace(spelling, "[removed]")
+        text = scrub_birth_dates(text, identifiers)
+        return _identifier_words(text, tokens, sequences)
+
+    out = []
+    for row in rows:
+        path = os.path.abspath(str(row["path"])) if row.get("path") else ""
+        if path == root or path.startswith(root + os.sep):
+            path = os.path.relpath(path, root)
+        elif path:
+            path = os.path.basename(path)
+        scrubbed = {key: scrub(str(row.get(key, ""))) for key in ("series", "reason")}
+        out.append({**row, **scrubbed, "path": scrub(path)})
+    return out
