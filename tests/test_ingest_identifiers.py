@@ -85,6 +85,43 @@ def test_an_export_folder_named_after_a_chinese_patient_leaves_no_name(tmp_path:
             assert "王".encode() not in data and "小明".encode() not in data, path
 
 
+def test_a_chinese_name_inside_a_longer_folder_name_leaves_no_trace(tmp_path: Path) -> None:
+    """CJK text has no word boundaries: exports write ``患者王小明`` (patient Wang Xiaoming),
+    ``王_小明心脏MRI`` or ``李雷_20250101``, the name inside a longer run of characters."""
+    src = tmp_path / "src"
+    for name, folder in (
+        ("Wang^Xiaoming=王^小明", "患者王小明"),
+        ("Li^Lei=李^雷", "李雷_20250101"),
+    ):
+        spec = StudySpec(
+            series={"4ch": "CINE_4CH"},
+            charset="ISO_IR 192",
+            patient_name=name,
+            patient_id=f"PID{len(folder)}",
+            accession=f"ACC{len(folder)}",
+        )
+        (write_study(src / folder, spec) / "notes.txt").write_text("not dicom")
+    (src / "王_小明心脏MRI").mkdir()
+    (src / "王_小明心脏MRI" / "notes.txt").write_text("not dicom")
+    out = tmp_path / "dataset"
+    ingest(src, out, frames=4, size=16)
+    report = pd.read_csv(out / "ingest_report.csv", dtype=str, keep_default_na=False)
+    assert sorted(report["path"]) == [
+        "[removed]_20250101/[removed]/notes.txt",
+        "[removed]_[removed]心脏MRI/notes.txt",
+        "患者[removed]/[removed]/notes.txt",
+    ]
+    for path in out.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes().decode("utf-8", errors="replace")
+            assert not [part for part in ("王", "小明", "李", "雷") if part in data], path
+    # a name part inside a Latin word stays (Mark in Markedly), as in an impression
+    rows = [{"path": "/export/Markedly_dilated/IM1", "reason": ""}]
+    assert deidentify_report(rows, Path("/export"), {"Mark^Allen"})[0]["path"] == (
+        "Markedly_dilated/IM1"
+    )
+
+
 def test_a_short_numeric_patient_id_leaves_the_measurements_alone() -> None:
     """Research exports number their patients 1, 2, 21...: such an ID is no word to scrub, and
     a longer one is scrubbed as a whole number, never out of a longer one."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from model.data.deid import (
     NAME_SEPARATORS,
+    UNSPACED,
     WORD_RUN,
     identifier_parts,
     name_orders,
@@ -22,6 +23,10 @@ from model.data.deid import (
 
 # the code pages Windows zip tools write names in, in Chinese, Japanese, Korean and Taiwanese locales
 _CJK_CODE_PAGES = ("gbk", "cp932", "cp949", "big5")
+# runs of a script written without spaces (CJK, kana, hangul), apart only by name separators
+_UNSPACED_PHRASE = re.compile(
+    rf"(?:{UNSPACED.pattern})+(?:{NAME_SEPARATORS.pattern}(?:{UNSPACED.pattern})+)*"
+)
 
 
 def _identifier_tokens(identifiers: set[str]) -> set[str]:
@@ -66,6 +71,37 @@ def _identifier_words(text: str, tokens: set[str], sequences: set[tuple[str, ...
     return text
 
 
+def _unspaced_names(text: str, tokens: set[str]) -> str:
+    """``text`` with every ``tokens`` entry written in a script without spaces replaced by
+    ``[removed]`` wherever it stands in a run of that script, its characters apart by name
+    separators or not: such text has no word boundaries, so a folder ``患者王小明`` or
+    ``王_小明心脏MRI`` holds the name inside one longer word (``患者[removed]``,
+    ``[removed]_[removed]心脏MRI``)."""
+    names = {token for token in tokens if all(UNSPACED.match(char) for char in token)}
+    lengths = sorted({len(name) for name in names}, reverse=True)
+    if not lengths:
+        return text
+    return _UNSPACED_PHRASE.sub(lambda match: _scrub_phrase(match.group(), names, lengths), text)
+
+
+def _scrub_phrase(phrase: str, names: set[str], lengths: list[int]) -> str:
+    """``phrase`` (an ``_UNSPACED_PHRASE``) with each character of a name in ``names`` (read
+    with the separators left out) marked, and each run of marked characters one ``[removed]``."""
+    letters = [i for i, char in enumerate(phrase) if UNSPACED.match(char)]
+    joined = "".join(phrase[i] for i in letters).lower()
+    removed = [False] * len(phrase)
+    for start in range(len(joined)):
+        for length in lengths:
+            if joined[start : start + length] in names:
+                for index in letters[start : start + length]:
+                    removed[index] = True
+                break
+    return "".join(
+        "[removed]" if gone else "".join(char for char, _ in run)
+        for gone, run in itertools.groupby(zip(phrase, removed, strict=True), key=lambda c: c[1])
+    )
+
+
 def _spelled(text: str, window: list[re.Match]) -> tuple[str, ...] | None:
     """The lower-cased words of ``window`` when only name separators lie between them."""
     for before, after in zip(window, window[1:], strict=False):
@@ -97,9 +133,10 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
     Hospital exports often name folders after the patient (``DOE^JANE/...``), and a skipped file
     has no header to tell whose it is: paths lose the part above the source folder, and every
     letter/digit run that is part of a name, ID or birth date seen in this ingest (and a birth date
-    written with separators) is replaced by ``[removed]`` in paths, series descriptions and
-    reasons (a set lookup per run: fast for any number of patients). A reason quoting a file's full path (a reader's error message) keeps
-    only its part below the source folder too.
+    written with separators, and a CJK name inside a longer run of CJK text) is replaced by
+    ``[removed]`` in paths, series descriptions and reasons (set lookups: fast for any number of
+    patients). A reason quoting a file's full path (a reader's error message) keeps only its part
+    below the source folder too.
     """
     tokens, sequences = _identifier_tokens(identifiers), _name_sequences(identifiers)
     misread = sorted(misread_names(identifiers), key=len, reverse=True)
@@ -111,7 +148,7 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
             text = text.replace(prefix, "")
         for spelling in misread:
             text = text.replace(spelling, "[removed]")
-        text = scrub_birth_dates(text, identifiers)
+        text = _unspaced_names(scrub_birth_dates(text, identifiers), tokens)
         return _identifier_words(text, tokens, sequences)
 
     out = []
