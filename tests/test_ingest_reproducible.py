@@ -17,6 +17,7 @@ from dicom_factory import StudySpec, write_study
 
 from model.data.deid import SALT_FILE
 from model.data.ingest import ingest
+from model.errors import DataError
 
 PATIENTS = 8
 ROTATED = {"train": "val", "val": "test", "test": "train"}
@@ -65,6 +66,24 @@ def test_a_patient_already_in_the_dataset_keeps_its_split(export: Path, tmp_path
     earlier = _splits(dataset)
     ingest(export, dataset)
     assert _splits(dataset) == earlier
+
+
+def test_a_dataset_whose_salt_was_lost_or_replaced_is_not_ingested_into(
+    export: Path, tmp_path: Path
+) -> None:
+    """salt.key is owner-only, so a colleague's copy of the dataset folder lacks it: a new salt
+    would give every re-ingested study a new study_id, storing each study twice."""
+    dataset = tmp_path / "dataset"
+    ingest(export, dataset)
+    studies = (dataset / "studies.parquet").read_bytes()
+    (dataset / SALT_FILE).unlink()
+    with pytest.raises(DataError, match="salt.key is missing"):
+        ingest(export, dataset)
+    assert not (dataset / SALT_FILE).exists()
+    (dataset / SALT_FILE).write_text("d" * 64 + "\n")  # another dataset's salt
+    with pytest.raises(DataError, match="not the salt"):
+        ingest(export, dataset)
+    assert (dataset / "studies.parquet").read_bytes() == studies
 
 
 def _tensor(dataset: Path) -> np.ndarray:

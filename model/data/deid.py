@@ -26,9 +26,18 @@ SALT_FILE = "salt.key"
 _SPLIT_FRACTIONS = (("train", 0.70), ("val", 0.15), ("test", 0.15))
 
 
-def load_or_create_salt(dataset: Path) -> bytes:
-    """The dataset's secret salt; written (owner-only permissions) when the dataset is new."""
+def load_or_create_salt(dataset: Path, create: bool = True) -> bytes:
+    """The dataset's secret salt; written (owner-only permissions) when missing and ``create``
+    (a new dataset). DataError when missing from a dataset whose studies were pseudonymised with
+    it (not ``create``): a new salt would give every study a new study_id, so re-ingested studies
+    would be stored twice."""
     path = dataset / SALT_FILE
+    if not path.exists() and not create:
+        raise DataError(
+            f"{path} is missing: the studies in {dataset} were pseudonymised with it. Restore it "
+            "from a backup of the dataset folder (a copy made by another user leaves it out: it "
+            "is readable by its owner only), or ingest into a new dataset folder"
+        )
     if not path.exists():
         atomic_write_text(path, secrets.token_hex(32) + "\n", permissions=0o600)
     text = path.read_text(encoding="ascii").strip()

@@ -28,6 +28,7 @@ from model.data.reports import (
 from model.data.resample import GridConfig
 from model.data.scan import scan_headers, walk_files
 from model.data.store import (
+    SETTINGS_FILE,
     STUDY_COLUMNS,
     check_settings,
     ingest_lock,
@@ -289,7 +290,7 @@ def ingest(
         stale = sum(remove_stale_temps(folder) for folder in (out, DatasetPaths(out).tensors))
         if stale:
             log.info("removed %d partial files an interrupted ingest left in %s", stale, out)
-        salt = deid.load_or_create_salt(out)
+        salt = deid.load_or_create_salt(out, create=not (out / SETTINGS_FILE).exists())
         check_settings(out, grid, deid.salt_id(salt))
         executor = _executor(workers)
         skipped: set[str] = set()  # identifiers of skipped files that had a readable header

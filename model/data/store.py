@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from model.atomic import atomic_write_bytes, atomic_write_json, atomic_write_with
+from model.data.deid import SALT_FILE
 from model.data.resample import GridConfig
 from model.errors import DataError
 from model.file_lock import FileLock
@@ -94,6 +95,12 @@ def check_settings(root: Path, grid: GridConfig, salt_id: str) -> None:
             raise DataError(
                 f"{root} was written by ingest format {version} (this is format "
                 f"{FORMAT_VERSION}: views turned upright); ingest into a new dataset folder"
+            )
+        if existing.get("salt_id", salt_id) != salt_id:
+            raise DataError(
+                f"{root / SALT_FILE} is not the salt the studies in {root} were pseudonymised "
+                "with (it was replaced): every study would get a new study_id and be stored "
+                "twice. Restore the dataset's own salt.key, or ingest into a new dataset folder"
             )
         for key in ("frames", "size", "fov_mm"):
             if float(existing.get(key, -1)) != float(settings[key]):
