@@ -128,6 +128,29 @@ def test_re_ingesting_a_study_keeps_its_place_in_the_dataset(export: Path, tmp_p
     assert list(_splits(dataset)) == before
 
 
+def test_part_of_a_study_sent_again_does_not_replace_the_whole_study(tmp_path: Path) -> None:
+    """A later export holds one series of a study the dataset has whole (a PACS re-send): the
+    study keeps its views and its tensor, and the report says why it was not replaced."""
+    whole = write_study(tmp_path / "A", StudySpec(phases=2, sax_slices=1))
+    resent = tmp_path / "B" / "resend"
+    resent.mkdir(parents=True)
+    for path in sorted(whole.rglob("*.dcm")):
+        if "4CH" in pydicom.dcmread(path, stop_before_pixels=True).SeriesDescription:
+            shutil.copy(path, resent / path.name)
+    dataset = tmp_path / "dataset"
+    ingest(tmp_path / "A", dataset)
+    before = pd.read_parquet(dataset / "studies.parquet")
+    tensor = _tensor(dataset)
+    summary = ingest(tmp_path / "B", dataset)
+    assert summary.studies_written == 0 and summary.warnings == 1
+    pd.testing.assert_frame_equal(pd.read_parquet(dataset / "studies.parquet"), before)
+    assert np.array_equal(_tensor(dataset), tensor)
+    report = pd.read_csv(dataset / "ingest_report.csv", dtype=str, keep_default_na=False)
+    assert "keeps the study as it was" in report["reason"].iloc[-1]
+    (study_id,) = before["study_id"]
+    assert report["study_id"].iloc[-1] == study_id
+
+
 def _ingested_in_turn(exports: list[Path], dataset: Path) -> tuple[pd.DataFrame, str]:
     """The studies table and linkage.csv of ``dataset`` after ingesting ``exports`` one by one."""
     dataset.mkdir()

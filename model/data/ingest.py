@@ -35,6 +35,7 @@ from model.data.store import (
     ingest_lock,
     merge_tables,
     report_row,
+    stored_views,
 )
 from model.data.study import StudyTensor
 from model.data.study_worker import StudyTask, process_study
@@ -258,6 +259,9 @@ def ingest(
             plans, summary.files_seen = _plan(
                 src, salt, site, impressions, base, executor, report, skipped
             )
+            earlier = stored_views(DatasetPaths(out))
+            for plan in plans:
+                plan.task.earlier_views = earlier.get(plan.task.study_id, ())
             rows, links, acdc_labels = _run_studies(plans, executor, report)
         finally:
             if executor is not None:

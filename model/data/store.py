@@ -2,11 +2,12 @@
 
 Tensors are written (atomically, one file per study) before the tables; ``studies.parquet`` is
 replaced last, so an interrupted ingest leaves the previous dataset valid and a rerun completes
-it. Re-ingesting a study replaces its row (same pseudonymous study_id). Rows are kept in one
-canonical order, by split then study_id, whatever order the studies arrived in: an evaluation's
-resamples, episodes and folds follow the rows, so exports A then B, B then A and A with B in one
-ingest give the same figures. A patient already in the dataset keeps its split, however the split
-of a new study was drawn.
+it. Re-ingesting a study replaces its row (same pseudonymous study_id), unless its files give
+fewer views than the dataset holds (``study_worker``). Rows are kept in one canonical order, by
+split then study_id, whatever order the studies arrived in: an evaluation's resamples, episodes
+and folds follow the rows, so exports A then B, B then A and A with B in one ingest give the same
+figures. A patient already in the dataset keeps its split, however the split of a new study was
+drawn.
 """
 
 from __future__ import annotations
@@ -122,6 +123,17 @@ def write_tensor(paths: DatasetPaths, study_id: str, video: np.ndarray) -> None:
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(video), allow_pickle=False)
     atomic_write_bytes(paths.tensor(study_id), buffer.getbuffer())  # a view: no second copy
+
+
+def stored_views(paths: DatasetPaths) -> dict[str, tuple[str, ...]]:
+    """study_id -> the views ``studies.parquet`` holds of it (empty for a new dataset)."""
+    if not paths.studies.exists():
+        return {}
+    studies = pd.read_parquet(paths.studies, columns=["study_id", "views"])
+    return {
+        study_id: tuple(filter(None, str(views).split(",")))
+        for study_id, views in zip(studies["study_id"], studies["views"], strict=True)
+    }
 
 
 def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:

@@ -31,6 +31,7 @@ class StudyTask:
     view_map: ViewMap | None
     headers: list[SliceHeader] | None = None
     acdc_folder: str | None = None
+    earlier_views: tuple[str, ...] = ()  # the views the dataset holds of this study already
 
 
 def process_study(task: StudyTask) -> tuple[StudyTensor | None, list[dict], dict]:
@@ -56,6 +57,19 @@ def process_study(task: StudyTask) -> tuple[StudyTensor | None, list[dict], dict
     if not tensor.views:
         rows.append(report_row(where, "rejected", "no usable view in study", task.study_id))
         return None, rows, labels
+    if set(task.earlier_views) - set(tensor.views):
+        rows.append(report_row(where, "warning", _kept_reason(task, tensor), task.study_id))
+        return None, rows, labels
     write_tensor(DatasetPaths(Path(task.dataset)), task.study_id, tensor.video)
     tensor.video = tensor.video[:0]
     return tensor, rows, labels
+
+
+def _kept_reason(task: StudyTask, tensor: StudyTensor) -> str:
+    """Why a study the dataset holds with more views is not replaced by these files (part of a
+    study sent again, or a later export of some of its series): replacing it would lose views."""
+    return (
+        f"already in the dataset with views {','.join(task.earlier_views)}, and these files give "
+        f"only {','.join(tensor.views)}: the dataset keeps the study as it was (ingest all of its "
+        "series together to replace it)"
+    )
