@@ -122,6 +122,28 @@ def test_a_chinese_name_inside_a_longer_folder_name_leaves_no_trace(tmp_path: Pa
     )
 
 
+def test_a_name_written_against_a_number_in_a_folder_name_is_scrubbed(tmp_path: Path) -> None:
+    """``DOEJANE19700101`` (name and birth date) or ``PID0001DOE``: one word of letters and
+    digits, where the impression scrub already finds the name and the number."""
+    src = tmp_path / "src"
+    study = write_study(src / "DOEJANE19700101", StudySpec(series={"4ch": "CINE_4CH"}))
+    for folder in (study, src / "PID0001Doe", src / "Markedly1"):
+        folder.mkdir(exist_ok=True)
+        (folder / "notes.txt").write_text("not dicom")
+    out = tmp_path / "dataset"
+    ingest(src, out, frames=4, size=16)
+    report = pd.read_csv(out / "ingest_report.csv", dtype=str, keep_default_na=False)
+    assert sorted(report["path"]) == [
+        "Markedly1/notes.txt",
+        "[removed][removed]/[removed]/notes.txt",
+        "[removed][removed]/notes.txt",
+    ]
+    identifiers = ["Doe^Jane", "PID0001", "19700101"]
+    assert scrub_text("DOEJANE19700101 PID0001Doe Markedly1", identifiers) == (
+        "[removed][removed] [removed][removed] Markedly1"
+    )
+
+
 def test_a_short_numeric_patient_id_leaves_the_measurements_alone() -> None:
     """Research exports number their patients 1, 2, 21...: such an ID is no word to scrub, and
     a longer one is scrubbed as a whole number, never out of a longer one."""

@@ -23,6 +23,7 @@ from model.data.deid import (
 
 # the code pages Windows zip tools write names in, in Chinese, Japanese, Korean and Taiwanese locales
 _CJK_CODE_PAGES = ("gbk", "cp932", "cp949", "big5")
+_SCRIPT_RUN = re.compile(r"[^\W\d_]+|\d+")  # a run of letters, or of digits
 # runs of a script written without spaces (CJK, kana, hangul), apart only by name separators
 _UNSPACED_PHRASE = re.compile(
     rf"(?:{UNSPACED.pattern})+(?:{NAME_SEPARATORS.pattern}(?:{UNSPACED.pattern})+)*"
@@ -53,7 +54,8 @@ def _name_sequences(identifiers: set[str]) -> set[tuple[str, ...]]:
 
 def _identifier_words(text: str, tokens: set[str], sequences: set[tuple[str, ...]]) -> str:
     """``text`` with every letter/digit run in ``tokens``, and every run of words spelling one
-    of ``sequences`` (parts apart by name separators), replaced by ``[removed]`` word by word."""
+    of ``sequences`` (parts apart by name separators), replaced by ``[removed]`` word by word;
+    in a word of letters and digits, also its runs of letters or digits in ``tokens``."""
     words = list(WORD_RUN.finditer(text))
     lengths = sorted({len(sequence) for sequence in sequences}, reverse=True)
     removed: set[int] = set()
@@ -65,10 +67,32 @@ def _identifier_words(text: str, tokens: set[str], sequences: set[tuple[str, ...
                 break
         if words[start].group().lower() in tokens:
             removed.add(start)
-    for index in sorted(removed, reverse=True):
-        begin, end = words[index].span()
+    spans = [words[index].span() for index in removed]
+    for index, word in enumerate(words):
+        if index not in removed:
+            spans += _script_runs_in(word, tokens)
+    for begin, end in sorted(spans, reverse=True):
         text = text[:begin] + "[removed]" + text[end:]
     return text
+
+
+def _script_runs_in(word: re.Match, tokens: set[str]) -> list[tuple[int, int]]:
+    """The spans of ``word``'s runs of letters or of digits, alone or several together (longest
+    first), that are in ``tokens``: a folder ``DoeJane19700101`` or ``PID0001DOE`` writes a name
+    against a number, where a name never ends inside a run of letters nor a number inside a run
+    of digits (``Mark`` keeps ``Markedly``, ``123`` keeps ``1234``), as in an impression."""
+    runs = list(_SCRIPT_RUN.finditer(word.group()))
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while len(runs) > 1 and start < len(runs):
+        for end in range(len(runs), start, -1):
+            begin, stop = runs[start].start(), runs[end - 1].end()
+            if word.group()[begin:stop].lower() in tokens:
+                spans.append((word.start() + begin, word.start() + stop))
+                start = end - 1
+                break
+        start += 1
+    return spans
 
 
 def _unspaced_names(text: str, tokens: set[str]) -> str:
