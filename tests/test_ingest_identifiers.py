@@ -17,8 +17,8 @@ from dicom_factory import StudySpec, base_dataset, write_image, write_study
 from pydicom.uid import generate_uid
 
 from dashboard.zip_import import extract_zip
-from model.data.deid import deidentify_report
 from model.data.ingest import ingest
+from model.data.report_scrub import deidentify_report
 from model.data.reports import scrub_text
 
 SPELLINGS = ["王小明", "小明王", "王_小明", "王 小明", "小明 王", "王.小明", "王-小明", "王^小明"]
@@ -83,6 +83,65 @@ def test_an_export_folder_named_after_a_chinese_patient_leaves_no_name(tmp_path:
         if path.is_file():
             data = path.read_bytes()
             assert "王".encode() not in data and "小明".encode() not in data, path
+
+
+def test_a_chinese_name_inside_a_longer_folder_name_leaves_no_trace(tmp_path: Path) -> None:
+    """CJK text has no word boundaries: exports write ``患者王小明`` (patient Wang Xiaoming),
+    ``王_小明心脏MRI`` or ``李雷_20250101``, the name inside a longer run of characters."""
+    src = tmp_path / "src"
+    for name, folder in (
+        ("Wang^Xiaoming=王^小明", "患者王小明"),
+        ("Li^Lei=李^雷", "李雷_20250101"),
+    ):
+        spec = StudySpec(
+            series={"4ch": "CINE_4CH"},
+            charset="ISO_IR 192",
+            patient_name=name,
+            patient_id=f"PID{len(folder)}",
+            accession=f"ACC{len(folder)}",
+        )
+        (write_study(src / folder, spec) / "notes.txt").write_text("not dicom")
+    (src / "王_小明心脏MRI").mkdir()
+    (src / "王_小明心脏MRI" / "notes.txt").write_text("not dicom")
+    out = tmp_path / "dataset"
+    ingest(src, out, frames=4, size=16)
+    report = pd.read_csv(out / "ingest_report.csv", dtype=str, keep_default_na=False)
+    assert sorted(report["path"]) == [
+        "[removed]_20250101/[removed]/notes.txt",
+        "[removed]_[removed]心脏MRI/notes.txt",
+        "患者[removed]/[removed]/notes.txt",
+    ]
+    for path in out.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes().decode("utf-8", errors="replace")
+            assert not [part for part in ("王", "小明", "李", "雷") if part in data], path
+    # a name part inside a Latin word stays (Mark in Markedly), as in an impression
+    rows = [{"path": "/export/Markedly_dilated/IM1", "reason": ""}]
+    assert deidentify_report(rows, Path("/export"), {"Mark^Allen"})[0]["path"] == (
+        "Markedly_dilated/IM1"
+    )
+
+
+def test_a_name_written_against_a_number_in_a_folder_name_is_scrubbed(tmp_path: Path) -> None:
+    """``DOEJANE19700101`` (name and birth date) or ``PID0001DOE``: one word of letters and
+    digits, where the impression scrub already finds the name and the number."""
+    src = tmp_path / "src"
+    study = write_study(src / "DOEJANE19700101", StudySpec(series={"4ch": "CINE_4CH"}))
+    for folder in (study, src / "PID0001Doe", src / "Markedly1"):
+        folder.mkdir(exist_ok=True)
+        (folder / "notes.txt").write_text("not dicom")
+    out = tmp_path / "dataset"
+    ingest(src, out, frames=4, size=16)
+    report = pd.read_csv(out / "ingest_report.csv", dtype=str, keep_default_na=False)
+    assert sorted(report["path"]) == [
+        "Markedly1/notes.txt",
+        "[removed][removed]/[removed]/notes.txt",
+        "[removed][removed]/notes.txt",
+    ]
+    identifiers = ["Doe^Jane", "PID0001", "19700101"]
+    assert scrub_text("DOEJANE19700101 PID0001Doe Markedly1", identifiers) == (
+        "[removed][removed] [removed][removed] Markedly1"
+    )
 
 
 def test_a_short_numeric_patient_id_leaves_the_measurements_alone() -> None:

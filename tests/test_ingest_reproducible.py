@@ -17,6 +17,7 @@ from dicom_factory import StudySpec, write_study
 
 from model.data.deid import SALT_FILE
 from model.data.ingest import ingest
+from model.errors import DataError
 
 PATIENTS = 8
 ROTATED = {"train": "val", "val": "test", "test": "train"}
@@ -67,6 +68,24 @@ def test_a_patient_already_in_the_dataset_keeps_its_split(export: Path, tmp_path
     assert _splits(dataset) == earlier
 
 
+def test_a_dataset_whose_salt_was_lost_or_replaced_is_not_ingested_into(
+    export: Path, tmp_path: Path
+) -> None:
+    """salt.key is owner-only, so a colleague's copy of the dataset folder lacks it: a new salt
+    would give every re-ingested study a new study_id, storing each study twice."""
+    dataset = tmp_path / "dataset"
+    ingest(export, dataset)
+    studies = (dataset / "studies.parquet").read_bytes()
+    (dataset / SALT_FILE).unlink()
+    with pytest.raises(DataError, match="salt.key is missing"):
+        ingest(export, dataset)
+    assert not (dataset / SALT_FILE).exists()
+    (dataset / SALT_FILE).write_text("d" * 64 + "\n")  # another dataset's salt
+    with pytest.raises(DataError, match="not the salt"):
+        ingest(export, dataset)
+    assert (dataset / "studies.parquet").read_bytes() == studies
+
+
 def _tensor(dataset: Path) -> np.ndarray:
     (study_id,) = pd.read_parquet(dataset / "studies.parquet")["study_id"]
     return np.load(dataset / "tensors" / f"{study_id}.npy")
@@ -107,3 +126,53 @@ def test_re_ingesting_a_study_keeps_its_place_in_the_dataset(export: Path, tmp_p
     before = list(_splits(dataset))
     ingest(export / before[0], dataset)
     assert list(_splits(dataset)) == before
+
+
+def test_part_of_a_study_sent_again_does_not_replace_the_whole_study(tmp_path: Path) -> None:
+    """A later export holds one series of a study the dataset has whole (a PACS re-send): the
+    study keeps its views and its tensor, and the report says why it was not replaced."""
+    whole = write_study(tmp_path / "A", StudySpec(phases=2, sax_slices=1))
+    resent = tmp_path / "B" / "resend"
+    resent.mkdir(parents=True)
+    for path in sorted(whole.rglob("*.dcm")):
+        if "4CH" in pydicom.dcmread(path, stop_before_pixels=True).SeriesDescription:
+            shutil.copy(path, resent / path.name)
+    dataset = tmp_path / "dataset"
+    ingest(tmp_path / "A", dataset)
+    before = pd.read_parquet(dataset / "studies.parquet")
+    tensor = _tensor(dataset)
+    summary = ingest(tmp_path / "B", dataset)
+    assert summary.studies_written == 0 and summary.warnings == 1
+    pd.testing.assert_frame_equal(pd.read_parquet(dataset / "studies.parquet"), before)
+    assert np.array_equal(_tensor(dataset), tensor)
+    report = pd.read_csv(dataset / "ingest_report.csv", dtype=str, keep_default_na=False)
+    assert "keeps the study as it was" in report["reason"].iloc[-1]
+    (study_id,) = before["study_id"]
+    assert report["study_id"].iloc[-1] == study_id
+
+
+def _ingested_in_turn(exports: list[Path], dataset: Path) -> tuple[pd.DataFrame, str]:
+    """The studies table and linkage.csv of ``dataset`` after ingesting ``exports`` one by one."""
+    dataset.mkdir()
+    (dataset / SALT_FILE).write_text("c" * 64 + "\n")  # one salt: the same study_ids
+    for export in exports:
+        ingest(export, dataset)
+    linkage = (dataset / "linkage.csv").read_text(encoding="utf-8")
+    return pd.read_parquet(dataset / "studies.parquet"), linkage
+
+
+def test_the_row_order_does_not_depend_on_the_order_of_ingests(
+    export: Path, tmp_path: Path
+) -> None:
+    """A hospital ingests export A, later adds export B; a colleague ingests both at once, or
+    B first: the same studies must give the same rows in the same order (resamples, episodes
+    and folds follow it), so every figure agrees."""
+    halves = [tmp_path / "A", tmp_path / "B"]
+    for i, study in enumerate(sorted(export.iterdir())):
+        shutil.copytree(study, halves[i % 2] / study.name)
+    at_once = _ingested_in_turn([export], tmp_path / "at_once")
+    for name, order in (("a_then_b", halves), ("b_then_a", halves[::-1])):
+        studies, linkage = _ingested_in_turn(order, tmp_path / name)
+        assert len(studies) == PATIENTS
+        pd.testing.assert_frame_equal(studies, at_once[0])
+        assert linkage == at_once[1]

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.data.deid import age_band, deidentify_report, pseudonym, sex_code
+from model.data.deid import age_band, pseudonym, sex_code
 from model.data.dicom_read import SliceHeader
 from model.data.ingest import ingest
+from model.data.report_scrub import deidentify_report
 from model.data.reports import extract_impression, load_impressions, scrub_text
 from model.data.resample import (
     HIGH_PERCENTILE,

@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 from tiny_dataset import make_tiny_checkpoint
 
 from model.cli import main
-from model.data.deid import deidentify_report
+from model.data.report_scrub import deidentify_report
 from sample_data.generate import generate
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -1,5 +1,6 @@
 """De-identification: keyed-hash pseudonyms, age bands, sex codes, patient-grouped splits, and
-the patient identifiers scrubbed from ``ingest_report.csv`` (``deidentify_report``).
+the scrubbing of patient identifiers from report text (``report_scrub.py`` applies it to
+``ingest_report.csv``).
 
 Each dataset folder keeps its own random salt (``salt.key``, created on first ingest). Study and
 patient pseudonyms are HMAC-SHA256 of the StudyInstanceUID / PatientID under that salt, so they are
@@ -10,11 +11,8 @@ patient's own identifier instead, so two ingests of one export split alike whate
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import itertools
-import os
 import re
 import secrets
 from datetime import date
@@ -28,9 +26,18 @@ SALT_FILE = "salt.key"
 _SPLIT_FRACTIONS = (("train", 0.70), ("val", 0.15), ("test", 0.15))
 
 
-def load_or_create_salt(dataset: Path) -> bytes:
-    """The dataset's secret salt; written (owner-only permissions) when the dataset is new."""
+def load_or_create_salt(dataset: Path, create: bool = True) -> bytes:
+    """The dataset's secret salt; written (owner-only permissions) when missing and ``create``
+    (a new dataset). DataError when missing from a dataset whose studies were pseudonymised with
+    it (not ``create``): a new salt would give every study a new study_id, so re-ingested studies
+    would be stored twice."""
     path = dataset / SALT_FILE
+    if not path.exists() and not create:
+        raise DataError(
+            f"{path} is missing: the studies in {dataset} were pseudonymised with it. Restore it "
+            "from a backup of the dataset folder (a copy made by another user leaves it out: it "
+            "is readable by its owner only), or ingest into a new dataset folder"
+        )
     if not path.exists():
         atomic_write_text(path, secrets.token_hex(32) + "\n", permissions=0o600)
     text = path.read_text(encoding="ascii").strip()
@@ -126,15 +133,13 @@ def sex_code(value: str) -> str:
     return code if code in ("M", "F", "O") else "unknown"
 
 
-_WORD = re.compile(r"[^\W_]+")  # runs of letters and digits: the tokens paths are made of
+WORD_RUN = re.compile(r"[^\W_]+")  # runs of letters and digits: the tokens paths are made of
 # a date written with separators: 1985-03-08, 08/03/1985, 3.8.1985, 1985_03_08 ...
 _SPELLED_DATE = re.compile(r"(?<!\d)(\d{1,4})([-./_ ])(\d{1,2})\2(\d{1,4})(?!\d)")
 # what lies between the parts of a name written out: Doe Jane, Doe, Jane, Doe^Jane, 王_小明, O'Brien
-_NAME_SEPARATORS = re.compile(r"[\s_.,^'’-]+")
-# the code pages Windows zip tools write names in, in Chinese, Japanese, Korean and Taiwanese locales
-_CJK_CODE_PAGES = ("gbk", "cp932", "cp949", "big5")
+NAME_SEPARATORS = re.compile(r"[\s_.,^'’-]+")
 # scripts written without spaces between words: kana, CJK ideographs, hangul
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 
 def identifier_parts(parts: list[str]) -> set[str]:
@@ -162,57 +167,7 @@ def name_orders(parts: list[str]) -> list[list[str]]:
 def name_representations(identifier: str) -> list[list[str]]:
     """The letter/digit runs of each representation of an identifier: a DICOM name holds up to
     three, ``=``-separated (alphabetic, ideographic, phonetic: ``Yamada^Taro=山田^太郎``)."""
-    return [parts for group in identifier.split("=") if (parts := _WORD.findall(group))]
-
-
-def _identifier_tokens(identifiers: set[str]) -> set[str]:
-    """Lower-cased ``identifier_parts`` of every identifier: name parts, IDs, dates."""
-    return {
-        token.lower()
-        for identifier in identifiers
-        for parts in name_representations(identifier)
-        for token in identifier_parts(parts)
-    }
-
-
-def _name_sequences(identifiers: set[str]) -> set[tuple[str, ...]]:
-    """Every name of several parts as lower-cased parts in either order: ``王 小明`` or
-    ``小明_王`` goes whole, where a lone one-character family name is an ordinary word."""
-    return {
-        tuple(part.lower() for part in order)
-        for identifier in identifiers
-        for parts in name_representations(identifier)
-        if len(parts) > 1
-        for order in name_orders(parts)
-    }
-
-
-def _identifier_words(text: str, tokens: set[str], sequences: set[tuple[str, ...]]) -> str:
-    """``text`` with every letter/digit run in ``tokens``, and every run of words spelling one
-    of ``sequences`` (parts apart by name separators), replaced by ``[removed]`` word by word."""
-    words = list(_WORD.finditer(text))
-    lengths = sorted({len(sequence) for sequence in sequences}, reverse=True)
-    removed: set[int] = set()
-    for start in range(len(words)):
-        for length in lengths:
-            window = words[start : start + length]
-            if len(window) == length and _spelled(text, window) in sequences:
-                removed.update(range(start, start + length))
-                break
-        if words[start].group().lower() in tokens:
-            removed.add(start)
-    for index in sorted(removed, reverse=True):
-        begin, end = words[index].span()
-        text = text[:begin] + "[removed]" + text[end:]
-    return text
-
-
-def _spelled(text: str, window: list[re.Match]) -> tuple[str, ...] | None:
-    """The lower-cased words of ``window`` when only name separators lie between them."""
-    for before, after in zip(window, window[1:], strict=False):
-        if not _NAME_SEPARATORS.fullmatch(text[before.end() : after.start()]):
-            return None
-    return tuple(match.group().lower() for match in window)
+    return [parts for group in identifier.split("=") if (parts := WORD_RUN.findall(group))]
 
 
 def scrub_identifiers(text: str, identifiers: list[str]) -> str:
@@ -228,13 +183,13 @@ def scrub_identifiers(text: str, identifiers: list[str]) -> str:
             spellings |= {_bounded(re.escape(token), token) for token in identifier_parts(parts)}
             if len(parts) > 1:
                 spellings |= {
-                    _bounded(_NAME_SEPARATORS.pattern.join(map(re.escape, order)), "".join(order))
+                    _bounded(NAME_SEPARATORS.pattern.join(map(re.escape, order)), "".join(order))
                     for order in name_orders(parts)
                 }
     if not spellings:
         return text
     pattern = re.compile("|".join(sorted(spellings, key=len, reverse=True)), re.IGNORECASE)
-    return pattern.sub(lambda match: _WORD.sub("[removed]", match.group()), text)
+    return pattern.sub(lambda match: WORD_RUN.sub("[removed]", match.group()), text)
 
 
 def _bounded(pattern: str, spelling: str) -> str:
@@ -248,7 +203,7 @@ def _edge(char: str, look: str) -> str:
     a character of its kind."""
     if char.isdigit():
         return look + r"\d)"
-    if char.isalpha() and not _UNSPACED.match(char):
+    if char.isalpha() and not UNSPACED.match(char):
         return look + r"[^\W\d_])"
     return ""
 
@@ -276,55 +231,3 @@ def scrub_birth_dates(text: str, identifiers: set[str]) -> str:
         return "[removed]" if _readings(date) & identifiers else match.group()
 
     return _SPELLED_DATE.sub(replace, text)
-
-
-def misread_names(identifiers: set[str]) -> set[str]:
-    """The name parts of ``identifiers`` outside ASCII as a zip shows them whose Windows
-    archiver wrote them in a Chinese, Japanese or Korean code page without the zip's UTF-8 flag:
-    those bytes read as cp437, as Python's zipfile reads them (``王`` in GBK reads ``═⌡``). Mostly
-    symbols, not letters, so no word-by-word scrub finds them; a part of one character counts,
-    as no ordinary word is written this way."""
-    misread = set()
-    for identifier in identifiers:
-        parts = {part for group in name_representations(identifier) for part in group}
-        for part, code_page in itertools.product(parts, _CJK_CODE_PAGES):
-            if part.isascii():
-                continue
-            with contextlib.suppress(UnicodeEncodeError):
-                misread.add(part.encode(code_page).decode("cp437"))
-    return misread
-
-
-def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> list[dict]:
-    """Ingest-report rows with source paths made relative to ``src`` and identifiers scrubbed.
-
-    Hospital exports often name folders after the patient (``DOE^JANE/...``), and a skipped file
-    has no header to tell whose it is: paths lose the part above the source folder, and every
-    letter/digit run that is part of a name, ID or birth date seen in this ingest (and a birth date
-    written with separators) is replaced by ``[removed]`` in paths, series descriptions and
-    reasons (a set lookup per run: fast for any number of patients). A reason quoting a file's full path (a reader's error message) keeps
-    only its part below the source folder too.
-    """
-    tokens, sequences = _identifier_tokens(identifiers), _name_sequences(identifiers)
-    misread = sorted(misread_names(identifiers), key=len, reverse=True)
-    root = os.path.abspath(src)
-    prefixes = sorted({root + os.sep, os.path.realpath(root) + os.sep}, key=len, reverse=True)
-
-    def scrub(text: str) -> str:
-        for prefix in prefixes:
-            text = text.replace(prefix, "")
-        for spelling in misread:
-            text = text.replace(spelling, "[removed]")
-        text = scrub_birth_dates(text, identifiers)
-        return _identifier_words(text, tokens, sequences)
-
-    out = []
-    for row in rows:
-        path = os.path.abspath(str(row["path"])) if row.get("path") else ""
-        if path == root or path.startswith(root + os.sep):
-            path = os.path.relpath(path, root)
-        elif path:
-            path = os.path.basename(path)
-        scrubbed = {key: scrub(str(row.get(key, ""))) for key in ("series", "reason")}
-        out.append({**row, **scrubbed, "path": scrub(path)})
-    return out

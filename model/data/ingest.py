@@ -1,8 +1,9 @@
 """``python -m model ingest SRC --out DATASET``: DICOM or ACDC NIfTI folder -> preprocessed dataset.
 
-Two passes: headers of every file (parallel chunks), then one task per study (parallel): build
-the tensor, write ``tensors/<study_id>.npy``. The main process then merges the de-identified rows
-into ``studies.parquet``, ``linkage.csv`` and ``ingest_report.csv`` atomically, under a lock.
+Two passes: headers of every file (parallel chunks), then one task per study (parallel,
+``study_worker.py``): build the tensor, write ``tensors/<study_id>.npy``. The main process then
+merges the de-identified rows into ``studies.parquet``, ``linkage.csv`` and ``ingest_report.csv``
+atomically, under a lock.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 from model.atomic import remove_stale_temps
 from model.data import deid
 from model.data.dicom_read import SliceHeader
-from model.data.nifti import build_acdc_case, split_acdc_files
+from model.data.nifti import split_acdc_files
+from model.data.report_scrub import deidentify_report
 from model.data.reports import (
     load_impressions,
     missing_impression_reason,
@@ -27,15 +29,16 @@ from model.data.reports import (
 from model.data.resample import GridConfig
 from model.data.scan import scan_headers, walk_files
 from model.data.store import (
+    SETTINGS_FILE,
     STUDY_COLUMNS,
     check_settings,
     ingest_lock,
     merge_tables,
     report_row,
-    write_tensor,
+    stored_views,
 )
-from model.data.study import StudyTensor, build_study
-from model.data.time_limit import STUDY_SECONDS, time_limit
+from model.data.study import StudyTensor
+from model.data.study_worker import StudyTask, process_study
 from model.data.views import ViewMap
 from model.errors import DataError
 from model.labels import KEY, label_rows
@@ -67,46 +70,6 @@ class IngestSummary:
             f"{self.series_rejected} series rejected, {self.warnings} warnings "
             f"in {self.elapsed_s:.1f}s; see {self.dataset / 'ingest_report.csv'}"
         )
-
-
-@dataclass
-class _StudyTask:
-    """One unit of pass-2 work, sent to a worker process."""
-
-    study_id: str
-    dataset: str
-    grid: GridConfig
-    view_map: ViewMap | None
-    headers: list[SliceHeader] | None = None
-    acdc_folder: str | None = None
-
-
-def _process_study(task: _StudyTask) -> tuple[StudyTensor | None, list[dict], dict]:
-    """Worker: build and write one study's tensor -> (tensor less pixels, report rows, labels)."""
-    where = task.acdc_folder or (task.headers[0].path if task.headers else "")
-    labels: dict = {}
-    try:
-        if task.acdc_folder is not None:
-            tensor, labels = build_acdc_case(Path(task.acdc_folder), task.grid)
-        else:
-            with time_limit(STUDY_SECONDS, "building the study"):
-                tensor = build_study(task.headers or [], task.grid, task.view_map)
-    except DataError as err:
-        return None, [report_row(where, "rejected", str(err), task.study_id)], labels
-    except Exception as err:  # keep the ingest going; the reason lands in the report
-        log.debug("study %s failed", task.study_id, exc_info=True)
-        reason = f"study could not be processed: {type(err).__name__}: {err}"[:200]
-        return None, [report_row(where, "rejected", reason, task.study_id)], labels
-    rows = [
-        report_row(p, level, reason, task.study_id, series)
-        for p, series, level, reason in tensor.problems
-    ]
-    if not tensor.views:
-        rows.append(report_row(where, "rejected", "no usable view in study", task.study_id))
-        return None, rows, labels
-    write_tensor(DatasetPaths(Path(task.dataset)), task.study_id, tensor.video)
-    tensor.video = tensor.video[:0]
-    return tensor, rows, labels
 
 
 def _dicom_row(
@@ -160,7 +123,7 @@ def _finish_row(row: dict, study_id: str, tensor: StudyTensor) -> dict:
 
 @dataclass
 class _Plan:
-    task: _StudyTask
+    task: StudyTask
     row: dict
     accession: str
     report_note: str = ""  # why the study has no report impression, when a reports CSV was given
@@ -171,7 +134,7 @@ def _plan(
     salt: bytes,
     site: str,
     impressions: dict[str, str] | None,
-    base: _StudyTask,
+    base: StudyTask,
     executor: Executor | None,
     reports: list[dict],
     identifiers: set[str],
@@ -182,8 +145,8 @@ def _plan(
     skipped after their header was read are added to ``identifiers``.
     """
 
-    def task(study_id: str, **kwargs) -> _StudyTask:
-        return _StudyTask(study_id, base.dataset, base.grid, base.view_map, **kwargs)
+    def task(study_id: str, **kwargs) -> StudyTask:
+        return StudyTask(study_id, base.dataset, base.grid, base.view_map, **kwargs)
 
     problems: list = []
     cases, files = split_acdc_files(walk_files(src, problems))
@@ -217,7 +180,7 @@ def _run_studies(
     """Pass 2 over studies; returns (study rows, linkage rows, ACDC label rows)."""
     rows, links, labels, unreported, written = [], [], [], [], []
     tasks = [plan.task for plan in plans]
-    results = executor.map(_process_study, tasks) if executor else map(_process_study, tasks)
+    results = executor.map(process_study, tasks) if executor else map(process_study, tasks)
     with Progress("ingest: build studies", total=len(tasks), unit="study") as bar:
         for plan, (tensor, study_reports, study_labels) in zip(plans, results, strict=True):
             reports.extend(study_reports)
@@ -279,7 +242,7 @@ def ingest(
         raise DataError("--frames must be >= 1, --size >= 8 and --fov-mm > 0")
     check_output_path(out, "dataset folder", folder=True)
     grid = GridConfig(frames=frames, size=size, fov_mm=fov_mm)
-    base = _StudyTask("", str(out), grid, ViewMap.load(view_map))
+    base = StudyTask("", str(out), grid, ViewMap.load(view_map))
     impressions = load_impressions(reports) if reports else None
     given_labels = label_rows(labels) if labels else []
     summary = IngestSummary(dataset=out)
@@ -288,7 +251,7 @@ def ingest(
         stale = sum(remove_stale_temps(folder) for folder in (out, DatasetPaths(out).tensors))
         if stale:
             log.info("removed %d partial files an interrupted ingest left in %s", stale, out)
-        salt = deid.load_or_create_salt(out)
+        salt = deid.load_or_create_salt(out, create=not (out / SETTINGS_FILE).exists())
         check_settings(out, grid, deid.salt_id(salt))
         executor = _executor(workers)
         skipped: set[str] = set()  # identifiers of skipped files that had a readable header
@@ -296,6 +259,9 @@ def ingest(
             plans, summary.files_seen = _plan(
                 src, salt, site, impressions, base, executor, report, skipped
             )
+            earlier = stored_views(DatasetPaths(out))
+            for plan in plans:
+                plan.task.earlier_views = earlier.get(plan.task.study_id, ())
             rows, links, acdc_labels = _run_studies(plans, executor, report)
         finally:
             if executor is not None:
@@ -304,7 +270,7 @@ def ingest(
         if labels:
             extra[DatasetPaths(out).labels.name] = (given_labels, KEY)
             _log_labelled(links, given_labels, Path(labels))
-        report = deid.deidentify_report(report, src, _identifiers(plans) | skipped)
+        report = deidentify_report(report, src, _identifiers(plans) | skipped)
         studies = merge_tables(DatasetPaths(out), rows, links, report, extra)
     levels = [r["level"] for r in report]
     summary.studies_written, summary.studies_total = len(rows), len(studies)

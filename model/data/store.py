@@ -2,9 +2,12 @@
 
 Tensors are written (atomically, one file per study) before the tables; ``studies.parquet`` is
 replaced last, so an interrupted ingest leaves the previous dataset valid and a rerun completes
-it. Re-ingesting a study replaces its row where it stands (same pseudonymous study_id); new studies
-are appended.
-A patient already in the dataset keeps its split, however the split of a new study was drawn.
+it. Re-ingesting a study replaces its row (same pseudonymous study_id), unless its files give
+fewer views than the dataset holds (``study_worker``). Rows are kept in one canonical order, by
+split then study_id, whatever order the studies arrived in: an evaluation's resamples, episodes
+and folds follow the rows, so exports A then B, B then A and A with B in one ingest give the same
+figures. A patient already in the dataset keeps its split, however the split of a new study was
+drawn.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from model.atomic import atomic_write_bytes, atomic_write_json, atomic_write_with
+from model.data.deid import SALT_FILE
 from model.data.resample import GridConfig
 from model.errors import DataError
 from model.file_lock import FileLock
@@ -93,6 +97,12 @@ def check_settings(root: Path, grid: GridConfig, salt_id: str) -> None:
                 f"{root} was written by ingest format {version} (this is format "
                 f"{FORMAT_VERSION}: views turned upright); ingest into a new dataset folder"
             )
+        if existing.get("salt_id", salt_id) != salt_id:
+            raise DataError(
+                f"{root / SALT_FILE} is not the salt the studies in {root} were pseudonymised "
+                "with (it was replaced): every study would get a new study_id and be stored "
+                "twice. Restore the dataset's own salt.key, or ingest into a new dataset folder"
+            )
         for key in ("frames", "size", "fov_mm"):
             if float(existing.get(key, -1)) != float(settings[key]):
                 raise DataError(
@@ -115,6 +125,17 @@ def write_tensor(paths: DatasetPaths, study_id: str, video: np.ndarray) -> None:
     atomic_write_bytes(paths.tensor(study_id), buffer.getbuffer())  # a view: no second copy
 
 
+def stored_views(paths: DatasetPaths) -> dict[str, tuple[str, ...]]:
+    """study_id -> the views ``studies.parquet`` holds of it (empty for a new dataset)."""
+    if not paths.studies.exists():
+        return {}
+    studies = pd.read_parquet(paths.studies, columns=["study_id", "views"])
+    return {
+        study_id: tuple(filter(None, str(views).split(",")))
+        for study_id, views in zip(studies["study_id"], studies["views"], strict=True)
+    }
+
+
 def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame(columns=columns)
@@ -122,18 +143,23 @@ def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
 
 
 def _merge(existing: pd.DataFrame, new: pd.DataFrame, key: str) -> pd.DataFrame:
-    """``existing`` with the rows ``new`` replaces updated where they stand, other new rows
-    appended: a re-ingested study keeps its place (an evaluation's resamples, episodes and
-    folds follow the studies' order, so moving it would change every figure)."""
-    if existing.empty:
-        return new.reset_index(drop=True)
-    if new.empty:
-        return existing.reset_index(drop=True)
-    kept = existing[~existing[key].isin(set(new[key]))]
-    merged = pd.concat([kept, new], ignore_index=True)
-    place = {value: i for i, value in enumerate(existing[key])}
-    rank = [place.get(value, len(place) + i) for i, value in enumerate(merged[key])]
-    return merged.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
+    """``existing`` with the rows ``new`` replaces, and ``new``'s other rows, sorted by ``key``:
+    the table depends on its rows alone, never on which ingest brought which."""
+    if existing.empty or new.empty:
+        merged = new if existing.empty else existing
+    else:
+        kept = existing[~existing[key].isin(set(new[key]))]
+        merged = pd.concat([kept, new], ignore_index=True)
+    if key not in merged:  # no rows, nor columns, on either side
+        return merged.reset_index(drop=True)
+    return merged.sort_values(key, kind="stable").reset_index(drop=True)
+
+
+def canonical_order(studies: pd.DataFrame) -> pd.DataFrame:
+    """Study rows sorted by split, then study_id (a keyed hash, so the order follows no
+    identifier and no ingest history): a re-ingested study keeps its place, and the same studies
+    give the same rows in the same order however many ingests brought them."""
+    return studies.sort_values(["split", "study_id"], kind="stable").reset_index(drop=True)
 
 
 def _keep_patient_splits(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
@@ -179,6 +205,7 @@ def merge_tables(
         # no study yet: no studies table, so the folder is not mistaken for a dataset
         return pd.DataFrame(columns=STUDY_COLUMNS)
     existing = pd.read_parquet(paths.studies) if paths.studies.exists() else pd.DataFrame()
-    studies = _merge(existing, _keep_patient_splits(existing, pd.DataFrame(rows)), "study_id")
+    new = _keep_patient_splits(existing, pd.DataFrame(rows))
+    studies = canonical_order(_merge(existing, new, "study_id"))
     atomic_write_with(paths.studies, lambda tmp: studies.to_parquet(tmp, index=False))
     return studies

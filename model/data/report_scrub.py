@@ -1,0 +1,187 @@
+"""Patient identifiers scrubbed from ``ingest_report.csv`` (``deidentify_report``): source paths,
+series descriptions and reasons name folders and files after patients in every way exports write
+them, including as a Windows zip archiver misencoded a CJK name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+from pathlib import Path
+
+from model.data.deid import (
+    NAME_SEPARATORS,
+    UNSPACED,
+    WORD_RUN,
+    identifier_parts,
+    name_orders,
+    name_representations,
+    scrub_birth_dates,
+)
+
+# the code pages Windows zip tools write names in, in Chinese, Japanese, Korean and Taiwanese locales
+_CJK_CODE_PAGES = ("gbk", "cp932", "cp949", "big5")
+_SCRIPT_RUN = re.compile(r"[^\W\d_]+|\d+")  # a run of letters, or of digits
+# runs of a script written without spaces (CJK, kana, hangul), apart only by name separators
+_UNSPACED_PHRASE = re.compile(
+    rf"(?:{UNSPACED.pattern})+(?:{NAME_SEPARATORS.pattern}(?:{UNSPACED.pattern})+)*"
+)
+
+
+def _identifier_tokens(identifiers: set[str]) -> set[str]:
+    """Lower-cased ``identifier_parts`` of every identifier: name parts, IDs, dates."""
+    return {
+        token.lower()
+        for identifier in identifiers
+        for parts in name_representations(identifier)
+        for token in identifier_parts(parts)
+    }
+
+
+def _name_sequences(identifiers: set[str]) -> set[tuple[str, ...]]:
+    """Every name of several parts as lower-cased parts in either order: ``王 小明`` or
+    ``小明_王`` goes whole, where a lone one-character family name is an ordinary word."""
+    return {
+        tuple(part.lower() for part in order)
+        for identifier in identifiers
+        for parts in name_representations(identifier)
+        if len(parts) > 1
+        for order in name_orders(parts)
+    }
+
+
+def _identifier_words(text: str, tokens: set[str], sequences: set[tuple[str, ...]]) -> str:
+    """``text`` with every letter/digit run in ``tokens``, and every run of words spelling one
+    of ``sequences`` (parts apart by name separators), replaced by ``[removed]`` word by word;
+    in a word of letters and digits, also its runs of letters or digits in ``tokens``."""
+    words = list(WORD_RUN.finditer(text))
+    lengths = sorted({len(sequence) for sequence in sequences}, reverse=True)
+    removed: set[int] = set()
+    for start in range(len(words)):
+        for length in lengths:
+            window = words[start : start + length]
+            if len(window) == length and _spelled(text, window) in sequences:
+                removed.update(range(start, start + length))
+                break
+        if words[start].group().lower() in tokens:
+            removed.add(start)
+    spans = [words[index].span() for index in removed]
+    for index, word in enumerate(words):
+        if index not in removed:
+            spans += _script_runs_in(word, tokens)
+    for begin, end in sorted(spans, reverse=True):
+        text = text[:begin] + "[removed]" + text[end:]
+    return text
+
+
+def _script_runs_in(word: re.Match, tokens: set[str]) -> list[tuple[int, int]]:
+    """The spans of ``word``'s runs of letters or of digits, alone or several together (longest
+    first), that are in ``tokens``: a folder ``DoeJane19700101`` or ``PID0001DOE`` writes a name
+    against a number, where a name never ends inside a run of letters nor a number inside a run
+    of digits (``Mark`` keeps ``Markedly``, ``123`` keeps ``1234``), as in an impression."""
+    runs = list(_SCRIPT_RUN.finditer(word.group()))
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while len(runs) > 1 and start < len(runs):
+        for end in range(len(runs), start, -1):
+            begin, stop = runs[start].start(), runs[end - 1].end()
+            if word.group()[begin:stop].lower() in tokens:
+                spans.append((word.start() + begin, word.start() + stop))
+                start = end - 1
+                break
+        start += 1
+    return spans
+
+
+def _unspaced_names(text: str, tokens: set[str]) -> str:
+    """``text`` with every ``tokens`` entry written in a script without spaces replaced by
+    ``[removed]`` wherever it stands in a run of that script, its characters apart by name
+    separators or not: such text has no word boundaries, so a folder ``患者王小明`` or
+    ``王_小明心脏MRI`` holds the name inside one longer word (``患者[removed]``,
+    ``[removed]_[removed]心脏MRI``)."""
+    names = {token for token in tokens if all(UNSPACED.match(char) for char in token)}
+    lengths = sorted({len(name) for name in names}, reverse=True)
+    if not lengths:
+        return text
+    return _UNSPACED_PHRASE.sub(lambda match: _scrub_phrase(match.group(), names, lengths), text)
+
+
+def _scrub_phrase(phrase: str, names: set[str], lengths: list[int]) -> str:
+    """``phrase`` (an ``_UNSPACED_PHRASE``) with each character of a name in ``names`` (read
+    with the separators left out) marked, and each run of marked characters one ``[removed]``."""
+    letters = [i for i, char in enumerate(phrase) if UNSPACED.match(char)]
+    joined = "".join(phrase[i] for i in letters).lower()
+    removed = [False] * len(phrase)
+    for start in range(len(joined)):
+        for length in lengths:
+            if joined[start : start + length] in names:
+                for index in letters[start : start + length]:
+                    removed[index] = True
+                break
+    return "".join(
+        "[removed]" if gone else "".join(char for char, _ in run)
+        for gone, run in itertools.groupby(zip(phrase, removed, strict=True), key=lambda c: c[1])
+    )
+
+
+def _spelled(text: str, window: list[re.Match]) -> tuple[str, ...] | None:
+    """The lower-cased words of ``window`` when only name separators lie between them."""
+    for before, after in zip(window, window[1:], strict=False):
+        if not NAME_SEPARATORS.fullmatch(text[before.end() : after.start()]):
+            return None
+    return tuple(match.group().lower() for match in window)
+
+
+def misread_names(identifiers: set[str]) -> set[str]:
+    """The name parts of ``identifiers`` outside ASCII as a zip shows them whose Windows
+    archiver wrote them in a Chinese, Japanese or Korean code page without the zip's UTF-8 flag:
+    those bytes read as cp437, as Python's zipfile reads them (``王`` in GBK reads ``═⌡``). Mostly
+    symbols, not letters, so no word-by-word scrub finds them; a part of one character counts,
+    as no ordinary word is written this way."""
+    misread = set()
+    for identifier in identifiers:
+        parts = {part for group in name_representations(identifier) for part in group}
+        for part, code_page in itertools.product(parts, _CJK_CODE_PAGES):
+            if part.isascii():
+                continue
+            with contextlib.suppress(UnicodeEncodeError):
+                misread.add(part.encode(code_page).decode("cp437"))
+    return misread
+
+
+def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> list[dict]:
+    """Ingest-report rows with source paths made relative to ``src`` and identifiers scrubbed.
+
+    Hospital exports often name folders after the patient (``DOE^JANE/...``), and a skipped file
+    has no header to tell whose it is: paths lose the part above the source folder, and every
+    letter/digit run that is part of a name, ID or birth date seen in this ingest (and a birth date
+    written with separators, and a CJK name inside a longer run of CJK text) is replaced by
+    ``[removed]`` in paths, series descriptions and reasons (set lookups: fast for any number of
+    patients). A reason quoting a file's full path (a reader's error message) keeps only its part
+    below the source folder too.
+    """
+    tokens, sequences = _identifier_tokens(identifiers), _name_sequences(identifiers)
+    misread = sorted(misread_names(identifiers), key=len, reverse=True)
+    root = os.path.abspath(src)
+    prefixes = sorted({root + os.sep, os.path.realpath(root) + os.sep}, key=len, reverse=True)
+
+    def scrub(text: str) -> str:
+        for prefix in prefixes:
+            text = text.replace(prefix, "")
+        for spelling in misread:
+            text = text.replace(spelling, "[removed]")
+        text = _unspaced_names(scrub_birth_dates(text, identifiers), tokens)
+        return _identifier_words(text, tokens, sequences)
+
+    out = []
+    for row in rows:
+        path = os.path.abspath(str(row["path"])) if row.get("path") else ""
+        if path == root or path.startswith(root + os.sep):
+            path = os.path.relpath(path, root)
+        elif path:
+            path = os.path.basename(path)
+        scrubbed = {key: scrub(str(row.get(key, ""))) for key in ("series", "reason")}
+        out.append({**row, **scrubbed, "path": scrub(path)})
+    return out
