@@ -149,30 +149,3 @@ def test_part_of_a_study_sent_again_does_not_replace_the_whole_study(tmp_path: P
     assert "keeps the study as it was" in report["reason"].iloc[-1]
     (study_id,) = before["study_id"]
     assert report["study_id"].iloc[-1] == study_id
-
-
-def _ingested_in_turn(exports: list[Path], dataset: Path) -> tuple[pd.DataFrame, str]:
-    """The studies table and linkage.csv of ``dataset`` after ingesting ``exports`` one by one."""
-    dataset.mkdir()
-    (dataset / SALT_FILE).write_text("c" * 64 + "\n")  # one salt: the same study_ids
-    for export in exports:
-        ingest(export, dataset)
-    linkage = (dataset / "linkage.csv").read_text(encoding="utf-8")
-    return pd.read_parquet(dataset / "studies.parquet"), linkage
-
-
-def test_the_row_order_does_not_depend_on_the_order_of_ingests(
-    export: Path, tmp_path: Path
-) -> None:
-    """A hospital ingests export A, later adds export B; a colleague ingests both at once, or
-    B first: the same studies must give the same rows in the same order (resamples, episodes
-    and folds follow it), so every figure agrees."""
-    halves = [tmp_path / "A", tmp_path / "B"]
-    for i, study in enumerate(sorted(export.iterdir())):
-        shutil.copytree(study, halves[i % 2] / study.name)
-    at_once = _ingested_in_turn([export], tmp_path / "at_once")
-    for name, order in (("a_then_b", halves), ("b_then_a", halves[::-1])):
-        studies, linkage = _ingested_in_turn(order, tmp_path / name)
-        assert len(studies) == PATIENTS
-        pd.testing.assert_frame_equal(studies, at_once[0])
-        assert linkage == at_once[1]

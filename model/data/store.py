@@ -2,12 +2,9 @@
 
 Tensors are written (atomically, one file per study) before the tables; ``studies.parquet`` is
 replaced last, so an interrupted ingest leaves the previous dataset valid and a rerun completes
-it. Re-ingesting a study replaces its row (same pseudonymous study_id), unless its files give
-fewer views than the dataset holds (``study_worker``). Rows are kept in one canonical order, by
-split then study_id, whatever order the studies arrived in: an evaluation's resamples, episodes
-and folds follow the rows, so exports A then B, B then A and A with B in one ingest give the same
-figures. A patient already in the dataset keeps its split, however the split of a new study was
-drawn.
+it. Re-ingesting a study replaces its row where it stands (same pseudonymous study_id), unless its
+files give fewer views than the dataset holds (``study_worker``); new studies are appended.
+A patient already in the dataset keeps its split, however the split of a new study was drawn.
 """
 
 from __future__ import annotations
@@ -143,23 +140,18 @@ def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
 
 
 def _merge(existing: pd.DataFrame, new: pd.DataFrame, key: str) -> pd.DataFrame:
-    """``existing`` with the rows ``new`` replaces, and ``new``'s other rows, sorted by ``key``:
-    the table depends on its rows alone, never on which ingest brought which."""
-    if existing.empty or new.empty:
-        merged = new if existing.empty else existing
-    else:
-        kept = existing[~existing[key].isin(set(new[key]))]
-        merged = pd.concat([kept, new], ignore_index=True)
-    if key not in merged:  # no rows, nor columns, on either side
-        return merged.reset_index(drop=True)
-    return merged.sort_values(key, kind="stable").reset_index(drop=True)
-
-
-def canonical_order(studies: pd.DataFrame) -> pd.DataFrame:
-    """Study rows sorted by split, then study_id (a keyed hash, so the order follows no
-    identifier and no ingest history): a re-ingested study keeps its place, and the same studies
-    give the same rows in the same order however many ingests brought them."""
-    return studies.sort_values(["split", "study_id"], kind="stable").reset_index(drop=True)
+    """``existing`` with the rows ``new`` replaces updated where they stand, other new rows
+    appended: a re-ingested study keeps its place (an evaluation's resamples, episodes and
+    folds follow the studies' order, so moving it would change every figure)."""
+    if existing.empty:
+        return new.reset_index(drop=True)
+    if new.empty:
+        return existing.reset_index(drop=True)
+    kept = existing[~existing[key].isin(set(new[key]))]
+    merged = pd.concat([kept, new], ignore_index=True)
+    place = {value: i for i, value in enumerate(existing[key])}
+    rank = [place.get(value, len(place) + i) for i, value in enumerate(merged[key])]
+    return merged.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
 
 
 def _keep_patient_splits(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
@@ -205,7 +197,6 @@ def merge_tables(
         # no study yet: no studies table, so the folder is not mistaken for a dataset
         return pd.DataFrame(columns=STUDY_COLUMNS)
     existing = pd.read_parquet(paths.studies) if paths.studies.exists() else pd.DataFrame()
-    new = _keep_patient_splits(existing, pd.DataFrame(rows))
-    studies = canonical_order(_merge(existing, new, "study_id"))
+    studies = _merge(existing, _keep_patient_splits(existing, pd.DataFrame(rows)), "study_id")
     atomic_write_with(paths.studies, lambda tmp: studies.to_parquet(tmp, index=False))
     return studies
