@@ -120,8 +120,8 @@ def run(args: argparse.Namespace) -> int:
     if labels is not None:
         check_output_path(metrics_path(args.out), "the metrics file", folder=False)
     device = resolve_device(args.device)
-    embeddings = cached_study_embeddings(args.checkpoint, ds, device=device)
     model, meta = load_checkpoint(args.checkpoint, device=device)
+    embeddings = cached_study_embeddings(args.checkpoint, ds, device=device, loaded=(model, meta))
     studies = ds.studies.set_index("study_id").reindex(embeddings.ids)
     keep = np.ones(len(embeddings.ids), dtype=bool)
     if args.split:

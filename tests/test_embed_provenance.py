@@ -4,6 +4,7 @@ embeddings a command uses come from the one checkpoint it names, read as that ch
 
 from __future__ import annotations
 
+import logging
 import shutil
 from importlib import metadata
 from pathlib import Path
@@ -16,6 +17,7 @@ import model.training.checkpoint as checkpoint_module
 from model.cli import main
 from model.data.dataset import CMRDataset
 from model.embed import StudyEmbeddings, cache_path, cached_study_embeddings, embed_studies
+from model.evaluation.encoders import checkpoint_encoder
 from model.training.checkpoint import load_checkpoint, read_checkpoint_meta
 from model.training.train import TrainOptions, train
 from tests.tiny_dataset import TINY_PRESET, shared_tiny_checkpoint, write_tiny_preset
@@ -116,3 +118,32 @@ def test_a_checkpoint_replaced_while_embedding_does_not_poison_the_cache(
     assert not cache_path(ds, before).exists()  # the old checkpoint's name holds no other vectors
     assert StudyEmbeddings.load(cache_path(ds, now)).ids == ds.ids()
     assert embedded.provenance["checkpoint_fingerprint"] == now
+
+
+def test_an_evaluation_embeds_studies_with_the_checkpoint_it_loaded(
+    fewer_frames: Path, tmp_path: Path
+) -> None:
+    _, original = shared_tiny_checkpoint()
+    checkpoint = Path(shutil.copyfile(original, tmp_path / "best.pt"))
+    ds = CMRDataset.open(_copy_of_data(tmp_path))
+    encoder = checkpoint_encoder(checkpoint)
+    shutil.copyfile(fewer_frames, checkpoint)  # a new best.pt, published mid-evaluation
+    expected = embed_studies(load_checkpoint(original)[0], ds).vectors
+    np.testing.assert_allclose(encoder.studies(ds, ds.ids()), expected, atol=1e-6)
+
+
+def test_an_index_of_a_checkpoint_replaced_while_indexing_is_not_written(
+    fewer_frames: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _, original = shared_tiny_checkpoint()
+    checkpoint = Path(shutil.copyfile(original, tmp_path / "best.pt"))
+    data = _copy_of_data(tmp_path)
+    _replaced_after_reading(monkeypatch, checkpoint, by=fewer_frames)
+    chroma = tmp_path / "chroma"
+    argv = ["index", "--checkpoint", str(checkpoint), "--data", str(data)]
+    with caplog.at_level(logging.ERROR):
+        assert main([*argv, "--chroma-path", str(chroma)]) == 2
+    assert f"checkpoint {checkpoint} was replaced while indexing" in caplog.text
