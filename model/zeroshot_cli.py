@@ -116,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(args.out, "--out", folder=False)
     prompt_set = PromptSet.load(args.prompts)
     ds = CMRDataset.open(args.data)
+    if not ds.ids(args.split):
+        where = f" in the {args.split} split" if args.split else ""
+        raise DataError(f"dataset {args.data} holds no studies{where} to score")
     labels = labels_for_metrics(args.labels, ds, prompt_set)
     if labels is not None:
         check_output_path(metrics_path(args.out), "the metrics file", folder=False)
