@@ -317,6 +317,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--batch-size must be > 0")
     check_output_path(args.out, "--out", folder=False)
     ds = CMRDataset.open(args.data)
+    if not len(ds):
+        raise DataError(f"dataset {args.data} holds no studies to embed")
     device = resolve_device(args.device)
     embeddings = cached_study_embeddings(
         args.checkpoint, ds, device=device, batch_size=args.batch_size
