@@ -20,7 +20,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,9 @@ from model.progress import Progress
 from model.provenance import software_versions
 from model.schema import DatasetPaths
 
+if TYPE_CHECKING:
+    from model.training.checkpoint import CheckpointMeta
+
 log = logging.getLogger(__name__)
 # A query or an edited prompt is a handful of short sentences: one intra-op thread encodes it
 # about as fast as two on an idle machine, and 10x faster on a busy one (oversubscribed OpenMP
@@ -46,8 +49,8 @@ _THREADS_LOCK = threading.Lock()
 @dataclass(frozen=True)
 class StudyEmbeddings:
     """Study ids and their unit-norm embeddings ``vectors`` float32 [N, D], with the
-    ``provenance`` of the vectors (``embedding_provenance``; empty for a file written before
-    embeddings recorded it)."""
+    ``provenance`` of the vectors (``embed_studies`` and ``cached_study_embeddings`` say what it
+    holds; empty for a file written before embeddings recorded it)."""
 
     ids: list[str]
     vectors: np.ndarray
@@ -235,7 +238,7 @@ def cached_study_embeddings(
     ds: object,
     device: str | torch.device = "cpu",
     batch_size: int = 16,
-    loaded: tuple[nn.Module, Any] | None = None,
+    loaded: tuple[nn.Module, CheckpointMeta] | None = None,
 ) -> StudyEmbeddings:
     """Every study of ``ds`` embedded with the checkpoint, computed once and cached on disk
     (when the dataset folder cannot be written, computed each time, with a warning).
@@ -243,7 +246,8 @@ def cached_study_embeddings(
     ``loaded``: the ``load_checkpoint(checkpoint_path)`` the caller holds, whose weights are then
     the ones embedded even if the file was replaced since (a run still training rewrites its
     ``best.pt``), so its study and text embeddings come from one model. The ``provenance``
-    names the checkpoint and its fingerprint, the key of the cache file.
+    adds ``checkpoint`` and ``checkpoint_fingerprint`` (the key of the cache file) to what
+    ``embed_studies`` records (dataset, data_fingerprint, frames, image_size, versions).
     """
     from model.training.checkpoint import load_checkpoint, read_checkpoint_meta
 
