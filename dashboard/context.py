@@ -133,25 +133,36 @@ class Studio(CaseIndexAccess):
         return Path(cache.embedding_file(*self._dataset_key(), *self._checkpoint_key()))
 
     def embeddings(self) -> Any:
-        """Cached study embeddings; EmptyState offering an embed job when not computed yet."""
+        """Cached study embeddings; EmptyState offering an embed job when not computed yet, or
+        when the cache file is damaged (the job computes it again)."""
         path = self.embeddings_path()
         if not path.is_file():
-            command = model_command(
-                "embed",
-                "--checkpoint",
-                str(self.checkpoint_path()),
-                "--data",
-                str(self.dataset_path()),
-                "--out",
-                str(path),
-            )
-            raise EmptyState(
+            raise self._embed_offer(
                 "Study embeddings not computed yet",
                 f"The active checkpoint has not embedded {self.dataset_path().name} yet. "
                 "Compute them once in the background (progress shows on this page).",
-                offer=JobOffer("embed", command, "Compute study embeddings"),
             )
-        return cache.study_embeddings(str(path), cache.version_of(path))
+        try:
+            return cache.study_embeddings(str(path), cache.version_of(path))
+        except DataError as err:
+            raise self._embed_offer(
+                "Study embeddings are damaged",
+                f"{err}. Compute them again in the background (progress shows on this page).",
+            ) from err
+
+    def _embed_offer(self, title: str, hint: str) -> EmptyState:
+        """``EmptyState`` offering the job that (re)computes the study embeddings cache file."""
+        command = model_command(
+            "embed",
+            "--checkpoint",
+            str(self.checkpoint_path()),
+            "--data",
+            str(self.dataset_path()),
+            "--out",
+            str(self.embeddings_path()),
+        )
+        offer = JobOffer("embed", command, "Compute study embeddings")
+        return EmptyState(title, hint, offer=offer)
 
     def projection(self, method: str = "UMAP") -> Any:
         self.embeddings()

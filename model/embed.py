@@ -3,19 +3,24 @@
 ``python -m model embed --checkpoint CKPT --data DATASET --out FILE`` writes ``FILE`` (``.npz``
 with ``ids`` and ``vectors``, or ``.parquet`` with ``study_id`` + ``e0..e{D-1}``) and fills the
 dataset's cache ``DATASET/embeddings/<checkpoint fp>-<dataset fp>.npz``, which
-``cached_study_embeddings`` reuses until either the weights or the studies change.
+``cached_study_embeddings`` reuses until either the weights or the studies change. Both files
+carry their ``provenance`` (checkpoint and dataset fingerprints, the frames and image size the
+studies were read at, software versions), which ``StudyEmbeddings.load`` gives back.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import json
 import logging
 import threading
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +32,11 @@ from model.atomic import atomic_write_with
 from model.errors import DataError, UserError
 from model.output_path import check_output_path
 from model.progress import Progress
+from model.provenance import software_versions
 from model.schema import DatasetPaths
+
+if TYPE_CHECKING:
+    from model.training.checkpoint import CheckpointMeta
 
 log = logging.getLogger(__name__)
 # A query or an edited prompt is a handful of short sentences: one intra-op thread encodes it
@@ -39,24 +48,30 @@ _THREADS_LOCK = threading.Lock()
 
 @dataclass(frozen=True)
 class StudyEmbeddings:
-    """Study ids and their unit-norm embeddings ``vectors`` float32 [N, D]."""
+    """Study ids and their unit-norm embeddings ``vectors`` float32 [N, D], with the
+    ``provenance`` of the vectors (``embed_studies`` and ``cached_study_embeddings`` say what it
+    holds; empty for a file written before embeddings recorded it)."""
 
     ids: list[str]
     vectors: np.ndarray
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def save(self, path: str | Path) -> None:
-        """Atomic ``.npz`` (ids, vectors) or ``.parquet`` (study_id, e0..e{D-1})."""
+        """Atomic ``.npz`` (ids, vectors, provenance as JSON) or ``.parquet`` (study_id,
+        e0..e{D-1}; provenance in the file's metadata)."""
         path = Path(path)
         if path.suffix == ".parquet":
             table = pd.DataFrame(self.vectors, columns=[f"e{i}" for i in range(self.dim)])
             table.insert(0, "study_id", self.ids)
+            table.attrs["provenance"] = self.provenance  # parquet metadata (pandas attrs)
             atomic_write_with(path, lambda tmp: table.to_parquet(tmp, index=False))
         elif path.suffix == ".npz":
             ids = np.asarray(self.ids, dtype=str)
+            provenance = np.asarray(json.dumps(self.provenance, sort_keys=True))
 
             def write(tmp: Path) -> None:
                 with open(tmp, "wb") as handle:
-                    np.savez(handle, ids=ids, vectors=self.vectors)
+                    np.savez(handle, ids=ids, vectors=self.vectors, provenance=provenance)
 
             atomic_write_with(path, write)
         else:
@@ -69,9 +84,12 @@ class StudyEmbeddings:
             if Path(path).suffix == ".parquet":
                 table = pd.read_parquet(path)
                 vectors = table.drop(columns="study_id").to_numpy(dtype=np.float32)
-                return cls(ids=[str(i) for i in table["study_id"]], vectors=vectors)
+                provenance = dict(table.attrs.get("provenance") or {})
+                return cls([str(i) for i in table["study_id"]], vectors, provenance)
             with np.load(path, allow_pickle=False) as data:
-                return cls(ids=[str(i) for i in data["ids"]], vectors=data["vectors"])
+                recorded = str(data["provenance"]) if "provenance" in data.files else "{}"
+                provenance = json.loads(recorded)
+                return cls([str(i) for i in data["ids"]], data["vectors"], provenance)
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
             raise DataError(f"embedding file {path} is unreadable: {err}") from err
 
@@ -190,13 +208,23 @@ def embed_studies(
 ) -> StudyEmbeddings:
     """Unit-norm study embeddings: for each id, video [V, T, S, S] -> [D]; float32 [N, D].
 
-    ``frames`` / ``size`` default to the model's video config (what it was trained on).
+    ``frames`` / ``size`` default to what the model was trained on (``model.input_frames`` /
+    ``input_size``: a loaded checkpoint's ``train.frames`` / ``train.image_size``), as the
+    ``embed`` command reads them.
     """
     ids = list(ds.ids() if ids is None else ids)
-    frames = frames or int(model.cfg.video.frames)
-    size = size or int(model.cfg.video.image_size)
+    frames = int(frames or model.input_frames)
+    size = int(size or model.input_size)
     loader = study_loader(ds, ids, frames, size, batch_size, num_workers)
-    return encode_studies(model, loader, ids)
+    embeddings = encode_studies(model, loader, ids)
+    provenance = {
+        "dataset": str(ds.root),
+        "data_fingerprint": ds.fingerprint(),
+        "frames": frames,
+        "image_size": size,
+        "versions": software_versions(),
+    }
+    return dataclasses.replace(embeddings, provenance=provenance)
 
 
 def cache_path(ds: object, checkpoint_fingerprint: str) -> Path:
@@ -210,27 +238,61 @@ def cached_study_embeddings(
     ds: object,
     device: str | torch.device = "cpu",
     batch_size: int = 16,
+    loaded: tuple[nn.Module, CheckpointMeta] | None = None,
 ) -> StudyEmbeddings:
     """Every study of ``ds`` embedded with the checkpoint, computed once and cached on disk
-    (when the dataset folder cannot be written, computed each time, with a warning)."""
+    (when the dataset folder cannot be written, computed each time, with a warning).
+
+    ``loaded``: the ``load_checkpoint(checkpoint_path)`` the caller holds, whose weights are then
+    the ones embedded even if the file was replaced since (a run still training rewrites its
+    ``best.pt``), so its study and text embeddings come from one model. The ``provenance``
+    adds ``checkpoint`` and ``checkpoint_fingerprint`` (the key of the cache file) to what
+    ``embed_studies`` records (dataset, data_fingerprint, frames, image_size, versions).
+    """
     from model.training.checkpoint import load_checkpoint, read_checkpoint_meta
 
-    meta = read_checkpoint_meta(checkpoint_path)
-    path = cache_path(ds, meta.fingerprint)
-    if path.exists():
-        try:
-            cached = StudyEmbeddings.load(path)
-        except DataError as err:  # damaged on disk: the cache only saves time
-            log.warning("%s; recomputing it", err)
-        else:
-            if cached.ids == list(ds.ids()):
-                return cached
-            log.info("embedding cache %s is stale; recomputing", path.name)
-    model, meta = load_checkpoint(checkpoint_path, device=device)
-    train = meta.config.get("train", {})
-    embeddings = embed_studies(
-        model, ds, batch_size=batch_size, frames=train.get("frames"), size=train.get("image_size")
-    )
+    meta = loaded[1] if loaded else read_checkpoint_meta(checkpoint_path)
+    cached = _read_cache(cache_path(ds, meta.fingerprint), ds)
+    if cached is not None:
+        return _naming_checkpoint(cached, checkpoint_path, meta.fingerprint, ds)
+    model, meta = loaded or load_checkpoint(checkpoint_path, device=device)
+    embeddings = embed_studies(model, ds, batch_size=batch_size)
+    embeddings = _naming_checkpoint(embeddings, checkpoint_path, meta.fingerprint, ds)
+    # keyed by the weights embedded: the file may have been replaced since its meta was read
+    _write_cache(embeddings, cache_path(ds, meta.fingerprint))
+    return embeddings
+
+
+def _naming_checkpoint(
+    embeddings: StudyEmbeddings, checkpoint_path: str | Path, fingerprint: str, ds: object
+) -> StudyEmbeddings:
+    """``embeddings`` whose provenance also names the checkpoint and dataset they came from (a
+    cache file written before provenance was recorded has only these)."""
+    record = {
+        "checkpoint": str(checkpoint_path),
+        "checkpoint_fingerprint": fingerprint,
+        "dataset": str(ds.root),
+        "data_fingerprint": ds.fingerprint(),
+    }
+    return dataclasses.replace(embeddings, provenance={**embeddings.provenance, **record})
+
+
+def _read_cache(path: Path, ds: object) -> StudyEmbeddings | None:
+    """The cache file's embeddings when it holds every study of ``ds``, else None."""
+    if not path.exists():
+        return None
+    try:
+        cached = StudyEmbeddings.load(path)
+    except DataError as err:  # damaged on disk: the cache only saves time
+        log.warning("%s; recomputing it", err)
+        return None
+    if cached.ids != list(ds.ids()):
+        log.info("embedding cache %s is stale; recomputing", path.name)
+        return None
+    return cached
+
+
+def _write_cache(embeddings: StudyEmbeddings, path: Path) -> None:
     try:
         embeddings.save(path)
     except OSError as err:  # a dataset shared read-only: the cache only saves time
@@ -239,7 +301,6 @@ def cached_study_embeddings(
             path,
             err.strerror or err,
         )
-    return embeddings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -260,6 +321,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--batch-size must be > 0")
     check_output_path(args.out, "--out", folder=False)
     ds = CMRDataset.open(args.data)
+    if not len(ds):
+        raise DataError(f"dataset {args.data} holds no studies to embed")
     device = resolve_device(args.device)
     embeddings = cached_study_embeddings(
         args.checkpoint, ds, device=device, batch_size=args.batch_size

@@ -1,7 +1,7 @@
 """What a reviewer needs to repeat a result: the software that computed it and the input files.
 
-A training run's ``config.json`` and an evaluation's ``summary.json`` record
-``software_versions()`` (Python and the packages whose versions can change the numbers: the
+A training run's ``config.json``, an evaluation's ``summary.json`` and a study embedding file
+(``model.embed.StudyEmbeddings.provenance``) record ``software_versions()`` (Python and the packages whose versions can change the numbers: the
 tensor, statistics and DICOM libraries and the text tower's weights package);
 an evaluation also records ``file_sha256`` of its prompt set and labels files, whose paths alone
 do not say what they held when it ran.

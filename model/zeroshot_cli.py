@@ -116,12 +116,15 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(args.out, "--out", folder=False)
     prompt_set = PromptSet.load(args.prompts)
     ds = CMRDataset.open(args.data)
+    if not ds.ids(args.split):
+        where = f" in the {args.split} split" if args.split else ""
+        raise DataError(f"dataset {args.data} holds no studies{where} to score")
     labels = labels_for_metrics(args.labels, ds, prompt_set)
     if labels is not None:
         check_output_path(metrics_path(args.out), "the metrics file", folder=False)
     device = resolve_device(args.device)
-    embeddings = cached_study_embeddings(args.checkpoint, ds, device=device)
     model, meta = load_checkpoint(args.checkpoint, device=device)
+    embeddings = cached_study_embeddings(args.checkpoint, ds, device=device, loaded=(model, meta))
     studies = ds.studies.set_index("study_id").reindex(embeddings.ids)
     keep = np.ones(len(embeddings.ids), dtype=bool)
     if args.split:

@@ -242,3 +242,35 @@ def test_a_damaged_embedding_cache_is_recomputed_not_fatal(
     assert again.ids == good.ids and np.allclose(again.vectors, good.vectors, atol=1e-6)
     assert "is unreadable" in caplog.text and "recomputing" in caplog.text
     assert StudyEmbeddings.load(cache).ids == good.ids  # the cache is whole again
+
+
+def test_embed_cli_refuses_a_dataset_without_studies(
+    setup: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data, checkpoint = setup
+    empty = tmp_path / "empty"
+    shutil.copytree(data, empty, ignore=shutil.ignore_patterns("embeddings"))
+    studies = pd.read_parquet(empty / "studies.parquet")
+    studies.iloc[:0].to_parquet(empty / "studies.parquet", index=False)
+    out = tmp_path / "emb.npz"
+    argv = ["embed", "--checkpoint", str(checkpoint), "--data", str(empty), "--out", str(out)]
+    with caplog.at_level(logging.ERROR):
+        assert cli_main(argv) == 2
+    assert f"dataset {empty} holds no studies to embed" in caplog.text
+    assert not out.exists() and not (empty / "embeddings").exists()
+
+
+def test_zeroshot_cli_refuses_a_split_without_studies(
+    setup: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data, checkpoint = setup
+    no_test = tmp_path / "no-test"
+    shutil.copytree(data, no_test, ignore=shutil.ignore_patterns("embeddings"))
+    studies = pd.read_parquet(no_test / "studies.parquet")
+    studies[studies["split"] != "test"].to_parquet(no_test / "studies.parquet", index=False)
+    out = tmp_path / "scores.csv"
+    argv = ["zeroshot", "--checkpoint", str(checkpoint), "--data", str(no_test), "--out", str(out)]
+    with caplog.at_level(logging.ERROR):
+        assert cli_main([*argv, "--split", "test"]) == 2
+    assert f"dataset {no_test} holds no studies in the test split to score" in caplog.text
+    assert not out.exists() and not (tmp_path / "scores_metrics.csv").exists()

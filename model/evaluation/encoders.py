@@ -87,7 +87,7 @@ def checkpoint_encoder(path: str | Path, device: str = "cpu") -> Encoder:
     video = meta.config.get("model", {}).get("video", {})
 
     def studies(dataset: object, ids: list[str]) -> np.ndarray:
-        cached = cached_study_embeddings(path, dataset, device=device)
+        cached = cached_study_embeddings(path, dataset, device=device, loaded=(model, meta))
         return _select(cached.ids, cached.vectors, ids, f"checkpoint {path}")
 
     return Encoder(

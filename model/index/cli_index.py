@@ -93,9 +93,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def collect_records(
-    checkpoint: Path, datasets: list[Path], labels_csvs: list[Path], device: str = "cpu"
+    checkpoint: Path,
+    fingerprint: str,
+    datasets: list[Path],
+    labels_csvs: list[Path],
+    device: str = "cpu",
 ) -> IndexRecords:
     """Embed (or reuse cached embeddings of) every dataset and build the index records.
+
+    ``fingerprint`` is the checkpoint's, the index's name: a checkpoint replaced meanwhile (a run
+    still training rewrites its ``best.pt``) is a ``DataError``, not another model's vectors in it.
 
     Without ``labels_csvs`` each dataset's own labels file (``model.labels.label_file``) is
     attached, as the dashboard's index job does, so a re-index never drops the findings filters.
@@ -109,6 +116,11 @@ def collect_records(
         own = label_file(Path(path))
         labels = _labels_for(ds.linkage(), labels_csvs or ([own] if own else []), Path(path))
         embeddings = cached_study_embeddings(checkpoint, ds, device=device)
+        if embeddings.provenance["checkpoint_fingerprint"] != fingerprint:
+            raise DataError(
+                f"checkpoint {checkpoint} was replaced while indexing (it was {fingerprint[:12]}"
+                "); run the index command again"
+            )
         given = identity_of(ds, Path(path))
         name = given.pop("dataset")
         part = build_records(ds.studies, embeddings.ids, embeddings.vectors, name, labels, given)
@@ -213,7 +225,9 @@ def run(args: argparse.Namespace) -> int:
         if args.rebuild:
             check_rebuild_keeps(location, fingerprint, args.data, args.drop_others)
         started = time.perf_counter()
-        records = collect_records(args.checkpoint, args.data, args.labels or [], device)
+        records = collect_records(
+            args.checkpoint, fingerprint, args.data, args.labels or [], device
+        )
         embedded = time.perf_counter()
         with index_failures(location):
             report = _write(location, fingerprint, records, args.batch_size, args.rebuild)

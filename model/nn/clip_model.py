@@ -50,6 +50,11 @@ class CMRClip(nn.Module):
         super().__init__()
         cfg.validate()
         self.cfg = cfg
+        # frames per view and image size the model reads a study at: what it trained on (a
+        # checkpoint's ``train.frames`` / ``train.image_size``, set by ``load_checkpoint`` and the
+        # trainer); the video config's maxima until then
+        self.input_frames = int(cfg.video.frames)
+        self.input_size = int(cfg.video.image_size)
         self.visual = build_video_tower(cfg.video, cfg.embed_dim)
         self.text = TextTower(cfg.text, cfg.embed_dim)
         self.logit_scale = nn.Parameter(torch.tensor(float(cfg.init_logit_scale)))

@@ -225,6 +225,9 @@ def load_checkpoint(
     except (KeyError, TypeError, ValueError, UserError) as err:
         raise CheckpointError(f"{path}: the stored model config is not valid here: {err}") from err
     load_weights(model, payload, path)
+    train = meta.config.get("train") or {}  # a checkpoint without one read at the video config's
+    model.input_frames = int(train.get("frames") or model.input_frames)
+    model.input_size = int(train.get("image_size") or model.input_size)
     model.to(device).eval()
     return model, meta
 

@@ -75,6 +75,7 @@ class Trainer:
     def _build(self) -> None:
         torch.manual_seed(self.cfg.seed)  # identical initial weights on every rank
         self.model = CMRClip(self.preset.model).to(self.ctx.device)
+        self.model.input_frames, self.model.input_size = self.cfg.frames, self.cfg.image_size
         self.optimizer = build_optimizer(self.model, self.cfg)
         self.scheduler = build_scheduler(self.optimizer, self.cfg, self.total_steps)
         self.loss_fn = ClipLoss(local_loss=True, gather_with_grad=True)
