@@ -272,14 +272,19 @@ def ingest(
             _log_labelled(links, given_labels, Path(labels))
         report = deidentify_report(report, src, _identifiers(plans) | skipped)
         studies = merge_tables(DatasetPaths(out), rows, links, report, extra)
+    _count(summary, rows, len(studies), report)
+    summary.elapsed_s = time.monotonic() - started
+    return summary
+
+
+def _count(summary: IngestSummary, rows: list[dict], total: int, report: list[dict]) -> None:
+    """Fill ``summary``'s counts: studies written of ``total`` and the report's lines by level."""
     levels = [r["level"] for r in report]
-    summary.studies_written, summary.studies_total = len(rows), len(studies)
+    summary.studies_written, summary.studies_total = len(rows), total
     summary.study_ids = [row["study_id"] for row in rows]
     summary.files_skipped = levels.count("skipped")
     summary.series_rejected = levels.count("rejected")
     summary.warnings = levels.count("warning")
-    summary.elapsed_s = time.monotonic() - started
-    return summary
 
 
 def _log_labelled(links: list[dict], rows: list[dict], path: Path) -> None:

@@ -71,7 +71,6 @@ class Trainer:
         """Steps of the whole run (of the budget's cap until its epochs are chosen)."""
         return self.steps_per_epoch * self.budget.epochs
 
-    # ----- setup ---------------------------------------------------------------------------
     def _build(self) -> None:
         torch.manual_seed(self.cfg.seed)  # identical initial weights on every rank
         self.model = CMRClip(self.preset.model).to(self.ctx.device)
@@ -160,7 +159,6 @@ class Trainer:
             }
         )
 
-    # ----- loop ----------------------------------------------------------------------------
     def run(self) -> TrainResult:
         if self.ctx.is_main:  # refuse a clobbering --out before any work
             self.folder.prepare(self.options.resume)
@@ -302,7 +300,6 @@ class Trainer:
         if self.ctx.is_main:
             self._write_config()
 
-    # ----- persistence ---------------------------------------------------------------------
     def _save(self, path: Path) -> None:
         """Every rank contributes its RNG state; rank 0 writes the checkpoint atomically."""
         rngs = gather_objects(self.ctx, ckpt.capture_rng())
