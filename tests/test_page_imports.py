@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from dashboard_fixtures import APP
 
 pytestmark = pytest.mark.slow
