@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from dashboard import cache
 from dashboard.importer import check_name
 from dashboard.jobs import model_command
 from dashboard.run_state import read_status, run_is_live, run_state
@@ -64,8 +65,9 @@ def preset_names() -> list[str]:
 
 
 def read_metrics(run: Path) -> pd.DataFrame:
-    """metrics.jsonl as a table (empty when the run has logged nothing yet)."""
-    return pd.DataFrame(RunFolder(run).read_metrics())
+    """metrics.jsonl as a table (empty when the run has logged nothing yet), parsed again only
+    when the file has changed."""
+    return cache.run_metrics(str(run), cache.append_version(RunFolder(run).metrics_path))
 
 
 def runs_table(runs: list[Path], root: Path) -> pd.DataFrame:

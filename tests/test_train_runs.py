@@ -117,6 +117,30 @@ def test_the_runs_table_names_the_score_best_pt_was_kept_for(tmp_path: Path) -> 
     assert best == "R@1/5/10 0.550"
 
 
+def test_a_runs_metrics_are_parsed_again_only_when_the_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Train page lists every run's metrics every 5 s: an unchanged metrics.jsonl is not
+    parsed again, and a line the training appends is seen on the next refresh."""
+    run = _finished_run(tmp_path, "refreshed", 1000.0)
+    epoch = {"kind": "val", "epoch": 0, "selection_score": 0.40, "val_r@1": 0.2}
+    metrics = run / "metrics.jsonl"
+    metrics.write_text(json.dumps(epoch) + "\n")
+    parsed: list[Path] = []
+    parse = RunFolder.read_metrics
+    monkeypatch.setattr(
+        RunFolder, "read_metrics", lambda folder: parsed.append(folder.root) or parse(folder)
+    )
+    for _ in range(3):
+        [best] = runs_table([run], tmp_path)["best"]
+        assert best == "R@1/5/10 0.400"
+    assert len(parsed) == 1
+    with metrics.open("a") as log:
+        log.write(json.dumps({**epoch, "epoch": 1, "selection_score": 0.55}) + "\n")
+    [best] = runs_table([run], tmp_path)["best"]
+    assert best == "R@1/5/10 0.550" and len(parsed) == 2
+
+
 def test_the_run_panel_says_how_its_best_pt_was_chosen(tmp_path: Path) -> None:
     """A small export's run with no val study: best.pt is its last epoch, and the panel says so
     instead of claiming selection by val retrieval."""
