@@ -18,6 +18,7 @@ import pandas as pd
 
 from dashboard import cache
 from dashboard.importer import check_name
+from dashboard.job import last_lines
 from dashboard.jobs import model_command
 from dashboard.run_state import read_status, run_is_live, run_state
 from model.atomic import atomic_write_json
@@ -54,7 +55,8 @@ def log_tail(run: Path, lines: int = 40) -> str:
         return "(no log yet)"
     if run.resolve() not in log.resolve().parents:
         return "(train.log links outside the run folder; not shown)"
-    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    with log.open("rb") as handle:
+        return last_lines(handle, lines)
 
 
 def preset_names() -> list[str]:
