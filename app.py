@@ -2,23 +2,32 @@
 
 ``st.navigation`` lists the pages explicitly, which also turns off Streamlit's automatic
 discovery of the ``pages/`` folder.
+
+Streamlit runs this file as ``__main__`` (and installs it as ``sys.modules["__main__"]``), so
+a child process that multiprocessing spawns from a page (the case index's read check,
+``model.index.read_check``) imports this file again, as ``__mp_main__``: there it must do
+nothing, not import Streamlit and lay out the pages (which doubled the check's time).
 """
 
-import streamlit as st
 
-# an emoji tab icon is drawn by the browser; a :material: one is fetched from Google's fonts
-st.set_page_config(page_title="CMR-CLIP Studio", page_icon="🫀", layout="wide")
+def main() -> None:
+    import streamlit as st
 
-PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/studies.py", title="Studies", icon=":material/folder_open:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
-    st.Page("pages/zeroshot.py", title="Zero-shot", icon=":material/target:"),
-    st.Page("pages/browser.py", title="Case browser", icon=":material/search:"),
-    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
-]
+    # an emoji tab icon is drawn by the browser; a :material: one is fetched from Google's fonts
+    st.set_page_config(page_title="CMR-CLIP Studio", page_icon="🫀", layout="wide")
+    pages = [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/studies.py", title="Studies", icon=":material/folder_open:"),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
+        st.Page("pages/zeroshot.py", title="Zero-shot", icon=":material/target:"),
+        st.Page("pages/browser.py", title="Case browser", icon=":material/search:"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
+    ]
+    navigation = st.navigation(pages, position="sidebar")
+    st.sidebar.caption("CMR-CLIP Studio · video–text encoder for cardiac MRI")
+    navigation.run()
 
-navigation = st.navigation(PAGES, position="sidebar")
-st.sidebar.caption("CMR-CLIP Studio · video–text encoder for cardiac MRI")
-navigation.run()
+
+if __name__ == "__main__":
+    main()

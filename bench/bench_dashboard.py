@@ -1,10 +1,13 @@
 """Dashboard benchmarks (run on demand; prints figures for bench/RESULTS.md).
 
     python bench/bench_dashboard.py [--data-root DIR] [--studies 10000] [--skip-umap]
+                                    [--fresh-visits]
 
 1. cold start: ``streamlit run app.py`` until /_stcore/health answers, then until the Home page
    renders in Chromium (when /usr/bin/chromium exists);
 2. rerun time of every page with warm caches (AppTest, second run), over a tiny built data root;
+   with ``--fresh-visits``, each page's first visit in a fresh process (after Home), as a new
+   server's first user meets it (imports, checkpoint, index read check, UMAP compile included);
 3. zero-shot re-score of N studies after editing one prompt (real text tower of the tiny
    checkpoint, cached study embeddings, one matrix product);
 4. UMAP (cosine) of N studies: first fit in the process (numba compilation included) and again;
@@ -102,6 +105,44 @@ def bench_page_reruns(root: Path) -> None:
         )
 
 
+FRESH_VISIT = """
+import sys, time
+from streamlit.testing.v1 import AppTest
+
+if __name__ == "__main__":
+    at = AppTest.from_file(sys.argv[1], default_timeout=600)
+    at.run()
+    t0 = time.perf_counter()
+    at.switch_page(sys.argv[2]).run()
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    at.run()
+    print(first, time.perf_counter() - t0, len(at.exception))
+"""
+
+
+def bench_fresh_visits(root: Path) -> None:
+    """Each page's first visit (after Home) and a rerun, each page in a process of its own."""
+    import subprocess
+
+    env = {**os.environ, "CMR_DATA_ROOT": str(root)}
+    for page in PAGES:
+        out = subprocess.run(
+            [sys.executable, "-c", FRESH_VISIT, str(REPO / "app.py"), page],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        first, warm, errors = float(out[-3]), float(out[-2]), int(out[-1])
+        status = "ok" if not errors else f"{errors} EXCEPTION(S)"
+        print(
+            f"fresh process: {page:22s} first {first * 1000:7.0f} ms  "
+            f"rerun {warm * 1000:6.0f} ms  {status}"
+        )
+
+
 def clustered_unit_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
     """``n`` unit vectors of ``dim`` around 12 random centres: embeddings with structure."""
     rng = np.random.default_rng(seed)
@@ -195,11 +236,14 @@ def main() -> None:
     parser.add_argument("--skip-umap", action="store_true")
     parser.add_argument("--skip-browser", action="store_true")
     parser.add_argument("--reports", type=Path, help="dataset whose report sentences are read")
+    parser.add_argument("--fresh-visits", action="store_true", help="first visits, fresh processes")
     args = parser.parse_args()
     root = args.data_root or build_root(Path(tempfile.mkdtemp(prefix="bench-dashboard-")))
     if not args.skip_browser:
         bench_cold_start(root)
     bench_page_reruns(root)
+    if args.fresh_visits:
+        bench_fresh_visits(root)
     bench_rescore(root, args.studies)
     bench_prompt_reading(root, args.reports)
     if not args.skip_umap:

@@ -50,6 +50,16 @@ def version_of(*paths: str | Path) -> tuple[float, ...]:
     return tuple(out)
 
 
+def append_version(path: str | Path) -> tuple[int, ...]:
+    """(inode, size, mtime ns) of ``path``, () when it is missing: the cache key of a file that
+    is appended to (a new line need not move a coarse mtime) or replaced whole."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return ()
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
 def file_identity(path: str | Path) -> tuple[int, int]:
     """(device, inode) of ``path``: unchanged by writes, new when the file is replaced."""
     stat = os.stat(path)
@@ -157,6 +167,16 @@ def finding_evaluation(
 ) -> FindingEvaluation | None:
     """``evaluate_finding`` (bootstrap CI) memoised on the scores, labels and threshold."""
     return evaluate_finding(probs, labels, threshold)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def run_metrics(run: str, version: tuple[int, ...]) -> pd.DataFrame:
+    """The run folder ``run``'s metrics.jsonl as a table, parsed once per ``version`` of the file
+    (``append_version``): the Train page lists every run's metrics every 5 s, and only a live
+    run's file changes."""
+    from model.training.run_folder import RunFolder
+
+    return pd.DataFrame(RunFolder(Path(run)).read_metrics())
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

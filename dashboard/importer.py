@@ -90,7 +90,7 @@ def _optional_file(settings: Settings, text: str, what: str) -> Path | None:
 
 def unpack_upload(settings: Settings, upload: BinaryIO, name: str) -> ZipImportResult:
     """Safely extract an uploaded zip to ``DATA_ROOT/imports/uploads/<name>``."""
-    return extract_zip(upload, settings.imports_dir / "uploads" / check_name(name, "dataset name"))
+    return extract_zip(upload, settings.uploads_dir / check_name(name, "dataset name"))
 
 
 def source_folder(settings: Settings, text: str) -> Path:

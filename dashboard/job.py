@@ -9,13 +9,14 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 _CANCEL_GRACE_S = 3.0
 # A training run stops after its current step (validation and last.pt included when it ends an
 # epoch): killing it sooner loses the steps since its last epoch and leaves it "crashed".
 _STOP_GRACE_S = {"train": 60.0}
 ACTIVE_STATES = ("running", "stopping")
+LOG_TAIL_BYTES = 64 * 1024
 
 
 @dataclass
@@ -86,13 +87,17 @@ class Job:
         private file of the account serving the dashboard would show that file here)."""
         try:
             with open(os.open(self.log_path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
-                handle.seek(0, os.SEEK_END)
-                size = handle.tell()
-                handle.seek(max(0, size - 64 * 1024))
-                text = handle.read().decode("utf-8", errors="replace")
+                return last_lines(handle, lines)
         except OSError:
             return ""
-        return "\n".join(text.splitlines()[-lines:])
+
+
+def last_lines(handle: BinaryIO, lines: int) -> str:
+    """The last ``lines`` lines of the open log ``handle``, read from at most its last
+    ``LOG_TAIL_BYTES``: a page showing a long run's log every few seconds reads no more."""
+    handle.seek(0, os.SEEK_END)
+    handle.seek(max(0, handle.tell() - LOG_TAIL_BYTES))
+    return "\n".join(handle.read().decode("utf-8", errors="replace").splitlines()[-lines:])
 
 
 def stop_grace_s(kind: str) -> float:

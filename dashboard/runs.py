@@ -16,7 +16,9 @@ from typing import Any
 
 import pandas as pd
 
+from dashboard import cache
 from dashboard.importer import check_name
+from dashboard.job import last_lines
 from dashboard.jobs import model_command
 from dashboard.run_state import read_status, run_is_live, run_state
 from model.atomic import atomic_write_json
@@ -53,7 +55,8 @@ def log_tail(run: Path, lines: int = 40) -> str:
         return "(no log yet)"
     if run.resolve() not in log.resolve().parents:
         return "(train.log links outside the run folder; not shown)"
-    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    with log.open("rb") as handle:
+        return last_lines(handle, lines)
 
 
 def preset_names() -> list[str]:
@@ -64,8 +67,9 @@ def preset_names() -> list[str]:
 
 
 def read_metrics(run: Path) -> pd.DataFrame:
-    """metrics.jsonl as a table (empty when the run has logged nothing yet)."""
-    return pd.DataFrame(RunFolder(run).read_metrics())
+    """metrics.jsonl as a table (empty when the run has logged nothing yet), parsed again only
+    when the file has changed."""
+    return cache.run_metrics(str(run), cache.append_version(RunFolder(run).metrics_path))
 
 
 def runs_table(runs: list[Path], root: Path) -> pd.DataFrame:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,10 @@ def _stage_names() -> tuple[str, ...]:
     return stage_prefixes()
 
 
+def _imported_streamlit() -> bool:
+    return "streamlit" in sys.modules
+
+
 def _crash() -> None:  # as Chroma's native code does on a damaged HNSW graph
     os.kill(os.getpid(), signal.SIGSEGV)
 
@@ -59,6 +64,18 @@ def test_the_child_is_a_fresh_scrubbed_process_and_the_parent_is_untouched(
         assert run_in_fresh_process(_stage_names) == ("4/4 index",)
     with pytest.raises(UserError, match="no such dataset"):
         run_in_fresh_process(_refuse, "no such dataset")
+
+
+def test_a_child_started_while_the_dashboard_runs_does_not_run_the_dashboard_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Streamlit installs the running app.py as ``__main__``; a spawned child imports the parent's
+    ``__main__`` file again (the case index's read check starts one per index state, in a page's
+    script thread), where app.py must not import Streamlit and lay out the pages anew."""
+    app = types.ModuleType("__main__")
+    app.__file__ = str(ROOT / "app.py")
+    monkeypatch.setitem(sys.modules, "__main__", app)
+    assert run_in_fresh_process(_imported_streamlit) is False
 
 
 @pytest.mark.timeout(120)

@@ -221,6 +221,37 @@ def test_settings_discovery_and_active(tmp_path: Path) -> None:
         settings.write_active(checkpoint=tmp_path / "missing.pt")
 
 
+def test_listing_datasets_and_runs_walks_the_root_once_and_never_an_unpacked_upload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages list datasets and runs on every rerun: an uploaded DICOM zip unpacked under
+    imports/uploads is never walked (nor a config.json in it taken for a run), and the runs'
+    two marker files are found in one walk."""
+    import os
+
+    settings = Settings(tmp_path)
+    dataset = settings.imports_dir / "datasets" / "site-b"
+    dataset.mkdir(parents=True)
+    (dataset / "studies.parquet").write_bytes(b"x")
+    run = settings.runs_dir / "r1"
+    run.mkdir(parents=True)
+    (run / "status.json").write_text(json.dumps({"state": "finished"}))
+    uploads = settings.imports_dir / "uploads"  # where the Studies page unpacks a zip
+    series = uploads / "site-b" / "EXPORT" / "ST1" / "SE1"
+    series.mkdir(parents=True)
+    for name in ("0001.dcm", "config.json", "metrics.jsonl"):
+        (series.parent / name).write_bytes(b"x")
+    listed: list[Path] = []
+    scandir = os.scandir
+    monkeypatch.setattr(
+        "dashboard.settings.os.scandir",
+        lambda folder: listed.append(Path(folder)) or scandir(folder),
+    )
+    assert settings.datasets() == [dataset] and settings.runs() == [run]
+    assert not [folder for folder in listed if uploads in (folder, *folder.parents)]
+    assert listed.count(tmp_path) == 2  # one walk for the datasets, one for the runs
+
+
 def test_choosing_a_dataset_on_a_read_only_data_root_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,7 @@ from dashboard.run_selection import shown_run
 from dashboard.run_state import RUN_SILENCE_S
 from dashboard.runs import (
     delete_run,
+    log_tail,
     read_status,
     resume_command,
     run_state,
@@ -115,6 +117,48 @@ def test_the_runs_table_names_the_score_best_pt_was_kept_for(tmp_path: Path) -> 
     (run / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in epochs))
     [best] = runs_table([run], tmp_path)["best"]
     assert best == "R@1/5/10 0.550"
+
+
+def test_a_runs_metrics_are_parsed_again_only_when_the_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Train page lists every run's metrics every 5 s: an unchanged metrics.jsonl is not
+    parsed again, and a line the training appends is seen on the next refresh."""
+    run = _finished_run(tmp_path, "refreshed", 1000.0)
+    epoch = {"kind": "val", "epoch": 0, "selection_score": 0.40, "val_r@1": 0.2}
+    metrics = run / "metrics.jsonl"
+    metrics.write_text(json.dumps(epoch) + "\n")
+    parsed: list[Path] = []
+    parse = RunFolder.read_metrics
+    monkeypatch.setattr(
+        RunFolder, "read_metrics", lambda folder: parsed.append(folder.root) or parse(folder)
+    )
+    for _ in range(3):
+        [best] = runs_table([run], tmp_path)["best"]
+        assert best == "R@1/5/10 0.400"
+    assert len(parsed) == 1
+    with metrics.open("a") as log:
+        log.write(json.dumps({**epoch, "epoch": 1, "selection_score": 0.55}) + "\n")
+    [best] = runs_table([run], tmp_path)["best"]
+    assert best == "R@1/5/10 0.550" and len(parsed) == 2
+
+
+def test_a_long_runs_log_is_shown_from_its_end_without_reading_it_whole(tmp_path: Path) -> None:
+    """The Train page shows a run's train.log tail every 5 s: a long run's log (here 19 MB) is
+    not read into memory whole for its last 40 lines."""
+    run = _finished_run(tmp_path, "long", 1000.0)
+    line = "12:00:00 INFO model.training step {} loss 0.1234 lr 0.0003 studies/s 95.1\n"
+    with (run / "train.log").open("w", encoding="utf-8") as log:
+        log.writelines(line.format(step) for step in range(250_000))
+    assert (run / "train.log").stat().st_size > 15_000_000
+    tracemalloc.start()
+    try:
+        shown = log_tail(run)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert shown.splitlines() == [line.format(step).strip() for step in range(249_960, 250_000)]
+    assert peak < 1_000_000
 
 
 def test_the_run_panel_says_how_its_best_pt_was_chosen(tmp_path: Path) -> None:
