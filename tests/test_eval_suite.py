@@ -17,8 +17,9 @@ from model.errors import DataError
 from model.evaluation.fewshot import FewShotConfig
 from model.evaluation.headline import headline
 from model.evaluation.inputs import load_development, load_labels, load_site
+from model.evaluation.metrics import binary_metrics
 from model.evaluation.outputs import write_outputs
-from model.evaluation.probes import ProbeConfig
+from model.evaluation.probes import ProbeConfig, one_vs_rest
 from model.evaluation.report import compact, render_html
 from model.evaluation.site_probes import fit_train_split
 from model.evaluation.suite import SuiteConfig, evaluate_site
@@ -192,7 +193,7 @@ def test_bootstrap_resamples_of_one_class_are_left_out_and_counted(tmp_path: Pat
     config = replace(CONFIG, bootstrap=400)
     result = evaluate_site(fake_encoder(), site, fake_prompts(), config)
     row = result.zeroshot.set_index("label_key").loc["lge"]
-    drew_both = 400 * (1 - (38 / 40) ** 40)  # about 348
+    drew_both = 400 * (1 - (18 / 20) ** 20)  # 20 patients drawn, 2 positive: about 351
     assert abs(row["auc_resamples"] - drew_both) < 30 and row["auc_lo"] <= row["auc"]
     assert result.zeroshot.set_index("label_key").loc["lv_dilation", "auc_resamples"] == 400
     said = [p for p in result.problems if "bootstrap resamples" in p]
@@ -200,6 +201,27 @@ def test_bootstrap_resamples_of_one_class_are_left_out_and_counted(tmp_path: Pat
     assert f"rests on {int(row['auc_resamples'])} of 400 bootstrap resamples" in said[0]
     table = paper_format(result.zeroshot, "m", "internal")
     assert str(table["auc_resamples"].dtype) == "Int64"
+
+
+def test_confidence_intervals_resample_patients(site) -> None:
+    """Each patient of the fake site has two studies: every CI (zero-shot, probes, one-vs-rest
+    diagnosis) is that of a bootstrap over patients, not over studies."""
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), CONFIG)
+    patient = dict(zip(site.ids, site.groups, strict=True))
+    rows = pd.concat([result.zeroshot, result.probe]).set_index(["setting", "label_key"])
+    for (setting, name), scores in result.scores.items():
+        groups = np.array([patient[s] for s in scores.ids])
+        expected = binary_metrics(scores.scores, scores.labels, CONFIG.bootstrap, 0, groups=groups)
+        row = rows.loc[(setting, name)]
+        assert (row["auc_lo"], row["auc_hi"]) == pytest.approx(expected.ci["auc"]), (setting, name)
+    diagnosis = result.diagnosis_scores["zero-shot"]
+    groups = np.array([patient[s] for s in diagnosis.ids])
+    expected = one_vs_rest(
+        diagnosis.probabilities, diagnosis.targets, diagnosis.classes, CONFIG.bootstrap, 0, groups
+    )
+    zeroshot = result.zeroshot[result.zeroshot["task"] == "diagnosis"].set_index("label_key")
+    for name, metrics in expected.items():
+        assert zeroshot.loc[name, "accuracy_lo"] == pytest.approx(metrics.ci["accuracy"][0])
 
 
 def test_a_diagnosis_marked_by_its_one_column_alone_is_known(tmp_path: Path) -> None:

@@ -67,6 +67,16 @@ def test_an_evaluation_records_its_inputs_and_software(evaluated: tuple[Path, di
     assert software in (out / "report.html").read_text(encoding="utf-8")
 
 
+def test_the_methods_say_the_bootstrap_resamples_patients(evaluated: tuple[Path, dict]) -> None:
+    """The CIs resample patients (a patient's studies are not independent); an evaluation an
+    earlier version wrote, which resampled studies, is still described as it was computed."""
+    _, summary = evaluated
+    methods = " ".join(methods_lines(summary["config"]))
+    assert "bootstrap over the patients of each site" in methods
+    old = {key: value for key, value in summary["config"].items() if key != "bootstrap_unit"}
+    assert "bootstrap over the studies of each site" in " ".join(methods_lines(old))
+
+
 def test_a_summary_without_the_records_still_reads() -> None:
     """An evaluation an earlier version wrote has no versions or hashes: its methods still read."""
     old = {"checkpoint": "run/best.pt", "data": "ds", "labels": ["l.csv"], "suite": {}}

@@ -17,15 +17,22 @@ def _joined(values: Any) -> str:
     return ", ".join(items) if items else "none"
 
 
-def _bootstrap(suite: dict[str, Any]) -> str:
+def _bootstrap(suite: dict[str, Any], unit: Any) -> str:
+    """The CI sentence; ``unit`` is the config's ``bootstrap_unit``: "patient", or None for a run
+    before it was recorded, whose bootstrap resampled studies."""
     resamples = int(suite.get("bootstrap") or 0)
     if resamples <= 0:
         return "Confidence intervals: none (run with --bootstrap 0)."
+    over = (
+        "the patients of each site (a drawn patient brings all of their studies, which are not "
+        "independent)"
+        if unit == "patient"
+        else "the studies of each site"
+    )
     return (
-        f"Confidence intervals: 95% percentile bootstrap over the studies of each site, "
-        f"{resamples} resamples, seed {suite.get('seed')}; a resample that draws no study of "
-        "a class has no AUC and is left out of the AUC's interval (auc_resamples counts those "
-        "used)."
+        f"Confidence intervals: 95% percentile bootstrap over {over}, {resamples} resamples, "
+        f"seed {suite.get('seed')}; a resample that draws no study of a class has no AUC and is "
+        "left out of the AUC's interval (auc_resamples counts those used)."
     )
 
 
@@ -107,7 +114,7 @@ def methods_lines(config: dict[str, Any]) -> list[str]:
         "cos(study, mean negative prompt))); accuracy, F1, sensitivity and specificity at "
         "p ≥ 0.5. Zero-shot diagnosis: arg-max of the softmax over the class prompts. No "
         "threshold is chosen on labelled data.",
-        _bootstrap(suite),
+        _bootstrap(suite, config.get("bootstrap_unit")),
         _fewshot(suite.get("fewshot") or {}),
         _probe(suite.get("probe") or {}, bool(suite.get("train_split_probes"))),
         "Retrieval: a candidate with the identical impression text counts as correct; R@k and "

@@ -165,6 +165,7 @@ def _config_record(request: EvaluationRequest, label_files: list[Path]) -> dict[
         "prompts": str(request.prompts),
         "general_clip": asdict(request.general_clip) if request.general_clip else None,
         "suite": asdict(request.suite),
+        "bootstrap_unit": "patient",  # metrics.bootstrap_counts resamples patients
         "sha256": _input_hashes(request),
         "versions": software_versions(),
     }

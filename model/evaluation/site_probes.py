@@ -173,7 +173,7 @@ def train_split_results(
         if p is None:
             continue
         y = site.labels[name].to_numpy()[known]
-        result = binary_metrics(p, y, bootstrap, config.seed)
+        result = binary_metrics(p, y, bootstrap, config.seed, groups=site.groups[known])
         row = binary_row(name, SPLIT_SETTING, result, "finding")
         rows.append({**row, "n_fit": probes.n_fit[name]})
         scores[SPLIT_SETTING, name] = label_scores(site.ids, known, p, y)
@@ -181,7 +181,9 @@ def train_split_results(
     probabilities = probes.diagnosis_probabilities(vectors[usable])
     if probabilities is None or not usable.any():
         return {}, rows
-    per_class = one_vs_rest(probabilities, targets[usable], probes.classes, bootstrap, config.seed)
+    per_class = one_vs_rest(
+        probabilities, targets[usable], probes.classes, bootstrap, config.seed, site.groups[usable]
+    )
     n_fit = probes.n_fit["diagnosis"]
     rows += [
         {**binary_row(k, SPLIT_SETTING, r, "diagnosis"), "n_fit": n_fit}
