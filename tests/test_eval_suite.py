@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import accuracy_score, f1_score
 
 from model.errors import DataError
 from model.evaluation.fewshot import FewShotConfig
 from model.evaluation.headline import headline
 from model.evaluation.inputs import load_development, load_labels, load_site
-from model.evaluation.metrics import binary_metrics
+from model.evaluation.metrics import binary_metrics, bootstrap_counts
 from model.evaluation.outputs import write_outputs
 from model.evaluation.probes import ProbeConfig, one_vs_rest
 from model.evaluation.report import compact, render_html
@@ -222,6 +223,39 @@ def test_confidence_intervals_resample_patients(site) -> None:
     zeroshot = result.zeroshot[result.zeroshot["task"] == "diagnosis"].set_index("label_key")
     for name, metrics in expected.items():
         assert zeroshot.loc[name, "accuracy_lo"] == pytest.approx(metrics.ci["accuracy"][0])
+
+
+def test_diagnosis_accuracy_and_macro_f1_have_confidence_intervals(site, tmp_path: Path) -> None:
+    """The diagnosis table compares accuracies (zero-shot against the probes, one site against
+    another): each comes with its 95% CI, the bootstrap over patients recomputed here resample
+    by resample with scikit-learn, in diagnosis.csv and in the report."""
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), CONFIG)
+    patient = dict(zip(site.ids, site.groups, strict=True))
+    for setting, scores in result.diagnosis_scores.items():
+        predicted = scores.probabilities.argmax(axis=1)
+        groups = np.array([patient[s] for s in scores.ids])
+        draws = bootstrap_counts(len(groups), CONFIG.bootstrap, CONFIG.seed, groups)
+        accuracy, macro_f1 = [], []
+        for counts in np.concatenate(list(draws)):
+            drawn = np.repeat(np.arange(len(groups)), counts)
+            accuracy.append(accuracy_score(scores.targets[drawn], predicted[drawn]))
+            macro_f1.append(f1_score(scores.targets[drawn], predicted[drawn], average="macro"))
+        block = result.diagnosis[setting]
+        assert (block["accuracy_lo"], block["accuracy_hi"]) == pytest.approx(
+            np.percentile(accuracy, [2.5, 97.5])
+        )
+        assert (block["macro_f1_lo"], block["macro_f1_hi"]) == pytest.approx(
+            np.percentile(macro_f1, [2.5, 97.5])
+        )
+        assert block["accuracy_lo"] <= block["accuracy"] <= block["accuracy_hi"]
+    write_outputs(tmp_path, [result], [site], [], [], {})
+    table = pd.read_csv(tmp_path / "internal" / "diagnosis.csv").set_index("setting")
+    zeroshot = result.diagnosis["zero-shot"]
+    assert table.loc["zero-shot", "accuracy_lo"] == pytest.approx(zeroshot["accuracy_lo"], abs=1e-4)
+    html = (tmp_path / "report.html").read_text()
+    shown = html.split("<h3>diagnosis</h3>")[1].split("</table>")[0]
+    assert "Accuracy 95% CI" in shown and "macro-F1 95% CI" in shown
+    assert f"{zeroshot['accuracy_lo']:.2f}–{zeroshot['accuracy_hi']:.2f}" in shown
 
 
 def test_a_diagnosis_marked_by_its_one_column_alone_is_known(tmp_path: Path) -> None:

@@ -97,6 +97,7 @@ def _image(path: Path) -> str:
 
 
 _SHOWN_CIS = {"auc": "AUC 95% CI", "difference": "difference 95% CI"}
+_DIAGNOSIS_CIS = {"accuracy": "Accuracy 95% CI", "macro_f1": "macro-F1 95% CI"}
 _NOTES = {
     "comparison": "The first model against each other one on the same studies: AUC difference "
     "(first − other) with DeLong's 95% CI and two-sided p-value; p_holm is Holm-adjusted over "
@@ -129,13 +130,16 @@ def _interval(metric: str, low: float, high: float) -> str:
 
 
 def compact(table: pd.DataFrame) -> pd.DataFrame:
-    """Reader-sized view of a metrics table: CIs folded into "low–high" text, keys dropped."""
+    """Reader-sized view of a metrics table: CIs folded into "low–high" text, keys dropped.
+    A table with an AUC shows its interval (and a comparison its difference's); one without
+    (diagnosis) shows those of its accuracy and macro-F1, the figures it compares."""
     view = table.copy()
-    for metric in ("auc", "difference", "accuracy", "f1", "sensitivity", "specificity"):
+    shown = _SHOWN_CIS if "AUC" in view.columns else {**_SHOWN_CIS, **_DIAGNOSIS_CIS}
+    for metric in ("auc", "difference", "accuracy", "macro_f1", "f1", "sensitivity", "specificity"):
         low, high = f"{metric}_lo", f"{metric}_hi"
         if low in view.columns and high in view.columns:
-            if metric in _SHOWN_CIS:
-                view[_SHOWN_CIS[metric]] = [
+            if metric in shown:
+                view[shown[metric]] = [
                     _interval(metric, a, b) for a, b in zip(view[low], view[high], strict=True)
                 ]
             view = view.drop(columns=[low, high])

@@ -170,7 +170,15 @@ def zeroshot_diagnosis(
         probabilities, targets[usable], classes, config.bootstrap, config.seed, site.groups[usable]
     )
     rows = [binary_row(name, "zero-shot", r, "diagnosis") for name, r in per_class.items()]
-    block = diagnosis_block("zero-shot", classes, targets[usable], probabilities.argmax(axis=1))
+    block = diagnosis_block(
+        "zero-shot",
+        classes,
+        targets[usable],
+        probabilities.argmax(axis=1),
+        site.groups[usable],
+        config.bootstrap,
+        config.seed,
+    )
     diagnoses["zero-shot"] = diagnosis_scores(
         site.ids, usable, classes, probabilities, targets[usable]
     )
