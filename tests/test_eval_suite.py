@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
+from dashboard.evaluation_view import read_outputs
 from model.errors import DataError
 from model.evaluation.fewshot import FewShotConfig
 from model.evaluation.headline import headline
@@ -256,6 +257,18 @@ def test_diagnosis_accuracy_and_macro_f1_have_confidence_intervals(site, tmp_pat
     shown = html.split("<h3>diagnosis</h3>")[1].split("</table>")[0]
     assert "Accuracy 95% CI" in shown and "macro-F1 95% CI" in shown
     assert f"{zeroshot['accuracy_lo']:.2f}–{zeroshot['accuracy_hi']:.2f}" in shown
+
+
+def test_report_and_dashboard_count_the_patients_behind_the_studies(site, tmp_path: Path) -> None:
+    """The CIs resample patients: the site line says how many there are (the fake site's 80
+    studies belong to 40 patients), in the report and on the Evaluate page."""
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), CONFIG)
+    summary = write_outputs(tmp_path, [result], [site], [], [], {})
+    patients = site.studies["patient_key"].nunique()
+    assert summary["sites"][0]["n_patients"] == patients == 40
+    said = f"80 studies of {patients} patients evaluated (test split)"
+    assert said in (tmp_path / "report.html").read_text()
+    assert said in read_outputs(tmp_path).site_lines()[0]
 
 
 def test_a_diagnosis_marked_by_its_one_column_alone_is_known(tmp_path: Path) -> None:

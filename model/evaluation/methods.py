@@ -4,7 +4,8 @@ Built from the ``config`` record of ``summary.json`` (``runner._config_record``)
 and the dashboard state the same settings the run used: what was evaluated, with which labels
 and prompts, the decision rule, the CI method with its number of resamples and seed, the few-shot
 episodes, the probes' cross-validation and the retrieval rule; and, for a run that recorded them,
-the software versions and the SHA-256 of its prompt set and labels files.
+the software versions and the SHA-256 of its prompt set and labels files. ``site_line`` says
+what was evaluated at each site, from the summary's ``sites`` records.
 """
 
 from __future__ import annotations
@@ -15,6 +16,24 @@ from typing import Any
 def _joined(values: Any) -> str:
     items = [str(v) for v in values] if isinstance(values, list | tuple) else []
     return ", ".join(items) if items else "none"
+
+
+def _count(value: Any) -> str:
+    """A count as the pages write one (1,000); anything else as it is."""
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def site_line(site: dict[str, Any]) -> str:
+    """What was evaluated at a site (a ``summary.json`` site record): its studies and, for a run
+    that recorded them, their patients (the bootstrap's unit), the selection, and those with
+    labels."""
+    patients = site.get("n_patients")
+    of_patients = f" of {_count(patients)} patients" if patients is not None else ""
+    return (
+        f"{_count(site.get('n_evaluated'))} studies{of_patients} evaluated "
+        f"({site.get('selection')}) of {_count(site.get('n_total'))} in the dataset; "
+        f"{_count(site.get('n_labelled'))} with labels"
+    )
 
 
 def _bootstrap(suite: dict[str, Any], unit: Any) -> str:

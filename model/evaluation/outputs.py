@@ -154,13 +154,14 @@ def remove_stale(out: Path, stale: set[Path]) -> None:
 
 
 def site_record(site: SiteData) -> dict[str, Any]:
-    """Site description for the summary and the report (no identifiers beyond study counts)."""
+    """Site description for the summary and the report (counts only, no identifiers)."""
     return {
         "name": site.name,
         "dataset": str(site.dataset.root),
         "selection": "test split" if site.internal else "all studies",
         "n_total": site.n_total,
         "n_evaluated": len(site.studies),
+        "n_patients": int(site.studies["patient_key"].nunique()),
         "n_labelled": site.n_labelled,
         "fingerprint": site.dataset.fingerprint(),
     }

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from model.atomic import atomic_write_json, atomic_write_text
+from model.evaluation.methods import site_line
 from model.evaluation.suite import SiteResult
 
 SUMMARY_VERSION = 1
@@ -183,10 +184,7 @@ def render_html(
     for site in sites:
         name = site["name"]
         parts.append(f"<h2>Site: {html.escape(name)}</h2>")
-        parts.append(
-            f"<p>{site['n_evaluated']} studies evaluated ({html.escape(site['selection'])}) of "
-            f"{site['n_total']} in the dataset; {site['n_labelled']} with labels.</p>"
-        )
+        parts.append(f"<p>{html.escape(site_line(site))}.</p>")
         for table_name, table in tables.get(name, {}).items():
             note = f"<p>{html.escape(_NOTES[table_name])}</p>" if table_name in _NOTES else ""
             parts.append(f"<h3>{html.escape(table_name)}</h3>{note}{_table(table)}")
