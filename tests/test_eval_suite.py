@@ -436,6 +436,11 @@ def test_report_states_how_the_figures_were_computed(site, tmp_path: Path) -> No
     assert "3-fold patient-grouped" in methods and "held by a single patient" in methods
     assert "test split of data/internal" in methods and "raw/internal/labels.csv" in methods
     assert "p ≥ 0.5" in methods
+    # the decision rules of the few-shot probes and of the diagnoses' one-vs-rest rows, and what
+    # the few-shot interval is (support draws around fixed queries), are said
+    assert "positive when closer to the positive one" in methods
+    assert "count a study as called that class when it is the arg-max" in methods
+    assert "not a sampling interval of the site" in methods
     assert "general CLIP ViT-B-32 (random weights: chance, not a pretrained CLIP)" in methods
 
 

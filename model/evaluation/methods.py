@@ -60,10 +60,11 @@ def _fewshot(fewshot: dict[str, Any]) -> str:
         f"Few-shot: k = {_joined(fewshot.get('shots'))} studies of each class, "
         f"{fewshot.get('episodes')} episodes per k (seed {fewshot.get('seed')}), every other "
         "labelled study of the site a query unless its patient has a study in the support; "
-        "prototype (cosine to the class means), logistic "
-        f"(C = {fewshot.get('probe_c')}) and prompted (logistic with the zero-shot logit as "
-        f"offset, C = {fewshot.get('prompted_c')}) probes; mean over episodes with 95% CI "
-        "mean ± 1.96 SE. A k is skipped for a label with no more than k studies of a class; "
+        "prototype (cosine to the class means; positive when closer to the positive one), "
+        f"logistic (C = {fewshot.get('probe_c')}) and prompted (logistic with the zero-shot "
+        f"logit as offset, C = {fewshot.get('prompted_c')}) probes (positive at p ≥ 0.5); mean "
+        "over episodes with 95% CI mean ± 1.96 SE, the spread over support draws around the "
+        "same query studies, not a sampling interval of the site's studies. A k is skipped for a label with no more than k studies of a class; "
         "an episode whose support leaves no query of a class is left out (episodes counts "
         "those kept), and a k with none is skipped."
     )
@@ -131,7 +132,9 @@ def methods_lines(config: dict[str, Any]) -> list[str]:
         f"Prompt set: {config.get('prompts')}.",
         "Zero-shot findings: p = sigmoid(scale · (cos(study, mean positive prompt) − "
         "cos(study, mean negative prompt))); accuracy, F1, sensitivity and specificity at "
-        "p ≥ 0.5. Zero-shot diagnosis: arg-max of the softmax over the class prompts. No "
+        "p ≥ 0.5. Zero-shot diagnosis: arg-max of the softmax over the class prompts. A "
+        "diagnosis class's one-vs-rest rows (task diagnosis, every setting) rank the studies by "
+        "its probability and count a study as called that class when it is the arg-max. No "
         "threshold is chosen on labelled data.",
         _bootstrap(suite, config.get("bootstrap_unit")),
         _fewshot(suite.get("fewshot") or {}),
