@@ -16,6 +16,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from dashboard.evaluation_view import read_outputs
 from model.errors import DataError
+from model.evaluation.compare import delong_test
 from model.evaluation.fewshot import FewShotConfig
 from model.evaluation.headline import headline
 from model.evaluation.inputs import load_development, load_labels, load_site
@@ -559,6 +560,26 @@ def test_the_html_report_shows_outside_names_as_text_and_loads_nothing(tmp_path:
     sources = [attrs.get("src", "") for tag, attrs in seen if tag == "img"]
     assert len(sources) == 1 and sources[0].startswith("data:image/png;base64,")
     assert "url(" not in page and "@import" not in page and "http://evil" in page  # as text
+
+
+def test_comparison_csv_counts_a_patients_studies_together(site, tmp_path: Path) -> None:
+    """Every fake patient has two studies: the DeLong p-value written is the clustered one."""
+    encoders = [fake_encoder("a"), fake_encoder("b")]
+    results = [evaluate_site(encoder, site, fake_prompts(), CONFIG) for encoder in encoders]
+    scores = results[1].scores["zero-shot", "lge"]
+    noisy = scores.scores + np.random.default_rng(0).normal(0, 0.3, scores.scores.size)
+    results[1].scores["zero-shot", "lge"] = replace(scores, scores=noisy)
+    write_outputs(tmp_path, results, [site], encoders, [], {})
+    table = pd.read_csv(tmp_path / "internal" / "comparison.csv")
+    row = table.set_index(["setting", "label_key"]).loc[("zero-shot", "lge")]
+    patient = dict(zip(site.ids, site.groups, strict=True))
+    groups = np.array([patient[s] for s in scores.ids])
+    main = results[0].scores["zero-shot", "lge"].scores
+    clustered = delong_test(main, noisy, scores.labels, groups)
+    assert row["p_value"] == pytest.approx(clustered.p_value, rel=1e-3)
+    independent = delong_test(main, noisy, scores.labels)
+    assert row["p_value"] != pytest.approx(independent.p_value, rel=1e-3)
+    assert "Obuchowski" in (tmp_path / "report.html").read_text()
 
 
 def test_tiny_p_values_keep_their_digits_in_the_tables(tmp_path: Path) -> None:

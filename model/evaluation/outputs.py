@@ -212,7 +212,8 @@ def _write_all(
     """Every output file, written under ``out``; returns the summary."""
     tables = stack_tables(results)
     main = encoders[0].name if encoders else ""
-    comparisons = comparison_tables(results, main) if encoders else {}
+    patients = {site.name: dict(zip(site.ids, site.groups, strict=True)) for site in sites}
+    comparisons = comparison_tables(results, main, patients) if encoders else {}
     for site, comparison in comparisons.items():
         tables.setdefault(site, {})["comparison"] = comparison
     csv_paths = write_tables(out, tables) + write_study_scores(out, results)

@@ -101,8 +101,9 @@ _SHOWN_CIS = {"auc": "AUC 95% CI", "difference": "difference 95% CI"}
 _DIAGNOSIS_CIS = {"accuracy": "Accuracy 95% CI", "macro_f1": "macro-F1 95% CI"}
 _NOTES = {
     "comparison": "The first model against each other one on the same studies: AUC difference "
-    "(first − other) with DeLong's 95% CI and two-sided p-value; p_holm is Holm-adjusted over "
-    "the labels of one comparison and setting.",
+    "(first − other) with DeLong's 95% CI and two-sided p-value, a patient's studies counted "
+    "together where it has several (Obuchowski's clustered variance); p_holm is Holm-adjusted "
+    "over the labels of one comparison and setting, not across settings or sites.",
     "probe": "Logistic regression on the frozen embeddings. 'linear probe': patient-grouped "
     "cross-validation on this site's evaluated studies. 'train-split probe': fitted once on the "
     "internal dataset's labelled train and val studies (n_fit) and applied unchanged here.",
