@@ -472,6 +472,7 @@ def test_counts_in_the_tables_stay_whole_numbers(tmp_path: Path) -> None:
             "n_labelled": 138}  # fmt: skip
     html = render_html("t", {"internal": {"probe": table}}, {}, [site], [], [])
     assert ">862<" in html and "862.0" not in html
+    assert "&lt;NA&gt;" not in html  # the cross-validated row has no n_fit: a dash, as elsewhere
 
 
 def test_rewriting_an_output_folder_leaves_no_file_of_the_previous_run(

@@ -150,9 +150,13 @@ def compact(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _table(table: pd.DataFrame) -> str:
-    return compact(table).to_html(
-        index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0
-    )
+    view = compact(table)
+    # pandas writes a blank of a nullable integer column (n_fit of a cross-validated row) as
+    # <NA> whatever na_rep or formatters say: those columns go in as text
+    for column, values in view.items():
+        if isinstance(values.dtype, pd.Int64Dtype):
+            view[column] = ["–" if pd.isna(v) else str(v) for v in values]
+    return view.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0)
 
 
 def render_html(
