@@ -20,7 +20,7 @@ from model.evaluation.compare import delong_test
 from model.evaluation.fewshot import FewShotConfig
 from model.evaluation.headline import headline
 from model.evaluation.inputs import load_development, load_labels, load_site
-from model.evaluation.metrics import binary_metrics, bootstrap_counts
+from model.evaluation.metrics import CALIBRATION_BINS, binary_metrics, bootstrap_counts
 from model.evaluation.outputs import write_outputs
 from model.evaluation.probes import ProbeConfig, one_vs_rest
 from model.evaluation.report import compact, render_html
@@ -442,6 +442,8 @@ def test_report_states_how_the_figures_were_computed(site, tmp_path: Path) -> No
     assert "positive when closer to the positive one" in methods
     assert "count a study as called that class when it is the arg-max" in methods
     assert "not a sampling interval of the site" in methods
+    bins = f"expected calibration error over {CALIBRATION_BINS} equal-width bins"
+    assert bins in methods  # what the ece column is
     assert "general CLIP ViT-B-32 (random weights: chance, not a pretrained CLIP)" in methods
 
 

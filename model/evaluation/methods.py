@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# metrics.CALIBRATION_BINS, not imported: metrics needs scipy, which the dashboard never loads
+CALIBRATION_BINS = 10
+
 
 def _joined(values: Any) -> str:
     items = [str(v) for v in values] if isinstance(values, list | tuple) else []
@@ -137,6 +140,9 @@ def methods_lines(config: dict[str, Any]) -> list[str]:
         "its probability and count a study as called that class when it is the arg-max. No "
         "threshold is chosen on labelled data.",
         _bootstrap(suite, config.get("bootstrap_unit")),
+        "Calibration (brier, ece in the zero-shot and probe tables): Brier score and expected "
+        f"calibration error over {CALIBRATION_BINS} equal-width bins of the predicted "
+        "probability, point values without a CI.",
         _fewshot(suite.get("fewshot") or {}),
         _probe(suite.get("probe") or {}, bool(suite.get("train_split_probes"))),
         "Retrieval: a candidate with the identical impression text counts as correct; R@k and "
