@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from model.atomic import atomic_write_json, atomic_write_text
+from model.evaluation.headline import HEADLINE_NOTE
 from model.evaluation.methods import site_line
 from model.evaluation.suite import SiteResult
 
@@ -119,12 +120,6 @@ _NOTES = {
 }
 
 
-_HEADLINE_NOTE = (
-    "Means over the labels of each site (few-shot: over the labels with enough studies of each "
-    "class for that k). Each figure's table below has it per label, with its confidence interval."
-)
-
-
 def _interval(metric: str, low: float, high: float) -> str:
     if pd.isna(low) or pd.isna(high):
         return "–"
@@ -181,7 +176,7 @@ def render_html(
         parts += [f"<li class='problem'>{html.escape(p)}</li>" for p in problems]
         parts.append("</ul>")
     if key_figures is not None and not key_figures.empty:
-        parts.append(f"<h2>Headline</h2><p>{html.escape(_HEADLINE_NOTE)}</p>{_table(key_figures)}")
+        parts.append(f"<h2>Headline</h2><p>{html.escape(HEADLINE_NOTE)}</p>{_table(key_figures)}")
     if methods:
         parts.append("<h2>Methods</h2><ul>")
         parts += [f"<li>{html.escape(line)}</li>" for line in methods]
