@@ -596,3 +596,9 @@ def test_tiny_p_values_keep_their_digits_in_the_tables(tmp_path: Path) -> None:
     assert read["p_value"].tolist() == pytest.approx([1.2345e-7, 1.0], rel=1e-3)
     assert read["p_holm"].iloc[0] == pytest.approx(2.469e-7, rel=1e-3) and read["p_holm"].isna()[1]
     assert read["difference"].tolist() == [0.1235, 0.0]
+    site = {"name": "internal", "selection": "test split", "n_total": 9, "n_evaluated": 9,
+            "n_labelled": 9}  # fmt: skip
+    html = render_html("t", {"internal": {"comparison": table}}, {}, [site], [], [])
+    cells = html.split("<h3>comparison</h3>")[1]
+    assert ">1.23e-07<" in cells and ">2.47e-07<" in cells  # the report read p = 0.000
+    assert ">0.123<" in cells  # the other figures keep their 3 decimals

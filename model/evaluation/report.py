@@ -21,6 +21,7 @@ from model.atomic import atomic_write_json, atomic_write_text
 from model.evaluation.headline import HEADLINE_NOTE
 from model.evaluation.methods import site_line
 from model.evaluation.suite import SiteResult
+from model.evaluation.tables import is_p_value
 
 SUMMARY_VERSION = 1
 _STYLE = (
@@ -147,10 +148,13 @@ def compact(table: pd.DataFrame) -> pd.DataFrame:
 def _table(table: pd.DataFrame) -> str:
     view = compact(table)
     # pandas writes a blank of a nullable integer column (n_fit of a cross-validated row) as
-    # <NA> whatever na_rep or formatters say: those columns go in as text
+    # <NA> whatever na_rep or formatters say: those columns go in as text, and so do p-values,
+    # to 3 significant digits (a DeLong p of 1e-7 to 3 decimals read p = 0.000)
     for column, values in view.items():
         if isinstance(values.dtype, pd.Int64Dtype):
             view[column] = ["–" if pd.isna(v) else str(v) for v in values]
+        elif is_p_value(str(column)) and pd.api.types.is_float_dtype(values):
+            view[column] = ["–" if pd.isna(v) else f"{v:.3g}" for v in values]
     return view.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0)
 
 
