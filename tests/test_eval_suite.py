@@ -24,6 +24,7 @@ from model.evaluation.metrics import CALIBRATION_BINS, binary_metrics, bootstrap
 from model.evaluation.outputs import write_outputs
 from model.evaluation.probes import ProbeConfig, one_vs_rest
 from model.evaluation.report import compact, render_html
+from model.evaluation.retrieval import label_precision
 from model.evaluation.site_probes import fit_train_split
 from model.evaluation.suite import SuiteConfig, evaluate_site
 from model.evaluation.tables import paper_format, write_tables
@@ -272,6 +273,28 @@ def test_report_and_dashboard_count_the_patients_behind_the_studies(site, tmp_pa
     assert said in read_outputs(tmp_path).site_lines()[0]
 
 
+def test_label_precision_leaves_out_each_reports_patient(tmp_path: Path) -> None:
+    """Each fake patient's second study repeats its first (a follow-up scan of the same heart):
+    a report's top 10 leaves out both, not its own alone, and the ceiling knows it."""
+    dataset = FakeDataset(tmp_path, n=40, seed=5)
+    repeat = np.arange(40) // 2 * 2  # study 2i + 1 is study 2i again, a little noise aside
+    dataset.flags = dataset.flags.iloc[repeat].set_axis(dataset.flags.index)
+    dataset.studies["impression"] = dataset.studies["impression"].to_numpy()[repeat]
+    dataset.vectors = dataset.vectors[repeat] + np.random.default_rng(1).normal(0, 0.01, (40, 32))
+    site = load_site(dataset, "internal", True, dataset.labels())
+    encoder = fake_encoder()
+    result = evaluate_site(encoder, site, fake_prompts(), CONFIG)
+    studies = encoder.studies(site.dataset, site.ids)
+    reports = encoder.texts(site.studies["impression"].tolist())
+    findings = site.labels[["lv_dilation", "lge"]].to_numpy()
+    row = result.retrieval.set_index("direction").loc["report_to_study"]
+    written = row[["label_precision@10", "label_precision@10_ceiling"]].to_numpy(float)
+    by_patient = label_precision(reports, studies, findings, groups=site.groups)
+    by_study = label_precision(reports, studies, findings)
+    assert written == pytest.approx([np.nanmean(by_patient[0]), np.nanmean(by_patient[1])])
+    assert written != pytest.approx([np.nanmean(by_study[0]), np.nanmean(by_study[1])])
+
+
 def test_a_diagnosis_marked_by_its_one_column_alone_is_known(tmp_path: Path) -> None:
     dataset = FakeDataset(tmp_path, n=60, seed=3)
     labels = dataset.labels()
@@ -444,6 +467,7 @@ def test_report_states_how_the_figures_were_computed(site, tmp_path: Path) -> No
     assert "not a sampling interval of the site" in methods
     bins = f"expected calibration error over {CALIBRATION_BINS} equal-width bins"
     assert bins in methods  # what the ece column is
+    assert "10 top studies (those of its patient left out)" in methods
     assert "general CLIP ViT-B-32 (random weights: chance, not a pretrained CLIP)" in methods
 
 

@@ -147,7 +147,8 @@ def methods_lines(config: dict[str, Any]) -> list[str]:
         _probe(suite.get("probe") or {}, bool(suite.get("train_split_probes"))),
         "Retrieval: a candidate with the identical impression text counts as correct; R@k and "
         "median rank over every study with a report; label-consistent precision@10 = share of "
-        "a report's 10 top studies (its own left out) whose known finding labels all equal its "
+        "a report's 10 top studies (those of its patient left out) whose known finding labels "
+        "all equal its "
         "study's, with its ceiling (perfect ranking) and chance level on the same studies. "
         "R@k is left blank at a site with no more than k studies with a report, and "
         "precision@10 with its bounds at one with no more than 11: so few studies fix them "

@@ -243,7 +243,9 @@ def retrieval_table(
     columns = [name for name in findings if name in site.labels.columns]
     if columns:
         labels = site.labels[columns].to_numpy()[has_text]
-        precision, ceiling, chance = label_precision(text_vecs, study_vecs, labels)
+        precision, ceiling, chance = label_precision(
+            text_vecs, study_vecs, labels, groups=site.groups[has_text]
+        )
         with_labels = ~np.isnan(labels).all(axis=1)
         for name, values in (("", precision), ("_ceiling", ceiling), ("_chance", chance)):
             rows[0][f"label_precision@10{name}"] = (
