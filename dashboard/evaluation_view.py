@@ -23,7 +23,7 @@ from dashboard.settings import Settings, position_of
 from model.errors import DataError
 from model.evaluation.headline import headline
 from model.evaluation.inputs import check_external_sites
-from model.evaluation.methods import methods_lines
+from model.evaluation.methods import methods_lines, site_line
 from model.evaluation.tables import COUNT_COLUMNS, STAGING_PREFIX, STUDY_SCORES, is_p_value
 from model.labels import label_file
 
@@ -60,12 +60,11 @@ class EvaluationOutputs:
             return pd.DataFrame()
 
     def site_lines(self) -> list[str]:
-        """Per site what was evaluated: studies, selection (test split / all), with labels."""
+        """Per site what was evaluated (``report.site_line``): studies and their patients,
+        selection (test split / all), with labels."""
         sites = self.summary.get("sites")
         return [
-            f"{site.get('name')}: {_count(site.get('n_evaluated'))} studies evaluated "
-            f"({site.get('selection')}) of {_count(site.get('n_total'))} in the dataset; "
-            f"{_count(site.get('n_labelled'))} with labels"
+            f"{site.get('name')}: {site_line(site)}"
             for site in (sites if isinstance(sites, list) else [])
             if isinstance(site, dict)
         ]
@@ -107,11 +106,6 @@ def column_formats(table: pd.DataFrame) -> dict[str, str]:
         else:
             formats[name] = METRIC_FORMAT
     return formats
-
-
-def _count(value: Any) -> str:
-    """A count as the other pages write one (1,000); anything else as it is."""
-    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def evaluation_labels(settings: Settings, sites: list[Path], typed: str) -> list[Path]:

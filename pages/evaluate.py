@@ -22,6 +22,7 @@ from dashboard.plots import fewshot_figure
 from dashboard.prompt_editor import prompt_files
 from dashboard.ui import job_panel, launch, page_guard, page_header
 from model.errors import DataError
+from model.evaluation.headline import HEADLINE_NOTE
 
 studio = Studio()
 FOLDER_KEY = "ev-folder"
@@ -183,10 +184,7 @@ def overview(outputs) -> None:
         st.dataframe(  # every row: the default ten hid the last figures behind a scroll
             key_figures, hide_index=True, key="ev-headline", column_config=sites, height="content"
         )
-        st.caption(
-            "Means over each site's labels; the tables below have every label with its "
-            "confidence interval."
-        )
+        st.caption(HEADLINE_NOTE)
     for line in outputs.site_lines():
         st.caption(markdown_text(line))
     problems = outputs.problems()

@@ -90,6 +90,50 @@ def test_p_values_are_calibrated_when_the_models_are_exchangeable() -> None:
     assert 0.02 <= rejections / trials <= 0.09
 
 
+def _clustered(rng: np.random.Generator, patients: int = 50, studies: int = 3) -> tuple:
+    """Exchangeable models on patients with several studies each: a patient's studies share
+    its label and each model's per-patient error, as repeat scans of one heart do."""
+    groups = np.repeat(np.arange(patients), studies)
+    y = np.repeat(rng.random(patients) < 0.4, studies).astype(int)
+
+    def per_patient(scale: float) -> np.ndarray:
+        return np.repeat(rng.normal(size=patients), studies) * scale
+
+    shared = y + per_patient(0.8) + rng.normal(size=y.size) * 0.3
+    a = shared + per_patient(0.7) + rng.normal(size=y.size) * 0.2
+    b = shared + per_patient(0.7) + rng.normal(size=y.size) * 0.2
+    return a, b, y, groups
+
+
+def test_p_values_stay_calibrated_when_patients_have_several_studies() -> None:
+    """Counting each of a patient's three studies as independent, DeLong's test rejected equal
+    models about one time in four at the 5% level; the clustered variance keeps it near 5%."""
+    rng = np.random.default_rng(7)
+    trials = 300
+    clustered = independent = 0
+    for _ in range(trials):
+        a, b, y, groups = _clustered(rng)
+        clustered += delong_test(a, b, y, groups).p_value < 0.05
+        independent += delong_test(a, b, y).p_value < 0.05
+    assert 0.02 <= clustered / trials <= 0.10
+    assert independent / trials > 0.15
+
+
+def test_clustered_variance_of_repeat_studies_is_that_of_their_patients() -> None:
+    """Five copies of each of 150 studies carry the information of 150: the clustered CI is
+    about that of the 150 alone; with one study per patient the test is DeLong's exactly."""
+    a, b, y = _scored(9)
+    single = delong_test(a, b, y)
+    assert delong_test(a, b, y, np.arange(y.size)) == single
+    copies = np.repeat(np.arange(y.size), 5)
+    repeated = delong_test(a[copies], b[copies], y[copies], copies)
+    width = single.difference_hi - single.difference_lo
+    assert repeated.difference == pytest.approx(single.difference)
+    assert repeated.difference_hi - repeated.difference_lo == pytest.approx(width, rel=0.05)
+    unclustered = delong_test(a[copies], b[copies], y[copies])
+    assert unclustered.difference_hi - unclustered.difference_lo < 0.6 * width
+
+
 def test_one_class_labels_are_refused() -> None:
     with pytest.raises(ValueError, match="positive and negative"):
         delong_test(np.arange(5.0), np.arange(5.0), np.ones(5))
@@ -130,6 +174,17 @@ def test_comparison_pairs_the_same_studies_whatever_their_order() -> None:
     assert row["difference"] == pytest.approx(expected.difference)
     assert row["p_value"] == pytest.approx(expected.p_value)
     assert row["p_holm"] == pytest.approx(expected.p_value)  # a family of one
+
+
+def test_comparison_uses_the_patients_of_the_studies() -> None:
+    a, b, y, groups = _clustered(np.random.default_rng(4))
+    ids = [f"s{i}" for i in range(y.size)]
+    main = _result("main", ids, {("zero-shot", "lge"): (a, y)})
+    other = _result("static", ids, {("zero-shot", "lge"): (b, y)})
+    patients = {"internal": {study: f"p{g}" for study, g in zip(ids, groups, strict=True)}}
+    row = comparison_tables([main, other], "main", patients)["internal"].iloc[0]
+    assert row["p_value"] == pytest.approx(delong_test(a, b, y, groups).p_value)
+    assert row["p_value"] != pytest.approx(delong_test(a, b, y).p_value)
 
 
 def test_a_site_with_one_model_has_no_comparison() -> None:

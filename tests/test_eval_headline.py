@@ -56,6 +56,23 @@ def test_headline_means_match_hand_computed_values() -> None:
     assert "report → study, label-consistent precision@10 ceiling" not in row.index
 
 
+def test_headline_sites_compare_on_the_same_labels() -> None:
+    """The demo's internal test split has too few pericardial effusions for 8-shot episodes: its
+    8-shot mean was over 6 labels, the external one over 7, and the difference read as a drop
+    at the external site. Each row's means are over the labels every column has."""
+    internal, external = _result("m", "internal"), _result("m", "external")
+    external["fewshot"] = [*external["fewshot"], {"label": "rv", "method": "prototype", "k": 8,
+                                                  "auc": 0.5}]  # fmt: skip
+    external["zeroshot"] = [r for r in external["zeroshot"] if r["label_key"] != "rv_dilation"]
+    row = headline([internal, external]).set_index("figure")
+    assert row.loc["few-shot prototype, mean AUC (k = 8)", "internal"] == pytest.approx(0.9)
+    assert row.loc["few-shot prototype, mean AUC (k = 8)", "external"] == pytest.approx(0.9)
+    assert row.loc["zero-shot findings, mean AUC", "internal"] == pytest.approx(0.9)  # lge only
+    assert row.loc["zero-shot findings, mean AUC", "external"] == pytest.approx(0.9)
+    alone = headline([internal]).set_index("figure")  # one column: all of its labels
+    assert alone.loc["zero-shot findings, mean AUC", "internal"] == pytest.approx(0.8)
+
+
 def test_headline_names_columns_by_model_when_there_are_several() -> None:
     table = headline([_result("a", "internal"), _result("b", "internal")])
     assert list(table.columns) == ["figure", "a · internal", "b · internal"]

@@ -99,6 +99,41 @@ def test_bootstrap_counts_shape_and_totals() -> None:
     np.testing.assert_array_equal(counts, np.concatenate(list(bootstrap_counts(7, 50, seed=3))))
 
 
+def test_bootstrap_resamples_patients_with_all_of_their_studies() -> None:
+    groups = np.array(["a", "b", "a", "c", "b", "a", "d"])
+    counts = np.concatenate(list(bootstrap_counts(7, 200, seed=3, groups=groups)))
+    for patient in "abcd":  # a patient's studies are drawn together, never one by one
+        studies = counts[:, groups == patient]
+        assert (studies == studies[:, :1]).all()
+    first = counts[:, [0, 1, 3, 6]]  # one study of each patient: 4 patients drawn per resample
+    assert (first.sum(axis=1) == 4).all()
+    distinct = np.array(list("abcdefg"))  # one study per patient: the study bootstrap's draws
+    np.testing.assert_array_equal(
+        np.concatenate(list(bootstrap_counts(7, 50, seed=3, groups=distinct))),
+        np.concatenate(list(bootstrap_counts(7, 50, seed=3))),
+    )
+
+
+def test_ci_of_repeat_studies_is_that_of_their_patients() -> None:
+    """Five near-identical studies of each of 40 patients carry the information of 40 studies,
+    not 200: a bootstrap over studies gave an AUC interval about sqrt(5) times too narrow."""
+    rng = np.random.default_rng(2)
+    y = rng.random(40) < 0.4
+    p = np.clip(0.25 * y + rng.random(40) * 0.75, 0, 1)
+    patients = np.repeat(np.arange(40), 5)
+    repeated_p, repeated_y = np.repeat(p, 5), np.repeat(y, 5)
+
+    def width(result) -> float:
+        low, high = result.ci["auc"]
+        return high - low
+
+    single = width(binary_metrics(p, y, resamples=400, seed=1))
+    by_patient = width(binary_metrics(repeated_p, repeated_y, 400, 1, groups=patients))
+    by_study = width(binary_metrics(repeated_p, repeated_y, 400, 1))
+    assert by_patient == pytest.approx(single, rel=0.25)
+    assert by_study < 0.7 * by_patient
+
+
 def test_bootstrap_of_many_studies_is_drawn_in_blocks_with_the_same_draws(monkeypatch) -> None:
     """A thousand resamples of a 50,000-study site held 2.4 GB of counts at once (the Zero-shot
     page's CI, every evaluated finding): drawn in blocks, the CIs are those of one draw."""

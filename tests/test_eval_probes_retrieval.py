@@ -21,6 +21,7 @@ from model.evaluation.retrieval import (
     bidirectional_retrieval,
     consistent_matrix,
     label_consistent_precision,
+    label_precision,
     label_precision_bounds,
     retrieval_ranks,
     text_codes,
@@ -227,6 +228,22 @@ def test_retrieval_of_a_large_site_never_holds_a_study_by_study_matrix(monkeypat
         assert precision_peak < whole_matrix, f"precision peak {precision_peak / 1e6:.0f} MB"
     finally:
         tracemalloc.stop()
+
+
+def test_label_precision_leaves_out_the_reports_patient() -> None:
+    """A repeat scan of the report's patient, labelled alike and imaged alike, topped its list
+    and counted as a label-consistent neighbour: found by the patient, not by the findings."""
+    angles = np.array([0.0, 0.1, 1.0, 1.5])  # studies 0 and 1: one patient's two scans
+    vectors = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    findings = np.array([[1.0], [1.0], [0.0], [0.0]])
+    precision, ceiling, chance = label_precision(vectors, vectors, findings, at=1)
+    assert precision[0] == 1.0  # its patient's other scan, one study apart
+    groups = np.array(["A", "A", "B", "C"])
+    precision, ceiling, chance = label_precision(vectors, vectors, findings, at=1, groups=groups)
+    assert precision[0] == 0.0 and ceiling[0] == 0.0 and chance[0] == 0.0  # no other positive
+    assert precision[2] == 1.0 and chance[2] == pytest.approx(1 / 3)  # B keeps A's scans and C
+    bounded = label_precision(vectors, vectors, findings, at=5, groups=groups)
+    assert bounded[0][0] == 0.0 and bounded[1][2] == pytest.approx(1 / 3)  # 3 others, not 5
 
 
 def test_label_consistent_precision_hand_computed() -> None:

@@ -12,14 +12,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import accuracy_score, f1_score
 
+from dashboard.evaluation_view import read_outputs
 from model.errors import DataError
+from model.evaluation.compare import delong_test
 from model.evaluation.fewshot import FewShotConfig
 from model.evaluation.headline import headline
 from model.evaluation.inputs import load_development, load_labels, load_site
+from model.evaluation.metrics import CALIBRATION_BINS, binary_metrics, bootstrap_counts
 from model.evaluation.outputs import write_outputs
-from model.evaluation.probes import ProbeConfig
+from model.evaluation.probes import ProbeConfig, one_vs_rest
 from model.evaluation.report import compact, render_html
+from model.evaluation.retrieval import label_precision
 from model.evaluation.site_probes import fit_train_split
 from model.evaluation.suite import SuiteConfig, evaluate_site
 from model.evaluation.tables import paper_format, write_tables
@@ -192,7 +197,7 @@ def test_bootstrap_resamples_of_one_class_are_left_out_and_counted(tmp_path: Pat
     config = replace(CONFIG, bootstrap=400)
     result = evaluate_site(fake_encoder(), site, fake_prompts(), config)
     row = result.zeroshot.set_index("label_key").loc["lge"]
-    drew_both = 400 * (1 - (38 / 40) ** 40)  # about 348
+    drew_both = 400 * (1 - (18 / 20) ** 20)  # 20 patients drawn, 2 positive: about 351
     assert abs(row["auc_resamples"] - drew_both) < 30 and row["auc_lo"] <= row["auc"]
     assert result.zeroshot.set_index("label_key").loc["lv_dilation", "auc_resamples"] == 400
     said = [p for p in result.problems if "bootstrap resamples" in p]
@@ -200,6 +205,94 @@ def test_bootstrap_resamples_of_one_class_are_left_out_and_counted(tmp_path: Pat
     assert f"rests on {int(row['auc_resamples'])} of 400 bootstrap resamples" in said[0]
     table = paper_format(result.zeroshot, "m", "internal")
     assert str(table["auc_resamples"].dtype) == "Int64"
+
+
+def test_confidence_intervals_resample_patients(site) -> None:
+    """Each patient of the fake site has two studies: every CI (zero-shot, probes, one-vs-rest
+    diagnosis) is that of a bootstrap over patients, not over studies."""
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), CONFIG)
+    patient = dict(zip(site.ids, site.groups, strict=True))
+    rows = pd.concat([result.zeroshot, result.probe]).set_index(["setting", "label_key"])
+    for (setting, name), scores in result.scores.items():
+        groups = np.array([patient[s] for s in scores.ids])
+        expected = binary_metrics(scores.scores, scores.labels, CONFIG.bootstrap, 0, groups=groups)
+        row = rows.loc[(setting, name)]
+        assert (row["auc_lo"], row["auc_hi"]) == pytest.approx(expected.ci["auc"]), (setting, name)
+    diagnosis = result.diagnosis_scores["zero-shot"]
+    groups = np.array([patient[s] for s in diagnosis.ids])
+    expected = one_vs_rest(
+        diagnosis.probabilities, diagnosis.targets, diagnosis.classes, CONFIG.bootstrap, 0, groups
+    )
+    zeroshot = result.zeroshot[result.zeroshot["task"] == "diagnosis"].set_index("label_key")
+    for name, metrics in expected.items():
+        assert zeroshot.loc[name, "accuracy_lo"] == pytest.approx(metrics.ci["accuracy"][0])
+
+
+def test_diagnosis_accuracy_and_macro_f1_have_confidence_intervals(site, tmp_path: Path) -> None:
+    """The diagnosis table compares accuracies (zero-shot against the probes, one site against
+    another): each comes with its 95% CI, the bootstrap over patients recomputed here resample
+    by resample with scikit-learn, in diagnosis.csv and in the report."""
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), CONFIG)
+    patient = dict(zip(site.ids, site.groups, strict=True))
+    for setting, scores in result.diagnosis_scores.items():
+        predicted = scores.probabilities.argmax(axis=1)
+        groups = np.array([patient[s] for s in scores.ids])
+        draws = bootstrap_counts(len(groups), CONFIG.bootstrap, CONFIG.seed, groups)
+        accuracy, macro_f1 = [], []
+        for counts in np.concatenate(list(draws)):
+            drawn = np.repeat(np.arange(len(groups)), counts)
+            accuracy.append(accuracy_score(scores.targets[drawn], predicted[drawn]))
+            macro_f1.append(f1_score(scores.targets[drawn], predicted[drawn], average="macro"))
+        block = result.diagnosis[setting]
+        assert (block["accuracy_lo"], block["accuracy_hi"]) == pytest.approx(
+            np.percentile(accuracy, [2.5, 97.5])
+        )
+        assert (block["macro_f1_lo"], block["macro_f1_hi"]) == pytest.approx(
+            np.percentile(macro_f1, [2.5, 97.5])
+        )
+        assert block["accuracy_lo"] <= block["accuracy"] <= block["accuracy_hi"]
+    write_outputs(tmp_path, [result], [site], [], [], {})
+    table = pd.read_csv(tmp_path / "internal" / "diagnosis.csv").set_index("setting")
+    zeroshot = result.diagnosis["zero-shot"]
+    assert table.loc["zero-shot", "accuracy_lo"] == pytest.approx(zeroshot["accuracy_lo"], abs=1e-4)
+    html = (tmp_path / "report.html").read_text()
+    shown = html.split("<h3>diagnosis</h3>")[1].split("</table>")[0]
+    assert "Accuracy 95% CI" in shown and "macro-F1 95% CI" in shown
+    assert f"{zeroshot['accuracy_lo']:.2f}–{zeroshot['accuracy_hi']:.2f}" in shown
+
+
+def test_report_and_dashboard_count_the_patients_behind_the_studies(site, tmp_path: Path) -> None:
+    """The CIs resample patients: the site line says how many there are (the fake site's 80
+    studies belong to 40 patients), in the report and on the Evaluate page."""
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), CONFIG)
+    summary = write_outputs(tmp_path, [result], [site], [], [], {})
+    patients = site.studies["patient_key"].nunique()
+    assert summary["sites"][0]["n_patients"] == patients == 40
+    said = f"80 studies of {patients} patients evaluated (test split)"
+    assert said in (tmp_path / "report.html").read_text()
+    assert said in read_outputs(tmp_path).site_lines()[0]
+
+
+def test_label_precision_leaves_out_each_reports_patient(tmp_path: Path) -> None:
+    """Each fake patient's second study repeats its first (a follow-up scan of the same heart):
+    a report's top 10 leaves out both, not its own alone, and the ceiling knows it."""
+    dataset = FakeDataset(tmp_path, n=40, seed=5)
+    repeat = np.arange(40) // 2 * 2  # study 2i + 1 is study 2i again, a little noise aside
+    dataset.flags = dataset.flags.iloc[repeat].set_axis(dataset.flags.index)
+    dataset.studies["impression"] = dataset.studies["impression"].to_numpy()[repeat]
+    dataset.vectors = dataset.vectors[repeat] + np.random.default_rng(1).normal(0, 0.01, (40, 32))
+    site = load_site(dataset, "internal", True, dataset.labels())
+    encoder = fake_encoder()
+    result = evaluate_site(encoder, site, fake_prompts(), CONFIG)
+    studies = encoder.studies(site.dataset, site.ids)
+    reports = encoder.texts(site.studies["impression"].tolist())
+    findings = site.labels[["lv_dilation", "lge"]].to_numpy()
+    row = result.retrieval.set_index("direction").loc["report_to_study"]
+    written = row[["label_precision@10", "label_precision@10_ceiling"]].to_numpy(float)
+    by_patient = label_precision(reports, studies, findings, groups=site.groups)
+    by_study = label_precision(reports, studies, findings)
+    assert written == pytest.approx([np.nanmean(by_patient[0]), np.nanmean(by_patient[1])])
+    assert written != pytest.approx([np.nanmean(by_study[0]), np.nanmean(by_study[1])])
 
 
 def test_a_diagnosis_marked_by_its_one_column_alone_is_known(tmp_path: Path) -> None:
@@ -367,6 +460,14 @@ def test_report_states_how_the_figures_were_computed(site, tmp_path: Path) -> No
     assert "3-fold patient-grouped" in methods and "held by a single patient" in methods
     assert "test split of data/internal" in methods and "raw/internal/labels.csv" in methods
     assert "p ≥ 0.5" in methods
+    # the decision rules of the few-shot probes and of the diagnoses' one-vs-rest rows, and what
+    # the few-shot interval is (support draws around fixed queries), are said
+    assert "positive when closer to the positive one" in methods
+    assert "count a study as called that class when it is the arg-max" in methods
+    assert "not a sampling interval of the site" in methods
+    bins = f"expected calibration error over {CALIBRATION_BINS} equal-width bins"
+    assert bins in methods  # what the ece column is
+    assert "10 top studies (those of its patient left out)" in methods
     assert "general CLIP ViT-B-32 (random weights: chance, not a pretrained CLIP)" in methods
 
 
@@ -397,6 +498,7 @@ def test_counts_in_the_tables_stay_whole_numbers(tmp_path: Path) -> None:
             "n_labelled": 138}  # fmt: skip
     html = render_html("t", {"internal": {"probe": table}}, {}, [site], [], [])
     assert ">862<" in html and "862.0" not in html
+    assert "&lt;NA&gt;" not in html  # the cross-validated row has no n_fit: a dash, as elsewhere
 
 
 def test_rewriting_an_output_folder_leaves_no_file_of_the_previous_run(
@@ -487,6 +589,26 @@ def test_the_html_report_shows_outside_names_as_text_and_loads_nothing(tmp_path:
     assert "url(" not in page and "@import" not in page and "http://evil" in page  # as text
 
 
+def test_comparison_csv_counts_a_patients_studies_together(site, tmp_path: Path) -> None:
+    """Every fake patient has two studies: the DeLong p-value written is the clustered one."""
+    encoders = [fake_encoder("a"), fake_encoder("b")]
+    results = [evaluate_site(encoder, site, fake_prompts(), CONFIG) for encoder in encoders]
+    scores = results[1].scores["zero-shot", "lge"]
+    noisy = scores.scores + np.random.default_rng(0).normal(0, 0.3, scores.scores.size)
+    results[1].scores["zero-shot", "lge"] = replace(scores, scores=noisy)
+    write_outputs(tmp_path, results, [site], encoders, [], {})
+    table = pd.read_csv(tmp_path / "internal" / "comparison.csv")
+    row = table.set_index(["setting", "label_key"]).loc[("zero-shot", "lge")]
+    patient = dict(zip(site.ids, site.groups, strict=True))
+    groups = np.array([patient[s] for s in scores.ids])
+    main = results[0].scores["zero-shot", "lge"].scores
+    clustered = delong_test(main, noisy, scores.labels, groups)
+    assert row["p_value"] == pytest.approx(clustered.p_value, rel=1e-3)
+    independent = delong_test(main, noisy, scores.labels)
+    assert row["p_value"] != pytest.approx(independent.p_value, rel=1e-3)
+    assert "Obuchowski" in (tmp_path / "report.html").read_text()
+
+
 def test_tiny_p_values_keep_their_digits_in_the_tables(tmp_path: Path) -> None:
     """comparison.csv wrote DeLong p-values to 4 decimals like the AUCs: p = 1.2e-7 read 0.0000."""
     table = pd.DataFrame(
@@ -498,3 +620,9 @@ def test_tiny_p_values_keep_their_digits_in_the_tables(tmp_path: Path) -> None:
     assert read["p_value"].tolist() == pytest.approx([1.2345e-7, 1.0], rel=1e-3)
     assert read["p_holm"].iloc[0] == pytest.approx(2.469e-7, rel=1e-3) and read["p_holm"].isna()[1]
     assert read["difference"].tolist() == [0.1235, 0.0]
+    site = {"name": "internal", "selection": "test split", "n_total": 9, "n_evaluated": 9,
+            "n_labelled": 9}  # fmt: skip
+    html = render_html("t", {"internal": {"comparison": table}}, {}, [site], [], [])
+    cells = html.split("<h3>comparison</h3>")[1]
+    assert ">1.23e-07<" in cells and ">2.47e-07<" in cells  # the report read p = 0.000
+    assert ">0.123<" in cells  # the other figures keep their 3 decimals

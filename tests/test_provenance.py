@@ -67,6 +67,28 @@ def test_an_evaluation_records_its_inputs_and_software(evaluated: tuple[Path, di
     assert software in (out / "report.html").read_text(encoding="utf-8")
 
 
+def test_the_methods_say_the_bootstrap_resamples_patients(evaluated: tuple[Path, dict]) -> None:
+    """The CIs resample patients (a patient's studies are not independent); an evaluation an
+    earlier version wrote, which resampled studies, is still described as it was computed."""
+    _, summary = evaluated
+    methods = " ".join(methods_lines(summary["config"]))
+    assert "bootstrap over the patients of each site" in methods
+    old = {key: value for key, value in summary["config"].items() if key != "bootstrap_unit"}
+    assert "bootstrap over the studies of each site" in " ".join(methods_lines(old))
+
+
+def test_the_dataset_own_labels_file_is_fingerprinted_too(tmp_path: Path) -> None:
+    """Without --labels the evaluation reads the dataset's own labels.csv: the methods named it
+    but its SHA-256 read "labels none", so a reader could not tell which labels were used."""
+    data, checkpoint = shared_tiny_checkpoint()
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--checkpoint", str(checkpoint), "--data", str(data), "--out", str(out)]
+    assert main([*argv, *FAST]) in (0, 2)
+    config = json.loads((out / "summary.json").read_text(encoding="utf-8"))["config"]
+    assert config["labels"] == [str(data / "labels.csv")]
+    assert config["sha256"]["labels"] == [_sha256(data / "labels.csv")]
+
+
 def test_a_summary_without_the_records_still_reads() -> None:
     """An evaluation an earlier version wrote has no versions or hashes: its methods still read."""
     old = {"checkpoint": "run/best.pt", "data": "ds", "labels": ["l.csv"], "suite": {}}

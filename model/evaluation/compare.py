@@ -9,8 +9,9 @@ study's structural components; Sun & Xu (2014) compute those from midranks in O(
     var(AUC_a - AUC_b) = (S10 / m + S01 / n) contracted with (1, -1)
 
 with S10, S01 the 2 x 2 sample covariances of the components over positives and negatives.
-Ties count one half, as in ``metrics.auc_rows``. Nothing here is fitted: the test uses the
-scores and labels as they are.
+Ties count one half, as in ``metrics.auc_rows``. Where a patient has several studies their
+components are not independent, and the covariance sums them per patient first (Obuchowski 1997,
+``clustered_covariance``). Nothing here is fitted: the test uses the scores and labels as they are.
 """
 
 from __future__ import annotations
@@ -70,10 +71,18 @@ def structural_components(
     return auc, v10, v01
 
 
-def delong_test(scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray) -> PairedAUC:
+def delong_test(
+    scores_a: np.ndarray,
+    scores_b: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray | None = None,
+) -> PairedAUC:
     """Paired DeLong test of AUC(a) - AUC(b); scores_a, scores_b float [N], labels {0, 1} [N].
 
-    A zero variance (e.g. identically ranked scores) gives p = 1 when the AUCs agree.
+    groups: [N] patient keys; when a patient has several studies, the variance is Obuchowski's
+    clustered one (``clustered_covariance``): DeLong's treats every study as independent and
+    understates it. A zero variance (e.g. identically ranked scores) gives p = 1 when the AUCs
+    agree.
     """
     labels = np.asarray(labels).astype(bool).ravel()
     stacked = np.vstack([np.ravel(scores_a), np.ravel(scores_b)])
@@ -81,7 +90,11 @@ def delong_test(scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray) 
         raise ValueError("scores and labels differ in length")
     auc, v10, v01 = structural_components(stacked, labels)
     m, n = v10.shape[1], v01.shape[1]
-    covariance = _covariance(v10) / m + _covariance(v01) / n
+    clusters = None if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
+    if clusters is not None and np.bincount(clusters.ravel()).max() > 1:
+        covariance = clustered_covariance(auc, v10, v01, labels, clusters.ravel())
+    else:
+        covariance = _covariance(v10) / m + _covariance(v01) / n
     contrast = np.array([1.0, -1.0])
     variance = max(float(contrast @ covariance @ contrast), 0.0)
     difference = float(auc[0] - auc[1])
@@ -112,6 +125,35 @@ def _covariance(components: np.ndarray) -> np.ndarray:
     return np.atleast_2d(np.cov(components))
 
 
+def clustered_covariance(
+    auc: np.ndarray, v10: np.ndarray, v01: np.ndarray, labels: np.ndarray, clusters: np.ndarray
+) -> np.ndarray:
+    """Covariance [K, K] of K AUCs when studies come in clusters (a patient's studies), by
+    Obuchowski (1997, Biometrics 53:567): with X_i, Y_i the sums of a cluster's components over
+    its m_i positive and n_i negative studies, M and N the totals and I clusters,
+
+        S10 = I / ((I - 1) M) sum (X_i - m_i AUC)(X_i - m_i AUC)^T, S01 likewise over Y_i,
+        S11 = I / (I - 1) sum (X_i - m_i AUC)(Y_i - n_i AUC)^T,
+        cov = S10 / M + S01 / N + (S11 + S11^T) / (M N).
+
+    auc [K], v10 [K, M], v01 [K, N] (``structural_components``); labels bool [N + M];
+    clusters int [N + M] in [0, I)."""
+    n_clusters = int(clusters.max()) + 1
+    if n_clusters < 2:
+        return np.zeros((auc.size, auc.size))
+
+    def centred(components: np.ndarray, members: np.ndarray) -> np.ndarray:
+        sums = np.zeros((auc.size, n_clusters))
+        np.add.at(sums.T, members, components.T)
+        return sums - auc[:, None] * np.bincount(members, minlength=n_clusters)[None, :]
+
+    dx, dy = centred(v10, clusters[labels]), centred(v01, clusters[~labels])
+    m, n = v10.shape[1], v01.shape[1]
+    factor = n_clusters / (n_clusters - 1)
+    s10, s01, s11 = factor * dx @ dx.T / m, factor * dy @ dy.T / n, factor * dx @ dy.T
+    return s10 / m + s01 / n + (s11 + s11.T) / (m * n)
+
+
 def holm_adjust(p_values: np.ndarray) -> np.ndarray:
     """Holm-Bonferroni step-down adjusted p-values [M], in the input order (NaN stays NaN)."""
     p = np.asarray(p_values, dtype=np.float64)
@@ -125,12 +167,16 @@ def holm_adjust(p_values: np.ndarray) -> np.ndarray:
     return adjusted
 
 
-def comparison_tables(results: list[SiteResult], main: str) -> dict[str, pd.DataFrame]:
+def comparison_tables(
+    results: list[SiteResult], main: str, patients: dict[str, dict[str, str]] | None = None
+) -> dict[str, pd.DataFrame]:
     """site -> the ``main`` model against every other model on each label both scored.
 
     One row per (baseline, setting, label): both AUCs on the studies both models scored, the
     difference main - baseline with its DeLong 95% CI and p-value, and the p-value Holm-adjusted
     over the labels of that baseline and setting. Sites without a second model are left out.
+    ``patients``: site -> study id -> patient key; a site where a patient has several studies
+    gets the clustered variance (``delong_test``).
     """
     tables = {}
     for site in dict.fromkeys(r.site for r in results):
@@ -138,15 +184,21 @@ def comparison_tables(results: list[SiteResult], main: str) -> dict[str, pd.Data
         reference = next((r for r in at_site if r.model == main), None)
         if reference is None:
             continue
+        of_site = (patients or {}).get(site)
         rows = [
-            row for other in at_site if other.model != main for row in _pair_rows(reference, other)
+            row
+            for other in at_site
+            if other.model != main
+            for row in _pair_rows(reference, other, of_site)
         ]
         if rows:
             tables[site] = _with_holm(pd.DataFrame(rows))
     return tables
 
 
-def _pair_rows(reference: SiteResult, other: SiteResult) -> list[dict]:
+def _pair_rows(
+    reference: SiteResult, other: SiteResult, patients: dict[str, str] | None
+) -> list[dict]:
     rows = []
     for key, mine in reference.scores.items():
         theirs = other.scores.get(key)
@@ -157,8 +209,12 @@ def _pair_rows(reference: SiteResult, other: SiteResult) -> list[dict]:
         labels = mine.labels[shared]
         if labels.all() or not labels.any():
             continue
+        groups = None if patients is None else np.array([patients[mine.ids[i]] for i in shared])
         paired = delong_test(
-            mine.scores[shared], theirs.scores[[position[mine.ids[i]] for i in shared]], labels
+            mine.scores[shared],
+            theirs.scores[[position[mine.ids[i]] for i in shared]],
+            labels,
+            groups,
         )
         setting, label = key
         rows.append(

@@ -9,9 +9,10 @@ report and the dashboard, which reads ``summary.json``, show the same table:
     ...
 
 Finding means leave out the diagnosis classes' one-vs-rest rows, which the zero-shot and probe
-tables also hold. Means are over the labels each figure has (few-shot skips a label whose class
-sizes leave no query at that k), so a row's label count can differ from the zero-shot one. Every
-figure is read from rows the suite already computed; nothing here touches labels or embeddings.
+tables also hold. A mean is over the labels every column of its row has (few-shot skips a label
+whose class sizes leave no query at that k, a site may lack a label), so the columns compare on
+the same labels; a row's label count can differ from the zero-shot one. Every figure is read
+from rows the suite already computed; nothing here touches labels or embeddings.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ import pandas as pd
 from model.evaluation.inputs import is_finding
 
 Record = dict[str, Any]
+HEADLINE_NOTE = (
+    "Means over the labels every column has (few-shot: with enough studies of each class for "
+    "that k), so the columns compare on the same labels. Each figure's table below has every "
+    "label, with its confidence interval."
+)
 
 
 def mean_of(rows: list[Record], key: str, **match: object) -> float:
@@ -46,6 +52,19 @@ def _is_finding_row(row: Record) -> bool:
     return task == "finding" if task is not None else is_finding(str(row.get("label_key")))
 
 
+PerLabel = dict[str, float]
+
+
+def by_label(rows: list[Record], key: str, label: str = "label_key", **match: object) -> PerLabel:
+    """label -> ``key`` of the rows whose fields equal ``match``, finite values only."""
+    values = {
+        str(r.get(label)): r[key]
+        for r in rows
+        if all(r.get(k) == v for k, v in match.items()) and r.get(key) is not None
+    }
+    return {name: float(v) for name, v in values.items() if np.isfinite(float(v))}
+
+
 def _diagnosis(setting: str) -> Callable[[Record], float]:
     def read(result: Record) -> float:
         value = result.get("diagnosis", {}).get(setting, {}).get("accuracy")
@@ -63,18 +82,20 @@ def _report_to_study(key: str) -> Callable[[Record], float]:
     return read
 
 
-def _fewshot(method: str, k: int) -> Callable[[Record], float]:
-    return lambda result: mean_of(result.get("fewshot", []), "auc", method=method, k=k)
+def _fewshot(method: str, k: int) -> Callable[[Record], PerLabel]:
+    return lambda result: by_label(result.get("fewshot", []), "auc", "label", method=method, k=k)
 
 
-FIGURES: dict[str, Callable[[Record], float]] = {
-    "zero-shot findings, mean AUC": lambda r: mean_of(finding_rows(r, "zeroshot"), "auc"),
+# A figure is one value per result, or per label (a PerLabel): those are averaged over the labels
+# every column has.
+FIGURES: dict[str, Callable[[Record], float | PerLabel]] = {
+    "zero-shot findings, mean AUC": lambda r: by_label(finding_rows(r, "zeroshot"), "auc"),
     "zero-shot diagnosis, accuracy": _diagnosis("zero-shot"),
     "few-shot prototype, mean AUC (k = 1)": _fewshot("prototype", 1),
     "few-shot prototype, mean AUC (k = 8)": _fewshot("prototype", 8),
     "few-shot logistic, mean AUC (k = 8)": _fewshot("logistic", 8),
     "few-shot prompted, mean AUC (k = 8)": _fewshot("prompted", 8),
-    "linear probe findings, mean AUC (cross-validated)": lambda r: mean_of(
+    "linear probe findings, mean AUC (cross-validated)": lambda r: by_label(
         finding_rows(r, "probe"), "auc", setting="linear probe"
     ),
     "linear probe diagnosis, accuracy (cross-validated)": _diagnosis("linear probe"),
@@ -89,15 +110,29 @@ FIGURES: dict[str, Callable[[Record], float]] = {
 
 def headline(results: list[Record]) -> pd.DataFrame:
     """``figure`` plus one column per site (``model · site`` when several models), in the
-    order the results come; rows no result has a value for are dropped. Empty when no results."""
+    order the results come; a mean is over the labels every column has (``common_mean``); rows
+    no result has a value for are dropped. Empty when no results."""
     if not results:
         return pd.DataFrame()
     several = len({r.get("model") for r in results}) > 1
-    columns = {
-        (f"{r.get('model')} · {r.get('site')}" if several else str(r.get("site"))): [
-            read(r) for read in FIGURES.values()
-        ]
-        for r in results
-    }
-    table = pd.DataFrame({"figure": list(FIGURES), **columns})
+    names = [
+        f"{r.get('model')} · {r.get('site')}" if several else str(r.get("site")) for r in results
+    ]
+    rows = [common_mean([read(r) for r in results]) for read in FIGURES.values()]
+    table = pd.DataFrame(rows, columns=names)
+    table.insert(0, "figure", list(FIGURES))
     return table[table.drop(columns="figure").notna().any(axis=1)].reset_index(drop=True)
+
+
+def common_mean(values: list[float | PerLabel]) -> list[float]:
+    """One row's figures: single values as they are; per-label ones averaged over the labels
+    every column with any has (NaN for a column with none, or when they share none)."""
+    sets = [set(v) for v in values if isinstance(v, dict) and v]
+    shared = sorted(set.intersection(*sets)) if sets else []
+
+    def figure(value: float | PerLabel) -> float:
+        if not isinstance(value, dict):
+            return value
+        return float(np.mean([value[name] for name in shared])) if shared and value else np.nan
+
+    return [figure(v) for v in values]

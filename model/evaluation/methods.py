@@ -4,12 +4,16 @@ Built from the ``config`` record of ``summary.json`` (``runner._config_record``)
 and the dashboard state the same settings the run used: what was evaluated, with which labels
 and prompts, the decision rule, the CI method with its number of resamples and seed, the few-shot
 episodes, the probes' cross-validation and the retrieval rule; and, for a run that recorded them,
-the software versions and the SHA-256 of its prompt set and labels files.
+the software versions and the SHA-256 of its prompt set and labels files. ``site_line`` says
+what was evaluated at each site, from the summary's ``sites`` records.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+# metrics.CALIBRATION_BINS, not imported: metrics needs scipy, which the dashboard never loads
+CALIBRATION_BINS = 10
 
 
 def _joined(values: Any) -> str:
@@ -17,15 +21,40 @@ def _joined(values: Any) -> str:
     return ", ".join(items) if items else "none"
 
 
-def _bootstrap(suite: dict[str, Any]) -> str:
+def _count(value: Any) -> str:
+    """A count as the pages write one (1,000); anything else as it is."""
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def site_line(site: dict[str, Any]) -> str:
+    """What was evaluated at a site (a ``summary.json`` site record): its studies and, for a run
+    that recorded them, their patients (the bootstrap's unit), the selection, and those with
+    labels."""
+    patients = site.get("n_patients")
+    of_patients = f" of {_count(patients)} patients" if patients is not None else ""
+    return (
+        f"{_count(site.get('n_evaluated'))} studies{of_patients} evaluated "
+        f"({site.get('selection')}) of {_count(site.get('n_total'))} in the dataset; "
+        f"{_count(site.get('n_labelled'))} with labels"
+    )
+
+
+def _bootstrap(suite: dict[str, Any], unit: Any) -> str:
+    """The CI sentence; ``unit`` is the config's ``bootstrap_unit``: "patient", or None for a run
+    before it was recorded, whose bootstrap resampled studies."""
     resamples = int(suite.get("bootstrap") or 0)
     if resamples <= 0:
         return "Confidence intervals: none (run with --bootstrap 0)."
+    over = (
+        "the patients of each site (a drawn patient brings all of their studies, which are not "
+        "independent)"
+        if unit == "patient"
+        else "the studies of each site"
+    )
     return (
-        f"Confidence intervals: 95% percentile bootstrap over the studies of each site, "
-        f"{resamples} resamples, seed {suite.get('seed')}; a resample that draws no study of "
-        "a class has no AUC and is left out of the AUC's interval (auc_resamples counts those "
-        "used)."
+        f"Confidence intervals: 95% percentile bootstrap over {over}, {resamples} resamples, "
+        f"seed {suite.get('seed')}; a resample that draws no study of a class has no AUC and is "
+        "left out of the AUC's interval (auc_resamples counts those used)."
     )
 
 
@@ -34,10 +63,11 @@ def _fewshot(fewshot: dict[str, Any]) -> str:
         f"Few-shot: k = {_joined(fewshot.get('shots'))} studies of each class, "
         f"{fewshot.get('episodes')} episodes per k (seed {fewshot.get('seed')}), every other "
         "labelled study of the site a query unless its patient has a study in the support; "
-        "prototype (cosine to the class means), logistic "
-        f"(C = {fewshot.get('probe_c')}) and prompted (logistic with the zero-shot logit as "
-        f"offset, C = {fewshot.get('prompted_c')}) probes; mean over episodes with 95% CI "
-        "mean ± 1.96 SE. A k is skipped for a label with no more than k studies of a class; "
+        "prototype (cosine to the class means; positive when closer to the positive one), "
+        f"logistic (C = {fewshot.get('probe_c')}) and prompted (logistic with the zero-shot "
+        f"logit as offset, C = {fewshot.get('prompted_c')}) probes (positive at p ≥ 0.5); mean "
+        "over episodes with 95% CI mean ± 1.96 SE, the spread over support draws around the "
+        "same query studies, not a sampling interval of the site's studies. A k is skipped for a label with no more than k studies of a class; "
         "an episode whose support leaves no query of a class is left out (episodes counts "
         "those kept), and a k with none is skipped."
     )
@@ -105,14 +135,20 @@ def methods_lines(config: dict[str, Any]) -> list[str]:
         f"Prompt set: {config.get('prompts')}.",
         "Zero-shot findings: p = sigmoid(scale · (cos(study, mean positive prompt) − "
         "cos(study, mean negative prompt))); accuracy, F1, sensitivity and specificity at "
-        "p ≥ 0.5. Zero-shot diagnosis: arg-max of the softmax over the class prompts. No "
+        "p ≥ 0.5. Zero-shot diagnosis: arg-max of the softmax over the class prompts. A "
+        "diagnosis class's one-vs-rest rows (task diagnosis, every setting) rank the studies by "
+        "its probability and count a study as called that class when it is the arg-max. No "
         "threshold is chosen on labelled data.",
-        _bootstrap(suite),
+        _bootstrap(suite, config.get("bootstrap_unit")),
+        "Calibration (brier, ece in the zero-shot and probe tables): Brier score and expected "
+        f"calibration error over {CALIBRATION_BINS} equal-width bins of the predicted "
+        "probability, point values without a CI.",
         _fewshot(suite.get("fewshot") or {}),
         _probe(suite.get("probe") or {}, bool(suite.get("train_split_probes"))),
         "Retrieval: a candidate with the identical impression text counts as correct; R@k and "
         "median rank over every study with a report; label-consistent precision@10 = share of "
-        "a report's 10 top studies (its own left out) whose known finding labels all equal its "
+        "a report's 10 top studies (those of its patient left out) whose known finding labels "
+        "all equal its "
         "study's, with its ceiling (perfect ranking) and chance level on the same studies. "
         "R@k is left blank at a site with no more than k studies with a report, and "
         "precision@10 with its bounds at one with no more than 11: so few studies fix them "

@@ -123,31 +123,55 @@ class BinaryResult:
         return row
 
 
-def bootstrap_counts(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
-    """How often each of n items is drawn in each resample with replacement: int [R, n] blocks
-    of consecutive resamples, ``BOOTSTRAP_CELLS`` counts at a time (the same draws as all
-    ``resamples`` at once: one generator, read in order). A thousand resamples of 50,000
-    studies at once held 2.4 GB of counts and weights."""
+def resampling_units(n: int, groups: np.ndarray | None = None) -> np.ndarray:
+    """int [n]: the bootstrap unit of each of n studies, numbered in order of first appearance:
+    its patient (``groups`` [n], e.g. ``patient_key``), or the study itself without groups."""
+    if groups is None:
+        return np.arange(n)
+    _, first, inverse = np.unique(np.asarray(groups), return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inverse.ravel()]
+
+
+def bootstrap_counts(
+    n: int, resamples: int, seed: int, groups: np.ndarray | None = None
+) -> Iterator[np.ndarray]:
+    """How often each of n studies is drawn in each resample: int [R, n] blocks of consecutive
+    resamples, ``BOOTSTRAP_CELLS`` counts at a time (the same draws as all ``resamples`` at once:
+    one generator, read in order; a thousand resamples of 50,000 studies at once held 2.4 GB).
+
+    With ``groups`` ([n] patient keys) the patients are drawn with replacement, as many as there
+    are, and a study counts as often as its patient is drawn: the studies of one patient are not
+    independent, and resampling them one by one narrows the intervals. Without groups, or with
+    one study per patient, each study is its own unit (the same draws either way)."""
+    units = resampling_units(n, groups)
+    n_units = int(units.max()) + 1 if n else 0
     rng = np.random.default_rng(seed)
     rows = max(1, BOOTSTRAP_CELLS // max(n, 1))
     for start in range(0, resamples, rows):
         block = min(rows, resamples - start)
-        draws = rng.integers(0, n, size=(block, n))
-        flat = (draws + n * np.arange(block)[:, None]).ravel()
-        yield np.bincount(flat, minlength=block * n).reshape(block, n)
+        draws = rng.integers(0, n_units, size=(block, n_units))
+        flat = (draws + n_units * np.arange(block)[:, None]).ravel()
+        counts = np.bincount(flat, minlength=block * n_units).reshape(block, n_units)
+        yield counts[:, units]
 
 
 def bootstrap_rows(
-    probabilities: np.ndarray, labels: np.ndarray, decisions: np.ndarray, resamples: int, seed: int
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    decisions: np.ndarray,
+    resamples: int,
+    seed: int,
+    groups: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """AUC, accuracy, F1, sensitivity and specificity of each bootstrap resample, float [R] each
-    (decisions: bool [N], the fixed predictions the threshold metrics count)."""
+    (decisions: bool [N], the fixed predictions the threshold metrics count; groups: [N] patient
+    keys, the resampled units, as ``bootstrap_counts``)."""
     blocks = [
         {
             "auc": weighted_auc_rows(probabilities, labels, counts),
             **weighted_threshold_metrics_rows(decisions, labels, counts),
         }
-        for counts in bootstrap_counts(labels.size, resamples, seed)
+        for counts in bootstrap_counts(labels.size, resamples, seed, groups)
     ]
     return {name: np.concatenate([block[name] for block in blocks]) for name in blocks[0]}
 
@@ -201,12 +225,14 @@ def binary_metrics(
     resamples: int = 1000,
     seed: int = 0,
     decisions: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
 ) -> BinaryResult:
     """AUC, accuracy, F1, sensitivity, specificity (p >= 0.5) with bootstrap 95% CIs, and the
     Brier score and ECE of the probabilities.
 
     probabilities: float [N] in [0, 1] (any monotone score works for AUC); labels: {0, 1} [N];
-    decisions: optional bool [N] used instead of p >= 0.5 (e.g. "argmax is this class").
+    decisions: optional bool [N] used instead of p >= 0.5 (e.g. "argmax is this class");
+    groups: optional [N] patient keys: the bootstrap then resamples patients, not studies.
     """
     probabilities = np.asarray(probabilities, dtype=np.float64).ravel()
     labels = np.asarray(labels).astype(bool).ravel()
@@ -216,7 +242,9 @@ def binary_metrics(
     ci: dict[str, tuple[float, float]] = {}
     auc_resamples = 0
     if resamples > 0 and labels.size > 1:
-        resampled = bootstrap_rows(probabilities, labels, decided >= THRESHOLD, resamples, seed)
+        resampled = bootstrap_rows(
+            probabilities, labels, decided >= THRESHOLD, resamples, seed, groups
+        )
         auc_resamples = int(np.isfinite(resampled["auc"]).sum())
         ci = {name: percentile_ci(values) for name, values in resampled.items()}
     return BinaryResult(

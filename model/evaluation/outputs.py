@@ -154,13 +154,14 @@ def remove_stale(out: Path, stale: set[Path]) -> None:
 
 
 def site_record(site: SiteData) -> dict[str, Any]:
-    """Site description for the summary and the report (no identifiers beyond study counts)."""
+    """Site description for the summary and the report (counts only, no identifiers)."""
     return {
         "name": site.name,
         "dataset": str(site.dataset.root),
         "selection": "test split" if site.internal else "all studies",
         "n_total": site.n_total,
         "n_evaluated": len(site.studies),
+        "n_patients": int(site.studies["patient_key"].nunique()),
         "n_labelled": site.n_labelled,
         "fingerprint": site.dataset.fingerprint(),
     }
@@ -211,7 +212,8 @@ def _write_all(
     """Every output file, written under ``out``; returns the summary."""
     tables = stack_tables(results)
     main = encoders[0].name if encoders else ""
-    comparisons = comparison_tables(results, main) if encoders else {}
+    patients = {site.name: dict(zip(site.ids, site.groups, strict=True)) for site in sites}
+    comparisons = comparison_tables(results, main, patients) if encoders else {}
     for site, comparison in comparisons.items():
         tables.setdefault(site, {})["comparison"] = comparison
     csv_paths = write_tables(out, tables) + write_study_scores(out, results)

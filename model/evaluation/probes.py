@@ -180,7 +180,9 @@ def probe_binary(
                 f"cross-validation needs at least 2 patients of each class ({patients} {name})"
             )
     probabilities = out_of_fold_probabilities(embeddings, targets, groups, 2, config)[:, 1]
-    metrics = binary_metrics(probabilities, targets, resamples=resamples, seed=config.seed)
+    metrics = binary_metrics(
+        probabilities, targets, resamples=resamples, seed=config.seed, groups=groups
+    )
     return metrics, probabilities
 
 
@@ -216,14 +218,20 @@ def probe_diagnosis(
         confusion=summary["confusion"],
         probabilities=probabilities,
         predicted=predicted,
-        per_class=one_vs_rest(probabilities, targets, classes, resamples, config.seed),
+        per_class=one_vs_rest(probabilities, targets, classes, resamples, config.seed, groups),
     )
 
 
 def one_vs_rest(
-    probabilities: np.ndarray, targets: np.ndarray, classes: list[str], resamples: int, seed: int
+    probabilities: np.ndarray,
+    targets: np.ndarray,
+    classes: list[str],
+    resamples: int,
+    seed: int,
+    groups: np.ndarray | None = None,
 ) -> dict[str, BinaryResult]:
-    """Per class: AUC of p(class), accuracy/F1 of "arg-max is this class". probabilities [N, C]."""
+    """Per class: AUC of p(class), accuracy/F1 of "arg-max is this class". probabilities [N, C];
+    groups: [N] patient keys, the bootstrap's resampled units."""
     predicted = probabilities.argmax(axis=1)
     results = {}
     for index, name in enumerate(classes):
@@ -236,6 +244,7 @@ def one_vs_rest(
             resamples=resamples,
             seed=seed,
             decisions=predicted == index,
+            groups=groups,
         )
     return results
 

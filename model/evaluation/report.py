@@ -18,7 +18,10 @@ import numpy as np
 import pandas as pd
 
 from model.atomic import atomic_write_json, atomic_write_text
+from model.evaluation.headline import HEADLINE_NOTE
+from model.evaluation.methods import site_line
 from model.evaluation.suite import SiteResult
+from model.evaluation.tables import is_p_value
 
 SUMMARY_VERSION = 1
 _STYLE = (
@@ -97,10 +100,12 @@ def _image(path: Path) -> str:
 
 
 _SHOWN_CIS = {"auc": "AUC 95% CI", "difference": "difference 95% CI"}
+_DIAGNOSIS_CIS = {"accuracy": "Accuracy 95% CI", "macro_f1": "macro-F1 95% CI"}
 _NOTES = {
     "comparison": "The first model against each other one on the same studies: AUC difference "
-    "(first − other) with DeLong's 95% CI and two-sided p-value; p_holm is Holm-adjusted over "
-    "the labels of one comparison and setting.",
+    "(first − other) with DeLong's 95% CI and two-sided p-value, a patient's studies counted "
+    "together where it has several (Obuchowski's clustered variance); p_holm is Holm-adjusted "
+    "over the labels of one comparison and setting, not across settings or sites.",
     "probe": "Logistic regression on the frozen embeddings. 'linear probe': patient-grouped "
     "cross-validation on this site's evaluated studies. 'train-split probe': fitted once on the "
     "internal dataset's labelled train and val studies (n_fit) and applied unchanged here.",
@@ -116,12 +121,6 @@ _NOTES = {
 }
 
 
-_HEADLINE_NOTE = (
-    "Means over the labels of each site (few-shot: over the labels with enough studies of each "
-    "class for that k). Each figure's table below has it per label, with its confidence interval."
-)
-
-
 def _interval(metric: str, low: float, high: float) -> str:
     if pd.isna(low) or pd.isna(high):
         return "–"
@@ -129,13 +128,16 @@ def _interval(metric: str, low: float, high: float) -> str:
 
 
 def compact(table: pd.DataFrame) -> pd.DataFrame:
-    """Reader-sized view of a metrics table: CIs folded into "low–high" text, keys dropped."""
+    """Reader-sized view of a metrics table: CIs folded into "low–high" text, keys dropped.
+    A table with an AUC shows its interval (and a comparison its difference's); one without
+    (diagnosis) shows those of its accuracy and macro-F1, the figures it compares."""
     view = table.copy()
-    for metric in ("auc", "difference", "accuracy", "f1", "sensitivity", "specificity"):
+    shown = _SHOWN_CIS if "AUC" in view.columns else {**_SHOWN_CIS, **_DIAGNOSIS_CIS}
+    for metric in ("auc", "difference", "accuracy", "macro_f1", "f1", "sensitivity", "specificity"):
         low, high = f"{metric}_lo", f"{metric}_hi"
         if low in view.columns and high in view.columns:
-            if metric in _SHOWN_CIS:
-                view[_SHOWN_CIS[metric]] = [
+            if metric in shown:
+                view[shown[metric]] = [
                     _interval(metric, a, b) for a, b in zip(view[low], view[high], strict=True)
                 ]
             view = view.drop(columns=[low, high])
@@ -144,9 +146,16 @@ def compact(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _table(table: pd.DataFrame) -> str:
-    return compact(table).to_html(
-        index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0
-    )
+    view = compact(table)
+    # pandas writes a blank of a nullable integer column (n_fit of a cross-validated row) as
+    # <NA> whatever na_rep or formatters say: those columns go in as text, and so do p-values,
+    # to 3 significant digits (a DeLong p of 1e-7 to 3 decimals read p = 0.000)
+    for column, values in view.items():
+        if isinstance(values.dtype, pd.Int64Dtype):
+            view[column] = ["–" if pd.isna(v) else str(v) for v in values]
+        elif is_p_value(str(column)) and pd.api.types.is_float_dtype(values):
+            view[column] = ["–" if pd.isna(v) else f"{v:.3g}" for v in values]
+    return view.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0)
 
 
 def render_html(
@@ -171,7 +180,7 @@ def render_html(
         parts += [f"<li class='problem'>{html.escape(p)}</li>" for p in problems]
         parts.append("</ul>")
     if key_figures is not None and not key_figures.empty:
-        parts.append(f"<h2>Headline</h2><p>{html.escape(_HEADLINE_NOTE)}</p>{_table(key_figures)}")
+        parts.append(f"<h2>Headline</h2><p>{html.escape(HEADLINE_NOTE)}</p>{_table(key_figures)}")
     if methods:
         parts.append("<h2>Methods</h2><ul>")
         parts += [f"<li>{html.escape(line)}</li>" for line in methods]
@@ -179,10 +188,7 @@ def render_html(
     for site in sites:
         name = site["name"]
         parts.append(f"<h2>Site: {html.escape(name)}</h2>")
-        parts.append(
-            f"<p>{site['n_evaluated']} studies evaluated ({html.escape(site['selection'])}) of "
-            f"{site['n_total']} in the dataset; {site['n_labelled']} with labels.</p>"
-        )
+        parts.append(f"<p>{html.escape(site_line(site))}.</p>")
         for table_name, table in tables.get(name, {}).items():
             note = f"<p>{html.escape(_NOTES[table_name])}</p>" if table_name in _NOTES else ""
             parts.append(f"<h3>{html.escape(table_name)}</h3>{note}{_table(table)}")

@@ -5,7 +5,7 @@ Query i's correct answers are every candidate whose impression text is identical
 of a query is 1 + the number of wrong candidates scoring strictly above its best correct one.
 
 Label-consistent precision@10 (report -> study): among the 10 studies ranked highest for a report,
-leaving out the report's own study, the fraction whose known finding labels all equal the query
+leaving out the studies of the report's patient (its own and any repeat scan), the fraction whose known finding labels all equal the query
 study's (labels unknown on either side are not compared). It is reported beside its two bounds on
 the same studies: the ceiling (what a perfect ranking reaches: a query whose finding combination
 has fewer than 10 other studies cannot fill its top 10) and chance (a random ranking).
@@ -109,67 +109,86 @@ def consistent_matrix(findings: np.ndarray, candidates: np.ndarray | None = None
     return ~disagree
 
 
-def _own_columns(queries: int, own: np.ndarray | None) -> np.ndarray:
-    return np.arange(queries) if own is None else np.asarray(own)
+def _excluded(queries: int, n: int, excluded: np.ndarray | None) -> np.ndarray:
+    """bool [Q, C]: the candidates each query leaves out (default: query i's own study, i)."""
+    if excluded is not None:
+        return np.asarray(excluded, dtype=bool)
+    mask = np.zeros((queries, n), dtype=bool)
+    mask[np.arange(queries), np.arange(queries)] = True
+    return mask
 
 
 def label_consistent_precision(
     similarity: np.ndarray,
     consistent: np.ndarray,
     at: int = PRECISION_AT,
-    own: np.ndarray | None = None,
+    excluded: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per query, the consistent fraction of its top ``at`` candidates other than itself.
+    """Per query, the consistent fraction of its top ``at`` candidates other than those it
+    leaves out (its own study, and its patient's other studies when the caller says so).
 
-    similarity: float [Q, C]; consistent: bool [Q, C]; own: int [Q], each query's own study's
-    candidate column (default i: query i and candidate i are the same study).
+    similarity: float [Q, C]; consistent: bool [Q, C]; excluded: bool [Q, C] (default query i
+    leaves out candidate i: they are the same study).
     Returns float [Q] (NaN when there are no other candidates).
     """
     queries, n = similarity.shape
+    excluded = _excluded(queries, n, excluded)
     if n < 2:
         return np.full(queries, np.nan)
-    masked = similarity.astype(np.float64, copy=True)
-    masked[np.arange(queries), _own_columns(queries, own)] = -np.inf
+    masked = np.where(excluded, -np.inf, similarity.astype(np.float64))
     top = min(at, n - 1)
     best = np.argpartition(-masked, top - 1, axis=1)[:, :top]
-    return np.take_along_axis(consistent, best, axis=1).mean(axis=1)
+    counted = np.isfinite(np.take_along_axis(masked, best, axis=1))  # fewer others than top
+    hits = (np.take_along_axis(consistent, best, axis=1) & counted).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(counted.any(axis=1), hits / counted.sum(axis=1), np.nan)
 
 
 def label_precision_bounds(
-    consistent: np.ndarray, at: int = PRECISION_AT, own: np.ndarray | None = None
+    consistent: np.ndarray, at: int = PRECISION_AT, excluded: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per query, the (ceiling, chance) of ``label_consistent_precision``, float [Q] each.
 
-    The ceiling is min(consistent others, top) / top with top = min(at, C - 1): a perfect
-    ranking puts every consistent study first. Chance is the consistent share of the other
-    studies: the expected precision of a random ranking. NaN when there are no other candidates.
+    The ceiling is min(consistent others, top) / top with top = min(at, other candidates): a
+    perfect ranking puts every consistent study first. Chance is the consistent share of the
+    other candidates: the expected precision of a random ranking. NaN without other candidates.
     """
     queries, n = consistent.shape
-    if n < 2:
-        return np.full(queries, np.nan), np.full(queries, np.nan)
-    itself = consistent[np.arange(queries), _own_columns(queries, own)]
-    others = consistent.sum(axis=1) - itself
-    top = min(at, n - 1)
-    return np.minimum(others, top) / top, others / (n - 1)
+    excluded = _excluded(queries, n, excluded)
+    candidates = (~excluded).sum(axis=1)
+    others = (consistent & ~excluded).sum(axis=1)
+    top = np.minimum(at, candidates)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ceiling = np.where(candidates > 0, np.minimum(others, top) / top, np.nan)
+        chance = np.where(candidates > 0, others / candidates, np.nan)
+    return ceiling, chance
 
 
 def label_precision(
-    text_vecs: np.ndarray, study_vecs: np.ndarray, findings: np.ndarray, at: int = PRECISION_AT
+    text_vecs: np.ndarray,
+    study_vecs: np.ndarray,
+    findings: np.ndarray,
+    at: int = PRECISION_AT,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Report -> study label-consistent precision@``at`` with its ceiling and chance, float [N]
     each, ranked block by block (``query_blocks``).
 
     text_vecs, study_vecs: float [N, D], row i of each from the same study; findings: float
-    [N, F] (1/0, NaN unknown).
+    [N, F] (1/0, NaN unknown); groups: [N] patient keys: a report leaves out every study of its
+    patient, not just its own (a repeat scan of the same heart, labelled alike, is found by its
+    likeness to that patient, as in the few-shot queries).
     """
     n = len(findings)
+    patients = np.arange(n) if groups is None else np.unique(groups, return_inverse=True)[1]
+    patients = patients.reshape(-1)
     precision, ceiling, chance = (np.full(n, np.nan) for _ in range(3))
     for rows in query_blocks(n, n):
         consistent = consistent_matrix(findings[rows], findings)
-        own = np.arange(rows.start, rows.stop)
+        excluded = patients[rows, None] == patients[None, :]
         similarity = text_vecs[rows] @ study_vecs.T
-        precision[rows] = label_consistent_precision(similarity, consistent, at, own)
-        ceiling[rows], chance[rows] = label_precision_bounds(consistent, at, own)
+        precision[rows] = label_consistent_precision(similarity, consistent, at, excluded)
+        ceiling[rows], chance[rows] = label_precision_bounds(consistent, at, excluded)
     return precision, ceiling, chance
 
 

@@ -165,16 +165,18 @@ def _config_record(request: EvaluationRequest, label_files: list[Path]) -> dict[
         "prompts": str(request.prompts),
         "general_clip": asdict(request.general_clip) if request.general_clip else None,
         "suite": asdict(request.suite),
-        "sha256": _input_hashes(request),
+        "bootstrap_unit": "patient",  # metrics.bootstrap_counts resamples patients
+        "sha256": _input_hashes(request, label_files),
         "versions": software_versions(),
     }
 
 
-def _input_hashes(request: EvaluationRequest) -> dict[str, Any]:
-    """SHA-256 of the input files a path alone does not pin down (they are edited in place)."""
+def _input_hashes(request: EvaluationRequest, label_files: list[Path]) -> dict[str, Any]:
+    """SHA-256 of the input files a path alone does not pin down (they are edited in place): the
+    prompt set and the labels files read (``--labels``, or each dataset's own)."""
     hashes: dict[str, Any] = {
         "prompts": file_sha256(request.prompts),
-        "labels": [file_sha256(path) for path in request.labels],
+        "labels": [file_sha256(path) for path in label_files],
     }
     general = request.general_clip
     if general is not None and general.weights is not None:

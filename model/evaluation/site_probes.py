@@ -24,9 +24,11 @@ from model.evaluation.metrics import (
     LabelScores,
     binary_metrics,
     binary_row,
+    bootstrap_counts,
     diagnosis_scores,
     label_scores,
     multiclass_metrics,
+    percentile_ci,
 )
 from model.evaluation.probes import (
     ProbeConfig,
@@ -46,17 +48,60 @@ Diagnoses = dict[str, DiagnosisScores]  # setting -> per-study class probabiliti
 
 
 def diagnosis_block(
-    setting: str, classes: list[str], targets: np.ndarray, predicted: np.ndarray
+    setting: str,
+    classes: list[str],
+    targets: np.ndarray,
+    predicted: np.ndarray,
+    groups: np.ndarray,
+    resamples: int,
+    seed: int,
 ) -> dict:
-    """The summary of one diagnosis setting: accuracy, macro-F1, n and confusion [C, C]."""
+    """The summary of one diagnosis setting: accuracy and macro-F1 with their 95% CIs
+    (``diagnosis_intervals``), n and confusion [C, C]. targets, predicted: int [N]; groups: [N]
+    patient keys."""
     summary = multiclass_metrics(targets, predicted, len(classes))
     return {
         "setting": setting,
         "classes": classes,
         "accuracy": summary["accuracy"],
         "macro_f1": summary["macro_f1"],
+        **diagnosis_intervals(targets, predicted, len(classes), groups, resamples, seed),
         "n": int(len(targets)),
         "confusion": summary["confusion"].tolist(),
+    }
+
+
+def diagnosis_intervals(
+    targets: np.ndarray,
+    predicted: np.ndarray,
+    n_classes: int,
+    groups: np.ndarray,
+    resamples: int,
+    seed: int,
+) -> dict[str, float]:
+    """``accuracy_lo/_hi`` and ``macro_f1_lo/_hi``: 95% percentile bootstrap intervals of the
+    fixed predictions over the patients (``metrics.bootstrap_counts``), each resample's macro-F1
+    over the classes it holds (as ``multiclass_metrics``); NaN without resamples."""
+    if resamples <= 0 or len(targets) < 2:
+        return dict.fromkeys(("accuracy_lo", "accuracy_hi", "macro_f1_lo", "macro_f1_hi"), np.nan)
+    truth = np.asarray(targets)[:, None] == np.arange(n_classes)[None, :]
+    guess = np.asarray(predicted)[:, None] == np.arange(n_classes)[None, :]
+    accuracy, macro_f1 = [], []
+    for counts in bootstrap_counts(len(targets), resamples, seed, groups):
+        weights = counts.astype(np.float64)
+        correct = weights @ (truth & guess)  # [R, C]: studies of a class predicted as it
+        held = weights @ truth + weights @ guess  # [R, C]: studies of, or predicted as, a class
+        accuracy.append(correct.sum(axis=1) / weights.sum(axis=1))
+        f1 = np.where(held > 0, 2 * correct / np.maximum(held, 1e-12), np.nan)
+        macro_f1.append(np.nanmean(f1, axis=1))
+    (acc_lo, acc_hi), (f1_lo, f1_hi) = (
+        percentile_ci(np.concatenate(values)) for values in (accuracy, macro_f1)
+    )
+    return {
+        "accuracy_lo": acc_lo,
+        "accuracy_hi": acc_hi,
+        "macro_f1_lo": f1_lo,
+        "macro_f1_hi": f1_hi,
     }
 
 
@@ -130,7 +175,16 @@ def cross_validated_probes(
     diagnoses[CV_SETTING] = diagnosis_scores(
         site.ids, usable, classes, result.probabilities, targets[usable]
     )
-    return diagnosis_block(CV_SETTING, classes, targets[usable], result.predicted), rows
+    block = diagnosis_block(
+        CV_SETTING,
+        classes,
+        targets[usable],
+        result.predicted,
+        groups[usable],
+        bootstrap,
+        config.seed,
+    )
+    return block, rows
 
 
 def fit_train_split(
@@ -173,7 +227,7 @@ def train_split_results(
         if p is None:
             continue
         y = site.labels[name].to_numpy()[known]
-        result = binary_metrics(p, y, bootstrap, config.seed)
+        result = binary_metrics(p, y, bootstrap, config.seed, groups=site.groups[known])
         row = binary_row(name, SPLIT_SETTING, result, "finding")
         rows.append({**row, "n_fit": probes.n_fit[name]})
         scores[SPLIT_SETTING, name] = label_scores(site.ids, known, p, y)
@@ -181,14 +235,22 @@ def train_split_results(
     probabilities = probes.diagnosis_probabilities(vectors[usable])
     if probabilities is None or not usable.any():
         return {}, rows
-    per_class = one_vs_rest(probabilities, targets[usable], probes.classes, bootstrap, config.seed)
+    per_class = one_vs_rest(
+        probabilities, targets[usable], probes.classes, bootstrap, config.seed, site.groups[usable]
+    )
     n_fit = probes.n_fit["diagnosis"]
     rows += [
         {**binary_row(k, SPLIT_SETTING, r, "diagnosis"), "n_fit": n_fit}
         for k, r in per_class.items()
     ]
     block = diagnosis_block(
-        SPLIT_SETTING, probes.classes, targets[usable], probabilities.argmax(axis=1)
+        SPLIT_SETTING,
+        probes.classes,
+        targets[usable],
+        probabilities.argmax(axis=1),
+        site.groups[usable],
+        bootstrap,
+        config.seed,
     )
     diagnoses[SPLIT_SETTING] = diagnosis_scores(
         site.ids, usable, probes.classes, probabilities, targets[usable]

@@ -121,11 +121,8 @@ def zeroshot_findings(
             continue
         p = logit_probabilities(logits[name])[known]
         y = site.labels[name].to_numpy()[known]
-        rows.append(
-            binary_row(
-                name, "zero-shot", binary_metrics(p, y, config.bootstrap, config.seed), "finding"
-            )
-        )
+        result = binary_metrics(p, y, config.bootstrap, config.seed, groups=site.groups[known])
+        rows.append(binary_row(name, "zero-shot", result, "finding"))
         scores["zero-shot", name] = label_scores(site.ids, known, p, y)
         fpr, tpr = roc_curve_points(p, y)
         roc[name] = (fpr.round(5).tolist(), tpr.round(5).tolist())
@@ -169,9 +166,19 @@ def zeroshot_diagnosis(
     probabilities = score_diagnoses(
         vectors[usable], prompts, encoder.texts, encoder.scale
     ).to_numpy()
-    per_class = one_vs_rest(probabilities, targets[usable], classes, config.bootstrap, config.seed)
+    per_class = one_vs_rest(
+        probabilities, targets[usable], classes, config.bootstrap, config.seed, site.groups[usable]
+    )
     rows = [binary_row(name, "zero-shot", r, "diagnosis") for name, r in per_class.items()]
-    block = diagnosis_block("zero-shot", classes, targets[usable], probabilities.argmax(axis=1))
+    block = diagnosis_block(
+        "zero-shot",
+        classes,
+        targets[usable],
+        probabilities.argmax(axis=1),
+        site.groups[usable],
+        config.bootstrap,
+        config.seed,
+    )
     diagnoses["zero-shot"] = diagnosis_scores(
         site.ids, usable, classes, probabilities, targets[usable]
     )
@@ -236,7 +243,9 @@ def retrieval_table(
     columns = [name for name in findings if name in site.labels.columns]
     if columns:
         labels = site.labels[columns].to_numpy()[has_text]
-        precision, ceiling, chance = label_precision(text_vecs, study_vecs, labels)
+        precision, ceiling, chance = label_precision(
+            text_vecs, study_vecs, labels, groups=site.groups[has_text]
+        )
         with_labels = ~np.isnan(labels).all(axis=1)
         for name, values in (("", precision), ("_ceiling", ceiling), ("_chance", chance)):
             rows[0][f"label_precision@10{name}"] = (

@@ -74,7 +74,8 @@ def paper_format(rows: pd.DataFrame, model: str, site: str) -> pd.DataFrame:
 
 
 def diagnosis_summary(result: SiteResult) -> pd.DataFrame:
-    """One row per setting: accuracy, macro-F1 and the number of studies."""
+    """One row per setting: accuracy, macro-F1, the number of studies and the two figures'
+    95% CIs (``accuracy_lo/_hi``, ``macro_f1_lo/_hi``; blank for a run without bootstrap)."""
     rows = [
         {
             "model": result.model,
@@ -83,6 +84,11 @@ def diagnosis_summary(result: SiteResult) -> pd.DataFrame:
             "Accuracy": block["accuracy"],
             "macro-F1": block["macro_f1"],
             "n": block["n"],
+            **{
+                f"{metric}_{end}": block.get(f"{metric}_{end}", np.nan)
+                for metric in ("accuracy", "macro_f1")
+                for end in ("lo", "hi")
+            },
         }
         for setting, block in result.diagnosis.items()
     ]
