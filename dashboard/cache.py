@@ -163,10 +163,11 @@ def zero_shot_scores(
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def finding_evaluation(
-    probs: pd.Series, labels: pd.Series, threshold: float
+    probs: pd.Series, labels: pd.Series, threshold: float, patients: pd.Series
 ) -> FindingEvaluation | None:
-    """``evaluate_finding`` (bootstrap CI) memoised on the scores, labels and threshold."""
-    return evaluate_finding(probs, labels, threshold)
+    """``evaluate_finding`` (patient bootstrap CI) memoised on the scores, labels, threshold
+    and the studies' patient keys."""
+    return evaluate_finding(probs, labels, threshold, patients=patients)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)

@@ -205,8 +205,11 @@ class Studio(CaseIndexAccess):
         return read_prompt_pair(positive, negative, self.text_encoder(), sentences)
 
     def finding_evaluation(self, probs: Any, labels: Any, threshold: float) -> Any:
-        """Cached ROC/AUC-with-CI/threshold metrics of one finding (None: one class only)."""
-        return cache.finding_evaluation(probs, labels, threshold)
+        """Cached ROC/AUC-with-CI/threshold metrics of one finding (None: one class only); the
+        bootstrap draws the active dataset's patients."""
+        studies = self.studies()
+        patients = studies.set_index("study_id")["patient_key"]
+        return cache.finding_evaluation(probs, labels, threshold, patients)
 
     def evaluation_outputs(self, folder: Path) -> Any:
         """An evaluation folder's ``EvaluationOutputs``, read again when it is rewritten."""

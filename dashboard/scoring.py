@@ -183,18 +183,40 @@ class FindingEvaluation:
 
 def known_pairs(probs: pd.Series, labels: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(probabilities float [K], labels int [K]) of the studies both scored and labelled 1 or 0."""
-    joined = pd.concat([probs.rename("p"), labels.rename("y")], axis=1, join="inner").dropna()
+    joined = _known(probs, labels)
     return joined["p"].to_numpy(), joined["y"].astype(int).to_numpy()
 
 
+def _known(probs: pd.Series, labels: pd.Series) -> pd.DataFrame:
+    """Columns p, y indexed by study id: the studies both scored and labelled 1 or 0."""
+    return pd.concat([probs.rename("p"), labels.rename("y")], axis=1, join="inner").dropna()
+
+
+def _patient_groups(ids: pd.Index, patients: pd.Series) -> np.ndarray:
+    """str [K]: each study's patient key, or the study id itself where its patient is unknown."""
+    keys = patients.reindex(ids).fillna("").to_numpy(dtype=str)
+    return np.where(keys == "", ids.to_numpy(dtype=str), keys)
+
+
 def evaluate_finding(
-    probs: pd.Series, labels: pd.Series, threshold: float, resamples: int = 300
+    probs: pd.Series,
+    labels: pd.Series,
+    threshold: float,
+    resamples: int = 300,
+    patients: pd.Series | None = None,
 ) -> FindingEvaluation | None:
-    """Metrics of one finding against 1/0 labels (blank labels skipped); None if one class is absent."""
-    p, y = known_pairs(probs, labels)
+    """Metrics of one finding against 1/0 labels (blank labels skipped); None if one class is
+    absent. ``patients`` (patient keys by study id) makes the bootstrap draw patients, each
+    with all their studies, as the evaluation suite does: a patient's repeat scans are not
+    independent, and drawing them one by one narrows the intervals."""
+    known = _known(probs, labels)
+    p, y = known["p"].to_numpy(), known["y"].astype(int).to_numpy()
     if y.size == 0 or y.min() == y.max():
         return None
-    result = binary_metrics(p, y, resamples=resamples, seed=0, decisions=(p >= threshold))
+    groups = None if patients is None else _patient_groups(known.index, patients)
+    result = binary_metrics(
+        p, y, resamples=resamples, seed=0, decisions=(p >= threshold), groups=groups
+    )
     fpr, tpr = roc_curve_points(p, y)
     rows = []
     for name in ("auc", "accuracy", "f1", "sensitivity", "specificity"):

@@ -55,6 +55,7 @@ from dashboard.studies import (
 from model import workers
 from model.data import ingest_cli
 from model.errors import DataError, UserError
+from model.evaluation.metrics import binary_metrics
 from model.labels import label_file
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 
@@ -489,3 +490,23 @@ def test_a_finding_named_like_a_table_column_keeps_the_score_table() -> None:
     assert table["site"].tolist() == [0.2, 0.9] and table["site (2)"].tolist() == ["internal", "x"]
     assert table["predicted_dx"].tolist() == ["hcm", "normal"]
     assert table.reset_index().columns[0] == "study_id"
+
+
+def test_the_zero_shot_page_bootstraps_patients_not_their_repeat_scans() -> None:
+    """Three scans of each patient are one patient's evidence: the page's interval is the one
+    the evaluation suite gives with patient groups, wider than a study-by-study draw."""
+    rng = np.random.default_rng(0)
+    truth = np.repeat(rng.integers(0, 2, 20), 3)
+    truth[:3], truth[3:6] = 0, 1
+    probs = np.clip(0.3 * truth + np.repeat(rng.normal(0.35, 0.25, 20), 3), 0, 1)
+    ids = [f"s{i}" for i in range(truth.size)]
+    patients = pd.Series([f"p{i // 3}" for i in range(truth.size)], index=ids)
+    scores, labels = pd.Series(probs, index=ids), pd.Series(truth.astype(float), index=ids)
+    grouped = evaluate_finding(scores, labels, 0.5, resamples=200, patients=patients)
+    by_study = evaluate_finding(scores, labels, 0.5, resamples=200)
+    reference = binary_metrics(
+        probs, truth, resamples=200, seed=0, decisions=probs >= 0.5, groups=patients.to_numpy()
+    )
+    assert grouped.auc_ci == reference.ci["auc"]
+    width = grouped.auc_ci[1] - grouped.auc_ci[0]
+    assert width > by_study.auc_ci[1] - by_study.auc_ci[0]

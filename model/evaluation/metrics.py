@@ -344,9 +344,3 @@ def diagnosis_scores(
     return DiagnosisScores(
         kept, list(classes), np.asarray(probabilities, dtype=np.float64), np.asarray(targets)
     )
-
-
-def binary_row(name: str, setting: str, result: BinaryResult, task: str) -> dict:
-    """One table row: the label key, the setting (``zero-shot``, ``linear probe``, ...), the task
-    (``finding``, or ``diagnosis`` for a diagnosis class one-vs-rest) and the metrics."""
-    return {"label_key": name, "setting": setting, "task": task, **result.as_row()}

@@ -20,10 +20,10 @@ from threadpoolctl import threadpool_limits
 from model.evaluation.encoders import Encoder
 from model.evaluation.inputs import SiteData
 from model.evaluation.metrics import (
+    BinaryResult,
     DiagnosisScores,
     LabelScores,
     binary_metrics,
-    binary_row,
     bootstrap_counts,
     diagnosis_scores,
     label_scores,
@@ -256,3 +256,9 @@ def train_split_results(
         site.ids, usable, probes.classes, probabilities, targets[usable]
     )
     return {**block, "n_fit": n_fit}, rows
+
+
+def binary_row(name: str, setting: str, result: BinaryResult, task: str) -> dict:
+    """One table row: the label key, the setting (``zero-shot``, ``linear probe``, ...), the task
+    (``finding``, or ``diagnosis`` for a diagnosis class one-vs-rest) and the metrics."""
+    return {"label_key": name, "setting": setting, "task": task, **result.as_row()}
