@@ -64,6 +64,9 @@ class FileLock:
                     os.close(fd)
                     raise UserError(self.busy(holder)) from None
                 time.sleep(_POLL_S)
+            except OSError:  # no lock on this file system (or read-only there): no fd left open
+                os.close(fd)
+                raise
         self._fd = fd
         if self.shared:
             return

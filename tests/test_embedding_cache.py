@@ -161,3 +161,22 @@ def test_files_that_cannot_be_removed_are_not_reported_as_freed(
     with caplog.at_level(logging.INFO, logger="model.embedding_cache"):
         assert embedding_cache.tidy(folder, "0123456789abcdef") == 0
     assert stale.is_file() and "freed" not in caplog.text
+
+
+def test_a_file_system_that_refuses_the_lock_leaves_no_file_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NFS refuses an exclusive flock on a file opened read-only (EBADF): tidying is skipped,
+    and each try must not leak a descriptor (a dashboard runs for weeks)."""
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    stale = _file(folder / "aaaa-fedcba9876543210.npz", 20, time.time())
+
+    def refuse(fd: int, operation: int) -> None:
+        raise OSError(9, "Bad file descriptor")
+
+    monkeypatch.setattr(file_lock_module.fcntl, "flock", refuse)
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):
+        assert embedding_cache.tidy(folder, "0123456789abcdef") == 0
+    assert len(os.listdir("/proc/self/fd")) == before and stale.is_file()
