@@ -48,8 +48,8 @@ class FileLock:
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # 0666 less the umask, as a plain open() gives: a lab's group may lock it too
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         except PermissionError:  # another user's lock file in a shared folder: locks all the same
             fd = os.open(self.path, os.O_RDONLY)
         mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
