@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from dashboard_fixtures import page_opener, tiny_data_root
 
+from dashboard import cache
 from model.data.dataset import CMRDataset
 from model.embed import cache_path
 from model.training.checkpoint import read_checkpoint_meta
@@ -56,3 +57,22 @@ def test_the_dashboard_records_each_use_of_the_cache_it_holds_in_memory(
     os.utime(cache, ns=(long_ago, written))  # unused since; unchanged, so not read again
     open_page("pages/embeddings.py")
     assert cache.stat().st_atime_ns > long_ago and cache.stat().st_mtime_ns == written
+
+
+def test_a_cache_removed_while_the_page_opens_it_is_offered_as_not_computed_not_damaged(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tidying (another process's embed) may remove the least recently used cache between the
+    page finding it and reading it: nothing is damaged, it is only to be computed again."""
+    root = Path(shutil.copytree(tiny_data_root(tmp_path_factory), tmp_path / "data"))
+    load = cache.study_embeddings
+
+    def removed_first(path: str, version: tuple[float, ...]) -> object:
+        Path(path).unlink()
+        return load(path, version)
+
+    monkeypatch.setattr(cache, "study_embeddings", removed_first)
+    at = page_opener(root, monkeypatch)("pages/embeddings.py")
+    assert "Compute study embeddings" in [b.label for b in at.button]
+    shown = " ".join(str(e.value) for e in (*at.info, *at.markdown, *at.caption))
+    assert "Study embeddings not computed yet" in shown and "damaged" not in shown
