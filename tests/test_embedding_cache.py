@@ -19,7 +19,7 @@ from model import embedding_cache
 from model.cli import main as cli_main
 from model.data.dataset import CMRDataset
 from model.data.ingest import ingest
-from model.embed import cache_path, cached_study_embeddings
+from model.embed import StudyEmbeddings, cache_path, cached_study_embeddings
 from model.errors import UserError
 from model.file_lock import FileLock
 from model.training.checkpoint import read_checkpoint_meta
@@ -180,3 +180,24 @@ def test_a_file_system_that_refuses_the_lock_leaves_no_file_open(
     for _ in range(5):
         assert embedding_cache.tidy(folder, "0123456789abcdef") == 0
     assert len(os.listdir("/proc/self/fd")) == before and stale.is_file()
+
+
+def test_a_cache_tidied_away_while_it_is_opened_is_recomputed_without_a_warning(
+    setup: tuple[Path, Path],
+    dataset: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    checkpoint = setup[1]
+    ds = CMRDataset.open(dataset)
+    first = cached_study_embeddings(checkpoint, ds)
+    load = StudyEmbeddings.load
+
+    def removed_first(path: str | Path) -> StudyEmbeddings:
+        Path(path).unlink()  # another process's tidying, between the look and the read
+        return load(path)
+
+    monkeypatch.setattr(StudyEmbeddings, "load", removed_first)
+    with caplog.at_level(logging.WARNING):
+        again = cached_study_embeddings(checkpoint, ds)
+    assert again.ids == first.ids and not caplog.records  # nothing is damaged
