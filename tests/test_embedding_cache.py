@@ -62,8 +62,12 @@ def test_an_ingest_that_changes_the_dataset_removes_the_caches_it_made_unreadabl
     assert "freed" in caplog.text and "1 of an earlier version of the dataset" in caplog.text
     # the dataset as it is now is embedded (and cached) afresh, with both studies
     again = cached_study_embeddings(checkpoint, CMRDataset.open(out))
-    assert len(again.ids) == 2
-    assert cache_path(CMRDataset.open(out), read_checkpoint_meta(checkpoint).fingerprint).is_file()
+    current = cache_path(CMRDataset.open(out), read_checkpoint_meta(checkpoint).fingerprint)
+    assert len(again.ids) == 2 and current.is_file()
+    # an ingest that changes nothing (no new file) keeps the caches of the dataset as it is
+    (tmp_path / "nothing new").mkdir()
+    ingest(tmp_path / "nothing new", out)
+    assert current.is_file()
 
 
 def test_the_least_recently_used_caches_beyond_the_bound_and_killed_writes_are_removed(
