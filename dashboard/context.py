@@ -20,6 +20,7 @@ from dashboard.evaluation_view import evaluation_title
 from dashboard.index_access import CaseIndexAccess
 from dashboard.jobs import JobManager, model_command
 from dashboard.settings import Settings
+from model import embedding_cache
 from model.errors import DataError
 from model.labels import label_file
 from model.prompt_reading import PairReading, read_prompt_pair, unknown_words
@@ -133,22 +134,26 @@ class Studio(CaseIndexAccess):
         return Path(cache.embedding_file(*self._dataset_key(), *self._checkpoint_key()))
 
     def embeddings(self) -> Any:
-        """Cached study embeddings; EmptyState offering an embed job when not computed yet, or
-        when the cache file is damaged (the job computes it again)."""
+        """Cached study embeddings; EmptyState offering an embed job when not computed yet (or
+        no longer: ``model.embedding_cache`` removes the least recently used), or when the cache
+        file is damaged (the job computes it again). Each call records the cache's use."""
         path = self.embeddings_path()
-        if not path.is_file():
-            raise self._embed_offer(
-                "Study embeddings not computed yet",
-                f"The active checkpoint has not embedded {self.dataset_path().name} yet. "
-                "Compute them once in the background (progress shows on this page).",
-            )
         try:
-            return cache.study_embeddings(str(path), cache.version_of(path))
+            if path.is_file():
+                found = cache.study_embeddings(str(path), cache.version_of(path))
+                embedding_cache.record_use(path)
+                return found
         except DataError as err:
-            raise self._embed_offer(
-                "Study embeddings are damaged",
-                f"{err}. Compute them again in the background (progress shows on this page).",
-            ) from err
+            if path.is_file():  # else removed since it was looked for
+                raise self._embed_offer(
+                    "Study embeddings are damaged",
+                    f"{err}. Compute them again in the background (progress shows on this page).",
+                ) from err
+        raise self._embed_offer(
+            "Study embeddings not computed yet",
+            f"The active checkpoint has not embedded {self.dataset_path().name} yet. "
+            "Compute them once in the background (progress shows on this page).",
+        )
 
     def _embed_offer(self, title: str, hint: str) -> EmptyState:
         """``EmptyState`` offering the job that (re)computes the study embeddings cache file."""

@@ -132,13 +132,19 @@ def atomic_write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
         raise
 
 
+def temporaries(folder: str | Path) -> list[Path]:
+    """The hidden temporaries (``.<name>.*.tmp``) of the atomic writes in ``folder``: a writer's
+    file in progress, or one a killed writer left behind."""
+    return sorted(Path(folder).glob(".*.tmp"))
+
+
 def remove_stale_temps(folder: str | Path) -> int:
     """Delete temporaries (``.<name>.*.tmp``) killed writers left in ``folder``; returns how many.
 
     Only call it while holding the lock that keeps other writers out of ``folder``.
     """
     removed = 0
-    for tmp in Path(folder).glob(".*.tmp"):
+    for tmp in temporaries(folder):
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
             removed += 1

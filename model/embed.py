@@ -3,9 +3,10 @@
 ``python -m model embed --checkpoint CKPT --data DATASET --out FILE`` writes ``FILE`` (``.npz``
 with ``ids`` and ``vectors``, or ``.parquet`` with ``study_id`` + ``e0..e{D-1}``) and fills the
 dataset's cache ``DATASET/embeddings/<checkpoint fp>-<dataset fp>.npz``, which
-``cached_study_embeddings`` reuses until either the weights or the studies change. Both files
-carry their ``provenance`` (checkpoint and dataset fingerprints, the frames and image size the
-studies were read at, software versions), which ``StudyEmbeddings.load`` gives back.
+``cached_study_embeddings`` reuses until either the weights or the studies change (the folder
+is kept bounded by ``model.embedding_cache``). Both files carry their ``provenance`` (checkpoint
+and dataset fingerprints, the frames and image size the studies were read at, software versions),
+which ``StudyEmbeddings.load`` gives back.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from model import embedding_cache
 from model.atomic import atomic_write_with
 from model.errors import DataError, UserError
 from model.output_path import check_output_path
@@ -253,14 +255,14 @@ def cached_study_embeddings(
 
     meta = loaded[1] if loaded else read_checkpoint_meta(checkpoint_path)
     cached = _read_cache(cache_path(ds, meta.fingerprint), ds)
-    if cached is not None:
-        return _naming_checkpoint(cached, checkpoint_path, meta.fingerprint, ds)
-    model, meta = loaded or load_checkpoint(checkpoint_path, device=device)
-    embeddings = embed_studies(model, ds, batch_size=batch_size)
-    embeddings = _naming_checkpoint(embeddings, checkpoint_path, meta.fingerprint, ds)
-    # keyed by the weights embedded: the file may have been replaced since its meta was read
-    _write_cache(embeddings, cache_path(ds, meta.fingerprint))
-    return embeddings
+    if cached is None:
+        model, meta = loaded or load_checkpoint(checkpoint_path, device=device)
+        embedded = embed_studies(model, ds, batch_size=batch_size)
+        cached = _naming_checkpoint(embedded, checkpoint_path, meta.fingerprint, ds)
+        # keyed by the weights embedded: the file may have been replaced since its meta was read
+        _write_cache(cached, cache_path(ds, meta.fingerprint))
+    embedding_cache.tidy(DatasetPaths(Path(ds.root)).embeddings)
+    return _naming_checkpoint(cached, checkpoint_path, meta.fingerprint, ds)
 
 
 def _naming_checkpoint(
@@ -278,24 +280,29 @@ def _naming_checkpoint(
 
 
 def _read_cache(path: Path, ds: object) -> StudyEmbeddings | None:
-    """The cache file's embeddings when it holds every study of ``ds``, else None."""
+    """The cache file's embeddings when it holds every study of ``ds`` (its use recorded), else
+    None."""
     if not path.exists():
         return None
     try:
         cached = StudyEmbeddings.load(path)
     except DataError as err:  # damaged on disk: the cache only saves time
-        log.warning("%s; recomputing it", err)
+        if not isinstance(err.__cause__, FileNotFoundError):  # else tidied away meanwhile
+            log.warning("%s; recomputing it", err)
         return None
     if cached.ids != list(ds.ids()):
         log.info("embedding cache %s is stale; recomputing", path.name)
         return None
+    embedding_cache.record_use(path)
     return cached
 
 
 def _write_cache(embeddings: StudyEmbeddings, path: Path) -> None:
+    """``embeddings`` (named after the checkpoint) saved as the cache file ``path``."""
     try:
-        embeddings.save(path)
-    except OSError as err:  # a dataset shared read-only: the cache only saves time
+        with embedding_cache.writing(path.parent):
+            embeddings.save(path)
+    except (OSError, UserError) as err:  # a dataset shared read-only: the cache only saves time
         log.warning(
             "embedding cache %s not written (%s); the embeddings are computed again next time",
             path,
@@ -327,7 +334,9 @@ def run(args: argparse.Namespace) -> int:
     embeddings = cached_study_embeddings(
         args.checkpoint, ds, device=device, batch_size=args.batch_size
     )
-    embeddings.save(args.out)
+    inside = args.out.parent.resolve() == DatasetPaths(Path(ds.root)).embeddings.resolve()
+    with embedding_cache.writing(args.out.parent) if inside else contextlib.nullcontext():
+        embeddings.save(args.out)  # (the dashboard's embed job writes the cache file itself)
     log.info(
         "wrote %d study embeddings (dim %d) to %s", len(embeddings.ids), embeddings.dim, args.out
     )

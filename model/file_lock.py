@@ -5,6 +5,8 @@ into it, so a second process can be told who holds it. The kernel drops the lock
 the holder exits, even when it is killed, so a crash never leaves a stale lock behind. Used by
 the index writer (one writer per embedded Chroma folder), training (one process per run folder),
 ingest (one per dataset folder), the demo build (one per root) and the dashboard's job launches.
+``shared=True`` takes a lock many processes hold together, which keeps an exclusive holder out
+(the writers of a dataset's embedding caches against the one tidying them).
 """
 
 from __future__ import annotations
@@ -27,22 +29,34 @@ class FileLock:
     """``with FileLock(path, busy):`` -- exclusive access while the block runs.
 
     ``busy(holder)`` is the message of the ``UserError`` raised when another process still holds
-    the lock after ``wait_s`` seconds; ``holder`` reads like ``pid 123, since 10:04:05``.
+    the lock after ``wait_s`` seconds; ``holder`` reads like ``pid 123, since 10:04:05``. A shared
+    lock (``shared=True``) records no holder: there may be several.
     """
 
-    def __init__(self, path: str | Path, busy: Callable[[str], str], wait_s: float = 0.0):
+    def __init__(
+        self,
+        path: str | Path,
+        busy: Callable[[str], str],
+        wait_s: float = 0.0,
+        shared: bool = False,
+    ):
         self.path = Path(path)
         self.busy = busy
         self.wait_s = wait_s
+        self.shared = shared
         self._fd: int | None = None
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # 0666 less the umask, as a plain open() gives: a lab's group may lock it too
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except PermissionError:  # another user's lock file in a shared folder: locks all the same
+            fd = os.open(self.path, os.O_RDONLY)
+        mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
         deadline = time.monotonic() + self.wait_s
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
@@ -50,7 +64,12 @@ class FileLock:
                     os.close(fd)
                     raise UserError(self.busy(holder)) from None
                 time.sleep(_POLL_S)
+            except OSError:  # no lock on this file system (or read-only there): no fd left open
+                os.close(fd)
+                raise
         self._fd = fd
+        if self.shared:
+            return
         # pid and time only: a command line may name a patient's folder (ingest's source), and a
         # killed holder's lock file outlives it in the dataset folder. Only a courtesy for the
         # next comer's message: on a full disk the lock holds without it.
@@ -62,8 +81,9 @@ class FileLock:
     def release(self) -> None:
         if self._fd is None:
             return
-        with contextlib.suppress(OSError):
-            os.ftruncate(self._fd, 0)
+        if not self.shared:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None

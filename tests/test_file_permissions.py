@@ -88,3 +88,14 @@ def test_an_unpacked_zip_import_follows_the_umask(tmp_path: Path, group_umask: i
     buffer.seek(0)
     extract_zip(buffer, tmp_path / "import")
     assert _mode(tmp_path / "import") == 0o775
+
+
+def test_a_lock_file_is_shared_as_the_umask_says(group_umask: int, tmp_path: Path) -> None:
+    """The embedding caches' writers lock (and any other lock file) in a lab's shared dataset:
+    a group member who comes second can open it for writing, which NFS needs to lock it."""
+    from model import embedding_cache
+
+    folder = tmp_path / "embeddings"
+    with embedding_cache.writing(folder):
+        pass
+    assert _mode(folder / embedding_cache.WRITERS_LOCK) == 0o666 & ~group_umask

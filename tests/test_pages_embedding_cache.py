@@ -3,12 +3,15 @@ again, not a dead end (the file exists, so before this no page offered the embed
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 from dashboard_fixtures import page_opener, tiny_data_root
 
+from dashboard import cache
 from model.data.dataset import CMRDataset
 from model.embed import cache_path
 from model.training.checkpoint import read_checkpoint_meta
@@ -35,3 +38,41 @@ def test_a_damaged_embeddings_cache_offers_the_embed_job(
         assert "Compute study embeddings" in [b.label for b in at.button], page
         shown = " ".join(str(e.value) for e in (*at.info, *at.markdown, *at.caption))
         assert "Study embeddings are damaged" in shown and "is unreadable" in shown, page
+
+
+def test_the_dashboard_records_each_use_of_the_cache_it_holds_in_memory(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache the dashboard keeps showing is not the least recently used one that tidying
+    removes, though the dashboard reads the file only once (later reruns use its memory)."""
+    root = Path(shutil.copytree(tiny_data_root(tmp_path_factory), tmp_path / "data"))
+    checkpoint = root / "runs" / "tiny" / "best.pt"
+    cache = cache_path(
+        CMRDataset.open(root / "ds" / "tiny"), read_checkpoint_meta(checkpoint).fingerprint
+    )
+    open_page = page_opener(root, monkeypatch)
+    open_page("pages/embeddings.py")
+    written = cache.stat().st_mtime_ns
+    long_ago = time.time_ns() - 30 * 86_400 * 10**9
+    os.utime(cache, ns=(long_ago, written))  # unused since; unchanged, so not read again
+    open_page("pages/embeddings.py")
+    assert cache.stat().st_atime_ns > long_ago and cache.stat().st_mtime_ns == written
+
+
+def test_a_cache_removed_while_the_page_opens_it_is_offered_as_not_computed_not_damaged(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tidying (another process's embed) may remove the least recently used cache between the
+    page finding it and reading it: nothing is damaged, it is only to be computed again."""
+    root = Path(shutil.copytree(tiny_data_root(tmp_path_factory), tmp_path / "data"))
+    load = cache.study_embeddings
+
+    def removed_first(path: str, version: tuple[float, ...]) -> object:
+        Path(path).unlink()
+        return load(path, version)
+
+    monkeypatch.setattr(cache, "study_embeddings", removed_first)
+    at = page_opener(root, monkeypatch)("pages/embeddings.py")
+    assert "Compute study embeddings" in [b.label for b in at.button]
+    shown = " ".join(str(e.value) for e in (*at.info, *at.markdown, *at.caption))
+    assert "Study embeddings not computed yet" in shown and "damaged" not in shown

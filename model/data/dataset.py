@@ -9,7 +9,6 @@ first visit).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import cached_property
 from pathlib import Path
@@ -161,15 +160,7 @@ class CMRDataset:
 
     @cached_property
     def _fingerprint(self) -> str:
-        digest = hashlib.sha256(self.paths.studies.read_bytes())
-        for study_id in sorted(self._rows):
-            stat = (
-                self.paths.tensor(study_id).stat() if self.paths.tensor(study_id).exists() else None
-            )
-            digest.update(
-                f"{study_id}:{stat.st_size if stat else -1}:{stat.st_mtime_ns if stat else -1};".encode()
-            )
-        return digest.hexdigest()[:16]
+        return self.paths.fingerprint(self._rows)
 
     def fingerprint(self) -> str:
         """Hex id that changes whenever studies.parquet or any study tensor changes."""

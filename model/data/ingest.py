@@ -15,6 +15,9 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
+from model import embedding_cache
 from model.atomic import remove_stale_temps
 from model.data import deid
 from model.data.dicom_read import SliceHeader
@@ -272,9 +275,17 @@ def ingest(
             _log_labelled(links, given_labels, Path(labels))
         report = deidentify_report(report, src, _identifiers(plans) | skipped)
         studies = merge_tables(DatasetPaths(out), rows, links, report, extra)
+        _tidy_embedding_caches(DatasetPaths(out), studies)
     _count(summary, rows, len(studies), report)
     summary.elapsed_s = time.monotonic() - started
     return summary
+
+
+def _tidy_embedding_caches(paths: DatasetPaths, studies: pd.DataFrame) -> None:
+    """Remove the embedding caches of the dataset before this ingest changed it (they can never
+    be read again), while the ingest lock keeps its fingerprint the current one."""
+    if paths.embeddings.is_dir() and len(studies):
+        embedding_cache.tidy(paths.embeddings, paths.fingerprint(studies["study_id"]))
 
 
 def _count(summary: IngestSummary, rows: list[dict], total: int, report: list[dict]) -> None:

@@ -1,0 +1,123 @@
+"""Housekeeping of a dataset's study-embedding caches, ``DATASET/embeddings/``.
+
+``cached_study_embeddings`` (``model/embed.py``) keeps one ``<checkpoint fp>-<dataset fp>.npz``
+per checkpoint it embedded the dataset with: about 100 MB at 50,000 studies of 512-d vectors.
+``tidy`` keeps the folder bounded, removing
+
+- caches of a dataset fingerprint other than the dataset's current one: they can never be read
+  again. Only ingest knows the current fingerprint for sure (it holds the ingest lock, so the
+  dataset cannot change under it), so ingest removes these once it has changed the dataset;
+- the least recently used caches beyond ``KEPT_CACHES`` (a cache is used when it is written or
+  read; a read records itself in the file's access time, leaving the modification time that the
+  dashboard keys its caches on unchanged);
+- the temporaries of writers killed mid-write.
+
+Writers hold ``.writers.lock`` shared while they write into the folder (``writing``); ``tidy``
+takes it exclusively and leaves everything as it is while a writer is busy, so it never removes
+a file being written. A reader that has a cache open goes on reading it after it is removed
+(POSIX); one that has not yet opened it computes it again. Other files in the folder (an
+``embed --out`` a user put there) are never removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from model.atomic import temporaries
+from model.errors import UserError
+from model.file_lock import FileLock
+
+log = logging.getLogger(__name__)
+
+KEPT_CACHES = 16  # x 100 MB at 50,000 studies; a study's tensor alone is 0.6 MB
+WRITERS_LOCK = ".writers.lock"
+_CACHE_NAME = re.compile(r"^([0-9a-f]+)-([0-9a-f]{16})\.npz$")
+_WRITER_WAIT_S = 60.0  # tidying holds the lock for as long as a few unlinks take
+
+
+@contextlib.contextmanager
+def writing(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s writers lock (shared with other writers) while the block writes a file
+    there; ``OSError`` when the lock cannot be taken (a folder that cannot be written)."""
+
+    def busy(holder: str) -> str:
+        return f"the embedding caches in {folder} are being tidied ({holder})"
+
+    with FileLock(folder / WRITERS_LOCK, busy, wait_s=_WRITER_WAIT_S, shared=True):
+        yield
+
+
+def record_use(path: Path) -> None:
+    """Mark the cache ``path`` as just used (its access time), so ``tidy`` removes it last."""
+    with contextlib.suppress(OSError):  # gone since, or a dataset shared read-only
+        os.utime(path, ns=(time.time_ns(), path.stat().st_mtime_ns))
+
+
+def tidy(folder: Path, data_fingerprint: str | None = None) -> int:
+    """Remove from ``folder`` the caches of another dataset fingerprint than ``data_fingerprint``
+    (when given: only while the dataset cannot change), the least recently used beyond
+    ``KEPT_CACHES`` and writers' temporaries; logs what it frees and returns the bytes freed.
+    Does nothing while a writer is busy or when the folder cannot be written."""
+    if not folder.is_dir():
+        return 0
+    lock = FileLock(folder / WRITERS_LOCK, lambda holder: holder)
+    try:
+        lock.acquire()
+    except (UserError, OSError) as err:
+        log.debug("embedding caches in %s left as they are: %s", folder, err)
+        return 0
+    try:
+        removed = {
+            why: [size for size in map(_remove, paths) if size is not None]
+            for why, paths in _doomed(folder, data_fingerprint).items()
+        }
+    finally:
+        lock.release()
+    freed = sum(sum(sizes) for sizes in removed.values())
+    if any(removed.values()):
+        counts = ", ".join(f"{len(sizes)} {why}" for why, sizes in removed.items() if sizes)
+        log.info("freed %.1f MB of embedding caches in %s: %s", freed / 1e6, folder, counts)
+    return freed
+
+
+def _doomed(folder: Path, data_fingerprint: str | None) -> dict[str, list[Path]]:
+    """The files ``tidy`` removes from ``folder``, by the reason it removes them."""
+    caches = [p for p in folder.iterdir() if _CACHE_NAME.match(p.name)]
+    stale = [p for p in caches if data_fingerprint and _data_fingerprint(p) != data_fingerprint]
+    current = sorted((p for p in caches if p not in stale), key=_last_use, reverse=True)
+    return {
+        "of an earlier version of the dataset": stale,
+        f"least recently used beyond {KEPT_CACHES}": current[KEPT_CACHES:],
+        "left by an interrupted write": temporaries(folder),
+    }
+
+
+def _data_fingerprint(path: Path) -> str:
+    match = _CACHE_NAME.match(path.name)
+    return match.group(2) if match else ""
+
+
+def _last_use(path: Path) -> float:
+    """When the cache was last written or read (0 when it is gone already)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return 0.0
+    return max(stat.st_atime, stat.st_mtime)
+
+
+def _remove(path: Path) -> int | None:
+    """Unlink ``path``; the bytes it freed, or None when it was gone already or cannot be
+    removed (a dataset shared read-only)."""
+    try:
+        size = path.stat().st_size
+        path.unlink()
+    except OSError:
+        return None
+    return size

@@ -1,0 +1,207 @@
+"""Housekeeping of DATASET/embeddings/: caches of an earlier dataset removed by the ingest that
+changed it, the least recently used beyond a bound removed, killed writers' temporaries cleared,
+and nothing removed under a writer that is still writing."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from dicom_factory import StudySpec, write_study
+from pydicom.uid import generate_uid
+
+import model.file_lock as file_lock_module
+from model import embedding_cache
+from model.cli import main as cli_main
+from model.data.dataset import CMRDataset
+from model.data.ingest import ingest
+from model.embed import StudyEmbeddings, cache_path, cached_study_embeddings
+from model.errors import UserError
+from model.file_lock import FileLock
+from model.training.checkpoint import read_checkpoint_meta
+from tests.tiny_dataset import shared_tiny_checkpoint
+
+DAY_S = 86_400.0
+
+
+@pytest.fixture(scope="module")
+def setup() -> tuple[Path, Path]:
+    return shared_tiny_checkpoint()
+
+
+@pytest.fixture
+def dataset(setup: tuple[Path, Path], tmp_path: Path) -> Path:
+    """A copy of the tiny dataset with no embedding cache yet."""
+    return Path(shutil.copytree(setup[0], tmp_path / "data", ignore=shutil.ignore_patterns("emb*")))
+
+
+def _file(path: Path, size: int, when: float) -> Path:
+    path.write_bytes(b"x" * size)
+    os.utime(path, (when, when))
+    return path
+
+
+def test_an_ingest_that_changes_the_dataset_removes_the_caches_it_made_unreadable(
+    setup: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    checkpoint = setup[1]
+    out = tmp_path / "dataset"
+    ingest(write_study(tmp_path / "first", StudySpec()).parent, out)
+    old = cache_path(CMRDataset.open(out), read_checkpoint_meta(checkpoint).fingerprint)
+    cached_study_embeddings(checkpoint, CMRDataset.open(out))
+    own = _file(out / "embeddings" / "mine.npz", 10, time.time())  # an `embed --out` put there
+    assert old.is_file()
+    second = StudySpec(accession="ACC0002", patient_id="PID0002", study_uid=generate_uid())
+    with caplog.at_level(logging.INFO, logger="model.embedding_cache"):
+        ingest(write_study(tmp_path / "second", second).parent, out)
+    assert not old.exists() and own.is_file()
+    assert "freed" in caplog.text and "1 of an earlier version of the dataset" in caplog.text
+    # the dataset as it is now is embedded (and cached) afresh, with both studies
+    again = cached_study_embeddings(checkpoint, CMRDataset.open(out))
+    current = cache_path(CMRDataset.open(out), read_checkpoint_meta(checkpoint).fingerprint)
+    assert len(again.ids) == 2 and current.is_file()
+    # an ingest that changes nothing (no new file) keeps the caches of the dataset as it is
+    (tmp_path / "nothing new").mkdir()
+    ingest(tmp_path / "nothing new", out)
+    assert current.is_file()
+
+
+def test_the_least_recently_used_caches_beyond_the_bound_and_killed_writes_are_removed(
+    setup: tuple[Path, Path], dataset: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    checkpoint = setup[1]
+    ds = CMRDataset.open(dataset)
+    used = cache_path(ds, read_checkpoint_meta(checkpoint).fingerprint)
+    cached_study_embeddings(checkpoint, ds)
+    long_ago = time.time() - 30 * DAY_S
+    os.utime(used, (long_ago, long_ago))  # written long ago, read again below
+    folder = used.parent
+    others = [  # other checkpoints' caches, each written after ``used`` and never read since
+        _file(folder / f"{i:016x}-{ds.fingerprint()}.npz", 1000, long_ago + (i + 1) * 60)
+        for i in range(embedding_cache.KEPT_CACHES)
+    ]
+    killed = _file(folder / f".{used.name}.k1ll3d.tmp", 5000, long_ago)
+    own = _file(folder / "mine.npz", 10, long_ago)
+    with caplog.at_level(logging.INFO, logger="model.embedding_cache"):
+        cached_study_embeddings(checkpoint, ds)  # a cache hit: ``used`` is now the most recent
+    assert used.is_file() and used.stat().st_mtime == pytest.approx(long_ago)  # dashboard's key
+    assert not others[0].exists() and all(p.is_file() for p in others[1:])
+    assert not killed.exists() and own.is_file()
+    assert f"1 least recently used beyond {embedding_cache.KEPT_CACHES}" in caplog.text
+    assert "1 left by an interrupted write" in caplog.text and "freed" in caplog.text
+
+
+def test_a_killed_embed_leaves_nothing_once_the_embed_command_runs_again(
+    setup: tuple[Path, Path], dataset: Path, tmp_path: Path
+) -> None:
+    checkpoint = setup[1]
+    cache = cache_path(CMRDataset.open(dataset), read_checkpoint_meta(checkpoint).fingerprint)
+    cache.parent.mkdir()
+    killed = _file(cache.parent / f".{cache.name}.abc123.tmp", 100, time.time())
+    argv = ["embed", "--checkpoint", str(checkpoint), "--data", str(dataset)]
+    assert cli_main([*argv, "--out", str(cache)]) == 0  # as the dashboard's embed job runs it
+    assert cache.is_file() and not killed.exists()
+    assert [p.name for p in cache.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_nothing_is_removed_while_a_writer_is_writing(tmp_path: Path) -> None:
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    in_progress = _file(folder / ".a-0123456789abcdef.npz.x1.tmp", 100, time.time() - DAY_S)
+    with embedding_cache.writing(folder), embedding_cache.writing(folder):  # two writers at once
+        assert embedding_cache.tidy(folder) == 0
+        assert in_progress.is_file()
+    assert embedding_cache.tidy(folder) == 100 and not in_progress.exists()
+
+
+def test_only_caches_of_another_dataset_fingerprint_count_as_stale(tmp_path: Path) -> None:
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    now = time.time()
+    current = _file(folder / "aaaa-0123456789abcdef.npz", 10, now)
+    stale = _file(folder / "aaaa-fedcba9876543210.npz", 20, now)
+    assert embedding_cache.tidy(folder) == 0  # without the fingerprint, nothing is stale
+    assert embedding_cache.tidy(folder, "0123456789abcdef") == 20
+    assert current.is_file() and not stale.exists()
+
+
+def test_a_writer_shares_a_lock_file_another_user_owns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a lab's shared dataset the writers lock file belongs to whoever made it first; another
+    user may only read it, and still takes the shared lock (flock needs no write access)."""
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    (folder / embedding_cache.WRITERS_LOCK).write_text("")
+    real_open = os.open
+
+    def read_only(path: str | Path, flags: int, *args: int) -> int:
+        if flags & os.O_RDWR:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(file_lock_module.os, "open", read_only)
+    with embedding_cache.writing(folder):
+        monkeypatch.setattr(file_lock_module.os, "open", real_open)
+        with pytest.raises(UserError, match="busy"):  # the writer holds it: no tidying now
+            FileLock(folder / embedding_cache.WRITERS_LOCK, lambda holder: "busy").acquire()
+
+
+def test_files_that_cannot_be_removed_are_not_reported_as_freed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    stale = _file(folder / "aaaa-fedcba9876543210.npz", 20, time.time())
+
+    def refuse(self: Path, missing_ok: bool = False) -> None:
+        raise PermissionError(13, "Permission denied", str(self))  # a dataset shared read-only
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    with caplog.at_level(logging.INFO, logger="model.embedding_cache"):
+        assert embedding_cache.tidy(folder, "0123456789abcdef") == 0
+    assert stale.is_file() and "freed" not in caplog.text
+
+
+def test_a_file_system_that_refuses_the_lock_leaves_no_file_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NFS refuses an exclusive flock on a file opened read-only (EBADF): tidying is skipped,
+    and each try must not leak a descriptor (a dashboard runs for weeks)."""
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    stale = _file(folder / "aaaa-fedcba9876543210.npz", 20, time.time())
+
+    def refuse(fd: int, operation: int) -> None:
+        raise OSError(9, "Bad file descriptor")
+
+    monkeypatch.setattr(file_lock_module.fcntl, "flock", refuse)
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):
+        assert embedding_cache.tidy(folder, "0123456789abcdef") == 0
+    assert len(os.listdir("/proc/self/fd")) == before and stale.is_file()
+
+
+def test_a_cache_tidied_away_while_it_is_opened_is_recomputed_without_a_warning(
+    setup: tuple[Path, Path],
+    dataset: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    checkpoint = setup[1]
+    ds = CMRDataset.open(dataset)
+    first = cached_study_embeddings(checkpoint, ds)
+    load = StudyEmbeddings.load
+
+    def removed_first(path: str | Path) -> StudyEmbeddings:
+        Path(path).unlink()  # another process's tidying, between the look and the read
+        return load(path)
+
+    monkeypatch.setattr(StudyEmbeddings, "load", removed_first)
+    with caplog.at_level(logging.WARNING):
+        again = cached_study_embeddings(checkpoint, ds)
+    assert again.ids == first.ids and not caplog.records  # nothing is damaged
