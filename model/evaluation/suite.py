@@ -27,7 +27,6 @@ from model.evaluation.metrics import (
     DiagnosisScores,
     LabelScores,
     binary_metrics,
-    binary_row,
     diagnosis_scores,
     label_scores,
     roc_curve_points,
@@ -41,6 +40,7 @@ from model.evaluation.retrieval import (
 from model.evaluation.site_probes import (
     CV_SETTING,
     SPLIT_SETTING,
+    binary_row,
     cross_validated_probes,
     diagnosis_block,
     train_split_results,
