@@ -4,14 +4,18 @@ one line instead of stopping the page."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
-from dashboard_fixtures import make_tiny_dataset
+from dashboard_fixtures import make_tiny_dataset, tiny_data_root
 from read_only_tree import read_only_tree
 from streamlit.testing.v1 import AppTest
 
 from dashboard.settings import Settings
+from model.cli import main
+from model.index.read_check import folder_state
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -34,3 +38,48 @@ def test_a_dataset_is_chosen_for_the_session_on_a_root_this_user_cannot_write(
         studies = home.switch_page("pages/studies.py").run()
         assert "2 of 2 studies" in " ".join(c.value for c in studies.caption)
         assert Settings(root).read_active()["dataset"] == str(tiny)  # nothing written
+
+
+@pytest.fixture(scope="module")
+def indexed_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the tiny data root whose owner indexed it (``DATA_ROOT/ds/chroma``)."""
+    root = tmp_path_factory.mktemp("ro") / "data"
+    shutil.copytree(tiny_data_root(tmp_path_factory), root)
+    argv = ["index", "--checkpoint", str(root / "runs" / "tiny" / "best.pt")]
+    assert main([*argv, "--data", str(root / "ds" / "tiny")]) == 0
+    return root
+
+
+@pytest.fixture
+def _embedded_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CMR_CHROMA_HOST", "CMR_CHROMA_PORT", "CMR_CHROMA_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.usefixtures("_embedded_index")
+def test_search_reads_an_index_folder_this_user_cannot_write(
+    indexed_root: Path, capsys: pytest.CaptureFixture
+) -> None:
+    index = indexed_root / "ds" / "chroma"
+    before = folder_state(index)
+    argv = ["--checkpoint", str(indexed_root / "runs" / "tiny" / "best.pt")]
+    argv += ["--data", str(indexed_root / "ds" / "tiny"), "--k", "3", "--json"]
+    with read_only_tree(indexed_root):
+        assert main(["search", "Dilated left ventricle.", *argv]) == 0
+    hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [hit["rank"] for hit in hits] == [1, 2, 3]
+    assert folder_state(index) == before
+
+
+@pytest.mark.usefixtures("_embedded_index")
+def test_the_case_browser_searches_an_index_this_user_cannot_write(
+    indexed_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CMR_DATA_ROOT", str(indexed_root))
+    with read_only_tree(indexed_root):
+        at = AppTest.from_file(APP, default_timeout=120).run()
+        at.switch_page("pages/browser.py").run()
+        at.text_input(key="b-query").input("Dilated left ventricle.").run()
+    assert not at.exception and not at.error and not at.warning, [w.value for w in at.warning]
+    captions = " ".join(c.value for c in at.caption)
+    assert "searched with the ChromaDB index cmrclip-" in captions, captions
