@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
 from dashboard_fixtures import make_tiny_dataset, tiny_data_root
+from index_fakes import CHECKPOINT, make_records
 from read_only_tree import read_only_tree
 from streamlit.testing.v1 import AppTest
 
 from dashboard.settings import Settings
 from model.cli import main
+from model.index.cli_index import _write_here
+from model.index.client import ChromaLocation
+from model.index.private_copy import readable_location
 from model.index.read_check import folder_state
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -83,3 +88,19 @@ def test_the_case_browser_searches_an_index_this_user_cannot_write(
     assert not at.exception and not at.error and not at.warning, [w.value for w in at.warning]
     captions = " ".join(c.value for c in at.caption)
     assert "searched with the ChromaDB index cmrclip-" in captions, captions
+
+
+def test_a_private_copy_is_owner_only_and_follows_the_folder(tmp_path: Path) -> None:
+    folder = ChromaLocation(path=tmp_path / "chroma")
+    _write_here(folder, CHECKPOINT, make_records(12), None)
+    assert readable_location(folder) == folder  # writable: read in place
+    with read_only_tree(tmp_path / "chroma"):
+        copy = readable_location(folder)
+        assert copy.path != folder.path and copy.describe() == folder.describe()
+        assert stat.S_IMODE(copy.path.parent.stat().st_mode) == 0o700
+        assert readable_location(folder) == copy  # unchanged folder: the same copy
+    _write_here(folder, CHECKPOINT, make_records(14, seed=1), None)  # its owner indexes more
+    with read_only_tree(tmp_path / "chroma"):
+        newer = readable_location(folder)
+    assert newer.path != copy.path and not copy.path.exists()  # the old copy is gone
+    assert folder_state(newer.path)[1] == folder_state(folder.path)[1]  # the same write log

@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from model.errors import UserError
@@ -26,6 +27,7 @@ from model.index.read_check import folder_state
 log = logging.getLogger(__name__)
 COPY_ATTEMPTS = 3
 _COPIES: dict[Path, tuple[tuple[object, ...], Path]] = {}  # folder -> (its state, the copy)
+_COPYING = threading.Lock()  # the dashboard's sessions share one copy per folder
 
 
 def readable_location(location: ChromaLocation) -> ChromaLocation:
@@ -37,19 +39,20 @@ def readable_location(location: ChromaLocation) -> ChromaLocation:
     database = folder / "chroma.sqlite3"
     if not database.is_file() or (os.access(folder, os.W_OK) and os.access(database, os.W_OK)):
         return location
-    state = folder_state(folder)
-    held = _COPIES.get(folder)
-    if held is None or held[0] != state or not held[1].is_dir():
-        copy, state = _copy(location)
-        if held is not None:
-            shutil.rmtree(held[1].parent, ignore_errors=True)
-        _COPIES[folder] = held = (state, copy)
-        log.info(
-            "%s is not writable by this account: reading a private copy (%s)",
-            location.describe(),
-            copy,
-        )
-    return ChromaLocation(path=held[1], copy_of=folder)
+    with _COPYING:
+        state = folder_state(folder)
+        held = _COPIES.get(folder)
+        if held is None or held[0] != state or not held[1].is_dir():
+            copy, state = _copy(location)
+            if held is not None:
+                shutil.rmtree(held[1].parent, ignore_errors=True)
+            _COPIES[folder] = held = (state, copy)
+            log.info(
+                "%s is not writable by this account: reading a private copy (%s)",
+                location.describe(),
+                copy,
+            )
+        return ChromaLocation(path=held[1], copy_of=folder)
 
 
 def _copy(location: ChromaLocation) -> tuple[Path, tuple[object, ...]]:
@@ -81,6 +84,7 @@ def _copy(location: ChromaLocation) -> tuple[Path, tuple[object, ...]]:
 
 @atexit.register
 def _remove_copies() -> None:
-    for _state, copy in _COPIES.values():
-        shutil.rmtree(copy.parent, ignore_errors=True)
-    _COPIES.clear()
+    with _COPYING:
+        for _state, copy in _COPIES.values():
+            shutil.rmtree(copy.parent, ignore_errors=True)
+        _COPIES.clear()
