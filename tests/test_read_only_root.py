@@ -5,6 +5,7 @@ one line instead of stopping the page."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import stat
 from pathlib import Path
@@ -17,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.settings import Settings
 from model.cli import main
+from model.errors import UserError
 from model.index.cli_index import _write_here
 from model.index.client import ChromaLocation
 from model.index.private_copy import readable_location
@@ -104,3 +106,29 @@ def test_a_private_copy_is_owner_only_and_follows_the_folder(tmp_path: Path) -> 
         newer = readable_location(folder)
     assert newer.path != copy.path and not copy.path.exists()  # the old copy is gone
     assert folder_state(newer.path)[1] == folder_state(folder.path)[1]  # the same write log
+
+
+def test_zeroshot_into_a_folder_this_user_cannot_write_stops_before_the_work(
+    data_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from model.training import checkpoint
+
+    loaded: list[object] = []
+
+    def load(*args: object, **kwargs: object) -> None:
+        loaded.append(args)
+        raise UserError("the checkpoint was loaded")
+
+    monkeypatch.setattr(checkpoint, "load_checkpoint", load)
+    out = tmp_path / "shared" / "zs.csv"
+    out.parent.mkdir()
+    argv = ["zeroshot", "--checkpoint", str(data_root / "runs" / "tiny" / "best.pt")]
+    argv += ["--data", str(data_root / "ds" / "tiny"), "--out", str(out)]
+    with read_only_tree(out.parent), caplog.at_level(logging.ERROR, logger="model"):
+        assert main(argv) != 0
+    assert not loaded  # refused before loading, embedding and scoring
+    [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert line.startswith(f"--out {out} cannot be written: ") and str(out.parent) in line
