@@ -45,9 +45,10 @@ class CaseIndexAccess:
         collections that crashed or hung that child: ``DamagedIndex`` when the checkpoint's own
         is one of them.
         """
+        from model.index.private_copy import readable_location
         from model.index.read_check import unreadable
 
-        location = self.index_location()
+        location = readable_location(self.index_location())  # a folder this user cannot write
         fingerprint = str(self.checkpoint_summary()["fingerprint"])
         database: tuple[int, ...] = ()
         damaged: dict[str, str] = {}

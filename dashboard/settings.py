@@ -144,8 +144,14 @@ class Settings:
             return {}
         return {k: str(v) for k, v in data.items() if k in ("checkpoint", "dataset") and v}
 
-    def write_active(self, checkpoint: Path | None = None, dataset: Path | None = None) -> None:
-        """Record the active checkpoint and/or dataset (kept fields stay as they were)."""
+    def write_active(
+        self, checkpoint: Path | None = None, dataset: Path | None = None
+    ) -> str | None:
+        """Record the active checkpoint and/or dataset (kept fields stay as they were).
+
+        On a data root this account cannot write (a colleague's, or mounted read-only) a
+        session still takes the choice, and the returned line says it holds for this session
+        only; without a session that is a ``UserError``. ``None`` when it was recorded."""
         active = self.read_active()
         if checkpoint is not None:
             if not Path(checkpoint).is_file():
@@ -155,19 +161,24 @@ class Settings:
             if not (Path(dataset) / "studies.parquet").is_file():
                 raise UserError(f"{dataset} is not an ingested dataset (no studies.parquet)")
             active["dataset"] = str(Path(dataset).resolve())
+        note = None
         try:
             atomic_write_json(self.active_file, active)
         except OSError as err:
             what = " and ".join(
                 name for name, given in (("checkpoint", checkpoint), ("dataset", dataset)) if given
             )
-            raise UserError(
-                f"cannot record the active {what}: cannot write {self.active_file} "
-                f"({err.strerror or err})"
-            ) from err
+            problem = f"cannot write {self.active_file} ({err.strerror or err})"
+            if self.session is None:
+                raise UserError(f"cannot record the active {what}: {problem}") from err
+            note = (
+                f"The active {what} is this session's only: {problem}, so pages opened later "
+                "start from the last choice recorded there."
+            )
         for name, given in (("checkpoint", checkpoint), ("dataset", dataset)):
             if given is not None:
                 self._pin(name, Path(active[name]))
+        return note
 
     def active_checkpoint(self) -> Path | None:
         """This session's checkpoint, else the chosen one, else the newest ``best.pt``/

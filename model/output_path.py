@@ -1,15 +1,17 @@
 """An output path checked before a command's work: nothing already there may be in its way.
 
-A file where the output folder (or one of the folders above an output) must go, or a folder
-where an output file must go, would otherwise stop the command with an OS error only when it
-writes, after the work is done.
+A file where the output folder (or one of the folders above an output) must go, a folder where
+an output file must go, or a folder this account cannot write in (a colleague's data root, a
+read-only mount) would otherwise stop the command with an OS error only when it writes, after the
+work is done.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
-from model.errors import UserError
+from model.errors import UserError, storage_problem
 
 
 def check_output_path(path: str | Path, what: str, folder: bool) -> None:
@@ -23,9 +25,24 @@ def check_output_path(path: str | Path, what: str, folder: bool) -> None:
             raise UserError(f"{what} {path} is a file, not a folder; choose another path")
         if not folder and path.is_dir():
             raise UserError(f"{what} {path} is a folder; give a file name")
+        _check_writable(path if folder else path.parent, what, path)
         return
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():
                 raise UserError(f"{what} {path} cannot be created: {parent} is a file")
+            _check_writable(parent, what, path)
             return
+
+
+def _check_writable(folder: Path, what: str, path: Path) -> None:
+    """UserError unless a file can be created in ``folder`` (tried: a nameless file, gone at
+    once), where ``path`` is to be written."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        problem = storage_problem(OSError(err.errno, err.strerror, str(folder)))
+        raise UserError(
+            f"{what} {path} cannot be written: {problem or f'{err.strerror or err}: {folder}'}"
+        ) from err

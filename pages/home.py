@@ -18,8 +18,10 @@ DATASET_KEY = "home-dataset"
 PICKED_KEY = "home-dataset-picked"
 
 with page_guard(studio):
-    if (picked := st.session_state.pop(PICKED_KEY, None)) is not None:  # only a pick made here
-        studio.settings.write_active(dataset=picked)
+    picked = st.session_state.pop(PICKED_KEY, None)  # only a pick made here
+    note = studio.settings.write_active(dataset=picked) if picked is not None else None
+    if note:  # a data root this user cannot write: the pick holds for this session
+        st.info(markdown_text(note), icon=":material/lock:")
     status = studio_status(studio.settings)
     root = studio.settings.data_root
     c1, c2, c3, c4 = st.columns(4)

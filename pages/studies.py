@@ -183,8 +183,10 @@ def import_studies() -> None:
     report = read_ingest_report(dataset, since=(job.folder / "job.json").stat().st_mtime)
     if job.state == "finished":
         if st.button(f"Use {markdown_text(dataset.name)} as the active dataset", key="use-import"):
-            studio.settings.write_active(dataset=dataset)
+            note = studio.settings.write_active(dataset=dataset)
             st.toast(f"Active dataset: {markdown_text(dataset.name)}")
+            if note:  # a data root this user cannot write
+                st.info(markdown_text(note), icon=":material/lock:")
     elif report.empty:  # ended early: no report of this ingest to show
         return
     ingest_report(report)

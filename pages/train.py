@@ -207,8 +207,10 @@ def run_detail(run: Path) -> None:
         resume(run, job, checkpointing)
     best = run / "best.pt" if (run / "best.pt").exists() else run / "last.pt"
     if buttons.button("Set active checkpoint", disabled=not best.exists(), key=f"set-active-{run}"):
-        studio.settings.write_active(checkpoint=best)
+        note = studio.settings.write_active(checkpoint=best)
         st.success(markdown_text(f"Active checkpoint: {best}"))
+        if note:  # a data root this user cannot write
+            st.info(markdown_text(note), icon=":material/lock:")
     with buttons.popover("Delete run", disabled=running, key=f"delete-popover-{run}"):
         st.write(f"Delete {markdown_text(run.name)}, its checkpoints and its log for good?")
         if st.button(f"Delete {markdown_text(run.name)}", type="primary", key=f"delete-{run}"):

@@ -30,6 +30,7 @@ from model.index.client import (
 )
 from model.index.embedding_index import EmbeddingIndex, SearchHit, TextEncoder, check_k, check_query
 from model.index.filters import FIELD_TYPES, parse_where, where_fields
+from model.index.private_copy import readable_location
 from model.index.read_check import check_readable
 from model.schema import FINDINGS
 
@@ -88,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         args.chroma_port,
         default_chroma_path(args.data) if args.data else None,
     )
+    location = readable_location(location)  # a colleague's folder: a private copy of it
     fingerprint = read_checkpoint_meta(args.checkpoint).fingerprint
     damaged: frozenset[str] = frozenset()
     if not location.is_server and (location.path / "chroma.sqlite3").is_file():

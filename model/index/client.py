@@ -7,12 +7,12 @@ Two deployments, one code path:
   process-safe on one folder: only one process may *write* it at a time (the index command takes
   ``model.index.writer_lock.WriterLock``); the dashboard only reads.
 * **Shared server**: ``chroma run --path DIR --host 127.0.0.1 --port P`` started once, reached with
-  ``chromadb.HttpClient`` when ``--chroma-host/--chroma-port`` or the environment variables
-  ``CMR_CHROMA_HOST`` / ``CMR_CHROMA_PORT`` (and ``CMR_CHROMA_TOKEN`` for a bearer token) say so.
-  The server serialises writers itself, so many processes may index and search at once.
-  Chroma 1.x has no built-in authentication: ``CMR_CHROMA_TOKEN`` is sent as
-  ``Authorization: Bearer <token>`` for a reverse proxy in front of the server to check; a 401 /
-  403 becomes a ``UserError`` naming the variable (the token itself is never printed).
+  ``chromadb.HttpClient`` when ``--chroma-host/--chroma-port`` or ``CMR_CHROMA_HOST`` /
+  ``CMR_CHROMA_PORT`` (and ``CMR_CHROMA_TOKEN``, a bearer token) say so. The server serialises
+  writers itself, so many processes may index and search at once. Chroma 1.x has no built-in
+  authentication: ``CMR_CHROMA_TOKEN`` is sent as ``Authorization: Bearer <token>`` for a reverse
+  proxy in front of the server to check; a 401 / 403 becomes a ``UserError`` naming the variable
+  (the token itself is never printed).
 
 ``chromadb.HttpClient`` has no timeouts (its httpx session waits forever) and sends requests while
 it is being built, so a server is probed first (``probe_server``: a heartbeat within
@@ -20,7 +20,6 @@ it is being built, so a server is probed first (``probe_server``: a heartbeat wi
 page, a proxy whose server is down, a Chroma of another major version. The client's own requests
 then give up after ``CONNECT_TIMEOUT_S`` to connect and ``READ_TIMEOUT_S`` of silence (Chroma's
 largest upsert batch takes about 2 s), so a server that freezes mid-session is an error too.
-
 Anonymous telemetry is switched off in both.
 """
 
@@ -63,12 +62,14 @@ REBUILD_HINT = (
 
 @dataclass(frozen=True)
 class ChromaLocation:
-    """An embedded Chroma folder (``path``) or a Chroma server (``host``/``port``)."""
+    """An embedded Chroma folder (``path``; named as ``copy_of`` when it is a private copy of
+    that one: ``model.index.private_copy``) or a Chroma server (``host``/``port``)."""
 
     path: Path | None = None
     host: str | None = None
     port: int = DEFAULT_PORT
     token: str | None = field(default=None, repr=False)  # never in messages or logs
+    copy_of: Path | None = None
 
     @property
     def is_server(self) -> bool:
@@ -77,7 +78,7 @@ class ChromaLocation:
     def describe(self) -> str:
         if self.is_server:
             return f"Chroma server {self.host}:{self.port}"
-        return f"Chroma folder {self.path}"
+        return f"Chroma folder {self.copy_of or self.path}"
 
 
 def default_chroma_path(dataset: str | Path) -> Path:

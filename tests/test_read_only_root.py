@@ -1,0 +1,134 @@
+"""A student opens the dashboard on a lab data root they may read but not write (another
+account's files, or a read-only mount): everything there reads, and what would write says so in
+one line instead of stopping the page."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+from dashboard_fixtures import make_tiny_dataset, tiny_data_root
+from index_fakes import CHECKPOINT, make_records
+from read_only_tree import read_only_tree
+from streamlit.testing.v1 import AppTest
+
+from dashboard.settings import Settings
+from model.cli import main
+from model.errors import UserError
+from model.index.cli_index import _write_here
+from model.index.client import ChromaLocation
+from model.index.private_copy import readable_location
+from model.index.read_check import folder_state
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def test_a_dataset_is_chosen_for_the_session_on_a_root_this_user_cannot_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "data"
+    tiny = make_tiny_dataset(root / "ds" / "tiny", n=2)
+    other = make_tiny_dataset(root / "ds" / "other", n=2, seed=1)
+    Settings(root).write_active(dataset=tiny)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    with read_only_tree(root):
+        home = AppTest.from_file(APP, default_timeout=60).run()
+        home.selectbox(key="home-dataset").select(other).run()
+        assert not home.exception and not home.error, [e.value for e in home.error]
+        assert home.selectbox(key="home-dataset").value == other
+        [note] = [i.value for i in home.info]
+        assert "this session's only" in note and str(root / "active.json") in note
+        studies = home.switch_page("pages/studies.py").run()
+        assert "2 of 2 studies" in " ".join(c.value for c in studies.caption)
+        assert Settings(root).read_active()["dataset"] == str(tiny)  # nothing written
+
+
+@pytest.fixture(scope="module")
+def indexed_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the tiny data root whose owner indexed it (``DATA_ROOT/ds/chroma``)."""
+    root = tmp_path_factory.mktemp("ro") / "data"
+    shutil.copytree(tiny_data_root(tmp_path_factory), root)
+    argv = ["index", "--checkpoint", str(root / "runs" / "tiny" / "best.pt")]
+    assert main([*argv, "--data", str(root / "ds" / "tiny")]) == 0
+    return root
+
+
+@pytest.fixture
+def _embedded_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CMR_CHROMA_HOST", "CMR_CHROMA_PORT", "CMR_CHROMA_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.usefixtures("_embedded_index")
+def test_search_reads_an_index_folder_this_user_cannot_write(
+    indexed_root: Path, capsys: pytest.CaptureFixture
+) -> None:
+    index = indexed_root / "ds" / "chroma"
+    before = folder_state(index)
+    argv = ["--checkpoint", str(indexed_root / "runs" / "tiny" / "best.pt")]
+    argv += ["--data", str(indexed_root / "ds" / "tiny"), "--k", "3", "--json"]
+    with read_only_tree(indexed_root):
+        assert main(["search", "Dilated left ventricle.", *argv]) == 0
+    hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [hit["rank"] for hit in hits] == [1, 2, 3]
+    assert folder_state(index) == before
+
+
+@pytest.mark.usefixtures("_embedded_index")
+def test_the_case_browser_searches_an_index_this_user_cannot_write(
+    indexed_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CMR_DATA_ROOT", str(indexed_root))
+    with read_only_tree(indexed_root):
+        at = AppTest.from_file(APP, default_timeout=120).run()
+        at.switch_page("pages/browser.py").run()
+        at.text_input(key="b-query").input("Dilated left ventricle.").run()
+    assert not at.exception and not at.error and not at.warning, [w.value for w in at.warning]
+    captions = " ".join(c.value for c in at.caption)
+    assert "searched with the ChromaDB index cmrclip-" in captions, captions
+
+
+def test_a_private_copy_is_owner_only_and_follows_the_folder(tmp_path: Path) -> None:
+    folder = ChromaLocation(path=tmp_path / "chroma")
+    _write_here(folder, CHECKPOINT, make_records(12), None)
+    assert readable_location(folder) == folder  # writable: read in place
+    with read_only_tree(tmp_path / "chroma"):
+        copy = readable_location(folder)
+        assert copy.path != folder.path and copy.describe() == folder.describe()
+        assert stat.S_IMODE(copy.path.parent.stat().st_mode) == 0o700
+        assert readable_location(folder) == copy  # unchanged folder: the same copy
+    _write_here(folder, CHECKPOINT, make_records(14, seed=1), None)  # its owner indexes more
+    with read_only_tree(tmp_path / "chroma"):
+        newer = readable_location(folder)
+    assert newer.path != copy.path and not copy.path.exists()  # the old copy is gone
+    assert folder_state(newer.path)[1] == folder_state(folder.path)[1]  # the same write log
+
+
+def test_zeroshot_into_a_folder_this_user_cannot_write_stops_before_the_work(
+    data_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from model.training import checkpoint
+
+    loaded: list[object] = []
+
+    def load(*args: object, **kwargs: object) -> None:
+        loaded.append(args)
+        raise UserError("the checkpoint was loaded")
+
+    monkeypatch.setattr(checkpoint, "load_checkpoint", load)
+    out = tmp_path / "shared" / "zs.csv"
+    out.parent.mkdir()
+    argv = ["zeroshot", "--checkpoint", str(data_root / "runs" / "tiny" / "best.pt")]
+    argv += ["--data", str(data_root / "ds" / "tiny"), "--out", str(out)]
+    with read_only_tree(out.parent), caplog.at_level(logging.ERROR, logger="model"):
+        assert main(argv) != 0
+    assert not loaded  # refused before loading, embedding and scoring
+    [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert line.startswith(f"--out {out} cannot be written: ") and str(out.parent) in line
