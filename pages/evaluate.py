@@ -45,11 +45,6 @@ def launch_section() -> None:
             )
         )
         with st.form("evaluate"):
-            st.caption(
-                "Evaluates the active checkpoint "
-                f"**{markdown_text(f'{checkpoint.parent.name}/{checkpoint.name}')}** "
-                "(choose another on the Train page)."
-            )
             row = st.columns(2)
             shown = functools.partial(relative, root=settings.data_root)
             internal_at, external_at = default_sites(datasets, settings.active_dataset())

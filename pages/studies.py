@@ -44,10 +44,10 @@ TABLE_KEY = "studies-table"
 TABLE_IDS_KEY = "studies-table-ids"
 studio = Studio()
 page_header("Studies", "Browse studies, play every cine view, scroll the LGE stack, import DICOM.")
+st.session_state.setdefault(STUDIES_VIEW_KEY, "Browse")  # other pages set it to open a case
 view = st.segmented_control(
     "Show",
     ["Browse", "Case view", "Import"],
-    default="Browse",
     key=STUDIES_VIEW_KEY,
     label_visibility="collapsed",
 )
