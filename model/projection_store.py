@@ -89,7 +89,7 @@ def _read(path: Path, source: str | None, ids: list[str], vectors: np.ndarray) -
         return _checked(arrays, ids, np.asarray(vectors, np.float32))
     except FileNotFoundError:  # tidied away since it was looked for
         return None
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
+    except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as err:
         log.warning("map %s is damaged (%s); fitting it again", path, err)
         return None
 

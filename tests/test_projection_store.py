@@ -149,11 +149,21 @@ def test_another_config_or_a_rewritten_cache_gets_a_new_map(
     assert len(fits) == 3  # the refitted map was kept in place of the stale one
 
 
+def _rewritten(path: Path, **arrays: np.ndarray) -> None:
+    """The map file at ``path`` with ``arrays`` in place of its own (its version stamp kept)."""
+    with np.load(path) as data:
+        kept = dict(data)
+    with open(path, "wb") as handle:
+        np.savez(handle, **{**kept, **arrays})
+
+
 @pytest.mark.parametrize(
     "damage",
     [
         lambda path: path.write_bytes(path.read_bytes()[:200]),  # cut short
         lambda path: path.write_bytes(b"not a map"),
+        lambda path: _rewritten(path, neighbors=np.arange(2)),  # whole, but not a map's arrays
+        lambda path: _rewritten(path, coords=np.full((40, 2), np.nan, np.float32)),
     ],
 )
 def test_a_damaged_map_is_fitted_again_not_shown(
@@ -179,11 +189,7 @@ def test_a_map_of_other_studies_is_fitted_again(
     other, other_emb = _cache(tmp_path / "other", seed=2, n=30)
     stored_projection(other, other_emb.ids, other_emb.vectors, PCA)
     with np.load(map_path(other, PCA)) as data:
-        arrays = dict(data)
-    with np.load(map_path(cache, PCA)) as data:
-        arrays["source"] = data["source"]
-    with open(map_path(cache, PCA), "wb") as handle:
-        np.savez(handle, **arrays)
+        _rewritten(map_path(cache, PCA), **{k: data[k] for k in data.files if k != "source"})
     again = stored_projection(cache, emb.ids, emb.vectors, PCA)
     assert len(fits) == 3 and again.ids == emb.ids and again.coords.shape == (40, 2)
 
