@@ -213,7 +213,7 @@ def bench_prompt_reading(root: Path, reports: Path | None) -> None:
 
 
 def bench_umap(n: int) -> None:
-    from dashboard.projection import ProjectionConfig, fit_projection
+    from model.projection import ProjectionConfig, fit_projection
 
     vectors = clustered_unit_vectors(n, 128)
     ids = [f"s{i}" for i in range(n)]

@@ -20,7 +20,6 @@ import streamlit as st
 from dashboard.cine import cine_player_html
 from dashboard.evaluation_view import EvaluationOutputs, read_models, read_outputs
 from dashboard.gpus import detect_gpus
-from dashboard.projection import Projection, ProjectionConfig, fit_projection
 from dashboard.scoring import (
     CachedTextEncoder,
     FindingEvaluation,
@@ -29,6 +28,7 @@ from dashboard.scoring import (
     score_all,
 )
 from model.labels import labels_by_study
+from model.projection import Projection, ProjectionConfig
 from model.prompt_reading import ReportSentences, study_report_sentences
 
 HUNG_READ_RECHECK_S = 300.0  # how long a verdict that reading the index hung is kept
@@ -276,9 +276,13 @@ def _index_check(_location: ChromaLocation, where: str, state: tuple) -> ReadChe
     show_spinner="Computing the map (once per checkpoint, dataset and method)…", max_entries=4
 )
 def projection(embeddings_path: str, version: tuple[float, ...], method: str) -> Projection:
-    """UMAP (cosine) or PCA of the cached study embeddings, fitted on a sample."""
+    """UMAP (cosine) or PCA of the cached study embeddings, fitted on a sample once and kept
+    beside the cache file (``model.projection_store``): a new process reads it back."""
+    from model.projection_store import stored_projection
+
     emb = study_embeddings(embeddings_path, version)
-    return fit_projection(emb.ids, emb.vectors, ProjectionConfig(method=method))
+    config = ProjectionConfig(method=method)
+    return stored_projection(Path(embeddings_path), emb.ids, emb.vectors, config)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

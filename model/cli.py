@@ -37,8 +37,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("evaluate", "model.evaluation.cli", "paper-style evaluation tables and plots"),
     Command("index", "model.index.cli_index", "embed and upsert studies into ChromaDB"),
     Command("search", "model.index.cli_search", "text or more-like-this search of the index"),
+    Command("map", "model.projection_store", "the Embeddings page's UMAP map, kept on disk"),
     Command(
-        "demo", "model.demo", "build the demo end to end: generate, ingest, train, embed, index"
+        "demo",
+        "model.demo",
+        "build the demo end to end: generate, ingest, train, embed, index, map",
     ),
 )
 

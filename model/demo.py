@@ -1,11 +1,13 @@
 """``python -m model demo --root DATA``: build the demo end to end, resumably.
 
-generate (internal + external sites) -> ingest both -> train cpu-small -> embed + index both.
+generate (internal + external sites) -> ingest both -> train cpu-small -> embed + index both
+-> the Embeddings page's UMAP map of both (kept beside their embeddings, so the page's first
+visit reads it instead of fitting UMAP).
 Every step is skipped when its output is already complete, so an interrupted build continues where
 it stopped and a finished one costs nothing. A site's generated or ingested folder counts as
 complete only while it matches the record written when its command finished
 (``model/demo_outputs.py``); a damaged one is cleared and made again. Progress goes to the
-terminal and, through ``model.progress``, to the dashboard (each step prefixes its stage, e.g. ``"4/5 train"``).
+terminal and, through ``model.progress``, to the dashboard (each step prefixes its stage, e.g. ``"3/5 train"``).
 
 Layout under ``ROOT``::
 
@@ -13,6 +15,7 @@ Layout under ``ROOT``::
     demo/{internal,external}/       ingested datasets
     runs/demo-cpu-small/            the training run (best.pt is the demo checkpoint)
     demo/chroma/                    the embedded Chroma index of both sites
+    demo/{internal,external}/embeddings/   study embeddings and their maps
     demo/records/                   what each finished generate / ingest command left
 """
 
@@ -207,11 +210,15 @@ def _steps(options: DemoOptions, layout: DemoLayout) -> list[tuple[str, list[Com
     ]
     train = _train_argv(options, layout)
     index = _index_argv(layout, list(sites))
+    maps = ["--checkpoint", str(layout.checkpoint)]
+    for site in sites:
+        maps += ["--data", str(layout.dataset(site))]
     return [
         ("generate", generate),
         ("ingest", ingest),
         ("train", [("model.training.train", train, lambda: _trained(layout), _nothing_to_record)]),
         ("index", [("model.index.cli_index", index, lambda: False, _nothing_to_record)]),
+        ("map", [("model.projection_store", maps, lambda: False, _nothing_to_record)]),
     ]
 
 

@@ -10,7 +10,9 @@ per checkpoint it embedded the dataset with: about 100 MB at 50,000 studies of 5
 - the least recently used caches beyond ``KEPT_CACHES`` (a cache is used when it is written or
   read; a read records itself in the file's access time, leaving the modification time that the
   dashboard keys its caches on unchanged);
-- the temporaries of writers killed mid-write.
+- the temporaries of writers killed mid-write;
+- the Embeddings page's maps of a removed cache (``<cache name>.map-<key>.npz``,
+  ``model/projection_store.py``), which are never counted as caches themselves.
 
 Writers hold ``.writers.lock`` shared while they write into the folder (``writing``); ``tidy``
 takes it exclusively and leaves everything as it is while a writer is busy, so it never removes
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 KEPT_CACHES = 16  # x 100 MB at 50,000 studies; a study's tensor alone is 0.6 MB
 WRITERS_LOCK = ".writers.lock"
 _CACHE_NAME = re.compile(r"^([0-9a-f]+)-([0-9a-f]{16})\.npz$")
+_MAP_NAME = re.compile(r"^([0-9a-f]+-[0-9a-f]{16})\.map-[0-9a-f]+\.npz$")
 _WRITER_WAIT_S = 60.0  # tidying holds the lock for as long as a few unlinks take
 
 
@@ -59,10 +62,16 @@ def record_use(path: Path) -> None:
         os.utime(path, ns=(time.time_ns(), path.stat().st_mtime_ns))
 
 
+def map_file(cache: Path, key: str) -> Path:
+    """Where the map keyed ``key`` (hex) of the embedding cache ``cache`` is kept: beside it,
+    named after it, so ``tidy`` removes it with its cache."""
+    return cache.with_name(f"{cache.stem}.map-{key}.npz")
+
+
 def tidy(folder: Path, data_fingerprint: str | None = None) -> int:
     """Remove from ``folder`` the caches of another dataset fingerprint than ``data_fingerprint``
     (when given: only while the dataset cannot change), the least recently used beyond
-    ``KEPT_CACHES`` and writers' temporaries; logs what it frees and returns the bytes freed.
+    ``KEPT_CACHES``, the maps of the caches removed (or gone) and writers' temporaries; logs what it frees and returns the bytes freed.
     Does nothing while a writer is busy or when the folder cannot be written."""
     if not folder.is_dir():
         return 0
@@ -91,11 +100,20 @@ def _doomed(folder: Path, data_fingerprint: str | None) -> dict[str, list[Path]]
     caches = [p for p in folder.iterdir() if _CACHE_NAME.match(p.name)]
     stale = [p for p in caches if data_fingerprint and _data_fingerprint(p) != data_fingerprint]
     current = sorted((p for p in caches if p not in stale), key=_last_use, reverse=True)
+    kept = {p.name for p in current[:KEPT_CACHES]}
+    maps = [p for p in folder.iterdir() if _MAP_NAME.match(p.name)]
     return {
         "of an earlier version of the dataset": stale,
         f"least recently used beyond {KEPT_CACHES}": current[KEPT_CACHES:],
+        "maps of removed caches": [p for p in maps if _map_owner(p) not in kept],
         "left by an interrupted write": temporaries(folder),
     }
+
+
+def _map_owner(path: Path) -> str:
+    """The name of the cache the map ``path`` was fitted from."""
+    match = _MAP_NAME.match(path.name)
+    return f"{match.group(1)}.npz" if match else ""
 
 
 def _data_fingerprint(path: Path) -> str:

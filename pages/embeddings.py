@@ -6,12 +6,12 @@ import streamlit as st
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
 from dashboard.map_figure import embedding_map, selected_rows
-from dashboard.projection import METHODS
 from dashboard.scoring import clean_query
 from dashboard.studies import known_field_strength, listed_selection, table_labels
 from dashboard.ui import labels_or_warning, open_case, page_guard, page_header
 from model.errors import UserError
 from model.evaluation.tables import display_name
+from model.projection import METHODS
 
 studio = Studio()
 page_header(

@@ -42,8 +42,8 @@ with page_guard(studio):
     else:
         st.write(
             "Build the demo end to end on this machine: generate synthetic CMR studies (two "
-            "sites) → ingest the DICOM → train the `cpu-small` encoder → embed → index. It runs "
-            "in the background; you can leave or refresh this page."
+            "sites) → ingest the DICOM → train the `cpu-small` encoder → embed → index → map. It "
+            "runs in the background; you can leave or refresh this page."
         )
     running = demo_job is not None and demo_job.running
     label = "Check and repair the demo" if status.demo_built else "Build the demo"

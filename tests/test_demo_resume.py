@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -212,3 +213,29 @@ def test_a_second_demo_build_under_the_same_root_is_refused(
         build_demo(DemoOptions(root=tmp_path, **SMALL))
     assert ran == []
     assert not layout.raw("internal").exists()
+
+
+def test_a_finished_demo_leaves_the_map_of_both_sites_after_indexing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The first Embeddings visit after ``./run.sh`` reads a map the build made (no UMAP fit in
+    the dashboard); the build says it is at that step."""
+    layout = DemoLayout(tmp_path)
+    _fake_sites(layout, ingested=("internal", "external"))
+    layout.run.mkdir(parents=True)
+    layout.checkpoint.write_bytes(b"checkpoint")
+    (layout.run / "status.json").write_text(json.dumps({"state": "finished"}))
+    ran = _record_commands(monkeypatch)
+    with caplog.at_level(logging.INFO, logger="model.demo"):
+        build_demo(DemoOptions(root=tmp_path, **SMALL))
+    assert [name for name, _ in ran] == ["model.index.cli_index", "model.projection_store"]
+    datasets = [str(layout.dataset(site)) for site in ("internal", "external")]
+    assert ran[-1][1] == [
+        "--checkpoint",
+        str(layout.checkpoint),
+        "--data",
+        datasets[0],
+        "--data",
+        datasets[1],
+    ]
+    assert "demo step 5/5 map" in caplog.text and layout.is_built()

@@ -22,6 +22,8 @@ from model.data.ingest import ingest
 from model.embed import StudyEmbeddings, cache_path, cached_study_embeddings
 from model.errors import UserError
 from model.file_lock import FileLock
+from model.projection import METHODS, ProjectionConfig
+from model.projection_store import map_path
 from model.training.checkpoint import read_checkpoint_meta
 from tests.tiny_dataset import shared_tiny_checkpoint
 
@@ -205,3 +207,37 @@ def test_a_cache_tidied_away_while_it_is_opened_is_recomputed_without_a_warning(
     with caplog.at_level(logging.WARNING):
         again = cached_study_embeddings(checkpoint, ds)
     assert again.ids == first.ids and not caplog.records  # nothing is damaged
+
+
+def test_a_caches_maps_are_removed_with_it_and_never_counted_as_caches(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Embeddings page keeps its maps beside their cache (``model.projection_store``): a
+    cache tidied away takes its maps along; a map alone is no cache to keep or to count."""
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    fingerprint, now = "0123456789abcdef", time.time()
+    caches = [  # the bound's worth of caches of the current dataset, oldest first
+        _file(folder / f"{i:04x}-{fingerprint}.npz", 1000, now - DAY_S + i * 60)
+        for i in range(embedding_cache.KEPT_CACHES)
+    ]
+    maps = {
+        cache: [
+            _file(map_path(cache, ProjectionConfig(method=method)), 10, now) for method in METHODS
+        ]
+        for cache in caches
+    }
+    assert embedding_cache.tidy(folder, fingerprint) == 0  # 16 caches and 32 maps: all kept
+    stale = _file(folder / f"ffff-{'f' * 16}.npz", 1000, now)
+    stale_map = _file(map_path(stale, ProjectionConfig()), 10, now)
+    newest = _file(folder / f"eeee-{fingerprint}.npz", 1000, now)
+    orphan = _file(map_path(folder / f"dddd-{fingerprint}.npz", ProjectionConfig()), 10, now)
+    own_map = _file(folder / "mine.map-0123.npz", 10, now)  # not a name tidying made
+    with caplog.at_level(logging.INFO, logger="model.embedding_cache"):
+        assert embedding_cache.tidy(folder, fingerprint) == 1000 + 1000 + 10 + 10 + 10 + 10
+    assert not caches[0].exists() and not any(p.exists() for p in maps[caches[0]])
+    assert not stale.exists() and not stale_map.exists() and not orphan.exists()
+    assert all(p.is_file() for cache in caches[1:] for p in (cache, *maps[cache]))
+    assert newest.is_file() and own_map.is_file()
+    assert f"1 least recently used beyond {embedding_cache.KEPT_CACHES}" in caplog.text
+    assert "4 maps of removed caches" in caplog.text

@@ -363,7 +363,7 @@ def test_run_state_and_eta() -> None:
 
 
 def test_projection_places_points_near_their_neighbours() -> None:
-    from dashboard.projection import ProjectionConfig, fit_projection, knn_place
+    from model.projection import ProjectionConfig, fit_projection, knn_place
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(3, 16))
@@ -386,7 +386,7 @@ def test_projection_places_points_near_their_neighbours() -> None:
 
 
 def test_a_dataset_of_two_or_three_studies_has_a_pca_map() -> None:
-    from dashboard.projection import ProjectionConfig, fit_projection
+    from model.projection import ProjectionConfig, fit_projection
 
     vectors = np.eye(3, 8, dtype=np.float32)
     for n in (2, 3):

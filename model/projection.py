@@ -4,7 +4,8 @@ UMAP is fitted on at most ``fit_sample`` studies; every other study, and every p
 is placed at the similarity-weighted mean position of its ``place_neighbors`` most similar fitted
 studies (one matrix product), which is how UMAP's own ``transform`` initialises new points but
 without its per-point optimisation (the slow part at 10,000 studies). UMAP compiles its numba
-kernels on first use in a process; PCA is the instant linear alternative.
+kernels on first use in a process, so the dashboard keeps each fitted map on disk
+(``model/projection_store.py``); PCA is the instant linear alternative.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ class ProjectionConfig:
 class Projection:
     """Study coordinates float32 [N, 2] (rows follow ``ids``) and what places new vectors.
 
-    ``anchors`` [S, D] unit-norm are the fitted studies, ``anchor_coords`` [S, 2] their positions.
+    ``anchors`` [S, D] unit-norm are the fitted studies (rows ``sample`` of the embeddings),
+    ``anchor_coords`` [S, 2] their positions.
     """
 
     ids: list[str]
     coords: np.ndarray
+    sample: np.ndarray
     anchors: np.ndarray
     anchor_coords: np.ndarray
     neighbors: int = 10
@@ -99,7 +102,9 @@ def fit_projection(
     rest = np.setdiff1d(np.arange(n), sample)
     coords[rest] = knn_place(vectors[rest], vectors[sample], anchor_coords, config.place_neighbors)
     log.info("%s of %d studies (fitted on %d)", config.method, n, len(sample))
-    return Projection(list(ids), coords, vectors[sample], anchor_coords, config.place_neighbors)
+    return Projection(
+        list(ids), coords, sample, vectors[sample], anchor_coords, config.place_neighbors
+    )
 
 
 def _pca(config: ProjectionConfig) -> Any:

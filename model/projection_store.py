@@ -1,0 +1,173 @@
+"""The Embeddings page's maps kept on disk beside the study-embedding cache they were fitted from.
+
+Fitting UMAP (and compiling its numba kernels) takes tens of seconds in each new process; a map
+is plain arrays, so ``stored_projection`` keeps each fitted ``Projection`` as
+``<cache name>.map-<key>.npz`` (``model.embedding_cache.map_file``; ``key`` hashes the
+``ProjectionConfig``) and later processes read it back without importing umap. The file records
+the cache file it was fitted from (inode, size, modification time) and the config; a map of
+another version of the cache, of another config, or damaged is fitted again, never shown. It is
+written atomically under the embedding caches' writers lock, so ``tidy`` (which removes a
+cache's maps with it) never removes one being written; where the folder cannot be written the
+map is only kept in memory.
+
+``python -m model map --checkpoint CKPT --data DATASET [--data ...]`` fits and keeps the UMAP map
+of each dataset's cached embeddings (the demo build's last step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model import embedding_cache
+from model.atomic import atomic_write_with
+from model.errors import UserError
+from model.projection import MIN_STUDIES, Projection, ProjectionConfig, fit_projection
+
+log = logging.getLogger(__name__)
+FORMAT = 1  # what the file holds; a new layout gets a new key, so old files are refitted
+_ARRAYS = ("ids", "coords", "sample", "anchor_coords", "neighbors", "source")
+
+
+def map_path(cache: Path, config: ProjectionConfig) -> Path:
+    """The map file of ``config`` fitted from the embedding cache ``cache``."""
+    key = hashlib.sha256(_config_text(config).encode("utf-8")).hexdigest()[:16]
+    return embedding_cache.map_file(cache, key)
+
+
+def stored_projection(
+    cache: Path, ids: list[str], vectors: np.ndarray, config: ProjectionConfig
+) -> Projection:
+    """The map of the embeddings ``ids`` / ``vectors`` read from the cache file ``cache``: read
+    from its map file when that holds this version of the cache and ``config``, else fitted
+    (``fit_projection``) and kept there."""
+    path = map_path(cache, config)
+    source = _source(cache, config)
+    found = _read(path, source, ids, vectors)
+    if found is not None:
+        return found
+    projection = fit_projection(ids, vectors, config)
+    if source is not None:
+        _write(path, projection, ids, source)
+    return projection
+
+
+def _config_text(config: ProjectionConfig) -> str:
+    return json.dumps({"format": FORMAT, **dataclasses.asdict(config)}, sort_keys=True)
+
+
+def _source(cache: Path, config: ProjectionConfig) -> str | None:
+    """What the map is fitted from: the cache file's version and the config (None: no file)."""
+    try:
+        stat = os.stat(cache)
+    except OSError:
+        return None
+    version = {"inode": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return json.dumps({"cache": version, "config": _config_text(config)}, sort_keys=True)
+
+
+def _read(path: Path, source: str | None, ids: list[str], vectors: np.ndarray) -> Projection | None:
+    """The map kept at ``path`` when it is intact and fitted from ``source`` and these
+    embeddings; None (logged) when it is missing, stale or damaged."""
+    if source is None or not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in _ARRAYS}
+        if str(arrays["source"]) != source:
+            log.info("map %s was fitted from another version of its embeddings; refitting", path)
+            return None
+        return _checked(arrays, ids, np.asarray(vectors, np.float32))
+    except FileNotFoundError:  # tidied away since it was looked for
+        return None
+    except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile) as err:
+        log.warning("map %s is damaged (%s); fitting it again", path, err)
+        return None
+
+
+def _checked(arrays: dict[str, Any], ids: list[str], vectors: np.ndarray) -> Projection:
+    """The ``Projection`` the arrays hold, after checking they fit the embeddings (ValueError)."""
+    coords = np.asarray(arrays["coords"], np.float32)
+    sample = np.asarray(arrays["sample"])
+    anchor_coords = np.asarray(arrays["anchor_coords"], np.float32)
+    n = len(ids)
+    if arrays["ids"].tolist() != ids or coords.shape != (n, 2):
+        raise ValueError("its studies are not those of the embeddings")
+    if sample.ndim != 1 or not len(sample) or sample.dtype.kind not in "iu":
+        raise ValueError("no fitted studies")
+    if sample.min() < 0 or sample.max() >= n or anchor_coords.shape != (len(sample), 2):
+        raise ValueError("its fitted studies are not those of the embeddings")
+    if not (np.isfinite(coords).all() and np.isfinite(anchor_coords).all()):
+        raise ValueError("coordinates are not finite")
+    neighbors = int(arrays["neighbors"])
+    return Projection(ids, coords, sample, vectors[sample], anchor_coords, neighbors)
+
+
+def _write(path: Path, projection: Projection, ids: list[str], source: str) -> None:
+    """Keep ``projection`` at ``path`` (atomic, under the writers lock); only a warning when
+    the folder cannot be written: the map is then fitted again by the next process."""
+    arrays = {
+        "ids": np.asarray(ids, dtype=str),
+        "coords": projection.coords,
+        "sample": projection.sample,
+        "anchor_coords": projection.anchor_coords,
+        "neighbors": np.asarray(projection.neighbors),
+        "source": np.asarray(source),
+    }
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    try:
+        with embedding_cache.writing(path.parent):
+            atomic_write_with(path, write)
+    except (OSError, UserError) as err:  # a dataset shared read-only: the map only saves time
+        log.warning(
+            "map %s not kept (%s); it is fitted again in the next process",
+            path,
+            getattr(err, "strerror", None) or err,
+        )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, type=Path, help="a .pt checkpoint")
+    parser.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        action="append",
+        help="an ingested dataset folder (repeat for several); embedded first when not cached",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from model.data.dataset import CMRDataset
+    from model.embed import cache_path, cached_study_embeddings
+    from model.progress import Progress
+    from model.training.checkpoint import read_checkpoint_meta
+    from model.training.distributed import resolve_device
+
+    config = ProjectionConfig()
+    fingerprint = read_checkpoint_meta(args.checkpoint).fingerprint
+    with Progress(f"{config.method} map", total=len(args.data), unit="dataset") as bar:
+        for folder in args.data:
+            ds = CMRDataset.open(folder)
+            if len(ds) < MIN_STUDIES[config.method]:
+                log.info("%s: too few studies for a %s map; none made", folder, config.method)
+            else:
+                found = cached_study_embeddings(args.checkpoint, ds, resolve_device("auto"))
+                cache = cache_path(ds, fingerprint)
+                stored_projection(cache, found.ids, found.vectors, config)
+                log.info("%s map of %s: %s", config.method, folder, map_path(cache, config))
+            bar.update(1)
+    return 0
