@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,22 @@ def test_the_child_is_a_fresh_scrubbed_process_and_the_parent_is_untouched(
         assert run_in_fresh_process(_stage_names) == ("4/4 index",)
     with pytest.raises(UserError, match="no such dataset"):
         run_in_fresh_process(_refuse, "no such dataset")
+
+
+def test_the_child_does_not_run_the_parents_main_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streamlit installs the page script as a file-only ``__main__``; spawn ran it again in the
+    child, where its calls printed "missing ScriptRunContext" warnings to the server's terminal."""
+    ran = tmp_path / "ran"
+    script = tmp_path / "page.py"
+    script.write_text(f"open({str(ran)!r}, 'w').close()\n", encoding="utf-8")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    assert run_in_fresh_process(os.getpid) != os.getpid()
+    assert not ran.exists()
+    assert sys.modules["__main__"] is page
 
 
 @pytest.mark.timeout(120)
