@@ -93,7 +93,12 @@ def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, Command 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser, chosen = build_parser(argv)
+    try:
+        parser, chosen = build_parser(argv)  # imports the command's module: seconds of torch
+    except KeyboardInterrupt:  # Ctrl-C right after Enter: one line, not an import traceback
+        configure_logging(logging.WARNING)  # not the INFO lines a half-imported torch logs at exit
+        log.error("interrupted before the command started; nothing was done")
+        return 130
     args = parser.parse_args(argv)
     configure_logging(logging.DEBUG if args.verbose else logging.INFO)
     if chosen is None:

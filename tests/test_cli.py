@@ -168,3 +168,20 @@ def test_an_input_of_the_wrong_kind_is_named_as_such(
         with caplog.at_level(logging.ERROR):
             assert main(argv) == 2, argv
         assert message in caplog.text, (argv, caplog.text)
+
+
+def test_ctrl_c_while_a_command_loads_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ctrl-C in the seconds a command imports torch printed an import traceback."""
+    import model.cli
+
+    def interrupted_import(name: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model.cli.importlib, "import_module", interrupted_import)
+    with caplog.at_level(logging.ERROR, logger="model"):
+        assert main(["embed", "--checkpoint", "x.pt", "--data", "ds", "--out", "e.npz"]) == 130
+    assert [r.getMessage() for r in caplog.records] == [
+        "interrupted before the command started; nothing was done"
+    ]
