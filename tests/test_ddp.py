@@ -91,6 +91,7 @@ def test_two_gloo_processes_match_single_process(tmp_path: Path) -> None:
     )
     done = _torchrun_train(data, preset, tmp_path / "ddp", "--max-steps", "2")
     assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr.count("model.training.train: run ") == 1  # rank 0 says how it ended
     config = RunFolder(tmp_path / "ddp").read_config()
     assert config["world_size"] == 2 and config["global_batch"] == 4
     ddp_losses = _train_losses(tmp_path / "ddp")
