@@ -44,6 +44,22 @@ def test_verbose_is_taken_before_or_after_the_command(argv: list[str], verbose: 
     assert parser.parse_args(argv).verbose is verbose
 
 
+def test_verbose_shows_our_debug_lines_not_matplotlibs_font_search() -> None:
+    """``evaluate -v`` printed some 200 matplotlib ``findfont: score(...)`` lines per run."""
+    from model.progress import configure_logging
+
+    loggers = [logging.getLogger(name) for name in ("", "matplotlib", "httpx")]
+    levels = [logger.level for logger in loggers]
+    try:
+        loggers[0].setLevel(logging.DEBUG)  # as basicConfig sets it in a command's process
+        configure_logging(logging.DEBUG)
+        assert logging.getLogger("model.evaluation").isEnabledFor(logging.DEBUG)
+        assert not logging.getLogger("matplotlib.font_manager").isEnabledFor(logging.DEBUG)
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 def test_index_takes_several_datasets_as_evaluate_takes_several_external_ones() -> None:
     """``--data A B`` as ``evaluate --external A B`` takes them, and ``--data A --data B``."""
     for argv in (
