@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tqdm.contrib.logging import logging_redirect_tqdm
+
 from model.allocator import tune_allocator
 from model.errors import UserError, storage_problem
 from model.progress import configure_logging
@@ -106,7 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     tune_allocator()
     try:
-        return int(importlib.import_module(chosen.module).run(args) or 0)
+        # on a terminal, a log line goes above the progress bars, not onto the line of one (an
+        # epoch's line left a frozen copy of the training bar behind it, every epoch)
+        with logging_redirect_tqdm():
+            return int(importlib.import_module(chosen.module).run(args) or 0)
     except UserError as err:
         log.error("%s", err)
         return 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from tiny_dataset import shared_tiny_checkpoint
 from model.cli import COMMANDS, build_parser, main
 from model.demo import DemoLayout, DemoOptions, _train_argv
 from model.workers import usable_cpus
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("command", [c.name for c in COMMANDS])
@@ -201,3 +204,35 @@ def test_ctrl_c_while_a_command_loads_is_one_line(
     assert [r.getMessage() for r in caplog.records] == [
         "interrupted before the command started; nothing was done"
     ]
+
+
+def test_a_log_line_on_a_terminal_is_written_above_the_progress_bar(tmp_path: Path) -> None:
+    """An epoch's log line was written onto the training bar's line, after the bar's text."""
+    import subprocess
+    import sys
+
+    (tmp_path / "bar_command.py").write_text(
+        "import logging\n"
+        "from model.progress import Progress\n"
+        "def add_arguments(parser):\n"
+        "    pass\n"
+        "def run(args):\n"
+        "    with Progress('train', total=2) as bar:\n"
+        "        bar.update(1)\n"
+        "        logging.getLogger('model.training').info('epoch 1 done')\n"
+        "        bar.update(1)\n",
+        encoding="utf-8",
+    )
+    script = (
+        "import sys\n"
+        "import model.cli as cli\n"
+        "cli.COMMANDS = (cli.Command('bars', 'bar_command', 'a bar and a log line'),)\n"
+        "sys.exit(cli.main(['bars']))\n"
+    )
+    env = {**os.environ, "CMR_FORCE_TQDM": "1", "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    line = next(text for text in done.stderr.split("\n") if "epoch 1 done" in text)
+    assert "train:" not in line.rsplit("\r", 1)[-1], repr(line)  # what the terminal shows
