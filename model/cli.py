@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tqdm.contrib.logging import logging_redirect_tqdm
+
 from model.allocator import tune_allocator
 from model.errors import UserError, storage_problem
 from model.progress import configure_logging
@@ -96,7 +98,12 @@ def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, Command 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser, chosen = build_parser(argv)
+    try:
+        parser, chosen = build_parser(argv)  # imports the command's module: seconds of torch
+    except KeyboardInterrupt:  # Ctrl-C right after Enter: one line, not an import traceback
+        configure_logging(logging.WARNING)  # not the INFO lines a half-imported torch logs at exit
+        log.error("interrupted before the command started; nothing was done")
+        return 130
     args = parser.parse_args(argv)
     configure_logging(logging.DEBUG if args.verbose else logging.INFO)
     if chosen is None:
@@ -104,7 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     tune_allocator()
     try:
-        return int(importlib.import_module(chosen.module).run(args) or 0)
+        # on a terminal, a log line goes above the progress bars, not onto the line of one (an
+        # epoch's line left a frozen copy of the training bar behind it, every epoch)
+        with logging_redirect_tqdm():
+            return int(importlib.import_module(chosen.module).run(args) or 0)
     except UserError as err:
         log.error("%s", err)
         return 2

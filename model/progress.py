@@ -30,9 +30,12 @@ def configure_logging(level: int) -> None:
     """Log records at ``level`` and above to stderr, one line each, as every command does.
 
     httpx (the Chroma server client) logs every request at INFO; its lines show with --verbose.
+    matplotlib's debug lines never do: it scores every installed font for each figure, some 200
+    lines per evaluation that would bury the command's own.
     """
     logging.basicConfig(level=level, format=LOG_FORMAT, datefmt=LOG_DATE_FORMAT)
     logging.getLogger("httpx").setLevel(level if level <= logging.DEBUG else logging.WARNING)
+    logging.getLogger("matplotlib").setLevel(max(level, logging.INFO))
 
 
 def stage_prefixes() -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from dashboard.importer import (
     unpack_upload,
 )
 from dashboard.inert_text import markdown_text
+from dashboard.page_memory import restore
 from dashboard.studies import (
     VIEW_SLOTS,
     StudyFilter,
@@ -44,7 +45,9 @@ TABLE_KEY = "studies-table"
 TABLE_IDS_KEY = "studies-table-ids"
 studio = Studio()
 page_header("Studies", "Browse studies, play every cine view, scroll the LGE stack, import DICOM.")
-st.session_state.setdefault(STUDIES_VIEW_KEY, "Browse")  # other pages set it to open a case
+# Open case (other pages) sets the view in session state: a default given here as well makes
+# Streamlit log a warning, with a stack, to the server's terminal.
+restore({STUDIES_VIEW_KEY: "Browse"})
 view = st.segmented_control(
     "Show",
     ["Browse", "Case view", "Import"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from tiny_dataset import shared_tiny_checkpoint
 from model.cli import COMMANDS, build_parser, main
 from model.demo import DemoLayout, DemoOptions, _train_argv
 from model.workers import usable_cpus
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("command", [c.name for c in COMMANDS])
@@ -42,6 +45,22 @@ def _help(command: str, capsys: pytest.CaptureFixture[str]) -> str:
 def test_verbose_is_taken_before_or_after_the_command(argv: list[str], verbose: bool) -> None:
     parser, _ = build_parser(argv)
     assert parser.parse_args(argv).verbose is verbose
+
+
+def test_verbose_shows_our_debug_lines_not_matplotlibs_font_search() -> None:
+    """``evaluate -v`` printed some 200 matplotlib ``findfont: score(...)`` lines per run."""
+    from model.progress import configure_logging
+
+    loggers = [logging.getLogger(name) for name in ("", "matplotlib", "httpx")]
+    levels = [logger.level for logger in loggers]
+    try:
+        loggers[0].setLevel(logging.DEBUG)  # as basicConfig sets it in a command's process
+        configure_logging(logging.DEBUG)
+        assert logging.getLogger("model.evaluation").isEnabledFor(logging.DEBUG)
+        assert not logging.getLogger("matplotlib.font_manager").isEnabledFor(logging.DEBUG)
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def test_index_takes_several_datasets_as_evaluate_takes_several_external_ones() -> None:
@@ -168,3 +187,52 @@ def test_an_input_of_the_wrong_kind_is_named_as_such(
         with caplog.at_level(logging.ERROR):
             assert main(argv) == 2, argv
         assert message in caplog.text, (argv, caplog.text)
+
+
+def test_ctrl_c_while_a_command_loads_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ctrl-C in the seconds a command imports torch printed an import traceback."""
+    import model.cli
+
+    def interrupted_import(name: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model.cli.importlib, "import_module", interrupted_import)
+    with caplog.at_level(logging.ERROR, logger="model"):
+        assert main(["embed", "--checkpoint", "x.pt", "--data", "ds", "--out", "e.npz"]) == 130
+    assert [r.getMessage() for r in caplog.records] == [
+        "interrupted before the command started; nothing was done"
+    ]
+
+
+def test_a_log_line_on_a_terminal_is_written_above_the_progress_bar(tmp_path: Path) -> None:
+    """An epoch's log line was written onto the training bar's line, after the bar's text."""
+    import subprocess
+    import sys
+
+    (tmp_path / "bar_command.py").write_text(
+        "import logging\n"
+        "from model.progress import Progress\n"
+        "def add_arguments(parser):\n"
+        "    pass\n"
+        "def run(args):\n"
+        "    with Progress('train', total=2) as bar:\n"
+        "        bar.update(1)\n"
+        "        logging.getLogger('model.training').info('epoch 1 done')\n"
+        "        bar.update(1)\n",
+        encoding="utf-8",
+    )
+    script = (
+        "import sys\n"
+        "import model.cli as cli\n"
+        "cli.COMMANDS = (cli.Command('bars', 'bar_command', 'a bar and a log line'),)\n"
+        "sys.exit(cli.main(['bars']))\n"
+    )
+    env = {**os.environ, "CMR_FORCE_TQDM": "1", "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    line = next(text for text in done.stderr.split("\n") if "epoch 1 done" in text)
+    assert "train:" not in line.rsplit("\r", 1)[-1], repr(line)  # what the terminal shows

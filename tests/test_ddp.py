@@ -91,6 +91,7 @@ def test_two_gloo_processes_match_single_process(tmp_path: Path) -> None:
     )
     done = _torchrun_train(data, preset, tmp_path / "ddp", "--max-steps", "2")
     assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr.count("model.training.train: run ") == 1  # rank 0 says how it ended
     config = RunFolder(tmp_path / "ddp").read_config()
     assert config["world_size"] == 2 and config["global_batch"] == 4
     ddp_losses = _train_losses(tmp_path / "ddp")
@@ -139,3 +140,27 @@ def test_a_killed_rank_fails_the_run_with_a_message_saying_so(tmp_path: Path) ->
     assert "--resume continues" in status["message"]
     assert read_checkpoint_meta(out / "last.pt").step % 3 == 0  # an epoch's end, intact
     assert "[rank0]: Traceback" not in stderr  # rank 0 says it in one line
+
+
+def test_a_gpu_rank_binds_its_device_so_nccl_barriers_do_not_warn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without ``device_id``, rank 0's first NCCL barrier warned "barrier(): using the device
+    under current context" on every multi-GPU run's terminal."""
+    import torch
+    import torch.distributed as dist
+
+    from model.training.distributed import init_distributed
+
+    joined: dict[str, object] = {}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "init_process_group", lambda **kwargs: joined.update(kwargs))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    ctx = init_distributed("cuda")
+    assert joined["backend"] == "nccl"
+    assert joined["device_id"] == ctx.device == torch.device("cuda", 1)

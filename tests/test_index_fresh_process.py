@@ -78,6 +78,22 @@ def test_a_child_started_while_the_dashboard_runs_does_not_run_the_dashboard_aga
     assert run_in_fresh_process(_imported_streamlit) is False
 
 
+def test_the_child_does_not_run_the_parents_main_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streamlit installs the page script as a file-only ``__main__``; spawn ran it again in the
+    child, where its calls printed "missing ScriptRunContext" warnings to the server's terminal."""
+    ran = tmp_path / "ran"
+    script = tmp_path / "page.py"
+    script.write_text(f"open({str(ran)!r}, 'w').close()\n", encoding="utf-8")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    assert run_in_fresh_process(os.getpid) != os.getpid()
+    assert not ran.exists()
+    assert sys.modules["__main__"] is page
+
+
 @pytest.mark.timeout(120)
 def test_a_child_that_dies_without_answering_is_an_error_not_a_wait() -> None:
     with pytest.raises(ChildDied, match="stopped by SIGSEGV"):

@@ -127,6 +127,30 @@ def test_case_view_shows_views_report_and_lge(app) -> None:
     assert any("gadolinium" in t or "LV" in t or "ventric" in t for t in texts)
 
 
+def test_a_case_opened_from_the_case_browser_logs_no_widget_state_warning(
+    app, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Open case sets the Studies view in session state: a view control also given a default
+    made Streamlit log a warning with a 30-line stack to the ./run.sh terminal."""
+    from types import SimpleNamespace
+
+    from streamlit.elements.lib import policies
+
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)  # once per server
+    # the check runs only under a server's runtime, which AppTest does not start
+    monkeypatch.setattr(policies, "runtime", SimpleNamespace(exists=lambda: True))
+    at = app("pages/browser.py")
+    at.text_input(key="b-query").input("Late gadolinium enhancement is present.").run()
+    policies._LOGGER.addHandler(caplog.handler)  # Streamlit's loggers do not propagate
+    try:
+        next(b for b in at.button if b.label == "Open case").click().run()
+    finally:
+        policies._LOGGER.removeHandler(caplog.handler)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="case-select").value is not None  # the case view is on show
+    assert not [r.getMessage() for r in caplog.records if "Session State API" in r.getMessage()]
+
+
 def test_study_pickers_narrow_a_large_site_by_typed_text(app, monkeypatch) -> None:
     import dashboard.ui
 

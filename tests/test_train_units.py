@@ -126,3 +126,25 @@ def test_val_set_holds_small_inputs_and_reads_large_ones_afresh(monkeypatch) -> 
         np.testing.assert_array_equal(
             encode_studies(model, val_set.batches(), ids).vectors, expected
         )
+
+
+def test_more_loader_workers_than_cpus_is_one_line_naming_workers(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """gpu-base's 4 workers on a 2-CPU machine printed torch's two multi-line UserWarnings."""
+    import warnings
+
+    from model.training import engine
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    engine._say_workers_outnumber_cpus.cache_clear()
+    trainer_engine = engine.Engine.__new__(engine.Engine)  # _batches needs only the context
+    trainer_engine.ctx = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level("WARNING"):
+        warnings.simplefilter("always")
+        for _ in range(2):  # two epochs
+            loaded = list(trainer_engine._batches(list(range(8)), [[0, 1], [2, 3]], 0, 2))
+    assert [index for index, _ in loaded] == [0, 1]
+    assert not [w for w in caught if "DataLoader will create" in str(w.message)]
+    said = [r.getMessage() for r in caplog.records if "data loader workers" in r.getMessage()]
+    assert len(said) == 1 and "--workers 1" in said[0]

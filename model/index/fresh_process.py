@@ -30,7 +30,9 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import traceback
+import types
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import TypeVar
@@ -41,6 +43,7 @@ Result = TypeVar("Result")
 SCRUB_ENVIRONMENT = {"MALLOC_PERTURB_": "90"}  # glibc: freed memory is filled with byte 90
 STOP_GRACE_S = 2.0  # how long a child that ran out of time has to exit before it is killed
 _PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+_MAIN_SWAP = threading.Lock()  # one child start at a time hides this process's __main__
 
 
 @contextlib.contextmanager
@@ -124,6 +127,25 @@ class ChildTimedOut(ChildDied):
 
 
 @contextlib.contextmanager
+def _parent_main_hidden() -> Iterator[None]:
+    """Start a child in the block without this process's ``__main__`` script: ``spawn`` runs it
+    again in the child when it has a file and no module name. Under Streamlit that is the
+    dashboard's page script (its script runner installs it as ``__main__``), which then ran in
+    the child outside Streamlit and printed a dozen "missing ScriptRunContext" warnings to the
+    server's terminal at every index read check. The child runs a function of ``model``, never
+    one of the script's."""
+    with _MAIN_SWAP:
+        main = sys.modules.get("__main__")
+        bare = types.ModuleType("__main__")  # no file, no module name: spawn leaves it alone
+        sys.modules["__main__"] = bare
+        try:
+            yield
+        finally:
+            if sys.modules.get("__main__") is bare and main is not None:  # not replaced since
+                sys.modules["__main__"] = main
+
+
+@contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
     """Ignore SIGINT for the block; a process started in it keeps ignoring it from its start."""
     try:
@@ -150,7 +172,7 @@ def run_in_fresh_process(
     level = logging.getLogger().getEffectiveLevel()
     answer, reply = context.Pipe(duplex=False)
     child_args = (reply, os.getpid(), level, stage_prefixes(), function, args)
-    with _environment(SCRUB_ENVIRONMENT), _sigint_ignored():
+    with _environment(SCRUB_ENVIRONMENT), _sigint_ignored(), _parent_main_hidden():
         child = context.Process(target=_child_main, args=child_args, name="index-writer")
         child.start()
     reply.close()  # the child holds the only sending end: its death is this end's EOF

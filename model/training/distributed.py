@@ -73,6 +73,9 @@ def init_distributed(device_choice: str = "auto") -> DistContext:
             rank=rank,
             world_size=world_size,
             timeout=PROCESS_GROUP_TIMEOUT,
+            # the rank's GPU, bound: otherwise NCCL's barrier() warns on rank 0's terminal (and the
+            # Train page's job log) that it uses "the device under current context"
+            device_id=device if device.type == "cuda" else None,
         )
         log.info("joined process group: rank %d of %d (%s)", rank, world_size, backend)
     return DistContext(rank=rank, world_size=world_size, local_rank=local_rank, device=device)

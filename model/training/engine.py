@@ -9,10 +9,12 @@ the mean over ranks, which equals the single-process loss on the same global bat
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import signal
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -24,6 +26,7 @@ from model.errors import OutOfDeviceMemory, UserError
 from model.nn.loss import text_ids_from_texts
 from model.nn.sentence_loss import SentenceLoss
 from model.training.distributed import DistContext, any_across, mean_across
+from model.workers import usable_cpus
 
 log = logging.getLogger(__name__)
 MAX_LOGIT_SCALE = math.log(100.0)
@@ -227,16 +230,32 @@ class Engine:
         shards = [rank_shard(b, self.ctx) for b in batches[start:]]
         # A private generator: creating the loader must not draw from the global RNG, or a
         # resumed run (one more loader than an uninterrupted one) would drift from it.
-        loader = DataLoader(
-            dataset,
-            batch_sampler=shards,
-            num_workers=num_workers,
-            generator=torch.Generator().manual_seed(len(batches) * 7919 + start),
-            pin_memory=self.ctx.device.type == "cuda",
-            persistent_workers=False,
-            worker_init_fn=_leave_stop_signals_to_the_trainer,
-        )
-        yield from enumerate(loader, start=start)
+        if num_workers > usable_cpus() and self.ctx.is_main:
+            _say_workers_outnumber_cpus(num_workers, usable_cpus())
+        with warnings.catch_warnings():  # torch's multi-line version of that line, twice
+            warnings.filterwarnings("ignore", "This DataLoader will create", UserWarning)
+            loader = DataLoader(
+                dataset,
+                batch_sampler=shards,
+                num_workers=num_workers,
+                generator=torch.Generator().manual_seed(len(batches) * 7919 + start),
+                pin_memory=self.ctx.device.type == "cuda",
+                persistent_workers=False,
+                worker_init_fn=_leave_stop_signals_to_the_trainer,
+            )
+            loaded = iter(loader)
+        yield from enumerate(loaded, start=start)
+
+
+@functools.cache  # once per run, not every epoch
+def _say_workers_outnumber_cpus(workers: int, cpus: int) -> None:
+    log.warning(
+        "%d data loader workers share this process's %d CPUs, which may slow loading down or "
+        "stall it: --workers %d fits them",
+        workers,
+        cpus,
+        cpus,
+    )
 
 
 def _leave_stop_signals_to_the_trainer(_worker_id: int) -> None:

@@ -60,6 +60,7 @@ class TrainResult:
     last_checkpoint: Path
     best_checkpoint: Path | None
     losses: list[float]
+    is_main: bool = True  # rank 0, or the only process: the one that reports the run's end
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -255,6 +256,8 @@ def train(options: TrainOptions) -> TrainResult:
 def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     result = train(options)
+    if not result.is_main:  # each torchrun rank would print the same lines again
+        return 0
     log.info("run %s at epoch %d, step %d: %s", result.state, result.epoch, result.step, args.out)
     if options.resume and options.epochs is None and result.state == "finished":
         log.info(

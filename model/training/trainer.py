@@ -189,6 +189,7 @@ class Trainer:
             last_checkpoint=self.folder.last_checkpoint,
             best_checkpoint=best if best.exists() else None,
             losses=list(self.losses),
+            is_main=self.ctx.is_main,
         )
 
     def _epochs(self) -> str:
