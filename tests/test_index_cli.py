@@ -230,3 +230,12 @@ def test_search_without_an_index_location_names_data_first(caplog, monkeypatch):
     assert code == 2
     assert "--data DATASET" in caplog.text and "--chroma-path DIR" in caplog.text
     assert "Traceback" not in caplog.text
+
+
+def test_search_refuses_a_data_folder_that_is_not_a_dataset(setup, caplog, tmp_path):
+    """A mistyped --data searched the index beside it (DATASET/../chroma) as if it were right."""
+    root, data, _, checkpoint = setup
+    for wrong in (data.parent / "dmeo", data / "tensors"):
+        code = main(["search", "lv", "--checkpoint", str(checkpoint), "--data", str(wrong)])
+        assert code == 2 and str(wrong) in caplog.text
+    assert "is not a dataset" in caplog.text

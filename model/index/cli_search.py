@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.errors import UserError
+from model.errors import DataError, UserError, not_found
 from model.index.cli_index import add_chroma_arguments
 from model.index.client import (
     default_chroma_path,
@@ -83,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         check_query(args.query)  # fail fast, before loading the model
     check_k(args.k)
     where = parse_where(args.where)
+    if args.data and not (args.data / "studies.parquet").is_file():
+        _refuse_dataset(args.data)
     location = resolve_location(
         args.chroma_path,
         args.chroma_host,
@@ -124,6 +126,14 @@ def run(args: argparse.Namespace) -> int:
         log.info("no studies match%s", " the filter" if where else "")
     _write_hits(hits, as_json=args.json)
     return 0
+
+
+def _refuse_dataset(data: Path) -> None:
+    """DataError naming why ``data`` is not a dataset: its index would be looked for beside a
+    folder that is missing or holds no studies (a mistyped path searched another index)."""
+    if not data.is_dir():
+        raise DataError(not_found("--data dataset folder", data, folder=True))
+    raise DataError(f"--data {data} is not a dataset (no studies.parquet)")
 
 
 def absent_fields(index: EmbeddingIndex, where: dict) -> list[str]:
