@@ -51,10 +51,13 @@ def test_verbose_shows_our_debug_lines_not_matplotlibs_font_search() -> None:
     """``evaluate -v`` printed some 200 matplotlib ``findfont: score(...)`` lines per run."""
     from model.progress import configure_logging
 
-    loggers = [logging.getLogger(name) for name in ("", "matplotlib", "httpx")]
+    names = ("", "matplotlib", "httpx", "model", "model.evaluation")
+    loggers = [logging.getLogger(name) for name in names]
     levels = [logger.level for logger in loggers]
     try:
         loggers[0].setLevel(logging.DEBUG)  # as basicConfig sets it in a command's process
+        for ours in loggers[3:]:  # as in a command's process (other tests may have set them)
+            ours.setLevel(logging.NOTSET)
         configure_logging(logging.DEBUG)
         assert logging.getLogger("model.evaluation").isEnabledFor(logging.DEBUG)
         assert not logging.getLogger("matplotlib.font_manager").isEnabledFor(logging.DEBUG)

@@ -48,6 +48,7 @@ _ARGUMENTS = {  # just enough for each command's parser (its ``run`` is replaced
     "index": ["--checkpoint", "c", "--data", "d"],
     "search": ["q", "--checkpoint", "c"],
     "demo": [],
+    "map": ["--checkpoint", "c", "--data", "d"],
 }
 
 

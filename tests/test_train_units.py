@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 from pathlib import Path
@@ -148,3 +149,20 @@ def test_more_loader_workers_than_cpus_is_one_line_naming_workers(
     assert not [w for w in caught if "DataLoader will create" in str(w.message)]
     said = [r.getMessage() for r in caplog.records if "data loader workers" in r.getMessage()]
     assert len(said) == 1 and "--workers 1" in said[0]
+
+
+def test_a_run_log_puts_the_model_loggers_level_back(tmp_path: Path) -> None:
+    """attach_log lowers the ``model`` logger to INFO for train.log; a notebook that trained
+    once kept every later ``model`` INFO line (and a later -v found its DEBUG lines hidden)."""
+    logger = logging.getLogger("model")
+    before = logger.level
+    try:
+        logger.setLevel(logging.WARNING)
+        folder = RunFolder(tmp_path / "run")
+        folder.root.mkdir()
+        folder.attach_log()
+        assert logger.level == logging.INFO
+        folder.detach_log()
+        assert logger.level == logging.WARNING
+    finally:
+        logger.setLevel(before)

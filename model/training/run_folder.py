@@ -47,6 +47,7 @@ class RunFolder:
     root: Path
     _status: dict[str, Any] = field(default_factory=dict)
     _log_handler: logging.Handler | None = None
+    _logger_level: int = logging.NOTSET  # the model logger's own level before attach_log
 
     @property
     def config_path(self) -> Path:
@@ -201,6 +202,7 @@ class RunFolder:
         handler.setLevel(logging.INFO)
         logger = logging.getLogger("model")
         logger.addHandler(handler)
+        self._logger_level = logger.level  # put back by detach_log: a library user's setting
         if logger.getEffectiveLevel() > logging.INFO:
             logger.setLevel(logging.INFO)
         self._log_handler = handler
@@ -208,6 +210,7 @@ class RunFolder:
     def detach_log(self) -> None:
         if self._log_handler is not None:
             logging.getLogger("model").removeHandler(self._log_handler)
+            logging.getLogger("model").setLevel(self._logger_level)
             self._log_handler.close()
             self._log_handler = None
 
