@@ -195,6 +195,23 @@ def test_empty_external_dataset_is_named_and_internal_results_kept(
     assert (tmp_path / "eval" / "internal" / "zeroshot.csv").is_file()
 
 
+def test_a_dataset_that_cannot_be_opened_is_named_once(
+    tiny: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With no site to evaluate, the reason was logged as the site's error and again in the
+    final "nothing to evaluate" line."""
+    missing = tmp_path / "no-such-dataset"
+    argv = ["evaluate", "--checkpoint", str(tiny["checkpoint"]), "--data", str(missing)]
+    with caplog.at_level(logging.ERROR):
+        assert main([*argv, "--out", str(tmp_path / "eval"), *FAST]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].startswith("nothing to evaluate: ")
+    assert str(missing) in errors[0]
+    with caplog.at_level(logging.ERROR):  # an external site that fails is still named
+        assert _evaluate(tiny, tmp_path / "eval2", "--external", str(missing)) == 2
+    assert f"{missing}" in caplog.text
+
+
 def test_an_external_site_ingested_on_another_grid_is_reported(
     tiny: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -91,6 +91,7 @@ def _open_sites(
     from model.data.dataset import CMRDataset
 
     datasets = [(True, request.data)] + [(False, p) for p in request.external]
+    failures: list[str] = []  # logged once: as the sites that failed, or in the final error
     for (internal, path), labels in zip(datasets, site_labels, strict=True):
         try:
             dataset = CMRDataset.open(path)
@@ -103,9 +104,11 @@ def _open_sites(
                         f"train-split probes skipped: no labelled train or val study in {path}"
                     )
         except UserError as err:
-            collected.fail(str(err))
+            failures.append(str(err))
     if not collected.sites:
-        raise DataError("nothing to evaluate: " + "; ".join(collected.problems))
+        raise DataError("nothing to evaluate: " + "; ".join([*collected.problems, *failures]))
+    for message in failures:
+        collected.fail(message)
     unmatched = [p for site in collected.sites for p in site.problems]
     for message in unmatched:
         log.error("%s", message)
