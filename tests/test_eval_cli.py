@@ -126,6 +126,13 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
     assert "external/study_scores.csv" in summary["files"]["csv"]
     for site in ("internal", "external"):  # ... and every diagnosis accuracy, from its classes
         _assert_diagnosis_recomputes(out / site)
+    for site in ("internal", "external"):  # retrieval's figures have their intervals
+        retrieval = pd.read_csv(out / site / "retrieval.csv")
+        intervals = {f"{f}_{end}" for f in ("R@1", "R@5", "median_rank") for end in ("lo", "hi")}
+        assert intervals <= set(retrieval.columns), site
+        assert retrieval["R@1_lo"].notna().all() and retrieval["R@1"].notna().all(), site
+    written = summary["results"][0]["retrieval"][0]
+    assert {"R@1_lo", "label_precision@10_ceiling_hi"} <= set(written)
     probe = pd.read_csv(out / "internal" / "probe.csv")
     assert list(probe.columns[:5]) == ["model", "Label", "Accuracy", "F1-score", "AUC"]
     # the train-split probes: fitted on the 48 labelled train/val studies, scored on the test

@@ -20,11 +20,13 @@ from model.evaluation.compare import delong_test
 from model.evaluation.fewshot import FewShotConfig
 from model.evaluation.headline import headline
 from model.evaluation.inputs import load_development, load_labels, load_site
+from model.evaluation.label_checks import usable_findings
 from model.evaluation.metrics import CALIBRATION_BINS, binary_metrics, bootstrap_counts
 from model.evaluation.outputs import write_outputs
 from model.evaluation.probes import ProbeConfig, one_vs_rest
 from model.evaluation.report import compact, render_html
-from model.evaluation.retrieval import label_precision
+from model.evaluation.retrieval import bidirectional_ranks, label_precision
+from model.evaluation.retrieval_intervals import precision_intervals, rank_intervals
 from model.evaluation.site_probes import fit_train_split
 from model.evaluation.suite import SuiteConfig, evaluate_site
 from model.evaluation.tables import paper_format, write_tables
@@ -295,6 +297,47 @@ def test_label_precision_leaves_out_each_reports_patient(tmp_path: Path) -> None
     assert written != pytest.approx([np.nanmean(by_study[0]), np.nanmean(by_study[1])])
 
 
+def test_retrieval_figures_have_patient_bootstrap_intervals(site) -> None:
+    """R@k, median rank and precision@10 (and its ceiling) have 95% intervals from the fixed
+    per-query results, the queries resampled by patient (two studies each here); the columns
+    written before keep their names and order, the intervals follow them."""
+    encoder = fake_encoder()
+    result = evaluate_site(encoder, site, fake_prompts(), CONFIG)
+    table = result.retrieval
+    old = ["direction", "R@1", "R@5", "R@10", "median_rank", "n", "label_precision@10"]
+    assert list(table.columns[:7]) == old and "label_precision@10_chance_lo" not in table
+    texts = site.studies["impression"].tolist()
+    studies = np.asarray(encoder.studies(site.dataset, site.ids), dtype=np.float64)
+    ranks = bidirectional_ranks(studies, np.asarray(encoder.texts(texts), np.float32), texts)
+    rows = table.set_index("direction")
+    for direction, query_ranks in ranks.items():
+        expected = rank_intervals(query_ranks, site.groups, CONFIG.bootstrap, CONFIG.seed)
+        assert rows.loc[direction, list(expected)].to_numpy(float) == pytest.approx(
+            list(expected.values())
+        )
+    findings = site.labels[list(usable_findings(site, []))].to_numpy()
+    precision, ceiling, _ = label_precision(
+        np.asarray(encoder.texts(texts), np.float32), studies, findings, groups=site.groups
+    )
+    expected = precision_intervals(
+        {"label_precision@10": precision, "label_precision@10_ceiling": ceiling},
+        ~np.isnan(findings).all(axis=1),
+        site.groups,
+        CONFIG.bootstrap,
+        CONFIG.seed,
+    )
+    written = rows.loc["report_to_study", list(expected)].to_numpy(float)
+    assert written == pytest.approx(list(expected.values()))
+    assert written[0] < written[1]  # precision@10: an interval, not a point
+    by_study = rank_intervals(
+        ranks["study_to_report"], np.arange(80), CONFIG.bootstrap, CONFIG.seed
+    )
+    assert rows.loc["study_to_report", list(by_study)].to_numpy(float) != pytest.approx(
+        list(by_study.values())
+    )  # resampled by patient, not by study
+    assert not rows.loc["study_to_report", list(expected)].notna().any()
+
+
 def test_a_diagnosis_marked_by_its_one_column_alone_is_known(tmp_path: Path) -> None:
     dataset = FakeDataset(tmp_path, n=60, seed=3)
     labels = dataset.labels()
@@ -327,13 +370,13 @@ def test_retrieval_figures_fixed_by_a_small_test_split_are_blank_and_said(
     (the headline leaves them out) and the problems say why; R@1 and R@5 stay."""
     dataset = FakeDataset(tmp_path, n=8, seed=5)
     site = load_site(dataset, "internal", True, dataset.labels())
-    config = replace(CONFIG, bootstrap=0, fewshot=FewShotConfig(shots=(1,), episodes=2))
+    config = replace(CONFIG, bootstrap=20, fewshot=FewShotConfig(shots=(1,), episodes=2))
     result = evaluate_site(fake_encoder(), site, fake_prompts(), config)
     retrieval = result.retrieval.set_index("direction")
-    assert retrieval["R@10"].isna().all() and retrieval["R@1"].notna().all()
-    assert retrieval["R@5"].notna().all()
+    assert retrieval[["R@10", "R@10_lo", "R@10_hi"]].isna().all().all()
+    assert retrieval[["R@1", "R@1_lo", "R@5", "R@5_hi"]].notna().all().all()
     precision = [c for c in retrieval.columns if c.startswith("label_precision@10")]
-    assert len(precision) == 3 and retrieval.loc["report_to_study", precision].isna().all()
+    assert len(precision) == 7 and retrieval.loc["report_to_study", precision].isna().all()
     said = [p for p in result.problems if "retrieval over 8 studies" in p]
     assert len(said) == 1 and "R@10" in said[0] and "label_precision@10_chance" in said[0]
     summary = {"site": "internal", "retrieval": result.retrieval.to_dict(orient="records")}
@@ -468,6 +511,11 @@ def test_report_states_how_the_figures_were_computed(site, tmp_path: Path) -> No
     bins = f"expected calibration error over {CALIBRATION_BINS} equal-width bins"
     assert bins in methods  # what the ece column is
     assert "10 top studies (those of its patient left out)" in methods
+    assert "Retrieval intervals" not in methods  # a run before retrieval had them
+    config["retrieval_intervals"] = True
+    write_outputs(tmp_path, results, [site], [], [], config)
+    methods = (tmp_path / "report.html").read_text().split("<h2>Methods</h2>")[1]
+    assert "Retrieval intervals (R@k, median rank, precision@10 and its ceiling)" in methods
     assert "general CLIP ViT-B-32 (random weights: chance, not a pretrained CLIP)" in methods
 
 
@@ -479,6 +527,14 @@ def test_report_tables_fold_confidence_intervals() -> None:
     view = compact(table)
     assert list(view.columns) == ["model", "Label", "AUC", "AUC 95% CI"]
     assert view["AUC 95% CI"].iloc[0] == "0.80–0.95"
+    retrieval = pd.DataFrame(
+        {"direction": ["report_to_study"], "R@1": [0.3], "median_rank": [4.0], "R@1_lo": [0.2],
+         "R@1_hi": [0.41], "median_rank_lo": [3.0], "median_rank_hi": [6.5]}
+    )  # fmt: skip
+    view = compact(retrieval)
+    assert list(view.columns) == ["direction", "R@1", "median_rank", "R@1 95% CI",
+                                  "median_rank 95% CI"]  # fmt: skip
+    assert view.iloc[0, 3:].tolist() == ["0.20–0.41", "3–6.5"]
 
 
 def test_counts_in_the_tables_stay_whole_numbers(tmp_path: Path) -> None:

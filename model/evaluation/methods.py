@@ -96,6 +96,19 @@ def _probe(probe: dict[str, Any], train_split: bool) -> str:
     return text
 
 
+def _retrieval_intervals(suite: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """The retrieval CI sentence; none for a run without resamples, or one before its
+    retrieval had intervals."""
+    if int(suite.get("bootstrap") or 0) <= 0 or not config.get("retrieval_intervals"):
+        return []
+    return [
+        "Retrieval intervals (R@k, median rank, precision@10 and its ceiling): 95% percentile "
+        "bootstrap over the same patients and resamples, each query's rank and precision fixed "
+        "(a resample weights the queries by how often their patient is drawn; nothing is "
+        "ranked again); the chance level has none."
+    ]
+
+
 def _provenance(config: dict[str, Any]) -> list[str]:
     """The software and input-file sentences; none for a run before they were recorded."""
     lines = []
@@ -153,5 +166,6 @@ def methods_lines(config: dict[str, Any]) -> list[str]:
         "R@k is left blank at a site with no more than k studies with a report, and "
         "precision@10 with its bounds at one with no more than 11: so few studies fix them "
         "whatever the model.",
+        *_retrieval_intervals(suite, config),
         *_provenance(config),
     ]

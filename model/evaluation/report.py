@@ -101,6 +101,17 @@ def _image(path: Path) -> str:
 
 _SHOWN_CIS = {"auc": "AUC 95% CI", "difference": "difference 95% CI"}
 _DIAGNOSIS_CIS = {"accuracy": "Accuracy 95% CI", "macro_f1": "macro-F1 95% CI"}
+_RETRIEVAL_CIS = {
+    name: f"{name} 95% CI"
+    for name in (
+        "R@1",
+        "R@5",
+        "R@10",
+        "median_rank",
+        "label_precision@10",
+        "label_precision@10_ceiling",
+    )
+}
 _NOTES = {
     "comparison": "The first model against each other one on the same studies: AUC difference "
     "(first − other) with DeLong's 95% CI and two-sided p-value, a patient's studies counted "
@@ -124,6 +135,8 @@ _NOTES = {
 def _interval(metric: str, low: float, high: float) -> str:
     if pd.isna(low) or pd.isna(high):
         return "–"
+    if metric == "median_rank":
+        return f"{low:g}–{high:g}"
     return f"{low:+.3f} to {high:+.3f}" if metric == "difference" else f"{low:.2f}–{high:.2f}"
 
 
@@ -133,7 +146,9 @@ def compact(table: pd.DataFrame) -> pd.DataFrame:
     (diagnosis) shows those of its accuracy and macro-F1, the figures it compares."""
     view = table.copy()
     shown = _SHOWN_CIS if "AUC" in view.columns else {**_SHOWN_CIS, **_DIAGNOSIS_CIS}
-    for metric in ("auc", "difference", "accuracy", "macro_f1", "f1", "sensitivity", "specificity"):
+    shown = {**shown, **_RETRIEVAL_CIS}
+    metrics = ("auc", "difference", "accuracy", "macro_f1", "f1", "sensitivity", "specificity")
+    for metric in (*metrics, *_RETRIEVAL_CIS):
         low, high = f"{metric}_lo", f"{metric}_hi"
         if low in view.columns and high in view.columns:
             if metric in shown:

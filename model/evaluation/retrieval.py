@@ -78,6 +78,15 @@ def bidirectional_retrieval(
 
     study_vecs, text_vecs: float [N, D] unit-norm, row i of each from the same study; texts [N].
     """
+    ranks = bidirectional_ranks(study_vecs, text_vecs, texts)
+    return {direction: summarise_ranks(r) for direction, r in ranks.items()}
+
+
+def bidirectional_ranks(
+    study_vecs: np.ndarray, text_vecs: np.ndarray, texts: list[str]
+) -> dict[str, np.ndarray]:
+    """Each query's rank, int [N], report -> study and study -> report (as
+    ``bidirectional_retrieval``), ranked block by block."""
     codes = text_codes(texts)
     to_study = np.zeros(len(codes), np.int64)
     to_report = np.zeros(len(codes), np.int64)
@@ -85,10 +94,7 @@ def bidirectional_retrieval(
         correct = codes[rows, None] == codes[None, :]  # same text is symmetric
         to_study[rows] = retrieval_ranks(text_vecs[rows] @ study_vecs.T, correct)
         to_report[rows] = retrieval_ranks(study_vecs[rows] @ text_vecs.T, correct)
-    return {
-        "report_to_study": summarise_ranks(to_study),
-        "study_to_report": summarise_ranks(to_report),
-    }
+    return {"report_to_study": to_study, "study_to_report": to_report}
 
 
 def consistent_matrix(findings: np.ndarray, candidates: np.ndarray | None = None) -> np.ndarray:
@@ -205,7 +211,14 @@ def blank_by_construction(row: dict[str, float | int], n: int) -> list[str]:
     other study, so precision equals its chance level and its ceiling)."""
     blanked = [f"R@{k}" for k in recalls_fixed_by(n) if f"R@{k}" in row]
     if n - 1 <= PRECISION_AT:
-        blanked += [c for c in row if str(c).startswith(f"label_precision@{PRECISION_AT}")]
+        blanked += [
+            c
+            for c in row
+            if str(c).startswith(f"label_precision@{PRECISION_AT}")
+            and not str(c).endswith(("_lo", "_hi"))
+        ]
     for column in blanked:
-        row[column] = float("nan")
+        for name in (column, f"{column}_lo", f"{column}_hi"):
+            if name in row:
+                row[name] = float("nan")
     return blanked

@@ -169,6 +169,7 @@ def _config_record(request: EvaluationRequest, label_files: list[Path]) -> dict[
         "general_clip": asdict(request.general_clip) if request.general_clip else None,
         "suite": asdict(request.suite),
         "bootstrap_unit": "patient",  # metrics.bootstrap_counts resamples patients
+        "retrieval_intervals": True,  # retrieval.csv has R@k, median rank, precision@10 CIs
         "sha256": _input_hashes(request, label_files),
         "versions": software_versions(),
     }

@@ -33,10 +33,12 @@ from model.evaluation.metrics import (
 )
 from model.evaluation.probes import ProbeConfig, SplitProbes, one_vs_rest
 from model.evaluation.retrieval import (
-    bidirectional_retrieval,
+    bidirectional_ranks,
     blank_by_construction,
     label_precision,
+    summarise_ranks,
 )
+from model.evaluation.retrieval_intervals import precision_intervals, rank_intervals
 from model.evaluation.site_probes import (
     CV_SETTING,
     SPLIT_SETTING,
@@ -226,11 +228,12 @@ def retrieval_table(
     encoder: Encoder,
     findings: dict[str, np.ndarray],
     problems: list[str],
+    config: SuiteConfig,
 ) -> pd.DataFrame:
     """R@1/5/10 and median rank both ways; label-consistent precision@10 for report -> study,
-    with its ceiling and chance level on the same studies. Figures that the number of studies
-    with a report fixes whatever the model (R@10 of 8 studies) are blank and said in
-    ``problems``."""
+    with its ceiling and chance level on the same studies; 95% patient-bootstrap intervals
+    (``_lo/_hi``) of all but chance. Figures that the number of studies with a report fixes
+    whatever the model (R@10 of 8 studies) are blank and said in ``problems``."""
     impressions = site.studies["impression"].fillna("").astype(str).to_numpy()
     has_text = np.char.str_len(impressions.astype(str)) > 0
     if has_text.sum() < 2:
@@ -238,19 +241,28 @@ def retrieval_table(
     texts = impressions[has_text].tolist()
     text_vecs = np.asarray(encoder.texts(texts), dtype=np.float32)
     study_vecs = vectors[has_text]
-    results = bidirectional_retrieval(study_vecs, text_vecs, texts)
-    rows = [{"direction": d, **r.as_row()} for d, r in results.items()]
+    groups = site.groups[has_text]
+    rows = [
+        {
+            "direction": direction,
+            **summarise_ranks(ranks).as_row(),
+            **rank_intervals(ranks, groups, config.bootstrap, config.seed),
+        }
+        for direction, ranks in bidirectional_ranks(study_vecs, text_vecs, texts).items()
+    ]
     columns = [name for name in findings if name in site.labels.columns]
     if columns:
         labels = site.labels[columns].to_numpy()[has_text]
-        precision, ceiling, chance = label_precision(
-            text_vecs, study_vecs, labels, groups=site.groups[has_text]
-        )
+        precision, ceiling, chance = label_precision(text_vecs, study_vecs, labels, groups=groups)
         with_labels = ~np.isnan(labels).all(axis=1)
         for name, values in (("", precision), ("_ceiling", ceiling), ("_chance", chance)):
             rows[0][f"label_precision@10{name}"] = (
                 float(np.nanmean(values[with_labels])) if with_labels.any() else np.nan
             )
+        per_query = {"label_precision@10": precision, "label_precision@10_ceiling": ceiling}
+        rows[0].update(
+            precision_intervals(per_query, with_labels, groups, config.bootstrap, config.seed)
+        )
     blanked = [blank_by_construction(row, len(texts)) for row in rows]
     if blanked[0]:  # report -> study's row has every column the other one has
         problems.append(
@@ -259,7 +271,9 @@ def retrieval_table(
             "(every rank is at most the number of studies; a top 10 holding every other study "
             "has the chance level's precision)"
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    intervals = [c for c in table.columns if str(c).endswith(("_lo", "_hi"))]
+    return table[[c for c in table.columns if c not in intervals] + intervals]
 
 
 def evaluate_site(
@@ -324,7 +338,7 @@ def _evaluate_vectors(
         diagnosis={setting: block for setting, block in diagnosis.items() if block},
         fewshot=pd.concat(fewshot, ignore_index=True) if fewshot else pd.DataFrame(),
         probe=probe,
-        retrieval=retrieval_table(vectors, site, encoder, findings, problems),
+        retrieval=retrieval_table(vectors, site, encoder, findings, problems, config),
         problems=problems,
         scores=scores,
         diagnosis_scores=diagnoses,
