@@ -68,9 +68,10 @@ def run_ended_since(run: Path, since: float) -> str | None:
 
 
 def _silence(status: dict[str, Any], run: Path | None) -> float | None:
-    """Seconds since the status was last rewritten (None: unknown), on the file server's clock
-    when ``run`` names its folder."""
-    if run is not None:
+    """Seconds since the status was last rewritten (None: unknown): for a run on another host,
+    on the file server's clock when ``run`` names its folder; for this machine's own runs, on
+    the clock that wrote it (no probe file written into a live run's folder)."""
+    if run is not None and host_elsewhere(status) is not None:
         silent = silent_s([RunFolder(run).status_path])
         if silent is not None:
             return silent

@@ -314,3 +314,23 @@ def test_a_run_another_machine_trains_is_not_lost_because_the_clocks_disagree(
     with pytest.raises(UserError, match="still running"):
         delete_run(run, running=False)
     assert (run / "last.pt").exists()
+
+
+def test_judging_this_machines_own_run_writes_no_clock_probe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only another host's run needs the file server's clock; a local run's own ``updated``
+    time is on this clock, so its folder gets no probe file written into it."""
+    from dashboard import run_state
+
+    run = tmp_path / "run"
+    run.mkdir()
+    ended = time.time() - 2 * run_state.RUN_ENDED_S
+    status = {"state": "finished", "pid": os.getpid(), "host": socket.gethostname()}
+    (run / "status.json").write_text(json.dumps({**status, "updated": ended}))
+
+    def probe(*args: object) -> float:
+        raise AssertionError("a clock probe for a local run")
+
+    monkeypatch.setattr(run_state, "silent_s", probe)
+    assert run_state.run_ended_since(run, ended - 1) == "finished"
