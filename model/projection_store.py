@@ -159,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = ProjectionConfig()
     fingerprint = read_checkpoint_meta(args.checkpoint).fingerprint
+    not_kept = []
     with Progress(f"{config.method} map", total=len(args.data), unit="dataset") as bar:
         for folder in args.data:
             ds = CMRDataset.open(folder)
@@ -168,6 +169,14 @@ def run(args: argparse.Namespace) -> int:
                 found = cached_study_embeddings(args.checkpoint, ds, resolve_device("auto"))
                 cache = cache_path(ds, fingerprint)
                 stored_projection(cache, found.ids, found.vectors, config)
-                log.info("%s map of %s: %s", config.method, folder, map_path(cache, config))
+                if map_path(cache, config).is_file():
+                    log.info("%s map of %s: %s", config.method, folder, map_path(cache, config))
+                else:  # the cache or the map could not be written there (warned above)
+                    not_kept.append(str(cache.parent))
             bar.update(1)
+    if not_kept:
+        raise UserError(
+            f"no {config.method} map kept in {', '.join(not_kept)}: the folder cannot be written "
+            "(see the warning above); the dashboard fits the map in memory there instead"
+        )
     return 0

@@ -238,3 +238,29 @@ def test_the_map_command_keeps_the_map_the_dashboard_reads(
     emb = StudyEmbeddings.load(cache)
     stored_projection(cache, emb.ids, emb.vectors, ProjectionConfig())
     assert len(quick_fits) == 1  # read back, not fitted again
+
+
+def test_the_map_command_says_so_when_it_could_keep_no_map(
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    quick_fits: list[ProjectionConfig],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A dataset whose folder cannot be written (another account's, a read-only mount): the
+    command's only product cannot be kept, so it fails naming the folder instead of logging the
+    path of a map that is not there."""
+    root = Path(shutil.copytree(tiny_data_root(tmp_path_factory), tmp_path / "data"))
+    dataset = root / "ds" / "tiny"
+    embeddings = dataset / "embeddings"
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(embeddings / ".x.tmp"))
+
+    monkeypatch.setattr(atomic_module.tempfile, "mkstemp", refused)
+    argv = ["map", "--checkpoint", str(root / "runs" / "tiny" / "best.pt"), "--data", str(dataset)]
+    with caplog.at_level(logging.INFO):
+        assert cli_main(argv) != 0
+    assert len(quick_fits) == 1 and not list(embeddings.glob("*.map-*"))
+    assert f"no UMAP map kept in {embeddings}" in caplog.text
+    assert "UMAP map of" not in caplog.text
