@@ -63,14 +63,18 @@ def _copy(location: ChromaLocation) -> tuple[Path, tuple[object, ...]]:
         scratch = Path(tempfile.mkdtemp(prefix="cmr-index-copy-"))
         copy = scratch / "chroma"
         try:
-            shutil.copytree(location.path, copy, copy_function=shutil.copyfile)
+            try:
+                shutil.copytree(location.path, copy, copy_function=_copy_file)
+            except _CopyFailed as failed:
+                raise failed.error from None
             for path in [copy, *copy.rglob("*")]:  # the copy is this account's to open for writing
                 path.chmod(0o700 if path.is_dir() else 0o600)
         except OSError as err:
             shutil.rmtree(scratch, ignore_errors=True)
+            where = err.filename2 or err.filename or scratch  # the copy's file (full TMPDIR)
             raise UserError(
                 f"{location.describe()} is not writable by this account, and copying it to read "
-                f"it failed ({err.strerror or err}: {err.filename or scratch}); free some space "
+                f"it failed ({err.strerror or err}: {where}); free some space "
                 "in the temporary folder (TMPDIR) or ask its owner to make it group-writable"
             ) from err
         if folder_state(location.path) == state:
@@ -80,6 +84,22 @@ def _copy(location: ChromaLocation) -> tuple[Path, tuple[object, ...]]:
         f"{location.describe()} kept changing while it was copied to read it (an index run is "
         "writing it); search again when that run has finished"
     )
+
+
+class _CopyFailed(Exception):
+    """A file of the folder that could not be copied: ends ``copytree`` at once (it would go on
+    copying into a full TMPDIR, and report every file that failed in one message)."""
+
+    def __init__(self, error: OSError):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _copy_file(source: str, target: str) -> None:
+    try:
+        shutil.copyfile(source, target)
+    except OSError as err:
+        raise _CopyFailed(err) from err
 
 
 @atexit.register
