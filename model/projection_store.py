@@ -154,11 +154,9 @@ def run(args: argparse.Namespace) -> int:
     from model.data.dataset import CMRDataset
     from model.embed import cache_path, cached_study_embeddings
     from model.progress import Progress
-    from model.training.checkpoint import read_checkpoint_meta
     from model.training.distributed import resolve_device
 
     config = ProjectionConfig()
-    fingerprint = read_checkpoint_meta(args.checkpoint).fingerprint
     not_kept = []
     with Progress(f"{config.method} map", total=len(args.data), unit="dataset") as bar:
         for folder in args.data:
@@ -167,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
                 log.info("%s: too few studies for a %s map; none made", folder, config.method)
             else:
                 found = cached_study_embeddings(args.checkpoint, ds, resolve_device("auto"))
-                cache = cache_path(ds, fingerprint)
+                # the weights embedded: a run still training may have replaced the file since
+                cache = cache_path(ds, found.provenance["checkpoint_fingerprint"])
                 stored_projection(cache, found.ids, found.vectors, config)
                 if map_path(cache, config).is_file():
                     log.info("%s map of %s: %s", config.method, folder, map_path(cache, config))
