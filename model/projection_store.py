@@ -157,7 +157,6 @@ def run(args: argparse.Namespace) -> int:
     from model.training.distributed import resolve_device
 
     config = ProjectionConfig()
-    not_kept = []
     with Progress(f"{config.method} map", total=len(args.data), unit="dataset") as bar:
         for folder in args.data:
             ds = CMRDataset.open(folder)
@@ -168,14 +167,20 @@ def run(args: argparse.Namespace) -> int:
                 # the weights embedded: a run still training may have replaced the file since
                 cache = cache_path(ds, found.provenance["checkpoint_fingerprint"])
                 stored_projection(cache, found.ids, found.vectors, config)
-                if map_path(cache, config).is_file():
-                    log.info("%s map of %s: %s", config.method, folder, map_path(cache, config))
-                else:  # the cache or the map could not be written there (warned above)
-                    not_kept.append(str(cache.parent))
+                _say_where(map_path(cache, config), folder, config.method)
             bar.update(1)
-    if not_kept:
-        raise UserError(
-            f"no {config.method} map kept in {', '.join(not_kept)}: the folder cannot be written "
-            "(see the warning above); the dashboard fits the map in memory there instead"
-        )
     return 0
+
+
+def _say_where(path: Path, folder: Path, method: str) -> None:
+    """Log where the map of ``folder`` is kept, or (a warning) that none could be kept there:
+    the map only saves time, so the command (the demo's last step) goes on."""
+    if path.is_file():
+        log.info("%s map of %s: %s", method, folder, path)
+    else:  # the cache or the map could not be written there (warned above)
+        log.warning(
+            "no %s map kept in %s: the folder cannot be written; the Embeddings page fits the "
+            "map in memory there instead",
+            method,
+            path.parent,
+        )

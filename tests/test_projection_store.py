@@ -248,8 +248,8 @@ def test_the_map_command_says_so_when_it_could_keep_no_map(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A dataset whose folder cannot be written (another account's, a read-only mount): the
-    command's only product cannot be kept, so it fails naming the folder instead of logging the
-    path of a map that is not there."""
+    command says no map was kept there instead of logging the path of a map that is not there
+    (and goes on: the map only saves time, and the demo build's last step must not fail)."""
     root = Path(shutil.copytree(tiny_data_root(tmp_path_factory), tmp_path / "data"))
     dataset = root / "ds" / "tiny"
     embeddings = dataset / "embeddings"
@@ -260,7 +260,7 @@ def test_the_map_command_says_so_when_it_could_keep_no_map(
     monkeypatch.setattr(atomic_module.tempfile, "mkstemp", refused)
     argv = ["map", "--checkpoint", str(root / "runs" / "tiny" / "best.pt"), "--data", str(dataset)]
     with caplog.at_level(logging.INFO):
-        assert cli_main(argv) != 0
+        assert cli_main(argv) == 0
     assert len(quick_fits) == 1 and not list(embeddings.glob("*.map-*"))
     assert f"no UMAP map kept in {embeddings}" in caplog.text
     assert "UMAP map of" not in caplog.text
