@@ -6,9 +6,11 @@ machine) from how long its files have gone unwritten; comparing their stamps, or
 other machine wrote into them, with this machine's ``time.time()`` would make that judgement
 depend on the machines' clocks agreeing, and a lab's need not (no time server on a hospital
 network, a clock set an hour off). So the file server's "now" is read the same way: the stamp of
-a probe file written beside the judged one (or in a folder above it on the same file system, when
-that one is another account's) and deleted at once. Where none of those folders can be written,
-this machine's clock stands in, as before.
+a probe file written in a folder above the judged one on the same file system (or beside it, when
+those are another account's) and deleted at once: a probe beside it would move its folder's
+modification time, which lists a run folder as the newest (``Settings.runs``), so a run gone
+silent on another machine would rise to the top, and be the default checkpoint, whenever a page
+looked at it. Where none of those folders can be written, this machine's clock stands in.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-# the file's folder and two above it: a run's (a job's) folder, runs/ (jobs/), the data root
+# the two folders above the file's, then its own: runs/ (jobs/), the data root, a run's (a job's)
 _PROBE_LEVELS = 3
 
 
@@ -42,12 +44,13 @@ def silent_s(paths: list[Path]) -> float | None:
 
 def file_server_now(folder: Path, device: int) -> float:
     """Now on the clock that stamps files written on ``device`` (the ``st_dev`` of a file in
-    ``folder``): the stamp of a probe written in ``folder`` or a folder above it on that file
-    system; this machine's clock where none of them can be written."""
-    for candidate in [folder, *folder.parents][:_PROBE_LEVELS]:
+    ``folder``): the stamp of a probe written in one of the two folders above ``folder``, else in
+    ``folder`` itself, on that file system; this machine's clock where none can be written."""
+    above = list(folder.parents)[: _PROBE_LEVELS - 1]
+    for candidate in [*above, folder]:
         try:
             if os.stat(candidate).st_dev != device:
-                break  # another file system, with other stamps
+                continue  # another file system, with other stamps
             return _probe_stamp(candidate)
         except OSError:
             continue

@@ -154,11 +154,9 @@ def run(args: argparse.Namespace) -> int:
     from model.data.dataset import CMRDataset
     from model.embed import cache_path, cached_study_embeddings
     from model.progress import Progress
-    from model.training.checkpoint import read_checkpoint_meta
     from model.training.distributed import resolve_device
 
     config = ProjectionConfig()
-    fingerprint = read_checkpoint_meta(args.checkpoint).fingerprint
     with Progress(f"{config.method} map", total=len(args.data), unit="dataset") as bar:
         for folder in args.data:
             ds = CMRDataset.open(folder)
@@ -166,8 +164,23 @@ def run(args: argparse.Namespace) -> int:
                 log.info("%s: too few studies for a %s map; none made", folder, config.method)
             else:
                 found = cached_study_embeddings(args.checkpoint, ds, resolve_device("auto"))
-                cache = cache_path(ds, fingerprint)
+                # the weights embedded: a run still training may have replaced the file since
+                cache = cache_path(ds, found.provenance["checkpoint_fingerprint"])
                 stored_projection(cache, found.ids, found.vectors, config)
-                log.info("%s map of %s: %s", config.method, folder, map_path(cache, config))
+                _say_where(map_path(cache, config), folder, config.method)
             bar.update(1)
     return 0
+
+
+def _say_where(path: Path, folder: Path, method: str) -> None:
+    """Log where the map of ``folder`` is kept, or (a warning) that none could be kept there:
+    the map only saves time, so the command (the demo's last step) goes on."""
+    if path.is_file():
+        log.info("%s map of %s: %s", method, folder, path)
+    else:  # the cache or the map could not be written there (warned above)
+        log.warning(
+            "no %s map kept in %s: the folder cannot be written; the Embeddings page fits the "
+            "map in memory there instead",
+            method,
+            path.parent,
+        )

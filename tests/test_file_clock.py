@@ -1,5 +1,5 @@
 """A file's age on the data root is read on the clock that stamped it (``dashboard.file_clock``):
-a probe written beside it, or in a folder above it, and this machine's clock only where none can
+a probe written in a folder above it, or beside it, and this machine's clock only where none can
 be written."""
 
 from __future__ import annotations
@@ -55,9 +55,25 @@ def test_a_folder_this_account_cannot_write_is_probed_above_and_else_by_this_clo
     status = _written_ago(tmp_path / "runs" / "alices-run" / "status.json", 100)
     real_time = time.time
     monkeypatch.setattr(time, "time", lambda: real_time() + 86_400)
-    probed = _writable_only(monkeypatch, {"runs"})  # alice's run folder is hers alone
+    probed = _writable_only(monkeypatch, {"alices-run"})  # runs/ and the root are not hers
     assert 100 <= silent_s([status]) < 160
-    assert probed == ["alices-run", "runs"]
-    assert not [p for p in (tmp_path / "runs").iterdir() if p.name.startswith(".")]
+    assert probed == ["runs", tmp_path.name, "alices-run"]
+    assert not [p for p in status.parent.iterdir() if p.name.startswith(".")]
     _writable_only(monkeypatch, set())  # nothing to probe: this machine's clock, as before
     assert 86_400 + 100 <= silent_s([status]) < 86_400 + 160
+
+
+def test_judging_a_run_leaves_its_folder_as_old_as_it_was(tmp_path: Path) -> None:
+    """A probe beside status.json moved the run folder's modification time, which lists runs
+    newest first: another machine's silent run rose to the top (and became the default
+    checkpoint) whenever a page judged it."""
+    from dashboard.settings import Settings
+
+    lost = _written_ago(tmp_path / "runs" / "lost-elsewhere" / "status.json", 7200)
+    _written_ago(tmp_path / "runs" / "mine" / "status.json", 60)
+    stamp = time.time() - 7200
+    os.utime(lost.parent, (stamp, stamp))
+    newest_first = Settings(data_root=tmp_path).runs()
+    assert 7200 <= silent_s([lost]) < 7260
+    assert lost.parent.stat().st_mtime == stamp
+    assert Settings(data_root=tmp_path).runs() == newest_first

@@ -18,7 +18,7 @@ from pydicom.uid import generate_uid
 
 from dashboard.zip_import import extract_zip
 from model.data.ingest import ingest
-from model.data.report_scrub import deidentify_report
+from model.data.report_scrub import REASON_CHARS, deidentify_report
 from model.data.reports import scrub_text
 
 SPELLINGS = ["王小明", "小明王", "王_小明", "王 小明", "小明 王", "王.小明", "王-小明", "王^小明"]
@@ -237,3 +237,33 @@ def test_a_name_a_windows_zip_wrote_in_its_code_page_leaves_no_trace(
     assert "notes.txt" in report
     for part in misread.split("_"):
         assert part not in report, report
+
+
+def test_a_long_reason_is_cut_only_once_scrubbed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read error quotes the file's full path; cut to the report's length before scrubbing,
+    it ended inside the patient's folder name (``'.../Smit`` of ``Smithson``), a fragment no
+    identifier matches, so it stayed in the report."""
+    from model.data import scan
+
+    src = tmp_path / "src"
+    reason_start = len("unreadable DICOM: OSError: [Errno 5] Input/output error: '")
+    padding = "x" * (REASON_CHARS - 4 - reason_start - len(f"{src}/") - 1)
+    patient = StudySpec(patient_name="Smithson^Johanna")
+    write_study(src / padding / "Smithson_Johanna", patient)
+    broken = sorted((src / padding).rglob("*.dcm"))[0]
+    read = scan.read_headers
+
+    def failing(path: str) -> list:
+        if Path(path) == broken:
+            raise OSError(5, "Input/output error", path)
+        return read(path)
+
+    monkeypatch.setattr(scan, "read_headers", failing)
+    out = tmp_path / "dataset"
+    ingest(src, out, frames=4, size=16)
+    report = pd.read_csv(out / "ingest_report.csv", dtype=str, keep_default_na=False)
+    [reason] = report.loc[report["reason"].str.contains("Input/output"), "reason"]
+    assert "smit" not in reason.lower() and str(tmp_path) not in reason, reason
+    assert len(reason) <= REASON_CHARS

@@ -238,3 +238,60 @@ def test_the_map_command_keeps_the_map_the_dashboard_reads(
     emb = StudyEmbeddings.load(cache)
     stored_projection(cache, emb.ids, emb.vectors, ProjectionConfig())
     assert len(quick_fits) == 1  # read back, not fitted again
+
+
+def test_the_map_command_says_so_when_it_could_keep_no_map(
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    quick_fits: list[ProjectionConfig],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A dataset whose folder cannot be written (another account's, a read-only mount): the
+    command says no map was kept there instead of logging the path of a map that is not there
+    (and goes on: the map only saves time, and the demo build's last step must not fail)."""
+    root = Path(shutil.copytree(tiny_data_root(tmp_path_factory), tmp_path / "data"))
+    dataset = root / "ds" / "tiny"
+    embeddings = dataset / "embeddings"
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(embeddings / ".x.tmp"))
+
+    monkeypatch.setattr(atomic_module.tempfile, "mkstemp", refused)
+    argv = ["map", "--checkpoint", str(root / "runs" / "tiny" / "best.pt"), "--data", str(dataset)]
+    with caplog.at_level(logging.INFO):
+        assert cli_main(argv) == 0
+    assert len(quick_fits) == 1 and not list(embeddings.glob("*.map-*"))
+    assert f"no UMAP map kept in {embeddings}" in caplog.text
+    assert "UMAP map of" not in caplog.text
+
+
+def test_the_map_command_keeps_the_map_beside_the_cache_of_the_weights_it_embedded(
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    quick_fits: list[ProjectionConfig],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run still training replaces its best.pt while the command runs: the map of the new
+    weights' embeddings goes beside their cache, never beside the earlier weights' cache (whose
+    map the Embeddings page would then show for the earlier checkpoint)."""
+    import model.embed
+
+    root = Path(shutil.copytree(tiny_data_root(tmp_path_factory), tmp_path / "data"))
+    run, dataset = root / "runs" / "tiny", root / "ds" / "tiny"
+    checkpoint = shutil.copy(run / "best.pt", tmp_path / "live.pt")
+    embedded = model.embed.cached_study_embeddings
+
+    def replaced_first(*args: object, **kwargs: object) -> StudyEmbeddings:
+        shutil.copy(run / "last.pt", checkpoint)  # the next epoch's weights land meanwhile
+        return embedded(*args, **kwargs)
+
+    monkeypatch.setattr(model.embed, "cached_study_embeddings", replaced_first)
+    assert cli_main(["map", "--checkpoint", str(checkpoint), "--data", str(dataset)]) == 0
+    ds = CMRDataset.open(dataset)
+    earlier, later = (
+        cache_path(ds, read_checkpoint_meta(run / name).fingerprint)
+        for name in ("best.pt", "last.pt")
+    )
+    assert map_path(later, ProjectionConfig()).is_file()
+    assert not map_path(earlier, ProjectionConfig()).exists()

@@ -4,10 +4,13 @@ one line instead of stopping the page."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import shutil
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -132,3 +135,54 @@ def test_zeroshot_into_a_folder_this_user_cannot_write_stops_before_the_work(
     assert not loaded  # refused before loading, embedding and scoring
     [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert line.startswith(f"--out {out} cannot be written: ") and str(out.parent) in line
+
+
+def test_a_private_copy_into_a_full_tmpdir_fails_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TMPDIR full: the message names the problem and the copy's file once (not every file of
+    the index), copying stops at the first failure, and nothing is left in TMPDIR."""
+    folder = ChromaLocation(path=tmp_path / "chroma")
+    _write_here(folder, CHECKPOINT, make_records(12), None)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+    tried: list[str] = []
+
+    def full(source: str, target: str, **kwargs: object) -> None:
+        tried.append(target)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), source, None, target)
+
+    monkeypatch.setattr(shutil, "copyfile", full)
+    with read_only_tree(tmp_path / "chroma"), pytest.raises(UserError) as raised:
+        readable_location(folder)
+    message = str(raised.value)
+    assert message.count(os.strerror(errno.ENOSPC)) == 1 and "\n" not in message
+    assert f"{os.strerror(errno.ENOSPC)}: {tried[0]})" in message
+    assert len(tried) == 1 and not list(scratch.iterdir())
+
+
+def test_copies_a_killed_process_left_are_removed_by_the_next_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dashboard killed (OOM, kill -9) never runs its atexit: its copies of the index stayed
+    in TMPDIR for good, one more per restart. The next copy removes those no live process holds,
+    and leaves a live process's copy (and one made a moment ago) alone."""
+    from model.file_lock import FileLock
+
+    folder = ChromaLocation(path=tmp_path / "chroma")
+    _write_here(folder, CHECKPOINT, make_records(12), None)
+    scratch = tmp_path / "tmp"
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+    left = {}
+    for name in ("killed", "live", "just-made"):
+        left[name] = scratch / f"cmr-index-copy-{name}"
+        (left[name] / "chroma").mkdir(parents=True)
+        (left[name] / "chroma" / "chroma.sqlite3").write_bytes(b"reports")
+    an_hour_ago = time.time() - 3600
+    for name in ("killed", "live"):
+        os.utime(left[name], (an_hour_ago, an_hour_ago))
+    with FileLock(left["live"] / ".in-use", str), read_only_tree(tmp_path / "chroma"):
+        copy = readable_location(folder)
+    assert not left["killed"].exists()
+    assert left["live"].is_dir() and left["just-made"].is_dir() and copy.path.is_dir()

@@ -23,6 +23,9 @@ from model.data.deid import (
 
 # the code pages Windows zip tools write names in, in Chinese, Japanese, Korean and Taiwanese locales
 _CJK_CODE_PAGES = ("gbk", "cp932", "cp949", "big5")
+# a reason is cut to this length once scrubbed: cut before, a name or ID it ends in would be left
+# as a fragment no identifier matches (``'/export/SMITH`` of ``SMITHSON``)
+REASON_CHARS = 200
 _SCRIPT_RUN = re.compile(r"[^\W\d_]+|\d+")  # a run of letters, or of digits
 # runs of a script written without spaces (CJK, kana, hangul), apart only by name separators
 _UNSPACED_PHRASE = re.compile(
@@ -160,7 +163,7 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
     written with separators, and a CJK name inside a longer run of CJK text) is replaced by
     ``[removed]`` in paths, series descriptions and reasons (set lookups: fast for any number of
     patients). A reason quoting a file's full path (a reader's error message) keeps only its part
-    below the source folder too.
+    below the source folder too. A reason is cut to ``REASON_CHARS`` only once scrubbed.
     """
     tokens, sequences = _identifier_tokens(identifiers), _name_sequences(identifiers)
     misread = sorted(misread_names(identifiers), key=len, reverse=True)
@@ -182,6 +185,7 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
             path = os.path.relpath(path, root)
         elif path:
             path = os.path.basename(path)
-        scrubbed = {key: scrub(str(row.get(key, ""))) for key in ("series", "reason")}
-        out.append({**row, **scrubbed, "path": scrub(path)})
+        reason = scrub(str(row.get("reason", "")))[:REASON_CHARS]
+        series = scrub(str(row.get("series", "")))
+        out.append({**row, "series": series, "reason": reason, "path": scrub(path)})
     return out

@@ -85,9 +85,7 @@ def scan_chunk(paths: list[str]) -> tuple[list[SliceHeader], list[Problem], set[
         except TimeLimitExceeded as err:
             problems.append((path, "", "skipped", str(err)))
         except Exception as err:  # pydicom raises many types on hostile input; report, never crash
-            problems.append(
-                (path, "", "skipped", f"unreadable DICOM: {type(err).__name__}: {err}"[:200])
-            )
+            problems.append((path, "", "skipped", f"unreadable DICOM: {type(err).__name__}: {err}"))
     return headers, problems, identifiers
 
 

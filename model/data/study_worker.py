@@ -48,7 +48,7 @@ def process_study(task: StudyTask) -> tuple[StudyTensor | None, list[dict], dict
         return None, [report_row(where, "rejected", str(err), task.study_id)], labels
     except Exception as err:  # keep the ingest going; the reason lands in the report
         log.debug("study %s failed", task.study_id, exc_info=True)
-        reason = f"study could not be processed: {type(err).__name__}: {err}"[:200]
+        reason = f"study could not be processed: {type(err).__name__}: {err}"  # cut once scrubbed
         return None, [report_row(where, "rejected", reason, task.study_id)], labels
     rows = [
         report_row(p, level, reason, task.study_id, series)

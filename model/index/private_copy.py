@@ -7,7 +7,9 @@ writer changes), into a folder of this account's own under the temporary directo
 owner-only, as the index holds report text), and the reader opens the copy; messages still name
 the folder itself (``ChromaLocation.copy_of``). A folder written while it is copied is copied
 again; one that never settles is a ``UserError``. The copy of an earlier state is removed when a
-newer one is made, and every copy when the process exits.
+newer one is made, and every copy when the process exits. A process killed before it could do so
+(``atexit`` never runs then) leaves its copies behind; the process holds a lock in each of its
+copies while it lives, so the next copy this account makes removes those nobody holds.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from model.errors import UserError
+from model.file_lock import FileLock
 from model.index.client import ChromaLocation
 from model.index.read_check import folder_state
 
@@ -28,6 +32,10 @@ log = logging.getLogger(__name__)
 COPY_ATTEMPTS = 3
 _COPIES: dict[Path, tuple[tuple[object, ...], Path]] = {}  # folder -> (its state, the copy)
 _COPYING = threading.Lock()  # the dashboard's sessions share one copy per folder
+PREFIX = "cmr-index-copy-"
+_IN_USE = ".in-use"  # the lock a live process holds in each of its copies
+_IN_USE_LOCKS: dict[Path, FileLock] = {}  # this process's copies (their scratch folders)
+_LEFTOVER_AFTER_S = 60.0  # a copy just made may not hold its lock yet
 
 
 def readable_location(location: ChromaLocation) -> ChromaLocation:
@@ -43,9 +51,10 @@ def readable_location(location: ChromaLocation) -> ChromaLocation:
         state = folder_state(folder)
         held = _COPIES.get(folder)
         if held is None or held[0] != state or not held[1].is_dir():
+            _remove_leftovers()
             copy, state = _copy(location)
             if held is not None:
-                shutil.rmtree(held[1].parent, ignore_errors=True)
+                _discard(held[1].parent)
             _COPIES[folder] = held = (state, copy)
             log.info(
                 "%s is not writable by this account: reading a private copy (%s)",
@@ -60,31 +69,80 @@ def _copy(location: ChromaLocation) -> tuple[Path, tuple[object, ...]]:
     assert location.path is not None
     for _ in range(COPY_ATTEMPTS):
         state = folder_state(location.path)
-        scratch = Path(tempfile.mkdtemp(prefix="cmr-index-copy-"))
+        scratch = Path(tempfile.mkdtemp(prefix=PREFIX))
         copy = scratch / "chroma"
         try:
-            shutil.copytree(location.path, copy, copy_function=shutil.copyfile)
+            _IN_USE_LOCKS[scratch] = FileLock(scratch / _IN_USE, str)
+            _IN_USE_LOCKS[scratch].acquire()
+            try:
+                shutil.copytree(location.path, copy, copy_function=_copy_file)
+            except _CopyFailed as failed:
+                raise failed.error from None
             for path in [copy, *copy.rglob("*")]:  # the copy is this account's to open for writing
                 path.chmod(0o700 if path.is_dir() else 0o600)
         except OSError as err:
-            shutil.rmtree(scratch, ignore_errors=True)
+            _discard(scratch)
+            where = err.filename2 or err.filename or scratch  # the copy's file (full TMPDIR)
             raise UserError(
                 f"{location.describe()} is not writable by this account, and copying it to read "
-                f"it failed ({err.strerror or err}: {err.filename or scratch}); free some space "
+                f"it failed ({err.strerror or err}: {where}); free some space "
                 "in the temporary folder (TMPDIR) or ask its owner to make it group-writable"
             ) from err
         if folder_state(location.path) == state:
             return copy, state
-        shutil.rmtree(scratch, ignore_errors=True)
+        _discard(scratch)
     raise UserError(
         f"{location.describe()} kept changing while it was copied to read it (an index run is "
         "writing it); search again when that run has finished"
     )
 
 
+class _CopyFailed(Exception):
+    """A file of the folder that could not be copied: ends ``copytree`` at once (it would go on
+    copying into a full TMPDIR, and report every file that failed in one message)."""
+
+    def __init__(self, error: OSError):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _copy_file(source: str, target: str) -> None:
+    try:
+        shutil.copyfile(source, target)
+    except OSError as err:
+        raise _CopyFailed(err) from err
+
+
+def _discard(scratch: Path) -> None:
+    """Remove one of this process's copies (its scratch folder) and let go of its lock."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    lock = _IN_USE_LOCKS.pop(scratch, None)
+    if lock is not None:
+        lock.release()
+
+
+def _remove_leftovers() -> None:
+    """Remove the copies in the temporary folder that no live process holds: those of this
+    account's processes that were killed. Another account's are not this one's to open."""
+    for scratch in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        lock = FileLock(scratch / _IN_USE, str)
+        try:
+            if (
+                scratch in _IN_USE_LOCKS
+                or time.time() - scratch.stat().st_mtime < _LEFTOVER_AFTER_S
+            ):
+                continue
+            lock.acquire()
+        except (UserError, OSError):  # a live process's copy, or another account's
+            continue
+        log.info("removing %s, an index copy left by a process that was killed", scratch)
+        shutil.rmtree(scratch, ignore_errors=True)
+        lock.release()
+
+
 @atexit.register
 def _remove_copies() -> None:
     with _COPYING:
-        for _state, copy in _COPIES.values():
-            shutil.rmtree(copy.parent, ignore_errors=True)
+        for scratch in list(_IN_USE_LOCKS):
+            _discard(scratch)
         _COPIES.clear()
