@@ -150,3 +150,15 @@ def test_a_case_card_adds_its_study_and_a_renamed_set_is_saved_and_loaded(
     assert only_set(at) == ExampleSet.load(saved)
     assert at.text_input(key=f"fs-name:{dataset}").value == "odd-ones"
     saved.unlink()
+
+
+def test_the_maps_selection_is_added_as_counter_examples(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dashboard.map_figure.selected_rows", lambda points, figure: [0, 1, 2])
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    listed = at.dataframe(key="e-table").value["study_id"].tolist()
+    at.button(key="fs-counter-examples-e-map").click().run()
+    assert not at.exception and not at.error
+    assert only_set(at) == ExampleSet(negative=tuple(listed))
+    assert any("3 studies" in t.proto.body for t in at.toast)
