@@ -117,7 +117,7 @@ def save_example_set(
     ``overwrite``, as prompt sets are (``save_prompt_set``). UserError when it cannot be written."""
     from dashboard.importer import check_name
 
-    path = settings.fewshot_dir / f"{check_name(name, 'example set name')}.json"
+    path = settings.fewshot_dir / f"{check_name(name, 'class name')}.json"
     replace = overwrite or path.resolve() in {p.resolve() for p in replaceable}
     try:
         examples.save(path, replace=replace)

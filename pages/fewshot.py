@@ -1,5 +1,6 @@
 """Few-shot: pick example studies of a class (and counter-examples), rank every other study."""
 
+import zlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,8 @@ def example_lists(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> 
             hide_index=True,
             on_select="rerun",
             selection_mode="multi-row",
-            key=f"fs-list-{title}",
+            # a new list is a new table: a selection kept across a removal named other rows
+            key=f"fs-list-{title}-{zlib.crc32(chr(10).join(ids).encode())}",
         )
         rows = picked.selection.rows
         if rows and column.button(f"Remove {len(rows)} selected", key=f"fs-remove-{title}"):

@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from model.errors import DataError, UserError
 from model.example_set import ExampleSet
-from model.few_shot import evaluate_ranking, few_shot_scores, label_target
+from model.few_shot import evaluate_ranking, few_shot_scores, label_target, method_problem
 
 
 def unit_rows(n: int, d: int = 8, seed: int = 0) -> np.ndarray:
@@ -73,6 +73,16 @@ def test_logistic_ranks_a_separable_set_perfectly_and_needs_both_kinds() -> None
         few_shot_scores(vectors, ids, ExampleSet("x", positive=("s00",)), "logistic")
     with pytest.raises(UserError, match="at least one example"):
         few_shot_scores(vectors, ids, ExampleSet("x", negative=("s00",)), "prototype")
+
+
+def test_a_lasso_too_large_for_the_logistic_fit_is_refused_before_fitting() -> None:
+    many = ExampleSet("x", positive=tuple(f"p{i}" for i in range(900)), negative=("n0", "n1"))
+    assert method_problem(many, "logistic") is None
+    larger = many.with_added([f"n{i}" for i in range(2, 200)], positive=False)
+    assert "at most 1,000 examples and counter-examples, and this set has 1,100" in str(
+        method_problem(larger, "logistic")
+    )
+    assert method_problem(larger, "prototype") is None
 
 
 def test_examples_and_their_patients_studies_are_left_out_of_the_auc() -> None:

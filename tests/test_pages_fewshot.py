@@ -122,7 +122,7 @@ def test_saved_sets_are_not_overwritten_silently(tmp_path: Path) -> None:
     assert ExampleSet.load(path) == first
     save_example_set(settings, second, "amyloid", replaceable=[path])
     assert ExampleSet.load(path) == second
-    with pytest.raises(UserError, match="example set name"):
+    with pytest.raises(UserError, match="class name '../out': use letters"):
         save_example_set(settings, second, "../out")
 
 
@@ -162,3 +162,16 @@ def test_the_maps_selection_is_added_as_counter_examples(
     assert not at.exception and not at.error
     assert only_set(at) == ExampleSet(negative=tuple(listed))
     assert any("3 studies" in t.proto.body for t in at.toast)
+
+
+def test_selected_examples_are_removed_and_the_selection_does_not_outlive_them(app) -> None:
+    at = app("pages/fewshot.py")
+    for study_id in ("s000005", "s000006", "s000007"):
+        add(at, study_id, True)
+    (key,) = [d.key for d in at.dataframe if d.key and d.key.startswith("fs-list-Examples")]
+    at.session_state[key] = {"selection": {"rows": [1, 2], "columns": [], "cells": []}}
+    at.run()
+    at.button(key="fs-remove-Examples").click().run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert only_set(at).positive == ("s000005",)
+    assert not [b for b in at.button if b.key == "fs-remove-Examples"]  # nothing selected now
