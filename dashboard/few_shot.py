@@ -79,8 +79,9 @@ def ranked_table(scores: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
     impression (``studies`` indexed by study_id)."""
     others = scores[scores["example"] == ""].sort_values("score", ascending=False, kind="stable")
     table = others[["score"]].join(studies.reindex(others.index)[["site", "split", "impression"]])
+    table = table.reset_index()
     table.insert(0, "rank", range(1, len(table) + 1))
-    return table.reset_index()
+    return table
 
 
 def download_table(scores: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:

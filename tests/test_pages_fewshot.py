@@ -108,6 +108,7 @@ def test_the_ranked_table_leaves_out_the_examples() -> None:
     )
     table = ranked_table(scores, studies)
     assert table["study_id"].tolist() == ["c", "a"] and table["rank"].tolist() == [1, 2]
+    assert list(table.columns) == ["rank", "study_id", "score", "site", "split", "impression"]
     np.testing.assert_allclose(table["score"], [0.5, 0.1])
 
 
