@@ -23,6 +23,7 @@ from dashboard.few_shot import (
     uploaded_set,
 )
 from dashboard.inert_text import markdown_text
+from dashboard.page_memory import remember, restore
 from dashboard.ui import labels_or_warning, open_case, page_guard, page_header, study_picker
 from model.errors import DataError, UserError
 from model.evaluation.tables import display_name
@@ -139,6 +140,7 @@ def load(dataset: str, saved: Path | None, upload: Any) -> None:
 
 def results(examples: ExampleSet, studies: pd.DataFrame) -> None:
     """The ranked studies, their CSV, and the ranking against a label."""
+    restore({"fs-method": METHODS[0]})  # kept while the user adds examples on other pages
     method = st.radio(
         "Method",
         METHODS,
@@ -148,6 +150,7 @@ def results(examples: ExampleSet, studies: pd.DataFrame) -> None:
         "(without counter-examples, every other study's) mean · logistic: a logistic "
         "regression fitted on the examples and counter-examples (needs one of each)",
     )
+    remember(["fs-method"])
     problem = method_problem(examples, method)
     if problem is not None:
         st.info(markdown_text(problem[0].upper() + problem[1:] + "."), icon=":material/info:")
@@ -181,7 +184,11 @@ def compare_with_label(scores: pd.DataFrame, examples: ExampleSet) -> None:
     if labels is None:
         return
     choices = [NO_LABEL, *map(str, labels.columns)]
+    restore({"fs-label": NO_LABEL})  # each just before its widget, which takes the value
+    if st.session_state["fs-label"] not in choices:  # kept from another dataset's labels
+        st.session_state["fs-label"] = NO_LABEL
     label = st.selectbox("Compare with label", choices, key="fs-label", format_func=display_name)
+    remember(["fs-label"])
     if label == NO_LABEL:
         return
     try:

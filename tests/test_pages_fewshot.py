@@ -176,3 +176,18 @@ def test_selected_examples_are_removed_and_the_selection_does_not_outlive_them(a
     assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
     assert only_set(at).positive == ("s000005",)
     assert not [b for b in at.button if b.key == "fs-remove-Examples"]  # nothing selected now
+
+
+def test_the_method_and_label_survive_a_visit_to_add_from_another_page(app) -> None:
+    at = app("pages/fewshot.py")
+    add(at, "s000001", True)
+    add(at, "s000002", False)
+    at.radio(key="fs-method").set_value("logistic").run()
+    at.selectbox(key="fs-label").set_value("nicm").run()
+    at.switch_page("pages/zeroshot.py").run()
+    at.button(key="fs-examples-zs-0").click().run()
+    at.switch_page("pages/fewshot.py").run()
+    assert not at.exception and not at.error
+    assert at.radio(key="fs-method").value == "logistic"
+    assert at.selectbox(key="fs-label").value == "nicm"
+    assert [m.label for m in at.metric] == ["AUC against NICM"]
