@@ -197,7 +197,7 @@ def compare_with_label(scores: pd.DataFrame, examples: ExampleSet) -> None:
         st.info(markdown_text(err), icon=":material/info:")
         return
     st.metric(
-        f"AUC against {display_name(label)}",
+        markdown_text(f"AUC against {display_name(label)}"),  # a labels file's column
         f"{result.auc:.3f}",
         help="95% CI by resampling patients",
     )
