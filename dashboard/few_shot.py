@@ -84,13 +84,6 @@ def ranked_table(scores: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def download_table(scores: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
-    """Every study as ``python -m model fewshot --out`` writes it: study_id, site, split, score,
-    example; best first."""
-    table = studies.reindex(scores.index)[["site", "split"]].join(scores)
-    return table.sort_values("score", ascending=False, kind="stable").reset_index()
-
-
 def saved_sets(settings: Settings) -> dict[str, Path]:
     """Example sets saved under the data root, by name."""
     folder = settings.fewshot_dir

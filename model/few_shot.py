@@ -104,6 +104,14 @@ def few_shot_scores(
     )
 
 
+def score_table(scores: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
+    """Every study as ``python -m model fewshot --out`` writes it (and the Few-shot page
+    downloads it): study_id, site, split, score, example; the highest score first. ``studies``:
+    the dataset's studies indexed by study_id."""
+    table = studies.reindex(scores.index)[["site", "split"]].join(scores)
+    return table.sort_values("score", ascending=False, kind="stable").reset_index()
+
+
 def label_target(labels: pd.DataFrame, label: str) -> pd.Series:
     """1 / 0 / NaN by study of ``label``: a finding column as it is, a diagnosis class one
     against the rest (a study of another known diagnosis is 0; ``diagnosis_targets``).

@@ -24,6 +24,7 @@ from model.few_shot import (
     few_shot_scores,
     label_target,
     method_problem,
+    score_table,
 )
 from model.labels import label_file, labels_by_study
 from model.output_path import check_output_path
@@ -94,9 +95,8 @@ def run(args: argparse.Namespace) -> int:
     embeddings = cached_study_embeddings(args.checkpoint, ds, device=device, loaded=loaded)
     scores = few_shot_scores(embeddings.vectors, embeddings.ids, examples, args.method)
     studies = ds.studies.set_index("study_id")
-    table = studies.reindex(scores.index)[["site", "split"]].join(scores)
-    table = table.sort_values("score", ascending=False, kind="stable")
-    atomic_write_with(args.out, lambda tmp: table.reset_index().to_csv(tmp, index=False))
+    table = score_table(scores, studies)
+    atomic_write_with(args.out, lambda tmp: table.to_csv(tmp, index=False))
     log.info("wrote %s scores of %d studies to %s", args.method, len(table), args.out)
     if truth is not None:
         write_evaluation(scores, truth, studies["patient_key"], args)

@@ -11,7 +11,6 @@ import streamlit as st
 from dashboard.context import Studio
 from dashboard.few_shot import (
     add_examples,
-    download_table,
     drop_unknown,
     example_set,
     keep_set,
@@ -28,7 +27,7 @@ from dashboard.ui import labels_or_warning, open_case, page_guard, page_header, 
 from model.errors import DataError, UserError
 from model.evaluation.tables import display_name
 from model.example_set import ExampleSet
-from model.few_shot import METHODS, label_target, method_problem
+from model.few_shot import METHODS, label_target, method_problem, score_table
 
 studio = Studio()
 page_header(
@@ -171,7 +170,7 @@ def results(examples: ExampleSet, studies: pd.DataFrame) -> None:
         open_case(str(table.iloc[picked.selection.rows[0]]["study_id"]))
     st.download_button(
         "Download ranked CSV",
-        lambda: download_table(scores, studies).to_csv(index=False),
+        lambda: score_table(scores, studies).to_csv(index=False),
         file_name=f"fewshot_{examples.name}.csv",
         mime="text/csv",
     )
