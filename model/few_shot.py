@@ -113,18 +113,19 @@ def score_table(scores: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
 
 
 def label_target(labels: pd.DataFrame, label: str) -> pd.Series:
-    """1 / 0 / NaN by study of ``label``: a finding column as it is, a diagnosis class one
-    against the rest (a study of another known diagnosis is 0; ``diagnosis_targets``).
-    DataError naming the columns when the labels have no such column."""
+    """1 / 0 / NaN by study of ``label``: the column as it is; for a diagnosis class, one
+    against the rest: a study left blank there whose known diagnosis is another class
+    (``diagnosis_targets``) is 0 too. DataError naming the columns when there is no such column."""
     if label not in labels.columns:
         columns = ", ".join(map(str, labels.columns))
         raise DataError(f"the labels have no column {label!r}; their columns: {columns}")
+    truth = labels[label].astype(float)
     if label not in DIAGNOSES:
-        return labels[label].astype(float)
+        return truth
     classes = [c for c in DIAGNOSES if c in labels.columns]
     usable, target = diagnosis_targets(labels, classes)
-    truth = np.where(usable, (target == classes.index(label)).astype(float), np.nan)
-    return pd.Series(truth, index=labels.index, name=label)
+    another = usable & (target != classes.index(label))
+    return truth.mask(truth.isna() & another, 0.0)
 
 
 @dataclass(frozen=True)

@@ -116,8 +116,11 @@ def test_a_diagnosis_label_is_one_class_against_the_rest() -> None:
         index=list("abcde"),
     )
     nicm = label_target(labels, "nicm")
-    # c has another known diagnosis (a negative), d none, e no diagnosis marked at all
-    assert nicm.tolist()[:3] == [1.0, 0.0, 0.0] and nicm[["d", "e"]].isna().all()
+    # c is blank but has another known diagnosis (a negative), d is unknown, e says 0 itself
+    assert nicm[["a", "b", "c", "e"]].tolist() == [1.0, 0.0, 0.0, 0.0] and np.isnan(nicm["d"])
+    # a hospital's own file of one diagnosis column: its 0s are known negatives
+    own = label_target(pd.DataFrame({"amyloidosis": [1, 0, 0, np.nan]}), "amyloidosis")
+    assert own.tolist()[:3] == [1.0, 0.0, 0.0] and np.isnan(own.iloc[3])
     assert label_target(labels, "lge").tolist() == [1, 0, 1, 0, 1]
     with pytest.raises(DataError, match="no column 'amyloid'; their columns: nicm, hcm, lge"):
         label_target(labels, "amyloid")
