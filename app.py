@@ -21,6 +21,7 @@ def main() -> None:
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
         st.Page("pages/zeroshot.py", title="Zero-shot", icon=":material/target:"),
+        st.Page("pages/fewshot.py", title="Few-shot", icon=":material/category:"),
         st.Page("pages/browser.py", title="Case browser", icon=":material/search:"),
         st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
     ]

@@ -216,6 +216,20 @@ class Studio(CaseIndexAccess):
         patients = studies.set_index("study_id")["patient_key"]
         return cache.finding_evaluation(probs, labels, threshold, patients)
 
+    def few_shot_scores(self, examples: Any, method: str) -> pd.DataFrame:
+        """``model.few_shot.few_shot_scores`` of every embedded study for the ``ExampleSet``
+        (cached by its content); EmptyState offering the embed job when there are no
+        embeddings yet."""
+        self.embeddings()
+        path = self.embeddings_path()
+        return cache.few_shot_scores(str(path), cache.version_of(path), examples.dumps(), method)
+
+    def few_shot_evaluation(self, scores: pd.DataFrame, truth: pd.Series, label: str) -> Any:
+        """``RankingEvaluation`` of few-shot ``scores`` against ``truth`` (1 / 0 / NaN by study),
+        the examples and their patients' studies left out, the bootstrap drawing patients."""
+        patients = self.studies().set_index("study_id")["patient_key"]
+        return cache.few_shot_evaluation(scores, truth, patients, label)
+
     def evaluation_outputs(self, folder: Path) -> Any:
         """An evaluation folder's ``EvaluationOutputs``, read again when it is rewritten."""
         return cache.evaluation_outputs(str(folder), cache.version_of(folder / "summary.json"))

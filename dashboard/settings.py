@@ -10,6 +10,7 @@ DATA_ROOT/
   runs/                training runs launched from the Train page
   jobs/                one folder per background job (dashboard/jobs.py)
   prompts/             prompt sets saved from the Zero-shot page
+  fewshot/             example sets saved from the Few-shot page
   evaluations/         evaluation outputs launched from the Evaluate page
 ```
 
@@ -85,6 +86,10 @@ class Settings:
     @property
     def prompts_dir(self) -> Path:
         return self.data_root / "prompts"
+
+    @property
+    def fewshot_dir(self) -> Path:
+        return self.data_root / "fewshot"
 
     @property
     def evaluations_dir(self) -> Path:

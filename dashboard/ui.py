@@ -215,6 +215,22 @@ def case_card(studio: Studio, row: dict, similarity: float | None, key: str) -> 
             st.session_state[LIKE_KEY] = str(row["study_id"])
             st.session_state[LIKE_ASKED_KEY] = True
             st.switch_page("pages/browser.py")
+        with buttons.popover("Few-shot", icon=":material/category:"):
+            few_shot_buttons(studio, [str(row["study_id"])], key=key)
+
+
+def few_shot_buttons(studio: Studio, ids: list[str], key: str, what: str = "") -> None:
+    """Add ``ids`` to the examples or the counter-examples of the active dataset's few-shot
+    set (the Few-shot page), with a toast saying so. ``what``: the buttons' object ("selection")."""
+    from dashboard.few_shot import add_examples
+
+    dataset = str(studio.dataset_path())
+    row = st.container(horizontal=True)
+    for positive, kind in ((True, "examples"), (False, "counter-examples")):
+        label = f"Add {what} to {kind}" if what else f"Add to {kind}"
+        if row.button(label, key=f"fs-{kind}-{key}"):
+            _examples, added = add_examples(st.session_state, dataset, ids, positive)
+            st.toast(markdown_text(added), icon=":material/category:")
 
 
 def open_case(study_id: str) -> None:

@@ -36,6 +36,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("train", "model.training.train", "contrastive training (torchrun for many processes)"),
     Command("embed", "model.embed", "study embeddings of a dataset with a checkpoint"),
     Command("zeroshot", "model.zeroshot_cli", "zero-shot probabilities for a prompt set"),
+    Command("fewshot", "model.few_shot_cli", "rank every study by its likeness to a few examples"),
     Command("evaluate", "model.evaluation.cli", "paper-style evaluation tables and plots"),
     Command("index", "model.index.cli_index", "embed and upsert studies into ChromaDB"),
     Command("search", "model.index.cli_search", "text or more-like-this search of the index"),

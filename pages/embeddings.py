@@ -8,7 +8,13 @@ from dashboard.inert_text import markdown_text
 from dashboard.map_figure import embedding_map, selected_rows
 from dashboard.scoring import clean_query
 from dashboard.studies import known_field_strength, listed_selection, table_labels
-from dashboard.ui import labels_or_warning, open_case, page_guard, page_header
+from dashboard.ui import (
+    few_shot_buttons,
+    labels_or_warning,
+    open_case,
+    page_guard,
+    page_header,
+)
 from model.errors import UserError
 from model.evaluation.tables import display_name
 from model.projection import METHODS
@@ -89,6 +95,7 @@ with page_guard(studio):
         )
         if picked.selection.rows:
             open_case(str(chosen.iloc[picked.selection.rows[0]]["study_id"]))
+        few_shot_buttons(studio, chosen["study_id"].astype(str).tolist(), "e-map", "selection")
     else:
         st.caption(
             "Use the lasso or box tool on the map (or click a point) to list studies here; pick a row to open it."

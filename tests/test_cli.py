@@ -128,6 +128,7 @@ def _blocked_outputs(tmp: Path) -> list[tuple[list[str], str]]:
         ([*["embed", *read], "--out", str(tmp / "folder.npz")], "is a folder"),
         ([*["embed", *read], "--out", str(afile / "e.npz")], under),
         ([*["zeroshot", *read], "--out", str(tmp / "folder.csv")], "is a folder"),
+        ([*["fewshot", *read, "--examples", str(afile)], "--out", str(afile / "f.csv")], under),
         (
             [*["evaluate", *read], "--labels", str(data / "labels.csv"), "--out", str(afile)],
             "a file",

@@ -21,6 +21,7 @@ PAGES = [
     "pages/train.py",
     "pages/embeddings.py",
     "pages/zeroshot.py",
+    "pages/fewshot.py",
     "pages/browser.py",
     "pages/evaluate.py",
 ]

@@ -1,0 +1,131 @@
+"""The Few-shot page's model: each dataset's example set in the browser session, the helpers the
+Embeddings page, the case cards and the Few-shot page add studies with, and saved sets.
+
+An example set lives in ``session[SETS_KEY][dataset path]`` (a plain session key: Streamlit keeps
+it while its user visits other pages), so examples picked on the map or on a case card are there
+on the Few-shot page, and another dataset has its own set. Saved sets are the JSON files
+``python -m model fewshot --examples`` reads, under ``DATA_ROOT/fewshot/<name>.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, MutableMapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pandas as pd
+
+from dashboard.settings import Settings
+from model.errors import DataError, UserError
+from model.example_set import MAX_FILE_BYTES, ExampleSet
+
+SETS_KEY = "fs-sets"
+SNIPPET_CHARS = 90  # of an example's impression, in the page's lists
+
+
+def example_set(session: MutableMapping[str, Any], dataset: str) -> ExampleSet:
+    """The example set of ``dataset`` (its folder path) in this session; empty at first."""
+    return session.get(SETS_KEY, {}).get(dataset, ExampleSet())
+
+
+def keep_set(session: MutableMapping[str, Any], dataset: str, examples: ExampleSet) -> None:
+    """Make ``examples`` the example set of ``dataset`` in this session."""
+    session[SETS_KEY] = {**session.get(SETS_KEY, {}), dataset: examples}
+
+
+def add_examples(
+    session: MutableMapping[str, Any], dataset: str, ids: Iterable[str], positive: bool
+) -> tuple[ExampleSet, str]:
+    """Add ``ids`` as examples (``positive``) or counter-examples of the dataset's set; returns
+    the set and a line saying what was added (for a toast)."""
+    ids = [str(i) for i in ids]
+    examples = example_set(session, dataset).with_added(ids, positive)
+    keep_set(session, dataset, examples)
+    kind = "examples" if positive else "counter-examples"
+    what = ids[0] if len(ids) == 1 else f"{len(ids):,} studies"
+    return examples, f"Added {what} to the {kind} of “{examples.name}” (Few-shot page)"
+
+
+def remove_examples(session: MutableMapping[str, Any], dataset: str, ids: Iterable[str]) -> None:
+    keep_set(session, dataset, example_set(session, dataset).without(ids))
+
+
+def drop_unknown(
+    session: MutableMapping[str, Any], dataset: str, known: Iterable[str]
+) -> list[str]:
+    """Remove the set's studies that the dataset no longer has (re-ingested since they were
+    picked) and return their IDs, for the page to name."""
+    examples = example_set(session, dataset)
+    gone = examples.unknown(known)
+    if gone:
+        keep_set(session, dataset, examples.without(gone))
+    return gone
+
+
+def listed_examples(ids: Iterable[str], studies: pd.DataFrame) -> pd.DataFrame:
+    """Rows (study_id, impression snippet) of ``ids`` for the page's lists; ``studies`` indexed
+    by study_id."""
+    ids = list(ids)
+    impressions = studies.reindex(ids)["impression"].fillna("").astype(str)
+    snippets = [
+        text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1] + "…"
+        for text in impressions
+    ]
+    return pd.DataFrame({"study_id": ids, "impression": snippets})
+
+
+def ranked_table(scores: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
+    """The studies that are not examples, best first: rank, study_id, score, site, split,
+    impression (``studies`` indexed by study_id)."""
+    others = scores[scores["example"] == ""].sort_values("score", ascending=False, kind="stable")
+    table = others[["score"]].join(studies.reindex(others.index)[["site", "split", "impression"]])
+    table = table.reset_index()
+    table.insert(0, "rank", range(1, len(table) + 1))
+    return table
+
+
+def saved_sets(settings: Settings) -> dict[str, Path]:
+    """Example sets saved under the data root, by name."""
+    folder = settings.fewshot_dir
+    return {p.stem: p for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+
+
+def uploaded_set(upload: BinaryIO) -> ExampleSet:
+    """An uploaded example-set JSON file (``.name``, ``.getvalue()``); DataError when bad."""
+    source = f"example set {getattr(upload, 'name', 'upload')}"
+    data = upload.getvalue()
+    if len(data) > MAX_FILE_BYTES:
+        raise DataError(f"{source} is over {MAX_FILE_BYTES // 1024} KB; is it one?")
+    return ExampleSet.loads(data, source=source)
+
+
+def save_example_set(
+    settings: Settings,
+    examples: ExampleSet,
+    name: str,
+    replaceable: Collection[Path] = (),
+    overwrite: bool = False,
+) -> Path:
+    """Write ``DATA_ROOT/fewshot/<name>.json`` atomically. An existing file is replaced only when
+    it is one of ``replaceable`` (the sets this session saved or loaded) or when asked to
+    ``overwrite``, as prompt sets are (``save_prompt_set``). UserError when it cannot be written."""
+    from dashboard.importer import check_name
+
+    path = settings.fewshot_dir / f"{check_name(name, 'class name')}.json"
+    replace = overwrite or path.resolve() in {p.resolve() for p in replaceable}
+    try:
+        examples.save(path, replace=replace)
+    except FileExistsError as err:
+        if not path.is_file():
+            raise UserError(
+                f"cannot save the example set: cannot write {path} ({err.strerror})"
+            ) from err
+        raise UserError(
+            f"an example set called {path.stem} already exists; save under another name, or "
+            "tick Overwrite to replace it"
+        ) from None
+    except OSError as err:
+        raise UserError(
+            f"cannot save the example set: cannot write {path} ({err.strerror or err})"
+        ) from err
+    return path

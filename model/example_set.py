@@ -1,0 +1,125 @@
+"""A few-shot example set: a class name and the study IDs a user marked as its examples
+(``positive``) and counter-examples (``negative``), saved as the JSON ``python -m model fewshot
+--examples`` reads and the dashboard's Few-shot page saves, loads and downloads::
+
+    {"name": "amyloidosis", "positive": ["s0001", "s0007"], "negative": ["s0003"]}
+
+Study IDs are the dataset's pseudonymous ``study_id`` values, never patient identifiers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from model.atomic import atomic_create_text, atomic_write_text
+from model.errors import DataError, not_found
+
+MAX_FILE_BYTES = 1024 * 1024  # thousands of IDs fit in a few hundred KB
+_SHOWN_IDS = 5  # unknown IDs a message names before "and N more"
+
+
+@dataclass(frozen=True)
+class ExampleSet:
+    """``positive`` / ``negative``: study IDs in the order they were added, none in both."""
+
+    name: str = "class"
+    positive: tuple[str, ...] = ()
+    negative: tuple[str, ...] = ()
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return self.positive + self.negative
+
+    def with_added(self, ids: Iterable[str], positive: bool) -> ExampleSet:
+        """The set with ``ids`` added as examples (``positive``) or counter-examples; an ID
+        already on the other side moves to this one."""
+        new = [str(i) for i in ids]
+        same, other = (self.positive, self.negative) if positive else (self.negative, self.positive)
+        added = tuple(dict.fromkeys([*same, *new]))
+        kept = tuple(i for i in other if i not in set(new))
+        if positive:
+            return replace(self, positive=added, negative=kept)
+        return replace(self, positive=kept, negative=added)
+
+    def without(self, ids: Iterable[str]) -> ExampleSet:
+        """The set with ``ids`` removed from both lists."""
+        gone = {str(i) for i in ids}
+        return replace(
+            self,
+            positive=tuple(i for i in self.positive if i not in gone),
+            negative=tuple(i for i in self.negative if i not in gone),
+        )
+
+    def unknown(self, known: Iterable[str]) -> list[str]:
+        """The IDs of the set that are not among ``known`` (e.g. a re-ingested dataset's)."""
+        present = set(map(str, known))
+        return [i for i in self.ids if i not in present]
+
+    def check_known(self, known: Sequence[str], dataset: str) -> None:
+        """DataError naming the IDs of the set that ``dataset`` (its IDs ``known``) lacks."""
+        missing = self.unknown(known)
+        if missing:
+            shown = ", ".join(missing[:_SHOWN_IDS])
+            more = f" and {len(missing) - _SHOWN_IDS} more" if len(missing) > _SHOWN_IDS else ""
+            raise DataError(
+                f"example set {self.name!r}: {len(missing)} study ID(s) are not in {dataset}: "
+                f"{shown}{more}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "positive": list(self.positive), "negative": list(self.negative)}
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def save(self, path: str | Path, replace: bool = True) -> None:
+        """Write the set as JSON atomically; ``replace=False``: only as a new file
+        (``FileExistsError`` when ``path`` exists)."""
+        (atomic_write_text if replace else atomic_create_text)(path, self.dumps())
+
+    @classmethod
+    def load(cls, path: str | Path) -> ExampleSet:
+        """Read and validate an example-set JSON file (DataError naming what is wrong)."""
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(not_found("example set", path))
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise DataError(f"example set {path} is over {MAX_FILE_BYTES // 1024} KB; is it one?")
+        return cls.loads(path.read_bytes(), source=f"example set {path}")
+
+    @classmethod
+    def loads(cls, data: str | bytes, source: str = "example set") -> ExampleSet:
+        """Parse example-set JSON text (DataError naming what is wrong)."""
+        try:
+            parsed = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise DataError(f"{source} is not valid JSON: {err}") from err
+        return cls.from_dict(parsed, source)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "example set") -> ExampleSet:
+        if not isinstance(data, dict):
+            raise DataError(f"{source}: expected an object with name, positive and negative")
+        unknown = sorted(set(data) - {"name", "positive", "negative"})
+        if unknown:
+            raise DataError(f"{source}: unknown keys {unknown}; use name, positive, negative")
+        name = data.get("name", "class")
+        if not isinstance(name, str) or not name.strip():
+            raise DataError(f"{source}: name must be a non-empty text")
+        positive = _id_list(data.get("positive", []), f"{source}: positive")
+        negative = _id_list(data.get("negative", []), f"{source}: negative")
+        both = [i for i in positive if i in set(negative)]
+        if both:
+            raise DataError(f"{source}: study {both[0]} is both an example and a counter-example")
+        return cls(name=name.strip(), positive=positive, negative=negative)
+
+
+def _id_list(value: Any, where: str) -> tuple[str, ...]:
+    """A list of study-ID texts, duplicates dropped in order."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise DataError(f"{where} must be a list of study IDs (texts)")
+    return tuple(dict.fromkeys(v.strip() for v in value))

@@ -1,0 +1,134 @@
+"""``python -m model fewshot``: rank every study of a dataset by its likeness to a few examples.
+
+Writes ``--out`` (CSV: study_id, site, split, score, example; the highest score first; the
+examples marked ``example`` / ``counter-example``). With ``--label COLUMN`` (of ``--labels``, a
+CSV keyed by ``accession_number``, else the dataset's own labels file) it also writes
+``<out stem>_metrics.csv`` beside it: the AUC with its patient-bootstrap 95% CI over the studies
+that are neither examples nor studies of an example's patient (``model.few_shot``), and logs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from model.atomic import atomic_write_with
+from model.errors import DataError, UserError
+from model.example_set import ExampleSet
+from model.few_shot import (
+    METHODS,
+    evaluate_ranking,
+    few_shot_scores,
+    label_target,
+    method_problem,
+    score_table,
+)
+from model.labels import label_file, labels_by_study
+from model.output_path import check_output_path
+from model.zeroshot_cli import metrics_path
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True, type=Path, help="a .pt checkpoint")
+    parser.add_argument("--data", required=True, type=Path, help="an ingested dataset folder")
+    parser.add_argument(
+        "--examples",
+        required=True,
+        type=Path,
+        help='example-set JSON: {"name": ..., "positive": [study IDs], "negative": [study IDs]} '
+        "(the dashboard's Few-shot page downloads one)",
+    )
+    parser.add_argument("--method", choices=METHODS, default="prototype")
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        help="labels CSV (accession_number, label columns) for --label (default: the dataset's "
+        "own labels file)",
+    )
+    parser.add_argument(
+        "--label",
+        help="a label column (a finding, or a diagnosis class: one against the rest) to check "
+        "the ranking against: AUC with a 95%% CI, examples and their patients left out",
+    )
+    parser.add_argument("--out", required=True, type=Path, help="output CSV of ranked scores")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+
+
+def label_truth(args: argparse.Namespace, dataset: object) -> pd.Series | None:
+    """The ``--label`` column (1 / 0 / NaN by study) of ``--labels`` or the dataset's own file;
+    None without ``--label``."""
+    if args.label is None:
+        if args.labels is not None:
+            raise UserError("--labels needs --label COLUMN: the label column to check against")
+        return None
+    source = args.labels or label_file(dataset.root)
+    if source is None:
+        raise DataError(f"--label {args.label}: {dataset.root} has no labels file; give --labels")
+    return label_target(labels_by_study(source, dataset.linkage()), args.label)
+
+
+def run(args: argparse.Namespace) -> int:
+    from model.data.dataset import CMRDataset
+    from model.embed import cached_study_embeddings
+    from model.training.checkpoint import load_checkpoint
+    from model.training.distributed import resolve_device
+
+    if args.out.suffix != ".csv":
+        raise UserError(f"--out {args.out} must be a .csv file")
+    check_output_path(args.out, "--out", folder=False)
+    examples = ExampleSet.load(args.examples)
+    problem = method_problem(examples, args.method)
+    if problem is not None:  # before the checkpoint is loaded
+        raise UserError(f"{args.examples}: {problem}")
+    ds = CMRDataset.open(args.data)
+    examples.check_known(ds.ids(), f"dataset {args.data}")
+    truth = label_truth(args, ds)
+    if truth is not None:
+        check_output_path(metrics_path(args.out), "the metrics file", folder=False)
+    device = resolve_device(args.device)
+    loaded = load_checkpoint(args.checkpoint, device=device)
+    embeddings = cached_study_embeddings(args.checkpoint, ds, device=device, loaded=loaded)
+    scores = few_shot_scores(embeddings.vectors, embeddings.ids, examples, args.method)
+    studies = ds.studies.set_index("study_id")
+    table = score_table(scores, studies)
+    atomic_write_with(args.out, lambda tmp: table.to_csv(tmp, index=False))
+    log.info("wrote %s scores of %d studies to %s", args.method, len(table), args.out)
+    if truth is not None:
+        write_evaluation(scores, truth, studies["patient_key"], args)
+    elif metrics_path(args.out).is_file():  # an earlier run's, no longer beside its scores
+        metrics_path(args.out).unlink()
+        log.info("removed %s, written by an earlier run with --label", metrics_path(args.out))
+    return 0
+
+
+def write_evaluation(
+    scores: pd.DataFrame, truth: pd.Series, patients: pd.Series, args: argparse.Namespace
+) -> None:
+    """The AUC of ``scores`` against ``truth``, logged and written beside ``--out``."""
+    try:
+        result = evaluate_ranking(scores, truth, patients, args.label)
+    except DataError as err:
+        metrics_path(args.out).unlink(missing_ok=True)  # not an earlier run's beside new scores
+        raise DataError(f"{err} (the scores are written to {args.out})") from err
+    row = {"method": args.method, **result.as_row()}
+    atomic_write_with(
+        metrics_path(args.out), lambda tmp: pd.DataFrame([row]).to_csv(tmp, index=False)
+    )
+    log.info(
+        "%s: AUC %.3f (95%% CI %.3f-%.3f) over %d studies, %d positive; left out: %d examples "
+        "and %d other studies of their patients",
+        result.label,
+        result.auc,
+        result.auc_lo,
+        result.auc_hi,
+        result.n,
+        result.n_positive,
+        result.examples,
+        result.same_patient,
+    )
+    log.info("wrote %s", metrics_path(args.out))

@@ -1,0 +1,227 @@
+"""Few-shot: pick example studies of a class (and counter-examples), rank every other study."""
+
+import zlib
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.context import Studio
+from dashboard.few_shot import (
+    add_examples,
+    drop_unknown,
+    example_set,
+    keep_set,
+    listed_examples,
+    ranked_table,
+    remove_examples,
+    save_example_set,
+    saved_sets,
+    uploaded_set,
+)
+from dashboard.inert_text import markdown_text
+from dashboard.page_memory import remember, restore
+from dashboard.ui import labels_or_warning, open_case, page_guard, page_header, study_picker
+from model.errors import DataError, UserError
+from model.evaluation.tables import display_name
+from model.example_set import ExampleSet
+from model.few_shot import METHODS, label_target, method_problem, score_table
+
+studio = Studio()
+page_header(
+    "Few-shot",
+    "Pick a few studies that show a condition (and some that do not): every other study is "
+    "ranked by its likeness to them.",
+)
+NO_LABEL = "(none)"
+
+
+def class_name(dataset: str) -> ExampleSet:
+    """The class name box, showing the set's name; a new name is kept with the set."""
+    key = f"fs-name:{dataset}"
+    st.session_state[key] = example_set(st.session_state, dataset).name
+
+    def rename() -> None:
+        name = str(st.session_state[key]).strip()
+        if name:
+            examples = example_set(st.session_state, dataset)
+            keep_set(st.session_state, dataset, replace(examples, name=name))
+
+    st.text_input("Class", key=key, max_chars=80, on_change=rename)
+    return example_set(st.session_state, dataset)
+
+
+def example_lists(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> None:
+    """The examples and counter-examples, each with its impression; selected rows removable."""
+    sides = (("Examples", examples.positive), ("Counter-examples", examples.negative))
+    for column, (title, ids) in zip(st.columns(2), sides, strict=True):
+        column.markdown(f"**{title}** ({len(ids)})")
+        if not ids:
+            column.caption("None yet.")
+            continue
+        picked = column.dataframe(
+            listed_examples(ids, studies),
+            hide_index=True,
+            on_select="rerun",
+            selection_mode="multi-row",
+            # a new list is a new table: a selection kept across a removal named other rows
+            key=f"fs-list-{title}-{zlib.crc32(chr(10).join(ids).encode())}",
+        )
+        rows = picked.selection.rows
+        if rows and column.button(f"Remove {len(rows)} selected", key=f"fs-remove-{title}"):
+            remove_examples(st.session_state, dataset, [ids[i] for i in rows])
+            st.rerun()
+    if examples.ids and st.button("Clear all", key="fs-clear"):
+        keep_set(st.session_state, dataset, ExampleSet(examples.name))
+        st.rerun()
+
+
+def add_from_picker(dataset: str, studies: pd.DataFrame) -> None:
+    """A study picker with add-as-example and add-as-counter-example buttons."""
+    st.caption(
+        "Add studies here, with a lasso on the Embeddings page, or from a case card "
+        "(Case browser, Zero-shot)."
+    )
+    chosen = study_picker("Study", studies.index.astype(str).tolist(), None, key="fs-pick")
+    row = st.columns(2)
+    for column, positive, label in (
+        (row[0], True, "Add as example"),
+        (row[1], False, "Add as counter-example"),
+    ):
+        if chosen is not None and column.button(label, key=f"fs-add-{positive}"):
+            add_examples(st.session_state, dataset, [chosen], positive)
+            st.rerun()
+
+
+def load_and_save(dataset: str, examples: ExampleSet) -> None:
+    """Load a saved or uploaded set; save this one under the data root or download it."""
+    with st.expander("Load · save · download"):
+        files = saved_sets(studio.settings)
+        row = st.columns([2, 1])
+        chosen = row[0].selectbox("Saved example sets", list(files), key="fs-saved", index=None)
+        upload = row[0].file_uploader("…or a JSON file", type=["json"], key="fs-upload")
+        if row[1].button("Load", key="fs-load", disabled=chosen is None and upload is None):
+            load(dataset, files.get(chosen), upload)
+        overwrite = row[0].checkbox("Overwrite a saved set of this name", key="fs-overwrite")
+        if row[1].button("Save to data root", key="fs-save", disabled=not examples.ids):
+            mine = st.session_state.setdefault("fs-mine", set())
+            try:
+                path = save_example_set(studio.settings, examples, examples.name, mine, overwrite)
+            except UserError as err:
+                st.error(markdown_text(err), icon=":material/block:")
+            else:
+                mine.add(path)
+                st.success(markdown_text(f"Saved {path}"))
+        row[1].download_button(
+            "Download JSON",
+            examples.dumps(),
+            file_name=f"{examples.name}.json",
+            mime="application/json",
+            help="The file `python -m model fewshot --examples` reads",
+        )
+
+
+def load(dataset: str, saved: Path | None, upload: Any) -> None:
+    """Make the uploaded set, else the saved one, this dataset's set (a saved set loaded may
+    be saved over); a bad file is a message."""
+    try:
+        loaded = uploaded_set(upload) if upload is not None else ExampleSet.load(saved)
+    except DataError as err:
+        st.error(markdown_text(err), icon=":material/block:")
+        return
+    keep_set(st.session_state, dataset, loaded)
+    if upload is None:
+        st.session_state.setdefault("fs-mine", set()).add(saved)
+    st.rerun()
+
+
+def results(examples: ExampleSet, studies: pd.DataFrame) -> None:
+    """The ranked studies, their CSV, and the ranking against a label."""
+    restore({"fs-method": METHODS[0]})  # kept while the user adds examples on other pages
+    method = st.radio(
+        "Method",
+        METHODS,
+        horizontal=True,
+        key="fs-method",
+        help="prototype: cosine to the examples' mean minus cosine to the counter-examples' "
+        "(without counter-examples, every other study's) mean · logistic: a logistic "
+        "regression fitted on the examples and counter-examples (needs one of each)",
+    )
+    remember(["fs-method"])
+    problem = method_problem(examples, method)
+    if problem is not None:
+        st.info(markdown_text(problem[0].upper() + problem[1:] + "."), icon=":material/info:")
+        return
+    scores = studio.few_shot_scores(examples, method)
+    table = ranked_table(scores, studies)
+    st.subheader(f"{len(table):,} other studies, most like “{markdown_text(examples.name)}” first")
+    picked = st.dataframe(
+        table,
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="fs-ranked",
+        height=360,
+        column_config={"score": st.column_config.NumberColumn(format="%.3f")},
+    )
+    if picked.selection.rows:
+        open_case(str(table.iloc[picked.selection.rows[0]]["study_id"]))
+    st.download_button(
+        "Download ranked CSV",
+        lambda: score_table(scores, studies).to_csv(index=False),
+        file_name=f"fewshot_{examples.name}.csv",
+        mime="text/csv",
+    )
+    compare_with_label(scores, examples)
+
+
+def compare_with_label(scores: pd.DataFrame, examples: ExampleSet) -> None:
+    """AUC (95% CI over patients) of the ranking against a label column of the dataset."""
+    labels = labels_or_warning(studio)
+    if labels is None:
+        return
+    choices = [NO_LABEL, *map(str, labels.columns)]
+    restore({"fs-label": NO_LABEL})  # each just before its widget, which takes the value
+    if st.session_state["fs-label"] not in choices:  # kept from another dataset's labels
+        st.session_state["fs-label"] = NO_LABEL
+    label = st.selectbox("Compare with label", choices, key="fs-label", format_func=display_name)
+    remember(["fs-label"])
+    if label == NO_LABEL:
+        return
+    try:
+        result = studio.few_shot_evaluation(scores, label_target(labels, label), label)
+    except DataError as err:
+        st.info(markdown_text(err), icon=":material/info:")
+        return
+    st.metric(
+        markdown_text(f"AUC against {display_name(label)}"),  # a labels file's column
+        f"{result.auc:.3f}",
+        help="95% CI by resampling patients",
+    )
+    st.caption(
+        f"95% CI {result.auc_lo:.3f}–{result.auc_hi:.3f} over {result.n:,} studies with a known "
+        f"label ({result.n_positive:,} positive). Left out: the {result.examples:,} examples and "
+        f"counter-examples and {result.same_patient:,} other studies of their patients."
+    )
+
+
+with page_guard(studio):
+    dataset = str(studio.dataset_path())
+    studies = studio.studies().set_index("study_id")
+    gone = drop_unknown(st.session_state, dataset, studies.index.astype(str))
+    if gone:
+        st.warning(
+            markdown_text(
+                f"Dropped {len(gone)} example(s) no longer in this dataset (re-imported since they "
+                f"were picked?): {', '.join(gone[:10])}{' …' if len(gone) > 10 else ''}"
+            ),
+            icon=":material/warning:",
+        )
+    chosen = class_name(dataset)
+    example_lists(dataset, chosen, studies)
+    add_from_picker(dataset, studies)
+    load_and_save(dataset, chosen)
+    with page_guard(studio):
+        results(chosen, studies)

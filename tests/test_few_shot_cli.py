@@ -1,0 +1,98 @@
+"""``python -m model fewshot`` on the tiny dataset and checkpoint: the ranked CSV, the AUC beside
+it, and one-line errors before any work."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import model.embed as embed_module
+from model.cli import main as cli_main
+from model.data.dataset import CMRDataset
+from model.embed import cached_study_embeddings
+from tests.tiny_dataset import shared_tiny_checkpoint
+
+
+@pytest.fixture(scope="module")
+def setup() -> tuple[Path, Path]:
+    data, checkpoint = shared_tiny_checkpoint()
+    cached_study_embeddings(checkpoint, CMRDataset.open(data))  # the cache the command reuses
+    return data, checkpoint
+
+
+def write_examples(path: Path, positive: list[str], negative: list[str]) -> Path:
+    path.write_text(json.dumps({"name": "lge", "positive": positive, "negative": negative}))
+    return path
+
+
+def test_fewshot_ranks_every_study_and_checks_the_label_without_the_examples(
+    setup: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, checkpoint = setup
+    ids = CMRDataset.open(data).ids()
+    examples = write_examples(tmp_path / "ex.json", ids[:3], ids[3:5])
+    out = tmp_path / "ranked.csv"
+
+    def no_embedding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the cached study embeddings should be reused")
+
+    monkeypatch.setattr(embed_module, "embed_studies", no_embedding)
+    base = ["fewshot", "--checkpoint", str(checkpoint), "--data", str(data)]
+    argv = [*base, "--examples", str(examples), "--out", str(out), "--label", "lge"]
+    assert cli_main([*argv, "--method", "logistic"]) == 0
+    ranked = pd.read_csv(out, keep_default_na=False)
+    assert sorted(ranked["study_id"]) == sorted(ids)
+    assert ranked["score"].is_monotonic_decreasing
+    assert list(ranked.columns) == ["study_id", "site", "split", "score", "example"]
+    marked = ranked.set_index("study_id")["example"]
+    assert set(marked[marked == "example"].index) == set(ids[:3])
+    assert set(marked[marked == "counter-example"].index) == set(ids[3:5])
+    metrics = pd.read_csv(tmp_path / "ranked_metrics.csv").iloc[0]
+    labels = pd.read_csv(data / "labels.csv")
+    links = pd.read_csv(data / "linkage.csv")
+    truth = links.merge(labels, on="accession_number").set_index("study_id")["lge"]
+    rest = ranked[ranked["example"] == ""].set_index("study_id")  # one study per patient here
+    expected = roc_auc_score(truth[rest.index], rest["score"])
+    assert metrics["auc"] == pytest.approx(expected)
+    assert (metrics["n"], metrics["examples"], metrics["method"]) == (11, 5, "logistic")
+    assert metrics["auc_lo"] <= metrics["auc"] <= metrics["auc_hi"]
+    assert cli_main(argv[:-2]) == 0  # no --label: the earlier metrics do not stay beside it
+    assert not (tmp_path / "ranked_metrics.csv").exists()
+
+
+def test_fewshot_errors_are_one_line_and_write_nothing(
+    setup: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data, checkpoint = setup
+    ids = CMRDataset.open(data).ids()
+    out = tmp_path / "ranked.csv"
+    base = ["fewshot", "--checkpoint", str(checkpoint), "--data", str(data), "--out", str(out)]
+    only_examples = write_examples(tmp_path / "pos.json", ids[:2], [])
+    cases = [
+        (
+            ["--examples", str(write_examples(tmp_path / "gone.json", ["gone"], []))],
+            "1 study ID(s) are not in dataset",
+        ),
+        (
+            ["--examples", str(only_examples), "--method", "logistic"],
+            "needs at least one counter-example",
+        ),
+        (["--examples", str(only_examples), "--label", "amyloid_x"], "no column 'amyloid_x'"),
+        (
+            ["--examples", str(only_examples), "--labels", str(data / "labels.csv")],
+            "--labels needs --label",
+        ),
+        (["--examples", str(tmp_path / "none.json")], "does not exist"),
+    ]
+    for extra, message in cases:
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            assert cli_main([*base, *extra]) == 2, extra
+        assert message in caplog.text, (extra, caplog.text)
+        assert "Traceback" not in caplog.text
+    assert not out.exists()

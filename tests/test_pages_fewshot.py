@@ -1,0 +1,193 @@
+"""The Few-shot page over the tiny data root: examples added on the page, from the map's
+selection and from case cards; the ranked table; the AUC against a label; saved sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.few_shot import (
+    SETS_KEY,
+    add_examples,
+    drop_unknown,
+    example_set,
+    ranked_table,
+    save_example_set,
+)
+from dashboard.settings import Settings
+from model.errors import UserError
+from model.example_set import ExampleSet
+
+pytestmark = pytest.mark.slow
+
+
+def texts(at: AppTest) -> str:
+    return " ".join(str(p.value) for p in [*at.info, *at.caption, *at.warning, *at.markdown])
+
+
+def add(at: AppTest, study_id: str, positive: bool) -> None:
+    at.selectbox(key="fs-pick").set_value(study_id).run()
+    at.button(key=f"fs-add-{positive}").click().run()
+
+
+def only_set(at: AppTest) -> ExampleSet:
+    (examples,) = at.session_state[SETS_KEY].values()
+    return examples
+
+
+def test_examples_picked_on_the_page_rank_the_others_and_meet_a_label(app) -> None:
+    at = app("pages/fewshot.py")
+    assert "add at least one example" in texts(at).lower()
+    add(at, "s000001", True)
+    add(at, "s000002", True)
+    add(at, "s000003", False)
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert only_set(at).positive == ("s000001", "s000002")
+    ranked = next(d.value for d in at.dataframe if "rank" in d.value.columns)
+    assert len(ranked) == 21 and not {"s000001", "s000002", "s000003"} & set(ranked["study_id"])
+    assert ranked["score"].is_monotonic_decreasing
+    assert {"site", "split", "impression"} <= set(ranked.columns)
+    at.radio(key="fs-method").set_value("logistic").run()
+    assert (
+        next(d.value for d in at.dataframe if "rank" in d.value.columns)["score"]
+        .between(0, 1)
+        .all()
+    )
+    at.selectbox(key="fs-label").set_value("lge").run()
+    assert not at.exception and not at.error
+    (auc,) = [m for m in at.metric if "AUC" in m.label]
+    assert 0.0 <= float(auc.value) <= 1.0
+    assert "over 21 studies with a known label" in texts(at)
+    assert "the 3 examples and counter-examples and 0 other studies" in texts(at)
+
+
+def test_the_logistic_method_asks_for_a_counter_example(app) -> None:
+    at = app("pages/fewshot.py")
+    add(at, "s000001", True)
+    at.radio(key="fs-method").set_value("logistic").run()
+    assert "needs at least one counter-example" in texts(at)
+    assert not any("rank" in d.value.columns for d in at.dataframe)
+
+
+def test_examples_gone_from_a_re_ingested_dataset_are_named_and_dropped(
+    app, data_root: Path
+) -> None:
+    at = app("pages/fewshot.py")
+    dataset = str(Settings.from_env().active_dataset())
+    stale = ExampleSet("x", positive=("s000004", "gone-1"), negative=("gone-2",))
+    at.session_state[SETS_KEY] = {dataset: stale}
+    at.run()
+    assert not at.exception and not at.error
+    assert any("gone-1, gone-2" in w.value for w in at.warning)
+    assert only_set(at) == ExampleSet("x", positive=("s000004",))
+    assert any("rank" in d.value.columns for d in at.dataframe)
+
+
+def test_adding_from_the_map_or_a_card_and_removing() -> None:
+    session: dict = {}
+    _examples, said = add_examples(session, "ds-a", ["s1", "s2", "s3"], positive=True)
+    assert "3 studies" in said and "examples" in said
+    add_examples(session, "ds-a", ["s2"], positive=False)  # moves to the counter-examples
+    assert example_set(session, "ds-a") == ExampleSet(positive=("s1", "s3"), negative=("s2",))
+    assert example_set(session, "ds-b") == ExampleSet()  # each dataset its own set
+    assert drop_unknown(session, "ds-a", ["s1", "s2"]) == ["s3"]
+    assert example_set(session, "ds-a").positive == ("s1",)
+
+
+def test_the_ranked_table_leaves_out_the_examples() -> None:
+    scores = pd.DataFrame(
+        {"score": [0.1, 0.9, 0.5, 0.7], "example": ["", "example", "", "counter-example"]},
+        index=pd.Index(["a", "b", "c", "d"], name="study_id"),
+    )
+    studies = pd.DataFrame(
+        {"site": "x", "split": "test", "impression": list("ABCD")}, index=list("abcd")
+    )
+    table = ranked_table(scores, studies)
+    assert table["study_id"].tolist() == ["c", "a"] and table["rank"].tolist() == [1, 2]
+    assert list(table.columns) == ["rank", "study_id", "score", "site", "split", "impression"]
+    np.testing.assert_allclose(table["score"], [0.5, 0.1])
+
+
+def test_saved_sets_are_not_overwritten_silently(tmp_path: Path) -> None:
+    settings = Settings(data_root=tmp_path)
+    first = ExampleSet("amyloid", positive=("s1",))
+    path = save_example_set(settings, first, "amyloid")
+    assert path == tmp_path / "fewshot" / "amyloid.json" and ExampleSet.load(path) == first
+    second = ExampleSet("amyloid", positive=("s2",))
+    with pytest.raises(UserError, match="already exists"):
+        save_example_set(settings, second, "amyloid")
+    assert ExampleSet.load(path) == first
+    save_example_set(settings, second, "amyloid", replaceable=[path])
+    assert ExampleSet.load(path) == second
+    with pytest.raises(UserError, match="class name '../out': use letters"):
+        save_example_set(settings, second, "../out")
+
+
+def test_a_case_card_adds_its_study_and_a_renamed_set_is_saved_and_loaded(
+    app, data_root: Path
+) -> None:
+    zeroshot = app("pages/zeroshot.py")
+    zeroshot.button(key="fs-examples-zs-0").click().run()
+    zeroshot.button(key="fs-counter-examples-zs-1").click().run()
+    assert not zeroshot.exception and not zeroshot.error
+    carded = only_set(zeroshot)
+    assert len(carded.positive) == 1 and len(carded.negative) == 1
+    at = zeroshot.switch_page("pages/fewshot.py").run()
+    assert only_set(at) == carded and any("rank" in d.value.columns for d in at.dataframe)
+    dataset = str(Settings.from_env().active_dataset())
+    at.text_input(key=f"fs-name:{dataset}").input("odd-ones").run()
+    assert only_set(at).name == "odd-ones"
+    at.button(key="fs-save").click().run()
+    saved = data_root / "fewshot" / "odd-ones.json"
+    assert ExampleSet.load(saved) == only_set(at)
+    at.button(key="fs-clear").click().run()
+    assert only_set(at).ids == ()
+    at.selectbox(key="fs-saved").set_value("odd-ones").run()
+    at.button(key="fs-load").click().run()
+    assert only_set(at) == ExampleSet.load(saved)
+    assert at.text_input(key=f"fs-name:{dataset}").value == "odd-ones"
+    saved.unlink()
+
+
+def test_the_maps_selection_is_added_as_counter_examples(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dashboard.map_figure.selected_rows", lambda points, figure: [0, 1, 2])
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    listed = at.dataframe(key="e-table").value["study_id"].tolist()
+    at.button(key="fs-counter-examples-e-map").click().run()
+    assert not at.exception and not at.error
+    assert only_set(at) == ExampleSet(negative=tuple(listed))
+    assert any("3 studies" in t.proto.body for t in at.toast)
+
+
+def test_selected_examples_are_removed_and_the_selection_does_not_outlive_them(app) -> None:
+    at = app("pages/fewshot.py")
+    for study_id in ("s000005", "s000006", "s000007"):
+        add(at, study_id, True)
+    (key,) = [d.key for d in at.dataframe if d.key and d.key.startswith("fs-list-Examples")]
+    at.session_state[key] = {"selection": {"rows": [1, 2], "columns": [], "cells": []}}
+    at.run()
+    at.button(key="fs-remove-Examples").click().run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    assert only_set(at).positive == ("s000005",)
+    assert not [b for b in at.button if b.key == "fs-remove-Examples"]  # nothing selected now
+
+
+def test_the_method_and_label_survive_a_visit_to_add_from_another_page(app) -> None:
+    at = app("pages/fewshot.py")
+    add(at, "s000001", True)
+    add(at, "s000002", False)
+    at.radio(key="fs-method").set_value("logistic").run()
+    at.selectbox(key="fs-label").set_value("nicm").run()
+    at.switch_page("pages/zeroshot.py").run()
+    at.button(key="fs-examples-zs-0").click().run()
+    at.switch_page("pages/fewshot.py").run()
+    assert not at.exception and not at.error
+    assert at.radio(key="fs-method").value == "logistic"
+    assert at.selectbox(key="fs-label").value == "nicm"
+    assert [m.label for m in at.metric] == ["AUC against NICM"]
