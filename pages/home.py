@@ -84,6 +84,7 @@ with page_guard(studio):
         "- **Train** — launch and watch training runs, choose the active checkpoint\n"
         "- **Embeddings** — UMAP of studies, colour by any column, lasso to a case table\n"
         "- **Zero-shot** — edit prompts, score every study, ROC/AUC when labels exist\n"
+        "- **Few-shot** — pick example studies of a class, rank every other study by them\n"
         "- **Case browser** — natural-language search and more-like-this\n"
         "- **Evaluate** — paper-style tables: zero-shot, few-shot, probes, retrieval"
     )

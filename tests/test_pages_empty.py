@@ -3,6 +3,7 @@ key widgets present. Pages run through app.py so navigation and page links resol
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -64,6 +65,13 @@ def test_home_offers_the_demo_build(data_root: Path) -> None:
     assert [b.label for b in at.button] == ["Build the demo"]
     assert "No dataset" not in _texts(at)
     assert str(data_root) in _texts(at)
+
+
+def test_home_lists_every_page_of_the_navigation(data_root: Path) -> None:
+    titles = re.findall(r'st\.Page\("pages/\w+\.py", title="([^"]+)"', Path(APP).read_text())
+    listed = _texts(_open("pages/home.py"))
+    assert len(titles) == len(PAGES)
+    assert [t for t in titles if t != "Home" and f"**{t}**" not in listed] == []
 
 
 def test_empty_states_point_at_the_next_step(data_root: Path) -> None:
