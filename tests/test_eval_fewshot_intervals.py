@@ -146,3 +146,23 @@ def test_the_interval_is_reproducible_and_absent_without_resamples() -> None:
     none = evaluate_label(x, labels, "lge", config, groups=groups, resamples=0)
     assert none[["auc_lo", "auc_hi"]].isna().all().all()
     np.testing.assert_array_equal(none["auc"], first["auc"])
+
+
+def test_a_large_site_s_resamples_in_blocks_give_the_same_interval(monkeypatch) -> None:
+    """A site too large to hold every resample at once is re-weighted block by block (the draws
+    of ``bootstrap_counts``, read in order): the interval is the one of all resamples at once."""
+    rng = np.random.default_rng(5)
+    episodes, n = 6, 40
+    labels = rng.random(n) < 0.4
+    scores = rng.normal(size=(episodes, n)) + labels
+    queries = rng.random((episodes, n)) < 0.9
+    groups = np.arange(n) // 2
+    whole = two_level_interval(
+        scores, labels, queries, PatientDraws(n, 90, 2, groups), interval_rng(2, 4, "lge")
+    )
+    monkeypatch.setattr("model.evaluation.metrics.BOOTSTRAP_CELLS", n * 7)
+    monkeypatch.setattr("model.evaluation.fewshot_intervals.BOOTSTRAP_CELLS", n * 7)
+    draws = PatientDraws(n, 90, 2, groups)
+    assert len(list(draws.blocks())) == 13  # 90 resamples, 7 at a time
+    blocked = two_level_interval(scores, labels, queries, draws, interval_rng(2, 4, "lge"))
+    assert blocked == pytest.approx(whole, abs=1e-12)
