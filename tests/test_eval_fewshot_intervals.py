@@ -161,8 +161,12 @@ def test_a_large_site_s_resamples_in_blocks_give_the_same_interval(monkeypatch) 
         scores, labels, queries, PatientDraws(n, 90, 2, groups), interval_rng(2, 4, "lge")
     )
     monkeypatch.setattr("model.evaluation.metrics.BOOTSTRAP_CELLS", n * 7)
-    monkeypatch.setattr("model.evaluation.fewshot_intervals.BOOTSTRAP_CELLS", n * 7)
+    kept = PatientDraws(n, 90, 2, groups)  # drawn in blocks, kept as one
+    assert len(list(kept.blocks())) == 1
+    joined = two_level_interval(scores, labels, queries, kept, interval_rng(2, 4, "lge"))
+    monkeypatch.setattr("model.evaluation.fewshot_intervals.KEPT_CELLS", n * 7)
     draws = PatientDraws(n, 90, 2, groups)
     assert len(list(draws.blocks())) == 13  # 90 resamples, 7 at a time
     blocked = two_level_interval(scores, labels, queries, draws, interval_rng(2, 4, "lge"))
+    assert joined == pytest.approx(whole, abs=1e-12)
     assert blocked == pytest.approx(whole, abs=1e-12)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 from scipy import sparse
 
-from model.evaluation.metrics import BOOTSTRAP_CELLS, bootstrap_counts, percentile_ci
+from model.evaluation.metrics import bootstrap_counts, percentile_ci
 
 
 def interval_rng(seed: int, k: int, label: str) -> np.random.Generator:
@@ -118,16 +118,20 @@ def episode_aucs(
     )
 
 
+KEPT_CELLS = 2**23  # study x resample weights kept for a label's points: 32 MiB as float32
+
+
 class PatientDraws:
     """A label's patient resamples as study weights, float32 [N, R] blocks of consecutive
-    resamples (``metrics.bootstrap_counts`` transposed): drawn once and kept when they fit in
-    one block (every k and method of the label reuses them), drawn again per use otherwise."""
+    resamples (``metrics.bootstrap_counts`` transposed): drawn once and kept as one block when
+    they fit in ``KEPT_CELLS`` (every k and method of the label reuses them), drawn again per
+    use otherwise."""
 
     def __init__(self, n: int, resamples: int, seed: int, groups: np.ndarray | None) -> None:
         self.n, self.resamples, self.seed, self.groups = n, resamples, seed, groups
         self._kept: list[np.ndarray] | None = None
-        if n * resamples <= BOOTSTRAP_CELLS:
-            self._kept = list(self._draw())
+        if resamples > 0 and n * resamples <= KEPT_CELLS:
+            self._kept = [np.concatenate(list(self._draw()), axis=1)]
 
     def _draw(self) -> Iterator[np.ndarray]:
         for counts in bootstrap_counts(self.n, self.resamples, self.seed, self.groups):
