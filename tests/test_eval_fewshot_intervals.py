@@ -28,6 +28,15 @@ def test_weighted_auc_matches_sklearn_with_ties_and_zero_weights() -> None:
         np.testing.assert_allclose(weighted_auc_columns(scores, labels, weights), expected)
 
 
+def test_weighted_auc_stays_exact_with_large_weights() -> None:
+    """Pair counts past float32's whole numbers (2**24) are summed in float64."""
+    rng = np.random.default_rng(4)
+    scores, labels = rng.normal(size=400), rng.random(400) < 0.5
+    weights = rng.integers(0, 3000, (400, 3))
+    expected = [roc_auc_score(labels, scores, sample_weight=weights[:, r]) for r in range(3)]
+    np.testing.assert_allclose(weighted_auc_columns(scores, labels, weights), expected, rtol=1e-12)
+
+
 def test_weighted_auc_without_a_class_is_nan() -> None:
     weights = np.array([[1, 0], [1, 2], [0, 1]])
     auc = weighted_auc_columns(np.array([0.1, 0.2, 0.3]), np.array([1, 0, 0]), weights)

@@ -75,10 +75,14 @@ def _weighted_auc(
         np.add(below[run], row, out=below[run + 1])
     # the negative weight below each positive run: the runs before it
     below_positive = below[1 - first : 1 - first + len(positive_runs)]
-    pairs = np.einsum("ar,ar->r", positive_runs, below_positive, dtype=np.float64)
-    pairs += 0.5 * _tied_pairs(np.asarray(scores)[order], is_positive, weights, items[order])
     n_positive = positive_runs.sum(axis=0, dtype=np.float64)
     n_negative = below[-1].astype(np.float64)
+    # whole-count pairs, at most n_positive * n_negative: float32 sums them exactly below 2**24
+    exact = len(order) == 0 or (n_positive * n_negative).max() < 2**24
+    pairs = np.einsum(
+        "ar,ar->r", positive_runs, below_positive, dtype=np.float32 if exact else np.float64
+    ).astype(np.float64)
+    pairs += 0.5 * _tied_pairs(np.asarray(scores)[order], is_positive, weights, items[order])
     with np.errstate(divide="ignore", invalid="ignore"):
         auc = pairs / (n_positive * n_negative)
     return np.where((n_positive > 0) & (n_negative > 0), auc, np.nan)
