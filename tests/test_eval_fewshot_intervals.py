@@ -13,9 +13,9 @@ from model.evaluation.fewshot_intervals import (
     episode_draws,
     interval_rng,
     two_level_interval,
-    weighted_auc_columns,
 )
 from model.evaluation.metrics import bootstrap_counts
+from model.evaluation.weighted_auc import weighted_auc_columns
 
 
 def test_weighted_auc_matches_sklearn_with_ties_and_zero_weights() -> None:
