@@ -65,8 +65,13 @@ def one_shot_prototype(
             continue
         values = labels[finding].to_numpy(dtype=float)
         known = ~np.isnan(values)
-        rows = evaluate_label(
-            vectors[known], values[known].astype(int), finding, config, groups=groups[known]
+        rows = evaluate_label(  # the point only: no interval
+            vectors[known],
+            values[known].astype(int),
+            finding,
+            config,
+            groups=groups[known],
+            resamples=0,
         )
         if not rows.empty:  # empty when a class has too few studies for a query
             aucs.extend(rows.loc[rows["method"] == "prototype", "auc"].tolist())

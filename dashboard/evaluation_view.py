@@ -21,7 +21,7 @@ from PIL import Image
 from dashboard.jobs import model_command
 from dashboard.settings import Settings, position_of
 from model.errors import DataError
-from model.evaluation.headline import headline
+from model.evaluation.headline import headline_text
 from model.evaluation.inputs import check_external_sites
 from model.evaluation.methods import methods_lines, site_line
 from model.evaluation.tables import COUNT_COLUMNS, STAGING_PREFIX, STUDY_SCORES, is_p_value
@@ -49,12 +49,13 @@ class EvaluationOutputs:
     unreadable: list[str] = field(default_factory=list)  # "name: why" of files left out
 
     def key_figures(self) -> pd.DataFrame:
-        """The headline table of the summary (``model.evaluation.headline``); empty without one,
+        """The headline table of the summary as text, single figures with their CIs
+        (``model.evaluation.headline.headline_text``); empty without one,
         or when the summary is not in the shape this version writes (noted in ``unreadable``)."""
         results = self.summary.get("results")
         records = [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
         try:
-            return headline(records)
+            return headline_text(records)
         except (KeyError, TypeError, ValueError) as err:
             self.unreadable.append(f"summary.json: no headline ({type(err).__name__}: {err})")
             return pd.DataFrame()

@@ -175,9 +175,8 @@ def overview(outputs) -> None:
         )
     if not key_figures.empty:
         st.subheader("Headline")
-        sites = {c: st.column_config.NumberColumn(format="%.3f") for c in key_figures.columns[1:]}
         st.dataframe(  # every row: the default ten hid the last figures behind a scroll
-            key_figures, hide_index=True, key="ev-headline", column_config=sites, height="content"
+            key_figures, hide_index=True, key="ev-headline", height="content"
         )
         st.caption(HEADLINE_NOTE)
     for line in outputs.site_lines():

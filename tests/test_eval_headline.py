@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from model.evaluation.headline import headline, mean_of
+from model.evaluation.headline import headline, headline_text, mean_of
 
 
 def _result(model: str, site: str, scale: float = 1.0) -> dict:
@@ -88,3 +88,20 @@ def test_mean_of_skips_missing_values_and_other_rows() -> None:
     ]
     assert mean_of(rows, "auc", k=1) == 0.5
     assert math.isnan(mean_of(rows, "auc", k=3))
+
+
+def test_headline_text_gives_single_figures_their_intervals() -> None:
+    """The headline showed point values only; a single figure (an accuracy, a retrieval figure)
+    now carries the 95% CI the run recorded beside it. A mean over labels has none to show."""
+    internal, external = _result("m", "internal"), _result("m", "external")
+    internal["diagnosis"]["zero-shot"] |= {"accuracy_lo": 0.41, "accuracy_hi": 0.6}
+    internal["retrieval"][1] |= {"R@10_lo": 0.35, "R@10_hi": 0.45}
+    external["retrieval"][1] |= {"R@10_lo": None, "R@10_hi": None}  # a run without resamples
+    text = headline_text([internal, external]).set_index("figure")
+    assert text.loc["zero-shot diagnosis, accuracy", "internal"] == "0.500 (0.410–0.600)"
+    assert text.loc["zero-shot diagnosis, accuracy", "external"] == "0.500"
+    assert text.loc["report → study, R@10", "internal"] == "0.400 (0.350–0.450)"
+    assert text.loc["report → study, R@10", "external"] == "0.400"
+    assert text.loc["few-shot prototype, mean AUC (k = 1)", "internal"] == "0.700"
+    assert list(text.index) == list(headline([internal, external])["figure"])
+    assert headline_text([]).empty

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from colour_vision import closest_pair, contrast_ratio
 from matplotlib.colors import to_hex
 
 from model.evaluation.plots import (
+    BAND_LABEL,
     comparison_figure,
     confusion_figure,
     fewshot_panels,
@@ -30,7 +32,8 @@ def _curve(label: str, auc: float) -> pd.DataFrame:
 
 def test_fewshot_panels_show_low_aucs_chance_and_the_zero_shot_line() -> None:
     """A model worse than chance (zero-shot AUC 0.30, few-shot 0.35) stays on the plot, and the
-    legend names the zero-shot line though the first label has no prompts."""
+    legend names the zero-shot line though the first label has no prompts, and what the bands
+    are (a run without resamples has none)."""
     table = pd.concat([_curve("unprompted", 0.8), _curve("lge", 0.35)], ignore_index=True)
     figure = fewshot_panels(table, {"lge": 0.30}, "title")
     first, second = figure.axes[:2]
@@ -39,8 +42,10 @@ def test_fewshot_panels_show_low_aucs_chance_and_the_zero_shot_line() -> None:
     assert first.get_ylim()[0] <= 0.5 <= first.get_ylim()[1]  # chance stays visible
     (legend,) = figure.legends
     assert {text.get_text() for text in legend.get_texts()} == {
-        "prototype", "logistic", "zero-shot", "chance"
+        "prototype", "logistic", "zero-shot", "chance", "95% CI (episodes and patients resampled)"
     }  # fmt: skip
+    unbanded = fewshot_panels(table.assign(auc_lo=np.nan, auc_hi=np.nan), {}, "title")
+    assert BAND_LABEL not in {text.get_text() for text in unbanded.legends[0].get_texts()}
     chance = [line for line in second.get_lines() if line.get_label() == "chance"]
     assert chance and set(chance[0].get_ydata()) == {0.5}
 

@@ -265,7 +265,7 @@ def test_evaluate_page_leads_with_the_headline_of_a_finished_evaluation(app, dat
         at = app("pages/evaluate.py")
         headline = next(d.value for d in at.dataframe if "figure" in d.value.columns)
         assert headline.to_dict("records") == [
-            {"figure": "zero-shot findings, mean AUC", "internal": 0.9}
+            {"figure": "zero-shot findings, mean AUC", "internal": "0.900"}
         ]
         assert [t.label for t in at.tabs] == ["Zero-shot", "Diagnosis"]
         (folder / "summary.json").write_text("[1, 2]")  # not a summary: no headline, no error

@@ -77,6 +77,19 @@ def test_the_methods_say_the_bootstrap_resamples_patients(evaluated: tuple[Path,
     assert "bootstrap over the studies of each site" in " ".join(methods_lines(old))
 
 
+def test_the_methods_say_the_few_shot_interval_covers_the_test_patients(
+    evaluated: tuple[Path, dict],
+) -> None:
+    """A few-shot interval now resamples the episodes and the patients, like every other
+    figure's; an earlier run's, the spread over support draws alone, is still described so."""
+    _, summary = evaluated
+    methods = " ".join(methods_lines(summary["config"]))
+    assert "95% two-level percentile bootstrap interval (10 resamples" in methods
+    assert "not a sampling interval" not in methods
+    old = {key: value for key, value in summary["config"].items() if key != "fewshot_interval"}
+    assert "mean ± 1.96 SE, the spread over support draws" in " ".join(methods_lines(old))
+
+
 def test_the_dataset_own_labels_file_is_fingerprinted_too(tmp_path: Path) -> None:
     """Without --labels the evaluation reads the dataset's own labels.csv: the methods named it
     but its SHA-256 read "labels none", so a reader could not tell which labels were used."""

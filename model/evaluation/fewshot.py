@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from model.evaluation.fewshot_intervals import PatientDraws, interval_rng, two_level_interval
 from model.evaluation.metrics import auc_rows, threshold_metrics_rows
 
 
@@ -169,14 +170,12 @@ def logistic_probabilities(
     return _sigmoid(prior[None] + weights @ augmented.T)
 
 
-def _summary(values: np.ndarray) -> tuple[float, float, float, float]:
-    """(mean, sd, mean - 1.96 SE, mean + 1.96 SE) over finite episode values."""
+def _summary(values: np.ndarray) -> tuple[float, float]:
+    """(mean, sd) over finite episode values."""
     finite = values[np.isfinite(values)]
     if finite.size == 0:
-        return (np.nan, np.nan, np.nan, np.nan)
-    mean, sd = float(finite.mean()), float(finite.std(ddof=1)) if finite.size > 1 else 0.0
-    half = 1.96 * sd / np.sqrt(finite.size)
-    return (mean, sd, mean - half, mean + half)
+        return (np.nan, np.nan)
+    return float(finite.mean()), float(finite.std(ddof=1)) if finite.size > 1 else 0.0
 
 
 def episode_scores(
@@ -210,17 +209,25 @@ def evaluate_label(
     config: FewShotConfig,
     prior_logits: np.ndarray | None = None,
     groups: np.ndarray | None = None,
+    resamples: int = 1000,
+    bootstrap_seed: int = 0,
 ) -> pd.DataFrame:
-    """Few-shot curve of one binary label: one row per (method, k) with episode means and CIs.
+    """Few-shot curve of one binary label: one row per (method, k) with the mean AUC over
+    episodes, its SD over episodes (``auc_sd``) and its 95% two-level bootstrap interval
+    (``auc_lo``/``auc_hi``: episodes and patients resampled, ``fewshot_intervals``; NaN with
+    ``resamples`` 0), and the mean accuracy and F1.
 
     embeddings: float [N, D] unit-norm (labelled studies only); labels: {0, 1} [N];
     prior_logits: the label's zero-shot logits float [N], which add the ``prompted`` probe;
-    groups: [N] patient keys, when given a study of a support patient is no query. Values of k
-    that leave no query of a class are skipped; an episode that does (its support took every
-    patient of a class) is left out, and ``episodes`` counts those kept.
+    groups: [N] patient keys, when given a study of a support patient is no query and the
+    interval resamples patients (studies without). ``bootstrap_seed`` seeds the patient draws
+    as the zero-shot intervals'. Values of k that leave no query of a class are skipped; an
+    episode that does (its support took every patient of a class) is left out, and
+    ``episodes`` counts those kept.
     """
     rows = []
     truth_row = np.asarray(labels).astype(bool)
+    patients = PatientDraws(len(truth_row), resamples, bootstrap_seed, groups)
     for k in config.shots:
         try:
             episodes = sample_episodes(
@@ -239,7 +246,10 @@ def evaluate_label(
         ).items():
             auc = auc_rows(scores, truth, queries)
             thresholded = threshold_metrics_rows(decisions, truth, queries)
-            mean, sd, low, high = _summary(auc)
+            mean, sd = _summary(auc)
+            low, high = two_level_interval(
+                scores, truth_row, queries, patients, interval_rng(bootstrap_seed, k, label)
+            )
             rows.append(
                 {
                     "label": label,

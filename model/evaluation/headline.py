@@ -28,8 +28,9 @@ from model.evaluation.inputs import is_finding
 Record = dict[str, Any]
 HEADLINE_NOTE = (
     "Means over the labels every column has (few-shot: with enough studies of each class for "
-    "that k), so the columns compare on the same labels. Each figure's table below has every "
-    "label, with its confidence interval."
+    "that k), so the columns compare on the same labels. A single figure (an accuracy, a "
+    "retrieval figure) shows its 95% CI in brackets; a mean over labels has none here: each "
+    "label's figure with its CI is in the tables below."
 )
 
 
@@ -65,19 +66,18 @@ def by_label(rows: list[Record], key: str, label: str = "label_key", **match: ob
     return {name: float(v) for name, v in values.items() if np.isfinite(float(v))}
 
 
-def _diagnosis(setting: str) -> Callable[[Record], float]:
-    def read(result: Record) -> float:
-        value = result.get("diagnosis", {}).get(setting, {}).get("accuracy")
-        return float("nan") if value is None else float(value)
+def _number(value: Any) -> float:
+    return float("nan") if value is None else float(value)
 
-    return read
+
+def _diagnosis(setting: str, key: str = "accuracy") -> Callable[[Record], float]:
+    return lambda result: _number(result.get("diagnosis", {}).get(setting, {}).get(key))
 
 
 def _report_to_study(key: str) -> Callable[[Record], float]:
     def read(result: Record) -> float:
         rows = [r for r in result.get("retrieval", []) if r.get("direction") == "report_to_study"]
-        value = rows[0].get(key) if rows else None
-        return float("nan") if value is None else float(value)
+        return _number(rows[0].get(key) if rows else None)
 
     return read
 
@@ -105,6 +105,24 @@ FIGURES: dict[str, Callable[[Record], float | PerLabel]] = {
     "report → study, label-consistent precision@10 ceiling": _report_to_study(
         "label_precision@10_ceiling"
     ),
+}
+
+
+# The single figures' 95% CIs, as the suite recorded them beside each figure (``_lo``/``_hi``).
+INTERVALS: dict[str, tuple[Callable[[Record], float], Callable[[Record], float]]] = {
+    figure: (_diagnosis(setting, "accuracy_lo"), _diagnosis(setting, "accuracy_hi"))
+    for figure, setting in (
+        ("zero-shot diagnosis, accuracy", "zero-shot"),
+        ("linear probe diagnosis, accuracy (cross-validated)", "linear probe"),
+        ("linear probe diagnosis, accuracy (fitted on the train split)", "train-split probe"),
+    )
+} | {
+    figure: (_report_to_study(f"{key}_lo"), _report_to_study(f"{key}_hi"))
+    for figure, key in (
+        ("report → study, R@10", "R@10"),
+        ("report → study, label-consistent precision@10", "label_precision@10"),
+        ("report → study, label-consistent precision@10 ceiling", "label_precision@10_ceiling"),
+    )
 }
 
 
@@ -136,3 +154,22 @@ def common_mean(values: list[float | PerLabel]) -> list[float]:
         return float(np.mean([value[name] for name in shared])) if shared and value else np.nan
 
     return [figure(v) for v in values]
+
+
+def headline_text(results: list[Record]) -> pd.DataFrame:
+    """``headline`` as text to 3 decimals, a single figure with its 95% CI where the run
+    recorded one: "0.925 (0.910–0.940)"; "–" for a blank."""
+    table = headline(results)
+    if table.empty:
+        return table
+    text = table.astype(object)
+    for row, figure in enumerate(table["figure"]):
+        low, high = INTERVALS.get(figure, (None, None))
+        for column, result in zip(table.columns[1:], results, strict=True):
+            value = table.at[row, column]
+            cell = "–" if not np.isfinite(value) else f"{value:.3f}"
+            bounds = (low(result), high(result)) if low and high else (np.nan, np.nan)
+            if np.isfinite(value) and np.isfinite(bounds).all():
+                cell += f" ({bounds[0]:.3f}–{bounds[1]:.3f})"
+            text.at[row, column] = cell
+    return text

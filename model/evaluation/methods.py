@@ -58,7 +58,9 @@ def _bootstrap(suite: dict[str, Any], unit: Any) -> str:
     )
 
 
-def _fewshot(fewshot: dict[str, Any]) -> str:
+def _fewshot(fewshot: dict[str, Any], suite: dict[str, Any], interval: Any) -> str:
+    """The few-shot sentence; ``interval`` is the config's ``fewshot_interval``: "episodes and
+    patients", or None for a run before it was recorded, whose interval was mean ± 1.96 SE."""
     return (
         f"Few-shot: k = {_joined(fewshot.get('shots'))} studies of each class, "
         f"{fewshot.get('episodes')} episodes per k (seed {fewshot.get('seed')}), every other "
@@ -66,10 +68,28 @@ def _fewshot(fewshot: dict[str, Any]) -> str:
         "prototype (cosine to the class means; positive when closer to the positive one), "
         f"logistic (C = {fewshot.get('probe_c')}) and prompted (logistic with the zero-shot "
         f"logit as offset, C = {fewshot.get('prompted_c')}) probes (positive at p ≥ 0.5); mean "
-        "over episodes with 95% CI mean ± 1.96 SE, the spread over support draws around the "
-        "same query studies, not a sampling interval of the site's studies. A k is skipped for a label with no more than k studies of a class; "
-        "an episode whose support leaves no query of a class is left out (episodes counts "
-        "those kept), and a k with none is skipped."
+        f"over episodes{_fewshot_interval(suite, interval)}. A k is skipped for a label with no "
+        "more than k studies of a class; an episode whose support leaves no query of a class is "
+        "left out (episodes counts those kept), and a k with none is skipped."
+    )
+
+
+def _fewshot_interval(suite: dict[str, Any], interval: Any) -> str:
+    if interval != "episodes and patients":
+        return (
+            " with 95% CI mean ± 1.96 SE, the spread over support draws around the same query "
+            "studies, not a sampling interval of the site's studies"
+        )
+    resamples = int(suite.get("bootstrap") or 0)
+    if resamples <= 0:
+        return ", without a CI (run with --bootstrap 0)"
+    return (
+        f" with a 95% two-level percentile bootstrap interval ({resamples} resamples, seed "
+        f"{suite.get('seed')}): each resample draws the episodes with replacement and the "
+        "site's patients with replacement, as the other intervals, and averages the drawn "
+        "episodes' AUCs over their queries weighted by their patient's draws, so it covers both "
+        "the supports drawn and the test patients (a drawn episode left with no query of a "
+        "class is left out of that resample)"
     )
 
 
@@ -156,7 +176,7 @@ def methods_lines(config: dict[str, Any]) -> list[str]:
         "Calibration (brier, ece in the zero-shot and probe tables): Brier score and expected "
         f"calibration error over {CALIBRATION_BINS} equal-width bins of the predicted "
         "probability, point values without a CI.",
-        _fewshot(suite.get("fewshot") or {}),
+        _fewshot(suite.get("fewshot") or {}, suite, config.get("fewshot_interval")),
         _probe(suite.get("probe") or {}, bool(suite.get("train_split_probes"))),
         "Retrieval: a candidate with the identical impression text counts as correct; R@k and "
         "median rank over every study with a report; label-consistent precision@10 = share of "

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
+from model.evaluation.weighted_auc import weighted_auc_columns
+
 THRESHOLD = 0.5
 CALIBRATION_BINS = 10
 BOOTSTRAP_CELLS = 2**21  # resample x study counts drawn at once: 16 MiB as int64
@@ -177,19 +179,10 @@ def bootstrap_rows(
 
 
 def weighted_auc_rows(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """AUC of fixed scores [N] and labels [N] under per-row item weights [R, N] (e.g. bootstrap
-    counts): one sort of the scores, no per-row ranking. Ties count one half. Returns float [R].
-    """
-    order = np.argsort(scores, kind="mergesort")
-    sorted_scores, positive = np.asarray(scores)[order], np.asarray(labels).astype(bool)[order]
-    w = np.asarray(weights, dtype=np.float64)[:, order]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_scores)) + 1]
-    pos = np.add.reduceat(w * positive, starts, axis=1)
-    neg = np.add.reduceat(w * ~positive, starts, axis=1)
-    neg_below = np.cumsum(neg, axis=1) - neg
-    numerator = (pos * (neg_below + 0.5 * neg)).sum(axis=1)
-    denominator = pos.sum(axis=1) * neg.sum(axis=1)
-    return _ratio(numerator, denominator)
+    """AUC of fixed scores [N] and labels [N] under per-row whole-count item weights [R, N]
+    (e.g. bootstrap counts): ``weighted_auc.weighted_auc_columns``, one sort of the scores, no
+    per-row ranking. Ties count one half. Returns float [R]."""
+    return weighted_auc_columns(scores, labels, np.asarray(weights).T)
 
 
 def weighted_threshold_metrics_rows(

@@ -31,7 +31,7 @@ from model.atomic import atomic_write_text
 from model.errors import UserError
 from model.evaluation.compare import comparison_tables
 from model.evaluation.encoders import Encoder
-from model.evaluation.headline import headline
+from model.evaluation.headline import headline_text
 from model.evaluation.inputs import SiteData
 from model.evaluation.methods import methods_lines
 from model.evaluation.plots import plot_comparison, plot_confusion, plot_fewshot, plot_roc
@@ -238,7 +238,7 @@ def _write_all(
         "plots": sorted(str(p.relative_to(out)) for p in all_plots),
     }
     summary = build_summary(results, site_records, models, files, problems, config, comparisons)
-    key_figures = headline(summary["results"])
+    key_figures = headline_text(summary["results"])
     page = render_html(
         "CMR-CLIP evaluation",
         tables,

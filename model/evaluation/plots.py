@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from model.atomic import atomic_write_bytes
 from model.evaluation.tables import display_name
@@ -31,6 +32,7 @@ METHOD_STYLE = {
     "prompted": (LINE_COLOURS[3], "^"),
 }
 ZERO_SHOT_COLOUR = LINE_COLOURS[2]
+BAND_LABEL = "95% CI (episodes and patients resampled)"
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -101,8 +103,10 @@ def _auc_floor(part: pd.DataFrame, zeroshot: float) -> float:
 
 
 def fewshot_panels(fewshot: pd.DataFrame, zeroshot_auc: dict[str, float], title: str) -> Figure:
-    """One panel per label: mean AUC vs k (log2 axis) with 95% CI bands, zero-shot and chance
-    (0.5) as lines; the y axis reaches below the lowest value drawn, so nothing is cut off.
+    """One panel per label: mean AUC vs k (log2 axis) with 95% CI bands (``auc_lo``/``auc_hi``,
+    the two-level bootstrap over episodes and patients; named in the legend), zero-shot and
+    chance (0.5) as lines; the y axis reaches below the lowest value drawn, so nothing is cut
+    off.
 
     fewshot: rows with ``label_key``/``label``, ``method``, ``k``, ``auc``, ``auc_lo``, ``auc_hi``.
     """
@@ -132,11 +136,13 @@ def fewshot_panels(fewshot: pd.DataFrame, zeroshot_auc: dict[str, float], title:
         axes.set_ylim(_auc_floor(part, zeroshot), 1.02)
         axes.set_title(display_name(label), fontsize=9)
         axes.set_xlabel("k (shots per class)", fontsize=8)
-        axes.set_ylabel("AUC (mean, 95% CI)", fontsize=8)
+        axes.set_ylabel("AUC (mean over episodes)", fontsize=8)
         axes.tick_params(labelsize=7)
         legend.update(zip(*reversed(axes.get_legend_handles_labels()), strict=True))
     for axes in grid.ravel()[len(labels) :]:
         axes.axis("off")
+    if np.isfinite(fewshot[["auc_lo", "auc_hi"]].to_numpy(float)).any():
+        legend[BAND_LABEL] = Patch(facecolor="grey", alpha=0.2)
     if legend:
         figure.legend(
             list(legend.values()),

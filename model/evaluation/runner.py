@@ -170,6 +170,7 @@ def _config_record(request: EvaluationRequest, label_files: list[Path]) -> dict[
         "suite": asdict(request.suite),
         "bootstrap_unit": "patient",  # metrics.bootstrap_counts resamples patients
         "retrieval_intervals": True,  # retrieval.csv has R@k, median rank, precision@10 CIs
+        "fewshot_interval": "episodes and patients",  # fewshot_intervals: two-level bootstrap
         "sha256": _input_hashes(request, label_files),
         "versions": software_versions(),
     }

@@ -194,15 +194,20 @@ def fewshot_curves(
     logits: dict[str, np.ndarray],
     config: FewShotConfig,
     problems: list[str],
+    resamples: int,
+    seed: int,
 ) -> list[pd.DataFrame]:
-    """Few-shot rows of every usable finding (no query shares a patient with the support); the
-    values of k a finding has too few studies or patients of a class for, and those that kept
-    fewer than ``config.episodes`` episodes, are listed in ``problems``."""
+    """Few-shot rows of every usable finding (no query shares a patient with the support), with
+    95% intervals over ``resamples`` draws of episodes and patients (``seed`` as the other
+    intervals'); the values of k a finding has too few studies or patients of a class for, and
+    those that kept fewer than ``config.episodes`` episodes, are listed in ``problems``."""
     curves = []
     for name, known in findings.items():
         y = site.labels[name].to_numpy()[known]
         prior = logits[name][known] if name in logits else None
-        curve = evaluate_label(vectors[known], y, name, config, prior, site.groups[known])
+        curve = evaluate_label(
+            vectors[known], y, name, config, prior, site.groups[known], resamples, seed
+        )
         done = curve.reindex(columns=["k", "episodes"]).drop_duplicates()
         skipped = [k for k in config.shots if k not in set(done["k"])]
         if skipped:
@@ -316,7 +321,9 @@ def _evaluate_vectors(
         if site.n_labelled
         else ({}, [])
     )
-    fewshot = fewshot_curves(vectors, site, findings, logits, config.fewshot, problems)
+    fewshot = fewshot_curves(
+        vectors, site, findings, logits, config.fewshot, problems, config.bootstrap, config.seed
+    )
     diagnosis = {"zero-shot": zs_block}
     diagnosis[CV_SETTING], probe_rows = cross_validated_probes(
         vectors, site, findings, config.probe, config.bootstrap, problems, scores, diagnoses
