@@ -202,6 +202,38 @@ def episode_scores(
     return scores
 
 
+@dataclass(frozen=True)
+class _CurvePoint:
+    """One k of a label's curve: its kept episodes' queries (bool [E, N]) and the draws of the
+    interval, shared by the methods."""
+
+    label: str
+    k: int
+    truth_row: np.ndarray
+    queries: np.ndarray
+    patients: PatientDraws
+    bootstrap_seed: int
+
+    def row(self, scores: np.ndarray, decisions: np.ndarray) -> dict[str, float | int]:
+        """A method's point: scores and decisions float [E, N] -> mean AUC, SD, CI, accuracy, F1."""
+        truth = np.broadcast_to(self.truth_row, self.queries.shape)
+        auc = auc_rows(scores, truth, self.queries)
+        thresholded = threshold_metrics_rows(decisions, truth, self.queries)
+        mean, sd = _summary(auc)
+        rng = interval_rng(self.bootstrap_seed, self.k, self.label)
+        low, high = two_level_interval(scores, self.truth_row, self.queries, self.patients, rng)
+        return {
+            "k": self.k,
+            "episodes": int(self.queries.shape[0]),
+            "auc": mean,
+            "auc_sd": sd,
+            "auc_lo": low,
+            "auc_hi": high,
+            "accuracy": _summary(thresholded["accuracy"])[0],
+            "f1": _summary(thresholded["f1"])[0],
+        }
+
+
 def evaluate_label(
     embeddings: np.ndarray,
     labels: np.ndarray,
@@ -240,28 +272,9 @@ def evaluate_label(
         if not both.any():
             continue
         episodes, queries = episodes.subset(both), queries[both]
-        truth = np.broadcast_to(truth_row, queries.shape)
+        curve = _CurvePoint(label, k, truth_row, queries, patients, bootstrap_seed)
         for method, (scores, decisions) in episode_scores(
             embeddings, episodes, config, prior_logits
         ).items():
-            auc = auc_rows(scores, truth, queries)
-            thresholded = threshold_metrics_rows(decisions, truth, queries)
-            mean, sd = _summary(auc)
-            low, high = two_level_interval(
-                scores, truth_row, queries, patients, interval_rng(bootstrap_seed, k, label)
-            )
-            rows.append(
-                {
-                    "label": label,
-                    "method": method,
-                    "k": k,
-                    "episodes": int(both.sum()),
-                    "auc": mean,
-                    "auc_sd": sd,
-                    "auc_lo": low,
-                    "auc_hi": high,
-                    "accuracy": _summary(thresholded["accuracy"])[0],
-                    "f1": _summary(thresholded["f1"])[0],
-                }
-            )
+            rows.append({"label": label, "method": method, **curve.row(scores, decisions)})
     return pd.DataFrame(rows)

@@ -18,11 +18,8 @@ from threadpoolctl import threadpool_limits
 from model.evaluation.encoders import Encoder
 from model.evaluation.fewshot import FewShotConfig, evaluate_label
 from model.evaluation.inputs import SiteData
-from model.evaluation.label_checks import (
-    flag_few_study_diagnoses,
-    flag_thin_bootstraps,
-    usable_findings,
-)
+from model.evaluation.label_checks import flag_few_study_diagnoses as flag_few_diagnoses
+from model.evaluation.label_checks import flag_thin_bootstraps, usable_findings
 from model.evaluation.metrics import (
     DiagnosisScores,
     LabelScores,
@@ -197,10 +194,10 @@ def fewshot_curves(
     resamples: int,
     seed: int,
 ) -> list[pd.DataFrame]:
-    """Few-shot rows of every usable finding (no query shares a patient with the support), with
-    95% intervals over ``resamples`` draws of episodes and patients (``seed`` as the other
-    intervals'); the values of k a finding has too few studies or patients of a class for, and
-    those that kept fewer than ``config.episodes`` episodes, are listed in ``problems``."""
+    """Few-shot rows of every usable finding (no query shares a patient with the support; 95%
+    intervals over ``resamples`` draws of episodes and patients, seeded by ``seed``); a k a
+    finding lacks studies or patients for, or kept under ``config.episodes`` episodes for, goes
+    into ``problems``."""
     curves = []
     for name, known in findings.items():
         y = site.labels[name].to_numpy()[known]
@@ -313,7 +310,7 @@ def _evaluate_vectors(
     scores: dict[tuple[str, str], LabelScores] = {}
     diagnoses: dict[str, DiagnosisScores] = {}
     findings = usable_findings(site, problems) if site.n_labelled else {}
-    flag_few_study_diagnoses(site, problems)
+    flag_few_diagnoses(site, problems)
     logits = zeroshot_logits(vectors, prompts, encoder)
     zeroshot, roc = zeroshot_findings(site, logits, findings, config, problems, scores)
     zs_block, zs_rows = (
@@ -321,9 +318,8 @@ def _evaluate_vectors(
         if site.n_labelled
         else ({}, [])
     )
-    fewshot = fewshot_curves(
-        vectors, site, findings, logits, config.fewshot, problems, config.bootstrap, config.seed
-    )
+    draws = (config.bootstrap, config.seed)
+    fewshot = fewshot_curves(vectors, site, findings, logits, config.fewshot, problems, *draws)
     diagnosis = {"zero-shot": zs_block}
     diagnosis[CV_SETTING], probe_rows = cross_validated_probes(
         vectors, site, findings, config.probe, config.bootstrap, problems, scores, diagnoses
