@@ -62,6 +62,19 @@ def drop_unknown(
     return gone
 
 
+def loadable_set(examples: ExampleSet, known: Collection[str], dataset: str) -> ExampleSet:
+    """``examples`` when at least one of its studies is among ``known`` (the IDs of ``dataset``,
+    named in the message); a DataError for a set of another dataset, so loading it does not
+    replace the user's set with an empty one (the studies another dataset lacks are dropped,
+    and named, by ``drop_unknown`` on the page's next run)."""
+    if examples.ids and len(examples.unknown(known)) == len(examples.ids):
+        raise DataError(
+            f"none of the {len(examples.ids):,} studies of example set {examples.name!r} are in "
+            f"dataset {dataset}: is it another dataset's set? Your set is unchanged"
+        )
+    return examples
+
+
 def listed_examples(ids: Iterable[str], studies: pd.DataFrame) -> pd.DataFrame:
     """Rows (study_id, impression snippet) of ``ids`` for the page's lists; ``studies`` indexed
     by study_id."""

@@ -1,6 +1,7 @@
 """Few-shot: pick example studies of a class (and counter-examples), rank every other study."""
 
 import zlib
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from dashboard.few_shot import (
     example_set,
     keep_set,
     listed_examples,
+    loadable_set,
     ranked_table,
     remove_examples,
     save_example_set,
@@ -95,15 +97,21 @@ def add_from_picker(dataset: str, studies: pd.DataFrame) -> None:
             st.rerun()
 
 
-def load_and_save(dataset: str, examples: ExampleSet) -> None:
+def load_and_save(dataset: str, examples: ExampleSet, known: Collection[str]) -> None:
     """Load a saved or uploaded set; save this one under the data root or download it."""
     with st.expander("Load · save · download"):
         files = saved_sets(studio.settings)
+        saved_row = st.columns([2, 1], vertical_alignment="bottom")
+        chosen = saved_row[0].selectbox(
+            "Saved example sets", list(files), key="fs-saved", index=None
+        )
+        if saved_row[1].button("Load", key="fs-load", disabled=chosen is None):
+            load(dataset, known, files[chosen])
+        upload_row = st.columns([2, 1], vertical_alignment="bottom")
+        upload = upload_row[0].file_uploader("…or a JSON file", type=["json"], key="fs-upload")
+        if upload_row[1].button("Load file", key="fs-load-file", disabled=upload is None):
+            load(dataset, known, upload)
         row = st.columns([2, 1])
-        chosen = row[0].selectbox("Saved example sets", list(files), key="fs-saved", index=None)
-        upload = row[0].file_uploader("…or a JSON file", type=["json"], key="fs-upload")
-        if row[1].button("Load", key="fs-load", disabled=chosen is None and upload is None):
-            load(dataset, files.get(chosen), upload)
         overwrite = row[0].checkbox("Overwrite a saved set of this name", key="fs-overwrite")
         if row[1].button("Save to data root", key="fs-save", disabled=not examples.ids):
             mine = st.session_state.setdefault("fs-mine", set())
@@ -123,17 +131,20 @@ def load_and_save(dataset: str, examples: ExampleSet) -> None:
         )
 
 
-def load(dataset: str, saved: Path | None, upload: Any) -> None:
-    """Make the uploaded set, else the saved one, this dataset's set (a saved set loaded may
-    be saved over); a bad file is a message."""
+def load(dataset: str, known: Collection[str], source: Path | Any) -> None:
+    """Make the saved set at ``source`` (a path), or the uploaded file, this dataset's set (a
+    saved set loaded may be saved over); a bad file or another dataset's set is a message and
+    leaves the set as it was."""
+    saved = isinstance(source, Path)
     try:
-        loaded = uploaded_set(upload) if upload is not None else ExampleSet.load(saved)
+        loaded = ExampleSet.load(source) if saved else uploaded_set(source)
+        loaded = loadable_set(loaded, known, Path(dataset).name)
     except DataError as err:
         st.error(markdown_text(err), icon=":material/block:")
         return
     keep_set(st.session_state, dataset, loaded)
-    if upload is None:
-        st.session_state.setdefault("fs-mine", set()).add(saved)
+    if saved:
+        st.session_state.setdefault("fs-mine", set()).add(source)
     st.rerun()
 
 
@@ -222,6 +233,6 @@ with page_guard(studio):
     chosen = class_name(dataset)
     example_lists(dataset, chosen, studies)
     add_from_picker(dataset, studies)
-    load_and_save(dataset, chosen)
+    load_and_save(dataset, chosen, set(studies.index.astype(str)))
     with page_guard(studio):
         results(chosen, studies)

@@ -191,3 +191,45 @@ def test_the_method_and_label_survive_a_visit_to_add_from_another_page(app) -> N
     assert at.radio(key="fs-method").value == "logistic"
     assert at.selectbox(key="fs-label").value == "nicm"
     assert [m.label for m in at.metric] == ["AUC against NICM"]
+
+
+def upload(at: AppTest, examples: ExampleSet) -> None:
+    box = next(u for u in at.get("file_uploader") if u.proto.id.endswith("fs-upload"))
+    box.set_value((f"{examples.name}.json", examples.dumps().encode(), "application/json"))
+    at.run()
+
+
+def test_a_saved_set_chosen_after_an_upload_is_the_one_loaded(app, data_root: Path) -> None:
+    at = app("pages/fewshot.py")
+    uploaded = ExampleSet("uploaded", positive=("s000001",))
+    upload(at, uploaded)
+    at.button(key="fs-load-file").click().run()
+    assert only_set(at) == uploaded
+    saved = ExampleSet("chosen", positive=("s000002",), negative=("s000003",))
+    saved.save(data_root / "fewshot" / "chosen.json")
+    try:
+        at.run()
+        at.selectbox(key="fs-saved").set_value("chosen").run()
+        at.button(key="fs-load").click().run()
+        assert not at.exception and not at.error
+        assert only_set(at) == saved  # not the upload, still in its box, again
+    finally:
+        (data_root / "fewshot" / "chosen.json").unlink()
+
+
+def test_another_datasets_set_is_refused_and_the_set_in_hand_kept(app, data_root: Path) -> None:
+    at = app("pages/fewshot.py")
+    add(at, "s000001", True)
+    path = data_root / "fewshot" / "elsewhere.json"
+    ExampleSet("elsewhere", positive=("x-1", "x-2"), negative=("x-3",)).save(path)
+    try:
+        at.run()
+        at.selectbox(key="fs-saved").set_value("elsewhere").run()
+        at.button(key="fs-load").click().run()
+        assert not at.exception
+        errors = [e.value for e in at.error]
+        assert any("none of the 3 studies" in e and "another dataset" in e for e in errors)
+        assert only_set(at) == ExampleSet(positive=("s000001",))
+        assert not at.warning  # not "dropped … re-imported since they were picked?"
+    finally:
+        path.unlink()
