@@ -38,6 +38,14 @@ page_header(
     "ranked by its likeness to them.",
 )
 NO_LABEL = "(none)"
+SCORE_MEANING = {
+    "prototype": "Score: cosine similarity to the mean of the examples minus that to the mean of "
+    "the counter-examples (without counter-examples, of every other study); above 0, more like "
+    "the examples. It ranks studies for review; it is not a diagnosis.",
+    "logistic": "Score: the probability, 0 to 1, that a logistic regression fitted on the "
+    "examples (1) and counter-examples (0) gives the study. With a few examples it ranks "
+    "studies for review; it is not a calibrated risk.",
+}
 
 
 def class_name(dataset: str) -> ExampleSet:
@@ -168,6 +176,7 @@ def results(examples: ExampleSet, studies: pd.DataFrame) -> None:
     scores = studio.few_shot_scores(examples, method)
     table = ranked_table(scores, studies)
     st.subheader(f"{len(table):,} other studies, most like “{markdown_text(examples.name)}” first")
+    st.caption(SCORE_MEANING[method])
     picked = st.dataframe(
         table,
         hide_index=True,

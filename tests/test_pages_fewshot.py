@@ -51,7 +51,9 @@ def test_examples_picked_on_the_page_rank_the_others_and_meet_a_label(app) -> No
     assert len(ranked) == 21 and not {"s000001", "s000002", "s000003"} & set(ranked["study_id"])
     assert ranked["score"].is_monotonic_decreasing
     assert {"site", "split", "impression"} <= set(ranked.columns)
+    assert any(c.value.startswith("Score: cosine similarity") for c in at.caption)
     at.radio(key="fs-method").set_value("logistic").run()
+    assert any(c.value.startswith("Score: the probability") for c in at.caption)
     assert (
         next(d.value for d in at.dataframe if "rank" in d.value.columns)["score"]
         .between(0, 1)
