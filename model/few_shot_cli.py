@@ -72,6 +72,21 @@ def label_truth(args: argparse.Namespace, dataset: object) -> pd.Series | None:
     return label_target(labels_by_study(source, dataset.linkage()), args.label)
 
 
+def check_inputs_kept(args: argparse.Namespace) -> None:
+    """UserError when ``--out`` or the metrics file beside it would overwrite what the command
+    reads: the labels file, or a file of the dataset folder (its linkage, its own labels)."""
+    labels = args.labels or (label_file(args.data) if args.label else None)
+    for path, what in ((args.out, "--out"), (metrics_path(args.out), "the metrics file")):
+        target = path.resolve()
+        if labels is not None and target == labels.resolve():
+            raise UserError(f"{what} {path} is the labels file read; write the scores elsewhere")
+        if target.is_relative_to(args.data.resolve()):
+            raise UserError(
+                f"{what} {path} is inside the dataset folder {args.data}; write the scores "
+                "elsewhere"
+            )
+
+
 def run(args: argparse.Namespace) -> int:
     from model.data.dataset import CMRDataset
     from model.embed import cached_study_embeddings
@@ -81,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out.suffix != ".csv":
         raise UserError(f"--out {args.out} must be a .csv file")
     check_output_path(args.out, "--out", folder=False)
+    check_inputs_kept(args)
     examples = ExampleSet.load(args.examples)
     problem = method_problem(examples, args.method)
     if problem is not None:  # before the checkpoint is loaded
