@@ -87,10 +87,14 @@ def listed_examples(ids: Iterable[str], studies: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"study_id": ids, "impression": snippets})
 
 
-def ranked_table(scores: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
+def ranked_table(
+    scores: pd.DataFrame, studies: pd.DataFrame, rows: int | None = None
+) -> pd.DataFrame:
     """The studies that are not examples, best first: rank, study_id, score, site, split,
-    impression (``studies`` indexed by study_id)."""
+    impression (``studies`` indexed by study_id); only the first ``rows`` when given (a large
+    site's every study would be megabytes sent to the browser on each rerun)."""
     others = scores[scores["example"] == ""].sort_values("score", ascending=False, kind="stable")
+    others = others.head(rows) if rows is not None else others
     table = others[["score"]].join(studies.reindex(others.index)[["site", "split", "impression"]])
     table = table.reset_index()
     table.insert(0, "rank", range(1, len(table) + 1))

@@ -25,6 +25,7 @@ from dashboard.few_shot import (
 )
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import remember, restore
+from dashboard.studies import TABLE_ROWS
 from dashboard.ui import labels_or_warning, open_case, page_guard, page_header, study_picker
 from model.errors import DataError, UserError
 from model.evaluation.tables import display_name
@@ -71,8 +72,10 @@ def example_lists(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> 
         if not ids:
             column.caption("None yet.")
             continue
+        if len(ids) > TABLE_ROWS:
+            column.caption(f"The first {TABLE_ROWS:,} listed.")
         picked = column.dataframe(
-            listed_examples(ids, studies),
+            listed_examples(ids[:TABLE_ROWS], studies),
             hide_index=True,
             on_select="rerun",
             selection_mode="multi-row",
@@ -174,9 +177,11 @@ def results(examples: ExampleSet, studies: pd.DataFrame) -> None:
         st.info(markdown_text(problem[0].upper() + problem[1:] + "."), icon=":material/info:")
         return
     scores = studio.few_shot_scores(examples, method)
-    table = ranked_table(scores, studies)
-    st.subheader(f"{len(table):,} other studies, most like “{markdown_text(examples.name)}” first")
-    st.caption(SCORE_MEANING[method])
+    table = ranked_table(scores, studies, TABLE_ROWS)
+    others = int((scores["example"] == "").sum())
+    st.subheader(f"{others:,} other studies, most like “{markdown_text(examples.name)}” first")
+    listed = f" Listed: the first {len(table):,}; the ranked CSV holds all {others:,}."
+    st.caption(SCORE_MEANING[method] + (listed if len(table) < others else ""))
     picked = st.dataframe(
         table,
         hide_index=True,

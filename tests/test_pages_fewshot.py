@@ -235,3 +235,23 @@ def test_another_datasets_set_is_refused_and_the_set_in_hand_kept(app, data_root
         assert not at.warning  # not "dropped … re-imported since they were picked?"
     finally:
         path.unlink()
+
+
+def test_a_large_sites_ranking_and_examples_list_only_their_first_rows(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every study of a large site, impressions and all, went to the browser on each rerun."""
+    monkeypatch.setattr("dashboard.studies.TABLE_ROWS", 5)
+    at = app("pages/fewshot.py")
+    dataset = str(Settings.from_env().active_dataset())
+    picked = tuple(f"s{i:06d}" for i in range(1, 8))
+    at.session_state[SETS_KEY] = {dataset: ExampleSet(positive=picked)}
+    at.run()
+    assert not at.exception and not at.error
+    ranked = next(d.value for d in at.dataframe if "rank" in d.value.columns)
+    assert ranked["rank"].tolist() == [1, 2, 3, 4, 5]
+    assert any("17 other studies" in h.value for h in at.subheader)
+    assert any("the first 5; the ranked CSV holds all 17" in c.value for c in at.caption)
+    (listed,) = [d.value for d in at.dataframe if d.key and d.key.startswith("fs-list-Examples")]
+    assert listed["study_id"].tolist() == list(picked[:5])
+    assert "**Examples** (7)" in [m.value for m in at.markdown]
