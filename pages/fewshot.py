@@ -216,7 +216,8 @@ def compare_with_label(scores: pd.DataFrame, examples: ExampleSet) -> None:
     if label == NO_LABEL:
         return
     try:
-        result = studio.few_shot_evaluation(scores, label_target(labels, label), label)
+        truth = label_target(labels, label)
+        result = studio.few_shot_evaluation(scores, truth, display_name(label))
     except DataError as err:
         st.info(markdown_text(err), icon=":material/info:")
         return

@@ -255,3 +255,17 @@ def test_a_large_sites_ranking_and_examples_list_only_their_first_rows(
     (listed,) = [d.value for d in at.dataframe if d.key and d.key.startswith("fs-list-Examples")]
     assert listed["study_id"].tolist() == list(picked[:5])
     assert "**Examples** (7)" in [m.value for m in at.markdown]
+
+
+def test_a_label_with_no_study_left_is_named_as_the_page_shows_it(app) -> None:
+    at = app("pages/fewshot.py")
+    dataset = str(Settings.from_env().active_dataset())
+    ids = list(at.selectbox(key="fs-pick").options)
+    at.session_state[SETS_KEY] = {
+        dataset: ExampleSet(positive=tuple(ids[:12]), negative=tuple(ids[12:]))
+    }
+    at.run()
+    at.radio(key="fs-method").set_value("logistic").run()
+    at.selectbox(key="fs-label").set_value("lge").run()
+    assert not at.exception and not at.error
+    assert any(i.value.startswith("LGE: no studies with a known label are left") for i in at.info)
