@@ -37,13 +37,27 @@ def add_examples(
     session: MutableMapping[str, Any], dataset: str, ids: Iterable[str], positive: bool
 ) -> tuple[ExampleSet, str]:
     """Add ``ids`` as examples (``positive``) or counter-examples of the dataset's set; returns
-    the set and a line saying what was added (for a toast)."""
-    ids = [str(i) for i in ids]
-    examples = example_set(session, dataset).with_added(ids, positive)
+    the set and a line saying what was added, moved from the other side or already there (for a
+    toast)."""
+    ids = list(dict.fromkeys(str(i) for i in ids))
+    before = example_set(session, dataset)
+    sides = (before.positive, "examples"), (before.negative, "counter-examples")
+    (same, kind), (other, other_kind) = sides if positive else sides[::-1]
+    examples = before.with_added(ids, positive)
     keep_set(session, dataset, examples)
-    kind = "examples" if positive else "counter-examples"
-    what = ids[0] if len(ids) == 1 else f"{len(ids):,} studies"
-    return examples, f"Added {what} to the {kind} of “{examples.name}” (Few-shot page)"
+    there = set(same)
+    new = [i for i in ids if i not in there]
+    if not new:
+        what = ids[0] if len(ids) == 1 else f"all {len(ids):,} studies"
+        return examples, f"{what} already among the {kind} of “{examples.name}”"
+    what = new[0] if len(new) == 1 else f"{len(new):,} studies"
+    line = f"Added {what} to the {kind} of “{examples.name}” (Few-shot page)"
+    moved = len(set(new) & set(other))
+    if moved:
+        line += f"; {moved:,} moved from the {other_kind}"
+    if len(new) < len(ids):
+        line += f"; {len(ids) - len(new):,} already there"
+    return examples, line
 
 
 def remove_examples(session: MutableMapping[str, Any], dataset: str, ids: Iterable[str]) -> None:

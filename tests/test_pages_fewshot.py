@@ -16,6 +16,7 @@ from dashboard.few_shot import (
     drop_unknown,
     example_set,
     ranked_table,
+    remove_examples,
     save_example_set,
 )
 from dashboard.settings import Settings
@@ -93,7 +94,16 @@ def test_adding_from_the_map_or_a_card_and_removing() -> None:
     session: dict = {}
     _examples, said = add_examples(session, "ds-a", ["s1", "s2", "s3"], positive=True)
     assert "3 studies" in said and "examples" in said
-    add_examples(session, "ds-a", ["s2"], positive=False)  # moves to the counter-examples
+    _examples, said = add_examples(session, "ds-a", ["s1", "s2", "s3"], positive=True)
+    assert said == "all 3 studies already among the examples of “class”"  # not "Added 3"
+    _examples, said = add_examples(session, "ds-a", ["s2"], positive=False)  # moves across
+    assert (
+        said
+        == "Added s2 to the counter-examples of “class” (Few-shot page); 1 moved from the examples"
+    )
+    _examples, said = add_examples(session, "ds-a", ["s2", "s4"], positive=False)
+    assert said.startswith("Added s4 to the counter-examples") and "; 1 already there" in said
+    remove_examples(session, "ds-a", ["s4"])
     assert example_set(session, "ds-a") == ExampleSet(positive=("s1", "s3"), negative=("s2",))
     assert example_set(session, "ds-b") == ExampleSet()  # each dataset its own set
     assert drop_unknown(session, "ds-a", ["s1", "s2"]) == ["s3"]
