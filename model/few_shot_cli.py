@@ -27,7 +27,7 @@ from model.few_shot import (
     score_table,
 )
 from model.labels import label_file, labels_by_study
-from model.output_path import check_output_path
+from model.output_path import check_not_an_input, check_output_path
 from model.zeroshot_cli import metrics_path
 
 log = logging.getLogger(__name__)
@@ -74,17 +74,10 @@ def label_truth(args: argparse.Namespace, dataset: object) -> pd.Series | None:
 
 def check_inputs_kept(args: argparse.Namespace) -> None:
     """UserError when ``--out`` or the metrics file beside it would overwrite what the command
-    reads: the labels file, or a file of the dataset folder (its linkage, its own labels)."""
+    reads: the labels file, or a file of the dataset folder."""
     labels = args.labels or (label_file(args.data) if args.label else None)
     for path, what in ((args.out, "--out"), (metrics_path(args.out), "the metrics file")):
-        target = path.resolve()
-        if labels is not None and target == labels.resolve():
-            raise UserError(f"{what} {path} is the labels file read; write the scores elsewhere")
-        if target.is_relative_to(args.data.resolve()):
-            raise UserError(
-                f"{what} {path} is inside the dataset folder {args.data}; write the scores "
-                "elsewhere"
-            )
+        check_not_an_input(path, what, (labels, args.examples), args.data)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -109,8 +109,8 @@ def test_fewshot_will_not_write_over_the_labels_or_into_the_dataset(
     base = ["fewshot", "--checkpoint", str(checkpoint), "--data", str(data)]
     base += ["--examples", str(examples), "--label", "lge"]
     cases = [
-        (["--labels", str(labels), "--out", str(labels)], "is the labels file read"),
-        (["--out", str(data / "labels.csv")], "is the labels file read"),  # the dataset's own
+        (["--labels", str(labels), "--out", str(labels)], "is a file the command reads"),
+        (["--out", str(data / "labels.csv")], "is a file the command reads"),  # the dataset's own
         (["--out", str(data / "linkage.csv")], "is inside the dataset folder"),
         (["--out", str(data / "ranked.csv")], "is inside the dataset folder"),
     ]
