@@ -29,7 +29,7 @@ from dashboard.studies import TABLE_ROWS
 from dashboard.ui import labels_or_warning, open_case, page_guard, page_header, study_picker
 from model.errors import DataError, UserError
 from model.evaluation.tables import display_name
-from model.example_set import ExampleSet
+from model.example_set import MAX_FILE_BYTES, ExampleSet
 from model.few_shot import METHODS, label_target, method_problem, score_table
 
 studio = Studio()
@@ -119,7 +119,12 @@ def load_and_save(dataset: str, examples: ExampleSet, known: Collection[str]) ->
         if saved_row[1].button("Load", key="fs-load", disabled=chosen is None):
             load(dataset, known, files[chosen])
         upload_row = st.columns([2, 1], vertical_alignment="bottom")
-        upload = upload_row[0].file_uploader("…or a JSON file", type=["json"], key="fs-upload")
+        upload = upload_row[0].file_uploader(
+            "…or a JSON file",
+            type=["json"],
+            key="fs-upload",
+            max_upload_size=MAX_FILE_BYTES // 2**20,  # not the app's limit, set for DICOM zips
+        )
         if upload_row[1].button("Load file", key="fs-load-file", disabled=upload is None):
             load(dataset, known, upload)
         row = st.columns([2, 1])

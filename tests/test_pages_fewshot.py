@@ -213,6 +213,8 @@ def upload(at: AppTest, examples: ExampleSet) -> None:
 
 def test_a_saved_set_chosen_after_an_upload_is_the_one_loaded(app, data_root: Path) -> None:
     at = app("pages/fewshot.py")
+    box = next(u for u in at.get("file_uploader") if u.proto.id.endswith("fs-upload"))
+    assert box.proto.max_upload_size_mb == 1  # its own limit: the app's is for DICOM zips
     uploaded = ExampleSet("uploaded", positive=("s000001",))
     upload(at, uploaded)
     at.button(key="fs-load-file").click().run()
