@@ -37,13 +37,27 @@ def add_examples(
     session: MutableMapping[str, Any], dataset: str, ids: Iterable[str], positive: bool
 ) -> tuple[ExampleSet, str]:
     """Add ``ids`` as examples (``positive``) or counter-examples of the dataset's set; returns
-    the set and a line saying what was added (for a toast)."""
-    ids = [str(i) for i in ids]
-    examples = example_set(session, dataset).with_added(ids, positive)
+    the set and a line saying what was added, moved from the other side or already there (for a
+    toast)."""
+    ids = list(dict.fromkeys(str(i) for i in ids))
+    before = example_set(session, dataset)
+    sides = (before.positive, "examples"), (before.negative, "counter-examples")
+    (same, kind), (other, other_kind) = sides if positive else sides[::-1]
+    examples = before.with_added(ids, positive)
     keep_set(session, dataset, examples)
-    kind = "examples" if positive else "counter-examples"
-    what = ids[0] if len(ids) == 1 else f"{len(ids):,} studies"
-    return examples, f"Added {what} to the {kind} of “{examples.name}” (Few-shot page)"
+    there = set(same)
+    new = [i for i in ids if i not in there]
+    if not new:
+        what = ids[0] if len(ids) == 1 else f"all {len(ids):,} studies"
+        return examples, f"{what} already among the {kind} of “{examples.name}”"
+    what = new[0] if len(new) == 1 else f"{len(new):,} studies"
+    line = f"Added {what} to the {kind} of “{examples.name}” (Few-shot page)"
+    moved = len(set(new) & set(other))
+    if moved:
+        line += f"; {moved:,} moved from the {other_kind}"
+    if len(new) < len(ids):
+        line += f"; {len(ids) - len(new):,} already there"
+    return examples, line
 
 
 def remove_examples(session: MutableMapping[str, Any], dataset: str, ids: Iterable[str]) -> None:
@@ -62,6 +76,19 @@ def drop_unknown(
     return gone
 
 
+def loadable_set(examples: ExampleSet, known: Collection[str], dataset: str) -> ExampleSet:
+    """``examples`` when at least one of its studies is among ``known`` (the IDs of ``dataset``,
+    named in the message); a DataError for a set of another dataset, so loading it does not
+    replace the user's set with an empty one (the studies another dataset lacks are dropped,
+    and named, by ``drop_unknown`` on the page's next run)."""
+    if examples.ids and len(examples.unknown(known)) == len(examples.ids):
+        raise DataError(
+            f"none of the {len(examples.ids):,} studies of example set {examples.name!r} are in "
+            f"dataset {dataset}: is it another dataset's set? Your set is unchanged"
+        )
+    return examples
+
+
 def listed_examples(ids: Iterable[str], studies: pd.DataFrame) -> pd.DataFrame:
     """Rows (study_id, impression snippet) of ``ids`` for the page's lists; ``studies`` indexed
     by study_id."""
@@ -74,10 +101,14 @@ def listed_examples(ids: Iterable[str], studies: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"study_id": ids, "impression": snippets})
 
 
-def ranked_table(scores: pd.DataFrame, studies: pd.DataFrame) -> pd.DataFrame:
+def ranked_table(
+    scores: pd.DataFrame, studies: pd.DataFrame, rows: int | None = None
+) -> pd.DataFrame:
     """The studies that are not examples, best first: rank, study_id, score, site, split,
-    impression (``studies`` indexed by study_id)."""
+    impression (``studies`` indexed by study_id); only the first ``rows`` when given (a large
+    site's every study would be megabytes sent to the browser on each rerun)."""
     others = scores[scores["example"] == ""].sort_values("score", ascending=False, kind="stable")
+    others = others.head(rows) if rows is not None else others
     table = others[["score"]].join(studies.reindex(others.index)[["site", "split", "impression"]])
     table = table.reset_index()
     table.insert(0, "rank", range(1, len(table) + 1))

@@ -168,7 +168,7 @@ def evaluate_ranking(
     used = query & np.isfinite(known)
     y = known[used].astype(int)
     if y.size == 0 or y.min() == y.max():
-        have = "no study" if y.size == 0 else f"only {'positive' if y[0] else 'negative'} studies"
+        have = "no studies" if y.size == 0 else f"only {'positive' if y[0] else 'negative'} studies"
         raise DataError(
             f"{label}: {have} with a known label are left once the examples and their patients' "
             "studies are left out, so there is no AUC"

@@ -27,7 +27,7 @@ from model.few_shot import (
     score_table,
 )
 from model.labels import label_file, labels_by_study
-from model.output_path import check_output_path
+from model.output_path import check_not_an_input, check_output_path
 from model.zeroshot_cli import metrics_path
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,14 @@ def label_truth(args: argparse.Namespace, dataset: object) -> pd.Series | None:
     return label_target(labels_by_study(source, dataset.linkage()), args.label)
 
 
+def check_inputs_kept(args: argparse.Namespace) -> None:
+    """UserError when ``--out`` or the metrics file beside it would overwrite what the command
+    reads: the labels file, or a file of the dataset folder."""
+    labels = args.labels or (label_file(args.data) if args.label else None)
+    for path, what in ((args.out, "--out"), (metrics_path(args.out), "the metrics file")):
+        check_not_an_input(path, what, (labels, args.examples), args.data)
+
+
 def run(args: argparse.Namespace) -> int:
     from model.data.dataset import CMRDataset
     from model.embed import cached_study_embeddings
@@ -81,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out.suffix != ".csv":
         raise UserError(f"--out {args.out} must be a .csv file")
     check_output_path(args.out, "--out", folder=False)
+    check_inputs_kept(args)
     examples = ExampleSet.load(args.examples)
     problem = method_problem(examples, args.method)
     if problem is not None:  # before the checkpoint is loaded

@@ -9,6 +9,7 @@ work is done.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from model.errors import UserError, storage_problem
@@ -33,6 +34,18 @@ def check_output_path(path: str | Path, what: str, folder: bool) -> None:
                 raise UserError(f"{what} {path} cannot be created: {parent} is a file")
             _check_writable(parent, what, path)
             return
+
+
+def check_not_an_input(
+    path: str | Path, what: str, inputs: Iterable[Path | None], dataset: Path
+) -> None:
+    """UserError when writing ``path`` would overwrite what the command reads: one of ``inputs``
+    (e.g. the labels file) or a file of the ``dataset`` folder (its linkage, its own labels)."""
+    target = Path(path).resolve()
+    if any(given is not None and target == Path(given).resolve() for given in inputs):
+        raise UserError(f"{what} {path} is a file the command reads; write elsewhere")
+    if target.is_relative_to(Path(dataset).resolve()):
+        raise UserError(f"{what} {path} is inside the dataset folder {dataset}; write elsewhere")
 
 
 def _check_writable(folder: Path, what: str, path: Path) -> None:

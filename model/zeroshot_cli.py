@@ -21,7 +21,7 @@ import pandas as pd
 from model.atomic import atomic_write_with
 from model.errors import DataError, UserError
 from model.labels import label_file, labels_by_study
-from model.output_path import check_output_path
+from model.output_path import check_not_an_input, check_output_path
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 from model.zeroshot import finding_metrics, score_diagnoses, score_findings
 
@@ -114,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out.suffix != ".csv":
         raise UserError(f"--out {args.out} must be a .csv file")
     check_output_path(args.out, "--out", folder=False)
+    for path, what in ((args.out, "--out"), (metrics_path(args.out), "the metrics file")):
+        check_not_an_input(path, what, (args.labels, label_file(args.data)), args.data)
     prompt_set = PromptSet.load(args.prompts)
     ds = CMRDataset.open(args.data)
     if not ds.ids(args.split):

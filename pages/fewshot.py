@@ -1,6 +1,7 @@
 """Few-shot: pick example studies of a class (and counter-examples), rank every other study."""
 
 import zlib
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from dashboard.few_shot import (
     example_set,
     keep_set,
     listed_examples,
+    loadable_set,
     ranked_table,
     remove_examples,
     save_example_set,
@@ -23,10 +25,11 @@ from dashboard.few_shot import (
 )
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import remember, restore
+from dashboard.studies import TABLE_ROWS
 from dashboard.ui import labels_or_warning, open_case, page_guard, page_header, study_picker
 from model.errors import DataError, UserError
 from model.evaluation.tables import display_name
-from model.example_set import ExampleSet
+from model.example_set import MAX_FILE_BYTES, ExampleSet
 from model.few_shot import METHODS, label_target, method_problem, score_table
 
 studio = Studio()
@@ -36,6 +39,14 @@ page_header(
     "ranked by its likeness to them.",
 )
 NO_LABEL = "(none)"
+SCORE_MEANING = {
+    "prototype": "Score: cosine similarity to the mean of the examples minus that to the mean of "
+    "the counter-examples (without counter-examples, of every other study); above 0, more like "
+    "the examples. It ranks studies for review; it is not a diagnosis.",
+    "logistic": "Score: the probability, 0 to 1, that a logistic regression fitted on the "
+    "examples (1) and counter-examples (0) gives the study. With a few examples it ranks "
+    "studies for review; it is not a calibrated risk.",
+}
 
 
 def class_name(dataset: str) -> ExampleSet:
@@ -61,8 +72,10 @@ def example_lists(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> 
         if not ids:
             column.caption("None yet.")
             continue
+        if len(ids) > TABLE_ROWS:
+            column.caption(f"The first {TABLE_ROWS:,} listed.")
         picked = column.dataframe(
-            listed_examples(ids, studies),
+            listed_examples(ids[:TABLE_ROWS], studies),
             hide_index=True,
             on_select="rerun",
             selection_mode="multi-row",
@@ -95,15 +108,26 @@ def add_from_picker(dataset: str, studies: pd.DataFrame) -> None:
             st.rerun()
 
 
-def load_and_save(dataset: str, examples: ExampleSet) -> None:
+def load_and_save(dataset: str, examples: ExampleSet, known: Collection[str]) -> None:
     """Load a saved or uploaded set; save this one under the data root or download it."""
     with st.expander("Load · save · download"):
         files = saved_sets(studio.settings)
+        saved_row = st.columns([2, 1], vertical_alignment="bottom")
+        chosen = saved_row[0].selectbox(
+            "Saved example sets", list(files), key="fs-saved", index=None
+        )
+        if saved_row[1].button("Load", key="fs-load", disabled=chosen is None):
+            load(dataset, known, files[chosen])
+        upload_row = st.columns([2, 1], vertical_alignment="bottom")
+        upload = upload_row[0].file_uploader(
+            "…or a JSON file",
+            type=["json"],
+            key="fs-upload",
+            max_upload_size=MAX_FILE_BYTES // 2**20,  # not the app's limit, set for DICOM zips
+        )
+        if upload_row[1].button("Load file", key="fs-load-file", disabled=upload is None):
+            load(dataset, known, upload)
         row = st.columns([2, 1])
-        chosen = row[0].selectbox("Saved example sets", list(files), key="fs-saved", index=None)
-        upload = row[0].file_uploader("…or a JSON file", type=["json"], key="fs-upload")
-        if row[1].button("Load", key="fs-load", disabled=chosen is None and upload is None):
-            load(dataset, files.get(chosen), upload)
         overwrite = row[0].checkbox("Overwrite a saved set of this name", key="fs-overwrite")
         if row[1].button("Save to data root", key="fs-save", disabled=not examples.ids):
             mine = st.session_state.setdefault("fs-mine", set())
@@ -123,17 +147,20 @@ def load_and_save(dataset: str, examples: ExampleSet) -> None:
         )
 
 
-def load(dataset: str, saved: Path | None, upload: Any) -> None:
-    """Make the uploaded set, else the saved one, this dataset's set (a saved set loaded may
-    be saved over); a bad file is a message."""
+def load(dataset: str, known: Collection[str], source: Path | Any) -> None:
+    """Make the saved set at ``source`` (a path), or the uploaded file, this dataset's set (a
+    saved set loaded may be saved over); a bad file or another dataset's set is a message and
+    leaves the set as it was."""
+    saved = isinstance(source, Path)
     try:
-        loaded = uploaded_set(upload) if upload is not None else ExampleSet.load(saved)
+        loaded = ExampleSet.load(source) if saved else uploaded_set(source)
+        loaded = loadable_set(loaded, known, Path(dataset).name)
     except DataError as err:
         st.error(markdown_text(err), icon=":material/block:")
         return
     keep_set(st.session_state, dataset, loaded)
-    if upload is None:
-        st.session_state.setdefault("fs-mine", set()).add(saved)
+    if saved:
+        st.session_state.setdefault("fs-mine", set()).add(source)
     st.rerun()
 
 
@@ -155,8 +182,11 @@ def results(examples: ExampleSet, studies: pd.DataFrame) -> None:
         st.info(markdown_text(problem[0].upper() + problem[1:] + "."), icon=":material/info:")
         return
     scores = studio.few_shot_scores(examples, method)
-    table = ranked_table(scores, studies)
-    st.subheader(f"{len(table):,} other studies, most like “{markdown_text(examples.name)}” first")
+    table = ranked_table(scores, studies, TABLE_ROWS)
+    others = int((scores["example"] == "").sum())
+    st.subheader(f"{others:,} other studies, most like “{markdown_text(examples.name)}” first")
+    listed = f" Listed: the first {len(table):,}; the ranked CSV holds all {others:,}."
+    st.caption(SCORE_MEANING[method] + (listed if len(table) < others else ""))
     picked = st.dataframe(
         table,
         hide_index=True,
@@ -191,7 +221,8 @@ def compare_with_label(scores: pd.DataFrame, examples: ExampleSet) -> None:
     if label == NO_LABEL:
         return
     try:
-        result = studio.few_shot_evaluation(scores, label_target(labels, label), label)
+        truth = label_target(labels, label)
+        result = studio.few_shot_evaluation(scores, truth, display_name(label))
     except DataError as err:
         st.info(markdown_text(err), icon=":material/info:")
         return
@@ -222,6 +253,6 @@ with page_guard(studio):
     chosen = class_name(dataset)
     example_lists(dataset, chosen, studies)
     add_from_picker(dataset, studies)
-    load_and_save(dataset, chosen)
+    load_and_save(dataset, chosen, set(studies.index.astype(str)))
     with page_guard(studio):
         results(chosen, studies)

@@ -48,10 +48,10 @@ EDITOR_DEFAULTS = {  # kept while the user visits other pages (dashboard.page_me
     "zs-try-name": "custom",
     "zs-try-pos": "",
     "zs-try-neg": "",
-    "zs-read": False,
     "zs-save-name": "my-prompts",
     "zs-overwrite": False,
 }
+READ_DEFAULT = {"zs-read": False}
 
 
 def editing_origin(files: dict[str, Path]) -> tuple[str, str]:
@@ -108,12 +108,11 @@ def prompt_editor() -> PromptSet | None:
         name = row[0].text_input("Name", key="zs-try-name")
         positive = row[1].text_input("Positive prompt", key="zs-try-pos", max_chars=500)
         negative = row[2].text_input("Negative prompt", key="zs-try-neg", max_chars=500)
-        if (
-            positive.strip()
-            and negative.strip()
-            and st.toggle("How does the model read these two wordings?", key="zs-read")
-        ):
-            prompt_reading(positive, negative)
+        if positive.strip() and negative.strip():
+            restore(READ_DEFAULT)  # just before its widget, drawn only with both wordings
+            if st.toggle("How does the model read these two wordings?", key="zs-read"):
+                prompt_reading(positive, negative)
+            remember(READ_DEFAULT)
     remember(EDITOR_DEFAULTS)
     remember_tables("zs-tables", origin, (findings, diagnoses))
     prompts, problem = edited_or_last_valid(

@@ -153,6 +153,28 @@ def test_an_output_path_in_the_way_is_one_line_before_any_work(
     assert not list((tmp_path / "folder.npz").iterdir())
 
 
+def test_zeroshot_will_not_write_over_its_labels_or_into_the_dataset(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``--out`` naming the labels file it reads replaced a hospital's labels with the scores."""
+    data, checkpoint = shared_tiny_checkpoint()
+    labels = tmp_path / "labels.csv"
+    labels.write_bytes((data / "labels.csv").read_bytes())
+    read = ["zeroshot", "--checkpoint", str(checkpoint), "--data", str(data)]
+    cases = [
+        ([*read, "--labels", str(labels), "--out", str(labels)], "is a file the command reads"),
+        ([*read, "--out", str(data / "labels.csv")], "is a file the command reads"),
+        ([*read, "--out", str(data / "linkage.csv")], "is inside the dataset folder"),
+    ]
+    before = {path: path.read_bytes() for path in (labels, *data.glob("*.csv"))}
+    for argv, message in cases:
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            assert main(argv) == 2, argv
+        assert message in caplog.text, (argv, caplog.text)
+    assert {path: path.read_bytes() for path in before} == before
+
+
 def test_an_input_of_the_wrong_kind_is_named_as_such(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

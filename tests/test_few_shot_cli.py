@@ -96,3 +96,29 @@ def test_fewshot_errors_are_one_line_and_write_nothing(
         assert message in caplog.text, (extra, caplog.text)
         assert "Traceback" not in caplog.text
     assert not out.exists()
+
+
+def test_fewshot_will_not_write_over_the_labels_or_into_the_dataset(
+    setup: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``--out`` naming the labels file it reads replaced a hospital's labels with the scores."""
+    data, checkpoint = setup
+    examples = write_examples(tmp_path / "ex.json", CMRDataset.open(data).ids()[:2], [])
+    labels = tmp_path / "labels.csv"
+    labels.write_bytes((data / "labels.csv").read_bytes())
+    base = ["fewshot", "--checkpoint", str(checkpoint), "--data", str(data)]
+    base += ["--examples", str(examples), "--label", "lge"]
+    cases = [
+        (["--labels", str(labels), "--out", str(labels)], "is a file the command reads"),
+        (["--out", str(data / "labels.csv")], "is a file the command reads"),  # the dataset's own
+        (["--out", str(data / "linkage.csv")], "is inside the dataset folder"),
+        (["--out", str(data / "ranked.csv")], "is inside the dataset folder"),
+    ]
+    before = {path: path.read_bytes() for path in (labels, *data.glob("*.csv"))}
+    for extra, message in cases:
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            assert cli_main([*base, *extra]) == 2, extra
+        assert message in caplog.text, (extra, caplog.text)
+    assert {path: path.read_bytes() for path in before} == before
+    assert not (data / "ranked.csv").exists()

@@ -16,6 +16,7 @@ from dashboard.few_shot import (
     drop_unknown,
     example_set,
     ranked_table,
+    remove_examples,
     save_example_set,
 )
 from dashboard.settings import Settings
@@ -51,7 +52,9 @@ def test_examples_picked_on_the_page_rank_the_others_and_meet_a_label(app) -> No
     assert len(ranked) == 21 and not {"s000001", "s000002", "s000003"} & set(ranked["study_id"])
     assert ranked["score"].is_monotonic_decreasing
     assert {"site", "split", "impression"} <= set(ranked.columns)
+    assert any(c.value.startswith("Score: cosine similarity") for c in at.caption)
     at.radio(key="fs-method").set_value("logistic").run()
+    assert any(c.value.startswith("Score: the probability") for c in at.caption)
     assert (
         next(d.value for d in at.dataframe if "rank" in d.value.columns)["score"]
         .between(0, 1)
@@ -91,7 +94,16 @@ def test_adding_from_the_map_or_a_card_and_removing() -> None:
     session: dict = {}
     _examples, said = add_examples(session, "ds-a", ["s1", "s2", "s3"], positive=True)
     assert "3 studies" in said and "examples" in said
-    add_examples(session, "ds-a", ["s2"], positive=False)  # moves to the counter-examples
+    _examples, said = add_examples(session, "ds-a", ["s1", "s2", "s3"], positive=True)
+    assert said == "all 3 studies already among the examples of “class”"  # not "Added 3"
+    _examples, said = add_examples(session, "ds-a", ["s2"], positive=False)  # moves across
+    assert (
+        said
+        == "Added s2 to the counter-examples of “class” (Few-shot page); 1 moved from the examples"
+    )
+    _examples, said = add_examples(session, "ds-a", ["s2", "s4"], positive=False)
+    assert said.startswith("Added s4 to the counter-examples") and "; 1 already there" in said
+    remove_examples(session, "ds-a", ["s4"])
     assert example_set(session, "ds-a") == ExampleSet(positive=("s1", "s3"), negative=("s2",))
     assert example_set(session, "ds-b") == ExampleSet()  # each dataset its own set
     assert drop_unknown(session, "ds-a", ["s1", "s2"]) == ["s3"]
@@ -191,3 +203,81 @@ def test_the_method_and_label_survive_a_visit_to_add_from_another_page(app) -> N
     assert at.radio(key="fs-method").value == "logistic"
     assert at.selectbox(key="fs-label").value == "nicm"
     assert [m.label for m in at.metric] == ["AUC against NICM"]
+
+
+def upload(at: AppTest, examples: ExampleSet) -> None:
+    box = next(u for u in at.get("file_uploader") if u.proto.id.endswith("fs-upload"))
+    box.set_value((f"{examples.name}.json", examples.dumps().encode(), "application/json"))
+    at.run()
+
+
+def test_a_saved_set_chosen_after_an_upload_is_the_one_loaded(app, data_root: Path) -> None:
+    at = app("pages/fewshot.py")
+    box = next(u for u in at.get("file_uploader") if u.proto.id.endswith("fs-upload"))
+    assert box.proto.max_upload_size_mb == 1  # its own limit: the app's is for DICOM zips
+    uploaded = ExampleSet("uploaded", positive=("s000001",))
+    upload(at, uploaded)
+    at.button(key="fs-load-file").click().run()
+    assert only_set(at) == uploaded
+    saved = ExampleSet("chosen", positive=("s000002",), negative=("s000003",))
+    saved.save(data_root / "fewshot" / "chosen.json")
+    try:
+        at.run()
+        at.selectbox(key="fs-saved").set_value("chosen").run()
+        at.button(key="fs-load").click().run()
+        assert not at.exception and not at.error
+        assert only_set(at) == saved  # not the upload, still in its box, again
+    finally:
+        (data_root / "fewshot" / "chosen.json").unlink()
+
+
+def test_another_datasets_set_is_refused_and_the_set_in_hand_kept(app, data_root: Path) -> None:
+    at = app("pages/fewshot.py")
+    add(at, "s000001", True)
+    path = data_root / "fewshot" / "elsewhere.json"
+    ExampleSet("elsewhere", positive=("x-1", "x-2"), negative=("x-3",)).save(path)
+    try:
+        at.run()
+        at.selectbox(key="fs-saved").set_value("elsewhere").run()
+        at.button(key="fs-load").click().run()
+        assert not at.exception
+        errors = [e.value for e in at.error]
+        assert any("none of the 3 studies" in e and "another dataset" in e for e in errors)
+        assert only_set(at) == ExampleSet(positive=("s000001",))
+        assert not at.warning  # not "dropped … re-imported since they were picked?"
+    finally:
+        path.unlink()
+
+
+def test_a_large_sites_ranking_and_examples_list_only_their_first_rows(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every study of a large site, impressions and all, went to the browser on each rerun."""
+    monkeypatch.setattr("dashboard.studies.TABLE_ROWS", 5)
+    at = app("pages/fewshot.py")
+    dataset = str(Settings.from_env().active_dataset())
+    picked = tuple(f"s{i:06d}" for i in range(1, 8))
+    at.session_state[SETS_KEY] = {dataset: ExampleSet(positive=picked)}
+    at.run()
+    assert not at.exception and not at.error
+    ranked = next(d.value for d in at.dataframe if "rank" in d.value.columns)
+    assert ranked["rank"].tolist() == [1, 2, 3, 4, 5]
+    assert any("17 other studies" in h.value for h in at.subheader)
+    assert any("the first 5; the ranked CSV holds all 17" in c.value for c in at.caption)
+    (listed,) = [d.value for d in at.dataframe if d.key and d.key.startswith("fs-list-Examples")]
+    assert listed["study_id"].tolist() == list(picked[:5])
+    assert "**Examples** (7)" in [m.value for m in at.markdown]
+
+
+def test_a_label_with_no_study_left_is_named_as_the_page_shows_it(app) -> None:
+    at = app("pages/fewshot.py")
+    dataset = str(Settings.from_env().active_dataset())
+    ids = list(at.selectbox(key="fs-pick").options)
+    at.session_state[SETS_KEY] = {
+        dataset: ExampleSet(positive=tuple(ids[:12]), negative=tuple(ids[12:]))
+    }
+    at.run()
+    at.radio(key="fs-method").set_value("logistic").run()
+    at.selectbox(key="fs-label").set_value("lge").run()
+    assert not at.exception and not at.error
+    assert any(i.value.startswith("LGE: no studies with a known label are left") for i in at.info)

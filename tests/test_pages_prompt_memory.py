@@ -79,3 +79,20 @@ def test_an_edit_being_fixed_keeps_the_last_valid_sets_scores_on_the_page(app) -
     assert not any(b.label == "Save to data root" for b in at.button)  # not the broken set
     at.text_input(key="zs-try-name").input("my_finding").run()
     assert not at.error and any(b.label == "Save to data root" for b in at.button)
+
+
+def test_the_wording_reader_stays_on_across_a_visit_and_a_retyped_wording(app) -> None:
+    """The toggle is drawn only once both wordings are filled; restored with the editor's other
+    values at the top of the page, it came back off after a visit to another page."""
+    at = app("pages/zeroshot.py")
+    at.text_input(key="zs-try-pos").input("Thickened septum").run()
+    at.text_input(key="zs-try-neg").input("Normal wall thickness").run()
+    at.toggle(key="zs-read").set_value(True).run()
+    at.switch_page("pages/browser.py").run()
+    at.switch_page("pages/zeroshot.py").run()
+    assert not at.exception and not at.error
+    assert at.toggle(key="zs-read").value is True
+    at.text_input(key="zs-try-neg").input("").run()
+    assert not [t for t in at.toggle if t.key == "zs-read"]
+    at.text_input(key="zs-try-neg").input("Normal septum").run()
+    assert at.toggle(key="zs-read").value is True
