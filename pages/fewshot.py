@@ -25,6 +25,7 @@ from dashboard.few_shot import (
 )
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import remember, restore
+from dashboard.scoring import ALL_STUDIES, split_choices
 from dashboard.studies import TABLE_ROWS
 from dashboard.ui import labels_or_warning, open_case, page_guard, page_header, study_picker
 from model.errors import DataError, UserError
@@ -216,12 +217,30 @@ def compare_with_label(scores: pd.DataFrame, examples: ExampleSet) -> None:
     restore({"fs-label": NO_LABEL})  # each just before its widget, which takes the value
     if st.session_state["fs-label"] not in choices:  # kept from another dataset's labels
         st.session_state["fs-label"] = NO_LABEL
-    label = st.selectbox("Compare with label", choices, key="fs-label", format_func=display_name)
+    row = st.columns([2, 1])
+    label = row[0].selectbox(
+        "Compare with label", choices, key="fs-label", format_func=display_name
+    )
     remember(["fs-label"])
     if label == NO_LABEL:
         return
+    splits = studio.studies().set_index("study_id")["split"]
+    restore({"fs-split": ALL_STUDIES})
+    if st.session_state["fs-split"] not in split_choices(splits):  # another dataset's split
+        st.session_state["fs-split"] = ALL_STUDIES
+    split = row[1].selectbox(
+        "Studies",
+        split_choices(splits),
+        key="fs-split",
+        help="The model was trained on the train split's reports; the Evaluate page reports an "
+        "internal dataset's test split (an external site's every study).",
+    )
+    remember(["fs-split"])
+    scope = split if split == ALL_STUDIES else f"{split} split"
     try:
         truth = label_target(labels, label)
+        if split != ALL_STUDIES:  # the other splits' studies count as unlabelled here
+            truth = truth.where(splits.reindex(truth.index).astype(str).eq(split))
         result = studio.few_shot_evaluation(scores, truth, display_name(label))
     except DataError as err:
         st.info(markdown_text(err), icon=":material/info:")
@@ -233,8 +252,9 @@ def compare_with_label(scores: pd.DataFrame, examples: ExampleSet) -> None:
     )
     st.caption(
         f"95% CI {result.auc_lo:.3f}–{result.auc_hi:.3f} over {result.n:,} studies with a known "
-        f"label ({result.n_positive:,} positive). Left out: the {result.examples:,} examples and "
-        f"counter-examples and {result.same_patient:,} other studies of their patients."
+        f"label ({result.n_positive:,} positive; {scope}). Left out: the {result.examples:,} "
+        f"examples and counter-examples and {result.same_patient:,} other studies of their "
+        "patients."
     )
 
 

@@ -281,3 +281,20 @@ def test_a_label_with_no_study_left_is_named_as_the_page_shows_it(app) -> None:
     at.selectbox(key="fs-label").set_value("lge").run()
     assert not at.exception and not at.error
     assert any(i.value.startswith("LGE: no studies with a known label are left") for i in at.info)
+
+
+def test_the_label_comparison_can_cover_one_split(app) -> None:
+    """The AUC of the test split alone counts only that split's studies (the model trained on
+    the train split's reports), and says which studies it covers."""
+    at = app("pages/fewshot.py")
+    add(at, "s000001", True)
+    add(at, "s000003", False)
+    at.selectbox(key="fs-label").set_value("lge").run()
+    assert "positive; all splits)" in texts(at)
+    at.selectbox(key="fs-split").set_value("test").run()
+    assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
+    ranked = next(d.value for d in at.dataframe if "rank" in d.value.columns)
+    in_test = int((ranked["split"] == "test").sum())
+    assert 0 < in_test < len(ranked)
+    assert f"over {in_test} studies with a known label" in texts(at)
+    assert "test split)" in texts(at)
