@@ -55,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a label column (a finding, or a diagnosis class: one against the rest) to check "
         "the ranking against: AUC with a 95%% CI, examples and their patients left out",
     )
+    parser.add_argument(
+        "--split",
+        choices=("train", "val", "test"),
+        help="rank and check only this split's studies (the examples may come from any split)",
+    )
     parser.add_argument("--out", required=True, type=Path, help="output CSV of ranked scores")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 
@@ -105,6 +110,10 @@ def run(args: argparse.Namespace) -> int:
     scores = few_shot_scores(embeddings.vectors, embeddings.ids, examples, args.method)
     studies = ds.studies.set_index("study_id")
     table = score_table(scores, studies)
+    if args.split is not None:  # the examples stay listed, marked, wherever they come from
+        table = table[table["split"].astype(str).eq(args.split) | table["example"].ne("")]
+        if truth is not None:
+            truth = truth.where(studies["split"].reindex(truth.index).astype(str).eq(args.split))
     atomic_write_with(args.out, lambda tmp: table.to_csv(tmp, index=False))
     log.info("wrote %s scores of %d studies to %s", args.method, len(table), args.out)
     if truth is not None:
@@ -124,7 +133,7 @@ def write_evaluation(
     except DataError as err:
         metrics_path(args.out).unlink(missing_ok=True)  # not an earlier run's beside new scores
         raise DataError(f"{err} (the scores are written to {args.out})") from err
-    row = {"method": args.method, **result.as_row()}
+    row = {"method": args.method, "split": args.split or "all", **result.as_row()}
     atomic_write_with(
         metrics_path(args.out), lambda tmp: pd.DataFrame([row]).to_csv(tmp, index=False)
     )

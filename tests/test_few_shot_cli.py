@@ -122,3 +122,22 @@ def test_fewshot_will_not_write_over_the_labels_or_into_the_dataset(
         assert message in caplog.text, (extra, caplog.text)
     assert {path: path.read_bytes() for path in before} == before
     assert not (data / "ranked.csv").exists()
+
+
+def test_fewshot_on_one_split_lists_and_checks_that_split_only(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    data, checkpoint = setup
+    ds = CMRDataset.open(data)
+    ids, test_ids = ds.ids(), set(ds.ids("test"))
+    examples = write_examples(tmp_path / "ex.json", ids[:3], ids[3:5])
+    out = tmp_path / "ranked.csv"
+    base = ["fewshot", "--checkpoint", str(checkpoint), "--data", str(data)]
+    argv = [*base, "--examples", str(examples), "--out", str(out), "--label", "lge"]
+    assert cli_main([*argv, "--split", "test"]) == 0
+    ranked = pd.read_csv(out, keep_default_na=False)
+    others = ranked[ranked["example"] == ""]
+    assert len(others) > 0 and set(others["study_id"]) == test_ids - set(ids[:5])
+    assert len(ranked) - len(others) == 5  # the examples stay listed, from any split
+    metrics = pd.read_csv(tmp_path / "ranked_metrics.csv").iloc[0]
+    assert (metrics["split"], metrics["n"]) == ("test", len(others))
