@@ -88,9 +88,9 @@ class ExampleSet:
         if not positive or not negative:
             return f"word {'the class' if not positive else 'its absence'} too"
         try:
-            finding_prompts(_prompts_dict(self.prompts), "the prompts")
-        except DataError as err:
-            return str(err)
+            finding_prompts(_prompts_dict(self.prompts), "prompts")
+        except DataError as err:  # "prompts: the positive and negative prompts say the same ..."
+            return str(err).removeprefix("prompts: ")
         return None
 
     def to_dict(self) -> dict[str, Any]:

@@ -55,3 +55,6 @@ def test_prompted_ranks_by_the_wording_then_the_examples_and_keeps_it(app) -> No
     assert box(at, "positive").value == WORDS["positive"]
     assert box(at, "negative").value == WORDS["negative"]
     assert ranked(at).set_index("study_id")["score"].equals(refitted)
+    at.button(key="fs-clear").click().run()  # clears the examples, not the wording
+    assert not only_set(at).ids and only_set(at).prompt_problem() is None
+    assert len(ranked(at)) == 24
