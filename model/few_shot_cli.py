@@ -46,8 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--examples",
         required=True,
         type=Path,
-        help='example-set JSON: {"name": ..., "positive": [study IDs], "negative": [study IDs]} '
-        "(the dashboard's Few-shot page downloads one)",
+        help='example-set JSON: {"name": ..., "positive": [study IDs], "negative": [study IDs], '
+        'optional "prompts": {"positive": [sentences], "negative": [sentences]}} (the '
+        "dashboard's Few-shot page downloads one)",
     )
     parser.add_argument(
         "--method",

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import TextArea
 
 from tests.test_pages_fewshot import add, only_set, texts
 
@@ -15,11 +17,11 @@ pytestmark = pytest.mark.slow
 WORDS = {"positive": "Late gadolinium enhancement\nScar in the septum", "negative": "No scar"}
 
 
-def box(at: AppTest, side: str):  # noqa: ANN201 (streamlit's TextArea)
+def box(at: AppTest, side: str) -> TextArea:
     return next(t for t in at.text_area if str(t.key).startswith(f"fs-prompt-{side}:"))
 
 
-def ranked(at: AppTest):  # noqa: ANN201 (a DataFrame)
+def ranked(at: AppTest) -> pd.DataFrame:
     return next(d.value for d in at.dataframe if "rank" in d.value.columns)
 
 
