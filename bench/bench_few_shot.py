@@ -8,7 +8,9 @@ hold). For each study count N and set size k, ``model.few_shot.few_shot_scores``
 
 * ``prototype, k examples``: no counter-examples, so the counter-prototype is the mean of every
   other study (what a set picked on the map or on case cards usually is);
-* ``prototype, k/2 + k/2`` and ``logistic, k/2 + k/2``: half examples, half counter-examples.
+* ``prototype, k/2 + k/2``, ``logistic, k/2 + k/2`` and ``prompted, k/2 + k/2``: half examples,
+  half counter-examples; ``prompted``'s prior logits are given (a random direction's, scaled as
+  a checkpoint's), so embedding its few prompts with the text tower is not timed.
 
 Each against the floor ``vectors @ prototype`` over the same N (one matrix-vector product, what
 any scoring must at least do), as a ratio. Then ``evaluate_ranking`` (AUC with the patient
@@ -23,6 +25,7 @@ import argparse
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -30,6 +33,7 @@ from sklearn.metrics import roc_auc_score
 
 from model.example_set import ExampleSet
 from model.few_shot import evaluate_ranking, few_shot_scores
+from model.prompts import FindingPrompts
 
 
 def unit_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
@@ -58,6 +62,9 @@ def example_sets(ids: list[str], shots: int, seed: int = 1) -> dict[str, Example
         f"prototype, {shots} examples": ExampleSet("bench", positive=tuple(picked)),
         f"prototype, {half} + {shots - half}": mixed,
         f"logistic, {half} + {shots - half}": mixed,
+        f"prompted, {half} + {shots - half}": replace(
+            mixed, prompts=FindingPrompts(("a finding",), ("no finding",))
+        ),
     }
 
 
@@ -66,12 +73,16 @@ def bench_scoring(n: int, dim: int, shots: list[int], repeats: int) -> None:
     ids = [f"s{i:06d}" for i in range(n)]
     prototype = vectors[:8].mean(axis=0)
     floor = median_seconds(lambda: vectors @ prototype, repeats)
+    prior = 20.0 * (vectors @ unit_vectors(1, dim, seed=2)[0])
     print(f"N={n:,} D={dim}: floor vectors @ prototype {floor * 1e3:.3f} ms")
     for k in shots:
         for label, examples in example_sets(ids, k).items():
             method = label.split(",")[0]
             took = median_seconds(
-                lambda e=examples, m=method: few_shot_scores(vectors, ids, e, m), repeats
+                lambda e=examples, m=method: few_shot_scores(
+                    vectors, ids, e, m, prior_logits=prior
+                ),
+                repeats,
             )
             print(f"  {label:<24} {took * 1e3:9.2f} ms  ratio {took / floor:8.1f}")
 

@@ -173,15 +173,28 @@ def finding_evaluation(
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def few_shot_scores(
-    embeddings_path: str, embeddings_version: tuple[float, ...], examples_json: str, method: str
+    embeddings_path: str,
+    embeddings_version: tuple[float, ...],
+    checkpoint: str,
+    checkpoint_version: tuple[float, ...],
+    examples_json: str,
+    method: str,
 ) -> pd.DataFrame:
-    """``model.few_shot.few_shot_scores`` of every study, keyed by the example set's JSON and
-    the method: a rerun without an edit (another label to compare with) costs a lookup."""
+    """``model.few_shot.few_shot_scores`` of every study, keyed by the example set's JSON (its
+    prompts included) and the method: a rerun without an edit (another label to compare with)
+    costs a lookup. ``prompted`` embeds the set's prompts with the checkpoint's text tower."""
     from model.example_set import ExampleSet
     from model.few_shot import few_shot_scores as score
+    from model.few_shot import prompt_logits
 
     emb = study_embeddings(embeddings_path, embeddings_version)
-    return score(emb.vectors, emb.ids, ExampleSet.loads(examples_json), method)
+    examples = ExampleSet.loads(examples_json)
+    prior = None
+    if method == "prompted" and examples.prompts is not None:
+        encoder = text_encoder(checkpoint, checkpoint_version)
+        scale = logit_scale(checkpoint, checkpoint_version)
+        prior = prompt_logits(emb.vectors, examples.prompts, encoder, scale)
+    return score(emb.vectors, emb.ids, examples, method, prior_logits=prior)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

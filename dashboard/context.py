@@ -7,7 +7,7 @@ every page shows a helpful empty state on a fresh install and fills in as things
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -222,7 +222,11 @@ class Studio(CaseIndexAccess):
         embeddings yet."""
         self.embeddings()
         path = self.embeddings_path()
-        return cache.few_shot_scores(str(path), cache.version_of(path), examples.dumps(), method)
+        if method != "prompted":  # an edit of the wording does not score them again
+            examples = replace(examples, prompts=None)
+        return cache.few_shot_scores(
+            str(path), cache.version_of(path), *self._checkpoint_key(), examples.dumps(), method
+        )
 
     def few_shot_evaluation(self, scores: pd.DataFrame, truth: pd.Series, label: str) -> Any:
         """``RankingEvaluation`` of few-shot ``scores`` against ``truth`` (1 / 0 / NaN by study),

@@ -4,6 +4,10 @@
 
     {"name": "amyloidosis", "positive": ["s0001", "s0007"], "negative": ["s0003"]}
 
+An optional ``"prompts": {"positive": [...], "negative": [...]}`` words the class and its
+absence, as a prompt set's finding (``model.prompts``), for the ``prompted`` method. A file
+without it is a set without prompts.
+
 Study IDs are the dataset's pseudonymous ``study_id`` values, never patient identifiers.
 """
 
@@ -17,6 +21,7 @@ from typing import Any
 
 from model.atomic import atomic_create_text, atomic_write_text
 from model.errors import DataError, not_found
+from model.prompts import FindingPrompts, finding_prompts
 
 MAX_FILE_BYTES = 1024 * 1024  # thousands of IDs fit in a few hundred KB
 _SHOWN_IDS = 5  # unknown IDs a message names before "and N more"
@@ -24,11 +29,14 @@ _SHOWN_IDS = 5  # unknown IDs a message names before "and N more"
 
 @dataclass(frozen=True)
 class ExampleSet:
-    """``positive`` / ``negative``: study IDs in the order they were added, none in both."""
+    """``positive`` / ``negative``: study IDs in the order they were added, none in both;
+    ``prompts``: the class's wording and its absence's (as typed: either side may be empty on the
+    page; ``prompt_problem`` says what is wrong, and only sound prompts are saved)."""
 
     name: str = "class"
     positive: tuple[str, ...] = ()
     negative: tuple[str, ...] = ()
+    prompts: FindingPrompts | None = None
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -70,8 +78,30 @@ class ExampleSet:
                 f"{shown}{more}"
             )
 
+    def prompt_problem(self) -> str | None:
+        """Why the set's prompts cannot score (none, a side left blank, both sides alike)."""
+        positive, negative = (
+            (self.prompts.positive, self.prompts.negative) if self.prompts else ((), ())
+        )
+        if not positive and not negative:
+            return "word the class and its absence (positive and negative prompts)"
+        if not positive or not negative:
+            return f"word {'the class' if not positive else 'its absence'} too"
+        try:
+            finding_prompts(_prompts_dict(self.prompts), "prompts")
+        except DataError as err:  # "prompts: the positive and negative prompts say the same ..."
+            return str(err).removeprefix("prompts: ")
+        return None
+
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "positive": list(self.positive), "negative": list(self.negative)}
+        data: dict[str, Any] = {
+            "name": self.name,
+            "positive": list(self.positive),
+            "negative": list(self.negative),
+        }
+        if self.prompts is not None and self.prompt_problem() is None:
+            data["prompts"] = _prompts_dict(self.prompts)
+        return data
 
     def dumps(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
@@ -104,9 +134,11 @@ class ExampleSet:
     def from_dict(cls, data: Any, source: str = "example set") -> ExampleSet:
         if not isinstance(data, dict):
             raise DataError(f"{source}: expected an object with name, positive and negative")
-        unknown = sorted(set(data) - {"name", "positive", "negative"})
+        unknown = sorted(set(data) - {"name", "positive", "negative", "prompts"})
         if unknown:
-            raise DataError(f"{source}: unknown keys {unknown}; use name, positive, negative")
+            raise DataError(
+                f"{source}: unknown keys {unknown}; use name, positive, negative, prompts"
+            )
         name = data.get("name", "class")
         if not isinstance(name, str) or not name.strip():
             raise DataError(f"{source}: name must be a non-empty text")
@@ -115,7 +147,14 @@ class ExampleSet:
         both = [i for i in positive if i in set(negative)]
         if both:
             raise DataError(f"{source}: study {both[0]} is both an example and a counter-example")
-        return cls(name=name.strip(), positive=positive, negative=negative)
+        prompts = data.get("prompts")
+        if prompts is not None:
+            prompts = finding_prompts(prompts, f"{source}: prompts")
+        return cls(name=name.strip(), positive=positive, negative=negative, prompts=prompts)
+
+
+def _prompts_dict(prompts: FindingPrompts) -> dict[str, list[str]]:
+    return {"positive": list(prompts.positive), "negative": list(prompts.negative)}
 
 
 def _id_list(value: Any, where: str) -> tuple[str, ...]:

@@ -9,7 +9,13 @@ and never counted when the ranking is checked against labels. The math is the ev
   the counter-prototype is the mean of every other study (all but the examples), so the score
   says how much more a study resembles the examples than the dataset at large;
 - ``logistic``: the evaluation's L2 logistic probe (C = ``FewShotConfig.probe_c``) fitted on the
-  examples (1) and counter-examples (0); the score is its probability. Needs one of each.
+  examples (1) and counter-examples (0); the score is its probability. Needs one of each;
+- ``prompted``: the same logistic regression (C = ``FewShotConfig.prompted_c``) with the set's
+  zero-shot logit, scale * (cos(v, mean positive prompt) - cos(v, mean negative prompt))
+  (``prompt_logits``), as a fixed offset: a fit that starts from the zero-shot classifier and
+  moves from it only as far as the examples show. Needs the set's prompts; with no examples the
+  score is the zero-shot probability itself, and examples of one side only are sound (the prompts
+  stand for the other side).
 
 ``evaluate_ranking`` checks the scores against a label column: AUC with a patient-bootstrap 95%
 CI over the studies that are neither examples nor studies of an example's patient (a repeat
@@ -35,9 +41,12 @@ from model.evaluation.fewshot import (
 from model.evaluation.metrics import binary_metrics
 from model.example_set import ExampleSet
 from model.labels import diagnosis_targets
+from model.prompts import FindingPrompts, PromptSet
 from model.schema import DIAGNOSES
+from model.zeroshot import TextEncoder, finding_logits, finding_prototypes, logit_probabilities
 
-METHODS = ("prototype", "logistic")
+METHODS = ("prototype", "logistic", "prompted")
+FITTED = ("logistic", "prompted")  # the methods that fit a logistic regression
 # The logistic fit solves [n, n] systems over its n examples: 1,000 took 3 s on 2 cores, a lasso of
 # 10,000 would take an hour and 2 GB; the prototype takes any number at once.
 MAX_LOGISTIC_EXAMPLES = 1000
@@ -48,19 +57,32 @@ def method_problem(examples: ExampleSet, method: str) -> str | None:
     """Why ``method`` cannot score with ``examples`` (too few of a kind), else None."""
     if method not in METHODS:
         return f"unknown few-shot method {method!r}; use one of {', '.join(METHODS)}"
-    if not examples.positive:
+    if method == "prompted":
+        problem = examples.prompt_problem()
+        if problem is not None:
+            return f"the prompted method needs the class in words: {problem}"
+    elif not examples.positive:
         return "add at least one example of the class to rank the studies"
     if method == "logistic" and not examples.negative:
         return (
             "the logistic method needs at least one counter-example as well; add one, or use "
             "the prototype method"
         )
-    if method == "logistic" and len(examples.ids) > MAX_LOGISTIC_EXAMPLES:
+    if method in FITTED and len(examples.ids) > MAX_LOGISTIC_EXAMPLES:
         return (
-            f"the logistic method fits at most {MAX_LOGISTIC_EXAMPLES:,} examples and "
+            f"the {method} method fits at most {MAX_LOGISTIC_EXAMPLES:,} examples and "
             f"counter-examples, and this set has {len(examples.ids):,}; use the prototype method"
         )
     return None
+
+
+def prompt_logits(
+    vectors: np.ndarray, prompts: FindingPrompts, text_encoder: TextEncoder, scale: float
+) -> np.ndarray:
+    """The zero-shot logits float32 [N] of ``prompts`` for every study (``vectors`` [N, D]), as the
+    Zero-shot page and the evaluation's prompted probe compute them: the ``prompted`` prior."""
+    prototypes = finding_prototypes(PromptSet(findings={"class": prompts}), text_encoder)
+    return finding_logits(vectors, prototypes.positive, prototypes.negative, scale)[:, 0]
 
 
 def few_shot_scores(
@@ -69,12 +91,14 @@ def few_shot_scores(
     examples: ExampleSet,
     method: str = "prototype",
     config: FewShotConfig = FewShotConfig(),
+    prior_logits: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Columns ``score`` (higher: more like the examples) and ``example`` (``example``,
     ``counter-example`` or blank) for every study, indexed by study_id in the order of ``ids``.
 
-    vectors: float [N, D] unit-norm study embeddings of ``ids``. UserError when the method has
-    too few examples, or when the set names a study not among ``ids``.
+    vectors: float [N, D] unit-norm study embeddings of ``ids``; prior_logits: float [N], the
+    ``prompted`` method's ``prompt_logits`` of the set's prompts. UserError when the method has
+    too few examples or no prompts, or when the set names a study not among ``ids``.
     """
     problem = method_problem(examples, method)
     if problem is not None:
@@ -84,8 +108,12 @@ def few_shot_scores(
     row = {study_id: i for i, study_id in enumerate(ids)}
     positive = np.array([row[i] for i in examples.positive], dtype=int)
     negative = np.array([row[i] for i in examples.negative], dtype=int)
-    if method == "logistic":
-        episode = Episodes(positive=positive[None], negative=negative[None])
+    episode = Episodes(positive=positive[None], negative=negative[None])
+    if method == "prompted":
+        if prior_logits is None or len(prior_logits) != len(ids):
+            raise ValueError("the prompted method needs the prompts' logits of every study")
+        scores = prompted_scores(vectors, episode, np.asarray(prior_logits, float), config)
+    elif method == "logistic":
         scores = logistic_probabilities(vectors, episode, config.probe_c, config.newton_steps)
     else:
         if negative.size == 0:
@@ -101,6 +129,18 @@ def few_shot_scores(
     index = pd.Index(ids, name="study_id")
     return pd.DataFrame(
         {"score": np.asarray(scores[0], dtype=float), "example": marks}, index=index
+    )
+
+
+def prompted_scores(
+    vectors: np.ndarray, episode: Episodes, prior_logits: np.ndarray, config: FewShotConfig
+) -> np.ndarray:
+    """float [1, N]: the evaluation's prompted probe fitted on ``episode``; with no examples,
+    the prompts' zero-shot probabilities (the fit's answer to no data)."""
+    if episode.support.size == 0:
+        return logit_probabilities(prior_logits)[None]
+    return logistic_probabilities(
+        vectors, episode, config.prompted_c, config.newton_steps, prior_logits
     )
 
 

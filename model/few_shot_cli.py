@@ -5,12 +5,16 @@ examples marked ``example`` / ``counter-example``). With ``--label COLUMN`` (of 
 CSV keyed by ``accession_number``, else the dataset's own labels file) it also writes
 ``<out stem>_metrics.csv`` beside it: the AUC with its patient-bootstrap 95% CI over the studies
 that are neither examples nor studies of an example's patient (``model.few_shot``), and logs it.
+``--method prompted`` words the class with the set's ``prompts``, or with ``--positive`` /
+``--negative``, which replace the file's.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -24,10 +28,12 @@ from model.few_shot import (
     few_shot_scores,
     label_target,
     method_problem,
+    prompt_logits,
     score_table,
 )
 from model.labels import label_file, labels_by_study
 from model.output_path import check_not_an_input, check_output_path
+from model.prompts import FindingPrompts
 from model.zeroshot_cli import metrics_path
 
 log = logging.getLogger(__name__)
@@ -40,10 +46,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--examples",
         required=True,
         type=Path,
-        help='example-set JSON: {"name": ..., "positive": [study IDs], "negative": [study IDs]} '
-        "(the dashboard's Few-shot page downloads one)",
+        help='example-set JSON: {"name": ..., "positive": [study IDs], "negative": [study IDs], '
+        'optional "prompts": {"positive": [sentences], "negative": [sentences]}} (the '
+        "dashboard's Few-shot page downloads one)",
     )
-    parser.add_argument("--method", choices=METHODS, default="prototype")
+    parser.add_argument(
+        "--method",
+        choices=METHODS,
+        default="prototype",
+        help="prototype (default), logistic, or prompted: a logistic regression that starts "
+        "from the zero-shot classifier of the set's prompts (examples optional)",
+    )
+    for side, what in (("positive", "the class"), ("negative", "its absence")):
+        parser.add_argument(
+            f"--{side}",
+            action="append",
+            metavar="TEXT",
+            help=f"--method prompted: a sentence wording {what} (repeat for more); with "
+            "--positive and --negative the example set's own prompts are not used",
+        )
     parser.add_argument(
         "--labels",
         type=Path,
@@ -77,6 +98,21 @@ def label_truth(args: argparse.Namespace, dataset: object) -> pd.Series | None:
     return label_target(labels_by_study(source, dataset.linkage()), args.label)
 
 
+def with_prompt_flags(examples: ExampleSet, args: argparse.Namespace) -> ExampleSet:
+    """``examples`` with ``--positive`` / ``--negative`` as its prompts when given (both, and
+    only with ``--method prompted``: UserError otherwise)."""
+    given = [f"--{side}" for side in ("positive", "negative") if getattr(args, side)]
+    if not given:
+        return examples
+    if args.method != "prompted":
+        raise UserError(f"{' and '.join(given)} word the class for --method prompted only")
+    if len(given) == 1:
+        other = "--negative" if given[0] == "--positive" else "--positive"
+        raise UserError(f"{given[0]} needs {other} as well: word the class and its absence")
+    prompts = FindingPrompts(tuple(args.positive), tuple(args.negative))
+    return replace(examples, prompts=prompts)
+
+
 def check_inputs_kept(args: argparse.Namespace) -> None:
     """UserError when ``--out`` or the metrics file beside it would overwrite what the command
     reads: the labels file, or a file of the dataset folder."""
@@ -87,7 +123,7 @@ def check_inputs_kept(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from model.data.dataset import CMRDataset
-    from model.embed import cached_study_embeddings
+    from model.embed import cached_study_embeddings, embed_texts
     from model.training.checkpoint import load_checkpoint
     from model.training.distributed import resolve_device
 
@@ -95,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--out {args.out} must be a .csv file")
     check_output_path(args.out, "--out", folder=False)
     check_inputs_kept(args)
-    examples = ExampleSet.load(args.examples)
+    examples = with_prompt_flags(ExampleSet.load(args.examples), args)
     problem = method_problem(examples, args.method)
     if problem is not None:  # before the checkpoint is loaded
         raise UserError(f"{args.examples}: {problem}")
@@ -107,7 +143,15 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     loaded = load_checkpoint(args.checkpoint, device=device)
     embeddings = cached_study_embeddings(args.checkpoint, ds, device=device, loaded=loaded)
-    scores = few_shot_scores(embeddings.vectors, embeddings.ids, examples, args.method)
+    prior = None
+    if args.method == "prompted":
+        model = loaded[0]
+        encoder = functools.partial(embed_texts, model)
+        scale = float(model.scale().detach())
+        prior = prompt_logits(embeddings.vectors, examples.prompts, encoder, scale)
+    scores = few_shot_scores(
+        embeddings.vectors, embeddings.ids, examples, args.method, prior_logits=prior
+    )
     studies = ds.studies.set_index("study_id")
     table = score_table(scores, studies)
     if args.split is not None:  # the examples stay listed, marked, wherever they come from

@@ -83,7 +83,7 @@ class PromptSet:
         if not findings_raw and not diagnoses_raw:
             raise DataError(f"{source}: no findings and no diagnoses defined")
         findings = {
-            key: _finding(value, f"{source}: findings.{key}")
+            key: finding_prompts(value, f"{source}: findings.{key}")
             for key, value in _mapping(findings_raw, f"{source}: findings").items()
         }
         diagnoses = {
@@ -155,7 +155,9 @@ def _prompt_list(value: Any, where: str) -> tuple[str, ...]:
     return tuple(prompts)
 
 
-def _finding(value: Any, where: str) -> FindingPrompts:
+def finding_prompts(value: Any, where: str) -> FindingPrompts:
+    """A binary finding's ``{"positive": [...], "negative": [...]}`` wordings, validated
+    (DataError naming ``where``): a prompt set's findings and an example set's prompts."""
     if not isinstance(value, dict):
         raise DataError(f"{where}: expected 'positive' and 'negative' prompt lists")
     missing = [side for side in ("positive", "negative") if side not in value]

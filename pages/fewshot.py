@@ -32,6 +32,7 @@ from model.errors import DataError, UserError
 from model.evaluation.tables import display_name
 from model.example_set import MAX_FILE_BYTES, ExampleSet
 from model.few_shot import METHODS, label_target, method_problem, score_table
+from model.prompts import FindingPrompts
 
 studio = Studio()
 page_header(
@@ -47,7 +48,14 @@ SCORE_MEANING = {
     "logistic": "Score: the probability, 0 to 1, that a logistic regression fitted on the "
     "examples (1) and counter-examples (0) gives the study. With a few examples it ranks "
     "studies for review; it is not a calibrated risk.",
+    "prompted": "Score: the probability, 0 to 1, of the zero-shot classifier of the wordings "
+    "above (as on the Zero-shot page), refitted on the examples (1) and counter-examples (0) "
+    "where there are any. It ranks studies for review; it is not a calibrated risk.",
 }
+PROMPT_BOXES = (
+    ("positive", "The class in words", "e.g. Late gadolinium enhancement in the septum"),
+    ("negative", "Its absence in words", "e.g. No late gadolinium enhancement"),
+)
 
 
 def class_name(dataset: str) -> ExampleSet:
@@ -63,6 +71,37 @@ def class_name(dataset: str) -> ExampleSet:
 
     st.text_input("Class", key=key, max_chars=80, on_change=rename)
     return example_set(st.session_state, dataset)
+
+
+def prompt_boxes(dataset: str) -> ExampleSet:
+    """The ``prompted`` method's wordings of the class and of its absence, one sentence a line,
+    showing the set's; an edit is kept with the set (saved and downloaded with it)."""
+    examples = example_set(st.session_state, dataset)
+    typed = examples.prompts or FindingPrompts((), ())
+    keys = {side: f"fs-prompt-{side}:{dataset}" for side, _, _ in PROMPT_BOXES}
+
+    def reword() -> None:
+        sides = {side: prompt_lines(st.session_state[key]) for side, key in keys.items()}
+        prompts = FindingPrompts(**sides) if any(sides.values()) else None
+        examples = example_set(st.session_state, dataset)
+        keep_set(st.session_state, dataset, replace(examples, prompts=prompts))
+
+    for column, (side, label, placeholder) in zip(st.columns(2), PROMPT_BOXES, strict=True):
+        st.session_state[keys[side]] = "\n".join(getattr(typed, side))
+        column.text_area(
+            label,
+            key=keys[side],
+            placeholder=placeholder,
+            height=80,
+            on_change=reword,
+            help="One sentence a line (their embeddings are averaged), worded as the reports "
+            "are; the Zero-shot page shows how a wording ranks the studies.",
+        )
+    return example_set(st.session_state, dataset)
+
+
+def prompt_lines(text: str) -> tuple[str, ...]:
+    return tuple(line.strip() for line in str(text).splitlines() if line.strip())
 
 
 def example_lists(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> None:
@@ -88,7 +127,7 @@ def example_lists(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> 
             remove_examples(st.session_state, dataset, [ids[i] for i in rows])
             st.rerun()
     if examples.ids and st.button("Clear all", key="fs-clear"):
-        keep_set(st.session_state, dataset, ExampleSet(examples.name))
+        keep_set(st.session_state, dataset, replace(examples, positive=(), negative=()))
         st.rerun()
 
 
@@ -130,7 +169,8 @@ def load_and_save(dataset: str, examples: ExampleSet, known: Collection[str]) ->
             load(dataset, known, upload)
         row = st.columns([2, 1])
         overwrite = row[0].checkbox("Overwrite a saved set of this name", key="fs-overwrite")
-        if row[1].button("Save to data root", key="fs-save", disabled=not examples.ids):
+        empty = not examples.ids and examples.prompt_problem() is not None
+        if row[1].button("Save to data root", key="fs-save", disabled=empty):
             mine = st.session_state.setdefault("fs-mine", set())
             try:
                 path = save_example_set(studio.settings, examples, examples.name, mine, overwrite)
@@ -165,7 +205,7 @@ def load(dataset: str, known: Collection[str], source: Path | Any) -> None:
     st.rerun()
 
 
-def results(examples: ExampleSet, studies: pd.DataFrame) -> None:
+def results(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> None:
     """The ranked studies, their CSV, and the ranking against a label."""
     restore({"fs-method": METHODS[0]})  # kept while the user adds examples on other pages
     method = st.radio(
@@ -175,9 +215,14 @@ def results(examples: ExampleSet, studies: pd.DataFrame) -> None:
         key="fs-method",
         help="prototype: cosine to the examples' mean minus cosine to the counter-examples' "
         "(without counter-examples, every other study's) mean · logistic: a logistic "
-        "regression fitted on the examples and counter-examples (needs one of each)",
+        "regression fitted on the examples and counter-examples (needs one of each) · "
+        "prompted: the zero-shot classifier of your wording of the class and of its absence, "
+        "refitted on the examples (examples optional; without them it is the zero-shot "
+        "classifier itself)",
     )
     remember(["fs-method"])
+    if method == "prompted":
+        examples = prompt_boxes(dataset)
     problem = method_problem(examples, method)
     if problem is not None:
         st.info(markdown_text(problem[0].upper() + problem[1:] + "."), icon=":material/info:")
@@ -275,4 +320,4 @@ with page_guard(studio):
     add_from_picker(dataset, studies)
     load_and_save(dataset, chosen, set(studies.index.astype(str)))
     with page_guard(studio):
-        results(chosen, studies)
+        results(dataset, chosen, studies)

@@ -3,18 +3,25 @@ it, and one-line errors before any work."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
 import model.embed as embed_module
+import model.training.checkpoint as checkpoint_module
 from model.cli import main as cli_main
 from model.data.dataset import CMRDataset
-from model.embed import cached_study_embeddings
+from model.embed import cached_study_embeddings, embed_texts
+from model.example_set import ExampleSet
+from model.few_shot import few_shot_scores, prompt_logits
+from model.prompts import FindingPrompts
+from model.training.checkpoint import load_checkpoint
 from tests.tiny_dataset import shared_tiny_checkpoint
 
 
@@ -141,3 +148,73 @@ def test_fewshot_on_one_split_lists_and_checks_that_split_only(
     assert len(ranked) - len(others) == 5  # the examples stay listed, from any split
     metrics = pd.read_csv(tmp_path / "ranked_metrics.csv").iloc[0]
     assert (metrics["split"], metrics["n"]) == ("test", len(others))
+
+
+def test_fewshot_prompted_uses_the_sets_prompts_or_the_flags(
+    setup: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """``--method prompted``: the logistic fit offset by the zero-shot logits of the set's
+    prompts, or of ``--positive`` / ``--negative``, which replace them."""
+    data, checkpoint = setup
+    ids = CMRDataset.open(data).ids()
+    words = {"positive": ["late gadolinium enhancement"], "negative": ["no enhancement"]}
+    examples = tmp_path / "ex.json"
+    examples.write_text(json.dumps({"name": "lge", "positive": ids[:2], "prompts": words}))
+    out = tmp_path / "ranked.csv"
+    base = ["fewshot", "--checkpoint", str(checkpoint), "--data", str(data), "--out", str(out)]
+    base += ["--examples", str(examples), "--method", "prompted"]
+    model, _meta = load_checkpoint(checkpoint, device="cpu")
+    embeddings = cached_study_embeddings(checkpoint, CMRDataset.open(data))
+
+    def expected(prompts: FindingPrompts) -> pd.Series:
+        encoder = functools.partial(embed_texts, model)
+        prior = prompt_logits(embeddings.vectors, prompts, encoder, float(model.scale().detach()))
+        chosen = ExampleSet("lge", tuple(ids[:2]), prompts=prompts)
+        return few_shot_scores(
+            embeddings.vectors, embeddings.ids, chosen, "prompted", prior_logits=prior
+        )["score"]
+
+    for flags, prompts in (
+        ([], FindingPrompts(tuple(words["positive"]), tuple(words["negative"]))),
+        (
+            ["--positive", "dilated", "--positive", "big", "--negative", "normal size"],
+            FindingPrompts(("dilated", "big"), ("normal size",)),
+        ),
+    ):
+        assert cli_main([*base, *flags]) == 0
+        ranked = pd.read_csv(out, keep_default_na=False).set_index("study_id")
+        reference = expected(prompts)
+        np.testing.assert_allclose(ranked["score"][reference.index], reference, atol=1e-6)
+
+
+def test_fewshot_prompted_errors_come_before_the_checkpoint(
+    setup: tuple[Path, Path],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data, checkpoint = setup
+    examples = write_examples(tmp_path / "ex.json", CMRDataset.open(data).ids()[:2], [])
+    out = tmp_path / "ranked.csv"
+    base = ["fewshot", "--checkpoint", str(checkpoint), "--data", str(data), "--out", str(out)]
+    base += ["--examples", str(examples)]
+
+    def no_loading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the checkpoint should not be loaded")
+
+    monkeypatch.setattr(checkpoint_module, "load_checkpoint", no_loading)
+    cases = [
+        (["--method", "prompted"], "the prompted method needs the class in words"),
+        (["--method", "prompted", "--positive", "scar"], "--positive needs --negative"),
+        (["--positive", "scar", "--negative", "none"], "for --method prompted only"),
+        (
+            ["--method", "prompted", "--positive", "Scar", "--negative", "scar."],
+            "say the same thing",
+        ),
+    ]
+    for extra, message in cases:
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            assert cli_main([*base, *extra]) == 2, extra
+        assert message in caplog.text, (extra, caplog.text)
+    assert not out.exists()
