@@ -27,7 +27,6 @@ from dashboard.scoring import (
     evaluate_finding,
     score_all,
 )
-from model.few_shot import RankingEvaluation, evaluate_ranking
 from model.labels import labels_by_study
 from model.projection import Projection, ProjectionConfig
 from model.prompt_reading import ReportSentences, study_report_sentences
@@ -169,41 +168,6 @@ def finding_evaluation(
     """``evaluate_finding`` (patient bootstrap CI) memoised on the scores, labels, threshold
     and the studies' patient keys."""
     return evaluate_finding(probs, labels, threshold, patients=patients)
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def few_shot_scores(
-    embeddings_path: str,
-    embeddings_version: tuple[float, ...],
-    checkpoint: str,
-    checkpoint_version: tuple[float, ...],
-    examples_json: str,
-    method: str,
-) -> pd.DataFrame:
-    """``model.few_shot.few_shot_scores`` of every study, keyed by the example set's JSON (its
-    prompts included) and the method: a rerun without an edit (another label to compare with)
-    costs a lookup. ``prompted`` embeds the set's prompts with the checkpoint's text tower."""
-    from model.example_set import ExampleSet
-    from model.few_shot import few_shot_scores as score
-    from model.few_shot import prompt_logits
-
-    emb = study_embeddings(embeddings_path, embeddings_version)
-    examples = ExampleSet.loads(examples_json)
-    prior = None
-    if method == "prompted" and examples.prompts is not None:
-        encoder = text_encoder(checkpoint, checkpoint_version)
-        scale = logit_scale(checkpoint, checkpoint_version)
-        prior = prompt_logits(emb.vectors, examples.prompts, encoder, scale)
-    return score(emb.vectors, emb.ids, examples, method, prior_logits=prior)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def few_shot_evaluation(
-    scores: pd.DataFrame, truth: pd.Series, patients: pd.Series, label: str
-) -> RankingEvaluation:
-    """``evaluate_ranking`` (AUC, patient bootstrap CI) memoised on its inputs; 300 resamples,
-    as the Zero-shot page's ROC (1,000 took 4 s at 50,000 studies, on every edit of the set)."""
-    return evaluate_ranking(scores, truth, patients, label, resamples=300)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import cache
+from dashboard import cache, few_shot
 from dashboard.empty_state import EmptyState, JobOffer  # noqa: F401 (pages import them here)
 from dashboard.evaluation_view import evaluation_title
 from dashboard.index_access import CaseIndexAccess
@@ -224,7 +224,7 @@ class Studio(CaseIndexAccess):
         path = self.embeddings_path()
         if method != "prompted":  # an edit of the wording does not score them again
             examples = replace(examples, prompts=None)
-        return cache.few_shot_scores(
+        return few_shot.cached_scores(
             str(path), cache.version_of(path), *self._checkpoint_key(), examples.dumps(), method
         )
 
@@ -232,7 +232,7 @@ class Studio(CaseIndexAccess):
         """``RankingEvaluation`` of few-shot ``scores`` against ``truth`` (1 / 0 / NaN by study),
         the examples and their patients' studies left out, the bootstrap drawing patients."""
         patients = self.studies().set_index("study_id")["patient_key"]
-        return cache.few_shot_evaluation(scores, truth, patients, label)
+        return few_shot.cached_evaluation(scores, truth, patients, label)
 
     def evaluation_outputs(self, folder: Path) -> Any:
         """An evaluation folder's ``EvaluationOutputs``, read again when it is rewritten."""
