@@ -285,3 +285,17 @@ def _ensure_navigation() -> None:
         # there would only drop the widget event being tested; a real server reruns once.
         if not config.get_option("global.appTest"):
             st.rerun()
+
+
+def split_picker(container: DeltaGenerator, splits: pd.Series, key: str) -> str:
+    """The "Studies" choice of a labels comparison: every split, or one (``scoring.split_choices``
+    of ``splits``, each study's split)."""
+    from dashboard.scoring import split_choices
+
+    return container.selectbox(
+        "Studies",
+        split_choices(splits),
+        key=key,
+        help="The model was trained on the train split's reports; the Evaluate page reports an "
+        "internal dataset's test split (an external site's every study).",
+    )

@@ -27,7 +27,14 @@ from dashboard.inert_text import markdown_text
 from dashboard.page_memory import remember, restore
 from dashboard.scoring import ALL_STUDIES, split_choices
 from dashboard.studies import TABLE_ROWS
-from dashboard.ui import labels_or_warning, open_case, page_guard, page_header, study_picker
+from dashboard.ui import (
+    labels_or_warning,
+    open_case,
+    page_guard,
+    page_header,
+    split_picker,
+    study_picker,
+)
 from model.errors import DataError, UserError
 from model.evaluation.tables import display_name
 from model.example_set import MAX_FILE_BYTES, ExampleSet
@@ -273,13 +280,7 @@ def compare_with_label(scores: pd.DataFrame, examples: ExampleSet) -> None:
     restore({"fs-split": ALL_STUDIES})
     if st.session_state["fs-split"] not in split_choices(splits):  # another dataset's split
         st.session_state["fs-split"] = ALL_STUDIES
-    split = row[1].selectbox(
-        "Studies",
-        split_choices(splits),
-        key="fs-split",
-        help="The model was trained on the train split's reports; the Evaluate page reports an "
-        "internal dataset's test split (an external site's every study).",
-    )
+    split = split_picker(row[1], splits, key="fs-split")
     remember(["fs-split"])
     scope = split if split == ALL_STUDIES else f"{split} split"
     try:

@@ -29,10 +29,9 @@ from dashboard.scoring import (
     score_table,
     scores_of_split,
     shown_score_table,
-    split_choices,
     why_no_roc,
 )
-from dashboard.ui import case_card, labels_or_warning, page_guard, page_header
+from dashboard.ui import case_card, labels_or_warning, page_guard, page_header, split_picker
 from model.errors import UserError
 from model.evaluation.tables import display_name
 
@@ -267,13 +266,7 @@ def evaluation(scores: Scores, splits) -> None:
         )
         return
     row = st.columns([1, 2, 3])
-    split = row[0].selectbox(
-        "Studies",
-        split_choices(splits),
-        key="zs-eval-split",
-        help="The model was trained on the train split's reports; the Evaluate page reports an "
-        "internal dataset's test split (an external site's every study).",
-    )
+    split = split_picker(row[0], splits, key="zs-eval-split")
     scores = scores_of_split(scores, splits, split)
     finding_evaluation(scores, labels, split, row)
     diagnosis_evaluation(scores, labels)
