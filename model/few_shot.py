@@ -172,7 +172,8 @@ def label_target(labels: pd.DataFrame, label: str) -> pd.Series:
 class RankingEvaluation:
     """AUC (95% CI over patients) of the few-shot scores for one label, over the ``n`` studies
     with a known label left once the ``examples`` and the ``same_patient`` studies (other studies
-    of an example's patient) are left out."""
+    of an example's patient) are left out; those two count only studies with a known label, so
+    the three add up to the studies checked (one split's, when the others' labels are blank)."""
 
     label: str
     auc: float
@@ -205,7 +206,8 @@ def evaluate_ranking(
     episode = Episodes(positive=support[None], negative=np.zeros((1, 0), dtype=int))
     query = episode.query_mask(len(ids), groups)[0]
     known = truth.reindex(ids).to_numpy(dtype=float)
-    used = query & np.isfinite(known)
+    checked = np.isfinite(known)  # a study outside the scope (another split) has no label here
+    used = query & checked
     y = known[used].astype(int)
     if y.size == 0 or y.min() == y.max():
         have = "no studies" if y.size == 0 else f"only {'positive' if y[0] else 'negative'} studies"
@@ -224,6 +226,6 @@ def evaluate_ranking(
         auc_hi=high,
         n=int(y.size),
         n_positive=int(y.sum()),
-        examples=int(marked.sum()),
-        same_patient=int((~query & ~marked).sum()),
+        examples=int((marked & checked).sum()),
+        same_patient=int((~query & ~marked & checked).sum()),
     )

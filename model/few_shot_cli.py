@@ -134,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
     examples = with_prompt_flags(ExampleSet.load(args.examples), args)
     problem = method_problem(examples, args.method)
     if problem is not None:  # before the checkpoint is loaded
-        raise UserError(f"{args.examples}: {problem}")
+        flags = args.positive is not None and examples.prompt_problem() is not None
+        raise UserError(f"{'--positive/--negative' if flags else args.examples}: {problem}")
     ds = CMRDataset.open(args.data)
     examples.check_known(ds.ids(), f"dataset {args.data}")
     truth = label_truth(args, ds)

@@ -176,6 +176,11 @@ def load_and_save(dataset: str, examples: ExampleSet, known: Collection[str]) ->
             load(dataset, known, upload)
         row = st.columns([2, 1])
         overwrite = row[0].checkbox("Overwrite a saved set of this name", key="fs-overwrite")
+        wording = examples.prompt_problem() if examples.prompts is not None else None
+        if wording is not None:  # to_dict keeps only a wording that can score
+            row[0].caption(
+                markdown_text(f"The wording is not saved or downloaded with the set: {wording}.")
+            )
         empty = not examples.ids and examples.prompt_problem() is not None
         if row[1].button("Save to data root", key="fs-save", disabled=empty):
             mine = st.session_state.setdefault("fs-mine", set())

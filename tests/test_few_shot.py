@@ -161,3 +161,20 @@ def test_unknown_ids_are_named_and_adding_moves_an_id_across() -> None:
     moved = examples.with_added(["gone2", "s05"], positive=True)
     assert moved.positive == ("s01", "gone1", "gone2", "s05") and moved.negative == ()
     assert moved.without(["s01", "s05"]).positive == ("gone1", "gone2")
+
+
+def test_the_left_out_counts_cover_only_the_studies_checked() -> None:
+    """Checked on one split (the other splits' labels blank), the examples of another split and
+    their patients' studies were never among the studies checked: they are not counted as left
+    out of it, and checked + left out = the studies with a known label."""
+    vectors = unit_rows(30, seed=5)
+    truth = pd.Series(np.random.default_rng(6).integers(0, 2, 30).astype(float), index=IDS)
+    patients = pd.Series([f"p{i % 10}" if i % 10 < 2 else f"q{i}" for i in range(30)], index=IDS)
+    in_split = [i for i in IDS if int(i[1:]) >= 22]  # s22..s29: no example, no example's patient
+    scoped = truth.where(truth.index.isin(in_split))
+    examples = ExampleSet("x", positive=("s00",), negative=("s01", "s02"))
+    scores = few_shot_scores(vectors, IDS, examples)
+    result = evaluate_ranking(scores, scoped, patients, "x", resamples=50)
+    assert (result.examples, result.same_patient, result.n) == (0, 0, len(in_split))
+    whole = evaluate_ranking(scores, truth, patients, "x", resamples=50)
+    assert whole.n + whole.examples + whole.same_patient == truth.notna().sum()

@@ -218,3 +218,21 @@ def test_fewshot_prompted_errors_come_before_the_checkpoint(
             assert cli_main([*base, *extra]) == 2, extra
         assert message in caplog.text, (extra, caplog.text)
     assert not out.exists()
+
+
+def test_fewshot_blames_the_flags_not_the_file_for_their_wording(
+    setup: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A wording given by --positive / --negative that cannot score is named as the flags',
+    not as a fault of the example-set file (which holds no prompts at all)."""
+    data, checkpoint = setup
+    examples = write_examples(tmp_path / "ex.json", CMRDataset.open(data).ids()[:2], [])
+    base = ["fewshot", "--checkpoint", str(checkpoint), "--data", str(data), "--method"]
+    base += ["prompted", "--examples", str(examples), "--out", str(tmp_path / "ranked.csv")]
+    for wording in (["--positive", " ", "--negative", "none"], ["--positive", "Scar"]):
+        extra = wording if "--negative" in wording else [*wording, "--negative", "scar."]
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            assert cli_main([*base, *extra]) == 2, extra
+        assert "--positive/--negative:" in caplog.text, caplog.text
+        assert str(examples) not in caplog.text, caplog.text

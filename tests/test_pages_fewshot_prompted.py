@@ -60,3 +60,18 @@ def test_prompted_ranks_by_the_wording_then_the_examples_and_keeps_it(app) -> No
     at.button(key="fs-clear").click().run()  # clears the examples, not the wording
     assert not only_set(at).ids and only_set(at).prompt_problem() is None
     assert len(ranked(at)) == 24
+
+
+def test_a_half_typed_wording_is_said_to_be_left_out_of_a_save(app) -> None:
+    """A set saved or downloaded keeps only a complete wording: with the class worded and not
+    its absence, the page says the wording will not go with the set (it went silently)."""
+    at = app("pages/fewshot.py")
+    add(at, "s000001", True)
+    at.radio(key="fs-method").set_value("prompted").run()
+    box(at, "positive").set_value(WORDS["positive"]).run()
+    assert "prompts" not in json.loads(only_set(at).dumps())
+    left_out = [c.value for c in at.caption if "not saved or downloaded" in c.value]
+    assert left_out and "word its absence too" in left_out[0], [c.value for c in at.caption]
+    box(at, "negative").set_value(WORDS["negative"]).run()
+    assert "prompts" in json.loads(only_set(at).dumps())
+    assert not any("not saved or downloaded" in c.value for c in at.caption)
