@@ -17,8 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache
-from dashboard.settings import Settings
-from model.errors import DataError, UserError
+from dashboard.settings import Settings, save_named_file
+from model.errors import DataError
 from model.example_set import MAX_FILE_BYTES, ExampleSet
 from model.few_shot import RankingEvaluation, evaluate_ranking
 
@@ -146,23 +146,7 @@ def save_example_set(
     from dashboard.importer import check_name
 
     path = settings.fewshot_dir / f"{check_name(name, 'class name')}.json"
-    replace = overwrite or path.resolve() in {p.resolve() for p in replaceable}
-    try:
-        examples.save(path, replace=replace)
-    except FileExistsError as err:
-        if not path.is_file():
-            raise UserError(
-                f"cannot save the example set: cannot write {path} ({err.strerror})"
-            ) from err
-        raise UserError(
-            f"an example set called {path.stem} already exists; save under another name, or "
-            "tick Overwrite to replace it"
-        ) from None
-    except OSError as err:
-        raise UserError(
-            f"cannot save the example set: cannot write {path} ({err.strerror or err})"
-        ) from err
-    return path
+    return save_named_file(path, examples.save, "example set", replaceable, overwrite)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

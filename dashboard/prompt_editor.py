@@ -12,8 +12,8 @@ from typing import Any, BinaryIO
 
 import pandas as pd
 
-from dashboard.settings import Settings
-from model.errors import DataError, UserError
+from dashboard.settings import Settings, save_named_file
+from model.errors import DataError
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 
 SEPARATOR = "|"
@@ -147,23 +147,14 @@ def save_prompt_set(
     from dashboard.importer import check_name
 
     path = settings.prompts_dir / f"{check_name(name, 'prompt set name')}.yaml"
-    replace = overwrite or path.resolve() in {p.resolve() for p in replaceable}
-    try:
-        prompts.save(path, replace=replace)
-    except FileExistsError as err:
-        if not path.is_file():  # the prompts folder's name is taken by a file
-            raise UserError(
-                f"cannot save the prompt set: cannot write {path} ({err.strerror}: {err.filename})"
-            ) from err
-        raise UserError(
-            f"a prompt set called {path.stem} already exists; save under another name, load that "
-            "set first to edit it, or tick Overwrite to replace it"
-        ) from None
-    except OSError as err:
-        raise UserError(
-            f"cannot save the prompt set: cannot write {path} ({err.strerror or err})"
-        ) from err
-    return path
+    return save_named_file(
+        path,
+        prompts.save,
+        "prompt set",
+        replaceable,
+        overwrite,
+        "save under another name, load that set first to edit it, or tick Overwrite to replace it",
+    )
 
 
 def edited_or_last_valid(
