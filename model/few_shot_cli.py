@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     atomic_write_with(args.out, lambda tmp: table.to_csv(tmp, index=False))
     log.info("wrote %s scores of %d studies to %s", args.method, len(table), args.out)
     if truth is not None:
-        write_evaluation(scores, truth, studies["patient_key"], args)
+        write_evaluation(scores, truth, studies["patient_key"], args, examples)
     elif metrics_path(args.out).is_file():  # an earlier run's, no longer beside its scores
         metrics_path(args.out).unlink()
         log.info("removed %s, written by an earlier run with --label", metrics_path(args.out))
@@ -170,15 +170,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_evaluation(
-    scores: pd.DataFrame, truth: pd.Series, patients: pd.Series, args: argparse.Namespace
+    scores: pd.DataFrame,
+    truth: pd.Series,
+    patients: pd.Series,
+    args: argparse.Namespace,
+    examples: ExampleSet,
 ) -> None:
-    """The AUC of ``scores`` against ``truth``, logged and written beside ``--out``."""
+    """The AUC of ``scores`` against ``truth``, logged and written beside ``--out`` (for
+    ``prompted``, with the wording scored: the file's or the flags')."""
     try:
         result = evaluate_ranking(scores, truth, patients, args.label)
     except DataError as err:
         metrics_path(args.out).unlink(missing_ok=True)  # not an earlier run's beside new scores
         raise DataError(f"{err} (the scores are written to {args.out})") from err
     row = {"method": args.method, "split": args.split or "all", **result.as_row()}
+    if args.method == "prompted" and examples.prompts is not None:
+        row["positive_prompts"] = " | ".join(examples.prompts.positive)
+        row["negative_prompts"] = " | ".join(examples.prompts.negative)
     atomic_write_with(
         metrics_path(args.out), lambda tmp: pd.DataFrame([row]).to_csv(tmp, index=False)
     )

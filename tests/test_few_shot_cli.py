@@ -181,10 +181,13 @@ def test_fewshot_prompted_uses_the_sets_prompts_or_the_flags(
             FindingPrompts(("dilated", "big"), ("normal size",)),
         ),
     ):
-        assert cli_main([*base, *flags]) == 0
+        assert cli_main([*base, *flags, "--label", "lge"]) == 0
         ranked = pd.read_csv(out, keep_default_na=False).set_index("study_id")
         reference = expected(prompts)
         np.testing.assert_allclose(ranked["score"][reference.index], reference, atol=1e-6)
+        metrics = pd.read_csv(tmp_path / "ranked_metrics.csv").iloc[0]  # the wording scored
+        assert metrics["positive_prompts"] == " | ".join(prompts.positive)
+        assert metrics["negative_prompts"] == " | ".join(prompts.negative)
 
 
 def test_fewshot_prompted_errors_come_before_the_checkpoint(
