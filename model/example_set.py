@@ -149,7 +149,7 @@ class ExampleSet:
             raise DataError(f"{source}: study {both[0]} is both an example and a counter-example")
         prompts = data.get("prompts")
         if prompts is not None:
-            prompts = finding_prompts(prompts, f"{source}: prompts")
+            prompts = finding_prompts(prompts, f"{source}: prompts", yaml=False)
         return cls(name=name.strip(), positive=positive, negative=negative, prompts=prompts)
 
 

@@ -135,14 +135,16 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def _prompt_list(value: Any, where: str) -> tuple[str, ...]:
+def _prompt_list(value: Any, where: str, yaml: bool = True) -> tuple[str, ...]:
+    """Validated prompt strings; ``yaml``: the value was read from YAML, whose bare No, Yes, On or
+    5 is a value (the message says to quote it), not from JSON."""
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value:
         raise DataError(f"{where}: expected a non-empty list of prompt strings")
     prompts = []
     for item in value:
-        if isinstance(item, bool | int | float):  # YAML's reading of a bare No, Yes, On, 5 ...
+        if yaml and isinstance(item, bool | int | float):  # YAML's bare No, Yes, On, 5 ...
             raise DataError(
                 f"{where}: a prompt reads as {item!r}, not text: YAML takes a bare yes/no/on/off "
                 'or number for a value; put the prompt in quotes ("No")'
@@ -155,9 +157,10 @@ def _prompt_list(value: Any, where: str) -> tuple[str, ...]:
     return tuple(prompts)
 
 
-def finding_prompts(value: Any, where: str) -> FindingPrompts:
+def finding_prompts(value: Any, where: str, yaml: bool = True) -> FindingPrompts:
     """A binary finding's ``{"positive": [...], "negative": [...]}`` wordings, validated
-    (DataError naming ``where``): a prompt set's findings and an example set's prompts."""
+    (DataError naming ``where``): a prompt set's findings (YAML) and an example set's prompts
+    (JSON: ``yaml`` False)."""
     if not isinstance(value, dict):
         raise DataError(f"{where}: expected 'positive' and 'negative' prompt lists")
     missing = [side for side in ("positive", "negative") if side not in value]
@@ -167,8 +170,8 @@ def finding_prompts(value: Any, where: str) -> FindingPrompts:
     if extra:
         raise DataError(f"{where}: unknown keys {extra}; use positive/negative")
     finding = FindingPrompts(
-        positive=_prompt_list(value["positive"], f"{where}.positive"),
-        negative=_prompt_list(value["negative"], f"{where}.negative"),
+        positive=_prompt_list(value["positive"], f"{where}.positive", yaml),
+        negative=_prompt_list(value["negative"], f"{where}.negative", yaml),
     )
     if set(map(_wording, finding.positive)) == set(map(_wording, finding.negative)):
         raise DataError(

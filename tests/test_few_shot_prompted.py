@@ -114,6 +114,7 @@ def test_prompts_round_trip_in_the_json_and_old_files_still_load() -> None:
         ({"positive": ["scar"]}, "missing negative prompts"),
         ({"positive": ["scar"], "negative": []}, "non-empty list"),
         ({"positive": ["scar"], "negative": ["no scar"], "neutral": ["x"]}, "unknown keys"),
+        ({"positive": ["scar"], "negative": [1]}, r"must be non-empty text, got 1$"),  # no YAML
     ],
 )
 def test_bad_prompts_in_the_json_are_one_line_data_errors(prompts: object, says: str) -> None:
