@@ -267,3 +267,33 @@ def test_a_long_reason_is_cut_only_once_scrubbed(
     [reason] = report.loc[report["reason"].str.contains("Input/output"), "reason"]
     assert "smit" not in reason.lower() and str(tmp_path) not in reason, reason
     assert len(reason) <= REASON_CHARS
+
+
+def test_a_long_dicom_read_error_is_cut_only_once_scrubbed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pydicom's error quoting a large file's path went through ``short_reason``, which cut it to
+    160 characters before the report scrubbed it: a cut inside the patient's folder name left a
+    fragment no identifier matches."""
+    from model.data import dicom_open
+
+    src = tmp_path / "src"
+    quoted = len("[Errno 5] Input/output error: '")
+    padding = "x" * (160 - 4 - quoted - len(f"{src}/") - 1)  # 160 ends after "Smit"
+    write_study(src / padding / "Smithson_Johanna", StudySpec(patient_name="Smithson^Johanna"))
+    broken = sorted((src / padding).rglob("*.dcm"))[0]
+    read = dicom_open.pydicom.dcmread
+
+    def failing(source: object, **kwargs: object) -> object:
+        if isinstance(source, Path) and source == broken:
+            raise OSError(5, "Input/output error", str(source))
+        return read(source, **kwargs)
+
+    monkeypatch.setattr(dicom_open, "_BUFFER_BYTES", 0)  # the path itself goes to dcmread
+    monkeypatch.setattr(dicom_open.pydicom, "dcmread", failing)
+    out = tmp_path / "dataset"
+    ingest(src, out, frames=4, size=16)
+    report = pd.read_csv(out / "ingest_report.csv", dtype=str, keep_default_na=False)
+    [reason] = report.loc[report["reason"].str.contains("Input/output"), "reason"]
+    assert "smit" not in reason.lower() and str(tmp_path) not in reason, reason
+    assert len(reason) <= REASON_CHARS

@@ -85,6 +85,7 @@ def _with_transfer_syntax(ds: Dataset) -> Dataset:
 
 
 def short_reason(err: BaseException) -> str:
-    """The first line of an error's message, at most 160 characters."""
-    text = str(err).splitlines()[0] if str(err) else type(err).__name__
-    return text[:160]
+    """The first line of an error's message, whole: the ingest report cuts a reason only once
+    patient identifiers are scrubbed from it (``report_scrub.REASON_CHARS``); cut here, a path
+    quoted in it could end inside a patient's name, a fragment no identifier matches."""
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
