@@ -239,6 +239,25 @@ def test_a_name_a_windows_zip_wrote_in_its_code_page_leaves_no_trace(
         assert part not in report, report
 
 
+def _patient_named_study(src: Path, cut_at: int, quoted: str) -> Path:
+    """A study under ``src/<padding>/Smithson_Johanna``, padded so that a message of ``quoted``
+    followed by a file's path, cut to ``cut_at`` characters, ends inside the name ("...Smit");
+    returns the path of one of its files."""
+    padding = "x" * (cut_at - 4 - len(quoted) - len(f"{src}/") - 1)
+    write_study(src / padding / "Smithson_Johanna", StudySpec(patient_name="Smithson^Johanna"))
+    return sorted((src / padding).rglob("*.dcm"))[0]
+
+
+def _assert_io_error_reason_scrubbed(src: Path, out: Path) -> None:
+    """Ingest ``src``: the report's Input/output error reason holds neither a fragment of the
+    patient's name nor the path, and is at most ``REASON_CHARS`` long."""
+    ingest(src, out, frames=4, size=16)
+    report = pd.read_csv(out / "ingest_report.csv", dtype=str, keep_default_na=False)
+    [reason] = report.loc[report["reason"].str.contains("Input/output"), "reason"]
+    assert "smit" not in reason.lower() and str(src.parent) not in reason, reason
+    assert len(reason) <= REASON_CHARS
+
+
 def test_a_long_reason_is_cut_only_once_scrubbed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -248,11 +267,8 @@ def test_a_long_reason_is_cut_only_once_scrubbed(
     from model.data import scan
 
     src = tmp_path / "src"
-    reason_start = len("unreadable DICOM: OSError: [Errno 5] Input/output error: '")
-    padding = "x" * (REASON_CHARS - 4 - reason_start - len(f"{src}/") - 1)
-    patient = StudySpec(patient_name="Smithson^Johanna")
-    write_study(src / padding / "Smithson_Johanna", patient)
-    broken = sorted((src / padding).rglob("*.dcm"))[0]
+    quoted = "unreadable DICOM: OSError: [Errno 5] Input/output error: '"
+    broken = _patient_named_study(src, REASON_CHARS, quoted)
     read = scan.read_headers
 
     def failing(path: str) -> list:
@@ -261,12 +277,7 @@ def test_a_long_reason_is_cut_only_once_scrubbed(
         return read(path)
 
     monkeypatch.setattr(scan, "read_headers", failing)
-    out = tmp_path / "dataset"
-    ingest(src, out, frames=4, size=16)
-    report = pd.read_csv(out / "ingest_report.csv", dtype=str, keep_default_na=False)
-    [reason] = report.loc[report["reason"].str.contains("Input/output"), "reason"]
-    assert "smit" not in reason.lower() and str(tmp_path) not in reason, reason
-    assert len(reason) <= REASON_CHARS
+    _assert_io_error_reason_scrubbed(src, tmp_path / "dataset")
 
 
 def test_a_long_dicom_read_error_is_cut_only_once_scrubbed(
@@ -278,10 +289,7 @@ def test_a_long_dicom_read_error_is_cut_only_once_scrubbed(
     from model.data import dicom_open
 
     src = tmp_path / "src"
-    quoted = len("[Errno 5] Input/output error: '")
-    padding = "x" * (160 - 4 - quoted - len(f"{src}/") - 1)  # 160 ends after "Smit"
-    write_study(src / padding / "Smithson_Johanna", StudySpec(patient_name="Smithson^Johanna"))
-    broken = sorted((src / padding).rglob("*.dcm"))[0]
+    broken = _patient_named_study(src, 160, "[Errno 5] Input/output error: '")
     read = dicom_open.pydicom.dcmread
 
     def failing(source: object, **kwargs: object) -> object:
@@ -291,9 +299,4 @@ def test_a_long_dicom_read_error_is_cut_only_once_scrubbed(
 
     monkeypatch.setattr(dicom_open, "_BUFFER_BYTES", 0)  # the path itself goes to dcmread
     monkeypatch.setattr(dicom_open.pydicom, "dcmread", failing)
-    out = tmp_path / "dataset"
-    ingest(src, out, frames=4, size=16)
-    report = pd.read_csv(out / "ingest_report.csv", dtype=str, keep_default_na=False)
-    [reason] = report.loc[report["reason"].str.contains("Input/output"), "reason"]
-    assert "smit" not in reason.lower() and str(tmp_path) not in reason, reason
-    assert len(reason) <= REASON_CHARS
+    _assert_io_error_reason_scrubbed(src, tmp_path / "dataset")
