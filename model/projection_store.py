@@ -145,8 +145,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--data",
         required=True,
         type=Path,
-        action="append",
-        help="an ingested dataset folder (repeat for several); embedded first when not cached",
+        nargs="+",
+        action="extend",
+        help="ingested datasets (--data A B or --data A --data B, as index takes them); each "
+        "embedded first when not cached",
     )
 
 

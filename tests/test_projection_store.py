@@ -297,3 +297,16 @@ def test_the_map_command_keeps_the_map_beside_the_cache_of_the_weights_it_embedd
     )
     assert map_path(later, ProjectionConfig()).is_file()
     assert not map_path(earlier, ProjectionConfig()).exists()
+
+
+def test_the_map_command_takes_its_datasets_as_index_does() -> None:
+    """``--data A B`` and ``--data A --data B`` both name two datasets, as for ``index``."""
+    import argparse
+
+    from model.projection_store import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    for argv in (["--data", "a", "b"], ["--data", "a", "--data", "b"]):
+        args = parser.parse_args(["--checkpoint", "c.pt", *argv])
+        assert args.data == [Path("a"), Path("b")]
