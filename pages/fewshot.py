@@ -262,11 +262,12 @@ def results(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> None:
         file_name=f"fewshot_{examples.name}.csv",
         mime="text/csv",
     )
-    compare_with_label(scores, examples)
+    compare_with_label(scores, studies)
 
 
-def compare_with_label(scores: pd.DataFrame, examples: ExampleSet) -> None:
-    """AUC (95% CI over patients) of the ranking against a label column of the dataset."""
+def compare_with_label(scores: pd.DataFrame, studies: pd.DataFrame) -> None:
+    """AUC (95% CI over patients) of the ranking against a label column of the dataset, whose
+    ``studies`` (indexed by study_id) give each study's split."""
     labels = labels_or_warning(studio)
     if labels is None:
         return
@@ -281,7 +282,7 @@ def compare_with_label(scores: pd.DataFrame, examples: ExampleSet) -> None:
     remember(["fs-label"])
     if label == NO_LABEL:
         return
-    splits = studio.studies().set_index("study_id")["split"]
+    splits = studies["split"]
     restore({"fs-split": ALL_STUDIES})
     if st.session_state["fs-split"] not in split_choices(splits):  # another dataset's split
         st.session_state["fs-split"] = ALL_STUDIES
