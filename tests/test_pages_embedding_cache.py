@@ -76,3 +76,33 @@ def test_a_cache_removed_while_the_page_opens_it_is_offered_as_not_computed_not_
     assert "Compute study embeddings" in [b.label for b in at.button]
     shown = " ".join(str(e.value) for e in (*at.info, *at.markdown, *at.caption))
     assert "Study embeddings not computed yet" in shown and "damaged" not in shown
+
+
+@pytest.mark.parametrize("page", ["pages/embeddings.py", "pages/zeroshot.py"])
+def test_a_cache_removed_between_the_pages_check_and_its_use_is_offered_as_not_computed(
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    page: str,
+) -> None:
+    """Tidying may remove the cache after the page found it whole and before the map (or the
+    scoring) reads it again by its new version: the page offers the embed job, as for a cache
+    never computed, not an error until the next refresh."""
+    root = Path(shutil.copytree(tiny_data_root(tmp_path_factory), tmp_path / "data"))
+    version_of = cache.version_of
+    checked: list[str] = []
+
+    def removed_after_the_check(*paths: str | Path) -> tuple[float, ...]:
+        for path in paths:
+            if str(path).endswith(".npz") and Path(path).is_file():
+                if checked:  # the page's check read it: another process tidies it now
+                    Path(path).unlink()
+                checked.append(str(path))
+        return version_of(*paths)
+
+    monkeypatch.setattr(cache, "version_of", removed_after_the_check)
+    at = page_opener(root, monkeypatch)(page)
+    assert checked, "the page never looked at the cache"
+    assert "Compute study embeddings" in [b.label for b in at.button]
+    shown = " ".join(str(e.value) for e in (*at.info, *at.markdown, *at.caption))
+    assert "Study embeddings not computed yet" in shown
