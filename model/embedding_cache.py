@@ -62,6 +62,11 @@ def record_use(path: Path) -> None:
         os.utime(path, ns=(time.time_ns(), path.stat().st_mtime_ns))
 
 
+def is_cache_name(name: str) -> bool:
+    """Whether ``name`` is that of a cache file (``<checkpoint fp>-<dataset fp>.npz``)."""
+    return _CACHE_NAME.match(name) is not None
+
+
 def map_file(cache: Path, key: str) -> Path:
     """Where the map keyed ``key`` (hex) of the embedding cache ``cache`` is kept: beside it,
     named after it, so ``tidy`` removes it with its cache."""
