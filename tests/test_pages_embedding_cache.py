@@ -12,6 +12,7 @@ import pytest
 from dashboard_fixtures import page_opener, tiny_data_root
 
 from dashboard import cache
+from model import embedding_cache
 from model.data.dataset import CMRDataset
 from model.embed import cache_path
 from model.training.checkpoint import read_checkpoint_meta
@@ -50,13 +51,19 @@ def test_the_dashboard_records_each_use_of_the_cache_it_holds_in_memory(
     cache = cache_path(
         CMRDataset.open(root / "ds" / "tiny"), read_checkpoint_meta(checkpoint).fingerprint
     )
+    long_ago = time.time() - 30 * 86_400
+    for path in cache.parent.iterdir():  # written, and last read, a month ago
+        os.utime(path, (long_ago, long_ago))
     open_page = page_opener(root, monkeypatch)
     open_page("pages/embeddings.py")
     written = cache.stat().st_mtime_ns
-    long_ago = time.time_ns() - 30 * 86_400 * 10**9
-    os.utime(cache, ns=(long_ago, written))  # unused since; unchanged, so not read again
+    for path in cache.parent.iterdir():  # unused since; the cache unchanged, so not read again
+        if path != cache:
+            os.utime(path, (long_ago, long_ago))
+    assert embedding_cache.last_use(cache) == pytest.approx(long_ago)
     open_page("pages/embeddings.py")
-    assert cache.stat().st_atime_ns > long_ago and cache.stat().st_mtime_ns == written
+    assert embedding_cache.last_use(cache) > long_ago + 86_400
+    assert cache.stat().st_mtime_ns == written
 
 
 def test_a_cache_removed_while_the_page_opens_it_is_offered_as_not_computed_not_damaged(
