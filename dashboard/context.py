@@ -7,9 +7,10 @@ every page shows a helpful empty state on a fresh install and fills in as things
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -27,6 +28,8 @@ from model.prompt_reading import PairReading, read_prompt_pair, unknown_words
 
 if TYPE_CHECKING:
     from model.index.client import ChromaLocation
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -149,11 +152,27 @@ class Studio(CaseIndexAccess):
                     "Study embeddings are damaged",
                     f"{err}. Compute them again in the background (progress shows on this page).",
                 ) from err
-        raise self._embed_offer(
+        raise self._not_computed()
+
+    def _not_computed(self) -> EmptyState:
+        return self._embed_offer(
             "Study embeddings not computed yet",
             f"The active checkpoint has not embedded {self.dataset_path().name} yet. "
             "Compute them once in the background (progress shows on this page).",
         )
+
+    def _from_embeddings(self, read: Callable[[str, tuple[float, ...]], T]) -> T:
+        """``read(cache file, its version)``, after ``embeddings`` found the cache; a cache removed
+        in between (tidied by another process) is offered as not computed, as ``embeddings``
+        would now."""
+        self.embeddings()
+        path = self.embeddings_path()
+        try:
+            return read(str(path), cache.version_of(path))
+        except DataError as err:
+            if path.is_file():
+                raise
+            raise self._not_computed() from err
 
     def _embed_offer(self, title: str, hint: str) -> EmptyState:
         """``EmptyState`` offering the job that (re)computes the study embeddings cache file."""
@@ -170,9 +189,7 @@ class Studio(CaseIndexAccess):
         return EmptyState(title, hint, offer=offer)
 
     def projection(self, method: str = "UMAP") -> Any:
-        self.embeddings()
-        path = self.embeddings_path()
-        return cache.projection(str(path), cache.version_of(path), method)
+        return self._from_embeddings(lambda path, version: cache.projection(path, version, method))
 
     def text_encoder(self) -> Any:
         return cache.text_encoder(*self._checkpoint_key())
@@ -183,11 +200,11 @@ class Studio(CaseIndexAccess):
     def zero_shot_scores(self, prompts: Any) -> ZeroShotScoring:
         """``Scores`` of every embedded study under ``prompts``, with how long scoring took and
         whether this call reused an earlier scoring of the same prompt set (cached)."""
-        self.embeddings()  # raises EmptyState offering the embed job when missing
-        embeddings = self.embeddings_path()
         asked_at = time.time()
-        scores, elapsed_ms, finished_at = cache.zero_shot_scores(
-            str(embeddings), cache.version_of(embeddings), *self._checkpoint_key(), prompts.dumps()
+        scores, elapsed_ms, finished_at = self._from_embeddings(  # EmptyState when missing
+            lambda path, version: cache.zero_shot_scores(
+                path, version, *self._checkpoint_key(), prompts.dumps()
+            )
         )
         return ZeroShotScoring(scores, elapsed_ms, reused=finished_at < asked_at)
 
@@ -220,12 +237,12 @@ class Studio(CaseIndexAccess):
         """``model.few_shot.few_shot_scores`` of every embedded study for the ``ExampleSet``
         (cached by its content); EmptyState offering the embed job when there are no
         embeddings yet."""
-        self.embeddings()
-        path = self.embeddings_path()
         if method != "prompted":  # an edit of the wording does not score them again
             examples = replace(examples, prompts=None)
-        return few_shot.cached_scores(
-            str(path), cache.version_of(path), *self._checkpoint_key(), examples.dumps(), method
+        return self._from_embeddings(
+            lambda path, version: few_shot.cached_scores(
+                path, version, *self._checkpoint_key(), examples.dumps(), method
+            )
         )
 
     def few_shot_evaluation(self, scores: pd.DataFrame, truth: pd.Series, label: str) -> Any:

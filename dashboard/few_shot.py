@@ -31,6 +31,19 @@ def example_set(session: MutableMapping[str, Any], dataset: str) -> ExampleSet:
     return session.get(SETS_KEY, {}).get(dataset, ExampleSet())
 
 
+def class_name(examples: ExampleSet) -> str | None:
+    """The name the user gave the set's class; None while it has the default name, which the
+    page neither shows nor quotes ("most like “class”" read as a class called class)."""
+    return None if examples.name == ExampleSet().name else examples.name
+
+
+def of_the_set(kind: str, examples: ExampleSet) -> str:
+    """``kind`` ("examples", "counter-examples") of the set: "the examples of “amyloidosis”", or
+    "the examples" while the class has no name yet."""
+    name = class_name(examples)
+    return f"the {kind}" if name is None else f"the {kind} of “{name}”"
+
+
 def keep_set(session: MutableMapping[str, Any], dataset: str, examples: ExampleSet) -> None:
     """Make ``examples`` the example set of ``dataset`` in this session."""
     session[SETS_KEY] = {**session.get(SETS_KEY, {}), dataset: examples}
@@ -52,9 +65,9 @@ def add_examples(
     new = [i for i in ids if i not in there]
     if not new:
         what = ids[0] if len(ids) == 1 else f"all {len(ids):,} studies"
-        return examples, f"{what} already among the {kind} of “{examples.name}”"
+        return examples, f"{what} already among {of_the_set(kind, examples)}"
     what = new[0] if len(new) == 1 else f"{len(new):,} studies"
-    line = f"Added {what} to the {kind} of “{examples.name}” (Few-shot page)"
+    line = f"Added {what} to {of_the_set(kind, examples)} (Few-shot page)"
     moved = len(set(new) & set(other))
     if moved:
         line += f"; {moved:,} moved from the {other_kind}"

@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader
 
 from model import embedding_cache
 from model.atomic import atomic_write_with
-from model.errors import DataError, UserError
+from model.errors import CheckpointError, DataError, UserError
 from model.output_path import check_output_path
 from model.progress import Progress
 from model.provenance import software_versions
@@ -335,9 +335,26 @@ def run(args: argparse.Namespace) -> int:
         args.checkpoint, ds, device=device, batch_size=args.batch_size
     )
     inside = args.out.parent.resolve() == DatasetPaths(Path(ds.root)).embeddings.resolve()
+    if inside:
+        _check_cache_name(args, cache_path(ds, embeddings.provenance["checkpoint_fingerprint"]))
     with embedding_cache.writing(args.out.parent) if inside else contextlib.nullcontext():
         embeddings.save(args.out)  # (the dashboard's embed job writes the cache file itself)
     log.info(
         "wrote %d study embeddings (dim %d) to %s", len(embeddings.ids), embeddings.dim, args.out
     )
     return 0
+
+
+def _check_cache_name(args: argparse.Namespace, cache: Path) -> None:
+    """CheckpointError when ``--out``, in the dataset's cache folder, is named as the cache of
+    other weights (or another version of the dataset) than ``cache``, the one of the weights
+    embedded: the checkpoint was replaced since ``--out`` was named after it (a training still
+    running rewrites its best.pt), and these embeddings would be read as the other weights'."""
+    if embedding_cache.is_cache_name(args.out.name) and args.out.name != cache.name:
+        raise CheckpointError(
+            f"--out {args.out.name} names the embedding cache of other weights or another "
+            f"version of the dataset than those embedded: {args.checkpoint} or {args.data} "
+            f"changed since (a training still running replaces its best.pt); {args.out.name} is "
+            f"not written, and the embeddings of the checkpoint as it is now are cached as "
+            f"{cache.name}"
+        )

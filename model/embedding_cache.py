@@ -8,11 +8,18 @@ per checkpoint it embedded the dataset with: about 100 MB at 50,000 studies of 5
   again. Only ingest knows the current fingerprint for sure (it holds the ingest lock, so the
   dataset cannot change under it), so ingest removes these once it has changed the dataset;
 - the least recently used caches beyond ``KEPT_CACHES`` (a cache is used when it is written or
-  read; a read records itself in the file's access time, leaving the modification time that the
-  dashboard keys its caches on unchanged);
+  read; a read is recorded as a write to the cache's use mark, ``.<cache name>.used``, so the
+  cache file's modification time, which the dashboard and the maps key on, stays unchanged);
 - the temporaries of writers killed mid-write;
 - the Embeddings page's maps of a removed cache (``<cache name>.map-<key>.npz``,
-  ``model/projection_store.py``), which are never counted as caches themselves.
+  ``model/projection_store.py``) and its use mark, which are never counted as caches themselves.
+
+When a cache was last used is read from modification times only, each stamped by the file
+system that holds the folder (a file server's clock, on a data root several machines share), so
+their order never depends on this machine's clock (``dashboard/file_clock.py`` says why). A use
+mark is written, not given a time: any user who may write the folder records a use, also of a
+cache or a mark another account wrote (only a file's owner may set its times). Where that is not
+allowed either, the log says so once per folder.
 
 Writers hold ``.writers.lock`` shared while they write into the folder (``writing``); ``tidy``
 takes it exclusively and leaves everything as it is while a writer is busy, so it never removes
@@ -27,7 +34,6 @@ import contextlib
 import logging
 import os
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,7 +47,9 @@ KEPT_CACHES = 16  # x 100 MB at 50,000 studies; a study's tensor alone is 0.6 MB
 WRITERS_LOCK = ".writers.lock"
 _CACHE_NAME = re.compile(r"^([0-9a-f]+)-([0-9a-f]{16})\.npz$")
 _MAP_NAME = re.compile(r"^([0-9a-f]+-[0-9a-f]{16})\.map-[0-9a-f]+\.npz$")
+_USE_MARK = re.compile(r"^\.([0-9a-f]+-[0-9a-f]{16}\.npz)\.used$")
 _WRITER_WAIT_S = 60.0  # tidying holds the lock for as long as a few unlinks take
+_UNRECORDED: set[Path] = set()  # folders whose caches' use could not be recorded (said once)
 
 
 @contextlib.contextmanager
@@ -57,9 +65,45 @@ def writing(folder: Path) -> Iterator[None]:
 
 
 def record_use(path: Path) -> None:
-    """Mark the cache ``path`` as just used (its access time), so ``tidy`` removes it last."""
-    with contextlib.suppress(OSError):  # gone since, or a dataset shared read-only
-        os.utime(path, ns=(time.time_ns(), path.stat().st_mtime_ns))
+    """Mark the cache ``path`` as just used, so ``tidy`` removes it last: a write to its use mark,
+    stamped by the file system's clock. Where the folder cannot be written (a dataset shared
+    read-only, another account's folder) the log says so, once per folder."""
+    if not path.is_file():
+        return  # tidied away since: a mark would only be removed again
+    mark = _use_mark(path)
+    try:
+        try:
+            _write_mark(mark)
+        except PermissionError:  # another account's mark: replaced, as the folder allows
+            mark.unlink(missing_ok=True)
+            _write_mark(mark)
+    except OSError as err:
+        if path.parent not in _UNRECORDED:
+            _UNRECORDED.add(path.parent)
+            log.warning(
+                "cannot record the use of the embedding caches in %s (%s); tidying by a user "
+                "who can write there may remove one still in use before older ones",
+                path.parent,
+                err.strerror or err,
+            )
+
+
+def last_use(path: Path) -> float:
+    """When the cache ``path`` was last written or read, on the file system's clock (0 when it
+    is gone)."""
+    try:
+        written = path.stat().st_mtime
+    except OSError:
+        return 0.0
+    try:
+        return max(written, _use_mark(path).stat().st_mtime)
+    except OSError:  # never read since it was written
+        return written
+
+
+def is_cache_name(name: str) -> bool:
+    """Whether ``name`` is that of a cache file (``<checkpoint fp>-<dataset fp>.npz``)."""
+    return _CACHE_NAME.match(name) is not None
 
 
 def map_file(cache: Path, key: str) -> Path:
@@ -71,8 +115,9 @@ def map_file(cache: Path, key: str) -> Path:
 def tidy(folder: Path, data_fingerprint: str | None = None) -> int:
     """Remove from ``folder`` the caches of another dataset fingerprint than ``data_fingerprint``
     (when given: only while the dataset cannot change), the least recently used beyond
-    ``KEPT_CACHES``, the maps of the caches removed (or gone) and writers' temporaries; logs what it frees and returns the bytes freed.
-    Does nothing while a writer is busy or when the folder cannot be written."""
+    ``KEPT_CACHES``, the maps and use marks of the caches removed (or gone) and writers'
+    temporaries; logs what it frees and returns the bytes freed. Does nothing while a writer is
+    busy or when the folder cannot be written."""
     if not folder.is_dir():
         return 0
     lock = FileLock(folder / WRITERS_LOCK, lambda holder: holder)
@@ -99,13 +144,15 @@ def _doomed(folder: Path, data_fingerprint: str | None) -> dict[str, list[Path]]
     """The files ``tidy`` removes from ``folder``, by the reason it removes them."""
     caches = [p for p in folder.iterdir() if _CACHE_NAME.match(p.name)]
     stale = [p for p in caches if data_fingerprint and _data_fingerprint(p) != data_fingerprint]
-    current = sorted((p for p in caches if p not in stale), key=_last_use, reverse=True)
+    current = sorted((p for p in caches if p not in stale), key=last_use, reverse=True)
     kept = {p.name for p in current[:KEPT_CACHES]}
     maps = [p for p in folder.iterdir() if _MAP_NAME.match(p.name)]
+    marks = [p for p in folder.iterdir() if _USE_MARK.match(p.name)]
     return {
         "of an earlier version of the dataset": stale,
         f"least recently used beyond {KEPT_CACHES}": current[KEPT_CACHES:],
         "maps of removed caches": [p for p in maps if _map_owner(p) not in kept],
+        "use marks of removed caches": [p for p in marks if _mark_owner(p) not in kept],
         "left by an interrupted write": temporaries(folder),
     }
 
@@ -121,13 +168,25 @@ def _data_fingerprint(path: Path) -> str:
     return match.group(2) if match else ""
 
 
-def _last_use(path: Path) -> float:
-    """When the cache was last written or read (0 when it is gone already)."""
+def _use_mark(cache: Path) -> Path:
+    """The file whose modification time records the last read of ``cache``."""
+    return cache.with_name(f".{cache.name}.used")
+
+
+def _mark_owner(path: Path) -> str:
+    """The name of the cache the use mark ``path`` records the use of."""
+    match = _USE_MARK.match(path.name)
+    return match.group(1) if match else ""
+
+
+def _write_mark(mark: Path) -> None:
+    """Write ``mark`` (created or emptied, then one byte): a write, which a file server stamps
+    with its own clock (setting a time would stamp this machine's)."""
+    handle = os.open(mark, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # less the umask
     try:
-        stat = path.stat()
-    except OSError:
-        return 0.0
-    return max(stat.st_atime, stat.st_mtime)
+        os.write(handle, b"\n")
+    finally:
+        os.close(handle)
 
 
 def _remove(path: Path) -> int | None:

@@ -12,6 +12,7 @@ import streamlit as st
 from dashboard.context import Studio
 from dashboard.few_shot import (
     add_examples,
+    class_name,
     drop_unknown,
     example_set,
     keep_set,
@@ -65,10 +66,11 @@ PROMPT_BOXES = (
 )
 
 
-def class_name(dataset: str) -> ExampleSet:
-    """The class name box, showing the set's name; a new name is kept with the set."""
+def class_name_box(dataset: str) -> ExampleSet:
+    """The class name box, showing the set's name (empty until one is typed); a new name is kept
+    with the set."""
     key = f"fs-name:{dataset}"
-    st.session_state[key] = example_set(st.session_state, dataset).name
+    st.session_state[key] = class_name(example_set(st.session_state, dataset)) or ""
 
     def rename() -> None:
         name = str(st.session_state[key]).strip()
@@ -76,7 +78,9 @@ def class_name(dataset: str) -> ExampleSet:
             examples = example_set(st.session_state, dataset)
             keep_set(st.session_state, dataset, replace(examples, name=name))
 
-    st.text_input("Class", key=key, max_chars=80, on_change=rename)
+    st.text_input(
+        "Class", key=key, max_chars=80, on_change=rename, placeholder="Name it, e.g. amyloidosis"
+    )
     return example_set(st.session_state, dataset)
 
 
@@ -242,7 +246,9 @@ def results(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> None:
     scores = studio.few_shot_scores(examples, method)
     table = ranked_table(scores, studies, TABLE_ROWS)
     others = int((scores["example"] == "").sum())
-    st.subheader(f"{others:,} other studies, most like “{markdown_text(examples.name)}” first")
+    name = class_name(examples)
+    like = "the examples" if name is None else f"“{markdown_text(name)}”"
+    st.subheader(f"{others:,} other studies, most like {like} first")
     listed = f" Listed: the first {len(table):,}; the ranked CSV holds all {others:,}."
     st.caption(SCORE_MEANING[method] + (listed if len(table) < others else ""))
     picked = st.dataframe(
@@ -322,7 +328,7 @@ with page_guard(studio):
             ),
             icon=":material/warning:",
         )
-    chosen = class_name(dataset)
+    chosen = class_name_box(dataset)
     example_lists(dataset, chosen, studies)
     add_from_picker(dataset, studies)
     load_and_save(dataset, chosen, set(studies.index.astype(str)))

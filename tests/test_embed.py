@@ -16,7 +16,7 @@ import model.embed as embed_module
 from model.cli import main as cli_main
 from model.data.dataset import CMRDataset
 from model.embed import StudyEmbeddings, cache_path, cached_study_embeddings, embed_texts
-from model.training.checkpoint import load_checkpoint, read_checkpoint_meta
+from model.training.checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
 from tests.tiny_dataset import shared_tiny_checkpoint
 
 
@@ -274,3 +274,42 @@ def test_zeroshot_cli_refuses_a_split_without_studies(
         assert cli_main([*argv, "--split", "test"]) == 2
     assert f"dataset {no_test} holds no studies in the test split to score" in caplog.text
     assert not out.exists() and not (tmp_path / "scores_metrics.csv").exists()
+
+
+def test_an_embed_job_whose_checkpoint_is_replaced_files_nothing_under_the_old_name(
+    setup: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The dashboard names the job's --out after the checkpoint it read (the cache key); a
+    running training replaces best.pt after that: the new weights' embeddings must not be
+    filed under the old weights' name, where a copy of the old weights (last.pt) finds them."""
+    import model.training.checkpoint as checkpoint_module
+
+    data = Path(shutil.copytree(setup[0], tmp_path / "data", ignore=shutil.ignore_patterns("emb*")))
+    checkpoint = Path(shutil.copy(setup[1], tmp_path / "best.pt"))
+    ds = CMRDataset.open(data)
+    named = cache_path(ds, read_checkpoint_meta(checkpoint).fingerprint)  # as the page names it
+    model, meta = load_checkpoint(checkpoint)
+    with torch.no_grad():
+        next(model.visual.parameters()).add_(0.5)  # a later training step
+    replacement = tmp_path / "next-best.pt"
+    replaced = save_checkpoint(
+        replacement, model, meta.config, data_fingerprint=meta.data_fingerprint, epoch=1, step=3
+    )
+    load = checkpoint_module.load_checkpoint
+
+    def replaced_before_the_load(path: str | Path, **kwargs: object) -> object:
+        shutil.copy(replacement, path)  # the training writes its new best.pt now
+        return load(path, **kwargs)
+
+    monkeypatch.setattr(checkpoint_module, "load_checkpoint", replaced_before_the_load)
+    argv = ["embed", "--checkpoint", str(checkpoint), "--data", str(data), "--out", str(named)]
+    with caplog.at_level(logging.ERROR):
+        code = cli_main(argv)
+    if named.exists():
+        assert StudyEmbeddings.load(named).provenance["checkpoint_fingerprint"] != replaced
+    assert code == 2 and "names the embedding cache of other weights" in caplog.text
+    assert cache_path(ds, replaced).is_file()  # the new weights' embeddings, by their own name
+    assert cache_path(ds, replaced).name in caplog.text

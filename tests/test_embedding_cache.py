@@ -4,6 +4,7 @@ and nothing removed under a writer that is still writing."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from dicom_factory import StudySpec, write_study
 from pydicom.uid import generate_uid
+from read_only_tree import read_only_tree
 
 import model.file_lock as file_lock_module
 from model import embedding_cache
@@ -241,3 +243,81 @@ def test_a_caches_maps_are_removed_with_it_and_never_counted_as_caches(
     assert newest.is_file() and own_map.is_file()
     assert f"1 least recently used beyond {embedding_cache.KEPT_CACHES}" in caplog.text
     assert "4 maps of removed caches" in caplog.text
+
+
+def _caches(folder: Path, fingerprint: str, when: float) -> list[Path]:
+    """The bound's worth of caches of the dataset ``fingerprint``, written about ``when``."""
+    return [
+        _file(folder / f"{i:04x}-{fingerprint}.npz", 1000, when + i)
+        for i in range(embedding_cache.KEPT_CACHES)
+    ]
+
+
+def test_a_read_is_ordered_by_the_file_systems_clock_not_this_machines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A data root on a file server several machines share: the caches' times are the server's;
+    this machine's clock, a day slow, must not make the cache it just read the oldest one."""
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    fingerprint, now = "0123456789abcdef", time.time()
+    read = _file(folder / f"ffff-{fingerprint}.npz", 1000, now - 30 * DAY_S)
+    others = _caches(folder, fingerprint, now - 3600)  # written an hour ago, never read
+    with monkeypatch.context() as clock:
+        clock.setattr(time, "time", lambda: now - DAY_S)
+        clock.setattr(time, "time_ns", lambda: int((now - DAY_S) * 1e9))
+        embedding_cache.record_use(read)
+    assert embedding_cache.tidy(folder, fingerprint) == 1000
+    assert read.is_file() and not others[0].exists() and all(p.is_file() for p in others[1:])
+
+
+def test_a_read_of_another_accounts_cache_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lab's shared dataset: a colleague wrote the cache (and recorded its use, long ago). Only
+    a file's owner may set its times, and this user may not write the colleague's files; the
+    folder is the group's. A read must still make the cache the most recently used."""
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    fingerprint, now = "0123456789abcdef", time.time()
+    theirs = _file(folder / f"ffff-{fingerprint}.npz", 1000, now)
+    embedding_cache.record_use(theirs)  # the colleague's read
+    long_ago = now - 30 * DAY_S
+    for path in folder.iterdir():  # all of it the colleague's, unused for a month
+        os.utime(path, (long_ago, long_ago))
+    others = _caches(folder, fingerprint, now - 3600)
+    foreign = {os.stat(path).st_ino for path in folder.iterdir()}
+    real_open, real_utime = os.open, os.utime
+
+    def as_this_user_opens(path: str | Path, flags: int, *args: int) -> int:
+        writes = flags & (os.O_WRONLY | os.O_RDWR)
+        if writes and os.path.exists(path) and os.stat(path).st_ino in foreign:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    def as_this_user_sets_times(path: str | Path, *args: object, **kwargs: object) -> None:
+        if (args or kwargs) and os.stat(path).st_ino in foreign:  # not "now": the owner's right
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(path))
+        real_utime(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", as_this_user_opens)
+    monkeypatch.setattr(os, "utime", as_this_user_sets_times)
+    embedding_cache.record_use(theirs)
+    monkeypatch.undo()
+    assert embedding_cache.last_use(theirs) > now - 60
+    assert theirs.stat().st_mtime == pytest.approx(long_ago)  # the maps' and dashboard's key
+    assert embedding_cache.tidy(folder, fingerprint) == 1000
+    assert theirs.is_file() and not others[0].exists()
+
+
+def test_a_folder_where_no_use_can_be_recorded_is_said_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    caches = _caches(folder, "0123456789abcdef", time.time())
+    with read_only_tree(folder), caplog.at_level(logging.WARNING, logger="model.embedding_cache"):
+        for cache in caches[:3]:
+            embedding_cache.record_use(cache)
+    (said,) = [r.getMessage() for r in caplog.records]
+    assert "cannot record the use of the embedding caches in" in said and str(folder) in said

@@ -12,6 +12,7 @@ import pytest
 from dashboard_fixtures import page_opener, tiny_data_root
 
 from dashboard import cache
+from model import embedding_cache
 from model.data.dataset import CMRDataset
 from model.embed import cache_path
 from model.training.checkpoint import read_checkpoint_meta
@@ -50,13 +51,19 @@ def test_the_dashboard_records_each_use_of_the_cache_it_holds_in_memory(
     cache = cache_path(
         CMRDataset.open(root / "ds" / "tiny"), read_checkpoint_meta(checkpoint).fingerprint
     )
+    long_ago = time.time() - 30 * 86_400
+    for path in cache.parent.iterdir():  # written, and last read, a month ago
+        os.utime(path, (long_ago, long_ago))
     open_page = page_opener(root, monkeypatch)
     open_page("pages/embeddings.py")
     written = cache.stat().st_mtime_ns
-    long_ago = time.time_ns() - 30 * 86_400 * 10**9
-    os.utime(cache, ns=(long_ago, written))  # unused since; unchanged, so not read again
+    for path in cache.parent.iterdir():  # unused since; the cache unchanged, so not read again
+        if path != cache:
+            os.utime(path, (long_ago, long_ago))
+    assert embedding_cache.last_use(cache) == pytest.approx(long_ago)
     open_page("pages/embeddings.py")
-    assert cache.stat().st_atime_ns > long_ago and cache.stat().st_mtime_ns == written
+    assert embedding_cache.last_use(cache) > long_ago + 86_400
+    assert cache.stat().st_mtime_ns == written
 
 
 def test_a_cache_removed_while_the_page_opens_it_is_offered_as_not_computed_not_damaged(
@@ -76,3 +83,33 @@ def test_a_cache_removed_while_the_page_opens_it_is_offered_as_not_computed_not_
     assert "Compute study embeddings" in [b.label for b in at.button]
     shown = " ".join(str(e.value) for e in (*at.info, *at.markdown, *at.caption))
     assert "Study embeddings not computed yet" in shown and "damaged" not in shown
+
+
+@pytest.mark.parametrize("page", ["pages/embeddings.py", "pages/zeroshot.py"])
+def test_a_cache_removed_between_the_pages_check_and_its_use_is_offered_as_not_computed(
+    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    page: str,
+) -> None:
+    """Tidying may remove the cache after the page found it whole and before the map (or the
+    scoring) reads it again by its new version: the page offers the embed job, as for a cache
+    never computed, not an error until the next refresh."""
+    root = Path(shutil.copytree(tiny_data_root(tmp_path_factory), tmp_path / "data"))
+    version_of = cache.version_of
+    checked: list[str] = []
+
+    def removed_after_the_check(*paths: str | Path) -> tuple[float, ...]:
+        for path in paths:
+            if str(path).endswith(".npz") and Path(path).is_file():
+                if checked:  # the page's check read it: another process tidies it now
+                    Path(path).unlink()
+                checked.append(str(path))
+        return version_of(*paths)
+
+    monkeypatch.setattr(cache, "version_of", removed_after_the_check)
+    at = page_opener(root, monkeypatch)(page)
+    assert checked, "the page never looked at the cache"
+    assert "Compute study embeddings" in [b.label for b in at.button]
+    shown = " ".join(str(e.value) for e in (*at.info, *at.markdown, *at.caption))
+    assert "Study embeddings not computed yet" in shown

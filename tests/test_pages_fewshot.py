@@ -3,6 +3,7 @@ selection and from case cards; the ranked table; the AUC against a label; saved 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from dashboard.few_shot import (
     add_examples,
     drop_unknown,
     example_set,
+    keep_set,
     ranked_table,
     remove_examples,
     save_example_set,
@@ -95,16 +97,16 @@ def test_adding_from_the_map_or_a_card_and_removing() -> None:
     _examples, said = add_examples(session, "ds-a", ["s1", "s2", "s3"], positive=True)
     assert "3 studies" in said and "examples" in said
     _examples, said = add_examples(session, "ds-a", ["s1", "s2", "s3"], positive=True)
-    assert said == "all 3 studies already among the examples of “class”"  # not "Added 3"
+    assert said == "all 3 studies already among the examples"  # not "Added 3"; no name yet
     _examples, said = add_examples(session, "ds-a", ["s2"], positive=False)  # moves across
-    assert (
-        said
-        == "Added s2 to the counter-examples of “class” (Few-shot page); 1 moved from the examples"
-    )
+    assert said == "Added s2 to the counter-examples (Few-shot page); 1 moved from the examples"
+    keep_set(session, "ds-a", replace(example_set(session, "ds-a"), name="amyloidosis"))
+    _examples, said = add_examples(session, "ds-a", ["s2"], positive=False)
+    assert said == "s2 already among the counter-examples of “amyloidosis”"
     _examples, said = add_examples(session, "ds-a", ["s2", "s4"], positive=False)
     assert said.startswith("Added s4 to the counter-examples") and "; 1 already there" in said
     remove_examples(session, "ds-a", ["s4"])
-    assert example_set(session, "ds-a") == ExampleSet(positive=("s1", "s3"), negative=("s2",))
+    assert example_set(session, "ds-a") == ExampleSet("amyloidosis", ("s1", "s3"), ("s2",))
     assert example_set(session, "ds-b") == ExampleSet()  # each dataset its own set
     assert drop_unknown(session, "ds-a", ["s1", "s2"]) == ["s3"]
     assert example_set(session, "ds-a").positive == ("s1",)
@@ -298,3 +300,20 @@ def test_the_label_comparison_can_cover_one_split(app) -> None:
     assert 0 < in_test < len(ranked)
     assert f"over {in_test} studies with a known label" in texts(at)
     assert "test split)" in texts(at)
+
+
+def test_a_set_not_named_yet_is_worded_without_the_default_name(app) -> None:
+    """Until the user names the class, the page says "the examples", not “class” (the set's
+    default name, never typed: "most like “class” first" read as a class called class)."""
+    at = app("pages/fewshot.py")
+    dataset = str(Settings.from_env().active_dataset())
+    add(at, "s000001", True)
+    assert not at.exception and not at.error
+    name_box = at.text_input(key=f"fs-name:{dataset}")
+    assert name_box.value == "" and name_box.placeholder
+    (heading,) = [s.value for s in at.subheader if "other studies" in s.value]
+    assert "most like the examples first" in heading and "“" not in heading
+    at.text_input(key=f"fs-name:{dataset}").input("amyloidosis").run()
+    (heading,) = [s.value for s in at.subheader if "other studies" in s.value]
+    assert "most like “amyloidosis” first" in heading
+    assert at.text_input(key=f"fs-name:{dataset}").value == "amyloidosis"
