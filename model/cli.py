@@ -34,7 +34,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("generate", "sample_data.generate", "write synthetic CMR studies as DICOM + reports"),
     Command("ingest", "model.data.ingest_cli", "DICOM / ACDC NIfTI folder -> preprocessed dataset"),
     Command("train", "model.training.train", "contrastive training (torchrun for many processes)"),
-    Command("embed", "model.embed", "study embeddings of a dataset with a checkpoint"),
+    Command("embed", "model.embed_cli", "study embeddings of a dataset with a checkpoint"),
     Command("zeroshot", "model.zeroshot_cli", "zero-shot probabilities for a prompt set"),
     Command("fewshot", "model.few_shot_cli", "rank every study by its likeness to a few examples"),
     Command("evaluate", "model.evaluation.cli", "paper-style evaluation tables and plots"),

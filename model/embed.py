@@ -1,6 +1,7 @@
 """Study and text embeddings with a trained encoder, and the on-disk embedding cache.
 
-``python -m model embed --checkpoint CKPT --data DATASET --out FILE`` writes ``FILE`` (``.npz``
+``python -m model embed --checkpoint CKPT --data DATASET --out FILE`` (``model/embed_cli.py``)
+writes ``FILE`` (``.npz``
 with ``ids`` and ``vectors``, or ``.parquet`` with ``study_id`` + ``e0..e{D-1}``) and fills the
 dataset's cache ``DATASET/embeddings/<checkpoint fp>-<dataset fp>.npz``, which
 ``cached_study_embeddings`` reuses until either the weights or the studies change (the folder
@@ -11,7 +12,6 @@ which ``StudyEmbeddings.load`` gives back.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import json
@@ -31,8 +31,7 @@ from torch.utils.data import DataLoader
 
 from model import embedding_cache
 from model.atomic import atomic_write_with
-from model.errors import CheckpointError, DataError, UserError
-from model.output_path import check_output_path
+from model.errors import DataError, UserError
 from model.progress import Progress
 from model.provenance import software_versions
 from model.schema import DatasetPaths
@@ -307,54 +306,4 @@ def _write_cache(embeddings: StudyEmbeddings, path: Path) -> None:
             "embedding cache %s not written (%s); the embeddings are computed again next time",
             path,
             err.strerror or err,
-        )
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", required=True, type=Path, help="a .pt checkpoint")
-    parser.add_argument("--data", required=True, type=Path, help="an ingested dataset folder")
-    parser.add_argument("--out", required=True, type=Path, help="output .npz or .parquet")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-
-
-def run(args: argparse.Namespace) -> int:
-    from model.data.dataset import CMRDataset
-    from model.training.distributed import resolve_device
-
-    if args.out.suffix not in (".npz", ".parquet"):
-        raise UserError(f"--out {args.out} must end in .npz or .parquet")
-    if args.batch_size <= 0:
-        raise UserError("--batch-size must be > 0")
-    check_output_path(args.out, "--out", folder=False)
-    ds = CMRDataset.open(args.data)
-    if not len(ds):
-        raise DataError(f"dataset {args.data} holds no studies to embed")
-    device = resolve_device(args.device)
-    embeddings = cached_study_embeddings(
-        args.checkpoint, ds, device=device, batch_size=args.batch_size
-    )
-    inside = args.out.parent.resolve() == DatasetPaths(Path(ds.root)).embeddings.resolve()
-    if inside:
-        _check_cache_name(args, cache_path(ds, embeddings.provenance["checkpoint_fingerprint"]))
-    with embedding_cache.writing(args.out.parent) if inside else contextlib.nullcontext():
-        embeddings.save(args.out)  # (the dashboard's embed job writes the cache file itself)
-    log.info(
-        "wrote %d study embeddings (dim %d) to %s", len(embeddings.ids), embeddings.dim, args.out
-    )
-    return 0
-
-
-def _check_cache_name(args: argparse.Namespace, cache: Path) -> None:
-    """CheckpointError when ``--out``, in the dataset's cache folder, is named as the cache of
-    other weights (or another version of the dataset) than ``cache``, the one of the weights
-    embedded: the checkpoint was replaced since ``--out`` was named after it (a training still
-    running rewrites its best.pt), and these embeddings would be read as the other weights'."""
-    if embedding_cache.is_cache_name(args.out.name) and args.out.name != cache.name:
-        raise CheckpointError(
-            f"--out {args.out.name} names the embedding cache of other weights or another "
-            f"version of the dataset than those embedded: {args.checkpoint} or {args.data} "
-            f"changed since (a training still running replaces its best.pt); {args.out.name} is "
-            f"not written, and the embeddings of the checkpoint as it is now are cached as "
-            f"{cache.name}"
         )
