@@ -92,7 +92,8 @@ def test_mean_of_skips_missing_values_and_other_rows() -> None:
 
 def test_headline_text_gives_single_figures_their_intervals() -> None:
     """The headline showed point values only; a single figure (an accuracy, a retrieval figure)
-    now carries the 95% CI the run recorded beside it. A mean over labels has none to show."""
+    now carries the 95% CI the run recorded beside it. A mean over labels without a recorded
+    interval (a run before them) shows none."""
     internal, external = _result("m", "internal"), _result("m", "external")
     internal["diagnosis"]["zero-shot"] |= {"accuracy_lo": 0.41, "accuracy_hi": 0.6}
     internal["retrieval"][1] |= {"R@10_lo": 0.35, "R@10_hi": 0.45}
@@ -105,3 +106,19 @@ def test_headline_text_gives_single_figures_their_intervals() -> None:
     assert text.loc["few-shot prototype, mean AUC (k = 1)", "internal"] == "0.700"
     assert list(text.index) == list(headline([internal, external])["figure"])
     assert headline_text([]).empty
+
+
+def test_headline_text_gives_a_mean_the_interval_recorded_over_its_labels() -> None:
+    """A mean over labels shows the interval the run recorded for exactly the labels it
+    averages (``label_means``); one recorded over other labels would not be its interval."""
+    internal, external = _result("m", "internal"), _result("m", "external")
+    zero_shot, fewshot = "zero-shot findings, mean AUC", "few-shot prototype, mean AUC (k = 1)"
+    internal["mean_intervals"] = {
+        zero_shot: {"labels": ["lge", "rv_dilation"], "auc_lo": 0.71, "auc_hi": 0.86},
+        fewshot: {"labels": ["lge"], "auc_lo": 0.5, "auc_hi": 0.9},  # the mean is over lge, rv
+    }
+    external["mean_intervals"] = {zero_shot: {"labels": ["lge"], "auc_lo": 0.6, "auc_hi": 0.9}}
+    text = headline_text([internal, external]).set_index("figure")
+    assert text.loc[zero_shot, "internal"] == "0.800 (0.710–0.860)"
+    assert text.loc[zero_shot, "external"] == "0.800"
+    assert text.loc[fewshot, "internal"] == "0.700"

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model.evaluation.fewshot_intervals import PatientDraws, interval_rng, two_level_interval
-from model.evaluation.metrics import auc_rows, threshold_metrics_rows
+from model.evaluation.fewshot_intervals import PatientDraws, interval_rng, two_level_means
+from model.evaluation.metrics import auc_rows, percentile_ci, threshold_metrics_rows
 
 
 @dataclass(frozen=True)
@@ -214,15 +214,19 @@ class _CurvePoint:
     patients: PatientDraws
     bootstrap_seed: int
 
-    def row(self, scores: np.ndarray, decisions: np.ndarray) -> dict[str, float | int]:
-        """A method's point: scores and decisions float [E, N] -> mean AUC, SD, CI, accuracy, F1."""
+    def row(
+        self, scores: np.ndarray, decisions: np.ndarray
+    ) -> tuple[dict[str, float | int], np.ndarray]:
+        """A method's point: scores and decisions float [E, N] -> (mean AUC, SD, CI, accuracy,
+        F1; the mean episode AUC of each bootstrap resample, float [R])."""
         truth = np.broadcast_to(self.truth_row, self.queries.shape)
         auc = auc_rows(scores, truth, self.queries)
         thresholded = threshold_metrics_rows(decisions, truth, self.queries)
         mean, sd = _summary(auc)
         rng = interval_rng(self.bootstrap_seed, self.k, self.label)
-        low, high = two_level_interval(scores, self.truth_row, self.queries, self.patients, rng)
-        return {
+        resampled = two_level_means(scores, self.truth_row, self.queries, self.patients, rng)
+        low, high = percentile_ci(resampled)
+        row = {
             "k": self.k,
             "episodes": int(self.queries.shape[0]),
             "auc": mean,
@@ -232,6 +236,7 @@ class _CurvePoint:
             "accuracy": _summary(thresholded["accuracy"])[0],
             "f1": _summary(thresholded["f1"])[0],
         }
+        return row, resampled
 
 
 def evaluate_label(
@@ -243,6 +248,8 @@ def evaluate_label(
     groups: np.ndarray | None = None,
     resamples: int = 1000,
     bootstrap_seed: int = 0,
+    patients: PatientDraws | None = None,
+    resampled: dict[tuple[str, int], np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Few-shot curve of one binary label: one row per (method, k) with the mean AUC over
     episodes, its SD over episodes (``auc_sd``) and its 95% two-level bootstrap interval
@@ -252,14 +259,18 @@ def evaluate_label(
     embeddings: float [N, D] unit-norm (labelled studies only); labels: {0, 1} [N];
     prior_logits: the label's zero-shot logits float [N], which add the ``prompted`` probe;
     groups: [N] patient keys, when given a study of a support patient is no query and the
-    interval resamples patients (studies without). ``bootstrap_seed`` seeds the patient draws
-    as the zero-shot intervals'. Values of k that leave no query of a class are skipped; an
-    episode that does (its support took every patient of a class) is left out, and
-    ``episodes`` counts those kept.
+    interval resamples patients (studies without). ``patients``: the draws of these N studies
+    to use (the site's draws, ``PatientDraws.subset``, which the suite shares between labels);
+    without, ``resamples`` draws of ``groups`` seeded by ``bootstrap_seed``, which seeds the
+    interval's episode draws either way. ``resampled``, when given, receives each point's mean
+    episode AUC per resample, float [R] per (method, k).
+    Values of k that leave no query of a class are skipped; an episode that does (its support
+    took every patient of a class) is left out, and ``episodes`` counts those kept.
     """
     rows = []
     truth_row = np.asarray(labels).astype(bool)
-    patients = PatientDraws(len(truth_row), resamples, bootstrap_seed, groups)
+    if patients is None:
+        patients = PatientDraws(len(truth_row), resamples, bootstrap_seed, groups)
     for k in config.shots:
         try:
             episodes = sample_episodes(
@@ -276,5 +287,8 @@ def evaluate_label(
         for method, (scores, decisions) in episode_scores(
             embeddings, episodes, config, prior_logits
         ).items():
-            rows.append({"label": label, "method": method, **curve.row(scores, decisions)})
+            row, means = curve.row(scores, decisions)
+            rows.append({"label": label, "method": method, **row})
+            if resampled is not None:
+                resampled[method, k] = means
     return pd.DataFrame(rows)

@@ -3,8 +3,11 @@
 A few-shot point is the mean AUC over episodes, each scored on the queries its support leaves.
 It varies with the supports drawn and with the test patients the site happened to have, so a
 resample draws both: the episodes with replacement, and the patients with replacement (a
-patient's studies count as often as the patient is drawn, ``metrics.bootstrap_counts``, the
-draws of the zero-shot and probe intervals). Each drawn episode's AUC is its queries' AUC under
+patient's studies count as often as the patient is drawn, ``metrics.bootstrap_counts``). The
+suite draws the site's patients once and every label's points use that draw on the label's known
+studies (``PatientDraws.subset``), so the headline's mean over labels has an interval
+(``label_means``); for a label without blanks it is the draw of its zero-shot and probe
+intervals. Each drawn episode's AUC is its queries' AUC under
 those counts; the resample's value is the mean over the drawn episodes, and the interval is the
 percentile interval of the resamples. Scores are never recomputed: an episode's queries are
 sorted once and every resample only re-weights them.
@@ -52,24 +55,43 @@ KEPT_CELLS = 2**23  # study x resample weights kept for a label's points: 32 MiB
 
 
 class PatientDraws:
-    """A label's patient resamples as study weights, float32 [N, R] blocks of consecutive
-    resamples (``metrics.bootstrap_counts`` transposed): drawn once and kept as one block when
-    they fit in ``KEPT_CELLS`` (every k and method of the label reuses them), drawn again per
-    use otherwise."""
+    """Patient resamples as study weights, float32 [N, R] blocks of consecutive resamples
+    (``metrics.bootstrap_counts`` transposed): drawn once and kept as one block when they fit in
+    ``KEPT_CELLS`` (every label, k and method of a site reuses them), drawn again per use
+    otherwise. ``rows`` (int [n]): only those studies' weights, [n, R] (``subset``)."""
 
-    def __init__(self, n: int, resamples: int, seed: int, groups: np.ndarray | None) -> None:
+    def __init__(
+        self,
+        n: int,
+        resamples: int,
+        seed: int,
+        groups: np.ndarray | None,
+        rows: np.ndarray | None = None,
+    ) -> None:
         self.n, self.resamples, self.seed, self.groups = n, resamples, seed, groups
+        self.rows = rows
         self._kept: list[np.ndarray] | None = None
         if resamples > 0 and n * resamples <= KEPT_CELLS:
             self._kept = [np.concatenate(list(self._draw()), axis=1)]
 
     def _draw(self) -> Iterator[np.ndarray]:
         for counts in bootstrap_counts(self.n, self.resamples, self.seed, self.groups):
-            yield as_counts(counts.T)
+            yield as_counts((counts if self.rows is None else counts[:, self.rows]).T)
 
     def blocks(self) -> Iterator[np.ndarray]:
         """The weight blocks, resamples in order."""
         return iter(self._kept) if self._kept is not None else self._draw()
+
+    def subset(self, rows: np.ndarray) -> PatientDraws:
+        """The same draws of the studies ``rows`` (int [n]) alone, e.g. a label's known studies
+        under its site's draws: a patient drawn twice weighs 2 on each of its studies."""
+        rows = np.asarray(rows, dtype=np.int64)
+        whole = rows if self.rows is None else self.rows[rows]
+        part = PatientDraws(self.n, 0, self.seed, self.groups, whole)  # built without drawing
+        part.resamples = self.resamples
+        if self._kept is not None:
+            part._kept = [block[rows] for block in self._kept]
+        return part
 
 
 def two_level_interval(
@@ -79,14 +101,26 @@ def two_level_interval(
     patients: PatientDraws,
     rng: np.random.Generator,
 ) -> tuple[float, float]:
-    """95% percentile interval of the mean episode AUC, episodes and patients resampled.
+    """95% percentile interval of the mean episode AUC, episodes and patients resampled
+    (``two_level_means``); (nan, nan) without resamples."""
+    return percentile_ci(two_level_means(scores, labels, queries, patients, rng))
+
+
+def two_level_means(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    queries: np.ndarray,
+    patients: PatientDraws,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The mean episode AUC of each resample, episodes and patients resampled: float [R].
 
     scores: float [E, N] per episode; labels: {0, 1} [N]; queries: bool [E, N]; patients: the
-    label's patient draws; episodes drawn by ``episode_draws(E, resamples, rng)``. A drawn
-    episode left with no query of a class has no AUC and is left out of its resample's mean.
-    (nan, nan) without resamples."""
+    draws of the label's N studies; episodes drawn by ``episode_draws(E, resamples, rng)``. A
+    drawn episode left with no query of a class has no AUC and is left out of its resample's
+    mean (NaN when none is left). Empty without resamples."""
     if patients.resamples <= 0:
-        return (float("nan"), float("nan"))
+        return np.empty(0)
     labels = np.asarray(labels).astype(bool)
     drawn = episode_draws(scores.shape[0], patients.resamples, rng).astype(np.float64)
     means = []
@@ -97,4 +131,4 @@ def two_level_interval(
         with np.errstate(divide="ignore", invalid="ignore"):
             means.append((times * np.nan_to_num(aucs)).sum(axis=0) / times.sum(axis=0))
         start += weights.shape[1]
-    return percentile_ci(np.concatenate(means))
+    return np.concatenate(means)

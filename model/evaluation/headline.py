@@ -11,8 +11,10 @@ report and the dashboard, which reads ``summary.json``, show the same table:
 Finding means leave out the diagnosis classes' one-vs-rest rows, which the zero-shot and probe
 tables also hold. A mean is over the labels every column of its row has (few-shot skips a label
 whose class sizes leave no query at that k, a site may lack a label), so the columns compare on
-the same labels; a row's label count can differ from the zero-shot one. Every figure is read
-from rows the suite already computed; nothing here touches labels or embeddings.
+the same labels; a row's label count can differ from the zero-shot one. Every figure and
+interval is read from what the suite already computed; nothing here touches labels or
+embeddings. A mean's interval (``label_means``) is one the summary recorded for exactly the
+labels the mean averages, shown only beside that mean.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from model.evaluation.inputs import is_finding
 Record = dict[str, Any]
 HEADLINE_NOTE = (
     "Means over the labels every column has (few-shot: with enough studies of each class for "
-    "that k), so the columns compare on the same labels. A single figure (an accuracy, a "
-    "retrieval figure) shows its 95% CI in brackets; a mean over labels has none here: each "
-    "label's figure with its CI is in the tables below."
+    "that k), so the columns compare on the same labels. Each figure shows its 95% CI in "
+    "brackets where the run recorded one: a mean over labels resamples each site's patients "
+    "once for all its labels and takes the percentile interval of the resamples' means over "
+    "the same labels (an evaluation written before these intervals shows none). Each label's "
+    "figure with its CI is in the tables below."
 )
 
 
@@ -142,11 +146,17 @@ def headline(results: list[Record]) -> pd.DataFrame:
     return table[table.drop(columns="figure").notna().any(axis=1)].reset_index(drop=True)
 
 
+def shared_labels(values: list[float | PerLabel]) -> list[str]:
+    """The labels a mean row averages: those every column with any per-label values has, sorted
+    (``label_means`` computes the mean's interval over exactly these)."""
+    sets = [set(v) for v in values if isinstance(v, dict) and v]
+    return sorted(set.intersection(*sets)) if sets else []
+
+
 def common_mean(values: list[float | PerLabel]) -> list[float]:
     """One row's figures: single values as they are; per-label ones averaged over the labels
     every column with any has (NaN for a column with none, or when they share none)."""
-    sets = [set(v) for v in values if isinstance(v, dict) and v]
-    shared = sorted(set.intersection(*sets)) if sets else []
+    shared = shared_labels(values)
 
     def figure(value: float | PerLabel) -> float:
         if not isinstance(value, dict):
@@ -156,20 +166,38 @@ def common_mean(values: list[float | PerLabel]) -> list[float]:
     return [figure(v) for v in values]
 
 
+def _mean_interval(figure: str, result: Record, labels: list[str]) -> tuple[float, float]:
+    """The 95% interval the run recorded for a mean over labels (``label_means``), NaN unless it
+    was computed over ``labels``, the labels the mean shown averages."""
+    recorded = (result.get("mean_intervals") or {}).get(figure) or {}
+    if not labels or recorded.get("labels") != labels:
+        return (np.nan, np.nan)
+    return (_number(recorded.get("auc_lo")), _number(recorded.get("auc_hi")))
+
+
+def _bounds(figure: str, results: list[Record]) -> list[tuple[float, float]]:
+    """Each result's 95% interval of ``figure``: a single figure's as the suite recorded it
+    beside it, a mean's over the labels it averages; NaN where none was recorded."""
+    if figure in INTERVALS:
+        low, high = INTERVALS[figure]
+        return [(low(r), high(r)) for r in results]
+    labels = shared_labels([FIGURES[figure](r) for r in results])
+    return [_mean_interval(figure, r, labels) for r in results]
+
+
 def headline_text(results: list[Record]) -> pd.DataFrame:
-    """``headline`` as text to 3 decimals, a single figure with its 95% CI where the run
-    recorded one: "0.925 (0.910–0.940)"; "–" for a blank."""
+    """``headline`` as text to 3 decimals, with its 95% CI where the run recorded one: "0.925
+    (0.910–0.940)"; "–" for a blank."""
     table = headline(results)
     if table.empty:
         return table
     text = table.astype(object)
     for row, figure in enumerate(table["figure"]):
-        low, high = INTERVALS.get(figure, (None, None))
-        for column, result in zip(table.columns[1:], results, strict=True):
+        bounds = _bounds(figure, results)
+        for column, (low, high) in zip(table.columns[1:], bounds, strict=True):
             value = table.at[row, column]
             cell = "–" if not np.isfinite(value) else f"{value:.3f}"
-            bounds = (low(result), high(result)) if low and high else (np.nan, np.nan)
-            if np.isfinite(value) and np.isfinite(bounds).all():
-                cell += f" ({bounds[0]:.3f}–{bounds[1]:.3f})"
+            if np.isfinite(value) and np.isfinite([low, high]).all():
+                cell += f" ({low:.3f}–{high:.3f})"
             text.at[row, column] = cell
     return text

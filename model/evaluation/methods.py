@@ -58,6 +58,21 @@ def _bootstrap(suite: dict[str, Any], unit: Any) -> str:
     )
 
 
+def _mean_intervals(suite: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """The sentence on the headline means' intervals; none for a run without resamples, or one
+    before those means had intervals."""
+    if int(suite.get("bootstrap") or 0) <= 0 or not config.get("mean_intervals"):
+        return []
+    return [
+        "Headline means over labels (mean AUC of the findings, zero-shot, linear probe, each "
+        "few-shot method and k): 95% percentile bootstrap interval over the same resamples, "
+        "one patient draw per site shared by all its labels: each label's AUC under a resample "
+        "re-weights its known studies (a few-shot label's is its two-level resample), the "
+        "resample's value is their mean over the labels the headline averages, and a resample "
+        "in which one of those labels draws no study of a class is left out."
+    ]
+
+
 def _fewshot(fewshot: dict[str, Any], suite: dict[str, Any], interval: Any) -> str:
     """The few-shot sentence; ``interval`` is the config's ``fewshot_interval``: "episodes and
     patients", or None for a run before it was recorded, whose interval was mean ± 1.96 SE."""
@@ -173,6 +188,7 @@ def methods_lines(config: dict[str, Any]) -> list[str]:
         "its probability and count a study as called that class when it is the arg-max. No "
         "threshold is chosen on labelled data.",
         _bootstrap(suite, config.get("bootstrap_unit")),
+        *_mean_intervals(suite, config),
         "Calibration (brier, ece in the zero-shot and probe tables): Brier score and expected "
         f"calibration error over {CALIBRATION_BINS} equal-width bins of the predicted "
         "probability, point values without a CI.",

@@ -19,6 +19,7 @@ import pandas as pd
 
 from model.atomic import atomic_write_json, atomic_write_text
 from model.evaluation.headline import HEADLINE_NOTE
+from model.evaluation.label_means import mean_intervals
 from model.evaluation.methods import site_line
 from model.evaluation.suite import SiteResult
 from model.evaluation.tables import is_p_value
@@ -61,8 +62,10 @@ def build_summary(
     config: dict[str, Any],
     comparisons: dict[str, pd.DataFrame] | None = None,
 ) -> dict[str, Any]:
-    """The summary document (see docs/ARCHITECTURE.md, "Evaluation outputs")."""
-    return json_safe(
+    """The summary document (see docs/ARCHITECTURE.md, "Evaluation outputs"); each result
+    records the 95% intervals of the headline's means over labels (``label_means``), over the
+    labels the headline averages across these results."""
+    summary = json_safe(
         {
             "version": SUMMARY_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -88,6 +91,10 @@ def build_summary(
             "problems": problems,
         }
     )
+    found = mean_intervals(summary["results"], [r.resampled for r in results])
+    for record, intervals in zip(summary["results"], found, strict=True):
+        record["mean_intervals"] = json_safe(intervals)
+    return summary
 
 
 def write_summary(path: Path, summary: dict[str, Any]) -> None:

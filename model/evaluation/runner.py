@@ -171,6 +171,7 @@ def _config_record(request: EvaluationRequest, label_files: list[Path]) -> dict[
         "bootstrap_unit": "patient",  # metrics.bootstrap_counts resamples patients
         "retrieval_intervals": True,  # retrieval.csv has R@k, median rank, precision@10 CIs
         "fewshot_interval": "episodes and patients",  # fewshot_intervals: two-level bootstrap
+        "mean_intervals": "shared patient draws",  # label_means: the headline means' CIs
         "sha256": _input_hashes(request, label_files),
         "versions": software_versions(),
     }

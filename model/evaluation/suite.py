@@ -17,18 +17,13 @@ from threadpoolctl import threadpool_limits
 
 from model.evaluation.encoders import Encoder
 from model.evaluation.fewshot import FewShotConfig, evaluate_label
+from model.evaluation.fewshot_intervals import PatientDraws
 from model.evaluation.inputs import SiteData
 from model.evaluation.label_checks import flag_few_study_diagnoses as flag_few_diagnoses
 from model.evaluation.label_checks import flag_thin_bootstraps, usable_findings
-from model.evaluation.metrics import (
-    DiagnosisScores,
-    LabelScores,
-    binary_metrics,
-    diagnosis_scores,
-    label_scores,
-    roc_curve_points,
-)
-from model.evaluation.probes import ProbeConfig, SplitProbes, one_vs_rest
+from model.evaluation.label_means import Resampled, fewshot_source, resampled_aucs
+from model.evaluation.metrics import DiagnosisScores, LabelScores
+from model.evaluation.probes import ProbeConfig, SplitProbes
 from model.evaluation.retrieval import (
     bidirectional_ranks,
     blank_by_construction,
@@ -39,19 +34,12 @@ from model.evaluation.retrieval_intervals import precision_intervals, rank_inter
 from model.evaluation.site_probes import (
     CV_SETTING,
     SPLIT_SETTING,
-    binary_row,
     cross_validated_probes,
-    diagnosis_block,
     train_split_results,
 )
+from model.evaluation.site_zeroshot import zeroshot_diagnosis, zeroshot_findings, zeroshot_logits
 from model.prompt_reading import dataset_prompt_table
 from model.prompts import PromptSet
-from model.zeroshot import (
-    finding_logits,
-    finding_prototypes,
-    logit_probabilities,
-    score_diagnoses,
-)
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +68,9 @@ class SiteResult:
     ``scores`` maps (setting, label) to the per-study scores behind its AUC (zero-shot and
     linear-probe findings), for paired comparisons between models (``model.evaluation.compare``);
     ``diagnosis_scores`` maps each diagnosis setting to its per-study class probabilities;
-    ``prompts`` is how the model reads each prompt (``model.prompt_reading.prompt_table``).
+    ``prompts`` is how the model reads each prompt (``model.prompt_reading.prompt_table``);
+    ``resampled`` holds each finding's AUC under every resample of the site's shared patient
+    draw, per (source, label) (``label_means``: the headline means' intervals; not written).
     """
 
     model: str
@@ -96,92 +86,7 @@ class SiteResult:
     scores: dict[tuple[str, str], LabelScores] = field(default_factory=dict)
     diagnosis_scores: dict[str, DiagnosisScores] = field(default_factory=dict)
     prompts: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-
-def zeroshot_findings(
-    site: SiteData,
-    logits: dict[str, np.ndarray],
-    findings: dict[str, np.ndarray],
-    config: SuiteConfig,
-    problems: list[str],
-    scores: dict[tuple[str, str], LabelScores],
-) -> tuple[pd.DataFrame, dict[str, tuple[list[float], list[float]]]]:
-    """Zero-shot finding metrics (p >= 0.5, no tuned threshold) and ROC points per finding.
-
-    ``logits``: ``zeroshot_logits`` of the site's studies (one entry per prompted finding);
-    each finding's probabilities are added to ``scores``.
-    """
-    rows, roc = [], {}
-    for name, known in findings.items():
-        if name not in logits:
-            problems.append(
-                f"no prompts for label '{name}' in the prompt set; zero-shot skipped for it"
-            )
-            continue
-        p = logit_probabilities(logits[name])[known]
-        y = site.labels[name].to_numpy()[known]
-        result = binary_metrics(p, y, config.bootstrap, config.seed, groups=site.groups[known])
-        rows.append(binary_row(name, "zero-shot", result, "finding"))
-        scores["zero-shot", name] = label_scores(site.ids, known, p, y)
-        fpr, tpr = roc_curve_points(p, y)
-        roc[name] = (fpr.round(5).tolist(), tpr.round(5).tolist())
-    return pd.DataFrame(rows), roc
-
-
-def zeroshot_logits(
-    vectors: np.ndarray, prompts: PromptSet, encoder: Encoder
-) -> dict[str, np.ndarray]:
-    """Zero-shot logit float32 [N] of every finding the prompt set covers: the zero-shot scores
-    and the prompted few-shot probe's prior (prompts embedded once per site)."""
-    if not prompts.findings:
-        return {}
-    prototypes = finding_prototypes(prompts, encoder.texts)
-    logits = finding_logits(vectors, prototypes.positive, prototypes.negative, encoder.scale)
-    return {name: logits[:, j] for j, name in enumerate(prototypes.names)}
-
-
-def zeroshot_diagnosis(
-    vectors: np.ndarray,
-    site: SiteData,
-    prompts: PromptSet,
-    encoder: Encoder,
-    config: SuiteConfig,
-    problems: list[str],
-    diagnoses: dict[str, DiagnosisScores],
-) -> tuple[dict, list[dict]]:
-    """Softmax over class prompts: accuracy, macro-F1, confusion and one-vs-rest rows; the
-    per-study probabilities are added to ``diagnoses``."""
-    classes = list(prompts.diagnoses)
-    labelled = [c for c in site.diagnosis_columns() if site.labels[c].eq(1).any()]
-    for name in labelled:
-        if name not in prompts.diagnoses:
-            problems.append(
-                f"no prompts for diagnosis '{name}' in the prompt set; "
-                "its studies are left out of zero-shot diagnosis"
-            )
-    usable, targets = site.diagnosis_targets(classes)
-    if not classes or not usable.any():
-        return {}, []
-    probabilities = score_diagnoses(
-        vectors[usable], prompts, encoder.texts, encoder.scale
-    ).to_numpy()
-    per_class = one_vs_rest(
-        probabilities, targets[usable], classes, config.bootstrap, config.seed, site.groups[usable]
-    )
-    rows = [binary_row(name, "zero-shot", r, "diagnosis") for name, r in per_class.items()]
-    block = diagnosis_block(
-        "zero-shot",
-        classes,
-        targets[usable],
-        probabilities.argmax(axis=1),
-        site.groups[usable],
-        config.bootstrap,
-        config.seed,
-    )
-    diagnoses["zero-shot"] = diagnosis_scores(
-        site.ids, usable, classes, probabilities, targets[usable]
-    )
-    return block, rows
+    resampled: Resampled = field(default_factory=dict)
 
 
 def fewshot_curves(
@@ -191,20 +96,31 @@ def fewshot_curves(
     logits: dict[str, np.ndarray],
     config: FewShotConfig,
     problems: list[str],
-    resamples: int,
-    seed: int,
+    draws: PatientDraws,
+    resampled: Resampled,
 ) -> list[pd.DataFrame]:
     """Few-shot rows of every usable finding (no query shares a patient with the support; 95%
-    intervals over ``resamples`` draws of episodes and patients, seeded by ``seed``); a k a
-    finding lacks studies or patients for, or kept under ``config.episodes`` episodes for, goes
-    into ``problems``."""
+    intervals over the episodes and the site's patient ``draws``, shared by the findings; each
+    point's mean AUC per resample added to ``resampled``); a k a finding lacks studies or
+    patients for, or kept under ``config.episodes`` episodes for, goes into ``problems``."""
     curves = []
     for name, known in findings.items():
         y = site.labels[name].to_numpy()[known]
         prior = logits[name][known] if name in logits else None
+        points: dict[tuple[str, int], np.ndarray] = {}
         curve = evaluate_label(
-            vectors[known], y, name, config, prior, site.groups[known], resamples, seed
+            vectors[known],
+            y,
+            name,
+            config,
+            prior,
+            site.groups[known],
+            draws.resamples,
+            draws.seed,
+            patients=draws.subset(np.flatnonzero(known)),
+            resampled=points,
         )
+        resampled.update({(fewshot_source(*point), name): v for point, v in points.items()})
         done = curve.reindex(columns=["k", "episodes"]).drop_duplicates()
         skipped = [k for k in config.shots if k not in set(done["k"])]
         if skipped:
@@ -312,18 +228,26 @@ def _evaluate_vectors(
     findings = usable_findings(site, problems) if site.n_labelled else {}
     flag_few_diagnoses(site, problems)
     logits = zeroshot_logits(vectors, prompts, encoder)
-    zeroshot, roc = zeroshot_findings(site, logits, findings, config, problems, scores)
+    seeded = (config.bootstrap, config.seed)
+    zeroshot, roc = zeroshot_findings(site, logits, findings, *seeded, problems, scores)
     zs_block, zs_rows = (
-        zeroshot_diagnosis(vectors, site, prompts, encoder, config, problems, diagnoses)
+        zeroshot_diagnosis(vectors, site, prompts, encoder, *seeded, problems, diagnoses)
         if site.n_labelled
         else ({}, [])
     )
-    draws = (config.bootstrap, config.seed)
-    fewshot = fewshot_curves(vectors, site, findings, logits, config.fewshot, problems, *draws)
+    # one patient draw of the site, shared by its findings: the headline means' intervals
+    draws = PatientDraws(
+        len(site.ids), config.bootstrap if findings else 0, config.seed, site.groups
+    )
+    resampled = resampled_aucs("zero-shot", findings, scores, draws)
+    fewshot = fewshot_curves(
+        vectors, site, findings, logits, config.fewshot, problems, draws, resampled
+    )
     diagnosis = {"zero-shot": zs_block}
     diagnosis[CV_SETTING], probe_rows = cross_validated_probes(
         vectors, site, findings, config.probe, config.bootstrap, problems, scores, diagnoses
     )
+    resampled |= resampled_aucs(CV_SETTING, findings, scores, draws)
     if train_split is not None and site.n_labelled:
         diagnosis[SPLIT_SETTING], split_rows = train_split_results(
             vectors, site, findings, train_split, config.probe, config.bootstrap, scores, diagnoses
@@ -345,4 +269,5 @@ def _evaluate_vectors(
         problems=problems,
         scores=scores,
         diagnosis_scores=diagnoses,
+        resampled=resampled,
     )

@@ -1,0 +1,105 @@
+"""95% intervals of the headline's means over labels, from one patient draw per site.
+
+A mean over labels ("zero-shot findings, mean AUC") gets no valid interval from its labels' own
+intervals: the labels are scored on the same patients, so their errors are correlated, and each
+label's interval drew its own patients. Here the site's patients are resampled once per resample
+(``fewshot_intervals.PatientDraws`` over every evaluated study of the site, a study counting as
+often as its patient is drawn), and that draw is shared by every label: a label's AUC under a
+resample re-weights its known studies (its blank ones carry no weight), the resample's value is
+the mean of those AUCs over the labels the headline averages, and the interval is the percentile
+interval of the resamples' values. For a few-shot point a label's value under a resample is its
+two-level one (``fewshot_intervals``: its own episode draw, the shared patient draw). For a label
+without blanks the patient draw is its own interval's when the seeds agree (``--seed`` sets all):
+the same patients in the same order.
+
+A resample in which an averaged label draws no study of a class has no AUC for that label and so
+no mean over the label set: it is left out of the interval, and ``resamples`` counts those kept
+(as ``auc_resamples`` per label). Averaging the other labels instead would change the label set
+from one resample to the next.
+
+The label set must be the headline's: a mean over the labels every column has
+(``headline.shared_labels``), known only once every site is evaluated. So the suite keeps each
+label's resampled AUCs in memory (``SiteResult.resampled``: float [R] per (source, label)), and
+``mean_intervals`` computes each site's interval for exactly the headline's labels when the
+summary is built. ``summary.json`` records the bounds with their label set (a result's
+``mean_intervals``); the headline shows them only beside a mean over that same set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from model.evaluation.fewshot_intervals import PatientDraws
+from model.evaluation.headline import FIGURES, shared_labels
+from model.evaluation.metrics import LabelScores, percentile_ci
+from model.evaluation.site_probes import CV_SETTING
+from model.evaluation.weighted_auc import weighted_auc_of_items
+
+Resampled = dict[tuple[str, str], np.ndarray]  # (source, label) -> AUC per resample, float [R]
+
+
+def fewshot_source(method: str, k: int) -> str:
+    """The source key of a few-shot point's resampled means."""
+    return f"few-shot {method}, k = {k}"
+
+
+# The headline's means over labels and the source of the per-label values each one averages.
+MEAN_SOURCES: dict[str, str] = {
+    "zero-shot findings, mean AUC": "zero-shot",
+    "few-shot prototype, mean AUC (k = 1)": fewshot_source("prototype", 1),
+    "few-shot prototype, mean AUC (k = 8)": fewshot_source("prototype", 8),
+    "few-shot logistic, mean AUC (k = 8)": fewshot_source("logistic", 8),
+    "few-shot prompted, mean AUC (k = 8)": fewshot_source("prompted", 8),
+    "linear probe findings, mean AUC (cross-validated)": CV_SETTING,
+}
+
+
+def resampled_aucs(
+    setting: str,
+    findings: dict[str, np.ndarray],
+    scores: dict[tuple[str, str], LabelScores],
+    draws: PatientDraws,
+) -> Resampled:
+    """Each finding's AUC of ``setting`` under each of the site's patient resamples: float [R]
+    per (setting, label), NaN where the resample draws no study of a class.
+
+    findings: label -> known bool [N] over the site's studies; scores: the suite's per-study
+    scores (those of the known studies, in site order); draws: the site's draws over its N
+    studies. The scores are fixed; a resample only re-weights each label's known studies."""
+    known = {
+        name: np.flatnonzero(mask) for name, mask in findings.items() if (setting, name) in scores
+    }
+    if draws.resamples <= 0 or not known:
+        return {}
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in known}
+    for weights in draws.blocks():
+        for name, rows in known.items():
+            scored = scores[setting, name]
+            parts[name].append(weighted_auc_of_items(scored.scores, scored.labels, weights, rows))
+    return {(setting, name): np.concatenate(blocks) for name, blocks in parts.items()}
+
+
+def mean_intervals(records: list[dict[str, Any]], resampled: list[Resampled]) -> list[dict]:
+    """Per result (``records``: the summary's result records; ``resampled``: each one's
+    ``SiteResult.resampled``, in the same order), ``{figure: {"labels", "auc_lo", "auc_hi",
+    "resamples"}}``: the 95% interval of each headline mean over exactly the labels the headline
+    averages, the resamples where one of them has no AUC left out (``resamples`` counts those
+    kept). A figure is missing for a result without resampled values of all those labels."""
+    intervals: list[dict] = [{} for _ in records]
+    for figure, source in MEAN_SOURCES.items():
+        labels = shared_labels([FIGURES[figure](record) for record in records])
+        for found, draws in zip(intervals, resampled, strict=True):
+            per_label = [draws.get((source, name)) for name in labels]
+            if not labels or any(values is None for values in per_label):
+                continue
+            means = np.mean(np.stack(per_label), axis=0)  # NaN where a label has no AUC
+            low, high = percentile_ci(means)
+            found[figure] = {
+                "labels": labels,
+                "auc_lo": low,
+                "auc_hi": high,
+                "resamples": int(np.isfinite(means).sum()),
+            }
+    return intervals
