@@ -36,13 +36,15 @@ def own_datasets(settings: Settings) -> list[Path]:
 
 def start_demo_build(settings: Settings) -> None:
     """Launch ``python -m model demo`` unless the demo is built or already being built, or the
-    data root holds datasets of its own: a hospital's root is not filled with synthetic studies
-    and a 13-minute training job unasked (Home's Build the demo still builds it there)."""
-    if DemoLayout(settings.data_root).is_built():
+    data root holds datasets of its own and no demo build was ever begun there: a hospital's
+    root is not filled with synthetic studies and a 13-minute training job unasked (Home's
+    Build the demo still builds it there); a build begun earlier goes on."""
+    layout = DemoLayout(settings.data_root)
+    if layout.is_built():
         log.info("demo data ready under %s", settings.data_root)
         return
     own = own_datasets(settings)
-    if own:
+    if own and not layout.dataset("").exists():
         named = ", ".join(str(path.relative_to(settings.data_root)) for path in own[:3])
         log.info(
             "the data root %s holds datasets of its own (%s%s): the demo is not built there; "
