@@ -100,15 +100,15 @@ def labels_for_metrics(
 
 
 def log_undefined_aucs(metrics: pd.DataFrame) -> None:
-    """Say why a finding's AUC over all studies is blank (NaN): its known labels are of one
+    """Say why a finding's AUC over every site is blank (NaN): its known labels are of one
     class (a hospital's column of all 0), or it has none."""
     for row in metrics[(metrics["site"] == "all") & metrics["AUC"].isna()].itertuples():
         if row.n == 0:
-            log.warning("%s: no AUC over all studies: no study has a known label", row.Label)
+            log.warning("%s: no AUC: no study scored has a known label", row.Label)
         else:
             value = 1 if row.n_positive else 0
             log.warning(
-                "%s: no AUC over all studies: every one of its %d with a known label is %d",
+                "%s: no AUC: every one of its %d studies with a known label is %d",
                 row.Label,
                 row.n,
                 value,

@@ -191,7 +191,7 @@ def test_zeroshot_cli_says_why_a_finding_has_no_auc(
     metrics = pd.read_csv(tmp_path / "s_metrics.csv")
     assert metrics[metrics["Label"] == "lge"]["AUC"].isna().all()
     said = [r.getMessage() for r in caplog.records if "lge" in r.getMessage()]
-    assert said == ["lge: no AUC over all studies: every one of its 16 with a known label is 0"]
+    assert said == ["lge: no AUC: every one of its 16 studies with a known label is 0"]
 
 
 def test_zeroshot_cli_rejects_bad_labels(setup: tuple[Path, Path], tmp_path: Path) -> None:
