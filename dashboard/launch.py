@@ -1,7 +1,8 @@
 """``python -m dashboard.launch``: the README's main job.
 
-Starts the demo build as a background job when the demo is not built yet (the Home page shows its
-progress and it survives browser refreshes), then serves the dashboard on localhost
+Starts the demo build as a background job when the demo is not built yet and the data root holds
+no datasets of its own (the Home page shows its progress and it survives browser refreshes),
+then serves the dashboard on localhost
 (``.streamlit/config.toml``, which accepts only loopback host names); a network address given
 with ``--server.address`` is served with a warning about what that exposes, to any host name
 unless ``--server.allowedHosts`` names them. A port already taken is named before anything starts.
@@ -27,10 +28,31 @@ log = logging.getLogger("dashboard.launch")
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
 
+def own_datasets(settings: Settings) -> list[Path]:
+    """The data root's datasets that are not the demo's (a hospital's own, an import)."""
+    demo = DemoLayout(settings.data_root).dataset("")
+    return [path for path in settings.datasets() if demo not in path.parents]
+
+
 def start_demo_build(settings: Settings) -> None:
-    """Launch ``python -m model demo`` unless the demo is built or already being built."""
-    if DemoLayout(settings.data_root).is_built():
+    """Launch ``python -m model demo`` unless the demo is built or already being built, or the
+    data root holds datasets of its own and no demo build was ever begun there: a hospital's
+    root is not filled with synthetic studies and a 13-minute training job unasked (Home's
+    Build the demo still builds it there); a build begun earlier goes on."""
+    layout = DemoLayout(settings.data_root)
+    if layout.is_built():
         log.info("demo data ready under %s", settings.data_root)
+        return
+    own = own_datasets(settings)
+    if own and not layout.dataset("").exists():
+        named = ", ".join(str(path.relative_to(settings.data_root)) for path in own[:3])
+        log.info(
+            "the data root %s holds datasets of its own (%s%s): the demo is not built there; "
+            "Home's Build the demo builds it",
+            settings.data_root,
+            named,
+            ", ..." if len(own) > 3 else "",
+        )
         return
     try:
         job = JobManager(settings.jobs_dir).launch(

@@ -164,11 +164,13 @@ def finding_prompts(value: Any, where: str, yaml: bool = True) -> FindingPrompts
     if not isinstance(value, dict):
         raise DataError(f"{where}: expected 'positive' and 'negative' prompt lists")
     missing = [side for side in ("positive", "negative") if side not in value]
+    extra = sorted(map(str, set(value) - {"positive", "negative"}))
+    unknown = f"unknown keys {extra}; use positive/negative"
     if missing:
-        raise DataError(f"{where}: missing {' and '.join(missing)} prompts")
-    extra = sorted(set(value) - {"positive", "negative"})
+        named = f" ({unknown})" if extra else ""  # a misspelt side ("negatives") says so
+        raise DataError(f"{where}: missing {' and '.join(missing)} prompts{named}")
     if extra:
-        raise DataError(f"{where}: unknown keys {extra}; use positive/negative")
+        raise DataError(f"{where}: {unknown}")
     finding = FindingPrompts(
         positive=_prompt_list(value["positive"], f"{where}.positive", yaml),
         negative=_prompt_list(value["negative"], f"{where}.negative", yaml),

@@ -99,6 +99,22 @@ def labels_for_metrics(
     return labels
 
 
+def log_undefined_aucs(metrics: pd.DataFrame) -> None:
+    """Say why a finding's AUC over every site is blank (NaN): its known labels are of one
+    class (a hospital's column of all 0), or it has none."""
+    for row in metrics[(metrics["site"] == "all") & metrics["AUC"].isna()].itertuples():
+        if row.n == 0:
+            log.warning("%s: no AUC: no study scored has a known label", row.Label)
+        else:
+            value = 1 if row.n_positive else 0
+            log.warning(
+                "%s: no AUC: every one of its %d studies with a known label is %d",
+                row.Label,
+                row.n,
+                value,
+            )
+
+
 def metrics_path(out: Path) -> Path:
     """``<out stem>_metrics.csv`` beside the probabilities CSV ``out``."""
     return out.with_name(f"{out.stem}_metrics.csv")
@@ -149,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         log.info(
             "zero-shot finding metrics:\n%s", shown.to_string(index=False, float_format="%.3f")
         )
+        log_undefined_aucs(metrics)
         log.info("wrote %s", metrics_path(args.out))
     elif metrics_path(args.out).is_file():  # an earlier run's, no longer beside its scores
         metrics_path(args.out).unlink()

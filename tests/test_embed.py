@@ -176,6 +176,24 @@ def test_zeroshot_cli_without_labels_anywhere_writes_probabilities_alone(
     assert not (tmp_path / "scores_metrics.csv").exists()
 
 
+def test_zeroshot_cli_says_why_a_finding_has_no_auc(
+    setup: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hospital's label column of one class (every known value 0) left a bare NaN AUC."""
+    data, checkpoint = setup
+    labels = tmp_path / "labels.csv"
+    table = pd.read_csv(data / "labels.csv", dtype=str)
+    table.assign(lge="0").to_csv(labels, index=False)
+    out = tmp_path / "s.csv"
+    argv = ["zeroshot", "--checkpoint", str(checkpoint), "--data", str(data), "--out", str(out)]
+    with caplog.at_level(logging.WARNING):
+        assert cli_main([*argv, "--labels", str(labels)]) == 0
+    metrics = pd.read_csv(tmp_path / "s_metrics.csv")
+    assert metrics[metrics["Label"] == "lge"]["AUC"].isna().all()
+    said = [r.getMessage() for r in caplog.records if "lge" in r.getMessage()]
+    assert said == ["lge: no AUC: every one of its 16 studies with a known label is 0"]
+
+
 def test_zeroshot_cli_rejects_bad_labels(setup: tuple[Path, Path], tmp_path: Path) -> None:
     data, checkpoint = setup
     labels = tmp_path / "labels.csv"

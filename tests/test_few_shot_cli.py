@@ -207,7 +207,11 @@ def test_fewshot_prompted_errors_come_before_the_checkpoint(
 
     monkeypatch.setattr(checkpoint_module, "load_checkpoint", no_loading)
     cases = [
-        (["--method", "prompted"], "the prompted method needs the class in words"),
+        (  # and how to give them on the command line
+            ["--method", "prompted"],
+            "the prompted method needs the class in words: word the class and its absence "
+            "(positive and negative prompts): give --positive TEXT --negative TEXT",
+        ),
         (["--method", "prompted", "--positive", "scar"], "--positive needs --negative"),
         (["--positive", "scar", "--negative", "none"], "for --method prompted only"),
         (

@@ -248,3 +248,41 @@ def test_a_port_in_use_is_named_before_the_demo_build_starts(
 def test_help_shows_streamlits_options_without_building_the_demo(started: list[str]) -> None:
     launch.main(["--help"])
     assert started == [f"{sys.executable} -m streamlit run {launch.APP} --help"]
+
+
+@pytest.fixture
+def demo_launches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The titles of the jobs ``launch.start_demo_build`` starts (none really starts)."""
+    titles: list[str] = []
+
+    def fake_launch(self: object, kind: str, command: list[str], title: str = "") -> object:
+        titles.append(title)
+        return type("StartedJob", (), {"log_path": Path("log.txt")})()
+
+    monkeypatch.setattr(launch.JobManager, "launch", fake_launch)
+    return titles
+
+
+def test_the_first_run_on_an_empty_data_root_builds_the_demo(
+    tmp_path: Path, demo_launches: list[str]
+) -> None:
+    launch.start_demo_build(Settings(data_root=tmp_path / "data"))
+    assert len(demo_launches) == 1 and "demo" in demo_launches[0]
+
+
+def test_a_data_root_holding_a_hospitals_own_dataset_does_not_get_the_demo_built(
+    tmp_path: Path, demo_launches: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "hospital"
+    (root / "ds" / "stmary").mkdir(parents=True)
+    (root / "ds" / "stmary" / "studies.parquet").write_bytes(b"")
+    with caplog.at_level("INFO", logger="dashboard.launch"):
+        launch.start_demo_build(Settings(data_root=root))
+    assert demo_launches == []
+    said = caplog.text
+    assert "ds/stmary" in said and "Build the demo" in said
+    # a demo build begun there earlier (its datasets left by a build cut short) goes on
+    (root / "demo" / "internal").mkdir(parents=True)
+    (root / "demo" / "internal" / "studies.parquet").write_bytes(b"")
+    launch.start_demo_build(Settings(data_root=root))
+    assert len(demo_launches) == 1

@@ -42,12 +42,21 @@ def study(tiny: tuple[Path, Path]) -> tuple[torch.nn.Module, dict]:
     return model, item
 
 
+def readme_command_outputs() -> tuple[str, str]:
+    """The checkpoint the README's command-line block trains (``train ... --out RUN``:
+    RUN/best.pt) and the dataset it trains on (``--data``)."""
+    section = README.read_text(encoding="utf-8").split("\n## Command line", 1)[1]
+    train = re.search(r"python -m model train --data (\S+) .*--out (\S+)", section)
+    return f"{train.group(2)}/best.pt", train.group(1)
+
+
 def test_the_readme_python_block_runs_as_written(tiny: tuple[Path, Path]) -> None:
     data, checkpoint = tiny
     code = readme_python_block()
-    assert "runs/cpu-small/best.pt" in code and "data/ds/internal" in code
-    code = code.replace("runs/cpu-small/best.pt", str(checkpoint))
-    code = code.replace("data/ds/internal", str(data))
+    # the paths the command-line block writes: a notebook run from the project folder finds them
+    trained, dataset = readme_command_outputs()
+    assert f'"{trained}"' in code and f'"{dataset}"' in code
+    code = code.replace(trained, str(checkpoint)).replace(dataset, str(data))
     scope: dict = {}
     exec(compile(code, str(README), "exec"), scope)  # noqa: S102 - the project's own README
 

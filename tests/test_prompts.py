@@ -57,6 +57,11 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
         ("findings:\n  lge: {positive: [LGE], negative: [No]}", r"reads as False.*in quotes"),
         ("diagnoses:\n  normal: [Normal, 5]", r"reads as 5.*in quotes"),
         ("findings:\n  lge: {positive: [a], negative: [b], maybe: [c]}", "unknown keys"),
+        (  # a misspelt side is named, not only the side it leaves missing
+            "findings:\n  lge: {positive: [a], negatives: [b]}",
+            r"findings.lge: missing negative prompts \(unknown keys \['negatives'\]; use "
+            r"positive/negative\)",
+        ),
         ("diagnoses:\n  'bad key!': [a]", "name 'bad key!': use up to 64 plain letters a-z"),
         ("findings:\n  épanchement: {positive: [a], negative: [b]}", "no spaces or accents"),
         ("diagnoses:\n  hcm: 3", "diagnoses.hcm: expected a non-empty list"),
