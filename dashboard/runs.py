@@ -28,6 +28,8 @@ from model.file_lock import FileLock
 from model.labels import label_file
 from model.training.run_folder import LOCK_FILE, RunFolder
 
+CHECKPOINT_ONLY = "checkpoint only"
+
 
 @dataclass(frozen=True)
 class TrainForm:
@@ -79,17 +81,15 @@ def runs_table(runs: list[Path], root: Path) -> pd.DataFrame:
         status = read_status(run)
         metrics = read_metrics(run)
         best = _best_val(metrics)
-        state = run_state(status, run)
+        state = shown_state(status, run)
         rows.append(
             {
                 "run": str(run.relative_to(root)) if root in run.parents else str(run),
                 "state": state,
-                "epoch": f"{status.get('epoch', 0)}/{status.get('epochs', '?')}",
+                "epoch": "" if state == CHECKPOINT_ONLY else _epoch(status),
                 "eta": format_eta(status.get("eta_s")) if run_is_live(state) else "",
                 "best": best,
-                "checkpoint": "best.pt"
-                if (run / "best.pt").exists()
-                else ("last.pt" if (run / "last.pt").exists() else ""),
+                "checkpoint": _checkpoint_of(run),
                 "updated": time.strftime(
                     "%m-%d %H:%M", time.localtime(status.get("updated") or _mtime(run))
                 ),
@@ -97,6 +97,23 @@ def runs_table(runs: list[Path], root: Path) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def shown_state(status: dict[str, Any], run: Path) -> str:
+    """``run_state``, or ``CHECKPOINT_ONLY`` for a folder that holds a checkpoint and nothing a
+    training writes first (no status.json: a best.pt copied here from another machine)."""
+    if not status and not (run / "status.json").exists() and _checkpoint_of(run):
+        return CHECKPOINT_ONLY
+    return run_state(status, run)
+
+
+def _epoch(status: dict[str, Any]) -> str:
+    return f"{status.get('epoch', 0)}/{status.get('epochs', '?')}"
+
+
+def _checkpoint_of(run: Path) -> str:
+    """The run's checkpoint the table names: best.pt, else last.pt, else ""."""
+    return next((name for name in ("best.pt", "last.pt") if (run / name).exists()), "")
 
 
 def _best_val(metrics: pd.DataFrame) -> str:

@@ -129,9 +129,11 @@ class Settings:
         return sorted(p.parent for p in found)
 
     def runs(self) -> list[Path]:
-        """Every training run folder (holds ``status.json`` or ``config.json``), newest first."""
-        markers = find_named(self.data_root, {"status.json", "config.json"}, skip=self.uploads_dir)
-        found = {p.parent for p in markers if p.name == "status.json" or _is_run(p.parent)}
+        """Every training run folder, newest first: one that holds ``status.json``, a
+        ``config.json`` beside a training log, or a ``best.pt`` / ``last.pt`` (a checkpoint
+        copied from another machine without its run folder)."""
+        markers = find_named(self.data_root, {*RUN_MARKERS, "config.json"}, skip=self.uploads_dir)
+        found = {p.parent for p in markers if p.name in RUN_MARKERS or _is_run(p.parent)}
         return sorted(found, key=_mtime, reverse=True)
 
     def checkpoints(self) -> list[Path]:
@@ -226,6 +228,9 @@ def position_of(active: Path | None, datasets: list[Path]) -> int:
         return 0
     resolved = [path.resolve() for path in datasets]
     return resolved.index(active.resolve()) if active.resolve() in resolved else 0
+
+
+RUN_MARKERS = frozenset({"status.json", "best.pt", "last.pt"})
 
 
 def _is_run(folder: Path) -> bool:

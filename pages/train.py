@@ -15,6 +15,7 @@ from dashboard.overview import relative
 from dashboard.plots import loss_curve, validation_curves
 from dashboard.run_selection import in_table_order, shown_run, table_key
 from dashboard.runs import (
+    CHECKPOINT_ONLY,
     TrainForm,
     delete_run,
     job_for_run,
@@ -27,9 +28,9 @@ from dashboard.runs import (
     read_status,
     resume_command,
     run_is_live,
-    run_state,
     runs_table,
     selection_caption,
+    shown_state,
     throughput_line,
     trained_on,
 )
@@ -170,19 +171,29 @@ def resume(run: Path, job: Job | None, checkpointing: bool) -> None:
     )
 
 
-def run_detail(run: Path) -> None:
-    status = read_status(run)
-    state = run_state(status, run)
-    job = job_for_run(studio.jobs.list("train"), run)
+def training_curves(run: Path) -> None:
     metrics = read_metrics(run)
-    st.subheader(f"{markdown_text(run.name)} — {state}")
-    if status.get("message"):
-        st.caption(markdown_text(status["message"]))
     left, right = st.columns(2)
     left.plotly_chart(loss_curve(metrics), key=f"loss-{run.name}")
     left.caption(throughput_line(metrics))
     right.plotly_chart(validation_curves(metrics), key=f"val-{run.name}")
     right.caption(selection_caption(run))
+
+
+def run_detail(run: Path) -> None:
+    status = read_status(run)
+    state = shown_state(status, run)
+    job = job_for_run(studio.jobs.list("train"), run)
+    st.subheader(f"{markdown_text(run.name)} — {state}")
+    if status.get("message"):
+        st.caption(markdown_text(status["message"]))
+    if state == CHECKPOINT_ONLY:
+        st.caption(
+            "A checkpoint without its run folder (copied from another machine?): no curves, "
+            "log or resume. Set it active to use it; copy its whole run folder for the rest."
+        )
+    else:
+        training_curves(run)
     failure_log(run, state, job)
     # one row that wraps: four fixed columns cut the labels short on a laptop screen
     buttons = st.container(horizontal=True, vertical_alignment="center")
@@ -195,7 +206,7 @@ def run_detail(run: Path) -> None:
         else:
             studio.jobs.cancel(job.id, wait=False)  # the job panel reads "stopping" until it ends
             st.rerun()
-    resumable = not running and (run / "last.pt").exists()
+    resumable = not running and state != CHECKPOINT_ONLY and (run / "last.pt").exists()
     resume_clicked = buttons.button("Resume", disabled=not resumable, key=f"resume-{run}")
     checkpointing = buttons.checkbox(
         "with gradient checkpointing",

@@ -334,3 +334,29 @@ def test_judging_this_machines_own_run_writes_no_clock_probe(
 
     monkeypatch.setattr(run_state, "silent_s", probe)
     assert run_state.run_ended_since(run, ended - 1) == "finished"
+
+
+def test_a_checkpoint_copied_without_its_run_folder_is_listed_and_can_be_made_active(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A best.pt trained on another machine and copied alone into the runs folder (no status,
+    config, metrics or log) is a run the Train page lists and the sidebar can choose; it says
+    what it is instead of 'unknown, epoch 0/?', and offers no resume (nothing to resume from)."""
+    root = tmp_path / "data"
+    dataset = make_tiny_dataset(root / "ds" / "tiny", n=8)
+    trained = make_tiny_checkpoint(dataset, tmp_path / "elsewhere" / "run")
+    copied = root / "runs" / "colleague" / "best.pt"
+    copied.parent.mkdir(parents=True)
+    shutil.copyfile(trained, copied)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    assert Settings.from_env().checkpoints() == [copied]
+    [row] = runs_table(Settings.from_env().runs(), root).to_dict("records")
+    assert (row["run"], row["state"], row["epoch"]) == ("runs/colleague", "checkpoint only", "")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.subheader[-1].value == "colleague — checkpoint only"
+    assert at.button(key=f"resume-{copied.parent}").disabled
+    assert not at.button(key=f"set-active-{copied.parent}").disabled
