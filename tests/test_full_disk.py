@@ -88,7 +88,7 @@ def test_an_os_error_that_is_not_the_disks_keeps_its_traceback(
     def run(args: object) -> int:
         raise _os_error(errno.EBADF, "x")
 
-    monkeypatch.setattr(importlib.import_module("model.embed"), "run", run)
+    monkeypatch.setattr(importlib.import_module("model.embed_cli"), "run", run)
     with pytest.raises(OSError, match="Bad file descriptor"):
         cli_main(["embed", "--checkpoint", "c", "--data", "d", "--out", "o.npz"])
 
