@@ -213,8 +213,7 @@ class EmbeddingIndex:
         return str((self.collection().metadata or {}).get("revision", ""))
 
     def label_fields(self) -> frozenset[str]:
-        """The own label fields (a hospital's label columns) its filters may name besides
-        ``FIELD_TYPES``; none for an index built before they were recorded."""
+        """Its own label fields (``model.index.label_fields``), which filters may name."""
         return label_fields(self.collection().metadata)
 
     # ---- reading -----------------------------------------------------------------------------

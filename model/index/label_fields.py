@@ -45,17 +45,18 @@ _IDENTIFIER = re.compile(
 _INDEX_FIELDS = {name.lower() for name in (*FIELD_TYPES, "dataset_folder", "row_hash")}
 
 
-def own_label_fields(labels: pd.DataFrame, source: str | Path) -> list[str]:
+def own_label_fields(labels: pd.DataFrame, source: str | Path | None = None) -> list[str]:
     """The columns of ``labels`` (``read_labels_csv``: 1.0 / 0.0 / NaN) besides the findings and
-    diagnoses that become index fields; each other one is logged once, with why."""
+    diagnoses that become index fields; each other one is logged, with why, when the labels
+    file's name ``source`` is given (the index command's reading, not a page's rerun)."""
     fields = []
     for column in map(str, labels.columns):
         if column in FINDINGS or column in DIAGNOSES or column == KEY:
             continue
         why = _refusal(column, labels[column])
-        if why:
+        if why and source is not None:
             log.info("labels file %s: column %s is not indexed: %s", source, _quoted(column), why)
-        else:
+        elif not why:
             fields.append(column)
     return fields
 
