@@ -12,8 +12,8 @@ answer (a study missing from a stale index, an unreachable server) falls back to
 ranking with a notice saying why; one that lacks some of the studies (ingested after it was
 built) answers with the others and the offer to rebuild it, as does one built from another
 version of the dataset's labels file, except that label filters are then answered in memory
-(``dashboard.label_filters``); a damaged one (stored vectors that
-read back wrong) is not searched, and the offer rebuilds it afresh. Either way the results are re-checked
+(``dashboard.label_filters``); a damaged one (stored vectors that read back wrong) is not
+searched, and the offer rebuilds it afresh. Either way the results are re-checked
 against the filtered study table, so every card shown passes the filters.
 """
 

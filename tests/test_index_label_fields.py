@@ -44,13 +44,16 @@ def test_only_plain_binary_label_columns_qualify(tmp_path, caplog):
         Site=["0", "1", "0", "1"],
         amyloid_confirmed=["", "", "", ""],
         nicm=["0", "1", "0", "0"],
+        **{"DOE_19700101": ["1", "0", "0", "0"]},
     )
     with caplog.at_level(logging.INFO, logger="model.index.label_fields"):
         labels = read_labels(csv, linkage)
     assert list(labels.columns) == ["lge", "sarcoid", "diagnosis"]
     assert labels["sarcoid"].tolist()[:2] == [1, 0] and pd.isna(labels["sarcoid"].iloc[2])
     lines = caplog.text.splitlines()
-    assert len(lines) == 4, "one line per column left out"
+    assert len(lines) == 5, "one line per column left out"
+    assert "column [not shown] is not indexed: its name looks like data" in caplog.text
+    assert "19700101" not in caplog.text
     assert "'patient_id' is not indexed: its name looks like an identifier" in caplog.text
     assert "'LGE present' is not indexed" in caplog.text and "'LGE_present'" in caplog.text
     assert "'Site' is not indexed: the index has a field 'site'" in caplog.text

@@ -4,10 +4,11 @@ A filter is Chroma's ``where`` language, e.g.
 ``{"$and": [{"site": "external"}, {"lv_dilation": 1}, {"age_min": {"$gte": 60}}]}``:
 logical ``$and`` / ``$or`` over field conditions ``$eq $ne $gt $gte $lt $lte $in $nin``.
 ``normalize_where`` checks every field and value against ``FIELD_TYPES`` (and the index's own
-label fields, 0/1 ints: ``model.index.label_fields``) and rewrites the filter into one canonical form (``{field: {op: value}}``, several top-level fields joined by ``$and``),
-so a typo gives a message naming the field instead of an empty result. ``evaluate_where`` applies a
-canonical filter to a metadata table for exact filtered search: a study without the field never
-matches, as in Chroma, except that Chroma lets ``$ne`` / ``$nin`` match it (see ``negates``).
+label fields, 0/1 ints: ``model.index.label_fields``) and rewrites the filter into one canonical
+form (``{field: {op: value}}``, several top-level fields joined by ``$and``), so a typo gives a
+message naming the field instead of an empty result. ``evaluate_where`` applies a canonical
+filter to a metadata table for exact filtered search: a study without the field never matches,
+as in Chroma, except that Chroma lets ``$ne`` / ``$nin`` match it (see ``negates``).
 """
 
 from __future__ import annotations

@@ -4,10 +4,11 @@ A labels CSV may hold columns beyond the findings and the one-hot diagnoses of
 ``model.schema`` (e.g. ``sarcoid``). Each such column becomes an int (0/1) metadata field of the
 studies it labels (absent when blank, as a finding is) when ``own_label_fields`` lets it: the
 labels reader already refuses a cell other than 1, 0 or blank, so every column is binary; a column
-is left out, with one log line naming it and why, when its name looks like an identifier (the
-index keeps label values only), is not a plain field name (letters, digits and ``_``, starting
-with a letter: Chroma's ``where`` keys and the ``--where`` JSON take it as typed), equals an index
-field (``site``, ``age_min``, ...) whatever its case, or holds no 1 or 0 at all.
+is left out, with one log line naming it and why, when its name looks like data (as
+``model.errors.header_names`` judges a header cell) or like an identifier (the index keeps label
+values only), is not a plain field name (letters, digits and ``_``, starting with a letter: the
+``--where`` JSON takes it as typed), equals an index field (``site``, ``age_min``, ...) whatever
+its case, or holds no 1 or 0 at all.
 
 The collection's metadata records, under ``LABELS_KEY``, for each dataset (by its
 ``dataset_folder``) the own label fields indexed and the fingerprint of the labels files they came
@@ -63,6 +64,8 @@ def own_label_fields(labels: pd.DataFrame, source: str | Path | None = None) -> 
 
 def _refusal(column: str, values: pd.Series) -> str:
     """Why ``column`` cannot be an index field; "" when it can."""
+    if _quoted(column).startswith("[not shown]"):  # as error messages judge a header cell
+        return "its name looks like data (4 digits in a row, or over 40 characters): rename it"
     if _IDENTIFIER.search(column):
         return "its name looks like an identifier, and the index keeps no identifiers"
     if not _FIELD_NAME.fullmatch(column):
@@ -79,7 +82,8 @@ def _refusal(column: str, values: pd.Series) -> str:
 
 
 def _quoted(column: str) -> str:
-    return header_names([column])
+    """The column name quoted, or ``[not shown]`` when it looks like data (``header_names``)."""
+    return "[not shown]" if header_names([column]).startswith("[not shown]") else repr(column)
 
 
 def labels_fingerprint(paths: Iterable[str | Path]) -> str:

@@ -4,10 +4,10 @@ Every record carries a ``row_hash`` of its vector, metadata and impression. A ru
 hashes first and writes only the records that are new or changed, in batches of at most
 ``client.get_max_batch_size()``. Each batch is committed by Chroma on its own, so a run killed
 mid-way keeps the batches it finished and the next run writes only the rest: upserts by id never
-duplicate a study. Studies that disappeared from a re-indexed dataset are deleted, and fields a study no longer has
-(a label now blank) are deleted from it. At the end the collection's ``revision`` and ``count``
-metadata are updated, which tells readers to refresh, with each written dataset's own label
-fields and labels fingerprint (``model.index.label_fields``).
+duplicate a study. Studies that disappeared from a re-indexed dataset are deleted, and so are the
+fields a study no longer has (a label now blank). At the end the collection's ``revision`` and
+``count`` metadata are updated, which tells readers to refresh, with each written dataset's own
+label fields and labels fingerprint (``model.index.label_fields``).
 
 Only one process may run this against an embedded Chroma folder at a time (hold
 ``model.index.writer_lock.WriterLock``).
@@ -64,11 +64,10 @@ def _metadatas(collection: Collection, ids: list[str]) -> dict[str, dict]:
     return found_all
 
 
-def _stored_metadata(collection: Collection, ids: list[str]) -> dict[str, dict]:
-    """The metadata (``row_hash`` included) of those of ``ids`` the collection holds, their
-    stored vectors checked: a damaged index must not pass its studies off as unchanged
-    (``DamagedIndex``)."""
-    stored: dict[str, dict] = {}
+def _stored_hashes(collection: Collection, ids: list[str]) -> dict[str, str]:
+    """The ``row_hash`` of those of ``ids`` the collection holds, their stored vectors checked:
+    a damaged index must not pass its studies off as unchanged (``DamagedIndex``)."""
+    hashes: dict[str, str] = {}
     for start in range(0, len(ids), _READ_PAGE):
         found = collection.get(
             ids=ids[start : start + _READ_PAGE], include=["metadatas", "embeddings"]
@@ -76,8 +75,8 @@ def _stored_metadata(collection: Collection, ids: list[str]) -> dict[str, dict]:
         if found["ids"]:
             check_unit_vectors(found["ids"], np.asarray(found["embeddings"], dtype=np.float32))
         for sid, meta in zip(found["ids"], found["metadatas"], strict=True):
-            stored[sid] = meta or {}
-    return stored
+            hashes[sid] = str((meta or {}).get("row_hash", ""))
+    return hashes
 
 
 def _replacing(new: dict, old: dict | None) -> dict:
@@ -136,12 +135,8 @@ def upsert_records(
             records.vectors, records.metadatas, records.documents, strict=True
         )
     ]
-    stored = _stored_metadata(collection, records.ids)
-    todo = [
-        i
-        for i, sid in enumerate(records.ids)
-        if str(stored.get(sid, {}).get("row_hash", "")) != metadatas[i]["row_hash"]
-    ]
+    stored = _stored_hashes(collection, records.ids)
+    todo = [i for i, sid in enumerate(records.ids) if stored.get(sid) != metadatas[i]["row_hash"]]
     log.info(
         "%s: %d studies to write, %d unchanged (batches of %d)",
         index.name,
@@ -152,10 +147,12 @@ def upsert_records(
     with Progress("index", total=len(todo), unit="study") as progress:
         for start in range(0, len(todo), batch):
             rows = todo[start : start + batch]
+            ids = [records.ids[i] for i in rows]
+            old = _metadatas(collection, [sid for sid in ids if sid in stored])
             collection.upsert(
-                ids=[records.ids[i] for i in rows],
+                ids=ids,
                 embeddings=records.vectors[rows],
-                metadatas=[_replacing(metadatas[i], stored.get(records.ids[i])) for i in rows],
+                metadatas=[_replacing(metadatas[i], old.get(records.ids[i])) for i in rows],
                 documents=[records.documents[i] for i in rows],
             )
             progress.update(len(rows))
