@@ -166,3 +166,19 @@ def _folder(dataset) -> str:
 def test_own_label_fields_never_takes_the_key_or_the_findings():
     frame = pd.DataFrame({"lge": [1.0], "nicm": [0.0], "accession_number": [1.0], "x1": [1.0]})
     assert own_label_fields(frame, "labels.csv") == ["x1"]
+
+
+def test_a_writer_keeps_the_label_fields_another_recorded_meanwhile(tmp_path):
+    """Two writers on a server: one records its dataset's label fields while the other writes;
+    the other's closing update keeps them."""
+    index = embedded_index(tmp_path / "chroma")
+    other = make_records(5, seed=4)
+    other.labels["b"] = {"fields": ["amyloid"], "labels": "abc"}
+    written = []
+
+    def meanwhile(collection) -> None:
+        if not written:
+            written.append(upsert_records(embedded_index(tmp_path / "chroma"), other))
+
+    upsert_records(index, sarcoid_records([1] * N, folder="a"), batch_size=4, on_batch=meanwhile)
+    assert written and index.label_fields() == {"sarcoid", "amyloid"}

@@ -164,19 +164,23 @@ def upsert_records(
     if stale:
         log.info("removed %d studies no longer in the dataset", len(stale))
     total = collection.count()
-    _bump_revision(collection, total, records.labels)
+    _bump_revision(index, collection, total, records.labels)
     return UpsertReport(
         written=len(todo), unchanged=len(records) - len(todo), removed=len(stale), total=total
     )
 
 
-def _bump_revision(collection: Collection, total: int, labels: dict[str, dict]) -> None:
+def _bump_revision(
+    index: EmbeddingIndex, collection: Collection, total: int, labels: dict[str, dict]
+) -> None:
     """Record the new size, the written datasets' label fields and labels fingerprints
-    (``model.index.label_fields``) and a new revision so that readers reload their snapshot."""
-    meta = (
-        with_labels_recorded(collection.metadata, labels)
-        if labels
-        else dict(collection.metadata or {})
-    )
+    (``model.index.label_fields``) and a new revision so that readers reload their snapshot.
+    With labels the metadata is read afresh: another writer on a server may have recorded its
+    datasets' labels while this one wrote."""
+    if labels:
+        current = index.client.get_collection(collection.name, embedding_function=None).metadata
+        meta = with_labels_recorded(current, labels)
+    else:
+        meta = dict(collection.metadata or {})
     meta.update({"revision": f"{time.time():.6f}", "count": int(total)})
     collection.modify(metadata=meta)
