@@ -91,11 +91,14 @@ def read_held_datasets(location: ChromaLocation, fingerprint: str) -> list[HeldD
 
 def labels_outdated(collection_metadata: dict[str, Any] | None, dataset: Path) -> bool:
     """Whether ``dataset``'s labels file (``model.labels.label_file``) is not the one its
-    studies were indexed with (edited, a column added, attached or removed since): the index
-    then needs ``python -m model index`` again. False for an index that did not record it."""
+    studies were indexed with (edited, a column added, or attached since): the index then needs
+    ``python -m model index`` again. False for an index that did not record it, and for a
+    dataset without a labels file (its index may hold labels given with ``index --labels``)."""
     own = label_file(dataset)
     folder = dataset_identity("", dataset)["dataset_folder"]
-    return labels_changed(collection_metadata, folder, labels_fingerprint([own] if own else []))
+    return own is not None and labels_changed(
+        collection_metadata, folder, labels_fingerprint([own])
+    )
 
 
 def dropped_by_rebuild(held: list[HeldDataset], given: list[dict[str, Any]]) -> list[HeldDataset]:
