@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 LABELS_KEY = "indexed_labels"  # collection metadata: JSON {dataset_folder: {fields, labels}}
 _FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
 _IDENTIFIER = re.compile(
-    r"(^|_)(id|ids|uid|mrn|accession|patient|name|names|birth|dob|ssn|number|key)(_|$)",
+    r"(^|_)(id|ids|uid|mrn|accession|patient|name|names|birth|dob|ssn)(_|$)",
     re.IGNORECASE,
 )
 _INDEX_FIELDS = {name.lower() for name in (*FIELD_TYPES, "dataset_folder", "row_hash")}
