@@ -10,8 +10,10 @@ allow (an index built for a sibling dataset that shares its Chroma folder, or fo
 this dataset held before it was ingested again). An index that cannot
 answer (a study missing from a stale index, an unreachable server) falls back to the in-memory
 ranking with a notice saying why; one that lacks some of the studies (ingested after it was
-built) answers with the others and the offer to rebuild it; a damaged one (stored vectors that
-read back wrong) is not searched, and the offer rebuilds it afresh. Either way the results are re-checked
+built) answers with the others and the offer to rebuild it, as does one built from another
+version of the dataset's labels file, except that label filters are then answered in memory
+(``dashboard.label_filters``); a damaged one (stored vectors that read back wrong) is not
+searched, and the offer rebuilds it afresh. Either way the results are re-checked
 against the filtered study table, so every card shown passes the filters.
 """
 
@@ -24,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from dashboard.context import EmptyState, Studio
+from dashboard.label_filters import chosen_labels, dataset_labels, labelled_studies, labels_stale
 from dashboard.scoring import clean_query
 from dashboard.search import rank, vector_of
 from dashboard.studies import UNKNOWN, UNKNOWN_FIELD_STRENGTH, StudyFilter, apply_filter
 from model.errors import DamagedIndex, UserError
-from model.index.filters import FIELD_TYPES, Where, normalize_where
+from model.index.filters import Where, field_types, normalize_where
 
 if TYPE_CHECKING:
     from model.index.embedding_index import EmbeddingIndex, SearchHit
@@ -62,27 +65,33 @@ class CaseResults:
     missing: EmptyState | None = None
 
 
-def index_where(filters: StudyFilter, dataset_name: str, dataset_id: str = "") -> Where:
+def index_where(
+    filters: StudyFilter,
+    dataset_name: str,
+    dataset_id: str = "",
+    label_fields: frozenset[str] = frozenset(),
+) -> Where:
     """The page's filters as a canonical Chroma ``where``, limited to one dataset's studies: by
     its name and, when known, its id (a same-named dataset on a shared server would otherwise
-    take places among the best hits, which the page then drops, so fewer results show)."""
+    take places among the best hits, which the page then drops, so fewer results show).
+    ``label_fields``: the index's own label fields (``EmbeddingIndex.label_fields``)."""
+    types = field_types(label_fields)
     clauses: list[dict[str, Any]] = [{"dataset": dataset_name}]
     if dataset_id:
         clauses.append({"dataset_id": dataset_id})
     for name, chosen in filters.values.items():
         if not chosen:
             continue
-        if name not in FIELD_TYPES:
+        if name not in types:
             raise UserError(f"the case index cannot filter on {name!r}")
-        clauses.append({name: {"$in": [_typed(name, value) for value in chosen]}})
-    where = normalize_where({"$and": clauses} if len(clauses) > 1 else clauses[0])
+        clauses.append({name: {"$in": [_typed(name, types[name], value) for value in chosen]}})
+    where = normalize_where({"$and": clauses} if len(clauses) > 1 else clauses[0], label_fields)
     assert where is not None
     return where
 
 
-def _typed(name: str, value: str) -> Any:
+def _typed(name: str, kind: type, value: str) -> Any:
     """A filter value from the page (text) as the index stores it (text, int or float)."""
-    kind = FIELD_TYPES[name]
     if kind is str:
         return value
     if name == "field_strength" and value == UNKNOWN:
@@ -109,7 +118,9 @@ def check_ready(studio: Studio) -> None:
 def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
     """Rank the active dataset's studies for ``query`` (see the module docstring)."""
     text = clean_query(query.text) if query.like is None else ""
-    allowed = apply_filter(studio.studies(), query.filters)
+    studies = studio.studies()
+    allowed = apply_filter(labelled_studies(studies, dataset_labels(studio)), query.filters)
+    labels = chosen_labels(query.filters, studies)
     try:
         index = studio.index()
     except DamagedIndex as err:  # reading it would crash the dashboard: not opened here
@@ -121,6 +132,9 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
     if index is None:
         return _in_memory(studio, allowed, query, text, missing=studio.missing_index())
     try:
+        stale = labels_stale(studio, index, labels)
+        if stale and labels:  # its label values are not the file's: the filters would be wrong
+            return _in_memory(studio, allowed, query, text, missing=studio.outdated_index())
         dataset = (studio.dataset_path().name, str(studio.dataset().settings.get("salt_id", "")))
         hits = _index_hits(index, query, text, dataset, _candidates(allowed, query))
         unindexed = _unindexed(index, allowed)
@@ -138,6 +152,8 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
     if table.empty and _candidates(allowed, query):  # built for a sibling, or before a re-ingest
         return _in_memory(studio, allowed, query, text, missing=studio.missing_index())
     missing = studio.partial_index(unindexed, len(allowed)) if unindexed else None
+    if missing is None and stale:
+        missing = studio.outdated_index()
     return CaseResults(table, backend, missing=missing)
 
 
@@ -168,7 +184,7 @@ def _index_hits(
 
     if n_allowed == 0:  # nothing to ask for (e.g. the filters allow the example alone)
         return []
-    where = index_where(query.filters, *dataset)
+    where = index_where(query.filters, *dataset, index.label_fields())
     k = max(1, min(query.k, MAX_K))
     if query.like is not None:
         return index.search_like(query.like, k=k, where=where)

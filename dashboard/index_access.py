@@ -144,6 +144,18 @@ class CaseIndexAccess:
             offer=self.index_offer(),
         )
 
+    def outdated_index(self) -> EmptyState:
+        """The active checkpoint's index was built from another version of the dataset's labels
+        file (``dashboard.label_filters``), with the job that indexes it again."""
+        return EmptyState(
+            "The case index is older than this dataset's labels",
+            f"{self.dataset_path().name}'s labels file changed since the index was built (values "
+            "edited, a column added or removed), so the index's label filters would use the old "
+            "labels. Label filters are answered with the exact in-memory ranking until the index "
+            "is built again; build it in the background to search it with them.",
+            offer=self.index_offer(),
+        )
+
     def damaged_index(self, problem: DamagedIndex) -> EmptyState:
         """The active checkpoint's index reads back wrong (``DamagedIndex``), with the job that
         rebuilds it from the data root's datasets it holds (``dashboard.index_rebuild``)."""

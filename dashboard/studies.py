@@ -7,6 +7,7 @@ Pure pandas/numpy; the pseudonymous patient key and the accession linkage are ne
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -176,11 +177,13 @@ def picker_ids(
     return listed, len(matching)
 
 
-def filter_options(studies: pd.DataFrame) -> dict[str, list[str]]:
-    """Distinct values of each filterable column present in the table."""
+def filter_options(
+    studies: pd.DataFrame, columns: Sequence[str] = FILTER_COLUMNS
+) -> dict[str, list[str]]:
+    """Distinct values of each of the filterable ``columns`` present in the table."""
     return {
         col: sorted(shown_values(studies, col).dropna().unique().tolist())
-        for col in FILTER_COLUMNS
+        for col in columns
         if col in studies.columns
     }
 

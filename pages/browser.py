@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard.case_search import CaseQuery, check_ready, search_cases
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
+from dashboard.label_filters import dataset_labels, label_columns, labelled_studies
 from dashboard.search import page_of
 from dashboard.studies import StudyFilter, filter_options
 from dashboard.ui import (
@@ -18,18 +19,32 @@ from dashboard.ui import (
 )
 
 PER_PAGE = 12
+FILTERS_PER_ROW = 6
 studio = Studio()
 page_header("Case browser", "Find studies by describing them, or by example: more like this.")
 
 
-def filters(studies) -> StudyFilter:
-    options = filter_options(studies)
+def filters(studies, labels: list[str]) -> StudyFilter:
+    """The metadata filters, then the labels' (``labels``: findings and the dataset's own label
+    columns, under their names in its labels file)."""
     chosen = StudyFilter()
     with st.expander("Filters", expanded=False):
-        cols = st.columns(max(len(options), 1))
-        for col, (name, values) in zip(cols, options.items(), strict=False):
-            chosen.values[name] = col.multiselect(name.replace("_", " "), values, key=f"b-{name}")
+        filter_rows(chosen, filter_options(studies), labelled=False)
+        label_options = filter_options(studies, labels)
+        if label_options:
+            st.caption("Labels from the dataset's labels file (1 = yes, 0 = no)")
+            filter_rows(chosen, label_options, labelled=True)
     return chosen
+
+
+def filter_rows(chosen: StudyFilter, options: dict[str, list[str]], labelled: bool) -> None:
+    names = list(options)
+    for start in range(0, len(names), FILTERS_PER_ROW):
+        row = names[start : start + FILTERS_PER_ROW]
+        for col, name in zip(st.columns(FILTERS_PER_ROW), row, strict=False):
+            title = name if labelled else name.replace("_", " ")
+            key = f"b-label-{name}" if labelled else f"b-{name}"  # a label may be named "query"
+            chosen.values[name] = col.multiselect(title, options[name], key=key)
 
 
 def ask() -> CaseQuery | None:
@@ -41,7 +56,8 @@ def ask() -> CaseQuery | None:
     st.session_state.setdefault("b-mode", "More like this" if like else "Text")
     studies = studio.studies()
     check_ready(studio)
-    chosen = filters(studies)
+    labels = dataset_labels(studio)
+    chosen = filters(labelled_studies(studies, labels), label_columns(studies, labels))
     mode = st.radio("Search by", ["Text", "More like this"], horizontal=True, key="b-mode")
     if mode == "Text":
         query = st.text_input(

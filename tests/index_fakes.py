@@ -15,6 +15,7 @@ import pandas as pd
 
 from model.index.client import ChromaLocation, open_client
 from model.index.embedding_index import EmbeddingIndex
+from model.index.label_fields import dataset_record
 from model.index.records import IndexRecords, build_records
 from model.schema import FINDINGS, VIEW_SLOTS
 
@@ -70,6 +71,23 @@ def make_records(n: int, dim: int = DIM, seed: int = 0, labelled: bool = True) -
     ids = studies["study_id"].tolist()
     labels = labels_table(ids, seed) if labelled else None
     return build_records(studies, ids, clustered_vectors(n, dim, seed=seed), "synthetic", labels)
+
+
+def sarcoid_records(sarcoid: list, folder: str = "f00") -> IndexRecords:
+    """Records of ``len(sarcoid)`` studies labelled with ``lge`` = 1 and a hospital's own label
+    ``sarcoid`` (1 / 0 / None), recorded as one dataset's (``folder``) own label field."""
+    studies = studies_table(len(sarcoid))
+    ids = studies["study_id"].tolist()
+    labels = pd.DataFrame(
+        {
+            "lge": pd.array([1] * len(ids), dtype="Int64"),
+            "sarcoid": pd.array(sarcoid, dtype="Int64"),
+        },
+        index=pd.Index(ids, name="study_id"),
+    )
+    records = build_records(studies, ids, clustered_vectors(len(ids)), "hospital", labels)
+    records.labels[folder] = dataset_record(labels, [])
+    return records
 
 
 def hash_text_encoder(dim: int = DIM):

@@ -348,7 +348,10 @@ def test_studies_ingested_after_the_index_was_built_are_named_with_the_rebuild(
     assert "The case index lacks 6 of these 30 studies" in info
     assert at.button(key="offer-index") is not None
     at.multiselect(key="b-split").select("train").run()  # the new studies are all test
-    assert not at.info and "ChromaDB index cmrclip-" in _captions(at)
+    assert "ChromaDB index cmrclip-" in _captions(at)
+    assert not any("lacks" in i.value for i in at.info)
+    # labels.csv was replaced too (the new studies' rows): the index is older than the labels
+    assert [("older than this dataset's labels" in i.value) for i in at.info] == [True]
 
 
 def test_a_same_named_dataset_on_the_index_does_not_crowd_out_the_results(
@@ -425,3 +428,51 @@ def test_a_damaged_index_is_not_searched_and_the_page_rebuilds_it(
     at = _open(root, monkeypatch, "Dilated left ventricle")
     assert "(of 32 indexed" in _captions(at) and len(_cards(at)) == 12  # the sibling kept
     assert not any("damaged" in i.value for i in at.info)
+
+
+def test_a_hospital_label_column_is_a_filter_the_index_answers(tmp_path_factory, monkeypatch):
+    """The dataset's own label column (sarcoid) is offered beside the findings under its own
+    name and filtered in the index; once labels.csv changes, the page says the index is older
+    than the labels and answers label filters in memory, with the job that indexes it again."""
+    import pandas as pd
+
+    root = _copy(tmp_path_factory, "own-labels")
+    data = root / "ds" / "tiny"
+    labels = pd.read_csv(data / "labels.csv", dtype=str)
+    labels["sarcoid"] = ["1" if i % 4 == 0 else ("" if i % 4 == 1 else "0") for i in range(24)]
+    labels.to_csv(data / "labels.csv", index=False)
+    sarcoid = {f"s00{i:04d}" for i in range(0, 24, 4)}
+    assert main(["index", "--checkpoint", str(_active_checkpoint(root)), "--data", str(data)]) == 0
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    assert at.multiselect(key="b-label-sarcoid").label == "sarcoid"
+    assert at.multiselect(key="b-label-lge").options == ["0", "1"]
+    at.multiselect(key="b-label-sarcoid").select("1").run()
+    assert not at.exception and not at.error
+    assert "ChromaDB index cmrclip-" in _captions(at) and not at.info
+    assert set(_cards(at)) == sarcoid
+    labels["amyloid_confirmed"] = "0"
+    labels.loc[3, "sarcoid"] = "1"  # edited since the index was built
+    labels.to_csv(data / "labels.csv", index=False)
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    at.multiselect(key="b-label-sarcoid").select("1").run()
+    assert not at.exception and not at.error
+    assert any("older than this dataset's labels" in i.value for i in at.info)
+    assert "exact in-memory ranking" in _captions(at)
+    assert set(_cards(at)) == sarcoid | {"s000003"}
+    assert at.multiselect(key="b-label-amyloid_confirmed") is not None
+    at.multiselect(key="b-label-sarcoid").set_value([]).run()
+    assert "ChromaDB index cmrclip-" in _captions(at), "no label filter: the index answers"
+    assert any("older than this dataset's labels" in i.value for i in at.info)
+
+
+def test_label_filters_become_typed_where_clauses() -> None:
+    chosen = StudyFilter(values={"sarcoid": ["1"], "lge": ["0", "1"]})
+    assert index_where(chosen, "tiny", "", frozenset({"sarcoid"})) == {
+        "$and": [
+            {"dataset": {"$eq": "tiny"}},
+            {"sarcoid": {"$in": [1]}},
+            {"lge": {"$in": [0, 1]}},
+        ]
+    }
+    with pytest.raises(UserError, match="cannot filter on 'sarcoid'"):
+        index_where(chosen, "tiny")  # an index that does not hold it

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pandas as pd
 import pytest
 from chroma_server import free_port
 from index_fakes import make_records
@@ -239,3 +240,36 @@ def test_search_refuses_a_data_folder_that_is_not_a_dataset(setup, caplog, tmp_p
         code = main(["search", "lv", "--checkpoint", str(checkpoint), "--data", str(wrong)])
         assert code == 2 and str(wrong) in caplog.text
     assert "is not a dataset" in caplog.text
+
+
+def test_a_hospital_label_column_is_a_search_filter(setup, tmp_path, caplog, capsys):
+    """A labels file's own 0/1 column (sarcoid) is filterable once indexed; a typo of it is still
+    an unknown field, and a column added to labels.csv later makes search say the index is out
+    of date until the dataset is indexed again."""
+    root, data, other, checkpoint = setup
+    hospital = tmp_path / "hospital"
+    shutil.copytree(other, hospital)
+    labels = pd.read_csv(hospital / "labels.csv", dtype=str)
+    labels["sarcoid"] = ["1", "0", "", "1", "0", "0"]
+    labels.to_csv(hospital / "labels.csv", index=False)
+    argv = ["--checkpoint", str(checkpoint), "--data", str(hospital)]
+    assert main(["index", *argv]) == 0
+    search = ["search", "--like", "s030000", *argv, "--json", "--where"]
+    assert main([*search, '{"sarcoid": 1}']) == 0
+    hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [h["study_id"] for h in hits] == ["s030003"]
+    assert main([*search, '{"sarcoidd": 1}']) == 2
+    assert "unknown filter field 'sarcoidd'" in caplog.text
+    labels["amyloid_confirmed"] = ["0", "1", "1", "", "", ""]
+    labels.to_csv(hospital / "labels.csv", index=False)
+    caplog.clear()
+    assert main([*search, '{"sarcoid": 0}']) == 0
+    assert "the labels of" in caplog.text and "changed since it was indexed" in caplog.text
+    assert main([*search, '{"amyloid_confirmed": 1}']) == 2
+    assert main(["index", *argv]) == 0
+    capsys.readouterr()
+    caplog.clear()
+    assert main([*search, '{"amyloid_confirmed": 1}']) == 0
+    hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted(h["study_id"] for h in hits) == ["s030001", "s030002"]
+    assert "changed since it was indexed" not in caplog.text

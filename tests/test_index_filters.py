@@ -112,7 +112,7 @@ def test_bad_labels_csv_is_a_data_error(tmp_path):
     bad.write_text("accession_number,lv_dilation\nA1,7\n")
     with pytest.raises(DataError, match="value '7' is not 1, 0 or blank"):
         read_labels(bad, linkage)
-    bad.write_text("accession_number,smoker\nA1,1\n")
+    bad.write_text("accession_number,patient_name\nA1,1\n")  # no column the index can take
     with pytest.raises(DataError, match="none of the finding or diagnosis columns"):
         read_labels(bad, linkage)
 

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 from chroma_server import chroma_process, chroma_server, free_port, other_service
-from index_fakes import CHECKPOINT, embedded_index, hash_text_encoder, make_records
+from index_fakes import (
+    CHECKPOINT,
+    embedded_index,
+    hash_text_encoder,
+    make_records,
+    sarcoid_records,
+)
 
 import model.index.client as client_module
 from model.errors import UserError
@@ -63,6 +69,23 @@ def test_server_and_embedded_give_the_same_results(server, tmp_path):
     )
     assert remote.search_vector(records.vectors[42], k=1)[0].study_id == records.ids[42]
     assert [c.checkpoint for c in remote.collections()] == [CHECKPOINT]
+
+
+def test_a_server_index_takes_own_label_filters(server, tmp_path):
+    """A hospital's own label column is filterable on a shared server as in an embedded folder:
+    the collection records the field, a typo of it is still unknown."""
+    sarcoid = [1 if i % 4 == 0 else 0 for i in range(20)]
+    records = sarcoid_records(sarcoid)
+    remote = EmbeddingIndex(open_client(server), "5a4c01d", exact_filters=False)
+    upsert_records(remote, records)
+    assert remote.label_fields() == {"sarcoid"}
+    expected = {sid for sid, s in zip(records.ids, sarcoid, strict=True) if s}
+    for exact in (False, True):
+        remote.exact_filters = exact
+        hits = remote.search_vector(records.vectors[1], 20, {"sarcoid": 1})
+        assert {hit.study_id for hit in hits} == expected
+    with pytest.raises(UserError, match="unknown filter field 'sarcoids'"):
+        remote.search_vector(records.vectors[1], 5, {"sarcoids": 1})
 
 
 def test_environment_selects_the_server(server, monkeypatch):

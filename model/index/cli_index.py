@@ -36,6 +36,7 @@ from model.index.client import (
 from model.index.embedding_index import EmbeddingIndex
 from model.index.fresh_process import ChildDied, run_in_fresh_process
 from model.index.held_datasets import dropped_by_rebuild, identity_of, read_held_datasets
+from model.index.label_fields import dataset_record
 from model.index.rebuild import drop_dead_leftovers, drop_leftovers, rebuild_index
 from model.index.records import IndexRecords, build_records, read_labels
 from model.index.writer import UpsertReport, upsert_records
@@ -106,6 +107,8 @@ def collect_records(
 
     Without ``labels_csvs`` each dataset's own labels file (``model.labels.label_file``) is
     attached, as the dashboard's index job does, so a re-index never drops the findings filters.
+    The records name each dataset's own label fields and labels fingerprint (``dataset_record``),
+    which the write records in the collection.
     """
     from model.data.dataset import CMRDataset
     from model.embed import cached_study_embeddings
@@ -114,7 +117,8 @@ def collect_records(
     for path in datasets:
         ds = CMRDataset.open(path)
         own = label_file(Path(path))
-        labels = _labels_for(ds.linkage(), labels_csvs or ([own] if own else []), Path(path))
+        files = labels_csvs or ([own] if own else [])
+        labels = _labels_for(ds.linkage(), files, Path(path))
         embeddings = cached_study_embeddings(checkpoint, ds, device=device)
         if embeddings.provenance["checkpoint_fingerprint"] != fingerprint:
             raise DataError(
@@ -124,6 +128,7 @@ def collect_records(
         given = identity_of(ds, Path(path))
         name = given.pop("dataset")
         part = build_records(ds.studies, embeddings.ids, embeddings.vectors, name, labels, given)
+        part.labels[given["dataset_folder"]] = dataset_record(labels, files)
         clash = set(part.ids) & set(records.ids)
         if clash:
             raise DataError(

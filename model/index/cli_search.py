@@ -29,7 +29,8 @@ from model.index.client import (
     resolve_location,
 )
 from model.index.embedding_index import EmbeddingIndex, SearchHit, TextEncoder, check_k, check_query
-from model.index.filters import FIELD_TYPES, parse_where, where_fields
+from model.index.filters import FIELD_TYPES, load_where, normalize_where, where_fields
+from model.index.held_datasets import labels_outdated
 from model.index.private_copy import readable_location
 from model.index.read_check import check_readable
 from model.schema import FINDINGS
@@ -42,7 +43,8 @@ _IMPRESSION_CHARS = 100
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
-        f"filter fields: {', '.join(FIELD_TYPES)}. Example: --where "
+        f"filter fields: {', '.join(FIELD_TYPES)}, and the index's own label columns (those "
+        "of each dataset's labels file). Example: --where "
         '\'{"$and": [{"site": "external"}, {"lv_dilation": 1}, {"age_min": {"$gte": 60}}]}\''
     )
     parser.add_argument("query", nargs="?", help="free-text query (or use --like)")
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if args.query is not None:
         check_query(args.query)  # fail fast, before loading the model
     check_k(args.k)
-    where = parse_where(args.where)
+    asked = load_where(args.where)  # checked against the index's fields once it is open
     if args.data and not (args.data / "studies.parquet").is_file():
         _refuse_dataset(args.data)
     location = resolve_location(
@@ -104,6 +106,14 @@ def run(args: argparse.Namespace) -> int:
             unreadable=damaged,
         )
         total = index.count()
+        own_labels = index.label_fields()
+        where = normalize_where(asked, own_labels)
+        if args.data and labels_outdated(index.collection().metadata, args.data):
+            log.warning(
+                "the labels of %s changed since it was indexed: label filters use the old "
+                "values until python -m model index runs again",
+                args.data,
+            )
         if args.like:
             hits = index.search_like(args.like, k=args.k, where=where)
         else:
@@ -113,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     if args.k > total:
         log.info("asked for %d results; the index holds %d studies", args.k, total)
     if absent:
-        labels = set(absent) & {*FINDINGS, "diagnosis"}
+        labels = set(absent) & {*FINDINGS, "diagnosis", *own_labels}
         log.info(
             "no studies match the filter: no indexed study has a value for %s%s",
             ", ".join(absent),

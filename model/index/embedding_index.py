@@ -43,6 +43,7 @@ from model.index.collection_spec import (
     swapping_name,
 )
 from model.index.filters import Where, negates, normalize_where
+from model.index.label_fields import label_fields
 from model.index.snapshot import CollectionSnapshot, check_unit_vectors
 
 log = logging.getLogger(__name__)
@@ -211,6 +212,10 @@ class EmbeddingIndex:
     def revision(self) -> str:
         return str((self.collection().metadata or {}).get("revision", ""))
 
+    def label_fields(self) -> frozenset[str]:
+        """Its own label fields (``model.index.label_fields``), which filters may name."""
+        return label_fields(self.collection().metadata)
+
     # ---- reading -----------------------------------------------------------------------------
     def get_studies(self, study_ids: list[str]) -> list[SearchHit]:
         """Metadata and impression of the given studies (in that order; unknown ids left out)."""
@@ -262,9 +267,9 @@ class EmbeddingIndex:
         return self._search_vector(vector, check_k(k), where)
 
     def _search_vector(self, vector: np.ndarray, k: int, where: Any) -> list[SearchHit]:
-        where = normalize_where(where)
-        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         collection = self.collection()
+        where = normalize_where(where, label_fields(collection.metadata))
+        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         dim = (collection.metadata or {}).get("dim")
         if dim is not None and vector.shape != (int(dim),):
             raise CheckpointError(

@@ -3,16 +3,18 @@
 A filter is Chroma's ``where`` language, e.g.
 ``{"$and": [{"site": "external"}, {"lv_dilation": 1}, {"age_min": {"$gte": 60}}]}``:
 logical ``$and`` / ``$or`` over field conditions ``$eq $ne $gt $gte $lt $lte $in $nin``.
-``normalize_where`` checks every field and value against ``FIELD_TYPES`` and rewrites the filter
-into one canonical form (``{field: {op: value}}``, several top-level fields joined by ``$and``),
-so a typo gives a message naming the field instead of an empty result. ``evaluate_where`` applies a
-canonical filter to a metadata table for exact filtered search: a study without the field never
-matches, as in Chroma, except that Chroma lets ``$ne`` / ``$nin`` match it (see ``negates``).
+``normalize_where`` checks every field and value against ``FIELD_TYPES`` (and the index's own
+label fields, 0/1 ints: ``model.index.label_fields``) and rewrites the filter into one canonical
+form (``{field: {op: value}}``, several top-level fields joined by ``$and``), so a typo gives a
+message naming the field instead of an empty result. ``evaluate_where`` applies a canonical
+filter to a metadata table for exact filtered search: a study without the field never matches,
+as in Chroma, except that Chroma lets ``$ne`` / ``$nin`` match it (see ``negates``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -49,50 +51,66 @@ LOGICAL = ("$and", "$or")
 Where = dict[str, Any]
 
 
-def parse_where(text: str | None) -> Where | None:
+def parse_where(text: str | None, label_fields: Iterable[str] = ()) -> Where | None:
     """Parse ``--where`` JSON text and normalise it; ``None`` or blank means no filter."""
+    return normalize_where(load_where(text), label_fields)
+
+
+def load_where(text: str | None) -> Any:
+    """``--where`` JSON text as parsed (not yet checked against the fields: see
+    ``normalize_where``); ``None`` when blank."""
     if text is None or not text.strip():
         return None
     try:
-        where = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as err:
         raise UserError(f"--where is not valid JSON ({err.msg} at character {err.pos})") from None
-    return normalize_where(where)
 
 
-def normalize_where(where: Any) -> Where | None:
-    """Validate a filter and return its canonical form (``None`` for an empty filter)."""
+def field_types(label_fields: Iterable[str] = ()) -> dict[str, type]:
+    """``FIELD_TYPES`` and an index's own label fields (0/1 ints)."""
+    return {**dict.fromkeys(label_fields, int), **FIELD_TYPES}
+
+
+def normalize_where(where: Any, label_fields: Iterable[str] = ()) -> Where | None:
+    """Validate a filter against ``FIELD_TYPES`` and ``label_fields`` (an index's own label
+    fields) and return its canonical form (``None`` for an empty filter)."""
     if where is None or where == {}:
         return None
     if not isinstance(where, dict):
         raise UserError(f"a filter must be a JSON object, got {type(where).__name__}")
-    return _normalize_node(where, path="filter")
+    return _normalize_node(where, "filter", field_types(label_fields))
 
 
-def _normalize_node(node: Any, path: str) -> Where:
+def _normalize_node(node: Any, path: str, types: dict[str, type]) -> Where:
     if not isinstance(node, dict) or not node:
         raise UserError(f"{path}: expected a non-empty JSON object, got {node!r}")
     if len(node) > 1:
-        return _join("$and", [{key: value} for key, value in node.items()], path)
+        return _join("$and", [{key: value} for key, value in node.items()], path, types)
     ((key, value),) = node.items()
     if key in LOGICAL:
         if not isinstance(value, list) or not value:
             raise UserError(f"{path}: {key} needs a non-empty list of conditions")
-        return _join(key, value, path)
+        return _join(key, value, path, types)
     if key.startswith("$"):
         raise UserError(f"{path}: unknown operator {key!r}; use one of {', '.join(LOGICAL)}")
-    return {key: _normalize_condition(key, value, path)}
+    return {key: _normalize_condition(key, value, path, types)}
 
 
-def _join(op: str, parts: list[Any], path: str) -> Where:
-    children = [_normalize_node(part, f"{path}.{op}[{i}]") for i, part in enumerate(parts)]
+def _join(op: str, parts: list[Any], path: str, types: dict[str, type]) -> Where:
+    children = [_normalize_node(part, f"{path}.{op}[{i}]", types) for i, part in enumerate(parts)]
     return children[0] if len(children) == 1 else {op: children}
 
 
-def _normalize_condition(field: str, condition: Any, path: str) -> dict[str, Any]:
-    if field not in FIELD_TYPES:
-        known = ", ".join(sorted(FIELD_TYPES))
-        raise UserError(f"{path}: unknown filter field {field!r}; known fields: {known}")
+def _normalize_condition(
+    field: str, condition: Any, path: str, types: dict[str, type]
+) -> dict[str, Any]:
+    if field not in types:
+        known = ", ".join(sorted(types))
+        raise UserError(
+            f"{path}: unknown filter field {field!r}; known fields: {known} (a labels file's own "
+            "columns become fields when its dataset is indexed with it)"
+        )
     if not isinstance(condition, dict):
         condition = {"$eq": condition}
     if len(condition) != 1:
@@ -100,7 +118,7 @@ def _normalize_condition(field: str, condition: Any, path: str) -> dict[str, Any
             f'{path}: give one operator per condition on {field!r}, e.g. {{"$gte": 60}}'
         )
     ((op, value),) = condition.items()
-    kind = FIELD_TYPES[field]
+    kind = types[field]
     if op in MEMBERSHIP:
         if not isinstance(value, list) or not value:
             raise UserError(f"{path}: {field} {op} needs a non-empty list of values")

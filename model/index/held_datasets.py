@@ -1,4 +1,5 @@
-"""Which datasets a checkpoint's index holds, and which of them a rebuild would drop.
+"""Which datasets a checkpoint's index holds, which of them a rebuild would drop, and whether a
+dataset's labels file changed since it was indexed (``labels_outdated``).
 
 One collection per checkpoint holds every dataset indexed with it: sibling datasets sharing an
 embedded folder (``DATA_ROOT/imports/chroma``), or a colleague's datasets on a shared server. A
@@ -22,7 +23,9 @@ from chromadb.api.models.Collection import Collection
 
 from model.index.client import ChromaLocation, open_client
 from model.index.embedding_index import EmbeddingIndex
+from model.index.label_fields import labels_changed, labels_fingerprint
 from model.index.records import dataset_identity
+from model.labels import label_file
 
 if TYPE_CHECKING:
     from model.data.dataset import CMRDataset
@@ -84,6 +87,18 @@ def read_held_datasets(location: ChromaLocation, fingerprint: str) -> list[HeldD
     if not index.exists():
         return []
     return held_datasets(index.collection())
+
+
+def labels_outdated(collection_metadata: dict[str, Any] | None, dataset: Path) -> bool:
+    """Whether ``dataset``'s labels file (``model.labels.label_file``) is not the one its
+    studies were indexed with (edited, a column added, or attached since): the index then needs
+    ``python -m model index`` again. False for an index that did not record it, and for a
+    dataset without a labels file (its index may hold labels given with ``index --labels``)."""
+    own = label_file(dataset)
+    folder = dataset_identity("", dataset)["dataset_folder"]
+    return own is not None and labels_changed(
+        collection_metadata, folder, labels_fingerprint([own])
+    )
 
 
 def dropped_by_rebuild(held: list[HeldDataset], given: list[dict[str, Any]]) -> list[HeldDataset]:

@@ -4,7 +4,9 @@ Metadata fields (all filterable, see ``model.index.filters.FIELD_TYPES``): ``sit
 ``views`` (present slots joined by ``,``), ``n_views`` and one ``view_<slot>`` flag (0/1) per slot,
 ``age_band`` and ``age_min`` (lower bound of the band, absent when unknown), ``sex``,
 ``manufacturer``, ``scanner``, ``field_strength``, ``dataset`` (folder name) and, when a labels CSV
-is attached, one 0/1 field per finding (absent when blank) and ``diagnosis``. Patient names, IDs,
+is attached, one 0/1 field per finding (absent when blank), ``diagnosis``, and one 0/1 field per
+other label column of the file (``model.index.label_fields``: a hospital's own labels, under
+their own names). Patient names, IDs,
 birth dates and accession numbers never enter the index: labels are joined through the dataset's
 linkage table here and only their values are kept.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from model.errors import DataError
+from model.index.label_fields import own_label_fields
 from model.labels import diagnosis_targets, join_to_studies, read_labels_csv
 from model.schema import DIAGNOSES, FINDINGS, VIEW_SLOTS
 
@@ -33,12 +36,15 @@ _TEXT_COLUMNS = ("site", "split", "age_band", "sex", "manufacturer", "scanner")
 
 @dataclass
 class IndexRecords:
-    """Rows to upsert: ``vectors`` float32 [N, D] unit-norm, one id/metadata/document per row."""
+    """Rows to upsert: ``vectors`` float32 [N, D] unit-norm, one id/metadata/document per row;
+    ``labels``: dataset_folder -> {"fields": own label fields, "labels": labels fingerprint} of
+    the datasets they come from, recorded in the collection (``model.index.label_fields``)."""
 
     ids: list[str]
     vectors: np.ndarray
     metadatas: list[dict[str, Any]]
     documents: list[str]
+    labels: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -51,6 +57,7 @@ class IndexRecords:
             vectors=np.concatenate([self.vectors, other.vectors]) if len(self) else other.vectors,
             metadatas=self.metadatas + other.metadatas,
             documents=self.documents + other.documents,
+            labels={**self.labels, **other.labels},
         )
 
 
@@ -95,17 +102,22 @@ def read_labels(csv_path: str | Path, linkage: pd.DataFrame) -> pd.DataFrame:
     """Labels CSV (``model.labels.read_labels_csv``) -> frame indexed by the study_ids of
     ``linkage`` it labels (none, for another dataset's file).
 
-    Columns kept: the findings present (Int64, NA when blank) and ``diagnosis`` (from one-hot
-    diagnosis columns, when present). Raises ``DataError`` naming what is wrong.
+    Columns kept: the findings present and the file's own label columns that can be index fields
+    (``own_label_fields``), Int64 (NA when blank), and ``diagnosis`` (from one-hot diagnosis
+    columns, when present). Raises ``DataError`` naming what is wrong.
     """
     labels = read_labels_csv(csv_path)
     finding_cols = [c for c in FINDINGS if c in labels.columns]
     diagnosis_cols = [c for c in DIAGNOSES if c in labels.columns]
-    if not finding_cols and not diagnosis_cols:
-        raise DataError(f"labels file {csv_path} has none of the finding or diagnosis columns")
+    own_cols = own_label_fields(labels, csv_path)
+    if not finding_cols and not diagnosis_cols and not own_cols:
+        raise DataError(
+            f"labels file {csv_path} has none of the finding or diagnosis columns, nor another "
+            "label column the index can take"
+        )
     joined = join_to_studies(labels, linkage)
     out = pd.DataFrame(index=joined.index)
-    for column in finding_cols:
+    for column in (*finding_cols, *own_cols):
         out[column] = joined[column].astype("Int64")
     if diagnosis_cols:
         known, target = diagnosis_targets(joined, diagnosis_cols)

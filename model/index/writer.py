@@ -4,8 +4,10 @@ Every record carries a ``row_hash`` of its vector, metadata and impression. A ru
 hashes first and writes only the records that are new or changed, in batches of at most
 ``client.get_max_batch_size()``. Each batch is committed by Chroma on its own, so a run killed
 mid-way keeps the batches it finished and the next run writes only the rest: upserts by id never
-duplicate a study. Studies that disappeared from a re-indexed dataset are deleted. At the end the
-collection's ``revision`` and ``count`` metadata are updated, which tells readers to refresh.
+duplicate a study. Studies that disappeared from a re-indexed dataset are deleted, and so are the
+fields a study no longer has (a label now blank). At the end the collection's ``revision`` and
+``count`` metadata are updated, which tells readers to refresh, with each written dataset's own
+label fields and labels fingerprint (``model.index.label_fields``).
 
 Only one process may run this against an embedded Chroma folder at a time (hold
 ``model.index.writer_lock.WriterLock``).
@@ -24,6 +26,7 @@ import numpy as np
 from chromadb.api.models.Collection import Collection
 
 from model.index.embedding_index import EmbeddingIndex
+from model.index.label_fields import with_labels_recorded
 from model.index.records import IndexRecords
 from model.index.snapshot import UNIT_TOLERANCE, check_unit_vectors
 from model.progress import Progress
@@ -74,6 +77,13 @@ def _stored_hashes(collection: Collection, ids: list[str]) -> dict[str, str]:
         for sid, meta in zip(found["ids"], found["metadatas"], strict=True):
             hashes[sid] = str((meta or {}).get("row_hash", ""))
     return hashes
+
+
+def _replacing(new: dict, old: dict | None) -> dict:
+    """``new`` metadata for an upsert over ``old``: Chroma merges an upsert's metadata into the
+    stored one, so a field the study no longer has (a label now blank, a column removed from
+    the labels file) is sent as None, which deletes it."""
+    return {**dict.fromkeys(set(old or {}) - set(new)), **new}
 
 
 def _stale_ids(collection: Collection, records: IndexRecords) -> list[str]:
@@ -137,10 +147,12 @@ def upsert_records(
     with Progress("index", total=len(todo), unit="study") as progress:
         for start in range(0, len(todo), batch):
             rows = todo[start : start + batch]
+            ids = [records.ids[i] for i in rows]
+            old = _metadatas(collection, [sid for sid in ids if sid in stored])
             collection.upsert(
-                ids=[records.ids[i] for i in rows],
+                ids=ids,
                 embeddings=records.vectors[rows],
-                metadatas=[metadatas[i] for i in rows],
+                metadatas=[_replacing(metadatas[i], old.get(records.ids[i])) for i in rows],
                 documents=[records.documents[i] for i in rows],
             )
             progress.update(len(rows))
@@ -152,14 +164,23 @@ def upsert_records(
     if stale:
         log.info("removed %d studies no longer in the dataset", len(stale))
     total = collection.count()
-    _bump_revision(collection, total)
+    _bump_revision(index, collection, total, records.labels)
     return UpsertReport(
         written=len(todo), unchanged=len(records) - len(todo), removed=len(stale), total=total
     )
 
 
-def _bump_revision(collection: Collection, total: int) -> None:
-    """Record the new size and a new revision so that readers reload their snapshot."""
-    meta = dict(collection.metadata or {})
+def _bump_revision(
+    index: EmbeddingIndex, collection: Collection, total: int, labels: dict[str, dict]
+) -> None:
+    """Record the new size, the written datasets' label fields and labels fingerprints
+    (``model.index.label_fields``) and a new revision so that readers reload their snapshot.
+    With labels the metadata is read afresh: another writer on a server may have recorded its
+    datasets' labels while this one wrote."""
+    if labels:
+        current = index.client.get_collection(collection.name, embedding_function=None).metadata
+        meta = with_labels_recorded(current, labels)
+    else:
+        meta = dict(collection.metadata or {})
     meta.update({"revision": f"{time.time():.6f}", "count": int(total)})
     collection.modify(metadata=meta)

@@ -1,0 +1,77 @@
+"""The Case browser's label filters: the findings and a hospital's own label columns.
+
+The labels are the dataset's labels file (``Studio.labels``) joined to its studies: the findings
+of ``model.schema`` and the file's own 0/1 columns that the case index takes as fields
+(``model.index.label_fields.own_label_fields``), each under its column name, with the values
+"1" and "0" (a blank is neither). The index filters on the same fields; when it was built from
+another version of the labels file (``labels_outdated``), or lacks a chosen own field, its label
+values are not the file's: ``dashboard.case_search`` then answers label filters in memory, with
+the job that indexes the dataset again.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from dashboard.studies import StudyFilter
+from model.errors import DataError
+from model.index.filters import FIELD_TYPES
+from model.index.held_datasets import labels_outdated
+from model.index.label_fields import own_label_fields
+from model.schema import FINDINGS
+
+if TYPE_CHECKING:
+    from dashboard.context import Studio
+    from model.index.embedding_index import EmbeddingIndex
+
+log = logging.getLogger(__name__)
+
+
+def dataset_labels(studio: Studio) -> pd.DataFrame | None:
+    """The active dataset's labels by study_id; None without a labels file or with one the
+    page cannot use (then there are no label filters, and the page says nothing more)."""
+    try:
+        return studio.labels()
+    except DataError as err:
+        log.info("no label filters for %s: %s", studio.dataset_path(), err)
+        return None
+
+
+def label_columns(studies: pd.DataFrame, labels: pd.DataFrame | None) -> list[str]:
+    """The label columns to filter on: findings first, then the file's own, in file order;
+    none whose name is already a study column."""
+    if labels is None:
+        return []
+    columns = [c for c in FINDINGS if c in labels.columns] + own_label_fields(labels)
+    return [c for c in columns if c not in studies.columns]
+
+
+def labelled_studies(studies: pd.DataFrame, labels: pd.DataFrame | None) -> pd.DataFrame:
+    """``studies`` with each of ``label_columns`` as text "1" / "0" (NaN when blank or
+    unlabelled), for the filters and their re-check of the index's answers."""
+    columns = label_columns(studies, labels)
+    if not columns:
+        return studies
+    assert labels is not None
+    text = labels[columns].apply(lambda column: column.map({1.0: "1", 0.0: "0"}))
+    text.index = text.index.astype(str)
+    text = text[~text.index.duplicated()].reindex(studies["study_id"].astype(str).to_numpy())
+    text.index = studies.index
+    return pd.concat([studies, text], axis=1)
+
+
+def chosen_labels(filters: StudyFilter, studies: pd.DataFrame) -> set[str]:
+    """The label columns ``filters`` restricts (a value chosen)."""
+    fixed = set(studies.columns) - set(FINDINGS)
+    return {name for name, values in filters.values.items() if values and name not in fixed}
+
+
+def labels_stale(studio: Studio, index: EmbeddingIndex, chosen: set[str]) -> bool:
+    """Whether ``index`` holds other label values than the dataset's labels file: the file
+    changed since the index was built, or the index lacks one of the ``chosen`` own fields."""
+    own = chosen - set(FIELD_TYPES)
+    metadata = index.collection().metadata
+    return labels_outdated(metadata, studio.dataset_path()) or not own <= index.label_fields()

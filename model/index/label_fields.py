@@ -1,0 +1,138 @@
+"""A hospital's own label columns as index fields, and what the index records of its labels.
+
+A labels CSV may hold columns beyond the findings and the one-hot diagnoses of
+``model.schema`` (e.g. ``sarcoid``). Each such column becomes an int (0/1) metadata field of the
+studies it labels (absent when blank, as a finding is) when ``own_label_fields`` lets it: the
+labels reader already refuses a cell other than 1, 0 or blank, so every column is binary; a column
+is left out, with one log line naming it and why, when its name looks like data (as
+``model.errors.header_names`` judges a header cell) or like an identifier (the index keeps label
+values only), is not a plain field name (letters, digits and ``_``, starting with a letter: the
+``--where`` JSON takes it as typed), equals an index field (``site``, ``age_min``, ...) whatever
+its case, or holds no 1 or 0 at all.
+
+The collection's metadata records, under ``LABELS_KEY``, for each dataset (by its
+``dataset_folder``) the own label fields indexed and the fingerprint of the labels files they came
+from (``labels_fingerprint``). ``label_fields`` is what a search accepts besides ``FIELD_TYPES``
+(none for an index built before labels were recorded: the old behaviour), and ``labels_changed``
+says when a dataset's labels file is no longer the one its index was built from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from model.errors import header_names
+from model.index.filters import FIELD_TYPES
+from model.labels import KEY
+from model.provenance import file_sha256
+from model.schema import DIAGNOSES, FINDINGS
+
+log = logging.getLogger(__name__)
+
+LABELS_KEY = "indexed_labels"  # collection metadata: JSON {dataset_folder: {fields, labels}}
+_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
+_IDENTIFIER = re.compile(
+    r"(^|_)(id|ids|uid|mrn|accession|patient|name|names|birth|dob|ssn)(_|$)",
+    re.IGNORECASE,
+)
+_INDEX_FIELDS = {name.lower() for name in (*FIELD_TYPES, "dataset_folder", "row_hash")}
+
+
+def own_label_fields(labels: pd.DataFrame, source: str | Path | None = None) -> list[str]:
+    """The columns of ``labels`` (``read_labels_csv``: 1.0 / 0.0 / NaN) besides the findings and
+    diagnoses that become index fields; each other one is logged, with why, when the labels
+    file's name ``source`` is given (the index command's reading, not a page's rerun)."""
+    fields = []
+    for column in map(str, labels.columns):
+        if column in FINDINGS or column in DIAGNOSES or column == KEY:
+            continue
+        why = _refusal(column, labels[column])
+        if why and source is not None:
+            log.info("labels file %s: column %s is not indexed: %s", source, _quoted(column), why)
+        elif not why:
+            fields.append(column)
+    return fields
+
+
+def _refusal(column: str, values: pd.Series) -> str:
+    """Why ``column`` cannot be an index field; "" when it can."""
+    if _quoted(column).startswith("[not shown]"):  # as error messages judge a header cell
+        return "its name looks like data (4 digits in a row, or over 40 characters): rename it"
+    if _IDENTIFIER.search(column):
+        return "its name looks like an identifier, and the index keeps no identifiers"
+    if not _FIELD_NAME.fullmatch(column):
+        return (
+            "a filter field name takes letters, digits and _ and starts with a letter "
+            "(rename the column, e.g. to "
+            f"{re.sub(r'[^A-Za-z0-9_]+', '_', column).strip('_') or 'label_1'!r})"
+        )
+    if column.lower() in _INDEX_FIELDS:
+        return f"the index has a field {column.lower()!r} of its own (rename the column)"
+    if values.isna().all():
+        return "it holds no 1 or 0"
+    return ""
+
+
+def _quoted(column: str) -> str:
+    """The column name quoted, or ``[not shown]`` when it looks like data (``header_names``)."""
+    return "[not shown]" if header_names([column]).startswith("[not shown]") else repr(column)
+
+
+def labels_fingerprint(paths: Iterable[str | Path]) -> str:
+    """A short hash of the labels files' bytes ("" for none): what a dataset was indexed with."""
+    digests = [file_sha256(path) or "" for path in paths]
+    if not digests:
+        return ""
+    if len(digests) == 1:
+        return digests[0][:16]
+    return hashlib.sha256("\n".join(digests).encode("utf-8")).hexdigest()[:16]
+
+
+def dataset_record(labels: pd.DataFrame | None, files: list[Path]) -> dict[str, Any]:
+    """What the collection records of one dataset: the own label fields of its ``labels``
+    (``model.index.records.read_labels``; None without) and the fingerprint of ``files``."""
+    own = [] if labels is None else [c for c in labels.columns if c not in (*FINDINGS, "diagnosis")]
+    return {"fields": sorted(map(str, own)), "labels": labels_fingerprint(files)}
+
+
+def recorded_labels(metadata: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """dataset_folder -> {"fields": [...], "labels": fingerprint} from a collection's metadata
+    ({} for an index built before they were recorded, or an unreadable record)."""
+    text = (metadata or {}).get(LABELS_KEY)
+    try:
+        recorded = json.loads(text) if isinstance(text, str) else {}
+    except json.JSONDecodeError:
+        log.warning("the index's record of its label fields is unreadable; ignoring it")
+        return {}
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def with_labels_recorded(
+    metadata: dict[str, Any] | None, datasets: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """A collection's ``metadata`` with ``datasets`` (dataset_folder -> record) recorded."""
+    recorded = {**recorded_labels(metadata), **datasets}
+    return {**(metadata or {}), LABELS_KEY: json.dumps(recorded, sort_keys=True)}
+
+
+def label_fields(metadata: dict[str, Any] | None) -> frozenset[str]:
+    """Every own label field the index holds, of any dataset."""
+    fields: set[str] = set()
+    for record in recorded_labels(metadata).values():
+        fields.update(str(name) for name in record.get("fields", []))
+    return frozenset(fields)
+
+
+def labels_changed(metadata: dict[str, Any] | None, dataset_folder: str, current: str) -> bool:
+    """Whether the dataset's labels files (fingerprint ``current``) are not those it was indexed
+    with; False when the index did not record them (built before this was recorded)."""
+    record = recorded_labels(metadata).get(dataset_folder)
+    return record is not None and record.get("labels", "") != current
