@@ -180,7 +180,7 @@ def _index_hits(
     index: EmbeddingIndex, query: CaseQuery, text: str, dataset: tuple[str, str], n_allowed: int
 ) -> list[SearchHit]:
     """The index's best ``query.k`` hits among ``dataset``'s (name, id) studies."""
-    from model.index.embedding_index import MAX_K
+    from model.index.filters import MAX_K
 
     if n_allowed == 0:  # nothing to ask for (e.g. the filters allow the example alone)
         return []

@@ -11,8 +11,8 @@ from index_fakes import CHECKPOINT, embedded_index, exact_top_k, make_records
 
 from model.errors import CheckpointError, UserError
 from model.index.collection_spec import collection_name
-from model.index.embedding_index import MAX_K, MAX_QUERY_CHARS, EmbeddingIndex
-from model.index.filters import evaluate_where, normalize_where
+from model.index.embedding_index import EmbeddingIndex
+from model.index.filters import MAX_K, MAX_QUERY_CHARS, evaluate_where, normalize_where
 from model.index.writer import upsert_records
 from model.schema import FINDINGS
 

@@ -28,8 +28,15 @@ from model.index.client import (
     open_client,
     resolve_location,
 )
-from model.index.embedding_index import EmbeddingIndex, SearchHit, TextEncoder, check_k, check_query
-from model.index.filters import FIELD_TYPES, load_where, normalize_where, where_fields
+from model.index.embedding_index import EmbeddingIndex, SearchHit, TextEncoder
+from model.index.filters import (
+    FIELD_TYPES,
+    check_k,
+    check_query,
+    load_where,
+    normalize_where,
+    where_fields,
+)
 from model.index.held_datasets import labels_outdated
 from model.index.private_copy import readable_location
 from model.index.read_check import check_readable

@@ -42,15 +42,13 @@ from model.index.collection_spec import (
     collection_name,
     swapping_name,
 )
-from model.index.filters import Where, negates, normalize_where
+from model.index.filters import Where, check_k, check_query, negates, normalize_where
 from model.index.label_fields import label_fields
 from model.index.snapshot import CollectionSnapshot, check_unit_vectors
 
 log = logging.getLogger(__name__)
 
 SWAP_WAIT_S = 5.0
-MAX_QUERY_CHARS = 2000
-MAX_K = 1000
 INTERNAL_FIELDS = ("row_hash",)
 
 TextEncoder = Callable[[str], np.ndarray]
@@ -327,29 +325,3 @@ class EmbeddingIndex:
             self._snapshot = CollectionSnapshot.load(collection, revision)
             log.debug("snapshot loaded in %.1f s", time.perf_counter() - started)
         return self._snapshot
-
-
-def check_query(query: str) -> str:
-    """The stripped query text, or a ``UserError`` for an empty or overlong query."""
-    text = " ".join(str(query or "").split())
-    if not text:
-        raise UserError(
-            "the search query is empty: type a few words, e.g. 'dilated left ventricle'"
-        )
-    if len(text) > MAX_QUERY_CHARS:
-        raise UserError(
-            f"the search query has {len(text)} characters; the limit is {MAX_QUERY_CHARS} "
-            "(an impression is a few sentences)"
-        )
-    return text
-
-
-def check_k(k: int) -> int:
-    """``k`` as an int in 1..MAX_K, or a ``UserError``."""
-    if isinstance(k, bool) or not isinstance(k, int | np.integer):
-        raise UserError(f"k must be a whole number, got {k!r}")
-    if k < 1:
-        raise UserError(f"k must be at least 1, got {k}")
-    if k > MAX_K:
-        raise UserError(f"k must be at most {MAX_K}, got {k}")
-    return int(k)

@@ -1,4 +1,5 @@
-"""Metadata filters for index searches: validation against the known fields, and evaluation.
+"""What a search asks, checked: its metadata filter (validated against the known fields, and
+evaluated), its query text and its k.
 
 A filter is Chroma's ``where`` language, e.g.
 ``{"$and": [{"site": "external"}, {"lv_dilation": 1}, {"age_min": {"$gte": 60}}]}``:
@@ -47,6 +48,8 @@ COMPARISONS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte")
 MEMBERSHIP = ("$in", "$nin")
 NEGATIONS = ("$ne", "$nin")
 LOGICAL = ("$and", "$or")
+MAX_QUERY_CHARS = 2000
+MAX_K = 1000
 
 Where = dict[str, Any]
 
@@ -206,3 +209,29 @@ def _compare(column: pd.Series, op: str, operand: Any) -> np.ndarray:
             "$lte": numbers <= operand,
         }[op]
     return np.asarray(result, dtype=bool)
+
+
+def check_query(query: str) -> str:
+    """The stripped query text, or a ``UserError`` for an empty or overlong query."""
+    text = " ".join(str(query or "").split())
+    if not text:
+        raise UserError(
+            "the search query is empty: type a few words, e.g. 'dilated left ventricle'"
+        )
+    if len(text) > MAX_QUERY_CHARS:
+        raise UserError(
+            f"the search query has {len(text)} characters; the limit is {MAX_QUERY_CHARS} "
+            "(an impression is a few sentences)"
+        )
+    return text
+
+
+def check_k(k: int) -> int:
+    """``k`` as an int in 1..MAX_K, or a ``UserError``."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer):
+        raise UserError(f"k must be a whole number, got {k!r}")
+    if k < 1:
+        raise UserError(f"k must be at least 1, got {k}")
+    if k > MAX_K:
+        raise UserError(f"k must be at most {MAX_K}, got {k}")
+    return int(k)
