@@ -127,6 +127,31 @@ def test_case_view_shows_views_report_and_lge(app) -> None:
     assert any("gadolinium" in t or "LV" in t or "ventric" in t for t in texts)
 
 
+def _block_holding(node, predicate):
+    """The innermost block of ``node``'s tree with a child for which ``predicate`` holds."""
+    from streamlit.testing.v1.element_tree import Block
+
+    for child in node.children.values():
+        if isinstance(child, Block):
+            found = _block_holding(child, predicate)
+            if found is not None:
+                return found
+        elif predicate(child):
+            return node
+    return None
+
+
+def test_case_view_report_and_cine_fit_a_narrow_window(app) -> None:
+    """A quarter-page column gave the report and metadata ~110 px on an 800 px window (words
+    cut mid-word, the table's values hidden): they get a fixed width, the cine player the rest
+    (its views wrap to it: tests/test_cine_layout.py)."""
+    at = app("pages/studies.py", studies_view="Case view", case_id="s000002")
+    facts = _block_holding(at.main, lambda e: getattr(e, "value", None) == "Metadata")
+    assert facts is not None and facts.proto.width_config.pixel_width >= 250, facts.proto
+    cine = _block_holding(at.main, lambda e: getattr(e, "value", None) == "Cine")
+    assert cine is not None and cine.proto.width_config.use_stretch, cine.proto
+
+
 def test_a_case_opened_from_the_case_browser_logs_no_widget_state_warning(
     app, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
