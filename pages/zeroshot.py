@@ -18,6 +18,7 @@ from dashboard.prompt_editor import (
     prompt_files,
     prompt_set_from_rows,
     save_prompt_set,
+    trial_key,
     with_trial,
 )
 from dashboard.scoring import (
@@ -108,10 +109,19 @@ def prompt_editor() -> PromptSet | None:
         positive = row[1].text_input("Positive prompt", key="zs-try-pos", max_chars=500)
         negative = row[2].text_input("Negative prompt", key="zs-try-neg", max_chars=500)
         if positive.strip() and negative.strip():
+            st.caption(
+                f"Scored as “{markdown_text(display_name(trial_key(name)))}”: its top-scoring "
+                "studies are shown below."
+            )
             restore(READ_DEFAULT)  # just before its widget, drawn only with both wordings
             if st.toggle("How does the model read these two wordings?", key="zs-read"):
                 prompt_reading(positive, negative)
             remember(READ_DEFAULT)
+        elif positive.strip() or negative.strip():
+            missing = "negative" if positive.strip() else "positive"
+            st.caption(
+                f"Type a {missing} wording too: a finding is scored as one against the other."
+            )
     remember(EDITOR_DEFAULTS)
     remember_tables("zs-tables", origin, (findings, diagnoses))
     prompts, problem = edited_or_last_valid(
@@ -244,6 +254,7 @@ def top_cases(scores, studies) -> None:
     if not choices:
         return
     st.subheader("Top-scoring studies")
+    show_tried_finding(choices)
     choice = st.selectbox("Prompt", list(choices), key="zs-top")
     top = choices[choice].sort_values(ascending=False).head(6)
     cells = st.columns(3)
@@ -252,6 +263,18 @@ def top_cases(scores, studies) -> None:
         with cells[i % 3]:
             st.metric(markdown_text(f"p({choice})"), f"{prob:.3f}")
             case_card(studio, row, None, key=f"zs-{i}")
+
+
+def show_tried_finding(choices: dict) -> None:
+    """Show the top studies of a finding just tried (typed, or its wording changed); the
+    user's own pick of another stays until the next try."""
+    tried = tuple(st.session_state.get(k, "") for k in ("zs-try-name", "zs-try-pos", "zs-try-neg"))
+    if not (tried[1].strip() and tried[2].strip()) or st.session_state.get("zs-tried") == tried:
+        return
+    st.session_state["zs-tried"] = tried
+    shown = display_name(trial_key(tried[0]))
+    if shown in choices:
+        st.session_state["zs-top"] = shown
 
 
 def evaluation(scores: Scores, splits) -> None:
