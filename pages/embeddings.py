@@ -7,7 +7,7 @@ from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
 from dashboard.map_figure import embedding_map, selected_rows
 from dashboard.scoring import clean_query
-from dashboard.studies import known_field_strength, listed_selection, table_labels
+from dashboard.studies import column_label, known_field_strength, listed_selection, table_labels
 from dashboard.ui import (
     few_shot_buttons,
     labels_or_warning,
@@ -64,7 +64,9 @@ with page_guard(studio):
         or METHODS[0]
     )
     table = map_table(method)
-    colour = row[1].selectbox("Colour by", colour_options(table), key="e-colour")
+    colour = row[1].selectbox(
+        "Colour by", colour_options(table), format_func=column_label, key="e-colour"
+    )
     prompt_text = row[2].text_input(
         "Place prompts on the map (separate with |)", key="e-prompts", max_chars=2000
     )

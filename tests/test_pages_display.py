@@ -103,6 +103,23 @@ def test_the_embedding_map_colours_by_named_labels_and_an_unknown_field_strength
     assert '"name":"unknown"' in spec and '"name":"0"' not in spec, spec[:2000]
 
 
+def test_the_embedding_map_names_study_columns_as_the_tables_do(app) -> None:
+    """The colour box, legend and hover text showed ``age_band``, ``pixel_spacing_mm``, where
+    the selection table below names them Age band, Pixel spacing (mm)."""
+    from dashboard.studies import column_label
+
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    options = at.selectbox(key="e-colour").options
+    assert column_label("age_band") in options and "LGE (label)" in options, options
+    assert not [o for o in options if "_" in o], options
+    at.selectbox(key="e-colour").select("age_band").run()
+    assert at.selectbox(key="e-colour").value == "age_band"
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["legend"]["title"]["text"] == column_label("age_band")
+    hover = next(t["hovertemplate"] for t in spec["data"] if t.get("hovertemplate"))
+    assert "age_band" not in hover and column_label("age_band") in hover, hover
+
+
 def test_home_writes_its_counts_with_thousands_separators(app, monkeypatch, data_root) -> None:
     import dashboard.overview
 
