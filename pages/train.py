@@ -119,11 +119,12 @@ def training_form(
         lr = row[3].number_input(
             "Learning rate", 1e-6, 1.0, defaults["lr"], format="%g", help="e.g. 0.001 or 1e-5"
         )
-        row = st.columns([3, 1])
-        chosen = row[0].multiselect(
+        # the checkbox as wide as its label (a quarter column cut it to "Gradient checkpoint…")
+        row = st.container(horizontal=True, vertical_alignment="center", gap="medium")
+        chosen = row.multiselect(
             "GPUs", gpus, default=gpus, help="The run uses only these; torchrun when more than one"
         )
-        checkpointing = row[1].checkbox(
+        checkpointing = row.checkbox(
             "Gradient checkpointing",
             value=defaults["grad_checkpointing"],
             help="Recompute the video tower's blocks in backward: much less GPU memory, "

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from dashboard_fixtures import block_holding
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -127,28 +128,14 @@ def test_case_view_shows_views_report_and_lge(app) -> None:
     assert any("gadolinium" in t or "LV" in t or "ventric" in t for t in texts)
 
 
-def _block_holding(node, predicate):
-    """The innermost block of ``node``'s tree with a child for which ``predicate`` holds."""
-    from streamlit.testing.v1.element_tree import Block
-
-    for child in node.children.values():
-        if isinstance(child, Block):
-            found = _block_holding(child, predicate)
-            if found is not None:
-                return found
-        elif predicate(child):
-            return node
-    return None
-
-
 def test_case_view_report_and_cine_fit_a_narrow_window(app) -> None:
     """A quarter-page column gave the report and metadata ~110 px on an 800 px window (words
     cut mid-word, the table's values hidden): they get a fixed width, the cine player the rest
     (its views wrap to it: tests/test_cine_layout.py)."""
     at = app("pages/studies.py", studies_view="Case view", case_id="s000002")
-    facts = _block_holding(at.main, lambda e: getattr(e, "value", None) == "Metadata")
+    facts = block_holding(at.main, lambda e: getattr(e, "value", None) == "Metadata")
     assert facts is not None and facts.proto.width_config.pixel_width >= 250, facts.proto
-    cine = _block_holding(at.main, lambda e: getattr(e, "value", None) == "Cine")
+    cine = block_holding(at.main, lambda e: getattr(e, "value", None) == "Cine")
     assert cine is not None and cine.proto.width_config.use_stretch, cine.proto
 
 
@@ -207,6 +194,9 @@ def test_studies_table_and_runs(app) -> None:
     assert inputs["Epochs"] == preset_defaults("cpu-small")["epochs"]
     boxes = {box.label: box.value for box in train.checkbox}
     assert boxes["Gradient checkpointing"] is False  # cpu-small leaves it off
+    # as wide as its label: a quarter column cut it to "Gradient checkpoint…" on a laptop
+    row = block_holding(train.main, lambda e: getattr(e, "label", None) == "Gradient checkpointing")
+    assert row.proto.WhichOneof("type") != "column", row.proto
 
 
 def test_embedding_map_renders(app) -> None:
