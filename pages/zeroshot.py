@@ -32,6 +32,7 @@ from dashboard.scoring import (
     shown_score_table,
     why_no_roc,
 )
+from dashboard.studies import table_labels
 from dashboard.ui import case_card, labels_or_warning, page_guard, page_header, split_picker
 from model.errors import UserError
 from model.evaluation.tables import display_name
@@ -207,8 +208,11 @@ def scores_section(prompts: PromptSet) -> None:
     studies = studio.studies().set_index("study_id")
     table = shown_score_table(scores, studies)
     config = {
-        c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.3f")
-        for c in table.columns[: scores.findings.shape[1]]
+        **table_labels(table.reset_index()),  # named as on every page: Study ID, Site
+        **{
+            c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.3f")
+            for c in table.columns[: scores.findings.shape[1]]
+        },
     }
     st.subheader("Per-study probabilities")
     st.dataframe(

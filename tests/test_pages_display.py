@@ -120,6 +120,30 @@ def test_the_embedding_map_names_study_columns_as_the_tables_do(app) -> None:
     assert "age_band" not in hover and column_label("age_band") in hover, hover
 
 
+def _table_headers(table) -> dict[str, str]:
+    """A shown table's column -> its header (the column's own name unless relabelled)."""
+    config = json.loads(table.proto.columns or "{}")
+    return {str(c): config.get(str(c), {}).get("label", str(c)) for c in table.value.columns}
+
+
+def test_few_shot_and_zero_shot_tables_name_study_columns_as_every_page(app) -> None:
+    """Few-shot and Zero-shot headed their tables study_id, impression, site, where the
+    Studies and Embeddings tables say Study ID, Impression, Site."""
+    from dashboard.studies import column_label
+
+    fewshot = app("pages/fewshot.py")
+    fewshot.selectbox(key="fs-pick").set_value("s000001").run()
+    fewshot.button(key="fs-add-True").click().run()
+    for key in ("fs-list-Examples", "fs-ranked"):
+        (table,) = [d for d in fewshot.dataframe if d.key and d.key.startswith(key)]
+        headers = _table_headers(table)
+        assert headers["study_id"] == column_label("study_id"), (key, headers)
+        assert not [h for h in headers.values() if "_" in h], (key, headers)
+    scores = [d for d in app("pages/zeroshot.py").dataframe if "study_id" in d.value.columns]
+    zeroshot = _table_headers(scores[0])
+    assert zeroshot["study_id"] == column_label("study_id"), zeroshot
+
+
 def test_home_writes_its_counts_with_thousands_separators(app, monkeypatch, data_root) -> None:
     import dashboard.overview
 
