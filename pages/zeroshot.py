@@ -320,7 +320,7 @@ def finding_evaluation(scores: Scores, labels, split: str, row) -> None:
             histogram = score_histogram(result.scores, threshold, name, result.truth)
             right.plotly_chart(histogram, key="zs-hist")
             three = st.column_config.NumberColumn(format="%.3f")  # value and its CI alike
-            numbers = {c: three for c in result.table.columns if c != "metric"}
+            numbers = {c: three for c in result.table.columns if c != "Metric"}
             st.dataframe(result.table, hide_index=True, key="zs-metrics", column_config=numbers)
             where = split if split == ALL_STUDIES else f"the {split} split"
             st.caption(

@@ -41,8 +41,8 @@ def test_zeroshot_scores_change_when_a_prompt_is_edited(app) -> None:
     at.slider(key="zs-threshold").set_value(0.3).run()  # same prompts: the cached scores
     captions = " ".join(c.value for c in at.caption)
     assert "reused now" in captions and "(just now;" not in captions, captions
-    metrics = next(d.value for d in at.dataframe if "metric" in d.value.columns)
-    assert "auc" in metrics["metric"].tolist()  # the tiny labels.csv gives ROC metrics
+    metrics = next(d.value for d in at.dataframe if "Metric" in d.value.columns)
+    assert "AUC" in metrics["Metric"].tolist()  # the tiny labels.csv gives ROC metrics
 
 
 def test_zeroshot_evaluates_the_chosen_split(app, data_root: Path) -> None:

@@ -144,6 +144,21 @@ def test_few_shot_and_zero_shot_tables_name_study_columns_as_every_page(app) -> 
     assert zeroshot["study_id"] == column_label("study_id"), zeroshot
 
 
+def test_zero_shot_metrics_are_named_as_on_the_evaluate_page() -> None:
+    """Zero-shot's metrics table said auc, f1, ci_low where the Evaluate page says AUC,
+    F1-score and a 95% CI."""
+    from dashboard.scoring import evaluate_finding
+    from model.evaluation.tables import PAPER_COLUMNS
+
+    ids = [f"s{i}" for i in range(8)]
+    probs = pd.Series([0.1, 0.2, 0.3, 0.6, 0.4, 0.7, 0.8, 0.9], index=ids)
+    labels = pd.Series([0.0, 0, 0, 0, 1, 1, 1, 1], index=ids)
+    table = evaluate_finding(probs, labels, 0.5, resamples=20).table
+    names = table.iloc[:, 0].tolist()
+    assert {"Accuracy", "F1-score", "AUC"} <= set(names) and set(PAPER_COLUMNS[2:]) <= set(names)
+    assert not [c for c in [*table.columns, *names] if "_" in c or c.islower()], table
+
+
 def test_home_writes_its_counts_with_thousands_separators(app, monkeypatch, data_root) -> None:
     import dashboard.overview
 
