@@ -120,6 +120,17 @@ def test_the_embedding_map_names_study_columns_as_the_tables_do(app) -> None:
     assert "age_band" not in hover and column_label("age_band") in hover, hover
 
 
+def test_the_map_controls_are_laid_out_as_wide_as_they_need(app) -> None:
+    """Three fixed columns cut the Map choice to "UMAP" (PCA hidden) and the colour box to
+    "(none" on an 800 px window."""
+    from dashboard_fixtures import block_holding
+
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    for label in ("Map", "Colour by"):
+        row = block_holding(at.main, lambda e, label=label: getattr(e, "label", None) == label)
+        assert row is not None and row.proto.WhichOneof("type") != "column", (label, row.proto)
+
+
 def _table_headers(table) -> dict[str, str]:
     """A shown table's column -> its header (the column's own name unless relabelled)."""
     config = json.loads(table.proto.columns or "{}")
