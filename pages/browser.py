@@ -10,6 +10,7 @@ from dashboard.studies import StudyFilter, filter_options
 from dashboard.ui import (
     LIKE_ASKED_KEY,
     LIKE_KEY,
+    card_cells,
     case_card,
     page_guard,
     page_header,
@@ -81,12 +82,9 @@ def show(results, query: CaseQuery) -> None:
         f"Top {len(ranked)} matches · page {page}/{pages} · searched with the {results.backend}"
     )
     rows = page_of(ranked, int(page), PER_PAGE).to_dict("records")
-    for start in range(0, len(rows), 3):  # row by row, so cards read in rank order
-        for offset, (cell, row) in enumerate(
-            zip(st.columns(3), rows[start : start + 3], strict=False)
-        ):
-            with cell:
-                case_card(studio, row, row["similarity"], key=f"b-{page}-{start + offset}")
+    for i, (cell, row) in enumerate(zip(card_cells(len(rows)), rows, strict=True)):
+        with cell:  # in rank order, row by row
+            case_card(studio, row, row["similarity"], key=f"b-{page}-{i}")
 
 
 with page_guard(studio):

@@ -33,7 +33,14 @@ from dashboard.scoring import (
     why_no_roc,
 )
 from dashboard.studies import table_labels
-from dashboard.ui import case_card, labels_or_warning, page_guard, page_header, split_picker
+from dashboard.ui import (
+    card_cells,
+    case_card,
+    labels_or_warning,
+    page_guard,
+    page_header,
+    split_picker,
+)
 from model.errors import UserError
 from model.evaluation.tables import display_name
 
@@ -261,10 +268,11 @@ def top_cases(scores, studies) -> None:
     show_tried_finding(choices)
     choice = st.selectbox("Prompt", list(choices), key="zs-top")
     top = choices[choice].sort_values(ascending=False).head(6)
-    cells = st.columns(3)
-    for i, (study_id, prob) in enumerate(top.items()):
+    for i, ((study_id, prob), cell) in enumerate(
+        zip(top.items(), card_cells(len(top)), strict=True)
+    ):
         row = {"study_id": study_id, **studies.loc[study_id].to_dict()}
-        with cells[i % 3]:
+        with cell:
             st.metric(markdown_text(f"p({choice})"), f"{prob:.3f}")
             case_card(studio, row, None, key=f"zs-{i}")
 

@@ -170,6 +170,31 @@ def test_zero_shot_metrics_are_named_as_on_the_evaluate_page() -> None:
     assert not [c for c in [*table.columns, *names] if "_" in c or c.islower()], table
 
 
+def _blocks(node):
+    from streamlit.testing.v1.element_tree import Block
+
+    for child in node.children.values():
+        if isinstance(child, Block):
+            yield child
+            yield from _blocks(child)
+
+
+def test_case_cards_keep_their_width_on_a_narrow_window(app) -> None:
+    """Three fixed columns of case cards (Zero-shot's top studies, the Case browser) squeezed
+    each to ~145 px on an 800 px window, cutting its Few-shot button to "Few-s…": each card
+    keeps one width and as many as fit go to a row."""
+    from dashboard.ui import CARD_PX
+
+    zeroshot = app("pages/zeroshot.py")
+    browser = app("pages/browser.py")
+    browser.text_input(key="b-query").input("dilated left ventricle").run()
+    for at in (zeroshot, browser):
+        cards = [b for b in at.button if b.label == "Open case"]
+        widths = [getattr(b.proto, "width_config", None) for b in _blocks(at.main)]
+        cells = [w for w in widths if w is not None and w.pixel_width == CARD_PX]
+        assert cards and len(cells) == len(cards), (len(cells), len(cards))
+
+
 def test_home_writes_its_counts_with_thousands_separators(app, monkeypatch, data_root) -> None:
     import dashboard.overview
 
