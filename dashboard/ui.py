@@ -297,7 +297,9 @@ def _ensure_navigation() -> None:
             st.rerun()
 
 
-def split_picker(container: DeltaGenerator, splits: pd.Series, key: str) -> str:
+def split_picker(
+    container: DeltaGenerator, splits: pd.Series, key: str, width: int | str = "stretch"
+) -> str:
     """The "Studies" choice of a labels comparison: every split, or one (``scoring.split_choices``
     of ``splits``, each study's split)."""
     from dashboard.scoring import split_choices
@@ -306,6 +308,7 @@ def split_picker(container: DeltaGenerator, splits: pd.Series, key: str) -> str:
         "Studies",
         split_choices(splits),
         key=key,
+        width=width,
         help="The model was trained on the train split's reports; the Evaluate page reports an "
         "internal dataset's test split (an external site's every study).",
     )

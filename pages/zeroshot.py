@@ -300,8 +300,9 @@ def evaluation(scores: Scores, splits) -> None:
             "at DATASET/labels.csv."
         )
         return
-    row = st.columns([1, 2, 3])
-    split = split_picker(row[0], splits, key="zs-eval-split")
+    # controls that wrap on a narrow window (fixed columns cut "all splits" to "all")
+    row = st.container(horizontal=True, gap="medium")
+    split = split_picker(row, splits, key="zs-eval-split", width=170)
     scores = scores_of_split(scores, splits, split)
     finding_evaluation(scores, labels, split, row)
     diagnosis_evaluation(scores, labels)
@@ -311,10 +312,10 @@ def finding_evaluation(scores: Scores, labels, split: str, row) -> None:
     """ROC, score histogram and metrics of one finding against its labels column."""
     labelled = [c for c in scores.findings.columns if c in labels.columns]
     if labelled:
-        finding = row[1].selectbox(
-            "Finding", labelled, format_func=display_name, key="zs-eval-finding"
+        finding = row.selectbox(
+            "Finding", labelled, format_func=display_name, key="zs-eval-finding", width=280
         )
-        threshold = row[2].slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="zs-threshold")
+        threshold = row.slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="zs-threshold")
         result = studio.finding_evaluation(scores.findings[finding], labels[finding], threshold)
         name = display_name(finding)
         if result is None:

@@ -131,6 +131,17 @@ def test_the_map_controls_are_laid_out_as_wide_as_they_need(app) -> None:
         assert row is not None and row.proto.WhichOneof("type") != "column", (label, row.proto)
 
 
+def test_the_zero_shot_label_controls_are_laid_out_as_wide_as_they_need(app) -> None:
+    """Fixed columns cut "all splits" to "all" and the finding to "Left ventricle dys" on an
+    800 px window."""
+    from dashboard_fixtures import block_holding
+
+    at = app("pages/zeroshot.py")
+    for label in ("Studies", "Finding", "Decision threshold"):
+        row = block_holding(at.main, lambda e, label=label: getattr(e, "label", None) == label)
+        assert row is not None and row.proto.WhichOneof("type") != "column", (label, row.proto)
+
+
 def _table_headers(table) -> dict[str, str]:
     """A shown table's column -> its header (the column's own name unless relabelled)."""
     config = json.loads(table.proto.columns or "{}")
