@@ -39,6 +39,7 @@ from dashboard.ui import job_panel, launch, page_guard, page_header
 RUNS_PREPARED_KEY = "train-runs-prepared"
 SHOWN_RUN_KEY = "train-shown-run"  # the run below the table, kept across refreshes
 GONE_RUN_KEY = "train-gone-run"  # the run shown here that someone deleted, until another is picked
+LAUNCHED_RUN_KEY = "train-launched-run"  # a run this session just launched or resumed: shown next
 studio = Studio()
 page_header(
     "Train",
@@ -89,6 +90,7 @@ def launch_form() -> None:
             st.session_state[RUNS_PREPARED_KEY] = launched + 1
             outputs = {"run": str(run), "dataset": str(dataset), "gpus": gpus_output(chosen)}
             env = training_env(chosen, gpus)
+            st.session_state[LAUNCHED_RUN_KEY] = str(run)
             launch(studio.jobs, "train", command, f"Train {run.name}", outputs=outputs, env=env)
 
 
@@ -161,6 +163,7 @@ def resume(run: Path, job: Job | None, checkpointing: bool) -> None:
         else studio.dataset_path()
     )
     gpus = resume_gpus(job, cache.gpus())
+    st.session_state[LAUNCHED_RUN_KEY] = str(run)
     launch(
         studio.jobs,
         "train",
@@ -246,6 +249,9 @@ def runs_section() -> None:
     )
     rows = list(event.selection.rows) if event is not None else []
     remembered = st.session_state.get(SHOWN_RUN_KEY)
+    launched = st.session_state.pop(LAUNCHED_RUN_KEY, None)
+    if launched in paths:  # its live curves, not those of the run shown before the launch
+        remembered = launched
     shown = shown_run(paths, rows, remembered)
     st.session_state[SHOWN_RUN_KEY] = shown
     if remembered and remembered not in paths:
