@@ -249,9 +249,10 @@ def runs_section() -> None:
     )
     rows = list(event.selection.rows) if event is not None else []
     remembered = st.session_state.get(SHOWN_RUN_KEY)
-    launched = st.session_state.pop(LAUNCHED_RUN_KEY, None)
-    if launched in paths:  # its live curves, not those of the run shown before the launch
-        remembered = launched
+    if rows:  # a run picked in the table wins over one launched before
+        st.session_state.pop(LAUNCHED_RUN_KEY, None)
+    elif st.session_state.get(LAUNCHED_RUN_KEY) in paths:  # listed once its job has started:
+        remembered = st.session_state.pop(LAUNCHED_RUN_KEY)  # its curves, not the run shown before
     shown = shown_run(paths, rows, remembered)
     st.session_state[SHOWN_RUN_KEY] = shown
     if remembered and remembered not in paths:

@@ -17,7 +17,8 @@ from tests.tiny_dataset import make_tiny_dataset
 
 
 def _start(command: list[str]) -> None:
-    """What the training job does first: its run folder's status says it is running."""
+    """What the training job does first, seconds after its launch: its run folder's status
+    says it is running."""
     run = Path(command[command.index("--out") + 1])
     run.mkdir(parents=True, exist_ok=True)
     (run / "status.json").write_text(json.dumps({"state": "running", "epoch": 0, "epochs": 1}))
@@ -30,8 +31,9 @@ def test_a_launched_run_is_shown_not_the_one_shown_before(
     make_tiny_dataset(root / "ds" / "tiny", n=8)
     monkeypatch.setenv("CMR_DATA_ROOT", str(root))
     _finished_run(root, "demo", 1000.0)
+    launched = []
     monkeypatch.setattr(
-        "dashboard.ui.launch", lambda jobs, kind, command, *a, **kw: _start(command)
+        "dashboard.ui.launch", lambda jobs, kind, cmd, *a, **kw: launched.append(cmd)
     )
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
@@ -39,5 +41,7 @@ def test_a_launched_run_is_shown_not_the_one_shown_before(
     assert _shown(at) == "demo"
     name = next(t for t in at.text_input if t.label == "Run name").value
     next(b for b in at.button if b.label == "Launch training").click()
-    assert _shown(at) == name
-    assert _shown(at) == name  # and stays shown on the next refresh
+    _shown(at)  # the job has not started yet: its run is not listed
+    _start(launched[0])
+    assert _shown(at) == name  # the page's next refresh
+    assert _shown(at) == name  # and it stays shown
