@@ -6,7 +6,7 @@ from dashboard.case_search import CaseQuery, check_ready, search_cases
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
 from dashboard.search import page_of
-from dashboard.studies import StudyFilter, filter_options
+from dashboard.studies import StudyFilter, column_label, filter_options
 from dashboard.ui import (
     LIKE_ASKED_KEY,
     LIKE_KEY,
@@ -29,7 +29,7 @@ def filters(studies) -> StudyFilter:
     with st.expander("Filters", expanded=False):
         cols = st.columns(max(len(options), 1))
         for col, (name, values) in zip(cols, options.items(), strict=False):
-            chosen.values[name] = col.multiselect(name.replace("_", " "), values, key=f"b-{name}")
+            chosen.values[name] = col.multiselect(column_label(name), values, key=f"b-{name}")
     return chosen
 
 

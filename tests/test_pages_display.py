@@ -206,6 +206,15 @@ def test_case_cards_keep_their_width_on_a_narrow_window(app) -> None:
         assert cards and len(cells) == len(cards), (len(cells), len(cards))
 
 
+def test_the_case_browser_filters_are_named_as_the_studies_page_names_them(app) -> None:
+    """Its filters read "age band", "field strength" where the Studies page's read Age band,
+    Field strength (T)."""
+    from dashboard.studies import FILTER_COLUMNS, column_label
+
+    labels = {m.label for m in app("pages/browser.py").multiselect}
+    assert labels and labels <= {column_label(c) for c in FILTER_COLUMNS}, labels
+
+
 def test_home_writes_its_counts_with_thousands_separators(app, monkeypatch, data_root) -> None:
     import dashboard.overview
 
