@@ -3,7 +3,8 @@
 Frames are embedded as base64 PNGs; every view gets its own play/pause button, frame slider and
 speed menu, and a shared "play all" keeps the views in step. The HTML goes through
 ``st.iframe`` (sized to its content: the views wrap to the width they get), so it works in
-any browser with no server round trip per frame. View names are escaped; nothing from a report ever reaches this HTML.
+any browser with no server round trip per frame. View names are escaped; nothing from a report
+ever reaches this HTML.
 """
 
 from __future__ import annotations
