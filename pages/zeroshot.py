@@ -7,7 +7,6 @@ import streamlit as st
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import kept_tables, remember, remember_tables, restore
-from dashboard.plots import confusion_figure, roc_figure, score_histogram
 from dashboard.prompt_editor import (
     MAX_UPLOAD_MB,
     PromptSet,
@@ -22,25 +21,19 @@ from dashboard.prompt_editor import (
     with_trial,
 )
 from dashboard.scoring import (
-    ALL_STUDIES,
-    Scores,
     clean_query,
-    diagnosis_confusion,
     prompt_choices,
     score_table,
-    scores_of_split,
     shown_score_table,
-    why_no_roc,
 )
 from dashboard.studies import table_labels
 from dashboard.ui import (
     card_cells,
     case_card,
-    labels_or_warning,
     page_guard,
     page_header,
-    split_picker,
 )
+from dashboard.zero_shot_labels import label_comparison
 from model.errors import UserError
 from model.evaluation.tables import display_name
 
@@ -232,7 +225,7 @@ def scores_section(prompts: PromptSet) -> None:
         mime="text/csv",
     )
     top_cases(scores, studies)
-    evaluation(scores, studies["split"])
+    label_comparison(studio, scores, studies["split"])
 
 
 def unread_text_warnings(prompts: PromptSet) -> None:
@@ -287,83 +280,6 @@ def show_tried_finding(choices: dict) -> None:
     shown = display_name(trial_key(tried[0]))
     if shown in choices:
         st.session_state["zs-top"] = shown
-
-
-def evaluation(scores: Scores, splits) -> None:
-    st.subheader("Against labels")
-    labels = labels_or_warning(studio)
-    if labels is None:
-        st.info(
-            "No labels for this dataset. To see ROC curves, AUCs with CIs and a confusion matrix, "
-            "give a labels CSV (accession_number + 1/0/blank columns per finding or diagnosis) "
-            "when importing (Studies → Import, or `python -m model ingest --labels`), or put it "
-            "at DATASET/labels.csv."
-        )
-        return
-    # controls that wrap on a narrow window (fixed columns cut "all splits" to "all")
-    row = st.container(horizontal=True, gap="medium")
-    split = split_picker(row, splits, key="zs-eval-split", width=170)
-    scores = scores_of_split(scores, splits, split)
-    finding_evaluation(scores, labels, split, row)
-    diagnosis_evaluation(scores, labels)
-
-
-def finding_evaluation(scores: Scores, labels, split: str, row) -> None:
-    """ROC, score histogram and metrics of one finding against its labels column."""
-    labelled = [c for c in scores.findings.columns if c in labels.columns]
-    if labelled:
-        finding = row.selectbox(
-            "Finding", labelled, format_func=display_name, key="zs-eval-finding", width=280
-        )
-        threshold = row.slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="zs-threshold")
-        result = studio.finding_evaluation(scores.findings[finding], labels[finding], threshold)
-        name = display_name(finding)
-        if result is None:
-            why = why_no_roc(scores.findings[finding], labels[finding])
-            st.info(markdown_text(f"{name}: {why}, so ROC/AUC are undefined."))
-        else:
-            left, right = st.columns(2)
-            left.plotly_chart(
-                roc_figure(result.fpr, result.tpr, result.auc, result.auc_ci, name), key="zs-roc"
-            )
-            histogram = score_histogram(result.scores, threshold, name, result.truth)
-            right.plotly_chart(histogram, key="zs-hist")
-            three = st.column_config.NumberColumn(format="%.3f")  # value and its CI alike
-            numbers = {c: three for c in result.table.columns if c != "Metric"}
-            st.dataframe(result.table, hide_index=True, key="zs-metrics", column_config=numbers)
-            where = split if split == ALL_STUDIES else f"the {split} split"
-            st.caption(
-                markdown_text(
-                    f"Over the {result.n:,} studies of {where} with a known {name} label, "
-                    f"{int(result.truth.sum()):,} of them positive."
-                )
-            )
-    elif scores.findings.shape[1]:
-        columns = ", ".join(map(str, labels.columns[:15])) + ("…" if labels.shape[1] > 15 else "")
-        st.info(
-            "No finding of this prompt set has a column in the labels file, so no ROC: name a "
-            f"finding exactly as its labels column is named (the file's columns: "
-            f"{markdown_text(columns)})."
-        )
-
-
-def diagnosis_evaluation(scores: Scores, labels) -> None:
-    """The diagnosis confusion matrix over every class of the prompt set."""
-    confusion = diagnosis_confusion(scores.diagnoses, labels)
-    if confusion is None and scores.diagnoses.shape[1]:
-        st.info(
-            "No study has a diagnosis label (a 1 in exactly one column named as a class of this "
-            "prompt set), so no confusion matrix."
-        )
-    if confusion is not None:
-        title = f"Diagnosis (accuracy {confusion.accuracy:.1%} over {confusion.n:,} studies)"
-        classes = [display_name(c) for c in confusion.classes]
-        st.plotly_chart(confusion_figure(confusion.matrix, classes, title), key="zs-cm")
-        if confusion.left_out:
-            st.caption(
-                f"Studies labelled {markdown_text(', '.join(map(display_name, confusion.left_out)))} "
-                "are left out: the prompt set has no class for them."
-            )
 
 
 with page_guard(studio):
