@@ -133,7 +133,7 @@ def report_sentences(
     return study_report_sentences(studies(path, version), functools.partial(embed_texts, model))
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_data(show_spinner="Scoring every study with the prompts…", max_entries=16)
 def zero_shot_scores(
     embeddings_path: str,
     embeddings_version: tuple[float, ...],

@@ -2,8 +2,9 @@
 
 Frames are embedded as base64 PNGs; every view gets its own play/pause button, frame slider and
 speed menu, and a shared "play all" keeps the views in step. The HTML goes through
-``st.iframe``, so it works in any browser with no server round trip per
-frame. View names are escaped; nothing from a report ever reaches this HTML.
+``st.iframe`` (sized to its content: the views wrap to the width they get), so it works in
+any browser with no server round trip per frame. View names are escaped; nothing from a report
+ever reaches this HTML.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import numpy as np
 from PIL import Image
 
 _SPEEDS = (0.25, 0.5, 1.0, 2.0)
-_DISPLAY_PX = 192
+# Views share the player's width, ``columns`` to a row; narrower than this, fewer to a row: a
+# fixed size cut the last column off at the frame's edge (a laptop's case view is ~550 px wide).
+_MIN_VIEW_PX = 140
 
 
 def png_base64(frame: np.ndarray) -> str:
@@ -25,12 +28,6 @@ def png_base64(frame: np.ndarray) -> str:
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8), mode="L").save(buffer, "PNG")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def player_height(n_views: int, columns: int = 3) -> int:
-    """Iframe height in pixels for ``n_views`` players laid out in ``columns``."""
-    rows = max(1, -(-n_views // columns))
-    return 70 + rows * (_DISPLAY_PX + 90)
 
 
 def cine_player_html(views: dict[str, np.ndarray], fps: float = 16.0, columns: int = 3) -> str:
@@ -47,7 +44,14 @@ def cine_player_html(views: dict[str, np.ndarray], fps: float = 16.0, columns: i
         _card(i, name, len(frames), speeds) for i, (name, frames) in enumerate(views.items())
     )
     data = json.dumps([encoded[name] for name in views])
-    return _TEMPLATE.format(columns=columns, px=_DISPLAY_PX, cards=cards, data=data, fps=float(fps))
+    return _TEMPLATE.format(
+        columns=columns,
+        min_px=_MIN_VIEW_PX,
+        gaps=14 * (columns - 1),
+        cards=cards,
+        data=data,
+        fps=float(fps),
+    )
 
 
 def _card(index: int, name: str, n_frames: int, speeds: str) -> str:
@@ -72,11 +76,12 @@ _TEMPLATE = """<!doctype html><html><head><meta charset="utf-8"><style>
 body {{ font-family: "Source Sans Pro", sans-serif; margin: 0; color: #e8eef5; background: transparent; }}
 .bar {{ margin: 4px 0 8px 0; }}
 .bar button {{ background: #ff4b4b; color: white; border: 0; border-radius: 6px; padding: 4px 12px; cursor: pointer; }}
-.grid {{ display: grid; grid-template-columns: repeat({columns}, {px}px); gap: 14px; }}
+.grid {{ display: grid; gap: 14px;
+  grid-template-columns: repeat(auto-fill, minmax(max({min_px}px, calc((100% - {gaps}px) / {columns})), 1fr)); }}
 .card {{ background: #11161f; border-radius: 10px; padding: 8px; }}
 .title {{ font-size: 13px; font-weight: 600; margin-bottom: 4px; color: #cfd8e3; }}
 .count {{ float: right; font-weight: 400; color: #8a97a8; }}
-.frame {{ width: {px}px; height: {px}px; image-rendering: pixelated; background: black; border-radius: 6px; }}
+.frame {{ display: block; width: 100%; aspect-ratio: 1; image-rendering: pixelated; background: black; border-radius: 6px; }}
 .controls {{ display: flex; align-items: center; gap: 4px; margin-top: 4px; }}
 .play {{ width: 30px; background: #262d3a; color: white; border: 0; border-radius: 5px; cursor: pointer; }}
 .slider {{ flex: 1; min-width: 0; }}

@@ -21,6 +21,7 @@ from dashboard.plots import (
     UNKNOWN_COLOUR,
     apply_layout,
 )
+from dashboard.studies import column_label
 
 UNKNOWN, OTHER = "unknown", "other"  # map legend names: a missing value, the rarest categories
 # one marker shape per category besides its colour, so no category rests on colour alone
@@ -52,7 +53,10 @@ def embedding_map(
     )
     hovertemplate = (
         "<b>%{customdata[0]}</b>"
-        + "".join(f"<br>{name}: %{{customdata[{i + 1}]}}" for i, name in enumerate(hover))
+        + "".join(
+            f"<br>{plotly_text(column_label(name))}: %{{customdata[{i + 1}]}}"
+            for i, name in enumerate(hover)
+        )
         + "<extra></extra>"
     )
     marker = _colour_marker(fig, coords, color)
@@ -74,7 +78,7 @@ def embedding_map(
     fig.update_xaxes(showticklabels=False, title=f"{method} 1")
     fig.update_yaxes(showticklabels=False, title=f"{method} 2")
     apply_layout(fig, f"Study embeddings ({method})", height=620)
-    return fig.update_layout(legend_title_text=plotly_text(color) if color else None)
+    return fig.update_layout(legend_title_text=plotly_text(column_label(color)) if color else None)
 
 
 def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> dict:
@@ -96,7 +100,7 @@ def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> d
             cmax=float(values.max()),
             colorscale="Turbo",
             showscale=True,
-            colorbar={"title": plotly_text(color)},
+            colorbar={"title": plotly_text(column_label(color))},
         )
         mapping = {UNKNOWN: UNKNOWN_COLOUR} if values.isna().any() else {}
     else:

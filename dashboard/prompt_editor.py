@@ -118,6 +118,11 @@ def prompt_set_from_rows(findings: pd.DataFrame, diagnoses: pd.DataFrame) -> Pro
     return PromptSet.from_dict(data, source="edited prompts")
 
 
+def trial_key(name: str) -> str:
+    """The finding name a trial finding is scored under (``custom`` when not named)."""
+    return name.strip() or "custom"
+
+
 def with_trial(findings: pd.DataFrame, name: str, positive: str, negative: str) -> pd.DataFrame:
     """The findings table plus a trial finding when both of its prompts are filled in."""
     if not (positive.strip() and negative.strip()):
@@ -125,7 +130,7 @@ def with_trial(findings: pd.DataFrame, name: str, positive: str, negative: str) 
     from dashboard.scoring import clean_query
 
     row = {
-        "finding": name.strip() or "custom",
+        "finding": trial_key(name),
         "positive": clean_query(positive),
         "negative": clean_query(negative),
     }

@@ -166,6 +166,17 @@ def prompt_choices(scores: Scores) -> dict[str, pd.Series]:
     return choices
 
 
+# a finding's metrics as the Evaluate page's tables name them (AUC, F1-score), and its CI bounds
+METRIC_NAMES = {
+    "auc": "AUC",
+    "accuracy": "Accuracy",
+    "f1": "F1-score",
+    "sensitivity": "Sensitivity",
+    "specificity": "Specificity",
+}
+CI = ("95% CI low", "95% CI high")
+
+
 @dataclass(frozen=True)
 class FindingEvaluation:
     """ROC points, AUC with its 95% CI and threshold metrics for one finding, and the scored,
@@ -219,10 +230,10 @@ def evaluate_finding(
     )
     fpr, tpr = roc_curve_points(p, y)
     rows = []
-    for name in ("auc", "accuracy", "f1", "sensitivity", "specificity"):
-        low, high = result.ci.get(name, (float("nan"), float("nan")))
+    for name, shown in METRIC_NAMES.items():
+        bounds = result.ci.get(name, (float("nan"), float("nan")))
         rows.append(
-            {"metric": name, "value": getattr(result, name), "ci_low": low, "ci_high": high}
+            {"Metric": shown, "Value": getattr(result, name), **dict(zip(CI, bounds, strict=True))}
         )
     return FindingEvaluation(
         fpr=fpr,

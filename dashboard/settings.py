@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from model.atomic import atomic_write_json
+from model.demo import DemoLayout
 from model.errors import UserError
 
 if TYPE_CHECKING:
@@ -188,13 +189,15 @@ class Settings:
         return note
 
     def active_checkpoint(self) -> Path | None:
-        """This session's checkpoint, else the chosen one, else the newest ``best.pt``/
-        ``last.pt`` found, else None."""
+        """This session's checkpoint, else the chosen one, else the demo's (trained on the demo
+        dataset pages open on: a newer trial run, or a run still training, is no one's choice),
+        else the newest ``best.pt``/``last.pt`` found, else None."""
         for chosen in (self._choice().get("checkpoint"), self.read_active().get("checkpoint")):
             if chosen and Path(chosen).is_file():
                 return self._pin("checkpoint", Path(chosen))
         found = self.checkpoints()
-        return self._pin("checkpoint", found[0] if found else None)
+        demo = DemoLayout(self.data_root).checkpoint
+        return self._pin("checkpoint", demo if demo in found else (found or [None])[0])
 
     def active_dataset(self) -> Path | None:
         """This session's dataset, else the chosen one, else the first dataset found (demo

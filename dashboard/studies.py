@@ -89,7 +89,10 @@ def display_table(studies: pd.DataFrame) -> pd.DataFrame:
 
 
 def column_label(column: str) -> str:
-    """A study column as the tables and filters name it (``age_band`` -> ``Age band``)."""
+    """A study column as the tables, filters and the map name it (``age_band`` -> ``Age band``);
+    a name already written for people (the map's ``LGE (label)``) as it is."""
+    if column != column.lower() or " " in column:
+        return column
     return TABLE_LABELS.get(column, column.replace("_", " ").capitalize())
 
 

@@ -189,6 +189,16 @@ def progress_label(progress: dict) -> str:
     return label
 
 
+CARD_PX = 250  # a case card's width: three to a row on a laptop, one on a narrow window
+
+
+def card_cells(count: int) -> list[DeltaGenerator]:
+    """``count`` case-card places in reading order, as many to a row as fit the page (three
+    fixed columns squeezed a narrow window's cards to ~145 px: buttons cut to "Few-s…")."""
+    grid = st.container(horizontal=True, gap="medium")
+    return [grid.container(width=CARD_PX) for _ in range(count)]
+
+
 def case_card(studio: Studio, row: dict, similarity: float | None, key: str) -> None:
     """A case card: thumbnail strip, impression (plain text), metadata, open / more-like-this.
 
@@ -287,7 +297,9 @@ def _ensure_navigation() -> None:
             st.rerun()
 
 
-def split_picker(container: DeltaGenerator, splits: pd.Series, key: str) -> str:
+def split_picker(
+    container: DeltaGenerator, splits: pd.Series, key: str, width: int | str = "stretch"
+) -> str:
     """The "Studies" choice of a labels comparison: every split, or one (``scoring.split_choices``
     of ``splits``, each study's split)."""
     from dashboard.scoring import split_choices
@@ -296,6 +308,7 @@ def split_picker(container: DeltaGenerator, splits: pd.Series, key: str) -> str:
         "Studies",
         split_choices(splits),
         key=key,
+        width=width,
         help="The model was trained on the train split's reports; the Evaluate page reports an "
         "internal dataset's test split (an external site's every study).",
     )

@@ -7,10 +7,11 @@ from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
 from dashboard.label_filters import dataset_labels, label_columns, labelled_studies
 from dashboard.search import page_of
-from dashboard.studies import StudyFilter, filter_options
+from dashboard.studies import StudyFilter, column_label, filter_options
 from dashboard.ui import (
     LIKE_ASKED_KEY,
     LIKE_KEY,
+    card_cells,
     case_card,
     page_guard,
     page_header,
@@ -42,7 +43,7 @@ def filter_rows(chosen: StudyFilter, options: dict[str, list[str]], labelled: bo
     for start in range(0, len(names), FILTERS_PER_ROW):
         row = names[start : start + FILTERS_PER_ROW]
         for col, name in zip(st.columns(FILTERS_PER_ROW), row, strict=False):
-            title = name if labelled else name.replace("_", " ")
+            title = name if labelled else column_label(name)
             key = f"b-label-{name}" if labelled else f"b-{name}"  # a label may be named "query"
             chosen.values[name] = col.multiselect(title, options[name], key=key)
 
@@ -97,12 +98,9 @@ def show(results, query: CaseQuery) -> None:
         f"Top {len(ranked)} matches · page {page}/{pages} · searched with the {results.backend}"
     )
     rows = page_of(ranked, int(page), PER_PAGE).to_dict("records")
-    for start in range(0, len(rows), 3):  # row by row, so cards read in rank order
-        for offset, (cell, row) in enumerate(
-            zip(st.columns(3), rows[start : start + 3], strict=False)
-        ):
-            with cell:
-                case_card(studio, row, row["similarity"], key=f"b-{page}-{start + offset}")
+    for i, (cell, row) in enumerate(zip(card_cells(len(rows)), rows, strict=True)):
+        with cell:  # in rank order, row by row
+            case_card(studio, row, row["similarity"], key=f"b-{page}-{i}")
 
 
 with page_guard(studio):

@@ -7,7 +7,7 @@ from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
 from dashboard.map_figure import embedding_map, selected_rows
 from dashboard.scoring import clean_query
-from dashboard.studies import known_field_strength, listed_selection, table_labels
+from dashboard.studies import column_label, known_field_strength, listed_selection, table_labels
 from dashboard.ui import (
     few_shot_buttons,
     labels_or_warning,
@@ -56,16 +56,19 @@ def prompt_points(text: str, method: str) -> pd.DataFrame | None:
 
 
 with page_guard(studio):
-    row = st.columns([1, 1, 3])
+    # each control as wide as it needs (fixed columns cut "PCA" and "(none)" off at 800 px)
+    row = st.container(horizontal=True, gap="medium")
     method = (
-        row[0].segmented_control(
+        row.segmented_control(
             "Map", METHODS, default=METHODS[0], key="e-method", help="UMAP (cosine) or instant PCA"
         )
         or METHODS[0]
     )
     table = map_table(method)
-    colour = row[1].selectbox("Colour by", colour_options(table), key="e-colour")
-    prompt_text = row[2].text_input(
+    colour = row.selectbox(
+        "Colour by", colour_options(table), format_func=column_label, key="e-colour", width=240
+    )
+    prompt_text = row.text_input(
         "Place prompts on the map (separate with |)", key="e-prompts", max_chars=2000
     )
     try:

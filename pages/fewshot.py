@@ -27,7 +27,7 @@ from dashboard.few_shot import (
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import remember, restore
 from dashboard.scoring import ALL_STUDIES, split_choices
-from dashboard.studies import TABLE_ROWS
+from dashboard.studies import TABLE_ROWS, column_label, table_labels
 from dashboard.ui import (
     labels_or_warning,
     open_case,
@@ -125,9 +125,11 @@ def example_lists(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> 
             continue
         if len(ids) > TABLE_ROWS:
             column.caption(f"The first {TABLE_ROWS:,} listed.")
+        listed = listed_examples(ids[:TABLE_ROWS], studies)
         picked = column.dataframe(
-            listed_examples(ids[:TABLE_ROWS], studies),
+            listed,
             hide_index=True,
+            column_config=table_labels(listed),  # named as on every page: Study ID, Impression
             on_select="rerun",
             selection_mode="multi-row",
             # a new list is a new table: a selection kept across a removal named other rows
@@ -258,7 +260,10 @@ def results(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> None:
         selection_mode="single-row",
         key="fs-ranked",
         height=360,
-        column_config={"score": st.column_config.NumberColumn(format="%.3f")},
+        column_config={
+            **table_labels(table),
+            "score": st.column_config.NumberColumn(column_label("score"), format="%.3f"),
+        },
     )
     if picked.selection.rows:
         open_case(str(table.iloc[picked.selection.rows[0]]["study_id"]))

@@ -6,7 +6,6 @@ from typing import BinaryIO
 import pandas as pd
 import streamlit as st
 
-from dashboard.cine import player_height
 from dashboard.context import Studio
 from dashboard.importer import (
     ImportForm,
@@ -43,6 +42,7 @@ from dashboard.ui import (
 
 TABLE_KEY = "studies-table"
 TABLE_IDS_KEY = "studies-table-ids"
+CASE_FACTS_PX = 280  # the case view's report and metadata column
 studio = Studio()
 page_header("Studies", "Browse studies, play every cine view, scroll the LGE stack, import DICOM.")
 # Open case (other pages) sets the view in session state: a default given here as well makes
@@ -104,7 +104,10 @@ def case_view() -> None:
     row = studies.set_index("study_id").loc[study_id]
     frames, unreadable = studio.readable_frames(study_id)  # a bad tensor hides no report
     cine, lge = split_cine_lge(frames)
-    left, right = st.columns([3, 1])
+    # side by side where the report and its table get 280 px, else the report under the cine
+    # (two columns gave them a quarter of a narrow window: words cut, the table's values hidden)
+    sides = st.container(horizontal=True, gap="medium")
+    left, right = sides.container(), sides.container(width=CASE_FACTS_PX)
     with left:
         st.subheader("Cine")
         if unreadable:
@@ -112,7 +115,7 @@ def case_view() -> None:
         elif cine:
             player = studio.case_player(study_id, tuple(cine))
             views = f"cine player: {len(cine)} views of study {study_id}"
-            st.iframe(player, height=player_height(len(cine)), alt=views)
+            st.iframe(player, height="content", alt=views)  # rows as the width allows
         else:
             st.info("This study has no cine views.")
     with right:

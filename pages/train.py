@@ -40,6 +40,7 @@ from dashboard.ui import job_panel, launch, page_guard, page_header
 RUNS_PREPARED_KEY = "train-runs-prepared"
 SHOWN_RUN_KEY = "train-shown-run"  # the run below the table, kept across refreshes
 GONE_RUN_KEY = "train-gone-run"  # the run shown here that someone deleted, until another is picked
+LAUNCHED_RUN_KEY = "train-launched-run"  # a run this session just launched or resumed: shown next
 studio = Studio()
 page_header(
     "Train",
@@ -90,6 +91,7 @@ def launch_form() -> None:
             st.session_state[RUNS_PREPARED_KEY] = launched + 1
             outputs = {"run": str(run), "dataset": str(dataset), "gpus": gpus_output(chosen)}
             env = training_env(chosen, gpus)
+            st.session_state[LAUNCHED_RUN_KEY] = str(run)
             launch(studio.jobs, "train", command, f"Train {run.name}", outputs=outputs, env=env)
 
 
@@ -120,11 +122,12 @@ def training_form(
         lr = row[3].number_input(
             "Learning rate", 1e-6, 1.0, defaults["lr"], format="%g", help="e.g. 0.001 or 1e-5"
         )
-        row = st.columns([3, 1])
-        chosen = row[0].multiselect(
+        # the checkbox as wide as its label (a quarter column cut it to "Gradient checkpoint…")
+        row = st.container(horizontal=True, vertical_alignment="center", gap="medium")
+        chosen = row.multiselect(
             "GPUs", gpus, default=gpus, help="The run uses only these; torchrun when more than one"
         )
-        checkpointing = row[1].checkbox(
+        checkpointing = row.checkbox(
             "Gradient checkpointing",
             value=defaults["grad_checkpointing"],
             help="Recompute the video tower's blocks in backward: much less GPU memory, "
@@ -161,6 +164,7 @@ def resume(run: Path, job: Job | None, checkpointing: bool) -> None:
         else studio.dataset_path()
     )
     gpus = resume_gpus(job, cache.gpus())
+    st.session_state[LAUNCHED_RUN_KEY] = str(run)
     launch(
         studio.jobs,
         "train",
@@ -256,6 +260,10 @@ def runs_section() -> None:
     )
     rows = list(event.selection.rows) if event is not None else []
     remembered = st.session_state.get(SHOWN_RUN_KEY)
+    if rows:  # a run picked in the table wins over one launched before
+        st.session_state.pop(LAUNCHED_RUN_KEY, None)
+    elif st.session_state.get(LAUNCHED_RUN_KEY) in paths:  # listed once its job has started:
+        remembered = st.session_state.pop(LAUNCHED_RUN_KEY)  # its curves, not the run shown before
     shown = shown_run(paths, rows, remembered)
     st.session_state[SHOWN_RUN_KEY] = shown
     if remembered and remembered not in paths:

@@ -7,7 +7,6 @@ import streamlit as st
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import kept_tables, remember, remember_tables, restore
-from dashboard.plots import confusion_figure, roc_figure, score_histogram
 from dashboard.prompt_editor import (
     MAX_UPLOAD_MB,
     PromptSet,
@@ -18,20 +17,23 @@ from dashboard.prompt_editor import (
     prompt_files,
     prompt_set_from_rows,
     save_prompt_set,
+    trial_key,
     with_trial,
 )
 from dashboard.scoring import (
-    ALL_STUDIES,
-    Scores,
     clean_query,
-    diagnosis_confusion,
     prompt_choices,
     score_table,
-    scores_of_split,
     shown_score_table,
-    why_no_roc,
 )
-from dashboard.ui import case_card, labels_or_warning, page_guard, page_header, split_picker
+from dashboard.studies import table_labels
+from dashboard.ui import (
+    card_cells,
+    case_card,
+    page_guard,
+    page_header,
+)
+from dashboard.zero_shot_labels import label_comparison
 from model.errors import UserError
 from model.evaluation.tables import display_name
 
@@ -108,10 +110,19 @@ def prompt_editor() -> PromptSet | None:
         positive = row[1].text_input("Positive prompt", key="zs-try-pos", max_chars=500)
         negative = row[2].text_input("Negative prompt", key="zs-try-neg", max_chars=500)
         if positive.strip() and negative.strip():
+            st.caption(
+                f"Scored as “{markdown_text(display_name(trial_key(name)))}”: its top-scoring "
+                "studies are shown below."
+            )
             restore(READ_DEFAULT)  # just before its widget, drawn only with both wordings
             if st.toggle("How does the model read these two wordings?", key="zs-read"):
                 prompt_reading(positive, negative)
             remember(READ_DEFAULT)
+        elif positive.strip() or negative.strip():
+            missing = "negative" if positive.strip() else "positive"
+            st.caption(
+                f"Type a {missing} wording too: a finding is scored as one against the other."
+            )
     remember(EDITOR_DEFAULTS)
     remember_tables("zs-tables", origin, (findings, diagnoses))
     prompts, problem = edited_or_last_valid(
@@ -197,8 +208,11 @@ def scores_section(prompts: PromptSet) -> None:
     studies = studio.studies().set_index("study_id")
     table = shown_score_table(scores, studies)
     config = {
-        c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.3f")
-        for c in table.columns[: scores.findings.shape[1]]
+        **table_labels(table.reset_index()),  # named as on every page: Study ID, Site
+        **{
+            c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.3f")
+            for c in table.columns[: scores.findings.shape[1]]
+        },
     }
     st.subheader("Per-study probabilities")
     st.dataframe(
@@ -211,7 +225,7 @@ def scores_section(prompts: PromptSet) -> None:
         mime="text/csv",
     )
     top_cases(scores, studies)
-    evaluation(scores, studies["split"])
+    label_comparison(studio, scores, studies["split"])
 
 
 def unread_text_warnings(prompts: PromptSet) -> None:
@@ -244,90 +258,28 @@ def top_cases(scores, studies) -> None:
     if not choices:
         return
     st.subheader("Top-scoring studies")
+    show_tried_finding(choices)
     choice = st.selectbox("Prompt", list(choices), key="zs-top")
     top = choices[choice].sort_values(ascending=False).head(6)
-    cells = st.columns(3)
-    for i, (study_id, prob) in enumerate(top.items()):
+    for i, ((study_id, prob), cell) in enumerate(
+        zip(top.items(), card_cells(len(top)), strict=True)
+    ):
         row = {"study_id": study_id, **studies.loc[study_id].to_dict()}
-        with cells[i % 3]:
+        with cell:
             st.metric(markdown_text(f"p({choice})"), f"{prob:.3f}")
             case_card(studio, row, None, key=f"zs-{i}")
 
 
-def evaluation(scores: Scores, splits) -> None:
-    st.subheader("Against labels")
-    labels = labels_or_warning(studio)
-    if labels is None:
-        st.info(
-            "No labels for this dataset. To see ROC curves, AUCs with CIs and a confusion matrix, "
-            "give a labels CSV (accession_number + 1/0/blank columns per finding or diagnosis) "
-            "when importing (Studies → Import, or `python -m model ingest --labels`), or put it "
-            "at DATASET/labels.csv."
-        )
+def show_tried_finding(choices: dict) -> None:
+    """Show the top studies of a finding just tried (typed, or its wording changed); the
+    user's own pick of another stays until the next try."""
+    tried = tuple(st.session_state.get(k, "") for k in ("zs-try-name", "zs-try-pos", "zs-try-neg"))
+    if not (tried[1].strip() and tried[2].strip()) or st.session_state.get("zs-tried") == tried:
         return
-    row = st.columns([1, 2, 3])
-    split = split_picker(row[0], splits, key="zs-eval-split")
-    scores = scores_of_split(scores, splits, split)
-    finding_evaluation(scores, labels, split, row)
-    diagnosis_evaluation(scores, labels)
-
-
-def finding_evaluation(scores: Scores, labels, split: str, row) -> None:
-    """ROC, score histogram and metrics of one finding against its labels column."""
-    labelled = [c for c in scores.findings.columns if c in labels.columns]
-    if labelled:
-        finding = row[1].selectbox(
-            "Finding", labelled, format_func=display_name, key="zs-eval-finding"
-        )
-        threshold = row[2].slider("Decision threshold", 0.0, 1.0, 0.5, 0.01, key="zs-threshold")
-        result = studio.finding_evaluation(scores.findings[finding], labels[finding], threshold)
-        name = display_name(finding)
-        if result is None:
-            why = why_no_roc(scores.findings[finding], labels[finding])
-            st.info(markdown_text(f"{name}: {why}, so ROC/AUC are undefined."))
-        else:
-            left, right = st.columns(2)
-            left.plotly_chart(
-                roc_figure(result.fpr, result.tpr, result.auc, result.auc_ci, name), key="zs-roc"
-            )
-            histogram = score_histogram(result.scores, threshold, name, result.truth)
-            right.plotly_chart(histogram, key="zs-hist")
-            three = st.column_config.NumberColumn(format="%.3f")  # value and its CI alike
-            numbers = {c: three for c in result.table.columns if c != "metric"}
-            st.dataframe(result.table, hide_index=True, key="zs-metrics", column_config=numbers)
-            where = split if split == ALL_STUDIES else f"the {split} split"
-            st.caption(
-                markdown_text(
-                    f"Over the {result.n:,} studies of {where} with a known {name} label, "
-                    f"{int(result.truth.sum()):,} of them positive."
-                )
-            )
-    elif scores.findings.shape[1]:
-        columns = ", ".join(map(str, labels.columns[:15])) + ("…" if labels.shape[1] > 15 else "")
-        st.info(
-            "No finding of this prompt set has a column in the labels file, so no ROC: name a "
-            f"finding exactly as its labels column is named (the file's columns: "
-            f"{markdown_text(columns)})."
-        )
-
-
-def diagnosis_evaluation(scores: Scores, labels) -> None:
-    """The diagnosis confusion matrix over every class of the prompt set."""
-    confusion = diagnosis_confusion(scores.diagnoses, labels)
-    if confusion is None and scores.diagnoses.shape[1]:
-        st.info(
-            "No study has a diagnosis label (a 1 in exactly one column named as a class of this "
-            "prompt set), so no confusion matrix."
-        )
-    if confusion is not None:
-        title = f"Diagnosis (accuracy {confusion.accuracy:.1%} over {confusion.n:,} studies)"
-        classes = [display_name(c) for c in confusion.classes]
-        st.plotly_chart(confusion_figure(confusion.matrix, classes, title), key="zs-cm")
-        if confusion.left_out:
-            st.caption(
-                f"Studies labelled {markdown_text(', '.join(map(display_name, confusion.left_out)))} "
-                "are left out: the prompt set has no class for them."
-            )
+    st.session_state["zs-tried"] = tried
+    shown = display_name(trial_key(tried[0]))
+    if shown in choices:
+        st.session_state["zs-top"] = shown
 
 
 with page_guard(studio):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -53,3 +54,18 @@ def page_opener(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..
         return at
 
     return open_page
+
+
+def block_holding(node: Any, predicate: Callable[[Any], bool]) -> Any:
+    """The innermost block of an AppTest tree (``at.main``) holding an element for which
+    ``predicate`` holds, to check where a page lays it out; None when none does."""
+    from streamlit.testing.v1.element_tree import Block
+
+    for child in node.children.values():
+        if isinstance(child, Block):
+            found = block_holding(child, predicate)
+            if found is not None:
+                return found
+        elif predicate(child):
+            return node
+    return None

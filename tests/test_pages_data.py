@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from dashboard_fixtures import block_holding
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -40,8 +41,8 @@ def test_zeroshot_scores_change_when_a_prompt_is_edited(app) -> None:
     at.slider(key="zs-threshold").set_value(0.3).run()  # same prompts: the cached scores
     captions = " ".join(c.value for c in at.caption)
     assert "reused now" in captions and "(just now;" not in captions, captions
-    metrics = next(d.value for d in at.dataframe if "metric" in d.value.columns)
-    assert "auc" in metrics["metric"].tolist()  # the tiny labels.csv gives ROC metrics
+    metrics = next(d.value for d in at.dataframe if "Metric" in d.value.columns)
+    assert "AUC" in metrics["Metric"].tolist()  # the tiny labels.csv gives ROC metrics
 
 
 def test_zeroshot_evaluates_the_chosen_split(app, data_root: Path) -> None:
@@ -127,6 +128,17 @@ def test_case_view_shows_views_report_and_lge(app) -> None:
     assert any("gadolinium" in t or "LV" in t or "ventric" in t for t in texts)
 
 
+def test_case_view_report_and_cine_fit_a_narrow_window(app) -> None:
+    """A quarter-page column gave the report and metadata ~110 px on an 800 px window (words
+    cut mid-word, the table's values hidden): they get a fixed width, the cine player the rest
+    (its views wrap to it: tests/test_cine_layout.py)."""
+    at = app("pages/studies.py", studies_view="Case view", case_id="s000002")
+    facts = block_holding(at.main, lambda e: getattr(e, "value", None) == "Metadata")
+    assert facts is not None and facts.proto.width_config.pixel_width >= 250, facts.proto
+    cine = block_holding(at.main, lambda e: getattr(e, "value", None) == "Cine")
+    assert cine is not None and cine.proto.width_config.use_stretch, cine.proto
+
+
 def test_a_case_opened_from_the_case_browser_logs_no_widget_state_warning(
     app, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -182,6 +194,9 @@ def test_studies_table_and_runs(app) -> None:
     assert inputs["Epochs"] == preset_defaults("cpu-small")["epochs"]
     boxes = {box.label: box.value for box in train.checkbox}
     assert boxes["Gradient checkpointing"] is False  # cpu-small leaves it off
+    # as wide as its label: a quarter column cut it to "Gradient checkpoint…" on a laptop
+    row = block_holding(train.main, lambda e: getattr(e, "label", None) == "Gradient checkpointing")
+    assert row.proto.WhichOneof("type") != "column", row.proto
 
 
 def test_embedding_map_renders(app) -> None:

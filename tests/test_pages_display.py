@@ -103,6 +103,118 @@ def test_the_embedding_map_colours_by_named_labels_and_an_unknown_field_strength
     assert '"name":"unknown"' in spec and '"name":"0"' not in spec, spec[:2000]
 
 
+def test_the_embedding_map_names_study_columns_as_the_tables_do(app) -> None:
+    """The colour box, legend and hover text showed ``age_band``, ``pixel_spacing_mm``, where
+    the selection table below names them Age band, Pixel spacing (mm)."""
+    from dashboard.studies import column_label
+
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    options = at.selectbox(key="e-colour").options
+    assert column_label("age_band") in options and "LGE (label)" in options, options
+    assert not [o for o in options if "_" in o], options
+    at.selectbox(key="e-colour").select("age_band").run()
+    assert at.selectbox(key="e-colour").value == "age_band"
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["legend"]["title"]["text"] == column_label("age_band")
+    hover = next(t["hovertemplate"] for t in spec["data"] if t.get("hovertemplate"))
+    assert "age_band" not in hover and column_label("age_band") in hover, hover
+
+
+def test_the_map_controls_are_laid_out_as_wide_as_they_need(app) -> None:
+    """Three fixed columns cut the Map choice to "UMAP" (PCA hidden) and the colour box to
+    "(none" on an 800 px window."""
+    from dashboard_fixtures import block_holding
+
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    for label in ("Map", "Colour by"):
+        row = block_holding(at.main, lambda e, label=label: getattr(e, "label", None) == label)
+        assert row is not None and row.proto.WhichOneof("type") != "column", (label, row.proto)
+
+
+def test_the_zero_shot_label_controls_are_laid_out_as_wide_as_they_need(app) -> None:
+    """Fixed columns cut "all splits" to "all" and the finding to "Left ventricle dys" on an
+    800 px window."""
+    from dashboard_fixtures import block_holding
+
+    at = app("pages/zeroshot.py")
+    for label in ("Studies", "Finding", "Decision threshold"):
+        row = block_holding(at.main, lambda e, label=label: getattr(e, "label", None) == label)
+        assert row is not None and row.proto.WhichOneof("type") != "column", (label, row.proto)
+
+
+def _table_headers(table) -> dict[str, str]:
+    """A shown table's column -> its header (the column's own name unless relabelled)."""
+    config = json.loads(table.proto.columns or "{}")
+    return {str(c): config.get(str(c), {}).get("label", str(c)) for c in table.value.columns}
+
+
+def test_few_shot_and_zero_shot_tables_name_study_columns_as_every_page(app) -> None:
+    """Few-shot and Zero-shot headed their tables study_id, impression, site, where the
+    Studies and Embeddings tables say Study ID, Impression, Site."""
+    from dashboard.studies import column_label
+
+    fewshot = app("pages/fewshot.py")
+    fewshot.selectbox(key="fs-pick").set_value("s000001").run()
+    fewshot.button(key="fs-add-True").click().run()
+    for key in ("fs-list-Examples", "fs-ranked"):
+        (table,) = [d for d in fewshot.dataframe if d.key and d.key.startswith(key)]
+        headers = _table_headers(table)
+        assert headers["study_id"] == column_label("study_id"), (key, headers)
+        assert not [h for h in headers.values() if "_" in h], (key, headers)
+    scores = [d for d in app("pages/zeroshot.py").dataframe if "study_id" in d.value.columns]
+    zeroshot = _table_headers(scores[0])
+    assert zeroshot["study_id"] == column_label("study_id"), zeroshot
+
+
+def test_zero_shot_metrics_are_named_as_on_the_evaluate_page() -> None:
+    """Zero-shot's metrics table said auc, f1, ci_low where the Evaluate page says AUC,
+    F1-score and a 95% CI."""
+    from dashboard.scoring import evaluate_finding
+    from model.evaluation.tables import PAPER_COLUMNS
+
+    ids = [f"s{i}" for i in range(8)]
+    probs = pd.Series([0.1, 0.2, 0.3, 0.6, 0.4, 0.7, 0.8, 0.9], index=ids)
+    labels = pd.Series([0.0, 0, 0, 0, 1, 1, 1, 1], index=ids)
+    table = evaluate_finding(probs, labels, 0.5, resamples=20).table
+    names = table.iloc[:, 0].tolist()
+    assert {"Accuracy", "F1-score", "AUC"} <= set(names) and set(PAPER_COLUMNS[2:]) <= set(names)
+    assert not [c for c in [*table.columns, *names] if "_" in c or c.islower()], table
+
+
+def _blocks(node):
+    from streamlit.testing.v1.element_tree import Block
+
+    for child in node.children.values():
+        if isinstance(child, Block):
+            yield child
+            yield from _blocks(child)
+
+
+def test_case_cards_keep_their_width_on_a_narrow_window(app) -> None:
+    """Three fixed columns of case cards (Zero-shot's top studies, the Case browser) squeezed
+    each to ~145 px on an 800 px window, cutting its Few-shot button to "Few-s…": each card
+    keeps one width and as many as fit go to a row."""
+    from dashboard.ui import CARD_PX
+
+    zeroshot = app("pages/zeroshot.py")
+    browser = app("pages/browser.py")
+    browser.text_input(key="b-query").input("dilated left ventricle").run()
+    for at in (zeroshot, browser):
+        cards = [b for b in at.button if b.label == "Open case"]
+        widths = [getattr(b.proto, "width_config", None) for b in _blocks(at.main)]
+        cells = [w for w in widths if w is not None and w.pixel_width == CARD_PX]
+        assert cards and len(cells) == len(cards), (len(cells), len(cards))
+
+
+def test_the_case_browser_filters_are_named_as_the_studies_page_names_them(app) -> None:
+    """Its filters read "age band", "field strength" where the Studies page's read Age band,
+    Field strength (T)."""
+    from dashboard.studies import FILTER_COLUMNS, column_label
+
+    labels = {m.label for m in app("pages/browser.py").multiselect}
+    assert labels and labels <= {column_label(c) for c in FILTER_COLUMNS}, labels
+
+
 def test_home_writes_its_counts_with_thousands_separators(app, monkeypatch, data_root) -> None:
     import dashboard.overview
 

@@ -76,7 +76,7 @@ def test_embedding_map_hovers_only_the_columns_the_studies_have() -> None:
     fig = embedding_map(_coords(), hover=("site", "sex"))  # a dataset without a sex column
     studies = fig.data[0]
     assert list(studies.customdata[0]) == ["s0", "internal"]
-    assert "site:" in studies.hovertemplate and "sex" not in studies.hovertemplate
+    assert "Site:" in studies.hovertemplate and "Sex" not in studies.hovertemplate
 
 
 def test_embedding_map_numeric_colour_scale() -> None:
@@ -193,7 +193,7 @@ def test_embedding_map_names_missing_values_unknown() -> None:
     assert colours[2] == colours[4] == legend["unknown"]
     assert colours[0] == colours[3] == legend["1"] and colours[1] == colours[5] == legend["0"]
     assert legend["unknown"] not in (legend["0"], legend["1"])
-    assert fig.layout.legend.title.text == "label_lge"
+    assert fig.layout.legend.title.text == "Label lge"  # named as in the tables
     histogram = score_histogram(np.array([0.2, 0.8]), 0.5, "lge", labels=np.array([0, 1]))
     bars = {t.name: t.marker.color for t in histogram.data}  # one finding, one colour code
     assert (legend["0"], legend["1"]) == (bars["label 0"], bars["label 1"])

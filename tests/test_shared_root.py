@@ -55,6 +55,22 @@ def test_a_session_keeps_its_checkpoint_when_another_user_chooses_or_trains(
     assert Settings(tmp_path).active_checkpoint() == older  # no session: active.json
 
 
+def test_with_nothing_chosen_a_page_opens_on_the_demo_checkpoint_not_a_newer_trial(
+    tmp_path: Path,
+) -> None:
+    """A 1-epoch trial run launched during a demo became every newly opened page's checkpoint
+    (a student's afterwards: zero-shot and search on a barely trained model), though the demo's
+    own dataset is the one pages open on."""
+    from model.demo import DemoLayout
+
+    demo = _run(tmp_path, DemoLayout(tmp_path).run.name, 600)
+    trial = _run(tmp_path, "cpu-small-trial", 0)
+    assert demo == DemoLayout(tmp_path).checkpoint
+    assert Settings(tmp_path, session={}).active_checkpoint() == demo
+    Settings(tmp_path, session={}).write_active(checkpoint=trial)  # chosen: it is the trial
+    assert Settings(tmp_path, session={}).active_checkpoint() == trial
+
+
 def test_a_session_whose_checkpoint_was_deleted_moves_to_the_chosen_one(tmp_path: Path) -> None:
     older, newer = _run(tmp_path, "older", 600), _run(tmp_path, "newer", 300)
     bob = Settings(tmp_path, session={})

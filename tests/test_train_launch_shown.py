@@ -1,0 +1,47 @@
+"""A run launched (or resumed) on the Train page is the one shown below the runs table.
+
+In a demo, Launch training started the new run while the panel below kept showing the run that
+was on show before, its finished curves read as the new run's "live" ones.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.test_train_runs import APP, _finished_run, _shown
+from tests.tiny_dataset import make_tiny_dataset
+
+
+def _start(command: list[str]) -> None:
+    """What the training job does first, seconds after its launch: its run folder's status
+    says it is running."""
+    run = Path(command[command.index("--out") + 1])
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "status.json").write_text(json.dumps({"state": "running", "epoch": 0, "epochs": 1}))
+
+
+def test_a_launched_run_is_shown_not_the_one_shown_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "data"
+    make_tiny_dataset(root / "ds" / "tiny", n=8)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    _finished_run(root, "demo", 1000.0)
+    launched = []
+    monkeypatch.setattr(
+        "dashboard.ui.launch", lambda jobs, kind, cmd, *a, **kw: launched.append(cmd)
+    )
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py")
+    assert _shown(at) == "demo"
+    name = next(t for t in at.text_input if t.label == "Run name").value
+    next(b for b in at.button if b.label == "Launch training").click()
+    _shown(at)  # the job has not started yet: its run is not listed
+    _start(launched[0])
+    assert _shown(at) == name  # the page's next refresh
+    assert _shown(at) == name  # and it stays shown
