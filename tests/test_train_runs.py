@@ -376,3 +376,18 @@ def test_a_checkpoint_dropped_beside_runs_or_datasets_does_not_make_their_folder
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(trained, copy)
     assert Settings(root).runs() == [own.parent]
+
+
+def test_a_run_folder_copied_without_its_status_keeps_its_curves_and_resume(
+    tmp_path: Path,
+) -> None:
+    """A run folder copied in whole but for status.json (its log, metrics, config and last.pt
+    are there) is a run with a record, not 'checkpoint only': its curves and resume stay."""
+    root = tmp_path / "data"
+    dataset = make_tiny_dataset(root / "ds" / "tiny", n=8)
+    run = root / "runs" / "colleague"
+    make_tiny_checkpoint(dataset, run)
+    (run / "status.json").unlink()
+    [row] = runs_table(Settings(root).runs(), root).to_dict("records")
+    assert row["run"] == "runs/colleague" and row["state"] != "checkpoint only"
+    assert (run / "metrics.jsonl").is_file() and row["epoch"]
