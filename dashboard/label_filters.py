@@ -20,7 +20,8 @@ from dashboard.studies import StudyFilter
 from model.errors import DataError
 from model.index.filters import FIELD_TYPES
 from model.index.held_datasets import labels_outdated
-from model.index.label_fields import own_label_fields
+from model.index.label_fields import dataset_label_fields, own_label_fields
+from model.index.records import dataset_identity
 from model.schema import FINDINGS
 
 if TYPE_CHECKING:
@@ -71,7 +72,11 @@ def chosen_labels(filters: StudyFilter, studies: pd.DataFrame) -> set[str]:
 
 def labels_stale(studio: Studio, index: EmbeddingIndex, chosen: set[str]) -> bool:
     """Whether ``index`` holds other label values than the dataset's labels file: the file
-    changed since the index was built, or the index lacks one of the ``chosen`` own fields."""
+    changed since the index was built, or the index lacks one of the ``chosen`` own fields for
+    this dataset's studies (a sibling dataset's of the same name do not count)."""
     own = chosen - set(FIELD_TYPES)
     metadata = index.collection().metadata
-    return labels_outdated(metadata, studio.dataset_path()) or not own <= index.label_fields()
+    dataset = studio.dataset_path()
+    folder = dataset_identity("", dataset)["dataset_folder"]
+    held = dataset_label_fields(metadata, folder)
+    return labels_outdated(metadata, dataset) or not own <= held

@@ -100,9 +100,12 @@ def runs_table(runs: list[Path], root: Path) -> pd.DataFrame:
 
 
 def shown_state(status: dict[str, Any], run: Path) -> str:
-    """``run_state``, or ``CHECKPOINT_ONLY`` for a folder that holds a checkpoint and nothing a
-    training writes first (no status.json: a best.pt copied here from another machine)."""
-    if not status and not (run / "status.json").exists() and _checkpoint_of(run):
+    """``run_state``, or ``CHECKPOINT_ONLY`` for a folder that holds a checkpoint and no record
+    of its training (no status.json, metrics or log: a best.pt copied here from another
+    machine); a run folder copied without its status.json keeps its curves and resume."""
+    folder = RunFolder(run)
+    record = (folder.status_path, folder.metrics_path, folder.log_path)
+    if not status and not any(path.exists() for path in record) and _checkpoint_of(run):
         return CHECKPOINT_ONLY
     return run_state(status, run)
 

@@ -131,10 +131,26 @@ class Settings:
 
     def runs(self) -> list[Path]:
         """Every training run folder, newest first: one that holds ``status.json``, a
-        ``config.json`` beside a training log, or a ``best.pt`` / ``last.pt`` (a checkpoint
-        copied from another machine without its run folder)."""
-        markers = find_named(self.data_root, {*RUN_MARKERS, "config.json"}, skip=self.uploads_dir)
-        found = {p.parent for p in markers if p.name in RUN_MARKERS or _is_run(p.parent)}
+        ``config.json`` beside a training log, or a ``best.pt`` / ``last.pt`` in a folder of its
+        own (a checkpoint copied from another machine without its run folder)."""
+        names = {*RUN_MARKERS, "config.json", "studies.parquet"}
+        markers = find_named(self.data_root, names, skip=self.uploads_dir)
+        found = {
+            p.parent
+            for p in markers
+            if p.name == "status.json" or (p.name == "config.json" and _is_run(p.parent))
+        }
+        copied = {p.parent for p in markers if p.name in CHECKPOINT_NAMES} - found
+        # a checkpoint dropped beside runs or datasets (data/runs/best.pt, the root, a dataset)
+        # does not make their folder a run: deleting that 'run' would delete them with it
+        datasets = {p.parent for p in markers if p.name == "studies.parquet"}
+        others = found | copied | datasets
+        found |= {
+            folder
+            for folder in copied - datasets
+            if folder not in (self.data_root, self.runs_dir)
+            and not any(folder in other.parents for other in others)
+        }
         return sorted(found, key=_mtime, reverse=True)
 
     def checkpoints(self) -> list[Path]:
@@ -233,7 +249,8 @@ def position_of(active: Path | None, datasets: list[Path]) -> int:
     return resolved.index(active.resolve()) if active.resolve() in resolved else 0
 
 
-RUN_MARKERS = frozenset({"status.json", "best.pt", "last.pt"})
+CHECKPOINT_NAMES = frozenset({"best.pt", "last.pt"})
+RUN_MARKERS = frozenset({"status.json", *CHECKPOINT_NAMES})
 
 
 def _is_run(folder: Path) -> bool:

@@ -180,3 +180,27 @@ def test_the_evaluation_headline_shows_each_mean_s_interval(tmp_path: Path) -> N
     assert text[ZERO_SHOT] in report
     methods = methods_lines({"suite": {"bootstrap": 60}, "labels": [], "mean_intervals": "x"})
     assert any("one patient draw per site shared by all its labels" in m for m in methods)
+
+
+def test_unlabelled_studies_leave_the_label_intervals_as_they_are(tmp_path: Path) -> None:
+    """A site's studies without labels (evaluated for retrieval: most of a hospital's 50,000)
+    weigh in no label's AUC, so the few-shot intervals and the means' resamples are those of
+    the labelled studies alone: the shared patient draw spans the labelled studies only (over
+    every study it changed them, and at 50,000 studies was drawn again for every k and method)."""
+    dataset = FakeDataset(tmp_path, n=80, seed=0)
+    labelled = dataset.labels().iloc[:60]  # the last 20 studies (10 patients) have no labels
+    config = SuiteConfig(
+        bootstrap=40, fewshot=FewShotConfig(shots=(1, 4), episodes=6), probe=ProbeConfig(folds=3)
+    )
+    whole = evaluate_site(
+        fake_encoder(), load_site(dataset, "internal", True, labelled), fake_prompts(), config
+    )
+    dataset.studies = dataset.studies.iloc[:60]
+    alone = evaluate_site(
+        fake_encoder(), load_site(dataset, "internal", True, labelled), fake_prompts(), config
+    )
+    columns = ["label", "method", "k", "auc", "auc_lo", "auc_hi"]
+    assert whole.fewshot[columns].equals(alone.fewshot[columns])
+    assert whole.resampled.keys() == alone.resampled.keys() and whole.resampled
+    for key, values in whole.resampled.items():
+        assert values == pytest.approx(alone.resampled[key], nan_ok=True), key

@@ -184,3 +184,22 @@ def test_a_writer_keeps_the_label_fields_another_recorded_meanwhile(tmp_path):
 
     upsert_records(index, sarcoid_records([1] * N, folder="a"), batch_size=4, on_batch=meanwhile)
     assert written and index.label_fields() == {"sarcoid", "amyloid"}
+
+
+def test_an_own_label_a_sibling_dataset_indexed_is_not_this_datasets(tmp_path):
+    """Two datasets share the index: the sibling's labels brought 'sarcoid'; this dataset's
+    studies were indexed before label fields were recorded, so the index holds no sarcoid of
+    theirs. A Case browser filter on its own sarcoid column is then answered in memory as
+    'older than the labels', not asked of the index (no hits: 'the index lacks this dataset')."""
+    from types import SimpleNamespace
+
+    from dashboard.label_filters import labels_stale
+
+    dataset = tmp_path / "hospital"
+    dataset.mkdir()
+    _labels_csv(dataset / "labels.csv", ["s1", "s2"], sarcoid=["1", "0"])
+    index = embedded_index(tmp_path / "chroma")
+    upsert_records(index, sarcoid_records([1] * N, folder="sibling"))
+    studio = SimpleNamespace(dataset_path=lambda: dataset)
+    assert labels_stale(studio, index, {"sarcoid"})
+    assert not labels_stale(studio, index, {"lge"}), "a finding: as before"

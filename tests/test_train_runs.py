@@ -360,3 +360,34 @@ def test_a_checkpoint_copied_without_its_run_folder_is_listed_and_can_be_made_ac
     assert at.subheader[-1].value == "colleague — checkpoint only"
     assert at.button(key=f"resume-{copied.parent}").disabled
     assert not at.button(key=f"set-active-{copied.parent}").disabled
+
+
+def test_a_checkpoint_dropped_beside_runs_or_datasets_does_not_make_their_folder_a_run(
+    tmp_path: Path,
+) -> None:
+    """A best.pt copied straight into data/runs/, the data root or a dataset folder (not into a
+    run folder of its own) does not list that folder as a 'checkpoint only' run: its Delete run
+    would remove every run, the whole data root or the dataset with it."""
+    root = tmp_path / "data"
+    dataset = make_tiny_dataset(root / "ds" / "tiny", n=8)
+    trained = make_tiny_checkpoint(dataset, tmp_path / "elsewhere" / "run")
+    own = root / "runs" / "colleague" / "best.pt"
+    for copy in (own, root / "runs" / "best.pt", root / "best.pt", dataset / "last.pt"):
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(trained, copy)
+    assert Settings(root).runs() == [own.parent]
+
+
+def test_a_run_folder_copied_without_its_status_keeps_its_curves_and_resume(
+    tmp_path: Path,
+) -> None:
+    """A run folder copied in whole but for status.json (its log, metrics, config and last.pt
+    are there) is a run with a record, not 'checkpoint only': its curves and resume stay."""
+    root = tmp_path / "data"
+    dataset = make_tiny_dataset(root / "ds" / "tiny", n=8)
+    run = root / "runs" / "colleague"
+    make_tiny_checkpoint(dataset, run)
+    (run / "status.json").unlink()
+    [row] = runs_table(Settings(root).runs(), root).to_dict("records")
+    assert row["run"] == "runs/colleague" and row["state"] != "checkpoint only"
+    assert (run / "metrics.jsonl").is_file() and row["epoch"]

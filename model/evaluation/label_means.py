@@ -3,8 +3,9 @@
 A mean over labels ("zero-shot findings, mean AUC") gets no valid interval from its labels' own
 intervals: the labels are scored on the same patients, so their errors are correlated, and each
 label's interval drew its own patients. Here the site's patients are resampled once per resample
-(``fewshot_intervals.PatientDraws`` over every evaluated study of the site, a study counting as
-often as its patient is drawn), and that draw is shared by every label: a label's AUC under a
+(``fewshot_intervals.PatientDraws`` over the site's studies with a known finding,
+``suite.shared_draws``, a study counting as often as its patient is drawn; a study without
+labels weighs in no AUC), and that draw is shared by every label: a label's AUC under a
 resample re-weights its known studies (its blank ones carry no weight), the resample's value is
 the mean of those AUCs over the labels the headline averages, and the interval is the percentile
 interval of the resamples' values. For a few-shot point a label's value under a resample is its

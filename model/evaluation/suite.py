@@ -96,13 +96,15 @@ def fewshot_curves(
     logits: dict[str, np.ndarray],
     config: FewShotConfig,
     problems: list[str],
-    draws: PatientDraws,
+    shared: tuple[np.ndarray, PatientDraws],
     resampled: Resampled,
 ) -> list[pd.DataFrame]:
     """Few-shot rows of every usable finding (no query shares a patient with the support; 95%
-    intervals over the episodes and the site's patient ``draws``, shared by the findings; each
-    point's mean AUC per resample added to ``resampled``); a k a finding lacks studies or
-    patients for, or kept under ``config.episodes`` episodes for, goes into ``problems``."""
+    intervals over the episodes and the site's patient draws ``shared`` by the findings:
+    ``shared_draws``; each point's mean AUC per resample added to ``resampled``); a k a finding
+    lacks studies or patients for, or kept under ``config.episodes`` episodes for, goes into
+    ``problems``."""
+    drawn, draws = shared
     curves = []
     for name, known in findings.items():
         y = site.labels[name].to_numpy()[known]
@@ -117,7 +119,7 @@ def fewshot_curves(
             site.groups[known],
             draws.resamples,
             draws.seed,
-            patients=draws.subset(np.flatnonzero(known)),
+            patients=draws.subset(np.flatnonzero(known[drawn])),
             resampled=points,
         )
         resampled.update({(fewshot_source(*point), name): v for point, v in points.items()})
@@ -214,6 +216,20 @@ def evaluate_site(
     return result
 
 
+def shared_draws(
+    site: SiteData, findings: dict[str, np.ndarray], config: SuiteConfig
+) -> tuple[np.ndarray, PatientDraws]:
+    """The site's one patient draw, shared by its findings (the headline means' intervals):
+    (the studies it spans, int [n]: those with a known finding; their ``PatientDraws``). A
+    study without labels weighs in no AUC: drawing its patient too would change every interval
+    with how many such studies the site has, and at 50,000 studies the draw no longer fits in
+    memory once, so each few-shot point would draw it again."""
+    known = list(findings.values())
+    drawn = np.flatnonzero(np.logical_or.reduce(known)) if known else np.empty(0, np.int64)
+    resamples = config.bootstrap if findings else 0
+    return drawn, PatientDraws(drawn.size, resamples, config.seed, site.groups[drawn])
+
+
 def _evaluate_vectors(
     vectors: np.ndarray,
     encoder: Encoder,
@@ -235,19 +251,17 @@ def _evaluate_vectors(
         if site.n_labelled
         else ({}, [])
     )
-    # one patient draw of the site, shared by its findings: the headline means' intervals
-    draws = PatientDraws(
-        len(site.ids), config.bootstrap if findings else 0, config.seed, site.groups
-    )
-    resampled = resampled_aucs("zero-shot", findings, scores, draws)
+    drawn, draws = shared_draws(site, findings, config)
+    on_drawn = {name: known[drawn] for name, known in findings.items()}
+    resampled = resampled_aucs("zero-shot", on_drawn, scores, draws)
     fewshot = fewshot_curves(
-        vectors, site, findings, logits, config.fewshot, problems, draws, resampled
+        vectors, site, findings, logits, config.fewshot, problems, (drawn, draws), resampled
     )
     diagnosis = {"zero-shot": zs_block}
     diagnosis[CV_SETTING], probe_rows = cross_validated_probes(
         vectors, site, findings, config.probe, config.bootstrap, problems, scores, diagnoses
     )
-    resampled |= resampled_aucs(CV_SETTING, findings, scores, draws)
+    resampled |= resampled_aucs(CV_SETTING, on_drawn, scores, draws)
     if train_split is not None and site.n_labelled:
         diagnosis[SPLIT_SETTING], split_rows = train_split_results(
             vectors, site, findings, train_split, config.probe, config.bootstrap, scores, diagnoses

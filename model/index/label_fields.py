@@ -131,6 +131,13 @@ def label_fields(metadata: dict[str, Any] | None) -> frozenset[str]:
     return frozenset(fields)
 
 
+def dataset_label_fields(metadata: dict[str, Any] | None, dataset_folder: str) -> frozenset[str]:
+    """The own label fields the index holds of one dataset's studies (none when it did not
+    record that dataset's: indexed before label fields were recorded)."""
+    record = recorded_labels(metadata).get(dataset_folder) or {}
+    return frozenset(str(name) for name in record.get("fields", []))
+
+
 def labels_changed(metadata: dict[str, Any] | None, dataset_folder: str, current: str) -> bool:
     """Whether the dataset's labels files (fingerprint ``current``) are not those it was indexed
     with; False when the index did not record them (built before this was recorded)."""
