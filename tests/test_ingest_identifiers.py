@@ -300,3 +300,24 @@ def test_a_long_dicom_read_error_is_cut_only_once_scrubbed(
     monkeypatch.setattr(dicom_open, "_BUFFER_BYTES", 0)  # the path itself goes to dcmread
     monkeypatch.setattr(dicom_open.pydicom, "dcmread", failing)
     _assert_io_error_reason_scrubbed(src, tmp_path / "dataset")
+
+
+def test_an_accession_known_only_from_the_reports_and_labels_is_scrubbed_from_folders(
+    tmp_path: Path,
+) -> None:
+    """An anonymising export may blank AccessionNumber in the headers yet name the study folder
+    after it: the reports and labels CSVs given to ingest key their rows by it, so it is as
+    identifying there as in a header."""
+    folder = write_study(
+        tmp_path / "src" / "ACC0042", StudySpec(series={"4ch": "CINE_4CH"}, accession="")
+    )
+    (folder / "notes.txt").write_text("not dicom")
+    (folder / "LAB0077.txt").write_text("not dicom")
+    reports, labels = tmp_path / "reports.csv", tmp_path / "labels.csv"
+    pd.DataFrame({"accession_number": ["ACC0042"], "report": ["Normal."]}).to_csv(reports)
+    pd.DataFrame({"accession_number": ["LAB0077"], "lge": [1]}).to_csv(labels, index=False)
+    out = tmp_path / "dataset"
+    ingest(tmp_path / "src", out, reports=reports, labels=labels, frames=4, size=16)
+    report = pd.read_csv(out / "ingest_report.csv", dtype=str, keep_default_na=False)
+    paths = [path for path in report["path"] if path.endswith(".txt")]
+    assert sorted(paths) == ["[removed]/[removed].txt", "[removed]/notes.txt"], paths

@@ -273,7 +273,8 @@ def ingest(
         if labels:
             extra[DatasetPaths(out).labels.name] = (given_labels, KEY)
             _log_labelled(links, given_labels, Path(labels))
-        report = deidentify_report(report, src, _identifiers(plans) | skipped)
+        found = _identifiers(plans, impressions, given_labels) | skipped
+        report = deidentify_report(report, src, found)
         studies = merge_tables(DatasetPaths(out), rows, links, report, extra)
         _tidy_embedding_caches(DatasetPaths(out), studies)
     _count(summary, rows, len(studies), report)
@@ -311,10 +312,14 @@ def _log_labelled(links: list[dict], rows: list[dict], path: Path) -> None:
         )
 
 
-def _identifiers(plans: list[_Plan]) -> set[str]:
+def _identifiers(
+    plans: list[_Plan], impressions: dict[str, str] | None, labels: list[dict]
+) -> set[str]:
     """Every patient name, ID (other IDs and names too), birth date and accession number read in
-    this ingest (to scrub from the report: exports name folders after any of them)."""
-    found: set[str] = set()
+    this ingest (to scrub from the report: exports name folders after any of them), the accession
+    numbers keying the reports and labels given among them: an anonymising export may blank a
+    header's AccessionNumber yet name the study's folder after it."""
+    found = {*(impressions or {}), *(row[KEY] for row in labels)}
     for plan in plans:
         for header in plan.task.headers or []:
             found.update((header.patient_name, header.patient_id, header.birth_date))
