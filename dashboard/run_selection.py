@@ -10,7 +10,9 @@ and Delete act on, until the user picks another.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 # written once when a run is set up (preset.json: by the Train page or a resume), else when a
 # training session starts (config.json), else the status a queued run writes first
@@ -47,3 +49,16 @@ def shown_run(paths: list[str], rows: list[int], remembered: str | None) -> str:
     if remembered in paths:
         return str(remembered)
     return paths[0]
+
+
+PICKED_KEY = "train-picked-rows"  # the runs table's (key, selected rows) at the last rerun
+
+
+def picked_now(session: MutableMapping[str, Any], key: str, rows: list[int]) -> bool:
+    """Whether the table ``key``'s selected ``rows`` were picked since the last rerun: a table
+    keeps its selection across reruns until its rows change, so a row picked before Launch
+    training is still selected on the reruns after it, and is then no pick over the run
+    launched."""
+    seen = session.get(PICKED_KEY)
+    session[PICKED_KEY] = (key, list(rows))
+    return bool(rows) and seen != (key, list(rows))

@@ -132,7 +132,7 @@ class Settings:
     def runs(self) -> list[Path]:
         """Every training run folder, newest first: one that holds ``status.json``, a
         ``config.json`` beside a training log, or a ``best.pt`` / ``last.pt`` in a folder of its
-        own (a checkpoint copied from another machine without its run folder)."""
+        own under ``runs/`` (a checkpoint copied from another machine without its run folder)."""
         names = {*RUN_MARKERS, "config.json", "studies.parquet"}
         markers = find_named(self.data_root, names, skip=self.uploads_dir)
         found = {
@@ -141,14 +141,15 @@ class Settings:
             if p.name == "status.json" or (p.name == "config.json" and _is_run(p.parent))
         }
         copied = {p.parent for p in markers if p.name in CHECKPOINT_NAMES} - found
-        # a checkpoint dropped beside runs or datasets (data/runs/best.pt, the root, a dataset)
-        # does not make their folder a run: deleting that 'run' would delete them with it
+        # a checkpoint dropped beside runs, datasets or the dashboard's own files (data/runs/,
+        # the root, a dataset, data/evaluations/) does not make their folder a run: deleting
+        # that 'run' would delete them with it
         datasets = {p.parent for p in markers if p.name == "studies.parquet"}
         others = found | copied | datasets
         found |= {
             folder
             for folder in copied - datasets
-            if folder not in (self.data_root, self.runs_dir)
+            if self.runs_dir in folder.parents
             and not any(folder in other.parents for other in others)
         }
         return sorted(found, key=_mtime, reverse=True)

@@ -13,7 +13,7 @@ from dashboard.inert_text import markdown_text
 from dashboard.job import Job
 from dashboard.overview import relative
 from dashboard.plots import loss_curve, validation_curves
-from dashboard.run_selection import in_table_order, shown_run, table_key
+from dashboard.run_selection import in_table_order, picked_now, shown_run, table_key
 from dashboard.runs import (
     CHECKPOINT_ONLY,
     TrainForm,
@@ -260,7 +260,7 @@ def runs_section() -> None:
     )
     rows = list(event.selection.rows) if event is not None else []
     remembered = st.session_state.get(SHOWN_RUN_KEY)
-    if rows:  # a run picked in the table wins over one launched before
+    if picked_now(st.session_state, table_key(paths), rows):  # wins over a run launched before
         st.session_state.pop(LAUNCHED_RUN_KEY, None)
     elif st.session_state.get(LAUNCHED_RUN_KEY) in paths:  # listed once its job has started:
         remembered = st.session_state.pop(LAUNCHED_RUN_KEY)  # its curves, not the run shown before

@@ -45,3 +45,34 @@ def test_a_launched_run_is_shown_not_the_one_shown_before(
     _start(launched[0])
     assert _shown(at) == name  # the page's next refresh
     assert _shown(at) == name  # and it stays shown
+
+
+def test_a_run_launched_after_one_was_picked_in_the_table_is_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table keeps its picked row across reruns until its rows change: that pick, made
+    before Launch, is no pick of a run over the one launched (it dropped the launched run, and
+    the picked one stayed on show once the new run was listed)."""
+    root = tmp_path / "data"
+    make_tiny_dataset(root / "ds" / "tiny", n=8)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    _finished_run(root, "older", 1000.0)
+    _finished_run(root, "newer", 2000.0)
+    launched = []
+    monkeypatch.setattr(
+        "dashboard.ui.launch", lambda jobs, kind, cmd, *a, **kw: launched.append(cmd)
+    )
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py")
+    assert _shown(at) == "newer"
+    table = at.dataframe[0]
+    pick = list(table.value["run"]).index("runs/older")
+    at.session_state[table.key] = {"selection": {"rows": [pick], "columns": []}}
+    assert _shown(at) == "older"
+    name = next(t for t in at.text_input if t.label == "Run name").value
+    next(b for b in at.button if b.label == "Launch training").click()
+    assert _shown(at) == "older"  # the job has not started yet: its run is not listed
+    _start(launched[0])
+    assert _shown(at) == name
+    assert _shown(at) == name

@@ -378,6 +378,32 @@ def test_a_checkpoint_dropped_beside_runs_or_datasets_does_not_make_their_folder
     assert Settings(root).runs() == [own.parent]
 
 
+def test_a_checkpoint_dropped_into_the_dashboards_own_folders_does_not_make_them_runs(
+    tmp_path: Path,
+) -> None:
+    """A best.pt copied into data/evaluations/, data/prompts/, data/fewshot/ or data/imports/
+    (not into a folder of its own under data/runs/) made that folder a 'checkpoint only' run,
+    whose Delete run removed every evaluation, prompt set, example set or import with it."""
+    root = tmp_path / "data"
+    dataset = make_tiny_dataset(root / "ds" / "tiny", n=8)
+    trained = make_tiny_checkpoint(dataset, tmp_path / "elsewhere" / "run")
+    settings = Settings(root)
+    own = settings.runs_dir / "colleague" / "best.pt"
+    folders = (
+        settings.evaluations_dir,
+        settings.prompts_dir,
+        settings.fewshot_dir,
+        settings.imports_dir,
+    )
+    for folder in folders:
+        (folder / "kept.txt").parent.mkdir(parents=True)
+        (folder / "kept.txt").write_text("the user's")
+    for copy in (own, *(folder / "best.pt" for folder in folders)):
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(trained, copy)
+    assert settings.runs() == [own.parent]
+
+
 def test_a_run_folder_copied_without_its_status_keeps_its_curves_and_resume(
     tmp_path: Path,
 ) -> None:
