@@ -206,25 +206,35 @@ class Settings:
         return note
 
     def active_checkpoint(self) -> Path | None:
-        """This session's checkpoint, else the chosen one, else the demo's (trained on the demo
-        dataset pages open on: a newer trial run, or a run still training, is no one's choice),
-        else the newest ``best.pt``/``last.pt`` found, else None."""
+        """This session's checkpoint, else the chosen one, else the one for the dataset pages
+        open on: on the demo's, the demo's checkpoint (a newer trial run, or a run still
+        training, is no one's choice); on the root's own (a hospital's), the newest of the
+        root's own runs (a model trained on synthetic studies is no default for them). Else the
+        newest ``best.pt``/``last.pt`` found, else None."""
         for chosen in (self._choice().get("checkpoint"), self.read_active().get("checkpoint")):
             if chosen and Path(chosen).is_file():
                 return self._pin("checkpoint", Path(chosen))
         found = self.checkpoints()
-        demo = DemoLayout(self.data_root).checkpoint
-        return self._pin("checkpoint", demo if demo in found else (found or [None])[0])
+        demo = DemoLayout(self.data_root)
+        dataset = self.active_dataset()
+        if dataset is None or demo.dataset("") in dataset.parents:
+            preferred = [demo.checkpoint] if demo.checkpoint in found else []
+        else:
+            preferred = [path for path in found if demo.run not in path.parents]
+        return self._pin("checkpoint", (preferred or found or [None])[0])
 
     def active_dataset(self) -> Path | None:
-        """This session's dataset, else the chosen one, else the first dataset found (demo
-        internal first), else None."""
+        """This session's dataset, else the chosen one, else the first dataset found (the root's
+        own before the demo's: a hospital's root where the demo was built too; an internal
+        site's first), else None."""
         for chosen in (self._choice().get("dataset"), self.read_active().get("dataset")):
             if chosen and (Path(chosen) / "studies.parquet").is_file():
                 return self._pin("dataset", Path(chosen))
         found = self.datasets()
-        preferred = [p for p in found if "internal" in p.name]
-        return self._pin("dataset", (preferred or found or [None])[0])
+        demo = DemoLayout(self.data_root).dataset("")
+        own = [path for path in found if demo not in path.parents] or found
+        preferred = [path for path in own if "internal" in path.name]
+        return self._pin("dataset", (preferred or own or [None])[0])
 
     def _choice(self) -> dict[str, str]:
         """The session's active dataset and checkpoint, first taken from ``active.json``; the

@@ -6,7 +6,10 @@ base temp folder, in the documented layout: DATA_ROOT/ds/tiny, DATA_ROOT/runs/ti
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -69,3 +72,15 @@ def block_holding(node: Any, predicate: Callable[[Any], bool]) -> Any:
         elif predicate(child):
             return node
     return None
+
+
+def finished_run(root: Path, name: str, age_s: float) -> Path:
+    """A finished run folder holding a best.pt, last touched ``age_s`` seconds ago."""
+    run = root / "runs" / name
+    run.mkdir(parents=True)
+    (run / "status.json").write_text(json.dumps({"state": "finished"}))
+    (run / "best.pt").write_bytes(b"")
+    stamp = time.time() - age_s
+    for path in (run / "status.json", run / "best.pt", run):
+        os.utime(path, (stamp, stamp))
+    return run / "best.pt"

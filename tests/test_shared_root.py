@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from dashboard_fixtures import finished_run as _run
 from dashboard_fixtures import make_tiny_dataset
 from streamlit.testing.v1 import AppTest
 
@@ -28,18 +29,6 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
 
 
-def _run(root: Path, name: str, age_s: float) -> Path:
-    """A finished run folder holding a best.pt, last touched ``age_s`` seconds ago."""
-    run = root / "runs" / name
-    run.mkdir(parents=True)
-    (run / "status.json").write_text(json.dumps({"state": "finished"}))
-    (run / "best.pt").write_bytes(b"")
-    stamp = time.time() - age_s
-    for path in (run / "status.json", run / "best.pt", run):
-        os.utime(path, (stamp, stamp))
-    return run / "best.pt"
-
-
 def test_a_session_keeps_its_checkpoint_when_another_user_chooses_or_trains(
     tmp_path: Path,
 ) -> None:
@@ -53,22 +42,6 @@ def test_a_session_keeps_its_checkpoint_when_another_user_chooses_or_trains(
     assert bob.active_checkpoint() == newer
     assert Settings(tmp_path, session={}).active_checkpoint() == older  # a page opened now
     assert Settings(tmp_path).active_checkpoint() == older  # no session: active.json
-
-
-def test_with_nothing_chosen_a_page_opens_on_the_demo_checkpoint_not_a_newer_trial(
-    tmp_path: Path,
-) -> None:
-    """A 1-epoch trial run launched during a demo became every newly opened page's checkpoint
-    (a student's afterwards: zero-shot and search on a barely trained model), though the demo's
-    own dataset is the one pages open on."""
-    from model.demo import DemoLayout
-
-    demo = _run(tmp_path, DemoLayout(tmp_path).run.name, 600)
-    trial = _run(tmp_path, "cpu-small-trial", 0)
-    assert demo == DemoLayout(tmp_path).checkpoint
-    assert Settings(tmp_path, session={}).active_checkpoint() == demo
-    Settings(tmp_path, session={}).write_active(checkpoint=trial)  # chosen: it is the trial
-    assert Settings(tmp_path, session={}).active_checkpoint() == trial
 
 
 def test_a_session_whose_checkpoint_was_deleted_moves_to_the_chosen_one(tmp_path: Path) -> None:
