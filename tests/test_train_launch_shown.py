@@ -24,20 +24,30 @@ def _start(command: list[str]) -> None:
     (run / "status.json").write_text(json.dumps({"state": "running", "epoch": 0, "epochs": 1}))
 
 
-def test_a_launched_run_is_shown_not_the_one_shown_before(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _train_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runs: dict[str, float]
+) -> tuple[AppTest, list[list[str]]]:
+    """The Train page on a data root holding the tiny dataset and finished ``runs`` (name: time
+    set up, seconds since the epoch), and the commands its Launch training hands the job runner."""
     root = tmp_path / "data"
     make_tiny_dataset(root / "ds" / "tiny", n=8)
     monkeypatch.setenv("CMR_DATA_ROOT", str(root))
-    _finished_run(root, "demo", 1000.0)
-    launched = []
+    for name, age_s in runs.items():
+        _finished_run(root, name, age_s)
+    launched: list[list[str]] = []
     monkeypatch.setattr(
         "dashboard.ui.launch", lambda jobs, kind, cmd, *a, **kw: launched.append(cmd)
     )
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     at.switch_page("pages/train.py")
+    return at, launched
+
+
+def test_a_launched_run_is_shown_not_the_one_shown_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at, launched = _train_page(tmp_path, monkeypatch, {"demo": 1000.0})
     assert _shown(at) == "demo"
     name = next(t for t in at.text_input if t.label == "Run name").value
     next(b for b in at.button if b.label == "Launch training").click()
@@ -53,18 +63,7 @@ def test_a_run_launched_after_one_was_picked_in_the_table_is_shown(
     """The table keeps its picked row across reruns until its rows change: that pick, made
     before Launch, is no pick of a run over the one launched (it dropped the launched run, and
     the picked one stayed on show once the new run was listed)."""
-    root = tmp_path / "data"
-    make_tiny_dataset(root / "ds" / "tiny", n=8)
-    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
-    _finished_run(root, "older", 1000.0)
-    _finished_run(root, "newer", 2000.0)
-    launched = []
-    monkeypatch.setattr(
-        "dashboard.ui.launch", lambda jobs, kind, cmd, *a, **kw: launched.append(cmd)
-    )
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page("pages/train.py")
+    at, launched = _train_page(tmp_path, monkeypatch, {"older": 1000.0, "newer": 2000.0})
     assert _shown(at) == "newer"
     table = at.dataframe[0]
     pick = list(table.value["run"]).index("runs/older")
