@@ -295,6 +295,17 @@ def labels(
     return labels_by_study(Path(labels_csv), ds.linkage())
 
 
+@st.cache_data(show_spinner=False, max_entries=4)
+def labels_prints(
+    path: str, version: tuple[float, ...], labels_csv: str, labels_version: tuple[float, ...]
+) -> tuple[str, str]:
+    """The dataset's own labels file ``labels_csv`` as the case index takes it
+    (``model.index.held_datasets.own_labels_prints``), keyed to its content as ``labels``."""
+    from model.index.held_datasets import own_labels_prints
+
+    return own_labels_prints(Path(path), dataset(path, version).linkage())
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def case_player(
     path: str, version: tuple[float, ...], study_id: str, views: tuple[str, ...]

@@ -10,11 +10,12 @@ allow (an index built for a sibling dataset that shares its Chroma folder, or fo
 this dataset held before it was ingested again). An index that cannot
 answer (a study missing from a stale index, an unreachable server) falls back to the in-memory
 ranking with a notice saying why; one that lacks some of the studies (ingested after it was
-built) answers with the others and the offer to rebuild it, as does one built from another
-version of the dataset's labels file, except that label filters are then answered in memory
-(``dashboard.label_filters``); a damaged one (stored vectors that read back wrong) is not
-searched, and the offer rebuilds it afresh. Either way the results are re-checked
-against the filtered study table, so every card shown passes the filters.
+built) answers with the others and the offer to rebuild it, as does one whose label values are
+not the dataset's labels file's (another version of it, or another file), except that label
+filters are then answered in memory (``dashboard.label_filters``); a damaged one (stored
+vectors that read back wrong) is not searched, and the offer rebuilds it afresh. Either way
+the results are re-checked against the filtered study table, so every card shown passes the
+filters.
 """
 
 from __future__ import annotations
@@ -133,8 +134,8 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
         return _in_memory(studio, allowed, query, text, missing=studio.missing_index())
     try:
         stale = labels_stale(studio, index, labels)
-        if stale and labels:  # its label values are not the file's: the filters would be wrong
-            return _in_memory(studio, allowed, query, text, missing=studio.outdated_index())
+        if not stale.current and labels:  # not the file's values: the filters would be wrong
+            return _in_memory(studio, allowed, query, text, missing=studio.outdated_index(stale))
         dataset = (studio.dataset_path().name, str(studio.dataset().settings.get("salt_id", "")))
         hits = _index_hits(index, query, text, dataset, _candidates(allowed, query))
         unindexed = _unindexed(index, allowed)
@@ -152,8 +153,8 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
     if table.empty and _candidates(allowed, query):  # built for a sibling, or before a re-ingest
         return _in_memory(studio, allowed, query, text, missing=studio.missing_index())
     missing = studio.partial_index(unindexed, len(allowed)) if unindexed else None
-    if missing is None and stale:
-        missing = studio.outdated_index()
+    if missing is None and not stale.current:
+        missing = studio.outdated_index(stale)
     return CaseResults(table, backend, missing=missing)
 
 

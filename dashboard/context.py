@@ -115,6 +115,15 @@ class Studio(CaseIndexAccess):
             return None
         return cache.labels(path, version, str(source), cache.version_of(source))
 
+    def labels_prints(self) -> tuple[str, str]:
+        """The dataset's own labels file's fingerprints as the case index takes it
+        (``model.index.held_datasets.own_labels_prints``), re-read when it changes."""
+        path, version = self._dataset_key()
+        source = label_file(Path(path))
+        if source is None or not source.is_file():
+            return "", ""
+        return cache.labels_prints(path, version, str(source), cache.version_of(source))
+
     def checkpoint_path(self) -> Path:
         path = self.settings.active_checkpoint()
         if path is None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from dashboard.settings import Settings
     from model.index.client import ChromaLocation
     from model.index.embedding_index import EmbeddingIndex
+    from model.index.label_fields import IndexedLabels
 
 
 class CaseIndexAccess:
@@ -144,15 +145,32 @@ class CaseIndexAccess:
             offer=self.index_offer(),
         )
 
-    def outdated_index(self) -> EmptyState:
-        """The active checkpoint's index was built from another version of the dataset's labels
-        file (``dashboard.label_filters``), with the job that indexes it again."""
+    def outdated_index(self, state: IndexedLabels) -> EmptyState:
+        """The active checkpoint's index holds other label values of the dataset than its labels
+        file (``dashboard.label_filters.labels_stale``: ``state``), with the job that indexes it
+        again with that file."""
+        name = self.dataset_path().name
+        after = (
+            "Label filters are answered with the exact in-memory ranking until the index is "
+            "built again; build it in the background to search it with them."
+        )
+        if state.own:
+            return EmptyState(
+                "The case index is older than this dataset's labels",
+                f"{name}'s labels file changed since the index was built (values edited, a "
+                "column added or removed), so the index's label filters would use the old "
+                f"labels. {after}",
+                offer=self.index_offer(),
+            )
+        source = (
+            f"with the labels of {', '.join(state.files)} (`python -m model index --labels`)"
+            if state.files
+            else "without labels (its labels file came later, or `--labels` named other files)"
+        )
         return EmptyState(
-            "The case index is older than this dataset's labels",
-            f"{self.dataset_path().name}'s labels file changed since the index was built (values "
-            "edited, a column added or removed), so the index's label filters would use the old "
-            "labels. Label filters are answered with the exact in-memory ranking until the index "
-            "is built again; build it in the background to search it with them.",
+            "The case index holds other labels than this dataset's",
+            f"Its studies of {name} were indexed {source}, not with {name}'s own labels file, "
+            f"whose values differ and which the label filters use. {after}",
             offer=self.index_offer(),
         )
 

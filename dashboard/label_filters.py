@@ -3,10 +3,10 @@
 The labels are the dataset's labels file (``Studio.labels``) joined to its studies: the findings
 of ``model.schema`` and the file's own 0/1 columns that the case index takes as fields
 (``model.index.label_fields.own_label_fields``), each under its column name, with the values
-"1" and "0" (a blank is neither). The index filters on the same fields; when it was built from
-another version of the labels file (``labels_outdated``), or lacks a chosen own field, its label
-values are not the file's: ``dashboard.case_search`` then answers label filters in memory, with
-the job that indexes the dataset again.
+"1" and "0" (a blank is neither). The index filters on the same fields; when the values it
+holds are not the file's (``labels_stale``: built from another version of the file, or from
+another file with ``index --labels``), or it lacks a chosen own field, ``dashboard.case_search``
+answers label filters in memory, with the job that indexes the dataset with its own labels.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import pandas as pd
 from dashboard.studies import StudyFilter
 from model.errors import DataError
 from model.index.filters import FIELD_TYPES
-from model.index.held_datasets import labels_outdated
-from model.index.label_fields import dataset_label_fields, own_label_fields
+from model.index.held_datasets import labels_state
+from model.index.label_fields import IndexedLabels, dataset_label_fields, own_label_fields
 from model.index.records import dataset_identity
 from model.schema import FINDINGS
 
@@ -70,13 +70,16 @@ def chosen_labels(filters: StudyFilter, studies: pd.DataFrame) -> set[str]:
     return {name for name, values in filters.values.items() if values and name not in fixed}
 
 
-def labels_stale(studio: Studio, index: EmbeddingIndex, chosen: set[str]) -> bool:
-    """Whether ``index`` holds other label values than the dataset's labels file: the file
-    changed since the index was built, or the index lacks one of the ``chosen`` own fields for
-    this dataset's studies (a sibling dataset's of the same name do not count)."""
+def labels_stale(studio: Studio, index: EmbeddingIndex, chosen: set[str]) -> IndexedLabels:
+    """Whether ``index`` holds other label values than the dataset's labels file
+    (``model.index.held_datasets.labels_state``: its file edited since, or the index built from
+    another file), or lacks one of the ``chosen`` own fields for this dataset's studies (a
+    sibling dataset's of the same name do not count): not ``current`` then."""
     own = chosen - set(FIELD_TYPES)
     metadata = index.collection().metadata
     dataset = studio.dataset_path()
+    state = labels_state(metadata, dataset, studio.labels_prints())
     folder = dataset_identity("", dataset)["dataset_folder"]
-    held = dataset_label_fields(metadata, folder)
-    return labels_outdated(metadata, dataset) or not own <= held
+    if state.current and not own <= dataset_label_fields(metadata, folder):
+        return IndexedLabels(current=False)
+    return state

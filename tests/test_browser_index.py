@@ -465,6 +465,43 @@ def test_a_hospital_label_column_is_a_filter_the_index_answers(tmp_path_factory,
     assert any("older than this dataset's labels" in i.value for i in at.info)
 
 
+def test_an_index_built_with_another_labels_file_is_judged_by_its_values(
+    tmp_path_factory, monkeypatch
+):
+    """Indexed with ``--labels`` from a file of every site's labels (rows in another order,
+    another site's row, a column the index does not take), the index holds the dataset's own
+    labels file's values: the page searches it with label filters and shows no notice. Once the
+    values differ, it says the index holds another file's labels (not that it is older than the
+    dataset's) and answers label filters in memory, with the job that indexes it again."""
+    import pandas as pd
+
+    root = _copy(tmp_path_factory, "other-labels")
+    data = root / "ds" / "tiny"
+    own = pd.read_csv(data / "labels.csv", dtype=str)
+    combined = own.iloc[::-1].assign(patient_id="1")[["patient_id", *own.columns[::-1]]]
+    elsewhere = {column: "0" for column in combined.columns}
+    combined = pd.concat([combined, pd.DataFrame([{**elsewhere, "accession_number": "ELSE1"}])])
+    combined.to_csv(root / "all_sites.csv", index=False)
+    argv = ["index", "--checkpoint", str(_active_checkpoint(root)), "--data", str(data)]
+    assert main([*argv, "--labels", str(root / "all_sites.csv")]) == 0
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    at.multiselect(key="b-label-lge").select("1").run()
+    assert not at.exception and not at.error
+    assert "ChromaDB index cmrclip-" in _captions(at) and not at.info, [i.value for i in at.info]
+    combined["lge"] = "1"
+    combined.to_csv(root / "all_sites.csv", index=False)
+    assert main([*argv, "--labels", str(root / "all_sites.csv")]) == 0
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    at.multiselect(key="b-label-lge").select("1").run()
+    [info] = [i.value for i in at.info]
+    assert "holds other labels than this dataset's" in info and "of all_sites.csv" in info
+    assert "exact in-memory ranking" in _captions(at)
+    link = pd.read_csv(data / "linkage.csv", dtype=str)
+    positive = set(link.merge(own[own["lge"] == "1"], on="accession_number")["study_id"])
+    assert _cards(at) and set(_cards(at)) <= positive, "the file's labels, not the index's"
+    assert at.button(key="offer-index") is not None
+
+
 def test_label_filters_become_typed_where_clauses() -> None:
     chosen = StudyFilter(values={"sarcoid": ["1"], "lge": ["0", "1"]})
     assert index_where(chosen, "tiny", "", frozenset({"sarcoid"})) == {

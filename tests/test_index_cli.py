@@ -273,3 +273,34 @@ def test_a_hospital_label_column_is_a_search_filter(setup, tmp_path, caplog, cap
     hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert sorted(h["study_id"] for h in hits) == ["s030001", "s030002"]
     assert "changed since it was indexed" not in caplog.text
+
+
+def test_search_judges_the_index_by_the_label_values_it_holds(setup, tmp_path, caplog, capsys):
+    """A dataset indexed with ``--labels`` from another file (all sites' labels in one) holds its
+    own labels file's values: search says nothing. Nor after edits the index does not hold (rows
+    reordered, another site's row, a column it does not take); a value the index holds that the
+    labels file no longer has is named as coming from the other file, not as an edit."""
+    root, data, other, checkpoint = setup
+    hospital = tmp_path / "hospital"
+    shutil.copytree(other, hospital)
+    own = pd.read_csv(hospital / "labels.csv", dtype=str)
+    elsewhere = pd.read_csv(data / "labels.csv", dtype=str)
+    combined = pd.concat([elsewhere, own.iloc[::-1]])[own.columns[::-1]]
+    combined.to_csv(tmp_path / "all_sites.csv", index=False)
+    argv = ["--checkpoint", str(checkpoint), "--data", str(hospital)]
+    assert main(["index", *argv, "--labels", str(tmp_path / "all_sites.csv")]) == 0
+    search = ["search", "--like", "s030000", *argv, "--json", "--where", '{"lge": 1}']
+    caplog.clear()
+    assert main(search) == 0
+    assert "since it was indexed" not in caplog.text and "all_sites.csv" not in caplog.text
+    shuffled = own.iloc[[3, 0, 5, 1, 4, 2]].copy()
+    shuffled["patient_id"] = "1"  # not an index field
+    pd.concat([shuffled, elsewhere.head(1)]).to_csv(hospital / "labels.csv", index=False)
+    assert main(search) == 0
+    assert "since it was indexed" not in caplog.text and "all_sites.csv" not in caplog.text
+    own.loc[0, "lge"] = "0" if own.loc[0, "lge"] == "1" else "1"
+    own.to_csv(hospital / "labels.csv", index=False)
+    assert main(search) == 0
+    assert "come from all_sites.csv, not from its own labels file" in caplog.text
+    assert "since it was indexed" not in caplog.text
+    capsys.readouterr()

@@ -3,6 +3,7 @@ qualify, how a search learns them from the index, and when the index is out of d
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pandas as pd
@@ -11,9 +12,10 @@ from index_fakes import embedded_index, make_records, sarcoid_records
 
 from model.errors import DataError, UserError
 from model.index.filters import normalize_where
-from model.index.held_datasets import labels_outdated
+from model.index.held_datasets import labels_state
 from model.index.label_fields import (
     LABELS_KEY,
+    dataset_record,
     label_fields,
     labels_fingerprint,
     own_label_fields,
@@ -133,30 +135,65 @@ def test_the_collection_records_each_dataset_label_fields(tmp_path):
     index = embedded_index(tmp_path / "chroma")
     upsert_records(index, sarcoid_records([1] * N, folder="a"))
     other = make_records(5, seed=4)
-    other.labels["b"] = {"fields": ["amyloid"], "labels": "abc"}
+    other.labels["b"] = {"fields": ["amyloid"], "values": "abc"}
     upsert_records(index, other)
     assert label_fields(index.collection().metadata) == {"sarcoid", "amyloid"}
     again = sarcoid_records([1] * N, folder="a")
-    again.labels["a"] = {"fields": [], "labels": ""}  # its column was removed
+    again.labels["a"] = {"fields": [], "values": ""}  # its column was removed
     upsert_records(index, again)
     assert index.label_fields() == {"amyloid"}
 
 
-def test_an_edited_labels_file_makes_the_index_outdated(tmp_path):
+def _indexed_with_own_labels(tmp_path, **columns: list[str]):
+    """A dataset folder (labels.csv and linkage.csv of s1..s3), its index recording the labels
+    as the index command does; returns (dataset, collection metadata)."""
     dataset = tmp_path / "hospital"
     dataset.mkdir()
     csv = dataset / "labels.csv"
-    _labels_csv(csv, ["s1", "s2"], sarcoid=["1", "0"])
+    linkage = _labels_csv(csv, ["s1", "s2", "s3"], **columns)
+    linkage.to_csv(dataset / "linkage.csv", index=False)
     index = embedded_index(tmp_path / "chroma")
     records = sarcoid_records([1] * N, folder=_folder(dataset))
-    records.labels[_folder(dataset)]["labels"] = labels_fingerprint([csv])
+    records.labels[_folder(dataset)] = dataset_record(read_labels(csv, linkage), [csv], own=True)
     upsert_records(index, records)
-    assert not labels_outdated(index.collection().metadata, dataset)
-    _labels_csv(csv, ["s1", "s2"], sarcoid=["1", "0"], amyloid=["0", "1"])
-    assert labels_outdated(index.collection().metadata, dataset)
-    assert not labels_outdated(None, dataset), "an index that did not record it: not judged"
+    return dataset, index.collection().metadata
+
+
+def test_only_an_edit_of_what_the_index_holds_makes_it_outdated(tmp_path):
+    """The index is judged by the label values it holds of the dataset's studies, not by the
+    labels file's bytes: rows or columns in another order, another dataset's rows and a column
+    the index does not take change nothing; a value, a new label column or a blanked label do."""
+    dataset, metadata = _indexed_with_own_labels(
+        tmp_path, lge=["1", "0", ""], sarcoid=["1", "0", "0"]
+    )
+    csv = dataset / "labels.csv"
+    assert labels_state(metadata, dataset).current
+    frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    elsewhere = {"accession_number": "OTHER9", "lge": "1", "sarcoid": "1", "patient_id": "1"}
+    edited = pd.concat([frame.iloc[::-1], pd.DataFrame([elsewhere])]).fillna("")
+    edited[["sarcoid", "patient_id", "accession_number", "lge"]].to_csv(csv, index=False)
+    assert labels_state(metadata, dataset).current, "nothing the index holds was edited"
+    for column, value in (("sarcoid", ["1", "1", "0"]), ("lge", ["1", "0", "0"])):
+        changed = frame.copy()
+        changed[column] = value
+        changed.to_csv(csv, index=False)
+        state = labels_state(metadata, dataset)
+        assert not state.current and state.own, f"{column} edited"
+    frame.assign(amyloid_confirmed=["0", "", ""]).to_csv(csv, index=False)
+    assert not labels_state(metadata, dataset).current, "a label column added"
+    assert labels_state(None, dataset).current, "an index that did not record it: not judged"
     csv.unlink()  # its labels given with index --labels from elsewhere: nothing to compare
-    assert not labels_outdated(index.collection().metadata, dataset)
+    assert labels_state(metadata, dataset).current
+
+
+def test_an_index_of_an_earlier_version_is_judged_by_the_file_hash(tmp_path):
+    dataset, _ = _indexed_with_own_labels(tmp_path, sarcoid=["1", "0", "0"])
+    csv = dataset / "labels.csv"
+    record = {"fields": ["sarcoid"], "labels": labels_fingerprint([csv])}
+    metadata = {LABELS_KEY: json.dumps({_folder(dataset): record})}
+    assert labels_state(metadata, dataset).current
+    pd.read_csv(csv, dtype=str).iloc[::-1].to_csv(csv, index=False)
+    assert not labels_state(metadata, dataset).current
 
 
 def _folder(dataset) -> str:
@@ -175,7 +212,7 @@ def test_a_writer_keeps_the_label_fields_another_recorded_meanwhile(tmp_path):
     the other's closing update keeps them."""
     index = embedded_index(tmp_path / "chroma")
     other = make_records(5, seed=4)
-    other.labels["b"] = {"fields": ["amyloid"], "labels": "abc"}
+    other.labels["b"] = {"fields": ["amyloid"], "values": "abc"}
     written = []
 
     def meanwhile(collection) -> None:
@@ -200,6 +237,6 @@ def test_an_own_label_a_sibling_dataset_indexed_is_not_this_datasets(tmp_path):
     _labels_csv(dataset / "labels.csv", ["s1", "s2"], sarcoid=["1", "0"])
     index = embedded_index(tmp_path / "chroma")
     upsert_records(index, sarcoid_records([1] * N, folder="sibling"))
-    studio = SimpleNamespace(dataset_path=lambda: dataset)
-    assert labels_stale(studio, index, {"sarcoid"})
-    assert not labels_stale(studio, index, {"lge"}), "a finding: as before"
+    studio = SimpleNamespace(dataset_path=lambda: dataset, labels_prints=lambda: ("", ""))
+    assert not labels_stale(studio, index, {"sarcoid"}).current
+    assert labels_stale(studio, index, {"lge"}).current, "a finding: as before"

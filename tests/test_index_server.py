@@ -88,6 +88,54 @@ def test_a_server_index_takes_own_label_filters(server, tmp_path):
         remote.search_vector(records.vectors[1], 5, {"sarcoids": 1})
 
 
+def test_two_writers_at_once_keep_both_datasets_label_records(server, monkeypatch):
+    """Two index runs write one server collection at once (two datasets indexed together, or a
+    page's job and a colleague's): the second one's closing metadata update, made while the
+    first is between reading the collection's record of labels and writing it back, must not
+    be lost, nor make the first lose its own. The first writer is held at that point until the
+    second has finished or is waiting its turn."""
+    import time
+
+    import model.index.writer as writer
+
+    first = sarcoid_records([1, 0, 1, 0], folder="a")
+    second = make_records(5, seed=4)
+    second.labels["b"] = {"fields": ["amyloid"], "values": "abc"}
+    second_turn = threading.Event()
+    recorded = writer.with_labels_recorded
+    real_sleep = time.sleep
+
+    def hold_first(metadata, labels):
+        if "a" in labels:  # the first writer, between its read and its write
+            worker.start()
+            assert second_turn.wait(30), "the second writer neither finished nor waited"
+        return recorded(metadata, labels)
+
+    def waiting(seconds: float) -> None:
+        if threading.current_thread() is worker:
+            second_turn.set()
+        real_sleep(seconds)
+
+    def write_second() -> None:
+        try:
+            upsert_records(EmbeddingIndex(open_client(server), "c0ncurrent"), second)
+        except Exception as err:  # reported by the assertion below
+            failed.append(err)
+        finally:
+            second_turn.set()
+
+    failed: list[Exception] = []
+    worker = threading.Thread(target=write_second)
+    monkeypatch.setattr(writer, "with_labels_recorded", hold_first)
+    monkeypatch.setattr(time, "sleep", waiting)
+    index = EmbeddingIndex(open_client(server), "c0ncurrent")
+    upsert_records(index, first)
+    worker.join(30)
+    assert not worker.is_alive() and not failed
+    assert index.label_fields() == {"sarcoid", "amyloid"}
+    assert index.count() == 9
+
+
 def test_environment_selects_the_server(server, monkeypatch):
     monkeypatch.setenv("CMR_CHROMA_HOST", server.host)
     monkeypatch.setenv("CMR_CHROMA_PORT", str(server.port))

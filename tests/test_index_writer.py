@@ -182,3 +182,36 @@ def test_second_writer_gets_a_clear_error_or_waits(tmp_path):
     finally:
         holder.wait(timeout=30)
     assert lock_path_for(path).exists() and not path.exists(), "the lock never touches the folder"
+
+
+def test_the_metadata_lock_waits_for_its_holder_and_takes_over_a_dead_ones(tmp_path, monkeypatch):
+    """The lock in Chroma that serialises writers' metadata updates: a second taker waits (here
+    not at all, so it is refused naming the lock); one left by a killed writer is taken over;
+    and a writer whose lock was taken over does not release its successor's."""
+    import model.index.metadata_lock as metadata_lock_module
+    from model.index.metadata_lock import LOCK_PREFIX, metadata_lock
+
+    client = embedded_index(tmp_path / "chroma").client
+
+    def locks() -> list[str]:
+        return [c.name for c in client.list_collections() if c.name.startswith(LOCK_PREFIX)]
+
+    first = metadata_lock(client, "cmrclip-x")
+    first.__enter__()
+    assert locks() == [f"{LOCK_PREFIX}cmrclip-x"]
+    busy = "another index writer .* holds metalock-cmrclip-x"
+    with pytest.raises(UserError, match=busy), metadata_lock(client, "cmrclip-x", wait_s=0):
+        pass
+    monkeypatch.setattr(metadata_lock_module, "STALE_AFTER_S", -1.0)  # the first one is dead
+    second = metadata_lock(client, "cmrclip-x", wait_s=5)
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first writer was only slow: it comes back
+    assert locks() == [f"{LOCK_PREFIX}cmrclip-x"], "the second writer still holds it"
+    monkeypatch.setattr(metadata_lock_module, "STALE_AFTER_S", 3600.0)
+    with pytest.raises(UserError), metadata_lock(client, "cmrclip-x", wait_s=0):
+        pass
+    second.__exit__(None, None, None)
+    assert locks() == []
+    with metadata_lock(client, "cmrclip-x", wait_s=0):
+        assert locks() == [f"{LOCK_PREFIX}cmrclip-x"]
+    assert locks() == []

@@ -107,8 +107,9 @@ def collect_records(
 
     Without ``labels_csvs`` each dataset's own labels file (``model.labels.label_file``) is
     attached, as the dashboard's index job does, so a re-index never drops the findings filters.
-    The records name each dataset's own label fields and labels fingerprint (``dataset_record``),
-    which the write records in the collection.
+    The records name each dataset's own label fields, the fingerprint of its label values and
+    the labels files they came from (``dataset_record``), which the write records in the
+    collection.
     """
     from model.data.dataset import CMRDataset
     from model.embed import cached_study_embeddings
@@ -118,7 +119,7 @@ def collect_records(
         ds = CMRDataset.open(path)
         own = label_file(Path(path))
         files = labels_csvs or ([own] if own else [])
-        labels = _labels_for(ds.linkage(), files, Path(path))
+        labels, used = _labels_for(ds.linkage(), files, Path(path))
         embeddings = cached_study_embeddings(checkpoint, ds, device=device)
         if embeddings.provenance["checkpoint_fingerprint"] != fingerprint:
             raise DataError(
@@ -128,7 +129,8 @@ def collect_records(
         given = identity_of(ds, Path(path))
         name = given.pop("dataset")
         part = build_records(ds.studies, embeddings.ids, embeddings.vectors, name, labels, given)
-        part.labels[given["dataset_folder"]] = dataset_record(labels, files)
+        from_own = own is not None and [p.resolve() for p in used] == [own.resolve()]
+        part.labels[given["dataset_folder"]] = dataset_record(labels, used, from_own)
         clash = set(part.ids) & set(records.ids)
         if clash:
             raise DataError(
@@ -180,14 +182,15 @@ def check_rebuild_keeps(
 
 def _labels_for(
     linkage: pd.DataFrame, labels_csvs: list[Path], dataset: Path
-) -> pd.DataFrame | None:
-    """The labels of ``dataset``'s studies from whichever of the files holds them."""
+) -> tuple[pd.DataFrame | None, list[Path]]:
+    """The labels of ``dataset``'s studies from whichever of the files holds them, and those
+    files (a later one's row of a study wins)."""
     frames = {csv: read_labels(csv, linkage) for csv in labels_csvs}
     used = {csv: frame for csv, frame in frames.items() if len(frame)}
     if not used:
         if labels_csvs:
             log.info("%s: none of its studies is in %s", dataset.name, _names(labels_csvs))
-        return None
+        return None, []
     merged = pd.concat(used.values())
     merged = merged[~merged.index.duplicated(keep="last")]
     log.info(
@@ -197,7 +200,7 @@ def _labels_for(
         len(linkage),
         _names(list(used)),
     )
-    return merged
+    return merged, list(used)
 
 
 def _names(paths: list[Path]) -> str:

@@ -37,7 +37,8 @@ from model.index.filters import (
     normalize_where,
     where_fields,
 )
-from model.index.held_datasets import labels_outdated
+from model.index.held_datasets import labels_state
+from model.index.label_fields import IndexedLabels
 from model.index.private_copy import readable_location
 from model.index.read_check import check_readable
 from model.schema import FINDINGS
@@ -115,12 +116,8 @@ def run(args: argparse.Namespace) -> int:
         total = index.count()
         own_labels = index.label_fields()
         where = normalize_where(asked, own_labels)
-        if args.data and labels_outdated(index.collection().metadata, args.data):
-            log.warning(
-                "the labels of %s changed since it was indexed: label filters use the old "
-                "values until python -m model index runs again",
-                args.data,
-            )
+        if args.data:
+            _say_labels_state(labels_state(index.collection().metadata, args.data), args.data)
         if args.like:
             hits = index.search_like(args.like, k=args.k, where=where)
         else:
@@ -181,3 +178,23 @@ def _write_hits(hits: list[SearchHit], as_json: bool) -> None:
             f"{hit.rank:>3}  {hit.similarity:+.3f}  {hit.study_id}  {shown}\n     {impression}\n"
         )
     out.flush()
+
+
+def _say_labels_state(state: IndexedLabels, dataset: Path) -> None:
+    """Warn when the index's label values of ``dataset`` are not its labels file's."""
+    if state.current:
+        return
+    if state.own:
+        log.warning(
+            "the labels of %s changed since it was indexed: label filters use the old "
+            "values until python -m model index runs again",
+            dataset,
+        )
+        return
+    source = f"come from {', '.join(state.files)}" if state.files else "were indexed without labels"
+    log.warning(
+        "the index's labels of %s %s, not from its own labels file, and differ from it: label "
+        "filters use the index's values (python -m model index without --labels takes its own)",
+        dataset,
+        source,
+    )

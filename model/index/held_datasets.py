@@ -1,5 +1,5 @@
-"""Which datasets a checkpoint's index holds, which of them a rebuild would drop, and whether a
-dataset's labels file changed since it was indexed (``labels_outdated``).
+"""Which datasets a checkpoint's index holds, which of them a rebuild would drop, and whether
+the index holds the values of a dataset's labels file (``labels_state``).
 
 One collection per checkpoint holds every dataset indexed with it: sibling datasets sharing an
 embedded folder (``DATA_ROOT/imports/chroma``), or a colleague's datasets on a shared server. A
@@ -19,13 +19,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 from chromadb.api.models.Collection import Collection
 
+from model.errors import DataError
 from model.index.client import ChromaLocation, open_client
 from model.index.embedding_index import EmbeddingIndex
-from model.index.label_fields import labels_changed, labels_fingerprint
-from model.index.records import dataset_identity
+from model.index.label_fields import (
+    IndexedLabels,
+    compare_labels,
+    labels_fingerprint,
+    values_fingerprint,
+)
+from model.index.records import dataset_identity, read_labels
 from model.labels import label_file
+from model.schema import DatasetPaths
 
 if TYPE_CHECKING:
     from model.data.dataset import CMRDataset
@@ -89,16 +97,41 @@ def read_held_datasets(location: ChromaLocation, fingerprint: str) -> list[HeldD
     return held_datasets(index.collection())
 
 
-def labels_outdated(collection_metadata: dict[str, Any] | None, dataset: Path) -> bool:
-    """Whether ``dataset``'s labels file (``model.labels.label_file``) is not the one its
-    studies were indexed with (edited, a column added, or attached since): the index then needs
-    ``python -m model index`` again. False for an index that did not record it, and for a
-    dataset without a labels file (its index may hold labels given with ``index --labels``)."""
+def own_labels_prints(dataset: Path, linkage: pd.DataFrame | None = None) -> tuple[str, str]:
+    """(``values_fingerprint``, ``labels_fingerprint``) of ``dataset``'s own labels file
+    (``model.labels.label_file``) as an index of it takes its values (``linkage``: its
+    linkage.csv, read when not given); ("", "") without one or one the index cannot take."""
     own = label_file(dataset)
+    if own is None:
+        return "", ""
+    if linkage is None:
+        path = DatasetPaths(dataset).linkage
+        linkage = (
+            pd.read_csv(path, dtype=str, keep_default_na=False)
+            if path.is_file()
+            else pd.DataFrame(columns=["study_id", "accession_number"])
+        )
+    try:
+        values = values_fingerprint(read_labels(own, linkage))
+    except DataError:
+        return "", ""
+    return values, labels_fingerprint([own])
+
+
+def labels_state(
+    collection_metadata: dict[str, Any] | None,
+    dataset: Path,
+    prints: tuple[str, str] | None = None,
+) -> IndexedLabels:
+    """Whether the index holds the label values of ``dataset``'s own labels file now
+    (``model.index.label_fields.compare_labels``; ``prints``: its ``own_labels_prints``, read
+    when not given): current for an index that did not record them, and for a dataset without
+    a labels file (its index may hold labels given with ``index --labels``)."""
+    values, file_hash = prints if prints is not None else own_labels_prints(dataset)
+    if not file_hash:
+        return IndexedLabels(current=True)
     folder = dataset_identity("", dataset)["dataset_folder"]
-    return own is not None and labels_changed(
-        collection_metadata, folder, labels_fingerprint([own])
-    )
+    return compare_labels(collection_metadata, folder, values, file_hash)
 
 
 def dropped_by_rebuild(held: list[HeldDataset], given: list[dict[str, Any]]) -> list[HeldDataset]:

@@ -11,10 +11,16 @@ values only), is not a plain field name (letters, digits and ``_``, starting wit
 its case, or holds no 1 or 0 at all.
 
 The collection's metadata records, under ``LABELS_KEY``, for each dataset (by its
-``dataset_folder``) the own label fields indexed and the fingerprint of the labels files they came
-from (``labels_fingerprint``). ``label_fields`` is what a search accepts besides ``FIELD_TYPES``
-(none for an index built before labels were recorded: the old behaviour), and ``labels_changed``
-says when a dataset's labels file is no longer the one its index was built from.
+``dataset_folder``) the own label fields indexed, a fingerprint of the label values the index
+holds of its studies (``values_fingerprint``: the indexed columns' values per study, whatever
+the order of the file's rows and columns, its rows of other datasets' studies or its columns the
+index does not take), the names of the labels files they came from and whether that was the
+dataset's own labels file (``dataset_record``). ``label_fields`` is what a search accepts besides
+``FIELD_TYPES`` (none for an index built before labels were recorded: the old behaviour), and
+``compare_labels`` says whether the index holds the values of the dataset's labels file now
+(``IndexedLabels``), and if not, whether it was built from that file since edited or from
+another (``index --labels``). A record of an earlier version holds the whole file's hash instead
+(``labels``), compared as it was.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +44,7 @@ from model.schema import DIAGNOSES, FINDINGS
 
 log = logging.getLogger(__name__)
 
-LABELS_KEY = "indexed_labels"  # collection metadata: JSON {dataset_folder: {fields, labels}}
+LABELS_KEY = "indexed_labels"  # collection metadata: JSON {dataset_folder: dataset_record}
 _FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
 _IDENTIFIER = re.compile(
     r"(^|_)(id|ids|uid|mrn|accession|patient|name|names|birth|dob|ssn)(_|$)",
@@ -86,8 +93,21 @@ def _quoted(column: str) -> str:
     return "[not shown]" if header_names([column]).startswith("[not shown]") else repr(column)
 
 
+@dataclass(frozen=True)
+class IndexedLabels:
+    """How the label values the index holds of one dataset stand against its labels file:
+    ``current`` when they are the file's values (or nothing was recorded to judge by). Else
+    ``own`` says it was built from that file, edited since; otherwise from ``files`` (names;
+    none when it was indexed without labels)."""
+
+    current: bool
+    own: bool = True
+    files: tuple[str, ...] = ()
+
+
 def labels_fingerprint(paths: Iterable[str | Path]) -> str:
-    """A short hash of the labels files' bytes ("" for none): what a dataset was indexed with."""
+    """A short hash of the labels files' bytes ("" for none): what an index of an earlier
+    version recorded of a dataset's labels (``compare_labels``)."""
     digests = [file_sha256(path) or "" for path in paths]
     if not digests:
         return ""
@@ -96,11 +116,36 @@ def labels_fingerprint(paths: Iterable[str | Path]) -> str:
     return hashlib.sha256("\n".join(digests).encode("utf-8")).hexdigest()[:16]
 
 
-def dataset_record(labels: pd.DataFrame | None, files: list[Path]) -> dict[str, Any]:
+def values_fingerprint(labels: pd.DataFrame | None) -> str:
+    """A short hash of the label values the index holds of a dataset's studies ("" for none):
+    ``labels`` (``model.index.records.read_labels``, by study_id) with its columns and studies
+    sorted and its studies without a value left out, so that only an edit of what the index
+    holds changes it."""
+    if labels is None or labels.empty:
+        return ""
+    frame = labels[~labels.index.duplicated(keep="last")]
+    frame = frame[sorted(frame.columns, key=str)].dropna(how="all")
+    frame = frame.astype({c: "Int64" for c in frame.columns if c != "diagnosis"})
+    frame.index = frame.index.astype(str)
+    text = frame.sort_index().to_csv(na_rep="", lineterminator="\n")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def dataset_record(
+    labels: pd.DataFrame | None, files: list[Path], own: bool = False
+) -> dict[str, Any]:
     """What the collection records of one dataset: the own label fields of its ``labels``
-    (``model.index.records.read_labels``; None without) and the fingerprint of ``files``."""
-    own = [] if labels is None else [c for c in labels.columns if c not in (*FINDINGS, "diagnosis")]
-    return {"fields": sorted(map(str, own)), "labels": labels_fingerprint(files)}
+    (``model.index.records.read_labels``; None without), the fingerprint of their values, the
+    names of the labels ``files`` they came from and whether that is the dataset's ``own``."""
+    fields = (
+        [] if labels is None else [c for c in labels.columns if c not in (*FINDINGS, "diagnosis")]
+    )
+    return {
+        "fields": sorted(map(str, fields)),
+        "values": values_fingerprint(labels),
+        "files": [Path(path).name for path in files],
+        "own": bool(own),
+    }
 
 
 def recorded_labels(metadata: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -138,8 +183,16 @@ def dataset_label_fields(metadata: dict[str, Any] | None, dataset_folder: str) -
     return frozenset(str(name) for name in record.get("fields", []))
 
 
-def labels_changed(metadata: dict[str, Any] | None, dataset_folder: str, current: str) -> bool:
-    """Whether the dataset's labels files (fingerprint ``current``) are not those it was indexed
-    with; False when the index did not record them (built before this was recorded)."""
+def compare_labels(
+    metadata: dict[str, Any] | None, dataset_folder: str, values: str, file_hash: str
+) -> IndexedLabels:
+    """Whether the index holds the label values of the dataset's labels file now, whose
+    ``values_fingerprint`` is ``values`` and ``labels_fingerprint`` ``file_hash`` (what an
+    earlier version recorded); current when the index did not record the dataset's labels."""
     record = recorded_labels(metadata).get(dataset_folder)
-    return record is not None and record.get("labels", "") != current
+    if not isinstance(record, dict):
+        return IndexedLabels(current=True)
+    if "values" not in record:  # recorded by an earlier version: the whole file's hash
+        return IndexedLabels(current=record.get("labels", "") == file_hash)
+    files = tuple(str(name) for name in record.get("files", []))
+    return IndexedLabels(record["values"] == values, bool(record.get("own")), files)

@@ -7,7 +7,8 @@ mid-way keeps the batches it finished and the next run writes only the rest: ups
 duplicate a study. Studies that disappeared from a re-indexed dataset are deleted, and so are the
 fields a study no longer has (a label now blank). At the end the collection's ``revision`` and
 ``count`` metadata are updated, which tells readers to refresh, with each written dataset's own
-label fields and labels fingerprint (``model.index.label_fields``).
+label fields and labels fingerprint (``model.index.label_fields``), one writer at a time
+(``model.index.metadata_lock``: Chroma replaces a collection's metadata whole).
 
 Only one process may run this against an embedded Chroma folder at a time (hold
 ``model.index.writer_lock.WriterLock``).
@@ -27,6 +28,7 @@ from chromadb.api.models.Collection import Collection
 
 from model.index.embedding_index import EmbeddingIndex
 from model.index.label_fields import with_labels_recorded
+from model.index.metadata_lock import metadata_lock
 from model.index.records import IndexRecords
 from model.index.snapshot import UNIT_TOLERANCE, check_unit_vectors
 from model.progress import Progress
@@ -163,24 +165,21 @@ def upsert_records(
         collection.delete(ids=stale[start : start + batch])
     if stale:
         log.info("removed %d studies no longer in the dataset", len(stale))
-    total = collection.count()
-    _bump_revision(index, collection, total, records.labels)
+    total = _bump_revision(index, collection, records.labels)
     return UpsertReport(
         written=len(todo), unchanged=len(records) - len(todo), removed=len(stale), total=total
     )
 
 
-def _bump_revision(
-    index: EmbeddingIndex, collection: Collection, total: int, labels: dict[str, dict]
-) -> None:
-    """Record the new size, the written datasets' label fields and labels fingerprints
-    (``model.index.label_fields``) and a new revision so that readers reload their snapshot.
-    With labels the metadata is read afresh: another writer on a server may have recorded its
-    datasets' labels while this one wrote."""
-    if labels:
-        current = index.client.get_collection(collection.name, embedding_function=None).metadata
-        meta = with_labels_recorded(current, labels)
-    else:
-        meta = dict(collection.metadata or {})
-    meta.update({"revision": f"{time.time():.6f}", "count": int(total)})
-    collection.modify(metadata=meta)
+def _bump_revision(index: EmbeddingIndex, collection: Collection, labels: dict[str, dict]) -> int:
+    """Record the collection's size, the written datasets' label fields and labels fingerprints
+    (``model.index.label_fields``) and a new revision so that readers reload their snapshot;
+    returns the size. The metadata is read afresh and written back under ``metadata_lock``:
+    another writer on a server may be recording its datasets' labels at the same time."""
+    with metadata_lock(index.client, collection.name):
+        current = index.client.get_collection(collection.name, embedding_function=None)
+        total = current.count()
+        meta = with_labels_recorded(current.metadata, labels) if labels else current.metadata
+        meta = {**(meta or {}), "revision": f"{time.time():.6f}", "count": int(total)}
+        current.modify(metadata=meta)
+    return total
