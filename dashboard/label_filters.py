@@ -18,6 +18,7 @@ import pandas as pd
 
 from dashboard.studies import StudyFilter
 from model.errors import DataError
+from model.evaluation.tables import display_name
 from model.index.filters import FIELD_TYPES
 from model.index.held_datasets import labels_state
 from model.index.label_fields import IndexedLabels, dataset_label_fields, own_label_fields
@@ -48,6 +49,13 @@ def label_columns(studies: pd.DataFrame, labels: pd.DataFrame | None) -> list[st
         return []
     columns = [c for c in FINDINGS if c in labels.columns] + own_label_fields(labels)
     return [c for c in columns if c not in studies.columns]
+
+
+def label_title(name: str) -> str:
+    """A label filter's title: a finding as the other pages name it (``Left ventricle
+    dilation``), a hospital's own column as its labels file does (``sarcoid``: the name a
+    ``search --where`` takes)."""
+    return display_name(name) if name in FINDINGS else name
 
 
 def labelled_studies(studies: pd.DataFrame, labels: pd.DataFrame | None) -> pd.DataFrame:

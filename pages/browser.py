@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard.case_search import CaseQuery, check_ready, search_cases
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
-from dashboard.label_filters import dataset_labels, label_columns, labelled_studies
+from dashboard.label_filters import dataset_labels, label_columns, label_title, labelled_studies
 from dashboard.search import page_of
 from dashboard.studies import StudyFilter, column_label, filter_options
 from dashboard.ui import (
@@ -43,7 +43,7 @@ def filter_rows(chosen: StudyFilter, options: dict[str, list[str]], labelled: bo
     for start in range(0, len(names), FILTERS_PER_ROW):
         row = names[start : start + FILTERS_PER_ROW]
         for col, name in zip(st.columns(FILTERS_PER_ROW), row, strict=False):
-            title = name if labelled else column_label(name)
+            title = label_title(name) if labelled else column_label(name)
             key = f"b-label-{name}" if labelled else f"b-{name}"  # a label may be named "query"
             chosen.values[name] = col.multiselect(title, options[name], key=key)
 

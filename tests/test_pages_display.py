@@ -208,11 +208,16 @@ def test_case_cards_keep_their_width_on_a_narrow_window(app) -> None:
 
 def test_the_case_browser_filters_are_named_as_the_studies_page_names_them(app) -> None:
     """Its filters read "age band", "field strength" where the Studies page's read Age band,
-    Field strength (T)."""
+    Field strength (T); its findings read "lv_dilation" where the Zero-shot page's read Left
+    ventricle dilation."""
     from dashboard.studies import FILTER_COLUMNS, column_label
+    from model.evaluation.tables import display_name
+    from model.schema import FINDINGS
 
     labels = {m.label for m in app("pages/browser.py").multiselect}
-    assert labels and labels <= {column_label(c) for c in FILTER_COLUMNS}, labels
+    findings = {display_name(name) for name in FINDINGS}
+    assert labels & findings, labels  # the tiny dataset's labels file holds findings
+    assert labels <= {column_label(c) for c in FILTER_COLUMNS} | findings, labels
 
 
 def test_home_writes_its_counts_with_thousands_separators(app, monkeypatch, data_root) -> None:
