@@ -50,8 +50,8 @@ def loss_curve(metrics: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for kind, colour in (("train", PALETTE[1]), ("val", PALETTE[0])):
         part = _kind(metrics, kind, "loss")
-        if not part.empty:
-            mode = "lines" if kind == "train" else "lines+markers"
+        if not part.empty:  # a lone point drawn as a line shows nothing: markers until two
+            mode = "lines" if kind == "train" and len(part) > 1 else "lines+markers"
             fig.add_trace(
                 go.Scatter(
                     x=part["step"],
@@ -61,6 +61,8 @@ def loss_curve(metrics: pd.DataFrame) -> go.Figure:
                     line={"color": colour},
                 )
             )
+    if not fig.data:
+        _waiting(fig, "No loss logged yet: it appears when the first training step ends")
     fig.update_xaxes(title="step")
     fig.update_yaxes(title="InfoNCE loss")
     return apply_layout(fig, "Loss")
@@ -81,9 +83,18 @@ def validation_curves(metrics: pd.DataFrame) -> go.Figure:
                     line={"color": colour},
                 )
             )
+    if not fig.data:
+        _waiting(fig, "Validation appears when the first epoch ends")
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="value", range=[0, 1.02])
     return apply_layout(fig, "Validation: AUC and R@k")  # a longer title was cut in a half column
+
+
+def _waiting(fig: go.Figure, text: str) -> None:
+    """Say in the middle of an empty chart why it is empty, so it does not look broken."""
+    fig.add_annotation(
+        text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14}
+    )
 
 
 def _kind(metrics: pd.DataFrame, kind: str, column: str) -> pd.DataFrame:

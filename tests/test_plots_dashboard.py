@@ -187,16 +187,19 @@ def test_embedding_map_names_missing_values_unknown() -> None:
     coords = _coords(6).assign(label_lge=[1.0, 0.0, np.nan, 1.0, np.nan, 0.0])
     fig = embedding_map(coords, color="label_lge")
     legend = _legend(fig)
-    assert list(legend) == ["0", "1", "unknown"]
+    assert list(legend) == ["absent", "present", "unknown"]  # not "0", "1": words say which
     studies = next(t for t in fig.data if t.name == "studies")
     colours = _point_colours(studies)
     assert colours[2] == colours[4] == legend["unknown"]
-    assert colours[0] == colours[3] == legend["1"] and colours[1] == colours[5] == legend["0"]
-    assert legend["unknown"] not in (legend["0"], legend["1"])
+    assert colours[0] == colours[3] == legend["present"]
+    assert colours[1] == colours[5] == legend["absent"]
+    assert legend["unknown"] not in (legend["absent"], legend["present"])
     assert fig.layout.legend.title.text == "Label lge"  # named as in the tables
     histogram = score_histogram(np.array([0.2, 0.8]), 0.5, "lge", labels=np.array([0, 1]))
     bars = {t.name: t.marker.color for t in histogram.data}  # one finding, one colour code
-    assert (legend["0"], legend["1"]) == (bars["label 0"], bars["label 1"])
+    assert (legend["absent"], legend["present"]) == (bars["label 0"], bars["label 1"])
+    words = embedding_map(_coords(6).assign(grade=["absent", "mild"] * 3), color="grade")
+    assert list(_legend(words)) == ["absent", "mild"]  # a column's own words keep their colours
 
 
 def test_embedding_map_colour_scale_shows_missing_values_as_unknown() -> None:
@@ -255,12 +258,16 @@ def test_categorical_colours_stay_apart_under_red_green_colour_blindness() -> No
 
 def test_map_categories_and_histogram_labels_differ_by_more_than_colour() -> None:
     coords = _coords(6).assign(label_lge=[1.0, 0.0, np.nan, 1.0, 0.0, 1.0])
-    for column, legend in (("site", ["external", "internal"]), ("label_lge", ["0", "1"])):
+    flags = {1.0: "present", 0.0: "absent"}
+    for column, legend in (
+        ("site", ["external", "internal"]),
+        ("label_lge", ["absent", "present"]),
+    ):
         fig = embedding_map(coords, color=column)
         symbols = {t.name: t.marker.symbol for t in fig.data if t.name in legend}
         assert len(set(symbols.values())) == len(legend), column
         studies = next(t for t in fig.data if t.name == "studies")
-        names = coords[column].map(lambda v: v if isinstance(v, str) else f"{v:.0f}")
+        names = coords[column].map(lambda v: v if isinstance(v, str) else flags.get(v, "nan"))
         for name, symbol in zip(names, studies.marker.symbol, strict=True):
             assert symbols.get(name, "circle") == symbol  # "nan": unknown, drawn as a circle
     histogram = score_histogram(np.array([0.2, 0.8]), 0.5, "lge", labels=np.array([0, 1]))
@@ -287,3 +294,14 @@ def test_the_decision_threshold_shows_on_the_dark_and_a_light_theme() -> None:
     [threshold] = [shape for shape in histogram.layout.shapes if shape.x0 == 0.5]
     for background in (_theme_background(), "#ffffff"):
         assert contrast_ratio(threshold.line.color, background) >= 3, background
+
+
+def test_training_curves_show_a_lone_point_and_say_why_they_are_empty() -> None:
+    one = loss_curve(METRICS.iloc[:1])  # a run that has logged its first step only
+    assert "markers" in one.data[0].mode  # a one-point line draws nothing
+    assert loss_curve(METRICS).data[0].mode == "lines"  # a curve stays a plain line
+    empty = loss_curve(pd.DataFrame())
+    assert "first training step" in empty.layout.annotations[0].text
+    waiting = validation_curves(METRICS.iloc[:2])  # the first epoch has not ended
+    assert "first epoch ends" in waiting.layout.annotations[0].text
+    assert not validation_curves(METRICS).layout.annotations
