@@ -63,6 +63,7 @@ def loss_curve(metrics: pd.DataFrame) -> go.Figure:
             )
     if not fig.data:
         _waiting(fig, "No loss logged yet: it appears when the first training step ends")
+    _whole_ticks(fig)
     fig.update_xaxes(title="step")
     fig.update_yaxes(title="InfoNCE loss")
     return apply_layout(fig, "Loss")
@@ -85,6 +86,7 @@ def validation_curves(metrics: pd.DataFrame) -> go.Figure:
             )
     if not fig.data:
         _waiting(fig, "Validation appears when the first epoch ends")
+    _whole_ticks(fig)
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="value", range=[0, 1.02])
     return apply_layout(fig, "Validation: AUC and R@k")  # a longer title was cut in a half column
@@ -95,6 +97,14 @@ def _waiting(fig: go.Figure, text: str) -> None:
     fig.add_annotation(
         text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14}
     )
+
+
+def _whole_ticks(fig: go.Figure, most: int = 10) -> None:
+    """One x tick per step or epoch while the traces span at most ``most`` of them: plotly's own
+    ticks over one to a few epochs read "0.5, 1.5" (wider spans get whole ticks anyway)."""
+    xs = [float(x) for trace in fig.data for x in trace.x]
+    if xs and max(xs) - min(xs) <= most:
+        fig.update_xaxes(dtick=1)
 
 
 def _kind(metrics: pd.DataFrame, kind: str, column: str) -> pd.DataFrame:

@@ -305,3 +305,10 @@ def test_training_curves_show_a_lone_point_and_say_why_they_are_empty() -> None:
     waiting = validation_curves(METRICS.iloc[:2])  # the first epoch has not ended
     assert "first epoch ends" in waiting.layout.annotations[0].text
     assert not validation_curves(METRICS).layout.annotations
+
+
+def test_training_curves_tick_whole_epochs_and_steps() -> None:
+    assert validation_curves(METRICS).layout.xaxis.dtick == 1  # not "0.5, 1.5" epochs
+    assert loss_curve(METRICS.iloc[:1]).layout.xaxis.dtick == 1
+    long = pd.DataFrame({"kind": "train", "epoch": 0, "step": range(1, 500), "loss": 1.0})
+    assert loss_curve(long).layout.xaxis.dtick is None  # plotly's own whole ticks: 100, 200…
