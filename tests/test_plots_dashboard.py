@@ -15,6 +15,7 @@ from colour_vision import closest_pair, contrast_ratio
 from dashboard import map_figure
 from dashboard.map_figure import embedding_map, selected_rows
 from dashboard.plots import (
+    HALF_COLUMN_TITLE,
     OTHER_COLOUR,
     PALETTE,
     TEMPLATE,
@@ -312,3 +313,21 @@ def test_training_curves_tick_whole_epochs_and_steps() -> None:
     assert loss_curve(METRICS.iloc[:1]).layout.xaxis.dtick == 1
     long = pd.DataFrame({"kind": "train", "epoch": 0, "step": range(1, 500), "loss": 1.0})
     assert loss_curve(long).layout.xaxis.dtick is None  # plotly's own whole ticks: 100, 200…
+
+
+def test_half_column_titles_wrap_to_fit_an_800_px_window() -> None:
+    """Plotly never wraps a title: "Scores: Left ventricle dysfunction" ran off its chart in half
+    a column of an 800 px window. Long titles break into lines; outside text stays inert."""
+    name = "Left ventricle <b>dysfunction</b>"
+    scores, labels = np.array([0.1, 0.9]), np.array([0, 1])
+    for fig in (
+        score_histogram(scores, 0.5, name, labels),
+        roc_figure(np.array([0, 1]), np.array([0, 1]), 0.5, (0.4, 0.6), name),
+    ):
+        lines = fig.layout.title.text.split("<br>")
+        assert len(lines) > 1 and "<b>" not in fig.layout.title.text
+        shown = [line.replace("&lt;", "<").replace("&gt;", ">") for line in lines]
+        assert max(map(len, shown)) <= HALF_COLUMN_TITLE
+        assert " ".join(shown).endswith(name)
+        assert fig.layout.margin.t > 50  # room for the second line above the plot
+    assert loss_curve(METRICS).layout.title.text == "Loss"  # a short title stays one line
