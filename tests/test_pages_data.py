@@ -191,6 +191,8 @@ def test_studies_table_and_runs(app) -> None:
     inputs = {n.label: n.value for n in train.number_input}
     budget = preset_defaults("cpu-small")["time_budget_min"]
     assert inputs["Time budget (min)"] == pytest.approx(budget)
+    formats = {n.label: n.proto.format for n in train.number_input}
+    assert formats["Time budget (min)"] == "%g"  # whole minutes read "13", not "13.00"
     assert inputs["Epochs"] == preset_defaults("cpu-small")["epochs"]
     boxes = {box.label: box.value for box in train.checkbox}
     assert boxes["Gradient checkpointing"] is False  # cpu-small leaves it off
