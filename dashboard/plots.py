@@ -104,10 +104,13 @@ def validation_curves(metrics: pd.DataFrame) -> go.Figure:
 
 
 def _waiting(fig: go.Figure, text: str) -> None:
-    """Say in the middle of an empty chart why it is empty, so it does not look broken."""
+    """Say in the middle of an empty chart why it is empty, so it does not look broken: in
+    lines that fit half a column of an 800 px window, over an x axis without its made-up ticks."""
+    lines = "<br>".join(textwrap.wrap(text, HALF_COLUMN_TITLE))
     fig.add_annotation(
-        text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14}
+        text=lines, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14}
     )
+    fig.update_xaxes(showticklabels=False)
 
 
 def _whole_ticks(fig: go.Figure, most: int = 10) -> None:

@@ -302,9 +302,14 @@ def test_training_curves_show_a_lone_point_and_say_why_they_are_empty() -> None:
     assert "markers" in one.data[0].mode  # a one-point line draws nothing
     assert loss_curve(METRICS).data[0].mode == "lines"  # a curve stays a plain line
     empty = loss_curve(pd.DataFrame())
-    assert "first training step" in empty.layout.annotations[0].text
+    assert "first training step" in empty.layout.annotations[0].text.replace("<br>", " ")
     waiting = validation_curves(METRICS.iloc[:2])  # the first epoch has not ended
-    assert "first epoch ends" in waiting.layout.annotations[0].text
+    assert "first epoch ends" in waiting.layout.annotations[0].text.replace("<br>", " ")
+    for fig in (empty, waiting):  # fits half a column at 800 px, over no made-up epoch ticks
+        lines = fig.layout.annotations[0].text.split("<br>")
+        assert (
+            max(map(len, lines)) <= HALF_COLUMN_TITLE and fig.layout.xaxis.showticklabels is False
+        )
     assert not validation_curves(METRICS).layout.annotations
 
 
