@@ -139,7 +139,7 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
         dataset = (studio.dataset_path().name, str(studio.dataset().settings.get("salt_id", "")))
         hits = _index_hits(index, query, text, dataset, _candidates(allowed, query))
         unindexed = _unindexed(index, allowed)
-        backend = _index_backend(index, searched=len(allowed) - unindexed)
+        backend = _index_backend(index, len(allowed) - unindexed, dataset[0])
     except DamagedIndex as err:
         return _in_memory(studio, allowed, query, text, missing=studio.damaged_index(err))
     except UserError as err:
@@ -158,12 +158,13 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
     return CaseResults(table, backend, missing=missing)
 
 
-def _index_backend(index: EmbeddingIndex, searched: int) -> str:
-    """What answered: the index, the studies of this dataset searched in it and, when it holds
-    more (another dataset's, another site's), how many it holds in all."""
+def _index_backend(index: EmbeddingIndex, searched: int, dataset: str) -> str:
+    """What answered: the case index, the studies of ``dataset`` searched in it and, when it
+    holds more (another dataset's, another site's), how many it holds in all. Not the index's
+    collection name: a checkpoint hash that tells a reader nothing."""
     held = index.count()
-    others = f" (of {held:,} indexed, other datasets included)" if held != searched else ""
-    return f"ChromaDB index {index.name}, {searched:,} studies{others}"
+    others = f" ({held:,} indexed in all, other datasets' included)" if held != searched else ""
+    return f"case index: {searched:,} studies of {dataset}{others}"
 
 
 def _unindexed(index: EmbeddingIndex, allowed: pd.DataFrame) -> int:

@@ -24,6 +24,7 @@ from dashboard.plots import (
 from dashboard.studies import column_label
 
 UNKNOWN, OTHER = "unknown", "other"  # map legend names: a missing value, the rarest categories
+FLAGS = {"0": "absent", "1": "present"}  # a label's values in the legend ("0"/"1" said nothing)
 # one marker shape per category besides its colour, so no category rests on colour alone
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "triangle-down")
 # plotly checks a list of symbol names one point at a time (0.3 s a rerun at 50,000 studies,
@@ -105,10 +106,13 @@ def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> d
         mapping = {UNKNOWN: UNKNOWN_COLOUR} if values.isna().any() else {}
     else:
         names, legend = _categories(values)
+        flags = set(legend) <= set(FLAGS)  # a label's 1/0: named, and coloured as on Zero-shot
+        if flags:
+            names, legend = names.replace(FLAGS), [FLAGS[name] for name in legend]
         palette = PALETTE if len(legend) <= len(PALETTE) else MANY_COLOURS
         mapping = {name: palette[i] for i, name in enumerate(legend)}
-        if set(legend) <= {"0", "1"}:  # a finding's labels: coloured as on the Zero-shot page
-            mapping.update({"0": NEGATIVE, "1": POSITIVE})
+        if flags:
+            mapping.update({FLAGS["0"]: NEGATIVE, FLAGS["1"]: POSITIVE})
         mapping.update({OTHER: OTHER_COLOUR, UNKNOWN: UNKNOWN_COLOUR})
         if len(names) <= SHAPED_POINTS:
             shapes = {name: SYMBOLS[i % len(SYMBOLS)] for i, name in enumerate(legend)}

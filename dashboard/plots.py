@@ -5,6 +5,7 @@ Every figure shares one dark template so the dashboard reads well on a projector
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,15 +31,24 @@ _VAL_METRICS = {"val_auc": "zero-shot AUC", "val_r@1": "R@1", "val_r@5": "R@5", 
 
 _MARGIN = {"l": 50, "r": 20, "t": 50, "b": 40}
 LEGEND_GAP_PX = 60  # plot's bottom edge to the legend's top, at any height: below the x title
+# characters of a title that fit a chart in half a column on an 800 px window (about 230 px):
+# plotly never wraps a title, so "Scores: Left ventricle dysfunction" ran off the chart there
+HALF_COLUMN_TITLE = 30
+TITLE_LINE_PX = 22  # the top margin grows by this for each further title line
 
 
-def apply_layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
+def apply_layout(
+    fig: go.Figure, title: str, height: int = 360, wrap: int | None = None
+) -> go.Figure:
     """The dashboard's shared style on ``fig``: template, margins, title (its outside text shown as
-    text), and the legend below the x-axis title."""
-    gap = LEGEND_GAP_PX / (height - _MARGIN["t"] - _MARGIN["b"])
+    text; broken into lines of at most ``wrap`` characters when given), and the legend below the
+    x-axis title."""
+    lines = textwrap.wrap(title, wrap) if wrap else [title]
+    margin = {**_MARGIN, "t": _MARGIN["t"] + TITLE_LINE_PX * max(len(lines) - 1, 0)}
+    gap = LEGEND_GAP_PX / (height - margin["t"] - margin["b"])
     legend = {"orientation": "h", "yanchor": "top", "y": -gap}
-    title = plotly_text(title)  # it may name a finding, class or label from outside
-    fig.update_layout(template=TEMPLATE, title=title, height=height, margin=_MARGIN, legend=legend)
+    title = "<br>".join(map(plotly_text, lines))  # it may name a finding, class or label
+    fig.update_layout(template=TEMPLATE, title=title, height=height, margin=margin, legend=legend)
     return fig
 
 
@@ -50,8 +60,8 @@ def loss_curve(metrics: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for kind, colour in (("train", PALETTE[1]), ("val", PALETTE[0])):
         part = _kind(metrics, kind, "loss")
-        if not part.empty:
-            mode = "lines" if kind == "train" else "lines+markers"
+        if not part.empty:  # a lone point drawn as a line shows nothing: markers until two
+            mode = "lines" if kind == "train" and len(part) > 1 else "lines+markers"
             fig.add_trace(
                 go.Scatter(
                     x=part["step"],
@@ -61,9 +71,12 @@ def loss_curve(metrics: pd.DataFrame) -> go.Figure:
                     line={"color": colour},
                 )
             )
+    if not fig.data:
+        _waiting(fig, "No loss logged yet: it appears when the first training step ends")
+    _whole_ticks(fig)
     fig.update_xaxes(title="step")
     fig.update_yaxes(title="InfoNCE loss")
-    return apply_layout(fig, "Loss")
+    return apply_layout(fig, "Loss", wrap=HALF_COLUMN_TITLE)
 
 
 def validation_curves(metrics: pd.DataFrame) -> go.Figure:
@@ -81,9 +94,31 @@ def validation_curves(metrics: pd.DataFrame) -> go.Figure:
                     line={"color": colour},
                 )
             )
+    if not fig.data:
+        _waiting(fig, "Validation appears when the first epoch ends")
+    _whole_ticks(fig)
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="value", range=[0, 1.02])
-    return apply_layout(fig, "Validation: AUC and R@k")  # a longer title was cut in a half column
+    title = "Validation: AUC and R@k"  # a longer title was cut in a half column
+    return apply_layout(fig, title, wrap=HALF_COLUMN_TITLE)
+
+
+def _waiting(fig: go.Figure, text: str) -> None:
+    """Say in the middle of an empty chart why it is empty, so it does not look broken: in
+    lines that fit half a column of an 800 px window, over an x axis without its made-up ticks."""
+    lines = "<br>".join(textwrap.wrap(text, HALF_COLUMN_TITLE))
+    fig.add_annotation(
+        text=lines, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"size": 14}
+    )
+    fig.update_xaxes(showticklabels=False)
+
+
+def _whole_ticks(fig: go.Figure, most: int = 10) -> None:
+    """One x tick per step or epoch while the traces span at most ``most`` of them: plotly's own
+    ticks over one to a few epochs read "0.5, 1.5" (wider spans get whole ticks anyway)."""
+    xs = [float(x) for trace in fig.data for x in trace.x]
+    if xs and max(xs) - min(xs) <= most:
+        fig.update_xaxes(dtick=1)
 
 
 def _kind(metrics: pd.DataFrame, kind: str, column: str) -> pd.DataFrame:
@@ -113,7 +148,7 @@ def roc_figure(
     )
     fig.update_xaxes(title="1 − specificity", range=[0, 1])
     fig.update_yaxes(title="sensitivity", range=[0, 1.02])
-    return apply_layout(fig, f"ROC: {name}", height=420)
+    return apply_layout(fig, f"ROC: {name}", height=420, wrap=HALF_COLUMN_TITLE)
 
 
 def confusion_figure(
@@ -163,7 +198,7 @@ def score_histogram(
     fig.add_vline(x=threshold, line={"color": THRESHOLD_COLOUR, "dash": "dash"})
     fig.update_xaxes(title=f"p({plotly_text(name)})", range=[0, 1])
     fig.update_yaxes(title="studies")
-    return apply_layout(fig, f"Scores: {name}", height=320)
+    return apply_layout(fig, f"Scores: {name}", height=320, wrap=HALF_COLUMN_TITLE)
 
 
 _DASHES = ("solid", "dash", "dot", "dashdot")  # one per model on the few-shot chart

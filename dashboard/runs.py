@@ -147,7 +147,8 @@ def throughput_line(metrics: pd.DataFrame, last: int = 20) -> str:
     wall = steps["wall_studies_per_s"].dropna() if "wall_studies_per_s" in steps else compute[:0]
     if not wall.empty:  # runs logged before the wall clock was
         line = f"{wall.median():.1f} studies/s with loading, " + line
-    return f"Training speed over the last {len(steps)} logged steps: {line}."
+    over = "the first logged step" if len(steps) == 1 else f"the last {len(steps)} logged steps"
+    return f"Training speed over {over}: {line}."
 
 
 def format_eta(seconds: Any) -> str:

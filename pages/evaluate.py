@@ -175,9 +175,9 @@ def overview(outputs) -> None:
         )
     if not key_figures.empty:
         st.subheader("Headline")
-        st.dataframe(  # every row: the default ten hid the last figures behind a scroll
-            key_figures, hide_index=True, key="ev-headline", height="content"
-        )
+        # a table that wraps its cells: a data grid scrolled the second site out of sight at
+        # 800 px, and hid the last rows behind a scroll
+        st.table(key_figures.set_index("figure"))
         st.caption(HEADLINE_NOTE)
     for line in outputs.site_lines():
         st.caption(markdown_text(line))

@@ -117,6 +117,8 @@ def training_form(
             0.0,
             10080.0,
             defaults["time_budget_min"],
+            step=1.0,
+            format="%g",  # "13", not "13.00" minutes
             help="As many epochs as fit, judged from epochs five to seven; 0 = exactly Epochs",
         )
         lr = row[3].number_input(

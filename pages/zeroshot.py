@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.context import Studio
+from dashboard.formatting import duration_text
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import kept_tables, remember, remember_tables, restore
 from dashboard.prompt_editor import (
@@ -201,7 +202,7 @@ def scores_section(prompts: PromptSet) -> None:
     when = "when this prompt set was first scored; reused now" if scoring.reused else "just now"
     st.caption(
         f"Scored {len(scores.findings):,} studies × {scores.findings.shape[1]} findings + "
-        f"{scores.diagnoses.shape[1]} classes in {scoring.elapsed_ms:.0f} ms ({when}; "
+        f"{scores.diagnoses.shape[1]} classes in {duration_text(scoring.elapsed_ms)} ({when}; "
         f"checkpoint scale {studio.logit_scale():.1f})"
     )
     unread_text_warnings(prompts)

@@ -15,6 +15,7 @@ from colour_vision import closest_pair, contrast_ratio
 from dashboard import map_figure
 from dashboard.map_figure import embedding_map, selected_rows
 from dashboard.plots import (
+    HALF_COLUMN_TITLE,
     OTHER_COLOUR,
     PALETTE,
     TEMPLATE,
@@ -187,16 +188,19 @@ def test_embedding_map_names_missing_values_unknown() -> None:
     coords = _coords(6).assign(label_lge=[1.0, 0.0, np.nan, 1.0, np.nan, 0.0])
     fig = embedding_map(coords, color="label_lge")
     legend = _legend(fig)
-    assert list(legend) == ["0", "1", "unknown"]
+    assert list(legend) == ["absent", "present", "unknown"]  # not "0", "1": words say which
     studies = next(t for t in fig.data if t.name == "studies")
     colours = _point_colours(studies)
     assert colours[2] == colours[4] == legend["unknown"]
-    assert colours[0] == colours[3] == legend["1"] and colours[1] == colours[5] == legend["0"]
-    assert legend["unknown"] not in (legend["0"], legend["1"])
+    assert colours[0] == colours[3] == legend["present"]
+    assert colours[1] == colours[5] == legend["absent"]
+    assert legend["unknown"] not in (legend["absent"], legend["present"])
     assert fig.layout.legend.title.text == "Label lge"  # named as in the tables
     histogram = score_histogram(np.array([0.2, 0.8]), 0.5, "lge", labels=np.array([0, 1]))
     bars = {t.name: t.marker.color for t in histogram.data}  # one finding, one colour code
-    assert (legend["0"], legend["1"]) == (bars["label 0"], bars["label 1"])
+    assert (legend["absent"], legend["present"]) == (bars["label 0"], bars["label 1"])
+    words = embedding_map(_coords(6).assign(grade=["absent", "mild"] * 3), color="grade")
+    assert list(_legend(words)) == ["absent", "mild"]  # a column's own words keep their colours
 
 
 def test_embedding_map_colour_scale_shows_missing_values_as_unknown() -> None:
@@ -255,12 +259,16 @@ def test_categorical_colours_stay_apart_under_red_green_colour_blindness() -> No
 
 def test_map_categories_and_histogram_labels_differ_by_more_than_colour() -> None:
     coords = _coords(6).assign(label_lge=[1.0, 0.0, np.nan, 1.0, 0.0, 1.0])
-    for column, legend in (("site", ["external", "internal"]), ("label_lge", ["0", "1"])):
+    flags = {1.0: "present", 0.0: "absent"}
+    for column, legend in (
+        ("site", ["external", "internal"]),
+        ("label_lge", ["absent", "present"]),
+    ):
         fig = embedding_map(coords, color=column)
         symbols = {t.name: t.marker.symbol for t in fig.data if t.name in legend}
         assert len(set(symbols.values())) == len(legend), column
         studies = next(t for t in fig.data if t.name == "studies")
-        names = coords[column].map(lambda v: v if isinstance(v, str) else f"{v:.0f}")
+        names = coords[column].map(lambda v: v if isinstance(v, str) else flags.get(v, "nan"))
         for name, symbol in zip(names, studies.marker.symbol, strict=True):
             assert symbols.get(name, "circle") == symbol  # "nan": unknown, drawn as a circle
     histogram = score_histogram(np.array([0.2, 0.8]), 0.5, "lge", labels=np.array([0, 1]))
@@ -287,3 +295,44 @@ def test_the_decision_threshold_shows_on_the_dark_and_a_light_theme() -> None:
     [threshold] = [shape for shape in histogram.layout.shapes if shape.x0 == 0.5]
     for background in (_theme_background(), "#ffffff"):
         assert contrast_ratio(threshold.line.color, background) >= 3, background
+
+
+def test_training_curves_show_a_lone_point_and_say_why_they_are_empty() -> None:
+    one = loss_curve(METRICS.iloc[:1])  # a run that has logged its first step only
+    assert "markers" in one.data[0].mode  # a one-point line draws nothing
+    assert loss_curve(METRICS).data[0].mode == "lines"  # a curve stays a plain line
+    empty = loss_curve(pd.DataFrame())
+    assert "first training step" in empty.layout.annotations[0].text.replace("<br>", " ")
+    waiting = validation_curves(METRICS.iloc[:2])  # the first epoch has not ended
+    assert "first epoch ends" in waiting.layout.annotations[0].text.replace("<br>", " ")
+    for fig in (empty, waiting):  # fits half a column at 800 px, over no made-up epoch ticks
+        lines = fig.layout.annotations[0].text.split("<br>")
+        assert (
+            max(map(len, lines)) <= HALF_COLUMN_TITLE and fig.layout.xaxis.showticklabels is False
+        )
+    assert not validation_curves(METRICS).layout.annotations
+
+
+def test_training_curves_tick_whole_epochs_and_steps() -> None:
+    assert validation_curves(METRICS).layout.xaxis.dtick == 1  # not "0.5, 1.5" epochs
+    assert loss_curve(METRICS.iloc[:1]).layout.xaxis.dtick == 1
+    long = pd.DataFrame({"kind": "train", "epoch": 0, "step": range(1, 500), "loss": 1.0})
+    assert loss_curve(long).layout.xaxis.dtick is None  # plotly's own whole ticks: 100, 200…
+
+
+def test_half_column_titles_wrap_to_fit_an_800_px_window() -> None:
+    """Plotly never wraps a title: "Scores: Left ventricle dysfunction" ran off its chart in half
+    a column of an 800 px window. Long titles break into lines; outside text stays inert."""
+    name = "Left ventricle <b>dysfunction</b>"
+    scores, labels = np.array([0.1, 0.9]), np.array([0, 1])
+    for fig in (
+        score_histogram(scores, 0.5, name, labels),
+        roc_figure(np.array([0, 1]), np.array([0, 1]), 0.5, (0.4, 0.6), name),
+    ):
+        lines = fig.layout.title.text.split("<br>")
+        assert len(lines) > 1 and "<b>" not in fig.layout.title.text
+        shown = [line.replace("&lt;", "<").replace("&gt;", ">") for line in lines]
+        assert max(map(len, shown)) <= HALF_COLUMN_TITLE
+        assert " ".join(shown).endswith(name)
+        assert fig.layout.margin.t > 50  # room for the second line above the plot
+    assert loss_curve(METRICS).layout.title.text == "Loss"  # a short title stays one line

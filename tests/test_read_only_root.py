@@ -92,7 +92,7 @@ def test_the_case_browser_searches_an_index_this_user_cannot_write(
         at.text_input(key="b-query").input("Dilated left ventricle.").run()
     assert not at.exception and not at.error and not at.warning, [w.value for w in at.warning]
     captions = " ".join(c.value for c in at.caption)
-    assert "searched with the ChromaDB index cmrclip-" in captions, captions
+    assert "searched with the case index: " in captions, captions
 
 
 def test_a_private_copy_is_owner_only_and_follows_the_folder(tmp_path: Path) -> None:

@@ -195,6 +195,8 @@ def test_the_run_panel_states_its_training_speed() -> None:
     )
     older = metrics.drop(columns="wall_studies_per_s")
     assert throughput_line(older).endswith(": 50.0 studies/s for the step's compute alone.")
+    first = throughput_line(metrics[metrics["kind"] == "train"].head(1))
+    assert first.startswith("Training speed over the first logged step: ")  # not "last 1 …steps"
     assert throughput_line(metrics[metrics["kind"] == "val"].drop(columns="studies_per_s")) == ""
 
 
