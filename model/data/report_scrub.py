@@ -9,6 +9,7 @@ import contextlib
 import itertools
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from model.data.deid import (
@@ -55,12 +56,36 @@ def _name_sequences(identifiers: set[str]) -> set[tuple[str, ...]]:
     }
 
 
-def _identifier_words(text: str, tokens: set[str], sequences: set[tuple[str, ...]]) -> str:
-    """``text`` with every letter/digit run in ``tokens``, and every run of words spelling one
-    of ``sequences`` (parts apart by name separators), replaced by ``[removed]`` word by word;
-    in a word of letters and digits, also its runs of letters or digits in ``tokens``."""
+@dataclass(frozen=True)
+class _Sought:
+    """What a scrub looks for, worked out once per ingest report, so that scrubbing one text
+    takes a time that does not grow with the number of identifiers (worked out per text, a
+    hospital's export of thousands of patients and skipped files took hours)."""
+
+    tokens: set[str]  # ``_identifier_tokens``
+    sequences: set[tuple[str, ...]]  # ``_name_sequences``
+    sequence_lengths: list[int]  # their lengths, longest first
+    unspaced: set[str]  # the tokens written in a script without spaces
+    unspaced_lengths: list[int]
+
+    @classmethod
+    def of(cls, identifiers: set[str]) -> _Sought:
+        tokens, sequences = _identifier_tokens(identifiers), _name_sequences(identifiers)
+        unspaced = {token for token in tokens if all(UNSPACED.match(char) for char in token)}
+        return cls(tokens, sequences, _longest_first(sequences), unspaced, _longest_first(unspaced))
+
+
+def _longest_first(items: set) -> list[int]:
+    return sorted({len(item) for item in items}, reverse=True)
+
+
+def _identifier_words(text: str, sought: _Sought) -> str:
+    """``text`` with every letter/digit run in ``sought.tokens``, and every run of words
+    spelling one of ``sought.sequences`` (parts apart by name separators), replaced by
+    ``[removed]`` word by word; in a word of letters and digits, also its runs of letters or
+    digits in the tokens."""
+    tokens, sequences, lengths = sought.tokens, sought.sequences, sought.sequence_lengths
     words = list(WORD_RUN.finditer(text))
-    lengths = sorted({len(sequence) for sequence in sequences}, reverse=True)
     removed: set[int] = set()
     for start in range(len(words)):
         for length in lengths:
@@ -98,14 +123,13 @@ def _script_runs_in(word: re.Match, tokens: set[str]) -> list[tuple[int, int]]:
     return spans
 
 
-def _unspaced_names(text: str, tokens: set[str]) -> str:
-    """``text`` with every ``tokens`` entry written in a script without spaces replaced by
-    ``[removed]`` wherever it stands in a run of that script, its characters apart by name
-    separators or not: such text has no word boundaries, so a folder ``患者王小明`` or
+def _unspaced_names(text: str, sought: _Sought) -> str:
+    """``text`` with every token written in a script without spaces (``sought.unspaced``)
+    replaced by ``[removed]`` wherever it stands in a run of that script, its characters apart
+    by name separators or not: such text has no word boundaries, so a folder ``患者王小明`` or
     ``王_小明心脏MRI`` holds the name inside one longer word (``患者[removed]``,
     ``[removed]_[removed]心脏MRI``)."""
-    names = {token for token in tokens if all(UNSPACED.match(char) for char in token)}
-    lengths = sorted({len(name) for name in names}, reverse=True)
+    names, lengths = sought.unspaced, sought.unspaced_lengths
     if not lengths:
         return text
     return _UNSPACED_PHRASE.sub(lambda match: _scrub_phrase(match.group(), names, lengths), text)
@@ -161,11 +185,11 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
     has no header to tell whose it is: paths lose the part above the source folder, and every
     letter/digit run that is part of a name, ID or birth date seen in this ingest (and a birth date
     written with separators, and a CJK name inside a longer run of CJK text) is replaced by
-    ``[removed]`` in paths, series descriptions and reasons (set lookups: fast for any number of
-    patients). A reason quoting a file's full path (a reader's error message) keeps only its part
+    ``[removed]`` in paths, series descriptions and reasons (set lookups worked out once: a
+    line's scrub takes no longer for more patients). A reason quoting a file's full path (a reader's error message) keeps only its part
     below the source folder too. A reason is cut to ``REASON_CHARS`` only once scrubbed.
     """
-    tokens, sequences = _identifier_tokens(identifiers), _name_sequences(identifiers)
+    sought = _Sought.of(identifiers)
     misread = sorted(misread_names(identifiers), key=len, reverse=True)
     root = os.path.abspath(src)
     prefixes = sorted({root + os.sep, os.path.realpath(root) + os.sep}, key=len, reverse=True)
@@ -173,10 +197,11 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
     def scrub(text: str) -> str:
         for prefix in prefixes:
             text = text.replace(prefix, "")
-        for spelling in misread:
-            text = text.replace(spelling, "[removed]")
-        text = _unspaced_names(scrub_birth_dates(text, identifiers), tokens)
-        return _identifier_words(text, tokens, sequences)
+        if not text.isascii():  # a misread name always holds a character outside ASCII
+            for spelling in misread:
+                text = text.replace(spelling, "[removed]")
+        text = _unspaced_names(scrub_birth_dates(text, identifiers), sought)
+        return _identifier_words(text, sought)
 
     out = []
     for row in rows:
