@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 from dashboard.inert_text import plotly_text
 from dashboard.plots import (
+    FLAGS,
     MANY_COLOURS,
     NEGATIVE,
     OTHER_COLOUR,
@@ -24,7 +25,6 @@ from dashboard.plots import (
 from dashboard.studies import column_label
 
 UNKNOWN, OTHER = "unknown", "other"  # map legend names: a missing value, the rarest categories
-FLAGS = {"0": "absent", "1": "present"}  # a label's values in the legend ("0"/"1" said nothing)
 # one marker shape per category besides its colour, so no category rests on colour alone
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "triangle-down")
 # plotly checks a list of symbol names one point at a time (0.3 s a rerun at 50,000 studies,

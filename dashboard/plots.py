@@ -25,6 +25,7 @@ UNKNOWN_COLOUR, OTHER_COLOUR = "#5f6368", "#e8eaed"
 # background, so it must show on a dark and a light one alike (white vanished on light)
 THRESHOLD_COLOUR = "#888888"
 NEGATIVE, POSITIVE = PALETTE[1], PALETTE[0]  # a finding's 0 and 1, on every chart
+FLAGS = {"0": "absent", "1": "present"}  # a finding's 0 and 1 in legends ("label 1" said little)
 # metrics.jsonl's validation columns -> their legend names (the runs table's "R@1/5/10")
 _VAL_METRICS = {"val_auc": "zero-shot AUC", "val_r@1": "R@1", "val_r@5": "R@5", "val_r@10": "R@10"}
 
@@ -191,7 +192,7 @@ def score_histogram(
             marker = {"color": colour, "pattern": {"shape": hatch}}  # 1 hatched: not colour alone
             fig.add_trace(
                 go.Histogram(
-                    x=scored, xbins=bins, marker=marker, name=f"label {int(flag)}", opacity=0.7
+                    x=scored, xbins=bins, marker=marker, name=FLAGS[str(int(flag))], opacity=0.7
                 )
             )
         fig.update_layout(barmode="overlay")

@@ -108,7 +108,7 @@ def test_roc_confusion_histogram_fewshot() -> None:
     assert cm.data[0].colorbar.title.text == "studies"  # what the colours count
     scores = np.array([0.1, 0.9, 0.4, 0.7])
     hist = score_histogram(scores, 0.5, "lge", labels=np.array([0, 1, 0, 1]))
-    assert [t.name for t in hist.data] == ["label 0", "label 1"]
+    assert [t.name for t in hist.data] == ["absent", "present"]  # as the map's legend names them
     assert list(hist.data[1].x) == [0.9, 0.7]
 
 
@@ -198,7 +198,7 @@ def test_embedding_map_names_missing_values_unknown() -> None:
     assert fig.layout.legend.title.text == "Label lge"  # named as in the tables
     histogram = score_histogram(np.array([0.2, 0.8]), 0.5, "lge", labels=np.array([0, 1]))
     bars = {t.name: t.marker.color for t in histogram.data}  # one finding, one colour code
-    assert (legend["absent"], legend["present"]) == (bars["label 0"], bars["label 1"])
+    assert (legend["absent"], legend["present"]) == (bars["absent"], bars["present"])
     words = embedding_map(_coords(6).assign(grade=["absent", "mild"] * 3), color="grade")
     assert list(_legend(words)) == ["absent", "mild"]  # a column's own words keep their colours
 
@@ -273,7 +273,7 @@ def test_map_categories_and_histogram_labels_differ_by_more_than_colour() -> Non
             assert symbols.get(name, "circle") == symbol  # "nan": unknown, drawn as a circle
     histogram = score_histogram(np.array([0.2, 0.8]), 0.5, "lge", labels=np.array([0, 1]))
     hatches = {t.name: t.marker.pattern.shape or "" for t in histogram.data}
-    assert hatches["label 0"] != hatches["label 1"]
+    assert hatches["absent"] != hatches["present"]
 
 
 def test_a_map_too_large_for_per_point_shapes_shows_no_shapes_in_its_legend_either(
