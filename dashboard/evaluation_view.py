@@ -27,6 +27,7 @@ from model.evaluation.methods import methods_lines, site_line
 from model.evaluation.tables import COUNT_COLUMNS, STAGING_PREFIX, STUDY_SCORES, is_p_value
 from model.labels import label_file
 
+WORD_JOINER = "\u2060"  # invisible; no line break on either side of it
 FEWSHOT_COLUMNS = frozenset({"model", "Label", "method", "k", "AUC", "auc_lo", "auc_hi"})
 ZEROSHOT_COLUMNS = frozenset({"model", "Label", "setting", "AUC"})
 # How the page shows a table's numbers (printf, as st.column_config takes them): figures to the
@@ -59,6 +60,11 @@ class EvaluationOutputs:
         except (KeyError, TypeError, ValueError) as err:
             self.unreadable.append(f"summary.json: no headline ({type(err).__name__}: {err})")
             return pd.DataFrame()
+
+    def key_figures_shown(self) -> pd.DataFrame:
+        """``key_figures`` for a table that wraps its cells: an interval ``(0.645–0.761)`` is
+        kept on one line (a narrow window broke it after its dash, "0.645–" over "0.761)")."""
+        return self.key_figures().replace(r"(\d)–(\d)", rf"\1–{WORD_JOINER}\2", regex=True)
 
     def site_lines(self) -> list[str]:
         """Per site what was evaluated (``report.site_line``): studies and their patients,

@@ -161,7 +161,7 @@ def downloads(outputs) -> None:
 
 def overview(outputs) -> None:
     """Unreadable files, the headline, per-site counts, problems, methods and the summary."""
-    key_figures = outputs.key_figures()
+    key_figures = outputs.key_figures_shown()
     if not (outputs.folder / "summary.json").exists():
         st.warning(
             "This evaluation has no summary.json: it did not finish (it failed or was cancelled "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -122,3 +123,22 @@ def test_headline_text_gives_a_mean_the_interval_recorded_over_its_labels() -> N
     assert text.loc[zero_shot, "internal"] == "0.800 (0.710–0.860)"
     assert text.loc[zero_shot, "external"] == "0.800"
     assert text.loc[fewshot, "internal"] == "0.700"
+
+
+def test_the_pages_headline_keeps_each_interval_on_one_line() -> None:
+    """At 800 px the Evaluate page's wrapping table broke an interval after its dash ("0.410–"
+    over "0.600)"); the words around it may still wrap, the figures read as written."""
+    from dashboard.evaluation_view import WORD_JOINER, EvaluationOutputs
+
+    internal = _result("m", "internal")
+    internal["diagnosis"]["zero-shot"] |= {"accuracy_lo": 0.41, "accuracy_hi": 0.6}
+    outputs = EvaluationOutputs(Path("unused"), summary={"results": [internal]})
+    shown = outputs.key_figures_shown().set_index("figure")
+    cell = shown.loc["zero-shot diagnosis, accuracy", "internal"]
+    assert cell == f"0.500 (0.410–{WORD_JOINER}0.600)"
+    assert (
+        cell.replace(WORD_JOINER, "")
+        == outputs.key_figures()
+        .set_index("figure")
+        .loc["zero-shot diagnosis, accuracy", "internal"]
+    )
