@@ -252,10 +252,12 @@ def runs_section() -> None:
     table = runs_table(runs, studio.settings.data_root)
     paths = list(table["path"])
     active = str(studio.settings.active_checkpoint() or "")
-    table["active"] = ["★" if active.startswith(p + "/") else "" for p in paths]
+    # first: at 800 px the table scrolls sideways, and the active run's star was off-screen
+    table.insert(0, "active", ["★" if active.startswith(p + "/") else "" for p in paths])
     event = st.dataframe(
         table.drop(columns=["path"]),
         hide_index=True,
+        column_config={"active": st.column_config.TextColumn("Active", width="small")},
         on_select="rerun",
         selection_mode="single-row",
         key=table_key(paths),

@@ -75,3 +75,24 @@ def test_a_run_launched_after_one_was_picked_in_the_table_is_shown(
     _start(launched[0])
     assert _shown(at) == name
     assert _shown(at) == name
+
+
+def test_the_runs_table_stars_the_active_run_in_its_first_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 800 px the table scrolls sideways: the star, its last column, was off-screen."""
+    from dashboard.settings import Settings
+
+    root = tmp_path / "data"
+    for name in ("older", "newer"):
+        (root / "runs" / name).mkdir(parents=True)
+        (root / "runs" / name / "best.pt").write_bytes(b"")
+    Settings(root).write_active(checkpoint=root / "runs" / "older" / "best.pt")
+    at, _ = _train_page(tmp_path, monkeypatch, {})
+    at.run()
+    [table] = [d.value for d in at.dataframe if "run" in d.value.columns]
+    assert table.columns[0] == "active"
+    assert dict(zip(table["run"], table["active"], strict=True)) == {
+        "runs/older": "★",
+        "runs/newer": "",
+    }
