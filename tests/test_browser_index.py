@@ -489,7 +489,9 @@ def test_an_index_built_with_another_labels_file_is_judged_by_its_values(
     at = _open(root, monkeypatch, "Dilated left ventricle")
     at.multiselect(key="b-label-lge").select("1").run()
     assert not at.exception and not at.error
-    assert "ChromaDB index cmrclip-" in _captions(at) and not at.info, [i.value for i in at.info]
+    assert "searched with the case index: " in _captions(at) and not at.info, [
+        i.value for i in at.info
+    ]
     combined["lge"] = "1"
     combined.to_csv(root / "all_sites.csv", index=False)
     assert main([*argv, "--labels", str(root / "all_sites.csv")]) == 0
