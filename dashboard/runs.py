@@ -74,6 +74,19 @@ def read_metrics(run: Path) -> pd.DataFrame:
     return cache.run_metrics(str(run), cache.append_version(RunFolder(run).metrics_path))
 
 
+# the runs table's headers, as the other pages' tables write theirs (``Study ID``, ``Age band``)
+RUN_TABLE_HEADERS = {
+    "active": "Active",
+    "run": "Run",
+    "state": "State",
+    "epoch": "Epoch",
+    "eta": "ETA",
+    "best": "Best",
+    "checkpoint": "Checkpoint",
+    "updated": "Updated",
+}
+
+
 def runs_table(runs: list[Path], root: Path) -> pd.DataFrame:
     """One row per run folder: name, state, epoch, ETA, best validation metric, last update."""
     rows = []

@@ -16,6 +16,7 @@ from dashboard.plots import loss_curve, validation_curves
 from dashboard.run_selection import in_table_order, picked_now, shown_run, table_key
 from dashboard.runs import (
     CHECKPOINT_ONLY,
+    RUN_TABLE_HEADERS,
     TrainForm,
     delete_run,
     job_for_run,
@@ -257,7 +258,10 @@ def runs_section() -> None:
     event = st.dataframe(
         table.drop(columns=["path"]),
         hide_index=True,
-        column_config={"active": st.column_config.TextColumn("Active", width="small")},
+        column_config={
+            name: st.column_config.TextColumn(header, width="small" if name == "active" else None)
+            for name, header in RUN_TABLE_HEADERS.items()
+        },
         on_select="rerun",
         selection_mode="single-row",
         key=table_key(paths),

@@ -80,7 +80,9 @@ def test_a_run_launched_after_one_was_picked_in_the_table_is_shown(
 def test_the_runs_table_stars_the_active_run_in_its_first_column(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """At 800 px the table scrolls sideways: the star, its last column, was off-screen."""
+    """At 800 px the table scrolls sideways: the star, its last column, was off-screen. Its
+    headers read as the other pages' tables write theirs (``Run``, not ``run``)."""
+    from dashboard.runs import RUN_TABLE_HEADERS
     from dashboard.settings import Settings
 
     root = tmp_path / "data"
@@ -90,8 +92,10 @@ def test_the_runs_table_stars_the_active_run_in_its_first_column(
     Settings(root).write_active(checkpoint=root / "runs" / "older" / "best.pt")
     at, _ = _train_page(tmp_path, monkeypatch, {})
     at.run()
-    [table] = [d.value for d in at.dataframe if "run" in d.value.columns]
+    [shown] = [d for d in at.dataframe if "run" in d.value.columns]
+    table, headers = shown.value, json.loads(shown.proto.columns)
     assert table.columns[0] == "active"
+    assert {name: headers[name]["label"] for name in table.columns} == RUN_TABLE_HEADERS
     assert dict(zip(table["run"], table["active"], strict=True)) == {
         "runs/older": "★",
         "runs/newer": "",
