@@ -28,12 +28,6 @@ log = logging.getLogger("dashboard.launch")
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
 
-def own_datasets(settings: Settings) -> list[Path]:
-    """The data root's datasets that are not the demo's (a hospital's own, an import)."""
-    demo = DemoLayout(settings.data_root).dataset("")
-    return [path for path in settings.datasets() if demo not in path.parents]
-
-
 def start_demo_build(settings: Settings) -> None:
     """Launch ``python -m model demo`` unless the demo is built or already being built, or the
     data root holds datasets of its own and no demo build was ever begun there: a hospital's
@@ -43,7 +37,7 @@ def start_demo_build(settings: Settings) -> None:
     if layout.is_built():
         log.info("demo data ready under %s", settings.data_root)
         return
-    own = own_datasets(settings)
+    own = settings.own_datasets()
     if own and not layout.dataset("").exists():
         named = ", ".join(str(path.relative_to(settings.data_root)) for path in own[:3])
         log.info(

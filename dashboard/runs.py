@@ -21,6 +21,7 @@ from dashboard.importer import check_name
 from dashboard.job import last_lines
 from dashboard.jobs import model_command
 from dashboard.run_state import read_status, run_is_live, run_state
+from dashboard.settings import CHECKPOINT_FILES
 from model.atomic import atomic_write_json
 from model.errors import OutOfDeviceMemory, UserError
 from model.evaluation.retrieval import TOP_K, recalls_fixed_by
@@ -129,7 +130,7 @@ def _epoch(status: dict[str, Any]) -> str:
 
 def _checkpoint_of(run: Path) -> str:
     """The run's checkpoint the table names: best.pt, else last.pt, else ""."""
-    return next((name for name in ("best.pt", "last.pt") if (run / name).exists()), "")
+    return next((name for name in CHECKPOINT_FILES if (run / name).exists()), "")
 
 
 def _best_val(metrics: pd.DataFrame) -> str:

@@ -129,6 +129,13 @@ class Settings:
         found = find_named(self.data_root, {"studies.parquet"}, skip=self.uploads_dir)
         return sorted(p.parent for p in found)
 
+    def own_datasets(self, found: list[Path] | None = None) -> list[Path]:
+        """The datasets (of ``found``, else every one) that are not the demo's: a hospital's own,
+        an import."""
+        demo = DemoLayout(self.data_root).dataset("")
+        found = self.datasets() if found is None else found
+        return [path for path in found if demo not in path.parents]
+
     def runs(self) -> list[Path]:
         """Every training run folder, newest first: one that holds ``status.json``, a
         ``config.json`` beside a training log, or a ``best.pt`` / ``last.pt`` in a folder of its
@@ -158,7 +165,7 @@ class Settings:
         """``best.pt`` / ``last.pt`` of every run, newest first."""
         out = []
         for run in self.runs():
-            out.extend(p for p in (run / "best.pt", run / "last.pt") if p.is_file())
+            out.extend(p for p in map(run.joinpath, CHECKPOINT_FILES) if p.is_file())
         return out
 
     def read_active(self) -> dict[str, str]:
@@ -231,8 +238,7 @@ class Settings:
             if chosen and (Path(chosen) / "studies.parquet").is_file():
                 return self._pin("dataset", Path(chosen))
         found = self.datasets()
-        demo = DemoLayout(self.data_root).dataset("")
-        own = [path for path in found if demo not in path.parents] or found
+        own = self.own_datasets(found) or found
         preferred = [path for path in own if "internal" in path.name]
         return self._pin("dataset", (preferred or own or [None])[0])
 
@@ -260,7 +266,8 @@ def position_of(active: Path | None, datasets: list[Path]) -> int:
     return resolved.index(active.resolve()) if active.resolve() in resolved else 0
 
 
-CHECKPOINT_NAMES = frozenset({"best.pt", "last.pt"})
+CHECKPOINT_FILES = ("best.pt", "last.pt")  # a run's checkpoints, the one named first preferred
+CHECKPOINT_NAMES = frozenset(CHECKPOINT_FILES)
 RUN_MARKERS = frozenset({"status.json", *CHECKPOINT_NAMES})
 
 
