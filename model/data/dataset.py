@@ -154,9 +154,7 @@ class CMRDataset:
 
     def linkage(self) -> pd.DataFrame:
         """study_id, accession_number (for joining evaluation labels; never shown in the UI)."""
-        if not self.paths.linkage.is_file():
-            return pd.DataFrame(columns=["study_id", "accession_number"])
-        return pd.read_csv(self.paths.linkage, dtype=str, keep_default_na=False)
+        return read_linkage(self.paths.linkage)
 
     @cached_property
     def _fingerprint(self) -> str:
@@ -165,6 +163,13 @@ class CMRDataset:
     def fingerprint(self) -> str:
         """Hex id that changes whenever studies.parquet or any study tensor changes."""
         return self._fingerprint
+
+
+def read_linkage(path: Path) -> pd.DataFrame:
+    """A dataset's linkage.csv (``study_id``, ``accession_number``, as text); empty when absent."""
+    if not path.is_file():
+        return pd.DataFrame(columns=["study_id", "accession_number"])
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
 def __getattr__(name: str) -> type[StudyVideoDataset]:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from chromadb.api.models.Collection import Collection
 
+from model.data.dataset import read_linkage
 from model.errors import DataError
 from model.index.client import ChromaLocation, open_client
 from model.index.embedding_index import EmbeddingIndex
@@ -105,12 +106,7 @@ def own_labels_prints(dataset: Path, linkage: pd.DataFrame | None = None) -> tup
     if own is None:
         return "", ""
     if linkage is None:
-        path = DatasetPaths(dataset).linkage
-        linkage = (
-            pd.read_csv(path, dtype=str, keep_default_na=False)
-            if path.is_file()
-            else pd.DataFrame(columns=["study_id", "accession_number"])
-        )
+        linkage = read_linkage(DatasetPaths(dataset).linkage)
     try:
         values = values_fingerprint(read_labels(own, linkage))
     except DataError:

@@ -149,8 +149,9 @@ def dataset_record(
 
 
 def recorded_labels(metadata: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """dataset_folder -> {"fields": [...], "labels": fingerprint} from a collection's metadata
-    ({} for an index built before they were recorded, or an unreadable record)."""
+    """dataset_folder -> its ``dataset_record`` (or an earlier version's ``{"fields", "labels"}``)
+    from a collection's metadata ({} for an index built before they were recorded, or an
+    unreadable record)."""
     text = (metadata or {}).get(LABELS_KEY)
     try:
         recorded = json.loads(text) if isinstance(text, str) else {}

@@ -37,8 +37,8 @@ _TEXT_COLUMNS = ("site", "split", "age_band", "sex", "manufacturer", "scanner")
 @dataclass
 class IndexRecords:
     """Rows to upsert: ``vectors`` float32 [N, D] unit-norm, one id/metadata/document per row;
-    ``labels``: dataset_folder -> {"fields": own label fields, "labels": labels fingerprint} of
-    the datasets they come from, recorded in the collection (``model.index.label_fields``)."""
+    ``labels``: dataset_folder -> ``label_fields.dataset_record`` (own label fields, the values'
+    fingerprint, the labels files) of the datasets they come from, recorded in the collection."""
 
     ids: list[str]
     vectors: np.ndarray
