@@ -134,9 +134,9 @@ def run(args: argparse.Namespace) -> int:
     examples = with_prompt_flags(ExampleSet.load(args.examples), args)
     problem = method_problem(examples, args.method)
     if problem is not None:  # before the checkpoint is loaded
-        wording = examples.prompt_problem() is not None
+        wording = args.method == "prompted" and examples.prompt_problem() is not None
         flags = args.positive is not None and wording
-        if wording and not flags and examples.prompts is None:  # say how to word it here
+        if wording and examples.prompts is None:  # say how to word it here
             problem += ': give --positive TEXT --negative TEXT, or the set\'s "prompts"'
         raise UserError(f"{'--positive/--negative' if flags else args.examples}: {problem}")
     ds = CMRDataset.open(args.data)

@@ -224,6 +224,11 @@ def test_fewshot_prompted_errors_come_before_the_checkpoint(
         with caplog.at_level(logging.ERROR):
             assert cli_main([*base, *extra]) == 2, extra
         assert message in caplog.text, (extra, caplog.text)
+    caplog.clear()  # another method's problem: no advice on wording it takes no use of
+    with caplog.at_level(logging.ERROR):
+        assert cli_main([*base, "--method", "logistic"]) == 2
+    assert "needs at least one counter-example" in caplog.text, caplog.text
+    assert "--positive" not in caplog.text and f"{examples}:" in caplog.text, caplog.text
     assert not out.exists()
 
 
