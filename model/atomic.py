@@ -57,17 +57,11 @@ def _naming(err: OSError, path: Path) -> OSError:
 
 
 @contextlib.contextmanager
-def atomic_open(
-    path: str | Path, mode: str = "wb", permissions: int | None = None
-) -> Iterator[BinaryIO]:
-    """Open a temporary file next to ``path``; on success it replaces ``path`` atomically."""
-    path = Path(path)
-    fd, tmp = _temporary_sibling(path, permissions)
+def _replacing(tmp: str, path: Path) -> Iterator[None]:
+    """Move the temporary ``tmp`` onto ``path`` once the block has filled it; on any failure
+    remove it instead, and name ``path`` (not the temporary) in an ``OSError``."""
     try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield
         os.replace(tmp, path)
     except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
@@ -75,6 +69,19 @@ def atomic_open(
         if isinstance(err, OSError):
             raise _naming(err, path) from err
         raise
+
+
+@contextlib.contextmanager
+def atomic_open(
+    path: str | Path, mode: str = "wb", permissions: int | None = None
+) -> Iterator[BinaryIO]:
+    """Open a temporary file next to ``path``; on success it replaces ``path`` atomically."""
+    path = Path(path)
+    fd, tmp = _temporary_sibling(path, permissions)
+    with _replacing(tmp, path), os.fdopen(fd, mode) as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def atomic_write_bytes(
@@ -119,17 +126,10 @@ def atomic_write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
     path = Path(path)
     fd, tmp = _temporary_sibling(path, None)
     os.close(fd)
-    try:
+    with _replacing(tmp, path):
         writer(Path(tmp))
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as err:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(err, OSError):
-            raise _naming(err, path) from err
-        raise
 
 
 def temporaries(folder: str | Path) -> list[Path]:
