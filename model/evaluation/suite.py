@@ -252,8 +252,7 @@ def _evaluate_vectors(
         else ({}, [])
     )
     drawn, draws = shared_draws(site, findings, config)
-    on_drawn = {name: known[drawn] for name, known in findings.items()}
-    resampled = resampled_aucs("zero-shot", on_drawn, scores, draws)
+    resampled: Resampled = {}
     fewshot = fewshot_curves(
         vectors, site, findings, logits, config.fewshot, problems, (drawn, draws), resampled
     )
@@ -261,7 +260,8 @@ def _evaluate_vectors(
     diagnosis[CV_SETTING], probe_rows = cross_validated_probes(
         vectors, site, findings, config.probe, config.bootstrap, problems, scores, diagnoses
     )
-    resampled |= resampled_aucs(CV_SETTING, on_drawn, scores, draws)
+    on_drawn = {name: known[drawn] for name, known in findings.items()}
+    resampled |= resampled_aucs(("zero-shot", CV_SETTING), on_drawn, scores, draws)
     if train_split is not None and site.n_labelled:
         diagnosis[SPLIT_SETTING], split_rows = train_split_results(
             vectors, site, findings, train_split, config.probe, config.bootstrap, scores, diagnoses
