@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from model.evaluation.fewshot import FewShotConfig, evaluate_label
 from model.evaluation.fewshot_intervals import PatientDraws
-from model.evaluation.headline import headline, headline_text
+from model.evaluation.headline import FIGURES, _fewshot, fewshot_source, headline, headline_text
 from model.evaluation.inputs import load_site
 from model.evaluation.label_means import mean_intervals, resampled_aucs
 from model.evaluation.methods import methods_lines
@@ -104,6 +104,22 @@ def test_mean_interval_is_over_the_labels_every_column_has() -> None:
     assert text.loc[ZERO_SHOT, "s"] == f"{point:.3f} ({low:.3f}–{high:.3f})"
     alone = headline_text([first]).set_index("figure")  # 'b' averaged too: not that interval
     assert alone.loc[ZERO_SHOT, "s"] == f"{headline([first]).iloc[0]['s']:.3f}"
+
+
+def test_a_mean_added_to_the_headline_gets_its_interval(monkeypatch) -> None:
+    """The headline's means over labels and the means given an interval are one list: a mean
+    added to ``headline.FIGURES`` gets the interval of its source's resampled values."""
+    figure = "few-shot logistic, mean AUC (k = 1)"
+    monkeypatch.setitem(FIGURES, figure, _fewshot("logistic", 1))
+    rows = [{"label": n, "method": "logistic", "k": 1, "auc": 0.7} for n in ("a", "b", "c")]
+    values = np.random.default_rng(0).random((2, RESAMPLES))
+    source = fewshot_source("logistic", 1)
+    resampled = {(source, "a"): values[0], (source, "b"): values[1]}  # none of 'c': no interval
+    (found,) = mean_intervals([{"model": "m", "site": "s", "fewshot": rows[:2]}], [resampled])
+    low, high = percentile_ci(values.mean(axis=0))
+    assert found[figure] == {"labels": ["a", "b"], "auc_lo": low, "auc_hi": high, "resamples": 200}
+    (found,) = mean_intervals([{"model": "m", "site": "s", "fewshot": rows}], [resampled])
+    assert figure not in found
 
 
 def test_a_label_without_blanks_shares_its_own_interval_s_draws() -> None:

@@ -34,28 +34,11 @@ from typing import Any
 import numpy as np
 
 from model.evaluation.fewshot_intervals import PatientDraws
-from model.evaluation.headline import FIGURES, shared_labels
+from model.evaluation.headline import FIGURES, mean_sources, shared_labels
 from model.evaluation.metrics import LabelScores, percentile_ci
-from model.evaluation.site_probes import CV_SETTING
 from model.evaluation.weighted_auc import weighted_auc_of_items
 
 Resampled = dict[tuple[str, str], np.ndarray]  # (source, label) -> AUC per resample, float [R]
-
-
-def fewshot_source(method: str, k: int) -> str:
-    """The source key of a few-shot point's resampled means."""
-    return f"few-shot {method}, k = {k}"
-
-
-# The headline's means over labels and the source of the per-label values each one averages.
-MEAN_SOURCES: dict[str, str] = {
-    "zero-shot findings, mean AUC": "zero-shot",
-    "few-shot prototype, mean AUC (k = 1)": fewshot_source("prototype", 1),
-    "few-shot prototype, mean AUC (k = 8)": fewshot_source("prototype", 8),
-    "few-shot logistic, mean AUC (k = 8)": fewshot_source("logistic", 8),
-    "few-shot prompted, mean AUC (k = 8)": fewshot_source("prompted", 8),
-    "linear probe findings, mean AUC (cross-validated)": CV_SETTING,
-}
 
 
 def resampled_aucs(
@@ -116,7 +99,7 @@ def mean_intervals(records: list[dict[str, Any]], resampled: list[Resampled]) ->
     averages, the resamples where one of them has no AUC left out (``resamples`` counts those
     kept). A figure is missing for a result without resampled values of all those labels."""
     intervals: list[dict] = [{} for _ in records]
-    for figure, source in MEAN_SOURCES.items():
+    for figure, source in mean_sources().items():
         labels = shared_labels([FIGURES[figure](record) for record in records])
         for found, draws in zip(intervals, resampled, strict=True):
             per_label = [draws.get((source, name)) for name in labels]

@@ -18,10 +18,11 @@ from threadpoolctl import threadpool_limits
 from model.evaluation.encoders import Encoder
 from model.evaluation.fewshot import FewShotConfig, evaluate_label
 from model.evaluation.fewshot_intervals import PatientDraws
+from model.evaluation.headline import fewshot_source
 from model.evaluation.inputs import SiteData
 from model.evaluation.label_checks import flag_few_study_diagnoses as flag_few_diagnoses
 from model.evaluation.label_checks import flag_thin_bootstraps, usable_findings
-from model.evaluation.label_means import Resampled, fewshot_source, resampled_aucs
+from model.evaluation.label_means import Resampled, resampled_aucs
 from model.evaluation.metrics import DiagnosisScores, LabelScores
 from model.evaluation.probes import ProbeConfig, SplitProbes
 from model.evaluation.retrieval import (
