@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from model.evaluation.metrics import bootstrap_counts, percentile_ci
+from model.evaluation.metrics import bootstrap_counts
 from model.evaluation.weighted_auc import as_counts, weighted_auc_of_items
 
 
@@ -92,18 +92,6 @@ class PatientDraws:
         if self._kept is not None:
             part._kept = [block[rows] for block in self._kept]
         return part
-
-
-def two_level_interval(
-    scores: np.ndarray,
-    labels: np.ndarray,
-    queries: np.ndarray,
-    patients: PatientDraws,
-    rng: np.random.Generator,
-) -> tuple[float, float]:
-    """95% percentile interval of the mean episode AUC, episodes and patients resampled
-    (``two_level_means``); (nan, nan) without resamples."""
-    return percentile_ci(two_level_means(scores, labels, queries, patients, rng))
 
 
 def two_level_means(
