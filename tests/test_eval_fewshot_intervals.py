@@ -4,9 +4,11 @@ k-shot with zero-shot needs (the old mean ± 1.96 SE over episodes ignored the t
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from model.evaluation import fewshot_intervals
 from model.evaluation.fewshot import FewShotConfig, evaluate_label
 from model.evaluation.fewshot_intervals import (
     PatientDraws,
@@ -52,7 +54,7 @@ def _interval(
 ) -> tuple[float, float]:
     """A few-shot point's interval as ``fewshot._CurvePoint`` takes it: the percentile interval
     of ``two_level_means``."""
-    return percentile_ci(two_level_means(scores, labels, queries, patients, rng))
+    return percentile_ci(two_level_means([scores], labels, queries, patients, rng)[0])
 
 
 def _slow_interval(
@@ -189,3 +191,29 @@ def test_a_large_site_s_resamples_in_blocks_give_the_same_interval(monkeypatch) 
     blocked = _interval(scores, labels, queries, draws, interval_rng(2, 4, "lge"))
     assert joined == pytest.approx(whole, abs=1e-12)
     assert blocked == pytest.approx(whole, abs=1e-12)
+
+
+def test_a_point_s_methods_share_one_pass_over_the_patient_draws(monkeypatch) -> None:
+    """At a site too large to keep its patient draws, a few-shot point draws them once for its
+    three methods, not once per method; each method's interval is the one it gets alone."""
+    x, labels, groups = _site(60)
+    config = FewShotConfig(shots=(1, 2), episodes=10)
+    prior = 3 * x[:, 0]
+    kept = evaluate_label(x, labels, "lge", config, prior, groups, resamples=50)
+    monkeypatch.setattr(fewshot_intervals, "KEPT_CELLS", 0)
+    calls = []
+    draw = fewshot_intervals.bootstrap_counts
+    monkeypatch.setattr(
+        fewshot_intervals, "bootstrap_counts", lambda *args: calls.append(args) or draw(*args)
+    )
+    drawn = evaluate_label(x, labels, "lge", config, prior, groups, resamples=50)
+    assert len(calls) == 2 and set(drawn["method"]) == {"prototype", "logistic", "prompted"}
+    pd.testing.assert_frame_equal(drawn, kept)
+    rng = np.random.default_rng(7)
+    scores = [rng.normal(size=(5, 60)) + labels for _ in range(2)]
+    queries = rng.random((5, 60)) < 0.8
+    draws = PatientDraws(60, 40, 3, groups)
+    together = two_level_means(scores, labels, queries, draws, interval_rng(3, 1, "x"))
+    for alone, method in zip(together, scores, strict=True):
+        once = two_level_means([method], labels, queries, draws, interval_rng(3, 1, "x"))
+        np.testing.assert_array_equal(alone, once[0])
