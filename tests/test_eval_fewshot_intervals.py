@@ -4,17 +4,19 @@ k-shot with zero-shot needs (the old mean ± 1.96 SE over episodes ignored the t
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from model.evaluation import fewshot_intervals
 from model.evaluation.fewshot import FewShotConfig, evaluate_label
 from model.evaluation.fewshot_intervals import (
     PatientDraws,
     episode_draws,
     interval_rng,
-    two_level_interval,
+    two_level_means,
 )
-from model.evaluation.metrics import bootstrap_counts
+from model.evaluation.metrics import bootstrap_counts, percentile_ci
 from model.evaluation.weighted_auc import weighted_auc_columns
 
 
@@ -41,6 +43,18 @@ def test_weighted_auc_without_a_class_is_nan() -> None:
     weights = np.array([[1, 0], [1, 2], [0, 1]])
     auc = weighted_auc_columns(np.array([0.1, 0.2, 0.3]), np.array([1, 0, 0]), weights)
     assert auc[0] == 0.0 and np.isnan(auc[1])  # column 1 weighs no positive
+
+
+def _interval(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    queries: np.ndarray,
+    patients: PatientDraws,
+    rng: np.random.Generator,
+) -> tuple[float, float]:
+    """A few-shot point's interval as ``fewshot._CurvePoint`` takes it: the percentile interval
+    of ``two_level_means``."""
+    return percentile_ci(two_level_means([scores], labels, queries, patients, rng)[0])
 
 
 def _slow_interval(
@@ -85,7 +99,7 @@ def test_the_interval_matches_a_plain_two_level_bootstrap() -> None:
     scores = np.round(rng.normal(size=(episodes, n)) + labels, 1)  # rounding makes ties
     queries = rng.random((episodes, n)) < 0.8
     groups = np.array([f"p{i // 3}" for i in range(n)])  # three studies per patient
-    fast = two_level_interval(
+    fast = _interval(
         scores, labels, queries, PatientDraws(n, 60, 4, groups), interval_rng(4, 2, "lge")
     )
     slow = _slow_interval(scores, labels, queries, groups, 60, 4, interval_rng(4, 2, "lge"))
@@ -101,7 +115,7 @@ def test_a_patient_s_repeat_studies_are_drawn_together() -> None:
     labels = rng.random(patients) < 0.5
     scores = rng.normal(size=(episodes, patients)) + labels
     queries = np.ones((episodes, patients), dtype=bool)
-    once = two_level_interval(
+    once = _interval(
         scores, labels, queries, PatientDraws(patients, 400, 0, None), interval_rng(0, 1, "x")
     )
     twice = [np.repeat(values, 2, axis=-1) for values in (scores, labels, queries)]
@@ -109,10 +123,8 @@ def test_a_patient_s_repeat_studies_are_drawn_together() -> None:
     draws = PatientDraws(2 * patients, 400, 0, groups)
     for block in draws.blocks():
         np.testing.assert_array_equal(block[0::2], block[1::2])  # a patient's studies alike
-    by_patient = two_level_interval(*twice, draws, interval_rng(0, 1, "x"))
-    by_study = two_level_interval(
-        *twice, PatientDraws(2 * patients, 400, 0, None), interval_rng(0, 1, "x")
-    )
+    by_patient = _interval(*twice, draws, interval_rng(0, 1, "x"))
+    by_study = _interval(*twice, PatientDraws(2 * patients, 400, 0, None), interval_rng(0, 1, "x"))
     assert by_patient == pytest.approx(once, abs=1e-12)
     assert by_study[1] - by_study[0] < 0.85 * (by_patient[1] - by_patient[0])
 
@@ -166,16 +178,42 @@ def test_a_large_site_s_resamples_in_blocks_give_the_same_interval(monkeypatch) 
     scores = rng.normal(size=(episodes, n)) + labels
     queries = rng.random((episodes, n)) < 0.9
     groups = np.arange(n) // 2
-    whole = two_level_interval(
+    whole = _interval(
         scores, labels, queries, PatientDraws(n, 90, 2, groups), interval_rng(2, 4, "lge")
     )
     monkeypatch.setattr("model.evaluation.metrics.BOOTSTRAP_CELLS", n * 7)
     kept = PatientDraws(n, 90, 2, groups)  # drawn in blocks, kept as one
     assert len(list(kept.blocks())) == 1
-    joined = two_level_interval(scores, labels, queries, kept, interval_rng(2, 4, "lge"))
+    joined = _interval(scores, labels, queries, kept, interval_rng(2, 4, "lge"))
     monkeypatch.setattr("model.evaluation.fewshot_intervals.KEPT_CELLS", n * 7)
     draws = PatientDraws(n, 90, 2, groups)
     assert len(list(draws.blocks())) == 13  # 90 resamples, 7 at a time
-    blocked = two_level_interval(scores, labels, queries, draws, interval_rng(2, 4, "lge"))
+    blocked = _interval(scores, labels, queries, draws, interval_rng(2, 4, "lge"))
     assert joined == pytest.approx(whole, abs=1e-12)
     assert blocked == pytest.approx(whole, abs=1e-12)
+
+
+def test_a_point_s_methods_share_one_pass_over_the_patient_draws(monkeypatch) -> None:
+    """At a site too large to keep its patient draws, a few-shot point draws them once for its
+    three methods, not once per method; each method's interval is the one it gets alone."""
+    x, labels, groups = _site(60)
+    config = FewShotConfig(shots=(1, 2), episodes=10)
+    prior = 3 * x[:, 0]
+    kept = evaluate_label(x, labels, "lge", config, prior, groups, resamples=50)
+    monkeypatch.setattr(fewshot_intervals, "KEPT_CELLS", 0)
+    calls = []
+    draw = fewshot_intervals.bootstrap_counts
+    monkeypatch.setattr(
+        fewshot_intervals, "bootstrap_counts", lambda *args: calls.append(args) or draw(*args)
+    )
+    drawn = evaluate_label(x, labels, "lge", config, prior, groups, resamples=50)
+    assert len(calls) == 2 and set(drawn["method"]) == {"prototype", "logistic", "prompted"}
+    pd.testing.assert_frame_equal(drawn, kept)
+    rng = np.random.default_rng(7)
+    scores = [rng.normal(size=(5, 60)) + labels for _ in range(2)]
+    queries = rng.random((5, 60)) < 0.8
+    draws = PatientDraws(60, 40, 3, groups)
+    together = two_level_means(scores, labels, queries, draws, interval_rng(3, 1, "x"))
+    for alone, method in zip(together, scores, strict=True):
+        once = two_level_means([method], labels, queries, draws, interval_rng(3, 1, "x"))
+        np.testing.assert_array_equal(alone, once[0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from importlib import import_module
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from model.evaluation.fewshot import FewShotConfig, evaluate_label
 from model.evaluation.fewshot_intervals import PatientDraws
-from model.evaluation.headline import headline, headline_text
+from model.evaluation.headline import FIGURES, _fewshot, fewshot_source, headline, headline_text
 from model.evaluation.inputs import load_site
 from model.evaluation.label_means import mean_intervals, resampled_aucs
 from model.evaluation.methods import methods_lines
@@ -19,7 +21,8 @@ from model.evaluation.outputs import write_outputs
 from model.evaluation.probes import ProbeConfig
 from model.evaluation.report import json_safe
 from model.evaluation.suite import SuiteConfig, evaluate_site
-from tests.eval_fakes import FakeDataset, fake_encoder, fake_prompts
+from model.evaluation.weighted_auc import weighted_auc_of_items
+from tests.eval_fakes import WORDS, FakeDataset, fake_encoder, fake_prompts
 
 ZERO_SHOT = "zero-shot findings, mean AUC"
 RESAMPLES = 200
@@ -73,7 +76,7 @@ def _reference(groups: np.ndarray, known: dict, scores: dict, labels: list[str],
 def test_mean_interval_matches_a_resample_by_resample_reference() -> None:
     groups, known, scores = _random_site(3)
     draws = PatientDraws(len(groups), RESAMPLES, 5, groups)
-    resampled = resampled_aucs("zero-shot", known, scores, draws)
+    resampled = resampled_aucs(("zero-shot",), known, scores, draws)
     labels = ["a", "b", "rare"]
     (found,) = mean_intervals([_record(scores, labels)], [resampled])
     expected, kept = _reference(groups, known, scores, labels, 5)
@@ -87,7 +90,7 @@ def test_mean_interval_is_over_the_labels_every_column_has() -> None:
     as the headline's mean, and the headline shows it beside that mean."""
     groups, known, scores = _random_site(4)
     draws = PatientDraws(len(groups), RESAMPLES, 0, groups)
-    resampled = resampled_aucs("zero-shot", known, scores, draws)
+    resampled = resampled_aucs(("zero-shot",), known, scores, draws)
     first, second = _record(scores, ["a", "b", "rare"]), _record(scores, ["a", "rare"])
     second["site"] = "t"
     found = mean_intervals([first, second], [resampled, resampled])
@@ -103,18 +106,58 @@ def test_mean_interval_is_over_the_labels_every_column_has() -> None:
     assert alone.loc[ZERO_SHOT, "s"] == f"{headline([first]).iloc[0]['s']:.3f}"
 
 
+def test_a_mean_added_to_the_headline_gets_its_interval(monkeypatch) -> None:
+    """The headline's means over labels and the means given an interval are one list: a mean
+    added to ``headline.FIGURES`` gets the interval of its source's resampled values."""
+    figure = "few-shot logistic, mean AUC (k = 1)"
+    monkeypatch.setitem(FIGURES, figure, _fewshot("logistic", 1))
+    rows = [{"label": n, "method": "logistic", "k": 1, "auc": 0.7} for n in ("a", "b", "c")]
+    values = np.random.default_rng(0).random((2, RESAMPLES))
+    source = fewshot_source("logistic", 1)
+    resampled = {(source, "a"): values[0], (source, "b"): values[1]}  # none of 'c': no interval
+    (found,) = mean_intervals([{"model": "m", "site": "s", "fewshot": rows[:2]}], [resampled])
+    low, high = percentile_ci(values.mean(axis=0))
+    assert found[figure] == {"labels": ["a", "b"], "auc_lo": low, "auc_hi": high, "resamples": 200}
+    (found,) = mean_intervals([{"model": "m", "site": "s", "fewshot": rows}], [resampled])
+    assert figure not in found
+
+
 def test_a_label_without_blanks_shares_its_own_interval_s_draws() -> None:
     """The site's draw restricted to a label with every value known is the label's own draw:
     its one-label mean interval is its AUC interval."""
     groups, known, scores = _random_site(6)
     resampled = resampled_aucs(
-        "zero-shot", known, scores, PatientDraws(len(groups), 150, 2, groups)
+        ("zero-shot",), known, scores, PatientDraws(len(groups), 150, 2, groups)
     )
     own = binary_metrics(
         scores["zero-shot", "a"].scores, scores["zero-shot", "a"].labels, 150, 2, groups=groups
     )
     assert known["a"].all()
     assert percentile_ci(resampled["zero-shot", "a"]) == pytest.approx(own.ci["auc"])
+    np.testing.assert_array_equal(resampled["zero-shot", "a"], own.resampled_auc)  # bit for bit
+
+
+def test_a_label_without_blanks_reuses_its_own_interval_s_resamples(monkeypatch) -> None:
+    """The suite resamples a zero-shot or probe AUC once per label where its own interval drew
+    the site's patients (every study known, the same seed): the shared draw takes those values;
+    a label with blanks, or another seed, is computed on the site's draw."""
+    groups, known, scores = _random_site(6)
+    for name, scored in list(scores.items()):
+        own = binary_metrics(scored.scores, scored.labels, 150, 2, groups=groups[known[name[1]]])
+        scores[name] = replace(scored, resampled_auc=own.resampled_auc + 1, seed=2)  # marked
+    computed = []
+    monkeypatch.setattr(
+        "model.evaluation.label_means.weighted_auc_of_items",
+        lambda scores, *args: computed.append(scores) or weighted_auc_of_items(scores, *args),
+    )
+    resampled = resampled_aucs(
+        ("zero-shot",), known, scores, PatientDraws(len(groups), 150, 2, groups)
+    )
+    assert known["a"].all() and not known["b"].all()
+    assert resampled["zero-shot", "a"] is scores["zero-shot", "a"].resampled_auc
+    assert [len(s) for s in computed] == [known["b"].sum(), known["rare"].sum()]
+    other = resampled_aucs(("zero-shot",), known, scores, PatientDraws(len(groups), 150, 3, groups))
+    assert not np.array_equal(other["zero-shot", "a"], resampled["zero-shot", "a"])
 
 
 def test_few_shot_uses_the_site_draw_on_the_label_s_studies() -> None:
@@ -204,3 +247,38 @@ def test_unlabelled_studies_leave_the_label_intervals_as_they_are(tmp_path: Path
     assert whole.resampled.keys() == alone.resampled.keys() and whole.resampled
     for key, values in whole.resampled.items():
         assert values == pytest.approx(alone.resampled[key], nan_ok=True), key
+
+
+def test_the_suite_resamples_each_label_s_auc_once_where_the_draws_agree(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """At a site, a zero-shot or probe AUC is re-weighted by the patient resamples once per label
+    known on every study (its interval's resamples are the shared draw's); a label with blanks
+    draws its own patients for its interval, so the shared draw is re-weighted apart."""
+    dataset = FakeDataset(tmp_path, n=80, seed=0)
+    labels = dataset.labels()
+    labels.iloc[:5, labels.columns.get_loc("lge")] = np.nan
+    site = load_site(dataset, "internal", True, labels)
+    config = SuiteConfig(
+        bootstrap=60, fewshot=FewShotConfig(shots=(1,), episodes=4), probe=ProbeConfig(folds=3)
+    )
+    calls: list[bytes] = []
+
+    def counted(function):
+        return lambda scores, *args: (
+            calls.append(np.asarray(scores).tobytes()) or function(scores, *args)
+        )
+
+    for module, name in (
+        ("metrics", "weighted_auc_rows"),
+        ("label_means", "weighted_auc_of_items"),
+    ):
+        target = f"model.evaluation.{module}.{name}"
+        monkeypatch.setattr(
+            target, counted(getattr(import_module(f"model.evaluation.{module}"), name))
+        )
+    result = evaluate_site(fake_encoder(), site, fake_prompts(), config)
+    for setting in ("zero-shot", "linear probe"):
+        times = {n: calls.count(result.scores[setting, n].scores.tobytes()) for n in WORDS}
+        assert times == {"lv_dilation": 1, "lge": 2}, setting
+        assert result.resampled[setting, "lv_dilation"].size == 60

@@ -214,19 +214,29 @@ class _CurvePoint:
     patients: PatientDraws
     bootstrap_seed: int
 
-    def row(
-        self, scores: np.ndarray, decisions: np.ndarray
-    ) -> tuple[dict[str, float | int], np.ndarray]:
-        """A method's point: scores and decisions float [E, N] -> (mean AUC, SD, CI, accuracy,
-        F1; the mean episode AUC of each bootstrap resample, float [R])."""
+    def rows(
+        self, methods: dict[str, tuple[np.ndarray, np.ndarray]]
+    ) -> dict[str, tuple[dict[str, float | int], np.ndarray]]:
+        """Each method's point: its scores and decisions float [E, N] -> (mean AUC, SD, CI,
+        accuracy, F1; the mean episode AUC of each bootstrap resample, float [R]). The methods
+        share the interval's episode and patient draws (one pass, ``two_level_means``)."""
+        rng = interval_rng(self.bootstrap_seed, self.k, self.label)
+        scores = [pair[0] for pair in methods.values()]
+        resampled = two_level_means(scores, self.truth_row, self.queries, self.patients, rng)
+        return {
+            method: (self._row(*pair, means), means)
+            for (method, pair), means in zip(methods.items(), resampled, strict=True)
+        }
+
+    def _row(
+        self, scores: np.ndarray, decisions: np.ndarray, resampled: np.ndarray
+    ) -> dict[str, float | int]:
         truth = np.broadcast_to(self.truth_row, self.queries.shape)
         auc = auc_rows(scores, truth, self.queries)
         thresholded = threshold_metrics_rows(decisions, truth, self.queries)
         mean, sd = _summary(auc)
-        rng = interval_rng(self.bootstrap_seed, self.k, self.label)
-        resampled = two_level_means(scores, self.truth_row, self.queries, self.patients, rng)
         low, high = percentile_ci(resampled)
-        row = {
+        return {
             "k": self.k,
             "episodes": int(self.queries.shape[0]),
             "auc": mean,
@@ -236,7 +246,6 @@ class _CurvePoint:
             "accuracy": _summary(thresholded["accuracy"])[0],
             "f1": _summary(thresholded["f1"])[0],
         }
-        return row, resampled
 
 
 def evaluate_label(
@@ -284,10 +293,8 @@ def evaluate_label(
             continue
         episodes, queries = episodes.subset(both), queries[both]
         curve = _CurvePoint(label, k, truth_row, queries, patients, bootstrap_seed)
-        for method, (scores, decisions) in episode_scores(
-            embeddings, episodes, config, prior_logits
-        ).items():
-            row, means = curve.row(scores, decisions)
+        methods = episode_scores(embeddings, episodes, config, prior_logits)
+        for method, (row, means) in curve.rows(methods).items():
             rows.append({"label": label, "method": method, **row})
             if resampled is not None:
                 resampled[method, k] = means

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from model.evaluation.metrics import bootstrap_counts, percentile_ci
+from model.evaluation.metrics import bootstrap_counts
 from model.evaluation.weighted_auc import as_counts, weighted_auc_of_items
 
 
@@ -57,8 +57,9 @@ KEPT_CELLS = 2**23  # study x resample weights kept for a label's points: 32 MiB
 class PatientDraws:
     """Patient resamples as study weights, float32 [N, R] blocks of consecutive resamples
     (``metrics.bootstrap_counts`` transposed): drawn once and kept as one block when they fit in
-    ``KEPT_CELLS`` (every label, k and method of a site reuses them), drawn again per use
-    otherwise. ``rows`` (int [n]): only those studies' weights, [n, R] (``subset``)."""
+    ``KEPT_CELLS`` (every label, k and method of a site reuses them), drawn again per pass
+    otherwise (one pass serves a few-shot point's methods, ``two_level_means``). ``rows`` (int
+    [n]): only those studies' weights, [n, R] (``subset``)."""
 
     def __init__(
         self,
@@ -94,41 +95,34 @@ class PatientDraws:
         return part
 
 
-def two_level_interval(
-    scores: np.ndarray,
-    labels: np.ndarray,
-    queries: np.ndarray,
-    patients: PatientDraws,
-    rng: np.random.Generator,
-) -> tuple[float, float]:
-    """95% percentile interval of the mean episode AUC, episodes and patients resampled
-    (``two_level_means``); (nan, nan) without resamples."""
-    return percentile_ci(two_level_means(scores, labels, queries, patients, rng))
-
-
 def two_level_means(
-    scores: np.ndarray,
+    scores: list[np.ndarray],
     labels: np.ndarray,
     queries: np.ndarray,
     patients: PatientDraws,
     rng: np.random.Generator,
-) -> np.ndarray:
-    """The mean episode AUC of each resample, episodes and patients resampled: float [R].
+) -> list[np.ndarray]:
+    """The mean episode AUC of each resample, episodes and patients resampled: float [R] per
+    method scored on the same episodes.
 
-    scores: float [E, N] per episode; labels: {0, 1} [N]; queries: bool [E, N]; patients: the
+    scores: float [E, N] per method; labels: {0, 1} [N]; queries: bool [E, N]; patients: the
     draws of the label's N studies; episodes drawn by ``episode_draws(E, resamples, rng)``. A
     drawn episode left with no query of a class has no AUC and is left out of its resample's
-    mean (NaN when none is left). Empty without resamples."""
+    mean (NaN when none is left). Empty without resamples. The methods share one episode draw
+    and one pass over the patient draws (a site too large to keep them draws them per pass): a
+    method's values are those it gets alone, as each column of weights is scored on its own."""
     if patients.resamples <= 0:
-        return np.empty(0)
+        return [np.empty(0) for _ in scores]
     labels = np.asarray(labels).astype(bool)
-    drawn = episode_draws(scores.shape[0], patients.resamples, rng).astype(np.float64)
-    means = []
+    drawn = episode_draws(queries.shape[0], patients.resamples, rng).astype(np.float64)
+    means: list[list[np.ndarray]] = [[] for _ in scores]
     start = 0
     for weights in patients.blocks():
-        aucs = episode_aucs(scores, labels, queries, weights)
-        times = drawn[start : start + weights.shape[1]].T * np.isfinite(aucs)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            means.append((times * np.nan_to_num(aucs)).sum(axis=0) / times.sum(axis=0))
+        episodes = drawn[start : start + weights.shape[1]].T
+        for method, found in zip(scores, means, strict=True):
+            aucs = episode_aucs(method, labels, queries, weights)
+            times = episodes * np.isfinite(aucs)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                found.append((times * np.nan_to_num(aucs)).sum(axis=0) / times.sum(axis=0))
         start += weights.shape[1]
-    return np.concatenate(means)
+    return [np.concatenate(found) for found in means]

@@ -20,6 +20,7 @@ labels the mean averages, shown only beside that mean.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -86,21 +87,44 @@ def _report_to_study(key: str) -> Callable[[Record], float]:
     return read
 
 
-def _fewshot(method: str, k: int) -> Callable[[Record], PerLabel]:
-    return lambda result: by_label(result.get("fewshot", []), "auc", "label", method=method, k=k)
+def fewshot_source(method: str, k: int) -> str:
+    """The source key of a few-shot point's resampled means (``label_means``)."""
+    return f"few-shot {method}, k = {k}"
 
 
-# A figure is one value per result, or per label (a PerLabel): those are averaged over the labels
+@dataclass(frozen=True)
+class LabelMean:
+    """A figure that is a mean over labels: ``read`` gives a result's value per label, and
+    ``source`` keys those labels' AUCs per patient resample (``suite.SiteResult.resampled``),
+    from which ``label_means`` computes the mean's interval."""
+
+    source: str
+    read: Callable[[Record], PerLabel]
+
+    def __call__(self, result: Record) -> PerLabel:
+        return self.read(result)
+
+
+def _fewshot(method: str, k: int) -> LabelMean:
+    return LabelMean(
+        fewshot_source(method, k),
+        lambda result: by_label(result.get("fewshot", []), "auc", "label", method=method, k=k),
+    )
+
+
+# A figure is one value per result, or per label (a LabelMean): those are averaged over the labels
 # every column has.
 FIGURES: dict[str, Callable[[Record], float | PerLabel]] = {
-    "zero-shot findings, mean AUC": lambda r: by_label(finding_rows(r, "zeroshot"), "auc"),
+    "zero-shot findings, mean AUC": LabelMean(
+        "zero-shot", lambda r: by_label(finding_rows(r, "zeroshot"), "auc")
+    ),
     "zero-shot diagnosis, accuracy": _diagnosis("zero-shot"),
     "few-shot prototype, mean AUC (k = 1)": _fewshot("prototype", 1),
     "few-shot prototype, mean AUC (k = 8)": _fewshot("prototype", 8),
     "few-shot logistic, mean AUC (k = 8)": _fewshot("logistic", 8),
     "few-shot prompted, mean AUC (k = 8)": _fewshot("prompted", 8),
-    "linear probe findings, mean AUC (cross-validated)": lambda r: by_label(
-        finding_rows(r, "probe"), "auc", setting="linear probe"
+    "linear probe findings, mean AUC (cross-validated)": LabelMean(
+        "linear probe", lambda r: by_label(finding_rows(r, "probe"), "auc", setting="linear probe")
     ),
     "linear probe diagnosis, accuracy (cross-validated)": _diagnosis("linear probe"),
     "linear probe diagnosis, accuracy (fitted on the train split)": _diagnosis("train-split probe"),
@@ -110,6 +134,12 @@ FIGURES: dict[str, Callable[[Record], float | PerLabel]] = {
         "label_precision@10_ceiling"
     ),
 }
+
+
+def mean_sources() -> dict[str, str]:
+    """figure -> source of each mean over labels in ``FIGURES`` (``LabelMean.source``), in order:
+    the means whose intervals ``label_means`` computes."""
+    return {figure: read.source for figure, read in FIGURES.items() if isinstance(read, LabelMean)}
 
 
 # The single figures' 95% CIs, as the suite recorded them beside each figure (``_lo``/``_hi``).

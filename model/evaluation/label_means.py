@@ -11,7 +11,8 @@ the mean of those AUCs over the labels the headline averages, and the interval i
 interval of the resamples' values. For a few-shot point a label's value under a resample is its
 two-level one (``fewshot_intervals``: its own episode draw, the shared patient draw). For a label
 without blanks the patient draw is its own interval's when the seeds agree (``--seed`` sets all):
-the same patients in the same order.
+the same patients in the same order, so its zero-shot and probe AUC per resample are taken from
+that interval (``LabelScores.resampled_auc``) instead of computed again.
 
 A resample in which an averaged label draws no study of a class has no AUC for that label and so
 no mean over the label set: it is left out of the interval, and ``resamples`` counts those kept
@@ -33,53 +34,62 @@ from typing import Any
 import numpy as np
 
 from model.evaluation.fewshot_intervals import PatientDraws
-from model.evaluation.headline import FIGURES, shared_labels
+from model.evaluation.headline import FIGURES, mean_sources, shared_labels
 from model.evaluation.metrics import LabelScores, percentile_ci
-from model.evaluation.site_probes import CV_SETTING
 from model.evaluation.weighted_auc import weighted_auc_of_items
 
 Resampled = dict[tuple[str, str], np.ndarray]  # (source, label) -> AUC per resample, float [R]
 
 
-def fewshot_source(method: str, k: int) -> str:
-    """The source key of a few-shot point's resampled means."""
-    return f"few-shot {method}, k = {k}"
-
-
-# The headline's means over labels and the source of the per-label values each one averages.
-MEAN_SOURCES: dict[str, str] = {
-    "zero-shot findings, mean AUC": "zero-shot",
-    "few-shot prototype, mean AUC (k = 1)": fewshot_source("prototype", 1),
-    "few-shot prototype, mean AUC (k = 8)": fewshot_source("prototype", 8),
-    "few-shot logistic, mean AUC (k = 8)": fewshot_source("logistic", 8),
-    "few-shot prompted, mean AUC (k = 8)": fewshot_source("prompted", 8),
-    "linear probe findings, mean AUC (cross-validated)": CV_SETTING,
-}
-
-
 def resampled_aucs(
-    setting: str,
+    settings: tuple[str, ...],
     findings: dict[str, np.ndarray],
     scores: dict[tuple[str, str], LabelScores],
     draws: PatientDraws,
 ) -> Resampled:
-    """Each finding's AUC of ``setting`` under each of the site's patient resamples: float [R]
-    per (setting, label), NaN where the resample draws no study of a class.
+    """Each finding's AUC of each of ``settings`` under each of the site's patient resamples:
+    float [R] per (setting, label), NaN where the resample draws no study of a class.
 
     findings: label -> known bool [N] over the site's studies; scores: the suite's per-study
     scores (those of the known studies, in site order); draws: the site's draws over its N
-    studies. The scores are fixed; a resample only re-weights each label's known studies."""
-    known = {
-        name: np.flatnonzero(mask) for name, mask in findings.items() if (setting, name) in scores
-    }
-    if draws.resamples <= 0 or not known:
+    studies. The scores are fixed; a resample only re-weights each label's known studies. A
+    label known on all N studies whose own interval has the draws' seed drew the same patients
+    in the same order (``bootstrap_counts``): its interval's resampled AUCs are these, taken as
+    they are. The others are computed in one pass over the draws for every setting."""
+    if draws.resamples <= 0:
         return {}
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in known}
-    for weights in draws.blocks():
-        for name, rows in known.items():
-            scored = scores[setting, name]
-            parts[name].append(weighted_auc_of_items(scored.scores, scored.labels, weights, rows))
-    return {(setting, name): np.concatenate(blocks) for name, blocks in parts.items()}
+    found: Resampled = {}
+    pending: dict[tuple[str, str], np.ndarray] = {}
+    for setting in settings:
+        for name, mask in findings.items():
+            scored = scores.get((setting, name))
+            if scored is None:
+                continue
+            rows = np.flatnonzero(mask)
+            if _drawn_alike(scored, rows, draws):
+                found[setting, name] = scored.resampled_auc
+            else:
+                pending[setting, name] = rows
+    parts: dict[tuple[str, str], list[np.ndarray]] = {key: [] for key in pending}
+    for weights in draws.blocks() if pending else ():
+        for key, rows in pending.items():
+            scored = scores[key]
+            parts[key].append(weighted_auc_of_items(scored.scores, scored.labels, weights, rows))
+    return found | {key: np.concatenate(blocks) for key, blocks in parts.items()}
+
+
+def _drawn_alike(scored: LabelScores, rows: np.ndarray, draws: PatientDraws) -> bool:
+    """Whether ``scored``'s own interval drew what ``draws`` draws on its studies ``rows``: every
+    study of the draw, the same seed and resamples (a label's patients are those of its
+    studies, so the same studies are the same patients)."""
+    own = scored.resampled_auc
+    return (
+        own is not None
+        and scored.seed == draws.seed
+        and draws.rows is None
+        and rows.size == draws.n
+        and own.size == draws.resamples
+    )
 
 
 def mean_intervals(records: list[dict[str, Any]], resampled: list[Resampled]) -> list[dict]:
@@ -89,7 +99,7 @@ def mean_intervals(records: list[dict[str, Any]], resampled: list[Resampled]) ->
     averages, the resamples where one of them has no AUC left out (``resamples`` counts those
     kept). A figure is missing for a result without resampled values of all those labels."""
     intervals: list[dict] = [{} for _ in records]
-    for figure, source in MEAN_SOURCES.items():
+    for figure, source in mean_sources().items():
         labels = shared_labels([FIGURES[figure](record) for record in records])
         for found, draws in zip(intervals, resampled, strict=True):
             per_label = [draws.get((source, name)) for name in labels]

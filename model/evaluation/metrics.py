@@ -9,7 +9,7 @@ No threshold is ever tuned here: binary predictions are ``p >= 0.5``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.stats import rankdata
@@ -98,8 +98,8 @@ def expected_calibration_error(
 class BinaryResult:
     """One binary label's metrics with bootstrap 95% CIs (``ci[name] = (low, high)``); ``brier``
     and ``ece`` say how well the probabilities are calibrated (point values).
-    ``auc_resamples``: the bootstrap resamples behind the AUC's CI, those that drew both
-    classes (a resample of one class has no AUC and is left out, never counted as 0.5)."""
+    ``resampled_auc``: each bootstrap resample's AUC, float [R]; ``auc_resamples``: those behind
+    the AUC's CI, that drew both classes (one of one class has no AUC, never counted as 0.5)."""
 
     n: int
     n_positive: int
@@ -112,6 +112,7 @@ class BinaryResult:
     brier: float
     ece: float
     auc_resamples: int = 0
+    resampled_auc: np.ndarray = field(default_factory=lambda: np.empty(0), compare=False)
 
     def as_row(self) -> dict[str, float | int]:
         """Flat dict: metric values plus ``<metric>_lo`` / ``<metric>_hi`` columns."""
@@ -233,12 +234,12 @@ def binary_metrics(
     point = threshold_metrics_rows(decided[None], labels[None])
     auc = float(auc_rows(probabilities[None], labels[None])[0])
     ci: dict[str, tuple[float, float]] = {}
-    auc_resamples = 0
+    resampled_auc = np.empty(0)
     if resamples > 0 and labels.size > 1:
         resampled = bootstrap_rows(
             probabilities, labels, decided >= THRESHOLD, resamples, seed, groups
         )
-        auc_resamples = int(np.isfinite(resampled["auc"]).sum())
+        resampled_auc = resampled["auc"]
         ci = {name: percentile_ci(values) for name, values in resampled.items()}
     return BinaryResult(
         n=int(labels.size),
@@ -251,7 +252,8 @@ def binary_metrics(
         ci=ci,
         brier=brier_score(probabilities, labels),
         ece=expected_calibration_error(probabilities, labels),
-        auc_resamples=auc_resamples,
+        auc_resamples=int(np.isfinite(resampled_auc).sum()),
+        resampled_auc=resampled_auc,
     )
 
 
@@ -296,20 +298,29 @@ def multiclass_metrics(true: np.ndarray, predicted: np.ndarray, n_classes: int) 
 @dataclass(frozen=True)
 class LabelScores:
     """One label's per-study scores, kept so that models can be compared on the same studies:
-    study ids [N], scores float [N] (higher = more likely positive) and labels {0, 1} [N]."""
+    study ids [N], scores float [N] (higher = more likely positive) and labels {0, 1} [N];
+    ``resampled_auc``: its AUC per resample of its own interval seeded by ``seed``, float [R],
+    reused by the headline means' intervals where they draw the same patients (``label_means``)."""
 
     ids: list[str]
     scores: np.ndarray
     labels: np.ndarray
+    resampled_auc: np.ndarray | None = field(default=None, compare=False)
+    seed: int | None = None
 
 
 def label_scores(
-    ids: list[str], known: np.ndarray, scores: np.ndarray, labels: np.ndarray
+    ids: list[str],
+    known: np.ndarray,
+    scores: np.ndarray,
+    labels: np.ndarray,
+    interval: tuple[np.ndarray, int] | None = None,
 ) -> LabelScores:
     """``LabelScores`` of the studies ``ids`` where ``known`` (bool [N]) is True; ``scores`` and
-    ``labels`` are already restricted to them."""
+    ``labels`` are already restricted to them; ``interval``: (``resampled_auc``, ``seed``)."""
     kept = [study for study, keep in zip(ids, known, strict=True) if keep]
-    return LabelScores(kept, np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(int))
+    scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(int)
+    return LabelScores(kept, scores, labels, *(interval or (None, None)))
 
 
 @dataclass(frozen=True)

@@ -159,7 +159,9 @@ def cross_validated_probes(
             problems.append(f"site {site.name}: linear probe of '{name}' skipped: {err}")
             continue
         rows.append(binary_row(name, CV_SETTING, result, "finding"))
-        scores[CV_SETTING, name] = label_scores(site.ids, known, p, y)
+        scores[CV_SETTING, name] = label_scores(
+            site.ids, known, p, y, (result.resampled_auc, config.seed)
+        )
     diagnosis = _probe_targets(site, problems)
     if diagnosis is None:
         return {}, rows

@@ -58,7 +58,9 @@ def zeroshot_findings(
         y = site.labels[name].to_numpy()[known]
         result = binary_metrics(p, y, resamples, seed, groups=site.groups[known])
         rows.append(binary_row(name, "zero-shot", result, "finding"))
-        scores["zero-shot", name] = label_scores(site.ids, known, p, y)
+        scores["zero-shot", name] = label_scores(
+            site.ids, known, p, y, (result.resampled_auc, seed)
+        )
         fpr, tpr = roc_curve_points(p, y)
         roc[name] = (fpr.round(5).tolist(), tpr.round(5).tolist())
     return pd.DataFrame(rows), roc

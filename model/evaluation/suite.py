@@ -18,10 +18,11 @@ from threadpoolctl import threadpool_limits
 from model.evaluation.encoders import Encoder
 from model.evaluation.fewshot import FewShotConfig, evaluate_label
 from model.evaluation.fewshot_intervals import PatientDraws
+from model.evaluation.headline import fewshot_source
 from model.evaluation.inputs import SiteData
 from model.evaluation.label_checks import flag_few_study_diagnoses as flag_few_diagnoses
 from model.evaluation.label_checks import flag_thin_bootstraps, usable_findings
-from model.evaluation.label_means import Resampled, fewshot_source, resampled_aucs
+from model.evaluation.label_means import Resampled, resampled_aucs
 from model.evaluation.metrics import DiagnosisScores, LabelScores
 from model.evaluation.probes import ProbeConfig, SplitProbes
 from model.evaluation.retrieval import (
@@ -252,8 +253,7 @@ def _evaluate_vectors(
         else ({}, [])
     )
     drawn, draws = shared_draws(site, findings, config)
-    on_drawn = {name: known[drawn] for name, known in findings.items()}
-    resampled = resampled_aucs("zero-shot", on_drawn, scores, draws)
+    resampled: Resampled = {}
     fewshot = fewshot_curves(
         vectors, site, findings, logits, config.fewshot, problems, (drawn, draws), resampled
     )
@@ -261,7 +261,8 @@ def _evaluate_vectors(
     diagnosis[CV_SETTING], probe_rows = cross_validated_probes(
         vectors, site, findings, config.probe, config.bootstrap, problems, scores, diagnoses
     )
-    resampled |= resampled_aucs(CV_SETTING, on_drawn, scores, draws)
+    on_drawn = {name: known[drawn] for name, known in findings.items()}
+    resampled |= resampled_aucs(("zero-shot", CV_SETTING), on_drawn, scores, draws)
     if train_split is not None and site.n_labelled:
         diagnosis[SPLIT_SETTING], split_rows = train_split_results(
             vectors, site, findings, train_split, config.probe, config.bootstrap, scores, diagnoses
