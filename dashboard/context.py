@@ -66,6 +66,7 @@ class Studio(CaseIndexAccess):
     _index_answers: dict[tuple, tuple[Any, Exception | None]] = field(
         default_factory=dict, init=False, repr=False
     )
+    _uses_recorded: set[Path] = field(default_factory=set, init=False, repr=False)
 
     @property
     def jobs(self) -> JobManager:
@@ -148,12 +149,13 @@ class Studio(CaseIndexAccess):
     def embeddings(self) -> Any:
         """Cached study embeddings; EmptyState offering an embed job when not computed yet (or
         no longer: ``model.embedding_cache`` removes the least recently used), or when the cache
-        file is damaged (the job computes it again). Each call records the cache's use."""
+        file is damaged (the job computes it again). The cache's use is recorded once per
+        Studio, that is per rerun (``_record_use``)."""
         path = self.embeddings_path()
         try:
             if path.is_file():
                 found = cache.study_embeddings(str(path), cache.version_of(path))
-                embedding_cache.record_use(path)
+                self._record_use(path)
                 return found
         except DataError as err:
             if path.is_file():  # else removed since it was looked for
@@ -162,6 +164,16 @@ class Studio(CaseIndexAccess):
                     f"{err}. Compute them again in the background (progress shows on this page).",
                 ) from err
         raise self._not_computed()
+
+    def _record_use(self, path: Path) -> None:
+        """Record a use of the cache ``path`` (``embedding_cache.record_use``) the first time
+        this rerun reads it: a page reads it through several accessors (the Embeddings page's
+        map and its prompts, the Case browser's check and search), and every further mark in
+        the same rerun is one more write, a round trip on a shared root, that changes nothing
+        of the order ``tidy`` removes caches in. The next rerun (a new Studio) records again."""
+        if path not in self._uses_recorded:
+            embedding_cache.record_use(path)
+            self._uses_recorded.add(path)
 
     def _not_computed(self) -> EmptyState:
         return self._embed_offer(

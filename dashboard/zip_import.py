@@ -18,7 +18,6 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from model.atomic import current_umask
-from model.data.dicom_open import starts_like_bare_data_set
 from model.errors import DataError
 
 _DICOM_MAGIC_OFFSET = 128
@@ -80,6 +79,8 @@ def _is_symlink(info: zipfile.ZipInfo) -> bool:
 def looks_like_dicom(head: bytes, name: str) -> bool:
     """Part-10 DICOM (``DICM`` at byte 128), a data set stored without the Part 10 header (as
     ingest reads it), or a ``.dcm`` file name."""
+    from model.data.dicom_open import starts_like_bare_data_set  # pydicom: only on an import
+
     has_magic = head[_DICOM_MAGIC_OFFSET : _DICOM_MAGIC_OFFSET + 4] == b"DICM"
     return has_magic or starts_like_bare_data_set(head) or name.lower().endswith(".dcm")
 

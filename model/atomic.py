@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fnmatch
 import json
 import os
 import tempfile
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 _NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP)  # e.g. an SMB share
+_TEMPORARY = ".*.tmp"  # the names _temporary_sibling gives: .<name>.<random>.tmp
 
 
 def current_umask() -> int:
@@ -135,7 +137,13 @@ def atomic_write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
 def temporaries(folder: str | Path) -> list[Path]:
     """The hidden temporaries (``.<name>.*.tmp``) of the atomic writes in ``folder``: a writer's
     file in progress, or one a killed writer left behind."""
-    return sorted(Path(folder).glob(".*.tmp"))
+    return sorted(Path(folder).glob(_TEMPORARY))
+
+
+def is_temporary(name: str) -> bool:
+    """Whether the file name ``name`` is that of a temporary ``temporaries`` finds, for a caller
+    that has listed the folder already."""
+    return fnmatch.fnmatchcase(name, _TEMPORARY)
 
 
 def remove_stale_temps(folder: str | Path) -> int:

@@ -37,7 +37,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from model.atomic import temporaries
+from model.atomic import is_temporary
 from model.errors import UserError
 from model.file_lock import FileLock
 
@@ -47,7 +47,7 @@ KEPT_CACHES = 16  # x 100 MB at 50,000 studies; a study's tensor alone is 0.6 MB
 WRITERS_LOCK = ".writers.lock"
 _CACHE_NAME = re.compile(r"^([0-9a-f]+)-([0-9a-f]{16})\.npz$")
 _MAP_NAME = re.compile(r"^([0-9a-f]+-[0-9a-f]{16})\.map-[0-9a-f]+\.npz$")
-_USE_MARK = re.compile(r"^\.([0-9a-f]+-[0-9a-f]{16}\.npz)\.used$")
+_USE_MARK = re.compile(r"^\.([0-9a-f]+-[0-9a-f]{16})\.npz\.used$")
 _WRITER_WAIT_S = 60.0  # tidying holds the lock for as long as a few unlinks take
 _UNRECORDED: set[Path] = set()  # folders whose caches' use could not be recorded (said once)
 
@@ -141,25 +141,27 @@ def tidy(folder: Path, data_fingerprint: str | None = None) -> int:
 
 
 def _doomed(folder: Path, data_fingerprint: str | None) -> dict[str, list[Path]]:
-    """The files ``tidy`` removes from ``folder``, by the reason it removes them."""
-    caches = [p for p in folder.iterdir() if _CACHE_NAME.match(p.name)]
+    """The files ``tidy`` removes from ``folder``, by the reason it removes them; the folder is
+    listed once (a shared data root's file server answers each listing over the network)."""
+    listed = sorted(folder.iterdir())
+    caches = [p for p in listed if _CACHE_NAME.match(p.name)]
     stale = [p for p in caches if data_fingerprint and _data_fingerprint(p) != data_fingerprint]
     current = sorted((p for p in caches if p not in stale), key=last_use, reverse=True)
     kept = {p.name for p in current[:KEPT_CACHES]}
-    maps = [p for p in folder.iterdir() if _MAP_NAME.match(p.name)]
-    marks = [p for p in folder.iterdir() if _USE_MARK.match(p.name)]
+    orphans = [p for p in listed if _owner(p.name) not in ("", *kept)]
     return {
         "of an earlier version of the dataset": stale,
         f"least recently used beyond {KEPT_CACHES}": current[KEPT_CACHES:],
-        "maps of removed caches": [p for p in maps if _map_owner(p) not in kept],
-        "use marks of removed caches": [p for p in marks if _mark_owner(p) not in kept],
-        "left by an interrupted write": temporaries(folder),
+        "maps of removed caches": [p for p in orphans if _MAP_NAME.match(p.name)],
+        "use marks of removed caches": [p for p in orphans if _USE_MARK.match(p.name)],
+        "left by an interrupted write": [p for p in listed if is_temporary(p.name)],
     }
 
 
-def _map_owner(path: Path) -> str:
-    """The name of the cache the map ``path`` was fitted from."""
-    match = _MAP_NAME.match(path.name)
+def _owner(name: str) -> str:
+    """The name of the cache a map (fitted from it) or a use mark (recording its reads) is
+    named after; "" for any other file."""
+    match = _MAP_NAME.match(name) or _USE_MARK.match(name)
     return f"{match.group(1)}.npz" if match else ""
 
 
@@ -171,12 +173,6 @@ def _data_fingerprint(path: Path) -> str:
 def _use_mark(cache: Path) -> Path:
     """The file whose modification time records the last read of ``cache``."""
     return cache.with_name(f".{cache.name}.used")
-
-
-def _mark_owner(path: Path) -> str:
-    """The name of the cache the use mark ``path`` records the use of."""
-    match = _USE_MARK.match(path.name)
-    return match.group(1) if match else ""
 
 
 def _write_mark(mark: Path) -> None:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score, roc_auc_score
 
 from model.errors import DataError
 from model.prompts import PromptSet
@@ -161,6 +160,8 @@ def finding_metrics(probs: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     (those studies are left out of that finding). Columns follow the paper
     (``Label, Accuracy, F1-score, AUC``) plus ours. AUC is NaN when one class is absent.
     """
+    from sklearn.metrics import f1_score, roc_auc_score  # the CLI's: not a dashboard page's
+
     rows = []
     for name in probs.columns:
         if name not in labels.columns:

@@ -321,3 +321,34 @@ def test_a_folder_where_no_use_can_be_recorded_is_said_once(
             embedding_cache.record_use(cache)
     (said,) = [r.getMessage() for r in caplog.records]
     assert "cannot record the use of the embedding caches in" in said and str(folder) in said
+
+
+def test_tidying_lists_the_folder_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Caches, their maps and use marks and killed writers' temporaries are all found in one
+    listing of the folder (on a shared root each listing is a round trip to the file server)."""
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    fingerprint, now = "0123456789abcdef", time.time()
+    caches = _caches(folder, fingerprint, now - DAY_S)
+    newest = _file(folder / f"eeee-{fingerprint}.npz", 1000, now)
+    doomed = [  # the oldest cache's map and mark, and a killed write
+        _file(map_path(caches[0], ProjectionConfig()), 10, now),
+        _file(folder / f".{caches[0].name}.used", 1, now - DAY_S),
+        _file(folder / f".{newest.name}.k1ll3d.tmp", 100, now - DAY_S),
+    ]
+    kept = [_file(map_path(newest, ProjectionConfig()), 10, now), folder / "mine.npz"]
+    kept[1].write_bytes(b"x")
+    listings: list[str] = []
+    for name in ("listdir", "scandir"):
+        real = getattr(os, name)
+
+        def counting(path: str | Path = ".", real: object = real) -> object:
+            if Path(path) == folder:
+                listings.append(str(path))
+            return real(path)
+
+        monkeypatch.setattr(os, name, counting)
+    assert embedding_cache.tidy(folder, fingerprint) == 1000 + 10 + 1 + 100
+    assert len(listings) == 1
+    assert not caches[0].exists() and not any(p.exists() for p in doomed)
+    assert all(p.is_file() for p in (*caches[1:], newest, *kept))

@@ -66,6 +66,30 @@ def test_the_dashboard_records_each_use_of_the_cache_it_holds_in_memory(
     assert cache.stat().st_mtime_ns == written
 
 
+def test_a_rerun_records_the_use_of_the_cache_it_reads_once(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Embeddings page reads the cache for its map and again to place prompts on it: one
+    use mark write per rerun (more only add writes), and every rerun writes one, so the cache
+    the page shows stays the most recently used."""
+    root = Path(shutil.copytree(tiny_data_root(tmp_path_factory), tmp_path / "data"))
+    written: list[Path] = []
+    write = embedding_cache._write_mark
+
+    def counting(mark: Path) -> None:
+        written.append(mark)
+        write(mark)
+
+    monkeypatch.setattr(embedding_cache, "_write_mark", counting)
+    at = page_opener(root, monkeypatch)(
+        "pages/embeddings.py", **{"e-method": "PCA", "e-prompts": "Dilated left ventricle"}
+    )
+    assert [str(p.value) for p in at.text_input] == ["Dilated left ventricle"]
+    assert len(written) == 1
+    at.run()  # the next rerun, with nothing changed: its use is recorded too
+    assert not at.exception and len(written) == 2 and written[0] == written[1]
+
+
 def test_a_cache_removed_while_the_page_opens_it_is_offered_as_not_computed_not_damaged(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,10 +17,13 @@ import re
 import secrets
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from model.atomic import atomic_write_text
-from model.data.dicom_tags import TopLevel
 from model.errors import DataError
+
+if TYPE_CHECKING:  # pydicom is for ingest: the dashboard reads the salt through this module
+    from model.data.dicom_tags import TopLevel
 
 SALT_FILE = "salt.key"
 _SPLIT_FRACTIONS = (("train", 0.70), ("val", 0.15), ("test", 0.15))

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import rankdata
 
 from model.evaluation.weighted_auc import weighted_auc_columns
 
@@ -27,6 +26,8 @@ def auc_rows(scores: np.ndarray, labels: np.ndarray, valid: np.ndarray | None = 
     scores: float [R, N]; labels: {0, 1} [R, N]; valid: bool [R, N] (columns to use per row).
     Returns float [R]; NaN where a row has no positive or no negative among its valid columns.
     """
+    from scipy.stats import rankdata  # a second's import the pages without an AUC skip
+
     scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
     labels = np.atleast_2d(np.asarray(labels)).astype(bool)
     valid = np.ones_like(labels) if valid is None else np.atleast_2d(valid).astype(bool)
