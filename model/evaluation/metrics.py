@@ -98,9 +98,8 @@ def expected_calibration_error(
 @dataclass(frozen=True)
 class BinaryResult:
     """One binary label's metrics with bootstrap 95% CIs (``ci[name] = (low, high)``); ``brier``
-    and ``ece`` say how well the probabilities are calibrated (point values).
-    ``resampled_auc``: each bootstrap resample's AUC, float [R]; ``auc_resamples``: those behind
-    the AUC's CI, that drew both classes (one of one class has no AUC, never counted as 0.5)."""
+    and ``ece`` say how well the probabilities are calibrated (point values). ``resampled_auc``:
+    each resample's AUC, float [R]; ``auc_resamples``: those that drew both classes (the CI's)."""
 
     n: int
     n_positive: int
