@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from dashboard.context import EmptyState, Studio
-from dashboard.label_filters import chosen_labels, dataset_labels, labelled_studies, labels_stale
+from dashboard.label_filters import LabelledStudies, chosen_labels, labels_stale
 from dashboard.scoring import clean_query
 from dashboard.search import rank, vector_of
 from dashboard.studies import UNKNOWN, UNKNOWN_FIELD_STRENGTH, StudyFilter, apply_filter
@@ -116,12 +116,13 @@ def check_ready(studio: Studio) -> None:
     studio.embeddings()
 
 
-def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
-    """Rank the active dataset's studies for ``query`` (see the module docstring)."""
+def search_cases(studio: Studio, query: CaseQuery, studies: LabelledStudies) -> CaseResults:
+    """Rank the active dataset's studies for ``query`` (see the module docstring); ``studies``:
+    them joined to their labels (``dashboard.label_filters.case_studies``), as the page's
+    filters were offered from."""
     text = clean_query(query.text) if query.like is None else ""
-    studies = studio.studies()
-    allowed = apply_filter(labelled_studies(studies, dataset_labels(studio)), query.filters)
-    labels = chosen_labels(query.filters, studies)
+    allowed = apply_filter(studies.table, query.filters)
+    labels = chosen_labels(query.filters, studies.columns)
     try:
         index = studio.index()
     except DamagedIndex as err:  # reading it would crash the dashboard: not opened here

@@ -12,6 +12,7 @@ answers label filters in memory, with the job that indexes the dataset with its 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -72,10 +73,27 @@ def labelled_studies(studies: pd.DataFrame, labels: pd.DataFrame | None) -> pd.D
     return pd.concat([studies, text], axis=1)
 
 
-def chosen_labels(filters: StudyFilter, studies: pd.DataFrame) -> set[str]:
-    """The label columns ``filters`` restricts (a value chosen)."""
-    fixed = set(studies.columns) - set(FINDINGS)
-    return {name for name, values in filters.values.items() if values and name not in fixed}
+@dataclass(frozen=True)
+class LabelledStudies:
+    """The active dataset's studies joined to its labels once per rerun, for the page's filters
+    and the search that re-checks the index's answers against them: ``table``
+    (``labelled_studies``) and its label ``columns`` (``label_columns``)."""
+
+    table: pd.DataFrame
+    columns: tuple[str, ...] = ()
+
+
+def case_studies(studio: Studio) -> LabelledStudies:
+    """The active dataset's studies with its labels file's label columns (``labelled_studies``)."""
+    studies = studio.studies()
+    labels = dataset_labels(studio)
+    columns = tuple(label_columns(studies, labels))
+    return LabelledStudies(labelled_studies(studies, labels), columns)
+
+
+def chosen_labels(filters: StudyFilter, columns: tuple[str, ...]) -> set[str]:
+    """The label ``columns`` that ``filters`` restricts (a value chosen)."""
+    return {name for name, values in filters.values.items() if values and name in columns}
 
 
 def labels_stale(studio: Studio, index: EmbeddingIndex, chosen: set[str]) -> IndexedLabels:

@@ -517,3 +517,24 @@ def test_label_filters_become_typed_where_clauses() -> None:
     }
     with pytest.raises(UserError, match="cannot filter on 'sarcoid'"):
         index_where(chosen, "tiny")  # an index that does not hold it
+
+
+def test_the_labels_are_joined_to_the_studies_once_per_rerun(indexed_root, monkeypatch) -> None:
+    """The page's filters and the search re-checking the index's answers share one join of the
+    labels to the studies (at 50,000 studies each join is a reindex of every label column)."""
+    from dashboard import case_search, label_filters
+
+    joins = []
+    join = label_filters.labelled_studies
+
+    def counted(*args, **kwargs):
+        joins.append(1)
+        return join(*args, **kwargs)
+
+    monkeypatch.setattr(label_filters, "labelled_studies", counted)
+    monkeypatch.setattr(case_search, "labelled_studies", counted, raising=False)
+    at = _open(indexed_root, monkeypatch)
+    joins.clear()
+    at.text_input(key="b-query").input("Dilated left ventricle").run()
+    assert "case index: " in _captions(at) and len(_cards(at)) == 12
+    assert len(joins) == 1
