@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -240,3 +242,37 @@ def test_an_own_label_a_sibling_dataset_indexed_is_not_this_datasets(tmp_path):
     studio = SimpleNamespace(dataset_path=lambda: dataset, labels_prints=lambda: ("", ""))
     assert not labels_stale(studio, index, {"sarcoid"}).current
     assert labels_stale(studio, index, {"lge"}).current, "a finding: as before"
+
+
+def test_the_dashboard_parses_a_labels_file_once_per_version(tmp_path, monkeypatch):
+    """The Case browser's label filters (``Studio.labels``) and the index's label record check
+    (``Studio.labels_prints``) share one parse of the labels file; an edit parses it again."""
+    import streamlit as st
+    from tiny_dataset import make_tiny_dataset
+
+    from dashboard.context import Studio
+    from dashboard.settings import Settings
+
+    root = tmp_path / "data"
+    dataset = make_tiny_dataset(root / "ds" / "tiny", n=6)
+    Settings(root).write_active(dataset=dataset)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    parses = []
+    read_csv = pd.read_csv
+
+    def counted(path, *args, **kwargs):
+        parses.extend([1] if Path(path).name == "labels.csv" else [])
+        return read_csv(path, *args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_csv", counted)
+    st.cache_data.clear()
+    studio = Studio()
+    assert len(studio.labels()) == 6 and studio.labels_prints()[0]
+    assert studio.labels_prints() == Studio().labels_prints()
+    assert len(parses) == 1
+    frame = read_csv(dataset / "labels.csv", dtype=str)
+    frame.iloc[::-1].to_csv(dataset / "labels.csv", index=False)
+    os.utime(dataset / "labels.csv", (1e9, 1e9))  # a new version, whatever the clock's grain
+    assert len(Studio().labels()) == 6 and Studio().labels_prints()[0]
+    assert len(parses) == 2
+    st.cache_data.clear()

@@ -98,17 +98,20 @@ def read_held_datasets(location: ChromaLocation, fingerprint: str) -> list[HeldD
     return held_datasets(index.collection())
 
 
-def own_labels_prints(dataset: Path, linkage: pd.DataFrame | None = None) -> tuple[str, str]:
+def own_labels_prints(
+    dataset: Path, linkage: pd.DataFrame | None = None, parsed: pd.DataFrame | None = None
+) -> tuple[str, str]:
     """(``values_fingerprint``, ``labels_fingerprint``) of ``dataset``'s own labels file
     (``model.labels.label_file``) as an index of it takes its values (``linkage``: its
-    linkage.csv, read when not given); ("", "") without one or one the index cannot take."""
+    linkage.csv, read when not given; ``parsed``: the file's ``read_labels_csv``, read when not
+    given); ("", "") without one or one the index cannot take."""
     own = label_file(dataset)
     if own is None:
         return "", ""
     if linkage is None:
         linkage = read_linkage(DatasetPaths(dataset).linkage)
     try:
-        values = values_fingerprint(read_labels(own, linkage))
+        values = values_fingerprint(read_labels(own, linkage, parsed))
     except DataError:
         return "", ""
     return values, labels_fingerprint([own])
