@@ -27,12 +27,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from dashboard.context import EmptyState, Studio
-from dashboard.label_filters import LabelledStudies, chosen_labels, labels_stale
+from dashboard.label_filters import LabelledStudies, chosen_labels
 from dashboard.scoring import clean_query
 from dashboard.search import rank, vector_of
 from dashboard.studies import UNKNOWN, UNKNOWN_FIELD_STRENGTH, StudyFilter, apply_filter
 from model.errors import DamagedIndex, UserError
 from model.index.filters import Where, field_types, normalize_where
+from model.index.held_datasets import labels_state
 
 if TYPE_CHECKING:
     from model.index.embedding_index import EmbeddingIndex, SearchHit
@@ -134,7 +135,8 @@ def search_cases(studio: Studio, query: CaseQuery, studies: LabelledStudies) -> 
     if index is None:
         return _in_memory(studio, allowed, query, text, missing=studio.missing_index())
     try:
-        stale = labels_stale(studio, index, labels)
+        metadata = index.collection().metadata
+        stale = labels_state(metadata, studio.dataset_path(), studio.labels_prints(), labels)
         if not stale.current and labels:  # not the file's values: the filters would be wrong
             return _in_memory(studio, allowed, query, text, missing=studio.outdated_index(stale))
         dataset = (studio.dataset_path().name, str(studio.dataset().settings.get("salt_id", "")))

@@ -147,7 +147,7 @@ class CaseIndexAccess:
 
     def outdated_index(self, state: IndexedLabels) -> EmptyState:
         """The active checkpoint's index holds other label values of the dataset than its labels
-        file (``dashboard.label_filters.labels_stale``: ``state``), with the job that indexes it
+        file (``model.index.held_datasets.labels_state``: ``state``), with the job that indexes it
         again with that file."""
         name = self.dataset_path().name
         after = (

@@ -230,18 +230,14 @@ def test_an_own_label_a_sibling_dataset_indexed_is_not_this_datasets(tmp_path):
     studies were indexed before label fields were recorded, so the index holds no sarcoid of
     theirs. A Case browser filter on its own sarcoid column is then answered in memory as
     'older than the labels', not asked of the index (no hits: 'the index lacks this dataset')."""
-    from types import SimpleNamespace
-
-    from dashboard.label_filters import labels_stale
-
     dataset = tmp_path / "hospital"
     dataset.mkdir()
     _labels_csv(dataset / "labels.csv", ["s1", "s2"], sarcoid=["1", "0"])
     index = embedded_index(tmp_path / "chroma")
     upsert_records(index, sarcoid_records([1] * N, folder="sibling"))
-    studio = SimpleNamespace(dataset_path=lambda: dataset, labels_prints=lambda: ("", ""))
-    assert not labels_stale(studio, index, {"sarcoid"}).current
-    assert labels_stale(studio, index, {"lge"}).current, "a finding: as before"
+    metadata = index.collection().metadata
+    assert not labels_state(metadata, dataset, ("", ""), {"sarcoid"}).current
+    assert labels_state(metadata, dataset, ("", ""), {"lge"}).current, "a finding: as before"
 
 
 def test_the_dashboard_parses_a_labels_file_once_per_version(tmp_path, monkeypatch):

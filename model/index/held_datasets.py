@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,9 +27,11 @@ from model.data.dataset import read_linkage
 from model.errors import DataError
 from model.index.client import ChromaLocation, open_client
 from model.index.embedding_index import EmbeddingIndex
+from model.index.filters import FIELD_TYPES
 from model.index.label_fields import (
     IndexedLabels,
     compare_labels,
+    dataset_label_fields,
     labels_fingerprint,
     values_fingerprint,
 )
@@ -121,16 +124,26 @@ def labels_state(
     collection_metadata: dict[str, Any] | None,
     dataset: Path,
     prints: tuple[str, str] | None = None,
+    chosen: Iterable[str] = (),
 ) -> IndexedLabels:
     """Whether the index holds the label values of ``dataset``'s own labels file now
     (``model.index.label_fields.compare_labels``; ``prints``: its ``own_labels_prints``, read
     when not given): current for an index that did not record them, and for a dataset without
-    a labels file (its index may hold labels given with ``index --labels``)."""
+    a labels file (its index may hold labels given with ``index --labels``). Not current either
+    when it lacks one of the ``chosen`` label fields (a search's filters) that are the file's own
+    columns for this dataset's studies: a sibling dataset's field of the same name does not
+    count, and asking the index for it would find none of this dataset's studies."""
     values, file_hash = prints if prints is not None else own_labels_prints(dataset)
-    if not file_hash:
-        return IndexedLabels(current=True)
     folder = dataset_identity("", dataset)["dataset_folder"]
-    return compare_labels(collection_metadata, folder, values, file_hash)
+    state = (
+        compare_labels(collection_metadata, folder, values, file_hash)
+        if file_hash
+        else IndexedLabels(current=True)
+    )
+    own = set(chosen) - set(FIELD_TYPES)
+    if state.current and not own <= dataset_label_fields(collection_metadata, folder):
+        return IndexedLabels(current=False)
+    return state
 
 
 def dropped_by_rebuild(held: list[HeldDataset], given: list[dict[str, Any]]) -> list[HeldDataset]:
