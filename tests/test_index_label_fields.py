@@ -17,6 +17,7 @@ from model.index.filters import normalize_where
 from model.index.held_datasets import labels_state
 from model.index.label_fields import (
     LABELS_KEY,
+    IndexedLabels,
     dataset_record,
     label_fields,
     labels_fingerprint,
@@ -272,3 +273,33 @@ def test_the_dashboard_parses_a_labels_file_once_per_version(tmp_path, monkeypat
     assert len(Studio().labels()) == 6 and Studio().labels_prints()[0]
     assert len(parses) == 2
     st.cache_data.clear()
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        IndexedLabels(current=False),
+        IndexedLabels(current=False, own=False, files=("all_sites.csv",)),
+        IndexedLabels(current=False, own=False),
+    ],
+)
+def test_search_and_the_case_browser_give_one_reason(state, caplog):
+    """``python -m model search`` and the Case browser say why the index's labels are stale in
+    the same words: one title and one reason (``stale_title``, ``stale_reason``)."""
+    from dashboard.index_access import CaseIndexAccess
+    from model.index.cli_search import _say_labels_state
+    from model.index.label_fields import stale_reason, stale_title
+
+    class Access(CaseIndexAccess):
+        def dataset_path(self) -> Path:
+            return Path("/data/ds/tiny")
+
+        def index_offer(self) -> None:
+            return None
+
+    page = Access().outdated_index(state)
+    with caplog.at_level(logging.WARNING, logger="model.index.cli_search"):
+        _say_labels_state(state, Path("tiny"))
+    reason = stale_reason(state, "tiny")
+    assert page.title == stale_title(state) and stale_title(state) in caplog.text
+    assert reason[1:] in page.hint and reason in caplog.text

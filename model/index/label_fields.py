@@ -105,6 +105,34 @@ class IndexedLabels:
     files: tuple[str, ...] = ()
 
 
+def stale_title(state: IndexedLabels) -> str:
+    """What is wrong with an index whose labels are not ``current`` (``stale_reason``: why), in
+    the words both the Case browser and ``python -m model search`` use."""
+    if state.own:
+        return "The case index is older than this dataset's labels"
+    return "The case index holds other labels than this dataset's"
+
+
+def stale_reason(state: IndexedLabels, dataset: str) -> str:
+    """Why the label values the index holds of ``dataset`` (as the reader knows it: a name or a
+    path) are not its labels file's, as a sentence without its closing full stop (each reader
+    adds what it does about it)."""
+    if state.own:
+        return (
+            f"{dataset}'s labels file changed since the index was built (values edited, a "
+            "column added or removed)"
+        )
+    source = (
+        f"with the labels of {', '.join(state.files)} (`python -m model index --labels`)"
+        if state.files
+        else "without labels (its labels file came later, or `--labels` named other files)"
+    )
+    return (
+        f"Its studies of {dataset} were indexed {source}, not with {dataset}'s own labels file, "
+        "whose values differ"
+    )
+
+
 def labels_fingerprint(paths: Iterable[str | Path]) -> str:
     """A short hash of the labels files' bytes ("" for none): what an index of an earlier
     version recorded of a dataset's labels (``compare_labels``)."""
