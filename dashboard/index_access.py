@@ -154,7 +154,7 @@ class CaseIndexAccess:
         reason = stale_reason(state, self.dataset_path().name)
         return EmptyState(
             stale_title(state),
-            f"{reason[:1].upper()}{reason[1:]}. The label filters use the labels file, so they "
+            f"{reason}. The label filters use the labels file, so they "
             "are answered with the exact in-memory ranking until the index is built again; "
             "build it in the background to search it with them.",
             offer=self.index_offer(),

@@ -538,3 +538,45 @@ def test_the_labels_are_joined_to_the_studies_once_per_rerun(indexed_root, monke
     at.text_input(key="b-query").input("Dilated left ventricle").run()
     assert "case index: " in _captions(at) and len(_cards(at)) == 12
     assert len(joins) == 1
+
+
+def test_an_index_with_an_earlier_versions_label_record_says_so(tmp_path_factory, monkeypatch):
+    """An index whose record of the dataset's labels an earlier version wrote (the labels file's
+    hash, not the values it holds) answers label filters while the file is unchanged; once the
+    file's bytes change (here only its rows reordered) the page says the index predates the
+    record of values and a rebuild records them: not that the labels were edited, nor that the
+    index lacks the dataset."""
+    import json
+
+    import pandas as pd
+
+    from model.index.label_fields import LABELS_KEY, labels_fingerprint, recorded_labels
+
+    root = _copy(tmp_path_factory, "old-record")
+    data = root / "ds" / "tiny"
+    labels = pd.read_csv(data / "labels.csv", dtype=str)
+    labels["sarcoid"] = ["1" if i % 4 == 0 else ("" if i % 4 == 1 else "0") for i in range(24)]
+    labels.to_csv(data / "labels.csv", index=False)
+    sarcoid = {f"s00{i:04d}" for i in range(0, 24, 4)}
+    checkpoint = _active_checkpoint(root)
+    assert main(["index", "--checkpoint", str(checkpoint), "--data", str(data)]) == 0
+    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
+    location = ChromaLocation(path=root / "ds" / "chroma")
+    collection = EmbeddingIndex(open_client(location, create=False), fingerprint).collection()
+    old = {
+        folder: {"fields": record["fields"], "labels": labels_fingerprint([data / "labels.csv"])}
+        for folder, record in recorded_labels(collection.metadata).items()
+    }
+    collection.modify(metadata={**collection.metadata, LABELS_KEY: json.dumps(old)})
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    at.multiselect(key="b-label-sarcoid").select("1").run()
+    assert "case index: " in _captions(at) and not at.info, [i.value for i in at.info]
+    assert set(_cards(at)) == sarcoid
+    labels.iloc[::-1].to_csv(data / "labels.csv", index=False)
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    at.multiselect(key="b-label-sarcoid").select("1").run()
+    [info] = [i.value for i in at.info]
+    assert "predates its record of this dataset's labels" in info
+    assert "recorded only a hash of tiny's labels file" in info and "building it again" in info
+    assert "lacks" not in info and "older than" not in info and "edited" not in info
+    assert set(_cards(at)) == sarcoid and at.button(key="offer-index") is not None

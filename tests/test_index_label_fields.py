@@ -16,12 +16,15 @@ from model.errors import DataError, UserError
 from model.index.filters import normalize_where
 from model.index.held_datasets import labels_state
 from model.index.label_fields import (
+    HASH_RECORD,
     LABELS_KEY,
+    NO_RECORD,
     IndexedLabels,
     dataset_record,
     label_fields,
     labels_fingerprint,
     own_label_fields,
+    stale_reason,
 )
 from model.index.records import read_labels
 from model.index.writer import upsert_records
@@ -196,7 +199,9 @@ def test_an_index_of_an_earlier_version_is_judged_by_the_file_hash(tmp_path):
     metadata = {LABELS_KEY: json.dumps({_folder(dataset): record})}
     assert labels_state(metadata, dataset).current
     pd.read_csv(csv, dtype=str).iloc[::-1].to_csv(csv, index=False)
-    assert not labels_state(metadata, dataset).current
+    state = labels_state(metadata, dataset)
+    assert not state.current and state.record == HASH_RECORD
+    assert "recorded only a hash of hospital's labels file" in stale_reason(state, "hospital")
 
 
 def _folder(dataset) -> str:
@@ -237,7 +242,9 @@ def test_an_own_label_a_sibling_dataset_indexed_is_not_this_datasets(tmp_path):
     index = embedded_index(tmp_path / "chroma")
     upsert_records(index, sarcoid_records([1] * N, folder="sibling"))
     metadata = index.collection().metadata
-    assert not labels_state(metadata, dataset, ("", ""), {"sarcoid"}).current
+    state = labels_state(metadata, dataset, ("", ""), {"sarcoid"})
+    assert not state.current and state.record == NO_RECORD
+    assert "before the index took a labels file's own columns" in stale_reason(state, "tiny")
     assert labels_state(metadata, dataset, ("", ""), {"lge"}).current, "a finding: as before"
 
 
@@ -288,7 +295,7 @@ def test_search_and_the_case_browser_give_one_reason(state, caplog):
     the same words: one title and one reason (``stale_title``, ``stale_reason``)."""
     from dashboard.index_access import CaseIndexAccess
     from model.index.cli_search import _say_labels_state
-    from model.index.label_fields import stale_reason, stale_title
+    from model.index.label_fields import stale_title
 
     class Access(CaseIndexAccess):
         def dataset_path(self) -> Path:
@@ -302,4 +309,4 @@ def test_search_and_the_case_browser_give_one_reason(state, caplog):
         _say_labels_state(state, Path("tiny"))
     reason = stale_reason(state, "tiny")
     assert page.title == stale_title(state) and stale_title(state) in caplog.text
-    assert reason[1:] in page.hint and reason in caplog.text
+    assert reason in page.hint and reason in caplog.text

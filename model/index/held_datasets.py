@@ -29,6 +29,7 @@ from model.index.client import ChromaLocation, open_client
 from model.index.embedding_index import EmbeddingIndex
 from model.index.filters import FIELD_TYPES
 from model.index.label_fields import (
+    NO_RECORD,
     IndexedLabels,
     compare_labels,
     dataset_label_fields,
@@ -142,7 +143,7 @@ def labels_state(
     )
     own = set(chosen) - set(FIELD_TYPES)
     if state.current and not own <= dataset_label_fields(collection_metadata, folder):
-        return IndexedLabels(current=False)
+        return IndexedLabels(current=False, record=NO_RECORD)
     return state
 
 
