@@ -142,7 +142,8 @@ def search_cases(studio: Studio, query: CaseQuery, studies: LabelledStudies) -> 
         dataset = (studio.dataset_path().name, str(studio.dataset().settings.get("salt_id", "")))
         hits = _index_hits(index, query, text, dataset, _candidates(allowed, query))
         unindexed = _unindexed(index, allowed)
-        backend = _index_backend(index, len(allowed) - unindexed, dataset[0])
+        own = len(studies.table) - _unindexed(index, studies.table)
+        backend = _index_backend(index, len(allowed) - unindexed, own, dataset[0])
     except DamagedIndex as err:
         return _in_memory(studio, allowed, query, text, missing=studio.damaged_index(err))
     except UserError as err:
@@ -161,12 +162,13 @@ def search_cases(studio: Studio, query: CaseQuery, studies: LabelledStudies) -> 
     return CaseResults(table, backend, missing=missing)
 
 
-def _index_backend(index: EmbeddingIndex, searched: int, dataset: str) -> str:
-    """What answered: the case index, the studies of ``dataset`` searched in it and, when it
-    holds more (another dataset's, another site's), how many it holds in all. Not the index's
-    collection name: a checkpoint hash that tells a reader nothing."""
+def _index_backend(index: EmbeddingIndex, searched: int, own: int, dataset: str) -> str:
+    """What answered: the case index, the studies of ``dataset`` searched in it (those the
+    filters allow) and, when it holds more than its ``own`` indexed studies (another dataset's,
+    another site's), how many it holds in all. Not the index's collection name: a checkpoint
+    hash that tells a reader nothing."""
     held = index.count()
-    others = f" ({held:,} indexed in all, other datasets' included)" if held != searched else ""
+    others = f" ({held:,} indexed in all, other datasets' included)" if held > own else ""
     return f"case index: {searched:,} studies of {dataset}{others}"
 
 

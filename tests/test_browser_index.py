@@ -124,7 +124,8 @@ def test_filters_reach_the_index_and_an_empty_match_is_a_message(indexed_root, m
     at = _open(indexed_root, monkeypatch, "Late gadolinium enhancement is present.")
     at.multiselect(key="b-site").select("external").run()
     assert not at.exception and not at.error
-    assert "case index: " in _captions(at)
+    assert f"case index: {len(EXTERNAL)} studies of tiny" in _captions(at)
+    assert "indexed in all" not in _captions(at), "the index holds no other dataset's studies"
     assert set(_cards(at)) == EXTERNAL
     at.multiselect(key="b-split").select("test").run()
     at.multiselect(key="b-sex").select("F").run()  # the one external test study is M
