@@ -27,7 +27,8 @@ from dashboard.scoring import (
     evaluate_finding,
     score_all,
 )
-from model.labels import labels_by_study
+from model.errors import DataError
+from model.labels import labels_by_study, read_labels_csv
 from model.projection import Projection, ProjectionConfig
 from model.prompt_reading import ReportSentences, study_report_sentences
 
@@ -286,13 +287,24 @@ def projection(embeddings_path: str, version: tuple[float, ...], method: str) ->
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
+def labels_file(labels_csv: str, labels_version: tuple[float, ...]) -> pd.DataFrame | DataError:
+    """The labels file ``labels_csv`` parsed (``read_labels_csv``), or the ``DataError`` saying
+    why it cannot be, once per version (``version_of``): ``labels`` and ``labels_prints``."""
+    try:
+        return read_labels_csv(labels_csv)
+    except DataError as err:
+        return err
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
 def labels(
     path: str, version: tuple[float, ...], labels_csv: str, labels_version: tuple[float, ...]
 ) -> pd.DataFrame:
-    """The labels file ``labels_csv`` joined to the dataset's studies (``labels_by_study``);
-    ``labels_version`` (the file's ``version_of``) keys the cache to its content."""
-    ds = dataset(path, version)
-    return labels_by_study(Path(labels_csv), ds.linkage())
+    """``labels_csv`` (``labels_file``) joined to the dataset's studies (``labels_by_study``)."""
+    parsed = labels_file(labels_csv, labels_version)
+    if isinstance(parsed, DataError):
+        raise parsed
+    return labels_by_study(Path(labels_csv), dataset(path, version).linkage(), parsed)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -300,10 +312,13 @@ def labels_prints(
     path: str, version: tuple[float, ...], labels_csv: str, labels_version: tuple[float, ...]
 ) -> tuple[str, str]:
     """The dataset's own labels file ``labels_csv`` as the case index takes it
-    (``model.index.held_datasets.own_labels_prints``), keyed to its content as ``labels``."""
+    (``model.index.held_datasets.own_labels_prints``; ("", "") when it cannot be read)."""
     from model.index.held_datasets import own_labels_prints
 
-    return own_labels_prints(Path(path), dataset(path, version).linkage())
+    parsed = labels_file(labels_csv, labels_version)
+    if isinstance(parsed, DataError):
+        return "", ""
+    return own_labels_prints(Path(path), dataset(path, version).linkage(), parsed)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -27,12 +27,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from dashboard.context import EmptyState, Studio
-from dashboard.label_filters import chosen_labels, dataset_labels, labelled_studies, labels_stale
+from dashboard.label_filters import LabelledStudies, chosen_labels
 from dashboard.scoring import clean_query
 from dashboard.search import rank, vector_of
 from dashboard.studies import UNKNOWN, UNKNOWN_FIELD_STRENGTH, StudyFilter, apply_filter
 from model.errors import DamagedIndex, UserError
 from model.index.filters import Where, field_types, normalize_where
+from model.index.held_datasets import labels_state
 
 if TYPE_CHECKING:
     from model.index.embedding_index import EmbeddingIndex, SearchHit
@@ -116,12 +117,13 @@ def check_ready(studio: Studio) -> None:
     studio.embeddings()
 
 
-def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
-    """Rank the active dataset's studies for ``query`` (see the module docstring)."""
+def search_cases(studio: Studio, query: CaseQuery, studies: LabelledStudies) -> CaseResults:
+    """Rank the active dataset's studies for ``query`` (see the module docstring); ``studies``:
+    them joined to their labels (``dashboard.label_filters.case_studies``), as the page's
+    filters were offered from."""
     text = clean_query(query.text) if query.like is None else ""
-    studies = studio.studies()
-    allowed = apply_filter(labelled_studies(studies, dataset_labels(studio)), query.filters)
-    labels = chosen_labels(query.filters, studies)
+    allowed = apply_filter(studies.table, query.filters)
+    labels = chosen_labels(query.filters, studies.columns)
     try:
         index = studio.index()
     except DamagedIndex as err:  # reading it would crash the dashboard: not opened here
@@ -133,13 +135,15 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
     if index is None:
         return _in_memory(studio, allowed, query, text, missing=studio.missing_index())
     try:
-        stale = labels_stale(studio, index, labels)
+        metadata = index.collection().metadata
+        stale = labels_state(metadata, studio.dataset_path(), studio.labels_prints(), labels)
         if not stale.current and labels:  # not the file's values: the filters would be wrong
             return _in_memory(studio, allowed, query, text, missing=studio.outdated_index(stale))
         dataset = (studio.dataset_path().name, str(studio.dataset().settings.get("salt_id", "")))
         hits = _index_hits(index, query, text, dataset, _candidates(allowed, query))
         unindexed = _unindexed(index, allowed)
-        backend = _index_backend(index, len(allowed) - unindexed, dataset[0])
+        own = len(studies.table) - _unindexed(index, studies.table)
+        backend = _index_backend(index, len(allowed) - unindexed, own, dataset[0])
     except DamagedIndex as err:
         return _in_memory(studio, allowed, query, text, missing=studio.damaged_index(err))
     except UserError as err:
@@ -158,12 +162,13 @@ def search_cases(studio: Studio, query: CaseQuery) -> CaseResults:
     return CaseResults(table, backend, missing=missing)
 
 
-def _index_backend(index: EmbeddingIndex, searched: int, dataset: str) -> str:
-    """What answered: the case index, the studies of ``dataset`` searched in it and, when it
-    holds more (another dataset's, another site's), how many it holds in all. Not the index's
-    collection name: a checkpoint hash that tells a reader nothing."""
+def _index_backend(index: EmbeddingIndex, searched: int, own: int, dataset: str) -> str:
+    """What answered: the case index, the studies of ``dataset`` searched in it (those the
+    filters allow) and, when it holds more than its ``own`` indexed studies (another dataset's,
+    another site's), how many it holds in all. Not the index's collection name: a checkpoint
+    hash that tells a reader nothing."""
     held = index.count()
-    others = f" ({held:,} indexed in all, other datasets' included)" if held != searched else ""
+    others = f" ({held:,} indexed in all, other datasets' included)" if held > own else ""
     return f"case index: {searched:,} studies of {dataset}{others}"
 
 

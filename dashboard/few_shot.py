@@ -80,16 +80,19 @@ def remove_examples(session: MutableMapping[str, Any], dataset: str, ids: Iterab
     keep_set(session, dataset, example_set(session, dataset).without(ids))
 
 
-def drop_unknown(
-    session: MutableMapping[str, Any], dataset: str, known: Iterable[str]
-) -> list[str]:
+def drop_unknown(session: MutableMapping[str, Any], dataset: str, known: Iterable[str]) -> str:
     """Remove the set's studies that the dataset no longer has (re-ingested since they were
-    picked) and return their IDs, for the page to name."""
+    picked, or a loaded file's) and say which, for the page to show ("" when none): by their
+    place in the set unless they look like ingest's IDs (``ExampleSet.describe``)."""
     examples = example_set(session, dataset)
     gone = examples.unknown(known)
-    if gone:
-        keep_set(session, dataset, examples.without(gone))
-    return gone
+    if not gone:
+        return ""
+    keep_set(session, dataset, examples.without(gone))
+    return (
+        f"Dropped {len(gone)} example(s) no longer in this dataset (re-imported since they were "
+        f"picked?): {examples.describe(gone)}"
+    )
 
 
 def loadable_set(examples: ExampleSet, known: Collection[str], dataset: str) -> ExampleSet:

@@ -147,30 +147,16 @@ class CaseIndexAccess:
 
     def outdated_index(self, state: IndexedLabels) -> EmptyState:
         """The active checkpoint's index holds other label values of the dataset than its labels
-        file (``dashboard.label_filters.labels_stale``: ``state``), with the job that indexes it
-        again with that file."""
-        name = self.dataset_path().name
-        after = (
-            "Label filters are answered with the exact in-memory ranking until the index is "
-            "built again; build it in the background to search it with them."
-        )
-        if state.own:
-            return EmptyState(
-                "The case index is older than this dataset's labels",
-                f"{name}'s labels file changed since the index was built (values edited, a "
-                "column added or removed), so the index's label filters would use the old "
-                f"labels. {after}",
-                offer=self.index_offer(),
-            )
-        source = (
-            f"with the labels of {', '.join(state.files)} (`python -m model index --labels`)"
-            if state.files
-            else "without labels (its labels file came later, or `--labels` named other files)"
-        )
+        file (``model.index.held_datasets.labels_state``: ``state``), with the job that indexes
+        it again with that file; worded as ``search`` words it (``stale_reason``)."""
+        from model.index.label_fields import stale_reason, stale_title
+
+        reason = stale_reason(state, self.dataset_path().name)
         return EmptyState(
-            "The case index holds other labels than this dataset's",
-            f"Its studies of {name} were indexed {source}, not with {name}'s own labels file, "
-            f"whose values differ and which the label filters use. {after}",
+            stale_title(state),
+            f"{reason}. The label filters use the labels file, so they "
+            "are answered with the exact in-memory ranking until the index is built again; "
+            "build it in the background to search it with them.",
             offer=self.index_offer(),
         )
 

@@ -4,14 +4,16 @@ The labels are the dataset's labels file (``Studio.labels``) joined to its studi
 of ``model.schema`` and the file's own 0/1 columns that the case index takes as fields
 (``model.index.label_fields.own_label_fields``), each under its column name, with the values
 "1" and "0" (a blank is neither). The index filters on the same fields; when the values it
-holds are not the file's (``labels_stale``: built from another version of the file, or from
-another file with ``index --labels``), or it lacks a chosen own field, ``dashboard.case_search``
-answers label filters in memory, with the job that indexes the dataset with its own labels.
+holds are not the file's (``model.index.held_datasets.labels_state``: built from another version
+of the file, or from another file with ``index --labels``), or it lacks a chosen own field,
+``dashboard.case_search`` answers label filters in memory, with the job that indexes the dataset
+with its own labels.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -19,15 +21,11 @@ import pandas as pd
 from dashboard.studies import StudyFilter
 from model.errors import DataError
 from model.evaluation.tables import display_name
-from model.index.filters import FIELD_TYPES
-from model.index.held_datasets import labels_state
-from model.index.label_fields import IndexedLabels, dataset_label_fields, own_label_fields
-from model.index.records import dataset_identity
+from model.index.label_fields import own_label_fields
 from model.schema import FINDINGS
 
 if TYPE_CHECKING:
     from dashboard.context import Studio
-    from model.index.embedding_index import EmbeddingIndex
 
 log = logging.getLogger(__name__)
 
@@ -72,22 +70,24 @@ def labelled_studies(studies: pd.DataFrame, labels: pd.DataFrame | None) -> pd.D
     return pd.concat([studies, text], axis=1)
 
 
-def chosen_labels(filters: StudyFilter, studies: pd.DataFrame) -> set[str]:
-    """The label columns ``filters`` restricts (a value chosen)."""
-    fixed = set(studies.columns) - set(FINDINGS)
-    return {name for name, values in filters.values.items() if values and name not in fixed}
+@dataclass(frozen=True)
+class LabelledStudies:
+    """The active dataset's studies joined to its labels once per rerun, for the page's filters
+    and the search that re-checks the index's answers against them: ``table``
+    (``labelled_studies``) and its label ``columns`` (``label_columns``)."""
+
+    table: pd.DataFrame
+    columns: tuple[str, ...] = ()
 
 
-def labels_stale(studio: Studio, index: EmbeddingIndex, chosen: set[str]) -> IndexedLabels:
-    """Whether ``index`` holds other label values than the dataset's labels file
-    (``model.index.held_datasets.labels_state``: its file edited since, or the index built from
-    another file), or lacks one of the ``chosen`` own fields for this dataset's studies (a
-    sibling dataset's of the same name do not count): not ``current`` then."""
-    own = chosen - set(FIELD_TYPES)
-    metadata = index.collection().metadata
-    dataset = studio.dataset_path()
-    state = labels_state(metadata, dataset, studio.labels_prints())
-    folder = dataset_identity("", dataset)["dataset_folder"]
-    if state.current and not own <= dataset_label_fields(metadata, folder):
-        return IndexedLabels(current=False)
-    return state
+def case_studies(studio: Studio) -> LabelledStudies:
+    """The active dataset's studies with its labels file's label columns (``labelled_studies``)."""
+    studies = studio.studies()
+    labels = dataset_labels(studio)
+    columns = tuple(label_columns(studies, labels))
+    return LabelledStudies(labelled_studies(studies, labels), columns)
+
+
+def chosen_labels(filters: StudyFilter, columns: tuple[str, ...]) -> set[str]:
+    """The label ``columns`` that ``filters`` restricts (a value chosen)."""
+    return {name for name, values in filters.values.items() if values and name in columns}

@@ -8,7 +8,9 @@ An optional ``"prompts": {"positive": [...], "negative": [...]}`` words the clas
 absence, as a prompt set's finding (``model.prompts``), for the ``prompted`` method. A file
 without it is a set without prompts.
 
-Study IDs are the dataset's pseudonymous ``study_id`` values, never patient identifiers.
+Study IDs are the dataset's pseudonymous ``study_id`` values, never patient identifiers; but a
+file's IDs are whatever its author typed, so a message names one by its text only when it has
+the shape of ingest's IDs, and by its place in the set otherwise (``ExampleSet.describe``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from model.atomic import atomic_create_text, atomic_write_text
 from model.errors import DataError, not_found
 from model.prompts import FindingPrompts, finding_prompts
+from model.schema import is_study_pseudonym
 
 MAX_FILE_BYTES = 1024 * 1024  # thousands of IDs fit in a few hundred KB
 _SHOWN_IDS = 5  # unknown IDs a message names before "and N more"
@@ -68,15 +71,27 @@ class ExampleSet:
         return [i for i in self.ids if i not in present]
 
     def check_known(self, known: Sequence[str], dataset: str) -> None:
-        """DataError naming the IDs of the set that ``dataset`` (its IDs ``known``) lacks."""
+        """DataError naming the IDs of the set that ``dataset`` (its IDs ``known``) lacks
+        (``describe``: where they are in the set, unless they look like ingest's IDs)."""
         missing = self.unknown(known)
         if missing:
-            shown = ", ".join(missing[:_SHOWN_IDS])
-            more = f" and {len(missing) - _SHOWN_IDS} more" if len(missing) > _SHOWN_IDS else ""
             raise DataError(
                 f"example set {self.name!r}: {len(missing)} study ID(s) are not in {dataset}: "
-                f"{shown}{more}"
+                f"{self.describe(missing)}"
             )
+
+    def describe(self, ids: Sequence[str]) -> str:
+        """``ids`` of the set for a message: those shaped like the study IDs ingest gives
+        (``is_study_pseudonym``) by their text, any other by its place in the set ("positive
+        #2", 1 for the first of the list), never its text (a user may have pasted a medical
+        record number); the first few, then how many more."""
+        places = {i: f"positive #{n}" for n, i in enumerate(self.positive, 1)}
+        places.update({i: f"negative #{n}" for n, i in enumerate(self.negative, 1)})
+        named = [i if is_study_pseudonym(i) else places.get(i, "one not in the set") for i in ids]
+        more = f" and {len(ids) - _SHOWN_IDS} more" if len(ids) > _SHOWN_IDS else ""
+        hidden = any(not is_study_pseudonym(i) for i in ids[:_SHOWN_IDS])
+        note = " (IDs not shaped like this dataset's are not shown)" if hidden else ""
+        return f"{', '.join(named[:_SHOWN_IDS])}{more}{note}"
 
     def prompt_problem(self) -> str | None:
         """Why the set's prompts cannot score (none, a side left blank, both sides alike)."""
@@ -146,7 +161,14 @@ class ExampleSet:
         negative = _id_list(data.get("negative", []), f"{source}: negative")
         both = [i for i in positive if i in set(negative)]
         if both:
-            raise DataError(f"{source}: study {both[0]} is both an example and a counter-example")
+            one = both[0]
+            where = (
+                f"study {one} is"
+                if is_study_pseudonym(one)
+                else f"the study ID at positive #{positive.index(one) + 1} and negative "
+                f"#{negative.index(one) + 1} (not shown: not shaped like this dataset's IDs) is"
+            )
+            raise DataError(f"{source}: {where} both an example and a counter-example")
         prompts = data.get("prompts")
         if prompts is not None:
             prompts = finding_prompts(prompts, f"{source}: prompts", yaml=False)

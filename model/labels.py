@@ -91,10 +91,14 @@ def join_to_studies(labels: pd.DataFrame, linkage: pd.DataFrame) -> pd.DataFrame
     return joined.drop(columns=[KEY]).set_index("study_id")
 
 
-def labels_by_study(path: str | Path, linkage: pd.DataFrame) -> pd.DataFrame:
-    """``read_labels_csv(path)`` joined to a dataset's studies (``join_to_studies``); raises
-    ``DataError`` when no accession number of the file is in ``linkage``."""
-    joined = join_to_studies(read_labels_csv(path), linkage)
+def labels_by_study(
+    path: str | Path, linkage: pd.DataFrame, parsed: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """``read_labels_csv(path)`` (or the same file already ``parsed``) joined to a dataset's
+    studies (``join_to_studies``); raises ``DataError`` when no accession number of the file is
+    in ``linkage``."""
+    labels = read_labels_csv(path) if parsed is None else parsed
+    joined = join_to_studies(labels, linkage)
     if joined.empty:
         raise DataError(f"no accession number in {path} matches the dataset's linkage.csv")
     return joined

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,17 @@ DIAGNOSES: tuple[str, ...] = (
     "myocarditis",
     "rv",
 )
+# A study_id as ingest writes it: model.data.deid.pseudonym(salt, "study", uid), "s" and 15 hex.
+_STUDY_ID = re.compile(r"s[0-9a-f]{15}")
+
+
+def is_study_pseudonym(text: str) -> bool:
+    """Whether ``text`` has the shape of a study_id ingest gives: the only kind of typed
+    identifier a message may quote back, since a user may paste anything where a study ID
+    belongs, a medical record number too."""
+    return bool(_STUDY_ID.fullmatch(text))
+
+
 SITES: tuple[str, ...] = ("internal", "external")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 # Evaluation labels kept beside a dataset (accession_number + label columns, 1/0/blank): the

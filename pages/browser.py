@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard.case_search import CaseQuery, check_ready, search_cases
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
-from dashboard.label_filters import dataset_labels, label_columns, label_title, labelled_studies
+from dashboard.label_filters import LabelledStudies, case_studies, label_title
 from dashboard.search import page_of
 from dashboard.studies import StudyFilter, column_label, filter_options
 from dashboard.ui import (
@@ -48,17 +48,23 @@ def filter_rows(chosen: StudyFilter, options: dict[str, list[str]], labelled: bo
             chosen.values[name] = col.multiselect(title, options[name], key=key)
 
 
-def ask() -> CaseQuery | None:
+def prepare() -> LabelledStudies:
+    """The studies joined to their labels, once per rerun: the filters and the search share it."""
     like = st.session_state.get(LIKE_KEY)
     # a card's More like this, even on this page: set (not just forget) the widgets' values, so
     # the browser shows them too and does not send its old choice back on the next click
     if st.session_state.pop(LIKE_ASKED_KEY, False):
         st.session_state.update({"b-mode": "More like this", "b-like": like, "b-page": 1})
     st.session_state.setdefault("b-mode", "More like this" if like else "Text")
-    studies = studio.studies()
+    studio.studies()  # no dataset: its empty state first
     check_ready(studio)
-    labels = dataset_labels(studio)
-    chosen = filters(labelled_studies(studies, labels), label_columns(studies, labels))
+    return case_studies(studio)
+
+
+def ask(labelled: LabelledStudies) -> CaseQuery | None:
+    like = st.session_state.get(LIKE_KEY)
+    studies = labelled.table
+    chosen = filters(studies, list(labelled.columns))
     mode = st.radio("Search by", ["Text", "More like this"], horizontal=True, key="b-mode")
     if mode == "Text":
         query = st.text_input(
@@ -104,6 +110,7 @@ def show(results, query: CaseQuery) -> None:
 
 
 with page_guard(studio):
-    query = ask()
+    labelled = prepare()
+    query = ask(labelled)
     if query is not None:
-        show(search_cases(studio, query), query)
+        show(search_cases(studio, query, labelled), query)

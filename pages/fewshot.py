@@ -324,15 +324,9 @@ def compare_with_label(scores: pd.DataFrame, studies: pd.DataFrame) -> None:
 with page_guard(studio):
     dataset = str(studio.dataset_path())
     studies = studio.studies().set_index("study_id")
-    gone = drop_unknown(st.session_state, dataset, studies.index.astype(str))
-    if gone:
-        st.warning(
-            markdown_text(
-                f"Dropped {len(gone)} example(s) no longer in this dataset (re-imported since they "
-                f"were picked?): {', '.join(gone[:10])}{' …' if len(gone) > 10 else ''}"
-            ),
-            icon=":material/warning:",
-        )
+    dropped = drop_unknown(st.session_state, dataset, studies.index.astype(str))
+    if dropped:
+        st.warning(markdown_text(dropped), icon=":material/warning:")
     chosen = class_name_box(dataset)
     example_lists(dataset, chosen, studies)
     add_from_picker(dataset, studies)

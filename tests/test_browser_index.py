@@ -124,7 +124,8 @@ def test_filters_reach_the_index_and_an_empty_match_is_a_message(indexed_root, m
     at = _open(indexed_root, monkeypatch, "Late gadolinium enhancement is present.")
     at.multiselect(key="b-site").select("external").run()
     assert not at.exception and not at.error
-    assert "case index: " in _captions(at)
+    assert f"case index: {len(EXTERNAL)} studies of tiny" in _captions(at)
+    assert "indexed in all" not in _captions(at), "the index holds no other dataset's studies"
     assert set(_cards(at)) == EXTERNAL
     at.multiselect(key="b-split").select("test").run()
     at.multiselect(key="b-sex").select("F").run()  # the one external test study is M
@@ -517,3 +518,66 @@ def test_label_filters_become_typed_where_clauses() -> None:
     }
     with pytest.raises(UserError, match="cannot filter on 'sarcoid'"):
         index_where(chosen, "tiny")  # an index that does not hold it
+
+
+def test_the_labels_are_joined_to_the_studies_once_per_rerun(indexed_root, monkeypatch) -> None:
+    """The page's filters and the search re-checking the index's answers share one join of the
+    labels to the studies (at 50,000 studies each join is a reindex of every label column)."""
+    from dashboard import case_search, label_filters
+
+    joins = []
+    join = label_filters.labelled_studies
+
+    def counted(*args, **kwargs):
+        joins.append(1)
+        return join(*args, **kwargs)
+
+    monkeypatch.setattr(label_filters, "labelled_studies", counted)
+    monkeypatch.setattr(case_search, "labelled_studies", counted, raising=False)
+    at = _open(indexed_root, monkeypatch)
+    joins.clear()
+    at.text_input(key="b-query").input("Dilated left ventricle").run()
+    assert "case index: " in _captions(at) and len(_cards(at)) == 12
+    assert len(joins) == 1
+
+
+def test_an_index_with_an_earlier_versions_label_record_says_so(tmp_path_factory, monkeypatch):
+    """An index whose record of the dataset's labels an earlier version wrote (the labels file's
+    hash, not the values it holds) answers label filters while the file is unchanged; once the
+    file's bytes change (here only its rows reordered) the page says the index predates the
+    record of values and a rebuild records them: not that the labels were edited, nor that the
+    index lacks the dataset."""
+    import json
+
+    import pandas as pd
+
+    from model.index.label_fields import LABELS_KEY, labels_fingerprint, recorded_labels
+
+    root = _copy(tmp_path_factory, "old-record")
+    data = root / "ds" / "tiny"
+    labels = pd.read_csv(data / "labels.csv", dtype=str)
+    labels["sarcoid"] = ["1" if i % 4 == 0 else ("" if i % 4 == 1 else "0") for i in range(24)]
+    labels.to_csv(data / "labels.csv", index=False)
+    sarcoid = {f"s00{i:04d}" for i in range(0, 24, 4)}
+    checkpoint = _active_checkpoint(root)
+    assert main(["index", "--checkpoint", str(checkpoint), "--data", str(data)]) == 0
+    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
+    location = ChromaLocation(path=root / "ds" / "chroma")
+    collection = EmbeddingIndex(open_client(location, create=False), fingerprint).collection()
+    old = {
+        folder: {"fields": record["fields"], "labels": labels_fingerprint([data / "labels.csv"])}
+        for folder, record in recorded_labels(collection.metadata).items()
+    }
+    collection.modify(metadata={**collection.metadata, LABELS_KEY: json.dumps(old)})
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    at.multiselect(key="b-label-sarcoid").select("1").run()
+    assert "case index: " in _captions(at) and not at.info, [i.value for i in at.info]
+    assert set(_cards(at)) == sarcoid
+    labels.iloc[::-1].to_csv(data / "labels.csv", index=False)
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    at.multiselect(key="b-label-sarcoid").select("1").run()
+    [info] = [i.value for i in at.info]
+    assert "predates its record of this dataset's labels" in info
+    assert "recorded only a hash of tiny's labels file" in info and "building it again" in info
+    assert "lacks" not in info and "older than" not in info and "edited" not in info
+    assert set(_cards(at)) == sarcoid and at.button(key="offer-index") is not None

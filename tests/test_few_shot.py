@@ -138,8 +138,11 @@ def test_example_sets_round_trip_and_name_what_is_wrong(tmp_path: Path) -> None:
         "expected an object": "[1, 2]",
         "unknown keys ['positives']": json.dumps({"positives": ["s01"]}),
         "positive must be a list of study IDs": json.dumps({"positive": "s01"}),
-        "s01 is both an example and a counter-example": json.dumps(
-            {"positive": ["s01"], "negative": ["s01"]}
+        "the study ID at positive #2 and negative #1 .not shown: not shaped": json.dumps(
+            {"positive": ["s0123456789abcde", "s01"], "negative": ["s01"]}
+        ),
+        "study s0123456789abcde is both an example and a counter-example": json.dumps(
+            {"positive": ["s0123456789abcde"], "negative": ["s01", "s0123456789abcde"]}
         ),
         "name must be a non-empty text": json.dumps({"name": 3}),
     }
@@ -155,7 +158,9 @@ def test_example_sets_round_trip_and_name_what_is_wrong(tmp_path: Path) -> None:
 
 def test_unknown_ids_are_named_and_adding_moves_an_id_across() -> None:
     examples = ExampleSet("x", positive=("s01", "gone1"), negative=("gone2",))
-    with pytest.raises(DataError, match="2 study ID.* not in the dataset: gone1, gone2"):
+    with pytest.raises(
+        DataError, match="2 study ID.* not in the dataset: positive #2, negative #1"
+    ):
         few_shot_scores(unit_rows(30), IDS, examples)
     assert examples.unknown(IDS) == ["gone1", "gone2"]
     moved = examples.with_added(["gone2", "s05"], positive=True)
@@ -178,3 +183,26 @@ def test_the_left_out_counts_cover_only_the_studies_checked() -> None:
     assert (result.examples, result.same_patient, result.n) == (0, 0, len(in_split))
     whole = evaluate_ranking(scores, truth, patients, "x", resamples=50)
     assert whole.n + whole.examples + whole.same_patient == truth.notna().sum()
+
+
+def test_unknown_ids_are_named_by_their_place_unless_shaped_like_ingests(tmp_path: Path) -> None:
+    """A user may paste anything where a study ID belongs (a medical record number, a name):
+    messages name such an ID by its place in the set, and quote only IDs of the shape ingest
+    gives (``model.data.deid.pseudonym``)."""
+    from model.data.deid import pseudonym
+    from model.schema import is_study_pseudonym
+
+    ingested = pseudonym(b"0" * 64, "study", "1.2.840.1")
+    assert is_study_pseudonym(ingested) and not is_study_pseudonym(pseudonym(b"0" * 64, "p", "x"))
+    pasted = ("MRN 00123456", "Doe^Jane", ingested)
+    examples = ExampleSet("x", positive=(IDS[0], *pasted[:2]), negative=pasted[2:])
+    with pytest.raises(DataError) as err:
+        few_shot_scores(unit_rows(30), IDS, examples)
+    message = str(err.value)
+    assert "3 study ID(s)" in message and f"positive #2, positive #3, {ingested}" in message
+    assert "00123456" not in message and "Doe" not in message and "not shown" in message
+    path = tmp_path / "pasted.json"
+    path.write_text(json.dumps({"positive": ["MRN 00123456"], "negative": ["MRN 00123456"]}))
+    with pytest.raises(DataError, match="positive #1 and negative #1") as err:
+        ExampleSet.load(path)
+    assert "00123456" not in str(err.value)

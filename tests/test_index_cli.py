@@ -264,7 +264,7 @@ def test_a_hospital_label_column_is_a_search_filter(setup, tmp_path, caplog, cap
     labels.to_csv(hospital / "labels.csv", index=False)
     caplog.clear()
     assert main([*search, '{"sarcoid": 0}']) == 0
-    assert "the labels of" in caplog.text and "changed since it was indexed" in caplog.text
+    assert "changed since the index was built" in caplog.text
     assert main([*search, '{"amyloid_confirmed": 1}']) == 2
     assert main(["index", *argv]) == 0
     capsys.readouterr()
@@ -272,7 +272,7 @@ def test_a_hospital_label_column_is_a_search_filter(setup, tmp_path, caplog, cap
     assert main([*search, '{"amyloid_confirmed": 1}']) == 0
     hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert sorted(h["study_id"] for h in hits) == ["s030001", "s030002"]
-    assert "changed since it was indexed" not in caplog.text
+    assert "changed since the index was built" not in caplog.text
 
 
 def test_search_judges_the_index_by_the_label_values_it_holds(setup, tmp_path, caplog, capsys):
@@ -292,15 +292,17 @@ def test_search_judges_the_index_by_the_label_values_it_holds(setup, tmp_path, c
     search = ["search", "--like", "s030000", *argv, "--json", "--where", '{"lge": 1}']
     caplog.clear()
     assert main(search) == 0
-    assert "since it was indexed" not in caplog.text and "all_sites.csv" not in caplog.text
+    assert "since the index was built" not in caplog.text and "all_sites.csv" not in caplog.text
     shuffled = own.iloc[[3, 0, 5, 1, 4, 2]].copy()
     shuffled["patient_id"] = "1"  # not an index field
     pd.concat([shuffled, elsewhere.head(1)]).to_csv(hospital / "labels.csv", index=False)
     assert main(search) == 0
-    assert "since it was indexed" not in caplog.text and "all_sites.csv" not in caplog.text
+    assert "since the index was built" not in caplog.text and "all_sites.csv" not in caplog.text
     own.loc[0, "lge"] = "0" if own.loc[0, "lge"] == "1" else "1"
     own.to_csv(hospital / "labels.csv", index=False)
     assert main(search) == 0
-    assert "come from all_sites.csv, not from its own labels file" in caplog.text
-    assert "since it was indexed" not in caplog.text
+    assert "with the labels of all_sites.csv" in caplog.text
+    assert "not with hospital's own labels file" not in caplog.text  # the path, as it was given
+    assert f"not with {hospital}'s own labels file" in caplog.text
+    assert "since the index was built" not in caplog.text
     capsys.readouterr()

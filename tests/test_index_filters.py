@@ -8,7 +8,7 @@ import pytest
 from index_fakes import clustered_vectors, studies_table
 
 from model.errors import DataError, UserError
-from model.index.filters import evaluate_where, normalize_where, parse_where
+from model.index.filters import evaluate_where, load_where, normalize_where
 from model.index.records import age_lower_bound, build_records, read_labels
 
 
@@ -17,7 +17,7 @@ def test_several_top_level_fields_are_joined_with_and():
         "$and": [{"site": {"$eq": "external"}}, {"lv_dilation": {"$eq": 1}}]
     }
     assert normalize_where({"$and": [{"sex": "F"}]}) == {"sex": {"$eq": "F"}}
-    assert normalize_where({}) is None and parse_where("  ") is None
+    assert normalize_where({}) is None and load_where("  ") is None
 
 
 def test_values_are_coerced_to_the_stored_types():
@@ -48,7 +48,7 @@ def test_bad_filters_name_the_problem(where, message):
 
 def test_bad_json_is_a_user_error():
     with pytest.raises(UserError, match="not valid JSON"):
-        parse_where("{site: external}")
+        load_where("{site: external}")
 
 
 def test_evaluate_where_matches_pandas_semantics():

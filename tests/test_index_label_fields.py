@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,11 +16,15 @@ from model.errors import DataError, UserError
 from model.index.filters import normalize_where
 from model.index.held_datasets import labels_state
 from model.index.label_fields import (
+    HASH_RECORD,
     LABELS_KEY,
+    NO_RECORD,
+    IndexedLabels,
     dataset_record,
     label_fields,
     labels_fingerprint,
     own_label_fields,
+    stale_reason,
 )
 from model.index.records import read_labels
 from model.index.writer import upsert_records
@@ -193,7 +199,9 @@ def test_an_index_of_an_earlier_version_is_judged_by_the_file_hash(tmp_path):
     metadata = {LABELS_KEY: json.dumps({_folder(dataset): record})}
     assert labels_state(metadata, dataset).current
     pd.read_csv(csv, dtype=str).iloc[::-1].to_csv(csv, index=False)
-    assert not labels_state(metadata, dataset).current
+    state = labels_state(metadata, dataset)
+    assert not state.current and state.record == HASH_RECORD
+    assert "recorded only a hash of hospital's labels file" in stale_reason(state, "hospital")
 
 
 def _folder(dataset) -> str:
@@ -228,15 +236,77 @@ def test_an_own_label_a_sibling_dataset_indexed_is_not_this_datasets(tmp_path):
     studies were indexed before label fields were recorded, so the index holds no sarcoid of
     theirs. A Case browser filter on its own sarcoid column is then answered in memory as
     'older than the labels', not asked of the index (no hits: 'the index lacks this dataset')."""
-    from types import SimpleNamespace
-
-    from dashboard.label_filters import labels_stale
-
     dataset = tmp_path / "hospital"
     dataset.mkdir()
     _labels_csv(dataset / "labels.csv", ["s1", "s2"], sarcoid=["1", "0"])
     index = embedded_index(tmp_path / "chroma")
     upsert_records(index, sarcoid_records([1] * N, folder="sibling"))
-    studio = SimpleNamespace(dataset_path=lambda: dataset, labels_prints=lambda: ("", ""))
-    assert not labels_stale(studio, index, {"sarcoid"}).current
-    assert labels_stale(studio, index, {"lge"}).current, "a finding: as before"
+    metadata = index.collection().metadata
+    state = labels_state(metadata, dataset, ("", ""), {"sarcoid"})
+    assert not state.current and state.record == NO_RECORD
+    assert "before the index took a labels file's own columns" in stale_reason(state, "tiny")
+    assert labels_state(metadata, dataset, ("", ""), {"lge"}).current, "a finding: as before"
+
+
+def test_the_dashboard_parses_a_labels_file_once_per_version(tmp_path, monkeypatch):
+    """The Case browser's label filters (``Studio.labels``) and the index's label record check
+    (``Studio.labels_prints``) share one parse of the labels file; an edit parses it again."""
+    import streamlit as st
+    from tiny_dataset import make_tiny_dataset
+
+    from dashboard.context import Studio
+    from dashboard.settings import Settings
+
+    root = tmp_path / "data"
+    dataset = make_tiny_dataset(root / "ds" / "tiny", n=6)
+    Settings(root).write_active(dataset=dataset)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    parses = []
+    read_csv = pd.read_csv
+
+    def counted(path, *args, **kwargs):
+        parses.extend([1] if Path(path).name == "labels.csv" else [])
+        return read_csv(path, *args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_csv", counted)
+    st.cache_data.clear()
+    studio = Studio()
+    assert len(studio.labels()) == 6 and studio.labels_prints()[0]
+    assert studio.labels_prints() == Studio().labels_prints()
+    assert len(parses) == 1
+    frame = read_csv(dataset / "labels.csv", dtype=str)
+    frame.iloc[::-1].to_csv(dataset / "labels.csv", index=False)
+    os.utime(dataset / "labels.csv", (1e9, 1e9))  # a new version, whatever the clock's grain
+    assert len(Studio().labels()) == 6 and Studio().labels_prints()[0]
+    assert len(parses) == 2
+    st.cache_data.clear()
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        IndexedLabels(current=False),
+        IndexedLabels(current=False, own=False, files=("all_sites.csv",)),
+        IndexedLabels(current=False, own=False),
+    ],
+)
+def test_search_and_the_case_browser_give_one_reason(state, caplog):
+    """``python -m model search`` and the Case browser say why the index's labels are stale in
+    the same words: one title and one reason (``stale_title``, ``stale_reason``)."""
+    from dashboard.index_access import CaseIndexAccess
+    from model.index.cli_search import _say_labels_state
+    from model.index.label_fields import stale_title
+
+    class Access(CaseIndexAccess):
+        def dataset_path(self) -> Path:
+            return Path("/data/ds/tiny")
+
+        def index_offer(self) -> None:
+            return None
+
+    page = Access().outdated_index(state)
+    with caplog.at_level(logging.WARNING, logger="model.index.cli_search"):
+        _say_labels_state(state, Path("tiny"))
+    reason = stale_reason(state, "tiny")
+    assert page.title == stale_title(state) and stale_title(state) in caplog.text
+    assert reason in page.hint and reason in caplog.text

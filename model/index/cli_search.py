@@ -38,7 +38,7 @@ from model.index.filters import (
     where_fields,
 )
 from model.index.held_datasets import labels_state
-from model.index.label_fields import IndexedLabels
+from model.index.label_fields import IndexedLabels, stale_reason, stale_title
 from model.index.private_copy import readable_location
 from model.index.read_check import check_readable
 from model.schema import FINDINGS
@@ -181,20 +181,13 @@ def _write_hits(hits: list[SearchHit], as_json: bool) -> None:
 
 
 def _say_labels_state(state: IndexedLabels, dataset: Path) -> None:
-    """Warn when the index's label values of ``dataset`` are not its labels file's."""
+    """Warn when the index's label values of ``dataset`` are not its labels file's, worded as
+    the Case browser words it (``stale_title``, ``stale_reason``)."""
     if state.current:
         return
-    if state.own:
-        log.warning(
-            "the labels of %s changed since it was indexed: label filters use the old "
-            "values until python -m model index runs again",
-            dataset,
-        )
-        return
-    source = f"come from {', '.join(state.files)}" if state.files else "were indexed without labels"
     log.warning(
-        "the index's labels of %s %s, not from its own labels file, and differ from it: label "
-        "filters use the index's values (python -m model index without --labels takes its own)",
-        dataset,
-        source,
+        "%s: %s; label filters use the index's values until python -m model index runs again "
+        "without --labels",
+        stale_title(state),
+        stale_reason(state, str(dataset)),
     )

@@ -54,14 +54,11 @@ MAX_K = 1000
 Where = dict[str, Any]
 
 
-def parse_where(text: str | None, label_fields: Iterable[str] = ()) -> Where | None:
-    """Parse ``--where`` JSON text and normalise it; ``None`` or blank means no filter."""
-    return normalize_where(load_where(text), label_fields)
-
-
 def load_where(text: str | None) -> Any:
     """``--where`` JSON text as parsed (not yet checked against the fields: see
-    ``normalize_where``); ``None`` when blank."""
+    ``normalize_where``); ``None`` when blank. Two steps, not one: ``search`` parses before it
+    loads the model (a typo fails fast) and checks the fields once the index is open (its own
+    label fields are known only then)."""
     if text is None or not text.strip():
         return None
     try:

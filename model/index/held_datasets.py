@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,9 +27,12 @@ from model.data.dataset import read_linkage
 from model.errors import DataError
 from model.index.client import ChromaLocation, open_client
 from model.index.embedding_index import EmbeddingIndex
+from model.index.filters import FIELD_TYPES
 from model.index.label_fields import (
+    NO_RECORD,
     IndexedLabels,
     compare_labels,
+    dataset_label_fields,
     labels_fingerprint,
     values_fingerprint,
 )
@@ -98,17 +102,20 @@ def read_held_datasets(location: ChromaLocation, fingerprint: str) -> list[HeldD
     return held_datasets(index.collection())
 
 
-def own_labels_prints(dataset: Path, linkage: pd.DataFrame | None = None) -> tuple[str, str]:
+def own_labels_prints(
+    dataset: Path, linkage: pd.DataFrame | None = None, parsed: pd.DataFrame | None = None
+) -> tuple[str, str]:
     """(``values_fingerprint``, ``labels_fingerprint``) of ``dataset``'s own labels file
     (``model.labels.label_file``) as an index of it takes its values (``linkage``: its
-    linkage.csv, read when not given); ("", "") without one or one the index cannot take."""
+    linkage.csv, read when not given; ``parsed``: the file's ``read_labels_csv``, read when not
+    given); ("", "") without one or one the index cannot take."""
     own = label_file(dataset)
     if own is None:
         return "", ""
     if linkage is None:
         linkage = read_linkage(DatasetPaths(dataset).linkage)
     try:
-        values = values_fingerprint(read_labels(own, linkage))
+        values = values_fingerprint(read_labels(own, linkage, parsed))
     except DataError:
         return "", ""
     return values, labels_fingerprint([own])
@@ -118,16 +125,26 @@ def labels_state(
     collection_metadata: dict[str, Any] | None,
     dataset: Path,
     prints: tuple[str, str] | None = None,
+    chosen: Iterable[str] = (),
 ) -> IndexedLabels:
     """Whether the index holds the label values of ``dataset``'s own labels file now
     (``model.index.label_fields.compare_labels``; ``prints``: its ``own_labels_prints``, read
     when not given): current for an index that did not record them, and for a dataset without
-    a labels file (its index may hold labels given with ``index --labels``)."""
+    a labels file (its index may hold labels given with ``index --labels``). Not current either
+    when it lacks one of the ``chosen`` label fields (a search's filters) that are the file's own
+    columns for this dataset's studies: a sibling dataset's field of the same name does not
+    count, and asking the index for it would find none of this dataset's studies."""
     values, file_hash = prints if prints is not None else own_labels_prints(dataset)
-    if not file_hash:
-        return IndexedLabels(current=True)
     folder = dataset_identity("", dataset)["dataset_folder"]
-    return compare_labels(collection_metadata, folder, values, file_hash)
+    state = (
+        compare_labels(collection_metadata, folder, values, file_hash)
+        if file_hash
+        else IndexedLabels(current=True)
+    )
+    own = set(chosen) - set(FIELD_TYPES)
+    if state.current and not own <= dataset_label_fields(collection_metadata, folder):
+        return IndexedLabels(current=False, record=NO_RECORD)
+    return state
 
 
 def dropped_by_rebuild(held: list[HeldDataset], given: list[dict[str, Any]]) -> list[HeldDataset]:

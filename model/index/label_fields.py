@@ -20,7 +20,8 @@ dataset's own labels file (``dataset_record``). ``label_fields`` is what a searc
 ``compare_labels`` says whether the index holds the values of the dataset's labels file now
 (``IndexedLabels``), and if not, whether it was built from that file since edited or from
 another (``index --labels``). A record of an earlier version holds the whole file's hash instead
-(``labels``), compared as it was.
+(``labels``), compared as it was: a changed file then says only that the index predates the
+record of values (``stale_reason`` words each case for the Case browser and ``search``).
 """
 
 from __future__ import annotations
@@ -93,16 +94,66 @@ def _quoted(column: str) -> str:
     return "[not shown]" if header_names([column]).startswith("[not shown]") else repr(column)
 
 
+VALUES_RECORD = "values"  # IndexedLabels.record: this version's record of the values held
+HASH_RECORD = "file hash"  # an earlier version's: the labels file's bytes
+NO_RECORD = "none"  # none of a chosen own label column for the dataset's studies
+
+
 @dataclass(frozen=True)
 class IndexedLabels:
     """How the label values the index holds of one dataset stand against its labels file:
     ``current`` when they are the file's values (or nothing was recorded to judge by). Else
-    ``own`` says it was built from that file, edited since; otherwise from ``files`` (names;
-    none when it was indexed without labels)."""
+    ``record`` says what it was judged by: ``VALUES_RECORD``, and ``own`` says it was built from
+    that file, edited since, otherwise from ``files`` (names; none when it was indexed without
+    labels); ``HASH_RECORD``, an earlier version's record, and the file's bytes changed;
+    ``NO_RECORD``, the index holds a chosen own label column of none of its studies."""
 
     current: bool
     own: bool = True
     files: tuple[str, ...] = ()
+    record: str = VALUES_RECORD
+
+
+def stale_title(state: IndexedLabels) -> str:
+    """What is wrong with an index whose labels are not ``current`` (``stale_reason``: why), in
+    the words both the Case browser and ``python -m model search`` use."""
+    if state.record != VALUES_RECORD:
+        return "The case index predates its record of this dataset's labels"
+    if state.own:
+        return "The case index is older than this dataset's labels"
+    return "The case index holds other labels than this dataset's"
+
+
+def stale_reason(state: IndexedLabels, dataset: str) -> str:
+    """Why the label values the index holds of ``dataset`` (as the reader knows it: a name or a
+    path) are not its labels file's, as a sentence without its closing full stop (each reader
+    adds what it does about it); it starts with a capital, never with the dataset's name."""
+    if state.record == HASH_RECORD:
+        return (
+            f"An earlier version built it and recorded only a hash of {dataset}'s labels file, "
+            "which has changed since (perhaps only rows reordered or columns the index does not "
+            "take), so whether the labels it holds still match is unknown; building it again "
+            "records the label values themselves"
+        )
+    if state.record == NO_RECORD:
+        return (
+            f"Its studies of {dataset} were indexed by an earlier version, before the index took "
+            "a labels file's own columns as filters; building it again adds them"
+        )
+    if state.own:
+        return (
+            f"The labels file of {dataset} changed since the index was built (values edited, "
+            "a column added or removed)"
+        )
+    source = (
+        f"with the labels of {', '.join(state.files)} (`python -m model index --labels`)"
+        if state.files
+        else "without labels (its labels file came later, or `--labels` named other files)"
+    )
+    return (
+        f"Its studies of {dataset} were indexed {source}, not with {dataset}'s own labels file, "
+        "whose values differ"
+    )
 
 
 def labels_fingerprint(paths: Iterable[str | Path]) -> str:
@@ -194,6 +245,6 @@ def compare_labels(
     if not isinstance(record, dict):
         return IndexedLabels(current=True)
     if "values" not in record:  # recorded by an earlier version: the whole file's hash
-        return IndexedLabels(current=record.get("labels", "") == file_hash)
+        return IndexedLabels(current=record.get("labels", "") == file_hash, record=HASH_RECORD)
     files = tuple(str(name) for name in record.get("files", []))
     return IndexedLabels(record["values"] == values, bool(record.get("own")), files)

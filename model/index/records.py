@@ -98,15 +98,17 @@ def dataset_identity(salt_id: str, folder: Path) -> dict[str, str]:
     return {"dataset_id": salt_id, "dataset_folder": where}
 
 
-def read_labels(csv_path: str | Path, linkage: pd.DataFrame) -> pd.DataFrame:
-    """Labels CSV (``model.labels.read_labels_csv``) -> frame indexed by the study_ids of
-    ``linkage`` it labels (none, for another dataset's file).
+def read_labels(
+    csv_path: str | Path, linkage: pd.DataFrame, parsed: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Labels CSV (``model.labels.read_labels_csv``, or the same file already ``parsed``) ->
+    frame indexed by the study_ids of ``linkage`` it labels (none, for another dataset's file).
 
     Columns kept: the findings present and the file's own label columns that can be index fields
     (``own_label_fields``), Int64 (NA when blank), and ``diagnosis`` (from one-hot diagnosis
     columns, when present). Raises ``DataError`` naming what is wrong.
     """
-    labels = read_labels_csv(csv_path)
+    labels = read_labels_csv(csv_path) if parsed is None else parsed
     finding_cols = [c for c in FINDINGS if c in labels.columns]
     diagnosis_cols = [c for c in DIAGNOSES if c in labels.columns]
     own_cols = own_label_fields(labels, csv_path)
