@@ -141,8 +141,9 @@ def search_cases(studio: Studio, query: CaseQuery, studies: LabelledStudies) -> 
             return _in_memory(studio, allowed, query, text, missing=studio.outdated_index(stale))
         dataset = (studio.dataset_path().name, str(studio.dataset().settings.get("salt_id", "")))
         hits = _index_hits(index, query, text, dataset, _candidates(allowed, query))
-        unindexed = _unindexed(index, allowed)
-        own = len(studies.table) - _unindexed(index, studies.table)
+        indexed = set(index.snapshot().ids.tolist())
+        unindexed = _unindexed(indexed, allowed)
+        own = len(studies.table) - _unindexed(indexed, studies.table)
         backend = _index_backend(index, len(allowed) - unindexed, own, dataset[0])
     except DamagedIndex as err:
         return _in_memory(studio, allowed, query, text, missing=studio.damaged_index(err))
@@ -172,9 +173,9 @@ def _index_backend(index: EmbeddingIndex, searched: int, own: int, dataset: str)
     return f"case index: {searched:,} studies of {dataset}{others}"
 
 
-def _unindexed(index: EmbeddingIndex, allowed: pd.DataFrame) -> int:
-    """How many of the allowed studies the index does not hold (ingested after it was built)."""
-    indexed = set(index.snapshot().ids.tolist())
+def _unindexed(indexed: set[str], allowed: pd.DataFrame) -> int:
+    """How many of the allowed studies are not among the index's ``indexed`` IDs (ingested
+    after it was built)."""
     return int((~allowed["study_id"].astype(str).isin(indexed)).sum())
 
 
