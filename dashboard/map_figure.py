@@ -48,7 +48,11 @@ def embedding_map(
     fig = go.Figure()
     hover = [name for name in hover if name in coords]
     custom = (
-        coords[["study_id", *hover]].astype(str).map(plotly_text).to_numpy()
+        pd.concat(
+            [coords["study_id"].astype(str), *map(_hover_text, (coords[h] for h in hover))], axis=1
+        )
+        .map(plotly_text)
+        .to_numpy()
         if len(coords)
         else None
     )
@@ -138,6 +142,17 @@ def _category_codes(names: pd.Series, colours: list[str], order: list[str]) -> d
     scale = [[(i + edge) / count, colour] for i, colour in enumerate(colours) for edge in (0, 1)]
     codes = pd.Categorical(names, categories=order).codes.astype(float)
     return {"color": codes, "colorscale": scale, "cmin": -0.5, "cmax": count - 0.5}
+
+
+def _hover_text(values: pd.Series) -> pd.Series:
+    """A hover row's values as the legend names them: numbers plainly (1, not 1.0), a label's
+    0/1 "absent"/"present", a missing value "unknown" (not "nan")."""
+    if not _is_number(values):
+        return values.astype(object).where(values.notna(), UNKNOWN).astype(str)
+    text = values.map(lambda v: UNKNOWN if pd.isna(v) else _plain(v))
+    if set(text) <= {*FLAGS, UNKNOWN}:
+        text = text.replace(FLAGS)
+    return text
 
 
 def _is_number(values: pd.Series) -> bool:

@@ -6,6 +6,14 @@ import streamlit as st
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
 from dashboard.map_figure import embedding_map, selected_rows
+from dashboard.map_labels import (
+    NO_COLOUR,
+    colour_options,
+    default_colour,
+    hover_columns,
+    labelled_map,
+    selection_note,
+)
 from dashboard.scoring import clean_query
 from dashboard.studies import column_label, known_field_strength, listed_selection, table_labels
 from dashboard.ui import (
@@ -16,7 +24,6 @@ from dashboard.ui import (
     page_header,
 )
 from model.errors import UserError
-from model.evaluation.tables import display_name
 from model.projection import METHODS
 
 studio = Studio()
@@ -24,7 +31,13 @@ page_header(
     "Embeddings",
     "Each point is a study; nearby studies look alike to the encoder. Lasso to inspect.",
 )
-HOVER = ("site", "split", "age_band", "sex")
+# Streamlit turns click-to-select off while the lasso or box tool is on (the map's default):
+# the old hint's "or click a point" did nothing there
+SELECT_HINT = (
+    "Draw a lasso round studies on the map to list them here, and pick a row to open one. "
+    "To pick a single study by clicking it, first choose Pan (the crossed arrows) in the "
+    "map's toolbar."
+)
 
 
 def map_table(method: str) -> pd.DataFrame:
@@ -35,15 +48,8 @@ def map_table(method: str) -> pd.DataFrame:
     if "field_strength" in table.columns:  # an unknown one (stored 0.0) coloured as unknown
         table["field_strength"] = known_field_strength(table["field_strength"])
     labels = labels_or_warning(studio)
-    if labels is not None:  # named as on the Zero-shot and Evaluate pages: "LGE (label)"
-        named = labels.rename(columns=lambda key: f"{display_name(key)} (label)")
-        table = table.merge(named, left_on="study_id", right_index=True, how="left")
-    return table
-
-
-def colour_options(table: pd.DataFrame) -> list[str]:
-    skip = {"x", "y", "study_id", "impression", "patient_key", "view_frames"}
-    return ["(none)", *[c for c in table.columns if c not in skip]]
+    # named as on the Zero-shot and Evaluate pages ("LGE (label)"), with one Diagnosis column
+    return table if labels is None else labelled_map(table, labels)
 
 
 def prompt_points(text: str, method: str) -> pd.DataFrame | None:
@@ -65,19 +71,29 @@ with page_guard(studio):
         or METHODS[0]
     )
     table = map_table(method)
+    options = colour_options(table)
     colour = row.selectbox(
-        "Colour by", colour_options(table), format_func=column_label, key="e-colour", width=240
+        "Colour by",
+        options,
+        index=options.index(default_colour(options)),
+        format_func=column_label,
+        key="e-colour",
+        width=240,
     )
     prompt_text = row.text_input(
-        "Place prompts on the map (separate with |)", key="e-prompts", max_chars=2000
+        "Place prompts on the map (separate with |)",
+        key="e-prompts",
+        max_chars=2000,
+        placeholder="e.g. hypertrophic cardiomyopathy | normal heart",
     )
     try:
         prompts = prompt_points(prompt_text, method)
     except UserError as err:  # e.g. one prompt too long: the map and its selection stay
         st.warning(f"Prompts not placed on the map: {markdown_text(err)}")
         prompts = None
+    colour = None if colour == NO_COLOUR else colour
     figure = embedding_map(
-        table, None if colour == "(none)" else colour, prompts, hover=HOVER, method=method
+        table, colour, prompts, hover=hover_columns(table, colour), method=method
     )
     event = st.plotly_chart(
         figure, on_select="rerun", selection_mode=("points", "box", "lasso"), key="e-map"
@@ -86,6 +102,9 @@ with page_guard(studio):
     chosen = table.iloc[selected_rows(points, figure)]
     st.subheader(f"Selection: {len(chosen):,} studies" if len(chosen) else "Selection")
     if len(chosen):
+        note = selection_note(chosen, table)
+        if note:
+            st.markdown(f"**More common here than on the whole map:** {markdown_text(note)}")
         listed, caption = listed_selection(chosen)
         st.caption(caption)
         picked = st.dataframe(
@@ -100,6 +119,4 @@ with page_guard(studio):
             open_case(str(chosen.iloc[picked.selection.rows[0]]["study_id"]))
         few_shot_buttons(studio, chosen["study_id"].astype(str).tolist(), "e-map", "selection")
     else:
-        st.caption(
-            "Use the lasso or box tool on the map (or click a point) to list studies here; pick a row to open it."
-        )
+        st.caption(SELECT_HINT)
