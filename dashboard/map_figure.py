@@ -30,6 +30,7 @@ SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "triangle
 # plotly checks a list of symbol names one point at a time (0.3 s a rerun at 50,000 studies,
 # as much as the whole figure): larger maps tell their categories by colour only
 SHAPED_POINTS = 10_000
+LEGEND_ABOVE = {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0.0}
 
 
 def embedding_map(
@@ -83,7 +84,11 @@ def embedding_map(
     fig.update_xaxes(showticklabels=False, title=f"{method} 1")
     fig.update_yaxes(showticklabels=False, title=f"{method} 2")
     apply_layout(fig, f"Study embeddings ({method})", height=620)
-    return fig.update_layout(legend_title_text=plotly_text(column_label(color)) if color else None)
+    # the legend above the map, not below it: on a laptop it fell under the fold, so the
+    # colours had no names until one scrolled past the whole map. It takes the title's place
+    # (the page is titled, the axes name the method): over the title it hid both
+    legend = {**LEGEND_ABOVE, "title_text": plotly_text(column_label(color)) if color else None}
+    return fig.update_layout(legend=legend, title_text=None)
 
 
 def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> dict:

@@ -1,0 +1,40 @@
+"""The Embeddings page as a student first meets it: coloured by diagnosis, a selection summed
+up by its labels, and a hint that promises only what the map does."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dashboard.map_labels import DIAGNOSIS
+
+
+def test_the_map_opens_coloured_by_diagnosis_with_the_legend_above(app) -> None:
+    """It opened uncoloured (every point one blue) and the colour box held no diagnosis."""
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    colour = at.selectbox(key="e-colour")
+    assert colour.value == DIAGNOSIS and colour.options[1] == DIAGNOSIS
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["legend"]["title"]["text"] == DIAGNOSIS
+    names = {t.get("name") for t in spec["data"]} - {"studies", "prompts"}
+    assert "Normal" in names and len(names) > 1, names
+    colour.select("(none)").run()  # still a choice
+    assert not at.exception and not at.error
+
+
+def test_a_selection_names_what_it_holds_more_often_than_the_map(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dashboard.map_figure.selected_rows", lambda points, figure: [0])
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    notes = [m.value for m in at.markdown if "More common here than on the whole map" in m.value]
+    assert len(notes) == 1 and "% of all)" in notes[0], [m.value for m in at.markdown]
+
+
+def test_the_empty_selection_hint_does_not_promise_a_click_the_lasso_ignores(app) -> None:
+    """Streamlit turns click-to-select off while the lasso (the map's default tool) is on: the
+    hint's "(or click a point)" did nothing."""
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    hint = " ".join(c.value for c in at.caption)
+    assert "or click a point" not in hint and "Pan" in hint and "lasso" in hint, hint
