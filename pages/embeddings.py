@@ -17,9 +17,9 @@ from dashboard.map_labels import (
 from dashboard.scoring import clean_query
 from dashboard.studies import column_label, known_field_strength, listed_selection, table_labels
 from dashboard.ui import (
+    case_card,
     few_shot_buttons,
     labels_or_warning,
-    open_case,
     page_guard,
     page_header,
 )
@@ -34,10 +34,11 @@ page_header(
 # Streamlit turns click-to-select off while the lasso or box tool is on (the map's default):
 # the old hint's "or click a point" did nothing there
 SELECT_HINT = (
-    "Draw a lasso round studies on the map to list them here, and pick a row to open one. "
+    "Draw a lasso round studies on the map to list them here, and pick a row to see one. "
     "To pick a single study by clicking it, first choose Pan (the crossed arrows) in the "
     "map's toolbar."
 )
+PREVIEW_PX = 480  # the picked study's card: its four views legible, the page's width not needed
 
 
 def map_table(method: str) -> pd.DataFrame:
@@ -115,8 +116,10 @@ with page_guard(studio):
             selection_mode="single-row",
             key="e-table",
         )
-        if picked.selection.rows:
-            open_case(str(chosen.iloc[picked.selection.rows[0]]["study_id"]))
         few_shot_buttons(studio, chosen["study_id"].astype(str).tolist(), "e-map", "selection")
+        if picked.selection.rows:  # shown here: opening the Studies page lost the selection
+            row = chosen.iloc[picked.selection.rows[0]].to_dict()
+            with st.container(width=PREVIEW_PX):
+                case_card(studio, row, None, key="e-pick")
     else:
         st.caption(SELECT_HINT)

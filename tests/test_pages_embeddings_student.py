@@ -38,3 +38,20 @@ def test_the_empty_selection_hint_does_not_promise_a_click_the_lasso_ignores(app
     at = app("pages/embeddings.py", **{"e-method": "PCA"})
     hint = " ".join(c.value for c in at.caption)
     assert "or click a point" not in hint and "Pan" in hint and "lasso" in hint, hint
+
+
+def test_a_picked_row_shows_the_study_under_the_table_and_keeps_the_map(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Picking a row switched to the Studies page, and coming back the map had lost its
+    selection: the student had to lasso again for every study looked at."""
+    monkeypatch.setattr("dashboard.map_figure.selected_rows", lambda points, figure: [0, 1, 2])
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    second = at.dataframe(key="e-table").value["study_id"].tolist()[1]
+    at.session_state["e-table"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception and not at.error
+    assert len(at.dataframe(key="e-table").value) == 3  # still on the map's page, still listed
+    shown = " ".join(m.value for m in at.markdown)
+    assert f"**{second}**" in shown, shown
+    assert at.button(key="open-e-pick").label == "Open case"  # the cine views one click away
