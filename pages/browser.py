@@ -20,7 +20,7 @@ from dashboard.ui import (
 )
 
 PER_PAGE = 12
-FILTERS_PER_ROW = 6
+FILTER_PX = 180
 studio = Studio()
 page_header("Case browser", "Find studies by describing them, or by example: more like this.")
 
@@ -39,13 +39,16 @@ def filters(studies, labels: list[str]) -> StudyFilter:
 
 
 def filter_rows(chosen: StudyFilter, options: dict[str, list[str]], labelled: bool) -> None:
-    names = list(options)
-    for start in range(0, len(names), FILTERS_PER_ROW):
-        row = names[start : start + FILTERS_PER_ROW]
-        for col, name in zip(st.columns(FILTERS_PER_ROW), row, strict=False):
-            title = label_title(name) if labelled else column_label(name)
-            key = f"b-label-{name}" if labelled else f"b-{name}"  # a label may be named "query"
-            chosen.values[name] = col.multiselect(title, options[name], key=key)
+    """One box per field, each as wide as a label like "Left ventricle dysfunction", as many to
+    a row as fit (six fixed columns cut an 800 px window's boxes to "Ch" and broke their labels
+    letter by letter: "Manufact / urer"). An empty box filters nothing: "All"."""
+    row = st.container(horizontal=True, gap="small")
+    for name in options:
+        title = label_title(name) if labelled else column_label(name)
+        key = f"b-label-{name}" if labelled else f"b-{name}"  # a label may be named "query"
+        chosen.values[name] = row.multiselect(
+            title, options[name], key=key, placeholder="All", width=FILTER_PX
+        )
 
 
 def prepare() -> LabelledStudies:
