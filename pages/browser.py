@@ -6,7 +6,7 @@ from dashboard.case_search import CaseQuery, check_ready, search_cases
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
 from dashboard.label_filters import LabelledStudies, case_studies, label_title
-from dashboard.search import page_of
+from dashboard.search import example_line, page_of
 from dashboard.studies import StudyFilter, column_label, filter_options
 from dashboard.ui import (
     LIKE_ASKED_KEY,
@@ -86,6 +86,8 @@ def ask(labelled: LabelledStudies) -> CaseQuery | None:
     like = study_picker("Example study", ids, like, key="b-like")
     if like is None:
         return None
+    # the example itself is never a match: without this line the cards had nothing to compare to
+    st.caption(f"Example: {markdown_text(example_line(studies, like))}")
     st.session_state[LIKE_KEY] = like
     return CaseQuery(like=like, filters=chosen)
 

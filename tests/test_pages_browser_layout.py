@@ -1,6 +1,11 @@
-"""The Case browser's filters at 800 px: readable boxes and labels."""
+"""The Case browser as a student meets it: filters readable at 800 px, and a more-like-this
+search that says what its example study is."""
 
 from __future__ import annotations
+
+import pandas as pd
+
+from dashboard.search import EXAMPLE_CHARS, example_line
 
 
 def test_the_filters_wrap_at_a_readable_width_and_say_all_when_empty(app) -> None:
@@ -15,3 +20,26 @@ def test_the_filters_wrap_at_a_readable_width_and_say_all_when_empty(app) -> Non
         row = block_holding(at.main, lambda e, key=box.key: getattr(e, "key", None) == key)
         assert row is not None and row.proto.WhichOneof("type") != "column", (box.key, row.proto)
         assert box.placeholder == "All", box.key
+
+
+def test_more_like_this_says_what_the_example_study_is(app) -> None:
+    """The example was an ID in a picker: its own card is never a match, so nothing on the page
+    said what the ranked studies were like."""
+    from dashboard.settings import Settings
+
+    studies = pd.read_parquet(Settings.from_env().active_dataset() / "studies.parquet")
+    row = studies.iloc[3]
+    at = app("pages/browser.py", like_id=str(row["study_id"]))
+    assert at.radio(key="b-mode").value == "More like this"
+    [line] = [c.value for c in at.caption if c.value.startswith("Example: ")]
+    assert str(row["impression"])[:40] in line and str(row["site"]) in line, line
+
+
+def test_the_example_line_is_short_and_names_a_missing_report() -> None:
+    long = pd.DataFrame(
+        {"study_id": ["a", "b"], "site": ["x", "y"], "impression": ["word " * 200, None]}
+    )
+    line = example_line(long, "a")
+    assert line.startswith("x · word") and line.endswith("…") and len(line) < EXAMPLE_CHARS + 10
+    assert example_line(long, "b") == "y · (no report impression)"
+    assert example_line(long, "zzz") == ""
