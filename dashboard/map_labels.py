@@ -93,3 +93,11 @@ def _share(values: pd.Series) -> float | None:
     """The share of the known 0/1 values that are 1; None when none is known."""
     known = values.dropna()
     return float(known.eq(1).mean()) if len(known) else None
+
+
+def selection_message(count: int, note: str) -> str:
+    """The toast a new map selection raises, with the first label of its ``selection_note``: on
+    a laptop the list is under the fold, below the 620 px map, so a lasso seemed to do nothing."""
+    listed = f"{count:,} {'study' if count == 1 else 'studies'} selected: listed below the map"
+    first = note.split(" · ")[0]  # the rest under the map: a toast cuts a long line
+    return f"{listed}. More common here: {first}" if note else listed

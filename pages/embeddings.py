@@ -12,8 +12,10 @@ from dashboard.map_labels import (
     default_colour,
     hover_columns,
     labelled_map,
+    selection_message,
     selection_note,
 )
+from dashboard.page_memory import changed
 from dashboard.scoring import clean_query
 from dashboard.studies import column_label, known_field_strength, listed_selection, table_labels
 from dashboard.ui import (
@@ -104,6 +106,11 @@ with page_guard(studio):
     st.subheader(f"Selection: {len(chosen):,} studies" if len(chosen) else "Selection")
     if len(chosen):
         note = selection_note(chosen, table)
+        if changed("e-selection", tuple(chosen["study_id"].astype(str))):
+            st.toast(
+                markdown_text(selection_message(len(chosen), note)),
+                icon=":material/scatter_plot:",
+            )
         if note:
             st.markdown(f"**More common here than on the whole map:** {markdown_text(note)}")
         listed, caption = listed_selection(chosen)

@@ -19,6 +19,7 @@ from dashboard.map_labels import (
     diagnosis,
     hover_columns,
     labelled_map,
+    selection_message,
     selection_note,
 )
 
@@ -106,3 +107,11 @@ def test_other_hover_values_are_written_plainly(values: list) -> None:
     shown = [row[1] for row in studies.customdata]
     assert "nan" not in shown and "None" not in shown and "unknown" in shown
     assert "40" in shown or "60-69" in shown
+
+
+def test_a_new_selection_is_announced_with_its_most_telling_label() -> None:
+    note = "LGE 100% (67% of all) · HCM 100% (67% of all)"
+    message = selection_message(2, note)
+    assert message.startswith("2 studies selected: listed below the map")
+    assert message.endswith("More common here: LGE 100% (67% of all)")
+    assert selection_message(1, "") == "1 study selected: listed below the map"

@@ -55,3 +55,15 @@ def test_a_picked_row_shows_the_study_under_the_table_and_keeps_the_map(
     shown = " ".join(m.value for m in at.markdown)
     assert f"**{second}**" in shown, shown
     assert at.button(key="open-e-pick").label == "Open case"  # the cine views one click away
+
+
+def test_a_new_selection_raises_a_toast_once(app, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The selection is listed under the 620 px map, below a laptop's fold: a lasso seemed to
+    do nothing. Picking a row of the same selection must not raise it again."""
+    monkeypatch.setattr("dashboard.map_figure.selected_rows", lambda points, figure: [0, 1, 2])
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    [toast] = [t.proto.body for t in at.toast]
+    assert toast.startswith("3 studies selected: listed below the map"), toast
+    at.session_state["e-table"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
+    at.run()
+    assert not [t.proto.body for t in at.toast if "selected" in t.proto.body]
