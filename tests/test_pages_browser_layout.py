@@ -1,5 +1,5 @@
 """The Case browser as a student meets it: filters readable at 800 px, and a more-like-this
-search that says what its example study is."""
+search (and the Few-shot picker) saying what its example study is."""
 
 from __future__ import annotations
 
@@ -43,3 +43,15 @@ def test_the_example_line_is_short_and_names_a_missing_report() -> None:
     assert line.startswith("x · word") and line.endswith("…") and len(line) < EXAMPLE_CHARS + 10
     assert example_line(long, "b") == "y · (no report impression)"
     assert example_line(long, "zzz") == ""
+
+
+def test_the_few_shot_picker_says_what_the_picked_study_is(app) -> None:
+    """The Few-shot page's study picker showed an ID only: nothing said what was being added."""
+    from dashboard.settings import Settings
+
+    studies = pd.read_parquet(Settings.from_env().active_dataset() / "studies.parquet")
+    row = studies.iloc[5]
+    at = app("pages/fewshot.py")
+    at.selectbox(key="fs-pick").set_value(str(row["study_id"])).run()
+    lines = [c.value for c in at.caption if str(row["impression"])[:40] in c.value]
+    assert len(lines) == 1 and lines[0].startswith(str(row["site"])), lines
