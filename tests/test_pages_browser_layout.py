@@ -55,3 +55,11 @@ def test_the_few_shot_picker_says_what_the_picked_study_is(app) -> None:
     at.selectbox(key="fs-pick").set_value(str(row["study_id"])).run()
     lines = [c.value for c in at.caption if str(row["impression"])[:40] in c.value]
     assert len(lines) == 1 and lines[0].startswith(str(row["site"])), lines
+
+
+def test_the_results_say_what_their_similarity_means(app) -> None:
+    """Cards read "similarity 0.999" (more like this) or "0.456" (text) with no word on the scale."""
+    at = app("pages/browser.py")
+    at.text_input(key="b-query").input("Dilated left ventricle").run()
+    captions = " ".join(c.value for c in at.caption)
+    assert "Similarity: the cosine of the two embeddings" in captions, captions
