@@ -30,7 +30,18 @@ SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "triangle
 # plotly checks a list of symbol names one point at a time (0.3 s a rerun at 50,000 studies,
 # as much as the whole figure): larger maps tell their categories by colour only
 SHAPED_POINTS = 10_000
-LEGEND_ABOVE = {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0.0}
+# the legend's entries are legend-only traces (every study is one trace, for the selection's
+# row numbers): clicking one greyed it out and left its studies drawn, so the legend is a key
+# only, not a toggle
+LEGEND_ABOVE = {
+    "orientation": "h",
+    "yanchor": "bottom",
+    "y": 1.0,
+    "xanchor": "left",
+    "x": 0.0,
+    "itemclick": False,
+    "itemdoubleclick": False,
+}
 
 
 def embedding_map(

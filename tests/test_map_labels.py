@@ -115,3 +115,10 @@ def test_a_new_selection_is_announced_with_its_most_telling_label() -> None:
     assert message.startswith("2 studies selected: listed below the map")
     assert message.endswith("More common here: LGE 100% (67% of all)")
     assert selection_message(1, "") == "1 study selected: listed below the map"
+
+
+def test_the_legend_is_a_key_not_a_toggle_that_hides_nothing() -> None:
+    """Clicking a legend entry greyed it out and left its studies drawn: the entries are
+    legend-only traces, the studies one trace."""
+    legend = json.loads(embedding_map(_table(), DIAGNOSIS).to_json())["layout"]["legend"]
+    assert legend["itemclick"] is False and legend["itemdoubleclick"] is False
