@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
-from dashboard.map_figure import embedding_map, selected_rows
+from dashboard.map_figure import embedding_map, legend_names, selected_rows
 from dashboard.map_labels import (
     NO_COLOUR,
     colour_options,
@@ -83,7 +83,21 @@ with page_guard(studio):
         key="e-colour",
         width=240,
     )
-    prompt_text = row.text_input(
+    colour = None if colour == NO_COLOUR else colour
+    categories = legend_names(table, colour)
+    highlight = (
+        row.multiselect(
+            "Highlight",
+            categories,
+            key=f"e-highlight-{colour}",  # one per colouring: another's categories are not these
+            placeholder="All",
+            width=240,
+            help="Draw these categories as usual and fade every other study (still selectable).",
+        )
+        if categories
+        else []
+    )
+    prompt_text = st.text_input(  # a line of its own: beside the boxes it was cut at 800 px
         "Place prompts on the map (separate with |)",
         key="e-prompts",
         max_chars=2000,
@@ -94,9 +108,13 @@ with page_guard(studio):
     except UserError as err:  # e.g. one prompt too long: the map and its selection stay
         st.warning(f"Prompts not placed on the map: {markdown_text(err)}")
         prompts = None
-    colour = None if colour == NO_COLOUR else colour
     figure = embedding_map(
-        table, colour, prompts, hover=hover_columns(table, colour), method=method
+        table,
+        colour,
+        prompts,
+        hover=hover_columns(table, colour),
+        method=method,
+        highlight=highlight,
     )
     event = st.plotly_chart(
         figure, on_select="rerun", selection_mode=("points", "box", "lasso"), key="e-map"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.map_figure import embedding_map
+from dashboard.map_figure import FADED, embedding_map, legend_names
 from dashboard.map_labels import (
     DIAGNOSIS,
     NO_COLOUR,
@@ -122,3 +122,22 @@ def test_the_legend_is_a_key_not_a_toggle_that_hides_nothing() -> None:
     legend-only traces, the studies one trace."""
     legend = json.loads(embedding_map(_table(), DIAGNOSIS).to_json())["layout"]["legend"]
     assert legend["itemclick"] is False and legend["itemdoubleclick"] is False
+
+
+def test_highlighted_categories_stand_out_and_the_rest_fade() -> None:
+    """The legend cannot hide a category: a student picks the ones to see instead."""
+    table = _table()
+    assert legend_names(table, DIAGNOSIS) == ["HCM", "Normal", SEVERAL, "unknown"]
+    assert legend_names(table, "LGE (label)") == ["absent", "present", "unknown"]
+    assert legend_names(table, None) == []
+    fig = embedding_map(table, DIAGNOSIS, highlight=["HCM", "unknown"])
+    studies = next(t for t in fig.data if t.name == "studies")
+    assert list(studies.marker.opacity) == [0.9, FADED, FADED, 0.9]
+    plain = next(t for t in embedding_map(table, DIAGNOSIS).data if t.name == "studies")
+    assert plain.marker.opacity == 0.85  # nothing highlighted: nothing faded
+
+
+def test_a_colour_scale_offers_nothing_to_highlight() -> None:
+    table = pd.DataFrame({"x": range(12), "y": range(12), "study_id": list("abcdefghijkl")})
+    table["age"] = [float(v) for v in range(20, 32)]
+    assert legend_names(table, "age") == []

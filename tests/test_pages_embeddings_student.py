@@ -67,3 +67,14 @@ def test_a_new_selection_raises_a_toast_once(app, monkeypatch: pytest.MonkeyPatc
     at.session_state["e-table"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
     at.run()
     assert not [t.proto.body for t in at.toast if "selected" in t.proto.body]
+
+
+def test_a_diagnosis_can_be_highlighted_on_the_map(app) -> None:
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    box = at.multiselect(key=f"e-highlight-{DIAGNOSIS}")
+    assert "Normal" in box.options
+    box.select("Normal").run()
+    assert not at.exception and not at.error
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    studies = next(t for t in spec["data"] if t.get("name") == "studies")
+    assert isinstance(studies["marker"]["opacity"], list), studies["marker"]
