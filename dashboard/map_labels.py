@@ -53,8 +53,14 @@ def labelled_map(table: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
 
 
 def colour_options(table: pd.DataFrame) -> list[str]:
-    """``NO_COLOUR``, the labels (Diagnosis first), the first study facts, then the rest."""
-    columns = [str(c) for c in table.columns if c not in NOT_COLOURS]
+    """``NO_COLOUR``, the labels (Diagnosis first), the first study facts, then the rest; none
+    that holds one value for every study (the demo's scanner, matrix, views, source...: each
+    drew the whole map in one colour)."""
+    columns = [
+        str(c)
+        for c in table.columns
+        if c not in NOT_COLOURS and table[c].astype(str).nunique(dropna=False) > 1
+    ]
     labels = [c for c in columns if c.endswith(LABEL_SUFFIX)]
     labels.sort(key=lambda c: c != DIAGNOSIS)  # stable: the labels file's order after it
     facts = [c for c in FIRST_FACTS if c in columns]

@@ -42,7 +42,7 @@ def _table() -> pd.DataFrame:
             "x": [0.0, 1.0, 2.0, 3.0],
             "y": [0.0, 1.0, 0.0, 1.0],
             "study_id": ["s1", "s2", "s3", "s4"],
-            "matrix": ["256x256"] * 4,
+            "matrix": ["256x256", "256x256", "512x512", "256x256"],
             "site": ["a", "a", "b", "b"],
             "sex": ["F", "M", "F", "M"],
             "impression": ["..."] * 4,
@@ -141,3 +141,12 @@ def test_a_colour_scale_offers_nothing_to_highlight() -> None:
     table = pd.DataFrame({"x": range(12), "y": range(12), "study_id": list("abcdefghijkl")})
     table["age"] = [float(v) for v in range(20, 32)]
     assert legend_names(table, "age") == []
+
+
+def test_a_column_with_one_value_for_every_study_is_no_colour_choice() -> None:
+    """The demo's scanner, matrix, manufacturer, views and source are the same for all 1,000
+    studies: six of the colour box's choices drew the whole map in one colour."""
+    table = _table().assign(matrix="256x256")
+    assert "matrix" not in colour_options(table)
+    table.loc[0, "matrix"] = "512x512"
+    assert "matrix" in colour_options(table)
