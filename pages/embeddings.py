@@ -122,9 +122,11 @@ with page_guard(studio):
     points = event.selection.points if event is not None else []
     chosen = table.iloc[selected_rows(points, figure)]
     st.subheader(f"Selection: {len(chosen):,} studies" if len(chosen) else "Selection")
+    # remembered when empty too: the same lasso drawn again after a clear is news again
+    fresh = changed("e-selection", tuple(chosen["study_id"].astype(str)))
     if len(chosen):
         note = selection_note(chosen, table)
-        if changed("e-selection", tuple(chosen["study_id"].astype(str))):
+        if fresh:
             st.toast(
                 markdown_text(selection_message(len(chosen), note)),
                 icon=":material/scatter_plot:",

@@ -78,3 +78,17 @@ def test_a_diagnosis_can_be_highlighted_on_the_map(app) -> None:
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     studies = next(t for t in spec["data"] if t.get("name") == "studies")
     assert isinstance(studies["marker"]["opacity"], list), studies["marker"]
+
+
+def test_the_same_selection_drawn_again_after_a_clear_is_announced_again(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows: list[int] = [0, 1]
+    monkeypatch.setattr("dashboard.map_figure.selected_rows", lambda points, figure: list(rows))
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    assert [t for t in at.toast if "selected" in t.proto.body]
+    rows.clear()
+    at.run()
+    rows.extend([0, 1])
+    at.run()
+    assert [t for t in at.toast if "2 studies selected" in t.proto.body]
