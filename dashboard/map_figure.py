@@ -6,7 +6,7 @@ Pure: data in, a plotly figure out, in the shared style of ``dashboard.plots``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -30,6 +30,19 @@ SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "triangle
 # plotly checks a list of symbol names one point at a time (0.3 s a rerun at 50,000 studies,
 # as much as the whole figure): larger maps tell their categories by colour only
 SHAPED_POINTS = 10_000
+FADED = 0.08  # a study outside the highlighted categories: seen as context, not as one of them
+# the legend's entries are legend-only traces (every study is one trace, for the selection's
+# row numbers): clicking one greyed it out and left its studies drawn, so the legend is a key
+# only, not a toggle
+LEGEND_ABOVE = {
+    "orientation": "h",
+    "yanchor": "bottom",
+    "y": 1.0,
+    "xanchor": "left",
+    "x": 0.0,
+    "itemclick": False,
+    "itemdoubleclick": False,
+}
 
 
 def embedding_map(
@@ -38,29 +51,21 @@ def embedding_map(
     prompts: pd.DataFrame | None = None,
     hover: Sequence[str] = (),
     method: str = "UMAP",
+    highlight: Collection[str] = (),
 ) -> go.Figure:
     """UMAP/PCA scatter (WebGL) of studies, optionally coloured, with prompt embeddings as stars.
 
     coords: one row per study with x, y, study_id and any columns named in ``color`` / ``hover``;
     prompts: rows with x, y, text. Selection (lasso/box) returns point indices into ``coords``.
-    ``hover`` columns the studies table lacks are left out of the hover text.
+    ``hover`` columns the studies table lacks are left out of the hover text. ``highlight``:
+    legend names (``legend_names``) of ``color`` drawn as usual, every other study faded.
     """
     fig = go.Figure()
-    hover = [name for name in hover if name in coords]
-    custom = (
-        coords[["study_id", *hover]].astype(str).map(plotly_text).to_numpy()
-        if len(coords)
-        else None
-    )
-    hovertemplate = (
-        "<b>%{customdata[0]}</b>"
-        + "".join(
-            f"<br>{plotly_text(column_label(name))}: %{{customdata[{i + 1}]}}"
-            for i, name in enumerate(hover)
-        )
-        + "<extra></extra>"
-    )
+    custom, hovertemplate = _hover(coords, [name for name in hover if name in coords])
     marker = _colour_marker(fig, coords, color)
+    faded = _faded(coords, color, highlight)
+    if faded is not None:
+        marker["opacity"] = faded
     fig.add_trace(
         go.Scattergl(
             x=coords["x"] if len(coords) else [],
@@ -79,7 +84,33 @@ def embedding_map(
     fig.update_xaxes(showticklabels=False, title=f"{method} 1")
     fig.update_yaxes(showticklabels=False, title=f"{method} 2")
     apply_layout(fig, f"Study embeddings ({method})", height=620)
-    return fig.update_layout(legend_title_text=plotly_text(column_label(color)) if color else None)
+    # the legend above the map, not below it: on a laptop it fell under the fold, so the
+    # colours had no names until one scrolled past the whole map. It takes the title's place
+    # (the page is titled, the axes name the method): over the title it hid both
+    legend = {**LEGEND_ABOVE, "title_text": plotly_text(column_label(color)) if color else None}
+    return fig.update_layout(legend=legend, title_text=None)
+
+
+def _hover(coords: pd.DataFrame, hover: list[str]) -> tuple[object, str]:
+    """(each point's hover values: study_id then the ``hover`` columns; the hover template)."""
+    custom = (
+        pd.concat(
+            [coords["study_id"].astype(str), *map(_hover_text, (coords[h] for h in hover))], axis=1
+        )
+        .map(plotly_text)
+        .to_numpy()
+        if len(coords)
+        else None
+    )
+    template = (
+        "<b>%{customdata[0]}</b>"
+        + "".join(
+            f"<br>{plotly_text(column_label(name))}: %{{customdata[{i + 1}]}}"
+            for i, name in enumerate(hover)
+        )
+        + "<extra></extra>"
+    )
+    return custom, template
 
 
 def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> dict:
@@ -91,7 +122,7 @@ def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> d
     if not color or color not in coords or not len(coords):
         return marker
     values = coords[color]
-    if _is_number(values) and values.nunique() > 8:
+    if _on_scale(values):
         known = values.notna().all()  # a float array is validated at once, an object one per point
         marker.update(
             color=values.to_numpy(float)
@@ -105,10 +136,7 @@ def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> d
         )
         mapping = {UNKNOWN: UNKNOWN_COLOUR} if values.isna().any() else {}
     else:
-        names, legend = _categories(values)
-        flags = set(legend) <= set(FLAGS)  # a label's 1/0: named, and coloured as on Zero-shot
-        if flags:
-            names, legend = names.replace(FLAGS), [FLAGS[name] for name in legend]
+        names, legend, flags = _legend_names(values)
         palette = PALETTE if len(legend) <= len(PALETTE) else MANY_COLOURS
         mapping = {name: palette[i] for i, name in enumerate(legend)}
         if flags:
@@ -130,6 +158,39 @@ def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> d
     return marker
 
 
+def _legend_names(values: pd.Series) -> tuple[pd.Series, list[str], bool]:
+    """(each point's legend name, the named categories in legend order, whether they are a
+    label's 0/1): ``_categories``, a label's 1/0 named "present"/"absent" as on Zero-shot."""
+    names, legend = _categories(values)
+    flags = set(legend) <= set(FLAGS)
+    if flags:
+        names, legend = names.replace(FLAGS), [FLAGS[name] for name in legend]
+    return names, legend, flags
+
+
+def legend_names(coords: pd.DataFrame, color: str | None) -> list[str]:
+    """The legend's entries of a map coloured by ``color``, in its order (missing values and
+    merged rare ones last); [] for no colour or a colour scale (many numbers)."""
+    if not color or color not in coords or not len(coords) or _on_scale(coords[color]):
+        return []
+    names, legend, _flags = _legend_names(coords[color])
+    return [name for name in [*legend, OTHER, UNKNOWN] if name in set(names)]
+
+
+def _faded(coords: pd.DataFrame, color: str | None, highlight: Collection[str]) -> list | None:
+    """Each point's opacity when only the ``highlight`` categories of ``color`` stand out (the
+    others faded, still there to lasso); None when nothing is highlighted."""
+    if not highlight or not legend_names(coords, color):
+        return None
+    names = _legend_names(coords[color])[0]
+    return names.isin(set(highlight)).map({True: 0.9, False: FADED}).tolist()
+
+
+def _on_scale(values: pd.Series) -> bool:
+    """Whether a column is drawn on a colour scale, not as categories: many numbers."""
+    return _is_number(values) and values.nunique() > 8
+
+
 def _category_codes(names: pd.Series, colours: list[str], order: list[str]) -> dict:
     """Marker settings drawing each point in its category's colour: the category's index on a
     step colour scale (one band per category). Plotly checks a list of colour names one point
@@ -138,6 +199,17 @@ def _category_codes(names: pd.Series, colours: list[str], order: list[str]) -> d
     scale = [[(i + edge) / count, colour] for i, colour in enumerate(colours) for edge in (0, 1)]
     codes = pd.Categorical(names, categories=order).codes.astype(float)
     return {"color": codes, "colorscale": scale, "cmin": -0.5, "cmax": count - 0.5}
+
+
+def _hover_text(values: pd.Series) -> pd.Series:
+    """A hover row's values as the legend names them: numbers plainly (1, not 1.0), a label's
+    0/1 "absent"/"present", a missing value "unknown" (not "nan")."""
+    if not _is_number(values):
+        return values.astype(object).where(values.notna(), UNKNOWN).astype(str)
+    text = values.map(lambda v: UNKNOWN if pd.isna(v) else _plain(v))
+    if set(text) <= {*FLAGS, UNKNOWN}:
+        text = text.replace(FLAGS)
+    return text
 
 
 def _is_number(values: pd.Series) -> bool:

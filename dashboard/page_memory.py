@@ -45,3 +45,12 @@ def kept_tables(name: str, origin: str, editor_key: str) -> tuple[Any, ...] | No
     if editor_key in st.session_state or kept is None or kept[0] != origin:
         return None
     return kept[1]
+
+
+def changed(name: str, value: Any) -> bool:
+    """Whether ``value`` differs from the one this session last gave under ``name`` (which it
+    now remembers): to say something once when a selection changes, not on every rerun."""
+    key = f"{_PREFIX}changed:{name}"
+    before = st.session_state.get(key)
+    st.session_state[key] = value
+    return before != value

@@ -63,3 +63,24 @@ def page_of(table: pd.DataFrame, page: int, per_page: int) -> pd.DataFrame:
     pages = max(1, -(-len(table) // per_page))
     page = min(max(page, 1), pages)
     return table.iloc[(page - 1) * per_page : page * per_page]
+
+
+EXAMPLE_CHARS = 240  # the example's impression, cut: a line under the picker, not a report
+
+
+def example_line(studies: pd.DataFrame, study_id: str) -> str:
+    """What a more-like-this search's example study is, in one line: its site, age band, sex
+    and report impression (cut to ``EXAMPLE_CHARS``), so the ranked cards can be read against
+    it; "" when ``study_id`` is not one of ``studies``."""
+    rows = studies[studies["study_id"].astype(str) == study_id]
+    if rows.empty:
+        return ""
+    row = rows.iloc[0]
+    facts = " ".join(
+        str(row[c]) for c in ("site", "age_band", "sex") if c in row and pd.notna(row[c])
+    )
+    text = row.get("impression")
+    impression = (str(text).strip() if pd.notna(text) else "") or "(no report impression)"
+    if len(impression) > EXAMPLE_CHARS:
+        impression = impression[: EXAMPLE_CHARS - 1].rstrip() + "…"
+    return f"{facts} · {impression}" if facts else impression

@@ -156,11 +156,12 @@ def listed_selection(chosen: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """(the display rows of the studies a map selection picked, at most ``TABLE_ROWS``; a caption
     saying so): a lasso over a large site's map picks tens of thousands."""
     listed = display_table(chosen.head(TABLE_ROWS))
+    pick = "select a row to see the study below the table"  # the map and its selection stay
     if len(listed) == len(chosen):
-        return listed, "select a row to open the case"
+        return listed, pick
     return listed, (
         f"the first {len(listed):,} of {len(chosen):,} selected studies; select a smaller area "
-        "to list the others · select a row to open the case"
+        f"to list the others · {pick}"
     )
 
 

@@ -6,7 +6,7 @@ from dashboard.case_search import CaseQuery, check_ready, search_cases
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
 from dashboard.label_filters import LabelledStudies, case_studies, label_title
-from dashboard.search import page_of
+from dashboard.search import example_line, page_of
 from dashboard.studies import StudyFilter, column_label, filter_options
 from dashboard.ui import (
     LIKE_ASKED_KEY,
@@ -20,7 +20,13 @@ from dashboard.ui import (
 )
 
 PER_PAGE = 12
-FILTERS_PER_ROW = 6
+FILTER_PX = 180
+# a more-like-this search's cards read 0.999, 0.997, 0.996 and a text search's 0.456, 0.454:
+# without a word on the scale the numbers said nothing
+SIMILARITY_MEANING = (
+    "Similarity: the cosine of the two embeddings (1 = the same direction). Read it as an order "
+    "within this search: a text search's scores usually sit far lower than a study's neighbours'."
+)
 studio = Studio()
 page_header("Case browser", "Find studies by describing them, or by example: more like this.")
 
@@ -39,13 +45,16 @@ def filters(studies, labels: list[str]) -> StudyFilter:
 
 
 def filter_rows(chosen: StudyFilter, options: dict[str, list[str]], labelled: bool) -> None:
-    names = list(options)
-    for start in range(0, len(names), FILTERS_PER_ROW):
-        row = names[start : start + FILTERS_PER_ROW]
-        for col, name in zip(st.columns(FILTERS_PER_ROW), row, strict=False):
-            title = label_title(name) if labelled else column_label(name)
-            key = f"b-label-{name}" if labelled else f"b-{name}"  # a label may be named "query"
-            chosen.values[name] = col.multiselect(title, options[name], key=key)
+    """One box per field, each as wide as a label like "Left ventricle dysfunction", as many to
+    a row as fit (six fixed columns cut an 800 px window's boxes to "Ch" and broke their labels
+    letter by letter: "Manufact / urer"). An empty box filters nothing: "All"."""
+    row = st.container(horizontal=True, gap="small")
+    for name in options:
+        title = label_title(name) if labelled else column_label(name)
+        key = f"b-label-{name}" if labelled else f"b-{name}"  # a label may be named "query"
+        chosen.values[name] = row.multiselect(
+            title, options[name], key=key, placeholder="All", width=FILTER_PX
+        )
 
 
 def prepare() -> LabelledStudies:
@@ -83,6 +92,8 @@ def ask(labelled: LabelledStudies) -> CaseQuery | None:
     like = study_picker("Example study", ids, like, key="b-like")
     if like is None:
         return None
+    # the example itself is never a match: without this line the cards had nothing to compare to
+    st.caption(f"Example: {markdown_text(example_line(studies, like))}")
     st.session_state[LIKE_KEY] = like
     return CaseQuery(like=like, filters=chosen)
 
@@ -103,6 +114,7 @@ def show(results, query: CaseQuery) -> None:
     st.caption(
         f"Top {len(ranked)} matches · page {page}/{pages} · searched with the {results.backend}"
     )
+    st.caption(SIMILARITY_MEANING)
     rows = page_of(ranked, int(page), PER_PAGE).to_dict("records")
     for i, (cell, row) in enumerate(zip(card_cells(len(rows)), rows, strict=True)):
         with cell:  # in rank order, row by row

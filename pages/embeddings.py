@@ -5,18 +5,27 @@ import streamlit as st
 
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
-from dashboard.map_figure import embedding_map, selected_rows
+from dashboard.map_figure import embedding_map, legend_names, selected_rows
+from dashboard.map_labels import (
+    NO_COLOUR,
+    colour_options,
+    default_colour,
+    hover_columns,
+    labelled_map,
+    selection_message,
+    selection_note,
+)
+from dashboard.page_memory import changed
 from dashboard.scoring import clean_query
 from dashboard.studies import column_label, known_field_strength, listed_selection, table_labels
 from dashboard.ui import (
+    case_card,
     few_shot_buttons,
     labels_or_warning,
-    open_case,
     page_guard,
     page_header,
 )
 from model.errors import UserError
-from model.evaluation.tables import display_name
 from model.projection import METHODS
 
 studio = Studio()
@@ -24,7 +33,14 @@ page_header(
     "Embeddings",
     "Each point is a study; nearby studies look alike to the encoder. Lasso to inspect.",
 )
-HOVER = ("site", "split", "age_band", "sex")
+# Streamlit turns click-to-select off while the lasso or box tool is on (the map's default):
+# the old hint's "or click a point" did nothing there
+SELECT_HINT = (
+    "Draw a lasso round studies on the map to list them here, and pick a row to see one. "
+    "To pick a single study by clicking it, first choose Pan (the crossed arrows) in the "
+    "map's toolbar."
+)
+PREVIEW_PX = 480  # the picked study's card: its four views legible, the page's width not needed
 
 
 def map_table(method: str) -> pd.DataFrame:
@@ -35,15 +51,8 @@ def map_table(method: str) -> pd.DataFrame:
     if "field_strength" in table.columns:  # an unknown one (stored 0.0) coloured as unknown
         table["field_strength"] = known_field_strength(table["field_strength"])
     labels = labels_or_warning(studio)
-    if labels is not None:  # named as on the Zero-shot and Evaluate pages: "LGE (label)"
-        named = labels.rename(columns=lambda key: f"{display_name(key)} (label)")
-        table = table.merge(named, left_on="study_id", right_index=True, how="left")
-    return table
-
-
-def colour_options(table: pd.DataFrame) -> list[str]:
-    skip = {"x", "y", "study_id", "impression", "patient_key", "view_frames"}
-    return ["(none)", *[c for c in table.columns if c not in skip]]
+    # named as on the Zero-shot and Evaluate pages ("LGE (label)"), with one Diagnosis column
+    return table if labels is None else labelled_map(table, labels)
 
 
 def prompt_points(text: str, method: str) -> pd.DataFrame | None:
@@ -65,11 +74,34 @@ with page_guard(studio):
         or METHODS[0]
     )
     table = map_table(method)
+    options = colour_options(table)
     colour = row.selectbox(
-        "Colour by", colour_options(table), format_func=column_label, key="e-colour", width=240
+        "Colour by",
+        options,
+        index=options.index(default_colour(options)),
+        format_func=column_label,
+        key="e-colour",
+        width=240,
     )
-    prompt_text = row.text_input(
-        "Place prompts on the map (separate with |)", key="e-prompts", max_chars=2000
+    colour = None if colour == NO_COLOUR else colour
+    categories = legend_names(table, colour)
+    highlight = (
+        row.multiselect(
+            "Highlight",
+            categories,
+            key=f"e-highlight-{colour}",  # one per colouring: another's categories are not these
+            placeholder="All",
+            width=240,
+            help="Draw these categories as usual and fade every other study (still selectable).",
+        )
+        if categories
+        else []
+    )
+    prompt_text = st.text_input(  # a line of its own: beside the boxes it was cut at 800 px
+        "Place prompts on the map (separate with |)",
+        key="e-prompts",
+        max_chars=2000,
+        placeholder="e.g. hypertrophic cardiomyopathy | normal heart",
     )
     try:
         prompts = prompt_points(prompt_text, method)
@@ -77,7 +109,12 @@ with page_guard(studio):
         st.warning(f"Prompts not placed on the map: {markdown_text(err)}")
         prompts = None
     figure = embedding_map(
-        table, None if colour == "(none)" else colour, prompts, hover=HOVER, method=method
+        table,
+        colour,
+        prompts,
+        hover=hover_columns(table, colour),
+        method=method,
+        highlight=highlight,
     )
     event = st.plotly_chart(
         figure, on_select="rerun", selection_mode=("points", "box", "lasso"), key="e-map"
@@ -85,7 +122,17 @@ with page_guard(studio):
     points = event.selection.points if event is not None else []
     chosen = table.iloc[selected_rows(points, figure)]
     st.subheader(f"Selection: {len(chosen):,} studies" if len(chosen) else "Selection")
+    # remembered when empty too: the same lasso drawn again after a clear is news again
+    fresh = changed("e-selection", tuple(chosen["study_id"].astype(str)))
     if len(chosen):
+        note = selection_note(chosen, table)
+        if fresh:
+            st.toast(
+                markdown_text(selection_message(len(chosen), note)),
+                icon=":material/scatter_plot:",
+            )
+        if note:
+            st.markdown(f"**More common here than on the whole map:** {markdown_text(note)}")
         listed, caption = listed_selection(chosen)
         st.caption(caption)
         picked = st.dataframe(
@@ -96,10 +143,10 @@ with page_guard(studio):
             selection_mode="single-row",
             key="e-table",
         )
-        if picked.selection.rows:
-            open_case(str(chosen.iloc[picked.selection.rows[0]]["study_id"]))
         few_shot_buttons(studio, chosen["study_id"].astype(str).tolist(), "e-map", "selection")
+        if picked.selection.rows:  # shown here: opening the Studies page lost the selection
+            row = chosen.iloc[picked.selection.rows[0]].to_dict()
+            with st.container(width=PREVIEW_PX):
+                case_card(studio, row, None, key="e-pick")
     else:
-        st.caption(
-            "Use the lasso or box tool on the map (or click a point) to list studies here; pick a row to open it."
-        )
+        st.caption(SELECT_HINT)

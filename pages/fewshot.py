@@ -27,6 +27,7 @@ from dashboard.few_shot import (
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import remember, restore
 from dashboard.scoring import ALL_STUDIES, split_choices
+from dashboard.search import example_line
 from dashboard.studies import TABLE_ROWS, column_label, table_labels
 from dashboard.ui import (
     labels_or_warning,
@@ -151,6 +152,8 @@ def add_from_picker(dataset: str, studies: pd.DataFrame) -> None:
         "(Case browser, Zero-shot)."
     )
     chosen = study_picker("Study", studies.index.astype(str).tolist(), None, key="fs-pick")
+    if chosen is not None:  # an ID alone told a student nothing of the study being added
+        st.caption(markdown_text(example_line(studies.reset_index(), chosen)))
     row = st.columns(2)
     for column, positive, label in (
         (row[0], True, "Add as example"),

@@ -104,11 +104,21 @@ def test_the_embedding_map_colours_by_named_labels_and_an_unknown_field_strength
     assert '"name":"unknown"' in spec and '"name":"0"' not in spec, spec[:2000]
 
 
-def test_the_embedding_map_names_study_columns_as_the_tables_do(app) -> None:
+def test_the_embedding_map_names_study_columns_as_the_tables_do(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The colour box, legend and hover text showed ``age_band``, ``pixel_spacing_mm``, where
     the selection table below names them Age band, Pixel spacing (mm)."""
     from dashboard.studies import column_label
 
+    studies = Studio.studies
+
+    def two_age_bands(self: Studio) -> pd.DataFrame:  # one band for all is no colour choice
+        table = studies(self).copy()
+        table.loc[table.index[0], "age_band"] = "20-29"
+        return table
+
+    monkeypatch.setattr(Studio, "studies", two_age_bands)
     at = app("pages/embeddings.py", **{"e-method": "PCA"})
     options = at.selectbox(key="e-colour").options
     assert column_label("age_band") in options and "LGE (label)" in options, options

@@ -1,0 +1,152 @@
+"""The embedding map's colour choices, hover rows and selection summary (dashboard.map_labels),
+and the map figure's legend and hover text a student reads them by."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard.map_figure import FADED, embedding_map, legend_names
+from dashboard.map_labels import (
+    DIAGNOSIS,
+    NO_COLOUR,
+    SEVERAL,
+    colour_options,
+    default_colour,
+    diagnosis,
+    hover_columns,
+    labelled_map,
+    selection_message,
+    selection_note,
+)
+
+
+def _labels() -> pd.DataFrame:
+    """Four studies: HCM with LGE, normal, two diagnoses at once, none known."""
+    return pd.DataFrame(
+        {
+            "lge": [1.0, 0.0, 1.0, np.nan],
+            "normal": [0.0, 1.0, 1.0, np.nan],
+            "hcm": [1.0, 0.0, 1.0, np.nan],
+        },
+        index=pd.Index(["s1", "s2", "s3", "s4"], name="study_id"),
+    )
+
+
+def _table() -> pd.DataFrame:
+    studies = pd.DataFrame(
+        {
+            "x": [0.0, 1.0, 2.0, 3.0],
+            "y": [0.0, 1.0, 0.0, 1.0],
+            "study_id": ["s1", "s2", "s3", "s4"],
+            "matrix": ["256x256", "256x256", "512x512", "256x256"],
+            "site": ["a", "a", "b", "b"],
+            "sex": ["F", "M", "F", "M"],
+            "impression": ["..."] * 4,
+        }
+    )
+    return labelled_map(studies, _labels())
+
+
+def test_the_diagnosis_one_hots_become_one_named_column() -> None:
+    named = diagnosis(_labels())
+    assert named is not None and named.name == DIAGNOSIS
+    assert named["s1"] == "HCM" and named["s2"] == "Normal" and named["s3"] == SEVERAL
+    assert pd.isna(named["s4"])  # nothing known: unknown on the map, not "Normal"
+    assert diagnosis(_labels()[["lge"]]) is None  # findings only: no diagnosis to name
+
+
+def test_the_labels_come_first_in_the_colour_box_and_diagnosis_is_the_default() -> None:
+    """The colour box listed twelve scanner and study fields (matrix, pixel spacing...) before
+    any label, and had no diagnosis at all: only one yes/no colouring per diagnosis."""
+    options = colour_options(_table())
+    assert options[:2] == [NO_COLOUR, DIAGNOSIS]
+    assert options.index("LGE (label)") < options.index("site") < options.index("matrix")
+    assert options.index("site") < options.index("sex") < options.index("matrix")
+    assert not {"x", "y", "study_id", "impression"} & set(options)
+    assert default_colour(options) == DIAGNOSIS
+    assert default_colour([NO_COLOUR, "site"]) == NO_COLOUR  # no labels file
+
+
+def test_the_hover_names_the_diagnosis_and_the_colour_of_a_point() -> None:
+    table = _table()
+    assert hover_columns(table, "LGE (label)") == [DIAGNOSIS, "site", "sex", "LGE (label)"]
+    assert hover_columns(table, "site") == [DIAGNOSIS, "site", "sex"]  # once
+    assert hover_columns(table.drop(columns=DIAGNOSIS), None) == ["site", "sex"]
+
+
+def test_a_selection_is_summed_up_by_the_labels_it_holds_more_often() -> None:
+    table = _table()
+    note = selection_note(table[table["study_id"].isin(["s1", "s3"])], table)
+    # LGE: 2 of 2 here, 2 of the 3 known; HCM the same; Normal 1 of 2 against 2 of 3: left out
+    assert note == "LGE 100% (67% of all) · HCM 100% (67% of all)"
+    assert selection_note(table, table) == ""  # the whole map holds nothing more often
+
+
+def test_the_map_hover_reads_a_label_as_the_legend_does_and_the_legend_sits_above() -> None:
+    table = _table()
+    fig = embedding_map(table, "LGE (label)", hover=hover_columns(table, "LGE (label)"))
+    studies = next(t for t in fig.data if t.name == "studies")
+    rows = [list(row) for row in studies.customdata]
+    assert rows[0] == ["s1", "HCM", "a", "F", "present"]
+    assert rows[3][1] == "unknown" and rows[3][4] == "unknown"  # not "nan"
+    assert "LGE (label): %{customdata[4]}" in studies.hovertemplate
+    layout = json.loads(fig.to_json())["layout"]
+    assert layout["legend"]["y"] >= 1.0 and layout["legend"]["yanchor"] == "bottom"
+    assert layout["legend"]["title"]["text"] == "LGE (label)"
+    assert not layout.get("title", {}).get("text")  # the legend's place: no title under it
+
+
+@pytest.mark.parametrize("values", [[40.0, 50.5, np.nan], ["60-69", None, "70-79"]])
+def test_other_hover_values_are_written_plainly(values: list) -> None:
+    table = pd.DataFrame({"x": [0.0] * 3, "y": [0.0] * 3, "study_id": ["a", "b", "c"], "v": values})
+    studies = next(t for t in embedding_map(table, hover=["v"]).data if t.name == "studies")
+    shown = [row[1] for row in studies.customdata]
+    assert "nan" not in shown and "None" not in shown and "unknown" in shown
+    assert "40" in shown or "60-69" in shown
+
+
+def test_a_new_selection_is_announced_with_its_most_telling_label() -> None:
+    note = "LGE 100% (67% of all) · HCM 100% (67% of all)"
+    message = selection_message(2, note)
+    assert message.startswith("2 studies selected: listed below the map")
+    assert message.endswith("More common here: LGE 100% (67% of all)")
+    assert selection_message(1, "") == "1 study selected: listed below the map"
+
+
+def test_the_legend_is_a_key_not_a_toggle_that_hides_nothing() -> None:
+    """Clicking a legend entry greyed it out and left its studies drawn: the entries are
+    legend-only traces, the studies one trace."""
+    legend = json.loads(embedding_map(_table(), DIAGNOSIS).to_json())["layout"]["legend"]
+    assert legend["itemclick"] is False and legend["itemdoubleclick"] is False
+
+
+def test_highlighted_categories_stand_out_and_the_rest_fade() -> None:
+    """The legend cannot hide a category: a student picks the ones to see instead."""
+    table = _table()
+    assert legend_names(table, DIAGNOSIS) == ["HCM", "Normal", SEVERAL, "unknown"]
+    assert legend_names(table, "LGE (label)") == ["absent", "present", "unknown"]
+    assert legend_names(table, None) == []
+    fig = embedding_map(table, DIAGNOSIS, highlight=["HCM", "unknown"])
+    studies = next(t for t in fig.data if t.name == "studies")
+    assert list(studies.marker.opacity) == [0.9, FADED, FADED, 0.9]
+    plain = next(t for t in embedding_map(table, DIAGNOSIS).data if t.name == "studies")
+    assert plain.marker.opacity == 0.85  # nothing highlighted: nothing faded
+
+
+def test_a_colour_scale_offers_nothing_to_highlight() -> None:
+    table = pd.DataFrame({"x": range(12), "y": range(12), "study_id": list("abcdefghijkl")})
+    table["age"] = [float(v) for v in range(20, 32)]
+    assert legend_names(table, "age") == []
+
+
+def test_a_column_with_one_value_for_every_study_is_no_colour_choice() -> None:
+    """The demo's scanner, matrix, manufacturer, views and source are the same for all 1,000
+    studies: six of the colour box's choices drew the whole map in one colour."""
+    table = _table().assign(matrix="256x256")
+    assert "matrix" not in colour_options(table)
+    table.loc[0, "matrix"] = "512x512"
+    assert "matrix" in colour_options(table)
