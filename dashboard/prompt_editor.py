@@ -6,6 +6,8 @@ Findings edit as rows (finding, positive prompts, negative prompts) and diagnose
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Collection, MutableMapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -119,8 +121,14 @@ def prompt_set_from_rows(findings: pd.DataFrame, diagnoses: pd.DataFrame) -> Pro
 
 
 def trial_key(name: str) -> str:
-    """The finding name a trial finding is scored under (``custom`` when not named)."""
-    return name.strip() or "custom"
+    """The finding name a trial finding is scored under: the typed name in lower case with
+    spaces and other characters a finding name cannot hold as ``_`` (``LGE inferior`` ->
+    ``lge_inferior``, so that ``LGE`` meets the labels column ``lge``), ``custom`` when not
+    named. A name typed as words was refused as a prompt-set error, and the set's last valid
+    scores were shown under a caption saying the trial had been scored."""
+    plain = unicodedata.normalize("NFKD", name.strip().lower())  # é -> e + its accent, dropped
+    key = re.sub(r"[^a-z0-9_.-]+", "_", plain.encode("ascii", "ignore").decode()).strip("_.-")
+    return key[:64] or "custom"
 
 
 def with_trial(findings: pd.DataFrame, name: str, positive: str, negative: str) -> pd.DataFrame:

@@ -8,10 +8,12 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.context import Studio
+from dashboard.finding_summary import auc_summary, unlabelled_findings
 from dashboard.inert_text import markdown_text
 from dashboard.plots import confusion_figure, roc_figure, score_histogram
 from dashboard.scoring import (
     ALL_STUDIES,
+    CI,
     Scores,
     diagnosis_confusion,
     scores_of_split,
@@ -38,8 +40,37 @@ def label_comparison(studio: Studio, scores: Scores, splits: pd.Series) -> None:
     row = st.container(horizontal=True, gap="medium")
     split = split_picker(row, splits, key="zs-eval-split", width=170)
     scores = scores_of_split(scores, splits, split)
+    finding_overview(studio, scores, labels)
     finding_evaluation(studio, scores, labels, split, row)
     diagnosis_evaluation(scores, labels)
+
+
+def finding_overview(studio: Studio, scores: Scores, labels: pd.DataFrame) -> None:
+    """Every labelled finding's AUC with its CI in one table, and the findings that have no
+    labels column (a typo, a tried finding left unnamed) named, not silently left out."""
+    labelled = [c for c in scores.findings.columns if c in labels.columns]
+    if labelled:
+        results = {
+            c: studio.finding_evaluation(scores.findings[c], labels[c], 0.5) for c in labelled
+        }
+        three = st.column_config.NumberColumn(format="%.3f")
+        st.caption(
+            "Each finding's AUC over the studies chosen above (1.0: every positive study scores "
+            "above every negative one; 0.5: chance). Pick a finding below for its ROC curve and "
+            "scores."
+        )
+        st.dataframe(
+            auc_summary(results),
+            hide_index=True,
+            key="zs-aucs",
+            column_config={"AUC": three, CI[0]: three, CI[1]: three},
+        )
+    missing = unlabelled_findings(scores.findings.columns, labels.columns)
+    if missing and labelled:
+        st.caption(
+            f"No AUC for {', '.join(missing)}: a finding is compared with the labels column of "
+            "its exact name; rename it (or name the tried finding) after one to see its AUC."
+        )
 
 
 def finding_evaluation(

@@ -1,0 +1,78 @@
+"""The Zero-shot page's overview of a prompt set against the labels, and the tried finding's
+name as typed.
+
+A clinician's tried finding (left named ``custom``) or a finding named with a typo has no labels
+column of its name, and the page dropped it from its finding picker without a word: their own
+prompt never got an AUC. A trial named in words (``LGE inferior``) was refused as a prompt-set
+error while a caption said it had been scored.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard.finding_summary import auc_summary, unlabelled_findings
+from dashboard.prompt_editor import trial_key
+from dashboard.scoring import CI, evaluate_finding
+
+
+def test_every_finding_gets_a_row_with_its_auc_and_interval() -> None:
+    rng = np.random.default_rng(0)
+    truth = pd.Series(rng.integers(0, 2, 200).astype(float))
+    scores = pd.Series(truth * 0.5 + rng.random(200) * 0.5)
+    result = evaluate_finding(scores, truth, 0.5)
+    table = auc_summary({"lv_dilation": result, "lge": None})
+    assert list(table["Finding"]) == ["Left ventricle dilation", "LGE"]
+    first = table.iloc[0]
+    assert first["AUC"] == pytest.approx(result.auc)
+    assert (first[CI[0]], first[CI[1]]) == pytest.approx(result.auc_ci)
+    assert first[CI[0]] <= first["AUC"] <= first[CI[1]]
+    assert (first["Studies"], first["Positive"]) == (200, int(truth.sum()))
+    assert pd.isna(table.iloc[1]["AUC"])  # one class only: kept, blank, not dropped
+
+
+def test_findings_without_a_labels_column_are_named_with_the_likely_column() -> None:
+    columns = ["lv_dysfunction", "lv_dilation", "lge", "normal"]
+    lines = unlabelled_findings(["lv_dysfuntion", "lv_dilation", "custom", "LGE"], columns)
+    assert lines == [
+        "`lv_dysfuntion` (did you mean `lv_dysfunction`?)",
+        "`custom`",
+        "`LGE` (did you mean `lge`?)",
+    ]
+    assert unlabelled_findings(["lge"], columns) == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("LGE inferior", "lge_inferior"),
+        ("  lge ", "lge"),
+        ("Épanchement péricardique", "epanchement_pericardique"),
+        ("Amyloid (diffuse)", "amyloid_diffuse"),
+        ("☃ 心包", "custom"),
+        ("", "custom"),
+        ("x" * 80, "x" * 64),
+    ],
+)
+def test_a_tried_finding_is_named_as_a_finding_column_can_be(typed: str, key: str) -> None:
+    assert trial_key(typed) == key
+
+
+@pytest.mark.slow
+def test_a_tried_finding_named_in_words_is_scored_and_its_auc_shown(app) -> None:
+    at = app("pages/zeroshot.py")
+    aucs = next(d.value for d in at.dataframe if "AUC" in d.value.columns and "Finding" in d.value)
+    assert "Left ventricle dilation" in set(aucs["Finding"])
+    at.text_input(key="zs-try-pos").input("Late gadolinium enhancement of the inferior wall").run()
+    at.text_input(key="zs-try-neg").input("No late gadolinium enhancement").run()
+    assert not at.exception and not at.error
+    assert any("No AUC for `custom`" in c.value for c in at.caption)  # said, not dropped
+    at.text_input(key="zs-try-name").input("LGE").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="zs-top").value == "LGE"
+    assert not any("No AUC for" in c.value for c in at.caption)
+    at.text_input(key="zs-try-name").input("LGE inferior").run()
+    assert not at.exception and not at.error  # was: "name 'LGE inferior': use up to 64 ..."
+    assert at.selectbox(key="zs-top").value == "Lge inferior"
