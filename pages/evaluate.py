@@ -6,6 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.context import EmptyState, Studio
+from dashboard.evaluation_columns import shown_columns
 from dashboard.evaluation_view import (
     column_formats,
     default_sites,
@@ -212,7 +213,13 @@ def table_with_chart(outputs, group: str, name: str) -> None:
         st.plotly_chart(fewshot_figure(fewshot, zeroshot, label), key=f"ev-fs-{name}")
     formats = column_formats(table)  # shown rounded; the CSV download keeps every digit written
     numbers = {c: st.column_config.NumberColumn(format=f) for c, f in formats.items()}
-    st.dataframe(table, hide_index=True, key=f"ev-{name}", column_config=numbers)
+    st.dataframe(
+        table,
+        hide_index=True,
+        key=f"ev-{name}",
+        column_config=numbers,
+        column_order=shown_columns(table),  # AUC and its interval in sight, not far right
+    )
     path = outputs.folder / name  # the file as the evaluation wrote it, read on a click
     st.download_button(
         "CSV", path.read_bytes, file_name=download_name(outputs.folder, path), key=f"dl-{name}"
