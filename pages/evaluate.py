@@ -17,6 +17,7 @@ from dashboard.evaluation_view import (
     list_evaluations,
     zip_folder,
 )
+from dashboard.glossary import terms_used
 from dashboard.inert_text import markdown_text
 from dashboard.overview import relative
 from dashboard.plots import fewshot_figure
@@ -180,6 +181,8 @@ def overview(outputs) -> None:
         # 800 px, and hid the last rows behind a scroll
         st.table(key_figures.set_index("figure"))
         st.caption(HEADLINE_NOTE)
+        with st.expander("What these figures mean"):
+            st.markdown("\n".join(f"- {term}" for term in terms_used(key_figures["figure"])))
     for line in outputs.site_lines():
         st.caption(markdown_text(line))
     problems = outputs.problems()
