@@ -37,10 +37,11 @@ def label_comparison(studio: Studio, scores: Scores, splits: pd.Series) -> None:
         )
         return
     # controls that wrap on a narrow window (fixed columns cut "all splits" to "all")
-    row = st.container(horizontal=True, gap="medium")
-    split = split_picker(row, splits, key="zs-eval-split", width=170)
+    top = st.container(horizontal=True, gap="medium")
+    split = split_picker(top, splits, key="zs-eval-split", width=170)
     scores = scores_of_split(scores, splits, split)
-    finding_overview(studio, scores, labels)
+    finding_overview(studio, scores, labels)  # under the choice of studies it is over
+    row = st.container(horizontal=True, gap="medium")
     finding_evaluation(studio, scores, labels, split, row)
     diagnosis_evaluation(scores, labels)
 
@@ -54,16 +55,23 @@ def finding_overview(studio: Studio, scores: Scores, labels: pd.DataFrame) -> No
             c: studio.finding_evaluation(scores.findings[c], labels[c], 0.5) for c in labelled
         }
         three = st.column_config.NumberColumn(format="%.3f")
+        count = st.column_config.NumberColumn(format="%,d")
         st.caption(
-            "Each finding's AUC over the studies chosen above (1.0: every positive study scores "
-            "above every negative one; 0.5: chance). Pick a finding below for its ROC curve and "
-            "scores."
+            "Each finding's AUC over these studies (1.0: every study with the finding scores "
+            "above every study without it; 0.5: chance), with its 95% CI. Pick a finding below "
+            "for its ROC curve and scores."
         )
         st.dataframe(
             auc_summary(results),
             hide_index=True,
             key="zs-aucs",
-            column_config={"AUC": three, CI[0]: three, CI[1]: three},
+            column_config={
+                "AUC": three,
+                CI[0]: three,
+                CI[1]: three,
+                "Studies": count,
+                "Positive": count,
+            },
         )
     missing = unlabelled_findings(scores.findings.columns, labels.columns)
     if missing and labelled:

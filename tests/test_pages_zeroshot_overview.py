@@ -9,6 +9,8 @@ error while a caption said it had been scored.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -63,8 +65,11 @@ def test_a_tried_finding_is_named_as_a_finding_column_can_be(typed: str, key: st
 @pytest.mark.slow
 def test_a_tried_finding_named_in_words_is_scored_and_its_auc_shown(app) -> None:
     at = app("pages/zeroshot.py")
-    aucs = next(d.value for d in at.dataframe if "AUC" in d.value.columns and "Finding" in d.value)
-    assert "Left ventricle dilation" in set(aucs["Finding"])
+    frame = next(d for d in at.dataframe if "AUC" in d.value.columns and "Finding" in d.value)
+    assert "Left ventricle dilation" in set(frame.value["Finding"])
+    config = json.loads(frame.proto.columns)
+    assert config["Studies"]["type_config"]["format"] == "%,d"  # 1,000 as every page counts
+    assert config["AUC"]["type_config"]["format"] == "%.3f"
     at.text_input(key="zs-try-pos").input("Late gadolinium enhancement of the inferior wall").run()
     at.text_input(key="zs-try-neg").input("No late gadolinium enhancement").run()
     assert not at.exception and not at.error
