@@ -41,7 +41,15 @@ from model.evaluation.tables import display_name
 studio = Studio()
 page_header(
     "Zero-shot",
-    "Classify studies with text prompts alone: p = softmax(scale · [cos(v, positive), cos(v, negative)]).",
+    "Classify studies with text prompts alone: each study is compared with a positive and a "
+    "negative wording of a finding, and the closer wording gets the higher probability.",
+)
+SCORING_HELP = (
+    "p = softmax(scale · [cos(v, positive), cos(v, negative)]): v is the study's video "
+    "embedding, cos its similarity to a wording's (several wordings are averaged), and scale "
+    "the sharpness the model learned in training: how strongly a small difference in "
+    "similarity becomes a probability near 0 or 1. A diagnosis goes to the class whose "
+    "wordings the study is closest to."
 )
 
 
@@ -203,7 +211,8 @@ def scores_section(prompts: PromptSet) -> None:
     st.caption(
         f"Scored {len(scores.findings):,} studies × {scores.findings.shape[1]} findings + "
         f"{scores.diagnoses.shape[1]} classes in {duration_text(scoring.elapsed_ms)} ({when}; "
-        f"checkpoint scale {studio.logit_scale():.1f})"
+        f"the model's scale {studio.logit_scale():.1f})",
+        help=SCORING_HELP,
     )
     unread_text_warnings(prompts)
     studies = studio.studies().set_index("study_id")

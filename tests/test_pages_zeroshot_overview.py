@@ -81,3 +81,14 @@ def test_a_tried_finding_named_in_words_is_scored_and_its_auc_shown(app) -> None
     at.text_input(key="zs-try-name").input("LGE inferior").run()
     assert not at.exception and not at.error  # was: "name 'LGE inferior': use up to 64 ..."
     assert at.selectbox(key="zs-top").value == "Lge inferior"
+
+
+@pytest.mark.slow
+def test_the_page_says_how_it_scores_in_words_with_the_formula_a_hover_away(app) -> None:
+    """The page opened on "p = softmax(scale · [cos(v, positive), cos(v, negative)])" and a
+    "checkpoint scale 13.4" no clinician was told the meaning of."""
+    at = app("pages/zeroshot.py")
+    header = at.caption[0].value
+    assert "softmax" not in header and "wording" in header
+    [scored] = [c for c in at.caption if c.value.startswith("Scored ")]
+    assert "softmax" in scored.proto.help and "sharpness" in scored.proto.help
