@@ -51,3 +51,19 @@ def _own_bounds(column: str, bounds: dict[str, str]) -> Iterable[str]:
     """The interval columns written for ``column`` (``bounds``: lower-cased name -> column)."""
     base = _interval_base(column)
     return [bounds[base + end] for end in BOUNDS if base + end in bounds]
+
+
+def in_site_order(names: Iterable[str], sites: Iterable[str]) -> list[str]:
+    """Output file names (``internal/zeroshot.csv``) with the sites' files in the order the
+    evaluation lists its sites (internal first), each site's in their given order; names of no
+    listed site after them. Sorted by name, a site called external came before the internal."""
+    order = {site: at for at, site in enumerate(sites)}
+    names = list(names)
+    return sorted(names, key=lambda name: order.get(name.split("/")[0], len(order)))
+
+
+def site_names(summary: dict) -> list[str]:
+    """The site names of an evaluation's ``summary.json`` in its order (internal first)."""
+    sites = summary.get("sites")
+    listed = sites if isinstance(sites, list) else []
+    return [str(s["name"]) for s in listed if isinstance(s, dict) and "name" in s]

@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.context import EmptyState, Studio
-from dashboard.evaluation_columns import shown_columns
+from dashboard.evaluation_columns import in_site_order, shown_columns, site_names
 from dashboard.evaluation_view import (
     column_formats,
     default_sites,
@@ -123,16 +123,18 @@ def results_section() -> None:
     outputs = studio.evaluation_outputs(Path(folder))
     downloads(outputs)
     overview(outputs)
-    groups = grouped_tables(list(outputs.tables))
+    sites = site_names(outputs.summary)  # each site's tables and figures, internal first
+    groups = grouped_tables(in_site_order(outputs.tables, sites))
     tabs = st.tabs(list(groups) + (["Figures"] if outputs.images else []))
     for tab, (group, names) in zip(tabs, groups.items(), strict=False):
         with tab:
             for name in names:
                 table_with_chart(outputs, group, name)
     if outputs.images:
+        images = [str(image.relative_to(outputs.folder)) for image in outputs.images]
         with tabs[-1]:
-            for image in outputs.images:
-                where = str(image.relative_to(outputs.folder))
+            for where in in_site_order(images, sites):
+                image = outputs.folder / where
                 st.image(str(image), caption=markdown_text(where), alt=f"plot {where}")
                 st.download_button(
                     "PNG",
@@ -151,8 +153,9 @@ def downloads(outputs) -> None:
         file_name=f"{outputs.folder.name}.zip",
         mime="application/zip",
     )
-    for report in outputs.reports:  # the report, and each site's per-study scores
-        shown = report.relative_to(outputs.folder)
+    names = [str(report.relative_to(outputs.folder)) for report in outputs.reports]
+    for shown in in_site_order(names, site_names(outputs.summary)):  # internal site first
+        report = outputs.folder / shown  # the report, and each site's per-study scores
         st.download_button(
             f"Download {markdown_text(shown)}",
             report.read_bytes,

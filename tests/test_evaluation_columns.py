@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dashboard.evaluation_columns import shown_columns
+from dashboard.evaluation_columns import in_site_order, shown_columns, site_names
 
 ZEROSHOT = (
     "model,Label,Accuracy,F1-score,AUC,label_key,setting,n,n_positive,auc_lo,auc_hi,"
@@ -65,5 +65,39 @@ def test_the_evaluate_page_shows_a_table_in_that_order(app, data_root: Path) -> 
         assert not at.exception
         [frame] = [f for f in at.dataframe if "auc_lo" in json.loads(f.proto.columns)]
         assert list(frame.proto.column_order)[:4] == ["Label", "AUC", "auc_lo", "auc_hi"]
+    finally:
+        shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+def test_each_sites_files_come_in_the_evaluations_site_order() -> None:
+    """Sorted by name, the external site's tables, figures and scores came before the internal
+    site's on every tab."""
+    summary = {"sites": [{"name": "internal"}, {"name": "external"}, "not a site"]}
+    assert site_names(summary) == ["internal", "external"]
+    assert site_names({}) == [] and site_names({"sites": "x"}) == []
+    names = ["external/zeroshot.csv", "external/probe.csv", "internal/zeroshot.csv", "report.html"]
+    assert in_site_order(names, ["internal", "external"]) == [
+        "internal/zeroshot.csv", "external/zeroshot.csv", "external/probe.csv", "report.html"
+    ]  # fmt: skip
+    assert in_site_order(names, []) == names
+
+
+@pytest.mark.slow
+def test_the_evaluate_page_shows_the_internal_sites_tables_first(app, data_root: Path) -> None:
+    import shutil
+
+    folder = data_root / "evaluations" / "eval-20260101-000000"
+    try:
+        for site in ("internal", "external"):
+            (folder / site).mkdir(parents=True)
+            (folder / site / "zeroshot.csv").write_text(ZEROSHOT)
+        sites = [{"name": "internal"}, {"name": "external"}]
+        config = {"checkpoint": "/runs/a/best.pt", "compare": []}
+        summary = {"config": config, "results": [], "sites": sites}
+        (folder / "summary.json").write_text(json.dumps(summary))
+        at = app("pages/evaluate.py")
+        assert not at.exception
+        titles = [m.value for m in at.markdown if m.value.endswith("zeroshot.csv**")]
+        assert titles == ["**internal/zeroshot.csv**", "**external/zeroshot.csv**"]
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)
