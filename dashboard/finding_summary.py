@@ -61,3 +61,16 @@ def unlabelled_findings(findings: Iterable[str], columns: Iterable[str]) -> list
         hint = f" (did you mean `{by_lower[close[0]]}`?)" if close else ""
         lines.append(f"`{finding}`{hint}")
     return lines
+
+
+def label_word(labels: pd.DataFrame | None, key: str, study_id: str) -> str | None:
+    """What the labels file says of one study for a finding or diagnosis ``key``, for its
+    top-scoring card: ``labelled present`` / ``labelled absent`` / ``not labelled``; None when
+    there are no labels or no column of that name. A clinician checking the top studies read
+    the reports to learn what the page already knew."""
+    if labels is None or key not in labels.columns:
+        return None
+    value = labels[key].get(study_id)
+    if value is None or pd.isna(value):
+        return "not labelled"
+    return "labelled present" if float(value) == 1 else "labelled absent"

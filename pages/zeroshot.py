@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.context import Studio
+from dashboard.finding_summary import label_word
 from dashboard.formatting import duration_text
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import kept_tables, remember, remember_tables, restore
@@ -35,7 +36,7 @@ from dashboard.ui import (
     page_header,
 )
 from dashboard.zero_shot_labels import label_comparison
-from model.errors import UserError
+from model.errors import DataError, UserError
 from model.evaluation.tables import display_name
 
 studio = Studio()
@@ -271,12 +272,19 @@ def top_cases(scores, studies) -> None:
     show_tried_finding(choices)
     choice = st.selectbox("Prompt", list(choices), key="zs-top")
     top = choices[choice].sort_values(ascending=False).head(6)
+    try:
+        labels = studio.labels()
+    except DataError:  # the Against-labels section below says what is wrong with the file
+        labels = None
     for i, ((study_id, prob), cell) in enumerate(
         zip(top.items(), card_cells(len(top)), strict=True)
     ):
         row = {"study_id": study_id, **studies.loc[study_id].to_dict()}
         with cell:
             st.metric(markdown_text(f"p({choice})"), f"{prob:.3f}")
+            word = label_word(labels, str(choices[choice].name), study_id)
+            if word is not None:  # whether the labels agree, without reading the report
+                st.caption(word)
             case_card(studio, row, None, key=f"zs-{i}")
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.finding_summary import auc_summary, unlabelled_findings
+from dashboard.finding_summary import auc_summary, label_word, unlabelled_findings
 from dashboard.prompt_editor import trial_key
 from dashboard.scoring import CI, evaluate_finding
 
@@ -92,3 +92,22 @@ def test_the_page_says_how_it_scores_in_words_with_the_formula_a_hover_away(app)
     assert "softmax" not in header and "wording" in header
     [scored] = [c for c in at.caption if c.value.startswith("Scored ")]
     assert "softmax" in scored.proto.help and "sharpness" in scored.proto.help
+
+
+def test_a_top_studys_label_is_read_as_present_absent_or_not_labelled() -> None:
+    labels = pd.DataFrame({"lge": [1.0, 0.0, np.nan]}, index=["s1", "s2", "s3"])
+    assert label_word(labels, "lge", "s1") == "labelled present"
+    assert label_word(labels, "lge", "s2") == "labelled absent"
+    assert label_word(labels, "lge", "s3") == "not labelled"
+    assert label_word(labels, "lge", "s9") == "not labelled"  # a study the file does not list
+    assert label_word(labels, "custom", "s1") is None and label_word(None, "lge", "s1") is None
+
+
+@pytest.mark.slow
+def test_the_top_studies_say_what_their_labels_say(app) -> None:
+    """A clinician checking whether the top-scoring studies have the finding had to read each
+    report; the page knew from the labels."""
+    at = app("pages/zeroshot.py")
+    words = [c.value for c in at.caption if c.value.startswith(("labelled ", "not labelled"))]
+    assert len(words) == len([m for m in at.metric if m.label.startswith("p(")])
+    assert words and set(words) <= {"labelled present", "labelled absent", "not labelled"}
