@@ -131,6 +131,13 @@ def trial_key(name: str) -> str:
     return key[:64] or "custom"
 
 
+def trial_replaces(findings: pd.DataFrame, name: str) -> bool:
+    """Whether a trial finding of this name takes the place of a row of the edited set (which
+    ``with_trial`` then leaves out): the page says so, or a trial named ``lge`` silently
+    changed the set's own LGE scores and AUC."""
+    return trial_key(name) in set(findings["finding"].map(_text))
+
+
 def with_trial(findings: pd.DataFrame, name: str, positive: str, negative: str) -> pd.DataFrame:
     """The findings table plus a trial finding when both of its prompts are filled in."""
     if not (positive.strip() and negative.strip()):

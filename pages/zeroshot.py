@@ -20,6 +20,7 @@ from dashboard.prompt_editor import (
     prompt_set_from_rows,
     save_prompt_set,
     trial_key,
+    trial_replaces,
     with_trial,
 )
 from dashboard.scoring import (
@@ -120,10 +121,13 @@ def prompt_editor() -> PromptSet | None:
         positive = row[1].text_input("Positive prompt", key="zs-try-pos", max_chars=500)
         negative = row[2].text_input("Negative prompt", key="zs-try-neg", max_chars=500)
         if positive.strip() and negative.strip():
-            st.caption(
-                f"Scored as “{markdown_text(display_name(trial_key(name)))}”: its top-scoring "
-                "studies are shown below."
+            shown = markdown_text(display_name(trial_key(name)))
+            instead = (
+                f", in place of the set's own “{shown}” prompts"
+                if trial_replaces(findings, name)
+                else ""
             )
+            st.caption(f"Scored as “{shown}”{instead}: its top-scoring studies are shown below.")
             restore(READ_DEFAULT)  # just before its widget, drawn only with both wordings
             if st.toggle("How does the model read these two wordings?", key="zs-read"):
                 prompt_reading(positive, negative)

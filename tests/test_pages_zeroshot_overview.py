@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from dashboard.finding_summary import auc_summary, label_word, unlabelled_findings
-from dashboard.prompt_editor import trial_key
+from dashboard.prompt_editor import trial_key, trial_replaces
 from dashboard.scoring import CI, evaluate_finding
 
 
@@ -74,9 +74,11 @@ def test_a_tried_finding_named_in_words_is_scored_and_its_auc_shown(app) -> None
     at.text_input(key="zs-try-neg").input("No late gadolinium enhancement").run()
     assert not at.exception and not at.error
     assert any("No AUC for `custom`" in c.value for c in at.caption)  # said, not dropped
+    assert not any("in place of" in c.value for c in at.caption)
     at.text_input(key="zs-try-name").input("LGE").run()
     assert not at.exception and not at.error
     assert at.selectbox(key="zs-top").value == "LGE"
+    assert any("in place of the set's own “LGE” prompts" in c.value for c in at.caption)
     assert not any("No AUC for" in c.value for c in at.caption)
     at.text_input(key="zs-try-name").input("LGE inferior").run()
     assert not at.exception and not at.error  # was: "name 'LGE inferior': use up to 64 ..."
@@ -111,3 +113,11 @@ def test_the_top_studies_say_what_their_labels_say(app) -> None:
     words = [c.value for c in at.caption if c.value.startswith(("labelled ", "not labelled"))]
     assert len(words) == len([m for m in at.metric if m.label.startswith("p(")])
     assert words and set(words) <= {"labelled present", "labelled absent", "not labelled"}
+
+
+def test_a_trial_named_as_a_finding_of_the_set_is_said_to_replace_it() -> None:
+    findings = pd.DataFrame(
+        {"finding": ["lge", " rv_dilation ", None], "positive": "", "negative": ""}
+    )
+    assert trial_replaces(findings, "LGE") and trial_replaces(findings, "rv dilation")
+    assert not trial_replaces(findings, "custom") and not trial_replaces(findings, "")
