@@ -134,6 +134,13 @@ def diagnosis_evaluation(scores: Scores, labels: pd.DataFrame) -> None:
         title = f"Diagnosis (accuracy {confusion.accuracy:.1%} over {confusion.n:,} studies)"
         classes = [display_name(c) for c in confusion.classes]
         st.plotly_chart(confusion_figure(confusion.matrix, classes, title), key="zs-cm")
+        missing = unlabelled_findings(confusion.classes, labels.columns)
+        if missing:
+            st.caption(
+                f"No labels column for {', '.join(missing)}: no study is labelled with that "
+                "class, so its row is empty and each study predicted as it counts as wrong; "
+                "name a class as its labels column is named to compare it."
+            )
         if confusion.left_out:
             st.caption(
                 f"Studies labelled {markdown_text(', '.join(map(display_name, confusion.left_out)))} "

@@ -121,3 +121,33 @@ def test_a_trial_named_as_a_finding_of_the_set_is_said_to_replace_it() -> None:
     )
     assert trial_replaces(findings, "LGE") and trial_replaces(findings, "rv dilation")
     assert not trial_replaces(findings, "custom") and not trial_replaces(findings, "")
+
+
+@pytest.fixture
+def typo_set(data_root):
+    """A saved prompt set with a finding and a diagnosis class named as no labels column is;
+    removed after the test (the data root is shared)."""
+    folder = data_root / "prompts"
+    folder.mkdir(exist_ok=True)
+    path = folder / "typos.yaml"
+    path.write_text(
+        "findings:\n"
+        "  lv_dilaton: {positive: [Dilated left ventricle], negative: [Normal LV size]}\n"
+        "  lge: {positive: [Late gadolinium enhancement], negative: [No LGE]}\n"
+        "diagnoses:\n  normal: [Normal cardiac MRI]\n  dcm: [Dilated cardiomyopathy]\n"
+        "  icm: [Ischaemic cardiomyopathy]\n"
+    )
+    yield "saved: typos"
+    path.unlink()
+
+
+@pytest.mark.slow
+def test_a_finding_or_class_without_a_labels_column_is_named_not_dropped(app, typo_set) -> None:
+    """A typo'd finding vanished from the finding picker, and a diagnosis class no study can
+    be labelled with drew an empty row whose predictions counted as wrong, without a word."""
+    at = app("pages/zeroshot.py")
+    at.selectbox(key="zs-source").select(typo_set).run()
+    assert not at.exception
+    captions = [c.value for c in at.caption]
+    assert any("`lv_dilaton` (did you mean `lv_dilation`?)" in c for c in captions), captions
+    assert any("No labels column for `dcm`" in c for c in captions), captions
