@@ -222,11 +222,19 @@ def scores_section(prompts: PromptSet) -> None:
     unread_text_warnings(prompts)
     studies = studio.studies().set_index("study_id")
     table = shown_score_table(scores, studies)
+    n_findings, n_classes = scores.findings.shape[1], scores.diagnoses.shape[1]
+    bar = st.column_config.ProgressColumn(  # a width of its own: under a short name ("Lge")
+        min_value=0.0,
+        max_value=1.0,
+        format="%.3f",
+        width="medium",  # the bar was squeezed out
+    )
     config = {
         **table_labels(table.reset_index()),  # named as on every page: Study ID, Site
-        **{
-            c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.3f")
-            for c in table.columns[: scores.findings.shape[1]]
+        **{c: bar for c in table.columns[:n_findings]},
+        **{  # the classes' probabilities to the cards' 3 decimals, not the default 4
+            c: st.column_config.NumberColumn(format="%.3f")
+            for c in table.columns[n_findings : n_findings + n_classes]
         },
     }
     st.subheader("Per-study probabilities")

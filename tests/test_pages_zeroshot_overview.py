@@ -151,3 +151,16 @@ def test_a_finding_or_class_without_a_labels_column_is_named_not_dropped(app, ty
     captions = [c.value for c in at.caption]
     assert any("`lv_dilaton` (did you mean `lv_dilation`?)" in c for c in captions), captions
     assert any("No labels column for `dcm`" in c for c in captions), captions
+
+
+@pytest.mark.slow
+def test_score_columns_keep_their_bar_and_classes_the_cards_decimals(app, typo_set) -> None:
+    """Under a short finding name (``LGE``) the column was too narrow for its bar, and the
+    classes' probabilities showed 4 decimals beside the findings' and cards' 3."""
+    at = app("pages/zeroshot.py")
+    at.selectbox(key="zs-source").select(typo_set).run()
+    table = next(d for d in at.dataframe if "site" in d.value.columns)
+    config = json.loads(table.proto.columns)
+    assert config["LGE"]["type_config"]["type"] == "progress"
+    assert config["LGE"]["width"] == "medium"
+    assert config["dx: Normal"]["type_config"]["format"] == "%.3f"
