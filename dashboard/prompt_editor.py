@@ -40,6 +40,17 @@ def load_prompt_set(path: Path, upload: BinaryIO | None = None) -> PromptSet:
     """An uploaded YAML file when given (``.name`` and ``.getvalue()``), else the set at ``path``."""
     if upload is None:
         return PromptSet.load(path)
+    try:
+        return _uploaded(upload)
+    except DataError as err:  # the page shows only this: say the way back to a working set
+        raise DataError(
+            f"{err}. Fix the file and load it again, or remove it (×) to edit the prompt set "
+            "chosen beside it"
+        ) from err
+
+
+def _uploaded(upload: BinaryIO) -> PromptSet:
+    """The uploaded YAML file as a PromptSet; DataError naming what is wrong with it."""
     source = getattr(upload, "name", "uploaded prompt set")
     data = upload.getvalue()
     if len(data) > MAX_UPLOAD_BYTES:  # the page's uploader refuses these before they are sent

@@ -164,3 +164,17 @@ def test_score_columns_keep_their_bar_and_classes_the_cards_decimals(app, typo_s
     assert config["LGE"]["type_config"]["type"] == "progress"
     assert config["LGE"]["width"] == "medium"
     assert config["dx: Normal"]["type_config"]["format"] == "%.3f"
+
+
+def test_a_bad_uploaded_set_says_how_to_get_back_to_a_working_one() -> None:
+    """A one-sided upload emptied the page below an error that said only what was wrong."""
+    import io
+
+    from dashboard.prompt_editor import load_prompt_set
+    from model.errors import DataError
+    from model.prompts import DEFAULT_PROMPTS
+
+    upload = io.BytesIO(b"findings:\n  lge:\n    positive: [Late gadolinium enhancement]\n")
+    upload.name = "onesided.yaml"
+    with pytest.raises(DataError, match=r"onesided.yaml: findings.lge: .*remove it \(×\)"):
+        load_prompt_set(DEFAULT_PROMPTS, upload)
