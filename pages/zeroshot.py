@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.context import Studio
 from dashboard.finding_summary import label_word
@@ -115,34 +116,23 @@ def prompt_editor() -> PromptSet | None:
             base_diagnoses, num_rows="dynamic", key=f"zs-d-{origin}", width="stretch"
         )
     with tab_f:
-        st.caption("Try a finding: type a positive and a negative wording; it is scored at once.")
-        row = st.columns([1, 2, 2])
-        name = row[0].text_input("Name", key="zs-try-name")
-        positive = row[1].text_input("Positive prompt", key="zs-try-pos", max_chars=500)
-        negative = row[2].text_input("Negative prompt", key="zs-try-neg", max_chars=500)
-        if positive.strip() and negative.strip():
-            shown = markdown_text(display_name(trial_key(name)))
-            instead = (
-                f", in place of the set's own “{shown}” prompts"
-                if trial_replaces(findings, name)
-                else ""
-            )
-            st.caption(f"Scored as “{shown}”{instead}: its top-scoring studies are shown below.")
-            restore(READ_DEFAULT)  # just before its widget, drawn only with both wordings
-            if st.toggle("How does the model read these two wordings?", key="zs-read"):
-                prompt_reading(positive, negative)
-            remember(READ_DEFAULT)
-        elif positive.strip() or negative.strip():
-            missing = "negative" if positive.strip() else "positive"
-            st.caption(
-                f"Type a {missing} wording too: a finding is scored as one against the other."
-            )
+        name, positive, negative, scored_note = trial_finding()
     remember(EDITOR_DEFAULTS)
     remember_tables("zs-tables", origin, (findings, diagnoses))
     prompts, problem = edited_or_last_valid(
         lambda: prompt_set_from_rows(with_trial(findings, name, positive, negative), diagnoses),
         st.session_state,
     )
+    if scored_note is not None and problem is None:  # not "scored" above an error saying why not
+        shown = markdown_text(display_name(trial_key(name)))
+        instead = (
+            f", in place of the set's own “{shown}” prompts"
+            if trial_replaces(findings, name)
+            else ""
+        )
+        scored_note.caption(
+            f"Scored as “{shown}”{instead}: its top-scoring studies are shown below."
+        )
     if problem is not None:
         st.error(markdown_text(problem), icon=":material/block:")
         if prompts is not None:
@@ -153,6 +143,28 @@ def prompt_editor() -> PromptSet | None:
     with tab_y:
         save_tab(prompts, None if origin.startswith("upload:") else files[source])
     return prompts
+
+
+def trial_finding() -> tuple[str, str, str, DeltaGenerator | None]:
+    """The "Try a finding" inputs: (name, positive, negative, the place of the line saying how
+    the trial is scored, filled once the edited set is known to be valid; None unless both
+    wordings are typed)."""
+    st.caption("Try a finding: type a positive and a negative wording; it is scored at once.")
+    row = st.columns([1, 2, 2])
+    name = row[0].text_input("Name", key="zs-try-name")
+    positive = row[1].text_input("Positive prompt", key="zs-try-pos", max_chars=500)
+    negative = row[2].text_input("Negative prompt", key="zs-try-neg", max_chars=500)
+    note = None
+    if positive.strip() and negative.strip():
+        note = st.empty()
+        restore(READ_DEFAULT)  # just before its widget, drawn only with both wordings
+        if st.toggle("How does the model read these two wordings?", key="zs-read"):
+            prompt_reading(positive, negative)
+        remember(READ_DEFAULT)
+    elif positive.strip() or negative.strip():
+        missing = "negative" if positive.strip() else "positive"
+        st.caption(f"Type a {missing} wording too: a finding is scored as one against the other.")
+    return name, positive, negative, note
 
 
 def save_tab(prompts: PromptSet, loaded: Path | None) -> None:

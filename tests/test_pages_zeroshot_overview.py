@@ -178,3 +178,17 @@ def test_a_bad_uploaded_set_says_how_to_get_back_to_a_working_one() -> None:
     upload.name = "onesided.yaml"
     with pytest.raises(DataError, match=r"onesided.yaml: findings.lge: .*remove it \(×\)"):
         load_prompt_set(DEFAULT_PROMPTS, upload)
+
+
+@pytest.mark.slow
+def test_a_trial_the_set_refuses_is_not_said_to_be_scored(app) -> None:
+    """Identical wordings drew "Scored as “Custom”: its top-scoring studies are shown below"
+    over an error saying the set could not be scored and the last valid set's studies."""
+    at = app("pages/zeroshot.py")
+    at.text_input(key="zs-try-pos").input("Dilated left ventricle").run()
+    at.text_input(key="zs-try-neg").input("Dilated left ventricle").run()
+    assert len(at.error) == 1
+    assert not any(c.value.startswith("Scored as") for c in at.caption)
+    at.text_input(key="zs-try-neg").input("Normal left ventricular size").run()
+    assert not at.error
+    assert any(c.value.startswith("Scored as “Custom”") for c in at.caption)
