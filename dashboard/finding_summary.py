@@ -74,3 +74,30 @@ def label_word(labels: pd.DataFrame | None, key: str, study_id: str) -> str | No
     if value is None or pd.isna(value):
         return "not labelled"
     return "labelled present" if float(value) == 1 else "labelled absent"
+
+
+TOP = "Highest scores"
+FALSE_POSITIVES = "Highest scores labelled absent"
+MISSED = "Lowest scores labelled present"
+
+
+def case_views(labels: pd.DataFrame | None, key: str) -> list[str]:
+    """Which studies the top-scoring cards can show for the finding or class ``key``: the
+    highest scores, and with a labels column of its name the model's likeliest mistakes, the
+    cases a clinician checks to learn what a prompt gets wrong."""
+    if labels is None or key not in labels.columns:
+        return [TOP]
+    return [TOP, FALSE_POSITIVES, MISSED]
+
+
+def shown_cases(
+    probs: pd.Series, labels: pd.DataFrame | None, key: str, view: str, count: int = 6
+) -> pd.Series:
+    """The ``count`` studies the ``view`` shows (``case_views``), their probabilities in the
+    order shown: highest first, or for the missed positives lowest first."""
+    if view == TOP or view not in case_views(labels, key):
+        return probs.sort_values(ascending=False).head(count)
+    truth = labels[key].reindex(probs.index)
+    if view == FALSE_POSITIVES:
+        return probs[truth == 0].sort_values(ascending=False).head(count)
+    return probs[truth == 1].sort_values(ascending=True).head(count)

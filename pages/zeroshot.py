@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.context import Studio
-from dashboard.finding_summary import label_word
+from dashboard.finding_summary import case_views, label_word, shown_cases
 from dashboard.formatting import duration_text
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import kept_tables, remember, remember_tables, restore
@@ -295,18 +295,23 @@ def top_cases(scores, studies) -> None:
     st.subheader("Top-scoring studies")
     show_tried_finding(choices)
     choice = st.selectbox("Prompt", list(choices), key="zs-top")
-    top = choices[choice].sort_values(ascending=False).head(6)
     try:
         labels = studio.labels()
     except DataError:  # the Against-labels section below says what is wrong with the file
         labels = None
+    key = str(choices[choice].name)
+    views = case_views(labels, key)
+    view = st.segmented_control("Show", views, default=views[0], key="zs-top-view") or views[0]
+    top = shown_cases(choices[choice], labels, key, view)
+    if top.empty:
+        st.info(markdown_text(f"No study is {view.split(' ', 2)[-1]} for {choice}."))
     for i, ((study_id, prob), cell) in enumerate(
         zip(top.items(), card_cells(len(top)), strict=True)
     ):
         row = {"study_id": study_id, **studies.loc[study_id].to_dict()}
         with cell:
             st.metric(markdown_text(f"p({choice})"), f"{prob:.3f}")
-            word = label_word(labels, str(choices[choice].name), study_id)
+            word = label_word(labels, key, study_id)
             if word is not None:  # whether the labels agree, without reading the report
                 st.caption(word)
             case_card(studio, row, None, key=f"zs-{i}")

@@ -192,3 +192,31 @@ def test_a_trial_the_set_refuses_is_not_said_to_be_scored(app) -> None:
     at.text_input(key="zs-try-neg").input("Normal left ventricular size").run()
     assert not at.error
     assert any(c.value.startswith("Scored as “Custom”") for c in at.caption)
+
+
+def test_the_cards_can_show_the_models_likeliest_mistakes() -> None:
+    from dashboard.finding_summary import FALSE_POSITIVES, MISSED, TOP, case_views, shown_cases
+
+    probs = pd.Series([0.9, 0.8, 0.7, 0.2, 0.1], index=["a", "b", "c", "d", "e"])
+    labels = pd.DataFrame({"lge": [1, 0, np.nan, 1, 0]}, index=["a", "b", "c", "d", "e"])
+    assert case_views(labels, "lge") == [TOP, FALSE_POSITIVES, MISSED]
+    assert case_views(labels, "custom") == [TOP] and case_views(None, "lge") == [TOP]
+    assert list(shown_cases(probs, labels, "lge", TOP, count=2).index) == ["a", "b"]
+    assert list(shown_cases(probs, labels, "lge", FALSE_POSITIVES).index) == ["b", "e"]
+    assert list(shown_cases(probs, labels, "lge", MISSED).index) == ["d", "a"]  # lowest first
+    assert list(shown_cases(probs, labels, "custom", MISSED, count=1).index) == ["a"]
+
+
+@pytest.mark.slow
+def test_the_page_shows_the_highest_scoring_studies_labelled_absent(app) -> None:
+    at = app("pages/zeroshot.py")
+    at.segmented_control(key="zs-top-view").set_value("Highest scores labelled absent").run()
+    assert not at.exception
+    words = [c.value for c in at.caption if c.value.startswith(("labelled ", "not labelled"))]
+    assert words and set(words) == {"labelled absent"}
+    at.text_input(key="zs-try-pos").input("Amyloid with diffuse subendocardial LGE").run()
+    at.text_input(key="zs-try-neg").input("No late gadolinium enhancement").run()
+    assert not at.exception  # a tried finding has no labels: its highest scores only
+    assert at.selectbox(key="zs-top").value == "Custom"
+    assert at.segmented_control(key="zs-top-view").options == ["Highest scores"]
+    assert any(m.label == "p(Custom)" for m in at.metric)
