@@ -7,7 +7,10 @@ section, but nothing on the page said what they mean to a cardiologist reading t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+
+from model.evaluation.tables import DISPLAY_NAMES, display_name
 
 # (text that marks the term in a headline figure, what it means); in reading order
 TERMS: tuple[tuple[str, str], ...] = (
@@ -68,3 +71,14 @@ def terms_used(figures: Iterable[str]) -> list[str]:
     order (AUC first, as every mean-AUC row uses it)."""
     text = " ".join(str(f) for f in figures)
     return [meaning for mark, meaning in TERMS if mark in text]
+
+
+def with_label_names(text: str) -> str:
+    """A problem line of an evaluation with each quoted label key named as the tables name it
+    (``'lv_hypertrophy'`` -> ``Left ventricle hypertrophy``); other quoted text is kept. The
+    runner writes its keys, which a clinician reads as code beside tables that say the names."""
+    return re.sub(
+        r"'([a-z_]+)'",
+        lambda m: display_name(m[1]) if m[1] in DISPLAY_NAMES else m[0],
+        text,
+    )

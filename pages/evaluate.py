@@ -17,7 +17,7 @@ from dashboard.evaluation_view import (
     list_evaluations,
     zip_folder,
 )
-from dashboard.glossary import terms_used
+from dashboard.glossary import terms_used, with_label_names
 from dashboard.inert_text import markdown_text
 from dashboard.overview import relative
 from dashboard.plots import fewshot_figure
@@ -188,7 +188,7 @@ def overview(outputs) -> None:
             st.markdown("\n".join(f"- {term}" for term in terms_used(key_figures["figure"])))
     for line in outputs.site_lines():
         st.caption(markdown_text(line))
-    problems = outputs.problems()
+    problems = [with_label_names(p) for p in outputs.problems()]  # labels by their names
     if problems:
         listed = "\n".join(f"- {markdown_text(p)}" for p in problems)
         st.warning("Problems of this run:\n\n" + listed)

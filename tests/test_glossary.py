@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.glossary import TERMS, terms_used
+from dashboard.glossary import TERMS, terms_used, with_label_names
 
 
 def test_each_term_a_headline_uses_is_explained_once_and_no_other() -> None:
@@ -49,5 +49,30 @@ def test_the_evaluate_page_explains_the_terms_of_its_headline(app, data_root: Pa
         for term in ("**Prototype**", "**Linear probe**", "**R@10**", "precision@10"):
             assert term in text, term
         assert "**Logistic**" not in text  # the headline has no logistic row
+    finally:
+        shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+def test_a_problem_line_names_labels_as_the_tables_do() -> None:
+    """The runner's problems quote label keys ('pericardial_effusion') under tables that name
+    them (Pericardial effusion); other quoted text is left as written."""
+    line = "site internal: few-shot of 'lv_hypertrophy' skipped; 'nicm' and 'other_thing' kept"
+    assert with_label_names(line) == (
+        "site internal: few-shot of Left ventricle hypertrophy skipped; NICM and 'other_thing' kept"
+    )
+
+
+@pytest.mark.slow
+def test_the_evaluate_page_lists_problems_with_label_names(app, data_root: Path) -> None:
+    folder = data_root / "evaluations" / "eval-20260101-000000"
+    try:
+        (folder / "internal").mkdir(parents=True)
+        (folder / "internal" / "zeroshot.csv").write_text("model,Label,AUC\nm,LGE,0.9\n")
+        problems = ["site internal: 'pericardial_effusion' has 8 positive and 148 negative studies"]
+        summary = {"config": {"checkpoint": "/runs/a/best.pt"}, "results": [], "problems": problems}
+        (folder / "summary.json").write_text(json.dumps(summary))
+        at = app("pages/evaluate.py")
+        [warning] = [w.value for w in at.warning if "Problems of this run" in w.value]
+        assert "Pericardial effusion has 8 positive" in warning and "'pericardial" not in warning
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)
