@@ -67,3 +67,14 @@ def site_names(summary: dict) -> list[str]:
     sites = summary.get("sites")
     listed = sites if isinstance(sites, list) else []
     return [str(s["name"]) for s in listed if isinstance(s, dict) and "name" in s]
+
+
+CONFUSION_ROWS = "labelled ↓ · predicted →"
+
+
+def column_labels(table: pd.DataFrame) -> dict[str, str]:
+    """Headers the page gives columns whose written names do not say what they hold: a
+    confusion matrix's first column ``true`` (its rows are the labelled diagnosis, its other
+    columns the predicted one, which the header ``true`` alone did not say)."""
+    columns = [str(c) for c in table.columns]
+    return {"true": CONFUSION_ROWS} if columns[:1] == ["true"] else {}

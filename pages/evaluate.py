@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.context import EmptyState, Studio
-from dashboard.evaluation_columns import in_site_order, shown_columns, site_names
+from dashboard.evaluation_columns import column_labels, in_site_order, shown_columns, site_names
 from dashboard.evaluation_view import (
     column_formats,
     default_sites,
@@ -219,6 +219,7 @@ def table_with_chart(outputs, group: str, name: str) -> None:
         st.plotly_chart(fewshot_figure(fewshot, zeroshot, label), key=f"ev-fs-{name}")
     formats = column_formats(table)  # shown rounded; the CSV download keeps every digit written
     numbers = {c: st.column_config.NumberColumn(format=f) for c, f in formats.items()}
+    numbers.update({c: st.column_config.Column(label) for c, label in column_labels(table).items()})
     st.dataframe(
         table,
         hide_index=True,

@@ -13,7 +13,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dashboard.evaluation_columns import in_site_order, shown_columns, site_names
+from dashboard.evaluation_columns import (
+    CONFUSION_ROWS,
+    column_labels,
+    in_site_order,
+    shown_columns,
+    site_names,
+)
 
 ZEROSHOT = (
     "model,Label,Accuracy,F1-score,AUC,label_key,setting,n,n_positive,auc_lo,auc_hi,"
@@ -99,5 +105,32 @@ def test_the_evaluate_page_shows_the_internal_sites_tables_first(app, data_root:
         assert not at.exception
         titles = [m.value for m in at.markdown if m.value.endswith("zeroshot.csv**")]
         assert titles == ["**internal/zeroshot.csv**", "**external/zeroshot.csv**"]
+    finally:
+        shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+def test_a_confusion_matrix_says_which_way_it_reads() -> None:
+    """Its first column was headed ``true`` only: nothing said the other columns are the
+    predicted diagnosis."""
+    matrix = _table("true,Normal,NICM\nNormal,19,1\nNICM,4,24\n")
+    assert column_labels(matrix) == {"true": CONFUSION_ROWS}
+    assert column_labels(_table(ZEROSHOT)) == {}
+
+
+@pytest.mark.slow
+def test_the_evaluate_page_heads_a_confusion_matrix_as_it_reads(app, data_root: Path) -> None:
+    import shutil
+
+    folder = data_root / "evaluations" / "eval-20260101-000000"
+    try:
+        (folder / "internal").mkdir(parents=True)
+        (folder / "internal" / "confusion_zero-shot_m.csv").write_text(
+            "true,Normal,NICM\nNormal,19,1\nNICM,4,24\n"
+        )
+        config = {"checkpoint": "/runs/a/best.pt", "compare": []}
+        (folder / "summary.json").write_text(json.dumps({"config": config, "results": []}))
+        at = app("pages/evaluate.py")
+        [frame] = [f for f in at.dataframe if "true" in json.loads(f.proto.columns)]
+        assert json.loads(frame.proto.columns)["true"]["label"] == CONFUSION_ROWS
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)
