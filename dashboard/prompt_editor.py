@@ -6,6 +6,8 @@ Findings edit as rows (finding, positive prompts, negative prompts) and diagnose
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Collection, MutableMapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -38,6 +40,17 @@ def load_prompt_set(path: Path, upload: BinaryIO | None = None) -> PromptSet:
     """An uploaded YAML file when given (``.name`` and ``.getvalue()``), else the set at ``path``."""
     if upload is None:
         return PromptSet.load(path)
+    try:
+        return _uploaded(upload)
+    except DataError as err:  # the page shows only this: say the way back to a working set
+        raise DataError(
+            f"{err}. Fix the file and load it again, or remove it (×) to edit the prompt set "
+            "chosen beside it"
+        ) from err
+
+
+def _uploaded(upload: BinaryIO) -> PromptSet:
+    """The uploaded YAML file as a PromptSet; DataError naming what is wrong with it."""
     source = getattr(upload, "name", "uploaded prompt set")
     data = upload.getvalue()
     if len(data) > MAX_UPLOAD_BYTES:  # the page's uploader refuses these before they are sent
@@ -119,8 +132,21 @@ def prompt_set_from_rows(findings: pd.DataFrame, diagnoses: pd.DataFrame) -> Pro
 
 
 def trial_key(name: str) -> str:
-    """The finding name a trial finding is scored under (``custom`` when not named)."""
-    return name.strip() or "custom"
+    """The finding name a trial finding is scored under: the typed name in lower case with
+    spaces and other characters a finding name cannot hold as ``_`` (``LGE inferior`` ->
+    ``lge_inferior``, so that ``LGE`` meets the labels column ``lge``), ``custom`` when not
+    named. A name typed as words was refused as a prompt-set error, and the set's last valid
+    scores were shown under a caption saying the trial had been scored."""
+    plain = unicodedata.normalize("NFKD", name.strip().lower())  # é -> e + its accent, dropped
+    key = re.sub(r"[^a-z0-9_.-]+", "_", plain.encode("ascii", "ignore").decode()).strip("_.-")
+    return key[:64] or "custom"
+
+
+def trial_replaces(findings: pd.DataFrame, name: str) -> bool:
+    """Whether a trial finding of this name takes the place of a row of the edited set (which
+    ``with_trial`` then leaves out): the page says so, or a trial named ``lge`` silently
+    changed the set's own LGE scores and AUC."""
+    return trial_key(name) in set(findings["finding"].map(_text))
 
 
 def with_trial(findings: pd.DataFrame, name: str, positive: str, negative: str) -> pd.DataFrame:

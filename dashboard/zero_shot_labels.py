@@ -8,10 +8,12 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.context import Studio
+from dashboard.finding_summary import auc_summary, unlabelled_findings
 from dashboard.inert_text import markdown_text
 from dashboard.plots import confusion_figure, roc_figure, score_histogram
 from dashboard.scoring import (
     ALL_STUDIES,
+    CI,
     Scores,
     diagnosis_confusion,
     scores_of_split,
@@ -35,11 +37,48 @@ def label_comparison(studio: Studio, scores: Scores, splits: pd.Series) -> None:
         )
         return
     # controls that wrap on a narrow window (fixed columns cut "all splits" to "all")
-    row = st.container(horizontal=True, gap="medium")
-    split = split_picker(row, splits, key="zs-eval-split", width=170)
+    top = st.container(horizontal=True, gap="medium")
+    split = split_picker(top, splits, key="zs-eval-split", width=170)
     scores = scores_of_split(scores, splits, split)
+    finding_overview(studio, scores, labels)  # under the choice of studies it is over
+    row = st.container(horizontal=True, gap="medium")
     finding_evaluation(studio, scores, labels, split, row)
     diagnosis_evaluation(scores, labels)
+
+
+def finding_overview(studio: Studio, scores: Scores, labels: pd.DataFrame) -> None:
+    """Every labelled finding's AUC with its CI in one table, and the findings that have no
+    labels column (a typo, a tried finding left unnamed) named, not silently left out."""
+    labelled = [c for c in scores.findings.columns if c in labels.columns]
+    if labelled:
+        results = {
+            c: studio.finding_evaluation(scores.findings[c], labels[c], 0.5) for c in labelled
+        }
+        three = st.column_config.NumberColumn(format="%.3f")
+        count = st.column_config.NumberColumn(format="%,d")
+        st.caption(
+            "Each finding's AUC over these studies (1.0: every study with the finding scores "
+            "above every study without it; 0.5: chance), with its 95% CI. Pick a finding below "
+            "for its ROC curve and scores."
+        )
+        st.dataframe(
+            auc_summary(results),
+            hide_index=True,
+            key="zs-aucs",
+            column_config={
+                "AUC": three,
+                CI[0]: three,
+                CI[1]: three,
+                "Studies": count,
+                "Positive": count,
+            },
+        )
+    missing = unlabelled_findings(scores.findings.columns, labels.columns)
+    if missing and labelled:
+        st.caption(
+            f"No AUC for {', '.join(missing)}: a finding is compared with the labels column of "
+            "its exact name; rename it (or name the tried finding) after one to see its AUC."
+        )
 
 
 def finding_evaluation(
@@ -95,6 +134,13 @@ def diagnosis_evaluation(scores: Scores, labels: pd.DataFrame) -> None:
         title = f"Diagnosis (accuracy {confusion.accuracy:.1%} over {confusion.n:,} studies)"
         classes = [display_name(c) for c in confusion.classes]
         st.plotly_chart(confusion_figure(confusion.matrix, classes, title), key="zs-cm")
+        missing = unlabelled_findings(confusion.classes, labels.columns)
+        if missing:
+            st.caption(
+                f"No labels column for {', '.join(missing)}: no study is labelled with that "
+                "class, so its row is empty and each study predicted as it counts as wrong; "
+                "name a class as its labels column is named to compare it."
+            )
         if confusion.left_out:
             st.caption(
                 f"Studies labelled {markdown_text(', '.join(map(display_name, confusion.left_out)))} "

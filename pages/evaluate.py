@@ -6,6 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.context import EmptyState, Studio
+from dashboard.evaluation_columns import column_labels, in_site_order, shown_columns, site_names
 from dashboard.evaluation_view import (
     column_formats,
     default_sites,
@@ -16,6 +17,7 @@ from dashboard.evaluation_view import (
     list_evaluations,
     zip_folder,
 )
+from dashboard.glossary import terms_used, with_label_names
 from dashboard.inert_text import markdown_text
 from dashboard.overview import relative
 from dashboard.plots import fewshot_figure
@@ -121,16 +123,18 @@ def results_section() -> None:
     outputs = studio.evaluation_outputs(Path(folder))
     downloads(outputs)
     overview(outputs)
-    groups = grouped_tables(list(outputs.tables))
+    sites = site_names(outputs.summary)  # each site's tables and figures, internal first
+    groups = grouped_tables(in_site_order(outputs.tables, sites))
     tabs = st.tabs(list(groups) + (["Figures"] if outputs.images else []))
     for tab, (group, names) in zip(tabs, groups.items(), strict=False):
         with tab:
             for name in names:
                 table_with_chart(outputs, group, name)
     if outputs.images:
+        images = [str(image.relative_to(outputs.folder)) for image in outputs.images]
         with tabs[-1]:
-            for image in outputs.images:
-                where = str(image.relative_to(outputs.folder))
+            for where in in_site_order(images, sites):
+                image = outputs.folder / where
                 st.image(str(image), caption=markdown_text(where), alt=f"plot {where}")
                 st.download_button(
                     "PNG",
@@ -149,8 +153,9 @@ def downloads(outputs) -> None:
         file_name=f"{outputs.folder.name}.zip",
         mime="application/zip",
     )
-    for report in outputs.reports:  # the report, and each site's per-study scores
-        shown = report.relative_to(outputs.folder)
+    names = [str(report.relative_to(outputs.folder)) for report in outputs.reports]
+    for shown in in_site_order(names, site_names(outputs.summary)):  # internal site first
+        report = outputs.folder / shown  # the report, and each site's per-study scores
         st.download_button(
             f"Download {markdown_text(shown)}",
             report.read_bytes,
@@ -179,9 +184,11 @@ def overview(outputs) -> None:
         # 800 px, and hid the last rows behind a scroll
         st.table(key_figures.set_index("figure"))
         st.caption(HEADLINE_NOTE)
+        with st.expander("What these figures mean"):
+            st.markdown("\n".join(f"- {term}" for term in terms_used(key_figures["figure"])))
     for line in outputs.site_lines():
         st.caption(markdown_text(line))
-    problems = outputs.problems()
+    problems = [with_label_names(p) for p in outputs.problems()]  # labels by their names
     if problems:
         listed = "\n".join(f"- {markdown_text(p)}" for p in problems)
         st.warning("Problems of this run:\n\n" + listed)
@@ -212,7 +219,14 @@ def table_with_chart(outputs, group: str, name: str) -> None:
         st.plotly_chart(fewshot_figure(fewshot, zeroshot, label), key=f"ev-fs-{name}")
     formats = column_formats(table)  # shown rounded; the CSV download keeps every digit written
     numbers = {c: st.column_config.NumberColumn(format=f) for c, f in formats.items()}
-    st.dataframe(table, hide_index=True, key=f"ev-{name}", column_config=numbers)
+    numbers.update({c: st.column_config.Column(label) for c, label in column_labels(table).items()})
+    st.dataframe(
+        table,
+        hide_index=True,
+        key=f"ev-{name}",
+        column_config=numbers,
+        column_order=shown_columns(table),  # AUC and its interval in sight, not far right
+    )
     path = outputs.folder / name  # the file as the evaluation wrote it, read on a click
     st.download_button(
         "CSV", path.read_bytes, file_name=download_name(outputs.folder, path), key=f"dl-{name}"

@@ -3,8 +3,10 @@
 from pathlib import Path
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.context import Studio
+from dashboard.finding_summary import case_views, label_word, shown_cases
 from dashboard.formatting import duration_text
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import kept_tables, remember, remember_tables, restore
@@ -19,6 +21,7 @@ from dashboard.prompt_editor import (
     prompt_set_from_rows,
     save_prompt_set,
     trial_key,
+    trial_replaces,
     with_trial,
 )
 from dashboard.scoring import (
@@ -35,13 +38,21 @@ from dashboard.ui import (
     page_header,
 )
 from dashboard.zero_shot_labels import label_comparison
-from model.errors import UserError
+from model.errors import DataError, UserError
 from model.evaluation.tables import display_name
 
 studio = Studio()
 page_header(
     "Zero-shot",
-    "Classify studies with text prompts alone: p = softmax(scale · [cos(v, positive), cos(v, negative)]).",
+    "Classify studies with text prompts alone: each study is compared with a positive and a "
+    "negative wording of a finding, and the closer wording gets the higher probability.",
+)
+SCORING_HELP = (
+    "p = softmax(scale · [cos(v, positive), cos(v, negative)]): v is the study's video "
+    "embedding, cos its similarity to a wording's (several wordings are averaged), and scale "
+    "the sharpness the model learned in training: how strongly a small difference in "
+    "similarity becomes a probability near 0 or 1. A diagnosis goes to the class whose "
+    "wordings the study is closest to."
 )
 
 
@@ -105,31 +116,23 @@ def prompt_editor() -> PromptSet | None:
             base_diagnoses, num_rows="dynamic", key=f"zs-d-{origin}", width="stretch"
         )
     with tab_f:
-        st.caption("Try a finding: type a positive and a negative wording; it is scored at once.")
-        row = st.columns([1, 2, 2])
-        name = row[0].text_input("Name", key="zs-try-name")
-        positive = row[1].text_input("Positive prompt", key="zs-try-pos", max_chars=500)
-        negative = row[2].text_input("Negative prompt", key="zs-try-neg", max_chars=500)
-        if positive.strip() and negative.strip():
-            st.caption(
-                f"Scored as “{markdown_text(display_name(trial_key(name)))}”: its top-scoring "
-                "studies are shown below."
-            )
-            restore(READ_DEFAULT)  # just before its widget, drawn only with both wordings
-            if st.toggle("How does the model read these two wordings?", key="zs-read"):
-                prompt_reading(positive, negative)
-            remember(READ_DEFAULT)
-        elif positive.strip() or negative.strip():
-            missing = "negative" if positive.strip() else "positive"
-            st.caption(
-                f"Type a {missing} wording too: a finding is scored as one against the other."
-            )
+        name, positive, negative, scored_note = trial_finding()
     remember(EDITOR_DEFAULTS)
     remember_tables("zs-tables", origin, (findings, diagnoses))
     prompts, problem = edited_or_last_valid(
         lambda: prompt_set_from_rows(with_trial(findings, name, positive, negative), diagnoses),
         st.session_state,
     )
+    if scored_note is not None and problem is None:  # not "scored" above an error saying why not
+        shown = markdown_text(display_name(trial_key(name)))
+        instead = (
+            f", in place of the set's own “{shown}” prompts"
+            if trial_replaces(findings, name)
+            else ""
+        )
+        scored_note.caption(
+            f"Scored as “{shown}”{instead}: its top-scoring studies are shown below."
+        )
     if problem is not None:
         st.error(markdown_text(problem), icon=":material/block:")
         if prompts is not None:
@@ -140,6 +143,28 @@ def prompt_editor() -> PromptSet | None:
     with tab_y:
         save_tab(prompts, None if origin.startswith("upload:") else files[source])
     return prompts
+
+
+def trial_finding() -> tuple[str, str, str, DeltaGenerator | None]:
+    """The "Try a finding" inputs: (name, positive, negative, the place of the line saying how
+    the trial is scored, filled once the edited set is known to be valid; None unless both
+    wordings are typed)."""
+    st.caption("Try a finding: type a positive and a negative wording; it is scored at once.")
+    row = st.columns([1, 2, 2])
+    name = row[0].text_input("Name", key="zs-try-name")
+    positive = row[1].text_input("Positive prompt", key="zs-try-pos", max_chars=500)
+    negative = row[2].text_input("Negative prompt", key="zs-try-neg", max_chars=500)
+    note = None
+    if positive.strip() and negative.strip():
+        note = st.empty()
+        restore(READ_DEFAULT)  # just before its widget, drawn only with both wordings
+        if st.toggle("How does the model read these two wordings?", key="zs-read"):
+            prompt_reading(positive, negative)
+        remember(READ_DEFAULT)
+    elif positive.strip() or negative.strip():
+        missing = "negative" if positive.strip() else "positive"
+        st.caption(f"Type a {missing} wording too: a finding is scored as one against the other.")
+    return name, positive, negative, note
 
 
 def save_tab(prompts: PromptSet, loaded: Path | None) -> None:
@@ -203,16 +228,25 @@ def scores_section(prompts: PromptSet) -> None:
     st.caption(
         f"Scored {len(scores.findings):,} studies × {scores.findings.shape[1]} findings + "
         f"{scores.diagnoses.shape[1]} classes in {duration_text(scoring.elapsed_ms)} ({when}; "
-        f"checkpoint scale {studio.logit_scale():.1f})"
+        f"the model's scale {studio.logit_scale():.1f})",
+        help=SCORING_HELP,
     )
     unread_text_warnings(prompts)
     studies = studio.studies().set_index("study_id")
     table = shown_score_table(scores, studies)
+    n_findings, n_classes = scores.findings.shape[1], scores.diagnoses.shape[1]
+    bar = st.column_config.ProgressColumn(  # a width of its own: under a short name ("Lge")
+        min_value=0.0,
+        max_value=1.0,
+        format="%.3f",
+        width="medium",  # the bar was squeezed out
+    )
     config = {
         **table_labels(table.reset_index()),  # named as on every page: Study ID, Site
-        **{
-            c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.3f")
-            for c in table.columns[: scores.findings.shape[1]]
+        **{c: bar for c in table.columns[:n_findings]},
+        **{  # the classes' probabilities to the cards' 3 decimals, not the default 4
+            c: st.column_config.NumberColumn(format="%.3f")
+            for c in table.columns[n_findings : n_findings + n_classes]
         },
     }
     st.subheader("Per-study probabilities")
@@ -261,13 +295,25 @@ def top_cases(scores, studies) -> None:
     st.subheader("Top-scoring studies")
     show_tried_finding(choices)
     choice = st.selectbox("Prompt", list(choices), key="zs-top")
-    top = choices[choice].sort_values(ascending=False).head(6)
+    try:
+        labels = studio.labels()
+    except DataError:  # the Against-labels section below says what is wrong with the file
+        labels = None
+    key = str(choices[choice].name)
+    views = case_views(labels, key)
+    view = st.segmented_control("Show", views, default=views[0], key="zs-top-view") or views[0]
+    top = shown_cases(choices[choice], labels, key, view)
+    if top.empty:
+        st.info(markdown_text(f"No study is {view.split(' ', 2)[-1]} for {choice}."))
     for i, ((study_id, prob), cell) in enumerate(
         zip(top.items(), card_cells(len(top)), strict=True)
     ):
         row = {"study_id": study_id, **studies.loc[study_id].to_dict()}
         with cell:
             st.metric(markdown_text(f"p({choice})"), f"{prob:.3f}")
+            word = label_word(labels, key, study_id)
+            if word is not None:  # whether the labels agree, without reading the report
+                st.caption(word)
             case_card(studio, row, None, key=f"zs-{i}")
 
 

@@ -65,19 +65,20 @@ def test_a_prompt_in_a_script_the_text_tower_lacks_is_named_with_its_unknown_wor
 
 
 def test_an_edit_being_fixed_keeps_the_last_valid_sets_scores_on_the_page(app) -> None:
-    """A finding name with a space (typed on the way to a valid one) emptied the page below
-    the editor: scores, tables and the save tab vanished until it was fixed."""
+    """An invalid edit (here a negative wording typed as the positive one, on the way to its
+    own) emptied the page below the editor: scores, tables and the save tab vanished until it
+    was fixed."""
     at = app("pages/zeroshot.py")
     assert "Per-study probabilities" in [h.value for h in at.subheader]
-    at.text_input(key="zs-try-name").input("my finding").run()
+    at.text_input(key="zs-try-name").input("my_finding").run()
     at.text_input(key="zs-try-pos").input("Dilated left ventricle").run()
-    at.text_input(key="zs-try-neg").input("Normal left ventricular size").run()
+    at.text_input(key="zs-try-neg").input("Dilated left ventricle").run()
     assert not at.exception
-    assert len(at.error) == 1 and "my finding" in at.error[0].value
+    assert len(at.error) == 1 and "my_finding" in at.error[0].value
     assert any("last valid prompt set" in c.value for c in at.caption)
     assert "Per-study probabilities" in [h.value for h in at.subheader]
     assert not any(b.label == "Save to data root" for b in at.button)  # not the broken set
-    at.text_input(key="zs-try-name").input("my_finding").run()
+    at.text_input(key="zs-try-neg").input("Normal left ventricular size").run()
     assert not at.error and any(b.label == "Save to data root" for b in at.button)
 
 

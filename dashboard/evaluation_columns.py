@@ -1,0 +1,80 @@
+"""The order the Evaluate page shows an evaluation table's columns in (the CSV keeps its own).
+
+The tables are written in the paper's order (model, Label, Accuracy, F1-score, AUC, ...) with
+every 95% interval at the far end, so on a laptop the per-finding table showed the model's name
+on every row and the AUC's interval only after scrolling right past a dozen columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+LEAD = ("Label", "direction", "setting", "method", "k", "AUC")  # what a row is, then its AUC
+BOUNDS = ("_lo", "_hi")
+
+
+def _interval_base(column: str) -> str:
+    """The name a figure's interval columns are written under: ``AUC`` -> ``auc``,
+    ``F1-score`` -> ``f1``, ``macro-F1`` -> ``macro_f1``, ``R@10`` -> ``r@10``."""
+    return column.lower().replace("-score", "").replace("-", "_")
+
+
+def shown_columns(table: pd.DataFrame) -> list[str]:
+    """The table's columns for display: what a row is (Label, setting, method, k) and its AUC
+    first, each figure followed by its 95% interval (``<figure>_lo``, ``<figure>_hi``), then the
+    rest as written; text columns other than Label with one value on every row (model, site,
+    task) last, as they tell the rows nothing apart."""
+    columns = [str(c) for c in table.columns]
+    bounds = {c.lower(): c for c in columns if c.endswith(BOUNDS)}
+    same = {
+        c
+        for c in columns
+        if len(table) > 1
+        and c != "Label"  # a table of one label still reads by it
+        and not pd.api.types.is_numeric_dtype(table[c])
+        and table[c].nunique(dropna=False) <= 1
+    }
+    figures = [c for c in columns if c not in bounds.values()]
+    lead = [c for c in LEAD if c in figures and c not in same]
+    rest = [c for c in figures if c not in lead]
+    ordered = lead + [c for c in rest if c not in same] + [c for c in rest if c in same]
+    shown: list[str] = []
+    for column in ordered:
+        shown.append(column)
+        shown.extend(_own_bounds(column, bounds))
+    return shown + [c for c in columns if c not in shown]
+
+
+def _own_bounds(column: str, bounds: dict[str, str]) -> Iterable[str]:
+    """The interval columns written for ``column`` (``bounds``: lower-cased name -> column)."""
+    base = _interval_base(column)
+    return [bounds[base + end] for end in BOUNDS if base + end in bounds]
+
+
+def in_site_order(names: Iterable[str], sites: Iterable[str]) -> list[str]:
+    """Output file names (``internal/zeroshot.csv``) with the sites' files in the order the
+    evaluation lists its sites (internal first), each site's in their given order; names of no
+    listed site after them. Sorted by name, a site called external came before the internal."""
+    order = {site: at for at, site in enumerate(sites)}
+    names = list(names)
+    return sorted(names, key=lambda name: order.get(name.split("/")[0], len(order)))
+
+
+def site_names(summary: dict) -> list[str]:
+    """The site names of an evaluation's ``summary.json`` in its order (internal first)."""
+    sites = summary.get("sites")
+    listed = sites if isinstance(sites, list) else []
+    return [str(s["name"]) for s in listed if isinstance(s, dict) and "name" in s]
+
+
+CONFUSION_ROWS = "labelled ↓ · predicted →"
+
+
+def column_labels(table: pd.DataFrame) -> dict[str, str]:
+    """Headers the page gives columns whose written names do not say what they hold: a
+    confusion matrix's first column ``true`` (its rows are the labelled diagnosis, its other
+    columns the predicted one, which the header ``true`` alone did not say)."""
+    columns = [str(c) for c in table.columns]
+    return {"true": CONFUSION_ROWS} if columns[:1] == ["true"] else {}

@@ -1,0 +1,103 @@
+"""The Zero-shot page's overview of a prompt set against the labels: every finding's AUC with its
+95% CI in one table, and the findings that have no labels column to be compared with.
+
+The page showed one finding's ROC at a time, and a finding whose name matched no labels column
+(a typo such as ``lv_dysfuntion``, or a tried finding left named ``custom``) was dropped from
+its finding picker without a word, so a clinician's own prompt never got an AUC and nothing
+said why.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+from dashboard.scoring import CI, FindingEvaluation
+from model.evaluation.tables import display_name
+
+SUMMARY_COLUMNS = ("Finding", "AUC", *CI, "Studies", "Positive")
+
+
+def auc_summary(results: Mapping[str, FindingEvaluation | None]) -> pd.DataFrame:
+    """One row per labelled finding, in the prompt set's order: its AUC with the 95% CI, the
+    studies with a known label and how many are positive. A finding with one class only
+    (``None``) keeps its row with a blank AUC, so that no finding silently goes missing."""
+    rows = []
+    for key, result in results.items():
+        if result is None:
+            rows.append({"Finding": display_name(key)})
+            continue
+        low, high = result.auc_ci
+        rows.append(
+            {
+                "Finding": display_name(key),
+                "AUC": result.auc,
+                CI[0]: low,
+                CI[1]: high,
+                "Studies": result.n,
+                "Positive": int(result.truth.sum()),
+            }
+        )
+    table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    for column in ("Studies", "Positive"):
+        table[column] = table[column].astype("Int64")
+    return table
+
+
+def unlabelled_findings(findings: Iterable[str], columns: Iterable[str]) -> list[str]:
+    """Each finding with no labels column of its exact name, as shown text, with the closest
+    unused column when its name looks like a typo of one (``lv_dysfuntion`` -> ``lv_dysfunction``)."""
+    findings = [str(f) for f in findings]
+    columns = [str(c) for c in columns]
+    unused = [c for c in columns if c not in findings]
+    by_lower = {c.lower(): c for c in unused}
+    lines = []
+    for finding in findings:
+        if finding in columns:
+            continue
+        close = difflib.get_close_matches(finding.lower(), list(by_lower), n=1, cutoff=0.75)
+        hint = f" (did you mean `{by_lower[close[0]]}`?)" if close else ""
+        lines.append(f"`{finding}`{hint}")
+    return lines
+
+
+def label_word(labels: pd.DataFrame | None, key: str, study_id: str) -> str | None:
+    """What the labels file says of one study for a finding or diagnosis ``key``, for its
+    top-scoring card: ``labelled present`` / ``labelled absent`` / ``not labelled``; None when
+    there are no labels or no column of that name. A clinician checking the top studies read
+    the reports to learn what the page already knew."""
+    if labels is None or key not in labels.columns:
+        return None
+    value = labels[key].get(study_id)
+    if value is None or pd.isna(value):
+        return "not labelled"
+    return "labelled present" if float(value) == 1 else "labelled absent"
+
+
+TOP = "Highest scores"
+FALSE_POSITIVES = "Highest scores labelled absent"
+MISSED = "Lowest scores labelled present"
+
+
+def case_views(labels: pd.DataFrame | None, key: str) -> list[str]:
+    """Which studies the top-scoring cards can show for the finding or class ``key``: the
+    highest scores, and with a labels column of its name the model's likeliest mistakes, the
+    cases a clinician checks to learn what a prompt gets wrong."""
+    if labels is None or key not in labels.columns:
+        return [TOP]
+    return [TOP, FALSE_POSITIVES, MISSED]
+
+
+def shown_cases(
+    probs: pd.Series, labels: pd.DataFrame | None, key: str, view: str, count: int = 6
+) -> pd.Series:
+    """The ``count`` studies the ``view`` shows (``case_views``), their probabilities in the
+    order shown: highest first, or for the missed positives lowest first."""
+    if view == TOP or view not in case_views(labels, key):
+        return probs.sort_values(ascending=False).head(count)
+    truth = labels[key].reindex(probs.index)
+    if view == FALSE_POSITIVES:
+        return probs[truth == 0].sort_values(ascending=False).head(count)
+    return probs[truth == 1].sort_values(ascending=True).head(count)

@@ -1,0 +1,84 @@
+"""Plain-language meanings of the evaluation's terms, for readers who are not ML engineers.
+
+The Evaluate page's headline reads "few-shot prototype, mean AUC (k = 1)", "linear probe" and
+"label-consistent precision@10 ceiling"; its Methods say how each is computed for a methods
+section, but nothing on the page said what they mean to a cardiologist reading the results.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from model.evaluation.tables import DISPLAY_NAMES, display_name
+
+# (text that marks the term in a headline figure, what it means); in reading order
+TERMS: tuple[tuple[str, str], ...] = (
+    (
+        "AUC",
+        "**AUC**: the chance that a study with the finding scores above one without it "
+        "(0.5: a coin toss, 1.0: every study ranked right). The brackets are its 95% CI.",
+    ),
+    (
+        "zero-shot",
+        "**Zero-shot**: each study scored against the prompt set's wordings alone (e.g. "
+        "“Dilated left ventricle” against “Normal left ventricular size”); no labelled study "
+        "is used. A diagnosis goes to the class whose wording the study matches best.",
+    ),
+    (
+        "few-shot",
+        "**Few-shot (k)**: k labelled example studies of each class are given (k = 1: one "
+        "with the finding, one without), drawn 100 times at random; the AUC is over the other "
+        "studies, averaged over the draws.",
+    ),
+    (
+        "prototype",
+        "**Prototype**: a study is called positive when it lies closer to the average of the "
+        "positive examples than to the average of the negative ones.",
+    ),
+    (
+        "logistic",
+        "**Logistic**: a logistic regression fitted on the k examples of each class.",
+    ),
+    (
+        "prompted",
+        "**Prompted**: that logistic regression started from the zero-shot score, so with "
+        "few examples it leans on the wordings and with more on the examples.",
+    ),
+    (
+        "linear probe",
+        "**Linear probe**: a logistic regression fitted on many labelled studies, a reference "
+        "for how much of a label the model's representation holds: cross-validated (fitted "
+        "on 4/5 of the site's patients, tested on the rest, five times) or fitted once on the "
+        "internal training studies and applied unchanged.",
+    ),
+    (
+        "R@",
+        "**R@10**: the share of reports whose own study (or one with the identical report "
+        "text) is among the 10 studies the model puts closest to the report's text.",
+    ),
+    (
+        "precision@10",
+        "**Label-consistent precision@10**: of the 10 studies closest to a report's text, "
+        "the share whose finding labels all match that report's study; its **ceiling** is the "
+        "best any ranking could reach on these studies.",
+    ),
+)
+
+
+def terms_used(figures: Iterable[str]) -> list[str]:
+    """The meanings of the terms the given headline figures use, once each, in ``TERMS``'
+    order (AUC first, as every mean-AUC row uses it)."""
+    text = " ".join(str(f) for f in figures)
+    return [meaning for mark, meaning in TERMS if mark in text]
+
+
+def with_label_names(text: str) -> str:
+    """A problem line of an evaluation with each quoted label key named as the tables name it
+    (``'lv_hypertrophy'`` -> ``Left ventricle hypertrophy``); other quoted text is kept. The
+    runner writes its keys, which a clinician reads as code beside tables that say the names."""
+    return re.sub(
+        r"'([a-z_]+)'",
+        lambda m: display_name(m[1]) if m[1] in DISPLAY_NAMES else m[0],
+        text,
+    )
