@@ -79,6 +79,8 @@ def label_word(labels: pd.DataFrame | None, key: str, study_id: str) -> str | No
 TOP = "Highest scores"
 FALSE_POSITIVES = "Highest scores labelled absent"
 MISSED = "Lowest scores labelled present"
+# what a view's studies are, for saying that there are none: "No study is labelled absent for LGE"
+VIEW_STUDIES = {TOP: "scored", FALSE_POSITIVES: "labelled absent", MISSED: "labelled present"}
 
 
 def case_views(labels: pd.DataFrame | None, key: str) -> list[str]:

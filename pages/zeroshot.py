@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.context import Studio
-from dashboard.finding_summary import case_views, label_word, shown_cases
+from dashboard.finding_summary import VIEW_STUDIES, case_views, label_word, shown_cases
 from dashboard.formatting import duration_text
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import kept_tables, remember, remember_tables, restore
@@ -304,7 +304,7 @@ def top_cases(scores, studies) -> None:
     view = st.segmented_control("Show", views, default=views[0], key="zs-top-view") or views[0]
     top = shown_cases(choices[choice], labels, key, view)
     if top.empty:
-        st.info(markdown_text(f"No study is {view.split(' ', 2)[-1]} for {choice}."))
+        st.info(markdown_text(f"No study is {VIEW_STUDIES[view]} for {choice}."))
     for i, ((study_id, prob), cell) in enumerate(
         zip(top.items(), card_cells(len(top)), strict=True)
     ):
