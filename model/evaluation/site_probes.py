@@ -18,6 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from model.evaluation.encoders import Encoder
+from model.evaluation.headline import CV_SETTING, SPLIT_SETTING
 from model.evaluation.inputs import SiteData
 from model.evaluation.metrics import (
     BinaryResult,
@@ -41,8 +42,6 @@ from model.evaluation.probes import (
 
 log = logging.getLogger(__name__)
 
-CV_SETTING = "linear probe"
-SPLIT_SETTING = "train-split probe"
 Scores = dict[tuple[str, str], LabelScores]
 Diagnoses = dict[str, DiagnosisScores]  # setting -> per-study class probabilities
 
