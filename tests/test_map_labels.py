@@ -18,6 +18,7 @@ from dashboard.map_labels import (
     default_colour,
     diagnosis,
     hover_columns,
+    label_names,
     labelled_map,
     selection_message,
     selection_note,
@@ -150,3 +151,19 @@ def test_a_column_with_one_value_for_every_study_is_no_colour_choice() -> None:
     assert "matrix" not in colour_options(table)
     table.loc[0, "matrix"] = "512x512"
     assert "matrix" in colour_options(table)
+
+
+def test_label_columns_whose_names_read_alike_get_a_name_each() -> None:
+    """``abc_def`` and ``abc def`` were both "Abc def (label)": the colour box then crashed
+    ("truth value of a Series is ambiguous"), and a 0/1 ``diagnosis`` column beside the
+    diagnosis one-hots crashed the page (Diagnosis inserted twice)."""
+    labels = _labels().assign(**{"abc_def": [1.0, 0.0, 0.0, np.nan], "abc def": [0.0, 1.0, 1.0, 0]})
+    table = labelled_map(_table()[["x", "y", "study_id", "site"]], labels)
+    assert table.columns.is_unique
+    assert {"Abc def (label)", "abc def (label)"} <= set(table.columns)
+    assert {"Abc def (label)", "abc def (label)"} <= set(colour_options(table))
+    own = labelled_map(table[["x", "y", "study_id"]], _labels().assign(diagnosis=[1.0, 0, 1, 0]))
+    assert own.columns.is_unique and own[DIAGNOSIS].tolist() == [1.0, 0, 1, 0]  # the file's own
+    names = label_names(["a_b", "a b", "A b"])  # each read "A b"; the last as written too
+    assert names == {"a_b": "A b (label)", "a b": "a b (label)", "A b": "A b 2 (label)"}
+    assert label_names(["site"], taken=["Site (label)"]) == {"site": "site (label)"}
