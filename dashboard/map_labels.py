@@ -77,16 +77,23 @@ def colour_options(table: pd.DataFrame) -> list[str]:
     """``NO_COLOUR``, the labels (Diagnosis first), the first study facts, then the rest; none
     that holds one value for every study (the demo's scanner, matrix, views, source...: each
     drew the whole map in one colour)."""
-    columns = [
-        str(c)
-        for c in table.columns
-        if c not in NOT_COLOURS and table[c].astype(str).nunique(dropna=False) > 1
-    ]
+    columns = [str(c) for c in table.columns if c not in NOT_COLOURS and _varies(table[c])]
     labels = [c for c in columns if c.endswith(LABEL_SUFFIX)]
     labels.sort(key=lambda c: c != DIAGNOSIS)  # stable: the labels file's order after it
     facts = [c for c in FIRST_FACTS if c in columns]
     rest = [c for c in columns if c not in labels and c not in facts]
     return [NO_COLOUR, *labels, *facts, *rest]
+
+
+def _varies(values: pd.Series) -> bool:
+    """Whether a column draws the map in more than one colour: two known values, or one and a
+    missing one (drawn "unknown"). None, NaN and NA are one "unknown" (``nunique(dropna=False)``
+    counts them apart); values hashed as they are, not as text (0.4 s a rerun at 50,000 studies
+    by 25 columns), except unhashable ones (lists) that only text compares."""
+    try:
+        return values.nunique() + values.hasnans > 1
+    except TypeError:
+        return values.astype(str).nunique(dropna=False) > 1
 
 
 def default_colour(options: list[str]) -> str:

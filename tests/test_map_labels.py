@@ -167,3 +167,18 @@ def test_label_columns_whose_names_read_alike_get_a_name_each() -> None:
     names = label_names(["a_b", "a b", "A b"])  # each read "A b"; the last as written too
     assert names == {"a_b": "A b (label)", "a b": "a b (label)", "A b": "A b 2 (label)"}
     assert label_names(["site"], taken=["Site (label)"]) == {"site": "site (label)"}
+
+
+def test_columns_are_counted_by_their_values_with_every_kind_of_missing_one_unknown() -> None:
+    """colour_options counts values as they are, not as text (0.4 s a rerun at 50,000 studies):
+    None, NaN and NA still count as one "unknown", and a column of lists still counts."""
+    table = _table()[["x", "y", "study_id"]].assign(
+        blank=pd.Series([None, np.nan, pd.NA, None], dtype=object),
+        one_known=pd.Series([None, "yes", np.nan, "yes"], dtype=object),
+        mixed=pd.Series([1.0, 1, np.nan, 1.0], dtype=object),
+        same_lists=[[1, 2]] * 4,
+        lists=[[1], [1], [2], [1]],
+    )
+    options = colour_options(table)
+    assert "blank" not in options and "same_lists" not in options  # one colour for every study
+    assert {"one_known", "mixed", "lists"} <= set(options)  # a value and unknown: two colours
