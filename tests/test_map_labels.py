@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.map_figure import FADED, embedding_map, legend_names
+from dashboard.map_figure import FADED, embedding_map, legend_names, map_legend
 from dashboard.map_labels import (
     DIAGNOSIS,
     NO_COLOUR,
@@ -182,3 +182,11 @@ def test_columns_are_counted_by_their_values_with_every_kind_of_missing_one_unkn
     options = colour_options(table)
     assert "blank" not in options and "same_lists" not in options  # one colour for every study
     assert {"one_known", "mixed", "lists"} <= set(options)  # a value and unknown: two colours
+
+
+def test_a_legend_worked_out_for_another_colour_is_not_drawn() -> None:
+    table = _table()
+    stale = map_legend(table, "LGE (label)")
+    fig = embedding_map(table, DIAGNOSIS, highlight=["HCM"], legend=stale)
+    names = [t.name for t in fig.data if t.name != "studies"]
+    assert names == legend_names(table, DIAGNOSIS) == ["HCM", "Normal", SEVERAL, "unknown"]
