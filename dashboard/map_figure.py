@@ -7,6 +7,7 @@ Pure: data in, a plotly figure out, in the shared style of ``dashboard.plots``.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -52,6 +53,7 @@ def embedding_map(
     hover: Sequence[str] = (),
     method: str = "UMAP",
     highlight: Collection[str] = (),
+    legend: Legend | None = None,
 ) -> go.Figure:
     """UMAP/PCA scatter (WebGL) of studies, optionally coloured, with prompt embeddings as stars.
 
@@ -59,11 +61,15 @@ def embedding_map(
     prompts: rows with x, y, text. Selection (lasso/box) returns point indices into ``coords``.
     ``hover`` columns the studies table lacks are left out of the hover text. ``highlight``:
     legend names (``legend_names``) of ``color`` drawn as usual, every other study faded.
+    ``legend``: ``map_legend(coords, color)`` where the caller has it (worked out once a rerun:
+    every study's name, 0.1 s at 50,000 studies), else worked out here.
     """
     fig = go.Figure()
     custom, hovertemplate = _hover(coords, [name for name in hover if name in coords])
-    marker = _colour_marker(fig, coords, color)
-    faded = _faded(coords, color, highlight)
+    if legend is None or legend.color != color:
+        legend = map_legend(coords, color)
+    marker = _colour_marker(fig, coords, color, legend)
+    faded = _faded(legend, highlight)
     if faded is not None:
         marker["opacity"] = faded
     fig.add_trace(
@@ -87,8 +93,8 @@ def embedding_map(
     # the legend above the map, not below it: on a laptop it fell under the fold, so the
     # colours had no names until one scrolled past the whole map. It takes the title's place
     # (the page is titled, the axes name the method): over the title it hid both
-    legend = {**LEGEND_ABOVE, "title_text": plotly_text(column_label(color)) if color else None}
-    return fig.update_layout(legend=legend, title_text=None)
+    above = {**LEGEND_ABOVE, "title_text": plotly_text(column_label(color)) if color else None}
+    return fig.update_layout(legend=above, title_text=None)
 
 
 def _hover(coords: pd.DataFrame, hover: list[str]) -> tuple[object, str]:
@@ -113,16 +119,22 @@ def _hover(coords: pd.DataFrame, hover: list[str]) -> tuple[object, str]:
     return custom, template
 
 
-def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> dict:
+def _colour_marker(
+    fig: go.Figure, coords: pd.DataFrame, color: str | None, legend: Legend | None
+) -> dict:
     """Marker settings colouring studies by ``color`` (a colour scale for many numeric values,
-    else one legend entry per category, added to ``fig`` as legend-only traces). Missing values
-    are drawn in their own colour, named "unknown" in the legend."""
+    else one entry of ``legend`` per category, added to ``fig`` as legend-only traces). Missing
+    values are drawn in their own colour, named "unknown" in the legend."""
     marker: dict = {"size": 6, "opacity": 0.85}
     shapes: dict[str, str] = {}  # a category's marker symbol; "circle" when not named
-    if not color or color not in coords or not len(coords):
-        return marker
-    values = coords[color]
-    if _on_scale(values):
+    if legend is not None:
+        mapping = _category_colours(legend)
+        if len(legend.names) <= SHAPED_POINTS:
+            shapes = {name: SYMBOLS[i % len(SYMBOLS)] for i, name in enumerate(legend.order)}
+            marker["symbol"] = legend.names.map(shapes).fillna("circle").tolist()
+        marker.update(_category_codes(legend.names, list(mapping.values()), list(mapping)))
+    elif color and color in coords and len(coords):  # not categories: a colour scale
+        values = coords[color]
         known = values.notna().all()  # a float array is validated at once, an object one per point
         marker.update(
             color=values.to_numpy(float)
@@ -136,17 +148,7 @@ def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> d
         )
         mapping = {UNKNOWN: UNKNOWN_COLOUR} if values.isna().any() else {}
     else:
-        names, legend, flags = _legend_names(values)
-        palette = PALETTE if len(legend) <= len(PALETTE) else MANY_COLOURS
-        mapping = {name: palette[i] for i, name in enumerate(legend)}
-        if flags:
-            mapping.update({FLAGS["0"]: NEGATIVE, FLAGS["1"]: POSITIVE})
-        mapping.update({OTHER: OTHER_COLOUR, UNKNOWN: UNKNOWN_COLOUR})
-        if len(names) <= SHAPED_POINTS:
-            shapes = {name: SYMBOLS[i % len(SYMBOLS)] for i, name in enumerate(legend)}
-            marker["symbol"] = names.map(shapes).fillna("circle").tolist()
-        mapping = {name: mapping[name] for name in [*legend, OTHER, UNKNOWN] if name in set(names)}
-        marker.update(_category_codes(names, list(mapping.values()), list(mapping)))
+        return marker
     for name, colour in mapping.items():
         symbol = shapes.get(name, "circle")
         fig.add_trace(
@@ -156,6 +158,17 @@ def _colour_marker(fig: go.Figure, coords: pd.DataFrame, color: str | None) -> d
             )
         )  # fmt: skip
     return marker
+
+
+def _category_colours(legend: Legend) -> dict[str, str]:
+    """Each legend entry's colour, in legend order: the palette, a label's 0/1 drawn
+    absent/present, the merged rare ones and the missing ones in their own colours."""
+    palette = PALETTE if len(legend.order) <= len(PALETTE) else MANY_COLOURS
+    mapping = {name: palette[i] for i, name in enumerate(legend.order)}
+    if legend.flags:
+        mapping.update({FLAGS["0"]: NEGATIVE, FLAGS["1"]: POSITIVE})
+    mapping.update({OTHER: OTHER_COLOUR, UNKNOWN: UNKNOWN_COLOUR})
+    return {name: mapping[name] for name in legend.entries}
 
 
 def _legend_names(values: pd.Series) -> tuple[pd.Series, list[str], bool]:
@@ -168,22 +181,43 @@ def _legend_names(values: pd.Series) -> tuple[pd.Series, list[str], bool]:
     return names, legend, flags
 
 
+@dataclass(frozen=True)
+class Legend:
+    """The legend of a map coloured by categories of ``color``: each study's legend name
+    (``names``), the named categories in legend order (``order``), whether they are a label's
+    0/1, and the entries drawn (``entries``: ``order``, then merged rare and missing values)."""
+
+    color: str
+    names: pd.Series
+    order: list[str]
+    flags: bool
+    entries: list[str]
+
+
+def map_legend(coords: pd.DataFrame, color: str | None) -> Legend | None:
+    """The legend of a map coloured by ``color``; None for no colour or a colour scale (many
+    numbers). Worked out once a rerun: the page's Highlight box and the figure both read it."""
+    if not color or color not in coords or not len(coords) or _on_scale(coords[color]):
+        return None
+    names, order, flags = _legend_names(coords[color])
+    present = set(names)
+    entries = [name for name in [*order, OTHER, UNKNOWN] if name in present]
+    return Legend(color, names, order, flags, entries)
+
+
 def legend_names(coords: pd.DataFrame, color: str | None) -> list[str]:
     """The legend's entries of a map coloured by ``color``, in its order (missing values and
     merged rare ones last); [] for no colour or a colour scale (many numbers)."""
-    if not color or color not in coords or not len(coords) or _on_scale(coords[color]):
-        return []
-    names, legend, _flags = _legend_names(coords[color])
-    return [name for name in [*legend, OTHER, UNKNOWN] if name in set(names)]
+    legend = map_legend(coords, color)
+    return legend.entries if legend else []
 
 
-def _faded(coords: pd.DataFrame, color: str | None, highlight: Collection[str]) -> list | None:
-    """Each point's opacity when only the ``highlight`` categories of ``color`` stand out (the
+def _faded(legend: Legend | None, highlight: Collection[str]) -> list | None:
+    """Each point's opacity when only the ``highlight`` categories of the legend stand out (the
     others faded, still there to lasso); None when nothing is highlighted."""
-    if not highlight or not legend_names(coords, color):
+    if not highlight or legend is None or not legend.entries:
         return None
-    names = _legend_names(coords[color])[0]
-    return names.isin(set(highlight)).map({True: 0.9, False: FADED}).tolist()
+    return legend.names.isin(set(highlight)).map({True: 0.9, False: FADED}).tolist()
 
 
 def _on_scale(values: pd.Series) -> bool:

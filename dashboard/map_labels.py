@@ -11,6 +11,9 @@ Pure: tables in, tables and text out.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import chain, count
+
 import pandas as pd
 
 from model.evaluation.tables import display_name
@@ -44,28 +47,53 @@ def diagnosis(labels: pd.DataFrame, diagnoses: tuple[str, ...] = DIAGNOSES) -> p
 
 def labelled_map(table: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """The map's ``table`` (one row per study, ``study_id``) with the Diagnosis column and each
-    label column of ``labels`` (indexed by study_id) joined to it; unlabelled studies missing."""
-    named = labels.rename(columns=label_name)
+    label column of ``labels`` (indexed by study_id) joined to it; unlabelled studies missing.
+
+    A labels file's own ``diagnosis`` column keeps the name Diagnosis (the one-hots' column is
+    then left out), and columns whose names read alike get distinct ones (``label_names``): a
+    name twice crashed the page."""
+    named = labels.rename(columns=label_names(labels.columns, taken=table.columns))
     found = diagnosis(labels)
-    if found is not None:
+    if found is not None and DIAGNOSIS not in {*named.columns, *table.columns}:
         named.insert(0, DIAGNOSIS, found)
     return table.merge(named, left_on="study_id", right_index=True, how="left")
+
+
+def label_names(keys: Iterable[str], taken: Iterable[str] = ()) -> dict[str, str]:
+    """Each label column's name on the map, none twice nor one of ``taken``: ``label_name``,
+    else the header as the file writes it (``abc_def`` and ``abc def`` both read "Abc def"),
+    else that header numbered."""
+    used = {str(name) for name in taken}
+    names = {}
+    for key in map(str, keys):
+        numbered = (f"{key} {n}{LABEL_SUFFIX}" for n in count(2))
+        tries = chain([label_name(key), f"{key}{LABEL_SUFFIX}"], numbered)
+        names[key] = next(name for name in tries if name not in used)
+        used.add(names[key])
+    return names
 
 
 def colour_options(table: pd.DataFrame) -> list[str]:
     """``NO_COLOUR``, the labels (Diagnosis first), the first study facts, then the rest; none
     that holds one value for every study (the demo's scanner, matrix, views, source...: each
     drew the whole map in one colour)."""
-    columns = [
-        str(c)
-        for c in table.columns
-        if c not in NOT_COLOURS and table[c].astype(str).nunique(dropna=False) > 1
-    ]
+    columns = [str(c) for c in table.columns if c not in NOT_COLOURS and _varies(table[c])]
     labels = [c for c in columns if c.endswith(LABEL_SUFFIX)]
     labels.sort(key=lambda c: c != DIAGNOSIS)  # stable: the labels file's order after it
     facts = [c for c in FIRST_FACTS if c in columns]
     rest = [c for c in columns if c not in labels and c not in facts]
     return [NO_COLOUR, *labels, *facts, *rest]
+
+
+def _varies(values: pd.Series) -> bool:
+    """Whether a column draws the map in more than one colour: two known values, or one and a
+    missing one (drawn "unknown"). None, NaN and NA are one "unknown" (``nunique(dropna=False)``
+    counts them apart); values hashed as they are, not as text (0.4 s a rerun at 50,000 studies
+    by 25 columns), except unhashable ones (lists) that only text compares."""
+    try:
+        return values.nunique() + values.hasnans > 1
+    except TypeError:
+        return values.astype(str).nunique(dropna=False) > 1
 
 
 def default_colour(options: list[str]) -> str:

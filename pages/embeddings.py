@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
-from dashboard.map_figure import embedding_map, legend_names, selected_rows
+from dashboard.map_figure import embedding_map, map_legend, selected_rows
 from dashboard.map_labels import (
     NO_COLOUR,
     colour_options,
@@ -84,7 +84,8 @@ with page_guard(studio):
         width=240,
     )
     colour = None if colour == NO_COLOUR else colour
-    categories = legend_names(table, colour)
+    legend = map_legend(table, colour)  # once a rerun: the Highlight box and the map read it
+    categories = legend.entries if legend else []
     highlight = (
         row.multiselect(
             "Highlight",
@@ -115,6 +116,7 @@ with page_guard(studio):
         hover=hover_columns(table, colour),
         method=method,
         highlight=highlight,
+        legend=legend,
     )
     event = st.plotly_chart(
         figure, on_select="rerun", selection_mode=("points", "box", "lasso"), key="e-map"

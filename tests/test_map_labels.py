@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.map_figure import FADED, embedding_map, legend_names
+from dashboard.map_figure import FADED, embedding_map, legend_names, map_legend
 from dashboard.map_labels import (
     DIAGNOSIS,
     NO_COLOUR,
@@ -18,6 +18,7 @@ from dashboard.map_labels import (
     default_colour,
     diagnosis,
     hover_columns,
+    label_names,
     labelled_map,
     selection_message,
     selection_note,
@@ -150,3 +151,42 @@ def test_a_column_with_one_value_for_every_study_is_no_colour_choice() -> None:
     assert "matrix" not in colour_options(table)
     table.loc[0, "matrix"] = "512x512"
     assert "matrix" in colour_options(table)
+
+
+def test_label_columns_whose_names_read_alike_get_a_name_each() -> None:
+    """``abc_def`` and ``abc def`` were both "Abc def (label)": the colour box then crashed
+    ("truth value of a Series is ambiguous"), and a 0/1 ``diagnosis`` column beside the
+    diagnosis one-hots crashed the page (Diagnosis inserted twice)."""
+    labels = _labels().assign(**{"abc_def": [1.0, 0.0, 0.0, np.nan], "abc def": [0.0, 1.0, 1.0, 0]})
+    table = labelled_map(_table()[["x", "y", "study_id", "site"]], labels)
+    assert table.columns.is_unique
+    assert {"Abc def (label)", "abc def (label)"} <= set(table.columns)
+    assert {"Abc def (label)", "abc def (label)"} <= set(colour_options(table))
+    own = labelled_map(table[["x", "y", "study_id"]], _labels().assign(diagnosis=[1.0, 0, 1, 0]))
+    assert own.columns.is_unique and own[DIAGNOSIS].tolist() == [1.0, 0, 1, 0]  # the file's own
+    names = label_names(["a_b", "a b", "A b"])  # each read "A b"; the last as written too
+    assert names == {"a_b": "A b (label)", "a b": "a b (label)", "A b": "A b 2 (label)"}
+    assert label_names(["site"], taken=["Site (label)"]) == {"site": "site (label)"}
+
+
+def test_columns_are_counted_by_their_values_with_every_kind_of_missing_one_unknown() -> None:
+    """colour_options counts values as they are, not as text (0.4 s a rerun at 50,000 studies):
+    None, NaN and NA still count as one "unknown", and a column of lists still counts."""
+    table = _table()[["x", "y", "study_id"]].assign(
+        blank=pd.Series([None, np.nan, pd.NA, None], dtype=object),
+        one_known=pd.Series([None, "yes", np.nan, "yes"], dtype=object),
+        mixed=pd.Series([1.0, 1, np.nan, 1.0], dtype=object),
+        same_lists=[[1, 2]] * 4,
+        lists=[[1], [1], [2], [1]],
+    )
+    options = colour_options(table)
+    assert "blank" not in options and "same_lists" not in options  # one colour for every study
+    assert {"one_known", "mixed", "lists"} <= set(options)  # a value and unknown: two colours
+
+
+def test_a_legend_worked_out_for_another_colour_is_not_drawn() -> None:
+    table = _table()
+    stale = map_legend(table, "LGE (label)")
+    fig = embedding_map(table, DIAGNOSIS, highlight=["HCM"], legend=stale)
+    names = [t.name for t in fig.data if t.name != "studies"]
+    assert names == legend_names(table, DIAGNOSIS) == ["HCM", "Normal", SEVERAL, "unknown"]

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
+from dashboard import map_figure
 from dashboard.map_labels import DIAGNOSIS
 
 
@@ -92,3 +94,23 @@ def test_the_same_selection_drawn_again_after_a_clear_is_announced_again(
     rows.extend([0, 1])
     at.run()
     assert [t for t in at.toast if "2 studies selected" in t.proto.body]
+
+
+def test_the_legend_is_worked_out_once_a_rerun(app, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every study's legend name was worked out four times a rerun with a category highlighted
+    (the Highlight box, the colours, the fading twice): 0.1 s each at 50,000 studies."""
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    calls: list[str] = []
+    original = map_figure._legend_names
+
+    def counted(values: pd.Series) -> tuple[pd.Series, list[str], bool]:
+        calls.append(str(values.name))
+        return original(values)
+
+    monkeypatch.setattr(map_figure, "_legend_names", counted)
+    at.multiselect(key=f"e-highlight-{DIAGNOSIS}").select("Normal").run()
+    assert not at.exception and not at.error
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    studies = next(t for t in spec["data"] if t.get("name") == "studies")
+    assert isinstance(studies["marker"]["opacity"], list)  # the highlight drawn
+    assert calls == [DIAGNOSIS]
