@@ -207,6 +207,35 @@ def test_the_cards_can_show_the_models_likeliest_mistakes() -> None:
     assert list(shown_cases(probs, labels, "custom", MISSED, count=1).index) == ["a"]
 
 
+def test_a_diagnosis_card_reads_one_hot_labels_as_the_confusion_matrix_does() -> None:
+    """A study labelled NICM with its HCM cell blank is counted as not HCM by the confusion
+    matrix, and its HCM card said "not labelled" and left it out of the likeliest mistakes."""
+    from dashboard.finding_summary import FALSE_POSITIVES, MISSED, choice_classes, shown_cases
+    from dashboard.scoring import Scores, diagnosis_confusion
+
+    ids = ["s1", "s2", "s3", "s4"]
+    labels = pd.DataFrame(
+        {"nicm": [1.0, np.nan, 0.0, np.nan], "hcm": [np.nan, 1.0, 0.0, np.nan]}, index=ids
+    )
+    probs = pd.DataFrame({"nicm": [0.1, 0.3, 0.5, 0.5], "hcm": [0.9, 0.7, 0.5, 0.5]}, index=ids)
+    scores = Scores(findings=pd.DataFrame(index=ids), diagnoses=probs)
+    classes = choice_classes(scores, "dx: HCM")
+    assert classes == ["nicm", "hcm"] and choice_classes(scores, "LGE") == []
+    assert label_word(labels, "hcm", "s1", classes) == "labelled absent"
+    assert label_word(labels, "hcm", "s2", classes) == "labelled present"
+    assert label_word(labels, "hcm", "s3", classes) == "labelled absent"  # as written
+    assert label_word(labels, "hcm", "s4", classes) == "not labelled"
+    assert list(
+        shown_cases(probs["hcm"], labels, "hcm", FALSE_POSITIVES, classes=classes).index
+    ) == [
+        "s1",
+        "s3",
+    ]
+    assert list(shown_cases(probs["nicm"], labels, "nicm", MISSED, classes=classes).index) == ["s1"]
+    confusion = diagnosis_confusion(probs, labels)
+    assert confusion.matrix[0, 1] == 1  # s1: labelled NICM, so counted as not HCM
+
+
 @pytest.mark.slow
 def test_the_page_shows_the_highest_scoring_studies_labelled_absent(app) -> None:
     at = app("pages/zeroshot.py")
