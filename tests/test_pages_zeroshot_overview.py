@@ -154,6 +154,25 @@ def test_a_finding_or_class_without_a_labels_column_is_named_not_dropped(app, ty
 
 
 @pytest.mark.slow
+def test_a_lone_misspelt_finding_gets_its_did_you_mean(app, data_root) -> None:
+    """With every finding misspelt no finding had an AUC, and the did-you-mean was hidden."""
+    path = data_root / "prompts" / "lone-typo.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(
+        "findings:\n"
+        "  lv_dilaton: {positive: [Dilated left ventricle], negative: [Normal LV size]}\n"
+    )
+    try:
+        at = app("pages/zeroshot.py")
+        at.selectbox(key="zs-source").select("saved: lone-typo").run()
+        assert not at.exception
+        captions = [c.value for c in at.caption]
+        assert any("`lv_dilaton` (did you mean `lv_dilation`?)" in c for c in captions), captions
+    finally:
+        path.unlink()
+
+
+@pytest.mark.slow
 def test_score_columns_keep_their_bar_and_classes_the_cards_decimals(app, typo_set) -> None:
     """Under a short finding name (``LGE``) the column was too narrow for its bar, and the
     classes' probabilities showed 4 decimals beside the findings' and cards' 3."""
