@@ -18,6 +18,7 @@ import pytest
 from dashboard.finding_summary import auc_summary, label_word, unlabelled_findings
 from dashboard.prompt_editor import trial_key, trial_replaces
 from dashboard.scoring import CI, evaluate_finding
+from model.errors import DataError
 
 
 def test_every_finding_gets_a_row_with_its_auc_and_interval() -> None:
@@ -123,6 +124,25 @@ def test_a_trial_named_as_a_finding_of_the_set_is_said_to_replace_it() -> None:
     assert not trial_replaces(findings, "custom") and not trial_replaces(findings, "")
 
 
+def test_a_trial_replaces_exactly_the_rows_it_is_said_to() -> None:
+    """``with_trial`` read cells as ``str``, so a trial named ``nan`` dropped the blank rows
+    (NaN, read as "nan") that ``trial_replaces`` said nothing of, hiding a row's missing name."""
+    from dashboard.prompt_editor import prompt_set_from_rows, with_trial
+
+    rows = {"finding": ["lge", np.nan], "positive": ["LGE", "Dilated LV"], "negative": ["No", "No"]}
+    findings = pd.DataFrame(rows, dtype=object)  # as the table editor gives a row added with '+'
+    assert not trial_replaces(findings, "nan")
+    tried = with_trial(findings, "nan", "Pericardial effusion", "No effusion")
+    assert len(tried) == 3  # the blank-named row is kept, and still refused by name
+    with pytest.raises(DataError, match="no finding name"):
+        prompt_set_from_rows(tried, pd.DataFrame(columns=["class", "prompts"]))
+    assert trial_replaces(findings, " LGE ")
+    assert list(with_trial(findings, "LGE", "Scar", "No scar")["positive"]) == [
+        "Dilated LV",
+        "Scar",
+    ]
+
+
 @pytest.fixture
 def typo_set(data_root):
     """A saved prompt set with a finding and a diagnosis class named as no labels column is;
@@ -190,7 +210,6 @@ def test_a_bad_uploaded_set_says_how_to_get_back_to_a_working_one() -> None:
     import io
 
     from dashboard.prompt_editor import load_prompt_set
-    from model.errors import DataError
     from model.prompts import DEFAULT_PROMPTS
 
     upload = io.BytesIO(b"findings:\n  lge:\n    positive: [Late gadolinium enhancement]\n")
