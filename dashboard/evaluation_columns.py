@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from model.evaluation.tables import slug
+
 LEAD = ("Label", "direction", "setting", "method", "k", "AUC")  # what a row is, then its AUC
 BOUNDS = ("_lo", "_hi")
 
@@ -56,8 +58,12 @@ def _own_bounds(column: str, bounds: dict[str, str]) -> Iterable[str]:
 def in_site_order(names: Iterable[str], sites: Iterable[str]) -> list[str]:
     """Output file names (``internal/zeroshot.csv``) with the sites' files in the order the
     evaluation lists its sites (internal first), each site's in their given order; names of no
-    listed site after them. Sorted by name, a site called external came before the internal."""
-    order = {site: at for at, site in enumerate(sites)}
+    listed site after them. Sorted by name, a site called external came before the internal.
+    A site's folder is its name as a file name (``slug``: ``Hospital B`` -> ``Hospital_B``), so
+    that is what a name is matched by."""
+    order: dict[str, int] = {}
+    for at, site in enumerate(sites):
+        order.setdefault(slug(site), at)
     names = list(names)
     return sorted(names, key=lambda name: order.get(name.split("/")[0], len(order)))
 

@@ -10,12 +10,14 @@ said why.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
-from dashboard.scoring import CI, FindingEvaluation
+from dashboard.scoring import CI, FindingEvaluation, Scores, diagnosis_name
 from model.evaluation.tables import display_name
+from model.labels import diagnosis_targets
 
 SUMMARY_COLUMNS = ("Finding", "AUC", *CI, "Studies", "Positive")
 
@@ -63,15 +65,41 @@ def unlabelled_findings(findings: Iterable[str], columns: Iterable[str]) -> list
     return lines
 
 
-def label_word(labels: pd.DataFrame | None, key: str, study_id: str) -> str | None:
+def label_truth(labels: pd.DataFrame, key: str, classes: Sequence[str] = ()) -> pd.Series:
+    """The labels column ``key`` (1 / 0 / NaN, indexed as ``labels``) as the page counts it. For a
+    diagnosis class (``key`` in the prompt set's ``classes``) a row with exactly one class marked
+    1 is read as the confusion matrix reads it (``diagnosis_targets``): 1 for that class and 0
+    for every other, blanks included, since the classes are exclusive. Without this a study
+    labelled NICM with a blank HCM cell was "not labelled" on the HCM cards although the
+    confusion matrix counts it as not HCM. Other rows keep the column as written."""
+    column = labels[key].astype(float)
+    if key not in classes:
+        return column
+    classes = list(classes)
+    usable, targets = diagnosis_targets(labels, classes)
+    onehot = np.where(targets == classes.index(key), 1.0, 0.0)
+    return column.where(~usable, pd.Series(onehot, index=labels.index))
+
+
+def choice_classes(scores: Scores, choice: str) -> list[str]:
+    """The prompt set's diagnosis classes when ``choice`` (a ``prompt_choices`` name) is one of
+    them, for ``label_truth``; none for a finding, whose column is read as written."""
+    classes = [str(c) for c in scores.diagnoses.columns]
+    return classes if choice in {diagnosis_name(c) for c in classes} else []
+
+
+def label_word(
+    labels: pd.DataFrame | None, key: str, study_id: str, classes: Sequence[str] = ()
+) -> str | None:
     """What the labels file says of one study for a finding or diagnosis ``key``, for its
     top-scoring card: ``labelled present`` / ``labelled absent`` / ``not labelled``; None when
     there are no labels or no column of that name. A clinician checking the top studies read
-    the reports to learn what the page already knew."""
+    the reports to learn what the page already knew. A diagnosis class of ``classes`` is read
+    one-hot (``label_truth``)."""
     if labels is None or key not in labels.columns:
         return None
-    value = labels[key].get(study_id)
-    if value is None or pd.isna(value):
+    value = label_truth(labels.reindex([study_id]), key, classes).iloc[0]
+    if pd.isna(value):
         return "not labelled"
     return "labelled present" if float(value) == 1 else "labelled absent"
 
@@ -93,13 +121,19 @@ def case_views(labels: pd.DataFrame | None, key: str) -> list[str]:
 
 
 def shown_cases(
-    probs: pd.Series, labels: pd.DataFrame | None, key: str, view: str, count: int = 6
+    probs: pd.Series,
+    labels: pd.DataFrame | None,
+    key: str,
+    view: str,
+    count: int = 6,
+    classes: Sequence[str] = (),
 ) -> pd.Series:
     """The ``count`` studies the ``view`` shows (``case_views``), their probabilities in the
-    order shown: highest first, or for the missed positives lowest first."""
+    order shown: highest first, or for the missed positives lowest first. A diagnosis class of
+    ``classes`` is read one-hot (``label_truth``), as the confusion matrix reads it."""
     if view == TOP or view not in case_views(labels, key):
         return probs.sort_values(ascending=False).head(count)
-    truth = labels[key].reindex(probs.index)
+    truth = label_truth(labels.reindex(probs.index), key, classes)
     if view == FALSE_POSITIVES:
         return probs[truth == 0].sort_values(ascending=False).head(count)
     return probs[truth == 1].sort_values(ascending=True).head(count)

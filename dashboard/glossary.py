@@ -8,11 +8,12 @@ section, but nothing on the page said what they mean to a cardiologist reading t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from model.evaluation.tables import DISPLAY_NAMES, display_name
 
-# (text that marks the term in a headline figure, what it means); in reading order
+# (text that marks the term in a headline figure, what it means); in reading order. {draws} and
+# {cross_validation} are filled from the evaluation's settings (``terms_used``).
 TERMS: tuple[tuple[str, str], ...] = (
     (
         "AUC",
@@ -28,7 +29,7 @@ TERMS: tuple[tuple[str, str], ...] = (
     (
         "few-shot",
         "**Few-shot (k)**: k labelled example studies of each class are given (k = 1: one "
-        "with the finding, one without), drawn 100 times at random; the AUC is over the other "
+        "with the finding, one without), {draws} at random; the AUC is over the other "
         "studies, averaged over the draws.",
     ),
     (
@@ -48,9 +49,9 @@ TERMS: tuple[tuple[str, str], ...] = (
     (
         "linear probe",
         "**Linear probe**: a logistic regression fitted on many labelled studies, a reference "
-        "for how much of a label the model's representation holds: cross-validated (fitted "
-        "on 4/5 of the site's patients, tested on the rest, five times) or fitted once on the "
-        "internal training studies and applied unchanged.",
+        "for how much of a label the model's representation holds: cross-validated "
+        "({cross_validation}) or fitted once on the internal training studies and applied "
+        "unchanged.",
     ),
     (
         "R@",
@@ -66,11 +67,35 @@ TERMS: tuple[tuple[str, str], ...] = (
 )
 
 
-def terms_used(figures: Iterable[str]) -> list[str]:
+def terms_used(figures: Iterable[str], config: object = None) -> list[str]:
     """The meanings of the terms the given headline figures use, once each, in ``TERMS``'
-    order (AUC first, as every mean-AUC row uses it)."""
+    order (AUC first, as every mean-AUC row uses it). The few-shot draws and the probe's folds
+    are the evaluation's own (``config``: summary.json's ``config``, ``--episodes`` and
+    ``--folds``); without them the words say no number rather than one that may be wrong."""
     text = " ".join(str(f) for f in figures)
-    return [meaning for mark, meaning in TERMS if mark in text]
+    episodes = _setting(config, "fewshot", "episodes", least=1)
+    folds = _setting(config, "probe", "folds", least=2)
+    filled = {
+        "draws": f"drawn {episodes} times" if episodes else "drawn many times",
+        "cross_validation": (
+            f"fitted on {folds - 1}/{folds} of the site's patients, tested on the rest, "
+            f"{folds} times"
+            if folds
+            else "fitted on part of the site's patients and tested on the rest, each part in turn"
+        ),
+    }
+    return [meaning.format(**filled) for mark, meaning in TERMS if mark in text]
+
+
+def _setting(config: object, part: str, name: str, least: int) -> int | None:
+    """``config["suite"][part][name]`` when it is a whole number of at least ``least``, else
+    None (an older or hand-edited summary.json)."""
+    suite = config.get("suite") if isinstance(config, Mapping) else None
+    section = suite.get(part) if isinstance(suite, Mapping) else None
+    value = section.get(name) if isinstance(section, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        return None
+    return value
 
 
 def with_label_names(text: str) -> str:

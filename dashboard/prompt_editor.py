@@ -146,7 +146,15 @@ def trial_replaces(findings: pd.DataFrame, name: str) -> bool:
     """Whether a trial finding of this name takes the place of a row of the edited set (which
     ``with_trial`` then leaves out): the page says so, or a trial named ``lge`` silently
     changed the set's own LGE scores and AUC."""
-    return trial_key(name) in set(findings["finding"].map(_text))
+    return bool(_named(findings, trial_key(name)).any())
+
+
+def _named(findings: pd.DataFrame, key: str) -> pd.Series:
+    """Which rows of the findings table are the finding ``key`` (its name cell as stripped text,
+    blank for an empty cell): the one test of ``trial_replaces`` and ``with_trial``, so that the
+    page never says a trial replaces a row it keeps, nor drops one it said nothing of (a trial
+    named ``nan`` dropped the blank rows, read as the text "nan")."""
+    return findings["finding"].map(_text) == key
 
 
 def with_trial(findings: pd.DataFrame, name: str, positive: str, negative: str) -> pd.DataFrame:
@@ -160,7 +168,7 @@ def with_trial(findings: pd.DataFrame, name: str, positive: str, negative: str) 
         "positive": clean_query(positive),
         "negative": clean_query(negative),
     }
-    kept = findings[findings["finding"].astype(str).str.strip() != row["finding"]]
+    kept = findings[~_named(findings, row["finding"])]
     return pd.concat([kept, pd.DataFrame([row])], ignore_index=True)
 
 

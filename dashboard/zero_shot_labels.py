@@ -73,8 +73,9 @@ def finding_overview(studio: Studio, scores: Scores, labels: pd.DataFrame) -> No
                 "Positive": count,
             },
         )
+    # said also when no finding is labelled: a lone typo (``lv_dilaton``) lost its did-you-mean
     missing = unlabelled_findings(scores.findings.columns, labels.columns)
-    if missing and labelled:
+    if missing:
         st.caption(
             f"No AUC for {', '.join(missing)}: a finding is compared with the labels column of "
             "its exact name; rename it (or name the tried finding) after one to see its AUC."

@@ -184,8 +184,9 @@ def overview(outputs) -> None:
         # 800 px, and hid the last rows behind a scroll
         st.table(key_figures.set_index("figure"))
         st.caption(HEADLINE_NOTE)
+        terms = terms_used(key_figures["figure"], outputs.summary.get("config"))  # its own draws
         with st.expander("What these figures mean"):
-            st.markdown("\n".join(f"- {term}" for term in terms_used(key_figures["figure"])))
+            st.markdown("\n".join(f"- {term}" for term in terms))
     for line in outputs.site_lines():
         st.caption(markdown_text(line))
     problems = [with_label_names(p) for p in outputs.problems()]  # labels by their names

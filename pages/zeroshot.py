@@ -6,7 +6,13 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.context import Studio
-from dashboard.finding_summary import VIEW_STUDIES, case_views, label_word, shown_cases
+from dashboard.finding_summary import (
+    VIEW_STUDIES,
+    case_views,
+    choice_classes,
+    label_word,
+    shown_cases,
+)
 from dashboard.formatting import duration_text
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import kept_tables, remember, remember_tables, restore
@@ -300,9 +306,10 @@ def top_cases(scores, studies) -> None:
     except DataError:  # the Against-labels section below says what is wrong with the file
         labels = None
     key = str(choices[choice].name)
+    classes = choice_classes(scores, choice)  # a diagnosis is read one-hot, as its matrix is
     views = case_views(labels, key)
     view = st.segmented_control("Show", views, default=views[0], key="zs-top-view") or views[0]
-    top = shown_cases(choices[choice], labels, key, view)
+    top = shown_cases(choices[choice], labels, key, view, classes=classes)
     if top.empty:
         st.info(markdown_text(f"No study is {VIEW_STUDIES[view]} for {choice}."))
     for i, ((study_id, prob), cell) in enumerate(
@@ -311,7 +318,7 @@ def top_cases(scores, studies) -> None:
         row = {"study_id": study_id, **studies.loc[study_id].to_dict()}
         with cell:
             st.metric(markdown_text(f"p({choice})"), f"{prob:.3f}")
-            word = label_word(labels, key, study_id)
+            word = label_word(labels, key, study_id, classes)
             if word is not None:  # whether the labels agree, without reading the report
                 st.caption(word)
             case_card(studio, row, None, key=f"zs-{i}")

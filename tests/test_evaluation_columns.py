@@ -88,6 +88,15 @@ def test_each_sites_files_come_in_the_evaluations_site_order() -> None:
     assert in_site_order(names, []) == names
 
 
+def test_a_site_named_in_words_keeps_its_place() -> None:
+    """The outputs write a site's files under its name as a file name (``Hospital B`` ->
+    ``Hospital_B/``), and the order matched the name as written, so such a site fell last."""
+    names = ["Z_site/zeroshot.csv", "Hospital_B/zeroshot.csv", "internal/zeroshot.csv"]
+    assert in_site_order(names, ["internal", "Hospital B", "Z site"]) == [
+        "internal/zeroshot.csv", "Hospital_B/zeroshot.csv", "Z_site/zeroshot.csv"
+    ]  # fmt: skip
+
+
 @pytest.mark.slow
 def test_the_evaluate_page_shows_the_internal_sites_tables_first(app, data_root: Path) -> None:
     import shutil

@@ -26,6 +26,19 @@ def test_each_term_a_headline_uses_is_explained_once_and_no_other() -> None:
     assert terms_used([]) == []
 
 
+def test_the_draws_and_folds_are_the_evaluations_own() -> None:
+    """The glossary said "drawn 100 times" and "five times" whatever ``--episodes`` and
+    ``--folds`` the evaluation ran with; summary.json records both."""
+    figures = ["few-shot prototype, mean AUC (k = 1)", "linear probe, mean AUC"]
+    config = {"suite": {"fewshot": {"episodes": 20}, "probe": {"folds": 3}}}
+    _auc, fewshot, _prototype, probe = terms_used(figures, config)
+    assert "drawn 20 times" in fewshot and "100" not in fewshot
+    assert "2/3 of the site's patients" in probe and "3 times" in probe and "five" not in probe
+    for missing in (None, {}, {"suite": {"fewshot": {"episodes": "x"}, "probe": {"folds": 1}}}):
+        _auc, fewshot, _prototype, probe = terms_used(figures, missing)
+        assert "drawn many times" in fewshot and not any(ch.isdigit() for ch in probe)
+
+
 @pytest.mark.slow
 def test_the_evaluate_page_explains_the_terms_of_its_headline(app, data_root: Path) -> None:
     folder = data_root / "evaluations" / "eval-20260101-000000"
@@ -40,12 +53,14 @@ def test_the_evaluate_page_explains_the_terms_of_its_headline(app, data_root: Pa
     try:
         (folder / "internal").mkdir(parents=True)
         (folder / "internal" / "zeroshot.csv").write_text("model,Label,AUC\nm,LGE,0.9\n")
-        summary = {"config": {"checkpoint": "/runs/a/best.pt"}, "results": [result]}
+        suite = {"fewshot": {"episodes": 30}, "probe": {"folds": 4}}
+        summary = {"config": {"checkpoint": "/runs/a/best.pt", "suite": suite}, "results": [result]}
         (folder / "summary.json").write_text(json.dumps(summary))
         at = app("pages/evaluate.py")
         assert not at.exception
         [glossary] = [e for e in at.expander if e.label == "What these figures mean"]
         text = " ".join(m.value for m in glossary.markdown)
+        assert "drawn 30 times" in text and "3/4 of the site's patients" in text
         for term in ("**Prototype**", "**Linear probe**", "**R@10**", "precision@10"):
             assert term in text, term
         assert "**Logistic**" not in text  # the headline has no logistic row

@@ -18,6 +18,7 @@ import pytest
 from dashboard.finding_summary import auc_summary, label_word, unlabelled_findings
 from dashboard.prompt_editor import trial_key, trial_replaces
 from dashboard.scoring import CI, evaluate_finding
+from model.errors import DataError
 
 
 def test_every_finding_gets_a_row_with_its_auc_and_interval() -> None:
@@ -123,6 +124,25 @@ def test_a_trial_named_as_a_finding_of_the_set_is_said_to_replace_it() -> None:
     assert not trial_replaces(findings, "custom") and not trial_replaces(findings, "")
 
 
+def test_a_trial_replaces_exactly_the_rows_it_is_said_to() -> None:
+    """``with_trial`` read cells as ``str``, so a trial named ``nan`` dropped the blank rows
+    (NaN, read as "nan") that ``trial_replaces`` said nothing of, hiding a row's missing name."""
+    from dashboard.prompt_editor import prompt_set_from_rows, with_trial
+
+    rows = {"finding": ["lge", np.nan], "positive": ["LGE", "Dilated LV"], "negative": ["No", "No"]}
+    findings = pd.DataFrame(rows, dtype=object)  # as the table editor gives a row added with '+'
+    assert not trial_replaces(findings, "nan")
+    tried = with_trial(findings, "nan", "Pericardial effusion", "No effusion")
+    assert len(tried) == 3  # the blank-named row is kept, and still refused by name
+    with pytest.raises(DataError, match="no finding name"):
+        prompt_set_from_rows(tried, pd.DataFrame(columns=["class", "prompts"]))
+    assert trial_replaces(findings, " LGE ")
+    assert list(with_trial(findings, "LGE", "Scar", "No scar")["positive"]) == [
+        "Dilated LV",
+        "Scar",
+    ]
+
+
 @pytest.fixture
 def typo_set(data_root):
     """A saved prompt set with a finding and a diagnosis class named as no labels column is;
@@ -154,6 +174,25 @@ def test_a_finding_or_class_without_a_labels_column_is_named_not_dropped(app, ty
 
 
 @pytest.mark.slow
+def test_a_lone_misspelt_finding_gets_its_did_you_mean(app, data_root) -> None:
+    """With every finding misspelt no finding had an AUC, and the did-you-mean was hidden."""
+    path = data_root / "prompts" / "lone-typo.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(
+        "findings:\n"
+        "  lv_dilaton: {positive: [Dilated left ventricle], negative: [Normal LV size]}\n"
+    )
+    try:
+        at = app("pages/zeroshot.py")
+        at.selectbox(key="zs-source").select("saved: lone-typo").run()
+        assert not at.exception
+        captions = [c.value for c in at.caption]
+        assert any("`lv_dilaton` (did you mean `lv_dilation`?)" in c for c in captions), captions
+    finally:
+        path.unlink()
+
+
+@pytest.mark.slow
 def test_score_columns_keep_their_bar_and_classes_the_cards_decimals(app, typo_set) -> None:
     """Under a short finding name (``LGE``) the column was too narrow for its bar, and the
     classes' probabilities showed 4 decimals beside the findings' and cards' 3."""
@@ -171,7 +210,6 @@ def test_a_bad_uploaded_set_says_how_to_get_back_to_a_working_one() -> None:
     import io
 
     from dashboard.prompt_editor import load_prompt_set
-    from model.errors import DataError
     from model.prompts import DEFAULT_PROMPTS
 
     upload = io.BytesIO(b"findings:\n  lge:\n    positive: [Late gadolinium enhancement]\n")
@@ -205,6 +243,35 @@ def test_the_cards_can_show_the_models_likeliest_mistakes() -> None:
     assert list(shown_cases(probs, labels, "lge", FALSE_POSITIVES).index) == ["b", "e"]
     assert list(shown_cases(probs, labels, "lge", MISSED).index) == ["d", "a"]  # lowest first
     assert list(shown_cases(probs, labels, "custom", MISSED, count=1).index) == ["a"]
+
+
+def test_a_diagnosis_card_reads_one_hot_labels_as_the_confusion_matrix_does() -> None:
+    """A study labelled NICM with its HCM cell blank is counted as not HCM by the confusion
+    matrix, and its HCM card said "not labelled" and left it out of the likeliest mistakes."""
+    from dashboard.finding_summary import FALSE_POSITIVES, MISSED, choice_classes, shown_cases
+    from dashboard.scoring import Scores, diagnosis_confusion
+
+    ids = ["s1", "s2", "s3", "s4"]
+    labels = pd.DataFrame(
+        {"nicm": [1.0, np.nan, 0.0, np.nan], "hcm": [np.nan, 1.0, 0.0, np.nan]}, index=ids
+    )
+    probs = pd.DataFrame({"nicm": [0.1, 0.3, 0.5, 0.5], "hcm": [0.9, 0.7, 0.5, 0.5]}, index=ids)
+    scores = Scores(findings=pd.DataFrame(index=ids), diagnoses=probs)
+    classes = choice_classes(scores, "dx: HCM")
+    assert classes == ["nicm", "hcm"] and choice_classes(scores, "LGE") == []
+    assert label_word(labels, "hcm", "s1", classes) == "labelled absent"
+    assert label_word(labels, "hcm", "s2", classes) == "labelled present"
+    assert label_word(labels, "hcm", "s3", classes) == "labelled absent"  # as written
+    assert label_word(labels, "hcm", "s4", classes) == "not labelled"
+    assert list(
+        shown_cases(probs["hcm"], labels, "hcm", FALSE_POSITIVES, classes=classes).index
+    ) == [
+        "s1",
+        "s3",
+    ]
+    assert list(shown_cases(probs["nicm"], labels, "nicm", MISSED, classes=classes).index) == ["s1"]
+    confusion = diagnosis_confusion(probs, labels)
+    assert confusion.matrix[0, 1] == 1  # s1: labelled NICM, so counted as not HCM
 
 
 @pytest.mark.slow
