@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 from dashboard_fixtures import tiny_data_root
 from streamlit.testing.v1 import AppTest
@@ -433,18 +434,23 @@ def test_a_damaged_index_is_not_searched_and_the_page_rebuilds_it(
     assert not any("damaged" in i.value for i in at.info)
 
 
+def _add_sarcoid_column(data: Path) -> tuple[pd.DataFrame, set[str]]:
+    """Give the tiny dataset's labels.csv a hospital's own 0/1 column, ``sarcoid`` (1, blank, 0,
+    0 in turn over its 24 studies): the labels as written, and the IDs of the studies labelled 1."""
+    labels = pd.read_csv(data / "labels.csv", dtype=str)
+    labels["sarcoid"] = ["1" if i % 4 == 0 else ("" if i % 4 == 1 else "0") for i in range(24)]
+    labels.to_csv(data / "labels.csv", index=False)
+    return labels, {f"s00{i:04d}" for i in range(0, 24, 4)}
+
+
 def test_a_hospital_label_column_is_a_filter_the_index_answers(tmp_path_factory, monkeypatch):
     """The dataset's own label column (sarcoid) is offered beside the findings under its own
     name and filtered in the index; once labels.csv changes, the page says the index is older
     than the labels and answers label filters in memory, with the job that indexes it again."""
-    import pandas as pd
 
     root = _copy(tmp_path_factory, "own-labels")
     data = root / "ds" / "tiny"
-    labels = pd.read_csv(data / "labels.csv", dtype=str)
-    labels["sarcoid"] = ["1" if i % 4 == 0 else ("" if i % 4 == 1 else "0") for i in range(24)]
-    labels.to_csv(data / "labels.csv", index=False)
-    sarcoid = {f"s00{i:04d}" for i in range(0, 24, 4)}
+    labels, sarcoid = _add_sarcoid_column(data)
     assert main(["index", "--checkpoint", str(_active_checkpoint(root)), "--data", str(data)]) == 0
     at = _open(root, monkeypatch, "Dilated left ventricle")
     assert at.multiselect(key="b-label-sarcoid").label == "sarcoid"
@@ -549,16 +555,11 @@ def test_an_index_with_an_earlier_versions_label_record_says_so(tmp_path_factory
     index lacks the dataset."""
     import json
 
-    import pandas as pd
-
     from model.index.label_fields import LABELS_KEY, labels_fingerprint, recorded_labels
 
     root = _copy(tmp_path_factory, "old-record")
     data = root / "ds" / "tiny"
-    labels = pd.read_csv(data / "labels.csv", dtype=str)
-    labels["sarcoid"] = ["1" if i % 4 == 0 else ("" if i % 4 == 1 else "0") for i in range(24)]
-    labels.to_csv(data / "labels.csv", index=False)
-    sarcoid = {f"s00{i:04d}" for i in range(0, 24, 4)}
+    labels, sarcoid = _add_sarcoid_column(data)
     checkpoint = _active_checkpoint(root)
     assert main(["index", "--checkpoint", str(checkpoint), "--data", str(data)]) == 0
     fingerprint = read_checkpoint_meta(checkpoint).fingerprint
