@@ -60,7 +60,7 @@ def embedding_map(
     coords: one row per study with x, y, study_id and any columns named in ``color`` / ``hover``;
     prompts: rows with x, y, text. Selection (lasso/box) returns point indices into ``coords``.
     ``hover`` columns the studies table lacks are left out of the hover text. ``highlight``:
-    legend names (``legend_names``) of ``color`` drawn as usual, every other study faded.
+    entries of ``color``'s legend (``Legend.entries``) drawn as usual, every other study faded.
     ``legend``: ``map_legend(coords, color)`` where the caller has it (worked out once a rerun:
     every study's name, 0.1 s at 50,000 studies), else worked out here.
     """
@@ -203,13 +203,6 @@ def map_legend(coords: pd.DataFrame, color: str | None) -> Legend | None:
     present = set(names)
     entries = [name for name in [*order, OTHER, UNKNOWN] if name in present]
     return Legend(color, names, order, flags, entries)
-
-
-def legend_names(coords: pd.DataFrame, color: str | None) -> list[str]:
-    """The legend's entries of a map coloured by ``color``, in its order (missing values and
-    merged rare ones last); [] for no colour or a colour scale (many numbers)."""
-    legend = map_legend(coords, color)
-    return legend.entries if legend else []
 
 
 def _faded(legend: Legend | None, highlight: Collection[str]) -> list | None:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.map_figure import FADED, embedding_map, legend_names, map_legend
+from dashboard.map_figure import FADED, embedding_map, map_legend
 from dashboard.map_labels import (
     DIAGNOSIS,
     NO_COLOUR,
@@ -128,9 +128,9 @@ def test_the_legend_is_a_key_not_a_toggle_that_hides_nothing() -> None:
 def test_highlighted_categories_stand_out_and_the_rest_fade() -> None:
     """The legend cannot hide a category: a student picks the ones to see instead."""
     table = _table()
-    assert legend_names(table, DIAGNOSIS) == ["HCM", "Normal", SEVERAL, "unknown"]
-    assert legend_names(table, "LGE (label)") == ["absent", "present", "unknown"]
-    assert legend_names(table, None) == []
+    assert map_legend(table, DIAGNOSIS).entries == ["HCM", "Normal", SEVERAL, "unknown"]
+    assert map_legend(table, "LGE (label)").entries == ["absent", "present", "unknown"]
+    assert map_legend(table, None) is None
     fig = embedding_map(table, DIAGNOSIS, highlight=["HCM", "unknown"])
     studies = next(t for t in fig.data if t.name == "studies")
     assert list(studies.marker.opacity) == [0.9, FADED, FADED, 0.9]
@@ -141,7 +141,7 @@ def test_highlighted_categories_stand_out_and_the_rest_fade() -> None:
 def test_a_colour_scale_offers_nothing_to_highlight() -> None:
     table = pd.DataFrame({"x": range(12), "y": range(12), "study_id": list("abcdefghijkl")})
     table["age"] = [float(v) for v in range(20, 32)]
-    assert legend_names(table, "age") == []
+    assert map_legend(table, "age") is None
 
 
 def test_a_column_with_one_value_for_every_study_is_no_colour_choice() -> None:
@@ -189,4 +189,4 @@ def test_a_legend_worked_out_for_another_colour_is_not_drawn() -> None:
     stale = map_legend(table, "LGE (label)")
     fig = embedding_map(table, DIAGNOSIS, highlight=["HCM"], legend=stale)
     names = [t.name for t in fig.data if t.name != "studies"]
-    assert names == legend_names(table, DIAGNOSIS) == ["HCM", "Normal", SEVERAL, "unknown"]
+    assert names == map_legend(table, DIAGNOSIS).entries == ["HCM", "Normal", SEVERAL, "unknown"]
