@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from itertools import chain, count
 
+import numpy as np
 import pandas as pd
 
 from model.evaluation.tables import display_name
+from model.labels import diagnosis_targets
 from model.schema import DIAGNOSES
 
 LABEL_SUFFIX = " (label)"
@@ -39,10 +41,10 @@ def diagnosis(labels: pd.DataFrame, diagnoses: tuple[str, ...] = DIAGNOSES) -> p
     present = [key for key in diagnoses if key in labels.columns]
     if not present:
         return None
-    flags = labels[present].eq(1)
-    count = flags.sum(axis=1)
-    named = flags.idxmax(axis=1).map(display_name).where(count == 1)
-    return named.mask(count > 1, SEVERAL).rename(DIAGNOSIS)
+    known, index = diagnosis_targets(labels, list(diagnoses))  # as the confusion matrix reads
+    names = np.array([display_name(key) for key in diagnoses], dtype=object)
+    named = pd.Series(np.where(known, names[index], None), index=labels.index, name=DIAGNOSIS)
+    return named.mask(labels[present].eq(1).sum(axis=1) > 1, SEVERAL)
 
 
 def labelled_map(table: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
