@@ -21,6 +21,8 @@ _SPEEDS = (0.25, 0.5, 1.0, 2.0)
 # Views share the player's width, ``columns`` to a row; narrower than this, fewer to a row: a
 # fixed size cut the last column off at the frame's edge (a laptop's case view is ~550 px wide).
 _MIN_VIEW_PX = 140
+# The theme's primary colour (.streamlit/config.toml): "Play all" looks like the app's buttons.
+PRIMARY_COLOUR = "#cf4250"
 
 
 def png_base64(frame: np.ndarray) -> str:
@@ -51,6 +53,7 @@ def cine_player_html(views: dict[str, np.ndarray], fps: float = 16.0, columns: i
         cards=cards,
         data=data,
         fps=float(fps),
+        primary=PRIMARY_COLOUR,
     )
 
 
@@ -75,7 +78,7 @@ def _card(index: int, name: str, n_frames: int, speeds: str) -> str:
 _TEMPLATE = """<!doctype html><html><head><meta charset="utf-8"><style>
 body {{ font-family: "Source Sans Pro", sans-serif; margin: 0; color: #e8eef5; background: transparent; }}
 .bar {{ margin: 4px 0 8px 0; }}
-.bar button {{ background: #ff4b4b; color: white; border: 0; border-radius: 6px; padding: 4px 12px; cursor: pointer; }}
+.bar button {{ background: {primary}; color: white; border: 0; border-radius: 6px; padding: 4px 12px; cursor: pointer; }}
 .grid {{ display: grid; gap: 14px;
   grid-template-columns: repeat(auto-fill, minmax(max({min_px}px, calc((100% - {gaps}px) / {columns})), 1fr)); }}
 .card {{ background: #11161f; border-radius: 10px; padding: 8px; }}
