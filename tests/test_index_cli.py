@@ -16,6 +16,15 @@ from model.index import cli_index
 from model.index.cli_index import _write
 from model.index.client import ChromaLocation, open_client
 from model.index.embedding_index import EmbeddingIndex
+from model.index.label_fields import (
+    LABELS_KEY,
+    NO_RECORD,
+    IndexedLabels,
+    recorded_labels,
+    stale_reason,
+    stale_title,
+)
+from model.index.records import dataset_identity
 from model.index.writer_lock import WriterLock
 from model.training.checkpoint import read_checkpoint_meta
 
@@ -306,3 +315,47 @@ def test_search_judges_the_index_by_the_label_values_it_holds(setup, tmp_path, c
     assert f"not with {hospital}'s own labels file" in caplog.text
     assert "since the index was built" not in caplog.text
     capsys.readouterr()
+
+
+def _with_column(dataset, **columns: list[str]) -> pd.DataFrame:
+    """``dataset``'s labels.csv with ``columns`` added (written back); the labels as written."""
+    labels = pd.read_csv(dataset / "labels.csv", dtype=str)
+    labels = labels.assign(**{name: values[: len(labels)] for name, values in columns.items()})
+    labels.to_csv(dataset / "labels.csv", index=False)
+    return labels
+
+
+def _folder(dataset) -> str:
+    return dataset_identity("", dataset)["dataset_folder"]
+
+
+def test_search_names_an_own_label_filter_the_index_holds_none_of(setup, tmp_path, caplog):
+    """A sibling sharing the index brought 'sarcoid'; this dataset's studies were indexed before
+    its labels file had that column, by a version that recorded no labels. Its --where on its own
+    sarcoid column finds none of its studies: search says why in the Case browser's words (the
+    index predates its record of the labels), not nothing. A field only the sibling's file has,
+    or a finding, is not a column of this dataset's file to warn about."""
+    root, data, other, checkpoint = setup
+    hospital, sibling = tmp_path / "hospital", tmp_path / "sibling"
+    shutil.copytree(data, hospital)
+    shutil.copytree(other, sibling)
+    _with_column(sibling, sarcoid=["1", "0"] * 3, amyloid_confirmed=["0", "1"] * 3)
+    argv = ["--checkpoint", str(checkpoint), "--chroma-path", str(tmp_path / "chroma")]
+    assert main(["index", *argv, "--data", str(hospital), "--data", str(sibling)]) == 0
+    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
+    location = ChromaLocation(path=tmp_path / "chroma")
+    collection = EmbeddingIndex(open_client(location), fingerprint).collection()
+    recorded = recorded_labels(collection.metadata)
+    del recorded[_folder(hospital)]  # as a version before label records left it
+    collection.modify(metadata={**collection.metadata, LABELS_KEY: json.dumps(recorded)})
+    _with_column(hospital, sarcoid=["1", "0"] * (N // 2))
+    search = ["search", "LV", *argv, "--data", str(hospital), "--where"]
+    state = IndexedLabels(current=False, record=NO_RECORD)
+    caplog.clear()
+    assert main([*search, '{"sarcoid": 1}']) == 0
+    assert stale_title(state) in caplog.text
+    assert stale_reason(state, str(hospital)) in caplog.text
+    for where in ('{"amyloid_confirmed": 1}', '{"lge": 1}'):
+        caplog.clear()
+        assert main([*search, where]) == 0
+        assert "The case index" not in caplog.text, where
