@@ -359,3 +359,39 @@ def test_search_names_an_own_label_filter_the_index_holds_none_of(setup, tmp_pat
         caplog.clear()
         assert main([*search, where]) == 0
         assert "The case index" not in caplog.text, where
+
+
+def test_the_index_command_says_when_the_labels_it_holds_are_not_the_datasets(
+    setup, tmp_path, caplog
+):
+    """Indexed with --labels from another file whose values differ from the dataset's own labels
+    file, or from files that label none of its studies, the index command says so in one line,
+    in the words search and the Case browser use; with the same values, or the dataset's own
+    file, it says nothing."""
+    root, data, other, checkpoint = setup
+    hospital = tmp_path / "hospital"
+    shutil.copytree(other, hospital)
+    own = pd.read_csv(hospital / "labels.csv", dtype=str)
+    argv = ["index", "--checkpoint", str(checkpoint), "--data", str(hospital)]
+    argv += ["--chroma-path", str(tmp_path / "chroma")]
+    own.iloc[::-1].to_csv(tmp_path / "same.csv", index=False)
+    edited = own.copy()
+    edited.loc[0, "lge"] = "0" if own.loc[0, "lge"] == "1" else "1"
+    edited.to_csv(tmp_path / "all_sites.csv", index=False)
+    other_file = IndexedLabels(current=False, own=False, files=("all_sites.csv",))
+    none = IndexedLabels(current=False, own=False)
+    cases = [
+        (["--labels", str(tmp_path / "all_sites.csv")], other_file),
+        (["--labels", str(tmp_path / "same.csv")], None),
+        (["--labels", str(data / "labels.csv")], none),
+        ([], None),
+    ]
+    for extra, state in cases:
+        caplog.clear()
+        assert main([*argv, *extra]) == 0
+        notes = [r.getMessage() for r in caplog.records if "The case index" in r.getMessage()]
+        if state is None:
+            assert notes == [], extra
+            continue
+        assert len(notes) == 1, (extra, notes)
+        assert stale_title(state) in notes[0] and stale_reason(state, str(hospital)) in notes[0]

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,8 +36,13 @@ from model.index.client import (
 )
 from model.index.embedding_index import EmbeddingIndex
 from model.index.fresh_process import ChildDied, run_in_fresh_process
-from model.index.held_datasets import dropped_by_rebuild, identity_of, read_held_datasets
-from model.index.label_fields import dataset_record
+from model.index.held_datasets import (
+    dropped_by_rebuild,
+    identity_of,
+    labels_state,
+    read_held_datasets,
+)
+from model.index.label_fields import dataset_record, stale_note, with_labels_recorded
 from model.index.rebuild import drop_dead_leftovers, drop_leftovers, rebuild_index
 from model.index.records import IndexRecords, build_records, read_labels
 from model.index.writer import UpsertReport, upsert_records
@@ -253,7 +259,20 @@ def run(args: argparse.Namespace) -> int:
         finished - embedded,
         len(records) / max(finished - started, 1e-9),
     )
+    _say_labels_state(args.data, records.labels)
     return 0
+
+
+def _say_labels_state(datasets: list[Path], recorded: dict[str, dict[str, Any]]) -> None:
+    """One line for each dataset whose label values the index now holds (``recorded``: the
+    written records' ``dataset_record`` by dataset folder) are not its own labels file's
+    (``--labels`` from another file with other values, or from files that label none of its
+    studies), in the words of ``search`` and the Case browser (``stale_note``)."""
+    metadata = with_labels_recorded(None, recorded)
+    for path in datasets:
+        state = labels_state(metadata, Path(path))
+        if not state.current:
+            log.warning("%s", stale_note(state, str(path)))
 
 
 def _write(
