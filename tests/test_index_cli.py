@@ -395,3 +395,29 @@ def test_the_index_command_says_when_the_labels_it_holds_are_not_the_datasets(
             continue
         assert len(notes) == 1, (extra, notes)
         assert stale_title(state) in notes[0] and stale_reason(state, str(hospital)) in notes[0]
+
+
+def test_the_index_command_names_a_siblings_labels_it_keeps_but_cannot_refresh(
+    setup, tmp_path, caplog
+):
+    """Two sibling datasets share an index folder; one's labels file is edited and only the
+    other is indexed again: the index keeps the edited one's old labels, which this command
+    cannot refresh, and says so in the same words, naming it. Indexing both says nothing."""
+    root, data, other, checkpoint = setup
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(data, first)
+    shutil.copytree(other, second)
+    argv = ["index", "--checkpoint", str(checkpoint), "--chroma-path", str(tmp_path / "chroma")]
+    assert main([*argv, "--data", str(first), "--data", str(second)]) == 0
+    labels = pd.read_csv(second / "labels.csv", dtype=str)
+    labels.loc[0, "lge"] = "0" if labels.loc[0, "lge"] == "1" else "1"
+    labels.to_csv(second / "labels.csv", index=False)
+    state = IndexedLabels(current=False)
+    caplog.clear()
+    assert main([*argv, "--data", str(first)]) == 0
+    notes = [r.getMessage() for r in caplog.records if "The case index" in r.getMessage()]
+    assert len(notes) == 1 and stale_reason(state, str(second)) in notes[0], notes
+    assert stale_title(state) in notes[0]
+    caplog.clear()
+    assert main([*argv, "--data", str(first), "--data", str(second)]) == 0
+    assert "The case index" not in caplog.text
