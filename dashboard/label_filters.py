@@ -76,7 +76,7 @@ def label_options(table: pd.DataFrame, columns: list[str]) -> dict[str, list[str
     the schema's order (normal first), the 0/1 labels "0" then "1"."""
     options = filter_options(table, columns)
     if DIAGNOSIS in options:
-        options[DIAGNOSIS].sort(key=lambda key: DIAGNOSES.index(key) if key in DIAGNOSES else 99)
+        options[DIAGNOSIS].sort(key=DIAGNOSES.index)
     return options
 
 
