@@ -5,7 +5,13 @@ import streamlit as st
 from dashboard.case_search import CaseQuery, check_ready, search_cases
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
-from dashboard.label_filters import LabelledStudies, case_studies, label_title
+from dashboard.label_filters import (
+    LabelledStudies,
+    case_studies,
+    label_options,
+    label_title,
+    label_value,
+)
 from dashboard.search import example_line, page_of
 from dashboard.studies import StudyFilter, column_label, filter_options
 from dashboard.ui import (
@@ -32,15 +38,18 @@ page_header("Case browser", "Find studies by describing them, or by example: mor
 
 
 def filters(studies, labels: list[str]) -> StudyFilter:
-    """The metadata filters, then the labels' (``labels``: findings and the dataset's own label
-    columns, under their names in its labels file)."""
+    """The metadata filters, then the labels' (``labels``: the diagnosis, the findings and the
+    dataset's own label columns, under their names in its labels file)."""
     chosen = StudyFilter()
     with st.expander("Filters", expanded=False):
         filter_rows(chosen, filter_options(studies), labelled=False)
-        label_options = filter_options(studies, labels)
-        if label_options:
-            st.caption("Labels from the dataset's labels file (1 = yes, 0 = no)")
-            filter_rows(chosen, label_options, labelled=True)
+        options = label_options(studies, labels)
+        if options:
+            st.caption(
+                "Labels from the dataset's labels file: the diagnosis (its one diagnosis "
+                "column marked 1) and each label, 1 = yes, 0 = no"
+            )
+            filter_rows(chosen, options, labelled=True)
     return chosen
 
 
@@ -53,7 +62,12 @@ def filter_rows(chosen: StudyFilter, options: dict[str, list[str]], labelled: bo
         title = label_title(name) if labelled else column_label(name)
         key = f"b-label-{name}" if labelled else f"b-{name}"  # a label may be named "query"
         chosen.values[name] = row.multiselect(
-            title, options[name], key=key, placeholder="All", width=FILTER_PX
+            title,
+            options[name],
+            key=key,
+            placeholder="All",
+            width=FILTER_PX,
+            format_func=lambda value, name=name: label_value(name, value) if labelled else value,
         )
 
 

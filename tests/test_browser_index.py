@@ -582,3 +582,43 @@ def test_an_index_with_an_earlier_versions_label_record_says_so(tmp_path_factory
     assert "recorded only a hash of tiny's labels file" in info and "building it again" in info
     assert "lacks" not in info and "older than" not in info and "edited" not in info
     assert set(_cards(at)) == sarcoid and at.button(key="offer-index") is not None
+
+
+def _diagnosed(data: Path, diagnosis: str) -> set[str]:
+    """The tiny dataset's studies whose one-hot ``diagnosis`` column holds 1 in labels.csv."""
+    labels = pd.read_csv(data / "labels.csv", dtype=str)
+    link = pd.read_csv(data / "linkage.csv", dtype=str)
+    return set(link.merge(labels[labels[diagnosis] == "1"], on="accession_number")["study_id"])
+
+
+def test_a_diagnosis_is_a_filter_the_index_answers_for_text_and_like(tmp_path_factory, monkeypatch):
+    """ "Show me NICM cases like this one": the one-hot diagnosis columns' class is one Diagnosis
+    filter (named as the other pages name them), answered by the index for a text search and a
+    more-like-this; once labels.csv moves a study to another diagnosis (its findings unchanged)
+    the page says the index is older than the labels and answers the filter in memory."""
+    root = _copy(tmp_path_factory, "diagnosis")
+    data = root / "ds" / "tiny"
+    assert main(["index", "--checkpoint", str(_active_checkpoint(root)), "--data", str(data)]) == 0
+    nicm = _diagnosed(data, "nicm")
+    assert 0 < len(nicm) < 12
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    box = at.multiselect(key="b-label-diagnosis")
+    assert box.label == "Diagnosis" and box.options == ["Normal", "NICM"]
+    box.select("nicm").run()
+    assert not at.exception and not at.error
+    assert "case index: " in _captions(at) and not at.info, [i.value for i in at.info]
+    assert set(_cards(at)) == nicm
+    like = sorted(nicm)[0]
+    at = _open(root, monkeypatch, like_id=like)
+    at.multiselect(key="b-label-diagnosis").select("nicm").run()
+    assert "case index: " in _captions(at) and set(_cards(at)) == nicm - {like}
+    labels = pd.read_csv(data / "labels.csv", dtype=str)
+    moved = labels.index[labels["normal"] == "1"][0]
+    labels.loc[moved, ["normal", "nicm"]] = ["0", "1"]
+    labels.to_csv(data / "labels.csv", index=False)
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    at.multiselect(key="b-label-diagnosis").select("nicm").run()
+    assert not at.exception and not at.error
+    assert any("older than this dataset's labels" in i.value for i in at.info)
+    assert "exact in-memory ranking" in _captions(at)
+    assert set(_cards(at)) == _diagnosed(data, "nicm") and len(_cards(at)) == len(nicm) + 1

@@ -16,6 +16,15 @@ from model.index import cli_index
 from model.index.cli_index import _write
 from model.index.client import ChromaLocation, open_client
 from model.index.embedding_index import EmbeddingIndex
+from model.index.label_fields import (
+    LABELS_KEY,
+    NO_RECORD,
+    IndexedLabels,
+    recorded_labels,
+    stale_reason,
+    stale_title,
+)
+from model.index.records import dataset_identity
 from model.index.writer_lock import WriterLock
 from model.training.checkpoint import read_checkpoint_meta
 
@@ -306,3 +315,109 @@ def test_search_judges_the_index_by_the_label_values_it_holds(setup, tmp_path, c
     assert f"not with {hospital}'s own labels file" in caplog.text
     assert "since the index was built" not in caplog.text
     capsys.readouterr()
+
+
+def _with_column(dataset, **columns: list[str]) -> pd.DataFrame:
+    """``dataset``'s labels.csv with ``columns`` added (written back); the labels as written."""
+    labels = pd.read_csv(dataset / "labels.csv", dtype=str)
+    labels = labels.assign(**{name: values[: len(labels)] for name, values in columns.items()})
+    labels.to_csv(dataset / "labels.csv", index=False)
+    return labels
+
+
+def _folder(dataset) -> str:
+    return dataset_identity("", dataset)["dataset_folder"]
+
+
+def test_search_names_an_own_label_filter_the_index_holds_none_of(setup, tmp_path, caplog):
+    """A sibling sharing the index brought 'sarcoid'; this dataset's studies were indexed before
+    its labels file had that column, by a version that recorded no labels. Its --where on its own
+    sarcoid column finds none of its studies: search says why in the Case browser's words (the
+    index predates its record of the labels), not nothing. A field only the sibling's file has,
+    or a finding, is not a column of this dataset's file to warn about."""
+    root, data, other, checkpoint = setup
+    hospital, sibling = tmp_path / "hospital", tmp_path / "sibling"
+    shutil.copytree(data, hospital)
+    shutil.copytree(other, sibling)
+    _with_column(sibling, sarcoid=["1", "0"] * 3, amyloid_confirmed=["0", "1"] * 3)
+    argv = ["--checkpoint", str(checkpoint), "--chroma-path", str(tmp_path / "chroma")]
+    assert main(["index", *argv, "--data", str(hospital), "--data", str(sibling)]) == 0
+    fingerprint = read_checkpoint_meta(checkpoint).fingerprint
+    location = ChromaLocation(path=tmp_path / "chroma")
+    collection = EmbeddingIndex(open_client(location), fingerprint).collection()
+    recorded = recorded_labels(collection.metadata)
+    del recorded[_folder(hospital)]  # as a version before label records left it
+    collection.modify(metadata={**collection.metadata, LABELS_KEY: json.dumps(recorded)})
+    _with_column(hospital, sarcoid=["1", "0"] * (N // 2))
+    search = ["search", "LV", *argv, "--data", str(hospital), "--where"]
+    state = IndexedLabels(current=False, record=NO_RECORD)
+    caplog.clear()
+    assert main([*search, '{"sarcoid": 1}']) == 0
+    assert stale_title(state) in caplog.text
+    assert stale_reason(state, str(hospital)) in caplog.text
+    for where in ('{"amyloid_confirmed": 1}', '{"lge": 1}'):
+        caplog.clear()
+        assert main([*search, where]) == 0
+        assert "The case index" not in caplog.text, where
+
+
+def test_the_index_command_says_when_the_labels_it_holds_are_not_the_datasets(
+    setup, tmp_path, caplog
+):
+    """Indexed with --labels from another file whose values differ from the dataset's own labels
+    file, or from files that label none of its studies, the index command says so in one line,
+    in the words search and the Case browser use; with the same values, or the dataset's own
+    file, it says nothing."""
+    root, data, other, checkpoint = setup
+    hospital = tmp_path / "hospital"
+    shutil.copytree(other, hospital)
+    own = pd.read_csv(hospital / "labels.csv", dtype=str)
+    argv = ["index", "--checkpoint", str(checkpoint), "--data", str(hospital)]
+    argv += ["--chroma-path", str(tmp_path / "chroma")]
+    own.iloc[::-1].to_csv(tmp_path / "same.csv", index=False)
+    edited = own.copy()
+    edited.loc[0, "lge"] = "0" if own.loc[0, "lge"] == "1" else "1"
+    edited.to_csv(tmp_path / "all_sites.csv", index=False)
+    other_file = IndexedLabels(current=False, own=False, files=("all_sites.csv",))
+    none = IndexedLabels(current=False, own=False)
+    cases = [
+        (["--labels", str(tmp_path / "all_sites.csv")], other_file),
+        (["--labels", str(tmp_path / "same.csv")], None),
+        (["--labels", str(data / "labels.csv")], none),
+        ([], None),
+    ]
+    for extra, state in cases:
+        caplog.clear()
+        assert main([*argv, *extra]) == 0
+        notes = [r.getMessage() for r in caplog.records if "The case index" in r.getMessage()]
+        if state is None:
+            assert notes == [], extra
+            continue
+        assert len(notes) == 1, (extra, notes)
+        assert stale_title(state) in notes[0] and stale_reason(state, str(hospital)) in notes[0]
+
+
+def test_the_index_command_names_a_siblings_labels_it_keeps_but_cannot_refresh(
+    setup, tmp_path, caplog
+):
+    """Two sibling datasets share an index folder; one's labels file is edited and only the
+    other is indexed again: the index keeps the edited one's old labels, which this command
+    cannot refresh, and says so in the same words, naming it. Indexing both says nothing."""
+    root, data, other, checkpoint = setup
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(data, first)
+    shutil.copytree(other, second)
+    argv = ["index", "--checkpoint", str(checkpoint), "--chroma-path", str(tmp_path / "chroma")]
+    assert main([*argv, "--data", str(first), "--data", str(second)]) == 0
+    labels = pd.read_csv(second / "labels.csv", dtype=str)
+    labels.loc[0, "lge"] = "0" if labels.loc[0, "lge"] == "1" else "1"
+    labels.to_csv(second / "labels.csv", index=False)
+    state = IndexedLabels(current=False)
+    caplog.clear()
+    assert main([*argv, "--data", str(first)]) == 0
+    notes = [r.getMessage() for r in caplog.records if "The case index" in r.getMessage()]
+    assert len(notes) == 1 and stale_reason(state, str(second)) in notes[0], notes
+    assert stale_title(state) in notes[0]
+    caplog.clear()
+    assert main([*argv, "--data", str(first), "--data", str(second)]) == 0
+    assert "The case index" not in caplog.text

@@ -88,6 +88,32 @@ def test_a_server_index_takes_own_label_filters(server, tmp_path):
         remote.search_vector(records.vectors[1], 5, {"sarcoids": 1})
 
 
+def test_a_server_index_answers_the_case_browsers_diagnosis_filter(server):
+    """The Case browser's Diagnosis filter (``index_where``: the diagnoses chosen, as the text
+    field the index stores) finds the same studies on a server as in memory, approximate or
+    exact, for more-like-this and text search."""
+    from dashboard.case_search import index_where
+    from dashboard.studies import StudyFilter
+
+    records = make_records(40, seed=5)
+    remote = EmbeddingIndex(
+        open_client(server), "d1a9c0de", text_encoder=hash_text_encoder(), exact_filters=False
+    )
+    upsert_records(remote, records)
+    where = index_where(StudyFilter(values={"diagnosis": ["nicm"]}), "synthetic")
+    expected = {
+        sid
+        for sid, meta in zip(records.ids, records.metadatas, strict=True)
+        if meta.get("diagnosis") == "nicm"
+    }
+    assert 0 < len(expected) < 40
+    for exact in (False, True):
+        remote.exact_filters = exact
+        assert {hit.study_id for hit in remote.search_text("dilated LV", 40, where)} == expected
+        like = {hit.study_id for hit in remote.search_like(records.ids[0], 40, where)}
+        assert like == expected - {records.ids[0]}
+
+
 def test_two_writers_at_once_keep_both_datasets_label_records(server, monkeypatch):
     """Two index runs write one server collection at once (two datasets indexed together, or a
     page's job and a colleague's): the second one's closing metadata update, made while the

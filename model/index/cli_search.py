@@ -31,16 +31,18 @@ from model.index.client import (
 from model.index.embedding_index import EmbeddingIndex, SearchHit, TextEncoder
 from model.index.filters import (
     FIELD_TYPES,
+    Where,
     check_k,
     check_query,
     load_where,
     normalize_where,
     where_fields,
 )
-from model.index.held_datasets import labels_state
-from model.index.label_fields import IndexedLabels, stale_reason, stale_title
+from model.index.held_datasets import labels_state, own_labels_prints
+from model.index.label_fields import IndexedLabels, own_label_fields, stale_note
 from model.index.private_copy import readable_location
 from model.index.read_check import check_readable
+from model.labels import label_file, read_labels_csv
 from model.schema import FINDINGS
 
 log = logging.getLogger(__name__)
@@ -117,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         own_labels = index.label_fields()
         where = normalize_where(asked, own_labels)
         if args.data:
-            _say_labels_state(labels_state(index.collection().metadata, args.data), args.data)
+            _say_labels_state(_labels_state(index, args.data, where), args.data)
         if args.like:
             hits = index.search_like(args.like, k=args.k, where=where)
         else:
@@ -180,14 +182,25 @@ def _write_hits(hits: list[SearchHit], as_json: bool) -> None:
     out.flush()
 
 
+def _labels_state(index: EmbeddingIndex, dataset: Path, where: Where | None) -> IndexedLabels:
+    """``labels_state`` of ``dataset`` for a search filtered by ``where``: the fields it names
+    that are own columns of the dataset's labels file are its chosen label fields, as the Case
+    browser's chosen filters are (a sibling dataset's column, or a finding, is not one), so the
+    warning can say the index holds none of a chosen column's values of this dataset."""
+    own = label_file(dataset)
+    try:
+        parsed = read_labels_csv(own) if own is not None else None
+    except DataError:  # one the index cannot take either: nothing to compare
+        parsed = None
+    if parsed is None:
+        return labels_state(index.collection().metadata, dataset, ("", ""))
+    chosen = where_fields(where) & set(own_label_fields(parsed))
+    prints = own_labels_prints(dataset, parsed=parsed)
+    return labels_state(index.collection().metadata, dataset, prints, chosen)
+
+
 def _say_labels_state(state: IndexedLabels, dataset: Path) -> None:
     """Warn when the index's label values of ``dataset`` are not its labels file's, worded as
-    the Case browser words it (``stale_title``, ``stale_reason``)."""
-    if state.current:
-        return
-    log.warning(
-        "%s: %s; label filters use the index's values until python -m model index runs again "
-        "without --labels",
-        stale_title(state),
-        stale_reason(state, str(dataset)),
-    )
+    the Case browser words it (``stale_note``)."""
+    if not state.current:
+        log.warning("%s", stale_note(state, str(dataset)))

@@ -21,7 +21,7 @@ dataset's own labels file (``dataset_record``). ``label_fields`` is what a searc
 (``IndexedLabels``), and if not, whether it was built from that file since edited or from
 another (``index --labels``). A record of an earlier version holds the whole file's hash instead
 (``labels``), compared as it was: a changed file then says only that the index predates the
-record of values (``stale_reason`` words each case for the Case browser and ``search``).
+record of values (``stale_reason`` words each case for the Case browser, ``search`` and ``index``).
 """
 
 from __future__ import annotations
@@ -153,6 +153,16 @@ def stale_reason(state: IndexedLabels, dataset: str) -> str:
     return (
         f"Its studies of {dataset} were indexed {source}, not with {dataset}'s own labels file, "
         "whose values differ"
+    )
+
+
+def stale_note(state: IndexedLabels, dataset: str) -> str:
+    """The one line ``python -m model search`` and ``python -m model index`` log for an index
+    whose labels of ``dataset`` are not ``current``: ``stale_title``, ``stale_reason`` (the
+    Case browser's words) and what a search's label filters use meanwhile."""
+    return (
+        f"{stale_title(state)}: {stale_reason(state, dataset)}; search's label filters use the "
+        "labels the index holds until python -m model index runs again without --labels"
     )
 
 

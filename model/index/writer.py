@@ -21,13 +21,14 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from chromadb.api.models.Collection import Collection
 
 from model.index.embedding_index import EmbeddingIndex
-from model.index.label_fields import with_labels_recorded
+from model.index.label_fields import recorded_labels, with_labels_recorded
 from model.index.metadata_lock import metadata_lock
 from model.index.records import IndexRecords
 from model.index.snapshot import UNIT_TOLERANCE, check_unit_vectors
@@ -40,12 +41,15 @@ _READ_PAGE = 5000
 
 @dataclass(frozen=True)
 class UpsertReport:
-    """What one indexing run did; ``total`` is the collection size afterwards."""
+    """What one indexing run did; ``total`` is the collection size afterwards and ``labels``
+    its record of every dataset's labels then (``label_fields.recorded_labels``: those written
+    and those it keeps of datasets not written)."""
 
     written: int
     unchanged: int
     removed: int
     total: int
+    labels: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def row_hash(vector: np.ndarray, metadata: dict, document: str) -> str:
@@ -165,16 +169,16 @@ def upsert_records(
         collection.delete(ids=stale[start : start + batch])
     if stale:
         log.info("removed %d studies no longer in the dataset", len(stale))
-    total = _bump_revision(index, collection, records.labels)
-    return UpsertReport(
-        written=len(todo), unchanged=len(records) - len(todo), removed=len(stale), total=total
-    )
+    total, recorded = _bump_revision(index, collection, records.labels)
+    return UpsertReport(len(todo), len(records) - len(todo), len(stale), total, recorded)
 
 
-def _bump_revision(index: EmbeddingIndex, collection: Collection, labels: dict[str, dict]) -> int:
+def _bump_revision(
+    index: EmbeddingIndex, collection: Collection, labels: dict[str, dict]
+) -> tuple[int, dict[str, dict[str, Any]]]:
     """Record the collection's size, the written datasets' label fields and labels fingerprints
     (``model.index.label_fields``) and a new revision so that readers reload their snapshot;
-    returns the size. The metadata is read afresh and written back under ``metadata_lock``:
+    returns the size and the record of every dataset's labels. The metadata is read afresh and written back under ``metadata_lock``:
     another writer on a server may be recording its datasets' labels at the same time."""
     with metadata_lock(index.client, collection.name):
         current = index.client.get_collection(collection.name, embedding_function=None)
@@ -182,4 +186,4 @@ def _bump_revision(index: EmbeddingIndex, collection: Collection, labels: dict[s
         meta = with_labels_recorded(current.metadata, labels) if labels else current.metadata
         meta = {**(meta or {}), "revision": f"{time.time():.6f}", "count": int(total)}
         current.modify(metadata=meta)
-    return total
+    return total, recorded_labels(meta)
