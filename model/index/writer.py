@@ -178,8 +178,9 @@ def _bump_revision(
 ) -> tuple[int, dict[str, dict[str, Any]]]:
     """Record the collection's size, the written datasets' label fields and labels fingerprints
     (``model.index.label_fields``) and a new revision so that readers reload their snapshot;
-    returns the size and the record of every dataset's labels. The metadata is read afresh and written back under ``metadata_lock``:
-    another writer on a server may be recording its datasets' labels at the same time."""
+    returns the size and the record of every dataset's labels. The metadata is read afresh and
+    written back under ``metadata_lock``: another writer on a server may be recording its
+    datasets' labels at the same time."""
     with metadata_lock(index.client, collection.name):
         current = index.client.get_collection(collection.name, embedding_function=None)
         total = current.count()
