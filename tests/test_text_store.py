@@ -16,7 +16,7 @@ from read_only_tree import read_only_tree
 
 from dashboard.scoring import CachedTextEncoder
 from model import embedding_cache, text_store
-from model.text_store import TextReading, TextStore
+from model.text_store import TextReading, TextStore, read_texts, shipped_prompt_texts
 
 CHECKPOINT = "0a1b2c3d4e5f6071"
 DATA = "0123456789abcdef"
@@ -180,3 +180,35 @@ def test_tidy_keeps_a_store_while_a_cache_of_its_checkpoint_is_kept(
     assert kept_store.path.is_file() and list(kept_store.read()) == ["a"]
     assert "1 prompt vectors of checkpoints without a kept cache" in caplog.text
 
+
+def test_a_model_reads_as_its_tower_and_embedding_stores_the_shipped_prompts(
+    tmp_path: Path,
+) -> None:
+    """What is stored is what the tower reads (vector, cut, unknown words); the scale is read
+    without building the model; embedding the studies, with the model built, stores every
+    shipped prompt, so the first Zero-shot visit needs no model."""
+    import shutil
+
+    from model.data.dataset import CMRDataset
+    from model.embed import cache_path, cached_study_embeddings, embed_texts
+    from model.prompt_reading import unknown_words
+    from model.training.checkpoint import load_checkpoint
+    from model.zeroshot import checkpoint_scale
+    from tests.tiny_dataset import shared_tiny_checkpoint
+
+    dataset, checkpoint = shared_tiny_checkpoint()
+    model, meta = load_checkpoint(checkpoint)
+    texts = ["Left ventricle is dilated", "心脏扩大", "dilated " * 300]
+    read = read_texts(model, texts)
+    assert np.allclose(np.stack([read[t].vector for t in texts]), embed_texts(model, texts))
+    assert [t for t in texts if read[t].cut] == model.text.cut_texts(texts) == [texts[2]]
+    assert read[texts[1]].unknown == tuple(unknown_words(model.text.tokenizer, texts[1]))
+    assert read[texts[1]].unknown and not read[texts[0]].unknown
+    assert checkpoint_scale(checkpoint) == min(float(model.logit_scale.detach().exp()), 100.0)
+
+    copy = Path(shutil.copytree(dataset, tmp_path / "data", ignore=shutil.ignore_patterns("emb*")))
+    ds = CMRDataset.open(copy)
+    cached_study_embeddings(checkpoint, ds)
+    stored = TextStore(cache_path(ds, meta.fingerprint).parent, meta.fingerprint).read()
+    assert set(shipped_prompt_texts()) <= set(stored)
+    assert len(shipped_prompt_texts()) > 20
