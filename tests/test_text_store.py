@@ -212,3 +212,47 @@ def test_a_model_reads_as_its_tower_and_embedding_stores_the_shipped_prompts(
     stored = TextStore(cache_path(ds, meta.fingerprint).parent, meta.fingerprint).read()
     assert set(shipped_prompt_texts()) <= set(stored)
     assert len(shipped_prompt_texts()) > 20
+
+
+def test_the_zero_shot_page_scores_on_a_read_only_root_without_a_store(
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A colleague's root that was embedded before stores existed: the page builds the model,
+    scores, shows no error, and the log says once that the vectors are not kept."""
+    import shutil
+
+    from dashboard_fixtures import page_opener, tiny_data_root
+
+    root = tmp_path_factory.mktemp("ro-texts") / "data"
+    shutil.copytree(tiny_data_root(tmp_path_factory), root)
+    for store in root.rglob("*.texts.npz"):
+        store.unlink()
+    open_page = page_opener(root, monkeypatch)
+    with read_only_tree(root), caplog.at_level(logging.WARNING, logger="model.text_store"):
+        page = open_page("pages/zeroshot.py")  # no exception nor error shown
+        assert any(str(c.value).startswith("Scored ") for c in page.caption)
+        page.run()
+    assert caplog.text.count("prompt vectors not kept") == 1, caplog.text
+    assert not list(root.rglob("*.texts.npz"))
+
+
+def test_vectors_of_weights_replaced_while_they_are_read_are_never_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard's encoder keys its store by the fingerprint it read first; a model built
+    from a checkpoint file replaced since (a training still running) is another one's."""
+    import dataclasses
+
+    from dashboard import cache
+    from model.training.checkpoint import load_checkpoint
+    from tests.tiny_dataset import shared_tiny_checkpoint
+
+    _dataset, checkpoint = shared_tiny_checkpoint()
+    model, meta = load_checkpoint(checkpoint)
+    replaced = dataclasses.replace(meta, fingerprint="ffff0000ffff0000")
+    monkeypatch.setattr(cache, "checkpoint_model", lambda path, version: (model, replaced))
+    encoder = cache.text_encoder(str(checkpoint), (1.0,), str(tmp_path))
+    assert encoder(["LV dilated"]).shape[0] == 1
+    assert list(tmp_path.iterdir()) == []
