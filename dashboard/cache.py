@@ -8,7 +8,6 @@ without restarting the dashboard, while reruns with nothing changed cost nothing
 from __future__ import annotations
 
 import functools
-import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,9 @@ import streamlit as st
 
 from dashboard.cine import cine_player_html
 from dashboard.evaluation_view import EvaluationOutputs, read_models, read_outputs
+from dashboard.file_versions import append_version as append_version
+from dashboard.file_versions import file_identity as file_identity
+from dashboard.file_versions import version_of as version_of
 from dashboard.gpus import detect_gpus
 from dashboard.scoring import (
     CachedTextEncoder,
@@ -38,33 +40,6 @@ if TYPE_CHECKING:
     from model.index.client import ChromaLocation
     from model.index.embedding_index import EmbeddingIndex
     from model.index.read_check import ReadCheck
-
-
-def version_of(*paths: str | Path) -> tuple[float, ...]:
-    """Modification times of ``paths`` (0.0 for a missing file): the cache key of their content."""
-    out = []
-    for path in paths:
-        try:
-            out.append(os.stat(path).st_mtime)
-        except OSError:
-            out.append(0.0)
-    return tuple(out)
-
-
-def append_version(path: str | Path) -> tuple[int, ...]:
-    """(inode, size, mtime ns) of ``path``, () when it is missing: the cache key of a file that
-    is appended to (a new line need not move a coarse mtime) or replaced whole."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return ()
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns
-
-
-def file_identity(path: str | Path) -> tuple[int, int]:
-    """(device, inode) of ``path``: unchanged by writes, new when the file is replaced."""
-    stat = os.stat(path)
-    return stat.st_dev, stat.st_ino
 
 
 @st.cache_resource(show_spinner="Opening the dataset…", max_entries=4)
@@ -112,13 +87,23 @@ def checkpoint_model(path: str, version: tuple[float, ...]) -> tuple[Any, Any]:
     return load_checkpoint(path, device="cpu")
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
-def text_encoder(path: str, version: tuple[float, ...]) -> CachedTextEncoder:
-    """The checkpoint's text tower behind a per-text embedding cache."""
-    from model.embed import embed_texts
+@st.cache_resource(show_spinner=False, max_entries=4)
+def text_encoder(path: str, version: tuple[float, ...], folder: str) -> CachedTextEncoder:
+    """The checkpoint's text tower behind a per-text cache, in memory and in the store of the
+    dataset's ``embeddings/`` folder ``folder`` (``model.text_store``): the model is built only
+    for a text neither holds."""
+    from model.text_store import TextStore, read_texts
+    from model.training.checkpoint import read_checkpoint_meta
 
-    model, _meta = checkpoint_model(path, version)
-    return CachedTextEncoder(functools.partial(embed_texts, model))
+    store = TextStore(Path(folder), read_checkpoint_meta(path).fingerprint)
+
+    def read(texts: list[str]) -> dict:
+        model, meta = checkpoint_model(path, version)
+        if meta.fingerprint != store.fingerprint:  # replaced since: never stored as the other's
+            store.close(f"{path} was replaced while it was read")
+        return read_texts(model, texts)
+
+    return CachedTextEncoder(read, store)
 
 
 @st.cache_data(
@@ -156,7 +141,7 @@ def zero_shot_scores(
         emb.ids,
         emb.vectors,
         PromptSet.loads(prompts_yaml),
-        text_encoder(checkpoint, checkpoint_version),
+        text_encoder(checkpoint, checkpoint_version, str(Path(embeddings_path).parent)),
         logit_scale(checkpoint, checkpoint_version),
     )
     return scores, (time.perf_counter() - start) * 1000, time.time()
@@ -197,14 +182,17 @@ def evaluation_models(folder: str, version: tuple[float, ...]) -> list[str] | No
 
 @st.cache_data(show_spinner=False, max_entries=2)
 def logit_scale(path: str, version: tuple[float, ...]) -> float:
-    """The checkpoint's learned softmax scale exp(logit_scale), capped at 100 as in CLIP."""
-    model, _meta = checkpoint_model(path, version)
-    return float(min(float(model.logit_scale.detach().exp()), 100.0))
+    """The checkpoint's learned softmax scale exp(logit_scale), capped at 100 as in CLIP; read
+    from the stored weights (``model.zeroshot.checkpoint_scale``), the model is not built."""
+    from model.zeroshot import checkpoint_scale
+
+    return checkpoint_scale(path)
 
 
 @st.cache_data(show_spinner=False, max_entries=2)
 def checkpoint_summary(path: str, version: tuple[float, ...]) -> dict[str, Any]:
     """Checkpoint metadata for display: fingerprint, epoch, step, tower kind, embedding size."""
+    from model.nn.config import TextTowerConfig
     from model.training.checkpoint import read_checkpoint_meta
 
     meta = read_checkpoint_meta(path)
@@ -216,6 +204,9 @@ def checkpoint_summary(path: str, version: tuple[float, ...]) -> dict[str, Any]:
         "step": meta.step,
         "tower": model_cfg.get("video", {}).get("kind", "?"),
         "embed_dim": model_cfg.get("embed_dim", "?"),
+        "context_length": (model_cfg.get("text") or {}).get(
+            "context_length", TextTowerConfig.context_length
+        ),
     }
 
 
@@ -227,6 +218,7 @@ def case_index(
     checkpoint: str,
     version: tuple[float, ...],
     database: tuple[int, ...],
+    texts_folder: str,
     unreadable: frozenset[str] = frozenset(),
 ) -> EmbeddingIndex:
     """The case index of a checkpoint (keyed by ``where`` = the location's description and the
@@ -242,7 +234,7 @@ def case_index(
     from model.index.embedding_index import EmbeddingIndex
 
     def encode(text: str) -> np.ndarray:
-        return text_encoder(checkpoint, version)([text])[0]
+        return text_encoder(checkpoint, version, texts_folder)([text])[0]
 
     return EmbeddingIndex(
         reopen_client(_location),

@@ -24,7 +24,8 @@ from dashboard.settings import Settings
 from model import embedding_cache
 from model.errors import DataError
 from model.labels import label_file
-from model.prompt_reading import PairReading, read_prompt_pair, unknown_words
+from model.prompt_reading import PairReading, read_prompt_pair
+from model.schema import DatasetPaths
 
 if TYPE_CHECKING:
     from model.index.client import ChromaLocation
@@ -213,7 +214,10 @@ class Studio(CaseIndexAccess):
         return self._from_embeddings(lambda path, version: cache.projection(path, version, method))
 
     def text_encoder(self) -> Any:
-        return cache.text_encoder(*self._checkpoint_key())
+        """The checkpoint's cached text tower, its prompt vectors kept in the active dataset's
+        ``embeddings/`` (``model.text_store``)."""
+        folder = DatasetPaths(self.dataset_path()).embeddings
+        return cache.text_encoder(*self._checkpoint_key(), str(folder))
 
     def logit_scale(self) -> float:
         return cache.logit_scale(*self._checkpoint_key())
@@ -231,14 +235,14 @@ class Studio(CaseIndexAccess):
 
     def unread_prompt_text(self, prompts: Any) -> PromptTextLimits:
         """What the checkpoint's text tower cannot read of ``prompts``: the prompts it reads only
-        the start of (``TextTower.cut_texts``) and words it has no word pieces for."""
-        model, _meta = cache.checkpoint_model(*self._checkpoint_key())
+        the start of (``TextTower.cut_texts``) and words it has no word pieces for, read with
+        their vectors (stored: the model is not built for prompts read before)."""
         texts = prompts.all_texts()
-        unknown = {text: unknown_words(model.text.tokenizer, text) for text in texts}
+        readings = dict(zip(texts, self.text_encoder().readings(texts), strict=True))
         return PromptTextLimits(
-            cut=model.text.cut_texts(texts),
-            context_length=model.text.cfg.context_length,
-            unknown={text: words for text, words in unknown.items() if words},
+            cut=[text for text, reading in readings.items() if reading.cut],
+            context_length=int(self.checkpoint_summary()["context_length"]),
+            unknown={text: list(r.unknown) for text, r in readings.items() if r.unknown},
         )
 
     def prompt_reading(self, positive: str, negative: str) -> PairReading:

@@ -184,7 +184,8 @@ def cached_scores(
     examples = ExampleSet.loads(examples_json)
     prior = None
     if method == "prompted" and examples.prompts is not None:
-        encoder = cache.text_encoder(checkpoint, checkpoint_version)
+        folder = str(Path(embeddings_path).parent)  # the dataset's embeddings/: its prompt vectors
+        encoder = cache.text_encoder(checkpoint, checkpoint_version, folder)
         scale = cache.logit_scale(checkpoint, checkpoint_version)
         prior = prompt_logits(emb.vectors, examples.prompts, encoder, scale)
     return score(emb.vectors, emb.ids, examples, method, prior_logits=prior)

@@ -15,6 +15,7 @@ from dashboard.empty_state import EmptyState, JobOffer
 from dashboard.jobs import model_command
 from model.errors import DamagedIndex
 from model.labels import label_file
+from model.schema import DatasetPaths
 
 if TYPE_CHECKING:
     from dashboard.settings import Settings
@@ -63,8 +64,16 @@ class CaseIndexAccess:
             if problem:
                 raise DamagedIndex(problem)
         path, version = self._checkpoint_key()
+        texts = str(DatasetPaths(self.dataset_path()).embeddings)  # where its prompt vectors are
         return cache.case_index(
-            location, location.describe(), fingerprint, path, version, database, frozenset(damaged)
+            location,
+            location.describe(),
+            fingerprint,
+            path,
+            version,
+            database,
+            texts,
+            frozenset(damaged),
         )
 
     @staticmethod

@@ -21,6 +21,7 @@ from model.evaluation.tables import display_name
 from model.labels import diagnosis_targets
 from model.prompts import PromptSet
 from model.schema import DIAGNOSES
+from model.text_store import TextReading, TextStore
 from model.zeroshot import score_diagnoses, score_findings
 
 MAX_QUERY_CHARS = 500
@@ -28,25 +29,57 @@ _MAX_CACHED_TEXTS = 4096
 
 
 class CachedTextEncoder:
-    """``texts (N) -> float32 [N, D]`` unit-norm, remembering every text it has encoded."""
+    """``texts (N) -> float32 [N, D]`` unit-norm, remembering every text it has encoded.
 
-    def __init__(self, encode: Callable[[list[str]], np.ndarray]):
+    ``encode`` returns the vectors of the texts it is given, or their ``TextReading``s (which
+    also say what the tower cannot read of them: ``readings``). With a ``store`` (a
+    ``model.text_store.TextStore`` of the same checkpoint), texts an earlier process encoded are
+    read back from disk and only the others reach ``encode``, which may build the model lazily;
+    what it encodes is added to the store."""
+
+    def __init__(
+        self,
+        encode: Callable[[list[str]], np.ndarray | dict[str, TextReading]],
+        store: TextStore | None = None,
+    ):
         self._encode = encode
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._store = store
+        self._cache: OrderedDict[str, TextReading] = OrderedDict()
         self._lock = threading.Lock()
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        readings = self.readings(texts)
+        if not readings:
+            return np.zeros((0, 0), np.float32)
+        return np.stack([reading.vector for reading in readings])
+
+    def readings(self, texts: Sequence[str]) -> list[TextReading]:
+        """How the tower read each of ``texts``, in their order."""
         texts = list(texts)
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            if missing and self._store is not None:
+                stored = self._store.read()
+                self._cache.update((t, stored[t]) for t in missing if t in stored)
+                missing = [t for t in missing if t not in self._cache]
             if missing:
-                for text, vector in zip(missing, self._encode(missing), strict=True):
-                    self._cache[text] = np.asarray(vector, dtype=np.float32)
-                while len(self._cache) > _MAX_CACHED_TEXTS:
-                    self._cache.popitem(last=False)
-            return (
-                np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 0), np.float32)
-            )
+                found = self._read(missing)
+                self._cache.update(found)
+                if self._store is not None:
+                    self._store.add(found)
+            found = [self._cache[t] for t in texts]
+            while len(self._cache) > _MAX_CACHED_TEXTS:
+                self._cache.popitem(last=False)
+            return found
+
+    def _read(self, texts: list[str]) -> dict[str, TextReading]:
+        encoded = self._encode(texts)
+        if isinstance(encoded, dict):
+            return {text: encoded[text] for text in texts}
+        return {
+            text: TextReading(np.asarray(vector, dtype=np.float32))
+            for text, vector in zip(texts, encoded, strict=True)
+        }
 
 
 def clean_query(text: str) -> str:

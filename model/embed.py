@@ -35,6 +35,7 @@ from model.errors import DataError, UserError
 from model.progress import Progress
 from model.provenance import software_versions
 from model.schema import DatasetPaths
+from model.text_store import prefill, shipped_prompt_texts
 
 if TYPE_CHECKING:
     from model.training.checkpoint import CheckpointMeta
@@ -260,6 +261,10 @@ def cached_study_embeddings(
         cached = _naming_checkpoint(embedded, checkpoint_path, meta.fingerprint, ds)
         # keyed by the weights embedded: the file may have been replaced since its meta was read
         _write_cache(cached, cache_path(ds, meta.fingerprint))
+        # the model is built: store the shipped prompts' vectors for the dashboard's first visit
+        prefill(
+            cache_path(ds, meta.fingerprint).parent, meta.fingerprint, model, shipped_prompt_texts()
+        )
     embedding_cache.tidy(DatasetPaths(Path(ds.root)).embeddings)
     return _naming_checkpoint(cached, checkpoint_path, meta.fingerprint, ds)
 

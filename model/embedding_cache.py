@@ -12,7 +12,10 @@ per checkpoint it embedded the dataset with: about 100 MB at 50,000 studies of 5
   cache file's modification time, which the dashboard and the maps key on, stays unchanged);
 - the temporaries of writers killed mid-write;
 - the Embeddings page's maps of a removed cache (``<cache name>.map-<key>.npz``,
-  ``model/projection_store.py``) and its use mark, which are never counted as caches themselves.
+  ``model/projection_store.py``) and its use mark, which are never counted as caches themselves;
+- the prompt vectors of a checkpoint (``<checkpoint fp>.texts.npz``, ``model/text_store.py``)
+  once no cache of that checkpoint is kept: every page that reads prompts needs its study
+  embeddings too. A store is never counted as a cache either.
 
 When a cache was last used is read from modification times only, each stamped by the file
 system that holds the folder (a file server's clock, on a data root several machines share), so
@@ -48,6 +51,7 @@ WRITERS_LOCK = ".writers.lock"
 _CACHE_NAME = re.compile(r"^([0-9a-f]+)-([0-9a-f]{16})\.npz$")
 _MAP_NAME = re.compile(r"^([0-9a-f]+-[0-9a-f]{16})\.map-[0-9a-f]+\.npz$")
 _USE_MARK = re.compile(r"^\.([0-9a-f]+-[0-9a-f]{16})\.npz\.used$")
+_TEXT_STORE = re.compile(r"^([0-9a-f]+)\.texts\.npz$")
 _WRITER_WAIT_S = 60.0  # tidying holds the lock for as long as a few unlinks take
 _UNRECORDED: set[Path] = set()  # folders whose caches' use could not be recorded (said once)
 
@@ -112,6 +116,14 @@ def map_file(cache: Path, key: str) -> Path:
     return cache.with_name(f"{cache.stem}.map-{key}.npz")
 
 
+def text_store_file(folder: Path, fingerprint: str) -> Path | None:
+    """Where the prompt vectors of the checkpoint ``fingerprint`` are kept in ``folder``
+    (``model/text_store.py``); None for a fingerprint that is not hex (no file is named after
+    it)."""
+    path = folder / f"{fingerprint}.texts.npz"
+    return path if _TEXT_STORE.match(path.name) else None
+
+
 def tidy(folder: Path, data_fingerprint: str | None = None) -> int:
     """Remove from ``folder`` the caches of another dataset fingerprint than ``data_fingerprint``
     (when given: only while the dataset cannot change), the least recently used beyond
@@ -154,8 +166,16 @@ def _doomed(folder: Path, data_fingerprint: str | None) -> dict[str, list[Path]]
         f"least recently used beyond {KEPT_CACHES}": current[KEPT_CACHES:],
         "maps of removed caches": [p for p in orphans if _MAP_NAME.match(p.name)],
         "use marks of removed caches": [p for p in orphans if _USE_MARK.match(p.name)],
+        "prompt vectors of checkpoints without a kept cache": _orphan_stores(listed, kept),
         "left by an interrupted write": [p for p in listed if is_temporary(p.name)],
     }
+
+
+def _orphan_stores(listed: list[Path], kept: set[str]) -> list[Path]:
+    """The prompt-vector stores in ``listed`` of a checkpoint none of the ``kept`` caches is of."""
+    checkpoints = {match.group(1) for match in map(_CACHE_NAME.match, kept) if match}
+    stores = ((p, _TEXT_STORE.match(p.name)) for p in listed)
+    return [p for p, match in stores if match and match.group(1) not in checkpoints]
 
 
 def _owner(name: str) -> str:

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from model.errors import DataError
+from model.errors import CheckpointError, DataError
 from model.prompts import PromptSet
 
 TextEncoder = Callable[[list[str]], np.ndarray]
@@ -188,3 +189,16 @@ def finding_metrics(probs: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def checkpoint_scale(path: str | Path) -> float:
+    """The checkpoint's learned softmax scale exp(logit_scale), capped at 100 as in CLIP, read
+    from its stored weights (memory-mapped) without building the model: with its prompts'
+    vectors stored (``model.text_store``) the dashboard scores a prompt set without it."""
+    from model.training.checkpoint import read_checkpoint
+
+    state = read_checkpoint(path).get("state_dict")
+    value = state.get("logit_scale") if isinstance(state, dict) else None
+    if value is None:
+        raise CheckpointError(f"{path} holds no logit_scale: not a CMR-CLIP model's weights")
+    return float(min(float(value.detach().float().exp()), 100.0))

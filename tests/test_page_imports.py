@@ -76,3 +76,16 @@ def test_a_first_zero_shot_visit_imports_only_what_scoring_needs(data_root: Path
     out = _visit(ZERO_SHOT_VISIT, data_root, ("pydicom", "sklearn"))
     assert "shown: []" in out and "scored: True" in out, out
     assert "imported: []" in out, out
+
+
+def test_a_first_zero_shot_visit_with_stored_prompt_vectors_builds_no_model(
+    data_root: Path,
+) -> None:
+    """Embedding the studies stored the shipped prompts' vectors (``model.text_store``), so a
+    fresh server scores the default prompt set, and names the prompts its tower cannot read,
+    without importing transformers or building the model (3-4 s on 2 cores)."""
+    stores = list((data_root / "ds" / "tiny" / "embeddings").glob("*.texts.npz"))
+    assert stores, "embedding the studies stored no prompt vectors"
+    out = _visit(ZERO_SHOT_VISIT, data_root, ("transformers", "model.nn.clip_model"))
+    assert "shown: []" in out and "scored: True" in out, out
+    assert "imported: []" in out, out
