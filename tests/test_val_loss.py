@@ -11,14 +11,17 @@ import torch
 import torch.nn.functional as F
 
 from model.data.dataset import CMRDataset
+from model.embed import embed_texts
 from model.nn.loss import ClipLoss
 from model.training import checkpoint as ckpt
+from model.training import val_loss
 from model.training.checkpoint import load_checkpoint
 from model.training.val_loss import (
     TrainingLoss,
     ValFeatures,
     batch_matched_loss,
     chunk_bounds,
+    val_features,
     warn_batch_loss,
 )
 from model.training.validation import ValSet, validate
@@ -122,4 +125,23 @@ def test_validation_logs_the_batch_matched_loss_and_leaves_every_random_state_al
     assert metrics["val_loss_batches"] == 1 and metrics["val_loss_batch_size"] == len(ids) - 1
     assert 0 < metrics["val_loss_batch"] < math.log(len(ids) - 1) * 2
     without = validate(model, ClipLoss(distributed=False), val)
-    assert "val_loss_batch" not in without and without["val_loss"] == metrics["val_loss"]
+    assert "val_loss_batch" not in without
+    assert {key: metrics[key] for key in without} == without  # retrieval and val_loss unchanged
+
+
+def test_text_embeddings_from_the_sentences_are_embed_texts_own(monkeypatch) -> None:
+    """With a sentence weight the val texts are embedded once, from the sentence features the
+    sentence loss needs: the retrieval figures and val_loss read the very vectors they read
+    before (embed_texts'), in its chunks of texts too."""
+    data, checkpoint = shared_tiny_checkpoint()
+    model, _ = load_checkpoint(checkpoint)
+    texts = [str(t) for t in CMRDataset.open(data).studies["impression"]]
+    video = np.zeros((len(texts), 4), np.float32)
+    features = val_features(model, video, texts, with_sentences=True)
+    np.testing.assert_array_equal(features.text.numpy(), embed_texts(model, texts))
+    assert features.owner.tolist() == sorted(features.owner.tolist())
+    monkeypatch.setattr(val_loss, "TEXT_CHUNK", 3)
+    chunked = val_features(model, video, texts, with_sentences=True)
+    np.testing.assert_array_equal(chunked.text.numpy(), embed_texts(model, texts, batch_size=3))
+    flat, owner = model.text.read_sentences(texts)
+    assert chunked.owner.tolist() == owner and len(chunked.sentence_ids) == len(flat)

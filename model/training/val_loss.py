@@ -12,8 +12,9 @@ logged ``val_loss_batch`` is the mean over the chunks.
 A last chunk of fewer than B studies is dropped, as training drops its last partial batch (fewer
 negatives score a lower loss, which would pull the mean down); a val set smaller than one batch
 logs no batch-matched loss (``warn_batch_loss`` says so once). The loss reads the embeddings
-validation has already made, in eval mode and without a gradient, and draws no random number,
-so computing it leaves training (and an exact resume) unchanged.
+validation makes anyway (the text embeddings, with a sentence weight, made from the sentence
+features the sentence loss needs: one text-tower pass), in eval mode and without a gradient, and
+draws no random number, so computing it leaves training (and an exact resume) unchanged.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from model.embed import embed_texts, text_threads
 from model.nn.loss import ClipLoss, text_ids_from_texts
+from model.nn.packed_bert import mean_by_owner
 from model.nn.sentence_loss import SentenceLoss
 
 log = logging.getLogger(__name__)
+TEXT_CHUNK = 256  # texts per text-tower call, as ``embed_texts`` reads them
 
 
 @dataclass(frozen=True)
@@ -63,29 +67,36 @@ def chunk_bounds(n: int, batch: int) -> list[tuple[int, int]]:
 
 @torch.no_grad()
 def val_features(
-    model: nn.Module,
-    video: np.ndarray,
-    text: np.ndarray,
-    texts: Sequence[str],
-    with_sentences: bool,
+    model: nn.Module, video: np.ndarray, texts: Sequence[str], with_sentences: bool
 ) -> ValFeatures:
-    """``video``/``text [N, D]`` (validation's embeddings of the N val studies and ``texts``)
-    as tensors, with their sentences' features read by the model (eval mode: no word dropout)."""
+    """The val set's features: ``video [N, D]`` (validation's study embeddings) as a tensor and
+    the N ``texts`` embedded as ``embed_texts`` embeds them, in eval mode (no word dropout).
+
+    With ``with_sentences`` the text embeddings are made from the sentences' features, in
+    ``embed_texts``' chunks of texts, exactly as ``encode_text`` makes them (the mean of each
+    text's sentences), so the sentence loss costs no second pass of the text tower.
+    """
     texts = list(texts)
-    features = ValFeatures(
-        torch.from_numpy(video), torch.from_numpy(text), text_ids_from_texts(texts)
-    )
-    if not with_sentences:
-        return features
+    video_rows = torch.from_numpy(video)
+    if not with_sentences or not texts:
+        text = torch.from_numpy(embed_texts(model, texts))
+        return ValFeatures(video_rows, text, text_ids_from_texts(texts))
     model.eval()
-    sentences, owner = model.text.sentence_features(texts)
-    flat, _ = model.text.read_sentences(texts)
+    text_rows, sentence_rows, owners, flat = [], [], [], []
+    for start in range(0, len(texts), TEXT_CHUNK):
+        chunk = texts[start : start + TEXT_CHUNK]
+        with text_threads(model, len(texts)):
+            sentences, owner = model.text.sentence_features(chunk)
+        text_rows.append(F.normalize(mean_by_owner(sentences, owner, len(chunk)), dim=-1))
+        sentence_rows.append(F.normalize(sentences, dim=-1))
+        owners.append(owner + start)
+        flat += model.text.read_sentences(chunk)[0]
     return ValFeatures(
-        features.video,
-        features.text,
-        features.text_ids,
-        F.normalize(sentences.float(), dim=-1).cpu(),
-        owner.cpu(),
+        video_rows,
+        torch.cat(text_rows).float().cpu(),
+        text_ids_from_texts(texts),
+        torch.cat(sentence_rows).float().cpu(),
+        torch.cat(owners).cpu(),
         text_ids_from_texts(flat),
     )
 

@@ -189,7 +189,9 @@ def validate(
     """
     texts = val.texts
     embeddings = encode_studies(model, val.batches(), val.ids)
-    text_vecs = embed_texts(model, texts)
+    with_sentences = training_loss is not None and training_loss.sentence_weight > 0
+    features = val_features(model, embeddings.vectors, texts, with_sentences)
+    text_vecs = features.text.numpy()
     metrics = {
         f"val_{k}": v for k, v in retrieval_recalls(embeddings.vectors, text_vecs, texts).items()
     }
@@ -202,8 +204,6 @@ def validate(
     )
     metrics["val_loss"] = float(val_loss)
     if training_loss is not None:
-        with_sentences = training_loss.sentence_weight > 0
-        features = val_features(model, embeddings.vectors, text_vecs, texts, with_sentences)
         matched = batch_matched_loss(features, model.scale(), training_loss)
         if matched is not None:
             metrics["val_loss_batch"], metrics["val_loss_batches"] = matched
