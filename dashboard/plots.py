@@ -28,6 +28,7 @@ NEGATIVE, POSITIVE = PALETTE[1], PALETTE[0]  # a finding's 0 and 1, on every cha
 FLAGS = {"0": "absent", "1": "present"}  # a finding's 0 and 1 in legends ("label 1" said little)
 # metrics.jsonl's validation columns -> their legend names (the runs table's "R@1/5/10")
 _VAL_METRICS = {"val_auc": "zero-shot AUC", "val_r@1": "R@1", "val_r@5": "R@5", "val_r@10": "R@10"}
+_BATCH_COUNTS = ("val_loss_batches", "val_loss_batch_size")  # how the val loss was batched
 
 
 _MARGIN = {"l": 50, "r": 20, "t": 50, "b": 40}
@@ -54,30 +55,53 @@ def apply_layout(
 
 
 def loss_curve(metrics: pd.DataFrame) -> go.Figure:
-    """Training loss per step (and validation loss per epoch when logged).
+    """Training loss per step and, when logged, the validation loss per epoch, on one axis.
 
-    metrics: rows of metrics.jsonl with columns kind, step, loss (others ignored).
+    metrics: rows of metrics.jsonl with columns kind, step, loss and, in ``val`` rows,
+    ``val_loss_batch`` (the val set scored in batches of a training step's size, on the training
+    loss's scale: ``model/training/val_loss.py``). The whole-set ``val_loss`` (about log N at
+    chance) is never drawn here: a run logged before ``val_loss_batch`` draws training loss alone.
     """
     fig = go.Figure()
-    for kind, colour in (("train", PALETTE[1]), ("val", PALETTE[0])):
-        part = _kind(metrics, kind, "loss")
-        if not part.empty:  # a lone point drawn as a line shows nothing: markers until two
-            mode = "lines" if kind == "train" and len(part) > 1 else "lines+markers"
-            fig.add_trace(
-                go.Scatter(
-                    x=part["step"],
-                    y=part["loss"],
-                    mode=mode,
-                    name=f"{kind} loss",
-                    line={"color": colour},
-                )
+    train = _kind(metrics, "train", "loss")
+    if not train.empty:  # a lone point drawn as a line shows nothing: markers until two
+        fig.add_trace(
+            go.Scatter(
+                x=train["step"],
+                y=train["loss"],
+                mode="lines" if len(train) > 1 else "lines+markers",
+                name="train loss (per step)",
+                line={"color": PALETTE[1]},
+                hovertemplate="step %{x}<br>train loss %{y:.3f}<br>one training batch"
+                "<extra></extra>",
             )
+        )
+    val = _kind(metrics, "val", "val_loss_batch")
+    if not val.empty:
+        fig.add_trace(_val_loss_trace(val))
     if not fig.data:
         _waiting(fig, "No loss logged yet: it appears when the first training step ends")
     _whole_ticks(fig)
     fig.update_xaxes(title="step")
-    fig.update_yaxes(title="InfoNCE loss")
+    fig.update_yaxes(title="InfoNCE loss per training-size batch")
     return apply_layout(fig, "Loss", wrap=HALF_COLUMN_TITLE)
+
+
+def _val_loss_trace(val: pd.DataFrame) -> go.Scatter:
+    """The batch-matched val loss of each validated epoch, at the step its epoch ended."""
+    counts = [val[c] if c in val else pd.Series(np.nan, val.index) for c in _BATCH_COUNTS]
+    custom = np.column_stack([val["epoch"] + 1, *counts])  # epochs logged from 0
+    return go.Scatter(
+        x=val["step"],
+        y=val["val_loss_batch"],
+        customdata=custom,
+        mode="lines+markers",
+        name="val loss (per epoch)",
+        line={"color": PALETTE[0]},
+        hovertemplate="epoch %{customdata[0]} (step %{x})<br>val loss %{y:.3f}<br>mean of "
+        "%{customdata[1]} val batches of %{customdata[2]} studies, as training batches"
+        "<extra></extra>",
+    )
 
 
 def validation_curves(metrics: pd.DataFrame) -> go.Figure:

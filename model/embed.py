@@ -131,6 +131,14 @@ def video_autocast(device: torch.device) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
+def text_threads(model: nn.Module, count: int) -> contextlib.AbstractContextManager:
+    """The threads ``embed_texts`` encodes ``count`` texts on: one intra-op thread for a small
+    request on CPU (``SMALL_TEXT_BATCH``), else torch's own (a caller that must reproduce its
+    vectors to the bit, as validation's sentence loss does, encodes under the same)."""
+    small = count <= SMALL_TEXT_BATCH and model_device(model).type == "cpu"
+    return single_intra_op_thread() if small else contextlib.nullcontext()
+
+
 @torch.no_grad()
 def embed_texts(model: nn.Module, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
     """Unit-norm text embeddings: ``texts`` (N) -> float32 [N, D].
@@ -138,8 +146,7 @@ def embed_texts(model: nn.Module, texts: Sequence[str], batch_size: int = 256) -
     Small requests (at most ``SMALL_TEXT_BATCH`` texts on CPU) run on one intra-op thread.
     """
     model.eval()
-    small = len(texts) <= SMALL_TEXT_BATCH and model_device(model).type == "cpu"
-    with single_intra_op_thread() if small else contextlib.nullcontext():
+    with text_threads(model, len(texts)):
         chunks = [
             model.encode_text(list(texts[i : i + batch_size]), normalize=True).float().cpu().numpy()
             for i in range(0, len(texts), batch_size)

@@ -28,14 +28,19 @@ from dashboard.plots import (
     validation_curves,
 )
 
-METRICS = pd.DataFrame(  # as metrics.jsonl logs them: epochs counted from 0
+# as metrics.jsonl logs them: epochs counted from 0; val_loss is the whole val set's (another
+# scale), val_loss_batch the val set in batches of the training step's 2 studies
+BATCH_LOSS = {"val_loss_batches": 3, "val_loss_batch_size": 2}
+METRICS = pd.DataFrame(
     [
         {"kind": "train", "epoch": 0, "step": 1, "loss": 2.0},
         {"kind": "train", "epoch": 0, "step": 2, "loss": 1.5},
-        {"kind": "val", "epoch": 0, "step": 2, "loss": 1.8, "val_auc": 0.6, "val_r@1": 0.1},
-        {"kind": "val", "epoch": 1, "step": 4, "loss": 1.2, "val_auc": 0.7, "val_r@1": 0.2},
+        {"kind": "val", "epoch": 0, "step": 2, "val_loss": 3.9, "val_loss_batch": 1.8,
+         **BATCH_LOSS, "val_auc": 0.6, "val_r@1": 0.1},
+        {"kind": "val", "epoch": 1, "step": 4, "val_loss": 3.5, "val_loss_batch": 1.2,
+         **BATCH_LOSS, "val_auc": 0.7, "val_r@1": 0.2},
     ]
-)
+)  # fmt: skip
 
 
 def _coords(n: int = 6) -> pd.DataFrame:
@@ -52,8 +57,9 @@ def _coords(n: int = 6) -> pd.DataFrame:
 
 def test_loss_and_validation_curves() -> None:
     loss = loss_curve(METRICS)
-    assert [t.name for t in loss.data] == ["train loss", "val loss"]
+    assert [t.name for t in loss.data] == ["train loss (per step)", "val loss (per epoch)"]
     assert list(loss.data[0].y) == [2.0, 1.5]
+    assert list(loss.data[1].y) == [1.8, 1.2]  # the batch-matched loss, never the whole set's
     val = validation_curves(METRICS)
     names = [t.name for t in val.data]
     assert names == ["zero-shot AUC", "R@1"]  # named as the runs table names them, not val_r@1
@@ -336,3 +342,22 @@ def test_half_column_titles_wrap_to_fit_an_800_px_window() -> None:
         assert " ".join(shown).endswith(name)
         assert fig.layout.margin.t > 50  # room for the second line above the plot
     assert loss_curve(METRICS).layout.title.text == "Loss"  # a short title stays one line
+
+
+def test_the_loss_chart_draws_val_loss_on_the_training_loss_scale_only() -> None:
+    """Training loss per step beside the batch-matched val loss per epoch, each saying what it
+    is; a run logged before the batch-matched loss draws its training loss alone, never its
+    whole-set val_loss (about log N at chance: another scale, a false line on this axis)."""
+    train, val = loss_curve(METRICS).data
+    assert list(val.x) == [2, 4] and list(val.y) == [1.8, 1.2]  # at the step each epoch ended
+    assert "markers" in val.mode and len(train.x) == 2
+    assert "training batch" in train.hovertemplate and "step" in train.hovertemplate
+    hover = val.hovertemplate.replace("%{customdata[0]}", "2").replace("%{customdata[1]}", "3")
+    hover = hover.replace("%{customdata[2]}", "2")
+    assert "epoch 2" in hover and "mean of 3 val batches of 2 studies" in hover
+    assert [list(row) for row in val.customdata] == [[1, 3, 2], [2, 3, 2]]
+    assert "training-size batch" in loss_curve(METRICS).layout.yaxis.title.text
+    old = METRICS.drop(columns=["val_loss_batch", *BATCH_LOSS])
+    assert [t.name for t in loss_curve(old).data] == ["train loss (per step)"]
+    only_val = METRICS[METRICS["kind"] == "val"]  # validated before any train record was logged
+    assert [t.name for t in loss_curve(only_val).data] == ["val loss (per epoch)"]

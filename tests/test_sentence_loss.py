@@ -128,3 +128,16 @@ def test_two_ranks_match_the_full_batch(tmp_path: Path) -> None:
     got_text = torch.cat([r["text"] for r in results])
     torch.testing.assert_close(got_video, video.grad * WORLD, rtol=1e-6, atol=1e-9)
     torch.testing.assert_close(got_text, sentences.grad * WORLD, rtol=1e-6, atol=1e-9)
+
+
+def test_a_loss_one_rank_computes_alone_does_not_gather(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation scores the val set on rank 0 alone: ``distributed=False`` must not wait for a
+    collective the other ranks never join (as ``ClipLoss(distributed=False)``)."""
+    import model.nn.sentence_loss as sentence_loss
+
+    monkeypatch.setattr(sentence_loss, "rank_and_world_size", lambda: (0, WORLD))
+    video, sentences = features()
+    owner, ids = flat_sentences(REPORTS)
+    scale = torch.tensor(9.0, dtype=torch.float64)
+    loss = SentenceLoss(distributed=False)(video, sentences, scale, owner, ids)
+    assert loss.item() == pytest.approx(reference_loss(video, sentences, 9.0, REPORTS), rel=1e-9)

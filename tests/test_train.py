@@ -62,6 +62,9 @@ def test_run_folder_has_every_documented_file(full_run) -> None:
     assert all(0 < r["wall_studies_per_s"] <= r["studies_per_s"] for r in train_records)
     assert len(val_records) == 1 and val_records[0]["step"] == 3
     assert {"val_r@1", "val_r@5", "val_r@10", "val_loss"} <= set(val_records[0])
+    # the val loss on the training loss's scale: the val set in chunks of the step's batch of 4
+    assert val_records[0]["val_loss_batch_size"] == 4 and val_records[0]["val_loss_batches"] >= 1
+    assert np.isfinite(val_records[0]["val_loss_batch"]) and val_records[0]["val_loss_batch"] > 0
     assert "val_auc" not in val_records[0]  # no labels given -> no AUC
     config = json.loads((out / "config.json").read_text())
     assert config["steps_per_epoch"] == 3 and config["preset"]["name"] == "tiny"

@@ -61,11 +61,14 @@ class SentenceLoss(nn.Module):
 
     Features unit-norm; ``scale`` is the multiplier ``exp(logit_scale)``. With ``gather_with_grad``
     gradients flow through the gathered features of other ranks (as in ``ClipLoss``).
+    ``distributed=False`` scores this process's features alone even inside a process group (the
+    validation loss rank 0 computes by itself must not wait for the others, as ``ClipLoss``).
     """
 
-    def __init__(self, gather_with_grad: bool = False) -> None:
+    def __init__(self, gather_with_grad: bool = False, distributed: bool = True) -> None:
         super().__init__()
         self.gather_with_grad = gather_with_grad
+        self.distributed = distributed
 
     def forward(
         self,
@@ -79,7 +82,7 @@ class SentenceLoss(nn.Module):
         batch = video_features.shape[0]
         if sentence_features.shape[0] != owner.shape[0] or owner.shape != sentence_ids.shape:
             raise ValueError("sentences, owner and sentence_ids must have the same length")
-        rank, world_size = rank_and_world_size()
+        rank, world_size = rank_and_world_size() if self.distributed else (0, 1)
         device = video_features.device
         owner = owner.to(device=device, dtype=torch.long) + rank * batch
         sentence_ids = sentence_ids.to(device=device, dtype=torch.long)

@@ -37,6 +37,7 @@ from model.training.engine import Engine, StepOutcome, TrainingDiverged, epoch_b
 from model.training.run_folder import RunFolder
 from model.training.schedule import build_optimizer, build_scheduler, set_total_steps
 from model.training.train import TrainOptions, TrainResult
+from model.training.val_loss import TrainingLoss, warn_batch_loss
 from model.training.validation import ValLabels, ValSet, logged_val_labels, validate_epoch
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ class Trainer:
             return
         self.folder.attach_log()
         self.val_set.warn_selection()
+        warn_batch_loss(len(self.val_ids), self.global_batch)
         if self.options.resume:
             self.folder.truncate_metrics_after(self.step)
         self._write_config()
@@ -267,14 +269,9 @@ class Trainer:
         last = epoch + 1 == self.budget.epochs or self.budget.active
         improved = False
         if self.ctx.is_main and self.val_ids and ((epoch + 1) % self.cfg.eval_every == 0 or last):
-            score = validate_epoch(
-                self.model,
-                self.val_set,
-                val_labels,
-                epoch,
-                self.step,
-                self.folder,
-            )
+            matched = TrainingLoss(self.global_batch, self.cfg.sentence_loss)  # as a step scores
+            args = (self.model, self.val_set, val_labels, epoch, self.step, self.folder, matched)
+            score = validate_epoch(*args)
             # a val split of one study scores every epoch alike: keep the latest, as without one
             improved = score > self.best_score or not self.val_set.ranks_epochs
             self.best_score = max(score, self.best_score)

@@ -1,4 +1,4 @@
-"""Per-epoch validation on the val split: study <-> report retrieval, val loss, optional AUC.
+"""Per-epoch validation on the val split: study <-> report retrieval, val losses, optional AUC.
 
 Model selection (``best.pt``) uses retrieval only, which needs no labels: the score is the mean
 of R@1, R@5 and R@10 over both directions. Zero-shot AUC is computed only when labels are given
@@ -26,6 +26,7 @@ from model.nn.loss import ClipLoss
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 from model.schema import VIEW_SLOTS
 from model.training.run_folder import RunFolder
+from model.training.val_loss import TrainingLoss, batch_matched_loss, val_features
 from model.zeroshot import finding_metrics, score_findings
 
 log = logging.getLogger(__name__)
@@ -80,13 +81,15 @@ def logged_val_labels(labels_csv: Path, ds: object) -> ValLabels:
 
 def log_validation(epoch: int, metrics: dict[str, float]) -> None:
     """One train.log line per validation (``epoch`` counted from 0)."""
+    batch_loss = metrics.get("val_loss_batch")
     log.info(
-        "epoch %d val R@1 %.3f R@5 %.3f R@10 %.3f loss %.3f",
+        "epoch %d val R@1 %.3f R@5 %.3f R@10 %.3f loss %.3f (whole set)%s",
         epoch + 1,
         metrics["val_r@1"],
         metrics["val_r@5"],
         metrics["val_r@10"],
         metrics["val_loss"],
+        "" if batch_loss is None else f", {batch_loss:.3f} in training-size batches",
     )
 
 
@@ -175,11 +178,20 @@ def validate(
     val: ValSet,
     labels: pd.DataFrame | None = None,
     prompt_set: PromptSet | None = None,
+    training_loss: TrainingLoss | None = None,
 ) -> dict[str, float]:
-    """Val metrics (keys ``val_loss``, ``val_r@k``, ``val_s2r@k``, ``val_r2s@k``, ``val_auc``)."""
+    """Val metrics (keys ``val_loss``, ``val_r@k``, ``val_s2r@k``, ``val_r2s@k``, ``val_auc``).
+
+    ``val_loss`` scores the whole val set in one softmax (about log N at chance). With
+    ``training_loss`` also ``val_loss_batch``, the same loss as a training step's on the scale of
+    its batch (``model.training.val_loss``), with ``val_loss_batches`` chunks of
+    ``val_loss_batch_size`` studies; absent when the val set fills no batch.
+    """
     texts = val.texts
     embeddings = encode_studies(model, val.batches(), val.ids)
-    text_vecs = embed_texts(model, texts)
+    with_sentences = training_loss is not None and training_loss.sentence_weight > 0
+    features = val_features(model, embeddings.vectors, texts, with_sentences)
+    text_vecs = features.text.numpy()
     metrics = {
         f"val_{k}": v for k, v in retrieval_recalls(embeddings.vectors, text_vecs, texts).items()
     }
@@ -191,6 +203,11 @@ def validate(
         torch.from_numpy(text_ids),
     )
     metrics["val_loss"] = float(val_loss)
+    if training_loss is not None:
+        matched = batch_matched_loss(features, model.scale(), training_loss)
+        if matched is not None:
+            metrics["val_loss_batch"], metrics["val_loss_batches"] = matched
+            metrics["val_loss_batch_size"] = training_loss.batch
     if labels is not None and prompt_set is not None:
         encoder = functools.partial(embed_texts, model)
         probs = score_findings(
@@ -210,11 +227,13 @@ def validate_epoch(
     epoch: int,
     step: int,
     folder: RunFolder,
+    training_loss: TrainingLoss | None = None,
 ) -> float:
     """Validate after ``epoch`` (rank 0 alone), log it, append the ``val`` record to
-    metrics.jsonl; returns the selection score. ``val_labels``: ``logged_val_labels`` or Nones."""
+    metrics.jsonl; returns the selection score. ``val_labels``: ``logged_val_labels`` or Nones;
+    ``training_loss``: the step's global batch and sentence weight, for ``val_loss_batch``."""
     labels, prompts = val_labels
-    metrics = validate(model, ClipLoss(distributed=False), val, labels, prompts)
+    metrics = validate(model, ClipLoss(distributed=False), val, labels, prompts, training_loss)
     log_validation(epoch, metrics)
     score = selection_score(metrics)
     record = {"kind": "val", "epoch": epoch, "step": step, "selection_score": score}
