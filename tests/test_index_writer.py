@@ -12,10 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from index_fakes import embedded_index, make_records
+from index_fakes import CHECKPOINT, embedded_index, make_records
 
 from model.errors import UserError
+from model.index import metadata_lock as metadata_lock_module
+from model.index.cli_index import _write_here
 from model.index.client import ChromaLocation, reopen_client
+from model.index.metadata_lock import LOCK_PREFIX, metadata_lock
 from model.index.records import IndexRecords
 from model.index.writer import upsert_records
 from model.index.writer_lock import WriterLock, lock_path_for
@@ -89,7 +92,7 @@ _WRITER_SCRIPT = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from index_fakes import embedded_index, make_records
+    from index_fakes import CHECKPOINT, embedded_index, make_records
     from model.index.writer import upsert_records
     from model.index.writer_lock import WriterLock
     path, n, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -188,8 +191,6 @@ def test_the_metadata_lock_waits_for_its_holder_and_takes_over_a_dead_ones(tmp_p
     """The lock in Chroma that serialises writers' metadata updates: a second taker waits (here
     not at all, so it is refused naming the lock); one left by a killed writer is taken over;
     and a writer whose lock was taken over does not release its successor's."""
-    import model.index.metadata_lock as metadata_lock_module
-    from model.index.metadata_lock import LOCK_PREFIX, metadata_lock
 
     client = embedded_index(tmp_path / "chroma").client
 
@@ -215,3 +216,26 @@ def test_the_metadata_lock_waits_for_its_holder_and_takes_over_a_dead_ones(tmp_p
     with metadata_lock(client, "cmrclip-x", wait_s=0):
         assert locks() == [f"{LOCK_PREFIX}cmrclip-x"]
     assert locks() == []
+
+
+@pytest.mark.parametrize("rebuild", [False, True])
+def test_an_embedded_writer_drops_a_lock_left_by_a_killed_one_without_waiting(
+    tmp_path, monkeypatch, rebuild
+):
+    """A writer killed inside the milliseconds it holds the metadata lock left it in the folder;
+    the next run, holding the folder's writer lock, cannot be racing it, so it drops the lock at
+    once (it waited ``STALE_AFTER_S``, a minute, before)."""
+    location = ChromaLocation(path=tmp_path / "chroma")
+    index = embedded_index(location.path)
+    upsert_records(index, make_records(12))
+    name = index.collection().name
+    left = metadata_lock(index.client, name)  # kept: a collected one releases its lock
+    left.__enter__()  # its holder is killed: never released
+
+    def waited(seconds: float) -> None:
+        raise AssertionError(f"waited {seconds} s for a lock left by a killed writer")
+
+    monkeypatch.setattr(metadata_lock_module.time, "sleep", waited)
+    _write_here(location, CHECKPOINT, make_records(15, seed=1), None, rebuild=rebuild)
+    assert embedded_index(location.path).count() == 15
+    assert not [c for c in index.client.list_collections() if c.name.startswith(LOCK_PREFIX)]

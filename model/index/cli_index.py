@@ -43,6 +43,7 @@ from model.index.held_datasets import (
     read_held_datasets,
 )
 from model.index.label_fields import dataset_record, stale_note, with_labels_recorded
+from model.index.metadata_lock import drop_left_locks
 from model.index.rebuild import drop_dead_leftovers, drop_leftovers, rebuild_index
 from model.index.records import IndexRecords, build_records, dataset_identity, read_labels
 from model.index.writer import UpsertReport, upsert_records
@@ -324,8 +325,9 @@ def _write_here(
     client = open_client(location)
     if location.is_server:
         drop_dead_leftovers(client)
-    else:  # the writer lock: no rebuild is under way, whatever its heartbeat says
+    else:  # the writer lock: no rebuild or metadata update is under way, whatever is left
         drop_dead_leftovers(client, older_than_s=0)
+        drop_left_locks(client)
     if rebuild:
         return rebuild_index(client, fingerprint, records, batch_size)
     if not location.is_server:

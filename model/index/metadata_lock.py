@@ -11,7 +11,10 @@ collection ``metalock-<name>`` is a mutex every client of the server sees. It is
 milliseconds of one read and one write. One left by a writer killed while holding it (older than
 ``STALE_AFTER_S`` on the server's clock) is taken over; it is renamed away by its id before it
 is deleted, so two writers that both judged it stale cannot both take it, and a writer whose
-lock was taken over never releases the next holder's.
+lock was taken over never releases the next holder's. An embedded folder's writer, which alone
+writes the folder while it holds the writer lock, drops any lock it finds at once
+(``drop_left_locks``): it can only have been left by a writer killed while holding it, and
+waiting ``STALE_AFTER_S`` for it would only stall the run.
 """
 
 from __future__ import annotations
@@ -54,6 +57,17 @@ def metadata_lock(client: ClientAPI, name: str, wait_s: float = WAIT_S) -> Itera
         yield
     finally:
         _discard(client, held)
+
+
+def drop_left_locks(client: ClientAPI) -> int:
+    """Delete every metadata lock of ``client``'s indexes; returns how many. Only for a caller
+    that alone writes them (an embedded folder's ``WriterLock`` held), for which a lock can only
+    have been left by a writer killed while it held it."""
+    left = [c for c in client.list_collections() if c.name.startswith(LOCK_PREFIX)]
+    for held in left:
+        log.warning("dropping %s, left by an index writer that stopped holding it", held.name)
+        _discard(client, held)
+    return len(left)
 
 
 def _take(client: ClientAPI, lock: str) -> Collection | None:
