@@ -22,6 +22,7 @@ from dashboard.jobs import model_command
 from dashboard.settings import Settings, position_of
 from model.errors import DataError
 from model.evaluation.headline import headline_text
+from model.evaluation.headline_sentence import headline_sentence
 from model.evaluation.inputs import check_external_sites
 from model.evaluation.methods import methods_lines, site_line
 from model.evaluation.tables import COUNT_COLUMNS, STAGING_PREFIX, STUDY_SCORES, is_p_value
@@ -60,6 +61,14 @@ class EvaluationOutputs:
         except (KeyError, TypeError, ValueError) as err:
             self.unreadable.append(f"summary.json: no headline ({type(err).__name__}: {err})")
             return pd.DataFrame()
+
+    def sentence(self) -> str:
+        """The headline as one quotable sentence (``headline_sentence``); "" when the summary
+        has no zero-shot figure or is not in the shape this version writes."""
+        try:
+            return headline_sentence(self.summary)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return ""  # key_figures names the summary as unreadable
 
     def key_figures_shown(self) -> pd.DataFrame:
         """``key_figures`` for a table that wraps its cells: an interval ``(0.645–0.761)`` is

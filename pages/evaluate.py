@@ -17,7 +17,7 @@ from dashboard.evaluation_view import (
     list_evaluations,
     zip_folder,
 )
-from dashboard.glossary import terms_used, with_label_names
+from dashboard.glossary import terms_used
 from dashboard.inert_text import markdown_text
 from dashboard.overview import relative
 from dashboard.plots import fewshot_figure
@@ -25,6 +25,7 @@ from dashboard.prompt_editor import prompt_files
 from dashboard.ui import job_panel, launch, page_guard, page_header
 from model.errors import DataError
 from model.evaluation.headline import HEADLINE_NOTE
+from model.evaluation.tables import with_label_names
 
 studio = Studio()
 FOLDER_KEY = "ev-folder"
@@ -180,6 +181,9 @@ def overview(outputs) -> None:
         )
     if not key_figures.empty:
         st.subheader("Headline")
+        sentence = outputs.sentence()
+        if sentence:  # the line a slide quotes; the code block's copy button takes it whole
+            st.code(sentence, language=None, wrap_lines=True)
         # a table that wraps its cells: a data grid scrolled the second site out of sight at
         # 800 px, and hid the last rows behind a scroll
         st.table(key_figures.set_index("figure"))

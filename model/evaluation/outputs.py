@@ -32,6 +32,7 @@ from model.errors import UserError
 from model.evaluation.compare import comparison_tables
 from model.evaluation.encoders import Encoder
 from model.evaluation.headline import headline_text
+from model.evaluation.headline_sentence import headline_sentence
 from model.evaluation.inputs import SiteData
 from model.evaluation.methods import methods_lines
 from model.evaluation.plots import plot_comparison, plot_confusion, plot_fewshot, plot_roc
@@ -248,6 +249,7 @@ def _write_all(
         problems,
         key_figures,
         methods_lines(config),
+        headline_sentence(summary),
     )
     write_html(out / "report.html", page)
     write_summary(out / "summary.json", summary)

@@ -22,7 +22,7 @@ from model.evaluation.headline import HEADLINE_NOTE
 from model.evaluation.label_means import mean_intervals
 from model.evaluation.methods import site_line
 from model.evaluation.suite import SiteResult
-from model.evaluation.tables import is_p_value
+from model.evaluation.tables import is_p_value, with_label_names
 
 SUMMARY_VERSION = 1
 _STYLE = (
@@ -30,6 +30,7 @@ _STYLE = (
     "table{border-collapse:collapse;font-size:12px;margin:0.5em 0 1.5em}"
     "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
     "th{background:#f2f2f2}img{max-width:100%;margin:0.5em 0}.problem{color:#a40000}"
+    ".lead{font-size:1.15em;max-width:60em}"
 )
 
 
@@ -189,20 +190,24 @@ def render_html(
     problems: list[str],
     key_figures: pd.DataFrame | None = None,
     methods: list[str] | None = None,
+    sentence: str = "",
 ) -> str:
-    """One self-contained HTML page: models, problems, the headline (``headline.headline``),
-    the methods (``methods.methods_lines``), then per site every table and figure."""
+    """One self-contained HTML page: the headline sentence (``headline_sentence``), models,
+    the headline (``headline.headline``), problems, the methods (``methods.methods_lines``),
+    then per site every table and figure."""
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
     ]
     parts.append(f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>")
+    if sentence:  # the line to quote, first: what a reader (or a slide) takes away
+        parts.append(f"<p class='lead'>{html.escape(sentence)}</p>")
     parts.append(_table(pd.DataFrame(models)))
-    if problems:
-        parts.append("<h2>Problems</h2><ul>")
-        parts += [f"<li class='problem'>{html.escape(p)}</li>" for p in problems]
-        parts.append("</ul>")
     if key_figures is not None and not key_figures.empty:
         parts.append(f"<h2>Headline</h2><p>{html.escape(HEADLINE_NOTE)}</p>{_table(key_figures)}")
+    if problems:  # after the results they qualify, each label by the name its tables give it
+        parts.append("<h2>Problems</h2><ul>")
+        parts += [f"<li class='problem'>{html.escape(with_label_names(p))}</li>" for p in problems]
+        parts.append("</ul>")
     if methods:
         parts.append("<h2>Methods</h2><ul>")
         parts += [f"<li>{html.escape(line)}</li>" for line in methods]
