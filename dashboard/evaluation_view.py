@@ -49,6 +49,7 @@ class EvaluationOutputs:
     summary: dict[str, Any] = field(default_factory=dict)
     reports: list[Path] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # "name: why" of files left out
+    vectors: list[Path] = field(default_factory=list)  # the figures' SVGs, for slides
 
     def key_figures(self) -> pd.DataFrame:
         """The headline table of the summary as text, single figures with their CIs
@@ -238,6 +239,7 @@ def read_outputs(folder: Path) -> EvaluationOutputs:
             outputs.images.append(path)
         except (OSError, ValueError, SyntaxError) as err:  # what PIL raises for damaged files
             outputs.unreadable.append(f"{path.relative_to(folder)}: {_why(err)}")
+    outputs.vectors = _files(folder, "*.svg")  # offered for download, never drawn here
     outputs.reports = sorted(
         [
             *outputs.reports,

@@ -25,7 +25,7 @@ from dashboard.prompt_editor import prompt_files
 from dashboard.ui import job_panel, launch, page_guard, page_header
 from model.errors import DataError
 from model.evaluation.headline import HEADLINE_NOTE
-from model.evaluation.tables import with_label_names
+from model.evaluation.tables import vector_path, with_label_names
 
 studio = Studio()
 FOLDER_KEY = "ev-folder"
@@ -137,12 +137,15 @@ def results_section() -> None:
             for where in in_site_order(images, sites):
                 image = outputs.folder / where
                 st.image(str(image), caption=markdown_text(where), alt=f"plot {where}")
-                st.download_button(
-                    "PNG",
-                    image.read_bytes,
-                    file_name=download_name(outputs.folder, image),
-                    key=f"dl-{image}",
-                )
+                files = [image, *(v for v in outputs.vectors if v == vector_path(image))]
+                row = st.container(horizontal=True)  # the SVG scales on a slide, the PNG blurs
+                for path in files:
+                    row.download_button(
+                        path.suffix[1:].upper(),
+                        path.read_bytes,
+                        file_name=download_name(outputs.folder, path),
+                        key=f"dl-{path}",
+                    )
 
 
 def downloads(outputs) -> None:

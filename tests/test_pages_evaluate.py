@@ -233,3 +233,15 @@ def test_evaluation_figures_have_alt_text_naming_the_plot(app, evaluations: Path
     at = app("pages/evaluate.py")
     [image] = [image for images in at.get("image") for image in images.proto.imgs]
     assert "confusion_zs_m" in image.alt
+
+
+def test_each_figure_is_offered_as_png_and_svg(app, evaluations: Path) -> None:
+    """For slides: the PNG blurs when scaled up, its SVG does not; both are one click away."""
+    from model.evaluation.plots import plot_confusion
+
+    folder = _evaluation(evaluations / "eval-20260101-000000", "/runs/a/best.pt")
+    matrix = pd.DataFrame([[3, 1], [0, 2]], index=["a", "b"], columns=["a", "b"])
+    plot_confusion(matrix, "title", folder / "internal" / "plots" / "confusion_zs_m.png")
+    at = app("pages/evaluate.py")
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels.count("PNG") == 1 and labels.count("SVG") == 1

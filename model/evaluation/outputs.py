@@ -6,8 +6,8 @@ OUT/report.html                          self-contained report (figures embedded
 OUT/<site>/{zeroshot,diagnosis,fewshot,probe,retrieval,counts,prompts}.csv
 OUT/<site>/comparison.csv                the main model against each other one (DeLong)
 OUT/<site>/confusion_<setting>_<model>.csv
-OUT/<site>/plots/{roc,fewshot,confusion_<setting>}_<model>.png
-OUT/<site>/plots/comparison_<model>.png  forest plot of comparison.csv
+OUT/<site>/plots/{roc,fewshot,confusion_<setting>}_<model>.png (and .svg, for slides)
+OUT/<site>/plots/comparison_<model>.png  forest plot of comparison.csv (and .svg)
 ```
 
 Writing into a folder an earlier evaluation wrote replaces its outputs: the tables and figures
@@ -43,6 +43,7 @@ from model.evaluation.tables import (
     confusion_frame,
     slug,
     stack_tables,
+    vector_path,
     write_study_scores,
     write_tables,
 )
@@ -131,7 +132,7 @@ def previous_outputs(out: Path) -> set[Path]:
         return set()
     root = out.resolve()
     listed = set()
-    for kind, suffix in (("csv", ".csv"), ("plots", ".png")):
+    for kind, suffix in (("csv", ".csv"), ("plots", ".png"), ("vectors", ".svg")):
         names = files.get(kind)
         for name in names if isinstance(names, list) else []:
             path = (out / str(name)).resolve()
@@ -237,6 +238,7 @@ def _write_all(
         "report": ["report.html"],
         "csv": sorted(str(p.relative_to(out)) for p in csv_paths),
         "plots": sorted(str(p.relative_to(out)) for p in all_plots),
+        "vectors": sorted(str(vector_path(p).relative_to(out)) for p in all_plots),
     }
     summary = build_summary(results, site_records, models, files, problems, config, comparisons)
     key_figures = headline_text(summary["results"])

@@ -59,6 +59,12 @@ def with_label_names(text: str) -> str:
     )
 
 
+def vector_path(png: Path) -> Path:
+    """Where a figure's vector copy (SVG) lies beside its PNG: slides and papers scale it to
+    any size, where the 110-dpi PNG blurs on a projector."""
+    return png.with_suffix(".svg")
+
+
 def slug(text: str) -> str:
     """A file-name-safe version of a model or site name."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "model"
