@@ -151,7 +151,8 @@ def results_section() -> None:
 def downloads(outputs) -> None:
     """The whole evaluation as a zip, and each report file: callables, so that the zip is built
     and the files are read on a click, not on every rerun."""
-    st.download_button(
+    row = st.container(horizontal=True)  # one row: stacked, they pushed the headline down
+    row.download_button(
         "Download everything (zip)",
         functools.partial(zip_folder, outputs.folder),
         file_name=f"{outputs.folder.name}.zip",
@@ -160,7 +161,7 @@ def downloads(outputs) -> None:
     names = [str(report.relative_to(outputs.folder)) for report in outputs.reports]
     for shown in in_site_order(names, site_names(outputs.summary)):  # internal site first
         report = outputs.folder / shown  # the report, and each site's per-study scores
-        st.download_button(
+        row.download_button(
             f"Download {markdown_text(shown)}",
             report.read_bytes,
             file_name=download_name(outputs.folder, report),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from dashboard_fixtures import block_holding
 from streamlit.testing.v1 import AppTest
 
 from dashboard.evaluation_view import download_name
@@ -245,3 +246,19 @@ def test_each_figure_is_offered_as_png_and_svg(app, evaluations: Path) -> None:
     at = app("pages/evaluate.py")
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels.count("PNG") == 1 and labels.count("SVG") == 1
+
+
+def test_the_downloads_share_one_row(app, evaluations: Path) -> None:
+    """Stacked one under another, the zip, report and score downloads pushed the headline
+    below the fold of a 1080 p projector; they sit side by side."""
+    from streamlit.proto.Block_pb2 import Block
+
+    folder = _evaluation(evaluations / "eval-20260101-000000", "/runs/a/best.pt")
+    (folder / "report.html").write_text("<html></html>")
+    at = app("pages/evaluate.py")
+    buttons = [b.proto.label for b in at.get("download_button")]
+    assert "Download report.html" in buttons
+    for label in ("Download everything (zip)", "Download report.html"):
+        row = block_holding(at.main, lambda e, lb=label: getattr(e, "proto", None) is not None
+                            and getattr(e.proto, "label", None) == lb)  # fmt: skip
+        assert row.proto.flex_container.direction == Block.FlexContainer.HORIZONTAL, row.proto
