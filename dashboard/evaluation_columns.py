@@ -83,4 +83,18 @@ def column_labels(table: pd.DataFrame) -> dict[str, str]:
     confusion matrix's first column ``true`` (its rows are the labelled diagnosis, its other
     columns the predicted one, which the header ``true`` alone did not say)."""
     columns = [str(c) for c in table.columns]
-    return {"true": CONFUSION_ROWS} if columns[:1] == ["true"] else {}
+    if columns[:1] == ["true"]:
+        return {"true": CONFUSION_ROWS}
+    return interval_labels(columns)
+
+
+def interval_labels(columns: list[str]) -> dict[str, str]:
+    """A figure's interval columns headed by the figure, as the page shows them beside it:
+    ``auc_lo`` -> ``AUC CI low``, ``f1_hi`` -> ``F1-score CI high`` (the CSV's names read as
+    code on a screenshot of the table)."""
+    bounds = {c.lower(): c for c in columns if c.endswith(BOUNDS)}
+    labels = {}
+    for figure in (c for c in columns if c not in bounds.values()):
+        for column in _own_bounds(figure, bounds):
+            labels[column] = f"{figure} CI {'low' if column.lower().endswith('_lo') else 'high'}"
+    return labels

@@ -227,8 +227,13 @@ def table_with_chart(outputs, group: str, name: str) -> None:
         )
         st.plotly_chart(fewshot_figure(fewshot, zeroshot, label), key=f"ev-fs-{name}")
     formats = column_formats(table)  # shown rounded; the CSV download keeps every digit written
-    numbers = {c: st.column_config.NumberColumn(format=f) for c, f in formats.items()}
-    numbers.update({c: st.column_config.Column(label) for c, label in column_labels(table).items()})
+    labels = column_labels(table)  # a header, kept with the column's number format
+    numbers = {
+        c: st.column_config.NumberColumn(labels.get(c), format=f) for c, f in formats.items()
+    }
+    numbers.update(
+        {c: st.column_config.Column(label) for c, label in labels.items() if c not in formats}
+    )
     st.dataframe(
         table,
         hide_index=True,

@@ -123,7 +123,25 @@ def test_a_confusion_matrix_says_which_way_it_reads() -> None:
     predicted diagnosis."""
     matrix = _table("true,Normal,NICM\nNormal,19,1\nNICM,4,24\n")
     assert column_labels(matrix) == {"true": CONFUSION_ROWS}
-    assert column_labels(_table(ZEROSHOT)) == {}
+    assert column_labels(_table(ZEROSHOT))["auc_lo"] == "AUC CI low"  # intervals: see below
+
+
+def test_interval_columns_are_headed_by_their_figure() -> None:
+    """The page headed a table's intervals auc_lo, accuracy_hi, f1_lo: code on a slide's
+    screenshot. Each is headed by the figure it bounds; columns of no figure keep their name."""
+    labels = column_labels(_table(ZEROSHOT))
+    assert labels == {
+        "auc_lo": "AUC CI low",
+        "auc_hi": "AUC CI high",
+        "accuracy_lo": "Accuracy CI low",
+        "accuracy_hi": "Accuracy CI high",
+        "f1_lo": "F1-score CI low",
+        "f1_hi": "F1-score CI high",
+    }
+    assert column_labels(_table("R@10,r@10_lo,r@10_hi,x_lo\n0.3,0.2,0.4,1\n")) == {
+        "r@10_lo": "R@10 CI low",
+        "r@10_hi": "R@10 CI high",
+    }
 
 
 @pytest.mark.slow

@@ -262,3 +262,19 @@ def test_the_downloads_share_one_row(app, evaluations: Path) -> None:
         row = block_holding(at.main, lambda e, lb=label: getattr(e, "proto", None) is not None
                             and getattr(e.proto, "label", None) == lb)  # fmt: skip
         assert row.proto.flex_container.direction == Block.FlexContainer.HORIZONTAL, row.proto
+
+
+def test_interval_columns_are_headed_by_their_figure_and_keep_its_format(
+    app, evaluations: Path
+) -> None:
+    """auc_lo read as code on a screenshot of the table; headed "AUC CI low", it keeps the
+    3 decimals the other figures show."""
+    folder = _evaluation(evaluations / "eval-20260101-000000", "/runs/a/best.pt")
+    zeroshot = "model,Label,AUC,auc_lo,auc_hi\nm,LGE,0.91234,0.8512,0.9544\n"
+    (folder / "internal" / "zeroshot.csv").write_text(zeroshot)
+    at = app("pages/evaluate.py")
+    configs = [json.loads(frame.proto.columns) for frame in at.dataframe]
+    [config] = [c for c in configs if "auc_lo" in c]
+    assert config["auc_lo"]["label"] == "AUC CI low"
+    assert config["auc_hi"]["label"] == "AUC CI high"
+    assert config["auc_lo"]["type_config"]["format"] == "%.3f"
