@@ -99,3 +99,17 @@ def test_the_report_opens_on_the_sentence_and_the_headline_before_its_problems()
     assert body.index("<h2>Headline</h2>") < body.index("<h2>Problems</h2>")
     assert "few-shot of Left ventricle hypertrophy skipped" in body
     assert "'lv_hypertrophy'" not in body
+
+
+def test_the_reports_intervals_stay_on_one_line():
+    """report.html broke a headline interval after its dash in a narrow column ("0.558–" over
+    "0.680)") when several models were compared. Each interval is kept on one line, and its
+    text is as written (a figure copied onto a slide holds no invisible character)."""
+    import pandas as pd
+
+    from model.evaluation.report import render_html
+
+    figures = pd.DataFrame({"figure": [ZERO_SHOT], "internal": ["0.622 (0.558–0.680)"]})
+    page = render_html("t", {}, {}, [], [], [], figures)
+    assert "0.622 (<span class='nb'>0.558–0.680</span>)" in page
+    assert ".nb{white-space:nowrap}" in page
