@@ -113,3 +113,25 @@ def test_the_reports_intervals_stay_on_one_line():
     page = render_html("t", {}, {}, [], [], [], figures)
     assert "0.622 (<span class='nb'>0.558–0.680</span>)" in page
     assert ".nb{white-space:nowrap}" in page
+
+
+def test_what_each_model_trained_on_is_told_against_the_sites():
+    """The report's models table said a checkpoint's tower and epoch, not what it trained on:
+    whether a site's figures are held-out data was the reader's guess."""
+    from model.evaluation.outputs import trained_on_words
+
+    sites = [
+        {"name": "internal", "fingerprint": "cc9d1b2ffbf0baa6", "selection": "test split"},
+        {"name": "external", "fingerprint": "20f311cc14a5a87e", "selection": "all studies"},
+    ]
+    assert trained_on_words("cc9d1b2ffbf0baa6", sites) == "internal's train split"
+    assert trained_on_words("20f311cc14a5a87e", sites) == (
+        "external, the evaluated studies included"
+    )
+    assert trained_on_words("0123456789abcdef", sites) == "another dataset (01234567)"
+    assert trained_on_words("", sites) == "–"
+    summary = _summary([_result("m", "internal")], ["m"])
+    summary["models"][0]["trained on"] = "internal's train split"
+    assert headline_sentence(summary).startswith(
+        "m (trained on internal's train split), zero-shot (no labels in training):"
+    )

@@ -4,8 +4,8 @@ The headline table (``headline.headline_text``) holds a dozen figures per site; 
 line: the main model's zero-shot mean AUC over findings at each site, each with its 95% CI and
 what was evaluated there, then the linear probe's for scale:
 
-    demo-cpu-small/best, zero-shot (no labels in training): mean AUC over 7 findings 0.746
-    (95% CI 0.709–0.782) at internal (156 studies of 150 patients, test split) and 0.714
+    demo-cpu-small/best (trained on internal's train split), zero-shot (no labels in
+    training): mean AUC over 7 findings 0.746 (95% CI 0.709–0.782) at internal (156 studies of 150 patients, test split) and 0.714
     (95% CI 0.687–0.742) at external (300 studies of 282 patients). With labels, a
     cross-validated linear probe on its embeddings reaches 0.923 (95% CI 0.901–0.941) and ...
 
@@ -98,7 +98,10 @@ def headline_sentence(summary: dict[str, Any]) -> str:
         return ""
     averaged = shared_labels([FIGURES[LEAD_FIGURE](r) for r in results])
     over = f"{len(averaged)} findings" if averaged else "the findings"
-    sentence = f"{main}, zero-shot (no labels in training): mean AUC over {over} {_joined(lead)}."
+    models = [m for m in summary.get("models") or [] if isinstance(m, dict)]
+    trained = next((m.get("trained on") for m in models if m.get("name") == main), None)
+    named = f"{main} (trained on {trained})" if trained and trained != "–" else main
+    sentence = f"{named}, zero-shot (no labels in training): mean AUC over {over} {_joined(lead)}."
     if PROBE_FIGURE in rows.index:
         probe = [s for c in columns.values() if (s := with_ci(rows.at[PROBE_FIGURE, c]))]
         if len(probe) == len(lead):

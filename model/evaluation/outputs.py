@@ -169,6 +169,21 @@ def site_record(site: SiteData) -> dict[str, Any]:
     }
 
 
+def trained_on_words(fingerprint: str, sites: list[dict[str, Any]]) -> str:
+    """What a checkpoint trained on, told against the sites evaluated (by dataset fingerprint):
+    ``internal's train split`` (its test split is evaluated), ``external, the evaluated
+    studies included`` (a site that is its training data), ``another dataset (cc9d1b2f)``;
+    "–" for a model with no record of one (a baseline)."""
+    if not fingerprint:
+        return "–"
+    for site in sites:
+        if site.get("fingerprint") == fingerprint:
+            if site.get("selection") == "test split":
+                return f"{site['name']}'s train split"
+            return f"{site['name']}, the evaluated studies included"
+    return f"another dataset ({fingerprint[:8]})"
+
+
 def write_outputs(
     out: Path,
     results: list[SiteResult],
@@ -230,7 +245,13 @@ def _write_all(
         plots.setdefault(site, []).append(plot_comparison(comparison, title, path))
     site_records = [site_record(site) for site in sites]
     models = [
-        {"name": e.name, "kind": e.kind, "description": e.description, "fingerprint": e.weights}
+        {
+            "name": e.name,
+            "kind": e.kind,
+            "description": e.description,
+            "trained on": trained_on_words(e.trained_on, site_records),
+            "fingerprint": e.weights,
+        }
         for e in encoders
     ]
     all_plots = [path for paths in plots.values() for path in paths]
