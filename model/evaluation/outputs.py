@@ -3,6 +3,7 @@
 ```
 OUT/summary.json                         what the dashboard reads
 OUT/report.html                          self-contained report (figures embedded)
+OUT/report.md                            its sentence, models, headline and zero-shot tables
 OUT/<site>/{zeroshot,diagnosis,fewshot,probe,retrieval,counts,prompts}.csv
 OUT/<site>/comparison.csv                the main model against each other one (DeLong)
 OUT/<site>/confusion_<setting>_<model>.csv
@@ -37,6 +38,7 @@ from model.evaluation.inputs import SiteData
 from model.evaluation.methods import methods_lines
 from model.evaluation.plots import plot_comparison, plot_confusion, plot_fewshot, plot_roc
 from model.evaluation.report import build_summary, render_html, write_html, write_summary
+from model.evaluation.report_markdown import render_markdown
 from model.evaluation.suite import SiteResult
 from model.evaluation.tables import (
     STAGING_PREFIX,
@@ -184,6 +186,20 @@ def trained_on_words(fingerprint: str, sites: list[dict[str, Any]]) -> str:
     return f"another dataset ({fingerprint[:8]})"
 
 
+def model_records(encoders: list[Encoder], sites: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The summary's and the reports' model records, each with what it trained on."""
+    return [
+        {
+            "name": e.name,
+            "kind": e.kind,
+            "description": e.description,
+            "trained on": trained_on_words(e.trained_on, sites),
+            "fingerprint": e.weights,
+        }
+        for e in encoders
+    ]
+
+
 def write_outputs(
     out: Path,
     results: list[SiteResult],
@@ -244,25 +260,16 @@ def _write_all(
         title = f"{main} against each other model · {site}"
         plots.setdefault(site, []).append(plot_comparison(comparison, title, path))
     site_records = [site_record(site) for site in sites]
-    models = [
-        {
-            "name": e.name,
-            "kind": e.kind,
-            "description": e.description,
-            "trained on": trained_on_words(e.trained_on, site_records),
-            "fingerprint": e.weights,
-        }
-        for e in encoders
-    ]
+    models = model_records(encoders, site_records)
     all_plots = [path for paths in plots.values() for path in paths]
     files = {
-        "report": ["report.html"],
+        "report": ["report.html", "report.md"],
         "csv": sorted(str(p.relative_to(out)) for p in csv_paths),
         "plots": sorted(str(p.relative_to(out)) for p in all_plots),
         "vectors": sorted(str(vector_path(p).relative_to(out)) for p in all_plots),
     }
     summary = build_summary(results, site_records, models, files, problems, config, comparisons)
-    key_figures = headline_text(summary["results"])
+    key_figures, sentence = headline_text(summary["results"]), headline_sentence(summary)
     page = render_html(
         "CMR-CLIP evaluation",
         tables,
@@ -272,8 +279,12 @@ def _write_all(
         problems,
         key_figures,
         methods_lines(config),
-        headline_sentence(summary),
+        sentence,
     )
     write_html(out / "report.html", page)
+    markdown = render_markdown(
+        "CMR-CLIP evaluation", sentence, models, key_figures, site_records, tables
+    )
+    atomic_write_text(out / "report.md", markdown)  # the parts a slide or a wiki takes
     write_summary(out / "summary.json", summary)
     return summary
