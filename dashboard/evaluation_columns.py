@@ -68,6 +68,32 @@ def in_site_order(names: Iterable[str], sites: Iterable[str]) -> list[str]:
     return sorted(names, key=lambda name: order.get(name.split("/")[0], len(order)))
 
 
+# a site's figures in reading order: the headline's ROC first, then the comparison with other
+# models, the few-shot curves, the confusion matrices (sorted by name, ROC came last)
+FIGURE_ORDER = ("roc_", "comparison_", "fewshot_", "confusion_")
+
+
+def figures_in_order(names: Iterable[str], sites: Iterable[str]) -> list[str]:
+    """Figure paths (``internal/plots/roc_m.png``) by site (``in_site_order``), then by kind in
+    ``FIGURE_ORDER`` (other kinds last), each kind's in their given order."""
+
+    def kind(name: str) -> int:
+        stem = name.rsplit("/", 1)[-1]
+        return next(
+            (at for at, p in enumerate(FIGURE_ORDER) if stem.startswith(p)), len(FIGURE_ORDER)
+        )
+
+    return in_site_order(sorted(names, key=kind), sites)
+
+
+def downloads_in_order(names: Iterable[str], sites: Iterable[str]) -> list[str]:
+    """Report files (top level: report.html, report.md) first, then each site's, in site order:
+    the report is what a talk takes; sorted with the sites', it came last."""
+    names = list(names)
+    top = [n for n in names if "/" not in n]
+    return top + in_site_order([n for n in names if "/" in n], sites)
+
+
 def site_names(summary: dict) -> list[str]:
     """The site names of an evaluation's ``summary.json`` in its order (internal first)."""
     sites = summary.get("sites")

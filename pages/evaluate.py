@@ -6,7 +6,14 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.context import EmptyState, Studio
-from dashboard.evaluation_columns import column_labels, in_site_order, shown_columns, site_names
+from dashboard.evaluation_columns import (
+    column_labels,
+    downloads_in_order,
+    figures_in_order,
+    in_site_order,
+    shown_columns,
+    site_names,
+)
 from dashboard.evaluation_view import (
     column_formats,
     default_sites,
@@ -134,7 +141,7 @@ def results_section() -> None:
     if outputs.images:
         images = [str(image.relative_to(outputs.folder)) for image in outputs.images]
         with tabs[-1]:
-            for where in in_site_order(images, sites):
+            for where in figures_in_order(images, sites):  # the ROC first
                 image = outputs.folder / where
                 st.image(str(image), caption=markdown_text(where), alt=f"plot {where}")
                 files = [image, *(v for v in outputs.vectors if v == vector_path(image))]
@@ -159,7 +166,7 @@ def downloads(outputs) -> None:
         mime="application/zip",
     )
     names = [str(report.relative_to(outputs.folder)) for report in outputs.reports]
-    for shown in in_site_order(names, site_names(outputs.summary)):  # internal site first
+    for shown in downloads_in_order(names, site_names(outputs.summary)):  # reports first
         report = outputs.folder / shown  # the report, and each site's per-study scores
         row.download_button(
             f"Download {markdown_text(shown)}",

@@ -16,6 +16,8 @@ import pytest
 from dashboard.evaluation_columns import (
     CONFUSION_ROWS,
     column_labels,
+    downloads_in_order,
+    figures_in_order,
     in_site_order,
     shown_columns,
     site_names,
@@ -161,3 +163,29 @@ def test_the_evaluate_page_heads_a_confusion_matrix_as_it_reads(app, data_root: 
         assert json.loads(frame.proto.columns)["true"]["label"] == CONFUSION_ROWS
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+def test_figures_lead_with_the_roc_and_reports_lead_the_downloads() -> None:
+    """Sorted by name, a site's confusion matrices came first and its ROC (the headline's
+    figure) last; the reports came after every site's per-study scores."""
+    figures = [
+        "external/plots/roc_m.png",
+        "internal/plots/confusion_zero-shot_m.png",
+        "internal/plots/fewshot_m.png",
+        "internal/plots/roc_m.png",
+        "internal/plots/comparison_m.png",
+    ]
+    assert figures_in_order(figures, ["internal", "external"]) == [
+        "internal/plots/roc_m.png",
+        "internal/plots/comparison_m.png",
+        "internal/plots/fewshot_m.png",
+        "internal/plots/confusion_zero-shot_m.png",
+        "external/plots/roc_m.png",
+    ]
+    downloads = ["external/study_scores.csv", "internal/study_scores.csv", "report.html"]
+    assert downloads_in_order([*downloads, "report.md"], ["internal", "external"]) == [
+        "report.html",
+        "report.md",
+        "internal/study_scores.csv",
+        "external/study_scores.csv",
+    ]
