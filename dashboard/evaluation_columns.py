@@ -104,23 +104,34 @@ def site_names(summary: dict) -> list[str]:
 CONFUSION_ROWS = "labelled ↓ · predicted →"
 
 
+# a comparison table's figures: auc_a and auc_b said nothing of which model each one is
+COMPARISON_LABELS = {
+    "auc_a": "AUC, model",
+    "auc_b": "AUC, baseline",
+    "difference": "AUC difference (model − baseline)",
+}
+
+
 def column_labels(table: pd.DataFrame) -> dict[str, str]:
     """Headers the page gives columns whose written names do not say what they hold: a
     confusion matrix's first column ``true`` (its rows are the labelled diagnosis, its other
-    columns the predicted one, which the header ``true`` alone did not say)."""
+    columns the predicted one, which the header ``true`` alone did not say); a comparison's
+    AUCs by the table's ``model`` and ``baseline`` columns; intervals by their figure."""
     columns = [str(c) for c in table.columns]
     if columns[:1] == ["true"]:
         return {"true": CONFUSION_ROWS}
-    return interval_labels(columns)
+    named = COMPARISON_LABELS if {"baseline", "auc_a", "auc_b"} <= set(columns) else {}
+    return {c: named[c] for c in columns if c in named} | interval_labels(columns, named)
 
 
-def interval_labels(columns: list[str]) -> dict[str, str]:
-    """A figure's interval columns headed by the figure, as the page shows them beside it:
-    ``auc_lo`` -> ``AUC CI low``, ``f1_hi`` -> ``F1-score CI high`` (the CSV's names read as
-    code on a screenshot of the table)."""
+def interval_labels(columns: list[str], named: dict[str, str] | None = None) -> dict[str, str]:
+    """A figure's interval columns headed by the figure (by its header in ``named`` when it
+    has one), as the page shows them beside it: ``auc_lo`` -> ``AUC CI low``, ``f1_hi`` ->
+    ``F1-score CI high`` (the CSV's names read as code on a screenshot of the table)."""
     bounds = {c.lower(): c for c in columns if c.endswith(BOUNDS)}
     labels = {}
     for figure in (c for c in columns if c not in bounds.values()):
+        header = (named or {}).get(figure, figure)
         for column in _own_bounds(figure, bounds):
-            labels[column] = f"{figure} CI {'low' if column.lower().endswith('_lo') else 'high'}"
+            labels[column] = f"{header} CI {'low' if column.lower().endswith('_lo') else 'high'}"
     return labels

@@ -189,3 +189,15 @@ def test_figures_lead_with_the_roc_and_reports_lead_the_downloads() -> None:
         "internal/study_scores.csv",
         "external/study_scores.csv",
     ]
+
+
+def test_a_comparisons_aucs_say_which_model_each_is() -> None:
+    """The Model comparison tab headed its AUCs auc_a and auc_b: which was the baseline was a
+    guess (the model column, one value on every row, is shown last)."""
+    table = _table(
+        "model,baseline,Label,auc_a,auc_b,difference,difference_lo,difference_hi\n"
+        "m,b,LGE,0.8,0.7,0.1,0.05,0.15\n"
+    )
+    labels = column_labels(table)
+    assert labels["auc_a"] == "AUC, model" and labels["auc_b"] == "AUC, baseline"
+    assert labels["difference_lo"] == "AUC difference (model − baseline) CI low"
