@@ -58,7 +58,9 @@ def test_with_several_models_the_sentence_is_the_main_models():
     results = [_result("main", "internal", 0.8), _result("base", "internal", 0.6)]
     sentence = headline_sentence(_summary(results, ["main", "base"]))
     assert sentence.startswith("main, zero-shot")
-    assert "0.800" in sentence and "0.600" not in sentence
+    lead, compared = sentence.split(" Compared on the same studies, zero-shot: ")
+    assert "0.800" in lead and "0.600" not in lead  # the baseline's only where it is named
+    assert compared.startswith("base 0.600")
 
 
 def test_a_figure_without_its_interval_is_quoted_alone_and_no_figure_gives_no_sentence():
@@ -135,3 +137,23 @@ def test_what_each_model_trained_on_is_told_against_the_sites():
     assert headline_sentence(summary).startswith(
         "m (trained on internal's train split), zero-shot (no labels in training):"
     )
+
+
+def test_compared_models_follow_once_per_set_of_weights():
+    """With baselines compared, the sentence said the main model's figures only: a talk's
+    'against the baseline' was typed by hand. Each other set of weights follows once (a model
+    holding the main one's weights, or a second name for a baseline's, would repeat figures)."""
+    results = [_result(name, "internal", auc) for name, auc in
+               (("main", 0.8), ("base", 0.6), ("base again", 0.6), ("main again", 0.8))]  # fmt: skip
+    summary = _summary(results, [])
+    summary["models"] = [
+        {"name": "main", "fingerprint": "a"},
+        {"name": "base", "fingerprint": "b"},
+        {"name": "base again", "fingerprint": "b"},
+        {"name": "main again", "fingerprint": "a"},
+    ]
+    sentence = headline_sentence(summary)
+    assert sentence.endswith(
+        " Compared on the same studies, zero-shot: base 0.600 (95% CI 0.550–0.850)."
+    )
+    assert "base again" not in sentence and "main again" not in sentence

@@ -2,7 +2,7 @@
 
 The headline table (``headline.headline_text``) holds a dozen figures per site; a slide needs one
 line: the main model's zero-shot mean AUC over findings at each site, each with its 95% CI and
-what was evaluated there, then the linear probe's for scale:
+what was evaluated there, then the linear probe's for scale, then any compared model's:
 
     demo-cpu-small/best (trained on internal's train split), zero-shot (no labels in
     training): mean AUC over 7 findings 0.746 (95% CI 0.709–0.782) at internal (156 studies of 150 patients, test split) and 0.714
@@ -60,22 +60,36 @@ def _joined(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
-def _main_columns(summary: dict[str, Any], table: pd.DataFrame) -> tuple[str, dict[str, str]]:
-    """(the main model's name, site name -> its headline column at that site, in site order):
-    the main model is the first evaluated; a column is the site's name, or ``model · site``
-    when several models were evaluated."""
-    results = [r for r in summary.get("results") or [] if isinstance(r, dict)]
-    models = [m.get("name") for m in summary.get("models") or [] if isinstance(m, dict)]
-    main = models[0] if models else (results[0].get("model") if results else None)
+def _columns_of(model: str, results: list[dict[str, Any]], table: pd.DataFrame) -> dict[str, str]:
+    """site name -> ``model``'s headline column at that site, in site order: the site's name,
+    or ``model · site`` when several models were evaluated."""
     columns = {}
     for result in results:
-        if result.get("model") != main:
+        if result.get("model") != model:
             continue
         site = str(result.get("site"))
-        for column in (site, f"{main} · {site}"):
+        for column in (site, f"{model} · {site}"):
             if column in table.columns:
                 columns[site] = column
-    return str(main or ""), columns
+    return columns
+
+
+def _compared(
+    models: list[dict[str, Any]], results: list[dict[str, Any]], table: pd.DataFrame
+) -> str:
+    """The other models' zero-shot means at the same sites, one per set of weights (a model
+    with the main one's weights, or another's, would repeat its figures): "" when none."""
+    rows, seen, parts = table.set_index("figure"), {models[0].get("fingerprint")}, []
+    for model in models[1:]:
+        weights = model.get("fingerprint")
+        if weights and weights in seen:
+            continue
+        seen.add(weights)
+        columns = _columns_of(str(model.get("name")), results, table).values()
+        cells = [shown for c in columns if (shown := with_ci(rows.at[LEAD_FIGURE, c]))]
+        if cells:
+            parts.append(f"{model.get('name')} {_joined(cells)}")
+    return f" Compared on the same studies, zero-shot: {'; '.join(parts)}." if parts else ""
 
 
 def headline_sentence(summary: dict[str, Any]) -> str:
@@ -87,7 +101,9 @@ def headline_sentence(summary: dict[str, Any]) -> str:
     if table.empty or LEAD_FIGURE not in set(table["figure"]):
         return ""
     rows = table.set_index("figure")
-    main, columns = _main_columns(summary, table)
+    models = [m for m in summary.get("models") or [] if isinstance(m, dict)]
+    main = str(models[0].get("name") if models else results[0].get("model"))
+    columns = _columns_of(main, results, table)
     sites = {str(s.get("name")): s for s in summary.get("sites") or [] if isinstance(s, dict)}
     lead = [
         f"{shown} at {site_words(sites.get(site, {'name': site}))}"
@@ -98,7 +114,6 @@ def headline_sentence(summary: dict[str, Any]) -> str:
         return ""
     averaged = shared_labels([FIGURES[LEAD_FIGURE](r) for r in results])
     over = f"{len(averaged)} findings" if averaged else "the findings"
-    models = [m for m in summary.get("models") or [] if isinstance(m, dict)]
     trained = next((m.get("trained on") for m in models if m.get("name") == main), None)
     named = f"{main} (trained on {trained})" if trained and trained != "–" else main
     sentence = f"{named}, zero-shot (no labels in training): mean AUC over {over} {_joined(lead)}."
@@ -109,4 +124,4 @@ def headline_sentence(summary: dict[str, Any]) -> str:
                 " With labels, a cross-validated linear probe on its embeddings reaches "
                 f"{_joined(probe)}."
             )
-    return sentence
+    return sentence + (_compared(models, results, table) if models else "")
