@@ -157,3 +157,17 @@ def test_compared_models_follow_once_per_set_of_weights():
         " Compared on the same studies, zero-shot: base 0.600 (95% CI 0.550–0.850)."
     )
     assert "base again" not in sentence and "main again" not in sentence
+
+
+def test_the_reports_names_read_left_and_figures_right():
+    """Every report cell was right-aligned: a column of label names read ragged on a slide."""
+    import pandas as pd
+
+    from model.evaluation.report import render_html
+
+    table = pd.DataFrame({"Label": ["LGE"], "AUC": [0.8], "auc_lo": [0.7], "auc_hi": [0.9]})
+    page = render_html("t", {"internal": {"zeroshot": table}}, {}, [{"name": "internal"}], [], [])
+    assert "<td>LGE</td>" in page
+    assert "<td class='num'>0.800</td>" in page
+    assert "<td class='num'><span class='nb'>0.70–0.90</span></td>" in page
+    assert "td.num{text-align:right}" in page

@@ -29,7 +29,7 @@ SUMMARY_VERSION = 1
 _STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}"
     "table{border-collapse:collapse;font-size:12px;margin:0.5em 0 1.5em}"
-    "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
+    "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}td.num{text-align:right}"
     "th{background:#f2f2f2}img{max-width:100%;margin:0.5em 0}.problem{color:#a40000}"
     ".lead{font-size:1.15em;max-width:60em}.nb{white-space:nowrap}"
 )
@@ -108,6 +108,9 @@ def _image(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
+_NUMBER_CELL = re.compile(
+    r"<td>([-+−]?[\d.,]+(?:e[-+]?\d+)?(?: \([\d.]+–[\d.]+\))?|[\d.]+–[\d.]+|–)</td>"
+)
 _INTERVAL = re.compile(r"\d[\d.]*–\d[\d.]*")
 _SHOWN_CIS = {"auc": "AUC 95% CI", "difference": "difference 95% CI"}
 _DIAGNOSIS_CIS = {"accuracy": "Accuracy 95% CI", "macro_f1": "macro-F1 95% CI"}
@@ -181,6 +184,8 @@ def _table(table: pd.DataFrame) -> str:
         elif is_p_value(str(column)) and pd.api.types.is_float_dtype(values):
             view[column] = ["–" if pd.isna(v) else f"{v:.3g}" for v in values]
     page = view.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0)
+    # figures right-aligned, names left (all right-aligned, a label column read ragged)
+    page = _NUMBER_CELL.sub(r"<td class='num'>\1</td>", page)
     # an interval on one line: a narrow column broke "0.558–" over "0.680)"; a span, not an
     # invisible joiner, so that a figure copied onto a slide is the text it reads
     return _INTERVAL.sub(lambda found: f"<span class='nb'>{found[0]}</span>", page)
