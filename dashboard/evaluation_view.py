@@ -25,7 +25,13 @@ from model.evaluation.headline import headline_text
 from model.evaluation.headline_sentence import headline_sentence
 from model.evaluation.inputs import check_external_sites
 from model.evaluation.methods import methods_lines, site_line
-from model.evaluation.tables import COUNT_COLUMNS, STAGING_PREFIX, STUDY_SCORES, is_p_value
+from model.evaluation.tables import (
+    COUNT_COLUMNS,
+    STAGING_PREFIX,
+    STUDY_SCORES,
+    is_p_value,
+    vector_path,
+)
 from model.labels import label_file
 
 WORD_JOINER = "\u2060"  # invisible; no line break on either side of it
@@ -70,6 +76,10 @@ class EvaluationOutputs:
             return headline_sentence(self.summary)
         except (KeyError, TypeError, ValueError, AttributeError):
             return ""  # key_figures names the summary as unreadable
+
+    def figure_files(self, image: Path) -> list[Path]:
+        """A figure's files to offer: its PNG, and its SVG where the evaluation wrote one."""
+        return [image, *(v for v in self.vectors if v == vector_path(image))]
 
     def key_figures_shown(self) -> pd.DataFrame:
         """``key_figures`` for a table that wraps its cells: an interval ``(0.645–0.761)`` is

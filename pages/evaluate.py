@@ -32,7 +32,7 @@ from dashboard.prompt_editor import prompt_files
 from dashboard.ui import job_panel, launch, page_guard, page_header
 from model.errors import DataError
 from model.evaluation.headline import HEADLINE_NOTE
-from model.evaluation.tables import vector_path, with_label_names
+from model.evaluation.tables import with_label_names
 
 studio = Studio()
 FOLDER_KEY = "ev-folder"
@@ -144,9 +144,8 @@ def results_section() -> None:
             for where in figures_in_order(images, sites):  # the ROC first
                 image = outputs.folder / where
                 st.image(str(image), caption=markdown_text(where), alt=f"plot {where}")
-                files = [image, *(v for v in outputs.vectors if v == vector_path(image))]
                 row = st.container(horizontal=True)  # the SVG scales on a slide, the PNG blurs
-                for path in files:
+                for path in outputs.figure_files(image):
                     row.download_button(
                         path.suffix[1:].upper(),
                         path.read_bytes,
