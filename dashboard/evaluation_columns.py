@@ -68,6 +68,32 @@ def in_site_order(names: Iterable[str], sites: Iterable[str]) -> list[str]:
     return sorted(names, key=lambda name: order.get(name.split("/")[0], len(order)))
 
 
+# a site's figures in reading order: the headline's ROC first, then the comparison with other
+# models, the few-shot curves, the confusion matrices (sorted by name, ROC came last)
+FIGURE_ORDER = ("roc_", "comparison_", "fewshot_", "confusion_")
+
+
+def figures_in_order(names: Iterable[str], sites: Iterable[str]) -> list[str]:
+    """Figure paths (``internal/plots/roc_m.png``) by site (``in_site_order``), then by kind in
+    ``FIGURE_ORDER`` (other kinds last), each kind's in their given order."""
+
+    def kind(name: str) -> int:
+        stem = name.rsplit("/", 1)[-1]
+        return next(
+            (at for at, p in enumerate(FIGURE_ORDER) if stem.startswith(p)), len(FIGURE_ORDER)
+        )
+
+    return in_site_order(sorted(names, key=kind), sites)
+
+
+def downloads_in_order(names: Iterable[str], sites: Iterable[str]) -> list[str]:
+    """Report files (top level: report.html, report.md) first, then each site's, in site order:
+    the report is what a talk takes; sorted with the sites', it came last."""
+    names = list(names)
+    top = [n for n in names if "/" not in n]
+    return top + in_site_order([n for n in names if "/" in n], sites)
+
+
 def site_names(summary: dict) -> list[str]:
     """The site names of an evaluation's ``summary.json`` in its order (internal first)."""
     sites = summary.get("sites")
@@ -78,9 +104,34 @@ def site_names(summary: dict) -> list[str]:
 CONFUSION_ROWS = "labelled ↓ · predicted →"
 
 
+# a comparison table's figures: auc_a and auc_b said nothing of which model each one is
+COMPARISON_LABELS = {
+    "auc_a": "AUC, model",
+    "auc_b": "AUC, baseline",
+    "difference": "AUC difference (model − baseline)",
+}
+
+
 def column_labels(table: pd.DataFrame) -> dict[str, str]:
     """Headers the page gives columns whose written names do not say what they hold: a
     confusion matrix's first column ``true`` (its rows are the labelled diagnosis, its other
-    columns the predicted one, which the header ``true`` alone did not say)."""
+    columns the predicted one, which the header ``true`` alone did not say); a comparison's
+    AUCs by the table's ``model`` and ``baseline`` columns; intervals by their figure."""
     columns = [str(c) for c in table.columns]
-    return {"true": CONFUSION_ROWS} if columns[:1] == ["true"] else {}
+    if columns[:1] == ["true"]:
+        return {"true": CONFUSION_ROWS}
+    named = COMPARISON_LABELS if {"baseline", "auc_a", "auc_b"} <= set(columns) else {}
+    return {c: named[c] for c in columns if c in named} | interval_labels(columns, named)
+
+
+def interval_labels(columns: list[str], named: dict[str, str] | None = None) -> dict[str, str]:
+    """A figure's interval columns headed by the figure (by its header in ``named`` when it
+    has one), as the page shows them beside it: ``auc_lo`` -> ``AUC CI low``, ``f1_hi`` ->
+    ``F1-score CI high`` (the CSV's names read as code on a screenshot of the table)."""
+    bounds = {c.lower(): c for c in columns if c.endswith(BOUNDS)}
+    labels = {}
+    for figure in (c for c in columns if c not in bounds.values()):
+        header = (named or {}).get(figure, figure)
+        for column in _own_bounds(figure, bounds):
+            labels[column] = f"{header} CI {'low' if column.lower().endswith('_lo') else 'high'}"
+    return labels

@@ -22,9 +22,16 @@ from dashboard.jobs import model_command
 from dashboard.settings import Settings, position_of
 from model.errors import DataError
 from model.evaluation.headline import headline_text
+from model.evaluation.headline_sentence import headline_sentence
 from model.evaluation.inputs import check_external_sites
 from model.evaluation.methods import methods_lines, site_line
-from model.evaluation.tables import COUNT_COLUMNS, STAGING_PREFIX, STUDY_SCORES, is_p_value
+from model.evaluation.tables import (
+    COUNT_COLUMNS,
+    STAGING_PREFIX,
+    STUDY_SCORES,
+    is_p_value,
+    vector_path,
+)
 from model.labels import label_file
 
 WORD_JOINER = "\u2060"  # invisible; no line break on either side of it
@@ -48,6 +55,7 @@ class EvaluationOutputs:
     summary: dict[str, Any] = field(default_factory=dict)
     reports: list[Path] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # "name: why" of files left out
+    vectors: list[Path] = field(default_factory=list)  # the figures' SVGs, for slides
 
     def key_figures(self) -> pd.DataFrame:
         """The headline table of the summary as text, single figures with their CIs
@@ -60,6 +68,18 @@ class EvaluationOutputs:
         except (KeyError, TypeError, ValueError) as err:
             self.unreadable.append(f"summary.json: no headline ({type(err).__name__}: {err})")
             return pd.DataFrame()
+
+    def sentence(self) -> str:
+        """The headline as one quotable sentence (``headline_sentence``); "" when the summary
+        has no zero-shot figure or is not in the shape this version writes."""
+        try:
+            return headline_sentence(self.summary)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return ""  # key_figures names the summary as unreadable
+
+    def figure_files(self, image: Path) -> list[Path]:
+        """A figure's files to offer: its PNG, and its SVG where the evaluation wrote one."""
+        return [image, *(v for v in self.vectors if v == vector_path(image))]
 
     def key_figures_shown(self) -> pd.DataFrame:
         """``key_figures`` for a table that wraps its cells: an interval ``(0.645–0.761)`` is
@@ -229,6 +249,7 @@ def read_outputs(folder: Path) -> EvaluationOutputs:
             outputs.images.append(path)
         except (OSError, ValueError, SyntaxError) as err:  # what PIL raises for damaged files
             outputs.unreadable.append(f"{path.relative_to(folder)}: {_why(err)}")
+    outputs.vectors = _files(folder, "*.svg")  # offered for download, never drawn here
     outputs.reports = sorted(
         [
             *outputs.reports,

@@ -7,10 +7,7 @@ section, but nothing on the page said what they mean to a cardiologist reading t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-
-from model.evaluation.tables import DISPLAY_NAMES, display_name
 
 # (text that marks the term in a headline figure, what it means); in reading order. {draws} and
 # {cross_validation} are filled from the evaluation's settings (``terms_used``).
@@ -96,14 +93,3 @@ def _setting(config: object, part: str, name: str, least: int) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         return None
     return value
-
-
-def with_label_names(text: str) -> str:
-    """A problem line of an evaluation with each quoted label key named as the tables name it
-    (``'lv_hypertrophy'`` -> ``Left ventricle hypertrophy``); other quoted text is kept. The
-    runner writes its keys, which a clinician reads as code beside tables that say the names."""
-    return re.sub(
-        r"'([a-z_]+)'",
-        lambda m: display_name(m[1]) if m[1] in DISPLAY_NAMES else m[0],
-        text,
-    )

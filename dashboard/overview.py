@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from dashboard.evaluation_view import list_evaluations
 from dashboard.jobs import model_command
 from dashboard.settings import Settings
 from model.demo import DemoLayout
@@ -30,6 +31,7 @@ class StudioStatus:
     active_checkpoint: Path | None
     indexes: list[Path]
     demo_built: bool  # every step of the demo build ended well (``DemoLayout.is_built``)
+    evaluations: list[Path]  # finished or not, newest first (``list_evaluations``)
 
 
 def study_count(dataset: Path) -> int:
@@ -58,6 +60,7 @@ def studio_status(settings: Settings) -> StudioStatus:
         active_checkpoint=settings.active_checkpoint(),
         indexes=index_folders(paths),
         demo_built=DemoLayout(settings.data_root).is_built(),
+        evaluations=list_evaluations(settings),
     )
 
 

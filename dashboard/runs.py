@@ -20,6 +20,7 @@ from dashboard import cache
 from dashboard.importer import check_name
 from dashboard.job import last_lines
 from dashboard.jobs import model_command
+from dashboard.run_compare import run_facts
 from dashboard.run_state import read_status, run_is_live, run_state
 from dashboard.settings import CHECKPOINT_FILES
 from model.atomic import atomic_write_json
@@ -85,17 +86,21 @@ RUN_TABLE_HEADERS = {
     "best": "Best",
     "checkpoint": "Checkpoint",
     "updated": "Updated",
+    "tower": "Tower",  # last: the status columns stay in sight on a laptop, these scroll in
+    "dataset": "Trained on",
 }
 
 
 def runs_table(runs: list[Path], root: Path) -> pd.DataFrame:
-    """One row per run folder: name, state, epoch, ETA, best validation metric, last update."""
+    """One row per run folder: name, state, epoch, ETA, best validation metric, last update,
+    and what it trains on what (tower, dataset)."""
     rows = []
     for run in runs:
         status = read_status(run)
         metrics = read_metrics(run)
         best = _best_val(metrics)
         state = shown_state(status, run)
+        facts = run_facts(run, root)  # what it trains, on what: config.json's record
         rows.append(
             {
                 "run": str(run.relative_to(root)) if root in run.parents else str(run),
@@ -107,6 +112,8 @@ def runs_table(runs: list[Path], root: Path) -> pd.DataFrame:
                 "updated": time.strftime(
                     "%m-%d %H:%M", time.localtime(status.get("updated") or _mtime(run))
                 ),
+                "tower": facts.tower,
+                "dataset": facts.dataset,
                 "path": str(run),
             }
         )

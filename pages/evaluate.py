@@ -6,7 +6,14 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.context import EmptyState, Studio
-from dashboard.evaluation_columns import column_labels, in_site_order, shown_columns, site_names
+from dashboard.evaluation_columns import (
+    column_labels,
+    downloads_in_order,
+    figures_in_order,
+    in_site_order,
+    shown_columns,
+    site_names,
+)
 from dashboard.evaluation_view import (
     column_formats,
     default_sites,
@@ -17,7 +24,7 @@ from dashboard.evaluation_view import (
     list_evaluations,
     zip_folder,
 )
-from dashboard.glossary import terms_used, with_label_names
+from dashboard.glossary import terms_used
 from dashboard.inert_text import markdown_text
 from dashboard.overview import relative
 from dashboard.plots import fewshot_figure
@@ -25,6 +32,7 @@ from dashboard.prompt_editor import prompt_files
 from dashboard.ui import job_panel, launch, page_guard, page_header
 from model.errors import DataError
 from model.evaluation.headline import HEADLINE_NOTE
+from model.evaluation.tables import with_label_names
 
 studio = Studio()
 FOLDER_KEY = "ev-folder"
@@ -133,30 +141,33 @@ def results_section() -> None:
     if outputs.images:
         images = [str(image.relative_to(outputs.folder)) for image in outputs.images]
         with tabs[-1]:
-            for where in in_site_order(images, sites):
+            for where in figures_in_order(images, sites):  # the ROC first
                 image = outputs.folder / where
                 st.image(str(image), caption=markdown_text(where), alt=f"plot {where}")
-                st.download_button(
-                    "PNG",
-                    image.read_bytes,
-                    file_name=download_name(outputs.folder, image),
-                    key=f"dl-{image}",
-                )
+                row = st.container(horizontal=True)  # the SVG scales on a slide, the PNG blurs
+                for path in outputs.figure_files(image):
+                    row.download_button(
+                        path.suffix[1:].upper(),
+                        path.read_bytes,
+                        file_name=download_name(outputs.folder, path),
+                        key=f"dl-{path}",
+                    )
 
 
 def downloads(outputs) -> None:
     """The whole evaluation as a zip, and each report file: callables, so that the zip is built
     and the files are read on a click, not on every rerun."""
-    st.download_button(
+    row = st.container(horizontal=True)  # one row: stacked, they pushed the headline down
+    row.download_button(
         "Download everything (zip)",
         functools.partial(zip_folder, outputs.folder),
         file_name=f"{outputs.folder.name}.zip",
         mime="application/zip",
     )
     names = [str(report.relative_to(outputs.folder)) for report in outputs.reports]
-    for shown in in_site_order(names, site_names(outputs.summary)):  # internal site first
+    for shown in downloads_in_order(names, site_names(outputs.summary)):  # reports first
         report = outputs.folder / shown  # the report, and each site's per-study scores
-        st.download_button(
+        row.download_button(
             f"Download {markdown_text(shown)}",
             report.read_bytes,
             file_name=download_name(outputs.folder, report),
@@ -180,6 +191,9 @@ def overview(outputs) -> None:
         )
     if not key_figures.empty:
         st.subheader("Headline")
+        sentence = outputs.sentence()
+        if sentence:  # the line a slide quotes; the code block's copy button takes it whole
+            st.code(sentence, language=None, wrap_lines=True)
         # a table that wraps its cells: a data grid scrolled the second site out of sight at
         # 800 px, and hid the last rows behind a scroll
         st.table(key_figures.set_index("figure"))
@@ -219,8 +233,13 @@ def table_with_chart(outputs, group: str, name: str) -> None:
         )
         st.plotly_chart(fewshot_figure(fewshot, zeroshot, label), key=f"ev-fs-{name}")
     formats = column_formats(table)  # shown rounded; the CSV download keeps every digit written
-    numbers = {c: st.column_config.NumberColumn(format=f) for c, f in formats.items()}
-    numbers.update({c: st.column_config.Column(label) for c, label in column_labels(table).items()})
+    labels = column_labels(table)  # a header, kept with the column's number format
+    numbers = {
+        c: st.column_config.NumberColumn(labels.get(c), format=f) for c, f in formats.items()
+    }
+    numbers.update(
+        {c: st.column_config.Column(label) for c, label in labels.items() if c not in formats}
+    )
     st.dataframe(
         table,
         hide_index=True,

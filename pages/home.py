@@ -24,16 +24,26 @@ with page_guard(studio):
         st.info(markdown_text(note), icon=":material/lock:")
     status = studio_status(studio.settings)
     root = studio.settings.data_root
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4, c5 = st.columns(5)
     c1.metric("Datasets", f"{len(status.datasets):,}")  # 1,300 as on every other page
     c2.metric("Studies", f"{sum(d.studies for d in status.datasets):,}")
     c3.metric("Training runs", f"{status.runs:,}")
-    c4.metric("Search indexes", f"{len(status.indexes):,}")
+    c4.metric("Evaluations", f"{len(status.evaluations):,}")
+    c5.metric("Search indexes", f"{len(status.indexes):,}")
     st.markdown(
         f"**Data root** {markdown_text(f'`{root}`')} · **active dataset** "
         f"{markdown_text(f'`{relative(status.active_dataset, root)}`')} · **active checkpoint** "
         f"{markdown_text(f'`{relative(status.active_checkpoint, root)}`')}"
     )
+
+    if status.evaluations:  # the result to open a talk with, and where its tables are
+        latest = status.evaluations[0]
+        st.subheader("Latest evaluation")
+        st.caption(markdown_text(studio.evaluation_title(latest)))
+        sentence = studio.evaluation_outputs(latest).sentence()
+        if sentence:  # copied whole with the code block's button
+            st.code(sentence, language=None, wrap_lines=True)
+        st.page_link("pages/evaluate.py", label="Its tables, figures and report: Evaluate")
 
     st.subheader("Quick start")
     demo_job = studio.jobs.latest("demo")

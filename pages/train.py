@@ -13,6 +13,7 @@ from dashboard.inert_text import markdown_text
 from dashboard.job import Job
 from dashboard.overview import relative
 from dashboard.plots import loss_curve, validation_curves
+from dashboard.run_compare import comparison_figure, comparison_table, facts_line, run_facts
 from dashboard.run_selection import in_table_order, picked_now, shown_run, table_key
 from dashboard.runs import (
     CHECKPOINT_ONLY,
@@ -42,6 +43,7 @@ RUNS_PREPARED_KEY = "train-runs-prepared"
 SHOWN_RUN_KEY = "train-shown-run"  # the run below the table, kept across refreshes
 GONE_RUN_KEY = "train-gone-run"  # the run shown here that someone deleted, until another is picked
 LAUNCHED_RUN_KEY = "train-launched-run"  # a run this session just launched or resumed: shown next
+NARROW_COLUMNS = frozenset({"active", "tower"})  # short values
 studio = Studio()
 page_header(
     "Train",
@@ -192,6 +194,9 @@ def run_detail(run: Path) -> None:
     state = shown_state(status, run)
     job = job_for_run(studio.jobs.list("train"), run)
     st.subheader(f"{markdown_text(run.name)} — {state}")
+    facts = facts_line(run_facts(run, studio.settings.data_root))
+    if facts:  # what it trained, on what: a slide's "model" line
+        st.markdown(markdown_text(facts))
     if status.get("message"):
         st.caption(markdown_text(status["message"]))
     if state == CHECKPOINT_ONLY:
@@ -259,7 +264,9 @@ def runs_section() -> None:
         table.drop(columns=["path"]),
         hide_index=True,
         column_config={
-            name: st.column_config.TextColumn(header, width="small" if name == "active" else None)
+            name: st.column_config.TextColumn(
+                header, width="small" if name in NARROW_COLUMNS else None
+            )
             for name, header in RUN_TABLE_HEADERS.items()
         },
         on_select="rerun",
@@ -289,8 +296,27 @@ def runs_section() -> None:
     run_detail(Path(shown))
 
 
+def compare_section() -> None:
+    """Several runs' settings and validation curves together (the two newest at first)."""
+    root = studio.settings.data_root
+    runs = {relative(run, root): run for run in in_table_order(studio.settings.runs())}
+    if len(runs) < 2:
+        return
+    with st.expander("Compare runs"):
+        picked = st.multiselect("Runs", list(runs), default=list(runs)[:2], key="train-compare")
+        if not picked:
+            st.caption("Pick two or more runs to see them side by side.")
+            return
+        metrics = {name: read_metrics(runs[name]) for name in picked}
+        chosen = {name: runs[name] for name in picked}
+        st.dataframe(comparison_table(chosen, metrics, root), hide_index=True)
+        st.plotly_chart(comparison_figure(metrics), key="train-compare-chart")
+
+
 with page_guard(studio):
     launch_form()
     job_panel(studio.jobs, "train")
 st.subheader("Runs")
 live_runs()
+with page_guard(studio):
+    compare_section()

@@ -81,6 +81,8 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
     models = [m["name"] for m in summary["models"]]
     # a baseline without weights says so wherever its figures appear
     assert models == ["run/last", "run/last (2)", "general CLIP ViT-S-32 (random weights)"]
+    trained = [m["trained on"] for m in summary["models"]]  # told against the sites
+    assert trained[0] == trained[1] != "–" and trained[2] == "–"
     # the checkpoint compared with itself: its rows are equal, and the problems say why
     assert any(
         "run/last and run/last (2) hold the same weights" in problem

@@ -50,9 +50,13 @@ def test_fewshot_panels_show_low_aucs_chance_and_the_zero_shot_line() -> None:
     assert chance and set(chance[0].get_ydata()) == {0.5}
 
 
-def test_plot_fewshot_writes_a_png(tmp_path: Path) -> None:
+def test_plot_fewshot_writes_a_png_and_an_svg_for_slides(tmp_path: Path) -> None:
+    """A 110-dpi PNG blurred when a PI scaled it onto a projector slide: each figure has its
+    vector copy beside it."""
     path = plot_fewshot(_curve("lge", 0.7), {"lge": 0.6}, "title", tmp_path / "fewshot.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = (tmp_path / "fewshot.svg").read_text(encoding="utf-8")
+    assert "<svg" in svg and svg.rstrip().endswith("</svg>")
 
 
 def test_roc_legend_gives_each_auc_with_its_interval_and_names_chance() -> None:

@@ -575,7 +575,9 @@ def test_rewriting_an_output_folder_leaves_no_file_of_the_previous_run(
     summary = write_outputs(out, first[:1], [site], [], [], {})
     left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     files = summary["files"]
-    expected = files["csv"] + files["plots"] + ["notes.txt", "report.html", "summary.json"]
+    assert files["vectors"] and all(name.endswith(".svg") for name in files["vectors"])
+    written = files["csv"] + files["plots"] + files["vectors"]  # b's PNGs and SVGs gone
+    expected = written + ["notes.txt", "report.html", "report.md", "summary.json"]
     assert left == sorted(expected)
     assert not (out / "external").exists()
 

@@ -16,6 +16,8 @@ import pytest
 from dashboard.evaluation_columns import (
     CONFUSION_ROWS,
     column_labels,
+    downloads_in_order,
+    figures_in_order,
     in_site_order,
     shown_columns,
     site_names,
@@ -123,7 +125,25 @@ def test_a_confusion_matrix_says_which_way_it_reads() -> None:
     predicted diagnosis."""
     matrix = _table("true,Normal,NICM\nNormal,19,1\nNICM,4,24\n")
     assert column_labels(matrix) == {"true": CONFUSION_ROWS}
-    assert column_labels(_table(ZEROSHOT)) == {}
+    assert column_labels(_table(ZEROSHOT))["auc_lo"] == "AUC CI low"  # intervals: see below
+
+
+def test_interval_columns_are_headed_by_their_figure() -> None:
+    """The page headed a table's intervals auc_lo, accuracy_hi, f1_lo: code on a slide's
+    screenshot. Each is headed by the figure it bounds; columns of no figure keep their name."""
+    labels = column_labels(_table(ZEROSHOT))
+    assert labels == {
+        "auc_lo": "AUC CI low",
+        "auc_hi": "AUC CI high",
+        "accuracy_lo": "Accuracy CI low",
+        "accuracy_hi": "Accuracy CI high",
+        "f1_lo": "F1-score CI low",
+        "f1_hi": "F1-score CI high",
+    }
+    assert column_labels(_table("R@10,r@10_lo,r@10_hi,x_lo\n0.3,0.2,0.4,1\n")) == {
+        "r@10_lo": "R@10 CI low",
+        "r@10_hi": "R@10 CI high",
+    }
 
 
 @pytest.mark.slow
@@ -143,3 +163,41 @@ def test_the_evaluate_page_heads_a_confusion_matrix_as_it_reads(app, data_root: 
         assert json.loads(frame.proto.columns)["true"]["label"] == CONFUSION_ROWS
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+def test_figures_lead_with_the_roc_and_reports_lead_the_downloads() -> None:
+    """Sorted by name, a site's confusion matrices came first and its ROC (the headline's
+    figure) last; the reports came after every site's per-study scores."""
+    figures = [
+        "external/plots/roc_m.png",
+        "internal/plots/confusion_zero-shot_m.png",
+        "internal/plots/fewshot_m.png",
+        "internal/plots/roc_m.png",
+        "internal/plots/comparison_m.png",
+    ]
+    assert figures_in_order(figures, ["internal", "external"]) == [
+        "internal/plots/roc_m.png",
+        "internal/plots/comparison_m.png",
+        "internal/plots/fewshot_m.png",
+        "internal/plots/confusion_zero-shot_m.png",
+        "external/plots/roc_m.png",
+    ]
+    downloads = ["external/study_scores.csv", "internal/study_scores.csv", "report.html"]
+    assert downloads_in_order([*downloads, "report.md"], ["internal", "external"]) == [
+        "report.html",
+        "report.md",
+        "internal/study_scores.csv",
+        "external/study_scores.csv",
+    ]
+
+
+def test_a_comparisons_aucs_say_which_model_each_is() -> None:
+    """The Model comparison tab headed its AUCs auc_a and auc_b: which was the baseline was a
+    guess (the model column, one value on every row, is shown last)."""
+    table = _table(
+        "model,baseline,Label,auc_a,auc_b,difference,difference_lo,difference_hi\n"
+        "m,b,LGE,0.8,0.7,0.1,0.05,0.15\n"
+    )
+    labels = column_labels(table)
+    assert labels["auc_a"] == "AUC, model" and labels["auc_b"] == "AUC, baseline"
+    assert labels["difference_lo"] == "AUC difference (model − baseline) CI low"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.glossary import TERMS, terms_used, with_label_names
+from dashboard.glossary import TERMS, terms_used
+from model.evaluation.tables import with_label_names
 
 
 def test_each_term_a_headline_uses_is_explained_once_and_no_other() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from dashboard_fixtures import block_holding
 from streamlit.testing.v1 import AppTest
 
 from dashboard.evaluation_view import download_name
@@ -233,3 +234,47 @@ def test_evaluation_figures_have_alt_text_naming_the_plot(app, evaluations: Path
     at = app("pages/evaluate.py")
     [image] = [image for images in at.get("image") for image in images.proto.imgs]
     assert "confusion_zs_m" in image.alt
+
+
+def test_each_figure_is_offered_as_png_and_svg(app, evaluations: Path) -> None:
+    """For slides: the PNG blurs when scaled up, its SVG does not; both are one click away."""
+    from model.evaluation.plots import plot_confusion
+
+    folder = _evaluation(evaluations / "eval-20260101-000000", "/runs/a/best.pt")
+    matrix = pd.DataFrame([[3, 1], [0, 2]], index=["a", "b"], columns=["a", "b"])
+    plot_confusion(matrix, "title", folder / "internal" / "plots" / "confusion_zs_m.png")
+    at = app("pages/evaluate.py")
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels.count("PNG") == 1 and labels.count("SVG") == 1
+
+
+def test_the_downloads_share_one_row(app, evaluations: Path) -> None:
+    """Stacked one under another, the zip, report and score downloads pushed the headline
+    below the fold of a 1080 p projector; they sit side by side."""
+    from streamlit.proto.Block_pb2 import Block
+
+    folder = _evaluation(evaluations / "eval-20260101-000000", "/runs/a/best.pt")
+    (folder / "report.html").write_text("<html></html>")
+    at = app("pages/evaluate.py")
+    buttons = [b.proto.label for b in at.get("download_button")]
+    assert "Download report.html" in buttons
+    for label in ("Download everything (zip)", "Download report.html"):
+        row = block_holding(at.main, lambda e, lb=label: getattr(e, "proto", None) is not None
+                            and getattr(e.proto, "label", None) == lb)  # fmt: skip
+        assert row.proto.flex_container.direction == Block.FlexContainer.HORIZONTAL, row.proto
+
+
+def test_interval_columns_are_headed_by_their_figure_and_keep_its_format(
+    app, evaluations: Path
+) -> None:
+    """auc_lo read as code on a screenshot of the table; headed "AUC CI low", it keeps the
+    3 decimals the other figures show."""
+    folder = _evaluation(evaluations / "eval-20260101-000000", "/runs/a/best.pt")
+    zeroshot = "model,Label,AUC,auc_lo,auc_hi\nm,LGE,0.91234,0.8512,0.9544\n"
+    (folder / "internal" / "zeroshot.csv").write_text(zeroshot)
+    at = app("pages/evaluate.py")
+    configs = [json.loads(frame.proto.columns) for frame in at.dataframe]
+    [config] = [c for c in configs if "auc_lo" in c]
+    assert config["auc_lo"]["label"] == "AUC CI low"
+    assert config["auc_hi"]["label"] == "AUC CI high"
+    assert config["auc_lo"]["type_config"]["format"] == "%.3f"

@@ -37,6 +37,7 @@ class Encoder:
     scale: float
     description: str = ""
     weights: str = ""  # a checkpoint's weights fingerprint: the same weights under two names
+    trained_on: str = ""  # the fingerprint of the dataset a checkpoint trained on
 
 
 def memoised(encode: TextEncoder) -> TextEncoder:
@@ -98,6 +99,7 @@ def checkpoint_encoder(path: str | Path, device: str = "cpu") -> Encoder:
         scale=scale,
         description=f"{video.get('kind', '?')} video tower, epoch {meta.epoch}, {meta.fingerprint}",
         weights=meta.fingerprint,
+        trained_on=meta.data_fingerprint,
     )
 
 

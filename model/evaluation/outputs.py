@@ -3,11 +3,12 @@
 ```
 OUT/summary.json                         what the dashboard reads
 OUT/report.html                          self-contained report (figures embedded)
+OUT/report.md                            its sentence, models, headline and zero-shot tables
 OUT/<site>/{zeroshot,diagnosis,fewshot,probe,retrieval,counts,prompts}.csv
 OUT/<site>/comparison.csv                the main model against each other one (DeLong)
 OUT/<site>/confusion_<setting>_<model>.csv
-OUT/<site>/plots/{roc,fewshot,confusion_<setting>}_<model>.png
-OUT/<site>/plots/comparison_<model>.png  forest plot of comparison.csv
+OUT/<site>/plots/{roc,fewshot,confusion_<setting>}_<model>.png (and .svg, for slides)
+OUT/<site>/plots/comparison_<model>.png  forest plot of comparison.csv (and .svg)
 ```
 
 Writing into a folder an earlier evaluation wrote replaces its outputs: the tables and figures
@@ -32,16 +33,19 @@ from model.errors import UserError
 from model.evaluation.compare import comparison_tables
 from model.evaluation.encoders import Encoder
 from model.evaluation.headline import headline_text
+from model.evaluation.headline_sentence import headline_sentence
 from model.evaluation.inputs import SiteData
 from model.evaluation.methods import methods_lines
 from model.evaluation.plots import plot_comparison, plot_confusion, plot_fewshot, plot_roc
 from model.evaluation.report import build_summary, render_html, write_html, write_summary
+from model.evaluation.report_markdown import render_markdown
 from model.evaluation.suite import SiteResult
 from model.evaluation.tables import (
     STAGING_PREFIX,
     confusion_frame,
     slug,
     stack_tables,
+    vector_path,
     write_study_scores,
     write_tables,
 )
@@ -130,7 +134,7 @@ def previous_outputs(out: Path) -> set[Path]:
         return set()
     root = out.resolve()
     listed = set()
-    for kind, suffix in (("csv", ".csv"), ("plots", ".png")):
+    for kind, suffix in (("csv", ".csv"), ("plots", ".png"), ("vectors", ".svg")):
         names = files.get(kind)
         for name in names if isinstance(names, list) else []:
             path = (out / str(name)).resolve()
@@ -165,6 +169,35 @@ def site_record(site: SiteData) -> dict[str, Any]:
         "n_labelled": site.n_labelled,
         "fingerprint": site.dataset.fingerprint(),
     }
+
+
+def trained_on_words(fingerprint: str, sites: list[dict[str, Any]]) -> str:
+    """What a checkpoint trained on, told against the sites evaluated (by dataset fingerprint):
+    ``internal's train split`` (its test split is evaluated), ``external, the evaluated
+    studies included`` (a site that is its training data), ``another dataset (cc9d1b2f)``;
+    "–" for a model with no record of one (a baseline)."""
+    if not fingerprint:
+        return "–"
+    for site in sites:
+        if site.get("fingerprint") == fingerprint:
+            if site.get("selection") == "test split":
+                return f"{site['name']}'s train split"
+            return f"{site['name']}, the evaluated studies included"
+    return f"another dataset ({fingerprint[:8]})"
+
+
+def model_records(encoders: list[Encoder], sites: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The summary's and the reports' model records, each with what it trained on."""
+    return [
+        {
+            "name": e.name,
+            "kind": e.kind,
+            "description": e.description,
+            "trained on": trained_on_words(e.trained_on, sites),
+            "fingerprint": e.weights,
+        }
+        for e in encoders
+    ]
 
 
 def write_outputs(
@@ -227,18 +260,16 @@ def _write_all(
         title = f"{main} against each other model · {site}"
         plots.setdefault(site, []).append(plot_comparison(comparison, title, path))
     site_records = [site_record(site) for site in sites]
-    models = [
-        {"name": e.name, "kind": e.kind, "description": e.description, "fingerprint": e.weights}
-        for e in encoders
-    ]
+    models = model_records(encoders, site_records)
     all_plots = [path for paths in plots.values() for path in paths]
     files = {
-        "report": ["report.html"],
+        "report": ["report.html", "report.md"],
         "csv": sorted(str(p.relative_to(out)) for p in csv_paths),
         "plots": sorted(str(p.relative_to(out)) for p in all_plots),
+        "vectors": sorted(str(vector_path(p).relative_to(out)) for p in all_plots),
     }
     summary = build_summary(results, site_records, models, files, problems, config, comparisons)
-    key_figures = headline_text(summary["results"])
+    key_figures, sentence = headline_text(summary["results"]), headline_sentence(summary)
     page = render_html(
         "CMR-CLIP evaluation",
         tables,
@@ -248,7 +279,12 @@ def _write_all(
         problems,
         key_figures,
         methods_lines(config),
+        sentence,
     )
     write_html(out / "report.html", page)
+    markdown = render_markdown(
+        "CMR-CLIP evaluation", sentence, models, key_figures, site_records, tables
+    )
+    atomic_write_text(out / "report.md", markdown)  # the parts a slide or a wiki takes
     write_summary(out / "summary.json", summary)
     return summary

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from model.atomic import atomic_write_bytes
-from model.evaluation.tables import display_name
+from model.evaluation.tables import display_name, vector_path
 
 DPI = 110
 # Okabe-Ito without its yellow (too faint on white): every pair stays apart under deuteranopia
@@ -42,9 +42,11 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _save(figure: Figure, path: Path) -> Path:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    atomic_write_bytes(path, buffer.getvalue())
+    """The figure as ``path`` (PNG, for the report and the page) and as its SVG beside it."""
+    for target, kind in ((path, "png"), (vector_path(path), "svg")):
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=kind, dpi=DPI, bbox_inches="tight")
+        atomic_write_bytes(target, buffer.getvalue())
     return path
 
 

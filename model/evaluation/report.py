@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,15 @@ from model.evaluation.headline import HEADLINE_NOTE
 from model.evaluation.label_means import mean_intervals
 from model.evaluation.methods import site_line
 from model.evaluation.suite import SiteResult
-from model.evaluation.tables import is_p_value
+from model.evaluation.tables import is_p_value, with_label_names
 
 SUMMARY_VERSION = 1
 _STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}"
     "table{border-collapse:collapse;font-size:12px;margin:0.5em 0 1.5em}"
-    "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
+    "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}td.num{text-align:right}"
     "th{background:#f2f2f2}img{max-width:100%;margin:0.5em 0}.problem{color:#a40000}"
+    ".lead{font-size:1.15em;max-width:60em}.nb{white-space:nowrap}"
 )
 
 
@@ -106,6 +108,10 @@ def _image(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
+_NUMBER_CELL = re.compile(
+    r"<td>([-+−]?[\d.,]+(?:e[-+]?\d+)?(?: \([\d.]+–[\d.]+\))?|[\d.]+–[\d.]+|–)</td>"
+)
+_INTERVAL = re.compile(r"\d[\d.]*–\d[\d.]*")
 _SHOWN_CIS = {"auc": "AUC 95% CI", "difference": "difference 95% CI"}
 _DIAGNOSIS_CIS = {"accuracy": "Accuracy 95% CI", "macro_f1": "macro-F1 95% CI"}
 _RETRIEVAL_CIS = {
@@ -177,7 +183,12 @@ def _table(table: pd.DataFrame) -> str:
             view[column] = ["–" if pd.isna(v) else str(v) for v in values]
         elif is_p_value(str(column)) and pd.api.types.is_float_dtype(values):
             view[column] = ["–" if pd.isna(v) else f"{v:.3g}" for v in values]
-    return view.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0)
+    page = view.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0)
+    # figures right-aligned, names left (all right-aligned, a label column read ragged)
+    page = _NUMBER_CELL.sub(r"<td class='num'>\1</td>", page)
+    # an interval on one line: a narrow column broke "0.558–" over "0.680)"; a span, not an
+    # invisible joiner, so that a figure copied onto a slide is the text it reads
+    return _INTERVAL.sub(lambda found: f"<span class='nb'>{found[0]}</span>", page)
 
 
 def render_html(
@@ -189,20 +200,24 @@ def render_html(
     problems: list[str],
     key_figures: pd.DataFrame | None = None,
     methods: list[str] | None = None,
+    sentence: str = "",
 ) -> str:
-    """One self-contained HTML page: models, problems, the headline (``headline.headline``),
-    the methods (``methods.methods_lines``), then per site every table and figure."""
+    """One self-contained HTML page: the headline sentence (``headline_sentence``), models,
+    the headline (``headline.headline``), problems, the methods (``methods.methods_lines``),
+    then per site every table and figure."""
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
     ]
     parts.append(f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>")
+    if sentence:  # the line to quote, first: what a reader (or a slide) takes away
+        parts.append(f"<p class='lead'>{html.escape(sentence)}</p>")
     parts.append(_table(pd.DataFrame(models)))
-    if problems:
-        parts.append("<h2>Problems</h2><ul>")
-        parts += [f"<li class='problem'>{html.escape(p)}</li>" for p in problems]
-        parts.append("</ul>")
     if key_figures is not None and not key_figures.empty:
         parts.append(f"<h2>Headline</h2><p>{html.escape(HEADLINE_NOTE)}</p>{_table(key_figures)}")
+    if problems:  # after the results they qualify, each label by the name its tables give it
+        parts.append("<h2>Problems</h2><ul>")
+        parts += [f"<li class='problem'>{html.escape(with_label_names(p))}</li>" for p in problems]
+        parts.append("</ul>")
     if methods:
         parts.append("<h2>Methods</h2><ul>")
         parts += [f"<li>{html.escape(line)}</li>" for line in methods]

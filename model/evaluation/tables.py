@@ -48,6 +48,23 @@ def display_name(key: str) -> str:
     return DISPLAY_NAMES.get(key, key.replace("_", " ").capitalize())
 
 
+def with_label_names(text: str) -> str:
+    """A problem line of an evaluation with each quoted label key named as the tables name it
+    (``'lv_hypertrophy'`` -> ``Left ventricle hypertrophy``); other quoted text is kept. The
+    runner writes its keys, which a clinician reads as code beside tables that say the names."""
+    return re.sub(
+        r"'([a-z_]+)'",
+        lambda m: display_name(m[1]) if m[1] in DISPLAY_NAMES else m[0],
+        text,
+    )
+
+
+def vector_path(png: Path) -> Path:
+    """Where a figure's vector copy (SVG) lies beside its PNG: slides and papers scale it to
+    any size, where the 110-dpi PNG blurs on a projector."""
+    return png.with_suffix(".svg")
+
+
 def slug(text: str) -> str:
     """A file-name-safe version of a model or site name."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "model"

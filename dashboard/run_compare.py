@@ -1,0 +1,166 @@
+"""What a training run trained, on what, and several runs side by side (the Train page).
+
+The run panel said a run's name, its state and "done"; which tower it trained, on which dataset
+and how many studies lived in config.json only, and two runs could not be compared but by
+clicking between them. ``run_facts`` reads a run's own record (``config.json``, written when
+training starts; ``preset.json`` before that), ``facts_line`` says it in a line, and
+``comparison_table`` / ``comparison_figure`` put several runs' settings and validation curves
+together.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from dashboard.inert_text import plotly_text
+from dashboard.overview import relative
+from dashboard.plots import PALETTE, TEMPLATE
+
+# the curves compared: the score best.pt is chosen by, and the label-using zero-shot AUC
+COMPARED = {"selection_score": "val mean R@1/5/10", "val_auc": "val zero-shot AUC"}
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What a run trains: its tower and input size, its dataset and split sizes, its schedule."""
+
+    tower: str = ""
+    frames: int | None = None
+    image_size: int | None = None
+    dataset: str = ""
+    n_train: int | None = None
+    n_val: int | None = None
+    epochs: int | None = None
+    batch: int | None = None
+    device: str = ""
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _section(document: dict[str, Any], *keys: str) -> dict[str, Any]:
+    for key in keys:
+        found = document.get(key)
+        document = found if isinstance(found, dict) else {}
+    return document
+
+
+def run_facts(run: Path, root: Path) -> RunFacts:
+    """``run``'s facts from its config.json (preset.json for a run not yet started: its
+    tower and schedule, no dataset or split sizes); blanks for what neither records."""
+    config = _read(run / "config.json")
+    preset = _section(config, "preset") or _read(run / "preset.json")
+    video, train = _section(preset, "model", "video"), _section(preset, "train")
+    data = config.get("data")
+    return RunFacts(
+        tower=str(video.get("kind") or ""),
+        frames=_whole(train.get("frames")) or _whole(video.get("frames")),
+        image_size=_whole(train.get("image_size")) or _whole(video.get("image_size")),
+        dataset=relative(Path(data), root) if isinstance(data, str) and data else "",
+        n_train=_whole(config.get("n_train")),
+        n_val=_whole(config.get("n_val")),
+        epochs=_whole(config.get("epochs")) or _whole(train.get("epochs")),
+        batch=_whole(config.get("global_batch")) or _whole(train.get("batch_size")),
+        device=str(config.get("device") or ""),
+    )
+
+
+def facts_line(facts: RunFacts) -> str:
+    """The run's facts in a line, each part only when recorded: ``multiview tower, 8 frames at
+    64 px · trained on demo/internal (699 train, 145 val studies) · 12 epochs, batch 32 · cpu``."""
+    tower = f"{facts.tower} tower" if facts.tower else ""
+    if tower and facts.frames and facts.image_size:
+        tower += f", {facts.frames} frames at {facts.image_size} px"
+    data = f"trained on {facts.dataset}" if facts.dataset else ""
+    if data and facts.n_train is not None and facts.n_val is not None:
+        data += f" ({facts.n_train:,} train, {facts.n_val:,} val studies)"
+    schedule = f"{facts.epochs} epoch{'s' if facts.epochs != 1 else ''}" if facts.epochs else ""
+    if facts.batch:
+        schedule = f"{schedule}, batch {facts.batch}" if schedule else f"batch {facts.batch}"
+    return " · ".join(part for part in (tower, data, schedule, facts.device) if part)
+
+
+def _val(metrics: pd.DataFrame) -> pd.DataFrame:
+    if metrics.empty or "kind" not in metrics or "epoch" not in metrics:
+        return pd.DataFrame()
+    return metrics[metrics["kind"] == "val"]
+
+
+def _best(val: pd.DataFrame, column: str) -> str:
+    """The highest value of ``column`` and the epoch it came at (counted from 1, as the runs
+    table counts): ``0.205 at epoch 12``; "" when the run logged none."""
+    if column not in val or not val[column].notna().any():
+        return ""
+    at = val[column].idxmax()
+    return f"{float(val.at[at, column]):.3f} at epoch {int(val.at[at, 'epoch']) + 1}"
+
+
+def comparison_table(
+    runs: dict[str, Path], metrics: dict[str, pd.DataFrame], root: Path
+) -> pd.DataFrame:
+    """One row per run (name -> folder, name -> its metrics.jsonl): what it trained, on what,
+    and its best validation figures with their epochs; best.pt holds the best R@1/5/10's."""
+    rows = []
+    for name, run in runs.items():
+        facts, val = run_facts(run, root), _val(metrics.get(name, pd.DataFrame()))
+        rows.append(
+            {
+                "Run": name,
+                "Tower": facts.tower,
+                "Dataset": facts.dataset,
+                "Train studies": facts.n_train,
+                "Epochs": facts.epochs,
+                "Best val R@1/5/10 (best.pt)": _best(val, "selection_score"),
+                "Best val zero-shot AUC": _best(val, "val_auc"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def comparison_figure(metrics: dict[str, pd.DataFrame]) -> go.Figure:
+    """Each run's validation curves on shared axes, one colour per run: mean R@1/5/10 (what
+    chooses best.pt) on the left, the zero-shot AUC (when the run logged it) on the right."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=list(COMPARED.values()))
+    for index, (name, frame) in enumerate(metrics.items()):
+        val, colour = _val(frame), PALETTE[index % len(PALETTE)]
+        for column, (col, shown) in zip(COMPARED, ((1, True), (2, False)), strict=True):
+            if column not in val or not val[column].notna().any():
+                continue
+            part = val[val[column].notna()]
+            fig.add_trace(
+                go.Scatter(
+                    x=part["epoch"] + 1,
+                    y=part[column],
+                    mode="lines+markers",
+                    name=plotly_text(name),
+                    legendgroup=name,
+                    showlegend=shown or "selection_score" not in val,
+                    line={"color": colour},
+                ),
+                row=1,
+                col=col,
+            )
+    epochs = [float(x) for trace in fig.data for x in trace.x]
+    if epochs and max(epochs) - min(epochs) <= 10:  # whole epochs, not "1.5"
+        fig.update_xaxes(dtick=1)
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(range=[0, 1.02])
+    legend = {"orientation": "h", "yanchor": "top", "y": -0.25}
+    fig.update_layout(template=TEMPLATE, height=380, legend=legend, margin={"t": 40, "b": 40})
+    return fig

@@ -1,0 +1,80 @@
+"""``report.md``: the evaluation's results in Markdown, for slides and write-ups.
+
+``report.html`` is a page to read (every table, figure and the methods); a talk made in Markdown
+(Marp, Quarto, reveal.js) or a lab wiki wants the parts one pastes: the headline sentence, which
+model trained on what, the headline table, and each site's zero-shot AUCs with their intervals,
+as pipe tables. Text from outside (site, label and model names) is escaped, so a name never
+turns into a link, an image or a broken table.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+from model.evaluation.headline import HEADLINE_NOTE
+from model.evaluation.methods import site_line
+from model.evaluation.report import compact
+
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|!#])")
+# a site's zero-shot table as a slide shows it: what a row is, its AUC and interval, its counts
+ZEROSHOT_COLUMNS = ("model", "Label", "AUC", "AUC 95% CI", "n", "n_positive")
+
+
+def escaped(value: Any) -> str:
+    """A cell as Markdown text: specials backslash-escaped, on one line; a blank as "–"."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "–"
+    text = f"{value:.3f}" if isinstance(value, float) else str(value)
+    return _SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def pipe_table(table: pd.DataFrame) -> str:
+    """``table`` as a Markdown pipe table (no index); numbers right-aligned."""
+    columns = [str(c) for c in table.columns]
+    numeric = [pd.api.types.is_numeric_dtype(table[c]) for c in table.columns]
+    lines = [
+        "| " + " | ".join(escaped(c) for c in columns) + " |",
+        "|" + "|".join("---:" if n else "---" for n in numeric) + "|",
+    ]
+    for row in table.itertuples(index=False):
+        lines.append("| " + " | ".join(escaped(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _zeroshot(table: pd.DataFrame) -> pd.DataFrame:
+    view = compact(table)
+    several = "model" in view and view["model"].nunique() > 1
+    keep = [c for c in ZEROSHOT_COLUMNS if c in view and (c != "model" or several)]
+    return view[keep].rename(columns={"n": "studies", "n_positive": "with the label"})
+
+
+def render_markdown(
+    title: str,
+    sentence: str,
+    models: list[dict[str, Any]],
+    key_figures: pd.DataFrame | None,
+    sites: list[dict[str, Any]],
+    tables: dict[str, dict[str, pd.DataFrame]],
+) -> str:
+    """The Markdown report: sentence, models, headline, then per site its zero-shot table."""
+    parts = [f"# {escaped(title)}"]
+    if sentence:
+        parts.append(escaped(sentence))
+    if models:
+        shown = pd.DataFrame(models)
+        parts.append(
+            pipe_table(shown[[c for c in ("name", "trained on", "description") if c in shown]])
+        )
+    if key_figures is not None and not key_figures.empty:
+        parts += ["## Headline", escaped(HEADLINE_NOTE), pipe_table(key_figures)]
+    for site in sites:
+        name = str(site.get("name"))
+        parts += [f"## Site: {escaped(name)}", escaped(site_line(site)) + "."]
+        zeroshot = tables.get(name, {}).get("zeroshot")
+        if zeroshot is not None and not zeroshot.empty:
+            parts += ["### Zero-shot", pipe_table(_zeroshot(zeroshot))]
+    parts.append("Every table, figure and the methods: report.html beside this file.")
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,57 @@
+"""The evaluation's headline sentence on the pages a PI opens before a talk: Evaluate shows it
+above the headline table, Home the latest evaluation's, each in a block with a copy button."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from test_eval_headline_sentence import _result, _summary
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def evaluation(data_root: Path):
+    """A finished evaluation of two sites under the data root, removed after the test."""
+    folder = data_root / "evaluations" / "eval-20260101-000000"
+    (folder / "internal").mkdir(parents=True)
+    (folder / "internal" / "zeroshot.csv").write_text("model,Label,AUC\nm,LGE,0.8\n")
+    summary = _summary([_result("m/best", "internal"), _result("m/best", "external", 0.7)], ["m"])
+    summary["models"] = [{"name": "m/best"}]
+    summary["config"] = {"checkpoint": "/runs/m/best.pt", "compare": []}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    yield folder
+    shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+def _quoted(at) -> list[str]:
+    return [block.value for block in at.code if "zero-shot (no labels in training)" in block.value]
+
+
+def test_evaluate_shows_the_sentence_to_quote(app, evaluation: Path) -> None:
+    """The page had a dozen-figure table and no sentence: a slide's line was typed by hand."""
+    at = app("pages/evaluate.py")
+    [sentence] = _quoted(at)
+    assert "0.800 (95% CI 0.750–0.850) at internal (1,560 studies" in sentence
+    assert "0.700 (95% CI 0.650–0.850) at external" in sentence
+    assert not at.exception
+
+
+def test_home_counts_evaluations_and_quotes_the_latest(app, evaluation: Path) -> None:
+    """Home said nothing of evaluations: no count, no result, no way to the tables."""
+    at = app("pages/home.py")
+    assert next(m for m in at.metric if m.label == "Evaluations").value == "1"
+    [sentence] = _quoted(at)
+    assert sentence.startswith("m/best, zero-shot")
+    assert any("eval-20260101-000000" in c.value for c in at.caption)
+    assert not at.exception
+
+
+def test_home_without_evaluations_says_nothing_of_one(app, data_root: Path) -> None:
+    at = app("pages/home.py")
+    assert next(m for m in at.metric if m.label == "Evaluations").value == "0"
+    assert not _quoted(at)
+    assert "Latest evaluation" not in [h.value for h in at.subheader]
