@@ -5,9 +5,10 @@ line: the main model's zero-shot mean AUC over findings at each site, each with 
 what was evaluated there, then the linear probe's for scale, then any compared model's:
 
     demo-cpu-small/best (trained on internal's train split), zero-shot (no labels in
-    training): mean AUC over 7 findings 0.746 (95% CI 0.709–0.782) at internal (156 studies of 150 patients, test split) and 0.714
-    (95% CI 0.687–0.742) at external (300 studies of 282 patients). With labels, a
-    cross-validated linear probe on its embeddings reaches 0.923 (95% CI 0.901–0.941) and ...
+    training): mean AUC over 7 findings 0.746 (95% CI 0.709–0.782) at internal (156 studies
+    of 150 patients, test split) and 0.714 (95% CI 0.687–0.742) at external (300 studies of
+    282 patients). With labels, a cross-validated linear probe on its embeddings reaches 0.923
+    (95% CI 0.901–0.941) and ...
 
 Every number is read from the summary document (``summary.json``), as the table is; a figure
 the run did not record is left out, never written as a blank.
