@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from model.evaluation.tables import slug
+from model.evaluation.tables import comparison_labels, slug
 
 LEAD = ("Label", "direction", "setting", "method", "k", "AUC")  # what a row is, then its AUC
 BOUNDS = ("_lo", "_hi")
@@ -104,14 +104,6 @@ def site_names(summary: dict) -> list[str]:
 CONFUSION_ROWS = "labelled ↓ · predicted →"
 
 
-# a comparison table's figures: auc_a and auc_b said nothing of which model each one is
-COMPARISON_LABELS = {
-    "auc_a": "AUC, model",
-    "auc_b": "AUC, baseline",
-    "difference": "AUC difference (model − baseline)",
-}
-
-
 def column_labels(table: pd.DataFrame) -> dict[str, str]:
     """Headers the page gives columns whose written names do not say what they hold: a
     confusion matrix's first column ``true`` (its rows are the labelled diagnosis, its other
@@ -120,8 +112,8 @@ def column_labels(table: pd.DataFrame) -> dict[str, str]:
     columns = [str(c) for c in table.columns]
     if columns[:1] == ["true"]:
         return {"true": CONFUSION_ROWS}
-    named = COMPARISON_LABELS if {"baseline", "auc_a", "auc_b"} <= set(columns) else {}
-    return {c: named[c] for c in columns if c in named} | interval_labels(columns, named)
+    named = comparison_labels(columns)
+    return named | interval_labels(columns, named)
 
 
 def interval_labels(columns: list[str], named: dict[str, str] | None = None) -> dict[str, str]:

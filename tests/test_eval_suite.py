@@ -537,6 +537,24 @@ def test_report_tables_fold_confidence_intervals() -> None:
     assert view.iloc[0, 3:].tolist() == ["0.20–0.41", "3–6.5"]
 
 
+def test_a_comparison_in_the_report_is_headed_as_the_evaluate_page_heads_it() -> None:
+    """report.html and report.md said auc_a and auc_b, which named neither model."""
+    from dashboard.evaluation_columns import column_labels
+
+    table = pd.DataFrame(
+        {"model": ["m"], "baseline": ["b"], "Label": ["LGE"], "auc_a": [0.9], "auc_b": [0.7],
+         "difference": [0.2], "difference_lo": [0.1], "difference_hi": [0.3], "p_value": [0.01]}
+    )  # fmt: skip
+    view = compact(table)
+    page = column_labels(table)
+    assert list(view.columns) == [
+        "model", "baseline", "Label", page["auc_a"], page["auc_b"], page["difference"],
+        "p_value", f"{page['difference']} 95% CI",
+    ]  # fmt: skip
+    assert page["auc_a"] == "AUC, model"
+    assert view[f"{page['difference']} 95% CI"].iloc[0] == "+0.100 to +0.300"
+
+
 def test_counts_in_the_tables_stay_whole_numbers(tmp_path: Path) -> None:
     """n_fit is blank on the cross-validated rows: the column must not turn into 862.0000."""
     rows = pd.DataFrame(

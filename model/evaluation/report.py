@@ -23,7 +23,7 @@ from model.evaluation.headline import HEADLINE_NOTE
 from model.evaluation.label_means import mean_intervals
 from model.evaluation.methods import site_line
 from model.evaluation.suite import SiteResult
-from model.evaluation.tables import is_p_value, with_label_names
+from model.evaluation.tables import comparison_labels, is_p_value, with_label_names
 
 SUMMARY_VERSION = 1
 _STYLE = (
@@ -170,7 +170,16 @@ def compact(table: pd.DataFrame) -> pd.DataFrame:
                 ]
             view = view.drop(columns=[low, high])
     hidden = [c for c in ("label_key", "site", "auc_sd", "auc_resamples") if c in view.columns]
-    return view.drop(columns=hidden)
+    return view.drop(columns=hidden).rename(columns=_comparison_headers(list(table.columns)))
+
+
+def _comparison_headers(columns: list[str]) -> dict[str, str]:
+    """A comparison's AUCs and difference headed as the Evaluate page heads them (``auc_a`` ->
+    ``AUC, model``), its difference's interval with them; {} for another table."""
+    named = comparison_labels(columns)
+    if "difference" in named:
+        named[_SHOWN_CIS["difference"]] = f"{named['difference']} 95% CI"
+    return named
 
 
 def _table(table: pd.DataFrame) -> str:

@@ -41,6 +41,21 @@ COUNT_COLUMNS: tuple[str, ...] = ("n", "n_positive", "n_fit", "k", "episodes", "
 TABLES: tuple[str, ...] = (
     "zeroshot", "diagnosis", "fewshot", "probe", "retrieval", "counts", "prompts"
 )  # fmt: skip
+# a comparison table's figures (``compare.py``): auc_a and auc_b said nothing of which model
+# each one is; the Evaluate page and report.html head them alike
+COMPARISON_LABELS = {
+    "auc_a": "AUC, model",
+    "auc_b": "AUC, baseline",
+    "difference": "AUC difference (model − baseline)",
+}
+
+
+def comparison_labels(columns: list[str]) -> dict[str, str]:
+    """``COMPARISON_LABELS`` of a comparison table's ``columns`` (one with ``baseline``,
+    ``auc_a`` and ``auc_b``); {} for any other table."""
+    if not {"baseline", "auc_a", "auc_b"} <= set(columns):
+        return {}
+    return {c: COMPARISON_LABELS[c] for c in columns if c in COMPARISON_LABELS}
 
 
 def display_name(key: str) -> str:
