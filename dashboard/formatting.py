@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def duration_text(milliseconds: float) -> str:
     """``850 ms`` under a second, ``8.1 s`` under a minute, ``2 min 05 s`` beyond: "8146 ms"
@@ -13,3 +15,18 @@ def duration_text(milliseconds: float) -> str:
         return f"{seconds:.1f} s"
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} min {rest:02d} s"
+
+
+def format_eta(seconds: Any) -> str:
+    """``1h 02m`` / ``4m 10s`` / ``12s``; empty for unknown."""
+    try:
+        total = int(float(seconds))
+    except (TypeError, ValueError):
+        return ""
+    if total < 0:
+        return ""
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"

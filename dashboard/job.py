@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from dashboard.formatting import format_eta
+
 _CANCEL_GRACE_S = 3.0
 # A training run stops after its current step (validation and last.pt included when it ends an
 # epoch): killing it sooner loses the steps since its last epoch and leaves it "crashed".
@@ -29,6 +31,7 @@ class Job:
     returncode: int | None = None
     progress: dict[str, Any] = field(default_factory=dict)
     host: str | None = None  # the machine it runs on, while it runs on another one
+    finished: float | None = None  # when it ended (result.json), on the clock that started it
 
     @property
     def id(self) -> str:
@@ -45,9 +48,15 @@ class Job:
     @property
     def origin(self) -> str:
         """Who started the job and when: ``started by alice at 14:02:05`` (``at 12-03 14:02:05``
-        when not today)."""
+        when not today); once it ended, also when and after how long: ``, ended at 14:09:17
+        after 7m 12s`` (a finished panel said only "finished", not whether it was today's)."""
         user = self.info.get("user")
-        return f"started {f'by {user} ' if user else ''}at {_clock(self.info.get('started'))}"
+        started = self.info.get("started")
+        said = f"started {f'by {user} ' if user else ''}at {_clock(started)}"
+        if self.finished is None:
+            return said
+        took = format_eta(self.finished - float(started)) if _is_number(started) else ""
+        return f"{said}, ended at {_clock(self.finished)}" + (f" after {took}" if took else "")
 
     @property
     def pid(self) -> int:
@@ -111,6 +120,10 @@ def load_json_object(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _clock(stamp: Any, now: float | None = None) -> str:

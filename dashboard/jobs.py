@@ -227,7 +227,9 @@ class JobManager:
             # killed by a signal nobody here sent (the out-of-memory killer): failed, not cancelled
             cancelled = bool(info.get("cancel_requested"))
             state = "cancelled" if cancelled else ("finished" if code == 0 else "failed")
-            return Job(folder, info, state, code, progress)
+            ended = result.get("finished")
+            finished = float(ended) if isinstance(ended, int | float) else None
+            return Job(folder, info, state, code, progress, finished=finished)
         host = host_elsewhere(info)
         if host is not None and _silent_s(folder) < REMOTE_SILENCE_S and not _run_ended(info):
             # its runner there writes result.json when it ends

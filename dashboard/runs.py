@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from dashboard import cache
+from dashboard.formatting import format_eta
 from dashboard.importer import check_name
 from dashboard.job import last_lines
 from dashboard.jobs import model_command
@@ -170,21 +171,6 @@ def throughput_line(metrics: pd.DataFrame, last: int = 20) -> str:
         line = f"{wall.median():.1f} studies/s with loading, " + line
     over = "the first logged step" if len(steps) == 1 else f"the last {len(steps)} logged steps"
     return f"Training speed over {over}: {line}."
-
-
-def format_eta(seconds: Any) -> str:
-    """``1h 02m`` / ``4m 10s`` / ``12s``; empty for unknown."""
-    try:
-        total = int(float(seconds))
-    except (TypeError, ValueError):
-        return ""
-    if total < 0:
-        return ""
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
 def prepare_run(form: TrainForm, runs_dir: Path, gpus: int) -> tuple[Path, list[str]]:

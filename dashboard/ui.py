@@ -16,10 +16,10 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.context import EmptyState, Studio
+from dashboard.formatting import format_eta
 from dashboard.inert_text import markdown_text
 from dashboard.job import Job, stop_grace_s
 from dashboard.jobs import JobManager
-from dashboard.runs import format_eta
 from dashboard.studies import PICKER_IDS, picker_ids
 from model.errors import DataError, UserError, storage_problem
 

@@ -300,3 +300,19 @@ def test_a_job_started_on_an_earlier_day_says_which() -> None:
     assert _clock(earlier_today, now) == "09:03:04"
     assert _clock(days_ago, now) == "12-03 14:02:05"
     assert _clock("not a time", now) == _clock(1e30, now) == "an unknown time"
+
+
+def test_an_ended_job_says_when_it_ended_and_after_how_long(manager: JobManager) -> None:
+    """A finished panel said only 'finished' under 'started at …': not whether that was the
+    evaluation just run or yesterday's, nor how long it took (what the next one will take)."""
+    job = manager.launch("ok", [sys.executable, "-c", "pass"])
+    assert _wait(lambda: not JobManager(manager.jobs_dir).get(job.id).running)
+    info = json.loads((job.folder / "job.json").read_text())
+    result = json.loads((job.folder / "result.json").read_text())
+    result["finished"] = info["started"] + 432.0
+    (job.folder / "result.json").write_text(json.dumps(result))
+    ended = JobManager(manager.jobs_dir).get(job.id)
+    assert ended.origin.endswith(f", ended at {_clock(result['finished'])} after 7m 12s")
+    running = manager.launch("slow", SLEEP)
+    assert ", ended" not in running.origin
+    manager.cancel(running.id)

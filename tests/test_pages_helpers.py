@@ -23,6 +23,7 @@ from dashboard.evaluation_view import (
     grouped_tables,
     table_group,
 )
+from dashboard.formatting import format_eta
 from dashboard.importer import ImportPlan, ingest_command
 from dashboard.overview import studio_status
 from dashboard.prompt_editor import (
@@ -31,7 +32,7 @@ from dashboard.prompt_editor import (
     load_prompt_set,
     prompt_set_from_rows,
 )
-from dashboard.runs import format_eta, run_state
+from dashboard.runs import run_state
 from dashboard.scoring import (
     CachedTextEncoder,
     Scores,
