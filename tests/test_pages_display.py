@@ -221,12 +221,13 @@ def test_the_case_browser_filters_are_named_as_the_studies_page_names_them(app) 
     """Its filters read "age band", "field strength" where the Studies page's read Age band,
     Field strength (T); its findings read "lv_dilation" where the Zero-shot page's read Left
     ventricle dilation."""
+    from dashboard.label_filters import DIAGNOSIS
     from dashboard.studies import FILTER_COLUMNS, column_label
     from model.evaluation.tables import display_name
     from model.schema import FINDINGS
 
     labels = {m.label for m in app("pages/browser.py").multiselect}
-    findings = {display_name(name) for name in FINDINGS}
+    findings = {display_name(name) for name in (DIAGNOSIS, *FINDINGS)}  # "Diagnosis" too
     assert labels & findings, labels  # the tiny dataset's labels file holds findings
     assert labels <= {column_label(c) for c in FILTER_COLUMNS} | findings, labels
 
