@@ -4,7 +4,9 @@ ingested by a background ``python -m model ingest`` job, then summarised from it
 
 from __future__ import annotations
 
+import logging
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -19,6 +21,7 @@ from model.errors import DataError, UserError
 from model.labels import read_labels_csv
 from model.workers import usable_cpus
 
+logger = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -89,8 +92,19 @@ def _optional_file(settings: Settings, text: str, what: str) -> Path | None:
 
 
 def unpack_upload(settings: Settings, upload: BinaryIO, name: str) -> ZipImportResult:
-    """Safely extract an uploaded zip to ``DATA_ROOT/imports/uploads/<name>``."""
-    return extract_zip(upload, settings.uploads_dir / check_name(name, "dataset name"))
+    """Safely extract an uploaded zip to ``DATA_ROOT/imports/uploads/<name>``.
+
+    Called once the form is checked (no finished dataset of this name, no ingest running), so
+    a folder already there is what an import of the same name left when its ingest failed or
+    never started (a page closed mid-upload). It is replaced: kept, it refused every retry
+    under that name ("already exists") and held a stale copy of the studies."""
+    target = settings.uploads_dir / check_name(name, "dataset name")
+    if target.is_dir() and not target.is_symlink():
+        if (settings.imports_dir / "datasets" / target.name / "studies.parquet").exists():
+            raise UserError(f"a dataset called {name!r} already exists; choose another name")
+        logger.info("replacing %s, left by an earlier import that did not finish", target)
+        shutil.rmtree(target)
+    return extract_zip(upload, target)
 
 
 def source_folder(settings: Settings, text: str) -> Path:
