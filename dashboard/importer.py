@@ -7,17 +7,19 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 import pandas as pd
 
 from dashboard.jobs import model_command
 from dashboard.settings import Settings
-from dashboard.zip_import import ZipImportResult, extract_zip
+from dashboard.zip_import import ZipImportResult, extract_zip, member_name
 from model.data.views import ViewMap
-from model.errors import DataError, UserError
+from model.errors import DataError, UserError, not_found
 from model.labels import read_labels_csv
 from model.workers import usable_cpus
 
@@ -65,30 +67,89 @@ def dataset_folder(settings: Settings, name: str) -> Path:
     return out
 
 
-def plan_import(settings: Settings, form: ImportForm) -> ImportPlan:
+def plan_import(
+    settings: Settings, form: ImportForm, zip_names: Collection[str] = ()
+) -> ImportPlan:
     """Check every field of the import form before anything is written, so a mistake in one of
     them leaves no unpacked upload behind (which would block sending the form again). A labels
-    CSV or view map that ingest would refuse is refused here, with the same message."""
+    CSV or view map that ingest would refuse is refused here, with the same message.
+
+    ``zip_names`` are the entries of an uploaded zip (``upload_names``): an optional file may
+    name one of them (``reports.csv``), as an export copied whole into one zip holds its
+    reports and labels beside the images; it is read once unpacked (``unpack_checked``)."""
     out = dataset_folder(settings, form.name)
     site = check_name(form.site, "site label")
-    reports = _optional_file(settings, form.reports, "reports CSV")
-    labels = _optional_file(settings, form.labels, "labels CSV")
-    view_map = _optional_file(settings, form.view_map, "view map")
-    if labels is not None:
-        read_labels_csv(labels)
-    if view_map is not None:
-        ViewMap.load(view_map)
-    return ImportPlan(out, site, reports, labels, view_map)
+    unpacked = settings.uploads_dir / out.name
+    files = [
+        _optional_file(settings, text, what, unpacked, zip_names)
+        for text, what in (
+            (form.reports, "reports CSV"),
+            (form.labels, "labels CSV"),
+            (form.view_map, "view map"),
+        )
+    ]
+    plan = ImportPlan(out, site, *files)
+    check_files(plan, not_yet=unpacked)
+    return plan
 
 
-def _optional_file(settings: Settings, text: str, what: str) -> Path | None:
-    """The file a form field names under the data root; None when the field is blank."""
+def check_files(plan: ImportPlan, not_yet: Path | None = None) -> None:
+    """Read the plan's labels CSV and view map as ingest will, and check its reports CSV is a
+    file (DataError naming the problem); those under ``not_yet`` (the zip's folder, before it
+    is unpacked, where an earlier failed import's files may still lie) are left for later."""
+    for path, read in (
+        (plan.reports, _reports_file),
+        (plan.labels, read_labels_csv),
+        (plan.view_map, ViewMap.load),
+    ):
+        if path is not None and (not_yet is None or not_yet not in path.parents):
+            read(path)
+
+
+def _reports_file(path: Path) -> None:
+    if not path.is_file():
+        raise DataError(not_found("reports CSV", path))
+
+
+def _optional_file(
+    settings: Settings, text: str, what: str, unpacked: Path, zip_names: Collection[str]
+) -> Path | None:
+    """The file a form field names, in the uploaded zip or under the data root (in that
+    order); None when the field is blank."""
     if not text.strip():
         return None
+    entry = text.strip().replace("\\", "/").removeprefix("./")
+    if entry in zip_names:
+        return unpacked.joinpath(*PurePosixPath(entry).parts)
     path = settings.inside_root(text)
     if not path.is_file():
-        raise UserError(f"the {what} {text.strip()} does not exist")
+        where = " under the data root or in the zip" if zip_names else ""
+        raise UserError(f"the {what} {text.strip()} does not exist{where}")
     return path
+
+
+def upload_names(upload: BinaryIO) -> frozenset[str]:
+    """The file entries of an uploaded zip, as ``extract_zip`` will name them; empty when it is
+    not a readable zip (unpacking then says so)."""
+    try:
+        with zipfile.ZipFile(upload) as archive:
+            return frozenset(member_name(info) for info in archive.infolist() if not info.is_dir())
+    except (zipfile.BadZipFile, OSError):
+        return frozenset()
+    finally:
+        upload.seek(0)
+
+
+def unpack_checked(settings: Settings, upload: BinaryIO, plan: ImportPlan) -> ZipImportResult:
+    """``unpack_upload``, then ``check_files`` on the files the form named in the zip; a file
+    ingest would refuse removes what was unpacked, so a corrected zip can be sent again."""
+    unpacked = unpack_upload(settings, upload, plan.out.name)
+    try:
+        check_files(plan)
+    except (UserError, DataError):
+        shutil.rmtree(unpacked.folder, ignore_errors=True)
+        raise
+    return unpacked
 
 
 def unpack_upload(settings: Settings, upload: BinaryIO, name: str) -> ZipImportResult:

@@ -14,7 +14,8 @@ from dashboard.importer import (
     read_ingest_report,
     report_summary,
     source_folder,
-    unpack_upload,
+    unpack_checked,
+    upload_names,
 )
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import restore
@@ -43,6 +44,8 @@ from dashboard.ui import (
 TABLE_KEY = "studies-table"
 TABLE_IDS_KEY = "studies-table-ids"
 CASE_FACTS_PX = 280  # the case view's report and metadata column
+# an export copied whole into one zip holds its reports and labels beside the images
+_IN_ZIP = "A path under the data root, or a file in the uploaded zip by its path there."
 studio = Studio()
 page_header("Studies", "Browse studies, play every cine view, scroll the LGE stack, import DICOM.")
 # Open case (other pages) sets the view in session state: a default given here as well makes
@@ -148,7 +151,8 @@ def import_studies() -> None:
     st.write(
         f"Import a DICOM (or ACDC NIfTI) folder under the data root "
         f"{markdown_text(f'`{settings.data_root}`')}, or "
-        "upload a zip of DICOM files. Ingest runs in the background and writes a new dataset."
+        "upload a zip of DICOM files (its reports and labels CSV may be in it too). Ingest runs "
+        "in the background and writes a new dataset."
     )
     with st.form("import"):
         name = st.text_input("Dataset name", value="my-import")
@@ -161,20 +165,23 @@ def import_studies() -> None:
         upload = st.file_uploader("…or a zip of DICOM files", type=["zip"])
         files = st.columns(3)
         reports_text = files[0].text_input(
-            "Reports CSV (optional, under the data root)", placeholder="raw/reports.csv"
+            "Reports CSV (optional, under the data root)",
+            placeholder="raw/reports.csv",
+            help=f"accession_number,report (the impression is kept). {_IN_ZIP}",
         )
         labels_text = files[1].text_input(
             "Labels CSV (optional; evaluation only)",
             placeholder="raw/labels.csv",
             help="accession_number plus one column per finding or diagnosis (1, 0 or blank). "
             "Kept beside the dataset for ROC curves, evaluation and index filters; never "
-            "used in training.",
+            f"used in training. {_IN_ZIP}",
         )
         view_map_text = files[2].text_input(
             "View map (optional, YAML or CSV)",
             placeholder="raw/views.yaml",
             help="SeriesDescription patterns to view slots, for series named in ways ingest "
-            'does not recognise, e.g. "*cine_sa*": sax, "*t1map*": ignore.',
+            'does not recognise, e.g. "*cine_sa*": sax, "*t1map*": ignore. '
+            f"{_IN_ZIP}",
         )
         submitted = st.form_submit_button("Import and ingest", type="primary")
     if submitted:
@@ -201,10 +208,10 @@ def import_studies() -> None:
 def start_import(form: ImportForm, folder_text: str, upload: BinaryIO | None) -> None:
     """Check the form, unpack the upload (if any) and launch the ingest job."""
     settings = studio.settings
-    plan = plan_import(settings, form)
+    plan = plan_import(settings, form, upload_names(upload) if upload is not None else ())
     studio.jobs.check_idle("ingest")  # before unpacking: a refused upload leaves nothing
     if upload is not None:
-        unpacked = unpack_upload(settings, upload, form.name)
+        unpacked = unpack_checked(settings, upload, plan)
         st.success(f"Unpacked {unpacked.files:,} files ({unpacked.dicom_files:,} DICOM).")
         source = unpacked.folder
     else:

@@ -78,3 +78,56 @@ def test_an_upload_named_like_a_finished_dataset_is_refused_and_its_files_kept(
         "a dataset called 'site-b' already exists; choose another name"
     ]
     assert (upload / "old" / "1.dcm").is_file() and not (upload / "new").exists()
+
+
+def _fill(at: AppTest, **fields: str) -> None:
+    labels = {
+        "reports": "Reports CSV (optional, under the data root)",
+        "labels": "Labels CSV (optional; evaluation only)",
+    }
+    inputs = {t.label: t for t in at.text_input}
+    for field, value in fields.items():
+        inputs[labels[field]].input(value)
+
+
+def test_reports_and_labels_inside_the_uploaded_zip_are_ingested_with_it(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clinician zips the export as it is: images, reports.csv and labels.csv together."""
+    launched = []
+    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
+    export = {
+        "export/ST1/1.dcm": DICOM,
+        "export/reports.csv": b"accession_number,report\nA1,IMPRESSION: Normal.\n",
+        "export/labels.csv": b"accession_number,lge\nA1,maybe\n",
+    }
+    at = _import_view()
+    at.file_uploader[0].set_value(("export.zip", _zip(export), "application/zip"))
+    _fill(at, reports="export/reports.csv", labels="export/labels.csv")
+    at.button(key=SUBMIT).click().run()
+    [error] = [e.value for e in at.error]  # read as ingest would, once unpacked
+    assert "column 'lge'" in error and "is not 1, 0 or blank" in error
+    upload = data_root / "imports" / "uploads" / "my-import"
+    assert not upload.exists() and not launched  # nothing left to block the corrected zip
+    export["export/labels.csv"] = b"accession_number,lge\nA1,1\n"
+    at.file_uploader[0].set_value(("export.zip", _zip(export), "application/zip"))
+    at.button(key=SUBMIT).click().run()
+    assert not at.error, [e.value for e in at.error]
+    [command] = launched
+    assert command[command.index("--reports") + 1] == str(upload / "export" / "reports.csv")
+    assert command[command.index("--labels") + 1] == str(upload / "export" / "labels.csv")
+    assert (upload / "export" / "reports.csv").is_file()
+
+
+def test_a_file_named_neither_in_the_zip_nor_under_the_root_is_refused_before_unpacking(
+    data_root: Path,
+) -> None:
+    at = _import_view()
+    zipped = _zip({"ST1/1.dcm": DICOM, "export/reports.csv": b"accession_number,report\n"})
+    at.file_uploader[0].set_value(("export.zip", zipped, "application/zip"))
+    _fill(at, reports="reports.csv")
+    at.button(key=SUBMIT).click().run()
+    assert [e.value for e in at.error] == [
+        "the reports CSV reports.csv does not exist under the data root or in the zip"
+    ]
+    assert not (data_root / "imports").exists()
