@@ -168,6 +168,16 @@ def unpack_upload(settings: Settings, upload: BinaryIO, name: str) -> ZipImportR
     return extract_zip(upload, target)
 
 
+def discard_unfinished(plan: ImportPlan) -> None:
+    """Remove what an earlier, failed ingest into the plan's dataset folder left there (its
+    salt, an ingest report, tensors of studies never listed). With no ``studies.parquet`` it
+    holds no study; kept, the retry's ingest appended to it, so its ingest report listed files
+    of the failed attempt that this import never held. Call once no ingest job runs."""
+    if plan.out.is_dir() and not (plan.out / "studies.parquet").exists():
+        logger.info("removing %s, left by an ingest that did not finish", plan.out)
+        shutil.rmtree(plan.out)
+
+
 def source_folder(settings: Settings, text: str) -> Path:
     """A DICOM/NIfTI folder path typed by the user; must exist and lie under the data root."""
     folder = settings.inside_root(text)

@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard.context import Studio
 from dashboard.importer import (
     ImportForm,
+    discard_unfinished,
     ingest_command,
     plan_import,
     read_ingest_report,
@@ -210,6 +211,7 @@ def start_import(form: ImportForm, folder_text: str, upload: BinaryIO | None) ->
     settings = studio.settings
     plan = plan_import(settings, form, upload_names(upload) if upload is not None else ())
     studio.jobs.check_idle("ingest")  # before unpacking: a refused upload leaves nothing
+    discard_unfinished(plan)
     if upload is not None:
         unpacked = unpack_checked(settings, upload, plan)
         st.success(f"Unpacked {unpacked.files:,} files ({unpacked.dicom_files:,} DICOM).")

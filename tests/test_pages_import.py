@@ -131,3 +131,23 @@ def test_a_file_named_neither_in_the_zip_nor_under_the_root_is_refused_before_un
         "the reports CSV reports.csv does not exist under the data root or in the zip"
     ]
     assert not (data_root / "imports").exists()
+
+
+def test_a_retry_after_a_failed_ingest_starts_from_an_empty_dataset_folder(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed ingest leaves its ingest report (and salt) but no studies.parquet; the retry's
+    ingest appended to that report, listing files of the failed attempt as skipped."""
+    launched = []
+    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
+    failed = data_root / "imports" / "datasets" / "my-import"
+    failed.mkdir(parents=True)
+    (failed / "ingest_report.csv").write_text(
+        "path,study_id,series,level,reason\nold/b.dcm,,,skipped,not a DICOM file\n"
+    )
+    (failed / "salt.key").write_text("0" * 64)
+    at = _import_view()
+    at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
+    at.button(key=SUBMIT).click().run()
+    assert not at.error and len(launched) == 1, [e.value for e in at.error]
+    assert not failed.exists()
