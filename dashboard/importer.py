@@ -20,7 +20,7 @@ from dashboard.settings import Settings
 from dashboard.zip_import import ZipImportResult, extract_zip, member_name
 from model.data.views import ViewMap
 from model.errors import DataError, UserError, not_found
-from model.labels import read_labels_csv
+from model.labels import label_file, read_labels_csv
 from model.workers import usable_cpus
 
 logger = logging.getLogger(__name__)
@@ -202,6 +202,20 @@ def ingest_command(source: Path, plan: ImportPlan) -> list[str]:
         if path is not None:
             args += [flag, str(path)]
     return model_command(*args)
+
+
+def next_steps(dataset: Path) -> str:
+    """What a user does with an imported dataset once it is active: where its studies show
+    and what the pages compute for it first (the Studies page said nothing after the switch,
+    and kept offering it)."""
+    text = (
+        f"{dataset.name} is the active dataset: every page now shows its studies. Embeddings, "
+        "Zero-shot and Case browser each offer to compute its study embeddings with the "
+        "active checkpoint first (once, in the background)"
+    )
+    if label_file(dataset) is not None:
+        text += "; Zero-shot and Evaluate then score them against its labels"
+    return text + "."
 
 
 def read_ingest_report(dataset: Path, since: float = 0.0) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from dashboard.importer import (
     ImportForm,
     discard_unfinished,
     ingest_command,
+    next_steps,
     plan_import,
     read_ingest_report,
     report_summary,
@@ -196,14 +197,31 @@ def import_studies() -> None:
     # the report this job wrote, not an earlier attempt's (job.json: the same file server's clock)
     report = read_ingest_report(dataset, since=(job.folder / "job.json").stat().st_mtime)
     if job.state == "finished":
-        if st.button(f"Use {markdown_text(dataset.name)} as the active dataset", key="use-import"):
-            note = studio.settings.write_active(dataset=dataset)
-            st.toast(f"Active dataset: {markdown_text(dataset.name)}")
-            if note:  # a data root this user cannot write
-                st.info(markdown_text(note), icon=":material/lock:")
+        use_dataset(dataset)
     elif report.empty:  # ended early: no report of this ingest to show
         return
     ingest_report(report)
+
+
+def use_dataset(dataset: Path) -> None:
+    """Offer the imported dataset as the active one; once it is, say what to open next."""
+    if studio.settings.active_dataset() != dataset.resolve():
+        if not st.button(
+            f"Use {markdown_text(dataset.name)} as the active dataset", key="use-import"
+        ):
+            return
+        note = studio.settings.write_active(dataset=dataset)
+        if not note:
+            st.rerun()  # drawn again without the button
+        st.info(markdown_text(note), icon=":material/lock:")  # a root this user cannot write
+    st.success(markdown_text(next_steps(dataset)), icon=":material/arrow_forward:")
+    links = st.container(horizontal=True)
+    for page, title in (
+        ("embeddings", "Embeddings"),
+        ("zeroshot", "Zero-shot"),
+        ("browser", "Case browser"),
+    ):
+        links.page_link(f"pages/{page}.py", label=title, icon=":material/arrow_forward:")
 
 
 def start_import(form: ImportForm, folder_text: str, upload: BinaryIO | None) -> None:

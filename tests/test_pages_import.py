@@ -4,12 +4,17 @@ wrong, sees and what is left on disk."""
 from __future__ import annotations
 
 import io
+import sys
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 from dashboard_fixtures import make_tiny_dataset
 from streamlit.testing.v1 import AppTest
+
+from dashboard import jobs as jobs_module
+from dashboard.jobs import JobManager
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 SUBMIT = "FormSubmitter:import-Import and ingest"
@@ -151,3 +156,25 @@ def test_a_retry_after_a_failed_ingest_starts_from_an_empty_dataset_folder(
     at.button(key=SUBMIT).click().run()
     assert not at.error and len(launched) == 1, [e.value for e in at.error]
     assert not failed.exists()
+
+
+def test_a_finished_import_made_active_says_what_to_open_next(data_root: Path) -> None:
+    dataset = make_tiny_dataset(data_root / "imports" / "datasets" / "site-b", n=3)
+    jobs = JobManager(data_root / "jobs")
+    job = jobs.launch(
+        "ingest", [sys.executable, "-c", "pass"], "Ingest site-b", {"dataset": str(dataset)}
+    )
+    deadline = time.monotonic() + 60
+    while jobs.get(job.id).running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    jobs_module._CHILDREN.clear()
+    at = _import_view()
+    active = "site-b is the active dataset"
+    assert not [s for s in at.success if s.value.startswith(active)]  # only the button yet
+    at.button(key="use-import").click().run()
+    assert not at.exception and not at.error
+    [done] = [s.value for s in at.success if s.value.startswith(active)]
+    assert "Zero-shot" in done
+    assert not [b for b in at.button if b.key == "use-import"]  # not offered again
+    pages = [link.proto.page for link in at.get("page_link")]
+    assert pages == ["embeddings", "zeroshot", "browser"], pages
