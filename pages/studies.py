@@ -167,7 +167,7 @@ def import_studies() -> None:
         upload = st.file_uploader("…or a zip of DICOM files", type=["zip"])
         files = st.columns(3)
         reports_text = files[0].text_input(
-            "Reports CSV (optional, under the data root)",
+            "Reports CSV (optional)",
             placeholder="raw/reports.csv",
             help=f"accession_number,report (the impression is kept). {_IN_ZIP}",
         )

@@ -216,13 +216,13 @@ def test_an_import_form_error_leaves_nothing_behind_and_can_be_corrected(
     assert not (data_root / "imports").exists()  # the zip was not unpacked
     fields = {t.label: t for t in at.text_input}
     fields["Site label"].input("st-marys")
-    fields["Reports CSV (optional, under the data root)"].input("raw/reports.csv")
+    fields["Reports CSV (optional)"].input("raw/reports.csv")
     at.button(key=submit).click().run()
     assert [e.value for e in at.error] == [
         "the reports CSV raw/reports.csv does not exist under the data root or in the zip"
     ]
     assert not (data_root / "imports").exists()
-    {t.label: t for t in at.text_input}["Reports CSV (optional, under the data root)"].input("")
+    {t.label: t for t in at.text_input}["Reports CSV (optional)"].input("")
     at.button(key=submit).click().run()  # the same name and zip, now accepted
     assert not at.error, [e.value for e in at.error]
     [(command, title)] = launched

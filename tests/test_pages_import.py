@@ -87,7 +87,7 @@ def test_an_upload_named_like_a_finished_dataset_is_refused_and_its_files_kept(
 
 def _fill(at: AppTest, **fields: str) -> None:
     labels = {
-        "reports": "Reports CSV (optional, under the data root)",
+        "reports": "Reports CSV (optional)",
         "labels": "Labels CSV (optional; evaluation only)",
     }
     inputs = {t.label: t for t in at.text_input}
