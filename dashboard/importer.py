@@ -17,7 +17,7 @@ import pandas as pd
 
 from dashboard.jobs import model_command
 from dashboard.settings import Settings
-from dashboard.zip_import import ZipImportResult, extract_zip, member_name
+from dashboard.zip_import import Progress, ZipImportResult, extract_zip, member_name
 from model.data.views import ViewMap
 from model.errors import DataError, UserError, not_found
 from model.labels import label_file, read_labels_csv
@@ -140,10 +140,12 @@ def upload_names(upload: BinaryIO) -> frozenset[str]:
         upload.seek(0)
 
 
-def unpack_checked(settings: Settings, upload: BinaryIO, plan: ImportPlan) -> ZipImportResult:
+def unpack_checked(
+    settings: Settings, upload: BinaryIO, plan: ImportPlan, progress: Progress | None = None
+) -> ZipImportResult:
     """``unpack_upload``, then ``check_files`` on the files the form named in the zip; a file
     ingest would refuse removes what was unpacked, so a corrected zip can be sent again."""
-    unpacked = unpack_upload(settings, upload, plan.out.name)
+    unpacked = unpack_upload(settings, upload, plan.out.name, progress)
     try:
         check_files(plan)
     except (UserError, DataError):
@@ -152,7 +154,9 @@ def unpack_checked(settings: Settings, upload: BinaryIO, plan: ImportPlan) -> Zi
     return unpacked
 
 
-def unpack_upload(settings: Settings, upload: BinaryIO, name: str) -> ZipImportResult:
+def unpack_upload(
+    settings: Settings, upload: BinaryIO, name: str, progress: Progress | None = None
+) -> ZipImportResult:
     """Safely extract an uploaded zip to ``DATA_ROOT/imports/uploads/<name>``.
 
     Called once the form is checked (no finished dataset of this name, no ingest running), so
@@ -165,7 +169,12 @@ def unpack_upload(settings: Settings, upload: BinaryIO, name: str) -> ZipImportR
             raise UserError(f"a dataset called {name!r} already exists; choose another name")
         logger.info("replacing %s, left by an earlier import that did not finish", target)
         shutil.rmtree(target)
-    return extract_zip(upload, target)
+    return extract_zip(upload, target, progress=progress)
+
+
+def unpack_text(done: int, total: int) -> str:
+    """The unpacking's progress in megabytes (no file names: an export's hold patients')."""
+    return f"Unpacking the zip: {done / 1e6:,.1f} of {total / 1e6:,.1f} MB"
 
 
 def discard_unfinished(plan: ImportPlan) -> None:

@@ -13,6 +13,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -23,6 +24,7 @@ from model.errors import DataError
 _DICOM_MAGIC_OFFSET = 128
 _UTF8_FLAG = 0x800  # general purpose bit 11: the entry's name is UTF-8
 _CHUNK = 1 << 20
+Progress = Callable[[int, int], None]  # (bytes unpacked, bytes in all)
 
 
 @dataclass(frozen=True)
@@ -131,9 +133,15 @@ def _copy_bounded(src: BinaryIO, dst: BinaryIO, limit: int, name: str) -> bytes:
 
 
 def extract_zip(
-    source: str | Path | BinaryIO, target: Path, limits: ZipLimits | None = None
+    source: str | Path | BinaryIO,
+    target: Path,
+    limits: ZipLimits | None = None,
+    progress: Progress | None = None,
 ) -> ZipImportResult:
-    """Unpack ``source`` into the new folder ``target`` (must not exist) after every check."""
+    """Unpack ``source`` into the new folder ``target`` (must not exist) after every check.
+
+    ``progress(done_bytes, total_bytes)`` is called as the unpacking advances (each whole
+    percent, and at the end): a hospital's zip of 2 GB unpacks for a minute or more."""
     limits = limits or ZipLimits()
     target = Path(target)
     if target.exists():
@@ -147,7 +155,7 @@ def extract_zip(
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
-            dicom = _extract_members(archive, members, staging)
+            dicom = _extract_members(archive, members, staging, progress or _no_progress)
             if dicom == 0:
                 raise DataError("the zip holds no DICOM files (no .dcm names, no DICOM header)")
             staging.chmod(0o777 & ~current_umask())  # mkdtemp made it owner-only
@@ -158,11 +166,17 @@ def extract_zip(
     return ZipImportResult(folder=target, files=len(members), dicom_files=dicom)
 
 
+def _no_progress(done: int, total: int) -> None:
+    """No one watches the unpacking."""
+
+
 def _extract_members(
-    archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], staging: Path
+    archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], staging: Path, progress: Progress
 ) -> int:
     """Write each checked member under ``staging``; return how many look like DICOM."""
     dicom = 0
+    total = sum(info.file_size for info in members)
+    done = percent = 0
     for info in members:
         relative = _safe_member_path(member_name(info))
         destination = staging.joinpath(*relative.parts)
@@ -177,4 +191,8 @@ def _extract_members(
         except (zipfile.BadZipFile, RuntimeError, OSError) as err:
             raise DataError(f"cannot unpack zip entry {info.filename!r}: {err}") from err
         dicom += looks_like_dicom(head, info.filename)
+        done += info.file_size
+        if done * 100 // max(total, 1) > percent or info is members[-1]:
+            percent = done * 100 // max(total, 1)
+            progress(done, total)
     return dicom

@@ -17,6 +17,7 @@ from dashboard.importer import (
     report_summary,
     source_folder,
     unpack_checked,
+    unpack_text,
     upload_names,
 )
 from dashboard.inert_text import markdown_text
@@ -231,7 +232,13 @@ def start_import(form: ImportForm, folder_text: str, upload: BinaryIO | None) ->
     studio.jobs.check_idle("ingest")  # before unpacking: a refused upload leaves nothing
     discard_unfinished(plan)
     if upload is not None:
-        unpacked = unpack_checked(settings, upload, plan)
+        bar = st.progress(0.0, text="Unpacking the zip…")
+        unpacked = unpack_checked(
+            settings,
+            upload,
+            plan,
+            lambda done, total: bar.progress(done / max(total, 1), text=unpack_text(done, total)),
+        )
         st.success(f"Unpacked {unpacked.files:,} files ({unpacked.dicom_files:,} DICOM).")
         source = unpacked.folder
     else:

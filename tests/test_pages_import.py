@@ -178,3 +178,15 @@ def test_a_finished_import_made_active_says_what_to_open_next(data_root: Path) -
     assert not [b for b in at.button if b.key == "use-import"]  # not offered again
     pages = [link.proto.page for link in at.get("page_link")]
     assert pages == ["embeddings", "zeroshot", "browser"], pages
+
+
+def test_an_upload_is_unpacked_under_a_progress_bar(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: None)
+    at = _import_view()
+    at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
+    at.button(key=SUBMIT).click().run()
+    assert not at.error, [e.value for e in at.error]
+    [bar] = at.get("progress")
+    assert bar.proto.value == 100 and bar.proto.text == "Unpacking the zip: 0.0 of 0.0 MB"

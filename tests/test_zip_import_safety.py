@@ -132,3 +132,15 @@ def test_paths_outside_the_data_root_are_refused(tmp_path: Path) -> None:
             settings.inside_root(outside)
     with pytest.raises(UserError):
         settings.inside_root("  ")
+
+
+def test_unpacking_reports_its_progress_in_bytes(tmp_path: Path) -> None:
+    """A 2 GB export unpacks for minutes: the page draws a bar from these calls."""
+    entries = {f"study/{i:03d}.dcm": DICOM_BYTES * (i + 1) for i in range(250)}
+    calls: list[tuple[int, int]] = []
+    extract_zip(_zip(entries), tmp_path / "out", progress=lambda *call: calls.append(call))
+    total = sum(len(data) for data in entries.values())
+    assert calls[-1] == (total, total)
+    assert all(t == total for _, t in calls)
+    assert [done for done, _ in calls] == sorted({done for done, _ in calls})  # rising
+    assert len(calls) <= 101  # once per percent, not once per file
