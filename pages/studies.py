@@ -43,6 +43,7 @@ from dashboard.ui import (
     page_header,
     study_picker,
 )
+from model.errors import DataError, UserError
 
 TABLE_KEY = "studies-table"
 TABLE_IDS_KEY = "studies-table-ids"
@@ -233,12 +234,18 @@ def start_import(form: ImportForm, folder_text: str, upload: BinaryIO | None) ->
     discard_unfinished(plan)
     if upload is not None:
         bar = st.progress(0.0, text="Unpacking the zip…")
-        unpacked = unpack_checked(
-            settings,
-            upload,
-            plan,
-            lambda done, total: bar.progress(done / max(total, 1), text=unpack_text(done, total)),
-        )
+        try:
+            unpacked = unpack_checked(
+                settings,
+                upload,
+                plan,
+                lambda done, total: bar.progress(
+                    done / max(total, 1), text=unpack_text(done, total)
+                ),
+            )
+        except (UserError, DataError):
+            bar.empty()  # the refusal says what happened; a bar stopped at 0 % is left over
+            raise
         st.success(f"Unpacked {unpacked.files:,} files ({unpacked.dicom_files:,} DICOM).")
         source = unpacked.folder
     else:

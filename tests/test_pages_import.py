@@ -190,3 +190,13 @@ def test_an_upload_is_unpacked_under_a_progress_bar(
     assert not at.error, [e.value for e in at.error]
     [bar] = at.get("progress")
     assert bar.proto.value == 100 and bar.proto.text == "Unpacking the zip: 0.0 of 0.0 MB"
+
+
+def test_a_refused_zip_leaves_no_progress_bar_above_its_refusal(data_root: Path) -> None:
+    at = _import_view()
+    at.file_uploader[0].set_value(("notes.zip", _zip({"notes.txt": b"x"}), "application/zip"))
+    at.button(key=SUBMIT).click().run()
+    assert [e.value for e in at.error] == [
+        "the zip holds no DICOM files (no .dcm names, no DICOM header)"
+    ]
+    assert not at.get("progress")
