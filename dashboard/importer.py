@@ -227,6 +227,21 @@ def next_steps(dataset: Path) -> str:
     return text + "."
 
 
+def retry_note(state: str, dataset: Path) -> str | None:
+    """What to do after an import ended without a dataset (failed, cancelled or lost): the
+    panel said only how it ended. None when ``dataset`` holds studies after all."""
+    if state not in ("failed", "cancelled", "lost") or (dataset / "studies.parquet").exists():
+        return None
+    if state == "cancelled":
+        what = "was cancelled: no dataset was written. Send the form again to start over"
+    else:
+        what = (
+            "ended early: no dataset was written. Correct what the log and the ingest report "
+            "name, then send the form again"
+        )
+    return f"The import {what}; the same dataset name can be used."
+
+
 def read_ingest_report(dataset: Path, since: float = 0.0) -> pd.DataFrame:
     """``ingest_report.csv`` (path, study_id, series, level, reason); empty if nothing was skipped,
     or when the file was written before ``since`` (an earlier ingest's, not the job's)."""

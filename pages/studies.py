@@ -15,6 +15,7 @@ from dashboard.importer import (
     plan_import,
     read_ingest_report,
     report_summary,
+    retry_note,
     source_folder,
     unpack_checked,
     unpack_text,
@@ -198,6 +199,8 @@ def import_studies() -> None:
     dataset = Path(job.outputs["dataset"])
     # the report this job wrote, not an earlier attempt's (job.json: the same file server's clock)
     report = read_ingest_report(dataset, since=(job.folder / "job.json").stat().st_mtime)
+    if note := retry_note(job.state, dataset):
+        st.info(markdown_text(note), icon=":material/restart_alt:")
     if job.state == "finished":
         use_dataset(dataset)
     elif report.empty:  # ended early: no report of this ingest to show

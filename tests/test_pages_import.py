@@ -14,6 +14,7 @@ from dashboard_fixtures import make_tiny_dataset
 from streamlit.testing.v1 import AppTest
 
 from dashboard import jobs as jobs_module
+from dashboard.importer import retry_note
 from dashboard.jobs import JobManager
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -200,3 +201,30 @@ def test_a_refused_zip_leaves_no_progress_bar_above_its_refusal(data_root: Path)
         "the zip holds no DICOM files (no .dcm names, no DICOM header)"
     ]
     assert not at.get("progress")
+
+
+def _ended_ingest(data_root: Path, code: str) -> None:
+    """An ingest job into ``imports/datasets/site-b`` that ran ``code`` and ended."""
+    jobs = JobManager(data_root / "jobs")
+    dataset = data_root / "imports" / "datasets" / "site-b"
+    outputs = {"dataset": str(dataset)}
+    job = jobs.launch("ingest", [sys.executable, "-c", code], "Ingest site-b", outputs)
+    deadline = time.monotonic() + 60
+    while jobs.get(job.id).running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    jobs_module._CHILDREN.clear()
+
+
+def test_a_failed_import_says_what_to_do_next(data_root: Path) -> None:
+    _ended_ingest(data_root, "raise SystemExit(2)")
+    at = _import_view()
+    [note] = [i.value for i in at.info]
+    assert note.startswith("The import ended early: no dataset was written. Correct what")
+    assert note.endswith("the same dataset name can be used.")
+
+
+def test_the_retry_note_fits_how_the_import_ended(tmp_path: Path) -> None:
+    assert retry_note("cancelled", tmp_path).startswith("The import was cancelled: no dataset")
+    assert retry_note("running", tmp_path) is None
+    dataset = make_tiny_dataset(tmp_path / "site-b", n=2)
+    assert retry_note("failed", dataset) is None  # it holds studies: nothing to send again
