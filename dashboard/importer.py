@@ -187,6 +187,18 @@ def discard_unfinished(plan: ImportPlan) -> None:
         shutil.rmtree(plan.out)
 
 
+def check_one_source(folder_text: str, uploaded: bool) -> None:
+    """Refuse a form naming both a folder and a zip (the zip was imported and the folder
+    silently ignored) or neither (the message spoke of the folder only)."""
+    if uploaded and folder_text.strip():
+        raise UserError(
+            "give a DICOM folder or a zip, not both: clear the folder field to import the zip, "
+            "or remove the zip (its ✕) to import the folder"
+        )
+    if not uploaded and not folder_text.strip():
+        raise UserError("enter a DICOM folder under the data root, or upload a zip of DICOM files")
+
+
 def source_folder(settings: Settings, text: str) -> Path:
     """A DICOM/NIfTI folder path typed by the user; must exist and lie under the data root."""
     folder = settings.inside_root(text)

@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard.context import Studio
 from dashboard.importer import (
     ImportForm,
+    check_one_source,
     discard_unfinished,
     ingest_command,
     next_steps,
@@ -232,6 +233,7 @@ def use_dataset(dataset: Path) -> None:
 def start_import(form: ImportForm, folder_text: str, upload: BinaryIO | None) -> None:
     """Check the form, unpack the upload (if any) and launch the ingest job."""
     settings = studio.settings
+    check_one_source(folder_text, upload is not None)
     plan = plan_import(settings, form, upload_names(upload) if upload is not None else ())
     studio.jobs.check_idle("ingest")  # before unpacking: a refused upload leaves nothing
     discard_unfinished(plan)

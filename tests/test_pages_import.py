@@ -228,3 +228,23 @@ def test_the_retry_note_fits_how_the_import_ended(tmp_path: Path) -> None:
     assert retry_note("running", tmp_path) is None
     dataset = make_tiny_dataset(tmp_path / "site-b", n=2)
     assert retry_note("failed", dataset) is None  # it holds studies: nothing to send again
+
+
+def test_a_form_naming_a_folder_and_a_zip_or_neither_is_refused(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    launched = []
+    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
+    (data_root / "raw" / "dicom").mkdir(parents=True)
+    (data_root / "raw" / "dicom" / "1.dcm").write_bytes(DICOM)
+    at = _import_view()
+    at.button(key=SUBMIT).click().run()
+    assert [e.value for e in at.error] == [
+        "enter a DICOM folder under the data root, or upload a zip of DICOM files"
+    ]
+    at.text_input(key="imp-folder").input("raw/dicom")
+    at.file_uploader[0].set_value(("scans.zip", _zip({"a/1.dcm": DICOM}), "application/zip"))
+    at.button(key=SUBMIT).click().run()
+    [error] = [e.value for e in at.error]
+    assert error.startswith("give a DICOM folder or a zip, not both")
+    assert not launched and not (data_root / "imports").exists()
