@@ -4,6 +4,7 @@ ingested by a background ``python -m model ingest`` job, then summarised from it
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import shutil
@@ -20,7 +21,8 @@ from dashboard.settings import Settings
 from dashboard.zip_import import Progress, ZipImportResult, extract_zip, member_name
 from model.data.views import ViewMap
 from model.errors import DataError, UserError, not_found
-from model.labels import label_file, read_labels_csv
+from model.labels import KEY, label_file, read_labels_csv
+from model.schema import DIAGNOSES, FINDINGS
 from model.workers import usable_cpus
 
 logger = logging.getLogger(__name__)
@@ -252,6 +254,28 @@ def retry_note(state: str, dataset: Path) -> str | None:
             "name, then send the form again"
         )
     return f"The import {what}; the same dataset name can be used."
+
+
+def misspelt_label_columns(dataset: Path) -> list[str]:
+    """The dataset's labels columns that look like a misspelt finding or diagnosis, each with
+    the name meant (``lv_dysfuntion`` -> ``lv_dysfunction``). Ingest keeps any column (one of
+    the user's own), so a typo was imported without a word and its finding went unscored."""
+    path = label_file(dataset)
+    if path is None:
+        return []
+    try:
+        columns = [str(c) for c in pd.read_csv(path, nrows=0).columns if c != KEY]
+    except (OSError, ValueError):
+        return []  # the pages that read the labels say what is wrong with them
+    known = [name for name in (*FINDINGS, *DIAGNOSES) if name not in columns]
+    notes = []
+    for column in columns:
+        if column in FINDINGS or column in DIAGNOSES:
+            continue
+        close = difflib.get_close_matches(column.lower(), known, n=1, cutoff=0.8)
+        if close:
+            notes.append(f"`{column}` (did you mean `{close[0]}`?)")
+    return notes
 
 
 def read_ingest_report(dataset: Path, since: float = 0.0) -> pd.DataFrame:

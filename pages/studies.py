@@ -12,6 +12,7 @@ from dashboard.importer import (
     check_one_source,
     discard_unfinished,
     ingest_command,
+    misspelt_label_columns,
     next_steps,
     plan_import,
     read_ingest_report,
@@ -203,10 +204,22 @@ def import_studies() -> None:
     if note := retry_note(job.state, dataset):
         st.info(markdown_text(note), icon=":material/restart_alt:")
     if job.state == "finished":
+        label_typos(dataset)
         use_dataset(dataset)
     elif report.empty:  # ended early: no report of this ingest to show
         return
     ingest_report(report)
+
+
+def label_typos(dataset: Path) -> None:
+    """Name the imported labels columns that look like a misspelt finding or diagnosis."""
+    if typos := misspelt_label_columns(dataset):
+        st.warning(
+            f"Labels columns that look misspelt: {', '.join(typos)}. Zero-shot, Evaluate and the "
+            "index filters compare a finding only with the column of its exact name: correct the "
+            f"header in {markdown_text(f'`{dataset}/labels.csv`')} (pages reread it).",
+            icon=":material/spellcheck:",
+        )
 
 
 def use_dataset(dataset: Path) -> None:

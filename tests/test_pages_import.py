@@ -248,3 +248,18 @@ def test_a_form_naming_a_folder_and_a_zip_or_neither_is_refused(
     [error] = [e.value for e in at.error]
     assert error.startswith("give a DICOM folder or a zip, not both")
     assert not launched and not (data_root / "imports").exists()
+
+
+def test_a_misspelt_labels_column_is_named_once_the_import_finished(data_root: Path) -> None:
+    """Ingest keeps every labels column (the user's own too), so a typo went unnoticed until
+    its finding had no AUC on the Zero-shot page."""
+    dataset = make_tiny_dataset(data_root / "imports" / "datasets" / "site-b", n=2)
+    (dataset / "labels.csv").write_text(
+        "accession_number,lv_dysfuntion,lge,Amyloidoses,my_score\nA1,1,0,0,1\n"
+    )
+    _ended_ingest(data_root, "pass")
+    at = _import_view()
+    [warning] = [w.value for w in at.warning]
+    assert "`lv_dysfuntion` (did you mean `lv_dysfunction`?)" in warning
+    assert "`Amyloidoses` (did you mean `amyloidosis`?)" in warning
+    assert "lge`" not in warning and "my_score" not in warning  # known, and the user's own
