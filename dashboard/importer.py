@@ -19,6 +19,7 @@ import pandas as pd
 from dashboard.jobs import model_command
 from dashboard.settings import Settings
 from dashboard.zip_import import Progress, ZipImportResult, extract_zip, member_name
+from model.data.store import LOCK_FILE, ingest_lock
 from model.data.views import ViewMap
 from model.errors import DataError, UserError, not_found
 from model.labels import KEY, label_file, read_labels_csv
@@ -184,9 +185,17 @@ def discard_unfinished(plan: ImportPlan) -> None:
     salt, an ingest report, tensors of studies never listed). With no ``studies.parquet`` it
     holds no study; kept, the retry's ingest appended to it, so its ingest report listed files
     of the failed attempt that this import never held. Call once no ingest job runs."""
-    if plan.out.is_dir() and not (plan.out / "studies.parquet").exists():
-        logger.info("removing %s, left by an ingest that did not finish", plan.out)
-        shutil.rmtree(plan.out)
+    if not plan.out.is_dir() or (plan.out / "studies.parquet").exists():
+        return
+    with ingest_lock(plan.out):  # refused, naming it, while an ingest (a terminal's) writes it
+        logger.info("clearing %s, left by an ingest that did not finish", plan.out)
+        for entry in plan.out.iterdir():
+            if entry.name == LOCK_FILE:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
 
 def check_one_source(folder_text: str, uploaded: bool) -> None:

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import jobs as jobs_module
 from dashboard.importer import retry_note
 from dashboard.jobs import JobManager
+from model.data.store import LOCK_FILE, ingest_lock
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 SUBMIT = "FormSubmitter:import-Import and ingest"
@@ -156,7 +157,24 @@ def test_a_retry_after_a_failed_ingest_starts_from_an_empty_dataset_folder(
     at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
     at.button(key=SUBMIT).click().run()
     assert not at.error and len(launched) == 1, [e.value for e in at.error]
-    assert not failed.exists()
+    assert [path.name for path in failed.iterdir()] in ([], [LOCK_FILE])
+
+
+def test_a_dataset_folder_an_ingest_is_writing_now_is_left_alone(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ingest started from a terminal into the folder a retry would clear: refused, named."""
+    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: None)
+    writing = data_root / "imports" / "datasets" / "my-import"
+    writing.mkdir(parents=True)
+    (writing / "salt.key").write_text("0" * 64)
+    at = _import_view()
+    at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
+    with ingest_lock(writing):
+        at.button(key=SUBMIT).click().run()
+    [error] = [e.value for e in at.error]
+    assert error.startswith("another ingest (pid") and "wait for it to finish" in error
+    assert (writing / "salt.key").is_file()
 
 
 def test_a_finished_import_made_active_says_what_to_open_next(data_root: Path) -> None:
