@@ -51,6 +51,7 @@ from model.errors import DataError, UserError
 TABLE_KEY = "studies-table"
 TABLE_IDS_KEY = "studies-table-ids"
 CASE_FACTS_PX = 280  # the case view's report and metadata column
+SUMMARY_TABLE_ROWS = 20  # an ingest report's summary drawn as a table up to this many reasons
 # an export copied whole into one zip holds its reports and labels beside the images
 _IN_ZIP = "A path under the data root, or a file in the uploaded zip by its path there."
 studio = Studio()
@@ -279,7 +280,11 @@ def ingest_report(report: pd.DataFrame) -> None:
     if report.empty:
         st.success("Every file was ingested; nothing was skipped or rejected.")
     else:
-        st.dataframe(report_summary(report), hide_index=True)
+        summary = report_summary(report)
+        if len(summary) <= SUMMARY_TABLE_ROWS:  # each reason whole, wrapped: cut in a grid
+            st.table(summary, hide_index=True)
+        else:
+            st.dataframe(summary, hide_index=True)
         with st.expander(f"All {len(report):,} entries"):
             st.dataframe(report, hide_index=True)
 

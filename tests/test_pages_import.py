@@ -281,3 +281,21 @@ def test_a_misspelt_labels_column_is_named_once_the_import_finished(data_root: P
     assert "`lv_dysfuntion` (did you mean `lv_dysfunction`?)" in warning
     assert "`Amyloidoses` (did you mean `amyloidosis`?)" in warning
     assert "lge`" not in warning and "my_score" not in warning  # known, and the user's own
+
+
+def test_the_ingest_reports_summary_shows_each_reason_whole(data_root: Path) -> None:
+    """A grid cut the longest reasons (the missing report's) at a 1280 px window."""
+    dataset = data_root / "imports" / "datasets" / "site-b"
+    reason = (
+        "the reports CSV has no report for its AccessionNumber; training leaves studies without "
+        "a report impression out"
+    )
+    _ended_ingest(data_root, "pass")
+    make_tiny_dataset(dataset, n=2)
+    (dataset / "ingest_report.csv").write_text(
+        f"path,study_id,series,level,reason\nST1/1.dcm,s1,,warning,{reason}\n"
+        "notes.txt,,,skipped,not a DICOM file (no DICM preamble)\n"
+    )
+    at = _import_view()
+    [summary] = at.table
+    assert reason in summary.value["reason"].tolist()
