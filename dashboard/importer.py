@@ -18,7 +18,13 @@ import pandas as pd
 
 from dashboard.jobs import model_command
 from dashboard.settings import Settings
-from dashboard.zip_import import Progress, ZipImportResult, extract_zip, member_name
+from dashboard.zip_import import (
+    Progress,
+    ZipImportResult,
+    escape_problem,
+    extract_zip,
+    member_name,
+)
 from model.data.store import LOCK_FILE, ingest_lock
 from model.data.views import ViewMap
 from model.errors import DataError, UserError, not_found
@@ -122,7 +128,7 @@ def _optional_file(
     if not text.strip():
         return None
     entry = text.strip().replace("\\", "/").removeprefix("./")
-    if entry in zip_names:
+    if entry in zip_names and not escape_problem(entry):  # never a path outside the folder
         return unpacked.joinpath(*PurePosixPath(entry).parts)
     path = settings.inside_root(text)
     if not path.is_file():

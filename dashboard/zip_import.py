@@ -70,7 +70,7 @@ def entry_label(entries: list[zipfile.ZipInfo], info: zipfile.ZipInfo) -> str:
     return f"{where} (in `unzip -l` order; its name is not shown: it may name a patient)"
 
 
-def _escape_problem(name: str) -> str | None:
+def escape_problem(name: str) -> str | None:
     """Why the entry ``name`` could land outside the target folder; None when it cannot."""
     clean = name.replace("\\", "/")
     if clean.startswith("/") or (len(clean) > 1 and clean[1] == ":"):
@@ -103,7 +103,7 @@ def check_archive(archive: zipfile.ZipFile, limits: ZipLimits) -> list[zipfile.Z
     files = []
     total = 0
     for info in entries:
-        if problem := _escape_problem(info.filename):
+        if problem := escape_problem(info.filename):
             raise DataError(f"{entry_label(entries, info)} {problem}; refusing")
         if _is_symlink(info):
             raise DataError(f"{entry_label(entries, info)} is a link or special file; refusing")
@@ -193,7 +193,7 @@ def _extract_members(
     for info in members:
         label = partial(entry_label, archive.infolist(), info)  # found on an error only
         name = member_name(info)
-        if problem := _escape_problem(name):  # the name as unpacked, not as checked above
+        if problem := escape_problem(name):  # the name as unpacked, not as checked above
             raise DataError(f"{label()} {problem}; refusing")
         destination = staging.joinpath(*PurePosixPath(name.replace("\\", "/")).parts)
         if staging.resolve() not in destination.resolve().parents:

@@ -299,3 +299,21 @@ def test_the_ingest_reports_summary_shows_each_reason_whole(data_root: Path) -> 
     at = _import_view()
     [summary] = at.table
     assert reason in summary.value["reason"].tolist()
+
+
+def test_a_zip_entry_with_an_absolute_name_cannot_name_a_file_outside_the_root(
+    data_root: Path,
+) -> None:
+    """Typed as the zip names it, ``/etc/passwd`` was read (its first line quoted in the
+    labels error) although the field refuses any path outside the data root."""
+    outside = data_root.parent / "secret.csv"
+    outside.write_text("root:x:0:0\n")
+    zipped = _zip({"ST1/1.dcm": DICOM, str(outside): b"accession_number,lge\n"})
+    at = _import_view()
+    at.file_uploader[0].set_value(("export.zip", zipped, "application/zip"))
+    {t.label: t for t in at.text_input}["Labels CSV (optional; evaluation only)"].input(
+        str(outside)
+    )
+    at.button(key=SUBMIT).click().run()
+    [error] = [e.value for e in at.error]
+    assert "root:x" not in error and "outside the data root" in error, error
