@@ -4,21 +4,35 @@ ingested by a background ``python -m model ingest`` job, then summarised from it
 
 from __future__ import annotations
 
+import difflib
+import logging
 import re
+import shutil
+import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 import pandas as pd
 
 from dashboard.jobs import model_command
 from dashboard.settings import Settings
-from dashboard.zip_import import ZipImportResult, extract_zip
+from dashboard.zip_import import (
+    Progress,
+    ZipImportResult,
+    escape_problem,
+    extract_zip,
+    member_name,
+)
+from model.data.store import LOCK_FILE, ingest_lock
 from model.data.views import ViewMap
-from model.errors import DataError, UserError
-from model.labels import read_labels_csv
+from model.errors import DataError, UserError, not_found
+from model.labels import KEY, label_file, read_labels_csv
+from model.schema import DIAGNOSES, FINDINGS
 from model.workers import usable_cpus
 
+logger = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -62,35 +76,144 @@ def dataset_folder(settings: Settings, name: str) -> Path:
     return out
 
 
-def plan_import(settings: Settings, form: ImportForm) -> ImportPlan:
+def plan_import(
+    settings: Settings, form: ImportForm, zip_names: Collection[str] = ()
+) -> ImportPlan:
     """Check every field of the import form before anything is written, so a mistake in one of
     them leaves no unpacked upload behind (which would block sending the form again). A labels
-    CSV or view map that ingest would refuse is refused here, with the same message."""
+    CSV or view map that ingest would refuse is refused here, with the same message.
+
+    ``zip_names`` are the entries of an uploaded zip (``upload_names``): an optional file may
+    name one of them (``reports.csv``), as an export copied whole into one zip holds its
+    reports and labels beside the images; it is read once unpacked (``unpack_checked``)."""
     out = dataset_folder(settings, form.name)
     site = check_name(form.site, "site label")
-    reports = _optional_file(settings, form.reports, "reports CSV")
-    labels = _optional_file(settings, form.labels, "labels CSV")
-    view_map = _optional_file(settings, form.view_map, "view map")
-    if labels is not None:
-        read_labels_csv(labels)
-    if view_map is not None:
-        ViewMap.load(view_map)
-    return ImportPlan(out, site, reports, labels, view_map)
+    unpacked = settings.uploads_dir / out.name
+    files = [
+        _optional_file(settings, text, what, unpacked, zip_names)
+        for text, what in (
+            (form.reports, "reports CSV"),
+            (form.labels, "labels CSV"),
+            (form.view_map, "view map"),
+        )
+    ]
+    plan = ImportPlan(out, site, *files)
+    check_files(plan, not_yet=unpacked)
+    return plan
 
 
-def _optional_file(settings: Settings, text: str, what: str) -> Path | None:
-    """The file a form field names under the data root; None when the field is blank."""
+def check_files(plan: ImportPlan, not_yet: Path | None = None) -> None:
+    """Read the plan's labels CSV and view map as ingest will, and check its reports CSV is a
+    file (DataError naming the problem); those under ``not_yet`` (the zip's folder, before it
+    is unpacked, where an earlier failed import's files may still lie) are left for later."""
+    for path, read in (
+        (plan.reports, _reports_file),
+        (plan.labels, read_labels_csv),
+        (plan.view_map, ViewMap.load),
+    ):
+        if path is not None and (not_yet is None or not_yet not in path.parents):
+            read(path)
+
+
+def _reports_file(path: Path) -> None:
+    if not path.is_file():
+        raise DataError(not_found("reports CSV", path))
+
+
+def _optional_file(
+    settings: Settings, text: str, what: str, unpacked: Path, zip_names: Collection[str]
+) -> Path | None:
+    """The file a form field names, in the uploaded zip or under the data root (in that
+    order); None when the field is blank."""
     if not text.strip():
         return None
+    entry = text.strip().replace("\\", "/").removeprefix("./")
+    if entry in zip_names and not escape_problem(entry):  # never a path outside the folder
+        return unpacked.joinpath(*PurePosixPath(entry).parts)
     path = settings.inside_root(text)
     if not path.is_file():
-        raise UserError(f"the {what} {text.strip()} does not exist")
+        where = " under the data root or in the zip" if zip_names else ""
+        raise UserError(f"the {what} {text.strip()} does not exist{where}")
     return path
 
 
-def unpack_upload(settings: Settings, upload: BinaryIO, name: str) -> ZipImportResult:
-    """Safely extract an uploaded zip to ``DATA_ROOT/imports/uploads/<name>``."""
-    return extract_zip(upload, settings.uploads_dir / check_name(name, "dataset name"))
+def upload_names(upload: BinaryIO) -> frozenset[str]:
+    """The file entries of an uploaded zip, as ``extract_zip`` will name them; empty when it is
+    not a readable zip (unpacking then says so)."""
+    try:
+        with zipfile.ZipFile(upload) as archive:
+            return frozenset(member_name(info) for info in archive.infolist() if not info.is_dir())
+    except (zipfile.BadZipFile, OSError):
+        return frozenset()
+    finally:
+        upload.seek(0)
+
+
+def unpack_checked(
+    settings: Settings, upload: BinaryIO, plan: ImportPlan, progress: Progress | None = None
+) -> ZipImportResult:
+    """``unpack_upload``, then ``check_files`` on the files the form named in the zip; a file
+    ingest would refuse removes what was unpacked, so a corrected zip can be sent again."""
+    unpacked = unpack_upload(settings, upload, plan.out.name, progress)
+    try:
+        check_files(plan)
+    except (UserError, DataError):
+        shutil.rmtree(unpacked.folder, ignore_errors=True)
+        raise
+    return unpacked
+
+
+def unpack_upload(
+    settings: Settings, upload: BinaryIO, name: str, progress: Progress | None = None
+) -> ZipImportResult:
+    """Safely extract an uploaded zip to ``DATA_ROOT/imports/uploads/<name>``.
+
+    Called once the form is checked (no finished dataset of this name, no ingest running), so
+    a folder already there is what an import of the same name left when its ingest failed or
+    never started (a page closed mid-upload). It is replaced: kept, it refused every retry
+    under that name ("already exists") and held a stale copy of the studies."""
+    target = settings.uploads_dir / check_name(name, "dataset name")
+    if target.is_dir() and not target.is_symlink():
+        if (settings.imports_dir / "datasets" / target.name / "studies.parquet").exists():
+            raise UserError(f"a dataset called {name!r} already exists; choose another name")
+        logger.info("replacing %s, left by an earlier import that did not finish", target)
+        shutil.rmtree(target)
+    return extract_zip(upload, target, progress=progress)
+
+
+def unpack_text(done: int, total: int) -> str:
+    """The unpacking's progress in megabytes (no file names: an export's hold patients')."""
+    return f"Unpacking the zip: {done / 1e6:,.1f} of {total / 1e6:,.1f} MB"
+
+
+def discard_unfinished(plan: ImportPlan) -> None:
+    """Remove what an earlier, failed ingest into the plan's dataset folder left there (its
+    salt, an ingest report, tensors of studies never listed). With no ``studies.parquet`` it
+    holds no study; kept, the retry's ingest appended to it, so its ingest report listed files
+    of the failed attempt that this import never held. Call once no ingest job runs."""
+    if not plan.out.is_dir() or (plan.out / "studies.parquet").exists():
+        return
+    with ingest_lock(plan.out):  # refused, naming it, while an ingest (a terminal's) writes it
+        logger.info("clearing %s, left by an ingest that did not finish", plan.out)
+        for entry in plan.out.iterdir():
+            if entry.name == LOCK_FILE:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+
+def check_one_source(folder_text: str, uploaded: bool) -> None:
+    """Refuse a form naming both a folder and a zip (the zip was imported and the folder
+    silently ignored) or neither (the message spoke of the folder only)."""
+    if uploaded and folder_text.strip():
+        raise UserError(
+            "give a DICOM folder or a zip, not both: clear the folder field to import the zip, "
+            "or remove the zip (its ✕) to import the folder"
+        )
+    if not uploaded and not folder_text.strip():
+        raise UserError("enter a DICOM folder under the data root, or upload a zip of DICOM files")
 
 
 def source_folder(settings: Settings, text: str) -> Path:
@@ -117,6 +240,57 @@ def ingest_command(source: Path, plan: ImportPlan) -> list[str]:
         if path is not None:
             args += [flag, str(path)]
     return model_command(*args)
+
+
+def next_steps(dataset: Path) -> str:
+    """What a user does with an imported dataset once it is active: where its studies show
+    and what the pages compute for it first (the Studies page said nothing after the switch,
+    and kept offering it)."""
+    text = (
+        f"{dataset.name} is the active dataset: every page now shows its studies. Embeddings, "
+        "Zero-shot and Case browser each offer to compute its study embeddings with the "
+        "active checkpoint first (once, in the background)"
+    )
+    if label_file(dataset) is not None:
+        text += "; Zero-shot and Evaluate then score them against its labels"
+    return text + "."
+
+
+def retry_note(state: str, dataset: Path) -> str | None:
+    """What to do after an import ended without a dataset (failed, cancelled or lost): the
+    panel said only how it ended. None when ``dataset`` holds studies after all."""
+    if state not in ("failed", "cancelled", "lost") or (dataset / "studies.parquet").exists():
+        return None
+    if state == "cancelled":
+        what = "was cancelled: no dataset was written. Send the form again to start over"
+    else:
+        what = (
+            "ended early: no dataset was written. Correct what the log and the ingest report "
+            "name, then send the form again"
+        )
+    return f"The import {what}; the same dataset name can be used."
+
+
+def misspelt_label_columns(dataset: Path) -> list[str]:
+    """The dataset's labels columns that look like a misspelt finding or diagnosis, each with
+    the name meant (``lv_dysfuntion`` -> ``lv_dysfunction``). Ingest keeps any column (one of
+    the user's own), so a typo was imported without a word and its finding went unscored."""
+    path = label_file(dataset)
+    if path is None:
+        return []
+    try:
+        columns = [str(c) for c in pd.read_csv(path, nrows=0).columns if c != KEY]
+    except (OSError, ValueError):
+        return []  # the pages that read the labels say what is wrong with them
+    known = [name for name in (*FINDINGS, *DIAGNOSES) if name not in columns]
+    notes = []
+    for column in columns:
+        if column in FINDINGS or column in DIAGNOSES:
+            continue
+        close = difflib.get_close_matches(column.lower(), known, n=1, cutoff=0.8)
+        if close:
+            notes.append(f"`{column}` (did you mean `{close[0]}`?)")
+    return notes
 
 
 def read_ingest_report(dataset: Path, since: float = 0.0) -> pd.DataFrame:

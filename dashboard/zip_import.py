@@ -13,7 +13,9 @@ import shutil
 import stat
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -23,6 +25,7 @@ from model.errors import DataError
 _DICOM_MAGIC_OFFSET = 128
 _UTF8_FLAG = 0x800  # general purpose bit 11: the entry's name is UTF-8
 _CHUNK = 1 << 20
+Progress = Callable[[int, int], None]  # (bytes unpacked, bytes in all)
 
 
 @dataclass(frozen=True)
@@ -59,15 +62,22 @@ def member_name(info: zipfile.ZipInfo) -> str:
         return info.filename
 
 
-def _safe_member_path(name: str) -> PurePosixPath:
-    """The entry's relative path, or DataError if it could land outside the target folder."""
+def entry_label(entries: list[zipfile.ZipInfo], info: zipfile.ZipInfo) -> str:
+    """How a refusal names an entry: by its place in the zip, never its name. An export's
+    folders are often named after the patient (``DOE^JOHN_19650311/``), and the refusal was
+    shown on the page with that name and birth date."""
+    where = f"zip entry {entries.index(info) + 1:,} of {len(entries):,}"
+    return f"{where} (in `unzip -l` order; its name is not shown: it may name a patient)"
+
+
+def escape_problem(name: str) -> str | None:
+    """Why the entry ``name`` could land outside the target folder; None when it cannot."""
     clean = name.replace("\\", "/")
-    path = PurePosixPath(clean)
     if clean.startswith("/") or (len(clean) > 1 and clean[1] == ":"):
-        raise DataError(f"zip entry {name!r} has an absolute path; refusing to import")
-    if any(part == ".." for part in path.parts):
-        raise DataError(f"zip entry {name!r} points outside the import folder (../); refusing")
-    return path
+        return "has an absolute path"
+    if any(part == ".." for part in PurePosixPath(clean).parts):
+        return "points outside the import folder (../)"
+    return None
 
 
 def _is_symlink(info: zipfile.ZipInfo) -> bool:
@@ -93,16 +103,17 @@ def check_archive(archive: zipfile.ZipFile, limits: ZipLimits) -> list[zipfile.Z
     files = []
     total = 0
     for info in entries:
-        _safe_member_path(info.filename)
+        if problem := escape_problem(info.filename):
+            raise DataError(f"{entry_label(entries, info)} {problem}; refusing")
         if _is_symlink(info):
-            raise DataError(f"zip entry {info.filename!r} is a link or special file; refusing")
+            raise DataError(f"{entry_label(entries, info)} is a link or special file; refusing")
         if info.is_dir():
             continue
         total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > 1024 * 1024 and ratio > limits.max_ratio:
             raise DataError(
-                f"zip entry {info.filename!r} expands {ratio:.0f}x (limit {limits.max_ratio:.0f}x); "
+                f"{entry_label(entries, info)} expands {ratio:.0f}x (limit {limits.max_ratio:.0f}x); "
                 "this looks like a zip bomb"
             )
         files.append(info)
@@ -116,14 +127,18 @@ def check_archive(archive: zipfile.ZipFile, limits: ZipLimits) -> list[zipfile.Z
     return files
 
 
-def _copy_bounded(src: BinaryIO, dst: BinaryIO, limit: int, name: str) -> bytes:
+class _LargerThanSaid(Exception):
+    """An entry held more bytes than its header declared."""
+
+
+def _copy_bounded(src: BinaryIO, dst: BinaryIO, limit: int) -> bytes:
     """Copy at most ``limit`` bytes (the declared size); return the first 132 bytes."""
     head = b""
     written = 0
     while chunk := src.read(_CHUNK):
         written += len(chunk)
         if written > limit:
-            raise DataError(f"zip entry {name!r} is larger than its header says; refusing")
+            raise _LargerThanSaid
         if len(head) < _DICOM_MAGIC_OFFSET + 4:
             head += chunk[: _DICOM_MAGIC_OFFSET + 4 - len(head)]
         dst.write(chunk)
@@ -131,9 +146,15 @@ def _copy_bounded(src: BinaryIO, dst: BinaryIO, limit: int, name: str) -> bytes:
 
 
 def extract_zip(
-    source: str | Path | BinaryIO, target: Path, limits: ZipLimits | None = None
+    source: str | Path | BinaryIO,
+    target: Path,
+    limits: ZipLimits | None = None,
+    progress: Progress | None = None,
 ) -> ZipImportResult:
-    """Unpack ``source`` into the new folder ``target`` (must not exist) after every check."""
+    """Unpack ``source`` into the new folder ``target`` (must not exist) after every check.
+
+    ``progress(done_bytes, total_bytes)`` is called as the unpacking advances (each whole
+    percent, and at the end): a hospital's zip of 2 GB unpacks for a minute or more."""
     limits = limits or ZipLimits()
     target = Path(target)
     if target.exists():
@@ -147,7 +168,7 @@ def extract_zip(
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
-            dicom = _extract_members(archive, members, staging)
+            dicom = _extract_members(archive, members, staging, progress or _no_progress)
             if dicom == 0:
                 raise DataError("the zip holds no DICOM files (no .dcm names, no DICOM header)")
             staging.chmod(0o777 & ~current_umask())  # mkdtemp made it owner-only
@@ -158,23 +179,49 @@ def extract_zip(
     return ZipImportResult(folder=target, files=len(members), dicom_files=dicom)
 
 
+def _no_progress(done: int, total: int) -> None:
+    """No one watches the unpacking."""
+
+
 def _extract_members(
-    archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], staging: Path
+    archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], staging: Path, progress: Progress
 ) -> int:
     """Write each checked member under ``staging``; return how many look like DICOM."""
     dicom = 0
+    total = sum(info.file_size for info in members)
+    done = percent = 0
     for info in members:
-        relative = _safe_member_path(member_name(info))
-        destination = staging.joinpath(*relative.parts)
+        label = partial(entry_label, archive.infolist(), info)  # found on an error only
+        name = member_name(info)
+        if problem := escape_problem(name):  # the name as unpacked, not as checked above
+            raise DataError(f"{label()} {problem}; refusing")
+        destination = staging.joinpath(*PurePosixPath(name.replace("\\", "/")).parts)
         if staging.resolve() not in destination.resolve().parents:
-            raise DataError(f"zip entry {info.filename!r} points outside the import folder")
+            raise DataError(f"{label()} points outside the import folder")
         destination.parent.mkdir(parents=True, exist_ok=True)
         try:
             with archive.open(info) as src, open(destination, "xb") as dst:
-                head = _copy_bounded(src, dst, info.file_size, info.filename)
+                head = _copy_bounded(src, dst, info.file_size)
         except FileExistsError as err:
-            raise DataError(f"zip entry {info.filename!r} appears twice; refusing") from err
-        except (zipfile.BadZipFile, RuntimeError, OSError) as err:
-            raise DataError(f"cannot unpack zip entry {info.filename!r}: {err}") from err
+            raise DataError(f"{label()} appears twice; refusing") from err
+        except _LargerThanSaid as err:
+            raise DataError(f"{label()} is larger than its header says; refusing") from err
+        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError) as err:
+            raise DataError(f"cannot unpack {label()}: {_unpack_problem(err)}") from err
         dicom += looks_like_dicom(head, info.filename)
+        done += info.file_size
+        if done * 100 // max(total, 1) > percent or info is members[-1]:
+            percent = done * 100 // max(total, 1)
+            progress(done, total)
     return dicom
+
+
+def _unpack_problem(err: Exception) -> str:
+    """Why an entry could not be unpacked, without zipfile's message (it quotes the name)."""
+    if isinstance(err, OSError) and not isinstance(err, zipfile.BadZipFile):
+        return err.strerror or type(err).__name__
+    if isinstance(err, NotImplementedError):
+        return "its compression method is not supported (save the zip with Deflate)"
+    if "encrypted" in str(err):
+        return "it is encrypted (save the zip without a password)"
+    return "the zip is damaged (a failed copy or download?)"

@@ -9,12 +9,19 @@ import streamlit as st
 from dashboard.context import Studio
 from dashboard.importer import (
     ImportForm,
+    check_one_source,
+    discard_unfinished,
     ingest_command,
+    misspelt_label_columns,
+    next_steps,
     plan_import,
     read_ingest_report,
     report_summary,
+    retry_note,
     source_folder,
-    unpack_upload,
+    unpack_checked,
+    unpack_text,
+    upload_names,
 )
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import restore
@@ -39,10 +46,14 @@ from dashboard.ui import (
     page_header,
     study_picker,
 )
+from model.errors import DataError, UserError
 
 TABLE_KEY = "studies-table"
 TABLE_IDS_KEY = "studies-table-ids"
 CASE_FACTS_PX = 280  # the case view's report and metadata column
+SUMMARY_TABLE_ROWS = 20  # an ingest report's summary drawn as a table up to this many reasons
+# an export copied whole into one zip holds its reports and labels beside the images
+_IN_ZIP = "A path under the data root, or a file in the uploaded zip by its path there."
 studio = Studio()
 page_header("Studies", "Browse studies, play every cine view, scroll the LGE stack, import DICOM.")
 # Open case (other pages) sets the view in session state: a default given here as well makes
@@ -148,7 +159,8 @@ def import_studies() -> None:
     st.write(
         f"Import a DICOM (or ACDC NIfTI) folder under the data root "
         f"{markdown_text(f'`{settings.data_root}`')}, or "
-        "upload a zip of DICOM files. Ingest runs in the background and writes a new dataset."
+        "upload a zip of DICOM files (its reports and labels CSV may be in it too). Ingest runs "
+        "in the background and writes a new dataset."
     )
     with st.form("import"):
         name = st.text_input("Dataset name", value="my-import")
@@ -161,20 +173,23 @@ def import_studies() -> None:
         upload = st.file_uploader("…or a zip of DICOM files", type=["zip"])
         files = st.columns(3)
         reports_text = files[0].text_input(
-            "Reports CSV (optional, under the data root)", placeholder="raw/reports.csv"
+            "Reports CSV (optional)",
+            placeholder="raw/reports.csv",
+            help=f"accession_number,report (the impression is kept). {_IN_ZIP}",
         )
         labels_text = files[1].text_input(
             "Labels CSV (optional; evaluation only)",
             placeholder="raw/labels.csv",
             help="accession_number plus one column per finding or diagnosis (1, 0 or blank). "
             "Kept beside the dataset for ROC curves, evaluation and index filters; never "
-            "used in training.",
+            f"used in training. {_IN_ZIP}",
         )
         view_map_text = files[2].text_input(
             "View map (optional, YAML or CSV)",
             placeholder="raw/views.yaml",
             help="SeriesDescription patterns to view slots, for series named in ways ingest "
-            'does not recognise, e.g. "*cine_sa*": sax, "*t1map*": ignore.',
+            'does not recognise, e.g. "*cine_sa*": sax, "*t1map*": ignore. '
+            f"{_IN_ZIP}",
         )
         submitted = st.form_submit_button("Import and ingest", type="primary")
     if submitted:
@@ -187,24 +202,69 @@ def import_studies() -> None:
     dataset = Path(job.outputs["dataset"])
     # the report this job wrote, not an earlier attempt's (job.json: the same file server's clock)
     report = read_ingest_report(dataset, since=(job.folder / "job.json").stat().st_mtime)
+    if note := retry_note(job.state, dataset):
+        st.info(markdown_text(note), icon=":material/restart_alt:")
     if job.state == "finished":
-        if st.button(f"Use {markdown_text(dataset.name)} as the active dataset", key="use-import"):
-            note = studio.settings.write_active(dataset=dataset)
-            st.toast(f"Active dataset: {markdown_text(dataset.name)}")
-            if note:  # a data root this user cannot write
-                st.info(markdown_text(note), icon=":material/lock:")
+        label_typos(dataset)
+        use_dataset(dataset)
     elif report.empty:  # ended early: no report of this ingest to show
         return
     ingest_report(report)
 
 
+def label_typos(dataset: Path) -> None:
+    """Name the imported labels columns that look like a misspelt finding or diagnosis."""
+    if typos := misspelt_label_columns(dataset):
+        st.warning(
+            f"Labels columns that look misspelt: {', '.join(typos)}. Zero-shot, Evaluate and the "
+            "index filters compare a finding only with the column of its exact name: correct the "
+            f"header in {markdown_text(f'`{dataset}/labels.csv`')} (pages reread it).",
+            icon=":material/spellcheck:",
+        )
+
+
+def use_dataset(dataset: Path) -> None:
+    """Offer the imported dataset as the active one; once it is, say what to open next."""
+    if studio.settings.active_dataset() != dataset.resolve():
+        if not st.button(
+            f"Use {markdown_text(dataset.name)} as the active dataset", key="use-import"
+        ):
+            return
+        note = studio.settings.write_active(dataset=dataset)
+        if not note:
+            st.rerun()  # drawn again without the button
+        st.info(markdown_text(note), icon=":material/lock:")  # a root this user cannot write
+    st.success(markdown_text(next_steps(dataset)), icon=":material/arrow_forward:")
+    links = st.container(horizontal=True)
+    for page, title in (
+        ("embeddings", "Embeddings"),
+        ("zeroshot", "Zero-shot"),
+        ("browser", "Case browser"),
+    ):
+        links.page_link(f"pages/{page}.py", label=title, icon=":material/arrow_forward:")
+
+
 def start_import(form: ImportForm, folder_text: str, upload: BinaryIO | None) -> None:
     """Check the form, unpack the upload (if any) and launch the ingest job."""
     settings = studio.settings
-    plan = plan_import(settings, form)
+    check_one_source(folder_text, upload is not None)
+    plan = plan_import(settings, form, upload_names(upload) if upload is not None else ())
     studio.jobs.check_idle("ingest")  # before unpacking: a refused upload leaves nothing
+    discard_unfinished(plan)
     if upload is not None:
-        unpacked = unpack_upload(settings, upload, form.name)
+        bar = st.progress(0.0, text="Unpacking the zip…")
+        try:
+            unpacked = unpack_checked(
+                settings,
+                upload,
+                plan,
+                lambda done, total: bar.progress(
+                    done / max(total, 1), text=unpack_text(done, total)
+                ),
+            )
+        except (UserError, DataError):
+            bar.empty()  # the refusal says what happened; a bar stopped at 0 % is left over
+            raise
         st.success(f"Unpacked {unpacked.files:,} files ({unpacked.dicom_files:,} DICOM).")
         source = unpacked.folder
     else:
@@ -220,7 +280,11 @@ def ingest_report(report: pd.DataFrame) -> None:
     if report.empty:
         st.success("Every file was ingested; nothing was skipped or rejected.")
     else:
-        st.dataframe(report_summary(report), hide_index=True)
+        summary = report_summary(report)
+        if len(summary) <= SUMMARY_TABLE_ROWS:  # each reason whole, wrapped: cut in a grid
+            st.table(summary, hide_index=True)
+        else:
+            st.dataframe(summary, hide_index=True)
         with st.expander(f"All {len(report):,} entries"):
             st.dataframe(report, hide_index=True)
 

@@ -152,6 +152,23 @@ def test_studies_without_a_matching_report_are_named(tmp_path: Path, caplog) -> 
     assert "3 of 4 studies written have no report impression" in caplog.text
 
 
+def test_reports_and_labels_kept_beside_the_images_are_not_reported_as_skipped(
+    tmp_path: Path,
+) -> None:
+    """An export copied whole (a zip imported from the dashboard) holds its reports and labels
+    CSV beside the images: given to ingest, they are its inputs, not files it skipped."""
+    src = tmp_path / "export"
+    write_study(src / "images", StudySpec(accession="ACC0001", series={"4ch": "CINE"}))
+    reports, labels = src / "reports.csv", src / "labels.csv"
+    reports.write_text("accession_number,report\nACC0001,IMPRESSION: Normal LV.\n")
+    labels.write_text("accession_number,lge\nACC0001,0\n")
+    (src / "notes.csv").write_text("a stray file\n")
+    out = tmp_path / "dataset"
+    summary = ingest(src, out, reports=reports, labels=labels, frames=4, size=16)
+    assert summary.studies_written == 1
+    assert _report(out)["path"].tolist() == ["notes.csv"]  # the stray file is still named
+
+
 def test_phase_order_and_millimetres_survive(ingested: Path) -> None:
     """The factory disc shrinks mid-cycle; 6 mm and 4 mm spacing must give the same disc in mm."""
     areas = []

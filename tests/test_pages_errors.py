@@ -216,11 +216,13 @@ def test_an_import_form_error_leaves_nothing_behind_and_can_be_corrected(
     assert not (data_root / "imports").exists()  # the zip was not unpacked
     fields = {t.label: t for t in at.text_input}
     fields["Site label"].input("st-marys")
-    fields["Reports CSV (optional, under the data root)"].input("raw/reports.csv")
+    fields["Reports CSV (optional)"].input("raw/reports.csv")
     at.button(key=submit).click().run()
-    assert [e.value for e in at.error] == ["the reports CSV raw/reports.csv does not exist"]
+    assert [e.value for e in at.error] == [
+        "the reports CSV raw/reports.csv does not exist under the data root or in the zip"
+    ]
     assert not (data_root / "imports").exists()
-    {t.label: t for t in at.text_input}["Reports CSV (optional, under the data root)"].input("")
+    {t.label: t for t in at.text_input}["Reports CSV (optional)"].input("")
     at.button(key=submit).click().run()  # the same name and zip, now accepted
     assert not at.error, [e.value for e in at.error]
     [(command, title)] = launched
@@ -452,7 +454,7 @@ def test_an_import_with_no_usable_study_shows_why_on_the_page(data_root: Path) -
     jobs_module._CHILDREN.clear()
     at.run()
     assert [e.value for e in at.error] == ["Ingest my-import failed (exit code 2)"]
-    [summary] = [d.value for d in at.dataframe if "reason" in d.value.columns][:1]
+    [summary] = [t.value for t in at.table]  # the summary: each reason whole
     assert summary.to_dict("records") == [
         {"level": "skipped", "reason": "not a DICOM file (no DICM preamble)", "count": 1}
     ]
@@ -475,4 +477,4 @@ def test_a_failed_import_never_shows_the_report_of_an_earlier_attempt(data_root:
     jobs_module._CHILDREN.clear()
     at = _open("pages/studies.py", studies_view="Import")
     assert [e.value for e in at.error] == ["Ingest my-import failed (exit code 1)"]
-    assert not [d for d in at.dataframe if "reason" in d.value.columns]
+    assert not [d for d in at.dataframe if "reason" in d.value.columns] and not at.table

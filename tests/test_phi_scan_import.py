@@ -62,7 +62,7 @@ def _import(at: AppTest, jobs: JobManager, name: str, folder: str, *files: str) 
     fields = {t.label: t for t in at.text_input}
     fields["Dataset name"].input(name)
     at.text_input(key="imp-folder").input(folder)
-    fields["Reports CSV (optional, under the data root)"].input(reports)
+    fields["Reports CSV (optional)"].input(reports)
     fields["Labels CSV (optional; evaluation only)"].input(labels)
     at.button(key="FormSubmitter:import-Import and ingest").click().run()
     assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]

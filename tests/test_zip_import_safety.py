@@ -132,3 +132,48 @@ def test_paths_outside_the_data_root_are_refused(tmp_path: Path) -> None:
             settings.inside_root(outside)
     with pytest.raises(UserError):
         settings.inside_root("  ")
+
+
+def test_unpacking_reports_its_progress_in_bytes(tmp_path: Path) -> None:
+    """A 2 GB export unpacks for minutes: the page draws a bar from these calls."""
+    entries = {f"study/{i:03d}.dcm": DICOM_BYTES * (i + 1) for i in range(250)}
+    calls: list[tuple[int, int]] = []
+    extract_zip(_zip(entries), tmp_path / "out", progress=lambda *call: calls.append(call))
+    total = sum(len(data) for data in entries.values())
+    assert calls[-1] == (total, total)
+    assert all(t == total for _, t in calls)
+    assert [done for done, _ in calls] == sorted({done for done, _ in calls})  # rising
+    assert len(calls) <= 101  # once per percent, not once per file
+
+
+PATIENT = "KOWALCZYK^FENELLA_19371107"  # as exports name a patient's folder
+
+
+@pytest.mark.parametrize(
+    ("entries", "links", "problem"),
+    [
+        ({f"{PATIENT}/1.dcm": DICOM_BYTES}, {f"{PATIENT}/latest": "SE1"}, "is a link"),
+        ({f"{PATIENT}/1.dcm": DICOM_BYTES, f"{PATIENT}/../../x.dcm": b"x"}, {}, "outside"),
+        ({f"{PATIENT}/1.dcm": DICOM_BYTES, f"{PATIENT}//1.dcm": b"x"}, {}, "appears twice"),
+    ],
+)
+def test_a_refused_entry_is_named_by_its_place_not_its_patient_named_path(
+    tmp_path: Path, entries: dict, links: dict, problem: str
+) -> None:
+    with pytest.raises(DataError) as refused:
+        extract_zip(_zip(entries, links), tmp_path / "import")
+    message = str(refused.value)
+    assert message.startswith("zip entry 2 of 2 (in `unzip -l` order") and problem in message
+    assert "KOWALCZYK" not in message and "19371107" not in message
+    assert not (tmp_path / "import").exists()
+
+
+def test_a_damaged_entry_is_refused_without_zipfiles_message_naming_it(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:  # the bytes as given
+        archive.writestr(f"{PATIENT}/1.dcm", DICOM_BYTES)
+    damaged = buffer.getvalue().replace(DICOM_BYTES[-20:], b"\xff" * 20, 1)  # a bad CRC
+    with pytest.raises(DataError) as refused:
+        extract_zip(io.BytesIO(damaged), tmp_path / "import")
+    assert str(refused.value).startswith("cannot unpack zip entry 1 of 1")
+    assert "the zip is damaged" in str(refused.value) and "KOWALCZYK" not in str(refused.value)

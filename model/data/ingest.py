@@ -30,7 +30,7 @@ from model.data.reports import (
     shared_accession_rows,
 )
 from model.data.resample import GridConfig
-from model.data.scan import scan_headers, walk_files
+from model.data.scan import scan_headers, walk_files, without_inputs
 from model.data.store import (
     SETTINGS_FILE,
     STUDY_COLUMNS,
@@ -141,18 +141,20 @@ def _plan(
     executor: Executor | None,
     reports: list[dict],
     identifiers: set[str],
+    given: tuple[str | Path | None, ...] = (),
 ) -> tuple[list[_Plan], int]:
     """One plan per study found under ``src`` and the number of files looked at.
 
     ``impressions`` is None when no reports CSV was given. The patient identifiers of files
-    skipped after their header was read are added to ``identifiers``.
+    skipped after their header was read are added to ``identifiers``. ``given`` (the reports
+    CSV, labels CSV and view map) are not looked at as images when they lie under ``src``.
     """
 
     def task(study_id: str, **kwargs) -> StudyTask:
         return StudyTask(study_id, base.dataset, base.grid, base.view_map, **kwargs)
 
     problems: list = []
-    cases, files = split_acdc_files(walk_files(src, problems))
+    cases, files = split_acdc_files(without_inputs(walk_files(src, problems), given))
     plans = [
         _Plan(
             task(deid.pseudonym(salt, "study", f"acdc:{c.name}"), acdc_folder=str(c)),
@@ -235,8 +237,7 @@ def ingest(
     """Ingest every study under ``src`` into the dataset folder ``out`` (created or appended).
 
     ``labels``: a labels CSV (evaluation only) stored as ``DATASET/labels.csv``, merged by
-    accession number with one an earlier ingest stored; checked before anything is written.
-    """
+    accession number with one an earlier ingest stored; checked before anything is written."""
     started = time.monotonic()
     src, out = Path(src), Path(out)
     if not src.is_dir():
@@ -259,8 +260,9 @@ def ingest(
         executor = _executor(workers)
         skipped: set[str] = set()  # identifiers of skipped files that had a readable header
         try:
+            given = (reports, labels, view_map)
             plans, summary.files_seen = _plan(
-                src, salt, site, impressions, base, executor, report, skipped
+                src, salt, site, impressions, base, executor, report, skipped, given
             )
             earlier = stored_views(DatasetPaths(out))
             for plan in plans:

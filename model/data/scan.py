@@ -54,6 +54,17 @@ def walk_files(src: Path, problems: list[Problem]) -> list[str]:
     return sorted(files)
 
 
+def without_inputs(files: list[str], inputs: tuple[str | Path | None, ...]) -> list[str]:
+    """``files`` less ``inputs`` (the reports CSV, labels CSV and view map ingest was given):
+    kept beside the images (an export copied whole), each was listed in the ingest report as
+    skipped, "not a DICOM file". Only a file named like one of them is resolved."""
+    given = {os.path.realpath(path) for path in inputs if path}
+    names = {os.path.basename(path) for path in given}
+    return [
+        f for f in files if os.path.basename(f) not in names or os.path.realpath(f) not in given
+    ]
+
+
 def _link_problem(entry: os.DirEntry, root: str) -> str | None:
     """Why a symbolic link is not read, or None for a link to a file inside ``root``."""
     if entry.is_dir():
