@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -290,7 +291,8 @@ def _siblings(datasets: list[Path], folders: set[str]) -> list[Path]:
             log.info("cannot look for datasets beside the given ones in %s: %s", parent, err)
             continue
         for path in beside:
-            if path.resolve() in given or not (path / "studies.parquet").is_file():
+            # os.path.isfile: False for a folder this account may not enter (a disk's lost+found)
+            if path.resolve() in given or not os.path.isfile(path / "studies.parquet"):
                 continue
             if dataset_identity("", path)["dataset_folder"] in folders:
                 found.add(path)
