@@ -274,7 +274,11 @@ def _say_labels_state(datasets: list[Path], recorded: dict[str, dict[str, Any]])
     refresh (its labels file edited since it was indexed)."""
     metadata = with_labels_recorded(None, recorded)
     for path in [*datasets, *_siblings(datasets, set(recorded))]:
-        state = labels_state(metadata, Path(path))
+        try:
+            state = labels_state(metadata, Path(path))
+        except (OSError, ValueError) as err:  # another account's linkage.csv, say: the index is
+            log.info("cannot tell whether the index holds the labels of %s: %s", path, err)
+            continue  # written already, and a sibling's files are no reason to fail the run
         if not state.current:
             log.warning("%s", stale_note(state, str(path)))
 
