@@ -10,7 +10,6 @@ together.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.inert_text import plotly_text
+from dashboard.job import load_json_object
 from dashboard.overview import relative
 from dashboard.plots import PALETTE, TEMPLATE
 
@@ -42,14 +42,6 @@ class RunFacts:
     device: str = ""
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        found = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return found if isinstance(found, dict) else {}
-
-
 def _whole(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -64,8 +56,8 @@ def _section(document: dict[str, Any], *keys: str) -> dict[str, Any]:
 def run_facts(run: Path, root: Path) -> RunFacts:
     """``run``'s facts from its config.json (preset.json for a run not yet started: its
     tower and schedule, no dataset or split sizes); blanks for what neither records."""
-    config = _read(run / "config.json")
-    preset = _section(config, "preset") or _read(run / "preset.json")
+    config = load_json_object(run / "config.json")
+    preset = _section(config, "preset") or load_json_object(run / "preset.json")
     video, train = _section(preset, "model", "video"), _section(preset, "train")
     data = config.get("data")
     return RunFacts(

@@ -159,8 +159,8 @@ def _readings(arrays: Any, fingerprint: str) -> dict[str, TextReading]:
     words = [json.loads(str(item)) for item in unknown]
     if not all(isinstance(w, list) and all(isinstance(x, str) for x in w) for w in words):
         raise ValueError("its unknown words are not lists of words")
-    return {
-        str(text): TextReading(vector, bool(flag), tuple(w))
+    return {  # each row copied: a view would keep the whole array alive behind one reading
+        str(text): TextReading(vector.copy(), bool(flag), tuple(w))
         for text, vector, flag, w in zip(texts, vectors, cut, words, strict=True)
     }
 

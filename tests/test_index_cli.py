@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pandas as pd
@@ -421,3 +422,47 @@ def test_the_index_command_names_a_siblings_labels_it_keeps_but_cannot_refresh(
     caplog.clear()
     assert main([*argv, "--data", str(first), "--data", str(second)]) == 0
     assert "The case index" not in caplog.text
+
+
+def test_a_sibling_folder_it_may_not_read_is_no_dataset(tmp_path, monkeypatch):
+    """A folder beside the given dataset that this account may not enter (a disk's lost+found,
+    another user's folder): looking for sibling datasets after the index is written skips it,
+    where stat's PermissionError stopped the finished command."""
+    given, locked = tmp_path / "given", tmp_path / "lost+found"
+    given.mkdir()
+    locked.mkdir()
+    real_stat = os.stat
+
+    def stat(path, *args, **kwargs):
+        if str(path).startswith(str(locked) + os.sep):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    assert cli_index._siblings([given], {"any"}) == []
+
+
+def test_a_sibling_whose_linkage_cannot_be_read_does_not_fail_the_written_index(
+    setup, tmp_path, caplog, monkeypatch
+):
+    """Another account's sibling dataset in the same index folder, its linkage.csv (accession
+    numbers) readable by that account alone: the index command, its index written, says it
+    cannot judge that sibling's labels and ends well; reading it stopped the command."""
+    root, data, other, checkpoint = setup
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(data, first)
+    shutil.copytree(other, second)
+    argv = ["index", "--checkpoint", str(checkpoint), "--chroma-path", str(tmp_path / "chroma")]
+    assert main([*argv, "--data", str(first), "--data", str(second)]) == 0
+    real_read_csv = pd.read_csv
+
+    def read_csv(path, *args, **kwargs):
+        if str(path) == str(second / "linkage.csv"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_read_csv(path, *args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_csv", read_csv)
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert main([*argv, "--data", str(first)]) == 0
+    assert "Permission denied" in caplog.text and str(second) in caplog.text

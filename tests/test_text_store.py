@@ -99,6 +99,17 @@ def test_an_encoder_with_a_filled_store_never_calls_the_tower(tmp_path: Path) ->
     assert tower.asked == ["LV dilated", "Normal LV", "心 new"]  # only the new text
 
 
+def test_a_reading_read_back_keeps_only_its_own_vector(tmp_path: Path) -> None:
+    """A dashboard keeps the readings it takes from the store for as long as it runs: each one
+    read back owns its vector, so the store's whole vectors array (2,048 rows at most) is not
+    kept in memory behind every reading taken from each of its reads."""
+    TextStore(tmp_path, CHECKPOINT).add({f"prompt {i}": _reading(i) for i in range(64)})
+    read = TextStore(tmp_path, CHECKPOINT).read()
+    kept = read["prompt 5"].vector
+    assert kept.base is None and kept.nbytes == 8 * 4
+    assert np.array_equal(kept, _reading(5).vector)
+
+
 def test_a_damaged_store_is_ignored_with_a_warning_and_rebuilt(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

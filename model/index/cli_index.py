@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -273,7 +274,11 @@ def _say_labels_state(datasets: list[Path], recorded: dict[str, dict[str, Any]])
     refresh (its labels file edited since it was indexed)."""
     metadata = with_labels_recorded(None, recorded)
     for path in [*datasets, *_siblings(datasets, set(recorded))]:
-        state = labels_state(metadata, Path(path))
+        try:
+            state = labels_state(metadata, Path(path))
+        except (OSError, ValueError) as err:  # another account's linkage.csv, say: the index is
+            log.info("cannot tell whether the index holds the labels of %s: %s", path, err)
+            continue  # written already, and a sibling's files are no reason to fail the run
         if not state.current:
             log.warning("%s", stale_note(state, str(path)))
 
@@ -290,7 +295,8 @@ def _siblings(datasets: list[Path], folders: set[str]) -> list[Path]:
             log.info("cannot look for datasets beside the given ones in %s: %s", parent, err)
             continue
         for path in beside:
-            if path.resolve() in given or not (path / "studies.parquet").is_file():
+            # os.path.isfile: False for a folder this account may not enter (a disk's lost+found)
+            if path.resolve() in given or not os.path.isfile(path / "studies.parquet"):
                 continue
             if dataset_identity("", path)["dataset_folder"] in folders:
                 found.add(path)
