@@ -234,7 +234,7 @@ def case_index(
     from model.index.embedding_index import EmbeddingIndex
 
     def encode(text: str) -> np.ndarray:
-        return text_encoder(checkpoint, version, texts_folder)([text])[0]
+        return text_encoder(checkpoint, version, texts_folder)([text], keep=False)[0]  # typed
 
     return EmbeddingIndex(
         reopen_client(_location),

@@ -221,7 +221,7 @@ def _in_memory(
     """Exact cosine ranking over the cached study embeddings of the allowed studies."""
     emb = studio.embeddings()
     if query.like is None:
-        vector = studio.text_encoder()([text])[0]
+        vector = studio.text_encoder()([text], keep=False)[0]  # a typed query: not on disk
         exclude: list[str] = []
     else:
         vector = vector_of(query.like, emb.ids, emb.vectors)

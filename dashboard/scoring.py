@@ -35,7 +35,9 @@ class CachedTextEncoder:
     also say what the tower cannot read of them: ``readings``). With a ``store`` (a
     ``model.text_store.TextStore`` of the same checkpoint), texts an earlier process encoded are
     read back from disk and only the others reach ``encode``, which may build the model lazily;
-    what it encodes is added to the store."""
+    what it encodes is added to the store, unless the caller passes ``keep=False``: a search
+    query is free text a user typed about a case, kept in this process's memory only (the
+    store is a file anyone who may read the dataset may read)."""
 
     def __init__(
         self,
@@ -47,14 +49,15 @@ class CachedTextEncoder:
         self._cache: OrderedDict[str, TextReading] = OrderedDict()
         self._lock = threading.Lock()
 
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        readings = self.readings(texts)
+    def __call__(self, texts: Sequence[str], keep: bool = True) -> np.ndarray:
+        readings = self.readings(texts, keep)
         if not readings:
             return np.zeros((0, 0), np.float32)
         return np.stack([reading.vector for reading in readings])
 
-    def readings(self, texts: Sequence[str]) -> list[TextReading]:
-        """How the tower read each of ``texts``, in their order."""
+    def readings(self, texts: Sequence[str], keep: bool = True) -> list[TextReading]:
+        """How the tower read each of ``texts``, in their order; ``keep``: add what had to be
+        encoded to the store."""
         texts = list(texts)
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
@@ -65,7 +68,7 @@ class CachedTextEncoder:
             if missing:
                 found = self._read(missing)
                 self._cache.update(found)
-                if self._store is not None:
+                if keep and self._store is not None:
                     self._store.add(found)
             found = [self._cache[t] for t in texts]
             while len(self._cache) > _MAX_CACHED_TEXTS:

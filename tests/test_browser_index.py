@@ -31,6 +31,7 @@ from model.index.cli_index import _write
 from model.index.client import ChromaLocation, open_client
 from model.index.embedding_index import EmbeddingIndex, clean_metadata
 from model.index.records import IndexRecords
+from model.text_store import TextStore
 from model.training.checkpoint import read_checkpoint_meta
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -106,6 +107,9 @@ def test_text_search_answers_from_the_chroma_index(indexed_root, monkeypatch) ->
     at.text_input(key="b-query").input("ünïcödé 心臓 " * 40).run()
     assert not at.exception and not at.error
     assert "case index: " in _captions(at) and len(_cards(at)) == 12
+    stored = [TextStore(p.parent, fingerprint).read() for p in indexed_root.rglob("*.texts.npz")]
+    assert stored and all("Dilated left ventricle" in texts for texts in stored)  # a prompt
+    assert not any("ünïcödé" in text for texts in stored for text in texts)  # typed: memory only
 
 
 def test_more_like_this_shows_the_index_neighbours(indexed_root, monkeypatch) -> None:

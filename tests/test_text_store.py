@@ -99,6 +99,18 @@ def test_an_encoder_with_a_filled_store_never_calls_the_tower(tmp_path: Path) ->
     assert tower.asked == ["LV dilated", "Normal LV", "心 new"]  # only the new text
 
 
+def test_a_text_not_to_keep_is_read_from_the_store_but_never_added_to_it(tmp_path: Path) -> None:
+    """A Case browser query is free text typed about a case: kept in memory, not on disk."""
+    tower = Encoder()
+    CachedTextEncoder(tower, TextStore(tmp_path, CHECKPOINT))(["Normal LV"])
+    typed = CachedTextEncoder(tower, TextStore(tmp_path, CHECKPOINT))
+    typed(["Normal LV", "like the case of Mr Smith"], keep=False)
+    assert tower.asked == ["Normal LV", "like the case of Mr Smith"]  # the prompt read back
+    assert set(TextStore(tmp_path, CHECKPOINT).read()) == {"Normal LV"}
+    typed(["like the case of Mr Smith"], keep=False)
+    assert tower.asked.count("like the case of Mr Smith") == 1  # remembered in memory
+
+
 def test_a_reading_read_back_keeps_only_its_own_vector(tmp_path: Path) -> None:
     """A dashboard keeps the readings it takes from the store for as long as it runs: each one
     read back owns its vector, so the store's whole vectors array (2,048 rows at most) is not
