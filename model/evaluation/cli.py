@@ -18,7 +18,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from model.errors import UserError
+from model.errors import DataError, UserError, not_found
 from model.evaluation.baselines import parse_general_clip
 from model.evaluation.fewshot import FewShotConfig
 from model.evaluation.probes import ProbeConfig
@@ -97,8 +97,25 @@ def _shots(text: str) -> tuple[int, ...]:
     return shots
 
 
+def check_paths_exist(external: list[Path], compare: list[Path]) -> None:
+    """Stop before any work when an ``--external`` dataset or a ``--compare`` checkpoint is not
+    there (a typo, or a run folder for its .pt): the runner keeps going without such an input
+    and names it only at the end, after the rest of the evaluation (minutes to hours)."""
+    for path in external:
+        if not path.is_dir():
+            raise DataError(not_found("--external dataset folder", path, folder=True))
+    for path in compare:
+        if path.is_dir():
+            raise UserError(
+                f"--compare {path} is a folder; give its .pt file (a run's best.pt or last.pt)"
+            )
+        if not path.exists():
+            raise UserError(f"--compare checkpoint {path} does not exist")
+
+
 def request_from_args(args: argparse.Namespace) -> EvaluationRequest:
     """Validate the command line into an ``EvaluationRequest``."""
+    check_paths_exist(list(args.external), list(args.compare))
     for name in ("episodes", "folds", "general_clip_frames"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1")
