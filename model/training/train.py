@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from shlex import quote
 
 from model.errors import UserError
 
@@ -253,15 +254,61 @@ def train(options: TrainOptions) -> TrainResult:
         shutdown(ctx)
 
 
+def log_run_start(config: dict, step: int, out: Path) -> None:
+    """Say, before the first step, what the run trains and where it writes: off a terminal (a
+    batch job's log) there is no progress bar, and the first other line comes at the end of
+    the first epoch, minutes later. ``config`` is the run's ``config.json``."""
+    budget = config["preset"]["train"]["time_budget_s"]
+    epochs = f"{config['epochs']} epochs"
+    if budget > 0 and not config["epochs_chosen_by_time_budget"]:
+        epochs = f"at most {epochs} in a {budget:g} s time budget"
+    start = f", from step {step}" if step else ""
+    log.info(
+        "training preset %r on %s: %d train / %d val studies, batch %d, %d steps per epoch, "
+        "%s%s; run folder %s (best.pt: the best val epoch, last.pt: to resume, train.log, "
+        "metrics.jsonl)",
+        config["preset"]["name"],
+        config["device"],
+        config["n_train"],
+        config["n_val"],
+        config["global_batch"],
+        config["steps_per_epoch"],
+        epochs,
+        start,
+        out,
+    )
+
+
+def next_steps(options: TrainOptions, result: TrainResult) -> list[str]:
+    """The lines that end the command: how to continue a stopped run, or where a finished
+    run's checkpoint is and the command that evaluates it."""
+    again = (
+        f"python -m model train --data {quote(str(options.data))} --out {quote(str(options.out))}"
+    )
+    if result.state != "finished":
+        steps = " (and a larger --max-steps, or none)" if options.max_steps else ""
+        return [f"to continue it: {again} --resume{steps}"]
+    lines = []
+    if options.resume and options.epochs is None:
+        lines.append(
+            f"to train it further, resume with more epochs: --resume --epochs {result.epoch + 1} "
+            "(or more)"
+        )
+    if result.best_checkpoint is not None:
+        best = quote(str(result.best_checkpoint))
+        lines.append(
+            f"checkpoint to use: {best}; evaluate it with: python -m model evaluate "
+            f"--checkpoint {best} --data {quote(str(options.data))} --out EVAL_FOLDER"
+        )
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     result = train(options)
     if not result.is_main:  # each torchrun rank would print the same lines again
         return 0
     log.info("run %s at epoch %d, step %d: %s", result.state, result.epoch, result.step, args.out)
-    if options.resume and options.epochs is None and result.state == "finished":
-        log.info(
-            "to train it further, resume with more epochs: --resume --epochs %d (or more)",
-            result.epoch + 1,
-        )
+    for line in next_steps(options, result):
+        log.info("%s", line)
     return 0
