@@ -11,6 +11,7 @@ The dataset's own file is skipped when it has no finding column (an ACDC ingest'
 from __future__ import annotations
 
 import argparse
+import difflib
 import functools
 import logging
 from pathlib import Path
@@ -73,6 +74,24 @@ def check_finding_columns(prompt_set: PromptSet, labels: pd.DataFrame, path: Pat
         )
 
 
+def warn_unlabelled_findings(prompt_set: PromptSet, labels: pd.DataFrame, path: Path) -> None:
+    """Warn, naming the closest label column, for each finding of the prompt set that has no
+    column in the labels: it gets probabilities but no metrics (a key typo'd in the YAML,
+    ``lv_dilaton``, dropped ``lv_dilation`` from the metrics without a word)."""
+    others = [str(c) for c in labels.columns if c not in prompt_set.findings]
+    for name in prompt_set.findings:
+        if name in labels.columns:
+            continue
+        close = difflib.get_close_matches(name, others, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        log.warning(
+            "prompt-set finding '%s' has no column in %s: probabilities only, no metrics%s",
+            name,
+            path,
+            hint,
+        )
+
+
 def labels_for_metrics(
     given: Path | None, dataset: object, prompt_set: PromptSet
 ) -> pd.DataFrame | None:
@@ -82,6 +101,7 @@ def labels_for_metrics(
     if given is not None:
         labels = labels_by_study(given, dataset.linkage())
         check_finding_columns(prompt_set, labels, given)
+        warn_unlabelled_findings(prompt_set, labels, given)
         return labels
     own = label_file(dataset.root)
     if own is None:
@@ -96,6 +116,7 @@ def labels_for_metrics(
         log.info("%s has no finding of the prompt set: probabilities only", own)
         return None
     log.info("labels for the metrics: %s", own)
+    warn_unlabelled_findings(prompt_set, labels, own)
     return labels
 
 

@@ -262,3 +262,27 @@ def test_a_log_line_on_a_terminal_is_written_above_the_progress_bar(tmp_path: Pa
     assert done.returncode == 0, done.stderr
     line = next(text for text in done.stderr.split("\n") if "epoch 1 done" in text)
     assert "train:" not in line.rsplit("\r", 1)[-1], repr(line)  # what the terminal shows
+
+
+def test_zeroshot_names_a_prompt_finding_without_labels_and_its_likely_column(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A finding key typo'd in the prompt YAML (``lv_dilaton``) dropped ``lv_dilation`` from the
+    metrics and exited 0 without a word."""
+    from model.prompts import DEFAULT_PROMPTS
+
+    data, checkpoint = shared_tiny_checkpoint()
+    prompts = tmp_path / "typo.yaml"
+    text = DEFAULT_PROMPTS.read_text(encoding="utf-8")
+    prompts.write_text(text.replace("  lv_dilation:", "  lv_dilaton:"), encoding="utf-8")
+    labels = tmp_path / "labels.csv"
+    labels.write_bytes((data / "labels.csv").read_bytes())
+    argv = ["zeroshot", "--checkpoint", str(checkpoint), "--data", str(data)]
+    argv += ["--prompts", str(prompts), "--labels", str(labels), "--out", str(tmp_path / "z.csv")]
+    with caplog.at_level(logging.WARNING):
+        assert main(argv) == 0
+    assert (
+        f"prompt-set finding 'lv_dilaton' has no column in {labels}: probabilities only, "
+        "no metrics (did you mean 'lv_dilation'?)"
+    ) in caplog.text
+    assert "prompt-set finding 'lv_dysfunction'" not in caplog.text
