@@ -40,7 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "own: DATASET/labels.csv from ingest --labels, or the demo's raw labels)",
     )
     parser.add_argument("--split", choices=("train", "val", "test"), help="only this split")
-    parser.add_argument("--out", required=True, type=Path, help="output CSV of probabilities")
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="output CSV: a row per study (study_id, site, split), a probability column per finding "
+        "and dx_<class> per diagnosis; with labels, the metrics go beside it in "
+        "<name>_metrics.csv",
+    )
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 
 

@@ -286,3 +286,42 @@ def test_zeroshot_names_a_prompt_finding_without_labels_and_its_likely_column(
         "no metrics (did you mean 'lv_dilation'?)"
     ) in caplog.text
     assert "prompt-set finding 'lv_dysfunction'" not in caplog.text
+
+
+def test_train_help_says_which_preset_to_pick_and_what_the_run_folder_holds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from model.nn.presets import load_preset, preset_names
+
+    parser, _ = build_parser(["train", "--help"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--help"])
+    text = capsys.readouterr().out
+    for name, machine in (("cpu-small", "CPU"), ("gpu-base", "one GPU"), ("paper", "GPUs")):
+        assert name in preset_names()
+        line = next(line for line in text.splitlines() if line.startswith(f"  {name} "))
+        train = load_preset(name).train
+        assert machine in line and f"{train.frames} frames x {train.image_size} px" in line
+    folder = " ".join(text.split())
+    for name in ("best.pt", "last.pt", "config.json", "status.json", "metrics.jsonl", "train.log"):
+        assert name in folder.split("the run folder (--out):")[1]
+
+
+@pytest.mark.parametrize("command", [c.name for c in COMMANDS])
+def test_each_commands_help_ends_with_an_example_it_accepts(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every --help ends with command lines to copy; each parses as written (no stale flag)."""
+    import shlex
+
+    parser, _ = build_parser([command, "--help"])
+    with pytest.raises(SystemExit):
+        parser.parse_args([command, "--help"])
+    tail = capsys.readouterr().out.split("\nexample")[-1]  # the "example(s):" paragraph
+    examples = [line.strip() for line in tail.splitlines() if "-m model " in line]
+    assert examples, tail
+    for example in examples:
+        argv = shlex.split(example.split("-m model ", 1)[1])
+        assert argv[0] == command
+        parser, _ = build_parser(argv)
+        parser.parse_args(argv)  # SystemExit (a test error) for an unknown or missing option

@@ -30,6 +30,12 @@ from model.training.distributed import resolve_device
 log = logging.getLogger(__name__)
 
 
+_OUT_HELP = (
+    "output folder: report.html (open it first), summary.json, and a folder per site of CSV "
+    "tables (zeroshot, probe, fewshot, diagnosis, retrieval, study_scores) and plots"
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, type=Path, help="CMR-CLIP checkpoint (.pt)")
     parser.add_argument("--data", required=True, type=Path, help="internal dataset (test split)")
@@ -52,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "demo's raw labels)",
     )
     parser.add_argument("--prompts", type=Path, default=DEFAULT_PROMPTS, help="prompt set YAML")
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--out", required=True, type=Path, help=_OUT_HELP)
     parser.add_argument(
         "--compare", nargs="+", action="extend", type=Path, default=[], help="baseline checkpoints"
     )

@@ -65,6 +65,20 @@ class TrainResult:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from model.nn.presets import preset_guide
+
+    parser.epilog = (
+        f"which preset:\n{preset_guide()}\n\n"
+        "--preset FILE.json takes your own; the options above override any preset's.\n\n"
+        "the run folder (--out): best.pt (the epoch with the best val study-report retrieval: "
+        "the checkpoint to use), last.pt (the latest step: --resume), config.json (the preset "
+        "and options), status.json (state, step, ETA), metrics.jsonl (loss and val metrics), "
+        "train.log (the log lines).\n\n"
+        "examples:\n"
+        "  python -m model train --data data/ds/internal --preset cpu-small --out data/runs/cpu\n"
+        "  python -m model train --data data/ds/internal --out data/runs/cpu --resume --epochs 100\n"
+        "  torchrun --nproc_per_node 4 -m model train --data DS --preset paper --out RUNS/paper"
+    )
     parser.add_argument("--data", required=True, type=Path, help="an ingested dataset folder")
     parser.add_argument("--out", required=True, type=Path, help="run folder to create or resume")
     parser.add_argument(
