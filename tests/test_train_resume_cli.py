@@ -160,3 +160,19 @@ def test_the_command_says_what_it_trains_and_ends_with_what_to_do_next(
         f"checkpoint to use: {out / 'best.pt'}; evaluate it with: python -m model evaluate "
         f"--checkpoint {out / 'best.pt'} --data {tiny_data} --out EVAL_FOLDER"
     ) in caplog.text
+
+
+def test_val_labels_that_match_no_study_stop_before_the_run_folder_is_made(
+    tiny_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A --val-labels CSV keyed by other IDs was read only when the first epoch began: the
+    command had already made a run folder, which the dashboard then listed as a failed run."""
+    labels = tmp_path / "labels.csv"
+    labels.write_text("accession_number,lge\nNOT-AN-ACCESSION,1\n", encoding="utf-8")
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4)
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(tiny_data), "--out", str(out), "--preset", str(preset)]
+    with caplog.at_level("ERROR"):
+        assert cli_main([*argv, "--device", "cpu", "--val-labels", str(labels)]) == 2
+    assert f"no accession number in {labels} matches" in caplog.text
+    assert not out.exists()

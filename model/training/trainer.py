@@ -58,6 +58,9 @@ class Trainer:
             log.warning("%d train studies have no report impression; they are left out", blank)
         self.val_ids, _ = self.ds.reported_ids("val")
         self.val_set = ValSet(self.ds, self.val_ids, self.cfg.frames, self.cfg.image_size)
+        self.val_labels: ValLabels = (None, None)  # read now: a wrong file makes no run folder
+        if options.val_labels is not None and ctx.is_main:
+            self.val_labels = logged_val_labels(options.val_labels, self.ds)
         self.global_batch = global_batch_size(self.cfg.batch_size, len(self.train_ids), ctx)
         self.steps_per_epoch = len(self.train_ids) // self.global_batch
         budget_s = self.cfg.time_budget_s
@@ -195,9 +198,7 @@ class Trainer:
         )
 
     def _epochs(self) -> str:
-        val_labels: ValLabels = (None, None)
-        if self.options.val_labels is not None and self.ctx.is_main:
-            val_labels = logged_val_labels(self.options.val_labels, self.ds)
+        val_labels = self.val_labels
         with Progress("train", total=self.total_steps, unit="step") as bar:
             bar.update(self.step)
             self._bar = bar
