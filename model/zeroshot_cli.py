@@ -143,6 +143,14 @@ def log_undefined_aucs(metrics: pd.DataFrame) -> None:
             )
 
 
+def shown_metrics(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The table the command logs: per site and over all studies, or the rows of the one site
+    alone when there is one (its "all" rows would repeat them, doubling the table)."""
+    if metrics["site"].nunique() == 2:  # "all" and one site
+        metrics = metrics[metrics["site"] != "all"]
+    return metrics[["site", "Label", "AUC", "Accuracy", "F1-score", "n"]]
+
+
 def metrics_path(out: Path) -> Path:
     """``<out stem>_metrics.csv`` beside the probabilities CSV ``out``."""
     return out.with_name(f"{out.stem}_metrics.csv")
@@ -189,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
             findings, labels, studies["site"], checkpoint_name(args.checkpoint)
         )
         atomic_write_with(metrics_path(args.out), lambda tmp: metrics.to_csv(tmp, index=False))
-        shown = metrics[["site", "Label", "AUC", "Accuracy", "F1-score", "n"]]
+        shown = shown_metrics(metrics)
         log.info(
             "zero-shot finding metrics:\n%s", shown.to_string(index=False, float_format="%.3f")
         )

@@ -325,3 +325,23 @@ def test_each_commands_help_ends_with_an_example_it_accepts(
         assert argv[0] == command
         parser, _ = build_parser(argv)
         parser.parse_args(argv)  # SystemExit (a test error) for an unknown or missing option
+
+
+def test_zeroshot_logs_a_single_sites_metrics_once() -> None:
+    """With one site, every "all" row of the logged table repeated that site's row."""
+    import pandas as pd
+
+    from model.zeroshot_cli import evaluate_by_site, shown_metrics
+
+    ids = ["a", "b", "c", "d"]
+    probs = pd.DataFrame({"lge": [0.9, 0.2, 0.7, 0.4]}, index=ids)
+    labels = pd.DataFrame({"lge": [1, 0, 1, 0]}, index=ids)
+    one = evaluate_by_site(probs, labels, pd.Series(["internal"] * 4, index=ids), "m")
+    assert shown_metrics(one)["site"].tolist() == ["internal"]
+    two = pd.Series(["internal", "internal", "external", "external"], index=ids)
+    assert shown_metrics(evaluate_by_site(probs, labels, two, "m"))["site"].tolist() == [
+        "all",
+        "external",
+        "internal",
+    ]
+    assert len(one) == 2  # the CSV keeps both rows
