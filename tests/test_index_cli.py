@@ -421,3 +421,18 @@ def test_the_index_command_names_a_siblings_labels_it_keeps_but_cannot_refresh(
     caplog.clear()
     assert main([*argv, "--data", str(first), "--data", str(second)]) == 0
     assert "The case index" not in caplog.text
+
+
+def test_index_ends_with_the_search_command_that_reads_it(setup, caplog, capsys):
+    """The command ended with counts and timings only; now with a search line that works."""
+    import logging
+    import shlex
+
+    with caplog.at_level(logging.INFO):
+        assert _index(setup) == 0
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("search it: ")]
+    assert len(said) == 1
+    argv = shlex.split(said[0].removeprefix("search it: python -m model "))
+    assert argv[:2] == ["search", "QUERY"] and "--data" in argv
+    assert main([*argv, "--k", "2", "--json"]) == 0
+    assert len([line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]) == 2

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import time
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 import numpy as np
@@ -260,7 +261,19 @@ def run(args: argparse.Namespace) -> int:
         len(records) / max(finished - started, 1e-9),
     )
     _say_labels_state(args.data, report.labels)
+    log.info("search it: %s", search_command(args, location))
     return 0
+
+
+def search_command(args: argparse.Namespace, location: ChromaLocation) -> str:
+    """The ``search`` command line that reads the index just written (the same checkpoint and
+    the same index location, in the options the user gave for it)."""
+    where = f"--data {quote(str(args.data[0]))}"
+    if location.is_server:
+        where = f"--chroma-host {quote(str(location.host))} --chroma-port {location.port}"
+    elif args.chroma_path:
+        where = f"--chroma-path {quote(str(location.path))}"
+    return f'python -m model search "QUERY" --checkpoint {quote(str(args.checkpoint))} {where}'
 
 
 def _say_labels_state(datasets: list[Path], recorded: dict[str, dict[str, Any]]) -> None:
