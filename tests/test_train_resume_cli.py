@@ -152,10 +152,15 @@ def test_the_command_says_what_it_trains_and_ends_with_what_to_do_next(
         "(and a larger --max-steps, or none)"
     ) in caplog.text
     assert "training preset 'tiny'" in (out / "train.log").read_text()
+    assert "best checkpoint so far" not in caplog.text  # no epoch done yet
+    caplog.clear()
+    with caplog.at_level("INFO"):  # past the first epoch: a best.pt to try meanwhile
+        assert cli_main([*_resume_argv(tiny_data, out), "--max-steps", "4"]) == 0
+    assert f"its best checkpoint so far: {out / 'best.pt'}" in caplog.text
     caplog.clear()
     with caplog.at_level("INFO"):
         assert cli_main(_resume_argv(tiny_data, out)) == 0
-    assert ", from step 2; run folder" in caplog.text
+    assert ", from step 4; run folder" in caplog.text
     assert (
         f"checkpoint to use: {out / 'best.pt'}; evaluate it with: python -m model evaluate "
         f"--checkpoint {out / 'best.pt'} --data {tiny_data} --out EVAL_FOLDER"

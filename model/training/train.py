@@ -64,10 +64,11 @@ class TrainResult:
     is_main: bool = True  # rank 0, or the only process: the one that reports the run's end
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def _epilog() -> str:
+    """train --help's end: which preset for which machine, what the run folder holds, examples."""
     from model.nn.presets import preset_guide
 
-    parser.epilog = (
+    return (
         f"which preset:\n{preset_guide()}\n\n"
         "--preset FILE.json takes your own; the options above override any preset's.\n\n"
         "the run folder (--out): best.pt (the epoch with the best val study-report retrieval: "
@@ -79,6 +80,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "  python -m model train --data data/ds/internal --out data/runs/cpu --resume --epochs 100\n"
         "  torchrun --nproc_per_node 4 -m model train --data DS --preset paper --out RUNS/paper"
     )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = _epilog()
     parser.add_argument("--data", required=True, type=Path, help="an ingested dataset folder")
     parser.add_argument("--out", required=True, type=Path, help="run folder to create or resume")
     parser.add_argument(
@@ -95,6 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--time-budget",
         dest="time_budget_s",
+        metavar="SECONDS",
         type=float,
         help="seconds: train as many epochs as fit, at most --epochs or the preset's; 0 = off",
     )
@@ -109,7 +115,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="labels CSV for a logged val zero-shot AUC (never used for training or selection)",
     )
     parser.add_argument(
-        "--workers", dest="num_workers", type=int, help="override the data loader workers"
+        "--workers",
+        dest="num_workers",
+        metavar="N",
+        type=int,
+        help="override the data loader workers",
     )
     parser.add_argument(
         "--grad-checkpointing",
@@ -301,7 +311,10 @@ def next_steps(options: TrainOptions, result: TrainResult) -> list[str]:
     )
     if result.state != "finished":
         steps = " (and a larger --max-steps, or none)" if options.max_steps else ""
-        return [f"to continue it: {again} --resume{steps}"]
+        lines = [f"to continue it: {again} --resume{steps}"]
+        if result.best_checkpoint is not None:
+            lines.append(f"its best checkpoint so far: {quote(str(result.best_checkpoint))}")
+        return lines
     lines = []
     if options.resume and options.epochs is None:
         lines.append(
