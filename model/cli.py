@@ -28,23 +28,75 @@ class Command:
     name: str
     module: str
     help: str
+    example: str = ""  # the command line(s) its --help ends with
+
+
+_CKPT = "--checkpoint data/runs/cpu-small/best.pt --data data/ds/internal"
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("generate", "sample_data.generate", "write synthetic CMR studies as DICOM + reports"),
-    Command("ingest", "model.data.ingest_cli", "DICOM / ACDC NIfTI folder -> preprocessed dataset"),
+    Command(
+        "generate",
+        "sample_data.generate",
+        "write synthetic CMR studies as DICOM + reports",
+        "python -m model generate --out data/raw/internal --studies 1000 --seed 0",
+    ),
+    Command(
+        "ingest",
+        "model.data.ingest_cli",
+        "DICOM / ACDC NIfTI folder -> preprocessed dataset",
+        "python -m model ingest data/raw/internal/dicom --reports data/raw/internal/reports.csv "
+        "--labels data/raw/internal/labels.csv --out data/ds/internal",
+    ),
     Command("train", "model.training.train", "contrastive training (torchrun for many processes)"),
-    Command("embed", "model.embed_cli", "study embeddings of a dataset with a checkpoint"),
-    Command("zeroshot", "model.zeroshot_cli", "zero-shot probabilities for a prompt set"),
-    Command("fewshot", "model.few_shot_cli", "rank every study by its likeness to a few examples"),
-    Command("evaluate", "model.evaluation.cli", "paper-style evaluation tables and plots"),
-    Command("index", "model.index.cli_index", "embed and upsert studies into ChromaDB"),
-    Command("search", "model.index.cli_search", "text or more-like-this search of the index"),
-    Command("map", "model.projection_store", "the Embeddings page's UMAP map, kept on disk"),
+    Command(
+        "embed",
+        "model.embed_cli",
+        "study embeddings of a dataset with a checkpoint",
+        f"python -m model embed {_CKPT} --out emb.npz",
+    ),
+    Command(
+        "zeroshot",
+        "model.zeroshot_cli",
+        "zero-shot probabilities for a prompt set",
+        f"python -m model zeroshot {_CKPT} --split test --out zs.csv",
+    ),
+    Command(
+        "fewshot",
+        "model.few_shot_cli",
+        "rank every study by its likeness to a few examples",
+        f"python -m model fewshot {_CKPT} --examples amyloid.json --label amyloidosis "
+        "--out fewshot.csv",
+    ),
+    Command(
+        "evaluate",
+        "model.evaluation.cli",
+        "paper-style evaluation tables and plots",
+        f"python -m model evaluate {_CKPT} --external data/ds/external --out data/evaluations/e1",
+    ),
+    Command(
+        "index",
+        "model.index.cli_index",
+        "embed and upsert studies into ChromaDB",
+        f"python -m model index {_CKPT}",
+    ),
+    Command(
+        "search",
+        "model.index.cli_search",
+        "text or more-like-this search of the index",
+        f'python -m model search "dilated left ventricle with mid-wall LGE" {_CKPT}',
+    ),
+    Command(
+        "map",
+        "model.projection_store",
+        "the Embeddings page's UMAP map, kept on disk",
+        f"python -m model map {_CKPT}",
+    ),
     Command(
         "demo",
         "model.demo",
         "build the demo end to end: generate, ingest, train, embed, index, map",
+        "python -m model demo --root data",
     ),
 )
 
@@ -57,6 +109,19 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
             action = copy.copy(action)
             action.help = "default: %(default)s"
         return super()._format_action(action)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        """Description and epilog: each paragraph (blank-line separated) wrapped on its own;
+        a paragraph whose lines are indented (a table, command lines) kept as written."""
+        paragraphs = []
+        for paragraph in text.split("\n\n"):
+            head, _, rest = paragraph.partition("\n")
+            if rest.startswith("  "):  # "examples:" then indented lines
+                lines = [head, *rest.splitlines()]
+                paragraphs.append("\n".join(indent + line for line in lines))
+            else:
+                paragraphs.append(super()._fill_text(paragraph, width, indent))
+        return "\n\n".join(paragraphs)
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
@@ -94,6 +159,9 @@ def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, Command 
         )
         if command is chosen:
             importlib.import_module(command.module).add_arguments(sub_parser)
+            if command.example:
+                example = f"example:\n  {command.example}"
+                sub_parser.epilog = "\n\n".join(filter(None, (sub_parser.epilog, example)))
     return parser, chosen
 
 

@@ -226,6 +226,7 @@ def build_demo(options: DemoOptions) -> DemoLayout:
     """Build (or finish building) the demo under ``options.root``; returns its layout.
 
     One build per root at a time: a second one (the dashboard's and a terminal's) is refused."""
+    _check_train_options(options)
     check_output_path(options.root, "--root", folder=True)
     layout = DemoLayout(options.root.resolve())
 
@@ -237,6 +238,16 @@ def build_demo(options: DemoOptions) -> DemoLayout:
         atomic_write_json(layout.ready_marker, {"checkpoint": str(layout.checkpoint)})
     log.info("demo ready: checkpoint %s", layout.checkpoint)
     return layout
+
+
+def _check_train_options(options: DemoOptions) -> None:
+    """Refuse the --preset or --epochs the train step would refuse, before the first step: it
+    stopped the build at step 3, after generating and ingesting (minutes at the default size)."""
+    from model.nn.presets import load_preset
+
+    if options.epochs is not None and options.epochs <= 0:
+        raise UserError(f"--epochs must be > 0, got {options.epochs}")
+    load_preset(options.preset)
 
 
 def _build_steps(options: DemoOptions, layout: DemoLayout) -> None:

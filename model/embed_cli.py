@@ -21,7 +21,13 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, type=Path, help="a .pt checkpoint")
     parser.add_argument("--data", required=True, type=Path, help="an ingested dataset folder")
-    parser.add_argument("--out", required=True, type=Path, help="output .npz or .parquet")
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help=".npz (ids [N], vectors float32 [N, D] unit-norm, provenance JSON) or .parquet "
+        "(study_id, e0..e{D-1})",
+    )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 

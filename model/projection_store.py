@@ -159,9 +159,10 @@ def run(args: argparse.Namespace) -> int:
     from model.training.distributed import resolve_device
 
     config = ProjectionConfig()
+    # every dataset opened first: a typo'd last one stops the command before the first map
+    datasets = [CMRDataset.open(folder) for folder in args.data]
     with Progress(f"{config.method} map", total=len(args.data), unit="dataset") as bar:
-        for folder in args.data:
-            ds = CMRDataset.open(folder)
+        for folder, ds in zip(args.data, datasets, strict=True):
             if len(ds) < MIN_STUDIES[config.method]:
                 log.info("%s: too few studies for a %s map; none made", folder, config.method)
             else:

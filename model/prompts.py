@@ -34,6 +34,17 @@ DEFAULT_PROMPTS = (
 PARAPHRASE_PROMPTS = DEFAULT_PROMPTS.with_name("paraphrase.yaml")
 
 
+def yaml_problem(err: Exception) -> str:
+    """A YAML error in one line: what is wrong and where (line and column from 1). PyYAML's own
+    text spans several lines, with the offending line and a caret, which breaks a one-line error
+    of the command line and the log."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None)
+    if mark is None or not problem:
+        return " ".join(str(err).split())
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+
+
 @dataclass(frozen=True)
 class FindingPrompts:
     """Positive and negative wordings of one binary finding."""
@@ -58,7 +69,7 @@ class PromptSet:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as err:
-            raise DataError(f"prompt set {path} is not valid YAML: {err}") from err
+            raise DataError(f"prompt set {path} is not valid YAML: {yaml_problem(err)}") from err
         return cls.from_dict(data, source=str(path))
 
     @classmethod
@@ -67,7 +78,7 @@ class PromptSet:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as err:
-            raise DataError(f"{source} is not valid YAML: {err}") from err
+            raise DataError(f"{source} is not valid YAML: {yaml_problem(err)}") from err
         return cls.from_dict(data, source=source)
 
     @classmethod

@@ -11,6 +11,7 @@ The dataset's own file is skipped when it has no finding column (an ACDC ingest'
 from __future__ import annotations
 
 import argparse
+import difflib
 import functools
 import logging
 from pathlib import Path
@@ -39,7 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "own: DATASET/labels.csv from ingest --labels, or the demo's raw labels)",
     )
     parser.add_argument("--split", choices=("train", "val", "test"), help="only this split")
-    parser.add_argument("--out", required=True, type=Path, help="output CSV of probabilities")
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="output CSV: a row per study (study_id, site, split), a probability column per finding "
+        "and dx_<class> per diagnosis; with labels, the metrics go beside it in "
+        "<name>_metrics.csv",
+    )
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 
 
@@ -73,6 +81,24 @@ def check_finding_columns(prompt_set: PromptSet, labels: pd.DataFrame, path: Pat
         )
 
 
+def warn_unlabelled_findings(prompt_set: PromptSet, labels: pd.DataFrame, path: Path) -> None:
+    """Warn, naming the closest label column, for each finding of the prompt set that has no
+    column in the labels: it gets probabilities but no metrics (a key typo'd in the YAML,
+    ``lv_dilaton``, dropped ``lv_dilation`` from the metrics without a word)."""
+    others = [str(c) for c in labels.columns if c not in prompt_set.findings]
+    for name in prompt_set.findings:
+        if name in labels.columns:
+            continue
+        close = difflib.get_close_matches(name, others, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        log.warning(
+            "prompt-set finding '%s' has no column in %s: probabilities only, no metrics%s",
+            name,
+            path,
+            hint,
+        )
+
+
 def labels_for_metrics(
     given: Path | None, dataset: object, prompt_set: PromptSet
 ) -> pd.DataFrame | None:
@@ -82,6 +108,7 @@ def labels_for_metrics(
     if given is not None:
         labels = labels_by_study(given, dataset.linkage())
         check_finding_columns(prompt_set, labels, given)
+        warn_unlabelled_findings(prompt_set, labels, given)
         return labels
     own = label_file(dataset.root)
     if own is None:
@@ -96,6 +123,7 @@ def labels_for_metrics(
         log.info("%s has no finding of the prompt set: probabilities only", own)
         return None
     log.info("labels for the metrics: %s", own)
+    warn_unlabelled_findings(prompt_set, labels, own)
     return labels
 
 
@@ -113,6 +141,14 @@ def log_undefined_aucs(metrics: pd.DataFrame) -> None:
                 row.n,
                 value,
             )
+
+
+def shown_metrics(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The table the command logs: per site and over all studies, or the rows of the one site
+    alone when there is one (its "all" rows would repeat them, doubling the table)."""
+    if metrics["site"].nunique() == 2:  # "all" and one site
+        metrics = metrics[metrics["site"] != "all"]
+    return metrics[["site", "Label", "AUC", "Accuracy", "F1-score", "n"]]
 
 
 def metrics_path(out: Path) -> Path:
@@ -161,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
             findings, labels, studies["site"], checkpoint_name(args.checkpoint)
         )
         atomic_write_with(metrics_path(args.out), lambda tmp: metrics.to_csv(tmp, index=False))
-        shown = metrics[["site", "Label", "AUC", "Accuracy", "F1-score", "n"]]
+        shown = shown_metrics(metrics)
         log.info(
             "zero-shot finding metrics:\n%s", shown.to_string(index=False, float_format="%.3f")
         )

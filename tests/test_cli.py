@@ -262,3 +262,86 @@ def test_a_log_line_on_a_terminal_is_written_above_the_progress_bar(tmp_path: Pa
     assert done.returncode == 0, done.stderr
     line = next(text for text in done.stderr.split("\n") if "epoch 1 done" in text)
     assert "train:" not in line.rsplit("\r", 1)[-1], repr(line)  # what the terminal shows
+
+
+def test_zeroshot_names_a_prompt_finding_without_labels_and_its_likely_column(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A finding key typo'd in the prompt YAML (``lv_dilaton``) dropped ``lv_dilation`` from the
+    metrics and exited 0 without a word."""
+    from model.prompts import DEFAULT_PROMPTS
+
+    data, checkpoint = shared_tiny_checkpoint()
+    prompts = tmp_path / "typo.yaml"
+    text = DEFAULT_PROMPTS.read_text(encoding="utf-8")
+    prompts.write_text(text.replace("  lv_dilation:", "  lv_dilaton:"), encoding="utf-8")
+    labels = tmp_path / "labels.csv"
+    labels.write_bytes((data / "labels.csv").read_bytes())
+    argv = ["zeroshot", "--checkpoint", str(checkpoint), "--data", str(data)]
+    argv += ["--prompts", str(prompts), "--labels", str(labels), "--out", str(tmp_path / "z.csv")]
+    with caplog.at_level(logging.WARNING):
+        assert main(argv) == 0
+    assert (
+        f"prompt-set finding 'lv_dilaton' has no column in {labels}: probabilities only, "
+        "no metrics (did you mean 'lv_dilation'?)"
+    ) in caplog.text
+    assert "prompt-set finding 'lv_dysfunction'" not in caplog.text
+
+
+def test_train_help_says_which_preset_to_pick_and_what_the_run_folder_holds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from model.nn.presets import load_preset, preset_names
+
+    parser, _ = build_parser(["train", "--help"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--help"])
+    text = capsys.readouterr().out
+    for name, machine in (("cpu-small", "CPU"), ("gpu-base", "one GPU"), ("paper", "GPUs")):
+        assert name in preset_names()
+        line = next(line for line in text.splitlines() if line.startswith(f"  {name} "))
+        train = load_preset(name).train
+        assert machine in line and f"{train.frames} frames x {train.image_size} px" in line
+    folder = " ".join(text.split())
+    for name in ("best.pt", "last.pt", "config.json", "status.json", "metrics.jsonl", "train.log"):
+        assert name in folder.split("the run folder (--out):")[1]
+
+
+@pytest.mark.parametrize("command", [c.name for c in COMMANDS])
+def test_each_commands_help_ends_with_an_example_it_accepts(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every --help ends with command lines to copy; each parses as written (no stale flag)."""
+    import shlex
+
+    parser, _ = build_parser([command, "--help"])
+    with pytest.raises(SystemExit):
+        parser.parse_args([command, "--help"])
+    tail = capsys.readouterr().out.split("\nexample")[-1]  # the "example(s):" paragraph
+    examples = [line.strip() for line in tail.splitlines() if "-m model " in line]
+    assert examples, tail
+    for example in examples:
+        argv = shlex.split(example.split("-m model ", 1)[1])
+        assert argv[0] == command
+        parser, _ = build_parser(argv)
+        parser.parse_args(argv)  # SystemExit (a test error) for an unknown or missing option
+
+
+def test_zeroshot_logs_a_single_sites_metrics_once() -> None:
+    """With one site, every "all" row of the logged table repeated that site's row."""
+    import pandas as pd
+
+    from model.zeroshot_cli import evaluate_by_site, shown_metrics
+
+    ids = ["a", "b", "c", "d"]
+    probs = pd.DataFrame({"lge": [0.9, 0.2, 0.7, 0.4]}, index=ids)
+    labels = pd.DataFrame({"lge": [1, 0, 1, 0]}, index=ids)
+    one = evaluate_by_site(probs, labels, pd.Series(["internal"] * 4, index=ids), "m")
+    assert shown_metrics(one)["site"].tolist() == ["internal"]
+    two = pd.Series(["internal", "internal", "external", "external"], index=ids)
+    assert shown_metrics(evaluate_by_site(probs, labels, two, "m"))["site"].tolist() == [
+        "all",
+        "external",
+        "internal",
+    ]
+    assert len(one) == 2  # the CSV keeps both rows

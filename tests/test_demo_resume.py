@@ -239,3 +239,21 @@ def test_a_finished_demo_leaves_the_map_of_both_sites_after_indexing(
         datasets[1],
     ]
     assert "demo step 5/5 map" in caplog.text and layout.is_built()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"epochs": 0}, "--epochs must be > 0, got 0"),
+        ({"preset": "cpu-smal"}, "unknown preset 'cpu-smal'"),
+    ],
+)
+def test_a_preset_or_epochs_the_train_step_refuses_stops_the_build_before_its_first_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: dict, message: str
+) -> None:
+    """They were refused at step 3, after the sites were generated and ingested (minutes)."""
+    ran = _record_commands(monkeypatch)
+    with pytest.raises(UserError, match=message):
+        build_demo(DemoOptions(root=tmp_path, **{**SMALL, **options}))
+    assert ran == []
+    assert not list(tmp_path.iterdir())

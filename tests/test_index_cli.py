@@ -13,7 +13,7 @@ from index_fakes import make_records
 from tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
 
 from model.cli import main
-from model.index import cli_index
+from model.index import cli_index, held_datasets
 from model.index.cli_index import _write
 from model.index.client import ChromaLocation, open_client
 from model.index.embedding_index import EmbeddingIndex
@@ -439,7 +439,7 @@ def test_a_sibling_folder_it_may_not_read_is_no_dataset(tmp_path, monkeypatch):
         return real_stat(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "stat", stat)
-    assert cli_index._siblings([given], {"any"}) == []
+    assert held_datasets.sibling_datasets([given], {"any"}) == []
 
 
 def test_a_sibling_whose_linkage_cannot_be_read_does_not_fail_the_written_index(
@@ -466,3 +466,18 @@ def test_a_sibling_whose_linkage_cannot_be_read_does_not_fail_the_written_index(
     with caplog.at_level("INFO"):
         assert main([*argv, "--data", str(first)]) == 0
     assert "Permission denied" in caplog.text and str(second) in caplog.text
+
+
+def test_index_ends_with_the_search_command_that_reads_it(setup, caplog, capsys):
+    """The command ended with counts and timings only; now with a search line that works."""
+    import logging
+    import shlex
+
+    with caplog.at_level(logging.INFO):
+        assert _index(setup) == 0
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("search it: ")]
+    assert len(said) == 1
+    argv = shlex.split(said[0].removeprefix("search it: python -m model "))
+    assert argv[:2] == ["search", "QUERY"] and "--data" in argv
+    assert main([*argv, "--k", "2", "--json"]) == 0
+    assert len([line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]) == 2

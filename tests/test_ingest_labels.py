@@ -99,3 +99,18 @@ def test_an_accession_number_on_two_studies_is_a_warning_naming_the_other_study(
         assert (twice - {row.study_id}).pop() in row.reason
     assert not report["reason"].str.contains("ACC0007").any()
     assert "1 AccessionNumber is on more than one study" in caplog.text
+
+
+def test_an_ingest_with_reports_ends_with_the_train_command(
+    source: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    reports = tmp_path / "reports.csv"
+    reports.write_text("accession_number,report\nACC0002,IMPRESSION: Normal study.\n")
+    out = tmp_path / "my dataset"
+    with caplog.at_level("INFO"):
+        assert main(["ingest", str(source), "--out", str(out), "--reports", str(reports)]) == 0
+    assert f"train on it: python -m model train --data '{out}' --out RUN_FOLDER" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO"):  # no reports: nothing to train on, no such line
+        assert main(["ingest", str(source), "--out", str(tmp_path / "plain")]) == 0
+    assert "train on it" not in caplog.text

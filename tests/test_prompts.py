@@ -89,3 +89,13 @@ def test_missing_file_and_python_tags_are_refused(tmp_path: Path) -> None:
 def test_a_single_string_is_accepted_as_a_one_prompt_list() -> None:
     prompts = PromptSet.loads("diagnoses:\n  hcm: Hypertrophic cardiomyopathy\n")
     assert prompts.diagnoses == {"hcm": ["Hypertrophic cardiomyopathy"]}
+
+
+def test_a_yaml_syntax_error_is_one_line_naming_where() -> None:
+    """PyYAML's message spans lines (the offending line and a caret): the command's one error
+    line became several."""
+    with pytest.raises(DataError) as raised:
+        PromptSet.loads("findings:\n  lge:\n    positive: [Scar\n", source="p.yaml")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("p.yaml is not valid YAML: ") and "at line 4, column 1" in message

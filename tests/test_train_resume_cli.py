@@ -132,3 +132,52 @@ def test_resume_with_another_batch_size_is_refused_and_changes_nothing(
     assert cli_main([*_resume_argv(tiny_data, out), "--batch-size", "8"]) == 2
     assert "cannot resume: the run trains on batches of 4 studies, not 8" in caplog.text
     assert {name: (out / name).read_bytes() for name in before} == before
+
+
+def test_the_command_says_what_it_trains_and_ends_with_what_to_do_next(
+    tiny_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Off a terminal (a batch job's log) there is no progress bar: a line before the first step
+    says what the run trains and where; the last lines say how to continue a stopped run, or
+    which checkpoint a finished one made and the command that evaluates it."""
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4)
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(tiny_data), "--out", str(out), "--preset", str(preset)]
+    with caplog.at_level("INFO"):
+        assert cli_main([*argv, "--device", "cpu", "--max-steps", "2"]) == 0
+    assert "training preset 'tiny' on cpu: " in caplog.text
+    assert "3 steps per epoch, 2 epochs; run folder " + str(out) in caplog.text
+    assert (
+        f"to continue it: python -m model train --data {tiny_data} --out {out} --resume "
+        "(and a larger --max-steps, or none)"
+    ) in caplog.text
+    assert "training preset 'tiny'" in (out / "train.log").read_text()
+    assert "best checkpoint so far" not in caplog.text  # no epoch done yet
+    caplog.clear()
+    with caplog.at_level("INFO"):  # past the first epoch: a best.pt to try meanwhile
+        assert cli_main([*_resume_argv(tiny_data, out), "--max-steps", "4"]) == 0
+    assert f"its best checkpoint so far: {out / 'best.pt'}" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert cli_main(_resume_argv(tiny_data, out)) == 0
+    assert ", from step 4; run folder" in caplog.text
+    assert (
+        f"checkpoint to use: {out / 'best.pt'}; evaluate it with: python -m model evaluate "
+        f"--checkpoint {out / 'best.pt'} --data {tiny_data} --out EVAL_FOLDER"
+    ) in caplog.text
+
+
+def test_val_labels_that_match_no_study_stop_before_the_run_folder_is_made(
+    tiny_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A --val-labels CSV keyed by other IDs was read only when the first epoch began: the
+    command had already made a run folder, which the dashboard then listed as a failed run."""
+    labels = tmp_path / "labels.csv"
+    labels.write_text("accession_number,lge\nNOT-AN-ACCESSION,1\n", encoding="utf-8")
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4)
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(tiny_data), "--out", str(out), "--preset", str(preset)]
+    with caplog.at_level("ERROR"):
+        assert cli_main([*argv, "--device", "cpu", "--val-labels", str(labels)]) == 2
+    assert f"no accession number in {labels} matches" in caplog.text
+    assert not out.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from shlex import quote
 
 from model.data.ingest import ingest
 from model.errors import DataError
@@ -58,4 +59,7 @@ def run(args: argparse.Namespace) -> int:
             "no usable study found in the source folder; reasons are in "
             f"{summary.dataset / 'ingest_report.csv'}"
         )
+    if args.reports is not None:
+        where = quote(str(summary.dataset))
+        log.info("train on it: python -m model train --data %s --out RUN_FOLDER", where)
     return 0

@@ -18,7 +18,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from model.errors import UserError
+from model.errors import DataError, UserError, not_found
 from model.evaluation.baselines import parse_general_clip
 from model.evaluation.fewshot import FewShotConfig
 from model.evaluation.probes import ProbeConfig
@@ -28,6 +28,12 @@ from model.prompts import DEFAULT_PROMPTS
 from model.training.distributed import resolve_device
 
 log = logging.getLogger(__name__)
+
+
+_OUT_HELP = (
+    "output folder: report.html (open it first), summary.json, and a folder per site of CSV "
+    "tables (zeroshot, probe, fewshot, diagnosis, retrieval, study_scores) and plots"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "demo's raw labels)",
     )
     parser.add_argument("--prompts", type=Path, default=DEFAULT_PROMPTS, help="prompt set YAML")
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--out", required=True, type=Path, help=_OUT_HELP)
     parser.add_argument(
         "--compare", nargs="+", action="extend", type=Path, default=[], help="baseline checkpoints"
     )
@@ -97,8 +103,25 @@ def _shots(text: str) -> tuple[int, ...]:
     return shots
 
 
+def check_paths_exist(external: list[Path], compare: list[Path]) -> None:
+    """Stop before any work when an ``--external`` dataset or a ``--compare`` checkpoint is not
+    there (a typo, or a run folder for its .pt): the runner keeps going without such an input
+    and names it only at the end, after the rest of the evaluation (minutes to hours)."""
+    for path in external:
+        if not path.is_dir():
+            raise DataError(not_found("--external dataset folder", path, folder=True))
+    for path in compare:
+        if path.is_dir():
+            raise UserError(
+                f"--compare {path} is a folder; give its .pt file (a run's best.pt or last.pt)"
+            )
+        if not path.exists():
+            raise UserError(f"--compare checkpoint {path} does not exist")
+
+
 def request_from_args(args: argparse.Namespace) -> EvaluationRequest:
     """Validate the command line into an ``EvaluationRequest``."""
+    check_paths_exist(list(args.external), list(args.compare))
     for name in ("episodes", "folds", "general_clip_frames"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1")

@@ -18,10 +18,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import time
 from pathlib import Path
-from typing import Any
+from shlex import quote
 
 import numpy as np
 import pandas as pd
@@ -40,13 +39,13 @@ from model.index.fresh_process import ChildDied, run_in_fresh_process
 from model.index.held_datasets import (
     dropped_by_rebuild,
     identity_of,
-    labels_state,
     read_held_datasets,
+    say_labels_state,
 )
-from model.index.label_fields import dataset_record, stale_note, with_labels_recorded
+from model.index.label_fields import dataset_record
 from model.index.metadata_lock import drop_left_locks
 from model.index.rebuild import drop_dead_leftovers, drop_leftovers, rebuild_index
-from model.index.records import IndexRecords, build_records, dataset_identity, read_labels
+from model.index.records import IndexRecords, build_records, read_labels
 from model.index.writer import UpsertReport, upsert_records
 from model.index.writer_lock import WriterLock
 from model.labels import label_file
@@ -261,46 +260,20 @@ def run(args: argparse.Namespace) -> int:
         finished - embedded,
         len(records) / max(finished - started, 1e-9),
     )
-    _say_labels_state(args.data, report.labels)
+    say_labels_state(args.data, report.labels)
+    log.info("search it: %s", search_command(args, location))
     return 0
 
 
-def _say_labels_state(datasets: list[Path], recorded: dict[str, dict[str, Any]]) -> None:
-    """One line for each dataset whose label values the index now holds (``recorded``: its
-    record of every dataset's labels after the write) are not its own labels file's, in the
-    words of ``search`` and the Case browser (``stale_note``): a given one indexed with
-    ``--labels`` from another file with other values, or from files that label none of its
-    studies; a sibling beside them that it was not given, whose labels it keeps but cannot
-    refresh (its labels file edited since it was indexed)."""
-    metadata = with_labels_recorded(None, recorded)
-    for path in [*datasets, *_siblings(datasets, set(recorded))]:
-        try:
-            state = labels_state(metadata, Path(path))
-        except (OSError, ValueError) as err:  # another account's linkage.csv, say: the index is
-            log.info("cannot tell whether the index holds the labels of %s: %s", path, err)
-            continue  # written already, and a sibling's files are no reason to fail the run
-        if not state.current:
-            log.warning("%s", stale_note(state, str(path)))
-
-
-def _siblings(datasets: list[Path], folders: set[str]) -> list[Path]:
-    """The dataset folders beside ``datasets`` (in their parent folders) not among them whose
-    labels the index records (``folders``: ``dataset_folder`` hashes), by name."""
-    given = {Path(path).resolve() for path in datasets}
-    found = set()
-    for parent in {path.parent for path in given}:
-        try:
-            beside = list(parent.iterdir())
-        except OSError as err:  # a folder it may not list: no sibling to name
-            log.info("cannot look for datasets beside the given ones in %s: %s", parent, err)
-            continue
-        for path in beside:
-            # os.path.isfile: False for a folder this account may not enter (a disk's lost+found)
-            if path.resolve() in given or not os.path.isfile(path / "studies.parquet"):
-                continue
-            if dataset_identity("", path)["dataset_folder"] in folders:
-                found.add(path)
-    return sorted(found)
+def search_command(args: argparse.Namespace, location: ChromaLocation) -> str:
+    """The ``search`` command line that reads the index just written (the same checkpoint and
+    the same index location, in the options the user gave for it)."""
+    where = f"--data {quote(str(args.data[0]))}"
+    if location.is_server:
+        where = f"--chroma-host {quote(str(location.host))} --chroma-port {location.port}"
+    elif args.chroma_path:
+        where = f"--chroma-path {quote(str(location.path))}"
+    return f'python -m model search "QUERY" --checkpoint {quote(str(args.checkpoint))} {where}'
 
 
 def _write(

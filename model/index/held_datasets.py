@@ -13,6 +13,7 @@ prunes its own dataset's departed studies and nobody else's (``model.index.write
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from collections.abc import Iterable
@@ -34,7 +35,9 @@ from model.index.label_fields import (
     compare_labels,
     dataset_label_fields,
     labels_fingerprint,
+    stale_note,
     values_fingerprint,
+    with_labels_recorded,
 )
 from model.index.records import dataset_identity, read_labels
 from model.labels import label_file
@@ -43,6 +46,7 @@ from model.schema import DatasetPaths
 if TYPE_CHECKING:
     from model.data.dataset import CMRDataset
 
+log = logging.getLogger(__name__)
 _PAGE = 5000
 
 
@@ -150,3 +154,41 @@ def labels_state(
 def dropped_by_rebuild(held: list[HeldDataset], given: list[dict[str, Any]]) -> list[HeldDataset]:
     """Those of ``held`` that a rebuild from the ``given`` datasets' identities would drop."""
     return [one for one in held if not one.is_one_of(given)]
+
+
+def say_labels_state(datasets: list[Path], recorded: dict[str, dict[str, Any]]) -> None:
+    """One line for each dataset whose label values the index now holds (``recorded``: its
+    record of every dataset's labels after the write) are not its own labels file's, in the
+    words of ``search`` and the Case browser (``stale_note``): a given one indexed with
+    ``--labels`` from another file with other values, or from files that label none of its
+    studies; a sibling beside them that it was not given, whose labels it keeps but cannot
+    refresh (its labels file edited since it was indexed)."""
+    metadata = with_labels_recorded(None, recorded)
+    for path in [*datasets, *sibling_datasets(datasets, set(recorded))]:
+        try:
+            state = labels_state(metadata, Path(path))
+        except (OSError, ValueError) as err:  # another account's linkage.csv, say: the index is
+            log.info("cannot tell whether the index holds the labels of %s: %s", path, err)
+            continue  # written already, and a sibling's files are no reason to fail the run
+        if not state.current:
+            log.warning("%s", stale_note(state, str(path)))
+
+
+def sibling_datasets(datasets: list[Path], folders: set[str]) -> list[Path]:
+    """The dataset folders beside ``datasets`` (in their parent folders) not among them whose
+    labels the index records (``folders``: ``dataset_folder`` hashes), by name."""
+    given = {Path(path).resolve() for path in datasets}
+    found = set()
+    for parent in {path.parent for path in given}:
+        try:
+            beside = list(parent.iterdir())
+        except OSError as err:  # a folder it may not list: no sibling to name
+            log.info("cannot look for datasets beside the given ones in %s: %s", parent, err)
+            continue
+        for path in beside:
+            # os.path.isfile: False for a folder this account may not enter (a disk's lost+found)
+            if path.resolve() in given or not os.path.isfile(path / "studies.parquet"):
+                continue
+            if dataset_identity("", path)["dataset_folder"] in folders:
+                found.add(path)
+    return sorted(found)

@@ -29,6 +29,29 @@ def preset_names() -> list[str]:
     return sorted(path.stem for path in PRESET_DIR.glob("*.json"))
 
 
+_MACHINE = {
+    "cpu-small": "CPU (a laptop, 2 cores)",
+    "gpu-base": "one GPU",
+    "paper": "GPUs (the paper's model)",
+}
+
+
+def preset_guide() -> str:
+    """One line per shipped preset, for ``train --help``: the machine it is for and, read from
+    its file, what it trains (a researcher picks by machine, then by budget)."""
+    lines = []
+    for name in preset_names():
+        train = load_preset(name).train
+        length = f"{train.epochs} epochs"
+        if train.time_budget_s > 0:
+            length = f"up to {length} in {train.time_budget_s:g} s"
+        lines.append(
+            f"  {name:<10} {_MACHINE.get(name, 'your own')}: {train.frames} frames x "
+            f"{train.image_size} px, batch {train.batch_size}, {train.precision}, {length}"
+        )
+    return "\n".join(lines)
+
+
 def load_preset(name_or_path: str | Path) -> Preset:
     """Load a shipped preset by name or any preset JSON file by path.
 

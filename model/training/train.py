@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from shlex import quote
 
 from model.errors import UserError
 
@@ -63,7 +64,26 @@ class TrainResult:
     is_main: bool = True  # rank 0, or the only process: the one that reports the run's end
 
 
+def _epilog() -> str:
+    """train --help's end: which preset for which machine, what the run folder holds, examples."""
+    from model.nn.presets import preset_guide
+
+    return (
+        f"which preset:\n{preset_guide()}\n\n"
+        "--preset FILE.json takes your own; the options above override any preset's.\n\n"
+        "the run folder (--out): best.pt (the epoch with the best val study-report retrieval: "
+        "the checkpoint to use), last.pt (the latest step: --resume), config.json (the preset "
+        "and options), status.json (state, step, ETA), metrics.jsonl (loss and val metrics), "
+        "train.log (the log lines).\n\n"
+        "examples:\n"
+        "  python -m model train --data data/ds/internal --preset cpu-small --out data/runs/cpu\n"
+        "  python -m model train --data data/ds/internal --out data/runs/cpu --resume --epochs 100\n"
+        "  torchrun --nproc_per_node 4 -m model train --data DS --preset paper --out RUNS/paper"
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = _epilog()
     parser.add_argument("--data", required=True, type=Path, help="an ingested dataset folder")
     parser.add_argument("--out", required=True, type=Path, help="run folder to create or resume")
     parser.add_argument(
@@ -80,6 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--time-budget",
         dest="time_budget_s",
+        metavar="SECONDS",
         type=float,
         help="seconds: train as many epochs as fit, at most --epochs or the preset's; 0 = off",
     )
@@ -94,7 +115,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="labels CSV for a logged val zero-shot AUC (never used for training or selection)",
     )
     parser.add_argument(
-        "--workers", dest="num_workers", type=int, help="override the data loader workers"
+        "--workers",
+        dest="num_workers",
+        metavar="N",
+        type=int,
+        help="override the data loader workers",
     )
     parser.add_argument(
         "--grad-checkpointing",
@@ -253,15 +278,64 @@ def train(options: TrainOptions) -> TrainResult:
         shutdown(ctx)
 
 
+def log_run_start(config: dict, step: int, out: Path) -> None:
+    """Say, before the first step, what the run trains and where it writes: off a terminal (a
+    batch job's log) there is no progress bar, and the first other line comes at the end of
+    the first epoch, minutes later. ``config`` is the run's ``config.json``."""
+    budget = config["preset"]["train"]["time_budget_s"]
+    epochs = f"{config['epochs']} epochs"
+    if budget > 0 and not config["epochs_chosen_by_time_budget"]:
+        epochs = f"at most {epochs} in a {budget:g} s time budget"
+    start = f", from step {step}" if step else ""
+    log.info(
+        "training preset %r on %s: %d train / %d val studies, batch %d, %d steps per epoch, "
+        "%s%s; run folder %s (best.pt: the best val epoch, last.pt: to resume, train.log, "
+        "metrics.jsonl)",
+        config["preset"]["name"],
+        config["device"],
+        config["n_train"],
+        config["n_val"],
+        config["global_batch"],
+        config["steps_per_epoch"],
+        epochs,
+        start,
+        out,
+    )
+
+
+def next_steps(options: TrainOptions, result: TrainResult) -> list[str]:
+    """The lines that end the command: how to continue a stopped run, or where a finished
+    run's checkpoint is and the command that evaluates it."""
+    again = (
+        f"python -m model train --data {quote(str(options.data))} --out {quote(str(options.out))}"
+    )
+    if result.state != "finished":
+        steps = " (and a larger --max-steps, or none)" if options.max_steps else ""
+        lines = [f"to continue it: {again} --resume{steps}"]
+        if result.best_checkpoint is not None:
+            lines.append(f"its best checkpoint so far: {quote(str(result.best_checkpoint))}")
+        return lines
+    lines = []
+    if options.resume and options.epochs is None:
+        lines.append(
+            f"to train it further, resume with more epochs: --resume --epochs {result.epoch + 1} "
+            "(or more)"
+        )
+    if result.best_checkpoint is not None:
+        best = quote(str(result.best_checkpoint))
+        lines.append(
+            f"checkpoint to use: {best}; evaluate it with: python -m model evaluate "
+            f"--checkpoint {best} --data {quote(str(options.data))} --out EVAL_FOLDER"
+        )
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     result = train(options)
     if not result.is_main:  # each torchrun rank would print the same lines again
         return 0
     log.info("run %s at epoch %d, step %d: %s", result.state, result.epoch, result.step, args.out)
-    if options.resume and options.epochs is None and result.state == "finished":
-        log.info(
-            "to train it further, resume with more epochs: --resume --epochs %d (or more)",
-            result.epoch + 1,
-        )
+    for line in next_steps(options, result):
+        log.info("%s", line)
     return 0

@@ -36,7 +36,7 @@ from model.training.distributed import (
 from model.training.engine import Engine, StepOutcome, TrainingDiverged, epoch_batches
 from model.training.run_folder import RunFolder
 from model.training.schedule import build_optimizer, build_scheduler, set_total_steps
-from model.training.train import TrainOptions, TrainResult
+from model.training.train import TrainOptions, TrainResult, log_run_start
 from model.training.val_loss import TrainingLoss, warn_batch_loss
 from model.training.validation import ValLabels, ValSet, logged_val_labels, validate_epoch
 
@@ -58,6 +58,9 @@ class Trainer:
             log.warning("%d train studies have no report impression; they are left out", blank)
         self.val_ids, _ = self.ds.reported_ids("val")
         self.val_set = ValSet(self.ds, self.val_ids, self.cfg.frames, self.cfg.image_size)
+        self.val_labels: ValLabels = (None, None)  # read now: a wrong file makes no run folder
+        if options.val_labels is not None and ctx.is_main:
+            self.val_labels = logged_val_labels(options.val_labels, self.ds)
         self.global_batch = global_batch_size(self.cfg.batch_size, len(self.train_ids), ctx)
         self.steps_per_epoch = len(self.train_ids) // self.global_batch
         budget_s = self.cfg.time_budget_s
@@ -141,25 +144,25 @@ class Trainer:
         self._write_config()
 
     def _write_config(self) -> None:
-        self.folder.write_config(
-            {
-                "preset": preset_to_dict(self.preset),
-                "data": str(self.options.data),
-                "data_fingerprint": self.data_fingerprint,
-                "device": str(self.ctx.device),
-                "world_size": self.ctx.world_size,
-                "global_batch": self.global_batch,
-                "steps_per_epoch": self.steps_per_epoch,
-                "epochs": self.budget.epochs,
-                "epochs_chosen_by_time_budget": self.budget.resolved and self.budget.budget_s > 0,
-                "total_steps": self.total_steps,
-                "n_train": len(self.train_ids),
-                "n_val": len(self.val_ids),
-                "val_labels": str(self.options.val_labels) if self.options.val_labels else None,
-                "selection": self.val_set.selection,
-                "versions": software_versions(),
-            }
-        )
+        config = {
+            "preset": preset_to_dict(self.preset),
+            "data": str(self.options.data),
+            "data_fingerprint": self.data_fingerprint,
+            "device": str(self.ctx.device),
+            "world_size": self.ctx.world_size,
+            "global_batch": self.global_batch,
+            "steps_per_epoch": self.steps_per_epoch,
+            "epochs": self.budget.epochs,
+            "epochs_chosen_by_time_budget": self.budget.resolved and self.budget.budget_s > 0,
+            "total_steps": self.total_steps,
+            "n_train": len(self.train_ids),
+            "n_val": len(self.val_ids),
+            "val_labels": str(self.options.val_labels) if self.options.val_labels else None,
+            "selection": self.val_set.selection,
+            "versions": software_versions(),
+        }
+        self.folder.write_config(config)
+        log_run_start(config, self.step, self.folder.root)
 
     def run(self) -> TrainResult:
         if self.ctx.is_main:  # refuse a clobbering --out before any work
@@ -195,9 +198,7 @@ class Trainer:
         )
 
     def _epochs(self) -> str:
-        val_labels: ValLabels = (None, None)
-        if self.options.val_labels is not None and self.ctx.is_main:
-            val_labels = logged_val_labels(self.options.val_labels, self.ds)
+        val_labels = self.val_labels
         with Progress("train", total=self.total_steps, unit="step") as bar:
             bar.update(self.step)
             self._bar = bar
