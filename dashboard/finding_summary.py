@@ -9,7 +9,6 @@ said why.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -17,7 +16,7 @@ import pandas as pd
 
 from dashboard.scoring import CI, FindingEvaluation, Scores, diagnosis_name
 from model.evaluation.tables import display_name
-from model.labels import diagnosis_targets
+from model.labels import diagnosis_targets, unlabelled
 
 SUMMARY_COLUMNS = ("Finding", "AUC", *CI, "Studies", "Positive")
 
@@ -50,19 +49,11 @@ def auc_summary(results: Mapping[str, FindingEvaluation | None]) -> pd.DataFrame
 
 def unlabelled_findings(findings: Iterable[str], columns: Iterable[str]) -> list[str]:
     """Each finding with no labels column of its exact name, as shown text, with the closest
-    unused column when its name looks like a typo of one (``lv_dysfuntion`` -> ``lv_dysfunction``)."""
-    findings = [str(f) for f in findings]
-    columns = [str(c) for c in columns]
-    unused = [c for c in columns if c not in findings]
-    by_lower = {c.lower(): c for c in unused}
-    lines = []
-    for finding in findings:
-        if finding in columns:
-            continue
-        close = difflib.get_close_matches(finding.lower(), list(by_lower), n=1, cutoff=0.75)
-        hint = f" (did you mean `{by_lower[close[0]]}`?)" if close else ""
-        lines.append(f"`{finding}`{hint}")
-    return lines
+    unused column when its name looks like a typo of one (``model.labels.unlabelled``)."""
+    return [
+        f"`{name}`" + (f" (did you mean `{close}`?)" if close else "")
+        for name, close in unlabelled(findings, columns)
+    ]
 
 
 def label_truth(labels: pd.DataFrame, key: str, classes: Sequence[str] = ()) -> pd.Series:

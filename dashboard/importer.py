@@ -4,7 +4,6 @@ ingested by a background ``python -m model ingest`` job, then summarised from it
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 import shutil
@@ -28,7 +27,7 @@ from dashboard.zip_import import (
 from model.data.store import LOCK_FILE, ingest_lock
 from model.data.views import ViewMap
 from model.errors import DataError, UserError, not_found
-from model.labels import KEY, label_file, read_labels_csv
+from model.labels import KEY, closest_name, label_file, read_labels_csv
 from model.schema import DIAGNOSES, FINDINGS
 from model.workers import usable_cpus
 
@@ -287,9 +286,9 @@ def misspelt_label_columns(dataset: Path) -> list[str]:
     for column in columns:
         if column in FINDINGS or column in DIAGNOSES:
             continue
-        close = difflib.get_close_matches(column.lower(), known, n=1, cutoff=0.8)
+        close = closest_name(column, known, cutoff=0.8)
         if close:
-            notes.append(f"`{column}` (did you mean `{close[0]}`?)")
+            notes.append(f"`{column}` (did you mean `{close}`?)")
     return notes
 
 

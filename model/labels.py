@@ -16,7 +16,9 @@ never for training or for choosing anything.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -135,3 +137,20 @@ def label_file(dataset: Path) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def closest_name(name: str, candidates: Iterable[str], cutoff: float = 0.75) -> str | None:
+    """The candidate ``name`` most likely misspells (``lv_dysfuntion`` -> ``lv_dysfunction``,
+    ``LGE`` -> ``lge``: compared in lower case), None when none is close: the one rule by which
+    the Zero-shot page, ``zeroshot`` and the import say "did you mean"."""
+    by_lower = {str(c).lower(): str(c) for c in candidates}
+    close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1, cutoff=cutoff)
+    return by_lower[close[0]] if close else None
+
+
+def unlabelled(names: Iterable[str], columns: Iterable[str]) -> list[tuple[str, str | None]]:
+    """Each of ``names`` (a prompt set's findings or classes) with no labels column of its exact
+    name, with the closest column no name takes (``closest_name``) or None."""
+    names, columns = [str(n) for n in names], [str(c) for c in columns]
+    unused = [c for c in columns if c not in names]
+    return [(name, closest_name(name, unused)) for name in names if name not in columns]

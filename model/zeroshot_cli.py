@@ -11,7 +11,6 @@ The dataset's own file is skipped when it has no finding column (an ACDC ingest'
 from __future__ import annotations
 
 import argparse
-import difflib
 import functools
 import logging
 from pathlib import Path
@@ -21,7 +20,7 @@ import pandas as pd
 
 from model.atomic import atomic_write_with
 from model.errors import DataError, UserError
-from model.labels import label_file, labels_by_study
+from model.labels import label_file, labels_by_study, unlabelled
 from model.output_path import check_not_an_input, check_output_path
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 from model.zeroshot import finding_metrics, score_diagnoses, score_findings
@@ -85,12 +84,8 @@ def warn_unlabelled_findings(prompt_set: PromptSet, labels: pd.DataFrame, path: 
     """Warn, naming the closest label column, for each finding of the prompt set that has no
     column in the labels: it gets probabilities but no metrics (a key typo'd in the YAML,
     ``lv_dilaton``, dropped ``lv_dilation`` from the metrics without a word)."""
-    others = [str(c) for c in labels.columns if c not in prompt_set.findings]
-    for name in prompt_set.findings:
-        if name in labels.columns:
-            continue
-        close = difflib.get_close_matches(name, others, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+    for name, close in unlabelled(prompt_set.findings, labels.columns):
+        hint = f" (did you mean '{close}'?)" if close else ""
         log.warning(
             "prompt-set finding '%s' has no column in %s: probabilities only, no metrics%s",
             name,

@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 
 from model.errors import DataError
-from model.labels import join_to_studies, labels_by_study, read_labels_csv
+from model.labels import (
+    closest_name,
+    join_to_studies,
+    labels_by_study,
+    read_labels_csv,
+    unlabelled,
+)
 
 LINKAGE = pd.DataFrame({"study_id": ["s1", "s2", "s3"], "accession_number": ["A1", "A2", "A3"]})
 
@@ -100,3 +106,16 @@ def test_rows_join_to_studies_through_the_linkage_only(tmp_path: Path) -> None:
 def test_a_spreadsheet_export_with_bom_and_crlf_reads(tmp_path: Path) -> None:
     path = write(tmp_path, b"\xef\xbb\xbfaccession_number,lge\r\nA1,1\r\nA2,0\r\n")
     assert read_labels_csv(path)["lge"].to_dict() == {"A1": 1.0, "A2": 0.0}
+
+
+def test_a_name_without_its_column_is_paired_with_the_unused_column_it_likely_misspells() -> None:
+    """One rule for the Zero-shot page, ``zeroshot`` and the import's "did you mean"."""
+    columns = ["lv_dysfunction", "lv_dilation", "lge", "normal"]
+    assert unlabelled(["lv_dysfuntion", "lv_dilation", "custom", "LGE"], columns) == [
+        ("lv_dysfuntion", "lv_dysfunction"),
+        ("custom", None),
+        ("LGE", "lge"),  # case aside
+    ]
+    assert unlabelled(["lv_dilaton", "lv_dilation"], columns) == [("lv_dilaton", None)]  # taken
+    assert closest_name("lv_dilaton", columns) == "lv_dilation"
+    assert closest_name("sarcoid", columns) is None
