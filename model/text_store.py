@@ -1,5 +1,5 @@
-"""Prompt and query vectors of one checkpoint kept on disk, so a new process reads them back
-instead of building the model.
+"""Prompt vectors of one checkpoint kept on disk, so a new process reads them back instead of
+building the model.
 
 Scoring a prompt set needs each prompt's vector from the checkpoint's text tower: building the
 model (torch, transformers, the weights) took 3-4 s on a 2-core machine, paid by the first
@@ -20,8 +20,12 @@ checkpoint; the model is built only for a text the store lacks.
   half a file and ``tidy`` never removes one being written. Two processes writing in the same
   instant may lose one's additions (the last replace wins): those texts are encoded again by the
   next process that needs them.
-- A damaged file is ignored (one warning) and replaced by the next write; a folder that cannot be
-  written (a dataset shared read-only) keeps the texts in memory only, said once per folder.
+- A damaged file is ignored (one warning per version of the file) and replaced by the next
+  write; a folder that cannot be written (a dataset shared read-only) keeps the texts in memory
+  only, said once per folder. A write that fails for another reason (the writers lock still held
+  by a long tidy) is said and tried again with the next new text.
+- Typed Case browser queries are never added (``dashboard.scoring.CachedTextEncoder``'s
+  ``keep=False``): free text about a case stays in the server's memory.
 """
 
 from __future__ import annotations
@@ -43,8 +47,9 @@ from model.errors import UserError
 log = logging.getLogger(__name__)
 
 FORMAT = 1
-MAX_TEXTS = 2048  # the shipped prompt sets hold about 60; the rest are typed queries
-_UNWRITABLE: set[Path] = set()  # folders a store could not be written in (said once)
+MAX_TEXTS = 2048  # the shipped prompt sets hold about 70; the rest are users' own prompts
+_UNWRITABLE: set[Path] = set()  # folders a store may not be written in (said once)
+_DAMAGE_SAID: set[tuple[Path, int, int]] = set()  # (path, size, mtime ns) of files said damaged
 
 
 @dataclass(frozen=True)
@@ -80,9 +85,7 @@ class TextStore:
             with np.load(self.path, allow_pickle=False) as arrays:
                 return _readings(arrays, self.fingerprint)
         except (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile) as err:
-            log.warning(
-                "stored prompt vectors %s ignored (%s); they are encoded again", self.path, err
-            )
+            _say_damage(self.path, err)
             return {}
 
     def add(self, readings: dict[str, TextReading]) -> None:
@@ -97,13 +100,17 @@ class TextStore:
                 kept = self.read()
                 kept.update((text, r) for text, r in readings.items() if text not in kept)
                 _write(path, self.fingerprint, list(kept.items())[-MAX_TEXTS:])
-        except (OSError, UserError) as err:  # a dataset shared read-only: memory only
-            _UNWRITABLE.add(path.parent)
+        except (OSError, UserError) as err:
+            read_only = isinstance(err, OSError)  # not UserError: the lock busy past its wait
+            if read_only:  # a dataset shared read-only: memory only, said once
+                _UNWRITABLE.add(path.parent)
             log.warning(
-                "prompt vectors not kept in %s (%s); a new process builds the model to encode "
-                "them again",
+                "prompt vectors not kept in %s (%s); %s",
                 path.parent,
                 getattr(err, "strerror", None) or err,
+                "a new process builds the model to encode them again"
+                if read_only
+                else "tried again with the next new prompt",
             )
 
 
@@ -143,6 +150,19 @@ def shipped_prompt_texts() -> list[str]:
         except (OSError, UserError) as err:
             log.warning("shipped prompt set %s not read: %s", path, err)
     return list(dict.fromkeys(texts))
+
+
+def _say_damage(path: Path, err: Exception) -> None:
+    """Warn once per version of a damaged store file (a read-only one stays, read at each new
+    text: it said so for every prompt typed)."""
+    try:
+        stat = path.stat()
+        version = (path, stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        version = (path, -1, -1)
+    if version not in _DAMAGE_SAID:
+        _DAMAGE_SAID.add(version)
+        log.warning("stored prompt vectors %s ignored (%s); they are encoded again", path, err)
 
 
 def _readings(arrays: Any, fingerprint: str) -> dict[str, TextReading]:

@@ -16,6 +16,7 @@ from read_only_tree import read_only_tree
 
 from dashboard.scoring import CachedTextEncoder
 from model import embedding_cache, text_store
+from model.errors import UserError
 from model.text_store import TextReading, TextStore, read_texts, shipped_prompt_texts
 
 CHECKPOINT = "0a1b2c3d4e5f6071"
@@ -136,6 +137,45 @@ def test_a_damaged_store_is_ignored_with_a_warning_and_rebuilt(
         assert "stored prompt vectors" in caplog.text and "ignored" in caplog.text
         assert list(TextStore(tmp_path, CHECKPOINT).read()) == ["LV dilated"]  # rebuilt
         caplog.clear()
+
+
+def test_a_damaged_store_that_cannot_be_replaced_is_warned_about_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In a read-only folder the damaged file stays and is read at each new text: it was warned
+    about for every prompt typed."""
+    folder = tmp_path / "embeddings"
+    folder.mkdir()
+    (folder / f"{CHECKPOINT}.texts.npz").write_bytes(b"not a zip")
+    tower = Encoder()
+    with read_only_tree(folder), caplog.at_level(logging.WARNING, logger="model.text_store"):
+        encoder = CachedTextEncoder(tower, TextStore(folder, CHECKPOINT))
+        for text in ("LV dilated", "Normal LV", "RV dilated"):
+            encoder([text])
+    assert tower.asked == ["LV dilated", "Normal LV", "RV dilated"]
+    assert caplog.text.count("ignored") == 1, caplog.text
+
+
+def test_a_write_that_fails_for_a_while_is_tried_again_with_the_next_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tidy holding the writers lock past the wait is no read-only folder: one such failure
+    stopped every later write of the folder until the server restarted."""
+    real_writing = embedding_cache.writing
+    busy = [True]
+
+    def writing(folder: Path):
+        if busy.pop(0) if busy else False:
+            raise UserError("the writers lock is held")
+        return real_writing(folder)
+
+    monkeypatch.setattr(embedding_cache, "writing", writing)
+    encoder = CachedTextEncoder(Encoder(), TextStore(tmp_path, CHECKPOINT))
+    with caplog.at_level(logging.WARNING, logger="model.text_store"):
+        encoder(["LV dilated"])
+    assert "tried again" in caplog.text
+    encoder(["Normal LV"])
+    assert list(TextStore(tmp_path, CHECKPOINT).read()) == ["Normal LV"]
 
 
 def test_a_store_of_mismatched_arrays_is_ignored(tmp_path: Path) -> None:
