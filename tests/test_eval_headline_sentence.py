@@ -171,3 +171,11 @@ def test_the_reports_names_read_left_and_figures_right():
     assert "<td class='num'>0.800</td>" in page
     assert "<td class='num'><span class='nb'>0.70–0.90</span></td>" in page
     assert "td.num{text-align:right}" in page
+    comparison = pd.DataFrame(
+        {"Label": ["LGE"], "baseline": ["b"], "auc_a": [0.8], "auc_b": [0.81],
+         "difference": [-0.01], "difference_lo": [-0.05], "difference_hi": [0.03]}
+    )  # fmt: skip
+    page = render_html(
+        "t", {"internal": {"comparison": comparison}}, {}, [{"name": "internal"}], [], []
+    )
+    assert "<td class='num'><span class='nb'>-0.050 to +0.030</span></td>" in page

@@ -108,10 +108,13 @@ def _image(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
+_SIGNED_INTERVAL = r"[-+]\d[\d.]* to [-+]\d[\d.]*"  # a difference's: "-0.010 to +0.100"
 _NUMBER_CELL = re.compile(
-    r"<td>([-+−]?[\d.,]+(?:e[-+]?\d+)?(?: \([\d.]+–[\d.]+\))?|[\d.]+–[\d.]+|–)</td>"
+    r"<td>([-+−]?[\d.,]+(?:e[-+]?\d+)?(?: \([\d.]+–[\d.]+\))?|[\d.]+–[\d.]+|"
+    + _SIGNED_INTERVAL
+    + r"|–)</td>"
 )
-_INTERVAL = re.compile(r"\d[\d.]*–\d[\d.]*")
+_INTERVAL = re.compile(r"\d[\d.]*–\d[\d.]*|" + _SIGNED_INTERVAL)
 _SHOWN_CIS = {"auc": "AUC 95% CI", "difference": "difference 95% CI"}
 _DIAGNOSIS_CIS = {"accuracy": "Accuracy 95% CI", "macro_f1": "macro-F1 95% CI"}
 _RETRIEVAL_CIS = {
