@@ -17,6 +17,7 @@ import pandas as pd
 from model.evaluation.headline import HEADLINE_NOTE
 from model.evaluation.methods import site_line
 from model.evaluation.report import compact
+from model.evaluation.tables import count_labels
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|!#])")
 # a site's zero-shot table as a slide shows it: what a row is, its AUC and interval, its counts
@@ -48,7 +49,7 @@ def _zeroshot(table: pd.DataFrame) -> pd.DataFrame:
     view = compact(table)
     several = "model" in view and view["model"].nunique() > 1
     keep = [c for c in ZEROSHOT_COLUMNS if c in view and (c != "model" or several)]
-    return view[keep].rename(columns={"n": "studies", "n_positive": "with the label"})
+    return view[keep].rename(columns=count_labels(list(view.columns)))
 
 
 def render_markdown(
