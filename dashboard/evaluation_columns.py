@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from model.evaluation.tables import comparison_labels, slug
+from model.evaluation.tables import comparison_labels, count_labels, slug
 
 LEAD = ("Label", "direction", "setting", "method", "k", "AUC")  # what a row is, then its AUC
 BOUNDS = ("_lo", "_hi")
@@ -108,12 +108,13 @@ def column_labels(table: pd.DataFrame) -> dict[str, str]:
     """Headers the page gives columns whose written names do not say what they hold: a
     confusion matrix's first column ``true`` (its rows are the labelled diagnosis, its other
     columns the predicted one, which the header ``true`` alone did not say); a comparison's
-    AUCs by the table's ``model`` and ``baseline`` columns; intervals by their figure."""
+    AUCs by the table's ``model`` and ``baseline`` columns; intervals by their figure; a per-label
+    table's counts as report.md heads them (``n_positive`` read as code on a slide)."""
     columns = [str(c) for c in table.columns]
     if columns[:1] == ["true"]:
         return {"true": CONFUSION_ROWS}
     named = comparison_labels(columns)
-    return named | interval_labels(columns, named)
+    return count_labels(columns) | named | interval_labels(columns, named)
 
 
 def interval_labels(columns: list[str], named: dict[str, str] | None = None) -> dict[str, str]:

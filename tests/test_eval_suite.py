@@ -572,6 +572,9 @@ def test_counts_in_the_tables_stay_whole_numbers(tmp_path: Path) -> None:
             "n_labelled": 138}  # fmt: skip
     html = render_html("t", {"internal": {"probe": table}}, {}, [site], [], [])
     assert ">862<" in html and "862.0" not in html
+    # the counts headed as the Evaluate page and report.md head them, not n and n_positive
+    assert "<th>studies</th>" in html and "<th>with the label</th>" in html
+    assert "<th>n_positive</th>" not in html
     assert "&lt;NA&gt;" not in html  # the cross-validated row has no n_fit: a dash, as elsewhere
 
 

@@ -128,11 +128,25 @@ def test_a_confusion_matrix_says_which_way_it_reads() -> None:
     assert column_labels(_table(ZEROSHOT))["auc_lo"] == "AUC CI low"  # intervals: see below
 
 
+def test_a_per_label_tables_counts_are_headed_as_report_md_heads_them() -> None:
+    """The page headed a zero-shot or comparison table's counts n and n_positive where report.md
+    says studies and with the label; a table without n_positive (retrieval: n queries) keeps n."""
+    comparison = _table(
+        "model,baseline,Label,n,n_positive,auc_a,auc_b,difference\nm,b,LGE,9,3,1,1,0\n"
+    )
+    labels = column_labels(comparison)
+    assert (labels["n"], labels["n_positive"]) == ("studies", "with the label")
+    assert labels["auc_a"] == "AUC, model"
+    assert "n" not in column_labels(_table("model,direction,R@10,n\nm,report,0.3,40\n"))
+
+
 def test_interval_columns_are_headed_by_their_figure() -> None:
     """The page headed a table's intervals auc_lo, accuracy_hi, f1_lo: code on a slide's
     screenshot. Each is headed by the figure it bounds; columns of no figure keep their name."""
     labels = column_labels(_table(ZEROSHOT))
     assert labels == {
+        "n": "studies",
+        "n_positive": "with the label",
         "auc_lo": "AUC CI low",
         "auc_hi": "AUC CI high",
         "accuracy_lo": "Accuracy CI low",

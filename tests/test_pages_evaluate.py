@@ -214,6 +214,9 @@ def test_evaluation_tables_show_figures_as_the_headline_does_and_counts_and_p_va
     )
     at = app("pages/evaluate.py")
     assert _formats(at, "AUC") == {"AUC": "%.3f", "auc_lo": "%.3f", "n": "%,d", "n_positive": "%,d"}
+    [shown] = [json.loads(f.proto.columns) for f in at.dataframe if "AUC" in f.proto.columns]
+    # headed as report.md heads them, keeping their number format
+    assert (shown["n"]["label"], shown["n_positive"]["label"]) == ("studies", "with the label")
     assert _formats(at, "p_value") == {
         "difference": "%.3f",
         "p_value": "%.3g",

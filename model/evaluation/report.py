@@ -23,7 +23,12 @@ from model.evaluation.headline import HEADLINE_NOTE
 from model.evaluation.label_means import mean_intervals
 from model.evaluation.methods import site_line
 from model.evaluation.suite import SiteResult
-from model.evaluation.tables import comparison_labels, is_p_value, with_label_names
+from model.evaluation.tables import (
+    comparison_labels,
+    count_labels,
+    is_p_value,
+    with_label_names,
+)
 
 SUMMARY_VERSION = 1
 _STYLE = (
@@ -173,7 +178,9 @@ def compact(table: pd.DataFrame) -> pd.DataFrame:
                 ]
             view = view.drop(columns=[low, high])
     hidden = [c for c in ("label_key", "site", "auc_sd", "auc_resamples") if c in view.columns]
-    return view.drop(columns=hidden).rename(columns=_comparison_headers(list(table.columns)))
+    columns = list(table.columns)  # counts and a comparison headed as the Evaluate page heads them
+    headers = count_labels(columns) | _comparison_headers(columns)
+    return view.drop(columns=hidden).rename(columns=headers)
 
 
 def _comparison_headers(columns: list[str]) -> dict[str, str]:

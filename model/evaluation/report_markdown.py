@@ -17,10 +17,11 @@ import pandas as pd
 from model.evaluation.headline import HEADLINE_NOTE
 from model.evaluation.methods import site_line
 from model.evaluation.report import compact
+from model.evaluation.tables import COUNT_LABELS
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|!#])")
 # a site's zero-shot table as a slide shows it: what a row is, its AUC and interval, its counts
-ZEROSHOT_COLUMNS = ("model", "Label", "AUC", "AUC 95% CI", "n", "n_positive")
+ZEROSHOT_COLUMNS = ("model", "Label", "AUC", "AUC 95% CI", *COUNT_LABELS.values())
 
 
 def escaped(value: Any) -> str:
@@ -48,7 +49,7 @@ def _zeroshot(table: pd.DataFrame) -> pd.DataFrame:
     view = compact(table)
     several = "model" in view and view["model"].nunique() > 1
     keep = [c for c in ZEROSHOT_COLUMNS if c in view and (c != "model" or several)]
-    return view[keep].rename(columns={"n": "studies", "n_positive": "with the label"})
+    return view[keep]
 
 
 def render_markdown(

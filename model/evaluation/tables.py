@@ -43,11 +43,22 @@ TABLES: tuple[str, ...] = (
 )  # fmt: skip
 # a comparison table's figures (``compare.py``): auc_a and auc_b said nothing of which model
 # each one is; the Evaluate page and report.html head them alike
+# a per-label table's counts as a reader says them; the Evaluate page and report.md head them alike
+COUNT_LABELS = {"n": "studies", "n_positive": "with the label"}
 COMPARISON_LABELS = {
     "auc_a": "AUC, model",
     "auc_b": "AUC, baseline",
     "difference": "AUC difference (model − baseline)",
 }
+
+
+def count_labels(columns: list[str]) -> dict[str, str]:
+    """``COUNT_LABELS`` of a per-label table's ``columns`` (one with ``n_positive``, where ``n``
+    counts the studies whose label is known); {} for any other table, whose ``n`` may count
+    something else (a retrieval's queries)."""
+    if "n_positive" not in columns:
+        return {}
+    return {c: COUNT_LABELS[c] for c in columns if c in COUNT_LABELS}
 
 
 def comparison_labels(columns: list[str]) -> dict[str, str]:
