@@ -41,10 +41,10 @@ COUNT_COLUMNS: tuple[str, ...] = ("n", "n_positive", "n_fit", "k", "episodes", "
 TABLES: tuple[str, ...] = (
     "zeroshot", "diagnosis", "fewshot", "probe", "retrieval", "counts", "prompts"
 )  # fmt: skip
-# a comparison table's figures (``compare.py``): auc_a and auc_b said nothing of which model
-# each one is; the Evaluate page and report.html head them alike
-# a per-label table's counts as a reader says them; the Evaluate page and report.md head them alike
+# a per-label table's counts as a reader says them; the Evaluate page and reports head them alike
 COUNT_LABELS = {"n": "studies", "n_positive": "with the label"}
+# a comparison table's figures (``compare.py``): auc_a and auc_b said nothing of which model
+# each one is; the Evaluate page and the reports head them alike
 COMPARISON_LABELS = {
     "auc_a": "AUC, model",
     "auc_b": "AUC, baseline",
