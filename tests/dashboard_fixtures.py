@@ -59,6 +59,25 @@ def page_opener(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..
     return open_page
 
 
+def tiny_writable_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data root of this test's own (pages may write into it) holding an 8-study dataset,
+    set as ``CMR_DATA_ROOT``."""
+    root = tmp_path / "data"
+    make_tiny_dataset(root / "ds" / "tiny", n=8)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    return root
+
+
+def import_view(timeout: float = 60) -> AppTest:
+    """The Studies page's Import view on ``CMR_DATA_ROOT``, with no exception shown."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.session_state["studies_view"] = "Import"
+    at.run()
+    at.switch_page("pages/studies.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def block_holding(node: Any, predicate: Callable[[Any], bool]) -> Any:
     """The innermost block of an AppTest tree (``at.main``) holding an element for which
     ``predicate`` holds, to check where a page lays it out; None when none does."""

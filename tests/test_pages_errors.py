@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dashboard_fixtures import make_tiny_dataset
+from dashboard_fixtures import make_tiny_dataset, tiny_writable_root
 from streamlit.testing.v1 import AppTest
 
 from dashboard import jobs as jobs_module
@@ -38,10 +38,7 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 @pytest.fixture
 def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "data"
-    make_tiny_dataset(root / "ds" / "tiny", n=8)
-    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
-    return root
+    return tiny_writable_root(tmp_path, monkeypatch)
 
 
 def _open(page: str, **state: object) -> AppTest:

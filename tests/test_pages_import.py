@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from dashboard_fixtures import make_tiny_dataset
+from dashboard_fixtures import import_view, make_tiny_dataset, tiny_writable_root
 from streamlit.testing.v1 import AppTest
 
 from dashboard import jobs as jobs_module
@@ -18,26 +18,13 @@ from dashboard.importer import retry_note
 from dashboard.jobs import JobManager
 from model.data.store import LOCK_FILE, ingest_lock
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 SUBMIT = "FormSubmitter:import-Import and ingest"
 DICOM = b"\0" * 128 + b"DICM"
 
 
 @pytest.fixture
 def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "data"
-    make_tiny_dataset(root / "ds" / "tiny", n=8)
-    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
-    return root
-
-
-def _import_view() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["studies_view"] = "Import"
-    at.run()
-    at.switch_page("pages/studies.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return tiny_writable_root(tmp_path, monkeypatch)
 
 
 def _zip(entries: dict[str, bytes]) -> bytes:
@@ -55,7 +42,7 @@ def test_a_zip_whose_ingest_failed_can_be_sent_again_under_the_same_name(
     the job started): the folder it left must not refuse the corrected zip under that name."""
     launched = []
     monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
-    at = _import_view()
+    at = import_view()
     at.file_uploader[0].set_value(("scans.zip", _zip({"bad/1.dcm": b"junk"}), "application/zip"))
     at.button(key=SUBMIT).click().run()
     assert not at.error and len(launched) == 1, [e.value for e in at.error]
@@ -77,7 +64,7 @@ def test_an_upload_named_like_a_finished_dataset_is_refused_and_its_files_kept(
     (upload / "old").mkdir(parents=True)
     (upload / "old" / "1.dcm").write_bytes(DICOM)
     make_tiny_dataset(data_root / "imports" / "datasets" / "site-b", n=2)
-    at = _import_view()
+    at = import_view()
     {t.label: t for t in at.text_input}["Dataset name"].input("site-b")
     at.file_uploader[0].set_value(("scans.zip", _zip({"new/1.dcm": DICOM}), "application/zip"))
     at.button(key=SUBMIT).click().run()
@@ -108,7 +95,7 @@ def test_reports_and_labels_inside_the_uploaded_zip_are_ingested_with_it(
         "export/reports.csv": b"accession_number,report\nA1,IMPRESSION: Normal.\n",
         "export/labels.csv": b"accession_number,lge\nA1,maybe\n",
     }
-    at = _import_view()
+    at = import_view()
     at.file_uploader[0].set_value(("export.zip", _zip(export), "application/zip"))
     _fill(at, reports="export/reports.csv", labels="export/labels.csv")
     at.button(key=SUBMIT).click().run()
@@ -129,7 +116,7 @@ def test_reports_and_labels_inside_the_uploaded_zip_are_ingested_with_it(
 def test_a_file_named_neither_in_the_zip_nor_under_the_root_is_refused_before_unpacking(
     data_root: Path,
 ) -> None:
-    at = _import_view()
+    at = import_view()
     zipped = _zip({"ST1/1.dcm": DICOM, "export/reports.csv": b"accession_number,report\n"})
     at.file_uploader[0].set_value(("export.zip", zipped, "application/zip"))
     _fill(at, reports="reports.csv")
@@ -153,7 +140,7 @@ def test_a_retry_after_a_failed_ingest_starts_from_an_empty_dataset_folder(
         "path,study_id,series,level,reason\nold/b.dcm,,,skipped,not a DICOM file\n"
     )
     (failed / "salt.key").write_text("0" * 64)
-    at = _import_view()
+    at = import_view()
     at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
     at.button(key=SUBMIT).click().run()
     assert not at.error and len(launched) == 1, [e.value for e in at.error]
@@ -168,7 +155,7 @@ def test_a_dataset_folder_an_ingest_is_writing_now_is_left_alone(
     writing = data_root / "imports" / "datasets" / "my-import"
     writing.mkdir(parents=True)
     (writing / "salt.key").write_text("0" * 64)
-    at = _import_view()
+    at = import_view()
     at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
     with ingest_lock(writing):
         at.button(key=SUBMIT).click().run()
@@ -187,7 +174,7 @@ def test_a_finished_import_made_active_says_what_to_open_next(data_root: Path) -
     while jobs.get(job.id).running and time.monotonic() < deadline:
         time.sleep(0.05)
     jobs_module._CHILDREN.clear()
-    at = _import_view()
+    at = import_view()
     active = "site-b is the active dataset"
     assert not [s for s in at.success if s.value.startswith(active)]  # only the button yet
     at.button(key="use-import").click().run()
@@ -203,7 +190,7 @@ def test_an_upload_is_unpacked_under_a_progress_bar(
     data_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: None)
-    at = _import_view()
+    at = import_view()
     at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
     at.button(key=SUBMIT).click().run()
     assert not at.error, [e.value for e in at.error]
@@ -212,7 +199,7 @@ def test_an_upload_is_unpacked_under_a_progress_bar(
 
 
 def test_a_refused_zip_leaves_no_progress_bar_above_its_refusal(data_root: Path) -> None:
-    at = _import_view()
+    at = import_view()
     at.file_uploader[0].set_value(("notes.zip", _zip({"notes.txt": b"x"}), "application/zip"))
     at.button(key=SUBMIT).click().run()
     assert [e.value for e in at.error] == [
@@ -235,7 +222,7 @@ def _ended_ingest(data_root: Path, code: str) -> None:
 
 def test_a_failed_import_says_what_to_do_next(data_root: Path) -> None:
     _ended_ingest(data_root, "raise SystemExit(2)")
-    at = _import_view()
+    at = import_view()
     [note] = [i.value for i in at.info]
     assert note.startswith("The import ended early: no dataset was written. Correct what")
     assert note.endswith("the same dataset name can be used.")
@@ -255,7 +242,7 @@ def test_a_form_naming_a_folder_and_a_zip_or_neither_is_refused(
     monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
     (data_root / "raw" / "dicom").mkdir(parents=True)
     (data_root / "raw" / "dicom" / "1.dcm").write_bytes(DICOM)
-    at = _import_view()
+    at = import_view()
     at.button(key=SUBMIT).click().run()
     assert [e.value for e in at.error] == [
         "enter a DICOM folder under the data root, or upload a zip of DICOM files"
@@ -276,7 +263,7 @@ def test_a_misspelt_labels_column_is_named_once_the_import_finished(data_root: P
         "accession_number,lv_dysfuntion,lge,Amyloidoses,my_score\nA1,1,0,0,1\n"
     )
     _ended_ingest(data_root, "pass")
-    at = _import_view()
+    at = import_view()
     [warning] = [w.value for w in at.warning]
     assert "`lv_dysfuntion` (did you mean `lv_dysfunction`?)" in warning
     assert "`Amyloidoses` (did you mean `amyloidosis`?)" in warning
@@ -296,7 +283,7 @@ def test_the_ingest_reports_summary_shows_each_reason_whole(data_root: Path) -> 
         f"path,study_id,series,level,reason\nST1/1.dcm,s1,,warning,{reason}\n"
         "notes.txt,,,skipped,not a DICOM file (no DICM preamble)\n"
     )
-    at = _import_view()
+    at = import_view()
     [summary] = at.table
     assert reason in summary.value["reason"].tolist()
 
@@ -309,7 +296,7 @@ def test_a_zip_entry_with_an_absolute_name_cannot_name_a_file_outside_the_root(
     outside = data_root.parent / "secret.csv"
     outside.write_text("root:x:0:0\n")
     zipped = _zip({"ST1/1.dcm": DICOM, str(outside): b"accession_number,lge\n"})
-    at = _import_view()
+    at = import_view()
     at.file_uploader[0].set_value(("export.zip", zipped, "application/zip"))
     {t.label: t for t in at.text_input}["Labels CSV (optional; evaluation only)"].input(
         str(outside)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from dashboard_fixtures import import_view
 from phi_scan import planted_phi, rendered_page, scan_bytes, scan_tree
 from streamlit.testing.v1 import AppTest
 
@@ -29,7 +30,6 @@ import dashboard.jobs as jobs_module
 from dashboard.jobs import JobManager
 from sample_data.generate import generate
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 pytestmark = pytest.mark.slow
 
 
@@ -82,21 +82,12 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> dict:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CMR_DATA_ROOT", str(data))
         jobs = JobManager(data / "jobs")
-        form = _import_view()
+        form = import_view(timeout=120)
         _import(form, jobs, "no-images", empty)
         _import(form, jobs, "clinic", export, f"{export}/reports.csv", f"{export}/labels.csv")
-        later = _import_view()  # another visit: the form holds nothing typed
+        later = import_view(timeout=120)  # another visit: the form holds nothing typed
     accessions = set(pd.read_csv(raw / "labels.csv", dtype=str)["accession_number"])
     return {"data": data, "page": later, "phi": planted_phi(raw), "accessions": accessions}
-
-
-def _import_view() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["studies_view"] = "Import"
-    at.run()
-    at.switch_page("pages/studies.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def test_both_imports_ran_as_the_user_would_see_them(imported: dict) -> None:
