@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -398,18 +399,25 @@ def test_the_index_command_says_when_the_labels_it_holds_are_not_the_datasets(
         assert stale_title(state) in notes[0] and stale_reason(state, str(hospital)) in notes[0]
 
 
+def _siblings_indexed(setup, tmp_path) -> tuple[Path, Path, list[str]]:
+    """Copies of the two datasets side by side, both indexed into one embedded folder; the
+    index command line without its --data."""
+    _, data, other, checkpoint = setup
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(data, first)
+    shutil.copytree(other, second)
+    argv = ["index", "--checkpoint", str(checkpoint), "--chroma-path", str(tmp_path / "chroma")]
+    assert main([*argv, "--data", str(first), "--data", str(second)]) == 0
+    return first, second, argv
+
+
 def test_the_index_command_names_a_siblings_labels_it_keeps_but_cannot_refresh(
     setup, tmp_path, caplog
 ):
     """Two sibling datasets share an index folder; one's labels file is edited and only the
     other is indexed again: the index keeps the edited one's old labels, which this command
     cannot refresh, and says so in the same words, naming it. Indexing both says nothing."""
-    root, data, other, checkpoint = setup
-    first, second = tmp_path / "first", tmp_path / "second"
-    shutil.copytree(data, first)
-    shutil.copytree(other, second)
-    argv = ["index", "--checkpoint", str(checkpoint), "--chroma-path", str(tmp_path / "chroma")]
-    assert main([*argv, "--data", str(first), "--data", str(second)]) == 0
+    first, second, argv = _siblings_indexed(setup, tmp_path)
     labels = pd.read_csv(second / "labels.csv", dtype=str)
     labels.loc[0, "lge"] = "0" if labels.loc[0, "lge"] == "1" else "1"
     labels.to_csv(second / "labels.csv", index=False)
@@ -448,12 +456,7 @@ def test_a_sibling_whose_linkage_cannot_be_read_does_not_fail_the_written_index(
     """Another account's sibling dataset in the same index folder, its linkage.csv (accession
     numbers) readable by that account alone: the index command, its index written, says it
     cannot judge that sibling's labels and ends well; reading it stopped the command."""
-    root, data, other, checkpoint = setup
-    first, second = tmp_path / "first", tmp_path / "second"
-    shutil.copytree(data, first)
-    shutil.copytree(other, second)
-    argv = ["index", "--checkpoint", str(checkpoint), "--chroma-path", str(tmp_path / "chroma")]
-    assert main([*argv, "--data", str(first), "--data", str(second)]) == 0
+    first, second, argv = _siblings_indexed(setup, tmp_path)
     real_read_csv = pd.read_csv
 
     def read_csv(path, *args, **kwargs):
