@@ -91,6 +91,17 @@ def _captions(at: AppTest) -> str:
     return " ".join(c.value for c in at.caption)
 
 
+def _stale_search(root: Path, monkeypatch, key: str, value: str) -> AppTest:
+    """A text search filtered by ``key`` = ``value`` once the labels file was edited after the
+    index was built: the page says the index is older and ranks in memory."""
+    at = _open(root, monkeypatch, "Dilated left ventricle")
+    at.multiselect(key=key).select(value).run()
+    assert not at.exception and not at.error
+    assert any("older than this dataset's labels" in i.value for i in at.info)
+    assert "exact in-memory ranking" in _captions(at)
+    return at
+
+
 def test_text_search_answers_from_the_chroma_index(indexed_root, monkeypatch) -> None:
     at = _open(indexed_root, monkeypatch, "Dilated left ventricle")
     fingerprint = read_checkpoint_meta(_active_checkpoint(indexed_root)).fingerprint
@@ -466,11 +477,7 @@ def test_a_hospital_label_column_is_a_filter_the_index_answers(tmp_path_factory,
     labels["amyloid_confirmed"] = "0"
     labels.loc[3, "sarcoid"] = "1"  # edited since the index was built
     labels.to_csv(data / "labels.csv", index=False)
-    at = _open(root, monkeypatch, "Dilated left ventricle")
-    at.multiselect(key="b-label-sarcoid").select("1").run()
-    assert not at.exception and not at.error
-    assert any("older than this dataset's labels" in i.value for i in at.info)
-    assert "exact in-memory ranking" in _captions(at)
+    at = _stale_search(root, monkeypatch, "b-label-sarcoid", "1")
     assert set(_cards(at)) == sarcoid | {"s000003"}
     assert at.multiselect(key="b-label-amyloid_confirmed") is not None
     at.multiselect(key="b-label-sarcoid").set_value([]).run()
@@ -620,9 +627,5 @@ def test_a_diagnosis_is_a_filter_the_index_answers_for_text_and_like(tmp_path_fa
     moved = labels.index[labels["normal"] == "1"][0]
     labels.loc[moved, ["normal", "nicm"]] = ["0", "1"]
     labels.to_csv(data / "labels.csv", index=False)
-    at = _open(root, monkeypatch, "Dilated left ventricle")
-    at.multiselect(key="b-label-diagnosis").select("nicm").run()
-    assert not at.exception and not at.error
-    assert any("older than this dataset's labels" in i.value for i in at.info)
-    assert "exact in-memory ranking" in _captions(at)
+    at = _stale_search(root, monkeypatch, "b-label-diagnosis", "nicm")
     assert set(_cards(at)) == _diagnosed(data, "nicm") and len(_cards(at)) == len(nicm) + 1
