@@ -3,7 +3,10 @@ onto a slide, read from the summary as the headline table is."""
 
 from __future__ import annotations
 
-from model.evaluation.headline_sentence import headline_sentence, site_words, with_ci
+import numpy as np
+
+from model.evaluation.headline import figure_text
+from model.evaluation.headline_sentence import CI, headline_sentence, site_words
 
 ZERO_SHOT = "zero-shot findings, mean AUC"
 PROBE = "linear probe findings, mean AUC (cross-validated)"
@@ -76,9 +79,10 @@ def test_a_figure_without_its_interval_is_quoted_alone_and_no_figure_gives_no_se
 
 
 def test_cells_and_sites_in_words():
-    assert with_ci("0.746 (0.709–0.782)") == "0.746 (95% CI 0.709–0.782)"
-    assert with_ci("0.746") == "0.746"
-    assert with_ci("–") is None
+    assert figure_text(0.7461, 0.709, 0.7824, CI) == "0.746 (95% CI 0.709–0.782)"
+    assert figure_text(0.746, 0.709, 0.782) == "0.746 (0.709–0.782)"  # the headline table's
+    assert figure_text(0.746, np.nan, np.nan, CI) == "0.746"
+    assert figure_text(np.nan, 0.7, 0.8, CI) is None
     assert site_words({"name": "external", "n_evaluated": 300, "selection": "all studies"}) == (
         "external (300 studies)"
     )

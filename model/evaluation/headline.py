@@ -220,9 +220,18 @@ def _bounds(figure: str, results: list[Record]) -> list[tuple[float, float]]:
     return [_mean_interval(figure, r, labels) for r in results]
 
 
-def headline_text(results: list[Record]) -> pd.DataFrame:
-    """``headline`` as text to 3 decimals, with its 95% CI where the run recorded one: "0.925
-    (0.910–0.940)"; "–" for a blank."""
+def figure_text(value: float, low: float, high: float, ci: str = "") -> str | None:
+    """One headline figure to 3 decimals with its 95% CI where recorded: ``0.925 (0.910–0.940)``,
+    ``ci`` before the interval (``"95% CI "``); None for a blank."""
+    if not np.isfinite(value):
+        return None
+    if not np.isfinite([low, high]).all():
+        return f"{value:.3f}"
+    return f"{value:.3f} ({ci}{low:.3f}–{high:.3f})"
+
+
+def headline_text(results: list[Record], ci: str = "") -> pd.DataFrame:
+    """``headline`` as text (``figure_text``, ``ci`` before each interval); "–" for a blank."""
     table = headline(results)
     if table.empty:
         return table
@@ -230,9 +239,5 @@ def headline_text(results: list[Record]) -> pd.DataFrame:
     for row, figure in enumerate(table["figure"]):
         bounds = _bounds(figure, results)
         for column, (low, high) in zip(table.columns[1:], bounds, strict=True):
-            value = table.at[row, column]
-            cell = "–" if not np.isfinite(value) else f"{value:.3f}"
-            if np.isfinite(value) and np.isfinite([low, high]).all():
-                cell += f" ({low:.3f}–{high:.3f})"
-            text.at[row, column] = cell
+            text.at[row, column] = figure_text(table.at[row, column], low, high, ci) or "–"
     return text

@@ -16,7 +16,6 @@ the run did not record is left out, never written as a blank.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pandas as pd
@@ -25,18 +24,12 @@ from model.evaluation.headline import FIGURES, headline_text, shared_labels
 
 LEAD_FIGURE = "zero-shot findings, mean AUC"
 PROBE_FIGURE = "linear probe findings, mean AUC (cross-validated)"
-_CELL = re.compile(r"^(?P<value>\d\.\d+)(?: \((?P<low>\d\.\d+)–(?P<high>\d\.\d+)\))?$")
+CI = "95% CI "  # the sentence names each interval
 
 
-def with_ci(cell: str) -> str | None:
-    """A headline cell ``0.746 (0.709–0.782)`` as ``0.746 (95% CI 0.709–0.782)``; one without
-    its interval as the value alone; None for a blank (``–``) or anything else."""
-    found = _CELL.match(str(cell).strip())
-    if found is None:
-        return None
-    if found["low"] is None:
-        return found["value"]
-    return f"{found['value']} (95% CI {found['low']}–{found['high']})"
+def _shown(cell: str) -> str | None:
+    """A cell of ``headline_text(..., ci=CI)``; None for a blank."""
+    return None if cell == "–" else cell
 
 
 def _count(value: Any) -> str | None:
@@ -87,7 +80,7 @@ def _compared(
             continue
         seen.add(weights)
         columns = _columns_of(str(model.get("name")), results, table).values()
-        cells = [shown for c in columns if (shown := with_ci(rows.at[LEAD_FIGURE, c]))]
+        cells = [shown for c in columns if (shown := _shown(rows.at[LEAD_FIGURE, c]))]
         if cells:
             parts.append(f"{model.get('name')} {_joined(cells)}")
     return f" Compared on the same studies, zero-shot: {'; '.join(parts)}." if parts else ""
@@ -98,7 +91,7 @@ def headline_sentence(summary: dict[str, Any]) -> str:
     cross-validated linear probe's, when recorded), as one quotable paragraph; "" when the
     summary has no zero-shot finding figure to quote."""
     results = [r for r in summary.get("results") or [] if isinstance(r, dict)]
-    table = headline_text(results)
+    table = headline_text(results, ci=CI)
     if table.empty or LEAD_FIGURE not in set(table["figure"]):
         return ""
     rows = table.set_index("figure")
@@ -109,7 +102,7 @@ def headline_sentence(summary: dict[str, Any]) -> str:
     lead = [
         f"{shown} at {site_words(sites.get(site, {'name': site}))}"
         for site, column in columns.items()
-        if (shown := with_ci(rows.at[LEAD_FIGURE, column])) is not None
+        if (shown := _shown(rows.at[LEAD_FIGURE, column])) is not None
     ]
     if not lead:
         return ""
@@ -119,7 +112,7 @@ def headline_sentence(summary: dict[str, Any]) -> str:
     named = f"{main} (trained on {trained})" if trained and trained != "–" else main
     sentence = f"{named}, zero-shot (no labels in training): mean AUC over {over} {_joined(lead)}."
     if PROBE_FIGURE in rows.index:
-        probe = [s for c in columns.values() if (s := with_ci(rows.at[PROBE_FIGURE, c]))]
+        probe = [s for c in columns.values() if (s := _shown(rows.at[PROBE_FIGURE, c]))]
         if len(probe) == len(lead):
             sentence += (
                 " With labels, a cross-validated linear probe on its embeddings reaches "
