@@ -26,6 +26,7 @@ from dashboard.importer import (
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import restore
 from dashboard.studies import (
+    STUDIES_VIEWS,
     VIEW_SLOTS,
     StudyFilter,
     apply_filter,
@@ -36,6 +37,8 @@ from dashboard.studies import (
     listed_rows,
     split_cine_lge,
     table_labels,
+    view_from_query,
+    view_slug,
 )
 from dashboard.ui import (
     CASE_KEY,
@@ -58,13 +61,19 @@ studio = Studio()
 page_header("Studies", "Browse studies, play every cine view, scroll the LGE stack, import DICOM.")
 # Open case (other pages) sets the view in session state: a default given here as well makes
 # Streamlit log a warning, with a stack, to the server's terminal.
-restore({STUDIES_VIEW_KEY: "Browse"})
+# A reload starts a new session: the address (?view=, &study=) says where the user was.
+restore({STUDIES_VIEW_KEY: view_from_query(st.query_params.get("view"))})
+if CASE_KEY not in st.session_state and st.query_params.get("study"):
+    st.session_state[CASE_KEY] = st.query_params["study"]
 view = st.segmented_control(
     "Show",
-    ["Browse", "Case view", "Import"],
+    list(STUDIES_VIEWS.values()),
     key=STUDIES_VIEW_KEY,
     label_visibility="collapsed",
 )
+st.query_params["view"] = view_slug(view)
+if view != "Case view":
+    st.query_params.pop("study", None)
 
 
 def browse() -> None:
@@ -112,6 +121,7 @@ def case_view() -> None:
     if study_id is None:
         return
     st.session_state[CASE_KEY] = study_id
+    st.query_params["study"] = study_id
     row = studies.set_index("study_id").loc[study_id]
     frames, unreadable = studio.readable_frames(study_id)  # a bad tensor hides no report
     cine, lge = split_cine_lge(frames)
