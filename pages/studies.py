@@ -19,8 +19,6 @@ from dashboard.importer import (
     report_summary,
     retry_note,
     source_folder,
-    unpack_checked,
-    unpack_text,
     upload_names,
 )
 from dashboard.inert_text import markdown_text
@@ -49,7 +47,7 @@ from dashboard.ui import (
     page_header,
     study_picker,
 )
-from model.errors import DataError, UserError
+from dashboard.zip_ingest import check_upload, save_upload, zip_ingest_command
 
 TABLE_KEY = "studies-table"
 TABLE_IDS_KEY = "studies-table-ids"
@@ -255,31 +253,21 @@ def use_dataset(dataset: Path) -> None:
 
 
 def start_import(form: ImportForm, folder_text: str, upload: BinaryIO | None) -> None:
-    """Check the form, unpack the upload (if any) and launch the ingest job."""
+    """Check the form and launch the ingest job; an upload is saved for the job to unpack (in
+    this script run, unpacking stopped at any click on the page or a reload)."""
     settings = studio.settings
     check_one_source(folder_text, upload is not None)
     plan = plan_import(settings, form, upload_names(upload) if upload is not None else ())
-    studio.jobs.check_idle("ingest")  # before unpacking: a refused upload leaves nothing
+    studio.jobs.check_idle("ingest")  # before saving the upload: a refused one leaves nothing
     discard_unfinished(plan)
-    if upload is not None:
-        bar = st.progress(0.0, text="Unpacking the zip…")
-        try:
-            unpacked = unpack_checked(
-                settings,
-                upload,
-                plan,
-                lambda done, total: bar.progress(
-                    done / max(total, 1), text=unpack_text(done, total)
-                ),
-            )
-        except (UserError, DataError):
-            bar.empty()  # the refusal says what happened; a bar stopped at 0 % is left over
-            raise
-        st.success(f"Unpacked {unpacked.files:,} files ({unpacked.dicom_files:,} DICOM).")
-        source = unpacked.folder
+    if upload is None:
+        command = ingest_command(source_folder(settings, folder_text), plan)
     else:
-        source = source_folder(settings, folder_text)
-    command = ingest_command(source, plan)
+        check_upload(upload)
+        folder = settings.uploads_dir / plan.out.name
+        # no Streamlit call from here to the job's start: a click or a reload waits for the copy
+        spool = save_upload(upload, folder)
+        command = zip_ingest_command(spool, folder, ingest_command(folder, plan))
     outputs = {"dataset": str(plan.out)}
     launch(studio.jobs, "ingest", command, f"Ingest {form.name}", outputs=outputs)
 
