@@ -314,3 +314,24 @@ def test_a_zip_entry_with_an_absolute_name_cannot_name_a_file_outside_the_root(
     at.button(key=SUBMIT).click().run()
     [error] = [e.value for e in at.error]
     assert "root:x" not in error and "outside the data root" in error, error
+
+
+def test_a_failed_zip_import_can_be_retried_from_its_unpacked_folder(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the README says: after a failed ingest the unpacked folder is kept, and a corrected
+    import names it instead of uploading the zip again."""
+    launched = []
+    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
+    at = import_view()
+    at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
+    at.button(key=SUBMIT).click().run()
+    assert run_zip_job(launched[0]) == 1
+    at.file_uploader[0].set_value(None)
+    {t.label: t for t in at.text_input}["DICOM folder (under the data root)"].input(
+        "imports/uploads/my-import"
+    )
+    at.button(key=SUBMIT).click().run()
+    assert not at.error, [e.value for e in at.error]
+    command = launched[1]
+    assert command[command.index("ingest") + 1] == str(data_root / "imports/uploads/my-import")
