@@ -18,10 +18,7 @@ import pandas as pd
 from dashboard.jobs import model_command
 from dashboard.settings import Settings
 from dashboard.zip_import import (
-    Progress,
-    ZipImportResult,
     escape_problem,
-    extract_zip,
     member_name,
 )
 from model.data.store import LOCK_FILE, ingest_lock
@@ -84,7 +81,7 @@ def plan_import(
 
     ``zip_names`` are the entries of an uploaded zip (``upload_names``): an optional file may
     name one of them (``reports.csv``), as an export copied whole into one zip holds its
-    reports and labels beside the images; it is read once unpacked (``unpack_checked``)."""
+    reports and labels beside the images; ingest reads it once the import job unpacked the zip."""
     out = dataset_folder(settings, form.name)
     site = check_name(form.site, "site label")
     unpacked = settings.uploads_dir / out.name
@@ -146,43 +143,6 @@ def upload_names(upload: BinaryIO) -> frozenset[str]:
         return frozenset()
     finally:
         upload.seek(0)
-
-
-def unpack_checked(
-    settings: Settings, upload: BinaryIO, plan: ImportPlan, progress: Progress | None = None
-) -> ZipImportResult:
-    """``unpack_upload``, then ``check_files`` on the files the form named in the zip; a file
-    ingest would refuse removes what was unpacked, so a corrected zip can be sent again."""
-    unpacked = unpack_upload(settings, upload, plan.out.name, progress)
-    try:
-        check_files(plan)
-    except (UserError, DataError):
-        shutil.rmtree(unpacked.folder, ignore_errors=True)
-        raise
-    return unpacked
-
-
-def unpack_upload(
-    settings: Settings, upload: BinaryIO, name: str, progress: Progress | None = None
-) -> ZipImportResult:
-    """Safely extract an uploaded zip to ``DATA_ROOT/imports/uploads/<name>``.
-
-    Called once the form is checked (no finished dataset of this name, no ingest running), so
-    a folder already there is what an import of the same name left when its ingest failed or
-    never started (a page closed mid-upload). It is replaced: kept, it refused every retry
-    under that name ("already exists") and held a stale copy of the studies."""
-    target = settings.uploads_dir / check_name(name, "dataset name")
-    if target.is_dir() and not target.is_symlink():
-        if (settings.imports_dir / "datasets" / target.name / "studies.parquet").exists():
-            raise UserError(f"a dataset called {name!r} already exists; choose another name")
-        logger.info("replacing %s, left by an earlier import that did not finish", target)
-        shutil.rmtree(target)
-    return extract_zip(upload, target, progress=progress)
-
-
-def unpack_text(done: int, total: int) -> str:
-    """The unpacking's progress in megabytes (no file names: an export's hold patients')."""
-    return f"Unpacking the zip: {done / 1e6:,.1f} of {total / 1e6:,.1f} MB"
 
 
 def discard_unfinished(plan: ImportPlan) -> None:

@@ -32,6 +32,9 @@ CASE_FIELDS = {
     "sex": "Sex",
     "source": "Source",
 }
+# the Studies page's views by the name its address gives them (``?view=import``): a reload
+# (a new session) opens the view the user was on, not Browse
+STUDIES_VIEWS = {"browse": "Browse", "case": "Case view", "import": "Import"}
 FILTER_COLUMNS = ("site", "split", "sex", "age_band", "manufacturer", "field_strength")
 # the report impression next to the ID: last, it was off-screen on a laptop behind the views
 DISPLAY_COLUMNS = (
@@ -245,3 +248,13 @@ def thumbnail_strip(
     height = max(frame.shape[0] for frame in chosen)
     padded = [np.pad(f, ((0, height - f.shape[0]), (0, 0))) for f in chosen]
     return np.concatenate(padded, axis=1)
+
+
+def view_from_query(slug: str | None) -> str:
+    """The Studies view an address's ``?view=`` names; Browse for none or an unknown one."""
+    return STUDIES_VIEWS.get(slug or "", "Browse")
+
+
+def view_slug(view: str | None) -> str:
+    """The ``?view=`` value of a Studies view (Browse when none is picked)."""
+    return next((slug for slug, name in STUDIES_VIEWS.items() if name == view), "browse")

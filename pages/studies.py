@@ -19,13 +19,12 @@ from dashboard.importer import (
     report_summary,
     retry_note,
     source_folder,
-    unpack_checked,
-    unpack_text,
     upload_names,
 )
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import restore
 from dashboard.studies import (
+    STUDIES_VIEWS,
     VIEW_SLOTS,
     StudyFilter,
     apply_filter,
@@ -36,6 +35,8 @@ from dashboard.studies import (
     listed_rows,
     split_cine_lge,
     table_labels,
+    view_from_query,
+    view_slug,
 )
 from dashboard.ui import (
     CASE_KEY,
@@ -46,7 +47,7 @@ from dashboard.ui import (
     page_header,
     study_picker,
 )
-from model.errors import DataError, UserError
+from dashboard.zip_ingest import check_upload, save_upload, zip_ingest_command
 
 TABLE_KEY = "studies-table"
 TABLE_IDS_KEY = "studies-table-ids"
@@ -58,13 +59,19 @@ studio = Studio()
 page_header("Studies", "Browse studies, play every cine view, scroll the LGE stack, import DICOM.")
 # Open case (other pages) sets the view in session state: a default given here as well makes
 # Streamlit log a warning, with a stack, to the server's terminal.
-restore({STUDIES_VIEW_KEY: "Browse"})
+# A reload starts a new session: the address (?view=, &study=) says where the user was.
+restore({STUDIES_VIEW_KEY: view_from_query(st.query_params.get("view"))})
+if CASE_KEY not in st.session_state and st.query_params.get("study"):
+    st.session_state[CASE_KEY] = st.query_params["study"]
 view = st.segmented_control(
     "Show",
-    ["Browse", "Case view", "Import"],
+    list(STUDIES_VIEWS.values()),
     key=STUDIES_VIEW_KEY,
     label_visibility="collapsed",
 )
+st.query_params["view"] = view_slug(view)
+if view != "Case view":
+    st.query_params.pop("study", None)
 
 
 def browse() -> None:
@@ -112,6 +119,7 @@ def case_view() -> None:
     if study_id is None:
         return
     st.session_state[CASE_KEY] = study_id
+    st.query_params["study"] = study_id
     row = studies.set_index("study_id").loc[study_id]
     frames, unreadable = studio.readable_frames(study_id)  # a bad tensor hides no report
     cine, lge = split_cine_lge(frames)
@@ -245,31 +253,21 @@ def use_dataset(dataset: Path) -> None:
 
 
 def start_import(form: ImportForm, folder_text: str, upload: BinaryIO | None) -> None:
-    """Check the form, unpack the upload (if any) and launch the ingest job."""
+    """Check the form and launch the ingest job; an upload is saved for the job to unpack (in
+    this script run, unpacking stopped at any click on the page or a reload)."""
     settings = studio.settings
     check_one_source(folder_text, upload is not None)
     plan = plan_import(settings, form, upload_names(upload) if upload is not None else ())
-    studio.jobs.check_idle("ingest")  # before unpacking: a refused upload leaves nothing
+    studio.jobs.check_idle("ingest")  # before saving the upload: a refused one leaves nothing
     discard_unfinished(plan)
-    if upload is not None:
-        bar = st.progress(0.0, text="Unpacking the zip…")
-        try:
-            unpacked = unpack_checked(
-                settings,
-                upload,
-                plan,
-                lambda done, total: bar.progress(
-                    done / max(total, 1), text=unpack_text(done, total)
-                ),
-            )
-        except (UserError, DataError):
-            bar.empty()  # the refusal says what happened; a bar stopped at 0 % is left over
-            raise
-        st.success(f"Unpacked {unpacked.files:,} files ({unpacked.dicom_files:,} DICOM).")
-        source = unpacked.folder
+    if upload is None:
+        command = ingest_command(source_folder(settings, folder_text), plan)
     else:
-        source = source_folder(settings, folder_text)
-    command = ingest_command(source, plan)
+        check_upload(upload)
+        folder = settings.uploads_dir / plan.out.name
+        # no Streamlit call from here to the job's start: a click or a reload waits for the copy
+        spool = save_upload(upload, folder)
+        command = zip_ingest_command(spool, folder, ingest_command(folder, plan))
     outputs = {"dataset": str(plan.out)}
     launch(studio.jobs, "ingest", command, f"Ingest {form.name}", outputs=outputs)
 

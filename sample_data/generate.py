@@ -27,6 +27,7 @@ from model.errors import UserError
 from model.output_path import check_output_path
 from model.progress import Progress
 from model.schema import DIAGNOSES, FINDINGS
+from model.workers import sigterm_interrupts
 from sample_data.sites import SITE_PROFILES, get_site
 from sample_data.study import RECORDS_DIR, StudyRequest, load_record, make_study, record_path
 
@@ -121,7 +122,7 @@ def generate(
                 bar.update(1)
         else:
             context = multiprocessing.get_context("spawn")
-            with context.Pool(min(workers, len(requests))) as pool:
+            with sigterm_interrupts(), context.Pool(min(workers, len(requests))) as pool:
                 for _ in pool.imap_unordered(make_study, requests, chunksize=1):
                     bar.update(1)
     records = [load_record(partial, i) for i in range(studies)]

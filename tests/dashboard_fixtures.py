@@ -103,3 +103,13 @@ def finished_run(root: Path, name: str, age_s: float) -> Path:
     for path in (run / "status.json", run / "best.pt", run):
         os.utime(path, (stamp, stamp))
     return run / "best.pt"
+
+
+def run_zip_job(command: list[str], ingest_code: str = "raise SystemExit(1)") -> int:
+    """Run, in this process, the unpacking of the zip import job the Studies page launched with
+    ``command`` (``python -m dashboard.zip_ingest ZIP FOLDER -- INGEST...``), with ``ingest_code``
+    as its ingest (by default one that fails, so the unpacked folder is kept to look at)."""
+    from dashboard.zip_ingest import run
+
+    assert command[1:3] == ["-m", "dashboard.zip_ingest"] and command[5] == "--", command
+    return run(Path(command[3]), Path(command[4]), [sys.executable, "-c", ingest_code])

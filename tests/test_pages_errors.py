@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dashboard_fixtures import make_tiny_dataset, tiny_writable_root
+from dashboard_fixtures import make_tiny_dataset, run_zip_job, tiny_writable_root
 from streamlit.testing.v1 import AppTest
 
 from dashboard import jobs as jobs_module
@@ -224,6 +224,7 @@ def test_an_import_form_error_leaves_nothing_behind_and_can_be_corrected(
     assert not at.error, [e.value for e in at.error]
     [(command, title)] = launched
     assert title == "Ingest my-import" and command[command.index("--site") + 1] == "st-marys"
+    assert run_zip_job(command) == 1  # unpacked by the job; this ingest fails
     assert (data_root / "imports" / "uploads" / "my-import" / "study" / "1.dcm").is_file()
 
 

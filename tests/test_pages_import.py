@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from dashboard_fixtures import import_view, make_tiny_dataset, tiny_writable_root
+from dashboard_fixtures import import_view, make_tiny_dataset, run_zip_job, tiny_writable_root
 from streamlit.testing.v1 import AppTest
 
 from dashboard import jobs as jobs_module
@@ -46,12 +46,14 @@ def test_a_zip_whose_ingest_failed_can_be_sent_again_under_the_same_name(
     at.file_uploader[0].set_value(("scans.zip", _zip({"bad/1.dcm": b"junk"}), "application/zip"))
     at.button(key=SUBMIT).click().run()
     assert not at.error and len(launched) == 1, [e.value for e in at.error]
+    assert run_zip_job(launched[0]) == 1  # unpacked (a .dcm name); its ingest found no study
     upload = data_root / "imports" / "uploads" / "my-import"
     fixed = _zip({"good/1.dcm": DICOM})
     at.file_uploader[0].set_value(("scans-fixed.zip", fixed, "application/zip"))
     at.button(key=SUBMIT).click().run()
     assert not at.error, [e.value for e in at.error]
     assert len(launched) == 2
+    assert run_zip_job(launched[1]) == 1  # unpacked; its ingest failed
     assert (upload / "good" / "1.dcm").read_bytes() == DICOM
     assert not (upload / "bad").exists()  # the failed zip's files are not ingested again
 
@@ -87,29 +89,25 @@ def _fill(at: AppTest, **fields: str) -> None:
 def test_reports_and_labels_inside_the_uploaded_zip_are_ingested_with_it(
     data_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A clinician zips the export as it is: images, reports.csv and labels.csv together."""
+    """A clinician zips the export as it is: images, reports.csv and labels.csv together. Ingest
+    reads (and checks) them once the job unpacked the zip."""
     launched = []
     monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
     export = {
         "export/ST1/1.dcm": DICOM,
         "export/reports.csv": b"accession_number,report\nA1,IMPRESSION: Normal.\n",
-        "export/labels.csv": b"accession_number,lge\nA1,maybe\n",
+        "export/labels.csv": b"accession_number,lge\nA1,1\n",
     }
     at = import_view()
     at.file_uploader[0].set_value(("export.zip", _zip(export), "application/zip"))
     _fill(at, reports="export/reports.csv", labels="export/labels.csv")
     at.button(key=SUBMIT).click().run()
-    [error] = [e.value for e in at.error]  # read as ingest would, once unpacked
-    assert "column 'lge'" in error and "is not 1, 0 or blank" in error
-    upload = data_root / "imports" / "uploads" / "my-import"
-    assert not upload.exists() and not launched  # nothing left to block the corrected zip
-    export["export/labels.csv"] = b"accession_number,lge\nA1,1\n"
-    at.file_uploader[0].set_value(("export.zip", _zip(export), "application/zip"))
-    at.button(key=SUBMIT).click().run()
     assert not at.error, [e.value for e in at.error]
     [command] = launched
+    upload = data_root / "imports" / "uploads" / "my-import"
     assert command[command.index("--reports") + 1] == str(upload / "export" / "reports.csv")
     assert command[command.index("--labels") + 1] == str(upload / "export" / "labels.csv")
+    assert run_zip_job(command) == 1
     assert (upload / "export" / "reports.csv").is_file()
 
 
@@ -186,26 +184,38 @@ def test_a_finished_import_made_active_says_what_to_open_next(data_root: Path) -
     assert pages == ["embeddings", "zeroshot", "browser"], pages
 
 
-def test_an_upload_is_unpacked_under_a_progress_bar(
+def test_an_upload_is_unpacked_by_the_job_not_the_page(
     data_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: None)
+    """Unpacked in the page's script run, a zip was lost to any click on the page or a reload
+    (Streamlit stops the run): the page only saves it and starts the job."""
+    launched = []
+    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
     at = import_view()
     at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
     at.button(key=SUBMIT).click().run()
-    assert not at.error, [e.value for e in at.error]
-    [bar] = at.get("progress")
-    assert bar.proto.value == 100 and bar.proto.text == "Unpacking the zip: 0.0 of 0.0 MB"
-
-
-def test_a_refused_zip_leaves_no_progress_bar_above_its_refusal(data_root: Path) -> None:
-    at = import_view()
-    at.file_uploader[0].set_value(("notes.zip", _zip({"notes.txt": b"x"}), "application/zip"))
-    at.button(key=SUBMIT).click().run()
-    assert [e.value for e in at.error] == [
-        "the zip holds no DICOM files (no .dcm names, no DICOM header)"
+    assert not at.error and not at.get("progress"), [e.value for e in at.error]
+    [command] = launched
+    uploads = data_root / "imports" / "uploads"
+    assert command[1:5] == [
+        "-m",
+        "dashboard.zip_ingest",
+        str(uploads / ".my-import.upload.zip"),
+        str(uploads / "my-import"),
     ]
-    assert not at.get("progress")
+    assert [path.name for path in uploads.iterdir()] == [".my-import.upload.zip"]
+    assert command[command.index("ingest") + 1] == str(uploads / "my-import")
+
+
+def test_a_zip_with_an_unsafe_entry_is_refused_on_the_page(data_root: Path) -> None:
+    at = import_view()
+    zipped = _zip({"ST1/1.dcm": DICOM, "../escape.dcm": DICOM})
+    at.file_uploader[0].set_value(("scans.zip", zipped, "application/zip"))
+    at.button(key=SUBMIT).click().run()
+    [error] = [e.value for e in at.error]
+    assert "points outside the import folder" in error, error
+    assert not (data_root / "imports" / "uploads").exists()
+    assert not JobManager(data_root / "jobs").list()
 
 
 def _ended_ingest(data_root: Path, code: str) -> None:
@@ -304,3 +314,24 @@ def test_a_zip_entry_with_an_absolute_name_cannot_name_a_file_outside_the_root(
     at.button(key=SUBMIT).click().run()
     [error] = [e.value for e in at.error]
     assert "root:x" not in error and "outside the data root" in error, error
+
+
+def test_a_failed_zip_import_can_be_retried_from_its_unpacked_folder(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the README says: after a failed ingest the unpacked folder is kept, and a corrected
+    import names it instead of uploading the zip again."""
+    launched = []
+    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
+    at = import_view()
+    at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
+    at.button(key=SUBMIT).click().run()
+    assert run_zip_job(launched[0]) == 1
+    at.file_uploader[0].set_value(None)
+    {t.label: t for t in at.text_input}["DICOM folder (under the data root)"].input(
+        "imports/uploads/my-import"
+    )
+    at.button(key=SUBMIT).click().run()
+    assert not at.error, [e.value for e in at.error]
+    command = launched[1]
+    assert command[command.index("ingest") + 1] == str(data_root / "imports/uploads/my-import")

@@ -1,0 +1,83 @@
+"""The zip import job (``python -m dashboard.zip_ingest``): it unpacks the upload the Studies
+page saved, with its progress in the job's progress file, runs ingest, and removes the unpacked
+DICOM once ingest succeeded (kept for ever under imports/uploads, it only filled the disk: the
+dataset holds its own copy)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from dashboard import zip_ingest
+from dashboard.zip_ingest import run, save_upload, spool_path
+from model.progress import PROGRESS_ENV
+
+DICOM = b"\0" * 128 + b"DICM"
+OK, FAIL = [sys.executable, "-c", "pass"], [sys.executable, "-c", "raise SystemExit(1)"]
+
+
+def _saved(tmp_path: Path, entries: dict[str, bytes]) -> tuple[Path, Path]:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    buffer.seek(0)
+    folder = tmp_path / "uploads" / "site-b"
+    return save_upload(buffer, folder), folder
+
+
+def test_a_successful_import_removes_the_upload_and_what_was_unpacked(tmp_path: Path) -> None:
+    spool, folder = _saved(tmp_path, {"ST1/1.dcm": DICOM})
+    assert spool == spool_path(folder) and spool.is_file()
+    assert run(spool, folder, OK) == 0
+    assert list(folder.parent.iterdir()) == []
+
+
+def test_a_failed_ingest_keeps_the_unpacked_folder_for_a_retry(tmp_path: Path) -> None:
+    spool, folder = _saved(tmp_path, {"ST1/1.dcm": DICOM})
+    assert run(spool, folder, FAIL) == 1
+    assert (folder / "ST1" / "1.dcm").read_bytes() == DICOM and not spool.exists()
+
+
+def test_a_zip_without_dicom_fails_the_job_and_leaves_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool, folder = _saved(tmp_path, {"notes.txt": b"x"})
+    assert run(spool, folder, OK) == 2
+    assert "the zip holds no DICOM files" in caplog.text
+    assert list(folder.parent.iterdir()) == []
+
+
+def test_the_unpacking_reports_its_progress_in_megabytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    progress = tmp_path / "progress.json"
+    monkeypatch.setenv(PROGRESS_ENV, str(progress))
+    spool, folder = _saved(tmp_path, {"ST1/1.dcm": DICOM})
+    assert run(spool, folder, FAIL) == 1
+    written = json.loads(progress.read_text())
+    assert written["stage"] == "unpacking the zip (MB)"
+    assert written["done"] == written["total"] == 1
+
+
+def test_a_cancel_while_unpacking_leaves_no_half_unpacked_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancel sends SIGTERM to the job's process group."""
+    real = zip_ingest.extract_zip
+
+    def cancelled_midway(source: Path, target: Path, progress: object) -> object:
+        return real(source, target, progress=lambda done, total: os.kill(os.getpid(), 15))
+
+    monkeypatch.setattr(zip_ingest, "extract_zip", cancelled_midway)
+    spool, folder = _saved(tmp_path, {"ST1/1.dcm": DICOM, "ST1/2.dcm": DICOM})
+    assert run(spool, folder, OK) == 130
+    assert list(folder.parent.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
