@@ -5,7 +5,7 @@ Each job gets a folder ``DATA_ROOT/jobs/<id>/`` holding
 
 ```
 job.json       id, kind, title, command, pid, process start tick, host, started, user, outputs,
-               cancel flag
+               cancel flag, the folder it was written in (a copied data root's job is not its)
 log.txt        the process's stdout + stderr
 progress.json  model.progress writes it (env CMR_PROGRESS_FILE): stage, done, total, fraction, eta_s
 result.json    exit code and end time, written by the job runner when the command ends
@@ -147,6 +147,7 @@ class JobManager:
             "user": current_user(),
             "outputs": outputs or {},
             "cancel_requested": False,
+            "folder": str(folder.resolve()),
         }
         atomic_write_json(folder / "job.json", info)
         return self._read(folder)
@@ -237,6 +238,8 @@ class JobManager:
             return Job(folder, info, f"{state} on {host}", None, progress, host)
         if host is not None:  # that machine went down with it: it no longer blocks its kind
             return Job(folder, info, "lost", None, progress)
+        if _copied(info, folder):  # its process (if any) writes the old place: never ends here
+            return Job(folder, info, "lost", None, progress)
         if process_alive(pid, info.get("proc_start")):
             state = "stopping" if info.get("cancel_requested") else "running"
             return Job(folder, info, state, None, progress)
@@ -249,6 +252,20 @@ def _silent_s(folder: Path) -> float:
     clock that stamps its files."""
     silent = silent_s([folder / "job.json", folder / "log.txt", folder / "progress.json"])
     return float("inf") if silent is None else silent
+
+
+def _copied(info: dict[str, Any], folder: Path) -> bool:
+    """Whether the job record in ``folder`` was written in another folder: a data root copied
+    or moved elsewhere. A job still running there (same pid, same machine) is not this root's:
+    it neither blocks its kind here nor may be stopped from here, and its end is recorded at
+    the old place only. Records written before jobs named their folder count as not copied."""
+    recorded = info.get("folder")
+    if not isinstance(recorded, str) or not recorded:
+        return False
+    try:
+        return not os.path.samefile(recorded, folder)
+    except OSError:  # the old place is gone (moved) or unreadable
+        return Path(recorded) != folder.resolve()
 
 
 def _run_ended(info: dict[str, Any]) -> bool:
