@@ -50,6 +50,7 @@ from model.errors import UserError
 from model.file_lock import FileLock
 from model.process_start import host_elsewhere, proc_start, this_host
 from model.progress import PROGRESS_ENV
+from model.relocate import written_elsewhere
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _CHILDREN: dict[int, subprocess.Popen] = {}
@@ -238,7 +239,7 @@ class JobManager:
             return Job(folder, info, f"{state} on {host}", None, progress, host)
         if host is not None:  # that machine went down with it: it no longer blocks its kind
             return Job(folder, info, "lost", None, progress)
-        if _copied(info, folder):  # its process (if any) writes the old place: never ends here
+        if written_elsewhere(info.get("folder"), folder):  # a copied root's: ends at the old place
             return Job(folder, info, "lost", None, progress)
         if process_alive(pid, info.get("proc_start")):
             state = "stopping" if info.get("cancel_requested") else "running"
@@ -252,20 +253,6 @@ def _silent_s(folder: Path) -> float:
     clock that stamps its files."""
     silent = silent_s([folder / "job.json", folder / "log.txt", folder / "progress.json"])
     return float("inf") if silent is None else silent
-
-
-def _copied(info: dict[str, Any], folder: Path) -> bool:
-    """Whether the job record in ``folder`` was written in another folder: a data root copied
-    or moved elsewhere. A job still running there (same pid, same machine) is not this root's:
-    it neither blocks its kind here nor may be stopped from here, and its end is recorded at
-    the old place only. Records written before jobs named their folder count as not copied."""
-    recorded = info.get("folder")
-    if not isinstance(recorded, str) or not recorded:
-        return False
-    try:
-        return not os.path.samefile(recorded, folder)
-    except OSError:  # the old place is gone (moved) or unreadable
-        return Path(recorded) != folder.resolve()
 
 
 def _run_ended(info: dict[str, Any]) -> bool:

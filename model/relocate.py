@@ -70,6 +70,19 @@ def locate_near(
     return Located(path, str(recorded), False) if fits(path) else None
 
 
+def written_elsewhere(recorded: object, folder: Path) -> bool:
+    """Whether a record in ``folder`` that names the folder it was written in (``recorded``)
+    was written in another one: its data root was copied or moved since, so a process the
+    record names writes (and ends) at the old place, not here. A record naming none (written
+    before records named their folder) counts as written here."""
+    if not isinstance(recorded, str) or not recorded:
+        return False
+    try:
+        return not os.path.samefile(recorded, folder)
+    except OSError:  # the old place is gone (moved) or unreadable
+        return Path(recorded) != Path(folder).resolve()
+
+
 def is_dataset(folder: Path) -> bool:
     """Whether ``folder`` is an ingested dataset (holds studies.parquet): ``locate``'s test."""
     return (folder / "studies.parquet").is_file()

@@ -13,9 +13,11 @@ import pytest
 
 from dashboard.run_compare import facts_line, run_facts
 from dashboard.run_dataset import trained_on
+from dashboard.run_state import read_status, run_state
 from dashboard.settings import Settings
 from model.data.dataset import CMRDataset
 from model.errors import UserError
+from model.training.run_folder import RunFolder
 from model.training.train import TrainOptions, with_run_val_labels
 from tests.tiny_dataset import make_tiny_dataset
 
@@ -77,6 +79,22 @@ def test_a_resume_from_the_command_line_keeps_its_val_labels_from_the_copy(reloc
     options = TrainOptions(data=new / "demo" / "internal", out=new / "runs" / "older", resume=True)
     labels = with_run_val_labels(options).val_labels
     assert labels == new / "demo" / "raw" / "internal" / "labels.csv"
+
+
+def test_a_run_training_at_the_old_place_is_not_live_in_the_copy(tmp_path: Path) -> None:
+    # copied for a talk while a run trains on this machine: the copy's status names a live
+    # process, which writes (and ends) the old folder; the copy's run never moves again
+    run = tmp_path / "old" / "runs" / "trial"
+    run.mkdir(parents=True)
+    status = RunFolder(run).update_status(state="running", epoch=1)  # this process: alive
+    shutil.copytree(tmp_path / "old", tmp_path / "new")
+    assert run_state(status, run) == "running"
+    assert (
+        run_state(
+            read_status(tmp_path / "new" / "runs" / "trial"), tmp_path / "new" / "runs" / "trial"
+        )
+        == "crashed"
+    )
 
 
 def test_a_run_whose_dataset_is_gone_says_so_naming_it(tmp_path: Path) -> None:
