@@ -5,7 +5,7 @@ Each job gets a folder ``DATA_ROOT/jobs/<id>/`` holding
 
 ```
 job.json       id, kind, title, command, pid, process start tick, host, started, user, outputs,
-               cancel flag
+               cancel flag, the folder it was written in (a copied data root's job is not its)
 log.txt        the process's stdout + stderr
 progress.json  model.progress writes it (env CMR_PROGRESS_FILE): stage, done, total, fraction, eta_s
 result.json    exit code and end time, written by the job runner when the command ends
@@ -50,6 +50,7 @@ from model.errors import UserError
 from model.file_lock import FileLock
 from model.process_start import host_elsewhere, proc_start, this_host
 from model.progress import PROGRESS_ENV
+from model.relocate import written_elsewhere
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _CHILDREN: dict[int, subprocess.Popen] = {}
@@ -147,6 +148,7 @@ class JobManager:
             "user": current_user(),
             "outputs": outputs or {},
             "cancel_requested": False,
+            "folder": str(folder.resolve()),
         }
         atomic_write_json(folder / "job.json", info)
         return self._read(folder)
@@ -236,6 +238,8 @@ class JobManager:
             state = "stopping" if info.get("cancel_requested") else "running"
             return Job(folder, info, f"{state} on {host}", None, progress, host)
         if host is not None:  # that machine went down with it: it no longer blocks its kind
+            return Job(folder, info, "lost", None, progress)
+        if written_elsewhere(info.get("folder"), folder):  # a copied root's: ends at the old place
             return Job(folder, info, "lost", None, progress)
         if process_alive(pid, info.get("proc_start")):
             state = "stopping" if info.get("cancel_requested") else "running"

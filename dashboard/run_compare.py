@@ -22,6 +22,7 @@ from dashboard.inert_text import plotly_text
 from dashboard.job import load_json_object
 from dashboard.overview import relative
 from dashboard.plots import PALETTE, TEMPLATE
+from model.relocate import is_dataset, locate
 
 # the curves compared: the score best.pt is chosen by, and the label-using zero-shot AUC
 COMPARED = {"selection_score": "val mean R@1/5/10", "val_auc": "val zero-shot AUC"}
@@ -64,13 +65,23 @@ def run_facts(run: Path, root: Path) -> RunFacts:
         tower=str(video.get("kind") or ""),
         frames=_whole(train.get("frames")) or _whole(video.get("frames")),
         image_size=_whole(train.get("image_size")) or _whole(video.get("image_size")),
-        dataset=relative(Path(data), root) if isinstance(data, str) and data else "",
+        dataset=_dataset_shown(data, root),
         n_train=_whole(config.get("n_train")),
         n_val=_whole(config.get("n_val")),
         epochs=_whole(config.get("epochs")) or _whole(train.get("epochs")),
         batch=_whole(config.get("global_batch")) or _whole(train.get("batch_size")),
         device=str(config.get("device") or ""),
     )
+
+
+def _dataset_shown(recorded: object, root: Path) -> str:
+    """The recorded dataset as this data root holds it (its copy here when the root was copied
+    or moved since the run: ``model.relocate``), relative to the root; else as recorded
+    (relative to the root when inside it)."""
+    found = locate(recorded, root, is_dataset)
+    if found is not None:
+        return relative(found.path, root)
+    return relative(Path(recorded), root) if isinstance(recorded, str) and recorded else ""
 
 
 def facts_line(facts: RunFacts) -> str:

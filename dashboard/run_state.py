@@ -14,6 +14,7 @@ from typing import Any
 from dashboard.file_clock import silent_s
 from dashboard.processes import process_alive
 from model.process_start import host_elsewhere, process_started
+from model.relocate import written_elsewhere
 from model.training.run_folder import RunFolder
 
 LIVE_STATES = ("running", "queued")
@@ -31,7 +32,8 @@ RUN_ENDED_S = 300.0
 def run_state(status: dict[str, Any], run: Path | None = None) -> str:
     """The status' state, or ``crashed`` when it claims to run but its writer is gone: no process
     with its pid, or one that started at another time (a pid reused after the run ended, or a
-    folder copied from another machine). A run written on another host reads ``running on
+    folder copied from another machine), or it writes another folder (a data root copied on
+    this machine while the run trained there). A run written on another host reads ``running on
     HOST`` (its pid cannot be checked from here) until its status has not been rewritten for
     ``RUN_SILENCE_S``: then ``lost on HOST (last heard ...)``, that machine went down with it.
     The silence is that of ``run``'s status.json on the file server's clock; without ``run``,
@@ -43,6 +45,8 @@ def run_state(status: dict[str, Any], run: Path | None = None) -> str:
     host = host_elsewhere(status)
     if host is not None:
         return _state_elsewhere(state, host, _silence(status, run))
+    if run is not None and written_elsewhere(status.get("folder"), run):
+        return "crashed"  # a run copied with its data root: its writer writes the old place
     return state if _writer_alive(int(pid), status) else "crashed"
 
 

@@ -228,18 +228,6 @@ def resume_command(
     return _launcher(with_val_labels(args, dataset), gpus)
 
 
-def trained_on(run: Path) -> Path | None:
-    """The dataset ``run`` trains on (config.json's ``data``), None when unknown or gone: a
-    resume on any other dataset is refused."""
-    try:
-        data = json.loads((run / "config.json").read_text(encoding="utf-8")).get("data")
-    except (OSError, ValueError, AttributeError):
-        return None
-    if not isinstance(data, str) or not (Path(data) / "studies.parquet").is_file():
-        return None
-    return Path(data).resolve()
-
-
 def selection_caption(run: Path) -> str:
     """How the run's best.pt was chosen, for its panel: by val retrieval, or (config.json's
     ``n_val`` 0: no val study with a report impression) as its last epoch; a val split of at

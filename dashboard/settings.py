@@ -5,6 +5,7 @@ Everything lives under one data root (env ``CMR_DATA_ROOT``, default ``./data``)
 ```
 DATA_ROOT/
   active.json          {"checkpoint": path, "dataset": path}: the last choice made on any page
+                       (a copied or moved root's paths are read as their copy under it)
   demo/                what ``python -m model demo --root DATA_ROOT`` builds
   imports/             zips and folders imported from the Studies page
   runs/                training runs launched from the Train page
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from model.atomic import atomic_write_json
 from model.demo import DemoLayout
 from model.errors import UserError
+from model.relocate import is_dataset, locate
 
 if TYPE_CHECKING:
     from model.index.client import ChromaLocation
@@ -219,8 +221,8 @@ class Settings:
         root's own runs (a model trained on synthetic studies is no default for them). Else the
         newest ``best.pt``/``last.pt`` found, else None."""
         for chosen in (self._choice().get("checkpoint"), self.read_active().get("checkpoint")):
-            if chosen and Path(chosen).is_file():
-                return self._pin("checkpoint", Path(chosen))
+            if found := locate(chosen, self.data_root, Path.is_file):
+                return self._pin("checkpoint", found.path)
         found = self.checkpoints()
         demo = DemoLayout(self.data_root)
         dataset = self.active_dataset()
@@ -235,8 +237,8 @@ class Settings:
         own before the demo's: a hospital's root where the demo was built too; an internal
         site's first), else None."""
         for chosen in (self._choice().get("dataset"), self.read_active().get("dataset")):
-            if chosen and (Path(chosen) / "studies.parquet").is_file():
-                return self._pin("dataset", Path(chosen))
+            if found := locate(chosen, self.data_root, is_dataset):
+                return self._pin("dataset", found.path)
         found = self.datasets()
         own = self.own_datasets(found) or found
         preferred = [path for path in own if "internal" in path.name]

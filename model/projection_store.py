@@ -4,8 +4,11 @@ Fitting UMAP (and compiling its numba kernels) takes tens of seconds in each new
 is plain arrays, so ``stored_projection`` keeps each fitted ``Projection`` as
 ``<cache name>.map-<key>.npz`` (``model.embedding_cache.map_file``; ``key`` hashes the
 ``ProjectionConfig``) and later processes read it back without importing umap. The file records
-the cache file it was fitted from (inode, size, modification time) and the config; a map of
-another version of the cache, of another config, or damaged is fitted again, never shown. It is
+a digest of the embeddings it was fitted from and the config: a data root copied or moved
+elsewhere (new files, with or without their modification times) reads its maps back, while a
+map of another version of the cache, of another config, or damaged is fitted again, never
+shown (maps of earlier versions, which recorded the cache file's inode, size and modification
+time, are read by its size and modification time). It is
 written atomically under the embedding caches' writers lock, so ``tidy`` (which removes a
 cache's maps with it) never removes one being written; where the folder cannot be written the
 map is only kept in memory.
@@ -48,15 +51,15 @@ def stored_projection(
     cache: Path, ids: list[str], vectors: np.ndarray, config: ProjectionConfig
 ) -> Projection:
     """The map of the embeddings ``ids`` / ``vectors`` read from the cache file ``cache``: read
-    from its map file when that holds this version of the cache and ``config``, else fitted
-    (``fit_projection``) and kept there."""
+    from its map file when that holds a map of these embeddings and ``config``, else fitted
+    (``fit_projection``) and kept there (not without the cache file: it is tidied with it)."""
     path = map_path(cache, config)
-    source = _source(cache, config)
-    found = _read(path, source, ids, vectors)
+    source = _source(ids, vectors, config)
+    found = _read(path, cache, source, ids, vectors)
     if found is not None:
         return found
     projection = fit_projection(ids, vectors, config)
-    if source is not None:
+    if cache.is_file():
         _write(path, projection, ids, source)
     return projection
 
@@ -65,25 +68,44 @@ def _config_text(config: ProjectionConfig) -> str:
     return json.dumps({"format": FORMAT, **dataclasses.asdict(config)}, sort_keys=True)
 
 
-def _source(cache: Path, config: ProjectionConfig) -> str | None:
-    """What the map is fitted from: the cache file's version and the config (None: no file)."""
+def _source(ids: list[str], vectors: np.ndarray, config: ProjectionConfig) -> str:
+    """What the map is fitted from: a digest of the embeddings (their studies and vectors, not
+    the cache file's place or times) and the config."""
+    digest = hashlib.sha256("\n".join(ids).encode("utf-8"))
+    digest.update(np.ascontiguousarray(vectors, np.float32).tobytes())
+    return json.dumps({"config": _config_text(config), "embeddings": digest.hexdigest()})
+
+
+def _fitted_from(stored: str, cache: Path, source: str) -> bool:
+    """Whether a map recording ``stored`` was fitted from ``source``; a map of an earlier
+    version recorded its cache file's inode, size and modification time: it counts while the
+    size and time are the cache's (the inode is another in a copied data root)."""
+    if stored == source:
+        return True
     try:
+        old = json.loads(stored)
         stat = os.stat(cache)
-    except OSError:
-        return None
-    version = {"inode": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    return json.dumps({"cache": version, "config": _config_text(config)}, sort_keys=True)
+    except (ValueError, OSError):
+        return False
+    version = old.get("cache") if isinstance(old, dict) else None
+    return (
+        isinstance(version, dict)
+        and old.get("config") == json.loads(source)["config"]
+        and (version.get("size"), version.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns)
+    )
 
 
-def _read(path: Path, source: str | None, ids: list[str], vectors: np.ndarray) -> Projection | None:
+def _read(
+    path: Path, cache: Path, source: str, ids: list[str], vectors: np.ndarray
+) -> Projection | None:
     """The map kept at ``path`` when it is intact and fitted from ``source`` and these
     embeddings; None (logged) when it is missing, stale or damaged."""
-    if source is None or not path.is_file():
+    if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in _ARRAYS}
-        if str(arrays["source"]) != source:
+        if not _fitted_from(str(arrays["source"]), cache, source):
             log.info("map %s was fitted from another version of its embeddings; refitting", path)
             return None
         return _checked(arrays, ids, np.asarray(vectors, np.float32))

@@ -14,6 +14,7 @@ from dashboard.job import Job
 from dashboard.overview import relative
 from dashboard.plots import loss_curve, validation_curves
 from dashboard.run_compare import comparison_figure, comparison_table, facts_line, run_facts
+from dashboard.run_dataset import trained_on
 from dashboard.run_selection import in_table_order, picked_now, shown_run, table_key
 from dashboard.runs import (
     CHECKPOINT_ONLY,
@@ -34,10 +35,10 @@ from dashboard.runs import (
     selection_caption,
     shown_state,
     throughput_line,
-    trained_on,
 )
 from dashboard.settings import position_of
 from dashboard.ui import job_panel, launch, page_guard, page_header
+from model.errors import UserError
 
 RUNS_PREPARED_KEY = "train-runs-prepared"
 SHOWN_RUN_KEY = "train-shown-run"  # the run below the table, kept across refreshes
@@ -163,7 +164,12 @@ def failure_log(run: Path, state: str, job) -> None:
 
 def resume(run: Path, job: Job | None, checkpointing: bool) -> None:
     """Launch a job continuing ``run`` on its own dataset and GPUs."""
-    dataset = trained_on(run) or (
+    try:
+        recorded = trained_on(run, studio.settings.data_root)
+    except UserError as err:
+        st.error(markdown_text(str(err)))
+        return
+    dataset = recorded or (
         Path(job.outputs["dataset"])
         if job and job.outputs.get("dataset")
         else studio.dataset_path()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -135,6 +136,27 @@ def test_a_job_whose_runner_vanished_is_reported_lost(manager: JobManager) -> No
     job = manager.launch("sleep", SLEEP)
     os.killpg(job.pid, 9)
     assert _wait(lambda: manager.get(job.id).state == "lost")
+
+
+@pytest.mark.parametrize("moved", [False, True], ids=["copied", "moved"])
+def test_a_job_running_at_a_data_roots_old_place_is_not_running_in_its_copy(
+    manager: JobManager, tmp_path: Path, moved: bool
+) -> None:
+    # the root copied for a talk while a run trains: the copy's record has the same pid on the
+    # same machine, but the job writes (and ends) at the old place; it must neither block a
+    # launch in the copy nor be stopped from it
+    job = manager.launch("train", SLEEP, title="trial run")
+    copy = JobManager(tmp_path / "copy" / "jobs")
+    shutil.copytree(manager.jobs_dir, copy.jobs_dir)
+    away = tmp_path / "away"
+    if moved:
+        manager.jobs_dir.rename(away)
+    copied = copy.get(job.id)
+    assert copied.state == "lost" and not copied.running
+    copy.check_idle("train")
+    if moved:
+        away.rename(manager.jobs_dir)  # back, so that the fixture stops the job
+    assert manager.get(job.id).running
 
 
 def test_unknown_job_is_a_clear_error(manager: JobManager) -> None:

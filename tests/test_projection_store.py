@@ -149,6 +149,35 @@ def test_another_config_or_a_rewritten_cache_gets_a_new_map(
     assert len(fits) == 3  # the refitted map was kept in place of the stale one
 
 
+@pytest.mark.parametrize("copy", [shutil.copy2, shutil.copyfile], ids=["cp -a", "plain cp"])
+def test_a_data_root_copied_elsewhere_reads_its_maps_back_not_refitted(
+    tmp_path: Path, fits: list[ProjectionConfig], copy
+) -> None:
+    # a laptop for a talk, a USB disk: the copies are new files (other inodes), with their
+    # modification times (cp -a, rsync -a) or without (a plain cp, a zip, a file manager)
+    cache, emb = _cache(tmp_path / "old")
+    fitted = stored_projection(cache, emb.ids, emb.vectors, PCA)
+    shutil.copytree(tmp_path / "old", tmp_path / "new", copy_function=copy)
+    moved = tmp_path / "new" / cache.relative_to(tmp_path / "old")
+    assert _same(stored_projection(moved, emb.ids, emb.vectors, PCA), fitted)
+    assert fits == [PCA]
+
+
+def test_a_map_kept_before_maps_named_their_embeddings_is_still_read_back(
+    tmp_path: Path, fits: list[ProjectionConfig]
+) -> None:
+    # maps written by earlier versions record the cache file's inode, size and mtime instead
+    cache, emb = _cache(tmp_path)
+    fitted = stored_projection(cache, emb.ids, emb.vectors, PCA)
+    stat = cache.stat()
+    version = {"inode": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    config = json.dumps({"format": 1, **dataclasses.asdict(PCA)}, sort_keys=True)
+    old = json.dumps({"cache": version, "config": config}, sort_keys=True)
+    _rewritten(map_path(cache, PCA), source=np.asarray(old))
+    assert _same(stored_projection(cache, emb.ids, emb.vectors, PCA), fitted)
+    assert fits == [PCA]
+
+
 def _rewritten(path: Path, **arrays: np.ndarray) -> None:
     """The map file at ``path`` with ``arrays`` in place of its own (its version stamp kept)."""
     with np.load(path) as data:

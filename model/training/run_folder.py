@@ -1,8 +1,9 @@
 """The run folder a training run writes and the dashboard reads (docs/ARCHITECTURE.md, "Run folder").
 
 ``config.json`` (the resolved preset and command line), ``status.json`` (state, epoch, step, ETA,
-message; the writer's host, pid and process start, which tell a live run from a pid reused), ``metrics.jsonl`` (one JSON object per event), ``train.log`` (the run's log lines),
-``last.pt`` and ``best.pt``. Status and config are replaced atomically; metrics are appended one
+message; the writer's host, pid and process start, which tell a live run from a pid reused, and
+the folder it wrote, which tells it from a copy of the folder), ``metrics.jsonl`` (one JSON
+object per event), ``train.log`` (the run's log lines), ``last.pt`` and ``best.pt``. Status and config are replaced atomically; metrics are appended one
 complete line at a time, so a reader never sees half a record. A training process holds
 ``.train.lock`` (``writer_lock``) while it writes the folder, so a second one is refused.
 """
@@ -148,6 +149,7 @@ class RunFolder:
         self._status.update({k: _clean(v) for k, v in fields.items()})
         pid = os.getpid()
         self._status.update(pid=pid, proc_start=proc_start(pid), host=this_host())
+        self._status["folder"] = str(self.root.resolve())  # a copied run's status is not live
         self._status["updated"] = time.time()
         atomic_write_json(self.status_path, self._status)
         return dict(self._status)

@@ -26,6 +26,7 @@ from pathlib import Path
 from shlex import quote
 
 from model.errors import UserError
+from model.relocate import locate_near
 
 log = logging.getLogger(__name__)
 DEFAULT_PRESET = "cpu-small"
@@ -218,11 +219,13 @@ def with_run_val_labels(options: TrainOptions) -> TrainOptions:
     given = config.get("val_labels") if isinstance(config, dict) else None
     if not isinstance(given, str) or not given:
         return options
-    if not Path(given).is_file():
+    found = locate_near(given, Path(options.out).resolve(), Path.is_file)
+    if found is None:
         log.warning("the run's --val-labels %s is gone: its val AUC is no longer logged", given)
         return options
-    log.info("resuming with the run's --val-labels %s", given)
-    return replace(options, val_labels=Path(given))
+    where = f" (recorded as {given}: the folders were copied or moved)" if found.moved else ""
+    log.info("resuming with the run's --val-labels %s%s", found.path, where)
+    return replace(options, val_labels=found.path)
 
 
 @contextmanager
