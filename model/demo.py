@@ -40,6 +40,9 @@ from model.schema import DatasetPaths
 from model.workers import usable_cpus
 
 log = logging.getLogger(__name__)
+# The build's steps in order; its progress stages read "N/5 NAME" (the dashboard tells from them
+# which step makes what a page lacks, ``dashboard.demo_wait``).
+STEP_NAMES = ("generate", "ingest", "train", "index", "map")
 
 
 @dataclass(frozen=True)
@@ -213,13 +216,14 @@ def _steps(options: DemoOptions, layout: DemoLayout) -> list[tuple[str, list[Com
     maps = ["--checkpoint", str(layout.checkpoint)]
     for site in sites:
         maps += ["--data", str(layout.dataset(site))]
-    return [
-        ("generate", generate),
-        ("ingest", ingest),
-        ("train", [("model.training.train", train, lambda: _trained(layout), _nothing_to_record)]),
-        ("index", [("model.index.cli_index", index, lambda: False, _nothing_to_record)]),
-        ("map", [("model.projection_store", maps, lambda: False, _nothing_to_record)]),
+    commands = [
+        generate,
+        ingest,
+        [("model.training.train", train, lambda: _trained(layout), _nothing_to_record)],
+        [("model.index.cli_index", index, lambda: False, _nothing_to_record)],
+        [("model.projection_store", maps, lambda: False, _nothing_to_record)],
     ]
+    return list(zip(STEP_NAMES, commands, strict=True))
 
 
 def build_demo(options: DemoOptions) -> DemoLayout:
