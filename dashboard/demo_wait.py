@@ -52,9 +52,10 @@ def demo_wait(job: Job | None, step: str | None) -> DemoWait | None:
     if now > needed:
         return None
     total = len(STEP_NAMES)
-    at = f"is at step {now}/{total} ({STEP_NAMES[now - 1]})" if now else "is starting"
-    note = (
-        f"The demo build running now makes it in step {needed}/{total} ({step}) and {at}. "
-        "This page fills in when that step has ended; nothing to do meanwhile."
-    )
+    if now == needed:
+        note = f"The demo build running now is making it (step {needed}/{total}, {step})."
+    else:
+        at = f"is at step {now}/{total} ({STEP_NAMES[now - 1]})" if now else "is starting"
+        note = f"The demo build running now makes it in step {needed}/{total} ({step}); it {at}."
+    note += " This page fills in when that step has ended; nothing to do meanwhile."
     return DemoWait(job.id, needed, note)

@@ -37,7 +37,8 @@ def test_the_wait_applies_only_until_the_step_that_makes_it_has_ended() -> None:
     assert wait is not None and wait.step == 2
     assert "step 2/5 (ingest)" in wait.note and "step 1/5 (generate)" in wait.note
     assert demo_wait(_job("running", None), "train").note.count("is starting") == 1
-    assert demo_wait(_job("running", "2/5 ingest · ingest"), "ingest") is not None
+    making = demo_wait(_job("running", "2/5 ingest · ingest"), "ingest")
+    assert making is not None and "is making it (step 2/5, ingest)" in making.note
     assert demo_wait(_job("running", "3/5 train · train"), "ingest") is None  # really missing
     assert demo_wait(_job("finished", "1/5 generate"), "ingest") is None
     assert demo_wait(_job("running", "1/5 generate"), None) is None
@@ -98,4 +99,4 @@ def test_while_the_demo_indexes_no_page_offers_to_embed_its_studies(
     for page in ("pages/embeddings.py", "pages/zeroshot.py", "pages/browser.py"):
         at = open_page(page)
         assert "Compute study embeddings" not in [b.label for b in at.button], page
-        assert "makes it in step 4/5 (index)" in _texts(at), page
+        assert "is making it (step 4/5, index)" in _texts(at), page
