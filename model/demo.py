@@ -22,6 +22,7 @@ Layout under ``ROOT``::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import logging
@@ -265,8 +266,11 @@ def _build_steps(options: DemoOptions, layout: DemoLayout) -> None:
         log.info("demo step %d/%d %s", number, len(steps), name)
         with stage_prefix(f"{number}/{len(steps)} {name}"):
             for module, argv, finish in todo:
-                if run_command(module, argv) != 0:
-                    raise UserError(f"demo step {name} failed; see the log above, then rerun")
+                # a step of one command per site names the site: each reports its own progress
+                site = argv[argv.index("--site") + 1] if len(commands) > 1 else None
+                with stage_prefix(f"{site} site") if site else contextlib.nullcontext():
+                    if run_command(module, argv) != 0:
+                        raise UserError(f"demo step {name} failed; see the log above, then rerun")
                 finish()
         if name == "train" and not _trained(layout):  # stopped (Ctrl-C, SIGTERM): no index
             raise UserError(
