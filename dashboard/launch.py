@@ -20,6 +20,7 @@ import tomllib
 from pathlib import Path
 
 from dashboard.jobs import JobManager, model_command
+from dashboard.overview import DEMO_TITLE
 from dashboard.settings import DATA_ROOT_ENV, Settings
 from model.demo import DemoLayout
 from model.errors import UserError
@@ -60,7 +61,7 @@ def start_demo_build(settings: Settings) -> None:
         job = jobs.launch(
             "demo",
             model_command("demo", "--root", str(settings.data_root)),
-            title="Build the demo (generate, ingest, train, index)",
+            title=DEMO_TITLE,
         )
     except UserError as err:
         log.info("%s", err)

@@ -4,7 +4,13 @@ import streamlit as st
 
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
-from dashboard.overview import demo_command, demo_minutes, relative, studio_status
+from dashboard.overview import (
+    DEMO_TITLE,
+    demo_command,
+    demo_minutes,
+    relative,
+    studio_status,
+)
 from dashboard.ui import job_panel, launch, page_guard, page_header
 
 studio = Studio()
@@ -81,7 +87,7 @@ with page_guard(studio):
         disabled=running,
         help=repair_help if status.demo_built else None,
     ):
-        launch(studio.jobs, "demo", demo_command(studio.settings), "Demo build")
+        launch(studio.jobs, "demo", demo_command(studio.settings), DEMO_TITLE)
     job_panel(studio.jobs, "demo")
 
     if status.datasets:
