@@ -100,3 +100,23 @@ def test_while_the_demo_indexes_no_page_offers_to_embed_its_studies(
         at = open_page(page)
         assert "Compute study embeddings" not in [b.label for b in at.button], page
         assert "is making it (step 4/5, index)" in _texts(at), page
+
+
+def test_while_the_demo_indexes_the_case_browser_offers_no_index_build_beside_it(
+    demo_at, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between embedding a site and writing the index, a search offered Build the case index:
+    a second index job, beside the build's, of the same checkpoint and studies."""
+    from model.data.dataset import CMRDataset
+    from model.embed import cached_study_embeddings
+
+    root = demo_at("4/5 index · embed studies")
+    dataset = make_tiny_dataset(DemoLayout(root).dataset("internal"), n=8)
+    make_tiny_checkpoint(dataset, DemoLayout(root).run)
+    for saved in DemoLayout(root).run.glob("*.pt"):  # the page's is one of them
+        cached_study_embeddings(saved, CMRDataset.open(dataset))
+    at = page_opener(root, monkeypatch)("pages/browser.py")
+    at.text_input(key="b-query").input("dilated left ventricle").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Build the case index" not in [b.label for b in at.button]
+    assert "is making it (step 4/5, index)" in _texts(at)
