@@ -81,6 +81,7 @@ class Studio(CaseIndexAccess):
                 "Build the demo data on the Home page (one click), or import a DICOM folder or "
                 "zip on the Studies page.",
                 page="pages/home.py",
+                demo_step="ingest",
             )
         return path
 
@@ -134,6 +135,7 @@ class Studio(CaseIndexAccess):
                 "Train a model on the Train page, or build the demo on the Home page "
                 "(it trains the cpu-small preset: about 15 minutes on 2 CPU cores).",
                 page="pages/train.py",
+                demo_step="train",
             )
         return path
 
@@ -208,7 +210,7 @@ class Studio(CaseIndexAccess):
             str(self.embeddings_path()),
         )
         offer = JobOffer("embed", command, "Compute study embeddings")
-        return EmptyState(title, hint, offer=offer)
+        return EmptyState(title, hint, offer=offer, demo_step="index")
 
     def projection(self, method: str = "UMAP") -> Any:
         return self._from_embeddings(lambda path, version: cache.projection(path, version, method))

@@ -142,6 +142,7 @@ class CaseIndexAccess:
             f"{why}. Searching with the exact in-memory ranking instead; build the ChromaDB "
             "index in the background to search it here (and from `python -m model search`).",
             offer=self.index_offer(),
+            demo_step="index",
         )
 
     def partial_index(self, unindexed: int, searched: int) -> EmptyState:

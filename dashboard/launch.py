@@ -20,6 +20,7 @@ import tomllib
 from pathlib import Path
 
 from dashboard.jobs import JobManager, model_command
+from dashboard.overview import DEMO_TITLE
 from dashboard.settings import DATA_ROOT_ENV, Settings
 from model.demo import DemoLayout
 from model.errors import UserError
@@ -48,11 +49,19 @@ def start_demo_build(settings: Settings) -> None:
             ", ..." if len(own) > 3 else "",
         )
         return
+    jobs = JobManager(settings.jobs_dir)
+    running = jobs.latest("demo")
+    if running is not None and running.running:  # ./run.sh stopped and started again mid-build
+        log.info(
+            "the demo build (%s) is still running; follow it on the Home page",
+            running.origin,
+        )
+        return
     try:
-        job = JobManager(settings.jobs_dir).launch(
+        job = jobs.launch(
             "demo",
             model_command("demo", "--root", str(settings.data_root)),
-            title="Build the demo (generate, ingest, train, index)",
+            title=DEMO_TITLE,
         )
     except UserError as err:
         log.info("%s", err)

@@ -64,6 +64,24 @@ def studio_status(settings: Settings) -> StudioStatus:
     )
 
 
+# The demo build's job title, on Home's panel and in its failure message: the same for the
+# build ./run.sh starts and the one Home's button starts (the first named four of five steps).
+DEMO_TITLE = "Demo build"
+# Minutes a demo build spends outside its training on 2 CPU cores: generate 2.4, ingest 2.1,
+# index 2.2 and map 0.7 on a first run (session 44's audit of ./run.sh on an empty data root).
+DEMO_OTHER_STEPS_MIN = 7.4
+
+
+def demo_minutes() -> tuple[int, int]:
+    """About how many minutes a demo build takes on 2 CPU cores, and how many of them its
+    training does: the cpu-small preset's time budget (a faster machine trains more epochs in
+    it, not fewer minutes)."""
+    from model.nn.presets import load_preset
+
+    training = load_preset("cpu-small").train.time_budget_s / 60
+    return round(training + DEMO_OTHER_STEPS_MIN), round(training)
+
+
 def demo_command(settings: Settings) -> list[str]:
     """``python -m model demo --root DATA_ROOT``: generate -> ingest -> train -> embed -> index."""
     return model_command("demo", "--root", str(settings.data_root))

@@ -4,8 +4,7 @@ Everything lives under one data root (env ``CMR_DATA_ROOT``, default ``./data``)
 
 ```
 DATA_ROOT/
-  active.json          {"checkpoint": path, "dataset": path}: the last choice made on any page
-                       (a copied or moved root's paths are read as their copy under it)
+  active.json          the last checkpoint and dataset chosen on any page (read under a moved root)
   demo/                what ``python -m model demo --root DATA_ROOT`` builds
   imports/             zips and folders imported from the Studies page
   runs/                training runs launched from the Train page
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dashboard.run_state import read_status, run_is_live, run_state
 from model.atomic import atomic_write_json
 from model.demo import DemoLayout
 from model.errors import UserError
@@ -219,11 +219,12 @@ class Settings:
         open on: on the demo's, the demo's checkpoint (a newer trial run, or a run still
         training, is no one's choice); on the root's own (a hospital's), the newest of the
         root's own runs (a model trained on synthetic studies is no default for them). Else the
-        newest ``best.pt``/``last.pt`` found, else None."""
+        newest ``best.pt``/``last.pt`` found, else None; never one of a run still training (the
+        demo build's epoch-1 best.pt was every page's while the build went on)."""
         for chosen in (self._choice().get("checkpoint"), self.read_active().get("checkpoint")):
             if found := locate(chosen, self.data_root, Path.is_file):
                 return self._pin("checkpoint", found.path)
-        found = self.checkpoints()
+        found = [p for p in self.checkpoints() if not run_is_live(run_state(read_status(p.parent)))]
         demo = DemoLayout(self.data_root)
         dataset = self.active_dataset()
         if dataset is None or demo.dataset("") in dataset.parents:

@@ -22,6 +22,7 @@ Layout under ``ROOT``::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import logging
@@ -40,6 +41,9 @@ from model.schema import DatasetPaths
 from model.workers import usable_cpus
 
 log = logging.getLogger(__name__)
+# The build's steps in order; its progress stages read "N/5 NAME" (the dashboard tells from them
+# which step makes what a page lacks, ``dashboard.demo_wait``).
+STEP_NAMES = ("generate", "ingest", "train", "index", "map")
 
 
 @dataclass(frozen=True)
@@ -213,13 +217,14 @@ def _steps(options: DemoOptions, layout: DemoLayout) -> list[tuple[str, list[Com
     maps = ["--checkpoint", str(layout.checkpoint)]
     for site in sites:
         maps += ["--data", str(layout.dataset(site))]
-    return [
-        ("generate", generate),
-        ("ingest", ingest),
-        ("train", [("model.training.train", train, lambda: _trained(layout), _nothing_to_record)]),
-        ("index", [("model.index.cli_index", index, lambda: False, _nothing_to_record)]),
-        ("map", [("model.projection_store", maps, lambda: False, _nothing_to_record)]),
+    commands = [
+        generate,
+        ingest,
+        [("model.training.train", train, lambda: _trained(layout), _nothing_to_record)],
+        [("model.index.cli_index", index, lambda: False, _nothing_to_record)],
+        [("model.projection_store", maps, lambda: False, _nothing_to_record)],
     ]
+    return list(zip(STEP_NAMES, commands, strict=True))
 
 
 def build_demo(options: DemoOptions) -> DemoLayout:
@@ -261,8 +266,11 @@ def _build_steps(options: DemoOptions, layout: DemoLayout) -> None:
         log.info("demo step %d/%d %s", number, len(steps), name)
         with stage_prefix(f"{number}/{len(steps)} {name}"):
             for module, argv, finish in todo:
-                if run_command(module, argv) != 0:
-                    raise UserError(f"demo step {name} failed; see the log above, then rerun")
+                # a step of one command per site names the site: each reports its own progress
+                site = argv[argv.index("--site") + 1] if len(commands) > 1 else None
+                with stage_prefix(f"{site} site") if site else contextlib.nullcontext():
+                    if run_command(module, argv) != 0:
+                        raise UserError(f"demo step {name} failed; see the log above, then rerun")
                 finish()
         if name == "train" and not _trained(layout):  # stopped (Ctrl-C, SIGTERM): no index
             raise UserError(

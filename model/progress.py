@@ -67,6 +67,7 @@ class Progress:
         self.total = total
         self.done = 0
         self.message = ""
+        self.eta_limit_s: float | None = None  # an ETA the stage knows it cannot exceed
         self._start = time.monotonic()
         self._last_write = 0.0
         self._path = os.environ.get(PROGRESS_ENV)
@@ -110,7 +111,8 @@ class Progress:
         if not self.total or self.done <= 0:
             return None
         elapsed = time.monotonic() - self._start
-        return elapsed / self.done * max(self.total - self.done, 0)
+        eta = elapsed / self.done * max(self.total - self.done, 0)
+        return eta if self.eta_limit_s is None else min(eta, self.eta_limit_s)
 
     def _write(self, force: bool = False) -> None:
         if not self._path:

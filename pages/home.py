@@ -4,7 +4,13 @@ import streamlit as st
 
 from dashboard.context import Studio
 from dashboard.inert_text import markdown_text
-from dashboard.overview import demo_command, relative, studio_status
+from dashboard.overview import (
+    DEMO_TITLE,
+    demo_command,
+    demo_minutes,
+    relative,
+    studio_status,
+)
 from dashboard.ui import job_panel, launch, page_guard, page_header
 
 studio = Studio()
@@ -14,6 +20,12 @@ page_header(
     "embedding map, trained from studies and their report impressions — no manual labels.",
 )
 
+FIRST_TRIES = (
+    ("pages/browser.py", "Case browser: describe a study, e.g. dilated LV with mid-wall LGE"),
+    ("pages/zeroshot.py", "Zero-shot: how well plain wordings find each finding, no labels used"),
+    ("pages/embeddings.py", "Embeddings: the map of every study; colour it by diagnosis"),
+    ("pages/studies.py", "Studies: play a study's cine views and scroll its LGE images"),
+)
 DATASET_KEY = "home-dataset"
 PICKED_KEY = "home-dataset-picked"
 
@@ -48,12 +60,19 @@ with page_guard(studio):
     st.subheader("Quick start")
     demo_job = studio.jobs.latest("demo")
     if status.demo_built:
-        st.success("The demo is ready: open Zero-shot, Case browser or Embeddings in the sidebar.")
+        st.success("The demo is ready. First things to try:")
+        for page, label in FIRST_TRIES:
+            st.page_link(page, label=label, icon=":material/arrow_forward:")
     else:
+        total, training = demo_minutes()
         st.write(
             "Build the demo end to end on this machine: generate synthetic CMR studies (two "
-            "sites) → ingest the DICOM → train the `cpu-small` encoder → embed → index → map. It "
-            "runs in the background; you can leave or refresh this page."
+            "sites) → read their DICOM in (ingest) → train the small CPU encoder (preset "
+            "`cpu-small`) → embed and index every study → draw the map. It takes about "
+            f"{total} minutes on 2 CPU cores, {training} of them training, and runs in the "
+            "background: you can leave or refresh this page, or stop `./run.sh`. Studies opens "
+            "after step 2 (ingest); Zero-shot, Few-shot, Case browser and Embeddings after "
+            "step 4 (index). Until then each page says what it is waiting for."
         )
     running = demo_job is not None and demo_job.running
     label = "Check and repair the demo" if status.demo_built else "Build the demo"
@@ -68,7 +87,7 @@ with page_guard(studio):
         disabled=running,
         help=repair_help if status.demo_built else None,
     ):
-        launch(studio.jobs, "demo", demo_command(studio.settings), "Demo build")
+        launch(studio.jobs, "demo", demo_command(studio.settings), DEMO_TITLE)
     job_panel(studio.jobs, "demo")
 
     if status.datasets:

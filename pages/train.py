@@ -59,6 +59,7 @@ def launch_form() -> None:
             "No dataset to train on",
             "Build the demo on Home or import studies.",
             page="pages/home.py",
+            demo_step="ingest",
         )
     presets = preset_names()
     if not presets:

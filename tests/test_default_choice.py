@@ -9,6 +9,7 @@ from dashboard_fixtures import finished_run, make_tiny_dataset
 
 from dashboard.settings import Settings
 from model.demo import DemoLayout
+from model.training.run_folder import RunFolder
 
 
 def test_with_nothing_chosen_a_page_opens_on_the_demo_checkpoint_not_a_newer_trial(
@@ -52,3 +53,20 @@ def test_a_hospital_root_without_a_run_of_its_own_opens_on_the_demo_checkpoint(
     make_tiny_dataset(tmp_path / "ds" / "cardiology", n=2, seed=1)
     finished_run(tmp_path, demo.run.name, 0)
     assert Settings(tmp_path, session={}).active_checkpoint() == demo.checkpoint
+
+
+def test_a_run_still_training_is_no_page_default_until_it_finishes(tmp_path: Path) -> None:
+    """During the demo build's training its best.pt (epoch 1's, R@1 0.01) became every page's
+    checkpoint: Embeddings, Zero-shot and the Case browser offered to embed the studies with it,
+    a job that competed with the training for the CPU and whose vectors the next better epoch
+    made stale. A chosen checkpoint still counts, running or not."""
+    demo = DemoLayout(tmp_path)
+    make_tiny_dataset(demo.dataset("internal"), n=2)
+    best = finished_run(tmp_path, demo.run.name, 0)
+    RunFolder(demo.run).update_status(state="running")  # its writer: this process
+    assert Settings(tmp_path, session={}).active_checkpoint() is None
+    Settings(tmp_path, session={}).write_active(checkpoint=best)
+    assert Settings(tmp_path, session={}).active_checkpoint() == best
+    (tmp_path / "active.json").unlink()
+    RunFolder(demo.run).update_status(state="finished")
+    assert Settings(tmp_path, session={}).active_checkpoint() == best

@@ -13,6 +13,7 @@ from model import demo
 from model.demo import DemoLayout, DemoOptions, build_demo
 from model.errors import UserError
 from model.file_lock import FileLock
+from model.progress import stage_prefixes
 from sample_data.generate import generate
 
 SMALL = {"internal": 2, "external": 1, "workers": 1, "epochs": 1}
@@ -257,3 +258,25 @@ def test_a_preset_or_epochs_the_train_step_refuses_stops_the_build_before_its_fi
         build_demo(DemoOptions(root=tmp_path, **{**SMALL, **options}))
     assert ran == []
     assert not list(tmp_path.iterdir())
+
+
+def test_a_steps_progress_names_the_site_each_of_its_parts_is_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Home read "2/5 ingest · ingest: read headers — 15616/104000 · ETA of this step 58s":
+    the internal site's headers, with its studies and the whole external site still to come."""
+    _fake_sites(DemoLayout(tmp_path), ingested=())
+    stages: list[tuple[str, ...]] = []
+
+    def recorded(module: str, argv: list[str]) -> int:
+        stages.append(stage_prefixes())
+        return 0
+
+    monkeypatch.setattr(demo, "run_command", recorded)
+    with pytest.raises(UserError, match="run the demo again"):
+        build_demo(DemoOptions(root=tmp_path, **SMALL))
+    assert stages == [
+        ("2/5 ingest", "internal site"),
+        ("2/5 ingest", "external site"),
+        ("3/5 train",),
+    ]

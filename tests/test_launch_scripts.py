@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from dashboard import jobs as jobs_module
 from dashboard import launch
+from dashboard.jobs import JobManager
+from dashboard.overview import DEMO_TITLE
 from dashboard.settings import DATA_ROOT_ENV, Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -267,7 +270,7 @@ def test_the_first_run_on_an_empty_data_root_builds_the_demo(
     tmp_path: Path, demo_launches: list[str]
 ) -> None:
     launch.start_demo_build(Settings(data_root=tmp_path / "data"))
-    assert len(demo_launches) == 1 and "demo" in demo_launches[0]
+    assert demo_launches == [DEMO_TITLE]  # as Home's button titles it: one name on its panel
 
 
 def test_a_data_root_holding_a_hospitals_own_dataset_does_not_get_the_demo_built(
@@ -286,3 +289,22 @@ def test_a_data_root_holding_a_hospitals_own_dataset_does_not_get_the_demo_built
     (root / "demo" / "internal" / "studies.parquet").write_bytes(b"")
     launch.start_demo_build(Settings(data_root=root))
     assert len(demo_launches) == 1
+
+
+def test_a_restart_during_the_demo_build_says_it_goes_on_not_that_it_was_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """./run.sh stopped and started again mid-build printed "another demo job is already
+    running ...; wait for it or cancel it first", as if the restart had been refused."""
+    settings = Settings(data_root=tmp_path / "data")
+    jobs = JobManager(settings.jobs_dir)
+    build = jobs.launch("demo", [sys.executable, "-c", "import time; time.sleep(60)"], title="B")
+    try:
+        with caplog.at_level("INFO", logger="dashboard.launch"):
+            launch.start_demo_build(settings)
+        assert [job.id for job in jobs.list("demo")] == [build.id]
+    finally:
+        jobs.cancel(build.id)
+        jobs_module._CHILDREN.clear()
+    assert "still running" in caplog.text and "follow it on the Home page" in caplog.text
+    assert "already running" not in caplog.text

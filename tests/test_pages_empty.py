@@ -209,3 +209,31 @@ def test_the_browser_tab_icon_is_drawn_locally(
     assert not at.exception and icons
     favicon = _get_favicon_string(icons[0])
     assert favicon.startswith("emoji:"), f"{favicon} is fetched from a server"
+
+
+def test_home_says_how_long_the_demo_takes_and_when_each_page_opens(data_root: Path) -> None:
+    """A first run's Home said the build runs in the background, not for how long (about 20
+    minutes on 2 cores) nor when the pages it lists would have something to show."""
+    from dashboard.overview import demo_minutes
+    from model.nn.presets import load_preset
+
+    total, training = demo_minutes()
+    assert training == round(load_preset("cpu-small").train.time_budget_s / 60) < total
+    shown = _texts(_open("pages/home.py"))
+    assert f"about {total} minutes on 2 CPU cores, {training} of them training" in shown
+    assert "Studies opens after step 2 (ingest)" in shown
+
+
+def test_home_points_to_the_first_things_to_try_once_the_demo_is_built(data_root: Path) -> None:
+    """Once built, Home said only "open Zero-shot, Case browser or Embeddings in the sidebar"."""
+    from dashboard_fixtures import finished_run
+
+    from model.demo import DemoLayout
+
+    finished_run(data_root, DemoLayout(data_root).run.name, 0)
+    DemoLayout(data_root).ready_marker.parent.mkdir(parents=True)
+    DemoLayout(data_root).ready_marker.write_text("{}")
+    at = _open("pages/home.py")
+    linked = [link.proto.page for link in at.get("page_link")]
+    assert {"browser", "zeroshot", "embeddings"} <= set(linked)
+    assert "minutes on 2 CPU cores" not in _texts(at)

@@ -1,4 +1,5 @@
-"""A job's progress line: a pipeline's step says its ETA is the step's, not the whole job's."""
+"""A job's progress line: a pipeline's step says its ETA is of the part of the step it reports
+(a site, a stage of a command), not the step's nor the whole job's."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def _written(path: Path, prefix: str | None) -> dict:
     return json.loads(path.read_text())
 
 
-def test_a_pipeline_steps_eta_is_named_as_the_steps(
+def test_a_pipeline_steps_eta_is_named_as_the_parts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "progress.json"
@@ -30,7 +31,7 @@ def test_a_pipeline_steps_eta_is_named_as_the_steps(
     assert alone["pipeline_step"] is False
     for progress in (step, alone):
         progress["eta_s"] = 90.0
-    assert progress_label(step) == "2/4 ingest · ingest — 4/4 · ETA of this step 1m 30s"
+    assert progress_label(step) == "2/4 ingest · ingest — 4/4 · ETA of this part 1m 30s"
     assert progress_label(alone) == "ingest — 4/4 · ETA 1m 30s"
 
 

@@ -11,6 +11,7 @@ import torch
 
 from model.errors import UserError
 from model.nn.config import TrainConfig
+from model.progress import PROGRESS_ENV
 from model.training import budget as budget_module
 from model.training.budget import EpochBudget, epochs_within_budget
 from model.training.checkpoint import read_checkpoint
@@ -196,3 +197,17 @@ def test_an_explicit_epoch_count_drops_the_budget_and_bad_budgets_are_refused(
         resolve_preset(
             TrainOptions(**{**base, "preset": _preset(tmp_path, "bad", time_budget_s=-1)})
         )
+
+
+def test_the_progress_eta_stays_within_the_budget_until_the_count_is_chosen(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until epoch seven the bar counts the cap's steps: on the demo build Home read "ETA of this
+    step 1h 46m" for a training its 780-s budget ends within 13 minutes."""
+    progress = tmp_path / "progress.json"
+    monkeypatch.setenv(PROGRESS_ENV, str(progress))
+    capped = _preset(tmp_path, "capped", epochs=40, time_budget_s=TIGHT_S)
+    _train(tiny_data, tmp_path / "capped", capped, max_steps=2)  # stops inside epoch one
+    written = json.loads(progress.read_text())
+    assert written["total"] == 40 * STEPS_PER_EPOCH and written["done"] == 2
+    assert written["eta_s"] <= TIGHT_S

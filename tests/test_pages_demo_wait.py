@@ -1,0 +1,122 @@
+"""Pages while the demo build that ``./run.sh`` started is running: they say which step makes
+what they lack and where the build is, never "Build the demo" (a build is running) nor a job
+that would compute beside the build what one of its steps computes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from dashboard_fixtures import make_tiny_checkpoint, make_tiny_dataset, page_opener
+from streamlit.testing.v1 import AppTest
+
+from dashboard import jobs as jobs_module
+from dashboard.demo_wait import demo_step, demo_wait
+from dashboard.job import Job
+from dashboard.jobs import JobManager
+from model.demo import DemoLayout
+
+
+def _job(state: str, stage: str | None) -> Job:
+    progress = {"stage": stage} if stage else {}
+    return Job(Path("j"), {"id": "demo-1", "kind": "demo"}, state, progress=progress)
+
+
+def test_demo_step_reads_the_step_number_of_the_stage() -> None:
+    assert demo_step({"stage": "3/5 train · train"}) == 3
+    assert demo_step({"stage": "starting…"}) == 0
+    assert demo_step({}) == 0
+
+
+def test_the_wait_applies_only_until_the_step_that_makes_it_has_ended() -> None:
+    wait = demo_wait(_job("running", "1/5 generate · generate"), "ingest")
+    assert wait is not None and wait.step == 2
+    assert "step 2/5 (ingest)" in wait.note and "step 1/5 (generate)" in wait.note
+    assert demo_wait(_job("running", None), "train").note.count("is starting") == 1
+    making = demo_wait(_job("running", "2/5 ingest · ingest"), "ingest")
+    assert making is not None and "is making it (step 2/5, ingest)" in making.note
+    assert demo_wait(_job("running", "3/5 train · train"), "ingest") is None  # really missing
+    assert demo_wait(_job("finished", "1/5 generate"), "ingest") is None
+    assert demo_wait(_job("running", "1/5 generate"), None) is None
+    assert demo_wait(None, "ingest") is None
+
+
+def _texts(at: AppTest) -> str:
+    return " ".join(str(p.value) for p in (*at.info, *at.markdown, *at.caption))
+
+
+@pytest.fixture
+def demo_at(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """``demo_at(stage)``: a running demo build job under ``tmp_path/data`` whose progress
+    reads ``stage``; cancelled afterwards."""
+    root = tmp_path / "data"
+    jobs = JobManager(root / "jobs")
+    started: list[str] = []
+
+    def start(stage: str) -> Path:
+        progress = json.dumps({"stage": stage, "done": 1, "total": 4, "fraction": 0.25})
+        script = (
+            "import os, time; "
+            f"open(os.environ['CMR_PROGRESS_FILE'], 'w').write({progress!r}); time.sleep(60)"
+        )
+        job = jobs.launch("demo", [sys.executable, "-c", script], title="Build the demo")
+        started.append(job.id)
+        progress_file = job.folder / "progress.json"
+        for _ in range(200):
+            if progress_file.is_file() and stage in progress_file.read_text():
+                break
+            time.sleep(0.05)
+        return root
+
+    yield start
+    for job_id in started:
+        jobs.cancel(job_id)
+    jobs_module._CHILDREN.clear()
+
+
+def test_while_the_demo_generates_pages_say_the_step_that_makes_their_data(
+    demo_at, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_page = page_opener(demo_at("1/5 generate · generate"), monkeypatch)
+    for page in ("pages/embeddings.py", "pages/train.py", "pages/browser.py"):
+        shown = _texts(open_page(page))
+        assert "makes it in step 2/5 (ingest)" in shown, page
+        assert "at step 1/5 (generate)" in shown, page
+        assert "Build the demo data" not in shown and "Build the demo on Home" not in shown
+
+
+def test_while_the_demo_indexes_no_page_offers_to_embed_its_studies(
+    demo_at, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = demo_at("4/5 index · embed")
+    dataset = make_tiny_dataset(DemoLayout(root).dataset("internal"), n=8)
+    make_tiny_checkpoint(dataset, DemoLayout(root).run)
+    open_page = page_opener(root, monkeypatch)
+    for page in ("pages/embeddings.py", "pages/zeroshot.py", "pages/browser.py"):
+        at = open_page(page)
+        assert "Compute study embeddings" not in [b.label for b in at.button], page
+        assert "is making it (step 4/5, index)" in _texts(at), page
+
+
+def test_while_the_demo_indexes_the_case_browser_offers_no_index_build_beside_it(
+    demo_at, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between embedding a site and writing the index, a search offered Build the case index:
+    a second index job, beside the build's, of the same checkpoint and studies."""
+    from model.data.dataset import CMRDataset
+    from model.embed import cached_study_embeddings
+
+    root = demo_at("4/5 index · embed studies")
+    dataset = make_tiny_dataset(DemoLayout(root).dataset("internal"), n=8)
+    make_tiny_checkpoint(dataset, DemoLayout(root).run)
+    for saved in DemoLayout(root).run.glob("*.pt"):  # the page's is one of them
+        cached_study_embeddings(saved, CMRDataset.open(dataset))
+    at = page_opener(root, monkeypatch)("pages/browser.py")
+    at.text_input(key="b-query").input("dilated left ventricle").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Build the case index" not in [b.label for b in at.button]
+    assert "is making it (step 4/5, index)" in _texts(at)
