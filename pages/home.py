@@ -69,7 +69,7 @@ with page_guard(studio):
             "Build the demo end to end on this machine: generate synthetic CMR studies (two "
             "sites) → read their DICOM in (ingest) → train the small CPU encoder (preset "
             "`cpu-small`) → embed and index every study → draw the map. It takes about "
-            f"{total} minutes on 2 CPU cores, {training} of them training, and runs in the "
+            f"{total} minutes on 2 idle CPU cores, {training} of them training, and runs in the "
             "background: you can leave or refresh this page, or stop `./run.sh`. Studies opens "
             "after step 2 (ingest); Zero-shot, Few-shot, Case browser and Embeddings after "
             "step 4 (index). Until then each page says what it is waiting for."

@@ -212,7 +212,7 @@ def test_the_browser_tab_icon_is_drawn_locally(
 
 
 def test_home_says_how_long_the_demo_takes_and_when_each_page_opens(data_root: Path) -> None:
-    """A first run's Home said the build runs in the background, not for how long (about 20
+    """A first run's Home said the build runs in the background, not for how long (about 15
     minutes on 2 cores) nor when the pages it lists would have something to show."""
     from dashboard.overview import demo_minutes
     from model.nn.presets import load_preset
@@ -220,7 +220,7 @@ def test_home_says_how_long_the_demo_takes_and_when_each_page_opens(data_root: P
     total, training = demo_minutes()
     assert training == round(load_preset("cpu-small").train.time_budget_s / 60) < total
     shown = _texts(_open("pages/home.py"))
-    assert f"about {total} minutes on 2 CPU cores, {training} of them training" in shown
+    assert f"about {total} minutes on 2 idle CPU cores, {training} of them training" in shown
     assert "Studies opens after step 2 (ingest)" in shown
 
 
