@@ -34,6 +34,16 @@ class StudioStatus:
     evaluations: list[Path]  # finished or not, newest first (``list_evaluations``)
 
 
+def latest_finished(evaluations: list[Path]) -> tuple[Path | None, list[Path]]:
+    """The newest of ``evaluations`` (newest first) that wrote its ``summary.json`` (the file an
+    evaluation writes last), and the newer ones without it: running, or stopped before the end.
+    Home quotes the finished one; a newer unfinished one has no sentence to quote."""
+    for place, folder in enumerate(evaluations):
+        if (folder / "summary.json").is_file():
+            return folder, evaluations[:place]
+    return None, list(evaluations)
+
+
 def study_count(dataset: Path) -> int:
     """Rows of ``studies.parquet`` from its footer (no data read); 0 if unreadable."""
     try:

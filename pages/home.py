@@ -8,6 +8,7 @@ from dashboard.overview import (
     DEMO_TITLE,
     demo_command,
     demo_minutes,
+    latest_finished,
     relative,
     studio_status,
 )
@@ -48,13 +49,20 @@ with page_guard(studio):
         f"{markdown_text(f'`{relative(status.active_checkpoint, root)}`')}"
     )
 
-    if status.evaluations:  # the result to open a talk with, and where its tables are
-        latest = status.evaluations[0]
+    latest, unfinished = latest_finished(status.evaluations)
+    if latest is not None:  # the result to open a talk with, and where its tables are
         st.subheader("Latest evaluation")
         st.caption(markdown_text(studio.evaluation_title(latest)))
         sentence = studio.evaluation_outputs(latest).sentence()
         if sentence:  # copied whole with the code block's button
             st.code(sentence, language=None, wrap_lines=True)
+        if unfinished:
+            st.caption(
+                markdown_text(
+                    f"{unfinished[0].name} has no summary yet (running, or it stopped before "
+                    "the end): Evaluate shows what it wrote."
+                )
+            )
         st.page_link("pages/evaluate.py", label="Its tables, figures and report: Evaluate")
 
     st.subheader("Quick start")

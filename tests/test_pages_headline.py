@@ -4,6 +4,7 @@ above the headline table, Home the latest evaluation's, each in a block with a c
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -55,3 +56,22 @@ def test_home_without_evaluations_says_nothing_of_one(app, data_root: Path) -> N
     assert next(m for m in at.metric if m.label == "Evaluations").value == "0"
     assert not _quoted(at)
     assert "Latest evaluation" not in [h.value for h in at.subheader]
+
+
+def test_home_quotes_the_latest_finished_evaluation_not_a_newer_unfinished_one(
+    app, evaluation: Path
+) -> None:
+    """A newer evaluation still running (no summary.json yet) took Home's place: it showed
+    "no summary.json (did not finish)" and no sentence while a finished one sat beside it."""
+    newer = evaluation.parent / "eval-20260102-000000"
+    (newer / "internal").mkdir(parents=True)
+    (newer / "internal" / "zeroshot.csv").write_text("model,Label,AUC\nm,LGE,0.9\n")
+    os.utime(evaluation, (1, 1))  # the finished one is the older folder
+    at = app("pages/home.py")
+    assert next(m for m in at.metric if m.label == "Evaluations").value == "2"
+    [sentence] = _quoted(at)
+    assert sentence.startswith("m/best, zero-shot")
+    captions = " ".join(c.value for c in at.caption)
+    assert "eval-20260101-000000" in captions
+    assert "eval-20260102-000000 has no summary yet" in captions
+    assert not at.exception
