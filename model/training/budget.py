@@ -66,6 +66,9 @@ class EpochBudget:
     def __post_init__(self) -> None:
         self._session_start = self._mark = time.monotonic()
         self._mark_step = 0
+        # the count the epochs timed so far point to, while it is still open: the progress
+        # bar's total (the cap's made a demo build's bar sit at 7 % until it leapt to 85 %)
+        self.estimate = self.epochs
 
     @property
     def active(self) -> bool:
@@ -99,6 +102,7 @@ class EpochBudget:
         timed = [s for epoch, s in self.epoch_s.items() if epoch >= TIMED_FROM]
         typical_s = statistics.median(timed or self.epoch_s.values())
         epochs = epochs_within_budget(self.budget_s, self.elapsed_s(), typical_s, self.epochs, done)
+        self.estimate = epochs
         if done < DECIDED_AFTER and epochs > DECIDED_AFTER:
             log.info(
                 "time budget: epoch %d took %.1f s; the count waits for epoch %d",
