@@ -59,3 +59,18 @@ def demo_wait(job: Job | None, step: str | None) -> DemoWait | None:
         note = f"The demo build running now makes it in step {needed}/{total} ({step}); it {at}."
     note += " This page fills in when that step has ended; nothing to do meanwhile."
     return DemoWait(job.id, needed, note)
+
+
+def demo_busy_note(job: Job | None) -> str | None:
+    """What starting a training or an evaluation costs while ``job`` (the latest demo build)
+    runs: both share this machine's cores and go slower, and a build still before the end of
+    its training step trains fewer epochs in its time budget (a weaker demo model). None when
+    no build runs."""
+    if job is None or not job.running:
+        return None
+    now = demo_step(job.progress)
+    at = f"is at step {now}/{len(STEP_NAMES)} ({STEP_NAMES[now - 1]})" if now else "is starting"
+    note = f"The demo build {at}: work started now shares this machine's cores, and both go slower"
+    if now <= STEP_NAMES.index("train") + 1:
+        note += "; its training then fits fewer epochs in its time budget (a weaker demo model)"
+    return note + ". Waiting for it to finish (Home shows its progress) is the better choice."

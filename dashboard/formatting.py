@@ -30,3 +30,16 @@ def format_eta(seconds: Any) -> str:
     if hours:
         return f"{hours}h {minutes:02d}m"
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def progress_label(progress: dict) -> str:
+    """A job's progress line, e.g. ``2/5 ingest · internal site · ingest: read headers —
+    300/1000 · ETA of this part 1m 05s``: a pipeline step's progress is that of one of its parts
+    (a site, a stage of the command), never of the step as a whole."""
+    label = progress.get("stage") or "starting…"
+    if progress.get("total"):
+        label += f" — {progress.get('done', 0)}/{progress['total']}"
+    eta = format_eta(progress.get("eta_s"))
+    if eta:
+        label += f" · ETA of this part {eta}" if progress.get("pipeline_step") else f" · ETA {eta}"
+    return label

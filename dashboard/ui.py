@@ -16,8 +16,8 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.context import EmptyState, Studio
-from dashboard.demo_wait import demo_step, demo_wait, on_demo
-from dashboard.formatting import format_eta
+from dashboard.demo_wait_view import wait_for_demo
+from dashboard.formatting import progress_label
 from dashboard.inert_text import markdown_text
 from dashboard.job import Job, stop_grace_s
 from dashboard.jobs import JobManager
@@ -64,7 +64,7 @@ def page_guard(studio: Studio | None = None) -> Iterator[None]:
 def show_empty_state(empty: EmptyState, studio: Studio | None) -> None:
     """An info box saying what is missing, what to do next, and a link or job button; while the
     demo build makes what is missing, which step does and the build's progress instead."""
-    if studio is not None and _wait_for_demo(empty, studio):
+    if studio is not None and wait_for_demo(empty, studio):
         return
     st.info(
         f"**{markdown_text(empty.title)}.** {markdown_text(empty.hint)}", icon=":material/info:"
@@ -78,32 +78,6 @@ def show_empty_state(empty: EmptyState, studio: Studio | None) -> None:
         if idle and st.button(empty.offer.label, type="primary", key=f"offer-{empty.offer.kind}"):
             launch(jobs, empty.offer.kind, empty.offer.command, empty.offer.label)
         job_panel(jobs, empty.offer.kind)
-
-
-def _wait_for_demo(empty: EmptyState, studio: Studio) -> bool:
-    """Show ``demo_wait``'s note when the running demo build makes what is missing (on the
-    demo's data); False when it does not apply."""
-    settings = studio.settings
-    if not on_demo(settings.active_dataset(), settings.data_root):
-        return False
-    wait = demo_wait(studio.jobs.latest("demo"), empty.demo_step)
-    if wait is None:
-        return False
-    note = f"**{markdown_text(empty.title)}.** {markdown_text(wait.note)}"
-    st.info(note, icon=":material/hourglass_top:")
-    st.page_link("pages/home.py", label="The demo build on Home", icon=":material/home:")
-    _demo_progress(str(settings.jobs_dir), wait.job_id, wait.step)
-    return True
-
-
-@st.fragment(run_every=2.0)
-def _demo_progress(jobs_dir: str, job_id: str, step: int) -> None:
-    """The demo build's progress bar; the page reruns once the build has passed ``step``."""
-    job = JobManager(jobs_dir).get(job_id)
-    if not job.running or demo_step(job.progress) > step:
-        st.rerun(scope="app")
-    fraction = min(max(float(job.progress.get("fraction") or 0.0), 0.0), 1.0)
-    st.progress(fraction, text=progress_label(job.progress))
 
 
 def launch(
@@ -206,19 +180,6 @@ def labels_or_warning(studio: Studio) -> pd.DataFrame | None:
     except DataError as err:
         st.warning(f"Labels not used: {markdown_text(err)}")
         return None
-
-
-def progress_label(progress: dict) -> str:
-    """A job's progress line, e.g. ``2/5 ingest · internal site · ingest: read headers —
-    300/1000 · ETA of this part 1m 05s``: a pipeline step's progress is that of one of its parts
-    (a site, a stage of the command), never of the step as a whole."""
-    label = progress.get("stage") or "starting…"
-    if progress.get("total"):
-        label += f" — {progress.get('done', 0)}/{progress['total']}"
-    eta = format_eta(progress.get("eta_s"))
-    if eta:
-        label += f" · ETA of this part {eta}" if progress.get("pipeline_step") else f" · ETA {eta}"
-    return label
 
 
 CARD_PX = 250  # a case card's width: three to a row on a laptop, one on a narrow window

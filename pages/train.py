@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import cache
 from dashboard.context import EmptyState, Studio
+from dashboard.demo_wait_view import caution_while_demo_builds
 from dashboard.gpus import gpus_output, resume_gpus, training_env
 from dashboard.inert_text import markdown_text
 from dashboard.job import Job
@@ -68,6 +69,7 @@ def launch_form() -> None:
         )
     gpus = cache.gpus()
     with st.expander("New training run", expanded=not studio.settings.runs()):
+        caution_while_demo_builds(studio)
         top = st.columns(3)
         dataset = top[0].selectbox(
             "Dataset",

@@ -15,7 +15,7 @@ from dashboard_fixtures import make_tiny_checkpoint, make_tiny_dataset, page_ope
 from streamlit.testing.v1 import AppTest
 
 from dashboard import jobs as jobs_module
-from dashboard.demo_wait import demo_step, demo_wait
+from dashboard.demo_wait import demo_busy_note, demo_step, demo_wait
 from dashboard.job import Job
 from dashboard.jobs import JobManager
 from model.demo import DemoLayout
@@ -120,3 +120,26 @@ def test_while_the_demo_indexes_the_case_browser_offers_no_index_build_beside_it
     assert not at.exception, [e.value for e in at.exception]
     assert "Build the case index" not in [b.label for b in at.button]
     assert "is making it (step 4/5, index)" in _texts(at)
+
+
+def test_the_busy_note_says_what_starting_work_costs_the_build() -> None:
+    training = demo_busy_note(_job("running", "3/5 train · train"))
+    assert training is not None and "is at step 3/5 (train)" in training
+    assert "fewer epochs in its time budget" in training
+    indexing = demo_busy_note(_job("running", "4/5 index · embed"))
+    assert indexing is not None and "fewer epochs" not in indexing  # its training is done
+    assert demo_busy_note(_job("finished", "5/5 map")) is None
+    assert demo_busy_note(None) is None
+
+
+def test_the_train_page_cautions_against_a_second_training_while_the_demo_trains(
+    demo_at, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Train offered a new run beside the demo build's training without a word: on 2 cores
+    both slowed, and the build's time budget chose 7 epochs instead of 84 (session 44)."""
+    root = demo_at("3/5 train · train")
+    make_tiny_dataset(DemoLayout(root).dataset("internal"), n=8)
+    at = page_opener(root, monkeypatch)("pages/train.py")
+    assert not at.exception, [e.value for e in at.exception]
+    [warning] = [w.value for w in at.warning if "demo build" in w.value]
+    assert "is at step 3/5 (train)" in warning and "fewer epochs" in warning

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.ui import progress_label
+from dashboard.formatting import progress_label
 from model.progress import PROGRESS_ENV, Progress, stage_prefix
 
 
