@@ -64,8 +64,8 @@ def embedding_file(
     path: str, version: tuple[float, ...], checkpoint: str, ckpt_version: tuple[float, ...]
 ) -> str:
     """Where the study embeddings of this checkpoint + dataset are (or will be) cached on disk."""
-    from model.embed import cache_path
-    from model.training.checkpoint import read_checkpoint_meta
+    from model.checkpoint_meta import read_checkpoint_meta
+    from model.study_embeddings import cache_path
 
     meta = read_checkpoint_meta(checkpoint)
     return str(cache_path(dataset(path, version), meta.fingerprint))
@@ -74,7 +74,7 @@ def embedding_file(
 @st.cache_resource(show_spinner="Loading study embeddings…", max_entries=4)
 def study_embeddings(path: str, version: tuple[float, ...]) -> Any:
     """``StudyEmbeddings`` read from an ``.npz`` cache file (ids, vectors float32 [N, D])."""
-    from model.embed import StudyEmbeddings
+    from model.study_embeddings import StudyEmbeddings
 
     return StudyEmbeddings.load(path)
 
@@ -92,8 +92,8 @@ def text_encoder(path: str, version: tuple[float, ...], folder: str) -> CachedTe
     """The checkpoint's text tower behind a per-text cache, in memory and in the store of the
     dataset's ``embeddings/`` folder ``folder`` (``model.text_store``): the model is built only
     for a text neither holds."""
+    from model.checkpoint_meta import read_checkpoint_meta
     from model.text_store import TextStore, read_texts
-    from model.training.checkpoint import read_checkpoint_meta
 
     store = TextStore(Path(folder), read_checkpoint_meta(path).fingerprint)
 
@@ -183,7 +183,8 @@ def evaluation_models(folder: str, version: tuple[float, ...]) -> list[str] | No
 @st.cache_data(show_spinner=False, max_entries=2)
 def logit_scale(path: str, version: tuple[float, ...]) -> float:
     """The checkpoint's learned softmax scale exp(logit_scale), capped at 100 as in CLIP; read
-    from the stored weights (``model.zeroshot.checkpoint_scale``), the model is not built."""
+    from its sidecar or stored weights (``model.zeroshot.checkpoint_scale``), the model is
+    not built."""
     from model.zeroshot import checkpoint_scale
 
     return checkpoint_scale(path)
@@ -192,8 +193,8 @@ def logit_scale(path: str, version: tuple[float, ...]) -> float:
 @st.cache_data(show_spinner=False, max_entries=2)
 def checkpoint_summary(path: str, version: tuple[float, ...]) -> dict[str, Any]:
     """Checkpoint metadata for display: fingerprint, epoch, step, tower kind, embedding size."""
+    from model.checkpoint_meta import read_checkpoint_meta
     from model.nn.config import TextTowerConfig
-    from model.training.checkpoint import read_checkpoint_meta
 
     meta = read_checkpoint_meta(path)
     model_cfg = meta.config.get("model", {})
