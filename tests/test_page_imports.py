@@ -6,6 +6,7 @@ about a second together on a loaded 2-core machine, paid before the page showed 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,22 @@ at.switch_page(sys.argv[2])  # the page's address opened on a fresh server
 at.run()
 print("shown:", [box.value for box in [*at.exception, *at.error]])
 print("imported:", [name for name in sys.argv[3:] if name in sys.modules])
+"""
+
+
+READ_VISIT = """
+import sys
+from streamlit.testing.v1 import AppTest
+
+at = AppTest.from_file(sys.argv[1], default_timeout=240)
+at.switch_page("pages/zeroshot.py")
+at.session_state["zs-try-pos"] = "Dilated left ventricle"
+at.session_state["zs-try-neg"] = "Normal left ventricular size"
+at.session_state["zs-read"] = True  # "How does the model read these two wordings?"
+at.run()
+print("shown:", [box.value for box in [*at.exception, *at.error]])
+print("read:", [c.value for c in at.caption if "wordings are read at cosine" in str(c.value)])
+print("imported:", [name for name in sys.argv[2:] if name in sys.modules])
 """
 
 
@@ -117,3 +134,18 @@ def test_a_first_visit_with_stored_vectors_and_checkpoint_metadata_imports_no_to
     assert checkpoints and all(Path(f"{c}.meta.json").is_file() for c in checkpoints)
     out = _visit(FIRST_VISIT, data_root, ("torch", "transformers"), page)
     assert "shown: []" in out and "imported: []" in out, out
+
+
+def test_reading_two_wordings_again_in_a_fresh_process_builds_no_model(
+    data_root: Path, tmp_path: Path
+) -> None:
+    """The first reading of a pair of wordings builds the model, and keeps the report
+    sentences' vectors beside the study embeddings (``model.sentence_store``) and the two
+    wordings' in the prompt store; a fresh server then reads them, without torch."""
+    root = Path(shutil.copytree(data_root, tmp_path / "root"))
+    first = _visit(READ_VISIT, root, ("torch", "transformers"))
+    assert "shown: []" in first and "imported: ['torch', 'transformers']" in first, first
+    again = _visit(READ_VISIT, root, ("torch", "transformers"))
+    assert "shown: []" in again and "imported: []" in again, again
+    read = [line for line in first.splitlines() if line.startswith("read: ")]
+    assert read and read[0] != "read: []" and read[0] in again.splitlines(), (first, again)
