@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 SIDECAR_FORMAT = "cmr-clip-checkpoint-meta"
 SIDECAR_VERSION = 1
 SIDECAR_SUFFIX = ".meta.json"
+MAX_SIDECAR_BYTES = 1 << 20  # a config of a few kB: a larger file is not one of ours
 _UNWRITABLE: set[Path] = set()  # folders a sidecar could not be written in (said once)
 
 
@@ -82,7 +83,11 @@ def read_sidecar(checkpoint: str | Path) -> CheckpointFacts | None:
     checkpoint as it is now (missing, damaged, foreign or stale sidecars are all None)."""
     checkpoint = Path(checkpoint)
     try:
-        record = json.loads(sidecar_path(checkpoint).read_text(encoding="utf-8"))
+        with open(sidecar_path(checkpoint), "rb") as handle:
+            data = handle.read(MAX_SIDECAR_BYTES + 1)
+        if len(data) > MAX_SIDECAR_BYTES:
+            raise ValueError(f"larger than {MAX_SIDECAR_BYTES} bytes")
+        record = json.loads(data.decode("utf-8"))
         if not isinstance(record, dict) or record.get("format") != SIDECAR_FORMAT:
             return None
         if record.get("format_version") != SIDECAR_VERSION:

@@ -13,7 +13,12 @@ import torch
 from read_only_tree import read_only_tree
 from torch import nn
 
-from model.checkpoint_meta import read_checkpoint_meta, read_sidecar, sidecar_path
+from model.checkpoint_meta import (
+    MAX_SIDECAR_BYTES,
+    read_checkpoint_meta,
+    read_sidecar,
+    sidecar_path,
+)
 from model.training import checkpoint as ckpt
 from model.zeroshot import checkpoint_scale
 
@@ -109,6 +114,15 @@ def test_a_damaged_sidecar_is_ignored_and_replaced(tmp_path: Path, damage: str) 
     assert read_sidecar(path) is None
     assert read_checkpoint_meta(path).step == 4
     assert read_sidecar(path) is not None
+
+
+def test_an_oversized_sidecar_is_not_read(tmp_path: Path) -> None:
+    """A sidecar is a few kB; a valid one padded past ``MAX_SIDECAR_BYTES`` is not parsed."""
+    path = _save(tmp_path / "best.pt", step=4)
+    with open(sidecar_path(path), "a") as handle:
+        handle.write(" " * (MAX_SIDECAR_BYTES + 1))
+    assert read_sidecar(path) is None
+    assert read_checkpoint_meta(path).step == 4
 
 
 def test_a_sidecar_with_a_forged_field_of_the_wrong_type_is_ignored(tmp_path: Path) -> None:
