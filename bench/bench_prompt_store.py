@@ -11,9 +11,10 @@ metadata and logit scale, open the study embeddings ``CACHE.npz`` (a dataset's
 building the model only for texts the store lacks. Runs alternate ``empty`` (the store file is
 removed first, so the run builds the model, encodes the prompts and writes the store) and
 ``filled`` (the store the previous run wrote). Each run prints its wall time from the first
-import, the part of it spent importing the scoring code (torch included: the page imports it
-before it scores, to read the checkpoint's metadata) and whether transformers was imported; the
-summary is of the time after those imports. It removes and rewrites only the store of
+import, the part of it spent importing the scoring code (torch included: this script imports
+``model.training.checkpoint`` for the model it may build; the page itself, with the checkpoint's
+metadata sidecar, imports no torch when the store is filled, ``bench_first_visit``) and whether
+transformers was imported; the summary is of the time after those imports. It removes and rewrites only the store of
 ``CKPT`` in the folder of ``CACHE.npz``: run it on a copy.
 """
 
@@ -89,7 +90,7 @@ def main() -> None:
         print(
             f"run {run} store {state}: {got['seconds']:.2f} s for {got['studies']} studies "
             f"({got['imports']:.2f} s of it importing the scoring code, torch included, "
-            f"which the page has imported already), transformers imported: {got['transformers']}"
+            f"not timed as the page's), transformers imported: {got['transformers']}"
         )
     for state, seconds in times.items():
         if seconds:

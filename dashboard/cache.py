@@ -7,7 +7,6 @@ without restarting the dashboard, while reruns with nothing changed cost nothing
 
 from __future__ import annotations
 
-import functools
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +31,7 @@ from dashboard.scoring import (
 from model.errors import DataError
 from model.labels import labels_by_study, read_labels_csv
 from model.projection import Projection, ProjectionConfig
-from model.prompt_reading import ReportSentences, study_report_sentences
+from model.prompt_reading import ReportSentences
 
 HUNG_READ_RECHECK_S = 300.0  # how long a verdict that reading the index hung is kept
 
@@ -64,8 +63,8 @@ def embedding_file(
     path: str, version: tuple[float, ...], checkpoint: str, ckpt_version: tuple[float, ...]
 ) -> str:
     """Where the study embeddings of this checkpoint + dataset are (or will be) cached on disk."""
-    from model.embed import cache_path
-    from model.training.checkpoint import read_checkpoint_meta
+    from model.checkpoint_meta import read_checkpoint_meta
+    from model.study_embeddings import cache_path
 
     meta = read_checkpoint_meta(checkpoint)
     return str(cache_path(dataset(path, version), meta.fingerprint))
@@ -74,7 +73,7 @@ def embedding_file(
 @st.cache_resource(show_spinner="Loading study embeddings…", max_entries=4)
 def study_embeddings(path: str, version: tuple[float, ...]) -> Any:
     """``StudyEmbeddings`` read from an ``.npz`` cache file (ids, vectors float32 [N, D])."""
-    from model.embed import StudyEmbeddings
+    from model.study_embeddings import StudyEmbeddings
 
     return StudyEmbeddings.load(path)
 
@@ -92,8 +91,8 @@ def text_encoder(path: str, version: tuple[float, ...], folder: str) -> CachedTe
     """The checkpoint's text tower behind a per-text cache, in memory and in the store of the
     dataset's ``embeddings/`` folder ``folder`` (``model.text_store``): the model is built only
     for a text neither holds."""
+    from model.checkpoint_meta import read_checkpoint_meta
     from model.text_store import TextStore, read_texts
-    from model.training.checkpoint import read_checkpoint_meta
 
     store = TextStore(Path(folder), read_checkpoint_meta(path).fingerprint)
 
@@ -112,11 +111,20 @@ def text_encoder(path: str, version: tuple[float, ...], folder: str) -> CachedTe
 def report_sentences(
     path: str, version: tuple[float, ...], checkpoint: str, ckpt_version: tuple[float, ...]
 ) -> ReportSentences:
-    """The dataset's unique impression sentences embedded by the checkpoint's text tower."""
-    from model.embed import embed_texts
+    """The dataset's unique impression sentences embedded by the checkpoint's text tower: read
+    back from beside its study embeddings when kept there (``model.sentence_store``), else
+    encoded by the model, built only then."""
+    from model.sentence_store import stored_report_sentences
 
-    model, _meta = checkpoint_model(checkpoint, ckpt_version)
-    return study_report_sentences(studies(path, version), functools.partial(embed_texts, model))
+    def encode(texts: list[str]) -> np.ndarray:
+        from model.embed import embed_texts
+
+        return embed_texts(checkpoint_model(checkpoint, ckpt_version)[0], texts)
+
+    cache_file = Path(embedding_file(path, version, checkpoint, ckpt_version))
+    impressions = studies(path, version).get("impression", pd.Series(dtype=str))
+    fingerprint = str(checkpoint_summary(checkpoint, ckpt_version)["fingerprint"])
+    return stored_report_sentences(cache_file, fingerprint, impressions, encode)
 
 
 @st.cache_data(show_spinner="Scoring every study with the prompts…", max_entries=16)
@@ -182,8 +190,8 @@ def evaluation_models(folder: str, version: tuple[float, ...]) -> list[str] | No
 
 @st.cache_data(show_spinner=False, max_entries=2)
 def logit_scale(path: str, version: tuple[float, ...]) -> float:
-    """The checkpoint's learned softmax scale exp(logit_scale), capped at 100 as in CLIP; read
-    from the stored weights (``model.zeroshot.checkpoint_scale``), the model is not built."""
+    """The checkpoint's learned softmax scale exp(logit_scale), capped at 100 as in CLIP, read
+    from its sidecar or weights (``model.zeroshot.checkpoint_scale``): no model is built."""
     from model.zeroshot import checkpoint_scale
 
     return checkpoint_scale(path)
@@ -192,8 +200,8 @@ def logit_scale(path: str, version: tuple[float, ...]) -> float:
 @st.cache_data(show_spinner=False, max_entries=2)
 def checkpoint_summary(path: str, version: tuple[float, ...]) -> dict[str, Any]:
     """Checkpoint metadata for display: fingerprint, epoch, step, tower kind, embedding size."""
+    from model.checkpoint_meta import read_checkpoint_meta
     from model.nn.config import TextTowerConfig
-    from model.training.checkpoint import read_checkpoint_meta
 
     meta = read_checkpoint_meta(path)
     model_cfg = meta.config.get("model", {})

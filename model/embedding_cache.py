@@ -12,7 +12,8 @@ per checkpoint it embedded the dataset with: about 100 MB at 50,000 studies of 5
   cache file's modification time, which the dashboard and the maps key on, stays unchanged);
 - the temporaries of writers killed mid-write;
 - the Embeddings page's maps of a removed cache (``<cache name>.map-<key>.npz``,
-  ``model/projection_store.py``) and its use mark, which are never counted as caches themselves;
+  ``model/projection_store.py``), its report sentences (``<cache name>.sentences.npz``,
+  ``model/sentence_store.py``) and its use mark, which are never counted as caches themselves;
 - the prompt vectors of a checkpoint (``<checkpoint fp>.texts.npz``, ``model/text_store.py``)
   once no cache of that checkpoint is kept: every page that reads prompts needs its study
   embeddings too. A store is never counted as a cache either.
@@ -51,6 +52,7 @@ WRITERS_LOCK = ".writers.lock"
 _CACHE_NAME = re.compile(r"^([0-9a-f]+)-([0-9a-f]{16})\.npz$")
 _MAP_NAME = re.compile(r"^([0-9a-f]+-[0-9a-f]{16})\.map-[0-9a-f]+\.npz$")
 _USE_MARK = re.compile(r"^\.([0-9a-f]+-[0-9a-f]{16})\.npz\.used$")
+_SENTENCES_NAME = re.compile(r"^([0-9a-f]+-[0-9a-f]{16})\.sentences\.npz$")
 _TEXT_STORE = re.compile(r"^([0-9a-f]+)\.texts\.npz$")
 _WRITER_WAIT_S = 60.0  # tidying holds the lock for as long as a few unlinks take
 _UNRECORDED: set[Path] = set()  # folders whose caches' use could not be recorded (said once)
@@ -116,6 +118,13 @@ def map_file(cache: Path, key: str) -> Path:
     return cache.with_name(f"{cache.stem}.map-{key}.npz")
 
 
+def sentences_file(cache: Path) -> Path:
+    """Where the report sentences read by the checkpoint of the embedding cache ``cache`` are
+    kept (``model/sentence_store.py``): beside it, named after it, so ``tidy`` removes them
+    with it."""
+    return cache.with_name(f"{cache.stem}.sentences.npz")
+
+
 def text_store_file(folder: Path, fingerprint: str) -> Path | None:
     """Where the prompt vectors of the checkpoint ``fingerprint`` are kept in ``folder``
     (``model/text_store.py``); None for a fingerprint that is not hex (no file is named after
@@ -165,6 +174,7 @@ def _doomed(folder: Path, data_fingerprint: str | None) -> dict[str, list[Path]]
         "of an earlier version of the dataset": stale,
         f"least recently used beyond {KEPT_CACHES}": current[KEPT_CACHES:],
         "maps of removed caches": [p for p in orphans if _MAP_NAME.match(p.name)],
+        "report sentences of removed caches": [p for p in orphans if _SENTENCES_NAME.match(p.name)],
         "use marks of removed caches": [p for p in orphans if _USE_MARK.match(p.name)],
         "prompt vectors of checkpoints without a kept cache": _orphan_stores(listed, kept),
         "left by an interrupted write": [p for p in listed if is_temporary(p.name)],
@@ -179,9 +189,9 @@ def _orphan_stores(listed: list[Path], kept: set[str]) -> list[Path]:
 
 
 def _owner(name: str) -> str:
-    """The name of the cache a map (fitted from it) or a use mark (recording its reads) is
-    named after; "" for any other file."""
-    match = _MAP_NAME.match(name) or _USE_MARK.match(name)
+    """The name of the cache a map (fitted from it), its report sentences or a use mark
+    (recording its reads) is named after; "" for any other file."""
+    match = _MAP_NAME.match(name) or _USE_MARK.match(name) or _SENTENCES_NAME.match(name)
     return f"{match.group(1)}.npz" if match else ""
 
 

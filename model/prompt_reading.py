@@ -206,11 +206,18 @@ def embed_report_sentences(
 ) -> ReportSentences:
     """Embed a dataset's unique impression sentences once (``encode``: texts -> [N, D])."""
     texts, studies = unique_sentences(impressions, limit)
-    vectors = _unit(encode(texts)) if texts else np.zeros((0, 0), np.float32)
+    return sentences_of(texts, studies, encode(texts) if texts else None)
+
+
+def sentences_of(
+    texts: list[str], studies: np.ndarray, vectors: np.ndarray | None
+) -> ReportSentences:
+    """``ReportSentences`` of ``unique_sentences``' ``texts`` and ``studies`` and the encoder's
+    ``vectors`` of them (None for no texts)."""
     return ReportSentences(
         texts=texts,
         studies=studies,
-        vectors=vectors,
+        vectors=np.zeros((0, 0), np.float32) if vectors is None else _unit(vectors),
         negative=np.array([is_negative_statement(text) for text in texts], dtype=bool),
         sides=[heart_sides(text) for text in texts],
     )

@@ -193,12 +193,12 @@ def finding_metrics(probs: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
 
 def checkpoint_scale(path: str | Path) -> float:
     """The checkpoint's learned softmax scale exp(logit_scale), capped at 100 as in CLIP, read
-    from its stored weights (memory-mapped) without building the model: with its prompts'
-    vectors stored (``model.text_store``) the dashboard scores a prompt set without it."""
-    from model.training.checkpoint import read_checkpoint
+    from its metadata sidecar, else from its stored weights (memory-mapped), without building
+    the model (``model.checkpoint_meta``): with its prompts' vectors stored
+    (``model.text_store``) the dashboard scores a prompt set without torch."""
+    from model.checkpoint_meta import checkpoint_facts
 
-    state = read_checkpoint(path).get("state_dict")
-    value = state.get("logit_scale") if isinstance(state, dict) else None
-    if value is None:
+    scale = checkpoint_facts(path).scale
+    if scale is None:
         raise CheckpointError(f"{path} holds no logit_scale: not a CMR-CLIP model's weights")
-    return float(min(float(value.detach().float().exp()), 100.0))
+    return float(min(scale, 100.0))

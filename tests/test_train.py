@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 import torch
 
+from model.checkpoint_meta import read_sidecar
 from model.cli import main as cli_main
 from model.errors import DataError, UserError
 from model.nn.clip_model import CMRClip
-from model.training.checkpoint import read_checkpoint_meta
+from model.training.checkpoint import meta_from_payload, read_checkpoint, read_checkpoint_meta
 from model.training.engine import Engine
 from model.training.run_folder import RunFolder
 from model.training.train import TrainOptions, train
@@ -50,6 +51,10 @@ def test_run_folder_has_every_documented_file(full_run) -> None:
     out, result = full_run
     for name in ("config.json", "status.json", "metrics.jsonl", "train.log", "last.pt", "best.pt"):
         assert (out / name).is_file(), name
+    for name in ("last.pt", "best.pt"):  # each described by its sidecar: read without torch
+        sidecar = read_sidecar(out / name)
+        loaded = meta_from_payload(out / name, read_checkpoint(out / name))
+        assert sidecar is not None and sidecar.meta == loaded, name
     status = json.loads((out / "status.json").read_text())
     assert status["state"] == "stopped" and status["step"] == 4 and status["steps"] == 6
     assert {"epoch", "epochs", "eta_s", "pid", "message", "updated"} <= set(status)

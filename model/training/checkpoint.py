@@ -5,7 +5,8 @@ the checks before a resume (``verify_resumable``, ``recover_last_checkpoint``,
 A checkpoint is a plain dictionary of tensors, numbers, strings, lists and dicts, so it loads with
 ``torch.load(weights_only=True)`` (no code runs on load). The model config travels as a JSON
 string. Files are written atomically (``model.atomic``): a crash never leaves half a checkpoint,
-and the previous ``last.pt`` stays valid until the new one is complete.
+and the previous ``last.pt`` stays valid until the new one is complete. Beside each lies its
+metadata sidecar (``model.checkpoint_meta``), which tells readers its metadata without torch.
 
 Layout::
 
@@ -18,6 +19,7 @@ Layout::
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -29,7 +31,6 @@ import shutil
 import time
 import zipfile
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,14 @@ import torch
 from torch import nn
 
 from model.atomic import atomic_write_bytes
+from model.checkpoint_meta import (
+    CheckpointFacts,
+    CheckpointMeta,
+    file_stamp,
+    read_checkpoint_meta,
+    read_sidecar,
+    write_sidecar,
+)
 from model.errors import CheckpointError, UserError
 from model.nn.config import Preset
 from model.nn.presets import model_mismatch
@@ -52,20 +61,6 @@ log = logging.getLogger(__name__)
 
 FORMAT = "cmr-clip-checkpoint"
 FORMAT_VERSION = 2  # 2: frozen pretrained weights stored by reference
-
-
-@dataclass(frozen=True)
-class CheckpointMeta:
-    """What a checkpoint says about itself (everything but the tensors)."""
-
-    path: Path
-    config: dict[str, Any]
-    fingerprint: str
-    data_fingerprint: str
-    epoch: int
-    step: int
-    tokenizer: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def save_checkpoint(
@@ -86,6 +81,7 @@ def save_checkpoint(
     ``resume_state`` holds ``optimizer``, ``scheduler``, ``rng`` and ``trainer`` state dicts
     (only plain types and tensors). ``extra`` is small JSON-able metadata (e.g. val metrics).
     ``pretrained`` names state-dict entries stored by reference (``model.training.weights``).
+    Its metadata sidecar follows it (``model.checkpoint_meta``), so readers need no torch.
     """
     state_dict, record = split_pretrained(model, pretrained)
     fingerprint = weights_fingerprint(state_dict, record["fingerprint"] if record else "")
@@ -115,6 +111,7 @@ def save_checkpoint(
             f"could not write checkpoint {path}: {reason}; the previous checkpoint is unchanged "
             "(free space or fix the folder, then continue with --resume)"
         ) from err
+    write_sidecar(path, facts_from_payload(Path(path), payload), file_stamp(path))
     return fingerprint
 
 
@@ -122,6 +119,7 @@ def publish_copy(source: str | Path, target: str | Path) -> None:
     """Make ``target`` a copy of checkpoint ``source`` atomically (a hard link when possible).
 
     A later atomic replace of ``source`` makes a new file, so the link keeps the old content.
+    The source's sidecar, when it describes it, is written for the copy too.
     """
     source, target = Path(source), Path(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -131,6 +129,10 @@ def publish_copy(source: str | Path, target: str | Path) -> None:
     except OSError:
         shutil.copyfile(source, tmp)
     os.replace(tmp, target)
+    facts = read_sidecar(source)
+    if facts is not None:
+        meta = dataclasses.replace(facts.meta, path=target)
+        write_sidecar(target, CheckpointFacts(meta, facts.scale), file_stamp(target))
 
 
 def refusal_reason(err: Exception) -> str:
@@ -205,9 +207,13 @@ def republish_best(last: Path, best: Path, step: int) -> None:
     publish_copy(last, best)
 
 
-def read_checkpoint_meta(path: str | Path) -> CheckpointMeta:
-    """Metadata only (the file is memory-mapped, so tensors are not read)."""
-    return meta_from_payload(Path(path), read_checkpoint(path))
+def facts_from_payload(path: Path, payload: dict[str, Any]) -> CheckpointFacts:
+    """The metadata and logit scale (exp of the stored weight) of a ``read_checkpoint`` payload,
+    as its sidecar records them (``model.checkpoint_meta``)."""
+    state = payload.get("state_dict")
+    value = state.get("logit_scale") if isinstance(state, dict) else None
+    scale = None if value is None else float(value.detach().float().exp())
+    return CheckpointFacts(meta_from_payload(path, payload), scale)
 
 
 def load_checkpoint(

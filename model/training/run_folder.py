@@ -3,8 +3,10 @@
 ``config.json`` (the resolved preset and command line), ``status.json`` (state, epoch, step, ETA,
 message; the writer's host, pid and process start, which tell a live run from a pid reused, and
 the folder it wrote, which tells it from a copy of the folder), ``metrics.jsonl`` (one JSON
-object per event), ``train.log`` (the run's log lines), ``last.pt`` and ``best.pt``. Status and config are replaced atomically; metrics are appended one
-complete line at a time, so a reader never sees half a record. A training process holds
+object per event), ``train.log`` (the run's log lines), ``last.pt`` and ``best.pt`` (each with
+its metadata sidecar ``*.pt.meta.json``, ``model.checkpoint_meta``). Status and config are
+replaced atomically; metrics are appended one complete line at a time, so a reader never sees
+half a record. A training process holds
 ``.train.lock`` (``writer_lock``) while it writes the folder, so a second one is refused.
 """
 
