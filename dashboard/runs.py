@@ -106,7 +106,7 @@ def runs_table(runs: list[Path], root: Path) -> pd.DataFrame:
             {
                 "run": str(run.relative_to(root)) if root in run.parents else str(run),
                 "state": state,
-                "epoch": "" if state == CHECKPOINT_ONLY else _epoch(status),
+                "epoch": "" if state == CHECKPOINT_ONLY else _epoch(status, run_is_live(state)),
                 "eta": format_eta(status.get("eta_s")) if run_is_live(state) else "",
                 "best": best,
                 "checkpoint": _checkpoint_of(run),
@@ -132,7 +132,12 @@ def shown_state(status: dict[str, Any], run: Path) -> str:
     return run_state(status, run)
 
 
-def _epoch(status: dict[str, Any]) -> str:
+def _epoch(status: dict[str, Any], live: bool) -> str:
+    """``3/84``; ``3/~16`` while a live run's time budget is still choosing its count (84 is
+    only the cap then)."""
+    estimate = status.get("epochs_estimate")
+    if live and isinstance(estimate, int):
+        return f"{status.get('epoch', 0)}/~{estimate}"
     return f"{status.get('epoch', 0)}/{status.get('epochs', '?')}"
 
 

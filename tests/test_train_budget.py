@@ -213,3 +213,5 @@ def test_the_progress_eta_stays_within_the_budget_until_the_count_is_chosen(
     written = json.loads(progress.read_text())
     assert written["total"] == 40 * STEPS_PER_EPOCH and written["done"] == 2
     assert written["eta_s"] <= TIGHT_S
+    status = json.loads((tmp_path / "capped" / "status.json").read_text())
+    assert status["epochs"] == 40 and status["epochs_estimate"] == 40  # open: no epoch timed yet

@@ -419,3 +419,21 @@ def test_a_run_folder_copied_without_its_status_keeps_its_curves_and_resume(
     [row] = runs_table(Settings(root).runs(), root).to_dict("records")
     assert row["run"] == "runs/colleague" and row["state"] != "checkpoint only"
     assert (run / "metrics.jsonl").is_file() and row["epoch"]
+
+
+def test_a_live_run_whose_time_budget_is_open_counts_its_epochs_as_an_estimate(
+    tmp_path: Path,
+) -> None:
+    """While the budget chose, the table read "3/84": 84 is only the cap, and the demo build's
+    run under load trained 7."""
+    folder = RunFolder(tmp_path / "runs" / "budgeted")
+    folder.root.mkdir(parents=True)
+    folder.update_status(state="running", epoch=3, epochs=84, epochs_estimate=16)
+    [epoch] = runs_table([folder.root], tmp_path)["epoch"]
+    assert epoch == "3/~16"
+    folder.update_status(state="stopped", epoch=3, epochs=84, epochs_estimate=16)
+    [epoch] = runs_table([folder.root], tmp_path)["epoch"]
+    assert epoch == "3/84"  # a stopped run's resume continues the count from the cap
+    folder.update_status(state="running", epoch=9, epochs=16, epochs_estimate=None)
+    [epoch] = runs_table([folder.root], tmp_path)["epoch"]
+    assert epoch == "9/16"

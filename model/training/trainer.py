@@ -337,13 +337,13 @@ class Trainer:
         elapsed = time.monotonic() - self._session_start
         remaining = self.total_steps - self.step
         eta = elapsed / self._session_steps * remaining if self._session_steps else None
-        if eta is not None and self.budget.active:
-            eta = min(eta, self.budget.remaining_s() or 0.0)
+        eta = self.budget.capped_eta(eta)
         write = self.folder.record_failure if state == "failed" else self.folder.update_status
         write(
             state=state,
             epoch=self.step // self.steps_per_epoch,
             epochs=self.budget.epochs,
+            epochs_estimate=self.budget.estimate if self.budget.active else None,
             step=self.step,
             steps=self.total_steps,
             **{"eta_s": eta, **fields},  # a caller's eta_s wins
