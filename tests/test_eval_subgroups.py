@@ -120,7 +120,10 @@ def test_a_subgroup_with_too_few_of_a_class_is_not_estimable_and_says_its_counts
     assert rows.loc["lge", "note"] == (
         f"not estimable: {MIN_CLASS - 1} positive, 0 negative (under {MIN_CLASS} of a class)"
     )
-    assert rows.loc[MEAN_LABEL, "note"].startswith("not estimable: 0 of 2 findings estimable")
+    assert rows.loc[MEAN_LABEL, "note"] == (
+        f"not estimable: 0 of 2 findings estimable (each needs {MIN_CLASS} positive and "
+        f"{MIN_CLASS} negative studies)"
+    )
     # the other band keeps its figures: every finding is estimable there
     other = table[(table["variable"] == "age_band") & (table["value"] == "40-49")]
     assert other["AUC"].notna().all() and (other["note"] == "").all()
@@ -142,3 +145,25 @@ def test_without_zero_shot_scores_there_are_no_rows() -> None:
         studies, groups, {("linear probe", "lge"): scores["linear probe", "lge"]}, 10, 0
     )
     assert table.empty and "auc_lo" in table.columns
+
+
+def test_the_means_of_a_variables_values_average_the_same_findings() -> None:
+    """Women's mean over 6 findings beside men's over 7 compared different things: each
+    value's mean is over the findings estimable in every value."""
+    studies, groups, scores = _site()
+    dilation = scores["zero-shot", "lv_dilation"]
+    women = studies.loc[dilation.ids, "sex"].to_numpy() == "F"
+    labels = np.where(women, 0.0, dilation.labels)
+    labels[np.flatnonzero(women)[:2]] = 1.0  # 2 positive women: not estimable for them
+    scores["zero-shot", "lv_dilation"] = label_scores(
+        dilation.ids, np.ones(len(dilation.ids), bool), dilation.scores, labels
+    )
+    table = subgroup_table(studies, groups, scores, resamples=100, seed=0)
+    sex = table[table["variable"] == "sex"].set_index(["value", "label_key"])
+    for value in ("F", "M"):  # both over LGE alone
+        assert sex.loc[(value, MEAN_LABEL), "AUC"] == pytest.approx(sex.loc[(value, "lge"), "AUC"])
+        assert sex.loc[(value, MEAN_LABEL), "note"] == (
+            "mean over the 1 of 2 findings estimable in every value: LGE"
+        )
+    assert np.isfinite(sex.loc[("M", "lv_dilation"), "AUC"])
+    assert np.isnan(sex.loc[("F", "lv_dilation"), "AUC"])

@@ -163,9 +163,10 @@ def _subgroups(suite: dict[str, Any], config: dict[str, Any]) -> list[str]:
         "blank or unreadable value, or a field strength of 0, is 'unknown', counted as a value "
         "of its own): each zero-shot finding's AUC on the subgroup's studies where it is known, "
         f"with a {interval}; not estimable (no AUC given, its counts are) with under "
-        f"{minimum} positive or {minimum} negative studies; the mean over findings only where "
-        "every finding is estimable. A variable with one value at a site is marked: it "
-        "compares nothing there."
+        f"{minimum} positive or {minimum} negative studies; the mean over findings of every "
+        "value of a variable is over the same findings, those estimable in each of its values "
+        "('unknown' and values with none aside), its interval from the same resamples. A "
+        "variable with one value at a site is marked: it compares nothing there."
     ]
 
 

@@ -24,6 +24,7 @@ from model.evaluation.label_means import mean_intervals
 from model.evaluation.methods import site_line
 from model.evaluation.subgroup_view import (
     SUBGROUP_NOTE,
+    in_report_order,
     variable_names,
     variable_title,
     variable_view,
@@ -256,7 +257,8 @@ def render_html(
             if table_name == "subgroups":  # one compact table per variable; the CSV has all
                 parts.append(f"<h3>subgroups</h3><p>{html.escape(SUBGROUP_NOTE)}</p>")
                 parts += [
-                    f"<h4>{html.escape(variable_title(v))}</h4>" + _table(variable_view(table, v))
+                    f"<h4>{html.escape(variable_title(v))}</h4>"
+                    + _table(in_report_order(compact(variable_view(table, v))))
                     for v in variable_names(table)
                 ]
                 continue

@@ -19,6 +19,7 @@ from model.evaluation.methods import site_line
 from model.evaluation.report import compact
 from model.evaluation.subgroup_view import (
     SUBGROUP_NOTE,
+    in_report_order,
     variable_names,
     variable_title,
     variable_view,
@@ -65,7 +66,10 @@ def _subgroups(table: pd.DataFrame | None) -> list[str]:
     parts = ["### Subgroups", escaped(SUBGROUP_NOTE)]
     for variable in variable_names(table):
         title = variable_title(variable)
-        parts += [f"#### {escaped(title)}", pipe_table(compact(variable_view(table, variable)))]
+        parts += [
+            f"#### {escaped(title)}",
+            pipe_table(in_report_order(compact(variable_view(table, variable)))),
+        ]
     return parts
 
 

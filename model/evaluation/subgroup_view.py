@@ -24,12 +24,15 @@ SINGLE_VALUE = "the only value at this site: nothing to compare"
 SUBGROUP_NOTE = (
     "Zero-shot finding AUC per subgroup of the site's evaluated studies, by the value "
     "studies.parquet records (blank or unreadable values grouped as 'unknown'), with its 95% "
-    "patient-bootstrap interval; per value the mean over findings, given only where every "
-    "finding is estimable. Not estimable: under "
+    "patient-bootstrap interval; per value the mean over findings, over the same findings for "
+    "every value of a variable (those estimable in each; the note names them where not all). "
+    "Not estimable: under "
     f"{MIN_CLASS} positive or {MIN_CLASS} negative studies of the finding in the subgroup; "
     "its AUC is not given, its counts are (subgroups.csv has every finding's row)."
 )
 VIEW_COLUMNS = ["model", "value", "studies", "patients", "AUC", "auc_lo", "auc_hi"]
+# a compact view's columns as the reports show them: the interval beside its AUC
+REPORT_ORDER = ["model", "value", "studies", "patients", "AUC", "AUC 95% CI"]
 REQUIRED = {*VIEW_COLUMNS, "variable", "label_key", "Label", "positives", "negatives", "note"}
 
 
@@ -69,6 +72,13 @@ def variable_view(table: pd.DataFrame, variable: str) -> pd.DataFrame:
     if view["model"].nunique() <= 1:
         view = view.drop(columns="model")
     return view.reset_index(drop=True)
+
+
+def in_report_order(view: pd.DataFrame) -> pd.DataFrame:
+    """A compacted ``variable_view`` (``report.compact``: its interval folded into text) with the
+    interval beside the AUC, where ``compact`` put it last."""
+    first = [c for c in REPORT_ORDER if c in view.columns]
+    return view[first + [c for c in view.columns if c not in first]]
 
 
 def finding_view(table: pd.DataFrame, variable: str) -> pd.DataFrame:

@@ -14,8 +14,9 @@ with a known finding, so the mean over findings gets its interval from the same 
 A finding with under ``MIN_CLASS`` positives or negatives in a value is "not estimable": its
 AUC and interval are blank and ``note`` gives its counts; a handful of studies of a class makes
 the AUC jump by 0.1 or more with one study and collapses its interval. The mean over findings
-(``MEAN_LABEL``) is given only where every finding of the site is estimable, so that the means
-of two values average the same findings. A variable with one value at a site (an external site
+(``MEAN_LABEL``) of every value of a variable is over the same findings, those estimable in
+each of its values (``shared_findings``), so that two values' means compare; the note names
+them where they are not all the site's findings. A variable with one value at a site (an external site
 scanned on one machine) compares nothing, and its rows say so.
 """
 
@@ -124,23 +125,71 @@ def _finding_rows(
     return rows
 
 
-def _mean_row(rows: list[dict], resampled: np.ndarray, studies: int) -> dict:
-    """The value's mean over findings: given only where every finding is estimable, its
-    interval that of the resamples' means (a resample missing one finding's AUC left out)."""
-    estimable = [np.isfinite(row["AUC"]) for row in rows]
+def shared_findings(estimable: dict[str, list[bool]]) -> list[int]:
+    """The findings (indices) a variable's means average: those estimable in every value of it
+    that has one estimable at all, ``unknown`` aside (a blank value is no subgroup to compare
+    with; a value with none is itself not estimable). ``estimable``: value -> per finding."""
+    compared = [flags for value, flags in estimable.items() if value != UNKNOWN and any(flags)]
+    if not compared:
+        return []
+    return [int(j) for j in np.flatnonzero(np.logical_and.reduce(compared))]
+
+
+def _mean_row(rows: list[dict], resampled: np.ndarray, chosen: list[int], studies: int) -> dict:
+    """The value's mean over the findings ``chosen`` (``shared_findings``), given where each of
+    them is estimable here; its interval that of the resamples' means over them (a resample
+    missing one finding's AUC left out), as the headline means'."""
+    estimable = [bool(np.isfinite(row["AUC"])) for row in rows]
     row = {"label_key": MEAN_LABEL, "studies": studies, "AUC": np.nan}
-    if rows and all(estimable):
-        means = resampled.mean(axis=1)
-        row["AUC"] = float(np.mean([r["AUC"] for r in rows]))
+    if chosen and all(estimable[j] for j in chosen):
+        means = resampled[:, chosen].mean(axis=1)
+        row["AUC"] = float(np.mean([rows[j]["AUC"] for j in chosen]))
         row["auc_lo"], row["auc_hi"] = percentile_ci(means)
         row["auc_resamples"] = int(np.isfinite(means).sum())
-        row["note"] = ""
+        row["note"] = _averaged(rows, chosen)
     else:
-        row["note"] = (
-            f"not estimable: {sum(estimable)} of {len(rows)} findings estimable "
-            f"(each needs {MIN_CLASS} positive and {MIN_CLASS} negative studies)"
+        why = (
+            f"not estimable: {sum(estimable)} of {len(rows)} findings estimable (each needs "
+            f"{MIN_CLASS} positive and {MIN_CLASS} negative studies)"
         )
+        row["note"] = "; ".join(filter(None, [why, _averaged(rows, chosen) if chosen else ""]))
     return row
+
+
+def _averaged(rows: list[dict], chosen: list[int]) -> str:
+    """Which findings a mean is over, where not all: means of two values compare alike only
+    over the same findings."""
+    if len(chosen) == len(rows):
+        return ""
+    names = ", ".join(display_name(rows[j]["label_key"]) for j in chosen)
+    return f"mean over the {len(chosen)} of {len(rows)} findings estimable in every value: {names}"
+
+
+def _variable_rows(
+    variable: str, found: np.ndarray, names: list[str], scored: tuple, config: tuple
+) -> list[dict]:
+    """Every row of one variable: per value its mean, then its findings. ``found``: each study's
+    value [N]; ``scored``: (values, labels [N, F], groups [N]); ``config``: (resamples, seed)."""
+    values, labels, groups = scored
+    kinds = sorted(set(found) - {UNKNOWN}) + ([UNKNOWN] if UNKNOWN in found else [])
+    parts = {}
+    for value in kinds:
+        members = np.flatnonzero(found == value)
+        part = (values[members], labels[members])
+        resampled = _resampled_aucs(*part, groups[members], *config)
+        parts[value] = (members, _finding_rows(names, *part, resampled), resampled)
+    chosen = shared_findings(
+        {value: [np.isfinite(r["AUC"]) for r in part[1]] for value, part in parts.items()}
+    )
+    rows = []
+    for value, (members, per_finding, resampled) in parts.items():
+        shared = {"variable": variable, "value": value}
+        shared["patients"] = int(pd.unique(groups[members]).size)
+        for row in (_mean_row(per_finding, resampled, chosen, members.size), *per_finding):
+            if len(kinds) == 1:
+                row["note"] = "; ".join(filter(None, [SINGLE_VALUE, row.get("note")]))
+            rows.append(shared | row)
+    return rows
 
 
 def subgroup_table(
@@ -157,22 +206,17 @@ def subgroup_table(
     names, values, labels = _score_matrix(list(studies.index), scores)
     if not names:
         return pd.DataFrame(columns=COLUMNS)
-    rows = []
-    for variable in SUBGROUP_VARIABLES:
-        found = subgroup_values(studies, variable)
-        kinds = sorted(set(found) - {UNKNOWN}) + ([UNKNOWN] if UNKNOWN in found else [])
-        for value in kinds:
-            members = np.flatnonzero(found == value)
-            part = (values[members], labels[members])
-            resampled = _resampled_aucs(*part, groups[members], resamples, seed)
-            per_finding = _finding_rows(names, *part, resampled)
-            mean = _mean_row(per_finding, resampled, members.size)
-            shared = {"variable": variable, "value": value}
-            shared["patients"] = int(pd.unique(groups[members]).size)
-            for row in (mean, *per_finding):
-                if len(kinds) == 1:
-                    row["note"] = "; ".join(filter(None, [SINGLE_VALUE, row.get("note")]))
-                rows.append(shared | row)
+    rows = [
+        row
+        for variable in SUBGROUP_VARIABLES
+        for row in _variable_rows(
+            variable,
+            subgroup_values(studies, variable),
+            names,
+            (values, labels, groups),
+            (resamples, seed),
+        )
+    ]
     table = pd.DataFrame(rows).reindex(columns=COLUMNS)
     table["Label"] = table["label_key"].map(
         lambda key: "Mean over findings" if key == MEAN_LABEL else display_name(key)
