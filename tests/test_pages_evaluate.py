@@ -311,6 +311,14 @@ def test_subgroups_are_shown_per_variable_with_what_was_not_estimable(
     assert means[0]["value"].tolist() == ["F", "M"]
     assert means[0]["findings estimable"].tolist() == ["1 of 1", "0 of 1"]
     assert pd.isna(means[0]["AUC"].iloc[1])  # not a number where not estimable
+    assert _formats(at, "positives") == {  # counts whole, figures as the headline's
+        "studies": "%,d",
+        "positives": "%,d",
+        "negatives": "%,d",
+        "AUC": "%.3f",
+        "auc_lo": "%.3f",
+        "auc_hi": "%.3f",
+    }
     findings = [f.value for f in at.dataframe if "positives" in f.value.columns]
     assert findings[0]["note"].iloc[1].startswith("not estimable: 3 positive, 27 negative")
     variable.set_value("field_strength").run()

@@ -86,6 +86,8 @@ def finding_view(table: pd.DataFrame, variable: str) -> pd.DataFrame:
     rows = table[(table["variable"].astype(str) == variable) & (table["label_key"] != MEAN_LABEL)]
     columns = ["model", "value", "Label", "studies", "positives", "negatives", "AUC"]
     view = rows[[*columns, "auc_lo", "auc_hi", "note"]].copy()
+    counts = ["studies", "positives", "negatives"]  # read back as floats: the means' are blank
+    view[counts] = view[counts].astype("Int64")
     view["note"] = view["note"].fillna("").astype(str)
     if view["model"].nunique() <= 1:
         view = view.drop(columns="model")
