@@ -167,3 +167,14 @@ def test_the_means_of_a_variables_values_average_the_same_findings() -> None:
         )
     assert np.isfinite(sex.loc[("M", "lv_dilation"), "AUC"])
     assert np.isnan(sex.loc[("F", "lv_dilation"), "AUC"])
+
+
+def test_the_page_shows_a_subgroup_row_by_its_value_then_its_auc() -> None:
+    """The page's column order put AUC and its interval before the value they are of."""
+    from dashboard.evaluation_columns import shown_columns
+    from model.evaluation.subgroup_view import finding_view, variable_view
+
+    studies, groups, scores = _site()
+    table = subgroup_table(studies, groups, scores, resamples=20, seed=0).assign(model="m")
+    assert shown_columns(variable_view(table, "sex"))[:4] == ["value", "AUC", "auc_lo", "auc_hi"]
+    assert shown_columns(finding_view(table, "sex"))[:3] == ["value", "Label", "AUC"]
