@@ -13,7 +13,7 @@ import pandas as pd
 
 from model.evaluation.tables import comparison_labels, count_labels, slug
 
-LEAD = ("Label", "direction", "setting", "method", "k", "AUC")  # what a row is, then its AUC
+LEAD = ("value", "Label", "direction", "setting", "method", "k", "AUC")  # what a row is, its AUC
 BOUNDS = ("_lo", "_hi")
 
 

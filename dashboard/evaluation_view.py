@@ -320,6 +320,7 @@ def table_group(name: str) -> str:
         ("retrieval", "Retrieval"),
         ("comparison", "Model comparison"),
         ("prompts", "Prompt reading"),
+        ("subgroups", "Subgroups"),
     ):
         if key in lowered:
             return label
@@ -333,6 +334,7 @@ GROUP_ORDER = (
     "Diagnosis",
     "Retrieval",
     "Model comparison",
+    "Subgroups",
     "Prompt reading",
     "Other",
 )

@@ -32,6 +32,13 @@ from dashboard.prompt_editor import prompt_files
 from dashboard.ui import job_panel, launch, page_guard, page_header
 from model.errors import DataError
 from model.evaluation.headline import HEADLINE_NOTE
+from model.evaluation.subgroup_view import (
+    SUBGROUP_NOTE,
+    finding_view,
+    variable_names,
+    variable_title,
+    variable_view,
+)
 from model.evaluation.tables import with_label_names
 
 studio = Studio()
@@ -137,7 +144,10 @@ def results_section() -> None:
     for tab, (group, names) in zip(tabs, groups.items(), strict=False):
         with tab:
             for name in names:
-                table_with_chart(outputs, group, name)
+                if group == "Subgroups" and variable_names(outputs.tables[name]):
+                    subgroup_tables(outputs, name)
+                else:
+                    table_with_chart(outputs, group, name)
     if outputs.images:
         images = [str(image.relative_to(outputs.folder)) for image in outputs.images]
         with tabs[-1]:
@@ -232,7 +242,27 @@ def table_with_chart(outputs, group: str, name: str) -> None:
             "Label", list(dict.fromkeys(fewshot["Label"])), key=f"ev-fs-label-{name}"
         )
         st.plotly_chart(fewshot_figure(fewshot, zeroshot, label), key=f"ev-fs-{name}")
-    formats = column_formats(table)  # shown rounded; the CSV download keeps every digit written
+    data_table(table, f"ev-{name}")
+    csv_download(outputs, name)
+
+
+def subgroup_tables(outputs, name: str) -> None:
+    """A site's subgroups: per variable the mean AUC per value, then its rows per finding."""
+    table = outputs.tables[name]
+    st.markdown(f"**{markdown_text(name)}**")
+    st.caption(SUBGROUP_NOTE)
+    variable = st.selectbox(
+        "Variable", variable_names(table), format_func=variable_title, key=f"ev-sg-{name}"
+    )
+    data_table(variable_view(table, variable), f"ev-sg-mean-{name}")
+    data_table(finding_view(table, variable), f"ev-sg-findings-{name}")
+    csv_download(outputs, name)
+
+
+def data_table(table, key: str) -> None:
+    """An evaluation table as the page shows them: figures rounded (the CSV download keeps every
+    digit written), readable headers, AUC and its interval first."""
+    formats = column_formats(table)
     labels = column_labels(table)  # a header, kept with the column's number format
     numbers = {
         c: st.column_config.NumberColumn(labels.get(c), format=f) for c, f in formats.items()
@@ -243,10 +273,13 @@ def table_with_chart(outputs, group: str, name: str) -> None:
     st.dataframe(
         table,
         hide_index=True,
-        key=f"ev-{name}",
+        key=key,
         column_config=numbers,
         column_order=shown_columns(table),  # AUC and its interval in sight, not far right
     )
+
+
+def csv_download(outputs, name: str) -> None:
     path = outputs.folder / name  # the file as the evaluation wrote it, read on a click
     st.download_button(
         "CSV", path.read_bytes, file_name=download_name(outputs.folder, path), key=f"dl-{name}"

@@ -20,7 +20,9 @@ from model.schema import DIAGNOSES, FINDINGS
 from tests.tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
 
 FAST = ["--episodes", "3", "--bootstrap", "20", "--shots", "1,2", "--folds", "2"]
-TABLES = ("zeroshot", "diagnosis", "fewshot", "probe", "retrieval", "counts", "prompts")
+TABLES = (
+    "zeroshot", "diagnosis", "fewshot", "probe", "retrieval", "counts", "prompts", "subgroups"
+)  # fmt: skip
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -160,6 +162,47 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
     assert len(summary["comparisons"]) == len(comparison) + len(
         pd.read_csv(out / "internal" / "comparison.csv")
     )
+    _assert_subgroups(out, summary, models)
+
+
+def _assert_subgroups(out: Path, summary: dict, models: list[str]) -> None:
+    """Each site's subgroup AUCs (every model), in the reports, the summary and the methods."""
+    subgroups = pd.read_csv(out / "external" / "subgroups.csv", keep_default_na=False)
+    assert list(subgroups.columns[:6]) == [
+        "model",
+        "site",
+        "variable",
+        "value",
+        "Label",
+        "label_key",
+    ]
+    assert {"studies", "patients", "positives", "negatives", "AUC", "auc_lo", "auc_hi"} <= set(
+        subgroups.columns
+    )
+    assert set(subgroups["model"]) == set(models)
+    means = subgroups[(subgroups["label_key"] == "mean") & (subgroups["model"] == models[0])]
+    sex = means[means["variable"] == "sex"].set_index("value")
+    assert sex["studies"].to_dict() == {"F": 10, "M": 10}  # the 20 external studies
+    # the tiny site has one scanner: said
+    assert means[means["variable"] == "manufacturer"]["note"].str.contains("only value").all()
+    # an AUC only with 5 studies of each class; otherwise its counts, and why
+    blank = subgroups["AUC"] == ""
+    assert blank.any() and subgroups.loc[blank, "note"].str.contains("not estimable").all()
+    findings = subgroups[~blank & (subgroups["label_key"] != "mean")]
+    assert len(findings) > 0 and (findings[["positives", "negatives"]].astype(int) >= 5).all(None)
+    html, markdown = (out / "report.html").read_text(), (out / "report.md").read_text()
+    assert "<h3>subgroups</h3>" in html and "<h4>Field strength</h4>" in html
+    assert "### Subgroups" in markdown and "#### Age band" in markdown
+    assert "Not estimable: under 5 positive" in markdown
+    rows = summary["results"][0]["subgroups"]
+    assert {row["variable"] for row in rows} == {
+        "sex",
+        "age_band",
+        "manufacturer",
+        "field_strength",
+    }
+    assert summary["config"]["subgroups"]["min_class"] == 5
+    assert "Subgroups (sex, age_band, manufacturer, field_strength" in html
 
 
 def test_labels_that_match_no_study_keep_partial_results(

@@ -281,3 +281,48 @@ def test_interval_columns_are_headed_by_their_figure_and_keep_its_format(
     assert config["auc_lo"]["label"] == "AUC CI low"
     assert config["auc_hi"]["label"] == "AUC CI high"
     assert config["auc_lo"]["type_config"]["format"] == "%.3f"
+
+
+SUBGROUPS = """model,site,variable,value,Label,label_key,studies,patients,positives,negatives,AUC,auc_lo,auc_hi,auc_resamples,note
+m,internal,sex,F,Mean over findings,mean,40,20,,,0.81234,0.7,0.9,1000,
+m,internal,sex,F,LGE,lge,40,20,10,30,0.81234,0.7,0.9,1000,
+m,internal,sex,M,Mean over findings,mean,30,15,,,,,,,not estimable: 0 of 1 findings estimable
+m,internal,sex,M,LGE,lge,30,15,3,27,,,,,"not estimable: 3 positive, 27 negative (under 5 of a class)"
+m,internal,field_strength,1.5 T,Mean over findings,mean,70,35,,,0.7,0.6,0.8,1000,the only value at this site: nothing to compare
+m,internal,field_strength,1.5 T,LGE,lge,70,35,13,57,0.7,0.6,0.8,1000,the only value at this site: nothing to compare
+"""
+
+
+def test_subgroups_are_shown_per_variable_with_what_was_not_estimable(
+    app, evaluations: Path
+) -> None:
+    """A reviewer's question (does it work as well for women, on every scanner?) answered on
+    the page: per variable the mean AUC per value with its counts, then each finding's rows."""
+    folder = _evaluation(evaluations / "eval-20260101-000000", "/runs/a/best.pt")
+    (folder / "internal" / "subgroups.csv").write_text(SUBGROUPS)
+    (folder / "external").mkdir()
+    (folder / "external" / "subgroups.csv").write_text("model,AUC\nm,0.5\n")  # damaged
+    at = app("pages/evaluate.py")
+    assert not at.exception
+    assert "Subgroups" in [tab.label for tab in at.tabs]
+    [variable] = [box for box in at.selectbox if box.label == "Variable"]
+    assert variable.options == ["Sex", "Field strength"]
+    means = [f.value for f in at.dataframe if "findings estimable" in f.value.columns]
+    assert means[0]["value"].tolist() == ["F", "M"]
+    assert means[0]["findings estimable"].tolist() == ["1 of 1", "0 of 1"]
+    assert pd.isna(means[0]["AUC"].iloc[1])  # not a number where not estimable
+    assert _formats(at, "positives") == {  # counts whole, figures as the headline's
+        "studies": "%,d",
+        "positives": "%,d",
+        "negatives": "%,d",
+        "AUC": "%.3f",
+        "auc_lo": "%.3f",
+        "auc_hi": "%.3f",
+    }
+    findings = [f.value for f in at.dataframe if "positives" in f.value.columns]
+    assert findings[0]["note"].iloc[1].startswith("not estimable: 3 positive, 27 negative")
+    variable.set_value("field_strength").run()
+    means = [f.value for f in at.dataframe if "findings estimable" in f.value.columns]
+    assert means[0]["note"].tolist() == ["the only value at this site: nothing to compare"]
+    # a file without the subgroup columns is shown as it is, not by variable
+    assert any(list(f.value.columns) == ["model", "AUC"] for f in at.dataframe)

@@ -277,6 +277,7 @@ def test_evaluation_tables_are_grouped_by_their_file_name() -> None:
     # diagnosis.csv and the confusion tables hold every setting: zero-shot and both probes
     assert table_group("internal/confusion_train-split_probe_run_best.csv") == "Diagnosis"
     assert table_group("internal/diagnosis.csv") == "Diagnosis"
+    assert table_group("internal/subgroups.csv") == "Subgroups"
     assert table_group("internal/counts.csv") == "Other"
     names = ["external/diagnosis.csv", "internal/counts.csv", "internal/zeroshot.csv",
              "external/fewshot.csv", "internal/fewshot.csv"]  # fmt: skip

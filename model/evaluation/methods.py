@@ -144,6 +144,32 @@ def _retrieval_intervals(suite: dict[str, Any], config: dict[str, Any]) -> list[
     ]
 
 
+def _subgroups(suite: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """The subgroup sentence; none for a run before subgroups were evaluated."""
+    recorded = config.get("subgroups")
+    if not isinstance(recorded, dict):
+        return []
+    minimum = recorded.get("min_class")
+    resamples = int(suite.get("bootstrap") or 0)
+    interval = (
+        f"95% percentile bootstrap over the subgroup's patients ({resamples} resamples, seed "
+        f"{suite.get('seed')}), one draw per resample shared by its findings as for the "
+        "headline means"
+        if resamples > 0
+        else "no interval (run with --bootstrap 0)"
+    )
+    return [
+        f"Subgroups ({_joined(recorded.get('variables'))}, as studies.parquet records them; a "
+        "blank or unreadable value, or a field strength of 0, is 'unknown', counted as a value "
+        "of its own): each zero-shot finding's AUC on the subgroup's studies where it is known, "
+        f"with a {interval}; not estimable (no AUC given, its counts are) with under "
+        f"{minimum} positive or {minimum} negative studies; the mean over findings of every "
+        "value of a variable is over the same findings, those estimable in each of its values "
+        "('unknown' and values with none aside), its interval from the same resamples. A "
+        "variable with one value at a site is marked: it compares nothing there."
+    ]
+
+
 def _provenance(config: dict[str, Any]) -> list[str]:
     """The software and input-file sentences; none for a run before they were recorded."""
     lines = []
@@ -203,5 +229,6 @@ def methods_lines(config: dict[str, Any]) -> list[str]:
         "precision@10 with its bounds at one with no more than 11: so few studies fix them "
         "whatever the model.",
         *_retrieval_intervals(suite, config),
+        *_subgroups(suite, config),
         *_provenance(config),
     ]

@@ -4,7 +4,7 @@
 OUT/summary.json                         what the dashboard reads
 OUT/report.html                          self-contained report (figures embedded)
 OUT/report.md                            its sentence, models, headline and zero-shot tables
-OUT/<site>/{zeroshot,diagnosis,fewshot,probe,retrieval,counts,prompts}.csv
+OUT/<site>/{zeroshot,diagnosis,fewshot,probe,retrieval,counts,prompts,subgroups}.csv
 OUT/<site>/comparison.csv                the main model against each other one (DeLong)
 OUT/<site>/confusion_<setting>_<model>.csv
 OUT/<site>/plots/{roc,fewshot,confusion_<setting>}_<model>.png (and .svg, for slides)

@@ -22,6 +22,13 @@ from model.atomic import atomic_write_json, atomic_write_text
 from model.evaluation.headline import HEADLINE_NOTE
 from model.evaluation.label_means import mean_intervals
 from model.evaluation.methods import site_line
+from model.evaluation.subgroup_view import (
+    SUBGROUP_NOTE,
+    in_report_order,
+    variable_names,
+    variable_title,
+    variable_view,
+)
 from model.evaluation.suite import SiteResult
 from model.evaluation.tables import (
     comparison_labels,
@@ -88,6 +95,7 @@ def build_summary(
                     "fewshot": records(r.fewshot),
                     "probe": records(r.probe),
                     "retrieval": records(r.retrieval),
+                    "subgroups": records(r.subgroups),
                     "roc": {k: {"fpr": f, "tpr": t} for k, (f, t) in r.roc.items()},
                     "problems": r.problems,
                 }
@@ -246,6 +254,14 @@ def render_html(
         parts.append(f"<h2>Site: {html.escape(name)}</h2>")
         parts.append(f"<p>{html.escape(site_line(site))}.</p>")
         for table_name, table in tables.get(name, {}).items():
+            if table_name == "subgroups":  # one compact table per variable; the CSV has all
+                parts.append(f"<h3>subgroups</h3><p>{html.escape(SUBGROUP_NOTE)}</p>")
+                parts += [
+                    f"<h4>{html.escape(variable_title(v))}</h4>"
+                    + _table(in_report_order(compact(variable_view(table, v))))
+                    for v in variable_names(table)
+                ]
+                continue
             note = f"<p>{html.escape(_NOTES[table_name])}</p>" if table_name in _NOTES else ""
             parts.append(f"<h3>{html.escape(table_name)}</h3>{note}{_table(table)}")
         parts += [_image(path) for path in plots.get(name, []) if path.exists()]

@@ -17,6 +17,13 @@ import pandas as pd
 from model.evaluation.headline import HEADLINE_NOTE
 from model.evaluation.methods import site_line
 from model.evaluation.report import compact
+from model.evaluation.subgroup_view import (
+    SUBGROUP_NOTE,
+    in_report_order,
+    variable_names,
+    variable_title,
+    variable_view,
+)
 from model.evaluation.tables import COUNT_LABELS
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|!#])")
@@ -52,6 +59,20 @@ def _zeroshot(table: pd.DataFrame) -> pd.DataFrame:
     return view[keep]
 
 
+def _subgroups(table: pd.DataFrame | None) -> list[str]:
+    """A site's subgroup section: its note, then per variable the mean AUC per value."""
+    if table is None or table.empty:
+        return []
+    parts = ["### Subgroups", escaped(SUBGROUP_NOTE)]
+    for variable in variable_names(table):
+        title = variable_title(variable)
+        parts += [
+            f"#### {escaped(title)}",
+            pipe_table(in_report_order(compact(variable_view(table, variable)))),
+        ]
+    return parts
+
+
 def render_markdown(
     title: str,
     sentence: str,
@@ -77,5 +98,6 @@ def render_markdown(
         zeroshot = tables.get(name, {}).get("zeroshot")
         if zeroshot is not None and not zeroshot.empty:
             parts += ["### Zero-shot", pipe_table(_zeroshot(zeroshot))]
+        parts += _subgroups(tables.get(name, {}).get("subgroups"))
     parts.append("Every table, figure and the methods: report.html beside this file.")
     return "\n\n".join(parts) + "\n"

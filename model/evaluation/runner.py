@@ -33,6 +33,7 @@ from model.evaluation.inputs import (
 from model.evaluation.outputs import prepare_out, write_outputs
 from model.evaluation.probes import SplitProbes
 from model.evaluation.site_probes import fit_train_split
+from model.evaluation.subgroup_view import MIN_CLASS, SUBGROUP_VARIABLES
 from model.evaluation.suite import SiteResult, SuiteConfig, evaluate_site
 from model.output_path import check_output_path
 from model.progress import Progress
@@ -172,6 +173,7 @@ def _config_record(request: EvaluationRequest, label_files: list[Path]) -> dict[
         "retrieval_intervals": True,  # retrieval.csv has R@k, median rank, precision@10 CIs
         "fewshot_interval": "episodes and patients",  # fewshot_intervals: two-level bootstrap
         "mean_intervals": "shared patient draws",  # label_means: the headline means' CIs
+        "subgroups": {"variables": list(SUBGROUP_VARIABLES), "min_class": MIN_CLASS},
         "sha256": _input_hashes(request, label_files),
         "versions": software_versions(),
     }

@@ -39,6 +39,7 @@ from model.evaluation.site_probes import (
     train_split_results,
 )
 from model.evaluation.site_zeroshot import zeroshot_diagnosis, zeroshot_findings, zeroshot_logits
+from model.evaluation.subgroups import subgroup_table
 from model.prompt_reading import dataset_prompt_table
 from model.prompts import PromptSet
 
@@ -71,7 +72,8 @@ class SiteResult:
     ``diagnosis_scores`` maps each diagnosis setting to its per-study class probabilities;
     ``prompts`` is how the model reads each prompt (``model.prompt_reading.prompt_table``);
     ``resampled`` holds each finding's AUC under every resample of the site's shared patient
-    draw, per (source, label) (``label_means``: the headline means' intervals; not written).
+    draw, per (source, label) (``label_means``: the headline means' intervals; not written);
+    ``subgroups``: the zero-shot finding AUCs per sex, age band and scanner (``subgroups``).
     """
 
     model: str
@@ -88,6 +90,7 @@ class SiteResult:
     diagnosis_scores: dict[str, DiagnosisScores] = field(default_factory=dict)
     prompts: pd.DataFrame = field(default_factory=pd.DataFrame)
     resampled: Resampled = field(default_factory=dict)
+    subgroups: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def fewshot_curves(
@@ -285,4 +288,5 @@ def _evaluate_vectors(
         scores=scores,
         diagnosis_scores=diagnoses,
         resampled=resampled,
+        subgroups=subgroup_table(site.studies, site.groups, scores, *seeded),
     )

@@ -39,7 +39,7 @@ DISPLAY_NAMES: dict[str, str] = {
 _RENAMES = {"accuracy": "Accuracy", "f1": "F1-score", "auc": "AUC"}
 COUNT_COLUMNS: tuple[str, ...] = ("n", "n_positive", "n_fit", "k", "episodes", "auc_resamples")
 TABLES: tuple[str, ...] = (
-    "zeroshot", "diagnosis", "fewshot", "probe", "retrieval", "counts", "prompts"
+    "zeroshot", "diagnosis", "fewshot", "probe", "retrieval", "counts", "prompts", "subgroups"
 )  # fmt: skip
 # a per-label table's counts as a reader says them; the Evaluate page and reports head them alike
 COUNT_LABELS = {"n": "studies", "n_positive": "with the label"}
@@ -152,6 +152,11 @@ def site_tables(result: SiteResult) -> dict[str, pd.DataFrame]:
         prompts.insert(0, "model", result.model)
         prompts.insert(1, "Label", prompts["label_key"].map(display_name))
         prompts["site"] = result.site
+    subgroups = result.subgroups.copy()
+    if not subgroups.empty:  # model, site, variable, value, Label, label_key, counts, AUC ...
+        subgroups.insert(0, "model", result.model)
+        subgroups.insert(1, "site", result.site)
+        subgroups.insert(5, "label_key", subgroups.pop("label_key"))
     return {
         "zeroshot": paper_format(result.zeroshot, result.model, result.site),
         "diagnosis": diagnosis_summary(result),
@@ -162,6 +167,7 @@ def site_tables(result: SiteResult) -> dict[str, pd.DataFrame]:
         "retrieval": retrieval,
         "counts": counts,
         "prompts": prompts,
+        "subgroups": subgroups,
     }
 
 
