@@ -6,6 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.context import EmptyState, Studio
+from dashboard.demo_wait_view import caution_while_demo_builds
 from dashboard.evaluation_columns import (
     column_labels,
     downloads_in_order,
@@ -61,6 +62,7 @@ def launch_section() -> None:
                 "(choose another on the Train page)."
             )
         )
+        caution_while_demo_builds(studio)
         with st.form("evaluate"):
             row = st.columns(2)
             shown = functools.partial(relative, root=settings.data_root)

@@ -132,14 +132,16 @@ def test_the_busy_note_says_what_starting_work_costs_the_build() -> None:
     assert demo_busy_note(None) is None
 
 
-def test_the_train_page_cautions_against_a_second_training_while_the_demo_trains(
-    demo_at, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("page", ["pages/train.py", "pages/evaluate.py"])
+def test_train_and_evaluate_caution_against_competing_work_while_the_demo_trains(
+    demo_at, monkeypatch: pytest.MonkeyPatch, page: str
 ) -> None:
-    """Train offered a new run beside the demo build's training without a word: on 2 cores
-    both slowed, and the build's time budget chose 7 epochs instead of 84 (session 44)."""
+    """Train and Evaluate offered a run beside the demo build's training without a word: on 2
+    cores both slowed, and the build's time budget chose 7 epochs instead of 84 (session 44)."""
     root = demo_at("3/5 train · train")
-    make_tiny_dataset(DemoLayout(root).dataset("internal"), n=8)
-    at = page_opener(root, monkeypatch)("pages/train.py")
+    dataset = make_tiny_dataset(DemoLayout(root).dataset("internal"), n=8)
+    make_tiny_checkpoint(dataset, root / "runs" / "earlier")  # what Evaluate would evaluate
+    at = page_opener(root, monkeypatch)(page)
     assert not at.exception, [e.value for e in at.exception]
     [warning] = [w.value for w in at.warning if "demo build" in w.value]
     assert "is at step 3/5 (train)" in warning and "fewer epochs" in warning
