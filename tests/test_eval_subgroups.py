@@ -162,9 +162,9 @@ def test_the_means_of_a_variables_values_average_the_same_findings() -> None:
     sex = table[table["variable"] == "sex"].set_index(["value", "label_key"])
     for value in ("F", "M"):  # both over LGE alone
         assert sex.loc[(value, MEAN_LABEL), "AUC"] == pytest.approx(sex.loc[(value, "lge"), "AUC"])
-        assert sex.loc[(value, MEAN_LABEL), "note"] == (
-            "mean over the 1 of 2 findings estimable in every value: LGE"
-        )
+        assert sex.loc[(value, MEAN_LABEL), "note"].endswith(
+            "mean over the 1 of 2 findings estimable in every value (LGE)"
+        )  # the larger value's note first says the other is compared with it
     assert np.isfinite(sex.loc[("M", "lv_dilation"), "AUC"])
     assert np.isnan(sex.loc[("F", "lv_dilation"), "AUC"])
 
@@ -178,3 +178,50 @@ def test_the_page_shows_a_subgroup_row_by_its_value_then_its_auc() -> None:
     table = subgroup_table(studies, groups, scores, resamples=20, seed=0).assign(model="m")
     assert shown_columns(variable_view(table, "sex"))[:4] == ["value", "AUC", "auc_lo", "auc_hi"]
     assert shown_columns(finding_view(table, "sex"))[:3] == ["value", "Label", "AUC"]
+
+
+def test_each_value_is_compared_with_the_largest_by_its_difference_and_interval() -> None:
+    """A reviewer reads "0.75 for women, 0.75 for men" and asks whether they differ: each
+    value's mean is given as a difference from the largest value's, with its interval."""
+    studies, groups, scores = _site()
+    table = subgroup_table(studies, groups, scores, resamples=200, seed=3)
+    means = table[(table["variable"] == "sex") & (table["label_key"] == MEAN_LABEL)]
+    means = means.set_index("value")
+    values = subgroup_values(studies, "sex")
+    largest = max(("M", "F"), key=lambda v: int((values == v).sum()))
+    other = "F" if largest == "M" else "M"
+    assert means.loc[other, "compared_with"] == largest
+    assert pd.isna(means.loc[largest, "compared_with"])  # the reference itself
+    assert np.isnan(means.loc[largest, "difference"])
+    assert means.loc[largest, "note"].startswith("the value the others are compared with")
+    expected = means.loc[other, "AUC"] - means.loc[largest, "AUC"]
+    assert means.loc[other, "difference"] == pytest.approx(expected)
+    low, high = means.loc[other, "difference_lo"], means.loc[other, "difference_hi"]
+    assert low < expected < high and high - low < 1.0
+    findings = table[table["label_key"] != MEAN_LABEL]
+    assert findings["difference"].isna().all()  # means only
+
+
+def test_a_value_whose_mean_is_not_estimable_gets_no_difference() -> None:
+    studies, groups, scores = _site()
+    studies["age_band"] = ["10-19"] * 6 + ["50-59"] * (N - 6)  # six studies: nothing estimable
+    table = subgroup_table(studies, groups, scores, resamples=50, seed=3)
+    means = table[(table["variable"] == "age_band") & (table["label_key"] == MEAN_LABEL)]
+    young = means.set_index("value").loc["10-19"]
+    assert np.isnan(young["AUC"]) and np.isnan(young["difference"])
+
+
+def test_the_reports_show_each_difference_beside_what_it_is_compared_with() -> None:
+    from model.evaluation.report import compact
+    from model.evaluation.subgroup_view import in_report_order, variable_view
+
+    studies, groups, scores = _site()
+    table = subgroup_table(studies, groups, scores, resamples=50, seed=0).assign(model="m")
+    shown = in_report_order(compact(variable_view(table, "sex")))
+    columns = list(shown.columns)
+    assert columns[:8] == [
+        "value", "studies", "patients", "AUC", "AUC 95% CI", "compared with", "difference",
+        "difference 95% CI",
+    ]  # fmt: skip
+    old = table.drop(columns=["compared_with", "difference", "difference_lo", "difference_hi"])
+    assert "difference" not in variable_view(old, "sex").columns  # written before: still shown

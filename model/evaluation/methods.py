@@ -165,8 +165,10 @@ def _subgroups(suite: dict[str, Any], config: dict[str, Any]) -> list[str]:
         f"with a {interval}; not estimable (no AUC given, its counts are) with under "
         f"{minimum} positive or {minimum} negative studies; the mean over findings of every "
         "value of a variable is over the same findings, those estimable in each of its values "
-        "('unknown' and values with none aside), its interval from the same resamples. A "
-        "variable with one value at a site is marked: it compares nothing there."
+        "('unknown' and values with none aside), its interval from the same resamples, and its "
+        "difference from the mean of the known value with most studies with the percentile "
+        "interval of the resampled differences (the two values' patients drawn independently). "
+        "A variable with one value at a site is marked: it compares nothing there."
     ]
 
 

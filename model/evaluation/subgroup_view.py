@@ -28,11 +28,19 @@ SUBGROUP_NOTE = (
     "every value of a variable (those estimable in each; the note names them where not all). "
     "Not estimable: under "
     f"{MIN_CLASS} positive or {MIN_CLASS} negative studies of the finding in the subgroup; "
-    "its AUC is not given, its counts are (subgroups.csv has every finding's row)."
+    "its AUC is not given, its counts are (subgroups.csv has every finding's row). Difference: "
+    "a value's mean minus that of the value it is compared with (the known value with most "
+    "studies), with the 95% interval of the resampled differences; an interval that holds 0 "
+    "shows no evidence that the model works differently in the two subgroups."
 )
 VIEW_COLUMNS = ["model", "value", "studies", "patients", "AUC", "auc_lo", "auc_hi"]
-# a compact view's columns as the reports show them: the interval beside its AUC
-REPORT_ORDER = ["model", "value", "studies", "patients", "AUC", "AUC 95% CI"]
+# a value's difference from the value it is compared with (tables written before had none)
+DIFFERENCE_COLUMNS = ["compared_with", "difference", "difference_lo", "difference_hi"]
+# a compact view's columns as the reports show them: each interval beside its figure
+REPORT_ORDER = [
+    "model", "value", "studies", "patients", "AUC", "AUC 95% CI", "compared with", "difference",
+    "difference 95% CI",
+]  # fmt: skip
 REQUIRED = {*VIEW_COLUMNS, "variable", "label_key", "Label", "positives", "negatives", "note"}
 
 
@@ -62,13 +70,16 @@ def variable_view(table: pd.DataFrame, variable: str) -> pd.DataFrame:
     estimable = findings.groupby(keys, sort=False)["AUC"].agg(["count", "size"])
     words = estimable["count"].astype(str) + " of " + estimable["size"].astype(str)
     means = rows[rows["label_key"] == MEAN_LABEL]
-    view = means[VIEW_COLUMNS].copy()
+    view = means[VIEW_COLUMNS + [c for c in DIFFERENCE_COLUMNS if c in means.columns]].copy()
     view["value"] = view["value"].astype(str)
     view["findings estimable"] = [
         words.get((model, value), "0 of 0")
         for model, value in zip(means["model"], means["value"], strict=True)
     ]
     view["note"] = means["note"].fillna("").astype(str)
+    if "compared_with" in view.columns:
+        compared = view.pop("compared_with").fillna("").astype(str)
+        view.insert(view.columns.get_loc("difference"), "compared with", compared)
     if view["model"].nunique() <= 1:
         view = view.drop(columns="model")
     return view.reset_index(drop=True)

@@ -43,8 +43,10 @@ from model.evaluation.tables import display_name
 
 COLUMNS: list[str] = [
     "variable", "value", "label_key", "Label", "studies", "patients", "positives",
-    "negatives", "AUC", "auc_lo", "auc_hi", "auc_resamples", "note",
+    "negatives", "AUC", "auc_lo", "auc_hi", "auc_resamples", "compared_with", "difference",
+    "difference_lo", "difference_hi", "note",
 ]  # fmt: skip
+REFERENCE_NOTE = "the value the others are compared with"
 _BLANKS = {"", "nan", "none", "unknown", "0", "0.0"}
 
 
@@ -156,13 +158,40 @@ def _mean_row(rows: list[dict], resampled: np.ndarray, chosen: list[int], studie
     return row
 
 
+def _add_differences(
+    means: dict[str, dict], resampled: dict[str, np.ndarray], sizes: dict[str, int]
+) -> None:
+    """Give each value's mean row (``means``) its difference from the reference value's mean:
+    the known value with the most studies among those whose mean is estimable (its resampled
+    means [R] in ``resampled``), named in ``compared_with``; the interval that of the resampled
+    differences, the two values' patients drawn independently. The reference itself and a
+    value without an estimable mean get no difference; a variable with one such value none."""
+    known = [value for value in resampled if value != UNKNOWN]
+    if len(resampled) < 2 or not known:
+        return
+    reference = max(known, key=lambda value: sizes[value])
+    for value, row in means.items():
+        if value == reference:
+            row["note"] = "; ".join(filter(None, [REFERENCE_NOTE, row.get("note")]))
+            continue
+        row["compared_with"] = reference
+        if value not in resampled:
+            continue
+        row["difference"] = row["AUC"] - means[reference]["AUC"]
+        size = min(len(resampled[value]), len(resampled[reference]))
+        drawn = resampled[value][:size] - resampled[reference][:size]
+        row["difference_lo"], row["difference_hi"] = percentile_ci(drawn)
+
+
 def _averaged(rows: list[dict], chosen: list[int]) -> str:
     """Which findings a mean is over, where not all: means of two values compare alike only
     over the same findings."""
     if len(chosen) == len(rows):
         return ""
-    names = ", ".join(display_name(rows[j]["label_key"]) for j in chosen)
-    return f"mean over the {len(chosen)} of {len(rows)} findings estimable in every value: {names}"
+    left_out = [display_name(row["label_key"]) for j, row in enumerate(rows) if j not in chosen]
+    named = ", ".join(display_name(rows[j]["label_key"]) for j in chosen)
+    which = f"all but {', '.join(left_out)}" if len(left_out) < len(chosen) else named
+    return f"mean over the {len(chosen)} of {len(rows)} findings estimable in every value ({which})"
 
 
 def _variable_rows(
@@ -181,11 +210,18 @@ def _variable_rows(
     chosen = shared_findings(
         {value: [np.isfinite(r["AUC"]) for r in part[1]] for value, part in parts.items()}
     )
+    means = {v: _mean_row(p[1], p[2], chosen, p[0].size) for v, p in parts.items()}
+    resampled_means = {
+        value: part[2][:, chosen].mean(axis=1)
+        for value, part in parts.items()
+        if np.isfinite(means[value]["AUC"])
+    }
+    _add_differences(means, resampled_means, {value: p[0].size for value, p in parts.items()})
     rows = []
-    for value, (members, per_finding, resampled) in parts.items():
+    for value, (members, per_finding, _) in parts.items():
         shared = {"variable": variable, "value": value}
         shared["patients"] = int(pd.unique(groups[members]).size)
-        for row in (_mean_row(per_finding, resampled, chosen, members.size), *per_finding):
+        for row in (means[value], *per_finding):
             if len(kinds) == 1:
                 row["note"] = "; ".join(filter(None, [SINGLE_VALUE, row.get("note")]))
             rows.append(shared | row)
