@@ -134,6 +134,17 @@ def atomic_write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
             os.fsync(handle.fileno())
 
 
+def atomic_write_npz(path: str | Path, arrays: dict[str, Any]) -> None:
+    """``numpy.savez`` of ``arrays`` (name -> array) to ``path``, whole or not at all."""
+    import numpy as np  # here: the launcher's imports of this module stay light
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    atomic_write_with(path, write)
+
+
 def temporaries(folder: str | Path) -> list[Path]:
     """The hidden temporaries (``.<name>.*.tmp``) of the atomic writes in ``folder``: a writer's
     file in progress, or one a killed writer left behind."""

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from model import embedding_cache
-from model.atomic import atomic_write_with
+from model.atomic import atomic_write_npz
 from model.errors import UserError
 from model.projection import MIN_STUDIES, Projection, ProjectionConfig, fit_projection
 
@@ -146,13 +146,9 @@ def _write(path: Path, projection: Projection, ids: list[str], source: str) -> N
         "source": np.asarray(source),
     }
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-
     try:
         with embedding_cache.writing(path.parent):
-            atomic_write_with(path, write)
+            atomic_write_npz(path, arrays)
     except (OSError, UserError) as err:  # a dataset shared read-only: the map only saves time
         log.warning(
             "map %s not kept (%s); it is fitted again in the next process",

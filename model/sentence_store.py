@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from model import embedding_cache
-from model.atomic import atomic_write_with
+from model.atomic import atomic_write_npz
 from model.errors import UserError
 from model.prompt_reading import ReportSentences, sentences_of, unique_sentences
 
@@ -94,13 +94,9 @@ def _write(
         "vectors": vectors,
     }
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-
     try:
         with embedding_cache.writing(path.parent):
-            atomic_write_with(path, write)
+            atomic_write_npz(path, arrays)
     except (OSError, UserError) as err:
         log.warning(
             "report sentences not kept in %s (%s); a new process encodes them again",

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model.atomic import atomic_write_with
+from model.atomic import atomic_write_npz, atomic_write_with
 from model.errors import DataError, UserError
 from model.schema import DatasetPaths
 
@@ -39,14 +39,9 @@ class StudyEmbeddings:
             table.attrs["provenance"] = self.provenance  # parquet metadata (pandas attrs)
             atomic_write_with(path, lambda tmp: table.to_parquet(tmp, index=False))
         elif path.suffix == ".npz":
-            ids = np.asarray(self.ids, dtype=str)
             provenance = np.asarray(json.dumps(self.provenance, sort_keys=True))
-
-            def write(tmp: Path) -> None:
-                with open(tmp, "wb") as handle:
-                    np.savez(handle, ids=ids, vectors=self.vectors, provenance=provenance)
-
-            atomic_write_with(path, write)
+            arrays = {"ids": np.asarray(self.ids, dtype=str), "vectors": self.vectors}
+            atomic_write_npz(path, {**arrays, "provenance": provenance})
         else:
             raise UserError(f"embedding output {path} must end in .npz or .parquet")
 

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from model import embedding_cache
-from model.atomic import atomic_write_with
+from model.atomic import atomic_write_npz
 from model.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -196,8 +196,4 @@ def _write(path: Path, fingerprint: str, items: list[tuple[str, TextReading]]) -
         "unknown": np.asarray([json.dumps(list(r.unknown)) for _, r in items], dtype=str),
     }
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-
-    atomic_write_with(path, write)
+    atomic_write_npz(path, arrays)
