@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 import torch
 from dicom_factory import StudySpec, write_study
+from model_process import spawn_model
 from tiny_dataset import make_tiny_dataset, shared_tiny_checkpoint, write_tiny_preset
 
 from model.cli import main as cli_main
@@ -40,16 +41,6 @@ KILL_SEED = 7
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_dataset(tmp_path_factory.mktemp("faults") / "data", n=24, seed=0)
-
-
-def _spawn(args: list[str], log: Path, progress: Path | None = None) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    if progress is not None:
-        env["CMR_PROGRESS_FILE"] = str(progress)
-    with open(log, "wb") as handle:
-        return subprocess.Popen(
-            [sys.executable, "-m", "model", *args], cwd=ROOT, env=env, stdout=handle, stderr=handle
-        )
 
 
 def _kill_when(proc: subprocess.Popen, ready: Callable[[], bool], log: Path) -> None:
@@ -98,7 +89,7 @@ def test_killed_training_resumes_with_the_uninterrupted_losses(
     )
     worker = threading.Thread(target=lambda: reference.append(train(ref_options)))
     run, log = tmp_path / "run", tmp_path / "train.log"
-    proc = _spawn(
+    proc = spawn_model(
         ["train", "--data", str(tiny_data), "--preset", str(preset), "--out", str(run)], log
     )
     worker.start()  # the uninterrupted run trains while the child starts up
@@ -130,16 +121,7 @@ def test_sigterm_to_the_process_group_stops_a_run_with_loader_workers(
     preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=50)
     run, log = tmp_path / "run", tmp_path / "train.log"
     args = ["--data", str(tiny_data), "--preset", str(preset), "--out", str(run)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with open(log, "wb") as handle:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "model", "train", *args, "--workers", "2"],
-            cwd=ROOT,
-            env=env,
-            stdout=handle,
-            stderr=handle,
-            start_new_session=True,
-        )
+    proc = spawn_model(["train", *args, "--workers", "2"], log, own_session=True)
     try:
         deadline = time.monotonic() + 300
         while max(_train_losses(run), default=0) < 4 and proc.poll() is None:
@@ -162,7 +144,7 @@ def test_killed_ingest_reruns_to_the_full_dataset(tmp_path: Path) -> None:
     for i in range(24):
         write_study(src, StudySpec(accession=f"ACC{i:04d}", patient_id=f"PID{i:04d}"))
     kill_after = random.Random(KILL_SEED).randint(3, 8)
-    proc = _spawn(["ingest", str(src), "--out", str(out)], log)
+    proc = spawn_model(["ingest", str(src), "--out", str(out)], log)
     _kill_when(proc, lambda: len(list((out / "tensors").glob("*.npy"))) >= kill_after, log)
     assert not (out / "studies.parquet").exists(), "tables are only written at the end"
     assert (out / ".ingest.lock").exists(), "the killed ingest left its lock file"
@@ -205,7 +187,7 @@ def test_killed_index_reruns_without_duplicates(tmp_path: Path) -> None:
     checkpoint, data, chroma, progress, args = _index_job(tmp_path)
     log = tmp_path / "ix.log"
     kill_after = random.Random(KILL_SEED).randint(5, 20)
-    proc = _spawn([*args, "--batch-size", "1"], log, progress)
+    proc = spawn_model([*args, "--batch-size", "1"], log, progress)
     _kill_when(proc, lambda: _progress_done(progress, "index") >= kill_after, log)
 
     partial = len(_indexed_ids(chroma, checkpoint))

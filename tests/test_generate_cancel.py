@@ -8,16 +8,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from model_process import spawn_model
 
-from model.progress import PROGRESS_ENV
-
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
@@ -31,16 +27,7 @@ def _done(progress: Path) -> int:
 def test_sigterm_to_a_generate_with_workers_leaves_no_leaked_semaphores(tmp_path: Path) -> None:
     log, progress = tmp_path / "generate.log", tmp_path / "progress.json"
     command = ["generate", "--out", str(tmp_path / "raw"), "--studies", "40", "--workers", "2"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), PROGRESS_ENV: str(progress)}
-    with open(log, "wb") as handle:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "model", *command],
-            cwd=ROOT,
-            env=env,
-            stdout=handle,
-            stderr=handle,
-            start_new_session=True,
-        )
+    proc = spawn_model(command, log, progress, own_session=True)
     try:
         deadline = time.monotonic() + 300
         while _done(progress) < 2 and proc.poll() is None:
