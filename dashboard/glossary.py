@@ -49,8 +49,8 @@ WORDS: dict[str, str] = {
     "zero-shot": "each study scored against two wordings of a finding alone (e.g. "
     "“Dilated left ventricle” against “Normal left ventricular size”); no labelled study "
     "is used.",
-    "few-shot": "k labelled example studies of each class are given and every other study "
-    "is ranked by its likeness to them.",
+    "few-shot": "a few labelled example studies (k of each class) are given, and every other "
+    "study is ranked by its likeness to them.",
     "prompt": "a short sentence worded as a report would put it; the model compares each "
     "study with it.",
     "logit scale": "the model's learned sharpness: similarities are multiplied by it before "
@@ -60,7 +60,7 @@ WORDS: dict[str, str] = {
     "prototype": "a study is called positive when it lies closer to the average of the "
     "positive examples than to the average of the negative ones.",
     "logistic": "a logistic regression fitted on the k examples of each class.",
-    "prompted": "that logistic regression started from the zero-shot score, so with few "
+    "prompted": "the logistic regression, started from the zero-shot score, so with few "
     "examples it leans on the wordings and with more on the examples.",
     "linear probe": "a logistic regression fitted on many labelled studies, a reference for "
     "how much of a label the model's representation holds.",
