@@ -36,6 +36,9 @@ WORDS: dict[str, str] = {
     "time on its own, then combines the views; flat lays every view's frames on one long strip "
     "(the published design, slower); static reads only each view's first frame (no motion), a "
     "baseline.",
+    "text layers unlocked": "the text side starts from a small pretrained language model "
+    "(MiniLM, 6 layers); this many of its top layers learn from the reports, the rest stay as "
+    "they were (0: only the final step that maps its output into the shared space learns).",
     "split": "which part a study belongs to: train (the model learns from it), val "
     "(checked after each epoch to pick the best checkpoint) or test (kept aside for the "
     "final evaluation), split by patient.",

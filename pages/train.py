@@ -47,6 +47,8 @@ SHOWN_RUN_KEY = "train-shown-run"  # the run below the table, kept across refres
 GONE_RUN_KEY = "train-gone-run"  # the run shown here that someone deleted, until another is picked
 LAUNCHED_RUN_KEY = "train-launched-run"  # a run this session just launched or resumed: shown next
 NARROW_COLUMNS = frozenset({"active", "tower"})  # short values
+EPOCHS_HELP = f"{meaning('epoch')} With a time budget: the most it trains."
+LR_HELP = f"{meaning('learning rate')} E.g. 0.001 or 1e-5."
 studio = Studio()
 page_header(
     "Train",
@@ -121,18 +123,18 @@ def training_form(
         )
         frames = row[1].number_input("Frames", 1, 128, defaults["frames"])
         size = row[2].number_input("Resolution (px)", 16, 512, defaults["image_size"], step=16)
-        layers = row[3].number_input("Text layers unlocked", 0, 6, defaults["text_layers"])
+        layers = row[3].number_input(
+            "Text layers unlocked",
+            0,
+            6,
+            defaults["text_layers"],
+            help=meaning("text layers unlocked"),
+        )
         row = st.columns(4)
         batch = row[0].number_input(
             "Batch size", 2, 4096, defaults["batch_size"], help=meaning("batch")
         )
-        epochs = row[1].number_input(
-            "Epochs",
-            1,
-            1000,
-            defaults["epochs"],
-            help=f"{meaning('epoch')} With a time budget: the most it trains.",
-        )
+        epochs = row[1].number_input("Epochs", 1, 1000, defaults["epochs"], help=EPOCHS_HELP)
         budget = row[2].number_input(
             "Time budget (min)",
             0.0,
@@ -143,12 +145,7 @@ def training_form(
             help="As many epochs as fit, judged from epochs five to seven; 0 = exactly Epochs",
         )
         lr = row[3].number_input(
-            "Learning rate",
-            1e-6,
-            1.0,
-            defaults["lr"],
-            format="%g",
-            help=f"{meaning('learning rate')} E.g. 0.001 or 1e-5.",
+            "Learning rate", 1e-6, 1.0, defaults["lr"], format="%g", help=LR_HELP
         )
         # the checkbox as wide as its label (a quarter column cut it to "Gradient checkpoint…")
         row = st.container(horizontal=True, vertical_alignment="center", gap="medium")
