@@ -6,6 +6,7 @@ every page shows a helpful empty state on a fresh install and fills in as things
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache, few_shot
+from dashboard.demo_wait import demo_wait, on_demo
 from dashboard.empty_state import EmptyState, JobOffer  # noqa: F401 (pages import them here)
 from dashboard.evaluation_view import evaluation_title
 from dashboard.index_access import CaseIndexAccess
@@ -213,7 +215,20 @@ class Studio(CaseIndexAccess):
         return EmptyState(title, hint, offer=offer, demo_step="index")
 
     def projection(self, method: str = "UMAP") -> Any:
+        self._wait_for_demo_map(method)
         return self._from_embeddings(lambda path, version: cache.projection(path, version, method))
+
+    def _wait_for_demo_map(self, method: str) -> None:
+        """``EmptyState`` (the demo's map step) while the running demo build has still to draw
+        the map of these embeddings: fitting it here too would do the same work beside the build
+        on the same cores. PCA is instant and the build draws none."""
+        if method == "PCA" or demo_wait(self.jobs.latest("demo"), "map") is None:
+            return
+        if not on_demo(self.settings.active_dataset(), self.settings.data_root):
+            return
+        if not self._from_embeddings(functools.partial(_map_stored, method=method)):
+            hint = "The demo build draws it once; the page reads it back from then on."
+            raise EmptyState(f"No {method} map of these studies yet", hint, demo_step="map")
 
     def text_encoder(self) -> Any:
         """The checkpoint's cached text tower, its prompt vectors kept in the active dataset's
@@ -290,3 +305,14 @@ class Studio(CaseIndexAccess):
     def index_location(self) -> ChromaLocation:
         """The Chroma folder or server holding the active dataset's case index."""
         return self.settings.chroma_location(self.dataset_path())
+
+
+def _map_stored(path: str, version: tuple[float, ...], method: str) -> bool:
+    """Whether the ``method`` map of the study embeddings cached at ``path`` is kept beside them
+    (``cache.projection`` then reads it back rather than fitting one)."""
+    from model.projection import ProjectionConfig
+    from model.projection_store import stored_map
+
+    embeddings = cache.study_embeddings(path, version)
+    config = ProjectionConfig(method=method)
+    return stored_map(Path(path), embeddings.ids, embeddings.vectors, config) is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -43,3 +44,13 @@ def progress_label(progress: dict) -> str:
     if eta:
         label += f" · ETA of this part {eta}" if progress.get("pipeline_step") else f" · ETA {eta}"
     return label
+
+
+def relative(path: Path | None, root: Path) -> str:
+    """``path`` shown relative to the data root when it lies inside it."""
+    if path is None:
+        return "—"
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

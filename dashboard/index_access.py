@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from dashboard import cache
 from dashboard.empty_state import EmptyState, JobOffer
+from dashboard.formatting import relative
 from dashboard.jobs import model_command
 from model.errors import DamagedIndex
 from model.labels import label_file
@@ -116,25 +117,28 @@ class CaseIndexAccess:
         builds it."""
         location = self.index_location()
         handle = self._index_handle()
-        fingerprint = str(self.checkpoint_summary()["fingerprint"])[:12]
-        title = f"No case index for the active checkpoint {fingerprint}"
+        # its name, not its fingerprint: a reader knows the run, not a hash (the index run's
+        # log names the fingerprint for whoever needs it)
+        name = relative(self.settings.active_checkpoint(), self.settings.data_root)
+        title = f"No case index for the active checkpoint {name}"
         others = _other_indexes(handle) if handle is not None else []
         if handle is not None and handle.exists():
-            title = f"The case index of checkpoint {fingerprint} lacks this dataset"
+            title = f"The case index of checkpoint {name} lacks this dataset"
             why = (
                 f"Its index in the {location.describe()} holds none of these "
                 f"{self.dataset_path().name} studies (it was built for another dataset there, "
                 "before they were ingested, or by a version that did not record dataset ids)"
             )
         elif handle is not None and handle.swap_stalled:
-            title = f"The case index of checkpoint {fingerprint} was left mid-rebuild"
+            title = f"The case index of checkpoint {name} was left mid-rebuild"
             why = (
                 f"Its last rebuild in the {location.describe()} stopped while swapping the new "
                 "index in, so no index answers until an index run finishes the swap"
             )
         elif others:
             held = ", ".join(others[:3])
-            why = f"The {location.describe()} holds indexes of other checkpoints ({held})"
+            whose = "another checkpoint's index" if len(others) == 1 else "other checkpoints'"
+            why = f"The {location.describe()} holds only {whose} ({held})"
         else:
             why = f"The {location.describe()} holds no index yet"
         return EmptyState(
@@ -218,13 +222,15 @@ class CaseIndexAccess:
 
 
 def _other_indexes(handle: EmbeddingIndex) -> list[str]:
-    """The checkpoint indexes where ``handle``'s is, largest first, then those that crash or
-    hang a reader (named, never read)."""
+    """The other checkpoints' indexes where ``handle``'s is, by size (largest first), then those
+    that crash or hang a reader (never read); their fingerprints are left to the index's log."""
     from model.index.collection_spec import COLLECTION_PREFIX
 
-    held = [f"{c.checkpoint[:12]} ({c.count:,} studies)" for c in handle.collections() if c.count]
+    held = [
+        f"{c.count:,} stud{'y' if c.count == 1 else 'ies'}" for c in handle.collections() if c.count
+    ]
     return held + [
-        f"{name.removeprefix(COLLECTION_PREFIX)[:12]} (damaged, not read)"
+        "one damaged, not read"
         for name in sorted(handle.unreadable)
         if name.startswith(COLLECTION_PREFIX)
     ]

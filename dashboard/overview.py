@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from dashboard.evaluation_view import list_evaluations
+from dashboard.formatting import relative  # noqa: F401 (pages import it from here)
 from dashboard.jobs import model_command
 from dashboard.settings import Settings
 from model.demo import DemoLayout
@@ -97,13 +98,3 @@ def demo_minutes() -> tuple[int, int]:
 def demo_command(settings: Settings) -> list[str]:
     """``python -m model demo --root DATA_ROOT``: generate -> ingest -> train -> embed -> index."""
     return model_command("demo", "--root", str(settings.data_root))
-
-
-def relative(path: Path | None, root: Path) -> str:
-    """``path`` shown relative to the data root when it lies inside it."""
-    if path is None:
-        return "—"
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,7 @@ from streamlit.delta_generator import DeltaGenerator
 from dashboard.context import EmptyState, Studio
 from dashboard.demo_wait_view import wait_for_demo
 from dashboard.formatting import progress_label
+from dashboard.glossary import glossary_lines
 from dashboard.inert_text import markdown_text
 from dashboard.job import Job, stop_grace_s
 from dashboard.jobs import JobManager
@@ -29,6 +30,7 @@ CASE_KEY = "case_id"
 LIKE_KEY = "like_id"
 LIKE_ASKED_KEY = "like_asked"  # set by a card's More like this until the Case browser shows it
 STUDIES_VIEW_KEY = "studies_view"
+WORDS_EXPANDER = "Words on this page"  # the glossary of the words a page shows
 _STATE_ICONS = {
     "running": ":material/progress_activity:",
     "stopping": ":material/progress_activity:",
@@ -265,11 +267,15 @@ def study_picker(label: str, ids: list[str], current: str | None, key: str) -> s
     return st.selectbox(label, listed, index=index, key=key)
 
 
-def page_header(title: str, subtitle: str) -> None:
-    """Title and one-line description; first makes sure the page runs inside app.py's navigation."""
+def page_header(title: str, subtitle: str, words: Sequence[str] = ()) -> None:
+    """Title and one-line description; first makes sure the page runs inside app.py's navigation.
+    ``words``: the glossary words the page shows, listed in plain language, folded, below."""
     _ensure_navigation()
     st.title(title)
     st.caption(subtitle)
+    if words:
+        with st.expander(WORDS_EXPANDER, icon=":material/menu_book:"):
+            st.markdown("\n".join(f"- {line}" for line in glossary_lines(words)))
 
 
 def _ensure_navigation() -> None:

@@ -53,15 +53,22 @@ def stored_projection(
     """The map of the embeddings ``ids`` / ``vectors`` read from the cache file ``cache``: read
     from its map file when that holds a map of these embeddings and ``config``, else fitted
     (``fit_projection``) and kept there (not without the cache file: it is tidied with it)."""
-    path = map_path(cache, config)
-    source = _source(ids, vectors, config)
-    found = _read(path, cache, source, ids, vectors)
+    found = stored_map(cache, ids, vectors, config)
     if found is not None:
         return found
     projection = fit_projection(ids, vectors, config)
     if cache.is_file():
-        _write(path, projection, ids, source)
+        _write(map_path(cache, config), projection, ids, _source(ids, vectors, config))
     return projection
+
+
+def stored_map(
+    cache: Path, ids: list[str], vectors: np.ndarray, config: ProjectionConfig
+) -> Projection | None:
+    """The map of these embeddings and ``config`` kept beside ``cache``, or None when none is
+    (yet): fitting none, so a page can wait for the demo build's map instead of fitting its own."""
+    source = _source(ids, vectors, config)
+    return _read(map_path(cache, config), cache, source, ids, vectors)
 
 
 def _config_text(config: ProjectionConfig) -> str:

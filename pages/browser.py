@@ -34,7 +34,11 @@ SIMILARITY_MEANING = (
     "within this search: a text search's scores usually sit far lower than a study's neighbours'."
 )
 studio = Studio()
-page_header("Case browser", "Find studies by describing them, or by example: more like this.")
+page_header(
+    "Case browser",
+    "Find studies by describing them, or by example: more like this.",
+    words=("embedding", "case index", "checkpoint"),  # its caption says what the similarity is
+)
 
 
 def filters(studies, labels: list[str]) -> StudyFilter:

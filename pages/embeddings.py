@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.context import Studio
+from dashboard.glossary import meaning
 from dashboard.inert_text import markdown_text
 from dashboard.map_figure import embedding_map, map_legend, selected_rows
 from dashboard.map_labels import (
@@ -32,6 +33,7 @@ studio = Studio()
 page_header(
     "Embeddings",
     "Each point is a study; nearby studies look alike to the encoder. Lasso to inspect.",
+    words=("embedding", "encoder", "UMAP", "PCA", "prompt"),
 )
 # Streamlit turns click-to-select off while the lasso or box tool is on (the map's default):
 # the old hint's "or click a point" did nothing there
@@ -69,7 +71,11 @@ with page_guard(studio):
     row = st.container(horizontal=True, gap="medium")
     method = (
         row.segmented_control(
-            "Map", METHODS, default=METHODS[0], key="e-method", help="UMAP (cosine) or instant PCA"
+            "Map",
+            METHODS,
+            default=METHODS[0],
+            key="e-method",
+            help=f"{meaning('UMAP')}  \n{meaning('PCA')}",
         )
         or METHODS[0]
     )

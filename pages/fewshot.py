@@ -24,6 +24,7 @@ from dashboard.few_shot import (
     saved_sets,
     uploaded_set,
 )
+from dashboard.glossary import meaning
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import remember, restore
 from dashboard.scoring import ALL_STUDIES, split_choices
@@ -48,6 +49,8 @@ page_header(
     "Few-shot",
     "Pick a few studies that show a condition (and some that do not): every other study is "
     "ranked by its likeness to them.",
+    words=("few-shot", "embedding", "cosine similarity", "prototype", "logistic", "prompted")
+    + ("AUC", "95% CI"),
 )
 NO_LABEL = "(none)"
 SCORE_MEANING = {
@@ -314,7 +317,7 @@ def compare_with_label(scores: pd.DataFrame, studies: pd.DataFrame) -> None:
     st.metric(
         markdown_text(f"AUC against {display_name(label)}"),  # a labels file's column
         f"{result.auc:.3f}",
-        help="95% CI by resampling patients",
+        help=f"{meaning('AUC')} 95% CI by resampling patients.",
     )
     st.caption(
         f"95% CI {result.auc_lo:.3f}–{result.auc_hi:.3f} over {result.n:,} studies with a known "

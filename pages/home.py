@@ -19,6 +19,8 @@ page_header(
     ":material/cardiology: CMR-CLIP Studio",
     "Contrastive video–text encoder for cardiac MRI: zero-shot findings, case search and an "
     "embedding map, trained from studies and their report impressions — no manual labels.",
+    words=("encoder", "embedding", "checkpoint", "ingest", "preset", "zero-shot", "few-shot")
+    + ("UMAP", "AUC", "ROC", "linear probe"),
 )
 
 FIRST_TRIES = (

@@ -56,7 +56,11 @@ SUMMARY_TABLE_ROWS = 20  # an ingest report's summary drawn as a table up to thi
 # an export copied whole into one zip holds its reports and labels beside the images
 _IN_ZIP = "A path under the data root, or a file in the uploaded zip by its path there."
 studio = Studio()
-page_header("Studies", "Browse studies, play every cine view, scroll the LGE stack, import DICOM.")
+page_header(
+    "Studies",
+    "Browse studies, play every cine view, scroll the LGE stack, import DICOM.",
+    words=("split", "ingest", "embedding"),
+)
 # Open case (other pages) sets the view in session state: a default given here as well makes
 # Streamlit log a warning, with a stack, to the server's terminal.
 # A reload starts a new session: the address (?view=, &study=) says where the user was.

@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import cache
 from dashboard.context import EmptyState, Studio
 from dashboard.demo_wait_view import caution_while_demo_builds
+from dashboard.glossary import meaning
 from dashboard.gpus import gpus_output, resume_gpus, training_env
 from dashboard.inert_text import markdown_text
 from dashboard.job import Job
@@ -46,10 +47,14 @@ SHOWN_RUN_KEY = "train-shown-run"  # the run below the table, kept across refres
 GONE_RUN_KEY = "train-gone-run"  # the run shown here that someone deleted, until another is picked
 LAUNCHED_RUN_KEY = "train-launched-run"  # a run this session just launched or resumed: shown next
 NARROW_COLUMNS = frozenset({"active", "tower"})  # short values
+EPOCHS_HELP = f"{meaning('epoch')} With a time budget: the most it trains."
+LR_HELP = f"{meaning('learning rate')} E.g. 0.001 or 1e-5."
 studio = Studio()
 page_header(
     "Train",
     "Contrastive training runs: launch, watch live curves, stop, resume, pick the checkpoint.",
+    words=("preset", "tower", "epoch", "batch", "learning rate", "InfoNCE loss", "val", "R@k")
+    + ("AUC", "checkpoint", "gradient checkpointing"),
 )
 
 
@@ -79,7 +84,10 @@ def launch_form() -> None:
             key="train-dataset",  # keyed: the choice stays when someone imports a dataset
         )
         preset = top[1].selectbox(
-            "Preset", presets, index=presets.index("cpu-small") if "cpu-small" in presets else 0
+            "Preset",
+            presets,
+            index=presets.index("cpu-small") if "cpu-small" in presets else 0,
+            help=meaning("preset"),
         )
         # keyed, so a typed name is kept when the default's minute moves on; each prepared
         # run moves the key on, so the next run starts from a fresh default name
@@ -110,15 +118,23 @@ def training_form(
     with st.form(f"train-{preset}"):
         row = st.columns(4)
         towers = ["multiview", "flat", "static"]
-        tower = row[0].selectbox("Video tower", towers, index=towers.index(defaults["tower"]))
+        tower = row[0].selectbox(
+            "Video tower", towers, index=towers.index(defaults["tower"]), help=meaning("tower")
+        )
         frames = row[1].number_input("Frames", 1, 128, defaults["frames"])
         size = row[2].number_input("Resolution (px)", 16, 512, defaults["image_size"], step=16)
-        layers = row[3].number_input("Text layers unlocked", 0, 6, defaults["text_layers"])
-        row = st.columns(4)
-        batch = row[0].number_input("Batch size", 2, 4096, defaults["batch_size"])
-        epochs = row[1].number_input(
-            "Epochs", 1, 1000, defaults["epochs"], help="With a time budget: the most it trains"
+        layers = row[3].number_input(
+            "Text layers unlocked",
+            0,
+            6,
+            defaults["text_layers"],
+            help=meaning("text layers unlocked"),
         )
+        row = st.columns(4)
+        batch = row[0].number_input(
+            "Batch size", 2, 4096, defaults["batch_size"], help=meaning("batch")
+        )
+        epochs = row[1].number_input("Epochs", 1, 1000, defaults["epochs"], help=EPOCHS_HELP)
         budget = row[2].number_input(
             "Time budget (min)",
             0.0,
@@ -129,7 +145,7 @@ def training_form(
             help="As many epochs as fit, judged from epochs five to seven; 0 = exactly Epochs",
         )
         lr = row[3].number_input(
-            "Learning rate", 1e-6, 1.0, defaults["lr"], format="%g", help="e.g. 0.001 or 1e-5"
+            "Learning rate", 1e-6, 1.0, defaults["lr"], format="%g", help=LR_HELP
         )
         # the checkbox as wide as its label (a quarter column cut it to "Gradient checkpoint…")
         row = st.container(horizontal=True, vertical_alignment="center", gap="medium")

@@ -52,6 +52,8 @@ page_header(
     "Zero-shot",
     "Classify studies with text prompts alone: each study is compared with a positive and a "
     "negative wording of a finding, and the closer wording gets the higher probability.",
+    words=("zero-shot", "prompt", "embedding", "cosine similarity", "logit scale", "AUC", "ROC")
+    + ("95% CI",),
 )
 SCORING_HELP = (
     "p = softmax(scale · [cos(v, positive), cos(v, negative)]): v is the study's video "

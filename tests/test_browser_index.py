@@ -241,7 +241,9 @@ def test_without_an_index_the_page_ranks_in_memory_and_builds_one(
     root = _copy(tmp_path_factory, "unindexed")
     at = _open(root, monkeypatch, "Dilated left ventricle")
     assert "exact in-memory ranking over 24 studies" in _captions(at)
-    assert any("No case index for the active checkpoint" in i.value for i in at.info)
+    # named as Home and Train name it, not by its fingerprint
+    name = str(_active_checkpoint(root).relative_to(root))
+    assert any(f"No case index for the active checkpoint {name}" in i.value for i in at.info)
     assert len(_cards(at)) == 12
     assert any("holds no index yet" in i.value for i in at.info)
     assert not (root / "ds" / "chroma").exists(), "the dashboard never creates the index"
@@ -250,7 +252,8 @@ def test_without_an_index_the_page_ranks_in_memory_and_builds_one(
     )
     foreign.create_collection(dim=4).add(ids=["x1"], embeddings=[[1.0, 0.0, 0.0, 0.0]])
     at = _open(root, monkeypatch, "Dilated left ventricle")
-    assert any("other checkpoints (feedface0123 (1 studies))" in i.value for i in at.info)
+    assert any("holds only another checkpoint's index (1 study)" in i.value for i in at.info)
+    assert not any("feedface" in i.value for i in at.info)  # a fingerprint says nothing here
     assert "exact in-memory ranking" in _captions(at)
     at.button(key="offer-index").click().run()
     assert not at.exception and not at.error

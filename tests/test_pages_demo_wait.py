@@ -145,3 +145,23 @@ def test_train_and_evaluate_caution_against_competing_work_while_the_demo_trains
     assert not at.exception, [e.value for e in at.exception]
     [warning] = [w.value for w in at.warning if "demo build" in w.value]
     assert "is at step 3/5 (train)" in warning and "fewer epochs" in warning
+
+
+def test_while_the_demo_draws_its_map_the_embeddings_page_waits_for_it(
+    demo_at, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the build's map step the Embeddings page fitted its own UMAP of the same embeddings
+    beside the build's, on the same two cores; it now waits for the build's, as other pages
+    wait for their step."""
+    from model.data.dataset import CMRDataset
+    from model.embed import cached_study_embeddings
+
+    root = demo_at("5/5 map · internal")
+    dataset = make_tiny_dataset(DemoLayout(root).dataset("internal"), n=8)
+    make_tiny_checkpoint(dataset, DemoLayout(root).run)
+    for saved in DemoLayout(root).run.glob("*.pt"):  # the page's is one of them
+        cached_study_embeddings(saved, CMRDataset.open(dataset))
+    at = page_opener(root, monkeypatch)("pages/embeddings.py")
+    assert not at.exception, [e.value for e in at.exception]
+    assert "is making it (step 5/5, map)" in _texts(at)
+    assert not list(dataset.rglob("*.map-*.npz"))  # no map of its own fitted and kept
