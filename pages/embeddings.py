@@ -158,7 +158,8 @@ with page_guard(studio):
         )
         few_shot_buttons(studio, chosen["study_id"].astype(str).tolist(), "e-map", "selection")
         ids = listed["study_id"].astype(str).tolist()
-        # the grid's row pick answers no key: the same pick from a box a keyboard can drive
+        # the grid is a canvas a screen reader cannot read, its row pick is Shift+Space: the
+        # same pick from a box that lists the IDs
         typed = st.selectbox("Show a study", ids, index=None, key="e-pick-study", width=320)
         if picked.selection.rows:  # shown here: opening the Studies page lost the selection
             typed = ids[picked.selection.rows[0]]

@@ -1,6 +1,6 @@
 """Every action reachable from the keyboard (WCAG 2.1.1): the embedding map's selection is
-made with a mouse (lasso, box, click) and its table's row pick is not reachable by keys in
-Streamlit's data grid, so the page offers the same through boxes a keyboard can drive."""
+made with a mouse (lasso, box, click), and Streamlit's data grid is a canvas a screen reader
+cannot read whose row pick takes Shift+Space, so the page offers the same through boxes."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ def test_the_highlighted_categories_can_be_selected_without_the_map(app) -> None
 def test_a_study_of_the_selection_can_be_shown_without_the_table(
     app, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Picking a row of the selection table is the only way to see one study's card, and the
-    data grid's row pick does not answer Space or Enter."""
+    """Picking a row of the selection table was the only way to see one study's card: a grid
+    a screen reader does not read, picked from the keyboard only by an unannounced Shift+Space."""
     monkeypatch.setattr("dashboard.map_figure.selected_rows", lambda points, figure: [0, 1, 2])
     at = app("pages/embeddings.py", **{"e-method": "PCA"})
     second = at.dataframe(key="e-table").value["study_id"].tolist()[1]
