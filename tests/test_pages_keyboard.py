@@ -52,3 +52,31 @@ def test_highlighted_rows_are_the_studies_of_the_chosen_categories() -> None:
     assert highlighted_rows(legend, ["HCM"]) == [0, 2]
     assert highlighted_rows(legend, ["HCM", "unknown"]) == [0, 2, 3]
     assert highlighted_rows(legend, []) == [] and highlighted_rows(None, ["HCM"]) == []
+
+
+def test_the_table_captions_say_how_to_pick_a_row_from_the_keyboard() -> None:
+    """Streamlit's data grid picks a row with Shift+Space, which nothing on the page said: a
+    keyboard user tried Enter and Space, and nothing opened."""
+    import pandas as pd
+
+    from dashboard.studies import listed_rows, listed_selection
+
+    studies = pd.DataFrame({"study_id": ["s1", "s2"], "impression": ["a", "b"]})
+    for _, caption in (listed_rows(studies, 2), listed_selection(studies)):
+        assert "Shift+Space" in caption, caption
+
+
+def test_the_runs_and_ranked_tables_say_how_to_pick_a_row_from_the_keyboard(app) -> None:
+    """The Train page's runs and the Few-shot ranking open a run or a case by a row pick, with
+    no word of how to make one without a mouse."""
+    from test_pages_fewshot import add
+
+    from dashboard.studies import ROW_PICK_KEYS
+
+    train = app("pages/train.py")
+    assert any(ROW_PICK_KEYS in c.value for c in train.caption), [c.value for c in train.caption]
+    fewshot = app("pages/fewshot.py")
+    for study_id, positive in (("s000001", True), ("s000002", True), ("s000003", False)):
+        add(fewshot, study_id, positive)
+    captions = [c.value for c in fewshot.caption]
+    assert sum(ROW_PICK_KEYS in c for c in captions) >= 2, captions  # the lists and the ranking
