@@ -213,6 +213,14 @@ def _faded(legend: Legend | None, highlight: Collection[str]) -> list | None:
     return legend.names.isin(set(highlight)).map({True: 0.9, False: FADED}).tolist()
 
 
+def highlighted_rows(legend: Legend | None, highlight: Collection[str]) -> list[int]:
+    """Row numbers into the map's ``coords`` of the studies in the ``highlight`` categories:
+    a selection made from the keyboard, where a lasso needs a mouse."""
+    if not highlight or legend is None:
+        return []
+    return [int(i) for i in legend.names.isin(set(highlight)).to_numpy().nonzero()[0]]
+
+
 def _on_scale(values: pd.Series) -> bool:
     """Whether a column is drawn on a colour scale, not as categories: many numbers."""
     return _is_number(values) and values.nunique() > 8

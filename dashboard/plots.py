@@ -49,7 +49,8 @@ def apply_layout(
     margin = {**_MARGIN, "t": _MARGIN["t"] + TITLE_LINE_PX * max(len(lines) - 1, 0)}
     gap = LEGEND_GAP_PX / (height - margin["t"] - margin["b"])
     legend = {"orientation": "h", "yanchor": "top", "y": -gap}
-    title = "<br>".join(map(plotly_text, lines))  # it may name a finding, class or label
+    # it may name a finding, class or label; " <br>": a screen reader reads the lines as one
+    title = " <br>".join(map(plotly_text, lines))
     fig.update_layout(template=TEMPLATE, title=title, height=height, margin=margin, legend=legend)
     return fig
 

@@ -142,6 +142,10 @@ def shown_values(studies: pd.DataFrame, column: str) -> pd.Series:
     return values.astype(str).where(values.notna())
 
 
+# Streamlit's data grid picks a row with Shift+Space (Enter and Space do nothing), unannounced
+ROW_PICK_KEYS = "from the keyboard: Tab into the table, arrows to a row, Shift+Space"
+
+
 def listed_rows(matching: pd.DataFrame, total: int) -> tuple[pd.DataFrame, str]:
     """(the rows of a filtered study table to list, at most ``TABLE_ROWS``; its caption)."""
     listed = matching.head(TABLE_ROWS)
@@ -152,14 +156,15 @@ def listed_rows(matching: pd.DataFrame, total: int) -> tuple[pd.DataFrame, str]:
         )
     else:
         caption = f"{len(matching):,} of {total:,} studies"
-    return listed, f"{caption} · select a row to open the case"
+    return listed, f"{caption} · select a row to open the case ({ROW_PICK_KEYS})"
 
 
 def listed_selection(chosen: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """(the display rows of the studies a map selection picked, at most ``TABLE_ROWS``; a caption
     saying so): a lasso over a large site's map picks tens of thousands."""
     listed = display_table(chosen.head(TABLE_ROWS))
-    pick = "select a row to see the study below the table"  # the map and its selection stay
+    # the map and its selection stay
+    pick = f"select a row to see the study below the table ({ROW_PICK_KEYS})"
     if len(listed) == len(chosen):
         return listed, pick
     return listed, (

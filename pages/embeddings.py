@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard.context import Studio
 from dashboard.glossary import meaning
 from dashboard.inert_text import markdown_text
-from dashboard.map_figure import embedding_map, map_legend, selected_rows
+from dashboard.map_figure import embedding_map, highlighted_rows, map_legend, selected_rows
 from dashboard.map_labels import (
     NO_COLOUR,
     colour_options,
@@ -40,7 +40,8 @@ page_header(
 SELECT_HINT = (
     "Draw a lasso round studies on the map to list them here, and pick a row to see one. "
     "To pick a single study by clicking it, first choose Pan (the crossed arrows) in the "
-    "map's toolbar."
+    "map's toolbar. From the keyboard: choose categories in Highlight, then turn on Select "
+    "the highlighted studies."
 )
 PREVIEW_PX = 480  # the picked study's card: its four views legible, the page's width not needed
 
@@ -128,7 +129,17 @@ with page_guard(studio):
         figure, on_select="rerun", selection_mode=("points", "box", "lasso"), key="e-map"
     )
     points = event.selection.points if event is not None else []
-    chosen = table.iloc[selected_rows(points, figure)]
+    rows = selected_rows(points, figure)
+    # the keyboard's way to a selection (a lasso needs a mouse): the highlighted categories
+    by_keys = st.toggle(
+        "Select the highlighted studies",
+        key="e-select-highlight",
+        disabled=not highlight,
+        help="Lists every study of the categories in Highlight, as a lasso round them would.",
+    )
+    if by_keys and not rows:
+        rows = highlighted_rows(legend, highlight)
+    chosen = table.iloc[rows]
     st.subheader(f"Selection: {len(chosen):,} studies" if len(chosen) else "Selection")
     # remembered when empty too: the same lasso drawn again after a clear is news again
     fresh = changed("e-selection", tuple(chosen["study_id"].astype(str)))
@@ -152,8 +163,14 @@ with page_guard(studio):
             key="e-table",
         )
         few_shot_buttons(studio, chosen["study_id"].astype(str).tolist(), "e-map", "selection")
+        ids = listed["study_id"].astype(str).tolist()
+        # the grid is a canvas a screen reader cannot read, its row pick is Shift+Space: the
+        # same pick from a box that lists the IDs
+        typed = st.selectbox("Show a study", ids, index=None, key="e-pick-study", width=320)
         if picked.selection.rows:  # shown here: opening the Studies page lost the selection
-            row = chosen.iloc[picked.selection.rows[0]].to_dict()
+            typed = ids[picked.selection.rows[0]]
+        if typed is not None:
+            row = chosen[chosen["study_id"].astype(str) == typed].iloc[0].to_dict()
             with st.container(width=PREVIEW_PX):
                 case_card(studio, row, None, key="e-pick")
     else:

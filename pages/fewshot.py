@@ -29,7 +29,7 @@ from dashboard.inert_text import markdown_text
 from dashboard.page_memory import remember, restore
 from dashboard.scoring import ALL_STUDIES, split_choices
 from dashboard.search import example_line
-from dashboard.studies import TABLE_ROWS, column_label, table_labels
+from dashboard.studies import ROW_PICK_KEYS, TABLE_ROWS, column_label, table_labels
 from dashboard.ui import (
     labels_or_warning,
     open_case,
@@ -127,8 +127,8 @@ def example_lists(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> 
         if not ids:
             column.caption("None yet.")
             continue
-        if len(ids) > TABLE_ROWS:
-            column.caption(f"The first {TABLE_ROWS:,} listed.")
+        shown = f"The first {TABLE_ROWS:,} listed. " if len(ids) > TABLE_ROWS else ""
+        column.caption(f"{shown}Select rows to remove them ({ROW_PICK_KEYS}).")
         listed = listed_examples(ids[:TABLE_ROWS], studies)
         picked = column.dataframe(
             listed,
@@ -258,7 +258,8 @@ def results(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> None:
     like = "the examples" if name is None else f"“{markdown_text(name)}”"
     st.subheader(f"{others:,} other studies, most like {like} first")
     listed = f" Listed: the first {len(table):,}; the ranked CSV holds all {others:,}."
-    st.caption(SCORE_MEANING[method] + (listed if len(table) < others else ""))
+    opens = f" Select a row to open the case ({ROW_PICK_KEYS})."
+    st.caption(SCORE_MEANING[method] + (listed if len(table) < others else "") + opens)
     picked = st.dataframe(
         table,
         hide_index=True,

@@ -39,6 +39,7 @@ from dashboard.runs import (
     throughput_line,
 )
 from dashboard.settings import position_of
+from dashboard.studies import ROW_PICK_KEYS
 from dashboard.ui import job_panel, launch, page_guard, page_header
 from model.errors import UserError
 
@@ -285,6 +286,7 @@ def runs_section() -> None:
     active = str(studio.settings.active_checkpoint() or "")
     # first: at 800 px the table scrolls sideways, and the active run's star was off-screen
     table.insert(0, "active", ["★" if active.startswith(p + "/") else "" for p in paths])
+    st.caption(f"Select a run to see its curves and log below ({ROW_PICK_KEYS}).")
     event = st.dataframe(
         table.drop(columns=["path"]),
         hide_index=True,

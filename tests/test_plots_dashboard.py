@@ -339,7 +339,7 @@ def test_half_column_titles_wrap_to_fit_an_800_px_window() -> None:
         assert len(lines) > 1 and "<b>" not in fig.layout.title.text
         shown = [line.replace("&lt;", "<").replace("&gt;", ">") for line in lines]
         assert max(map(len, shown)) <= HALF_COLUMN_TITLE
-        assert " ".join(shown).endswith(name)
+        assert " ".join(line.strip() for line in shown).endswith(name)
         assert fig.layout.margin.t > 50  # room for the second line above the plot
     assert loss_curve(METRICS).layout.title.text == "Loss"  # a short title stays one line
 
@@ -361,3 +361,16 @@ def test_the_loss_chart_draws_val_loss_on_the_training_loss_scale_only() -> None
     assert [t.name for t in loss_curve(old).data] == ["train loss (per step)"]
     only_val = METRICS[METRICS["kind"] == "val"]  # validated before any train record was logged
     assert [t.name for t in loss_curve(only_val).data] == ["val loss (per epoch)"]
+
+
+def test_a_wrapped_chart_title_reads_as_words_without_its_line_breaks() -> None:
+    """A screen reader reads a plotly chart by its SVG text, the title's lines run together:
+    "ROC: Left ventricledysfunction"."""
+    import plotly.graph_objects as go
+
+    from dashboard.plots import apply_layout
+
+    fig = apply_layout(go.Figure(), "ROC: Left ventricle dysfunction", wrap=20)
+    title = fig.layout.title.text
+    assert "<br>" in title
+    assert "ventricle dysfunction" in title.replace("<br>", ""), title
