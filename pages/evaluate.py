@@ -40,7 +40,7 @@ from model.evaluation.subgroup_view import (
     variable_title,
     variable_view,
 )
-from model.evaluation.tables import with_label_names
+from model.evaluation.tables import figure_text, with_label_names
 
 studio = Studio()
 FOLDER_KEY = "ev-folder"
@@ -48,6 +48,7 @@ LAUNCHED_KEY = "ev-launched"  # the output folder of the evaluation this session
 page_header(
     "Evaluate",
     "Zero-shot, few-shot, linear probes and retrieval — per site, in the paper's table format.",
+    words=("zero-shot", "few-shot", "linear probe", "R@k", "AUC", "95% CI", "ROC", "prompt"),
 )
 
 
@@ -155,11 +156,12 @@ def results_section() -> None:
         with tabs[-1]:
             for where in figures_in_order(images, sites):  # the ROC first
                 image = outputs.folder / where
-                st.image(str(image), caption=markdown_text(where), alt=f"plot {where}")
+                short, description = figure_text(where)
+                st.image(str(image), caption=markdown_text(where), alt=description)
                 row = st.container(horizontal=True)  # the SVG scales on a slide, the PNG blurs
                 for path in outputs.figure_files(image):
                     row.download_button(
-                        path.suffix[1:].upper(),
+                        f"{short} ({path.suffix[1:].upper()})",  # told apart by a screen reader
                         path.read_bytes,
                         file_name=download_name(outputs.folder, path),
                         key=f"dl-{path}",

@@ -148,6 +148,8 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
     assert set(diagnosis["setting"]) == {"zero-shot", "train-split probe"}
     assert (out / "internal" / "plots" / "confusion_train-split_probe_run_last.png").is_file()
     assert "data:image/png;base64" in (out / "report.html").read_text()
+    # each figure's alt text says what it shows (it was the file's name: "roc_run_last")
+    assert '<img alt="Zero-shot ROC curves, one per finding' in (out / "report.html").read_text()
     # the tiny labels never have hypertrophy: reported, not fatal
     assert any("'lv_hypertrophy' has one class only" in p for p in summary["problems"])
     counts = pd.read_csv(out / "internal" / "counts.csv").set_index("label_key")

@@ -227,16 +227,18 @@ def test_evaluation_tables_show_figures_as_the_headline_does_and_counts_and_p_va
     assert button.proto.deferred_file_id  # the file as written, read on a click
 
 
-def test_evaluation_figures_have_alt_text_naming_the_plot(app, evaluations: Path) -> None:
-    """A figure without alt text was read by a screen reader as its media URL."""
+def test_evaluation_figures_have_alt_text_saying_what_they_show(app, evaluations: Path) -> None:
+    """A figure without alt text was read by a screen reader as its media URL, and then as
+    "plot internal/plots/confusion_zero-shot_m.png": a path, not what it shows."""
     from model.evaluation.plots import plot_confusion
 
     folder = _evaluation(evaluations / "eval-20260101-000000", "/runs/a/best.pt")
     matrix = pd.DataFrame([[3, 1], [0, 2]], index=["a", "b"], columns=["a", "b"])
-    plot_confusion(matrix, "title", folder / "internal" / "plots" / "confusion_zs_m.png")
+    plot_confusion(matrix, "title", folder / "internal" / "plots" / "confusion_zero-shot_m.png")
     at = app("pages/evaluate.py")
     [image] = [image for images in at.get("image") for image in images.proto.imgs]
-    assert "confusion_zs_m" in image.alt
+    assert image.alt.startswith("Confusion matrix of the zero-shot diagnosis: true rows")
+    assert image.alt.endswith("(the tables of internal hold the same figures)")
 
 
 def test_each_figure_is_offered_as_png_and_svg(app, evaluations: Path) -> None:
@@ -245,10 +247,12 @@ def test_each_figure_is_offered_as_png_and_svg(app, evaluations: Path) -> None:
 
     folder = _evaluation(evaluations / "eval-20260101-000000", "/runs/a/best.pt")
     matrix = pd.DataFrame([[3, 1], [0, 2]], index=["a", "b"], columns=["a", "b"])
-    plot_confusion(matrix, "title", folder / "internal" / "plots" / "confusion_zs_m.png")
+    plot_confusion(matrix, "title", folder / "internal" / "plots" / "confusion_zero-shot_m.png")
     at = app("pages/evaluate.py")
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels.count("PNG") == 1 and labels.count("SVG") == 1
+    # named by their figure: a screen reader heard "PNG", "SVG" for every figure alike
+    assert labels.count("Confusion, zero-shot (PNG)") == 1
+    assert labels.count("Confusion, zero-shot (SVG)") == 1
 
 
 def test_the_downloads_share_one_row(app, evaluations: Path) -> None:

@@ -33,6 +33,7 @@ from model.evaluation.suite import SiteResult
 from model.evaluation.tables import (
     comparison_labels,
     count_labels,
+    figure_text,
     is_p_value,
     with_label_names,
 )
@@ -118,7 +119,8 @@ def write_summary(path: Path, summary: dict[str, Any]) -> None:
 
 def _image(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+    alt = html.escape(figure_text(path)[1])  # what it shows, and where its numbers are
+    return f'<img alt="{alt}" src="data:image/png;base64,{data}">'
 
 
 _SIGNED_INTERVAL = r"[-+]\d[\d.]* to [-+]\d[\d.]*"  # a difference's: "-0.010 to +0.100"

@@ -289,3 +289,37 @@ def _csv_text(table: pd.DataFrame) -> str:
         if is_p_value(str(c)) and pd.api.types.is_float_dtype(table[c])
     }
     return table.assign(**p_values).to_csv(index=False, float_format="%.4f")
+
+
+# What each kind of figure (by its file name's start) shows: the figure's alt text on the
+# Evaluate page and in report.html (a screen reader heard "plot internal/plots/roc_m.png"), and
+# the short name its download buttons carry (each figure's read "PNG", "SVG" alike).
+_FIGURES = {
+    "roc_": ("ROC", "Zero-shot ROC curves, one per finding, each with its AUC and 95% CI"),
+    "comparison_": ("Comparison", "AUC differences from each compared model, with 95% CIs"),
+    "fewshot_": ("Few-shot", "Few-shot AUC by examples per class, beside the zero-shot AUC"),
+    "confusion_": (
+        "Confusion",
+        "Confusion matrix of the {} diagnosis: true rows, predicted columns",
+    ),
+}
+# a confusion figure's setting as its file name writes it (``confusion_<setting>_<model>``)
+_CONFUSION_SETTINGS = ("zero-shot", "linear_probe", "train-split_probe")
+
+
+def figure_text(path: str | Path) -> tuple[str, str]:
+    """(short name, description) of an evaluation figure by its file: ``internal/plots/roc_m.png``
+    -> ``ROC``, ``Zero-shot ROC curves, ... (the tables of internal hold the same figures)``; a
+    figure of another kind is named by its file."""
+    path = Path(path)
+    site = path.parent.parent.name if path.parent.name == "plots" else ""
+    where = f" (the tables of {site} hold the same figures)" if site else ""
+    for start, (short, description) in _FIGURES.items():
+        if not path.stem.startswith(start):
+            continue
+        rest = path.stem.removeprefix(start)
+        setting = next((s for s in _CONFUSION_SETTINGS if rest.startswith(f"{s}_")), "")
+        named = setting.replace("_", " ")
+        short = f"{short}, {named}" if named else short
+        return short, description.format(named or "").replace("  ", " ") + where
+    return path.stem, f"Figure {path.name}{where}"
