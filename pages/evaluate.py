@@ -34,8 +34,8 @@ from dashboard.ui import job_panel, launch, page_guard, page_header
 from model.errors import DataError
 from model.evaluation.headline import HEADLINE_NOTE
 from model.evaluation.subgroup_view import (
-    SUBGROUP_NOTE,
     finding_view,
+    subgroup_note,
     variable_names,
     variable_title,
     variable_view,
@@ -252,7 +252,7 @@ def subgroup_tables(outputs, name: str) -> None:
     """A site's subgroups: per variable the mean AUC per value, then its rows per finding."""
     table = outputs.tables[name]
     st.markdown(f"**{markdown_text(name)}**")
-    st.caption(SUBGROUP_NOTE)
+    st.caption(subgroup_note(table))
     variable = st.selectbox(
         "Variable", variable_names(table), format_func=variable_title, key=f"ev-sg-{name}"
     )
