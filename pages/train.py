@@ -14,7 +14,13 @@ from dashboard.inert_text import markdown_text
 from dashboard.job import Job
 from dashboard.overview import relative
 from dashboard.plots import loss_curve, validation_curves
-from dashboard.run_compare import comparison_figure, comparison_table, facts_line, run_facts
+from dashboard.run_compare import (
+    comparison_figure,
+    comparison_table,
+    facts_line,
+    open_estimate,
+    run_facts,
+)
 from dashboard.run_dataset import trained_on
 from dashboard.run_selection import in_table_order, picked_now, shown_run, table_key
 from dashboard.runs import (
@@ -203,7 +209,8 @@ def run_detail(run: Path) -> None:
     state = shown_state(status, run)
     job = job_for_run(studio.jobs.list("train"), run)
     st.subheader(f"{markdown_text(run.name)} — {state}")
-    facts = facts_line(run_facts(run, studio.settings.data_root))
+    estimate = open_estimate(status, run_is_live(state))  # the cap is not yet the count
+    facts = facts_line(run_facts(run, studio.settings.data_root), estimate)
     if facts:  # what it trained, on what: a slide's "model" line
         st.markdown(markdown_text(facts))
     if status.get("message"):
