@@ -297,8 +297,11 @@ class Studio(CaseIndexAccess):
         """An evaluation folder's ``EvaluationOutputs``, read again when it is rewritten."""
         return cache.evaluation_outputs(str(folder), cache.version_of(folder / "summary.json"))
 
-    def evaluation_title(self, folder: Path) -> str:
-        """The evaluation picker's line for ``folder``: its name and the checkpoints evaluated."""
+    def evaluation_title(self, folder: Path, running: bool = False) -> str:
+        """The evaluation picker's line for ``folder``: its name and the checkpoints evaluated;
+        ``running``: an evaluate job still writes it (no summary yet, not a failure)."""
+        if running:
+            return f"{folder.name} · running (no summary yet)"
         version = cache.version_of(folder / "summary.json")
         return evaluation_title(folder, cache.evaluation_models(str(folder), version))
 

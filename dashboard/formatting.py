@@ -39,7 +39,8 @@ def progress_label(progress: dict) -> str:
     (a site, a stage of the command), never of the step as a whole."""
     label = progress.get("stage") or "starting…"
     if progress.get("total"):
-        label += f" — {progress.get('done', 0)}/{progress['total']}"
+        about = "~" if progress.get("estimated") else ""  # a total a time budget still chooses
+        label += f" — {progress.get('done', 0)}/{about}{progress['total']}"
     eta = format_eta(progress.get("eta_s"))
     if eta:
         label += f" · ETA of this part {eta}" if progress.get("pipeline_step") else f" · ETA {eta}"

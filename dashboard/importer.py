@@ -25,6 +25,7 @@ from model.data.store import LOCK_FILE, ingest_lock
 from model.data.views import ViewMap
 from model.errors import DataError, UserError, not_found
 from model.labels import KEY, closest_name, label_file, read_labels_csv
+from model.relocate import is_dataset, locate
 from model.schema import DIAGNOSES, FINDINGS
 from model.workers import usable_cpus
 
@@ -161,6 +162,19 @@ def discard_unfinished(plan: ImportPlan) -> None:
                 shutil.rmtree(entry)
             else:
                 entry.unlink()
+
+
+def keep_active_dataset(settings: Settings) -> str | None:
+    """Record the dataset the pages show now as the active one, when none is recorded, before an
+    import writes a new dataset. Why: with no choice recorded, a new session (a reload, another
+    user) takes the root's own datasets before the demo's, so a finished import silently moved
+    every page reloaded off the demo, while Studies still offered 'Use ... as the active
+    dataset'. The import becomes active by that button only. Returns ``write_active``'s note
+    (a root this account cannot write), else None."""
+    if locate(settings.read_active().get("dataset"), settings.data_root, is_dataset):
+        return None
+    current = settings.active_dataset()
+    return None if current is None else settings.write_active(dataset=current)
 
 
 def check_one_source(folder_text: str, uploaded: bool) -> None:

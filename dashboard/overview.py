@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from dashboard.evaluation_view import list_evaluations
-from dashboard.formatting import relative  # noqa: F401 (pages import it from here)
+from dashboard.job import Job
 from dashboard.jobs import model_command
 from dashboard.settings import Settings
 from model.demo import DemoLayout
@@ -33,6 +33,14 @@ class StudioStatus:
     indexes: list[Path]
     demo_built: bool  # every step of the demo build ended well (``DemoLayout.is_built``)
     evaluations: list[Path]  # finished or not, newest first (``list_evaluations``)
+
+
+def running_evaluations(jobs: list[Job]) -> set[Path]:
+    """The output folders of ``jobs`` (evaluate jobs) still running: a folder without its
+    ``summary.json`` there is being written, not one that failed or was cancelled."""
+    return {
+        Path(job.outputs["folder"]) for job in jobs if job.running and job.outputs.get("folder")
+    }
 
 
 def latest_finished(evaluations: list[Path]) -> tuple[Path | None, list[Path]]:

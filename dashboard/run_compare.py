@@ -18,9 +18,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dashboard.formatting import relative
 from dashboard.inert_text import plotly_text
 from dashboard.job import load_json_object
-from dashboard.overview import relative
 from dashboard.plots import PALETTE, TEMPLATE
 from model.relocate import is_dataset, locate
 
@@ -84,9 +84,25 @@ def _dataset_shown(recorded: object, root: Path) -> str:
     return relative(Path(recorded), root) if isinstance(recorded, str) and recorded else ""
 
 
-def facts_line(facts: RunFacts) -> str:
+def open_estimate(status: dict[str, Any], live: bool) -> int | None:
+    """The epochs a live run's time budget points to while it still chooses the count
+    (``status.json``'s ``epochs_estimate``; its ``epochs`` is only the cap then), else None: a
+    stopped run's resume counts from the cap, a chosen count is its ``epochs``."""
+    estimate = status.get("epochs_estimate")
+    return _whole(estimate) if live else None
+
+
+def run_line(run: Path, root: Path, status: dict[str, Any], live: bool) -> str:
+    """``facts_line`` of ``run`` (under the data root ``root``) as its ``status`` stands: a
+    ``live`` run's open time budget counts its epochs as estimated (``open_estimate``)."""
+    return facts_line(run_facts(run, root), open_estimate(status, live))
+
+
+def facts_line(facts: RunFacts, estimate: int | None = None) -> str:
     """The run's facts in a line, each part only when recorded: ``multiview tower, 8 frames at
-    64 px · trained on demo/internal (699 train, 145 val studies) · 12 epochs, batch 32 · cpu``."""
+    64 px · trained on demo/internal (699 train, 145 val studies) · 12 epochs, batch 32 · cpu``.
+    ``estimate`` (``open_estimate``): the schedule says ``~14 epochs by its time budget (at
+    most 200)``, as the runs table counts ``3/~14``, not the cap as if it were the count."""
     tower = f"{facts.tower} tower" if facts.tower else ""
     if tower and facts.frames and facts.image_size:
         tower += f", {facts.frames} frames at {facts.image_size} px"
@@ -94,6 +110,12 @@ def facts_line(facts: RunFacts) -> str:
     if data and facts.n_train is not None and facts.n_val is not None:
         data += f" ({facts.n_train:,} train, {facts.n_val:,} val studies)"
     schedule = f"{facts.epochs} epoch{'s' if facts.epochs != 1 else ''}" if facts.epochs else ""
+    if estimate is not None and facts.epochs:
+        schedule = (
+            f"~{estimate} epochs by its time budget (at most {facts.epochs})"
+            if estimate < facts.epochs
+            else f"at most {facts.epochs} epochs, chosen by its time budget"
+        )
     if facts.batch:
         schedule = f"{schedule}, batch {facts.batch}" if schedule else f"batch {facts.batch}"
     return " · ".join(part for part in (tower, data, schedule, facts.device) if part)

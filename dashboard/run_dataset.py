@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dashboard.formatting import relative
 from dashboard.job import load_json_object
-from dashboard.overview import relative
 from model.data.dataset import CMRDataset
 from model.errors import UserError
 from model.relocate import is_dataset, locate

@@ -21,7 +21,7 @@ from dashboard.formatting import format_eta
 from dashboard.importer import check_name
 from dashboard.job import last_lines
 from dashboard.jobs import model_command
-from dashboard.run_compare import run_facts
+from dashboard.run_compare import open_estimate, run_facts
 from dashboard.run_state import read_status, run_is_live, run_state
 from dashboard.settings import CHECKPOINT_FILES
 from model.atomic import atomic_write_json
@@ -135,8 +135,8 @@ def shown_state(status: dict[str, Any], run: Path) -> str:
 def _epoch(status: dict[str, Any], live: bool) -> str:
     """``3/84``; ``3/~16`` while a live run's time budget is still choosing its count (84 is
     only the cap then)."""
-    estimate = status.get("epochs_estimate")
-    if live and isinstance(estimate, int):
+    estimate = open_estimate(status, live)
+    if estimate is not None:
         return f"{status.get('epoch', 0)}/~{estimate}"
     return f"{status.get('epoch', 0)}/{status.get('epochs', '?')}"
 

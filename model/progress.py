@@ -65,6 +65,7 @@ class Progress:
         self.stage = " · ".join([*_prefixes, stage])
         self.pipeline_step = bool(_prefixes)  # one step of several: its ETA is the step's only
         self.total = total
+        self.estimated = False  # a total still being chosen (a time budget's epochs): "3/~15"
         self.done = 0
         self.message = ""
         self.eta_limit_s: float | None = None  # an ETA the stage knows it cannot exceed
@@ -100,9 +101,11 @@ class Progress:
         self._bar.update(n)
         self._write()
 
-    def set_total(self, total: int) -> None:
-        """Change how many units the stage has (a run that learns its length part-way)."""
+    def set_total(self, total: int, estimated: bool = False) -> None:
+        """Change how many units the stage has (a run that learns its length part-way);
+        ``estimated``: the best guess so far, shown as one, not a count already chosen."""
         self.total = total
+        self.estimated = estimated
         self._bar.total = total
         self._bar.refresh()
         self._write(force=True)
@@ -128,6 +131,7 @@ class Progress:
                 "stage": self.stage,
                 "done": self.done,
                 "total": self.total,
+                "estimated": self.estimated,
                 "fraction": fraction,
                 "eta_s": self.eta_s(),
                 "pipeline_step": self.pipeline_step,

@@ -25,17 +25,18 @@ from dashboard.evaluation_view import (
     list_evaluations,
     zip_folder,
 )
+from dashboard.formatting import relative
 from dashboard.glossary import terms_used
 from dashboard.inert_text import markdown_text
-from dashboard.overview import relative
+from dashboard.overview import running_evaluations
 from dashboard.plots import fewshot_figure
 from dashboard.prompt_editor import prompt_files
 from dashboard.ui import job_panel, launch, page_guard, page_header
 from model.errors import DataError
 from model.evaluation.headline import HEADLINE_NOTE
 from model.evaluation.subgroup_view import (
-    SUBGROUP_NOTE,
     finding_view,
+    subgroup_note,
     variable_names,
     variable_title,
     variable_view,
@@ -135,12 +136,16 @@ def results_section() -> None:
     if launched in folders and (launched / "summary.json").is_file():
         st.session_state[FOLDER_KEY] = launched  # it finished: show it, not the one shown before
         del st.session_state[LAUNCHED_KEY]
+    live = running_evaluations(studio.jobs.list("evaluate"))
     folder = st.selectbox(
-        "Evaluation", folders, format_func=studio.evaluation_title, key=FOLDER_KEY
+        "Evaluation",
+        folders,
+        format_func=lambda f: studio.evaluation_title(f, running=f in live),
+        key=FOLDER_KEY,
     )
     outputs = studio.evaluation_outputs(Path(folder))
     downloads(outputs)
-    overview(outputs)
+    overview(outputs, running=Path(folder) in live)
     sites = site_names(outputs.summary)  # each site's tables and figures, internal first
     groups = grouped_tables(in_site_order(outputs.tables, sites))
     tabs = st.tabs(list(groups) + (["Figures"] if outputs.images else []))
@@ -189,10 +194,16 @@ def downloads(outputs) -> None:
         )
 
 
-def overview(outputs) -> None:
-    """Unreadable files, the headline, per-site counts, problems, methods and the summary."""
+def overview(outputs, running: bool = False) -> None:
+    """Unreadable files, the headline, per-site counts, problems, methods and the summary;
+    ``running``: its evaluate job still writes it."""
     key_figures = outputs.key_figures_shown()
-    if not (outputs.folder / "summary.json").exists():
+    if running:
+        st.info(
+            "This evaluation is still running: these are the tables it has written so far; "
+            "the rest, its headline and its report come when it finishes."
+        )
+    elif not (outputs.folder / "summary.json").exists():
         st.warning(
             "This evaluation has no summary.json: it did not finish (it failed or was cancelled "
             "while writing its outputs), so its tables may be incomplete. Run it again."
@@ -254,7 +265,7 @@ def subgroup_tables(outputs, name: str) -> None:
     """A site's subgroups: per variable the mean AUC per value, then its rows per finding."""
     table = outputs.tables[name]
     st.markdown(f"**{markdown_text(name)}**")
-    st.caption(SUBGROUP_NOTE)
+    st.caption(subgroup_note(table))
     variable = st.selectbox(
         "Variable", variable_names(table), format_func=variable_title, key=f"ev-sg-{name}"
     )

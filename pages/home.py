@@ -3,13 +3,13 @@
 import streamlit as st
 
 from dashboard.context import Studio
+from dashboard.formatting import relative
 from dashboard.inert_text import markdown_text
 from dashboard.overview import (
     DEMO_TITLE,
     demo_command,
     demo_minutes,
     latest_finished,
-    relative,
     studio_status,
 )
 from dashboard.ui import job_panel, launch, page_guard, page_header

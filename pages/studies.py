@@ -12,6 +12,7 @@ from dashboard.importer import (
     check_one_source,
     discard_unfinished,
     ingest_command,
+    keep_active_dataset,
     misspelt_label_columns,
     next_steps,
     plan_import,
@@ -264,6 +265,7 @@ def start_import(form: ImportForm, folder_text: str, upload: BinaryIO | None) ->
     plan = plan_import(settings, form, upload_names(upload) if upload is not None else ())
     studio.jobs.check_idle("ingest")  # before saving the upload: a refused one leaves nothing
     discard_unfinished(plan)
+    keep_active_dataset(settings)  # the import is made active by its button only
     if upload is None:
         command = ingest_command(source_folder(settings, folder_text), plan)
     else:

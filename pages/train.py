@@ -9,13 +9,13 @@ import streamlit as st
 from dashboard import cache
 from dashboard.context import EmptyState, Studio
 from dashboard.demo_wait_view import caution_while_demo_builds
+from dashboard.formatting import relative
 from dashboard.glossary import meaning
 from dashboard.gpus import gpus_output, resume_gpus, training_env
 from dashboard.inert_text import markdown_text
 from dashboard.job import Job
-from dashboard.overview import relative
 from dashboard.plots import loss_curve, validation_curves
-from dashboard.run_compare import comparison_figure, comparison_table, facts_line, run_facts
+from dashboard.run_compare import comparison_figure, comparison_table, run_line
 from dashboard.run_dataset import trained_on
 from dashboard.run_selection import in_table_order, picked_now, shown_run, table_key
 from dashboard.runs import (
@@ -220,7 +220,7 @@ def run_detail(run: Path) -> None:
     state = shown_state(status, run)
     job = job_for_run(studio.jobs.list("train"), run)
     st.subheader(f"{markdown_text(run.name)} — {state}")
-    facts = facts_line(run_facts(run, studio.settings.data_root))
+    facts = run_line(run, studio.settings.data_root, status, run_is_live(state))
     if facts:  # what it trained, on what: a slide's "model" line
         st.markdown(markdown_text(facts))
     if status.get("message"):

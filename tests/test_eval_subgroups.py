@@ -225,3 +225,15 @@ def test_the_reports_show_each_difference_beside_what_it_is_compared_with() -> N
     ]  # fmt: skip
     old = table.drop(columns=["compared_with", "difference", "difference_lo", "difference_hi"])
     assert "difference" not in variable_view(old, "sex").columns  # written before: still shown
+
+
+def test_a_table_written_before_the_differences_is_not_explained_by_them() -> None:
+    """Evaluate's Subgroups tab on an evaluation written before the differences explained a
+    'Difference' column its tables did not have."""
+    from model.evaluation.subgroup_view import DIFFERENCE_COLUMNS, SUBGROUP_NOTE, subgroup_note
+
+    studies, groups, scores = _site()
+    table = subgroup_table(studies, groups, scores, resamples=20, seed=0).assign(model="m")
+    assert subgroup_note(table) == SUBGROUP_NOTE and "Difference:" in SUBGROUP_NOTE
+    old = subgroup_note(table.drop(columns=DIFFERENCE_COLUMNS))
+    assert "Difference" not in old and SUBGROUP_NOTE.startswith(old)

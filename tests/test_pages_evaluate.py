@@ -98,6 +98,29 @@ def test_evaluations_are_listed_with_the_checkpoints_they_evaluated(app, evaluat
     assert form.count("Evaluates the active checkpoint") == 1  # said once, above the form
 
 
+def test_an_evaluation_still_running_is_not_said_to_have_failed(
+    app, data_root: Path, evaluations: Path
+) -> None:
+    """Once a running evaluation wrote its first site's tables, Evaluate listed it first as
+    'no summary.json (did not finish)' and told the user to run it again, while Home said it
+    was running."""
+    import sys
+
+    folder = _evaluation(evaluations / "eval-20260103-000000", None)
+    jobs = JobManager(data_root / "jobs")
+    sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+    job = jobs.launch("evaluate", sleeper, "Evaluate", outputs={"folder": str(folder)})
+    try:
+        at = app("pages/evaluate.py")
+        picker = at.selectbox(key="ev-folder")
+        assert picker.options == ["eval-20260103-000000 · running (no summary yet)"]
+        assert not [w for w in at.warning if "did not finish" in w.value]
+        assert any("still running" in i.value for i in at.info)
+    finally:
+        jobs.cancel(job.id)
+        shutil.rmtree(data_root / "jobs" / job.id, ignore_errors=True)
+
+
 def test_an_evaluation_launched_here_is_shown_once_it_finishes(app, evaluations: Path) -> None:
     """The picker kept the evaluation it showed before, so the results under the finished job
     were an older evaluation's."""

@@ -335,3 +335,24 @@ def test_a_failed_zip_import_can_be_retried_from_its_unpacked_folder(
     assert not at.error, [e.value for e in at.error]
     command = launched[1]
     assert command[command.index("ingest") + 1] == str(data_root / "imports/uploads/my-import")
+
+
+def test_an_import_leaves_the_active_dataset_where_it_was_until_one_is_chosen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no dataset chosen yet, a new session (a reload, another user) takes the root's own
+    datasets before the demo's: a finished 30-study import silently moved every page reloaded
+    off the demo, while the Studies page still offered 'Use … as the active dataset'."""
+    from dashboard.settings import Settings
+
+    root = tmp_path / "data"
+    demo = make_tiny_dataset(root / "demo" / "internal", n=8)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    launched = []
+    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
+    at = import_view()
+    at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
+    at.button(key=SUBMIT).click().run()
+    assert launched and not at.error, [e.value for e in at.error]
+    make_tiny_dataset(root / "imports" / "datasets" / "my-import", n=3)  # what the job writes
+    assert Settings(root).active_dataset() == demo.resolve()

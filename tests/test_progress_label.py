@@ -37,3 +37,18 @@ def test_a_pipeline_steps_eta_is_named_as_the_parts(
 
 def test_a_job_without_progress_yet_is_starting() -> None:
     assert progress_label({}) == "starting…"
+
+
+def test_a_total_a_time_budget_still_chooses_is_shown_as_an_estimate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A budgeted run's job bar read "3/15" beside the runs table's "3/~14": the same open
+    count, once as if chosen. Once chosen, the count is exact again."""
+    path = tmp_path / "progress.json"
+    monkeypatch.setenv(PROGRESS_ENV, str(path))
+    with Progress("train", total=200) as bar:
+        bar.update(3)
+        bar.set_total(15, estimated=True)
+        assert progress_label(json.loads(path.read_text())).startswith("train — 3/~15")
+        bar.set_total(26)
+        assert progress_label(json.loads(path.read_text())).startswith("train — 3/26")

@@ -111,3 +111,19 @@ def test_the_train_page_says_what_the_run_trained_and_compares_runs(app, data_ro
         assert set(compared["Run"]) == {"runs/second", "runs/tiny"}
     finally:
         shutil.rmtree(second)
+
+
+def test_a_live_runs_line_counts_its_epochs_as_the_runs_table_does(tmp_path: Path) -> None:
+    """While a time budget chose the count, the Train page said "3/~14" in the runs table,
+    "3/15" on the job's bar and "200 epochs" (only the cap) in the run's own line."""
+    from dashboard.run_compare import open_estimate
+
+    run = _run(tmp_path, "budgeted", "multiview", 200, [0.1])
+    status = {"state": "running", "epoch": 3, "epochs": 200, "epochs_estimate": 14}
+    line = facts_line(run_facts(run, tmp_path), open_estimate(status, live=True))
+    assert "~14 epochs by its time budget (at most 200), batch 32" in line
+    assert "200 epochs" not in line
+    opened = facts_line(run_facts(run, tmp_path), 200)  # no epoch timed yet: only the cap
+    assert "at most 200 epochs, chosen by its time budget, batch 32" in opened
+    assert open_estimate(status, live=False) is None  # stopped: resume counts from the cap
+    assert open_estimate({**status, "epochs_estimate": None}, live=True) is None  # chosen

@@ -21,18 +21,21 @@ MIN_CLASS = 5  # fewer positives or negatives than this in a subgroup: not estim
 UNKNOWN = "unknown"  # a blank or unreadable value (anonymised export, imported NIfTI)
 MEAN_LABEL = "mean"  # the label_key of a value's mean over findings
 SINGLE_VALUE = "the only value at this site: nothing to compare"
-SUBGROUP_NOTE = (
+AUC_NOTE = (
     "Zero-shot finding AUC per subgroup of the site's evaluated studies, by the value "
     "studies.parquet records (blank or unreadable values grouped as 'unknown'), with its 95% "
     "patient-bootstrap interval; per value the mean over findings, over the same findings for "
     "every value of a variable (those estimable in each; the note names them where not all). "
     "Not estimable: under "
     f"{MIN_CLASS} positive or {MIN_CLASS} negative studies of the finding in the subgroup; "
-    "its AUC is not given, its counts are (subgroups.csv has every finding's row). Difference: "
-    "a value's mean minus that of the value it is compared with (the known value with most "
-    "studies), with the 95% interval of the resampled differences; an interval that holds 0 "
-    "shows no evidence that the model works differently in the two subgroups."
+    "its AUC is not given, its counts are (subgroups.csv has every finding's row)."
 )
+DIFFERENCE_NOTE = (
+    "Difference: a value's mean minus that of the value it is compared with (the known value "
+    "with most studies), with the 95% interval of the resampled differences; an interval that "
+    "holds 0 shows no evidence that the model works differently in the two subgroups."
+)
+SUBGROUP_NOTE = f"{AUC_NOTE} {DIFFERENCE_NOTE}"  # the reports', written with the differences
 VIEW_COLUMNS = ["model", "value", "studies", "patients", "AUC", "auc_lo", "auc_hi"]
 # a value's difference from the value it is compared with (tables written before had none)
 DIFFERENCE_COLUMNS = ["compared_with", "difference", "difference_lo", "difference_hi"]
@@ -42,6 +45,12 @@ REPORT_ORDER = [
     "difference 95% CI",
 ]  # fmt: skip
 REQUIRED = {*VIEW_COLUMNS, "variable", "label_key", "Label", "positives", "negatives", "note"}
+
+
+def subgroup_note(table: pd.DataFrame) -> str:
+    """What the Subgroups tab says of ``table``: ``SUBGROUP_NOTE``, less its sentence on the
+    differences for a table written before they were (it has no such column to explain)."""
+    return SUBGROUP_NOTE if "difference" in table.columns else AUC_NOTE
 
 
 def variable_names(table: pd.DataFrame) -> list[str]:

@@ -294,7 +294,7 @@ class Trainer:
         """Fix the run's epochs once the budget can tell (rank 0 decides for every rank)."""
         proposed = broadcast_object(self.ctx, self.budget.propose(self.step, self.steps_per_epoch))
         if proposed is None:  # the bar counts the epochs the budget points to so far
-            self._bar.set_total(self.steps_per_epoch * self.budget.estimate)
+            self._bar.set_total(self.steps_per_epoch * self.budget.estimate, estimated=True)
             return
         self.budget.fix(int(proposed))
         set_total_steps(self.scheduler, self.total_steps)
