@@ -150,6 +150,10 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
     assert "data:image/png;base64" in (out / "report.html").read_text()
     # each figure's alt text says what it shows (it was the file's name: "roc_run_last")
     assert '<img alt="Zero-shot ROC curves, one per finding' in (out / "report.html").read_text()
+    # its sections are headed as report.md and the Evaluate page head them, not by file name
+    assert "<h3>Zero-shot</h3>" in (out / "report.html").read_text()
+    assert "<h3>Linear probe</h3>" in (out / "report.html").read_text()
+    assert "<h3>zeroshot</h3>" not in (out / "report.html").read_text()
     # the tiny labels never have hypertrophy: reported, not fatal
     assert any("'lv_hypertrophy' has one class only" in p for p in summary["problems"])
     counts = pd.read_csv(out / "internal" / "counts.csv").set_index("label_key")
@@ -193,7 +197,7 @@ def _assert_subgroups(out: Path, summary: dict, models: list[str]) -> None:
     findings = subgroups[~blank & (subgroups["label_key"] != "mean")]
     assert len(findings) > 0 and (findings[["positives", "negatives"]].astype(int) >= 5).all(None)
     html, markdown = (out / "report.html").read_text(), (out / "report.md").read_text()
-    assert "<h3>subgroups</h3>" in html and "<h4>Field strength</h4>" in html
+    assert "<h3>Subgroups</h3>" in html and "<h4>Field strength</h4>" in html
     assert "### Subgroups" in markdown and "#### Age band" in markdown
     assert "Not estimable: under 5 positive" in markdown
     rows = summary["results"][0]["subgroups"]

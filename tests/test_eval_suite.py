@@ -258,7 +258,7 @@ def test_diagnosis_accuracy_and_macro_f1_have_confidence_intervals(site, tmp_pat
     zeroshot = result.diagnosis["zero-shot"]
     assert table.loc["zero-shot", "accuracy_lo"] == pytest.approx(zeroshot["accuracy_lo"], abs=1e-4)
     html = (tmp_path / "report.html").read_text()
-    shown = html.split("<h3>diagnosis</h3>")[1].split("</table>")[0]
+    shown = html.split("<h3>Diagnosis</h3>")[1].split("</table>")[0]
     assert "Accuracy 95% CI" in shown and "macro-F1 95% CI" in shown
     assert f"{zeroshot['accuracy_lo']:.2f}–{zeroshot['accuracy_hi']:.2f}" in shown
 
@@ -702,6 +702,6 @@ def test_tiny_p_values_keep_their_digits_in_the_tables(tmp_path: Path) -> None:
     site = {"name": "internal", "selection": "test split", "n_total": 9, "n_evaluated": 9,
             "n_labelled": 9}  # fmt: skip
     html = render_html("t", {"internal": {"comparison": table}}, {}, [site], [], [])
-    cells = html.split("<h3>comparison</h3>")[1]
+    cells = html.split("<h3>Model comparison</h3>")[1]
     assert ">1.23e-07<" in cells and ">2.47e-07<" in cells  # the report read p = 0.000
     assert ">0.123<" in cells  # the other figures keep their 3 decimals

@@ -35,6 +35,7 @@ from model.evaluation.tables import (
     count_labels,
     figure_text,
     is_p_value,
+    table_title,
     with_label_names,
 )
 
@@ -257,7 +258,8 @@ def render_html(
         parts.append(f"<p>{html.escape(site_line(site))}.</p>")
         for table_name, table in tables.get(name, {}).items():
             if table_name == "subgroups":  # one compact table per variable; the CSV has all
-                parts.append(f"<h3>subgroups</h3><p>{html.escape(SUBGROUP_NOTE)}</p>")
+                title = html.escape(table_title(table_name))
+                parts.append(f"<h3>{title}</h3><p>{html.escape(SUBGROUP_NOTE)}</p>")
                 parts += [
                     f"<h4>{html.escape(variable_title(v))}</h4>"
                     + _table(in_report_order(compact(variable_view(table, v))))
@@ -265,7 +267,8 @@ def render_html(
                 ]
                 continue
             note = f"<p>{html.escape(_NOTES[table_name])}</p>" if table_name in _NOTES else ""
-            parts.append(f"<h3>{html.escape(table_name)}</h3>{note}{_table(table)}")
+            title = html.escape(table_title(table_name))
+            parts.append(f"<h3>{title}</h3>{note}{_table(table)}")
         parts += [_image(path) for path in plots.get(name, []) if path.exists()]
     parts.append("</body></html>")
     return "\n".join(parts)

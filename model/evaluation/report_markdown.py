@@ -24,7 +24,7 @@ from model.evaluation.subgroup_view import (
     variable_title,
     variable_view,
 )
-from model.evaluation.tables import COUNT_LABELS
+from model.evaluation.tables import COUNT_LABELS, table_title
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|!#])")
 # a site's zero-shot table as a slide shows it: what a row is, its AUC and interval, its counts
@@ -63,7 +63,7 @@ def _subgroups(table: pd.DataFrame | None) -> list[str]:
     """A site's subgroup section: its note, then per variable the mean AUC per value."""
     if table is None or table.empty:
         return []
-    parts = ["### Subgroups", escaped(SUBGROUP_NOTE)]
+    parts = [f"### {table_title('subgroups')}", escaped(SUBGROUP_NOTE)]
     for variable in variable_names(table):
         title = variable_title(variable)
         parts += [
@@ -97,7 +97,7 @@ def render_markdown(
         parts += [f"## Site: {escaped(name)}", escaped(site_line(site)) + "."]
         zeroshot = tables.get(name, {}).get("zeroshot")
         if zeroshot is not None and not zeroshot.empty:
-            parts += ["### Zero-shot", pipe_table(_zeroshot(zeroshot))]
+            parts += [f"### {table_title('zeroshot')}", pipe_table(_zeroshot(zeroshot))]
         parts += _subgroups(tables.get(name, {}).get("subgroups"))
     parts.append("Every table, figure and the methods: report.html beside this file.")
     return "\n\n".join(parts) + "\n"

@@ -69,6 +69,25 @@ def comparison_labels(columns: list[str]) -> dict[str, str]:
     return {c: COMPARISON_LABELS[c] for c in columns if c in COMPARISON_LABELS}
 
 
+# How an evaluation's tables (by their CSV's name) are headed in report.html and report.md, as
+# the Evaluate page's tabs name them; another table by its name, capitalised.
+TABLE_TITLES: dict[str, str] = {
+    "zeroshot": "Zero-shot",
+    "fewshot": "Few-shot",
+    "probe": "Linear probe",
+    "diagnosis": "Diagnosis",
+    "retrieval": "Retrieval",
+    "comparison": "Model comparison",
+    "subgroups": "Subgroups",
+    "prompts": "Prompt reading",
+}
+
+
+def table_title(name: str) -> str:
+    """A table's heading in the reports (``zeroshot`` -> ``Zero-shot``; ``TABLE_TITLES``)."""
+    return TABLE_TITLES.get(name, name.replace("_", " ").capitalize())
+
+
 def display_name(key: str) -> str:
     """Paper-style label name (``lv_dilation`` -> ``Left ventricle dilation``)."""
     return DISPLAY_NAMES.get(key, key.replace("_", " ").capitalize())
