@@ -143,6 +143,8 @@ def test_reading_two_wordings_again_in_a_fresh_process_builds_no_model(
     sentences' vectors beside the study embeddings (``model.sentence_store``) and the two
     wordings' in the prompt store; a fresh server then reads them, without torch."""
     root = Path(shutil.copytree(data_root, tmp_path / "root"))
+    for kept in [*root.rglob("*.sentences.npz"), *root.rglob("*.texts.npz")]:
+        kept.unlink()  # an earlier test's reading of the shared root kept them
     first = _visit(READ_VISIT, root, ("torch", "transformers"))
     assert "shown: []" in first and "imported: ['torch', 'transformers']" in first, first
     again = _visit(READ_VISIT, root, ("torch", "transformers"))

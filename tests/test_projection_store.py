@@ -97,12 +97,22 @@ print(json.dumps({"shown": shown, "umap": "umap" in sys.modules, "coords": coord
 """
 
 
+def _copied_root(factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
+    """A copy of the shared tiny data root without the maps earlier tests kept in it (an
+    Embeddings visit keeps one): a map is kept by its embeddings' digest, which a copy keeps,
+    so the copy would read it instead of fitting its own."""
+    root = Path(shutil.copytree(tiny_data_root(factory), tmp_path / "data"))
+    for kept in root.glob("ds/*/embeddings/*.map-*"):
+        kept.unlink()
+    return root
+
+
 def test_a_new_process_reads_the_kept_map_without_importing_umap(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, quick_fits: list[ProjectionConfig]
 ) -> None:
     """The dashboard restarted (``./run.sh``): its first Embeddings visit reads the map this
     process kept, the same coordinates, and never imports umap (nor fits anything)."""
-    root = Path(shutil.copytree(tiny_data_root(tmp_path_factory), tmp_path / "data"))
+    root = _copied_root(tmp_path_factory, tmp_path)
     checkpoint = root / "runs" / "tiny" / "best.pt"
     dataset = CMRDataset.open(root / "ds" / "tiny")
     cache = cache_path(dataset, read_checkpoint_meta(checkpoint).fingerprint)
@@ -251,7 +261,7 @@ def test_the_map_command_keeps_the_map_the_dashboard_reads(
 ) -> None:
     """``python -m model map`` (the demo build's last step) leaves the UMAP map of the
     checkpoint's embeddings in place; a dataset too small for UMAP is passed over."""
-    root = Path(shutil.copytree(tiny_data_root(tmp_path_factory), tmp_path / "data"))
+    root = _copied_root(tmp_path_factory, tmp_path)
     checkpoint = root / "runs" / "tiny" / "best.pt"
     small = root / "ds" / "small"
     make_tiny_dataset(small, n=3, seed=1)
@@ -279,11 +289,9 @@ def test_the_map_command_says_so_when_it_could_keep_no_map(
     """A dataset whose folder cannot be written (another account's, a read-only mount): the
     command says no map was kept there instead of logging the path of a map that is not there
     (and goes on: the map only saves time, and the demo build's last step must not fail)."""
-    root = Path(shutil.copytree(tiny_data_root(tmp_path_factory), tmp_path / "data"))
+    root = _copied_root(tmp_path_factory, tmp_path)
     dataset = root / "ds" / "tiny"
     embeddings = dataset / "embeddings"
-    for kept in embeddings.glob("*.map-*"):  # the shared root may hold an earlier test's map
-        kept.unlink()
 
     def refused(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied", str(embeddings / ".x.tmp"))
@@ -308,7 +316,7 @@ def test_the_map_command_keeps_the_map_beside_the_cache_of_the_weights_it_embedd
     map the Embeddings page would then show for the earlier checkpoint)."""
     import model.embed
 
-    root = Path(shutil.copytree(tiny_data_root(tmp_path_factory), tmp_path / "data"))
+    root = _copied_root(tmp_path_factory, tmp_path)
     run, dataset = root / "runs" / "tiny", root / "ds" / "tiny"
     checkpoint = shutil.copy(run / "best.pt", tmp_path / "live.pt")
     embedded = model.embed.cached_study_embeddings
@@ -349,7 +357,7 @@ def test_the_map_command_names_a_missing_dataset_before_fitting_any_map(
 ) -> None:
     """A typo'd last --data stopped the command only after the maps of the datasets before it
     were fitted (UMAP: tens of seconds each); now it stops first, in one line."""
-    root = Path(shutil.copytree(tiny_data_root(tmp_path_factory), tmp_path / "data"))
+    root = _copied_root(tmp_path_factory, tmp_path)
     missing = root / "ds" / "no-such-dataset"
     argv = ["map", "--checkpoint", str(root / "runs" / "tiny" / "best.pt")]
     with caplog.at_level(logging.ERROR):

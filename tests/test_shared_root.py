@@ -69,7 +69,8 @@ def test_home_keeps_its_dataset_when_another_session_chooses_one(
     home.run()
     assert home.selectbox(key="home-dataset").value == tiny
     assert Settings(root).read_active()["dataset"] == str(other)  # not written back
-    assert f"**active dataset** `{tiny.relative_to(root)}`" in home.markdown[0].value
+    [status] = [m.value for m in home.markdown if "**active dataset**" in m.value]
+    assert f"**active dataset** `{tiny.relative_to(root)}`" in status
     fresh = AppTest.from_file(APP, default_timeout=60).run()  # a page opened afterwards
     assert fresh.selectbox(key="home-dataset").value == other
     home.selectbox(key="home-dataset").select(other).run()  # chosen here
