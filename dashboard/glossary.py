@@ -18,8 +18,8 @@ WORDS: dict[str, str] = {
     "(0.5: a coin toss, 1.0: every study ranked right).",
     "ROC": "the curve of true-positive rate against false-positive rate as the score's "
     "threshold moves; the AUC is the area under it.",
-    "95% CI": "the range that holds the true value 95 times in 100, found by resampling "
-    "patients; a wide range means an uncertain figure (often: few studies).",
+    "95% CI": "a range built (by resampling patients) so that 95 times in 100 it holds the "
+    "true value; a wide range means an uncertain figure (often: few studies).",
     "encoder": "the model: it turns a study's cine videos, and a report's text, into lists of "
     "numbers (embeddings) placed so that a study lies close to its own report.",
     "embedding": "the list of numbers the encoder gives a study or a text; studies whose "
