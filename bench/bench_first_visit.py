@@ -70,7 +70,7 @@ def load_text() -> str:
 def main() -> None:
     from model.checkpoint_meta import sidecar_path
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--data-root", type=Path, required=True, help="a copy of a data root")
     parser.add_argument("--checkpoint", type=Path, required=True, help="its active checkpoint")
     parser.add_argument("--page", default="pages/zeroshot.py", help="the page first visited")
