@@ -102,19 +102,26 @@ def test_while_the_demo_indexes_no_page_offers_to_embed_its_studies(
         assert "is making it (step 4/5, index)" in _texts(at), page
 
 
+def _embedded_demo(root: Path) -> Path:
+    """The demo's internal dataset under ``root``, its run's checkpoints and their study
+    embeddings, as the build's index step leaves them; the dataset's folder."""
+    from model.data.dataset import CMRDataset
+    from model.embed import cached_study_embeddings
+
+    dataset = make_tiny_dataset(DemoLayout(root).dataset("internal"), n=8)
+    make_tiny_checkpoint(dataset, DemoLayout(root).run)
+    for saved in DemoLayout(root).run.glob("*.pt"):  # the page's is one of them
+        cached_study_embeddings(saved, CMRDataset.open(dataset))
+    return dataset
+
+
 def test_while_the_demo_indexes_the_case_browser_offers_no_index_build_beside_it(
     demo_at, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Between embedding a site and writing the index, a search offered Build the case index:
     a second index job, beside the build's, of the same checkpoint and studies."""
-    from model.data.dataset import CMRDataset
-    from model.embed import cached_study_embeddings
-
     root = demo_at("4/5 index · embed studies")
-    dataset = make_tiny_dataset(DemoLayout(root).dataset("internal"), n=8)
-    make_tiny_checkpoint(dataset, DemoLayout(root).run)
-    for saved in DemoLayout(root).run.glob("*.pt"):  # the page's is one of them
-        cached_study_embeddings(saved, CMRDataset.open(dataset))
+    _embedded_demo(root)
     at = page_opener(root, monkeypatch)("pages/browser.py")
     at.text_input(key="b-query").input("dilated left ventricle").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -153,14 +160,8 @@ def test_while_the_demo_draws_its_map_the_embeddings_page_waits_for_it(
     """At the build's map step the Embeddings page fitted its own UMAP of the same embeddings
     beside the build's, on the same two cores; it now waits for the build's, as other pages
     wait for their step."""
-    from model.data.dataset import CMRDataset
-    from model.embed import cached_study_embeddings
-
     root = demo_at("5/5 map · internal")
-    dataset = make_tiny_dataset(DemoLayout(root).dataset("internal"), n=8)
-    make_tiny_checkpoint(dataset, DemoLayout(root).run)
-    for saved in DemoLayout(root).run.glob("*.pt"):  # the page's is one of them
-        cached_study_embeddings(saved, CMRDataset.open(dataset))
+    dataset = _embedded_demo(root)
     at = page_opener(root, monkeypatch)("pages/embeddings.py")
     assert not at.exception, [e.value for e in at.exception]
     assert "is making it (step 5/5, map)" in _texts(at)
