@@ -20,9 +20,8 @@ import tomllib
 from pathlib import Path
 
 from dashboard.jobs import JobManager, model_command
-from dashboard.overview import DEMO_TITLE
 from dashboard.settings import DATA_ROOT_ENV, Settings
-from model.demo import DemoLayout
+from model.demo import DEMO_TITLE, DemoLayout
 from model.errors import UserError
 
 log = logging.getLogger("dashboard.launch")

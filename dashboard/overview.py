@@ -83,9 +83,6 @@ def studio_status(settings: Settings) -> StudioStatus:
     )
 
 
-# The demo build's job title, on Home's panel and in its failure message: the same for the
-# build ./run.sh starts and the one Home's button starts (the first named four of five steps).
-DEMO_TITLE = "Demo build"
 # Minutes a demo build spends outside its training on 2 idle CPU cores: a fresh clone's
 # ./run.sh built the demo in 14 min 52 s, 13 min 10 s of them training (session 41, AMD EPYC;
 # 1.2 min outside training on Intel, session 35). Other work on the cores stretches every step

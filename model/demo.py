@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 # The build's steps in order; its progress stages read "N/5 NAME" (the dashboard tells from them
 # which step makes what a page lacks, ``dashboard.demo_wait``).
 STEP_NAMES = ("generate", "ingest", "train", "index", "map")
+# The build's job title, on Home's panel and in its failure message: the same for the build
+# ./run.sh starts and the one Home's button starts (the first named four of five steps).
+DEMO_TITLE = "Demo build"
 
 
 @dataclass(frozen=True)

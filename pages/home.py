@@ -6,13 +6,13 @@ from dashboard.context import Studio
 from dashboard.formatting import relative
 from dashboard.inert_text import markdown_text
 from dashboard.overview import (
-    DEMO_TITLE,
     demo_command,
     demo_minutes,
     latest_finished,
     studio_status,
 )
 from dashboard.ui import job_panel, launch, page_guard, page_header
+from model.demo import DEMO_TITLE
 
 studio = Studio()
 page_header(
