@@ -83,12 +83,16 @@ class EpochBudget:
         """Budget time left (None without a budget)."""
         return max(self.budget_s - self.elapsed_s(), 0.0) if self.budget_s > 0 else None
 
+    def eta_limit_s(self) -> float | None:
+        """The latest a run's ETA may say while the count is open: the budget's end (its steps
+        until then are an estimate, or the cap's, which the budget may never reach); None once
+        the count is chosen."""
+        return (self.remaining_s() or 0.0) if self.active else None
+
     def capped_eta(self, eta_s: float | None) -> float | None:
-        """``eta_s`` no later than the budget's end while the count is open (until then a run's
-        steps are the cap's, which the budget may never reach)."""
-        if eta_s is None or not self.active:
-            return eta_s
-        return min(eta_s, self.remaining_s() or 0.0)
+        """``eta_s`` no later than ``eta_limit_s``."""
+        limit = self.eta_limit_s()
+        return eta_s if eta_s is None or limit is None else min(eta_s, limit)
 
     def start_epochs(self, step: int) -> None:
         """Mark the end of set-up at ``step``: the next epoch's time is counted from here."""

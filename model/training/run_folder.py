@@ -6,8 +6,8 @@ the folder it wrote, which tells it from a copy of the folder), ``metrics.jsonl`
 object per event), ``train.log`` (the run's log lines), ``last.pt`` and ``best.pt`` (each with
 its metadata sidecar ``*.pt.meta.json``, ``model.checkpoint_meta``). Status and config are
 replaced atomically; metrics are appended one complete line at a time, so a reader never sees
-half a record. A training process holds
-``.train.lock`` (``writer_lock``) while it writes the folder, so a second one is refused.
+half a record. A training process holds ``.train.lock`` (``writer_lock``) while it writes the
+folder, so a second one is refused.
 """
 
 from __future__ import annotations

@@ -249,8 +249,7 @@ class Trainer:
         self._session_steps += 1
         self.losses.append(outcome.loss)
         epoch = (self.step - 1) // self.steps_per_epoch
-        # until the budget fixes the count the bar's total is the cap's: its ETA is the budget's
-        self._bar.eta_limit_s = self.budget.remaining_s() if self.budget.active else None
+        self._bar.eta_limit_s = self.budget.eta_limit_s()  # the budget's end, while it chooses
         self._bar.update(1, message=f"epoch {epoch + 1} loss {outcome.loss:.3f}")
         if self.ctx.is_main and (self.step % self.cfg.log_every == 0 or self.step == 1):
             self.folder.append_metrics(
