@@ -29,6 +29,7 @@ from model.evaluation.tables import (
     COUNT_COLUMNS,
     STAGING_PREFIX,
     STUDY_SCORES,
+    TABLE_TITLES,
     is_p_value,
     vector_path,
 )
@@ -306,38 +307,22 @@ def download_name(folder: Path, path: Path) -> str:
     return "_".join([folder.name, *parts])
 
 
+# A table file's section by a part of its name, in the order tried (a confusion matrix of a
+# probe is Diagnosis, not Linear probe); the sections are the reports' table titles.
+_SECTION_OF = (
+    ("fewshot", "fewshot"), ("few_shot", "fewshot"), ("zeroshot", "zeroshot"),
+    ("zero_shot", "zeroshot"), ("diagnosis", "diagnosis"), ("confusion", "diagnosis"),
+    ("probe", "probe"), ("retrieval", "retrieval"), ("comparison", "comparison"),
+    ("prompts", "prompts"), ("subgroups", "subgroups"),
+)  # fmt: skip
+GROUP_ORDER = (*TABLE_TITLES.values(), "Other")  # in the order a paper reads them
+
+
 def table_group(name: str) -> str:
     """Section a table belongs to, from its file name (zero-shot, few-shot, probe, retrieval…)."""
     lowered = name.lower()
-    for key, label in (
-        ("fewshot", "Few-shot"),
-        ("few_shot", "Few-shot"),
-        ("zeroshot", "Zero-shot"),
-        ("zero_shot", "Zero-shot"),
-        ("diagnosis", "Diagnosis"),
-        ("confusion", "Diagnosis"),
-        ("probe", "Linear probe"),
-        ("retrieval", "Retrieval"),
-        ("comparison", "Model comparison"),
-        ("prompts", "Prompt reading"),
-        ("subgroups", "Subgroups"),
-    ):
-        if key in lowered:
-            return label
-    return "Other"
-
-
-GROUP_ORDER = (
-    "Zero-shot",
-    "Few-shot",
-    "Linear probe",
-    "Diagnosis",
-    "Retrieval",
-    "Model comparison",
-    "Subgroups",
-    "Prompt reading",
-    "Other",
-)
+    found = next((table for part, table in _SECTION_OF if part in lowered), None)
+    return TABLE_TITLES[found] if found else "Other"
 
 
 def grouped_tables(names: list[str]) -> dict[str, list[str]]:

@@ -69,8 +69,9 @@ def comparison_labels(columns: list[str]) -> dict[str, str]:
     return {c: COMPARISON_LABELS[c] for c in columns if c in COMPARISON_LABELS}
 
 
-# How an evaluation's tables (by their CSV's name) are headed in report.html and report.md, as
-# the Evaluate page's tabs name them; another table by its name, capitalised.
+# How an evaluation's tables (by their CSV's name) are headed in report.html and report.md and
+# named by the Evaluate page's tabs, in the order a paper reads them; another table by its
+# name, capitalised.
 TABLE_TITLES: dict[str, str] = {
     "zeroshot": "Zero-shot",
     "fewshot": "Few-shot",
