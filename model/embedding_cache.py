@@ -40,8 +40,9 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from model.atomic import is_temporary
+from model.atomic import atomic_write_npz, is_temporary
 from model.errors import UserError
 from model.file_lock import FileLock
 
@@ -68,6 +69,18 @@ def writing(folder: Path) -> Iterator[None]:
 
     with FileLock(folder / WRITERS_LOCK, busy, wait_s=_WRITER_WAIT_S, shared=True):
         yield
+
+
+def keep_beside(path: Path, arrays: dict[str, Any]) -> str | None:
+    """Write ``arrays`` to ``path`` in a caches folder (a map, report sentences: files that only
+    save time) atomically under the writers lock; None once written, else why it could not be
+    (a folder shared read-only, a tidy holding the lock), for the caller's one log line."""
+    try:
+        with writing(path.parent):
+            atomic_write_npz(path, arrays)
+    except (OSError, UserError) as err:
+        return str(getattr(err, "strerror", None) or err)
+    return None
 
 
 def record_use(path: Path) -> None:

@@ -32,8 +32,6 @@ from typing import Any
 import numpy as np
 
 from model import embedding_cache
-from model.atomic import atomic_write_npz
-from model.errors import UserError
 from model.projection import MIN_STUDIES, Projection, ProjectionConfig, fit_projection
 
 log = logging.getLogger(__name__)
@@ -152,16 +150,9 @@ def _write(path: Path, projection: Projection, ids: list[str], source: str) -> N
         "neighbors": np.asarray(projection.neighbors),
         "source": np.asarray(source),
     }
-
-    try:
-        with embedding_cache.writing(path.parent):
-            atomic_write_npz(path, arrays)
-    except (OSError, UserError) as err:  # a dataset shared read-only: the map only saves time
-        log.warning(
-            "map %s not kept (%s); it is fitted again in the next process",
-            path,
-            getattr(err, "strerror", None) or err,
-        )
+    refused = embedding_cache.keep_beside(path, arrays)
+    if refused:  # a dataset shared read-only: the map only saves time
+        log.warning("map %s not kept (%s); it is fitted again in the next process", path, refused)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

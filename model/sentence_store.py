@@ -29,8 +29,6 @@ from pathlib import Path
 import numpy as np
 
 from model import embedding_cache
-from model.atomic import atomic_write_npz
-from model.errors import UserError
 from model.prompt_reading import ReportSentences, sentences_of, unique_sentences
 
 log = logging.getLogger(__name__)
@@ -93,13 +91,10 @@ def _write(
         "studies": np.asarray(studies, dtype=np.int64),
         "vectors": vectors,
     }
-
-    try:
-        with embedding_cache.writing(path.parent):
-            atomic_write_npz(path, arrays)
-    except (OSError, UserError) as err:
+    refused = embedding_cache.keep_beside(path, arrays)
+    if refused:
         log.warning(
             "report sentences not kept in %s (%s); a new process encodes them again",
             path.parent,
-            getattr(err, "strerror", None) or err,
+            refused,
         )
