@@ -20,6 +20,7 @@ from dashboard.plots import (
     OTHER_COLOUR,
     PALETTE,
     POSITIVE,
+    TITLE_LINE_PX,
     UNKNOWN_COLOUR,
     apply_layout,
 )
@@ -35,15 +36,12 @@ FADED = 0.08  # a study outside the highlighted categories: seen as context, not
 # the legend's entries are legend-only traces (every study is one trace, for the selection's
 # row numbers): clicking one greyed it out and left its studies drawn, so the legend is a key
 # only, not a toggle
-LEGEND_ABOVE = {
-    "orientation": "h",
-    "yanchor": "bottom",
-    "y": 1.0,
-    "xanchor": "left",
-    "x": 0.0,
-    "itemclick": False,
-    "itemdoubleclick": False,
-}
+LEGEND_ABOVE = {"orientation": "h", "xanchor": "left", "x": 0.0, "itemclick": False,
+                "itemdoubleclick": False}  # fmt: skip
+MAP_HEIGHT = 620
+MAP_TITLE = 55  # characters per title line: beside the sidebar, an 800 px window gives the map 480
+_TITLE_TOP_PX, _TITLE_GAP_PX = 10, 8  # the figure's top to the title, the title to the legend
+_TITLE_AT_TOP = {"yref": "container", "y": 1 - _TITLE_TOP_PX / MAP_HEIGHT, "yanchor": "top"}
 
 
 def embedding_map(
@@ -54,6 +52,7 @@ def embedding_map(
     method: str = "UMAP",
     highlight: Collection[str] = (),
     legend: Legend | None = None,
+    title: str | None = None,
 ) -> go.Figure:
     """UMAP/PCA scatter (WebGL) of studies, optionally coloured, with prompt embeddings as stars.
 
@@ -62,7 +61,8 @@ def embedding_map(
     ``hover`` columns the studies table lacks are left out of the hover text. ``highlight``:
     entries of ``color``'s legend (``Legend.entries``) drawn as usual, every other study faded.
     ``legend``: ``map_legend(coords, color)`` where the caller has it (worked out once a rerun:
-    every study's name, 0.1 s at 50,000 studies), else worked out here.
+    every study's name, 0.1 s at 50,000 studies), else worked out here. ``title``: what the
+    map shows (``map_labels.map_title``), over the legend; else the method.
     """
     fig = go.Figure()
     custom, hovertemplate = _hover(coords, [name for name in hover if name in coords])
@@ -89,12 +89,24 @@ def embedding_map(
     fig.update_layout(dragmode="lasso", clickmode="event+select")
     fig.update_xaxes(showticklabels=False, title=f"{method} 1")
     fig.update_yaxes(showticklabels=False, title=f"{method} 2")
-    apply_layout(fig, f"Study embeddings ({method})", height=620)
-    # the legend above the map, not below it: on a laptop it fell under the fold, so the
-    # colours had no names until one scrolled past the whole map. It takes the title's place
-    # (the page is titled, the axes name the method): over the title it hid both
-    above = {**LEGEND_ABOVE, "title_text": plotly_text(column_label(color)) if color else None}
-    return fig.update_layout(legend=above, title_text=None)
+    apply_layout(fig, title or f"Study embeddings ({method})", height=MAP_HEIGHT, wrap=MAP_TITLE)
+    return fig.update_layout(title=_TITLE_AT_TOP, legend=_legend_above(fig, color))
+
+
+def _legend_above(fig: go.Figure, color: str | None) -> dict:
+    """The legend above the map, not below it (on a laptop it fell under the fold, so the
+    colours had no names until one scrolled past the whole map), and under the title: placed
+    from the figure's top, plotly widens the top margin for it, row by row, so a long legend
+    never lies over the title, as one anchored to the plot's top edge did."""
+    lines = fig.layout.title.text.count("<br>") + 1
+    top_px = _TITLE_TOP_PX + TITLE_LINE_PX * lines + _TITLE_GAP_PX
+    return {
+        **LEGEND_ABOVE,
+        "title_text": plotly_text(column_label(color)) if color else None,
+        "yref": "container",
+        "yanchor": "top",
+        "y": 1 - top_px / MAP_HEIGHT,
+    }
 
 
 def _hover(coords: pd.DataFrame, hover: list[str]) -> tuple[object, str]:
