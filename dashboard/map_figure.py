@@ -6,9 +6,11 @@ Pure: data in, a plotly figure out, in the shared style of ``dashboard.plots``.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -27,11 +29,11 @@ from dashboard.plots import (
 from dashboard.studies import column_label
 
 UNKNOWN, OTHER = "unknown", "other"  # map legend names: a missing value, the rarest categories
-# one marker shape per category besides its colour, so no category rests on colour alone
+# one marker shape per category besides its colour, so no category rests on colour alone,
+# on a map of any size; each with its number in plotly's symbol list (all drawn by WebGL)
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "triangle-down")
-# plotly checks a list of symbol names one point at a time (0.3 s a rerun at 50,000 studies,
-# as much as the whole figure): larger maps tell their categories by colour only
-SHAPED_POINTS = 10_000
+SYMBOL_NUMBERS = {"circle": 0, "square": 1, "diamond": 2, "cross": 3, "x": 4, "triangle-up": 5,
+                  "triangle-down": 6}  # fmt: skip
 FADED = 0.08  # a study outside the highlighted categories: seen as context, not as one of them
 # the legend's entries are legend-only traces (every study is one trace, for the selection's
 # row numbers): clicking one greyed it out and left its studies drawn, so the legend is a key
@@ -141,9 +143,8 @@ def _colour_marker(
     shapes: dict[str, str] = {}  # a category's marker symbol; "circle" when not named
     if legend is not None:
         mapping = _category_colours(legend)
-        if len(legend.names) <= SHAPED_POINTS:
-            shapes = {name: SYMBOLS[i % len(SYMBOLS)] for i, name in enumerate(legend.order)}
-            marker["symbol"] = legend.names.map(shapes).fillna("circle").tolist()
+        shapes = {name: SYMBOLS[i % len(SYMBOLS)] for i, name in enumerate(legend.order)}
+        marker["symbol"] = symbol_array(legend.names, legend.order)
         marker.update(_category_codes(legend.names, list(mapping.values()), list(mapping)))
     elif color and color in coords and len(coords):  # not categories: a colour scale
         values = coords[color]
@@ -170,6 +171,18 @@ def _colour_marker(
             )
         )  # fmt: skip
     return marker
+
+
+def symbol_array(names: pd.Series, order: list[str]) -> dict[str, str]:
+    """Each point's marker symbol (the ``SYMBOLS`` turn of its category in ``order``; a circle
+    for one not in it: unknown, other) as plotly's typed array of symbol numbers (``{"dtype",
+    "bdata"}``), which plotly passes on whole: a list of names or numbers it checks point by
+    point (0.45 s a rerun at 50,000 studies, more than the rest of the figure), which is why
+    maps over 10,000 studies had dropped their shapes."""
+    turns = [SYMBOLS[i % len(SYMBOLS)] for i in range(len(order))]
+    numbers = np.array([SYMBOL_NUMBERS[name] for name in [*turns, "circle"]], dtype=np.int8)
+    codes = pd.Categorical(names, categories=order).codes  # -1, the circle: not in ``order``
+    return {"dtype": "i1", "bdata": base64.b64encode(numbers[codes].tobytes()).decode("ascii")}
 
 
 def _category_colours(legend: Legend) -> dict[str, str]:
