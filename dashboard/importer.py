@@ -24,13 +24,14 @@ from dashboard.zip_import import (
 from model.data.store import LOCK_FILE, ingest_lock
 from model.data.views import ViewMap
 from model.errors import DataError, UserError, not_found
-from model.labels import KEY, closest_name, label_file, read_labels_csv
+from model.labels import KEY, closest_name, label_file, read_labels, read_labels_csv
 from model.relocate import is_dataset, locate
 from model.schema import DIAGNOSES, FINDINGS
 from model.workers import usable_cpus
 
 logger = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ZIPPED_LABELS_BYTES = 256 * 1024**2  # a labels CSV in a zip read on the page up to this size
 
 
 @dataclass(frozen=True)
@@ -73,16 +74,17 @@ def dataset_folder(settings: Settings, name: str) -> Path:
     return out
 
 
-def plan_import(
-    settings: Settings, form: ImportForm, zip_names: Collection[str] = ()
-) -> ImportPlan:
+def plan_import(settings: Settings, form: ImportForm, upload: BinaryIO | None = None) -> ImportPlan:
     """Check every field of the import form before anything is written, so a mistake in one of
     them leaves no unpacked upload behind (which would block sending the form again). A labels
     CSV or view map that ingest would refuse is refused here, with the same message.
 
-    ``zip_names`` are the entries of an uploaded zip (``upload_names``): an optional file may
-    name one of them (``reports.csv``), as an export copied whole into one zip holds its
-    reports and labels beside the images; ingest reads it once the import job unpacked the zip."""
+    An optional file may name an entry of the uploaded zip (``reports.csv``), as an export
+    copied whole into one zip holds its reports and labels beside the images; ingest reads it
+    once the import job unpacked the zip, but a labels CSV there is read from the zip now
+    (``check_zipped_labels``): its mistake was told only after a hospital's zip had been
+    copied and unpacked, minutes later, on the job's log."""
+    zip_names = upload_names(upload) if upload is not None else frozenset()
     out = dataset_folder(settings, form.name)
     site = check_name(form.site, "site label")
     unpacked = settings.uploads_dir / out.name
@@ -96,7 +98,25 @@ def plan_import(
     ]
     plan = ImportPlan(out, site, *files)
     check_files(plan, not_yet=unpacked)
+    if upload is not None and plan.labels is not None and unpacked in plan.labels.parents:
+        check_zipped_labels(upload, plan.labels.relative_to(unpacked).as_posix())
     return plan
+
+
+def check_zipped_labels(upload: BinaryIO, entry: str) -> None:
+    """Read the labels CSV ``entry`` of the uploaded zip as ingest will (``read_labels``),
+    DataError naming it by its path in the zip; one larger than ``ZIPPED_LABELS_BYTES`` (no
+    labels file is) or a zip that cannot be read is left to the job, which says why."""
+    try:
+        with zipfile.ZipFile(upload) as archive:
+            found = [i for i in archive.infolist() if member_name(i) == entry]
+            if found and found[0].file_size <= ZIPPED_LABELS_BYTES:
+                with archive.open(found[0]) as handle:
+                    read_labels(handle, f"{entry} in the zip")
+    except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError):
+        logger.info("labels CSV %s left to the import job: the zip entry cannot be read", entry)
+    finally:
+        upload.seek(0)
 
 
 def check_files(plan: ImportPlan, not_yet: Path | None = None) -> None:

@@ -6,9 +6,11 @@ Pure: data in, a plotly figure out, in the shared style of ``dashboard.plots``.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -20,30 +22,28 @@ from dashboard.plots import (
     OTHER_COLOUR,
     PALETTE,
     POSITIVE,
+    TITLE_LINE_PX,
     UNKNOWN_COLOUR,
     apply_layout,
 )
 from dashboard.studies import column_label
 
 UNKNOWN, OTHER = "unknown", "other"  # map legend names: a missing value, the rarest categories
-# one marker shape per category besides its colour, so no category rests on colour alone
+# one marker shape per category besides its colour, so no category rests on colour alone,
+# on a map of any size; each with its number in plotly's symbol list (all drawn by WebGL)
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "triangle-down")
-# plotly checks a list of symbol names one point at a time (0.3 s a rerun at 50,000 studies,
-# as much as the whole figure): larger maps tell their categories by colour only
-SHAPED_POINTS = 10_000
+SYMBOL_NUMBERS = {"circle": 0, "square": 1, "diamond": 2, "cross": 3, "x": 4, "triangle-up": 5,
+                  "triangle-down": 6}  # fmt: skip
 FADED = 0.08  # a study outside the highlighted categories: seen as context, not as one of them
 # the legend's entries are legend-only traces (every study is one trace, for the selection's
 # row numbers): clicking one greyed it out and left its studies drawn, so the legend is a key
 # only, not a toggle
-LEGEND_ABOVE = {
-    "orientation": "h",
-    "yanchor": "bottom",
-    "y": 1.0,
-    "xanchor": "left",
-    "x": 0.0,
-    "itemclick": False,
-    "itemdoubleclick": False,
-}
+LEGEND_ABOVE = {"orientation": "h", "xanchor": "left", "x": 0.0, "itemclick": False,
+                "itemdoubleclick": False}  # fmt: skip
+MAP_HEIGHT = 620
+MAP_TITLE = 55  # characters per title line: beside the sidebar, an 800 px window gives the map 480
+_TITLE_TOP_PX, _TITLE_GAP_PX = 10, 8  # the figure's top to the title, the title to the legend
+_TITLE_AT_TOP = {"yref": "container", "y": 1 - _TITLE_TOP_PX / MAP_HEIGHT, "yanchor": "top"}
 
 
 def embedding_map(
@@ -54,6 +54,7 @@ def embedding_map(
     method: str = "UMAP",
     highlight: Collection[str] = (),
     legend: Legend | None = None,
+    title: str | None = None,
 ) -> go.Figure:
     """UMAP/PCA scatter (WebGL) of studies, optionally coloured, with prompt embeddings as stars.
 
@@ -62,7 +63,8 @@ def embedding_map(
     ``hover`` columns the studies table lacks are left out of the hover text. ``highlight``:
     entries of ``color``'s legend (``Legend.entries``) drawn as usual, every other study faded.
     ``legend``: ``map_legend(coords, color)`` where the caller has it (worked out once a rerun:
-    every study's name, 0.1 s at 50,000 studies), else worked out here.
+    every study's name, 0.1 s at 50,000 studies), else worked out here. ``title``: what the
+    map shows (``map_labels.map_title``), over the legend; else the method.
     """
     fig = go.Figure()
     custom, hovertemplate = _hover(coords, [name for name in hover if name in coords])
@@ -89,12 +91,24 @@ def embedding_map(
     fig.update_layout(dragmode="lasso", clickmode="event+select")
     fig.update_xaxes(showticklabels=False, title=f"{method} 1")
     fig.update_yaxes(showticklabels=False, title=f"{method} 2")
-    apply_layout(fig, f"Study embeddings ({method})", height=620)
-    # the legend above the map, not below it: on a laptop it fell under the fold, so the
-    # colours had no names until one scrolled past the whole map. It takes the title's place
-    # (the page is titled, the axes name the method): over the title it hid both
-    above = {**LEGEND_ABOVE, "title_text": plotly_text(column_label(color)) if color else None}
-    return fig.update_layout(legend=above, title_text=None)
+    apply_layout(fig, title or f"Study embeddings ({method})", height=MAP_HEIGHT, wrap=MAP_TITLE)
+    return fig.update_layout(title=_TITLE_AT_TOP, legend=_legend_above(fig, color))
+
+
+def _legend_above(fig: go.Figure, color: str | None) -> dict:
+    """The legend above the map, not below it (on a laptop it fell under the fold, so the
+    colours had no names until one scrolled past the whole map), and under the title: placed
+    from the figure's top, plotly widens the top margin for it, row by row, so a long legend
+    never lies over the title, as one anchored to the plot's top edge did."""
+    lines = fig.layout.title.text.count("<br>") + 1
+    top_px = _TITLE_TOP_PX + TITLE_LINE_PX * lines + _TITLE_GAP_PX
+    return {
+        **LEGEND_ABOVE,
+        "title_text": plotly_text(column_label(color)) if color else None,
+        "yref": "container",
+        "yanchor": "top",
+        "y": 1 - top_px / MAP_HEIGHT,
+    }
 
 
 def _hover(coords: pd.DataFrame, hover: list[str]) -> tuple[object, str]:
@@ -129,9 +143,8 @@ def _colour_marker(
     shapes: dict[str, str] = {}  # a category's marker symbol; "circle" when not named
     if legend is not None:
         mapping = _category_colours(legend)
-        if len(legend.names) <= SHAPED_POINTS:
-            shapes = {name: SYMBOLS[i % len(SYMBOLS)] for i, name in enumerate(legend.order)}
-            marker["symbol"] = legend.names.map(shapes).fillna("circle").tolist()
+        shapes = {name: SYMBOLS[i % len(SYMBOLS)] for i, name in enumerate(legend.order)}
+        marker["symbol"] = symbol_array(legend.names, legend.order)
         marker.update(_category_codes(legend.names, list(mapping.values()), list(mapping)))
     elif color and color in coords and len(coords):  # not categories: a colour scale
         values = coords[color]
@@ -158,6 +171,18 @@ def _colour_marker(
             )
         )  # fmt: skip
     return marker
+
+
+def symbol_array(names: pd.Series, order: list[str]) -> dict[str, str]:
+    """Each point's marker symbol (the ``SYMBOLS`` turn of its category in ``order``; a circle
+    for one not in it: unknown, other) as plotly's typed array of symbol numbers (``{"dtype",
+    "bdata"}``), which plotly passes on whole: a list of names or numbers it checks point by
+    point (0.45 s a rerun at 50,000 studies, more than the rest of the figure), which is why
+    maps over 10,000 studies had dropped their shapes."""
+    turns = [SYMBOLS[i % len(SYMBOLS)] for i in range(len(order))]
+    numbers = np.array([SYMBOL_NUMBERS[name] for name in [*turns, "circle"]], dtype=np.int8)
+    codes = pd.Categorical(names, categories=order).codes  # -1, the circle: not in ``order``
+    return {"dtype": "i1", "bdata": base64.b64encode(numbers[codes].tobytes()).decode("ascii")}
 
 
 def _category_colours(legend: Legend) -> dict[str, str]:

@@ -17,6 +17,7 @@ from itertools import chain, count
 import numpy as np
 import pandas as pd
 
+from dashboard.studies import column_label
 from model.evaluation.tables import display_name
 from model.labels import diagnosis_targets
 from model.schema import DIAGNOSES
@@ -137,3 +138,23 @@ def selection_message(count: int, note: str) -> str:
     listed = f"{count:,} {'study' if count == 1 else 'studies'} selected: listed below the map"
     first = note.split(" · ")[0]  # the rest under the map: a toast cuts a long line
     return f"{listed}. More common here: {first}" if note else listed
+
+
+def map_title(method: str, checkpoint: str, dataset: str, colour: str | None) -> str:
+    """The map's title, in the Evaluate figures' form (what · model · site): the method, the
+    checkpoint whose embeddings are drawn, the dataset and what the colours show; untitled,
+    a screenshot of the map on a slide did not say which model or which studies it was."""
+    coloured = f" · coloured by {column_label(colour)}" if colour else ""
+    return f"Study embeddings ({method}) · {checkpoint} · {dataset}{coloured}"
+
+
+def map_description(
+    count: int, method: str, checkpoint: str, dataset: str, colour: str | None
+) -> str:
+    """The map's alt text, as the Evaluate figures have one: what a point is, how the points
+    are placed and what the colours (and marker shapes) tell apart."""
+    coloured = f", coloured by {column_label(colour)}" if colour else ""
+    return (
+        f"Scatter map of {count:,} studies of {dataset}, each a point placed by {method} of "
+        f"{checkpoint}'s embeddings (nearby studies look alike to the encoder){coloured}."
+    )

@@ -20,6 +20,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -47,8 +48,14 @@ def read_labels_csv(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise DataError(not_found("labels file", path))
+    return read_labels(path, str(path))
+
+
+def read_labels(source: Path | IO[bytes], path: str) -> pd.DataFrame:
+    """``read_labels_csv`` of a file or an open one (a zip's entry, checked before it is
+    unpacked), named ``path`` in its errors."""
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(source, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as err:  # unreadable, empty, not UTF-8, malformed CSV
         raise DataError(f"labels file {path} is not a readable CSV: {err}") from err
     if KEY not in frame.columns:

@@ -61,11 +61,18 @@ def stage_prefix(name: str) -> Iterator[None]:
 class Progress:
     """``with Progress("ingest", total=n) as bar: bar.update(1)``."""
 
-    def __init__(self, stage: str, total: int | None, unit: str = "it", disable: bool = False):
+    def __init__(
+        self,
+        stage: str,
+        total: int | None,
+        unit: str = "it",
+        disable: bool = False,
+        estimated: bool = False,
+    ):
         self.stage = " · ".join([*_prefixes, stage])
         self.pipeline_step = bool(_prefixes)  # one step of several: its ETA is the step's only
         self.total = total
-        self.estimated = False  # a total still being chosen (a time budget's epochs): "3/~15"
+        self.estimated = estimated  # a total still being chosen (a time budget's epochs): "3/~15"
         self.done = 0
         self.message = ""
         self.eta_limit_s: float | None = None  # an ETA the stage knows it cannot exceed

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.context import Studio
+from dashboard.formatting import relative
 from dashboard.glossary import meaning
 from dashboard.inert_text import markdown_text
 from dashboard.map_figure import embedding_map, highlighted_rows, map_legend, selected_rows
@@ -13,6 +14,8 @@ from dashboard.map_labels import (
     default_colour,
     hover_columns,
     labelled_map,
+    map_description,
+    map_title,
     selection_message,
     selection_note,
 )
@@ -116,6 +119,11 @@ with page_guard(studio):
     except UserError as err:  # e.g. one prompt too long: the map and its selection stay
         st.warning(f"Prompts not placed on the map: {markdown_text(err)}")
         prompts = None
+    checkpoint = studio.checkpoint_path()
+    shown = (
+        f"{checkpoint.parent.name}/{checkpoint.name}",
+        relative(studio.dataset_path(), studio.settings.data_root),
+    )
     figure = embedding_map(
         table,
         colour,
@@ -124,9 +132,14 @@ with page_guard(studio):
         method=method,
         highlight=highlight,
         legend=legend,
+        title=map_title(method, *shown, colour),
     )
     event = st.plotly_chart(
-        figure, on_select="rerun", selection_mode=("points", "box", "lasso"), key="e-map"
+        figure,
+        on_select="rerun",
+        selection_mode=("points", "box", "lasso"),
+        key="e-map",
+        alt=map_description(len(table), method, *shown, colour),
     )
     points = event.selection.points if event is not None else []
     rows = selected_rows(points, figure)

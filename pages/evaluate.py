@@ -41,7 +41,7 @@ from model.evaluation.subgroup_view import (
     variable_title,
     variable_view,
 )
-from model.evaluation.tables import figure_text, with_label_names
+from model.evaluation.tables import MISSING, figure_text, with_label_names
 
 studio = Studio()
 FOLDER_KEY = "ev-folder"
@@ -276,7 +276,9 @@ def subgroup_tables(outputs, name: str) -> None:
 
 def data_table(table, key: str) -> None:
     """An evaluation table as the page shows them: figures rounded (the CSV download keeps every
-    digit written), readable headers, AUC and its interval first."""
+    digit written), readable headers, AUC and its interval first, a blank as the reports show
+    it (the grid wrote "None" in a column of figures); the cells stay numbers, so a column
+    still sorts by value."""
     formats = column_formats(table)
     labels = column_labels(table)  # a header, kept with the column's number format
     numbers = {
@@ -291,6 +293,7 @@ def data_table(table, key: str) -> None:
         key=key,
         column_config=numbers,
         column_order=shown_columns(table),  # AUC and its interval in sight, not far right
+        placeholder=MISSING,
     )
 
 

@@ -20,7 +20,6 @@ from dashboard.importer import (
     report_summary,
     retry_note,
     source_folder,
-    upload_names,
 )
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import restore
@@ -262,7 +261,7 @@ def start_import(form: ImportForm, folder_text: str, upload: BinaryIO | None) ->
     this script run, unpacking stopped at any click on the page or a reload)."""
     settings = studio.settings
     check_one_source(folder_text, upload is not None)
-    plan = plan_import(settings, form, upload_names(upload) if upload is not None else ())
+    plan = plan_import(settings, form, upload)
     studio.jobs.check_idle("ingest")  # before saving the upload: a refused one leaves nothing
     discard_unfinished(plan)
     keep_active_dataset(settings)  # the import is made active by its button only

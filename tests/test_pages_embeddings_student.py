@@ -25,6 +25,23 @@ def test_the_map_opens_coloured_by_diagnosis_with_the_legend_above(app) -> None:
     assert not at.exception and not at.error
 
 
+def test_the_map_is_titled_with_what_it_shows_and_described_for_a_screen_reader(app) -> None:
+    """The map had no title (the legend had taken its place): a screenshot of it on a slide
+    did not say which checkpoint's embeddings of which studies it drew, or what the colours
+    were; and a screen reader had no name for it, where the Evaluate figures have alt text."""
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    chart = at.get("plotly_chart")[0].proto
+    layout = json.loads(chart.spec)["layout"]
+    title = layout["title"]["text"]
+    assert title.startswith("Study embeddings (PCA) · ")
+    for part in ("tiny/best.pt", "ds/tiny", f"coloured by {DIAGNOSIS}"):
+        assert part in title and part in chart.alt, part
+    assert "24 studies" in chart.alt
+    # under the title, not over it: both measured from the figure's top
+    assert layout["legend"]["yref"] == layout["title"]["yref"] == "container"
+    assert layout["legend"]["y"] < layout["title"]["y"]
+
+
 def test_a_selection_names_what_it_holds_more_often_than_the_map(
     app, monkeypatch: pytest.MonkeyPatch
 ) -> None:

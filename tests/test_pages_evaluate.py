@@ -353,3 +353,22 @@ def test_subgroups_are_shown_per_variable_with_what_was_not_estimable(
     assert means[0]["note"].tolist() == ["the only value at this site: nothing to compare"]
     # a file without the subgroup columns is shown as it is, not by variable
     assert any(list(f.value.columns) == ["model", "AUC"] for f in at.dataframe)
+
+
+def test_a_blank_figure_shows_as_the_reports_show_it_and_its_column_stays_numeric(
+    app, evaluations: Path
+) -> None:
+    """A zero-shot row without an interval showed "None" in the table where report.html and
+    report.md write "–"; pre-formatting the cells as text would have sorted them as text."""
+    from model.evaluation.tables import MISSING
+
+    folder = _evaluation(evaluations / "eval-20260101-000000", "/runs/a/best.pt")
+    zeroshot = (
+        "model,Label,AUC,auc_lo,auc_hi,n\nm,LGE,0.91,,,12\nm,Pericardial effusion,0.7,0.6,0.8,\n"
+    )
+    (folder / "internal" / "zeroshot.csv").write_text(zeroshot)
+    at = app("pages/evaluate.py")
+    [frame] = [f for f in at.dataframe if "auc_lo" in f.proto.columns]
+    assert frame.proto.placeholder == MISSING
+    assert pd.api.types.is_float_dtype(frame.value["auc_lo"])  # sorts by value, not as text
+    assert all(f.proto.placeholder == MISSING for f in at.dataframe)

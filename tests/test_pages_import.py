@@ -111,6 +111,31 @@ def test_reports_and_labels_inside_the_uploaded_zip_are_ingested_with_it(
     assert (upload / "export" / "reports.csv").is_file()
 
 
+def test_a_bad_labels_csv_in_the_zip_is_refused_on_submit_as_one_under_the_root_is(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A labels CSV inside the zip was read only by the job's ingest, after the zip had been
+    copied and unpacked; the same file under the data root is refused at once. Both now say
+    what is wrong on submit, in the same words, and nothing is launched or written."""
+    launched = []
+    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
+    bad = b"accession_number,lge\nA1,yes\n"
+    (data_root / "labels.csv").write_bytes(bad)
+    at = import_view()
+    at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
+    _fill(at, labels="labels.csv")
+    at.button(key=SUBMIT).click().run()
+    [alone] = [e.value for e in at.error]
+    zipped = _zip({"export/ST1/1.dcm": DICOM, "export/labels.csv": bad})
+    at.file_uploader[0].set_value(("export.zip", zipped, "application/zip"))
+    _fill(at, labels="export/labels.csv")
+    at.button(key=SUBMIT).click().run()
+    [inside] = [e.value for e in at.error]
+    assert "column 'lge': value 'yes' is not 1, 0 or blank" in alone
+    assert inside == alone.replace(str(data_root / "labels.csv"), "export/labels.csv in the zip")
+    assert not launched and not (data_root / "imports" / "uploads").exists()
+
+
 def test_a_file_named_neither_in_the_zip_nor_under_the_root_is_refused_before_unpacking(
     data_root: Path,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import tomllib
 from pathlib import Path
 
@@ -275,23 +276,31 @@ def test_map_categories_and_histogram_labels_differ_by_more_than_colour() -> Non
         assert len(set(symbols.values())) == len(legend), column
         studies = next(t for t in fig.data if t.name == "studies")
         names = coords[column].map(lambda v: v if isinstance(v, str) else flags.get(v, "nan"))
-        for name, symbol in zip(names, studies.marker.symbol, strict=True):
+        for name, symbol in zip(names, _symbols(studies), strict=True):
             assert symbols.get(name, "circle") == symbol  # "nan": unknown, drawn as a circle
     histogram = score_histogram(np.array([0.2, 0.8]), 0.5, "lge", labels=np.array([0, 1]))
     hatches = {t.name: t.marker.pattern.shape or "" for t in histogram.data}
     assert hatches["absent"] != hatches["present"]
 
 
-def test_a_map_too_large_for_per_point_shapes_shows_no_shapes_in_its_legend_either(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Plotly checks symbol names point by point: a large map tells categories by colour alone,
-    and its legend must not promise shapes the points do not have."""
-    monkeypatch.setattr(map_figure, "SHAPED_POINTS", 5)
-    fig = embedding_map(_coords(6), color="site")
+def _symbols(trace: go.Scattergl) -> list[str]:
+    """A map trace's marker symbols by name, read back from the typed array plotly is given."""
+    spec = trace.marker.symbol
+    numbers = np.frombuffer(base64.b64decode(spec["bdata"]), dtype=spec["dtype"])
+    names = {number: name for name, number in map_figure.SYMBOL_NUMBERS.items()}
+    return [names[int(n)] for n in numbers]
+
+
+def test_a_map_of_20000_studies_keeps_its_marker_shapes() -> None:
+    """Over 10,000 studies the map drew every category as a circle (plotly checked the symbol
+    names point by point, too slow): a colour-blind user lost the second cue on large maps."""
+    coords = _coords(20_000).assign(site=["internal", "external", None, "external"] * 5_000)
+    fig = embedding_map(coords, color="site")
     studies = next(t for t in fig.data if t.name == "studies")
-    assert studies.marker.symbol is None
-    assert {t.marker.symbol for t in fig.data if t.name in ("internal", "external")} == {"circle"}
+    legend = {t.name: t.marker.symbol for t in fig.data if t.name in ("internal", "external")}
+    assert len(set(legend.values())) == 2
+    expected = coords["site"].map(legend).fillna("circle")  # unknown: a circle
+    assert _symbols(studies) == expected.tolist()
 
 
 def test_the_decision_threshold_shows_on_the_dark_and_a_light_theme() -> None:

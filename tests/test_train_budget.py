@@ -215,3 +215,5 @@ def test_the_progress_eta_stays_within_the_budget_until_the_count_is_chosen(
     assert written["eta_s"] <= TIGHT_S
     status = json.loads((tmp_path / "capped" / "status.json").read_text())
     assert status["epochs"] == 40 and status["epochs_estimate"] == 40  # open: no epoch timed yet
+    # the job bar said "2/120" as if chosen beside the runs table's "0/~40" until epoch one ended
+    assert written["estimated"] is True

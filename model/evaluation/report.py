@@ -31,6 +31,7 @@ from model.evaluation.subgroup_view import (
 )
 from model.evaluation.suite import SiteResult
 from model.evaluation.tables import (
+    MISSING,
     comparison_labels,
     count_labels,
     figure_text,
@@ -166,7 +167,7 @@ _NOTES = {
 
 def _interval(metric: str, low: float, high: float) -> str:
     if pd.isna(low) or pd.isna(high):
-        return "–"
+        return MISSING
     if metric == "median_rank":
         return f"{low:g}–{high:g}"
     return f"{low:+.3f} to {high:+.3f}" if metric == "difference" else f"{low:.2f}–{high:.2f}"
@@ -210,10 +211,10 @@ def _table(table: pd.DataFrame) -> str:
     # to 3 significant digits (a DeLong p of 1e-7 to 3 decimals read p = 0.000)
     for column, values in view.items():
         if isinstance(values.dtype, pd.Int64Dtype):
-            view[column] = ["–" if pd.isna(v) else str(v) for v in values]
+            view[column] = [MISSING if pd.isna(v) else str(v) for v in values]
         elif is_p_value(str(column)) and pd.api.types.is_float_dtype(values):
-            view[column] = ["–" if pd.isna(v) else f"{v:.3g}" for v in values]
-    page = view.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="–", border=0)
+            view[column] = [MISSING if pd.isna(v) else f"{v:.3g}" for v in values]
+    page = view.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep=MISSING, border=0)
     # figures right-aligned, names left (all right-aligned, a label column read ragged)
     page = _NUMBER_CELL.sub(r"<td class='num'>\1</td>", page)
     # an interval on one line: a narrow column broke "0.558–" over "0.680)"; a span, not an

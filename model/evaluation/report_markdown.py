@@ -24,7 +24,7 @@ from model.evaluation.subgroup_view import (
     variable_title,
     variable_view,
 )
-from model.evaluation.tables import COUNT_LABELS, table_title
+from model.evaluation.tables import COUNT_LABELS, MISSING, table_title
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|!#])")
 # a site's zero-shot table as a slide shows it: what a row is, its AUC and interval, its counts
@@ -34,7 +34,7 @@ ZEROSHOT_COLUMNS = ("model", "Label", "AUC", "AUC 95% CI", *COUNT_LABELS.values(
 def escaped(value: Any) -> str:
     """A cell as Markdown text: specials backslash-escaped, on one line; a blank as "–"."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "–"
+        return MISSING
     text = f"{value:.3f}" if isinstance(value, float) else str(value)
     return _SPECIAL.sub(r"\\\1", " ".join(text.split()))
 

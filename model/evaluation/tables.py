@@ -37,6 +37,8 @@ DISPLAY_NAMES: dict[str, str] = {
     "rv": "Abnormal RV",
 }
 _RENAMES = {"accuracy": "Accuracy", "f1": "F1-score", "auc": "AUC"}
+# a blank figure (no interval, no count) as report.html, report.md and the Evaluate page show it
+MISSING = "–"
 COUNT_COLUMNS: tuple[str, ...] = ("n", "n_positive", "n_fit", "k", "episodes", "auc_resamples")
 TABLES: tuple[str, ...] = (
     "zeroshot", "diagnosis", "fewshot", "probe", "retrieval", "counts", "prompts", "subgroups"

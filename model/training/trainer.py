@@ -199,7 +199,8 @@ class Trainer:
 
     def _epochs(self) -> str:
         val_labels = self.val_labels
-        with Progress("train", total=self.total_steps, unit="step") as bar:
+        # a count the budget still chooses is an estimate from the start, as status.json says
+        with Progress("train", self.total_steps, "step", estimated=self.budget.active) as bar:
             bar.update(self.step)
             self._bar = bar
             self.budget.start_epochs(self.step)
