@@ -20,7 +20,8 @@ from PIL import Image
 _SPEEDS = (0.25, 0.5, 1.0, 2.0)
 # Views share the player's width, ``columns`` to a row; narrower than this, fewer to a row: a
 # fixed size cut the last column off at the frame's edge (a laptop's case view is ~550 px wide).
-_MIN_VIEW_PX = 140
+MIN_VIEW_PX = 140
+GRID_GAP_PX = 14  # between views, across and down
 # The theme's primary colour (.streamlit/config.toml): "Play all" looks like the app's buttons.
 PRIMARY_COLOUR = "#cf4250"
 
@@ -48,8 +49,9 @@ def cine_player_html(views: dict[str, np.ndarray], fps: float = 16.0, columns: i
     data = json.dumps([encoded[name] for name in views])
     return _TEMPLATE.format(
         columns=columns,
-        min_px=_MIN_VIEW_PX,
-        gaps=14 * (columns - 1),
+        min_px=MIN_VIEW_PX,
+        gap=GRID_GAP_PX,
+        gaps=GRID_GAP_PX * (columns - 1),
         cards=cards,
         data=data,
         fps=float(fps),
@@ -79,7 +81,7 @@ _TEMPLATE = """<!doctype html><html><head><meta charset="utf-8"><style>
 body {{ font-family: "Source Sans Pro", sans-serif; margin: 0; color: #e8eef5; background: transparent; }}
 .bar {{ margin: 4px 0 8px 0; }}
 .bar button {{ background: {primary}; color: white; border: 0; border-radius: 6px; padding: 4px 12px; cursor: pointer; }}
-.grid {{ display: grid; gap: 14px;
+.grid {{ display: grid; gap: {gap}px;
   grid-template-columns: repeat(auto-fill, minmax(max({min_px}px, calc((100% - {gaps}px) / {columns})), 1fr)); }}
 .card {{ background: #11161f; border-radius: 10px; padding: 8px; }}
 .title {{ font-size: 13px; font-weight: 600; margin-bottom: 4px; color: #cfd8e3; }}
