@@ -24,6 +24,12 @@ MIN_VIEW_PX = 140
 GRID_GAP_PX = 14  # between views, across and down
 # The theme's primary colour (.streamlit/config.toml): "Play all" looks like the app's buttons.
 PRIMARY_COLOUR = "#cf4250"
+# st.iframe(height="content") sizes its frame from this message, which Streamlit's own script in
+# the frame posts with the larger of the body's and the document's heights; the document is never
+# shorter than the frame, so a frame that once grew (views one to a row while a tablet turned or
+# a window narrowed) never shrank back: 1,170 px of blank under the player. After Streamlit's
+# script on each resize, the player posts its body's own height; the frame then shrinks to it.
+SIZE_MESSAGE = "streamlit:iframe:setSize"
 
 
 def png_base64(frame: np.ndarray) -> str:
@@ -56,6 +62,7 @@ def cine_player_html(views: dict[str, np.ndarray], fps: float = 16.0, columns: i
         data=data,
         fps=float(fps),
         primary=PRIMARY_COLOUR,
+        size_message=SIZE_MESSAGE,
     )
 
 
@@ -129,4 +136,12 @@ function playAll() {{
   document.getElementById("playall").innerHTML = any ? "&#9654; Play all" : "&#10074;&#10074; Pause all";
 }}
 FRAMES.forEach((_, i) => show(i));
+function postSize() {{
+  const height = Math.ceil(document.body.getBoundingClientRect().bottom + window.scrollY);
+  const width = document.documentElement.clientWidth;
+  window.parent.postMessage({{ type: "{size_message}", width: width, height: height }}, "*");
+}}
+// after Streamlit's own script has posted its (too tall) height for the same event
+window.addEventListener("resize", () => setTimeout(postSize));
+window.addEventListener("load", () => setTimeout(postSize));
 </script></body></html>"""
