@@ -9,12 +9,23 @@ a child process that multiprocessing spawns from a page (the case index's read c
 nothing, not import Streamlit and lay out the pages (which doubled the check's time).
 """
 
+# The sidebar's width (Streamlit's least; its own is 300 px): it holds only the page list. On a
+# tablet in landscape (1024 px) the default left the page 564 px, so the case view's cine player
+# got one view to a row (eight stacked) and paired charts ~250 px each; 200 gives the page 664 px.
+# A window narrower than a tablet's portrait width still starts with the sidebar hidden ("auto").
+SIDEBAR_PX = 200
+
 
 def main() -> None:
     import streamlit as st
 
     # an emoji tab icon is drawn by the browser; a :material: one is fetched from Google's fonts
-    st.set_page_config(page_title="CMR-CLIP Studio", page_icon="🫀", layout="wide")
+    st.set_page_config(
+        page_title="CMR-CLIP Studio",
+        page_icon="🫀",
+        layout="wide",
+        initial_sidebar_state=SIDEBAR_PX,
+    )
     pages = [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/studies.py", title="Studies", icon=":material/folder_open:"),

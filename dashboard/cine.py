@@ -20,9 +20,16 @@ from PIL import Image
 _SPEEDS = (0.25, 0.5, 1.0, 2.0)
 # Views share the player's width, ``columns`` to a row; narrower than this, fewer to a row: a
 # fixed size cut the last column off at the frame's edge (a laptop's case view is ~550 px wide).
-_MIN_VIEW_PX = 140
+MIN_VIEW_PX = 140
+GRID_GAP_PX = 14  # between views, across and down
 # The theme's primary colour (.streamlit/config.toml): "Play all" looks like the app's buttons.
 PRIMARY_COLOUR = "#cf4250"
+# st.iframe(height="content") sizes its frame from this message, which Streamlit's own script in
+# the frame posts with the larger of the body's and the document's heights; the document is never
+# shorter than the frame, so a frame that once grew (views one to a row while a tablet turned or
+# a window narrowed) never shrank back: 1,170 px of blank under the player. After Streamlit's
+# script on each resize, the player posts its body's own height; the frame then shrinks to it.
+SIZE_MESSAGE = "streamlit:iframe:setSize"
 
 
 def png_base64(frame: np.ndarray) -> str:
@@ -48,12 +55,14 @@ def cine_player_html(views: dict[str, np.ndarray], fps: float = 16.0, columns: i
     data = json.dumps([encoded[name] for name in views])
     return _TEMPLATE.format(
         columns=columns,
-        min_px=_MIN_VIEW_PX,
-        gaps=14 * (columns - 1),
+        min_px=MIN_VIEW_PX,
+        gap=GRID_GAP_PX,
+        gaps=GRID_GAP_PX * (columns - 1),
         cards=cards,
         data=data,
         fps=float(fps),
         primary=PRIMARY_COLOUR,
+        size_message=SIZE_MESSAGE,
     )
 
 
@@ -79,7 +88,7 @@ _TEMPLATE = """<!doctype html><html><head><meta charset="utf-8"><style>
 body {{ font-family: "Source Sans Pro", sans-serif; margin: 0; color: #e8eef5; background: transparent; }}
 .bar {{ margin: 4px 0 8px 0; }}
 .bar button {{ background: {primary}; color: white; border: 0; border-radius: 6px; padding: 4px 12px; cursor: pointer; }}
-.grid {{ display: grid; gap: 14px;
+.grid {{ display: grid; gap: {gap}px;
   grid-template-columns: repeat(auto-fill, minmax(max({min_px}px, calc((100% - {gaps}px) / {columns})), 1fr)); }}
 .card {{ background: #11161f; border-radius: 10px; padding: 8px; }}
 .title {{ font-size: 13px; font-weight: 600; margin-bottom: 4px; color: #cfd8e3; }}
@@ -127,4 +136,12 @@ function playAll() {{
   document.getElementById("playall").innerHTML = any ? "&#9654; Play all" : "&#10074;&#10074; Pause all";
 }}
 FRAMES.forEach((_, i) => show(i));
+function postSize() {{
+  const height = Math.ceil(document.body.getBoundingClientRect().bottom + window.scrollY);
+  const width = document.documentElement.clientWidth;
+  window.parent.postMessage({{ type: "{size_message}", width: width, height: height }}, "*");
+}}
+// after Streamlit's own script has posted its (too tall) height for the same event
+window.addEventListener("resize", () => setTimeout(postSize));
+window.addEventListener("load", () => setTimeout(postSize));
 </script></body></html>"""

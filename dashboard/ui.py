@@ -185,6 +185,7 @@ def labels_or_warning(studio: Studio) -> pd.DataFrame | None:
 
 
 CARD_PX = 250  # a case card's width: three to a row on a laptop, one on a narrow window
+CASE_FACTS_PX = 280  # the case view's report and metadata column, beside the cine player
 
 
 def card_cells(count: int) -> list[DeltaGenerator]:

@@ -39,6 +39,7 @@ from dashboard.studies import (
     view_slug,
 )
 from dashboard.ui import (
+    CASE_FACTS_PX,
     CASE_KEY,
     STUDIES_VIEW_KEY,
     job_panel,
@@ -51,7 +52,6 @@ from dashboard.zip_ingest import check_upload, save_upload, zip_ingest_command
 
 TABLE_KEY = "studies-table"
 TABLE_IDS_KEY = "studies-table-ids"
-CASE_FACTS_PX = 280  # the case view's report and metadata column
 SUMMARY_TABLE_ROWS = 20  # an ingest report's summary drawn as a table up to this many reasons
 # an export copied whole into one zip holds its reports and labels beside the images
 _IN_ZIP = "A path under the data root, or a file in the uploaded zip by its path there."
