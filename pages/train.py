@@ -342,6 +342,7 @@ def compare_section() -> None:
 
 with page_guard(studio):
     launch_form()
+with page_guard(studio):  # after a refused launch too: its message says "cancel it first"
     job_panel(studio.jobs, "train")
 st.subheader("Runs")
 live_runs()
