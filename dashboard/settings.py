@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Collection, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -316,35 +316,3 @@ def find_named(root: Path, names: set[str], skip: Path | None = None) -> list[Pa
 def _reason(err: Exception) -> str:
     """Why a typed path cannot be used, in a few words (``File name too long``)."""
     return (err.strerror if isinstance(err, OSError) else None) or str(err) or type(err).__name__
-
-
-def save_named_file(
-    path: Path,
-    write: Callable[[Path, bool], None],
-    what: str,
-    replaceable: Collection[Path] = (),
-    overwrite: bool = False,
-    taken_hint: str = "save under another name, or tick Overwrite to replace it",
-) -> Path:
-    """``write(path, replace)`` a set the user named (a prompt set, an example set) under the data
-    root. An existing file is replaced only when it is one of ``replaceable`` (the sets this
-    session saved or loaded) or when asked to ``overwrite``; else it is written only as a new file,
-    so of two users saving one new name at once the first keeps it. UserError naming ``what`` when
-    the name is taken (``taken_hint`` says what to do) or the file cannot be written."""
-    replace = overwrite or path.resolve() in {p.resolve() for p in replaceable}
-    try:
-        write(path, replace)
-    except FileExistsError as err:
-        if not path.is_file():  # the folder's name is taken by a file
-            raise UserError(
-                f"cannot save the {what}: cannot write {path} ({err.strerror}: {err.filename})"
-            ) from err
-        article = "an" if what[:1] in "aeiou" else "a"
-        raise UserError(
-            f"{article} {what} called {path.stem} already exists; {taken_hint}"
-        ) from None
-    except OSError as err:
-        raise UserError(
-            f"cannot save the {what}: cannot write {path} ({err.strerror or err})"
-        ) from err
-    return path
