@@ -44,6 +44,7 @@ DATA_ROOT_ENV = "CMR_DATA_ROOT"
 _SEARCH_DEPTH = 5
 _SKIP_DIRS = {"tensors", "dicom", "chroma", "embeddings", "masks", "jobs", "__pycache__"}
 _SESSION_CHOICE = "active-choice"
+_SESSION_SHOWN = "active-choice-shown"  # the names of it a page has used
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,24 @@ class Settings:
         """Keep ``path`` as the session's ``name``, so a page stays on what it has shown."""
         if self.session is not None and path is not None:
             self._choice()[name] = str(path)
+            self.session.setdefault(_SESSION_SHOWN, set()).add(name)
+        elif self.session is not None:  # none left: a choice that is gone is said once only
+            self._choice().pop(name, None)
         return path
+
+    def gone_choices(self) -> dict[str, str]:
+        """The session's active checkpoint and dataset (by ``checkpoint`` / ``dataset``) that a
+        page has shown and that no longer exist: deleted, perhaps on another dashboard. The next
+        ``active_checkpoint`` / ``active_dataset`` moves on to another; this says from what."""
+        if self.session is None:
+            return {}
+        choice = self.session.get(_SESSION_CHOICE, {})
+        exists = {"checkpoint": Path.is_file, "dataset": is_dataset}
+        return {
+            name: choice[name]
+            for name in self.session.get(_SESSION_SHOWN, ())
+            if name in choice and not locate(choice[name], self.data_root, exists[name])
+        }
 
 
 def position_of(active: Path | None, datasets: list[Path]) -> int:
