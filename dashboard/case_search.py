@@ -150,9 +150,8 @@ def search_cases(studio: Studio, query: CaseQuery, studies: LabelledStudies) -> 
     except UserError as err:
         notice = f"The ChromaDB index could not answer ({err}); rebuild it to search it again."
         return _in_memory(studio, allowed, query, text, notice=notice)
-    except Exception as err:  # a Chroma server that went away, a damaged folder
-        log.exception("index search failed")
-        notice = f"The ChromaDB index failed ({type(err).__name__}: {err}); ranking in memory."
+    except Exception as err:  # a Chroma server that went away since it answered, a damaged folder
+        notice = _failure_notice(studio, err)
         return _in_memory(studio, allowed, query, text, notice=notice)
     table = hits_table(hits).merge(allowed, on="study_id", how="inner")
     if table.empty and _candidates(allowed, query):  # built for a sibling, or before a re-ingest
@@ -161,6 +160,18 @@ def search_cases(studio: Studio, query: CaseQuery, studies: LabelledStudies) -> 
     if missing is None and not stale.current:
         missing = studio.outdated_index(stale)
     return CaseResults(table, backend, missing=missing)
+
+
+def _failure_notice(studio: Studio, err: Exception) -> str:
+    """Why the index that answered a moment ago failed, as an index that does not answer at all
+    is said (naming the server and what to do); an error of ours goes to the log in full."""
+    from model.index.client import index_failure
+
+    said = index_failure(studio.index_location(), err)
+    if said is not None:
+        return f"The case index is unavailable: {said}"
+    log.exception("index search failed")
+    return f"The ChromaDB index failed ({type(err).__name__}: {err}); ranking in memory."
 
 
 def _index_backend(index: EmbeddingIndex, searched: int, own: int, dataset: str) -> str:

@@ -17,7 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache
-from dashboard.settings import Settings, save_named_file
+from dashboard.named_files import save_named_file
+from dashboard.settings import Settings
 from model.errors import DataError
 from model.example_set import MAX_FILE_BYTES, ExampleSet
 from model.few_shot import RankingEvaluation, evaluate_ranking

@@ -12,6 +12,7 @@ from dashboard.job import Job
 from dashboard.jobs import model_command
 from dashboard.settings import Settings
 from model.demo import DemoLayout
+from model.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class StudioStatus:
     indexes: list[Path]
     demo_built: bool  # every step of the demo build ended well (``DemoLayout.is_built``)
     evaluations: list[Path]  # finished or not, newest first (``list_evaluations``)
+    index_server: str | None = None  # the Chroma server every page searches, described
 
 
 def running_evaluations(jobs: list[Job]) -> set[Path]:
@@ -69,6 +71,17 @@ def index_folders(datasets: list[Path]) -> list[Path]:
     return sorted(folder for folder in folders if (folder / "chroma.sqlite3").is_file())
 
 
+def index_server(settings: Settings) -> str | None:
+    """The Chroma server (``CMR_CHROMA_HOST``) that holds the case index, described; ``None``
+    when each dataset's index is the embedded folder beside it. Named, never contacted: Home
+    draws while the server is down too (the Case browser says so when it searches)."""
+    try:
+        location = settings.chroma_location(settings.data_root)
+    except UserError as err:  # a bad CMR_CHROMA_PORT: the Case browser stops on it
+        return f"Chroma server, misconfigured: {err}"
+    return location.describe() if location.is_server else None
+
+
 def studio_status(settings: Settings) -> StudioStatus:
     """Scan the data root once."""
     paths = settings.datasets()
@@ -80,6 +93,7 @@ def studio_status(settings: Settings) -> StudioStatus:
         indexes=index_folders(paths),
         demo_built=DemoLayout(settings.data_root).is_built(),
         evaluations=list_evaluations(settings),
+        index_server=index_server(settings),
     )
 
 

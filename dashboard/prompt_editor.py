@@ -14,7 +14,8 @@ from typing import Any, BinaryIO
 
 import pandas as pd
 
-from dashboard.settings import Settings, save_named_file
+from dashboard.named_files import save_named_file
+from dashboard.settings import Settings
 from model.errors import DataError
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 

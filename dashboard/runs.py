@@ -23,7 +23,7 @@ from dashboard.job import last_lines
 from dashboard.jobs import model_command
 from dashboard.run_compare import open_estimate, run_facts
 from dashboard.run_state import read_status, run_is_live, run_state
-from dashboard.settings import CHECKPOINT_FILES
+from dashboard.settings import CHECKPOINT_FILES, Settings
 from model.atomic import atomic_write_json
 from model.errors import OutOfDeviceMemory, UserError
 from model.evaluation.retrieval import TOP_K, recalls_fixed_by
@@ -280,10 +280,11 @@ def _launcher(args: list[str], gpus: int) -> list[str]:
     return model_command(*args)
 
 
-def delete_run(run: Path, running: bool) -> None:
+def delete_run(run: Path, running: bool, settings: Settings | None = None) -> None:
     """Remove a finished run folder; refuse while it is still going, or while a training process
     holds its writer lock (one this dashboard cannot see: another host's, a status not yet
-    written)."""
+    written). With ``settings``, a session whose active checkpoint it held moves on at once:
+    deleted here, so no "deleted, here or on another dashboard" notice (``gone_choices``)."""
     if running or run_is_live(run_state(read_status(run), run)):
         raise UserError(f"{run.name} is still running; stop it before deleting it")
     if not run.is_dir():
@@ -296,6 +297,8 @@ def delete_run(run: Path, running: bool) -> None:
         raise UserError(
             f"cannot delete {run.name}: {err.strerror or err} ({err.filename or run})"
         ) from err
+    if settings is not None and "checkpoint" in settings.gone_choices():
+        settings.active_checkpoint()
 
 
 def preset_defaults(name: str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Collection, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +44,7 @@ DATA_ROOT_ENV = "CMR_DATA_ROOT"
 _SEARCH_DEPTH = 5
 _SKIP_DIRS = {"tensors", "dicom", "chroma", "embeddings", "masks", "jobs", "__pycache__"}
 _SESSION_CHOICE = "active-choice"
+_SESSION_SHOWN = "active-choice-shown"  # the names of it a page has used
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,24 @@ class Settings:
         """Keep ``path`` as the session's ``name``, so a page stays on what it has shown."""
         if self.session is not None and path is not None:
             self._choice()[name] = str(path)
+            self.session.setdefault(_SESSION_SHOWN, set()).add(name)
+        elif self.session is not None:  # none left: a choice that is gone is said once only
+            self._choice().pop(name, None)
         return path
+
+    def gone_choices(self) -> dict[str, str]:
+        """The session's active checkpoint and dataset (by ``checkpoint`` / ``dataset``) that a
+        page has shown and that no longer exist: deleted, perhaps on another dashboard. The next
+        ``active_checkpoint`` / ``active_dataset`` moves on to another; this says from what."""
+        if self.session is None:
+            return {}
+        choice = self.session.get(_SESSION_CHOICE, {})
+        exists = {"checkpoint": Path.is_file, "dataset": is_dataset}
+        return {
+            name: choice[name]
+            for name in self.session.get(_SESSION_SHOWN, ())
+            if name in choice and not locate(choice[name], self.data_root, exists[name])
+        }
 
 
 def position_of(active: Path | None, datasets: list[Path]) -> int:
@@ -316,35 +334,3 @@ def find_named(root: Path, names: set[str], skip: Path | None = None) -> list[Pa
 def _reason(err: Exception) -> str:
     """Why a typed path cannot be used, in a few words (``File name too long``)."""
     return (err.strerror if isinstance(err, OSError) else None) or str(err) or type(err).__name__
-
-
-def save_named_file(
-    path: Path,
-    write: Callable[[Path, bool], None],
-    what: str,
-    replaceable: Collection[Path] = (),
-    overwrite: bool = False,
-    taken_hint: str = "save under another name, or tick Overwrite to replace it",
-) -> Path:
-    """``write(path, replace)`` a set the user named (a prompt set, an example set) under the data
-    root. An existing file is replaced only when it is one of ``replaceable`` (the sets this
-    session saved or loaded) or when asked to ``overwrite``; else it is written only as a new file,
-    so of two users saving one new name at once the first keeps it. UserError naming ``what`` when
-    the name is taken (``taken_hint`` says what to do) or the file cannot be written."""
-    replace = overwrite or path.resolve() in {p.resolve() for p in replaceable}
-    try:
-        write(path, replace)
-    except FileExistsError as err:
-        if not path.is_file():  # the folder's name is taken by a file
-            raise UserError(
-                f"cannot save the {what}: cannot write {path} ({err.strerror}: {err.filename})"
-            ) from err
-        article = "an" if what[:1] in "aeiou" else "a"
-        raise UserError(
-            f"{article} {what} called {path.stem} already exists; {taken_hint}"
-        ) from None
-    except OSError as err:
-        raise UserError(
-            f"cannot save the {what}: cannot write {path} ({err.strerror or err})"
-        ) from err
-    return path

@@ -9,15 +9,16 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboard.context import EmptyState, Studio
+from dashboard.context import EmptyState, Studio, session_settings
 from dashboard.demo_wait_view import wait_for_demo
-from dashboard.formatting import progress_label
+from dashboard.formatting import progress_label, relative
 from dashboard.glossary import glossary_lines
 from dashboard.inert_text import markdown_text
 from dashboard.job import Job, stop_grace_s
@@ -274,9 +275,31 @@ def page_header(title: str, subtitle: str, words: Sequence[str] = ()) -> None:
     _ensure_navigation()
     st.title(title)
     st.caption(subtitle)
+    gone_choice_notice()
     if words:
         with st.expander(WORDS_EXPANDER, icon=":material/menu_book:"):
             st.markdown("\n".join(f"- {line}" for line in glossary_lines(words)))
+
+
+def gone_choice_notice() -> None:
+    """Say when the checkpoint or dataset this session's pages used was deleted (perhaps on
+    another dashboard) and which they use now: they move on to another by themselves, and
+    without a word a page showed another model's scores under the same headings."""
+    settings = session_settings()
+    gone = settings.gone_choices()
+    for name in ("dataset", "checkpoint"):  # the dataset first: the default checkpoint follows it
+        if name not in gone:
+            continue
+        now = settings.active_dataset() if name == "dataset" else settings.active_checkpoint()
+        root = settings.data_root
+        instead = f"`{relative(now, root)}`" if now is not None else "none (there is no other)"
+        st.warning(
+            markdown_text(
+                f"The {name} `{relative(Path(gone[name]), root)}` these pages used no longer "
+                f"exists (deleted, here or on another dashboard); they use {instead} now."
+            ),
+            icon=":material/delete:",
+        )
 
 
 def _ensure_navigation() -> None:

@@ -44,7 +44,11 @@ with page_guard(studio):
     c2.metric("Studies", f"{sum(d.studies for d in status.datasets):,}")
     c3.metric("Training runs", f"{status.runs:,}")
     c4.metric("Evaluations", f"{len(status.evaluations):,}")
-    c5.metric("Search indexes", f"{len(status.indexes):,}")
+    if status.index_server:  # shared: the embedded folders beside the datasets are not used
+        shown = markdown_text(f"{status.index_server}: every page searches it.")
+        c5.metric("Search index", "Server", help=shown)
+    else:
+        c5.metric("Search indexes", f"{len(status.indexes):,}")
     st.markdown(
         f"**Data root** {markdown_text(f'`{root}`')} · **active dataset** "
         f"{markdown_text(f'`{relative(status.active_dataset, root)}`')} · **active checkpoint** "

@@ -263,7 +263,7 @@ def run_detail(run: Path) -> None:
     with buttons.popover("Delete run", disabled=running, key=f"delete-popover-{run}"):
         st.write(f"Delete {markdown_text(run.name)}, its checkpoints and its log for good?")
         if st.button(f"Delete {markdown_text(run.name)}", type="primary", key=f"delete-{run}"):
-            delete_run(run, running)
+            delete_run(run, running, studio.settings)
             st.session_state.pop(SHOWN_RUN_KEY, None)  # deleted here: no notice that it is gone
             st.rerun()
     with st.expander("train.log"):
@@ -342,6 +342,7 @@ def compare_section() -> None:
 
 with page_guard(studio):
     launch_form()
+with page_guard(studio):  # after a refused launch too: its message says "cancel it first"
     job_panel(studio.jobs, "train")
 st.subheader("Runs")
 live_runs()

@@ -177,13 +177,18 @@ def test_an_index_folder_rebuilt_from_scratch_is_read_afresh(tmp_path_factory, m
     assert set(_cards(at)) == set(kept["ids"])
 
 
+@pytest.mark.parametrize("dies_at", ["exists", "search_text"])
 def test_a_server_that_went_away_falls_back_to_memory_with_a_notice(
-    indexed_root, monkeypatch
+    indexed_root, monkeypatch, dies_at: str
 ) -> None:
+    """The server went away before the page asked whether the index exists, or between that and
+    the search itself (one user's click while the IT person restarts it): the same notice, which
+    names the server and says to check it is running, not a bare ConnectError."""
+
     def refused(*args: object, **kwargs: object) -> None:
         raise httpx.ConnectError("[Errno 111] Connection refused")
 
-    monkeypatch.setattr(EmbeddingIndex, "exists", refused)  # the index answered once, then died
+    monkeypatch.setattr(EmbeddingIndex, dies_at, refused)  # the index answered once, then died
     at = _open(indexed_root, monkeypatch, "Dilated left ventricle")
     assert "exact in-memory ranking over 24 studies" in _captions(at)
     assert len(_cards(at)) == 12

@@ -178,8 +178,6 @@ def reopen_client(location: ChromaLocation) -> ClientAPI:
 
 
 _SERVER_CLIENTS: dict[ChromaLocation, ClientAPI] = {}
-
-
 _AUTH_FAILURE = re.compile(
     r"\b40[13]\b|unauthori[sz]ed|forbidden|authori[sz]ation required", re.IGNORECASE
 )
@@ -211,17 +209,20 @@ def index_failures(location: ChromaLocation) -> Iterator[None]:
         yield
     except DamagedIndex as err:
         raise DamagedIndex(f"{location.describe()}: {err}; {REBUILD_HINT}") from err
-    except (ChromaError, httpx.HTTPError) as err:
-        _raise_index_failure(location, err)
     except Exception as err:
-        if not (location.is_server and type(err) is Exception):
+        said = index_failure(location, err)
+        if said is None:
             raise
-        _raise_index_failure(location, err)  # chromadb's error for a reply that is not JSON
+        raise said from err
 
 
-def _raise_index_failure(location: ChromaLocation, err: Exception) -> None:
+def index_failure(location: ChromaLocation, err: Exception) -> UserError | None:
+    """``err`` of an opened index as ``index_failures`` says it; None when not Chroma's (ours)."""
+    not_json = location.is_server and type(err) is Exception  # chromadb's, for such a reply
+    if not (not_json or isinstance(err, ChromaError | httpx.HTTPError)):
+        return None
     if location.is_server and _is_auth_failure(err):
-        raise _not_authorised(location) from err
+        return _not_authorised(location)
     if location.is_server:
         hint = f"check that it is still running (`chroma run ... --port {location.port}`)"
     else:
@@ -230,9 +231,7 @@ def _raise_index_failure(location: ChromaLocation, err: Exception) -> None:
             "or move the folder aside and index again"
         )
     problem = _plain(str(err))
-    raise UserError(
-        f"{location.describe()} failed ({type(err).__name__}: {problem}); {hint}"
-    ) from err
+    return UserError(f"{location.describe()} failed ({type(err).__name__}: {problem}); {hint}")
 
 
 def _open_http(location: ChromaLocation) -> ClientAPI:
