@@ -415,3 +415,13 @@ def test_a_missing_external_dataset_or_compare_checkpoint_stops_before_any_work(
         f"--compare checkpoint {tmp_path / 'none.pt'} does not exist",
     ]
     assert not out.exists()
+
+
+def test_the_help_names_every_file_the_evaluation_writes(capsys) -> None:
+    """``evaluate --help``'s --out names each table the README and a run's folder hold (it
+    listed six of the eleven kinds of file)."""
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name in (*TABLES, "study_scores", "comparison", "confusion_", "report.md", "SVG"):
+        assert name in text, name
