@@ -137,7 +137,9 @@ def collect_records(
         name = given.pop("dataset")
         part = build_records(ds.studies, embeddings.ids, embeddings.vectors, name, labels, given)
         from_own = own is not None and [p.resolve() for p in used] == [own.resolve()]
-        part.labels[given["dataset_folder"]] = dataset_record(labels, used, from_own)
+        part.labels[given["dataset_folder"]] = dataset_record(
+            labels, used, from_own, given["dataset_id"]
+        )
         clash = set(part.ids) & set(records.ids)
         if clash:
             raise DataError(
