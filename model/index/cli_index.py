@@ -80,7 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="labels CSVs to attach findings, for every dataset; default: each dataset's own "
         "(DATASET/labels.csv, acdc_labels.csv, or the demo's raw labels)",
     )
-    parser.add_argument("--batch-size", type=int, default=None, help="studies per upsert")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="studies per upsert (default: as many as the Chroma client takes in one call)",
+    )
     parser.add_argument(
         "--wait", type=float, default=0.0, help="seconds to wait for another index writer"
     )
