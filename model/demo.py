@@ -26,6 +26,7 @@ import contextlib
 import importlib
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,8 @@ STEP_NAMES = ("generate", "ingest", "train", "index", "map")
 # The build's job title, on Home's panel and in its failure message: the same for the build
 # ./run.sh starts and the one Home's button starts (the first named four of five steps).
 DEMO_TITLE = "Demo build"
+# The data root's environment variable (dashboard.settings reads the same one); --root's default.
+DATA_ROOT_ENV = "CMR_DATA_ROOT"
 
 
 @dataclass(frozen=True)
@@ -283,7 +286,11 @@ def _build_steps(options: DemoOptions, layout: DemoLayout) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--root", type=Path, default=Path("data"), help="data root (default ./data)"
+        "--root",
+        type=Path,
+        # the dashboard's data root, so a demo built from the terminal is the one ./run.sh shows
+        default=Path(os.environ.get(DATA_ROOT_ENV) or "data").expanduser(),
+        help=f"data root (default: ${DATA_ROOT_ENV}, as the dashboard reads it, else ./data)",
     )
     parser.add_argument("--internal", type=int, default=1000, help="internal-site studies")
     parser.add_argument("--external", type=int, default=300, help="external-site studies")

@@ -26,6 +26,12 @@ class Located:
     moved: bool
 
 
+def recorded_path(path: str | os.PathLike[str] | None) -> str | None:
+    """``path`` as a record keeps it: absolute, since its readers (the dashboard, a resume typed
+    in another folder) cannot know the folder a relative one was given from; None stays None."""
+    return str(Path(path).resolve()) if path else None
+
+
 def locate(
     recorded: object, root: Path, fits: Callable[[Path], bool] = Path.exists
 ) -> Located | None:

@@ -94,6 +94,8 @@ def test_a_commands_help_gives_each_options_default_once(
     assert "-v, --verbose debug logging" in evaluate
     search = _help("search", capsys)
     assert "(default 10)" in search and "(default: 10)" not in search
+    index = _help("index", capsys)  # a default of None says what it stands for
+    assert "studies per upsert (default: as many as the Chroma client takes" in index
 
 
 def test_demo_uses_every_usable_cpu_by_default(tmp_path: Path) -> None:

@@ -280,3 +280,24 @@ def test_a_steps_progress_names_the_site_each_of_its_parts_is_for(
         ("2/5 ingest", "external site"),
         ("3/5 train",),
     ]
+
+
+def test_the_root_defaults_to_the_dashboards_data_root(monkeypatch, tmp_path: Path) -> None:
+    """``demo`` without --root builds where ``CMR_DATA_ROOT`` points, as ./run.sh and every page
+    read it (it built in ./data, which the dashboard then did not show); unset or empty: ./data."""
+    import argparse
+
+    from dashboard.settings import DATA_ROOT_ENV
+
+    def root() -> Path:
+        parser = argparse.ArgumentParser()
+        demo.add_arguments(parser)
+        return parser.parse_args([]).root
+
+    assert demo.DATA_ROOT_ENV == DATA_ROOT_ENV
+    monkeypatch.setenv(DATA_ROOT_ENV, str(tmp_path / "shared"))
+    assert root() == tmp_path / "shared"
+    monkeypatch.setenv(DATA_ROOT_ENV, "")
+    assert root() == Path("data")
+    monkeypatch.delenv(DATA_ROOT_ENV)
+    assert root() == Path("data")

@@ -148,6 +148,13 @@ def test_zeroshot_cli_writes_probabilities_and_metrics(
     # a run folder given for its checkpoint is named as a folder, not as missing
     assert cli_main([*argv[:2], str(checkpoint.parent), *argv[3:]]) == 2
     assert "is a folder; give its .pt file" in caplog.text
+    # ... and its metadata sidecar (best.pt.meta.json) as its metadata, not as a broken pickle
+    sidecar = f"{checkpoint}.meta.json"
+    assert Path(sidecar).is_file()
+    assert cli_main([*argv[:2], sidecar, *argv[3:]]) == 2
+    assert f"{sidecar} is a checkpoint's metadata; give the checkpoint, {checkpoint.name}" in (
+        caplog.text
+    )
 
 
 def test_zeroshot_cli_without_labels_anywhere_writes_probabilities_alone(

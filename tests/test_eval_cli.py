@@ -400,18 +400,31 @@ def test_a_diagnosis_class_the_prompt_set_adds_is_evaluated_as_a_diagnosis(
 def test_a_missing_external_dataset_or_compare_checkpoint_stops_before_any_work(
     tiny: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A typo'd --external path or a run folder given to --compare was named only after the
-    rest of the evaluation had run; now it is one error line and nothing is written."""
+    """A typo'd --external path, a run folder given to --compare or a misspelt --general-clip
+    model was named only after the rest of the evaluation had run; now it is one error line and
+    nothing is written."""
     out = tmp_path / "eval"
     run_folder = tiny["checkpoint"].parent
     with caplog.at_level(logging.INFO):
         assert _evaluate(tiny, out, "--external", str(tmp_path / "no-such-site")) == 2
         assert _evaluate(tiny, out, "--compare", str(run_folder)) == 2
         assert _evaluate(tiny, out, "--compare", str(tmp_path / "none.pt")) == 2
+        assert _evaluate(tiny, out, "--general-clip", "ViT-B-23") == 2  # ran, then was skipped
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [
         f"--external dataset folder {tmp_path / 'no-such-site'} does not exist",
         f"--compare {run_folder} is a folder; give its .pt file (a run's best.pt or last.pt)",
         f"--compare checkpoint {tmp_path / 'none.pt'} does not exist",
+        "--general-clip: 'ViT-B-23' is not an open_clip model name",
     ]
     assert not out.exists()
+
+
+def test_the_help_names_every_file_the_evaluation_writes(capsys) -> None:
+    """``evaluate --help``'s --out names each table the README and a run's folder hold (it
+    listed six of the eleven kinds of file)."""
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name in (*TABLES, "study_scores", "comparison", "confusion_", "report.md", "SVG"):
+        assert name in text, name

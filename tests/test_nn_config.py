@@ -131,3 +131,20 @@ def test_package_exports_resolve_lazily() -> None:
     assert set(nn_package.__all__) >= {"CMRClip", "ClipLoss", "Preset", "build_video_tower"}
     with pytest.raises(AttributeError, match="no attribute 'Missing'"):
         _ = nn_package.Missing
+
+
+def test_every_name_the_architecture_page_calls_on_model_nn_imports_from_it() -> None:
+    """docs/ARCHITECTURE.md says ``from model.nn import X`` works for every public name, then
+    lists the model's interface: each class or function a line of that block starts with
+    (``SentenceLoss(...)``, ``text_ids_from_texts(...)``) imports from ``model.nn``."""
+    import re
+
+    import model.nn as nn_package
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "ARCHITECTURE.md"
+    section = page.read_text(encoding="utf-8").split("\n## Model", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```python", 1)[1].split("```", 1)[0]
+    names = set(re.findall(r"^(?:\w+ = )?([A-Za-z_]\w*)\(", block, flags=re.MULTILINE))
+    assert {"CMRClip", "ClipLoss", "SentenceLoss", "text_ids_from_texts"} <= names
+    for name in sorted(names):
+        assert getattr(nn_package, name) is not None, name

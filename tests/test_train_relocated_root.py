@@ -116,3 +116,36 @@ def test_a_copy_of_another_version_of_the_dataset_is_refused_not_trained_on(
     make_tiny_dataset(new / "demo" / "internal", n=8, seed=5)  # re-ingested since the run
     with pytest.raises(UserError, match="another version of it"):
         trained_on(new / "runs" / "older", new)
+
+
+def test_a_run_trained_from_the_command_line_with_relative_paths_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's `train --data data/ds/internal --out data/runs/cpu-small`, typed in the
+    project folder whose data/ is the dashboard's root: the run records where its dataset and
+    val labels are, so the Train page finds the dataset (it read the recorded relative path
+    under the root, data/data/ds/internal, and called the dataset gone) and a resume typed in
+    another folder keeps logging the val AUC."""
+    from model.training.train import train
+    from tests.tiny_dataset import write_tiny_preset
+
+    project = tmp_path / "project"
+    dataset = make_tiny_dataset(project / "data" / "ds" / "internal", n=16)
+    monkeypatch.chdir(project)
+    run = Path("data/runs/tiny")
+    run.mkdir(parents=True)
+    options = TrainOptions(
+        data=Path("data/ds/internal"),
+        out=run,
+        preset=str(write_tiny_preset(Path("tiny-preset.json"))),
+        max_steps=2,
+        device="cpu",
+        val_labels=Path("data/ds/internal/labels.csv"),
+    )
+    train(options)
+    config = json.loads((run / "config.json").read_text())
+    assert Path(config["data"]).is_absolute() and Path(config["val_labels"]).is_absolute()
+    assert trained_on(project / run, project / "data") == dataset.resolve()
+    monkeypatch.chdir(tmp_path)
+    resumed = with_run_val_labels(TrainOptions(data=dataset, out=project / run, resume=True))
+    assert resumed.val_labels == dataset.resolve() / "labels.csv"

@@ -95,7 +95,9 @@ def test_a_val_set_smaller_than_a_batch_is_said_once(caplog: pytest.LogCaptureFi
     warn_batch_loss(0, 4)  # no val studies: warned about elsewhere
     assert not caplog.records
     warn_batch_loss(3, 4)
-    assert "fewer than one training batch of 4" in caplog.text
+    assert "has 3 studies, fewer than one training batch of 4" in caplog.text
+    warn_batch_loss(1, 10)  # train.log on a small export read "has 1 studies"
+    assert "has 1 study, fewer than one training batch of 10" in caplog.text
 
 
 def _random_states() -> list:

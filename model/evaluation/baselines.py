@@ -51,6 +51,7 @@ def parse_general_clip(spec: str) -> GeneralClipConfig:
         raise UserError(f"--general-clip weights file {weights} is a folder, not a file")
     if weights and not Path(weights).is_file():
         raise UserError(f"--general-clip weights file {weights} does not exist")
+    _check_offline(name)  # a misspelt name stops here, not after the rest of the evaluation ran
     return GeneralClipConfig(model=name, weights=Path(weights) if weights else None)
 
 

@@ -31,8 +31,10 @@ log = logging.getLogger(__name__)
 
 
 _OUT_HELP = (
-    "output folder: report.html (open it first), summary.json, and a folder per site of CSV "
-    "tables (zeroshot, probe, fewshot, diagnosis, retrieval, study_scores) and plots"
+    "output folder: report.html (open it first), report.md, summary.json, and a folder per "
+    "site of CSV tables (zeroshot, probe, fewshot, diagnosis, retrieval, subgroups, prompts, "
+    "counts, study_scores, confusion_*; comparison with --compare or --general-clip) and plots "
+    "(PNG, each with an SVG)"
 )
 
 

@@ -80,7 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="labels CSVs to attach findings, for every dataset; default: each dataset's own "
         "(DATASET/labels.csv, acdc_labels.csv, or the demo's raw labels)",
     )
-    parser.add_argument("--batch-size", type=int, default=None, help="studies per upsert")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="studies per upsert (default: as many as the Chroma client takes in one call)",
+    )
     parser.add_argument(
         "--wait", type=float, default=0.0, help="seconds to wait for another index writer"
     )
@@ -137,7 +142,9 @@ def collect_records(
         name = given.pop("dataset")
         part = build_records(ds.studies, embeddings.ids, embeddings.vectors, name, labels, given)
         from_own = own is not None and [p.resolve() for p in used] == [own.resolve()]
-        part.labels[given["dataset_folder"]] = dataset_record(labels, used, from_own)
+        part.labels[given["dataset_folder"]] = dataset_record(
+            labels, used, from_own, given["dataset_id"]
+        )
         clash = set(part.ids) & set(records.ids)
         if clash:
             raise DataError(

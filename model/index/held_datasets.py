@@ -13,6 +13,7 @@ prunes its own dataset's departed studies and nobody else's (``model.index.write
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections import Counter
@@ -25,6 +26,7 @@ import pandas as pd
 from chromadb.api.models.Collection import Collection
 
 from model.data.dataset import read_linkage
+from model.data.store import SETTINGS_FILE
 from model.errors import DataError
 from model.index.client import ChromaLocation, open_client
 from model.index.embedding_index import EmbeddingIndex
@@ -140,15 +142,26 @@ def labels_state(
     count, and asking the index for it would find none of this dataset's studies."""
     values, file_hash = prints if prints is not None else own_labels_prints(dataset)
     folder = dataset_identity("", dataset)["dataset_folder"]
+    salt_id = dataset_salt_id(dataset)
     state = (
-        compare_labels(collection_metadata, folder, values, file_hash)
+        compare_labels(collection_metadata, folder, values, file_hash, salt_id)
         if file_hash
         else IndexedLabels(current=True)
     )
     own = set(chosen) - set(FIELD_TYPES)
-    if state.current and not own <= dataset_label_fields(collection_metadata, folder):
+    if state.current and not own <= dataset_label_fields(collection_metadata, folder, salt_id):
         return IndexedLabels(current=False, record=NO_RECORD)
     return state
+
+
+def dataset_salt_id(dataset: Path) -> str:
+    """The ``salt_id`` in ``dataset``'s dataset.json (its ``dataset_id`` in the index), "" when
+    it cannot be read: the index's label record is then looked up by the folder alone."""
+    try:
+        settings = json.loads((Path(dataset) / SETTINGS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    return str(settings.get("salt_id", "")) if isinstance(settings, dict) else ""
 
 
 def dropped_by_rebuild(held: list[HeldDataset], given: list[dict[str, Any]]) -> list[HeldDataset]:

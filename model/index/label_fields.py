@@ -11,7 +11,7 @@ values only), is not a plain field name (letters, digits and ``_``, starting wit
 its case, or holds no 1 or 0 at all.
 
 The collection's metadata records, under ``LABELS_KEY``, for each dataset (by its
-``dataset_folder``) the own label fields indexed, a fingerprint of the label values the index
+``dataset_folder``, found by its ``dataset_id`` in a copied data root) the own label fields indexed, a fingerprint of the label values the index
 holds of its studies (``values_fingerprint``: the indexed columns' values per study, whatever
 the order of the file's rows and columns, its rows of other datasets' studies or its columns the
 index does not take), the names of the labels files they came from and whether that was the
@@ -193,20 +193,23 @@ def values_fingerprint(labels: pd.DataFrame | None) -> str:
 
 
 def dataset_record(
-    labels: pd.DataFrame | None, files: list[Path], own: bool = False
+    labels: pd.DataFrame | None, files: list[Path], own: bool = False, dataset_id: str = ""
 ) -> dict[str, Any]:
     """What the collection records of one dataset: the own label fields of its ``labels``
     (``model.index.records.read_labels``; None without), the fingerprint of their values, the
-    names of the labels ``files`` they came from and whether that is the dataset's ``own``."""
+    names of the labels ``files`` they came from, whether that is the dataset's ``own``, and its
+    ``dataset_id`` (the salt id), by which a copy of the dataset finds the record
+    (``dataset_labels_record``)."""
     fields = (
         [] if labels is None else [c for c in labels.columns if c not in (*FINDINGS, "diagnosis")]
     )
-    return {
+    record = {
         "fields": sorted(map(str, fields)),
         "values": values_fingerprint(labels),
         "files": [Path(path).name for path in files],
         "own": bool(own),
     }
+    return {**record, "dataset_id": dataset_id} if dataset_id else record
 
 
 def recorded_labels(metadata: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -238,21 +241,42 @@ def label_fields(metadata: dict[str, Any] | None) -> frozenset[str]:
     return frozenset(fields)
 
 
-def dataset_label_fields(metadata: dict[str, Any] | None, dataset_folder: str) -> frozenset[str]:
+def dataset_labels_record(
+    metadata: dict[str, Any] | None, dataset_folder: str, dataset_id: str = ""
+) -> dict[str, Any] | None:
+    """The index's record of one dataset's labels: the one under its ``dataset_folder``, else
+    the one naming its ``dataset_id``. A data root copied or moved whole keeps the index, but
+    the hash of each dataset's resolved folder changes with the place; without the second look
+    the copy read as indexed before labels were recorded, and its own label filters as absent."""
+    recorded = recorded_labels(metadata)
+    record = recorded.get(dataset_folder)
+    if record is None and dataset_id:
+        same = [one for _, one in sorted(recorded.items()) if isinstance(one, dict)]
+        record = next((one for one in same if one.get("dataset_id") == dataset_id), None)
+    return record if isinstance(record, dict) else None
+
+
+def dataset_label_fields(
+    metadata: dict[str, Any] | None, dataset_folder: str, dataset_id: str = ""
+) -> frozenset[str]:
     """The own label fields the index holds of one dataset's studies (none when it did not
     record that dataset's: indexed before label fields were recorded)."""
-    record = recorded_labels(metadata).get(dataset_folder) or {}
+    record = dataset_labels_record(metadata, dataset_folder, dataset_id) or {}
     return frozenset(str(name) for name in record.get("fields", []))
 
 
 def compare_labels(
-    metadata: dict[str, Any] | None, dataset_folder: str, values: str, file_hash: str
+    metadata: dict[str, Any] | None,
+    dataset_folder: str,
+    values: str,
+    file_hash: str,
+    dataset_id: str = "",
 ) -> IndexedLabels:
     """Whether the index holds the label values of the dataset's labels file now, whose
     ``values_fingerprint`` is ``values`` and ``labels_fingerprint`` ``file_hash`` (what an
     earlier version recorded); current when the index did not record the dataset's labels."""
-    record = recorded_labels(metadata).get(dataset_folder)
-    if not isinstance(record, dict):
+    record = dataset_labels_record(metadata, dataset_folder, dataset_id)
+    if record is None:
         return IndexedLabels(current=True)
     if "values" not in record:  # recorded by an earlier version: the whole file's hash
         return IndexedLabels(current=record.get("labels", "") == file_hash, record=HASH_RECORD)

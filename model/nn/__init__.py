@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "TextTower": "model.nn.text_tower",
     "ClipLoss": "model.nn.loss",
     "text_ids_from_texts": "model.nn.loss",
+    "SentenceLoss": "model.nn.sentence_loss",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -40,6 +40,7 @@ from torch import nn
 
 from model.atomic import atomic_write_bytes
 from model.checkpoint_meta import (
+    SIDECAR_SUFFIX,
     CheckpointFacts,
     CheckpointMeta,
     file_stamp,
@@ -154,6 +155,9 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         )
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    if path.name.endswith(".pt" + SIDECAR_SUFFIX):  # the name a shell completes to beside it
+        name = path.name.removesuffix(SIDECAR_SUFFIX)
+        raise CheckpointError(f"{path} is a checkpoint's metadata; give the checkpoint, {name}")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True, mmap=True)
     except (

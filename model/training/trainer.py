@@ -22,6 +22,7 @@ from model.nn.loss import ClipLoss
 from model.nn.presets import preset_to_dict
 from model.progress import Progress
 from model.provenance import software_versions
+from model.relocate import recorded_path
 from model.training import checkpoint as ckpt
 from model.training.budget import EpochBudget
 from model.training.distributed import (
@@ -146,7 +147,7 @@ class Trainer:
     def _write_config(self) -> None:
         config = {
             "preset": preset_to_dict(self.preset),
-            "data": str(self.options.data),
+            "data": recorded_path(self.options.data),  # not as typed: read from other folders
             "data_fingerprint": self.data_fingerprint,
             "device": str(self.ctx.device),
             "world_size": self.ctx.world_size,
@@ -157,7 +158,7 @@ class Trainer:
             "total_steps": self.total_steps,
             "n_train": len(self.train_ids),
             "n_val": len(self.val_ids),
-            "val_labels": str(self.options.val_labels) if self.options.val_labels else None,
+            "val_labels": recorded_path(self.options.val_labels),
             "selection": self.val_set.selection,
             "versions": software_versions(),
         }

@@ -135,8 +135,9 @@ def warn_batch_loss(n_val: int, batch: int) -> None:
     """Warn (into train.log) when the val set is too small for a batch-matched val loss."""
     if 0 < n_val < batch:
         log.warning(
-            "the val split has %d studies, fewer than one training batch of %d: no "
+            "the val split has %d stud%s, fewer than one training batch of %d: no "
             "batch-matched val loss is logged (the Loss chart draws training loss alone)",
             n_val,
+            "y" if n_val == 1 else "ies",
             batch,
         )
