@@ -30,6 +30,8 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
+from model.errors import UserError
+
 log = logging.getLogger(__name__)
 
 TIMED_FROM = 5  # the first epoch whose wall time counts (earlier ones still fill caches)
@@ -132,6 +134,15 @@ class EpochBudget:
             self.epochs,
         )
         return epochs
+
+    def check_resume_step(self, step: int, steps_per_epoch: int) -> None:
+        """UserError when a checkpoint's ``step`` lies past this run's epochs (a resume with a
+        smaller ``--epochs`` than the run reached), naming the count that would take it."""
+        if step > self.epochs * steps_per_epoch:
+            raise UserError(
+                f"cannot resume: the run is past {self.epochs} epochs (step {step}); "
+                f"give --epochs {-(-step // steps_per_epoch)} or more"
+            )
 
     def fix(self, epochs: int) -> None:
         """Record the chosen count (rank 0's, under torchrun); the budget is closed."""

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from model.data.dataset import CMRDataset, StudyVideoDataset
-from model.errors import CheckpointError, UserError
+from model.errors import CheckpointError
 from model.nn.clip_model import CMRClip
 from model.nn.config import Preset
 from model.nn.loss import ClipLoss
@@ -117,12 +117,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         rng = state["rng"]
         ckpt.restore_rng(rng[self.ctx.rank] if self.ctx.rank < len(rng) else rng[0])
-        if meta.step > self.total_steps:
-            needed = -(-meta.step // self.steps_per_epoch)
-            raise UserError(
-                f"cannot resume: the run is past {self.budget.epochs} epochs "
-                f"(step {meta.step}); give --epochs {needed} or more"
-            )
+        self.budget.check_resume_step(meta.step, self.steps_per_epoch)
         self.step = meta.step
         self.best_score = float(state["trainer"]["best_score"])
         self.best_step = int(state["trainer"].get("best_step", -1))
