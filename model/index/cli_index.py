@@ -50,6 +50,7 @@ from model.index.rebuild import drop_dead_leftovers, drop_leftovers, rebuild_ind
 from model.index.records import IndexRecords, build_records, read_labels
 from model.index.writer import UpsertReport, upsert_records
 from model.index.writer_lock import WriterLock
+from model.input_checks import check_inputs
 from model.labels import label_file
 from model.output_path import check_output_path
 
@@ -239,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
         probe_server(location)  # before the embedding, which can take an hour
     else:
         check_output_path(location.path, "index folder", folder=True)
+    check_inputs(datasets=args.data, labels=args.labels or [])  # before embedding any of them
     fingerprint = read_checkpoint_meta(args.checkpoint).fingerprint
     device = str(resolve_device(args.device))
     lock = (
