@@ -106,7 +106,7 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
     assert (out / "external" / "plots" / "confusion_linear_probe_run_last.png").is_file()
     # every internal test study of the tiny data is "normal": the diagnosis probe says so
     assert (
-        "site internal: diagnosis probe skipped: all 12 labelled studies are 'normal'"
+        "site internal: diagnosis probe skipped: every labelled study (12 studies) is 'normal'"
         in summary["problems"]
     )
     prompts = pd.read_csv(out / "internal" / "prompts.csv")

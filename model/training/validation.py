@@ -27,6 +27,7 @@ from model.prompts import DEFAULT_PROMPTS, PromptSet
 from model.schema import VIEW_SLOTS
 from model.training.run_folder import RunFolder
 from model.training.val_loss import TrainingLoss, batch_matched_loss, val_features
+from model.wording import counted
 from model.zeroshot import finding_metrics, score_findings
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def selection_score(metrics: dict[str, float]) -> float:
 
 
 def _studies(n: int) -> str:
-    return f"{n} val stud{'y' if n == 1 else 'ies'} with a report impression"
+    return f"{counted(n, 'val study')} with a report impression"
 
 
 # ``--val-labels`` and the prompts they are scored with, (None, None) without them
