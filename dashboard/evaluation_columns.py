@@ -73,6 +73,27 @@ def in_site_order(names: Iterable[str], sites: Iterable[str]) -> list[str]:
 FIGURE_ORDER = ("roc_", "comparison_", "fewshot_", "confusion_")
 
 
+# A figure wider than this is shrunk on a tablet's page (768-1024 px wide) until its 7-8 pt text
+# is unreadable: the few-shot panels, four abreast, are 1,322 px wide and were drawn at half size.
+WIDE_FIGURE_PX = 900
+# figure kind -> the tab that draws its data as an interactive chart, readable at any width
+INTERACTIVE_TAB = {"fewshot_": "Few-shot"}
+
+
+def figure_note(name: str, width_px: int, tabs: Iterable[str]) -> str | None:
+    """A line above the figure ``name`` (``internal/plots/fewshot_m.png``) when it is too wide
+    to read on a tablet (``WIDE_FIGURE_PX``) and one of the page's ``tabs`` draws its data as an
+    interactive chart, pointing there; None otherwise (the figure reads as it is)."""
+    stem = name.rsplit("/", 1)[-1]
+    tab = next((tab for kind, tab in INTERACTIVE_TAB.items() if stem.startswith(kind)), None)
+    if width_px <= WIDE_FIGURE_PX or tab is None or tab not in set(tabs):
+        return None
+    return (
+        f"On a narrow screen this figure's text is small: the **{tab}** tab draws the same "
+        "curves as an interactive chart, one label at a time."
+    )
+
+
 def figures_in_order(names: Iterable[str], sites: Iterable[str]) -> list[str]:
     """Figure paths (``internal/plots/roc_m.png``) by site (``in_site_order``), then by kind in
     ``FIGURE_ORDER`` (other kinds last), each kind's in their given order."""

@@ -57,6 +57,7 @@ class EvaluationOutputs:
     reports: list[Path] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # "name: why" of files left out
     vectors: list[Path] = field(default_factory=list)  # the figures' SVGs, for slides
+    image_widths: dict[Path, int] = field(default_factory=dict)  # each PNG's, in pixels
 
     def key_figures(self) -> pd.DataFrame:
         """The headline table of the summary as text, single figures with their CIs
@@ -246,8 +247,10 @@ def read_outputs(folder: Path) -> EvaluationOutputs:
     for path in _files(folder, "*.png"):
         try:
             with Image.open(path) as image:
+                width = image.size[0]
                 image.verify()
             outputs.images.append(path)
+            outputs.image_widths[path] = width
         except (OSError, ValueError, SyntaxError) as err:  # what PIL raises for damaged files
             outputs.unreadable.append(f"{path.relative_to(folder)}: {_why(err)}")
     outputs.vectors = _files(folder, "*.svg")  # offered for download, never drawn here

@@ -36,11 +36,18 @@ def format_eta(seconds: Any) -> str:
 def progress_label(progress: dict) -> str:
     """A job's progress line, e.g. ``2/5 ingest · internal site · ingest: read headers —
     300/1000 · ETA of this part 1m 05s``: a pipeline step's progress is that of one of its parts
-    (a site, a stage of the command), never of the step as a whole."""
+    (a site, a stage of the command), never of the step as a whole. A part of the stage under
+    way follows its count with its own share done: ``train — 300/~1600 · epoch 3/~16 ·
+    validating 40 %`` (``model.progress.Progress.part``)."""
     label = progress.get("stage") or "starting…"
     if progress.get("total"):
         about = "~" if progress.get("estimated") else ""  # a total a time budget still chooses
         label += f" — {progress.get('done', 0)}/{about}{progress['total']}"
+    if progress.get("part"):
+        label += f" · {progress['part']}"
+        share = progress.get("part_fraction")
+        if isinstance(share, int | float):
+            label += f" {min(max(share, 0.0), 1.0):.0%}".replace("%", " %")
     eta = format_eta(progress.get("eta_s"))
     if eta:
         label += f" · ETA of this part {eta}" if progress.get("pipeline_step") else f" · ETA {eta}"

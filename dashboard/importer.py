@@ -8,10 +8,10 @@ import logging
 import re
 import shutil
 import zipfile
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 import pandas as pd
 
@@ -81,8 +81,8 @@ def plan_import(settings: Settings, form: ImportForm, upload: BinaryIO | None = 
 
     An optional file may name an entry of the uploaded zip (``reports.csv``), as an export
     copied whole into one zip holds its reports and labels beside the images; ingest reads it
-    once the import job unpacked the zip, but a labels CSV there is read from the zip now
-    (``check_zipped_labels``): its mistake was told only after a hospital's zip had been
+    once the import job unpacked the zip, but a labels CSV or view map there is read from the
+    zip now (``check_zipped_file``): its mistake was told only after a hospital's zip had been
     copied and unpacked, minutes later, on the job's log."""
     zip_names = upload_names(upload) if upload is not None else frozenset()
     out = dataset_folder(settings, form.name)
@@ -98,25 +98,39 @@ def plan_import(settings: Settings, form: ImportForm, upload: BinaryIO | None = 
     ]
     plan = ImportPlan(out, site, *files)
     check_files(plan, not_yet=unpacked)
-    if upload is not None and plan.labels is not None and unpacked in plan.labels.parents:
-        check_zipped_labels(upload, plan.labels.relative_to(unpacked).as_posix())
+    for path, what, read in (
+        (plan.labels, "labels CSV", read_labels),
+        (plan.view_map, "view map", _view_map_reader(plan.view_map)),
+    ):
+        if upload is not None and path is not None and unpacked in path.parents:
+            check_zipped_file(upload, path.relative_to(unpacked).as_posix(), what, read)
     return plan
 
 
-def check_zipped_labels(upload: BinaryIO, entry: str) -> None:
-    """Read the labels CSV ``entry`` of the uploaded zip as ingest will (``read_labels``),
-    DataError naming it by its path in the zip; one larger than ``ZIPPED_LABELS_BYTES`` (no
-    labels file is) or a zip that cannot be read is left to the job, which says why."""
+def check_zipped_file(
+    upload: BinaryIO, entry: str, what: str, read: Callable[[IO[bytes], str], object]
+) -> None:
+    """Read the file ``entry`` of the uploaded zip as ingest will (``read(handle, name)``:
+    ``read_labels`` for a labels CSV), DataError naming it by its path in the zip; one larger
+    than ``ZIPPED_LABELS_BYTES`` (no labels file or view map is) or a zip that cannot be read is
+    left to the job, which says why. ``what`` names the file in the log."""
     try:
         with zipfile.ZipFile(upload) as archive:
             found = [i for i in archive.infolist() if member_name(i) == entry]
             if found and found[0].file_size <= ZIPPED_LABELS_BYTES:
                 with archive.open(found[0]) as handle:
-                    read_labels(handle, f"{entry} in the zip")
+                    read(handle, f"{entry} in the zip")
     except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError):
-        logger.info("labels CSV %s left to the import job: the zip entry cannot be read", entry)
+        logger.info("%s %s left to the import job: the zip entry cannot be read", what, entry)
     finally:
         upload.seek(0)
+
+
+def _view_map_reader(path: Path | None) -> Callable[[IO[bytes], str], object]:
+    """``ViewMap.load``'s check of the view map ``path`` read from its zip entry (a CSV or YAML
+    by the end of its name, as ``load`` tells them)."""
+    is_csv = path is not None and path.suffix.lower() == ".csv"
+    return lambda handle, name: ViewMap.parse(handle.read(), name, is_csv)
 
 
 def check_files(plan: ImportPlan, not_yet: Path | None = None) -> None:

@@ -17,6 +17,7 @@ from dashboard.jobs import model_command
 from model.errors import DamagedIndex
 from model.labels import label_file
 from model.schema import DatasetPaths
+from model.wording import counted
 
 if TYPE_CHECKING:
     from dashboard.settings import Settings
@@ -226,9 +227,7 @@ def _other_indexes(handle: EmbeddingIndex) -> list[str]:
     that crash or hang a reader (never read); their fingerprints are left to the index's log."""
     from model.index.collection_spec import COLLECTION_PREFIX
 
-    held = [
-        f"{c.count:,} stud{'y' if c.count == 1 else 'ies'}" for c in handle.collections() if c.count
-    ]
+    held = [counted(c.count, "study") for c in handle.collections() if c.count]
     return held + [
         "one damaged, not read"
         for name in sorted(handle.unreadable)

@@ -21,6 +21,7 @@ from dashboard.studies import column_label
 from model.evaluation.tables import display_name
 from model.labels import diagnosis_targets
 from model.schema import DIAGNOSES
+from model.wording import counted
 
 LABEL_SUFFIX = " (label)"
 DIAGNOSIS = f"Diagnosis{LABEL_SUFFIX}"
@@ -135,7 +136,7 @@ def _share(values: pd.Series) -> float | None:
 def selection_message(count: int, note: str) -> str:
     """The toast a new map selection raises, with the first label of its ``selection_note``: on
     a laptop the list is under the fold, below the 620 px map, so a lasso seemed to do nothing."""
-    listed = f"{count:,} {'study' if count == 1 else 'studies'} selected: listed below the map"
+    listed = f"{counted(count, 'study')} selected: listed below the map"
     first = note.split(" · ")[0]  # the rest under the map: a toast cuts a long line
     return f"{listed}. More common here: {first}" if note else listed
 

@@ -23,6 +23,7 @@ from dashboard.inert_text import plotly_text
 from dashboard.job import load_json_object
 from dashboard.plots import PALETTE, TEMPLATE
 from model.relocate import is_dataset, locate
+from model.wording import counted
 
 # the curves compared: the score best.pt is chosen by, and the label-using zero-shot AUC
 COMPARED = {"selection_score": "val mean R@1/5/10", "val_auc": "val zero-shot AUC"}
@@ -109,7 +110,7 @@ def facts_line(facts: RunFacts, estimate: int | None = None) -> str:
     data = f"trained on {facts.dataset}" if facts.dataset else ""
     if data and facts.n_train is not None and facts.n_val is not None:
         data += f" ({facts.n_train:,} train, {facts.n_val:,} val studies)"
-    schedule = f"{facts.epochs} epoch{'s' if facts.epochs != 1 else ''}" if facts.epochs else ""
+    schedule = counted(facts.epochs, "epoch") if facts.epochs else ""
     if estimate is not None and facts.epochs:
         schedule = (
             f"~{estimate} epochs by its time budget (at most {facts.epochs})"

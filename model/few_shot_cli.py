@@ -31,6 +31,7 @@ from model.few_shot import (
     prompt_logits,
     score_table,
 )
+from model.input_checks import check_inputs
 from model.labels import label_file, labels_by_study
 from model.output_path import check_not_an_input, check_output_path
 from model.prompts import FindingPrompts
@@ -131,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--out {args.out} must be a .csv file")
     check_output_path(args.out, "--out", folder=False)
     check_inputs_kept(args)
+    check_inputs(checkpoint=args.checkpoint, datasets=[args.data], labels=[args.labels])
     examples = with_prompt_flags(ExampleSet.load(args.examples), args)
     problem = method_problem(examples, args.method)
     if problem is not None:  # before the checkpoint is loaded

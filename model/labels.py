@@ -17,6 +17,7 @@ never for training or for choosing anything.
 from __future__ import annotations
 
 import difflib
+import io
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,6 +30,7 @@ from model.errors import DataError, header_names, not_found
 from model.schema import DatasetPaths
 
 KEY = "accession_number"
+_HEADER_BYTES = 1 << 20  # a labels file's header line is read up to this many bytes
 VALUES = ("1", "0", "1.0", "0.0", "")  # what a label cell may hold (blank: unknown)
 # Wrong cell values an error may quote: short numbers and the words a spreadsheet uses for yes,
 # no or unknown. Any other text is not quoted: the file given may be a report or a patient list.
@@ -49,6 +51,21 @@ def read_labels_csv(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(not_found("labels file", path))
     return read_labels(path, str(path))
+
+
+def check_labels_header(path: str | Path) -> None:
+    """``DataError`` unless ``path`` is a file whose first line is a labels header (it has an
+    ``accession_number`` column): what ``read_labels_csv`` would say of a wrong file (a missing
+    one, a folder, a prompt set given for it), without reading a large file's rows."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(not_found("labels file", path))
+    try:
+        with path.open("rb") as handle:
+            head = handle.readline(_HEADER_BYTES)
+    except OSError as err:
+        raise DataError(f"labels file {path} cannot be read: {err}") from err
+    read_labels(io.BytesIO(head), str(path))
 
 
 def read_labels(source: Path | IO[bytes], path: str) -> pd.DataFrame:

@@ -3,6 +3,12 @@
 When the environment variable ``CMR_PROGRESS_FILE`` names a file, every ``Progress`` writes
 ``{"stage", "done", "total", "fraction", "eta_s", "message", "updated"}`` to it atomically, at most
 a few times a second. The dashboard's job monitor only reads that file.
+
+A stage may run a part of its work that has a ``Progress`` of its own (training validates after
+an epoch, embedding the val studies): inside ``with bar.part("epoch 3/~16 · validating")`` a
+``Progress`` opened reports into the outer one's record as ``part`` and ``part_fraction``
+instead of writing its own, so the job's bar keeps its stage and count (it jumped to the
+embedding's own bar, "embed studies — 40/100", and back).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_DATE_FORMAT = "%H:%M:%S"
 _MIN_INTERVAL_S = 0.3
 _prefixes: list[str] = []
+_parts: list[Progress] = []  # the stages whose ``part`` is under way, innermost last
 
 
 def configure_logging(level: int) -> None:
@@ -79,6 +86,8 @@ class Progress:
         self._start = time.monotonic()
         self._last_write = 0.0
         self._path = os.environ.get(PROGRESS_ENV)
+        self._outer = _parts[-1] if _parts else None  # the stage this one is a part of
+        self._part: tuple[str, float | None] | None = None  # (label, fraction) while one runs
         self._bar = tqdm(
             total=total,
             desc=self.stage,
@@ -108,6 +117,20 @@ class Progress:
         self._bar.update(n)
         self._write()
 
+    @contextlib.contextmanager
+    def part(self, label: str) -> Iterator[None]:
+        """A part of this stage's work, ``label`` on its bar: a ``Progress`` opened inside the
+        block reports its share done here (``part_fraction``) instead of writing its own."""
+        self._part = (label, None)
+        _parts.append(self)
+        self._write(force=True)
+        try:
+            yield
+        finally:
+            _parts.remove(self)
+            self._part = None
+            self._write(force=True)
+
     def set_total(self, total: int, estimated: bool = False) -> None:
         """Change how many units the stage has (a run that learns its length part-way);
         ``estimated``: the best guess so far, shown as one, not a count already chosen."""
@@ -125,6 +148,11 @@ class Progress:
         return eta if self.eta_limit_s is None else min(eta, self.eta_limit_s)
 
     def _write(self, force: bool = False) -> None:
+        if self._outer is not None and self._outer._part is not None:
+            fraction = self.done / self.total if self.total else None
+            self._outer._part = (self._outer._part[0], fraction)
+            self._outer._write(force)
+            return
         if not self._path:
             return
         now = time.monotonic()
@@ -143,6 +171,8 @@ class Progress:
                 "eta_s": self.eta_s(),
                 "pipeline_step": self.pipeline_step,
                 "message": self.message,
+                "part": self._part[0] if self._part else None,
+                "part_fraction": self._part[1] if self._part else None,
                 "updated": time.time(),
             },
         )

@@ -20,6 +20,7 @@ import pandas as pd
 
 from model.atomic import atomic_write_with
 from model.errors import DataError, UserError
+from model.input_checks import check_inputs
 from model.labels import label_file, labels_by_study, unlabelled
 from model.output_path import check_not_an_input, check_output_path
 from model.prompts import DEFAULT_PROMPTS, PromptSet
@@ -163,6 +164,9 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(args.out, "--out", folder=False)
     for path, what in ((args.out, "--out"), (metrics_path(args.out), "the metrics file")):
         check_not_an_input(path, what, (args.labels, label_file(args.data)), args.data)
+    check_inputs(
+        checkpoint=args.checkpoint, datasets=[args.data], prompts=args.prompts, labels=[args.labels]
+    )
     prompt_set = PromptSet.load(args.prompts)
     ds = CMRDataset.open(args.data)
     if not ds.ids(args.split):

@@ -10,6 +10,7 @@ from dashboard.demo_wait_view import caution_while_demo_builds
 from dashboard.evaluation_columns import (
     column_labels,
     downloads_in_order,
+    figure_note,
     figures_in_order,
     in_site_order,
     shown_columns,
@@ -162,6 +163,9 @@ def results_section() -> None:
             for where in figures_in_order(images, sites):  # the ROC first
                 image = outputs.folder / where
                 short, description = figure_text(where)
+                note = figure_note(where, outputs.image_widths.get(image, 0), groups)
+                if note:
+                    st.caption(note)
                 st.image(str(image), caption=markdown_text(where), alt=description)
                 row = st.container(horizontal=True)  # the SVG scales on a slide, the PNG blurs
                 for path in outputs.figure_files(image):

@@ -106,7 +106,7 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
     assert (out / "external" / "plots" / "confusion_linear_probe_run_last.png").is_file()
     # every internal test study of the tiny data is "normal": the diagnosis probe says so
     assert (
-        "site internal: diagnosis probe skipped: all 12 labelled studies are 'normal'"
+        "site internal: diagnosis probe skipped: every labelled study (12 studies) is 'normal'"
         in summary["problems"]
     )
     prompts = pd.read_csv(out / "internal" / "prompts.csv")
@@ -257,14 +257,13 @@ def test_a_dataset_that_cannot_be_opened_is_named_once(
     tiny: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """With no site to evaluate, the reason was logged as the site's error and again in the
-    final "nothing to evaluate" line."""
+    final "nothing to evaluate" line; a missing --data is now named before any work, once."""
     missing = tmp_path / "no-such-dataset"
     argv = ["evaluate", "--checkpoint", str(tiny["checkpoint"]), "--data", str(missing)]
     with caplog.at_level(logging.ERROR):
         assert main([*argv, "--out", str(tmp_path / "eval"), *FAST]) == 2
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and errors[0].startswith("nothing to evaluate: ")
-    assert str(missing) in errors[0]
+    assert errors == [f"dataset folder {missing} does not exist"]
     with caplog.at_level(logging.ERROR):  # an external site that fails is still named
         assert _evaluate(tiny, tmp_path / "eval2", "--external", str(missing)) == 2
     assert f"{missing}" in caplog.text

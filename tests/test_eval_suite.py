@@ -155,7 +155,7 @@ def test_a_finding_with_few_studies_of_a_class_is_flagged_not_dropped(tmp_path: 
     result = evaluate_site(fake_encoder(), site, fake_prompts(), replace(CONFIG, bootstrap=0))
     flagged = [p for p in result.problems if "too few" in p]
     assert len(flagged) == 1 and "'lge'" in flagged[0]
-    assert "3 positive and 37 negative" in flagged[0]
+    assert "3 positive studies and 37 negative studies" in flagged[0]
     assert "lge" in set(result.zeroshot["label_key"])
 
 

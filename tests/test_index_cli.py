@@ -212,8 +212,11 @@ def test_a_rebuild_names_the_datasets_it_would_drop(setup, tmp_path, caplog):
     assert index.count() == N + 6
     assert main([*argv, "--data", str(data), "--drop-others"]) == 2
     assert "--drop-others goes with --rebuild" in caplog.text
-    assert main([*argv, "--data", str(data), "--rebuild", "--drop-others"]) == 0
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert main([*argv, "--data", str(data), "--rebuild", "--drop-others"]) == 0
     assert index.count() == N
+    assert f"{N} studies ({N} written, 0 unchanged, 6 removed)" in caplog.text, caplog.text
 
 
 def test_a_label_filter_on_an_index_built_without_labels_says_so(setup, tmp_path, caplog):

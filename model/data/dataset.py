@@ -43,14 +43,7 @@ class CMRDataset:
         """Open ``path``; DataError naming what is missing when it is not an ingested dataset."""
         root = Path(path)
         paths = DatasetPaths(root)
-        if not root.is_dir():
-            raise DataError(not_found("dataset folder", root, folder=True))
-        if not paths.studies.is_file():
-            raise DataError(
-                f"{root} is not a dataset (no studies.parquet); if it holds DICOM or NIfTI "
-                f"studies, ingest them first with `python -m model ingest {root} --out DATASET` "
-                "and give DATASET instead"
-            )
+        check_dataset_folder(root)
         try:
             studies = pd.read_parquet(paths.studies)
             settings = json.loads((root / "dataset.json").read_text(encoding="utf-8"))
@@ -180,3 +173,16 @@ def __getattr__(name: str) -> type[StudyVideoDataset]:
 
         return StudyVideoDataset
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def check_dataset_folder(root: Path) -> None:
+    """DataError unless ``root`` is a folder holding a dataset's ``studies.parquet`` (a quick
+    look, nothing read: commands check it before their slow work, ``model.input_checks``)."""
+    if not root.is_dir():
+        raise DataError(not_found("dataset folder", root, folder=True))
+    if not DatasetPaths(root).studies.is_file():
+        raise DataError(
+            f"{root} is not a dataset (no studies.parquet); if it holds DICOM or NIfTI "
+            f"studies, ingest them first with `python -m model ingest {root} --out DATASET` "
+            "and give DATASET instead"
+        )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,21 +79,35 @@ class ViewMap:
         if not path.is_file():
             raise DataError(not_found("view map", path))
         try:
-            if path.suffix.lower() == ".csv":
-                with path.open(newline="", encoding="utf-8") as handle:
-                    pairs = [(row["pattern"], row["slot"]) for row in csv.DictReader(handle)]
-            else:
-                loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-                if not isinstance(loaded, dict):
-                    raise DataError(f"view map {path} must map SeriesDescription patterns to slots")
-                pairs = [(str(k), str(v)) for k, v in loaded.items()]
-        except (KeyError, yaml.YAMLError, UnicodeDecodeError) as err:
+            data = path.read_bytes()
+        except OSError as err:
             raise DataError(f"view map {path} cannot be read: {err}") from err
+        return cls.parse(data, str(path), is_csv=path.suffix.lower() == ".csv")
+
+    @classmethod
+    def parse(cls, data: bytes, source: str, is_csv: bool) -> ViewMap:
+        """A view map's file content (``load``'s, or a zip entry's checked on the Studies page
+        before the zip is unpacked), named ``source`` in its DataErrors."""
+        try:
+            text = data.decode("utf-8")
+            if is_csv:
+                rows = csv.DictReader(io.StringIO(text, newline=""))
+                pairs = [(row["pattern"], row["slot"]) for row in rows]
+            else:
+                loaded = yaml.safe_load(text) or {}
+                if not isinstance(loaded, dict):
+                    raise DataError(
+                        f"view map {source} must map SeriesDescription patterns to slots"
+                    )
+                pairs = [(str(k), str(v)) for k, v in loaded.items()]
+        except (KeyError, yaml.YAMLError, UnicodeDecodeError, csv.Error) as err:
+            raise DataError(f"view map {source} cannot be read: {err}") from err
         allowed = {*VIEW_SLOTS, "sax", "lge_sax", IGNORE}
         for pattern, slot in pairs:
             if slot not in allowed:
                 raise DataError(
-                    f"view map {path}: slot {slot!r} for {pattern!r} is not one of {sorted(allowed)}"
+                    f"view map {source}: slot {slot!r} for {pattern!r} is not one of "
+                    f"{sorted(allowed)}"
                 )
         return cls([(pattern.strip().lower(), slot) for pattern, slot in pairs])
 

@@ -24,6 +24,7 @@ from model.evaluation.fewshot import FewShotConfig
 from model.evaluation.probes import ProbeConfig
 from model.evaluation.runner import EvaluationRequest, evaluate
 from model.evaluation.suite import SuiteConfig
+from model.input_checks import check_inputs
 from model.prompts import DEFAULT_PROMPTS
 from model.training.distributed import resolve_device
 
@@ -165,7 +166,14 @@ def request_from_args(args: argparse.Namespace) -> EvaluationRequest:
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = evaluate(request_from_args(args))
+    request = request_from_args(args)
+    check_inputs(  # before the labels files are read and the datasets opened
+        checkpoint=request.checkpoint,
+        datasets=[request.data, *request.external],
+        prompts=request.prompts,
+        labels=request.labels,
+    )
+    summary = evaluate(request)
     for result in summary["results"]:
         for block in result["diagnosis"].values():
             log.info(

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from model.evaluation.headline import FIGURES, headline_text, shared_labels
+from model.wording import counted
 
 LEAD_FIGURE = "zero-shot findings, mean AUC"
 PROBE_FIGURE = "linear probe findings, mean AUC (cross-validated)"
@@ -32,8 +33,8 @@ def _shown(cell: str) -> str | None:
     return None if cell == "–" else cell
 
 
-def _count(value: Any) -> str | None:
-    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else None
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def site_words(site: dict[str, Any]) -> str:
@@ -41,9 +42,10 @@ def site_words(site: dict[str, Any]) -> str:
     150 patients, test split)``; the selection is named only when it is not every study."""
     name = str(site.get("name", "?"))
     studies, patients = _count(site.get("n_evaluated")), _count(site.get("n_patients"))
-    words = [f"{studies} studies" + (f" of {patients} patients" if patients else "")]
-    if not studies:
-        words = []
+    words = []
+    if studies:
+        of = f" of {counted(patients, 'patient')}" if patients else ""
+        words = [counted(studies, "study") + of]
     selection = site.get("selection")
     if isinstance(selection, str) and selection and selection != "all studies":
         words.append(selection)

@@ -23,6 +23,7 @@ from model.errors import DataError, UserError
 from model.labels import KEY, diagnosis_targets, label_file, read_labels_csv
 from model.prompts import PromptSet
 from model.schema import DIAGNOSES, DatasetPaths
+from model.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -178,10 +179,16 @@ def load_site(
     if site.n_labelled == 0:
         site.problems.append(
             f"site {name}: none of the {len(labels)} rows of the labels file matches one of the "
-            f"{len(studies)} studies evaluated (accession numbers via {dataset.root}/linkage.csv); "
+            f"{counted(len(studies), 'study')} evaluated (accession numbers via "
+            f"{dataset.root}/linkage.csv); "
             "label-based metrics skipped"
         )
-    log.info("site %s: %d studies evaluated, %d with labels", name, len(studies), site.n_labelled)
+    log.info(
+        "site %s: %s evaluated, %d with labels",
+        name,
+        counted(len(studies), "study"),
+        site.n_labelled,
+    )
     return site
 
 
@@ -202,7 +209,7 @@ def load_development(
     keep = site.labels.notna().any(axis=1).to_numpy()
     if not keep.any():
         return None
-    log.info("train-split probes: %d labelled train/val studies", int(keep.sum()))
+    log.info("train-split probes: %s", counted(int(keep.sum()), "labelled train/val study"))
     return _labelled(dataset, "development", True, studies[keep], labels, diagnoses)
 
 

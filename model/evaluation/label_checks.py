@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from model.evaluation.inputs import SiteData
+from model.wording import counted
 
 # Under this many studies of a class a finding's metrics are still computed but flagged: one
 # study then moves its AUC by 0.1 or more, and a percentile bootstrap over a handful of
@@ -31,14 +32,15 @@ def usable_findings(site: SiteData, problems: list[str]) -> dict[str, np.ndarray
         if not known.any():
             problems.append(
                 f"site {site.name}: label column '{name}' has no known value among the "
-                f"{len(known)} studies evaluated; it is skipped"
+                f"{counted(len(known), 'study')} evaluated; it is skipped"
             )
             continue
         classes = values[known].unique()
         if classes.size < 2:
             problems.append(
                 f"site {site.name}: label column '{name}' has one class only "
-                f"({int(known.sum())} known values, all {int(classes[0])}); it is skipped"
+                f"({counted(int(known.sum()), 'known value')}, all {int(classes[0])}); it is "
+                "skipped"
             )
             continue
         usable[name] = known
@@ -46,8 +48,9 @@ def usable_findings(site: SiteData, problems: list[str]) -> dict[str, np.ndarray
         negatives = int(known.sum()) - positives
         if min(positives, negatives) < FEW_STUDIES:
             problems.append(
-                f"site {site.name}: '{name}' has {positives} positive and {negatives} negative "
-                f"studies with a known value: too few (under {FEW_STUDIES} of a class) for its "
+                f"site {site.name}: '{name}' has {counted(positives, 'positive study')} and "
+                f"{counted(negatives, 'negative study')} with a known value: too few (under "
+                f"{FEW_STUDIES} of a class) for its "
                 "AUC and confidence interval to be relied on"
             )
     return usable
@@ -60,8 +63,8 @@ def flag_few_study_diagnoses(site: SiteData, problems: list[str]) -> None:
     for index, count in zip(*np.unique(targets[usable], return_counts=True), strict=True):
         if count < FEW_STUDIES:
             problems.append(
-                f"site {site.name}: diagnosis '{site.diagnosis_columns()[index]}' has {count} "
-                f"studies: too few (under {FEW_STUDIES}) for its one-vs-rest AUC and confidence "
+                f"site {site.name}: diagnosis '{site.diagnosis_columns()[index]}' has "
+                f"{counted(int(count), 'study')}: too few (under {FEW_STUDIES}) for its one-vs-rest AUC and confidence "
                 "interval to be relied on"
             )
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from model.wording import counted
+
 # metrics.CALIBRATION_BINS, not imported: metrics needs scipy, which the dashboard never loads
 CALIBRATION_BINS = 10
 
@@ -31,9 +33,9 @@ def site_line(site: dict[str, Any]) -> str:
     that recorded them, their patients (the bootstrap's unit), the selection, and those with
     labels."""
     patients = site.get("n_patients")
-    of_patients = f" of {_count(patients)} patients" if patients is not None else ""
+    of_patients = f" of {counted(patients, 'patient')}" if patients is not None else ""
     return (
-        f"{_count(site.get('n_evaluated'))} studies{of_patients} evaluated "
+        f"{counted(site.get('n_evaluated'), 'study')}{of_patients} evaluated "
         f"({site.get('selection')}) of {_count(site.get('n_total'))} in the dataset; "
         f"{_count(site.get('n_labelled'))} with labels"
     )

@@ -39,6 +39,7 @@ from model.evaluation.probes import (
     probe_binary,
     probe_diagnosis,
 )
+from model.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -122,15 +123,16 @@ def _probe_targets(
             usable = usable & ~of_class
             problems.append(
                 f"site {site.name}: diagnosis probe leaves out '{classes[index]}' "
-                f"({int(of_class.sum())} studies of 1 patient): cross-validation needs at least "
+                f"({counted(int(of_class.sum()), 'study')} of 1 patient): cross-validation needs "
+                "at least "
                 "2 patients of a class, or the fold holding its patient trains without it; "
                 "the probe's accuracy and macro-F1 are over the other classes' studies"
             )
     present = np.unique(targets[usable])
     if present.size == 1:
         problems.append(
-            f"site {site.name}: diagnosis probe skipped: all {int(usable.sum())} labelled studies "
-            f"are '{classes[present[0]]}'"
+            f"site {site.name}: diagnosis probe skipped: every labelled study "
+            f"({counted(int(usable.sum()), 'study')}) is '{classes[present[0]]}'"
         )
     return (classes, usable, targets) if present.size >= 2 else None
 

@@ -42,6 +42,7 @@ from model.evaluation.site_zeroshot import zeroshot_diagnosis, zeroshot_findings
 from model.evaluation.subgroups import subgroup_table
 from model.prompt_reading import dataset_prompt_table
 from model.prompts import PromptSet
+from model.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,7 @@ def retrieval_table(
     blanked = [blank_by_construction(row, len(texts)) for row in rows]
     if blanked[0]:  # report -> study's row has every column the other one has
         problems.append(
-            f"site {site.name}: retrieval over {len(texts)} studies with a report: "
+            f"site {site.name}: retrieval over {counted(len(texts), 'study')} with a report: "
             f"{', '.join(blanked[0])} left blank, as so few studies fix them whatever the model "
             "(every rank is at most the number of studies; a top 10 holding every other study "
             "has the chance level's precision)"

@@ -37,9 +37,11 @@ from model.index.client import (
 from model.index.embedding_index import EmbeddingIndex
 from model.index.fresh_process import ChildDied, run_in_fresh_process
 from model.index.held_datasets import (
+    HeldDataset,
     dropped_by_rebuild,
     identity_of,
     read_held_datasets,
+    removed_by_rebuild,
     say_labels_state,
 )
 from model.index.label_fields import dataset_record
@@ -48,6 +50,7 @@ from model.index.rebuild import drop_dead_leftovers, drop_leftovers, rebuild_ind
 from model.index.records import IndexRecords, build_records, read_labels
 from model.index.writer import UpsertReport, upsert_records
 from model.index.writer_lock import WriterLock
+from model.input_checks import check_inputs
 from model.labels import label_file
 from model.output_path import check_output_path
 
@@ -159,9 +162,10 @@ def collect_records(
 
 def check_rebuild_keeps(
     location: ChromaLocation, fingerprint: str, datasets: list[Path], drop_others: bool
-) -> None:
+) -> list[HeldDataset] | None:
     """Stop a rebuild that would drop datasets of the old index not given with ``--data``
-    (unless ``drop_others``), naming them; an index that cannot be read is rebuilt anyway."""
+    (unless ``drop_others``), naming them; an index that cannot be read is rebuilt anyway.
+    Returns the datasets the old index holds (None when it cannot be read)."""
     from model.data.dataset import CMRDataset
 
     given = [identity_of(CMRDataset.open(path), Path(path)) for path in datasets]
@@ -179,14 +183,14 @@ def check_rebuild_keeps(
                 fingerprint[:12],
                 err,
             )
-            return
+            return None
     dropped = dropped_by_rebuild(held, given)
     if not dropped:
-        return
+        return held
     names = ", ".join(one.describe() for one in dropped)
     if drop_others:
         log.warning("the rebuild drops from the index of %s: %s", fingerprint[:12], names)
-        return
+        return held
     raise UserError(
         f"the index of checkpoint {fingerprint[:12]} at {location.describe()} also holds "
         f"{names}, which a rebuild from the given datasets would drop: give them with --data "
@@ -236,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
         probe_server(location)  # before the embedding, which can take an hour
     else:
         check_output_path(location.path, "index folder", folder=True)
+    check_inputs(datasets=args.data, labels=args.labels or [])  # before embedding any of them
     fingerprint = read_checkpoint_meta(args.checkpoint).fingerprint
     device = str(resolve_device(args.device))
     lock = (
@@ -244,8 +249,9 @@ def run(args: argparse.Namespace) -> int:
         else WriterLock(location.path, wait_s=args.wait)
     )
     with lock:  # taken before embedding, so a second writer fails fast
+        held = None
         if args.rebuild:
-            check_rebuild_keeps(location, fingerprint, args.data, args.drop_others)
+            held = check_rebuild_keeps(location, fingerprint, args.data, args.drop_others)
         started = time.perf_counter()
         records = collect_records(
             args.checkpoint, fingerprint, args.data, args.labels or [], device
@@ -254,15 +260,18 @@ def run(args: argparse.Namespace) -> int:
         with index_failures(location):
             report = _write(location, fingerprint, records, args.batch_size, args.rebuild)
     finished = time.perf_counter()
+    removed = str(report.removed)
+    if args.rebuild:  # a fresh collection: what it removed is what the old one held beyond it
+        removed = "?" if held is None else str(removed_by_rebuild(held, records.ids))
     log.info(
-        "index %s at %s: %d studies (%d written, %d unchanged, %d removed); "
+        "index %s at %s: %d studies (%d written, %d unchanged, %s removed); "
         "embedding %.1f s, upsert %.1f s, %.0f studies/s overall",
         fingerprint[:12],
         location.describe(),
         report.total,
         report.written,
         report.unchanged,
-        report.removed,
+        removed,
         embedded - started,
         finished - embedded,
         len(records) / max(finished - started, 1e-9),

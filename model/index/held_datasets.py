@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,12 +54,14 @@ _PAGE = 5000
 
 @dataclass(frozen=True)
 class HeldDataset:
-    """One dataset's studies in an index: its name, identity (None when not recorded), count."""
+    """One dataset's studies in an index: its name, identity (None when not recorded), count,
+    and their study ids (what a rebuild counts as removed: those its records lack)."""
 
     name: str
     dataset_id: str | None
     folder: str | None
     studies: int
+    ids: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     def describe(self) -> str:
         return f"{self.name} ({self.studies:,} studies)"
@@ -84,18 +86,21 @@ def identity_of(dataset: CMRDataset, path: Path) -> dict[str, str]:
 
 def held_datasets(collection: Collection) -> list[HeldDataset]:
     """The datasets whose studies ``collection`` holds, largest first (metadata only is read)."""
-    counts: Counter[tuple[str, str | None, str | None]] = Counter()
+    ids: defaultdict[tuple[str, str | None, str | None], set[str]] = defaultdict(set)
     offset = 0
     while True:
         page = collection.get(include=["metadatas"], limit=_PAGE, offset=offset)
-        for meta in page["metadatas"] or []:
+        for sid, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
             meta = meta or {}
             key = (str(meta.get("dataset", "")), meta.get("dataset_id"), meta.get("dataset_folder"))
-            counts[key] += 1  # type: ignore[index]
+            ids[key].add(sid)  # type: ignore[index]
         if len(page["ids"]) < _PAGE:
             break
         offset += _PAGE
-    held = [HeldDataset(name, did, folder, n) for (name, did, folder), n in counts.items()]
+    held = [
+        HeldDataset(name, did, folder, len(sids), frozenset(sids))
+        for (name, did, folder), sids in ids.items()
+    ]
     return sorted(held, key=lambda one: (-one.studies, one.name))
 
 
@@ -162,6 +167,14 @@ def dataset_salt_id(dataset: Path) -> str:
     except (OSError, ValueError):
         return ""
     return str(settings.get("salt_id", "")) if isinstance(settings, dict) else ""
+
+
+def removed_by_rebuild(held: list[HeldDataset], kept: Iterable[str]) -> int:
+    """How many of the ``held`` studies a rebuild writing the ``kept`` study ids removes: the
+    other datasets' it drops and its own datasets' departed ones (its write report cannot
+    tell, as it writes a fresh collection)."""
+    kept = set(kept)
+    return sum(len(one.ids - kept) for one in held)
 
 
 def dropped_by_rebuild(held: list[HeldDataset], given: list[dict[str, Any]]) -> list[HeldDataset]:

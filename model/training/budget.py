@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 
 from model.errors import UserError
+from model.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +127,11 @@ class EpochBudget:
             return None
         log.info(
             "time budget %g s: a typical epoch took %.1f s (epochs %s timed), so the run "
-            "trains %d epochs (at most %d)",
+            "trains %s (at most %d)",
             self.budget_s,
             typical_s,
             sorted(e for e in self.epoch_s if e >= TIMED_FROM) or [done],
-            epochs,
+            counted(epochs, "epoch"),
             self.epochs,
         )
         return epochs
@@ -140,7 +141,7 @@ class EpochBudget:
         smaller ``--epochs`` than the run reached), naming the count that would take it."""
         if step > self.epochs * steps_per_epoch:
             raise UserError(
-                f"cannot resume: the run is past {self.epochs} epochs (step {step}); "
+                f"cannot resume: the run is past {counted(self.epochs, 'epoch')} (step {step}); "
                 f"give --epochs {-(-step // steps_per_epoch)} or more"
             )
 

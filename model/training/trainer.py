@@ -270,7 +270,7 @@ class Trainer:
         if self.ctx.is_main and self.val_ids and ((epoch + 1) % self.cfg.eval_every == 0 or last):
             matched = TrainingLoss(self.global_batch, self.cfg.sentence_loss)  # as a step scores
             args = (self.model, self.val_set, val_labels, epoch, self.step, self.folder, matched)
-            score = validate_epoch(*args)
+            score = validate_epoch(*args, bar=self._bar)
             # a val split of one study scores every epoch alike: keep the latest, as without one
             improved = score > self.best_score or not self.val_set.ranks_epochs
             self.best_score = max(score, self.best_score)

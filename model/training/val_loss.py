@@ -32,6 +32,7 @@ from model.embed import embed_texts, text_threads
 from model.nn.loss import ClipLoss, text_ids_from_texts
 from model.nn.packed_bert import mean_by_owner
 from model.nn.sentence_loss import SentenceLoss
+from model.wording import counted
 
 log = logging.getLogger(__name__)
 TEXT_CHUNK = 256  # texts per text-tower call, as ``embed_texts`` reads them
@@ -135,9 +136,8 @@ def warn_batch_loss(n_val: int, batch: int) -> None:
     """Warn (into train.log) when the val set is too small for a batch-matched val loss."""
     if 0 < n_val < batch:
         log.warning(
-            "the val split has %d stud%s, fewer than one training batch of %d: no "
+            "the val split has %s, fewer than one training batch of %d: no "
             "batch-matched val loss is logged (the Loss chart draws training loss alone)",
-            n_val,
-            "y" if n_val == 1 else "ies",
+            counted(n_val, "study"),
             batch,
         )

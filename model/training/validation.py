@@ -8,6 +8,7 @@ Identical impressions count as the same report: a study retrieving any copy of i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -23,10 +24,12 @@ from model.embed import embed_texts, encode_studies, study_loader
 from model.evaluation.retrieval import recalls_fixed_by
 from model.labels import labels_by_study
 from model.nn.loss import ClipLoss
+from model.progress import Progress
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 from model.schema import VIEW_SLOTS
 from model.training.run_folder import RunFolder
 from model.training.val_loss import TrainingLoss, batch_matched_loss, val_features
+from model.wording import counted
 from model.zeroshot import finding_metrics, score_findings
 
 log = logging.getLogger(__name__)
@@ -67,11 +70,20 @@ def selection_score(metrics: dict[str, float]) -> float:
 
 
 def _studies(n: int) -> str:
-    return f"{n} val stud{'y' if n == 1 else 'ies'} with a report impression"
+    return f"{counted(n, 'val study')} with a report impression"
 
 
 # ``--val-labels`` and the prompts they are scored with, (None, None) without them
 ValLabels = tuple[pd.DataFrame | None, PromptSet | None]
+
+
+def validating_part(epoch: int, step: int, bar: Progress) -> str:
+    """The training bar's part while epoch ``epoch`` (from 0), ended at ``step``, validates, its
+    count of epochs as the bar has it: "epoch 3/~16 · validating" (~: a count a time budget
+    still chooses)."""
+    steps_per_epoch = max(step // (epoch + 1), 1)  # an epoch validates at its end
+    about = "~" if bar.estimated else ""
+    return f"epoch {epoch + 1}/{about}{-(-(bar.total or 0) // steps_per_epoch)} · validating"
 
 
 def logged_val_labels(labels_csv: Path, ds: object) -> ValLabels:
@@ -228,12 +240,16 @@ def validate_epoch(
     step: int,
     folder: RunFolder,
     training_loss: TrainingLoss | None = None,
+    bar: Progress | None = None,
 ) -> float:
     """Validate after ``epoch`` (rank 0 alone), log it, append the ``val`` record to
     metrics.jsonl; returns the selection score. ``val_labels``: ``logged_val_labels`` or Nones;
-    ``training_loss``: the step's global batch and sentence weight, for ``val_loss_batch``."""
+    ``training_loss``: the step's global batch and sentence weight, for ``val_loss_batch``;
+    ``bar``: the training's, which shows the validation as a part of its epoch."""
     labels, prompts = val_labels
-    metrics = validate(model, ClipLoss(distributed=False), val, labels, prompts, training_loss)
+    part = bar.part(validating_part(epoch, step, bar)) if bar else contextlib.nullcontext()
+    with part:
+        metrics = validate(model, ClipLoss(distributed=False), val, labels, prompts, training_loss)
     log_validation(epoch, metrics)
     score = selection_score(metrics)
     record = {"kind": "val", "epoch": epoch, "step": step, "selection_score": score}
