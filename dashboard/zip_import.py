@@ -198,7 +198,12 @@ def _extract_members(
         destination = staging.joinpath(*PurePosixPath(name.replace("\\", "/")).parts)
         if staging.resolve() not in destination.resolve().parents:
             raise DataError(f"{label()} points outside the import folder")
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:  # mkdir's own error would quote the path, often named after the patient
+            destination.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as err:
+            raise DataError(
+                f"{label()} lies in a folder whose name is also a file; refusing"
+            ) from err
         try:
             with archive.open(info) as src, open(destination, "xb") as dst:
                 head = _copy_bounded(src, dst, info.file_size)

@@ -155,6 +155,9 @@ PATIENT = "KOWALCZYK^FENELLA_19371107"  # as exports name a patient's folder
         ({f"{PATIENT}/1.dcm": DICOM_BYTES}, {f"{PATIENT}/latest": "SE1"}, "is a link"),
         ({f"{PATIENT}/1.dcm": DICOM_BYTES, f"{PATIENT}/../../x.dcm": b"x"}, {}, "outside"),
         ({f"{PATIENT}/1.dcm": DICOM_BYTES, f"{PATIENT}//1.dcm": b"x"}, {}, "appears twice"),
+        # a file, then a folder of the same name: mkdir's own error quoted the patient's path
+        ({PATIENT: DICOM_BYTES, f"{PATIENT}/1.dcm": DICOM_BYTES}, {}, "is also a file"),
+        ({"a.dcm": DICOM_BYTES, f"a.dcm/{PATIENT}/1.dcm": DICOM_BYTES}, {}, "is also a file"),
     ],
 )
 def test_a_refused_entry_is_named_by_its_place_not_its_patient_named_path(
