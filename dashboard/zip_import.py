@@ -124,7 +124,29 @@ def check_archive(archive: zipfile.ZipFile, limits: ZipLimits) -> list[zipfile.Z
         )
     if not files:
         raise DataError("zip is empty")
+    if clash := _clash(files):
+        raise DataError(f"{entry_label(entries, clash[0])} {clash[1]}; refusing")
     return files
+
+
+def _clash(files: list[zipfile.ZipInfo]) -> tuple[zipfile.ZipInfo, str] | None:
+    """The first file entry that would land where an earlier one did (its path twice, or a file's
+    path as a folder of another), with why: known from the zip's directory, so the page refuses
+    it before a large upload is saved and unpacked only to fail."""
+    paths: set[tuple[str, ...]] = set()
+    folders: set[tuple[str, ...]] = set()
+    for info in files:
+        parts = PurePosixPath(member_name(info).replace("\\", "/")).parts
+        above = {parts[:end] for end in range(1, len(parts))}
+        if parts in paths:
+            return info, "appears twice"
+        if parts in folders:
+            return info, "has the name of a folder of another entry"
+        if above & paths:
+            return info, "lies in a folder whose name is also a file"
+        paths.add(parts)
+        folders |= above
+    return None
 
 
 class _LargerThanSaid(Exception):

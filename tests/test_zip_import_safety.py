@@ -11,6 +11,7 @@ import pytest
 
 from dashboard.settings import Settings
 from dashboard.zip_import import ZipLimits, extract_zip, looks_like_dicom
+from dashboard.zip_ingest import check_upload
 from model.errors import DataError, UserError
 
 DICOM_BYTES = b"\0" * 128 + b"DICM" + b"\x02\x00" * 50
@@ -180,3 +181,22 @@ def test_a_damaged_entry_is_refused_without_zipfiles_message_naming_it(tmp_path:
         extract_zip(io.BytesIO(damaged), tmp_path / "import")
     assert str(refused.value).startswith("cannot unpack zip entry 1 of 1")
     assert "the zip is damaged" in str(refused.value) and "KOWALCZYK" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("entries", "problem"),
+    [
+        ({f"{PATIENT}/1.dcm": DICOM_BYTES, f"{PATIENT}//1.dcm": b"x"}, "appears twice"),
+        ({PATIENT: DICOM_BYTES, f"{PATIENT}/1.dcm": DICOM_BYTES}, "is also a file"),
+        ({f"{PATIENT}/1.dcm": DICOM_BYTES, PATIENT: DICOM_BYTES}, "name of a folder"),
+    ],
+)
+def test_the_page_refuses_entries_landing_on_each_other_before_saving_the_upload(
+    entries: dict, problem: str
+) -> None:
+    # known from the zip's directory: a 2 GB upload was saved and unpacked, then refused
+    with pytest.raises(DataError) as refused:
+        check_upload(_zip(entries))
+    message = str(refused.value)
+    assert message.startswith("zip entry 2 of 2 (in `unzip -l` order") and problem in message
+    assert "KOWALCZYK" not in message
