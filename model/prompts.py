@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from model.atomic import atomic_create_text, atomic_write_text
-from model.errors import DataError, not_found
+from model.errors import DataError, not_found, short_repr
 
 _KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 _MAX_PROMPT_CHARS = 500
@@ -161,7 +161,8 @@ def _prompt_list(value: Any, where: str, yaml: bool = True) -> tuple[str, ...]:
                 'or number for a value; put the prompt in quotes ("No")'
             )
         if not isinstance(item, str) or not item.strip():
-            raise DataError(f"{where}: every prompt must be non-empty text, got {item!r}")
+            # short: a YAML alias of nested lists written out in full was hundreds of MB
+            raise DataError(f"{where}: every prompt must be non-empty text, got {short_repr(item)}")
         if len(item) > _MAX_PROMPT_CHARS:
             raise DataError(f"{where}: a prompt is longer than {_MAX_PROMPT_CHARS} characters")
         prompts.append(item.strip())
