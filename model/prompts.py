@@ -38,6 +38,8 @@ def yaml_problem(err: Exception) -> str:
     """A YAML error in one line: what is wrong and where (line and column from 1). PyYAML's own
     text spans several lines, with the offending line and a caret, which breaks a one-line error
     of the command line and the log."""
+    if isinstance(err, RecursionError):  # PyYAML composes nested lists by recursion
+        return "lists or mappings nested too deeply"
     mark = getattr(err, "problem_mark", None)
     problem = getattr(err, "problem", None)
     if mark is None or not problem:
@@ -68,7 +70,7 @@ class PromptSet:
             raise DataError(not_found("prompt set", path))
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
+        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as err:
             raise DataError(f"prompt set {path} is not valid YAML: {yaml_problem(err)}") from err
         return cls.from_dict(data, source=str(path))
 
@@ -77,7 +79,7 @@ class PromptSet:
         """Parse YAML text (e.g. from the dashboard's editor)."""
         try:
             data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
+        except (yaml.YAMLError, RecursionError) as err:
             raise DataError(f"{source} is not valid YAML: {yaml_problem(err)}") from err
         return cls.from_dict(data, source=source)
 

@@ -11,6 +11,7 @@ import pytest
 
 from model.data.views import ViewMap
 from model.errors import DataError
+from model.example_set import ExampleSet
 from model.prompts import PromptSet
 
 LEVELS = 6  # each level nine times the last: 9**6 * 9 strings when written out
@@ -44,3 +45,21 @@ def test_a_view_map_of_nested_aliases_is_refused_with_a_short_message(tmp_path: 
     message = str(refused.value)
     assert "slot" in message and "is not one of" in message
     assert len(message) < 400, len(message)
+
+
+DEEP = "[" * 20_000 + "]" * 20_000  # parsers that recurse stop with a RecursionError
+
+
+def test_lists_nested_too_deeply_are_refused_with_a_message(tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text(f"findings: {DEEP}\n", encoding="utf-8")
+    refusals = [
+        (lambda: PromptSet.loads(f"findings: {DEEP}\n", "deep.yaml"), "deep.yaml is not valid"),
+        (lambda: PromptSet.load(path), f"prompt set {path} is not valid YAML"),
+        (lambda: ViewMap.load(path), f"view map {path}"),
+        (lambda: ExampleSet.loads(DEEP, "deep.json"), "deep.json"),
+    ]
+    for read, start in refusals:
+        with pytest.raises(DataError) as refused:
+            read()
+        assert str(refused.value).startswith(start) and "nested too deeply" in str(refused.value)

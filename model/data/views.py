@@ -88,6 +88,8 @@ class ViewMap:
                 pairs = [(str(k), _slot_text(v)) for k, v in loaded.items()]
         except (KeyError, yaml.YAMLError, UnicodeDecodeError) as err:
             raise DataError(f"view map {path} cannot be read: {err}") from err
+        except RecursionError as err:  # PyYAML composes nested lists by recursion
+            raise DataError(f"view map {path}: lists or mappings nested too deeply") from err
         allowed = {*VIEW_SLOTS, "sax", "lge_sax", IGNORE}
         for pattern, slot in pairs:
             if slot not in allowed:
