@@ -226,6 +226,8 @@ def _extract_members(
             raise DataError(
                 f"{label()} lies in a folder whose name is also a file; refusing"
             ) from err
+        except OSError as err:  # a folder name too long for the disk, the disk full, ...
+            raise DataError(f"cannot unpack {label()}: {_unpack_problem(err)}") from err
         try:
             with archive.open(info) as src, open(destination, "xb") as dst:
                 head = _copy_bounded(src, dst, info.file_size)

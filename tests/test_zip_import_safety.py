@@ -200,3 +200,12 @@ def test_the_page_refuses_entries_landing_on_each_other_before_saving_the_upload
     message = str(refused.value)
     assert message.startswith("zip entry 2 of 2 (in `unzip -l` order") and problem in message
     assert "KOWALCZYK" not in message
+
+
+def test_a_folder_name_too_long_for_the_disk_is_refused_without_naming_it(tmp_path: Path) -> None:
+    # mkdir's own OSError quoted the whole path, the patient's name 40 times
+    with pytest.raises(DataError) as refused:
+        extract_zip(_zip({f"{PATIENT * 10}/1.dcm": DICOM_BYTES}), tmp_path / "import")
+    message = str(refused.value)
+    assert message.startswith("cannot unpack zip entry 1 of 1") and "too long" in message
+    assert "KOWALCZYK" not in message and not (tmp_path / "import").exists()
