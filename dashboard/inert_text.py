@@ -2,7 +2,8 @@
 error messages) made inert for the two renderers the pages hand it to.
 
 Streamlit renders ``st.markdown``, ``st.caption``, ``st.info``/``warning``/``error``, ``st.toast``,
-``st.subheader``, image captions and widget labels as Markdown: ``![x](http://host/t.png)`` in a
+``st.subheader``, ``st.table``'s cells, headers and index labels, image captions and widget
+labels as Markdown: ``![x](http://host/t.png)`` in a
 labels-file column name would make the browser fetch that URL (a tracking beacon, and a download
 at run time), ``[x](http://host)`` a link, ``<http://host>`` an autolink, ``$...$`` LaTeX,
 ``:red[...]`` colour. ``markdown_text`` backslash-escapes the characters that open those
@@ -15,6 +16,8 @@ entities.
 from __future__ import annotations
 
 import re
+
+import pandas as pd
 
 _SPECIAL = frozenset("\\`*[]<>$~")  # links, images, HTML, autolinks, LaTeX, emphasis, code
 _CODE_SPAN = re.compile(r"`[^`\n]+`")
@@ -41,3 +44,17 @@ def markdown_text(text: object) -> str:
 def plotly_text(text: object) -> str:
     """``text`` for a Plotly title, legend name or hover value: its tags shown, not followed."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _inert_cell(value: object) -> object:
+    return markdown_text(value) if isinstance(value, str) else value
+
+
+def markdown_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` for ``st.table``, which reads every cell, column name and index label
+    as Markdown: their text escaped by ``markdown_text`` (a DICOM Manufacturer or an ingest
+    reason is shown as typed, never fetched as an image), numbers as they are."""
+    shown = table.map(_inert_cell)
+    shown.columns = shown.columns.map(_inert_cell)
+    shown.index = shown.index.map(_inert_cell).rename(table.index.name)
+    return shown

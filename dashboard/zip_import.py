@@ -124,7 +124,29 @@ def check_archive(archive: zipfile.ZipFile, limits: ZipLimits) -> list[zipfile.Z
         )
     if not files:
         raise DataError("zip is empty")
+    if clash := _clash(files):
+        raise DataError(f"{entry_label(entries, clash[0])} {clash[1]}; refusing")
     return files
+
+
+def _clash(files: list[zipfile.ZipInfo]) -> tuple[zipfile.ZipInfo, str] | None:
+    """The first file entry that would land where an earlier one did (its path twice, or a file's
+    path as a folder of another), with why: known from the zip's directory, so the page refuses
+    it before a large upload is saved and unpacked only to fail."""
+    paths: set[tuple[str, ...]] = set()
+    folders: set[tuple[str, ...]] = set()
+    for info in files:
+        parts = PurePosixPath(member_name(info).replace("\\", "/")).parts
+        above = {parts[:end] for end in range(1, len(parts))}
+        if parts in paths:
+            return info, "appears twice"
+        if parts in folders:
+            return info, "has the name of a folder of another entry"
+        if above & paths:
+            return info, "lies in a folder whose name is also a file"
+        paths.add(parts)
+        folders |= above
+    return None
 
 
 class _LargerThanSaid(Exception):
@@ -198,7 +220,14 @@ def _extract_members(
         destination = staging.joinpath(*PurePosixPath(name.replace("\\", "/")).parts)
         if staging.resolve() not in destination.resolve().parents:
             raise DataError(f"{label()} points outside the import folder")
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:  # mkdir's own error would quote the path, often named after the patient
+            destination.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as err:
+            raise DataError(
+                f"{label()} lies in a folder whose name is also a file; refusing"
+            ) from err
+        except OSError as err:  # a folder name too long for the disk, the disk full, ...
+            raise DataError(f"cannot unpack {label()}: {_unpack_problem(err)}") from err
         try:
             with archive.open(info) as src, open(destination, "xb") as dst:
                 head = _copy_bounded(src, dst, info.file_size)

@@ -83,6 +83,7 @@ def unpack(spool: Path, folder: Path) -> None:
     """Unpack ``spool`` into ``folder`` (replacing what a failed import of the name left), its
     progress in megabytes; ``spool`` is removed however it ends."""
     try:
+        _remove_hidden_leftovers(folder.parent, spool)
         if folder.is_dir() and not folder.is_symlink():
             log.info("replacing %s, left by an earlier import that did not finish", folder)
             shutil.rmtree(folder)
@@ -97,6 +98,26 @@ def unpack(spool: Path, folder: Path) -> None:
     finally:
         spool.unlink(missing_ok=True)
     log.info("unpacked %d files (%d DICOM)", result.files, result.dicom_files)
+
+
+def _remove_hidden_leftovers(uploads: Path, spool: Path) -> None:
+    """Remove the hidden staging folders and saved uploads that imports killed outright (a
+    crash, an out-of-memory kill) left in ``uploads``: patient DICOM no page shows and no later
+    import of another name replaced. Only one ingest job runs at a time, so none is in use (a
+    page's upload still being copied, ``*.part``, is left alone)."""
+    gone = 0
+    for path in uploads.glob(".*"):
+        if path == spool or path.is_symlink():
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.name.endswith(SPOOL_SUFFIX):
+            path.unlink(missing_ok=True)
+        else:
+            continue
+        gone += 1
+    if gone:
+        log.info("removed %d partial uploads that earlier imports left when killed", gone)
 
 
 def run(spool: Path, folder: Path, ingest: list[str]) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import re
+import reprlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -51,6 +52,17 @@ class OutOfDeviceMemory(UserError):
     """
 
     PREFIX = "out of GPU memory"
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring = 2, 4, 4, 60
+
+
+def short_repr(value: object) -> str:
+    """``repr(value)`` cut short (two levels deep, four items, 60 characters a string), for a
+    message quoting a value read from a file: a YAML alias of nested lists (a "billion laughs" of
+    a few hundred bytes) written out in full was hundreds of MB, or a MemoryError."""
+    return _SHORT.repr(value)
 
 
 def storage_problem(err: OSError) -> str | None:

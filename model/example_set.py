@@ -143,6 +143,8 @@ class ExampleSet:
             parsed = json.loads(data)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise DataError(f"{source} is not valid JSON: {err}") from err
+        except RecursionError as err:  # an upload of [[[[...]]]]: json decodes by recursion
+            raise DataError(f"{source}: lists or objects nested too deeply") from err
         return cls.from_dict(parsed, source)
 
     @classmethod

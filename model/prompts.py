@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from model.atomic import atomic_create_text, atomic_write_text
-from model.errors import DataError, not_found
+from model.errors import DataError, not_found, short_repr
 
 _KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 _MAX_PROMPT_CHARS = 500
@@ -38,6 +38,8 @@ def yaml_problem(err: Exception) -> str:
     """A YAML error in one line: what is wrong and where (line and column from 1). PyYAML's own
     text spans several lines, with the offending line and a caret, which breaks a one-line error
     of the command line and the log."""
+    if isinstance(err, RecursionError):  # PyYAML composes nested lists by recursion
+        return "lists or mappings nested too deeply"
     mark = getattr(err, "problem_mark", None)
     problem = getattr(err, "problem", None)
     if mark is None or not problem:
@@ -68,7 +70,7 @@ class PromptSet:
             raise DataError(not_found("prompt set", path))
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
+        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as err:
             raise DataError(f"prompt set {path} is not valid YAML: {yaml_problem(err)}") from err
         return cls.from_dict(data, source=str(path))
 
@@ -77,7 +79,7 @@ class PromptSet:
         """Parse YAML text (e.g. from the dashboard's editor)."""
         try:
             data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
+        except (yaml.YAMLError, RecursionError) as err:
             raise DataError(f"{source} is not valid YAML: {yaml_problem(err)}") from err
         return cls.from_dict(data, source=source)
 
@@ -161,7 +163,8 @@ def _prompt_list(value: Any, where: str, yaml: bool = True) -> tuple[str, ...]:
                 'or number for a value; put the prompt in quotes ("No")'
             )
         if not isinstance(item, str) or not item.strip():
-            raise DataError(f"{where}: every prompt must be non-empty text, got {item!r}")
+            # short: a YAML alias of nested lists written out in full was hundreds of MB
+            raise DataError(f"{where}: every prompt must be non-empty text, got {short_repr(item)}")
         if len(item) > _MAX_PROMPT_CHARS:
             raise DataError(f"{where}: a prompt is longer than {_MAX_PROMPT_CHARS} characters")
         prompts.append(item.strip())

@@ -28,7 +28,7 @@ from dashboard.evaluation_view import (
 )
 from dashboard.formatting import relative
 from dashboard.glossary import terms_used
-from dashboard.inert_text import markdown_text
+from dashboard.inert_text import markdown_table, markdown_text
 from dashboard.overview import running_evaluations
 from dashboard.plots import fewshot_figure
 from dashboard.prompt_editor import prompt_files
@@ -225,7 +225,7 @@ def overview(outputs, running: bool = False) -> None:
             st.code(sentence, language=None, wrap_lines=True)
         # a table that wraps its cells: a data grid scrolled the second site out of sight at
         # 800 px, and hid the last rows behind a scroll
-        st.table(key_figures.set_index("figure"))
+        st.table(markdown_table(key_figures.set_index("figure")))
         st.caption(HEADLINE_NOTE)
         terms = terms_used(key_figures["figure"], outputs.summary.get("config"))  # its own draws
         with st.expander("What these figures mean"):

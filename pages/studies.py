@@ -21,7 +21,7 @@ from dashboard.importer import (
     retry_note,
     source_folder,
 )
-from dashboard.inert_text import markdown_text
+from dashboard.inert_text import markdown_table, markdown_text
 from dashboard.page_memory import restore
 from dashboard.studies import (
     STUDIES_VIEWS,
@@ -145,7 +145,8 @@ def case_view() -> None:
         st.subheader("Report impression")
         st.text(str(row.get("impression") or "(no report)"))
         st.subheader("Metadata")
-        st.table(case_metadata(row))  # every field, wrapped: no scrolling inside a small table
+        # every field, wrapped: no scrolling inside a small table
+        st.table(markdown_table(case_metadata(row)))
     if not unreadable:
         lge_stacks(lge)
 
@@ -285,7 +286,7 @@ def ingest_report(report: pd.DataFrame) -> None:
     else:
         summary = report_summary(report)
         if len(summary) <= SUMMARY_TABLE_ROWS:  # each reason whole, wrapped: cut in a grid
-            st.table(summary, hide_index=True)
+            st.table(markdown_table(summary), hide_index=True)
         else:
             st.dataframe(summary, hide_index=True)
         with st.expander(f"All {len(report):,} entries"):

@@ -11,6 +11,7 @@ import pytest
 
 from dashboard.settings import Settings
 from dashboard.zip_import import ZipLimits, extract_zip, looks_like_dicom
+from dashboard.zip_ingest import check_upload
 from model.errors import DataError, UserError
 
 DICOM_BYTES = b"\0" * 128 + b"DICM" + b"\x02\x00" * 50
@@ -155,6 +156,9 @@ PATIENT = "KOWALCZYK^FENELLA_19371107"  # as exports name a patient's folder
         ({f"{PATIENT}/1.dcm": DICOM_BYTES}, {f"{PATIENT}/latest": "SE1"}, "is a link"),
         ({f"{PATIENT}/1.dcm": DICOM_BYTES, f"{PATIENT}/../../x.dcm": b"x"}, {}, "outside"),
         ({f"{PATIENT}/1.dcm": DICOM_BYTES, f"{PATIENT}//1.dcm": b"x"}, {}, "appears twice"),
+        # a file, then a folder of the same name: mkdir's own error quoted the patient's path
+        ({PATIENT: DICOM_BYTES, f"{PATIENT}/1.dcm": DICOM_BYTES}, {}, "is also a file"),
+        ({"a.dcm": DICOM_BYTES, f"a.dcm/{PATIENT}/1.dcm": DICOM_BYTES}, {}, "is also a file"),
     ],
 )
 def test_a_refused_entry_is_named_by_its_place_not_its_patient_named_path(
@@ -177,3 +181,31 @@ def test_a_damaged_entry_is_refused_without_zipfiles_message_naming_it(tmp_path:
         extract_zip(io.BytesIO(damaged), tmp_path / "import")
     assert str(refused.value).startswith("cannot unpack zip entry 1 of 1")
     assert "the zip is damaged" in str(refused.value) and "KOWALCZYK" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("entries", "problem"),
+    [
+        ({f"{PATIENT}/1.dcm": DICOM_BYTES, f"{PATIENT}//1.dcm": b"x"}, "appears twice"),
+        ({PATIENT: DICOM_BYTES, f"{PATIENT}/1.dcm": DICOM_BYTES}, "is also a file"),
+        ({f"{PATIENT}/1.dcm": DICOM_BYTES, PATIENT: DICOM_BYTES}, "name of a folder"),
+    ],
+)
+def test_the_page_refuses_entries_landing_on_each_other_before_saving_the_upload(
+    entries: dict, problem: str
+) -> None:
+    # known from the zip's directory: a 2 GB upload was saved and unpacked, then refused
+    with pytest.raises(DataError) as refused:
+        check_upload(_zip(entries))
+    message = str(refused.value)
+    assert message.startswith("zip entry 2 of 2 (in `unzip -l` order") and problem in message
+    assert "KOWALCZYK" not in message
+
+
+def test_a_folder_name_too_long_for_the_disk_is_refused_without_naming_it(tmp_path: Path) -> None:
+    # mkdir's own OSError quoted the whole path, the patient's name 40 times
+    with pytest.raises(DataError) as refused:
+        extract_zip(_zip({f"{PATIENT * 10}/1.dcm": DICOM_BYTES}), tmp_path / "import")
+    message = str(refused.value)
+    assert message.startswith("cannot unpack zip entry 1 of 1") and "too long" in message
+    assert "KOWALCZYK" not in message and not (tmp_path / "import").exists()

@@ -81,3 +81,18 @@ def test_a_cancel_while_unpacking_leaves_no_half_unpacked_folder(
     assert run(spool, folder, OK) == 130
     assert list(folder.parent.iterdir()) == []
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_what_a_killed_import_left_hidden_is_removed_by_the_next(tmp_path: Path) -> None:
+    uploads = tmp_path / "uploads"
+    staging = uploads / ".site-a.k2x9q1"  # extract_zip's staging folder, its job killed (-9)
+    (staging / "DOE^JANE").mkdir(parents=True)
+    (staging / "DOE^JANE" / "1.dcm").write_bytes(DICOM)
+    (uploads / ".site-c.upload.zip").write_bytes(b"PK")  # a spool its job never unpacked
+    (uploads / ".site-e.upload.zipab12.part").write_bytes(b"PK")  # a page's copy under way
+    kept = uploads / "site-d"  # a failed import's folder, kept for a retry
+    kept.mkdir()
+    spool, folder = _saved(tmp_path, {"ST1/1.dcm": DICOM})
+    assert run(spool, folder, FAIL) == 1
+    left = sorted(p.name for p in uploads.iterdir())
+    assert left == [".site-e.upload.zipab12.part", "site-b", "site-d"]

@@ -22,7 +22,7 @@ from model.atomic import remove_stale_temps
 from model.data import deid
 from model.data.dicom_read import SliceHeader
 from model.data.nifti import split_acdc_files
-from model.data.report_scrub import deidentify_report
+from model.data.report_scrub import deidentify_report, other_patients_scrubber
 from model.data.reports import (
     load_impressions,
     missing_impression_reason,
@@ -276,12 +276,22 @@ def ingest(
             extra[DatasetPaths(out).labels.name] = (given_labels, KEY)
             _log_labelled(links, given_labels, Path(labels))
         found = _identifiers(plans, impressions, given_labels) | skipped
-        report = deidentify_report(report, src, found)
+        report = _deidentified(report, rows, src, found)
         studies = merge_tables(DatasetPaths(out), rows, links, report, extra)
         _tidy_embedding_caches(DatasetPaths(out), studies)
     _count(summary, rows, len(studies), report)
     summary.elapsed_s = time.monotonic() - started
     return summary
+
+
+def _deidentified(report: list[dict], rows: list[dict], src: Path, found: set[str]) -> list[dict]:
+    """The ingest report de-identified (``deidentify_report``), and every patient's identifiers
+    of this ingest removed from each study row's impression in place (a study's own were removed
+    as its row was made, but a reader may name another patient)."""
+    scrub = other_patients_scrubber(found)
+    for row in rows:
+        row["impression"] = scrub(row["impression"])
+    return deidentify_report(report, src, found)
 
 
 def _tidy_embedding_caches(paths: DatasetPaths, studies: pd.DataFrame) -> None:

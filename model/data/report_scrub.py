@@ -1,6 +1,7 @@
 """Patient identifiers scrubbed from ``ingest_report.csv`` (``deidentify_report``): source paths,
 series descriptions and reasons name folders and files after patients in every way exports write
-them, including as a Windows zip archiver misencoded a CJK name.
+them, including as a Windows zip archiver misencoded a CJK name; and every patient's whole
+identifiers of one ingest scrubbed from each study's impression (``other_patients_scrubber``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import contextlib
 import itertools
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +75,31 @@ class _Sought:
         tokens, sequences = _identifier_tokens(identifiers), _name_sequences(identifiers)
         unspaced = {token for token in tokens if all(UNSPACED.match(char) for char in token)}
         return cls(tokens, sequences, _longest_first(sequences), unspaced, _longest_first(unspaced))
+
+
+def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
+    """A scrub for impressions of every patient's identifiers seen in one ingest: a reader may
+    name another patient (a relative, a mix-up, a comparison) where only the study's own were
+    removed. Whole identifiers (IDs, accession numbers, birth dates, also with separators) and
+    full names (either order, any separators, or joined) go; a lone part of another patient's
+    name stays: surnames such as Wall, Young or Hart are words of every impression."""
+    tokens: set[str] = set()
+    for identifier in identifiers:
+        for parts in name_representations(identifier):
+            whole = identifier_parts(parts) if len(parts) == 1 else name_orders(parts)
+            tokens |= {token if isinstance(token, str) else "".join(token) for token in whole}
+    tokens = {token.lower() for token in tokens}
+    sequences = _name_sequences(identifiers)
+    unspaced = {token for token in tokens if all(UNSPACED.match(char) for char in token)}
+    sought = _Sought(
+        tokens, sequences, _longest_first(sequences), unspaced, _longest_first(unspaced)
+    )
+
+    def scrub(text: str) -> str:
+        text = _unspaced_names(scrub_birth_dates(text, identifiers), sought)
+        return _identifier_words(text, sought)
+
+    return scrub
 
 
 def _longest_first(items: set) -> list[int]:

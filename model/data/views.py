@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from model.errors import DataError, not_found
+from model.errors import DataError, not_found, short_repr
 from model.schema import VIEW_SLOTS
 
 IGNORE = "ignore"
@@ -99,9 +99,11 @@ class ViewMap:
                     raise DataError(
                         f"view map {source} must map SeriesDescription patterns to slots"
                     )
-                pairs = [(str(k), str(v)) for k, v in loaded.items()]
+                pairs = [(str(k), _slot_text(v)) for k, v in loaded.items()]
         except (KeyError, yaml.YAMLError, UnicodeDecodeError, csv.Error) as err:
             raise DataError(f"view map {source} cannot be read: {err}") from err
+        except RecursionError as err:  # PyYAML composes nested lists by recursion
+            raise DataError(f"view map {source}: lists or mappings nested too deeply") from err
         allowed = {*VIEW_SLOTS, "sax", "lge_sax", IGNORE}
         for pattern, slot in pairs:
             if slot not in allowed:
@@ -114,6 +116,13 @@ class ViewMap:
     def match(self, description: str) -> str | None:
         text = description.strip().lower()
         return next((slot for pattern, slot in self.rules if fnmatch.fnmatch(text, pattern)), None)
+
+
+def _slot_text(value: object) -> str:
+    """A view map's slot as text; a value that is not one (a list, a mapping) cut short
+    (``short_repr``), so its refusal stays short: ``str`` of a YAML alias of nested lists (a
+    "billion laughs" of a few hundred bytes) wrote out every shared copy until memory ran out."""
+    return value if isinstance(value, str) else short_repr(value)
 
 
 def _normal(orientation: tuple[float, ...] | None) -> np.ndarray | None:
