@@ -1,0 +1,52 @@
+"""A disk that fills up while a command writes: the message names the file the user asked for
+(not a hidden temporary or staging name), says what was kept, and reads as a full disk rather
+than as damage; the files written before stay whole. The write fails by ``OSError(ENOSPC)``
+patched in at the point of writing, as a real full disk makes it fail there."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from model.cli import main as cli_main
+
+FULL = "free some space"
+
+
+def _no_space(filename: str | None = None) -> OSError:
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), filename)
+
+
+def test_generate_on_a_full_disk_names_the_image_file_it_could_not_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real_open, real_write = os.open, os.write
+    images: set[int] = set()
+
+    def opening(path: str | Path, flags: int, mode: int = 0o777, **kwargs: object) -> int:
+        handle = real_open(path, flags, mode, **kwargs)
+        if str(path).endswith(".dcm"):
+            images.add(handle)
+        return handle
+
+    def writing(handle: int, data: bytes) -> int:
+        if handle in images:
+            raise _no_space()  # as os.write raises it: with no file name
+        return real_write(handle, data)
+
+    monkeypatch.setattr(os, "open", opening)
+    monkeypatch.setattr(os, "write", writing)
+    out = tmp_path / "raw"
+    argv = ["generate", "--out", str(out), "--studies", "1", "--site", "internal"]
+    with caplog.at_level(logging.ERROR, logger="model"):
+        assert cli_main(argv) == 1
+    [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert f"No space left on device: {tmp_path / 'raw.partial' / 'dicom'}" in line
+    assert line.split(";")[0].endswith(".dcm") and FULL in line
+    assert not out.exists()  # the folder appears only complete
+    monkeypatch.undo()
+    assert cli_main(argv) == 0 and (out / "reports.csv").is_file()
