@@ -11,8 +11,11 @@ import os
 from pathlib import Path
 
 import pytest
+from torch import nn
 
 from model.cli import main as cli_main
+from model.errors import CheckpointError
+from model.training import checkpoint as ckpt
 
 FULL = "free some space"
 
@@ -50,3 +53,32 @@ def test_generate_on_a_full_disk_names_the_image_file_it_could_not_write(
     assert not out.exists()  # the folder appears only complete
     monkeypatch.undo()
     assert cli_main(argv) == 0 and (out / "reports.csv").is_file()
+
+
+def _save(path: Path) -> None:
+    ckpt.save_checkpoint(
+        path, nn.Linear(2, 2), {"name": "t"}, data_fingerprint="d", epoch=0, step=0
+    )
+
+
+def test_a_new_runs_first_checkpoint_on_a_full_disk_claims_no_earlier_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "last.pt"
+    real_write = ckpt.atomic_write_bytes
+
+    def full(target: Path, data: bytes) -> None:
+        raise _no_space(str(target))
+
+    monkeypatch.setattr(ckpt, "atomic_write_bytes", full)
+    with pytest.raises(CheckpointError) as first:
+        _save(path)
+    assert "no checkpoint is kept yet" in str(first.value) and "train again" in str(first.value)
+    assert "unchanged" not in str(first.value) and not path.exists()
+    monkeypatch.setattr(ckpt, "atomic_write_bytes", real_write)
+    _save(path)
+    before = path.read_bytes()
+    monkeypatch.setattr(ckpt, "atomic_write_bytes", full)
+    with pytest.raises(CheckpointError, match="previous checkpoint is unchanged.*--resume"):
+        _save(path)
+    assert path.read_bytes() == before
