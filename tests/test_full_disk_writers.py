@@ -15,6 +15,7 @@ from torch import nn
 
 from model.cli import main as cli_main
 from model.errors import CheckpointError
+from model.evaluation import outputs
 from model.training import checkpoint as ckpt
 
 FULL = "free some space"
@@ -82,3 +83,23 @@ def test_a_new_runs_first_checkpoint_on_a_full_disk_claims_no_earlier_one(
     with pytest.raises(CheckpointError, match="previous checkpoint is unchanged.*--resume"):
         _save(path)
     assert path.read_bytes() == before
+
+
+def test_an_evaluation_on_a_full_disk_names_its_output_not_the_staging_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "evaluation"
+    out.mkdir()
+    (out / "summary.json").write_text('{"earlier": true}')
+
+    def fill_up(staging: Path, *args: object) -> None:
+        (staging / "internal").mkdir()
+        raise _no_space(str(staging / "internal" / "auc.csv"))
+
+    monkeypatch.setattr(outputs, "_write_all", fill_up)
+    with pytest.raises(OSError) as caught:
+        outputs.write_outputs(out, [], [], [], [], {})
+    assert caught.value.errno == errno.ENOSPC
+    assert caught.value.filename == str(out / "internal" / "auc.csv")
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json"]  # the earlier one, whole
+    assert (out / "summary.json").read_text() == '{"earlier": true}'
