@@ -9,13 +9,16 @@ import errno
 import logging
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from chromadb.errors import InternalError
 from torch import nn
 
 from model.cli import main as cli_main
-from model.errors import CheckpointError
+from model.errors import CheckpointError, UserError
 from model.evaluation import outputs
+from model.index import client
 from model.training import checkpoint as ckpt
 
 FULL = "free some space"
@@ -103,3 +106,33 @@ def test_an_evaluation_on_a_full_disk_names_its_output_not_the_staging_folder(
     assert caught.value.filename == str(out / "internal" / "auc.csv")
     assert sorted(p.name for p in out.iterdir()) == ["summary.json"]  # the earlier one, whole
     assert (out / "summary.json").read_text() == '{"earlier": true}'
+
+
+def _disk_with(monkeypatch: pytest.MonkeyPatch, free: int) -> None:
+    stat = SimpleNamespace(f_bavail=free // 4096, f_frsize=4096)
+    monkeypatch.setattr("model.errors.os.statvfs", lambda folder: stat)
+
+
+def test_an_index_that_cannot_open_on_a_full_disk_says_to_free_space(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def sqlite_full(**kwargs: object) -> None:
+        raise Exception("error returned from database: (code: 13) database or disk is full")
+
+    monkeypatch.setattr(client.chromadb, "PersistentClient", sqlite_full)
+    _disk_with(monkeypatch, 8192)
+    with pytest.raises(UserError, match=f"has only 8 KB free; {FULL}"):
+        client.open_client(client.ChromaLocation(path=tmp_path / "chroma"))
+
+
+def test_a_chroma_write_failing_on_a_full_disk_is_not_called_damage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    location = client.ChromaLocation(path=tmp_path / "chroma")
+    failure = InternalError("Error in compaction: Failed to apply logs to the metadata segment")
+    _disk_with(monkeypatch, 120 * 1024)
+    said = str(client.index_failure(location, failure))
+    assert f"has only 120 KB free; {FULL}" in said
+    assert "damaged" not in said and "if it fails again with room to spare" in said
+    _disk_with(monkeypatch, 10 << 30)  # room to spare: damage (or another version) it is
+    assert "its files are damaged" in str(client.index_failure(location, failure))
