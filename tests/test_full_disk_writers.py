@@ -8,6 +8,8 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import sys
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -136,3 +138,41 @@ def test_a_chroma_write_failing_on_a_full_disk_is_not_called_damage(
     assert "damaged" not in said and "if it fails again with room to spare" in said
     _disk_with(monkeypatch, 10 << 30)  # room to spare: damage (or another version) it is
     assert "its files are damaged" in str(client.index_failure(location, failure))
+
+
+def test_a_job_whose_record_cannot_be_written_is_not_left_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard import jobs
+
+    started: list[int] = []
+    real_popen = jobs.subprocess.Popen
+
+    def popen(*args: object, **kwargs: object) -> object:
+        proc = real_popen(*args, **kwargs)
+        started.append(proc.pid)
+        return proc
+
+    def full(path: Path, obj: object) -> None:
+        raise _no_space(str(path))
+
+    manager = jobs.JobManager(tmp_path / "jobs")
+    monkeypatch.setattr(jobs.subprocess, "Popen", popen)
+    monkeypatch.setattr(jobs, "atomic_write_json", full)
+    token = uuid.uuid4().hex  # names the command's process: no page lists a job without job.json
+    command = [sys.executable, "-c", f"import time; time.sleep(60)  # {token}"]
+    with pytest.raises(UserError, match=f"the sleep job was not started: No space left.*{FULL}"):
+        manager.launch("sleep", command)
+    [pid] = started
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # stopped and collected, not a zombie
+    assert [p.name for p in (tmp_path / "jobs").iterdir() if not p.name.startswith(".")] == []
+    assert manager.list() == []
+    assert not [p for p in Path("/proc").glob("[0-9]*/cmdline") if token in _read(p)]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_bytes().decode(errors="replace")
+    except OSError:  # the process ended meanwhile
+        return ""
