@@ -176,3 +176,22 @@ def _read(path: Path) -> str:
         return path.read_bytes().decode(errors="replace")
     except OSError:  # the process ended meanwhile
         return ""
+
+
+@pytest.mark.parametrize(
+    ("code", "hint"), [(errno.ENOSPC, FULL), (errno.EROFS, "choose a folder on a writable disk")]
+)
+def test_a_named_set_saved_on_a_full_or_read_only_disk_says_what_to_do(
+    tmp_path: Path, code: int, hint: str
+) -> None:
+    from dashboard.named_files import save_named_file
+
+    path = tmp_path / "prompts" / "mine.yaml"
+
+    def write(target: Path, replace: bool) -> None:
+        raise OSError(code, os.strerror(code), str(target.parent / ".mine.yaml.k2j4.tmp"))
+
+    with pytest.raises(UserError) as caught:
+        save_named_file(path, write, "prompt set")
+    said = str(caught.value)
+    assert said.startswith(f"cannot save the prompt set: {os.strerror(code)}: {path}; {hint}")
