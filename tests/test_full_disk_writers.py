@@ -195,3 +195,23 @@ def test_a_named_set_saved_on_a_full_or_read_only_disk_says_what_to_do(
         save_named_file(path, write, "prompt set")
     said = str(caught.value)
     assert said.startswith(f"cannot save the prompt set: {os.strerror(code)}: {path}; {hint}")
+
+
+def test_an_upload_copied_onto_a_full_disk_names_where_and_leaves_no_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from dashboard import zip_ingest
+
+    def fill_up(source: object, target: io.BufferedWriter, length: int) -> None:
+        target.write(b"PK\x03\x04")
+        raise _no_space()  # as a file object's write raises it: with no file name
+
+    monkeypatch.setattr(zip_ingest.shutil, "copyfileobj", fill_up)
+    folder = tmp_path / "uploads" / "site-b"
+    with pytest.raises(OSError) as caught:
+        zip_ingest.save_upload(io.BytesIO(b"zip bytes"), folder)
+    assert caught.value.filename == str(zip_ingest.spool_path(folder))
+    assert caught.value.errno == errno.ENOSPC
+    assert list((tmp_path / "uploads").iterdir()) == []
