@@ -228,7 +228,10 @@ def run_detail(run: Path) -> None:
     # keyed by the run: a click meant for a run deleted meanwhile never acts on the one shown next
     if buttons.button("Stop", disabled=not running or stopping, key=f"stop-{run}"):
         if job is None or not job.running:
-            st.error("This run was not started from this dashboard; stop it where it was launched.")
+            stop_here = (
+                "This run was not started from this dashboard; stop it where it was launched."
+            )
+            keep_notes(run, [("error", stop_here)])
         else:
             studio.jobs.cancel(job.id, wait=False)  # the job panel reads "stopping" until it ends
             st.rerun()
@@ -246,13 +249,17 @@ def run_detail(run: Path) -> None:
     if buttons.button("Set active checkpoint", disabled=not best.exists(), key=f"set-active-{run}"):
         note = studio.settings.write_active(checkpoint=best)  # a note on a read-only root
         keep_notes(run, [("success", f"Active checkpoint: {best}"), ("info", note)])
-    show_notes(run)  # kept: this panel redraws itself every few seconds
     with buttons.popover("Delete run", disabled=running, key=f"delete-popover-{run}"):
         st.write(f"Delete {markdown_text(run.name)}, its checkpoints and its log for good?")
         if st.button(f"Delete {markdown_text(run.name)}", type="primary", key=f"delete-{run}"):
-            delete_run(run, running, studio.settings)
-            st.session_state.pop(SHOWN_RUN_KEY, None)  # deleted here: no notice that it is gone
-            st.rerun()
+            try:
+                delete_run(run, running, studio.settings)
+            except UserError as err:  # e.g. a read-only root: said below, as the other buttons'
+                keep_notes(run, [("error", str(err))])
+            else:
+                st.session_state.pop(SHOWN_RUN_KEY, None)  # deleted here: no notice that it is gone
+                st.rerun()
+    show_notes(run)  # kept: this panel redraws itself every few seconds
     with st.expander("train.log"):
         st.code(log_tail(run), language=None)
 
