@@ -30,6 +30,7 @@ does a train job as soon as its run folder's status says the run ended or was lo
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import shutil
@@ -54,6 +55,7 @@ from model.progress import PROGRESS_ENV
 from model.relocate import written_elsewhere
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 _CHILDREN: dict[int, subprocess.Popen] = {}
 _LAUNCH_LOCK = ".launch.lock"
 _LAUNCH_WAIT_S = 10.0
@@ -196,7 +198,10 @@ class JobManager:
             return job
         _check_may_stop(job)
         info = dict(job.info, cancel_requested=True, cancel_requested_at=time.time())
-        atomic_write_json(job.folder / "job.json", info)
+        try:
+            atomic_write_json(job.folder / "job.json", info)
+        except OSError as err:  # a full disk (a run filling it, say) must not keep the job going
+            log.warning("stopping job %s without recording the request (%s)", job.id, err)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(job.pid, signal.SIGTERM)
         grace = (job.pid, info.get("proc_start"), stop_grace_s(job.kind))

@@ -215,3 +215,20 @@ def test_an_upload_copied_onto_a_full_disk_names_where_and_leaves_no_part(
     assert caught.value.filename == str(zip_ingest.spool_path(folder))
     assert caught.value.errno == errno.ENOSPC
     assert list((tmp_path / "uploads").iterdir()) == []
+
+
+def test_a_job_is_stopped_when_its_stop_request_cannot_be_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard import jobs
+    from dashboard.processes import process_alive
+
+    manager = jobs.JobManager(tmp_path / "jobs")
+    job = manager.launch("sleep", [sys.executable, "-c", "import time; time.sleep(60)"])
+
+    def full(path: Path, obj: object) -> None:
+        raise _no_space(str(path))
+
+    monkeypatch.setattr(jobs, "atomic_write_json", full)  # the job filled the disk, say
+    manager.cancel(job.id, wait=True)
+    assert not process_alive(job.pid, job.info.get("proc_start"))
