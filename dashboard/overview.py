@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from dashboard.job import Job
 from dashboard.jobs import model_command
 from dashboard.settings import Settings
 from model.demo import DemoLayout
-from model.errors import UserError, full_disk
+from model.errors import NEARLY_FULL, UserError
 
 
 @dataclass(frozen=True)
@@ -134,4 +135,13 @@ def unwritable_root(root: Path) -> str | None:
             "and example sets, and choices of the active dataset or checkpoint beyond this "
             "session need a data root this account can write."
         )
-    return full_disk(root)
+    try:
+        free = shutil.disk_usage(root).free
+    except OSError:  # gone meanwhile, or a share that does not answer: the pages say so
+        return None
+    if free >= NEARLY_FULL:
+        return None
+    return (
+        f"The disk holding the data root {root} has only {free // 1024:,} KB free: jobs, imports "
+        "and saved sets may fail until some space is freed there (or the data root is moved)."
+    )

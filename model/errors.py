@@ -17,7 +17,7 @@ from pathlib import Path
 # without its header row has a first row of data there: an accession number, a whole report).
 _NOT_A_NAME = re.compile(r"\d{4}|[:\n\r]")
 _FULL = "free some space (or choose a folder on another disk) and try again"
-_NEARLY_FULL = 64 << 20  # bytes free: below, a write that failed unexplained likely ran out
+NEARLY_FULL = 64 << 20  # bytes free: below, a write that failed unexplained likely ran out
 _STORAGE_HINTS = {
     errno.ENOSPC: _FULL,
     errno.EDQUOT: _FULL,
@@ -77,7 +77,7 @@ def full_disk(folder: str | Path | None) -> str | None:
     except OSError:
         return None
     free = stat.f_bavail * stat.f_frsize
-    if free >= _NEARLY_FULL:
+    if free >= NEARLY_FULL:
         return None
     return f"the disk holding {folder} has only {free // 1024} KB free; {_FULL}"
 
