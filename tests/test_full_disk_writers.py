@@ -232,3 +232,25 @@ def test_a_job_is_stopped_when_its_stop_request_cannot_be_recorded(
     monkeypatch.setattr(jobs, "atomic_write_json", full)  # the job filled the disk, say
     manager.cancel(job.id, wait=True)
     assert not process_alive(job.pid, job.info.get("proc_start"))
+
+
+def test_deleting_a_run_on_a_read_only_root_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard import runs
+
+    run = tmp_path / "runs" / "small"
+    run.mkdir(parents=True)
+    (run / "last.pt").write_bytes(b"weights")
+
+    def read_only(path: Path) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path / "last.pt"))
+
+    monkeypatch.setattr(runs.shutil, "rmtree", read_only)
+    with pytest.raises(UserError) as caught:
+        runs.delete_run(run, running=False)
+    assert str(caught.value) == (
+        f"cannot delete small: Read-only file system: {run / 'last.pt'}; "
+        "choose a folder on a writable disk"
+    )
+    assert (run / "last.pt").read_bytes() == b"weights"
