@@ -30,8 +30,10 @@ does a train job as soon as its run folder's status says the run ended or was lo
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,13 +48,14 @@ from dashboard.job import Job, load_json_object, stop_grace_s
 from dashboard.processes import current_user, kill_tree, may_signal, process_alive
 from dashboard.run_state import run_ended_since
 from model.atomic import atomic_write_json
-from model.errors import UserError
+from model.errors import UserError, storage_problem
 from model.file_lock import FileLock
 from model.process_start import host_elsewhere, proc_start, this_host
 from model.progress import PROGRESS_ENV
 from model.relocate import written_elsewhere
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 _CHILDREN: dict[int, subprocess.Popen] = {}
 _LAUNCH_LOCK = ".launch.lock"
 _LAUNCH_WAIT_S = 10.0
@@ -150,7 +153,14 @@ class JobManager:
             "cancel_requested": False,
             "folder": str(folder.resolve()),
         }
-        atomic_write_json(folder / "job.json", info)
+        try:
+            atomic_write_json(folder / "job.json", info)
+        except OSError as err:  # a full disk: without its record no page could show or stop it
+            _abandon(proc, folder)
+            problem = storage_problem(err)
+            if problem is None:
+                raise
+            raise UserError(f"the {kind} job was not started: {problem}") from err
         return self._read(folder)
 
     def list(self, kind: str | None = None) -> list[Job]:
@@ -188,7 +198,10 @@ class JobManager:
             return job
         _check_may_stop(job)
         info = dict(job.info, cancel_requested=True, cancel_requested_at=time.time())
-        atomic_write_json(job.folder / "job.json", info)
+        try:
+            atomic_write_json(job.folder / "job.json", info)
+        except OSError as err:  # a full disk (a run filling it, say) must not keep the job going
+            log.warning("stopping job %s without recording the request (%s)", job.id, err)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(job.pid, signal.SIGTERM)
         grace = (job.pid, info.get("proc_start"), stop_grace_s(job.kind))
@@ -286,6 +299,15 @@ def _check_may_stop(job: Job) -> None:
 
 def _launch_busy(holder: str) -> str:
     return f"another job is being started ({holder}); try again in a moment"
+
+
+def _abandon(proc: subprocess.Popen, folder: Path) -> None:
+    """Stop a job just started whose record could not be written, and remove its folder: it ran
+    for milliseconds, and its files are written atomically, so nothing is left half-written."""
+    kill_tree(proc.pid, proc_start(proc.pid))
+    proc.wait()
+    _CHILDREN.pop(proc.pid, None)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _reap(pid: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-from model.errors import UserError
+from model.errors import UserError, storage_problem
 
 
 def save_named_file(
@@ -34,8 +34,8 @@ def save_named_file(
         raise UserError(
             f"{article} {what} called {path.stem} already exists; {taken_hint}"
         ) from None
-    except OSError as err:
-        raise UserError(
-            f"cannot save the {what}: cannot write {path} ({err.strerror or err})"
-        ) from err
+    except OSError as err:  # a full disk or a read-only root also says what to do about it
+        problem = storage_problem(OSError(err.errno, err.strerror, str(path)))
+        said = problem or f"cannot write {path} ({err.strerror or err})"
+        raise UserError(f"cannot save the {what}: {said}") from err
     return path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from dashboard.job import Job
 from dashboard.jobs import model_command
 from dashboard.settings import Settings
 from model.demo import DemoLayout
-from model.errors import UserError
+from model.errors import NEARLY_FULL, UserError
 
 
 @dataclass(frozen=True)
@@ -117,3 +119,29 @@ def demo_minutes() -> tuple[int, int]:
 def demo_command(settings: Settings) -> list[str]:
     """``python -m model demo --root DATA_ROOT``: generate -> ingest -> train -> embed -> index."""
     return model_command("demo", "--root", str(settings.data_root))
+
+
+def unwritable_root(root: Path) -> str | None:
+    """What Home says first when the data root cannot take new files: this account may not write
+    it (a share mounted read-only for a talk, a colleague's root) or its disk is nearly full.
+    Every page still shows what it holds; what writes there is refused when tried, so this says
+    so before the user starts. None when the root can be written (or does not exist yet)."""
+    if not root.is_dir():
+        return None
+    if not os.access(root, os.W_OK):
+        return (
+            f"The data root {root} is read-only for this account: every page shows what it "
+            "holds, but jobs (the demo, training, imports, evaluations, the index), saved prompt "
+            "and example sets, and choices of the active dataset or checkpoint beyond this "
+            "session need a data root this account can write."
+        )
+    try:
+        free = shutil.disk_usage(root).free
+    except OSError:  # gone meanwhile, or a share that does not answer: the pages say so
+        return None
+    if free >= NEARLY_FULL:
+        return None
+    return (
+        f"The disk holding the data root {root} has only {free // 1024:,} KB free: jobs, imports "
+        "and saved sets may fail until some space is freed there (or the data root is moved)."
+    )

@@ -25,7 +25,7 @@ from dashboard.run_compare import open_estimate, run_facts
 from dashboard.run_state import read_status, run_is_live, run_state
 from dashboard.settings import CHECKPOINT_FILES, Settings
 from model.atomic import atomic_write_json
-from model.errors import OutOfDeviceMemory, UserError
+from model.errors import OutOfDeviceMemory, UserError, storage_problem
 from model.evaluation.retrieval import TOP_K, recalls_fixed_by
 from model.file_lock import FileLock
 from model.labels import label_file
@@ -293,10 +293,9 @@ def delete_run(run: Path, running: bool, settings: Settings | None = None) -> No
     try:
         with FileLock(run / LOCK_FILE, lambda holder: busy % holder):
             shutil.rmtree(run)
-    except OSError as err:
-        raise UserError(
-            f"cannot delete {run.name}: {err.strerror or err} ({err.filename or run})"
-        ) from err
+    except OSError as err:  # a read-only root also says what to do about it
+        said = storage_problem(err) or f"{err.strerror or err} ({err.filename or run})"
+        raise UserError(f"cannot delete {run.name}: {said}") from err
     if settings is not None and "checkpoint" in settings.gone_choices():
         settings.active_checkpoint()
 

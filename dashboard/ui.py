@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -90,12 +90,17 @@ def launch(
     title: str,
     outputs: dict | None = None,
     env: dict[str, str] | None = None,
+    refused: Callable[[str], None] | None = None,
 ) -> None:
-    """Start a background job and rerun so its panel shows; errors become a message."""
+    """Start a background job and rerun so its panel shows; errors become a message (or go to
+    ``refused``, for a caller that draws them itself)."""
     try:
         jobs.launch(kind, command, title=title, outputs=outputs, env=env)
     except UserError as err:
-        st.error(markdown_text(err), icon=":material/block:")
+        if refused is None:
+            st.error(markdown_text(err), icon=":material/block:")
+        else:
+            refused(str(err))
         return
     st.rerun()
 

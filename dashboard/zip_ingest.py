@@ -66,8 +66,10 @@ def save_upload(upload: BinaryIO, folder: Path) -> Path:
         with os.fdopen(handle, "wb") as out:
             shutil.copyfileobj(upload, out, 1 << 20)
         os.replace(partial, spool)
-    except BaseException:
+    except BaseException as err:
         Path(partial).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno and not err.filename:  # a write's: say where
+            raise OSError(err.errno, err.strerror, str(spool)) from err
         raise
     finally:
         upload.seek(0)

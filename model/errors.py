@@ -8,6 +8,7 @@ causes (a full disk, a read-only or forbidden folder): ``storage_problem`` words
 from __future__ import annotations
 
 import errno
+import os
 import re
 import reprlib
 from collections.abc import Iterable
@@ -17,6 +18,7 @@ from pathlib import Path
 # without its header row has a first row of data there: an accession number, a whole report).
 _NOT_A_NAME = re.compile(r"\d{4}|[:\n\r]")
 _FULL = "free some space (or choose a folder on another disk) and try again"
+NEARLY_FULL = 64 << 20  # bytes free: below, a write that failed unexplained likely ran out
 _STORAGE_HINTS = {
     errno.ENOSPC: _FULL,
     errno.EDQUOT: _FULL,
@@ -73,6 +75,23 @@ def storage_problem(err: OSError) -> str | None:
         return None
     where = f": {err.filename}" if err.filename else ""
     return f"{err.strerror or 'cannot write'}{where}; {hint}"
+
+
+def full_disk(folder: str | Path | None) -> str | None:
+    """Says the disk holding ``folder`` is nearly full (under 64 MiB free) and what to do; None
+    when it has room or cannot be checked. For failures that do not say why (Chroma's SQLite
+    writes fail as "Error in compaction"): read as damage, they send the user to rebuild what
+    freeing some space lets work again."""
+    if folder is None:
+        return None
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return None
+    free = stat.f_bavail * stat.f_frsize
+    if free >= NEARLY_FULL:
+        return None
+    return f"the disk holding {folder} has only {free // 1024} KB free; {_FULL}"
 
 
 def not_found(what: str, path: str | Path, folder: bool = False) -> str:

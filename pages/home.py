@@ -10,6 +10,7 @@ from dashboard.overview import (
     demo_minutes,
     latest_finished,
     studio_status,
+    unwritable_root,
 )
 from dashboard.ui import job_panel, launch, page_guard, page_header
 from model.demo import DEMO_TITLE
@@ -54,6 +55,8 @@ with page_guard(studio):
         f"{markdown_text(f'`{relative(status.active_dataset, root)}`')} · **active checkpoint** "
         f"{markdown_text(f'`{relative(status.active_checkpoint, root)}`')}"
     )
+    if unwritable := unwritable_root(root):  # read-only or full: what cannot be done here
+        st.warning(markdown_text(unwritable), icon=":material/lock:")
 
     latest, unfinished = latest_finished(status.evaluations)
     if latest is not None:  # the result to open a talk with, and where its tables are

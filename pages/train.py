@@ -18,6 +18,7 @@ from dashboard.plots import loss_curve, validation_curves
 from dashboard.run_compare import comparison_figure, comparison_table, run_line
 from dashboard.run_dataset import trained_on
 from dashboard.run_selection import in_table_order, picked_now, shown_run, table_key
+from dashboard.run_view import failure_log, forget_notes, keep_notes, show_notes
 from dashboard.runs import (
     CHECKPOINT_ONLY,
     RUN_TABLE_HEADERS,
@@ -168,26 +169,12 @@ def training_form(
     return form, chosen
 
 
-def failure_log(run: Path, state: str, job) -> None:
-    if job is not None and job.state in ("failed", "lost"):
-        # the job's log: it holds a refusal the run never logged (e.g. a resume refused)
-        st.error(
-            markdown_text(
-                f"The last job of this run ({job.title}) {job.state}. Last lines of its log:"
-            )
-        )
-        st.code(job.log_tail(), language=None)
-    elif state in ("failed", "crashed"):
-        st.error(f"The run {state}. Last lines of its log:")
-        st.code(log_tail(run), language=None)
-
-
 def resume(run: Path, job: Job | None, checkpointing: bool) -> None:
     """Launch a job continuing ``run`` on its own dataset and GPUs."""
     try:
         recorded = trained_on(run, studio.settings.data_root)
     except UserError as err:
-        st.error(markdown_text(str(err)))
+        keep_notes(run, [("error", str(err))])
         return
     dataset = recorded or (
         Path(job.outputs["dataset"])
@@ -203,6 +190,7 @@ def resume(run: Path, job: Job | None, checkpointing: bool) -> None:
         f"Resume {run.name}",
         outputs={"run": str(run), "dataset": str(dataset), "gpus": gpus_output(gpus)},
         env=training_env(gpus, cache.gpus()),
+        refused=lambda said: keep_notes(run, [("error", said)]),
     )
 
 
@@ -240,7 +228,10 @@ def run_detail(run: Path) -> None:
     # keyed by the run: a click meant for a run deleted meanwhile never acts on the one shown next
     if buttons.button("Stop", disabled=not running or stopping, key=f"stop-{run}"):
         if job is None or not job.running:
-            st.error("This run was not started from this dashboard; stop it where it was launched.")
+            stop_here = (
+                "This run was not started from this dashboard; stop it where it was launched."
+            )
+            keep_notes(run, [("error", stop_here)])
         else:
             studio.jobs.cancel(job.id, wait=False)  # the job panel reads "stopping" until it ends
             st.rerun()
@@ -256,16 +247,19 @@ def run_detail(run: Path) -> None:
         resume(run, job, checkpointing)
     best = run / "best.pt" if (run / "best.pt").exists() else run / "last.pt"
     if buttons.button("Set active checkpoint", disabled=not best.exists(), key=f"set-active-{run}"):
-        note = studio.settings.write_active(checkpoint=best)
-        st.success(markdown_text(f"Active checkpoint: {best}"))
-        if note:  # a data root this user cannot write
-            st.info(markdown_text(note), icon=":material/lock:")
+        note = studio.settings.write_active(checkpoint=best)  # a note on a read-only root
+        keep_notes(run, [("success", f"Active checkpoint: {best}"), ("info", note)])
     with buttons.popover("Delete run", disabled=running, key=f"delete-popover-{run}"):
         st.write(f"Delete {markdown_text(run.name)}, its checkpoints and its log for good?")
         if st.button(f"Delete {markdown_text(run.name)}", type="primary", key=f"delete-{run}"):
-            delete_run(run, running, studio.settings)
-            st.session_state.pop(SHOWN_RUN_KEY, None)  # deleted here: no notice that it is gone
-            st.rerun()
+            try:
+                delete_run(run, running, studio.settings)
+            except UserError as err:  # e.g. a read-only root: said below, as the other buttons'
+                keep_notes(run, [("error", str(err))])
+            else:
+                st.session_state.pop(SHOWN_RUN_KEY, None)  # deleted here: no notice that it is gone
+                st.rerun()
+    show_notes(run)  # kept: this panel redraws itself every few seconds
     with st.expander("train.log"):
         st.code(log_tail(run), language=None)
 
@@ -340,6 +334,7 @@ def compare_section() -> None:
         st.plotly_chart(comparison_figure(metrics), key="train-compare-chart")
 
 
+forget_notes()  # the page runs afresh: what the run buttons said last is no longer new
 with page_guard(studio):
     launch_form()
 with page_guard(studio):  # after a refused launch too: its message says "cancel it first"

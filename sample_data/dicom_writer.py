@@ -141,11 +141,16 @@ class SeriesTemplate:
 
 
 def write_file(path: Path, data: bytes) -> None:
-    """Write one image file (the whole output folder is made visible atomically by the caller)."""
+    """Write one image file (the whole output folder is made visible atomically by the caller).
+
+    A failed write (a full disk) names ``path``: ``os.write`` raises without a file name, and
+    the command's one-line message would not say where the disk filled up."""
     handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(handle, view) :]
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(path)) from err
     finally:
         os.close(handle)

@@ -221,6 +221,8 @@ def write_outputs(
         for name in sorted(written, key=lambda name: name == Path("summary.json")):
             (out / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / name, out / name)
+    except OSError as err:  # a full disk: name the file asked for, not its hidden stage
+        raise _named_in(err, staging, out) from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     remove_stale(out, earlier - {(out / name).resolve() for name in written})
@@ -232,6 +234,15 @@ def write_outputs(
         len(files["plots"]),
     )
     return summary
+
+
+def _named_in(err: OSError, staging: Path, out: Path) -> OSError:
+    """``err`` naming the file's place in ``out`` rather than in the hidden ``staging`` folder
+    (``OUT/.incoming-*``), which is gone by the time the user reads the message."""
+    name = Path(err.filename) if isinstance(err.filename, str) else None
+    if err.errno is None or name is None or not name.is_relative_to(staging):
+        return err
+    return OSError(err.errno, err.strerror, str(out / name.relative_to(staging)))
 
 
 def _write_all(

@@ -14,13 +14,10 @@ Two deployments, one code path:
   proxy in front of the server to check; a 401 / 403 becomes a ``UserError`` naming the variable
   (the token itself is never printed).
 
-``chromadb.HttpClient`` has no timeouts (its httpx session waits forever) and sends requests while
-it is being built, so a server is probed first (``probe_server``: a heartbeat within
-``PROBE_TIMEOUT_S``), which also names what answers instead of a Chroma 1.x server: nothing, a web
-page, a proxy whose server is down, a Chroma of another major version. The client's own requests
-then give up after ``CONNECT_TIMEOUT_S`` to connect and ``READ_TIMEOUT_S`` of silence (Chroma's
-largest upsert batch takes about 2 s), so a server that freezes mid-session is an error too.
-Anonymous telemetry is switched off in both.
+``chromadb.HttpClient`` has no timeouts and sends requests while being built, so a server is probed
+first (``probe_server``: a heartbeat within ``PROBE_TIMEOUT_S``, naming what answers instead of a
+Chroma 1.x server); the client's requests then give up after ``CONNECT_TIMEOUT_S`` to connect and
+``READ_TIMEOUT_S`` of silence (the largest upsert takes about 2 s). Telemetry is off in both.
 """
 
 from __future__ import annotations
@@ -42,7 +39,7 @@ from chromadb.api.shared_system_client import SharedSystemClient
 from chromadb.config import Settings
 from chromadb.errors import AuthorizationError, ChromaAuthError, ChromaError
 
-from model.errors import DamagedIndex, UserError
+from model.errors import DamagedIndex, UserError, full_disk
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +150,9 @@ def open_client(location: ChromaLocation, create: bool = True) -> ClientAPI:
             path=str(location.path), settings=Settings(anonymized_telemetry=False)
         )
     except Exception as err:  # Chroma raises bare Exceptions for unreadable folders
-        raise UserError(f"cannot open {location.describe()}: {err}") from err
+        # SQLite's "database or disk is full" names no remedy; a full disk's message does
+        said = f"{err}; {full}" if (full := full_disk(location.path)) else str(err)
+        raise UserError(f"cannot open {location.describe()}: {said}") from err
 
 
 def reopen_client(location: ChromaLocation) -> ClientAPI:
@@ -225,6 +224,8 @@ def index_failure(location: ChromaLocation, err: Exception) -> UserError | None:
         return _not_authorised(location)
     if location.is_server:
         hint = f"check that it is still running (`chroma run ... --port {location.port}`)"
+    elif full := full_disk(location.path):  # a full disk fails Chroma's writes as damage would
+        hint = f"{full}; if it fails again with room to spare, {REBUILD_HINT}"
     else:
         hint = (
             f"its files are damaged or from another Chroma version: {REBUILD_HINT}, "

@@ -1,6 +1,5 @@
-"""Checkpoints: config + weights + tokenizer reference + data fingerprint (+ resume state), and
-the checks before a resume (``verify_resumable``, ``recover_last_checkpoint``,
-``check_resumable_with``).
+"""Checkpoints (config, weights, tokenizer reference, data fingerprint, resume state) and the
+resume checks (``verify_resumable``, ``recover_last_checkpoint``, ``check_resumable_with``).
 
 A checkpoint is a plain dictionary of tensors, numbers, strings, lists and dicts, so it loads with
 ``torch.load(weights_only=True)`` (no code runs on load). The model config travels as a JSON
@@ -104,13 +103,15 @@ def save_checkpoint(
         payload["resume"] = resume_state
     buffer = io.BytesIO()
     torch.save(payload, buffer)
+    had_one = Path(path).is_file()  # a new run's first save has no earlier checkpoint to keep
     try:
         atomic_write_bytes(path, buffer.getvalue())
     except OSError as err:
-        reason = os.strerror(err.errno) if err.errno else str(err)
+        kept = "the previous checkpoint is unchanged" if had_one else "no checkpoint is kept yet"
+        then = "continue with --resume" if had_one else "train again"
         raise CheckpointError(
-            f"could not write checkpoint {path}: {reason}; the previous checkpoint is unchanged "
-            "(free space or fix the folder, then continue with --resume)"
+            f"could not write checkpoint {path}: {os.strerror(err.errno) if err.errno else err}; "
+            f"{kept} (free space or fix the folder, then {then})"
         ) from err
     write_sidecar(path, facts_from_payload(Path(path), payload), file_stamp(path))
     return fingerprint
