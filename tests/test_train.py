@@ -103,7 +103,7 @@ def test_resume_with_fewer_epochs_than_trained_is_refused_and_changes_nothing(
     options = TrainOptions(
         data=tiny_data, out=out, preset=str(preset), epochs=1, resume=True, device="cpu"
     )
-    with pytest.raises(UserError, match=r"past 1 epochs \(step 4\); give --epochs 2 or more"):
+    with pytest.raises(UserError, match=r"past 1 epoch \(step 4\); give --epochs 2 or more"):
         train(options)
     assert {name: (out / name).read_bytes() for name in before} == before
 
