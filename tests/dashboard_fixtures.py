@@ -6,10 +6,12 @@ base temp folder, in the documented layout: DATA_ROOT/ds/tiny, DATA_ROOT/runs/ti
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,19 @@ def tiny_writable_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     make_tiny_dataset(root / "ds" / "tiny", n=8)
     monkeypatch.setenv("CMR_DATA_ROOT", str(root))
     return root
+
+
+IMPORT_SUBMIT = "FormSubmitter:import-Import and ingest"  # the Import form's submit button
+DICOM_BYTES = b"\0" * 128 + b"DICM"  # enough of a DICOM file for the zip checks' "has DICOM"
+
+
+def zip_bytes(entries: dict[str, bytes]) -> bytes:
+    """A zip archive holding ``entries`` (name in the zip -> content)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
 
 
 def import_view(timeout: float = 60) -> AppTest:

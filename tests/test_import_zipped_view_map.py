@@ -3,15 +3,17 @@ only by the import job's ingest, after the zip had been copied and unpacked (min
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
 import pytest
-from dashboard_fixtures import import_view, tiny_writable_root
+from dashboard_fixtures import (
+    DICOM_BYTES,
+    IMPORT_SUBMIT,
+    import_view,
+    tiny_writable_root,
+    zip_bytes,
+)
 
-SUBMIT = "FormSubmitter:import-Import and ingest"
-DICOM = b"\0" * 128 + b"DICM"
 BAD_MAP = b"CINE SA*: sax\nLATE*: scar\n"
 
 
@@ -20,19 +22,11 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tiny_writable_root(tmp_path, monkeypatch)
 
 
-def _zip(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 def _submit(at, upload: bytes, view_map: str) -> list[str]:
     at.file_uploader[0].set_value(("scans.zip", upload, "application/zip"))
     inputs = {t.label: t for t in at.text_input}
     inputs["View map (optional, YAML or CSV)"].input(view_map)
-    at.button(key=SUBMIT).click().run()
+    at.button(key=IMPORT_SUBMIT).click().run()
     return [e.value for e in at.error]
 
 
@@ -51,9 +45,11 @@ def test_a_wrong_view_map_in_the_zip_is_refused_on_submit_as_one_under_the_root(
     monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
     (data_root / name).write_bytes(content)
     at = import_view()
-    [alone] = _submit(at, _zip({"ST1/1.dcm": DICOM}), name)
+    [alone] = _submit(at, zip_bytes({"ST1/1.dcm": DICOM_BYTES}), name)
     [inside] = _submit(
-        at, _zip({"export/ST1/1.dcm": DICOM, f"export/{name}": content}), f"export/{name}"
+        at,
+        zip_bytes({"export/ST1/1.dcm": DICOM_BYTES, f"export/{name}": content}),
+        f"export/{name}",
     )
     assert said in alone
     assert inside == alone.replace(str(data_root / name), f"export/{name} in the zip")

@@ -3,14 +3,20 @@ wrong, sees and what is left on disk."""
 
 from __future__ import annotations
 
-import io
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
-from dashboard_fixtures import import_view, make_tiny_dataset, run_zip_job, tiny_writable_root
+from dashboard_fixtures import (
+    DICOM_BYTES,
+    IMPORT_SUBMIT,
+    import_view,
+    make_tiny_dataset,
+    run_zip_job,
+    tiny_writable_root,
+    zip_bytes,
+)
 from streamlit.testing.v1 import AppTest
 
 from dashboard import jobs as jobs_module
@@ -18,21 +24,10 @@ from dashboard.importer import retry_note
 from dashboard.jobs import JobManager
 from model.data.store import LOCK_FILE, ingest_lock
 
-SUBMIT = "FormSubmitter:import-Import and ingest"
-DICOM = b"\0" * 128 + b"DICM"
-
 
 @pytest.fixture
 def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tiny_writable_root(tmp_path, monkeypatch)
-
-
-def _zip(entries: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def test_a_zip_whose_ingest_failed_can_be_sent_again_under_the_same_name(
@@ -43,18 +38,20 @@ def test_a_zip_whose_ingest_failed_can_be_sent_again_under_the_same_name(
     launched = []
     monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
     at = import_view()
-    at.file_uploader[0].set_value(("scans.zip", _zip({"bad/1.dcm": b"junk"}), "application/zip"))
-    at.button(key=SUBMIT).click().run()
+    at.file_uploader[0].set_value(
+        ("scans.zip", zip_bytes({"bad/1.dcm": b"junk"}), "application/zip")
+    )
+    at.button(key=IMPORT_SUBMIT).click().run()
     assert not at.error and len(launched) == 1, [e.value for e in at.error]
     assert run_zip_job(launched[0]) == 1  # unpacked (a .dcm name); its ingest found no study
     upload = data_root / "imports" / "uploads" / "my-import"
-    fixed = _zip({"good/1.dcm": DICOM})
+    fixed = zip_bytes({"good/1.dcm": DICOM_BYTES})
     at.file_uploader[0].set_value(("scans-fixed.zip", fixed, "application/zip"))
-    at.button(key=SUBMIT).click().run()
+    at.button(key=IMPORT_SUBMIT).click().run()
     assert not at.error, [e.value for e in at.error]
     assert len(launched) == 2
     assert run_zip_job(launched[1]) == 1  # unpacked; its ingest failed
-    assert (upload / "good" / "1.dcm").read_bytes() == DICOM
+    assert (upload / "good" / "1.dcm").read_bytes() == DICOM_BYTES
     assert not (upload / "bad").exists()  # the failed zip's files are not ingested again
 
 
@@ -64,12 +61,14 @@ def test_an_upload_named_like_a_finished_dataset_is_refused_and_its_files_kept(
     monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: None)
     upload = data_root / "imports" / "uploads" / "site-b"
     (upload / "old").mkdir(parents=True)
-    (upload / "old" / "1.dcm").write_bytes(DICOM)
+    (upload / "old" / "1.dcm").write_bytes(DICOM_BYTES)
     make_tiny_dataset(data_root / "imports" / "datasets" / "site-b", n=2)
     at = import_view()
     {t.label: t for t in at.text_input}["Dataset name"].input("site-b")
-    at.file_uploader[0].set_value(("scans.zip", _zip({"new/1.dcm": DICOM}), "application/zip"))
-    at.button(key=SUBMIT).click().run()
+    at.file_uploader[0].set_value(
+        ("scans.zip", zip_bytes({"new/1.dcm": DICOM_BYTES}), "application/zip")
+    )
+    at.button(key=IMPORT_SUBMIT).click().run()
     assert [e.value for e in at.error] == [
         "a dataset called 'site-b' already exists; choose another name"
     ]
@@ -94,14 +93,14 @@ def test_reports_and_labels_inside_the_uploaded_zip_are_ingested_with_it(
     launched = []
     monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
     export = {
-        "export/ST1/1.dcm": DICOM,
+        "export/ST1/1.dcm": DICOM_BYTES,
         "export/reports.csv": b"accession_number,report\nA1,IMPRESSION: Normal.\n",
         "export/labels.csv": b"accession_number,lge\nA1,1\n",
     }
     at = import_view()
-    at.file_uploader[0].set_value(("export.zip", _zip(export), "application/zip"))
+    at.file_uploader[0].set_value(("export.zip", zip_bytes(export), "application/zip"))
     _fill(at, reports="export/reports.csv", labels="export/labels.csv")
-    at.button(key=SUBMIT).click().run()
+    at.button(key=IMPORT_SUBMIT).click().run()
     assert not at.error, [e.value for e in at.error]
     [command] = launched
     upload = data_root / "imports" / "uploads" / "my-import"
@@ -122,14 +121,16 @@ def test_a_bad_labels_csv_in_the_zip_is_refused_on_submit_as_one_under_the_root_
     bad = b"accession_number,lge\nA1,yes\n"
     (data_root / "labels.csv").write_bytes(bad)
     at = import_view()
-    at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
+    at.file_uploader[0].set_value(
+        ("scans.zip", zip_bytes({"ST1/1.dcm": DICOM_BYTES}), "application/zip")
+    )
     _fill(at, labels="labels.csv")
-    at.button(key=SUBMIT).click().run()
+    at.button(key=IMPORT_SUBMIT).click().run()
     [alone] = [e.value for e in at.error]
-    zipped = _zip({"export/ST1/1.dcm": DICOM, "export/labels.csv": bad})
+    zipped = zip_bytes({"export/ST1/1.dcm": DICOM_BYTES, "export/labels.csv": bad})
     at.file_uploader[0].set_value(("export.zip", zipped, "application/zip"))
     _fill(at, labels="export/labels.csv")
-    at.button(key=SUBMIT).click().run()
+    at.button(key=IMPORT_SUBMIT).click().run()
     [inside] = [e.value for e in at.error]
     assert "column 'lge': value 'yes' is not 1, 0 or blank" in alone
     assert inside == alone.replace(str(data_root / "labels.csv"), "export/labels.csv in the zip")
@@ -140,10 +141,12 @@ def test_a_file_named_neither_in_the_zip_nor_under_the_root_is_refused_before_un
     data_root: Path,
 ) -> None:
     at = import_view()
-    zipped = _zip({"ST1/1.dcm": DICOM, "export/reports.csv": b"accession_number,report\n"})
+    zipped = zip_bytes(
+        {"ST1/1.dcm": DICOM_BYTES, "export/reports.csv": b"accession_number,report\n"}
+    )
     at.file_uploader[0].set_value(("export.zip", zipped, "application/zip"))
     _fill(at, reports="reports.csv")
-    at.button(key=SUBMIT).click().run()
+    at.button(key=IMPORT_SUBMIT).click().run()
     assert [e.value for e in at.error] == [
         "the reports CSV reports.csv does not exist under the data root or in the zip"
     ]
@@ -164,8 +167,10 @@ def test_a_retry_after_a_failed_ingest_starts_from_an_empty_dataset_folder(
     )
     (failed / "salt.key").write_text("0" * 64)
     at = import_view()
-    at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
-    at.button(key=SUBMIT).click().run()
+    at.file_uploader[0].set_value(
+        ("scans.zip", zip_bytes({"ST1/1.dcm": DICOM_BYTES}), "application/zip")
+    )
+    at.button(key=IMPORT_SUBMIT).click().run()
     assert not at.error and len(launched) == 1, [e.value for e in at.error]
     assert [path.name for path in failed.iterdir()] in ([], [LOCK_FILE])
 
@@ -179,9 +184,11 @@ def test_a_dataset_folder_an_ingest_is_writing_now_is_left_alone(
     writing.mkdir(parents=True)
     (writing / "salt.key").write_text("0" * 64)
     at = import_view()
-    at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
+    at.file_uploader[0].set_value(
+        ("scans.zip", zip_bytes({"ST1/1.dcm": DICOM_BYTES}), "application/zip")
+    )
     with ingest_lock(writing):
-        at.button(key=SUBMIT).click().run()
+        at.button(key=IMPORT_SUBMIT).click().run()
     [error] = [e.value for e in at.error]
     assert error.startswith("another ingest (pid") and "wait for it to finish" in error
     assert (writing / "salt.key").is_file()
@@ -217,8 +224,10 @@ def test_an_upload_is_unpacked_by_the_job_not_the_page(
     launched = []
     monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
     at = import_view()
-    at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
-    at.button(key=SUBMIT).click().run()
+    at.file_uploader[0].set_value(
+        ("scans.zip", zip_bytes({"ST1/1.dcm": DICOM_BYTES}), "application/zip")
+    )
+    at.button(key=IMPORT_SUBMIT).click().run()
     assert not at.error and not at.get("progress"), [e.value for e in at.error]
     [command] = launched
     uploads = data_root / "imports" / "uploads"
@@ -234,9 +243,9 @@ def test_an_upload_is_unpacked_by_the_job_not_the_page(
 
 def test_a_zip_with_an_unsafe_entry_is_refused_on_the_page(data_root: Path) -> None:
     at = import_view()
-    zipped = _zip({"ST1/1.dcm": DICOM, "../escape.dcm": DICOM})
+    zipped = zip_bytes({"ST1/1.dcm": DICOM_BYTES, "../escape.dcm": DICOM_BYTES})
     at.file_uploader[0].set_value(("scans.zip", zipped, "application/zip"))
-    at.button(key=SUBMIT).click().run()
+    at.button(key=IMPORT_SUBMIT).click().run()
     [error] = [e.value for e in at.error]
     assert "points outside the import folder" in error, error
     assert not (data_root / "imports" / "uploads").exists()
@@ -276,15 +285,17 @@ def test_a_form_naming_a_folder_and_a_zip_or_neither_is_refused(
     launched = []
     monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
     (data_root / "raw" / "dicom").mkdir(parents=True)
-    (data_root / "raw" / "dicom" / "1.dcm").write_bytes(DICOM)
+    (data_root / "raw" / "dicom" / "1.dcm").write_bytes(DICOM_BYTES)
     at = import_view()
-    at.button(key=SUBMIT).click().run()
+    at.button(key=IMPORT_SUBMIT).click().run()
     assert [e.value for e in at.error] == [
         "enter a DICOM folder under the data root, or upload a zip of DICOM files"
     ]
     at.text_input(key="imp-folder").input("raw/dicom")
-    at.file_uploader[0].set_value(("scans.zip", _zip({"a/1.dcm": DICOM}), "application/zip"))
-    at.button(key=SUBMIT).click().run()
+    at.file_uploader[0].set_value(
+        ("scans.zip", zip_bytes({"a/1.dcm": DICOM_BYTES}), "application/zip")
+    )
+    at.button(key=IMPORT_SUBMIT).click().run()
     [error] = [e.value for e in at.error]
     assert error.startswith("give a DICOM folder or a zip, not both")
     assert not launched and not (data_root / "imports").exists()
@@ -330,13 +341,13 @@ def test_a_zip_entry_with_an_absolute_name_cannot_name_a_file_outside_the_root(
     labels error) although the field refuses any path outside the data root."""
     outside = data_root.parent / "secret.csv"
     outside.write_text("root:x:0:0\n")
-    zipped = _zip({"ST1/1.dcm": DICOM, str(outside): b"accession_number,lge\n"})
+    zipped = zip_bytes({"ST1/1.dcm": DICOM_BYTES, str(outside): b"accession_number,lge\n"})
     at = import_view()
     at.file_uploader[0].set_value(("export.zip", zipped, "application/zip"))
     {t.label: t for t in at.text_input}["Labels CSV (optional; evaluation only)"].input(
         str(outside)
     )
-    at.button(key=SUBMIT).click().run()
+    at.button(key=IMPORT_SUBMIT).click().run()
     [error] = [e.value for e in at.error]
     assert "root:x" not in error and "outside the data root" in error, error
 
@@ -349,14 +360,16 @@ def test_a_failed_zip_import_can_be_retried_from_its_unpacked_folder(
     launched = []
     monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
     at = import_view()
-    at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
-    at.button(key=SUBMIT).click().run()
+    at.file_uploader[0].set_value(
+        ("scans.zip", zip_bytes({"ST1/1.dcm": DICOM_BYTES}), "application/zip")
+    )
+    at.button(key=IMPORT_SUBMIT).click().run()
     assert run_zip_job(launched[0]) == 1
     at.file_uploader[0].set_value(None)
     {t.label: t for t in at.text_input}["DICOM folder (under the data root)"].input(
         "imports/uploads/my-import"
     )
-    at.button(key=SUBMIT).click().run()
+    at.button(key=IMPORT_SUBMIT).click().run()
     assert not at.error, [e.value for e in at.error]
     command = launched[1]
     assert command[command.index("ingest") + 1] == str(data_root / "imports/uploads/my-import")
@@ -376,8 +389,10 @@ def test_an_import_leaves_the_active_dataset_where_it_was_until_one_is_chosen(
     launched = []
     monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
     at = import_view()
-    at.file_uploader[0].set_value(("scans.zip", _zip({"ST1/1.dcm": DICOM}), "application/zip"))
-    at.button(key=SUBMIT).click().run()
+    at.file_uploader[0].set_value(
+        ("scans.zip", zip_bytes({"ST1/1.dcm": DICOM_BYTES}), "application/zip")
+    )
+    at.button(key=IMPORT_SUBMIT).click().run()
     assert launched and not at.error, [e.value for e in at.error]
     make_tiny_dataset(root / "imports" / "datasets" / "my-import", n=3)  # what the job writes
     assert Settings(root).active_dataset() == demo.resolve()

@@ -10,40 +10,34 @@ import json
 import os
 import signal
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
+from dashboard_fixtures import DICOM_BYTES, zip_bytes
 
 from dashboard import zip_ingest
 from dashboard.zip_ingest import run, save_upload, spool_path
 from model.progress import PROGRESS_ENV
 
-DICOM = b"\0" * 128 + b"DICM"
 OK, FAIL = [sys.executable, "-c", "pass"], [sys.executable, "-c", "raise SystemExit(1)"]
 
 
 def _saved(tmp_path: Path, entries: dict[str, bytes]) -> tuple[Path, Path]:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    buffer.seek(0)
     folder = tmp_path / "uploads" / "site-b"
-    return save_upload(buffer, folder), folder
+    return save_upload(io.BytesIO(zip_bytes(entries)), folder), folder
 
 
 def test_a_successful_import_removes_the_upload_and_what_was_unpacked(tmp_path: Path) -> None:
-    spool, folder = _saved(tmp_path, {"ST1/1.dcm": DICOM})
+    spool, folder = _saved(tmp_path, {"ST1/1.dcm": DICOM_BYTES})
     assert spool == spool_path(folder) and spool.is_file()
     assert run(spool, folder, OK) == 0
     assert list(folder.parent.iterdir()) == []
 
 
 def test_a_failed_ingest_keeps_the_unpacked_folder_for_a_retry(tmp_path: Path) -> None:
-    spool, folder = _saved(tmp_path, {"ST1/1.dcm": DICOM})
+    spool, folder = _saved(tmp_path, {"ST1/1.dcm": DICOM_BYTES})
     assert run(spool, folder, FAIL) == 1
-    assert (folder / "ST1" / "1.dcm").read_bytes() == DICOM and not spool.exists()
+    assert (folder / "ST1" / "1.dcm").read_bytes() == DICOM_BYTES and not spool.exists()
 
 
 def test_a_zip_without_dicom_fails_the_job_and_leaves_nothing(
@@ -60,7 +54,7 @@ def test_the_unpacking_reports_its_progress_in_megabytes(
 ) -> None:
     progress = tmp_path / "progress.json"
     monkeypatch.setenv(PROGRESS_ENV, str(progress))
-    spool, folder = _saved(tmp_path, {"ST1/1.dcm": DICOM})
+    spool, folder = _saved(tmp_path, {"ST1/1.dcm": DICOM_BYTES})
     assert run(spool, folder, FAIL) == 1
     written = json.loads(progress.read_text())
     assert written["stage"] == "unpacking the zip (MB)"
@@ -77,7 +71,7 @@ def test_a_cancel_while_unpacking_leaves_no_half_unpacked_folder(
         return real(source, target, progress=lambda done, total: os.kill(os.getpid(), 15))
 
     monkeypatch.setattr(zip_ingest, "extract_zip", cancelled_midway)
-    spool, folder = _saved(tmp_path, {"ST1/1.dcm": DICOM, "ST1/2.dcm": DICOM})
+    spool, folder = _saved(tmp_path, {"ST1/1.dcm": DICOM_BYTES, "ST1/2.dcm": DICOM_BYTES})
     assert run(spool, folder, OK) == 130
     assert list(folder.parent.iterdir()) == []
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
@@ -87,12 +81,12 @@ def test_what_a_killed_import_left_hidden_is_removed_by_the_next(tmp_path: Path)
     uploads = tmp_path / "uploads"
     staging = uploads / ".site-a.k2x9q1"  # extract_zip's staging folder, its job killed (-9)
     (staging / "DOE^JANE").mkdir(parents=True)
-    (staging / "DOE^JANE" / "1.dcm").write_bytes(DICOM)
+    (staging / "DOE^JANE" / "1.dcm").write_bytes(DICOM_BYTES)
     (uploads / ".site-c.upload.zip").write_bytes(b"PK")  # a spool its job never unpacked
     (uploads / ".site-e.upload.zipab12.part").write_bytes(b"PK")  # a page's copy under way
     kept = uploads / "site-d"  # a failed import's folder, kept for a retry
     kept.mkdir()
-    spool, folder = _saved(tmp_path, {"ST1/1.dcm": DICOM})
+    spool, folder = _saved(tmp_path, {"ST1/1.dcm": DICOM_BYTES})
     assert run(spool, folder, FAIL) == 1
     left = sorted(p.name for p in uploads.iterdir())
     assert left == [".site-e.upload.zipab12.part", "site-b", "site-d"]
