@@ -117,6 +117,9 @@ def job_panel(jobs: JobManager, kind: str) -> Job | None:
     return job
 
 
+_STOP_REFUSALS = "job-stop-refusals"  # {job id: why its Cancel was refused}
+
+
 @st.fragment(run_every=2.0)
 def _live_job(jobs_dir: str, job_id: str) -> None:
     jobs = JobManager(jobs_dir)
@@ -147,7 +150,8 @@ def _stop_controls(
     jobs: JobManager, job: Job, head: DeltaGenerator, button: DeltaGenerator
 ) -> None:
     """Cancel, or Force stop once the stop is overdue; a refused stop (a job another account
-    started) is a message on the panel."""
+    started) is a message on the panel until the next click, past the live panel's redraws."""
+    refusals: dict[str, str] = st.session_state.setdefault(_STOP_REFUSALS, {})
     try:
         if job.stop_overdue:
             head.caption(
@@ -160,10 +164,13 @@ def _stop_controls(
         elif job.stopping:
             head.caption("Stopping: the job ends its current step first.")
         elif button.button("Cancel", key=f"cancel-{job.id}"):
+            refusals.pop(job.id, None)
             jobs.cancel(job.id, wait=False)
             st.rerun(scope="app")
-    except UserError as err:
-        head.error(markdown_text(err), icon=":material/block:")
+    except UserError as err:  # kept: the live panel redraws every 2 s and dropped it at once
+        refusals[job.id] = str(err)
+    if job.id in refusals:
+        head.error(markdown_text(refusals[job.id]), icon=":material/block:")
 
 
 def _ending(returncode: int | None) -> str:

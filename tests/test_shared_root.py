@@ -135,6 +135,8 @@ def test_the_job_panel_says_whose_job_it_is_and_why_it_cannot_stop_it(
     assert not at.exception, [e.value for e in at.exception]
     assert any("runs as another account" in e.value for e in at.error)
     assert manager.get(job.id).state == "running"
+    at.run()  # the live panel redraws every 2 s: the refusal stays until the next click
+    assert any("runs as another account" in e.value for e in at.error)
 
 
 def test_a_launch_refused_for_alices_running_run_leaves_its_preset_alone(
