@@ -20,9 +20,10 @@ import tomllib
 from pathlib import Path
 
 from dashboard.jobs import JobManager, model_command
-from dashboard.settings import DATA_ROOT_ENV, Settings
+from dashboard.settings import Settings
 from model.demo import DEMO_TITLE, DemoLayout
 from model.errors import UserError
+from model.schema import DATA_ROOT_ENV
 
 log = logging.getLogger("dashboard.launch")
 APP = Path(__file__).resolve().parent.parent / "app.py"

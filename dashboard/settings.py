@@ -36,11 +36,11 @@ from model.atomic import atomic_write_json
 from model.demo import DemoLayout
 from model.errors import UserError
 from model.relocate import is_dataset, locate
+from model.schema import default_data_root
 
 if TYPE_CHECKING:
     from model.index.client import ChromaLocation
 
-DATA_ROOT_ENV = "CMR_DATA_ROOT"
 _SEARCH_DEPTH = 5
 _SKIP_DIRS = {"tensors", "dicom", "chroma", "embeddings", "masks", "jobs", "__pycache__"}
 _SESSION_CHOICE = "active-choice"
@@ -59,8 +59,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, session: MutableMapping[str, Any] | None = None) -> Settings:
-        # An empty value (``CMR_DATA_ROOT=$UNSET_VAR``) is the default, not the current folder.
-        return cls(Path(os.environ.get(DATA_ROOT_ENV) or "data").expanduser().resolve(), session)
+        return cls(default_data_root().resolve(), session)
 
     @property
     def active_file(self) -> Path:

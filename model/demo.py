@@ -26,7 +26,6 @@ import contextlib
 import importlib
 import json
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +37,7 @@ from model.errors import DataError, UserError
 from model.file_lock import FileLock
 from model.output_path import check_output_path
 from model.progress import stage_prefix
-from model.schema import DatasetPaths
+from model.schema import DATA_ROOT_ENV, DatasetPaths, default_data_root
 from model.workers import usable_cpus
 
 log = logging.getLogger(__name__)
@@ -48,8 +47,6 @@ STEP_NAMES = ("generate", "ingest", "train", "index", "map")
 # The build's job title, on Home's panel and in its failure message: the same for the build
 # ./run.sh starts and the one Home's button starts (the first named four of five steps).
 DEMO_TITLE = "Demo build"
-# The data root's environment variable (dashboard.settings reads the same one); --root's default.
-DATA_ROOT_ENV = "CMR_DATA_ROOT"
 
 
 @dataclass(frozen=True)
@@ -289,7 +286,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--root",
         type=Path,
         # the dashboard's data root, so a demo built from the terminal is the one ./run.sh shows
-        default=Path(os.environ.get(DATA_ROOT_ENV) or "data").expanduser(),
+        default=default_data_root(),
         help=f"data root (default: ${DATA_ROOT_ENV}, as the dashboard reads it, else ./data)",
     )
     parser.add_argument("--internal", type=int, default=1000, help="internal-site studies")

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+# The data root every command and page reads and writes under unless told another; an empty
+# value (``CMR_DATA_ROOT=$UNSET_VAR``) is the default, not the current folder.
+DATA_ROOT_ENV = "CMR_DATA_ROOT"
+
+
+def default_data_root() -> Path:
+    """``$CMR_DATA_ROOT``, else ``./data``, as given (a relative one is read from the current
+    folder): the dashboard's root and ``python -m model demo``'s default ``--root``, one place."""
+    return Path(os.environ.get(DATA_ROOT_ENV) or "data").expanduser()
+
 
 # Standard view slots, in tensor order. Cine slots carry T phases; ``lge_sax`` carries slices on
 # the time axis; ``lge_4ch`` / ``lge_2ch`` are single images (frame 0 only).

@@ -287,16 +287,16 @@ def test_the_root_defaults_to_the_dashboards_data_root(monkeypatch, tmp_path: Pa
     read it (it built in ./data, which the dashboard then did not show); unset or empty: ./data."""
     import argparse
 
-    from dashboard.settings import DATA_ROOT_ENV
+    from dashboard.settings import Settings
+    from model.schema import DATA_ROOT_ENV
 
     def root() -> Path:
         parser = argparse.ArgumentParser()
         demo.add_arguments(parser)
         return parser.parse_args([]).root
 
-    assert demo.DATA_ROOT_ENV == DATA_ROOT_ENV
     monkeypatch.setenv(DATA_ROOT_ENV, str(tmp_path / "shared"))
-    assert root() == tmp_path / "shared"
+    assert root() == tmp_path / "shared" == Settings.from_env().data_root
     monkeypatch.setenv(DATA_ROOT_ENV, "")
     assert root() == Path("data")
     monkeypatch.delenv(DATA_ROOT_ENV)

@@ -19,8 +19,9 @@ import pytest
 from dashboard import jobs as jobs_module
 from dashboard import launch
 from dashboard.jobs import JobManager
-from dashboard.settings import DATA_ROOT_ENV, Settings
+from dashboard.settings import Settings
 from model.demo import DEMO_TITLE
+from model.schema import DATA_ROOT_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 TOOLS = ("bash", "cat", "sha256sum", "cut", "mkdir", "cp", "rm", "dirname", "basename", "touch")

@@ -64,8 +64,8 @@ def flag_few_study_diagnoses(site: SiteData, problems: list[str]) -> None:
         if count < FEW_STUDIES:
             problems.append(
                 f"site {site.name}: diagnosis '{site.diagnosis_columns()[index]}' has "
-                f"{counted(int(count), 'study')}: too few (under {FEW_STUDIES}) for its one-vs-rest AUC and confidence "
-                "interval to be relied on"
+                f"{counted(int(count), 'study')}: too few (under {FEW_STUDIES}) for its "
+                "one-vs-rest AUC and confidence interval to be relied on"
             )
 
 

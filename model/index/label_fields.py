@@ -11,8 +11,8 @@ values only), is not a plain field name (letters, digits and ``_``, starting wit
 its case, or holds no 1 or 0 at all.
 
 The collection's metadata records, under ``LABELS_KEY``, for each dataset (by its
-``dataset_folder``, found by its ``dataset_id`` in a copied data root) the own label fields indexed, a fingerprint of the label values the index
-holds of its studies (``values_fingerprint``: the indexed columns' values per study, whatever
+``dataset_folder``, found by its ``dataset_id`` in a copied data root) the own label fields
+indexed, a fingerprint of the label values the index holds of its studies (``values_fingerprint``: the indexed columns' values per study, whatever
 the order of the file's rows and columns, its rows of other datasets' studies or its columns the
 index does not take), the names of the labels files they came from and whether that was the
 dataset's own labels file (``dataset_record``). ``label_fields`` is what a search accepts besides
