@@ -8,6 +8,10 @@ for the names, IDs, birth dates and accession numbers of ``--patients`` patients
 headers give), against the same with the ``--accessions`` accession numbers keying a hospital's
 whole reports and labels CSVs added (scrubbed too since session 41: a header may lack the one
 its folder is named by). Median of ``--repeats``.
+
+Then ``other_patients_scrubber`` (session 45): every patient's identifiers of the ingest removed
+from each of ``--rows`` impressions (some naming another patient), the scrub built once per
+ingest, with and without the accession numbers.
 """
 
 from __future__ import annotations
@@ -54,6 +58,31 @@ def median_s(rows: list[dict], found: set[str], repeats: int) -> float:
     return statistics.median(times)
 
 
+def impressions(rows: int) -> list[str]:
+    """Impressions of the demo's kind, every tenth naming another patient and their ID."""
+    text = "Dilated LV with severely reduced systolic function. No late gadolinium enhancement."
+    return [
+        f"{text} Compare with Given{i:05d} Family{i:05d} (PID{i:07d})." if i % 10 == 0 else text
+        for i in range(rows)
+    ]
+
+
+def impressions_s(texts: list[str], found: set[str], repeats: int) -> tuple[float, float]:
+    """(building the scrub, scrubbing ``texts``), medians in seconds."""
+    from model.data.report_scrub import other_patients_scrubber
+
+    builds, scrubs = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        scrub = other_patients_scrubber(found)
+        built = time.perf_counter()
+        scrubbed = [scrub(text) for text in texts]
+        scrubs.append(time.perf_counter() - built)
+        builds.append(built - start)
+    assert "Family00000" not in scrubbed[0], "the scrub missed another patient's name"
+    return statistics.median(builds), statistics.median(scrubs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2000)
@@ -71,6 +100,14 @@ def main() -> None:
         f"{after * 1000:.0f} ms ({after / before:.2f}x)",
         flush=True,
     )
+    texts = impressions(args.rows)
+    for label, found in (("headers' identifiers", headers), ("with accessions", headers | keys)):
+        build, scrub = impressions_s(texts, found, args.repeats)
+        print(
+            f"{args.rows:,} impressions, {args.patients:,} patients, {label}: scrub built in "
+            f"{build * 1000:.0f} ms, applied in {scrub * 1000:.0f} ms",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
