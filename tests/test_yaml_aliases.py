@@ -63,3 +63,14 @@ def test_lists_nested_too_deeply_are_refused_with_a_message(tmp_path: Path) -> N
         with pytest.raises(DataError) as refused:
             read()
         assert str(refused.value).startswith(start) and "nested too deeply" in str(refused.value)
+
+
+def test_a_view_map_with_a_yaml_mistake_says_it_in_one_line(tmp_path: Path) -> None:
+    """As a prompt set's does (``yaml_problem``): PyYAML's own text spans several lines."""
+    path = tmp_path / "views.yaml"
+    path.write_text("'*cine*': sax\n'*late*': [unclosed\n", encoding="utf-8")
+    with pytest.raises(DataError) as refused:
+        ViewMap.load(path)
+    message = str(refused.value)
+    assert message.startswith(f"view map {path} cannot be read: ") and "\n" not in message
+    assert "line 2" in message or "line 3" in message

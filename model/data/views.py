@@ -24,6 +24,7 @@ import numpy as np
 import yaml
 
 from model.errors import DataError, not_found, short_repr
+from model.prompts import yaml_problem
 from model.schema import VIEW_SLOTS
 
 IGNORE = "ignore"
@@ -100,10 +101,10 @@ class ViewMap:
                         f"view map {source} must map SeriesDescription patterns to slots"
                     )
                 pairs = [(str(k), _slot_text(v)) for k, v in loaded.items()]
-        except (KeyError, yaml.YAMLError, UnicodeDecodeError, csv.Error) as err:
+        except (yaml.YAMLError, RecursionError) as err:  # one line, as a prompt set's says it
+            raise DataError(f"view map {source} cannot be read: {yaml_problem(err)}") from err
+        except (KeyError, UnicodeDecodeError, csv.Error) as err:
             raise DataError(f"view map {source} cannot be read: {err}") from err
-        except RecursionError as err:  # PyYAML composes nested lists by recursion
-            raise DataError(f"view map {source}: lists or mappings nested too deeply") from err
         allowed = {*VIEW_SLOTS, "sax", "lge_sax", IGNORE}
         for pattern, slot in pairs:
             if slot not in allowed:
