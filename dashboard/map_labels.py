@@ -156,6 +156,7 @@ def map_description(
     are placed and what the colours (and marker shapes) tell apart."""
     coloured = f", coloured by {column_label(colour)}" if colour else ""
     return (
-        f"Scatter map of {count:,} studies of {dataset}, each a point placed by {method} of "
-        f"{checkpoint}'s embeddings (nearby studies look alike to the encoder){coloured}."
+        f"Scatter map of {counted(count, 'study')} of {dataset}, each a point placed by "
+        f"{method} of {checkpoint}'s embeddings (nearby studies look alike to the encoder)"
+        f"{coloured}."
     )

@@ -20,6 +20,7 @@ from dashboard.map_labels import (
     hover_columns,
     label_names,
     labelled_map,
+    map_description,
     selection_message,
     selection_note,
 )
@@ -192,3 +193,13 @@ def test_a_legend_worked_out_for_another_colour_is_not_drawn() -> None:
     fig = embedding_map(table, DIAGNOSIS, highlight=["HCM"], legend=stale)
     names = [t.name for t in fig.data if t.name != "studies"]
     assert names == map_legend(table, DIAGNOSIS).entries == ["HCM", "Normal", SEVERAL, "unknown"]
+
+
+def test_the_maps_alt_text_names_what_is_drawn_and_counts_in_words() -> None:
+    """What a screen reader hears for the map: how many studies of which dataset, by which
+    checkpoint's embeddings, coloured by what; one study is "1 study"."""
+    many = map_description(1200, "UMAP", "demo/best.pt", "demo/internal", DIAGNOSIS)
+    assert many.startswith("Scatter map of 1,200 studies of demo/internal")
+    assert "UMAP of demo/best.pt's embeddings" in many and "coloured by Diagnosis" in many
+    one = map_description(1, "PCA", "run/last.pt", "ds/tiny", None)
+    assert one.startswith("Scatter map of 1 study of ds/tiny") and "coloured" not in one
