@@ -1,5 +1,6 @@
 """Files as real PACS exports write them, beyond the synthetic generator's: a Part 10 file whose
-file meta names no transfer syntax."""
+file meta names no transfer syntax, and secondary captures and colour-coded images among a study's
+MR images."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from dicom_factory import StudySpec, base_dataset, write_image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
-from pydicom.uid import generate_uid
+from pydicom.uid import SecondaryCaptureImageStorage, generate_uid
 
-from model.data.dicom_read import read_headers, read_pixels
+from model.data.dicom_read import DicomReadError, read_headers, read_pixels
 
 ROWS, COLS = 40, 32  # big enough for the JPEG 2000 encoder
 
@@ -56,3 +57,25 @@ def test_a_part10_file_whose_meta_names_no_transfer_syntax_is_read(
     assert header.trigger_time == 120.5
     np.testing.assert_array_equal(read_pixels(path, header.layout)[0], _pattern())
     np.testing.assert_array_equal(read_pixels(path)[0], _pattern())
+
+
+def test_a_secondary_capture_of_a_cine_is_not_read_as_one(tmp_path: Path) -> None:
+    """A viewer's screenshot saved into the study keeps its modality, description and geometry;
+    read as an image it took the place of the short-axis slice it showed."""
+    path, ds = _classic(tmp_path)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+    ds.PixelData = np.zeros((ROWS, COLS, 3), np.uint8).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    with pytest.raises(DicomReadError, match="secondary capture"):
+        read_headers(path)
+
+
+def test_a_palette_colour_map_is_not_read_as_an_image(tmp_path: Path) -> None:
+    """A colour-coded map stores palette indices, not signal."""
+    path, ds = _classic(tmp_path)
+    ds.PhotometricInterpretation = "PALETTE COLOR"
+    ds.save_as(path, enforce_file_format=True)
+    with pytest.raises(DicomReadError, match="palette colour image"):
+        read_headers(path)

@@ -49,6 +49,7 @@ _PIXEL_TAG = 0x7FE00010
 _PER_FRAME_TAG = 0x52009230  # PerFrameFunctionalGroupsSequence
 _SHARED_TAG = 0x52009229  # SharedFunctionalGroupsSequence
 _DIRECTORY_RECORDS_TAG = 0x00041220  # DirectoryRecordSequence: only a DICOMDIR has it
+_SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"  # its SOP class; multi-frame ones add ".1"-".4"
 
 
 @dataclass
@@ -188,6 +189,7 @@ def _frame_headers(top: TopLevel, path: Path) -> list[SliceHeader]:
         raise DicomReadError(f"modality {modality} is not MR")
     if top.has(_DIRECTORY_RECORDS_TAG):
         raise DicomReadError("DICOMDIR: the export's index, not an image (its images are read)")
+    _refuse_derived_pictures(top)
     if not top.text("StudyInstanceUID") or not top.text("SeriesInstanceUID"):
         raise DicomReadError("missing StudyInstanceUID or SeriesInstanceUID")
     layout = _check_pixels(top, path)
@@ -218,6 +220,18 @@ def _frame_headers(top: TopLevel, path: Path) -> list[SliceHeader]:
             )
         )
     return headers
+
+
+def _refuse_derived_pictures(top: TopLevel) -> None:
+    """DicomReadError for a secondary capture (a screenshot of a viewer, a report page) or a
+    palette-colour image (a colour-coded map): pictures made from a study, never an acquisition,
+    though they keep its study, modality and often its series' description and geometry; read
+    as one, a "CINE SAX" screenshot took a short-axis slice's place as the newest series there."""
+    sop_class = top.text("SOPClassUID")
+    if sop_class == _SECONDARY_CAPTURE or sop_class.startswith(_SECONDARY_CAPTURE + "."):
+        raise DicomReadError("secondary capture (a screenshot or saved picture), not an MR image")
+    if top.text("PhotometricInterpretation").upper() == "PALETTE COLOR":
+        raise DicomReadError("palette colour image (a colour-coded map), not an MR image")
 
 
 def _common_fields(top: TopLevel, path: str) -> dict:
