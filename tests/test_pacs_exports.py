@@ -1,6 +1,6 @@
 """Files as real PACS exports write them, beyond the synthetic generator's: a Part 10 file whose
-file meta names no transfer syntax, and secondary captures and colour-coded images among a study's
-MR images."""
+file meta names no transfer syntax, secondary captures and colour-coded images among a study's
+MR images, and compressed files read where no decoder for their syntax is installed."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from dicom_factory import StudySpec, base_dataset, write_image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
-from pydicom.uid import SecondaryCaptureImageStorage, generate_uid
+from pydicom.pixels.decoders.base import get_decoder
+from pydicom.uid import JPEG2000Lossless, SecondaryCaptureImageStorage, generate_uid
 
 from model.data.dicom_read import DicomReadError, read_headers, read_pixels
 
@@ -79,3 +80,24 @@ def test_a_palette_colour_map_is_not_read_as_an_image(tmp_path: Path) -> None:
     ds.save_as(path, enforce_file_format=True)
     with pytest.raises(DicomReadError, match="palette colour image"):
         read_headers(path)
+
+
+def test_a_missing_decoder_is_named_with_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where no JPEG 2000 decoder is installed, pydicom lists the packages that would decode the
+    file on lines after its first; the report's reason, its first line alone, named none."""
+    path, ds = _classic(tmp_path)
+    ds.compress(JPEG2000Lossless, _pattern())
+    ds.save_as(path, enforce_file_format=True)
+    (header,) = read_headers(path)
+    decoder = get_decoder(JPEG2000Lossless)
+    monkeypatch.setattr(decoder, "_available", {})
+    missing = {"pylibjpeg": ("pylibjpeg>=2.0", "pylibjpeg-openjpeg>=2.0")}
+    monkeypatch.setattr(decoder, "_unavailable", missing)
+    with pytest.raises(DicomReadError) as caught:
+        read_pixels(path, header.layout)
+    assert str(caught.value) == (
+        "no decoder installed for JPEG 2000 Image Compression (Lossless Only): "
+        "install pylibjpeg>=2.0 and pylibjpeg-openjpeg>=2.0"
+    )

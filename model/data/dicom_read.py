@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+from pydicom.pixels.decoders.base import get_decoder
 
 from model.data.deid import other_identifiers, patient_identifiers
 from model.data.dicom_frames import (
@@ -267,6 +268,22 @@ def _enhanced(top: TopLevel, frames: int) -> bool:
     return frames > 1 or top.has(_PER_FRAME_TAG) or top.has(_SHARED_TAG)
 
 
+def _missing_decoder(ds: pydicom.Dataset) -> str | None:
+    """Why a compressed file cannot be decoded when no decoder for its transfer syntax is
+    installed, naming the packages that would decode it (pydicom's own message names them on
+    lines the report's one-line reason leaves out); None when one is installed."""
+    syntax = ds.file_meta.get("TransferSyntaxUID")
+    try:
+        decoder = get_decoder(syntax)
+    except (NotImplementedError, ValueError, TypeError):  # no decoder exists for this syntax
+        return None
+    if decoder.is_available:
+        return None
+    # pydicom names each plugin as "pylibjpeg - requires pylibjpeg>=2.0 and pylibjpeg-openjpeg>=2.0"
+    options = [plugin.split(" - requires ", 1)[-1] for plugin in decoder.missing_dependencies]
+    return f"no decoder installed for {syntax.name}: install {'; or '.join(options)}"
+
+
 def _finish(image: np.ndarray, layout: PixelLayout) -> np.ndarray:
     image = image.astype(np.float32, copy=False).reshape(layout.frames, layout.rows, layout.cols)
     if layout.monochrome1_ceiling is not None:
@@ -302,7 +319,8 @@ def read_pixels(path: str | Path, layout: PixelLayout | None = None) -> np.ndarr
     try:
         pixels = ds.pixel_array
     except Exception as err:  # decoders raise many types; the reason goes to the report
-        raise DicomReadError(f"pixel decode failed: {short_reason(err)}") from err
+        reason = _missing_decoder(ds) or f"pixel decode failed: {short_reason(err)}"
+        raise DicomReadError(reason) from err
     if (top.unsigned_short("SamplesPerPixel") or 1) > 1:
         pixels = pixels.mean(axis=-1)
     return _finish(pixels, layout)
