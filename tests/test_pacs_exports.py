@@ -101,3 +101,12 @@ def test_a_missing_decoder_is_named_with_what_to_install(
         "no decoder installed for JPEG 2000 Image Compression (Lossless Only): "
         "install pylibjpeg>=2.0 and pylibjpeg-openjpeg>=2.0"
     )
+
+
+def test_a_file_cut_short_in_its_header_is_named_truncated(tmp_path: Path) -> None:
+    """A copy interrupted inside the header: pydicom reads the elements before the cut without
+    complaint, and the reason named only the missing UIDs, as of a file that never had them."""
+    path, _ = _classic(tmp_path)
+    path.write_bytes(path.read_bytes()[:600])
+    with pytest.raises(DicomReadError, match="no pixel data: a truncated file"):
+        read_headers(path)

@@ -192,7 +192,9 @@ def _frame_headers(top: TopLevel, path: Path) -> list[SliceHeader]:
         raise DicomReadError("DICOMDIR: the export's index, not an image (its images are read)")
     _refuse_derived_pictures(top)
     if not top.text("StudyInstanceUID") or not top.text("SeriesInstanceUID"):
-        raise DicomReadError("missing StudyInstanceUID or SeriesInstanceUID")
+        # pydicom stops quietly where a file cut short (an interrupted copy) ends mid-header
+        cut = "" if top.has(_PIXEL_TAG) else " and no pixel data: a truncated file?"
+        raise DicomReadError(f"missing StudyInstanceUID or SeriesInstanceUID{cut}")
     layout = _check_pixels(top, path)
     common = _common_fields(top, str(path))
     enhanced = _enhanced(top, layout.frames)
