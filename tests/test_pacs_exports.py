@@ -17,6 +17,7 @@ from pydicom.pixels.decoders.base import get_decoder
 from pydicom.uid import JPEG2000Lossless, SecondaryCaptureImageStorage, generate_uid
 
 from model.data.dicom_read import DicomReadError, read_headers, read_pixels
+from model.data.series import build_series
 
 ROWS, COLS = 40, 32  # big enough for the JPEG 2000 encoder
 
@@ -110,3 +111,26 @@ def test_a_file_cut_short_in_its_header_is_named_truncated(tmp_path: Path) -> No
     path.write_bytes(path.read_bytes()[:600])
     with pytest.raises(DicomReadError, match="no pixel data: a truncated file"):
         read_headers(path)
+
+
+def test_phases_without_any_order_tag_are_not_said_to_be_ordered_by_instance(
+    tmp_path: Path,
+) -> None:
+    """An anonymiser that strips TriggerTime, TemporalPositionIdentifier and InstanceNumber
+    leaves the phases in the order of their files' names; the warning said InstanceNumber."""
+    spec = StudySpec(rows=ROWS, cols=COLS, spacing=1.25)
+    series = generate_uid()
+    for name in ("b.dcm", "c.dcm", "a.dcm"):
+        ds = base_dataset(spec, series, "CINE_SAX", 3)
+        ds.ImagePositionPatient, ds.ImageOrientationPatient = [1, 2, 3], [1, 0, 0, 0, 1, 0]
+        for keyword in ("TriggerTime", "TemporalPositionIdentifier", "InstanceNumber"):
+            if keyword in ds:
+                delattr(ds, keyword)
+        write_image(ds, _pattern(), tmp_path / name)
+    headers = [h for path in sorted(tmp_path.iterdir()) for h in read_headers(path)]
+    stack = build_series(headers)
+    assert [Path(h.path).name for h in stack.locations[0].images] == ["a.dcm", "b.dcm", "c.dcm"]
+    assert stack.warnings == [
+        "missing TriggerTime, no distinct TemporalPositionIdentifier or InstanceNumber: "
+        "phases in file order (may be wrong)"
+    ]
