@@ -4,12 +4,14 @@ MR images, and compressed files read where no decoder for their syntax is instal
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pydicom
 import pytest
-from dicom_factory import StudySpec, base_dataset, write_image
+from dicom_factory import StudySpec, base_dataset, write_image, write_study
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
@@ -17,6 +19,7 @@ from pydicom.pixels.decoders.base import get_decoder
 from pydicom.uid import JPEG2000Lossless, SecondaryCaptureImageStorage, generate_uid
 
 from model.data.dicom_read import DicomReadError, read_headers, read_pixels
+from model.data.ingest import ingest
 from model.data.series import build_series
 
 ROWS, COLS = 40, 32  # big enough for the JPEG 2000 encoder
@@ -134,3 +137,24 @@ def test_phases_without_any_order_tag_are_not_said_to_be_ordered_by_instance(
         "missing TriggerTime, no distinct TemporalPositionIdentifier or InstanceNumber: "
         "phases in file order (may be wrong)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "code_page"), [("Müller^Zoë", "cp1252"), ("Wang^Xiaoming=王^小明", "gbk")]
+)
+def test_a_folder_named_in_a_legacy_code_page_is_ingested_and_scrubbed(
+    tmp_path: Path, name: str, code_page: str
+) -> None:
+    """An old export's folders named after the patient in its code page, not UTF-8: Python lists
+    them with surrogate escapes, which no CSV or Parquet file stores, and the whole ingest ended
+    in a UnicodeEncodeError as it wrote the report; read in the code page, the name is scrubbed."""
+    spec = StudySpec(series={"4ch": "CINE_4CH"}, charset="ISO_IR 192", patient_name=name)
+    family, given = name.split("=")[-1].split("^")
+    folder_name = os.fsdecode(f"{family}_{given}".encode(code_page))
+    folder = write_study(tmp_path / "src" / folder_name, spec)
+    (folder / "notes.txt").write_text("not dicom")
+    out = tmp_path / "dataset"
+    summary = ingest(tmp_path / "src", out, frames=4, size=16)
+    assert summary.studies_written == 1
+    report = pd.read_csv(out / "ingest_report.csv", dtype=str)
+    assert report["path"].tolist() == ["[removed]_[removed]/[removed]/notes.txt"]
