@@ -5,6 +5,7 @@ MR images, and compressed files read where no decoder for their syntax is instal
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -156,5 +157,20 @@ def test_a_folder_named_in_a_legacy_code_page_is_ingested_and_scrubbed(
     out = tmp_path / "dataset"
     summary = ingest(tmp_path / "src", out, frames=4, size=16)
     assert summary.studies_written == 1
+    report = pd.read_csv(out / "ingest_report.csv", dtype=str)
+    assert report["path"].tolist() == ["[removed]_[removed]/[removed]/notes.txt"]
+
+
+@pytest.mark.parametrize("name", ["Müller^Zoë", "Yamada^Daisuke=山田^大輔=ヤマダ^ダイスケ"])
+def test_a_folder_name_macos_wrote_decomposed_is_scrubbed(tmp_path: Path, name: str) -> None:
+    """A Mac stores and zips file names decomposed (NFD: ``ü`` as ``u`` + a combining diaeresis,
+    ``ダ`` as ``タ`` + a voicing mark), the DICOM header composed: the name in the folder's
+    spelling matched no identifier and stayed in the report."""
+    spec = StudySpec(series={"4ch": "CINE_4CH"}, charset="ISO_IR 192", patient_name=name)
+    family, given = name.split("=")[-1].split("^")
+    folder = write_study(tmp_path / "src" / unicodedata.normalize("NFD", f"{family}_{given}"), spec)
+    (folder / "notes.txt").write_text("not dicom")
+    out = tmp_path / "dataset"
+    ingest(tmp_path / "src", out, frames=4, size=16)
     report = pd.read_csv(out / "ingest_report.csv", dtype=str)
     assert report["path"].tolist() == ["[removed]_[removed]/[removed]/notes.txt"]

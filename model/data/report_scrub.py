@@ -10,6 +10,7 @@ import contextlib
 import itertools
 import os
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,8 +234,10 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
     written with separators, and a CJK name inside a longer run of CJK text) is replaced by
     ``[removed]`` in paths, series descriptions and reasons (set lookups worked out once: a
     line's scrub takes no longer for more patients). A reason quoting a file's full path (a reader's error message) keeps only its part
-    below the source folder too. A reason is cut to ``REASON_CHARS`` only once scrubbed.
+    below the source folder too. A reason is cut to ``REASON_CHARS`` only once scrubbed. Names
+    are compared composed (NFC): macOS writes file names decomposed, ``ü`` as ``u`` and ``¨``.
     """
+    identifiers = {unicodedata.normalize("NFC", identifier) for identifier in identifiers}
     sought = _Sought.of(identifiers)
     misread = sorted(misread_names(identifiers), key=len, reverse=True)
     root = os.path.abspath(src)
@@ -255,8 +258,9 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
     def scrub(text: str) -> str:
         for prefix in prefixes:
             text = text.replace(prefix, "")
-        if not text.isascii():
+        if not text.isascii():  # macOS writes file names decomposed (NFD: u + combining ¨)
             text = os.sep.join(reading(segment) for segment in text.split(os.sep))
+            text = unicodedata.normalize("NFC", text)
         return scrub_reading(text)
 
     out = []
