@@ -5,6 +5,7 @@ MR images, and compressed files read where no decoder for their syntax is instal
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from pathlib import Path
 
@@ -174,3 +175,23 @@ def test_a_folder_name_macos_wrote_decomposed_is_scrubbed(tmp_path: Path, name: 
     ingest(tmp_path / "src", out, frames=4, size=16)
     report = pd.read_csv(out / "ingest_report.csv", dtype=str)
     assert report["path"].tolist() == ["[removed]_[removed]/[removed]/notes.txt"]
+
+
+@pytest.mark.parametrize(
+    ("name", "folder_name"),
+    [("Müller^Zoë", "MULLER_ZOE"), ("Müller^Zoë", "Mueller Zoe"), ("Dvořák^Jiří", "DVORAK^JIRI")],
+)
+def test_a_folder_named_after_the_patient_in_ascii_is_scrubbed(
+    tmp_path: Path, name: str, folder_name: str
+) -> None:
+    """Exporters write folder names in ASCII, dropping diacritics (or writing German umlauts as
+    ue): the header's ``Müller^Zoë`` matched no part of ``MULLER_ZOE``, which stayed whole."""
+    spec = StudySpec(series={"4ch": "CINE_4CH"}, charset="ISO_IR 192", patient_name=name)
+    folder = write_study(tmp_path / "src" / folder_name, spec)
+    (folder / "notes.txt").write_text("not dicom")
+    out = tmp_path / "dataset"
+    ingest(tmp_path / "src", out, frames=4, size=16)
+    [path] = pd.read_csv(out / "ingest_report.csv", dtype=str)["path"]
+    assert "[removed]" in path and not {"MULLER", "ZOE", "DVORAK", "JIRI"} & {
+        word.upper() for word in re.findall(r"[A-Za-z]+", path)
+    }, path

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -169,8 +170,34 @@ def name_orders(parts: list[str]) -> list[list[str]]:
 
 def name_representations(identifier: str) -> list[list[str]]:
     """The letter/digit runs of each representation of an identifier: a DICOM name holds up to
-    three, ``=``-separated (alphabetic, ideographic, phonetic: ``Yamada^Taro=山田^太郎``)."""
-    return [parts for group in identifier.split("=") if (parts := WORD_RUN.findall(group))]
+    three, ``=``-separated (alphabetic, ideographic, phonetic: ``Yamada^Taro=山田^太郎``); a
+    Latin name with diacritics also as exports write it in ASCII (``Dvořák`` as ``Dvorak``,
+    ``Müller`` as ``Muller`` and ``Mueller``), as folder names often are."""
+    groups = identifier.split("=")
+    groups += [spelling for group in groups for spelling in ascii_spellings(group)]
+    return [parts for group in groups if (parts := WORD_RUN.findall(group))]
+
+
+# Latin letters NFKD does not take apart, and the German transliteration of umlauts
+_UNDECOMPOSED = str.maketrans(
+    {"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ß": "ss", "ł": "l",
+     "Ł": "L", "đ": "d", "Đ": "D", "þ": "th", "Þ": "TH", "ı": "i"}
+)  # fmt: skip
+_GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "AE", "Ö": "OE", "Ü": "UE"})
+
+
+def ascii_spellings(text: str) -> list[str]:
+    """``text`` written in ASCII as exports write names with diacritics (marks dropped, and
+    German umlauts as ``ae``/``oe``/``ue``); none where it is ASCII already or not Latin."""
+    if text.isascii():
+        return []
+    spellings = []
+    for source in (text, text.translate(_GERMAN)):
+        decomposed = unicodedata.normalize("NFKD", source.translate(_UNDECOMPOSED))
+        folded = "".join(char for char in decomposed if not unicodedata.combining(char))
+        if folded.isascii() and folded not in spellings:
+            spellings.append(folded)
+    return spellings
 
 
 def scrub_identifiers(text: str, identifiers: list[str]) -> str:
