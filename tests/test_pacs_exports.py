@@ -195,3 +195,18 @@ def test_a_folder_named_after_the_patient_in_ascii_is_scrubbed(
     assert "[removed]" in path and not {"MULLER", "ZOE", "DVORAK", "JIRI"} & {
         word.upper() for word in re.findall(r"[A-Za-z]+", path)
     }, path
+
+
+@pytest.mark.parametrize("written", ["18-SEP-1985", "18Sep1985", "Sep 18, 1985"])
+def test_a_birth_date_with_its_month_in_words_is_scrubbed_from_folder_names(
+    tmp_path: Path, written: str
+) -> None:
+    """Some exports name a patient's folder with the birth date's month in words, which the
+    scrub of dates written in digits did not read."""
+    spec = StudySpec(series={"4ch": "CINE_4CH"}, birth_date="19850918")
+    folder = write_study(tmp_path / "src" / f"case {written}", spec)
+    (folder / "notes.txt").write_text("not dicom")
+    out = tmp_path / "dataset"
+    ingest(tmp_path / "src", out, frames=4, size=16)
+    [path] = pd.read_csv(out / "ingest_report.csv", dtype=str)["path"]
+    assert path == "case [removed]/[removed]/notes.txt"
