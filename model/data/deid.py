@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -139,6 +140,15 @@ def sex_code(value: str) -> str:
 WORD_RUN = re.compile(r"[^\W_]+")  # runs of letters and digits: the tokens paths are made of
 # a date written with separators: 1985-03-08, 08/03/1985, 3.8.1985, 1985_03_08 ...
 _SPELLED_DATE = re.compile(r"(?<!\d)(\d{1,4})([-./_ ])(\d{1,2})\2(\d{1,4})(?!\d)")
+# a date with its month in English words or abbreviated: 18-Sep-1985, 18SEP1985, Sep 18, 1985
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH = r"([a-z]{3})[a-z]*\.?"
+_WORDED_DATES = (
+    re.compile(rf"(?<!\d)(\d{{1,2}})[-./_ ]?{_MONTH}[-./_ ]?(\d{{4}})(?!\d)", re.IGNORECASE),
+    re.compile(
+        rf"(?<![^\W\d_]){_MONTH}[-./_ ]?(\d{{1,2}}),?[-./_ ]?(\d{{4}})(?!\d)", re.IGNORECASE
+    ),
+)
 # what lies between the parts of a name written out: Doe Jane, Doe, Jane, Doe^Jane, 王_小明, O'Brien
 NAME_SEPARATORS = re.compile(r"[\s_.,^'’-]+")
 # scripts written without spaces between words: kana, CJK ideographs, hangul
@@ -169,8 +179,34 @@ def name_orders(parts: list[str]) -> list[list[str]]:
 
 def name_representations(identifier: str) -> list[list[str]]:
     """The letter/digit runs of each representation of an identifier: a DICOM name holds up to
-    three, ``=``-separated (alphabetic, ideographic, phonetic: ``Yamada^Taro=山田^太郎``)."""
-    return [parts for group in identifier.split("=") if (parts := WORD_RUN.findall(group))]
+    three, ``=``-separated (alphabetic, ideographic, phonetic: ``Yamada^Taro=山田^太郎``); a
+    Latin name with diacritics also as exports write it in ASCII (``Dvořák`` as ``Dvorak``,
+    ``Müller`` as ``Muller`` and ``Mueller``), as folder names often are."""
+    groups = identifier.split("=")
+    groups += [spelling for group in groups for spelling in ascii_spellings(group)]
+    return [parts for group in groups if (parts := WORD_RUN.findall(group))]
+
+
+# Latin letters NFKD does not take apart, and the German transliteration of umlauts
+_UNDECOMPOSED = str.maketrans(
+    {"ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ß": "ss", "ł": "l",
+     "Ł": "L", "đ": "d", "Đ": "D", "þ": "th", "Þ": "TH", "ı": "i"}
+)  # fmt: skip
+_GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "AE", "Ö": "OE", "Ü": "UE"})
+
+
+def ascii_spellings(text: str) -> list[str]:
+    """``text`` written in ASCII as exports write names with diacritics (marks dropped, and
+    German umlauts as ``ae``/``oe``/``ue``); none where it is ASCII already or not Latin."""
+    if text.isascii():
+        return []
+    spellings = []
+    for source in (text, text.translate(_GERMAN)):
+        decomposed = unicodedata.normalize("NFKD", source.translate(_UNDECOMPOSED))
+        folded = "".join(char for char in decomposed if not unicodedata.combining(char))
+        if folded.isascii() and folded not in spellings:
+            spellings.append(folded)
+    return spellings
 
 
 def scrub_identifiers(text: str, identifiers: list[str]) -> str:
@@ -227,10 +263,22 @@ def _readings(day_month_year: tuple[str, str, str]) -> set[str]:
 def scrub_birth_dates(text: str, identifiers: set[str]) -> str:
     """``text`` with every date written with separators that spells one of ``identifiers``
     (DICOM dates, ``YYYYMMDD``) replaced by ``[removed]``: exports name folders and files with
-    birth dates as ``1985-03-08`` or ``08.03.1985`` as often as ``19850308``."""
+    birth dates as ``1985-03-08`` or ``08.03.1985`` as often as ``19850308``, and some with the
+    month in words (``08-Mar-1985``, ``08MAR1985``, ``March 8, 1985``)."""
 
     def replace(match: re.Match) -> str:
         date = (match.group(1), match.group(3), match.group(4))
         return "[removed]" if _readings(date) & identifiers else match.group()
 
-    return _SPELLED_DATE.sub(replace, text)
+    text = _SPELLED_DATE.sub(replace, text)
+    for order, pattern in enumerate(_WORDED_DATES):
+
+        def worded(match: re.Match, order: int = order) -> str:
+            day, month = (match.group(1), match.group(2)) if order == 0 else match.group(2, 1)
+            if month.lower() not in _MONTHS:
+                return match.group()
+            date = f"{match.group(3)}{_MONTHS.index(month.lower()) + 1:02d}{day.zfill(2)}"
+            return "[removed]" if date in identifiers else match.group()
+
+        text = pattern.sub(worded, text)
+    return text

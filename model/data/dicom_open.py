@@ -51,7 +51,7 @@ def open_data_set(path: Path, **kwargs) -> Dataset:
             raise DicomReadError(f"unreadable file: {err.strerror or err}") from err
     try:
         try:
-            return pydicom.dcmread(source, **kwargs)
+            return _with_transfer_syntax(pydicom.dcmread(source, **kwargs))
         except InvalidDicomError as err:
             if not _bare_data_set(source):
                 raise DicomReadError("not a DICOM file (no DICM preamble)") from err
@@ -77,7 +77,9 @@ def _bare_data_set(source: Path | io.BytesIO) -> bool:
 
 
 def _with_transfer_syntax(ds: Dataset) -> Dataset:
-    """A bare data set's encoding as the transfer syntax its file meta would have named."""
+    """The encoding of a data set whose file meta names no transfer syntax (a bare data set, or
+    a Part 10 file some exporters write without it) as the transfer syntax it would have named:
+    pydicom reads such a file's header but refuses to decode its pixels."""
     if "TransferSyntaxUID" not in ds.file_meta:
         syntax = _BARE_SYNTAXES.get(ds.original_encoding, ImplicitVRLittleEndian)
         ds.file_meta.TransferSyntaxUID = syntax

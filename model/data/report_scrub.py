@@ -10,6 +10,7 @@ import contextlib
 import itertools
 import os
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,6 +206,25 @@ def misread_names(identifiers: set[str]) -> set[str]:
     return misread
 
 
+def legacy_readings(text: str) -> list[str]:
+    """``text`` alone, or where it holds bytes no UTF-8 decoding read (a folder an old export
+    named in its code page, which Python lists as surrogate escapes that no CSV or Parquet file
+    stores) its readings in each CJK code page that reads them whole, then the Western one."""
+    try:
+        text.encode("utf-8")
+        return [text]
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "surrogateescape")
+    readings = []
+    for code_page in _CJK_CODE_PAGES:
+        with contextlib.suppress(UnicodeDecodeError):
+            readings.append(raw.decode(code_page))
+    try:
+        return [*readings, raw.decode("cp1252")]
+    except UnicodeDecodeError:  # cp1252 leaves five bytes undefined; latin-1 reads every byte
+        return [*readings, raw.decode("latin-1")]
+
+
 def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> list[dict]:
     """Ingest-report rows with source paths made relative to ``src`` and identifiers scrubbed.
 
@@ -214,21 +234,34 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
     written with separators, and a CJK name inside a longer run of CJK text) is replaced by
     ``[removed]`` in paths, series descriptions and reasons (set lookups worked out once: a
     line's scrub takes no longer for more patients). A reason quoting a file's full path (a reader's error message) keeps only its part
-    below the source folder too. A reason is cut to ``REASON_CHARS`` only once scrubbed.
+    below the source folder too. A reason is cut to ``REASON_CHARS`` only once scrubbed. Names
+    are compared composed (NFC): macOS writes file names decomposed, ``ü`` as ``u`` and ``¨``.
     """
+    identifiers = {unicodedata.normalize("NFC", identifier) for identifier in identifiers}
     sought = _Sought.of(identifiers)
     misread = sorted(misread_names(identifiers), key=len, reverse=True)
     root = os.path.abspath(src)
     prefixes = sorted({root + os.sep, os.path.realpath(root) + os.sep}, key=len, reverse=True)
 
-    def scrub(text: str) -> str:
-        for prefix in prefixes:
-            text = text.replace(prefix, "")
+    def scrub_reading(text: str) -> str:
         if not text.isascii():  # a misread name always holds a character outside ASCII
             for spelling in misread:
                 text = text.replace(spelling, "[removed]")
         text = _unspaced_names(scrub_birth_dates(text, identifiers), sought)
         return _identifier_words(text, sought)
+
+    def reading(segment: str) -> str:
+        """A path segment as its first legacy reading naming a patient, else the Western."""
+        readings = legacy_readings(segment)
+        return next((r for r in readings[:-1] if scrub_reading(r) != r), readings[-1])
+
+    def scrub(text: str) -> str:
+        for prefix in prefixes:
+            text = text.replace(prefix, "")
+        if not text.isascii():  # macOS writes file names decomposed (NFD: u + combining ¨)
+            text = os.sep.join(reading(segment) for segment in text.split(os.sep))
+            text = unicodedata.normalize("NFC", text)
+        return scrub_reading(text)
 
     out = []
     for row in rows:

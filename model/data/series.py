@@ -26,6 +26,7 @@ LOCATION_TOLERANCE_MM = 0.5
 # slices whose normals differ by less than this lie in one plane (one stack's slices are parallel)
 PLANE_TOLERANCE_DEG = 10.0
 SAX_LEVELS = {"sax_base": 0.2, "sax_mid": 0.5, "sax_apex": 0.8}
+_NO_ORDER = "TemporalPositionIdentifier or InstanceNumber"
 
 
 class SeriesError(Exception):
@@ -104,6 +105,9 @@ def order_phases(images: list[SliceHeader]) -> tuple[list[SliceHeader], str | No
     if all(t is not None for t in temporal) and len(set(temporal)) == len(temporal):
         ordered = sorted(images, key=lambda h: h.temporal_index)  # type: ignore[arg-type,return-value]
         return ordered, f"{why}: phases ordered by TemporalPositionIdentifier"
+    numbers = [h.instance_number for h in images]
+    if None in numbers or len(set(numbers)) < len(numbers):  # nothing left to order them by
+        return images, f"{why}, no distinct {_NO_ORDER}: phases in file order (may be wrong)"
     return images, f"{why}: phases ordered by InstanceNumber"
 
 
