@@ -174,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("interrupted before the command started; nothing was done")
         return 130
     args = parser.parse_args(argv)
+    args.argv = tuple(argv)  # as given: train --nproc starts its processes with it
     configure_logging(logging.DEBUG if args.verbose else logging.INFO)
     if chosen is None:
         parser.print_help()
