@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import cache
-from dashboard.context import EmptyState, Studio
+from dashboard.context import EmptyState, Studio, rerun_page_if_choice_gone
 from dashboard.demo_wait_view import caution_while_demo_builds
 from dashboard.formatting import relative
 from dashboard.glossary import meaning
@@ -267,6 +267,7 @@ def run_detail(run: Path) -> None:
 
 @st.fragment(run_every=5.0)
 def live_runs() -> None:
+    rerun_page_if_choice_gone()
     with page_guard(studio):
         runs_section()
 
