@@ -61,6 +61,16 @@ def session_settings() -> Settings:
     return Settings.from_env(st.session_state if st.runtime.exists() else None)
 
 
+def rerun_page_if_choice_gone() -> None:
+    """Called first in each panel that redraws itself (a fragment with ``run_every``): when the
+    checkpoint or dataset this session's page shows is gone, run the whole page again, whose
+    header says so (``ui.gone_choice_notice``) and whose content moves on to the one used now.
+    Without it, a page left open on a live panel never said so. A stat or two per redraw
+    (``Settings.gone_choices``), no scan of the data root."""
+    if session_settings().gone_choices():
+        st.rerun(scope="app")
+
+
 @dataclass
 class Studio(CaseIndexAccess):
     """Lazy access to the active dataset, checkpoint and derived resources."""

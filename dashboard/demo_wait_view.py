@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.context import EmptyState, Studio
+from dashboard.context import EmptyState, Studio, rerun_page_if_choice_gone
 from dashboard.demo_wait import demo_busy_note, demo_step, demo_wait, on_demo
 from dashboard.formatting import progress_label
 from dashboard.inert_text import markdown_text
@@ -40,6 +40,7 @@ def caution_while_demo_builds(studio: Studio) -> None:
 @st.fragment(run_every=2.0)
 def _demo_progress(jobs_dir: str, job_id: str, step: int) -> None:
     """The demo build's progress bar; the page reruns once the build has passed ``step``."""
+    rerun_page_if_choice_gone()
     job = JobManager(jobs_dir).get(job_id)
     if not job.running or demo_step(job.progress) > step:
         st.rerun(scope="app")

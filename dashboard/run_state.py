@@ -71,6 +71,19 @@ def run_ended_since(run: Path, since: float) -> str | None:
     return None if silent is None or silent < RUN_ENDED_S else state
 
 
+def state_with_job(state: str, status: dict[str, Any], job: Any | None) -> str:
+    """``state`` as the Train page shows it: with `` (last job failed)`` when the run's latest
+    dashboard job (``job``) failed or was lost without the run rewriting its status since that job
+    started. A resume refused before training (its status.json unwritable, say) left the earlier
+    status ("stopped") standing alone, as if nothing had been tried; the job's log says why."""
+    if job is None or job.state not in ("failed", "lost") or run_is_live(state):
+        return state
+    started, updated = job.info.get("started"), status.get("updated")
+    if isinstance(updated, int | float) and isinstance(started, int | float) and updated >= started:
+        return state  # the run itself recorded how that job ended
+    return f"{state} (last job {job.state})"
+
+
 def _silence(status: dict[str, Any], run: Path | None) -> float | None:
     """Seconds since the status was last rewritten (None: unknown): for a run on another host,
     on the file server's clock when ``run`` names its folder; for this machine's own runs, on

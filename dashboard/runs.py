@@ -22,7 +22,7 @@ from dashboard.importer import check_name
 from dashboard.job import last_lines
 from dashboard.jobs import model_command
 from dashboard.run_compare import open_estimate, run_facts
-from dashboard.run_state import read_status, run_is_live, run_state
+from dashboard.run_state import read_status, run_is_live, run_state, state_with_job
 from dashboard.settings import CHECKPOINT_FILES, Settings
 from model.atomic import atomic_write_json
 from model.errors import OutOfDeviceMemory, UserError, storage_problem
@@ -92,9 +92,10 @@ RUN_TABLE_HEADERS = {
 }
 
 
-def runs_table(runs: list[Path], root: Path) -> pd.DataFrame:
-    """One row per run folder: name, state, epoch, ETA, best validation metric, last update,
-    and what it trains on what (tower, dataset)."""
+def runs_table(runs: list[Path], root: Path, jobs: list[Any] = ()) -> pd.DataFrame:
+    """One row per run folder: name, state (and its last job's failure, of ``jobs``:
+    ``state_with_job``), epoch, ETA, best validation metric, last update, and what it trains
+    on what (tower, dataset)."""
     rows = []
     for run in runs:
         status = read_status(run)
@@ -105,7 +106,7 @@ def runs_table(runs: list[Path], root: Path) -> pd.DataFrame:
         rows.append(
             {
                 "run": str(run.relative_to(root)) if root in run.parents else str(run),
-                "state": state,
+                "state": state_with_job(state, status, job_for_run(list(jobs), run)),
                 "epoch": "" if state == CHECKPOINT_ONLY else _epoch(status, run_is_live(state)),
                 "eta": format_eta(status.get("eta_s")) if run_is_live(state) else "",
                 "best": best,

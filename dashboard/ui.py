@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboard.context import EmptyState, Studio, session_settings
+from dashboard.context import EmptyState, Studio, rerun_page_if_choice_gone, session_settings
 from dashboard.demo_wait_view import wait_for_demo
 from dashboard.formatting import progress_label, relative
 from dashboard.glossary import glossary_lines
@@ -122,6 +122,7 @@ _STOP_REFUSALS = "job-stop-refusals"  # {job id: why its Cancel was refused}
 
 @st.fragment(run_every=2.0)
 def _live_job(jobs_dir: str, job_id: str) -> None:
+    rerun_page_if_choice_gone()
     jobs = JobManager(jobs_dir)
     job = jobs.get(job_id)
     _job_body(jobs, job)

@@ -7,6 +7,7 @@ Modules are imported only when their command runs, so ``--help`` stays fast (no 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import importlib
 import logging
@@ -19,6 +20,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from model.allocator import tune_allocator
 from model.errors import UserError, storage_problem
 from model.progress import configure_logging
+from model.workers import sigterm_interrupts
 
 log = logging.getLogger("model")
 
@@ -29,6 +31,8 @@ class Command:
     module: str
     help: str
     example: str = ""  # the command line(s) its --help ends with
+    # train stops on SIGTERM after its step, saving last.pt; the others stop where they are
+    own_stop: bool = False
 
 
 _CKPT = "--checkpoint data/runs/cpu-small/best.pt --data data/ds/internal"
@@ -48,7 +52,12 @@ COMMANDS: tuple[Command, ...] = (
         "python -m model ingest data/raw/internal/dicom --reports data/raw/internal/reports.csv "
         "--labels data/raw/internal/labels.csv --out data/ds/internal",
     ),
-    Command("train", "model.training.train", "contrastive training (torchrun for many processes)"),
+    Command(
+        "train",
+        "model.training.train",
+        "contrastive training (--nproc or torchrun for many processes)",
+        own_stop=True,
+    ),
     Command(
         "embed",
         "model.embed_cli",
@@ -174,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("interrupted before the command started; nothing was done")
         return 130
     args = parser.parse_args(argv)
+    args.argv = tuple(argv)  # as given: train --nproc starts its processes with it
     configure_logging(logging.DEBUG if args.verbose else logging.INFO)
     if chosen is None:
         parser.print_help()
@@ -182,7 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # on a terminal, a log line goes above the progress bars, not onto the line of one (an
         # epoch's line left a frozen copy of the training bar behind it, every epoch)
-        with logging_redirect_tqdm():
+        stop = contextlib.nullcontext() if chosen.own_stop else sigterm_interrupts()
+        with logging_redirect_tqdm(), stop:  # SIGTERM (a job's Cancel) ends as Ctrl-C does
             return int(importlib.import_module(chosen.module).run(args) or 0)
     except UserError as err:
         log.error("%s", err)
@@ -194,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.debug("%s stopped", chosen.name, exc_info=True)
         log.error("%s stopped: %s", chosen.name, problem)
         return 1
-    except KeyboardInterrupt:
-        log.error("interrupted; finished work is kept, rerun the same command to continue")
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM: "stopped by SIGTERM"
+        how = str(err) or "interrupted"
+        log.error("%s; finished work is kept, rerun the same command to continue", how)
         return 130

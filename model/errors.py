@@ -69,12 +69,14 @@ def short_repr(value: object) -> str:
 
 def storage_problem(err: OSError) -> str | None:
     """``err`` as one line naming the file and what to do, when the disk or the folder's
-    permissions caused it (full, quota, read-only, forbidden, I/O error); None otherwise."""
+    permissions caused it (full, quota, read-only, forbidden, I/O error); None otherwise. Notes
+    the writer added (``err.add_note``: what it kept, how to resume) end the line."""
     hint = _STORAGE_HINTS.get(err.errno) if err.errno is not None else None
     if hint is None:
         return None
     where = f": {err.filename}" if err.filename else ""
-    return f"{err.strerror or 'cannot write'}{where}; {hint}"
+    notes = "".join(f"; {note}" for note in getattr(err, "__notes__", ()))
+    return f"{err.strerror or 'cannot write'}{where}; {hint}{notes}"
 
 
 def full_disk(folder: str | Path | None) -> str | None:

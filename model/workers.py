@@ -4,6 +4,7 @@ dashboard's launcher and ``python -m model demo --help`` stay quick)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import threading
@@ -22,19 +23,26 @@ def usable_cpus() -> int:
 @contextlib.contextmanager
 def sigterm_interrupts() -> Iterator[None]:
     """Inside the block, SIGTERM (a dashboard job's Cancel, ``kill``) raises KeyboardInterrupt,
-    as Ctrl-C does: a worker pool's ``with`` then terminates its workers and the interpreter's
-    exit handlers unlink the pool's semaphores. Ended by SIGTERM's default action instead, a
-    spawn pool's resource tracker found them leaked and wrote warnings into the job's log.
-    Outside the main thread (no signal handlers there) the block runs unchanged."""
+    as Ctrl-C does: the command's own ``finally`` and ``with`` blocks run (a worker pool
+    terminates its workers and unlinks its semaphores, an atomic write removes its temporary
+    file) and ``python -m model`` ends with its "stopped; finished work is kept" line, where
+    SIGTERM's default action ended it without a word in the job's log. A process forked inside
+    the block (a pool worker) inherits the handler but takes SIGTERM's default action: the
+    parent reports the stop, once. Outside the main thread (no signal handlers there) the
+    block runs unchanged."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = signal.signal(signal.SIGTERM, functools.partial(_interrupt, os.getpid()))
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _interrupt(signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt(f"stopped by signal {signum}")
+def _interrupt(owner: int, signum: int, _frame: Any) -> None:
+    if os.getpid() != owner:  # a forked worker: die as SIGTERM would have it
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")

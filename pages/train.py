@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import cache
-from dashboard.context import EmptyState, Studio
+from dashboard.context import EmptyState, Studio, rerun_page_if_choice_gone
 from dashboard.demo_wait_view import caution_while_demo_builds
 from dashboard.formatting import relative
 from dashboard.glossary import meaning
@@ -18,6 +18,7 @@ from dashboard.plots import loss_curve, validation_curves
 from dashboard.run_compare import comparison_figure, comparison_table, run_line
 from dashboard.run_dataset import trained_on
 from dashboard.run_selection import in_table_order, picked_now, shown_run, table_key
+from dashboard.run_state import state_with_job
 from dashboard.run_view import failure_log, forget_notes, keep_notes, show_notes
 from dashboard.runs import (
     CHECKPOINT_ONLY,
@@ -207,7 +208,7 @@ def run_detail(run: Path) -> None:
     status = read_status(run)
     state = shown_state(status, run)
     job = job_for_run(studio.jobs.list("train"), run)
-    st.subheader(f"{markdown_text(run.name)} — {state}")
+    st.subheader(f"{markdown_text(run.name)} — {state_with_job(state, status, job)}")
     facts = run_line(run, studio.settings.data_root, status, run_is_live(state))
     if facts:  # what it trained, on what: a slide's "model" line
         st.markdown(markdown_text(facts))
@@ -266,6 +267,7 @@ def run_detail(run: Path) -> None:
 
 @st.fragment(run_every=5.0)
 def live_runs() -> None:
+    rerun_page_if_choice_gone()
     with page_guard(studio):
         runs_section()
 
@@ -275,7 +277,7 @@ def runs_section() -> None:
     if not runs:
         st.info("No training runs yet. Launch one above (the demo build also trains one).")
         return
-    table = runs_table(runs, studio.settings.data_root)
+    table = runs_table(runs, studio.settings.data_root, studio.jobs.list("train"))
     paths = list(table["path"])
     active = str(studio.settings.active_checkpoint() or "")
     # first: at 800 px the table scrolls sideways, and the active run's star was off-screen

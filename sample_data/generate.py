@@ -9,6 +9,7 @@ output is byte-for-byte identical for a given seed whatever the number of worker
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import logging
@@ -17,16 +18,18 @@ import os
 import shutil
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from model.atomic import atomic_write_json, atomic_write_text
-from model.errors import UserError
+from model.errors import UserError, storage_problem
 from model.output_path import check_output_path
 from model.progress import Progress
 from model.schema import DIAGNOSES, FINDINGS
+from model.wording import counted
 from model.workers import sigterm_interrupts
 from sample_data.sites import SITE_PROFILES, get_site
 from sample_data.study import RECORDS_DIR, StudyRequest, load_record, make_study, record_path
@@ -114,19 +117,10 @@ def generate(
     partial = _prepare_partial(out, run)
     todo = [i for i in range(studies) if not record_path(partial, i).exists()]
     requests = [StudyRequest(partial, seed, site, i, missing_view_rate) for i in todo]
-    with Progress("generate", total=studies, unit="study") as bar:
-        bar.update(studies - len(todo))
-        if workers == 1 or len(requests) <= 1:
-            for request in requests:
-                make_study(request)
-                bar.update(1)
-        else:
-            context = multiprocessing.get_context("spawn")
-            with sigterm_interrupts(), context.Pool(min(workers, len(requests))) as pool:
-                for _ in pool.imap_unordered(make_study, requests, chunksize=1):
-                    bar.update(1)
-    records = [load_record(partial, i) for i in range(studies)]
-    _write_tables(partial, records, site)
+    with _kept_on_failure(partial, studies):
+        _make_studies(requests, studies, workers)
+        records = [load_record(partial, i) for i in range(studies)]
+        _write_tables(partial, records, site)
     shutil.rmtree(partial / RECORDS_DIR)
     os.unlink(partial / RUN_FILE)
     if out.exists():
@@ -147,6 +141,39 @@ def generate(
         summary.studies, summary.files, summary.bytes / 1e6, out, summary.seconds,
     )  # fmt: skip
     return summary
+
+
+def _make_studies(requests: list[StudyRequest], studies: int, workers: int) -> None:
+    """Write the studies ``requests`` asks for (of ``studies`` in all; the others were written
+    by an interrupted run of the same command), in ``workers`` processes."""
+    with Progress("generate", total=studies, unit="study") as bar:
+        bar.update(studies - len(requests))
+        if workers == 1 or len(requests) <= 1:
+            for request in requests:
+                make_study(request)
+                bar.update(1)
+        else:
+            context = multiprocessing.get_context("spawn")
+            with sigterm_interrupts(), context.Pool(min(workers, len(requests))) as pool:
+                for _ in pool.imap_unordered(make_study, requests, chunksize=1):
+                    bar.update(1)
+
+
+@contextlib.contextmanager
+def _kept_on_failure(partial: Path, studies: int) -> Iterator[None]:
+    """A full disk (or another storage failure) says what it leaves: the finished studies stay in
+    ``partial``, from which the same command resumes once there is room."""
+    try:
+        yield
+    except OSError as err:
+        if storage_problem(err) is not None:
+            done = sum(record_path(partial, i).exists() for i in range(studies))
+            err.add_note(
+                f"{counted(done, 'finished study', 'finished studies')} of {studies:,} "
+                f"{'is' if done == 1 else 'are'} kept in {partial}: rerunning the same command "
+                "resumes from them"
+            )
+        raise
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -164,3 +164,51 @@ def test_a_gpu_rank_binds_its_device_so_nccl_barriers_do_not_warn(
     ctx = init_distributed("cuda")
     assert joined["backend"] == "nccl"
     assert joined["device_id"] == ctx.device == torch.device("cuda", 1)
+
+
+def _model_train_nproc(*args: str) -> subprocess.CompletedProcess:
+    """``python -m model train --nproc 2 ...`` on the CPU (gloo)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "model", "train", "--nproc", "2", "--device", "cpu", *args]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_nproc_says_a_refused_argument_in_one_line_without_torchruns_traceback(
+    tmp_path: Path,
+) -> None:
+    # Plain torchrun follows each process's one line with ChildFailedError's traceback and report.
+    missing = tmp_path / "no-such-dataset"
+    done = _model_train_nproc("--data", str(missing), "--out", str(tmp_path / "run"))
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert f"dataset folder {missing} does not exist" in done.stderr
+    for noise in ("Traceback", "ChildFailedError", "FAILED", "torch/distributed"):
+        assert noise not in done.stderr, done.stderr[-3000:]
+    assert not (tmp_path / "run").exists()
+
+
+def test_nproc_trains_in_two_processes(tmp_path: Path) -> None:
+    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4)
+    out = tmp_path / "run"
+    done = _model_train_nproc(
+        "--data", str(data), "--preset", str(preset), "--out", str(out), "--max-steps", "2"
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "joined process group: rank 1 of 2 (gloo)" in done.stderr
+    assert done.stderr.count("model.training.train: run stopped") == 1
+    assert RunFolder(out).read_config()["world_size"] == 2
+    assert len(_train_losses(out)) == 2
+
+
+def test_nproc_is_refused_inside_torchrun(monkeypatch: pytest.MonkeyPatch) -> None:
+    from model.cli import main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["train", "--nproc", "2", "--data", "d", "--out", "o"]) == 2
+
+
+def test_the_processes_get_the_command_line_less_nproc() -> None:
+    from model.training.launch import child_argv
+
+    argv = ["-v", "train", "--nproc", "4", "--data", "d", "--nproc=2", "--out", "o"]
+    assert child_argv(argv) == ["-v", "train", "--data", "d", "--out", "o"]

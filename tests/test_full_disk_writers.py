@@ -56,7 +56,33 @@ def test_generate_on_a_full_disk_names_the_image_file_it_could_not_write(
     [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert f"No space left on device: {tmp_path / 'raw.partial' / 'dicom'}" in line
     assert line.split(";")[0].endswith(".dcm") and FULL in line
+    partial = tmp_path / "raw.partial"
+    assert line.endswith(
+        f"0 finished studies of 1 are kept in {partial}: rerunning the same command resumes "
+        "from them"
+    )
     assert not out.exists()  # the folder appears only complete
+    monkeypatch.undo()
+    assert cli_main(argv) == 0 and (out / "reports.csv").is_file()
+
+
+def test_generate_whose_tables_meet_a_full_disk_says_its_studies_are_kept_to_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sample_data import generate
+
+    def full(path: Path, text: str) -> None:
+        raise _no_space(str(path))
+
+    monkeypatch.setattr(generate, "atomic_write_text", full)
+    out = tmp_path / "raw"
+    argv = ["generate", "--out", str(out), "--studies", "2", "--site", "internal"]
+    with caplog.at_level(logging.ERROR, logger="model"):
+        assert cli_main(argv) == 1
+    [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    partial = tmp_path / "raw.partial"
+    assert line.startswith(f"generate stopped: No space left on device: {partial / 'reports.csv'}")
+    assert "2 finished studies of 2 are kept in" in line and "resumes from them" in line
     monkeypatch.undo()
     assert cli_main(argv) == 0 and (out / "reports.csv").is_file()
 

@@ -291,6 +291,11 @@ def test_a_refused_resume_shows_why_on_the_run(data_root: Path) -> None:
     ]
     # the run's panel shows the refusal, which train.log (its only log before) never held
     assert any(refusal in c.value for c in at.code)
+    # and its heading says the attempt failed: "stopped" alone read as if nothing was tried
+    assert [h.value for h in at.subheader if h.value.startswith("stopped")] == [
+        "stopped — stopped (last job failed)"
+    ]
+    assert list(at.dataframe[0].value["state"]) == ["stopped (last job failed)"]
 
 
 def test_saving_prompts_never_overwrites_another_saved_set(data_root: Path) -> None:

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = (README, ROOT / "docs" / "ARCHITECTURE.md")
 # Options of the other tools the docs name: ./run.sh passes --server.* to streamlit, torchrun
-# takes --nproc_per_node, `chroma run` takes --path/--host/--port; --help is every command's.
-OTHER_TOOLS = {"--nproc_per_node", "--path", "--host", "--port", "--help"}
+# takes --nproc_per_node and --standalone, `chroma run` takes --path/--host/--port; --help is every command's.
+OTHER_TOOLS = {"--nproc_per_node", "--standalone", "--path", "--host", "--port", "--help"}
 
 
 def _block_commands() -> list[str]:

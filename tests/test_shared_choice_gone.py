@@ -74,3 +74,52 @@ def test_the_last_checkpoint_deleted_is_said_once(
     assert "runs/only/best.pt" in notice and "none" in notice
     home.run()
     assert not home.exception and not _notices(home)
+
+
+def test_a_live_panel_reruns_its_page_when_the_checkpoint_it_shows_is_deleted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The panels that redraw themselves every few seconds (a running job, the Train page's
+    runs, the demo build's bar) are all a page left open shows: the notice was drawn only
+    when the whole page ran, so a page left open there never said it."""
+    from types import SimpleNamespace
+
+    from dashboard import context
+
+    root = tmp_path / "data"
+    older, newer = finished_run(root, "older", 600), finished_run(root, "newer", 300)
+    Settings(root).write_active(checkpoint=newer)
+    session: dict = {}
+    assert Settings(root, session=session).active_checkpoint() == newer  # a page showed it
+    reruns: list[str] = []
+    monkeypatch.setattr(context, "session_settings", lambda: Settings(root, session=session))
+    monkeypatch.setattr(context, "st", SimpleNamespace(rerun=lambda scope: reruns.append(scope)))
+    context.rerun_page_if_choice_gone()
+    assert reruns == []  # still there: the panel just redraws
+    shutil.rmtree(newer.parent)
+    context.rerun_page_if_choice_gone()
+    assert reruns == ["app"]  # the page runs whole, and its header says which it uses now
+    assert Settings(root, session=session).active_checkpoint() == older
+
+
+def test_every_self_redrawing_panel_checks_for_a_deleted_choice_first() -> None:
+    import ast
+
+    repo = Path(APP).parent
+    found = []
+    for path in [*repo.joinpath("dashboard").glob("*.py"), *repo.joinpath("pages").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            timed = [
+                d
+                for d in node.decorator_list
+                if isinstance(d, ast.Call) and any(k.arg == "run_every" for k in d.keywords)
+            ]
+            if timed:
+                first = node.body[0]
+                if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                    first = node.body[1]  # after the docstring
+                found.append((path.name, node.name, ast.unparse(first)))
+    assert len(found) >= 3
+    assert all(call == "rerun_page_if_choice_gone()" for _, _, call in found), found

@@ -437,3 +437,19 @@ def test_a_live_run_whose_time_budget_is_open_counts_its_epochs_as_an_estimate(
     folder.update_status(state="running", epoch=9, epochs=16, epochs_estimate=None)
     [epoch] = runs_table([folder.root], tmp_path)["epoch"]
     assert epoch == "9/16"
+
+
+def test_a_failed_job_shows_beside_the_run_state_only_when_the_run_recorded_nothing_since() -> None:
+    from types import SimpleNamespace
+
+    from dashboard.run_state import state_with_job
+
+    failed = SimpleNamespace(state="failed", info={"started": 100.0})
+    assert state_with_job("stopped", {"updated": 50.0}, failed) == "stopped (last job failed)"
+    assert state_with_job("stopped", {}, failed) == "stopped (last job failed)"
+    # the run wrote its own ending during that job: its status already tells it
+    assert state_with_job("failed", {"updated": 150.0}, failed) == "failed"
+    assert state_with_job("running", {"updated": 50.0}, failed) == "running"
+    assert state_with_job("stopped", {"updated": 50.0}, None) == "stopped"
+    finished = SimpleNamespace(state="finished", info={"started": 100.0})
+    assert state_with_job("stopped", {"updated": 50.0}, finished) == "stopped"

@@ -27,6 +27,7 @@ from shlex import quote
 
 from model.errors import UserError
 from model.relocate import locate_near
+from model.training.launch import add_launch_argument, launch, wants_launch
 
 log = logging.getLogger(__name__)
 DEFAULT_PRESET = "cpu-small"
@@ -79,7 +80,7 @@ def _epilog() -> str:
         "examples:\n"
         "  python -m model train --data data/ds/internal --preset cpu-small --out data/runs/cpu\n"
         "  python -m model train --data data/ds/internal --out data/runs/cpu --resume --epochs 100\n"
-        "  torchrun --nproc_per_node 4 -m model train --data DS --preset paper --out RUNS/paper"
+        "  python -m model train --nproc 4 --data DS --preset paper --out RUNS/paper"
     )
 
 
@@ -134,6 +135,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run the video tower through torch.compile: slow first steps, then faster on a GPU "
         "(default: the preset's train.compile, on in paper)",
     )
+    add_launch_argument(parser)
 
 
 def options_from_args(args: argparse.Namespace) -> TrainOptions:
@@ -252,6 +254,7 @@ def stop_requests() -> Iterator[list[bool]]:
 
 def train(options: TrainOptions) -> TrainResult:
     """Run (or resume) a training run; the Python API behind ``python -m model train``."""
+    from model.data.dataset import check_dataset_folder
     from model.training.checkpoint import recover_last_checkpoint
     from model.training.distributed import (
         barrier,
@@ -266,6 +269,7 @@ def train(options: TrainOptions) -> TrainResult:
     options = with_run_val_labels(options)
     if options.val_labels is not None and not options.val_labels.is_file():
         raise UserError(f"--val-labels {options.val_labels} does not exist")
+    check_dataset_folder(Path(options.data))  # before joining: a peer gone mid-join is a traceback
     ctx = init_distributed(options.device)
     folder = RunFolder(Path(options.out))
     try:
@@ -335,6 +339,8 @@ def next_steps(options: TrainOptions, result: TrainResult) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
+    if wants_launch(args):
+        return launch(args.nproc, args.argv)
     result = train(options)
     if not result.is_main:  # each torchrun rank would print the same lines again
         return 0

@@ -1,0 +1,111 @@
+"""``python -m model train --nproc N``: the same run as ``torchrun --standalone --nproc_per_node N
+-m model train ...``, launched through ``torch.distributed.run``'s own API from this process.
+
+Why: a process of a torchrun run that stops (a refused argument, a lost peer) has already said why
+in one line, but torchrun then raises ``ChildFailedError`` and prints its traceback and a report
+box after it. Here the failure becomes one more line and the exit status of the process that
+failed first; plain torchrun keeps working (multi-node runs need it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Iterator, Sequence
+
+from model.errors import UserError
+
+log = logging.getLogger(__name__)
+REFUSED = 2  # the exit status of a process that refused its arguments (its line says why)
+
+
+def add_launch_argument(parser: argparse.ArgumentParser) -> None:
+    """``--nproc N``: start N local processes (one per GPU; gloo on the CPU)."""
+    parser.add_argument(
+        "--nproc",
+        metavar="N",
+        type=int,
+        help="train in N processes on this machine (one per GPU), as torchrun --standalone "
+        "--nproc_per_node N does, with a failure said in one line",
+    )
+
+
+def wants_launch(args: argparse.Namespace) -> bool:
+    """Whether this process should start the run's processes instead of training itself."""
+    if args.nproc is None:
+        return False
+    if "WORLD_SIZE" in os.environ:
+        raise UserError("--nproc starts the processes itself: under torchrun leave it out")
+    if args.nproc < 1:
+        raise UserError(f"--nproc must be >= 1, got {args.nproc}")
+    return True
+
+
+def child_argv(argv: Sequence[str]) -> list[str]:
+    """``argv`` (the command line after ``python -m model``) without ``--nproc N``."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            kept.append(arg)
+    return kept
+
+
+def launch(nproc: int, argv: Sequence[str]) -> int:
+    """Run ``python -m model`` + ``argv`` (less ``--nproc``) in ``nproc`` local processes; the exit
+    status of the one that failed first, 0 when all finished."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    launcher = parse_args(
+        ["--standalone", "--nproc_per_node", str(nproc), "-m", "model", *child_argv(argv)]
+    )
+    try:
+        with _quiet_agent():
+            run(launcher)  # torchrun's main, less its @record report and traceback
+    except ChildFailedError as err:
+        return _failure_status(err, nproc)
+    except SignalException as err:
+        log.error("stopped by signal %d before every process had ended", err.sigval)
+        return 128 + int(err.sigval)
+    return 0
+
+
+def _failure_status(err: object, nproc: int) -> int:
+    """Say in one line which process failed first (unless it refused its arguments, which each
+    process has said), and return its exit status."""
+    rank, failure = err.get_first_failure()  # type: ignore[attr-defined]
+    code = int(failure.exitcode)
+    if code == REFUSED:
+        return REFUSED
+    if code < 0:
+        how = f"was killed by {signal.Signals(-code).name}"
+        code = 128 - code
+    else:
+        how = f"ended with exit status {code}"
+    log.error("process %d of this %d-process run %s; the others were stopped", rank, nproc, how)
+    return code or 1
+
+
+@contextlib.contextmanager
+def _quiet_agent() -> Iterator[None]:
+    """The elastic agent's own warnings (the rendezvous, "Sending process closing signal",
+    "failed (exitcode: …)") kept off the terminal: a failure is said by :func:`launch`."""
+    names = [n for n in logging.root.manager.loggerDict if n.startswith("torch.distributed")]
+    loggers = [logging.getLogger(name) for name in names]  # each has its own level set
+    previous = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, previous, strict=True):
+            logger.setLevel(level)
