@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,18 +266,10 @@ def ran_out_of_gpu_memory(status: dict[str, Any]) -> bool:
 
 
 def _launcher(args: list[str], gpus: int) -> list[str]:
-    if gpus > 1:
-        return [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",  # a free port: another user's torchrun may hold the default 29500
-            f"--nproc_per_node={gpus}",
-            "-m",
-            "model",
-            *args,
-        ]
-    return model_command(*args)
+    """The training command on ``gpus`` GPUs: several through ``train --nproc`` (torchrun's
+    launcher, on a free port, with a failed process said in one line instead of torchrun's
+    traceback in the job's log)."""
+    return model_command(*args, *(["--nproc", str(gpus)] if gpus > 1 else []))
 
 
 def delete_run(run: Path, running: bool, settings: Settings | None = None) -> None:

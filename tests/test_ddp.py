@@ -198,6 +198,8 @@ def test_nproc_trains_in_two_processes(tmp_path: Path) -> None:
     assert done.stderr.count("model.training.train: run stopped") == 1
     assert RunFolder(out).read_config()["world_size"] == 2
     assert len(_train_losses(out)) == 2
+    again = f"to continue it: python -m model train --nproc 2 --data {data} --out {out} --resume"
+    assert again in done.stderr  # the global batch is split over as many processes again
 
 
 def test_nproc_is_refused_inside_torchrun(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -47,16 +47,13 @@ def test_the_run_sees_only_the_gpus_chosen() -> None:
     assert "TORCH_ELASTIC_SHUTDOWN_TIMEOUT" not in training_env(GPUS[:1], GPUS)
 
 
-def test_a_multi_gpu_run_takes_a_free_rendezvous_port(tmp_path: Path) -> None:
+def test_a_multi_gpu_run_starts_its_processes_through_nproc(tmp_path: Path) -> None:
+    """``train --nproc`` (torchrun's launcher on a free port, a failure in one line); a
+    second --nproc or a torchrun prefix would start N x N processes."""
     dataset = make_tiny_dataset(tmp_path / "ds", n=8)
     _, command = prepare_run(TrainForm(dataset, "multi"), tmp_path / "runs", gpus=2)
-    assert command[1:6] == [
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=2",
-        "-m",
-    ]
+    assert command[1:4] == ["-m", "model", "train"] and command[-2:] == ["--nproc", "2"]
+    assert command.count("--nproc") == 1 and "torch.distributed.run" not in command
 
 
 @pytest.mark.usefixtures("fake_gpus")
@@ -79,8 +76,7 @@ def test_the_train_page_launches_torchrun_on_the_gpus_chosen(
     next(b for b in at.button if b.label == "Launch training").click().run()
     assert not at.exception, [e.value for e in at.exception]
     (_, kind, command, _), options = launched[0]
-    assert kind == "train" and "torch.distributed.run" in command
-    assert "--nproc_per_node=2" in command
+    assert kind == "train" and command[-2:] == ["--nproc", "2"]
     assert options["env"]["CUDA_VISIBLE_DEVICES"] == f"{_uuid(GPUS[1])},{_uuid(GPUS[2])}"
     assert options["outputs"]["gpus"].splitlines() == GPUS[1:]  # what a resume runs on
 
@@ -110,7 +106,7 @@ def test_a_resume_runs_on_the_gpus_its_run_was_launched_on(
     next(b for b in at.button if b.label == "Resume").click().run()
     assert not at.exception, [e.value for e in at.exception]
     (_, _, command, _), options = launched[0]
-    assert "torch.distributed.run" not in command and "--resume" in command  # one GPU
+    assert "--nproc" not in command and "--resume" in command  # one GPU
     assert options["env"]["CUDA_VISIBLE_DEVICES"] == _uuid(GPUS[1])
     assert options["outputs"]["gpus"] == GPUS[1]
 

@@ -15,6 +15,8 @@ import logging
 import os
 import signal
 from collections.abc import Iterator, Sequence
+from pathlib import Path
+from shlex import quote
 
 from model.errors import UserError
 
@@ -56,6 +58,13 @@ def child_argv(argv: Sequence[str]) -> list[str]:
         elif not arg.startswith("--nproc="):
             kept.append(arg)
     return kept
+
+
+def train_command(data: Path, out: Path, processes: int) -> str:
+    """The command that trains ``out`` on ``data`` again (with ``--resume`` added, continues
+    it) in as many processes as before: a run's global batch is split over them."""
+    nproc = f" --nproc {processes}" if processes > 1 else ""
+    return f"python -m model train{nproc} --data {quote(str(data))} --out {quote(str(out))}"
 
 
 def launch(nproc: int, argv: Sequence[str]) -> int:

@@ -27,7 +27,7 @@ from shlex import quote
 
 from model.errors import UserError
 from model.relocate import locate_near
-from model.training.launch import add_launch_argument, launch, wants_launch
+from model.training.launch import add_launch_argument, launch, train_command, wants_launch
 
 log = logging.getLogger(__name__)
 DEFAULT_PRESET = "cpu-small"
@@ -64,6 +64,7 @@ class TrainResult:
     best_checkpoint: Path | None
     losses: list[float]
     is_main: bool = True  # rank 0, or the only process: the one that reports the run's end
+    processes: int = 1  # how many processes trained it (torchrun or --nproc)
 
 
 def _epilog() -> str:
@@ -313,9 +314,7 @@ def log_run_start(config: dict, step: int, out: Path) -> None:
 def next_steps(options: TrainOptions, result: TrainResult) -> list[str]:
     """The lines that end the command: how to continue a stopped run, or where a finished
     run's checkpoint is and the command that evaluates it."""
-    again = (
-        f"python -m model train --data {quote(str(options.data))} --out {quote(str(options.out))}"
-    )
+    again = train_command(options.data, options.out, result.processes)
     if result.state != "finished":
         steps = " (and a larger --max-steps, or none)" if options.max_steps else ""
         lines = [f"to continue it: {again} --resume{steps}"]

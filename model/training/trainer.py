@@ -191,6 +191,7 @@ class Trainer:
             best_checkpoint=best if best.exists() else None,
             losses=list(self.losses),
             is_main=self.ctx.is_main,
+            processes=self.ctx.world_size,
         )
 
     def _epochs(self) -> str:
