@@ -34,7 +34,6 @@ VIEW_SLOTS: tuple[str, ...] = (
     "lge_2ch",
 )
 CINE_SLOTS: tuple[str, ...] = VIEW_SLOTS[:6]
-LGE_SLOTS: tuple[str, ...] = VIEW_SLOTS[6:]
 
 # Binary findings (label columns, prompt-set keys).
 FINDINGS: tuple[str, ...] = (
@@ -67,7 +66,6 @@ def is_study_pseudonym(text: str) -> bool:
     return bool(_STUDY_ID.fullmatch(text))
 
 
-SITES: tuple[str, ...] = ("internal", "external")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 # Evaluation labels kept beside a dataset (accession_number + label columns, 1/0/blank): the
 # file ``ingest --labels`` stores, and the diagnosis labels an ACDC ingest derives.
