@@ -34,6 +34,9 @@ VIEW_SLOTS: tuple[str, ...] = (
     "lge_2ch",
 )
 CINE_SLOTS: tuple[str, ...] = VIEW_SLOTS[:6]
+# Where ingest takes each short-axis slot in a base -> apex stack (fraction of the way down), for
+# DICOM series and ACDC volumes alike.
+SAX_LEVELS: dict[str, float] = {"sax_base": 0.2, "sax_mid": 0.5, "sax_apex": 0.8}
 
 # Binary findings (label columns, prompt-set keys).
 FINDINGS: tuple[str, ...] = (
