@@ -80,16 +80,34 @@ def _number(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
-def _diagnosis(setting: str, key: str = "accuracy") -> Callable[[Record], float]:
-    return lambda result: _number(result.get("diagnosis", {}).get(setting, {}).get(key))
+@dataclass(frozen=True)
+class Recorded:
+    """A single figure the suite recorded with its 95% CI beside it (``<key>_lo``/``<key>_hi``):
+    ``read(result, name)`` reads the value stored under ``name``."""
+
+    read: Callable[[Record, str], float]
+    key: str
+
+    def __call__(self, result: Record) -> float:
+        return self.read(result, self.key)
+
+    def bounds(self, result: Record) -> tuple[float, float]:
+        return (self.read(result, f"{self.key}_lo"), self.read(result, f"{self.key}_hi"))
 
 
-def _report_to_study(key: str) -> Callable[[Record], float]:
-    def read(result: Record) -> float:
+def _diagnosis(setting: str) -> Recorded:
+    return Recorded(
+        lambda result, key: _number(result.get("diagnosis", {}).get(setting, {}).get(key)),
+        "accuracy",
+    )
+
+
+def _report_to_study(key: str) -> Recorded:
+    def read(result: Record, name: str) -> float:
         rows = [r for r in result.get("retrieval", []) if r.get("direction") == "report_to_study"]
-        return _number(rows[0].get(key) if rows else None)
+        return _number(rows[0].get(name) if rows else None)
 
-    return read
+    return Recorded(read, key)
 
 
 def fewshot_source(method: str, k: int) -> str:
@@ -147,24 +165,6 @@ def mean_sources() -> dict[str, str]:
     return {figure: read.source for figure, read in FIGURES.items() if isinstance(read, LabelMean)}
 
 
-# The single figures' 95% CIs, as the suite recorded them beside each figure (``_lo``/``_hi``).
-INTERVALS: dict[str, tuple[Callable[[Record], float], Callable[[Record], float]]] = {
-    figure: (_diagnosis(setting, "accuracy_lo"), _diagnosis(setting, "accuracy_hi"))
-    for figure, setting in (
-        ("zero-shot diagnosis, accuracy", "zero-shot"),
-        ("linear probe diagnosis, accuracy (cross-validated)", CV_SETTING),
-        ("linear probe diagnosis, accuracy (fitted on the train split)", SPLIT_SETTING),
-    )
-} | {
-    figure: (_report_to_study(f"{key}_lo"), _report_to_study(f"{key}_hi"))
-    for figure, key in (
-        ("report → study, R@10", "R@10"),
-        ("report → study, label-consistent precision@10", "label_precision@10"),
-        ("report → study, label-consistent precision@10 ceiling", "label_precision@10_ceiling"),
-    )
-}
-
-
 def headline(results: list[Record]) -> pd.DataFrame:
     """``figure`` plus one column per site (``model · site`` when several models), in the
     order the results come; a mean is over the labels every column has (``common_mean``); rows
@@ -213,10 +213,10 @@ def _mean_interval(figure: str, result: Record, labels: list[str]) -> tuple[floa
 def _bounds(figure: str, results: list[Record]) -> list[tuple[float, float]]:
     """Each result's 95% interval of ``figure``: a single figure's as the suite recorded it
     beside it, a mean's over the labels it averages; NaN where none was recorded."""
-    if figure in INTERVALS:
-        low, high = INTERVALS[figure]
-        return [(low(r), high(r)) for r in results]
-    labels = shared_labels([FIGURES[figure](r) for r in results])
+    read = FIGURES[figure]
+    if isinstance(read, Recorded):
+        return [read.bounds(r) for r in results]
+    labels = shared_labels([read(r) for r in results])
     return [_mean_interval(figure, r, labels) for r in results]
 
 
