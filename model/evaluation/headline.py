@@ -135,10 +135,13 @@ def _fewshot(method: str, k: int) -> LabelMean:
     )
 
 
+# The figures the headline sentence quotes (``headline_sentence``), named once.
+ZERO_SHOT_FINDINGS = "zero-shot findings, mean AUC"
+PROBE_FINDINGS = "linear probe findings, mean AUC (cross-validated)"
 # A figure is one value per result, or per label (a LabelMean): those are averaged over the labels
 # every column has.
 FIGURES: dict[str, Callable[[Record], float | PerLabel]] = {
-    "zero-shot findings, mean AUC": LabelMean(
+    ZERO_SHOT_FINDINGS: LabelMean(
         "zero-shot", lambda r: by_label(finding_rows(r, "zeroshot"), "auc")
     ),
     "zero-shot diagnosis, accuracy": _diagnosis("zero-shot"),
@@ -146,7 +149,7 @@ FIGURES: dict[str, Callable[[Record], float | PerLabel]] = {
     "few-shot prototype, mean AUC (k = 8)": _fewshot("prototype", 8),
     "few-shot logistic, mean AUC (k = 8)": _fewshot("logistic", 8),
     "few-shot prompted, mean AUC (k = 8)": _fewshot("prompted", 8),
-    "linear probe findings, mean AUC (cross-validated)": LabelMean(
+    PROBE_FINDINGS: LabelMean(
         CV_SETTING, lambda r: by_label(finding_rows(r, "probe"), "auc", setting=CV_SETTING)
     ),
     "linear probe diagnosis, accuracy (cross-validated)": _diagnosis(CV_SETTING),
