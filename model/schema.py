@@ -110,10 +110,6 @@ class DatasetPaths:
     def embeddings(self) -> Path:
         return self.root / "embeddings"
 
-    @property
-    def chroma(self) -> Path:
-        return self.root / "chroma"
-
     def tensor(self, study_id: str) -> Path:
         return self.tensors / f"{study_id}.npy"
 
