@@ -35,6 +35,7 @@ PAGES = [
     "pages/train.py",
     "pages/embeddings.py",
     "pages/zeroshot.py",
+    "pages/fewshot.py",
     "pages/browser.py",
     "pages/evaluate.py",
 ]

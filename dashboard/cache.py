@@ -1,4 +1,4 @@
-"""Every cached resource of the dashboard (the only module that uses ``st.cache_*``).
+"""The dashboard's shared cached resources (``st.cache_*``; Few-shot's own: ``few_shot.py``).
 
 Each function is keyed by file paths plus a ``version`` (modification times, computed by the
 caller with ``version_of``), so a retrained checkpoint or a re-ingested dataset is picked up

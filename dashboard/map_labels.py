@@ -17,7 +17,7 @@ from itertools import chain, count
 import numpy as np
 import pandas as pd
 
-from dashboard.studies import column_label
+from dashboard.studies import column_label, known_field_strength
 from model.evaluation.tables import display_name
 from model.labels import diagnosis_targets
 from model.schema import DIAGNOSES
@@ -47,6 +47,20 @@ def diagnosis(labels: pd.DataFrame, diagnoses: tuple[str, ...] = DIAGNOSES) -> p
     names = np.array([display_name(key) for key in diagnoses], dtype=object)
     named = pd.Series(np.where(known, names[index], None), index=labels.index, name=DIAGNOSIS)
     return named.mask(labels[present].eq(1).sum(axis=1) > 1, SEVERAL)
+
+
+def map_table(
+    ids: list[str], coords: np.ndarray, studies: pd.DataFrame, labels: pd.DataFrame | None
+) -> pd.DataFrame:
+    """One row a mapped study: its ``x``, ``y`` (``coords [N, 2]``, in ``ids`` order) beside its
+    row of ``studies``, an unknown field strength (stored 0.0) NaN so that it is coloured as
+    unknown, and with ``labels`` the label columns (``labelled_map``)."""
+    table = pd.DataFrame(np.asarray(coords), columns=["x", "y"])
+    table["study_id"] = list(ids)
+    table = table.merge(studies, on="study_id", how="left")
+    if "field_strength" in table.columns:
+        table["field_strength"] = known_field_strength(table["field_strength"])
+    return table if labels is None else labelled_map(table, labels)
 
 
 def labelled_map(table: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:

@@ -66,10 +66,6 @@ class Settings:
         return self.data_root / "active.json"
 
     @property
-    def demo_root(self) -> Path:
-        return self.data_root / "demo"
-
-    @property
     def imports_dir(self) -> Path:
         return self.data_root / "imports"
 

@@ -34,7 +34,9 @@ VIEW_SLOTS: tuple[str, ...] = (
     "lge_2ch",
 )
 CINE_SLOTS: tuple[str, ...] = VIEW_SLOTS[:6]
-LGE_SLOTS: tuple[str, ...] = VIEW_SLOTS[6:]
+# Where ingest takes each short-axis slot in a base -> apex stack (fraction of the way down), for
+# DICOM series and ACDC volumes alike.
+SAX_LEVELS: dict[str, float] = {"sax_base": 0.2, "sax_mid": 0.5, "sax_apex": 0.8}
 
 # Binary findings (label columns, prompt-set keys).
 FINDINGS: tuple[str, ...] = (
@@ -67,7 +69,6 @@ def is_study_pseudonym(text: str) -> bool:
     return bool(_STUDY_ID.fullmatch(text))
 
 
-SITES: tuple[str, ...] = ("internal", "external")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 # Evaluation labels kept beside a dataset (accession_number + label columns, 1/0/blank): the
 # file ``ingest --labels`` stores, and the diagnosis labels an ACDC ingest derives.
@@ -108,10 +109,6 @@ class DatasetPaths:
     @property
     def embeddings(self) -> Path:
         return self.root / "embeddings"
-
-    @property
-    def chroma(self) -> Path:
-        return self.root / "chroma"
 
     def tensor(self, study_id: str) -> Path:
         return self.tensors / f"{study_id}.npy"

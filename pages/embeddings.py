@@ -13,15 +13,15 @@ from dashboard.map_labels import (
     colour_options,
     default_colour,
     hover_columns,
-    labelled_map,
     map_description,
+    map_table,
     map_title,
     selection_message,
     selection_note,
 )
 from dashboard.page_memory import changed
 from dashboard.scoring import clean_query
-from dashboard.studies import column_label, known_field_strength, listed_selection, table_labels
+from dashboard.studies import column_label, listed_selection, table_labels
 from dashboard.ui import (
     case_card,
     few_shot_buttons,
@@ -49,18 +49,6 @@ SELECT_HINT = (
 PREVIEW_PX = 480  # the picked study's card: its four views legible, the page's width not needed
 
 
-def map_table(method: str) -> pd.DataFrame:
-    projection = studio.projection(method)
-    coords = pd.DataFrame(projection.coords, columns=["x", "y"])
-    coords["study_id"] = projection.ids
-    table = coords.merge(studio.studies(), on="study_id", how="left")
-    if "field_strength" in table.columns:  # an unknown one (stored 0.0) coloured as unknown
-        table["field_strength"] = known_field_strength(table["field_strength"])
-    labels = labels_or_warning(studio)
-    # named as on the Zero-shot and Evaluate pages ("LGE (label)"), with one Diagnosis column
-    return table if labels is None else labelled_map(table, labels)
-
-
 def prompt_points(text: str, method: str) -> pd.DataFrame | None:
     prompts = [clean_query(t) for t in text.split("|") if t.strip()]
     if not prompts:
@@ -83,7 +71,11 @@ with page_guard(studio):
         )
         or METHODS[0]
     )
-    table = map_table(method)
+    projection = studio.projection(method)
+    # label columns named as on the Zero-shot and Evaluate pages ("LGE (label)"), one Diagnosis
+    table = map_table(
+        projection.ids, projection.coords, studio.studies(), labels_or_warning(studio)
+    )
     options = colour_options(table)
     colour = row.selectbox(
         "Colour by",

@@ -15,14 +15,6 @@ import numpy as np
 from model.schema import DIAGNOSES, FINDINGS
 
 TERRITORIES: tuple[str, ...] = ("LAD", "LCx", "RCA")
-LGE_PATTERNS: tuple[str, ...] = (
-    "none",
-    "subendocardial",
-    "transmural",
-    "subepicardial",
-    "midwall",
-    "diffuse_subendocardial",
-)
 
 # Clinical thresholds that turn parameters into findings.
 LVEF_DYSFUNCTION = 50.0  # LVEF < 50 %

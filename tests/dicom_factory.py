@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
@@ -318,7 +317,3 @@ def _lge(
             _image(spec, 20.0, value=300.0 + 100 * index),
             folder / f"{number:03d}_{index:04d}.dcm",
         )
-
-
-def read_back(path: Path) -> Dataset:
-    return pydicom.dcmread(path)

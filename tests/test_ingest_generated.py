@@ -15,8 +15,8 @@ from model.data.ingest import ingest
 from model.data.reports import extract_impression
 from model.data.resample import GridConfig, resample_fov
 from model.schema import VIEW_SLOTS
+from sample_data import generate as sample_generate
 
-sample_generate = pytest.importorskip("sample_data.generate")
 SITES = {"internal": 11, "external": 12}
 LV_CAVITY, LV_MYOCARDIUM = 1, 2
 

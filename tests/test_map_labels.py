@@ -21,6 +21,7 @@ from dashboard.map_labels import (
     label_names,
     labelled_map,
     map_description,
+    map_table,
     selection_message,
     selection_note,
 )
@@ -203,3 +204,22 @@ def test_the_maps_alt_text_names_what_is_drawn_and_counts_in_words() -> None:
     assert "UMAP of demo/best.pt's embeddings" in many and "coloured by Diagnosis" in many
     one = map_description(1, "PCA", "run/last.pt", "ds/tiny", None)
     assert one.startswith("Scatter map of 1 study of ds/tiny") and "coloured" not in one
+
+
+def test_the_map_table_puts_each_point_beside_its_study_and_labels() -> None:
+    """The Embeddings page's table (once built inside the page): x, y in the projection's order
+    joined to each study's row, an unknown field strength (stored 0.0) NaN, a study missing from
+    the dataset kept with blanks, and the labels joined when there are any."""
+    studies = pd.DataFrame(
+        {"study_id": ["s1", "s2", "s3"], "site": ["a", "b", "a"], "field_strength": [1.5, 0.0, 3.0]}
+    )
+    coords = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0]])
+    ids = ["s3", "s1", "s2", "gone"]
+    table = map_table(ids, coords, studies, None)
+    assert table["study_id"].tolist() == ids and table["x"].tolist() == [0.0, 2.0, 4.0, 6.0]
+    assert table["site"].tolist()[:3] == ["a", "a", "b"] and pd.isna(table["site"].iloc[3])
+    strengths = table["field_strength"]
+    assert strengths.iloc[0] == 3.0 and strengths.iloc[1] == 1.5 and strengths.iloc[2:].isna().all()
+    labelled = map_table(ids, coords, studies, _labels())
+    assert labelled.set_index("study_id").loc["s1", DIAGNOSIS] == "HCM"
+    assert labelled.set_index("study_id").loc["s2", DIAGNOSIS] == "Normal"

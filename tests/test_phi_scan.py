@@ -26,8 +26,10 @@ from model.cli import main
 from model.data.report_scrub import deidentify_report
 from sample_data.generate import generate
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = ("home", "studies", "train", "embeddings", "zeroshot", "browser", "evaluate")
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+# every page there is (a hand-kept list had missed Few-shot since it was added)
+PAGES = sorted(page.stem for page in (ROOT / "pages").glob("*.py"))
 EVAL_FAST = ["--episodes", "2", "--bootstrap", "10", "--shots", "1", "--folds", "2"]
 pytestmark = pytest.mark.slow
 

@@ -26,13 +26,12 @@ from model.data.resample import (
 )
 from model.data.study import Problem, StudyTensor
 from model.errors import DataError
-from model.schema import DIAGNOSES, VIEW_SLOTS
+from model.schema import DIAGNOSES, SAX_LEVELS, VIEW_SLOTS
 
 log = logging.getLogger(__name__)
 
 GROUP_TO_DIAGNOSIS = {"DCM": "nicm", "HCM": "hcm", "MINF": "icm", "NOR": "normal", "RV": "rv"}
 MAX_VOXELS = 400_000_000
-_LEVELS = {"sax_base": 0.2, "sax_mid": 0.5, "sax_apex": 0.8}
 _4D_SUFFIXES = ("_4d.nii", "_4d.nii.gz")
 
 
@@ -133,7 +132,7 @@ def build_acdc_case(folder: Path, grid: GridConfig) -> tuple[StudyTensor, dict[s
     spacing = (layout.zooms[1], layout.zooms[0])  # rows follow Y, columns follow X
     video = np.zeros((len(VIEW_SLOTS), grid.frames, grid.size, grid.size), dtype=np.uint8)
     frames = [0] * len(VIEW_SLOTS)
-    chosen = {slot: int(round(frac * (slices - 1))) for slot, frac in _LEVELS.items()}
+    chosen = {slot: int(round(frac * (slices - 1))) for slot, frac in SAX_LEVELS.items()}
     if slices == 1:
         chosen = {"sax_mid": 0}
     valid = field_mask((shape[1], shape[0]), spacing, grid)

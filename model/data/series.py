@@ -21,11 +21,11 @@ import numpy as np
 from model.data.dicom_read import SliceHeader
 from model.data.resample import implausible_spacing
 from model.data.views import LV_AXIS
+from model.schema import SAX_LEVELS
 
 LOCATION_TOLERANCE_MM = 0.5
 # slices whose normals differ by less than this lie in one plane (one stack's slices are parallel)
 PLANE_TOLERANCE_DEG = 10.0
-SAX_LEVELS = {"sax_base": 0.2, "sax_mid": 0.5, "sax_apex": 0.8}
 _NO_ORDER = "TemporalPositionIdentifier or InstanceNumber"
 
 

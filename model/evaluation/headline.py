@@ -80,16 +80,34 @@ def _number(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
-def _diagnosis(setting: str, key: str = "accuracy") -> Callable[[Record], float]:
-    return lambda result: _number(result.get("diagnosis", {}).get(setting, {}).get(key))
+@dataclass(frozen=True)
+class Recorded:
+    """A single figure the suite recorded with its 95% CI beside it (``<key>_lo``/``<key>_hi``):
+    ``read(result, name)`` reads the value stored under ``name``."""
+
+    read: Callable[[Record, str], float]
+    key: str
+
+    def __call__(self, result: Record) -> float:
+        return self.read(result, self.key)
+
+    def bounds(self, result: Record) -> tuple[float, float]:
+        return (self.read(result, f"{self.key}_lo"), self.read(result, f"{self.key}_hi"))
 
 
-def _report_to_study(key: str) -> Callable[[Record], float]:
-    def read(result: Record) -> float:
+def _diagnosis(setting: str) -> Recorded:
+    return Recorded(
+        lambda result, key: _number(result.get("diagnosis", {}).get(setting, {}).get(key)),
+        "accuracy",
+    )
+
+
+def _report_to_study(key: str) -> Recorded:
+    def read(result: Record, name: str) -> float:
         rows = [r for r in result.get("retrieval", []) if r.get("direction") == "report_to_study"]
-        return _number(rows[0].get(key) if rows else None)
+        return _number(rows[0].get(name) if rows else None)
 
-    return read
+    return Recorded(read, key)
 
 
 def fewshot_source(method: str, k: int) -> str:
@@ -117,10 +135,13 @@ def _fewshot(method: str, k: int) -> LabelMean:
     )
 
 
+# The figures the headline sentence quotes (``headline_sentence``), named once.
+ZERO_SHOT_FINDINGS = "zero-shot findings, mean AUC"
+PROBE_FINDINGS = "linear probe findings, mean AUC (cross-validated)"
 # A figure is one value per result, or per label (a LabelMean): those are averaged over the labels
 # every column has.
 FIGURES: dict[str, Callable[[Record], float | PerLabel]] = {
-    "zero-shot findings, mean AUC": LabelMean(
+    ZERO_SHOT_FINDINGS: LabelMean(
         "zero-shot", lambda r: by_label(finding_rows(r, "zeroshot"), "auc")
     ),
     "zero-shot diagnosis, accuracy": _diagnosis("zero-shot"),
@@ -128,7 +149,7 @@ FIGURES: dict[str, Callable[[Record], float | PerLabel]] = {
     "few-shot prototype, mean AUC (k = 8)": _fewshot("prototype", 8),
     "few-shot logistic, mean AUC (k = 8)": _fewshot("logistic", 8),
     "few-shot prompted, mean AUC (k = 8)": _fewshot("prompted", 8),
-    "linear probe findings, mean AUC (cross-validated)": LabelMean(
+    PROBE_FINDINGS: LabelMean(
         CV_SETTING, lambda r: by_label(finding_rows(r, "probe"), "auc", setting=CV_SETTING)
     ),
     "linear probe diagnosis, accuracy (cross-validated)": _diagnosis(CV_SETTING),
@@ -145,24 +166,6 @@ def mean_sources() -> dict[str, str]:
     """figure -> source of each mean over labels in ``FIGURES`` (``LabelMean.source``), in order:
     the means whose intervals ``label_means`` computes."""
     return {figure: read.source for figure, read in FIGURES.items() if isinstance(read, LabelMean)}
-
-
-# The single figures' 95% CIs, as the suite recorded them beside each figure (``_lo``/``_hi``).
-INTERVALS: dict[str, tuple[Callable[[Record], float], Callable[[Record], float]]] = {
-    figure: (_diagnosis(setting, "accuracy_lo"), _diagnosis(setting, "accuracy_hi"))
-    for figure, setting in (
-        ("zero-shot diagnosis, accuracy", "zero-shot"),
-        ("linear probe diagnosis, accuracy (cross-validated)", CV_SETTING),
-        ("linear probe diagnosis, accuracy (fitted on the train split)", SPLIT_SETTING),
-    )
-} | {
-    figure: (_report_to_study(f"{key}_lo"), _report_to_study(f"{key}_hi"))
-    for figure, key in (
-        ("report → study, R@10", "R@10"),
-        ("report → study, label-consistent precision@10", "label_precision@10"),
-        ("report → study, label-consistent precision@10 ceiling", "label_precision@10_ceiling"),
-    )
-}
 
 
 def headline(results: list[Record]) -> pd.DataFrame:
@@ -213,10 +216,10 @@ def _mean_interval(figure: str, result: Record, labels: list[str]) -> tuple[floa
 def _bounds(figure: str, results: list[Record]) -> list[tuple[float, float]]:
     """Each result's 95% interval of ``figure``: a single figure's as the suite recorded it
     beside it, a mean's over the labels it averages; NaN where none was recorded."""
-    if figure in INTERVALS:
-        low, high = INTERVALS[figure]
-        return [(low(r), high(r)) for r in results]
-    labels = shared_labels([FIGURES[figure](r) for r in results])
+    read = FIGURES[figure]
+    if isinstance(read, Recorded):
+        return [read.bounds(r) for r in results]
+    labels = shared_labels([read(r) for r in results])
     return [_mean_interval(figure, r, labels) for r in results]
 
 

@@ -21,10 +21,10 @@ from typing import Any
 import pandas as pd
 
 from model.evaluation.headline import FIGURES, headline_text, shared_labels
+from model.evaluation.headline import PROBE_FINDINGS as PROBE_FIGURE
+from model.evaluation.headline import ZERO_SHOT_FINDINGS as LEAD_FIGURE
 from model.wording import counted
 
-LEAD_FIGURE = "zero-shot findings, mean AUC"
-PROBE_FIGURE = "linear probe findings, mean AUC (cross-validated)"
 CI = "95% CI "  # the sentence names each interval
 
 

@@ -113,16 +113,6 @@ class CMRClip(nn.Module):
         features = self.text(texts)
         return F.normalize(features, dim=-1) if normalize else features
 
-    def encode_text_states(
-        self, hidden: torch.Tensor, attention_mask: torch.Tensor, normalize: bool = False
-    ) -> torch.Tensor:
-        """Trainable text part only: frozen states ``hidden [B, L, H]``, ``[B, L]`` -> ``[B, D]``.
-
-        For training loops that precompute ``self.text.frozen_states(texts)`` themselves.
-        """
-        features = self.text.encode_frozen(hidden, attention_mask)
-        return F.normalize(features, dim=-1) if normalize else features
-
     def pretrained_state_names(self) -> list[str]:
         """Keys of ``state_dict()`` holding pretrained weights that training never changes (the
         text tower's frozen part); checkpoints store them by reference (``model.training``)."""
