@@ -132,3 +132,36 @@ def test_a_few_shot_evaluation_is_looked_up_without_hashing_its_tables(
     Studio().few_shot_evaluation(scores, 1.0 - truth, "LGE")
     assert len(evaluated) == 2 and hashed == []
     st.cache_data.clear()
+
+
+def test_the_maps_hover_text_is_escaped_column_by_column_not_study_by_study(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every rerun of the Embeddings page builds each study's hover text: escaped a column at a
+    time (a few calls whatever the studies), as ``plotly_text`` would escape each value."""
+    from dashboard import map_figure
+    from dashboard.inert_text import plotly_text
+
+    def coords(n: int) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "x": np.arange(n, dtype=float),
+                "y": np.zeros(n),
+                "study_id": [f"s{i}" for i in range(n)],
+                "site": ["<b>north</b> & co", "south"] * (n // 2),
+                "age": [float(i % 3) if i % 4 else np.nan for i in range(n)],
+            }
+        )
+
+    calls = _counting(monkeypatch, map_figure, "plotly_text")
+    small = map_figure.embedding_map(coords(10), hover=("site", "age")).data[0].customdata
+    few = len(calls)
+    large = map_figure.embedding_map(coords(400), hover=("site", "age")).data[0].customdata
+    assert len(calls) - few == few, "escaping calls grew with the studies"
+    assert [list(row) for row in small[:4]] == [
+        ["s0", plotly_text("<b>north</b> & co"), "unknown"],
+        ["s1", "south", "1"],
+        ["s2", plotly_text("<b>north</b> & co"), "2"],
+        ["s3", "south", "0"],
+    ]
+    assert len(large) == 400 and list(large[399]) == ["s399", "south", "0"]
