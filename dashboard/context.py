@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache, few_shot
+from dashboard.content_key import content_key
 from dashboard.demo_wait import demo_wait, on_demo
 from dashboard.empty_state import EmptyState, JobOffer  # noqa: F401 (pages import them here)
 from dashboard.evaluation_view import evaluation_title
@@ -80,6 +81,7 @@ class Studio(CaseIndexAccess):
         default_factory=dict, init=False, repr=False
     )
     _uses_recorded: set[Path] = field(default_factory=set, init=False, repr=False)
+    _patients_memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def jobs(self) -> JobManager:
@@ -281,9 +283,9 @@ class Studio(CaseIndexAccess):
     def finding_evaluation(self, probs: Any, labels: Any, threshold: float) -> Any:
         """Cached ROC/AUC-with-CI/threshold metrics of one finding (None: one class only); the
         bootstrap draws the active dataset's patients."""
-        studies = self.studies()
-        patients = studies.set_index("study_id")["patient_key"]
-        return cache.finding_evaluation(probs, labels, threshold, patients)
+        patients, patients_key = self._patients()
+        key = content_key(probs, labels, patients_key)
+        return cache.finding_evaluation(key, threshold, probs, labels, patients)
 
     def few_shot_scores(self, examples: Any, method: str) -> pd.DataFrame:
         """``model.few_shot.few_shot_scores`` of every embedded study for the ``ExampleSet``
@@ -300,8 +302,18 @@ class Studio(CaseIndexAccess):
     def few_shot_evaluation(self, scores: pd.DataFrame, truth: pd.Series, label: str) -> Any:
         """``RankingEvaluation`` of few-shot ``scores`` against ``truth`` (1 / 0 / NaN by study),
         the examples and their patients' studies left out, the bootstrap drawing patients."""
-        patients = self.studies().set_index("study_id")["patient_key"]
-        return few_shot.cached_evaluation(scores, truth, patients, label)
+        patients, patients_key = self._patients()
+        key = content_key(scores, truth, patients_key)
+        return few_shot.cached_evaluation(key, label, scores, truth, patients)
+
+    def _patients(self) -> tuple[pd.Series, str]:
+        """(the active dataset's patient key by study, its ``content_key``), worked out once per
+        Studio (a page's rerun) and dataset version: every finding's evaluation reads them."""
+        dataset = self._dataset_key()
+        if self._patients_memo.get("dataset") != dataset:
+            patients = self.studies().set_index("study_id")["patient_key"]
+            self._patients_memo.update(dataset=dataset, patients=(patients, content_key(patients)))
+        return self._patients_memo["patients"]
 
     def evaluation_outputs(self, folder: Path) -> Any:
         """An evaluation folder's ``EvaluationOutputs``, read again when it is rewritten."""

@@ -194,8 +194,10 @@ def cached_scores(
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def cached_evaluation(
-    scores: pd.DataFrame, truth: pd.Series, patients: pd.Series, label: str
+    key: str, label: str, _scores: pd.DataFrame, _truth: pd.Series, _patients: pd.Series
 ) -> RankingEvaluation:
-    """``evaluate_ranking`` (AUC, patient bootstrap CI) memoised on its inputs; 300 resamples,
-    as the Zero-shot page's ROC (1,000 took 4 s at 50,000 studies, on every edit of the set)."""
-    return evaluate_ranking(scores, truth, patients, label, resamples=300)
+    """``evaluate_ranking`` (AUC, patient bootstrap CI) memoised on ``key``, the
+    ``content_key`` of the scores, truth and patient keys (Streamlit hashing them itself read
+    every study's values on each rerun), and the label; 300 resamples, as the Zero-shot page's
+    ROC (1,000 took 4 s at 50,000 studies, on every edit of the set)."""
+    return evaluate_ranking(_scores, _truth, _patients, label, resamples=300)

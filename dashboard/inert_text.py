@@ -46,6 +46,16 @@ def plotly_text(text: object) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def plotly_texts(values: pd.Series) -> pd.Series:
+    """``plotly_text`` of every value of ``values`` in three vectorised replacements: the
+    Embeddings map's hover text holds a handful of values per study, escaped on every rerun
+    (one call per value took 0.1 s at 20,000 studies)."""
+    text = values.astype(str)
+    for tag, shown in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        text = text.str.replace(tag, shown, regex=False)
+    return text
+
+
 def _inert_cell(value: object) -> object:
     return markdown_text(value) if isinstance(value, str) else value
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.inert_text import plotly_text
+from dashboard.inert_text import plotly_text, plotly_texts
 from dashboard.plots import (
     FLAGS,
     MANY_COLOURS,
@@ -117,7 +117,7 @@ def _hover(coords: pd.DataFrame, hover: list[str]) -> tuple[object, str]:
         pd.concat(
             [coords["study_id"].astype(str), *map(_hover_text, (coords[h] for h in hover))], axis=1
         )
-        .map(plotly_text)
+        .apply(plotly_texts)  # a column at a time, not a call per value
         .to_numpy()
         if len(coords)
         else None
@@ -266,8 +266,9 @@ def _hover_text(values: pd.Series) -> pd.Series:
     0/1 "absent"/"present", a missing value "unknown" (not "nan")."""
     if not _is_number(values):
         return values.astype(object).where(values.notna(), UNKNOWN).astype(str)
-    text = values.map(lambda v: UNKNOWN if pd.isna(v) else _plain(v))
-    if set(text) <= {*FLAGS, UNKNOWN}:
+    plain = {value: _plain(value) for value in values.dropna().unique()}  # once per value
+    text = values.map(plain).astype(object).where(values.notna(), UNKNOWN)
+    if set(text.unique()) <= {*FLAGS, UNKNOWN}:
         text = text.replace(FLAGS)
     return text
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ def age_lower_bound(age_band: str) -> int | None:
 
 
 def study_metadata(
-    row: pd.Series, dataset_name: str, identity: dict[str, str] | None = None
+    row: pd.Series | Mapping[str, Any], dataset_name: str, identity: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """Index metadata of one ``studies.parquet`` row (no labels; see ``read_labels``).
 
@@ -132,7 +133,11 @@ def attach_labels(meta: dict[str, Any], labels: pd.DataFrame | None, study_id: s
     """Add the study's known label values (blank ones stay absent) to ``meta`` in place."""
     if labels is None or study_id not in labels.index:
         return
-    for column, value in labels.loc[study_id].items():
+    _add_labels(meta, labels.loc[study_id].items())
+
+
+def _add_labels(meta: dict[str, Any], values: Iterable[tuple[Any, Any]]) -> None:
+    for column, value in values:
         if pd.notna(value):
             meta[str(column)] = str(value) if column == "diagnosis" else int(value)
 
@@ -152,11 +157,14 @@ def build_records(
         raise DataError(
             f"{len(missing)} embedded studies are not in the dataset, e.g. {missing[0]}"
         )
+    # each table read once: a row lookup (.loc) per study took 25 s at 20,000 studies
+    rows = table.to_dict("index")
+    label_rows = {} if labels is None else labels.to_dict("index")
     metadatas, documents = [], []
     for study_id in ids:
-        row = table.loc[study_id]
+        row = rows[study_id]
         meta = study_metadata(row, dataset_name, identity)
-        attach_labels(meta, labels, study_id)
+        _add_labels(meta, label_rows.get(study_id, {}).items())
         metadatas.append(meta)
         documents.append(str(row.get("impression", "") or ""))
     return IndexRecords(
