@@ -132,6 +132,37 @@ def _intact_salt(path: Path) -> bool:
     return True
 
 
+def _set_aside_stale_run(layout: DemoLayout) -> None:
+    """Move the demo's run aside (kept, under a free name) so the train step trains afresh: called
+    when this build's ingest step redid the internal dataset, on which the run had trained.
+
+    The ingest step redoes a site whose folder it cannot vouch for: a root built by a version
+    that kept no completion records, or studies imported into the demo's dataset since. Skipped
+    as finished, the old run's checkpoint was indexed and evaluated as the new dataset's demo
+    model (the re-ingest splits by today's rule: studies it trained on land in the test split);
+    resumed, train refuses the changed dataset at every rerun. A run still training is left."""
+    has_checkpoint = any((layout.run / name).is_file() for name in ("best.pt", "last.pt"))
+    try:
+        status = json.loads((layout.run / "status.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        status = {}
+    if not has_checkpoint or (isinstance(status, dict) and status.get("state") == "running"):
+        return
+    aside = layout.run.with_name(f"{layout.run.name}-previous")
+    number = 1
+    while aside.exists():
+        number += 1
+        aside = layout.run.with_name(f"{layout.run.name}-previous-{number}")
+    layout.run.rename(aside)
+    log.warning(
+        "demo train: %s trained on the earlier %s, which this build redid; kept as %s, "
+        "training the demo model afresh",
+        layout.run,
+        layout.dataset("internal"),
+        aside,
+    )
+
+
 def _trained(layout: DemoLayout) -> bool:
     status = layout.run / "status.json"
     if not (layout.checkpoint.is_file() and status.is_file()):
@@ -260,9 +291,15 @@ def _check_train_options(options: DemoOptions) -> None:
 
 def _build_steps(options: DemoOptions, layout: DemoLayout) -> None:
     """Run every step whose output is not complete yet, in order."""
-    steps = _steps(options, layout)
-    for number, (name, commands) in enumerate(steps, start=1):
+    redone: set[str] = set()  # the sites this build ingests (anew)
+    for number, name in enumerate(STEP_NAMES, start=1):
+        if name == "train" and "internal" in redone:
+            _set_aside_stale_run(layout)
+        steps = _steps(options, layout)  # the train argv resumes only a run still there
+        commands = dict(steps)[name]
         todo = [(module, argv, finish) for module, argv, done, finish in commands if not done()]
+        if name == "ingest":
+            redone = {argv[argv.index("--site") + 1] for _, argv, _ in todo}
         if not todo:
             log.info("demo step %d/%d %s: already complete", number, len(steps), name)
             continue

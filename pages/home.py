@@ -95,7 +95,8 @@ with page_guard(studio):
     label = "Check and repair the demo" if status.demo_built else "Build the demo"
     repair_help = (
         "Redoes only what is missing or damaged (each site's studies and dataset are checked "
-        "against what their build left), then rebuilds the index. To start afresh, delete "
+        "against what their build left), retrains the demo model when its dataset was redone "
+        "(the earlier run is kept beside it), then rebuilds the index. To start afresh, delete "
         "demo/ and runs/demo-cpu-small/ under the data root."
     )
     if st.button(
