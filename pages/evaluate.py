@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard.context import EmptyState, Studio
 from dashboard.demo_wait_view import caution_while_demo_builds
+from dashboard.evaluated_weights import weights_changed_note
 from dashboard.evaluation_columns import (
     column_labels,
     downloads_in_order,
@@ -212,6 +213,8 @@ def overview(outputs, running: bool = False) -> None:
             "This evaluation has no summary.json: it did not finish (it failed or was cancelled "
             "while writing its outputs), so its tables may be incomplete. Run it again."
         )
+    if changed := weights_changed_note(outputs.summary):
+        st.warning(markdown_text(changed), icon=":material/update:")
     if outputs.unreadable:
         st.warning(
             "Some files of this evaluation cannot be read and are left out; run the evaluation "

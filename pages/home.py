@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard.context import Studio
+from dashboard.evaluated_weights import weights_changed_note
 from dashboard.formatting import relative
 from dashboard.inert_text import markdown_text
 from dashboard.overview import (
@@ -62,7 +63,10 @@ with page_guard(studio):
     if latest is not None:  # the result to open a talk with, and where its tables are
         st.subheader("Latest evaluation")
         st.caption(markdown_text(studio.evaluation_title(latest)))
-        sentence = studio.evaluation_outputs(latest).sentence()
+        outputs = studio.evaluation_outputs(latest)
+        if changed := weights_changed_note(outputs.summary):
+            st.warning(markdown_text(changed), icon=":material/update:")
+        sentence = outputs.sentence()
         if sentence:  # copied whole with the code block's button
             st.code(sentence, language=None, wrap_lines=True)
         if unfinished:
