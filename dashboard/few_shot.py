@@ -18,6 +18,7 @@ import streamlit as st
 
 from dashboard import cache
 from dashboard.named_files import save_named_file
+from dashboard.scoring import PAGE_RESAMPLES
 from dashboard.settings import Settings
 from model.errors import DataError
 from model.example_set import MAX_FILE_BYTES, ExampleSet
@@ -196,6 +197,6 @@ def cached_scores(
 def cached_evaluation(
     scores: pd.DataFrame, truth: pd.Series, patients: pd.Series, label: str
 ) -> RankingEvaluation:
-    """``evaluate_ranking`` (AUC, patient bootstrap CI) memoised on its inputs; 300 resamples,
+    """``evaluate_ranking`` (AUC, patient bootstrap CI) memoised on its inputs; ``PAGE_RESAMPLES``,
     as the Zero-shot page's ROC (1,000 took 4 s at 50,000 studies, on every edit of the set)."""
-    return evaluate_ranking(scores, truth, patients, label, resamples=300)
+    return evaluate_ranking(scores, truth, patients, label, resamples=PAGE_RESAMPLES)
