@@ -92,6 +92,13 @@ def test_resume_continues_exactly(full_run, tiny_data: Path, preset: Path, tmp_p
     assert resumed.losses == pytest.approx(uninterrupted.losses, rel=1e-5, abs=1e-6)
     steps = [r["step"] for r in RunFolder(out).read_metrics() if r["kind"] == "train"]
     assert steps == [1, 2, 3, 4]
+    # the losses stop before the last step's update: the checkpoints themselves must agree
+    final = read_checkpoint(full_run[0] / "last.pt")
+    again = read_checkpoint(out / "last.pt")
+    assert (final["step"], again["step"]) == (4, 4)
+    assert final["state_dict"].keys() == again["state_dict"].keys()
+    for name, weights in final["state_dict"].items():
+        torch.testing.assert_close(again["state_dict"][name], weights, rtol=1e-5, atol=1e-6)
 
 
 def test_resume_with_fewer_epochs_than_trained_is_refused_and_changes_nothing(
