@@ -437,3 +437,14 @@ def test_a_live_run_whose_time_budget_is_open_counts_its_epochs_as_an_estimate(
     folder.update_status(state="running", epoch=9, epochs=16, epochs_estimate=None)
     [epoch] = runs_table([folder.root], tmp_path)["epoch"]
     assert epoch == "9/16"
+
+
+def test_the_run_panel_says_which_studies_its_zero_shot_auc_is_over(tmp_path: Path) -> None:
+    """The curve's AUC (0.736 on the demo) is the mean over the shipped prompt set's findings on
+    the val studies; the Zero-shot page opens on every split (0.81 for one finding) and the
+    Evaluate page on the test split (0.746), and nothing said why the three differ."""
+    run = _finished_run(tmp_path, "demo", 1000.0)
+    (run / "config.json").write_text(json.dumps({"n_val": 145}))
+    caption = selection_caption(run)
+    assert "mean over the shipped prompt set's findings on the 145 val studies" in caption
+    assert "the Zero-shot page's val split gives each finding's" in caption
