@@ -18,6 +18,7 @@ import streamlit as st
 
 from dashboard import cache
 from dashboard.named_files import save_named_file
+from dashboard.scoring import PAGE_RESAMPLES
 from dashboard.settings import Settings
 from model.errors import DataError
 from model.example_set import MAX_FILE_BYTES, ExampleSet
@@ -198,6 +199,6 @@ def cached_evaluation(
 ) -> RankingEvaluation:
     """``evaluate_ranking`` (AUC, patient bootstrap CI) memoised on ``key``, the
     ``content_key`` of the scores, truth and patient keys (Streamlit hashing them itself read
-    every study's values on each rerun), and the label; 300 resamples, as the Zero-shot page's
-    ROC (1,000 took 4 s at 50,000 studies, on every edit of the set)."""
-    return evaluate_ranking(_scores, _truth, _patients, label, resamples=300)
+    every study's values on each rerun), and the label; ``PAGE_RESAMPLES``, as the Zero-shot
+    page's ROC (1,000 took 4 s at 50,000 studies, on every edit of the set)."""
+    return evaluate_ranking(_scores, _truth, _patients, label, resamples=PAGE_RESAMPLES)

@@ -257,7 +257,12 @@ def selection_caption(run: Path) -> str:
             f" With {n_val} val studies R@{'/'.join(map(str, fixed))} "
             f"{'is' if len(fixed) == 1 else 'are'} 1 at every epoch, so R@{left} alone chose it."
         )
-    return f"{chosen} The zero-shot AUC, drawn when the dataset has a labels file, is logged only."
+    over = f"the {n_val:,} val studies" if isinstance(n_val, int) and n_val > 0 else "val studies"
+    return (
+        f"{chosen} The zero-shot AUC, drawn when the dataset has a labels file, is logged only: "
+        f"the mean over the shipped prompt set's findings on {over} (the Zero-shot page's val "
+        "split gives each finding's; the Evaluate page reports the test split)."
+    )
 
 
 def ran_out_of_gpu_memory(status: dict[str, Any]) -> bool:

@@ -16,7 +16,12 @@ import numpy as np
 import pandas as pd
 
 from model.errors import UserError
-from model.evaluation.metrics import binary_metrics, confusion_matrix, roc_curve_points
+from model.evaluation.metrics import (
+    RESAMPLES,
+    binary_metrics,
+    confusion_matrix,
+    roc_curve_points,
+)
 from model.evaluation.tables import display_name
 from model.labels import diagnosis_targets
 from model.prompts import PromptSet
@@ -213,6 +218,22 @@ METRIC_NAMES = {
 CI = ("95% CI low", "95% CI high")
 
 
+# The pages' patient bootstraps: the evaluation's 1,000 resamples took 6 s a finding at 50,000
+# studies, redrawn on every edit. The draws are the evaluation's own (seed 0), only fewer: the
+# same studies get the same AUC, and with as many resamples the same CI.
+PAGE_RESAMPLES = 300
+
+
+def interval_note(other: str) -> str:
+    """Why a page's 95% CI can differ a little from ``other``'s (the place that reports the same
+    AUC over the same studies with the evaluation's ``RESAMPLES``): fewer resamples."""
+    return (
+        f"95% CIs from {PAGE_RESAMPLES:,} resamples of patients ({other} draws "
+        f"{RESAMPLES:,}, so its bounds for the same studies can differ in the third decimal; "
+        "the AUC is the same)"
+    )
+
+
 @dataclass(frozen=True)
 class FindingEvaluation:
     """ROC points, AUC with its 95% CI and threshold metrics for one finding, and the scored,
@@ -249,7 +270,7 @@ def evaluate_finding(
     probs: pd.Series,
     labels: pd.Series,
     threshold: float,
-    resamples: int = 300,
+    resamples: int = PAGE_RESAMPLES,
     patients: pd.Series | None = None,
 ) -> FindingEvaluation | None:
     """Metrics of one finding against 1/0 labels (blank labels skipped); None if one class is

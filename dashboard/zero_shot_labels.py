@@ -16,6 +16,7 @@ from dashboard.scoring import (
     CI,
     Scores,
     diagnosis_confusion,
+    interval_note,
     scores_of_split,
     why_no_roc,
 )
@@ -59,7 +60,7 @@ def finding_overview(studio: Studio, scores: Scores, labels: pd.DataFrame) -> No
         st.caption(
             "Each finding's AUC over these studies (1.0: every study with the finding scores "
             "above every study without it; 0.5: chance), with its 95% CI. Pick a finding below "
-            "for its ROC curve and scores."
+            f"for its ROC curve and scores. {interval_note('the Evaluate page')}."
         )
         st.dataframe(
             auc_summary(results),

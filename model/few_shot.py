@@ -38,7 +38,7 @@ from model.evaluation.fewshot import (
     logistic_probabilities,
     prototype_scores,
 )
-from model.evaluation.metrics import binary_metrics
+from model.evaluation.metrics import RESAMPLES, binary_metrics
 from model.example_set import ExampleSet
 from model.labels import diagnosis_targets
 from model.prompts import FindingPrompts, PromptSet
@@ -193,7 +193,7 @@ def evaluate_ranking(
     truth: pd.Series,
     patients: pd.Series,
     label: str,
-    resamples: int = 1000,
+    resamples: int = RESAMPLES,
 ) -> RankingEvaluation:
     """``scores`` (``few_shot_scores``) against ``truth`` (1 / 0 / NaN by study_id); patients:
     patient keys by study_id (a study without one is its own patient). DataError when the

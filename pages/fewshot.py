@@ -27,7 +27,7 @@ from dashboard.few_shot import (
 from dashboard.glossary import meaning
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import remember, restore
-from dashboard.scoring import ALL_STUDIES, split_choices
+from dashboard.scoring import ALL_STUDIES, interval_note, split_choices
 from dashboard.search import example_line
 from dashboard.studies import ROW_PICK_KEYS, TABLE_ROWS, column_label, table_labels
 from dashboard.ui import (
@@ -324,7 +324,7 @@ def compare_with_label(scores: pd.DataFrame, studies: pd.DataFrame) -> None:
         f"95% CI {result.auc_lo:.3f}–{result.auc_hi:.3f} over {result.n:,} studies with a known "
         f"label ({result.n_positive:,} positive; {scope}). Left out: the {result.examples:,} "
         f"examples and counter-examples and {result.same_patient:,} other studies of their "
-        "patients."
+        f"patients. {interval_note('`python -m model fewshot --label`')}."
     )
 
 

@@ -89,6 +89,17 @@ def test_cells_and_sites_in_words():
     assert site_words({"name": "x"}) == "x"
 
 
+def test_a_site_with_unlabelled_studies_says_how_many_the_aucs_stand_on():
+    """300 external studies were evaluated and 15 had no label: the sentence said "300 studies"
+    where the site's line and counts.csv said 285 with labels, and a reader quoted the larger."""
+    site = {"name": "external", "n_evaluated": 300, "n_patients": 282, "n_labelled": 285}
+    assert site_words({**site, "selection": "all studies"}) == (
+        "external (300 studies of 282 patients, 285 with labels)"
+    )
+    assert site_words({**site, "n_labelled": 300}) == "external (300 studies of 282 patients)"
+    assert site_words({**site, "n_labelled": None}) == "external (300 studies of 282 patients)"
+
+
 def test_the_report_opens_on_the_sentence_and_the_headline_before_its_problems():
     """report.html opened on a red list of problems, label keys and all ('lv_hypertrophy'),
     before any result: the first thing an audience saw. It now leads with the sentence, then

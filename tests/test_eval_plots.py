@@ -59,6 +59,16 @@ def test_plot_fewshot_writes_a_png_and_an_svg_for_slides(tmp_path: Path) -> None
     assert "<svg" in svg and svg.rstrip().endswith("</svg>")
 
 
+def test_the_same_figure_drawn_twice_writes_the_same_bytes(tmp_path: Path) -> None:
+    """A reviewer diffs two evaluations run with the same seed: the SVGs differed in their
+    date and in the random ids matplotlib gives each path, so every plot looked changed."""
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
+        plot_fewshot(_curve("lge", 0.7), {"lge": 0.6}, "title", tmp_path / run / "fewshot.png")
+    for name in ("fewshot.png", "fewshot.svg"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
 def test_roc_legend_gives_each_auc_with_its_interval_and_names_chance() -> None:
     roc = {"lge": ([0.0, 0.2, 1.0], [0.0, 0.7, 1.0]), "normal": ([0.0, 1.0], [0.0, 1.0])}
     figure = roc_figure(roc, {"lge": 0.84, "normal": 0.5}, "title", {"lge": (0.77, 0.89)})

@@ -322,3 +322,14 @@ def test_a_set_not_named_yet_is_worded_without_the_default_name(app) -> None:
     (heading,) = [s.value for s in at.subheader if "other studies" in s.value]
     assert "most like “amyloidosis” first" in heading
     assert at.text_input(key=f"fs-name:{dataset}").value == "amyloidosis"
+
+
+def test_the_auc_interval_says_its_resamples_beside_the_commands(app) -> None:
+    """The page's CI drew 300 patient resamples and ``fewshot --label`` 1,000: the same AUC over
+    the same studies came with other bounds, and nothing said why."""
+    at = app("pages/fewshot.py")
+    add(at, "s000001", True)
+    at.selectbox(key="fs-label").set_value("lge").run()
+    assert not at.exception and not at.error
+    assert "95% CIs from 300 resamples of patients" in texts(at)
+    assert "`python -m model fewshot --label` draws 1,000" in texts(at)

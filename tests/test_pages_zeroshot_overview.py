@@ -287,3 +287,30 @@ def test_the_page_shows_the_highest_scoring_studies_labelled_absent(app) -> None
     assert at.selectbox(key="zs-top").value == "Custom"
     assert at.segmented_control(key="zs-top-view").options == ["Highest scores"]
     assert any(m.label == "p(Custom)" for m in at.metric)
+
+
+@pytest.mark.slow
+def test_the_auc_table_says_its_resamples_beside_the_evaluate_pages(app) -> None:
+    """The table's CIs drew 300 patient resamples and the Evaluate page's 1,000: the same AUC
+    over the test split came with other bounds there, and nothing said why."""
+    at = app("pages/zeroshot.py")
+    assert not at.exception
+    (caption,) = [c.value for c in at.caption if c.value.startswith("Each finding's AUC")]
+    assert "95% CIs from 300 resamples of patients (the Evaluate page draws 1,000" in caption
+
+
+def test_the_pages_interval_is_the_evaluations_given_as_many_resamples() -> None:
+    """What the note says: the pages draw the evaluation's resamples, only fewer of them."""
+    from model.evaluation.metrics import RESAMPLES, binary_metrics
+
+    rng = np.random.default_rng(1)
+    truth = pd.Series(rng.integers(0, 2, 120).astype(float))
+    scores = pd.Series(truth * 0.3 + rng.random(120))
+    patients = pd.Series([f"p{i // 2}" for i in range(120)])
+    page = evaluate_finding(scores, truth, 0.5, resamples=RESAMPLES, patients=patients)
+    p, y = scores.to_numpy(), truth.astype(int).to_numpy()
+    groups = patients.to_numpy(dtype=str)
+    suite = binary_metrics(p, y, resamples=RESAMPLES, seed=0, groups=groups)
+    assert page.auc_ci == pytest.approx(suite.ci["auc"], abs=0)
+    fewer = evaluate_finding(scores, truth, 0.5, patients=patients)
+    assert fewer.auc == page.auc and fewer.auc_ci != page.auc_ci

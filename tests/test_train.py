@@ -92,6 +92,34 @@ def test_resume_continues_exactly(full_run, tiny_data: Path, preset: Path, tmp_p
     assert resumed.losses == pytest.approx(uninterrupted.losses, rel=1e-5, abs=1e-6)
     steps = [r["step"] for r in RunFolder(out).read_metrics() if r["kind"] == "train"]
     assert steps == [1, 2, 3, 4]
+    # the losses stop before the last step's update: the checkpoints themselves must agree
+    final = read_checkpoint(full_run[0] / "last.pt")
+    again = read_checkpoint(out / "last.pt")
+    assert (final["step"], again["step"]) == (4, 4)
+    assert final["state_dict"].keys() == again["state_dict"].keys()
+    for name, weights in final["state_dict"].items():
+        torch.testing.assert_close(again["state_dict"][name], weights, rtol=1e-5, atol=1e-6)
+
+
+def test_a_second_run_with_the_same_seed_trains_the_same_model(
+    full_run, tiny_data: Path, preset: Path, tmp_path: Path
+) -> None:
+    """A reviewer reproducing a run: the same data, preset and seed give the same metrics and
+    the same weights (timings aside)."""
+    out = tmp_path / "again"
+    train(TrainOptions(data=tiny_data, out=out, preset=str(preset), max_steps=4, device="cpu"))
+    timing = {"time", "studies_per_s", "wall_studies_per_s"}
+
+    def measured(run: Path) -> list[dict]:
+        return [
+            {k: v for k, v in r.items() if k not in timing} for r in RunFolder(run).read_metrics()
+        ]
+
+    assert measured(out) == measured(full_run[0])
+    first = read_checkpoint(full_run[0] / "last.pt")["state_dict"]
+    second = read_checkpoint(out / "last.pt")["state_dict"]
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[name], second[name]) for name in first)
 
 
 def test_resume_with_fewer_epochs_than_trained_is_refused_and_changes_nothing(

@@ -453,3 +453,14 @@ def test_a_failed_job_shows_beside_the_run_state_only_when_the_run_recorded_noth
     assert state_with_job("stopped", {"updated": 50.0}, None) == "stopped"
     finished = SimpleNamespace(state="finished", info={"started": 100.0})
     assert state_with_job("stopped", {"updated": 50.0}, finished) == "stopped"
+
+
+def test_the_run_panel_says_which_studies_its_zero_shot_auc_is_over(tmp_path: Path) -> None:
+    """The curve's AUC (0.736 on the demo) is the mean over the shipped prompt set's findings on
+    the val studies; the Zero-shot page opens on every split (0.81 for one finding) and the
+    Evaluate page on the test split (0.746), and nothing said why the three differ."""
+    run = _finished_run(tmp_path, "demo", 1000.0)
+    (run / "config.json").write_text(json.dumps({"n_val": 145}))
+    caption = selection_caption(run)
+    assert "mean over the shipped prompt set's findings on the 145 val studies" in caption
+    assert "the Zero-shot page's val split gives each finding's" in caption

@@ -21,6 +21,7 @@ from pathlib import Path
 from model.errors import DataError, UserError, not_found
 from model.evaluation.baselines import parse_general_clip
 from model.evaluation.fewshot import FewShotConfig
+from model.evaluation.metrics import RESAMPLES
 from model.evaluation.probes import ProbeConfig
 from model.evaluation.runner import EvaluationRequest, evaluate
 from model.evaluation.suite import SuiteConfig
@@ -78,7 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--shots", default="1,2,4,8,16,32", help="few-shot k values, comma-separated"
     )
     parser.add_argument("--episodes", type=int, default=100, help="few-shot episodes per k")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for CIs")
+    parser.add_argument(
+        "--bootstrap", type=int, default=RESAMPLES, help="bootstrap resamples for CIs"
+    )
     parser.add_argument("--folds", type=int, default=5, help="linear-probe CV folds")
     parser.add_argument(
         "--probe-c",

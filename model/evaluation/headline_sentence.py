@@ -39,13 +39,18 @@ def _count(value: Any) -> int | None:
 
 def site_words(site: dict[str, Any]) -> str:
     """What was evaluated at a site, in brackets after its name: ``internal (156 studies of
-    150 patients, test split)``; the selection is named only when it is not every study."""
+    150 patients, test split)``; the selection is named only when it is not every study, and
+    the studies with labels (the AUCs stand on those) only when some have none, as the site's
+    line in the report says them."""
     name = str(site.get("name", "?"))
     studies, patients = _count(site.get("n_evaluated")), _count(site.get("n_patients"))
+    labelled = _count(site.get("n_labelled"))
     words = []
     if studies:
         of = f" of {counted(patients, 'patient')}" if patients else ""
         words = [counted(studies, "study") + of]
+        if labelled is not None and labelled < studies:
+            words.append(f"{labelled:,} with labels")
     selection = site.get("selection")
     if isinstance(selection, str) and selection and selection != "all studies":
         words.append(selection)

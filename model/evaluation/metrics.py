@@ -1,9 +1,8 @@
 """Classification metrics, vectorised over rows (episodes, bootstrap resamples).
 
-Every ``*_rows`` function takes ``[R, N]`` arrays and returns one value per row ``[R]``, so a
-thousand bootstrap resamples or a hundred few-shot episodes are one numpy call. ``valid`` masks
-let rows have different subsets of the ``N`` columns (e.g. queries outside each episode's support).
-No threshold is ever tuned here: binary predictions are ``p >= 0.5``.
+Every ``*_rows`` function maps ``[R, N]`` arrays to one value per row ``[R]``: a thousand
+bootstrap resamples or a hundred few-shot episodes are one numpy call; ``valid`` masks give rows
+their own subsets of the columns. No threshold is tuned here: predictions are ``p >= 0.5``.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ import numpy as np
 from model.evaluation.weighted_auc import weighted_auc_columns
 
 THRESHOLD = 0.5
+RESAMPLES = 1000  # a CI's patient-bootstrap resamples: evaluate --bootstrap, fewshot --label
 CALIBRATION_BINS = 10
 BOOTSTRAP_CELLS = 2**21  # resample x study counts drawn at once: 16 MiB as int64
 
@@ -216,7 +216,7 @@ def percentile_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float
 def binary_metrics(
     probabilities: np.ndarray,
     labels: np.ndarray,
-    resamples: int = 1000,
+    resamples: int = RESAMPLES,
     seed: int = 0,
     decisions: np.ndarray | None = None,
     groups: np.ndarray | None = None,

@@ -11,6 +11,7 @@ import io
 import math
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -33,6 +34,7 @@ METHOD_STYLE = {
 }
 ZERO_SHOT_COLOUR = LINE_COLOURS[2]
 BAND_LABEL = "95% CI (episodes and patients resampled)"
+SVG_SALT = "cmr-clip-evaluation"  # fixed ids: the same figure saves as the same SVG bytes
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -42,10 +44,17 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _save(figure: Figure, path: Path) -> Path:
-    """The figure as ``path`` (PNG, for the report and the page) and as its SVG beside it."""
+    """The figure as ``path`` (PNG, for the report and the page) and as its SVG beside it.
+
+    The same figure writes the same bytes, so two evaluations run with the same seed diff
+    clean: the SVG's date is left out and its element ids are drawn from a fixed salt
+    (matplotlib's default is a fresh random id per path on every save)."""
     for target, kind in ((path, "png"), (vector_path(path), "svg")):
         buffer = io.BytesIO()
-        figure.savefig(buffer, format=kind, dpi=DPI, bbox_inches="tight")
+        with matplotlib.rc_context({"svg.hashsalt": SVG_SALT}):
+            figure.savefig(
+                buffer, format=kind, dpi=DPI, bbox_inches="tight", metadata={"Date": None}
+            )
         atomic_write_bytes(target, buffer.getvalue())
     return path
 

@@ -23,7 +23,7 @@ from model.evaluation.inputs import SiteData
 from model.evaluation.label_checks import flag_few_study_diagnoses as flag_few_diagnoses
 from model.evaluation.label_checks import flag_thin_bootstraps, usable_findings
 from model.evaluation.label_means import Resampled, resampled_aucs
-from model.evaluation.metrics import DiagnosisScores, LabelScores
+from model.evaluation.metrics import RESAMPLES, DiagnosisScores, LabelScores
 from model.evaluation.probes import ProbeConfig, SplitProbes
 from model.evaluation.retrieval import (
     bidirectional_ranks,
@@ -56,7 +56,7 @@ class SuiteConfig:
     on a busy machine extra threads spin and slow the run down many times over.
     """
 
-    bootstrap: int = 1000
+    bootstrap: int = RESAMPLES
     blas_threads: int = 1
     seed: int = 0
     fewshot: FewShotConfig = field(default_factory=FewShotConfig)
