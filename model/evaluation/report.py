@@ -22,6 +22,12 @@ from model.atomic import atomic_write_json, atomic_write_text
 from model.evaluation.headline import HEADLINE_NOTE
 from model.evaluation.label_means import mean_intervals
 from model.evaluation.methods import site_line
+from model.evaluation.published import (
+    PUBLISHED_COLUMN,
+    PUBLISHED_NOTE,
+    PUBLISHED_TITLE,
+    beside_published,
+)
 from model.evaluation.subgroup_view import (
     SUBGROUP_NOTE,
     in_report_order,
@@ -222,6 +228,26 @@ def _table(table: pd.DataFrame) -> str:
     return _INTERVAL.sub(lambda found: f"<span class='nb'>{found[0]}</span>", page)
 
 
+def published_view(zeroshot: pd.DataFrame, site: str) -> pd.DataFrame:
+    """The site's zero-shot AUCs (first model) with their 95% CI and counts, then the AUC
+    published for CMR-CLIP at the site of that name, last and headed as not ours; empty when
+    nothing was published for it. report.html and report.md show the same view."""
+    view = compact(beside_published(zeroshot, site))
+    if view.empty:
+        return view
+    first = [c for c in ("model", "Label", "AUC", "AUC 95% CI") if c in view]
+    rest = [c for c in view.columns if c not in (*first, PUBLISHED_COLUMN)]
+    return view[[*first, *rest, PUBLISHED_COLUMN]]
+
+
+def _published(zeroshot: pd.DataFrame, site: str) -> str:
+    view = published_view(zeroshot, site)
+    if view.empty:
+        return ""
+    note = html.escape(PUBLISHED_NOTE)
+    return f"<h3>{html.escape(PUBLISHED_TITLE)}</h3><p>{note}</p>{_table(view)}"
+
+
 def render_html(
     title: str,
     tables: dict[str, dict[str, pd.DataFrame]],
@@ -270,6 +296,8 @@ def render_html(
             note = f"<p>{html.escape(_NOTES[table_name])}</p>" if table_name in _NOTES else ""
             title = html.escape(table_title(table_name))
             parts.append(f"<h3>{title}</h3>{note}{_table(table)}")
+            if table_name == "zeroshot":
+                parts.append(_published(table, name))
         parts += [_image(path) for path in plots.get(name, []) if path.exists()]
     parts.append("</body></html>")
     return "\n".join(parts)
