@@ -58,3 +58,27 @@ def test_markdown_report_shows_published_figures_labelled_as_not_ours() -> None:
     assert "| m | LGE | 0.810 | 0.70–0.90 | 40 | 12 | 0.705 |" in section
     assert "published CMR-CLIP AUC (not this evaluation)" in section
     assert "real patients" in section
+
+
+def _plot(tmp_path: Path, name: str) -> Path:
+    from PIL import Image
+
+    path = tmp_path / "internal" / "plots" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("L", (4, 4)).save(path)
+    return path
+
+
+def test_each_figure_has_a_caption_saying_what_it_shows_and_on_how_many(tmp_path: Path) -> None:
+    """A printed figure had no words under it: a reader had to guess what a panel showed."""
+    page = _page(
+        tmp_path, [_plot(tmp_path, "roc_m.png"), _plot(tmp_path, "confusion_zero-shot_m.png")]
+    )
+    figures = page.split("<figure")[1:]
+    assert len(figures) == 2
+    roc, confusion = (f.split("</figure>")[0] for f in figures)
+    assert "<img" in roc and "<figcaption>" in roc
+    caption = roc.split("<figcaption>")[1]
+    assert caption.startswith("Figure 1. Zero-shot ROC curves, one per finding")
+    assert "95% CI" in caption and "4 studies of 4 patients" in caption  # n beside the figure
+    assert confusion.split("<figcaption>")[1].startswith("Figure 2. Confusion matrix")
