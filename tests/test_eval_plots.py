@@ -134,3 +134,16 @@ def test_confusion_counts_are_readable_on_their_cells() -> None:
         assert int(text.get_text()) == matrix.iloc[row, column]
         assert contrast_ratio(to_hex(text.get_color()), cell) >= 4.5, text.get_text()
     assert image.colorbar.ax.get_ylabel() == "studies"  # what the colours count
+
+
+def test_comparison_baselines_stay_apart_when_printed_in_grey() -> None:
+    """Two baselines were drawn as red and blue dots, of nearly the same grey on a black-and-white
+    printer (lightness 48 and 49): each baseline now has a marker of its own too."""
+    rows = [
+        {"model": "ours", "baseline": baseline, "setting": "zero-shot", "label_key": "lge",
+         "difference": 0.1, "difference_lo": 0.0, "difference_hi": 0.2, "p_holm": 0.5}
+        for baseline in ("a", "b", "c", "d")
+    ]  # fmt: skip
+    axes = comparison_figure(pd.DataFrame(rows), "title").axes[0]
+    markers = {bars.get_label(): bars.lines[0].get_marker() for bars in axes.containers}
+    assert len(markers) == 4 and len(set(markers.values())) == 4, markers

@@ -32,6 +32,7 @@ METHOD_STYLE = {
     "prompted": (LINE_COLOURS[3], "^"),
 }
 ZERO_SHOT_COLOUR = LINE_COLOURS[2]
+BASELINE_MARKERS = ("o", "s", "^", "D", "v", "P", "X")  # the comparison's, one per baseline
 BAND_LABEL = "95% CI (episodes and patients resampled)"
 
 
@@ -189,15 +190,20 @@ def confusion_figure(matrix: pd.DataFrame, title: str) -> Figure:
     return figure
 
 
-def _differences(axes: Axes, compared: pd.DataFrame, y: list[int], colour: str, label: str) -> None:
-    """One baseline's AUC differences with their CIs at rows ``y``, each with its p on the right."""
+def _differences(
+    axes: Axes, compared: pd.DataFrame, y: list[int], look: tuple[str, str], label: str
+) -> None:
+    """One baseline's AUC differences with their CIs at rows ``y``, each with its p on the right;
+    ``look``: its (colour, marker)."""
     errors = [
         compared["difference"] - compared["difference_lo"],
         compared["difference_hi"] - compared["difference"],
     ]
+    colour, marker = look
     axes.errorbar(
-        compared["difference"], y, xerr=errors, fmt="o", ms=4, capsize=2, color=colour, label=label
-    )
+        compared["difference"], y, xerr=errors, fmt=marker, ms=4, capsize=2, color=colour,
+        label=label,
+    )  # fmt: skip
     for value, position, p in zip(compared["difference_hi"], y, compared["p_holm"], strict=True):
         axes.annotate(
             "p<0.001" if p < 0.001 else f"p={p:.3f}",
@@ -227,7 +233,8 @@ def comparison_figure(table: pd.DataFrame, title: str) -> Figure:
     rows = len(labels) * len(baselines)
     figure = _figure(5.0 * len(settings), 0.9 + 0.28 * rows)
     grid = figure.subplots(1, len(settings), squeeze=False, sharey=True)[0]
-    colours = dict(zip(baselines, ("tab:red", "tab:blue", "tab:orange", "tab:grey"), strict=False))
+    # a marker each as well as a colour: red and blue dots printed as the same grey
+    looks = dict(zip(baselines, zip(LINE_COLOURS, BASELINE_MARKERS, strict=False), strict=False))
     positions = {
         (label, baseline): -(i * len(baselines) + j)
         for i, label in enumerate(labels)
@@ -239,7 +246,7 @@ def comparison_figure(table: pd.DataFrame, title: str) -> Figure:
             compared = part[part["baseline"] == baseline]
             y = [positions[label, baseline] for label in compared["label_key"]]
             label = f"{table['model'].iloc[0]} − {baseline}"
-            _differences(axes, compared, y, colours.get(baseline, "black"), label)
+            _differences(axes, compared, y, looks.get(baseline, ("black", "o")), label)
         axes.axvline(0.0, color="grey", ls="--", lw=1)
         axes.set_title(setting, fontsize=9)
         axes.set_xlabel("AUC difference, DeLong 95% CI (p Holm-adjusted)", fontsize=8)
