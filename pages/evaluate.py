@@ -22,6 +22,7 @@ from dashboard.evaluation_view import (
     download_name,
     evaluation_command,
     evaluation_labels,
+    evaluation_named,
     grouped_tables,
     list_evaluations,
     zip_folder,
@@ -47,6 +48,7 @@ from model.evaluation.tables import MISSING, figure_text, with_label_names
 studio = Studio()
 FOLDER_KEY = "ev-folder"
 LAUNCHED_KEY = "ev-launched"  # the output folder of the evaluation this session launched
+ADDRESS_KEY = "evaluation"  # ?evaluation=NAME: a shared link or a reload opens the same one
 page_header(
     "Evaluate",
     "Zero-shot, few-shot, linear probes and retrieval — per site, in the paper's table format.",
@@ -137,6 +139,13 @@ def results_section() -> None:
     if launched in folders and (launched / "summary.json").is_file():
         st.session_state[FOLDER_KEY] = launched  # it finished: show it, not the one shown before
         del st.session_state[LAUNCHED_KEY]
+    asked = st.query_params.get(ADDRESS_KEY)
+    if FOLDER_KEY not in st.session_state and asked:  # opened from an address naming one
+        named = evaluation_named(folders, asked)
+        if named is None:
+            st.caption(markdown_text(f"No evaluation named {asked}: showing the newest."))
+        else:
+            st.session_state[FOLDER_KEY] = named
     live = running_evaluations(studio.jobs.list("evaluate"))
     folder = st.selectbox(
         "Evaluation",
@@ -144,6 +153,7 @@ def results_section() -> None:
         format_func=lambda f: studio.evaluation_title(f, running=f in live),
         key=FOLDER_KEY,
     )
+    st.query_params[ADDRESS_KEY] = Path(folder).name
     outputs = studio.evaluation_outputs(Path(folder))
     downloads(outputs)
     overview(outputs, running=Path(folder) in live)

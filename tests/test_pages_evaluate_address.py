@@ -1,0 +1,56 @@
+"""The Evaluate page keeps the evaluation it shows in its address: a demo's view is one a
+colleague opens from a shared link or a reload, not a sequence of clicks to repeat."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from dashboard_fixtures import APP, tiny_writable_root
+from streamlit.testing.v1 import AppTest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def evaluations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Two finished evaluations under a data root of this test's own; ``older`` listed last."""
+    folder = tiny_writable_root(tmp_path, monkeypatch) / "evaluations"
+    for name, stamp in (("older", 1e9), ("newer", 2e9)):
+        (folder / name / "internal").mkdir(parents=True)
+        (folder / name / "internal" / "zeroshot.csv").write_text("model,Label,AUC\nm,LGE,0.9\n")
+        summary = {"config": {"checkpoint": f"/runs/{name}/best.pt"}, "results": []}
+        (folder / name / "summary.json").write_text(json.dumps(summary))
+        os.utime(folder / name, (stamp, stamp))
+    return folder
+
+
+def _evaluate(query: dict[str, str]) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(query)
+    at.run()
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_the_evaluation_shown_is_kept_in_the_address(evaluations: Path) -> None:
+    at = _evaluate({})
+    assert at.selectbox(key="ev-folder").value == evaluations / "newer"  # newest first
+    assert at.query_params.get("evaluation") == "newer"
+    at.selectbox(key="ev-folder").select(evaluations / "older").run()
+    assert at.query_params.get("evaluation") == "older"
+
+
+def test_a_shared_address_opens_the_evaluation_it_names(evaluations: Path) -> None:
+    at = _evaluate({"evaluation": "older"})  # a new session: nothing in session state
+    assert at.selectbox(key="ev-folder").value == evaluations / "older"
+
+
+def test_an_address_naming_no_evaluation_opens_the_newest_and_says_so(evaluations: Path) -> None:
+    at = _evaluate({"evaluation": "../../etc"})
+    assert at.selectbox(key="ev-folder").value == evaluations / "newer"
+    assert any("../../etc" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert at.query_params.get("evaluation") == "newer"
