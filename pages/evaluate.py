@@ -176,7 +176,9 @@ def results_section() -> None:
                 note = figure_note(where, outputs.image_widths.get(image, 0), groups)
                 if note:
                     st.caption(note)
-                st.image(str(image), caption=markdown_text(where), alt=description)
+                # the caption says what it shows: a projector's audience sees no alt text
+                shown = markdown_text(f"{description}. File: {where}")
+                st.image(str(image), caption=shown, alt=description)
                 row = st.container(horizontal=True)  # the SVG scales on a slide, the PNG blurs
                 for path in outputs.figure_files(image):
                     row.download_button(

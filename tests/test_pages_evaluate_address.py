@@ -54,3 +54,20 @@ def test_an_address_naming_no_evaluation_opens_the_newest_and_says_so(evaluation
     assert at.selectbox(key="ev-folder").value == evaluations / "newer"
     assert any("../../etc" in c.value for c in at.caption), [c.value for c in at.caption]
     assert at.query_params.get("evaluation") == "newer"
+
+
+def test_a_figure_s_caption_says_what_it_shows_not_only_its_file(evaluations: Path) -> None:
+    """On a projector the caption under a figure read "internal/plots/roc_m.png": the audience
+    sees no alt text, so the caption says what the figure shows, then its file."""
+    import pandas as pd
+
+    from model.evaluation.plots import plot_confusion
+
+    matrix = pd.DataFrame([[3, 1], [0, 2]], index=["a", "b"], columns=["a", "b"])
+    plot_confusion(
+        matrix, "t", evaluations / "newer" / "internal" / "plots" / "confusion_zero-shot_m.png"
+    )
+    at = _evaluate({})
+    [image] = [image for images in at.get("image") for image in images.proto.imgs]
+    assert image.caption.startswith("Confusion matrix of the zero-shot diagnosis: true rows")
+    assert image.caption.endswith(". File: internal/plots/confusion_zero-shot_m.png"), image.caption
