@@ -26,10 +26,12 @@ DPI = 110
 # and protanopia; matplotlib's default cycle drew orange and green alike for a protanope
 LINE_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#000000", "#e69f00", "#56b4e9")
 LINE_STYLES = ("-", "--", "-.", ":")  # with the colour, one look per curve up to 28 curves
+# colour, marker and dash pattern: the three colours print as nearly one grey, so each line has
+# a dash of its own too (zero-shot's is "--")
 METHOD_STYLE = {
-    "prototype": (LINE_COLOURS[0], "o"),
-    "logistic": (LINE_COLOURS[1], "s"),
-    "prompted": (LINE_COLOURS[3], "^"),
+    "prototype": (LINE_COLOURS[0], "o", "-"),
+    "logistic": (LINE_COLOURS[1], "s", "-."),
+    "prompted": (LINE_COLOURS[3], "^", ":"),
 }
 ZERO_SHOT_COLOUR = LINE_COLOURS[2]
 BASELINE_MARKERS = ("o", "s", "^", "D", "v", "P", "X")  # the comparison's, one per baseline
@@ -122,11 +124,13 @@ def fewshot_panels(fewshot: pd.DataFrame, zeroshot_auc: dict[str, float], title:
     legend: dict[str, object] = {}
     for axes, label in zip(grid.ravel(), labels, strict=False):
         part = fewshot[fewshot[key] == label]
-        for method, (colour, marker) in METHOD_STYLE.items():
+        for method, (colour, marker, style) in METHOD_STYLE.items():
             curve = part[part["method"] == method].sort_values("k")
             if curve.empty:
                 continue
-            axes.plot(curve["k"], curve["auc"], color=colour, marker=marker, ms=3, label=method)
+            axes.plot(
+                curve["k"], curve["auc"], color=colour, marker=marker, ms=5, ls=style, label=method
+            )
             axes.fill_between(curve["k"], curve["auc_lo"], curve["auc_hi"], color=colour, alpha=0.2)
         zeroshot = zeroshot_auc.get(label, np.nan)
         if np.isfinite(zeroshot):
