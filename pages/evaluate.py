@@ -36,6 +36,7 @@ from dashboard.prompt_editor import prompt_files
 from dashboard.ui import job_panel, launch, page_guard, page_header
 from model.errors import DataError
 from model.evaluation.headline import HEADLINE_NOTE
+from model.evaluation.published import PUBLISHED_NOTE, PUBLISHED_TITLE, beside_published
 from model.evaluation.subgroup_view import (
     finding_view,
     subgroup_note,
@@ -275,6 +276,11 @@ def table_with_chart(outputs, group: str, name: str) -> None:
         st.plotly_chart(fewshot_figure(fewshot, zeroshot, label), key=f"ev-fs-{name}")
     data_table(table, f"ev-{name}")
     csv_download(outputs, name)
+    published = beside_published(table, Path(name).parent.name) if group == "Zero-shot" else None
+    if published is not None and not published.empty:  # issue 4: theirs beside ours, said so
+        st.markdown(f"**{PUBLISHED_TITLE}** ({markdown_text(Path(name).parent.name)})")
+        st.caption(PUBLISHED_NOTE)
+        data_table(published, f"ev-published-{name}")
 
 
 def subgroup_tables(outputs, name: str) -> None:

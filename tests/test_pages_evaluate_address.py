@@ -71,3 +71,15 @@ def test_a_figure_s_caption_says_what_it_shows_not_only_its_file(evaluations: Pa
     [image] = [image for images in at.get("image") for image in images.proto.imgs]
     assert image.caption.startswith("Confusion matrix of the zero-shot diagnosis: true rows")
     assert image.caption.endswith(". File: internal/plots/confusion_zero-shot_m.png"), image.caption
+
+
+def test_the_zero_shot_tab_shows_the_published_figures_as_not_ours(evaluations: Path) -> None:
+    """Issue 4: the published CMR-CLIP AUCs beside ours, on the page a demo shows too."""
+    from model.evaluation.published import PUBLISHED_COLUMN
+
+    at = _evaluate({})
+    tables = [frame.value for frame in at.dataframe]
+    [published] = [t for t in tables if PUBLISHED_COLUMN in t.columns]
+    assert published.set_index("Label")[PUBLISHED_COLUMN]["LGE"] == 0.705
+    assert published.set_index("Label")["AUC"]["LGE"] == 0.9  # ours, from internal/zeroshot.csv
+    assert any("real patients" in c.value for c in at.caption)
