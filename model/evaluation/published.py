@@ -19,7 +19,8 @@ PUBLISHED_CSV = Path(__file__).with_name("cmrclip_published.csv")
 PUBLISHED_TITLE = "Beside the published CMR-CLIP figures"
 PUBLISHED_COLUMN = "published CMR-CLIP AUC (not this evaluation)"
 PUBLISHED_NOTE = (
-    "The last column is not ours: it is the zero-shot AUC published for CMR-CLIP (Nakashima et "
+    f"The column '{PUBLISHED_COLUMN}' is not ours: it is the zero-shot AUC published for "
+    "CMR-CLIP (Nakashima et "
     "al., Nature Communications 2026; the result tables of its public code, Makiya11/CMRCLIP) at "
     "the site of the same name, on their real patients (internal test about 201 studies, "
     "external about 129), not on the studies evaluated here, so the two are not directly "
