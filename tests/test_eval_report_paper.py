@@ -43,18 +43,18 @@ FACTS = """() => ({
         .map((e) => e.getBoundingClientRect().right)),
     breaks: [...document.querySelectorAll("tr, figure")]
         .map((e) => getComputedStyle(e).breakInside),
+    numbers: [...document.querySelectorAll("td.num")].map((e) => getComputedStyle(e).whiteSpace),
+    scrolled: document.documentElement.scrollWidth - document.documentElement.clientWidth,
 })"""
 
 
-@pytest.mark.parametrize("paper", list(PAPER))
-def test_the_printed_report_fits_the_paper_and_keeps_rows_and_figures_whole(
-    paper: str, tmp_path: Path
-) -> None:
+def _facts(tmp_path: Path, width: int, media: str) -> dict:
+    """``FACTS`` of a report holding a wide retrieval table and a figure, at ``width``."""
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
     plot = tmp_path / "internal" / "plots" / "roc_m.png"
-    plot.parent.mkdir(parents=True)
+    plot.parent.mkdir(parents=True, exist_ok=True)
     Image.new("L", (600, 550)).save(plot)
     page_html = render_html(
         "CMR-CLIP evaluation", {"internal": {"retrieval": RETRIEVAL}}, {"internal": [plot]},
@@ -63,11 +63,28 @@ def test_the_printed_report_fits_the_paper_and_keeps_rows_and_figures_whole(
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         try:
-            page = browser.new_page(viewport={"width": PAPER[paper], "height": 1000})
+            page = browser.new_page(viewport={"width": width, "height": 1000})
             page.set_content(page_html)
-            page.emulate_media(media="print")
-            facts = page.evaluate(FACTS)
+            page.emulate_media(media=media)
+            return page.evaluate(FACTS)
         finally:
             browser.close()
+
+
+@pytest.mark.parametrize("paper", list(PAPER))
+def test_the_printed_report_fits_the_paper_and_keeps_rows_and_figures_whole(
+    paper: str, tmp_path: Path
+) -> None:
+    facts = _facts(tmp_path, PAPER[paper], "print")
     assert facts["right"] <= facts["width"], facts
     assert facts["breaks"] and set(facts["breaks"]) == {"avoid"}, facts
+    # a figure is never broken over two lines: "0.019" printed as "0.0" over "19"
+    assert facts["numbers"] and set(facts["numbers"]) == {"nowrap"}, facts
+
+
+def test_the_report_on_a_zoomed_screen_does_not_scroll_sideways(tmp_path: Path) -> None:
+    """1280 px at 150% zoom is 853 CSS px: a table too wide for it scrolls on its own, the
+    page does not, and its figures stay on one line."""
+    facts = _facts(tmp_path, 853, "screen")
+    assert facts["scrolled"] == 0, facts
+    assert set(facts["numbers"]) == {"nowrap"}, facts

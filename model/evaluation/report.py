@@ -57,6 +57,10 @@ _STYLE = (
     # retrieval table was 1,700 px wide, so the page scrolled sideways and Chromium printed every
     # page at half size and still cut its last columns off
     "th,td{overflow-wrap:anywhere}figure{margin:1em 0}figcaption{font-size:0.9em;max-width:60em}"
+    # but never a figure ("0.019" printed as "0.0" over "19"); on a screen too narrow for a
+    # table (1280 px at 150% zoom), the table scrolls on its own, not the page
+    "td.num{overflow-wrap:normal;white-space:nowrap}"
+    "@media screen{table{display:block;max-width:100%;overflow-x:auto}}"
     # on paper: the page's width, smaller tables, and a row, a figure with its caption or a
     # heading with what follows it never split across two pages; headers repeat on each page
     "@media print{body{margin:0;max-width:none}table{font-size:9px}td,th{padding:2px 3px}"
