@@ -161,3 +161,23 @@ def test_fewshot_methods_stay_apart_when_printed_in_grey() -> None:
     looks = {line.get_linestyle() for line in (*methods, lines["zero-shot"])}
     assert len(looks) == 4  # each its own dash pattern beside its colour (chance: grey at 0.5)
     assert min(line.get_markersize() for line in methods) >= 5
+
+
+def test_comparison_of_three_settings_fits_a_printed_page_and_its_title_covers_no_panel() -> None:
+    """Three settings side by side made a 15-inch figure: on an A4 page (7.5 in wide) its 7-point
+    labels printed at 3.5 points, and the title ran over the middle panel's heading."""
+    rows = [
+        {"model": "ours", "baseline": "b", "setting": setting, "label_key": label,
+         "difference": 0.01, "difference_lo": -0.02, "difference_hi": 0.04, "p_holm": 0.5}
+        for setting in ("zero-shot", "linear probe", "train-split probe")
+        for label in FINDINGS
+    ]  # fmt: skip
+    figure = comparison_figure(pd.DataFrame(rows), "ours against each other model · internal")
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    width, _ = figure.get_size_inches()
+    assert width <= 7.0
+    title = figure._suptitle.get_window_extent(renderer)
+    headings = [axes.title.get_window_extent(renderer) for axes in figure.axes]
+    assert not any(title.overlaps(heading) for heading in headings)
+    assert all(len(axes.get_yticklabels()) == len(FINDINGS) for axes in figure.axes)

@@ -225,8 +225,9 @@ def plot_comparison(table: pd.DataFrame, title: str, path: Path) -> Path:
 
 
 def comparison_figure(table: pd.DataFrame, title: str) -> Figure:
-    """Forest plot of paired AUC differences: one panel per setting, one row per label and
-    baseline, the difference (main - baseline) with its 95% CI and Holm-adjusted p on the right.
+    """Forest plot of paired AUC differences: one panel per setting (stacked, to a printed
+    page's width), one row per label and baseline, the difference (main - baseline) with its
+    95% CI and Holm-adjusted p on the right.
 
     table: ``comparison.csv`` rows of one site (``setting``, ``label_key``, ``baseline``,
     ``difference``, ``difference_lo``, ``difference_hi``, ``p_holm``).
@@ -235,8 +236,11 @@ def comparison_figure(table: pd.DataFrame, title: str) -> Figure:
     baselines = list(dict.fromkeys(table["baseline"]))
     labels = list(dict.fromkeys(table["label_key"]))
     rows = len(labels) * len(baselines)
-    figure = _figure(5.0 * len(settings), 0.9 + 0.28 * rows)
-    grid = figure.subplots(1, len(settings), squeeze=False, sharey=True)[0]
+    # one panel under another: side by side, three settings made a 15-inch figure that a
+    # printed page shrank to half size
+    figure = _figure(6.5, len(settings) * (1.1 + 0.28 * rows) + 0.4)
+    figure.set_layout_engine("constrained")  # the title above the first panel's heading
+    grid = figure.subplots(len(settings), 1, squeeze=False, sharex=True)[:, 0]
     # a marker each as well as a colour: red and blue dots printed as the same grey
     looks = dict(zip(baselines, zip(LINE_COLOURS, BASELINE_MARKERS, strict=False), strict=False))
     positions = {
@@ -256,7 +260,8 @@ def comparison_figure(table: pd.DataFrame, title: str) -> Figure:
         axes.set_xlabel("AUC difference, DeLong 95% CI (p Holm-adjusted)", fontsize=8)
         axes.tick_params(labelsize=7)
     centres = [-(i * len(baselines) + (len(baselines) - 1) / 2) for i in range(len(labels))]
-    grid[0].set_yticks(centres, [display_name(label) for label in labels])
+    for axes in grid:
+        axes.set_yticks(centres, [display_name(label) for label in labels])
     handles, names = grid[0].get_legend_handles_labels()
     figure.legend(  # below the panels: inside one it hid the points of the last labels
         handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, fontsize=7
