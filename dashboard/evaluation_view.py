@@ -205,6 +205,12 @@ def list_evaluations(settings: Settings) -> list[Path]:
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
+def evaluation_named(folders: list[Path], name: str | None) -> Path | None:
+    """The listed evaluation an address's ``?evaluation=`` names by its folder's name; None for
+    no name or one not listed (a typo, an evaluation since removed, a path)."""
+    return next((folder for folder in folders if folder.name == name), None) if name else None
+
+
 def read_models(folder: Path) -> list[str] | None:
     """The checkpoints an evaluation folder's ``summary.json`` says it evaluated (main one
     first, then each compared one, as ``run/file.pt``), None without a readable summary."""

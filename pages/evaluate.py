@@ -23,6 +23,7 @@ from dashboard.evaluation_view import (
     download_name,
     evaluation_command,
     evaluation_labels,
+    evaluation_named,
     grouped_tables,
     list_evaluations,
     zip_folder,
@@ -36,6 +37,7 @@ from dashboard.prompt_editor import prompt_files
 from dashboard.ui import job_panel, launch, page_guard, page_header
 from model.errors import DataError
 from model.evaluation.headline import HEADLINE_NOTE
+from model.evaluation.published import PUBLISHED_NOTE, PUBLISHED_TITLE, beside_published
 from model.evaluation.subgroup_view import (
     finding_view,
     subgroup_note,
@@ -48,6 +50,7 @@ from model.evaluation.tables import MISSING, figure_text, with_label_names
 studio = Studio()
 FOLDER_KEY = "ev-folder"
 LAUNCHED_KEY = "ev-launched"  # the output folder of the evaluation this session launched
+ADDRESS_KEY = "evaluation"  # ?evaluation=NAME: a shared link or a reload opens the same one
 page_header(
     "Evaluate",
     "Zero-shot, few-shot, linear probes and retrieval — per site, in the paper's table format.",
@@ -138,6 +141,13 @@ def results_section() -> None:
     if launched in folders and (launched / "summary.json").is_file():
         st.session_state[FOLDER_KEY] = launched  # it finished: show it, not the one shown before
         del st.session_state[LAUNCHED_KEY]
+    asked = st.query_params.get(ADDRESS_KEY)
+    if FOLDER_KEY not in st.session_state and asked:  # opened from an address naming one
+        named = evaluation_named(folders, asked)
+        if named is None:
+            st.caption(markdown_text(f"No evaluation named {asked}: showing the newest."))
+        else:
+            st.session_state[FOLDER_KEY] = named
     live = running_evaluations(studio.jobs.list("evaluate"))
     folder = st.selectbox(
         "Evaluation",
@@ -145,6 +155,7 @@ def results_section() -> None:
         format_func=lambda f: studio.evaluation_title(f, running=f in live),
         key=FOLDER_KEY,
     )
+    st.query_params[ADDRESS_KEY] = Path(folder).name
     outputs = studio.evaluation_outputs(Path(folder))
     downloads(outputs)
     overview(outputs, running=Path(folder) in live)
@@ -167,7 +178,9 @@ def results_section() -> None:
                 note = figure_note(where, outputs.image_widths.get(image, 0), groups)
                 if note:
                     st.caption(note)
-                st.image(str(image), caption=markdown_text(where), alt=description)
+                # the caption says what it shows: a projector's audience sees no alt text
+                shown = markdown_text(f"{description}. File: {where}")
+                st.image(str(image), caption=shown, alt=description)
                 row = st.container(horizontal=True)  # the SVG scales on a slide, the PNG blurs
                 for path in outputs.figure_files(image):
                     row.download_button(
@@ -266,6 +279,11 @@ def table_with_chart(outputs, group: str, name: str) -> None:
         st.plotly_chart(fewshot_figure(fewshot, zeroshot, label), key=f"ev-fs-{name}")
     data_table(table, f"ev-{name}")
     csv_download(outputs, name)
+    published = beside_published(table, Path(name).parent.name) if group == "Zero-shot" else None
+    if published is not None and not published.empty:  # issue 4: theirs beside ours, said so
+        st.markdown(f"**{PUBLISHED_TITLE}** ({markdown_text(Path(name).parent.name)})")
+        st.caption(PUBLISHED_NOTE)
+        data_table(published, f"ev-published-{name}")
 
 
 def subgroup_tables(outputs, name: str) -> None:

@@ -144,3 +144,50 @@ def test_confusion_counts_are_readable_on_their_cells() -> None:
         assert int(text.get_text()) == matrix.iloc[row, column]
         assert contrast_ratio(to_hex(text.get_color()), cell) >= 4.5, text.get_text()
     assert image.colorbar.ax.get_ylabel() == "studies"  # what the colours count
+
+
+def test_comparison_baselines_stay_apart_when_printed_in_grey() -> None:
+    """Two baselines were drawn as red and blue dots, of nearly the same grey on a black-and-white
+    printer (lightness 48 and 49): each baseline now has a marker of its own too."""
+    rows = [
+        {"model": "ours", "baseline": baseline, "setting": "zero-shot", "label_key": "lge",
+         "difference": 0.1, "difference_lo": 0.0, "difference_hi": 0.2, "p_holm": 0.5}
+        for baseline in ("a", "b", "c", "d")
+    ]  # fmt: skip
+    axes = comparison_figure(pd.DataFrame(rows), "title").axes[0]
+    markers = {bars.get_label(): bars.lines[0].get_marker() for bars in axes.containers}
+    assert len(markers) == 4 and len(set(markers.values())) == 4, markers
+
+
+def test_fewshot_methods_stay_apart_when_printed_in_grey() -> None:
+    """Prototype, logistic and prompted were three solid lines whose colours print as nearly
+    the same grey (lightness 47, 56 and 62), told apart only by 3-point markers."""
+    table = pd.concat(
+        [_curve("lge", 0.7).assign(method=m) for m in ("prototype", "logistic", "prompted")]
+    )
+    figure = fewshot_panels(table.drop_duplicates(["method", "k"]), {"lge": 0.6}, "title")
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    methods = [lines[m] for m in ("prototype", "logistic", "prompted")]
+    looks = {line.get_linestyle() for line in (*methods, lines["zero-shot"])}
+    assert len(looks) == 4  # each its own dash pattern beside its colour (chance: grey at 0.5)
+    assert min(line.get_markersize() for line in methods) >= 5
+
+
+def test_comparison_of_three_settings_fits_a_printed_page_and_its_title_covers_no_panel() -> None:
+    """Three settings side by side made a 15-inch figure: on an A4 page (7.5 in wide) its 7-point
+    labels printed at 3.5 points, and the title ran over the middle panel's heading."""
+    rows = [
+        {"model": "ours", "baseline": "b", "setting": setting, "label_key": label,
+         "difference": 0.01, "difference_lo": -0.02, "difference_hi": 0.04, "p_holm": 0.5}
+        for setting in ("zero-shot", "linear probe", "train-split probe")
+        for label in FINDINGS
+    ]  # fmt: skip
+    figure = comparison_figure(pd.DataFrame(rows), "ours against each other model · internal")
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    width, _ = figure.get_size_inches()
+    assert width <= 7.0
+    title = figure._suptitle.get_window_extent(renderer)
+    headings = [axes.title.get_window_extent(renderer) for axes in figure.axes]
+    assert not any(title.overlaps(heading) for heading in headings)
+    assert all(len(axes.get_yticklabels()) == len(FINDINGS) for axes in figure.axes)

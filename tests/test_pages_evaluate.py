@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.evaluation_view import download_name
 from dashboard.jobs import JobManager
+from model.evaluation.published import PUBLISHED_COLUMN
 
 pytestmark = pytest.mark.slow
 
@@ -217,9 +218,15 @@ def test_a_file_linked_from_outside_an_evaluation_is_neither_shown_nor_downloade
         assert sorted(archive.namelist()) == ["internal/zeroshot.csv", "summary.json"]
 
 
+def _own_tables(at: AppTest) -> list:
+    """The page's dataframes of this evaluation's own tables."""
+    return [frame for frame in at.dataframe if PUBLISHED_COLUMN not in frame.proto.columns]
+
+
 def _formats(at: AppTest, column: str) -> dict[str, str]:
-    """Column -> display format of the page's dataframe that has ``column``."""
-    configs = [json.loads(frame.proto.columns) for frame in at.dataframe]
+    """Column -> display format of the page's dataframe that has ``column`` (not the published
+    figures' table beside a zero-shot one)."""
+    configs = [json.loads(frame.proto.columns) for frame in _own_tables(at)]
     [config] = [c for c in configs if column in c]
     return {name: c["type_config"]["format"] for name, c in config.items() if "type_config" in c}
 
@@ -237,7 +244,7 @@ def test_evaluation_tables_show_figures_as_the_headline_does_and_counts_and_p_va
     )
     at = app("pages/evaluate.py")
     assert _formats(at, "AUC") == {"AUC": "%.3f", "auc_lo": "%.3f", "n": "%,d", "n_positive": "%,d"}
-    [shown] = [json.loads(f.proto.columns) for f in at.dataframe if "AUC" in f.proto.columns]
+    [shown] = [json.loads(f.proto.columns) for f in _own_tables(at) if "AUC" in f.proto.columns]
     # headed as report.md heads them, keeping their number format
     assert (shown["n"]["label"], shown["n_positive"]["label"]) == ("studies", "with the label")
     assert _formats(at, "p_value") == {
@@ -303,7 +310,7 @@ def test_interval_columns_are_headed_by_their_figure_and_keep_its_format(
     zeroshot = "model,Label,AUC,auc_lo,auc_hi\nm,LGE,0.91234,0.8512,0.9544\n"
     (folder / "internal" / "zeroshot.csv").write_text(zeroshot)
     at = app("pages/evaluate.py")
-    configs = [json.loads(frame.proto.columns) for frame in at.dataframe]
+    configs = [json.loads(frame.proto.columns) for frame in _own_tables(at)]
     [config] = [c for c in configs if "auc_lo" in c]
     assert config["auc_lo"]["label"] == "AUC CI low"
     assert config["auc_hi"]["label"] == "AUC CI high"
@@ -368,7 +375,7 @@ def test_a_blank_figure_shows_as_the_reports_show_it_and_its_column_stays_numeri
     )
     (folder / "internal" / "zeroshot.csv").write_text(zeroshot)
     at = app("pages/evaluate.py")
-    [frame] = [f for f in at.dataframe if "auc_lo" in f.proto.columns]
+    [frame] = [f for f in _own_tables(at) if "auc_lo" in f.proto.columns]
     assert frame.proto.placeholder == MISSING
     assert pd.api.types.is_float_dtype(frame.value["auc_lo"])  # sorts by value, not as text
     assert all(f.proto.placeholder == MISSING for f in at.dataframe)

@@ -27,12 +27,15 @@ DPI = 110
 # and protanopia; matplotlib's default cycle drew orange and green alike for a protanope
 LINE_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#000000", "#e69f00", "#56b4e9")
 LINE_STYLES = ("-", "--", "-.", ":")  # with the colour, one look per curve up to 28 curves
+# colour, marker and dash pattern: the three colours print as nearly one grey, so each line has
+# a dash of its own too (zero-shot's is "--")
 METHOD_STYLE = {
-    "prototype": (LINE_COLOURS[0], "o"),
-    "logistic": (LINE_COLOURS[1], "s"),
-    "prompted": (LINE_COLOURS[3], "^"),
+    "prototype": (LINE_COLOURS[0], "o", "-"),
+    "logistic": (LINE_COLOURS[1], "s", "-."),
+    "prompted": (LINE_COLOURS[3], "^", ":"),
 }
 ZERO_SHOT_COLOUR = LINE_COLOURS[2]
+BASELINE_MARKERS = ("o", "s", "^", "D", "v", "P", "X")  # the comparison's, one per baseline
 BAND_LABEL = "95% CI (episodes and patients resampled)"
 SVG_SALT = "cmr-clip-evaluation"  # fixed ids: the same figure saves as the same SVG bytes
 
@@ -130,11 +133,13 @@ def fewshot_panels(fewshot: pd.DataFrame, zeroshot_auc: dict[str, float], title:
     legend: dict[str, object] = {}
     for axes, label in zip(grid.ravel(), labels, strict=False):
         part = fewshot[fewshot[key] == label]
-        for method, (colour, marker) in METHOD_STYLE.items():
+        for method, (colour, marker, style) in METHOD_STYLE.items():
             curve = part[part["method"] == method].sort_values("k")
             if curve.empty:
                 continue
-            axes.plot(curve["k"], curve["auc"], color=colour, marker=marker, ms=3, label=method)
+            axes.plot(
+                curve["k"], curve["auc"], color=colour, marker=marker, ms=5, ls=style, label=method
+            )
             axes.fill_between(curve["k"], curve["auc_lo"], curve["auc_hi"], color=colour, alpha=0.2)
         zeroshot = zeroshot_auc.get(label, np.nan)
         if np.isfinite(zeroshot):
@@ -198,15 +203,20 @@ def confusion_figure(matrix: pd.DataFrame, title: str) -> Figure:
     return figure
 
 
-def _differences(axes: Axes, compared: pd.DataFrame, y: list[int], colour: str, label: str) -> None:
-    """One baseline's AUC differences with their CIs at rows ``y``, each with its p on the right."""
+def _differences(
+    axes: Axes, compared: pd.DataFrame, y: list[int], look: tuple[str, str], label: str
+) -> None:
+    """One baseline's AUC differences with their CIs at rows ``y``, each with its p on the right;
+    ``look``: its (colour, marker)."""
     errors = [
         compared["difference"] - compared["difference_lo"],
         compared["difference_hi"] - compared["difference"],
     ]
+    colour, marker = look
     axes.errorbar(
-        compared["difference"], y, xerr=errors, fmt="o", ms=4, capsize=2, color=colour, label=label
-    )
+        compared["difference"], y, xerr=errors, fmt=marker, ms=4, capsize=2, color=colour,
+        label=label,
+    )  # fmt: skip
     for value, position, p in zip(compared["difference_hi"], y, compared["p_holm"], strict=True):
         axes.annotate(
             "p<0.001" if p < 0.001 else f"p={p:.3f}",
@@ -224,8 +234,9 @@ def plot_comparison(table: pd.DataFrame, title: str, path: Path) -> Path:
 
 
 def comparison_figure(table: pd.DataFrame, title: str) -> Figure:
-    """Forest plot of paired AUC differences: one panel per setting, one row per label and
-    baseline, the difference (main - baseline) with its 95% CI and Holm-adjusted p on the right.
+    """Forest plot of paired AUC differences: one panel per setting (stacked, to a printed
+    page's width), one row per label and baseline, the difference (main - baseline) with its
+    95% CI and Holm-adjusted p on the right.
 
     table: ``comparison.csv`` rows of one site (``setting``, ``label_key``, ``baseline``,
     ``difference``, ``difference_lo``, ``difference_hi``, ``p_holm``).
@@ -234,9 +245,13 @@ def comparison_figure(table: pd.DataFrame, title: str) -> Figure:
     baselines = list(dict.fromkeys(table["baseline"]))
     labels = list(dict.fromkeys(table["label_key"]))
     rows = len(labels) * len(baselines)
-    figure = _figure(5.0 * len(settings), 0.9 + 0.28 * rows)
-    grid = figure.subplots(1, len(settings), squeeze=False, sharey=True)[0]
-    colours = dict(zip(baselines, ("tab:red", "tab:blue", "tab:orange", "tab:grey"), strict=False))
+    # one panel under another: side by side, three settings made a 15-inch figure that a
+    # printed page shrank to half size
+    figure = _figure(6.5, len(settings) * (1.1 + 0.28 * rows) + 0.4)
+    figure.set_layout_engine("constrained")  # the title above the first panel's heading
+    grid = figure.subplots(len(settings), 1, squeeze=False, sharex=True)[:, 0]
+    # a marker each as well as a colour: red and blue dots printed as the same grey
+    looks = dict(zip(baselines, zip(LINE_COLOURS, BASELINE_MARKERS, strict=False), strict=False))
     positions = {
         (label, baseline): -(i * len(baselines) + j)
         for i, label in enumerate(labels)
@@ -248,13 +263,14 @@ def comparison_figure(table: pd.DataFrame, title: str) -> Figure:
             compared = part[part["baseline"] == baseline]
             y = [positions[label, baseline] for label in compared["label_key"]]
             label = f"{table['model'].iloc[0]} − {baseline}"
-            _differences(axes, compared, y, colours.get(baseline, "black"), label)
+            _differences(axes, compared, y, looks.get(baseline, ("black", "o")), label)
         axes.axvline(0.0, color="grey", ls="--", lw=1)
         axes.set_title(setting, fontsize=9)
         axes.set_xlabel("AUC difference, DeLong 95% CI (p Holm-adjusted)", fontsize=8)
         axes.tick_params(labelsize=7)
     centres = [-(i * len(baselines) + (len(baselines) - 1) / 2) for i in range(len(labels))]
-    grid[0].set_yticks(centres, [display_name(label) for label in labels])
+    for axes in grid:
+        axes.set_yticks(centres, [display_name(label) for label in labels])
     handles, names = grid[0].get_legend_handles_labels()
     figure.legend(  # below the panels: inside one it hid the points of the last labels
         handles, names, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=1, fontsize=7

@@ -22,6 +22,12 @@ from model.atomic import atomic_write_json, atomic_write_text
 from model.evaluation.headline import HEADLINE_NOTE
 from model.evaluation.label_means import mean_intervals
 from model.evaluation.methods import site_line
+from model.evaluation.published import (
+    PUBLISHED_COLUMN,
+    PUBLISHED_NOTE,
+    PUBLISHED_TITLE,
+    beside_published,
+)
 from model.evaluation.subgroup_view import (
     SUBGROUP_NOTE,
     in_report_order,
@@ -47,6 +53,19 @@ _STYLE = (
     "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}td.num{text-align:right}"
     "th{background:#f2f2f2}img{max-width:100%;margin:0.5em 0}.problem{color:#a40000}"
     ".lead{font-size:1.15em;max-width:60em}.nb{white-space:nowrap}"
+    # a header or cell with no space in it (label_precision@10_ceiling) may break anywhere: the
+    # retrieval table was 1,700 px wide, so the page scrolled sideways and Chromium printed every
+    # page at half size and still cut its last columns off
+    "th,td{overflow-wrap:anywhere}figure{margin:1em 0}figcaption{font-size:0.9em;max-width:60em}"
+    # but never a figure ("0.019" printed as "0.0" over "19"); on a screen too narrow for a
+    # table (1280 px at 150% zoom), the table scrolls on its own, not the page
+    "td.num{overflow-wrap:normal;white-space:nowrap}"
+    "@media screen{table{display:block;max-width:100%;overflow-x:auto}}"
+    # on paper: the page's width, smaller tables, and a row, a figure with its caption or a
+    # heading with what follows it never split across two pages; headers repeat on each page
+    "@media print{body{margin:0;max-width:none}table{font-size:9px}td,th{padding:2px 3px}"
+    "tr,figure,img{break-inside:avoid}thead{display:table-header-group}"
+    "h2,h3,h4{break-after:avoid}img{max-height:20cm}}"
 )
 
 
@@ -119,10 +138,17 @@ def write_summary(path: Path, summary: dict[str, Any]) -> None:
     atomic_write_json(path, summary)
 
 
-def _image(path: Path) -> str:
+def _image(path: Path, number: int, site: dict[str, Any]) -> str:
+    """A figure with its caption under it: its number, what it shows and where its numbers are,
+    and how many studies and patients are behind it (a printed page has no tooltip)."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    alt = html.escape(figure_text(path)[1])  # what it shows, and where its numbers are
-    return f'<img alt="{alt}" src="data:image/png;base64,{data}">'
+    described = figure_text(path)[1]
+    alt = html.escape(described)
+    caption = html.escape(f"Figure {number}. {described}. {site['name']}: {site_line(site)}.")
+    return (
+        f'<figure><img alt="{alt}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{caption}</figcaption></figure>"
+    )
 
 
 _SIGNED_INTERVAL = r"[-+]\d[\d.]* to [-+]\d[\d.]*"  # a difference's: "-0.010 to +0.100"
@@ -222,6 +248,26 @@ def _table(table: pd.DataFrame) -> str:
     return _INTERVAL.sub(lambda found: f"<span class='nb'>{found[0]}</span>", page)
 
 
+def published_view(zeroshot: pd.DataFrame, site: str) -> pd.DataFrame:
+    """The site's zero-shot AUCs (first model) with their 95% CI and counts, then the AUC
+    published for CMR-CLIP at the site of that name, last and headed as not ours; empty when
+    nothing was published for it. report.html and report.md show the same view."""
+    view = compact(beside_published(zeroshot, site))
+    if view.empty:
+        return view
+    first = [c for c in ("model", "Label", "AUC", "AUC 95% CI") if c in view]
+    rest = [c for c in view.columns if c not in (*first, PUBLISHED_COLUMN)]
+    return view[[*first, *rest, PUBLISHED_COLUMN]]
+
+
+def _published(zeroshot: pd.DataFrame, site: str) -> str:
+    view = published_view(zeroshot, site)
+    if view.empty:
+        return ""
+    note = html.escape(PUBLISHED_NOTE)
+    return f"<h3>{html.escape(PUBLISHED_TITLE)}</h3><p>{note}</p>{_table(view)}"
+
+
 def render_html(
     title: str,
     tables: dict[str, dict[str, pd.DataFrame]],
@@ -253,6 +299,7 @@ def render_html(
         parts.append("<h2>Methods</h2><ul>")
         parts += [f"<li>{html.escape(line)}</li>" for line in methods]
         parts.append("</ul>")
+    figures = 0  # numbered through the report, as a reader cites them
     for site in sites:
         name = site["name"]
         parts.append(f"<h2>Site: {html.escape(name)}</h2>")
@@ -270,7 +317,11 @@ def render_html(
             note = f"<p>{html.escape(_NOTES[table_name])}</p>" if table_name in _NOTES else ""
             title = html.escape(table_title(table_name))
             parts.append(f"<h3>{title}</h3>{note}{_table(table)}")
-        parts += [_image(path) for path in plots.get(name, []) if path.exists()]
+            if table_name == "zeroshot":
+                parts.append(_published(table, name))
+        for path in (path for path in plots.get(name, []) if path.exists()):
+            figures += 1
+            parts.append(_image(path, figures, site))
     parts.append("</body></html>")
     return "\n".join(parts)
 

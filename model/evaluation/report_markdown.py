@@ -16,7 +16,8 @@ import pandas as pd
 
 from model.evaluation.headline import HEADLINE_NOTE
 from model.evaluation.methods import site_line
-from model.evaluation.report import compact
+from model.evaluation.published import PUBLISHED_NOTE, PUBLISHED_TITLE
+from model.evaluation.report import compact, published_view
 from model.evaluation.subgroup_view import (
     SUBGROUP_NOTE,
     in_report_order,
@@ -73,6 +74,14 @@ def _subgroups(table: pd.DataFrame | None) -> list[str]:
     return parts
 
 
+def _published(zeroshot: pd.DataFrame, site: str) -> list[str]:
+    """The site's zero-shot AUCs beside those published for CMR-CLIP, said to be theirs."""
+    view = published_view(zeroshot, site)
+    if view.empty:
+        return []
+    return [f"### {PUBLISHED_TITLE}", escaped(PUBLISHED_NOTE), pipe_table(view)]
+
+
 def render_markdown(
     title: str,
     sentence: str,
@@ -98,6 +107,7 @@ def render_markdown(
         zeroshot = tables.get(name, {}).get("zeroshot")
         if zeroshot is not None and not zeroshot.empty:
             parts += [f"### {table_title('zeroshot')}", pipe_table(_zeroshot(zeroshot))]
+            parts += _published(zeroshot, name)
         parts += _subgroups(tables.get(name, {}).get("subgroups"))
     parts.append("Every table, figure and the methods: report.html beside this file.")
     return "\n\n".join(parts) + "\n"
