@@ -273,16 +273,47 @@ def test_an_implausible_pixel_spacing_rejects_the_series(tmp_path: Path, spacing
     assert "4ch" not in pd.read_parquet(out / "studies.parquet").iloc[0].views.split(",")
 
 
-def test_inconsistent_phase_counts_rejects_the_series(tmp_path: Path) -> None:
+def test_a_sax_slice_an_image_short_leaves_the_other_levels(tmp_path: Path) -> None:
+    """Of 3 slices, the one an export left an image short fills no view (its phases would be
+    misaligned); the other two keep their own levels. It rejected the whole stack."""
     src = tmp_path / "src"
     folder = write_study(src, StudySpec(series={"sax": "CINE_SAX", "4ch": "CINE_4CH"}))
     sax = sorted(
         p for p in folder.glob("*.dcm") if pydicom.dcmread(p).SeriesDescription == "CINE_SAX"
     )
-    sax[-1].unlink()
+    sax[-1].unlink()  # the last phase of the slice at +30 mm: the apex (slice 3)
     out = tmp_path / "dataset"
     ingest(src, out)
-    assert "inconsistent phase counts" in " ".join(_report(out)["reason"])
+    report = _report(out)
+    assert "rejected" not in set(report["level"])
+    assert (
+        report["reason"]
+        .str.endswith(
+            "left out, their phase count not the 6 of the others "
+            "(an image missing from the export?): slice 3 (5 phases)"
+        )
+        .any()
+    )
+    assert pd.read_parquet(out / "studies.parquet").iloc[0].views == "sax_base,sax_mid,4ch"
+
+
+def test_a_cine_stack_with_no_phase_count_most_slices_share_is_rejected(tmp_path: Path) -> None:
+    """Slices are left out as the minority an export dropped images from: where no phase count
+    is shared by more than half of the slices there is no complete stack, and the series is
+    rejected as before."""
+    src = tmp_path / "src"
+    spec = StudySpec(sax_slices=4, series={"sax": "CINE_SAX", "4ch": "CINE_4CH"})
+    folder = write_study(src, spec)
+    sax = sorted(folder.glob("002_*.dcm"))  # 4 slices x 6 phases
+    for index in (0, 6):  # one phase of each of two slices
+        sax[index].unlink()
+    out = tmp_path / "dataset"
+    ingest(src, out)
+    [reason] = _report(out).query("level == 'rejected'")["reason"]
+    assert reason == (
+        "inconsistent phase counts across slices: [5, 6] "
+        "(no count shared by more than half of the 4 slices)"
+    )
     assert pd.read_parquet(out / "studies.parquet").iloc[0].views == "4ch"
 
 

@@ -266,10 +266,21 @@ def test_one_trigger_time_for_every_phase_orders_by_the_other_tags() -> None:
 
 
 def test_sax_levels_from_geometry() -> None:
-    pooled = [(i, None) for i in range(10)]
+    pooled = [(Location(float(i), []), None) for i in range(10)]
     levels = select_sax_levels(pooled)  # type: ignore[arg-type]
-    assert [levels[s][0] for s in ("sax_base", "sax_mid", "sax_apex")] == [2, 4, 7]
+    assert [levels[s][0].distance for s in ("sax_base", "sax_mid", "sax_apex")] == [2, 4, 7]
     assert list(select_sax_levels(pooled[:1])) == ["sax_mid"]  # type: ignore[arg-type]
+
+
+def test_an_incomplete_sax_slice_fills_no_level_and_shifts_none() -> None:
+    """Of three slices, an incomplete mid leaves base and apex on their own slices (choosing
+    among the two complete ones alone would have called the mid slice base or apex)."""
+    pooled = [(Location(float(i), [], complete=i != 1), None) for i in range(3)]
+    levels = select_sax_levels(pooled)  # type: ignore[arg-type]
+    assert {slot: pair[0].distance for slot, pair in levels.items()} == {
+        "sax_base": 0.0,
+        "sax_apex": 2.0,
+    }
 
 
 def _stack(number: int, distances: list[float]) -> SeriesStack:

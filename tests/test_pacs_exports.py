@@ -22,7 +22,7 @@ from pydicom.uid import JPEG2000Lossless, SecondaryCaptureImageStorage, generate
 
 from model.data.dicom_read import DicomReadError, read_headers, read_pixels
 from model.data.ingest import ingest
-from model.data.series import build_series
+from model.data.series import build_series, pooled_locations, select_sax_levels
 
 ROWS, COLS = 40, 32  # big enough for the JPEG 2000 encoder
 
@@ -210,3 +210,34 @@ def test_a_birth_date_with_its_month_in_words_is_scrubbed_from_folder_names(
     ingest(tmp_path / "src", out, frames=4, size=16)
     [path] = pd.read_csv(out / "ingest_report.csv", dtype=str)["path"]
     assert path == "case [removed]/[removed]/notes.txt"
+
+
+def test_a_sax_slice_an_export_left_a_phase_short_is_left_out_not_the_stack(
+    tmp_path: Path,
+) -> None:
+    """An export that dropped one image of a short-axis cine (one slice a phase short) rejected
+    the whole stack ("inconsistent phase counts"), and the study lost all three SAX views: the
+    complete slices are kept, and the incomplete one is named in the report."""
+    src = tmp_path / "src"
+    folder = write_study(src, StudySpec(sax_slices=7, series={"sax": "CINE_SAX"}))
+    sax = sorted(folder.glob("002_*.dcm"))  # 7 slices x 6 phases, slice by slice
+    assert len(sax) == 42
+    sax[3 * 6 + 2].unlink()  # a phase of the middle slice, slice 4 from either end
+    headers = [h for path in sorted(folder.glob("002_*.dcm")) for h in read_headers(path)]
+    stack = build_series(headers)
+    assert [location.complete for location in stack.locations] == [True] * 3 + [False] + [True] * 3
+    levels = select_sax_levels(pooled_locations([stack])[0])
+    # mid (50 %) falls on the incomplete slice and takes its nearer free complete neighbour
+    assert [location for location, _ in levels.values()] == [
+        stack.locations[index] for index in (1, 2, 5)
+    ]
+    out = tmp_path / "dataset"
+    assert ingest(src, out).studies_written == 1
+    report = pd.read_csv(out / "ingest_report.csv", dtype=str, keep_default_na=False)
+    assert "rejected" not in set(report["level"])
+    [line] = report.query("reason.str.contains('left out')", engine="python")["reason"]
+    assert line.startswith("1 of 7 slices (numbered base to apex) left out") and line.endswith(
+        "slice 4 (5 phases)"
+    )
+    row = pd.read_parquet(out / "studies.parquet").iloc[0]
+    assert row.views == "sax_base,sax_mid,sax_apex"

@@ -159,11 +159,31 @@ def identifier_parts(parts: list[str]) -> set[str]:
     """The parts of an identifier worth scrubbing on their own, and the parts joined in either
     order (``Wang^Xiaoming`` -> ``WangXiaoming``, ``XiaomingWang``: Chinese, Japanese and Korean
     names are written without a space). A part counts from 3 characters, or 2 outside ASCII: a
-    CJK given name is often 2."""
+    CJK given name is often 2. A numeric part with leading zeros also counts without some or
+    all of them (``unpadded_spellings``)."""
     kept = {part for part in parts if _long_enough(part)}
+    kept |= {spelling for part in parts for spelling in unpadded_spellings(part)}
     if len(parts) > 1:
         kept |= {"".join(order) for order in name_orders(parts)}
     return kept
+
+
+# A numeric ID written with fewer of its leading zeros (000123456 as 123456: a spreadsheet or a
+# folder-naming script read it as a number) is scrubbed in that spelling from this many digits:
+# an impression's own numbers (55 %, 120 ms, 1.5 T, 180 ml, 2024) have at most 4 or 5, and a
+# 6-digit spelling matches a given other number one time in a million; shorter ones (000000042
+# as 42) would take ordinary measurements out of every impression, so they stay.
+MIN_UNPADDED_DIGITS = 6
+
+
+def unpadded_spellings(part: str) -> set[str]:
+    """A numeric identifier ``part`` with leading zeros written with fewer or none of them
+    (``000123456``: ``00123456``, ``0123456``, ``123456``), each of at least
+    ``MIN_UNPADDED_DIGITS`` digits without its zeros; none for other parts."""
+    digits = part.lstrip("0")
+    if not (part.isascii() and part.isdigit()) or len(digits) < MIN_UNPADDED_DIGITS:
+        return set()
+    return {"0" * zeros + digits for zeros in range(len(part) - len(digits))}
 
 
 def _long_enough(part: str) -> bool:

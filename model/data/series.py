@@ -6,14 +6,15 @@ orientations (a short-axis stack with long-axis views, one multi-plane localizer
 part are grouped into slice locations by their position along the slice normal,
 which is oriented base -> apex (positive along the LV long axis, LPS). Within a location, cine
 phases are ordered by TriggerTime, else TemporalPositionIdentifier, else InstanceNumber (with a
-warning). Short-axis cine locations from one or several series are pooled (a position acquired
-again keeps its newest series), and base / mid / apex are picked at 20 / 50 / 80 % of the stack
-from base to apex.
+warning). A cine slice whose phase count differs from the one most slices share (an export
+that dropped a file) fills no view, with a report line. Short-axis cine locations from one or
+several series are pooled (a position acquired again keeps its newest series), and base / mid /
+apex are picked at 20 / 50 / 80 % of the stack from base to apex, each from a complete slice.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,11 +36,13 @@ class SeriesError(Exception):
 
 @dataclass
 class Location:
-    """One slice position: ``distance`` mm along the oriented normal, images in phase order."""
+    """One slice position: ``distance`` mm along the oriented normal, images in phase order;
+    not ``complete`` when it holds fewer or more phases than most slices of its stack."""
 
     distance: float
     images: list[SliceHeader]
     series_number: int = 0
+    complete: bool = True
 
 
 @dataclass
@@ -149,6 +152,35 @@ def _distance(image: SliceHeader, normal: np.ndarray | None) -> float:
     return float(image.stack_position or 0)
 
 
+def mark_incomplete(locations: list[Location]) -> str | None:
+    """Mark the cine locations whose phase count is not the one most of them share as
+    incomplete, and return a report line naming them; SeriesError when no count is shared by
+    more than half of the locations (no complete stack to keep).
+
+    An export that dropped a file leaves its slice a phase short; resampling that slice's cycle
+    to the others' length would misalign its phases, so it fills no view (``select_sax_levels``),
+    while the complete slices of the stack still do."""
+    counts = Counter(len(location.images) for location in locations)
+    if len(counts) < 2 or max(counts) < 2:  # consistent, or single images (no cine)
+        return None
+    phases, complete = counts.most_common(1)[0]
+    if complete * 2 <= len(locations):
+        raise SeriesError(
+            f"inconsistent phase counts across slices: {sorted(counts)} (no count shared by "
+            f"more than half of the {len(locations)} slices)"
+        )
+    named = []
+    for number, location in enumerate(locations, start=1):
+        if len(location.images) != phases:
+            location.complete = False
+            named.append(f"slice {number} ({len(location.images)} phases)")
+    return (
+        f"{len(named)} of {len(locations)} slices (numbered base to apex) left out, their "
+        f"phase count not the {phases} of the others (an image missing from the export?): "
+        f"{', '.join(named)}"
+    )
+
+
 def build_series(headers: list[SliceHeader], part: str = "") -> SeriesStack:
     """Group one series' (or ``part``'s) images into ordered locations; SeriesError when it
     cannot be used."""
@@ -173,9 +205,9 @@ def build_series(headers: list[SliceHeader], part: str = "") -> SeriesStack:
         if note and note not in warnings:
             warnings.append(note)
         locations.append(Location(_distance(ordered[0], normal), ordered, first.series_number))
-    counts = sorted({len(location.images) for location in locations})
-    if len(counts) > 1 and counts[-1] > 1 and first.inversion_time is None:
-        raise SeriesError(f"inconsistent phase counts across slices: {counts}")
+    left_out = mark_incomplete(locations) if first.inversion_time is None else None
+    if left_out:
+        warnings.append(left_out)
     return SeriesStack(
         series_uid=first.series_uid,
         series_description=first.series_description,
@@ -267,12 +299,31 @@ def pooled_locations(
 def select_sax_levels(
     pooled: list[tuple[Location, SeriesStack]],
 ) -> dict[str, tuple[Location, SeriesStack]]:
-    """Map sax_base / sax_mid / apex to locations at 20 / 50 / 80 % of the base -> apex stack."""
+    """Map sax_base / sax_mid / apex to locations at 20 / 50 / 80 % of the base -> apex stack
+    (one location: mid; two: base and apex).
+
+    A level whose location is incomplete (``mark_incomplete``) takes the nearer complete
+    neighbour no other level holds; without one the level stays empty. Levels are placed along
+    the whole stack, so a left-out slice never shifts the others (of three slices, a mid slice
+    left out leaves base and apex, never base labelled mid)."""
     count = len(pooled)
     if count == 0:
         return {}
-    if count == 1:
-        return {"sax_mid": pooled[0]}
+    levels = {"sax_mid": 0.5} if count == 1 else SAX_LEVELS
     if count == 2:
-        return {"sax_base": pooled[0], "sax_apex": pooled[1]}
-    return {slot: pooled[int(round(frac * (count - 1)))] for slot, frac in SAX_LEVELS.items()}
+        levels = {"sax_base": 0.0, "sax_apex": 1.0}
+    ideal = {slot: frac * (count - 1) for slot, frac in levels.items()}
+    direct = {slot: int(round(at)) for slot, at in ideal.items()}
+    chosen = {slot: pooled[i] for slot, i in direct.items() if pooled[i][0].complete}
+    held = {direct[slot] for slot in chosen}
+    for slot in levels:
+        if slot in chosen:
+            continue
+        neighbours = sorted(
+            (direct[slot] - 1, direct[slot] + 1), key=lambda i: abs(i - ideal[slot])
+        )
+        for index in neighbours:
+            if 0 <= index < count and index not in held and pooled[index][0].complete:
+                chosen[slot], held = pooled[index], held | {index}
+                break
+    return {slot: chosen[slot] for slot in levels if slot in chosen}

@@ -124,7 +124,8 @@ def _choose_locations(
         if slot in chosen:
             continue
         stack = stacks[-1]
-        chosen[slot] = [(stack.locations[len(stack.locations) // 2], stack)]
+        complete = [location for location in stack.locations if location.complete]
+        chosen[slot] = [(complete[len(complete) // 2], stack)]
     return chosen
 
 
