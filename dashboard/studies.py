@@ -146,16 +146,23 @@ def shown_values(studies: pd.DataFrame, column: str) -> pd.Series:
 ROW_PICK_KEYS = "from the keyboard: Tab into the table, arrows to a row, Shift+Space"
 
 
-def listed_rows(matching: pd.DataFrame, total: int) -> tuple[pd.DataFrame, str]:
-    """(the rows of a filtered study table to list, at most ``TABLE_ROWS``; its caption)."""
+def listed_rows(
+    matching: pd.DataFrame, total: int, order: str = "in dataset order"
+) -> tuple[pd.DataFrame, str]:
+    """(the rows of a filtered study table to list, at most ``TABLE_ROWS``; its caption).
+
+    ``matching`` comes already in the page's order (``dashboard.study_order.ordered``) and
+    ``order`` says it (``by Site, descending``): the caption names it and, when rows are cut,
+    that a column header's sort in the browser reorders only the listed ones."""
     listed = matching.head(TABLE_ROWS)
     if len(listed) < len(matching):
         caption = (
-            f"the first {len(listed):,} of {len(matching):,} matching studies ({total:,} in all); "
-            "narrow the filters to list the others"
+            f"the first {len(listed):,} of {len(matching):,} matching studies ({total:,} in all) "
+            f"{order}; narrow the filters to list the others · a click on a column header "
+            f"sorts only these {len(listed):,}, not all {len(matching):,}"
         )
     else:
-        caption = f"{len(matching):,} of {total:,} studies"
+        caption = f"{len(matching):,} of {total:,} studies {order}"
     return listed, f"{caption} · select a row to open the case ({ROW_PICK_KEYS})"
 
 

@@ -38,6 +38,7 @@ from dashboard.studies import (
     view_from_query,
     view_slug,
 )
+from dashboard.study_order import DIRECTIONS, order_words, ordered, sort_columns, sort_label
 from dashboard.ui import (
     CASE_FACTS_PX,
     CASE_KEY,
@@ -52,6 +53,7 @@ from dashboard.zip_ingest import check_upload, save_upload, zip_ingest_command
 
 TABLE_KEY = "studies-table"
 TABLE_IDS_KEY = "studies-table-ids"
+SORT_PX = 200  # "Sort by": as wide as "Field strength (T)"
 SUMMARY_TABLE_ROWS = 20  # an ingest report's summary drawn as a table up to this many reasons
 # an export copied whole into one zip holds its reports and labels beside the images
 _IN_ZIP = "A path under the data root, or a file in the uploaded zip by its path there."
@@ -91,7 +93,21 @@ def browse() -> None:
         "Has views", list(VIEW_SLOTS), key="f-views", placeholder="Any"
     )
     chosen.text = st.text_input("Impression or study id contains", key="f-text")
-    table, caption = listed_rows(display_table(apply_filter(studies, chosen)), len(studies))
+    row = st.container(horizontal=True, gap="medium", vertical_alignment="bottom")
+    # applied to every matching study before the listed rows are cut, unlike a header's sort
+    column = row.selectbox(
+        "Sort by",
+        sort_columns(display_table(studies.head(0)).columns),
+        format_func=sort_label,
+        key="f-sort",
+        width=SORT_PX,
+        help="Sorts every matching study, then lists the first ones; a click on a column "
+        "header sorts only the rows listed.",
+    )
+    direction = row.radio("Order", DIRECTIONS, horizontal=True, key="f-order", width="content")
+    descending = direction == DIRECTIONS[1]
+    matching = ordered(display_table(apply_filter(studies, chosen)), column, descending)
+    table, caption = listed_rows(matching, len(studies), order_words(column, descending))
     st.caption(caption)
     st.session_state[TABLE_IDS_KEY] = table["study_id"].astype(str).tolist()
     st.dataframe(
