@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, MutableMapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pandas as pd
 import streamlit as st
@@ -23,6 +23,9 @@ from dashboard.settings import Settings
 from model.errors import DataError
 from model.example_set import MAX_FILE_BYTES, ExampleSet
 from model.few_shot import RankingEvaluation, evaluate_ranking
+
+if TYPE_CHECKING:  # dashboard.context imports this module for its cached scores
+    from dashboard.context import Studio
 
 SETS_KEY = "fs-sets"
 SNIPPET_CHARS = 90  # of an example's impression, in the page's lists
@@ -134,6 +137,15 @@ def ranked_table(
     table = table.reset_index()
     table.insert(0, "rank", range(1, len(table) + 1))
     return table
+
+
+def check_ready(studio: Studio) -> None:
+    """Raise the ranking's empty state or checkpoint error on the page's first draw, as the
+    Case browser and Zero-shot pages do: a damaged or foreign checkpoint, study embeddings not
+    computed yet (or still being made by the demo build). Else the page said nothing of either
+    until the user had picked examples, then told them their picking could not be ranked."""
+    studio.checkpoint_summary()
+    studio.embeddings()
 
 
 def saved_sets(settings: Settings) -> dict[str, Path]:

@@ -12,6 +12,7 @@ import streamlit as st
 from dashboard.context import Studio
 from dashboard.few_shot import (
     add_examples,
+    check_ready,
     class_name,
     drop_unknown,
     example_set,
@@ -231,6 +232,7 @@ def load(dataset: str, known: Collection[str], source: Path | Any) -> None:
 
 def results(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> None:
     """The ranked studies, their CSV, and the ranking against a label."""
+    check_ready(studio)  # said at once, not only once examples are picked
     restore({"fs-method": METHODS[0]})  # kept while the user adds examples on other pages
     method = st.radio(
         "Method",
