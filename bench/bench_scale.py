@@ -27,17 +27,20 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "bench")]
 
-PAGES = (
-    "home",
-    "studies",
-    "train",
-    "embeddings",
-    "embeddings-site",
-    "zeroshot",
-    "browser",
-    "evaluate",
-)
+VARIANTS = {"embeddings": ("embeddings-site",)}  # a page opened a second way (PAGE_STATE)
 TENSORS = 24
+EXAMPLES = 10  # the Few-shot page's set: its first 5 studies examples, the next 5 counter-examples
+
+
+def page_names(folder: Path = REPO / "pages") -> tuple[str, ...]:
+    """Every page of ``pages/`` (a page added there is benched with no list here to forget it:
+    this one once lacked Few-shot), Home first as a server's first visit opens it, each page's
+    ``VARIANTS`` after it."""
+    stems = sorted((p.stem for p in folder.glob("*.py")), key=lambda stem: (stem != "home", stem))
+    return tuple(name for stem in stems for name in (stem, *VARIANTS.get(stem, ())))
+
+
+PAGES = page_names()
 
 
 def build_scaled_root(base: Path, n: int) -> Path:
@@ -121,6 +124,21 @@ PAGE_STATE = {  # "embeddings-site": the map coloured by site
 }
 
 
+def page_state(page: str, root: Path) -> dict:
+    """The session ``page`` opens with on the data root ``root``: ``PAGE_STATE``'s, and for
+    Few-shot an example set of the big dataset's studies, so the page ranks every study (with
+    none it draws only its pickers)."""
+    if page != "fewshot":
+        return PAGE_STATE.get(page, {})
+    from dashboard.few_shot import SETS_KEY
+    from model.example_set import ExampleSet
+
+    ids = [f"b{i:06d}" for i in range(EXAMPLES)]  # build_scaled_root's study IDs
+    half = EXAMPLES // 2
+    examples = ExampleSet("bench", tuple(ids[:half]), tuple(ids[half:]))
+    return {SETS_KEY: {str(root / "ds" / "big"): examples}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--studies", type=int, default=20_000)
@@ -134,7 +152,7 @@ def main() -> None:
     print(f"data root {root} ({args.studies:,} studies) ready in {time.perf_counter() - t0:.1f} s")
     os.environ["CMR_DATA_ROOT"] = str(root)
     for page in args.pages.split(","):
-        bench_page(page, PAGE_STATE.get(page, {}))
+        bench_page(page, page_state(page, root))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from dashboard.index_access import CaseIndexAccess
 from dashboard.jobs import JobManager, model_command
 from dashboard.settings import Settings
 from model import embedding_cache
-from model.errors import DataError
+from model.errors import DataError, UserError  # noqa: F401 (pages catch them: imported here)
 from model.labels import label_file
 from model.prompt_reading import PairReading, read_prompt_pair
 from model.schema import DatasetPaths

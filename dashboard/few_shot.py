@@ -10,19 +10,31 @@ on the Few-shot page, and another dataset has its own set. Saved sets are the JS
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, MutableMapping
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import cache
 from dashboard.named_files import save_named_file
-from dashboard.scoring import PAGE_RESAMPLES
+from dashboard.scoring import ALL_STUDIES, PAGE_RESAMPLES
 from dashboard.settings import Settings
 from model.errors import DataError
 from model.example_set import MAX_FILE_BYTES, ExampleSet
-from model.few_shot import RankingEvaluation, evaluate_ranking
+from model.few_shot import (
+    METHODS,  # noqa: F401 (the page's method choices: imported here)
+    RankingEvaluation,
+    evaluate_ranking,
+    label_target,
+    method_problem,
+    score_table,
+)
+from model.prompts import FindingPrompts
+
+if TYPE_CHECKING:  # dashboard.context imports this module for its cached scores
+    from dashboard.context import Studio
 
 SETS_KEY = "fs-sets"
 SNIPPET_CHARS = 90  # of an example's impression, in the page's lists
@@ -110,6 +122,47 @@ def loadable_set(examples: ExampleSet, known: Collection[str], dataset: str) -> 
     return examples
 
 
+def prompt_texts(examples: ExampleSet) -> dict[str, str]:
+    """The set's wordings of the class (``positive``) and of its absence (``negative``), one
+    sentence a line, as the ``prompted`` method's boxes show them ("" when there are none)."""
+    typed = examples.prompts or FindingPrompts((), ())
+    return {side: "\n".join(getattr(typed, side)) for side in ("positive", "negative")}
+
+
+def reworded(examples: ExampleSet, texts: dict[str, str]) -> ExampleSet:
+    """``examples`` with the wordings typed in the boxes (``prompt_texts``' sides), one sentence
+    a line, blank lines dropped; no wording at all when both boxes are empty."""
+    sides = {side: _lines(texts.get(side, "")) for side in ("positive", "negative")}
+    return replace(examples, prompts=FindingPrompts(**sides) if any(sides.values()) else None)
+
+
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+def method_note(examples: ExampleSet, method: str) -> str | None:
+    """Why ``method`` cannot rank the studies with ``examples`` yet, as a sentence for the page
+    (``model.few_shot.method_problem``); None when it can."""
+    problem = method_problem(examples, method)
+    return None if problem is None else f"{problem[0].upper()}{problem[1:]}."
+
+
+def ranking_truth(labels: pd.DataFrame, label: str, splits: pd.Series, split: str) -> pd.Series:
+    """1 / 0 / NaN by study of ``label`` (``model.few_shot.label_target``: a diagnosis one
+    against the rest) to compare the ranking with; with a ``split`` chosen (``splits``: each
+    study's), the other splits' studies count as unlabelled. DataError for a missing column."""
+    truth = label_target(labels, label)
+    if split == ALL_STUDIES:
+        return truth
+    return truth.where(splits.reindex(truth.index).astype(str).eq(split))
+
+
+def ranked_csv(scores: pd.DataFrame, studies: pd.DataFrame) -> str:
+    """Every study's score as ``python -m model fewshot --out`` writes it, as CSV text (built
+    when the page's download is clicked); ``studies`` indexed by study_id."""
+    return score_table(scores, studies).to_csv(index=False)
+
+
 def listed_examples(ids: Iterable[str], studies: pd.DataFrame) -> pd.DataFrame:
     """Rows (study_id, impression snippet) of ``ids`` for the page's lists; ``studies`` indexed
     by study_id."""
@@ -136,10 +189,26 @@ def ranked_table(
     return table
 
 
+def check_ready(studio: Studio) -> None:
+    """Raise the ranking's empty state or checkpoint error on the page's first draw, as the
+    Case browser and Zero-shot pages do: a damaged or foreign checkpoint, study embeddings not
+    computed yet (or still being made by the demo build). Else the page said nothing of either
+    until the user had picked examples, then told them their picking could not be ranked."""
+    studio.checkpoint_summary()
+    studio.embeddings()
+
+
 def saved_sets(settings: Settings) -> dict[str, Path]:
     """Example sets saved under the data root, by name."""
     folder = settings.fewshot_dir
     return {p.stem: p for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+
+
+def loaded_set(source: Path | BinaryIO, known: Collection[str], dataset: str) -> ExampleSet:
+    """The example set saved at ``source`` (a path) or uploaded (a file), when it is one of
+    ``dataset``'s (``loadable_set``); DataError naming what is wrong with it."""
+    loaded = ExampleSet.load(source) if isinstance(source, Path) else uploaded_set(source)
+    return loadable_set(loaded, known, dataset)
 
 
 def uploaded_set(upload: BinaryIO) -> ExampleSet:

@@ -1,9 +1,8 @@
 """Embeddings: UMAP of the active checkpoint's study embeddings; colour, lasso, prompts on the map."""
 
-import pandas as pd
 import streamlit as st
 
-from dashboard.context import Studio
+from dashboard.context import Studio, UserError
 from dashboard.formatting import relative
 from dashboard.glossary import meaning
 from dashboard.inert_text import markdown_text
@@ -19,8 +18,8 @@ from dashboard.map_labels import (
     selection_message,
     selection_note,
 )
+from dashboard.map_prompts import METHODS, prompt_points
 from dashboard.page_memory import changed
-from dashboard.scoring import clean_query
 from dashboard.studies import column_label, listed_selection, table_labels
 from dashboard.ui import (
     case_card,
@@ -29,8 +28,6 @@ from dashboard.ui import (
     page_guard,
     page_header,
 )
-from model.errors import UserError
-from model.projection import METHODS
 
 studio = Studio()
 page_header(
@@ -47,15 +44,6 @@ SELECT_HINT = (
     "the highlighted studies."
 )
 PREVIEW_PX = 480  # the picked study's card: its four views legible, the page's width not needed
-
-
-def prompt_points(text: str, method: str) -> pd.DataFrame | None:
-    prompts = [clean_query(t) for t in text.split("|") if t.strip()]
-    if not prompts:
-        return None
-    vectors = studio.text_encoder()(prompts)
-    xy = studio.projection(method).place(vectors)
-    return pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "text": prompts})
 
 
 with page_guard(studio):
@@ -107,7 +95,7 @@ with page_guard(studio):
         placeholder="e.g. hypertrophic cardiomyopathy | normal heart",
     )
     try:
-        prompts = prompt_points(prompt_text, method)
+        prompts = prompt_points(studio, prompt_text, method)
     except UserError as err:  # e.g. one prompt too long: the map and its selection stay
         st.warning(f"Prompts not placed on the map: {markdown_text(err)}")
         prompts = None

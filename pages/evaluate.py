@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.context import EmptyState, Studio
+from dashboard.context import DataError, EmptyState, Studio
 from dashboard.demo_wait_view import caution_while_demo_builds
 from dashboard.evaluated_weights import weights_changed_note
 from dashboard.evaluation_columns import (
@@ -16,6 +16,20 @@ from dashboard.evaluation_columns import (
     in_site_order,
     shown_columns,
     site_names,
+)
+from dashboard.evaluation_tables import (
+    HEADLINE_NOTE,
+    MISSING,
+    PUBLISHED_NOTE,
+    PUBLISHED_TITLE,
+    figure_text,
+    finding_view,
+    named_problems,
+    published_beside,
+    subgroup_note,
+    variable_names,
+    variable_title,
+    variable_view,
 )
 from dashboard.evaluation_view import (
     column_formats,
@@ -35,17 +49,6 @@ from dashboard.overview import running_evaluations
 from dashboard.plots import fewshot_figure
 from dashboard.prompt_editor import prompt_files
 from dashboard.ui import job_panel, launch, page_guard, page_header
-from model.errors import DataError
-from model.evaluation.headline import HEADLINE_NOTE
-from model.evaluation.published import PUBLISHED_NOTE, PUBLISHED_TITLE, beside_published
-from model.evaluation.subgroup_view import (
-    finding_view,
-    subgroup_note,
-    variable_names,
-    variable_title,
-    variable_view,
-)
-from model.evaluation.tables import MISSING, figure_text, with_label_names
 
 studio = Studio()
 FOLDER_KEY = "ev-folder"
@@ -248,7 +251,7 @@ def overview(outputs, running: bool = False) -> None:
             st.markdown("\n".join(f"- {term}" for term in terms))
     for line in outputs.site_lines():
         st.caption(markdown_text(line))
-    problems = [with_label_names(p) for p in outputs.problems()]  # labels by their names
+    problems = named_problems(outputs.problems())  # labels by their names
     if problems:
         listed = "\n".join(f"- {markdown_text(p)}" for p in problems)
         st.warning("Problems of this run:\n\n" + listed)
@@ -279,8 +282,8 @@ def table_with_chart(outputs, group: str, name: str) -> None:
         st.plotly_chart(fewshot_figure(fewshot, zeroshot, label), key=f"ev-fs-{name}")
     data_table(table, f"ev-{name}")
     csv_download(outputs, name)
-    published = beside_published(table, Path(name).parent.name) if group == "Zero-shot" else None
-    if published is not None and not published.empty:  # issue 4: theirs beside ours, said so
+    published = published_beside(table, name, group)
+    if published is not None:  # issue 4: theirs beside ours, said so
         st.markdown(f"**{PUBLISHED_TITLE}** ({markdown_text(Path(name).parent.name)})")
         st.caption(PUBLISHED_NOTE)
         data_table(published, f"ev-published-{name}")

@@ -9,25 +9,33 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.context import Studio
+from dashboard.context import DataError, Studio, UserError
 from dashboard.few_shot import (
+    MAX_FILE_BYTES,
+    METHODS,
+    ExampleSet,
     add_examples,
+    check_ready,
     class_name,
     drop_unknown,
     example_set,
     keep_set,
     listed_examples,
-    loadable_set,
+    loaded_set,
+    method_note,
+    prompt_texts,
+    ranked_csv,
     ranked_table,
+    ranking_truth,
     remove_examples,
+    reworded,
     save_example_set,
     saved_sets,
-    uploaded_set,
 )
 from dashboard.glossary import meaning
 from dashboard.inert_text import markdown_text
 from dashboard.page_memory import remember, restore
-from dashboard.scoring import ALL_STUDIES, interval_note, split_choices
+from dashboard.scoring import ALL_STUDIES, display_name, interval_note, split_choices
 from dashboard.search import example_line
 from dashboard.studies import ROW_PICK_KEYS, TABLE_ROWS, column_label, table_labels
 from dashboard.ui import (
@@ -38,11 +46,6 @@ from dashboard.ui import (
     split_picker,
     study_picker,
 )
-from model.errors import DataError, UserError
-from model.evaluation.tables import display_name
-from model.example_set import MAX_FILE_BYTES, ExampleSet
-from model.few_shot import METHODS, label_target, method_problem, score_table
-from model.prompts import FindingPrompts
 
 studio = Studio()
 page_header(
@@ -91,18 +94,16 @@ def class_name_box(dataset: str) -> ExampleSet:
 def prompt_boxes(dataset: str) -> ExampleSet:
     """The ``prompted`` method's wordings of the class and of its absence, one sentence a line,
     showing the set's; an edit is kept with the set (saved and downloaded with it)."""
-    examples = example_set(st.session_state, dataset)
-    typed = examples.prompts or FindingPrompts((), ())
+    typed = prompt_texts(example_set(st.session_state, dataset))
     keys = {side: f"fs-prompt-{side}:{dataset}" for side, _, _ in PROMPT_BOXES}
 
     def reword() -> None:
-        sides = {side: prompt_lines(st.session_state[key]) for side, key in keys.items()}
-        prompts = FindingPrompts(**sides) if any(sides.values()) else None
+        texts = {side: st.session_state[key] for side, key in keys.items()}
         examples = example_set(st.session_state, dataset)
-        keep_set(st.session_state, dataset, replace(examples, prompts=prompts))
+        keep_set(st.session_state, dataset, reworded(examples, texts))
 
     for column, (side, label, placeholder) in zip(st.columns(2), PROMPT_BOXES, strict=True):
-        st.session_state[keys[side]] = "\n".join(getattr(typed, side))
+        st.session_state[keys[side]] = typed[side]
         column.text_area(
             label,
             key=keys[side],
@@ -113,10 +114,6 @@ def prompt_boxes(dataset: str) -> ExampleSet:
             "are; the Zero-shot page shows how a wording ranks the studies.",
         )
     return example_set(st.session_state, dataset)
-
-
-def prompt_lines(text: str) -> tuple[str, ...]:
-    return tuple(line.strip() for line in str(text).splitlines() if line.strip())
 
 
 def example_lists(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> None:
@@ -218,8 +215,7 @@ def load(dataset: str, known: Collection[str], source: Path | Any) -> None:
     leaves the set as it was."""
     saved = isinstance(source, Path)
     try:
-        loaded = ExampleSet.load(source) if saved else uploaded_set(source)
-        loaded = loadable_set(loaded, known, Path(dataset).name)
+        loaded = loaded_set(source, known, Path(dataset).name)
     except DataError as err:
         st.error(markdown_text(err), icon=":material/block:")
         return
@@ -231,6 +227,7 @@ def load(dataset: str, known: Collection[str], source: Path | Any) -> None:
 
 def results(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> None:
     """The ranked studies, their CSV, and the ranking against a label."""
+    check_ready(studio)  # said at once, not only once examples are picked
     restore({"fs-method": METHODS[0]})  # kept while the user adds examples on other pages
     method = st.radio(
         "Method",
@@ -247,9 +244,9 @@ def results(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> None:
     remember(["fs-method"])
     if method == "prompted":
         examples = prompt_boxes(dataset)
-    problem = method_problem(examples, method)
+    problem = method_note(examples, method)
     if problem is not None:
-        st.info(markdown_text(problem[0].upper() + problem[1:] + "."), icon=":material/info:")
+        st.info(markdown_text(problem), icon=":material/info:")
         return
     scores = studio.few_shot_scores(examples, method)
     table = ranked_table(scores, studies, TABLE_ROWS)
@@ -276,7 +273,7 @@ def results(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> None:
         open_case(str(table.iloc[picked.selection.rows[0]]["study_id"]))
     st.download_button(
         "Download ranked CSV",
-        lambda: score_table(scores, studies).to_csv(index=False),
+        lambda: ranked_csv(scores, studies),
         file_name=f"fewshot_{examples.name}.csv",
         mime="text/csv",
     )
@@ -308,9 +305,7 @@ def compare_with_label(scores: pd.DataFrame, studies: pd.DataFrame) -> None:
     remember(["fs-split"])
     scope = split if split == ALL_STUDIES else f"{split} split"
     try:
-        truth = label_target(labels, label)
-        if split != ALL_STUDIES:  # the other splits' studies count as unlabelled here
-            truth = truth.where(splits.reindex(truth.index).astype(str).eq(split))
+        truth = ranking_truth(labels, label, splits, split)  # other splits: unlabelled
         result = studio.few_shot_evaluation(scores, truth, display_name(label))
     except DataError as err:
         st.info(markdown_text(err), icon=":material/info:")

@@ -6,6 +6,7 @@ from dashboard.context import Studio
 from dashboard.evaluated_weights import weights_changed_note
 from dashboard.formatting import relative
 from dashboard.inert_text import markdown_text
+from dashboard.launch import DEMO_TITLE  # the demo job's title, as run.sh's build has it
 from dashboard.overview import (
     demo_command,
     demo_minutes,
@@ -14,7 +15,6 @@ from dashboard.overview import (
     unwritable_root,
 )
 from dashboard.ui import job_panel, launch, page_guard, page_header
-from model.demo import DEMO_TITLE
 
 studio = Studio()
 page_header(

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard import cache
-from dashboard.context import EmptyState, Studio, rerun_page_if_choice_gone
+from dashboard.context import EmptyState, Studio, UserError, rerun_page_if_choice_gone
 from dashboard.demo_wait_view import caution_while_demo_builds
 from dashboard.formatting import relative
 from dashboard.glossary import meaning
@@ -43,7 +43,6 @@ from dashboard.runs import (
 from dashboard.settings import position_of
 from dashboard.studies import ROW_PICK_KEYS
 from dashboard.ui import job_panel, launch, page_guard, page_header
-from model.errors import UserError
 
 RUNS_PREPARED_KEY = "train-runs-prepared"
 SHOWN_RUN_KEY = "train-shown-run"  # the run below the table, kept across refreshes

@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboard.context import Studio
+from dashboard.context import DataError, Studio, UserError
 from dashboard.finding_summary import (
     VIEW_STUDIES,
     case_views,
@@ -32,6 +32,7 @@ from dashboard.prompt_editor import (
 )
 from dashboard.scoring import (
     clean_query,
+    display_name,
     prompt_choices,
     score_table,
     shown_score_table,
@@ -44,8 +45,6 @@ from dashboard.ui import (
     page_header,
 )
 from dashboard.zero_shot_labels import label_comparison
-from model.errors import DataError, UserError
-from model.evaluation.tables import display_name
 
 studio = Studio()
 page_header(

@@ -96,8 +96,13 @@ def test_while_the_demo_indexes_no_page_offers_to_embed_its_studies(
     dataset = make_tiny_dataset(DemoLayout(root).dataset("internal"), n=8)
     make_tiny_checkpoint(dataset, DemoLayout(root).run)
     open_page = page_opener(root, monkeypatch)
-    for page in ("pages/embeddings.py", "pages/zeroshot.py", "pages/browser.py"):
-        at = open_page(page)
+    for page in (
+        "pages/embeddings.py",
+        "pages/zeroshot.py",
+        "pages/browser.py",
+        "pages/fewshot.py",
+    ):
+        at = open_page(page)  # at once: Few-shot said it only once examples were picked
         assert "Compute study embeddings" not in [b.label for b in at.button], page
         assert "is making it (step 4/5, index)" in _texts(at), page
 

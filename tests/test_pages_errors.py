@@ -56,7 +56,8 @@ def test_a_checkpoint_that_is_not_ours_is_a_clear_error(data_root: Path) -> None
     run.mkdir(parents=True)
     (run / "best.pt").write_bytes(b"this is not a checkpoint")
     (run / "status.json").write_text(json.dumps({"state": "finished"}))
-    for page in ("pages/zeroshot.py", "pages/browser.py", "pages/embeddings.py"):
+    pages = ("pages/zeroshot.py", "pages/browser.py", "pages/embeddings.py", "pages/fewshot.py")
+    for page in pages:  # at once: Few-shot said it only once examples were picked
         at = _open(page)
         assert at.error, f"{page} shows the checkpoint problem"
         message = at.error[0].value
@@ -69,8 +70,9 @@ def test_dataset_without_checkpoint_browses_and_plays(data_root: Path) -> None:
     case = _open("pages/studies.py", studies_view="Case view", case_id="s000001")
     assert case.slider(key="lge-lge_sax").value == 8
     assert not case.error
-    zeroshot = _open("pages/zeroshot.py")
-    assert any("No trained checkpoint" in i.value for i in zeroshot.info)
+    for page in ("pages/zeroshot.py", "pages/fewshot.py"):
+        shown = _open(page)
+        assert any("No trained checkpoint" in i.value for i in shown.info), page
 
 
 def test_prepare_run_writes_a_valid_preset(tmp_path: Path, data_root: Path) -> None:
