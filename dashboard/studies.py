@@ -146,6 +146,12 @@ def shown_values(studies: pd.DataFrame, column: str) -> pd.Series:
 ROW_PICK_KEYS = "from the keyboard: Tab into the table, arrows to a row, Shift+Space"
 
 
+def header_sort_note(listed: int, total: int) -> str:
+    """What a click on a column header does to a table cut to its first ``listed`` rows of
+    ``total``: the browser sorts only the rows it was sent."""
+    return f"a click on a column header sorts only these {listed:,}, not all {total:,}"
+
+
 def listed_rows(
     matching: pd.DataFrame, total: int, order: str = "in dataset order"
 ) -> tuple[pd.DataFrame, str]:
@@ -158,8 +164,8 @@ def listed_rows(
     if len(listed) < len(matching):
         caption = (
             f"the first {len(listed):,} of {len(matching):,} matching studies ({total:,} in all) "
-            f"{order}; narrow the filters to list the others · a click on a column header "
-            f"sorts only these {len(listed):,}, not all {len(matching):,}"
+            f"{order}; narrow the filters to list the others · "
+            + header_sort_note(len(listed), len(matching))
         )
     else:
         caption = f"{len(matching):,} of {total:,} studies {order}"
@@ -176,7 +182,7 @@ def listed_selection(chosen: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         return listed, pick
     return listed, (
         f"the first {len(listed):,} of {len(chosen):,} selected studies; select a smaller area "
-        f"to list the others · {pick}"
+        f"to list the others · {header_sort_note(len(listed), len(chosen))} · {pick}"
     )
 
 

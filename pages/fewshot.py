@@ -37,7 +37,13 @@ from dashboard.inert_text import markdown_text
 from dashboard.page_memory import remember, restore
 from dashboard.scoring import ALL_STUDIES, display_name, interval_note, split_choices
 from dashboard.search import example_line
-from dashboard.studies import ROW_PICK_KEYS, TABLE_ROWS, column_label, table_labels
+from dashboard.studies import (
+    ROW_PICK_KEYS,
+    TABLE_ROWS,
+    column_label,
+    header_sort_note,
+    table_labels,
+)
 from dashboard.ui import (
     labels_or_warning,
     open_case,
@@ -254,7 +260,10 @@ def results(dataset: str, examples: ExampleSet, studies: pd.DataFrame) -> None:
     name = class_name(examples)
     like = "the examples" if name is None else f"“{markdown_text(name)}”"
     st.subheader(f"{others:,} other studies, most like {like} first")
-    listed = f" Listed: the first {len(table):,}; the ranked CSV holds all {others:,}."
+    listed = (
+        f" Listed: the first {len(table):,}; the ranked CSV holds all {others:,}; "
+        f"{header_sort_note(len(table), others)}."
+    )
     opens = f" Select a row to open the case ({ROW_PICK_KEYS})."
     st.caption(SCORE_MEANING[method] + (listed if len(table) < others else "") + opens)
     picked = st.dataframe(

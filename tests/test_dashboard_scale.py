@@ -56,6 +56,8 @@ def test_a_map_selection_of_many_studies_lists_a_bounded_table() -> None:
     listed, caption = listed_selection(chosen)
     assert len(listed) == TABLE_ROWS and "patient_key" not in listed
     assert f"{TABLE_ROWS:,} of {TABLE_ROWS + 500:,} selected" in caption
+    # a header click in the browser reorders only the rows it was sent
+    assert f"column header sorts only these {TABLE_ROWS:,}, not all {TABLE_ROWS + 500:,}" in caption
     listed, caption = listed_selection(chosen.head(3))
     assert listed["study_id"].tolist() == ["s0", "s1", "s2"] and "of" not in caption
 

@@ -271,6 +271,7 @@ def test_a_large_sites_ranking_and_examples_list_only_their_first_rows(
     assert ranked["rank"].tolist() == [1, 2, 3, 4, 5]
     assert any("17 other studies" in h.value for h in at.subheader)
     assert any("the first 5; the ranked CSV holds all 17" in c.value for c in at.caption)
+    assert any("column header sorts only these 5, not all 17" in c.value for c in at.caption)
     (listed,) = [d.value for d in at.dataframe if d.key and d.key.startswith("fs-list-Examples")]
     assert listed["study_id"].tolist() == list(picked[:5])
     assert "**Examples** (7)" in [m.value for m in at.markdown]
