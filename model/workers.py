@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import multiprocessing
 import os
 import signal
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 
 def usable_cpus() -> int:
@@ -27,9 +31,9 @@ def sigterm_interrupts() -> Iterator[None]:
     terminates its workers and unlinks its semaphores, an atomic write removes its temporary
     file) and ``python -m model`` ends with its "stopped; finished work is kept" line, where
     SIGTERM's default action ended it without a word in the job's log. A process forked inside
-    the block (a pool worker) inherits the handler but takes SIGTERM's default action: the
-    parent reports the stop, once. Outside the main thread (no signal handlers there) the
-    block runs unchanged."""
+    the block (a pool worker, before ``leave_process_group`` takes it out of the signalled
+    group) inherits the handler but takes SIGTERM's default action: the parent reports the
+    stop, once. Outside the main thread (no signal handlers there) the block runs unchanged."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -38,6 +42,32 @@ def sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def process_pool(workers: int) -> Executor | None:
+    """A pool of ``workers`` processes for ingest (None for one: work in this process); fork
+    where available (workers start at once; they never touch torch), each worker out of the
+    command's process group (``leave_process_group``)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    if workers <= 1:
+        return None
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=leave_process_group)
+
+
+def leave_process_group() -> None:
+    """A pool worker's initializer: a process group of its own, so that a signal to the
+    command's group (a dashboard job's Cancel, Ctrl-C on a terminal) reaches only the parent,
+    which then stops the pool between tasks (``shutdown(cancel_futures=True)``). A
+    ProcessPoolExecutor worker killed while writing a result left part of a message in the
+    result pipe, and the parent's shutdown waited for the rest forever. SIGTERM keeps its
+    default action: a pool's own terminate() still ends a worker, and so does Force stop,
+    which kills every process below the job by parent links."""
+    if hasattr(os, "setpgrp"):
+        os.setpgrp()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _interrupt(owner: int, signum: int, _frame: Any) -> None:

@@ -64,3 +64,17 @@ def test_train_keeps_its_own_stop() -> None:
     from model.cli import COMMANDS
 
     assert [c.name for c in COMMANDS if c.own_stop] == ["train"]
+
+
+def test_ingest_workers_leave_the_commands_process_group() -> None:
+    """A Cancel signals the job's process group: a worker killed while writing its result left
+    part of a message in the pool's result pipe, and the parent's shutdown waited for the rest
+    forever (1 run in 5 on a loaded machine). Out of the group, the parent alone is signalled
+    and stops the pool between studies."""
+    from model.workers import process_pool
+
+    executor = process_pool(2)
+    assert executor is not None
+    with executor:
+        groups = {executor.submit(os.getpgrp).result(timeout=60) for _ in range(4)}
+    assert os.getpgrp() not in groups

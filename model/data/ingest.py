@@ -9,9 +9,8 @@ atomically, under a lock.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +47,7 @@ from model.labels import KEY, label_rows
 from model.output_path import check_output_path
 from model.progress import Progress
 from model.schema import DatasetPaths
+from model.workers import process_pool
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ def ingest(
             log.info("removed %d partial files an interrupted ingest left in %s", stale, out)
         salt = deid.load_or_create_salt(out, create=not (out / SETTINGS_FILE).exists())
         check_settings(out, grid, deid.salt_id(salt))
-        executor = _executor(workers)
+        executor = process_pool(workers)
         skipped: set[str] = set()  # identifiers of skipped files that had a readable header
         try:
             given = (reports, labels, view_map)
@@ -338,12 +338,3 @@ def _identifiers(
             found.update((header.accession, *header.other_identifiers))
     found.discard("")
     return found
-
-
-def _executor(workers: int) -> Executor | None:
-    """Worker pool; fork where available (workers start instantly; they never touch torch)."""
-    if workers <= 1:
-        return None
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    return ProcessPoolExecutor(workers, mp_context=context)
