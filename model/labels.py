@@ -10,6 +10,7 @@ never for training or for choosing anything.
 - ``read_labels_csv(path)``: the file validated and parsed, indexed by accession number;
 - ``join_to_studies(labels, linkage)``: the same rows indexed by study_id (those linked only);
 - ``labels_by_study(path, linkage)``: both, and an error when no row matches the dataset;
+- ``lost_zeros_hint(given, known)``: what to do when accession numbers lost their leading zeros;
 - ``label_rows(path)``: the validated file as rows of text cells, to store beside a dataset;
 - ``diagnosis_targets(labels, classes)``: each row's diagnosis from one-hot class columns.
 """
@@ -234,14 +235,15 @@ def labels_by_study(
     if joined.empty:
         raise DataError(
             f"no accession number in {path} matches the dataset's linkage.csv"
-            + _lost_zeros(labels.index, linkage[KEY].astype(str))
+            + lost_zeros_hint(labels.index, linkage[KEY].astype(str))
         )
     return joined
 
 
-def _lost_zeros(given: Iterable[str], known: pd.Series) -> str:
-    """A hint when the file's accession numbers are the dataset's without their leading zeros
-    (Excel reads "000123" as the number 123), else ""."""
+def lost_zeros_hint(given: Iterable[str], known: Iterable[str]) -> str:
+    """ ": <what to do>" when a labels file's accession numbers ``given`` are the dataset's
+    (``known``, its linkage's) without their leading zeros (Excel reads "000123" as the number
+    123), else "": for the message saying that no row matches."""
     stripped = {number.lstrip("0"): number for number in known if number.startswith("0")}
     match = next((number for number in given if number in stripped), None)
     if match is None:

@@ -5,12 +5,14 @@ naming the file, the row or column, and what to do; never read wrong."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from model.errors import DataError
+from model.evaluation.inputs import load_site
 from model.labels import check_labels_header, labels_by_study, read_labels_csv
 
 GOOD = "accession_number,lv_dysfunction,hcm\nA1,1,0\nA2,0,\n"
@@ -83,3 +85,17 @@ def test_accession_numbers_that_lost_their_leading_zeros_are_named(tmp_path: Pat
     path = write(tmp_path, b"accession_number,lge\n123,1\n124,0\n")
     with pytest.raises(DataError, match="'123' is the dataset's '000123' without its leading"):
         labels_by_study(path, linkage)
+
+
+def test_evaluate_says_the_accession_numbers_lost_their_leading_zeros(tmp_path: Path) -> None:
+    """``evaluate`` goes on without labels when none match (retrieval still runs); its problem
+    line says why when Excel dropped the zeros."""
+    studies = pd.DataFrame(
+        {"study_id": ["s1", "s2"], "split": ["test"] * 2, "patient_key": ["p1", "p2"]}
+    )
+    linkage = studies[["study_id"]].assign(accession_number=["000123", "000124"])
+    dataset = SimpleNamespace(studies=studies, root=tmp_path, linkage=lambda: linkage)
+    labels = read_labels_csv(write(tmp_path, b"accession_number,lge\n123,1\n124,0\n"))
+    site = load_site(dataset, "internal", True, labels)
+    assert site.n_labelled == 0
+    assert "'123' is the dataset's '000123' without its leading zeros" in site.problems[0]
