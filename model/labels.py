@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from model.errors import DataError, header_names, not_found
-from model.schema import DatasetPaths
+from model.schema import DIAGNOSES, FINDINGS, DatasetPaths
 
 KEY = "accession_number"
 _HEADER_BYTES = 1 << 20  # a labels file's header line is read up to this many bytes
@@ -127,9 +127,9 @@ def _decode(raw: bytes, path: str) -> str:
 
 
 def _table(text: str, path: str) -> tuple[list[str], list[list[str]]]:
-    """Header cells (stripped; the accession number's column found in any case, by the
-    delimiter, ',' ';' or tab, that gives it) and the rows that are not blank, padded to the
-    header; a row with more filled cells than the header is refused."""
+    """Header cells (stripped, the schema's names as keys: ``_known_name``; the accession
+    number's column found in any case, by the delimiter, ',' ';' or tab, that gives it) and the
+    rows that are not blank, padded to the header; a row longer than the header is refused."""
     first = text.splitlines()[0] if text.strip() else ""
     delimiter = next((d for d in ",;\t" if _key_index(_cells(first, d)) is not None), ",")
     try:
@@ -148,6 +148,7 @@ def _table(text: str, path: str) -> tuple[list[str], list[list[str]]]:
             else f"found {names}"
         )
         raise DataError(f"labels file {path} has no '{KEY}' column ({found})")
+    header = [_known_name(name) for name in header]
     header[key] = KEY
     header = [name or f"Unnamed: {i}" for i, name in enumerate(header)]
     rows = []
@@ -161,6 +162,14 @@ def _table(text: str, path: str) -> tuple[list[str], list[list[str]]]:
         if any(cell.strip() for cell in cells):
             rows.append([number, *cells])
     return ["_row", *header], rows
+
+
+def _known_name(cell: str) -> str:
+    """A header cell naming a finding or diagnosis of ``model.schema`` as a spreadsheet shows it
+    ("LV dysfunction", "HCM") -> its key, the column name every prompt set and page looks for;
+    any other cell as it is."""
+    key = re.sub(r"[\s-]+", "_", cell.lower())
+    return key if key in FINDINGS or key in DIAGNOSES else cell
 
 
 def _cells(line: str, delimiter: str) -> list[str]:

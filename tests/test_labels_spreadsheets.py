@@ -40,6 +40,9 @@ def as_records(labels: pd.DataFrame) -> dict[str, list[float]]:
         # the header as typed: any case, a trailing space the spreadsheet does not show
         GOOD.replace("accession_number,", "Accession_Number ,").encode(),
         GOOD.replace("accession_number,", "Accession Number,").encode(),
+        # the schema's names as a report or a spreadsheet shows them: read as the keys
+        GOOD.replace("lv_dysfunction,hcm", "LV dysfunction,HCM ").encode(),
+        GOOD.replace("lv_dysfunction,hcm", "LV-Dysfunction,hcm").encode(),
         # pandas' to_csv index: a column without a name, its row numbers 0 and 1 no label
         b",accession_number,lv_dysfunction,hcm\n0,A1,1,0\n1,A2,0,\n",
         b"Unnamed: 0,accession_number,lv_dysfunction,hcm\n0,A1,1,0\n1,A2,0,\n",
@@ -66,6 +69,7 @@ def test_a_spreadsheet_save_reads_the_same_values(tmp_path: Path, data: bytes) -
         (b"accession_number,lge\n1.23E+11,1\n", "'1.23E\\+11' is in scientific notation"),
         (b"accession_number,lge\nA1,1\nA2,0\nA1,0\n", "'A1' appears twice \\(rows 1 and 3"),
         (b"accession_number,lge,lge \nA1,1,0\n", "column 'lge' appears twice"),
+        (b"accession_number,HCM,hcm\nA1,1,0\n", "column 'hcm' appears twice"),
         (b"accession_number,lge\nA1,-\n", "value '-' is not 1, 0 or blank: write 1 \\(present"),
         (b"accession_number,lge\nA1,Yes\n", "value 'Yes' is not 1, 0 or blank: write 1"),
         (b"accession_number,diagnosis\nA1,hcm\n", "needs one 1/0 column per name"),
