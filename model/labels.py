@@ -191,10 +191,11 @@ def _drop_repeats(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     if len(repeated):
         raise DataError(f"labels file {path}: column '{repeated[0]}' appears twice")
     frame[KEY] = frame[KEY].str.strip()
-    for number, accession in zip(frame["_row"], frame[KEY], strict=True):
+    wrong = (frame[KEY] == "") | frame[KEY].str.fullmatch(_SCIENTIFIC)
+    if wrong.any():
+        number, accession = frame.loc[wrong.idxmax(), ["_row", KEY]]
         problem = _accession_problem(accession)
-        if problem:
-            raise DataError(f"labels file {path}, row {number} after the header: {problem}")
+        raise DataError(f"labels file {path}, row {number} after the header: {problem}")
     twice = frame[frame[KEY].duplicated(keep=False)]
     if len(twice):
         first = twice[twice[KEY] == twice[KEY].iloc[0]]["_row"].tolist()
@@ -205,15 +206,13 @@ def _drop_repeats(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     return frame.drop(columns="_row")
 
 
-def _accession_problem(accession: str) -> str | None:
+def _accession_problem(accession: str) -> str:
     if not accession:
         return "no accession number; fill it in or delete the row"
-    if _SCIENTIFIC.fullmatch(accession):
-        return (
-            f"accession number {accession!r} is in scientific notation (Excel turned it into a "
-            "number); format the column as Text, type the numbers again and save"
-        )
-    return None
+    return (
+        f"accession number {accession!r} is in scientific notation (Excel turned it into a "
+        "number); format the column as Text, type the numbers again and save"
+    )
 
 
 def _cell_problem(text: pd.Series, bad: pd.Series) -> str:
