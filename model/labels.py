@@ -80,6 +80,8 @@ def check_labels_header(path: str | Path) -> None:
     try:
         with path.open("rb") as handle:
             head = handle.readline(_HEADER_BYTES)
+            if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                head += handle.read(1)  # the newline's other byte
     except OSError as err:
         raise DataError(f"labels file {path} cannot be read: {err}") from err
     read_labels(io.BytesIO(head), str(path))
@@ -118,7 +120,7 @@ def _decode(raw: bytes, path: str) -> str:
     boms[codecs.BOM_UTF16_BE] = "utf-16"
     codec = next((name for bom, name in boms.items() if raw.startswith(bom)), "utf-8")
     try:
-        return codecs.getincrementaldecoder(codec)().decode(raw, final=False)
+        return raw.decode(codec)
     except UnicodeDecodeError as err:
         raise DataError(
             f"labels file {path} is not a readable CSV: it is not UTF-8 text ({err.reason} at "

@@ -74,6 +74,7 @@ def test_a_spreadsheet_save_reads_the_same_values(tmp_path: Path, data: bytes) -
         (b"accession_number,lge\nA1,Yes\n", "value 'Yes' is not 1, 0 or blank: write 1"),
         (b"accession_number,diagnosis\nA1,hcm\n", "needs one 1/0 column per name"),
         ("accession_number,caf\xe9\nA1,1\n".encode("cp1252"), "save it as 'CSV UTF-8"),
+        ("accession_number,caf\xe9\nA1,1\n".encode()[:-7], "not UTF-8 text"),  # cut short
     ],
 )
 def test_a_spreadsheet_mistake_is_refused_saying_what_to_do(
