@@ -96,7 +96,7 @@ def read_labels(source: Path | IO[bytes], path: str) -> pd.DataFrame:
         raise DataError(f"labels file {path} is not a readable CSV: {err}") from err
     header, rows = _table(_decode(raw, path), path)
     frame = pd.DataFrame(rows, columns=header, dtype=str)
-    frame = frame.drop(columns=[c for c in header if _UNNAMED.fullmatch(c)])
+    frame = frame.drop(columns=[c for c in header if _unnamed(c, frame[c], path)])
     frame = _drop_repeats(frame, path)
     parsed = {}
     for column in frame.columns.drop(KEY):
@@ -111,6 +111,22 @@ def read_labels(source: Path | IO[bytes], path: str) -> pd.DataFrame:
             pd.to_numeric(text.str.replace(",", ".").replace("", np.nan)).astype(float).to_numpy()
         )
     return pd.DataFrame(parsed, index=pd.Index(frame[KEY], name=KEY, dtype=object))
+
+
+def _unnamed(name: str, cells: pd.Series, path: str) -> bool:
+    """Whether ``name`` is a column without a name that holds nothing or row numbers (pandas'
+    index, a spreadsheet's numbering): left out. One holding anything else is refused, since no
+    command could ask for it by name and its values would be lost without a word."""
+    if not _UNNAMED.fullmatch(name):
+        return False
+    text = cells.str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    if (text == "").all() or ((numbers.diff().iloc[1:] == 1).all() and numbers.notna().all()):
+        return True
+    raise DataError(
+        f"labels file {path}: column {int(name.split()[-1]) + 1} has no name in the header row; "
+        "name it (a finding, a diagnosis or one of your own) or delete it"
+    )
 
 
 def _decode(raw: bytes, path: str) -> str:

@@ -70,6 +70,8 @@ def test_a_spreadsheet_save_reads_the_same_values(tmp_path: Path, data: bytes) -
         (b"accession_number,lge\nA1,1\nA2,0\nA1,0\n", "'A1' appears twice \\(rows 1 and 3"),
         (b"accession_number,lge,lge \nA1,1,0\n", "column 'lge' appears twice"),
         (b"accession_number,HCM,hcm\nA1,1,0\n", "column 'hcm' appears twice"),
+        # a label column whose name was left out: not dropped without a word
+        (b"accession_number,lge,\nA1,1,0\nA2,0,0\n", "column 3 has no name in the header row"),
         (b"accession_number,lge\nA1,-\n", "value '-' is not 1, 0 or blank: write 1 \\(present"),
         (b"accession_number,lge\nA1,Yes\n", "value 'Yes' is not 1, 0 or blank: write 1"),
         (b"accession_number,diagnosis\nA1,hcm\n", "needs one 1/0 column per name"),
