@@ -10,12 +10,15 @@ never for training or for choosing anything.
 - ``read_labels_csv(path)``: the file validated and parsed, indexed by accession number;
 - ``join_to_studies(labels, linkage)``: the same rows indexed by study_id (those linked only);
 - ``labels_by_study(path, linkage)``: both, and an error when no row matches the dataset;
+- ``lost_zeros_hint(given, known)``: what to do when accession numbers lost their leading zeros;
 - ``label_rows(path)``: the validated file as rows of text cells, to store beside a dataset;
 - ``diagnosis_targets(labels, classes)``: each row's diagnosis from one-hot class columns.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import difflib
 import io
 import re
@@ -27,18 +30,32 @@ import numpy as np
 import pandas as pd
 
 from model.errors import DataError, header_names, not_found
-from model.schema import DatasetPaths
+from model.schema import DIAGNOSES, FINDINGS, DatasetPaths
 
 KEY = "accession_number"
 _HEADER_BYTES = 1 << 20  # a labels file's header line is read up to this many bytes
-VALUES = ("1", "0", "1.0", "0.0", "")  # what a label cell may hold (blank: unknown)
+VALUES = (
+    "1",
+    "0",
+    "1.0",
+    "0.0",
+    "1,0",
+    "0,0",
+    "",
+)  # a label cell (blank: unknown; 1,0: a decimal comma)
 # Wrong cell values an error may quote: short numbers and the words a spreadsheet uses for yes,
 # no or unknown. Any other text is not quoted: the file given may be a report or a patient list.
 _QUOTABLE = re.compile(
-    r"[-+]?\d{1,4}(\.\d{1,3})?|yes|no|y|n|true|false|pos|neg|positive|negative|maybe|unknown|"
-    r"na|n/a|nan|\?|x",
+    r"[-+]?\d{1,4}([.,]\d{1,3})?|yes|no|y|n|true|false|pos|neg|positive|negative|maybe|unknown|"
+    r"na|n/a|nan|\?|x|-|\+|\.",
     re.IGNORECASE,
 )
+_WHAT_TO_DO = (
+    "write 1 (present), 0 (absent) or leave it blank (unknown); a column of names (a diagnosis) "
+    "needs one 1/0 column per name"
+)
+_UNNAMED = re.compile(r"Unnamed: \d+")  # a column without a name: a spreadsheet's row numbers
+_SCIENTIFIC = re.compile(r"\d(\.\d+)?E[+-]?\d+", re.IGNORECASE)
 
 
 def read_labels_csv(path: str | Path) -> pd.DataFrame:
@@ -63,6 +80,8 @@ def check_labels_header(path: str | Path) -> None:
     try:
         with path.open("rb") as handle:
             head = handle.readline(_HEADER_BYTES)
+            if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                head += handle.read(1)  # the newline's other byte
     except OSError as err:
         raise DataError(f"labels file {path} cannot be read: {err}") from err
     read_labels(io.BytesIO(head), str(path))
@@ -72,21 +91,13 @@ def read_labels(source: Path | IO[bytes], path: str) -> pd.DataFrame:
     """``read_labels_csv`` of a file or an open one (a zip's entry, checked before it is
     unpacked), named ``path`` in its errors."""
     try:
-        frame = pd.read_csv(source, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as err:  # unreadable, empty, not UTF-8, malformed CSV
+        raw = source.read_bytes() if isinstance(source, Path) else source.read()
+    except OSError as err:
         raise DataError(f"labels file {path} is not a readable CSV: {err}") from err
-    if KEY not in frame.columns:
-        names = header_names(frame.columns[:10])
-        found = (
-            f"found one column {names}: save it with commas between cells"
-            if len(frame.columns) == 1 and "[not shown]" not in names
-            else f"found {names}"
-        )
-        raise DataError(f"labels file {path} has no '{KEY}' column ({found})")
-    frame[KEY] = frame[KEY].str.strip()
-    repeated = frame[KEY][frame[KEY].duplicated()]
-    if len(repeated):
-        raise DataError(f"labels file {path}: accession number {repeated.iloc[0]!r} appears twice")
+    header, rows = _table(_decode(raw, path), path)
+    frame = pd.DataFrame(rows, columns=header, dtype=str)
+    frame = frame.drop(columns=[c for c in header if _unnamed(c, frame[c], path)])
+    frame = _drop_repeats(frame, path)
     parsed = {}
     for column in frame.columns.drop(KEY):
         text = frame[column].str.strip()
@@ -94,10 +105,132 @@ def read_labels(source: Path | IO[bytes], path: str) -> pd.DataFrame:
         if bad.any():
             raise DataError(
                 f"labels file {path}, column '{column}': {_cell_problem(text, bad)} is not 1, 0 "
-                "or blank"
+                f"or blank: {_WHAT_TO_DO}"
             )
-        parsed[column] = pd.to_numeric(text.replace("", np.nan)).astype(float).to_numpy()
-    return pd.DataFrame(parsed, index=pd.Index(frame[KEY], name=KEY))
+        parsed[column] = (
+            pd.to_numeric(text.str.replace(",", ".").replace("", np.nan)).astype(float).to_numpy()
+        )
+    return pd.DataFrame(parsed, index=pd.Index(frame[KEY], name=KEY, dtype=object))
+
+
+def _unnamed(name: str, cells: pd.Series, path: str) -> bool:
+    """Whether ``name`` is a column without a name that holds nothing or row numbers (pandas'
+    index, a spreadsheet's numbering): left out. One holding anything else is refused, since no
+    command could ask for it by name and its values would be lost without a word."""
+    if not _UNNAMED.fullmatch(name):
+        return False
+    text = cells.str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    if (text == "").all() or ((numbers.diff().iloc[1:] == 1).all() and numbers.notna().all()):
+        return True
+    raise DataError(
+        f"labels file {path}: column {int(name.split()[-1]) + 1} has no name in the header row; "
+        "name it (a finding, a diagnosis or one of your own) or delete it"
+    )
+
+
+def _decode(raw: bytes, path: str) -> str:
+    """The file's text: UTF-8 (with or without the BOM Excel writes) or UTF-16 with its BOM
+    (Excel's "Unicode Text"); any other encoding is refused, saying how to save it."""
+    boms = {codecs.BOM_UTF8: "utf-8-sig", codecs.BOM_UTF16_LE: "utf-16"}
+    boms[codecs.BOM_UTF16_BE] = "utf-16"
+    codec = next((name for bom, name in boms.items() if raw.startswith(bom)), "utf-8")
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"labels file {path} is not a readable CSV: it is not UTF-8 text ({err.reason} at "
+            f"byte {err.start}); save it as 'CSV UTF-8 (Comma delimited)'"
+        ) from err
+
+
+def _table(text: str, path: str) -> tuple[list[str], list[list[str]]]:
+    """Header cells (stripped, the schema's names as keys: ``_known_name``; the accession
+    number's column found in any case, by the delimiter, ',' ';' or tab, that gives it) and the
+    rows that are not blank, padded to the header; a row longer than the header is refused."""
+    first = text.splitlines()[0] if text.strip() else ""
+    delimiter = next((d for d in ",;\t" if _key_index(_cells(first, d)) is not None), ",")
+    try:
+        lines = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    except csv.Error as err:
+        raise DataError(f"labels file {path} is not a readable CSV: {err}") from err
+    if not lines or not any(cell.strip() for cell in lines[0]):
+        raise DataError(f"labels file {path} is not a readable CSV: it has no header line")
+    header = [cell.strip() for cell in lines[0]]
+    key = _key_index(header)
+    if key is None:
+        names = header_names(header[:10])
+        found = (
+            f"found one column {names}: save it with commas between cells"
+            if len(header) == 1 and "[not shown]" not in names
+            else f"found {names}"
+        )
+        raise DataError(f"labels file {path} has no '{KEY}' column ({found})")
+    header = [_known_name(name) for name in header]
+    header[key] = KEY
+    header = [name or f"Unnamed: {i}" for i, name in enumerate(header)]
+    rows = []
+    for number, cells in enumerate(lines[1:], start=1):
+        if any(cell.strip() for cell in cells[len(header) :]):
+            raise DataError(
+                f"labels file {path}: row {number} after the header has more cells than the "
+                "header has columns; remove the extra cells or name their column"
+            )
+        cells = (cells + [""] * len(header))[: len(header)]
+        if any(cell.strip() for cell in cells):
+            rows.append([number, *cells])
+    return ["_row", *header], rows
+
+
+def _known_name(cell: str) -> str:
+    """A header cell naming a finding or diagnosis of ``model.schema`` as a spreadsheet shows it
+    ("LV dysfunction", "HCM") -> its key, the column name every prompt set and page looks for;
+    any other cell as it is."""
+    key = re.sub(r"[\s-]+", "_", cell.lower())
+    return key if key in FINDINGS or key in DIAGNOSES else cell
+
+
+def _cells(line: str, delimiter: str) -> list[str]:
+    return next(csv.reader([line], delimiter=delimiter), [])
+
+
+def _key_index(header: list[str]) -> int | None:
+    """Where ``header`` has the accession number's column: ``accession_number`` in any case,
+    with spaces or hyphens for the underscore ("Accession Number")."""
+    names = [re.sub(r"[\s-]+", "_", cell.strip().lower()) for cell in header]
+    return names.index(KEY) if KEY in names else None
+
+
+def _drop_repeats(frame: pd.DataFrame, path: str) -> pd.DataFrame:
+    """``frame`` with accession numbers checked and stripped (row numbers dropped): a row without
+    one, one Excel wrote in scientific notation, a column name twice or an accession number twice
+    is refused, naming the row."""
+    repeated = frame.columns[frame.columns.duplicated()]
+    if len(repeated):
+        raise DataError(f"labels file {path}: column '{repeated[0]}' appears twice")
+    frame[KEY] = frame[KEY].str.strip()
+    wrong = (frame[KEY] == "") | frame[KEY].str.fullmatch(_SCIENTIFIC)
+    if wrong.any():
+        number, accession = frame.loc[wrong.idxmax(), ["_row", KEY]]
+        problem = _accession_problem(accession)
+        raise DataError(f"labels file {path}, row {number} after the header: {problem}")
+    twice = frame[frame[KEY].duplicated(keep=False)]
+    if len(twice):
+        first = twice[twice[KEY] == twice[KEY].iloc[0]]["_row"].tolist()
+        raise DataError(
+            f"labels file {path}: accession number {twice[KEY].iloc[0]!r} appears twice (rows "
+            f"{first[0]} and {first[1]} after the header); keep one row per accession number"
+        )
+    return frame.drop(columns="_row")
+
+
+def _accession_problem(accession: str) -> str:
+    if not accession:
+        return "no accession number; fill it in or delete the row"
+    return (
+        f"accession number {accession!r} is in scientific notation (Excel turned it into a "
+        "number); format the column as Text, type the numbers again and save"
+    )
 
 
 def _cell_problem(text: pd.Series, bad: pd.Series) -> str:
@@ -126,8 +259,25 @@ def labels_by_study(
     labels = read_labels_csv(path) if parsed is None else parsed
     joined = join_to_studies(labels, linkage)
     if joined.empty:
-        raise DataError(f"no accession number in {path} matches the dataset's linkage.csv")
+        raise DataError(
+            f"no accession number in {path} matches the dataset's linkage.csv"
+            + lost_zeros_hint(labels.index, linkage[KEY].astype(str))
+        )
     return joined
+
+
+def lost_zeros_hint(given: Iterable[str], known: Iterable[str]) -> str:
+    """ ": <what to do>" when a labels file's accession numbers ``given`` are the dataset's
+    (``known``, its linkage's) without their leading zeros (Excel reads "000123" as the number
+    123), else "": for the message saying that no row matches."""
+    stripped = {number.lstrip("0"): number for number in known if number.startswith("0")}
+    match = next((number for number in given if number in stripped), None)
+    if match is None:
+        return ""
+    return (
+        f": its {match!r} is the dataset's {stripped[match]!r} without its leading zeros (Excel "
+        "dropped them); format the column as Text, type the numbers again and save"
+    )
 
 
 def label_rows(path: str | Path) -> list[dict[str, str]]:

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from index_fakes import embedded_index, make_records, sarcoid_records
 
+import model.labels
 from model.errors import DataError, UserError
 from model.index.filters import normalize_where
 from model.index.held_datasets import labels_state
@@ -262,19 +263,19 @@ def test_the_dashboard_parses_a_labels_file_once_per_version(tmp_path, monkeypat
     Settings(root).write_active(dataset=dataset)
     monkeypatch.setenv("CMR_DATA_ROOT", str(root))
     parses = []
-    read_csv = pd.read_csv
+    read = model.labels.read_labels
 
-    def counted(path, *args, **kwargs):
+    def counted(source, path):
         parses.extend([1] if Path(path).name == "labels.csv" else [])
-        return read_csv(path, *args, **kwargs)
+        return read(source, path)
 
-    monkeypatch.setattr(pd, "read_csv", counted)
+    monkeypatch.setattr(model.labels, "read_labels", counted)
     st.cache_data.clear()
     studio = Studio()
     assert len(studio.labels()) == 6 and studio.labels_prints()[0]
     assert studio.labels_prints() == Studio().labels_prints()
     assert len(parses) == 1
-    frame = read_csv(dataset / "labels.csv", dtype=str)
+    frame = pd.read_csv(dataset / "labels.csv", dtype=str)
     frame.iloc[::-1].to_csv(dataset / "labels.csv", index=False)
     os.utime(dataset / "labels.csv", (1e9, 1e9))  # a new version, whatever the clock's grain
     assert len(Studio().labels()) == 6 and Studio().labels_prints()[0]

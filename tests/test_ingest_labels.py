@@ -114,3 +114,31 @@ def test_an_ingest_with_reports_ends_with_the_train_command(
     with caplog.at_level("INFO"):  # no reports: nothing to train on, no such line
         assert main(["ingest", str(source), "--out", str(tmp_path / "plain")]) == 0
     assert "train on it" not in caplog.text
+
+
+def test_a_spreadsheet_save_of_the_labels_is_stored_as_the_plain_csv(
+    source: Path, tmp_path: Path
+) -> None:
+    """Excel's "Unicode Text" (UTF-16, tabs), a header typed with capitals and spaces: ingest keeps
+    the values read, under the names every command reads, in the one plain format."""
+    out, given = tmp_path / "dataset", tmp_path / "labels.txt"
+    given.write_text("Accession Number \tlge\r\nACC0001\t0\r\nACC0002\t1\r\n\t\r\n", "utf-16")
+    ingest(source, out, labels=given)
+    stored = pd.read_csv(out / "labels.csv", dtype=str, keep_default_na=False)
+    assert stored.to_dict("records") == [
+        {"accession_number": "ACC0001", "lge": "0"},
+        {"accession_number": "ACC0002", "lge": "1"},
+    ]
+
+
+def test_accession_numbers_without_their_leading_zeros_are_named_by_ingest(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    src = tmp_path / "src"
+    write_study(src, StudySpec(accession="000123"))
+    given = tmp_path / "labels.csv"
+    given.write_text("accession_number,lge\n123,1\n")
+    with caplog.at_level("WARNING"):
+        ingest(src, tmp_path / "dataset", labels=given)
+    assert "no study written has a row in labels.csv" in caplog.text
+    assert "'123' is the dataset's '000123' without its leading zeros" in caplog.text

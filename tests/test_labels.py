@@ -42,8 +42,8 @@ def test_values_parse_to_floats_with_blank_unknown(tmp_path: Path) -> None:
     ("text", "problem"),
     [
         ("id,lge\nA1,1\n", "no 'accession_number' column"),
-        # a spreadsheet saved with ';' between cells (a European locale's CSV): say what was read
-        ("accession_number;lge\nA1;1\n", r"found one column 'accession_number;lge'"),
+        # cells split by a character no spreadsheet uses between cells: say what was read
+        ("accession_number|lge\nA1|1\n", r"found one column 'accession_number\|lge'"),
         ("accession_number,lge\nA1,yes\n", "column 'lge': value 'yes' is not 1, 0 or blank"),
         ("accession_number,lge\nA1,2\n", "value '2' is not 1, 0 or blank"),
         ("accession_number,lge\nA1,1\nA1,0\n", "accession number 'A1' appears twice"),
@@ -86,7 +86,7 @@ def test_a_missing_or_unreadable_file_is_named(
     def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(pd, "read_csv", refuse)  # as for a file this user may not read
+    monkeypatch.setattr(Path, "read_bytes", refuse)  # as for a file this user may not read
     with pytest.raises(DataError, match="is not a readable CSV: .*Permission denied"):
         read_labels_csv(path)
 

@@ -110,15 +110,23 @@ def test_reports_and_labels_inside_the_uploaded_zip_are_ingested_with_it(
     assert (upload / "export" / "reports.csv").is_file()
 
 
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        (b"accession_number,lge\nA1,yes\n", "column 'lge': value 'yes' is not 1, 0 or blank"),
+        # a row longer than the header, which pandas read shifted: A1 an index, '1' its accession
+        (b"accession_number,lge\nA1,1,0\n", "row 1 after the header has more cells"),
+        (b"Accession Number;lge\n1.23E+11;1\n", "'1.23E+11' is in scientific notation"),
+    ],
+)
 def test_a_bad_labels_csv_in_the_zip_is_refused_on_submit_as_one_under_the_root_is(
-    data_root: Path, monkeypatch: pytest.MonkeyPatch
+    data_root: Path, monkeypatch: pytest.MonkeyPatch, bad: bytes, problem: str
 ) -> None:
     """A labels CSV inside the zip was read only by the job's ingest, after the zip had been
     copied and unpacked; the same file under the data root is refused at once. Both now say
     what is wrong on submit, in the same words, and nothing is launched or written."""
     launched = []
     monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args[2]))
-    bad = b"accession_number,lge\nA1,yes\n"
     (data_root / "labels.csv").write_bytes(bad)
     at = import_view()
     at.file_uploader[0].set_value(
@@ -132,7 +140,7 @@ def test_a_bad_labels_csv_in_the_zip_is_refused_on_submit_as_one_under_the_root_
     _fill(at, labels="export/labels.csv")
     at.button(key=IMPORT_SUBMIT).click().run()
     [inside] = [e.value for e in at.error]
-    assert "column 'lge': value 'yes' is not 1, 0 or blank" in alone
+    assert problem in alone
     assert inside == alone.replace(str(data_root / "labels.csv"), "export/labels.csv in the zip")
     assert not launched and not (data_root / "imports" / "uploads").exists()
 

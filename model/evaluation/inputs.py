@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from model.errors import DataError, UserError
-from model.labels import KEY, diagnosis_targets, label_file, read_labels_csv
+from model.labels import KEY, diagnosis_targets, label_file, lost_zeros_hint, read_labels_csv
 from model.prompts import PromptSet
 from model.schema import DIAGNOSES, DatasetPaths
 from model.wording import counted
@@ -180,7 +180,8 @@ def load_site(
         site.problems.append(
             f"site {name}: none of the {len(labels)} rows of the labels file matches one of the "
             f"{counted(len(studies), 'study')} evaluated (accession numbers via "
-            f"{dataset.root}/linkage.csv); "
+            f"{dataset.root}/linkage.csv)"
+            f"{lost_zeros_hint(labels.index, dataset.linkage()[KEY].astype(str))}; "
             "label-based metrics skipped"
         )
     log.info(

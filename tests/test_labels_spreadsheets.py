@@ -1,0 +1,108 @@
+"""Labels files as a coordinator's spreadsheet saves them (Excel, LibreOffice, a REDCap export):
+each is read right by the one reader every command and the import share, or refused in one line
+naming the file, the row or column, and what to do; never read wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.errors import DataError
+from model.evaluation.inputs import load_site
+from model.labels import check_labels_header, labels_by_study, read_labels_csv
+
+GOOD = "accession_number,lv_dysfunction,hcm\nA1,1,0\nA2,0,\n"
+
+
+def write(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "labels.csv"
+    path.write_bytes(data)
+    return path
+
+
+def as_records(labels: pd.DataFrame) -> dict[str, list[float]]:
+    return {key: [float(v) for v in row] for key, row in labels.iterrows()}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        GOOD.encode("utf-16"),  # Excel "Unicode Text" (with its byte-order mark) ...
+        GOOD.replace(",", "\t").encode("utf-16"),  # ... which puts tabs between cells
+        GOOD.replace(",", ";").encode(),  # a European locale's CSV
+        GOOD.replace(",", "\t").encode(),
+        GOOD.replace(",", ";").replace(";1;0", ";1,0;0,0").encode(),  # decimal commas
+        GOOD.replace("\n", "\r\n").encode("utf-8-sig"),
+        # the header as typed: any case, a trailing space the spreadsheet does not show
+        GOOD.replace("accession_number,", "Accession_Number ,").encode(),
+        GOOD.replace("accession_number,", "Accession Number,").encode(),
+        # the schema's names as a report or a spreadsheet shows them: read as the keys
+        GOOD.replace("lv_dysfunction,hcm", "LV dysfunction,HCM ").encode(),
+        GOOD.replace("lv_dysfunction,hcm", "LV-Dysfunction,hcm").encode(),
+        # pandas' to_csv index: a column without a name, its row numbers 0 and 1 no label
+        b",accession_number,lv_dysfunction,hcm\n0,A1,1,0\n1,A2,0,\n",
+        b"Unnamed: 0,accession_number,lv_dysfunction,hcm\n0,A1,1,0\n1,A2,0,\n",
+        # rows Excel leaves blank at the end, and a trailing empty cell
+        (GOOD + ",,\n,,\n").replace("A1,1,0\n", "A1,1,0,\n").encode(),
+    ],
+)
+def test_a_spreadsheet_save_reads_the_same_values(tmp_path: Path, data: bytes) -> None:
+    path = write(tmp_path, data)
+    check_labels_header(path)
+    labels = read_labels_csv(path)
+    assert list(labels.columns) == ["lv_dysfunction", "hcm"]
+    assert labels.index.name == "accession_number" and list(labels.index) == ["A1", "A2"]
+    assert labels.loc["A1"].tolist() == [1.0, 0.0]
+    assert labels.loc["A2", "lv_dysfunction"] == 0.0 and np.isnan(labels.loc["A2", "hcm"])
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        # a row longer than the header: read by pandas with A1 as an index, '1' the accession
+        (b"accession_number,lge,hcm\nA1,1,0,1\n", "row 1 after the header has more cells"),
+        (b"accession_number,lge\nA1,1\n,1\n", "row 2 after the header: no accession number"),
+        (b"accession_number,lge\n1.23E+11,1\n", "'1.23E\\+11' is in scientific notation"),
+        (b"accession_number,lge\nA1,1\nA2,0\nA1,0\n", "'A1' appears twice \\(rows 1 and 3"),
+        (b"accession_number,lge,lge \nA1,1,0\n", "column 'lge' appears twice"),
+        (b"accession_number,HCM,hcm\nA1,1,0\n", "column 'hcm' appears twice"),
+        # a label column whose name was left out: not dropped without a word
+        (b"accession_number,lge,\nA1,1,0\nA2,0,0\n", "column 3 has no name in the header row"),
+        (b"accession_number,lge\nA1,-\n", "value '-' is not 1, 0 or blank: write 1 \\(present"),
+        (b"accession_number,lge\nA1,Yes\n", "value 'Yes' is not 1, 0 or blank: write 1"),
+        (b"accession_number,diagnosis\nA1,hcm\n", "needs one 1/0 column per name"),
+        ("accession_number,caf\xe9\nA1,1\n".encode("cp1252"), "save it as 'CSV UTF-8"),
+        ("accession_number,caf\xe9\nA1,1\n".encode()[:-7], "not UTF-8 text"),  # cut short
+    ],
+)
+def test_a_spreadsheet_mistake_is_refused_saying_what_to_do(
+    tmp_path: Path, data: bytes, problem: str
+) -> None:
+    with pytest.raises(DataError, match=problem) as raised:
+        read_labels_csv(write(tmp_path, data))
+    assert "labels.csv" in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_accession_numbers_that_lost_their_leading_zeros_are_named(tmp_path: Path) -> None:
+    linkage = pd.DataFrame({"study_id": ["s1", "s2"], "accession_number": ["000123", "000124"]})
+    path = write(tmp_path, b"accession_number,lge\n123,1\n124,0\n")
+    with pytest.raises(DataError, match="'123' is the dataset's '000123' without its leading"):
+        labels_by_study(path, linkage)
+
+
+def test_evaluate_says_the_accession_numbers_lost_their_leading_zeros(tmp_path: Path) -> None:
+    """``evaluate`` goes on without labels when none match (retrieval still runs); its problem
+    line says why when Excel dropped the zeros."""
+    studies = pd.DataFrame(
+        {"study_id": ["s1", "s2"], "split": ["test"] * 2, "patient_key": ["p1", "p2"]}
+    )
+    linkage = studies[["study_id"]].assign(accession_number=["000123", "000124"])
+    dataset = SimpleNamespace(studies=studies, root=tmp_path, linkage=lambda: linkage)
+    labels = read_labels_csv(write(tmp_path, b"accession_number,lge\n123,1\n124,0\n"))
+    site = load_site(dataset, "internal", True, labels)
+    assert site.n_labelled == 0
+    assert "'123' is the dataset's '000123' without its leading zeros" in site.problems[0]
