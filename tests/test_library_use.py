@@ -19,7 +19,7 @@ from model import PROCESS_ENVIRONMENT
 from model.data.dataset import CMRDataset, StudyVideoDataset
 from model.embed import embed_studies, embed_texts
 from model.errors import UserError
-from model.nn import ClipLoss
+from model.nn import ClipLoss, load_preset
 from model.nn.sentence_loss import SentenceLoss
 from model.training.checkpoint import load_checkpoint
 
@@ -72,6 +72,9 @@ def test_the_readme_python_block_runs_as_written(tiny: tuple[Path, Path]) -> Non
     assert scope["prompts"].shape == (1, studies.vectors.shape[1])
     torch.testing.assert_close(vector.norm(dim=-1), torch.ones(1))
     assert torch.isfinite(scope["loss"]) and not scope["model"].training
+    ranked = scope["ranked"]
+    assert list(ranked.index) == studies.ids and ranked.loc[studies.ids[0], "example"] == "example"
+    assert scope["fresh"].cfg == load_preset("cpu-small").model
 
 
 def test_video_outside_zero_one_is_named_not_embedded(study: tuple) -> None:
