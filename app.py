@@ -19,6 +19,10 @@ SIDEBAR_PX = 200
 def main() -> None:
     import streamlit as st
 
+    from dashboard import set_process_environment
+
+    set_process_environment()
+
     # an emoji tab icon is drawn by the browser; a :material: one is fetched from Google's fonts
     st.set_page_config(
         page_title="CMR-CLIP Studio",

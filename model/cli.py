@@ -11,12 +11,14 @@ import contextlib
 import copy
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from model import PROCESS_ENVIRONMENT
 from model.allocator import tune_allocator
 from model.errors import UserError, storage_problem
 from model.progress import configure_logging
@@ -175,6 +177,8 @@ def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, Command 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for key, value in PROCESS_ENVIRONMENT.items():  # this process's own, not a notebook's
+        os.environ.setdefault(key, value)
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser, chosen = build_parser(argv)  # imports the command's module: seconds of torch

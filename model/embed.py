@@ -64,6 +64,18 @@ def single_intra_op_thread() -> Iterator[None]:
             torch.set_num_threads(before)
 
 
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[None]:
+    """Run the block in eval mode and put back the mode the model had: an embedding made in the
+    middle of a notebook's training loop left the model in eval (no dropout) for the steps after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
 def video_autocast(device: torch.device) -> contextlib.AbstractContextManager:
     """bf16 autocast on a CUDA device that has it (the GPU presets train in bf16), else none.
 
@@ -85,12 +97,15 @@ def text_threads(model: nn.Module, count: int) -> contextlib.AbstractContextMana
 
 @torch.no_grad()
 def embed_texts(model: nn.Module, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-    """Unit-norm text embeddings: ``texts`` (N) -> float32 [N, D].
+    """Unit-norm text embeddings: ``texts`` (a list of N strings) -> numpy float32 [N, D].
 
-    Small requests (at most ``SMALL_TEXT_BATCH`` texts on CPU) run on one intra-op thread.
+    Runs without gradients and in eval mode (the model's own mode is put back after). A single
+    string raises ``UserError`` (it was read as a list of its characters). Small requests (at
+    most ``SMALL_TEXT_BATCH`` texts on CPU) run on one intra-op thread.
     """
-    model.eval()
-    with text_threads(model, len(texts)):
+    if isinstance(texts, str):
+        raise UserError(f"texts must be a list of strings, not one string: pass [{texts[:40]!r}]")
+    with evaluating(model), text_threads(model, len(texts)):
         chunks = [
             model.encode_text(list(texts[i : i + batch_size]), normalize=True).float().cpu().numpy()
             for i in range(0, len(texts), batch_size)
@@ -131,11 +146,10 @@ def encode_studies(
 ) -> StudyEmbeddings:
     """Unit-norm embeddings of the studies ``ids`` read as ``batches`` (``study_loader``'s, in
     that order): each video ``[V, T, S, S] -> [D]``. On a GPU the video tower runs under bf16
-    autocast (``video_autocast``)."""
+    autocast (``video_autocast``); in eval mode, the model's own put back after."""
     device = model_device(model)
-    model.eval()
     chunks: list[np.ndarray] = []
-    with Progress("embed studies", total=len(ids), unit="study") as bar:
+    with evaluating(model), Progress("embed studies", total=len(ids), unit="study") as bar:
         for batch in batches:
             with video_autocast(device):
                 vectors = model.encode_video(

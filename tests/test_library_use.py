@@ -3,7 +3,11 @@ as written, and the mistakes a caller building tensors by hand makes are named."
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +15,11 @@ import pytest
 import torch
 from tiny_dataset import shared_tiny_checkpoint
 
+from model import PROCESS_ENVIRONMENT
 from model.data.dataset import CMRDataset, StudyVideoDataset
+from model.embed import embed_studies, embed_texts
 from model.errors import UserError
-from model.nn import ClipLoss
+from model.nn import ClipLoss, load_preset
 from model.nn.sentence_loss import SentenceLoss
 from model.training.checkpoint import load_checkpoint
 
@@ -66,6 +72,9 @@ def test_the_readme_python_block_runs_as_written(tiny: tuple[Path, Path]) -> Non
     assert scope["prompts"].shape == (1, studies.vectors.shape[1])
     torch.testing.assert_close(vector.norm(dim=-1), torch.ones(1))
     assert torch.isfinite(scope["loss"]) and not scope["model"].training
+    ranked = scope["ranked"]
+    assert list(ranked.index) == studies.ids and ranked.loc[studies.ids[0], "example"] == "example"
+    assert scope["fresh"].cfg == load_preset("cpu-small").model
 
 
 def test_video_outside_zero_one_is_named_not_embedded(study: tuple) -> None:
@@ -113,3 +122,52 @@ def test_video_on_another_device_than_the_model_is_named(study: tuple) -> None:
     video = torch.empty(1, 9, model.cfg.video.frames, 32, 32, device="meta")
     with pytest.raises(UserError, match="video is on meta but the model on cpu"):
         model.encode_video(video)
+
+
+def test_one_string_is_refused_not_read_as_its_characters(study: tuple) -> None:
+    model, _ = study
+    with pytest.raises(UserError, match="list of strings, not one string"):
+        embed_texts(model, "Dilated left ventricle.")
+
+
+def test_embedding_puts_back_the_mode_a_training_loop_set(tiny: tuple[Path, Path]) -> None:
+    data, checkpoint = tiny
+    model, _ = load_checkpoint(checkpoint)
+    ds = CMRDataset.open(data)
+    model.train()
+    embed_texts(model, ["Dilated LV."])
+    assert model.training
+    embed_studies(model, ds, ids=ds.ids()[:1])
+    assert model.training
+    model.eval()
+    embed_texts(model, ["Dilated LV."])
+    assert not model.training
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "gpu"])
+def test_a_device_the_machine_lacks_is_named(tiny: tuple[Path, Path], device: str) -> None:
+    _, checkpoint = tiny
+    with pytest.raises(UserError, match=re.escape(repr(device))):
+        load_checkpoint(checkpoint, device=device)
+
+
+def test_importing_model_changes_nothing_in_the_process(tmp_path: Path) -> None:
+    """A notebook that imports ``model`` keeps its environment (HF_HUB_OFFLINE set at import
+    stopped its own ``from_pretrained`` downloads), logging and working folder as they were."""
+    code = (
+        "import logging, os, sys\n"
+        "before = dict(os.environ); handlers = list(logging.getLogger().handlers)\n"
+        "import model, model.nn, model.embed, model.zeroshot, model.few_shot, model.errors\n"
+        "import model.training.checkpoint\n"
+        "print(sorted(k for k in set(os.environ) | set(before) if os.environ.get(k) != before.get(k)))\n"
+        "print(logging.getLogger().handlers == handlers, logging.getLogger().level)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in PROCESS_ENVIRONMENT}
+    env["PYTHONPATH"] = str(README.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", f"True {logging.WARNING}"]
+    assert list(tmp_path.iterdir()) == []

@@ -109,7 +109,13 @@ class CMRClip(nn.Module):
         return F.normalize(features, dim=-1) if normalize else features
 
     def encode_text(self, texts: list[str], normalize: bool = False) -> torch.Tensor:
-        """``texts`` (B strings) -> ``[B, D]``; frozen layers come from the cache when enabled."""
+        """``texts`` (a list of B strings) -> float ``[B, D]`` on the model's device.
+
+        Gradients are tracked unless called under ``torch.no_grad()`` (``model.embed.embed_texts``
+        is the no-grad, eval-mode, numpy form). A sentence longer than ``cfg.text.context_length``
+        word pieces is read to that length (``self.text.cut_texts(texts)`` lists such texts); a
+        single string or an empty list raises ``UserError``. Frozen layers come from the cache.
+        """
         features = self.text(texts)
         return F.normalize(features, dim=-1) if normalize else features
 

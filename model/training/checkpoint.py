@@ -50,6 +50,7 @@ from model.checkpoint_meta import (
 from model.errors import CheckpointError, UserError
 from model.nn.config import Preset
 from model.nn.presets import model_mismatch
+from model.training.distributed import usable_device
 from model.training.weights import (
     load_weights,
     pretrained_record,
@@ -224,11 +225,11 @@ def facts_from_payload(path: Path, payload: dict[str, Any]) -> CheckpointFacts:
 def load_checkpoint(
     path: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, CheckpointMeta]:
-    """Rebuild the model from the stored config and load its weights (eval mode)."""
+    """Rebuild the model from the stored config and load its weights (eval mode, on ``device``)."""
     from model.nn.clip_model import CMRClip
     from model.nn.presets import model_config_from_dict
 
-    path = Path(path)
+    path, device = Path(path), usable_device(device)
     payload = read_checkpoint(path)
     meta = meta_from_payload(path, payload)
     try:
@@ -323,8 +324,7 @@ def seed_all(seed: int) -> None:
 
 def capture_rng() -> dict[str, Any]:
     """This process's random states (torch, CUDA, numpy, python) as checkpoint-safe values."""
-    numpy_state = np.random.get_state()
-    python_state = random.getstate()
+    numpy_state, python_state = np.random.get_state(), random.getstate()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
         "numpy": [

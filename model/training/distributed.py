@@ -58,6 +58,23 @@ def resolve_device(choice: str, local_rank: int = 0) -> torch.device:
     return torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
 
 
+def usable_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device`` this machine has, else ``UserError`` naming the problem
+    (a notebook's ``load_checkpoint(path, device="cuda")`` on a CPU box raised deep in torch)."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise UserError(
+            f"device {device!r} is not one torch knows (cpu, cuda, cuda:0, ...)"
+        ) from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device {str(device)!r} was asked for but no CUDA GPU is visible; use cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise UserError(f"device {str(device)!r} was asked for but this machine has {count} GPU(s)")
+    return device
+
+
 def init_distributed(device_choice: str = "auto") -> DistContext:
     """Join the ``torchrun`` process group if there is one (gloo on CPU, NCCL on CUDA)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
