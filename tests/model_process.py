@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from model.progress import PROGRESS_ENV
@@ -30,3 +33,21 @@ def spawn_model(
             stderr=handle,
             start_new_session=own_session,
         )
+
+
+def terminate_when(proc: subprocess.Popen, ready: Callable[[], bool], log: Path) -> int:
+    """SIGTERM to ``proc``'s process group (as the dashboard's Cancel sends it) once ``ready()``
+    holds, and its exit status; killed (and the test failed) if it had ended before, never got
+    ready in 300 s, or took over 120 s to stop."""
+    try:
+        deadline = time.monotonic() + 300
+        while not ready() and proc.poll() is None:
+            assert time.monotonic() < deadline, "the command never got ready to be stopped"
+            time.sleep(0.02)
+        assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+        os.killpg(proc.pid, signal.SIGTERM)
+        return proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import time
 from pathlib import Path
 
 import pytest
-from model_process import spawn_model
+from model_process import spawn_model, terminate_when
 
 from model.atomic import temporaries
 from model.data.dataset import DatasetPaths
@@ -37,18 +35,7 @@ def test_sigterm_to_an_ingest_with_workers_says_so_and_leaves_nothing_half_writt
     out, log, progress = tmp_path / "ds", tmp_path / "ingest.log", tmp_path / "progress.json"
     command = ["ingest", str(raw / "dicom"), "--out", str(out), "--workers", "2"]
     proc = spawn_model(command, log, progress, own_session=True)
-    try:
-        deadline = time.monotonic() + 300
-        while _ingest_stage_done(progress) < 1 and proc.poll() is None:
-            assert time.monotonic() < deadline, "no study was ingested"
-            time.sleep(0.02)
-        assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
-        os.killpg(proc.pid, signal.SIGTERM)
-        code = proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=60)
+    code = terminate_when(proc, lambda: _ingest_stage_done(progress) >= 1, log)
     text = log.read_text(errors="replace")
     assert code == 130, text[-2000:]
     assert "stopped by SIGTERM; finished work is kept" in text, text[-2000:]

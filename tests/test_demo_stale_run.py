@@ -8,9 +8,8 @@ import logging
 from pathlib import Path
 
 import pytest
-from test_demo_resume import SMALL, _fake_sites
+from test_demo_resume import SMALL, _fake_sites, _record_commands
 
-from model import demo
 from model.demo import DemoLayout, DemoOptions, build_demo
 from model.errors import UserError
 
@@ -21,18 +20,6 @@ def _finished_run(layout: DemoLayout) -> None:
     layout.checkpoint.write_bytes(b"old model")
     (layout.run / "last.pt").write_bytes(b"old model")
     (layout.run / "status.json").write_text(json.dumps({"state": "finished"}))
-
-
-def _recorder(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[str]]]:
-    """Each step's command recorded; training writes nothing, so the build stops after it."""
-    ran: list[tuple[str, list[str]]] = []
-
-    def recorded(module: str, argv: list[str]) -> int:
-        ran.append((module, argv))
-        return 0
-
-    monkeypatch.setattr(demo, "run_command", recorded)
-    return ran
 
 
 def test_a_demo_run_whose_dataset_the_build_ingested_anew_is_set_aside_and_retrained(
@@ -47,7 +34,7 @@ def test_a_demo_run_whose_dataset_the_build_ingested_anew_is_set_aside_and_retra
     (layout.dataset("internal") / "studies.parquet").parent.mkdir(parents=True)
     (layout.dataset("internal") / "studies.parquet").write_bytes(b"an older build's")
     _finished_run(layout)
-    ran = _recorder(monkeypatch)
+    ran = _record_commands(monkeypatch)
     with caplog.at_level(logging.WARNING, logger="model.demo"), pytest.raises(UserError):
         build_demo(DemoOptions(root=tmp_path, **SMALL))  # the recorder trains nothing
     train = [argv for name, argv in ran if name == "model.training.train"]
@@ -64,7 +51,7 @@ def test_a_demo_run_on_a_dataset_the_build_kept_is_kept(
     layout = DemoLayout(tmp_path)
     _fake_sites(layout, ingested=("internal",))
     _finished_run(layout)
-    ran = _recorder(monkeypatch)
+    ran = _record_commands(monkeypatch)
     build_demo(DemoOptions(root=tmp_path, **SMALL))
     assert "model.training.train" not in [name for name, _ in ran]
     assert layout.checkpoint.read_bytes() == b"old model"

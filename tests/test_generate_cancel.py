@@ -6,13 +6,11 @@ semaphore objects" warnings into the cancelled job's log."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 from pathlib import Path
 
 import pytest
-from model_process import spawn_model
+from model_process import spawn_model, terminate_when
 
 pytestmark = pytest.mark.slow
 
@@ -28,17 +26,7 @@ def test_sigterm_to_a_generate_with_workers_leaves_no_leaked_semaphores(tmp_path
     log, progress = tmp_path / "generate.log", tmp_path / "progress.json"
     command = ["generate", "--out", str(tmp_path / "raw"), "--studies", "40", "--workers", "2"]
     proc = spawn_model(command, log, progress, own_session=True)
-    try:
-        deadline = time.monotonic() + 300
-        while _done(progress) < 2 and proc.poll() is None:
-            assert time.monotonic() < deadline, "no study was written"
-            time.sleep(0.05)
-        os.killpg(proc.pid, signal.SIGTERM)
-        code = proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=60)
+    code = terminate_when(proc, lambda: _done(progress) >= 2, log)
     time.sleep(1.0)  # the resource tracker writes its warnings once its last client is gone
     text = log.read_text(errors="replace")
     assert "leaked" not in text and "resource_tracker" not in text, text[-2000:]
