@@ -214,3 +214,22 @@ def test_the_processes_get_the_command_line_less_nproc() -> None:
 
     argv = ["-v", "train", "--nproc", "4", "--data", "d", "--nproc=2", "--out", "o"]
     assert child_argv(argv) == ["-v", "train", "--data", "d", "--out", "o"]
+
+
+def test_a_stop_of_an_nproc_run_saves_last_pt_and_ends_stopped(tmp_path: Path) -> None:
+    """The Train page starts multi-GPU runs with ``train --nproc`` and its Stop sends SIGTERM to
+    the job's process group: every process finishes its step, saves, and the run reads stopped,
+    with no traceback in the job's log."""
+    from model_process import spawn_model, terminate_when
+
+    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=200)
+    out, log = tmp_path / "run", tmp_path / "job.log"
+    command = ["train", "--nproc", "2", "--device", "cpu", "--data", str(data)]
+    command += ["--preset", str(preset), "--out", str(out)]
+    proc = spawn_model(command, log, own_session=True)
+    code = terminate_when(proc, lambda: len(_train_losses(out)) >= 2, log)
+    text = log.read_text(errors="replace")
+    assert code != 0 and "Traceback" not in text, text[-3000:]
+    assert RunFolder(out).read_status()["state"] == "stopped", text[-3000:]
+    assert read_checkpoint_meta(out / "last.pt").step >= 2
