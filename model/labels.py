@@ -123,8 +123,7 @@ def _unnamed(name: str, cells: pd.Series, path: str) -> bool:
 
 
 def _line(handle: IO[bytes], head: bytes) -> bytes:
-    """``head`` and the next line of ``handle`` (a UTF-16 file's, ``head``'s BOM says, with
-    its newline's second byte), up to ``_HEADER_BYTES``."""
+    """``head`` and the next line of ``handle`` (UTF-16's: with its newline's second byte)."""
     line = handle.readline(_HEADER_BYTES)
     wide = (head or line).startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     return head + line + (handle.read(1) if wide else b"")
@@ -344,3 +343,8 @@ def unlabelled(names: Iterable[str], columns: Iterable[str]) -> list[tuple[str, 
     names, columns = [str(n) for n in names], [str(c) for c in columns]
     unused = [c for c in columns if c not in names]
     return [(name, closest_name(name, unused)) for name in names if name not in columns]
+
+
+def did_you_mean(close: str | None, quote: str = "'") -> str:
+    """ " (did you mean 'X'?)" for a ``closest_name`` found, else "": the one wording of it."""
+    return f" (did you mean {quote}{close}{quote}?)" if close else ""
