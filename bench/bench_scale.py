@@ -27,17 +27,17 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "bench")]
 
+from bench_dashboard import page_stems  # noqa: E402
+
 VARIANTS = {"embeddings": ("embeddings-site",)}  # a page opened a second way (PAGE_STATE)
 TENSORS = 24
 EXAMPLES = 10  # the Few-shot page's set: its first 5 studies examples, the next 5 counter-examples
 
 
 def page_names(folder: Path = REPO / "pages") -> tuple[str, ...]:
-    """Every page of ``pages/`` (a page added there is benched with no list here to forget it:
-    this one once lacked Few-shot), Home first as a server's first visit opens it, each page's
-    ``VARIANTS`` after it."""
-    stems = sorted((p.stem for p in folder.glob("*.py")), key=lambda stem: (stem != "home", stem))
-    return tuple(name for stem in stems for name in (stem, *VARIANTS.get(stem, ())))
+    """Every page of ``pages/`` in ``page_stems`` order (Home first), each page's ``VARIANTS``
+    after it."""
+    return tuple(name for stem in page_stems(folder) for name in (stem, *VARIANTS.get(stem, ())))
 
 
 PAGES = page_names()

@@ -16,7 +16,7 @@ import pandas as pd
 
 from dashboard.scoring import CI, FindingEvaluation, Scores, diagnosis_name
 from model.evaluation.tables import display_name
-from model.labels import diagnosis_targets, unlabelled
+from model.labels import diagnosis_targets, did_you_mean, unlabelled
 
 SUMMARY_COLUMNS = ("Finding", "AUC", *CI, "Studies", "Positive")
 
@@ -50,10 +50,7 @@ def auc_summary(results: Mapping[str, FindingEvaluation | None]) -> pd.DataFrame
 def unlabelled_findings(findings: Iterable[str], columns: Iterable[str]) -> list[str]:
     """Each finding with no labels column of its exact name, as shown text, with the closest
     unused column when its name looks like a typo of one (``model.labels.unlabelled``)."""
-    return [
-        f"`{name}`" + (f" (did you mean `{close}`?)" if close else "")
-        for name, close in unlabelled(findings, columns)
-    ]
+    return [f"`{name}`" + did_you_mean(close, "`") for name, close in unlabelled(findings, columns)]
 
 
 def label_truth(labels: pd.DataFrame, key: str, classes: Sequence[str] = ()) -> pd.Series:

@@ -24,7 +24,14 @@ from dashboard.zip_import import (
 from model.data.store import LOCK_FILE, ingest_lock
 from model.data.views import ViewMap
 from model.errors import DataError, UserError, not_found
-from model.labels import KEY, closest_name, label_file, read_labels, read_labels_csv
+from model.labels import (
+    KEY,
+    closest_name,
+    did_you_mean,
+    label_file,
+    read_labels,
+    read_labels_csv,
+)
 from model.relocate import is_dataset, locate
 from model.schema import DIAGNOSES, FINDINGS
 from model.workers import usable_cpus
@@ -296,7 +303,7 @@ def misspelt_label_columns(dataset: Path) -> list[str]:
             continue
         close = closest_name(column, known, cutoff=0.8)
         if close:
-            notes.append(f"`{column}` (did you mean `{close}`?)")
+            notes.append(f"`{column}`" + did_you_mean(close, "`"))
     return notes
 
 

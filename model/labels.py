@@ -34,15 +34,7 @@ from model.schema import DIAGNOSES, FINDINGS, DatasetPaths
 
 KEY = "accession_number"
 _HEADER_BYTES = 1 << 20  # a labels file's header line is read up to this many bytes
-VALUES = (
-    "1",
-    "0",
-    "1.0",
-    "0.0",
-    "1,0",
-    "0,0",
-    "",
-)  # a label cell (blank: unknown; 1,0: a decimal comma)
+VALUES = ("1", "0", "1.0", "0.0", "1,0", "0,0", "")  # a cell (blank: unknown; 1,0: decimal comma)
 # Wrong cell values an error may quote: short numbers and the words a spreadsheet uses for yes,
 # no or unknown. Any other text is not quoted: the file given may be a report or a patient list.
 _QUOTABLE = re.compile(
@@ -56,6 +48,7 @@ _WHAT_TO_DO = (
 )
 _UNNAMED = re.compile(r"Unnamed: \d+")  # a column without a name: a spreadsheet's row numbers
 _SCIENTIFIC = re.compile(r"\d(\.\d+)?E[+-]?\d+", re.IGNORECASE)
+_SEP_HINT = re.compile(r'"?sep=(\\t|\t|[^\w\s"])"?', re.IGNORECASE)  # Excel's "sep=;" first line
 
 
 def read_labels_csv(path: str | Path) -> pd.DataFrame:
@@ -79,9 +72,9 @@ def check_labels_header(path: str | Path) -> None:
         raise DataError(not_found("labels file", path))
     try:
         with path.open("rb") as handle:
-            head = handle.readline(_HEADER_BYTES)
-            if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                head += handle.read(1)  # the newline's other byte
+            head = _line(handle, b"")
+            if _sep_hint(head.decode(_codec(head), errors="replace")) is not None:
+                head = _line(handle, head)  # Excel's "sep=;" first: the header is the next line
     except OSError as err:
         raise DataError(f"labels file {path} cannot be read: {err}") from err
     read_labels(io.BytesIO(head), str(path))
@@ -129,14 +122,32 @@ def _unnamed(name: str, cells: pd.Series, path: str) -> bool:
     )
 
 
+def _line(handle: IO[bytes], head: bytes) -> bytes:
+    """``head`` and the next line of ``handle`` (UTF-16's: with its newline's second byte)."""
+    line = handle.readline(_HEADER_BYTES)
+    wide = (head or line).startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    return head + line + (handle.read(1) if wide else b"")
+
+
+def _codec(raw: bytes) -> str:
+    """The codec a file's BOM names: UTF-8 with Excel's BOM, UTF-16 with either; else UTF-8."""
+    boms = {codecs.BOM_UTF8: "utf-8-sig", codecs.BOM_UTF16_LE: "utf-16"}
+    boms[codecs.BOM_UTF16_BE] = "utf-16"
+    return next((name for bom, name in boms.items() if raw.startswith(bom)), "utf-8")
+
+
+def _sep_hint(line: str) -> str | None:
+    """The delimiter a first line ``sep=;`` names (the hint Excel reads and some exports
+    write, ``sep=\\t`` or a tab for tabs); None for any other line."""
+    match = _SEP_HINT.fullmatch(line.rstrip("\r\n"))
+    return None if match is None else "\t" if match[1] == "\\t" else match[1]
+
+
 def _decode(raw: bytes, path: str) -> str:
     """The file's text: UTF-8 (with or without the BOM Excel writes) or UTF-16 with its BOM
     (Excel's "Unicode Text"); any other encoding is refused, saying how to save it."""
-    boms = {codecs.BOM_UTF8: "utf-8-sig", codecs.BOM_UTF16_LE: "utf-16"}
-    boms[codecs.BOM_UTF16_BE] = "utf-16"
-    codec = next((name for bom, name in boms.items() if raw.startswith(bom)), "utf-8")
     try:
-        return raw.decode(codec)
+        return raw.decode(_codec(raw))
     except UnicodeDecodeError as err:
         raise DataError(
             f"labels file {path} is not a readable CSV: it is not UTF-8 text ({err.reason} at "
@@ -147,9 +158,13 @@ def _decode(raw: bytes, path: str) -> str:
 def _table(text: str, path: str) -> tuple[list[str], list[list[str]]]:
     """Header cells (stripped, the schema's names as keys: ``_known_name``; the accession
     number's column found in any case, by the delimiter, ',' ';' or tab, that gives it) and the
-    rows that are not blank, padded to the header; a row longer than the header is refused."""
+    rows that are not blank, padded to the header; a row longer than the header is refused.
+    A first line ``sep=;`` (Excel's hint) is skipped and its delimiter used."""
+    hint = _sep_hint(text.partition("\n")[0])
+    text = text.partition("\n")[2] if hint is not None else text
     first = text.splitlines()[0] if text.strip() else ""
-    delimiter = next((d for d in ",;\t" if _key_index(_cells(first, d)) is not None), ",")
+    guess = next((d for d in ",;\t" if _key_index(_cells(first, d)) is not None), ",")
+    delimiter = hint or guess
     try:
         lines = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
     except csv.Error as err:
@@ -328,3 +343,8 @@ def unlabelled(names: Iterable[str], columns: Iterable[str]) -> list[tuple[str, 
     names, columns = [str(n) for n in names], [str(c) for c in columns]
     unused = [c for c in columns if c not in names]
     return [(name, closest_name(name, unused)) for name in names if name not in columns]
+
+
+def did_you_mean(close: str | None, quote: str = "'") -> str:
+    """ " (did you mean 'X'?)" for a ``closest_name`` found, else "": the one wording of it."""
+    return f" (did you mean {quote}{close}{quote}?)" if close else ""

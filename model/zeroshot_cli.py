@@ -21,7 +21,7 @@ import pandas as pd
 from model.atomic import atomic_write_with
 from model.errors import DataError, UserError
 from model.input_checks import check_inputs
-from model.labels import label_file, labels_by_study, unlabelled
+from model.labels import did_you_mean, label_file, labels_by_study, unlabelled
 from model.output_path import check_not_an_input, check_output_path
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 from model.zeroshot import finding_metrics, score_diagnoses, score_findings
@@ -86,12 +86,11 @@ def warn_unlabelled_findings(prompt_set: PromptSet, labels: pd.DataFrame, path: 
     column in the labels: it gets probabilities but no metrics (a key typo'd in the YAML,
     ``lv_dilaton``, dropped ``lv_dilation`` from the metrics without a word)."""
     for name, close in unlabelled(prompt_set.findings, labels.columns):
-        hint = f" (did you mean '{close}'?)" if close else ""
         log.warning(
             "prompt-set finding '%s' has no column in %s: probabilities only, no metrics%s",
             name,
             path,
-            hint,
+            did_you_mean(close),
         )
 
 

@@ -32,7 +32,7 @@ from model.evaluation.suite import SuiteConfig, evaluate_site
 from model.evaluation.tables import paper_format, write_tables
 from model.prompts import PromptSet
 from model.schema import DIAGNOSES
-from tests.eval_fakes import FakeDataset, fake_encoder, fake_prompts
+from tests.eval_fakes import PROMPTS, FakeDataset, fake_encoder, fake_prompts
 
 CONFIG = SuiteConfig(
     bootstrap=50, fewshot=FewShotConfig(shots=(1, 4), episodes=10), probe=ProbeConfig(folds=3)
@@ -85,6 +85,24 @@ def test_one_class_column_and_missing_prompts_are_reported_not_fatal(tmp_path: P
     assert "no prompts for label 'rv_dilation'" in text
     assert "rv_dilation" not in set(result.zeroshot["label_key"])
     assert "rv_dilation" in set(result.probe["label_key"])  # probes need no prompts
+
+
+def test_a_label_without_prompts_names_the_prompted_name_it_likely_misspells(
+    tmp_path: Path,
+) -> None:
+    """``evaluate`` says "did you mean" as ``zeroshot`` does, by the same rule (closest_name)."""
+    dataset = FakeDataset(tmp_path, n=40, seed=1)
+    labels = dataset.labels().rename(columns={"lv_dilation": "lv_dilaton"})
+    prompts = {**PROMPTS, "diagnoses": {**PROMPTS["diagnoses"], "NICM": ["dilated"]}}
+    del prompts["diagnoses"]["nicm"]
+    site = load_site(dataset, "internal", True, labels)
+    result = evaluate_site(fake_encoder(), site, PromptSet.from_dict(prompts), CONFIG)
+    text = " | ".join(result.problems)
+    assert (
+        "no prompts for label 'lv_dilaton' in the prompt set (did you mean 'lv_dilation'?)" in text
+    )
+    assert "no prompts for diagnosis 'nicm' in the prompt set (did you mean 'NICM'?)" in text
+    assert "no prompts for label 'lge'" not in text
 
 
 def test_labels_left_out_for_want_of_studies_are_reported(tmp_path: Path) -> None:

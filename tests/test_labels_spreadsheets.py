@@ -48,6 +48,11 @@ def as_records(labels: pd.DataFrame) -> dict[str, list[float]]:
         b"Unnamed: 0,accession_number,lv_dysfunction,hcm\n0,A1,1,0\n1,A2,0,\n",
         # rows Excel leaves blank at the end, and a trailing empty cell
         (GOOD + ",,\n,,\n").replace("A1,1,0\n", "A1,1,0,\n").encode(),
+        # Excel's "sep=" hint as the first line: skipped, and the delimiter it names used
+        ("sep=;\n" + GOOD.replace(",", ";").replace(";1;0", ";1,0;0,0")).encode(),
+        ("sep=,\r\n" + GOOD.replace("\n", "\r\n")).encode("utf-8-sig"),
+        ("sep=\t\n" + GOOD.replace(",", "\t")).encode("utf-16"),
+        ('"SEP=\\t"\n' + GOOD.replace(",", "\t")).encode(),
     ],
 )
 def test_a_spreadsheet_save_reads_the_same_values(tmp_path: Path, data: bytes) -> None:

@@ -23,6 +23,7 @@ from model.evaluation.metrics import (
 )
 from model.evaluation.probes import one_vs_rest
 from model.evaluation.site_probes import binary_row, diagnosis_block
+from model.labels import closest_name, did_you_mean
 from model.prompts import PromptSet
 from model.zeroshot import (
     finding_logits,
@@ -48,10 +49,12 @@ def zeroshot_findings(
     resamples seeded by ``seed``.
     """
     rows, roc = [], {}
+    unclaimed = [n for n in logits if n not in site.labels.columns]  # prompted, no column
     for name, known in findings.items():
         if name not in logits:
+            hint = did_you_mean(closest_name(name, unclaimed))
             problems.append(
-                f"no prompts for label '{name}' in the prompt set; zero-shot skipped for it"
+                f"no prompts for label '{name}' in the prompt set{hint}; zero-shot skipped for it"
             )
             continue
         p = logit_probabilities(logits[name])[known]
@@ -92,10 +95,12 @@ def zeroshot_diagnosis(
     per-study probabilities are added to ``diagnoses``."""
     classes = list(prompts.diagnoses)
     labelled = [c for c in site.diagnosis_columns() if site.labels[c].eq(1).any()]
+    unclaimed = [c for c in classes if c not in site.labels.columns]  # prompted, no column
     for name in labelled:
         if name not in prompts.diagnoses:
+            hint = did_you_mean(closest_name(name, unclaimed))
             problems.append(
-                f"no prompts for diagnosis '{name}' in the prompt set; "
+                f"no prompts for diagnosis '{name}' in the prompt set{hint}; "
                 "its studies are left out of zero-shot diagnosis"
             )
     usable, targets = site.diagnosis_targets(classes)
