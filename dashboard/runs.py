@@ -24,6 +24,7 @@ from dashboard.run_compare import open_estimate, run_facts
 from dashboard.run_state import read_status, run_is_live, run_state, state_with_job
 from dashboard.settings import CHECKPOINT_FILES, Settings
 from model.atomic import atomic_write_json
+from model.clock import local_clock
 from model.errors import OutOfDeviceMemory, UserError, storage_problem
 from model.evaluation.retrieval import TOP_K, recalls_fixed_by
 from model.file_lock import FileLock
@@ -110,9 +111,7 @@ def runs_table(runs: list[Path], root: Path, jobs: list[Any] = ()) -> pd.DataFra
                 "eta": format_eta(status.get("eta_s")) if run_is_live(state) else "",
                 "best": best,
                 "checkpoint": _checkpoint_of(run),
-                "updated": time.strftime(
-                    "%m-%d %H:%M", time.localtime(status.get("updated") or _mtime(run))
-                ),
+                "updated": local_clock(status.get("updated") or _mtime(run), "%m-%d %H:%M"),
                 "tower": facts.tower,
                 "dataset": facts.dataset,
                 "path": str(run),
