@@ -24,7 +24,6 @@ from dashboard.run_compare import open_estimate, run_facts
 from dashboard.run_state import read_status, run_is_live, run_state, state_with_job
 from dashboard.settings import CHECKPOINT_FILES, Settings
 from model.atomic import atomic_write_json
-from model.clock import local_clock
 from model.errors import OutOfDeviceMemory, UserError, storage_problem
 from model.evaluation.retrieval import TOP_K, recalls_fixed_by
 from model.file_lock import FileLock
@@ -111,7 +110,7 @@ def runs_table(runs: list[Path], root: Path, jobs: list[Any] = ()) -> pd.DataFra
                 "eta": format_eta(status.get("eta_s")) if run_is_live(state) else "",
                 "best": best,
                 "checkpoint": _checkpoint_of(run),
-                "updated": local_clock(status.get("updated") or _mtime(run), "%m-%d %H:%M"),
+                "updated": updated_at(status.get("updated") or _mtime(run)),
                 "tower": facts.tower,
                 "dataset": facts.dataset,
                 "path": str(run),
@@ -151,6 +150,17 @@ def _best_val(metrics: pd.DataFrame) -> str:
     if "selection_score" in metrics and metrics["selection_score"].notna().any():
         return f"R@1/5/10 {metrics['selection_score'].max():.3f}"
     return ""
+
+
+def updated_at(stamp: Any) -> pd.Timestamp:
+    """``stamp`` (seconds since the epoch) as a UTC time, ``NaT`` for none: the table sorts it
+    by time and the page writes it in the reader's zone, with the zone's name. A text column
+    ("11-01 01:30") sorted by letters: a run updated at 01:10 after the clocks went back came
+    before one at 01:30 an hour earlier, and January's runs before December's."""
+    try:
+        return pd.Timestamp(float(stamp), unit="s", tz="UTC")
+    except (TypeError, ValueError, OverflowError):
+        return pd.NaT
 
 
 def _mtime(path: Path) -> float:

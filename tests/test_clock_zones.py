@@ -3,17 +3,22 @@ order things were made across a daylight-saving change (``model.clock``)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from dashboard_fixtures import finished_run
 
 from dashboard.evaluation_view import evaluation_command
 from dashboard.job import _clock
 from dashboard.run_state import _state_elsewhere
+from dashboard.run_view import runs_columns
+from dashboard.runs import runs_table, updated_at
 from dashboard.settings import Settings
 from model.clock import LOG_DATE_FORMAT, local_clock, utc_stamp, zone_name
 from model.file_lock import FileLock, _read_holder
@@ -92,3 +97,26 @@ def test_a_lock_holder_and_a_log_line_name_the_zone(zone, tmp_path: Path) -> Non
     record.created = BEFORE_FALL_BACK
     line = logging.Formatter(LOG_FORMAT, datefmt=LOG_DATE_FORMAT).format(record)
     assert line.startswith("2026-11-01 17:30:00 JST INFO model: epoch 1")
+
+
+def test_the_runs_table_sorts_updated_by_time_across_the_change(zone, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The Updated column was text ("11-01 01:10"): sorted by its letters, the run updated after
+    the clocks went back came before the one 40 minutes earlier; January's before December's."""
+    zone("America/Los_Angeles")
+    stamps = {"before": BEFORE_FALL_BACK, "after": AFTER_FALL_BACK, "last-year": 1767225600.0}
+    runs = []
+    for name, stamp in stamps.items():
+        best = finished_run(tmp_path, name, 0)
+        status = best.parent / "status.json"
+        status.write_text(json.dumps({"state": "finished", "updated": stamp}))
+        runs.append(best.parent)
+    table = runs_table(runs, tmp_path)
+    newest_first = table.sort_values("updated", ascending=False)["run"].tolist()
+    assert newest_first == ["runs/after", "runs/before", "runs/last-year"]
+    assert str(table["updated"].dt.tz) == "UTC"
+    shown = runs_columns("Europe/Berlin")["updated"]["type_config"]
+    assert (shown["type"], shown["timezone"]) == ("datetime", "Europe/Berlin")
+
+
+def test_an_unreadable_update_time_is_left_blank() -> None:
+    assert updated_at(None) is pd.NaT and updated_at("soon") is pd.NaT
