@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from PIL import Image
 
 from dashboard.jobs import model_command
 from dashboard.settings import Settings, position_of
+from model.clock import utc_stamp
 from model.errors import DataError
 from model.evaluation.headline import headline_text
 from model.evaluation.headline_sentence import headline_sentence
@@ -165,7 +165,7 @@ def evaluation_command(
     checkpoints are evaluated beside ``checkpoint`` and compared with it on the same studies.
     Without ``labels`` each site is evaluated with its own labels file (``label_file``)."""
     check_external_sites(dataset, [] if external is None else [external])
-    out = settings.evaluations_dir / time.strftime("eval-%Y%m%d-%H%M%S")
+    out = settings.evaluations_dir / f"eval-{utc_stamp()}"
     args = ["evaluate", "--checkpoint", str(checkpoint), "--data", str(dataset)]
     if external is not None:
         args += ["--external", str(external)]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from dashboard.formatting import format_eta
+from model.clock import local_clock
 
 _CANCEL_GRACE_S = 3.0
 # A training run stops after its current step (validation and last.pt included when it ends an
@@ -127,12 +128,13 @@ def _is_number(value: Any) -> bool:
 
 
 def _clock(stamp: Any, now: float | None = None) -> str:
-    """``14:02:05`` today; ``12-03 14:02:05`` (month-day) on an earlier day: a training job runs
-    for days, and a bare clock time would not say which."""
+    """``14:02:05 JST`` today; ``12-03 14:02:05 JST`` (month-day) on an earlier day: a training
+    job runs for days, and a bare clock time would not say which. The zone is the server's: its
+    reader may be in another (``model.clock``)."""
     try:
         started = time.localtime(float(stamp))
     except (TypeError, ValueError, OverflowError, OSError):
         return "an unknown time"
     today = time.localtime(time.time() if now is None else now)
     same_day = started[:3] == today[:3]
-    return time.strftime("%H:%M:%S" if same_day else "%m-%d %H:%M:%S", started)
+    return local_clock(stamp, "%H:%M:%S" if same_day else "%m-%d %H:%M:%S")

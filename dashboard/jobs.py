@@ -48,6 +48,7 @@ from dashboard.job import Job, load_json_object, stop_grace_s
 from dashboard.processes import current_user, kill_tree, may_signal, process_alive
 from dashboard.run_state import run_ended_since
 from model.atomic import atomic_write_json
+from model.clock import utc_stamp
 from model.errors import UserError, storage_problem
 from model.file_lock import FileLock
 from model.process_start import host_elsewhere, proc_start, this_host
@@ -118,7 +119,7 @@ class JobManager:
         outputs: dict[str, str] | None,
         env: dict[str, str] | None,
     ) -> Job:
-        job_id = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        job_id = f"{kind}-{utc_stamp()}-{secrets.token_hex(3)}"
         folder = self.jobs_dir / job_id
         folder.mkdir(parents=True)
         child_env = {**os.environ, **(env or {})}

@@ -13,6 +13,7 @@ from typing import Any
 
 from dashboard.file_clock import silent_s
 from dashboard.processes import process_alive
+from model.clock import local_clock
 from model.process_start import host_elsewhere, process_started
 from model.relocate import written_elsewhere
 from model.training.run_folder import RunFolder
@@ -100,7 +101,7 @@ def _state_elsewhere(state: str, host: str, silent: float | None) -> str:
     """``STATE on HOST`` while the run's status is rewritten there, else ``lost on HOST``."""
     if silent is None or silent < RUN_SILENCE_S:
         return f"{state} on {host}"
-    heard = time.strftime("%m-%d %H:%M", time.localtime(time.time() - silent))
+    heard = local_clock(time.time() - silent, "%m-%d %H:%M")
     return f"lost on {host} (last heard {heard})"
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+from streamlit.elements.lib.column_types import ColumnConfig
 
 from dashboard.inert_text import markdown_text
 from dashboard.job import Job
-from dashboard.runs import log_tail
+from dashboard.runs import RUN_TABLE_HEADERS, log_tail
 
 _NOTES_KEY = "train-run-notes"  # {run path: [(kind, text), ...]}
 _ICONS = {"error": ":material/block:", "info": ":material/lock:", "success": None}
@@ -53,3 +54,21 @@ def failure_log(run: Path, state: str, job: Job | None) -> None:
     elif state in ("failed", "crashed"):
         st.error(f"The run {state}. Last lines of its log:")
         st.code(log_tail(run), language=None)
+
+
+NARROW_COLUMNS = frozenset({"active", "tower"})  # short values
+UPDATED_FORMAT = "YYYY-MM-DD HH:mm z"  # date, time and the zone's name, as the browser writes it
+
+
+def runs_columns(viewer_zone: str | None) -> dict[str, ColumnConfig]:
+    """The runs table's columns; Updated (a UTC time) is written in ``viewer_zone`` (the
+    browser's, ``st.context.timezone``; UTC when it is not known), with the zone's name: the
+    server's zone may be another, and the column sorts by time, not by its letters."""
+    columns: dict[str, ColumnConfig] = {
+        name: st.column_config.TextColumn(header, width="small" if name in NARROW_COLUMNS else None)
+        for name, header in RUN_TABLE_HEADERS.items()
+    }
+    columns["updated"] = st.column_config.DatetimeColumn(
+        RUN_TABLE_HEADERS["updated"], format=UPDATED_FORMAT, timezone=viewer_zone
+    )
+    return columns

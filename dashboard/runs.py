@@ -110,9 +110,7 @@ def runs_table(runs: list[Path], root: Path, jobs: list[Any] = ()) -> pd.DataFra
                 "eta": format_eta(status.get("eta_s")) if run_is_live(state) else "",
                 "best": best,
                 "checkpoint": _checkpoint_of(run),
-                "updated": time.strftime(
-                    "%m-%d %H:%M", time.localtime(status.get("updated") or _mtime(run))
-                ),
+                "updated": updated_at(status.get("updated") or _mtime(run)),
                 "tower": facts.tower,
                 "dataset": facts.dataset,
                 "path": str(run),
@@ -152,6 +150,17 @@ def _best_val(metrics: pd.DataFrame) -> str:
     if "selection_score" in metrics and metrics["selection_score"].notna().any():
         return f"R@1/5/10 {metrics['selection_score'].max():.3f}"
     return ""
+
+
+def updated_at(stamp: Any) -> pd.Timestamp:
+    """``stamp`` (seconds since the epoch) as a UTC time, ``NaT`` for none: the table sorts it
+    by time and the page writes it in the reader's zone, with the zone's name. A text column
+    ("11-01 01:30") sorted by letters: a run updated at 01:10 after the clocks went back came
+    before one at 01:30 an hour earlier, and January's runs before December's."""
+    try:
+        return pd.Timestamp(float(stamp), unit="s", tz="UTC")
+    except (TypeError, ValueError, OverflowError):
+        return pd.NaT
 
 
 def _mtime(path: Path) -> float:

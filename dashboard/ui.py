@@ -135,7 +135,7 @@ def _job_body(jobs: JobManager, job: Job) -> None:
     with st.container(border=True):
         head, button = st.columns([5, 1])
         head.markdown(f"{icon} **{markdown_text(job.title)}** — {job.state}")
-        head.caption(job.origin.capitalize())
+        head.caption(job.origin[:1].upper() + job.origin[1:])  # capitalize() lowercased JST
         if job.running:
             _stop_controls(jobs, job, head, button)
             fraction = job.progress.get("fraction")

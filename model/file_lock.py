@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from model.clock import local_clock
 from model.errors import UserError
 
 _POLL_S = 0.2
@@ -109,5 +110,7 @@ def _read_holder(fd: int) -> str:
         return "pid unknown"
     if "pid" not in info:
         return "pid unknown"
-    started = time.strftime("%H:%M:%S", time.localtime(info.get("since", 0)))
-    return f"pid {info['pid']}, since {started}"
+    try:
+        return f"pid {info['pid']}, since {local_clock(info.get('since'))}"
+    except ValueError:
+        return f"pid {info['pid']}"

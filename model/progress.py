@@ -24,10 +24,10 @@ from types import TracebackType
 from tqdm import tqdm
 
 from model.atomic import atomic_write_json
+from model.clock import LOG_DATE_FORMAT
 
 PROGRESS_ENV = "CMR_PROGRESS_FILE"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-LOG_DATE_FORMAT = "%H:%M:%S"
 _MIN_INTERVAL_S = 0.3
 _prefixes: list[str] = []
 _parts: list[Progress] = []  # the stages whose ``part`` is under way, innermost last

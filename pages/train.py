@@ -19,10 +19,9 @@ from dashboard.run_compare import comparison_figure, comparison_table, run_line
 from dashboard.run_dataset import trained_on
 from dashboard.run_selection import in_table_order, picked_now, shown_run, table_key
 from dashboard.run_state import state_with_job
-from dashboard.run_view import failure_log, forget_notes, keep_notes, show_notes
+from dashboard.run_view import failure_log, forget_notes, keep_notes, runs_columns, show_notes
 from dashboard.runs import (
     CHECKPOINT_ONLY,
-    RUN_TABLE_HEADERS,
     TrainForm,
     delete_run,
     job_for_run,
@@ -48,7 +47,6 @@ RUNS_PREPARED_KEY = "train-runs-prepared"
 SHOWN_RUN_KEY = "train-shown-run"  # the run below the table, kept across refreshes
 GONE_RUN_KEY = "train-gone-run"  # the run shown here that someone deleted, until another is picked
 LAUNCHED_RUN_KEY = "train-launched-run"  # a run this session just launched or resumed: shown next
-NARROW_COLUMNS = frozenset({"active", "tower"})  # short values
 EPOCHS_HELP = f"{meaning('epoch')} With a time budget: the most it trains."
 LR_HELP = f"{meaning('learning rate')} E.g. 0.001 or 1e-5."
 studio = Studio()
@@ -285,12 +283,7 @@ def runs_section() -> None:
     event = st.dataframe(
         table.drop(columns=["path"]),
         hide_index=True,
-        column_config={
-            name: st.column_config.TextColumn(
-                header, width="small" if name in NARROW_COLUMNS else None
-            )
-            for name, header in RUN_TABLE_HEADERS.items()
-        },
+        column_config=runs_columns(st.context.timezone),
         on_select="rerun",
         selection_mode="single-row",
         key=table_key(paths),

@@ -129,7 +129,8 @@ def test_the_job_panel_says_whose_job_it_is_and_why_it_cannot_stop_it(
     job = manager.launch("train", SLEEP, title="Train alice-run")
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.switch_page("pages/train.py").run()
-    assert any(f"Started by {current_user()} at " in c.value for c in at.caption)
+    (said,) = [c.value for c in at.caption if f"Started by {current_user()} at " in c.value]
+    assert said.endswith(f" {time.localtime().tm_zone}")  # the zone as named, not lowercased
     _other_accounts_job(monkeypatch, job.pid)
     at.button(key=f"cancel-{job.id}").click().run()
     assert not at.exception, [e.value for e in at.exception]

@@ -27,7 +27,6 @@ import pickle
 import random
 import re
 import shutil
-import time
 import zipfile
 from collections.abc import Collection
 from pathlib import Path
@@ -47,6 +46,7 @@ from model.checkpoint_meta import (
     read_sidecar,
     write_sidecar,
 )
+from model.clock import utc_stamp
 from model.errors import CheckpointError, UserError
 from model.nn.config import Preset
 from model.nn.presets import model_mismatch
@@ -286,7 +286,7 @@ def recover_last_checkpoint(last: Path, best: Path) -> None:
             f"cannot resume: {problem}, and {best.name} cannot replace it ({err}). "
             f"Restore {last.name} from a backup, or start a new run with another --out"
         ) from None
-    aside = last.with_name(f"{last.stem}.damaged-{time.strftime('%Y%m%d-%H%M%S')}.pt")
+    aside = last.with_name(f"{last.stem}.damaged-{utc_stamp()}.pt")
     os.replace(last, aside)
     publish_copy(best, last)
     log.warning(

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from model.atomic import atomic_write_json, atomic_write_text, remove_stale_temps
+from model.clock import LOG_DATE_FORMAT
 from model.errors import UserError
 from model.file_lock import FileLock
 from model.output_path import check_output_path
@@ -202,7 +203,7 @@ class RunFolder:
     def attach_log(self) -> None:
         """Copy the ``model`` logger's records into train.log for the rest of the run."""
         handler = _RunLog(self.log_path)
-        handler.setFormatter(logging.Formatter(_LOG_FORMAT, datefmt="%H:%M:%S"))
+        handler.setFormatter(logging.Formatter(_LOG_FORMAT, datefmt=LOG_DATE_FORMAT))
         handler.setLevel(logging.INFO)
         logger = logging.getLogger("model")
         logger.addHandler(handler)
