@@ -11,13 +11,16 @@ seconds. So a button's outcome is kept in the session (``keep_notes``) and drawn
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
-from streamlit.elements.lib.column_types import ColumnConfig
 
 from dashboard.inert_text import markdown_text
 from dashboard.job import Job
 from dashboard.runs import RUN_TABLE_HEADERS, log_tail
+
+if TYPE_CHECKING:  # a private module of Streamlit's: its name for what st.column_config makes
+    from streamlit.elements.lib.column_types import ColumnConfig
 
 _NOTES_KEY = "train-run-notes"  # {run path: [(kind, text), ...]}
 _ICONS = {"error": ":material/block:", "info": ":material/lock:", "success": None}
