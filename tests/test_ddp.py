@@ -231,5 +231,6 @@ def test_a_stop_of_an_nproc_run_saves_last_pt_and_ends_stopped(tmp_path: Path) -
     code = terminate_when(proc, lambda: len(_train_losses(out)) >= 2, log)
     text = log.read_text(errors="replace")
     assert code != 0 and "Traceback" not in text, text[-3000:]
+    assert "stopped by SIGTERM; each process's own lines above say where it stopped" in text
     assert RunFolder(out).read_status()["state"] == "stopped", text[-3000:]
     assert read_checkpoint_meta(out / "last.pt").step >= 2

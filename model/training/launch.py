@@ -82,8 +82,9 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
             run(launcher)  # torchrun's main, less its @record report and traceback
     except ChildFailedError as err:
         return _failure_status(err, nproc)
-    except SignalException as err:
-        log.error("stopped by signal %d before every process had ended", err.sigval)
+    except SignalException as err:  # a Stop or Cancel: each process was asked to save and end
+        name = signal.Signals(err.sigval).name
+        log.error("stopped by %s; each process's own lines above say where it stopped", name)
         return 128 + int(err.sigval)
     return 0
 
