@@ -19,27 +19,17 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.pixels.decoders.base import get_decoder
 from pydicom.uid import JPEG2000Lossless, SecondaryCaptureImageStorage, generate_uid
+from test_dicom_read import COLS, ROWS, _pattern
+from test_dicom_read import _classic as _classic_image
 
 from model.data.dicom_read import DicomReadError, read_headers, read_pixels
 from model.data.ingest import ingest
 from model.data.series import build_series, pooled_locations, select_sax_levels
 
-ROWS, COLS = 40, 32  # big enough for the JPEG 2000 encoder
-
-
-def _pattern() -> np.ndarray:
-    return (np.arange(ROWS * COLS).reshape(ROWS, COLS) * 7 % 251).astype(np.uint16)
-
 
 def _classic(tmp_path: Path, **tags) -> tuple[Path, Dataset]:
-    spec = StudySpec(rows=ROWS, cols=COLS, spacing=1.25)
-    ds = base_dataset(spec, generate_uid(), "CINE_SAX", 3)
-    ds.InstanceNumber, ds.TriggerTime = 4, 120.5
-    ds.ImagePositionPatient, ds.ImageOrientationPatient = [1, 2, 3], [1, 0, 0, 0, 1, 0]
-    for key, value in tags.items():
-        setattr(ds, key, value)
-    path = tmp_path / "a.dcm"
-    write_image(ds, _pattern(), path)
+    """``test_dicom_read``'s classic MR image, read back with the file meta it was written with."""
+    path, _ = _classic_image(tmp_path, **tags)
     return path, pydicom.dcmread(path)
 
 
