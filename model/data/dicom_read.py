@@ -87,6 +87,7 @@ class SliceHeader:
     stack: str = ""  # StackID of a multi-stack enhanced image; "" when the file holds one stack
     stack_position: int | None = None  # InStackPositionNumber of an enhanced image's frame
     other_identifiers: tuple[str, ...] = ()  # OtherPatientIDs and OtherPatientNames
+    cardiac_images: int | None = None  # CardiacNumberOfImages: the phases of one cycle
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,7 @@ def _refuse_derived_pictures(top: TopLevel) -> None:
 def _common_fields(top: TopLevel, path: str) -> dict:
     number = top.number("InstanceNumber")
     series_number = top.number("SeriesNumber")
+    cardiac_images = top.number("CardiacNumberOfImages")
     return {
         "path": path,
         "study_uid": top.text("StudyInstanceUID"),
@@ -261,6 +263,7 @@ def _common_fields(top: TopLevel, path: str) -> dict:
         "rows": top.unsigned_short("Rows") or 0,
         "cols": top.unsigned_short("Columns") or 0,
         "instance_number": int(number) if number is not None else None,
+        "cardiac_images": int(cardiac_images) if 1 < (cardiac_images or 0) < 10_000 else None,
     }
 
 

@@ -109,24 +109,42 @@ def _choose_locations(
     if "lge_sax" in slots:
         chosen["lge_sax"] = _pool("lge_sax", slots.pop("lge_sax"), problems)
     for slot, stacks in slots.items():
-        stacks = sorted(stacks, key=recency)
-        newest = stacks[-1]
-        kept = f"{newest.series_number} ({newest.part})" if newest.part else newest.series_number
-        for dropped in stacks[:-1]:
-            problems.append(
-                (
-                    dropped.locations[0].images[0].path,
-                    _series_label(dropped),
-                    "warning",
-                    f"another series also fills {slot}; kept series {kept}",
-                )
-            )
-        if slot in chosen:
-            continue
-        stack = stacks[-1]
-        complete = [location for location in stack.locations if location.complete]
-        chosen[slot] = [(complete[len(complete) // 2], stack)]
+        stack = _newest_complete(slot, stacks, problems)
+        if stack is not None and slot not in chosen:
+            complete = [location for location in stack.locations if location.complete]
+            chosen[slot] = [(complete[len(complete) // 2], stack)]
     return chosen
+
+
+def _newest_complete(
+    slot: str, stacks: list[SeriesStack], problems: list[Problem]
+) -> SeriesStack | None:
+    """The newest (``recency``) of a view's stacks with a complete location, a warning naming it
+    on each other stack; None, with a line saying why, when every one was left out."""
+    stacks = sorted(stacks, key=recency)
+    usable = [stack for stack in stacks if any(loc.complete for loc in stack.locations)]
+    if not usable:
+        newest = stacks[-1]
+        reason = f"{slot}: left empty, every slice of its series is incomplete"
+        problems.append(
+            (newest.locations[0].images[0].path, _series_label(newest), "rejected", reason)
+        )
+        return None
+    kept = usable[-1]
+    name = f"{kept.series_number} ({kept.part})" if kept.part else kept.series_number
+    for dropped in stacks:
+        if dropped is kept:
+            continue
+        why = " (the newest complete one)" if recency(dropped) > recency(kept) else ""
+        problems.append(
+            (
+                dropped.locations[0].images[0].path,
+                _series_label(dropped),
+                "warning",
+                f"another series also fills {slot}; kept series {name}{why}",
+            )
+        )
+    return kept
 
 
 def _pool(
