@@ -17,7 +17,9 @@ from dicom_factory import StudySpec, write_study
 
 from model.data.dicom_read import read_headers
 from model.data.ingest import ingest
-from model.data.series import build_series, group_series
+from model.data.resample import GridConfig
+from model.data.series import build_series, group_series, pooled_locations
+from model.data.study import build_study
 from model.schema import VIEW_SLOTS
 
 SLICES = 7
@@ -120,3 +122,64 @@ def test_a_long_axis_cine_left_a_phase_short_is_masked_not_a_traceback(tmp_path:
         "4ch: left empty, every slice of its series is incomplete"
     ]
     assert pd.read_parquet(out / "studies.parquet").iloc[0].views == "sax_base,sax_mid,sax_apex"
+
+
+@pytest.mark.parametrize(
+    ("per_slice", "dropped", "kept_line"),
+    [
+        (False, "003_0021.dcm", ("2 FIESTA SA", "3 FIESTA SA", "series 3", "series 2")),
+        (True, "013_0003.dcm", ("5 FIESTA SA", "13 FIESTA SA", "series 13", "series 5")),
+    ],
+    ids=["one series per stack", "one series per slice"],
+)
+def test_a_position_acquired_again_keeps_the_newest_complete_slice(
+    tmp_path: Path, per_slice: bool, dropped: str, kept_line: tuple[str, ...]
+) -> None:
+    """The stack acquired again, its re-acquisition an image short at the mid slice: that
+    position kept the newest series' incomplete slice, and the level fell to a neighbour (or
+    stayed empty). The earlier complete slice is kept there, and the report says which."""
+    src = tmp_path / "src"
+    spec = _spec(one_series_per_sax_slice=per_slice, extra_series=[("sax", "FIESTA SA")])
+    folder = write_study(src, spec)
+    (folder / dropped).unlink()  # slice 3 (base 0), a middle phase, of the second acquisition
+    out = tmp_path / "out"
+    ingest(src, out, size=SIZE, fov_mm=FOV_MM)
+    assert level_slices(out) == {"sax_base": 1, "sax_mid": 3, "sax_apex": 5}
+    older, newer, newer_name, older_name = kept_line
+    warnings = _report(out).query("reason.str.contains('acquired again')", engine="python")
+    lines = dict(zip(warnings["series"], warnings["reason"], strict=True))
+    again = "acquired again in this series, its slice there incomplete; kept the earlier"
+    assert (
+        lines[newer] == f"1 sax slice position(s) {again} {older_name} there (the newest complete)"
+    )
+    if not per_slice:  # the other positions keep the newest, as before
+        kept = f"acquired again in {newer_name}; kept {newer_name} there (the newest)"
+        assert lines[older] == f"6 sax slice position(s) {kept}"
+
+
+def test_the_kept_repeat_does_not_depend_on_file_order_or_series_numbers(tmp_path: Path) -> None:
+    """Anonymisers strip SeriesNumber: the newest is then told by SeriesInstanceUID, and the
+    choice at each position is the same whatever order the series were read in."""
+    spec = _spec(one_series_per_sax_slice=False, extra_series=[("sax", "FIESTA SA")])
+    folder = write_study(tmp_path, spec)
+    uids = {read_headers(folder / f"{n:03d}_0001.dcm")[0].series_uid: n for n in (2, 3)}
+    (folder / f"{uids[max(uids)]:03d}_0021.dcm").unlink()  # from the one its UID makes newest
+    headers = [
+        dataclasses.replace(h, series_number=0)
+        for path in sorted(folder.iterdir())
+        for h in read_headers(path)
+    ]
+    stacks = [build_series(images) for images in group_series(headers).values()]
+    complete = next(s for s in stacks if all(loc.complete for loc in s.locations))
+    later = max(stacks, key=lambda s: s.series_uid)
+    choices = {
+        tuple(stack.series_uid for _, stack in pooled_locations(order)[0])
+        for order in (stacks, stacks[::-1])
+    }
+    expected = [later.series_uid] * SLICES
+    expected[3] = complete.series_uid
+    assert choices == {tuple(expected)}
+    problems = build_study(headers, GridConfig(frames=4, size=16)).problems
+    [line] = [reason for *_, reason in problems if "newest complete" in reason]
+    named = f"series 0 (SeriesInstanceUID ...{complete.series_uid[-12:]})"
+    assert line.endswith(f"kept the earlier {named} there (the newest complete)")

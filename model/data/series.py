@@ -249,9 +249,11 @@ def pooled_locations(
     """Slice locations of several stacks, base -> apex, and the repeats left out.
 
     Locations within ``LOCATION_TOLERANCE_MM`` of each other are one position acquired again: the
-    newest series (``recency``: highest SeriesNumber, then SeriesInstanceUID) is kept there, however
-    its position differs from the earlier one's. The repeats are (series left out, series kept)
-    pairs, one per left-out location.
+    newest series (``recency``: highest SeriesNumber, then SeriesInstanceUID) with a complete
+    slice there is kept, however its position differs from the earlier one's (a re-acquisition
+    an export left an image short does not displace the complete earlier one); the newest when
+    none is complete. The repeats are (series left out, series kept) pairs, one per left-out
+    location.
     """
     pairs = sorted(
         ((location, stack) for stack in stacks for location in stack.locations),
@@ -265,7 +267,8 @@ def pooled_locations(
             clusters.append([pair])
     kept, repeats = [], []
     for cluster in clusters:
-        newest = max(cluster, key=lambda pair: recency(pair[1]))
+        complete = [pair for pair in cluster if pair[0].complete] or cluster
+        newest = max(complete, key=lambda pair: (*recency(pair[1]), pair[0].distance))
         kept.append(newest)
         repeats += [(pair[1], newest[1]) for pair in cluster if pair is not newest]
     return kept, repeats

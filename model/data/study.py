@@ -150,22 +150,35 @@ def _newest_complete(
 def _pool(
     slot: str, stacks: list[SeriesStack], problems: list[Problem]
 ) -> list[tuple[Location, SeriesStack]]:
-    """``pooled_locations`` of a slot's stacks; a warning per series with positions left out."""
+    """``pooled_locations`` of a slot's stacks; a warning per series with positions left out,
+    naming the series kept there and why (the newest, or the newest complete one)."""
     pooled, repeats = pooled_locations(stacks)
     pairs = {(dropped.series_uid, kept.series_uid): (dropped, kept) for dropped, kept in repeats}
     counts = Counter((dropped.series_uid, kept.series_uid) for dropped, kept in repeats)
     for key, count in counts.items():
         dropped, kept = pairs[key]
-        problems.append(
-            (
-                dropped.locations[0].images[0].path,
-                _series_label(dropped),
-                "warning",
-                f"{count} {slot} slice position(s) acquired again in series {kept.series_number}; "
-                f"kept series {kept.series_number} there (the newest)",
+        name = _series_name(kept, dropped)
+        if recency(kept) > recency(dropped):
+            why = f"acquired again in {name}; kept {name} there (the newest)"
+        else:
+            why = (
+                f"acquired again in this series, its slice there incomplete; kept the earlier "
+                f"{name} there (the newest complete)"
             )
+        reason = f"{count} {slot} slice position(s) {why}"
+        problems.append(
+            (dropped.locations[0].images[0].path, _series_label(dropped), "warning", reason)
         )
     return pooled
+
+
+def _series_name(kept: SeriesStack, other: SeriesStack) -> str:
+    """``series N`` naming ``kept`` in a line about ``other``, with the end of its
+    SeriesInstanceUID where the two share a SeriesNumber (none, as anonymisers often leave)."""
+    name = f"series {kept.series_number}"
+    if kept.series_number == other.series_number:
+        name += f" (SeriesInstanceUID ...{kept.series_uid[-12:]})"
+    return name
 
 
 class _PixelCache:
