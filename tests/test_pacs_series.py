@@ -183,3 +183,18 @@ def test_the_kept_repeat_does_not_depend_on_file_order_or_series_numbers(tmp_pat
     [line] = [reason for *_, reason in problems if "newest complete" in reason]
     named = f"series 0 (SeriesInstanceUID ...{complete.series_uid[-12:]})"
     assert line.endswith(f"kept the earlier {named} there (the newest complete)")
+
+
+def test_a_cardiac_number_of_images_no_slice_reaches_is_not_held_against_them(
+    tmp_path: Path,
+) -> None:
+    """A header whose CardiacNumberOfImages exceeds every slice's phase count is wrong, not an
+    export that dropped a file from each slice: the stack is kept whole."""
+    folder = write_study(tmp_path, _spec(one_series_per_sax_slice=False))
+    headers = [
+        dataclasses.replace(h, cardiac_images=8)
+        for path in sorted(folder.iterdir())
+        for h in read_headers(path)
+    ]
+    stack = build_series(headers)
+    assert all(location.complete for location in stack.locations) and not stack.warnings

@@ -53,10 +53,17 @@ def mark_incomplete(locations: list[Location]) -> str | None:
 
 def mark_short(locations: list[Location]) -> str | None:
     """Mark the complete cine locations short of their own cycle (``phase_shortfall``) as
-    incomplete, and return a report line naming them (None when none is)."""
+    incomplete, and return a report line naming them (None when none is).
+
+    A CardiacNumberOfImages above the phase count of every slice of a multi-slice series is
+    the header's mistake, not a file missing from each slice: it is not held against them."""
+    complete = [location for location in locations if location.complete]
+    trusted = len(locations) == 1 or any(
+        not _declared_short(location.images) for location in complete
+    )
     named = []
     for number, location in enumerate(locations, start=1):
-        why = phase_shortfall(location.images) if location.complete else None
+        why = phase_shortfall(location.images, trusted) if location.complete else None
         if why:
             location.complete = False
             named.append(f"slice {number} ({why})" if len(locations) > 1 else why)
@@ -70,16 +77,23 @@ def mark_short(locations: list[Location]) -> str | None:
     )
 
 
-def phase_shortfall(images: list[SliceHeader]) -> str | None:
+def phase_shortfall(images: list[SliceHeader], declared: bool = True) -> str | None:
     """Why the phase-ordered ``images`` of one cine location lack part of their cycle, or None:
-    fewer than the CardiacNumberOfImages every one of them names, or a gap in their order key."""
+    fewer than the CardiacNumberOfImages every one of them names (when ``declared``), or a gap
+    in their order key."""
     if len(images) < 2:
         return None
-    declared = {header.cardiac_images for header in images}
-    expected = declared.pop() if len(declared) == 1 else None
-    if expected is not None and expected > len(images):
+    expected = _declared_short(images)
+    if declared and expected:
         return f"{len(images)} phases of the {expected} its CardiacNumberOfImages names"
     return _order_gap(images)
+
+
+def _declared_short(images: list[SliceHeader]) -> int | None:
+    """The CardiacNumberOfImages all of ``images`` name when it is more than their count."""
+    declared = {header.cardiac_images for header in images}
+    expected = declared.pop() if len(declared) == 1 else None
+    return expected if expected is not None and expected > len(images) else None
 
 
 def _order_key(images: list[SliceHeader]) -> tuple[str, list[float]] | None:
