@@ -32,7 +32,9 @@ def _views(out: Path) -> str:
 
 
 @pytest.mark.parametrize("recode", [False, True], ids=["byte copy", "re-encoded copy"])
-def test_an_image_exported_twice_is_read_once_with_one_line(tmp_path: Path, recode: bool) -> None:
+def test_an_image_exported_twice_is_read_once_with_one_line(
+    tmp_path: Path, recode: bool, caplog: pytest.LogCaptureFixture
+) -> None:
     """A copy (the same bytes, or the same image in another transfer syntax) keeps the first,
     and one line names the file it copies: a multi-frame copy gave one line per frame."""
     src = tmp_path / "src"
@@ -59,6 +61,10 @@ def test_an_image_exported_twice_is_read_once_with_one_line(tmp_path: Path, reco
         ]
     ]
     assert _views(out) == "sax_base,sax_mid,sax_apex,4ch"
+    assert [r.getMessage() for r in caplog.records if "copy images" in r.getMessage()] == [
+        "1 file(s) copy images already read (same SOPInstanceUID); the first copies kept, each "
+        "copy named in ingest_report.csv"
+    ]
 
 
 def test_two_different_images_under_one_uid_are_both_read(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ it is a different image under the same UID (``model.data.duplicates``).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import defaultdict
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from model.data.time_limit import FILE_SECONDS, TimeLimitExceeded, time_limit
 from model.progress import Progress
 
 CHUNK_FILES = 64
+
+log = logging.getLogger(__name__)
 
 
 def walk_files(src: Path, problems: list[Problem]) -> list[str]:
@@ -115,7 +118,7 @@ def scan_headers(
     ``identifiers``."""
     by_study: dict[str, list[SliceHeader]] = defaultdict(list)
     first: dict[tuple[str, int], SliceHeader] = {}
-    duplicates, reported = DuplicateCheck(), set()
+    duplicates, reported, copies = DuplicateCheck(), set(), set()
     chunks = list(_chunks(files, CHUNK_FILES))
     results: Iterator[tuple[list[SliceHeader], list[Problem], set[str]]]
     results = executor.map(scan_chunk, chunks) if executor else map(scan_chunk, chunks)
@@ -131,9 +134,16 @@ def scan_headers(
                         problems.append((header.path, "", level, reason))
                         reported.add(header.path)
                     if level == "skipped":
+                        copies.add(header.path)
                         continue
                 else:
                     first[key] = header
                 by_study[header.study_uid].append(header)
             bar.update(len(chunk))
+    if copies:  # an export copied in twice: one line here, the files in the report
+        log.warning(
+            "%d file(s) copy images already read (same SOPInstanceUID); the first copies kept, "
+            "each copy named in ingest_report.csv",
+            len(copies),
+        )
     return dict(by_study)
