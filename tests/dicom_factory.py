@@ -66,6 +66,7 @@ class StudySpec:
     extra_series: list[tuple[str, str]] = field(default_factory=list)
     one_series_per_sax_slice: bool = False
     trigger_times: bool = True
+    cardiac_number_of_images: bool = True  # CardiacNumberOfImages on each cine image
     charset: str = ""  # SpecificCharacterSet the names and descriptions are written in
     other_patient_ids: list[str] = field(default_factory=list)  # OtherPatientIDs, if any
     study_uid: str = field(default_factory=generate_uid)
@@ -279,6 +280,8 @@ def _cine(
             ds.InstanceNumber = instance
             if spec.trigger_times:
                 ds.TriggerTime = round(phase * 900.0 / spec.phases, 2)
+            if spec.cardiac_number_of_images:
+                ds.CardiacNumberOfImages = spec.phases
             pixels = _image(spec, disc_radius_mm(phase, spec.phases) * (1 - offset / 200.0))
             write_image(ds, pixels, folder / f"{number:03d}_{instance:04d}.dcm")
 

@@ -1,6 +1,6 @@
 """Opening one file as a DICOM data set, bounded: the file size is checked first, small files are
 parsed from memory, and data sets stored without the Part 10 header (no preamble, as older
-archives keep them) are read too. Every failure is a ``DicomReadError`` whose message is the
+archives keep them) are read too; ``decode_pixels`` decodes its pixel data. Every failure is a ``DicomReadError`` whose message is the
 reason written to the ingest report.
 """
 
@@ -9,9 +9,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.pixels.decoders.base import get_decoder
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 MAX_FILE_BYTES = 2 * 1024**3
@@ -91,3 +93,29 @@ def short_reason(err: BaseException) -> str:
     patient identifiers are scrubbed from it (``report_scrub.REASON_CHARS``); cut here, a path
     quoted in it could end inside a patient's name, a fragment no identifier matches."""
     return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def decode_pixels(ds: Dataset) -> np.ndarray:
+    """``ds.pixel_array`` (compressed transfer syntaxes through the pylibjpeg plugins);
+    DicomReadError naming what to install when no decoder for its syntax is, else the reason."""
+    try:
+        return ds.pixel_array
+    except Exception as err:  # decoders raise many types; the reason goes to the report
+        reason = _missing_decoder(ds) or f"pixel decode failed: {short_reason(err)}"
+        raise DicomReadError(reason) from err
+
+
+def _missing_decoder(ds: Dataset) -> str | None:
+    """Why a compressed file cannot be decoded when no decoder for its transfer syntax is
+    installed, naming the packages that would decode it (pydicom's own message names them on
+    lines the report's one-line reason leaves out); None when one is installed."""
+    syntax = ds.file_meta.get("TransferSyntaxUID")
+    try:
+        decoder = get_decoder(syntax)
+    except (NotImplementedError, ValueError, TypeError):  # no decoder exists for this syntax
+        return None
+    if decoder.is_available:
+        return None
+    # pydicom names each plugin as "pylibjpeg - requires pylibjpeg>=2.0 and pylibjpeg-openjpeg>=2.0"
+    options = [plugin.split(" - requires ", 1)[-1] for plugin in decoder.missing_dependencies]
+    return f"no decoder installed for {syntax.name}: install {'; or '.join(options)}"

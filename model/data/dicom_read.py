@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from pydicom.pixels.decoders.base import get_decoder
 
 from model.data.deid import other_identifiers, patient_identifiers
+from model.data.derived_images import refuse_colour, refuse_derived_pictures
 from model.data.dicom_frames import (
     frame_geometry,
     frame_inversion_time,
@@ -33,7 +33,7 @@ from model.data.dicom_frames import (
     frame_stack_position,
     frame_timing,
 )
-from model.data.dicom_open import DicomReadError, open_data_set, short_reason
+from model.data.dicom_open import DicomReadError, decode_pixels, open_data_set
 from model.data.dicom_tags import TopLevel
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,6 @@ _PIXEL_TAG = 0x7FE00010
 _PER_FRAME_TAG = 0x52009230  # PerFrameFunctionalGroupsSequence
 _SHARED_TAG = 0x52009229  # SharedFunctionalGroupsSequence
 _DIRECTORY_RECORDS_TAG = 0x00041220  # DirectoryRecordSequence: only a DICOMDIR has it
-_SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"  # its SOP class; multi-frame ones add ".1"-".4"
 
 
 @dataclass
@@ -87,6 +86,7 @@ class SliceHeader:
     stack: str = ""  # StackID of a multi-stack enhanced image; "" when the file holds one stack
     stack_position: int | None = None  # InStackPositionNumber of an enhanced image's frame
     other_identifiers: tuple[str, ...] = ()  # OtherPatientIDs and OtherPatientNames
+    cardiac_images: int | None = None  # CardiacNumberOfImages: the phases of one cycle
 
 
 @dataclass(frozen=True)
@@ -190,12 +190,13 @@ def _frame_headers(top: TopLevel, path: Path) -> list[SliceHeader]:
         raise DicomReadError(f"modality {modality} is not MR")
     if top.has(_DIRECTORY_RECORDS_TAG):
         raise DicomReadError("DICOMDIR: the export's index, not an image (its images are read)")
-    _refuse_derived_pictures(top)
+    refuse_derived_pictures(top)
     if not top.text("StudyInstanceUID") or not top.text("SeriesInstanceUID"):
         # pydicom stops quietly where a file cut short (an interrupted copy) ends mid-header
         cut = "" if top.has(_PIXEL_TAG) else " and no pixel data: a truncated file?"
         raise DicomReadError(f"missing StudyInstanceUID or SeriesInstanceUID{cut}")
     layout = _check_pixels(top, path)
+    refuse_colour(top, path)
     common = _common_fields(top, str(path))
     enhanced = _enhanced(top, layout.frames)
     groups = range(layout.frames) if enhanced else [-1]
@@ -225,21 +226,10 @@ def _frame_headers(top: TopLevel, path: Path) -> list[SliceHeader]:
     return headers
 
 
-def _refuse_derived_pictures(top: TopLevel) -> None:
-    """DicomReadError for a secondary capture (a screenshot of a viewer, a report page) or a
-    palette-colour image (a colour-coded map): pictures made from a study, never an acquisition,
-    though they keep its study, modality and often its series' description and geometry; read
-    as one, a "CINE SAX" screenshot took a short-axis slice's place as the newest series there."""
-    sop_class = top.text("SOPClassUID")
-    if sop_class == _SECONDARY_CAPTURE or sop_class.startswith(_SECONDARY_CAPTURE + "."):
-        raise DicomReadError("secondary capture (a screenshot or saved picture), not an MR image")
-    if top.text("PhotometricInterpretation").upper() == "PALETTE COLOR":
-        raise DicomReadError("palette colour image (a colour-coded map), not an MR image")
-
-
 def _common_fields(top: TopLevel, path: str) -> dict:
     number = top.number("InstanceNumber")
     series_number = top.number("SeriesNumber")
+    cardiac_images = top.number("CardiacNumberOfImages")
     return {
         "path": path,
         "study_uid": top.text("StudyInstanceUID"),
@@ -261,6 +251,7 @@ def _common_fields(top: TopLevel, path: str) -> dict:
         "rows": top.unsigned_short("Rows") or 0,
         "cols": top.unsigned_short("Columns") or 0,
         "instance_number": int(number) if number is not None else None,
+        "cardiac_images": int(cardiac_images) if 1 < (cardiac_images or 0) < 10_000 else None,
     }
 
 
@@ -268,22 +259,6 @@ def _enhanced(top: TopLevel, frames: int) -> bool:
     """Whether frames keep their attributes in functional groups: multi-frame images, and
     enhanced images of one frame (a single-slice LGE view)."""
     return frames > 1 or top.has(_PER_FRAME_TAG) or top.has(_SHARED_TAG)
-
-
-def _missing_decoder(ds: pydicom.Dataset) -> str | None:
-    """Why a compressed file cannot be decoded when no decoder for its transfer syntax is
-    installed, naming the packages that would decode it (pydicom's own message names them on
-    lines the report's one-line reason leaves out); None when one is installed."""
-    syntax = ds.file_meta.get("TransferSyntaxUID")
-    try:
-        decoder = get_decoder(syntax)
-    except (NotImplementedError, ValueError, TypeError):  # no decoder exists for this syntax
-        return None
-    if decoder.is_available:
-        return None
-    # pydicom names each plugin as "pylibjpeg - requires pylibjpeg>=2.0 and pylibjpeg-openjpeg>=2.0"
-    options = [plugin.split(" - requires ", 1)[-1] for plugin in decoder.missing_dependencies]
-    return f"no decoder installed for {syntax.name}: install {'; or '.join(options)}"
 
 
 def _finish(image: np.ndarray, layout: PixelLayout) -> np.ndarray:
@@ -318,11 +293,7 @@ def read_pixels(path: str | Path, layout: PixelLayout | None = None) -> np.ndarr
     ds = open_data_set(path)
     top = TopLevel(ds)
     layout = _check_pixels(top, path)
-    try:
-        pixels = ds.pixel_array
-    except Exception as err:  # decoders raise many types; the reason goes to the report
-        reason = _missing_decoder(ds) or f"pixel decode failed: {short_reason(err)}"
-        raise DicomReadError(reason) from err
+    pixels = decode_pixels(ds)
     if (top.unsigned_short("SamplesPerPixel") or 1) > 1:
         pixels = pixels.mean(axis=-1)
     return _finish(pixels, layout)

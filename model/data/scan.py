@@ -2,11 +2,13 @@
 
 Every file that cannot be used becomes a ``skipped`` problem with its reason (not DICOM,
 truncated, no pixel data, not MR, unreadable, ...); empty folders and unreadable folders too.
-Duplicate instances (the same SOPInstanceUID and frame seen twice) keep the first copy.
+An image seen again under one SOPInstanceUID and frame keeps its first copy, or is read too when
+it is a different image under the same UID (``model.data.duplicates``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import defaultdict
 from collections.abc import Iterator
@@ -14,11 +16,14 @@ from concurrent.futures import Executor
 from pathlib import Path
 
 from model.data.dicom_read import DicomReadError, SliceHeader, read_headers
+from model.data.duplicates import DuplicateCheck
 from model.data.study import Problem
 from model.data.time_limit import FILE_SECONDS, TimeLimitExceeded, time_limit
 from model.progress import Progress
 
 CHUNK_FILES = 64
+
+log = logging.getLogger(__name__)
 
 
 def walk_files(src: Path, problems: list[Problem]) -> list[str]:
@@ -112,7 +117,8 @@ def scan_headers(
     inline); the patient identifiers of files skipped after their header was read are added to
     ``identifiers``."""
     by_study: dict[str, list[SliceHeader]] = defaultdict(list)
-    seen: set[tuple[str, int]] = set()
+    first: dict[tuple[str, int], SliceHeader] = {}
+    duplicates, reported, copies = DuplicateCheck(), set(), set()
     chunks = list(_chunks(files, CHUNK_FILES))
     results: Iterator[tuple[list[SliceHeader], list[Problem], set[str]]]
     results = executor.map(scan_chunk, chunks) if executor else map(scan_chunk, chunks)
@@ -122,12 +128,22 @@ def scan_headers(
             identifiers.update(skipped)
             for header in headers:
                 key = (header.sop_uid, header.frame)
-                if key in seen:
-                    problems.append(
-                        (header.path, "", "skipped", "duplicate instance (same SOPInstanceUID)")
-                    )
-                    continue
-                seen.add(key)
+                if key in first:
+                    level, reason = duplicates.verdict(first[key], header)
+                    if header.path not in reported:  # one line a file, not one a frame
+                        problems.append((header.path, "", level, reason))
+                        reported.add(header.path)
+                    if level == "skipped":
+                        copies.add(header.path)
+                        continue
+                else:
+                    first[key] = header
                 by_study[header.study_uid].append(header)
             bar.update(len(chunk))
+    if copies:  # an export copied in twice: one line here, the files in the report
+        log.warning(
+            "%d file(s) copy images already read (same SOPInstanceUID); the first copies kept, "
+            "each copy named in ingest_report.csv",
+            len(copies),
+        )
     return dict(by_study)

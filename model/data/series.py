@@ -6,19 +6,20 @@ orientations (a short-axis stack with long-axis views, one multi-plane localizer
 part are grouped into slice locations by their position along the slice normal,
 which is oriented base -> apex (positive along the LV long axis, LPS). Within a location, cine
 phases are ordered by TriggerTime, else TemporalPositionIdentifier, else InstanceNumber (with a
-warning). A cine slice whose phase count differs from the one most slices share (an export
-that dropped a file) fills no view, with a report line. Short-axis cine locations from one or
+warning). A cine slice an export left an image short (``model.data.completeness``) fills no
+view, with a report line. Short-axis cine locations from one or
 several series are pooled (a position acquired again keeps its newest series), and base / mid /
 apex are picked at 20 / 50 / 80 % of the stack from base to apex, each from a complete slice.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from model.data.completeness import InconsistentPhases, mark_incomplete, mark_short
 from model.data.dicom_read import SliceHeader
 from model.data.resample import implausible_spacing
 from model.data.views import LV_AXIS
@@ -37,7 +38,7 @@ class SeriesError(Exception):
 @dataclass
 class Location:
     """One slice position: ``distance`` mm along the oriented normal, images in phase order;
-    not ``complete`` when it holds fewer or more phases than most slices of its stack."""
+    not ``complete`` when it lacks part of its cardiac cycle (``model.data.completeness``)."""
 
     distance: float
     images: list[SliceHeader]
@@ -152,35 +153,6 @@ def _distance(image: SliceHeader, normal: np.ndarray | None) -> float:
     return float(image.stack_position or 0)
 
 
-def mark_incomplete(locations: list[Location]) -> str | None:
-    """Mark the cine locations whose phase count is not the one most of them share as
-    incomplete, and return a report line naming them; SeriesError when no count is shared by
-    more than half of the locations (no complete stack to keep).
-
-    An export that dropped a file leaves its slice a phase short; resampling that slice's cycle
-    to the others' length would misalign its phases, so it fills no view (``select_sax_levels``),
-    while the complete slices of the stack still do."""
-    counts = Counter(len(location.images) for location in locations)
-    if len(counts) < 2 or max(counts) < 2:  # consistent, or single images (no cine)
-        return None
-    phases, complete = counts.most_common(1)[0]
-    if complete * 2 <= len(locations):
-        raise SeriesError(
-            f"inconsistent phase counts across slices: {sorted(counts)} (no count shared by "
-            f"more than half of the {len(locations)} slices)"
-        )
-    named = []
-    for number, location in enumerate(locations, start=1):
-        if len(location.images) != phases:
-            location.complete = False
-            named.append(f"slice {number} ({len(location.images)} phases)")
-    return (
-        f"{len(named)} of {len(locations)} slices (numbered base to apex) left out, their "
-        f"phase count not the {phases} of the others (an image missing from the export?): "
-        f"{', '.join(named)}"
-    )
-
-
 def build_series(headers: list[SliceHeader], part: str = "") -> SeriesStack:
     """Group one series' (or ``part``'s) images into ordered locations; SeriesError when it
     cannot be used."""
@@ -205,9 +177,12 @@ def build_series(headers: list[SliceHeader], part: str = "") -> SeriesStack:
         if note and note not in warnings:
             warnings.append(note)
         locations.append(Location(_distance(ordered[0], normal), ordered, first.series_number))
-    left_out = mark_incomplete(locations) if first.inversion_time is None else None
-    if left_out:
-        warnings.append(left_out)
+    if first.inversion_time is None:  # a cine: every slice must hold its whole cycle
+        try:
+            left_out = [mark_incomplete(locations), mark_short(locations)]
+        except InconsistentPhases as err:
+            raise SeriesError(str(err)) from err
+        warnings += [line for line in left_out if line]
     return SeriesStack(
         series_uid=first.series_uid,
         series_description=first.series_description,
@@ -274,9 +249,11 @@ def pooled_locations(
     """Slice locations of several stacks, base -> apex, and the repeats left out.
 
     Locations within ``LOCATION_TOLERANCE_MM`` of each other are one position acquired again: the
-    newest series (``recency``: highest SeriesNumber, then SeriesInstanceUID) is kept there, however
-    its position differs from the earlier one's. The repeats are (series left out, series kept)
-    pairs, one per left-out location.
+    newest series (``recency``: highest SeriesNumber, then SeriesInstanceUID) with a complete
+    slice there is kept, however its position differs from the earlier one's (a re-acquisition
+    an export left an image short does not displace the complete earlier one); the newest when
+    none is complete. The repeats are (series left out, series kept) pairs, one per left-out
+    location.
     """
     pairs = sorted(
         ((location, stack) for stack in stacks for location in stack.locations),
@@ -290,7 +267,8 @@ def pooled_locations(
             clusters.append([pair])
     kept, repeats = [], []
     for cluster in clusters:
-        newest = max(cluster, key=lambda pair: recency(pair[1]))
+        complete = [pair for pair in cluster if pair[0].complete] or cluster
+        newest = max(complete, key=lambda pair: (*recency(pair[1]), pair[0].distance))
         kept.append(newest)
         repeats += [(pair[1], newest[1]) for pair in cluster if pair is not newest]
     return kept, repeats
@@ -302,7 +280,7 @@ def select_sax_levels(
     """Map sax_base / sax_mid / apex to locations at 20 / 50 / 80 % of the base -> apex stack
     (one location: mid; two: base and apex).
 
-    A level whose location is incomplete (``mark_incomplete``) takes the nearer complete
+    A level whose location is incomplete (``model.data.completeness``) takes the nearer complete
     neighbour no other level holds; without one the level stays empty. Levels are placed along
     the whole stack, so a left-out slice never shifts the others (of three slices, a mid slice
     left out leaves base and apex, never base labelled mid)."""

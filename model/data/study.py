@@ -109,45 +109,76 @@ def _choose_locations(
     if "lge_sax" in slots:
         chosen["lge_sax"] = _pool("lge_sax", slots.pop("lge_sax"), problems)
     for slot, stacks in slots.items():
-        stacks = sorted(stacks, key=recency)
-        newest = stacks[-1]
-        kept = f"{newest.series_number} ({newest.part})" if newest.part else newest.series_number
-        for dropped in stacks[:-1]:
-            problems.append(
-                (
-                    dropped.locations[0].images[0].path,
-                    _series_label(dropped),
-                    "warning",
-                    f"another series also fills {slot}; kept series {kept}",
-                )
-            )
-        if slot in chosen:
-            continue
-        stack = stacks[-1]
-        complete = [location for location in stack.locations if location.complete]
-        chosen[slot] = [(complete[len(complete) // 2], stack)]
+        stack = _newest_complete(slot, stacks, problems)
+        if stack is not None and slot not in chosen:
+            complete = [location for location in stack.locations if location.complete]
+            chosen[slot] = [(complete[len(complete) // 2], stack)]
     return chosen
 
 
-def _pool(
+def _newest_complete(
     slot: str, stacks: list[SeriesStack], problems: list[Problem]
-) -> list[tuple[Location, SeriesStack]]:
-    """``pooled_locations`` of a slot's stacks; a warning per series with positions left out."""
-    pooled, repeats = pooled_locations(stacks)
-    pairs = {(dropped.series_uid, kept.series_uid): (dropped, kept) for dropped, kept in repeats}
-    counts = Counter((dropped.series_uid, kept.series_uid) for dropped, kept in repeats)
-    for key, count in counts.items():
-        dropped, kept = pairs[key]
+) -> SeriesStack | None:
+    """The newest (``recency``) of a view's stacks with a complete location, a warning naming it
+    on each other stack; None, with a line saying why, when every one was left out."""
+    stacks = sorted(stacks, key=recency)
+    usable = [stack for stack in stacks if any(loc.complete for loc in stack.locations)]
+    if not usable:
+        newest = stacks[-1]
+        reason = f"{slot}: left empty, every slice of its series is incomplete"
+        problems.append(
+            (newest.locations[0].images[0].path, _series_label(newest), "rejected", reason)
+        )
+        return None
+    kept = usable[-1]
+    name = f"{kept.series_number} ({kept.part})" if kept.part else kept.series_number
+    for dropped in stacks:
+        if dropped is kept:
+            continue
+        why = " (the newest complete one)" if recency(dropped) > recency(kept) else ""
         problems.append(
             (
                 dropped.locations[0].images[0].path,
                 _series_label(dropped),
                 "warning",
-                f"{count} {slot} slice position(s) acquired again in series {kept.series_number}; "
-                f"kept series {kept.series_number} there (the newest)",
+                f"another series also fills {slot}; kept series {name}{why}",
             )
         )
+    return kept
+
+
+def _pool(
+    slot: str, stacks: list[SeriesStack], problems: list[Problem]
+) -> list[tuple[Location, SeriesStack]]:
+    """``pooled_locations`` of a slot's stacks; a warning per series with positions left out,
+    naming the series kept there and why (the newest, or the newest complete one)."""
+    pooled, repeats = pooled_locations(stacks)
+    pairs = {(dropped.series_uid, kept.series_uid): (dropped, kept) for dropped, kept in repeats}
+    counts = Counter((dropped.series_uid, kept.series_uid) for dropped, kept in repeats)
+    for key, count in counts.items():
+        dropped, kept = pairs[key]
+        name = _series_name(kept, dropped)
+        if recency(kept) > recency(dropped):
+            why = f"acquired again in {name}; kept {name} there (the newest)"
+        else:
+            why = (
+                f"acquired again in this series, its slice there incomplete; kept the earlier "
+                f"{name} there (the newest complete)"
+            )
+        reason = f"{count} {slot} slice position(s) {why}"
+        problems.append(
+            (dropped.locations[0].images[0].path, _series_label(dropped), "warning", reason)
+        )
     return pooled
+
+
+def _series_name(kept: SeriesStack, other: SeriesStack) -> str:
+    """``series N`` naming ``kept`` in a line about ``other``, with the end of its
+    SeriesInstanceUID where the two share a SeriesNumber (none, as anonymisers often leave)."""
+    name = f"series {kept.series_number}"
+    if kept.series_number == other.series_number:
+        name += f" (SeriesInstanceUID ...{kept.series_uid[-12:]})"
+    return name
 
 
 class _PixelCache:
