@@ -56,6 +56,7 @@ class CMRDataset:
         missing = [c for c in REQUIRED_COLUMNS if c not in studies.columns]
         if missing:
             raise DataError(f"{paths.studies} lacks columns {missing}; re-run ingest")
+        check_every_study_has_a_view(paths, studies)
         return cls(root, studies.reset_index(drop=True), settings)
 
     @property
@@ -156,6 +157,28 @@ class CMRDataset:
     def fingerprint(self) -> str:
         """Hex id that changes whenever studies.parquet or any study tensor changes."""
         return self._fingerprint
+
+
+def check_every_study_has_a_view(paths: DatasetPaths, studies: pd.DataFrame) -> None:
+    """DataError naming the studies whose every view slot is missing (``view_frames`` all 0).
+
+    Ingest never writes one (it rejects a study with no usable view), but a studies.parquet
+    edited by hand or written by another tool can hold one. The video tower would pool nothing
+    for it and give every such study the same vector: a constant point in the embedding map
+    and an equal score for every search, with no sign of why.
+    """
+    empty = [
+        str(study_id)
+        for study_id, counts in zip(studies["study_id"], studies["view_frames"], strict=True)
+        if counts is None or not any(int(count) > 0 for count in counts)
+    ]
+    if empty:
+        named = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+        raise DataError(
+            f"{paths.studies} lists {len(empty)} stud{'y' if len(empty) == 1 else 'ies'} with "
+            f"no view (view_frames all 0): {named}. Ingest never writes such a study; remove "
+            "its row, or ingest its images again"
+        )
 
 
 def read_linkage(path: Path) -> pd.DataFrame:
