@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from model.data.fingerprint import dataset_fingerprint, mtime_fingerprint
 from model.errors import DataError, UserError, not_found
 from model.schema import SPLITS, VIEW_SLOTS, DatasetPaths
 
@@ -152,11 +153,20 @@ class CMRDataset:
 
     @cached_property
     def _fingerprint(self) -> str:
-        return self.paths.fingerprint(self._rows)
+        return dataset_fingerprint(self.paths, self._rows)
 
     def fingerprint(self) -> str:
-        """Hex id that changes whenever studies.parquet or any study tensor changes."""
+        """Hex id of the dataset's content (``model.data.fingerprint``): it changes whenever
+        studies.parquet or a study tensor changes, and not when the folder is copied."""
         return self._fingerprint
+
+    def matches_fingerprint(self, recorded: str) -> bool:
+        """Whether ``recorded`` (a checkpoint's, a run's) names this dataset as it is: its
+        ``fingerprint()``, or the size-and-mtime one recorded up to 2026-12 of these very files
+        (so an older run resumes on its own unchanged dataset)."""
+        if recorded == self.fingerprint():
+            return True
+        return bool(recorded) and recorded == mtime_fingerprint(self.paths, self._rows)
 
 
 def check_every_study_has_a_view(paths: DatasetPaths, studies: pd.DataFrame) -> None:
