@@ -10,7 +10,8 @@ the files in the page cache (warm) and after asking the kernel to drop each file
 (``posix_fadvise DONTNEED``: cold, as after a reboot or on a dataset larger than memory). The
 content digest reads the same 16 blocks of any tensor over 64 KiB, so its cost does not grow
 with the tensor size; the default 32 x 32 frames keep the bench's folder at about 3 GB instead of
-12 GB at the default ingest size. Best of ``--repeats`` runs, in seconds.
+12 GB at the default ingest size. Best of ``--repeats`` runs: wall seconds, and the CPU
+seconds of this process (a figure that a machine shared with other work disturbs less).
 """
 
 from __future__ import annotations
@@ -56,13 +57,14 @@ def drop_cache(paths: DatasetPaths, ids: list[str]) -> None:
             os.close(fd)
 
 
-def best(run: Callable[[], str], repeats: int, before: Callable[[], None]) -> float:
+def best(run: Callable[[], str], repeats: int, before: Callable[[], None]) -> tuple[float, float]:
+    """(wall, CPU of this process) seconds of the fastest of ``repeats`` runs."""
     times = []
     for _ in range(repeats):
         before()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         run()
-        times.append(time.perf_counter() - start)
+        times.append((time.perf_counter() - start, time.process_time() - cpu))
     return min(times)
 
 
@@ -85,9 +87,12 @@ def main() -> None:
             f"content, {fp.READERS} readers (after)": lambda: fp.dataset_fingerprint(paths, ids),
         }
         for name, run in runs.items():
-            warm = best(run, args.repeats, lambda: None)
-            cold = best(run, args.repeats, lambda: drop_cache(paths, ids))
-            print(f"{name:32s} warm {warm:6.2f} s   cold {cold:6.2f} s")
+            warm, warm_cpu = best(run, args.repeats, lambda: None)
+            cold, cold_cpu = best(run, args.repeats, lambda: drop_cache(paths, ids))
+            print(
+                f"{name:32s} warm {warm:6.2f} s (CPU {warm_cpu:5.2f} s)   "
+                f"cold {cold:6.2f} s (CPU {cold_cpu:5.2f} s)"
+            )
 
 
 def serial(paths: DatasetPaths, ids: list[str]) -> str:
