@@ -35,11 +35,15 @@ def trained_on(run: Path, root: Path) -> Path | None:
             "data root) to resume the run"
         )
     fingerprint = config.get("data_fingerprint")
-    if found.moved and fingerprint and CMRDataset.open(found.path).fingerprint() != fingerprint:
+    if (
+        found.moved
+        and fingerprint
+        and not CMRDataset.open(found.path).matches_fingerprint(fingerprint)
+    ):
         raise UserError(
             f"{run.name} trained on {recorded} (dataset fingerprint {fingerprint}); "
             f"{relative(found.path, root)} here is at its place under this data root but is "
-            "another version of it (its studies changed, or its tensors were copied without "
-            "their modification times): resume the run where its dataset is, or start a new run"
+            "another version of it (studies were added, ingested again or edited since): resume "
+            "the run where its dataset is, or start a new run"
         )
     return found.path.resolve()

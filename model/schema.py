@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,13 +110,3 @@ class DatasetPaths:
 
     def tensor(self, study_id: str) -> Path:
         return self.tensors / f"{study_id}.npy"
-
-    def fingerprint(self, study_ids: Iterable[str]) -> str:
-        """Hex id of the dataset's content (``CMRDataset.fingerprint``): the bytes of
-        ``studies.parquet`` and the size and modification time of each study's tensor."""
-        digest = hashlib.sha256(self.studies.read_bytes())
-        for study_id in sorted(study_ids):
-            stat = self.tensor(study_id).stat() if self.tensor(study_id).exists() else None
-            size, mtime = (stat.st_size, stat.st_mtime_ns) if stat else (-1, -1)
-            digest.update(f"{study_id}:{size}:{mtime};".encode())
-        return digest.hexdigest()[:16]

@@ -44,7 +44,7 @@ def bag_of_words(texts: list[str]) -> np.ndarray:
 
 class FakeDataset:
     """The parts of CMRDataset the evaluation uses: ``root``, ``studies``, ``linkage()``,
-    ``fingerprint()``."""
+    ``fingerprint()``, ``matches_fingerprint()``."""
 
     def __init__(self, root: Path, n: int, seed: int, split: str = "test") -> None:
         rng = np.random.default_rng(seed)
@@ -71,6 +71,9 @@ class FakeDataset:
 
     def fingerprint(self) -> str:
         return f"fake-{self.seed}"
+
+    def matches_fingerprint(self, recorded: str) -> bool:
+        return recorded == self.fingerprint()
 
     def linkage(self) -> pd.DataFrame:
         return pd.DataFrame(

@@ -176,3 +176,17 @@ def test_word_drop_shortens_sentences_by_seed_only(tiny: CMRDataset) -> None:
     full = [plain[i]["text"] for i in range(len(plain))]
     assert all(len(short) <= len(whole) for short, whole in zip(texts[0], full, strict=True))
     assert sum(len(t) for t in texts[0]) < sum(len(t) for t in full)
+
+
+def test_a_study_with_every_view_missing_is_refused_by_name(tmp_path: Path) -> None:
+    """A hand-edited studies.parquet (ingest never writes one) holding a study with no view:
+    the video tower would pool nothing and give it a constant vector in every search."""
+    root = make_tiny_dataset(tmp_path, n=4)
+    studies = pd.read_parquet(root / "studies.parquet")
+    empty = studies.loc[2, "study_id"]
+    studies["view_frames"] = [list(v) for v in studies["view_frames"]]
+    studies.at[2, "view_frames"] = [0] * 9
+    studies.to_parquet(root / "studies.parquet", index=False)
+    with pytest.raises(DataError, match=f"1 study with no view .*: {empty}\\. ") as caught:
+        CMRDataset.open(root)
+    assert "remove its row" in str(caught.value)

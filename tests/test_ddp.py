@@ -234,3 +234,43 @@ def test_a_stop_of_an_nproc_run_saves_last_pt_and_ends_stopped(tmp_path: Path) -
     assert "stopped by SIGTERM; each process's own lines above say where it stopped" in text
     assert RunFolder(out).read_status()["state"] == "stopped", text[-3000:]
     assert read_checkpoint_meta(out / "last.pt").step >= 2
+
+
+def _running_with(marker: str) -> list[int]:
+    """Pids of live processes whose command line holds ``marker`` (this test's own folder)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes().decode():
+                found.append(int(entry.name))
+        except OSError:  # ended while read
+            continue
+    return found
+
+
+def test_a_process_refusing_right_after_joining_ends_the_run_and_is_named(tmp_path: Path) -> None:
+    """Only rank 0 reads --val-labels, after the group is joined: its refusal must not leave
+    rank 1 waiting in a collective, and the launcher says which process refused."""
+    from model_process import spawn_model
+
+    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("foo,bar\n1,2\n")  # a file, so both processes join before it is read
+    command = ["train", "--nproc", "2", "--device", "cpu", "--data", str(data)]
+    command += ["--preset", str(preset), "--out", str(tmp_path / "run")]
+    log = tmp_path / "job.log"
+    proc = spawn_model([*command, "--val-labels", str(labels)], log, own_session=True)
+    try:
+        code = proc.wait(timeout=150)  # the process group's own timeout is 30 minutes
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+    text = log.read_text(errors="replace")
+    assert code == 2, text[-3000:]
+    assert "joined process group: rank 1 of 2 (gloo)" in text
+    assert f"labels file {labels} has no 'accession_number' column" in text
+    assert "process 0 of this 2-process run refused first" in text, text[-3000:]
+    assert "Traceback" not in text and "ChildFailedError" not in text, text[-3000:]
+    assert not _running_with(str(data))  # no process of the run is left behind

@@ -149,3 +149,12 @@ def test_a_run_trained_from_the_command_line_with_relative_paths_is_found(
     monkeypatch.chdir(tmp_path)
     resumed = with_run_val_labels(TrainOptions(data=dataset, out=project / run, resume=True))
     assert resumed.val_labels == dataset.resolve() / "labels.csv"
+
+
+def test_a_root_copied_without_modification_times_still_resumes_its_runs(tmp_path: Path) -> None:
+    """``cp -r`` without ``-p`` or ``rsync`` without ``-t``: the same data, new times."""
+    old = _root(tmp_path / "old")
+    new = tmp_path / "new"
+    shutil.copytree(old, new, copy_function=shutil.copyfile)
+    shutil.rmtree(old)
+    assert trained_on(new / "runs" / "older", new) == (new / "demo" / "internal").resolve()

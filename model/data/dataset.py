@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from model.data.fingerprint import dataset_fingerprint, mtime_fingerprint
 from model.errors import DataError, UserError, not_found
 from model.schema import SPLITS, VIEW_SLOTS, DatasetPaths
 
@@ -56,6 +57,7 @@ class CMRDataset:
         missing = [c for c in REQUIRED_COLUMNS if c not in studies.columns]
         if missing:
             raise DataError(f"{paths.studies} lacks columns {missing}; re-run ingest")
+        check_every_study_has_a_view(paths, studies)
         return cls(root, studies.reset_index(drop=True), settings)
 
     @property
@@ -151,11 +153,42 @@ class CMRDataset:
 
     @cached_property
     def _fingerprint(self) -> str:
-        return self.paths.fingerprint(self._rows)
+        return dataset_fingerprint(self.paths, self._rows)
 
     def fingerprint(self) -> str:
-        """Hex id that changes whenever studies.parquet or any study tensor changes."""
+        """Hex id of the dataset's content (``model.data.fingerprint``): it changes whenever
+        studies.parquet or a study tensor changes, and not when the folder is copied."""
         return self._fingerprint
+
+    def matches_fingerprint(self, recorded: str) -> bool:
+        """Whether ``recorded`` (a checkpoint's, a run's) names this dataset as it is: its
+        ``fingerprint()``, or the size-and-mtime one recorded up to 2026-12 of these very files
+        (so an older run resumes on its own unchanged dataset)."""
+        if recorded == self.fingerprint():
+            return True
+        return bool(recorded) and recorded == mtime_fingerprint(self.paths, self._rows)
+
+
+def check_every_study_has_a_view(paths: DatasetPaths, studies: pd.DataFrame) -> None:
+    """DataError naming the studies whose every view slot is missing (``view_frames`` all 0).
+
+    Ingest never writes one (it rejects a study with no usable view), but a studies.parquet
+    edited by hand or written by another tool can hold one. The video tower would pool nothing
+    for it and give every such study the same vector: a constant point in the embedding map
+    and an equal score for every search, with no sign of why.
+    """
+    empty = [
+        str(study_id)
+        for study_id, counts in zip(studies["study_id"], studies["view_frames"], strict=True)
+        if counts is None or not any(int(count) > 0 for count in counts)
+    ]
+    if empty:
+        named = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+        raise DataError(
+            f"{paths.studies} lists {len(empty)} stud{'y' if len(empty) == 1 else 'ies'} with "
+            f"no view (view_frames all 0): {named}. Ingest never writes such a study; remove "
+            "its row, or ingest its images again"
+        )
 
 
 def read_linkage(path: Path) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from model import embedding_cache
 from model.atomic import remove_stale_temps
 from model.data import deid
 from model.data.dicom_read import SliceHeader
+from model.data.fingerprint import dataset_fingerprint
 from model.data.nifti import split_acdc_files
 from model.data.report_scrub import deidentify_report, other_patients_scrubber
 from model.data.reports import (
@@ -298,7 +299,7 @@ def _tidy_embedding_caches(paths: DatasetPaths, studies: pd.DataFrame) -> None:
     """Remove the embedding caches of the dataset before this ingest changed it (they can never
     be read again), while the ingest lock keeps its fingerprint the current one."""
     if paths.embeddings.is_dir() and len(studies):
-        embedding_cache.tidy(paths.embeddings, paths.fingerprint(studies["study_id"]))
+        embedding_cache.tidy(paths.embeddings, dataset_fingerprint(paths, studies["study_id"]))
 
 
 def _count(summary: IngestSummary, rows: list[dict], total: int, report: list[dict]) -> None:

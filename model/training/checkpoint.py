@@ -28,7 +28,7 @@ import random
 import re
 import shutil
 import zipfile
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -298,13 +298,13 @@ def recover_last_checkpoint(last: Path, best: Path) -> None:
     )
 
 
-def check_resumable_with(meta: CheckpointMeta, preset: Preset, data_fingerprint: str) -> None:
-    """UserError naming why a run cannot continue from ``meta`` with ``preset`` on the dataset of
-    ``data_fingerprint``: another model, another dataset, or another batch size (its steps,
-    epochs and learning-rate schedule count batches of its own size)."""
+def check_resumable_with(meta: CheckpointMeta, preset: Preset, same_data: Callable) -> None:
+    """UserError naming why a run cannot continue from ``meta`` with ``preset`` on a dataset
+    (``same_data``: its ``matches_fingerprint``): another model, another dataset, or another
+    batch size (its steps, epochs and learning-rate schedule count batches of its own size)."""
     if mismatch := model_mismatch(preset, meta.config.get("model")):
         raise CheckpointError(f"cannot resume: {mismatch}; leave --preset out to use the run's")
-    if meta.data_fingerprint != data_fingerprint:
+    if not same_data(meta.data_fingerprint):
         raise UserError("cannot resume: the dataset changed since this run started")
     batch = meta.config.get("train", {}).get("batch_size", preset.train.batch_size)
     if batch != preset.train.batch_size:

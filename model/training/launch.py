@@ -90,11 +90,22 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
 
 
 def _failure_status(err: object, nproc: int) -> int:
-    """Say in one line which process failed first (unless it refused its arguments, which each
-    process has said), and return its exit status."""
+    """Say in one line which process failed first, and return its exit status.
+
+    A refusal is said by the process itself, but its line does not name it: one that refuses
+    after joining the group (a bad --val-labels file only rank 0 reads) leaves the others
+    ending with "another process ... ended", so this line says which one it was.
+    """
     rank, failure = err.get_first_failure()  # type: ignore[attr-defined]
     code = int(failure.exitcode)
     if code == REFUSED:
+        if nproc > 1:
+            log.error(
+                "process %d of this %d-process run refused first (its own line above says "
+                "why); the others were stopped",
+                rank,
+                nproc,
+            )
         return REFUSED
     if code < 0:
         how = f"was killed by {signal.Signals(-code).name}"

@@ -108,7 +108,7 @@ class Trainer:
     def _restore(self) -> None:
         payload = ckpt.read_checkpoint(self.folder.last_checkpoint)
         meta = ckpt.meta_from_payload(self.folder.last_checkpoint, payload)
-        ckpt.check_resumable_with(meta, self.preset, self.data_fingerprint)
+        ckpt.check_resumable_with(meta, self.preset, self.ds.matches_fingerprint)
         if "resume" not in payload:
             raise CheckpointError(f"{self.folder.last_checkpoint} holds no resume state")
         state = payload["resume"]
