@@ -11,16 +11,16 @@ never for training or for choosing anything.
 - ``join_to_studies(labels, linkage)``: the same rows indexed by study_id (those linked only);
 - ``labels_by_study(path, linkage)``: both, and an error when no row matches the dataset;
 - ``lost_zeros_hint(given, known)``: what to do when accession numbers lost their leading zeros;
+- ``partly_lost_zeros(given, known)``: the same when only some did, and how many;
 - ``label_rows(path)``: the validated file as rows of text cells, to store beside a dataset;
 - ``diagnosis_targets(labels, classes)``: each row's diagnosis from one-hot class columns.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import difflib
 import io
+import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,11 +29,11 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
-from model.errors import DataError, header_names, not_found
-from model.schema import DIAGNOSES, FINDINGS, DatasetPaths
+from model.errors import DataError, not_found
+from model.labels_text import KEY, codec, decode, line, sep_hint, table
+from model.schema import DatasetPaths
 
-KEY = "accession_number"
-_HEADER_BYTES = 1 << 20  # a labels file's header line is read up to this many bytes
+log = logging.getLogger(__name__)
 VALUES = ("1", "0", "1.0", "0.0", "1,0", "0,0", "")  # a cell (blank: unknown; 1,0: decimal comma)
 # Wrong cell values an error may quote: short numbers and the words a spreadsheet uses for yes,
 # no or unknown. Any other text is not quoted: the file given may be a report or a patient list.
@@ -48,7 +48,6 @@ _WHAT_TO_DO = (
 )
 _UNNAMED = re.compile(r"Unnamed: \d+")  # a column without a name: a spreadsheet's row numbers
 _SCIENTIFIC = re.compile(r"\d(\.\d+)?E[+-]?\d+", re.IGNORECASE)
-_SEP_HINT = re.compile(r'"?sep=(\\t|\t|[^\w\s"])"?', re.IGNORECASE)  # Excel's "sep=;" first line
 
 
 def read_labels_csv(path: str | Path) -> pd.DataFrame:
@@ -72,9 +71,9 @@ def check_labels_header(path: str | Path) -> None:
         raise DataError(not_found("labels file", path))
     try:
         with path.open("rb") as handle:
-            head = _line(handle, b"")
-            if _sep_hint(head.decode(_codec(head), errors="replace")) is not None:
-                head = _line(handle, head)  # Excel's "sep=;" first: the header is the next line
+            head = line(handle, b"")
+            if sep_hint(head.decode(codec(head), errors="replace")) is not None:
+                head = line(handle, head)  # Excel's "sep=;" first: the header is the next line
     except OSError as err:
         raise DataError(f"labels file {path} cannot be read: {err}") from err
     read_labels(io.BytesIO(head), str(path))
@@ -87,7 +86,7 @@ def read_labels(source: Path | IO[bytes], path: str) -> pd.DataFrame:
         raw = source.read_bytes() if isinstance(source, Path) else source.read()
     except OSError as err:
         raise DataError(f"labels file {path} is not a readable CSV: {err}") from err
-    header, rows = _table(_decode(raw, path), path)
+    header, rows = table(decode(raw, path), path)
     frame = pd.DataFrame(rows, columns=header, dtype=str)
     frame = frame.drop(columns=[c for c in header if _unnamed(c, frame[c], path)])
     frame = _drop_repeats(frame, path)
@@ -120,100 +119,6 @@ def _unnamed(name: str, cells: pd.Series, path: str) -> bool:
         f"labels file {path}: column {int(name.split()[-1]) + 1} has no name in the header row; "
         "name it (a finding, a diagnosis or one of your own) or delete it"
     )
-
-
-def _line(handle: IO[bytes], head: bytes) -> bytes:
-    """``head`` and the next line of ``handle`` (UTF-16's: with its newline's second byte)."""
-    line = handle.readline(_HEADER_BYTES)
-    wide = (head or line).startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-    return head + line + (handle.read(1) if wide else b"")
-
-
-def _codec(raw: bytes) -> str:
-    """The codec a file's BOM names: UTF-8 with Excel's BOM, UTF-16 with either; else UTF-8."""
-    boms = {codecs.BOM_UTF8: "utf-8-sig", codecs.BOM_UTF16_LE: "utf-16"}
-    boms[codecs.BOM_UTF16_BE] = "utf-16"
-    return next((name for bom, name in boms.items() if raw.startswith(bom)), "utf-8")
-
-
-def _sep_hint(line: str) -> str | None:
-    """The delimiter a first line ``sep=;`` names (the hint Excel reads and some exports
-    write, ``sep=\\t`` or a tab for tabs); None for any other line."""
-    match = _SEP_HINT.fullmatch(line.rstrip("\r\n"))
-    return None if match is None else "\t" if match[1] == "\\t" else match[1]
-
-
-def _decode(raw: bytes, path: str) -> str:
-    """The file's text: UTF-8 (with or without the BOM Excel writes) or UTF-16 with its BOM
-    (Excel's "Unicode Text"); any other encoding is refused, saying how to save it."""
-    try:
-        return raw.decode(_codec(raw))
-    except UnicodeDecodeError as err:
-        raise DataError(
-            f"labels file {path} is not a readable CSV: it is not UTF-8 text ({err.reason} at "
-            f"byte {err.start}); save it as 'CSV UTF-8 (Comma delimited)'"
-        ) from err
-
-
-def _table(text: str, path: str) -> tuple[list[str], list[list[str]]]:
-    """Header cells (stripped, the schema's names as keys: ``_known_name``; the accession
-    number's column found in any case, by the delimiter, ',' ';' or tab, that gives it) and the
-    rows that are not blank, padded to the header; a row longer than the header is refused.
-    A first line ``sep=;`` (Excel's hint) is skipped and its delimiter used."""
-    hint = _sep_hint(text.partition("\n")[0])
-    text = text.partition("\n")[2] if hint is not None else text
-    first = text.splitlines()[0] if text.strip() else ""
-    guess = next((d for d in ",;\t" if _key_index(_cells(first, d)) is not None), ",")
-    delimiter = hint or guess
-    try:
-        lines = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
-    except csv.Error as err:
-        raise DataError(f"labels file {path} is not a readable CSV: {err}") from err
-    if not lines or not any(cell.strip() for cell in lines[0]):
-        raise DataError(f"labels file {path} is not a readable CSV: it has no header line")
-    header = [cell.strip() for cell in lines[0]]
-    key = _key_index(header)
-    if key is None:
-        names = header_names(header[:10])
-        found = (
-            f"found one column {names}: save it with commas between cells"
-            if len(header) == 1 and "[not shown]" not in names
-            else f"found {names}"
-        )
-        raise DataError(f"labels file {path} has no '{KEY}' column ({found})")
-    header = [_known_name(name) for name in header]
-    header[key] = KEY
-    header = [name or f"Unnamed: {i}" for i, name in enumerate(header)]
-    rows = []
-    for number, cells in enumerate(lines[1:], start=1):
-        if any(cell.strip() for cell in cells[len(header) :]):
-            raise DataError(
-                f"labels file {path}: row {number} after the header has more cells than the "
-                "header has columns; remove the extra cells or name their column"
-            )
-        cells = (cells + [""] * len(header))[: len(header)]
-        if any(cell.strip() for cell in cells):
-            rows.append([number, *cells])
-    return ["_row", *header], rows
-
-
-def _known_name(cell: str) -> str:
-    """A header cell naming a finding or diagnosis of ``model.schema`` as a spreadsheet shows it
-    ("LV dysfunction", "HCM") -> its key, the column name every prompt set and page looks for;
-    any other cell as it is."""
-    key = re.sub(r"[\s-]+", "_", cell.lower())
-    return key if key in FINDINGS or key in DIAGNOSES else cell
-
-
-def _cells(line: str, delimiter: str) -> list[str]:
-    return next(csv.reader([line], delimiter=delimiter), [])
-
-
-def _key_index(header: list[str]) -> int | None:
-    """Where ``header`` has the accession number's column: ``accession_number`` in any case,
-    with spaces or hyphens for the underscore ("Accession Number")."""
-    names = [re.sub(r"[\s-]+", "_", cell.strip().lower()) for cell in header]
-    return names.index(KEY) if KEY in names else None
 
 
 def _drop_repeats(frame: pd.DataFrame, path: str) -> pd.DataFrame:
@@ -270,28 +175,57 @@ def labels_by_study(
 ) -> pd.DataFrame:
     """``read_labels_csv(path)`` (or the same file already ``parsed``) joined to a dataset's
     studies (``join_to_studies``); raises ``DataError`` when no accession number of the file is
-    in ``linkage``."""
+    in ``linkage``, and warns in the log when some match only with their leading zeros restored
+    (``partly_lost_zeros``): those rows are left out."""
     labels = read_labels_csv(path) if parsed is None else parsed
     joined = join_to_studies(labels, linkage)
+    known = linkage[KEY].astype(str)
     if joined.empty:
         raise DataError(
             f"no accession number in {path} matches the dataset's linkage.csv"
-            + lost_zeros_hint(labels.index, linkage[KEY].astype(str))
+            + lost_zeros_hint(labels.index, known)
         )
+    lost = partly_lost_zeros(labels.index, known)
+    if lost:
+        log.warning("labels file %s: %s", path, lost)
     return joined
+
+
+def _without_zeros(given: Iterable[str], known: Iterable[str]) -> list[tuple[str, str]]:
+    """(given, known) for each of the accession numbers ``given`` that is not one of ``known``
+    but is one of them without its leading zeros (Excel reads "000123" as the number 123)."""
+    known = set(known)
+    stripped = {number.lstrip("0"): number for number in known if number.startswith("0")}
+    return [(n, stripped[n]) for n in given if n not in known and n in stripped]
 
 
 def lost_zeros_hint(given: Iterable[str], known: Iterable[str]) -> str:
     """ ": <what to do>" when a labels file's accession numbers ``given`` are the dataset's
     (``known``, its linkage's) without their leading zeros (Excel reads "000123" as the number
     123), else "": for the message saying that no row matches."""
-    stripped = {number.lstrip("0"): number for number in known if number.startswith("0")}
-    match = next((number for number in given if number in stripped), None)
-    if match is None:
+    lost = _without_zeros(given, known)
+    if not lost:
         return ""
     return (
-        f": its {match!r} is the dataset's {stripped[match]!r} without its leading zeros (Excel "
+        f": its {lost[0][0]!r} is the dataset's {lost[0][1]!r} without its leading zeros (Excel "
         "dropped them); format the column as Text, type the numbers again and save"
+    )
+
+
+def partly_lost_zeros(given: Iterable[str], known: Iterable[str]) -> str:
+    """What to say when some of a labels file's accession numbers ``given`` match the dataset's
+    (``known``) only with their leading zeros restored, while others match as they are (a column
+    partly typed again after Excel dropped the zeros): how many such rows are left out, one of
+    them and what to do; "" when there are none."""
+    lost = _without_zeros(given, known)
+    if not lost:
+        return ""
+    (number, full), many = lost[0], len(lost) > 1
+    rows = f"{len(lost)} rows match no study and are left out, as their accession numbers are"
+    return (
+        f"{rows if many else '1 row matches no study and is left out, as its accession number is'}"
+        f" the dataset's without the leading zeros (its {number!r} is the dataset's {full!r}: "
+        "Excel dropped them); format the column as Text, type the numbers again and save"
     )
 
 

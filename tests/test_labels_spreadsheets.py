@@ -4,6 +4,7 @@ naming the file, the row or column, and what to do; never read wrong."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -80,7 +81,9 @@ def test_a_spreadsheet_save_reads_the_same_values(tmp_path: Path, data: bytes) -
         (b"accession_number,lge\nA1,-\n", "value '-' is not 1, 0 or blank: write 1 \\(present"),
         (b"accession_number,lge\nA1,Yes\n", "value 'Yes' is not 1, 0 or blank: write 1"),
         (b"accession_number,diagnosis\nA1,hcm\n", "needs one 1/0 column per name"),
-        ("accession_number,caf\xe9\nA1,1\n".encode("cp1252"), "save it as 'CSV UTF-8"),
+        # bytes no spreadsheet saves as text: refused, not read as Windows-1252
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "save it as 'CSV UTF-8"),
+        ("accession_number,caf\xe9\nA1,1\n".encode() + b"\xe9,1\n", "not UTF-8 text"),  # mixed
         ("accession_number,caf\xe9\nA1,1\n".encode()[:-7], "not UTF-8 text"),  # cut short
     ],
 )
@@ -111,3 +114,112 @@ def test_evaluate_says_the_accession_numbers_lost_their_leading_zeros(tmp_path: 
     site = load_site(dataset, "internal", True, labels)
     assert site.n_labelled == 0
     assert "'123' is the dataset's '000123' without its leading zeros" in site.problems[0]
+
+
+@pytest.mark.parametrize("check_header_first", [True, False])
+def test_a_windows_1252_save_reads_and_the_log_says_so_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, check_header_first: bool
+) -> None:
+    """Excel's "CSV (Comma delimited)" on Western Windows writes "é", "–", "µ" in Windows-1252:
+    read, and the log names the encoding assumed once however often the file is read."""
+    text = "accession_number,LV dysfunction,Sévère – µ\nA1,1,0\nA2,0,\n"
+    path = write(tmp_path, text.encode("cp1252"))
+    with caplog.at_level(logging.INFO):
+        if check_header_first:
+            check_labels_header(path)
+        labels = read_labels_csv(path)
+        read_labels_csv(path)
+    assert list(labels.columns) == ["lv_dysfunction", "Sévère – µ"]
+    assert as_records(labels)["A1"] == [1.0, 0.0]
+    said = [r.getMessage() for r in caplog.records if "Windows-1252" in r.getMessage()]
+    assert len(said) == 1 and str(path) in said[0], said
+
+
+def test_a_windows_1252_note_cell_is_read_before_it_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "accession_number,lge,note\nA1,1,fibrose légère\n".encode("cp1252"))
+    with pytest.raises(DataError, match="column 'note': the text in row 1 after the header"):
+        read_labels_csv(path)
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (
+            "sep=;\n" + GOOD,
+            "says 'sep=;' \\(semicolons between cells\\) but its header row has commas",
+        ),
+        ("sep=,\n" + GOOD.replace(",", ";"), "says 'sep=,' \\(commas .* has semicolons between"),
+        ("sep=\t\n" + GOOD.replace(",", ";"), "says 'sep=\\\\t' \\(tabs .* has semicolons between"),
+    ],
+)
+def test_a_sep_line_naming_another_delimiter_than_the_rows_says_both(
+    tmp_path: Path, data: str, problem: str
+) -> None:
+    """Excel's ``sep=`` first line kept from one save and the rows written by another: the
+    message says what the line names and what the rows use, not "save it with commas"."""
+    path = write(tmp_path, data.encode())
+    for read in (check_labels_header, read_labels_csv):
+        with pytest.raises(DataError, match=problem) as raised:
+            read(path)
+        assert "save it with commas" not in str(raised.value)
+
+
+PARTLY_RETYPED = b"accession_number,lge\n000123,1\n124,0\n125,1\n000126,0\n"
+LINKAGE = pd.DataFrame(
+    {
+        "study_id": ["s1", "s2", "s3", "s4"],
+        "accession_number": ["000123", "000124", "000125", "000126"],
+    }
+)
+
+
+def test_rows_that_match_only_with_their_leading_zeros_restored_are_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A column partly typed again after Excel dropped its zeros: the rows that still match are
+    used, and the log says how many others match only with their zeros restored."""
+    with caplog.at_level(logging.WARNING):
+        joined = labels_by_study(write(tmp_path, PARTLY_RETYPED), LINKAGE)
+    assert sorted(joined.index) == ["s1", "s4"]
+    [said] = [r.getMessage() for r in caplog.records]
+    assert "2 rows match no study and are left out" in said
+    assert "its '124' is the dataset's '000124'" in said and "labels.csv" in said
+
+
+def test_evaluate_names_the_rows_that_lost_their_leading_zeros_when_others_match(
+    tmp_path: Path,
+) -> None:
+    studies = pd.DataFrame(
+        {"study_id": list(LINKAGE["study_id"]), "split": ["test"] * 4, "patient_key": list("abcd")}
+    )
+    dataset = SimpleNamespace(studies=studies, root=tmp_path, linkage=lambda: LINKAGE)
+    site = load_site(dataset, "internal", True, read_labels_csv(write(tmp_path, PARTLY_RETYPED)))
+    assert site.n_labelled == 2
+    [problem] = site.problems
+    assert problem.startswith("site internal: of the labels file's rows, 2 rows match no study")
+    assert "'124' is the dataset's '000124'" in problem
+
+
+def test_a_labels_file_whose_accession_numbers_all_match_says_nothing_of_zeros(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = b"accession_number,lge\n000123,1\n000124,0\n999,1\n"
+    with caplog.at_level(logging.WARNING):
+        labels_by_study(write(tmp_path, data), LINKAGE)
+    assert not caplog.records
+
+
+def test_ingest_logs_the_rows_that_lost_their_leading_zeros_when_others_match(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from model.data.ingest import _log_labelled
+
+    links = [{"accession_number": number} for number in LINKAGE["accession_number"]]
+    rows = [{"accession_number": number} for number in ("000123", "124", "000126")]
+    with caplog.at_level(logging.INFO):
+        _log_labelled(links, rows, Path("/export/labels.csv"))
+    said = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert (
+        "1 row matches no study and is left out" in said
+        and "its '124' is the dataset's '000124'" in said
+    )

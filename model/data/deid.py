@@ -1,6 +1,6 @@
 """De-identification: keyed-hash pseudonyms, age bands, sex codes, patient-grouped splits, and
-the scrubbing of patient identifiers from report text (``report_scrub.py`` applies it to
-``ingest_report.csv``).
+the parts of identifiers the scrubs of report text look for (``impression_names.py`` scrubs an
+impression, ``report_scrub.py`` ``ingest_report.csv``).
 
 Each dataset folder keeps its own random salt (``salt.key``, created on first ingest). Study and
 patient pseudonyms are HMAC-SHA256 of the StudyInstanceUID / PatientID under that salt, so they are
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from model.atomic import atomic_write_text
+from model.data.transliteration import latin_spellings
 from model.errors import DataError
 
 if TYPE_CHECKING:  # pydicom is for ingest: the dashboard reads the salt through this module
@@ -161,7 +162,7 @@ def identifier_parts(parts: list[str]) -> set[str]:
     names are written without a space). A part counts from 3 characters, or 2 outside ASCII: a
     CJK given name is often 2. A numeric part with leading zeros also counts without some or
     all of them (``unpadded_spellings``)."""
-    kept = {part for part in parts if _long_enough(part)}
+    kept = {part for part in parts if long_enough(part)}
     kept |= {spelling for part in parts for spelling in unpadded_spellings(part)}
     if len(parts) > 1:
         kept |= {"".join(order) for order in name_orders(parts)}
@@ -186,7 +187,7 @@ def unpadded_spellings(part: str) -> set[str]:
     return {"0" * zeros + digits for zeros in range(len(part) - len(digits))}
 
 
-def _long_enough(part: str) -> bool:
+def long_enough(part: str) -> bool:
     """Whether a part identifies: 3 characters, or 2 outside ASCII (shorter ones are ordinary
     words and numbers: a PatientID ``1`` must not take every 1 out of ``LVEF 41%``)."""
     return len(part) >= 3 or (len(part) == 2 and not part.isascii())
@@ -201,9 +202,14 @@ def name_representations(identifier: str) -> list[list[str]]:
     """The letter/digit runs of each representation of an identifier: a DICOM name holds up to
     three, ``=``-separated (alphabetic, ideographic, phonetic: ``Yamada^Taro=山田^太郎``); a
     Latin name with diacritics also as exports write it in ASCII (``Dvořák`` as ``Dvorak``,
-    ``Müller`` as ``Muller`` and ``Mueller``), as folder names often are."""
+    ``Müller`` as ``Muller`` and ``Mueller``), as folder names often are; a Cyrillic name also
+    in each Latin transliteration (``Иванов`` as ``Ivanov``, ``Iwanow``: ``latin_spellings``)."""
     groups = identifier.split("=")
-    groups += [spelling for group in groups for spelling in ascii_spellings(group)]
+    groups += [
+        spelling
+        for group in groups
+        for spelling in (*ascii_spellings(group), *latin_spellings(group))
+    ]
     return [parts for group in groups if (parts := WORD_RUN.findall(group))]
 
 
@@ -227,44 +233,6 @@ def ascii_spellings(text: str) -> list[str]:
         if folded.isascii() and folded not in spellings:
             spellings.append(folded)
     return spellings
-
-
-def scrub_identifiers(text: str, identifiers: list[str]) -> str:
-    """``text`` with every identifier, its parts (``identifier_parts``) and its name written out
-    in either order with any separators (``Jane Doe``, ``Doe, Jane``, ``王_小明``) replaced by
-    ``[removed]`` word by word; never inside a longer word of a spaced script (``Mark`` keeps
-    ``Markedly``) or number (``123`` keeps ``1234``), while CJK text has no spaces, so a CJK end
-    may touch other characters."""
-    spellings: set[str] = set()
-    for identifier in filter(_long_enough, identifiers):
-        spellings.add(_bounded(re.escape(identifier), identifier))
-        for parts in name_representations(identifier):
-            spellings |= {_bounded(re.escape(token), token) for token in identifier_parts(parts)}
-            if len(parts) > 1:
-                spellings |= {
-                    _bounded(NAME_SEPARATORS.pattern.join(map(re.escape, order)), "".join(order))
-                    for order in name_orders(parts)
-                }
-    if not spellings:
-        return text
-    pattern = re.compile("|".join(sorted(spellings, key=len, reverse=True)), re.IGNORECASE)
-    return pattern.sub(lambda match: WORD_RUN.sub("[removed]", match.group()), text)
-
-
-def _bounded(pattern: str, spelling: str) -> str:
-    """``pattern`` that may not start or end inside a number where ``spelling`` starts or ends
-    with a digit, nor inside a word where with a letter of a script written with spaces."""
-    return f"{_edge(spelling[0], '(?<!')}(?:{pattern}){_edge(spelling[-1], '(?!')}"
-
-
-def _edge(char: str, look: str) -> str:
-    """A lookaround (``look``: ``(?<!`` behind, ``(?!`` ahead) keeping ``char`` from touching
-    a character of its kind."""
-    if char.isdigit():
-        return look + r"\d)"
-    if char.isalpha() and not UNSPACED.match(char):
-        return look + r"[^\W\d_])"
-    return ""
 
 
 def _readings(day_month_year: tuple[str, str, str]) -> set[str]:

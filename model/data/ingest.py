@@ -44,7 +44,7 @@ from model.data.study import StudyTensor
 from model.data.study_worker import StudyTask, process_study
 from model.data.views import ViewMap
 from model.errors import DataError
-from model.labels import KEY, label_rows, lost_zeros_hint
+from model.labels import KEY, label_rows, lost_zeros_hint, partly_lost_zeros
 from model.output_path import check_output_path
 from model.progress import Progress
 from model.schema import DatasetPaths
@@ -320,10 +320,10 @@ def _log_labelled(links: list[dict], rows: list[dict], path: Path) -> None:
     if links and not labelled:
         zeros = lost_zeros_hint(accessions, [str(link[KEY]) for link in links])
         log.warning("no study written has a row in %s (by AccessionNumber)%s", path.name, zeros)
-    else:
-        log.info(
-            "labels: %d of %d studies written have a row in %s", labelled, len(links), path.name
-        )
+        return
+    log.info("labels: %d of %d studies written have a row in %s", labelled, len(links), path.name)
+    if lost := partly_lost_zeros(accessions, [str(link[KEY]) for link in links]):
+        log.warning("labels file %s: %s", path.name, lost)
 
 
 def _identifiers(

@@ -20,10 +20,13 @@ from model.data.deid import (
     UNSPACED,
     WORD_RUN,
     identifier_parts,
+    long_enough,
     name_orders,
     name_representations,
     scrub_birth_dates,
 )
+from model.data.impression_names import CLINICAL_WORDS, scrub_named
+from model.data.transliteration import CYRILLIC, READINGS, latin_readings
 
 # the code pages Windows zip tools write names in, in Chinese, Japanese, Korean and Taiwanese locales
 _CJK_CODE_PAGES = ("gbk", "cp932", "cp949", "big5")
@@ -83,10 +86,14 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
     name another patient (a relative, a mix-up, a comparison) where only the study's own were
     removed. Whole identifiers (IDs, accession numbers, birth dates, also with separators) and
     full names (either order, any separators, or joined) go; a lone part of another patient's
-    name stays: surnames such as Wall, Young or Hart are words of every impression."""
+    name goes only where the text names a person with it (``scrub_named``: ``Mr Hart``,
+    ``Hart, 54,``, ``Hart's``), as surnames such as Wall, Young or Hart are words of every
+    impression. A Cyrillic name goes in Latin letters and a Latin one in Cyrillic too."""
     tokens: set[str] = set()
+    named: set[str] = set()  # lone name parts: gone only where the text names a person
     for identifier in identifiers:
         for parts in name_representations(identifier):
+            named |= {p.lower() for p in parts if long_enough(p) and p.isalpha()}
             whole = identifier_parts(parts) if len(parts) == 1 else name_orders(parts)
             tokens |= {token if isinstance(token, str) else "".join(token) for token in whole}
     tokens = {token.lower() for token in tokens}
@@ -98,7 +105,7 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
 
     def scrub(text: str) -> str:
         text = _unspaced_names(scrub_birth_dates(text, identifiers), sought)
-        return _identifier_words(text, sought)
+        return scrub_named(_identifier_words(text, sought, prose=True), named)
 
     return scrub
 
@@ -107,21 +114,27 @@ def _longest_first(items: set) -> list[int]:
     return sorted({len(item) for item in items}, reverse=True)
 
 
-def _identifier_words(text: str, sought: _Sought) -> str:
+def _identifier_words(text: str, sought: _Sought, prose: bool = False) -> str:
     """``text`` with every letter/digit run in ``sought.tokens``, and every run of words
     spelling one of ``sought.sequences`` (parts apart by name separators), replaced by
     ``[removed]`` word by word; in a word of letters and digits, also its runs of letters or
-    digits in the tokens."""
+    digits in the tokens. A Cyrillic word counts read in Latin letters too; in ``prose`` (an
+    impression) a name all of clinical words counts only capitalised (``_as_name``)."""
     tokens, sequences, lengths = sought.tokens, sought.sequences, sought.sequence_lengths
     words = list(WORD_RUN.finditer(text))
+    readings = [_readings(word.group()) for word in words] if not text.isascii() else None
     removed: set[int] = set()
     for start in range(len(words)):
         for length in lengths:
             window = words[start : start + length]
-            if len(window) == length and _spelled(text, window) in sequences:
+            spelled = _spelled(text, window) if len(window) == length else None
+            if spelled is None:
+                continue
+            latin = _in_latin(window, readings, start) if readings else set()
+            if (spelled in sequences or latin & sequences) and (not prose or _as_name(window)):
                 removed.update(range(start, start + length))
                 break
-        if words[start].group().lower() in tokens:
+        if words[start].group().lower() in tokens or (readings and readings[start] & tokens):
             removed.add(start)
     spans = [words[index].span() for index in removed]
     for index, word in enumerate(words):
@@ -181,12 +194,37 @@ def _scrub_phrase(phrase: str, names: set[str], lengths: list[int]) -> str:
     )
 
 
+def _as_name(window: list[re.Match]) -> bool:
+    """Whether words spelling a name read as one: each capitalised where every one is a clinical
+    word (``Heart Wall`` is a patient, "heart wall thinning" is not)."""
+    words = [match.group() for match in window]
+    return any(w.lower() not in CLINICAL_WORDS for w in words) or all(w[0].isupper() for w in words)
+
+
+def _readings(word: str) -> set[str]:
+    """A word's Latin readings where it is Cyrillic (``latin_readings``), else none."""
+    return set(latin_readings(word)) if CYRILLIC.search(word) else set()
+
+
 def _spelled(text: str, window: list[re.Match]) -> tuple[str, ...] | None:
     """The lower-cased words of ``window`` when only name separators lie between them."""
     for before, after in zip(window, window[1:], strict=False):
         if not NAME_SEPARATORS.fullmatch(text[before.end() : after.start()]):
             return None
     return tuple(match.group().lower() for match in window)
+
+
+def _in_latin(window: list[re.Match], readings: list[set[str]], start: int) -> set[tuple[str, ...]]:
+    """``window`` (the text's words from ``start``) read in each transliteration where one of
+    its words is Cyrillic (has ``readings``), else none."""
+    if not any(readings[start : start + len(window)]):
+        return set()
+    words = [match.group() for match in window]
+    by_scheme = zip(
+        *(latin_readings(w) if CYRILLIC.search(w) else [w.lower()] * READINGS for w in words),
+        strict=True,
+    )
+    return set(by_scheme)
 
 
 def misread_names(identifiers: set[str]) -> set[str]:

@@ -15,7 +15,8 @@ import logging
 import re
 from pathlib import Path
 
-from model.data.deid import scrub_birth_dates, scrub_identifiers
+from model.data.deid import scrub_birth_dates
+from model.data.impression_names import scrub_identifiers, scrub_links
 from model.data.store import report_row
 from model.errors import DataError, header_names, not_found
 
@@ -158,5 +159,8 @@ def shared_accession_rows(studies: list[tuple[str, str, str]]) -> list[dict]:
 
 def scrub_text(text: str, identifiers: list[str]) -> str:
     """Replace every occurrence of a known identifier (name parts, the name written out in either
-    order, IDs, dates, a date also when written with separators) with ``[removed]``."""
+    order, IDs, dates, a date also when written with separators; a name part that is a clinical
+    word only where the text names a person: ``impression_names``) and every link (a PACS
+    viewer's, its query naming the accession) with ``[removed]``."""
+    text = scrub_links(text)
     return scrub_identifiers(scrub_birth_dates(text, set(identifiers)), identifiers)

@@ -20,7 +20,14 @@ import numpy as np
 import pandas as pd
 
 from model.errors import DataError, UserError
-from model.labels import KEY, diagnosis_targets, label_file, lost_zeros_hint, read_labels_csv
+from model.labels import (
+    KEY,
+    diagnosis_targets,
+    label_file,
+    lost_zeros_hint,
+    partly_lost_zeros,
+    read_labels_csv,
+)
 from model.prompts import PromptSet
 from model.schema import DIAGNOSES, DatasetPaths
 from model.wording import counted
@@ -184,6 +191,8 @@ def load_site(
             f"{lost_zeros_hint(labels.index, dataset.linkage()[KEY].astype(str))}; "
             "label-based metrics skipped"
         )
+    elif lost := partly_lost_zeros(labels.index, dataset.linkage()[KEY].astype(str)):
+        site.problems.append(f"site {name}: of the labels file's rows, {lost}")
     log.info(
         "site %s: %s evaluated, %d with labels",
         name,

@@ -1,0 +1,191 @@
+"""A study's own patient scrubbed from its impression (``scrub_identifiers``), and what every
+impression scrub shares: a name part where the text names a person with it (``scrub_named``),
+Cyrillic words read in Latin letters (``scrub_transliterated``) and links (``scrub_links``).
+
+A name part alone is an ordinary word when the name is one (``Wall``, ``Heart``, ``Young``,
+``Mitral``): a surname in ``CLINICAL_WORDS`` is scrubbed only where the text names a person with it
+(after a title, ``Mr Wall``; before an age, ``Wall, 54,``) or written out with the given name,
+so "regional wall motion" keeps its words for patient ``WALL^JOHN``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from model.data.deid import (
+    NAME_SEPARATORS,
+    UNSPACED,
+    WORD_RUN,
+    identifier_parts,
+    long_enough,
+    name_orders,
+    name_representations,
+)
+from model.data.transliteration import CYRILLIC, latin_readings
+
+# words of cardiac imaging reports (and of any report) that are also names: never scrubbed alone
+_CLINICAL = """
+    heart cardiac wall walls septum septal apex apical base basal mid ventricle ventricles
+    ventricular atrium atria atrial valve valves valvular mitral aortic aorta tricuspid pulmonary
+    pulmonic root arch trunk artery arteries coronary vein veins vena cava chamber chambers cavity
+    cusp leaflet leaflets annulus annular papillary muscle muscles segment segments segmental
+    territory inferior anterior posterior lateral inferolateral anterolateral inferoseptal
+    anteroseptal free blood pool flow jet shunt outflow inflow tract pericardium pericardial
+    myocardium myocardial endocardial subendocardial epicardial subepicardial transmural lung
+    lungs chest body head hand foot liver kidney spine rib ribs fat fluid mass thrombus clot
+    tumour tumor scar fibrosis oedema edema effusion infarct infarction ischaemia ischemia
+    ischaemic ischemic stenosis regurgitation hypertrophy hypertrophied dilatation dilation
+    dilated enlarged function dysfunction motion thickness thickening thickened thin thinning
+    thinned volume volumes fraction ejection size shape diameter length area normal abnormal
+    mild mildly moderate moderately severe severely marked markedly trivial small large long
+    short high low good poor fair reduced preserved impaired increased decreased borderline
+    minor major early late rest stress dark bright black white grey gray young old elderly male
+    female man woman patient case study scan image images view views cine axis four two three
+    sequence contrast gadolinium enhancement perfusion viability viable pattern focal patchy
+    diffuse global regional linear concentric asymmetric symmetric eccentric kinetic
+    hypokinetic akinetic dyskinetic rate rhythm sinus beat pressure load overload disease
+    syndrome failure amyloid sarcoid consistent likely possible probable evidence finding
+    findings impression conclusion summary report comment history indication technique
+    comparison prior previous follow stable new unchanged improved worse clinical further may
+    will can also only noted seen present absent see left right
+    both upper lower middle centre center edge point ring band line lines spot sign signal
+    field strength time phase frame slice plane breath hold gate artefact artifact fast slow
+    still strong weak sharp smooth round straight full empty open fine well best main
+    circumferential depth diastolic systolic dimensions end exclude cannot imaging impairment
+    increase infiltration insertion interventricular keeping limits maximal maximum measuring
+    physiological points predominantly significant suggest lge lvef lvedd lvedv rvef rvedv rca
+    lad lcx non not the there this with within without and
+"""
+CLINICAL_WORDS = frozenset(_CLINICAL.split())
+_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Master|Mister|Madam|Mme|Herr|Frau|Sr|Sra)"
+# title case only: MR (mitral regurgitation) and MS (multiple sclerosis) are clinical
+_AFTER_TITLE = re.compile(rf"\b{_TITLE}\.?\s+(?:[A-Z]\.\s*)*([^\W\d_]+)")
+_POSSESSIVE = re.compile(r"(?<![^\W\d_])([^\W\d_]+)['’]s\b")
+# ", 54," ", 54 y," ", aged 54 years," ", 54-year-old male": a person's age after their name
+_COMMA_AGE = re.compile(
+    r"(?<![^\W\d_])([^\W\d_]+),\s*(?:aged\s+)?\d{1,3}"
+    r"(?:\s*-?\s*(?:years?|yrs?|y/?o|y)(?:[\s-]*old)?)?"
+    r"(?=\s*(?:[,;:)]|\.(?:\s|$)|$)|\s+(?:presents|presented|male|female|man|woman|with|M|F)\b)"
+)
+_HOST = r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
+_TLD = (
+    r"(?:com|org|net|edu|gov|mil|int|local|lan|intra|intranet|internal|corp|nhs|uk|de|fr|nl|ch|"
+    r"at|be|it|es|se|no|dk|fi|au|nz|ca|us|io|jp|cn|kr|ru|in|br|ie|pl|cz|pt|gr|il|za|sg|hk|tw)"
+)
+_END = r"(?=[.,;:!?)\]'\"]*(?:\s|$))"  # a link ends before the punctuation closing its sentence
+# links to a PACS viewer, a worklist or a mail box: their query strings hold accession numbers
+# and patient IDs, their hosts name the hospital
+_LINK = re.compile(
+    rf"\b(?:https?|ftp|file|dicom|wado)://\S*?{_END}|\bwww\d{{0,3}}\.\S*?{_END}"
+    rf"|[\w.+-]+@{_HOST}[a-z]{{2,24}}\b"
+    rf"|\b{_HOST}[a-z]{{2,24}}(?::\d{{2,5}})?/\S*?{_END}"
+    rf"|\b{_HOST}{_TLD}\b(?::\d{{2,5}})?"
+    rf"|\b\d{{1,3}}(?:\.\d{{1,3}}){{3}}\b(?::\d{{2,5}})?(?:/\S*?{_END})?",
+    re.IGNORECASE,
+)
+
+
+def scrub_links(text: str) -> str:
+    """``text`` with every link (``http://``, ``www.``, a host with a path or a port, a host of
+    a known top-level domain, an IPv4 address, a mail address) replaced by ``[removed]``: a
+    reader pastes the PACS viewer's link, whose query names the accession and the patient."""
+    return _LINK.sub("[removed]", text)
+
+
+def _reads_as(word: str, parts: set[str]) -> bool:
+    """Whether ``word`` is one of ``parts`` (lower-cased), also read from Cyrillic."""
+    lower = word.lower()
+    if lower in parts:
+        return True
+    return bool(CYRILLIC.search(word)) and any(r in parts for r in latin_readings(word))
+
+
+def scrub_named(text: str, parts: set[str]) -> str:
+    """``text`` with each of the name ``parts`` (lower-cased) replaced by ``[removed]`` where the
+    text names a person with it: capitalised, after a title (``Mr Smith``, ``Dr. J. Smith``), before
+    an age (``Smith, 54,``) or, unless it is a clinical word, a possessive (``Smith's``)."""
+    if not parts:
+        return text
+    spans = set()
+    patterns = [_AFTER_TITLE]
+    patterns += [_COMMA_AGE] if "," in text else []
+    patterns += [_POSSESSIVE] if "'" in text or "’" in text else []
+    for pattern in patterns:
+        for match in pattern.finditer(text):
+            word = match.group(1)
+            if not word[0].isupper() or not _reads_as(word, parts):
+                continue
+            if pattern is not _POSSESSIVE or word.lower() not in CLINICAL_WORDS:
+                spans.add(match.span(1))
+    for begin, end in sorted(spans, reverse=True):
+        text = text[:begin] + "[removed]" + text[end:]
+    return text
+
+
+def scrub_transliterated(text: str, parts: set[str]) -> str:
+    """``text`` with each Cyrillic word that reads as one of ``parts`` (lower-cased Latin name
+    parts) in a transliteration (``latin_readings``) replaced by ``[removed]``."""
+    if text.isascii():
+        return text
+
+    def replace(match: re.Match) -> str:
+        word = match.group()
+        cyrillic = CYRILLIC.search(word) and any(r in parts for r in latin_readings(word))
+        return "[removed]" if cyrillic else word
+
+    return WORD_RUN.sub(replace, text)
+
+
+def scrub_identifiers(text: str, identifiers: list[str]) -> str:
+    """``text`` with every identifier, its parts (``identifier_parts``) and its name written out
+    in either order with any separators (``Jane Doe``, ``Doe, Jane``, ``王_小明``) replaced by
+    ``[removed]`` word by word; never inside a longer word of a spaced script (``Mark`` keeps
+    ``Markedly``) or number (``123`` keeps ``1234``), while CJK text has no spaces, so a CJK end
+    may touch other characters. A part in ``CLINICAL_WORDS`` goes only where the text names a
+    person with it (``scrub_named``) or with the rest of the name, capitalised; a Cyrillic word
+    reading as a Latin part goes too (``scrub_transliterated``)."""
+    spellings: set[str] = set()
+    words: set[str] = set()
+    for identifier in filter(long_enough, identifiers):
+        if identifier.lower() not in CLINICAL_WORDS:
+            spellings.add(_bounded(re.escape(identifier), identifier))
+        for parts in name_representations(identifier):
+            tokens = {token.lower(): token for token in identifier_parts(parts)}
+            words |= tokens.keys()
+            spellings |= {
+                _bounded(re.escape(token), token)
+                for lower, token in tokens.items()
+                if lower not in CLINICAL_WORDS
+            }
+            if len(parts) > 1:
+                spellings |= {_written_out(order) for order in name_orders(parts)}
+    if spellings:
+        pattern = re.compile("|".join(sorted(spellings, key=len, reverse=True)), re.IGNORECASE)
+        text = pattern.sub(lambda match: WORD_RUN.sub("[removed]", match.group()), text)
+    return scrub_transliterated(scrub_named(text, words & CLINICAL_WORDS), words)
+
+
+def _written_out(order: list[str]) -> str:
+    """The pattern of a name written out in ``order`` with any separators; each part
+    capitalised where every one is a clinical word ("Heart Wall", not "heart wall")."""
+    if all(part.lower() in CLINICAL_WORDS for part in order):
+        escaped = [f"(?-i:{re.escape(p[0].upper())}){re.escape(p[1:])}" for p in order]
+    else:
+        escaped = [re.escape(part) for part in order]
+    return _bounded(NAME_SEPARATORS.pattern.join(escaped), "".join(order))
+
+
+def _bounded(pattern: str, spelling: str) -> str:
+    """``pattern`` that may not start or end inside a number where ``spelling`` starts or ends
+    with a digit, nor inside a word where with a letter of a script written with spaces."""
+    return f"{_edge(spelling[0], '(?<!')}(?:{pattern}){_edge(spelling[-1], '(?!')}"
+
+
+def _edge(char: str, look: str) -> str:
+    """A lookaround (``look``: ``(?<!`` behind, ``(?!`` ahead) keeping ``char`` from touching
+    a character of its kind."""
+    if char.isdigit():
+        return look + r"\d)"
+    if char.isalpha() and not UNSPACED.match(char):
+        return look + r"[^\W\d_])"
+    return ""

@@ -1,0 +1,63 @@
+"""Cyrillic names in the Latin letters hospitals write them in, and back, for the scrub.
+
+A Russian or Ukrainian patient's DICOM name may be in Cyrillic (``Иванов^Иван``) while the report
+writes it in Latin letters (``Mr Ivanov``), or the reverse; a scrub that compares letters finds
+neither. There is no one transliteration: passports (ICAO 9303: ``Юрий`` as ``Iurii``), the
+popular English one (``Yuriy``), German (``Juri``, ``Iwanow``, ``Schukow``) and Ukrainian's own
+(``Григорій`` as ``Hryhorii``) are all in use, so a name is sought in each. Other scripts (Greek,
+Arabic, Hebrew) and CJK names without their DICOM alphabetic form are not transliterated: vowels
+or readings a name's letters do not fix make a spelling a guess.
+"""
+
+from __future__ import annotations
+
+import re
+
+CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_COMMON = dict(
+    zip("абвгдезиклмнопрстуфыэ", "abvgdeziklmnoprstufye", strict=True),
+    ё="e", ж="zh", х="kh", ц="ts", ч="ch", ш="sh", щ="shch", ъ="", ь="", й="y", ю="yu", я="ya",
+    і="i", ї="yi", є="ye", ґ="g", ў="u",
+)  # fmt: skip
+_SCHEMES = (
+    _COMMON,  # popular English (BGN/PCGN without its marks): Yuriy, Zhukov
+    {**_COMMON, "й": "i", "ю": "iu", "я": "ia", "ъ": "ie", "ї": "i", "є": "ie"},  # ICAO: Iurii
+    {**_COMMON, "в": "w", "ж": "sch", "з": "s", "й": "j", "х": "ch", "ц": "z", "ч": "tsch",
+     "ш": "sch", "щ": "schtsch", "ю": "ju", "я": "ja", "ё": "jo", "є": "je", "ї": "ji"},  # German
+    {**_COMMON, "г": "h", "и": "y", "й": "i", "ю": "iu", "я": "ia", "ї": "i", "є": "ie"},  # Ukrainian
+)  # fmt: skip
+READINGS = 2 * len(_SCHEMES)  # how many ``latin_readings`` a word has
+_ENDING = re.compile(r"(?:iy|yy|ii)\b")  # Yuriy, Dmitriy as English writes them short: Yury
+
+
+def _spell(text: str, scheme: dict[str, str]) -> str:
+    """``text`` letter by letter in ``scheme``, an upper-case letter's spelling capitalised."""
+    out = []
+    for char in text:
+        latin = scheme.get(char.lower())
+        if latin is None:
+            out.append(char)
+        else:
+            out.append(latin.capitalize() if char.isupper() else latin)
+    return "".join(out)
+
+
+def latin_readings(word: str) -> list[str]:
+    """A Cyrillic ``word`` in each transliteration, lower-cased, one per scheme (always as many:
+    a run of words read in one scheme spells a name in that scheme), then the short endings."""
+    readings = [_spell(word, scheme).lower() for scheme in _SCHEMES]
+    return readings + [_ENDING.sub("y", reading) for reading in readings]
+
+
+def latin_spellings(text: str) -> list[str]:
+    """``text`` (a name or a DICOM name group) written in Latin letters in each transliteration,
+    distinct; none where it holds no Cyrillic letter."""
+    if text.isascii() or not CYRILLIC.search(text):
+        return []
+    spellings: list[str] = []
+    for scheme in _SCHEMES:
+        spelled = _spell(text, scheme)
+        for spelling in (spelled, _ENDING.sub("y", spelled)):
+            if spelling not in spellings:
+                spellings.append(spelling)
+    return spellings
