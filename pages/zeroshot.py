@@ -30,14 +30,12 @@ from dashboard.prompt_editor import (
     trial_replaces,
     with_trial,
 )
+from dashboard.score_table_view import score_table_section
 from dashboard.scoring import (
     clean_query,
     display_name,
     prompt_choices,
-    score_table,
-    shown_score_table,
 )
-from dashboard.studies import table_labels
 from dashboard.ui import (
     card_cells,
     case_card,
@@ -240,32 +238,7 @@ def scores_section(prompts: PromptSet) -> None:
     )
     unread_text_warnings(prompts)
     studies = studio.studies().set_index("study_id")
-    table = shown_score_table(scores, studies)
-    n_findings, n_classes = scores.findings.shape[1], scores.diagnoses.shape[1]
-    bar = st.column_config.ProgressColumn(  # a width of its own: under a short name ("Lge")
-        min_value=0.0,
-        max_value=1.0,
-        format="%.3f",
-        width="medium",  # the bar was squeezed out
-    )
-    config = {
-        **table_labels(table.reset_index()),  # named as on every page: Study ID, Site
-        **{c: bar for c in table.columns[:n_findings]},
-        **{  # the classes' probabilities to the cards' 3 decimals, not the default 4
-            c: st.column_config.NumberColumn(format="%.3f")
-            for c in table.columns[n_findings : n_findings + n_classes]
-        },
-    }
-    st.subheader("Per-study probabilities")
-    st.dataframe(
-        table.reset_index(), hide_index=True, column_config=config, key="zs-table", height=320
-    )
-    st.download_button(
-        "Download scores CSV",
-        lambda: score_table(scores, studies).to_csv(),  # keyed as labels.csv; built on a click
-        file_name="zeroshot_scores.csv",
-        mime="text/csv",
-    )
+    score_table_section(scores, studies)
     top_cases(scores, studies)
     label_comparison(studio, scores, studies["split"])
 

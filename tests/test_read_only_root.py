@@ -186,3 +186,54 @@ def test_copies_a_killed_process_left_are_removed_by_the_next_copy(
         copy = readable_location(folder)
     assert not left["killed"].exists()
     assert left["live"].is_dir() and left["just-made"].is_dir() and copy.path.is_dir()
+
+
+def _full_under(monkeypatch: pytest.MonkeyPatch, *folders: Path) -> None:
+    """The disks of ``folders`` report no room (``os.statvfs``: what ``full_disk`` reads)."""
+    real = os.statvfs
+
+    def statvfs(path: str | os.PathLike) -> os.statvfs_result:
+        got = real(path)
+        if any(Path(path).resolve().is_relative_to(folder) for folder in folders):
+            return os.statvfs_result((*got[:3], 0, 0, *got[5:]))
+        return got
+
+    monkeypatch.setattr(os, "statvfs", statvfs)
+
+
+@pytest.mark.usefixtures("_embedded_index")
+def test_search_reads_an_index_on_a_full_disk_without_writing_there(
+    indexed_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Chroma opens its database for writing even to search it, and on a full disk failed with
+    "database or disk is full" (free some space): a read-only search now reads a private copy in
+    the temporary folder, on a disk with room, and writes nothing to the full one."""
+    index = indexed_root / "ds" / "chroma"
+    database = index / "chroma.sqlite3"
+    _full_under(monkeypatch, index)
+    before = (folder_state(index), database.stat().st_mtime_ns, sorted(os.listdir(index)))
+    argv = ["--checkpoint", str(indexed_root / "runs" / "tiny" / "best.pt")]
+    argv += ["--data", str(indexed_root / "ds" / "tiny"), "--k", "3", "--json"]
+    assert main(["search", "Dilated left ventricle.", *argv]) == 0
+    hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [hit["rank"] for hit in hits] == [1, 2, 3]
+    assert (folder_state(index), database.stat().st_mtime_ns, sorted(os.listdir(index))) == before
+
+
+def test_an_index_on_a_disk_full_for_a_copy_too_is_read_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A temporary folder on the same full disk has no room for a copy: the folder is opened in
+    place, to fail with the message that says to free some space (or read, if it can)."""
+    folder = ChromaLocation(path=tmp_path / "chroma")
+    _write_here(folder, CHECKPOINT, make_records(12), None)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+    _full_under(monkeypatch, tmp_path)  # the index folder's disk and the temporary folder's
+    assert readable_location(folder) == folder and not list(scratch.iterdir())
+    monkeypatch.undo()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+    _full_under(monkeypatch, tmp_path / "chroma")  # the temporary folder on another disk
+    copy = readable_location(folder)
+    assert copy.path.is_relative_to(scratch) and copy.describe() == folder.describe()

@@ -1,6 +1,9 @@
 """Reading an embedded index folder this account cannot write (a colleague's data root, a
-read-only mount): Chroma opens its database for writing even to read it, and fails there with
-"attempt to write a readonly database". Such a folder is read from a private copy instead.
+read-only mount) or one on a full disk: Chroma opens its database for writing even to read it,
+and fails there with "attempt to write a readonly database", or "database or disk is full"
+(its SQLite journal needs room). Such a folder is read from a private copy instead, when the
+temporary folder has room for one (a disk full for both leaves the folder to fail as it does,
+with the message that says to free some space).
 
 ``readable_location`` copies the folder, once per state of it (``read_check.folder_state``: what a
 writer changes), into a folder of this account's own under the temporary directory (``mkdtemp``:
@@ -23,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from model.errors import UserError
+from model.errors import UserError, full_disk
 from model.file_lock import FileLock
 from model.index.client import ChromaLocation
 from model.index.read_check import folder_state
@@ -44,28 +47,38 @@ def readable_location(location: ChromaLocation) -> ChromaLocation:
     if location.is_server or location.path is None or location.copy_of is not None:
         return location
     folder = location.path
-    database = folder / "chroma.sqlite3"
-    if not database.is_file() or (os.access(folder, os.W_OK) and os.access(database, os.W_OK)):
+    reason = _why_copy(folder)
+    if reason is None:
         return location
     with _COPYING:
         state = folder_state(folder)
         held = _COPIES.get(folder)
         if held is None or held[0] != state or not held[1].is_dir():
             _remove_leftovers()
-            copy, state = _copy(location)
+            copy, state = _copy(location, reason)
             if held is not None:
                 _discard(held[1].parent)
             _COPIES[folder] = held = (state, copy)
-            log.info(
-                "%s is not writable by this account: reading a private copy (%s)",
-                location.describe(),
-                copy,
-            )
+            log.info("%s %s: reading a private copy (%s)", location.describe(), reason, copy)
         return ChromaLocation(path=held[1], copy_of=folder)
 
 
-def _copy(location: ChromaLocation) -> tuple[Path, tuple[object, ...]]:
-    """A whole copy of the folder (copied again while a writer changes it), and its state."""
+def _why_copy(folder: Path) -> str | None:
+    """Why an index folder is read from a copy: it is not writable by this account, or its disk
+    is (nearly) full while the temporary folder's has room; None to read it in place."""
+    database = folder / "chroma.sqlite3"
+    if not database.is_file():
+        return None
+    if not (os.access(folder, os.W_OK) and os.access(database, os.W_OK)):
+        return "is not writable by this account"
+    if full_disk(folder) is not None and full_disk(tempfile.gettempdir()) is None:
+        return "is on a full disk"
+    return None
+
+
+def _copy(location: ChromaLocation, reason: str) -> tuple[Path, tuple[object, ...]]:
+    """A whole copy of the folder (copied again while a writer changes it), and its state;
+    ``reason`` says why it is copied (``_why_copy``), in the message of a copy that failed."""
     assert location.path is not None
     for _ in range(COPY_ATTEMPTS):
         state = folder_state(location.path)
@@ -84,7 +97,7 @@ def _copy(location: ChromaLocation) -> tuple[Path, tuple[object, ...]]:
             _discard(scratch)
             where = err.filename2 or err.filename or scratch  # the copy's file (full TMPDIR)
             raise UserError(
-                f"{location.describe()} is not writable by this account, and copying it to read "
+                f"{location.describe()} {reason}, and copying it to read "
                 f"it failed ({err.strerror or err}: {where}); free some space "
                 "in the temporary folder (TMPDIR) or ask its owner to make it group-writable"
             ) from err

@@ -7,7 +7,8 @@ renamed ``swapping-...``, the old one deleted without being read (reading a dama
 can crash the reader) and the new one renamed to the checkpoint's collection: readers that miss
 it in those milliseconds wait for it (``EmbeddingIndex.exists``). Two rebuilds of one checkpoint
 at once (on a server) share the staging name: the later one starts afresh and the earlier one
-stops with a message saying so.
+stops with a message saying so. What another index run writes to the live collection while the
+rebuild runs is carried into the new one before the swap (``model.index.carry_over``).
 
 A rebuild that is killed leaves the old index as it was, and its staging collection behind. The
 rebuild stamps that collection's metadata with a ``HEARTBEAT`` (the time, after every batch it
@@ -25,6 +26,7 @@ version) is left to the next rebuild of its checkpoint, which deletes it first.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from chromadb.api import ClientAPI
@@ -32,6 +34,7 @@ from chromadb.api.models.Collection import Collection
 from chromadb.errors import NotFoundError
 
 from model.errors import UserError
+from model.index.carry_over import carry_over, live_state
 from model.index.collection_spec import (
     STAGING_PREFIX,
     SWAPPING_PREFIX,
@@ -55,6 +58,7 @@ def rebuild_index(
     live = EmbeddingIndex(client, fingerprint)
     staging = EmbeddingIndex(client, fingerprint, name=staging_name(fingerprint))
     drop_leftovers(client, fingerprint)
+    started = live_state(client, live.name)  # what other writers add meanwhile is kept
     log.info("writing the index of checkpoint %s afresh into %s", fingerprint[:12], staging.name)
     try:
         own = staging.create_collection(records.vectors.shape[1] if len(records) else 0)
@@ -67,6 +71,8 @@ def rebuild_index(
         rebuilt = client.get_collection(staging.name, embedding_function=None)
         if rebuilt.id != own.id:  # another rebuild's, still being written
             raise NotFoundError(staging.name)
+        if carry_over(client, live.name, rebuilt, started, records):
+            report = replace(report, total=rebuilt.count())
         swapping = _stamped(rebuilt.metadata, server_time(client))
         rebuilt.modify(name=swapping_name(fingerprint), metadata=swapping)
     except NotFoundError:
