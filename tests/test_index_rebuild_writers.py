@@ -87,3 +87,24 @@ def test_new_studies_of_the_rebuilt_dataset_indexed_meanwhile_are_kept(server, m
     index, held = _held(server, checkpoint)
     assert held == set(more.ids)
     assert index.search_vector(more.vectors[NEW + 4], k=1)[0].study_id == more.ids[NEW + 4]
+
+
+def test_an_upsert_whose_collection_a_rebuild_replaced_says_to_rerun(monkeypatch) -> None:
+    """A colleague's index run on a shared server, its collection swapped by a --rebuild
+    mid-way, stops with a line saying what happened and to rerun, not Chroma's raw error."""
+    from chromadb.errors import NotFoundError
+
+    from model.errors import UserError
+    from model.index import cli_index
+    from model.index.client import ChromaLocation
+
+    def replaced(*_args, **_kwargs):
+        raise NotFoundError("Collection [1b2c] does not exist")
+
+    monkeypatch.setattr(cli_index, "open_client", lambda location: object())
+    monkeypatch.setattr(cli_index, "drop_dead_leftovers", lambda client: None)
+    monkeypatch.setattr(cli_index, "EmbeddingIndex", lambda client, fingerprint: None)
+    monkeypatch.setattr(cli_index, "upsert_records", replaced)
+    location = ChromaLocation(host="127.0.0.1", port=8735)
+    with pytest.raises(UserError, match="replaced while this run wrote.*rerun the same command"):
+        cli_index._write_here(location, "abc", records=None, batch_size=None)

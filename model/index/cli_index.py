@@ -24,6 +24,7 @@ from shlex import quote
 
 import numpy as np
 import pandas as pd
+from chromadb.errors import NotFoundError
 
 from model.errors import DamagedIndex, DataError, UserError
 from model.index.client import (
@@ -327,4 +328,11 @@ def _write_here(
         return rebuild_index(client, fingerprint, records, batch_size)
     if not location.is_server:
         drop_leftovers(client, fingerprint)  # those without a heartbeat, of earlier versions
-    return upsert_records(EmbeddingIndex(client, fingerprint), records, batch_size=batch_size)
+    try:
+        return upsert_records(EmbeddingIndex(client, fingerprint), records, batch_size=batch_size)
+    except NotFoundError as err:  # a --rebuild on the same server swapped the collection
+        raise UserError(
+            f"the index on {location.describe()} was replaced while this run wrote to it (a "
+            "--rebuild finished meanwhile?); rerun the same command: it writes only the studies "
+            "the index lacks"
+        ) from err
