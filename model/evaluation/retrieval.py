@@ -1,8 +1,11 @@
 """Cross-modal retrieval between studies and their report impressions.
 
 Query i's correct answers are every candidate whose impression text is identical to its own
-(synthetic and real reports repeat "Normal study." and the like; those are not errors). The rank
-of a query is 1 + the number of wrong candidates scoring strictly above its best correct one.
+(synthetic and real reports repeat "Normal study." and the like; those are not errors), after
+stripping surrounding spaces and ignoring case. The rank of a query is the position of its first
+correct candidate with the candidates tied in similarity in random order, in expectation
+(``QueryRanks``): counting every tie in the query's favour gave a collapsed model, all of whose
+embeddings are alike, R@1 = 1.
 
 Label-consistent precision@10 (report -> study): among the 10 studies ranked highest for a report,
 leaving out the studies of the report's patient (its own and any repeat scan), the fraction whose known finding labels all equal the query
@@ -14,7 +17,7 @@ has fewer than 10 other studies cannot fill its top 10) and chance (a random ran
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -53,22 +56,69 @@ def query_blocks(n_queries: int, n_candidates: int) -> Iterator[slice]:
         yield slice(start, min(start + rows, n_queries))
 
 
-def retrieval_ranks(similarity: np.ndarray, correct: np.ndarray) -> np.ndarray:
-    """Rank (1 = best) of each query's best correct candidate.
+@dataclass(frozen=True, eq=False)  # arrays: compare expected() or within(k)
+class QueryRanks:
+    """Each query's rank with its ties, int [Q] each: ``above``, the wrong candidates scoring
+    strictly above its best correct one; ``tied_wrong``, those scoring the same; ``tied_correct``,
+    the correct ones at that score (at least 1). With the tied candidates in random order, the
+    rank is 1 + above + the wrong ones drawn before the first correct one."""
+
+    above: np.ndarray
+    tied_wrong: np.ndarray
+    tied_correct: np.ndarray
+
+    @classmethod
+    def untied(cls, ranks: np.ndarray) -> QueryRanks:
+        """Whole ranks int [Q] without ties."""
+        ranks = np.asarray(ranks, dtype=np.int64)
+        return cls(ranks - 1, np.zeros_like(ranks), np.ones_like(ranks))
+
+    def expected(self) -> np.ndarray:
+        """Expected rank, float [Q]: the wrong tied candidates before the first of c correct ones
+        number w / (c + 1) on average."""
+        return 1.0 + self.above + self.tied_wrong / (self.tied_correct + 1.0)
+
+    def within(self, k: int) -> np.ndarray:
+        """P(rank <= k), float [Q]: 1 - P(the first k - above tied candidates are all wrong),
+        0 when ``above`` >= k."""
+        room = k - self.above  # tied candidates that may come before the first correct one
+        all_wrong = np.ones(len(room))
+        for i in range(k):
+            wrong = self.tied_wrong - i
+            step = np.where(wrong > 0, wrong / np.maximum(wrong + self.tied_correct, 1), 0.0)
+            all_wrong = np.where(i < room, all_wrong * step, all_wrong)
+        return np.where(room > 0, 1.0 - all_wrong, 0.0)
+
+
+def as_query_ranks(ranks: QueryRanks | np.ndarray) -> QueryRanks:
+    """``QueryRanks`` as they are; whole ranks int [Q] as untied ones."""
+    return ranks if isinstance(ranks, QueryRanks) else QueryRanks.untied(ranks)
+
+
+def retrieval_ranks(similarity: np.ndarray, correct: np.ndarray) -> QueryRanks:
+    """Each query's rank with its ties (``QueryRanks``).
 
     similarity: float [Q, C] (query x candidate); correct: bool [Q, C], one True at least per row.
-    Returns int [Q].
     """
     best_correct = np.where(correct, similarity, -np.inf).max(axis=1, keepdims=True)
-    return 1 + ((similarity > best_correct) & ~correct).sum(axis=1)
+    tied = similarity == best_correct
+    return QueryRanks(
+        above=((similarity > best_correct) & ~correct).sum(axis=1),
+        tied_wrong=(tied & ~correct).sum(axis=1),
+        tied_correct=(tied & correct).sum(axis=1),
+    )
 
 
-def summarise_ranks(ranks: np.ndarray, top_k: tuple[int, ...] = TOP_K) -> RetrievalResult:
-    """Recall@k and median rank from ranks int [Q]."""
-    if ranks.size == 0:
+def summarise_ranks(
+    ranks: QueryRanks | np.ndarray, top_k: tuple[int, ...] = TOP_K
+) -> RetrievalResult:
+    """Recall@k (the mean chance of rank <= k) and median expected rank, from ``QueryRanks`` or
+    whole ranks int [Q]."""
+    ranks = as_query_ranks(ranks)
+    if ranks.above.size == 0:
         return RetrievalResult({k: float("nan") for k in top_k}, float("nan"), 0)
-    recall = {k: float((ranks <= k).mean()) for k in top_k}
-    return RetrievalResult(recall, float(np.median(ranks)), int(ranks.size))
+    recall = {k: float(ranks.within(k).mean()) for k in top_k}
+    return RetrievalResult(recall, float(np.median(ranks.expected())), int(ranks.above.size))
 
 
 def bidirectional_retrieval(
@@ -84,17 +134,25 @@ def bidirectional_retrieval(
 
 def bidirectional_ranks(
     study_vecs: np.ndarray, text_vecs: np.ndarray, texts: list[str]
-) -> dict[str, np.ndarray]:
-    """Each query's rank, int [N], report -> study and study -> report (as
-    ``bidirectional_retrieval``), ranked block by block."""
+) -> dict[str, QueryRanks]:
+    """Each query's rank, report -> study and study -> report (as ``bidirectional_retrieval``),
+    ranked block by block."""
     codes = text_codes(texts)
-    to_study = np.zeros(len(codes), np.int64)
-    to_report = np.zeros(len(codes), np.int64)
+    parts: dict[str, list[QueryRanks]] = {"report_to_study": [], "study_to_report": []}
     for rows in query_blocks(len(codes), len(codes)):
         correct = codes[rows, None] == codes[None, :]  # same text is symmetric
-        to_study[rows] = retrieval_ranks(text_vecs[rows] @ study_vecs.T, correct)
-        to_report[rows] = retrieval_ranks(study_vecs[rows] @ text_vecs.T, correct)
-    return {"report_to_study": to_study, "study_to_report": to_report}
+        parts["report_to_study"].append(retrieval_ranks(text_vecs[rows] @ study_vecs.T, correct))
+        parts["study_to_report"].append(retrieval_ranks(study_vecs[rows] @ text_vecs.T, correct))
+    return {direction: _joined(blocks) for direction, blocks in parts.items()}
+
+
+def _joined(blocks: list[QueryRanks]) -> QueryRanks:
+    """The ranks of consecutive query blocks as one ``QueryRanks`` (empty without blocks)."""
+    if not blocks:
+        return QueryRanks.untied(np.zeros(0, dtype=np.int64) + 1)
+    return QueryRanks(
+        *(np.concatenate([getattr(b, f.name) for b in blocks]) for f in fields(QueryRanks))
+    )
 
 
 def consistent_matrix(findings: np.ndarray, candidates: np.ndarray | None = None) -> np.ndarray:
