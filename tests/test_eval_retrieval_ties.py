@@ -1,5 +1,5 @@
-"""Retrieval ranks with tied similarities: ties are broken at random, in expectation, never in
-the query's favour (a collapsed model, every embedding alike, scored R@1 = 1)."""
+"""Retrieval with tied similarities: ties are broken at random, in expectation, never in the
+query's favour (a collapsed model, every embedding alike, scored R@1 = 1) nor by position."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import pytest
 from model.evaluation.retrieval import (
     QueryRanks,
     bidirectional_retrieval,
+    label_consistent_precision,
+    label_precision_bounds,
     retrieval_ranks,
     summarise_ranks,
 )
@@ -79,3 +81,20 @@ def test_rank_intervals_of_tied_ranks_average_the_chance_of_each_query() -> None
     np.testing.assert_allclose(within, [0.5, 0.25, 0.0, 0.0])
     low, high = np.percentile(within[drawn].mean(axis=1), [2.5, 97.5])
     assert (row["R@1_lo"], row["R@1_hi"]) == pytest.approx((low, high))
+
+
+def test_precision_of_tied_neighbours_is_their_expected_share() -> None:
+    """A report whose candidates all tie picked its top 10 by position in the dataset: the
+    first 10 studies, consistent or not. With the ties in random order its precision is the
+    consistent share of the tied candidates, its chance level."""
+    n = 30
+    consistent = np.zeros((n, n), dtype=bool)
+    consistent[:, :12] = True  # the first studies agree with every query, the rest with none
+    similarity = np.zeros((n, n))
+    precision = label_consistent_precision(similarity, consistent)
+    _, chance = label_precision_bounds(consistent)
+    np.testing.assert_allclose(precision, chance)
+    # a tie only at the edge of the top 3: two above it, then one of three tied candidates
+    row = np.array([[9.0, 5.0, 4.0, 1.0, 1.0, 1.0, 0.0]])
+    agree = np.array([[False, True, False, True, False, False, True]])
+    assert label_consistent_precision(row, agree, at=3)[0] == pytest.approx((1 + 1 / 3) / 3)

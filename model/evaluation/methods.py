@@ -160,7 +160,8 @@ def _retrieval(config: dict[str, Any]) -> str:
         ranks = (
             "a query's rank is the position of its first correct candidate with the candidates "
             "tied in similarity in random order, in expectation (R@k: the mean chance of rank ≤ "
-            "k; median rank: of the expected ranks)"
+            "k; median rank: of the expected ranks; precision@10 takes the candidates tied at "
+            "the edge of its top 10 likewise)"
         )
     else:
         ranks = (

@@ -8,8 +8,9 @@ correct candidate with the candidates tied in similarity in random order, in exp
 embeddings are alike, R@1 = 1.
 
 Label-consistent precision@10 (report -> study): among the 10 studies ranked highest for a report,
-leaving out the studies of the report's patient (its own and any repeat scan), the fraction whose known finding labels all equal the query
-study's (labels unknown on either side are not compared). It is reported beside its two bounds on
+leaving out the studies of the report's patient (its own and any repeat scan), the fraction whose
+known finding labels all equal the query study's (labels unknown on either side are not compared;
+studies tied at the edge of the top 10 taken in random order, in expectation). It is reported beside its two bounds on
 the same studies: the ceiling (what a perfect ranking reaches: a query whose finding combination
 has fewer than 10 other studies cannot fill its top 10) and chance (a random ranking).
 """
@@ -189,7 +190,9 @@ def label_consistent_precision(
     excluded: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per query, the consistent fraction of its top ``at`` candidates other than those it
-    leaves out (its own study, and its patient's other studies when the caller says so).
+    leaves out (its own study, and its patient's other studies when the caller says so), the
+    candidates tied at the edge of the top in random order, in expectation (picked by position
+    in the dataset, a collapsed model's top 10 was the site's first 10 studies).
 
     similarity: float [Q, C]; consistent: bool [Q, C]; excluded: bool [Q, C] (default query i
     leaves out candidate i: they are the same study).
@@ -201,11 +204,17 @@ def label_consistent_precision(
         return np.full(queries, np.nan)
     masked = np.where(excluded, -np.inf, similarity.astype(np.float64))
     top = min(at, n - 1)
-    best = np.argpartition(-masked, top - 1, axis=1)[:, :top]
-    counted = np.isfinite(np.take_along_axis(masked, best, axis=1))  # fewer others than top
-    hits = (np.take_along_axis(consistent, best, axis=1) & counted).sum(axis=1)
+    # the top-th highest score; the candidates tied at it fill the top in random order
+    edge = -np.partition(-masked, top - 1, axis=1)[:, top - 1, None]
+    above = masked > edge
+    tied = (masked == edge) & np.isfinite(masked)  # none when fewer others than top
+    n_above, n_tied = above.sum(axis=1), tied.sum(axis=1)
+    taken = np.minimum(top, n_above + n_tied) - n_above  # tied candidates in the top
+    tied_share = (consistent & tied).sum(axis=1) / np.maximum(n_tied, 1)
+    hits = (consistent & above).sum(axis=1) + taken * tied_share
+    counted = n_above + taken
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(counted.any(axis=1), hits / counted.sum(axis=1), np.nan)
+        return np.where(counted > 0, hits / counted, np.nan)
 
 
 def label_precision_bounds(
