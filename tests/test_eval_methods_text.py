@@ -45,6 +45,7 @@ def test_the_methods_say_which_resamples_the_threshold_metrics_leave_out(config:
 def test_the_methods_say_the_probe_intervals_hold_the_fits_fixed(config: dict) -> None:
     text = " ".join(methods_lines(config))
     assert "not refitted" in text
+    assert "standardised by the mean and SD of each fit's own training studies" in text
     assert "unweighted" in text and "n_positive" in text  # class balance: stated, not corrected
 
 

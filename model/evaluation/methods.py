@@ -123,7 +123,8 @@ def _probe(probe: dict[str, Any], train_split: bool) -> str:
         f"{_joined(probe.get('c_grid'))}"
     )
     text = (
-        f"Linear probe: L2 logistic regression on the standardised frozen embeddings, "
+        "Linear probe: L2 logistic regression on the frozen embeddings standardised by the "
+        "mean and SD of each fit's own training studies (never its test fold's), "
         f"{probe.get('folds')}-fold patient-grouped cross-validation on each site's evaluated "
         f"studies (seed {probe.get('seed')}), {chosen}. A finding or diagnosis class held by "
         "a single patient at a site is left out of its cross-validation (listed in the "
