@@ -193,3 +193,23 @@ def test_a_site_with_one_model_has_no_comparison() -> None:
     main = _result("main", ids, {("zero-shot", "lge"): (a, y)})
     other = _result("static", ids, {("zero-shot", "lge"): (a, y)}, site="external")
     assert comparison_tables([main, other], main="main") == {}
+
+
+def test_clustered_standard_error_agrees_with_a_paired_patient_bootstrap() -> None:
+    """The DeLong-Obuchowski SE of the difference against a plain loop: patients drawn with
+    replacement, each bringing all of their studies, both models' AUCs on the same draw."""
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(1, 5, 120)  # one to four studies per patient
+    groups = np.repeat(np.arange(120), sizes)
+    shared = rng.normal(size=120)[groups]  # a patient's studies look alike to both models
+    y = ((rng.random(120) < 0.4)[groups] ^ (rng.random(groups.size) < 0.1)).astype(int)
+    a = y + shared + rng.normal(size=groups.size)
+    b = 0.7 * y + shared + 1.2 * rng.normal(size=groups.size)
+    paired = delong_test(a, b, y, groups)
+    members = [np.flatnonzero(groups == g) for g in range(120)]
+    differences = []
+    for _ in range(1500):
+        drawn = np.concatenate([members[p] for p in rng.integers(0, 120, 120)])
+        differences.append(roc_auc_score(y[drawn], a[drawn]) - roc_auc_score(y[drawn], b[drawn]))
+    se = (paired.difference_hi - paired.difference) / 1.959963984540054
+    assert se == pytest.approx(np.std(differences), rel=0.1)

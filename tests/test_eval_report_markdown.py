@@ -73,3 +73,40 @@ def test_outside_text_stays_text() -> None:
 def test_a_pipe_table_aligns_numbers_right() -> None:
     table = pipe_table(pd.DataFrame({"Label": ["LGE"], "AUC": [0.5]}))
     assert table.splitlines()[1] == "|---|---:|"
+
+
+COMPARISON = pd.DataFrame(
+    {
+        "model": ["m", "m"],
+        "baseline": ["general CLIP", "general CLIP"],
+        "Label": ["LGE", "Left ventricle dilation"],
+        "setting": ["zero-shot", "zero-shot"],
+        "n": [40, 40],
+        "n_positive": [12, 8],
+        "auc_a": [0.8123, 0.9],
+        "auc_b": [0.61, 0.88],
+        "difference": [0.2023, 0.02],
+        "difference_lo": [0.1, -0.03],
+        "difference_hi": [0.3, 0.07],
+        "z": [3.9, 0.8],
+        "p_value": [1.2e-7, 0.42],
+        "label_key": ["lge", "lv_dilation"],
+        "site": ["internal", "internal"],
+        "p_holm": [2.4e-7, 0.42],
+    }
+)
+
+
+def test_the_markdown_report_holds_the_paired_comparison() -> None:
+    """A reviewer's first question of a new model, "ours against the baseline: the AUC
+    difference with its 95% CI", answered in the part a slide takes, its p-values to
+    significant digits (a DeLong p of 1e-7 read 0.000 to 3 decimals)."""
+    text = _report(tables={"internal": {"zeroshot": ZEROSHOT, "comparison": COMPARISON}})
+    section = text.split("### Model comparison", 1)[1].split("\n### ", 1)[0]
+    assert "DeLong" in section  # the note says how it was computed
+    header, _, first, second = section.strip().split("\n\n", 1)[1].splitlines()[:4]
+    assert "AUC difference (model − baseline) 95% CI" in header and "z" not in header.split(" | ")
+    assert "| general CLIP | LGE | zero-shot | 0.812 | 0.610 | 0.202 | +0.100 to +0.300 |" in first
+    assert first.endswith("| 1.2e-07 | 2.4e-07 | 40 | 12 |")
+    assert "| -0.030 to +0.070 | 0.42 | 0.42 |" in second
+    assert "### Model comparison" not in _report()  # no baseline, no section

@@ -90,8 +90,8 @@ def test_run_folder_status_metrics_and_refusal(tmp_path: Path) -> None:
 
 def test_retrieval_counts_identical_reports_as_hits() -> None:
     texts = ["a", "b", "a", "c"]
-    text = np.eye(4, dtype=np.float32)
-    video = np.eye(4, dtype=np.float32)[[2, 1, 0, 3]]  # study 0 looks like report 2 (same text)
+    text = np.eye(4, dtype=np.float32)[[0, 1, 0, 3]]  # the same text, the same embedding
+    video = np.eye(4, dtype=np.float32)[[0, 1, 0, 3]]  # study 0 looks like report 2 (same text)
     out = retrieval_recalls(video, text, texts)
     assert out["s2r@1"] == 1.0 and out["r2s@1"] == 1.0
     shuffled = np.eye(4, dtype=np.float32)[[1, 3, 0, 0]]
@@ -99,6 +99,18 @@ def test_retrieval_counts_identical_reports_as_hits() -> None:
     assert worse["s2r@1"] < 1.0 and worse["r@10"] == 1.0
     metrics = {f"val_r@{k}": v for k, v in ((1, 0.2), (5, 0.5), (10, 0.8))}
     assert selection_score(metrics) == pytest.approx(0.5)
+
+
+def test_a_collapsed_model_retrieves_at_chance_and_is_not_selected() -> None:
+    """Every study and report embedded alike (a collapsed or untrained model): every candidate
+    ties, so R@1 is the chance of drawing the right one first. Ties counted in the query's
+    favour scored it R@1 = 1, the best selection score a checkpoint can have."""
+    texts = [f"impression {i}" for i in range(20)]
+    alike = np.full((20, 4), 0.5, dtype=np.float32)
+    out = retrieval_recalls(alike, alike, texts)
+    assert out["s2r@1"] == pytest.approx(1 / 20) and out["r2s@1"] == pytest.approx(1 / 20)
+    assert out["r@10"] == pytest.approx(10 / 20)
+    assert out["median_rank_s2r"] == pytest.approx(10.5)
 
 
 def test_sigterm_sets_the_stop_flag_and_handlers_are_restored() -> None:

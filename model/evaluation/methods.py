@@ -56,7 +56,11 @@ def _bootstrap(suite: dict[str, Any], unit: Any) -> str:
     return (
         f"Confidence intervals: 95% percentile bootstrap over {over}, {resamples} resamples, "
         f"seed {suite.get('seed')}; a resample that draws no study of a class has no AUC and is "
-        "left out of the AUC's interval (auc_resamples counts those used)."
+        "left out of the AUC's interval (auc_resamples counts those used). Accuracy, F1, "
+        "sensitivity and specificity re-count the fixed p ≥ 0.5 decisions of the drawn studies; "
+        "a resample with no positive study has no sensitivity and one with no negative study has "
+        "no specificity, and each is left out of that interval (a subset of those the AUC's "
+        "leaves out). Prevalence: every table gives n and n_positive."
     )
 
 
@@ -79,8 +83,8 @@ def _fewshot(fewshot: dict[str, Any], suite: dict[str, Any], interval: Any) -> s
     """The few-shot sentence; ``interval`` is the config's ``fewshot_interval``: "episodes and
     patients", or None for a run before it was recorded, whose interval was mean ± 1.96 SE."""
     return (
-        f"Few-shot: k = {_joined(fewshot.get('shots'))} studies of each class, "
-        f"{fewshot.get('episodes')} episodes per k (seed {fewshot.get('seed')}), every other "
+        f"Few-shot: k = {_joined(fewshot.get('shots'))} studies of each class (drawn by study: "
+        f"two of a support can be one patient's), {fewshot.get('episodes')} episodes per k (seed {fewshot.get('seed')}), every other "
         "labelled study of the site a query unless its patient has a study in the support; "
         "prototype (cosine to the class means; positive when closer to the positive one), "
         f"logistic (C = {fewshot.get('probe_c')}) and prompted (logistic with the zero-shot "
@@ -119,11 +123,15 @@ def _probe(probe: dict[str, Any], train_split: bool) -> str:
         f"{_joined(probe.get('c_grid'))}"
     )
     text = (
-        f"Linear probe: L2 logistic regression on the standardised frozen embeddings, "
+        "Linear probe: L2 logistic regression on the frozen embeddings standardised by the "
+        "mean and SD of each fit's own training studies (never its test fold's), "
         f"{probe.get('folds')}-fold patient-grouped cross-validation on each site's evaluated "
         f"studies (seed {probe.get('seed')}), {chosen}. A finding or diagnosis class held by "
         "a single patient at a site is left out of its cross-validation (listed in the "
-        "problems): the fold holding that patient would train without the class."
+        "problems): the fold holding that patient would train without the class. The fits are "
+        "unweighted (no class weights; each label's prevalence is its n_positive of n), and the "
+        "interval resamples patients with the out-of-fold predictions fixed: the probes are not "
+        "refitted per resample, so it leaves out the variation of refitting."
     )
     if train_split:
         text += (
@@ -143,6 +151,44 @@ def _retrieval_intervals(suite: dict[str, Any], config: dict[str, Any]) -> list[
         "bootstrap over the same patients and resamples, each query's rank and precision fixed "
         "(a resample weights the queries by how often their patient is drawn; nothing is "
         "ranked again); the chance level has none."
+    ]
+
+
+def _retrieval(config: dict[str, Any]) -> str:
+    """The retrieval rule; ``retrieval_ties`` is None for a run before ties were broken at
+    random, whose ranks counted every tie in the query's favour."""
+    if config.get("retrieval_ties") == "random order, in expectation":
+        ranks = (
+            "a query's rank is the position of its first correct candidate with the candidates "
+            "tied in similarity in random order, in expectation (R@k: the mean chance of rank ≤ "
+            "k; median rank: of the expected ranks; precision@10 takes the candidates tied at "
+            "the edge of its top 10 likewise)"
+        )
+    else:
+        ranks = (
+            "a query's rank is 1 + the wrong candidates scoring strictly above its best correct "
+            "one, ties counted in the query's favour"
+        )
+    return (
+        "Retrieval: a candidate with the same impression text (ignoring case and surrounding "
+        f"spaces) counts as correct, so a repeated report is no error; {ranks}; R@k and median "
+        "rank over every study with a report."
+    )
+
+
+def _comparison(config: dict[str, Any]) -> list[str]:
+    """The paired comparison sentence; none for a run without a baseline."""
+    if not config.get("compare") and not isinstance(config.get("general_clip"), dict):
+        return []
+    return [
+        "Model comparison (comparison.csv): for each baseline, setting (zero-shot, linear "
+        "probe, train-split probe) and finding, both models' AUCs on the studies both scored "
+        "with the finding known, and the paired difference (main − baseline) with its 95% CI "
+        "(difference ± 1.96 SE) and two-sided p-value by DeLong's test for correlated ROC AUCs "
+        "(midrank components, Sun & Xu 2014; ties count one half), its variance summed per "
+        "patient where a patient has several studies (Obuchowski 1997); p-values "
+        "Holm-adjusted over the findings of one baseline and setting, not across settings or "
+        "sites."
     ]
 
 
@@ -224,15 +270,14 @@ def methods_lines(config: dict[str, Any]) -> list[str]:
         "probability, point values without a CI.",
         _fewshot(suite.get("fewshot") or {}, suite, config.get("fewshot_interval")),
         _probe(suite.get("probe") or {}, bool(suite.get("train_split_probes"))),
-        "Retrieval: a candidate with the identical impression text counts as correct; R@k and "
-        "median rank over every study with a report; label-consistent precision@10 = share of "
-        "a report's 10 top studies (those of its patient left out) whose known finding labels "
-        "all equal its "
-        "study's, with its ceiling (perfect ranking) and chance level on the same studies. "
+        _retrieval(config),
+        "Label-consistent precision@10 = share of a report's 10 top studies (those of its "
+        "patient left out) whose known finding labels all equal its study's, with its ceiling (perfect ranking) and chance level on the same studies. "
         "R@k is left blank at a site with no more than k studies with a report, and "
         "precision@10 with its bounds at one with no more than 11: so few studies fix them "
         "whatever the model.",
         *_retrieval_intervals(suite, config),
+        *_comparison(config),
         *_subgroups(suite, config),
         *_provenance(config),
     ]

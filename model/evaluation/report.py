@@ -171,11 +171,14 @@ _RETRIEVAL_CIS = {
         "label_precision@10_ceiling",
     )
 }
-_NOTES = {
-    "comparison": "The first model against each other one on the same studies: AUC difference "
+COMPARISON_NOTE = (
+    "The first model against each other one on the same studies: AUC difference "
     "(first − other) with DeLong's 95% CI and two-sided p-value, a patient's studies counted "
     "together where it has several (Obuchowski's clustered variance); p_holm is Holm-adjusted "
-    "over the labels of one comparison and setting, not across settings or sites.",
+    "over the labels of one comparison and setting, not across settings or sites."
+)
+_NOTES = {
+    "comparison": COMPARISON_NOTE,
     "probe": "Logistic regression on the frozen embeddings. 'linear probe': patient-grouped "
     "cross-validation on this site's evaluated studies. 'train-split probe': fitted once on the "
     "internal dataset's labelled train and val studies (n_fit) and applied unchanged here.",

@@ -17,7 +17,7 @@ import pandas as pd
 from model.evaluation.headline import HEADLINE_NOTE
 from model.evaluation.methods import site_line
 from model.evaluation.published import PUBLISHED_NOTE, PUBLISHED_TITLE
-from model.evaluation.report import compact, published_view
+from model.evaluation.report import COMPARISON_NOTE, compact, published_view
 from model.evaluation.subgroup_view import (
     SUBGROUP_NOTE,
     in_report_order,
@@ -25,7 +25,7 @@ from model.evaluation.subgroup_view import (
     variable_title,
     variable_view,
 )
-from model.evaluation.tables import COUNT_LABELS, MISSING, table_title
+from model.evaluation.tables import COUNT_LABELS, MISSING, is_p_value, table_title
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|!#])")
 # a site's zero-shot table as a slide shows it: what a row is, its AUC and interval, its counts
@@ -60,6 +60,23 @@ def _zeroshot(table: pd.DataFrame) -> pd.DataFrame:
     return view[keep]
 
 
+def _comparison(table: pd.DataFrame | None) -> list[str]:
+    """A site's paired comparison (the main model against each baseline): the AUC difference
+    with its DeLong 95% CI and p-values, to significant digits as report.html writes them."""
+    if table is None or table.empty:
+        return []
+    view = compact(table)
+    for column in [c for c in view.columns if is_p_value(str(c))]:
+        view[column] = [MISSING if pd.isna(v) else f"{v:.3g}" for v in view[column]]
+    counts = [c for c in COUNT_LABELS.values() if c in view]
+    keep = []
+    for column in view.columns:  # the difference's CI beside it, the counts last, z left out
+        if column not in counts and column != "z" and not str(column).endswith("95% CI"):
+            keep += [column, *[c for c in view.columns if c == f"{column} 95% CI"]]
+    keep += counts
+    return [f"### {table_title('comparison')}", escaped(COMPARISON_NOTE), pipe_table(view[keep])]
+
+
 def _subgroups(table: pd.DataFrame | None) -> list[str]:
     """A site's subgroup section: its note, then per variable the mean AUC per value."""
     if table is None or table.empty:
@@ -90,7 +107,8 @@ def render_markdown(
     sites: list[dict[str, Any]],
     tables: dict[str, dict[str, pd.DataFrame]],
 ) -> str:
-    """The Markdown report: sentence, models, headline, then per site its zero-shot table."""
+    """The Markdown report: sentence, models, headline, then per site its zero-shot table, the
+    paired comparison with each baseline (when there is one) and the subgroups."""
     parts = [f"# {escaped(title)}"]
     if sentence:
         parts.append(escaped(sentence))
@@ -108,6 +126,7 @@ def render_markdown(
         if zeroshot is not None and not zeroshot.empty:
             parts += [f"### {table_title('zeroshot')}", pipe_table(_zeroshot(zeroshot))]
             parts += _published(zeroshot, name)
+        parts += _comparison(tables.get(name, {}).get("comparison"))
         parts += _subgroups(tables.get(name, {}).get("subgroups"))
     parts.append("Every table, figure and the methods: report.html beside this file.")
     return "\n\n".join(parts) + "\n"

@@ -1,12 +1,16 @@
 """Cross-modal retrieval between studies and their report impressions.
 
 Query i's correct answers are every candidate whose impression text is identical to its own
-(synthetic and real reports repeat "Normal study." and the like; those are not errors). The rank
-of a query is 1 + the number of wrong candidates scoring strictly above its best correct one.
+(synthetic and real reports repeat "Normal study." and the like; those are not errors), after
+stripping surrounding spaces and ignoring case. The rank of a query is the position of its first
+correct candidate with the candidates tied in similarity in random order, in expectation
+(``QueryRanks``): counting every tie in the query's favour gave a collapsed model, all of whose
+embeddings are alike, R@1 = 1.
 
 Label-consistent precision@10 (report -> study): among the 10 studies ranked highest for a report,
-leaving out the studies of the report's patient (its own and any repeat scan), the fraction whose known finding labels all equal the query
-study's (labels unknown on either side are not compared). It is reported beside its two bounds on
+leaving out the studies of the report's patient (its own and any repeat scan), the fraction whose
+known finding labels all equal the query study's (labels unknown on either side are not compared;
+studies tied at the edge of the top 10 taken in random order, in expectation). It is reported beside its two bounds on
 the same studies: the ceiling (what a perfect ranking reaches: a query whose finding combination
 has fewer than 10 other studies cannot fill its top 10) and chance (a random ranking).
 """
@@ -14,7 +18,7 @@ has fewer than 10 other studies cannot fill its top 10) and chance (a random ran
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -53,22 +57,69 @@ def query_blocks(n_queries: int, n_candidates: int) -> Iterator[slice]:
         yield slice(start, min(start + rows, n_queries))
 
 
-def retrieval_ranks(similarity: np.ndarray, correct: np.ndarray) -> np.ndarray:
-    """Rank (1 = best) of each query's best correct candidate.
+@dataclass(frozen=True, eq=False)  # arrays: compare expected() or within(k)
+class QueryRanks:
+    """Each query's rank with its ties, int [Q] each: ``above``, the wrong candidates scoring
+    strictly above its best correct one; ``tied_wrong``, those scoring the same; ``tied_correct``,
+    the correct ones at that score (at least 1). With the tied candidates in random order, the
+    rank is 1 + above + the wrong ones drawn before the first correct one."""
+
+    above: np.ndarray
+    tied_wrong: np.ndarray
+    tied_correct: np.ndarray
+
+    @classmethod
+    def untied(cls, ranks: np.ndarray) -> QueryRanks:
+        """Whole ranks int [Q] without ties."""
+        ranks = np.asarray(ranks, dtype=np.int64)
+        return cls(ranks - 1, np.zeros_like(ranks), np.ones_like(ranks))
+
+    def expected(self) -> np.ndarray:
+        """Expected rank, float [Q]: the wrong tied candidates before the first of c correct ones
+        number w / (c + 1) on average."""
+        return 1.0 + self.above + self.tied_wrong / (self.tied_correct + 1.0)
+
+    def within(self, k: int) -> np.ndarray:
+        """P(rank <= k), float [Q]: 1 - P(the first k - above tied candidates are all wrong),
+        0 when ``above`` >= k."""
+        room = k - self.above  # tied candidates that may come before the first correct one
+        all_wrong = np.ones(len(room))
+        for i in range(k):
+            wrong = self.tied_wrong - i
+            step = np.where(wrong > 0, wrong / np.maximum(wrong + self.tied_correct, 1), 0.0)
+            all_wrong = np.where(i < room, all_wrong * step, all_wrong)
+        return np.where(room > 0, 1.0 - all_wrong, 0.0)
+
+
+def as_query_ranks(ranks: QueryRanks | np.ndarray) -> QueryRanks:
+    """``QueryRanks`` as they are; whole ranks int [Q] as untied ones."""
+    return ranks if isinstance(ranks, QueryRanks) else QueryRanks.untied(ranks)
+
+
+def retrieval_ranks(similarity: np.ndarray, correct: np.ndarray) -> QueryRanks:
+    """Each query's rank with its ties (``QueryRanks``).
 
     similarity: float [Q, C] (query x candidate); correct: bool [Q, C], one True at least per row.
-    Returns int [Q].
     """
     best_correct = np.where(correct, similarity, -np.inf).max(axis=1, keepdims=True)
-    return 1 + ((similarity > best_correct) & ~correct).sum(axis=1)
+    tied = similarity == best_correct
+    return QueryRanks(
+        above=((similarity > best_correct) & ~correct).sum(axis=1),
+        tied_wrong=(tied & ~correct).sum(axis=1),
+        tied_correct=(tied & correct).sum(axis=1),
+    )
 
 
-def summarise_ranks(ranks: np.ndarray, top_k: tuple[int, ...] = TOP_K) -> RetrievalResult:
-    """Recall@k and median rank from ranks int [Q]."""
-    if ranks.size == 0:
+def summarise_ranks(
+    ranks: QueryRanks | np.ndarray, top_k: tuple[int, ...] = TOP_K
+) -> RetrievalResult:
+    """Recall@k (the mean chance of rank <= k) and median expected rank, from ``QueryRanks`` or
+    whole ranks int [Q]."""
+    ranks = as_query_ranks(ranks)
+    if ranks.above.size == 0:
         return RetrievalResult({k: float("nan") for k in top_k}, float("nan"), 0)
-    recall = {k: float((ranks <= k).mean()) for k in top_k}
-    return RetrievalResult(recall, float(np.median(ranks)), int(ranks.size))
+    recall = {k: float(ranks.within(k).mean()) for k in top_k}
+    return RetrievalResult(recall, float(np.median(ranks.expected())), int(ranks.above.size))
 
 
 def bidirectional_retrieval(
@@ -84,17 +135,25 @@ def bidirectional_retrieval(
 
 def bidirectional_ranks(
     study_vecs: np.ndarray, text_vecs: np.ndarray, texts: list[str]
-) -> dict[str, np.ndarray]:
-    """Each query's rank, int [N], report -> study and study -> report (as
-    ``bidirectional_retrieval``), ranked block by block."""
+) -> dict[str, QueryRanks]:
+    """Each query's rank, report -> study and study -> report (as ``bidirectional_retrieval``),
+    ranked block by block."""
     codes = text_codes(texts)
-    to_study = np.zeros(len(codes), np.int64)
-    to_report = np.zeros(len(codes), np.int64)
+    parts: dict[str, list[QueryRanks]] = {"report_to_study": [], "study_to_report": []}
     for rows in query_blocks(len(codes), len(codes)):
         correct = codes[rows, None] == codes[None, :]  # same text is symmetric
-        to_study[rows] = retrieval_ranks(text_vecs[rows] @ study_vecs.T, correct)
-        to_report[rows] = retrieval_ranks(study_vecs[rows] @ text_vecs.T, correct)
-    return {"report_to_study": to_study, "study_to_report": to_report}
+        parts["report_to_study"].append(retrieval_ranks(text_vecs[rows] @ study_vecs.T, correct))
+        parts["study_to_report"].append(retrieval_ranks(study_vecs[rows] @ text_vecs.T, correct))
+    return {direction: _joined(blocks) for direction, blocks in parts.items()}
+
+
+def _joined(blocks: list[QueryRanks]) -> QueryRanks:
+    """The ranks of consecutive query blocks as one ``QueryRanks`` (empty without blocks)."""
+    if not blocks:
+        return QueryRanks.untied(np.zeros(0, dtype=np.int64) + 1)
+    return QueryRanks(
+        *(np.concatenate([getattr(b, f.name) for b in blocks]) for f in fields(QueryRanks))
+    )
 
 
 def consistent_matrix(findings: np.ndarray, candidates: np.ndarray | None = None) -> np.ndarray:
@@ -131,7 +190,9 @@ def label_consistent_precision(
     excluded: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per query, the consistent fraction of its top ``at`` candidates other than those it
-    leaves out (its own study, and its patient's other studies when the caller says so).
+    leaves out (its own study, and its patient's other studies when the caller says so), the
+    candidates tied at the edge of the top in random order, in expectation (picked by position
+    in the dataset, a collapsed model's top 10 was the site's first 10 studies).
 
     similarity: float [Q, C]; consistent: bool [Q, C]; excluded: bool [Q, C] (default query i
     leaves out candidate i: they are the same study).
@@ -143,11 +204,17 @@ def label_consistent_precision(
         return np.full(queries, np.nan)
     masked = np.where(excluded, -np.inf, similarity.astype(np.float64))
     top = min(at, n - 1)
-    best = np.argpartition(-masked, top - 1, axis=1)[:, :top]
-    counted = np.isfinite(np.take_along_axis(masked, best, axis=1))  # fewer others than top
-    hits = (np.take_along_axis(consistent, best, axis=1) & counted).sum(axis=1)
+    # the top-th highest score; the candidates tied at it fill the top in random order
+    edge = -np.partition(-masked, top - 1, axis=1)[:, top - 1, None]
+    above = masked > edge
+    tied = (masked == edge) & np.isfinite(masked)  # none when fewer others than top
+    n_above, n_tied = above.sum(axis=1), tied.sum(axis=1)
+    taken = np.minimum(top, n_above + n_tied) - n_above  # tied candidates in the top
+    tied_share = (consistent & tied).sum(axis=1) / np.maximum(n_tied, 1)
+    hits = (consistent & above).sum(axis=1) + taken * tied_share
+    counted = n_above + taken
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(counted.any(axis=1), hits / counted.sum(axis=1), np.nan)
+        return np.where(counted > 0, hits / counted, np.nan)
 
 
 def label_precision_bounds(

@@ -1,6 +1,7 @@
 """95% patient-bootstrap intervals of the retrieval figures, from the per-query results.
 
-Each query's rank of its own study or report and its label-consistent precision@10 are fixed;
+Each query's rank of its own study or report (its chance of rank <= k with ties in random order,
+and its expected rank) and its label-consistent precision@10 are fixed;
 a resample only re-weights the queries by how often their patient is drawn
 (``metrics.bootstrap_counts``), so nothing is ranked again. R@k and precision are weighted
 means; the median rank is the median of the queries repeated as often as they are drawn.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.evaluation.metrics import bootstrap_counts, percentile_ci
-from model.evaluation.retrieval import TOP_K
+from model.evaluation.retrieval import TOP_K, QueryRanks, as_query_ranks
 
 
 def weighted_medians(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -53,13 +54,20 @@ def _resampled(
 
 
 def rank_intervals(
-    ranks: np.ndarray, groups: np.ndarray, resamples: int, seed: int, top_k: tuple[int, ...] = TOP_K
+    ranks: QueryRanks | np.ndarray,
+    groups: np.ndarray,
+    resamples: int,
+    seed: int,
+    top_k: tuple[int, ...] = TOP_K,
 ) -> dict[str, float]:
-    """``R@k_lo/_hi`` and ``median_rank_lo/_hi`` of one direction's query ranks int [N], the
-    queries resampled by patient (``groups`` [N]); NaN without resamples or with one query."""
-    everyone = np.ones(len(ranks), dtype=bool)
-    figures = {f"R@{k}": ((ranks <= k).astype(np.float64), everyone) for k in top_k}
-    figures["median_rank"] = (np.asarray(ranks, dtype=np.float64), everyone)
+    """``R@k_lo/_hi`` and ``median_rank_lo/_hi`` of one direction's query ranks (``QueryRanks``,
+    or whole ranks int [N]), the queries resampled by patient (``groups`` [N]): R@k averages each
+    query's chance of rank <= k, the median is that of the expected ranks. NaN without resamples
+    or with one query."""
+    ranks = as_query_ranks(ranks)
+    everyone = np.ones(len(ranks.above), dtype=bool)
+    figures = {f"R@{k}": (ranks.within(k), everyone) for k in top_k}
+    figures["median_rank"] = (ranks.expected(), everyone)
     return _intervals(figures, groups, resamples, seed)
 
 

@@ -171,6 +171,7 @@ def _config_record(request: EvaluationRequest, label_files: list[Path]) -> dict[
         "suite": asdict(request.suite),
         "bootstrap_unit": "patient",  # metrics.bootstrap_counts resamples patients
         "retrieval_intervals": True,  # retrieval.csv has R@k, median rank, precision@10 CIs
+        "retrieval_ties": "random order, in expectation",  # retrieval.QueryRanks
         "fewshot_interval": "episodes and patients",  # fewshot_intervals: two-level bootstrap
         "mean_intervals": "shared patient draws",  # label_means: the headline means' CIs
         "subgroups": {"variables": list(SUBGROUP_VARIABLES), "min_class": MIN_CLASS},

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from model.embed import embed_texts, encode_studies, study_loader
-from model.evaluation.retrieval import recalls_fixed_by
+from model.evaluation.retrieval import recalls_fixed_by, retrieval_ranks
 from model.labels import labels_by_study
 from model.nn.loss import ClipLoss
 from model.progress import Progress
@@ -44,22 +44,21 @@ def retrieval_recalls(
 
     Texts are deduplicated (U unique): study->report ranks the U reports for each study;
     report->study ranks the N studies for each unique report (a hit if any of its studies is in
-    the top k). Returns ``s2r@k``, ``r2s@k``, ``r@k`` (mean of both) and ``median_rank_s2r``.
+    the top k). Candidates tied in similarity are taken in random order, in expectation
+    (``QueryRanks``): counting ties in the query's favour gave a collapsed model, every
+    embedding alike, R@k = 1 and the best selection score. Returns ``s2r@k``, ``r2s@k``, ``r@k``
+    (mean of both) and ``median_rank_s2r`` (the median expected rank).
     """
     unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+    inverse = inverse.reshape(-1)
     first = np.array([np.flatnonzero(inverse == u)[0] for u in range(len(unique))])
     similarity = video @ text[first].T  # [N, U]
-    true_score = similarity[np.arange(len(video)), inverse]
-    s2r_rank = (similarity > true_score[:, None]).sum(axis=1) + 1  # 1 = best
-    r2s_rank = np.empty(len(unique), dtype=np.int64)
-    for u in range(len(unique)):
-        column = similarity[:, u]
-        best_true = column[inverse == u].max()
-        r2s_rank[u] = int((column > best_true).sum()) + 1
-    out: dict[str, float] = {"median_rank_s2r": float(np.median(s2r_rank))}
+    s2r = retrieval_ranks(similarity, inverse[:, None] == np.arange(len(unique))[None, :])
+    r2s = retrieval_ranks(similarity.T, np.arange(len(unique))[:, None] == inverse[None, :])
+    out: dict[str, float] = {"median_rank_s2r": float(np.median(s2r.expected()))}
     for k in RECALL_KS:
-        out[f"s2r@{k}"] = float((s2r_rank <= k).mean())
-        out[f"r2s@{k}"] = float((r2s_rank <= k).mean())
+        out[f"s2r@{k}"] = float(s2r.within(k).mean())
+        out[f"r2s@{k}"] = float(r2s.within(k).mean())
         out[f"r@{k}"] = (out[f"s2r@{k}"] + out[f"r2s@{k}"]) / 2
     return out
 
