@@ -54,6 +54,7 @@ studio = Studio()
 FOLDER_KEY = "ev-folder"
 LAUNCHED_KEY = "ev-launched"  # the output folder of the evaluation this session launched
 ADDRESS_KEY = "evaluation"  # ?evaluation=NAME: a shared link or a reload opens the same one
+TAB_KEY = "tab"  # &tab=Few-shot: and the same tab (a tab's title, as the reports head it)
 page_header(
     "Evaluate",
     "Zero-shot, few-shot, linear probes and retrieval — per site, in the paper's table format.",
@@ -164,7 +165,8 @@ def results_section() -> None:
     overview(outputs, running=Path(folder) in live)
     sites = site_names(outputs.summary)  # each site's tables and figures, internal first
     groups = grouped_tables(in_site_order(outputs.tables, sites))
-    tabs = st.tabs(list(groups) + (["Figures"] if outputs.images else []))
+    titles = list(groups) + (["Figures"] if outputs.images else [])
+    tabs = st.tabs(titles, key=TAB_KEY, bind="query-params")  # one it lacks: the first
     for tab, (group, names) in zip(tabs, groups.items(), strict=False):
         with tab:
             for name in names:
