@@ -44,6 +44,7 @@ from dashboard.evaluation_view import (
 )
 from dashboard.formatting import relative
 from dashboard.glossary import terms_used
+from dashboard.headline_view import quotable_sentence
 from dashboard.inert_text import markdown_table, markdown_text
 from dashboard.overview import running_evaluations
 from dashboard.plots import fewshot_figure
@@ -243,7 +244,7 @@ def overview(outputs, running: bool = False) -> None:
         st.subheader("Headline")
         sentence = outputs.sentence()
         if sentence:  # the line a slide quotes; the code block's copy button takes it whole
-            st.code(sentence, language=None, wrap_lines=True)
+            quotable_sentence(sentence)
         # a table that wraps its cells: a data grid scrolled the second site out of sight at
         # 800 px, and hid the last rows behind a scroll
         st.table(markdown_table(key_figures.set_index("figure")))
