@@ -23,6 +23,7 @@ from dashboard.empty_state import EmptyState, JobOffer  # noqa: F401 (pages impo
 from dashboard.evaluation_view import evaluation_title
 from dashboard.index_access import CaseIndexAccess
 from dashboard.jobs import JobManager, model_command
+from dashboard.reader_clock import reader_zone
 from dashboard.settings import Settings
 from model import embedding_cache
 from model.errors import DataError, UserError  # noqa: F401 (pages catch them: imported here)
@@ -85,7 +86,8 @@ class Studio(CaseIndexAccess):
 
     @property
     def jobs(self) -> JobManager:
-        return JobManager(self.settings.jobs_dir)
+        """The data root's jobs, their times in the reader's zone (``dashboard.reader_clock``)."""
+        return JobManager(self.settings.jobs_dir, reader_zone())
 
     def dataset_path(self) -> Path:
         path = self.settings.active_dataset()

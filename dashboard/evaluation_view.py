@@ -19,7 +19,7 @@ from PIL import Image
 
 from dashboard.jobs import model_command
 from dashboard.settings import Settings, position_of
-from model.clock import utc_stamp
+from model.clock import made_at, utc_stamp
 from model.errors import DataError
 from model.evaluation.headline import headline_text
 from model.evaluation.headline_sentence import headline_sentence
@@ -197,12 +197,13 @@ def default_sites(datasets: list[Path], active: Path | None) -> tuple[int, int |
 
 
 def list_evaluations(settings: Settings) -> list[Path]:
-    """Evaluation folders under the data root that hold at least one CSV, newest first."""
+    """Evaluation folders under the data root that hold at least one CSV, newest first: by the
+    stamp of their names, older ``eval-YYYYMMDD-HHMMSS`` ones beside ``eval-...Z`` (``made_at``)."""
     root = settings.evaluations_dir
     if not root.is_dir():
         return []
     found = [p for p in root.iterdir() if p.is_dir() and _files(p, "*.csv")]
-    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+    return sorted(found, key=made_at, reverse=True)
 
 
 def evaluation_named(folders: list[Path], name: str | None) -> Path | None:

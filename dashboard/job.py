@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from dashboard.formatting import format_eta
-from model.clock import local_clock
+from model.clock import clock_moment, local_clock
 
 _CANCEL_GRACE_S = 3.0
 # A training run stops after its current step (validation and last.pt included when it ends an
@@ -33,6 +33,7 @@ class Job:
     progress: dict[str, Any] = field(default_factory=dict)
     host: str | None = None  # the machine it runs on, while it runs on another one
     finished: float | None = None  # when it ended (result.json), on the clock that started it
+    zone: str | None = None  # the reader's zone its times are written in; None: this machine's
 
     @property
     def id(self) -> str:
@@ -53,11 +54,12 @@ class Job:
         after 7m 12s`` (a finished panel said only "finished", not whether it was today's)."""
         user = self.info.get("user")
         started = self.info.get("started")
-        said = f"started {f'by {user} ' if user else ''}at {_clock(started)}"
+        said = f"started {f'by {user} ' if user else ''}at {_clock(started, zone=self.zone)}"
         if self.finished is None:
             return said
         took = format_eta(self.finished - float(started)) if _is_number(started) else ""
-        return f"{said}, ended at {_clock(self.finished)}" + (f" after {took}" if took else "")
+        ended = _clock(self.finished, zone=self.zone)
+        return f"{said}, ended at {ended}" + (f" after {took}" if took else "")
 
     @property
     def pid(self) -> int:
@@ -127,14 +129,14 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _clock(stamp: Any, now: float | None = None) -> str:
-    """``14:02:05 JST`` today; ``12-03 14:02:05 JST`` (month-day) on an earlier day: a training
-    job runs for days, and a bare clock time would not say which. The zone is the server's: its
-    reader may be in another (``model.clock``)."""
+def _clock(stamp: Any, now: float | None = None, zone: str | None = None) -> str:
+    """``14:02:05 CET`` today; ``12-03 14:02:05 CET`` (month-day) on an earlier day: a training
+    job runs for days, and a bare clock time would not say which. The time, its day and the
+    zone named are ``zone``'s (the reader's, ``dashboard.reader_clock``), else this machine's."""
     try:
-        started = time.localtime(float(stamp))
-    except (TypeError, ValueError, OverflowError, OSError):
+        started = clock_moment(stamp, zone)
+        today = clock_moment(time.time() if now is None else now, zone)
+    except ValueError:
         return "an unknown time"
-    today = time.localtime(time.time() if now is None else now)
-    same_day = started[:3] == today[:3]
-    return local_clock(stamp, "%H:%M:%S" if same_day else "%m-%d %H:%M:%S")
+    same_day = started.date() == today.date()
+    return local_clock(stamp, "%H:%M:%S" if same_day else "%m-%d %H:%M:%S", zone)

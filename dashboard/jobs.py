@@ -69,10 +69,12 @@ def model_command(*args: str) -> list[str]:
 
 
 class JobManager:
-    """Launch, list and cancel jobs whose state lives in ``jobs_dir``."""
+    """Launch, list and cancel jobs whose state lives in ``jobs_dir``; their times are written
+    in ``zone`` (the reader's, an IANA name; None: this machine's)."""
 
-    def __init__(self, jobs_dir: Path):
+    def __init__(self, jobs_dir: Path, zone: str | None = None):
         self.jobs_dir = Path(jobs_dir)
+        self.zone = zone
 
     def launch(
         self,
@@ -245,21 +247,21 @@ class JobManager:
             state = "cancelled" if cancelled else ("finished" if code == 0 else "failed")
             ended = result.get("finished")
             finished = float(ended) if isinstance(ended, int | float) else None
-            return Job(folder, info, state, code, progress, finished=finished)
+            return Job(folder, info, state, code, progress, finished=finished, zone=self.zone)
         host = host_elsewhere(info)
         if host is not None and _silent_s(folder) < REMOTE_SILENCE_S and not _run_ended(info):
             # its runner there writes result.json when it ends
             state = "stopping" if info.get("cancel_requested") else "running"
-            return Job(folder, info, f"{state} on {host}", None, progress, host)
+            return Job(folder, info, f"{state} on {host}", None, progress, host, zone=self.zone)
         if host is not None:  # that machine went down with it: it no longer blocks its kind
-            return Job(folder, info, "lost", None, progress)
+            return Job(folder, info, "lost", None, progress, zone=self.zone)
         if written_elsewhere(info.get("folder"), folder):  # a copied root's: ends at the old place
-            return Job(folder, info, "lost", None, progress)
+            return Job(folder, info, "lost", None, progress, zone=self.zone)
         if process_alive(pid, info.get("proc_start")):
             state = "stopping" if info.get("cancel_requested") else "running"
-            return Job(folder, info, state, None, progress)
+            return Job(folder, info, state, None, progress, zone=self.zone)
         state = "cancelled" if info.get("cancel_requested") else "lost"
-        return Job(folder, info, state, None, progress)
+        return Job(folder, info, state, None, progress, zone=self.zone)
 
 
 def _silent_s(folder: Path) -> float:

@@ -30,7 +30,7 @@ RUN_SILENCE_S = 3600.0
 RUN_ENDED_S = 300.0
 
 
-def run_state(status: dict[str, Any], run: Path | None = None) -> str:
+def run_state(status: dict[str, Any], run: Path | None = None, zone: str | None = None) -> str:
     """The status' state, or ``crashed`` when it claims to run but its writer is gone: no process
     with its pid, or one that started at another time (a pid reused after the run ended, or a
     folder copied from another machine), or it writes another folder (a data root copied on
@@ -38,14 +38,15 @@ def run_state(status: dict[str, Any], run: Path | None = None) -> str:
     HOST`` (its pid cannot be checked from here) until its status has not been rewritten for
     ``RUN_SILENCE_S``: then ``lost on HOST (last heard ...)``, that machine went down with it.
     The silence is that of ``run``'s status.json on the file server's clock; without ``run``,
-    its ``updated`` time on this machine's."""
+    its ``updated`` time on this machine's. The time last heard is written in ``zone`` (the
+    reader's, an IANA name), else this machine's."""
     state = str(status.get("state") or "unknown")
     pid = status.get("pid")
     if state not in LIVE_STATES or not pid:
         return state
     host = host_elsewhere(status)
     if host is not None:
-        return _state_elsewhere(state, host, _silence(status, run))
+        return _state_elsewhere(state, host, _silence(status, run), zone)
     if run is not None and written_elsewhere(status.get("folder"), run):
         return "crashed"  # a run copied with its data root: its writer writes the old place
     return state if _writer_alive(int(pid), status) else "crashed"
@@ -97,11 +98,11 @@ def _silence(status: dict[str, Any], run: Path | None) -> float | None:
     return time.time() - updated if isinstance(updated, int | float) else None
 
 
-def _state_elsewhere(state: str, host: str, silent: float | None) -> str:
+def _state_elsewhere(state: str, host: str, silent: float | None, zone: str | None = None) -> str:
     """``STATE on HOST`` while the run's status is rewritten there, else ``lost on HOST``."""
     if silent is None or silent < RUN_SILENCE_S:
         return f"{state} on {host}"
-    heard = local_clock(time.time() - silent, "%m-%d %H:%M")
+    heard = local_clock(time.time() - silent, "%m-%d %H:%M", zone)
     return f"lost on {host} (last heard {heard})"
 
 

@@ -91,16 +91,18 @@ RUN_TABLE_HEADERS = {
 }
 
 
-def runs_table(runs: list[Path], root: Path, jobs: list[Any] = ()) -> pd.DataFrame:
+def runs_table(
+    runs: list[Path], root: Path, jobs: list[Any] = (), zone: str | None = None
+) -> pd.DataFrame:
     """One row per run folder: name, state (and its last job's failure, of ``jobs``:
-    ``state_with_job``), epoch, ETA, best validation metric, last update, and what it trains
-    on what (tower, dataset)."""
+    ``state_with_job``; a time in it in ``zone``, the reader's), epoch, ETA, best validation
+    metric, last update, and what it trains on what (tower, dataset)."""
     rows = []
     for run in runs:
         status = read_status(run)
         metrics = read_metrics(run)
         best = _best_val(metrics)
-        state = shown_state(status, run)
+        state = shown_state(status, run, zone)
         facts = run_facts(run, root)  # what it trains, on what: config.json's record
         rows.append(
             {
@@ -119,7 +121,7 @@ def runs_table(runs: list[Path], root: Path, jobs: list[Any] = ()) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def shown_state(status: dict[str, Any], run: Path) -> str:
+def shown_state(status: dict[str, Any], run: Path, zone: str | None = None) -> str:
     """``run_state``, or ``CHECKPOINT_ONLY`` for a folder that holds a checkpoint and no record
     of its training (no status.json, metrics or log: a best.pt copied here from another
     machine); a run folder copied without its status.json keeps its curves and resume."""
@@ -127,7 +129,7 @@ def shown_state(status: dict[str, Any], run: Path) -> str:
     record = (folder.status_path, folder.metrics_path, folder.log_path)
     if not status and not any(path.exists() for path in record) and _checkpoint_of(run):
         return CHECKPOINT_ONLY
-    return run_state(status, run)
+    return run_state(status, run, zone)
 
 
 def _epoch(status: dict[str, Any], live: bool) -> str:

@@ -111,7 +111,7 @@ def job_panel(jobs: JobManager, kind: str) -> Job | None:
     if job is None:
         return None
     if job.running:
-        _live_job(str(jobs.jobs_dir), job.id)
+        _live_job(str(jobs.jobs_dir), job.id, jobs.zone)
     else:
         _job_body(jobs, job)
     return job
@@ -121,9 +121,9 @@ _STOP_REFUSALS = "job-stop-refusals"  # {job id: why its Cancel was refused}
 
 
 @st.fragment(run_every=2.0)
-def _live_job(jobs_dir: str, job_id: str) -> None:
+def _live_job(jobs_dir: str, job_id: str, zone: str | None) -> None:
     rerun_page_if_choice_gone()
-    jobs = JobManager(jobs_dir)
+    jobs = JobManager(jobs_dir, zone)  # the page's manager's: its times in the reader's zone
     job = jobs.get(job_id)
     _job_body(jobs, job)
     if not job.running:

@@ -44,6 +44,7 @@ from dashboard.evaluation_view import (
 )
 from dashboard.formatting import relative
 from dashboard.glossary import terms_used
+from dashboard.headline_view import quotable_sentence
 from dashboard.inert_text import markdown_table, markdown_text
 from dashboard.overview import running_evaluations
 from dashboard.plots import fewshot_figure
@@ -54,6 +55,7 @@ studio = Studio()
 FOLDER_KEY = "ev-folder"
 LAUNCHED_KEY = "ev-launched"  # the output folder of the evaluation this session launched
 ADDRESS_KEY = "evaluation"  # ?evaluation=NAME: a shared link or a reload opens the same one
+TAB_KEY = "tab"  # &tab=Few-shot: and the same tab (a tab's title, as the reports head it)
 page_header(
     "Evaluate",
     "Zero-shot, few-shot, linear probes and retrieval — per site, in the paper's table format.",
@@ -164,7 +166,8 @@ def results_section() -> None:
     overview(outputs, running=Path(folder) in live)
     sites = site_names(outputs.summary)  # each site's tables and figures, internal first
     groups = grouped_tables(in_site_order(outputs.tables, sites))
-    tabs = st.tabs(list(groups) + (["Figures"] if outputs.images else []))
+    titles = list(groups) + (["Figures"] if outputs.images else [])
+    tabs = st.tabs(titles, key=TAB_KEY, bind="query-params")  # one it lacks: the first
     for tab, (group, names) in zip(tabs, groups.items(), strict=False):
         with tab:
             for name in names:
@@ -241,7 +244,7 @@ def overview(outputs, running: bool = False) -> None:
         st.subheader("Headline")
         sentence = outputs.sentence()
         if sentence:  # the line a slide quotes; the code block's copy button takes it whole
-            st.code(sentence, language=None, wrap_lines=True)
+            quotable_sentence(sentence)
         # a table that wraps its cells: a data grid scrolled the second site out of sight at
         # 800 px, and hid the last rows behind a scroll
         st.table(markdown_table(key_figures.set_index("figure")))

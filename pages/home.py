@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard.context import Studio
 from dashboard.evaluated_weights import weights_changed_note
 from dashboard.formatting import relative
+from dashboard.headline_view import quotable_sentence
 from dashboard.inert_text import markdown_text
 from dashboard.launch import DEMO_TITLE  # the demo job's title, as run.sh's build has it
 from dashboard.overview import (
@@ -67,8 +68,8 @@ with page_guard(studio):
         if changed := weights_changed_note(outputs.summary):
             st.warning(markdown_text(changed), icon=":material/update:")
         sentence = outputs.sentence()
-        if sentence:  # copied whole with the code block's button
-            st.code(sentence, language=None, wrap_lines=True)
+        if sentence:  # at a projector's size, copied whole with the code block's button
+            quotable_sentence(sentence)
         if unfinished:
             st.caption(
                 markdown_text(

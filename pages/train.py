@@ -1,7 +1,6 @@
 """Train: launch runs from presets, watch live curves, stop / resume, choose the active checkpoint."""
 
 import functools
-from datetime import datetime
 from pathlib import Path
 
 import streamlit as st
@@ -15,6 +14,7 @@ from dashboard.gpus import gpus_output, resume_gpus, training_env
 from dashboard.inert_text import markdown_text
 from dashboard.job import Job
 from dashboard.plots import loss_curve, validation_curves
+from dashboard.reader_clock import reader_zone
 from dashboard.run_compare import comparison_figure, comparison_table, run_line
 from dashboard.run_dataset import trained_on
 from dashboard.run_selection import in_table_order, picked_now, shown_run, table_key
@@ -42,6 +42,7 @@ from dashboard.runs import (
 from dashboard.settings import position_of
 from dashboard.studies import ROW_PICK_KEYS
 from dashboard.ui import job_panel, launch, page_guard, page_header
+from model.clock import utc_stamp
 
 RUNS_PREPARED_KEY = "train-runs-prepared"
 SHOWN_RUN_KEY = "train-shown-run"  # the run below the table, kept across refreshes
@@ -94,7 +95,7 @@ def launch_form() -> None:
         launched = st.session_state.get(RUNS_PREPARED_KEY, 0)
         name = top[2].text_input(
             "Run name",
-            value=f"{preset}-{datetime.now():%m%d-%H%M}",
+            value=f"{preset}-{utc_stamp()}",  # UTC, as job ids and evaluation folders
             key=f"run-name-{preset}-{launched}",
         )
         form, chosen = training_form(dataset, name, preset, gpus)
@@ -203,7 +204,7 @@ def training_curves(run: Path) -> None:
 
 def run_detail(run: Path) -> None:
     status = read_status(run)
-    state = shown_state(status, run)
+    state = shown_state(status, run, reader_zone())
     job = job_for_run(studio.jobs.list("train"), run)
     st.subheader(f"{markdown_text(run.name)} — {state_with_job(state, status, job)}")
     facts = run_line(run, studio.settings.data_root, status, run_is_live(state))
@@ -274,7 +275,8 @@ def runs_section() -> None:
     if not runs:
         st.info("No training runs yet. Launch one above (the demo build also trains one).")
         return
-    table = runs_table(runs, studio.settings.data_root, studio.jobs.list("train"))
+    zone = reader_zone()  # the job panel's, the runs' states' and Updated's: one zone
+    table = runs_table(runs, studio.settings.data_root, studio.jobs.list("train"), zone)
     paths = list(table["path"])
     active = str(studio.settings.active_checkpoint() or "")
     # first: at 800 px the table scrolls sideways, and the active run's star was off-screen
@@ -283,7 +285,7 @@ def runs_section() -> None:
     event = st.dataframe(
         table.drop(columns=["path"]),
         hide_index=True,
-        column_config=runs_columns(st.context.timezone),
+        column_config=runs_columns(zone),
         on_select="rerun",
         selection_mode="single-row",
         key=table_key(paths),

@@ -14,13 +14,13 @@ import pandas as pd
 import pytest
 from dashboard_fixtures import finished_run
 
-from dashboard.evaluation_view import evaluation_command
+from dashboard.evaluation_view import evaluation_command, list_evaluations
 from dashboard.job import _clock
 from dashboard.run_state import _state_elsewhere
 from dashboard.run_view import runs_columns
 from dashboard.runs import runs_table, updated_at
 from dashboard.settings import Settings
-from model.clock import LOG_DATE_FORMAT, local_clock, utc_stamp, zone_name
+from model.clock import LOG_DATE_FORMAT, local_clock, stamped_at, utc_stamp, zone_name
 from model.file_lock import FileLock, _read_holder
 from model.progress import LOG_FORMAT
 
@@ -120,3 +120,27 @@ def test_the_runs_table_sorts_updated_by_time_across_the_change(zone, tmp_path: 
 
 def test_an_unreadable_update_time_is_left_blank() -> None:
     assert updated_at(None) is pd.NaT and updated_at("soon") is pd.NaT
+
+
+def test_evaluations_named_before_and_after_the_z_stamp_list_in_the_order_made(
+    zone, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Listed by modification time, a data root copied without times (``cp -r``) listed its
+    evaluations in copy order; by name, ``eval-20261205-180000`` (JST, 09:00 UTC) came before
+    ``eval-20261205-100000Z`` made an hour after it."""
+    zone("Asia/Tokyo")
+    made = ["eval-20261205-170000", "eval-20261205-180000", "eval-20261205-100000Z",
+            "eval-20261205-110000Z"]  # fmt: skip
+    settings = Settings(data_root=tmp_path)
+    for age, name in enumerate(made):  # the copy wrote the newest first: mtimes in reverse
+        (settings.evaluations_dir / name).mkdir(parents=True)
+        (settings.evaluations_dir / name / "zeroshot.csv").write_text("model\nm\n")
+        os.utime(settings.evaluations_dir / name, (1e9 - age, 1e9 - age))
+    named = settings.evaluations_dir / "my-rerun"  # no stamp: its modification time
+    named.mkdir()
+    (named / "zeroshot.csv").write_text("model\nm\n")
+    stamp = time.mktime((2026, 12, 5, 19, 30, 0, 0, 0, -1))  # 10:30 UTC
+    os.utime(named, (stamp, stamp))
+    listed = [folder.name for folder in list_evaluations(settings)]
+    assert listed == [made[3], "my-rerun", made[2], made[1], made[0]]
+    assert stamped_at("eval-20261399-250000") is None and stamped_at("eval-x") is None

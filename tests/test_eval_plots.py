@@ -11,13 +11,17 @@ from matplotlib.colors import to_hex
 
 from model.evaluation.plots import (
     BAND_LABEL,
+    DPI,
+    PAGE_FIGURE_IN,
     comparison_figure,
+    comparison_parts,
     confusion_figure,
     fewshot_panels,
+    plot_comparison,
     plot_fewshot,
     roc_figure,
 )
-from model.schema import FINDINGS
+from model.schema import DIAGNOSES, FINDINGS
 
 
 def _curve(label: str, auc: float) -> pd.DataFrame:
@@ -191,3 +195,46 @@ def test_comparison_of_three_settings_fits_a_printed_page_and_its_title_covers_n
     headings = [axes.title.get_window_extent(renderer) for axes in figure.axes]
     assert not any(title.overlaps(heading) for heading in headings)
     assert all(len(axes.get_yticklabels()) == len(FINDINGS) for axes in figure.axes)
+
+
+def comparison_rows(baselines: int, labels: tuple[str, ...]) -> pd.DataFrame:
+    """``comparison.csv`` rows of one site: the main model against ``baselines`` others on the
+    three settings an evaluation compares, for every one of ``labels``."""
+    return pd.DataFrame(
+        [
+            {
+                "model": "ours",
+                "baseline": f"other-{b}",
+                "setting": setting,
+                "label_key": label,
+                "difference": 0.01,
+                "difference_lo": -0.02,
+                "difference_hi": 0.04,
+                "p_holm": 0.5,
+            }
+            for b in range(baselines)
+            for setting in ("zero-shot", "linear probe", "train-split probe")
+            for label in labels
+        ]  # fmt: skip
+    )
+
+
+def test_a_comparison_of_several_models_prints_each_figure_on_one_page(tmp_path: Path) -> None:
+    """Two compared models on three settings and 14 labels made one 27-inch figure: the report
+    printed it a quarter of its width (7-point text at 2 points). It is drawn in parts, each at
+    most ``PAGE_FIGURE_IN`` tall at full width, together holding every row once."""
+    from PIL import Image
+
+    for baselines, labels in ((2, (*FINDINGS, *DIAGNOSES)), (4, FINDINGS), (1, FINDINGS[:2])):
+        table = comparison_rows(baselines, labels)
+        out = tmp_path / f"{baselines}" / "comparison_ours.png"
+        written = plot_comparison(table, "ours against each other model · internal", out)
+        assert written[0] == out and all(path.is_file() for path in written)
+        for path in written:
+            width, height = Image.open(path).size
+            assert height <= PAGE_FIGURE_IN * DPI and width <= 7.5 * DPI, (path.name, height)
+        assert len(written) == 1 or baselines > 1  # a small comparison stays one figure
+    parts = comparison_parts(comparison_rows(2, (*FINDINGS, *DIAGNOSES)))
+    drawn = pd.concat(parts)
+    assert len(drawn) == len(drawn.drop_duplicates()) == 2 * 3 * 14  # every row once
+    assert all(part["setting"].nunique() * part["label_key"].nunique() > 1 for part in parts)

@@ -88,3 +88,101 @@ def test_the_report_on_a_zoomed_screen_does_not_scroll_sideways(tmp_path: Path) 
     facts = _facts(tmp_path, 853, "screen")
     assert facts["scrolled"] == 0, facts
     assert set(facts["numbers"]) == {"nowrap"}, facts
+
+
+# each line break inside a table cell that falls inside a word or a figure: "hypertro|phy"
+BREAKS_INSIDE_WORDS = """() => {
+    const inside = [];
+    for (const cell of document.querySelectorAll("th, td")) {
+        const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+        const chars = [];
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            for (let k = 0; k < node.data.length; k++) {
+                const range = document.createRange();
+                range.setStart(node, k);
+                range.setEnd(node, k + 1);
+                const rect = range.getClientRects()[0];
+                chars.push([node.data[k], rect ? rect.top : null]);
+            }
+        }
+        for (let k = 1; k < chars.length; k++) {
+            const [before, top] = chars[k - 1], [after, next] = chars[k];
+            const wrapped = top !== null && next !== null && next > top + 2;
+            if (wrapped && !" -_–".includes(before) && after !== " ") {
+                inside.push(chars.slice(Math.max(0, k - 8), k + 8).map((c) => c[0]).join(""));
+            }
+        }
+    }
+    return inside;
+}"""
+COMPARISON = pd.DataFrame(
+    [
+        {"model": "demo-cpu-small/best", "baseline": "demo-static/best", "Label": label,
+         "setting": "train-split probe", "auc_a": 0.81, "auc_b": 0.79, "difference": 0.02,
+         "difference_lo": -0.01, "difference_hi": 0.05, "p_value": 0.2, "p_holm": 0.6,
+         "label_key": key, "site": "internal"}
+        for key, label in (("lv_hypertrophy", "Left ventricle hypertrophy"),
+                           ("pericardial_effusion", "Pericardial effusion"))
+    ]
+)  # fmt: skip
+
+
+def _laid_out(page_html: str, width: int, script: str) -> object:
+    """``script``'s answer on ``page_html`` laid out for print at ``width`` CSS pixels."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 1000})
+            page.set_content(page_html)
+            page.emulate_media(media="print")
+            return page.evaluate(script)
+        finally:
+            browser.close()
+
+
+@pytest.mark.parametrize("paper", list(PAPER))
+def test_printed_table_lines_break_between_words_never_inside_one(paper: str) -> None:
+    """Any cell could break anywhere, to keep the retrieval table on the page: narrow printed
+    columns read "median_r" over "ank", "p_val" over "ue", "hypertro" over "phy". A line breaks
+    at a space, a hyphen or an underscore, and the table still fits the paper."""
+    page_html = render_html(
+        "CMR-CLIP evaluation", {"internal": {"retrieval": RETRIEVAL, "comparison": COMPARISON}},
+        {}, [SITE], [{"name": "m"}], [],
+    )  # fmt: skip
+    assert _laid_out(page_html, PAPER[paper], BREAKS_INSIDE_WORDS) == []
+    fits = "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    assert _laid_out(page_html, PAPER[paper], fits)
+
+
+# the printable height in CSS pixels of A4 and Letter at Chromium's default 0.4 in margins
+PAPER_HEIGHT = {"A4": 1045, "Letter": 979}
+FIGURES = """() => [...document.querySelectorAll("figure")].map((f) => ({
+    height: f.getBoundingClientRect().height,
+    width: f.querySelector("img").getBoundingClientRect().width,
+    drawn: f.querySelector("img").naturalWidth,
+}))"""
+
+
+@pytest.mark.parametrize("paper", list(PAPER))
+def test_a_comparison_of_two_models_prints_a_page_per_figure_at_full_size(
+    paper: str, tmp_path: Path
+) -> None:
+    """Two compared models on three settings and 14 labels were one figure four pages tall,
+    which the print shrank to a quarter of its width."""
+    from test_eval_plots import comparison_rows
+
+    from model.evaluation.plots import plot_comparison
+    from model.schema import DIAGNOSES, FINDINGS
+
+    table = comparison_rows(2, (*FINDINGS, *DIAGNOSES))
+    plots = plot_comparison(table, "ours · internal", tmp_path / "internal" / "plots" / "c.png")
+    page_html = render_html(
+        "CMR-CLIP evaluation", {}, {"internal": plots}, [SITE], [{"name": "m"}], []
+    )
+    figures = _laid_out(page_html, PAPER[paper], FIGURES)
+    assert len(figures) == len(plots) > 1
+    for figure in figures:  # each with its caption on one page, and printed at its full width
+        assert figure["height"] <= PAPER_HEIGHT[paper], figure
+        assert figure["width"] >= 0.95 * min(figure["drawn"], PAPER[paper]), figure

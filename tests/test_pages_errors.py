@@ -3,14 +3,12 @@ deleting a running run. Each is a clear message on the page, never a traceback."
 
 from __future__ import annotations
 
-import datetime
 import io
 import json
 import os
 import shutil
 import sys
 import time
-import types
 import zipfile
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from dashboard.runs import (
     resume_command,
 )
 from dashboard.settings import Settings
+from model import clock
 from model.errors import UserError
 from model.prompts import DEFAULT_PROMPTS, PromptSet
 
@@ -160,39 +159,33 @@ def test_a_run_with_an_unreadable_status_file_does_not_hide_the_others(data_root
     assert not (runs / "torn").exists()
 
 
-class _Clock(datetime.datetime):
-    """``datetime.now()`` at a minute the test sets."""
-
-    minute = 41
-
-    @classmethod
-    def now(cls, tz: datetime.tzinfo | None = None) -> datetime.datetime:
-        return datetime.datetime(2026, 1, 2, 9, cls.minute, tzinfo=tz)
-
-
 def test_a_typed_run_name_survives_the_default_name_changing(
     data_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    at = _open("pages/train.py")  # every module is imported before the clock is swapped
-    clock = types.ModuleType("datetime")
-    clock.__dict__.update(vars(datetime))
-    clock.datetime = _Clock
-    monkeypatch.setitem(sys.modules, "datetime", clock)  # what the page's import reads
-    _Clock.minute = 41
+    """The default name is stamped in UTC as job ids and evaluation folders are
+    (``model.clock.utc_stamp``); it was the server's local clock, which repeats an hour a year."""
+    at = _open("pages/train.py")
+    now = [time.mktime((2026, 1, 2, 9, 41, 0, 0, 0, -1))]
+    stamp = clock.utc_stamp
+    monkeypatch.setattr(
+        clock, "utc_stamp", lambda when=None: stamp(now[0] if when is None else when)
+    )
     launched = []
     monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args))
     at.run()
     name = next(t for t in at.text_input if t.label == "Run name")
     assert name.value.startswith("cpu-small-")  # the default: preset and time
     name.input("my-experiment").run()
-    _Clock.minute = 42  # the default name moves on while the user fills in the form
+    now[0] += 60  # the default name moves on while the user fills in the form
     at.run()
     assert next(t for t in at.text_input if t.label == "Run name").value == "my-experiment"
     at.button(key="FormSubmitter:train-cpu-small-Launch training").click().run()
     assert not at.error, [e.value for e in at.error]
     assert len(launched) == 1 and (data_root / "runs" / "my-experiment" / "preset.json").is_file()
-    at.run()  # the next run starts from a fresh default name
-    assert next(t for t in at.text_input if t.label == "Run name").value == "cpu-small-0102-0942"
+    at.run()  # the next run starts from a fresh default name, in UTC whatever the server's zone
+    assert next(t for t in at.text_input if t.label == "Run name").value == (
+        f"cpu-small-{time.strftime('%Y%m%d-%H%M%SZ', time.gmtime(now[0]))}"
+    )
 
 
 def test_an_import_form_error_leaves_nothing_behind_and_can_be_corrected(

@@ -83,3 +83,36 @@ def test_the_zero_shot_tab_shows_the_published_figures_as_not_ours(evaluations: 
     assert published.set_index("Label")[PUBLISHED_COLUMN]["LGE"] == 0.705
     assert published.set_index("Label")["AUC"]["LGE"] == 0.9  # ours, from internal/zeroshot.csv
     assert any("real patients" in c.value for c in at.caption)
+
+
+def _open_tab(at: AppTest) -> str:
+    """The title of the tab the page opens (its tab container's current tab)."""
+    found, blocks = [], [at.main]
+    while blocks:
+        block = blocks.pop()
+        if type(block.proto).__name__ == "Block" and block.proto.HasField("tab_container"):
+            found.append(block)
+        blocks += [child for child in getattr(block, "children", {}).values()]
+    [container] = found
+    titles = [tab.label for tab in container.children.values()]
+    return titles[container.proto.tab_container.default_tab_index]
+
+
+def test_the_open_tab_is_kept_in_the_address(evaluations: Path) -> None:
+    """Which tab was open was not in the address: a link to the Figures of an evaluation, or
+    a reload, opened its first tab."""
+    for table in ("retrieval", "probe"):
+        (evaluations / "older" / "internal" / f"{table}.csv").write_text("model,R@1\nm,0.5\n")
+    at = _evaluate({"evaluation": "older", "tab": "Retrieval"})  # a shared link
+    assert _open_tab(at) == "Retrieval"
+    assert at.query_params.get("tab") == "Retrieval"
+    at.query_params["tab"] = "Linear probe"  # the browser's address once the reader switched
+    at.run()
+    assert _open_tab(at) == "Linear probe"
+    at.selectbox(key="ev-folder").select(evaluations / "newer").run()  # no probe there
+    assert _open_tab(at) == "Zero-shot" and "tab" not in at.query_params and not at.exception
+
+
+def test_an_address_naming_no_tab_opens_the_first(evaluations: Path) -> None:
+    at = _evaluate({"evaluation": "newer", "tab": "Retrieval"})  # a tab this one lacks
+    assert _open_tab(at) == "Zero-shot" and "tab" not in at.query_params

@@ -75,3 +75,33 @@ def test_home_quotes_the_latest_finished_evaluation_not_a_newer_unfinished_one(
     assert "eval-20260101-000000" in captions
     assert "eval-20260102-000000 has no summary yet" in captions
     assert not at.exception
+
+
+def _keyed_blocks(at, key: str) -> list:
+    """The blocks of the page made by ``st.container(key=key)``."""
+    found, blocks = [], [at.main]
+    while blocks:
+        block = blocks.pop()
+        if type(block.proto).__name__ == "Block" and block.proto.id.endswith(f"-{key}"):
+            found.append(block)
+        blocks += list(getattr(block, "children", {}).values())
+    return found
+
+
+@pytest.mark.parametrize("page", ["pages/evaluate.py", "pages/home.py"])
+def test_the_sentence_is_in_body_text_a_projector_reads_and_copied_in_one_click(
+    app, evaluation: Path, page: str
+) -> None:
+    """The sentence was 14 px monospace (``st.code``'s): the smallest text on a projected page.
+    It stays a code block, for its copy button, in the page's font at 1.25 rem, styled through
+    its container's documented ``st-key-`` class, not a class of Streamlit's own."""
+    from dashboard.headline_view import SENTENCE_KEY
+
+    at = app(page)
+    [block] = _keyed_blocks(at, SENTENCE_KEY)
+    [sentence] = [code.value for code in block.get("code")]
+    assert sentence.startswith("m/best, zero-shot") and sentence == _quoted(at)[0]
+    [style] = [h.proto.body for h in at.get("html") if f".st-key-{SENTENCE_KEY}" in h.proto.body]
+    rule = style.split("{", 1)[1]
+    assert "font-family: inherit" in rule and "font-size: 1.25rem" in rule
+    assert "st-emotion" not in style and "data-testid" not in style

@@ -8,7 +8,8 @@ OUT/<site>/{zeroshot,diagnosis,fewshot,probe,retrieval,counts,prompts,subgroups}
 OUT/<site>/comparison.csv                the main model against each other one (DeLong)
 OUT/<site>/confusion_<setting>_<model>.csv
 OUT/<site>/plots/{roc,fewshot,confusion_<setting>}_<model>.png (and .svg, for slides)
-OUT/<site>/plots/comparison_<model>.png  forest plot of comparison.csv (and .svg)
+OUT/<site>/plots/comparison_<model>.png  forest plot of comparison.csv (and .svg); a comparison
+                                         too tall for a printed page goes on in -2.png, -3.png...
 ```
 
 Writing into a folder an earlier evaluation wrote replaces its outputs: the tables and figures
@@ -284,7 +285,7 @@ def _write_all(
     for site, comparison in comparisons.items():
         path = out / slug(site) / "plots" / f"comparison_{slug(main)}.png"
         title = f"{main} against each other model · {site}"
-        plots.setdefault(site, []).append(plot_comparison(comparison, title, path))
+        plots.setdefault(site, []).extend(plot_comparison(comparison, title, path))
     site_records = [site_record(site) for site in sites]
     models = model_records(current_trained_on(encoders, [s.dataset for s in sites]), site_records)
     all_plots = [path for paths in plots.values() for path in paths]

@@ -228,9 +228,49 @@ def _differences(
         )
 
 
-def plot_comparison(table: pd.DataFrame, title: str, path: Path) -> Path:
-    """``comparison_figure`` written as a PNG."""
-    return _save(comparison_figure(table, title), path)
+def plot_comparison(table: pd.DataFrame, title: str, path: Path) -> list[Path]:
+    """``comparison_figure`` of each of ``comparison_parts``, written as PNGs: the first as
+    ``path``, the next ones beside it (``comparison_m-2.png``), each saying which part it is."""
+    parts = comparison_parts(table)
+    written = []
+    for number, part in enumerate(parts, start=1):
+        named = f"{title} (part {number} of {len(parts)})" if len(parts) > 1 else title
+        target = path if number == 1 else path.with_name(f"{path.stem}-{number}{path.suffix}")
+        written.append(_save(comparison_figure(part, named), target))
+    return written
+
+
+# The tallest figure a printed page (A4 or Letter) shows at full size beside its caption: the
+# report prints an image at most 20 cm (7.9 in) tall, and a PNG of DPI 110 prints 110/96 of its
+# inches, so 6.5 in with the legend under it. A comparison of two models on three settings
+# and 14 labels was a 27-inch figure, printed a quarter of its width: 7-point text at 2 points.
+PAGE_FIGURE_IN = 6.5
+_PANEL_IN, _ROW_IN, _TITLE_IN, _LEGEND_LINE_IN = 1.1, 0.28, 0.6, 0.18
+
+
+def comparison_parts(table: pd.DataFrame) -> list[pd.DataFrame]:
+    """``table``'s rows in parts that each draw (``comparison_figure``) no taller than
+    ``PAGE_FIGURE_IN``: as many whole settings as fit in one, a setting with too many labels for
+    one page split into runs of labels of about the same length (every panel of a part has the
+    same labels, so its rows line up)."""
+    settings = list(dict.fromkeys(table["setting"]))
+    labels = list(dict.fromkeys(table["label_key"]))
+    baselines = max(table["baseline"].nunique(), 1)
+    room = PAGE_FIGURE_IN - _TITLE_IN - _LEGEND_LINE_IN * baselines
+    fitting = max(int((room - _PANEL_IN) // (_ROW_IN * baselines)), 1)
+    runs = math.ceil(len(labels) / fitting)
+    size = math.ceil(len(labels) / runs)
+    chunks = [labels[at : at + size] for at in range(0, len(labels), size)]
+    panel = _PANEL_IN + _ROW_IN * baselines * size
+    per_part = max(int(room // panel), 1)
+    parts = []
+    for chunk in chunks:
+        for at in range(0, len(settings), per_part):
+            chosen = table["setting"].isin(settings[at : at + per_part])
+            part = table[chosen & table["label_key"].isin(chunk)]
+            if not part.empty:
+                parts.append(part)
+    return parts
 
 
 def comparison_figure(table: pd.DataFrame, title: str) -> Figure:
@@ -247,7 +287,7 @@ def comparison_figure(table: pd.DataFrame, title: str) -> Figure:
     rows = len(labels) * len(baselines)
     # one panel under another: side by side, three settings made a 15-inch figure that a
     # printed page shrank to half size
-    figure = _figure(6.5, len(settings) * (1.1 + 0.28 * rows) + 0.4)
+    figure = _figure(6.5, len(settings) * (_PANEL_IN + _ROW_IN * rows) + _TITLE_IN - 0.2)
     figure.set_layout_engine("constrained")  # the title above the first panel's heading
     grid = figure.subplots(len(settings), 1, squeeze=False, sharex=True)[:, 0]
     # a marker each as well as a colour: red and blue dots printed as the same grey

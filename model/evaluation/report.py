@@ -22,6 +22,7 @@ from model.atomic import atomic_write_json, atomic_write_text
 from model.evaluation.headline import HEADLINE_NOTE
 from model.evaluation.label_means import mean_intervals
 from model.evaluation.methods import site_line
+from model.evaluation.print_columns import column_parts
 from model.evaluation.published import (
     PUBLISHED_COLUMN,
     PUBLISHED_NOTE,
@@ -53,13 +54,14 @@ _STYLE = (
     "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}td.num{text-align:right}"
     "th{background:#f2f2f2}img{max-width:100%;margin:0.5em 0}.problem{color:#a40000}"
     ".lead{font-size:1.15em;max-width:60em}.nb{white-space:nowrap}"
-    # a header or cell with no space in it (label_precision@10_ceiling) may break anywhere: the
-    # retrieval table was 1,700 px wide, so the page scrolled sideways and Chromium printed every
-    # page at half size and still cut its last columns off
-    "th,td{overflow-wrap:anywhere}figure{margin:1em 0}figcaption{font-size:0.9em;max-width:60em}"
-    # but never a figure ("0.019" printed as "0.0" over "19"); on a screen too narrow for a
-    # table (1280 px at 150% zoom), the table scrolls on its own, not the page
-    "td.num{overflow-wrap:normal;white-space:nowrap}"
+    # a header or cell breaks at a space, a hyphen or an underscore (label_precision@10_ceiling,
+    # ``_table``), never inside a word or a figure: breaking anywhere, to keep the retrieval
+    # table (1,700 px wide) on the page, printed "hypertro" over "phy" and "p_val" over "ue"
+    "th,td{overflow-wrap:normal;word-break:normal}"
+    "figure{margin:1em 0}figcaption{font-size:0.9em;max-width:60em}"
+    # a figure stays on one line ("0.019" printed as "0.0" over "19"); on a screen too narrow for
+    # a table (1280 px at 150% zoom), the table scrolls on its own, not the page
+    "td.num{white-space:nowrap}"
     "@media screen{table{display:block;max-width:100%;overflow-x:auto}}"
     # on paper: the page's width, smaller tables, and a row, a figure with its caption or a
     # heading with what follows it never split across two pages; headers repeat on each page
@@ -157,6 +159,7 @@ _NUMBER_CELL = re.compile(
     + _SIGNED_INTERVAL
     + r"|–)</td>"
 )
+_TEXT = re.compile(r">([^<>]+)<")  # the text between two tags of a table
 _INTERVAL = re.compile(r"\d[\d.]*–\d[\d.]*|" + _SIGNED_INTERVAL)
 _SHOWN_CIS = {"auc": "AUC 95% CI", "difference": "difference 95% CI"}
 _DIAGNOSIS_CIS = {"accuracy": "Accuracy 95% CI", "macro_f1": "macro-F1 95% CI"}
@@ -234,6 +237,8 @@ def _comparison_headers(columns: list[str]) -> dict[str, str]:
 
 
 def _table(table: pd.DataFrame) -> str:
+    """``table`` as HTML (``compact``), in parts of its columns where it would not fit a printed
+    page (``column_parts``)."""
     view = compact(table)
     # pandas writes a blank of a nullable integer column (n_fit of a cross-validated row) as
     # <NA> whatever na_rep or formatters say: those columns go in as text, and so do p-values,
@@ -243,9 +248,15 @@ def _table(table: pd.DataFrame) -> str:
             view[column] = [MISSING if pd.isna(v) else str(v) for v in values]
         elif is_p_value(str(column)) and pd.api.types.is_float_dtype(values):
             view[column] = [MISSING if pd.isna(v) else f"{v:.3g}" for v in values]
+    return "".join(_html(view[part]) for part in column_parts(view))
+
+
+def _html(view: pd.DataFrame) -> str:
     page = view.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep=MISSING, border=0)
     # figures right-aligned, names left (all right-aligned, a label column read ragged)
     page = _NUMBER_CELL.sub(r"<td class='num'>\1</td>", page)
+    # a name of underscored words may break after an underscore (<wbr>: copied, it adds nothing)
+    page = _TEXT.sub(lambda found: ">" + found[1].replace("_", "_<wbr>") + "<", page)
     # an interval on one line: a narrow column broke "0.558–" over "0.680)"; a span, not an
     # invisible joiner, so that a figure copied onto a slide is the text it reads
     return _INTERVAL.sub(lambda found: f"<span class='nb'>{found[0]}</span>", page)
