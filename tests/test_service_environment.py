@@ -63,3 +63,34 @@ def test_a_writable_home_is_left_to_matplotlib(
     apply_process_environment()
     assert MATPLOTLIB_ENV not in os.environ
     assert list(tmp_path.iterdir()) == []  # nothing made in the home to find that out
+
+
+# a command's clean-up (an evaluation removing its hidden staging folder) with the SIGTERM that
+# started it and a second one on its way: systemctl stop signals the job's runner, which passes
+# it on, and the command itself
+TWO_SIGTERMS = (
+    "import os, signal, time\n"
+    "from model.workers import sigterm_interrupts\n"
+    "try:\n"
+    "    with sigterm_interrupts():\n"
+    "        try:\n"
+    "            os.kill(os.getpid(), signal.SIGTERM)\n"
+    "            time.sleep(5)\n"
+    "        finally:\n"
+    "            os.kill(os.getpid(), signal.SIGTERM)\n"
+    "            time.sleep(0.2)\n"
+    "            print('clean-up done', flush=True)\n"
+    "except KeyboardInterrupt as err:\n"
+    "    print(err, flush=True)\n"
+)
+
+
+def test_a_second_sigterm_does_not_cut_the_first_ones_clean_up_short() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", TWO_SIGTERMS],
+        env=_service_env("/nonexistent"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.splitlines() == ["clean-up done", "stopped by SIGTERM"], done.stderr
