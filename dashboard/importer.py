@@ -271,12 +271,14 @@ def next_steps(dataset: Path) -> str:
 
 
 def retry_note(state: str, dataset: Path) -> str | None:
-    """What to do after an import ended without a dataset (failed, cancelled or lost): the
-    panel said only how it ended. None when ``dataset`` holds studies after all."""
-    if state not in ("failed", "cancelled", "lost") or (dataset / "studies.parquet").exists():
+    """What to do after an import ended without a dataset (failed, cancelled, stopped or lost):
+    the panel said only how it ended. None when ``dataset`` holds studies after all."""
+    if state not in ("failed", "cancelled", "stopped", "lost"):
         return None
-    if state == "cancelled":
-        what = "was cancelled: no dataset was written. Send the form again to start over"
+    if (dataset / "studies.parquet").exists():
+        return None
+    if state in ("cancelled", "stopped"):
+        what = f"was {state}: no dataset was written. Send the form again to start over"
     else:
         what = (
             "ended early: no dataset was written. Correct what the log and the ingest report "

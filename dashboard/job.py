@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,10 @@ _CANCEL_GRACE_S = 3.0
 # epoch): killing it sooner loses the steps since its last epoch and leaves it "crashed".
 _STOP_GRACE_S = {"train": 60.0}
 ACTIVE_STATES = ("running", "stopping")
+# How a command ends when a signal the dashboard's Cancel did not send stops it: the model
+# commands' 130 ("stopped by SIGTERM; finished work is kept"), a shell's 143, or the signal
+# itself. ``systemctl stop`` signals every process of the dashboard's service, its jobs too.
+STOPPED_CODES = frozenset({130, 128 + signal.SIGTERM, -signal.SIGTERM, -signal.SIGINT})
 LOG_TAIL_BYTES = 64 * 1024
 
 
@@ -60,6 +65,19 @@ class Job:
         took = format_eta(self.finished - float(started)) if _is_number(started) else ""
         ended = _clock(self.finished, zone=self.zone)
         return f"{said}, ended at {ended}" + (f" after {took}" if took else "")
+
+    @property
+    def outcome(self) -> str:
+        """What the panel of an ended job says about its end: how a failed one ended (its exit
+        code or signal), and, for one stopped from outside the dashboard, what stopped it and
+        that its finished work is kept (it read "failed (exit code 130)" after a service stop)."""
+        if self.state == "stopped":
+            return (
+                f"{self.title} was stopped from outside the dashboard (SIGTERM or Ctrl-C: the "
+                "dashboard's service or this machine was stopped, or someone ended the process); "
+                "what it finished is kept: start it again to go on"
+            )
+        return f"{self.title} {self.state}{_ending(self.returncode)}"
 
     @property
     def pid(self) -> int:
@@ -110,6 +128,30 @@ def last_lines(handle: BinaryIO, lines: int) -> str:
     handle.seek(0, os.SEEK_END)
     handle.seek(max(0, handle.tell() - LOG_TAIL_BYTES))
     return "\n".join(handle.read().decode("utf-8", errors="replace").splitlines()[-lines:])
+
+
+def ended_state(returncode: int, cancel_requested: bool) -> str:
+    """The state of a job whose runner recorded ``returncode``: a signal nobody here sent that
+    kills (the out-of-memory killer's SIGKILL) is a failure, one that asks to stop is not."""
+    if cancel_requested:
+        return "cancelled"
+    if returncode == 0:
+        return "finished"
+    return "stopped" if returncode in STOPPED_CODES else "failed"
+
+
+def _ending(returncode: int | None) -> str:
+    """How a job's process ended, for its panel: an exit code or the signal that killed it."""
+    if returncode is None:
+        return ""
+    if returncode >= 0:
+        return f" (exit code {returncode})"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    memory = ", as when the machine runs out of memory" if name == "SIGKILL" else ""
+    return f" (killed by {name}{memory})"
 
 
 def stop_grace_s(kind: str) -> float:

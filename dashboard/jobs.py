@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.file_clock import silent_s
-from dashboard.job import Job, load_json_object, stop_grace_s
+from dashboard.job import Job, ended_state, load_json_object, stop_grace_s
 from dashboard.processes import current_user, kill_tree, may_signal, process_alive
 from dashboard.run_state import run_ended_since
 from model.atomic import atomic_write_json
@@ -242,9 +242,7 @@ class JobManager:
         _reap(pid)
         if result:
             code = int(result.get("returncode", 1))
-            # killed by a signal nobody here sent (the out-of-memory killer): failed, not cancelled
-            cancelled = bool(info.get("cancel_requested"))
-            state = "cancelled" if cancelled else ("finished" if code == 0 else "failed")
+            state = ended_state(code, bool(info.get("cancel_requested")))
             ended = result.get("finished")
             finished = float(ended) if isinstance(ended, int | float) else None
             return Job(folder, info, state, code, progress, finished=finished, zone=self.zone)

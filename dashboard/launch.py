@@ -66,9 +66,11 @@ def start_demo_build(settings: Settings) -> None:
     except UserError as err:
         log.info("%s", err)
         return
+    again = running is not None and running.state == "stopped"  # by a service stop, say
     log.info(
-        "building the demo in the background (log: %s); follow it on the Home page; it goes on "
-        "when the dashboard is stopped and the next ./run.sh shows it again",
+        "%s the demo in the background (log: %s); follow it on the Home page; Ctrl-C here "
+        "leaves it running (a service stop stops it, and the next start goes on from there)",
+        "going on building, from the first unfinished step," if again else "building",
         job.log_path,
     )
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -38,6 +37,7 @@ _STATE_ICONS = {
     "finished": ":material/check_circle:",
     "failed": ":material/error:",
     "cancelled": ":material/stop_circle:",
+    "stopped": ":material/stop_circle:",
     "lost": ":material/warning:",
 }
 
@@ -142,7 +142,9 @@ def _job_body(jobs: JobManager, job: Job) -> None:
             label = progress_label(job.progress)
             st.progress(min(max(float(fraction or 0.0), 0.0), 1.0), text=label)
         elif job.state in ("failed", "lost"):
-            st.error(markdown_text(f"{job.title} {job.state}{_ending(job.returncode)}"))
+            st.error(markdown_text(job.outcome))
+        elif job.state == "stopped":
+            st.info(markdown_text(job.outcome), icon=":material/stop_circle:")
         with st.expander("Log", expanded=job.state in ("failed", "lost")):
             st.code(job.log_tail(60) or "(no output yet)", language=None)
 
@@ -172,20 +174,6 @@ def _stop_controls(
         refusals[job.id] = str(err)
     if job.id in refusals:
         head.error(markdown_text(refusals[job.id]), icon=":material/block:")
-
-
-def _ending(returncode: int | None) -> str:
-    """How a job's process ended, for its panel: an exit code or the signal that killed it."""
-    if returncode is None:
-        return ""
-    if returncode >= 0:
-        return f" (exit code {returncode})"
-    try:
-        name = signal.Signals(-returncode).name
-    except ValueError:
-        name = f"signal {-returncode}"
-    memory = ", as when the machine runs out of memory" if name == "SIGKILL" else ""
-    return f" (killed by {name}{memory})"
 
 
 def labels_or_warning(studio: Studio) -> pd.DataFrame | None:

@@ -11,16 +11,15 @@ import contextlib
 import copy
 import importlib
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from model import PROCESS_ENVIRONMENT
 from model.allocator import tune_allocator
-from model.errors import UserError, storage_problem
+from model.errors import Stopped, UserError, storage_problem
+from model.process_setup import apply_process_environment
 from model.progress import configure_logging
 from model.workers import sigterm_interrupts
 
@@ -177,8 +176,7 @@ def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, Command 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    for key, value in PROCESS_ENVIRONMENT.items():  # this process's own, not a notebook's
-        os.environ.setdefault(key, value)
+    apply_process_environment()  # this process's own, not a notebook's
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser, chosen = build_parser(argv)  # imports the command's module: seconds of torch
@@ -201,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(importlib.import_module(chosen.module).run(args) or 0)
     except UserError as err:
         log.error("%s", err)
-        return 2
+        return 130 if isinstance(err, Stopped) else 2
     except OSError as err:
         problem = storage_problem(err)
         if problem is None:

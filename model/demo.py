@@ -33,7 +33,7 @@ from pathlib import Path
 from model.atomic import atomic_write_json
 from model.data.deid import SALT_FILE, load_or_create_salt
 from model.demo_outputs import StageOutput, reusable
-from model.errors import DataError, UserError
+from model.errors import DataError, Stopped, UserError
 from model.file_lock import FileLock
 from model.output_path import check_output_path
 from model.progress import stage_prefix
@@ -313,7 +313,7 @@ def _build_steps(options: DemoOptions, layout: DemoLayout) -> None:
                         raise UserError(f"demo step {name} failed; see the log above, then rerun")
                 finish()
         if name == "train" and not _trained(layout):  # stopped (Ctrl-C, SIGTERM): no index
-            raise UserError(
+            raise Stopped(
                 "demo training stopped before it finished; run the demo again to continue"
             )
 

@@ -34,6 +34,12 @@ class UserError(Exception):
     """A problem with the user's input, described in plain words."""
 
 
+class Stopped(UserError):  # noqa: N818 - what happened to the command, as the user asked
+    """A command that ended early because a stop was asked (Ctrl-C, SIGTERM) and a step inside
+    it took the request and returned (a training run saves ``last.pt`` first): ``python -m model``
+    exits 130, as for every stop, so its dashboard job reads "stopped", not "failed"."""
+
+
 class DataError(UserError):
     """A dataset, DICOM folder, labels or prompts file that cannot be used as given."""
 

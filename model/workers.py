@@ -33,7 +33,8 @@ def sigterm_interrupts() -> Iterator[None]:
     SIGTERM's default action ended it without a word in the job's log. A process forked inside
     the block (a pool worker, before ``leave_process_group`` takes it out of the signalled
     group) inherits the handler but takes SIGTERM's default action: the parent reports the
-    stop, once. Outside the main thread (no signal handlers there) the block runs unchanged."""
+    stop, once. A SIGTERM after the first is ignored until the block ends (its clean-up runs
+    whole). Outside the main thread (no signal handlers there) the block runs unchanged."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -75,4 +76,8 @@ def _interrupt(owner: int, signum: int, _frame: Any) -> None:
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         return
+    # one stop, asked once: a second SIGTERM interrupted the first's clean-up (an evaluation's
+    # hidden staging folder stayed behind). systemctl stop sends two: to the job's runner, which
+    # passes it on, and to the command itself. Force stop and systemd's timeout use SIGKILL.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")

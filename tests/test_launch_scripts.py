@@ -323,3 +323,20 @@ def test_the_launcher_imports_no_data_libraries() -> None:
         check=True,
     )
     assert found.stdout.strip() == "[]", found.stdout
+
+
+def test_a_start_after_a_service_stop_says_the_demo_build_goes_on(
+    tmp_path: Path, demo_launches: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """systemctl stop stops the demo build with the dashboard: the next start said "it goes on
+    when the dashboard is stopped", untrue of a service, and not that it went on."""
+    settings = Settings(data_root=tmp_path / "data")
+    folder = settings.jobs_dir / "demo-stopped"
+    folder.mkdir(parents=True)
+    (folder / "job.json").write_text('{"id": "demo-stopped", "kind": "demo", "pid": 1}')
+    (folder / "result.json").write_text('{"returncode": 130}')  # stopped by SIGTERM
+    with caplog.at_level("INFO", logger="dashboard.launch"):
+        launch.start_demo_build(settings)
+    assert demo_launches == [DEMO_TITLE]
+    assert "going on building, from the first unfinished step" in caplog.text
+    assert "a service stop stops it" in caplog.text

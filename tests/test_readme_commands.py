@@ -57,3 +57,18 @@ def test_every_flag_the_docs_name_is_an_option() -> None:
         named.update(re.findall(r"(?<![\w-])--[a-z][a-z0-9_-]*(?![\w.])", text))
     assert {"--drop-others", "--val-labels", "--where"} <= named
     assert sorted(named - known) == []
+
+
+def test_every_streamlit_option_the_docs_name_is_one() -> None:
+    """``./run.sh --server.baseUrlPath cmrclip`` (the service recipe) and the other Streamlit
+    options the README passes through ``./run.sh``: a misspelt one starts a dashboard without
+    it (Streamlit ignores an unknown option with a warning), served at the wrong path."""
+    from streamlit import config
+
+    text = README.read_text(encoding="utf-8")
+    named = set(re.findall(r"--((?:server|browser|client|theme)\.[A-Za-z]+)", text))
+    assert {"server.baseUrlPath", "server.port", "server.allowedHosts"} <= named
+    assert sorted(named - set(config.get_config_options())) == []
+    unit = text.split("```ini", 1)[1].split("```", 1)[0]
+    start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    assert start.split("=", 1)[1].split()[0].endswith("/run.sh")  # the Quick start command
