@@ -22,10 +22,10 @@ from streamlit.testing.v1 import AppTest
 from dashboard import jobs as jobs_module
 from dashboard.jobs import JobManager
 from dashboard.prompt_editor import save_prompt_set
+from dashboard.run_launch import prepare_run
 from dashboard.runs import (
     TrainForm,
     delete_run,
-    prepare_run,
     ran_out_of_gpu_memory,
     resume_command,
 )

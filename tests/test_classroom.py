@@ -1,0 +1,65 @@
+"""A class on one dashboard: students pressing the same button in the same second.
+
+Twenty browser sessions of one server run as one account: every job they start is the same
+user's. What one student does must not change what another's job runs or what another's page
+calls their own.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from dashboard import jobs as jobs_module
+from dashboard.jobs import JobManager
+from dashboard.run_launch import plan_run
+from dashboard.runs import TrainForm
+from model.errors import UserError
+
+SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
+
+
+@pytest.fixture
+def manager(tmp_path: Path):
+    jobs = JobManager(tmp_path / "jobs")
+    yield jobs
+    for job in jobs.list():
+        if job.running:
+            jobs.cancel(job.id)
+
+
+def test_a_student_refused_a_launch_never_rewrites_the_preset_of_the_run_that_starts(
+    tmp_path: Path, manager: JobManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both students keep the default run name of that minute; the second presses Launch while
+    # the first one's job is being started (its job.json not written yet).
+    runs = tmp_path / "runs"
+    first = plan_run(TrainForm(tmp_path / "ds", "cpu-small-1206-2100", epochs=3), runs, 0)
+    second = plan_run(TrainForm(tmp_path / "ds", "cpu-small-1206-2100", epochs=7), runs, 0)
+    monkeypatch.setattr(jobs_module, "_LAUNCH_WAIT_S", 0.0)
+    popen = jobs_module.subprocess.Popen
+    refusals: list[str] = []
+
+    def second_student() -> None:
+        try:
+            manager.launch("train", second.command, prepare=second.write)
+        except UserError as err:
+            refusals.append(str(err))
+
+    def starting_first_job(args, **kwargs):
+        if not refusals:
+            other = threading.Thread(target=second_student)
+            other.start()
+            other.join()
+        return popen([*args[: args.index("--") + 1], *SLEEP], **kwargs)
+
+    monkeypatch.setattr(jobs_module.subprocess, "Popen", starting_first_job)
+    started = manager.launch("train", first.command, prepare=first.write)
+    assert len(refusals) == 1 and len(manager.list("train")) == 1, refusals
+    preset = json.loads((first.run / "preset.json").read_text())
+    assert preset["train"]["epochs"] == 3  # the first student's run trains their own settings
+    assert started.info["command"] == first.command
