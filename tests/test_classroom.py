@@ -63,3 +63,22 @@ def test_a_student_refused_a_launch_never_rewrites_the_preset_of_the_run_that_st
     preset = json.loads((first.run / "preset.json").read_text())
     assert preset["train"]["epochs"] == 3  # the first student's run trains their own settings
     assert started.info["command"] == first.command
+
+
+@pytest.mark.slow
+def test_an_evaluation_refused_while_anothers_runs_is_not_taken_for_this_sessions(
+    app, data_root: Path
+) -> None:
+    # Launched in the same second, the refused one's folder name is the running one's: its page
+    # then showed the other student's results as the evaluation it had launched.
+    jobs = JobManager(data_root / "jobs")
+    other = jobs.launch("evaluate", SLEEP, title="Evaluate a classmate's checkpoint")
+    try:
+        at = app("pages/evaluate.py")
+        next(b for b in at.button if b.label == "Run evaluation").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("another evaluate job is already running" in e.value for e in at.error)
+        assert "ev-launched" not in at.session_state
+        assert [job.id for job in jobs.list("evaluate")] == [other.id]
+    finally:
+        jobs.cancel(other.id)
