@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from dashboard import jobs as jobs_module
+from dashboard.job import _clock
 from dashboard.jobs import JobManager
 from dashboard.run_launch import plan_run
 from dashboard.runs import TrainForm
@@ -82,3 +83,16 @@ def test_an_evaluation_refused_while_anothers_runs_is_not_taken_for_this_session
         assert [job.id for job in jobs.list("evaluate")] == [other.id]
     finally:
         jobs.cancel(other.id)
+
+
+def test_a_job_stopped_by_another_student_says_when_the_stop_was_asked(
+    manager: JobManager,
+) -> None:
+    # One account serves the whole class: its starter saw only "stopping" / "cancelled",
+    # "started by <the account>", as if they had pressed Stop themselves.
+    job = manager.launch("train", SLEEP, title="Train cpu-small-1206-2113")
+    stopped = manager.cancel(job.id, wait=False)
+    asked = stopped.info["cancel_requested_at"]
+    assert f"stop asked at {_clock(asked)}" in manager.get(job.id).origin
+    ended = manager.cancel(job.id)
+    assert f"stop asked at {_clock(asked)}" in ended.origin
