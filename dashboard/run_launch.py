@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.importer import check_name
-from dashboard.runs import TrainForm, launcher, with_val_labels
+from dashboard.job import Job
+from dashboard.runs import TrainForm, job_for_run, launcher, with_val_labels
 from model.atomic import atomic_write_json
 from model.errors import UserError
 
@@ -68,3 +69,17 @@ def prepare_run(form: TrainForm, runs_dir: Path, gpus: int) -> tuple[Path, list[
 def _check_new(run: Path) -> None:
     if (run / "last.pt").exists() or (run / "status.json").exists():
         raise UserError(f"a run called {run.name!r} already exists; pick another name or resume it")
+
+
+def refusal_text(said: str, run: Path, jobs: list[Job]) -> str:
+    """What a refused launch of ``run`` says: ``said``, unless the training that runs is a run
+    of that very name (two students with the default name of one minute): its refusal named
+    "Train <the name on this form>" as the job that runs, read as this launch having started."""
+    running = job_for_run([job for job in jobs if job.running], run)
+    if running is None:
+        return said
+    return (
+        f"This launch did not start: a run with the same name, {run.name}, is already training "
+        f"(launched by someone else, {running.origin}); one training runs at a time. Give "
+        "yours another name and launch it once that one ends, or watch that one below."
+    )

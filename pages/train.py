@@ -17,7 +17,7 @@ from dashboard.job import Job
 from dashboard.plots import loss_curve, validation_curves
 from dashboard.run_compare import comparison_figure, comparison_table, run_line
 from dashboard.run_dataset import trained_on
-from dashboard.run_launch import plan_run
+from dashboard.run_launch import plan_run, refusal_text
 from dashboard.run_selection import in_table_order, picked_now, shown_run, table_key
 from dashboard.run_state import state_with_job
 from dashboard.run_view import failure_log, forget_notes, keep_notes, runs_columns, show_notes
@@ -107,12 +107,14 @@ def launch_form() -> None:
             # once, the one refused writes none (dashboard.run_launch)
             kept = {"outputs": outputs, "env": training_env(chosen, gpus), "prepare": plan.write}
             title = f"Train {plan.run.name}"
-            launch(studio.jobs, "train", plan.command, title, refused=launch_refused, **kept)
+            refused = functools.partial(launch_refused, run=plan.run)
+            launch(studio.jobs, "train", plan.command, title, refused=refused, **kept)
 
 
-def launch_refused(said: str) -> None:
+def launch_refused(said: str, run: Path) -> None:
     """A refused launch (another training runs): said, and no run is shown as this session's."""
     st.session_state.pop(LAUNCHED_RUN_KEY, None)
+    said = refusal_text(said, run, studio.jobs.list("train"))
     st.error(markdown_text(said), icon=":material/block:")
 
 

@@ -17,7 +17,7 @@ import pytest
 from dashboard import jobs as jobs_module
 from dashboard.job import _clock
 from dashboard.jobs import JobManager
-from dashboard.run_launch import plan_run
+from dashboard.run_launch import plan_run, refusal_text
 from dashboard.runs import TrainForm
 from model.errors import UserError
 
@@ -96,3 +96,45 @@ def test_a_job_stopped_by_another_student_says_when_the_stop_was_asked(
     assert f"stop asked at {_clock(asked)}" in manager.get(job.id).origin
     ended = manager.cancel(job.id)
     assert f"stop asked at {_clock(asked)}" in ended.origin
+
+
+def test_a_launch_refused_for_a_run_of_its_own_name_says_it_did_not_start(
+    tmp_path: Path, manager: JobManager
+) -> None:
+    # The refusal named "Train cpu-small-1206-2113" as the job that runs: the very name on the
+    # refused student's form, read as their own launch having started.
+    runs = tmp_path / "runs"
+    theirs = manager.launch("train", SLEEP, outputs={"run": str(runs / "cpu-small-1206-2113")})
+    said = "another train job is already running (Train cpu-small-1206-2113, ...)"
+    same = refusal_text(said, runs / "cpu-small-1206-2113", manager.list("train"))
+    assert same.startswith("This launch did not start: a run with the same name")
+    assert theirs.origin in same
+    assert refusal_text(said, runs / "mine", manager.list("train")) == said
+
+
+@pytest.mark.slow
+def test_the_train_page_says_a_same_named_run_of_someone_else_is_not_this_launch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_train_runs import APP
+    from tests.tiny_dataset import make_tiny_dataset
+
+    root = tmp_path / "data"
+    make_tiny_dataset(root / "ds" / "tiny", n=8)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py").run()
+    name = next(t for t in at.text_input if t.label == "Run name").value
+    jobs = JobManager(root / "jobs")
+    theirs = jobs.launch("train", SLEEP, outputs={"run": str(root / "runs" / name)})
+    try:
+        next(b for b in at.button if b.label == "Launch training").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(e.value.startswith("This launch did not start") for e in at.error)
+        assert not (root / "runs" / name / "preset.json").exists()
+        assert [job.id for job in jobs.list("train")] == [theirs.id]
+    finally:
+        jobs.cancel(theirs.id)
