@@ -180,7 +180,12 @@ def test_a_typed_run_name_survives_the_default_name_changing(
     monkeypatch.setitem(sys.modules, "datetime", clock)  # what the page's import reads
     _Clock.minute = 41
     launched = []
-    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args))
+
+    def launch(*args, prepare=None, **kwargs) -> None:
+        prepare()  # as JobManager.launch does, under its lock (the run's preset.json)
+        launched.append(args)
+
+    monkeypatch.setattr("dashboard.ui.launch", launch)
     at.run()
     name = next(t for t in at.text_input if t.label == "Run name")
     assert name.value.startswith("cpu-small-")  # the default: preset and time
