@@ -56,10 +56,15 @@ class Job:
     def origin(self) -> str:
         """Who started the job and when: ``started by alice at 14:02:05`` (``at 12-03 14:02:05``
         when not today); once it ended, also when and after how long: ``, ended at 14:09:17
-        after 7m 12s`` (a finished panel said only "finished", not whether it was today's)."""
+        after 7m 12s`` (a finished panel said only "finished", not whether it was today's).
+        A stop asked says when: ``, stop asked at 14:05:40``. Everyone on one dashboard is one
+        account, so a class's job stopped by another student read as its starter's own doing."""
         user = self.info.get("user")
         started = self.info.get("started")
         said = f"started {f'by {user} ' if user else ''}at {_clock(started, zone=self.zone)}"
+        asked = self.info.get("cancel_requested_at")
+        if self.info.get("cancel_requested") and _is_number(asked):
+            said += f", stop asked at {_clock(asked, zone=self.zone)}"
         if self.finished is None:
             return said
         took = format_eta(self.finished - float(started)) if _is_number(started) else ""

@@ -39,7 +39,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,11 +83,14 @@ class JobManager:
         title: str = "",
         outputs: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
+        prepare: Callable[[], None] | None = None,
     ) -> Job:
         """Start ``command`` in its own process group; refuse a second running job of ``kind``.
 
         The check and the start happen under one lock on the jobs folder, so two pages (two
-        browser tabs) pressing the same button at once start one job, not two."""
+        browser tabs) pressing the same button at once start one job, not two. ``prepare``
+        (writing the files the command reads, e.g. a run's preset.json) runs there too, after
+        the check: one who is refused never writes over the inputs of the job that starts."""
         lock = FileLock(self.jobs_dir / _LAUNCH_LOCK, _launch_busy, wait_s=_LAUNCH_WAIT_S)
         try:
             lock.acquire()
@@ -98,6 +101,8 @@ class JobManager:
             ) from err
         try:
             self.check_idle(kind)
+            if prepare is not None:
+                prepare()
             return self._start(kind, command, title, outputs, env)
         finally:
             lock.release()

@@ -17,13 +17,11 @@ import pandas as pd
 
 from dashboard import cache
 from dashboard.formatting import format_eta
-from dashboard.importer import check_name
 from dashboard.job import last_lines
 from dashboard.jobs import model_command
 from dashboard.run_compare import open_estimate, run_facts
 from dashboard.run_state import read_status, run_is_live, run_state, state_with_job
 from dashboard.settings import CHECKPOINT_FILES, Settings
-from model.atomic import atomic_write_json
 from model.errors import OutOfDeviceMemory, UserError, storage_problem
 from model.evaluation.retrieval import TOP_K, recalls_fixed_by
 from model.file_lock import FileLock
@@ -189,39 +187,6 @@ def throughput_line(metrics: pd.DataFrame, last: int = 20) -> str:
     return f"Training speed over {over}: {line}."
 
 
-def prepare_run(form: TrainForm, runs_dir: Path, gpus: int) -> tuple[Path, list[str]]:
-    """Write ``RUN/preset.json`` (base preset + form overrides) and return (run dir, command)."""
-    from model.nn.presets import load_preset, preset_from_dict, preset_to_dict
-
-    name = check_name(form.name, "run name")
-    run = runs_dir / name
-    if (run / "last.pt").exists() or (run / "status.json").exists():
-        raise UserError(f"a run called {name!r} already exists; pick another name or resume it")
-    preset = preset_to_dict(load_preset(form.preset))
-    video, train = preset["model"]["video"], preset["train"]
-    video.update(kind=form.tower, frames=form.frames, image_size=form.image_size)
-    preset["model"]["text"]["unlocked_layers"] = form.text_layers
-    train.update(epochs=form.epochs, batch_size=form.batch_size, lr=form.lr)
-    train["grad_checkpointing"] = bool(form.grad_checkpointing)
-    train["time_budget_s"] = max(float(form.time_budget_min), 0.0) * 60.0
-    for key in ("frames", "image_size"):
-        if key in train:
-            train[key] = video[key]
-    preset_from_dict(json.loads(json.dumps(preset)))
-    run.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run / "preset.json", preset)
-    args = [
-        "train",
-        "--data",
-        str(form.dataset),
-        "--preset",
-        str(run / "preset.json"),
-        "--out",
-        str(run),
-    ]
-    return run, _launcher(with_val_labels(args, form.dataset), gpus)
-
-
 def with_val_labels(args: list[str], dataset: Path) -> list[str]:
     """``args`` + ``--val-labels`` when ``dataset`` has a labels CSV (``label_file``): the run
     then logs each epoch's val zero-shot AUC for the curves. Labels never choose a checkpoint."""
@@ -241,7 +206,7 @@ def resume_command(
     args = ["train", "--data", str(dataset), "--out", str(run), "--resume"]
     if grad_checkpointing:
         args.append("--grad-checkpointing")
-    return _launcher(with_val_labels(args, dataset), gpus)
+    return launcher(with_val_labels(args, dataset), gpus)
 
 
 def selection_caption(run: Path) -> str:
@@ -281,7 +246,7 @@ def ran_out_of_gpu_memory(status: dict[str, Any]) -> bool:
     return str(status.get("message", "")).startswith(OutOfDeviceMemory.PREFIX)
 
 
-def _launcher(args: list[str], gpus: int) -> list[str]:
+def launcher(args: list[str], gpus: int) -> list[str]:
     """The training command on ``gpus`` GPUs: several through ``train --nproc`` (torchrun's
     launcher, on a free port, with a failed process said in one line instead of torchrun's
     traceback in the job's log)."""

@@ -91,11 +91,12 @@ def launch(
     outputs: dict | None = None,
     env: dict[str, str] | None = None,
     refused: Callable[[str], None] | None = None,
+    prepare: Callable[[], None] | None = None,
 ) -> None:
-    """Start a background job and rerun so its panel shows; errors become a message (or go to
-    ``refused``, for a caller that draws them itself)."""
+    """Start a background job (``JobManager.launch``) and rerun so its panel shows; errors
+    become a message (or go to ``refused``, for a caller that draws them itself)."""
     try:
-        jobs.launch(kind, command, title=title, outputs=outputs, env=env)
+        jobs.launch(kind, command, title=title, outputs=outputs, env=env, prepare=prepare)
     except UserError as err:
         if refused is None:
             st.error(markdown_text(err), icon=":material/block:")
@@ -304,9 +305,7 @@ def gone_choice_notice() -> None:
 
 
 def _ensure_navigation() -> None:
-    """Leave Streamlit's legacy pages/ mode if a fresh server started in it.
-
-    A fresh server whose first request asks for a sub-page URL (a bookmark of /zeroshot) runs
+    """Leave Streamlit's legacy pages/ mode if a fresh server started in it: a fresh server whose first request asks for a sub-page URL (a bookmark of /zeroshot) runs
     ``pages/zeroshot.py`` directly, before app.py's ``st.navigation`` has turned the legacy
     ``pages/`` auto-discovery off. Turn it off here and rerun through app.py instead.
     """

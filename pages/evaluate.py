@@ -134,7 +134,15 @@ def start_evaluation(
         command,
         f"Evaluate {checkpoint.parent.name}/{checkpoint.name}",
         outputs={"folder": str(out)},
+        refused=launch_refused,
     )
+
+
+def launch_refused(said: str) -> None:
+    """Say why; the refused evaluation's folder (in the same second, the running one's) is not
+    this session's to show once it finishes."""
+    st.session_state.pop(LAUNCHED_KEY, None)
+    st.error(markdown_text(said), icon=":material/block:")
 
 
 def results_section() -> None:

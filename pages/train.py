@@ -17,6 +17,7 @@ from dashboard.plots import loss_curve, validation_curves
 from dashboard.reader_clock import reader_zone
 from dashboard.run_compare import comparison_figure, comparison_table, run_line
 from dashboard.run_dataset import trained_on
+from dashboard.run_launch import plan_run, refusal_text
 from dashboard.run_selection import in_table_order, picked_now, shown_run, table_key
 from dashboard.run_state import state_with_job
 from dashboard.run_view import failure_log, forget_notes, keep_notes, runs_columns, show_notes
@@ -26,7 +27,6 @@ from dashboard.runs import (
     delete_run,
     job_for_run,
     log_tail,
-    prepare_run,
     preset_defaults,
     preset_names,
     ran_out_of_gpu_memory,
@@ -100,15 +100,23 @@ def launch_form() -> None:
         )
         form, chosen = training_form(dataset, name, preset, gpus)
         if form is not None:
-            # refused before the run folder is set up: a run of the same name that another
-            # user's job is still starting keeps its preset.json
-            studio.jobs.check_idle("train")
-            run, command = prepare_run(form, studio.settings.runs_dir, len(chosen))
+            plan = plan_run(form, studio.settings.runs_dir, len(chosen))
             st.session_state[RUNS_PREPARED_KEY] = launched + 1
-            outputs = {"run": str(run), "dataset": str(dataset), "gpus": gpus_output(chosen)}
-            env = training_env(chosen, gpus)
-            st.session_state[LAUNCHED_RUN_KEY] = str(run)
-            launch(studio.jobs, "train", command, f"Train {run.name}", outputs=outputs, env=env)
+            outputs = {"run": str(plan.run), "dataset": str(dataset), "gpus": gpus_output(chosen)}
+            st.session_state[LAUNCHED_RUN_KEY] = str(plan.run)
+            # preset.json is written once no other run trains: of two launching one name at
+            # once, the one refused writes none (dashboard.run_launch)
+            kept = {"outputs": outputs, "env": training_env(chosen, gpus), "prepare": plan.write}
+            title = f"Train {plan.run.name}"
+            refused = functools.partial(launch_refused, run=plan.run)
+            launch(studio.jobs, "train", plan.command, title, refused=refused, **kept)
+
+
+def launch_refused(said: str, run: Path) -> None:
+    """A refused launch (another training runs): said, and no run is shown as this session's."""
+    st.session_state.pop(LAUNCHED_RUN_KEY, None)
+    said = refusal_text(said, run, studio.jobs.list("train"))
+    st.error(markdown_text(said), icon=":material/block:")
 
 
 def training_form(

@@ -20,10 +20,10 @@ from streamlit.testing.v1 import AppTest
 from dashboard import jobs as jobs_module
 from dashboard.jobs import JobManager
 from dashboard.prompt_editor import save_prompt_set
+from dashboard.run_launch import prepare_run
 from dashboard.runs import (
     TrainForm,
     delete_run,
-    prepare_run,
     ran_out_of_gpu_memory,
     resume_command,
 )
@@ -171,7 +171,12 @@ def test_a_typed_run_name_survives_the_default_name_changing(
         clock, "utc_stamp", lambda when=None: stamp(now[0] if when is None else when)
     )
     launched = []
-    monkeypatch.setattr("dashboard.ui.launch", lambda *args, **kwargs: launched.append(args))
+
+    def launch(*args, prepare=None, **kwargs) -> None:
+        prepare()  # as JobManager.launch does, under its lock (the run's preset.json)
+        launched.append(args)
+
+    monkeypatch.setattr("dashboard.ui.launch", launch)
     at.run()
     name = next(t for t in at.text_input if t.label == "Run name")
     assert name.value.startswith("cpu-small-")  # the default: preset and time

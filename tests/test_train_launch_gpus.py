@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import cache
 from dashboard.gpus import training_env
-from dashboard.runs import TrainForm, prepare_run
+from dashboard.run_launch import prepare_run
+from dashboard.runs import TrainForm
 from tests.tiny_dataset import make_tiny_dataset
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
