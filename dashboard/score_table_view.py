@@ -9,12 +9,12 @@ import streamlit as st
 from dashboard.page_memory import remember, restore
 from dashboard.score_listing import listed_scores, score_sort_columns
 from dashboard.scoring import Scores, score_table, shown_score_table
+from dashboard.sort_controls import sort_controls
 from dashboard.studies import table_labels
-from dashboard.study_order import DATASET_ORDER, DIRECTIONS, sort_label
+from dashboard.study_order import DATASET_ORDER, DIRECTIONS
 
 # kept while the user visits other pages (dashboard.page_memory)
 TABLE_DEFAULTS = {"zs-sort": DATASET_ORDER, "zs-order": DIRECTIONS[0], "zs-find": ""}
-SORT_PX = 200  # "Sort by": as wide as a finding's long name
 
 
 def score_table_section(scores: Scores, studies: pd.DataFrame) -> None:
@@ -56,18 +56,9 @@ def listed_table(table: pd.DataFrame) -> pd.DataFrame:
     if st.session_state["zs-sort"] not in columns:  # a finding of the set edited away
         st.session_state["zs-sort"] = DATASET_ORDER
     row = st.container(horizontal=True, gap="medium", vertical_alignment="bottom")
-    column = row.selectbox(
-        "Sort by",
-        columns,
-        format_func=sort_label,
-        key="zs-sort",
-        width=SORT_PX,
-        help="Sorts every study, then lists the first ones; a click on a column header "
-        "sorts only the rows listed.",
-    )
-    direction = row.radio("Order", DIRECTIONS, horizontal=True, key="zs-order", width="content")
+    column, descending = sort_controls(row, columns, "zs", "every study")
     text = row.text_input("Study id, site, split or diagnosis contains", key="zs-find")
     remember(TABLE_DEFAULTS)
-    listed, caption = listed_scores(table, column, direction == DIRECTIONS[1], text)
+    listed, caption = listed_scores(table, column, descending, text)
     st.caption(caption)
     return listed

@@ -23,6 +23,7 @@ from dashboard.importer import (
 )
 from dashboard.inert_text import markdown_table, markdown_text
 from dashboard.page_memory import restore
+from dashboard.sort_controls import sort_controls
 from dashboard.studies import (
     STUDIES_VIEWS,
     VIEW_SLOTS,
@@ -38,7 +39,7 @@ from dashboard.studies import (
     view_from_query,
     view_slug,
 )
-from dashboard.study_order import DIRECTIONS, order_words, ordered, sort_columns, sort_label
+from dashboard.study_order import order_words, ordered, sort_columns
 from dashboard.ui import (
     CASE_FACTS_PX,
     CASE_KEY,
@@ -53,7 +54,6 @@ from dashboard.zip_ingest import check_upload, save_upload, zip_ingest_command
 
 TABLE_KEY = "studies-table"
 TABLE_IDS_KEY = "studies-table-ids"
-SORT_PX = 200  # "Sort by": as wide as "Field strength (T)"
 SUMMARY_TABLE_ROWS = 20  # an ingest report's summary drawn as a table up to this many reasons
 # an export copied whole into one zip holds its reports and labels beside the images
 _IN_ZIP = "A path under the data root, or a file in the uploaded zip by its path there."
@@ -95,17 +95,8 @@ def browse() -> None:
     chosen.text = st.text_input("Impression or study id contains", key="f-text")
     row = st.container(horizontal=True, gap="medium", vertical_alignment="bottom")
     # applied to every matching study before the listed rows are cut, unlike a header's sort
-    column = row.selectbox(
-        "Sort by",
-        sort_columns(display_table(studies.head(0)).columns),
-        format_func=sort_label,
-        key="f-sort",
-        width=SORT_PX,
-        help="Sorts every matching study, then lists the first ones; a click on a column "
-        "header sorts only the rows listed.",
-    )
-    direction = row.radio("Order", DIRECTIONS, horizontal=True, key="f-order", width="content")
-    descending = direction == DIRECTIONS[1]
+    columns = sort_columns(display_table(studies.head(0)).columns)
+    column, descending = sort_controls(row, columns, "f", "every matching study")
     matching = ordered(display_table(apply_filter(studies, chosen)), column, descending)
     table, caption = listed_rows(matching, len(studies), order_words(column, descending))
     st.caption(caption)
