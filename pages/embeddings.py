@@ -40,7 +40,9 @@ page_header(
 SELECT_HINT = (
     "Click a study on the map to list it here (Shift+click adds more), or choose Lasso Select "
     "or Box Select in the map's toolbar and draw round a group; pick a row to see one. From "
-    "the keyboard: choose categories in Highlight, then turn on Select the highlighted studies."
+    "the keyboard: choose categories in Highlight, then turn on Select the highlighted studies. "
+    "The legend is a key, not a switch: clicking it hides nothing; to single categories out, "
+    "choose them in Highlight."
 )
 PREVIEW_PX = 480  # the picked study's card: its four views legible, the page's width not needed
 
@@ -82,7 +84,8 @@ with page_guard(studio):
             key=f"e-highlight-{colour}",  # one per colouring: another's categories are not these
             placeholder="All",
             width=240,
-            help="Draw these categories as usual and fade every other study (still selectable).",
+            help="Draw these categories as usual and fade every other study (still selectable). "
+            "The map's legend is a key only: clicking an entry hides nothing.",
         )
         if categories
         else []

@@ -58,6 +58,8 @@ def test_the_empty_selection_hint_says_a_click_selects_and_the_lasso_stays(app) 
     at = app("pages/embeddings.py", **{"e-method": "PCA"})
     hint = " ".join(c.value for c in at.caption)
     assert "Click a study" in hint and "Lasso Select" in hint and "Pan" not in hint, hint
+    # the legend cannot hide a group (a click on it did nothing, silently): said, with the way
+    assert "legend is a key" in hint and "Highlight" in hint, hint
     chart = at.get("plotly_chart")[0].proto
     assert len(chart.selection_mode) == 3  # points, box and lasso
 
