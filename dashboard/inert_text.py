@@ -8,8 +8,12 @@ labels-file column name would make the browser fetch that URL (a tracking beacon
 at run time), ``[x](http://host)`` a link, ``<http://host>`` an autolink, ``$...$`` LaTeX,
 ``:red[...]`` colour. ``markdown_text`` backslash-escapes the characters that open those
 constructs (and emphasis by ``*`` or ``~``); CommonMark renders an escaped character as itself, so
-the text reads as typed. Plotly reads titles, legend names, tick labels and hover text as its own
-HTML subset (``<a href>``, ``<span style>``): ``plotly_text`` writes ``<``, ``>`` and ``&`` as
+the text reads as typed. Bare addresses (``http://host``, ``www.host``, ``name@host``) are
+linked by GitHub-flavoured Markdown's autolinking, which Streamlit's renderer runs on the text
+after escapes are resolved (``http\\://`` is linked all the same): ``markdown_text`` puts an
+invisible word joiner (U+2060) inside each, where no autolink pattern matches, so the text reads
+as typed (copied, it carries that invisible character). Plotly reads titles, legend names, tick
+labels and hover text as its own HTML subset (``<a href>``, ``<span style>``): ``plotly_text`` writes ``<``, ``>`` and ``&`` as
 entities.
 """
 
@@ -21,9 +25,13 @@ import pandas as pd
 
 _SPECIAL = frozenset("\\`*[]<>$~")  # links, images, HTML, autolinks, LaTeX, emphasis, code
 _CODE_SPAN = re.compile(r"`[^`\n]+`")
+WORD_JOINER = "\u2060"  # zero width, no break: splits an address so nothing autolinks it
+# where GFM's autolink literals start: "http(s)://", "www." and the "@" of an e-mail address
+_AUTOLINK = re.compile(r"(?<=https)(?=://)|(?<=http)(?=://)|(?<=www)(?=\.)|(?<=@)", re.IGNORECASE)
 
 
 def _escaped(text: str) -> str:
+    text = _AUTOLINK.sub(WORD_JOINER, text)
     return "".join(f"\\{c}" if c in _SPECIAL else c for c in text)
 
 

@@ -40,6 +40,11 @@ FADED = 0.08  # a study outside the highlighted categories: seen as context, not
 # only, not a toggle
 LEGEND_ABOVE = {"orientation": "h", "xanchor": "left", "x": 0.0, "itemclick": False,
                 "itemdoubleclick": False}  # fmt: skip
+# the tool the map opens with: Pan, where a click selects the study under it (Shift+click adds
+# one). Streamlit's chart sets plotly's clickmode to "event" (no selecting) while the Lasso or
+# Box Select tool is on, so with the lasso as the default a click selected nothing until the
+# user found Pan in the toolbar; the lasso and box stay one click away in that toolbar
+DRAGMODE = "pan"
 MAP_HEIGHT = 620
 MAP_TITLE = 55  # characters per title line: beside the sidebar, an 800 px window gives the map 480
 _TITLE_TOP_PX, _TITLE_GAP_PX = 10, 8  # the figure's top to the title, the title to the legend
@@ -88,7 +93,7 @@ def embedding_map(
     )
     if prompts is not None and len(prompts):
         fig.add_trace(_prompt_stars(prompts))
-    fig.update_layout(dragmode="lasso", clickmode="event+select")
+    fig.update_layout(dragmode=DRAGMODE, clickmode="event+select")
     fig.update_xaxes(showticklabels=False, title=f"{method} 1")
     fig.update_yaxes(showticklabels=False, title=f"{method} 2")
     apply_layout(fig, title or f"Study embeddings ({method})", height=MAP_HEIGHT, wrap=MAP_TITLE)

@@ -187,15 +187,14 @@ def labels_or_warning(studio: Studio) -> pd.DataFrame | None:
         return None
 
 
-CARD_PX = 250  # a case card's width: three to a row on a laptop, one on a narrow window
+CARD_PX = 250  # a card's narrowest: its grid fills the row (250 px cards left gaps at 768-1024 px)
 CASE_FACTS_PX = 280  # the case view's report and metadata column, beside the cine player
 
 
 def card_cells(count: int) -> list[DeltaGenerator]:
-    """``count`` case-card places in reading order, as many to a row as fit the page (three
-    fixed columns squeezed a narrow window's cards to ~145 px: buttons cut to "Few-s…")."""
-    grid = st.container(horizontal=True, gap="medium")
-    return [grid.container(width=CARD_PX) for _ in range(count)]
+    """``count`` case-card places in reading order, in equal columns ``CARD_PX`` or wider."""
+    grid = st.grid(min_column_width=CARD_PX, gap="medium")
+    return [grid.cell() for _ in range(count)]
 
 
 def case_card(studio: Studio, row: dict, similarity: float | None, key: str) -> None:
@@ -212,15 +211,16 @@ def case_card(studio: Studio, row: dict, similarity: float | None, key: str) -> 
         if unreadable:
             st.caption(f"Views unavailable: {markdown_text(unreadable)}")
         facts = f"{row.get('site', '')} · {row.get('age_band', '')} {row.get('sex', '')}"
-        title = f"**{markdown_text(row['study_id'])}** · {markdown_text(facts)}"
+        study = markdown_text(row["study_id"])  # each button's tooltip names it: alike otherwise
+        title = f"**{study}** · {markdown_text(facts)}"
         if similarity is not None:
             title += f" · similarity {similarity:.3f}"
         st.markdown(title)
         st.text(str(row.get("impression") or "(no report impression)"))
         buttons = st.container(horizontal=True)  # wraps: two columns cut them to "Ope…" "Mor…"
-        if buttons.button("Open case", key=f"open-{key}"):
+        if buttons.button("Open case", key=f"open-{key}", help=f"Open study {study}'s views"):
             open_case(str(row["study_id"]))
-        if buttons.button("More like this", key=f"like-{key}"):
+        if buttons.button("More like this", key=f"like-{key}", help=f"Studies like {study}"):
             st.session_state[LIKE_KEY] = str(row["study_id"])
             st.session_state[LIKE_ASKED_KEY] = True
             st.switch_page("pages/browser.py")

@@ -32,16 +32,17 @@ from dashboard.ui import (
 studio = Studio()
 page_header(
     "Embeddings",
-    "Each point is a study; nearby studies look alike to the encoder. Lasso to inspect.",
+    "Each point is a study; nearby studies look alike to the encoder. Click one, or lasso a "
+    "group, to inspect.",
     words=("embedding", "encoder", "UMAP", "PCA", "prompt"),
 )
-# Streamlit turns click-to-select off while the lasso or box tool is on (the map's default):
-# the old hint's "or click a point" did nothing there
+# the map opens on Pan, where a click selects (Streamlit ignores clicks under the lasso and box)
 SELECT_HINT = (
-    "Draw a lasso round studies on the map to list them here, and pick a row to see one. "
-    "To pick a single study by clicking it, first choose Pan (the crossed arrows) in the "
-    "map's toolbar. From the keyboard: choose categories in Highlight, then turn on Select "
-    "the highlighted studies."
+    "Click a study on the map to list it here (Shift+click adds more), or choose Lasso Select "
+    "or Box Select in the map's toolbar and draw round a group; pick a row to see one. From "
+    "the keyboard: choose categories in Highlight, then turn on Select the highlighted studies. "
+    "The legend is a key, not a switch: clicking it hides nothing; to single categories out, "
+    "choose them in Highlight."
 )
 PREVIEW_PX = 480  # the picked study's card: its four views legible, the page's width not needed
 
@@ -83,7 +84,8 @@ with page_guard(studio):
             key=f"e-highlight-{colour}",  # one per colouring: another's categories are not these
             placeholder="All",
             width=240,
-            help="Draw these categories as usual and fade every other study (still selectable).",
+            help="Draw these categories as usual and fade every other study (still selectable). "
+            "The map's legend is a key only: clicking an entry hides nothing.",
         )
         if categories
         else []
@@ -133,7 +135,8 @@ with page_guard(studio):
     if by_keys and not rows:
         rows = highlighted_rows(legend, highlight)
     chosen = table.iloc[rows]
-    st.subheader(f"Selection: {len(chosen):,} studies" if len(chosen) else "Selection")
+    counted = f"{len(chosen):,} stud{'y' if len(chosen) == 1 else 'ies'}"  # not "1 studies"
+    st.subheader(f"Selection: {counted}" if len(chosen) else "Selection")
     # remembered when empty too: the same lasso drawn again after a clear is news again
     fresh = changed("e-selection", tuple(chosen["study_id"].astype(str)))
     if len(chosen):
@@ -160,6 +163,8 @@ with page_guard(studio):
         # the grid is a canvas a screen reader cannot read, its row pick is Shift+Space: the
         # same pick from a box that lists the IDs
         typed = st.selectbox("Show a study", ids, index=None, key="e-pick-study", width=320)
+        if typed is None and len(ids) == 1:  # one study clicked on the map: its card at once
+            typed = ids[0]
         if picked.selection.rows:  # shown here: opening the Studies page lost the selection
             typed = ids[picked.selection.rows[0]]
         if typed is not None:

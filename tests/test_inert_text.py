@@ -13,7 +13,7 @@ import pytest
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-from dashboard.inert_text import markdown_text, plotly_text
+from dashboard.inert_text import WORD_JOINER, markdown_text, plotly_text
 
 HOSTILE = [
     "![x](http://evil.example/t.png)",
@@ -34,9 +34,14 @@ def _inert(source: str) -> bool:
     return tags <= {"p", "code", "br"}
 
 
-def _shown_text(source: str) -> str:
-    """The words ``source`` shows, whitespace collapsed (paragraphs join with a space)."""
+def _rendered_text(source: str) -> str:
+    """The text ``source`` renders to, whitespace collapsed (paragraphs join with a space)."""
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", _MARKDOWN.render(source))).split())
+
+
+def _shown_text(source: str) -> str:
+    """The words ``source`` shows: its text without the invisible word joiners."""
+    return _rendered_text(source).replace(WORD_JOINER, "")
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -45,6 +50,29 @@ def test_outside_text_renders_as_typed_with_no_image_link_or_html(text: str) -> 
     assert _inert(escaped), _MARKDOWN.render(escaped)
     assert _shown_text(escaped) == " ".join(text.split())
     assert "$" not in escaped.replace("\\$", "")  # Streamlit's LaTeX opens on a bare $
+
+
+# GitHub-flavoured Markdown's autolink literals, as Streamlit's renderer finds them in the text
+# after escapes are resolved (mdast-util-gfm-autolink-literal): "http(s)://", "www.", e-mail
+_GFM_AUTOLINK = re.compile(r"https?://|www\.|[-.\w+]+@[-\w]+\.", re.IGNORECASE)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Impression: see http://evil.example/report for the full study",
+        "compare HTTPS://evil.example/a?b=1 and www.evil.example/x",
+        "mail dr.smith@evil.example or mailto:a@evil.example",
+        "[x](http://evil.example) then http://evil.example/bare",
+    ],
+)
+def test_bare_addresses_in_outside_text_are_not_autolinked(text: str) -> None:
+    """Streamlit links a bare http:// address, www. name or e-mail address in Markdown (GFM
+    autolinking, which backslash escapes do not stop): a prompt or a report impression shown
+    escaped as inert became a clickable link."""
+    rendered = _rendered_text(markdown_text(text))
+    assert not _GFM_AUTOLINK.search(rendered), rendered
+    assert _shown_text(markdown_text(text)) == " ".join(text.split())
 
 
 def _bare(text: str) -> str:

@@ -202,10 +202,11 @@ def _blocks(node):
             yield from _blocks(child)
 
 
-def test_case_cards_keep_their_width_on_a_narrow_window(app) -> None:
-    """Three fixed columns of case cards (Zero-shot's top studies, the Case browser) squeezed
-    each to ~145 px on an 800 px window, cutting its Few-shot button to "Few-s…": each card
-    keeps one width and as many as fit go to a row."""
+def test_case_cards_fill_the_row_in_columns_as_wide_as_the_page_allows(app) -> None:
+    """Three fixed columns of case cards squeezed each to ~145 px on an 800 px window; fixed
+    250 px cards then left a 130-200 px gap at the right of a 1024 px window and a 768 px
+    tablet. The cards sit in a grid of as many columns as fit at ``CARD_PX`` or more, widened
+    to fill the row; each card's buttons, alike in every card, name its study in their tooltip."""
     from dashboard.ui import CARD_PX
 
     zeroshot = app("pages/zeroshot.py")
@@ -213,9 +214,21 @@ def test_case_cards_keep_their_width_on_a_narrow_window(app) -> None:
     browser.text_input(key="b-query").input("dilated left ventricle").run()
     for at in (zeroshot, browser):
         cards = [b for b in at.button if b.label == "Open case"]
-        widths = [getattr(b.proto, "width_config", None) for b in _blocks(at.main)]
-        cells = [w for w in widths if w is not None and w.pixel_width == CARD_PX]
-        assert cards and len(cells) == len(cards), (len(cells), len(cards))
+        [grid] = at.main.grid
+        assert grid.min_column_width == CARD_PX and grid.width == "stretch"
+        assert len([b for b in _buttons(grid) if b.label == "Open case"]) == len(cards)
+        helps = [b.help for b in cards]
+        assert len(set(helps)) == len(cards) and all("study" in h for h in helps), helps
+
+
+def _buttons(node):
+    from streamlit.testing.v1.element_tree import Button
+
+    for child in node.children.values():
+        if isinstance(child, Button):
+            yield child
+        elif hasattr(child, "children"):
+            yield from _buttons(child)
 
 
 def test_the_case_browser_filters_are_named_as_the_studies_page_names_them(app) -> None:

@@ -51,12 +51,30 @@ def test_a_selection_names_what_it_holds_more_often_than_the_map(
     assert len(notes) == 1 and "% of all)" in notes[0], [m.value for m in at.markdown]
 
 
-def test_the_empty_selection_hint_does_not_promise_a_click_the_lasso_ignores(app) -> None:
-    """Streamlit turns click-to-select off while the lasso (the map's default tool) is on: the
-    hint's "(or click a point)" did nothing."""
+def test_the_empty_selection_hint_says_a_click_selects_and_the_lasso_stays(app) -> None:
+    """The map opens on Pan, where a click selects a study (under the lasso Streamlit ignored
+    clicks, and the hint sent the user to the toolbar first); the lasso and box are still
+    offered, in the toolbar and to the chart's selection."""
     at = app("pages/embeddings.py", **{"e-method": "PCA"})
     hint = " ".join(c.value for c in at.caption)
-    assert "or click a point" not in hint and "Pan" in hint and "lasso" in hint, hint
+    assert "Click a study" in hint and "Lasso Select" in hint and "Pan" not in hint, hint
+    # the legend cannot hide a group (a click on it did nothing, silently): said, with the way
+    assert "legend is a key" in hint and "Highlight" in hint, hint
+    chart = at.get("plotly_chart")[0].proto
+    assert len(chart.selection_mode) == 3  # points, box and lasso
+
+
+def test_one_clicked_study_shows_its_card_without_a_row_pick(
+    app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A click selects one study: listing it in a one-row table and waiting for that row to be
+    picked made the student click twice to see it."""
+    monkeypatch.setattr("dashboard.map_figure.selected_rows", lambda points, figure: [2])
+    at = app("pages/embeddings.py", **{"e-method": "PCA"})
+    [study] = at.dataframe(key="e-table").value["study_id"].tolist()
+    assert "Selection: 1 study" in [h.value for h in at.subheader]
+    assert f"**{study}**" in " ".join(m.value for m in at.markdown)
+    assert at.button(key="open-e-pick").label == "Open case"
 
 
 def test_a_picked_row_shows_the_study_under_the_table_and_keeps_the_map(

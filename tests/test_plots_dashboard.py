@@ -77,7 +77,16 @@ def test_embedding_map_categorical_colours_and_prompts() -> None:
     assert isinstance(studies, go.Scattergl)
     assert len(set(_point_colours(studies))) == 2
     assert list(studies.customdata[0]) == ["s0", "internal"]
-    assert fig.layout.dragmode == "lasso"
+    assert fig.layout.dragmode == "pan"
+
+
+def test_the_map_opens_on_a_tool_where_a_click_selects_a_study() -> None:
+    """Streamlit's chart turns plotly's click-to-select off (clickmode "event") while the Lasso
+    or Box Select tool is on: with the lasso as the map's first tool, clicking a study selected
+    nothing until the user found Pan in the toolbar."""
+    fig = embedding_map(_coords(), color="site")
+    assert fig.layout.dragmode not in ("lasso", "select")
+    assert "select" in fig.layout.clickmode.split("+")
 
 
 def test_embedding_map_hovers_only_the_columns_the_studies_have() -> None:
