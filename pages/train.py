@@ -341,7 +341,7 @@ def compare_section() -> None:
 forget_notes()  # the page runs afresh: what the run buttons said last is no longer new
 with page_guard(studio):
     launch_form()
-with page_guard(studio):  # after a refused launch too: its message says "cancel it first"
+with page_guard(studio):  # after a refused launch too: its message names the job that runs
     job_panel(studio.jobs, "train")
 st.subheader("Runs")
 live_runs()
