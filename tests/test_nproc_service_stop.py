@@ -62,7 +62,9 @@ def test_a_service_stop_with_repeated_sigterms_lets_every_process_save(tmp_path:
     preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=200)
     out, log = tmp_path / "run", tmp_path / "job.log"
     command = ["train", "--nproc", "2", "--device", "cpu", "--data", str(data)]
-    proc = spawn_model([*command, "--preset", str(preset), "--out", str(out)], log, True)
+    proc = spawn_model(
+        [*command, "--preset", str(preset), "--out", str(out)], log, own_session=True
+    )
     try:
         deadline = time.monotonic() + 300
         while _steps(out) < 2:
