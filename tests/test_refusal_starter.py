@@ -4,6 +4,7 @@ account, and "wait for it or cancel it first" sent students to cancel each other
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -17,6 +18,16 @@ from model.errors import UserError
 SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
 OTHERS = "wait for it to finish, or ask whoever started it"
 OWN = "wait for it or cancel it first"
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the tiny data root: the jobs started here stay out of other modules' list."""
+    from dashboard_fixtures import tiny_data_root
+
+    root = tmp_path_factory.mktemp("refusal-starter") / "data"
+    shutil.copytree(tiny_data_root(tmp_path_factory), root)
+    return root
 
 
 @pytest.fixture
@@ -74,3 +85,15 @@ def test_the_page_that_started_a_job_is_told_to_cancel_it_another_page_to_ask(
         for job in jobs.list("evaluate"):
             if job.running:
                 jobs.cancel(job.id)
+
+
+def test_a_same_named_run_this_session_launched_is_not_called_someone_elses(
+    tmp_path: Path, manager: JobManager
+) -> None:
+    from dashboard.run_launch import refusal_text
+
+    run = tmp_path / "runs" / "my-run"
+    mine = manager.launch("train", SLEEP, title="Train my-run", outputs={"run": str(run)})
+    said = _refusal(manager, "train", own=[mine.id])
+    assert refusal_text(said, run, manager.list("train"), own=[mine.id]) == said
+    assert "someone else" in refusal_text(said, run, manager.list("train"))
