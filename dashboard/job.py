@@ -159,6 +159,18 @@ def _ending(returncode: int | None) -> str:
     return f" (killed by {name}{memory})"
 
 
+def busy_refusal(kind: str, job: Job, started_here: bool) -> str:
+    """Why a ``kind`` job cannot start while ``job`` runs: which job, who started it and when.
+    "Cancel it first" is said only to the page session that started it: on a shared server
+    everyone is one account, and a class's students cancelled each other's jobs as told."""
+    where = f" on {job.host}" if job.host else ""
+    if started_here:
+        then = "you started it: wait for it or cancel it first"
+    else:
+        then = "wait for it to finish, or ask whoever started it"
+    return f"another {kind} job is already running{where} ({job.title}, {job.origin}); {then}"
+
+
 def stop_grace_s(kind: str) -> float:
     """Seconds a job of ``kind`` is given to end after its SIGTERM before it is killed."""
     return _STOP_GRACE_S.get(kind, _CANCEL_GRACE_S)

@@ -39,12 +39,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 from dashboard.file_clock import silent_s
-from dashboard.job import Job, ended_state, load_json_object, stop_grace_s
+from dashboard.job import Job, busy_refusal, ended_state, load_json_object, stop_grace_s
 from dashboard.processes import current_user, kill_tree, may_signal, process_alive
 from dashboard.run_state import run_ended_since
 from model.atomic import atomic_write_json
@@ -84,8 +84,10 @@ class JobManager:
         outputs: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
         prepare: Callable[[], None] | None = None,
+        own: Collection[str] = (),
     ) -> Job:
-        """Start ``command`` in its own process group; refuse a second running job of ``kind``.
+        """Start ``command`` in its own process group; refuse a second running job of ``kind``
+        (``own``: the ids of the jobs the asking page session started, see ``check_idle``).
 
         The check and the start happen under one lock on the jobs folder, so two pages (two
         browser tabs) pressing the same button at once start one job, not two. ``prepare``
@@ -100,23 +102,19 @@ class JobManager:
                 f"({err.strerror}); the data root must be a folder this user can write"
             ) from err
         try:
-            self.check_idle(kind)
+            self.check_idle(kind, own)
             if prepare is not None:
                 prepare()
             return self._start(kind, command, title, outputs, env)
         finally:
             lock.release()
 
-    def check_idle(self, kind: str) -> None:
-        """UserError naming the running job when a job of ``kind`` runs now."""
+    def check_idle(self, kind: str, own: Collection[str] = ()) -> None:
+        """UserError naming the running job, who started it and when, when a job of ``kind``
+        runs now; ``own``: the ids of the jobs the asking page session started."""
         busy = [job for job in self.list(kind) if job.running]
         if busy:
-            where = f" on {busy[0].host}" if busy[0].host else ""
-            raise UserError(
-                f"another {kind} job is already running{where} ({busy[0].title}, "
-                f"{busy[0].origin}); "
-                "wait for it or cancel it first"
-            )
+            raise UserError(busy_refusal(kind, busy[0], busy[0].id in own))
 
     def _start(
         self,

@@ -10,6 +10,7 @@ never writes over the preset of the run another's job is about to read.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,11 +72,13 @@ def _check_new(run: Path) -> None:
         raise UserError(f"a run called {run.name!r} already exists; pick another name or resume it")
 
 
-def refusal_text(said: str, run: Path, jobs: list[Job]) -> str:
+def refusal_text(said: str, run: Path, jobs: list[Job], own: Collection[str] = ()) -> str:
     """What a refused launch of ``run`` says: ``said``, unless the training that runs is a run
     of that very name (two students with the default name of one minute): its refusal named
-    "Train <the name on this form>" as the job that runs, read as this launch having started."""
-    running = job_for_run([job for job in jobs if job.running], run)
+    "Train <the name on this form>" as the job that runs, read as this launch having started.
+    ``own``: the ids of the jobs this page session started; one of them is not someone else's
+    (``said`` tells its starter to cancel it)."""
+    running = job_for_run([job for job in jobs if job.running and job.id not in own], run)
     if running is None:
         return said
     return (

@@ -30,6 +30,7 @@ CASE_KEY = "case_id"
 LIKE_KEY = "like_id"
 LIKE_ASKED_KEY = "like_asked"  # set by a card's More like this until the Case browser shows it
 STUDIES_VIEW_KEY = "studies_view"
+OWN_JOBS_KEY = "own-job-ids"  # the jobs this page session started (ui.launch)
 WORDS_EXPANDER = "Words on this page"  # the glossary of the words a page shows
 _STATE_ICONS = {
     "running": ":material/progress_activity:",
@@ -94,9 +95,12 @@ def launch(
     prepare: Callable[[], None] | None = None,
 ) -> None:
     """Start a background job (``JobManager.launch``) and rerun so its panel shows; errors
-    become a message (or go to ``refused``, for a caller that draws them itself)."""
+    become a message (or go to ``refused``, for a caller that draws them itself). The session
+    keeps the ids of the jobs it started: a refusal tells only their starter to cancel one."""
+    own: list[str] = st.session_state.setdefault(OWN_JOBS_KEY, [])
     try:
-        jobs.launch(kind, command, title=title, outputs=outputs, env=env, prepare=prepare)
+        job = jobs.launch(kind, command, title, outputs, env=env, prepare=prepare, own=own)
+        own.append(job.id)
     except UserError as err:
         if refused is None:
             st.error(markdown_text(err), icon=":material/block:")

@@ -43,6 +43,7 @@ from dashboard.study_order import order_words, ordered, sort_columns
 from dashboard.ui import (
     CASE_FACTS_PX,
     CASE_KEY,
+    OWN_JOBS_KEY,
     STUDIES_VIEW_KEY,
     job_panel,
     launch,
@@ -270,7 +271,8 @@ def start_import(form: ImportForm, folder_text: str, upload: BinaryIO | None) ->
     settings = studio.settings
     check_one_source(folder_text, upload is not None)
     plan = plan_import(settings, form, upload)
-    studio.jobs.check_idle("ingest")  # before saving the upload: a refused one leaves nothing
+    # before saving the upload: a refused one leaves nothing
+    studio.jobs.check_idle("ingest", st.session_state.get(OWN_JOBS_KEY, ()))
     discard_unfinished(plan)
     keep_active_dataset(settings)  # the import is made active by its button only
     if upload is None:

@@ -41,7 +41,7 @@ from dashboard.runs import (
 )
 from dashboard.settings import position_of
 from dashboard.studies import ROW_PICK_KEYS
-from dashboard.ui import job_panel, launch, page_guard, page_header
+from dashboard.ui import OWN_JOBS_KEY, job_panel, launch, page_guard, page_header
 from model.clock import utc_stamp
 
 RUNS_PREPARED_KEY = "train-runs-prepared"
@@ -115,7 +115,8 @@ def launch_form() -> None:
 def launch_refused(said: str, run: Path) -> None:
     """A refused launch (another training runs): said, and no run is shown as this session's."""
     st.session_state.pop(LAUNCHED_RUN_KEY, None)
-    said = refusal_text(said, run, studio.jobs.list("train"))
+    own = st.session_state.get(OWN_JOBS_KEY, ())  # the jobs this session started
+    said = refusal_text(said, run, studio.jobs.list("train"), own)
     st.error(markdown_text(said), icon=":material/block:")
 
 
@@ -341,7 +342,7 @@ def compare_section() -> None:
 forget_notes()  # the page runs afresh: what the run buttons said last is no longer new
 with page_guard(studio):
     launch_form()
-with page_guard(studio):  # after a refused launch too: its message says "cancel it first"
+with page_guard(studio):  # after a refused launch too: its message names the job that runs
     job_panel(studio.jobs, "train")
 st.subheader("Runs")
 live_runs()

@@ -17,6 +17,7 @@ import signal
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from shlex import quote
+from types import FrameType
 
 from model.errors import UserError
 
@@ -78,7 +79,7 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
         ["--standalone", "--nproc_per_node", str(nproc), "-m", "model", *child_argv(argv)]
     )
     try:
-        with _quiet_agent():
+        with _quiet_agent(), _stop_asked_once():
             run(launcher)  # torchrun's main, less its @record report and traceback
     except ChildFailedError as err:
         return _failure_status(err, nproc)
@@ -114,6 +115,32 @@ def _failure_status(err: object, nproc: int) -> int:
         how = f"ended with exit status {code}"
     log.error("process %d of this %d-process run %s; the others were stopped", rank, nproc, how)
     return code or 1
+
+
+@contextlib.contextmanager
+def _stop_asked_once() -> Iterator[None]:
+    """The elastic agent's stop handler, made to ignore every SIGTERM after its first stop.
+
+    The agent turns SIGTERM into an exception and then waits for its processes to finish their
+    step and save; another SIGTERM while it waits raised again and, the second time, ended the
+    wait: the launcher returned while its processes still ran and wrote the run folder. A
+    ``systemctl stop`` sends the launcher two at once (from systemd, and from the job's runner
+    passing its own on), and a repeated stop or ``kill`` more. Force stop and systemd's timeout
+    use SIGKILL, so ignoring SIGTERM from then on leaves nothing unstoppable.
+    """
+    from torch.distributed.elastic.multiprocessing import api
+
+    agent_handler = api._terminate_process_handler  # the agent installs it when it starts
+
+    def once(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        agent_handler(signum, frame)  # raises the agent's SignalException
+
+    api._terminate_process_handler = once
+    try:
+        yield
+    finally:
+        api._terminate_process_handler = agent_handler
 
 
 @contextlib.contextmanager

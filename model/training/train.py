@@ -233,11 +233,12 @@ def with_run_val_labels(options: TrainOptions) -> TrainOptions:
 
 @contextmanager
 def stop_requests() -> Iterator[list[bool]]:
-    """SIGTERM / SIGINT set a flag (the run stops after its current step, saving last.pt)."""
+    """SIGTERM / SIGINT stop the run after its step, saving last.pt; a repeat is not logged."""
     flag = [False]
 
     def handler(signum: int, frame: object) -> None:
-        log.warning("stop requested (signal %d); finishing the current step", signum)
+        if not flag[0]:
+            log.warning("stop requested (signal %d); finishing the current step", signum)
         flag[0] = True
 
     previous = {}
