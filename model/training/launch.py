@@ -130,7 +130,10 @@ def _stop_asked_once() -> Iterator[None]:
     """
     from torch.distributed.elastic.multiprocessing import api
 
-    agent_handler = api._terminate_process_handler  # the agent installs it when it starts
+    agent_handler = getattr(api, "_terminate_process_handler", None)  # installed at its start
+    if agent_handler is None:  # a torch without it (private): the agent's own stop, unchanged
+        yield
+        return
 
     def once(signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
