@@ -4,7 +4,7 @@ A rebuild writes a staging collection from the datasets it was given and then re
 collection with it (``model.index.rebuild``). On a shared Chroma server nothing stops a
 colleague's plain index run from writing the live collection meanwhile (another dataset, or new
 studies of this one): the swap dropped what it wrote, though that run had reported success. The
-rebuild therefore notes the live collection's ids and labels records as it starts
+rebuild on a server therefore notes the live collection's ids and labels records as it starts
 (``LiveState``) and, just before it swaps, copies into its staging collection every study the
 live one gained since that is not among its own records, with the labels records of datasets
 written meanwhile. Studies that were there at the start and are not given stay dropped: those

@@ -325,7 +325,7 @@ def _write_here(
         drop_dead_leftovers(client, older_than_s=0)
         drop_left_locks(client)
     if rebuild:
-        return rebuild_index(client, fingerprint, records, batch_size)
+        return rebuild_index(client, fingerprint, records, batch_size, location.is_server)
     if not location.is_server:
         drop_leftovers(client, fingerprint)  # those without a heartbeat, of earlier versions
     try:

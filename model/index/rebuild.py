@@ -52,13 +52,20 @@ LEFTOVER_AFTER_S = 15 * 60  # a batch takes seconds
 
 
 def rebuild_index(
-    client: ClientAPI, fingerprint: str, records: IndexRecords, batch_size: int | None = None
+    client: ClientAPI,
+    fingerprint: str,
+    records: IndexRecords,
+    batch_size: int | None = None,
+    shared: bool = False,
 ) -> UpsertReport:
-    """Replace the checkpoint's collection by one holding exactly ``records``; see module doc."""
+    """Replace the checkpoint's collection by one holding exactly ``records``; see module doc.
+    ``shared``: a Chroma server, whose other writers' records are carried over. An embedded
+    folder has one writer (``WriterLock``), and its live collection's records are not read: a
+    rebuild is the way back from a damaged graph, which crashed the reader."""
     live = EmbeddingIndex(client, fingerprint)
     staging = EmbeddingIndex(client, fingerprint, name=staging_name(fingerprint))
     drop_leftovers(client, fingerprint)
-    started = live_state(client, live.name)  # what other writers add meanwhile is kept
+    started = live_state(client, live.name) if shared else None  # others' records are kept
     log.info("writing the index of checkpoint %s afresh into %s", fingerprint[:12], staging.name)
     try:
         own = staging.create_collection(records.vectors.shape[1] if len(records) else 0)
@@ -71,7 +78,7 @@ def rebuild_index(
         rebuilt = client.get_collection(staging.name, embedding_function=None)
         if rebuilt.id != own.id:  # another rebuild's, still being written
             raise NotFoundError(staging.name)
-        if carry_over(client, live.name, rebuilt, started, records):
+        if started is not None and carry_over(client, live.name, rebuilt, started, records):
             report = replace(report, total=rebuilt.count())
         swapping = _stamped(rebuilt.metadata, server_time(client))
         rebuilt.modify(name=swapping_name(fingerprint), metadata=swapping)
