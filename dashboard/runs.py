@@ -22,6 +22,7 @@ from dashboard.jobs import model_command
 from dashboard.run_compare import open_estimate, run_facts
 from dashboard.run_state import read_status, run_is_live, run_state, state_with_job
 from dashboard.settings import CHECKPOINT_FILES, Settings
+from model import clock
 from model.errors import OutOfDeviceMemory, UserError, storage_problem
 from model.evaluation.retrieval import TOP_K, recalls_fixed_by
 from model.file_lock import FileLock
@@ -59,6 +60,11 @@ def log_tail(run: Path, lines: int = 40) -> str:
         return "(train.log links outside the run folder; not shown)"
     with log.open("rb") as handle:
         return last_lines(handle, lines)
+
+
+def suggested_run_name(preset: str) -> str:
+    """``PRESET-YYYYMMDD-HHMMSSZ``: stamped in UTC, as job ids and evaluation folders are."""
+    return f"{preset}-{clock.utc_stamp()}"
 
 
 def preset_names() -> list[str]:

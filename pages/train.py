@@ -37,12 +37,12 @@ from dashboard.runs import (
     runs_table,
     selection_caption,
     shown_state,
+    suggested_run_name,
     throughput_line,
 )
 from dashboard.settings import position_of
 from dashboard.studies import ROW_PICK_KEYS
 from dashboard.ui import OWN_JOBS_KEY, job_panel, launch, page_guard, page_header
-from model.clock import utc_stamp
 
 RUNS_PREPARED_KEY = "train-runs-prepared"
 SHOWN_RUN_KEY = "train-shown-run"  # the run below the table, kept across refreshes
@@ -95,7 +95,7 @@ def launch_form() -> None:
         launched = st.session_state.get(RUNS_PREPARED_KEY, 0)
         name = top[2].text_input(
             "Run name",
-            value=f"{preset}-{utc_stamp()}",  # UTC, as job ids and evaluation folders
+            value=suggested_run_name(preset),
             key=f"run-name-{preset}-{launched}",
         )
         form, chosen = training_form(dataset, name, preset, gpus)
