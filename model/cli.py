@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from model.allocator import tune_allocator
-from model.errors import Stopped, UserError, storage_problem
+from model.errors import UserError, storage_problem
 from model.process_setup import apply_process_environment
 from model.progress import configure_logging
 from model.workers import sigterm_interrupts
@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(importlib.import_module(chosen.module).run(args) or 0)
     except UserError as err:
         log.error("%s", err)
-        return 130 if isinstance(err, Stopped) else 2
+        return err.exit_status
     except OSError as err:
         problem = storage_problem(err)
         if problem is None:

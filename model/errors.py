@@ -31,13 +31,18 @@ _STORAGE_HINTS = {
 
 
 class UserError(Exception):
-    """A problem with the user's input, described in plain words."""
+    """A problem with the user's input, described in plain words; ``python -m model`` says it in
+    a line and exits ``exit_status``."""
+
+    exit_status = 2
 
 
 class Stopped(UserError):  # noqa: N818 - what happened to the command, as the user asked
     """A command that ended early because a stop was asked (Ctrl-C, SIGTERM) and a step inside
     it took the request and returned (a training run saves ``last.pt`` first): ``python -m model``
     exits 130, as for every stop, so its dashboard job reads "stopped", not "failed"."""
+
+    exit_status = 130
 
 
 class DataError(UserError):

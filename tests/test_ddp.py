@@ -274,3 +274,29 @@ def test_a_process_refusing_right_after_joining_ends_the_run_and_is_named(tmp_pa
     assert "process 0 of this 2-process run refused first" in text, text[-3000:]
     assert "Traceback" not in text and "ChildFailedError" not in text, text[-3000:]
     assert not _running_with(str(data))  # no process of the run is left behind
+
+
+def test_the_launcher_names_the_process_that_refused_not_one_that_stopped_with_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Under load the process that stopped because its peer had gone (``PeerLost``) can end
+    first; the launcher's line must still name the one that refused."""
+    from types import SimpleNamespace
+
+    from model.errors import UserError
+    from model.training.distributed import PeerLost
+    from model.training.launch import _failure_status
+
+    refused = SimpleNamespace(exitcode=UserError.exit_status, timestamp=1_000_002)
+    stopped_with_it = SimpleNamespace(exitcode=PeerLost.exit_status, timestamp=1_000_001)
+    failures = {0: refused, 1: stopped_with_it}
+    err = SimpleNamespace(
+        failures=failures, get_first_failure=lambda: min(failures.items(), key=_by_time)
+    )
+    with caplog.at_level("ERROR"):
+        assert _failure_status(err, 2) == UserError.exit_status
+    assert "process 0 of this 2-process run refused first" in caplog.text
+
+
+def _by_time(item: tuple[int, object]) -> int:
+    return item[1].timestamp

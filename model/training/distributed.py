@@ -26,7 +26,11 @@ _GLOO_PEER_FAILURES = ("closed by peer", "reset by peer", "broken pipe", "timed 
 
 class PeerLost(UserError):
     """Another process of a torchrun run ended or stopped answering mid-run, so this one cannot
-    go on: its collectives fail (gloo, NCCL) with a transport message that says neither."""
+    go on: its collectives fail (gloo, NCCL) with a transport message that says neither. Its
+    own exit status, so that ``train --nproc`` names the process that failed, not the first
+    of those that stopped with it."""
+
+    exit_status = 3
 
 
 @dataclass(frozen=True)

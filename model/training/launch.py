@@ -97,7 +97,7 @@ def _failure_status(err: object, nproc: int) -> int:
     after joining the group (a bad --val-labels file only rank 0 reads) leaves the others
     ending with "another process ... ended", so this line says which one it was.
     """
-    rank, failure = err.get_first_failure()  # type: ignore[attr-defined]
+    rank, failure = _first_own_failure(err)
     code = int(failure.exitcode)
     if code == REFUSED:
         if nproc > 1:
@@ -115,6 +115,18 @@ def _failure_status(err: object, nproc: int) -> int:
         how = f"ended with exit status {code}"
     log.error("process %d of this %d-process run %s; the others were stopped", rank, nproc, how)
     return code or 1
+
+
+def _first_own_failure(err: object) -> tuple[int, object]:
+    """(rank, ProcessFailure) of the first process that failed of itself: under load a process
+    that stopped because another had gone (``PeerLost``) could end first and was named."""
+    from model.training.distributed import PeerLost
+
+    failures = err.failures.items()  # type: ignore[attr-defined]
+    own = [(rank, f) for rank, f in failures if int(f.exitcode) != PeerLost.exit_status]
+    if not own:
+        return err.get_first_failure()  # type: ignore[attr-defined]
+    return min(own, key=lambda item: item[1].timestamp)
 
 
 @contextlib.contextmanager
