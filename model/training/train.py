@@ -237,9 +237,10 @@ def stop_requests() -> Iterator[list[bool]]:
     flag = [False]
 
     def handler(signum: int, frame: object) -> None:
-        if not flag[0]:
-            log.warning("stop requested (signal %d); finishing the current step", signum)
-        flag[0] = True
+        if flag[0]:
+            return
+        flag[0] = True  # first: a repeat arriving while the line is written re-enters here
+        log.warning("stop requested (signal %d); finishing the current step", signum)
 
     previous = {}
     try:
