@@ -33,9 +33,12 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 # Every case card (one "Open case" button each) shows its thumbnail strip, decoded by the browser.
+# Counted are the buttons laid out: Streamlit keeps a hidden (display: none) copy of each button
+# that has a tooltip.
 EVERY_CARD_HAS_ITS_THUMBNAIL = """() => {
     const cards = [...document.querySelectorAll("button")]
-        .filter((b) => b.innerText.trim() === "Open case").length;
+        .filter((b) => b.innerText.trim() === "Open case" && b.getClientRects().length > 0)
+        .length;
     const images = [...document.querySelectorAll('[data-testid="stImage"] img')];
     return cards > 1 && images.length === cards
         && images.every((image) => image.complete && image.naturalWidth > 0);
