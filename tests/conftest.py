@@ -40,3 +40,16 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def manager(tmp_path: Path) -> Iterator[object]:
+    """A ``dashboard.jobs.JobManager`` over a fresh folder; what it still runs at the end is
+    cancelled (a module with a data root of its own defines its own)."""
+    from dashboard.jobs import JobManager
+
+    jobs = JobManager(tmp_path / "jobs")
+    yield jobs
+    for job in jobs.list():
+        if job.running:
+            jobs.cancel(job.id)

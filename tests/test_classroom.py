@@ -24,15 +24,6 @@ from model.errors import UserError
 SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
 
 
-@pytest.fixture
-def manager(tmp_path: Path):
-    jobs = JobManager(tmp_path / "jobs")
-    yield jobs
-    for job in jobs.list():
-        if job.running:
-            jobs.cancel(job.id)
-
-
 def test_a_student_refused_a_launch_never_rewrites_the_preset_of_the_run_that_starts(
     tmp_path: Path, manager: JobManager, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -35,15 +35,6 @@ def _wait(predicate, timeout: float = 20.0) -> bool:
     return False
 
 
-@pytest.fixture
-def manager(tmp_path: Path):
-    jobs = JobManager(tmp_path / "jobs")
-    yield jobs
-    for job in jobs.list():
-        if job.running:
-            jobs.cancel(job.id)
-
-
 def test_launched_job_is_tracked_and_cancelled_by_its_pid(manager: JobManager) -> None:
     job = manager.launch("sleep", SLEEP, title="nap")
     assert job.state == "running"

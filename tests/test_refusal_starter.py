@@ -30,15 +30,6 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture
-def manager(tmp_path: Path):
-    jobs = JobManager(tmp_path / "jobs")
-    yield jobs
-    for job in jobs.list():
-        if job.running:
-            jobs.cancel(job.id)
-
-
 def _refusal(manager: JobManager, kind: str, own: list[str]) -> str:
     with pytest.raises(UserError) as refused:
         manager.launch(kind, SLEEP, title="a second one", own=own)
