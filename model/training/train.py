@@ -237,10 +237,9 @@ def stop_requests() -> Iterator[list[bool]]:
     flag = [False]
 
     def handler(signum: int, frame: object) -> None:
-        if flag[0]:
-            return
-        flag[0] = True  # first: a repeat arriving while the line is written re-enters here
-        log.warning("stop requested (signal %d); finishing the current step", signum)
+        if not flag[0]:  # marked first: a repeat arriving while the line is written re-enters
+            flag[0] = True
+            log.warning("stop requested (signal %d); finishing the current step", signum)
 
     previous = {}
     try:
