@@ -1,12 +1,10 @@
 """The dashboard's logic (pages hold UI only and call this package)."""
 
-import os
-
 
 def set_process_environment() -> None:
     """Give the dashboard's process ``model.PROCESS_ENVIRONMENT`` where the environment has no
-    value of its own: what ``import model`` once set for every process that imported it."""
-    from model import PROCESS_ENVIRONMENT
+    value of its own (``model.process_setup``; no matplotlib folder: its jobs inherit this
+    environment, and would be handed one removed when the dashboard stops)."""
+    from model.process_setup import set_environment_defaults
 
-    for key, value in PROCESS_ENVIRONMENT.items():
-        os.environ.setdefault(key, value)
+    set_environment_defaults()

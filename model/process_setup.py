@@ -25,11 +25,17 @@ MATPLOTLIB_ENV = "MPLCONFIGDIR"
 _PREFIX = "cmr-matplotlib-"
 
 
-def apply_process_environment() -> None:
-    """Set ``PROCESS_ENVIRONMENT``'s values the environment has none of, and ``MPLCONFIGDIR``
-    when matplotlib's own folders (config and cache, under the home) could not be written."""
+def set_environment_defaults() -> None:
+    """Set ``PROCESS_ENVIRONMENT``'s values the environment has none of (the CLI's process and
+    the dashboard's: what ``import model`` once set for every process that imported it)."""
     for key, value in PROCESS_ENVIRONMENT.items():
         os.environ.setdefault(key, value)
+
+
+def apply_process_environment() -> None:
+    """``set_environment_defaults``, and ``MPLCONFIGDIR`` when matplotlib's own folders (config
+    and cache, under the home) could not be written."""
+    set_environment_defaults()
     if os.environ.get(MATPLOTLIB_ENV) or all(map(_could_write, _matplotlib_folders())):
         return
     scratch = tempfile.mkdtemp(prefix=_PREFIX)
