@@ -143,18 +143,25 @@ def test_a_long_axis_cine_cut_at_the_end_of_its_cycle_is_kept(
     assert abs(radius - disc_radius_mm(4, 8)) < abs(radius - disc_radius_mm(3, 8)) / 2
 
 
-def test_a_long_axis_cine_with_the_stacks_wrong_tag_is_its_whole_cycle(tmp_path: Path) -> None:
-    """The scanner wrote its nominal 10 on every cine: the slice series showed it wrong, so the
-    4ch cine of 8 phases under it is whole, not bridged as if 2 phases were cut off."""
+@pytest.mark.parametrize(
+    ("per_slice", "lax"), [(True, 10), (False, 3)], ids=["slice series", "one stack series"]
+)
+def test_a_long_axis_cine_with_the_stacks_wrong_tag_is_its_whole_cycle(
+    tmp_path: Path, per_slice: bool, lax: int
+) -> None:
+    """The scanner wrote its nominal 10 on every cine: the short-axis slices showed it wrong,
+    so the 4ch cine of 8 phases under it is whole, not bridged as if 2 phases were cut off."""
     src = tmp_path / "src"
-    spec = _spec(series={"sax": "FIESTA SA", "4ch": "CINE_4CH"}, phases=8)
+    spec = _spec(
+        series={"sax": "FIESTA SA", "4ch": "CINE_4CH"}, phases=8, one_series_per_sax_slice=per_slice
+    )
     folder = write_study(src, spec)
-    _retag(folder, range(2, 11), 10)  # slices 2 .. 8, the 4ch is 10
+    _retag(folder, range(2, lax + 1), 10)  # the short-axis series, then the 4ch (``lax``)
     out = tmp_path / "out"
     ingest(src, out, size=SIZE, fov_mm=FOV_MM)
     report = _report(out)
     assert "rejected" not in set(report["level"])
-    [line] = report.query("series == '10 CINE_4CH'")["reason"]
+    [line] = report.query(f"series == '{lax} CINE_4CH'")["reason"]
     assert line == (
         "4ch: its CardiacNumberOfImages 10 set aside, as the short-axis stack's was; its 8 "
         "evenly stepped phases taken as its whole cycle"

@@ -53,8 +53,11 @@ def judge_slice_series(
     one's ``complete`` and ``left_out`` again. Returns the lines about a whole stack (a
     CardiacNumberOfImages set aside), each with the series to file it under, and the
     CardiacNumberOfImages values set aside (the scanner wrote them on its other cines too)."""
-    singles = [s for s in stacks if len(s.locations) == 1 and not s.has_inversion_time]
+    cines = [stack for stack in stacks if not stack.has_inversion_time]
+    singles = [stack for stack in cines if len(stack.locations) == 1]
     lines, wrong = [], set()
+    for stack in cines:
+        wrong |= _above_every_slice(stack)
     for plane in _planes(singles):
         if len(plane) >= 2:
             plane.sort(key=lambda s: s.locations[0].distance)
@@ -62,6 +65,17 @@ def judge_slice_series(
             lines += [(plane[0], _set_aside(tags, plane))] if tags else []
             wrong |= tags
     return lines, wrong
+
+
+def _above_every_slice(stack: SeriesStack) -> set[int]:
+    """The CardiacNumberOfImages of a series of several slices when it names more phases than
+    any of them has (``mark_short`` holds it the header's mistake); else empty."""
+    if len(stack.locations) < 2:
+        return set()
+    tags = {declared_cycle(location.images) for location in stack.locations}
+    tag = tags.pop() if len(tags) == 1 else None
+    most = max(len(location.images) for location in stack.locations)
+    return {tag} if tag is not None and tag > most else set()
 
 
 def _planes(stacks: list[SeriesStack]) -> list[list[SeriesStack]]:
