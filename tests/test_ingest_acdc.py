@@ -229,23 +229,32 @@ def _tilted(degrees: float) -> np.ndarray:
     return affine
 
 
-@pytest.mark.parametrize("degrees", [30.0, 50.0], ids=["nearest order kept", "past 45 degrees"])
+@pytest.mark.parametrize(
+    ("degrees", "slices_first"),
+    [(30.0, False), (50.0, False), (50.0, True)],
+    ids=["nearest order kept", "past 45 degrees", "past 45 degrees, slices stored first"],
+)
 def test_an_oblique_short_axis_case_is_read_in_the_nearest_order_and_said(
-    tmp_path: Path, degrees: float
+    tmp_path: Path, degrees: float, slices_first: bool
 ) -> None:
     """A tilted affine was read in the nearest axis order without a word; tilted past 45
     degrees, that order took an in-plane axis for the slices and read the stack cut across
-    (6 x 36 'slices' of 10 x 1.5 mm) as short axis. Its slices stay the stack's, and one
-    line says it was oblique."""
+    (6 x 36 'slices' of 10 x 1.5 mm) as short axis. Its slices stay the stack's (its thickest
+    voxel side, wherever stored), and one line says it was oblique."""
     volume = _marked_volume()
     src = tmp_path / "src"
     write_case(src, 1, volume=volume)
     other = write_case(src, 2, volume=volume)
-    nib.save(nib.Nifti1Image(volume, _tilted(degrees)), other / "patient002_4d.nii.gz")
+    image = nib.Nifti1Image(volume, _tilted(degrees))
+    if slices_first:  # the same voxels and geometry, the slice axis stored first
+        order = [2, 0, 1]
+        stored = np.ascontiguousarray(volume.transpose(*order, 3))
+        image = nib.Nifti1Image(stored, _tilted(degrees)[:, [*order, 3]])
+    nib.save(image, other / "patient002_4d.nii.gz")
     out = tmp_path / "dataset"
     assert ingest(src, out).studies_written == 2
     np.testing.assert_array_equal(_tensor(out, "patient002"), _tensor(out, "patient001"))
     warnings = _report(out).query("level == 'warning'").set_index("path")["reason"]
     assert warnings[other.name].startswith("the affine is oblique, tilted up to ")
-    assert "slices along its axis 3" in warnings[other.name]
+    assert f"slices along its axis {1 if slices_first else 3}" in warnings[other.name]
     assert pd.read_parquet(out / "studies.parquet")["matrix"].tolist() == ["36x40", "36x40"]
