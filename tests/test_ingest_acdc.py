@@ -214,3 +214,47 @@ def test_a_case_with_an_implausible_pixel_spacing_is_rejected(tmp_path: Path, zo
     assert ingest(tmp_path / "src", out).studies_written == 0
     (reason,) = _report(out).query("level == 'rejected'")["reason"].tolist()
     assert f"pixel spacing {zoom:g} x {zoom:g} mm is outside" in reason
+
+
+def _tilted(degrees: float) -> np.ndarray:
+    """The release's voxel axes (x toward L, y toward P, 10 mm slices toward S) turned
+    ``degrees`` about the anterior-posterior axis, as a converter keeping the scanner's
+    oblique geometry writes a short-axis stack."""
+    angle = np.radians(degrees)
+    turn = np.array(
+        [[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]]
+    )
+    affine = np.eye(4)
+    affine[:3, :3] = turn @ np.diag([-PIXEL_MM, -PIXEL_MM, 10.0])
+    return affine
+
+
+@pytest.mark.parametrize(
+    ("degrees", "slices_first"),
+    [(30.0, False), (50.0, False), (50.0, True)],
+    ids=["nearest order kept", "past 45 degrees", "past 45 degrees, slices stored first"],
+)
+def test_an_oblique_short_axis_case_is_read_in_the_nearest_order_and_said(
+    tmp_path: Path, degrees: float, slices_first: bool
+) -> None:
+    """A tilted affine was read in the nearest axis order without a word; tilted past 45
+    degrees, that order took an in-plane axis for the slices and read the stack cut across
+    (6 x 36 'slices' of 10 x 1.5 mm) as short axis. Its slices stay the stack's (its thickest
+    voxel side, wherever stored), and one line says it was oblique."""
+    volume = _marked_volume()
+    src = tmp_path / "src"
+    write_case(src, 1, volume=volume)
+    other = write_case(src, 2, volume=volume)
+    image = nib.Nifti1Image(volume, _tilted(degrees))
+    if slices_first:  # the same voxels and geometry, the slice axis stored first
+        order = [2, 0, 1]
+        stored = np.ascontiguousarray(volume.transpose(*order, 3))
+        image = nib.Nifti1Image(stored, _tilted(degrees)[:, [*order, 3]])
+    nib.save(image, other / "patient002_4d.nii.gz")
+    out = tmp_path / "dataset"
+    assert ingest(src, out).studies_written == 2
+    np.testing.assert_array_equal(_tensor(out, "patient002"), _tensor(out, "patient001"))
+    warnings = _report(out).query("level == 'warning'").set_index("path")["reason"]
+    assert warnings[other.name].startswith("the affine is oblique, tilted up to ")
+    assert f"slices along its axis {1 if slices_first else 3}" in warnings[other.name]
+    assert pd.read_parquet(out / "studies.parquet")["matrix"].tolist() == ["36x40", "36x40"]

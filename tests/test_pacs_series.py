@@ -109,8 +109,9 @@ def test_slice_series_with_their_own_even_phase_counts_are_all_kept(tmp_path: Pa
 
 
 def test_a_long_axis_cine_left_a_phase_short_is_masked_not_a_traceback(tmp_path: Path) -> None:
-    """A long-axis cine is one slice: short of its cycle it leaves its view empty, one line says
-    so, and the study keeps its other views."""
+    """A long-axis cine is one slice: a gap inside its cycle (a middle phase dropped) leaves its
+    view empty, one line says so, and the study keeps its other views (a cycle cut only at its
+    end is kept: test_pacs_slice_series)."""
     src = tmp_path / "src"
     spec = _spec(series={"sax": "FIESTA SA", "4ch": "CINE_4CH"}, one_series_per_sax_slice=False)
     folder = write_study(src, spec)

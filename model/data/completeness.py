@@ -7,6 +7,12 @@ share), and ``mark_short`` looks at each slice's own evidence: fewer images than
 CardiacNumberOfImages, or a gap in the steps of what orders its phases (TriggerTime, else
 TemporalPositionIdentifier, else InstanceNumber). The second is what finds a dropped file where
 every slice is a series of its own (one breath-hold each, each with its own phase count).
+A slice series is also judged with its sibling slices (``model.data.slice_series``).
+
+A slice short of its CardiacNumberOfImages whose phases are the first of that cycle, evenly
+stepped (only the end of the cycle cut off), records the cycle's length (``cut_at_end``): a
+long-axis cine has no other slice to fill its view, and is kept on that cycle
+(``model.data.slice_series.keep_cut_cycles``).
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ if TYPE_CHECKING:
 
 # a step this many times the smallest one between consecutive phases skips at least one phase
 GAP_FACTOR = 1.5
-_MISSING = "an image missing from the export?"
+# a cycle cut at its end keeps its view when at least this share of its phases is there: the
+# missing end is late diastole, systole and early filling are all in the first three quarters
+CUT_KEEP_FRACTION = 0.75
+MISSING = "an image missing from the export?"
 
 
 class InconsistentPhases(Exception):
@@ -47,7 +56,7 @@ def mark_incomplete(locations: list[Location]) -> str | None:
             named.append(f"slice {number} ({len(location.images)} phases)")
     return (
         f"{len(named)} of {len(locations)} slices (numbered base to apex) left out, their "
-        f"phase count not the {phases} of the others ({_MISSING}): {', '.join(named)}"
+        f"phase count not the {phases} of the others ({MISSING}): {', '.join(named)}"
     )
 
 
@@ -66,14 +75,15 @@ def mark_short(locations: list[Location]) -> str | None:
         why = phase_shortfall(location.images, trusted) if location.complete else None
         if why:
             location.complete = False
+            location.cut_cycle = cut_at_end(location.images) if trusted else 0
             named.append(f"slice {number} ({why})" if len(locations) > 1 else why)
     if not named:
         return None
     if len(locations) == 1:
-        return f"slice left out, {named[0]} ({_MISSING})"
+        return f"slice left out, {named[0]} ({MISSING})"
     return (
         f"{len(named)} of {len(locations)} slices (numbered base to apex) left out, short of "
-        f"their own cardiac cycle ({_MISSING}): {', '.join(named)}"
+        f"their own cardiac cycle ({MISSING}): {', '.join(named)}"
     )
 
 
@@ -86,13 +96,49 @@ def phase_shortfall(images: list[SliceHeader], declared: bool = True) -> str | N
     expected = _declared_short(images)
     if declared and expected:
         return f"{len(images)} phases of the {expected} its CardiacNumberOfImages names"
-    return _order_gap(images)
+    return order_gap(images)
+
+
+def cut_at_end(images: list[SliceHeader]) -> int:
+    """The CardiacNumberOfImages of a cycle whose end alone is missing from ``images``: fewer
+    than it names, at least ``CUT_KEEP_FRACTION`` of it, with no gap in their steps, and
+    starting the cycle (``_starts_cycle``); else 0."""
+    expected = _declared_short(images)
+    if not expected or len(images) < max(3, CUT_KEEP_FRACTION * expected):
+        return 0
+    if _order_key(images) is None or order_gap(images) is not None:
+        return 0
+    return expected if _starts_cycle(images) else 0
+
+
+def _starts_cycle(images: list[SliceHeader]) -> bool:
+    """Whether the first of ``images`` is its cycle's first phase: a TriggerTime under half a
+    step after the R wave, else TemporalPositionIdentifier or InstanceNumber 1."""
+    first, step = images[0], trigger_step(images)
+    if first.trigger_time is not None and step is not None:
+        return float(first.trigger_time) < step / 2
+    return first.temporal_index == 1 or first.instance_number == 1
+
+
+def declared_cycle(images: list[SliceHeader]) -> int | None:
+    """The CardiacNumberOfImages every one of ``images`` names, or None."""
+    declared = {header.cardiac_images for header in images}
+    return declared.pop() if len(declared) == 1 else None
+
+
+def trigger_step(images: list[SliceHeader]) -> float | None:
+    """The mean TriggerTime step of ``images``' phases (ms) when every one has a distinct
+    TriggerTime, rising in phase order; None otherwise."""
+    times = [header.trigger_time for header in images]
+    if len(times) < 2 or None in times or len(set(times)) < len(times):
+        return None
+    step = (float(times[-1]) - float(times[0])) / (len(times) - 1)  # type: ignore[arg-type]
+    return step if step > 0 else None
 
 
 def _declared_short(images: list[SliceHeader]) -> int | None:
     """The CardiacNumberOfImages all of ``images`` name when it is more than their count."""
-    declared = {header.cardiac_images for header in images}
-    expected = declared.pop() if len(declared) == 1 else None
+    expected = declared_cycle(images)
     return expected if expected is not None and expected > len(images) else None
 
 
@@ -108,7 +154,7 @@ def _order_key(images: list[SliceHeader]) -> tuple[str, list[float]] | None:
     return None
 
 
-def _order_gap(images: list[SliceHeader]) -> str | None:
+def order_gap(images: list[SliceHeader]) -> str | None:
     """A report phrase for the largest skip in the steps of ``images``' order key, or None when
     the steps are even (or there are too few, or they do not rise in phase order, to tell)."""
     keyed = _order_key(images)

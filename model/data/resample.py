@@ -75,16 +75,23 @@ def resample_fov(images: np.ndarray, spacing: tuple[float, float], grid: GridCon
     return np.matmul(row_weights, across)  # [F, S, S]
 
 
-def resample_cycle(phases: np.ndarray, frames: int) -> np.ndarray:
-    """``[P, H, W]`` phases over one cycle -> ``[frames, H, W]`` by cyclic linear interpolation."""
+def resample_cycle(phases: np.ndarray, frames: int, cycle: int = 0) -> np.ndarray:
+    """``[P, H, W]`` phases over one cycle -> ``[frames, H, W]`` by cyclic linear interpolation.
+
+    ``cycle`` > P: the phases are the first P of a ``cycle``-phase cycle whose end an export
+    cut off; they keep their place in it, and the missing end is bridged linearly from the last
+    phase back to the first (the next cycle's), so end-systole falls where it does in a whole
+    cycle instead of late."""
     count = phases.shape[0]
-    if count == frames:
+    length = max(cycle, count)
+    if count == frames == length:
         return phases
-    position = np.arange(frames, dtype=np.float64) * count / frames
-    lower = np.floor(position).astype(int)
-    weight = (position - lower).astype(np.float32)[:, None, None]
-    upper = (lower + 1) % count
-    return (1.0 - weight) * phases[lower % count] + weight * phases[upper]
+    position = np.arange(frames, dtype=np.float64) * length / frames
+    lower = np.minimum(np.floor(position).astype(int), count - 1)
+    upper_at = np.where(lower + 1 < count, lower + 1, length)  # the first phase again at length
+    weight = ((position - lower) / (upper_at - lower)).astype(np.float32)[:, None, None]
+    upper = np.where(upper_at < count, upper_at, 0)
+    return (1.0 - weight) * phases[lower] + weight * phases[upper]
 
 
 def pick_evenly(count: int, limit: int) -> np.ndarray:

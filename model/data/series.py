@@ -38,12 +38,15 @@ class SeriesError(Exception):
 @dataclass
 class Location:
     """One slice position: ``distance`` mm along the oriented normal, images in phase order;
-    not ``complete`` when it lacks part of its cardiac cycle (``model.data.completeness``)."""
+    not ``complete`` when it lacks part of its cardiac cycle (``model.data.completeness``);
+    ``cut_cycle``: the length of the cycle whose first phases alone it holds (its end cut
+    off), else 0."""
 
     distance: float
     images: list[SliceHeader]
     series_number: int = 0
     complete: bool = True
+    cut_cycle: int = 0
 
 
 @dataclass
@@ -60,6 +63,9 @@ class SeriesStack:
     has_inversion_time: bool
     warnings: list[str] = field(default_factory=list)
     part: str = ""  # which part of a series holding several ("stack 2", "plane 1"), else ""
+    # report lines naming the slices left out as short of their cycle (after ``warnings``);
+    # a slice series' are judged again with its siblings (``model.data.slice_series``)
+    left_out: list[str] = field(default_factory=list)
 
     @property
     def phases(self) -> int:
@@ -171,6 +177,7 @@ def build_series(headers: list[SliceHeader], part: str = "") -> SeriesStack:
     normal = oriented_normal(first.orientation)
     groups, placed_by = _group_locations(headers, normal)
     warnings: list[str] = [placed_by] if placed_by else []
+    left_out: list[str | None] = []
     locations = []
     for group in groups:
         ordered, note = order_phases(group)
@@ -182,7 +189,6 @@ def build_series(headers: list[SliceHeader], part: str = "") -> SeriesStack:
             left_out = [mark_incomplete(locations), mark_short(locations)]
         except InconsistentPhases as err:
             raise SeriesError(str(err)) from err
-        warnings += [line for line in left_out if line]
     return SeriesStack(
         series_uid=first.series_uid,
         series_description=first.series_description,
@@ -194,6 +200,7 @@ def build_series(headers: list[SliceHeader], part: str = "") -> SeriesStack:
         has_inversion_time=any(h.inversion_time is not None for h in headers),
         warnings=warnings,
         part=part,
+        left_out=[line for line in left_out if line],
     )
 
 

@@ -36,6 +36,7 @@ from model.data.series import (
     recency,
     select_sax_levels,
 )
+from model.data.slice_series import judge_slice_series, keep_cut_cycles
 from model.data.views import ViewMap, classify_series
 from model.schema import CINE_SLOTS, VIEW_SLOTS
 
@@ -70,31 +71,42 @@ def _series_label(item: SeriesStack | SliceHeader, part: str = "") -> str:
 def classify_study(
     headers: list[SliceHeader], view_map: ViewMap | None, problems: list[Problem]
 ) -> dict[str, list[SeriesStack]]:
-    """Slot (``sax`` for cine short axis) -> usable series stacks; rejects go to ``problems``."""
+    """Slot (``sax`` for cine short axis) -> usable series stacks; rejects go to ``problems``.
+
+    Every series is built and classified before any is reported: a short-axis slice series is
+    judged again with its siblings (``judge_slice_series``), and a long-axis cine cut at the
+    end of its cycle kept where no other fills its view (``keep_cut_cycles``)."""
     slots: dict[str, list[SeriesStack]] = {}
     parts = group_series(headers)
     per_series = Counter(uid for uid, _ in parts)
+    built: list[tuple[str, str, SeriesStack | None, str]] = []  # path, label, stack, rejection
     for (uid, part), images in parts.items():
         label, path = _series_label(images[0], part), images[0].path
         try:
             stack = build_series(images, part)
         except SeriesError as err:
-            problems.append((path, label, "rejected", str(err)))
+            built.append((path, label, None, str(err)))
             continue
-        problems.extend((path, label, "warning", note) for note in stack.warnings)
-        orientation = images[0].orientation
         decision = classify_series(
             stack.series_description,
-            orientation,
+            images[0].orientation,
             stack.has_inversion_time,
             stack.phases,
             view_map,
             several_planes=per_series[uid] > 1,
         )
-        if decision.slot is None:
-            problems.append((path, label, "rejected", decision.reason))
-            continue
-        slots.setdefault(decision.slot, []).append(stack)
+        if decision.slot is not None:
+            slots.setdefault(decision.slot, []).append(stack)
+        built.append((path, label, stack, decision.reason))
+    lines, wrong_tags = judge_slice_series(slots.get("sax", []))
+    stack_lines = {id(stack): line for stack, line in lines}
+    keep_cut_cycles(slots, wrong_tags)
+    for path, label, stack, rejection in built:
+        if stack is not None:
+            notes = [*stack.warnings, *stack.left_out, stack_lines.get(id(stack), "")]
+            problems.extend((path, label, "warning", note) for note in notes if note)
+        if rejection:
+            problems.append((path, label, "rejected", rejection))
     return slots
 
 
@@ -235,7 +247,7 @@ def build_study(
             continue
         resampled = resample_fov(pixels, stack.spacing, grid)
         if slot in CINE_SLOTS:
-            resampled = resample_cycle(resampled, grid.frames)
+            resampled = resample_cycle(resampled, grid.frames, chosen[slot][0][0].cut_cycle)
             result.cine_phases = result.cine_phases or len(images)
             result.pixel_spacing_mm = result.pixel_spacing_mm or float(stack.spacing[0])
             result.matrix = result.matrix or f"{stack.shape[0]}x{stack.shape[1]}"
