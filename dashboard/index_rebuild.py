@@ -36,7 +36,7 @@ def rebuild_plan(index: EmbeddingIndex, active: Path, siblings: list[Path]) -> R
     from model.data.dataset import CMRDataset
 
     try:
-        held = held_datasets(index.collection())
+        held = index.read(held_datasets)
     except Exception as err:  # a damaged index may not read at all: the job reads it afresh
         log.info("cannot read which datasets %s holds: %s", index.name, err)
         return RebuildPlan([active], [])

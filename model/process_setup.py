@@ -22,6 +22,7 @@ from pathlib import Path
 from model import PROCESS_ENVIRONMENT
 
 MATPLOTLIB_ENV = "MPLCONFIGDIR"
+CACHE_ENV = "CMR_CACHE_DIR"  # where this account's caches go (``cache_home``)
 _PREFIX = "cmr-matplotlib-"
 
 
@@ -45,15 +46,29 @@ def apply_process_environment() -> None:
 
 def _matplotlib_folders() -> list[Path | None]:
     """The folders matplotlib uses on Linux without ``MPLCONFIGDIR`` (None: no home at all)."""
+    folders = (_xdg_folder("XDG_CONFIG_HOME", ".config"), _xdg_folder("XDG_CACHE_HOME", ".cache"))
+    return [folder / "matplotlib" if folder is not None else None for folder in folders]
+
+
+def cache_home() -> Path | None:
+    """This account's cache folder for the product (``model.data.fingerprint_memo``):
+    ``$CMR_CACHE_DIR``, else ``$XDG_CACHE_HOME/cmr-clip``, else ``~/.cache/cmr-clip``; None
+    when there is no home to put it in. Nothing is created."""
+    if own := os.environ.get(CACHE_ENV):
+        return Path(own).expanduser()
+    base = _xdg_folder("XDG_CACHE_HOME", ".cache")
+    return base / "cmr-clip" if base is not None else None
+
+
+def _xdg_folder(variable: str, default: str) -> Path | None:
+    """``$variable``, else the home's ``default`` folder (the XDG base directories); None when
+    neither is known."""
+    if base := os.environ.get(variable):
+        return Path(base)
     try:
-        home: Path | None = Path.home()
-    except RuntimeError:
-        home = None
-    folders: list[Path | None] = []
-    for variable, default in (("XDG_CONFIG_HOME", ".config"), ("XDG_CACHE_HOME", ".cache")):
-        base = os.environ.get(variable) or (str(home / default) if home is not None else "")
-        folders.append(Path(base, "matplotlib") if base else None)
-    return folders
+        return Path.home() / default
+    except RuntimeError:  # no HOME and no passwd entry
+        return None
 
 
 def _could_write(folder: Path | None) -> bool:

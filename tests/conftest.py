@@ -14,6 +14,22 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def own_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The account's cache (dataset fingerprint memos) in a folder of this session, not the
+    home's; the processes the tests start inherit it."""
+    from model.process_setup import CACHE_ENV
+
+    before = os.environ.get(CACHE_ENV)
+    folder = tmp_path_factory.mktemp("account-cache")
+    os.environ[CACHE_ENV] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = before
+
+
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny data root (dataset, checkpoint, embeddings); a module may define its own."""

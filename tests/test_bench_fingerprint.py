@@ -9,7 +9,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_the_bench_times_both_fingerprints(tmp_path: Path) -> None:
+def test_the_bench_times_the_fingerprints_and_the_memo(tmp_path: Path) -> None:
     command = [sys.executable, str(REPO / "bench" / "bench_fingerprint.py"), "--studies", "40"]
     command += ["--repeats", "1", "--keep", str(tmp_path)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
@@ -19,5 +19,6 @@ def test_the_bench_times_both_fingerprints(tmp_path: Path) -> None:
     assert [line.split("warm")[0].strip() for line in lines[1:]] == [
         "size + mtime (before)",
         "content, 1 reader",
-        "content, 8 readers (after)",
+        "content, 8 readers (memo miss)",
+        "memo hit (after)",
     ]

@@ -26,7 +26,7 @@ from dashboard.settings import Settings
 from dashboard.studies import StudyFilter
 from model.cli import main
 from model.errors import UserError
-from model.index import embedding_index
+from model.index import swap_wait
 from model.index.cli_index import _write
 from model.index.client import ChromaLocation, open_client
 from model.index.embedding_index import EmbeddingIndex, clean_metadata
@@ -223,7 +223,7 @@ def test_an_index_left_mid_swap_is_named_and_the_index_job_finishes_the_swap(
 ) -> None:
     """A rebuild killed between deleting the old index and renaming the new one: the page says
     so (not "holds no index yet") and its index job brings the index back."""
-    monkeypatch.setattr(embedding_index, "SWAP_WAIT_S", 0.3)
+    monkeypatch.setattr(swap_wait, "SWAP_WAIT_S", 0.3)
     root = _copy(tmp_path_factory, "midswap")
     data, checkpoint = root / "ds" / "tiny", _active_checkpoint(root)
     argv = ["index", "--checkpoint", str(checkpoint), "--data", str(data)]

@@ -20,7 +20,7 @@ from chromadb.api.models.Collection import Collection
 from index_fakes import CHECKPOINT, embedded_index, make_records
 
 from model.errors import UserError
-from model.index import embedding_index, rebuild
+from model.index import rebuild, swap_wait
 from model.index.cli_index import _write_here
 from model.index.client import ChromaLocation, open_client, reopen_client
 from model.index.collection_spec import collection_name, staging_name
@@ -118,7 +118,7 @@ def test_a_swap_its_rebuild_left_undone_is_waited_for_once(tmp_path, monkeypatch
     """A rebuild killed mid-swap leaves ``swapping-...`` and no index: a long-lived reader (the
     dashboard, asking on every rerun) waits SWAP_WAIT_S for it once, then says at once that
     there is no index, until another rebuild's swap comes, which it waits for again."""
-    monkeypatch.setattr(embedding_index, "SWAP_WAIT_S", 0.3)
+    monkeypatch.setattr(swap_wait, "SWAP_WAIT_S", 0.3)
     index = embedded_index(tmp_path / "chroma")
     records = make_records(30)
     upsert_records(index, records)

@@ -5,7 +5,8 @@ study_id, the impression as the document, metadata as in ``model.index.records``
 our own vectors (``embedding_function=None``), so Chroma never loads or downloads a model.
 Indexing a new checkpoint builds a new collection; the old one stays searchable until the
 dashboard switches its active checkpoint. A ``--rebuild`` writes a staging collection and swaps
-it in when it is whole (``model.index.rebuild``); readers wait out the swap's milliseconds.
+it in when it is whole (``model.index.rebuild``); readers wait out the swap's milliseconds, and
+read the new collection when the old one was deleted under a read (``model.index.swap_wait``).
 
 The class never imports torch: it takes vectors, metadata, a ``text_encoder`` callable
 (``str -> float32 [D]`` unit-norm) and its Chroma client (``model.index.client.open_client``)
@@ -40,15 +41,14 @@ from model.index.collection_spec import (
     CollectionInfo,
     HnswParams,
     collection_name,
-    swapping_name,
 )
 from model.index.filters import Where, check_k, check_query, negates, normalize_where
 from model.index.label_fields import label_fields
 from model.index.snapshot import CollectionSnapshot, check_unit_vectors
+from model.index.swap_wait import SwapWaiting
 
 log = logging.getLogger(__name__)
 
-SWAP_WAIT_S = 5.0
 INTERNAL_FIELDS = ("row_hash",)
 
 TextEncoder = Callable[[str], np.ndarray]
@@ -69,7 +69,7 @@ def clean_metadata(meta: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (meta or {}).items() if k not in INTERNAL_FIELDS}
 
 
-class EmbeddingIndex:
+class EmbeddingIndex(SwapWaiting):
     """Search and write access to the index of one checkpoint; see the module docstring."""
 
     def __init__(
@@ -106,47 +106,22 @@ class EmbeddingIndex:
             if collection.name in self.unreadable:
                 continue
             meta = collection.metadata or {}
+            try:
+                count = collection.count()
+            except NotFoundError:  # deleted since listed: a rebuild's swap, its new one follows
+                continue
             infos.append(
                 CollectionInfo(
                     name=collection.name,
                     checkpoint=str(
                         meta.get("checkpoint", collection.name[len(COLLECTION_PREFIX) :])
                     ),
-                    count=collection.count(),
+                    count=count,
                     dim=meta.get("dim"),
                     revision=str(meta.get("revision", "")),
                 )
             )
         return sorted(infos, key=lambda info: (-info.count, info.name))
-
-    def exists(self) -> bool:
-        """Whether the collection is there; while a rebuild swaps its new collection in (the
-        old one deleted, the new one not yet renamed) this waits up to ``SWAP_WAIT_S`` for it.
-        A swap not done by then stopped with its rebuild (``swap_stalled``): later calls do not
-        wait for that one again, only for another rebuild's."""
-        deadline = time.monotonic() + SWAP_WAIT_S
-        swapping = swapping_name(self.checkpoint)
-        while True:
-            collections = {c.name: c for c in self.client.list_collections()}
-            if self.name in collections:
-                self._stalled_swap = None
-                return True
-            pending = collections.get(swapping)
-            if pending is None:
-                return False
-            if str(pending.id) == self._stalled_swap:
-                return False
-            if time.monotonic() > deadline:
-                log.warning("%s: its rebuild stopped while swapping it in", swapping)
-                self._stalled_swap = str(pending.id)
-                return False
-            time.sleep(0.05)
-
-    @property
-    def swap_stalled(self) -> bool:
-        """Whether ``exists`` last found the checkpoint's rebuilt index left mid-swap by a
-        rebuild that stopped (the next index run finishes the swap)."""
-        return self._stalled_swap is not None
 
     def collection(self) -> Collection:
         """This checkpoint's collection, or a ``CheckpointError`` listing the indexes there are.
@@ -167,18 +142,9 @@ class EmbeddingIndex:
         if self._revision is not None and revision != self._revision and self.reopen:
             log.info("index %s changed on disk; reopening it", self.name)
             self.client = self.reopen()
-            collection = self.client.get_collection(self.name, embedding_function=None)
+            collection = self._get_collection()
         self._revision = revision
         return collection
-
-    def _get_collection(self) -> Collection:
-        """The collection by name, waiting out a rebuild's swap (``exists``)."""
-        try:
-            return self.client.get_collection(self.name, embedding_function=None)
-        except NotFoundError:
-            if not self.exists():
-                raise
-        return self.client.get_collection(self.name, embedding_function=None)
 
     def create_collection(self, dim: int) -> Collection:
         """Get or create this checkpoint's collection for ``dim``-d vectors (checked)."""
@@ -205,7 +171,7 @@ class EmbeddingIndex:
         self._revision, self._snapshot = None, None
 
     def count(self) -> int:
-        return self.collection().count()
+        return self.read(lambda collection: collection.count())
 
     def revision(self) -> str:
         return str((self.collection().metadata or {}).get("revision", ""))
@@ -219,7 +185,7 @@ class EmbeddingIndex:
         """Metadata and impression of the given studies (in that order; unknown ids left out)."""
         if not study_ids:
             return []
-        found = self._studies(self.collection(), list(study_ids))
+        found = self.read(lambda collection: self._studies(collection, list(study_ids)))
         return [SearchHit(0, sid, float("nan"), *found[sid]) for sid in study_ids if sid in found]
 
     @staticmethod
@@ -242,7 +208,7 @@ class EmbeddingIndex:
     def search_like(self, study_id: str, k: int = 10, where: Any = None) -> list[SearchHit]:
         """Top-k studies most like ``study_id`` (by its study embedding), itself left out."""
         study_id = str(study_id).strip()
-        found = self.collection().get(ids=[study_id], include=["embeddings"])
+        found = self.read(lambda c: c.get(ids=[study_id], include=["embeddings"]))
         if not found["ids"]:
             raise UserError(
                 f"study {study_id!r} is not in the index of checkpoint {self.checkpoint[:12]}"
@@ -265,7 +231,11 @@ class EmbeddingIndex:
         return self._search_vector(vector, check_k(k), where)
 
     def _search_vector(self, vector: np.ndarray, k: int, where: Any) -> list[SearchHit]:
-        collection = self.collection()
+        return self.read(lambda collection: self._search_in(collection, vector, k, where))
+
+    def _search_in(
+        self, collection: Collection, vector: np.ndarray, k: int, where: Any
+    ) -> list[SearchHit]:
         where = normalize_where(where, label_fields(collection.metadata))
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         dim = (collection.metadata or {}).get("dim")
@@ -318,7 +288,8 @@ class EmbeddingIndex:
 
     def snapshot(self, collection: Collection | None = None) -> CollectionSnapshot:
         """The in-memory copy used for exact filtered search, reloaded when the revision changes."""
-        collection = collection or self.collection()
+        if collection is None:
+            return self.read(self.snapshot)
         revision = str((collection.metadata or {}).get("revision", ""))
         if self._snapshot is None or self._snapshot.revision != revision:
             started = time.perf_counter()

@@ -110,7 +110,7 @@ def read_held_datasets(location: ChromaLocation, fingerprint: str) -> list[HeldD
     index = EmbeddingIndex(open_client(location), fingerprint)
     if not index.exists():
         return []
-    return held_datasets(index.collection())
+    return index.read(held_datasets)
 
 
 def own_labels_prints(

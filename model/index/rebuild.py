@@ -5,7 +5,8 @@ an index), so searchers (another dashboard, a colleague on the same server, this
 embedded folder) keep the old index, whole, until the new one is whole too. Then the new one is
 renamed ``swapping-...``, the old one deleted without being read (reading a damaged collection
 can crash the reader) and the new one renamed to the checkpoint's collection: readers that miss
-it in those milliseconds wait for it (``EmbeddingIndex.exists``). Two rebuilds of one checkpoint
+it in those milliseconds wait for it, and a read of the old one deleted under it is done again on
+the new one (``model.index.swap_wait``). Two rebuilds of one checkpoint
 at once (on a server) share the staging name: the later one starts afresh and the earlier one
 stops with a message saying so. What another index run writes to the live collection while the
 rebuild runs is carried into the new one before the swap (``model.index.carry_over``).
