@@ -55,7 +55,9 @@ _CLINICAL = """
     increase infiltration insertion interventricular keeping limits maximal maximum measuring
     physiological points predominantly significant suggest lge lvef lvedd lvedv rvef rvedv rca
     lad lcx non not the there this with within without and
-"""
+    unknown none self given referring referred physician physicians doctor radiologist
+    cardiologist operator technician technologist staff department hospital clinic other
+"""  # the last line: what a header's staff name holds when no one is named (UNKNOWN, NONE^GIVEN)
 CLINICAL_WORDS = frozenset(_CLINICAL.split())
 _TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Master|Mister|Madam|Mme|Herr|Frau|Sr|Sra)"
 # title case only: MR (mitral regurgitation) and MS (multiple sclerosis) are clinical

@@ -26,6 +26,7 @@ from model.data.deid import (
     scrub_birth_dates,
 )
 from model.data.impression_names import CLINICAL_WORDS, scrub_named
+from model.data.text_fold import scrub_folded
 from model.data.transliteration import CYRILLIC, READINGS, latin_readings
 
 # the code pages Windows zip tools write names in, in Chinese, Japanese, Korean and Taiwanese locales
@@ -96,7 +97,8 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
             named |= {p.lower() for p in parts if long_enough(p) and p.isalpha()}
             whole = identifier_parts(parts) if len(parts) == 1 else name_orders(parts)
             tokens |= {token if isinstance(token, str) else "".join(token) for token in whole}
-    tokens = {token.lower() for token in tokens}
+    # a name of one part that is a word of reports (a staff name ``UNKNOWN``, ``SELF``) names no one
+    tokens = {token.lower() for token in tokens} - CLINICAL_WORDS
     sequences = _name_sequences(identifiers)
     unspaced = {token for token in tokens if all(UNSPACED.match(char) for char in token)}
     sought = _Sought(
@@ -107,7 +109,7 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
         text = _unspaced_names(scrub_birth_dates(text, identifiers), sought)
         return scrub_named(_identifier_words(text, sought, prose=True), named)
 
-    return scrub
+    return lambda text: scrub_folded(text, scrub)
 
 
 def _longest_first(items: set) -> list[int]:
