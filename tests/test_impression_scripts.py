@@ -5,6 +5,7 @@ Hebrew or Arabic names written with vowel points, direction marks or presentatio
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -13,8 +14,9 @@ from dicom_factory import StudySpec, write_study
 from phi_scan import captured_logs
 
 from model.data.ingest import ingest
-from model.data.report_scrub import other_patients_scrubber
+from model.data.report_scrub import deidentify_report, other_patients_scrubber
 from model.data.reports import scrub_text
+from model.data.transliteration import READINGS, latin_readings
 
 YAMADA = "Yamada^Tarou=山田^太郎=ﾔﾏﾀﾞ^ﾀﾛｳ"  # phonetic group in half-width katakana (IR 13)
 
@@ -132,3 +134,46 @@ def test_a_staff_name_that_names_no_one_leaves_the_impression_whole(placeholder:
     text = "Aetiology unknown; none given by the referring physician. Self-limiting. LV normal."
     assert scrub_text(text, ["DOE^JANE", placeholder]) == text
     assert other_patients_scrubber({"DOE^JANE", placeholder})(text) == text
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "scrubbed"),
+    [
+        (
+            "ΠΑΠΑΔΟΠΟΥΛΟΣ^ΓΕΩΡΓΙΟΣ",
+            "Mr Papadopoulos, 54: LV normal. Georgios Papadopoulos seen. Κος Παπαδόπουλος.",
+            "Mr [removed], 54: LV normal. [removed] [removed] seen. Κος [removed].",
+        ),
+        ("PAPADOPOULOS^GEORGIOS", "Ο ασθενής Παπαδόπουλος Γεώργιος, LV φυσιολογική.", None),
+        ("Χρήστος^Ευάγγελος", "Hristos Evangelos; Christos; Evangelos seen.", None),
+        ("ΒΑΣΙΛΕΙΟΥ^ΓΙΑΝΝΗΣ", "Mr Vasiliou (Yannis, Yiannis, Giannis) seen.", None),
+        ("Λάμπρος^Κωνσταντίνος", "Lampros Konstantinos; Lambros Konstandinos.", None),
+        ("ΠΑΠΑΔΟΠΟΥΛΟΣ^ΓΕΩΡΓΙΟΣ", "Herr Papadopulos, Georgios, 54, LV normal.", None),
+    ],
+)
+def test_a_greek_name_goes_from_latin_text_and_a_latin_name_from_greek_text(
+    name: str, text: str, scrubbed: str | None
+) -> None:
+    """Greek hospitals write the DICOM name in Greek and the report in Latin letters or the
+    reverse, in ELOT 743 or the spellings in use beside it."""
+    result = scrub_text(text, [name])
+    if scrubbed:
+        assert result == scrubbed
+    latin = {word.lower() for word in re.findall(r"[A-Za-z]{4,}", result)}
+    assert not latin - {"herr", "normal", "seen", "removed"}, result
+    assert not re.findall(r"Παπαδ|Γε[ωώ]ργ", result, re.IGNORECASE), result
+    family = name.split("^")[0]
+    assert (
+        other_patients_scrubber({name})(f"Compare Mr {family.title()}.") == "Compare Mr [removed]."
+    )
+
+
+def test_a_greek_name_in_a_folder_and_greek_words_that_are_no_name() -> None:
+    rows = [{"path": "/export/Papadopoulos_Georgios/IM1", "reason": "", "series": ""}]
+    greek = "Παπαδόπουλος^Γεώργιος"
+    assert deidentify_report(rows, Path("/export"), {greek})[0]["path"] == "[removed]_[removed]/IM1"
+    text = "Η καρδιά είναι φυσιολογική. Mild MR. Πάχος τοιχώματος 9 mm."
+    assert scrub_text(text, ["PAPADOPOULOS^GEORGIOS", greek]) == text
+    assert other_patients_scrubber({"PAPADOPOULOS^GEORGIOS", greek})(text) == text
+    words = ["Ευάγγελος", "Παπαδόπουλος", "Γιάννης", "ΧΡΗΣΤΟΣ", "Ταΐρης"]
+    assert {len(latin_readings(word)) for word in words} == {READINGS}  # read in step

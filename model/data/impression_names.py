@@ -1,6 +1,7 @@
 """A study's own patient scrubbed from its impression (``scrub_identifiers``), and what every
 impression scrub shares: a name part where the text names a person with it (``scrub_named``),
-Cyrillic words read in Latin letters (``scrub_transliterated``) and links (``scrub_links``).
+Cyrillic and Greek words read in Latin letters (``scrub_transliterated``) and links
+(``scrub_links``).
 
 A name part alone is an ordinary word when the name is one (``Wall``, ``Heart``, ``Young``,
 ``Mitral``): a surname in ``CLINICAL_WORDS`` is scrubbed only where the text names a person with it
@@ -21,7 +22,7 @@ from model.data.deid import (
     name_orders,
     name_representations,
 )
-from model.data.transliteration import CYRILLIC, latin_readings
+from model.data.transliteration import TRANSLITERATED, latin_readings
 
 # words of cardiac imaging reports (and of any report) that are also names: never scrubbed alone
 _CLINICAL = """
@@ -95,11 +96,11 @@ def scrub_links(text: str) -> str:
 
 
 def _reads_as(word: str, parts: set[str]) -> bool:
-    """Whether ``word`` is one of ``parts`` (lower-cased), also read from Cyrillic."""
+    """Whether ``word`` is one of ``parts`` (lower-cased), also read from Cyrillic or Greek."""
     lower = word.lower()
     if lower in parts:
         return True
-    return bool(CYRILLIC.search(word)) and any(r in parts for r in latin_readings(word))
+    return bool(TRANSLITERATED.search(word)) and any(r in parts for r in latin_readings(word))
 
 
 def scrub_named(text: str, parts: set[str]) -> str:
@@ -125,15 +126,17 @@ def scrub_named(text: str, parts: set[str]) -> str:
 
 
 def scrub_transliterated(text: str, parts: set[str]) -> str:
-    """``text`` with each Cyrillic word that reads as one of ``parts`` (lower-cased Latin name
-    parts) in a transliteration (``latin_readings``) replaced by ``[removed]``."""
+    """``text`` with each Cyrillic or Greek word that reads as one of ``parts`` (lower-cased
+    Latin name parts) in a transliteration (``latin_readings``) replaced by ``[removed]``."""
     if text.isascii():
         return text
 
     def replace(match: re.Match) -> str:
         word = match.group()
-        cyrillic = CYRILLIC.search(word) and any(r in parts for r in latin_readings(word))
-        return "[removed]" if cyrillic else word
+        transliterated = TRANSLITERATED.search(word) and any(
+            r in parts for r in latin_readings(word)
+        )
+        return "[removed]" if transliterated else word
 
     return WORD_RUN.sub(replace, text)
 
@@ -144,8 +147,8 @@ def scrub_identifiers(text: str, identifiers: list[str]) -> str:
     ``[removed]`` word by word; never inside a longer word of a spaced script (``Mark`` keeps
     ``Markedly``) or number (``123`` keeps ``1234``), while CJK text has no spaces, so a CJK end
     may touch other characters. A part in ``CLINICAL_WORDS`` goes only where the text names a
-    person with it (``scrub_named``) or with the rest of the name, capitalised; a Cyrillic word
-    reading as a Latin part goes too (``scrub_transliterated``)."""
+    person with it (``scrub_named``) or with the rest of the name, capitalised; a Cyrillic or
+    Greek word reading as a Latin part goes too (``scrub_transliterated``)."""
     spellings: set[str] = set()
     words: set[str] = set()
     for identifier in filter(long_enough, identifiers):
