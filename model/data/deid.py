@@ -224,9 +224,10 @@ def name_representations(identifier: str) -> list[list[str]]:
     phonetic name in each way kana are typed (``ﾔﾏﾀﾞ`` as ``ヤマダ``, ``やまだ``: ``kana_spellings``)
     and a name with vowel points or direction marks without them (``fold``)."""
     groups = identifier.split("=")
-    groups += [fold(group) for group in groups if fold(group) != group]
-    groups += [spelling for group in groups for spelling in kana_spellings(group)]
-    groups = list(dict.fromkeys(groups))
+    if not identifier.isascii():
+        groups += [fold(group) for group in groups if fold(group) != group]
+        groups += [spelling for group in groups for spelling in kana_spellings(group)]
+        groups = list(dict.fromkeys(groups))
     groups += [
         spelling
         for group in groups

@@ -162,7 +162,8 @@ def scrub_text(text: str, identifiers: list[str]) -> str:
     """Replace every occurrence of a known identifier (name parts, the name written out in either
     order, IDs, dates, a date also when written with separators; a name part that is a clinical
     word only where the text names a person: ``impression_names``) and every link (a PACS
-    viewer's, its query naming the accession) with ``[removed]``."""
+    viewer's, its query naming the accession) with ``[removed]``; a name under vowel points,
+    direction marks or in compatibility forms too (``scrub_folded``)."""
     text = scrub_links(text)
     dates = set(identifiers)
     return scrub_folded(

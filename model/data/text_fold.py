@@ -11,6 +11,7 @@ removes what was found from the text as written, so the marks of what stays are 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 
@@ -31,6 +32,14 @@ _IGNORABLE = frozenset(
     "\u2060\u2066\u2067\u2068\u2069\ufeff"
 )
 _FOLDED_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي"})
+# what ``fold`` changes in NFKC-normal text: Latin, Hebrew and Arabic marks, kana voicing marks,
+# the letters ``_FOLDED_LETTERS`` makes plain, ignorables (a text without any is read as written)
+_FOLDABLE = re.compile(
+    "[\u0300-\u036f\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u3099\u309a"
+    + "أإآٱى"
+    + "".join(sorted(_IGNORABLE))
+    + "]"
+)
 _REMOVED = "[removed]"
 
 
@@ -41,7 +50,7 @@ def _has_kana(text: str) -> bool:
 def kana_spellings(text: str) -> list[str]:
     """``text`` with its kana written each other way a name's reading is (full-width katakana,
     hiragana, half-width katakana), distinct and unlike ``text``; none without kana."""
-    if not _has_kana(text):
+    if text.isascii() or not _has_kana(text):
         return []
     full = unicodedata.normalize("NFKC", text)  # half-width katakana composed, full-width
     katakana = "".join(chr(ord(c) + _KATAKANA_OFFSET) if ord(c) in _HIRAGANA else c for c in full)
@@ -100,7 +109,7 @@ def scrub_folded(text: str, scrub: Callable[[str], str]) -> str:
     ``[removed]``. Should the two not line up, the folded text scrubbed is kept: a text may
     lose its marks, never keep a name."""
     text = scrub(text)
-    if text.isascii():
+    if text.isascii() or (unicodedata.is_normalized("NFKC", text) and not _FOLDABLE.search(text)):
         return text
     spans, pieces = [], []
     for start, end in _clusters(text):
