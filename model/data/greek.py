@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 GREEK = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")
 _GREEK_WORD = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff\u0300-\u036f]+")
 _LETTERS = dict(
-    zip("αβγδεζηικλμνξοπρστυφω", "avgdezikklmnxoprstyfo".replace("kk", "ik"), strict=True),
+    zip("αβγδεζηικλμνξοπρστυφω", "avgdeziiklmnxoprstyfo", strict=True),
     θ="th", χ="ch", ψ="ps",
 )  # fmt: skip
 _VOWELS = set("αεηιουω")
@@ -66,9 +66,9 @@ def _letters(word: str) -> list[tuple[str, bool]]:
     return out
 
 
-def _digraph(letters: list[tuple[str, bool]], i: int, scheme: _Scheme) -> tuple[str, int] | None:
-    """The Latin spelling of the two letters at ``i`` read together, and 2; None when they are
-    not a digraph."""
+def _digraph(letters: list[tuple[str, bool]], i: int, scheme: _Scheme) -> str | None:
+    """The Latin spelling of the two letters at ``i`` read together; None when they are not a
+    digraph."""
     if i + 1 >= len(letters) or letters[i + 1][1]:
         return None
     pair, after = (
@@ -76,28 +76,35 @@ def _digraph(letters: list[tuple[str, bool]], i: int, scheme: _Scheme) -> tuple[
         letters[i + 2][0] if i + 2 < len(letters) else "",
     )
     if pair == "ου":
-        return scheme.ou, 2
+        return scheme.ou
     if pair in ("αυ", "ευ", "ηυ"):
         first = scheme.eta if pair[0] == "η" else _LETTERS[pair[0]]
         second = "u" if scheme.au_as_u else ("v" if after in _VOICED else "f")
-        return first + second, 2
+        return first + second
     if pair in ("ει", "οι") and scheme.iota_digraphs:
-        return "i", 2
+        return "i"
     if pair in ("μπ", "ντ", "γκ"):
         if not scheme.contracted:
-            return {"μπ": "mp", "ντ": "nt", "γκ": "gk"}[pair], 2
+            return {"μπ": "mp", "ντ": "nt", "γκ": "gk"}[pair]
         start = {"μπ": "b", "ντ": "d", "γκ": "g"}[pair]
-        return (start if i == 0 else {"μπ": "mb", "ντ": "nd", "γκ": "ng"}[pair]), 2
+        return start if i == 0 else {"μπ": "mb", "ντ": "nd", "γκ": "ng"}[pair]
     if pair in ("γγ", "γξ", "γχ"):
-        return "n" + _spell_letter(pair[1], scheme), 2
+        return "n" + _spell_letter(pair[1], scheme)
     if pair == "γι" and scheme.gamma_iota and i == 0 and after in _VOWELS:
-        return scheme.gamma_iota, 2
+        return scheme.gamma_iota
     return None
 
 
 def _spell_letter(letter: str, scheme: _Scheme) -> str:
-    special = {"η": scheme.eta, "υ": scheme.upsilon, "χ": scheme.chi, "β": scheme.beta}
-    return special.get(letter, scheme.phi if letter == "φ" else _LETTERS.get(letter, letter))
+    """One Greek letter in ``scheme`` (the letters schemes spell alike from ``_LETTERS``)."""
+    special = {
+        "η": scheme.eta,
+        "υ": scheme.upsilon,
+        "χ": scheme.chi,
+        "β": scheme.beta,
+        "φ": scheme.phi,
+    }
+    return special[letter] if letter in special else _LETTERS.get(letter, letter)
 
 
 def _spell(word: str, scheme: _Scheme) -> str:
@@ -105,9 +112,9 @@ def _spell(word: str, scheme: _Scheme) -> str:
     letters, out, i = _letters(word), [], 0
     while i < len(letters):
         digraph = _digraph(letters, i, scheme)
-        if digraph:
-            out.append(digraph[0])
-            i += digraph[1]
+        if digraph is not None:
+            out.append(digraph)
+            i += 2
         else:
             out.append(_spell_letter(letters[i][0], scheme))
             i += 1
