@@ -127,11 +127,17 @@ def test_a_hebrew_or_arabic_name_is_found_under_points_marks_and_forms(
     assert scrub_text(pointed, names) == pointed
 
 
-@pytest.mark.parametrize("placeholder", ["UNKNOWN", "NONE^GIVEN", "REFERRING^PHYSICIAN", "SELF"])
+@pytest.mark.parametrize(
+    "placeholder",
+    ["UNKNOWN", "NONE^GIVEN", "REFERRING^PHYSICIAN", "SELF", "CARDIOLOGY", "CCU^TEAM"],
+)
 def test_a_staff_name_that_names_no_one_leaves_the_impression_whole(placeholder: str) -> None:
-    """Headers fill a physician's name with ``UNKNOWN`` or ``NONE^GIVEN``: scrubbed as names,
-    they would take "aetiology unknown" out of impressions."""
-    text = "Aetiology unknown; none given by the referring physician. Self-limiting. LV normal."
+    """Headers fill a physician's name with ``UNKNOWN``, ``NONE^GIVEN`` or the department:
+    scrubbed as names, they would take "aetiology unknown" out of impressions."""
+    text = (
+        "Aetiology unknown; none given by the referring physician. Self-limiting. LV normal. "
+        "Cardiology review by the team; CCU if worse."
+    )
     assert scrub_text(text, ["DOE^JANE", placeholder]) == text
     assert other_patients_scrubber({"DOE^JANE", placeholder})(text) == text
 

@@ -58,7 +58,10 @@ _CLINICAL = """
     lad lcx non not the there this with within without and
     unknown none self given referring referred physician physicians doctor radiologist
     cardiologist operator technician technologist staff department hospital clinic other
-"""  # the last line: what a header's staff name holds when no one is named (UNKNOWN, NONE^GIVEN)
+    cardiology radiology oncology medicine surgery surgical emergency outpatient inpatient
+    team service review unit icu ccu
+"""  # the last lines: what a header's staff name holds when it names no one (UNKNOWN, NONE^GIVEN)
+# or a department (CARDIOLOGY, CCU; not WARD: a surname as common as the word is rare here)
 CLINICAL_WORDS = frozenset(_CLINICAL.split())
 _TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Master|Mister|Madam|Mme|Herr|Frau|Sr|Sra)"
 # title case: MR (mitral regurgitation) and MS (mitral stenosis) in capitals are clinical
