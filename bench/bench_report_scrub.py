@@ -12,6 +12,12 @@ its folder is named by). Median of ``--repeats``.
 Then ``other_patients_scrubber`` (session 45): every patient's identifiers of the ingest removed
 from each of ``--rows`` impressions (some naming another patient), the scrub built once per
 ingest, with and without the accession numbers.
+
+``--demo RAW`` (session 48) instead times the scrubs of the demo's own impressions, in CPU
+seconds (``time.process_time``: the machine is shared): every site folder under ``RAW`` (what
+``python -m model generate`` wrote: ``reports.csv``, ``phi.json``), each study's impression
+scrubbed of its own patient's name, ID, birth date, accession and referrer (``scrub_text``, as
+ingest does), then the scrub of every patient's identifiers of the site built and applied.
 """
 
 from __future__ import annotations
@@ -83,13 +89,66 @@ def impressions_s(texts: list[str], found: set[str], repeats: int) -> tuple[floa
     return statistics.median(builds), statistics.median(scrubs)
 
 
+def demo_workload(raw: Path) -> list[tuple[list[tuple[str, list[str]]], set[str]]]:
+    """Per site under ``raw``: (impression, the study's identifiers as ingest passes them) of
+    every study with an impression, and every identifier of the site."""
+    import json
+
+    from model.data.reports import load_impressions
+
+    sites = []
+    for phi_path in sorted(raw.glob("*/phi.json")):
+        studies = json.loads(phi_path.read_text(encoding="utf-8"))["studies"]
+        impressions = load_impressions(phi_path.parent / "reports.csv")
+        own = []
+        for accession, impression in impressions.items():
+            name, _, _, mrn, born, *_, referrer, _ = studies[accession]
+            own.append((impression, [name, mrn, born, accession, referrer]))
+        sites.append((own, {value for _, ids in own for value in ids}))
+    return sites
+
+
+def demo_cpu_ms(raw: Path, repeats: int) -> tuple[int, float, float, float]:
+    """(impressions, own scrub, other patients' scrub built, applied): CPU ms, medians."""
+    from model.data.report_scrub import other_patients_scrubber
+    from model.data.reports import scrub_text
+
+    sites, own, built, applied = demo_workload(raw), [], [], []
+    for _ in range(repeats):
+        times = [0.0, 0.0, 0.0]
+        for studies, found in sites:
+            start = time.process_time()
+            for impression, identifiers in studies:
+                scrub_text(impression, identifiers)
+            middle = time.process_time()
+            scrub = other_patients_scrubber(found)
+            ready = time.process_time()
+            for impression, _ in studies:
+                scrub(impression)
+            end = time.process_time()
+            times = [times[0] + middle - start, times[1] + ready - middle, times[2] + end - ready]
+        for kept, spent in zip((own, built, applied), times, strict=True):
+            kept.append(spent * 1000)
+    own_ms, built_ms, applied_ms = (statistics.median(kept) for kept in (own, built, applied))
+    return sum(len(studies) for studies, _ in sites), own_ms, built_ms, applied_ms
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--accessions", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--demo", type=Path, help="time the demo's impressions under this raw/")
     args = parser.parse_args()
+    if args.demo:
+        count, own, built, applied = demo_cpu_ms(args.demo, args.repeats)
+        print(
+            f"{count:,} demo impressions: own scrub_text {own:.0f} ms CPU; other patients' "
+            f"scrub built {built:.0f} ms, applied {applied:.0f} ms CPU",
+            flush=True,
+        )
+        return
     rows, headers = report_rows(args.rows), identifiers(args.patients)
     keys = {f"ACC{90_000_000 + i:08d}" for i in range(args.accessions)}
     before = median_s(rows, headers, args.repeats)

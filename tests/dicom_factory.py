@@ -69,6 +69,8 @@ class StudySpec:
     cardiac_number_of_images: bool = True  # CardiacNumberOfImages on each cine image
     charset: str = ""  # SpecificCharacterSet the names and descriptions are written in
     other_patient_ids: list[str] = field(default_factory=list)  # OtherPatientIDs, if any
+    # the staff a header names, by keyword (ReferringPhysicianName, OperatorsName, ...): PN values
+    staff: dict[str, str] = field(default_factory=dict)
     study_uid: str = field(default_factory=generate_uid)
 
 
@@ -237,6 +239,8 @@ def base_dataset(spec: StudySpec, series_uid: str, description: str, number: int
     ds.PatientSex, ds.StudyDate, ds.AccessionNumber = "F", spec.study_date, spec.accession
     if spec.other_patient_ids:
         ds.OtherPatientIDs = spec.other_patient_ids
+    for keyword, value in spec.staff.items():
+        setattr(ds, keyword, value)
     ds.InstitutionName = "Fake General Hospital"
     ds.Manufacturer, ds.ManufacturerModelName, ds.MagneticFieldStrength = "SIEMENS", "Avanto", 1.5
     ds.StudyInstanceUID, ds.SeriesInstanceUID = spec.study_uid, series_uid

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from model.atomic import atomic_write_text
+from model.data.text_fold import fold, kana_spellings
 from model.data.transliteration import latin_spellings
 from model.errors import DataError
 
@@ -81,19 +82,33 @@ def patient_fields(salt: bytes, patient: str) -> dict[str, str]:
     return {"patient_key": pseudonym(salt, "patient", patient), "split": split_for(patient)}
 
 
+# the people a header names besides the patient (each PN, multi-valued): a reader writes "seen
+# by Dr Tanaka" or "referred by 佐藤先生", and a physician's name identifies the hospital's patient
+STAFF_NAMES = (
+    "ReferringPhysicianName",
+    "PerformingPhysicianName",
+    "NameOfPhysiciansReadingStudy",
+    "PhysiciansOfRecord",
+    "RequestingPhysician",
+    "OperatorsName",
+)
+
+
 def patient_identifiers(top: TopLevel) -> tuple[str, ...]:
     """The identifying values of a header: PatientName, PatientID, PatientBirthDate,
-    AccessionNumber, and every OtherPatientIDs and OtherPatientNames value."""
+    AccessionNumber, and every OtherPatientIDs, OtherPatientNames and staff name
+    (``STAFF_NAMES``) value."""
     keywords = ("PatientName", "PatientID", "PatientBirthDate", "AccessionNumber")
     values = (*(top.text(keyword) for keyword in keywords), *other_identifiers(top))
     return tuple(value for value in values if value)
 
 
 def other_identifiers(top: TopLevel) -> tuple[str, ...]:
-    """Every OtherPatientIDs and OtherPatientNames value of a header (multi-valued, ``\\``)."""
+    """Every OtherPatientIDs, OtherPatientNames and staff name (``STAFF_NAMES``: referring,
+    performing and reading physicians, operators) value of a header (multi-valued, ``\\``)."""
     return tuple(
         value.strip()
-        for keyword in ("OtherPatientIDs", "OtherPatientNames")
+        for keyword in ("OtherPatientIDs", "OtherPatientNames", *STAFF_NAMES)
         for value in top.text(keyword).split("\\")
         if value.strip()
     )
@@ -152,8 +167,10 @@ _WORDED_DATES = (
 )
 # what lies between the parts of a name written out: Doe Jane, Doe, Jane, Doe^Jane, 王_小明, O'Brien
 NAME_SEPARATORS = re.compile(r"[\s_.,^'’-]+")
-# scripts written without spaces between words: kana, CJK ideographs, hangul
-UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# scripts written without spaces between words: kana, CJK ideographs, hangul, half-width kana
+UNSPACED = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]"
+)
 
 
 def identifier_parts(parts: list[str]) -> set[str]:
@@ -203,8 +220,14 @@ def name_representations(identifier: str) -> list[list[str]]:
     three, ``=``-separated (alphabetic, ideographic, phonetic: ``Yamada^Taro=山田^太郎``); a
     Latin name with diacritics also as exports write it in ASCII (``Dvořák`` as ``Dvorak``,
     ``Müller`` as ``Muller`` and ``Mueller``), as folder names often are; a Cyrillic name also
-    in each Latin transliteration (``Иванов`` as ``Ivanov``, ``Iwanow``: ``latin_spellings``)."""
+    in each Latin transliteration (``Иванов`` as ``Ivanov``, ``Iwanow``: ``latin_spellings``); a
+    phonetic name in each way kana are typed (``ﾔﾏﾀﾞ`` as ``ヤマダ``, ``やまだ``: ``kana_spellings``)
+    and a name with vowel points or direction marks without them (``fold``)."""
     groups = identifier.split("=")
+    if not identifier.isascii():
+        groups += [fold(group) for group in groups if fold(group) != group]
+        groups += [spelling for group in groups for spelling in kana_spellings(group)]
+        groups = list(dict.fromkeys(groups))
     groups += [
         spelling
         for group in groups

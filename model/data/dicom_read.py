@@ -85,7 +85,7 @@ class SliceHeader:
     layout: PixelLayout | None = None
     stack: str = ""  # StackID of a multi-stack enhanced image; "" when the file holds one stack
     stack_position: int | None = None  # InStackPositionNumber of an enhanced image's frame
-    other_identifiers: tuple[str, ...] = ()  # OtherPatientIDs and OtherPatientNames
+    other_identifiers: tuple[str, ...] = ()  # OtherPatientIDs, OtherPatientNames, staff names
     cardiac_images: int | None = None  # CardiacNumberOfImages: the phases of one cycle
 
 

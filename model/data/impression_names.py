@@ -1,6 +1,7 @@
 """A study's own patient scrubbed from its impression (``scrub_identifiers``), and what every
 impression scrub shares: a name part where the text names a person with it (``scrub_named``),
-Cyrillic words read in Latin letters (``scrub_transliterated``) and links (``scrub_links``).
+Cyrillic and Greek words read in Latin letters (``scrub_transliterated``) and links
+(``scrub_links``).
 
 A name part alone is an ordinary word when the name is one (``Wall``, ``Heart``, ``Young``,
 ``Mitral``): a surname in ``CLINICAL_WORDS`` is scrubbed only where the text names a person with it
@@ -21,7 +22,7 @@ from model.data.deid import (
     name_orders,
     name_representations,
 )
-from model.data.transliteration import CYRILLIC, latin_readings
+from model.data.transliteration import TRANSLITERATED, latin_readings
 
 # words of cardiac imaging reports (and of any report) that are also names: never scrubbed alone
 _CLINICAL = """
@@ -55,11 +56,19 @@ _CLINICAL = """
     increase infiltration insertion interventricular keeping limits maximal maximum measuring
     physiological points predominantly significant suggest lge lvef lvedd lvedv rvef rvedv rca
     lad lcx non not the there this with within without and
-"""
+    unknown none self given referring referred physician physicians doctor radiologist
+    cardiologist operator technician technologist staff department hospital clinic other
+    cardiology radiology oncology medicine surgery surgical emergency outpatient inpatient
+    team service review unit icu ccu
+"""  # the last lines: what a header's staff name holds when it names no one (UNKNOWN, NONE^GIVEN)
+# or a department (CARDIOLOGY, CCU; not WARD: a surname as common as the word is rare here)
 CLINICAL_WORDS = frozenset(_CLINICAL.split())
 _TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Master|Mister|Madam|Mme|Herr|Frau|Sr|Sra)"
-# title case only: MR (mitral regurgitation) and MS (multiple sclerosis) are clinical
+# title case: MR (mitral regurgitation) and MS (mitral stenosis) in capitals are clinical
 _AFTER_TITLE = re.compile(rf"\b{_TITLE}\.?\s+(?:[A-Z]\.\s*)*([^\W\d_]+)")
+# a title in capitals (MR SMITH, DR J. WALL): "MR SEVERE", "MILD MR. WALL MOTION" are no names,
+# so the word after it counts as a name only where a scrub knows it (``_caps_title_spans``)
+_AFTER_CAPS_TITLE = re.compile(rf"\b{_TITLE.upper()}\.?[ \t]+((?:[A-Z]\.?[ \t]+)*)([^\W\d_]+)")
 _POSSESSIVE = re.compile(r"(?<![^\W\d_])([^\W\d_]+)['’]s\b")
 # ", 54," ", 54 y," ", aged 54 years," ", 54-year-old male": a person's age after their name
 _COMMA_AGE = re.compile(
@@ -93,20 +102,21 @@ def scrub_links(text: str) -> str:
 
 
 def _reads_as(word: str, parts: set[str]) -> bool:
-    """Whether ``word`` is one of ``parts`` (lower-cased), also read from Cyrillic."""
+    """Whether ``word`` is one of ``parts`` (lower-cased), also read from Cyrillic or Greek."""
     lower = word.lower()
     if lower in parts:
         return True
-    return bool(CYRILLIC.search(word)) and any(r in parts for r in latin_readings(word))
+    return bool(TRANSLITERATED.search(word)) and any(r in parts for r in latin_readings(word))
 
 
 def scrub_named(text: str, parts: set[str]) -> str:
     """``text`` with each of the name ``parts`` (lower-cased) replaced by ``[removed]`` where the
-    text names a person with it: capitalised, after a title (``Mr Smith``, ``Dr. J. Smith``), before
-    an age (``Smith, 54,``) or, unless it is a clinical word, a possessive (``Smith's``)."""
+    text names a person with it: capitalised, after a title (``Mr Smith``, ``Dr. J. Smith``; a
+    title in capitals as ``_caps_title_spans`` reads it), before an age (``Smith, 54,``) or a
+    possessive (``Smith's``; a clinical word only as ``_possessive_name`` reads it)."""
     if not parts:
         return text
-    spans = set()
+    spans = _caps_title_spans(text, parts)
     patterns = [_AFTER_TITLE]
     patterns += [_COMMA_AGE] if "," in text else []
     patterns += [_POSSESSIVE] if "'" in text or "’" in text else []
@@ -115,23 +125,52 @@ def scrub_named(text: str, parts: set[str]) -> str:
             word = match.group(1)
             if not word[0].isupper() or not _reads_as(word, parts):
                 continue
-            if pattern is not _POSSESSIVE or word.lower() not in CLINICAL_WORDS:
+            if pattern is not _POSSESSIVE or _possessive_name(text, match):
                 spans.add(match.span(1))
     for begin, end in sorted(spans, reverse=True):
         text = text[:begin] + "[removed]" + text[end:]
     return text
 
 
+def _caps_title_spans(text: str, parts: set[str]) -> set[tuple[int, int]]:
+    """The spans of name ``parts`` after a title in capitals (``MR SMITH``): a part that is no
+    clinical word, or one after initials (``DR J. WALL``). MR, MS and DR are also mitral
+    regurgitation, mitral stenosis and diastolic ...: "MR SEVERE", "MILD MR. WALL MOTION
+    NORMAL" keep their words even for a patient Wall; an unknown word is never taken."""
+    spans = set()
+    for match in _AFTER_CAPS_TITLE.finditer(text):
+        word = match.group(2)
+        if not word[0].isupper() or not _reads_as(word, parts):
+            continue
+        if word.lower() not in CLINICAL_WORDS or match.group(1):
+            spans.add(match.span(2))
+    return spans
+
+
+def _possessive_name(text: str, match: re.Match) -> bool:
+    """Whether a possessive (``Wall's``) names a person: a word that is no clinical word, or a
+    clinical one written as a name inside a sentence ("compared with Wall's prior study"): at a
+    sentence's start ("Heart's size normal"), in capitals or lower case it is the word."""
+    word = match.group(1)
+    if word.lower() not in CLINICAL_WORDS:
+        return True
+    before = text[: match.start(1)].rstrip()
+    inside = bool(before) and (before[-1].isalnum() or before[-1] == ",")
+    return inside and word[0].isupper() and word[1:].islower()
+
+
 def scrub_transliterated(text: str, parts: set[str]) -> str:
-    """``text`` with each Cyrillic word that reads as one of ``parts`` (lower-cased Latin name
-    parts) in a transliteration (``latin_readings``) replaced by ``[removed]``."""
+    """``text`` with each Cyrillic or Greek word that reads as one of ``parts`` (lower-cased
+    Latin name parts) in a transliteration (``latin_readings``) replaced by ``[removed]``."""
     if text.isascii():
         return text
 
     def replace(match: re.Match) -> str:
         word = match.group()
-        cyrillic = CYRILLIC.search(word) and any(r in parts for r in latin_readings(word))
-        return "[removed]" if cyrillic else word
+        transliterated = TRANSLITERATED.search(word) and any(
+            r in parts for r in latin_readings(word)
+        )
+        return "[removed]" if transliterated else word
 
     return WORD_RUN.sub(replace, text)
 
@@ -142,8 +181,8 @@ def scrub_identifiers(text: str, identifiers: list[str]) -> str:
     ``[removed]`` word by word; never inside a longer word of a spaced script (``Mark`` keeps
     ``Markedly``) or number (``123`` keeps ``1234``), while CJK text has no spaces, so a CJK end
     may touch other characters. A part in ``CLINICAL_WORDS`` goes only where the text names a
-    person with it (``scrub_named``) or with the rest of the name, capitalised; a Cyrillic word
-    reading as a Latin part goes too (``scrub_transliterated``)."""
+    person with it (``scrub_named``) or with the rest of the name, capitalised; a Cyrillic or
+    Greek word reading as a Latin part goes too (``scrub_transliterated``)."""
     spellings: set[str] = set()
     words: set[str] = set()
     for identifier in filter(long_enough, identifiers):

@@ -26,7 +26,8 @@ from model.data.deid import (
     scrub_birth_dates,
 )
 from model.data.impression_names import CLINICAL_WORDS, scrub_named
-from model.data.transliteration import CYRILLIC, READINGS, latin_readings
+from model.data.text_fold import scrub_folded
+from model.data.transliteration import READINGS, TRANSLITERATED, latin_readings
 
 # the code pages Windows zip tools write names in, in Chinese, Japanese, Korean and Taiwanese locales
 _CJK_CODE_PAGES = ("gbk", "cp932", "cp949", "big5")
@@ -88,7 +89,8 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
     full names (either order, any separators, or joined) go; a lone part of another patient's
     name goes only where the text names a person with it (``scrub_named``: ``Mr Hart``,
     ``Hart, 54,``, ``Hart's``), as surnames such as Wall, Young or Hart are words of every
-    impression. A Cyrillic name goes in Latin letters and a Latin one in Cyrillic too."""
+    impression. A Cyrillic or Greek name goes in Latin letters and a Latin one in either script
+    too."""
     tokens: set[str] = set()
     named: set[str] = set()  # lone name parts: gone only where the text names a person
     for identifier in identifiers:
@@ -96,7 +98,8 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
             named |= {p.lower() for p in parts if long_enough(p) and p.isalpha()}
             whole = identifier_parts(parts) if len(parts) == 1 else name_orders(parts)
             tokens |= {token if isinstance(token, str) else "".join(token) for token in whole}
-    tokens = {token.lower() for token in tokens}
+    # a name of one part that is a word of reports (a staff name ``UNKNOWN``, ``SELF``) names no one
+    tokens = {token.lower() for token in tokens} - CLINICAL_WORDS
     sequences = _name_sequences(identifiers)
     unspaced = {token for token in tokens if all(UNSPACED.match(char) for char in token)}
     sought = _Sought(
@@ -107,7 +110,7 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
         text = _unspaced_names(scrub_birth_dates(text, identifiers), sought)
         return scrub_named(_identifier_words(text, sought, prose=True), named)
 
-    return scrub
+    return lambda text: scrub_folded(text, scrub)
 
 
 def _longest_first(items: set) -> list[int]:
@@ -118,7 +121,7 @@ def _identifier_words(text: str, sought: _Sought, prose: bool = False) -> str:
     """``text`` with every letter/digit run in ``sought.tokens``, and every run of words
     spelling one of ``sought.sequences`` (parts apart by name separators), replaced by
     ``[removed]`` word by word; in a word of letters and digits, also its runs of letters or
-    digits in the tokens. A Cyrillic word counts read in Latin letters too; in ``prose`` (an
+    digits in the tokens. A Cyrillic or Greek word counts read in Latin letters too; in ``prose`` (an
     impression) a name all of clinical words counts only capitalised (``_as_name``)."""
     tokens, sequences, lengths = sought.tokens, sought.sequences, sought.sequence_lengths
     words = list(WORD_RUN.finditer(text))
@@ -202,8 +205,8 @@ def _as_name(window: list[re.Match]) -> bool:
 
 
 def _readings(word: str) -> set[str]:
-    """A word's Latin readings where it is Cyrillic (``latin_readings``), else none."""
-    return set(latin_readings(word)) if CYRILLIC.search(word) else set()
+    """A word's Latin readings where it is Cyrillic or Greek (``latin_readings``), else none."""
+    return set(latin_readings(word)) if TRANSLITERATED.search(word) else set()
 
 
 def _spelled(text: str, window: list[re.Match]) -> tuple[str, ...] | None:
@@ -216,12 +219,12 @@ def _spelled(text: str, window: list[re.Match]) -> tuple[str, ...] | None:
 
 def _in_latin(window: list[re.Match], readings: list[set[str]], start: int) -> set[tuple[str, ...]]:
     """``window`` (the text's words from ``start``) read in each transliteration where one of
-    its words is Cyrillic (has ``readings``), else none."""
+    its words is Cyrillic or Greek (has ``readings``), else none."""
     if not any(readings[start : start + len(window)]):
         return set()
     words = [match.group() for match in window]
     by_scheme = zip(
-        *(latin_readings(w) if CYRILLIC.search(w) else [w.lower()] * READINGS for w in words),
+        *(latin_readings(w) if TRANSLITERATED.search(w) else [w.lower()] * READINGS for w in words),
         strict=True,
     )
     return set(by_scheme)

@@ -18,6 +18,7 @@ from pathlib import Path
 from model.data.deid import scrub_birth_dates
 from model.data.impression_names import scrub_identifiers, scrub_links
 from model.data.store import report_row
+from model.data.text_fold import scrub_folded
 from model.errors import DataError, header_names, not_found
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,10 @@ def scrub_text(text: str, identifiers: list[str]) -> str:
     """Replace every occurrence of a known identifier (name parts, the name written out in either
     order, IDs, dates, a date also when written with separators; a name part that is a clinical
     word only where the text names a person: ``impression_names``) and every link (a PACS
-    viewer's, its query naming the accession) with ``[removed]``."""
+    viewer's, its query naming the accession) with ``[removed]``; a name under vowel points,
+    direction marks or in compatibility forms too (``scrub_folded``)."""
     text = scrub_links(text)
-    return scrub_identifiers(scrub_birth_dates(text, set(identifiers)), identifiers)
+    dates = set(identifiers)
+    return scrub_folded(
+        text, lambda text: scrub_identifiers(scrub_birth_dates(text, dates), identifiers)
+    )

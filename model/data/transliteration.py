@@ -4,16 +4,20 @@ A Russian or Ukrainian patient's DICOM name may be in Cyrillic (``Иванов^�
 writes it in Latin letters (``Mr Ivanov``), or the reverse; a scrub that compares letters finds
 neither. There is no one transliteration: passports (ICAO 9303: ``Юрий`` as ``Iurii``), the
 popular English one (``Yuriy``), German (``Juri``, ``Iwanow``, ``Schukow``) and Ukrainian's own
-(``Григорій`` as ``Hryhorii``) are all in use, so a name is sought in each. Other scripts (Greek,
-Arabic, Hebrew) and CJK names without their DICOM alphabetic form are not transliterated: vowels
-or readings a name's letters do not fix make a spelling a guess.
+(``Григорій`` as ``Hryhorii``) are all in use, so a name is sought in each. Greek names are read
+the same way (``greek.py``: ELOT 743 and the spellings in use beside it). Arabic and Hebrew names,
+and CJK names without their DICOM alphabetic form, are not transliterated: vowels or readings a
+name's letters do not fix make a spelling a guess (they are found in their own script).
 """
 
 from __future__ import annotations
 
 import re
 
+from model.data.greek import GREEK, greek_readings, greek_spellings
+
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+TRANSLITERATED = re.compile(r"[\u0400-\u04ff\u0370-\u03ff\u1f00-\u1fff]")  # Cyrillic, Greek
 _COMMON = dict(
     zip("абвгдезиклмнопрстуфыэ", "abvgdeziklmnoprstufye", strict=True),
     ё="e", ж="zh", х="kh", ц="ts", ч="ch", ш="sh", щ="shch", ъ="", ь="", й="y", ю="yu", я="ya",
@@ -43,17 +47,20 @@ def _spell(text: str, scheme: dict[str, str]) -> str:
 
 
 def latin_readings(word: str) -> list[str]:
-    """A Cyrillic ``word`` in each transliteration, lower-cased, one per scheme (always as many:
-    a run of words read in one scheme spells a name in that scheme), then the short endings."""
+    """A Cyrillic or Greek ``word`` in each transliteration, lower-cased, always ``READINGS``
+    of them (a run of words read in one scheme spells a name in that scheme): for Cyrillic one
+    per scheme, then the short endings; for Greek one per scheme (``greek_readings``)."""
+    if GREEK.search(word):
+        return greek_readings(word)
     readings = [_spell(word, scheme).lower() for scheme in _SCHEMES]
     return readings + [_ENDING.sub("y", reading) for reading in readings]
 
 
 def latin_spellings(text: str) -> list[str]:
     """``text`` (a name or a DICOM name group) written in Latin letters in each transliteration,
-    distinct; none where it holds no Cyrillic letter."""
+    distinct; none where it holds no Cyrillic or Greek letter."""
     if text.isascii() or not CYRILLIC.search(text):
-        return []
+        return greek_spellings(text)
     spellings: list[str] = []
     for scheme in _SCHEMES:
         spelled = _spell(text, scheme)
