@@ -1,7 +1,7 @@
 """``train`` on a Slurm cluster: tasks started by ``srun`` (no torchrun) find their rank and rank 0
-from SLURM_*, a time-limit signal (SIGUSR1) stops the run resumably, and ``--resume auto`` lets
-one command start a run and continue it. Simulated on the CPU: plain processes given the
-variables srun sets, gloo on loopback."""
+from SLURM_*, a time-limit signal (SIGUSR1) stops the run resumably, and the example batch
+script's one command both starts a run and continues it when the job is requeued. Simulated on
+the CPU: plain processes given the variables srun sets, gloo on loopback."""
 
 from __future__ import annotations
 
@@ -10,18 +10,42 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from model.errors import UserError
+from model.training.checkpoint import read_checkpoint_meta
 from model.training.run_folder import RunFolder
 from model.training.slurm import DEFAULT_PORT, first_host, slurm_task
 from model.training.stopping import resolve_resume, stop_requests
 from tests.test_ddp import single_process_reference, train_losses
+from tests.tiny_dataset import make_tiny_dataset, write_tiny_preset
 
 REPO = Path(__file__).resolve().parent.parent
+SBATCH = REPO / "scripts" / "slurm_train.sbatch"
 _TASK = {"SLURM_PROCID": "1", "SLURM_NTASKS": "2", "SLURM_LOCALID": "1"}
+
+# srun's part, for the batch script: N copies of the command with each task's variables, and the
+# signals srun is sent passed on to them (as srun forwards USR1 and TERM).
+FAKE_SRUN = """#!/bin/bash
+n=$SLURM_NTASKS
+pids=()
+for ((i = 0; i < n; i++)); do
+    SLURM_PROCID=$i SLURM_LOCALID=$i SLURM_STEP_NUM_TASKS=$n "$@" &
+    pids+=($!)
+done
+trap 'kill -USR1 "${pids[@]}"' USR1
+trap 'kill -TERM "${pids[@]}"' TERM
+status=0
+for pid in "${pids[@]}"; do
+    wait "$pid"; code=$?
+    while kill -0 "$pid" 2>/dev/null; do wait "$pid"; code=$?; done
+    [ "$code" -ne 0 ] && status=$code
+done
+exit $status
+"""
 
 
 @pytest.mark.parametrize(
@@ -155,3 +179,85 @@ def test_two_srun_tasks_on_two_nodes_match_one_process(tmp_path: Path) -> None:
     assert "model.training.train: run " not in logs[1]  # rank 0 alone reports the run
     assert RunFolder(out).read_config()["world_size"] == 2
     assert train_losses(out) == pytest.approx(single_losses, rel=1e-4, abs=1e-5)
+
+
+def _submit(tmp_path: Path, data: Path, preset: Path, out: Path, log: Path) -> subprocess.Popen:
+    """The example batch script as Slurm runs it: 2 tasks on this node, fake srun/scontrol."""
+    bin_dir = tmp_path / "bin"
+    if not bin_dir.is_dir():
+        bin_dir.mkdir()
+        (bin_dir / "srun").write_text(FAKE_SRUN)
+        (bin_dir / "scontrol").write_text(f'#!/bin/bash\necho "$@" >> {tmp_path / "scontrol"}\n')
+        for tool in bin_dir.iterdir():
+            tool.chmod(0o755)
+    env = _slurm_env(SLURM_NTASKS="2", SLURM_PROCID="0", SLURM_LOCALID="0")
+    env.update(DATA=str(data), OUT=str(out), PYTHON=sys.executable)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    args = ["bash", str(SBATCH), "--preset", str(preset), "--device", "cpu"]
+    with open(log, "wb") as handle:
+        return subprocess.Popen(args, cwd=REPO, env=env, stdout=handle, stderr=handle)
+
+
+def _finish(proc: subprocess.Popen, log: Path) -> tuple[int, str]:
+    try:
+        code = proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return code, log.read_text(errors="replace")
+
+
+def test_the_batch_script_parses() -> None:
+    done = subprocess.run(["bash", "-n", str(SBATCH)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_batch_script_stops_near_its_time_limit_requeues_and_continues(
+    tmp_path: Path,
+) -> None:
+    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=3)
+    out, requeued = tmp_path / "run", tmp_path / "scontrol"
+    first = _submit(tmp_path, data, preset, out, tmp_path / "first.log")
+    deadline = time.monotonic() + 240
+    while len(train_losses(out)) < 2 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGUSR1)  # --signal=B:USR1@300: to the batch script alone
+    code, text = _finish(first, tmp_path / "first.log")
+    assert code == 0 and "Traceback" not in text, text[-3000:]
+    assert "stop requested (SIGUSR1)" in text, text[-3000:]
+    assert RunFolder(out).read_status()["state"] == "stopped", text[-3000:]
+    stopped_at = read_checkpoint_meta(out / "last.pt").step
+    assert stopped_at >= 2
+    assert requeued.read_text() == "requeue 4242\n"
+    # the requeued job reruns the same command: it continues the run, not "already holds a run"
+    again = tmp_path / "again.log"
+    code, text = _finish(_submit(tmp_path, data, preset, out, again), again)
+    assert code == 0, text[-3000:]
+    assert f"at step {stopped_at}" in text
+    folder = RunFolder(out)
+    assert folder.read_status()["state"] == "finished"
+    steps = [r["step"] for r in folder.read_metrics() if r["kind"] == "train"]
+    assert steps == list(range(1, folder.read_config()["total_steps"] + 1))
+    assert requeued.read_text() == "requeue 4242\n"  # a finished run is not requeued
+
+
+def test_a_preempted_batch_script_waits_for_the_save_and_does_not_requeue_itself(
+    tmp_path: Path,
+) -> None:
+    """A preemption or ``scancel`` sends SIGTERM: the script passes it on and waits (its own end
+    would end the job and kill the processes mid-save); Slurm, not the script, requeues."""
+    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=3)
+    out, log = tmp_path / "run", tmp_path / "job.log"
+    job = _submit(tmp_path, data, preset, out, log)
+    deadline = time.monotonic() + 240
+    while len(train_losses(out)) < 2 and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    job.send_signal(signal.SIGTERM)
+    code, text = _finish(job, log)
+    assert code == 0 and "Traceback" not in text, text[-3000:]
+    assert RunFolder(out).read_status()["state"] == "stopped", text[-3000:]
+    assert read_checkpoint_meta(out / "last.pt").step >= 2
+    assert not (tmp_path / "scontrol").exists()
