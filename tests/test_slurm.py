@@ -261,3 +261,27 @@ def test_a_preempted_batch_script_waits_for_the_save_and_does_not_requeue_itself
     assert RunFolder(out).read_status()["state"] == "stopped", text[-3000:]
     assert read_checkpoint_meta(out / "last.pt").step >= 2
     assert not (tmp_path / "scontrol").exists()
+
+
+def test_a_run_folder_on_a_file_system_without_locks_trains_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cluster's shared file system may have no file locks (Lustre mounted without
+    ``-o flock`` answers ENOSYS): the run stopped there in a traceback before its first step."""
+    import errno
+    import fcntl
+
+    from model.training.train import TrainOptions, train
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+
+    data = make_tiny_dataset(tmp_path / "data", n=16, seed=3)
+    preset = write_tiny_preset(tmp_path / "tiny.json")
+    out = tmp_path / "run"
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    options = TrainOptions(data=data, out=out, preset=str(preset), max_steps=1, device="cpu")
+    with caplog.at_level("WARNING"):
+        result = train(options)
+    assert result.step == 1 and (out / "last.pt").is_file()
+    assert f"{out} cannot be locked (Function not implemented)" in caplog.text
