@@ -20,7 +20,7 @@ from model.training.checkpoint import read_checkpoint_meta
 from model.training.run_folder import RunFolder
 from model.training.slurm import DEFAULT_PORT, first_host, slurm_task
 from model.training.stopping import resolve_resume, stop_requests
-from tests.test_ddp import single_process_reference, train_losses
+from tests.test_ddp import _torchrun, single_process_reference, train_losses
 from tests.tiny_dataset import make_tiny_dataset, write_tiny_preset
 
 REPO = Path(__file__).resolve().parent.parent
@@ -178,6 +178,32 @@ def test_two_srun_tasks_on_two_nodes_match_one_process(tmp_path: Path) -> None:
     assert "model.training.train: run stopped" in logs[0]
     assert "model.training.train: run " not in logs[1]  # rank 0 alone reports the run
     assert RunFolder(out).read_config()["world_size"] == 2
+    assert train_losses(out) == pytest.approx(single_losses, rel=1e-4, abs=1e-5)
+
+
+def test_torchrun_on_two_nodes_writes_the_run_from_global_rank_zero_alone(tmp_path: Path) -> None:
+    """``torchrun --nnodes 2`` started once per node (here twice on loopback): each process is
+    its node's LOCAL_RANK 0, and only global rank 0 writes (a second writer is refused the run
+    folder's lock) and reports; the losses are one process's on the same global batch."""
+    data, preset, single_losses = single_process_reference(tmp_path)
+    out = tmp_path / "two-nodes"
+    command = [*_torchrun(), "--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend", "c10d"]
+    command += ["--rdzv-endpoint", f"localhost:{_free_port()}", "--rdzv-id", "two-nodes"]
+    command += ["-m", "model", "train", "--data", str(data), "--preset", str(preset)]
+    command += ["--out", str(out), "--device", "cpu", "--max-steps", "2"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    pipes = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True}
+    nodes = [subprocess.Popen(command, cwd=REPO, env=env, **pipes) for _ in range(2)]
+    try:
+        logs = "".join(node.communicate(timeout=300)[1] for node in nodes)
+    finally:
+        for node in nodes:
+            if node.poll() is None:
+                node.kill()
+                node.wait()
+    assert [node.returncode for node in nodes] == [0, 0], logs[-3000:]
+    assert "joined process group: rank 1 of 2 (gloo)" in logs
+    assert logs.count("model.training.train: run stopped") == 1
     assert train_losses(out) == pytest.approx(single_losses, rel=1e-4, abs=1e-5)
 
 
