@@ -133,6 +133,20 @@ def test_resume_auto_continues_a_run_with_a_last_checkpoint_else_starts(tmp_path
     assert resolve_resume(None, tmp_path) is False and resolve_resume(True, tmp_path) is True
 
 
+def test_a_stopped_runs_next_command_is_started_as_the_run_was() -> None:
+    """``--nproc 8`` put a two-node srun or torchrun run's processes on one machine."""
+    from model.training.launch import train_command
+
+    data, out = Path("ds"), Path("runs/r")
+    srun = {"SLURM_PROCID": "0", "RANK": "0", "WORLD_SIZE": "8", "LOCAL_WORLD_SIZE": "8"}
+    assert train_command(data, out, 8, srun) == "srun python -m model train --data ds --out runs/r"
+    nodes = {"TORCHELASTIC_RUN_ID": "x", "WORLD_SIZE": "8", "LOCAL_WORLD_SIZE": "4"}
+    assert train_command(data, out, 8, nodes).startswith("torchrun TORCHRUN_OPTIONS -m model")
+    here = {"TORCHELASTIC_RUN_ID": "x", "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2"}
+    assert train_command(data, out, 2, here).startswith("python -m model train --nproc 2 ")
+    assert train_command(data, out, 1, srun).startswith("python -m model train --data")
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -176,6 +190,9 @@ def test_two_srun_tasks_on_two_nodes_match_one_process(tmp_path: Path) -> None:
     assert [proc.returncode for proc in procs] == [0, 0], logs[0][-3000:] + logs[1][-3000:]
     assert "joined process group: rank 1 of 2 (gloo)" in logs[1]
     assert "model.training.train: run stopped" in logs[0]
+    assert (
+        f"to continue it: srun python -m model train --data {data} --out {out} --resume" in logs[0]
+    )
     assert "model.training.train: run " not in logs[1]  # rank 0 alone reports the run
     assert RunFolder(out).read_config()["world_size"] == 2
     assert train_losses(out) == pytest.approx(single_losses, rel=1e-4, abs=1e-5)

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from shlex import quote
 from types import FrameType
@@ -66,11 +66,20 @@ def child_argv(argv: Sequence[str]) -> list[str]:
     return kept
 
 
-def train_command(data: Path, out: Path, processes: int) -> str:
+def train_command(
+    data: Path, out: Path, processes: int, environ: Mapping[str, str] = os.environ
+) -> str:
     """The command that trains ``out`` on ``data`` again (with ``--resume`` added, continues
-    it) in as many processes as before: a run's global batch is split over them."""
+    it) in as many processes as before: a run's global batch is split over them. A run that
+    ``srun`` started, or torchrun on several machines, is started the same way again: ``--nproc``
+    would put all its processes on one machine."""
+    args = f"--data {quote(str(data))} --out {quote(str(out))}"
+    if processes > 1 and "SLURM_PROCID" in environ and "TORCHELASTIC_RUN_ID" not in environ:
+        return f"srun python -m model train {args}"
+    if processes > 1 and environ.get("LOCAL_WORLD_SIZE", str(processes)) != str(processes):
+        return f"torchrun TORCHRUN_OPTIONS -m model train {args}"  # on each machine, as before
     nproc = f" --nproc {processes}" if processes > 1 else ""
-    return f"python -m model train{nproc} --data {quote(str(data))} --out {quote(str(out))}"
+    return f"python -m model train{nproc} {args}"
 
 
 def launch(nproc: int, argv: Sequence[str]) -> int:
