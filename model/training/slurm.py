@@ -69,8 +69,7 @@ def apply_slurm_environment(environ: MutableMapping[str, str] = os.environ) -> S
     environ.setdefault("MASTER_ADDR", task.master_addr)
     environ.setdefault("MASTER_PORT", str(task.master_port))
     log.info(
-        "started by srun: task %d of %d (local %d); waiting for the others at %s:%s "
-        "(a plain python run inside an sbatch script waits for tasks that never come: use srun)",
+        "started by srun: task %d of %d (local %d); meeting the others at %s:%s",
         task.rank,
         task.world_size,
         task.local_rank,
