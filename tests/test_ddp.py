@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -30,10 +31,6 @@ def _torchrun() -> list[str]:
     if found is None:
         pytest.skip("torchrun is not installed")
     return [found]
-
-
-def _train_losses(run: Path) -> list[float]:
-    return [r["loss"] for r in RunFolder(run).read_metrics() if r["kind"] == "train"]
 
 
 def _torchrun_train(
@@ -77,7 +74,9 @@ def _rank_pid(launcher: int, rank: int) -> int:
     raise AssertionError(f"no rank {rank} below torchrun")
 
 
-def test_two_gloo_processes_match_single_process(tmp_path: Path) -> None:
+def single_process_reference(tmp_path: Path) -> tuple[Path, Path, list[float]]:
+    """(dataset, preset, losses of its first 2 steps in one process): what a run of the same
+    global batch split over several processes must reproduce."""
     data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
     preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4)
     # No trainable BERT layer: its built-in dropout would draw different masks per rank.
@@ -89,15 +88,24 @@ def test_two_gloo_processes_match_single_process(tmp_path: Path) -> None:
             data=data, out=tmp_path / "single", preset=str(preset), max_steps=2, device="cpu"
         )
     )
+    return data, preset, single.losses
+
+
+def train_losses(run: Path) -> list[float]:
+    return [r["loss"] for r in RunFolder(run).read_metrics() if r["kind"] == "train"]
+
+
+def test_two_gloo_processes_match_single_process(tmp_path: Path) -> None:
+    data, preset, single_losses = single_process_reference(tmp_path)
     done = _torchrun_train(data, preset, tmp_path / "ddp", "--max-steps", "2")
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("model.training.train: run ") == 1  # rank 0 says how it ended
     config = RunFolder(tmp_path / "ddp").read_config()
     assert config["world_size"] == 2 and config["global_batch"] == 4
-    ddp_losses = _train_losses(tmp_path / "ddp")
+    ddp_losses = train_losses(tmp_path / "ddp")
     assert len(ddp_losses) == 2
     # Step 1: same weights, same global batch. Step 2: also checks the averaged gradients.
-    assert ddp_losses == pytest.approx(single.losses, rel=1e-4, abs=1e-5)
+    assert ddp_losses == pytest.approx(single_losses, rel=1e-4, abs=1e-5)
     assert (tmp_path / "ddp" / "last.pt").is_file()
 
 
@@ -112,7 +120,7 @@ def test_every_process_keeps_rank_zeros_time_budget_choice(tmp_path: Path) -> No
     config = folder.read_config()
     assert config["epochs"] == 1 and config["total_steps"] == config["steps_per_epoch"] == 3
     assert folder.read_status()["state"] == "finished"
-    assert len(_train_losses(tmp_path / "ddp")) == 3
+    assert len(train_losses(tmp_path / "ddp")) == 3
 
 
 def test_a_killed_rank_fails_the_run_with_a_message_saying_so(tmp_path: Path) -> None:
@@ -124,7 +132,7 @@ def test_a_killed_rank_fails_the_run_with_a_message_saying_so(tmp_path: Path) ->
     proc = _torchrun_train(data, preset, out, start=True)
     try:
         deadline = time.monotonic() + 240
-        while len(_train_losses(out)) < 4:
+        while len(train_losses(out)) < 4:
             assert proc.poll() is None, proc.communicate()[1][-3000:]
             assert time.monotonic() < deadline, "never reached step 4"
             time.sleep(0.05)
@@ -197,7 +205,7 @@ def test_nproc_trains_in_two_processes(tmp_path: Path) -> None:
     assert "joined process group: rank 1 of 2 (gloo)" in done.stderr
     assert done.stderr.count("model.training.train: run stopped") == 1
     assert RunFolder(out).read_config()["world_size"] == 2
-    assert len(_train_losses(out)) == 2
+    assert len(train_losses(out)) == 2
     again = f"to continue it: python -m model train --nproc 2 --data {data} --out {out} --resume"
     assert again in done.stderr  # the global batch is split over as many processes again
 
@@ -228,10 +236,46 @@ def test_a_stop_of_an_nproc_run_saves_last_pt_and_ends_stopped(tmp_path: Path) -
     command = ["train", "--nproc", "2", "--device", "cpu", "--data", str(data)]
     command += ["--preset", str(preset), "--out", str(out)]
     proc = spawn_model(command, log, own_session=True)
-    code = terminate_when(proc, lambda: len(_train_losses(out)) >= 2, log)
+    code = terminate_when(proc, lambda: len(train_losses(out)) >= 2, log)
     text = log.read_text(errors="replace")
     assert code != 0 and "Traceback" not in text, text[-3000:]
     assert "stopped by SIGTERM; each process's own lines above say where it stopped" in text
+    assert RunFolder(out).read_status()["state"] == "stopped", text[-3000:]
+    assert read_checkpoint_meta(out / "last.pt").step >= 2
+
+
+def test_sigusr1_to_an_nproc_launcher_stops_its_processes_after_their_step(
+    tmp_path: Path,
+) -> None:
+    """Slurm's ``--signal=B:USR1@SECONDS`` reaches the batch script's launcher alone: by default
+    SIGUSR1 killed it and left its processes training on, unwatched, until the time limit."""
+    from model_process import spawn_model
+
+    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=200)
+    out, log = tmp_path / "run", tmp_path / "job.log"
+    command = ["train", "--nproc", "2", "--device", "cpu", "--data", str(data)]
+    proc = spawn_model(
+        [*command, "--preset", str(preset), "--out", str(out)], log, own_session=True
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while len(train_losses(out)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGUSR1)
+        code = proc.wait(timeout=120)
+        left = _running_with(str(data))
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+        for pid in _running_with(str(data)):  # each process has a session of its own
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert not left  # no process of the run is left behind
+    text = log.read_text(errors="replace")
+    assert code == 128 + signal.SIGUSR1 and "Traceback" not in text, text[-3000:]
+    assert "stopped by SIGUSR1; each process's own lines above say where it stopped" in text
     assert RunFolder(out).read_status()["state"] == "stopped", text[-3000:]
     assert read_checkpoint_meta(out / "last.pt").step >= 2
 

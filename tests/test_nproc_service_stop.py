@@ -20,7 +20,7 @@ from model.training.checkpoint import read_checkpoint_meta
 from model.training.run_folder import RunFolder
 from tests.tiny_dataset import make_tiny_dataset, write_tiny_preset
 
-STOP_ASKED = "stop requested (signal 15); finishing the current step"
+STOP_ASKED = "stop requested (SIGTERM); finishing the current step"
 
 
 def _steps(out: Path) -> int:

@@ -18,8 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = (README, ROOT / "docs" / "ARCHITECTURE.md")
 # Options of the other tools the docs name: ./run.sh passes --server.* to streamlit, torchrun
-# takes --nproc_per_node and --standalone, `chroma run` takes --path/--host/--port; --help is every command's.
+# takes --nproc_per_node and --standalone, `chroma run` takes --path/--host/--port, Slurm's sbatch
+# --ntasks/--signal/--requeue; --help is every command's.
 OTHER_TOOLS = {"--nproc_per_node", "--standalone", "--path", "--host", "--port", "--help"}
+OTHER_TOOLS |= {"--ntasks", "--signal", "--requeue"}
 
 
 def _block_commands() -> list[str]:

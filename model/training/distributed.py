@@ -1,8 +1,9 @@
 """Process-group helpers: the same training entry point runs alone or under ``torchrun``.
 
 Under ``torchrun --nproc_per_node N`` the environment carries ``RANK``, ``WORLD_SIZE`` and
-``LOCAL_RANK``; we then join a process group with NCCL on CUDA or gloo on CPU. Every helper is a
-no-op in a single process, so the training code reads the same either way.
+``LOCAL_RANK``; under ``srun`` with several tasks they are derived from SLURM_* (``slurm.py``).
+We then join a process group with NCCL on CUDA or gloo on CPU. Every helper is a no-op in a single
+process, so the training code reads the same either way.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 import torch.distributed as dist
 
 from model.errors import UserError
+from model.training.slurm import apply_slurm_environment
 
 log = logging.getLogger(__name__)
 PROCESS_GROUP_TIMEOUT = datetime.timedelta(minutes=30)  # a collective waits this long for a rank
@@ -80,7 +82,9 @@ def usable_device(device: str | torch.device) -> torch.device:
 
 
 def init_distributed(device_choice: str = "auto") -> DistContext:
-    """Join the ``torchrun`` process group if there is one (gloo on CPU, NCCL on CUDA)."""
+    """Join the ``torchrun`` (or ``srun``) process group if there is one (gloo on CPU, NCCL on
+    CUDA). The device is this node's ``LOCAL_RANK``-th GPU; rank 0 alone writes the run."""
+    apply_slurm_environment()
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))

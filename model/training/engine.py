@@ -26,6 +26,7 @@ from model.errors import OutOfDeviceMemory, UserError
 from model.nn.loss import text_ids_from_texts
 from model.nn.sentence_loss import SentenceLoss
 from model.training.distributed import DistContext, any_across, mean_across
+from model.training.stopping import STOP_SIGNALS
 from model.workers import usable_cpus
 
 log = logging.getLogger(__name__)
@@ -259,14 +260,14 @@ def _say_workers_outnumber_cpus(workers: int, cpus: int) -> None:
 
 
 def _leave_stop_signals_to_the_trainer(_worker_id: int) -> None:
-    """A loader worker ignores SIGTERM / SIGINT: they are the training process's stop request.
+    """A loader worker ignores ``STOP_SIGNALS``: they are the training process's stop request.
 
     The dashboard's Stop, Ctrl-C, systemd and Slurm signal every process of the run; a worker
     that died of it would fail the run mid-step instead of letting it stop after the step and
     save ``last.pt``. The workers end with the loader (or with their parent, if it is killed).
     """
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in STOP_SIGNALS:  # SIGUSR1 too: a forked worker inherits the trainer's handler
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:

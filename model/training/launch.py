@@ -14,12 +14,13 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from shlex import quote
 from types import FrameType
 
 from model.errors import UserError
+from model.training.slurm import slurm_task
 
 log = logging.getLogger(__name__)
 REFUSED = 2  # the exit status of a process that refused its arguments (its line says why)
@@ -42,6 +43,10 @@ def wants_launch(args: argparse.Namespace) -> bool:
         return False
     if "WORLD_SIZE" in os.environ:
         raise UserError("--nproc starts the processes itself: under torchrun leave it out")
+    if slurm_task(os.environ) is not None:  # each of srun's tasks would start N more
+        raise UserError(
+            "--nproc starts the processes itself: under srun with several tasks leave it out"
+        )
     if args.nproc < 1:
         raise UserError(f"--nproc must be >= 1, got {args.nproc}")
     return True
@@ -61,11 +66,20 @@ def child_argv(argv: Sequence[str]) -> list[str]:
     return kept
 
 
-def train_command(data: Path, out: Path, processes: int) -> str:
+def train_command(
+    data: Path, out: Path, processes: int, environ: Mapping[str, str] = os.environ
+) -> str:
     """The command that trains ``out`` on ``data`` again (with ``--resume`` added, continues
-    it) in as many processes as before: a run's global batch is split over them."""
+    it) in as many processes as before: a run's global batch is split over them. A run that
+    ``srun`` started, or torchrun on several machines, is started the same way again: ``--nproc``
+    would put all its processes on one machine."""
+    args = f"--data {quote(str(data))} --out {quote(str(out))}"
+    if processes > 1 and "SLURM_PROCID" in environ and "TORCHELASTIC_RUN_ID" not in environ:
+        return f"srun python -m model train {args}"
+    if processes > 1 and environ.get("LOCAL_WORLD_SIZE", str(processes)) != str(processes):
+        return f"torchrun TORCHRUN_OPTIONS -m model train {args}"  # on each machine, as before
     nproc = f" --nproc {processes}" if processes > 1 else ""
-    return f"python -m model train{nproc} --data {quote(str(data))} --out {quote(str(out))}"
+    return f"python -m model train{nproc} {args}"
 
 
 def launch(nproc: int, argv: Sequence[str]) -> int:
@@ -138,7 +152,9 @@ def _stop_asked_once() -> Iterator[None]:
     wait: the launcher returned while its processes still ran and wrote the run folder. A
     ``systemctl stop`` sends the launcher two at once (from systemd, and from the job's runner
     passing its own on), and a repeated stop or ``kill`` more. Force stop and systemd's timeout
-    use SIGKILL, so ignoring SIGTERM from then on leaves nothing unstoppable.
+    use SIGKILL, so ignoring SIGTERM from then on leaves nothing unstoppable. SIGUSR1 (Slurm's
+    ``--signal`` before a time limit; by default it killed the launcher and left its processes
+    running on) stops the run the same way: the agent passes it on to each process.
     """
     from torch.distributed.elastic.multiprocessing import api
 
@@ -148,14 +164,17 @@ def _stop_asked_once() -> Iterator[None]:
         return
 
     def once(signum: int, frame: FrameType | None) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for stop in (signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(stop, signal.SIG_IGN)
         agent_handler(signum, frame)  # raises the agent's SignalException
 
     api._terminate_process_handler = once
+    previous = signal.signal(signal.SIGUSR1, once)
     try:
         yield
     finally:
         api._terminate_process_handler = agent_handler
+        signal.signal(signal.SIGUSR1, previous)
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ folder, so a second one is refused.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import math
@@ -33,6 +34,7 @@ from model.process_start import proc_start, this_host
 
 STATES: tuple[str, ...] = ("queued", "running", "finished", "failed", "stopped")
 LOCK_FILE = ".train.lock"
+_NO_FILE_LOCKS = (errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP)
 log = logging.getLogger(__name__)
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -131,12 +133,37 @@ class RunFolder:
                 "or stop it (then --resume continues the run), or choose another --out"
             )
 
-        with FileLock(self.root / LOCK_FILE, busy):
+        lock = FileLock(self.root / LOCK_FILE, busy)
+        if not self._lock_if_possible(lock):
+            yield
+            return
+        try:
             if stale := remove_stale_temps(self.root):
                 log.info(
                     "removed %d temporary file(s) that a killed run left in %s", stale, self.root
                 )
             yield
+        finally:
+            lock.release()
+
+    def _lock_if_possible(self, lock: FileLock) -> bool:
+        """Take ``lock``; False, said in a warning, where the file system has no file locks: a
+        cluster's shared file system may not (Lustre mounted without ``-o flock``, NFS without
+        its lock daemon), and the run there went no further than a traceback. Unlocked, the
+        temporaries of killed writes are left: they may be another writer's."""
+        try:
+            lock.acquire()
+        except OSError as err:
+            if err.errno not in _NO_FILE_LOCKS:
+                raise
+            log.warning(
+                "%s cannot be locked (%s): its file system has no file locks, so nothing keeps a "
+                "second training process from writing this run at the same time",
+                self.root,
+                err.strerror,
+            )
+            return False
+        return True
 
     def write_config(self, config: dict[str, Any]) -> None:
         atomic_write_json(self.config_path, config)

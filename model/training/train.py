@@ -18,9 +18,6 @@ import argparse
 import contextlib
 import json
 import logging
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from shlex import quote
@@ -28,6 +25,7 @@ from shlex import quote
 from model.errors import UserError
 from model.relocate import locate_near
 from model.training.launch import add_launch_argument, launch, train_command, wants_launch
+from model.training.stopping import add_resume_argument, resolve_resume, stop_requests
 
 log = logging.getLogger(__name__)
 DEFAULT_PRESET = "cpu-small"
@@ -107,7 +105,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="seconds: train as many epochs as fit, at most --epochs or the preset's; 0 = off",
     )
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    add_resume_argument(parser)
     parser.add_argument("--seed", type=int, help="override the preset's seed")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--batch-size", type=int, help="override the global batch size")
@@ -154,7 +152,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         preset=args.preset,
         epochs=args.epochs,
         time_budget_s=args.time_budget_s,
-        resume=args.resume,
+        resume=resolve_resume(args.resume, args.out),
         seed=args.seed,
         device=args.device,
         batch_size=args.batch_size,
@@ -229,29 +227,6 @@ def with_run_val_labels(options: TrainOptions) -> TrainOptions:
     where = f" (recorded as {given}: the folders were copied or moved)" if found.moved else ""
     log.info("resuming with the run's --val-labels %s%s", found.path, where)
     return replace(options, val_labels=found.path)
-
-
-@contextmanager
-def stop_requests() -> Iterator[list[bool]]:
-    """SIGTERM / SIGINT stop the run after its step, saving last.pt; a repeat is not logged."""
-    flag = [False]
-
-    def handler(signum: int, frame: object) -> None:
-        if not flag[0]:  # marked first: a repeat arriving while the line is written re-enters
-            flag[0] = True
-            log.warning("stop requested (signal %d); finishing the current step", signum)
-
-    previous = {}
-    try:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, handler)
-    except ValueError:  # not the main thread: no signal handling
-        pass
-    try:
-        yield flag
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def train(options: TrainOptions) -> TrainResult:
