@@ -5,6 +5,7 @@ the CPU: plain processes given the variables srun sets, gloo on loopback."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -18,14 +19,19 @@ import pytest
 from model.errors import UserError
 from model.training.checkpoint import read_checkpoint_meta
 from model.training.run_folder import RunFolder
-from model.training.slurm import DEFAULT_PORT, first_host, slurm_task
+from model.training.slurm import (
+    DEFAULT_PORT,
+    apply_slurm_environment,
+    first_host,
+    slurm_task,
+)
 from model.training.stopping import resolve_resume, stop_requests
 from tests.test_ddp import _torchrun, single_process_reference, train_losses
 from tests.tiny_dataset import make_tiny_dataset, write_tiny_preset
 
 REPO = Path(__file__).resolve().parent.parent
 SBATCH = REPO / "scripts" / "slurm_train.sbatch"
-_TASK = {"SLURM_PROCID": "1", "SLURM_NTASKS": "2", "SLURM_LOCALID": "1"}
+_TASK = {"SLURM_PROCID": "1", "SLURM_NTASKS": "2", "SLURM_LOCALID": "1", "SLURM_STEP_ID": "0"}
 
 # srun's part, for the batch script: N copies of the command with each task's variables, and the
 # signals srun is sent passed on to them (as srun forwards USR1 and TERM).
@@ -33,7 +39,7 @@ FAKE_SRUN = """#!/bin/bash
 n=$SLURM_NTASKS
 pids=()
 for ((i = 0; i < n; i++)); do
-    SLURM_PROCID=$i SLURM_LOCALID=$i SLURM_STEP_NUM_TASKS=$n "$@" &
+    SLURM_PROCID=$i SLURM_LOCALID=$i SLURM_STEP_ID=0 SLURM_STEP_NUM_TASKS=$n "$@" &
     pids+=($!)
 done
 trap 'kill -USR1 "${pids[@]}"' USR1
@@ -86,6 +92,23 @@ def test_torchrun_one_task_or_no_slurm_leave_the_environment_alone() -> None:
     assert slurm_task({**_TASK, "WORLD_SIZE": "4", "RANK": "3"}) is None
     assert slurm_task({**_TASK, "SLURM_NTASKS": "1", "SLURM_PROCID": "0"}) is None
     assert slurm_task({}) is None
+
+
+@pytest.mark.parametrize("step", [None, "4294967294", "4294967291", "batch"])
+def test_the_batch_script_itself_trains_as_one_process_and_says_how_to_use_the_tasks(
+    step: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The batch script sees the job's SLURM_NTASKS and SLURM_PROCID=0 but is no step of N
+    tasks (no SLURM_STEP_ID, or a reserved one): as one, it waited for peers that never came."""
+    batch = {"SLURM_PROCID": "0", "SLURM_NTASKS": "4", "SLURM_NODELIST": "gpu[01-02]"}
+    if step is not None:
+        batch["SLURM_STEP_ID"] = step
+    environ = dict(batch)
+    with caplog.at_level(logging.WARNING, logger="model.training.slurm"):
+        assert apply_slurm_environment(environ) is None
+    assert environ == batch  # no RANK/WORLD_SIZE for a rendezvous of 4
+    assert "not started by srun" in caplog.text and "SLURM_NTASKS=4" in caplog.text
+    assert slurm_task({**batch, "SLURM_STEP_ID": "7"}) is not None  # a step srun started
 
 
 @pytest.mark.parametrize(
@@ -168,7 +191,7 @@ def test_two_srun_tasks_on_two_nodes_match_one_process(tmp_path: Path) -> None:
     out = tmp_path / "srun"
     command = [sys.executable, "-m", "model", "train", "--data", str(data), "--out", str(out)]
     command += ["--preset", str(preset), "--device", "cpu", "--max-steps", "2"]
-    env = _slurm_env(SLURM_NTASKS="2", SLURM_LOCALID="0")
+    env = _slurm_env(SLURM_NTASKS="2", SLURM_LOCALID="0", SLURM_STEP_ID="0")
     procs = [
         subprocess.Popen(
             command,

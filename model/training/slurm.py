@@ -22,6 +22,7 @@ from model.errors import UserError
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 29500  # torchrun's, outside a Slurm job
 _JOB_PORT_BASE = 15000  # + the job id's last 4 digits: two jobs sharing a node pick two ports
+_MAX_NORMAL_STEP_ID = 0xFFFFFFF0  # slurm.h: the ids above are reserved (batch, extern, ...)
 _NODELISTS = ("SLURM_STEP_NODELIST", "SLURM_JOB_NODELIST", "SLURM_NODELIST")
 
 
@@ -38,8 +39,11 @@ class SlurmTask:
 
 def slurm_task(environ: Mapping[str, str]) -> SlurmTask | None:
     """This process's place in an ``srun``-started run of several tasks; None under torchrun
-    (its ``WORLD_SIZE`` wins), outside Slurm, or in a step of one task."""
+    (its ``WORLD_SIZE`` wins), outside Slurm, in a step of one task, or in the batch script
+    itself (``python -m model train`` run there without ``srun``: one process, not N)."""
     if "WORLD_SIZE" in environ or "SLURM_PROCID" not in environ:
+        return None
+    if not _in_srun_step(environ):
         return None
     world = _number(
         environ, "SLURM_STEP_NUM_TASKS" if "SLURM_STEP_NUM_TASKS" in environ else "SLURM_NTASKS", 1
@@ -63,6 +67,12 @@ def apply_slurm_environment(environ: MutableMapping[str, str] = os.environ) -> S
     are kept) so that the process group and every later reader see one run; the task, or None."""
     task = slurm_task(environ)
     if task is None:
+        if "WORLD_SIZE" not in environ and _number(environ, "SLURM_NTASKS", 1) > 1:
+            log.warning(  # the batch script's own process: SLURM_NTASKS is the job's
+                "SLURM_NTASKS=%s, but this process was not started by srun: training as one "
+                "process (start it with srun to train on the job's tasks)",
+                environ["SLURM_NTASKS"],
+            )
         return None
     environ["RANK"], environ["WORLD_SIZE"] = str(task.rank), str(task.world_size)
     environ["LOCAL_RANK"] = str(task.local_rank)
@@ -77,6 +87,15 @@ def apply_slurm_environment(environ: MutableMapping[str, str] = os.environ) -> S
         environ["MASTER_PORT"],
     )
     return task
+
+
+def _in_srun_step(environ: Mapping[str, str]) -> bool:
+    """Whether this process is a task of a step ``srun`` started: its SLURM_STEP_ID is a normal
+    step's. The batch script has none, or a reserved one (batch, extern, interactive), though
+    it sees the job's SLURM_NTASKS and SLURM_PROCID=0: taking those for a step of N tasks,
+    its one process would wait for N - 1 that never come."""
+    step = environ.get("SLURM_STEP_ID", environ.get("SLURM_STEPID", "")).strip()
+    return step.isdigit() and int(step) <= _MAX_NORMAL_STEP_ID
 
 
 def first_host(nodelist: str) -> str | None:
