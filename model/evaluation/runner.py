@@ -38,7 +38,7 @@ from model.evaluation.suite import SiteResult, SuiteConfig, evaluate_site
 from model.output_path import check_output_path
 from model.progress import Progress
 from model.prompts import PromptSet
-from model.provenance import file_sha256, software_versions
+from model.provenance import file_sha256, run_context, software_versions
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class EvaluationRequest:
     general_clip: GeneralClipConfig | None = None
     suite: SuiteConfig = field(default_factory=SuiteConfig)
     device: str = "cpu"
+    command: tuple[str, ...] | None = None  # the command line after python -m model, recorded
 
 
 @dataclass
@@ -177,6 +178,7 @@ def _config_record(request: EvaluationRequest, label_files: list[Path]) -> dict[
         "subgroups": {"variables": list(SUBGROUP_VARIABLES), "min_class": MIN_CLASS},
         "sha256": _input_hashes(request, label_files),
         "versions": software_versions(),
+        **run_context(request.command),  # command, code version, threads
     }
 
 

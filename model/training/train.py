@@ -51,6 +51,7 @@ class TrainOptions:
     num_workers: int | None = None
     grad_checkpointing: bool | None = None
     compile: bool | None = None
+    command: tuple[str, ...] | None = None  # the command line after python -m model (config.json)
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         num_workers=args.num_workers,
         grad_checkpointing=args.grad_checkpointing,
         compile=args.compile,
+        command=getattr(args, "argv", None),  # set by model.cli.main
     )
 
 
@@ -242,11 +244,9 @@ def stop_requests() -> Iterator[list[bool]]:
             log.warning("stop requested (signal %d); finishing the current step", signum)
 
     previous = {}
-    try:
+    with contextlib.suppress(ValueError):  # not the main thread: no signal handling
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, handler)
-    except ValueError:  # not the main thread: no signal handling
-        pass
     try:
         yield flag
     finally:
