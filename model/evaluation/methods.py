@@ -35,10 +35,12 @@ def site_line(site: dict[str, Any]) -> str:
     labels."""
     patients = site.get("n_patients")
     of_patients = f" of {counted(patients, 'patient')}" if patients is not None else ""
+    notes = site.get("not_held_out")
+    notes = notes if isinstance(notes, list) else []  # none recorded before 2026-12
     return (
         f"{counted(site.get('n_evaluated'), 'study')}{of_patients} evaluated "
         f"({site.get('selection')}) of {_count(site.get('n_total'))} in the dataset; "
-        f"{_count(site.get('n_labelled'))} with labels"
+        f"{_count(site.get('n_labelled'))} with labels" + "".join(f"; {note}" for note in notes)
     )
 
 

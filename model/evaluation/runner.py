@@ -21,6 +21,7 @@ from model.evaluation.baselines import (
     random_weights_notice,
 )
 from model.evaluation.encoders import Encoder, checkpoint_encoder, unique_names
+from model.evaluation.held_out import site_notes
 from model.evaluation.inputs import (
     SiteData,
     check_external_sites,
@@ -195,6 +196,18 @@ def _input_hashes(request: EvaluationRequest, label_files: list[Path]) -> dict[s
     return hashes
 
 
+def _flag_trained_studies(collected: _Collected) -> None:
+    """Note at each site the models that trained on some of its evaluated studies (or whose
+    training data could not be checked at an internal site of another dataset): the report
+    would otherwise give their figures as those of held-out studies."""
+    notes = site_notes(collected.encoders, collected.sites)
+    for site in collected.sites:
+        site.not_held_out = notes.get(site.name, [])
+        collected.problems += [f"site {site.name}: {note}" for note in site.not_held_out]
+        for note in site.not_held_out:
+            log.warning("site %s: %s", site.name, note)
+
+
 def _train_split_probes(
     encoder: Encoder, config: SuiteConfig, collected: _Collected
 ) -> SplitProbes | None:
@@ -225,6 +238,7 @@ def evaluate(request: EvaluationRequest) -> dict[str, Any]:
     collected = _Collected()
     _open_encoders(request, collected)
     _open_sites(request, site_labels, diagnosis_classes(prompts), collected)
+    _flag_trained_studies(collected)
     results: list[SiteResult] = []
     total = len(collected.encoders) * len(collected.sites)
     with Progress("evaluate", total=total, unit="model-site") as bar:
