@@ -9,6 +9,7 @@ figures were those of studies it learned from.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -98,3 +99,31 @@ def test_a_checkpoint_without_its_run_folder_is_unverified_on_another_dataset(
     assert notes["internal"][0].startswith(f"{UNVERIFIED} from alone/best")
     external = SimpleNamespace(**{**vars(site), "internal": False})
     assert site_notes([encoder], [external]) == {}  # another hospital's data: nothing to say
+
+
+def test_zeroshot_and_fewshot_metrics_over_trained_studies_say_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``zeroshot`` and ``fewshot --label`` score every split unless told: their metrics over
+    the dataset trained on then stand on its train and val studies, and said nothing of it."""
+    data, checkpoint = shared_tiny_checkpoint()
+    studies = pd.read_parquet(data / "studies.parquet")
+    examples = tmp_path / "examples.json"
+    test = list(studies.loc[studies["split"] == "test", "study_id"])
+    examples.write_text(json.dumps({"name": "x", "positive": test[:1], "negative": test[1:2]}))
+    base = ["--checkpoint", str(checkpoint), "--data", str(data)]
+    commands = {
+        "zeroshot": ["zeroshot", *base],
+        "fewshot": ["fewshot", *base, "--examples", str(examples), "--label", "lge"],
+    }
+    for name, argv in commands.items():
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            assert main([*argv, "--out", str(tmp_path / f"{name}.csv")]) == 0
+        said = [r.getMessage() for r in caplog.records if "trained on or was chosen" in r.message]
+        assert len(said) == 1 and f" {len(_trained(data))} of its" in said[0], name
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            out = ["--out", str(tmp_path / f"{name}-test.csv"), "--split", "test"]
+            main([*argv, *out])  # few test studies: fewshot may find no AUC to give
+        assert not any("trained on or was chosen" in r.getMessage() for r in caplog.records)

@@ -65,6 +65,31 @@ def trained_digests(checkpoint: Path, fingerprint: str, datasets: list[Any]) -> 
     return set(digests(dataset, dataset.ids("train") + dataset.ids("val"))) - {UNREADABLE}
 
 
+def warn_trained_among(
+    checkpoint: Path, fingerprint: str, dataset: Any, ids: list[str], what: str
+) -> int:
+    """Log a warning when some of ``ids`` (the studies of ``dataset`` that ``what``, a figure, is
+    computed over) are studies the checkpoint trained on or was chosen on: ``zeroshot`` and
+    ``fewshot --label`` without ``--split test`` score every split. Returns how many (0 when
+    it cannot tell: the dataset trained on is not found)."""
+    if dataset.matches_fingerprint(fingerprint):  # the dataset trained on: its own splits
+        split = dataset.studies.set_index("study_id")["split"].reindex(ids).astype(str)
+        seen = int(split.isin(["train", "val"]).sum())
+    else:
+        trained = trained_digests(checkpoint, fingerprint, [])
+        seen = 0 if trained is None else sum(d in trained for d in digests(dataset, ids))
+    if seen:
+        log.warning(
+            "%s: %d of its %d studies are ones the checkpoint trained on or was chosen on (the "
+            "train and val split of its dataset), so it is not a held-out figure; --split test "
+            "scores the held-out studies alone",
+            what,
+            seen,
+            len(ids),
+        )
+    return seen
+
+
 def site_notes(encoders: list[Any], sites: list[Any]) -> dict[str, list[str]]:
     """Per site name, a note for each checkpoint (``Encoder`` with ``checkpoint`` and
     ``trained_on``) that trained on some of the site's evaluated studies (``SiteData``), or
