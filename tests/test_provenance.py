@@ -19,6 +19,7 @@ from model.evaluation.methods import methods_lines
 from model.prompts import DEFAULT_PROMPTS
 from model.provenance import code_version, shown_path
 from model.training.checkpoint import read_checkpoint_meta
+from model.training.distributed import resolve_device
 from tests.tiny_dataset import make_tiny_dataset, shared_tiny_checkpoint, write_tiny_preset
 
 FAST = ["--episodes", "2", "--bootstrap", "10", "--shots", "1", "--folds", "2"]
@@ -155,7 +156,10 @@ def test_an_evaluation_records_its_command_code_and_threads(
     assert config["command"].startswith("python -m model evaluate --checkpoint ")
     assert f"--out {out}" in config["command"]
     assert config["code"] == code_version() and config["threads"]["torch"] == 1
-    assert f"Code: {code_version()}; threads: torch 1" in (out / "report.html").read_text()
+    device = str(resolve_device("auto"))  # evaluate's default
+    assert config["device"] == device
+    code = f"Code: {code_version()}; device: {device}; threads: torch 1"
+    assert code in (out / "report.html").read_text()
 
 
 def test_the_code_version_is_the_checkout_commit_else_the_package(

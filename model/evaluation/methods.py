@@ -235,9 +235,10 @@ def _code(config: dict[str, Any]) -> list[str]:
         return []
     threads = config.get("threads") or {}
     counts = ", ".join(f"{name} {value}" for name, value in threads.items()) or "not recorded"
+    device = f"; device: {config['device']}" if config.get("device") else ""
     return [
-        f"Code: {config['code']}; threads: {counts} (another thread count can change the last "
-        "digits of a figure; the command line is in summary.json)."
+        f"Code: {config['code']}{device}; threads: {counts} (another device or thread count can "
+        "change the last digits of a figure; the command line is in summary.json)."
     ]
 
 

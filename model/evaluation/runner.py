@@ -180,6 +180,7 @@ def _config_record(request: EvaluationRequest, label_files: list[Path]) -> dict[
         "sha256": _input_hashes(request, label_files),
         "versions": software_versions(),
         **run_context(request.command),  # command, code version, threads
+        "device": request.device,  # where the studies were embedded: a GPU's sums differ in bits
     }
 
 
