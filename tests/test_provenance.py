@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from model.cli import main
+from model.cli import main, parsed_command
 from model.data.dataset import CMRDataset
 from model.evaluation.methods import methods_lines
 from model.prompts import DEFAULT_PROMPTS
-from model.provenance import code_version, shown_path
+from model.provenance import code_version, run_context, shown_path
 from model.training.checkpoint import read_checkpoint_meta
 from model.training.distributed import resolve_device
 from tests.tiny_dataset import make_tiny_dataset, shared_tiny_checkpoint, write_tiny_preset
@@ -199,3 +199,12 @@ def test_a_shared_report_names_files_without_their_folders(evaluated: tuple[Path
 )
 def test_shown_path_keeps_the_last_two_names(path: str, shown: str) -> None:
     assert shown_path(path) == shown and shown_path(None) == ""
+
+
+def test_a_command_the_demo_runs_in_its_process_records_its_command_line() -> None:
+    """The demo runs train, embed, index and map through their parsers in its own process:
+    their records had no command line, as ``args.argv`` is set by ``model.cli.main`` alone."""
+    argv = ["--data", "d", "--out", "r", "--epochs", "2"]
+    command, args = parsed_command("model.training.train", argv)
+    assert args.argv == ("train", *argv) and args.epochs == 2 and command.__name__.endswith("train")
+    assert run_context(args.argv)["command"] == "python -m model train " + " ".join(argv)
