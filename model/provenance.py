@@ -118,6 +118,9 @@ def shown_path(path: str | Path | None) -> str:
     if path is None or str(path) == "":
         return ""
     names = [part for part in Path(path).parts if part != Path(path).anchor]
+    if Path(path).is_absolute() and names[:1] in (["home"], ["Users"]):
+        # a home folder's own name is never shown (/home/alice/labels.csv)
+        return "/".join(names[2:][-2:]) or "~"
     return "/".join(names[-2:]) or str(path)
 
 

@@ -195,7 +195,13 @@ def test_a_shared_report_names_files_without_their_folders(evaluated: tuple[Path
 
 @pytest.mark.parametrize(
     ("path", "shown"),
-    [("/home/alice/runs/best.pt", "runs/best.pt"), ("/x.csv", "x.csv"), ("a.csv", "a.csv")],
+    [
+        ("/home/alice/runs/best.pt", "runs/best.pt"),
+        ("/home/alice/labels.csv", "labels.csv"),
+        ("/Users/alice/x.csv", "x.csv"),
+        ("/x.csv", "x.csv"),
+        ("a.csv", "a.csv"),
+    ],
 )
 def test_shown_path_keeps_the_last_two_names(path: str, shown: str) -> None:
     assert shown_path(path) == shown and shown_path(None) == ""
