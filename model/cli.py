@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -173,6 +174,19 @@ def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, Command 
                 example = f"example:\n  {command.example}"
                 sub_parser.epilog = "\n\n".join(filter(None, (sub_parser.epilog, example)))
     return parser, chosen
+
+
+def parsed_command(module: str, argv: Sequence[str]) -> tuple[Any, argparse.Namespace]:
+    """A command's module and ``argv`` read by its own parser, for a caller that runs it in its
+    own process (the demo); ``args.argv`` is the command line it stands for, as ``main`` sets
+    it, so a run's config.json records ``python -m model NAME ...`` however it was started."""
+    command = importlib.import_module(module)
+    name = next((c.name for c in COMMANDS if c.module == module), module.rsplit(".", 1)[-1])
+    parser = argparse.ArgumentParser(prog=f"python -m model {name}")
+    command.add_arguments(parser)
+    args = parser.parse_args(argv)
+    args.argv = (name, *argv)
+    return command, args
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import logging
 from collections.abc import Callable
@@ -115,10 +114,10 @@ class DemoOptions:
 
 def run_command(module: str, argv: list[str]) -> int:
     """Run one ``python -m model`` command in this process, through its own argument parser."""
-    command = importlib.import_module(module)
-    parser = argparse.ArgumentParser(prog=f"python -m model {module.rsplit('.', 1)[-1]}")
-    command.add_arguments(parser)
-    return int(command.run(parser.parse_args(argv)) or 0)
+    from model.cli import parsed_command  # not at import: the pages import this module
+
+    command, args = parsed_command(module, argv)  # args.argv: the command line recorded
+    return int(command.run(args) or 0)
 
 
 def _intact_salt(path: Path) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from model import embedding_cache
 from model.embed import cache_path, cached_study_embeddings
 from model.errors import CheckpointError, DataError, UserError
 from model.output_path import check_output_path
+from model.provenance import run_context
 from model.schema import DatasetPaths
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     inside = args.out.parent.resolve() == DatasetPaths(Path(ds.root)).embeddings.resolve()
     if inside:
         _check_cache_name(args, cache_path(ds, embeddings.provenance["checkpoint_fingerprint"]))
+    context = run_context(getattr(args, "argv", None))  # the command line, code, threads
+    embeddings = dataclasses.replace(embeddings, provenance={**embeddings.provenance, **context})
     with embedding_cache.writing(args.out.parent) if inside else contextlib.nullcontext():
         embeddings.save(args.out)  # (the dashboard's embed job writes the cache file itself)
     log.info(

@@ -21,6 +21,7 @@ import pandas as pd
 
 from model.atomic import atomic_write_with
 from model.errors import DataError, UserError
+from model.evaluation.held_out import warn_trained_among
 from model.example_set import ExampleSet
 from model.few_shot import (
     METHODS,
@@ -168,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
     log.info("wrote %s scores of %d studies to %s", args.method, len(table), args.out)
     if truth is not None:
         write_evaluation(scores, truth, studies["patient_key"], args, examples)
+        where, known = f"the AUC in {metrics_path(args.out)}", list(truth.dropna().index)
+        warn_trained_among(args.checkpoint, loaded[1].data_fingerprint, ds, known, where)
     elif metrics_path(args.out).is_file():  # an earlier run's, no longer beside its scores
         metrics_path(args.out).unlink()
         log.info("removed %s, written by an earlier run with --label", metrics_path(args.out))

@@ -20,6 +20,7 @@ import pandas as pd
 
 from model.atomic import atomic_write_with
 from model.errors import DataError, UserError
+from model.evaluation.held_out import warn_trained_among
 from model.input_checks import check_inputs
 from model.labels import did_you_mean, label_file, labels_by_study, unlabelled
 from model.output_path import check_not_an_input, check_output_path
@@ -201,6 +202,8 @@ def run(args: argparse.Namespace) -> int:
         )
         log_undefined_aucs(metrics)
         log.info("wrote %s", metrics_path(args.out))
+        where = f"the metrics in {metrics_path(args.out)}"
+        warn_trained_among(args.checkpoint, meta.data_fingerprint, ds, ids, where)
     elif metrics_path(args.out).is_file():  # an earlier run's, no longer beside its scores
         metrics_path(args.out).unlink()
         log.info("removed %s, written by an earlier run with labels", metrics_path(args.out))

@@ -18,6 +18,7 @@ from model.cli import main
 from model.data.dataset import CMRDataset
 from model.embed import StudyEmbeddings, cache_path, cached_study_embeddings, embed_studies
 from model.evaluation.encoders import checkpoint_encoder
+from model.provenance import code_version
 from model.training.checkpoint import load_checkpoint, read_checkpoint_meta
 from model.training.train import TrainOptions, train
 from tests.tiny_dataset import TINY_PRESET, shared_tiny_checkpoint, write_tiny_preset
@@ -73,6 +74,9 @@ def test_the_embed_command_records_checkpoint_dataset_and_software(
     assert provenance["checkpoint_fingerprint"] == read_checkpoint_meta(checkpoint).fingerprint
     assert provenance["data_fingerprint"] == CMRDataset.open(data).fingerprint()
     assert provenance["versions"]["torch"] == metadata.version("torch")
+    command = ["python", "-m", "model", "embed", "--checkpoint", str(checkpoint), "--data"]
+    assert provenance["command"] == " ".join([*command, str(data), "--out", str(out)])
+    assert provenance["code"] == code_version() and provenance["threads"]["torch"] == 1
     train_config = TINY_PRESET["train"]
     assert (provenance["frames"], provenance["image_size"]) == (
         train_config["frames"],

@@ -7,17 +7,20 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import subprocess
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-from model.cli import main
+from model.cli import main, parsed_command
 from model.data.dataset import CMRDataset
 from model.evaluation.methods import methods_lines
 from model.prompts import DEFAULT_PROMPTS
+from model.provenance import code_version, run_context, shown_path
 from model.training.checkpoint import read_checkpoint_meta
-from tests.tiny_dataset import shared_tiny_checkpoint
+from model.training.distributed import resolve_device
+from tests.tiny_dataset import make_tiny_dataset, shared_tiny_checkpoint, write_tiny_preset
 
 FAST = ["--episodes", "2", "--bootstrap", "10", "--shots", "1", "--folds", "2"]
 
@@ -113,6 +116,101 @@ def test_the_same_evaluation_twice_writes_the_same_figures(
 ) -> None:
     first_out, first = evaluated
     second = _evaluate(tmp_path / "again")
-    assert {**first, "created": ""} == {**second, "created": ""}
+    assert first["config"]["command"] != second["config"]["command"]  # each names its --out
+
+    def same(summary: dict) -> dict:
+        return {**summary, "created": "", "config": {**summary["config"], "command": ""}}
+
+    assert same(first) == same(second)
     for name in first["files"]["csv"]:
         assert (first_out / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
+
+
+def _head() -> str | None:
+    done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def test_a_training_run_records_how_to_run_it_again(tmp_path: Path) -> None:
+    """config.json held the preset and versions but not the command line, the code's version,
+    the threads (which change a float sum's last bits) or when it ran."""
+    data = make_tiny_dataset(tmp_path / "data", n=12, seed=4)
+    preset = write_tiny_preset(tmp_path / "tiny.json")
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(data), "--out", str(out), "--preset", str(preset)]
+    assert main([*argv, "--max-steps", "1", "--device", "cpu", "--seed", "7"]) == 0
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["command"] == " ".join(["python", "-m", "model", *argv]) + (
+        " --max-steps 1 --device cpu --seed 7"
+    )
+    assert config["code"] == code_version()
+    assert config["threads"]["torch"] == 1
+    assert config["started"].endswith("Z") and config["preset"]["train"]["seed"] == 7
+
+
+def test_an_evaluation_records_its_command_code_and_threads(
+    evaluated: tuple[Path, dict],
+) -> None:
+    out, summary = evaluated
+    config = summary["config"]
+    assert config["command"].startswith("python -m model evaluate --checkpoint ")
+    assert f"--out {out}" in config["command"]
+    assert config["code"] == code_version() and config["threads"]["torch"] == 1
+    device = str(resolve_device("auto"))  # evaluate's default
+    assert config["device"] == device
+    code = f"Code: {code_version()}; device: {device}; threads: torch 1"
+    assert code in (out / "report.html").read_text()
+
+
+def test_the_code_version_is_the_checkout_commit_else_the_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    head = _head()
+    if head is not None:  # a git checkout (a copy without .git has no commit to name)
+        assert code_version().startswith(f"git {head}")
+    monkeypatch.setattr("model.provenance._git", lambda *args: None)
+    code_version.cache_clear()
+    try:
+        expected = f"cmr-clip-studio {metadata.version('cmr-clip-studio')}"
+    except metadata.PackageNotFoundError:
+        expected = "unknown"
+    try:
+        assert code_version() == expected
+    finally:
+        code_version.cache_clear()
+
+
+def test_a_shared_report_names_files_without_their_folders(evaluated: tuple[Path, dict]) -> None:
+    """report.html's methods gave every input's absolute path (/home/alice/...): a user's name
+    in a report written to be shared; summary.json beside it keeps the full paths."""
+    out, summary = evaluated
+    data, checkpoint = shared_tiny_checkpoint()
+    html = (out / "report.html").read_text(encoding="utf-8")
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    for path in (data, checkpoint, data / "labels.csv", DEFAULT_PROMPTS):
+        assert str(path) not in html and str(path) not in markdown
+    assert f"Model: {shown_path(checkpoint)};" in html
+    assert summary["config"]["checkpoint"] == str(checkpoint)
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        ("/home/alice/runs/best.pt", "runs/best.pt"),
+        ("/home/alice/labels.csv", "labels.csv"),
+        ("/Users/alice/x.csv", "x.csv"),
+        ("/x.csv", "x.csv"),
+        ("a.csv", "a.csv"),
+    ],
+)
+def test_shown_path_keeps_the_last_two_names(path: str, shown: str) -> None:
+    assert shown_path(path) == shown and shown_path(None) == ""
+
+
+def test_a_command_the_demo_runs_in_its_process_records_its_command_line() -> None:
+    """The demo runs train, embed, index and map through their parsers in its own process:
+    their records had no command line, as ``args.argv`` is set by ``model.cli.main`` alone."""
+    argv = ["--data", "d", "--out", "r", "--epochs", "2"]
+    command, args = parsed_command("model.training.train", argv)
+    assert args.argv == ("train", *argv) and args.epochs == 2 and command.__name__.endswith("train")
+    assert run_context(args.argv)["command"] == "python -m model train " + " ".join(argv)

@@ -165,6 +165,7 @@ def request_from_args(args: argparse.Namespace) -> EvaluationRequest:
         general_clip=general_clip,
         suite=suite,
         device=str(resolve_device(args.device)),
+        command=getattr(args, "argv", None),  # set by model.cli.main
     )
 
 

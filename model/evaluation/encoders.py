@@ -38,6 +38,7 @@ class Encoder:
     description: str = ""
     weights: str = ""  # a checkpoint's weights fingerprint: the same weights under two names
     trained_on: str = ""  # the fingerprint of the dataset a checkpoint trained on
+    checkpoint: Path | None = None  # a checkpoint's file: its run folder names that dataset
 
 
 def memoised(encode: TextEncoder) -> TextEncoder:
@@ -100,6 +101,7 @@ def checkpoint_encoder(path: str | Path, device: str = "cpu") -> Encoder:
         description=f"{video.get('kind', '?')} video tower, epoch {meta.epoch}, {meta.fingerprint}",
         weights=meta.fingerprint,
         trained_on=meta.data_fingerprint,
+        checkpoint=path,
     )
 
 

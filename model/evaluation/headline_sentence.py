@@ -23,6 +23,7 @@ import pandas as pd
 from model.evaluation.headline import FIGURES, headline_text, shared_labels
 from model.evaluation.headline import PROBE_FINDINGS as PROBE_FIGURE
 from model.evaluation.headline import ZERO_SHOT_FINDINGS as LEAD_FIGURE
+from model.evaluation.held_out import NOT_HELD_OUT, UNVERIFIED
 from model.wording import counted
 
 CI = "95% CI "  # the sentence names each interval
@@ -54,6 +55,11 @@ def site_words(site: dict[str, Any]) -> str:
     selection = site.get("selection")
     if isinstance(selection, str) and selection and selection != "all studies":
         words.append(selection)
+    notes = site.get("not_held_out")  # held_out.site_notes; none recorded before 2026-12
+    notes = [str(note) for note in notes] if isinstance(notes, list) else []
+    if notes:
+        leaked = any(note.startswith(NOT_HELD_OUT) for note in notes)
+        words.append(NOT_HELD_OUT if leaked else UNVERIFIED)
     return f"{name} ({', '.join(words)})" if words else name
 
 

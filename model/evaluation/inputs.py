@@ -106,6 +106,7 @@ class SiteData:
     n_labelled: int
     problems: list[str] = field(default_factory=list)
     diagnoses: tuple[str, ...] = DIAGNOSES
+    not_held_out: list[str] = field(default_factory=list)  # model.evaluation.held_out.site_notes
 
     @property
     def ids(self) -> list[str]:

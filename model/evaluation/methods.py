@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from model.provenance import shown_path
 from model.wording import counted
 
 # metrics.CALIBRATION_BINS, not imported: metrics needs scipy, which the dashboard never loads
@@ -34,10 +35,12 @@ def site_line(site: dict[str, Any]) -> str:
     labels."""
     patients = site.get("n_patients")
     of_patients = f" of {counted(patients, 'patient')}" if patients is not None else ""
+    notes = site.get("not_held_out")
+    notes = notes if isinstance(notes, list) else []  # none recorded before 2026-12
     return (
         f"{counted(site.get('n_evaluated'), 'study')}{of_patients} evaluated "
         f"({site.get('selection')}) of {_count(site.get('n_total'))} in the dataset; "
-        f"{_count(site.get('n_labelled'))} with labels"
+        f"{_count(site.get('n_labelled'))} with labels" + "".join(f"; {note}" for note in notes)
     )
 
 
@@ -220,9 +223,28 @@ def _subgroups(suite: dict[str, Any], config: dict[str, Any]) -> list[str]:
     ]
 
 
+def _paths(values: Any) -> str:
+    """Files as a shareable report names them (``shown_path``: no user's folder names)."""
+    paths = values if isinstance(values, list | tuple) else [values] if values else []
+    return _joined([shown_path(path) for path in paths])
+
+
+def _code(config: dict[str, Any]) -> list[str]:
+    """The code version and threads sentence; none for a run before they were recorded."""
+    if not config.get("code"):
+        return []
+    threads = config.get("threads") or {}
+    counts = ", ".join(f"{name} {value}" for name, value in threads.items()) or "not recorded"
+    device = f"; device: {config['device']}" if config.get("device") else ""
+    return [
+        f"Code: {config['code']}{device}; threads: {counts} (another device or thread count can "
+        "change the last digits of a figure; the command line is in summary.json)."
+    ]
+
+
 def _provenance(config: dict[str, Any]) -> list[str]:
     """The software and input-file sentences; none for a run before they were recorded."""
-    lines = []
+    lines = _code(config)
     versions = config.get("versions")
     if isinstance(versions, dict) and versions:
         lines.append("Software: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".")
@@ -244,19 +266,22 @@ def methods_lines(config: dict[str, Any]) -> list[str]:
     if not isinstance(suite, dict) or "labels" not in config:
         return []
     external = config.get("external") or []
-    baselines = [*(config.get("compare") or [])]
+    baselines = [shown_path(path) for path in config.get("compare") or []]
     general = config.get("general_clip")
     if isinstance(general, dict):
-        weights = general.get("weights") or "random weights: chance, not a pretrained CLIP"
+        weights = (
+            shown_path(general.get("weights")) or "random weights: chance, not a pretrained CLIP"
+        )
         baselines.append(f"general CLIP {general.get('model')} ({weights})")
     return [
-        f"Model: {config.get('checkpoint')}; baselines in the same tables: {_joined(baselines)}.",
-        f"Internal site: the test split of {config.get('data')} (no train or val study is "
-        f"evaluated); external sites (all studies): {_joined(external)}.",
-        f"Labels: {_joined(config.get('labels'))}. Each label is evaluated on the studies where "
+        f"Model: {_paths(config.get('checkpoint'))}; baselines in the same tables: "
+        f"{_joined(baselines)}.",
+        f"Internal site: the test split of {_paths(config.get('data'))} (no train or val study "
+        f"is evaluated); external sites (all studies): {_paths(external)}.",
+        f"Labels: {_paths(config.get('labels'))}. Each label is evaluated on the studies where "
         "it is known; blank values are excluded and counted (counts table, n_unknown). A "
         "diagnosis is known when exactly one diagnosis column holds 1.",
-        f"Prompt set: {config.get('prompts')}.",
+        f"Prompt set: {_paths(config.get('prompts'))}.",
         "Zero-shot findings: p = sigmoid(scale · (cos(study, mean positive prompt) − "
         "cos(study, mean negative prompt))); accuracy, F1, sensitivity and specificity at "
         "p ≥ 0.5. Zero-shot diagnosis: arg-max of the softmax over the class prompts. A "

@@ -170,6 +170,7 @@ def site_record(site: SiteData) -> dict[str, Any]:
         "n_patients": int(site.studies["patient_key"].nunique()),
         "n_labelled": site.n_labelled,
         "fingerprint": site.dataset.fingerprint(),
+        "not_held_out": site.not_held_out,  # models that trained on some of these studies
     }
 
 

@@ -21,6 +21,7 @@ from model.evaluation.baselines import (
     random_weights_notice,
 )
 from model.evaluation.encoders import Encoder, checkpoint_encoder, unique_names
+from model.evaluation.held_out import site_notes
 from model.evaluation.inputs import (
     SiteData,
     check_external_sites,
@@ -38,7 +39,7 @@ from model.evaluation.suite import SiteResult, SuiteConfig, evaluate_site
 from model.output_path import check_output_path
 from model.progress import Progress
 from model.prompts import PromptSet
-from model.provenance import file_sha256, software_versions
+from model.provenance import file_sha256, run_context, software_versions
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class EvaluationRequest:
     general_clip: GeneralClipConfig | None = None
     suite: SuiteConfig = field(default_factory=SuiteConfig)
     device: str = "cpu"
+    command: tuple[str, ...] | None = None  # the command line after python -m model, recorded
 
 
 @dataclass
@@ -177,6 +179,8 @@ def _config_record(request: EvaluationRequest, label_files: list[Path]) -> dict[
         "subgroups": {"variables": list(SUBGROUP_VARIABLES), "min_class": MIN_CLASS},
         "sha256": _input_hashes(request, label_files),
         "versions": software_versions(),
+        **run_context(request.command),  # command, code version, threads
+        "device": request.device,  # where the studies were embedded: a GPU's sums differ in bits
     }
 
 
@@ -191,6 +195,18 @@ def _input_hashes(request: EvaluationRequest, label_files: list[Path]) -> dict[s
     if general is not None and general.weights is not None:
         hashes["general_clip_weights"] = file_sha256(general.weights)
     return hashes
+
+
+def _flag_trained_studies(collected: _Collected) -> None:
+    """Note at each site the models that trained on some of its evaluated studies (or whose
+    training data could not be checked at an internal site of another dataset): the report
+    would otherwise give their figures as those of held-out studies."""
+    notes = site_notes(collected.encoders, collected.sites)
+    for site in collected.sites:
+        site.not_held_out = notes.get(site.name, [])
+        collected.problems += [f"site {site.name}: {note}" for note in site.not_held_out]
+        for note in site.not_held_out:
+            log.warning("site %s: %s", site.name, note)
 
 
 def _train_split_probes(
@@ -223,6 +239,7 @@ def evaluate(request: EvaluationRequest) -> dict[str, Any]:
     collected = _Collected()
     _open_encoders(request, collected)
     _open_sites(request, site_labels, diagnosis_classes(prompts), collected)
+    _flag_trained_studies(collected)
     results: list[SiteResult] = []
     total = len(collected.encoders) * len(collected.sites)
     with Progress("evaluate", total=total, unit="model-site") as bar:

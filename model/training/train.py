@@ -49,6 +49,7 @@ class TrainOptions:
     num_workers: int | None = None
     grad_checkpointing: bool | None = None
     compile: bool | None = None
+    command: tuple[str, ...] | None = None  # the command line after python -m model (config.json)
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         num_workers=args.num_workers,
         grad_checkpointing=args.grad_checkpointing,
         compile=args.compile,
+        command=getattr(args, "argv", None),  # set by model.cli.main
     )
 
 

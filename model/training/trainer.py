@@ -21,7 +21,7 @@ from model.nn.config import Preset
 from model.nn.loss import ClipLoss
 from model.nn.presets import preset_to_dict
 from model.progress import Progress
-from model.provenance import software_versions
+from model.provenance import run_context, software_versions, utc_now
 from model.relocate import recorded_path
 from model.training import checkpoint as ckpt
 from model.training.budget import EpochBudget
@@ -156,6 +156,8 @@ class Trainer:
             "val_labels": recorded_path(self.options.val_labels),
             "selection": self.val_set.selection,
             "versions": software_versions(),
+            **run_context(self.options.command),  # command, code version, threads
+            "started": utc_now(),  # this process's start; status.json's "updated" its end
         }
         self.folder.write_config(config)
         log_run_start(config, self.step, self.folder.root)
