@@ -174,6 +174,15 @@ def tidy(folder: Path, data_fingerprint: str | None = None) -> int:
     return freed
 
 
+def planned(folder: Path, data_fingerprint: str | None = None) -> list[tuple[Path, str]]:
+    """What ``tidy(folder, data_fingerprint)`` would remove now, each file with the reason, and
+    remove nothing: the dry run of ``python -m model storage --clean-caches``."""
+    if not folder.is_dir():
+        return []
+    doomed = _doomed(folder, data_fingerprint)
+    return [(path, why) for why, paths in doomed.items() for path in paths]
+
+
 def _doomed(folder: Path, data_fingerprint: str | None) -> dict[str, list[Path]]:
     """The files ``tidy`` removes from ``folder``, by the reason it removes them; the folder is
     listed once (a shared data root's file server answers each listing over the network)."""
