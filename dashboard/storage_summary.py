@@ -1,8 +1,8 @@
 """Home's one line on what the data root takes on disk (``model.storage.survey``), for the admin
 of a dashboard that has run for months.
 
-Counting walks every file of the root: about a second per 100,000 files on a 2-core machine (a
-demo root holds 134,000, most of them its generated DICOM), too slow for every Home visit. So
+Counting walks every file of the root: 1.6 s for a demo root's 137,000 files (most of them its
+generated DICOM) on a shared 2-core machine (bench/RESULTS.md), too slow for every Home visit. So
 the count runs in a background thread at most once per ``REFRESH_S`` per root, and the page
 shows the last one finished (nothing until the first has). One figure per root is kept: the
 server's memory does not grow with visits.
