@@ -7,7 +7,7 @@
 Copies a built demo root (``python -m model demo``) to ``--root`` (which must not exist), then
 adds what months of use leave: per dataset ``--stale-caches`` embedding caches of an earlier
 version of the dataset (each a copy of the demo's cache, with a map and a use mark) and
-``--current-caches`` of the present one (other checkpoints' caches, all kept); ``--jobs`` ended
+``--current-caches`` of the present one (the demo checkpoint's, and deleted runs'); ``--jobs`` ended
 job records over six kinds (a train job's log 400 kB, the others' 20 kB), started over 180
 days; 50 checkpoint temporaries of 1 MB left three days ago by killed writes. Then times
 ``survey`` (the listing), ``JobManager.list`` (what a Train page rerun reads), the dry run and
@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from dashboard.jobs import JobManager  # noqa: E402
+from model.checkpoint_meta import checkpoint_facts, read_sidecar  # noqa: E402
 from model.data.dataset import CMRDataset  # noqa: E402
 from model.storage import clean_caches, human_size, survey  # noqa: E402
 
@@ -42,8 +43,11 @@ def build(demo: Path, root: Path, jobs: int, stale: int, current: int) -> None:
     """The demo's copy with months of caches, job records and leftover writes added."""
     shutil.copytree(demo, root, symlinks=True)
     found = survey(root)
+    copied = next(p for p in found.checkpoints if p.name == "best.pt")
+    # the source's sidecar vouches for the source only; the copy is read (once) otherwise
+    owner = read_sidecar(demo / copied.relative_to(root)) or checkpoint_facts(copied)
     for dataset in found.datasets:
-        _caches(dataset, stale, current)
+        _caches(dataset, stale, current, owner.meta.fingerprint)
     now = time.time()
     for i in range(jobs):
         kind = KINDS[i % len(KINDS)]
@@ -62,13 +66,16 @@ def build(demo: Path, root: Path, jobs: int, stale: int, current: int) -> None:
         os.utime(temporary, (now - 3 * DAY, now - 3 * DAY))
 
 
-def _caches(dataset: Path, stale: int, current: int) -> None:
+def _caches(dataset: Path, stale: int, current: int, owner: str) -> None:
+    """``stale`` caches of an earlier dataset version, ``current`` of the present one: the
+    first of those of the demo's checkpoint, the others of deleted runs' checkpoints."""
     caches = dataset / "embeddings"
     source = next(p for p in caches.iterdir() if p.suffix == ".npz" and ".map-" not in p.name)
     fingerprint = CMRDataset.open(dataset).fingerprint()
     for count, data in ((stale, secrets.token_hex(8)), (current, fingerprint)):
-        for _ in range(count):
-            name = f"{secrets.token_hex(8)}-{data}"
+        for i in range(count):
+            checkpoint = owner if data == fingerprint and i == 0 else secrets.token_hex(8)
+            name = f"{checkpoint}-{data}"
             shutil.copyfile(source, caches / f"{name}.npz")
             (caches / f"{name}.map-{secrets.token_hex(8)}.npz").write_bytes(os.urandom(30_000))
             (caches / f".{name}.npz.used").write_bytes(b"\n")

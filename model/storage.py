@@ -16,6 +16,10 @@ is made again on its next use:
   written is removed); a dataset an ingest is writing is left alone, and said so;
 - temporaries of atomic writes (``.<name>.<random>.tmp``) and partial upload copies
   (``*.part``) untouched for more than a day: their writer was killed (a write takes seconds);
+- embedding caches of a checkpoint no longer under the data root (a deleted run's: no checkpoint
+  there has its fingerprint); a checkpoint elsewhere that still reads them embeds again. All are
+  kept when one checkpoint under the root cannot be read (its fingerprint is unknown); reading
+  one without a sidecar writes its sidecar, as any first read does, also in a dry run;
 - ended job records beyond the newest of their kind.
 
 Sizes are the blocks a file takes on disk (a sparse index file counts what it uses).
@@ -77,6 +81,7 @@ class Survey:
     root: Path
     usage: dict[str, Usage] = field(default_factory=lambda: {kind: Usage() for kind in KINDS})
     datasets: list[Path] = field(default_factory=list)
+    checkpoints: list[Path] = field(default_factory=list)
     temporaries: list[tuple[Path, float, int]] = field(default_factory=list)
 
     @property
@@ -130,6 +135,8 @@ def survey(root: Path) -> Survey:
             usage = found.usage[here or "other"]
             usage.files += 1
             usage.bytes += stat.st_blocks * 512
+            if entry.name.endswith(".pt"):
+                found.checkpoints.append(Path(entry.path))
             if _is_leftover_name(entry.name, folder) and here != "case indexes":
                 found.temporaries.append((Path(entry.path), stat.st_mtime, stat.st_blocks * 512))
     found.datasets.sort()
@@ -169,8 +176,9 @@ def clean_caches(root: Path, apply: bool = False, now: float | None = None) -> C
     """What of ``root`` can go (see the module's docstring); removed only when ``apply``."""
     found = survey(root)
     cleaning = Cleaning(applied=apply)
+    owners = checkpoint_fingerprints(found.checkpoints, cleaning.skipped)
     for dataset in found.datasets:
-        _embedding_caches(dataset, apply, cleaning)
+        _embedding_caches(dataset, owners, apply, cleaning)
     cutoff = (time.time() if now is None else now) - STALE_TEMPORARY_S
     old = [(path, size) for path, mtime, size in found.temporaries if mtime < cutoff]
     caches = {dataset / "embeddings" for dataset in found.datasets}
@@ -189,9 +197,31 @@ def clean_caches(root: Path, apply: bool = False, now: float | None = None) -> C
     return cleaning
 
 
-def _embedding_caches(dataset: Path, apply: bool, cleaning: Cleaning) -> None:
-    """Add to ``cleaning`` what tidying ``dataset``'s caches with its present fingerprint
-    removes, and remove it when ``apply``, all under its ingest lock."""
+def checkpoint_fingerprints(checkpoints: list[Path], skipped: list[str]) -> set[str] | None:
+    """The fingerprints of ``checkpoints`` (from their sidecars, else read once with torch);
+    None, with a line in ``skipped``, when one cannot be read: its caches cannot be told
+    apart, so none is removed for its checkpoint being gone."""
+    from model.checkpoint_meta import checkpoint_facts, read_sidecar
+
+    found = set()
+    for checkpoint in checkpoints:
+        try:
+            facts = read_sidecar(checkpoint) or checkpoint_facts(checkpoint)
+        except (UserError, OSError, ValueError) as err:
+            skipped.append(
+                f"caches of checkpoints no longer under the data root: kept, as {checkpoint} "
+                f"cannot be read ({_reason(err)})"
+            )
+            return None
+        found.add(facts.meta.fingerprint)
+    return found
+
+
+def _embedding_caches(
+    dataset: Path, owners: set[str] | None, apply: bool, cleaning: Cleaning
+) -> None:
+    """Add to ``cleaning`` what tidying ``dataset``'s caches with its present fingerprint and
+    the checkpoints' (``owners``) removes, and remove it when ``apply``, under its ingest lock."""
     from model.data.store import LOCK_FILE
 
     caches = dataset / "embeddings"
@@ -207,12 +237,12 @@ def _embedding_caches(dataset: Path, apply: bool, cleaning: Cleaning) -> None:
         return
     try:
         fingerprint = _fingerprint(dataset)
-        planned = embedding_cache.planned(caches, fingerprint)
+        planned = embedding_cache.planned(caches, fingerprint, owners)
         cleaning.removals.extend(
             Removal(path, _blocks(path), f"embedding caches: {why}") for path, why in planned
         )
         if apply and planned:
-            cleaning.freed += embedding_cache.tidy(caches, fingerprint)
+            cleaning.freed += embedding_cache.tidy(caches, fingerprint, owners)
     except (UserError, OSError) as err:  # DataError too
         cleaning.skipped.append(f"{caches}: left as it is ({_reason(err)})")
     finally:

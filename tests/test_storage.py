@@ -178,3 +178,34 @@ def test_sizes_read_in_decimal_units() -> None:
     assert human_size(512) == "512 B"
     assert human_size(1_250_000) == "1.2 MB"
     assert human_size(3.4e12) == "3.4 TB"
+
+
+def _vouched_checkpoint(path: Path, fingerprint: str) -> None:
+    """A checkpoint file whose sidecar records ``fingerprint`` (as training writes one)."""
+    from model.checkpoint_meta import CheckpointFacts, CheckpointMeta, file_stamp, write_sidecar
+
+    path.write_bytes(b"weights")
+    meta = CheckpointMeta(path, {}, fingerprint, "", 1, 1)
+    write_sidecar(path, CheckpointFacts(meta, None), file_stamp(path))
+
+
+def test_caches_of_a_checkpoint_no_longer_under_the_root_go(root: Path) -> None:
+    dataset = root / "ds" / "internal"
+    current = CMRDataset.open(dataset).fingerprint()
+    deleted_run = "99ff99ff99ff99ff"
+    caches = dataset / "embeddings"
+    np.savez(caches / f"{deleted_run}-{current}.npz", ids=np.array(["a"]), vectors=np.zeros((1, 4)))
+    (caches / f"{deleted_run}.texts.npz").write_bytes(b"t")
+    run = root / "runs" / "mine"
+    _vouched_checkpoint(run / "best.pt", CHECKPOINT)
+    (run / "last.pt").write_bytes(b"not a checkpoint")  # unreadable: nothing is told apart
+    cleaning = clean_caches(root, apply=True)
+    assert (caches / f"{deleted_run}-{current}.npz").is_file()
+    assert any("cannot be read" in note for note in cleaning.skipped)
+    (run / "last.pt").unlink()
+    cleaning = clean_caches(root, apply=True)
+    left = {p.name for p in caches.iterdir()}
+    assert f"{CHECKPOINT}-{current}.npz" in left  # its checkpoint is there
+    assert not any(deleted_run in name for name in left)  # the cache and its prompt vectors
+    whys = {r.why for r in cleaning.removals}
+    assert "embedding caches: of a checkpoint no longer under the data root" in whys
