@@ -15,6 +15,8 @@ The command runs under a tiny runner (``python -m dashboard.job_runner JOBDIR --
 process-group leader, waits for the command and records its exit code, so a job's state is known
 from disk alone: it survives a dashboard restart or a browser refresh. Cancelling kills the job's
 own process group (never processes found by name). Only one job of a kind runs at a time.
+Starting a job removes the records of ended jobs beyond the newest ``KEPT_JOBS`` of each kind
+(``model/job_records.py``), so the folder, and what each page rerun reads of it, stays bounded.
 
 A job records the account that started it (several people may run dashboards over one data
 root), so a refusal or a panel says whose it is; another account's job is refused a stop. It
@@ -51,6 +53,7 @@ from model.atomic import atomic_write_json
 from model.clock import utc_stamp
 from model.errors import UserError, storage_problem
 from model.file_lock import FileLock
+from model.job_records import prune_jobs
 from model.process_start import host_elsewhere, proc_start, this_host
 from model.progress import PROGRESS_ENV
 from model.relocate import written_elsewhere
@@ -105,7 +108,9 @@ class JobManager:
             self.check_idle(kind, own)
             if prepare is not None:
                 prepare()
-            return self._start(kind, command, title, outputs, env)
+            job = self._start(kind, command, title, outputs, env)
+            prune_jobs(self.jobs_dir)  # ended ones beyond the newest of each kind: bounded
+            return job
         finally:
             lock.release()
 

@@ -104,6 +104,12 @@ COMMANDS: tuple[Command, ...] = (
         f"python -m model map {_CKPT}",
     ),
     Command(
+        "storage",
+        "model.storage_cli",
+        "what the data root takes on disk; --clean-caches removes what is made again",
+        "python -m model storage --data-root data --clean-caches",
+    ),
+    Command(
         "demo",
         "model.demo",
         "build the demo end to end: generate, ingest, train, embed, index, map",

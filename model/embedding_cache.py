@@ -7,6 +7,8 @@ per checkpoint it embedded the dataset with: about 100 MB at 50,000 studies of 5
 - caches of a dataset fingerprint other than the dataset's current one: they can never be read
   again. Only ingest knows the current fingerprint for sure (it holds the ingest lock, so the
   dataset cannot change under it), so ingest removes these once it has changed the dataset;
+- when asked (``python -m model storage --clean-caches``), the caches of a checkpoint no longer
+  under the data root (a deleted run's: no checkpoint there has its fingerprint);
 - the least recently used caches beyond ``KEPT_CACHES`` (a cache is used when it is written or
   read; a read is recorded as a write to the cache's use mark, ``.<cache name>.used``, so the
   cache file's modification time, which the dashboard and the maps key on, stays unchanged);
@@ -38,7 +40,7 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -146,12 +148,15 @@ def text_store_file(folder: Path, fingerprint: str) -> Path | None:
     return path if _TEXT_STORE.match(path.name) else None
 
 
-def tidy(folder: Path, data_fingerprint: str | None = None) -> int:
+def tidy(
+    folder: Path, data_fingerprint: str | None = None, checkpoints: Collection[str] | None = None
+) -> int:
     """Remove from ``folder`` the caches of another dataset fingerprint than ``data_fingerprint``
-    (when given: only while the dataset cannot change), the least recently used beyond
-    ``KEPT_CACHES``, the maps and use marks of the caches removed (or gone) and writers'
-    temporaries; logs what it frees and returns the bytes freed. Does nothing while a writer is
-    busy or when the folder cannot be written."""
+    (when given: only while the dataset cannot change), those of a checkpoint fingerprint not in
+    ``checkpoints`` (when given: every checkpoint that may still read them), the least
+    recently used beyond ``KEPT_CACHES``, the maps and use marks of the caches removed (or gone)
+    and writers' temporaries; logs what it frees and returns the bytes freed. Does nothing while
+    a writer is busy or when the folder cannot be written."""
     if not folder.is_dir():
         return 0
     lock = FileLock(folder / WRITERS_LOCK, lambda holder: holder)
@@ -163,7 +168,7 @@ def tidy(folder: Path, data_fingerprint: str | None = None) -> int:
     try:
         removed = {
             why: [size for size in map(_remove, paths) if size is not None]
-            for why, paths in _doomed(folder, data_fingerprint).items()
+            for why, paths in _doomed(folder, data_fingerprint, checkpoints).items()
         }
     finally:
         lock.release()
@@ -174,17 +179,34 @@ def tidy(folder: Path, data_fingerprint: str | None = None) -> int:
     return freed
 
 
-def _doomed(folder: Path, data_fingerprint: str | None) -> dict[str, list[Path]]:
+def planned(
+    folder: Path, data_fingerprint: str | None = None, checkpoints: Collection[str] | None = None
+) -> list[tuple[Path, str]]:
+    """What ``tidy(folder, data_fingerprint, checkpoints)`` would remove now, each file with the
+    reason, and remove nothing: the dry run of ``python -m model storage --clean-caches``."""
+    if not folder.is_dir():
+        return []
+    doomed = _doomed(folder, data_fingerprint, checkpoints)
+    return [(path, why) for why, paths in doomed.items() for path in paths]
+
+
+def _doomed(
+    folder: Path, data_fingerprint: str | None, checkpoints: Collection[str] | None = None
+) -> dict[str, list[Path]]:
     """The files ``tidy`` removes from ``folder``, by the reason it removes them; the folder is
     listed once (a shared data root's file server answers each listing over the network)."""
     listed = sorted(folder.iterdir())
     caches = [p for p in listed if _CACHE_NAME.match(p.name)]
     stale = [p for p in caches if data_fingerprint and _data_fingerprint(p) != data_fingerprint]
-    current = sorted((p for p in caches if p not in stale), key=last_use, reverse=True)
+    owners = None if checkpoints is None else set(checkpoints)
+    unowned = [p for p in caches if owners is not None and _checkpoint_of(p) not in owners]
+    gone = set(stale) | set(unowned)
+    current = sorted((p for p in caches if p not in gone), key=last_use, reverse=True)
     kept = {p.name for p in current[:KEPT_CACHES]}
     orphans = [p for p in listed if _owner(p.name) not in ("", *kept)]
     return {
         "of an earlier version of the dataset": stale,
+        "of a checkpoint no longer under the data root": [p for p in unowned if p not in stale],
         f"least recently used beyond {KEPT_CACHES}": current[KEPT_CACHES:],
         "maps of removed caches": [p for p in orphans if _MAP_NAME.match(p.name)],
         "report sentences of removed caches": [p for p in orphans if _SENTENCES_NAME.match(p.name)],
@@ -206,6 +228,11 @@ def _owner(name: str) -> str:
     (recording its reads) is named after; "" for any other file."""
     match = _MAP_NAME.match(name) or _USE_MARK.match(name) or _SENTENCES_NAME.match(name)
     return f"{match.group(1)}.npz" if match else ""
+
+
+def _checkpoint_of(path: Path) -> str:
+    match = _CACHE_NAME.match(path.name)
+    return match.group(1) if match else ""
 
 
 def _data_fingerprint(path: Path) -> str:

@@ -17,6 +17,7 @@ from dashboard.evaluation_columns import (
     shown_columns,
     site_names,
 )
+from dashboard.evaluation_delete import delete_popover
 from dashboard.evaluation_tables import (
     HEADLINE_NOTE,
     MISSING,
@@ -171,6 +172,7 @@ def results_section() -> None:
     st.query_params[ADDRESS_KEY] = Path(folder).name
     outputs = studio.evaluation_outputs(Path(folder))
     downloads(outputs)
+    delete_popover(studio, Path(folder), Path(folder) in live, (FOLDER_KEY, ADDRESS_KEY))
     overview(outputs, running=Path(folder) in live)
     sites = site_names(outputs.summary)  # each site's tables and figures, internal first
     groups = grouped_tables(in_site_order(outputs.tables, sites))
@@ -206,8 +208,7 @@ def results_section() -> None:
 
 
 def downloads(outputs) -> None:
-    """The whole evaluation as a zip, and each report file: callables, so that the zip is built
-    and the files are read on a click, not on every rerun."""
+    """The evaluation as a zip and each report file, built and read on a click, not each rerun."""
     row = st.container(horizontal=True)  # one row: stacked, they pushed the headline down
     row.download_button(
         "Download everything (zip)",

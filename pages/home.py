@@ -15,6 +15,7 @@ from dashboard.overview import (
     studio_status,
     unwritable_root,
 )
+from dashboard.storage_summary import storage_line
 from dashboard.ui import job_panel, launch, page_guard, page_header
 
 studio = Studio()
@@ -57,6 +58,8 @@ with page_guard(studio):
         f"{markdown_text(f'`{relative(status.active_dataset, root)}`')} · **active checkpoint** "
         f"{markdown_text(f'`{relative(status.active_checkpoint, root)}`')}"
     )
+    if on_disk := storage_line(root):  # counted in the background, every 10 minutes at most
+        st.caption(on_disk)
     if unwritable := unwritable_root(root):  # read-only or full: what cannot be done here
         st.warning(markdown_text(unwritable), icon=":material/lock:")
 
