@@ -11,6 +11,8 @@ import contextlib
 import copy
 import importlib
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -218,6 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with logging_redirect_tqdm(), stop:  # SIGTERM (a job's Cancel) ends as Ctrl-C does
             return int(importlib.import_module(chosen.module).run(args) or 0)
     except UserError as err:
+        _keep_exit_status()
         log.error("%s", err)
         return err.exit_status
     except OSError as err:
@@ -231,3 +234,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         how = str(err) or "interrupted"
         log.error("%s; finished work is kept, rerun the same command to continue", how)
         return 130
+
+
+def _keep_exit_status() -> None:
+    """In one process of a multi-process run that ends with its own error: ignore the stop the
+    launcher sends once a peer ends, so that the status read is this refusal's, not "killed by
+    SIGTERM" (under load a process takes seconds to exit after its line, and its peer, ending
+    because it has gone, can end first). The launcher kills with SIGKILL after its grace time."""
+    world = os.environ.get("WORLD_SIZE", "1").strip()
+    if world.isdigit() and int(world) > 1:
+        for stop in (signal.SIGTERM, signal.SIGUSR1):
+            with contextlib.suppress(ValueError):  # not the main thread
+                signal.signal(stop, signal.SIG_IGN)

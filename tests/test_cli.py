@@ -347,3 +347,26 @@ def test_zeroshot_logs_a_single_sites_metrics_once() -> None:
         "internal",
     ]
     assert len(one) == 2  # the CSV keeps both rows
+
+
+@pytest.mark.parametrize(("world", "ignored"), [("2", True), ("1", False), ("", False)])
+def test_a_refusing_process_of_a_multi_process_run_keeps_its_status_through_the_launchers_stop(
+    world: str, ignored: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load a refusing process takes seconds to exit after its line, and the launcher,
+    seeing its peer end first, sent it SIGTERM: the run read "killed by SIGTERM", not the
+    refusal. Once it has refused it ignores that stop (alone, it keeps Ctrl-C and SIGTERM)."""
+    import signal
+
+    monkeypatch.setenv("WORLD_SIZE", world)
+    saved = {stop: signal.getsignal(stop) for stop in (signal.SIGTERM, signal.SIGUSR1)}
+    try:
+        missing = tmp_path / "missing.pt"
+        argv = ["embed", "--checkpoint", str(missing), "--data", str(tmp_path), "--out", "e.npz"]
+        assert main(argv) == 2
+        for stop, before in saved.items():
+            now = signal.getsignal(stop)
+            assert (now == signal.SIG_IGN) if ignored else (now == before), (stop, now)
+    finally:
+        for stop, before in saved.items():
+            signal.signal(stop, before)
