@@ -15,6 +15,13 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
+# Test modules import the tiny-dataset helpers both as ``tiny_dataset`` (this folder is on the
+# path) and as ``tests.tiny_dataset``: one module under both names, so that
+# ``shared_tiny_checkpoint()`` trains its checkpoint once per test process, not once per name.
+import tiny_dataset  # noqa: E402
+
+sys.modules.setdefault("tests.tiny_dataset", tiny_dataset)
+
 
 @pytest.fixture(autouse=True)
 def _streamlit_component_scan_once() -> None:
