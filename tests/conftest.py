@@ -1,7 +1,9 @@
 """Test-wide settings: everything offline, no telemetry, no GPU; and the page tests' data root
 (the tiny one, one per test module) with an ``app`` fixture opening a page over it."""
 
+import functools
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +14,25 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+# Test modules import the tiny-dataset helpers both as ``tiny_dataset`` (this folder is on the
+# path) and as ``tests.tiny_dataset``: one module under both names, so that
+# ``shared_tiny_checkpoint()`` trains its checkpoint once per test process, not once per name.
+import tiny_dataset  # noqa: E402
+
+sys.modules.setdefault("tests.tiny_dataset", tiny_dataset)
+
+
+@pytest.fixture(autouse=True)
+def _streamlit_component_scan_once() -> None:
+    """Each new ``AppTest`` scans every installed distribution's metadata for Streamlit
+    custom components (~0.15 s of CPU, most of opening a simple page); the app has none and the
+    installed packages do not change during a test session, so once Streamlit's scanner is
+    loaded its answer is kept for the session. Everything else about ``AppTest`` runs as before.
+    """
+    scanner = sys.modules.get("streamlit.components.v2.manifest_scanner")
+    if scanner is not None and not hasattr(scanner.scan_component_manifests, "cache_info"):
+        scanner.scan_component_manifests = functools.cache(scanner.scan_component_manifests)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
+from tiny_dataset import make_tiny_dataset, shared_tiny_checkpoint
 
 from model import labels as labels_module
 from model.cli import main
@@ -61,7 +61,7 @@ def test_a_wrong_labels_file_or_prompt_set_is_named_before_the_checkpoint_loads(
     too, before the checkpoint is loaded: the checkpoint here is a real one, never loaded."""
     import model.training.checkpoint as checkpoint_module
 
-    checkpoint = make_tiny_checkpoint(data, tmp_path / "run")
+    checkpoint = shared_tiny_checkpoint()[1]  # real, never loaded here
 
     def refuse(*args, **kwargs):
         raise AssertionError("the checkpoint was loaded before the inputs were checked")
@@ -83,7 +83,7 @@ def test_index_names_a_missing_dataset_before_embedding_the_first(
 ):
     import model.embed as embed
 
-    checkpoint = make_tiny_checkpoint(data, tmp_path / "run")
+    checkpoint = shared_tiny_checkpoint()[1]  # real, never loaded here
 
     def refuse(*args, **kwargs):
         raise AssertionError("a dataset was embedded before every --data was checked")
