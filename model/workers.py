@@ -4,16 +4,20 @@ dashboard's launcher and ``python -m model demo --help`` stay quick)."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
+
+_PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 
 def usable_cpus() -> int:
@@ -55,20 +59,38 @@ def process_pool(workers: int) -> Executor | None:
         return None
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=leave_process_group)
+    initializer = functools.partial(leave_process_group, os.getpid())
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=initializer)
 
 
-def leave_process_group() -> None:
+def leave_process_group(parent: int | None = None) -> None:
     """A pool worker's initializer: a process group of its own, so that a signal to the
     command's group (a dashboard job's Cancel, Ctrl-C on a terminal) reaches only the parent,
     which then stops the pool between tasks (``shutdown(cancel_futures=True)``). A
     ProcessPoolExecutor worker killed while writing a result left part of a message in the
     result pipe, and the parent's shutdown waited for the rest forever. SIGTERM keeps its
     default action: a pool's own terminate() still ends a worker, and so does Force stop,
-    which kills every process below the job by parent links."""
+    which kills every process below the job by parent links.
+
+    Out of the group, a ``kill -9`` of it (the out-of-memory killer, a force stop by group)
+    missed the workers: they waited for work from their dead ``parent`` forever, holding the
+    locks they were forked with (ingest's ``.ingest.lock``), and every rerun was refused. So a
+    worker is killed when ``parent`` dies (Linux)."""
     if hasattr(os, "setpgrp"):
         os.setpgrp()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if parent is not None:
+        _die_with(parent)
+
+
+def _die_with(parent: int) -> None:
+    """SIGKILL this process when ``parent`` dies (Linux's parent-death signal; no-op elsewhere):
+    nothing is left to take its results, and it may hold its parent's locks."""
+    if not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _interrupt(owner: int, signum: int, _frame: Any) -> None:

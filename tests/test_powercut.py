@@ -1,0 +1,74 @@
+"""The power goes out: a command SIGKILLed (the out-of-memory killer, ``kill -9``) leaves
+nothing running and nothing locked, and never an output that reads as complete when it is not.
+
+Each command is a real ``python -m model ...`` subprocess, killed with its whole process group
+once its own outputs show it got to the point under test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pandas as pd
+from dicom_factory import StudySpec, write_study
+from model_process import spawn_model
+
+from model.cli import main as cli_main
+
+
+def _processes_naming(text: str) -> list[int]:
+    """Pids of the live processes whose command line names ``text`` (a test's own folder)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def _gone(text: str, deadline_s: float = 60.0) -> list[int]:
+    """Wait (up to ``deadline_s``) for every process naming ``text`` to end; those left."""
+    deadline = time.monotonic() + deadline_s
+    while (left := _processes_naming(text)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def test_killed_ingest_with_workers_leaves_no_worker_holding_the_dataset(
+    tmp_path: Path,
+) -> None:
+    # ingest's pool workers leave its process group (a Cancel reaches the parent only), so
+    # kill -9 of that group missed them: they waited forever for work from a dead parent,
+    # holding the .ingest.lock they were forked with, and every rerun was refused
+    src, out, log = tmp_path / "dicom", tmp_path / "dataset", tmp_path / "ingest.log"
+    for i in range(12):
+        write_study(src, StudySpec(accession=f"ACC{i:04d}", patient_id=f"PID{i:04d}"))
+    argv = ["ingest", str(src), "--out", str(out), "--workers", "2"]
+    proc = spawn_model(argv, log, own_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while len(list((out / "tensors").glob("*.npy"))) < 2:
+            assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+            assert time.monotonic() < deadline, "ingest never wrote a study"
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    left = _gone(str(out))
+    for pid in left:  # the old code's orphans: leave none behind on this machine
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"processes of the killed ingest still run: {left}"
+
+    assert cli_main(["ingest", str(src), "--out", str(out)]) == 0
+    ids = pd.read_parquet(out / "studies.parquet")["study_id"].tolist()
+    assert len(ids) == len(set(ids)) == 12
