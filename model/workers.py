@@ -79,18 +79,20 @@ def leave_process_group(parent: int | None = None) -> None:
     if hasattr(os, "setpgrp"):
         os.setpgrp()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if parent is not None:
-        _die_with(parent)
+    if parent is not None:  # nothing is left to take its results, and it may hold locks
+        signal_when_parent_dies(parent, signal.SIGKILL)
 
 
-def _die_with(parent: int) -> None:
-    """SIGKILL this process when ``parent`` dies (Linux's parent-death signal; no-op elsewhere):
-    nothing is left to take its results, and it may hold its parent's locks."""
+def signal_when_parent_dies(parent: int, signum: int) -> None:
+    """Have the kernel send this process ``signum`` when ``parent``, which started it, dies
+    (Linux's parent-death signal; nothing elsewhere), or send it now if it already has. It
+    must be called in the thread-free start of a process: the kernel watches the thread that
+    started it, and ``parent``'s main thread did."""
     if not sys.platform.startswith("linux"):
         return
-    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signum)
     if os.getppid() != parent:  # it died before the request took effect
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signum)
 
 
 def _interrupt(owner: int, signum: int, _frame: Any) -> None:

@@ -15,8 +15,11 @@ from pathlib import Path
 import pandas as pd
 from dicom_factory import StudySpec, write_study
 from model_process import spawn_model
+from tiny_dataset import make_tiny_dataset, write_tiny_preset
 
 from model.cli import main as cli_main
+from model.training.checkpoint import read_checkpoint_meta
+from model.training.run_folder import RunFolder
 
 
 def _processes_naming(text: str) -> list[int]:
@@ -72,3 +75,32 @@ def test_killed_ingest_with_workers_leaves_no_worker_holding_the_dataset(
     assert cli_main(["ingest", str(src), "--out", str(out)]) == 0
     ids = pd.read_parquet(out / "studies.parquet")["study_id"].tolist()
     assert len(ids) == len(set(ids)) == 12
+
+
+def test_killed_nproc_launcher_stops_its_training_processes(tmp_path: Path) -> None:
+    # torchrun starts each training process in a session of its own: kill -9 of the
+    # ``train --nproc 2`` group (the out-of-memory killer, a group kill) missed them, and they
+    # trained on unseen, the run reading "running" while its job had ended
+    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=200)
+    out, log = tmp_path / "run", tmp_path / "train.log"
+    argv = ["train", "--nproc", "2", "--device", "cpu", "--data", str(data), "--out", str(out)]
+    proc = spawn_model([*argv, "--preset", str(preset)], log, own_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (out / "metrics.jsonl").is_file() or not RunFolder(out).read_metrics():
+            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "never trained a step"
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    left = _gone(str(out), deadline_s=120.0)  # each saves after its step, then ends
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"training processes of the killed launcher still run: {left}"
+    assert RunFolder(out).read_status()["state"] == "stopped"
+    saved = read_checkpoint_meta(out / "last.pt").step
+    assert cli_main([*argv, "--resume", "--max-steps", str(saved + 1)]) == 0
+    assert read_checkpoint_meta(out / "last.pt").step == saved + 1

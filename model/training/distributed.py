@@ -18,6 +18,7 @@ import torch
 import torch.distributed as dist
 
 from model.errors import UserError
+from model.training.launch import stop_with_launcher
 
 log = logging.getLogger(__name__)
 PROCESS_GROUP_TIMEOUT = datetime.timedelta(minutes=30)  # a collective waits this long for a rank
@@ -86,6 +87,7 @@ def init_distributed(device_choice: str = "auto") -> DistContext:
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = resolve_device(device_choice, local_rank)
     if world_size > 1 and not dist.is_initialized():
+        stop_with_launcher()
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
             torch.cuda.set_device(device)
