@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 from dicom_factory import StudySpec, write_study
 from model_process import spawn_model
-from tiny_dataset import make_tiny_dataset, write_tiny_preset
+from tiny_dataset import make_tiny_dataset, shared_tiny_checkpoint, write_tiny_preset
 
 from model.cli import main as cli_main
 from model.training.checkpoint import read_checkpoint_meta
 from model.training.run_folder import RunFolder
+from model.zeroshot_cli import metrics_path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _processes_naming(text: str) -> list[int]:
@@ -104,3 +109,41 @@ def test_killed_nproc_launcher_stops_its_training_processes(tmp_path: Path) -> N
     saved = read_checkpoint_meta(out / "last.pt").step
     assert cli_main([*argv, "--resume", "--max-steps", str(saved + 1)]) == 0
     assert read_checkpoint_meta(out / "last.pt").step == saved + 1
+
+
+def _killed_at(function: str, args: list[str], log: Path) -> int:
+    """Run ``python -m model ARGS`` with ``function`` (``module.name``) replaced by a SIGKILL
+    of the process itself: killed at that point, always; returns its exit status."""
+    module, name = function.rsplit(".", 1)
+    script = (
+        "import os, signal, sys; import importlib; "
+        f"m = importlib.import_module({module!r}); "
+        f"setattr(m, {name!r}, lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)); "
+        "from model.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with open(log, "wb") as handle:
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args], cwd=ROOT, env=env, stdout=handle, stderr=handle
+        )
+    return done.returncode
+
+
+def test_zeroshot_killed_before_its_metrics_leaves_no_earlier_runs_metrics_beside_it(
+    tmp_path: Path,
+) -> None:
+    # the scores were written, then the metrics computed (bootstrap intervals: seconds): a kill
+    # then left this run's scores beside the metrics of an earlier run's other prompts
+    data, checkpoint = shared_tiny_checkpoint()
+    out = tmp_path / "scores.csv"
+    read = ["zeroshot", "--checkpoint", str(checkpoint), "--data", str(data)]
+    read += ["--labels", str(data / "labels.csv"), "--out", str(out)]
+    assert cli_main(read) == 0
+    earlier = out.read_bytes()
+    assert metrics_path(out).is_file()
+
+    other = ["--prompts", str(ROOT / "sample_data" / "prompts" / "paraphrase.yaml")]
+    code = _killed_at("model.zeroshot_cli.evaluate_by_site", [*read, *other], tmp_path / "z.log")
+    assert code == -signal.SIGKILL, (tmp_path / "z.log").read_text(errors="replace")[-2000:]
+    assert out.read_bytes() != earlier, "the killed run wrote its scores"
+    assert not metrics_path(out).exists(), "an earlier run's metrics beside these scores"
