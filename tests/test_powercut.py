@@ -7,6 +7,7 @@ once its own outputs show it got to the point under test.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from dicom_factory import StudySpec, write_study
 from model_process import spawn_model
 from tiny_dataset import make_tiny_dataset, shared_tiny_checkpoint, write_tiny_preset
 
+from dashboard.processes import process_alive
 from model.cli import main as cli_main
 from model.training.checkpoint import read_checkpoint_meta
 from model.training.run_folder import RunFolder
@@ -147,3 +149,34 @@ def test_zeroshot_killed_before_its_metrics_leaves_no_earlier_runs_metrics_besid
     assert code == -signal.SIGKILL, (tmp_path / "z.log").read_text(errors="replace")[-2000:]
     assert out.read_bytes() != earlier, "the killed run wrote its scores"
     assert not metrics_path(out).exists(), "an earlier run's metrics beside these scores"
+
+
+def test_a_job_killed_with_its_runner_or_lost_to_a_restart_says_it_stopped_unexpectedly(
+    manager,
+) -> None:
+    # its panel read only "Train lost": not whether it ended, nor what of it is kept
+    import dashboard.jobs as jobs_module
+
+    killed = manager.launch("train", [sys.executable, "-c", "import time; time.sleep(600)"])
+    os.killpg(killed.pid, signal.SIGKILL)  # the runner and its command: no result.json
+    rebooted = manager.launch("ingest", [sys.executable, "-c", "pass"])
+    jobs_module._reap(rebooted.pid)
+    deadline = time.monotonic() + 60
+    while process_alive(killed.pid) or process_alive(rebooted.pid):
+        assert time.monotonic() < deadline, "the jobs never ended"
+        time.sleep(0.05)
+        jobs_module._reap(killed.pid)
+        jobs_module._reap(rebooted.pid)
+    (rebooted.folder / "result.json").unlink()  # the machine went down before it was written
+    info = json.loads((rebooted.folder / "job.json").read_text())
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:  # after the restart its pid is another program's, started at another tick
+        (rebooted.folder / "job.json").write_text(json.dumps(info | {"pid": other.pid}))
+        for job in (manager.get(killed.id), manager.get(rebooted.id)):
+            assert job.state == "lost" and not job.running
+            assert "stopped unexpectedly" in job.outcome, job.outcome
+            assert "what it finished is kept" in job.outcome
+    finally:
+        other.kill()
+        other.wait()
+    manager.check_idle("train")  # a new run may start
