@@ -117,12 +117,16 @@ def _killed_at(function: str, args: list[str], log: Path) -> int:
     """Run ``python -m model ARGS`` with ``function`` (``module.name``) replaced by a SIGKILL
     of the process itself: killed at that point, always; returns its exit status."""
     module, name = function.rsplit(".", 1)
-    script = (
-        "import os, signal, sys; import importlib; "
-        f"m = importlib.import_module({module!r}); "
-        f"setattr(m, {name!r}, lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)); "
-        "from model.cli import main; sys.exit(main(sys.argv[1:]))"
+    patch = (
+        f"import os, signal, importlib; m = importlib.import_module({module!r}); "
+        f"setattr(m, {name!r}, lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL))"
     )
+    return _run_patched(patch, args, log)
+
+
+def _run_patched(patch: str, args: list[str], log: Path) -> int:
+    """Run ``python -m model ARGS`` after the Python code ``patch``; its exit status."""
+    script = f"{patch}\nimport sys\nfrom model.cli import main\nsys.exit(main(sys.argv[1:]))"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with open(log, "wb") as handle:
         done = subprocess.run(
@@ -180,3 +184,30 @@ def test_a_job_killed_with_its_runner_or_lost_to_a_restart_says_it_stopped_unexp
         other.kill()
         other.wait()
     manager.check_idle("train")  # a new run may start
+
+
+def test_evaluate_killed_while_moving_its_outputs_leaves_no_earlier_summary(
+    tmp_path: Path,
+) -> None:
+    # the outputs are moved from a hidden staging folder one by one, summary.json last: a kill
+    # between two moves left this run's first tables under the earlier run's summary
+    data = make_tiny_dataset(tmp_path / "data", n=40, seed=0)
+    checkpoint = shared_tiny_checkpoint()[1]
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--checkpoint", str(checkpoint), "--data", str(data), "--out", str(out)]
+    argv += ["--episodes", "2", "--bootstrap", "10", "--shots", "1", "--folds", "2"]
+    assert cli_main(argv) == 0
+    assert (out / "summary.json").is_file()
+
+    kill_after_first_move = (
+        "import os, signal, types\nimport model.evaluation.outputs as o\n"
+        "def _move(a, b): os.replace(a, b); os.kill(os.getpid(), signal.SIGKILL)\n"
+        "o.os = types.SimpleNamespace(replace=_move, access=os.access, W_OK=os.W_OK, "
+        "X_OK=os.X_OK)"
+    )
+    log = tmp_path / "eval.log"
+    code = _run_patched(kill_after_first_move, [*argv, "--seed", "1"], log)
+    assert code == -signal.SIGKILL, log.read_text(errors="replace")[-2000:]
+    assert not (out / "summary.json").exists(), "the earlier summary over this run's tables"
+    assert cli_main(argv) == 0  # the rerun writes it whole
+    assert (out / "summary.json").is_file()
