@@ -63,6 +63,25 @@ def process_pool(workers: int) -> Executor | None:
     return ProcessPoolExecutor(workers, mp_context=context, initializer=initializer)
 
 
+@contextlib.contextmanager
+def worker_losses(command: str) -> Iterator[None]:
+    """A pool worker killed inside the block (the out-of-memory killer picks the largest
+    process, often a worker) ends ``command`` with one line saying so, not the pool's
+    ``BrokenProcessPool`` traceback; what it finished is kept (its writes are atomic)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from model.errors import WorkerLost
+
+    try:
+        yield
+    except BrokenProcessPool:
+        raise WorkerLost(
+            f"a worker process of {command} was killed (by the out-of-memory killer, or "
+            "kill -9); what it finished is kept: run the same command again to go on, with "
+            "fewer --workers if memory ran out"
+        ) from None
+
+
 def leave_process_group(parent: int | None = None) -> None:
     """A pool worker's initializer: a process group of its own, so that a signal to the
     command's group (a dashboard job's Cancel, Ctrl-C on a terminal) reaches only the parent,

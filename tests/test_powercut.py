@@ -20,7 +20,7 @@ from dicom_factory import StudySpec, write_study
 from model_process import spawn_model
 from tiny_dataset import make_tiny_dataset, shared_tiny_checkpoint, write_tiny_preset
 
-from dashboard.processes import process_alive
+from dashboard.processes import descendants, process_alive
 from model.cli import main as cli_main
 from model.training.checkpoint import read_checkpoint_meta
 from model.training.run_folder import RunFolder
@@ -211,3 +211,29 @@ def test_evaluate_killed_while_moving_its_outputs_leaves_no_earlier_summary(
     assert not (out / "summary.json").exists(), "the earlier summary over this run's tables"
     assert cli_main(argv) == 0  # the rerun writes it whole
     assert (out / "summary.json").is_file()
+
+
+def test_ingest_whose_worker_the_oom_killer_picks_says_so_in_one_line(tmp_path: Path) -> None:
+    # the out-of-memory killer picks the largest process, often a pool worker: ingest ended
+    # with concurrent.futures' BrokenProcessPool traceback
+    src, out, log = tmp_path / "dicom", tmp_path / "dataset", tmp_path / "ingest.log"
+    for i in range(12):
+        write_study(src, StudySpec(accession=f"ACC{i:04d}", patient_id=f"PID{i:04d}"))
+    proc = spawn_model(["ingest", str(src), "--out", str(out), "--workers", "2"], log)
+    try:
+        deadline = time.monotonic() + 300
+        while len(list((out / "tensors").glob("*.npy"))) < 2:
+            assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+            assert time.monotonic() < deadline, "ingest never wrote a study"
+            time.sleep(0.02)
+        os.kill(descendants(proc.pid)[0][0], signal.SIGKILL)
+        code = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=60)
+    text = log.read_text(errors="replace")
+    assert code == 1 and "Traceback" not in text, text[-2000:]
+    assert "a worker process of ingest was killed" in text
+    assert cli_main(["ingest", str(src), "--out", str(out)]) == 0
+    assert len(pd.read_parquet(out / "studies.parquet")) == 12
