@@ -16,12 +16,14 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from dicom_factory import StudySpec, write_study
 from model_process import spawn_model
 from tiny_dataset import make_tiny_dataset, shared_tiny_checkpoint, write_tiny_preset
 
 from dashboard.processes import descendants, process_alive
 from model.cli import main as cli_main
+from model.errors import UserError
 from model.training.checkpoint import read_checkpoint_meta
 from model.training.run_folder import RunFolder
 from model.zeroshot_cli import metrics_path
@@ -237,3 +239,24 @@ def test_ingest_whose_worker_the_oom_killer_picks_says_so_in_one_line(tmp_path: 
     assert "a worker process of ingest was killed" in text
     assert cli_main(["ingest", str(src), "--out", str(out)]) == 0
     assert len(pd.read_parquet(out / "studies.parquet")) == 12
+
+
+def test_a_run_killed_before_its_first_checkpoint_says_how_to_start_afresh(
+    tmp_path: Path,
+) -> None:
+    # "cannot resume: last.pt does not exist" did not say that the run folder is still usable
+    # (the same command without --resume starts it afresh in it), nor why there is no last.pt
+    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=1)
+    out, log = tmp_path / "run", tmp_path / "train.log"
+    argv = ["train", "--data", str(data), "--preset", str(preset), "--out", str(out)]
+    code = _killed_at("model.training.checkpoint.save_checkpoint", argv, log)
+    assert code == -signal.SIGKILL, log.read_text(errors="replace")[-2000:]
+    assert RunFolder(out).read_metrics() and not (out / "last.pt").exists()
+
+    with pytest.raises(UserError, match="without --resume"):
+        RunFolder(out).prepare(resume=True)
+    assert cli_main(argv) == 0  # the same command without --resume: afresh, in the same folder
+    steps = [r["step"] for r in RunFolder(out).read_metrics() if r["kind"] == "train"]
+    assert steps == list(range(1, len(steps) + 1))
+    assert RunFolder(out).read_status()["state"] == "finished"
