@@ -49,16 +49,17 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def process_pool(workers: int) -> Executor | None:
-    """A pool of ``workers`` processes for ingest (None for one: work in this process); fork
-    where available (workers start at once; they never touch torch), each worker out of the
-    command's process group (``leave_process_group``)."""
+def process_pool(workers: int, start: str = "fork") -> Executor | None:
+    """A pool of ``workers`` processes (None for one: work in this process), each out of the
+    command's process group (``leave_process_group``) and killed with it. ``start``: fork for
+    ingest, where available (workers start at once; they never touch torch), spawn for
+    generate (its renderers' threads do not survive a fork)."""
     from concurrent.futures import ProcessPoolExecutor
 
     if workers <= 1:
         return None
     methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    context = multiprocessing.get_context(start if start in methods else "spawn")
     initializer = functools.partial(leave_process_group, os.getpid())
     return ProcessPoolExecutor(workers, mp_context=context, initializer=initializer)
 

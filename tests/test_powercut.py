@@ -260,3 +260,51 @@ def test_a_run_killed_before_its_first_checkpoint_says_how_to_start_afresh(
     steps = [r["step"] for r in RunFolder(out).read_metrics() if r["kind"] == "train"]
     assert steps == list(range(1, len(steps) + 1))
     assert RunFolder(out).read_status()["state"] == "finished"
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_generate_whose_worker_is_killed_fails_in_one_line_and_resumes(tmp_path: Path) -> None:
+    # multiprocessing's Pool replaced the killed worker and waited for its study forever: the
+    # demo's first step (and its dashboard job) read "running" for good
+    out, log, progress = tmp_path / "raw", tmp_path / "generate.log", tmp_path / "progress.json"
+    argv = ["generate", "--out", str(out), "--studies", "20", "--seed", "4"]
+    proc = spawn_model([*argv, "--workers", "2"], log, progress)
+    try:
+        deadline = time.monotonic() + 300
+        while _done(progress) < 2:
+            assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+            assert time.monotonic() < deadline, "generate never wrote a study"
+            time.sleep(0.02)
+        workers = [pid for pid, _, _ in descendants(proc.pid) if _is_pool_worker(pid)]
+        os.kill(workers[0], signal.SIGKILL)
+        code = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+    text = log.read_text(errors="replace")
+    assert code == 1 and "Traceback" not in text, text[-2000:]
+    assert "a worker process of generate was killed" in text
+    assert not out.exists(), "an unfinished output looks complete"
+
+    assert cli_main(argv) == 0  # resumes from the studies kept
+    assert cli_main([*argv[:2], str(tmp_path / "whole"), *argv[3:]]) == 0
+    assert _files(out) == _files(tmp_path / "whole")
+
+
+def _done(progress: Path) -> int:
+    try:
+        return int(json.loads(progress.read_text()).get("done") or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def _is_pool_worker(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"spawn_main" in cmdline and b"resource_tracker" not in cmdline
