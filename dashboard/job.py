@@ -39,6 +39,7 @@ class Job:
     host: str | None = None  # the machine it runs on, while it runs on another one
     finished: float | None = None  # when it ended (result.json), on the clock that started it
     zone: str | None = None  # the reader's zone its times are written in; None: this machine's
+    lost: str = ""  # why a "lost" job's end is unknown here (its outcome's words)
 
     @property
     def id(self) -> str:
@@ -82,6 +83,8 @@ class Job:
                 "dashboard's service or this machine was stopped, or someone ended the process); "
                 "what it finished is kept: start it again to go on"
             )
+        if self.state == "lost" and self.lost:
+            return f"{self.title} {self.lost}"
         return f"{self.title} {self.state}{_ending(self.returncode)}"
 
     @property
@@ -133,6 +136,16 @@ def last_lines(handle: BinaryIO, lines: int) -> str:
     handle.seek(0, os.SEEK_END)
     handle.seek(max(0, handle.tell() - LOG_TAIL_BYTES))
     return "\n".join(handle.read().decode("utf-8", errors="replace").splitlines()[-lines:])
+
+
+# A "lost" job's outcome, by why its end is unknown here (``dashboard.jobs``).
+VANISHED = (
+    "stopped unexpectedly: it ended without recording how (killed with kill -9 or by the "
+    "out-of-memory killer, or this machine restarted); what it finished is kept: start it "
+    "again to go on"
+)
+WENT_DOWN = "was lost: the machine running it went silent (it went down with the job)"
+COPIED = "runs, or ran, where this data root was copied from: its end is recorded there"
 
 
 def ended_state(returncode: int, cancel_requested: bool) -> str:

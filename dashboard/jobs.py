@@ -46,7 +46,16 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.file_clock import silent_s
-from dashboard.job import Job, busy_refusal, ended_state, load_json_object, stop_grace_s
+from dashboard.job import (
+    COPIED,
+    VANISHED,
+    WENT_DOWN,
+    Job,
+    busy_refusal,
+    ended_state,
+    load_json_object,
+    stop_grace_s,
+)
 from dashboard.processes import current_user, kill_tree, may_signal, process_alive
 from dashboard.run_state import run_ended_since
 from model.atomic import atomic_write_json
@@ -260,14 +269,15 @@ class JobManager:
             state = "stopping" if info.get("cancel_requested") else "running"
             return Job(folder, info, f"{state} on {host}", None, progress, host, zone=self.zone)
         if host is not None:  # that machine went down with it: it no longer blocks its kind
-            return Job(folder, info, "lost", None, progress, zone=self.zone)
+            return Job(folder, info, "lost", None, progress, zone=self.zone, lost=WENT_DOWN)
         if written_elsewhere(info.get("folder"), folder):  # a copied root's: ends at the old place
-            return Job(folder, info, "lost", None, progress, zone=self.zone)
+            return Job(folder, info, "lost", None, progress, zone=self.zone, lost=COPIED)
         if process_alive(pid, info.get("proc_start")):
             state = "stopping" if info.get("cancel_requested") else "running"
             return Job(folder, info, state, None, progress, zone=self.zone)
-        state = "cancelled" if info.get("cancel_requested") else "lost"
-        return Job(folder, info, state, None, progress, zone=self.zone)
+        if info.get("cancel_requested"):
+            return Job(folder, info, "cancelled", None, progress, zone=self.zone)
+        return Job(folder, info, "lost", None, progress, zone=self.zone, lost=VANISHED)
 
 
 def _silent_s(folder: Path) -> float:

@@ -45,6 +45,13 @@ class Stopped(UserError):  # noqa: N818 - what happened to the command, as the u
     exit_status = 130
 
 
+class WorkerLost(UserError):  # noqa: N818 - what happened to the command, as Stopped
+    """A worker process of the command was killed from outside (the out-of-memory killer's
+    SIGKILL): a failure (exit 1), said in one line instead of the pool's traceback."""
+
+    exit_status = 1
+
+
 class DataError(UserError):
     """A dataset, DICOM folder, labels or prompts file that cannot be used as given."""
 

@@ -4,16 +4,20 @@ dashboard's launcher and ``python -m model demo --help`` stay quick)."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
+
+_PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 
 def usable_cpus() -> int:
@@ -45,30 +49,70 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def process_pool(workers: int) -> Executor | None:
-    """A pool of ``workers`` processes for ingest (None for one: work in this process); fork
-    where available (workers start at once; they never touch torch), each worker out of the
-    command's process group (``leave_process_group``)."""
+def process_pool(workers: int, start: str = "fork") -> Executor | None:
+    """A pool of ``workers`` processes (None for one: work in this process), each out of the
+    command's process group (``leave_process_group``) and killed with it. ``start``: fork for
+    ingest, where available (workers start at once; they never touch torch), spawn for
+    generate (its renderers' threads do not survive a fork)."""
     from concurrent.futures import ProcessPoolExecutor
 
     if workers <= 1:
         return None
     methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=leave_process_group)
+    context = multiprocessing.get_context(start if start in methods else "spawn")
+    initializer = functools.partial(leave_process_group, os.getpid())
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=initializer)
 
 
-def leave_process_group() -> None:
+@contextlib.contextmanager
+def worker_losses(command: str) -> Iterator[None]:
+    """A pool worker killed inside the block (the out-of-memory killer picks the largest
+    process, often a worker) ends ``command`` with one line saying so, not the pool's
+    ``BrokenProcessPool`` traceback; what it finished is kept (its writes are atomic)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from model.errors import WorkerLost
+
+    try:
+        yield
+    except BrokenProcessPool:
+        raise WorkerLost(
+            f"a worker process of {command} was killed (by the out-of-memory killer, or "
+            "kill -9); what it finished is kept: run the same command again to go on, with "
+            "fewer --workers if memory ran out"
+        ) from None
+
+
+def leave_process_group(parent: int | None = None) -> None:
     """A pool worker's initializer: a process group of its own, so that a signal to the
     command's group (a dashboard job's Cancel, Ctrl-C on a terminal) reaches only the parent,
     which then stops the pool between tasks (``shutdown(cancel_futures=True)``). A
     ProcessPoolExecutor worker killed while writing a result left part of a message in the
     result pipe, and the parent's shutdown waited for the rest forever. SIGTERM keeps its
     default action: a pool's own terminate() still ends a worker, and so does Force stop,
-    which kills every process below the job by parent links."""
+    which kills every process below the job by parent links.
+
+    Out of the group, a ``kill -9`` of it (the out-of-memory killer, a force stop by group)
+    missed the workers: they waited for work from their dead ``parent`` forever, holding the
+    locks they were forked with (ingest's ``.ingest.lock``), and every rerun was refused. So a
+    worker is killed when ``parent`` dies (Linux)."""
     if hasattr(os, "setpgrp"):
         os.setpgrp()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if parent is not None:  # nothing is left to take its results, and it may hold locks
+        signal_when_parent_dies(parent, signal.SIGKILL)
+
+
+def signal_when_parent_dies(parent: int, signum: int) -> None:
+    """Have the kernel send this process ``signum`` when ``parent``, which started it, dies
+    (Linux's parent-death signal; nothing elsewhere), or send it now if it already has. It
+    must be called in the thread-free start of a process: the kernel watches the thread that
+    started it, and ``parent``'s main thread did."""
+    if not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signum)
+    if os.getppid() != parent:  # it died before the request took effect
+        os.kill(os.getpid(), signum)
 
 
 def _interrupt(owner: int, signum: int, _frame: Any) -> None:

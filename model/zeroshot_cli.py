@@ -189,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
     findings = score_findings(vectors, prompt_set, encoder, scale, ids=ids)
     diagnoses = score_diagnoses(vectors, prompt_set, encoder, scale, ids=ids).add_prefix("dx_")
     table = pd.concat([studies.loc[ids, ["site", "split"]], findings, diagnoses], axis=1)
+    _remove_earlier_metrics(metrics_path(args.out), labels is None)
     atomic_write_with(args.out, lambda tmp: table.reset_index().to_csv(tmp, index=False))
     log.info("wrote zero-shot probabilities of %d studies to %s", len(ids), args.out)
     if labels is not None:
@@ -204,7 +205,14 @@ def run(args: argparse.Namespace) -> int:
         log.info("wrote %s", metrics_path(args.out))
         where = f"the metrics in {metrics_path(args.out)}"
         warn_trained_among(args.checkpoint, meta.data_fingerprint, ds, ids, where)
-    elif metrics_path(args.out).is_file():  # an earlier run's, no longer beside its scores
-        metrics_path(args.out).unlink()
-        log.info("removed %s, written by an earlier run with labels", metrics_path(args.out))
     return 0
+
+
+def _remove_earlier_metrics(path: Path, said: bool) -> None:
+    """Remove an earlier run's metrics file before this run's scores replace its own: a run
+    killed while computing its metrics (bootstrap intervals take seconds) left them beside
+    scores of other prompts or another checkpoint. ``said``: log it (no metrics come now)."""
+    if path.is_file():
+        path.unlink()
+        if said:
+            log.info("removed %s, written by an earlier run with labels", path)

@@ -13,12 +13,12 @@ import contextlib
 import io
 import json
 import logging
-import multiprocessing
 import os
 import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from model.output_path import check_output_path
 from model.progress import Progress
 from model.schema import DIAGNOSES, FINDINGS
 from model.wording import counted
-from model.workers import sigterm_interrupts
+from model.workers import process_pool, sigterm_interrupts, worker_losses
 from sample_data.sites import SITE_PROFILES, get_site
 from sample_data.study import RECORDS_DIR, StudyRequest, load_record, make_study, record_path
 
@@ -152,11 +152,18 @@ def _make_studies(requests: list[StudyRequest], studies: int, workers: int) -> N
             for request in requests:
                 make_study(request)
                 bar.update(1)
-        else:
-            context = multiprocessing.get_context("spawn")
-            with sigterm_interrupts(), context.Pool(min(workers, len(requests))) as pool:
-                for _ in pool.imap_unordered(make_study, requests, chunksize=1):
+            return
+        # a worker the out-of-memory killer picks fails the run in a line (multiprocessing's
+        # Pool waited for its study forever); a Cancel reaches this process alone, which ends
+        # the pool after the studies under way
+        pool = process_pool(min(workers, len(requests)), start="spawn")
+        with sigterm_interrupts(), worker_losses("generate"):
+            try:
+                for done in as_completed([pool.submit(make_study, r) for r in requests]):
+                    done.result()
                     bar.update(1)
+            finally:
+                pool.shutdown(cancel_futures=True)
 
 
 @contextlib.contextmanager

@@ -48,7 +48,7 @@ from model.labels import KEY, label_rows, lost_zeros_hint, partly_lost_zeros
 from model.output_path import check_output_path
 from model.progress import Progress
 from model.schema import DatasetPaths
-from model.workers import process_pool
+from model.workers import process_pool, worker_losses
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ def ingest(
     given_labels = label_rows(labels) if labels else []
     summary = IngestSummary(dataset=out)
     report: list[dict] = []
-    with ingest_lock(out):
+    with ingest_lock(out), worker_losses("ingest"):
         stale = sum(remove_stale_temps(folder) for folder in (out, DatasetPaths(out).tensors))
         if stale:
             log.info("removed %d partial files an interrupted ingest left in %s", stale, out)

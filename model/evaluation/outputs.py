@@ -16,7 +16,9 @@ Writing into a folder an earlier evaluation wrote replaces its outputs: the tabl
 its ``summary.json`` listed that this run did not write again are removed (other files stay).
 Everything is first written into a hidden ``OUT/.incoming-*`` folder and moved into place once
 complete, ``summary.json`` last: a full disk or a kill while writing leaves the earlier outputs
-as they were, never some tables of this run beside the summary of the last one.
+as they were, never some tables of this run beside the summary of the last one. The earlier
+summary is removed before the moves start: a kill during them (milliseconds) leaves a folder
+without one, which reads as not evaluated until the evaluation is run again.
 """
 
 from __future__ import annotations
@@ -235,6 +237,8 @@ def write_outputs(
     try:
         summary = _write_all(staging, results, sites, encoders, problems, config)
         written = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
+        # killed while moving, the folder has no summary: not this run's tables under the last's
+        (out / "summary.json").unlink(missing_ok=True)
         for name in sorted(written, key=lambda name: name == Path("summary.json")):
             (out / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / name, out / name)

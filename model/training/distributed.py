@@ -19,6 +19,7 @@ import torch
 import torch.distributed as dist
 
 from model.errors import UserError
+from model.training.launch import stop_with_launcher
 from model.training.slurm import apply_slurm_environment
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ def init_distributed(device_choice: str = "auto") -> DistContext:
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = resolve_device(device_choice, local_rank)
     if world_size > 1 and not dist.is_initialized():
+        stop_with_launcher()
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
             torch.cuda.set_device(device)

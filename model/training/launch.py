@@ -23,6 +23,7 @@ from model.errors import UserError
 from model.training.slurm import slurm_task
 
 log = logging.getLogger(__name__)
+LAUNCHER_ENV = "CMR_TRAIN_LAUNCHER"  # the launcher's pid, in the environment of its processes
 REFUSED = 2  # the exit status of a process that refused its arguments (its line says why)
 
 
@@ -93,7 +94,7 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
         ["--standalone", "--nproc_per_node", str(nproc), "-m", "model", *child_argv(argv)]
     )
     try:
-        with _quiet_agent(), _stop_asked_once():
+        with _quiet_agent(), _stop_asked_once(), _launcher_known():
             run(launcher)  # torchrun's main, less its @record report and traceback
     except ChildFailedError as err:
         return _failure_status(err, nproc)
@@ -141,6 +142,32 @@ def _first_own_failure(err: object) -> tuple[int, object]:
     if not own:
         return err.get_first_failure()  # type: ignore[attr-defined]
     return min(own, key=lambda item: item[1].timestamp)
+
+
+def stop_with_launcher() -> None:
+    """In a training process ``--nproc`` started: SIGTERM when the launcher dies, as a Stop asks
+    (save after the step, then end). torchrun starts each process in a session of its own, so
+    a ``kill -9`` of the launcher's process group (the out-of-memory killer, a group kill)
+    missed them: they trained on unwatched, their run reading "running" with its job ended."""
+    from model.workers import signal_when_parent_dies
+
+    launcher = os.environ.get(LAUNCHER_ENV, "")
+    if launcher.isdigit():
+        signal_when_parent_dies(int(launcher), signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _launcher_known() -> Iterator[None]:
+    """``LAUNCHER_ENV`` set to this process for the processes started in the block."""
+    previous = os.environ.get(LAUNCHER_ENV)
+    os.environ[LAUNCHER_ENV] = str(os.getpid())
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(LAUNCHER_ENV, None)
+        else:
+            os.environ[LAUNCHER_ENV] = previous
 
 
 @contextlib.contextmanager

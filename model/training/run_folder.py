@@ -110,10 +110,20 @@ class RunFolder:
                 "pass --resume to continue it or choose another --out"
             )
         if resume and not self.last_checkpoint.exists():
-            raise UserError(f"cannot resume: {self.last_checkpoint} does not exist")
+            raise UserError(f"cannot resume: {self.last_checkpoint} does not exist{self._why()}")
         self.root.mkdir(parents=True, exist_ok=True)
         if not resume and self.metrics_path.exists():
             self.metrics_path.unlink()
+
+    def _why(self) -> str:
+        """Why a run that started here has no last.pt, and what to do: a run killed before
+        its first checkpoint (the end of its first epoch) has only its log and status."""
+        if not self.status_path.exists():
+            return ""
+        return (
+            ": the run ended before saving its first checkpoint (at the end of its first "
+            "epoch); start it afresh with the same command without --resume"
+        )
 
     @contextlib.contextmanager
     def writer_lock(self, resume: bool) -> Iterator[None]:
