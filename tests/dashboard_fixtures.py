@@ -128,3 +128,17 @@ def run_zip_job(command: list[str], ingest_code: str = "raise SystemExit(1)") ->
 
     assert command[1:3] == ["-m", "dashboard.zip_ingest"] and command[5] == "--", command
     return run(Path(command[3]), Path(command[4]), [sys.executable, "-c", ingest_code])
+
+
+def job_record(jobs: Path, name: str, kind: str, started: float, ended: bool = True) -> Path:
+    """A job folder as the job manager leaves it: ``job.json``, a log and, once the job has
+    ``ended``, its ``result.json``."""
+    folder = jobs / name
+    folder.mkdir(parents=True)
+    (folder / "job.json").write_text(
+        json.dumps({"id": name, "kind": kind, "started": started, "pid": 1})
+    )
+    (folder / "log.txt").write_text("a line\n" * 100)
+    if ended:
+        (folder / "result.json").write_text(json.dumps({"returncode": 0}))
+    return folder

@@ -3,33 +3,22 @@ never a job that may still run, nor the newest, which the job panels show."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
+
+from dashboard_fixtures import job_record
 
 from dashboard.jobs import JobManager
 from model.job_records import KEPT_JOBS, prune_jobs, surplus_jobs
 
 
-def _job(jobs: Path, name: str, kind: str, started: float, ended: bool = True) -> Path:
-    folder = jobs / name
-    folder.mkdir(parents=True)
-    (folder / "job.json").write_text(
-        json.dumps({"id": name, "kind": kind, "started": started, "pid": 1})
-    )
-    (folder / "log.txt").write_text("line\n" * 1000)
-    if ended:
-        (folder / "result.json").write_text(json.dumps({"returncode": 0}))
-    return folder
-
-
 def test_only_ended_jobs_beyond_the_newest_of_their_kind_are_surplus(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
     for i in range(6):
-        _job(jobs, f"train-{i}", "train", 100.0 + i)
-    _job(jobs, "train-unended", "train", 50.0, ended=False)  # running elsewhere, or lost
-    _job(jobs, "index-0", "index", 1.0)
+        job_record(jobs, f"train-{i}", "train", 100.0 + i)
+    job_record(jobs, "train-unended", "train", 50.0, ended=False)  # running elsewhere, or lost
+    job_record(jobs, "index-0", "index", 1.0)
     (jobs / "being-made").mkdir()  # its job.json not written yet
     surplus = surplus_jobs(jobs, keep=3)
     assert [p.name for p in surplus] == ["train-0", "train-1", "train-2"]  # oldest first
@@ -47,7 +36,7 @@ def test_starting_a_job_removes_ended_records_beyond_the_newest(tmp_path: Path) 
     jobs_dir = tmp_path / "jobs"
     now = time.time()
     for i in range(KEPT_JOBS + 5):
-        _job(jobs_dir, f"embed-old-{i:02d}", "embed", now - 3600 * (100 - i))
+        job_record(jobs_dir, f"embed-old-{i:02d}", "embed", now - 3600 * (100 - i))
     manager = JobManager(jobs_dir)
     job = manager.launch("embed", [sys.executable, "-c", "pass"])
     names = {j.id for j in manager.list("embed")}

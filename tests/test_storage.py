@@ -4,13 +4,13 @@ and nothing at all in a dry run."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from dashboard_fixtures import job_record
 
 from model import embedding_cache
 from model.cli import main
@@ -26,18 +26,6 @@ DAY = 24 * 3600
 
 def _files(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()}
-
-
-def _job(jobs: Path, name: str, kind: str, started: float, ended: bool = True) -> Path:
-    folder = jobs / name
-    folder.mkdir(parents=True)
-    (folder / "job.json").write_text(
-        json.dumps({"id": name, "kind": kind, "started": started, "pid": 1})
-    )
-    (folder / "log.txt").write_text("a line\n" * 100)
-    if ended:
-        (folder / "result.json").write_text(json.dumps({"returncode": 0}))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +59,8 @@ def root(tmp_path: Path, dataset_template: Path) -> Path:
     (root / "imports" / "uploads" / "scan" / "1.dcm").write_bytes(b"d" * 5000)
     now = time.time()
     for i in range(25):
-        _job(root / "jobs", f"train-{i:02d}", "train", now - DAY * (30 - i))
-    _job(root / "jobs", "train-old-running", "train", now - 40 * DAY, ended=False)
+        job_record(root / "jobs", f"train-{i:02d}", "train", now - DAY * (30 - i))
+    job_record(root / "jobs", "train-old-running", "train", now - 40 * DAY, ended=False)
     old_temp = run / ".best.pt.x1y2.tmp"
     old_temp.write_bytes(b"t" * 3000)
     os.utime(old_temp, (now - 2 * DAY, now - 2 * DAY))
