@@ -50,6 +50,7 @@ _ARGUMENTS = {  # just enough for each command's parser (its ``run`` is replaced
     "search": ["q", "--checkpoint", "c"],
     "demo": [],
     "map": ["--checkpoint", "c", "--data", "d"],
+    "forget": ["--data", "d", "--accession", "A"],
 }
 
 
