@@ -142,14 +142,18 @@ def summary_text(erasure: Erasure, apply: bool) -> str:
     part, found, n = erasure.dataset_part, erasure.mentions, len(erasure.targets.study_ids)
     verb = "removed" if apply else "would remove"
     head = "forget: erased" if apply else "forget: DRY RUN, nothing changed (--apply to erase)"
-    lines = [f"{head}: {n} studies of {erasure.dataset}"]
+    lines = [f"{head}: {n} {'study' if n == 1 else 'studies'} of {erasure.dataset}"]
     if erasure.targets.unknown:
         places = ", ".join(_ordinal(i) for i in erasure.targets.unknown)
+        many = len(erasure.targets.unknown) > 1
         lines.append(
-            f"  not in this dataset (linkage.csv): the {places} accession number given of "
-            f"{erasure.given}; no study to erase for it, and "
-            + ("it is" if apply else "--apply records it as")
-            + " withdrawn, so no later ingest adds it"
+            f"  the {places} of the {erasure.given} accession numbers given "
+            + ("are" if many else "is")
+            + " not in this dataset (linkage.csv): nothing to erase for "
+            + ("them" if many else "it")
+            + ("; recorded" if apply else "; --apply records " + ("them" if many else "it"))
+            + " as withdrawn, so no later ingest adds "
+            + ("them" if many else "it")
         )
     if not n:
         return "\n".join(lines) + "\n"
@@ -177,6 +181,10 @@ def summary_text(erasure: Erasure, apply: bool) -> str:
         "  withdrawn.csv: "
         + ("records" if apply else "would record")
         + " their salted hashes; an ingest of the same export skips them"
+    )
+    lines.append(
+        "  not erased here: checkpoints' weights, raw exports (the hospital's), a Chroma "
+        "server's own files, backups (the record says why)"
     )
     if erasure.record:
         lines.append(f"  erasure record: {erasure.record} (no patient identifier in it)")

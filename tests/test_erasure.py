@@ -17,6 +17,7 @@ from pydicom.uid import generate_uid
 
 from model.cli import main
 from model.data.ingest import ingest
+from model.index.client import open_client
 from model.index.records import IndexRecords
 from model.index.writer import upsert_records
 
@@ -145,7 +146,7 @@ def test_an_unknown_accession_is_a_clear_message(world, capsys) -> None:
     before = _tree(world["root"])
     assert _forget(world, "--accession", "NOPE999") == 0
     out = capsys.readouterr().out
-    assert "not in this dataset" in out and "1st accession number given" in out
+    assert "the 1st of the 1 accession numbers given is not in this dataset" in out
     assert "NOPE999" not in out, "a typed hospital number is never echoed"
     assert _tree(world["root"]) == before
 
@@ -161,4 +162,26 @@ def test_from_file_reads_an_accession_column(world, tmp_path, capsys) -> None:
     listed = tmp_path / "withdrawn.csv"
     listed.write_text("AccessionNumber,reason\nACC0001,opt-out\n")
     assert _forget(world, "--from-file", str(listed)) == 0
-    assert "1 studies of" in capsys.readouterr().out
+    assert "1 study of" in capsys.readouterr().out
+
+
+def test_a_server_index_loses_only_this_datasets_records(world, tmp_path, capsys) -> None:
+    """On a shared server another dataset's record of the same id (another salt) stays."""
+    from chroma_server import chroma_process
+
+    from model.index.embedding_index import EmbeddingIndex
+
+    ids, vectors = [world["gone"], world["kept"]], np.eye(2, 8, dtype=np.float32)
+    ours = json.loads((world["data"] / "dataset.json").read_text())["salt_id"]
+    with chroma_process(tmp_path / "server", port=8722) as (location, _):
+        index = EmbeddingIndex(open_client(location), CHECKPOINT)
+        metas = [{"dataset": "internal", "dataset_id": ours} for _ in ids]
+        upsert_records(index, IndexRecords(ids, vectors, metas, [GONE_TEXT, KEPT_TEXT]))
+        other = EmbeddingIndex(open_client(location), "0ther")
+        theirs = [{"dataset": "internal", "dataset_id": "someone-else"}]
+        upsert_records(other, IndexRecords(ids[:1], vectors[:1], theirs, ["theirs"]))
+        host = ["--chroma-host", "127.0.0.1", "--chroma-port", str(location.port)]
+        assert _forget(world, "--accession", "ACC0001", "--apply", *host) == 0
+        assert index.collection().get()["ids"] == [world["kept"]]
+        assert other.collection().get()["ids"] == [world["gone"]]
+    assert "Chroma server 127.0.0.1:8722: removed cmrclip-" in capsys.readouterr().out
