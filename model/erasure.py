@@ -11,8 +11,8 @@ from everything the product keeps. Inside the dataset folder a study lives in
   changes, so ``embedding_cache.tidy`` removes them as of an earlier version of the dataset (a
   page embeds the dataset again on its next use).
 
-Everything is changed under the ingest lock (no ingest writes meanwhile), ``studies.parquet``
-first and atomically: a reader sees the dataset before or after the erasure, never a row whose
+Everything is changed under the ingest lock (no ingest writes meanwhile; ``forget`` holds it
+from reading linkage.csv to writing its record), ``studies.parquet`` first and atomically: a reader sees the dataset before or after the erasure, never a row whose
 tensor is gone (a reader that listed the studies just before may still fail to open a removed
 tensor: it reads the dataset again, as after any ingest). Before anything is removed the
 studies' salted hashes go to ``withdrawn.csv`` (``model.data.withdrawn``), so an interrupted
@@ -32,7 +32,7 @@ from model.atomic import atomic_write_with
 from model.data import deid
 from model.data.dataset import read_linkage
 from model.data.fingerprint import dataset_fingerprint
-from model.data.store import SETTINGS_FILE, ingest_lock
+from model.data.store import SETTINGS_FILE
 from model.data.withdrawn import accession_hash, record_withdrawn, study_hash
 from model.errors import UserError
 from model.schema import DatasetPaths, is_study_pseudonym
@@ -105,37 +105,36 @@ def find_targets(paths: DatasetPaths, accessions: list[str], study_ids: list[str
 
 
 def erase_from_dataset(paths: DatasetPaths, targets: Targets, apply: bool) -> DatasetErasure:
-    """Plan (and with ``apply`` do) the erasure of ``targets`` from the dataset, under its
-    ingest lock; see the module docstring for the order of the writes."""
-    with ingest_lock(paths.root):
-        salt = deid.load_or_create_salt(paths.root, create=False)
-        studies = pd.read_parquet(paths.studies)
-        gone = studies["study_id"].isin(set(targets.study_ids))
-        result = DatasetErasure(studies=int(gone.sum()), applied=apply)
-        result.fingerprints = {dataset_fingerprint(paths, studies["study_id"])}
-        result.tensors = sum(paths.tensor(sid).exists() for sid in targets.study_ids)
-        result.hashes = [study_hash(salt, sid) for sid in targets.study_ids]
-        withdrawn = [("study", h) for h in result.hashes] + [
-            ("accession", accession_hash(salt, acc))
-            for acc in [*targets.accessions, *targets.unknown_values]
-            if acc
-        ]
-        result.caches = _caches(paths)
-        result.fingerprints |= {_data_print(p.name) for p in result.caches} - {""}
-        if not apply or not targets.study_ids:
-            if apply:
-                record_withdrawn(paths.root, withdrawn)
-            result.table_rows = _table_rows(paths, targets, write=False)
-            return result
+    """Plan (and with ``apply`` do) the erasure of ``targets`` from the dataset; the caller
+    holds its ingest lock (``ingest_lock``). See the module docstring for the order of the
+    writes."""
+    salt = deid.load_or_create_salt(paths.root, create=False)
+    studies = pd.read_parquet(paths.studies)
+    gone = studies["study_id"].isin(set(targets.study_ids))
+    result = DatasetErasure(studies=int(gone.sum()), applied=apply)
+    result.fingerprints = {dataset_fingerprint(paths, studies["study_id"])}
+    result.tensors = sum(paths.tensor(sid).exists() for sid in targets.study_ids)
+    result.hashes = [study_hash(salt, sid) for sid in targets.study_ids]
+    withdrawn = [("study", h) for h in result.hashes] + [
+        ("accession", accession_hash(salt, acc))
+        for acc in [*targets.accessions, *targets.unknown_values]
+        if acc
+    ]
+    result.caches = _caches(paths)
+    result.fingerprints |= {_data_print(p.name) for p in result.caches} - {""}
+    if apply:  # first: an erasure interrupted from here on is never undone by an ingest
         record_withdrawn(paths.root, withdrawn)
-        kept = studies[~gone].reset_index(drop=True)
-        atomic_write_with(paths.studies, lambda tmp: kept.to_parquet(tmp, index=False))
-        result.table_rows = _table_rows(paths, targets, write=True)
-        for sid in targets.study_ids:
-            paths.tensor(sid).unlink(missing_ok=True)
-        if paths.embeddings.is_dir():
-            embedding_cache.tidy(paths.embeddings, dataset_fingerprint(paths, kept["study_id"]))
-        result.caches_left = _caches(paths)
+    if not apply or not targets.study_ids:
+        result.table_rows = _table_rows(paths, targets, write=False)
+        return result
+    kept = studies[~gone].reset_index(drop=True)
+    atomic_write_with(paths.studies, lambda tmp: kept.to_parquet(tmp, index=False))
+    result.table_rows = _table_rows(paths, targets, write=True)
+    for sid in targets.study_ids:
+        paths.tensor(sid).unlink(missing_ok=True)
+    if paths.embeddings.is_dir():
+        embedding_cache.tidy(paths.embeddings, dataset_fingerprint(paths, kept["study_id"]))
+    result.caches_left = _caches(paths)
     return result
 
 

@@ -4,7 +4,8 @@ studies of a patient who withdrew consent from everything the product keeps.
 Also ``--study-id SID ...`` and ``--from-file CSV`` (accession numbers, one a row, or a column
 named ``accession_number``). A dry run by default: it says what would go; ``--apply`` removes it
 and writes an erasure record, ``DATASET/erasures/erasure-<time>.json``. Where a study lives and
-what is done there: ``model.erasure`` (the dataset, its caches, ``withdrawn.csv`` so an ingest
+what is done there, in this order (the dataset last: until it is changed, a failed run, e.g. an
+index busy, is run again as it was given): ``model.erasure`` (the dataset, its caches, ``withdrawn.csv`` so an ingest
 never adds it again), ``model.erasure_index`` (the case index), ``model.erasure_scan`` (per-study
 results under the data root, evaluations marked, checkpoints trained with them). The record
 holds no patient identifier: no accession number (the hospital's own number for the patient's
@@ -18,8 +19,10 @@ import csv
 import sys
 from pathlib import Path
 
+from model.data.store import ingest_lock
 from model.erasure import check_dataset, erase_from_dataset, find_targets
 from model.erasure_report import Erasure, erase_everywhere, summary_text, write_record
+from model.erasure_scan import trained_runs
 from model.errors import UserError
 from model.index.cli_index import add_chroma_arguments
 from model.schema import default_data_root
@@ -56,14 +59,16 @@ def run(args: argparse.Namespace) -> int:
     accessions = list(args.accession) + (read_accessions(args.from_file) if args.from_file else [])
     if not accessions and not args.study_id:
         raise UserError("name the studies: --accession, --study-id or --from-file")
-    targets = find_targets(paths, accessions, list(args.study_id))
     root = (args.data_root or data_root_of(dataset)).expanduser()
-    erasure = Erasure(dataset=dataset, root=root, targets=targets, given=len(accessions))
-    erasure.dataset_part = erase_from_dataset(paths, targets, args.apply)
-    if targets.study_ids:
-        erase_everywhere(erasure, args, args.apply)
-    if args.apply:
-        erasure.record = write_record(erasure)
+    with ingest_lock(dataset):
+        targets = find_targets(paths, accessions, list(args.study_id))
+        erasure = Erasure(dataset=dataset, root=root, targets=targets, given=len(accessions))
+        if targets.study_ids:  # first: the dataset, last, is what names the studies to rerun
+            erase_everywhere(erasure, args, args.apply)
+        erasure.dataset_part = erase_from_dataset(paths, targets, args.apply)
+        erasure.runs = trained_runs(root, dataset, erasure.dataset_part.fingerprints)
+        if args.apply:
+            erasure.record = write_record(erasure)
     sys.stdout.write(summary_text(erasure, args.apply))
     return 0
 

@@ -27,7 +27,6 @@ from model.erasure_scan import (
     find_mentions,
     index_folders,
     rewrite_mentions,
-    trained_runs,
 )
 from model.index.client import ChromaLocation, default_chroma_path, resolve_location
 
@@ -62,15 +61,14 @@ class Erasure:
 
 
 def erase_everywhere(erasure: Erasure, args: argparse.Namespace, apply: bool) -> None:
-    """After the dataset: the index records in every location, the per-study results under
-    the data root, and the runs trained with the studies."""
+    """Before the dataset: the index records in every location and the per-study results
+    under the data root."""
     ids = erasure.targets.study_ids
     salt_id = _salt_id(erasure.dataset)
     locations = index_locations(erasure, args)
     erasure.index = [erase_from_index(loc, ids, salt_id, apply) for loc in locations]
     skip = [erasure.dataset, *(loc.path for loc in locations if loc.path)]
     erasure.mentions = find_mentions(erasure.root, skip, ids)
-    erasure.runs = trained_runs(erasure.root, erasure.dataset, erasure.dataset_part.fingerprints)
     if apply:
         rewrite_mentions(erasure.mentions, set(ids), erasure.erased_at, len(ids))
 

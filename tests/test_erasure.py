@@ -185,3 +185,16 @@ def test_a_server_index_loses_only_this_datasets_records(world, tmp_path, capsys
         assert index.collection().get()["ids"] == [world["kept"]]
         assert other.collection().get()["ids"] == [world["gone"]]
     assert "Chroma server 127.0.0.1:8722: removed cmrclip-" in capsys.readouterr().out
+
+
+def test_an_index_being_written_stops_it_before_the_dataset_changes(world, caplog) -> None:
+    """The dataset, which names the studies, changes last: a rerun finishes the erasure."""
+    from model.index.writer_lock import WriterLock
+
+    before = _tree(world["root"])
+    with WriterLock(world["root"] / "ds" / "chroma"):
+        assert _forget(world, "--accession", "ACC0001", "--apply") != 0
+    assert "another process" in caplog.text
+    assert _tree(world["root"]) == before
+    assert _forget(world, "--accession", "ACC0001", "--apply") == 0
+    assert _files_naming(world["root"], world["gone"]) == []
