@@ -112,6 +112,12 @@ COMMANDS: tuple[Command, ...] = (
         "python -m model storage --data-root data --clean-caches",
     ),
     Command(
+        "forget",
+        "model.erasure_cli",
+        "erase a patient's withdrawn studies everywhere (a dry run unless --apply)",
+        "python -m model forget --data data/ds/internal --accession ACC0001 --apply",
+    ),
+    Command(
         "demo",
         "model.demo",
         "build the demo end to end: generate, ingest, train, embed, index, map",

@@ -127,6 +127,12 @@ def is_cache_name(name: str) -> bool:
     return _CACHE_NAME.match(name) is not None
 
 
+def is_derived_name(name: str) -> bool:
+    """Whether ``name`` is that of a file made from one cache (its map, report sentences or
+    use mark), named after it."""
+    return _owner(name) != ""
+
+
 def map_file(cache: Path, key: str) -> Path:
     """Where the map keyed ``key`` (hex) of the embedding cache ``cache`` is kept: beside it,
     named after it, so ``tidy`` removes it with its cache."""

@@ -51,6 +51,7 @@ _ARGUMENTS = {  # just enough for each command's parser (its ``run`` is replaced
     "demo": [],
     "map": ["--checkpoint", "c", "--data", "d"],
     "storage": ["--data-root", "r"],
+    "forget": ["--data", "d", "--accession", "A"],
 }
 
 

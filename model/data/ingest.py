@@ -43,6 +43,7 @@ from model.data.store import (
 from model.data.study import StudyTensor
 from model.data.study_worker import StudyTask, process_study
 from model.data.views import ViewMap
+from model.data.withdrawn import without_withdrawn
 from model.errors import DataError
 from model.labels import KEY, label_rows, lost_zeros_hint, partly_lost_zeros
 from model.output_path import check_output_path
@@ -147,7 +148,8 @@ def _plan(
     """One plan per study found under ``src`` and the number of files looked at.
 
     ``impressions`` is None when no reports CSV was given. The patient identifiers of files
-    skipped after their header was read are added to ``identifiers``. ``given`` (the reports
+    skipped after their header was read are added to ``identifiers``; studies withdrawn from the
+    dataset (``model.data.withdrawn``) are left out. ``given`` (the reports
     CSV, labels CSV and view map) are not looked at as images when they lie under ``src``.
     """
 
@@ -177,7 +179,7 @@ def _plan(
         )
         for uid, headers in sorted(by_study.items())
     ]
-    return plans, len(cases) + len(files)
+    return without_withdrawn(plans, Path(base.dataset), salt), len(cases) + len(files)
 
 
 def _run_studies(

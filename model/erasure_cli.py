@@ -1,0 +1,102 @@
+"""``python -m model forget --data DATASET --accession ACC [ACC ...] [--apply]``: erase the
+studies of a patient who withdrew consent from everything the product keeps.
+
+Also ``--study-id SID ...`` and ``--from-file CSV`` (accession numbers, one a row, or a column
+named ``accession_number``). A dry run by default: it says what would go; ``--apply`` removes it
+and writes an erasure record, ``DATASET/erasures/erasure-<time>.json``. Where a study lives and
+what is done there, in this order (the dataset last: until it is changed, a failed run, e.g. an
+index busy, is run again as it was given): ``model.erasure`` (the dataset, its caches, ``withdrawn.csv`` so an ingest
+never adds it again), ``model.erasure_index`` (the case index), ``model.erasure_scan`` (per-study
+results under the data root, evaluations marked, checkpoints trained with them). The record
+holds no patient identifier: no accession number (the hospital's own number for the patient's
+study) and no study_id, only counts and the salted hashes ``withdrawn.csv`` holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+from model.data.store import ingest_lock
+from model.erasure import check_dataset, erase_from_dataset, find_targets
+from model.erasure_report import Erasure, erase_everywhere, summary_text, write_record
+from model.erasure_scan import trained_runs
+from model.errors import UserError
+from model.index.cli_index import add_chroma_arguments
+from model.schema import default_data_root
+
+_ACCESSION_HEADERS = {"accession_number", "accessionnumber", "accession"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Erase withdrawn studies (a patient's consent withdrawn) from a dataset and everything "
+        "made from it: rows, tensors, labels, embedding caches, index records, per-study "
+        "result rows under the data root. Lists the checkpoints trained with them (weights "
+        "cannot be un-trained). A dry run unless --apply."
+    )
+    parser.add_argument("--data", type=Path, required=True, help="the dataset folder")
+    parser.add_argument("--accession", nargs="+", default=[], help="accession numbers")
+    parser.add_argument("--study-id", nargs="+", default=[], help="study ids (s + 15 hex)")
+    parser.add_argument(
+        "--from-file", type=Path, default=None, help="CSV of accession numbers, one a row"
+    )
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help="searched for results naming the studies (default: the data root holding DATASET)",
+    )
+    add_chroma_arguments(parser)
+    parser.add_argument("--apply", action="store_true", help="remove (default: a dry run)")
+
+
+def run(args: argparse.Namespace) -> int:
+    dataset = args.data.expanduser()
+    paths = check_dataset(dataset)
+    accessions = list(args.accession) + (read_accessions(args.from_file) if args.from_file else [])
+    if not accessions and not args.study_id:
+        raise UserError("name the studies: --accession, --study-id or --from-file")
+    root = (args.data_root or data_root_of(dataset)).expanduser()
+    with ingest_lock(dataset):
+        targets = find_targets(paths, accessions, list(args.study_id))
+        erasure = Erasure(dataset=dataset, root=root, targets=targets, given=len(accessions))
+        if targets.study_ids:  # first: the dataset, last, is what names the studies to rerun
+            erase_everywhere(erasure, args, args.apply)
+        erasure.dataset_part = erase_from_dataset(paths, targets, args.apply)
+        erasure.runs = trained_runs(root, dataset, erasure.dataset_part.fingerprints)
+        if args.apply:
+            erasure.record = write_record(erasure)
+    sys.stdout.write(summary_text(erasure, args.apply))
+    return 0
+
+
+def data_root_of(dataset: Path) -> Path:
+    """The data root (``CMR_DATA_ROOT``, else ``data/``) when it holds ``dataset``, else the
+    dataset's parent folder."""
+    root = default_data_root().resolve()
+    return root if dataset.resolve().is_relative_to(root) else dataset.resolve().parent
+
+
+def read_accessions(path: Path) -> list[str]:
+    """Accession numbers from ``path``: the column named accession_number (or AccessionNumber,
+    accession), else every row of a one-column file."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise UserError(f"cannot read --from-file {path}: {err}") from err
+    if not rows:
+        raise UserError(f"--from-file {path} holds no accession number")
+    header = [cell.strip().lower() for cell in rows[0]]
+    named = [i for i, cell in enumerate(header) if cell in _ACCESSION_HEADERS]
+    if named:
+        return [row[named[0]].strip() for row in rows[1:] if len(row) > named[0]]
+    if all(len(row) == 1 for row in rows):
+        return [row[0].strip() for row in rows]
+    raise UserError(
+        f"--from-file {path} has several columns and none is named accession_number: "
+        "give a column of that name, or one accession number a row"
+    )

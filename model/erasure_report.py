@@ -1,0 +1,229 @@
+"""One erasure across the product (``python -m model forget``): the index and the data root
+after the dataset, then the officer's summary and the erasure record.
+
+The record, ``DATASET/erasures/erasure-<UTC time>.json``, says what was removed and when, what
+could not be (checkpoints' weights, files it only lists) and holds no patient identifier: no
+accession number (the hospital's own number for the study, which would name the patient to
+anyone with the hospital's records) and no study_id (which would keep the study's pseudonym in
+the data root), only counts and the salted hashes of ``withdrawn.csv``, with which an auditor
+holding the dataset's salt can check that a given accession number was erased.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from model.atomic import atomic_write_text
+from model.erasure import DatasetErasure, Targets
+from model.erasure_index import IndexErasure, erase_from_index
+from model.erasure_scan import (
+    NOTE_FILE,
+    Mentions,
+    TrainedRun,
+    find_mentions,
+    index_folders,
+    rewrite_mentions,
+)
+from model.index.client import ChromaLocation, default_chroma_path, resolve_location
+
+RECORD_FORMAT = "cmr-clip-erasure"
+NOT_ERASABLE = [
+    "checkpoints' weights were trained with the studies and cannot be un-trained: retrain "
+    "without them where that is required (the runs are listed)",
+    "raw exports (DICOM, reports CSVs) are the hospital's and are not touched: withdrawn.csv "
+    "keeps any later ingest of them from adding the studies again",
+    "a Chroma server's own files keep a deleted record's bytes until the server compacts "
+    "them (an embedded index folder is rewritten without them)",
+    "backups and copies outside the data root",
+]
+
+
+@dataclass
+class Erasure:
+    """One ``forget`` run: what was asked and what each part found or removed."""
+
+    dataset: Path
+    root: Path
+    targets: Targets
+    given: int
+    dataset_part: DatasetErasure = field(default_factory=DatasetErasure)
+    index: list[IndexErasure] = field(default_factory=list)
+    mentions: Mentions = field(default_factory=Mentions)
+    runs: list[TrainedRun] = field(default_factory=list)
+    erased_at: str = field(
+        default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    )
+    record: Path | None = None
+
+
+def erase_everywhere(erasure: Erasure, args: argparse.Namespace, apply: bool) -> None:
+    """Before the dataset: the index records in every location and the per-study results
+    under the data root."""
+    ids = erasure.targets.study_ids
+    salt_id = _salt_id(erasure.dataset)
+    locations = index_locations(erasure, args)
+    erasure.index = [erase_from_index(loc, ids, salt_id, apply) for loc in locations]
+    skip = [erasure.dataset, *(loc.path for loc in locations if loc.path)]
+    erasure.mentions = find_mentions(erasure.root, skip, ids)
+    if apply:
+        rewrite_mentions(erasure.mentions, set(ids), erasure.erased_at, len(ids))
+
+
+def index_locations(erasure: Erasure, args: argparse.Namespace) -> list[ChromaLocation]:
+    """The index named by the options (default ``DATASET/../chroma``) and every embedded index
+    folder under the data root: a study may have been indexed into any of them."""
+    given = resolve_location(
+        args.chroma_path, args.chroma_host, args.chroma_port, default_chroma_path(erasure.dataset)
+    )
+    found = [ChromaLocation(path=folder) for folder in index_folders(erasure.root)]
+    return [given, *(loc for loc in found if loc.path != given.path)]
+
+
+def _salt_id(dataset: Path) -> str:
+    settings = json.loads((dataset / "dataset.json").read_text(encoding="utf-8"))
+    return str(settings.get("salt_id", ""))
+
+
+def write_record(erasure: Erasure) -> Path:
+    """Write the erasure record (see the module docstring); returns its path."""
+    part, found = erasure.dataset_part, erasure.mentions
+    stamp = erasure.erased_at.replace(":", "").replace("-", "")
+    path = erasure.dataset / "erasures" / f"erasure-{stamp}.json"
+    record = {
+        "format": RECORD_FORMAT,
+        "version": 1,
+        "erased_at": erasure.erased_at,
+        "dataset": erasure.dataset.name,
+        "studies_erased": part.studies,
+        "study_hashes": part.hashes,
+        "accession_numbers_given": erasure.given,
+        "accession_numbers_not_in_dataset": len(erasure.targets.unknown),
+        "tensors_removed": part.tensors,
+        "table_rows_removed": part.table_rows,
+        "embedding_cache_files_removed": len(part.caches) - len(part.caches_left),
+        "embedding_cache_files_left": [p.name for p in part.caches_left],
+        "index_records_removed": {i.where: i.found for i in erasure.index if i.found},
+        "result_rows_removed": {_rel(p, erasure.root): n for p, n in found.rows.items()},
+        "example_sets_changed": [_rel(p, erasure.root) for p in found.example_sets],
+        "evaluations_marked": [_rel(p, erasure.root) for p in found.evaluations],
+        "files_still_naming_them": [_rel(p, erasure.root) for p in found.other],
+        "runs_trained_with_them": [_run_record(r, erasure.root) for r in erasure.runs],
+        "dataset_fingerprints_before": sorted(part.fingerprints),
+        "not_erased": NOT_ERASABLE,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def _run_record(run: TrainedRun, root: Path) -> dict:
+    return {
+        "run": _rel(run.folder, root),
+        "data_fingerprint": run.data_fingerprint,
+        "checkpoints": [p.name for p in run.checkpoints],
+    }
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def summary_text(erasure: Erasure, apply: bool) -> str:
+    """The officer's summary: what was (or would be) removed, marked, listed and left."""
+    part, found, n = erasure.dataset_part, erasure.mentions, len(erasure.targets.study_ids)
+    verb = "removed" if apply else "would remove"
+    head = "forget: erased" if apply else "forget: DRY RUN, nothing changed (--apply to erase)"
+    lines = [f"{head}: {n} {'study' if n == 1 else 'studies'} of {erasure.dataset}"]
+    if erasure.targets.unknown:
+        places = ", ".join(_ordinal(i) for i in erasure.targets.unknown)
+        many = len(erasure.targets.unknown) > 1
+        lines.append(
+            f"  the {places} of the {erasure.given} accession numbers given "
+            + ("are" if many else "is")
+            + " not in this dataset (linkage.csv): nothing to erase for "
+            + ("them" if many else "it")
+            + ("; recorded" if apply else "; --apply records " + ("them" if many else "it"))
+            + " as withdrawn, so no later ingest adds "
+            + ("them" if many else "it")
+        )
+    if not n:
+        return "\n".join(lines) + "\n"
+    rows = ", ".join(f"{name} {count}" for name, count in part.table_rows.items() if count)
+    lines.append(
+        f"  dataset: {verb} {part.studies} rows of studies.parquet, {part.tensors} "
+        f"tensors; rows of {rows or 'no other table'}"
+    )
+    lines.append(
+        f"  embedding caches: {verb} {len(part.caches)} files (every cache, map and "
+        "report-sentence store of the dataset; made again on next use)"
+    )
+    for left in part.caches_left:
+        lines.append(f"    NOT removed (a writer was busy; run forget again): {left.name}")
+    for index in erasure.index:
+        held = ", ".join(f"{name} {count}" for name, count in index.found.items())
+        lines.append(
+            f"  index {index.where}: {verb} "
+            + (held or "none held")
+            + (f" ({index.note})" if index.note else "")
+        )
+    lines += _mention_lines(found, erasure.root, verb, apply)
+    lines += _run_lines(erasure.runs, erasure.root)
+    lines.append(
+        "  withdrawn.csv: "
+        + ("records" if apply else "would record")
+        + " their salted hashes; an ingest of the same export skips them"
+    )
+    lines.append(
+        "  not erased here: checkpoints' weights, raw exports (the hospital's), a Chroma "
+        "server's own files, backups (the record says why)"
+    )
+    if erasure.record:
+        lines.append(f"  erasure record: {erasure.record} (no patient identifier in it)")
+    return "\n".join(lines) + "\n"
+
+
+def _mention_lines(found: Mentions, root: Path, verb: str, apply: bool) -> list[str]:
+    lines = [
+        f"  per-study results: {verb} {n} rows of {_rel(p, root)}" for p, n in found.rows.items()
+    ]
+    lines += [
+        f"  example set {_rel(p, root)}: {verb} {n} ids" for p, n in found.example_sets.items()
+    ]
+    lines += [
+        f"  evaluation {_rel(p, root)}: figures kept as published, "
+        + ("marked in" if apply else "to be marked in")
+        + f" {NOTE_FILE} (run it again for "
+        "figures without them)"
+        for p in found.evaluations
+    ]
+    lines += [
+        f"  still names them (remove or make again yourself): {_rel(p, root)}" for p in found.other
+    ]
+    return lines
+
+
+def _run_lines(runs: list[TrainedRun], root: Path) -> list[str]:
+    if not runs:
+        return ["  checkpoints trained with them: none found under the data root"]
+    lines = [
+        "  checkpoints trained with them (weights cannot be un-trained; retrain without "
+        "them if required):"
+    ]
+    lines += [
+        f"    {_rel(r.folder, root)} (data {r.data_fingerprint or '?'}): "
+        + (", ".join(p.name for p in r.checkpoints) or "no checkpoint")
+        for r in runs
+    ]
+    return lines
+
+
+def _ordinal(i: int) -> str:
+    suffix = "th" if 10 <= i % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(i % 10, "th")
+    return f"{i}{suffix}"

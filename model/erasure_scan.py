@@ -1,0 +1,206 @@
+"""What else under a data root names withdrawn studies, and the checkpoints trained with them.
+
+Outside the dataset folder and the index, a study's pseudonymous study_id (and with it its
+per-study results) is written by the commands users run: an evaluation's per-study tables,
+``zeroshot --out`` and ``embed --out`` files, few-shot example sets, job logs. Under GDPR a
+pseudonymised per-study result is still the patient's personal data, so:
+
+- a CSV with a ``study_id`` column loses the withdrawn studies' rows, and a few-shot example
+  set loses their ids (both rewritten atomically);
+- the figures computed from them (AUCs, summaries, reports) are not recomputed or rewritten
+  silently: a published result changed without a word is wrong too. The evaluation folder (the
+  one holding ``summary.json``) gets ``WITHDRAWN.json`` saying how many of the studies its
+  figures came from were withdrawn since, and when; re-running the evaluation gives figures
+  without them;
+- any other file naming them (a JSON, an ``.npz``, a log) is listed for the officer to remove or
+  make again: its format is not one this module may rewrite.
+
+A checkpoint's weights were trained on the studies and cannot be un-trained: the runs whose
+``config.json`` names this dataset (by folder, or by the fingerprint it had before the erasure)
+are listed, with their data fingerprint, so the officer can decide to retrain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from model.atomic import atomic_write_text, atomic_write_with
+from model.example_set import ExampleSet
+
+log = logging.getLogger(__name__)
+
+NOTE_FILE = "WITHDRAWN.json"
+MAX_SCANNED_BYTES = 512 * 1024 * 1024  # larger files are not the product's tables or records
+_SKIPPED_FOLDERS = {"tensors", "embeddings", ".git", "__pycache__"}
+_SCANNED = {".csv", ".json", ".jsonl", ".md", ".html", ".txt", ".log", ".npz", ".npy", ".tsv"}
+
+
+@dataclass
+class Mentions:
+    """Files under the root that name withdrawn studies, by what is done with them."""
+
+    rows: dict[Path, int] = field(default_factory=dict)  # CSV -> rows of withdrawn studies
+    example_sets: dict[Path, int] = field(default_factory=dict)  # set -> ids it names
+    other: list[Path] = field(default_factory=list)  # listed only
+    evaluations: list[Path] = field(default_factory=list)  # folders given WITHDRAWN.json
+
+
+@dataclass
+class TrainedRun:
+    """A run folder whose checkpoints were trained on the dataset."""
+
+    folder: Path
+    data_fingerprint: str
+    checkpoints: list[Path]
+
+
+def find_mentions(root: Path, skip: list[Path], study_ids: list[str]) -> Mentions:
+    """Every file under ``root`` (but the folders in ``skip``: the dataset, the index) that
+    names one of ``study_ids``, sorted into what ``forget`` does with it."""
+    found = Mentions()
+    needles = [s.encode() for s in study_ids] + [s.encode("utf-32-le") for s in study_ids]
+    skipped = {p.resolve() for p in skip}
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = [
+            d
+            for d in dirs
+            if d not in _SKIPPED_FOLDERS
+            and (here / d).resolve() not in skipped
+            and not (here / d / "chroma.sqlite3").exists()
+        ]
+        for name in files:
+            path = here / name
+            if path.suffix.lower() in _SCANNED and _names_any(path, needles):
+                _sort(found, path, set(study_ids))
+    named = [*found.rows, *found.other]
+    found.evaluations = sorted({e for p in named if (e := _evaluation_of(p, root))})
+    return found
+
+
+def _names_any(path: Path, needles: list[bytes]) -> bool:
+    try:
+        if path.stat().st_size > MAX_SCANNED_BYTES:
+            return False
+        data = path.read_bytes()
+    except OSError:
+        return False
+    return any(needle in data for needle in needles)
+
+
+def _sort(found: Mentions, path: Path, ids: set[str]) -> None:
+    """File ``path`` (it names a withdrawn study) under what is done with it."""
+    if path.suffix.lower() == ".csv":
+        try:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=["study_id"])
+        except (ValueError, OSError, pd.errors.ParserError):
+            table = None
+        if table is not None and (hits := int(table["study_id"].isin(ids).sum())):
+            found.rows[path] = hits
+            return
+    if path.suffix.lower() == ".json":
+        try:
+            example_set = ExampleSet.load(path)
+        except Exception:  # noqa: BLE001 - any file that is not an example set is listed
+            example_set = None
+        if example_set is not None:
+            named = set(example_set.positive) | set(example_set.negative)
+            if hits := len(named & ids):
+                found.example_sets[path] = hits
+                return
+    found.other.append(path)
+
+
+def _evaluation_of(path: Path, root: Path) -> Path | None:
+    """The evaluation folder (holding summary.json) ``path`` lies in, if any."""
+    for folder in path.parents:
+        if (folder / "summary.json").is_file():
+            return folder
+        if folder == root:
+            return None
+    return None
+
+
+def rewrite_mentions(found: Mentions, ids: set[str], erased_at: str, studies: int) -> None:
+    """Drop the withdrawn studies' rows and ids from the files ``found`` sorts so, and record
+    the erasure in ``WITHDRAWN.json`` of each evaluation folder that named them."""
+    for path in found.rows:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        left = table[~table["study_id"].isin(ids)]
+        atomic_write_with(path, lambda tmp, t=left: t.to_csv(tmp, index=False))
+    for path in found.example_sets:
+        example_set = ExampleSet.load(path)
+        example_set = replace(
+            example_set,
+            positive=tuple(s for s in example_set.positive if s not in ids),
+            negative=tuple(s for s in example_set.negative if s not in ids),
+        )
+        example_set.save(path)
+    for folder in found.evaluations:
+        rows = sum(n for path, n in found.rows.items() if folder in path.parents)
+        _note_evaluation(folder, {"erased_at": erased_at, "studies": studies, "rows": rows})
+
+
+def _note_evaluation(folder: Path, erasure: dict) -> None:
+    """Add ``erasure`` to the folder's WITHDRAWN.json (made when absent, kept when damaged:
+    a new one is never written over a record it cannot read)."""
+    path = folder / NOTE_FILE
+    record: dict = {"note": EVALUATION_NOTE, "erasures": []}
+    if path.is_file():
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            log.warning("%s cannot be read (%s); erasure not added to it", path, err)
+            return
+    record.setdefault("erasures", []).append(erasure)
+    atomic_write_text(path, json.dumps(record, indent=2) + "\n")
+
+
+EVALUATION_NOTE = (
+    "Studies this evaluation was computed from have since been withdrawn (consent withdrawn) "
+    "and erased: their per-study rows were removed from its tables; its figures (AUCs, "
+    "summaries, report) are as computed then, with them. Run the evaluation again for figures "
+    "without them."
+)
+
+
+def index_folders(root: Path) -> list[Path]:
+    """Every embedded index folder (holding ``chroma.sqlite3``) under ``root``."""
+    return sorted(db.parent.resolve() for db in root.rglob("chroma.sqlite3"))
+
+
+def trained_runs(root: Path, dataset: Path, fingerprints: set[str]) -> list[TrainedRun]:
+    """Run folders under ``root`` whose ``config.json`` names ``dataset``, with their
+    checkpoints: by its folder, by its place under the data root (a root moved or copied
+    since), or by a fingerprint it had (``fingerprints``: before the erasure, and those its
+    embedding caches were named after)."""
+    runs = []
+    target = dataset.resolve()
+    tail = _tail(target, root.resolve())
+    for config in sorted(root.rglob("config.json")):
+        try:
+            record = json.loads(config.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict) or "data" not in record:
+            continue
+        data_fp = str(record.get("data_fingerprint", ""))
+        named = Path(str(record["data"])).expanduser()
+        same_place = named.resolve() == target or (tail and named.as_posix().endswith(tail))
+        if same_place or data_fp in fingerprints:
+            runs.append(TrainedRun(config.parent, data_fp, sorted(config.parent.glob("*.pt"))))
+    return runs
+
+
+def _tail(dataset: Path, root: Path) -> str:
+    """``/<dataset relative to root>`` ("" when it is not under it)."""
+    try:
+        return "/" + dataset.relative_to(root).as_posix()
+    except ValueError:
+        return ""
