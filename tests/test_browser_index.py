@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from chromadb.api.client import SharedSystemClient
 from dashboard_fixtures import tiny_data_root
 from streamlit.testing.v1 import AppTest
 
@@ -58,6 +60,34 @@ def indexed_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     argv = ["index", "--checkpoint", str(_active_checkpoint(root)), "--data", str(data)]
     assert main([*argv, "--labels", str(data / "labels.csv")]) == 0
     return root
+
+
+@pytest.fixture(scope="module")
+def restore(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``restore(kind)``: a data root holding the tiny data root indexed in-process by
+    ``python -m model index`` (kind "plain": as copied; "sarcoid": its labels given
+    ``_add_sarcoid_column``'s column first), each kind built once per module and copied back
+    for every test into one and the same folder. The index was built in that very folder, so it
+    records the dataset's folder as it would have had the test built it there (a root copied
+    elsewhere would find its labels record only by the dataset's id)."""
+    root = tmp_path_factory.mktemp("restored") / "data"
+    templates: dict[str, Path] = {}
+
+    def restore_kind(kind: str) -> Path:
+        SharedSystemClient.clear_system_cache()  # no client keeps the last test's folder open
+        shutil.rmtree(root, ignore_errors=True)
+        if kind in templates:
+            return Path(shutil.copytree(templates[kind], root))
+        shutil.copytree(tiny_data_root(tmp_path_factory), root)
+        data = root / "ds" / "tiny"
+        if kind == "sarcoid":
+            _add_sarcoid_column(data)
+        argv = ["index", "--checkpoint", str(_active_checkpoint(root)), "--data", str(data)]
+        assert main(argv) == 0
+        templates[kind] = Path(shutil.copytree(root, tmp_path_factory.mktemp(kind) / "data"))
+        return root
+
+    return restore_kind
 
 
 @pytest.fixture(autouse=True)
@@ -150,11 +180,9 @@ def test_filters_reach_the_index_and_an_empty_match_is_a_message(indexed_root, m
     assert any("No study matches" in w.value for w in at.warning)
 
 
-def test_an_index_folder_rebuilt_from_scratch_is_read_afresh(tmp_path_factory, monkeypatch) -> None:
-    root = _copy(tmp_path_factory, "rebuilt")
-    data = root / "ds" / "tiny"
+def test_an_index_folder_rebuilt_from_scratch_is_read_afresh(restore, monkeypatch) -> None:
+    root = restore("plain")
     checkpoint = _active_checkpoint(root)
-    assert main(["index", "--checkpoint", str(checkpoint), "--data", str(data)]) == 0
     at = _open(root, monkeypatch, "Dilated left ventricle")
     assert "case index: 24 studies" in _captions(at)
     location = ChromaLocation(path=root / "ds" / "chroma")
@@ -219,15 +247,14 @@ def test_a_server_that_does_not_answer_is_asked_once_per_search(indexed_root, mo
 
 
 def test_an_index_left_mid_swap_is_named_and_the_index_job_finishes_the_swap(
-    tmp_path_factory, monkeypatch
+    restore, monkeypatch
 ) -> None:
     """A rebuild killed between deleting the old index and renaming the new one: the page says
     so (not "holds no index yet") and its index job brings the index back."""
     monkeypatch.setattr(swap_wait, "SWAP_WAIT_S", 0.3)
-    root = _copy(tmp_path_factory, "midswap")
+    root = restore("plain")
     data, checkpoint = root / "ds" / "tiny", _active_checkpoint(root)
     argv = ["index", "--checkpoint", str(checkpoint), "--data", str(data)]
-    assert main(argv) == 0
     fingerprint = read_checkpoint_meta(checkpoint).fingerprint
     client = open_client(ChromaLocation(path=root / "ds" / "chroma"))
     client.get_collection(f"cmrclip-{fingerprint}").modify(name=f"swapping-cmrclip-{fingerprint}")
@@ -269,7 +296,7 @@ def test_without_an_index_the_page_ranks_in_memory_and_builds_one(
     assert command[command.index("--data") + 1] == str(root / "ds" / "tiny")
     deadline = time.monotonic() + 300
     while JobManager(root / "jobs").get(job.id).running and time.monotonic() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.1)
     finished = JobManager(root / "jobs").get(job.id)
     assert finished.state == "finished", finished.log_tail(30)
     at = _open(root, monkeypatch, "Dilated left ventricle")
@@ -277,19 +304,14 @@ def test_without_an_index_the_page_ranks_in_memory_and_builds_one(
     assert len(_cards(at)) == 12
 
 
-def test_an_index_of_a_sibling_dataset_is_not_an_empty_answer(
-    tmp_path_factory, monkeypatch
-) -> None:
+def test_an_index_of_a_sibling_dataset_is_not_an_empty_answer(restore, monkeypatch) -> None:
     from dashboard_fixtures import make_tiny_dataset
 
     from model.data.dataset import CMRDataset
     from model.embed import cached_study_embeddings
 
-    root = _copy(tmp_path_factory, "sibling")
+    root = restore("plain")
     checkpoint = _active_checkpoint(root)
-    assert (
-        main(["index", "--checkpoint", str(checkpoint), "--data", str(root / "ds" / "tiny")]) == 0
-    )
     sibling = make_tiny_dataset(root / "ds" / "sibling", n=8, seed=4)  # shares ds/chroma
     cached_study_embeddings(checkpoint, CMRDataset.open(sibling))
     Settings(root).write_active(dataset=sibling)
@@ -317,18 +339,15 @@ def test_page_filters_become_a_typed_where() -> None:
         index_where(StudyFilter(values={"colour": ["red"]}), "tiny")
 
 
-def test_a_dataset_ingested_again_is_not_answered_from_its_old_index(
-    tmp_path_factory, monkeypatch
-) -> None:
+def test_a_dataset_ingested_again_is_not_answered_from_its_old_index(restore, monkeypatch) -> None:
     from dashboard_fixtures import make_tiny_dataset
 
     from model.data.dataset import CMRDataset
     from model.embed import cached_study_embeddings
 
-    root = _copy(tmp_path_factory, "reingested")
+    root = restore("plain")
     checkpoint = _active_checkpoint(root)
     data = root / "ds" / "tiny"
-    assert main(["index", "--checkpoint", str(checkpoint), "--data", str(data)]) == 0
     shutil.rmtree(data)  # the same folder ingested again: new study ids, the old index stays
     make_tiny_dataset(data, n=24, seed=1)
     cached_study_embeddings(checkpoint, CMRDataset.open(data))
@@ -351,17 +370,16 @@ def test_more_like_this_when_the_filters_allow_the_example_alone(indexed_root, m
 
 
 def test_studies_ingested_after_the_index_was_built_are_named_with_the_rebuild(
-    tmp_path_factory, monkeypatch
+    restore, tmp_path_factory, monkeypatch
 ) -> None:
     from dashboard_fixtures import make_tiny_dataset
 
     from model.data.dataset import CMRDataset
     from model.embed import cached_study_embeddings
 
-    root = _copy(tmp_path_factory, "appended")
+    root = restore("plain")
     checkpoint = _active_checkpoint(root)
     data = root / "ds" / "tiny"
-    assert main(["index", "--checkpoint", str(checkpoint), "--data", str(data)]) == 0
     grown = make_tiny_dataset(tmp_path_factory.mktemp("grown") / "tiny", n=30, seed=0)
     for name in ("studies.parquet", "linkage.csv", "labels.csv"):  # ingest appended 6 studies
         shutil.copy(grown / name, data / name)
@@ -381,7 +399,7 @@ def test_studies_ingested_after_the_index_was_built_are_named_with_the_rebuild(
 
 
 def test_a_same_named_dataset_on_the_index_does_not_crowd_out_the_results(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    restore: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another hospital's dataset also called "tiny" shares the index (a shared server): its
     studies, closer to the query than ours, must not take the page's 200 best places, which it
@@ -389,10 +407,8 @@ def test_a_same_named_dataset_on_the_index_does_not_crowd_out_the_results(
     from model.embed import embed_texts
     from model.training.checkpoint import load_checkpoint
 
-    root = _copy(tmp_path_factory, "namesake")
-    data = root / "ds" / "tiny"
+    root = restore("plain")
     checkpoint = _active_checkpoint(root)
-    assert main(["index", "--checkpoint", str(checkpoint), "--data", str(data)]) == 0
     location = ChromaLocation(path=root / "ds" / "chroma")
     fingerprint = read_checkpoint_meta(checkpoint).fingerprint
     query = "Dilated left ventricle"
@@ -449,7 +465,7 @@ def test_a_damaged_index_is_not_searched_and_the_page_rebuilds_it(
     assert str(sibling) in job.info["command"] and "--drop-others" in job.info["command"]
     deadline = time.monotonic() + 300
     while JobManager(root / "jobs").get(job.id).running and time.monotonic() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.1)
     finished = JobManager(root / "jobs").get(job.id)
     assert finished.state == "finished", finished.log_tail(30)
     at = _open(root, monkeypatch, "Dilated left ventricle")
@@ -457,24 +473,30 @@ def test_a_damaged_index_is_not_searched_and_the_page_rebuilds_it(
     assert not any("damaged" in i.value for i in at.info)
 
 
-def _add_sarcoid_column(data: Path) -> tuple[pd.DataFrame, set[str]]:
+def _add_sarcoid_column(data: Path) -> None:
     """Give the tiny dataset's labels.csv a hospital's own 0/1 column, ``sarcoid`` (1, blank, 0,
-    0 in turn over its 24 studies): the labels as written, and the IDs of the studies labelled 1."""
+    0 in turn over its 24 studies)."""
     labels = pd.read_csv(data / "labels.csv", dtype=str)
     labels["sarcoid"] = ["1" if i % 4 == 0 else ("" if i % 4 == 1 else "0") for i in range(24)]
     labels.to_csv(data / "labels.csv", index=False)
+
+
+def _sarcoid_column(data: Path) -> tuple[pd.DataFrame, set[str]]:
+    """The labels ``_add_sarcoid_column`` wrote (blanks read as blank text), and the IDs of the
+    studies it labelled 1."""
+    labels = pd.read_csv(data / "labels.csv", dtype=str, keep_default_na=False)
+    assert labels["sarcoid"].tolist()[:4] == ["1", "", "0", "0"]
     return labels, {f"s00{i:04d}" for i in range(0, 24, 4)}
 
 
-def test_a_hospital_label_column_is_a_filter_the_index_answers(tmp_path_factory, monkeypatch):
+def test_a_hospital_label_column_is_a_filter_the_index_answers(restore, monkeypatch):
     """The dataset's own label column (sarcoid) is offered beside the findings under its own
     name and filtered in the index; once labels.csv changes, the page says the index is older
     than the labels and answers label filters in memory, with the job that indexes it again."""
 
-    root = _copy(tmp_path_factory, "own-labels")
+    root = restore("sarcoid")
     data = root / "ds" / "tiny"
-    labels, sarcoid = _add_sarcoid_column(data)
-    assert main(["index", "--checkpoint", str(_active_checkpoint(root)), "--data", str(data)]) == 0
+    labels, sarcoid = _sarcoid_column(data)
     at = _open(root, monkeypatch, "Dilated left ventricle")
     assert at.multiselect(key="b-label-sarcoid").label == "sarcoid"
     assert at.multiselect(key="b-label-lge").options == ["0", "1"]
@@ -566,7 +588,7 @@ def test_the_labels_are_joined_to_the_studies_once_per_rerun(indexed_root, monke
     assert len(joins) == 1
 
 
-def test_an_index_with_an_earlier_versions_label_record_says_so(tmp_path_factory, monkeypatch):
+def test_an_index_with_an_earlier_versions_label_record_says_so(restore, monkeypatch):
     """An index whose record of the dataset's labels an earlier version wrote (the labels file's
     hash, not the values it holds) answers label filters while the file is unchanged; once the
     file's bytes change (here only its rows reordered) the page says the index predates the
@@ -576,11 +598,10 @@ def test_an_index_with_an_earlier_versions_label_record_says_so(tmp_path_factory
 
     from model.index.label_fields import LABELS_KEY, labels_fingerprint, recorded_labels
 
-    root = _copy(tmp_path_factory, "old-record")
+    root = restore("sarcoid")
     data = root / "ds" / "tiny"
-    labels, sarcoid = _add_sarcoid_column(data)
+    labels, sarcoid = _sarcoid_column(data)
     checkpoint = _active_checkpoint(root)
-    assert main(["index", "--checkpoint", str(checkpoint), "--data", str(data)]) == 0
     fingerprint = read_checkpoint_meta(checkpoint).fingerprint
     location = ChromaLocation(path=root / "ds" / "chroma")
     collection = EmbeddingIndex(open_client(location, create=False), fingerprint).collection()
@@ -610,14 +631,13 @@ def _diagnosed(data: Path, diagnosis: str) -> set[str]:
     return set(link.merge(labels[labels[diagnosis] == "1"], on="accession_number")["study_id"])
 
 
-def test_a_diagnosis_is_a_filter_the_index_answers_for_text_and_like(tmp_path_factory, monkeypatch):
+def test_a_diagnosis_is_a_filter_the_index_answers_for_text_and_like(restore, monkeypatch):
     """ "Show me NICM cases like this one": the one-hot diagnosis columns' class is one Diagnosis
     filter (named as the other pages name them), answered by the index for a text search and a
     more-like-this; once labels.csv moves a study to another diagnosis (its findings unchanged)
     the page says the index is older than the labels and answers the filter in memory."""
-    root = _copy(tmp_path_factory, "diagnosis")
+    root = restore("plain")
     data = root / "ds" / "tiny"
-    assert main(["index", "--checkpoint", str(_active_checkpoint(root)), "--data", str(data)]) == 0
     nicm = _diagnosed(data, "nicm")
     assert 0 < len(nicm) < 12
     at = _open(root, monkeypatch, "Dilated left ventricle")
