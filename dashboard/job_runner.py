@@ -20,20 +20,29 @@ from model.atomic import atomic_write_json
 
 
 def run(folder: Path, command: list[str]) -> int:
-    """Runner body: run ``command`` in this process group, then write result.json."""
-    child = subprocess.Popen(command)
+    """Runner body: run ``command`` in this process group, then write result.json. The stop
+    signals are taken before the command starts: a service stop the moment after (the command
+    already up, this runner not yet listening) killed the runner, and the job read "lost"."""
+    started: list[subprocess.Popen] = []
+    asked: list[int] = []  # stops that came before the command was there to be told
 
     def _forward(signum: int, _frame: Any) -> None:
         # A cancel signals the whole group, the command included: a second SIGTERM would cut
         # short what the first asked for (torchrun gives up waiting for its ranks to save).
         if load_json_object(folder / "job.json").get("cancel_requested"):
             return
+        if not started:
+            asked.append(signum)
+            return
         with contextlib.suppress(ProcessLookupError):
-            child.send_signal(signum)
+            started[0].send_signal(signum)
 
     signal.signal(signal.SIGTERM, _forward)
     signal.signal(signal.SIGINT, _forward)
-    code = child.wait()
+    started.append(subprocess.Popen(command))
+    for signum in asked[:1]:  # the group's signal missed the command, not yet started
+        _forward(signum, None)
+    code = started[0].wait()
     atomic_write_json(folder / "result.json", {"returncode": code, "finished": time.time()})
     return 0
 

@@ -65,3 +65,34 @@ def test_a_job_killed_outright_still_failed(tmp_path: Path) -> None:
 def test_an_import_stopped_so_says_to_send_the_form_again(tmp_path: Path) -> None:
     note = retry_note("stopped", tmp_path / "ds")
     assert note is not None and note.startswith("The import was stopped: no dataset was written")
+
+
+def test_a_stop_the_moment_a_job_starts_is_recorded_by_its_runner(tmp_path: Path) -> None:
+    """systemd's SIGTERM to the group can come while the runner has started the command but not
+    yet taken its signals: the runner died and the job read "lost". Here the stop comes from
+    inside the runner's start of the command, the most exposed moment."""
+    import json
+    import subprocess
+
+    folder = tmp_path / "job"
+    folder.mkdir()
+    (folder / "job.json").write_text("{}")
+    runner = (
+        "import os, signal, subprocess, sys\n"
+        "from pathlib import Path\n"
+        "from dashboard import job_runner\n"
+        "start = subprocess.Popen\n"
+        "def start_then_stop(*args, **kwargs):\n"
+        "    if not args or args[0][0] != sys.executable:\n"
+        "        return start(*args, **kwargs)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)  # before the runner's own start returns\n"
+        "    return start(*args, **kwargs)\n"
+        "job_runner.subprocess.Popen = start_then_stop\n"
+        f"job_runner.run(Path({str(folder)!r}), [sys.executable, '-c', {SLEEP!r}])\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", runner], cwd=root, env=env, timeout=120)
+    assert done.returncode == 0  # the runner lived to record the end
+    result = json.loads((folder / "result.json").read_text())
+    assert result["returncode"] == -signal.SIGTERM  # the stop reached the command
