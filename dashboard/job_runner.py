@@ -15,13 +15,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dashboard.job import load_json_object
+from dashboard.job import COMMAND_FILE, load_json_object
 from model.atomic import atomic_write_json
+from model.process_start import proc_start
 
 
 def run(folder: Path, command: list[str]) -> int:
     """Runner body: run ``command`` in this process group, then write result.json."""
     child = subprocess.Popen(command)
+    # the job reads running while this command runs, even if this runner is killed on its own;
+    # without the record (a full disk) it reads as it did before there was one
+    with contextlib.suppress(OSError):
+        record = {"pid": child.pid, "proc_start": proc_start(child.pid)}
+        atomic_write_json(folder / COMMAND_FILE, record)
 
     def _forward(signum: int, _frame: Any) -> None:
         # A cancel signals the whole group, the command included: a second SIGTERM would cut

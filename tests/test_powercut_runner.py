@@ -1,0 +1,73 @@
+"""The power goes out for a job's runner alone: ``kill -9`` of the dashboard's job runner (not
+its command) leaves the command running, and the job must still read running, block a second
+job of its kind and stop on Cancel (it read "stopped unexpectedly" and let a second one start
+beside it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import dashboard.jobs as jobs_module
+from dashboard.job import COMMAND_FILE
+from dashboard.processes import descendants, process_alive
+from model.errors import UserError
+
+_WAITING = "import sys, time; print('ready', flush=True); time.sleep(600)"
+
+
+def _wait_for(check, what: str, deadline_s: float = 60.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+@pytest.mark.timeout(180)
+def test_a_job_whose_runner_alone_is_killed_still_runs_and_its_cancel_reaches_it(
+    manager,
+) -> None:
+    job = manager.launch("train", [sys.executable, "-c", _WAITING])
+    _wait_for(lambda: "ready" in job.log_tail(), "the command never started")
+    (command_pid, _, _), *_ = descendants(job.pid)
+    try:
+        deadline = time.monotonic() + 30  # its runner records it as it starts it (old: never)
+        while not (job.folder / COMMAND_FILE).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(job.pid, signal.SIGKILL)  # the runner only
+        _wait_for(lambda: not process_alive(job.pid), "the runner outlived SIGKILL")
+        jobs_module._reap(job.pid)
+        assert process_alive(command_pid), "the command went with its runner"
+        running = manager.get(job.id)
+        assert running.state == "running" and running.running, running.outcome
+        assert running.orphan is not None and running.orphan[0] == command_pid
+        with pytest.raises(UserError, match="another train job is already running"):
+            manager.check_idle("train")
+        stopped = manager.cancel(job.id)
+        assert not process_alive(command_pid), "Cancel did not reach the command"
+        assert stopped.state == "cancelled" and not stopped.running
+        manager.check_idle("train")  # a new run may start
+    finally:
+        if process_alive(command_pid):
+            os.kill(command_pid, signal.SIGKILL)
+
+
+def test_a_recorded_command_whose_pid_was_reused_does_not_keep_the_job_running(manager) -> None:
+    job = manager.launch("ingest", [sys.executable, "-c", "pass"])
+    _wait_for(lambda: manager.get(job.id).state == "finished", "the job never finished")
+    (job.folder / "result.json").unlink()  # the machine went down before it was written
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:  # after the restart the command's pid is another program's, started at another tick
+        record = {"pid": other.pid, "proc_start": "1"}
+        (job.folder / COMMAND_FILE).write_text(json.dumps(record))
+        lost = manager.get(job.id)
+        assert lost.state == "lost" and not lost.running and lost.orphan is None
+    finally:
+        other.kill()
+        other.wait()
