@@ -71,3 +71,27 @@ def test_a_recorded_command_whose_pid_was_reused_does_not_keep_the_job_running(m
     finally:
         other.kill()
         other.wait()
+
+
+_DEAF = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "print('ready', flush=True); time.sleep(600)"
+)
+
+
+@pytest.mark.timeout(180)
+def test_force_stop_reaches_a_deaf_command_whose_runner_was_killed(manager) -> None:
+    job = manager.launch("ingest", [sys.executable, "-c", _DEAF])
+    _wait_for(lambda: "ready" in job.log_tail(), "the command never started")
+    _wait_for(lambda: (job.folder / COMMAND_FILE).exists(), "the runner never recorded it")
+    (command_pid, _, _), *_ = descendants(job.pid)
+    try:
+        os.kill(job.pid, signal.SIGKILL)
+        _wait_for(lambda: not process_alive(job.pid), "the runner outlived SIGKILL")
+        jobs_module._reap(job.pid)
+        assert manager.cancel(job.id, wait=False).state == "stopping"  # it ignores SIGTERM
+        assert manager.force_stop(job.id).state == "cancelled"
+        assert not process_alive(command_pid)
+    finally:
+        if process_alive(command_pid):
+            os.kill(command_pid, signal.SIGKILL)
