@@ -11,13 +11,17 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+from dashboard_fixtures import APP, make_tiny_dataset
+from streamlit.testing.v1 import AppTest
 
 import dashboard.jobs as jobs_module
 from dashboard.job import COMMAND_FILE
 from dashboard.processes import descendants, process_alive
 from model.errors import UserError
+from model.process_start import proc_start
 
 _WAITING = "import sys, time; print('ready', flush=True); time.sleep(600)"
 
@@ -95,3 +99,28 @@ def test_force_stop_reaches_a_deaf_command_whose_runner_was_killed(manager) -> N
     finally:
         if process_alive(command_pid):
             os.kill(command_pid, signal.SIGKILL)
+
+
+def test_the_train_page_says_a_jobs_runner_was_lost_and_offers_cancel(
+    manager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = manager.jobs_dir.parent
+    make_tiny_dataset(root / "ds" / "tiny", n=2)
+    monkeypatch.setenv("CMR_DATA_ROOT", str(root))
+    command = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:  # a runner gone (a pid no process has), its command running on
+        folder = manager.jobs_dir / "train-20260101-120000-abcdef"
+        folder.mkdir(parents=True)
+        info = {"id": folder.name, "kind": "train", "title": "Train r", "pid": 999_999_999}
+        info |= {"started": time.time(), "folder": str(Path(folder).resolve())}
+        (folder / "job.json").write_text(json.dumps(info))
+        record = {"pid": command.pid, "proc_start": proc_start(command.pid)}
+        (folder / COMMAND_FILE).write_text(json.dumps(record))
+        at = AppTest.from_file(APP, default_timeout=60).run()
+        at.switch_page("pages/train.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("runner was lost" in w.value for w in at.warning), at.warning
+        assert at.button(key=f"cancel-{folder.name}").label == "Cancel"
+    finally:
+        command.kill()
+        command.wait()
