@@ -10,8 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tiny_dataset import make_tiny_dataset, shared_tiny_checkpoint
 
 import model.atomic as atomic
+import model.evaluation.outputs as outputs
+from model.cli import main as cli_main
 from model.training.checkpoint import publish_copy
 
 Synced = list[tuple[str, Path]]
@@ -86,3 +89,28 @@ def test_a_folder_that_cannot_be_synced_fails_no_write(
     monkeypatch.setattr(os, "fsync", refusing)
     atomic.atomic_write_json(tmp_path / "summary.json", {"done": True})
     assert (tmp_path / "summary.json").read_text().strip().endswith("}")
+
+
+def test_an_evaluation_syncs_its_tables_names_before_its_summary_then_the_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its files are moved out of a staging folder, summary.json last: without a sync of their
+    folders the summary's name could reach the disk before the tables' it lists."""
+    out = tmp_path / "eval"
+    events: list[tuple[str, str]] = []
+    real_replace = os.replace
+
+    def moving(source: str | Path, target: str | Path) -> None:
+        real_replace(source, target)
+        if Path(target).parent.resolve() == out.resolve():
+            events.append(("move", Path(target).name))
+
+    monkeypatch.setattr(os, "replace", moving)
+    monkeypatch.setattr(outputs, "sync_folder", lambda f: events.append(("sync", str(f))))
+    data = make_tiny_dataset(tmp_path / "data", n=40, seed=0)
+    argv = ["evaluate", "--checkpoint", str(shared_tiny_checkpoint()[1]), "--data", str(data)]
+    argv += ["--out", str(out), "--episodes", "2", "--bootstrap", "10", "--shots", "1"]
+    assert cli_main([*argv, "--folds", "2"]) == 0
+    summary = events.index(("move", "summary.json"))
+    assert ("sync", str(out)) in events[:summary], events
+    assert events[-1] == ("sync", str(out)), events
