@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from dashboard.formatting import format_eta
+from dashboard.processes import may_signal, process_alive
 from model.clock import clock_moment, local_clock
+from model.errors import UserError
 
 _CANCEL_GRACE_S = 3.0
 # A training run stops after its current step (validation and last.pt included when it ends an
@@ -25,6 +27,7 @@ ACTIVE_STATES = ("running", "stopping")
 # itself. ``systemctl stop`` signals every process of the dashboard's service, its jobs too.
 STOPPED_CODES = frozenset({130, 128 + signal.SIGTERM, -signal.SIGTERM, -signal.SIGINT})
 LOG_TAIL_BYTES = 64 * 1024
+COMMAND_FILE = "command.json"  # the runner writes its command's pid and start tick there
 
 
 @dataclass
@@ -40,6 +43,8 @@ class Job:
     finished: float | None = None  # when it ended (result.json), on the clock that started it
     zone: str | None = None  # the reader's zone its times are written in; None: this machine's
     lost: str = ""  # why a "lost" job's end is unknown here (its outcome's words)
+    # (pid, start tick) of a command that still runs though its runner was killed on its own
+    orphan: tuple[int, str] | None = None
 
     @property
     def id(self) -> str:
@@ -92,6 +97,12 @@ class Job:
         return int(self.info["pid"])
 
     @property
+    def target(self) -> tuple[int, Any]:
+        """The process a stop waits for and a force stop kills below: (pid, start tick) of the
+        runner, or of its command once the runner alone was killed."""
+        return self.orphan or (self.pid, self.info.get("proc_start"))
+
+    @property
     def log_path(self) -> Path:
         return self.folder / "log.txt"
 
@@ -136,6 +147,43 @@ def last_lines(handle: BinaryIO, lines: int) -> str:
     handle.seek(0, os.SEEK_END)
     handle.seek(max(0, handle.tell() - LOG_TAIL_BYTES))
     return "\n".join(handle.read().decode("utf-8", errors="replace").splitlines()[-lines:])
+
+
+# What a running job's panel says once its runner alone was killed (``Job.orphan``).
+RUNNER_LOST = (
+    "Its runner was lost (killed on its own), but its command still runs: Cancel still stops "
+    "it; how it ends will not be recorded here"
+)
+
+
+def orphaned_command(folder: Path) -> tuple[int, str] | None:
+    """(pid, start tick) of the job's command as its runner recorded it, while that very
+    process still runs (the tick guards against a reused pid); None otherwise. A runner killed
+    on its own (``kill -9`` of its pid) leaves its command running, still in the job's process
+    group: the job is still running, blocks its kind, and its Cancel must reach it."""
+    record = load_json_object(folder / COMMAND_FILE)
+    pid, tick = record.get("pid"), record.get("proc_start")
+    if not isinstance(pid, int) or isinstance(pid, bool) or not isinstance(tick, str):
+        return None
+    return (pid, tick) if process_alive(pid, tick) else None
+
+
+def check_here(job: Job) -> None:
+    """UserError when ``job`` runs on another machine: its pid there is not a process here."""
+    if job.host is not None:
+        raise UserError(
+            f"cannot stop {job.title} from here: it is running on {job.host} and can only be "
+            f"stopped on {job.host} (from a dashboard there)"
+        )
+
+
+def check_may_stop(job: Job) -> None:
+    """UserError when this process may not signal ``job`` (another account started it)."""
+    if not may_signal(job.pid):
+        raise UserError(
+            f"cannot stop {job.title}: it was {job.origin} and runs as another account; "
+            "ask them to stop it from their dashboard"
+        )
 
 
 # A "lost" job's outcome, by why its end is unknown here (``dashboard.jobs``).

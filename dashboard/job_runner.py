@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dashboard.job import load_json_object
+from dashboard.job import COMMAND_FILE, load_json_object
 from model.atomic import atomic_write_json
+from model.process_start import proc_start
 
 
 def run(folder: Path, command: list[str]) -> int:
@@ -42,10 +43,14 @@ def run(folder: Path, command: list[str]) -> int:
     started.append(subprocess.Popen(command))
     for signum in asked[:1]:  # the group's signal missed the command, not yet started
         _forward(signum, None)
+    # the job reads running while this command runs, even if this runner is killed on its own;
+    # without the record (a full disk) it reads as it did before there was one
+    with contextlib.suppress(OSError):
+        record = {"pid": started[0].pid, "proc_start": proc_start(started[0].pid)}
+        atomic_write_json(folder / COMMAND_FILE, record)
     code = started[0].wait()
     atomic_write_json(folder / "result.json", {"returncode": code, "finished": time.time()})
     return 0
-
 
 if __name__ == "__main__":
     if len(sys.argv) < 4 or sys.argv[2] != "--":

@@ -9,6 +9,7 @@ job.json       id, kind, title, command, pid, process start tick, host, started,
 log.txt        the process's stdout + stderr
 progress.json  model.progress writes it (env CMR_PROGRESS_FILE): stage, done, total, fraction, eta_s
 result.json    exit code and end time, written by the job runner when the command ends
+command.json   the command's pid and start tick, written by the runner when it starts it
 ```
 
 The command runs under a tiny runner (``python -m dashboard.job_runner JOBDIR -- CMD...``) that is a
@@ -52,11 +53,14 @@ from dashboard.job import (
     WENT_DOWN,
     Job,
     busy_refusal,
+    check_here,
+    check_may_stop,
     ended_state,
     load_json_object,
+    orphaned_command,
     stop_grace_s,
 )
-from dashboard.processes import current_user, kill_tree, may_signal, process_alive
+from dashboard.processes import current_user, kill_tree, process_alive
 from dashboard.run_state import run_ended_since
 from model.atomic import atomic_write_json
 from model.clock import utc_stamp
@@ -213,10 +217,10 @@ class JobManager:
         ``wait=False`` (the pages) spends the grace in a background thread, so a page's script
         thread is never held for it; the job reads ``stopping`` until it has ended."""
         job = self.get(job_id)
-        _check_here(job)
+        check_here(job)
         if job.state != "running":  # ended, or already stopping
             return job
-        _check_may_stop(job)
+        check_may_stop(job)
         info = dict(job.info, cancel_requested=True, cancel_requested_at=time.time())
         try:
             atomic_write_json(job.folder / "job.json", info)
@@ -224,7 +228,7 @@ class JobManager:
             log.warning("stopping job %s without recording the request (%s)", job.id, err)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(job.pid, signal.SIGTERM)
-        grace = (job.pid, info.get("proc_start"), stop_grace_s(job.kind))
+        grace = (*job.target, stop_grace_s(job.kind))  # the command's, once its runner is gone
         if wait:
             _kill_after_grace(*grace)
         else:
@@ -238,13 +242,13 @@ class JobManager:
         below them (torchrun's ranks included, which run in sessions of their own). A training
         run keeps its last.pt; its status then reads ``crashed``."""
         job = self.get(job_id)
-        _check_here(job)
+        check_here(job)
         if job.state != "stopping":
             return job
-        _check_may_stop(job)
-        kill_tree(job.pid, job.info.get("proc_start"))
+        check_may_stop(job)
+        kill_tree(*job.target)
         deadline = time.monotonic() + 5.0
-        while time.monotonic() < deadline and process_alive(job.pid, job.info.get("proc_start")):
+        while time.monotonic() < deadline and process_alive(*job.target):
             time.sleep(0.05)
         _reap(job.pid)
         return self.get(job_id)
@@ -275,6 +279,9 @@ class JobManager:
         if process_alive(pid, info.get("proc_start")):
             state = "stopping" if info.get("cancel_requested") else "running"
             return Job(folder, info, state, None, progress, zone=self.zone)
+        if orphan := orphaned_command(folder):  # its runner alone was killed: it still runs
+            state = "stopping" if info.get("cancel_requested") else "running"
+            return Job(folder, info, state, None, progress, zone=self.zone, orphan=orphan)
         if info.get("cancel_requested"):
             return Job(folder, info, "cancelled", None, progress, zone=self.zone)
         return Job(folder, info, "lost", None, progress, zone=self.zone, lost=VANISHED)
@@ -296,24 +303,6 @@ def _run_ended(info: dict[str, Any]) -> bool:
     started = info.get("started")
     since = float(started) if isinstance(started, int | float) else float("inf")
     return run_ended_since(Path(run), since) is not None
-
-
-def _check_here(job: Job) -> None:
-    """UserError when ``job`` runs on another machine: its pid there is not a process here."""
-    if job.host is not None:
-        raise UserError(
-            f"cannot stop {job.title} from here: it is running on {job.host} and can only be "
-            f"stopped on {job.host} (from a dashboard there)"
-        )
-
-
-def _check_may_stop(job: Job) -> None:
-    """UserError when this process may not signal ``job`` (another account started it)."""
-    if not may_signal(job.pid):
-        raise UserError(
-            f"cannot stop {job.title}: it was {job.origin} and runs as another account; "
-            "ask them to stop it from their dashboard"
-        )
 
 
 def _launch_busy(holder: str) -> str:

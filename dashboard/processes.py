@@ -60,6 +60,8 @@ def kill_tree(pid: int, start_tick: Any) -> None:
     for group in groups:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(group, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # not a group's leader: a
+        os.kill(pid, signal.SIGKILL)  # job's command, its runner gone (``Job.orphan``)
     for child, _, tick in below:
         if process_alive(child, tick):
             with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -20,7 +20,7 @@ from dashboard.demo_wait_view import wait_for_demo
 from dashboard.formatting import progress_label, relative
 from dashboard.glossary import glossary_lines
 from dashboard.inert_text import markdown_text
-from dashboard.job import Job, stop_grace_s
+from dashboard.job import RUNNER_LOST, Job, stop_grace_s
 from dashboard.jobs import JobManager
 from dashboard.studies import PICKER_IDS, picker_ids
 from model.errors import DataError, UserError, storage_problem
@@ -142,6 +142,8 @@ def _job_body(jobs: JobManager, job: Job) -> None:
         head.markdown(f"{icon} **{markdown_text(job.title)}** — {job.state}")
         head.caption(job.origin[:1].upper() + job.origin[1:])  # capitalize() lowercased JST
         if job.running:
+            if job.orphan:
+                head.warning(RUNNER_LOST, icon=":material/warning:")
             _stop_controls(jobs, job, head, button)
             fraction = job.progress.get("fraction")
             label = progress_label(job.progress)

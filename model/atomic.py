@@ -1,7 +1,9 @@
-"""Atomic file writes: write to a temporary sibling, fsync, then ``os.replace``.
+"""Atomic file writes: write to a temporary sibling, fsync, ``os.replace``, then fsync the folder.
 
 A reader (or a crash) never sees a half-written file; the previous version stays valid until the
-new one is complete. ``atomic_create_text`` writes a file only where none exists yet (two
+new one is complete. The folder's fsync makes the new name itself survive a power cut: without
+it the journal may still hold the folder's old entry, and a checkpoint or ``studies.parquet``
+reported written could come back as its previous version (or, for a new file, not at all). ``atomic_create_text`` writes a file only where none exists yet (two
 writers of one new name: the first wins, the second gets ``FileExistsError``). A killed writer can leave its hidden temporary behind;
 ``remove_stale_temps`` clears those once the caller holds the folder's writer lock.
 
@@ -17,6 +19,7 @@ import errno
 import fnmatch
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -58,6 +61,21 @@ def _naming(err: OSError, path: Path) -> OSError:
     return OSError(err.errno, err.strerror or os.strerror(err.errno), str(path))
 
 
+def sync_folder(folder: str | Path) -> None:
+    """fsync ``folder`` so the names last moved or linked into it are on disk. Skipped where a
+    folder cannot be opened or synced (some network shares refuse it): the file's own fsync is
+    still done there, and no write fails for it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def _replacing(tmp: str, path: Path) -> Iterator[None]:
     """Move the temporary ``tmp`` onto ``path`` once the block has filled it; on any failure
@@ -71,6 +89,7 @@ def _replacing(tmp: str, path: Path) -> Iterator[None]:
         if isinstance(err, OSError):
             raise _naming(err, path) from err
         raise
+    sync_folder(path.parent)
 
 
 @contextlib.contextmanager
@@ -114,6 +133,9 @@ def atomic_create_text(path: str | Path, text: str) -> None:
                 raise
             with open(path, "xb") as handle:  # still exclusive, though seen while written
                 handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        sync_folder(path.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -132,6 +154,23 @@ def atomic_write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
         writer(Path(tmp))
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+
+
+def atomic_link_or_copy(source: str | Path, target: str | Path) -> None:
+    """Make ``target`` a copy of ``source`` atomically: a hard link where the file system has
+    them (a later atomic replace of ``source`` makes a new file, so the link keeps the old
+    content), else a copy written as every atomic file is; durable either way."""
+    target = Path(target)
+    fd, tmp = _temporary_sibling(target, None)
+    os.close(fd)
+    os.unlink(tmp)  # the name only: a link cannot be made over a file
+    try:
+        os.link(source, tmp)
+    except OSError:
+        atomic_write_with(target, lambda copy: shutil.copyfile(source, copy))
+        return
+    with _replacing(tmp, target):
+        pass
 
 
 def atomic_write_npz(path: str | Path, arrays: dict[str, Any]) -> None:

@@ -203,7 +203,11 @@ def parsed_command(module: str, argv: Sequence[str]) -> tuple[Any, argparse.Name
     return command, args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, process_entry: bool = False) -> int:
+    """Run one command (``argv``: the words after ``python -m model``); its exit status.
+    ``process_entry``: this call is the process's whole life (``python -m model``), so a
+    refusing process of a multi-process run may ignore its launcher's stop until it exits; a
+    library call (a notebook, a test) gets its signal handlers back as they were."""
     apply_process_environment()  # this process's own, not a notebook's
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -226,7 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with logging_redirect_tqdm(), stop:  # SIGTERM (a job's Cancel) ends as Ctrl-C does
             return int(importlib.import_module(chosen.module).run(args) or 0)
     except UserError as err:
-        _keep_exit_status()
+        if process_entry:
+            _keep_exit_status()
         log.error("%s", err)
         return err.exit_status
     except OSError as err:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.atomic import atomic_write_json, atomic_write_text
+from model.atomic import atomic_write_json, atomic_write_text, sync_folder
 from model.errors import UserError, storage_problem
 from model.output_path import check_output_path
 from model.progress import Progress
@@ -126,6 +126,7 @@ def generate(
     if out.exists():
         out.rmdir()
     os.replace(partial, out)
+    sync_folder(out.parent)  # the set's name on disk: a power cut keeps it whole
     summary = GenerateSummary(
         out=out,
         studies=studies,

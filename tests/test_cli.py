@@ -363,7 +363,7 @@ def test_a_refusing_process_of_a_multi_process_run_keeps_its_status_through_the_
     try:
         missing = tmp_path / "missing.pt"
         argv = ["embed", "--checkpoint", str(missing), "--data", str(tmp_path), "--out", "e.npz"]
-        assert main(argv) == 2
+        assert main(argv, process_entry=True) == 2
         for stop, before in saved.items():
             now = signal.getsignal(stop)
             assert (now == signal.SIG_IGN) if ignored else (now == before), (stop, now)

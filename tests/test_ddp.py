@@ -214,7 +214,11 @@ def test_nproc_is_refused_inside_torchrun(monkeypatch: pytest.MonkeyPatch) -> No
     from model.cli import main
 
     monkeypatch.setenv("WORLD_SIZE", "2")
+    stops = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
+    before = [signal.getsignal(stop) for stop in stops]
     assert main(["train", "--nproc", "2", "--data", "d", "--out", "o"]) == 2
+    # a library call (a notebook's) left SIGTERM ignored: a CI timeout no longer stopped pytest
+    assert [signal.getsignal(stop) for stop in stops] == before
 
 
 def test_the_processes_get_the_command_line_less_nproc() -> None:

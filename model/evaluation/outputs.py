@@ -32,7 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from model.atomic import atomic_write_text
+from model.atomic import atomic_write_text, sync_folder
 from model.errors import UserError
 from model.evaluation.compare import comparison_tables
 from model.evaluation.encoders import Encoder
@@ -240,8 +240,12 @@ def write_outputs(
         # killed while moving, the folder has no summary: not this run's tables under the last's
         (out / "summary.json").unlink(missing_ok=True)
         for name in sorted(written, key=lambda name: name == Path("summary.json")):
+            if name == Path("summary.json"):  # the tables' new names on disk before its own
+                for folder in sorted({(out / moved).parent for moved in written}):
+                    sync_folder(folder)
             (out / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / name, out / name)
+        sync_folder(out)  # a power cut now keeps the whole evaluation
     except OSError as err:  # a full disk: name the file asked for, not its hidden stage
         raise _named_in(err, staging, out) from err
     finally:

@@ -26,7 +26,6 @@ import os
 import pickle
 import random
 import re
-import shutil
 import zipfile
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -36,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.atomic import atomic_write_bytes
+from model.atomic import atomic_link_or_copy, atomic_write_bytes
 from model.checkpoint_meta import (
     SIDECAR_SUFFIX,
     CheckpointFacts,
@@ -125,13 +124,7 @@ def publish_copy(source: str | Path, target: str | Path) -> None:
     The source's sidecar, when it describes it, is written for the copy too.
     """
     source, target = Path(source), Path(target)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(source, tmp)
-    except OSError:
-        shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    atomic_link_or_copy(source, target)
     facts = read_sidecar(source)
     if facts is not None:
         meta = dataclasses.replace(facts.meta, path=target)

@@ -94,7 +94,7 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
         ["--standalone", "--nproc_per_node", str(nproc), "-m", "model", *child_argv(argv)]
     )
     try:
-        with _quiet_agent(), _stop_asked_once(), _launcher_known():
+        with _quiet_agent(), _handlers_kept(), _stop_asked_once(), _launcher_known():
             run(launcher)  # torchrun's main, less its @record report and traceback
     except ChildFailedError as err:
         return _failure_status(err, nproc)
@@ -168,6 +168,28 @@ def _launcher_known() -> Iterator[None]:
             os.environ.pop(LAUNCHER_ENV, None)
         else:
             os.environ[LAUNCHER_ENV] = previous
+
+
+# The signals torch's elastic agent takes over when it starts its processes (its default
+# TORCHELASTIC_SIGNALS_TO_HANDLE), and Slurm's warning, which ``_stop_asked_once`` takes.
+_AGENT_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1")
+
+
+@contextlib.contextmanager
+def _handlers_kept() -> Iterator[None]:
+    """The process's signal handlers back as they were once the launch returns. The agent
+    installs its own and never puts them back: a notebook (or pytest) that ran ``train --nproc``
+    in its own process then raised the agent's SignalException on a later SIGTERM or Ctrl-C,
+    far from any launch, and a CI timeout's SIGTERM no longer stopped the suite."""
+    stops = [getattr(signal, name) for name in _AGENT_SIGNALS if hasattr(signal, name)]
+    previous = {stop: signal.getsignal(stop) for stop in stops}
+    try:
+        yield
+    finally:
+        for stop, handler in previous.items():
+            if handler is not None:  # None: set outside Python, cannot be put back
+                with contextlib.suppress(ValueError):  # not the main thread: nothing was set
+                    signal.signal(stop, handler)
 
 
 @contextlib.contextmanager
