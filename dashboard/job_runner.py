@@ -52,6 +52,7 @@ def run(folder: Path, command: list[str]) -> int:
     atomic_write_json(folder / "result.json", {"returncode": code, "finished": time.time()})
     return 0
 
+
 if __name__ == "__main__":
     if len(sys.argv) < 4 or sys.argv[2] != "--":
         sys.exit("usage: python -m dashboard.job_runner JOBDIR -- COMMAND...")
