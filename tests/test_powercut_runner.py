@@ -65,6 +65,12 @@ def test_a_job_whose_runner_alone_is_killed_still_runs_and_its_cancel_reaches_it
 def test_a_recorded_command_whose_pid_was_reused_does_not_keep_the_job_running(manager) -> None:
     job = manager.launch("ingest", [sys.executable, "-c", "pass"])
     _wait_for(lambda: manager.get(job.id).state == "finished", "the job never finished")
+
+    def runner_gone() -> bool:  # it writes result.json just before it exits: reaped, not a zombie
+        jobs_module._reap(job.pid)
+        return not process_alive(job.pid)
+
+    _wait_for(runner_gone, "the runner outlived its command")
     (job.folder / "result.json").unlink()  # the machine went down before it was written
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     try:  # after the restart the command's pid is another program's, started at another tick
