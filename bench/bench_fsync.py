@@ -25,8 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import model.atomic as atomic  # noqa: E402
-import model.training.checkpoint as checkpoint  # noqa: E402
-from bench.bench_checkpoint import trained_model  # noqa: E402
+from bench.bench_checkpoint import timed_save, trained_model  # noqa: E402
 from model.data.ingest import ingest  # noqa: E402
 
 _REAL_SYNC = atomic.sync_folder
@@ -76,16 +75,7 @@ def main() -> None:
         generate(work / "generated", studies=args.studies, site="internal", seed=7, workers=1)
 
         def save(_run: int) -> None:  # as a run saves last.pt: frozen layers by reference
-            checkpoint.save_checkpoint(
-                work / "run" / "last.pt",
-                model,
-                config,
-                data_fingerprint="bench",
-                epoch=0,
-                step=0,
-                resume_state=resume,
-                pretrained=model.pretrained_state_names(),
-            )
+            timed_save(work / "run" / "last.pt", model, config, resume, by_reference=True)
 
         figures = {"checkpoint save": timed(save, args.repeats)}
         src = work / "generated" / "dicom"

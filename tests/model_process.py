@@ -51,3 +51,15 @@ def terminate_when(proc: subprocess.Popen, ready: Callable[[], bool], log: Path)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=60)
+
+
+def start_nproc_training(tmp_path: Path, log: Path) -> tuple[subprocess.Popen, Path, Path]:
+    """``train --nproc 2`` on a tiny dataset for 200 epochs (long enough to be stopped or killed
+    midway), in a process group of its own; the process, the dataset and the run folder."""
+    from tiny_dataset import make_tiny_dataset, write_tiny_preset
+
+    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
+    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=200)
+    out = tmp_path / "run"
+    argv = ["train", "--nproc", "2", "--device", "cpu", "--data", str(data), "--out", str(out)]
+    return spawn_model([*argv, "--preset", str(preset)], log, own_session=True), data, out

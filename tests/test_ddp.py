@@ -253,15 +253,10 @@ def test_sigusr1_to_an_nproc_launcher_stops_its_processes_after_their_step(
 ) -> None:
     """Slurm's ``--signal=B:USR1@SECONDS`` reaches the batch script's launcher alone: by default
     SIGUSR1 killed it and left its processes training on, unwatched, until the time limit."""
-    from model_process import spawn_model
+    from model_process import start_nproc_training
 
-    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
-    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=200)
-    out, log = tmp_path / "run", tmp_path / "job.log"
-    command = ["train", "--nproc", "2", "--device", "cpu", "--data", str(data)]
-    proc = spawn_model(
-        [*command, "--preset", str(preset), "--out", str(out)], log, own_session=True
-    )
+    log = tmp_path / "job.log"
+    proc, data, out = start_nproc_training(tmp_path, log)
     try:
         deadline = time.monotonic() + 240
         while len(train_losses(out)) < 2 and proc.poll() is None and time.monotonic() < deadline:

@@ -18,7 +18,6 @@ from pathlib import Path
 from dashboard.processes import descendants, process_alive
 from model.training.checkpoint import read_checkpoint_meta
 from model.training.run_folder import RunFolder
-from tests.tiny_dataset import make_tiny_dataset, write_tiny_preset
 
 STOP_ASKED = "stop requested (SIGTERM); finishing the current step"
 
@@ -56,15 +55,10 @@ def _stop_as_systemd_does(launcher: int, ranks: list[int]) -> list[int]:
 
 
 def test_a_service_stop_with_repeated_sigterms_lets_every_process_save(tmp_path: Path) -> None:
-    from model_process import spawn_model
+    from model_process import start_nproc_training
 
-    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
-    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=200)
-    out, log = tmp_path / "run", tmp_path / "job.log"
-    command = ["train", "--nproc", "2", "--device", "cpu", "--data", str(data)]
-    proc = spawn_model(
-        [*command, "--preset", str(preset), "--out", str(out)], log, own_session=True
-    )
+    log = tmp_path / "job.log"
+    proc, _, out = start_nproc_training(tmp_path, log)
     try:
         deadline = time.monotonic() + 300
         while _steps(out) < 2:

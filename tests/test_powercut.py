@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from dicom_factory import StudySpec, write_study
-from model_process import spawn_model
+from model_process import spawn_model, start_nproc_training
 from tiny_dataset import make_tiny_dataset, shared_tiny_checkpoint, write_tiny_preset
 
 from dashboard.processes import descendants, process_alive
@@ -90,11 +90,8 @@ def test_killed_nproc_launcher_stops_its_training_processes(tmp_path: Path) -> N
     # torchrun starts each training process in a session of its own: kill -9 of the
     # ``train --nproc 2`` group (the out-of-memory killer, a group kill) missed them, and they
     # trained on unseen, the run reading "running" while its job had ended
-    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
-    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=200)
-    out, log = tmp_path / "run", tmp_path / "train.log"
-    argv = ["train", "--nproc", "2", "--device", "cpu", "--data", str(data), "--out", str(out)]
-    proc = spawn_model([*argv, "--preset", str(preset)], log, own_session=True)
+    log = tmp_path / "train.log"
+    proc, data, out = start_nproc_training(tmp_path, log)
     try:
         deadline = time.monotonic() + 300
         while not (out / "metrics.jsonl").is_file() or not RunFolder(out).read_metrics():
@@ -111,6 +108,7 @@ def test_killed_nproc_launcher_stops_its_training_processes(tmp_path: Path) -> N
     assert not left, f"training processes of the killed launcher still run: {left}"
     assert RunFolder(out).read_status()["state"] == "stopped"
     saved = read_checkpoint_meta(out / "last.pt").step
+    argv = ["train", "--nproc", "2", "--device", "cpu", "--data", str(data), "--out", str(out)]
     assert cli_main([*argv, "--resume", "--max-steps", str(saved + 1)]) == 0
     assert read_checkpoint_meta(out / "last.pt").step == saved + 1
 
