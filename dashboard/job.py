@@ -4,7 +4,6 @@ them): its state, who started it, its progress and its log's last lines.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -14,6 +13,7 @@ from typing import Any, BinaryIO
 
 from dashboard.formatting import format_eta
 from dashboard.processes import may_signal, process_alive
+from model.atomic import read_json_object
 from model.clock import clock_moment, local_clock
 from model.errors import UserError
 
@@ -161,7 +161,7 @@ def orphaned_command(folder: Path) -> tuple[int, str] | None:
     process still runs (the tick guards against a reused pid); None otherwise. A runner killed
     on its own (``kill -9`` of its pid) leaves its command running, still in the job's process
     group: the job is still running, blocks its kind, and its Cancel must reach it."""
-    record = load_json_object(folder / COMMAND_FILE)
+    record = read_json_object(folder / COMMAND_FILE)
     pid, tick = record.get("pid"), record.get("proc_start")
     if not isinstance(pid, int) or isinstance(pid, bool) or not isinstance(tick, str):
         return None
@@ -235,14 +235,6 @@ def busy_refusal(kind: str, job: Job, started_here: bool) -> str:
 def stop_grace_s(kind: str) -> float:
     """Seconds a job of ``kind`` is given to end after its SIGTERM before it is killed."""
     return _STOP_GRACE_S.get(kind, _CANCEL_GRACE_S)
-
-
-def load_json_object(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _is_number(value: Any) -> bool:

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dashboard.job import COMMAND_FILE, load_json_object
-from model.atomic import atomic_write_json
+from dashboard.job import COMMAND_FILE
+from model.atomic import atomic_write_json, read_json_object
 from model.process_start import proc_start
 
 
@@ -30,7 +30,7 @@ def run(folder: Path, command: list[str]) -> int:
     def _forward(signum: int, _frame: Any) -> None:
         # A cancel signals the whole group, the command included: a second SIGTERM would cut
         # short what the first asked for (torchrun gives up waiting for its ranks to save).
-        if load_json_object(folder / "job.json").get("cancel_requested"):
+        if read_json_object(folder / "job.json").get("cancel_requested"):
             return
         if not started:
             asked.append(signum)

@@ -56,13 +56,12 @@ from dashboard.job import (
     check_here,
     check_may_stop,
     ended_state,
-    load_json_object,
     orphaned_command,
     stop_grace_s,
 )
 from dashboard.processes import current_user, kill_tree, process_alive
 from dashboard.run_state import run_ended_since
-from model.atomic import atomic_write_json
+from model.atomic import atomic_write_json, read_json_object
 from model.clock import utc_stamp
 from model.errors import UserError, storage_problem
 from model.file_lock import FileLock
@@ -254,11 +253,11 @@ class JobManager:
         return self.get(job_id)
 
     def _read(self, folder: Path) -> Job | None:
-        info = load_json_object(folder / "job.json")
+        info = read_json_object(folder / "job.json")
         if not info or "pid" not in info:
             return None
-        result = load_json_object(folder / "result.json")
-        progress = load_json_object(folder / "progress.json")
+        result = read_json_object(folder / "result.json")
+        progress = read_json_object(folder / "progress.json")
         pid = int(info["pid"])
         _reap(pid)
         if result:

@@ -20,8 +20,8 @@ from plotly.subplots import make_subplots
 
 from dashboard.formatting import relative
 from dashboard.inert_text import plotly_text
-from dashboard.job import load_json_object
 from dashboard.plots import PALETTE, TEMPLATE
+from model.atomic import read_json_object
 from model.relocate import is_dataset, locate
 from model.wording import counted
 
@@ -58,8 +58,8 @@ def _section(document: dict[str, Any], *keys: str) -> dict[str, Any]:
 def run_facts(run: Path, root: Path) -> RunFacts:
     """``run``'s facts from its config.json (preset.json for a run not yet started: its
     tower and schedule, no dataset or split sizes); blanks for what neither records."""
-    config = load_json_object(run / "config.json")
-    preset = _section(config, "preset") or load_json_object(run / "preset.json")
+    config = read_json_object(run / "config.json")
+    preset = _section(config, "preset") or read_json_object(run / "preset.json")
     video, train = _section(preset, "model", "video"), _section(preset, "train")
     data = config.get("data")
     return RunFacts(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dashboard.formatting import relative
-from dashboard.job import load_json_object
+from model.atomic import read_json_object
 from model.data.dataset import CMRDataset
 from model.errors import UserError
 from model.relocate import is_dataset, locate
@@ -23,7 +23,7 @@ def trained_on(run: Path, root: Path) -> Path | None:
     copied or moved), None when the run records none (not started yet). UserError naming the
     recorded path when it is found neither there nor under ``root`` with the run's
     fingerprint: a resume on any other dataset is refused."""
-    config = load_json_object(run / "config.json")
+    config = read_json_object(run / "config.json")
     recorded = config.get("data")
     if not isinstance(recorded, str) or not recorded:
         return None

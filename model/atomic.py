@@ -145,6 +145,16 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def read_json_object(path: str | Path) -> dict[str, Any]:
+    """The JSON object a record file holds, or ``{}`` when it is missing, unreadable or holds
+    something else (a record not yet written, or another program's file)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def atomic_write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
     """Let ``writer`` fill a temporary path (e.g. ``df.to_parquet``), then move it into place."""
     path = Path(path)

@@ -17,10 +17,11 @@ jobs wrote live elsewhere and are never touched.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from pathlib import Path
+
+from model.atomic import read_json_object
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,8 @@ def surplus_jobs(jobs_dir: Path, keep: int = KEPT_JOBS) -> list[Path]:
     except OSError:
         return []
     for folder in folders:
-        record = _json_object(folder / JOB_RECORD)
-        if record is None:
+        record = read_json_object(folder / JOB_RECORD)
+        if not record:
             continue  # being created (its record comes milliseconds later), or not a job's
         started = record.get("started")
         when = float(started) if isinstance(started, int | float) else 0.0
@@ -92,11 +93,3 @@ def folder_bytes(folder: Path) -> int:
             except OSError:
                 continue
     return total
-
-
-def _json_object(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
