@@ -40,11 +40,7 @@ def terminate_when(proc: subprocess.Popen, ready: Callable[[], bool], log: Path)
     holds, and its exit status; killed (and the test failed) if it had ended before, never got
     ready in 300 s, or took over 120 s to stop."""
     try:
-        deadline = time.monotonic() + 300
-        while not ready() and proc.poll() is None:
-            assert time.monotonic() < deadline, "the command never got ready to be stopped"
-            time.sleep(0.02)
-        assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+        wait_while_running(proc, ready, log, "the command never got ready to be stopped")
         os.killpg(proc.pid, signal.SIGTERM)
         return proc.wait(timeout=120)
     finally:
@@ -63,3 +59,19 @@ def start_nproc_training(tmp_path: Path, log: Path) -> tuple[subprocess.Popen, P
     out = tmp_path / "run"
     argv = ["train", "--nproc", "2", "--device", "cpu", "--data", str(data), "--out", str(out)]
     return spawn_model([*argv, "--preset", str(preset)], log, own_session=True), data, out
+
+
+def wait_while_running(
+    proc: subprocess.Popen,
+    ready: Callable[[], object],
+    log: Path,
+    never: str,
+    timeout_s: float = 300,
+) -> None:
+    """Poll ``ready()`` while ``proc`` runs; the test fails with the log's tail if ``proc``
+    ends first, and with ``never`` if ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+        assert time.monotonic() < deadline, never
+        time.sleep(0.02)

@@ -55,16 +55,12 @@ def _stop_as_systemd_does(launcher: int, ranks: list[int]) -> list[int]:
 
 
 def test_a_service_stop_with_repeated_sigterms_lets_every_process_save(tmp_path: Path) -> None:
-    from model_process import start_nproc_training
+    from model_process import start_nproc_training, wait_while_running
 
     log = tmp_path / "job.log"
     proc, _, out = start_nproc_training(tmp_path, log)
     try:
-        deadline = time.monotonic() + 300
-        while _steps(out) < 2:
-            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, "never reached step 2"
-            time.sleep(0.05)
+        wait_while_running(proc, lambda: _steps(out) >= 2, log, "never reached step 2")
         ranks = _training_processes(proc.pid)
         assert len(ranks) == 2
         left_running = _stop_as_systemd_does(proc.pid, ranks)

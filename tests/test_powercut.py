@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from dicom_factory import StudySpec, write_study
-from model_process import spawn_model, start_nproc_training
+from model_process import spawn_model, start_nproc_training, wait_while_running
 from tiny_dataset import make_tiny_dataset, shared_tiny_checkpoint, write_tiny_preset
 
 from dashboard.processes import descendants, process_alive
@@ -67,11 +67,7 @@ def test_killed_ingest_with_workers_leaves_no_worker_holding_the_dataset(
     argv = ["ingest", str(src), "--out", str(out), "--workers", "2"]
     proc = spawn_model(argv, log, own_session=True)
     try:
-        deadline = time.monotonic() + 300
-        while len(list((out / "tensors").glob("*.npy"))) < 2:
-            assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
-            assert time.monotonic() < deadline, "ingest never wrote a study"
-            time.sleep(0.02)
+        wait_while_running(proc, lambda: _tensors(out) >= 2, log, "ingest never wrote a study")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -93,11 +89,7 @@ def test_killed_nproc_launcher_stops_its_training_processes(tmp_path: Path) -> N
     log = tmp_path / "train.log"
     proc, data, out = start_nproc_training(tmp_path, log)
     try:
-        deadline = time.monotonic() + 300
-        while not (out / "metrics.jsonl").is_file() or not RunFolder(out).read_metrics():
-            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, "never trained a step"
-            time.sleep(0.05)
+        wait_while_running(proc, RunFolder(out).read_metrics, log, "never trained a step")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -221,11 +213,7 @@ def test_ingest_whose_worker_the_oom_killer_picks_says_so_in_one_line(tmp_path: 
         write_study(src, StudySpec(accession=f"ACC{i:04d}", patient_id=f"PID{i:04d}"))
     proc = spawn_model(["ingest", str(src), "--out", str(out), "--workers", "2"], log)
     try:
-        deadline = time.monotonic() + 300
-        while len(list((out / "tensors").glob("*.npy"))) < 2:
-            assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
-            assert time.monotonic() < deadline, "ingest never wrote a study"
-            time.sleep(0.02)
+        wait_while_running(proc, lambda: _tensors(out) >= 2, log, "ingest never wrote a study")
         os.kill(descendants(proc.pid)[0][0], signal.SIGKILL)
         code = proc.wait(timeout=120)
     finally:
@@ -271,11 +259,7 @@ def test_generate_whose_worker_is_killed_fails_in_one_line_and_resumes(tmp_path:
     argv = ["generate", "--out", str(out), "--studies", "20", "--seed", "4"]
     proc = spawn_model([*argv, "--workers", "2"], log, progress)
     try:
-        deadline = time.monotonic() + 300
-        while _done(progress) < 2:
-            assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
-            assert time.monotonic() < deadline, "generate never wrote a study"
-            time.sleep(0.02)
+        wait_while_running(proc, lambda: _done(progress) >= 2, log, "generate never wrote a study")
         workers = [pid for pid, _, _ in descendants(proc.pid) if _is_pool_worker(pid)]
         os.kill(workers[0], signal.SIGKILL)
         code = proc.wait(timeout=120)
@@ -291,6 +275,10 @@ def test_generate_whose_worker_is_killed_fails_in_one_line_and_resumes(tmp_path:
     assert cli_main(argv) == 0  # resumes from the studies kept
     assert cli_main([*argv[:2], str(tmp_path / "whole"), *argv[3:]]) == 0
     assert _files(out) == _files(tmp_path / "whole")
+
+
+def _tensors(dataset: Path) -> int:
+    return len(list((dataset / "tensors").glob("*.npy")))
 
 
 def _done(progress: Path) -> int:
