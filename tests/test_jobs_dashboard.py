@@ -178,7 +178,7 @@ def test_a_kill_after_the_grace_reaches_workers_in_their_own_session(
     job = manager.launch("ingest", [sys.executable, "-c", _LAUNCHER_AND_WORKER])
     worker = _worker_pid(manager, job.id)
     assert manager.cancel(job.id).state == "cancelled"
-    assert _wait(lambda: not process_alive(worker), timeout=5)
+    assert _wait(lambda: not process_alive(worker))
 
 
 def test_a_job_left_stopping_by_a_restarted_dashboard_can_be_forced_to_stop(
@@ -197,7 +197,7 @@ def test_a_job_left_stopping_by_a_restarted_dashboard_can_be_forced_to_stop(
     assert stuck.state == "stopping" and stuck.stop_overdue
     assert fresh.force_stop(job.id).state == "cancelled"
     assert not process_alive(job.pid)
-    assert _wait(lambda: not process_alive(worker), timeout=5)
+    assert _wait(lambda: not process_alive(worker))
 
 
 def test_a_stop_just_asked_is_not_overdue(manager: JobManager) -> None:
@@ -206,7 +206,7 @@ def test_a_stop_just_asked_is_not_overdue(manager: JobManager) -> None:
     stopping = manager.cancel(job.id, wait=False)
     assert stopping.state == "stopping" and not stopping.stop_overdue
     assert manager.force_stop(job.id).state == "cancelled"
-    assert _wait(lambda: not process_alive(worker), timeout=5)
+    assert _wait(lambda: not process_alive(worker))
 
 
 def test_a_cancel_signals_the_command_once(manager: JobManager) -> None:
@@ -247,7 +247,7 @@ def test_the_train_page_offers_a_force_stop_once_the_grace_is_over(
         assert not at.exception, [e.value for e in at.exception]
         at.button(key=f"force-stop-{job.id}").click().run()
         assert manager.get(job.id).state == "cancelled"
-        assert _wait(lambda: not process_alive(worker), timeout=5)
+        assert _wait(lambda: not process_alive(worker))
     finally:
         manager.force_stop(job.id)  # the page's button did it, unless the test failed
 
