@@ -68,7 +68,7 @@ def test_cached_frozen_part_equals_the_full_forward() -> None:
         cached_again = tower(list(reversed(TEXTS)))
         uncached = tower.encode_frozen(*tower.compute_frozen(TEXTS))
         ids, mask = tower.tokenize(TEXTS)
-        full = tower.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+        full = tower.bert(ids, mask)  # the whole BERT (matches transformers: test_bert.py)
         weights = mask.unsqueeze(-1).float()
         reference = tower.proj((full * weights).sum(1) / weights.sum(1))
     torch.testing.assert_close(cached_first, reference, rtol=1e-4, atol=1e-5)

