@@ -91,6 +91,7 @@ class IndexListing:
     where: str
     collections: list[IndexCollection]
     orphans: list[tuple[Path, int]]
+    free: int = 0  # bytes of the database's free pages (reused by its next writes)
 
 
 def clean_indexes(
@@ -110,10 +111,13 @@ def clean_indexes(
                 planned += [Removal(path, size, ORPHAN) for path, size in listing.orphans]
                 if apply and planned:
                     cleaning.freed += drop_from_folder(folder, _named(planned, GONE))
+                    listing = read_folder(folder)
         except UserError as err:
             cleaning.skipped.append(f"{folder}: left as it is ({err})")
             continue
         cleaning.removals += planned
+        if planned or listing.free:
+            cleaning.skipped.append(_database_note(folder, listing.free, apply))
     host = os.environ.get(HOST_ENV)
     if server is None and host:
         cleaning.skipped.append(
@@ -203,6 +207,13 @@ def _planned(
     return planned
 
 
+def _database_note(folder: Path, free: int, apply: bool) -> str:
+    """What becomes of the database file: SQLite keeps its size, reusing deleted rows' pages."""
+    said = f"{folder / DATABASE}: keeps its size (SQLite reuses the pages of deleted rows for "
+    said += "the index's next writes; they are not counted above)"
+    return said + f"; {human_size(free)} of it {'is' if apply else 'was already'} free pages"
+
+
 def _named(planned: list[Removal], why: str) -> list[str]:
     return [r.path.name for r in planned if r.why == why]
 
@@ -215,6 +226,8 @@ def read_folder(folder: Path) -> IndexListing:
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
             rows = db.execute(_COLLECTIONS).fetchall()
             owned = {str(row[0]) for row in db.execute("SELECT id FROM segments")}
+            free = db.execute("PRAGMA freelist_count").fetchone()[0]
+            free *= db.execute("PRAGMA page_size").fetchone()[0]
     except sqlite3.Error as err:
         raise UserError(f"{folder / DATABASE} cannot be read as a Chroma index ({err})") from err
     collections = [
@@ -226,7 +239,7 @@ def read_folder(folder: Path) -> IndexListing:
         for path in sorted(folder.iterdir())
         if path.is_dir() and _SEGMENT.fullmatch(path.name) and path.name not in owned
     ]
-    return IndexListing(str(folder), collections, orphans)
+    return IndexListing(str(folder), collections, orphans, int(free))
 
 
 def gone(listing: IndexListing, owners: set[str] | None) -> list[IndexCollection]:
