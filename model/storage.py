@@ -138,12 +138,8 @@ def survey(root: Path) -> Survey:
         here = kind or _kind_of(folder, found.root, {entry.name for entry in entries})
         if here == "datasets" and kind is None:
             found.datasets.append(folder)
-        if (
-            here == "case indexes"
-            and kind != here
-            and "chroma.sqlite3" in {e.name for e in entries}
-        ):
-            found.index_folders.append(folder)
+        if folder.name == "chroma" and any(e.name == "chroma.sqlite3" for e in entries):
+            found.index_folders.append(folder)  # an embedded index (a dataset's own too)
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):

@@ -29,7 +29,14 @@ from model.storage import (
     survey,
     with_active,
 )
-from model.storage_index import HOST_ENV, gone_lines
+from model.storage_index import (
+    HOST_ENV,
+    IndexCollection,
+    IndexListing,
+    gone,
+    read_folder,
+    read_server,
+)
 
 if TYPE_CHECKING:
     from model.index.client import ChromaLocation
@@ -142,3 +149,46 @@ def _shown(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+def gone_lines(
+    folders: list[Path], owners: set[str] | None, root: Path, server: ChromaLocation | None = None
+) -> list[str]:
+    """The listing's lines under *case indexes*: each collection of a checkpoint no longer under
+    the data root, with its study count and size, in the ``folders`` (and on ``server``)."""
+    head = "    of checkpoints no longer under the data root"
+    if owners is None:
+        return [f"{head}: not told apart, as a checkpoint under the root cannot be read"]
+    found: list[tuple[str, IndexCollection]] = []
+    notes = []
+    for listing in _listings(folders, server, notes):
+        where = Path(listing.where)
+        found += [(_shown(where / c.name, root), c) for c in gone(listing, owners)]
+    if server is None and (host := os.environ.get(HOST_ENV)):
+        notes.append(f"      the Chroma server {host} is not read: add --include-server-index")
+    if not found:
+        return [f"{head}: none", *notes]
+    studies, size = sum(c.count for _, c in found), sum(c.bytes for _, c in found)
+    lines = [
+        f"{head}: {len(found)} collections, {studies:,} studies, {human_size(size)} "
+        "(--clean-caches removes them)"
+    ]
+    lines += [f"      {name}: {c.count:,} studies, {human_size(c.bytes)}" for name, c in found]
+    return lines + notes
+
+
+def _listings(
+    folders: list[Path], server: ChromaLocation | None, notes: list[str]
+) -> list[IndexListing]:
+    listings = []
+    for folder in folders:
+        try:
+            listings.append(read_folder(folder))
+        except UserError as err:
+            notes.append(f"      not read: {err}")
+    if server is not None:
+        try:
+            listings.append(read_server(server)[0])
+        except UserError as err:
+            notes.append(f"      not read: {err}")
+    return listings

@@ -19,7 +19,9 @@ the database, and a damaged collection can crash its reader): a dry run writes n
 Deleting takes the folder's ``WriterLock`` (an index run under way is never disturbed: the
 folder is left alone, and said so) and runs in a fresh process (``model.index.fresh_process``),
 as index writes do. The database file keeps its size (SQLite reuses the deleted rows' pages);
-the bytes counted are the segment folders'. A Chroma server may hold other data roots'
+the bytes counted are the segment folders', and the output says how much of the database is
+free, which Chroma's own ``chroma vacuum --path DIR`` gives back (not run here: it must have
+the folder to itself, and the dashboard reads it without a lock). A Chroma server may hold other data roots'
 indexes: it is read and cleaned only when asked (``server``), by its own API.
 """
 
@@ -128,54 +130,6 @@ def clean_indexes(
         _clean_server(server, owners, apply, cleaning)
 
 
-def gone_lines(
-    folders: list[Path], owners: set[str] | None, root: Path, server: ChromaLocation | None = None
-) -> list[str]:
-    """The listing's lines under *case indexes*: each collection of a checkpoint no longer under
-    the data root, with its study count and size, in the ``folders`` (and on ``server``)."""
-    head = "    of checkpoints no longer under the data root"
-    if owners is None:
-        return [f"{head}: not told apart, as a checkpoint under the root cannot be read"]
-    found: list[tuple[str, IndexCollection]] = []
-    notes = []
-    for listing in _listings(folders, server, notes):
-        where = Path(listing.where)
-        found += [(_shown(where / c.name, root), c) for c in gone(listing, owners)]
-    if not found:
-        return [f"{head}: none", *notes]
-    studies, size = sum(c.count for _, c in found), sum(c.bytes for _, c in found)
-    lines = [
-        f"{head}: {len(found)} collections, {studies:,} studies, {human_size(size)} "
-        "(--clean-caches removes them)"
-    ]
-    lines += [f"      {name}: {c.count:,} studies, {human_size(c.bytes)}" for name, c in found]
-    return lines + notes
-
-
-def _listings(
-    folders: list[Path], server: ChromaLocation | None, notes: list[str]
-) -> list[IndexListing]:
-    listings = []
-    for folder in folders:
-        try:
-            listings.append(read_folder(folder))
-        except UserError as err:
-            notes.append(f"      not read: {err}")
-    if server is not None:
-        try:
-            listings.append(read_server(server)[0])
-        except UserError as err:
-            notes.append(f"      not read: {err}")
-    return listings
-
-
-def _shown(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
 def _clean_server(
     server: ChromaLocation, owners: set[str] | None, apply: bool, cleaning: Cleaning
 ) -> None:
@@ -211,7 +165,9 @@ def _database_note(folder: Path, free: int, apply: bool) -> str:
     """What becomes of the database file: SQLite keeps its size, reusing deleted rows' pages."""
     said = f"{folder / DATABASE}: keeps its size (SQLite reuses the pages of deleted rows for "
     said += "the index's next writes; they are not counted above)"
-    return said + f"; {human_size(free)} of it {'is' if apply else 'was already'} free pages"
+    said += f"; {human_size(free)} of it {'is' if apply else 'was already'} free pages: "
+    return said + f"`chroma vacuum --path {folder}`, with no dashboard or index run on it, gives "
+    "them back"
 
 
 def _named(planned: list[Removal], why: str) -> list[str]:

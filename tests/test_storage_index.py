@@ -164,6 +164,7 @@ def test_a_server_is_cleaned_only_when_asked(
     out = capsys.readouterr().out
     assert "the Chroma server chroma.lab (CMR_CHROMA_HOST): not read" in out
     assert "--include-server-index" in out and len(server.list_collections()) == 3
+    assert "the Chroma server chroma.lab is not read" in out  # the listing says so too
     command = ["storage", "--data-root", str(root), "--clean-caches", "--apply"]
     assert main([*command, "--include-server-index"]) == 0
     assert "chroma.lab:8000/cmrclip-" in capsys.readouterr().out
