@@ -21,8 +21,8 @@ folder is left alone, and said so) and runs in a fresh process (``model.index.fr
 as index writes do. The database file keeps its size (SQLite reuses the deleted rows' pages);
 the bytes counted are the segment folders', and the output says how much of the database is
 free, which Chroma's own ``chroma vacuum --path DIR`` gives back (not run here: it must have
-the folder to itself, and the dashboard reads it without a lock). A Chroma server may hold other data roots'
-indexes: it is read and cleaned only when asked (``server``), by its own API.
+the folder to itself, and the dashboard reads it without a lock). A Chroma server may hold
+other data roots' indexes: it is read and cleaned only when asked (``server``), by its own API.
 """
 
 from __future__ import annotations
@@ -166,8 +166,8 @@ def _database_note(folder: Path, free: int, apply: bool) -> str:
     said = f"{folder / DATABASE}: keeps its size (SQLite reuses the pages of deleted rows for "
     said += "the index's next writes; they are not counted above)"
     said += f"; {human_size(free)} of it {'is' if apply else 'was already'} free pages: "
-    return said + f"`chroma vacuum --path {folder}`, with no dashboard or index run on it, gives "
-    "them back"
+    vacuum = f"`chroma vacuum --path {folder}`, with no dashboard or index run on it"
+    return said + vacuum + ", gives them back"
 
 
 def _named(planned: list[Removal], why: str) -> list[str]:

@@ -131,6 +131,8 @@ def test_cleaning_deletes_them_and_what_rebuilds_and_chroma_left(root: Path) -> 
     segments_after = {p.name for p in folder.iterdir() if p.is_dir()}
     assert len(segments_before - segments_after) == 3  # two deleted, the dead rebuild's
     assert not read_folder(folder).orphans
+    (note,) = [n for n in cleaning.skipped if "chroma.sqlite3: keeps its size" in n]
+    assert f"`chroma vacuum --path {folder}`" in note and note.endswith("gives them back")
     assert cleaning.freed == sum(r.bytes for r in cleaning.removals) > 0
     assert (root / "runs" / "aaaa" / "best.pt").is_file()
 
