@@ -157,6 +157,7 @@ def test_no_collection_goes_while_a_checkpoint_cannot_be_read(root: Path) -> Non
 def test_a_server_is_cleaned_only_when_asked(
     root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    shutil.rmtree(root / "ds" / "chroma")  # the server's index only (no child process to start)
     server = chromadb.EphemeralClient(Settings(anonymized_telemetry=False))
     for name in (f"cmrclip-{KEPT[1]}", f"cmrclip-{DELETED[1]}", f"cmrclip-{ACTIVE_ELSEWHERE}"):
         _index(server, name, 4)
@@ -169,7 +170,10 @@ def test_a_server_is_cleaned_only_when_asked(
     assert "the Chroma server chroma.lab is not read" in out  # the listing says so too
     command = ["storage", "--data-root", str(root), "--clean-caches", "--apply"]
     assert main([*command, "--include-server-index"]) == 0
-    assert "chroma.lab:8000/cmrclip-" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"chroma.lab:8000/cmrclip-{DELETED[1]} (4 studies, on the server" in out
+    listed = "(none under the root)\n    of checkpoints no longer under the data root: none"
+    assert listed in out  # the server's listing, with nothing of it left to clean
     left = {c.name for c in server.list_collections()}
     assert left == {f"cmrclip-{KEPT[1]}", f"cmrclip-{ACTIVE_ELSEWHERE}"}
 
