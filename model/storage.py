@@ -226,8 +226,8 @@ def clean_caches(
 
 def checkpoint_fingerprints(checkpoints: list[Path], skipped: list[str]) -> set[str] | None:
     """The fingerprints of ``checkpoints`` (from their sidecars, else read with torch, no
-    sidecar written); None, with a line in ``skipped``, when one cannot be read: its caches cannot be told
-    apart, so none is removed for its checkpoint being gone."""
+    sidecar written); None, with a line in ``skipped``, when one cannot be read: its caches
+    cannot be told apart, so none is removed for its checkpoint being gone."""
     from model.checkpoint_meta import checkpoint_facts, read_sidecar
 
     found = set()
@@ -236,9 +236,8 @@ def checkpoint_fingerprints(checkpoints: list[Path], skipped: list[str]) -> set[
             facts = read_sidecar(checkpoint) or checkpoint_facts(checkpoint, remember=False)
         except (UserError, OSError, ValueError) as err:
             skipped.append(
-                f"caches and case indexes of checkpoints no longer under the data root: kept, "
-                f"as {checkpoint} "
-                f"cannot be read ({_reason(err)})"
+                "caches and case indexes of checkpoints no longer under the data root: kept, "
+                f"as {checkpoint} cannot be read ({_reason(err)})"
             )
             return None
         found.add(facts.meta.fingerprint)
@@ -248,11 +247,19 @@ def checkpoint_fingerprints(checkpoints: list[Path], skipped: list[str]) -> set[
 def with_active(root: Path, owners: set[str] | None, skipped: list[str]) -> set[str] | None:
     """``owners`` and the fingerprint of the active checkpoint (``active.json``'s, which may lie
     outside the root); None, with a line in ``skipped``, when that one cannot be read."""
+    from model.checkpoint_meta import checkpoint_facts
+
     active = locate(read_json_object(root / "active.json").get("checkpoint"), root, Path.is_file)
     if owners is None or active is None:
         return owners
-    fingerprints = checkpoint_fingerprints([active.path], skipped)
-    return None if fingerprints is None else owners | fingerprints
+    try:
+        return owners | {checkpoint_facts(active.path, remember=False).meta.fingerprint}
+    except (UserError, OSError, ValueError) as err:
+        skipped.append(
+            "case indexes of checkpoints no longer under the data root: kept, as the active "
+            f"checkpoint {active.path} cannot be read ({_reason(err)})"
+        )
+        return None
 
 
 def _embedding_caches(

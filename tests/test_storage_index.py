@@ -152,6 +152,13 @@ def test_no_collection_goes_while_a_checkpoint_cannot_be_read(root: Path) -> Non
     cleaning = clean_caches(root)
     assert not [r for r in cleaning.removals if r.why == GONE]
     assert any("case indexes" in note and "cannot be read" in note for note in cleaning.skipped)
+    (root / "runs" / "broken" / "best.pt").unlink()
+    active = root.parent / "elsewhere" / "bad.pt"  # the active one, outside the root
+    active.write_bytes(b"not one either")
+    (root / "active.json").write_text(json.dumps({"checkpoint": str(active)}))
+    cleaning = clean_caches(root)
+    assert not [r for r in cleaning.removals if r.why == GONE]
+    assert any(f"the active checkpoint {active} cannot be read" in n for n in cleaning.skipped)
 
 
 def test_a_server_is_cleaned_only_when_asked(
