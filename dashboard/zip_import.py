@@ -4,7 +4,8 @@ Refuses, with a message naming the problem: entries that escape the target (``..
 paths, drive letters), symlinks and other special files, archives whose unpacked size or
 compression ratio exceeds the limits (zip bombs), too many entries, and archives holding no file
 that looks like DICOM. Extraction goes to a temporary sibling folder that is renamed into place
-only when complete, so a failed import leaves nothing half-written.
+only when complete, so a failed import leaves nothing half-written; the parent folder is then
+fsynced (``model.atomic.sync_folder``), so the rename outlives a power cut.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from model.atomic import current_umask
+from model.atomic import current_umask, sync_folder
 from model.errors import DataError
 
 _DICOM_MAGIC_OFFSET = 128
@@ -195,6 +196,7 @@ def extract_zip(
                 raise DataError("the zip holds no DICOM files (no .dcm names, no DICOM header)")
             staging.chmod(0o777 & ~current_umask())  # mkdtemp made it owner-only
             staging.rename(target)
+            sync_folder(target.parent)  # the import's name, once there, stays after a crash
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

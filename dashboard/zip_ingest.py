@@ -3,7 +3,8 @@
 The Studies page used to unpack the zip in its own script run, which any click on the page (or a
 reload) stopped: the user had to upload and send the form again. The page now only saves the
 upload beside its unpack folder (``save_upload``, a plain file copy with no Streamlit call in
-it, so a click waits for it) and starts the ingest job with ``zip_ingest_command``; the job runs
+it, so a click waits for it; the copy and its rename fsynced, so a job started after a power
+cut finds it whole) and starts the ingest job with ``zip_ingest_command``; the job runs
 
 ``python -m dashboard.zip_ingest ZIP FOLDER -- INGEST_COMMAND...``
 
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from dashboard.zip_import import ZipLimits, check_archive, extract_zip
+from model.atomic import sync_folder
 from model.errors import DataError, UserError
 from model.progress import Progress, configure_logging
 from model.workers import sigterm_interrupts
@@ -58,14 +60,17 @@ def spool_path(folder: Path) -> Path:
 
 def save_upload(upload: BinaryIO, folder: Path) -> Path:
     """Copy the uploaded zip to ``spool_path(folder)``, whole or not at all (a partial copy
-    is removed), and return that path."""
+    is removed), durably (the file and its folder fsynced), and return that path."""
     spool = spool_path(folder)
     spool.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(prefix=spool.name, suffix=".part", dir=spool.parent)
     try:
         with os.fdopen(handle, "wb") as out:
             shutil.copyfileobj(upload, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(partial, spool)
+        sync_folder(spool.parent)  # the job started next finds it after a power cut too
     except BaseException as err:
         Path(partial).unlink(missing_ok=True)
         if isinstance(err, OSError) and err.errno and not err.filename:  # a write's: say where

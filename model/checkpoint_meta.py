@@ -7,7 +7,8 @@ visit paid only to learn a fingerprint, a context length and a scale, its study 
 prompt vectors already stored. So beside each checkpoint ``best.pt`` lies a small JSON sidecar
 ``best.pt.meta.json`` with those facts, written atomically after the checkpoint
 (``model.training.checkpoint.save_checkpoint``) or on the first read of a checkpoint without
-one, when its folder can be written.
+one, when its folder can be written (``checkpoint_facts(..., remember=False)`` reads one and
+writes nothing: what ``python -m model storage`` does, a dry run above all).
 
 A sidecar is trusted only while the checkpoint is the very file it describes: its recorded
 device, inode, size and modification time (ns) must all match the checkpoint's now. A
@@ -138,10 +139,11 @@ def write_sidecar(checkpoint: str | Path, facts: CheckpointFacts, stamp: dict[st
             log.info("no metadata sidecar written beside %s (%s)", checkpoint, err)
 
 
-def checkpoint_facts(checkpoint: str | Path) -> CheckpointFacts:
+def checkpoint_facts(checkpoint: str | Path, remember: bool = True) -> CheckpointFacts:
     """The facts of ``checkpoint``: from its sidecar when that describes it, else read with
     ``torch.load(weights_only=True)`` (``CheckpointError`` for a missing, foreign or damaged
-    file) and a sidecar written for the next reader."""
+    file) and a sidecar written for the next reader unless ``remember`` is False (a reader that
+    must write nothing: ``python -m model storage``)."""
     found = read_sidecar(checkpoint)
     if found is not None:
         return found
@@ -157,7 +159,7 @@ def checkpoint_facts(checkpoint: str | Path) -> CheckpointFacts:
         unchanged = before == file_stamp(checkpoint)
     except OSError:
         unchanged = False
-    if before is not None and unchanged:  # else replaced while read: leave it to the next reader
+    if remember and before is not None and unchanged:  # else replaced while read: left as is
         write_sidecar(checkpoint, facts, before)
     return facts
 

@@ -18,9 +18,15 @@ is made again on its next use:
   (``*.part``) untouched for more than a day: their writer was killed (a write takes seconds);
 - embedding caches of a checkpoint no longer under the data root (a deleted run's: no checkpoint
   there has its fingerprint); a checkpoint elsewhere that still reads them embeds again. All are
-  kept when one checkpoint under the root cannot be read (its fingerprint is unknown); reading
-  one without a sidecar writes its sidecar, as any first read does, also in a dry run;
+  kept when one checkpoint under the root cannot be read (its fingerprint is unknown);
+- the case index's collections of such checkpoints, never the active one's (``active.json``),
+  a dead rebuild's leftovers and the files Chroma leaves of deleted collections
+  (``model/storage_index.py``; a Chroma server only when asked);
 - ended job records beyond the newest of their kind.
+
+A dry run writes nothing under the root: checkpoints are read without writing their sidecars
+(``checkpoint_facts(remember=False)``), an ingest's lock is tested with a shared lock (which
+records no holder), and indexes are read with sqlite, read-only.
 
 Sizes are the blocks a file takes on disk (a sparse index file counts what it uses).
 """
@@ -33,11 +39,16 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from model import embedding_cache, job_records
-from model.atomic import is_temporary
+from model.atomic import is_temporary, read_json_object
 from model.errors import UserError
 from model.file_lock import FileLock
+from model.relocate import locate
+
+if TYPE_CHECKING:
+    from model.index.client import ChromaLocation
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +92,7 @@ class Survey:
     root: Path
     usage: dict[str, Usage] = field(default_factory=lambda: {kind: Usage() for kind in KINDS})
     datasets: list[Path] = field(default_factory=list)
+    index_folders: list[Path] = field(default_factory=list)
     checkpoints: list[Path] = field(default_factory=list)
     temporaries: list[tuple[Path, float, int]] = field(default_factory=list)
 
@@ -93,11 +105,13 @@ class Survey:
 
 @dataclass(frozen=True)
 class Removal:
-    """One file or folder ``clean_caches`` removes (or would), its size and why."""
+    """One file, folder or index collection ``clean_caches`` removes (or would), its size, why,
+    and what else to say of it (an index's study count)."""
 
     path: Path
     bytes: int
     why: str
+    detail: str = ""
 
 
 @dataclass
@@ -124,6 +138,8 @@ def survey(root: Path) -> Survey:
         here = kind or _kind_of(folder, found.root, {entry.name for entry in entries})
         if here == "datasets" and kind is None:
             found.datasets.append(folder)
+        if folder.name == "chroma" and any(e.name == "chroma.sqlite3" for e in entries):
+            found.index_folders.append(folder)  # an embedded index (a dataset's own too)
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
@@ -140,6 +156,7 @@ def survey(root: Path) -> Survey:
             if _is_leftover_name(entry.name, folder) and here != "case indexes":
                 found.temporaries.append((Path(entry.path), stat.st_mtime, stat.st_blocks * 512))
     found.datasets.sort()
+    found.index_folders.sort()
     return found
 
 
@@ -172,13 +189,23 @@ def _is_leftover_name(name: str, folder: Path) -> bool:
     return is_temporary(name) or (folder.name == "uploads" and name.endswith(".part"))
 
 
-def clean_caches(root: Path, apply: bool = False, now: float | None = None) -> Cleaning:
-    """What of ``root`` can go (see the module's docstring); removed only when ``apply``."""
+def clean_caches(
+    root: Path,
+    apply: bool = False,
+    now: float | None = None,
+    server: ChromaLocation | None = None,
+) -> Cleaning:
+    """What of ``root`` (and of the Chroma ``server``'s index, when given) can go (see the
+    module's docstring); removed only when ``apply``."""
+    from model.storage_index import clean_indexes
+
     found = survey(root)
     cleaning = Cleaning(applied=apply)
     owners = checkpoint_fingerprints(found.checkpoints, cleaning.skipped)
     for dataset in found.datasets:
         _embedding_caches(dataset, owners, apply, cleaning)
+    indexed = with_active(found.root, owners, cleaning.skipped)
+    clean_indexes(found.index_folders, indexed, apply, cleaning, server)
     cutoff = (time.time() if now is None else now) - STALE_TEMPORARY_S
     old = [(path, size) for path, mtime, size in found.temporaries if mtime < cutoff]
     caches = {dataset / "embeddings" for dataset in found.datasets}
@@ -198,23 +225,41 @@ def clean_caches(root: Path, apply: bool = False, now: float | None = None) -> C
 
 
 def checkpoint_fingerprints(checkpoints: list[Path], skipped: list[str]) -> set[str] | None:
-    """The fingerprints of ``checkpoints`` (from their sidecars, else read once with torch);
-    None, with a line in ``skipped``, when one cannot be read: its caches cannot be told
-    apart, so none is removed for its checkpoint being gone."""
+    """The fingerprints of ``checkpoints`` (from their sidecars, else read with torch, no
+    sidecar written); None, with a line in ``skipped``, when one cannot be read: its caches
+    cannot be told apart, so none is removed for its checkpoint being gone."""
     from model.checkpoint_meta import checkpoint_facts, read_sidecar
 
     found = set()
     for checkpoint in checkpoints:
         try:
-            facts = read_sidecar(checkpoint) or checkpoint_facts(checkpoint)
+            facts = read_sidecar(checkpoint) or checkpoint_facts(checkpoint, remember=False)
         except (UserError, OSError, ValueError) as err:
             skipped.append(
-                f"caches of checkpoints no longer under the data root: kept, as {checkpoint} "
-                f"cannot be read ({_reason(err)})"
+                "caches and case indexes of checkpoints no longer under the data root: kept, "
+                f"as {checkpoint} cannot be read ({_reason(err)})"
             )
             return None
         found.add(facts.meta.fingerprint)
     return found
+
+
+def with_active(root: Path, owners: set[str] | None, skipped: list[str]) -> set[str] | None:
+    """``owners`` and the fingerprint of the active checkpoint (``active.json``'s, which may lie
+    outside the root); None, with a line in ``skipped``, when that one cannot be read."""
+    from model.checkpoint_meta import checkpoint_facts
+
+    active = locate(read_json_object(root / "active.json").get("checkpoint"), root, Path.is_file)
+    if owners is None or active is None:
+        return owners
+    try:
+        return owners | {checkpoint_facts(active.path, remember=False).meta.fingerprint}
+    except (UserError, OSError, ValueError) as err:
+        skipped.append(
+            "case indexes of checkpoints no longer under the data root: kept, as the active "
+            f"checkpoint {active.path} cannot be read ({_reason(err)})"
+        )
+        return None
 
 
 def _embedding_caches(
@@ -227,8 +272,13 @@ def _embedding_caches(
     caches = dataset / "embeddings"
     if not caches.is_dir():
         return
-    lock = FileLock(dataset / LOCK_FILE, lambda holder: f"an ingest ({holder}) is writing it")
-    locking = apply or lock.path.exists()  # a dry run creates no lock file
+
+    def busy(holder: str) -> str:
+        return f"an ingest ({holder}) is writing it"
+
+    # a dry run creates no lock file, and writes no holder into one: a shared lock
+    lock = FileLock(dataset / LOCK_FILE, busy, shared=not apply)
+    locking = apply or lock.path.exists()
     try:
         if locking:
             lock.acquire()

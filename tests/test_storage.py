@@ -197,3 +197,13 @@ def test_caches_of_a_checkpoint_no_longer_under_the_root_go(root: Path) -> None:
     assert not any(deleted_run in name for name in left)  # the cache and its prompt vectors
     whys = {r.why for r in cleaning.removals}
     assert "embedding caches: of a checkpoint no longer under the data root" in whys
+
+
+def test_a_dry_run_writes_nothing_under_the_root(root: Path) -> None:
+    from model.data.store import LOCK_FILE
+
+    (root / "ds" / "internal" / LOCK_FILE).write_text("")  # as an ended ingest leaves it
+    tree = {p: (p.lstat().st_size, p.lstat().st_mtime_ns) for p in [root, *root.rglob("*")]}
+    time.sleep(0.01)  # a write now would show in a nanosecond mtime
+    assert main(["storage", "--data-root", str(root), "--clean-caches"]) == 0
+    assert {p: (p.lstat().st_size, p.lstat().st_mtime_ns) for p in [root, *root.rglob("*")]} == tree

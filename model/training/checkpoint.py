@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.atomic import atomic_link_or_copy, atomic_write_bytes
+from model.atomic import atomic_link_or_copy, atomic_write_bytes, sync_folder
 from model.checkpoint_meta import (
     SIDECAR_SUFFIX,
     CheckpointFacts,
@@ -262,8 +262,8 @@ def verify_resumable(path: str | Path) -> CheckpointMeta:
 def recover_last_checkpoint(last: Path, best: Path) -> None:
     """Before a resume: keep ``last`` if usable, else fall back to ``best`` (with a warning).
 
-    A damaged ``last`` is moved aside to ``last.damaged-<time>.pt`` (nothing is deleted) and
-    replaced by a copy of ``best``. With no usable fallback, CheckpointError says what to do.
+    A damaged ``last`` is moved aside to ``last.damaged-<time>.pt`` (nothing is deleted; the
+    folder fsynced, so the move outlives a power cut) and replaced by a copy of ``best``. With no usable fallback, CheckpointError says what to do.
     """
     if not last.exists():
         return  # the run folder's own check reports a missing last.pt
@@ -281,6 +281,7 @@ def recover_last_checkpoint(last: Path, best: Path) -> None:
         ) from None
     aside = last.with_name(f"{last.stem}.damaged-{utc_stamp()}.pt")
     os.replace(last, aside)
+    sync_folder(last.parent)  # the set-aside is on disk before last.pt is made again
     publish_copy(best, last)
     log.warning(
         "%s; moved it to %s and resuming from %s (step %d): steps after it are redone",
