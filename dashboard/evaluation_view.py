@@ -34,6 +34,7 @@ from model.evaluation.tables import (
     vector_path,
 )
 from model.labels import label_file
+from model.provenance import shown_path
 
 WORD_JOINER = "\u2060"  # invisible; no line break on either side of it
 FEWSHOT_COLUMNS = frozenset({"model", "Label", "method", "k", "AUC", "auc_lo", "auc_hi"})
@@ -214,7 +215,8 @@ def evaluation_named(folders: list[Path], name: str | None) -> Path | None:
 
 def read_models(folder: Path) -> list[str] | None:
     """The checkpoints an evaluation folder's ``summary.json`` says it evaluated (main one
-    first, then each compared one, as ``run/file.pt``), None without a readable summary."""
+    first, then each compared one, as ``run/file.pt``, whether the summary gives the full path
+    or one relative to the data root), None without a readable summary."""
     try:
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -224,7 +226,7 @@ def read_models(folder: Path) -> list[str] | None:
         return None
     compare = config.get("compare")
     paths = [config.get("checkpoint"), *(compare if isinstance(compare, list) else [])]
-    return [f"{Path(p).parent.name}/{Path(p).name}" for p in paths if isinstance(p, str) and p]
+    return [shown_path(p) for p in paths if isinstance(p, str) and p]
 
 
 def evaluation_title(folder: Path, models: list[str] | None) -> str:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard.context import DataError, EmptyState, Studio
 from dashboard.demo_wait_view import caution_while_demo_builds
-from dashboard.evaluated_weights import weights_changed_note
+from dashboard.evaluated_weights import evaluated_lines, weights_changed_note
 from dashboard.evaluation_columns import (
     column_labels,
     downloads_in_order,
@@ -173,7 +173,7 @@ def results_section() -> None:
     outputs = studio.evaluation_outputs(Path(folder))
     downloads(outputs)
     delete_popover(studio, Path(folder), Path(folder) in live, (FOLDER_KEY, ADDRESS_KEY))
-    overview(outputs, running=Path(folder) in live)
+    overview(outputs, studio.settings.data_root, running=Path(folder) in live)
     sites = site_names(outputs.summary)  # each site's tables and figures, internal first
     groups = grouped_tables(in_site_order(outputs.tables, sites))
     titles = list(groups) + (["Figures"] if outputs.images else [])
@@ -227,9 +227,9 @@ def downloads(outputs) -> None:
         )
 
 
-def overview(outputs, running: bool = False) -> None:
-    """Unreadable files, the headline, per-site counts, problems, methods and the summary;
-    ``running``: its evaluate job still writes it."""
+def overview(outputs, root: Path, running: bool = False) -> None:
+    """Unreadable files, the headline, when it ran, per-site counts, problems, methods and the
+    summary; ``root``: the data root; ``running``: its evaluate job still writes it."""
     key_figures = outputs.key_figures_shown()
     if running:
         st.info(
@@ -241,7 +241,7 @@ def overview(outputs, running: bool = False) -> None:
             "This evaluation has no summary.json: it did not finish (it failed or was cancelled "
             "while writing its outputs), so its tables may be incomplete. Run it again."
         )
-    if changed := weights_changed_note(outputs.summary):
+    if changed := weights_changed_note(outputs.summary, root):
         st.warning(markdown_text(changed), icon=":material/update:")
     if outputs.unreadable:
         st.warning(
@@ -261,7 +261,7 @@ def overview(outputs, running: bool = False) -> None:
         terms = terms_used(key_figures["figure"], outputs.summary.get("config"))  # its own draws
         with st.expander("What these figures mean"):
             st.markdown("\n".join(f"- {term}" for term in terms))
-    for line in outputs.site_lines():
+    for line in [*evaluated_lines(outputs.folder, outputs.summary), *outputs.site_lines()]:
         st.caption(markdown_text(line))
     problems = named_problems(outputs.problems())  # labels by their names
     if problems:

@@ -68,7 +68,7 @@ with page_guard(studio):
         st.subheader("Latest evaluation")
         st.caption(markdown_text(studio.evaluation_title(latest)))
         outputs = studio.evaluation_outputs(latest)
-        if changed := weights_changed_note(outputs.summary):
+        if changed := weights_changed_note(outputs.summary, root):
             st.warning(markdown_text(changed), icon=":material/update:")
         sentence = outputs.sentence()
         if sentence:  # at a projector's size, copied whole with the code block's button

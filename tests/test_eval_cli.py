@@ -16,7 +16,7 @@ from model.cli import main
 from model.evaluation.cli import add_arguments, request_from_args
 from model.evaluation.headline import headline
 from model.prompts import DEFAULT_PROMPTS
-from model.schema import DIAGNOSES, FINDINGS
+from model.schema import DATA_ROOT_ENV, DIAGNOSES, FINDINGS
 from tests.tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
 
 FAST = ["--episodes", "3", "--bootstrap", "20", "--shots", "1,2", "--folds", "2"]
@@ -64,7 +64,10 @@ def _assert_diagnosis_recomputes(site: Path) -> None:
         assert correct.mean() == pytest.approx(row["Accuracy"], abs=1e-4)
 
 
-def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -> None:
+def test_full_command_writes_every_file(
+    tiny: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DATA_ROOT_ENV, str(tiny["root"]))  # the data root holds every input
     out = tmp_path / "eval"
     code = _evaluate(
         tiny,
@@ -77,8 +80,9 @@ def test_full_command_writes_every_file(tiny: dict[str, Path], tmp_path: Path) -
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert [s["name"] for s in summary["sites"]] == ["internal", "external"]
-    labels = [str(tiny["data"] / "labels.csv"), str(tiny["external"] / "labels.csv")]
-    assert summary["config"]["labels"] == labels  # the run can be repeated from its summary
+    # the run can be repeated from its summary, from the data root, wherever that is
+    assert summary["config"]["labels"] == ["internal/labels.csv", "external/labels.csv"]
+    assert summary["config"]["command"].startswith("python -m model evaluate --checkpoint run/")
     assert summary["sites"][0]["n_evaluated"] == 12 and summary["sites"][1]["n_evaluated"] == 20
     models = [m["name"] for m in summary["models"]]
     # a baseline without weights says so wherever its figures appear

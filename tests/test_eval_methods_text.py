@@ -32,6 +32,7 @@ def test_the_methods_state_the_paired_comparison(config: dict) -> None:
     text = " ".join(methods_lines(config))
     assert "DeLong" in text and "paired" in text and "Obuchowski" in text
     assert "Holm" in text and "main − baseline" in text
+    assert "to the standard normal distribution, a large-sample approximation" in text
     alone = {**config, "compare": [], "general_clip": None}
     assert "DeLong" not in " ".join(methods_lines(alone))  # nothing compared, nothing said
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from model.cli import main
+from model.provenance import file_sha256
 from tests.tiny_dataset import make_tiny_checkpoint, make_tiny_dataset
 
 FAST = ["--episodes", "2", "--bootstrap", "0", "--shots", "1", "--folds", "2"]
@@ -53,8 +54,10 @@ def test_each_dataset_is_evaluated_with_its_own_labels(
     out = tmp_path / "eval"
     assert main(_argv(tiny, out)) == 0
     summary = json.loads((out / "summary.json").read_text())
-    own = [str(tiny["data"] / "labels.csv"), str(tiny["external"] / "labels.csv")]
-    assert summary["config"]["labels"] == own  # the report names the files it used
+    # the report names the files it used (outside the data root: by folder and name)
+    assert summary["config"]["labels"] == ["internal/labels.csv", "external/labels.csv"]
+    own = [tiny["data"] / "labels.csv", tiny["external"] / "labels.csv"]
+    assert summary["config"]["sha256"]["labels"] == [file_sha256(path) for path in own]
     for site, dataset in (("internal", tiny["data"]), ("external", tiny["external"])):
         scores = pd.read_csv(out / site / "study_scores.csv")
         evaluated = pd.Series(scores["study_id"].unique())

@@ -617,7 +617,7 @@ def test_rewriting_an_output_folder_leaves_no_file_of_the_previous_run(
     files = summary["files"]
     assert files["vectors"] and all(name.endswith(".svg") for name in files["vectors"])
     written = files["csv"] + files["plots"] + files["vectors"]  # b's PNGs and SVGs gone
-    expected = written + ["notes.txt", "report.html", "report.md", "summary.json"]
+    expected = written + ["notes.txt", "report.html", "report.md", "run.json", "summary.json"]
     assert left == sorted(expected)
     assert not (out / "external").exists()
 

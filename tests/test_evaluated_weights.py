@@ -15,6 +15,7 @@ from dashboard.evaluated_weights import evaluated_checkpoint, weights_changed_no
 from model.checkpoint_meta import CheckpointFacts, CheckpointMeta, file_stamp, write_sidecar
 
 MEASURED = "a1b2c3d4e5f60718"
+ROOT = Path("/nowhere")  # the data root: a summary of the older form names its files in full
 
 
 def _checkpoint(path: Path, fingerprint: str, epoch: int = 3) -> Path:
@@ -35,13 +36,13 @@ def _summary_of(checkpoint: Path, fingerprint: str = MEASURED) -> dict:
 
 def test_the_same_weights_say_nothing(tmp_path: Path) -> None:
     best = _checkpoint(tmp_path / "run" / "best.pt", MEASURED)
-    assert evaluated_checkpoint(_summary_of(best)) == (best, MEASURED)
-    assert weights_changed_note(_summary_of(best)) is None
+    assert evaluated_checkpoint(_summary_of(best), ROOT) == (best, MEASURED)
+    assert weights_changed_note(_summary_of(best), ROOT) is None
 
 
 def test_other_weights_under_the_same_name_are_named(tmp_path: Path) -> None:
     best = _checkpoint(tmp_path / "run" / "best.pt", "ffee00112233", epoch=7)
-    note = weights_changed_note(_summary_of(best))
+    note = weights_changed_note(_summary_of(best), ROOT)
     assert note is not None
     assert note.startswith("run/best.pt now holds other weights (ffee0011, epoch 7)")
     assert f"this evaluation measured ({MEASURED[:8]})" in note
@@ -59,17 +60,34 @@ def test_other_weights_under_the_same_name_are_named(tmp_path: Path) -> None:
     ],
 )
 def test_summaries_that_do_not_record_both_say_nothing(summary: dict) -> None:
-    assert evaluated_checkpoint(summary) is None
-    assert weights_changed_note(summary) is None
+    assert evaluated_checkpoint(summary, ROOT) is None
+    assert weights_changed_note(summary, ROOT) is None
 
 
 def test_a_checkpoint_gone_or_without_a_current_sidecar_says_nothing(tmp_path: Path) -> None:
     """Without a sidecar vouching for the file the weights would have to be read (torch on
     Home): nothing is claimed either way."""
-    assert weights_changed_note(_summary_of(tmp_path / "gone" / "best.pt")) is None
+    assert weights_changed_note(_summary_of(tmp_path / "gone" / "best.pt"), ROOT) is None
     best = _checkpoint(tmp_path / "run" / "best.pt", "ffee00112233")
     best.write_bytes(b"rewritten by a resume, sidecar not yet")  # the stamp no longer matches
-    assert weights_changed_note(_summary_of(best)) is None
+    assert weights_changed_note(_summary_of(best), ROOT) is None
+
+
+def test_a_checkpoint_recorded_relative_to_the_data_root_is_found_under_this_one(
+    tmp_path: Path,
+) -> None:
+    """A summary shared with a collaborator names its checkpoint relative to the data root
+    (no /home/<user>/ in it): read under the reader's own data root; one recorded outside the
+    data root (its folder and name alone) is never taken for a file under it."""
+    best = _checkpoint(tmp_path / "runs" / "a" / "best.pt", "ffee00112233", epoch=7)
+    paths = {"relative_to": "data root", "outside": ["x/best.pt"]}
+    summary = _summary_of(best)
+    summary["config"] |= {"checkpoint": "runs/a/best.pt", "paths": paths}
+    assert evaluated_checkpoint(summary, tmp_path) == (best, MEASURED)
+    assert weights_changed_note(summary, tmp_path).startswith("a/best.pt now holds other")
+    _checkpoint(tmp_path / "x" / "best.pt", "ffee00112233")
+    summary["config"]["checkpoint"] = "x/best.pt"  # outside the writer's data root
+    assert evaluated_checkpoint(summary, tmp_path) is None
 
 
 @pytest.fixture

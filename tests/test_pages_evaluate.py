@@ -81,7 +81,7 @@ def test_evaluations_are_listed_with_the_checkpoints_they_evaluated(app, evaluat
     """Two evaluations of different checkpoints were two timestamps in the picker; an
     unfinished one (no summary.json) showed its partial tables as if complete."""
     _evaluation(evaluations / "eval-20260101-000000", "/data/runs/a/best.pt", ("/x/b/last.pt",))
-    _evaluation(evaluations / "eval-20260102-000000", "/data/runs/c/last.pt")
+    _evaluation(evaluations / "eval-20260102-000000", "runs/c/last.pt")  # under the data root
     unfinished = _evaluation(evaluations / "eval-20260103-000000", None)
     for age, folder in enumerate(sorted(evaluations.iterdir(), reverse=True)):
         os.utime(folder, (1e9 - age, 1e9 - age))  # newest first: the unfinished one
@@ -129,10 +129,14 @@ def test_an_evaluation_launched_here_is_shown_once_it_finishes(app, evaluations:
     launched = evaluations / "eval-20260102-000000"
     at = app("pages/evaluate.py", **{"ev-launched": launched})
     assert at.selectbox(key="ev-folder").value == earlier
+    run = {"started": "2026-01-02T00:00:00Z", "finished": "2026-01-02T00:04:38Z"}
+    launched.mkdir()
+    (launched / "run.json").write_text(json.dumps(run | {"duration_s": 278.4}))
     _evaluation(launched, "/runs/b/best.pt")  # the job wrote its outputs, summary.json last
     os.utime(launched, (1e9, 1e9))  # older than the one shown: the picker's last
     at.run()
     assert at.selectbox(key="ev-folder").value == launched
+    assert "Evaluated 2026-01-02 00:04 UTC, in 4 min 38 s." in [c.value for c in at.caption]
     at.selectbox(key="ev-folder").select(earlier).run()  # the user's own choice then holds
     assert at.selectbox(key="ev-folder").value == earlier
 
@@ -146,9 +150,11 @@ def test_an_evaluation_of_an_earlier_version_states_no_methods_it_did_not_record
     suite = {"bootstrap": 1000, "seed": 0, "fewshot": {"shots": [1, 2], "episodes": 100},
              "probe": {"folds": 5, "c": 1.0, "seed": 0}}  # fmt: skip
     config = {"checkpoint": "/runs/a/last.pt", "data": "/ds/internal", "suite": suite}
-    (folder / "summary.json").write_text(json.dumps({"config": config, "results": []}))
+    summary = {"config": config, "results": [], "created": "2026-12-04T12:03:00Z"}
+    (folder / "summary.json").write_text(json.dumps(summary))
     at = app("pages/evaluate.py")
     assert "Methods" not in [e.label for e in at.expander]
+    assert "Evaluated 2026-12-04 12:03 UTC." in [c.value for c in at.caption]  # no run.json
     assert any("Methods: not recorded by the version" in c.value for c in at.caption)
 
 

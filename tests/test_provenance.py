@@ -18,6 +18,7 @@ from model.data.dataset import CMRDataset
 from model.evaluation.methods import methods_lines
 from model.prompts import DEFAULT_PROMPTS
 from model.provenance import code_version, run_context, shown_path
+from model.schema import DATA_ROOT_ENV
 from model.training.checkpoint import read_checkpoint_meta
 from model.training.distributed import resolve_device
 from tests.tiny_dataset import make_tiny_dataset, shared_tiny_checkpoint, write_tiny_preset
@@ -37,8 +38,11 @@ def _evaluate(out: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """An evaluation whose data root holds its dataset and checkpoint (not its --out)."""
     out = tmp_path_factory.mktemp("provenance") / "eval"
-    return out, _evaluate(out)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(DATA_ROOT_ENV, str(shared_tiny_checkpoint()[0].parent))
+        return out, _evaluate(out)
 
 
 def _sha256(path: Path) -> str:
@@ -101,7 +105,7 @@ def test_the_dataset_own_labels_file_is_fingerprinted_too(tmp_path: Path) -> Non
     argv = ["evaluate", "--checkpoint", str(checkpoint), "--data", str(data), "--out", str(out)]
     assert main([*argv, *FAST]) in (0, 2)
     config = json.loads((out / "summary.json").read_text(encoding="utf-8"))["config"]
-    assert config["labels"] == [str(data / "labels.csv")]
+    assert config["labels"] == ["data/labels.csv"]  # outside the data root: folder and name
     assert config["sha256"]["labels"] == [_sha256(data / "labels.csv")]
 
 
@@ -112,18 +116,26 @@ def test_a_summary_without_the_records_still_reads() -> None:
 
 
 def test_the_same_evaluation_twice_writes_the_same_figures(
-    evaluated: tuple[Path, dict], tmp_path: Path
+    evaluated: tuple[Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Byte for byte but for its command line (each names its --out) and run.json, which
+    says when each ran and how long it took."""
     first_out, first = evaluated
+    monkeypatch.setenv(DATA_ROOT_ENV, str(shared_tiny_checkpoint()[0].parent))
     second = _evaluate(tmp_path / "again")
     assert first["config"]["command"] != second["config"]["command"]  # each names its --out
 
     def same(summary: dict) -> dict:
-        return {**summary, "created": "", "config": {**summary["config"], "command": ""}}
+        return {**summary, "config": {**summary["config"], "command": ""}}
 
     assert same(first) == same(second)
-    for name in first["files"]["csv"]:
+    for name in [*first["files"]["csv"], *first["files"]["report"]]:
         assert (first_out / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
+    for out in (first_out, tmp_path / "again"):
+        run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+        assert set(run) == {"started", "finished", "duration_s"}
+        assert run["started"] <= run["finished"] and run["finished"].endswith("Z")
+        assert run["duration_s"] >= 0
 
 
 def _head() -> str | None:
@@ -153,8 +165,8 @@ def test_an_evaluation_records_its_command_code_and_threads(
 ) -> None:
     out, summary = evaluated
     config = summary["config"]
-    assert config["command"].startswith("python -m model evaluate --checkpoint ")
-    assert f"--out {out}" in config["command"]
+    assert config["command"].startswith("python -m model evaluate --checkpoint run/last.pt ")
+    assert f"--out {shown_path(out)}" in config["command"]  # outside the data root
     assert config["code"] == code_version() and config["threads"]["torch"] == 1
     device = str(resolve_device("auto"))  # evaluate's default
     assert config["device"] == device
@@ -180,17 +192,28 @@ def test_the_code_version_is_the_checkout_commit_else_the_package(
         code_version.cache_clear()
 
 
-def test_a_shared_report_names_files_without_their_folders(evaluated: tuple[Path, dict]) -> None:
+def test_a_shared_evaluation_names_files_without_their_folders(
+    evaluated: tuple[Path, dict],
+) -> None:
     """report.html's methods gave every input's absolute path (/home/alice/...): a user's name
-    in a report written to be shared; summary.json beside it keeps the full paths."""
+    in a report written to be shared; so did summary.json, shared beside it. The summary names
+    the inputs under the data root relative to it, and any other by its folder and name."""
     out, summary = evaluated
     data, checkpoint = shared_tiny_checkpoint()
-    html = (out / "report.html").read_text(encoding="utf-8")
-    markdown = (out / "report.md").read_text(encoding="utf-8")
-    for path in (data, checkpoint, data / "labels.csv", DEFAULT_PROMPTS):
-        assert str(path) not in html and str(path) not in markdown
-    assert f"Model: {shown_path(checkpoint)};" in html
-    assert summary["config"]["checkpoint"] == str(checkpoint)
+    written = [(out / name).read_text(encoding="utf-8") for name in ("report.html", "report.md")]
+    written.append((out / "summary.json").read_text(encoding="utf-8"))
+    for path in (data, checkpoint, data / "labels.csv", DEFAULT_PROMPTS, out):
+        assert not any(str(path) in text for text in written), path
+    assert f"Model: {shown_path(checkpoint)};" in written[0]
+    config = summary["config"]
+    assert (config["checkpoint"], config["data"], config["labels"]) == (
+        "run/last.pt",
+        "data",
+        ["data/labels.csv"],
+    )
+    assert summary["sites"][0]["dataset"] == "data"
+    assert config["prompts"] == shown_path(DEFAULT_PROMPTS)
+    assert config["paths"] == {"relative_to": "data root", "outside": [config["prompts"]]}
 
 
 @pytest.mark.parametrize(

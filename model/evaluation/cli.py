@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 
 
 _OUT_HELP = (
-    "output folder: report.html (open it first), report.md, summary.json, and a folder per "
-    "site of CSV tables (zeroshot, probe, fewshot, diagnosis, retrieval, subgroups, prompts, "
+    "output folder: report.html (open it first), report.md, summary.json, run.json (when it "
+    "ran), and a folder per site of CSV tables (zeroshot, probe, fewshot, diagnosis, retrieval, subgroups, prompts, "
     "counts, study_scores, confusion_*; comparison with --compare or --general-clip) and plots "
     "(PNG, each with an SVG)"
 )

@@ -189,9 +189,12 @@ def _comparison(config: dict[str, Any]) -> list[str]:
         "with the finding known, and the paired difference (main − baseline) with its 95% CI "
         "(difference ± 1.96 SE) and two-sided p-value by DeLong's test for correlated ROC AUCs "
         "(midrank components, Sun & Xu 2014; ties count one half), its variance summed per "
-        "patient where a patient has several studies (Obuchowski 1997); p-values "
-        "Holm-adjusted over the findings of one baseline and setting, not across settings or "
-        "sites."
+        "patient where a patient has several studies (Obuchowski 1997). The p-value refers "
+        "the difference over its standard error to the standard normal distribution, a "
+        "large-sample approximation: with few studies of a class, or AUCs near 1, the CI and "
+        "p-value are approximate, and the CI can reach beyond what an AUC difference can be. "
+        "P-values Holm-adjusted over the findings of one baseline and setting, not across "
+        "settings or sites."
     ]
 
 

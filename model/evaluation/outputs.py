@@ -1,7 +1,8 @@
 """Write everything an evaluation produced under ``OUT`` (layout in docs/ARCHITECTURE.md).
 
 ```
-OUT/summary.json                         what the dashboard reads
+OUT/summary.json                         what the dashboard reads (paths relative to the data root)
+OUT/run.json                             when it ran and how long it took (run_times.py)
 OUT/report.html                          self-contained report (figures embedded)
 OUT/report.md                            its sentence, models, headline and zero-shot tables
 OUT/<site>/{zeroshot,diagnosis,fewshot,probe,retrieval,counts,prompts,subgroups}.csv
@@ -41,8 +42,10 @@ from model.evaluation.headline_sentence import headline_sentence
 from model.evaluation.inputs import SiteData
 from model.evaluation.methods import methods_lines
 from model.evaluation.plots import plot_comparison, plot_confusion, plot_fewshot, plot_roc
+from model.evaluation.recorded_paths import PathRecorder
 from model.evaluation.report import build_summary, render_html, write_html, write_summary
 from model.evaluation.report_markdown import render_markdown
+from model.evaluation.run_times import RunClock, write_run_times
 from model.evaluation.suite import SiteResult
 from model.evaluation.tables import (
     STAGING_PREFIX,
@@ -53,6 +56,7 @@ from model.evaluation.tables import (
     write_study_scores,
     write_tables,
 )
+from model.schema import default_data_root
 
 log = logging.getLogger(__name__)
 
@@ -161,11 +165,12 @@ def remove_stale(out: Path, stale: set[Path]) -> None:
             log.warning("could not remove %s of an earlier evaluation: %s", path, err)
 
 
-def site_record(site: SiteData) -> dict[str, Any]:
-    """Site description for the summary and the report (counts only, no identifiers)."""
+def site_record(site: SiteData, paths: PathRecorder) -> dict[str, Any]:
+    """Site description for the summary and the report (counts only, no identifiers; the
+    dataset's folder as ``paths`` records it)."""
     return {
         "name": site.name,
-        "dataset": str(site.dataset.root),
+        "dataset": paths.record(site.dataset.root),
         "selection": "test split" if site.internal else "all studies",
         "n_total": site.n_total,
         "n_evaluated": len(site.studies),
@@ -226,16 +231,23 @@ def write_outputs(
     encoders: list[Encoder],
     problems: list[str],
     config: dict[str, Any],
+    paths: PathRecorder | None = None,
+    clock: RunClock | None = None,
 ) -> dict[str, Any]:
-    """Write CSVs, PNGs, ``report.html`` and ``summary.json``; returns the summary dict."""
+    """Write CSVs, PNGs, ``report.html``, ``run.json`` and ``summary.json``; returns the summary
+    dict. ``paths`` records the sites' folders (by default relative to the data root);
+    ``clock`` was started with the evaluation (by default now)."""
     out = Path(out)
+    clock = clock or RunClock()
+    paths = paths or PathRecorder(default_data_root())
     earlier = previous_outputs(out)
     for leftover in out.glob(f"{STAGING_PREFIX}*"):  # of an evaluation killed while writing
         shutil.rmtree(leftover, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
     try:
-        summary = _write_all(staging, results, sites, encoders, problems, config)
+        summary = _write_all(staging, results, sites, encoders, problems, config, paths)
+        write_run_times(staging, clock)  # apart from the outputs a repeat writes byte for byte
         written = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
         # killed while moving, the folder has no summary: not this run's tables under the last's
         (out / "summary.json").unlink(missing_ok=True)
@@ -277,8 +289,9 @@ def _write_all(
     encoders: list[Encoder],
     problems: list[str],
     config: dict[str, Any],
+    paths: PathRecorder,
 ) -> dict[str, Any]:
-    """Every output file, written under ``out``; returns the summary."""
+    """Every output file but ``run.json``, written under ``out``; returns the summary."""
     tables = stack_tables(results)
     main = encoders[0].name if encoders else ""
     patients = {site.name: dict(zip(site.ids, site.groups, strict=True)) for site in sites}
@@ -295,9 +308,9 @@ def _write_all(
         path = out / slug(site) / "plots" / f"comparison_{slug(main)}.png"
         title = f"{main} against each other model · {site}"
         plots.setdefault(site, []).extend(plot_comparison(comparison, title, path))
-    site_records = [site_record(site) for site in sites]
+    site_records = [site_record(site, paths) for site in sites]
     models = model_records(current_trained_on(encoders, [s.dataset for s in sites]), site_records)
-    all_plots = [path for paths in plots.values() for path in paths]
+    all_plots = [path for site_plots in plots.values() for path in site_plots]
     files = {
         "report": ["report.html", "report.md"],
         "csv": sorted(str(p.relative_to(out)) for p in csv_paths),

@@ -11,7 +11,6 @@ import base64
 import html
 import math
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -100,13 +99,13 @@ def build_summary(
     config: dict[str, Any],
     comparisons: dict[str, pd.DataFrame] | None = None,
 ) -> dict[str, Any]:
-    """The summary document (see docs/ARCHITECTURE.md, "Evaluation outputs"); each result
+    """The summary document (see docs/ARCHITECTURE.md, "Evaluation outputs"), the same for the
+    same evaluation run again (when it ran is in ``run.json``, ``run_times``); each result
     records the 95% intervals of the headline's means over labels (``label_means``), over the
     labels the headline averages across these results."""
     summary = json_safe(
         {
             "version": SUMMARY_VERSION,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "config": config,
             "models": models,
             "sites": sites,

@@ -33,6 +33,8 @@ from model.evaluation.inputs import (
 )
 from model.evaluation.outputs import prepare_out, write_outputs
 from model.evaluation.probes import SplitProbes
+from model.evaluation.recorded_paths import PathRecorder, portable_command
+from model.evaluation.run_times import RunClock
 from model.evaluation.site_probes import fit_train_split
 from model.evaluation.subgroup_view import MIN_CLASS, SUBGROUP_VARIABLES
 from model.evaluation.suite import SiteResult, SuiteConfig, evaluate_site
@@ -40,6 +42,7 @@ from model.output_path import check_output_path
 from model.progress import Progress
 from model.prompts import PromptSet
 from model.provenance import file_sha256, run_context, software_versions
+from model.schema import default_data_root
 
 log = logging.getLogger(__name__)
 
@@ -161,15 +164,25 @@ def same_weights(encoders: list[Encoder]) -> list[str]:
     ]
 
 
-def _config_record(request: EvaluationRequest, label_files: list[Path]) -> dict[str, Any]:
+def _config_record(
+    request: EvaluationRequest, label_files: list[Path], paths: PathRecorder | None = None
+) -> dict[str, Any]:
+    """The summary's ``config``: its input paths as ``paths`` records them (relative to the
+    data root: ``recorded_paths``), its command line likewise."""
+    paths = paths or PathRecorder(default_data_root())
+    general = asdict(request.general_clip) if request.general_clip else None
+    if general and general.get("weights") is not None:
+        general["weights"] = paths.record(general["weights"])
+    command = None if request.command is None else portable_command(request.command, paths.root)
     return {
-        "checkpoint": str(request.checkpoint),
-        "data": str(request.data),
-        "labels": [str(p) for p in label_files],
-        "external": [str(p) for p in request.external],
-        "compare": [str(p) for p in request.compare],
-        "prompts": str(request.prompts),
-        "general_clip": asdict(request.general_clip) if request.general_clip else None,
+        "checkpoint": paths.record(request.checkpoint),
+        "data": paths.record(request.data),
+        "labels": paths.record_all(label_files),
+        "external": paths.record_all(request.external),
+        "compare": paths.record_all(request.compare),
+        "prompts": paths.record(request.prompts),
+        "paths": paths.marker(),
+        "general_clip": general,
         "suite": asdict(request.suite),
         "bootstrap_unit": "patient",  # metrics.bootstrap_counts resamples patients
         "retrieval_intervals": True,  # retrieval.csv has R@k, median rank, precision@10 CIs
@@ -179,7 +192,7 @@ def _config_record(request: EvaluationRequest, label_files: list[Path]) -> dict[
         "subgroups": {"variables": list(SUBGROUP_VARIABLES), "min_class": MIN_CLASS},
         "sha256": _input_hashes(request, label_files),
         "versions": software_versions(),
-        **run_context(request.command),  # command, code version, threads
+        **run_context(command),  # command (read from the data root), code version, threads
         "device": request.device,  # where the studies were embedded: a GPU's sums differ in bits
     }
 
@@ -229,6 +242,7 @@ def evaluate(request: EvaluationRequest) -> dict[str, Any]:
     cannot be created; partial problems are raised after the outputs are written (see the module
     docstring).
     """
+    clock = RunClock()
     check_external_sites(request.data, request.external)
     check_output_path(request.out, "output folder", folder=True)
     prompts = PromptSet.load(request.prompts)
@@ -257,13 +271,10 @@ def evaluate(request: EvaluationRequest) -> dict[str, Any]:
     problems = list(dict.fromkeys(collected.problems + [p for r in results for p in r.problems]))
     for message in problems[len(collected.problems) :]:
         log.warning("%s", message)
+    paths = PathRecorder(default_data_root())
+    config = _config_record(request, label_files, paths)
     summary = write_outputs(
-        request.out,
-        results,
-        collected.sites,
-        collected.encoders,
-        problems,
-        _config_record(request, label_files),
+        request.out, results, collected.sites, collected.encoders, problems, config, paths, clock
     )
     if collected.fatal:
         raise DataError(
