@@ -1,0 +1,133 @@
+"""Arabic and Hebrew names in the other Latin spellings they are written in, for the impression
+scrubs.
+
+A header's ``ABDULRAHMAN^MOHAMMED`` is a report's ``Abd al-Rahman``, ``Abdel Rahman``, ``Mohamed``
+or ``Muhammad``; ``HUSSEIN`` its ``Husayn``, ``YAAKOV`` its ``Ya'akov``, ``YITZHAK`` its
+``Itzhak``, and the reverse. Their letters differ where the script has no Latin letter (``ح``,
+``ח``: ``h``, ``kh``, ``ch``; ``ق``: ``q``, ``k``; ``צ``: ``tz``, ``ts``, ``z``), in the short
+vowels the script does not write, in doubled letters (a shadda or dagesh) and in how the article
+joins (``Abd al-``, ``Abdul``, ``Abdel``). ``variant_key`` reads a spelling as what those leave:
+its consonants in order, each run of vowels as one, so ``Mohammed`` and ``Muhammad`` are both
+``mVhVmVd`` while ``Ahmed`` (``VhmVd``) and ``Hamid`` (``hVmVd``) stay apart. An English name
+(``Isaac`` for ``Yitzhak``, ``Joseph`` for ``Yosef``) is another name, not a spelling: not sought.
+
+Only capitalised words of 4 letters or more with two consonants or more count, never a clinical
+word (``Smooth`` is ``smVth`` like ``Smith``), so "the LV is normal" loses nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from model.data.deid import NAME_SEPARATORS, WORD_RUN, name_representations
+from model.data.impression_names import CLINICAL_WORDS
+from model.data.name_particles import PARTICLES
+
+_LETTERS = re.compile(r"[a-z]+")
+_SOUNDS = (("tz", "z"), ("ts", "z"), ("ch", "h"), ("kh", "h"), ("ph", "f"), ("q", "k"), ("c", "k"))
+_FINAL_H = re.compile(r"(?<=[aeiou])h$")  # Fatimah, Rivkah, Abdullah: a final h after a vowel
+_GLIDE_Y = re.compile(r"(?<=[aeiou])y(?=[aeiou])")  # Hayim, Zayed: Haim, Zaid
+_VOWEL_Y = re.compile(r"(?<!^)y(?![aeiou])")  # Husayn, Zayd: y as a vowel
+_DOUBLE = re.compile(r"(.)\1+")
+_VOWELS = re.compile(r"[aeiou]+")
+MIN_LETTERS = 4
+MAX_WORDS = 6  # a name written out: Muhammad ibn Abd al-Rahman al-Rashid
+# the words a name written out holds in lower case (``Abd al-Rahman``, ``Khalid bin Said``)
+_LOWER_IN_NAMES = frozenset(PARTICLES)
+
+
+@functools.lru_cache(maxsize=8192)  # an impression's words recur in every report of a site
+def variant_key(spelling: str) -> str | None:
+    """What a Latin ``spelling`` of a name keeps in every common transliteration (its
+    consonants, each run of vowels as ``V``); None for one of under ``MIN_LETTERS`` letters or
+    under two consonants (``Ali``, ``Omar`` as ``Umar`` still counts)."""
+    word = "".join(_LETTERS.findall(spelling.lower()))
+    if len(word) < MIN_LETTERS:
+        return None
+    word = word[1:] if word.startswith("yi") else word  # Yitzhak, Itzhak
+    for sound, kept in _SOUNDS:
+        word = word.replace(sound, kept)
+    word = _VOWEL_Y.sub("i", _GLIDE_Y.sub("", _FINAL_H.sub("", word)))
+    key = _VOWELS.sub("V", _DOUBLE.sub(r"\1", word))
+    return key if len(key.replace("V", "")) >= 2 else None
+
+
+def name_keys(identifiers: list[str] | set[str], whole_only: bool = False) -> set[str]:
+    """The ``variant_key`` of each run of one or more consecutive parts of each Latin spelling
+    of ``identifiers``' names (``ABDULRAHMAN``, ``ABD AL RAHMAN``), or with ``whole_only`` of
+    each whole name of two parts or more, family or given name first (``MOHAMMED
+    ABDULRAHMAN``, ``KHALID AL RASHID``)."""
+    keys = set()
+    for identifier in identifiers:
+        if not any(char.isalpha() for char in identifier) or (
+            whole_only and len(WORD_RUN.findall(identifier)) < 2
+        ):
+            continue  # a date or number; one word names no whole name
+        forms = (identifier, _given_first(identifier)) if whole_only else (identifier,)
+        for parts in (parts for form in forms for parts in name_representations(form)):
+            if not all(part.isascii() and part.isalpha() for part in parts):
+                continue
+            if whole_only:
+                runs = ["".join(parts)] if len(parts) > 1 else []
+            else:
+                runs = [
+                    "".join(parts[start:end])
+                    for start in range(len(parts))
+                    for end in range(start + 1, min(len(parts), start + MAX_WORDS) + 1)
+                ]
+            keys |= {key for run in runs if (key := variant_key(run))}
+    return keys
+
+
+def _given_first(identifier: str) -> str:
+    """A DICOM name with each group's given name(s) before its family name (``AL-RASHID^KHALID``
+    as ``KHALID^AL-RASHID``: a family name of several words stays whole)."""
+    groups = [group.split("^") for group in identifier.split("=")]
+    return "=".join("^".join([*parts[1:2], parts[0], *parts[2:]]) for parts in groups)
+
+
+def scrub_variants(text: str, keys: set[str]) -> str:
+    """``text`` with each run of up to ``MAX_WORDS`` Latin words, apart only by name separators,
+    each capitalised, a particle (``Abd al-Rahman``) or after an apostrophe, whose letters joined have a key in
+    ``keys`` (``variant_key``) replaced by ``[removed]`` word by word, the longest run first; a
+    run all of clinical words never."""
+    if not keys:
+        return text
+    words = [w for w in WORD_RUN.finditer(text) if w.group().isascii() and w.group().isalpha()]
+    removed: set[int] = set()
+    for start, first in enumerate(words):
+        if start in removed or not first.group()[0].isupper():
+            continue
+        stop = start + 1
+        while stop < min(len(words), start + MAX_WORDS) and _in_name(text, words, stop):
+            stop += 1
+        for end in range(stop, start, -1):
+            window = words[start:end]
+            if not _apart_by_separators(text, window):
+                continue
+            spelled = [word.group() for word in window]
+            if all(word.lower() in CLINICAL_WORDS for word in spelled):
+                continue
+            if variant_key("".join(spelled)) in keys:
+                removed.update(range(start, end))
+                break
+    for index in sorted(removed, reverse=True):
+        begin, end = words[index].span()
+        text = text[:begin] + "[removed]" + text[end:]
+    return text
+
+
+def _in_name(text: str, words: list[re.Match], index: int) -> bool:
+    """Whether ``words[index]`` may go on a name: capitalised, a particle, or after an
+    apostrophe (``Ya'akov``)."""
+    word = words[index].group()
+    after_apostrophe = text[words[index - 1].end() : words[index].start()] in ("'", "’")
+    return word[0].isupper() or word in _LOWER_IN_NAMES or after_apostrophe
+
+
+def _apart_by_separators(text: str, window: list[re.Match]) -> bool:
+    return all(
+        NAME_SEPARATORS.fullmatch(text[before.end() : after.start()])
+        for before, after in zip(window, window[1:], strict=False)
+    )
