@@ -11,8 +11,9 @@ its consonants in order, each run of vowels as one, so ``Mohammed`` and ``Muhamm
 ``mVhVmVd`` while ``Ahmed`` (``VhmVd``) and ``Hamid`` (``hVmVd``) stay apart. An English name
 (``Isaac`` for ``Yitzhak``, ``Joseph`` for ``Yosef``) is another name, not a spelling: not sought.
 
-Only capitalised words of 4 letters or more with two consonants or more count, never a clinical
-word (``Smooth`` is ``smVth`` like ``Smith``), so "the LV is normal" loses nothing.
+Only capitalised words of 4 letters or more count, a word alone with three consonants or more
+(``Moore`` reads like ``More``), never a clinical word (``Smooth`` is ``smVth`` like ``Smith``),
+so "the LV is normal" loses nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ _VOWEL_Y = re.compile(r"(?<!^)y(?![aeiou])")  # Husayn, Zayd: y as a vowel
 _DOUBLE = re.compile(r"(.)\1+")
 _VOWELS = re.compile(r"[aeiou]+")
 MIN_LETTERS = 4
+# a word alone counts from 3 consonants: of 2, names read like English words (``Moore`` and
+# ``More``, ``Sami`` and ``Some``, ``Vera`` and ``Very``), so ``Omar`` as ``Umar`` or ``Zaid``
+# as ``Zayd`` go only within a whole name
+MIN_ONE_WORD_CONSONANTS = 3
 MAX_WORDS = 6  # a name written out: Muhammad ibn Abd al-Rahman al-Rashid
 # the words a name written out holds in lower case (``Abd al-Rahman``, ``Khalid bin Said``)
 _LOWER_IN_NAMES = frozenset(PARTICLES)
@@ -50,7 +55,11 @@ def variant_key(spelling: str) -> str | None:
         word = word.replace(sound, kept)
     word = _VOWEL_Y.sub("i", _GLIDE_Y.sub("", _FINAL_H.sub("", word)))
     key = _VOWELS.sub("V", _DOUBLE.sub(r"\1", word))
-    return key if len(key.replace("V", "")) >= 2 else None
+    return key if _consonants(key) >= 2 else None
+
+
+def _consonants(key: str) -> int:
+    return len(key) - key.count("V")
 
 
 def name_keys(identifiers: list[str] | set[str], whole_only: bool = False) -> set[str]:
@@ -89,9 +98,10 @@ def _given_first(identifier: str) -> str:
 
 def scrub_variants(text: str, keys: set[str]) -> str:
     """``text`` with each run of up to ``MAX_WORDS`` Latin words, apart only by name separators,
-    each capitalised, a particle (``Abd al-Rahman``) or after an apostrophe, whose letters joined have a key in
-    ``keys`` (``variant_key``) replaced by ``[removed]`` word by word, the longest run first; a
-    run all of clinical words never."""
+    each capitalised, a particle (``Abd al-Rahman``) or after an apostrophe, whose letters
+    joined have a key in ``keys`` (``variant_key``; a word alone from
+    ``MIN_ONE_WORD_CONSONANTS``) replaced by ``[removed]`` word by word, the longest run first;
+    a run all of clinical words never."""
     if not keys:
         return text
     words = [w for w in WORD_RUN.finditer(text) if w.group().isascii() and w.group().isalpha()]
@@ -109,7 +119,8 @@ def scrub_variants(text: str, keys: set[str]) -> str:
             spelled = [word.group() for word in window]
             if all(word.lower() in CLINICAL_WORDS for word in spelled):
                 continue
-            if variant_key("".join(spelled)) in keys:
+            key = variant_key("".join(spelled))
+            if key in keys and (len(window) > 1 or _consonants(key) >= MIN_ONE_WORD_CONSONANTS):
                 removed.update(range(start, end))
                 break
     for index in sorted(removed, reverse=True):
