@@ -97,6 +97,11 @@ def test_a_surname_goes_with_or_without_its_particle_joined_or_apart(name: str) 
         ),
         ("BEN DAVID^DANIEL", "Mr Ben-David; BenDavid; Ben David.", None),
         ("de la Cruz^Maria", "Ms De La Cruz; Dela Cruz; delaCruz; de la Cruz. LA normal.", None),
+        (
+            "LAY^DAVID",
+            "Delay; Mr de Lay; DeLay. Delay in the device.",
+            "Delay; Mr [removed] [removed]; [removed]. Delay in the device.",
+        ),
     ],
 )
 def test_european_and_hebrew_particles(name: str, text: str, scrubbed: str | None) -> None:

@@ -20,7 +20,9 @@ PARTICLES = (
 )  # fmt: skip
 _SEPARATOR = r"[\s'’-]?"
 # one or more particles before a name, each joined to what follows or apart from it
-PARTICLE_RUN = rf"(?:(?:{'|'.join(sorted(PARTICLES, key=len, reverse=True))}){_SEPARATOR})+"
+_ALTERNATIVES = "|".join(sorted(PARTICLES, key=len, reverse=True))
+PARTICLE_RUN = rf"(?:(?:{_ALTERNATIVES}){_SEPARATOR})+"
+_PARTICLES_ONLY = re.compile(PARTICLE_RUN, re.IGNORECASE)
 _LETTER_RUN = re.compile(r"[^\W\d_]+")
 # particles, then the word they stand before (a name where a scrub knows it)
 _PARTICLED = re.compile(rf"(?<![^\W\d_])({PARTICLE_RUN})([^\W\d_]+)", re.IGNORECASE)
@@ -63,6 +65,30 @@ def joined_cores(part: str) -> set[str]:
     return cores
 
 
+def _cuts(particles: str) -> list[int]:
+    """Where a run of ``particles`` may end (``DeLa``: after ``DeLa`` or ``De``), last first."""
+    ends = range(len(particles), 0, -1)
+    return [end for end in ends if _PARTICLES_ONLY.fullmatch(particles, 0, end)]
+
+
+def _names(particles: str, written: str, names: set[str]) -> bool:
+    """Whether ``written`` after ``particles`` is one of ``names``, alone or with the particles
+    (all, or the last ones) joined to it; where the last particle is joined to it and the case
+    does not show the join (``Delay``), only the whole spelling counts."""
+    pieces, word = _LETTER_RUN.findall(particles), written.lower()
+    spelled = ["".join(pieces[start:]).lower() + word for start in range(len(pieces))]
+    if particles[-1].isalpha() and not _case_marked(particles, written):
+        return spelled[0] in names
+    return word in names or bool(names.intersection(spelled))
+
+
+def _case_marked(particles: str, word: str) -> bool:
+    """Whether the case shows where a particle joined to a name ends: ``alRashid``,
+    ``McDonald``, ``OBrien`` (not ``Delay``, nor ``ALRASHID``)."""
+    capitalised = word[0].isupper() and word[1:2].islower()
+    return capitalised and (particles[-1].islower() or len(particles) == 1)
+
+
 def particle_joins(parts: list[str]) -> set[str]:
     """Each run of particles among a name's ``parts`` joined to the part after it
     (``AL``, ``RASHID`` as ``ALRASHID``; ``VAN``, ``DER``, ``BERG`` as ``VANDERBERG`` and
@@ -83,18 +109,19 @@ def scrub_particles(text: str, names: set[str]) -> str:
     """``text`` with each of the ``names`` (lower-cased letter runs) written after one or more
     particles, joined or apart (``Al-Rashid``, ``alRashid``, ``Mc Donald``, ``van der Berg``
     of ``VANDERBERG``), replaced by ``[removed]`` with its particles; a particle before any
-    other word stays (``AL normal``, ``LA dilated``, ``de novo``)."""
+    other word stays (``AL normal``, ``LA dilated``, ``de novo``), and a word that starts like
+    one is split only where the case shows it (``_case_marked``: ``Delay`` keeps ``Lay``)."""
     if not names:
         return text
 
     def replace(match: re.Match) -> str:
-        particles, word = match.group(1), match.group(2).lower()
-        pieces = _LETTER_RUN.findall(particles)
-        spelled = ["".join(pieces[start:]).lower() + word for start in range(len(pieces))]
-        if word not in names and not names.intersection(spelled):
-            return match.group()
-        out = _LETTER_RUN.sub("[removed]", particles)
-        joined = particles[-1].isalpha()  # alRashid: one word
-        return (out[: -len("[removed]")] if joined else out) + "[removed]"
+        particles, written = match.group(1), match.group(2)
+        for cut in _cuts(particles):  # the longest run of particles first: DeLay is De + Lay
+            rest = particles[cut:] + written
+            if rest.isalpha() and _names(particles[:cut], rest, names):
+                out = _LETTER_RUN.sub("[removed]", particles[:cut])
+                joined = particles[cut - 1].isalpha()  # alRashid: one word
+                return (out[: -len("[removed]")] if joined else out) + "[removed]"
+        return match.group()
 
     return _PARTICLED.sub(replace, text)
