@@ -171,5 +171,4 @@ def scrub_text(text: str, identifiers: list[str]) -> str:
     text = scrub_folded(
         text, lambda text: scrub_identifiers(scrub_birth_dates(text, dates), identifiers)
     )
-    keys = name_keys(identifiers) | name_keys(identifiers, whole_only=True)
-    return scrub_variants(text, keys)
+    return scrub_variants(text, name_keys(identifiers))
