@@ -28,6 +28,7 @@ def other(text: str, identifiers: set[str]) -> str:
         ("ABD AL-RAHMAN^MUHAMMAD", "Mr Abdulrahman (Mohammed), LV normal.", None),
         ("HUSSEIN^KHALID", "Husayn, Khaled: LV normal. Hussain, Khalid.", None),
         ("HUSSEIN^ZAID", "Zayd Husayn: LV normal. Mr Hussain.", None),
+        ("OMAR^KHALID", "Umar Khalid: LV normal. Mr Khaled.", None),
         ("KOHEN^YITZHAK", "Itzhak Cohen; Yitzchak Kohen. LV normal.", None),
         ("Abd al-Rahman^Yaakov", "Ya'akov Abdelrahman, LV normal.", None),
     ],

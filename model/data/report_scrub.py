@@ -130,7 +130,7 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
         text = _unspaced_names(scrub_birth_dates(text, identifiers), sought)
         return scrub_named(_identifier_words(text, sought, prose=True), named)
 
-    return lambda text: scrub_variants(scrub_folded(text, scrub), keys)
+    return lambda text: scrub_folded(scrub_variants(text, keys), scrub)
 
 
 def _longest_first(items: set) -> list[int]:

@@ -166,9 +166,8 @@ def scrub_text(text: str, identifiers: list[str]) -> str:
     viewer's, its query naming the accession) with ``[removed]``; a name under vowel points,
     direction marks or in compatibility forms too (``scrub_folded``), and an Arabic or Hebrew
     name in another Latin spelling (``scrub_variants``: ``Muhammad`` of ``MOHAMMED``)."""
-    text = scrub_links(text)
+    text = scrub_variants(scrub_links(text), name_keys(identifiers))  # first: whole names
     dates = set(identifiers)
-    text = scrub_folded(
+    return scrub_folded(
         text, lambda text: scrub_identifiers(scrub_birth_dates(text, dates), identifiers)
     )
-    return scrub_variants(text, name_keys(identifiers))
