@@ -69,8 +69,8 @@ def name_keys(identifiers: list[str] | set[str], whole_only: bool = False) -> se
     RAHMAN``)."""
     keys = set()
     for identifier in identifiers:
-        if not any(char.isalpha() for char in identifier):
-            continue  # a date or number
+        if identifier.isascii() and not _may_name(WORD_RUN.findall(identifier), whole_only):
+            continue  # an ID, a date, a number: read as written, it spells no name
         for form in (identifier, _given_first(identifier)):
             for parts in name_representations(form):
                 if not all(part.isascii() and part.isalpha() for part in parts):
@@ -86,6 +86,12 @@ def name_keys(identifiers: list[str] | set[str], whole_only: bool = False) -> se
             if "^" not in identifier:
                 break  # no given name to put first
     return keys
+
+
+def _may_name(parts: list[str], whole_only: bool) -> bool:
+    """Whether an ASCII identifier's ``parts`` may spell a name: letters only, two parts or
+    more for a whole name."""
+    return bool(parts) and all(map(str.isalpha, parts)) and (len(parts) > 1 or not whole_only)
 
 
 def _given_first(identifier: str) -> str:

@@ -94,6 +94,8 @@ def particle_joins(parts: list[str]) -> set[str]:
     (``AL``, ``RASHID`` as ``ALRASHID``; ``VAN``, ``DER``, ``BERG`` as ``VANDERBERG`` and
     ``DERBERG``; ``O``, ``BRIEN`` as ``OBRIEN``), and the names inside each part after a
     particle joined to it (``joined_cores``)."""
+    if not any(map(str.isalpha, parts)):
+        return set()  # an ID or a date
     joins = {core for part in parts for core in joined_cores(part)}
     for index, part in enumerate(parts):
         if part.lower() in PARTICLES or not part.isalpha():

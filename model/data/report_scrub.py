@@ -109,7 +109,7 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
     for identifier in identifiers:
         for parts in name_representations(identifier):
             named |= {p.lower() for p in parts if long_enough(p) and p.isalpha()}
-            named |= {join.lower() for join in particle_joins(parts)}
+            named.update(map(str.lower, particle_joins(parts)))
             whole = identifier_parts(parts) if len(parts) == 1 else name_orders(parts)
             tokens |= {token if isinstance(token, str) else "".join(token) for token in whole}
     # a name of one part that is a word of reports (a staff name ``UNKNOWN``, ``SELF``) names no one
