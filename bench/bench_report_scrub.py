@@ -17,7 +17,9 @@ ingest, with and without the accession numbers.
 seconds (``time.process_time``: the machine is shared): every site folder under ``RAW`` (what
 ``python -m model generate`` wrote: ``reports.csv``, ``phi.json``), each study's impression
 scrubbed of its own patient's name, ID, birth date, accession and referrer (``scrub_text``, as
-ingest does), then the scrub of every patient's identifiers of the site built and applied.
+ingest does), then the scrub of every patient's identifiers of the site built and applied; and
+(session 49) the SHA-256 of every impression as both scrubs leave it, which a change to the scrubs
+must keep for the demo's output to stay byte-identical.
 """
 
 from __future__ import annotations
@@ -108,6 +110,23 @@ def demo_workload(raw: Path) -> list[tuple[list[tuple[str, list[str]]], set[str]
     return sites
 
 
+def demo_digest(raw: Path) -> str:
+    """SHA-256 of every demo impression as both scrubs leave it: equal before and after a change
+    to the scrubs, the demo's output is byte-identical."""
+    import hashlib
+
+    from model.data.report_scrub import other_patients_scrubber
+    from model.data.reports import scrub_text
+
+    digest = hashlib.sha256()
+    for studies, found in demo_workload(raw):
+        scrub = other_patients_scrubber(found)
+        for impression, identifiers in studies:
+            digest.update(scrub_text(impression, identifiers).encode() + b"\0")
+            digest.update(scrub(impression).encode() + b"\0")
+    return digest.hexdigest()
+
+
 def demo_cpu_ms(raw: Path, repeats: int) -> tuple[int, float, float, float]:
     """(impressions, own scrub, other patients' scrub built, applied): CPU ms, medians."""
     from model.data.report_scrub import other_patients_scrubber
@@ -148,6 +167,7 @@ def main() -> None:
             f"scrub built {built:.0f} ms, applied {applied:.0f} ms CPU",
             flush=True,
         )
+        print(f"scrubbed impressions' sha256: {demo_digest(args.demo)}", flush=True)
         return
     rows, headers = report_rows(args.rows), identifiers(args.patients)
     keys = {f"ACC{90_000_000 + i:08d}" for i in range(args.accessions)}

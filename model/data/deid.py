@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from model.atomic import atomic_write_text
-from model.data.text_fold import fold, kana_spellings
+from model.data.name_particles import particle_joins
+from model.data.text_fold import fold, kana_script, kana_spellings
 from model.data.transliteration import latin_spellings
 from model.errors import DataError
 
@@ -153,7 +154,15 @@ def sex_code(value: str) -> str:
     return code if code in ("M", "F", "O") else "unknown"
 
 
-WORD_RUN = re.compile(r"[^\W_]+")  # runs of letters and digits: the tokens paths are made of
+# the marks a letter carries (accents, vowel signs and viramas of Indic scripts, Thai vowels and
+# tone marks: categories Mn, Mc, Me), and the zero-width joiners inside an Indic word
+MARKS = frozenset(
+    {chr(code) for code in range(0x300, 0x10000) if unicodedata.category(chr(code))[0] == "M"}
+) | {"\u200c", "\u200d"}  # fmt: skip
+_MARK_CLASS = f"[{re.escape(''.join(sorted(MARKS)))}]"
+# runs of letters and digits with their marks: the tokens paths are made of (``शर्मा`` is one,
+# though its vowel signs and virama are no letters)
+WORD_RUN = re.compile(rf"[^\W_]+(?:{_MARK_CLASS}+[^\W_]*)*")  # letters first: as fast as before
 # a date written with separators: 1985-03-08, 08/03/1985, 3.8.1985, 1985_03_08 ...
 _SPELLED_DATE = re.compile(r"(?<!\d)(\d{1,4})([-./_ ])(\d{1,2})\2(\d{1,4})(?!\d)")
 # a date with its month in English words or abbreviated: 18-Sep-1985, 18SEP1985, Sep 18, 1985
@@ -178,8 +187,11 @@ def identifier_parts(parts: list[str]) -> set[str]:
     order (``Wang^Xiaoming`` -> ``WangXiaoming``, ``XiaomingWang``: Chinese, Japanese and Korean
     names are written without a space). A part counts from 3 characters, or 2 outside ASCII: a
     CJK given name is often 2. A numeric part with leading zeros also counts without some or
-    all of them (``unpadded_spellings``)."""
+    all of them (``unpadded_spellings``); a surname with its particles joined to it (``AL``,
+    ``RASHID`` as ``ALRASHID``) and a name after a particle joined to it (``McDonald``:
+    ``Donald``) too (``particle_joins``)."""
     kept = {part for part in parts if long_enough(part)}
+    kept |= particle_joins(parts)
     kept |= {spelling for part in parts for spelling in unpadded_spellings(part)}
     if len(parts) > 1:
         kept |= {"".join(order) for order in name_orders(parts)}
@@ -222,9 +234,12 @@ def name_representations(identifier: str) -> list[list[str]]:
     ``Müller`` as ``Muller`` and ``Mueller``), as folder names often are; a Cyrillic name also
     in each Latin transliteration (``Иванов`` as ``Ivanov``, ``Iwanow``: ``latin_spellings``); a
     phonetic name in each way kana are typed (``ﾔﾏﾀﾞ`` as ``ヤマダ``, ``やまだ``: ``kana_spellings``)
-    and a name with vowel points or direction marks without them (``fold``)."""
-    groups = identifier.split("=")
-    if not identifier.isascii():
+    and a name with vowel points or direction marks without them (``fold``). A name is read
+    composed (NFC: a Tamil ``ொ`` as one character, as reports type it)."""
+    if identifier.isascii():
+        groups = identifier.split("=")
+    else:
+        groups = unicodedata.normalize("NFC", identifier).split("=")
         groups += [fold(group) for group in groups if fold(group) != group]
         groups += [spelling for group in groups for spelling in kana_spellings(group)]
         groups = list(dict.fromkeys(groups))
@@ -234,6 +249,26 @@ def name_representations(identifier: str) -> list[list[str]]:
         for spelling in (*ascii_spellings(group), *latin_spellings(group))
     ]
     return [parts for group in groups if (parts := WORD_RUN.findall(group))]
+
+
+def derived_short_kana(identifiers: list[str] | set[str]) -> set[str]:
+    """The name parts of two kana that no header writes so, only ``name_representations``
+    (``ﾊﾅ`` or ``ハナ`` as ``はな``): CJK text has no word boundaries and two kana are a part of
+    many words (``はなはだしい``), so these count only as a whole run of their script
+    (``text_fold.inside_kana_word``); a part as the header writes it counts anywhere."""
+    identifiers = [identifier for identifier in identifiers if not identifier.isascii()]
+    given = {
+        part.lower()
+        for identifier in identifiers
+        for part in WORD_RUN.findall(unicodedata.normalize("NFC", identifier))
+    }
+    return {
+        part.lower()
+        for identifier in identifiers
+        for parts in name_representations(identifier)
+        for part in parts
+        if len(part) == 2 and all(kana_script(c) for c in part) and part.lower() not in given
+    }
 
 
 # Latin letters NFKD does not take apart, and the German transliteration of umlauts

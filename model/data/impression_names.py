@@ -11,17 +11,22 @@ so "regional wall motion" keeps its words for patient ``WALL^JOHN``.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from model.data.deid import (
+    MARKS,
     NAME_SEPARATORS,
     UNSPACED,
     WORD_RUN,
+    derived_short_kana,
     identifier_parts,
     long_enough,
     name_orders,
     name_representations,
 )
+from model.data.name_particles import scrub_particles
+from model.data.text_fold import kana_word_pattern
 from model.data.transliteration import TRANSLITERATED, latin_readings
 
 # words of cardiac imaging reports (and of any report) that are also names: never scrubbed alone
@@ -182,24 +187,35 @@ def scrub_identifiers(text: str, identifiers: list[str]) -> str:
     ``Markedly``) or number (``123`` keeps ``1234``), while CJK text has no spaces, so a CJK end
     may touch other characters. A part in ``CLINICAL_WORDS`` goes only where the text names a
     person with it (``scrub_named``) or with the rest of the name, capitalised; a Cyrillic or
-    Greek word reading as a Latin part goes too (``scrub_transliterated``)."""
-    spellings: set[str] = set()
-    words: set[str] = set()
+    Greek word reading as a Latin part goes too (``scrub_transliterated``), a Latin part with
+    the particles before it (``scrub_particles``: ``Al-Rashid``, ``alRashid`` of ``RASHID``); a
+    part of two kana no header writes so only as a whole run of its script
+    (``derived_short_kana``)."""
+    spellings: dict[str, int] = {}  # pattern: the length of what it spells, longest tried first
+    words: set[str] = set()  # every part, lower-cased
+    kana = derived_short_kana(identifiers)
     for identifier in filter(long_enough, identifiers):
         if identifier.lower() not in CLINICAL_WORDS:
-            spellings.add(_bounded(re.escape(identifier), identifier))
+            spellings[_bounded(re.escape(identifier), identifier)] = len(identifier)
         for parts in name_representations(identifier):
             tokens = {token.lower(): token for token in identifier_parts(parts)}
             words |= tokens.keys()
             spellings |= {
-                _bounded(re.escape(token), token)
+                kana_word_pattern(token)
+                if lower in kana
+                else _bounded(re.escape(token), token): len(token)
                 for lower, token in tokens.items()
                 if lower not in CLINICAL_WORDS
             }
             if len(parts) > 1:
-                spellings |= {_written_out(order) for order in name_orders(parts)}
+                spellings |= {
+                    _written_out(order): len(" ".join(order)) for order in name_orders(parts)
+                }
+    latin = {w for w in words - CLINICAL_WORDS if w.isascii() and w.isalpha()}
+    text = scrub_particles(text, latin)
     if spellings:
-        pattern = re.compile("|".join(sorted(spellings, key=len, reverse=True)), re.IGNORECASE)
+        ordered = sorted(spellings, key=lambda pattern: -spellings[pattern])
+        pattern = re.compile("|".join(ordered), re.IGNORECASE)
         text = pattern.sub(lambda match: WORD_RUN.sub("[removed]", match.group()), text)
     return scrub_transliterated(scrub_named(text, words & CLINICAL_WORDS), words)
 
@@ -216,7 +232,8 @@ def _written_out(order: list[str]) -> str:
 
 def _bounded(pattern: str, spelling: str) -> str:
     """``pattern`` that may not start or end inside a number where ``spelling`` starts or ends
-    with a digit, nor inside a word where with a letter of a script written with spaces."""
+    with a digit, nor inside a word where with a letter of a script written with spaces, or a
+    mark of its script (``_block_marks``)."""
     return f"{_edge(spelling[0], '(?<!')}(?:{pattern}){_edge(spelling[-1], '(?!')}"
 
 
@@ -225,6 +242,16 @@ def _edge(char: str, look: str) -> str:
     a character of its kind."""
     if char.isdigit():
         return look + r"\d)"
-    if char.isalpha() and not UNSPACED.match(char):
-        return look + r"[^\W\d_])"
+    if (char.isalpha() or char in MARKS) and not UNSPACED.match(char):
+        return look + r"[^\W\d_]" + _block_marks(char) + ")"
     return ""
+
+
+@functools.lru_cache(maxsize=256)
+def _block_marks(char: str) -> str:
+    """``|[...]``: the marks (vowel signs, viramas; ``MARKS``) of the 128-character block of
+    ``char``'s script, which a word of it carries (``रामायण`` holds ``राम``, then ``ा``); empty
+    for a block without marks (ASCII)."""
+    block = ord(char) & ~0x7F
+    marks = "".join(chr(c) for c in range(block, block + 0x80) if chr(c) in MARKS)
+    return f"|[{re.escape(marks)}\u200c\u200d]" if marks else ""

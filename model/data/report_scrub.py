@@ -19,6 +19,7 @@ from model.data.deid import (
     NAME_SEPARATORS,
     UNSPACED,
     WORD_RUN,
+    derived_short_kana,
     identifier_parts,
     long_enough,
     name_orders,
@@ -26,7 +27,9 @@ from model.data.deid import (
     scrub_birth_dates,
 )
 from model.data.impression_names import CLINICAL_WORDS, scrub_named
-from model.data.text_fold import scrub_folded
+from model.data.latin_variants import name_keys, scrub_variants
+from model.data.name_particles import particle_joins
+from model.data.text_fold import inside_kana_word, scrub_folded
 from model.data.transliteration import READINGS, TRANSLITERATED, latin_readings
 
 # the code pages Windows zip tools write names in, in Chinese, Japanese, Korean and Taiwanese locales
@@ -74,12 +77,20 @@ class _Sought:
     sequence_lengths: list[int]  # their lengths, longest first
     unspaced: set[str]  # the tokens written in a script without spaces
     unspaced_lengths: list[int]
+    kana: set[str]  # ``derived_short_kana``: only as a whole run of their script
 
     @classmethod
     def of(cls, identifiers: set[str]) -> _Sought:
         tokens, sequences = _identifier_tokens(identifiers), _name_sequences(identifiers)
         unspaced = {token for token in tokens if all(UNSPACED.match(char) for char in token)}
-        return cls(tokens, sequences, _longest_first(sequences), unspaced, _longest_first(unspaced))
+        return cls(
+            tokens,
+            sequences,
+            _longest_first(sequences),
+            unspaced,
+            _longest_first(unspaced),
+            derived_short_kana(identifiers),
+        )
 
 
 def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
@@ -90,12 +101,15 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
     name goes only where the text names a person with it (``scrub_named``: ``Mr Hart``,
     ``Hart, 54,``, ``Hart's``), as surnames such as Wall, Young or Hart are words of every
     impression. A Cyrillic or Greek name goes in Latin letters and a Latin one in either script
-    too."""
+    too, an Arabic or Hebrew full name in another Latin spelling (``scrub_variants``: ``Mohamed
+    Abd al-Rahman`` of ``ABDULRAHMAN^MUHAMMAD``), a surname joined to its particle where named
+    (``Mr AlRashid`` of ``AL-RASHID``)."""
     tokens: set[str] = set()
     named: set[str] = set()  # lone name parts: gone only where the text names a person
     for identifier in identifiers:
         for parts in name_representations(identifier):
             named |= {p.lower() for p in parts if long_enough(p) and p.isalpha()}
+            named.update(map(str.lower, particle_joins(parts)))
             whole = identifier_parts(parts) if len(parts) == 1 else name_orders(parts)
             tokens |= {token if isinstance(token, str) else "".join(token) for token in whole}
     # a name of one part that is a word of reports (a staff name ``UNKNOWN``, ``SELF``) names no one
@@ -103,14 +117,20 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
     sequences = _name_sequences(identifiers)
     unspaced = {token for token in tokens if all(UNSPACED.match(char) for char in token)}
     sought = _Sought(
-        tokens, sequences, _longest_first(sequences), unspaced, _longest_first(unspaced)
+        tokens,
+        sequences,
+        _longest_first(sequences),
+        unspaced,
+        _longest_first(unspaced),
+        derived_short_kana(identifiers),
     )
+    keys = name_keys(identifiers, whole_only=True)
 
     def scrub(text: str) -> str:
         text = _unspaced_names(scrub_birth_dates(text, identifiers), sought)
         return scrub_named(_identifier_words(text, sought, prose=True), named)
 
-    return lambda text: scrub_folded(text, scrub)
+    return lambda text: scrub_folded(scrub_variants(text, keys), scrub)
 
 
 def _longest_first(items: set) -> list[int]:
@@ -173,21 +193,24 @@ def _unspaced_names(text: str, sought: _Sought) -> str:
     by name separators or not: such text has no word boundaries, so a folder ``患者王小明`` or
     ``王_小明心脏MRI`` holds the name inside one longer word (``患者[removed]``,
     ``[removed]_[removed]心脏MRI``)."""
-    names, lengths = sought.unspaced, sought.unspaced_lengths
-    if not lengths:
+    if not sought.unspaced_lengths:
         return text
-    return _UNSPACED_PHRASE.sub(lambda match: _scrub_phrase(match.group(), names, lengths), text)
+    return _UNSPACED_PHRASE.sub(lambda match: _scrub_phrase(match.group(), sought), text)
 
 
-def _scrub_phrase(phrase: str, names: set[str], lengths: list[int]) -> str:
-    """``phrase`` (an ``_UNSPACED_PHRASE``) with each character of a name in ``names`` (read
-    with the separators left out) marked, and each run of marked characters one ``[removed]``."""
+def _scrub_phrase(phrase: str, sought: _Sought) -> str:
+    """``phrase`` (an ``_UNSPACED_PHRASE``) with each character of a name in ``sought.unspaced``
+    (read with the separators left out; one of ``sought.kana`` not inside a longer run of its
+    kana script) marked, and each run of marked characters one ``[removed]``."""
     letters = [i for i, char in enumerate(phrase) if UNSPACED.match(char)]
     joined = "".join(phrase[i] for i in letters).lower()
     removed = [False] * len(phrase)
     for start in range(len(joined)):
-        for length in lengths:
-            if joined[start : start + length] in names:
+        for length in sought.unspaced_lengths:
+            name = joined[start : start + length]
+            if name in sought.kana and inside_kana_word(joined, start, start + length):
+                continue
+            if name in sought.unspaced:
                 for index in letters[start : start + length]:
                     removed[index] = True
                 break

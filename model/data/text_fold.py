@@ -43,6 +43,35 @@ _FOLDABLE = re.compile(
 _REMOVED = "[removed]"
 
 
+# the kana scripts, each apart: hiragana, full-width katakana (with ー), half-width katakana
+_KANA_SCRIPTS = ("\u3041-\u309f", "\u30a0-\u30ff", "\uff66-\uff9f")
+# a name's honorific after it in its own script: はなさん is the name, はなはだしい a word
+_HONORIFIC = "さん|さま|ちゃん|くん|サン|サマ|チャン|クン"
+
+
+def kana_script(char: str) -> str | None:
+    """The range of ``_KANA_SCRIPTS`` ``char`` is in, if any."""
+    return next((r for r in _KANA_SCRIPTS if r[0] <= char <= r[-1]), None)
+
+
+def inside_kana_word(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` (kana) stands inside a longer run of its own kana script, not
+    counting an honorific after it (``はな`` in ``はなはだしい``, not in ``はな様``, ``はなさん``)."""
+    script = kana_script(text[start])
+    if script is None:
+        return False
+    before = start > 0 and kana_script(text[start - 1]) == script
+    after = end < len(text) and kana_script(text[end]) == script
+    return before or (after and re.match(_HONORIFIC, text[end:]) is None)
+
+
+def kana_word_pattern(token: str) -> str:
+    """The pattern of a kana ``token`` that may not stand inside a longer run of its script
+    (``inside_kana_word``)."""
+    script = kana_script(token[0]) or ""
+    return f"(?<![{script}]){re.escape(token)}(?!(?!{_HONORIFIC})[{script}])"
+
+
 def _has_kana(text: str) -> bool:
     return any(KANA[0] <= c <= KANA[1] or KANA[2] <= c <= KANA[3] for c in text)
 
@@ -70,9 +99,12 @@ def kana_spellings(text: str) -> list[str]:
 
 def _attaches(char: str) -> bool:
     """Whether ``char`` belongs to the character before it: a combining mark (vowel points,
-    harakat, accents of decomposed text), a half-width voicing mark, or an ignorable."""
+    harakat, accents of decomposed text, an Indic vowel sign: a decomposed Tamil ``ொ`` is two,
+    composed with their letter), a half-width voicing mark, or an ignorable."""
     return (
-        char in _IGNORABLE or char in "\uff9e\uff9f" or unicodedata.category(char) in ("Mn", "Me")
+        char in _IGNORABLE
+        or char in "\uff9e\uff9f"
+        or unicodedata.category(char) in ("Mn", "Mc", "Me")
     )
 
 

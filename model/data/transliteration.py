@@ -5,9 +5,11 @@ writes it in Latin letters (``Mr Ivanov``), or the reverse; a scrub that compare
 neither. There is no one transliteration: passports (ICAO 9303: ``Юрий`` as ``Iurii``), the
 popular English one (``Yuriy``), German (``Juri``, ``Iwanow``, ``Schukow``) and Ukrainian's own
 (``Григорій`` as ``Hryhorii``) are all in use, so a name is sought in each. Greek names are read
-the same way (``greek.py``: ELOT 743 and the spellings in use beside it). Arabic and Hebrew names,
-and CJK names without their DICOM alphabetic form, are not transliterated: vowels or readings a
-name's letters do not fix make a spelling a guess (they are found in their own script).
+the same way (``greek.py``: ELOT 743 and the spellings in use beside it). Arabic and Hebrew names
+are not transliterated from their script, nor CJK names without their DICOM alphabetic form:
+vowels or readings a name's letters do not fix make a spelling a guess (they are found in their
+own script). An Arabic or Hebrew name the header gives in Latin letters is found in the report's
+other Latin spellings of it (``latin_variants.py``: ``Mohammed`` as ``Muhammad``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,169 @@
+"""Arabic and Hebrew names in the other Latin spellings they are written in, for the impression
+scrubs.
+
+A header's ``ABDULRAHMAN^MOHAMMED`` is a report's ``Abd al-Rahman``, ``Abdel Rahman``, ``Mohamed``
+or ``Muhammad``; ``HUSSEIN`` its ``Husayn``, ``YAAKOV`` its ``Ya'akov``, ``YITZHAK`` its
+``Itzhak``, and the reverse. Their letters differ where the script has no Latin letter (``ح``,
+``ח``: ``h``, ``kh``, ``ch``; ``ق``: ``q``, ``k``; ``צ``: ``tz``, ``ts``, ``z``), in the short
+vowels the script does not write, in doubled letters (a shadda or dagesh) and in how the article
+joins (``Abd al-``, ``Abdul``, ``Abdel``). ``variant_key`` reads a spelling as what those leave:
+its consonants in order, each run of vowels as one, so ``Mohammed`` and ``Muhammad`` are both
+``mVhVmVd`` while ``Ahmed`` (``VhmVd``) and ``Hamid`` (``hVmVd``) stay apart. An English name
+(``Isaac`` for ``Yitzhak``, ``Joseph`` for ``Yosef``) is another name, not a spelling: not sought.
+
+Only capitalised words of 4 letters or more count, a word alone with three consonants or more
+(``Moore`` reads like ``More``), never a clinical word (``Smooth`` is ``smVth`` like ``Smith``),
+so "the LV is normal" loses nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from model.data.deid import NAME_SEPARATORS, WORD_RUN, name_representations
+from model.data.impression_names import CLINICAL_WORDS
+from model.data.name_particles import PARTICLES
+
+_LETTERS = re.compile(r"[a-z]+")
+_SOUNDS = (("tz", "z"), ("ts", "z"), ("ch", "h"), ("kh", "h"), ("ph", "f"), ("q", "k"), ("c", "k"))
+_FINAL_H = re.compile(r"(?<=[aeiou])h$")  # Fatimah, Rivkah, Abdullah: a final h after a vowel
+_GLIDE_Y = re.compile(r"(?<=[aeiou])y(?=[aeiou])")  # Hayim, Zayed: Haim, Zaid
+_VOWEL_Y = re.compile(r"(?<!^)y(?![aeiou])")  # Husayn, Zayd: y as a vowel
+_DOUBLE = re.compile(r"(.)\1+")
+_VOWELS = re.compile(r"[aeiou]+")
+MIN_LETTERS = 4
+# a word alone counts from 3 consonants: of 2, names read like English words (``Moore`` and
+# ``More``, ``Sami`` and ``Some``, ``Vera`` and ``Very``), so ``Omar`` as ``Umar`` or ``Zaid``
+# as ``Zayd`` go only within a whole name
+MIN_ONE_WORD_CONSONANTS = 3
+MAX_WORDS = 6  # a name written out: Muhammad ibn Abd al-Rahman al-Rashid
+# the words a name written out holds in lower case (``Abd al-Rahman``, ``Khalid bin Said``)
+_LOWER_IN_NAMES = frozenset(PARTICLES)
+
+
+@functools.lru_cache(maxsize=8192)  # an impression's words recur in every report of a site
+def variant_key(spelling: str) -> str | None:
+    """What a Latin ``spelling`` of a name keeps in every common transliteration (its
+    consonants, each run of vowels as ``V``); None for one of under ``MIN_LETTERS`` letters or
+    under two consonants (``Ali``, ``Omar`` as ``Umar`` still counts)."""
+    word = "".join(_LETTERS.findall(spelling.lower()))
+    if len(word) < MIN_LETTERS:
+        return None
+    word = word[1:] if word.startswith("yi") else word  # Yitzhak, Itzhak
+    for sound, kept in _SOUNDS:
+        word = word.replace(sound, kept)
+    word = _VOWEL_Y.sub("i", _GLIDE_Y.sub("", _FINAL_H.sub("", word)))
+    key = _VOWELS.sub("V", _DOUBLE.sub(r"\1", word))
+    return key if _consonants(key) >= 2 else None
+
+
+def _consonants(key: str) -> int:
+    return len(key) - key.count("V")
+
+
+def name_keys(identifiers: list[str] | set[str], whole_only: bool = False) -> set[str]:
+    """The ``variant_key`` of each whole name of two parts or more of ``identifiers``' Latin
+    spellings, family or given name first (``MOHAMMED ABDULRAHMAN``, ``KHALID AL RASHID``), and
+    unless ``whole_only`` of each run of one or more consecutive parts (``ABDULRAHMAN``, ``ABD AL
+    RAHMAN``)."""
+    keys = set()
+    for identifier in identifiers:
+        if identifier.isascii() and not _may_name(WORD_RUN.findall(identifier), whole_only):
+            continue  # an ID, a date, a number: read as written, it spells no name
+        for form in (identifier, _given_first(identifier)):
+            for parts in name_representations(form):
+                if not all(part.isascii() and part.isalpha() for part in parts):
+                    continue
+                runs = ["".join(parts)] if len(parts) > 1 else []
+                if not whole_only and form is identifier:
+                    runs += [
+                        "".join(parts[start:end])
+                        for start in range(len(parts))
+                        for end in range(start + 1, min(len(parts), start + MAX_WORDS) + 1)
+                    ]
+                keys |= {key for run in runs if (key := variant_key(run))}
+            if "^" not in identifier:
+                break  # no given name to put first
+    return keys
+
+
+def _may_name(parts: list[str], whole_only: bool) -> bool:
+    """Whether an ASCII identifier's ``parts`` may spell a name: letters only, two parts or
+    more for a whole name."""
+    return bool(parts) and all(map(str.isalpha, parts)) and (len(parts) > 1 or not whole_only)
+
+
+def _given_first(identifier: str) -> str:
+    """A DICOM name with each group's given name(s) before its family name (``AL-RASHID^KHALID``
+    as ``KHALID^AL-RASHID``: a family name of several words stays whole)."""
+    groups = [group.split("^") for group in identifier.split("=")]
+    return "=".join("^".join([*parts[1:2], parts[0], *parts[2:]]) for parts in groups)
+
+
+def scrub_variants(text: str, keys: set[str]) -> str:
+    """``text`` with each run of up to ``MAX_WORDS`` Latin words, apart only by name separators,
+    each capitalised, a particle (``Abd al-Rahman``) or after an apostrophe, whose letters
+    joined have a key in ``keys`` (``variant_key``; a word alone from
+    ``MIN_ONE_WORD_CONSONANTS``) replaced by ``[removed]`` word by word, the longest run first;
+    a run all of clinical words never."""
+    if not keys:
+        return text
+    few = len(keys) <= MAX_KEYS_LEADING
+    leads = {key[0] for key in keys} | {""} if few else set()
+    words = [w for w in WORD_RUN.finditer(text) if w.group().isascii() and w.group().isalpha()]
+    removed: set[int] = set()
+    for start, first in enumerate(words):
+        if start in removed or not first.group()[0].isupper():
+            continue
+        if few and _lead(first.group()) not in leads:
+            continue
+        stop = start + 1
+        while stop < min(len(words), start + MAX_WORDS) and _in_name(text, words, stop):
+            stop += 1
+        for end in range(stop, start, -1):
+            window = words[start:end]
+            if not _apart_by_separators(text, window):
+                continue
+            spelled = [word.group() for word in window]
+            if all(word.lower() in CLINICAL_WORDS for word in spelled):
+                continue
+            key = variant_key("".join(spelled))
+            if key in keys and (len(window) > 1 or _consonants(key) >= MIN_ONE_WORD_CONSONANTS):
+                removed.update(range(start, end))
+                break
+    for index in sorted(removed, reverse=True):
+        begin, end = words[index].span()
+        text = text[:begin] + "[removed]" + text[end:]
+    return text
+
+
+# a run's first word is checked against the keys' first letters where the keys are this few (one
+# study's own names): for every patient of an ingest nearly every letter leads some key
+MAX_KEYS_LEADING = 64
+_LEADS = {"tz": "z", "ts": "z", "ch": "h", "kh": "h", "ph": "f", "yi": "V"}
+
+
+def _lead(word: str) -> str:
+    """What ``variant_key`` of a run starting with ``word`` starts with (``V`` for a vowel);
+    empty for a word of one letter, which the next one may join (``T Sadiq`` reads ``ts``)."""
+    if len(word) < 2:
+        return ""
+    lower = word[:2].lower()
+    first = lower[0]
+    return "V" if first in "aeiou" else _LEADS.get(lower) or ("k" if first in "qc" else first)
+
+
+def _in_name(text: str, words: list[re.Match], index: int) -> bool:
+    """Whether ``words[index]`` may go on a name: capitalised, a particle, or after an
+    apostrophe (``Ya'akov``)."""
+    word = words[index].group()
+    after_apostrophe = text[words[index - 1].end() : words[index].start()] in ("'", "’")
+    return word[0].isupper() or word in _LOWER_IN_NAMES or after_apostrophe
+
+
+def _apart_by_separators(text: str, window: list[re.Match]) -> bool:
+    return all(
+        NAME_SEPARATORS.fullmatch(text[before.end() : after.start()])
+        for before, after in zip(window, window[1:], strict=False)
+    )
