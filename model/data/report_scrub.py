@@ -80,8 +80,11 @@ class _Sought:
     kana: set[str]  # ``derived_short_kana``: only as a whole run of their script
 
     @classmethod
-    def of(cls, identifiers: set[str]) -> _Sought:
-        tokens, sequences = _identifier_tokens(identifiers), _name_sequences(identifiers)
+    def of(cls, identifiers: set[str], tokens: set[str] | None = None) -> _Sought:
+        """What to seek of ``identifiers``: ``tokens`` when given (another patient's), else
+        their own (``_identifier_tokens``)."""
+        tokens = _identifier_tokens(identifiers) if tokens is None else tokens
+        sequences = _name_sequences(identifiers)
         unspaced = {token for token in tokens if all(UNSPACED.match(char) for char in token)}
         return cls(
             tokens,
@@ -114,16 +117,7 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
             tokens |= {token if isinstance(token, str) else "".join(token) for token in whole}
     # a name of one part that is a word of reports (a staff name ``UNKNOWN``, ``SELF``) names no one
     tokens = {token.lower() for token in tokens} - CLINICAL_WORDS
-    sequences = _name_sequences(identifiers)
-    unspaced = {token for token in tokens if all(UNSPACED.match(char) for char in token)}
-    sought = _Sought(
-        tokens,
-        sequences,
-        _longest_first(sequences),
-        unspaced,
-        _longest_first(unspaced),
-        derived_short_kana(identifiers),
-    )
+    sought = _Sought.of(identifiers, tokens)
     keys = name_keys(identifiers, whole_only=True)
 
     def scrub(text: str) -> str:
