@@ -7,6 +7,7 @@ once its own outputs show it got to the point under test.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -23,8 +24,10 @@ from tiny_dataset import make_tiny_dataset, shared_tiny_checkpoint, write_tiny_p
 
 from dashboard.processes import descendants, process_alive
 from model.cli import main as cli_main
+from model.data.store import LOCK_FILE
 from model.errors import UserError
 from model.training.checkpoint import read_checkpoint_meta
+from model.training.run_folder import LOCK_FILE as RUN_LOCK_FILE
 from model.training.run_folder import RunFolder
 from model.zeroshot_cli import metrics_path
 
@@ -55,6 +58,27 @@ def _gone(text: str, deadline_s: float = 60.0) -> list[int]:
     return left
 
 
+def _lock_released(lock_file: Path, deadline_s: float = 60.0) -> bool:
+    """Wait (up to ``deadline_s``) until ``lock_file``'s lock can be taken. A killed process
+    whose memory is already released reads an empty command line (``_gone`` no longer sees
+    it) a moment before the kernel closes its files, and with them the lock."""
+    deadline = time.monotonic() + deadline_s
+    fd = os.open(lock_file, os.O_RDONLY)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.05)
+                continue
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return True
+    finally:
+        os.close(fd)
+
+
 def test_killed_ingest_with_workers_leaves_no_worker_holding_the_dataset(
     tmp_path: Path,
 ) -> None:
@@ -76,6 +100,7 @@ def test_killed_ingest_with_workers_leaves_no_worker_holding_the_dataset(
     for pid in left:  # the old code's orphans: leave none behind on this machine
         os.kill(pid, signal.SIGKILL)
     assert not left, f"processes of the killed ingest still run: {left}"
+    assert _lock_released(out / LOCK_FILE), "a process of the killed ingest holds its lock"
 
     assert cli_main(["ingest", str(src), "--out", str(out)]) == 0
     ids = pd.read_parquet(out / "studies.parquet")["study_id"].tolist()
@@ -98,6 +123,7 @@ def test_killed_nproc_launcher_stops_its_training_processes(tmp_path: Path) -> N
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert not left, f"training processes of the killed launcher still run: {left}"
+    assert _lock_released(out / RUN_LOCK_FILE), "a killed training process holds its lock"
     assert RunFolder(out).read_status()["state"] == "stopped"
     saved = read_checkpoint_meta(out / "last.pt").step
     argv = ["train", "--nproc", "2", "--device", "cpu", "--data", str(data), "--out", str(out)]
