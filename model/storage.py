@@ -116,11 +116,13 @@ class Removal:
 
 @dataclass
 class Cleaning:
-    """What ``clean_caches`` found (``removals``), what it left and why (``skipped``), and
-    whether it removed them (``applied``; ``freed``: the bytes it did free)."""
+    """What ``clean_caches`` found (``removals``), what it left and why (``skipped``), what it
+    could not check (``notes``), and whether it removed them (``applied``; ``freed``: the bytes
+    it did free)."""
 
     removals: list[Removal] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     applied: bool = False
     freed: int = 0
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from model.errors import UserError
+from model.index.folder_users import folder_users
 from model.schema import default_data_root
 from model.storage import (
     KINDS,
@@ -141,6 +142,7 @@ def cleaning_text(cleaning: Cleaning, root: Path) -> str:
             f"    {_shown(r.path, root)}" + (f" ({r.detail})" if r.detail else "") for r in chosen
         ]
     lines += [f"left alone: {note}" for note in cleaning.skipped]
+    lines += [f"not checked: {note}" for note in cleaning.notes]
     return "\n".join(lines) + "\n\n"
 
 
@@ -181,7 +183,13 @@ def _listings(
     folders: list[Path], server: ChromaLocation | None, notes: list[str]
 ) -> list[IndexListing]:
     listings = []
+    users = folder_users(folders)
     for folder in folders:
+        if served := users[folder].servers or users[folder].unknown_servers:
+            notes.append(
+                f"      {folder}: a Chroma server (pid {served[0].pid}) serves it or may: "
+                "--clean-caches leaves it alone (its collections are listed all the same)"
+            )
         try:
             listings.append(read_folder(folder))
         except UserError as err:

@@ -84,7 +84,7 @@ def test_processes_whose_files_cannot_be_read_are_counted_not_ignored(
     monkeypatch.setattr(users_module.os, "readlink", readlink)
     found = folder_users([tmp_path / "chroma"], proc=proc)[tmp_path / "chroma"]
     assert found.unchecked == [4242] and [s.pid for s in found.unknown_servers] == [4343]
-    assert "1 process of other users could not be checked for files open in it (pids 4242)" in str(
+    assert "1 process could not be checked for files open in it (pids 4242: this user" in str(
         found.note()
     )
     assert "may serve it (its open files cannot be read" in str(found.refusal("writing", WAY))

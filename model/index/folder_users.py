@@ -101,9 +101,9 @@ class FolderUsers:
             return None
         many = "processes" if len(self.unchecked) > 1 else "process"
         return (
-            f"{self.folder}: {len(self.unchecked)} {many} of other users could not be checked "
-            f"for files open in it (pids {_few(self.unchecked)}); run as root to check them "
-            "(a Chroma server among them is named by its command line all the same)"
+            f"{self.folder}: {len(self.unchecked)} {many} could not be checked for files open "
+            f"in it (pids {_few(self.unchecked)}: this user may not read their open files, e.g. "
+            "another user's); a Chroma server among them is still named by its command line"
         )
 
 
