@@ -20,8 +20,8 @@ is made again on its next use:
   there has its fingerprint); a checkpoint elsewhere that still reads them embeds again. All are
   kept when one checkpoint under the root cannot be read (its fingerprint is unknown);
 - the case index's collections of such checkpoints, never the active one's (``active.json``),
-  a dead rebuild's leftovers and the files Chroma leaves of deleted collections
-  (``model/storage_index.py``; a Chroma server only when asked);
+  a dead rebuild's leftovers and the files Chroma leaves of deleted collections, none in a
+  folder a Chroma server serves (``model/storage_index.py``; a server only when asked);
 - ended job records beyond the newest of their kind.
 
 A dry run writes nothing under the root: checkpoints are read without writing their sidecars

@@ -6,7 +6,9 @@ collections of checkpoints no longer under the root), and the caches and leftove
 A dry run by default, which writes nothing: ``--clean-caches`` lists what it would remove and
 why; only ``--apply`` removes it. Datasets, runs, evaluations, uploads and saved sets are never
 removed. A Chroma server (``CMR_CHROMA_HOST``) is read and cleaned only with
-``--include-server-index``: it may hold other data roots' indexes.
+``--include-server-index``: it may hold other data roots' indexes. An embedded index folder a
+Chroma server serves (``chroma run --path ROOT/chroma``) is left alone, said in one line with the
+server's pid (``model.index.folder_users``): clean it through the server instead.
 """
 
 from __future__ import annotations

@@ -23,6 +23,9 @@ the bytes counted are the segment folders', and the output says how much of the 
 free, which Chroma's own ``chroma vacuum --path DIR`` gives back (not run here: it must have
 the folder to itself, and the dashboard reads it without a lock). A Chroma server may hold
 other data roots' indexes: it is read and cleaned only when asked (``server``), by its own API.
+A Chroma server started on an embedded folder caches its collections and HNSW segments: such a
+folder (``model.index.folder_users``, from ``/proc``) is never cleaned as files, dry run or
+not; the line says how to clean it through the server, and it is when that server is given.
 """
 
 from __future__ import annotations

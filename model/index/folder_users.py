@@ -16,8 +16,9 @@ folder, or when it has files open under it (a server started with a config file)
 whose open files cannot be read (another user's, without root) is counted as not checked, never
 taken for a reader; a Chroma server among them whose folder its command line does not name may
 serve any folder, and refuses as one that does. Processes hidden from this user (``/proc``
-mounted with ``hidepid``) are not seen at all. Without ``/proc`` (macOS, Windows) nothing is
-checked, and each folder says so. A server started after the check is not seen.
+mounted with ``hidepid``) are not seen at all, nor are another host's (a server on a machine
+sharing the data root's file server). Without ``/proc`` (macOS, Windows) nothing is checked,
+and each folder says so. A server started after the check is not seen.
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ def _sort_process(entry: Path, real: dict[Path, Path], found: dict[Path, FolderU
     argv = argv[:-1] if argv and not argv[-1] else argv
     server = _server(pid, argv, entry)
     try:
-        opened: list[str] | None = [os.readlink(fd) for fd in (entry / "fd").iterdir()]
+        fds = f"{entry}/fd"  # strings, not Paths: a third of the scan's time
+        opened: list[str] | None = [os.readlink(f"{fds}/{fd}") for fd in os.listdir(fds)]
     except PermissionError:
         opened = None
     for folder, path in real.items():
