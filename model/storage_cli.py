@@ -187,9 +187,9 @@ def _listings(
     listings = []
     users = folder_users(folders)
     for folder in folders:
-        if served := users[folder].servers or users[folder].unknown_servers:
+        if served := users[folder].servers:
             notes.append(
-                f"      {folder}: a Chroma server (pid {served[0].pid}) serves it or may: "
+                f"      {folder}: a Chroma server (pid {served[0].pid}) serves it: "
                 "--clean-caches leaves it alone (its collections are listed all the same)"
             )
         try:

@@ -62,7 +62,8 @@ def test_processes_whose_files_cannot_be_read_are_counted_not_ignored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another user's processes (faked: their fds refuse to be read): a Chroma server among
-    them whose command line does not name its folder may serve any; a kernel thread is none."""
+    them whose command line does not name its folder is named, not refused; a kernel thread
+    is no process to check."""
     proc = tmp_path / "proc"
     (proc / "self" / "fd").mkdir(parents=True)
     for pid, argv in (
@@ -87,7 +88,8 @@ def test_processes_whose_files_cannot_be_read_are_counted_not_ignored(
     assert "1 process could not be checked for files open in it (pids 4242: this user" in str(
         found.note()
     )
-    assert "may serve it (its open files cannot be read" in str(found.refusal("writing", WAY))
+    assert found.refusal("writing", WAY) is None  # a lab's shared server refuses nothing
+    assert "a Chroma server (pid 4343, `chroma run c.yaml`) runs whose folder" in str(found.note())
 
 
 def test_without_proc_it_says_it_could_not_check(tmp_path: Path) -> None:

@@ -224,5 +224,5 @@ def test_a_folder_a_chroma_server_serves_is_left_alone_and_the_rest_cleaned(
         "--apply --include-server-index"
     )
     assert f"left alone: {said}\n" in dry and "cmrclip-" not in dry.split("\n\n")[0]
-    assert f"a Chroma server (pid {server.pid}) serves it or may: --clean-caches leaves" in dry
+    assert f"a Chroma server (pid {server.pid}) serves it: --clean-caches leaves" in dry
     assert f"{folder}: cleaned through the Chroma server that serves it" in "".join(near.skipped)

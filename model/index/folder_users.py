@@ -14,8 +14,9 @@ command line runs ``chroma run`` (or Chroma's Python server app, ``chromadb.app`
 folder when its ``--path`` (or the ``./chroma`` it defaults to, from its working folder) is that
 folder, or when it has files open under it (a server started with a config file). A process
 whose open files cannot be read (another user's, without root) is counted as not checked, never
-taken for a reader; a Chroma server among them whose folder its command line does not name may
-serve any folder, and refuses as one that does. Processes hidden from this user (``/proc``
+taken for a reader; a Chroma server among them whose folder its command line does not name (a
+config file's, or a container's) is named in that note, with its pid: it refuses nothing, as
+it may serve any other folder (a lab's shared server, say). Processes hidden from this user (``/proc``
 mounted with ``hidepid``) are not seen at all, nor are another host's (a server on a machine
 sharing the data root's file server). Without ``/proc`` (macOS, Windows) nothing is checked,
 and each folder says so. A server started after the check is not seen.
@@ -24,12 +25,15 @@ and each folder says so. A server started after the check is not seen.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.errors import UserError
+
+log = logging.getLogger(__name__)
 
 PROC = Path("/proc")
 CHROMA_DEFAULT_PATH = "chroma"  # ``chroma run`` without --path or a config file: ./chroma
@@ -63,7 +67,8 @@ class ServerProcess:
 @dataclass
 class FolderUsers:
     """The processes with files open under ``folder``: Chroma servers serving it, our embedded
-    readers (pids), and (pids) those not checked; ``checked`` False: no ``/proc`` to read."""
+    readers (pids), those not checked (pids) and the Chroma servers among them, whose folder is
+    unknown; ``checked`` False: no ``/proc`` to read."""
 
     folder: Path
     servers: list[ServerProcess] = field(default_factory=list)
@@ -73,20 +78,16 @@ class FolderUsers:
     checked: bool = True
 
     def refusal(self, doing: str, through: str) -> str | None:
-        """One line saying that ``doing`` (e.g. "deleting its collections") under a Chroma
-        server that serves the folder (or may) would corrupt it, and what to do (``through``:
-        how to go through the server, ``{host}`` and ``{port}`` filled in); None when no
-        server does."""
-        if self.servers:
-            server, said = self.servers[0], "serves it"
-        elif self.unknown_servers:
-            server = self.unknown_servers[0]
-            said = "may serve it (its open files cannot be read by this user)"
-        else:
+        """One line saying that ``doing`` (e.g. "deleting its collections") under the Chroma
+        server that serves the folder would corrupt what it serves, and what to do
+        (``through``: how to go through the server, ``{host}`` and ``{port}`` filled in);
+        None when no server serves it."""
+        if not self.servers:
             return None
+        server = self.servers[0]
         host, port = server.reached_as()
         return (
-            f"{self.folder}: a Chroma server (pid {server.pid}, `{server.command}`) {said}; "
+            f"{self.folder}: a Chroma server (pid {server.pid}, `{server.command}`) serves it; "
             f"{doing} underneath it would corrupt what it serves: stop the server first, or "
             + through.format(host=host, port=port)
         )
@@ -98,14 +99,21 @@ class FolderUsers:
                 f"{self.folder}: whether a Chroma server serves it could not be checked (no "
                 "/proc on this system): make sure no `chroma run` serves it"
             )
-        if not self.unchecked:
-            return None
-        many = "processes" if len(self.unchecked) > 1 else "process"
-        return (
-            f"{self.folder}: {len(self.unchecked)} {many} could not be checked for files open "
-            f"in it (pids {_few(self.unchecked)}: this user may not read their open files, e.g. "
-            "another user's); a Chroma server among them is still named by its command line"
-        )
+        said = []
+        for server in self.unknown_servers:
+            said.append(
+                f"a Chroma server (pid {server.pid}, `{server.command}`) runs whose folder this "
+                "user cannot see (its command line does not name it and its open files may not "
+                "be read): if it serves this folder, stop it first"
+            )
+        if self.unchecked:
+            many = "processes" if len(self.unchecked) > 1 else "process"
+            said.append(
+                f"{len(self.unchecked)} {many} could not be checked for files open in it (pids "
+                f"{_few(self.unchecked)}: this user may not read their open files, e.g. another "
+                "user's); a Chroma server among them is still named by its command line"
+            )
+        return f"{self.folder}: " + "; ".join(said) if said else None
 
 
 def folder_users(folders: list[Path], proc: Path = PROC) -> dict[Path, FolderUsers]:
@@ -125,10 +133,14 @@ def folder_users(folders: list[Path], proc: Path = PROC) -> dict[Path, FolderUse
 
 
 def refuse_served(folder: Path, doing: str, through: str) -> None:
-    """Raise a ``UserError`` (``FolderUsers.refusal``) when a Chroma server serves ``folder``."""
-    said = folder_users([folder])[folder].refusal(doing, through)
-    if said:
+    """Raise a ``UserError`` (``FolderUsers.refusal``) when a Chroma server serves ``folder``;
+    log what could not be checked (``FolderUsers.note``)."""
+    users = folder_users([folder])[folder]
+    if said := users.refusal(doing, through):
         raise UserError(said)
+    if note := users.note():  # unreadable processes only: named by their command lines
+        quiet = users.checked and not users.unknown_servers
+        log.log(logging.INFO if quiet else logging.WARNING, "%s", note)
 
 
 def _sort_process(entry: Path, real: dict[Path, Path], found: dict[Path, FolderUsers]) -> None:
