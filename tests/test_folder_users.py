@@ -44,7 +44,8 @@ def test_a_reader_alone_refuses_nothing(tmp_path: Path) -> None:
 
 def test_a_server_on_its_default_path_and_one_from_a_config_file(tmp_path: Path) -> None:
     """``chroma run`` in the data root serves ./chroma (found from its working folder, no file
-    needed); one started with a config file is found by the files it holds open."""
+    needed); one started with a config file, or Chroma's old Python server app, is found by the
+    files it holds open."""
     root = tmp_path / "root"
     (root / "chroma").mkdir(parents=True)
     with file_holder(tmp_path / "log.txt", "chroma", "run", cwd=root) as default:
@@ -56,6 +57,10 @@ def test_a_server_on_its_default_path_and_one_from_a_config_file(tmp_path: Path)
         with pytest.raises(UserError, match=f"pid {conf.pid}.*at localhost:PORT$"):
             refuse_served(root / "chroma", "writing", WAY)
     assert server.pid == conf.pid and server.port is None
+    db = root / "chroma" / "chroma.sqlite3"  # Chroma's Python server before 1.0, under uvicorn
+    with file_holder(db, "-m", "uvicorn", "chromadb.app:app", "--port", "8828") as app:
+        (server,) = folder_users([root / "chroma"])[root / "chroma"].servers
+    assert server.pid == app.pid and server.reached_as() == ("localhost", "8828")
 
 
 def test_processes_whose_files_cannot_be_read_are_counted_not_ignored(

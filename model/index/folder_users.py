@@ -149,8 +149,7 @@ def _sort_process(entry: Path, real: dict[Path, Path], found: dict[Path, FolderU
     argv = argv[:-1] if argv and not argv[-1] else argv
     server = _server(pid, argv, entry)
     try:
-        fds = f"{entry}/fd"  # strings, not Paths: a third of the scan's time
-        opened: list[str] | None = [os.readlink(f"{fds}/{fd}") for fd in os.listdir(fds)]
+        opened: list[str] | None = _open_files(f"{entry}/fd")
     except PermissionError:
         opened = None
     for folder, path in real.items():
@@ -170,14 +169,24 @@ def _sort_process(entry: Path, real: dict[Path, Path], found: dict[Path, FolderU
                 users.readers.append(pid)
 
 
+def _open_files(fds: str) -> list[str]:
+    """The link targets of the descriptors in ``fds`` (strings, not Paths: a third of the
+    scan's time); one closed meanwhile is passed over, not the whole process."""
+    targets = []
+    for fd in os.listdir(fds):
+        with contextlib.suppress(FileNotFoundError):
+            targets.append(os.readlink(f"{fds}/{fd}"))
+    return targets
+
+
 def _server(pid: int, argv: list[str], entry: Path) -> ServerProcess | None:
     """``argv`` as a Chroma server's (see the module docstring), or None when it is not one."""
     names = [os.path.basename(arg) for arg in argv]
     runs = [i for i in range(len(argv) - 1) if names[i] == "chroma" and argv[i + 1] == "run"]
     if not runs:
         if any(arg.startswith(_SERVER_APP) for arg in argv):  # uvicorn: its folder in its env
-            port = _option(argv, "--port")
-            return ServerProcess(pid, _short(argv), port=int(port) if port else None)
+            port = _option(argv, "--port") or str(CHROMA_DEFAULT_PORT)  # uvicorn's too
+            return ServerProcess(pid, _short(argv), port=int(port) if port.isdigit() else None)
         return None
     args = argv[runs[0] + 2 :]
     configured = _has_positional(args)  # ``chroma run CONFIG``: path and port in the file
