@@ -5,8 +5,9 @@ Also ``--study-id SID ...`` and ``--from-file CSV`` (accession numbers, one a ro
 named ``accession_number``). A dry run by default: it says what would go; ``--apply`` removes it
 and writes an erasure record, ``DATASET/erasures/erasure-<time>.json``. Where a study lives and
 what is done there, in this order (the dataset last: until it is changed, a failed run, e.g. an
-index busy, is run again as it was given): ``model.erasure`` (the dataset, its caches, ``withdrawn.csv`` so an ingest
-never adds it again), ``model.erasure_index`` (the case index), ``model.erasure_scan`` (per-study
+index busy or served by a Chroma server, is run again as it was given): ``model.erasure`` (the
+dataset, its caches, ``withdrawn.csv`` so an ingest never adds it again),
+``model.erasure_index`` (the case index), ``model.erasure_scan`` (per-study
 results under the data root, evaluations marked, checkpoints trained with them). The record
 holds no patient identifier: no accession number (the hospital's own number for the patient's
 study) and no study_id, only counts and the salted hashes ``withdrawn.csv`` holds.

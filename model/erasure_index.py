@@ -15,7 +15,9 @@ record's vector and id until it compacts them, which may be never. The old graph
 removed and the database compacted (``VACUUM``: SQLite keeps deleted rows' bytes in free pages),
 so neither the study_id nor its impression text stays in the folder's files. A server's records
 are deleted through its API: what its files keep is the server's to compact (the erasure record
-says so).
+says so). An embedded folder a Chroma server serves (``model.index.folder_users``) is never
+written as files: it is erased through the server when that one is given (``through_servers``),
+else ``forget`` stops before anything changes.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from chromadb.api.models.Collection import Collection
 from model.errors import DamagedIndex
 from model.index.client import ChromaLocation, index_failures, open_client
 from model.index.collection_spec import COLLECTION_PREFIX, STAGING_PREFIX, SWAPPING_PREFIX
+from model.index.folder_users import FolderUsers, folder_users
 from model.index.fresh_process import ChildDied, run_in_fresh_process
 from model.index.metadata_lock import metadata_lock
 from model.index.writer_lock import WriterLock
@@ -42,6 +45,7 @@ log = logging.getLogger(__name__)
 
 _PREFIXES = (COLLECTION_PREFIX, STAGING_PREFIX, SWAPPING_PREFIX)
 _PAGE = 500
+ERASE_WAY = "erase through the server: --chroma-host {host} --chroma-port {port}"
 
 
 @dataclass
@@ -74,6 +78,29 @@ def erase_from_index(
         return IndexErasure(location.describe(), found)
     with index_failures(location):
         return IndexErasure(location.describe(), _erase_here(location, study_ids, salt_id, apply))
+
+
+def through_servers(
+    locations: list[ChromaLocation],
+) -> tuple[list[ChromaLocation], dict[Path, FolderUsers]]:
+    """``locations`` less the embedded folders that the given Chroma server (the one of them
+    that is a server) serves, which are erased through it, and the processes using each
+    embedded folder left (``folder_users``, read once)."""
+    server = next((loc for loc in locations if loc.is_server), None)
+    users = folder_users([loc.path for loc in locations if loc.path is not None])
+    kept = []
+    for loc in locations:
+        found = users.get(loc.path) if loc.path is not None else None
+        if server and found and any(s.answers_at(server.host, server.port) for s in found.servers):
+            log.info("%s: erased through %s, which serves it", loc.path, server.describe())
+            continue
+        kept.append(loc)
+    return kept, users
+
+
+def served_refusal(users: FolderUsers | None) -> str | None:
+    """The line refusing to erase from a folder's files while a Chroma server serves it."""
+    return users.refusal("erasing from its files", ERASE_WAY) if users else None
 
 
 def _erase_here(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from model.atomic import atomic_write_text
 from model.erasure import DatasetErasure, Targets
-from model.erasure_index import IndexErasure, erase_from_index
+from model.erasure_index import IndexErasure, erase_from_index, served_refusal, through_servers
 from model.erasure_scan import (
     NOTE_FILE,
     Mentions,
@@ -28,6 +28,7 @@ from model.erasure_scan import (
     index_folders,
     rewrite_mentions,
 )
+from model.errors import UserError
 from model.index.client import ChromaLocation, default_chroma_path, resolve_location
 
 RECORD_FORMAT = "cmr-clip-erasure"
@@ -62,11 +63,22 @@ class Erasure:
 
 def erase_everywhere(erasure: Erasure, args: argparse.Namespace, apply: bool) -> None:
     """Before the dataset: the index records in every location and the per-study results
-    under the data root."""
+    under the data root. An embedded index folder a Chroma server serves is erased through the
+    server when it is the one given, else the erasure stops (``UserError``) before anything
+    changes (a dry run says so): erasing from its files would corrupt what the server serves,
+    and leave the records in its memory."""
     ids = erasure.targets.study_ids
     salt_id = _salt_id(erasure.dataset)
-    locations = index_locations(erasure, args)
+    locations, users = through_servers(index_locations(erasure, args))
+    refusals = [line for loc in locations if (line := served_refusal(users.get(loc.path)))]
+    if apply and refusals:  # before anything changes: a rerun, the server stopped, erases all
+        raise UserError(refusals[0])
     erasure.index = [erase_from_index(loc, ids, salt_id, apply) for loc in locations]
+    for index, loc in zip(erasure.index, locations, strict=True):
+        found = users.get(loc.path)
+        refusal = served_refusal(found)
+        if found and (line := f"--apply stops: {refusal}" if refusal else found.note()):
+            index.note = f"{index.note}; {line}" if index.note else line
     skip = [erasure.dataset, *(loc.path for loc in locations if loc.path)]
     erasure.mentions = find_mentions(erasure.root, skip, ids)
     if apply:

@@ -20,8 +20,8 @@ is made again on its next use:
   there has its fingerprint); a checkpoint elsewhere that still reads them embeds again. All are
   kept when one checkpoint under the root cannot be read (its fingerprint is unknown);
 - the case index's collections of such checkpoints, never the active one's (``active.json``),
-  a dead rebuild's leftovers and the files Chroma leaves of deleted collections
-  (``model/storage_index.py``; a Chroma server only when asked);
+  a dead rebuild's leftovers and the files Chroma leaves of deleted collections, none in a
+  folder a Chroma server serves (``model/storage_index.py``; a server only when asked);
 - ended job records beyond the newest of their kind.
 
 A dry run writes nothing under the root: checkpoints are read without writing their sidecars
@@ -116,11 +116,13 @@ class Removal:
 
 @dataclass
 class Cleaning:
-    """What ``clean_caches`` found (``removals``), what it left and why (``skipped``), and
-    whether it removed them (``applied``; ``freed``: the bytes it did free)."""
+    """What ``clean_caches`` found (``removals``), what it left and why (``skipped``), what it
+    could not check (``notes``), and whether it removed them (``applied``; ``freed``: the bytes
+    it did free)."""
 
     removals: list[Removal] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     applied: bool = False
     freed: int = 0
 

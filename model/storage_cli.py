@@ -6,7 +6,9 @@ collections of checkpoints no longer under the root), and the caches and leftove
 A dry run by default, which writes nothing: ``--clean-caches`` lists what it would remove and
 why; only ``--apply`` removes it. Datasets, runs, evaluations, uploads and saved sets are never
 removed. A Chroma server (``CMR_CHROMA_HOST``) is read and cleaned only with
-``--include-server-index``: it may hold other data roots' indexes.
+``--include-server-index``: it may hold other data roots' indexes. An embedded index folder a
+Chroma server serves (``chroma run --path ROOT/chroma``) is left alone, said in one line with the
+server's pid (``model.index.folder_users``): clean it through the server instead.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from model.errors import UserError
+from model.index.folder_users import folder_users
 from model.schema import default_data_root
 from model.storage import (
     KINDS,
@@ -141,6 +144,7 @@ def cleaning_text(cleaning: Cleaning, root: Path) -> str:
             f"    {_shown(r.path, root)}" + (f" ({r.detail})" if r.detail else "") for r in chosen
         ]
     lines += [f"left alone: {note}" for note in cleaning.skipped]
+    lines += [f"not checked: {note}" for note in cleaning.notes]
     return "\n".join(lines) + "\n\n"
 
 
@@ -181,7 +185,13 @@ def _listings(
     folders: list[Path], server: ChromaLocation | None, notes: list[str]
 ) -> list[IndexListing]:
     listings = []
+    users = folder_users(folders)
     for folder in folders:
+        if served := users[folder].servers:
+            notes.append(
+                f"      {folder}: a Chroma server (pid {served[0].pid}) serves it: "
+                "--clean-caches leaves it alone (its collections are listed all the same)"
+            )
         try:
             listings.append(read_folder(folder))
         except UserError as err:

@@ -23,6 +23,9 @@ the bytes counted are the segment folders', and the output says how much of the 
 free, which Chroma's own ``chroma vacuum --path DIR`` gives back (not run here: it must have
 the folder to itself, and the dashboard reads it without a lock). A Chroma server may hold
 other data roots' indexes: it is read and cleaned only when asked (``server``), by its own API.
+A Chroma server started on an embedded folder caches its collections and HNSW segments: such a
+folder (``model.index.folder_users``, from ``/proc``) is never cleaned as files, dry run or
+not; the line says how to clean it through the server, and it is when that server is given.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from typing import TYPE_CHECKING
 
 from model.errors import UserError
 from model.index.collection_spec import COLLECTION_PREFIX, STAGING_PREFIX, SWAPPING_PREFIX
+from model.index.folder_users import FolderUsers, folder_users
 from model.index.writer_lock import WriterLock
 from model.storage import Cleaning, Removal, human_size
 
@@ -52,6 +56,11 @@ log = logging.getLogger(__name__)
 
 DATABASE = "chroma.sqlite3"
 HOST_ENV = "CMR_CHROMA_HOST"  # model.index.client's, read here without importing chromadb
+PORT_ENV = "CMR_CHROMA_PORT"
+SERVER_WAY = (
+    f"clean it through the server: {HOST_ENV}={{host}} {PORT_ENV}={{port}} python -m model "
+    "storage --clean-caches --apply --include-server-index"
+)
 GONE = "case indexes: of a checkpoint no longer under the data root"
 DEAD = "case indexes: left by a rebuild that stopped"
 ORPHAN = "case indexes: files of a collection Chroma deleted but left on disk"
@@ -105,7 +114,10 @@ def clean_indexes(
 ) -> None:
     """Add to ``cleaning`` what of the embedded index ``folders`` (and of ``server`` when given)
     can go (see the module's docstring), and delete it when ``apply``."""
+    users = folder_users(folders)
     for folder in folders:
+        if _served(users[folder], server, cleaning):
+            continue
         try:  # applied, it is read under the writer lock: what is listed is what goes
             with WriterLock(folder, wait_s=0) if apply else contextlib.nullcontext():
                 listing = read_folder(folder)
@@ -128,6 +140,20 @@ def clean_indexes(
         )
     elif server is not None:
         _clean_server(server, owners, apply, cleaning)
+
+
+def _served(users: FolderUsers, server: ChromaLocation | None, cleaning: Cleaning) -> bool:
+    """Whether a Chroma server serves the folder of ``users``, which is then left alone, said
+    in ``cleaning`` (the dry run says it too); what could not be checked is noted."""
+    if note := users.note():
+        cleaning.notes.append(note)
+    said = users.refusal("deleting its collections and files", SERVER_WAY)
+    if said is None:
+        return False
+    if server is not None and any(s.answers_at(server.host, server.port) for s in users.servers):
+        said = f"{users.folder}: cleaned through the Chroma server that serves it, not as files"
+    cleaning.skipped.append(said)
+    return True
 
 
 def _clean_server(

@@ -170,10 +170,14 @@ def test_a_server_index_loses_only_this_datasets_records(world, tmp_path, capsys
     from chroma_server import chroma_process
 
     from model.index.embedding_index import EmbeddingIndex
+    from model.index.folder_users import folder_users
 
     ids, vectors = [world["gone"], world["kept"]], np.eye(2, 8, dtype=np.float32)
     ours = json.loads((world["data"] / "dataset.json").read_text())["salt_id"]
-    with chroma_process(tmp_path / "server", port=8722) as (location, _):
+    with chroma_process(tmp_path / "server", port=8722) as (location, proc):
+        (served,) = folder_users([tmp_path / "server" / "data"]).values()  # a real server's
+        assert [s.pid for s in served.servers] == [proc.pid]
+        assert served.servers[0].answers_at("127.0.0.1", 8722)
         index = EmbeddingIndex(open_client(location), CHECKPOINT)
         metas = [{"dataset": "internal", "dataset_id": ours} for _ in ids]
         upsert_records(index, IndexRecords(ids, vectors, metas, [GONE_TEXT, KEPT_TEXT]))
@@ -198,3 +202,39 @@ def test_an_index_being_written_stops_it_before_the_dataset_changes(world, caplo
     assert _tree(world["root"]) == before
     assert _forget(world, "--accession", "ACC0001", "--apply") == 0
     assert _files_naming(world["root"], world["gone"]) == []
+
+
+def test_an_index_a_chroma_server_serves_stops_it_before_anything_changes(
+    world, capsys, caplog
+) -> None:
+    """Erasing from the files of ``chroma run --path ROOT/ds/chroma`` would corrupt what it
+    serves (and leave the records in its memory): the dry run says so, --apply stops first."""
+    from file_holder import server_on
+
+    before = _tree(world["root"])
+    folder = world["root"] / "ds" / "chroma"
+    with server_on(folder, "--port", "8826") as server:
+        assert _forget(world, "--accession", "ACC0001") == 0
+        said = f"{folder}: a Chroma server (pid {server.pid}, `"
+        assert said in capsys.readouterr().out
+        assert _forget(world, "--accession", "ACC0001", "--apply") == 2
+    assert (
+        said in caplog.text and "erase through the server: --chroma-host localhost" in caplog.text
+    )
+    assert _tree(world["root"]) == before
+
+
+def test_a_folder_the_given_server_serves_is_erased_through_it(tmp_path) -> None:
+    from file_holder import server_on
+
+    from model.erasure_index import through_servers
+    from model.index.client import ChromaLocation
+
+    served, other = tmp_path / "served", tmp_path / "other"
+    server = ChromaLocation(host="127.0.0.1", port=8827)
+    locations = [server, ChromaLocation(path=served), ChromaLocation(path=other)]
+    with server_on(served, "--host", "127.0.0.1", "--port", "8827"):
+        kept, users = through_servers(locations)
+        assert kept == [server, locations[2]] and users[served].servers
+        kept, _ = through_servers([ChromaLocation(host="127.0.0.1", port=8000), *locations[1:]])
+        assert len(kept) == 3  # another server: the folder stays, and refuses an erasure

@@ -142,6 +142,21 @@ def test_an_unreachable_server_stops_the_index_command_before_embedding(setup, m
     assert embedded == []  # an hour of embedding is not spent before the server is checked
 
 
+def test_a_folder_a_chroma_server_serves_is_not_written_as_embedded(setup, monkeypatch, caplog):
+    """``chroma run --path ROOT/chroma`` holds the collections in memory: an index run (a
+    rebuild too) into the folder itself would corrupt them; it says to go through the server."""
+    from file_holder import server_on
+
+    embedded: list[object] = []
+    monkeypatch.setattr(cli_index, "collect_records", lambda *args: embedded.append(args))
+    with server_on(setup[0] / "chroma", "--port", "8825") as server:
+        assert _index(setup, "--rebuild") == 2
+        assert _index(setup) == 2
+    said = f"{setup[0] / 'chroma'}: a Chroma server (pid {server.pid}, `"
+    assert said in caplog.text and embedded == []
+    assert "index through the server: --chroma-host localhost --chroma-port 8825" in caplog.text
+
+
 def test_a_dataset_given_as_dot_is_indexed_under_its_folder_name(setup, monkeypatch, tmp_path):
     root, data, _, checkpoint = setup
     chroma = tmp_path / "chroma"

@@ -7,6 +7,7 @@ folders Chroma leaves; a dry run writes nothing under the root."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -192,3 +193,36 @@ def test_the_server_flag_needs_a_server_named(
     monkeypatch.delenv(HOST_ENV, raising=False)
     assert main(["storage", "--data-root", str(tmp_path), "--include-server-index"]) == 2
     assert f"no Chroma server is named; set {HOST_ENV}" in caplog.text
+
+
+def test_a_folder_a_chroma_server_serves_is_left_alone_and_the_rest_cleaned(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``chroma run --path ROOT/ds/chroma`` caches its collections and segments: nothing of the
+    folder is deleted under it, dry run or not, and the line says what to do instead; the rest
+    (here a write interrupted two days ago) is still cleaned."""
+    from file_holder import server_on
+
+    from model.index.client import ChromaLocation
+
+    folder = root / "ds" / "chroma"
+    before, segments = _collections(folder), {p.name for p in folder.iterdir()}
+    left = root / "runs" / ".metrics.jsonl.k3x9.tmp"
+    left.write_text("{")
+    os.utime(left, (time.time() - 2 * 86400,) * 2)
+    with server_on(folder, "--port", "8824") as server:
+        assert main(["storage", "--data-root", str(root), "--clean-caches"]) == 0
+        dry = capsys.readouterr().out
+        cleaning = clean_caches(root, apply=True)
+        near = clean_caches(root, apply=True, server=ChromaLocation(host="localhost", port=8824))
+    assert _collections(folder) == before and {p.name for p in folder.iterdir()} == segments
+    assert not left.exists() and [r.path for r in cleaning.removals] == [left]
+    (said,) = [n for n in cleaning.skipped if "Chroma server" in n]
+    assert said.startswith(f"{folder}: a Chroma server (pid {server.pid}, `")
+    assert said.endswith(
+        "CMR_CHROMA_HOST=localhost CMR_CHROMA_PORT=8824 python -m model storage --clean-caches "
+        "--apply --include-server-index"
+    )
+    assert f"left alone: {said}\n" in dry and "cmrclip-" not in dry.split("\n\n")[0]
+    assert f"a Chroma server (pid {server.pid}) serves it: --clean-caches leaves" in dry
+    assert f"{folder}: cleaned through the Chroma server that serves it" in "".join(near.skipped)

@@ -7,7 +7,8 @@ Study embeddings come from the dataset's embedding cache when the checkpoint and
 unchanged. The run is idempotent and resumable: rerunning writes only new or changed studies and
 never duplicates one. A new checkpoint gets a new collection; the previous one stays searchable.
 With the embedded index (default ``DATASET/../chroma``) only one index command may run per folder;
-a second one waits ``--wait`` seconds and then stops with a clear message. ``--rebuild`` writes
+a second one waits ``--wait`` seconds and then stops with a clear message; none writes a folder a
+Chroma server serves (``model.index.folder_users``: index through the server). ``--rebuild`` writes
 the checkpoint's collection afresh (the way back from a damaged index, ``DamagedIndex``) while
 searchers keep the old one until the new one is whole (``model.index.rebuild``); it first names
 the datasets the old one holds that were not given, and stops unless ``--drop-others``.
@@ -36,6 +37,7 @@ from model.index.client import (
     resolve_location,
 )
 from model.index.embedding_index import EmbeddingIndex
+from model.index.folder_users import refuse_served
 from model.index.fresh_process import ChildDied, run_in_fresh_process
 from model.index.held_datasets import (
     HeldDataset,
@@ -56,6 +58,8 @@ from model.labels import label_file
 from model.output_path import check_output_path
 
 log = logging.getLogger(__name__)
+
+INDEX_WAY = "index through the server: --chroma-host {host} --chroma-port {port}"
 
 
 def add_chroma_arguments(parser: argparse.ArgumentParser) -> None:
@@ -241,6 +245,7 @@ def run(args: argparse.Namespace) -> int:
         probe_server(location)  # before the embedding, which can take an hour
     else:
         check_output_path(location.path, "index folder", folder=True)
+        refuse_served(location.path, "writing it as an embedded index", INDEX_WAY)
     check_inputs(datasets=args.data, labels=args.labels or [])  # before embedding any of them
     fingerprint = read_checkpoint_meta(args.checkpoint).fingerprint
     device = str(resolve_device(args.device))
