@@ -27,7 +27,7 @@ from model.data.deid import (
     scrub_birth_dates,
 )
 from model.data.impression_names import CLINICAL_WORDS, scrub_named
-from model.data.latin_variants import name_keys, scrub_variants
+from model.data.latin_variants import name_keys, scrub_variants, spelling_of
 from model.data.name_particles import particle_joins
 from model.data.text_fold import inside_kana_word, scrub_folded
 from model.data.transliteration import READINGS, TRANSLITERATED, latin_readings
@@ -102,8 +102,9 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
     removed. Whole identifiers (IDs, accession numbers, birth dates, also with separators) and
     full names (either order, any separators, or joined) go; a lone part of another patient's
     name goes only where the text names a person with it (``scrub_named``: ``Mr Hart``,
-    ``Hart, 54,``, ``Hart's``), as surnames such as Wall, Young or Hart are words of every
-    impression. A Cyrillic or Greek name goes in Latin letters and a Latin one in either script
+    ``Hart, 54,``, ``Hart's``; an Arabic or Hebrew one in another Latin spelling too: ``Mr
+    Mohamed`` of ``MUHAMMAD``, ``spelling_of``), as surnames such as Wall, Young or Hart are
+    words of every impression. A Cyrillic or Greek name goes in Latin letters and a Latin one in either script
     too, an Arabic or Hebrew full name in another Latin spelling (``scrub_variants``: ``Mohamed
     Abd al-Rahman`` of ``ABDULRAHMAN^MUHAMMAD``), a surname joined to its particle where named
     (``Mr AlRashid`` of ``AL-RASHID``)."""
@@ -118,11 +119,11 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
     # a name of one part that is a word of reports (a staff name ``UNKNOWN``, ``SELF``) names no one
     tokens = {token.lower() for token in tokens} - CLINICAL_WORDS
     sought = _Sought.of(identifiers, tokens)
-    keys = name_keys(identifiers, whole_only=True)
+    keys, spelled = name_keys(identifiers, whole_only=True), spelling_of(named)
 
     def scrub(text: str) -> str:
         text = _unspaced_names(scrub_birth_dates(text, identifiers), sought)
-        return scrub_named(_identifier_words(text, sought, prose=True), named)
+        return scrub_named(_identifier_words(text, sought, prose=True), named, spelled)
 
     return lambda text: scrub_folded(scrub_variants(text, keys), scrub)
 
