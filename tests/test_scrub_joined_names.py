@@ -4,9 +4,11 @@ their script, and another patient's name in another Latin spelling where the tex
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from model.data.report_scrub import other_patients_scrubber
+from model.data.report_scrub import deidentify_report, other_patients_scrubber
 from model.data.reports import scrub_text
 
 
@@ -59,3 +61,78 @@ def test_another_patients_name_goes_in_another_spelling_where_the_text_names_a_p
         "MR [removed]. Compare [removed] [removed]. Mohamed. Khaled. Smooth, 54, wall. "
         "Smooth wall motion."
     )
+
+
+THAI = "ใจดี^สมชาย"  # Jaidee Somchai
+
+
+@pytest.mark.parametrize(
+    ("text", "own", "others"),
+    [
+        ("ผู้ป่วยนายสมชาย ใจดี ปกติ", "ผู้ป่วยนาย[removed] [removed] ปกติ", None),
+        ("นายสมชายปกติ", "นาย[removed]ปกติ", None),
+        (
+            "เด็กชายสมชาย ด.ช.สมชาย นางสาวสมชาย",
+            "เด็กชาย[removed] ด.ช.[removed] นางสาว[removed]",
+            None,
+        ),
+        ("ผู้ป่วยสมชายใจดีปกติ", "ผู้ป่วย[removed]ปกติ", None),
+        ("ผู้ป่วยสมชาย ใจดีปกติ", "ผู้ป่วย[removed] [removed]ปกติ", None),
+        # a lone name part without a title: the own patient's goes as a word, another's stays
+        ("สมชาย ปกติ", "[removed] ปกติ", "สมชาย ปกติ"),
+        # a word holding the name's letters, or the name before a vowel of its last consonant
+        ("ผู้ชายปกติ สมชายา เสมชาย", None, None),
+    ],
+)
+def test_a_thai_name_goes_with_a_title_joined_to_it(
+    text: str, own: str | None, others: str | None
+) -> None:
+    """Thai writes no spaces between words: ``นาย`` (Mr), ``นางสาว`` (Miss), ``เด็กชาย`` or
+    ``ด.ช.`` (boy) join the name after them, and a whole name joins the words around it."""
+    assert scrub_text(text, [THAI]) == (own or text)
+    assert other(text, {THAI, "PID0001"}) == (others or own or text)
+
+
+def test_a_thai_name_with_its_title_goes_from_the_ingest_report() -> None:
+    rows = [{"path": "/export/นายสมชาย_ใจดี/IM1", "reason": "", "series": "ผู้ป่วยสมชายใจดี"}]
+    row = deidentify_report(rows, Path("/export"), {THAI})[0]
+    assert (row["path"], row["series"]) == ("นาย[removed]_[removed]/IM1", "ผู้ป่วย[removed]")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "own", "others"),
+    [
+        ("כהן^משה", "ולכהן נמסר. שכהן אמר.", "ול[removed] נמסר. ש[removed] אמר.", None),
+        (
+            "כהן^משה",
+            "ומשה כהן, בן 54.",
+            "ו[removed] [removed], בן 54.",
+            "ו[removed] [removed], בן 54.",
+        ),
+        ("כהן^משה", "כהנים ולכן כה נמסר.", None, None),
+        (
+            "الرشيد^محمد",
+            "ومحمد الرشيد. لمحمد.",
+            "و[removed] [removed]. ل[removed].",
+            "و[removed] [removed]. لمحمد.",
+        ),
+        ("الرشيد^محمد", "للرشيد؛ بالرشيد؛ رشيد.", "لل[removed]؛ ب[removed]؛ [removed].", None),
+        (
+            "رشيد^خالد",
+            "الرشيد؛ فالرشيد. وخالد رشيد.",
+            "ال[removed]؛ فال[removed]. و[removed] [removed].",
+            "الرشيد؛ فالرشيد. و[removed] [removed].",
+        ),
+        ("الرشيد^محمد", "وَمُحَمَّد الرَّشِيد", "وَ[removed] [removed]", "وَ[removed] [removed]"),
+        ("الرشيد^محمد", "محمدي والمحمدية وبكرة.", None, None),
+    ],
+)
+def test_an_arabic_or_hebrew_name_goes_with_prefixes_joined_to_it(
+    name: str, text: str, own: str | None, others: str | None
+) -> None:
+    """Arabic joins ``و``, ``ب``, ``ل``, ``ف``, ``ك`` and the article ``ال`` to the next word,
+    Hebrew ``ו``, ``ה``, ``ב``, ``ל``, ``מ``, ``ש``, ``כ``: what is left after them goes where it
+    is a name part of the header (as the header writes it, or without its article); another
+    patient's goes in their whole name only."""
+    assert scrub_text(text, [name, "PID0001"]) == (own or text)
+    assert other(text, {name, "PID0001"}) == (others or text)
