@@ -72,7 +72,8 @@ def variant_key(spelling: str) -> str | None:
     return key if _consonants(key) >= 2 else None
 
 
-def assimilations(spelling: str) -> set[str]:
+@functools.lru_cache(maxsize=8192)  # a site's names recur from study to study
+def assimilations(spelling: str) -> frozenset[str]:
     """``spelling``'s letters (lower-cased) as written and with the Arabic article assimilated
     to the sun letter after it (``abdulrahman`` as ``abdurahman``: ``Abdurrahman`` reads so, its
     doubled letter counting once) or, where the name writes it assimilated, put back
@@ -81,13 +82,13 @@ def assimilations(spelling: str) -> set[str]:
     spellings = {word}
     for pattern, put in ((_ARTICLE_L, ""), (_ASSIMILATED, "l")):
         spans = [found.span() for found in pattern.finditer(word)][:MAX_ARTICLES]
-        for chosen in itertools.product((False, True), repeat=len(spans)):
+        for chosen in itertools.product((False, True), repeat=len(spans)) if spans else ():
             pieces, last = [], 0
             for (begin, end), change in zip(spans, chosen, strict=True):
                 pieces += [word[last:begin], put if change else word[begin:end]]
                 last = end
             spellings.add("".join(pieces) + word[last:])
-    return spellings
+    return frozenset(spellings)
 
 
 def _consonants(key: str) -> int:
