@@ -93,10 +93,16 @@ def test_a_thai_name_goes_with_a_title_joined_to_it(
     assert other(text, {THAI, "PID0001"}) == (others or own or text)
 
 
-def test_a_thai_name_with_its_title_goes_from_the_ingest_report() -> None:
-    rows = [{"path": "/export/นายสมชาย_ใจดี/IM1", "reason": "", "series": "ผู้ป่วยสมชายใจดี"}]
-    row = deidentify_report(rows, Path("/export"), {THAI})[0]
-    assert (row["path"], row["series"]) == ("นาย[removed]_[removed]/IM1", "ผู้ป่วย[removed]")
+def test_a_name_with_a_title_or_prefixes_joined_goes_from_the_ingest_report() -> None:
+    rows = [
+        {"path": "/export/นายสมชาย_ใจดี/IM1", "reason": "", "series": "ผู้ป่วยสมชายใจดี"},
+        {"path": "/export/ולכהן/IM1", "reason": "ולכן", "series": "ومحمد"},
+    ]
+    scrubbed = deidentify_report(rows, Path("/export"), {THAI, "כהן^משה", "محمد"})
+    assert [(row["path"], row["reason"], row["series"]) for row in scrubbed] == [
+        ("นาย[removed]_[removed]/IM1", "", "ผู้ป่วย[removed]"),
+        ("ול[removed]/IM1", "ולכן", "و[removed]"),
+    ]
 
 
 @pytest.mark.parametrize(
