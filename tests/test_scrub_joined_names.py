@@ -49,17 +49,19 @@ def test_assimilated_articles_leave_the_words_around_them() -> None:
 
 def test_another_patients_name_goes_in_another_spelling_where_the_text_names_a_person() -> None:
     """A lone name part of another patient goes in another Latin spelling (and its article
-    assimilated) where the text names a person with it, as in its own spelling; elsewhere, and
-    as a clinical word, it stays."""
-    names = {"ABDULRAHMAN^MUHAMMAD", "HUSSEIN^KHALID", "SMITH^JOHN", "PID0001"}
+    assimilated) where the text names a person with it, as in its own spelling; elsewhere, as a
+    clinical word, and after a title in capitals (``MR TRACE``: trace mitral regurgitation, not
+    patient Tracy) it stays."""
+    names = {"ABDULRAHMAN^MUHAMMAD", "HUSSEIN^KHALID", "SMITH^JOHN", "TRACY^ANN", "PID0001"}
     text = (
-        "Mr Mohamed, 54, seen. Husayn, 60, LV normal. Dr Khaled. Husayn's wife. MR MOHAMED. "
-        "Compare Muhammad Abdurrahman. Mohamed. Khaled. Smooth, 54, wall. Smooth wall motion."
+        "Mr Mohamed, 54, seen. Husayn, 60, LV normal. Dr Khaled. Husayn's wife. MR MUHAMMAD. "
+        "Compare Muhammad Abdurrahman. Mohamed. Khaled. Smooth, 54, wall. Smooth wall motion. "
+        "MILD MR. TRACE TR. MR MOHAMED."
     )
     assert other(text, names) == (
         "Mr [removed], 54, seen. [removed], 60, LV normal. Dr [removed]. [removed]'s wife. "
         "MR [removed]. Compare [removed] [removed]. Mohamed. Khaled. Smooth, 54, wall. "
-        "Smooth wall motion."
+        "Smooth wall motion. MILD MR. TRACE TR. MR MOHAMED."
     )
 
 

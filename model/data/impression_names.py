@@ -120,11 +120,12 @@ def scrub_named(text: str, parts: set[str], spelled: Callable[[str], bool] | Non
     """``text`` with each of the name ``parts`` (lower-cased), or a word ``spelled`` tells is
     another spelling of one, replaced by ``[removed]`` where the text names a person with it:
     capitalised, after a title (``Mr Smith``, ``Dr. J. Smith``; a title in capitals as
-    ``_caps_title_spans`` reads it), before an age (``Smith, 54,``) or a possessive
-    (``Smith's``; a clinical word only as ``_possessive_name`` reads it)."""
+    ``_caps_title_spans`` reads it, and there a part as spelled only: ``MR TRACE`` is no
+    ``Tracy``), before an age (``Smith, 54,``) or a possessive (``Smith's``; a clinical word only
+    as ``_possessive_name`` reads it)."""
     if not parts:
         return text
-    spans = _caps_title_spans(text, parts, spelled)
+    spans = _caps_title_spans(text, parts)  # MR TRACE is trace mitral regurgitation: exact only
     patterns = [_AFTER_TITLE]
     patterns += [_COMMA_AGE] if "," in text else []
     patterns += [_POSSESSIVE] if "'" in text or "’" in text else []
@@ -140,9 +141,7 @@ def scrub_named(text: str, parts: set[str], spelled: Callable[[str], bool] | Non
     return text
 
 
-def _caps_title_spans(
-    text: str, parts: set[str], spelled: Callable[[str], bool] | None
-) -> set[tuple[int, int]]:
+def _caps_title_spans(text: str, parts: set[str]) -> set[tuple[int, int]]:
     """The spans of name ``parts`` after a title in capitals (``MR SMITH``): a part that is no
     clinical word, or one after initials (``DR J. WALL``). MR, MS and DR are also mitral
     regurgitation, mitral stenosis and diastolic ...: "MR SEVERE", "MILD MR. WALL MOTION
@@ -150,7 +149,7 @@ def _caps_title_spans(
     spans = set()
     for match in _AFTER_CAPS_TITLE.finditer(text):
         word = match.group(2)
-        if not word[0].isupper() or not _reads_as(word, parts, spelled):
+        if not word[0].isupper() or not _reads_as(word, parts, None):
             continue
         if word.lower() not in CLINICAL_WORDS or match.group(1):
             spans.add(match.span(2))
