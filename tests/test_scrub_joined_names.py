@@ -50,18 +50,18 @@ def test_assimilated_articles_leave_the_words_around_them() -> None:
 def test_another_patients_name_goes_in_another_spelling_where_the_text_names_a_person() -> None:
     """A lone name part of another patient goes in another Latin spelling (and its article
     assimilated) where the text names a person with it, as in its own spelling; elsewhere, as a
-    clinical word, and after a title in capitals (``MR TRACE``: trace mitral regurgitation, not
-    patient Tracy) it stays."""
-    names = {"ABDULRAHMAN^MUHAMMAD", "HUSSEIN^KHALID", "SMITH^JOHN", "TRACY^ANN", "PID0001"}
+    clinical word, after a title in capitals (``MR TRACE``: trace mitral regurgitation, not
+    patient Tracy) and with under 3 consonants (``Today's``, not patient Teddy's) it stays."""
+    names = {"ABDULRAHMAN^MUHAMMAD", "HUSSEIN^KHALID", "SMITH^JOHN", "TRACY^TEDDY", "PID0001"}
     text = (
         "Mr Mohamed, 54, seen. Husayn, 60, LV normal. Dr Khaled. Husayn's wife. MR MUHAMMAD. "
         "Compare Muhammad Abdurrahman. Mohamed. Khaled. Smooth, 54, wall. Smooth wall motion. "
-        "MILD MR. TRACE TR. MR MOHAMED."
+        "MILD MR. TRACE TR. MR MOHAMED. Today's study."
     )
     assert other(text, names) == (
         "Mr [removed], 54, seen. [removed], 60, LV normal. Dr [removed]. [removed]'s wife. "
         "MR [removed]. Compare [removed] [removed]. Mohamed. Khaled. Smooth, 54, wall. "
-        "Smooth wall motion. MILD MR. TRACE TR. MR MOHAMED."
+        "Smooth wall motion. MILD MR. TRACE TR. MR MOHAMED. Today's study."
     )
 
 

@@ -129,13 +129,14 @@ def name_keys(identifiers: list[str] | set[str], whole_only: bool = False) -> se
 def spelling_of(parts: set[str]) -> Callable[[str], bool]:
     """Whether a word spells one of the Latin name ``parts`` (lower-cased) another way
     (``variant_key``, its article assimilated or not: ``Mohamed`` of ``muhammad``): for a scrub
-    that takes such a word only where the text names a person with it; a clinical word never."""
+    that takes such a word only where the text names a person with it; a clinical word never,
+    nor one of under ``MIN_ONE_WORD_CONSONANTS`` (``Today's`` reads like a patient Teddy's)."""
     keys = {
         key
         for part in parts
         if part.isascii() and part.isalpha()
         for spelling in assimilations(part)
-        if (key := variant_key(spelling))
+        if (key := variant_key(spelling)) and _consonants(key) >= MIN_ONE_WORD_CONSONANTS
     }
     return lambda word: (
         word.isascii() and word.lower() not in CLINICAL_WORDS and variant_key(word) in keys
