@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 
 from model.data.deid import (
     MARKS,
@@ -106,29 +107,32 @@ def scrub_links(text: str) -> str:
     return _LINK.sub("[removed]", text)
 
 
-def _reads_as(word: str, parts: set[str]) -> bool:
-    """Whether ``word`` is one of ``parts`` (lower-cased), also read from Cyrillic or Greek."""
+def _reads_as(word: str, parts: set[str], spelled: Callable[[str], bool] | None) -> bool:
+    """Whether ``word`` is one of ``parts`` (lower-cased), also read from Cyrillic or Greek, or
+    a spelling of one that ``spelled`` tells."""
     lower = word.lower()
-    if lower in parts:
+    if lower in parts or (spelled is not None and spelled(word)):
         return True
     return bool(TRANSLITERATED.search(word)) and any(r in parts for r in latin_readings(word))
 
 
-def scrub_named(text: str, parts: set[str]) -> str:
-    """``text`` with each of the name ``parts`` (lower-cased) replaced by ``[removed]`` where the
-    text names a person with it: capitalised, after a title (``Mr Smith``, ``Dr. J. Smith``; a
-    title in capitals as ``_caps_title_spans`` reads it), before an age (``Smith, 54,``) or a
-    possessive (``Smith's``; a clinical word only as ``_possessive_name`` reads it)."""
+def scrub_named(text: str, parts: set[str], spelled: Callable[[str], bool] | None = None) -> str:
+    """``text`` with each of the name ``parts`` (lower-cased), or a word ``spelled`` tells is
+    another spelling of one, replaced by ``[removed]`` where the text names a person with it:
+    capitalised, after a title (``Mr Smith``, ``Dr. J. Smith``; a title in capitals as
+    ``_caps_title_spans`` reads it, and there a part as spelled only: ``MR TRACE`` is no
+    ``Tracy``), before an age (``Smith, 54,``) or a possessive (``Smith's``; a clinical word only
+    as ``_possessive_name`` reads it)."""
     if not parts:
         return text
-    spans = _caps_title_spans(text, parts)
+    spans = _caps_title_spans(text, parts)  # MR TRACE is trace mitral regurgitation: exact only
     patterns = [_AFTER_TITLE]
     patterns += [_COMMA_AGE] if "," in text else []
     patterns += [_POSSESSIVE] if "'" in text or "’" in text else []
     for pattern in patterns:
         for match in pattern.finditer(text):
             word = match.group(1)
-            if not word[0].isupper() or not _reads_as(word, parts):
+            if not word[0].isupper() or not _reads_as(word, parts, spelled):
                 continue
             if pattern is not _POSSESSIVE or _possessive_name(text, match):
                 spans.add(match.span(1))
@@ -145,7 +149,7 @@ def _caps_title_spans(text: str, parts: set[str]) -> set[tuple[int, int]]:
     spans = set()
     for match in _AFTER_CAPS_TITLE.finditer(text):
         word = match.group(2)
-        if not word[0].isupper() or not _reads_as(word, parts):
+        if not word[0].isupper() or not _reads_as(word, parts, None):
             continue
         if word.lower() not in CLINICAL_WORDS or match.group(1):
             spans.add(match.span(2))

@@ -19,7 +19,9 @@ so "the LV is normal" loses nothing.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
+from collections.abc import Callable
 
 from model.data.deid import NAME_SEPARATORS, WORD_RUN, name_representations
 from model.data.impression_names import CLINICAL_WORDS
@@ -31,6 +33,7 @@ _FINAL_H = re.compile(r"(?<=[aeiou])h$")  # Fatimah, Rivkah, Abdullah: a final h
 _GLIDE_Y = re.compile(r"(?<=[aeiou])y(?=[aeiou])")  # Hayim, Zayed: Haim, Zaid
 _VOWEL_Y = re.compile(r"(?<!^)y(?![aeiou])")  # Husayn, Zayd: y as a vowel
 _DOUBLE = re.compile(r"(.)\1+")
+_DOUBLE_DIGRAPH = re.compile(r"(sh|th|dh)\1+")  # Abd ash-Shakur: one sound, doubled
 _VOWELS = re.compile(r"[aeiou]+")
 MIN_LETTERS = 4
 # a word alone counts from 3 consonants: of 2, names read like English words (``Moore`` and
@@ -38,8 +41,18 @@ MIN_LETTERS = 4
 # as ``Zayd`` go only within a whole name
 MIN_ONE_WORD_CONSONANTS = 3
 MAX_WORDS = 6  # a name written out: Muhammad ibn Abd al-Rahman al-Rashid
-# the words a name written out holds in lower case (``Abd al-Rahman``, ``Khalid bin Said``)
-_LOWER_IN_NAMES = frozenset(PARTICLES)
+# the Arabic article's l before a sun letter takes its sound (Abd al-Rahman is Abd ar-Rahman,
+# Abdurrahman; Nur al-Din is Nur ad-Din, Nuruddin): inside a name, after a first element of 3
+# letters and its vowel (Abd-u-, Nur-a-, Noor-u-), with 3 letters or more after the l
+_SUN = r"(?:th|dh|sh|[tdrzsnl])"
+_ARTICLE_L = re.compile(rf"(?<=[a-z]{{3}}[aeiou])l(?={_SUN}[a-z]{{2}})")
+_ASSIMILATED = re.compile(rf"(?<=[a-z]{{3}}[aeiou])(?=({_SUN})\1[a-z]{{2}})")  # Abdur|rahman
+MAX_ARTICLES = 3  # in one name: Muhammad Nur al-Din Abd al-Rahman
+# the words a name written out holds in lower case (``Abd al-Rahman``, ``Khalid bin Said``), the
+# article assimilated too (``Abd ar-Rahman``, ``Nur ad-Din``, ``Abd ash-Shakur``)
+_LOWER_IN_NAMES = frozenset(PARTICLES) | {
+    vowel + sun for vowel in "aeu" for sun in ("t", "th", "d", "dh", "r", "z", "s", "sh", "n")
+}
 
 
 @functools.lru_cache(maxsize=8192)  # an impression's words recur in every report of a site
@@ -51,11 +64,31 @@ def variant_key(spelling: str) -> str | None:
     if len(word) < MIN_LETTERS:
         return None
     word = word[1:] if word.startswith("yi") else word  # Yitzhak, Itzhak
+    word = _DOUBLE_DIGRAPH.sub(r"\1", word)
     for sound, kept in _SOUNDS:
         word = word.replace(sound, kept)
     word = _VOWEL_Y.sub("i", _GLIDE_Y.sub("", _FINAL_H.sub("", word)))
     key = _VOWELS.sub("V", _DOUBLE.sub(r"\1", word))
     return key if _consonants(key) >= 2 else None
+
+
+@functools.lru_cache(maxsize=8192)  # a site's names recur from study to study
+def assimilations(spelling: str) -> frozenset[str]:
+    """``spelling``'s letters (lower-cased) as written and with the Arabic article assimilated
+    to the sun letter after it (``abdulrahman`` as ``abdurahman``: ``Abdurrahman`` reads so, its
+    doubled letter counting once) or, where the name writes it assimilated, put back
+    (``abdussalam`` as ``abdulssalam``: ``Abd al-Salam``), at each article or some of them."""
+    word = "".join(_LETTERS.findall(spelling.lower()))
+    spellings = {word}
+    for pattern, put in ((_ARTICLE_L, ""), (_ASSIMILATED, "l")):
+        spans = [found.span() for found in pattern.finditer(word)][:MAX_ARTICLES]
+        for chosen in itertools.product((False, True), repeat=len(spans)) if spans else ():
+            pieces, last = [], 0
+            for (begin, end), change in zip(spans, chosen, strict=True):
+                pieces += [word[last:begin], put if change else word[begin:end]]
+                last = end
+            spellings.add("".join(pieces) + word[last:])
+    return frozenset(spellings)
 
 
 def _consonants(key: str) -> int:
@@ -82,10 +115,32 @@ def name_keys(identifiers: list[str] | set[str], whole_only: bool = False) -> se
                         for start in range(len(parts))
                         for end in range(start + 1, min(len(parts), start + MAX_WORDS) + 1)
                     ]
-                keys |= {key for run in runs if (key := variant_key(run))}
+                keys |= {
+                    key
+                    for run in runs
+                    for spelling in assimilations(run)
+                    if (key := variant_key(spelling))
+                }
             if "^" not in identifier:
                 break  # no given name to put first
     return keys
+
+
+def spelling_of(parts: set[str]) -> Callable[[str], bool]:
+    """Whether a word spells one of the Latin name ``parts`` (lower-cased) another way
+    (``variant_key``, its article assimilated or not: ``Mohamed`` of ``muhammad``): for a scrub
+    that takes such a word only where the text names a person with it; a clinical word never,
+    nor one of under ``MIN_ONE_WORD_CONSONANTS`` (``Today's`` reads like a patient Teddy's)."""
+    keys = {
+        key
+        for part in parts
+        if part.isascii() and part.isalpha()
+        for spelling in assimilations(part)
+        if (key := variant_key(spelling)) and _consonants(key) >= MIN_ONE_WORD_CONSONANTS
+    }
+    return lambda word: (
+        word.isascii() and word.lower() not in CLINICAL_WORDS and variant_key(word) in keys
+    )
 
 
 def _may_name(parts: list[str], whole_only: bool) -> bool:

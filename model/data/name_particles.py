@@ -33,6 +33,10 @@ _CASE_JOINED = re.compile(r"(?:Al|El|Abu|Mc|Mac|Van|Von|Di|De|Da|La|Le|Du)(?=[A-
 # a name split from an all-capitals joined particle counts from this many letters: ``ELMORE`` of
 # the Arabic ``el`` would be ``MORE``, ``ALBERT`` ``BERT``; ``ALRASHID`` is ``RASHID``
 MIN_SPLIT_LETTERS = 5
+# the Arabic article joined in the script, and the letters a name after it counts from: الرشيد is
+# رشيد, while the ال of إلهام (Elham, folded الهام) is no article and هام a word ("important")
+ARABIC_ARTICLE = "ال"
+MIN_CORE_LETTERS = 4
 
 
 def split_particles(part: str) -> list[str]:
@@ -52,11 +56,14 @@ def split_particles(part: str) -> list[str]:
 def joined_cores(part: str) -> set[str]:
     """The names inside ``part`` after a particle joined to it, safe to scrub on their own:
     after one the case marks (``McDonald``: ``Donald``), or of ``MIN_SPLIT_LETTERS`` letters
-    or more (``ALRASHID``: ``RASHID``; ``VANDERMEER``: ``DERMEER``)."""
+    or more (``ALRASHID``: ``RASHID``; ``VANDERMEER``: ``DERMEER``), or after the Arabic article
+    of ``MIN_CORE_LETTERS`` or more (``الرشيد``: ``رشيد``)."""
     cores = set()
     marked = _CASE_JOINED.match(part)
     if marked and len(part) - marked.end() >= 3:
         cores.add(part[marked.end() :])
+    if part.startswith(ARABIC_ARTICLE) and len(part) >= len(ARABIC_ARTICLE) + MIN_CORE_LETTERS:
+        cores.add(part[len(ARABIC_ARTICLE) :])  # الرشيد: رشيد
     pieces = split_particles(part)
     for start in range(1, len(pieces)):
         core = "".join(pieces[start:])

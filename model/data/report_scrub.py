@@ -27,7 +27,8 @@ from model.data.deid import (
     scrub_birth_dates,
 )
 from model.data.impression_names import CLINICAL_WORDS, scrub_named
-from model.data.latin_variants import name_keys, scrub_variants
+from model.data.joined_prefixes import JoinedNames
+from model.data.latin_variants import name_keys, scrub_variants, spelling_of
 from model.data.name_particles import particle_joins
 from model.data.text_fold import inside_kana_word, scrub_folded
 from model.data.transliteration import READINGS, TRANSLITERATED, latin_readings
@@ -102,11 +103,13 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
     removed. Whole identifiers (IDs, accession numbers, birth dates, also with separators) and
     full names (either order, any separators, or joined) go; a lone part of another patient's
     name goes only where the text names a person with it (``scrub_named``: ``Mr Hart``,
-    ``Hart, 54,``, ``Hart's``), as surnames such as Wall, Young or Hart are words of every
-    impression. A Cyrillic or Greek name goes in Latin letters and a Latin one in either script
+    ``Hart, 54,``, ``Hart's``; an Arabic or Hebrew one in another Latin spelling too: ``Mr
+    Mohamed`` of ``MUHAMMAD``, ``spelling_of``), as surnames such as Wall, Young or Hart are
+    words of every impression. A Cyrillic or Greek name goes in Latin letters and a Latin one in either script
     too, an Arabic or Hebrew full name in another Latin spelling (``scrub_variants``: ``Mohamed
     Abd al-Rahman`` of ``ABDULRAHMAN^MUHAMMAD``), a surname joined to its particle where named
-    (``Mr AlRashid`` of ``AL-RASHID``)."""
+    (``Mr AlRashid`` of ``AL-RASHID``), a Thai name part after a title joined to it and a name
+    with Arabic or Hebrew prefixes joined to it (``JoinedNames``: ``นายสมชาย``, ``ومحمد``)."""
     tokens: set[str] = set()
     named: set[str] = set()  # lone name parts: gone only where the text names a person
     for identifier in identifiers:
@@ -118,13 +121,16 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
     # a name of one part that is a word of reports (a staff name ``UNKNOWN``, ``SELF``) names no one
     tokens = {token.lower() for token in tokens} - CLINICAL_WORDS
     sought = _Sought.of(identifiers, tokens)
-    keys = name_keys(identifiers, whole_only=True)
+    keys, spelled = name_keys(identifiers, whole_only=True), spelling_of(named)
+    joined = JoinedNames.of(identifiers)
 
     def scrub(text: str) -> str:
         text = _unspaced_names(scrub_birth_dates(text, identifiers), sought)
-        return scrub_named(_identifier_words(text, sought, prose=True), named)
+        return scrub_named(_identifier_words(text, sought, prose=True), named, spelled)
 
-    return lambda text: scrub_folded(scrub_variants(text, keys), scrub)
+    return lambda text: scrub_folded(
+        scrub_variants(text, keys), lambda text: joined.scrub(text, scrub)
+    )
 
 
 def _longest_first(items: set) -> list[int]:
@@ -289,24 +295,28 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
     Hospital exports often name folders after the patient (``DOE^JANE/...``), and a skipped file
     has no header to tell whose it is: paths lose the part above the source folder, and every
     letter/digit run that is part of a name, ID or birth date seen in this ingest (and a birth date
-    written with separators, and a CJK name inside a longer run of CJK text) is replaced by
+    written with separators, a CJK name inside a longer run of CJK text, and a Thai, Arabic or
+    Hebrew name with a title or prefixes joined to it: ``JoinedNames``) is replaced by
     ``[removed]`` in paths, series descriptions and reasons (set lookups worked out once: a
     line's scrub takes no longer for more patients). A reason quoting a file's full path (a reader's error message) keeps only its part
     below the source folder too. A reason is cut to ``REASON_CHARS`` only once scrubbed. Names
     are compared composed (NFC): macOS writes file names decomposed, ``ü`` as ``u`` and ``¨``.
     """
     identifiers = {unicodedata.normalize("NFC", identifier) for identifier in identifiers}
-    sought = _Sought.of(identifiers)
+    sought, joined = _Sought.of(identifiers), JoinedNames.of(identifiers)
     misread = sorted(misread_names(identifiers), key=len, reverse=True)
     root = os.path.abspath(src)
     prefixes = sorted({root + os.sep, os.path.realpath(root) + os.sep}, key=len, reverse=True)
+
+    def scrub_words(text: str) -> str:
+        text = _unspaced_names(scrub_birth_dates(text, identifiers), sought)
+        return _identifier_words(text, sought)
 
     def scrub_reading(text: str) -> str:
         if not text.isascii():  # a misread name always holds a character outside ASCII
             for spelling in misread:
                 text = text.replace(spelling, "[removed]")
-        text = _unspaced_names(scrub_birth_dates(text, identifiers), sought)
-        return _identifier_words(text, sought)
+        return joined.scrub(text, scrub_words)
 
     def reading(segment: str) -> str:
         """A path segment as its first legacy reading naming a patient, else the Western."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from model.data.deid import scrub_birth_dates
 from model.data.impression_names import scrub_identifiers, scrub_links
+from model.data.joined_prefixes import JoinedNames
 from model.data.latin_variants import name_keys, scrub_variants
 from model.data.store import report_row
 from model.data.text_fold import scrub_folded
@@ -165,9 +166,12 @@ def scrub_text(text: str, identifiers: list[str]) -> str:
     word only where the text names a person: ``impression_names``) and every link (a PACS
     viewer's, its query naming the accession) with ``[removed]``; a name under vowel points,
     direction marks or in compatibility forms too (``scrub_folded``), and an Arabic or Hebrew
-    name in another Latin spelling (``scrub_variants``: ``Muhammad`` of ``MOHAMMED``)."""
+    name in another Latin spelling (``scrub_variants``: ``Muhammad`` of ``MOHAMMED``), and a
+    Thai, Arabic or Hebrew name with a title or prefixes joined to it (``JoinedNames``)."""
     text = scrub_variants(scrub_links(text), name_keys(identifiers))  # first: whole names
-    dates = set(identifiers)
-    return scrub_folded(
-        text, lambda text: scrub_identifiers(scrub_birth_dates(text, dates), identifiers)
-    )
+    dates, joined = set(identifiers), JoinedNames.of(identifiers)
+
+    def scrub(text: str) -> str:
+        return scrub_identifiers(scrub_birth_dates(text, dates), identifiers)
+
+    return scrub_folded(text, lambda text: joined.scrub(text, scrub))
