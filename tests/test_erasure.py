@@ -174,10 +174,10 @@ def test_a_server_index_loses_only_this_datasets_records(world, tmp_path, capsys
 
     ids, vectors = [world["gone"], world["kept"]], np.eye(2, 8, dtype=np.float32)
     ours = json.loads((world["data"] / "dataset.json").read_text())["salt_id"]
-    with chroma_process(tmp_path / "server", port=8722) as (location, proc):
+    with chroma_process(tmp_path / "server") as (location, proc):
         (served,) = folder_users([tmp_path / "server" / "data"]).values()  # a real server's
         assert [s.pid for s in served.servers] == [proc.pid]
-        assert served.servers[0].answers_at("127.0.0.1", 8722)
+        assert served.servers[0].answers_at("127.0.0.1", location.port)
         index = EmbeddingIndex(open_client(location), CHECKPOINT)
         metas = [{"dataset": "internal", "dataset_id": ours} for _ in ids]
         upsert_records(index, IndexRecords(ids, vectors, metas, [GONE_TEXT, KEPT_TEXT]))
@@ -188,7 +188,8 @@ def test_a_server_index_loses_only_this_datasets_records(world, tmp_path, capsys
         assert _forget(world, "--accession", "ACC0001", "--apply", *host) == 0
         assert index.collection().get()["ids"] == [world["kept"]]
         assert other.collection().get()["ids"] == [world["gone"]]
-    assert "Chroma server 127.0.0.1:8722: removed cmrclip-" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert f"Chroma server 127.0.0.1:{location.port}: removed cmrclip-" in said
 
 
 def test_an_index_being_written_stops_it_before_the_dataset_changes(world, caplog) -> None:
