@@ -40,6 +40,7 @@ from model.index.folder_users import FolderUsers, folder_users
 from model.index.fresh_process import ChildDied, run_in_fresh_process
 from model.index.metadata_lock import metadata_lock
 from model.index.writer_lock import WriterLock
+from model.storage_index import compact_database
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +192,5 @@ def _compact(folder: Path, dropped: set[str]) -> None:
     for segment in dropped:
         if (folder / segment).is_dir():
             shutil.rmtree(folder / segment, ignore_errors=True)
-    try:
-        with contextlib.closing(sqlite3.connect(folder / "chroma.sqlite3", timeout=60)) as db:
-            db.execute("VACUUM")
-    except sqlite3.Error as err:
-        log.warning("could not compact %s (%s): removed records' bytes may remain", folder, err)
+    if not compact_database(folder):
+        log.warning("%s: the removed records' bytes may remain in its free pages", folder)

@@ -18,10 +18,9 @@ Listing reads ``chroma.sqlite3`` with sqlite itself, read-only (opening a Chroma
 the database, and a damaged collection can crash its reader): a dry run writes nothing.
 Deleting takes the folder's ``WriterLock`` (an index run under way is never disturbed: the
 folder is left alone, and said so) and runs in a fresh process (``model.index.fresh_process``),
-as index writes do. The database file keeps its size (SQLite reuses the deleted rows' pages);
-the bytes counted are the segment folders', and the output says how much of the database is
-free, which Chroma's own ``chroma vacuum --path DIR`` gives back (not run here: it must have
-the folder to itself, and the dashboard reads it without a lock). A Chroma server may hold
+as index writes do. Deleting rows leaves the database file its size (SQLite keeps their pages
+free); ``apply`` then compacts it (``compact_database``: ``VACUUM``, as ``forget`` does), and the
+bytes counted are the segment folders' and the free pages'. A Chroma server may hold
 other data roots' indexes: it is read and cleaned only when asked (``server``), by its own API.
 A Chroma server started on an embedded folder caches its collections and HNSW segments: such a
 folder (``model.index.folder_users``, from ``/proc``) is never cleaned as files, dry run or
@@ -126,6 +125,9 @@ def clean_indexes(
                 if apply and planned:
                     cleaning.freed += drop_from_folder(folder, _named(planned, GONE))
                     listing = read_folder(folder)
+                if apply and listing.free and compact_database(folder):
+                    cleaning.freed += listing.free
+                    listing = read_folder(folder)
         except UserError as err:
             cleaning.skipped.append(f"{folder}: left as it is ({err})")
             continue
@@ -188,12 +190,34 @@ def _planned(
 
 
 def _database_note(folder: Path, free: int, apply: bool) -> str:
-    """What becomes of the database file: SQLite keeps its size, reusing deleted rows' pages."""
-    said = f"{folder / DATABASE}: keeps its size (SQLite reuses the pages of deleted rows for "
-    said += "the index's next writes; they are not counted above)"
-    said += f"; {human_size(free)} of it {'is' if apply else 'was already'} free pages: "
-    vacuum = f"`chroma vacuum --path {folder}`, with no dashboard or index run on it"
-    return said + vacuum + ", gives them back"
+    """What becomes of the database file: deleting rows leaves free pages, which only
+    compacting gives back (``--apply`` does; ``free`` is what is left free after it)."""
+    if apply and not free:
+        return f"{folder / DATABASE}: compacted (its free pages counted above)"
+    if apply:
+        return (
+            f"{folder / DATABASE}: could not be compacted (busy: see the log); "
+            f"{human_size(free)} of it stays free pages, reused by the index's next writes"
+        )
+    return (
+        f"{folder / DATABASE}: {human_size(free)} of it is free pages (deleted rows' bytes), "
+        "which --apply gives back by compacting it; the collections above free more"
+    )
+
+
+def compact_database(folder: Path) -> bool:
+    """``VACUUM`` the embedded index database of ``folder``, so deleted rows' bytes (free pages,
+    which SQLite keeps) leave the file; False (logged) when it cannot (a reader held it over the
+    60 s SQLite waits). The caller holds the folder's ``WriterLock``, after the writing process
+    has ended, and no Chroma server serves the folder (``folder_users``): SQLite's own locking
+    keeps out a dashboard's reads meanwhile."""
+    try:
+        with contextlib.closing(sqlite3.connect(folder / DATABASE, timeout=60)) as db:
+            db.execute("VACUUM")
+    except sqlite3.Error as err:
+        log.warning("could not compact %s (%s): its free pages stay", folder / DATABASE, err)
+        return False
+    return True
 
 
 def _named(planned: list[Removal], why: str) -> list[str]:

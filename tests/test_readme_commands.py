@@ -22,7 +22,6 @@ DOCS = (README, ROOT / "docs" / "ARCHITECTURE.md")
 # --ntasks/--signal/--requeue; --help is every command's.
 OTHER_TOOLS = {"--nproc_per_node", "--standalone", "--path", "--host", "--port", "--help"}
 OTHER_TOOLS |= {"--ntasks", "--signal", "--requeue"}
-OTHER_TOOLS |= {"--force"}  # chroma vacuum's (README, disk housekeeping)
 
 
 def _block_commands() -> list[str]:

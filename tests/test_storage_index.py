@@ -18,6 +18,7 @@ import pytest
 from chromadb.api.shared_system_client import SharedSystemClient
 from chromadb.config import Settings
 
+from model import storage_index
 from model.checkpoint_meta import (
     CheckpointFacts,
     CheckpointMeta,
@@ -126,15 +127,18 @@ def test_a_dry_run_leaves_the_root_byte_identical(root: Path) -> None:
 def test_cleaning_deletes_them_and_what_rebuilds_and_chroma_left(root: Path) -> None:
     folder = root / "ds" / "chroma"
     segments_before = {p.name for p in folder.iterdir() if p.is_dir()}
+    database_before = (folder / "chroma.sqlite3").stat().st_size
     cleaning = clean_caches(root, apply=True)
     assert set(_collections(folder)) == {f"cmrclip-{f}" for f in (*KEPT, ACTIVE_ELSEWHERE)}
     assert _collections(folder)[f"cmrclip-{KEPT[0]}"] == 5  # untouched
     segments_after = {p.name for p in folder.iterdir() if p.is_dir()}
     assert len(segments_before - segments_after) == 3  # two deleted, the dead rebuild's
     assert not read_folder(folder).orphans
-    (note,) = [n for n in cleaning.skipped if "chroma.sqlite3: keeps its size" in n]
-    assert f"`chroma vacuum --path {folder}`" in note and note.endswith("gives them back")
-    assert cleaning.freed == sum(r.bytes for r in cleaning.removals) > 0
+    assert f"{folder / 'chroma.sqlite3'}: compacted" in "\n".join(cleaning.skipped)
+    assert read_folder(folder).free == 0  # the deleted rows' pages left the file
+    shrunk = database_before - (folder / "chroma.sqlite3").stat().st_size
+    assert shrunk > 0
+    assert cleaning.freed >= sum(r.bytes for r in cleaning.removals) + shrunk
     assert (root / "runs" / "aaaa" / "best.pt").is_file()
 
 
@@ -226,3 +230,14 @@ def test_a_folder_a_chroma_server_serves_is_left_alone_and_the_rest_cleaned(
     assert f"left alone: {said}\n" in dry and "cmrclip-" not in dry.split("\n\n")[0]
     assert f"a Chroma server (pid {server.pid}) serves it: --clean-caches leaves" in dry
     assert f"{folder}: cleaned through the Chroma server that serves it" in "".join(near.skipped)
+
+
+def test_a_database_that_cannot_be_compacted_keeps_its_free_pages_and_says_so(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = root / "ds" / "chroma"
+    monkeypatch.setattr(storage_index, "compact_database", lambda folder: False)  # busy 60 s
+    cleaning = clean_caches(root, apply=True)
+    (note,) = [n for n in cleaning.skipped if "chroma.sqlite3: could not be compacted" in n]
+    assert "stays free pages" in note and read_folder(folder).free > 0
+    assert cleaning.freed == sum(r.bytes for r in cleaning.removals) > 0
