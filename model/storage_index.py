@@ -190,19 +190,15 @@ def _planned(
 
 
 def _database_note(folder: Path, free: int, apply: bool) -> str:
-    """What becomes of the database file: deleting rows leaves free pages, which only
-    compacting gives back (``--apply`` does; ``free`` is what is left free after it)."""
+    """What becomes of the database file: deleting rows leaves free pages, which compacting
+    gives back (``--apply`` does; ``free``: what is still free)."""
     if apply and not free:
-        return f"{folder / DATABASE}: compacted (its free pages counted above)"
+        return f"{folder / DATABASE}: compacted (its free pages are in the bytes freed)"
     if apply:
-        return (
-            f"{folder / DATABASE}: could not be compacted (busy: see the log); "
-            f"{human_size(free)} of it stays free pages, reused by the index's next writes"
-        )
-    return (
-        f"{folder / DATABASE}: {human_size(free)} of it is free pages (deleted rows' bytes), "
-        "which --apply gives back by compacting it; the collections above free more"
-    )
+        busy = "could not be compacted (busy: see the log); "
+        return f"{folder / DATABASE}: {busy}{human_size(free)} of it stays free pages"
+    said = f"{folder / DATABASE}: {human_size(free)} of it is free pages (deleted rows' bytes)"
+    return said + ", which --apply gives back by compacting it"
 
 
 def compact_database(folder: Path) -> bool:

@@ -239,5 +239,5 @@ def test_a_database_that_cannot_be_compacted_keeps_its_free_pages_and_says_so(
     monkeypatch.setattr(storage_index, "compact_database", lambda folder: False)  # busy 60 s
     cleaning = clean_caches(root, apply=True)
     (note,) = [n for n in cleaning.skipped if "chroma.sqlite3: could not be compacted" in n]
-    assert "stays free pages" in note and read_folder(folder).free > 0
+    assert note.endswith("stays free pages") and read_folder(folder).free > 0
     assert cleaning.freed == sum(r.bytes for r in cleaning.removals) > 0
