@@ -117,12 +117,14 @@ class Removal:
 @dataclass
 class Cleaning:
     """What ``clean_caches`` found (``removals``), what it left and why (``skipped``), what it
-    could not check (``notes``), and whether it removed them (``applied``; ``freed``: the bytes
-    it did free)."""
+    could not check (``notes``), what of the index databases is (or was) compacted
+    (``databases``), and whether it removed them (``applied``; ``freed``: the bytes it did
+    free)."""
 
     removals: list[Removal] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    databases: list[str] = field(default_factory=list)
     applied: bool = False
     freed: int = 0
 

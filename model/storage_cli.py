@@ -143,6 +143,7 @@ def cleaning_text(cleaning: Cleaning, root: Path) -> str:
         lines += [
             f"    {_shown(r.path, root)}" + (f" ({r.detail})" if r.detail else "") for r in chosen
         ]
+    lines += [f"index database: {note}" for note in cleaning.databases]
     lines += [f"left alone: {note}" for note in cleaning.skipped]
     lines += [f"not checked: {note}" for note in cleaning.notes]
     return "\n".join(lines) + "\n\n"

@@ -125,15 +125,17 @@ def clean_indexes(
                 if apply and planned:
                     cleaning.freed += drop_from_folder(folder, _named(planned, GONE))
                     listing = read_folder(folder)
-                if apply and listing.free and compact_database(folder):
-                    cleaning.freed += listing.free
-                    listing = read_folder(folder)
+                given_back = (
+                    listing.free if apply and listing.free and compact_database(folder) else 0
+                )
+                listing = read_folder(folder) if given_back else listing
         except UserError as err:
             cleaning.skipped.append(f"{folder}: left as it is ({err})")
             continue
         cleaning.removals += planned
-        if planned or listing.free:
-            cleaning.skipped.append(_database_note(folder, listing.free, apply))
+        cleaning.freed += given_back
+        if planned or listing.free or given_back:
+            cleaning.databases.append(_database_note(folder, listing.free, given_back, apply))
     host = os.environ.get(HOST_ENV)
     if server is None and host:
         cleaning.skipped.append(
@@ -189,16 +191,16 @@ def _planned(
     return planned
 
 
-def _database_note(folder: Path, free: int, apply: bool) -> str:
-    """What becomes of the database file: deleting rows leaves free pages, which compacting
-    gives back (``--apply`` does; ``free``: what is still free)."""
-    if apply and not free:
-        return f"{folder / DATABASE}: compacted (its free pages are in the bytes freed)"
+def _database_note(folder: Path, free: int, given_back: int, apply: bool) -> str:
+    """What becomes of the database file: deleting rows leaves free pages (``free`` now), which
+    compacting gives back (``given_back``, by ``--apply``)."""
+    if given_back:
+        return f"{folder / DATABASE}: compacted, {human_size(given_back)} of free pages given back"
     if apply:
         busy = "could not be compacted (busy: see the log); "
         return f"{folder / DATABASE}: {busy}{human_size(free)} of it stays free pages"
-    said = f"{folder / DATABASE}: {human_size(free)} of it is free pages (deleted rows' bytes)"
-    return said + ", which --apply gives back by compacting it"
+    said = f"{folder / DATABASE}: {human_size(free)} of it is free pages (deleted rows' bytes): "
+    return said + "--apply gives them back, and the pages of what it deletes, by compacting it"
 
 
 def compact_database(folder: Path) -> bool:
