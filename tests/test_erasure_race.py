@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 from index_fakes import CHECKPOINT
 from test_erasure import GONE_TEXT, KEPT_TEXT, _forget, _tree, erasure_world
@@ -102,3 +103,19 @@ def test_a_stale_holder_pid_is_not_named_for_a_shared_holder(tmp_path: Path) -> 
         pass  # never reached
     said = str(refused.value)
     assert "an index run" in said and "999999999" not in said and "another ingest" not in said
+
+
+def test_an_embedding_cache_of_studies_erased_meanwhile_is_not_written(tmp_path: Path) -> None:
+    """An index run (or a page) embedded the dataset as it was before a forget: its cache,
+    written after the forget tidied the caches, would keep the erased study's vector."""
+    from model.embed import _write_cache
+    from model.schema import DatasetPaths
+    from model.study_embeddings import StudyEmbeddings
+
+    paths = DatasetPaths(tmp_path / "ds")
+    paths.embeddings.mkdir(parents=True)
+    pd.DataFrame({"study_id": ["kept"]}).to_parquet(paths.studies, index=False)
+    vectors = np.eye(2, 4, dtype=np.float32)
+    _write_cache(StudyEmbeddings(["gone", "kept"], vectors), paths.embeddings / "a.npz", paths)
+    _write_cache(StudyEmbeddings(["kept"], vectors[1:]), paths.embeddings / "b.npz", paths)
+    assert sorted(p.name for p in paths.embeddings.glob("*.npz")) == ["b.npz"]
