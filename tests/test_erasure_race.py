@@ -88,7 +88,7 @@ def test_a_forget_while_an_index_run_writes_is_refused_naming_it(world, caplog) 
     with forget, pytest.raises(UserError) as refused, during_write([world["data"]], 0):
         pass  # never reached
     said = str(refused.value)
-    assert f"changed by an ingest or forget (pid {os.getpid()}" in said
+    assert f"changed by an ingest, forget or storage clean-up (pid {os.getpid()}" in said
     assert "embedded but not written" in said
 
 

@@ -63,9 +63,9 @@ def during_write(datasets: list[Path], wait_s: float) -> Iterator[None]:
 def _busy(dataset: Path) -> Callable[[str], str]:
     def busy(holder: str) -> str:
         return (
-            f"{dataset} is being changed by an ingest or forget ({holder}); its studies were "
-            "embedded but not written to the index: run the index command again when it has "
-            "finished (a larger --wait waits longer)"
+            f"{dataset} is being changed by an ingest, forget or storage clean-up ({holder}); "
+            "its studies were embedded but not written to the index: run the index command "
+            "again when it has finished (a larger --wait waits longer)"
         )
 
     return busy
