@@ -119,3 +119,18 @@ def test_an_embedding_cache_of_studies_erased_meanwhile_is_not_written(tmp_path:
     _write_cache(StudyEmbeddings(["gone", "kept"], vectors), paths.embeddings / "a.npz", paths)
     _write_cache(StudyEmbeddings(["kept"], vectors[1:]), paths.embeddings / "b.npz", paths)
     assert sorted(p.name for p in paths.embeddings.glob("*.npz")) == ["b.npz"]
+
+
+def test_a_map_of_a_cache_tidied_away_meanwhile_is_not_written(tmp_path: Path) -> None:
+    """A page fitted a map (or read report sentences) of the cache as it was before a forget
+    tidied it away: written after, it would keep the erased study's id."""
+    from model.embedding_cache import keep_beside, map_file
+
+    cache = tmp_path / f"{CHECKPOINT}-{'0' * 16}.npz"
+    arrays = {"ids": np.asarray(["gone", "kept"])}
+    said = keep_beside(map_file(cache, "ab"), arrays)
+    assert said is not None and "removed meanwhile" in said
+    assert list(tmp_path.glob("*.npz")) == []
+    np.savez(cache, ids=np.asarray(["kept"]))
+    assert keep_beside(map_file(cache, "ab"), arrays) is None
+    assert map_file(cache, "ab").is_file()
