@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -219,7 +220,7 @@ def cached_study_embeddings(
         embedded = embed_studies(model, ds, batch_size=batch_size)
         cached = _naming_checkpoint(embedded, checkpoint_path, meta.fingerprint, ds)
         # keyed by the weights embedded: the file may have been replaced since its meta was read
-        _write_cache(cached, cache_path(ds, meta.fingerprint))
+        _write_cache(cached, cache_path(ds, meta.fingerprint), DatasetPaths(Path(ds.root)))
         # the model is built: store the shipped prompts' vectors for the dashboard's first visit
         prefill(
             cache_path(ds, meta.fingerprint).parent, meta.fingerprint, model, shipped_prompt_texts()
@@ -260,10 +261,16 @@ def _read_cache(path: Path, ds: object) -> StudyEmbeddings | None:
     return cached
 
 
-def _write_cache(embeddings: StudyEmbeddings, path: Path) -> None:
-    """``embeddings`` (named after the checkpoint) saved as the cache file ``path``."""
+def _write_cache(embeddings: StudyEmbeddings, path: Path, paths: DatasetPaths) -> None:
+    """``embeddings`` (named after the checkpoint) saved as the cache file ``path``, unless a
+    ``forget`` erased some of their studies from the dataset while they were computed (checked
+    under the writers lock, which its tidying takes): the file would keep their vectors."""
     try:
         with embedding_cache.writing(path.parent):
+            held = set(pd.read_parquet(paths.studies, columns=["study_id"])["study_id"])
+            if not held.issuperset(embeddings.ids):
+                log.info("embedding cache %s not written: studies were erased meanwhile", path)
+                return
             embeddings.save(path)
     except (OSError, UserError) as err:  # a dataset shared read-only: the cache only saves time
         log.warning(

@@ -76,9 +76,14 @@ def writing(folder: Path) -> Iterator[None]:
 def keep_beside(path: Path, arrays: dict[str, Any]) -> str | None:
     """Write ``arrays`` to ``path`` in a caches folder (a map, report sentences: files that only
     save time) atomically under the writers lock; None once written, else why it could not be
-    (a folder shared read-only, a tidy holding the lock), for the caller's one log line."""
+    (a folder shared read-only, a tidy holding the lock), for the caller's one log line. A file
+    made from a cache that is gone (a ``forget`` changed the dataset and tidied the caches while
+    it was made) is not written: it would keep the erased studies' ids or report sentences."""
     try:
         with writing(path.parent):
+            owner = _owner(path.name)
+            if owner and not (path.parent / owner).is_file():
+                return f"its embedding cache {owner} was removed meanwhile"
             atomic_write_npz(path, arrays)
     except (OSError, UserError) as err:
         return str(getattr(err, "strerror", None) or err)

@@ -11,6 +11,9 @@ dataset, its caches, ``withdrawn.csv`` so an ingest never adds it again),
 results under the data root, evaluations marked, checkpoints trained with them). The record
 holds no patient identifier: no accession number (the hospital's own number for the patient's
 study) and no study_id, only counts and the salted hashes ``withdrawn.csv`` holds.
+The dataset's ingest lock is held throughout: no ingest runs meanwhile, and an index run writes
+its records either before (they are erased) or after, leaving the erased studies out (it holds
+the lock shared while it writes, ``model.index.withdrawn_guard``).
 """
 
 from __future__ import annotations

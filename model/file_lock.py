@@ -6,7 +6,10 @@ the holder exits, even when it is killed, so a crash never leaves a stale lock b
 the index writer (one writer per embedded Chroma folder), training (one process per run folder),
 ingest (one per dataset folder), the demo build (one per root) and the dashboard's job launches.
 ``shared=True`` takes a lock many processes hold together, which keeps an exclusive holder out
-(the writers of a dataset's embedding caches against the one tidying them).
+(the writers of a dataset's embedding caches against the one tidying them; an index run writing
+a dataset's studies against ``forget``). Shared holders write nothing, so the file may still
+name a killed exclusive holder: an exclusive request refused by shared holders is told so
+(``SHARED_HOLDERS``), never that stale pid.
 """
 
 from __future__ import annotations
@@ -24,14 +27,16 @@ from model.clock import local_clock
 from model.errors import UserError
 
 _POLL_S = 0.2
+SHARED_HOLDERS = "held shared by other processes"
 
 
 class FileLock:
     """``with FileLock(path, busy):`` -- exclusive access while the block runs.
 
     ``busy(holder)`` is the message of the ``UserError`` raised when another process still holds
-    the lock after ``wait_s`` seconds; ``holder`` reads like ``pid 123, since 10:04:05``. A shared
-    lock (``shared=True``) records no holder: there may be several.
+    the lock after ``wait_s`` seconds; ``holder`` reads like ``pid 123, since 10:04:05``, or is
+    ``SHARED_HOLDERS`` when only shared holders keep an exclusive request out. A shared lock
+    (``shared=True``) records no holder: there may be several.
     """
 
     def __init__(
@@ -61,7 +66,7 @@ class FileLock:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    holder = _read_holder(fd)
+                    holder = _read_holder(fd) if self.shared or _exclusive(fd) else SHARED_HOLDERS
                     os.close(fd)
                     raise UserError(self.busy(holder)) from None
                 time.sleep(_POLL_S)
@@ -100,6 +105,17 @@ class FileLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _exclusive(fd: int) -> bool:
+    """Whether a process holds the lock exclusively (a shared request is refused too), rather
+    than only shared holders, which the file does not name."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return False
 
 
 def _read_holder(fd: int) -> str:

@@ -278,7 +278,7 @@ def _embedding_caches(
         return
 
     def busy(holder: str) -> str:
-        return f"an ingest ({holder}) is writing it"
+        return f"in use by an ingest, forget or index run ({holder})"
 
     # a dry run creates no lock file, and writes no holder into one: a shared lock
     lock = FileLock(dataset / LOCK_FILE, busy, shared=not apply)

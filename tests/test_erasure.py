@@ -47,6 +47,10 @@ def _files_naming(root: Path, text: str) -> list[Path]:
 
 @pytest.fixture()
 def world(tmp_path: Path) -> dict:
+    return erasure_world(tmp_path)
+
+
+def erasure_world(tmp_path: Path) -> dict:
     """A data root: a dataset with an embedding cache, its index, an evaluation, an example
     set, a zero-shot output and a run trained on it."""
     src, reports, labels = _source(tmp_path / "export")

@@ -23,7 +23,7 @@ from model.atomic import atomic_write_bytes, atomic_write_json, atomic_write_wit
 from model.data.deid import SALT_FILE
 from model.data.resample import GridConfig
 from model.errors import DataError
-from model.file_lock import FileLock
+from model.file_lock import SHARED_HOLDERS, FileLock
 from model.schema import DatasetPaths
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,16 @@ def report_row(path: str, level: str, reason: str, study_id: str = "", series: s
 def ingest_lock(root: Path) -> Iterator[None]:
     """Hold ``DATASET/.ingest.lock`` (``model.file_lock``): a second ingest into the same dataset
     is refused, naming the first; a killed ingest's lock is released by the kernel, so a pid the
-    system reuses after a crash can never block the dataset."""
+    system reuses after a crash can never block the dataset. ``forget`` holds it too; an index
+    run holds it shared while it writes the dataset's studies into the case index
+    (``model.index.withdrawn_guard``), which refuses this one with a message saying so."""
 
     def busy(holder: str) -> str:
+        if holder == SHARED_HOLDERS:
+            return (
+                f"{root} is being read by another process (an index run writing its studies "
+                "into the case index, or a storage dry run); wait for it to finish"
+            )
         return f"another ingest ({holder}) is writing {root}; wait for it to finish"
 
     root.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,9 @@ Chroma server serves (``model.index.folder_users``: index through the server). `
 the checkpoint's collection afresh (the way back from a damaged index, ``DamagedIndex``) while
 searchers keep the old one until the new one is whole (``model.index.rebuild``); it first names
 the datasets the old one holds that were not given, and stops unless ``--drop-others``.
+The write holds the datasets' ingest locks shared (waiting at least 10 minutes for an ingest or
+``forget`` to finish) and leaves out the studies a ``forget`` erased while it embedded
+(``model.index.withdrawn_guard``).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from model.index.label_fields import dataset_record
 from model.index.metadata_lock import drop_left_locks
 from model.index.rebuild import drop_dead_leftovers, drop_leftovers, rebuild_index
 from model.index.records import IndexRecords, build_records, read_labels
+from model.index.withdrawn_guard import WRITE_WAIT_S, during_write, without_withdrawn
 from model.index.writer import UpsertReport, upsert_records
 from model.index.writer_lock import WriterLock
 from model.input_checks import check_inputs
@@ -263,7 +267,8 @@ def run(args: argparse.Namespace) -> int:
             args.checkpoint, fingerprint, args.data, args.labels or [], device
         )
         embedded = time.perf_counter()
-        with index_failures(location):
+        with during_write(args.data, max(args.wait, WRITE_WAIT_S)), index_failures(location):
+            records = without_withdrawn(records, args.data)  # erased by a forget meanwhile
             report = _write(location, fingerprint, records, args.batch_size, args.rebuild)
     finished = time.perf_counter()
     removed = str(report.removed)
