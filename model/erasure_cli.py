@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if not accessions and not args.study_id:
         raise UserError("name the studies: --accession, --study-id or --from-file")
     root = (args.data_root or data_root_of(dataset)).expanduser()
-    with ingest_lock(dataset):
+    with ingest_lock(dataset, doing="forget"):
         targets = find_targets(paths, accessions, list(args.study_id))
         erasure = Erasure(dataset=dataset, root=root, targets=targets, given=len(accessions))
         if targets.study_ids:  # first: the dataset, last, is what names the studies to rerun

@@ -36,7 +36,8 @@ class FileLock:
     ``busy(holder)`` is the message of the ``UserError`` raised when another process still holds
     the lock after ``wait_s`` seconds; ``holder`` reads like ``pid 123, since 10:04:05``, or is
     ``SHARED_HOLDERS`` when only shared holders keep an exclusive request out. A shared lock
-    (``shared=True``) records no holder: there may be several.
+    (``shared=True``) records no holder: there may be several. ``doing`` (e.g. "forget"), when
+    given, is recorded beside the holder's pid for ``holder_doing`` to read.
     """
 
     def __init__(
@@ -45,11 +46,13 @@ class FileLock:
         busy: Callable[[str], str],
         wait_s: float = 0.0,
         shared: bool = False,
+        doing: str = "",
     ):
         self.path = Path(path)
         self.busy = busy
         self.wait_s = wait_s
         self.shared = shared
+        self.doing = doing
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -79,7 +82,9 @@ class FileLock:
         # pid and time only: a command line may name a patient's folder (ingest's source), and a
         # killed holder's lock file outlives it in the dataset folder. Only a courtesy for the
         # next comer's message: on a full disk the lock holds without it.
-        holder = {"pid": os.getpid(), "since": time.time()}
+        holder: dict[str, object] = {"pid": os.getpid(), "since": time.time()}
+        if self.doing:
+            holder["doing"] = self.doing
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(holder).encode("utf-8"), 0)
@@ -130,3 +135,13 @@ def _read_holder(fd: int) -> str:
         return f"pid {info['pid']}, since {local_clock(info.get('since'))}"
     except ValueError:
         return f"pid {info['pid']}"
+
+
+def holder_doing(path: Path) -> str:
+    """What the exclusive holder of the lock ``path`` said it was doing (``FileLock``'s
+    ``doing``; "" when it said nothing or the file cannot be read)."""
+    try:
+        info = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        return ""
+    return str(info.get("doing", "")) if isinstance(info, dict) else ""

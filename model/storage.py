@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 from model import embedding_cache, job_records
 from model.atomic import is_temporary, read_json_object
 from model.errors import UserError
-from model.file_lock import FileLock
+from model.file_lock import SHARED_HOLDERS, FileLock, holder_doing
 from model.relocate import locate
 
 if TYPE_CHECKING:
@@ -116,10 +116,9 @@ class Removal:
 
 @dataclass
 class Cleaning:
-    """What ``clean_caches`` found (``removals``), what it left and why (``skipped``), what it
-    could not check (``notes``), what of the index databases is (or was) compacted
-    (``databases``), and whether it removed them (``applied``; ``freed``: the bytes it did
-    free)."""
+    """What ``clean_caches`` found (``removals``), left and why (``skipped``), could not check
+    (``notes``), compacts of the index databases (``databases``), and whether it removed them
+    (``applied``; ``freed``: the bytes it did free)."""
 
     removals: list[Removal] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -277,11 +276,12 @@ def _embedding_caches(
     if not caches.is_dir():
         return
 
-    def busy(holder: str) -> str:
-        return f"in use by an ingest, forget or index run ({holder})"
+    def busy(holder: str) -> str:  # shared holders: index runs writing (the file names none)
+        doing = "" if holder == SHARED_HOLDERS else holder_doing(dataset / LOCK_FILE)
+        return f"in use by {doing or 'an ingest, forget or index run'} ({holder})"
 
     # a dry run creates no lock file, and writes no holder into one: a shared lock
-    lock = FileLock(dataset / LOCK_FILE, busy, shared=not apply)
+    lock = FileLock(dataset / LOCK_FILE, busy, shared=not apply, doing="storage clean-up")
     locking = apply or lock.path.exists()
     try:
         if locking:

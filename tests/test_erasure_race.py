@@ -84,12 +84,25 @@ def test_a_forget_while_an_index_run_writes_is_refused_naming_it(world, caplog) 
         assert _forget(world, "--accession", "ACC0001", "--apply") == 2
     assert "being read by another process (an index run writing its studies" in caplog.text
     assert _tree(world["root"]) == before
-    forget = ingest_lock(world["data"])
+    forget = ingest_lock(world["data"], doing="forget")
     with forget, pytest.raises(UserError) as refused, during_write([world["data"]], 0):
         pass  # never reached
     said = str(refused.value)
-    assert f"changed by an ingest, forget or storage clean-up (pid {os.getpid()}" in said
+    assert f"changed by another command (forget: pid {os.getpid()}" in said
     assert "embedded but not written" in said
+
+
+def test_an_ingest_refused_by_a_forget_is_told_it_is_a_forget(world) -> None:
+    forget, ingest = ingest_lock(world["data"], doing="forget"), ingest_lock(world["data"])
+    with forget, pytest.raises(UserError) as refused, ingest:
+        pass  # never reached
+    said = str(refused.value)
+    assert said.startswith(f"another forget (pid {os.getpid()}, since ")
+    assert f"is erasing studies from {world['data']}" in said
+    forget, ingest = ingest_lock(world["data"], doing="forget"), ingest_lock(world["data"])
+    plain = r"^another ingest \(pid \d+, since .* is writing"  # a plain ingest's, as before
+    with ingest, pytest.raises(UserError, match=plain), forget:
+        pass  # never reached
 
 
 def test_a_stale_holder_pid_is_not_named_for_a_shared_holder(tmp_path: Path) -> None:

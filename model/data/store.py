@@ -23,12 +23,14 @@ from model.atomic import atomic_write_bytes, atomic_write_json, atomic_write_wit
 from model.data.deid import SALT_FILE
 from model.data.resample import GridConfig
 from model.errors import DataError
-from model.file_lock import SHARED_HOLDERS, FileLock
+from model.file_lock import SHARED_HOLDERS, FileLock, holder_doing
 from model.schema import DatasetPaths
 
 log = logging.getLogger(__name__)
 
 LOCK_FILE = ".ingest.lock"
+# what each holder of the ingest lock does to the dataset, for the next comer's message
+_CHANGING = {"forget": "erasing studies from", "storage clean-up": "tidying the caches of"}
 SETTINGS_FILE = "dataset.json"
 # 1: first layout; 2: every view turned upright at ingest (model/data/orientation.py), so tensors
 # of the two versions do not line up and one dataset never mixes them.
@@ -60,12 +62,13 @@ def report_row(path: str, level: str, reason: str, study_id: str = "", series: s
 
 
 @contextlib.contextmanager
-def ingest_lock(root: Path) -> Iterator[None]:
+def ingest_lock(root: Path, doing: str = "ingest") -> Iterator[None]:
     """Hold ``DATASET/.ingest.lock`` (``model.file_lock``): a second ingest into the same dataset
     is refused, naming the first; a killed ingest's lock is released by the kernel, so a pid the
-    system reuses after a crash can never block the dataset. ``forget`` holds it too; an index
-    run holds it shared while it writes the dataset's studies into the case index
-    (``model.index.withdrawn_guard``), which refuses this one with a message saying so."""
+    system reuses after a crash can never block the dataset. ``forget`` holds it too (``doing``
+    says which, for the refused one's message); an index run holds it shared while it writes the
+    dataset's studies into the case index (``model.index.withdrawn_guard``), which refuses this
+    one with a message saying so."""
 
     def busy(holder: str) -> str:
         if holder == SHARED_HOLDERS:
@@ -73,10 +76,11 @@ def ingest_lock(root: Path) -> Iterator[None]:
                 f"{root} is being read by another process (an index run writing its studies "
                 "into the case index, or a storage dry run); wait for it to finish"
             )
-        return f"another ingest ({holder}) is writing {root}; wait for it to finish"
+        other = holder_doing(root / LOCK_FILE) or "ingest"
+        return f"another {other} ({holder}) is {_CHANGING.get(other, 'writing')} {root}; wait for it to finish"
 
     root.mkdir(parents=True, exist_ok=True)
-    with FileLock(root / LOCK_FILE, busy):
+    with FileLock(root / LOCK_FILE, busy, doing=doing):
         yield
 
 

@@ -32,7 +32,7 @@ from model.data.deid import load_or_create_salt
 from model.data.store import LOCK_FILE
 from model.data.withdrawn import read_withdrawn, study_hash
 from model.errors import DataError, UserError
-from model.file_lock import FileLock
+from model.file_lock import FileLock, holder_doing
 from model.index.records import IndexRecords, dataset_identity
 from model.schema import DatasetPaths
 
@@ -62,8 +62,9 @@ def during_write(datasets: list[Path], wait_s: float) -> Iterator[None]:
 
 def _busy(dataset: Path) -> Callable[[str], str]:
     def busy(holder: str) -> str:
+        doing = holder_doing(dataset / LOCK_FILE) or "ingest, forget or storage clean-up"
         return (
-            f"{dataset} is being changed by an ingest, forget or storage clean-up ({holder}); "
+            f"{dataset} is being changed by another command ({doing}: {holder}); "
             "its studies were embedded but not written to the index: run the index command "
             "again when it has finished (a larger --wait waits longer)"
         )
