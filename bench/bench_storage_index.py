@@ -100,7 +100,9 @@ def measure(root: Path) -> dict[str, object]:
         "listing": [line for line in listing.getvalue().splitlines() if "cmrclip-" in line],
         "removals": {str(r.path.relative_to(root)): (r.why, r.detail) for r in planned.removals},
         "would_free": human_size(sum(r.bytes for r in planned.removals)),
-        "freed": human_size(done.freed),
+        "freed": human_size(done.freed),  # the database's free pages too: --apply compacts it
+        "would_free_bytes": sum(r.bytes for r in planned.removals),
+        "freed_bytes": done.freed,
         "listing_s": round(listed, 2),
         "dry_run_s": round(dry, 2),
         "clean_s": round(cleaned, 2),
