@@ -80,7 +80,7 @@ def without_withdrawn(records: IndexRecords, datasets: list[Path]) -> IndexRecor
     for path in datasets:
         mine = folders == dataset_identity("", Path(path))["dataset_folder"]
         if mine.any():
-            keep[mine] &= _still_held(Path(path), [records.ids[i] for i in np.flatnonzero(mine)])
+            keep[mine] &= still_held(Path(path), [records.ids[i] for i in np.flatnonzero(mine)])
     dropped = int((~keep).sum())
     if not dropped:
         return records
@@ -97,7 +97,7 @@ def without_withdrawn(records: IndexRecords, datasets: list[Path]) -> IndexRecor
     )
 
 
-def _still_held(dataset: Path, ids: list[str]) -> np.ndarray:
+def still_held(dataset: Path, ids: list[str]) -> np.ndarray:
     """Per id: whether ``dataset`` still holds it and ``withdrawn.csv`` does not name it."""
     studies = DatasetPaths(dataset).studies
     held = set(pd.read_parquet(studies, columns=["study_id"])["study_id"])
