@@ -58,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
         _check_cache_name(args, cache_path(ds, embeddings.provenance["checkpoint_fingerprint"]))
     context = run_context(getattr(args, "argv", None))  # the command line, code, threads
     embeddings = dataclasses.replace(embeddings, provenance={**embeddings.provenance, **context})
-    with committing([ds.root]):  # no forget meanwhile; studies one erased before are left out
-        keep = keep_held(embeddings.ids, [ds.root], "these embeddings")
+    with committing([ds.root], "the embeddings"):
+        keep = keep_held(embeddings.ids, [ds.root], "the embeddings")
         ids = [sid for sid, kept in zip(embeddings.ids, keep, strict=True) if kept]
         embeddings = dataclasses.replace(embeddings, ids=ids, vectors=embeddings.vectors[keep])
         with embedding_cache.writing(args.out.parent) if inside else contextlib.nullcontext():

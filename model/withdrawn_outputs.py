@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +37,12 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def committing(datasets: Iterable[Path], wait_s: float = WRITE_WAIT_S) -> Iterator[None]:
-    """Hold the ingest lock of every dataset in ``datasets`` shared while a result is written
-    (see the module docstring): a forget running is waited for, up to ``wait_s`` seconds."""
-    with during_write([Path(p) for p in datasets], wait_s):
+def committing(datasets: Iterable[Path], what: str, wait_s: float = WRITE_WAIT_S) -> Iterator[None]:
+    """Hold the ingest lock of every dataset in ``datasets`` shared while the result ``what``
+    (e.g. "this evaluation") is written: a forget running is waited for, up to ``wait_s``
+    seconds; ``UserError`` saying ``what`` was not written when it still runs then."""
+    unwritten = f"{what} was not written: run the command again when it has finished"
+    with during_write([Path(p) for p in datasets], wait_s, unwritten):
         yield
 
 
@@ -86,6 +88,21 @@ def erase_from(outputs: list[Path], gone: set[str], what: str) -> None:
     )
     for path in found.other:
         log.warning("%s names studies withdrawn meanwhile: remove it or make it again", path)
+
+
+def write_without_withdrawn(
+    output: Path,
+    write: Callable[[], object],
+    ids: Iterable[str],
+    datasets: list[Path],
+    what: str,
+    wait_s: float = WRITE_WAIT_S,
+) -> None:
+    """``write()`` the file ``output`` naming the studies ``ids`` of ``datasets`` under
+    ``committing``, then ``erase_from`` it those withdrawn since they were read."""
+    with committing(datasets, what, wait_s):
+        write()
+        erase_from([output], withdrawn_since(ids, datasets), what)
 
 
 def keep_held(ids: list[str], datasets: Iterable[Path], what: str) -> np.ndarray:

@@ -27,7 +27,7 @@ from model.input_checks import check_inputs
 from model.labels import did_you_mean, label_file, labels_by_study, unlabelled
 from model.output_path import check_not_an_input, check_output_path
 from model.prompts import DEFAULT_PROMPTS, PromptSet
-from model.withdrawn_outputs import committing, erase_from, withdrawn_since
+from model.withdrawn_outputs import write_without_withdrawn
 from model.zeroshot import finding_metrics, score_diagnoses, score_findings
 
 log = logging.getLogger(__name__)
@@ -193,9 +193,9 @@ def run(args: argparse.Namespace) -> int:
     diagnoses = score_diagnoses(vectors, prompt_set, encoder, scale, ids=ids).add_prefix("dx_")
     table = pd.concat([studies.loc[ids, ["site", "split"]], findings, diagnoses], axis=1)
     _remove_earlier_metrics(metrics_path(args.out), labels is None)
-    with committing([args.data]):  # no forget meanwhile; studies one erased before go
-        atomic_write_with(args.out, lambda tmp: table.reset_index().to_csv(tmp, index=False))
-        erase_from([args.out], withdrawn_since(ids, [args.data]), "these zero-shot scores")
+    to_csv = functools.partial(table.reset_index().to_csv, index=False)
+    scores = functools.partial(atomic_write_with, args.out, to_csv)
+    write_without_withdrawn(args.out, scores, ids, [args.data], "the zero-shot scores")
     log.info("wrote zero-shot probabilities of %d studies to %s", len(ids), args.out)
     if labels is not None:
         metrics = evaluate_by_site(

@@ -13,11 +13,14 @@ import pandas as pd
 import pytest
 from test_erasure import _files_naming, _forget, erasure_world
 
+from dashboard.few_shot import save_example_set
+from dashboard.settings import Settings
 from model import embed_cli, zeroshot_cli
 from model.cli import main
 from model.data.dataset import CMRDataset
 from model.evaluation import outputs
 from model.evaluation.inputs import SiteData
+from model.example_set import ExampleSet
 from model.study_embeddings import StudyEmbeddings
 from model.withdrawn_outputs import committing
 from tests.tiny_dataset import shared_tiny_checkpoint
@@ -73,7 +76,7 @@ def test_an_evaluation_written_after_a_forget_leaves_the_erased_study_out(
 
 
 def test_a_forget_while_a_result_is_committed_is_refused(world, caplog) -> None:
-    with committing([world["data"]], 0):
+    with committing([world["data"]], "a result", 0):
         assert _forget(world, "--accession", "ACC0001", "--apply") == 2
     assert "being read by another process" in caplog.text
     assert pd.read_csv(world["root"] / "zeroshot_out.csv")["study_id"].nunique() == 2
@@ -114,7 +117,7 @@ def test_zeroshot_scores_written_after_a_forget_leave_the_erased_study_out(
     assert main(argv) == 0
     scores = pd.read_csv(out)
     assert len(scores) == 15 and gone not in set(scores["study_id"])
-    assert "1 studies of these zero-shot scores were withdrawn" in caplog.text
+    assert "1 studies of the zero-shot scores were withdrawn" in caplog.text
     assert gone not in caplog.text
 
 
@@ -130,5 +133,17 @@ def test_embeddings_written_after_a_forget_leave_the_erased_study_out(
     assert main(argv) == 0
     saved = StudyEmbeddings.load(out)
     assert len(saved.ids) == 15 and gone not in saved.ids and saved.vectors.shape[0] == 15
-    assert "1 studies of these embeddings were withdrawn" in caplog.text
+    assert "1 studies of the embeddings were withdrawn" in caplog.text
     assert gone not in caplog.text
+
+
+def test_an_example_set_saved_after_a_forget_loses_the_erased_study(world, caplog) -> None:
+    """The page read both studies (the set names them); a forget erased one since."""
+    caplog.set_level(logging.INFO)
+    examples = ExampleSet("lge", positive=(world["gone"],), negative=(world["kept"],))
+    assert _forget(world, "--accession", "ACC0001", "--apply") == 0
+    settings = Settings(data_root=world["root"])
+    path = save_example_set(settings, examples, "lge2", dataset=world["data"])
+    assert ExampleSet.load(path) == ExampleSet("lge", negative=(world["kept"],))
+    assert "1 studies of the example set were withdrawn" in caplog.text
+    assert world["gone"] not in caplog.text

@@ -252,7 +252,7 @@ def write_outputs(
         summary = _write_all(staging, results, sites, encoders, problems, config, paths)
         write_run_times(staging, clock)  # apart from the outputs a repeat writes byte for byte
         datasets = [site.dataset.root for site in sites]
-        with committing(datasets):  # no forget meanwhile; studies one erased before are left out
+        with committing(datasets, "this evaluation"):
             gone = withdrawn_since([sid for site in sites for sid in site.ids], datasets)
             erase_from([staging], gone, "this evaluation")
             written = _move_in(staging, out)
