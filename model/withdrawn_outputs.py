@@ -41,7 +41,7 @@ def committing(datasets: Iterable[Path], what: str, wait_s: float = WRITE_WAIT_S
     """Hold the ingest lock of every dataset in ``datasets`` shared while the result ``what``
     (e.g. "this evaluation") is written: a forget running is waited for, up to ``wait_s``
     seconds; ``UserError`` saying ``what`` was not written when it still runs then."""
-    unwritten = f"{what} was not written: run the command again when it has finished"
+    unwritten = f"{what} was not written: try again when it has finished"
     with during_write([Path(p) for p in datasets], wait_s, unwritten):
         yield
 
@@ -97,12 +97,15 @@ def write_without_withdrawn(
     datasets: list[Path],
     what: str,
     wait_s: float = WRITE_WAIT_S,
-) -> None:
+) -> int:
     """``write()`` the file ``output`` naming the studies ``ids`` of ``datasets`` under
-    ``committing``, then ``erase_from`` it those withdrawn since they were read."""
+    ``committing``, then ``erase_from`` it those withdrawn since they were read; returns how
+    many they were."""
     with committing(datasets, what, wait_s):
         write()
-        erase_from([output], withdrawn_since(ids, datasets), what)
+        gone = withdrawn_since(ids, datasets)
+        erase_from([output], gone, what)
+    return len(gone)
 
 
 def keep_held(ids: list[str], datasets: Iterable[Path], what: str) -> np.ndarray:

@@ -195,8 +195,8 @@ def run(args: argparse.Namespace) -> int:
     _remove_earlier_metrics(metrics_path(args.out), labels is None)
     to_csv = functools.partial(table.reset_index().to_csv, index=False)
     scores = functools.partial(atomic_write_with, args.out, to_csv)
-    write_without_withdrawn(args.out, scores, ids, [args.data], "the zero-shot scores")
-    log.info("wrote zero-shot probabilities of %d studies to %s", len(ids), args.out)
+    gone = write_without_withdrawn(args.out, scores, ids, [args.data], "the zero-shot scores")
+    log.info("wrote zero-shot probabilities of %d studies to %s", len(ids) - gone, args.out)
     if labels is not None:
         metrics = evaluate_by_site(
             findings, labels, studies["site"], checkpoint_name(args.checkpoint)

@@ -18,6 +18,8 @@ from dashboard.settings import Settings
 from model import embed_cli, zeroshot_cli
 from model.cli import main
 from model.data.dataset import CMRDataset
+from model.data.store import ingest_lock
+from model.errors import UserError
 from model.evaluation import outputs
 from model.evaluation.inputs import SiteData
 from model.example_set import ExampleSet
@@ -80,6 +82,13 @@ def test_a_forget_while_a_result_is_committed_is_refused(world, caplog) -> None:
         assert _forget(world, "--accession", "ACC0001", "--apply") == 2
     assert "being read by another process" in caplog.text
     assert pd.read_csv(world["root"] / "zeroshot_out.csv")["study_id"].nunique() == 2
+    forget = ingest_lock(world["data"], doing="forget")
+    with forget, pytest.raises(UserError) as refused, committing([world["data"]], "a result", 0):
+        pass  # never reached
+    said = str(refused.value)
+    assert "(forget: pid" in said and said.endswith(
+        "a result was not written: try again when it has finished"
+    )
 
 
 def _tiny_copy(tmp_path: Path) -> tuple[Path, Path, str]:
@@ -118,6 +127,7 @@ def test_zeroshot_scores_written_after_a_forget_leave_the_erased_study_out(
     scores = pd.read_csv(out)
     assert len(scores) == 15 and gone not in set(scores["study_id"])
     assert "1 studies of the zero-shot scores were withdrawn" in caplog.text
+    assert "wrote zero-shot probabilities of 15 studies" in caplog.text
     assert gone not in caplog.text
 
 
