@@ -15,7 +15,7 @@ from test_erasure import _files_naming, _forget, erasure_world
 
 from dashboard.few_shot import save_example_set
 from dashboard.settings import Settings
-from model import embed_cli, zeroshot_cli
+from model import embed_cli, few_shot_cli, zeroshot_cli
 from model.cli import main
 from model.data.dataset import CMRDataset
 from model.data.store import ingest_lock
@@ -157,3 +157,22 @@ def test_an_example_set_saved_after_a_forget_loses_the_erased_study(world, caplo
     assert ExampleSet.load(path) == ExampleSet("lge", negative=(world["kept"],))
     assert "1 studies of the example set were withdrawn" in caplog.text
     assert world["gone"] not in caplog.text
+
+
+def test_fewshot_scores_written_after_a_forget_leave_the_erased_study_out(
+    tmp_path, monkeypatch, caplog
+) -> None:
+    data, checkpoint, _ = _tiny_copy(tmp_path)
+    ids = CMRDataset.open(data).ids()
+    gone = ids[-1]  # not an example: the set still holds after the erasure
+    examples = tmp_path / "ex.json"
+    ExampleSet("lge", positive=tuple(ids[:2]), negative=tuple(ids[2:4])).save(examples)
+    caplog.set_level(logging.INFO)
+    erasing = _then_erase(data, gone, few_shot_cli.few_shot_scores)
+    monkeypatch.setattr(few_shot_cli, "few_shot_scores", erasing)
+    out = tmp_path / "ranked.csv"
+    argv = ["fewshot", "--checkpoint", str(checkpoint), "--data", str(data), "--out", str(out)]
+    assert main([*argv, "--examples", str(examples), "--method", "prototype"]) == 0
+    ranked = pd.read_csv(out)
+    assert len(ranked) == 15 and gone not in set(ranked["study_id"])
+    assert "1 studies of the scores were withdrawn" in caplog.text and gone not in caplog.text
