@@ -9,6 +9,7 @@ on the Few-shot page, and another dataset has its own set. Saved sets are the JS
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, MutableMapping
 from dataclasses import replace
 from pathlib import Path
@@ -32,12 +33,14 @@ from model.few_shot import (
     score_table,
 )
 from model.prompts import FindingPrompts
+from model.withdrawn_outputs import write_without_withdrawn
 
 if TYPE_CHECKING:  # dashboard.context imports this module for its cached scores
     from dashboard.context import Studio
 
 SETS_KEY = "fs-sets"
 SNIPPET_CHARS = 90  # of an example's impression, in the page's lists
+SAVE_WAIT_S = 30.0  # a forget running takes seconds; an ingest longer: the user saves again
 
 
 def example_set(session: MutableMapping[str, Any], dataset: str) -> ExampleSet:
@@ -226,14 +229,25 @@ def save_example_set(
     name: str,
     replaceable: Collection[Path] = (),
     overwrite: bool = False,
+    dataset: Path | None = None,
 ) -> Path:
     """Write ``DATA_ROOT/fewshot/<name>.json`` atomically. An existing file is replaced only when
     it is one of ``replaceable`` (the sets this session saved or loaded) or when asked to
-    ``overwrite``, as prompt sets are (``save_prompt_set``). UserError when it cannot be written."""
+    ``overwrite``, as prompt sets are (``save_prompt_set``). UserError when it cannot be written.
+    With the set's ``dataset``, written holding its ingest lock shared, without the studies a
+    ``forget`` erased since the page read them (``model.withdrawn_outputs``)."""
     from dashboard.importer import check_name
 
     path = settings.fewshot_dir / f"{check_name(name, 'class name')}.json"
-    return save_named_file(path, examples.save, "example set", replaceable, overwrite)
+    if dataset is None:
+        return save_named_file(path, examples.save, "example set", replaceable, overwrite)
+
+    def save(target: Path, replace: bool) -> None:
+        write = functools.partial(examples.save, target, replace)
+        what = "the example set"
+        write_without_withdrawn(target, write, examples.ids, [dataset], what, SAVE_WAIT_S)
+
+    return save_named_file(path, save, "example set", replaceable, overwrite)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -1,6 +1,8 @@
 """``python -m model embed --checkpoint CKPT --data DATASET --out FILE``: a dataset's study
 embeddings (``model.embed.cached_study_embeddings``) written to ``FILE`` (``.npz`` or
-``.parquet``, ``StudyEmbeddings.save``); the dataset's cache is filled on the way."""
+``.parquet``, ``StudyEmbeddings.save``); the dataset's cache is filled on the way. ``FILE`` is
+written holding the dataset's ingest lock shared, without the studies a ``forget`` erased while
+they were embedded (``model.withdrawn_outputs``: the product's own format loses their rows)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from model.errors import CheckpointError, DataError, UserError
 from model.output_path import check_output_path
 from model.provenance import run_context
 from model.schema import DatasetPaths
+from model.withdrawn_outputs import committing, keep_held
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +58,12 @@ def run(args: argparse.Namespace) -> int:
         _check_cache_name(args, cache_path(ds, embeddings.provenance["checkpoint_fingerprint"]))
     context = run_context(getattr(args, "argv", None))  # the command line, code, threads
     embeddings = dataclasses.replace(embeddings, provenance={**embeddings.provenance, **context})
-    with embedding_cache.writing(args.out.parent) if inside else contextlib.nullcontext():
-        embeddings.save(args.out)  # (the dashboard's embed job writes the cache file itself)
+    with committing([ds.root], "the embeddings"):
+        keep = keep_held(embeddings.ids, [ds.root], "the embeddings")
+        ids = [sid for sid, kept in zip(embeddings.ids, keep, strict=True) if kept]
+        embeddings = dataclasses.replace(embeddings, ids=ids, vectors=embeddings.vectors[keep])
+        with embedding_cache.writing(args.out.parent) if inside else contextlib.nullcontext():
+            embeddings.save(args.out)  # (the dashboard's embed job writes the cache file itself)
     log.info(
         "wrote %d study embeddings (dim %d) to %s", len(embeddings.ids), embeddings.dim, args.out
     )

@@ -64,7 +64,7 @@ def find_mentions(root: Path, skip: list[Path], study_ids: list[str]) -> Mention
     """Every file under ``root`` (but the folders in ``skip``: the dataset, the index) that
     names one of ``study_ids``, sorted into what ``forget`` does with it."""
     found = Mentions()
-    needles = [s.encode() for s in study_ids] + [s.encode("utf-32-le") for s in study_ids]
+    needles = _needles(study_ids)
     skipped = {p.resolve() for p in skip}
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
@@ -82,6 +82,22 @@ def find_mentions(root: Path, skip: list[Path], study_ids: list[str]) -> Mention
     named = [*found.rows, *found.other]
     found.evaluations = sorted({e for p in named if (e := _evaluation_of(p, root))})
     return found
+
+
+def file_mentions(paths: list[Path], study_ids: list[str]) -> Mentions:
+    """``find_mentions`` for the files ``paths`` alone (a result a command just wrote, beside
+    files of others it must not touch): sorted the same way, in no evaluation folder."""
+    found = Mentions()
+    needles = _needles(study_ids)
+    for path in paths:
+        if _names_any(path, needles):
+            _sort(found, path, set(study_ids))
+    return found
+
+
+def _needles(study_ids: list[str]) -> list[bytes]:
+    """The ids as a file may hold them: UTF-8 text, or an ``.npz`` array's UTF-32."""
+    return [s.encode() for s in study_ids] + [s.encode("utf-32-le") for s in study_ids]
 
 
 def _names_any(path: Path, needles: list[bytes]) -> bool:

@@ -6,7 +6,8 @@ CSV keyed by ``accession_number``, else the dataset's own labels file) it also w
 ``<out stem>_metrics.csv`` beside it: the AUC with its patient-bootstrap 95% CI over the studies
 that are neither examples nor studies of an example's patient (``model.few_shot``), and logs it.
 ``--method prompted`` words the class with the set's ``prompts``, or with ``--positive`` /
-``--negative``, which replace the file's.
+``--negative``, which replace the file's. ``--out`` is written holding the dataset's ingest lock
+shared: a study a ``forget`` erased meanwhile loses its row (``model.withdrawn_outputs``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from model.input_checks import check_inputs
 from model.labels import label_file, labels_by_study
 from model.output_path import check_not_an_input, check_output_path
 from model.prompts import FindingPrompts
+from model.withdrawn_outputs import write_without_withdrawn
 from model.zeroshot_cli import metrics_path
 
 log = logging.getLogger(__name__)
@@ -165,8 +167,11 @@ def run(args: argparse.Namespace) -> int:
         table = table[table["split"].astype(str).eq(args.split) | table["example"].ne("")]
         if truth is not None:
             truth = truth.where(studies["split"].reindex(truth.index).astype(str).eq(args.split))
-    atomic_write_with(args.out, lambda tmp: table.to_csv(tmp, index=False))
-    log.info("wrote %s scores of %d studies to %s", args.method, len(table), args.out)
+    write = functools.partial(
+        atomic_write_with, args.out, functools.partial(table.to_csv, index=False)
+    )
+    gone = write_without_withdrawn(args.out, write, table["study_id"], [args.data], "the scores")
+    log.info("wrote %s scores of %d studies to %s", args.method, len(table) - gone, args.out)
     if truth is not None:
         write_evaluation(scores, truth, studies["patient_key"], args, examples)
         where, known = f"the AUC in {metrics_path(args.out)}", list(truth.dropna().index)

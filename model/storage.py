@@ -276,9 +276,9 @@ def _embedding_caches(
     if not caches.is_dir():
         return
 
-    def busy(holder: str) -> str:  # shared holders: index runs writing (the file names none)
+    def busy(holder: str) -> str:  # shared holders: index runs, result writers (named by none)
         doing = "" if holder == SHARED_HOLDERS else holder_doing(dataset / LOCK_FILE)
-        return f"in use by {doing or 'an ingest, forget or index run'} ({holder})"
+        return f"in use by {doing or 'an ingest, forget, index run or result writer'} ({holder})"
 
     # a dry run creates no lock file, and writes no holder into one: a shared lock
     lock = FileLock(dataset / LOCK_FILE, busy, shared=not apply, doing="storage clean-up")

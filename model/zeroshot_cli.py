@@ -6,6 +6,8 @@ linkage.csv, else the dataset's own labels file, ``model.labels.label_file``; ev
 also writes ``<out stem>_metrics.csv`` beside it (per site and overall:
 ``model,site,Label,Accuracy,F1-score,AUC`` plus sensitivity/specificity/counts) and logs a table.
 The dataset's own file is skipped when it has no finding column (an ACDC ingest's diagnoses).
+``--out`` is written holding the dataset's ingest lock shared: a study a ``forget`` erased while
+the scores were computed loses its row (``model.withdrawn_outputs``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from model.input_checks import check_inputs
 from model.labels import did_you_mean, label_file, labels_by_study, unlabelled
 from model.output_path import check_not_an_input, check_output_path
 from model.prompts import DEFAULT_PROMPTS, PromptSet
+from model.withdrawn_outputs import write_without_withdrawn
 from model.zeroshot import finding_metrics, score_diagnoses, score_findings
 
 log = logging.getLogger(__name__)
@@ -190,8 +193,10 @@ def run(args: argparse.Namespace) -> int:
     diagnoses = score_diagnoses(vectors, prompt_set, encoder, scale, ids=ids).add_prefix("dx_")
     table = pd.concat([studies.loc[ids, ["site", "split"]], findings, diagnoses], axis=1)
     _remove_earlier_metrics(metrics_path(args.out), labels is None)
-    atomic_write_with(args.out, lambda tmp: table.reset_index().to_csv(tmp, index=False))
-    log.info("wrote zero-shot probabilities of %d studies to %s", len(ids), args.out)
+    to_csv = functools.partial(table.reset_index().to_csv, index=False)
+    scores = functools.partial(atomic_write_with, args.out, to_csv)
+    gone = write_without_withdrawn(args.out, scores, ids, [args.data], "the zero-shot scores")
+    log.info("wrote zero-shot probabilities of %d studies to %s", len(ids) - gone, args.out)
     if labels is not None:
         metrics = evaluate_by_site(
             findings, labels, studies["site"], checkpoint_name(args.checkpoint)

@@ -200,7 +200,9 @@ def load_and_save(dataset: str, examples: ExampleSet, known: Collection[str]) ->
         if row[1].button("Save to data root", key="fs-save", disabled=empty):
             mine = st.session_state.setdefault("fs-mine", set())
             try:
-                path = save_example_set(studio.settings, examples, examples.name, mine, overwrite)
+                path = save_example_set(
+                    studio.settings, examples, examples.name, mine, overwrite, Path(dataset)
+                )
             except UserError as err:
                 st.error(markdown_text(err), icon=":material/block:")
             else:

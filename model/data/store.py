@@ -67,14 +67,15 @@ def ingest_lock(root: Path, doing: str = "ingest") -> Iterator[None]:
     is refused, naming the first; a killed ingest's lock is released by the kernel, so a pid the
     system reuses after a crash can never block the dataset. ``forget`` holds it too (``doing``
     says which, for the refused one's message); an index run holds it shared while it writes the
-    dataset's studies into the case index (``model.index.withdrawn_guard``), which refuses this
-    one with a message saying so."""
+    dataset's studies into the case index (``model.index.withdrawn_guard``), as a command does
+    writing per-study results (``model.withdrawn_outputs``): this one is refused, told so."""
 
     def busy(holder: str) -> str:
         if holder == SHARED_HOLDERS:
             return (
                 f"{root} is being read by another process (an index run writing its studies "
-                "into the case index, or a storage dry run); wait for it to finish"
+                "into the case index, a command writing its per-study results, or a storage "
+                "dry run); wait for it to finish"
             )
         other = holder_doing(root / LOCK_FILE) or "ingest"
         return f"another {other} ({holder}) is {_CHANGING.get(other, 'writing')} {root}; wait for it to finish"

@@ -19,7 +19,9 @@ Everything is first written into a hidden ``OUT/.incoming-*`` folder and moved i
 complete, ``summary.json`` last: a full disk or a kill while writing leaves the earlier outputs
 as they were, never some tables of this run beside the summary of the last one. The earlier
 summary is removed before the moves start: a kill during them (milliseconds) leaves a folder
-without one, which reads as not evaluated until the evaluation is run again.
+without one, which reads as not evaluated until the evaluation is run again. The moves hold
+the datasets' ingest locks shared (``model.withdrawn_outputs``): studies a ``forget`` erased
+while the evaluation ran lose their rows, and ``WITHDRAWN.json`` says so, before they move in.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from model.atomic import atomic_write_text, sync_folder
+from model.erasure_scan import NOTE_FILE
 from model.errors import UserError
 from model.evaluation.compare import comparison_tables
 from model.evaluation.encoders import Encoder
@@ -57,6 +60,7 @@ from model.evaluation.tables import (
     write_tables,
 )
 from model.schema import default_data_root
+from model.withdrawn_outputs import committing, erase_from, withdrawn_since
 
 log = logging.getLogger(__name__)
 
@@ -234,9 +238,8 @@ def write_outputs(
     paths: PathRecorder | None = None,
     clock: RunClock | None = None,
 ) -> dict[str, Any]:
-    """Write CSVs, PNGs, ``report.html``, ``run.json`` and ``summary.json``; returns the summary
-    dict. ``paths`` records the sites' folders (by default relative to the data root);
-    ``clock`` was started with the evaluation (by default now)."""
+    """Write CSVs, PNGs, the reports, ``run.json`` and ``summary.json``; returns the summary.
+    ``paths`` records site folders (default: relative to the data root); ``clock`` began with it."""
     out = Path(out)
     clock = clock or RunClock()
     paths = paths or PathRecorder(default_data_root())
@@ -248,29 +251,37 @@ def write_outputs(
     try:
         summary = _write_all(staging, results, sites, encoders, problems, config, paths)
         write_run_times(staging, clock)  # apart from the outputs a repeat writes byte for byte
-        written = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
-        # killed while moving, the folder has no summary: not this run's tables under the last's
-        (out / "summary.json").unlink(missing_ok=True)
-        for name in sorted(written, key=lambda name: name == Path("summary.json")):
-            if name == Path("summary.json"):  # the tables' new names on disk before its own
-                for folder in sorted({(out / moved).parent for moved in written}):
-                    sync_folder(folder)
-            (out / name).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / name, out / name)
-        sync_folder(out)  # a power cut now keeps the whole evaluation
+        datasets = [site.dataset.root for site in sites]
+        with committing(datasets, "this evaluation"):
+            gone = withdrawn_since([sid for site in sites for sid in site.ids], datasets)
+            erase_from([staging], gone, "this evaluation")
+            written = _move_in(staging, out)
     except OSError as err:  # a full disk: name the file asked for, not its hidden stage
         raise _named_in(err, staging, out) from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     remove_stale(out, earlier - {(out / name).resolve() for name in written})
-    files = summary["files"]
-    log.info(
-        "evaluation written to %s (%d tables, %d figures)",
-        out,
-        len(files["csv"]),
-        len(files["plots"]),
-    )
+    tables, figures = len(summary["files"]["csv"]), len(summary["files"]["plots"])
+    log.info("evaluation written to %s (%d tables, %d figures)", out, tables, figures)
     return summary
+
+
+def _move_in(staging: Path, out: Path) -> list[Path]:
+    """Move every file of ``staging`` into ``out``, ``summary.json`` last; returns their names.
+    An earlier ``WITHDRAWN.json`` goes unless replaced: it spoke of figures replaced now."""
+    written = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
+    # killed while moving, the folder has no summary: not this run's tables under the last's
+    (out / "summary.json").unlink(missing_ok=True)
+    if Path(NOTE_FILE) not in written:
+        (out / NOTE_FILE).unlink(missing_ok=True)
+    for name in sorted(written, key=lambda name: name == Path("summary.json")):
+        if name == Path("summary.json"):  # the tables' new names on disk before its own
+            for folder in sorted({(out / moved).parent for moved in written}):
+                sync_folder(folder)
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / name, out / name)
+    sync_folder(out)  # a power cut now keeps the whole evaluation
+    return written
 
 
 def _named_in(err: OSError, staging: Path, out: Path) -> OSError:

@@ -15,7 +15,8 @@ one that runs is waited for. Under it ``without_withdrawn`` drops from the recor
 erased since they were read: those no longer in ``studies.parquet`` and those ``withdrawn.csv``
 names (an erasure stopped before it changed the dataset). Either the write precedes the erasure,
 which then removes it, or it follows the erasure and leaves the studies out. Several index runs
-hold the lock together; the embedding itself holds nothing, so it blocks nobody.
+hold the lock together; the embedding itself holds nothing, so it blocks nobody. The commands
+writing per-study results commit them the same way (``model.withdrawn_outputs``).
 """
 
 from __future__ import annotations
@@ -43,16 +44,26 @@ log = logging.getLogger(__name__)
 WRITE_WAIT_S = 600.0
 
 
+INDEX_UNWRITTEN = (
+    "its studies were embedded but not written to the index: run the index command again when "
+    "it has finished (a larger --wait waits longer)"
+)
+
+
 @contextlib.contextmanager
-def during_write(datasets: list[Path], wait_s: float) -> Iterator[None]:
+def during_write(
+    datasets: list[Path], wait_s: float, unwritten: str = INDEX_UNWRITTEN
+) -> Iterator[None]:
     """Hold every dataset's ingest lock shared (waiting up to ``wait_s`` seconds for each); a
-    ``UserError`` naming the process changing it when it is still held then. A dataset whose
+    ``UserError`` naming the process changing it, then saying ``unwritten`` (what was not
+    written and what to do), when it is still held then. A dataset whose
     lock file cannot be opened or locked (this user cannot create it in a folder of another
     account's; a file system without locks) is written unguarded, with a warning: the filter
     of ``without_withdrawn`` still leaves out what was erased before the write began."""
     with contextlib.ExitStack() as stack:
         for path in sorted({Path(p).resolve() for p in datasets}):
-            lock = FileLock(path / LOCK_FILE, _busy(path), wait_s=wait_s, shared=True)
+            busy = _busy(path, unwritten)
+            lock = FileLock(path / LOCK_FILE, busy, wait_s=wait_s, shared=True)
             try:
                 stack.enter_context(lock)
             except OSError as err:
@@ -60,14 +71,10 @@ def during_write(datasets: list[Path], wait_s: float) -> Iterator[None]:
         yield
 
 
-def _busy(dataset: Path) -> Callable[[str], str]:
+def _busy(dataset: Path, unwritten: str) -> Callable[[str], str]:
     def busy(holder: str) -> str:
         doing = holder_doing(dataset / LOCK_FILE) or "ingest, forget or storage clean-up"
-        return (
-            f"{dataset} is being changed by another command ({doing}: {holder}); "
-            "its studies were embedded but not written to the index: run the index command "
-            "again when it has finished (a larger --wait waits longer)"
-        )
+        return f"{dataset} is being changed by another command ({doing}: {holder}); {unwritten}"
 
     return busy
 
@@ -80,7 +87,7 @@ def without_withdrawn(records: IndexRecords, datasets: list[Path]) -> IndexRecor
     for path in datasets:
         mine = folders == dataset_identity("", Path(path))["dataset_folder"]
         if mine.any():
-            keep[mine] &= _still_held(Path(path), [records.ids[i] for i in np.flatnonzero(mine)])
+            keep[mine] &= still_held(Path(path), [records.ids[i] for i in np.flatnonzero(mine)])
     dropped = int((~keep).sum())
     if not dropped:
         return records
@@ -97,7 +104,7 @@ def without_withdrawn(records: IndexRecords, datasets: list[Path]) -> IndexRecor
     )
 
 
-def _still_held(dataset: Path, ids: list[str]) -> np.ndarray:
+def still_held(dataset: Path, ids: list[str]) -> np.ndarray:
     """Per id: whether ``dataset`` still holds it and ``withdrawn.csv`` does not name it."""
     studies = DatasetPaths(dataset).studies
     held = set(pd.read_parquet(studies, columns=["study_id"])["study_id"])
