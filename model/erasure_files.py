@@ -49,10 +49,11 @@ def parquet_hits(path: Path, ids: set[str]) -> Hits | None:
     """How many rows of the parquet ``path`` name ``ids`` (its ``study_id`` column only is
     read; none without one); None when it cannot be read."""
     try:
-        schema = pq.read_schema(path)
-        if "study_id" not in schema.names:
-            return Hits(0, 0, False)
-        column = pq.read_table(path, columns=["study_id"]).column("study_id")
+        with pq.ParquetFile(path) as handle:
+            schema = handle.schema_arrow
+            if "study_id" not in schema.names:
+                return Hits(0, 0, False)
+            column = handle.read(columns=["study_id"]).column("study_id")
         hit = pc.is_in(column.cast(pa.string()), value_set=pa.array(sorted(ids), pa.string()))
     except (OSError, pa.ArrowException):
         return None
