@@ -121,8 +121,11 @@ def write_record(erasure: Erasure) -> Path:
         "index_records_removed": {i.where: i.found for i in erasure.index if i.found},
         "result_rows_removed": {_rel(p, erasure.root): n for p, n in found.rows.items()},
         "example_sets_changed": [_rel(p, erasure.root) for p in found.example_sets],
+        "embedding_rows_removed": {_rel(p, erasure.root): n for p, n in found.embeddings.items()},
+        "embedding_files_removed": [_rel(p, erasure.root) for p in found.emptied],
         "evaluations_marked": [_rel(p, erasure.root) for p in found.evaluations],
         "files_still_naming_them": [_rel(p, erasure.root) for p in found.other],
+        "files_not_read": [_rel(p, erasure.root) for p in found.unread],
         "runs_trained_with_them": [_run_record(r, erasure.root) for r in erasure.runs],
         "dataset_fingerprints_before": sorted(part.fingerprints),
         "not_erased": NOT_ERASABLE,
@@ -209,6 +212,15 @@ def _mention_lines(found: Mentions, root: Path, verb: str, apply: bool) -> list[
         f"  example set {_rel(p, root)}: {verb} {n} ids" for p, n in found.example_sets.items()
     ]
     lines += [
+        f"  embedding file {_rel(p, root)}: "
+        + (
+            f"every row is theirs: {'removed' if apply else 'would remove'} the file"
+            if p in found.emptied
+            else f"{verb} {n} rows (its provenance notes the erasure)"
+        )
+        for p, n in found.embeddings.items()
+    ]
+    lines += [
         f"  evaluation {_rel(p, root)}: figures kept as published, "
         + ("marked in" if apply else "to be marked in")
         + f" {NOTE_FILE} (run it again for "
@@ -217,6 +229,10 @@ def _mention_lines(found: Mentions, root: Path, verb: str, apply: bool) -> list[
     ]
     lines += [
         f"  still names them (remove or make again yourself): {_rel(p, root)}" for p in found.other
+    ]
+    lines += [
+        f"  cannot be read (check it names none of them yourself): {_rel(p, root)}"
+        for p in found.unread
     ]
     return lines
 

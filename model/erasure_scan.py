@@ -12,8 +12,16 @@ pseudonymised per-study result is still the patient's personal data, so:
   one holding ``summary.json``) gets ``WITHDRAWN.json`` saying how many of the studies its
   figures came from were withdrawn since, and when; re-running the evaluation gives figures
   without them;
-- any other file naming them (a JSON, an ``.npz``, a log) is listed for the officer to remove or
-  make again: its format is not one this module may rewrite.
+- an embedding file (``embed --out``'s ``.npz`` or ``.parquet``, recognised by what it holds,
+  not by its name) loses their rows, its provenance noting the erasure; one all of whose rows
+  were theirs is removed. A ``.parquet`` table is searched by its ``study_id`` column (it is
+  compressed: ids are not found in its bytes) and loses their rows like a CSV
+  (``model.erasure_files``); one that cannot be read is listed;
+- any other file naming them (a JSON, another ``.npz``, a log) is listed for the officer to
+  remove or make again: its format is not one this module may rewrite. A dataset's own files
+  are not: the dataset erased is ``forget``'s first part (its embedding caches are tidied
+  there), and another dataset's tables, caches and tensors are that dataset's (a table of one
+  naming the studies is listed, its caches and tensors are not scanned).
 
 A checkpoint's weights were trained on the studies and cannot be un-trained: the runs whose
 ``config.json`` names this dataset (by folder, or by the fingerprint it had before the erasure)
@@ -30,14 +38,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from model import erasure_files
 from model.atomic import atomic_write_text, atomic_write_with
+from model.erasure_files import Hits
 from model.example_set import ExampleSet
 
 log = logging.getLogger(__name__)
 
 NOTE_FILE = "WITHDRAWN.json"
 MAX_SCANNED_BYTES = 512 * 1024 * 1024  # larger files are not the product's tables or records
-_SKIPPED_FOLDERS = {"tensors", "embeddings", ".git", "__pycache__"}
+_SKIPPED_FOLDERS = {"tensors", ".git", "__pycache__"}
+_DATASET_FILE = "studies.parquet"  # a folder holding it is a dataset's
 _SCANNED = {".csv", ".json", ".jsonl", ".md", ".html", ".txt", ".log", ".npz", ".npy", ".tsv"}
 
 
@@ -45,10 +56,23 @@ _SCANNED = {".csv", ".json", ".jsonl", ".md", ".html", ".txt", ".log", ".npz", "
 class Mentions:
     """Files under the root that name withdrawn studies, by what is done with them."""
 
-    rows: dict[Path, int] = field(default_factory=dict)  # CSV -> rows of withdrawn studies
+    rows: dict[Path, int] = field(default_factory=dict)  # CSV/parquet -> rows of withdrawn
     example_sets: dict[Path, int] = field(default_factory=dict)  # set -> ids it names
+    embeddings: dict[Path, int] = field(default_factory=dict)  # embedding file -> its rows
+    emptied: list[Path] = field(default_factory=list)  # embedding files all of whose rows go
     other: list[Path] = field(default_factory=list)  # listed only
+    unread: list[Path] = field(default_factory=list)  # parquet files that cannot be read
     evaluations: list[Path] = field(default_factory=list)  # folders given WITHDRAWN.json
+
+    def add(self, part: Mentions) -> None:
+        """Add the files ``part`` sorts (found elsewhere) to these."""
+        self.rows.update(part.rows)
+        self.example_sets.update(part.example_sets)
+        self.embeddings.update(part.embeddings)
+        self.emptied += part.emptied
+        self.other += part.other
+        self.unread += part.unread
+        self.evaluations += part.evaluations
 
 
 @dataclass
@@ -68,18 +92,10 @@ def find_mentions(root: Path, skip: list[Path], study_ids: list[str]) -> Mention
     skipped = {p.resolve() for p in skip}
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
-        dirs[:] = [
-            d
-            for d in dirs
-            if d not in _SKIPPED_FOLDERS
-            and (here / d).resolve() not in skipped
-            and not (here / d / "chroma.sqlite3").exists()
-        ]
+        dirs[:] = [d for d in dirs if not _skipped(here, d, skipped)]
         for name in files:
-            path = here / name
-            if path.suffix.lower() in _SCANNED and _names_any(path, needles):
-                _sort(found, path, set(study_ids))
-    named = [*found.rows, *found.other]
+            _look_at(found, here / name, set(study_ids), needles)
+    named = [*found.rows, *found.embeddings, *found.other]
     found.evaluations = sorted({e for p in named if (e := _evaluation_of(p, root))})
     return found
 
@@ -90,9 +106,46 @@ def file_mentions(paths: list[Path], study_ids: list[str]) -> Mentions:
     found = Mentions()
     needles = _needles(study_ids)
     for path in paths:
-        if _names_any(path, needles):
-            _sort(found, path, set(study_ids))
+        _look_at(found, path, set(study_ids), needles)
     return found
+
+
+def _skipped(here: Path, name: str, skip: set[Path]) -> bool:
+    """Whether the folder ``here/name`` is not scanned: one of ``skip``, an index folder, a
+    dataset's tensors, or a dataset's embedding caches (``forget`` tidies those of the dataset
+    it erases; another dataset's are named after, and checked against, that dataset)."""
+    folder = here / name
+    if name in _SKIPPED_FOLDERS or folder.resolve() in skip:
+        return True
+    if name == "embeddings" and (here / _DATASET_FILE).is_file():
+        return True
+    return (folder / "chroma.sqlite3").exists()
+
+
+def _look_at(found: Mentions, path: Path, ids: set[str], needles: list[bytes]) -> None:
+    """Sort the file ``path`` into ``found`` if it names one of ``ids``: a ``.parquet`` by its
+    ``study_id`` column (compressed, no byte search finds an id in it), others by their bytes."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        hits = erasure_files.parquet_hits(path, ids)
+        if hits is None:
+            found.unread.append(path)
+        elif hits.found and (path.parent / "dataset.json").is_file():
+            found.other.append(path)  # another dataset's own table: its ingest's to change
+        elif hits.found:
+            _sort_rows(found, path, hits)
+    elif suffix in _SCANNED and _names_any(path, needles):
+        _sort(found, path, ids)
+
+
+def _sort_rows(found: Mentions, path: Path, hits: Hits) -> None:
+    """File ``path`` whose rows name withdrawn studies: an embedding file or a table."""
+    if not hits.embeddings:
+        found.rows[path] = hits.found
+        return
+    found.embeddings[path] = hits.found
+    if hits.every_row:
+        found.emptied.append(path)
 
 
 def _needles(study_ids: list[str]) -> list[bytes]:
@@ -112,6 +165,9 @@ def _names_any(path: Path, needles: list[bytes]) -> bool:
 
 def _sort(found: Mentions, path: Path, ids: set[str]) -> None:
     """File ``path`` (it names a withdrawn study) under what is done with it."""
+    if path.suffix == ".npz" and (hits := erasure_files.npz_hits(path, ids)) and hits.found:
+        _sort_rows(found, path, hits)
+        return
     if path.suffix.lower() == ".csv":
         try:
             table = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=["study_id"])
@@ -147,9 +203,14 @@ def rewrite_mentions(found: Mentions, ids: set[str], erased_at: str, studies: in
     """Drop the withdrawn studies' rows and ids from the files ``found`` sorts so, and record
     the erasure in ``WITHDRAWN.json`` of each evaluation folder that named them."""
     for path in found.rows:
+        if path.suffix.lower() == ".parquet":
+            erasure_files.drop_parquet_rows(path, ids)
+            continue
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
         left = table[~table["study_id"].isin(ids)]
         atomic_write_with(path, lambda tmp, t=left: t.to_csv(tmp, index=False))
+    for path in found.embeddings:
+        erasure_files.drop_embedding_rows(path, ids, erased_at)
     for path in found.example_sets:
         example_set = ExampleSet.load(path)
         example_set = replace(

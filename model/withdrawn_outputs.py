@@ -67,17 +67,15 @@ def erase_from(outputs: list[Path], gone: set[str], what: str) -> None:
     """Apply to ``outputs`` (files, or an evaluation folder, just written) what ``forget``
     applies to results naming the studies ``gone``; ``what`` names the result in the log line.
     A file it may not rewrite (not a table with a ``study_id`` column, nor an example set) is
-    named in a warning, for the user to remove or make again, as forget's report lists it."""
+    named in a warning, for the user to remove or make again, as forget's report lists it
+    (an embedding file, ``embed --out``'s format, loses their rows: ``model.erasure_files``)."""
     if not gone:
         return
     ids = sorted(gone)
     found = Mentions()
     for output in outputs:
         part = find_mentions(output, [], ids) if output.is_dir() else file_mentions([output], ids)
-        found.rows.update(part.rows)
-        found.example_sets.update(part.example_sets)
-        found.other += part.other
-        found.evaluations += part.evaluations
+        found.add(part)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     rewrite_mentions(found, gone, stamp, len(gone))
     log.info(
@@ -88,6 +86,8 @@ def erase_from(outputs: list[Path], gone: set[str], what: str) -> None:
     )
     for path in found.other:
         log.warning("%s names studies withdrawn meanwhile: remove it or make it again", path)
+    for path in found.unread:
+        log.warning("%s cannot be read: check it names no study withdrawn meanwhile", path)
 
 
 def write_without_withdrawn(

@@ -20,6 +20,7 @@ from model.data.ingest import ingest
 from model.index.client import open_client
 from model.index.records import IndexRecords
 from model.index.writer import upsert_records
+from model.study_embeddings import StudyEmbeddings
 
 GONE_TEXT = "Withdrawn patient's unique impression zebra"
 KEPT_TEXT = "Kept patient's impression okapi"
@@ -52,7 +53,7 @@ def world(tmp_path: Path) -> dict:
 
 def erasure_world(tmp_path: Path) -> dict:
     """A data root: a dataset with an embedding cache, its index, an evaluation, an example
-    set, a zero-shot output and a run trained on it."""
+    set, a zero-shot output, an ``embed --out`` file and a run trained on it."""
     src, reports, labels = _source(tmp_path / "export")
     root = tmp_path / "root"
     dataset = root / "ds" / "internal"
@@ -77,6 +78,8 @@ def erasure_world(tmp_path: Path) -> dict:
     (root / "fewshot").mkdir()
     example = {"name": "lge", "positive": [ids[0]], "negative": [ids[1]]}
     (root / "fewshot" / "lge.json").write_text(json.dumps(example))
+    (root / "vectors").mkdir()
+    StudyEmbeddings(ids, np.eye(2, 4, dtype=np.float32)).save(root / "vectors" / "ds.npz")
     (root / "runs" / "r1").mkdir(parents=True)
     config = {"data": str(dataset), "data_fingerprint": "abc"}
     (root / "runs" / "r1" / "config.json").write_text(json.dumps(config))
@@ -109,6 +112,7 @@ def test_dry_run_changes_nothing_and_says_what_would_go(world, capsys) -> None:
     out = capsys.readouterr().out
     assert "DRY RUN" in out and "would remove 1 rows of studies.parquet" in out
     assert "runs/r1" in out and "cannot be un-trained" in out
+    assert "embedding file vectors/ds.npz: would remove 1 rows" in out
     assert _tree(world["root"]) == before
 
 
@@ -127,6 +131,7 @@ def test_forget_removes_the_study_everywhere_and_keeps_the_others(world, capsys)
     index = embedded_index(root / "ds" / "chroma")
     assert index.collection().get()["ids"] == [world["kept"]]
     assert pd.read_csv(root / "zeroshot_out.csv")["study_id"].tolist() == [world["kept"]]
+    assert StudyEmbeddings.load(root / "vectors" / "ds.npz").ids == [world["kept"]]
     note = json.loads((root / "evaluations" / "e1" / "WITHDRAWN.json").read_text())
     assert note["erasures"][0]["studies"] == 1
     assert json.loads((root / "evaluations" / "e1" / "summary.json").read_text()) == {"auc": 0.8}

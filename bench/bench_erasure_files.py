@@ -1,0 +1,113 @@
+"""What ``forget``'s data-root scan pays for reading ``.parquet`` files and recognising
+embedding files (``model.erasure_files``), and what rewriting them costs.
+
+    PYTHONPATH=. .venv/bin/python bench/bench_erasure_files.py [--files 10] [--studies 1300]
+        [--dim 256] [--repeats 5]
+
+Writes into a temporary data root ``--files`` each of: ``embed --out`` files as ``.npz`` and as
+``.parquet`` (``StudyEmbeddings.save``, ``--studies`` rows of ``--dim`` float32) and zero-shot
+style ``.parquet`` score tables (study_id + 5 label columns), plus one CSV score table per file
+(the scan's old business). Then, one study withdrawn, the best of ``--repeats`` runs of
+
+- ``find_mentions`` as before this change: the same walk and byte search, parquet files not
+  read and an ``.npz`` not recognised (``erasure_files.parquet_hits``/``npz_hits`` stubbed);
+- ``find_mentions`` with parquet files read but ``.npz`` files not recognised (the cost of
+  reading the parquet files alone);
+- ``find_mentions`` as now (each parquet's ``study_id`` column read, each ``.npz`` naming the
+  study opened to check it is an embedding file);
+- ``rewrite_mentions`` of what it found (once, on a fresh copy: it changes the root).
+
+Wall seconds; the CPU seconds of this process are printed too (less disturbed by other work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from model import erasure_files  # noqa: E402
+from model.erasure_files import Hits  # noqa: E402
+from model.erasure_scan import find_mentions, rewrite_mentions  # noqa: E402
+from model.study_embeddings import StudyEmbeddings  # noqa: E402
+
+LABELS = ("lge", "hcm", "dcm", "mi", "normal")
+
+
+def make_root(root: Path, files: int, studies: int, dim: int) -> list[str]:
+    """The data root described in the module docstring; returns the study ids."""
+    rng = np.random.default_rng(0)
+    ids = [f"S{i:016d}" for i in range(studies)]
+    vectors = rng.standard_normal((studies, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    embeddings = StudyEmbeddings(ids, vectors, {"checkpoint_fingerprint": "f" * 16})
+    scores = pd.DataFrame({"study_id": ids, **{k: rng.random(studies) for k in LABELS}})
+    for n in range(files):
+        folder = root / f"run{n:02d}"
+        folder.mkdir(parents=True)
+        embeddings.save(folder / "vectors.npz")
+        embeddings.save(folder / "vectors.parquet")
+        scores.to_parquet(folder / "scores.parquet", index=False)
+        scores.to_csv(folder / "scores.csv", index=False)
+    return ids
+
+
+def best(run: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Best wall and CPU seconds of ``repeats`` calls of ``run``."""
+    walls, cpus = [], []
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        run()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return min(walls), min(cpus)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=10)
+    parser.add_argument("--studies", type=int, default=1300)
+    parser.add_argument("--dim", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch) / "root"
+        ids = make_root(root, args.files, args.studies, args.dim)
+        gone = ids[len(ids) // 2 : len(ids) // 2 + 1]
+        size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 1e6
+        print(f"{args.files} x (npz, parquet embeddings, parquet + csv scores); {size:.1f} MB")
+        with (
+            mock.patch.object(erasure_files, "parquet_hits", lambda p, i: Hits(0, 0, False)),
+            mock.patch.object(erasure_files, "npz_hits", lambda p, i: None),
+        ):
+            before = best(lambda: find_mentions(root, [], gone), args.repeats)
+        with mock.patch.object(erasure_files, "npz_hits", lambda p, i: None):
+            parquet = best(lambda: find_mentions(root, [], gone), args.repeats)
+        now = best(lambda: find_mentions(root, [], gone), args.repeats)
+        found = find_mentions(root, [], gone)
+        print(f"found: {len(found.embeddings)} embedding files, {len(found.rows)} tables")
+        copy = Path(scratch) / "copy"
+        shutil.copytree(root, copy)
+        found = find_mentions(copy, [], gone)
+        rewrite = best(lambda: rewrite_mentions(found, set(gone), "now", 1), 1)
+    rows = (("scan before", before), ("+ parquet", parquet), ("scan now", now))
+    for name, (wall, cpu) in (*rows, ("rewrite", rewrite)):
+        print(f"{name:12s} wall {wall * 1e3:8.1f} ms  cpu {cpu * 1e3:8.1f} ms")
+    per_parquet = (parquet[0] - before[0]) * 1e3 / (2 * args.files)
+    per_npz = (now[0] - parquet[0]) * 1e3 / args.files
+    print(f"added per parquet file {per_parquet:.2f} ms, per embedding .npz {per_npz:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
