@@ -225,7 +225,7 @@ def _named(planned: list[Removal], why: str) -> list[str]:
 def read_folder(folder: Path) -> IndexListing:
     """The collections of the embedded index ``folder``, read-only; ``UserError`` when its
     database cannot be read as Chroma's."""
-    uri = f"{(folder / DATABASE).as_uri()}?mode=ro"
+    uri = f"{(folder / DATABASE).absolute().as_uri()}?mode=ro"  # a relative --data-root too
     try:
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
             rows = db.execute(_COLLECTIONS).fetchall()

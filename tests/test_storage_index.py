@@ -112,6 +112,16 @@ def test_the_listing_names_the_collections_of_deleted_checkpoints(
     assert not any(f"cmrclip-{f}:" in out for f in (*KEPT, ACTIVE_ELSEWHERE))
 
 
+def test_a_data_root_given_relative_is_listed_and_cleaned(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(root.parent)  # `storage --data-root data`: sqlite's URI needs it whole
+    assert main(["storage", "--data-root", root.name, "--clean-caches", "--apply"]) == 0
+    out = capsys.readouterr().out
+    assert f"ds/chroma/cmrclip-{DELETED[0]} (7 studies)" in out
+    assert "of checkpoints no longer under the data root: none" in out
+
+
 def test_a_dry_run_leaves_the_root_byte_identical(root: Path) -> None:
     late = root / "runs" / "late" / "last.pt"
     _checkpoint(late, KEPT[1], sidecar=False)  # read with torch: no sidecar may be written

@@ -13,10 +13,11 @@ and the targets of its open files (``/proc/<pid>/fd``). A process is a Chroma se
 command line runs ``chroma run`` (or Chroma's Python server app, ``chromadb.app``); it serves a
 folder when its ``--path`` (or the ``./chroma`` it defaults to, from its working folder) is that
 folder, or when it has files open under it (a server started with a config file). A process
-whose open files cannot be read (another user's, without root) is counted as not checked, never
-taken for a reader; a Chroma server among them whose folder its command line does not name (a
-config file's, or a container's) is named in that note, with its pid: it refuses nothing, as
-it may serve any other folder (a lab's shared server, say). Processes hidden from this user (``/proc``
+whose open files cannot be read (another user's, without root) is counted as not checked (the
+debug log names it): its command line, which every user may read, says whether it is a server.
+A Chroma server among them whose folder its command line does not name (a config file's, or a
+container's) is named in a note, with its pid: it refuses nothing, as it may serve any other
+folder (a lab's shared server, say). Processes hidden from this user (``/proc``
 mounted with ``hidepid``) are not seen at all, nor are another host's (a server on a machine
 sharing the data root's file server). Without ``/proc`` (macOS, Windows) nothing is checked,
 and each folder says so. A server started after the check is not seen.
@@ -93,7 +94,9 @@ class FolderUsers:
         )
 
     def note(self) -> str | None:
-        """What could not be checked, when something could not; None when all was."""
+        """What could not be checked, when something could not; None when all was. A process
+        whose open files this user may not read (``unchecked``) is said only in the debug log:
+        its command line, readable by all, says whether it is a Chroma server."""
         if not self.checked:
             return (
                 f"{self.folder}: whether a Chroma server serves it could not be checked (no "
@@ -106,13 +109,8 @@ class FolderUsers:
                 "user cannot see (its command line does not name it and its open files may not "
                 "be read): if it serves this folder, stop it first"
             )
-        if self.unchecked:
-            many = "processes" if len(self.unchecked) > 1 else "process"
-            said.append(
-                f"{len(self.unchecked)} {many} could not be checked for files open in it (pids "
-                f"{_few(self.unchecked)}: this user may not read their open files, e.g. another "
-                "user's); a Chroma server among them is still named by its command line"
-            )
+        if self.unchecked:  # not servers by their command lines: readers at most
+            log.debug("%s: open files of pids %s not readable", self.folder, _few(self.unchecked))
         return f"{self.folder}: " + "; ".join(said) if said else None
 
 

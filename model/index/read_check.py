@@ -64,7 +64,8 @@ def _log_position(database: Path) -> object:
     """The last record of Chroma's write log (every add, update and delete is one), read with
     sqlite itself, read-only; the file's mtime when Chroma's tables are not as expected."""
     try:
-        with contextlib.closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as db:
+        uri = f"{database.absolute().as_uri()}?mode=ro"  # a relative folder given too
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
             return db.execute("SELECT max(seq_id) FROM embeddings_queue").fetchone()[0]
     except sqlite3.Error:
         try:
