@@ -70,14 +70,14 @@ def erase_everywhere(erasure: Erasure, args: argparse.Namespace, apply: bool) ->
     ids = erasure.targets.study_ids
     salt_id = _salt_id(erasure.dataset)
     locations, users = through_servers(index_locations(erasure, args))
-    refusals = [line for loc in locations if (line := served_refusal(users.get(loc.path)))]
-    if apply and refusals:  # before anything changes: a rerun, the server stopped, erases all
-        raise UserError(refusals[0])
+    refusals = [served_refusal(users.get(loc.path)) for loc in locations]
+    if apply and any(refusals):  # before anything changes: a rerun, the server stopped, erases all
+        raise UserError(next(line for line in refusals if line))
     erasure.index = [erase_from_index(loc, ids, salt_id, apply) for loc in locations]
-    for index, loc in zip(erasure.index, locations, strict=True):
+    for index, loc, refusal in zip(erasure.index, locations, refusals, strict=True):
         found = users.get(loc.path)
-        refusal = served_refusal(found)
-        if found and (line := f"--apply stops: {refusal}" if refusal else found.note()):
+        line = f"--apply stops: {refusal}" if refusal else found.note() if found else None
+        if line:
             index.note = f"{index.note}; {line}" if index.note else line
     skip = [erasure.dataset, *(loc.path for loc in locations if loc.path)]
     erasure.mentions = find_mentions(erasure.root, skip, ids)
