@@ -95,9 +95,11 @@ def train_losses(run: Path) -> list[float]:
     return [r["loss"] for r in RunFolder(run).read_metrics() if r["kind"] == "train"]
 
 
-def test_two_gloo_processes_match_single_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("accum", [[], ["--accum-freq", "2"]], ids=["one-pass", "accumulated"])
+def test_two_gloo_processes_match_single_process(tmp_path: Path, accum: list[str]) -> None:
+    # Accumulated: each rank's 2 studies in 2 micro-batches of 1 (DDP syncs the last backward).
     data, preset, single_losses = single_process_reference(tmp_path)
-    done = _torchrun_train(data, preset, tmp_path / "ddp", "--max-steps", "2")
+    done = _torchrun_train(data, preset, tmp_path / "ddp", "--max-steps", "2", *accum)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("model.training.train: run ") == 1  # rank 0 says how it ended
     config = RunFolder(tmp_path / "ddp").read_config()

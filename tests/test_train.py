@@ -271,6 +271,24 @@ def test_grad_checkpointing_and_compile_flags_reach_the_model(
     assert saved["grad_checkpointing"] is True and saved["compile"] is True
 
 
+def test_accum_freq_is_recorded_and_more_micro_batches_than_studies_refused(
+    tiny_data: Path, preset: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    args = ["--data", str(tiny_data), "--preset", str(preset), "--device", "cpu"]
+    assert cli_main(["train", *args, "--out", str(tmp_path / "k2"), "--accum-freq", "2",
+                     "--max-steps", "1"]) == 0  # fmt: skip
+    saved = json.loads((tmp_path / "k2" / "config.json").read_text())["preset"]["train"]
+    assert saved["accum_freq"] == 2
+    assert cli_main(["train", *args, "--out", str(tmp_path / "k5"), "--accum-freq", "5"]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors[-1] == (
+        "--accum-freq 5 cuts a step into more micro-batches than the 4 studies each process "
+        "takes per step: use at most 4"
+    )
+    assert not (tmp_path / "k5").exists()
+    assert cli_main(["train", *args, "--out", str(tmp_path / "k0"), "--accum-freq", "0"]) == 2
+
+
 def test_out_of_gpu_memory_is_one_message_and_keeps_the_last_checkpoint(
     tiny_data: Path,
     tmp_path: Path,
@@ -294,9 +312,10 @@ def test_out_of_gpu_memory_is_one_message_and_keeps_the_last_checkpoint(
     assert cli_main(["train", *args, "--device", "cpu"]) == 2
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert errors == [
-        "out of GPU memory at step 2, 8 studies per GPU. Rerun with --grad-checkpointing, or "
-        "spread the batch over more GPUs with torchrun --nproc_per_node N (add --resume to "
-        "continue from last.pt, which is kept), or start afresh with a lower --batch-size"
+        "out of GPU memory at step 2, 8 studies per GPU. Rerun with --accum-freq 2 (the same "
+        "batch in 2 passes) or --grad-checkpointing, or spread the batch over more GPUs with "
+        "torchrun --nproc_per_node N (add --resume to continue from last.pt, which is kept), or "
+        "start afresh with a lower --batch-size"
     ]
     status = json.loads((tmp_path / "oom" / "status.json").read_text())
     assert status["state"] == "failed" and status["message"] == errors[0]

@@ -212,6 +212,9 @@ class TrainConfig:
     the first steps take a minute or more to compile, then a ``flat`` tower steps faster.
     ``grad_checkpointing`` recomputes the video tower's blocks in backward
     (``CMRClip.set_grad_checkpointing``): more compute, much less activation memory.
+    ``accum_freq`` > 1 computes each step's gradients in that many micro-batches per process
+    (``model.training.accumulation``): the same gradients, one micro-batch's activation memory,
+    one more forward per step.
     """
 
     epochs: int = 8
@@ -236,6 +239,7 @@ class TrainConfig:
     precision: Precision = "fp32"
     compile: bool = False
     grad_checkpointing: bool = False
+    accum_freq: int = 1
     eval_every: int = 1
     log_every: int = 10
 
@@ -248,6 +252,7 @@ class TrainConfig:
             lr=self.lr,
             frames=self.frames,
             image_size=self.image_size,
+            accum_freq=self.accum_freq,
             eval_every=self.eval_every,
             log_every=self.log_every,
         )

@@ -25,6 +25,14 @@ from torch.utils.data import DataLoader, Dataset
 from model.errors import OutOfDeviceMemory, UserError
 from model.nn.loss import text_ids_from_texts
 from model.nn.sentence_loss import SentenceLoss
+from model.training.accumulation import (
+    ContrastiveFeatures,
+    RandomState,
+    join_features,
+    micro_batch_count,
+    split_batch,
+    with_part,
+)
 from model.training.distributed import DistContext, any_across, mean_across
 from model.training.stopping import STOP_SIGNALS
 from model.workers import usable_cpus
@@ -39,21 +47,29 @@ class TrainingDiverged(UserError):
 
 
 @contextlib.contextmanager
-def out_of_memory_as_user_error(step: int, studies: int, ctx: DistContext) -> Iterator[None]:
+def out_of_memory_as_user_error(
+    step: int, studies: int, ctx: DistContext, accum_freq: int = 1
+) -> Iterator[None]:
     """Turn a CUDA out-of-memory error in step ``step`` into one message saying what to change.
 
-    The remedies that keep the run resumable (gradient checkpointing, more GPUs for the same
-    global batch) come before the one that does not (a smaller batch).
+    The remedies that keep the run resumable (more micro-batches, gradient checkpointing, more
+    GPUs for the same global batch) come before the one that does not (a smaller batch).
     """
     try:
         yield
     except torch.OutOfMemoryError:
         spread = f" (the global batch over {ctx.world_size} processes)" if ctx.distributed else ""
+        finer = 2 * accum_freq
+        pieces = (
+            f"--accum-freq {finer} (the same batch in {finer} passes) or "
+            if finer <= studies
+            else ""
+        )
         raise OutOfDeviceMemory(
             f"{OutOfDeviceMemory.PREFIX} at step {step}, {studies} studies per GPU{spread}. "
-            "Rerun with --grad-checkpointing, or spread the batch over more GPUs with torchrun "
-            "--nproc_per_node N (add --resume to continue from last.pt, which is kept), or start "
-            "afresh with a lower --batch-size"
+            f"Rerun with {pieces}--grad-checkpointing, or spread the batch over more GPUs with "
+            "torchrun --nproc_per_node N (add --resume to continue from last.pt, which is kept), "
+            "or start afresh with a lower --batch-size"
         ) from None
 
 
@@ -102,8 +118,10 @@ class Engine:
         grad_clip: float,
         precision: str,
         sentence_weight: float = 0.0,
+        accum_freq: int = 1,
     ) -> None:
         self.model = model
+        self.accum_freq = accum_freq
         self.loss_fn = loss_fn
         self.sentence_weight = sentence_weight
         self.sentence_loss_fn = SentenceLoss(gather_with_grad=True)
@@ -123,52 +141,98 @@ class Engine:
             return contextlib.nullcontext()
         return torch.autocast(self.ctx.device.type, dtype=self.autocast_dtype)
 
-    def loss_on(self, batch: dict) -> torch.Tensor:
-        """Contrastive loss of one local batch: video [B, V, T, S, S] + B texts -> scalar.
-
-        ``(1 - w) * study-level CLIP loss + w * sentence-level loss`` with ``w`` the
-        ``sentence_weight`` (0: the CLIP loss alone).
-        """
+    def features_of(self, batch: dict) -> ContrastiveFeatures:
+        """One local batch's features: video ``[B, V, T, S, S]`` + B texts -> ``[B, D]`` each,
+        the scale, and every sentence's ``[S, D]`` when the sentence loss is on."""
         device = self.ctx.device
-        texts = list(batch["text"])
-        ids = text_ids_from_texts(texts, device)
-        weight = self.sentence_weight
         with self._autocast():
             outputs = self.model(
                 batch["video"].to(device, non_blocking=True),
                 batch["view_mask"].to(device),
                 batch["frame_mask"].to(device),
-                texts,
-                with_sentences=weight > 0,
+                list(batch["text"]),
+                with_sentences=self.sentence_weight > 0,
             )
-            video_features, text_features, logit_scale = (x.float() for x in outputs[:3])
-            loss = self.loss_fn(video_features, text_features, logit_scale, ids)
+        return ContrastiveFeatures.from_outputs(outputs)
+
+    def loss_of(self, features: ContrastiveFeatures, texts: list[str]) -> torch.Tensor:
+        """The batch's loss from its features: ``(1 - w) * study-level CLIP loss + w *
+        sentence-level loss`` with ``w`` the ``sentence_weight`` (0: the CLIP loss alone)."""
+        device = self.ctx.device
+        ids = text_ids_from_texts(texts, device)
+        weight = self.sentence_weight
+        with self._autocast():
+            loss = self.loss_fn(features.video, features.text, features.scale, ids)
             if weight == 0:
                 return loss
             sentences, owner = self.raw_model.text.read_sentences(texts)  # the model's order
-            sentence_ids = text_ids_from_texts(sentences, device)
             sentence_loss = self.sentence_loss_fn(
-                video_features,
-                outputs[3].float(),
-                logit_scale,
+                features.video,
+                features.sentences,
+                features.scale,
                 torch.tensor(owner, device=device),
-                sentence_ids,
+                text_ids_from_texts(sentences, device),
             )
             return (1.0 - weight) * loss + weight * sentence_loss
 
-    def _backward(self, batch: dict, step: int) -> float:
-        """Forward, loss check and backward of one step; returns the mean loss over ranks."""
-        loss = self.loss_on(batch)
+    def loss_on(self, batch: dict) -> torch.Tensor:
+        """Contrastive loss of one local batch in one pass -> scalar."""
+        return self.loss_of(self.features_of(batch), list(batch["text"]))
+
+    def _checked(self, loss: torch.Tensor, step: int) -> float:
+        """The mean loss over ranks; raises TrainingDiverged when it is NaN or infinite."""
         mean_loss = float(mean_across(self.ctx, loss).item())
         if not math.isfinite(mean_loss):
             raise TrainingDiverged(f"loss became {mean_loss} at step {step}")
-        self.optimizer.zero_grad(set_to_none=True)
+        return mean_loss
+
+    def _backward_of(self, loss: torch.Tensor) -> None:
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
-            self.scaler.unscale_(self.optimizer)
         else:
             loss.backward()
+
+    def _backward(self, batch: dict, step: int) -> float:
+        """Forward, loss check and backward of one step; returns the mean loss over ranks."""
+        if self.accum_freq > 1:
+            mean_loss = self._accumulated_backward(batch, step)
+        else:
+            loss = self.loss_on(batch)
+            mean_loss = self._checked(loss, step)  # before any gradient
+            self.optimizer.zero_grad(set_to_none=True)
+            self._backward_of(loss)
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
         return mean_loss
+
+    def _accumulated_backward(self, batch: dict, step: int) -> float:
+        """The whole batch's gradients, one micro-batch's activations at a time
+        (``model.training.accumulation``); returns the mean loss over ranks."""
+        texts = list(batch["text"])
+        parts = split_batch(batch, micro_batch_count(self.accum_freq, len(texts)))
+        starts, kept = [], []
+        with torch.no_grad():
+            for part in parts:
+                starts.append(RandomState.capture(self.ctx.device))
+                kept.append(self.features_of(part))
+            mean_loss = self._checked(
+                self.loss_of(join_features(kept, kept[-1].scale), texts), step
+            )
+        end = RandomState.capture(self.ctx.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            with contextlib.nullcontext() if last else self._no_sync():
+                starts[index].restore()  # the draws of its first forward
+                features = with_part(kept, index, self.features_of(part), last)
+                self._backward_of(self.loss_of(features, texts))
+        end.restore()
+        return mean_loss
+
+    def _no_sync(self) -> contextlib.AbstractContextManager:
+        """DDP's gradient all-reduce off (all but a step's last backward); a no-op otherwise."""
+        no_sync = getattr(self.model, "no_sync", None)
+        return no_sync() if no_sync is not None else contextlib.nullcontext()
 
     def _apply_gradients(self) -> None:
         """Clip the gradients and take the optimiser step (the first one allocates AdamW state)."""
@@ -189,15 +253,17 @@ class Engine:
         """
         start = time.perf_counter()
         self.model.train()
-        with out_of_memory_as_user_error(step, len(batch["text"]), self.ctx):
+        studies = len(batch["text"])
+        with out_of_memory_as_user_error(step, studies, self.ctx, self.accum_freq):
             mean_loss = self._backward(batch, step)
             self._apply_gradients()
         lr = float(self.optimizer.param_groups[0]["lr"])
         self.scheduler.step()
         with torch.no_grad():
             self.raw_model.logit_scale.clamp_(0.0, MAX_LOGIT_SCALE)
-        studies = len(batch["text"]) * self.ctx.world_size
-        return StepOutcome(mean_loss, lr, studies, time.perf_counter() - start)
+        return StepOutcome(
+            mean_loss, lr, studies * self.ctx.world_size, time.perf_counter() - start
+        )
 
     def run_epoch(
         self,

@@ -48,6 +48,7 @@ class TrainOptions:
     val_labels: Path | None = None
     num_workers: int | None = None
     grad_checkpointing: bool | None = None
+    accum_freq: int | None = None
     compile: bool | None = None
     command: tuple[str, ...] | None = None  # the command line after python -m model (config.json)
 
@@ -130,6 +131,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: the preset's train.grad_checkpointing)",
     )
     parser.add_argument(
+        "--accum-freq",
+        metavar="K",
+        type=int,
+        help="compute each step's gradients in K micro-batches per process: the same "
+        "gradients as one pass (the contrastive loss still sees the whole batch), 1/K of the "
+        "activation memory, one more forward per step (default: the preset's train.accum_freq)",
+    )
+    parser.add_argument(
         "--compile",
         action=argparse.BooleanOptionalAction,
         help="run the video tower through torch.compile: slow first steps, then faster on a GPU "
@@ -139,7 +148,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> TrainOptions:
-    for name in ("epochs", "batch_size", "max_steps"):
+    for name in ("epochs", "batch_size", "max_steps", "accum_freq"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise UserError(f"--{name.replace('_', '-')} must be > 0, got {value}")
@@ -161,6 +170,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         val_labels=args.val_labels,
         num_workers=args.num_workers,
         grad_checkpointing=args.grad_checkpointing,
+        accum_freq=args.accum_freq,
         compile=args.compile,
         command=getattr(args, "argv", None),  # set by model.cli.main
     )
@@ -180,6 +190,7 @@ def resolve_preset(options: TrainOptions):  # -> model.nn.config.Preset
             ("batch_size", options.batch_size),
             ("num_workers", options.num_workers),
             ("grad_checkpointing", options.grad_checkpointing),
+            ("accum_freq", options.accum_freq),
             ("compile", options.compile),
             ("time_budget_s", budget),
         )

@@ -24,6 +24,7 @@ from model.progress import Progress
 from model.provenance import run_context, software_versions, utc_now
 from model.relocate import recorded_path
 from model.training import checkpoint as ckpt
+from model.training.accumulation import micro_batch_count
 from model.training.budget import EpochBudget
 from model.training.distributed import (
     DistContext,
@@ -63,6 +64,7 @@ class Trainer:
         if options.val_labels is not None and ctx.is_main:
             self.val_labels = logged_val_labels(options.val_labels, self.ds)
         self.global_batch = global_batch_size(self.cfg.batch_size, len(self.train_ids), ctx)
+        micro_batch_count(self.cfg.accum_freq, self.global_batch // ctx.world_size)
         self.steps_per_epoch = len(self.train_ids) // self.global_batch
         budget_s = self.cfg.time_budget_s
         self.budget = EpochBudget(budget_s, self.cfg.epochs, resolved=budget_s <= 0)
@@ -103,6 +105,7 @@ class Trainer:
             self.cfg.grad_clip,
             self.cfg.precision,
             sentence_weight=self.cfg.sentence_loss,
+            accum_freq=self.cfg.accum_freq,
         )
 
     def _restore(self) -> None:
