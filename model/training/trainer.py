@@ -200,7 +200,6 @@ class Trainer:
         )
 
     def _epochs(self) -> str:
-        val_labels = self.val_labels
         # a count the budget still chooses is an estimate from the start, as status.json says
         with Progress("train", self.total_steps, "step", estimated=self.budget.active) as bar:
             bar.update(self.step)
@@ -232,7 +231,7 @@ class Trainer:
                     self._should_stop,
                 )
                 if completed:
-                    self._end_of_epoch(epoch, val_labels)
+                    self._end_of_epoch(epoch, self.val_labels)
                 else:
                     self._save(self.folder.last_checkpoint)
                 if not completed or (self._should_stop() and self.step < self.total_steps):
@@ -336,10 +335,9 @@ class Trainer:
         self._last_status = time.monotonic()
         if not self.ctx.is_main:
             return
-        elapsed = time.monotonic() - self._session_start
-        remaining = self.total_steps - self.step
-        eta = elapsed / self._session_steps * remaining if self._session_steps else None
-        eta = self.budget.capped_eta(eta)
+        per_step = (time.monotonic() - self._session_start) / max(self._session_steps, 1)
+        steps_left = self.total_steps - self.step
+        eta = self.budget.capped_eta(per_step * steps_left if self._session_steps else None)
         write = self.folder.record_failure if state == "failed" else self.folder.update_status
         write(
             state=state,
