@@ -77,6 +77,9 @@ WORDS: dict[str, str] = {
     "(videos, impressions, metadata) that every page uses.",
     "gradient checkpointing": "recomputes parts of the model during training instead of "
     "keeping them in GPU memory: much less memory, about a quarter more time.",
+    "micro-batches": "a training step's batch computed in that many pieces, one at a time: "
+    "the same step (the loss still compares every study with every report of the batch) in "
+    "less GPU memory, for one more pass over the batch.",
 }
 
 

@@ -44,12 +44,14 @@ def plan_run(form: TrainForm, runs_dir: Path, gpus: int) -> RunPlan:
     name = check_name(form.name, "run name")
     run = runs_dir / name
     _check_new(run)
+    _check_micro_batches(form, gpus)
     preset = preset_to_dict(load_preset(form.preset))
     video, train = preset["model"]["video"], preset["train"]
     video.update(kind=form.tower, frames=form.frames, image_size=form.image_size)
     preset["model"]["text"]["unlocked_layers"] = form.text_layers
     train.update(epochs=form.epochs, batch_size=form.batch_size, lr=form.lr)
     train["grad_checkpointing"] = bool(form.grad_checkpointing)
+    train["accum_freq"] = int(form.accum_freq)
     train["time_budget_s"] = max(float(form.time_budget_min), 0.0) * 60.0
     for key in ("frames", "image_size"):
         if key in train:
@@ -58,6 +60,18 @@ def plan_run(form: TrainForm, runs_dir: Path, gpus: int) -> RunPlan:
     args = ["train", "--data", str(form.dataset), "--preset", str(run / "preset.json")]
     args += ["--out", str(run)]
     return RunPlan(run, preset, launcher(with_val_labels(args, form.dataset), gpus))
+
+
+def _check_micro_batches(form: TrainForm, gpus: int) -> None:
+    """UserError when a step's share of each GPU (or the CPU) is cut into more micro-batches
+    than it has studies (the train command would refuse the run once launched)."""
+    per_process = form.batch_size // max(gpus, 1)
+    if form.accum_freq > per_process:
+        where = f"each of the {gpus} GPUs" if gpus > 1 else "the step"
+        raise UserError(
+            f"{form.accum_freq} micro-batches are more than the {per_process} studies {where} "
+            f"takes from a batch of {form.batch_size}: use at most {per_process}"
+        )
 
 
 def prepare_run(form: TrainForm, runs_dir: Path, gpus: int) -> tuple[Path, list[str]]:

@@ -48,6 +48,7 @@ class TrainForm:
     text_layers: int = 2
     time_budget_min: float = 0.0  # > 0: as many epochs as fit, at most ``epochs``
     grad_checkpointing: bool = False  # less GPU memory for about a quarter more time
+    accum_freq: int = 1  # micro-batches per step: the same gradients in less GPU memory
 
 
 def log_tail(run: Path, lines: int = 40) -> str:
@@ -295,6 +296,7 @@ def preset_defaults(name: str) -> dict[str, Any]:
         "text_layers": int(text.get("unlocked_layers", 2)),
         "time_budget_min": float(train.get("time_budget_s", 0.0)) / 60.0,
         "grad_checkpointing": bool(train.get("grad_checkpointing", False)),
+        "accum_freq": int(train.get("accum_freq", 1)),
     }
 
 

@@ -23,11 +23,9 @@ from dashboard.run_state import state_with_job
 from dashboard.run_view import failure_log, forget_notes, keep_notes, runs_columns, show_notes
 from dashboard.runs import (
     CHECKPOINT_ONLY,
-    TrainForm,
     delete_run,
     job_for_run,
     log_tail,
-    preset_defaults,
     preset_names,
     ran_out_of_gpu_memory,
     read_metrics,
@@ -42,20 +40,19 @@ from dashboard.runs import (
 )
 from dashboard.settings import position_of
 from dashboard.studies import ROW_PICK_KEYS
+from dashboard.train_form_view import training_form
 from dashboard.ui import OWN_JOBS_KEY, job_panel, launch, page_guard, page_header
 
 RUNS_PREPARED_KEY = "train-runs-prepared"
 SHOWN_RUN_KEY = "train-shown-run"  # the run below the table, kept across refreshes
 GONE_RUN_KEY = "train-gone-run"  # the run shown here that someone deleted, until another is picked
 LAUNCHED_RUN_KEY = "train-launched-run"  # a run this session just launched or resumed: shown next
-EPOCHS_HELP = f"{meaning('epoch')} With a time budget: the most it trains."
-LR_HELP = f"{meaning('learning rate')} E.g. 0.001 or 1e-5."
 studio = Studio()
 page_header(
     "Train",
     "Contrastive training runs: launch, watch live curves, stop, resume, pick the checkpoint.",
     words=("preset", "tower", "epoch", "batch", "learning rate", "InfoNCE loss", "val", "R@k")
-    + ("AUC", "checkpoint", "gradient checkpointing"),
+    + ("AUC", "checkpoint", "gradient checkpointing", "micro-batches"),
 )
 
 
@@ -118,63 +115,6 @@ def launch_refused(said: str, run: Path) -> None:
     own = st.session_state.get(OWN_JOBS_KEY, ())  # the jobs this session started
     said = refusal_text(said, run, studio.jobs.list("train"), own)
     st.error(markdown_text(said), icon=":material/block:")
-
-
-def training_form(
-    dataset: Path, name: str, preset: str, gpus: list[str]
-) -> tuple[TrainForm | None, list[str]]:
-    """The preset's overridable fields; (form, GPUs chosen) once submitted, else (None, [])."""
-    defaults = preset_defaults(preset)
-    with st.form(f"train-{preset}"):
-        row = st.columns(4)
-        towers = ["multiview", "flat", "static"]
-        tower = row[0].selectbox(
-            "Video tower", towers, index=towers.index(defaults["tower"]), help=meaning("tower")
-        )
-        frames = row[1].number_input("Frames", 1, 128, defaults["frames"])
-        size = row[2].number_input("Resolution (px)", 16, 512, defaults["image_size"], step=16)
-        layers = row[3].number_input(
-            "Text layers unlocked",
-            0,
-            6,
-            defaults["text_layers"],
-            help=meaning("text layers unlocked"),
-        )
-        row = st.columns(4)
-        batch = row[0].number_input(
-            "Batch size", 2, 4096, defaults["batch_size"], help=meaning("batch")
-        )
-        epochs = row[1].number_input("Epochs", 1, 1000, defaults["epochs"], help=EPOCHS_HELP)
-        budget = row[2].number_input(
-            "Time budget (min)",
-            0.0,
-            10080.0,
-            defaults["time_budget_min"],
-            step=1.0,
-            format="%g",  # "13", not "13.00" minutes
-            help="As many epochs as fit, judged from epochs five to seven; 0 = exactly Epochs",
-        )
-        lr = row[3].number_input(
-            "Learning rate", 1e-6, 1.0, defaults["lr"], format="%g", help=LR_HELP
-        )
-        # the checkbox as wide as its label (a quarter column cut it to "Gradient checkpoint…")
-        row = st.container(horizontal=True, vertical_alignment="center", gap="medium")
-        chosen = row.multiselect(
-            "GPUs", gpus, default=gpus, help="The run uses only these; torchrun when more than one"
-        )
-        checkpointing = row.checkbox(
-            "Gradient checkpointing",
-            value=defaults["grad_checkpointing"],
-            help="Recompute the video tower's blocks in backward: much less GPU memory, "
-            "about a quarter more time. Use it when a run stops for lack of GPU memory.",
-        )
-        if not gpus:
-            st.caption("No GPU detected: the run uses the CPU.")
-        if not st.form_submit_button("Launch training", type="primary"):
-            return None, []
-    values = (int(frames), int(size), int(batch), int(epochs), float(lr), int(layers), budget)
-    form = TrainForm(dataset, name, preset, tower, *values, grad_checkpointing=checkpointing)
-    return form, chosen
 
 
 def resume(run: Path, job: Job | None, checkpointing: bool) -> None:

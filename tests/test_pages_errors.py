@@ -10,6 +10,7 @@ import shutil
 import sys
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -84,16 +85,19 @@ def test_prepare_run_writes_a_valid_preset(tmp_path: Path, data_root: Path) -> N
     assert preset["train"]["epochs"] == 3 and preset["train"]["lr"] == 0.01
     assert preset["train"]["time_budget_s"] == 0.0  # no budget asked: exactly 3 epochs
     assert preset["train"]["grad_checkpointing"] is False
+    assert preset["train"]["accum_freq"] == 1
     budgeted = TrainForm(
-        form.dataset, "run-budget", epochs=40, time_budget_min=12.5, grad_checkpointing=True
-    )
+        form.dataset, "run-budget", epochs=40, time_budget_min=12.5, grad_checkpointing=True,
+        batch_size=16, accum_freq=4,
+    )  # fmt: skip
     run_budget, _ = prepare_run(budgeted, tmp_path / "runs", gpus=0)
     train = json.loads((run_budget / "preset.json").read_text())["train"]
-    assert (train["epochs"], train["time_budget_s"], train["grad_checkpointing"]) == (
-        40,
-        750.0,
-        True,
-    )
+    kept = ("epochs", "time_budget_s", "grad_checkpointing", "accum_freq")
+    assert [train[key] for key in kept] == [40, 750.0, True, 4]
+    too_fine = replace(budgeted, name="run-fine", accum_freq=9)
+    with pytest.raises(UserError, match="9 micro-batches are more than the 8 studies each of"):
+        prepare_run(too_fine, tmp_path / "runs", gpus=2)
+    assert not (tmp_path / "runs" / "run-fine").exists()
     assert command[-8:] == [
         "--data",
         str(form.dataset),
@@ -184,9 +188,17 @@ def test_a_typed_run_name_survives_the_default_name_changing(
     now[0] += 60  # the default name moves on while the user fills in the form
     at.run()
     assert next(t for t in at.text_input if t.label == "Run name").value == "my-experiment"
-    at.button(key="FormSubmitter:train-cpu-small-Launch training").click().run()
+    submit = "FormSubmitter:train-cpu-small-Launch training"
+    next(n for n in at.number_input if n.label == "Micro-batches").set_value(64)
+    at.button(key=submit).click().run()
+    assert any("64 micro-batches are more than the 32 studies" in e.value for e in at.error)
+    assert not launched and not (data_root / "runs" / "my-experiment").exists()
+    next(n for n in at.number_input if n.label == "Micro-batches").set_value(2)
+    at.button(key=submit).click().run()
     assert not at.error, [e.value for e in at.error]
     assert len(launched) == 1 and (data_root / "runs" / "my-experiment" / "preset.json").is_file()
+    preset = json.loads((data_root / "runs" / "my-experiment" / "preset.json").read_text())
+    assert preset["train"]["accum_freq"] == 2
     at.run()  # the next run starts from a fresh default name, in UTC whatever the server's zone
     assert next(t for t in at.text_input if t.label == "Run name").value == (
         f"cpu-small-{time.strftime('%Y%m%d-%H%M%SZ', time.gmtime(now[0]))}"
