@@ -202,10 +202,11 @@ def with_val_labels(args: list[str], dataset: Path) -> list[str]:
 
 
 def resume_command(
-    run: Path, dataset: Path, gpus: int, grad_checkpointing: bool = False
+    run: Path, dataset: Path, gpus: int, grad_checkpointing: bool = False, accum_freq: int = 0
 ) -> list[str]:
-    """The command that continues ``run`` from its last.pt (with gradient checkpointing, e.g.
-    after it ran out of GPU memory: the model is unchanged, so the run resumes exactly). No
+    """The command that continues ``run`` from its last.pt (with gradient checkpointing or
+    ``accum_freq`` micro-batches per step, e.g. after it ran out of GPU memory: the model and
+    its gradients are unchanged, so the run resumes exactly; 0 keeps the run's). No
     ``--preset``: ``train --resume`` takes the run's own, overrides included, from its
     config.json, however the run was started (this page, ``model train``, ``model demo``)."""
     if not (run / "last.pt").exists():
@@ -213,7 +214,18 @@ def resume_command(
     args = ["train", "--data", str(dataset), "--out", str(run), "--resume"]
     if grad_checkpointing:
         args.append("--grad-checkpointing")
+    if accum_freq:
+        args += ["--accum-freq", str(accum_freq)]
     return launcher(with_val_labels(args, dataset), gpus)
+
+
+def run_micro_batches(run: Path) -> int:
+    """The micro-batches per step ``run`` trains with (its config.json; 1 when unknown)."""
+    try:
+        config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+        return max(int(config["preset"]["train"].get("accum_freq", 1)), 1)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return 1
 
 
 def selection_caption(run: Path) -> str:

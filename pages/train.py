@@ -4,6 +4,7 @@ import functools
 from pathlib import Path
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import cache
 from dashboard.context import EmptyState, Studio, UserError, rerun_page_if_choice_gone
@@ -32,6 +33,7 @@ from dashboard.runs import (
     read_status,
     resume_command,
     run_is_live,
+    run_micro_batches,
     runs_table,
     selection_caption,
     shown_state,
@@ -117,7 +119,7 @@ def launch_refused(said: str, run: Path) -> None:
     st.error(markdown_text(said), icon=":material/block:")
 
 
-def resume(run: Path, job: Job | None, checkpointing: bool) -> None:
+def resume(run: Path, job: Job | None, checkpointing: bool, micro_batches: int) -> None:
     """Launch a job continuing ``run`` on its own dataset and GPUs."""
     try:
         recorded = trained_on(run, studio.settings.data_root)
@@ -134,7 +136,7 @@ def resume(run: Path, job: Job | None, checkpointing: bool) -> None:
     launch(
         studio.jobs,
         "train",
-        resume_command(run, dataset, len(gpus), checkpointing),
+        resume_command(run, dataset, len(gpus), checkpointing, micro_batches),
         f"Resume {run.name}",
         outputs={"run": str(run), "dataset": str(dataset), "gpus": gpus_output(gpus)},
         env=training_env(gpus, cache.gpus()),
@@ -172,6 +174,17 @@ def run_detail(run: Path) -> None:
     # one row that wraps: four fixed columns cut the labels short on a laptop screen
     buttons = st.container(horizontal=True, vertical_alignment="center")
     running = run_is_live(state) or (job is not None and job.running)
+    stop_and_resume(buttons, run, job, running, state, status)
+    activate_or_delete(buttons, run, running)
+    show_notes(run)  # kept: this panel redraws itself every few seconds
+    with st.expander("train.log"):
+        st.code(log_tail(run), language=None)
+
+
+def stop_and_resume(
+    buttons: DeltaGenerator, run: Path, job: Job | None, running: bool, state: str, status: dict
+) -> None:
+    """The run's Stop, and its Resume with the memory options a resume may change."""
     stopping = job is not None and job.stopping
     # keyed by the run: a click meant for a run deleted meanwhile never acts on the one shown next
     if buttons.button("Stop", disabled=not running or stopping, key=f"stop-{run}"):
@@ -191,8 +204,21 @@ def run_detail(run: Path) -> None:
         key=f"resume-checkpointing-{run.name}",
         help="Less GPU memory for about a quarter more time; the run continues exactly.",
     )
+    pieces = buttons.number_input(
+        "micro-batches",
+        1,
+        256,
+        run_micro_batches(run),
+        key=f"resume-micro-batches-{run.name}",
+        help=f"{meaning('micro-batches')} The run continues exactly with any number.",
+        width=140,
+    )
     if resume_clicked:
-        resume(run, job, checkpointing)
+        resume(run, job, checkpointing, int(pieces))
+
+
+def activate_or_delete(buttons: DeltaGenerator, run: Path, running: bool) -> None:
+    """Set the run's best.pt (else last.pt) active, or delete the run after a confirmation."""
     best = run / "best.pt" if (run / "best.pt").exists() else run / "last.pt"
     if buttons.button("Set active checkpoint", disabled=not best.exists(), key=f"set-active-{run}"):
         note = studio.settings.write_active(checkpoint=best)  # a note on a read-only root
@@ -207,9 +233,6 @@ def run_detail(run: Path) -> None:
             else:
                 st.session_state.pop(SHOWN_RUN_KEY, None)  # deleted here: no notice that it is gone
                 st.rerun()
-    show_notes(run)  # kept: this panel redraws itself every few seconds
-    with st.expander("train.log"):
-        st.code(log_tail(run), language=None)
 
 
 @st.fragment(run_every=5.0)

@@ -27,6 +27,7 @@ from dashboard.runs import (
     delete_run,
     ran_out_of_gpu_memory,
     resume_command,
+    run_micro_batches,
 )
 from dashboard.settings import Settings
 from model import clock
@@ -123,6 +124,12 @@ def test_prepare_run_writes_a_valid_preset(tmp_path: Path, data_root: Path) -> N
     resumed = resume_command(run, form.dataset, gpus=0, grad_checkpointing=True)
     assert "--grad-checkpointing" in resumed and "--resume" in resumed
     assert resumed[-2:] == ["--val-labels", str(form.dataset / "labels.csv")]
+    assert "--accum-freq" not in resumed
+    finer = resume_command(run, form.dataset, gpus=0, accum_freq=4)
+    assert finer[finer.index("--accum-freq") + 1] == "4"
+    assert run_micro_batches(run) == 1  # no config.json yet: the default
+    (run / "config.json").write_text(json.dumps({"preset": {"train": {"accum_freq": 3}}}))
+    assert run_micro_batches(run) == 3
     assert ran_out_of_gpu_memory({"message": "out of GPU memory at step 2, 8 studies per GPU."})
 
 
