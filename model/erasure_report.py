@@ -228,7 +228,9 @@ def _mention_lines(found: Mentions, root: Path, verb: str, apply: bool) -> list[
         for p in found.evaluations
     ]
     lines += [
-        f"  still names them (remove or make again yourself): {_rel(p, root)}" for p in found.other
+        f"  still names them (remove or make again yourself): {_rel(p, root)}"
+        + (" (in other columns than study_id)" if p in found.rows else "")
+        for p in found.other
     ]
     lines += [
         f"  cannot be read (check it names none of them yourself): {_rel(p, root)}"
