@@ -276,15 +276,16 @@ def index_folders(root: Path) -> list[Path]:
     return sorted(db.parent.resolve() for db in root.rglob("chroma.sqlite3"))
 
 
-def trained_runs(root: Path, dataset: Path, fingerprints: set[str]) -> list[TrainedRun]:
-    """Run folders under ``root`` whose ``config.json`` names ``dataset``, with their
-    checkpoints: by its folder, by its place under the data root (a root moved or copied
-    since), or by a fingerprint it had (``fingerprints``: before the erasure, and those its
-    embedding caches were named after)."""
+def trained_runs(folders: list[Path], dataset: Path, fingerprints: set[str]) -> list[TrainedRun]:
+    """Run folders under ``folders`` (the data root first) whose ``config.json`` names
+    ``dataset``, with their checkpoints: by its folder, by its place under the data root (a
+    root moved or copied since), or by a fingerprint it had (``fingerprints``: before the
+    erasure, and those its embedding caches were named after)."""
     runs = []
     target = dataset.resolve()
-    tail = _tail(target, root.resolve())
-    for config in sorted(root.rglob("config.json")):
+    tail = _tail(target, folders[0].resolve())
+    configs = {config.resolve() for folder in folders for config in folder.rglob("config.json")}
+    for config in sorted(configs):
         try:
             record = json.loads(config.read_text(encoding="utf-8"))
         except (OSError, ValueError):
