@@ -16,6 +16,7 @@ import pytest
 from test_erasure import _forget, erasure_world
 
 from model.erasure import Targets
+from model.erasure_cli import also_folders
 from model.erasure_report import Erasure, index_locations
 from model.study_embeddings import StudyEmbeddings
 
@@ -102,3 +103,14 @@ def test_index_folders_under_an_also_folder_are_erased_too(tmp_path: Path) -> No
     args = SimpleNamespace(chroma_path=None, chroma_host=None, chroma_port=None)
     found = [loc.path for loc in index_locations(erasure, args)]
     assert found == [root / "ds" / "chroma", root / "idx", out / "a" / "chroma"]
+
+
+def test_an_also_folder_searched_already_is_left_out(tmp_path: Path) -> None:
+    """One inside the data root or inside another ``--also`` folder is searched already (each
+    file once); one holding the data root is searched around it (``erase_everywhere``)."""
+    root = tmp_path / "root"
+    for folder in (root / "runs", tmp_path / "a" / "b", tmp_path / "c"):
+        folder.mkdir(parents=True)
+    given = [root / "runs", tmp_path / "a" / "b", tmp_path / "a", tmp_path / "c", root]
+    assert also_folders(root, given) == [tmp_path / "a", tmp_path / "c"]
+    assert also_folders(root, [tmp_path]) == [tmp_path]
