@@ -44,7 +44,7 @@ NOT_ERASABLE = [
     "keeps any later ingest of them from adding the studies again",
     "a Chroma server's own files keep a deleted record's bytes until the server compacts "
     "them (an embedded index folder is rewritten without them)",
-    "backups and copies outside the data root",
+    "backups and copies outside the folders searched (the data root and any --also folder)",
 ]
 
 
@@ -273,7 +273,7 @@ def _mention_lines(found: Mentions, root: Path, verb: str, apply: bool) -> list[
 
 def _run_lines(runs: list[TrainedRun], root: Path) -> list[str]:
     if not runs:
-        return ["  checkpoints trained with them: none found under the data root"]
+        return ["  checkpoints trained with them: none found in the folders searched"]
     lines = [
         "  checkpoints trained with them (weights cannot be un-trained; retrain without "
         "them if required):"
