@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Erase withdrawn studies (a patient's consent withdrawn) from a dataset and everything "
         "made from it: rows, tensors, labels, embedding caches, index records, per-study "
-        "result rows under the data root. Lists the checkpoints trained with them (weights "
+        "result rows under the data root and the --also folders. Lists the checkpoints trained "
+        "with them (weights "
         "cannot be un-trained). A dry run unless --apply."
     )
     parser.add_argument("--data", type=Path, required=True, help="the dataset folder")
