@@ -6,7 +6,11 @@ could not be (checkpoints' weights, files it only lists) and holds no patient id
 accession number (the hospital's own number for the study, which would name the patient to
 anyone with the hospital's records) and no study_id (which would keep the study's pseudonym in
 the data root), only counts and the salted hashes of ``withdrawn.csv``, with which an auditor
-holding the dataset's salt can check that a given accession number was erased.
+holding the dataset's salt can check that a given accession number was erased. It names the
+folders searched (the data root and the ``--also`` ones) and the files changed or listed: paths
+are the site's own folder and file names, not patient data, so they are recorded (an auditor
+must know where the erasure looked), except a part of a path holding a withdrawn study's id or
+accession number (a file a user named after the study), recorded as ``REDACTED``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +44,7 @@ NOT_ERASABLE = [
     "keeps any later ingest of them from adding the studies again",
     "a Chroma server's own files keep a deleted record's bytes until the server compacts "
     "them (an embedded index folder is rewritten without them)",
-    "backups and copies outside the data root",
+    "backups and copies outside the folders searched (the data root and any --also folder)",
 ]
 
 
@@ -59,6 +64,12 @@ class Erasure:
         default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     )
     record: Path | None = None
+    also: list[Path] = field(default_factory=list)  # searched as the data root is (--also)
+
+    @property
+    def folders(self) -> list[Path]:
+        """The folders searched for results: the data root, then the ``--also`` ones."""
+        return [self.root, *self.also]
 
 
 def erase_everywhere(erasure: Erasure, args: argparse.Namespace, apply: bool) -> None:
@@ -80,18 +91,22 @@ def erase_everywhere(erasure: Erasure, args: argparse.Namespace, apply: bool) ->
         if line:
             index.note = f"{index.note}; {line}" if index.note else line
     skip = [erasure.dataset, *(loc.path for loc in locations if loc.path)]
-    erasure.mentions = find_mentions(erasure.root, skip, ids)
+    for folder in erasure.folders:  # one holding the data root leaves it to its own search
+        others = [f for f in erasure.folders if f != folder]
+        erasure.mentions.add(find_mentions(folder, [*skip, *others], ids))
     if apply:
         rewrite_mentions(erasure.mentions, set(ids), erasure.erased_at, len(ids))
 
 
 def index_locations(erasure: Erasure, args: argparse.Namespace) -> list[ChromaLocation]:
     """The index named by the options (default ``DATASET/../chroma``) and every embedded index
-    folder under the data root: a study may have been indexed into any of them."""
+    folder under the data root and the ``--also`` folders: a study may have been indexed into
+    any of them."""
     given = resolve_location(
         args.chroma_path, args.chroma_host, args.chroma_port, default_chroma_path(erasure.dataset)
     )
-    found = [ChromaLocation(path=folder) for folder in index_folders(erasure.root)]
+    folders = dict.fromkeys(found for f in erasure.folders for found in index_folders(f))
+    found = [ChromaLocation(path=folder) for folder in folders]
     return [given, *(loc for loc in found if loc.path != given.path)]
 
 
@@ -105,28 +120,35 @@ def write_record(erasure: Erasure) -> Path:
     part, found = erasure.dataset_part, erasure.mentions
     stamp = erasure.erased_at.replace(":", "").replace("-", "")
     path = erasure.dataset / "erasures" / f"erasure-{stamp}.json"
+    targets = erasure.targets
+    named = {n for n in [*targets.study_ids, *targets.accessions, *targets.unknown_values] if n}
+
+    def rel(p: Path | str) -> str:
+        return _redacted(_rel(p, erasure.root) if isinstance(p, Path) else p, named)
+
     record = {
         "format": RECORD_FORMAT,
         "version": 1,
         "erased_at": erasure.erased_at,
-        "dataset": erasure.dataset.name,
+        "dataset": rel(erasure.dataset.name),
+        "folders_searched": [rel(str(f.resolve())) for f in erasure.folders],
         "studies_erased": part.studies,
         "study_hashes": part.hashes,
         "accession_numbers_given": erasure.given,
-        "accession_numbers_not_in_dataset": len(erasure.targets.unknown),
+        "accession_numbers_not_in_dataset": len(targets.unknown),
         "tensors_removed": part.tensors,
         "table_rows_removed": part.table_rows,
         "embedding_cache_files_removed": len(part.caches) - len(part.caches_left),
         "embedding_cache_files_left": [p.name for p in part.caches_left],
-        "index_records_removed": {i.where: i.found for i in erasure.index if i.found},
-        "result_rows_removed": {_rel(p, erasure.root): n for p, n in found.rows.items()},
-        "example_sets_changed": [_rel(p, erasure.root) for p in found.example_sets],
-        "embedding_rows_removed": {_rel(p, erasure.root): n for p, n in found.embeddings.items()},
-        "embedding_files_removed": [_rel(p, erasure.root) for p in found.emptied],
-        "evaluations_marked": [_rel(p, erasure.root) for p in found.evaluations],
-        "files_still_naming_them": [_rel(p, erasure.root) for p in found.other],
-        "files_not_read": [_rel(p, erasure.root) for p in found.unread],
-        "runs_trained_with_them": [_run_record(r, erasure.root) for r in erasure.runs],
+        "index_records_removed": {rel(i.where): i.found for i in erasure.index if i.found},
+        "result_rows_removed": {rel(p): n for p, n in found.rows.items()},
+        "example_sets_changed": [rel(p) for p in found.example_sets],
+        "embedding_rows_removed": {rel(p): n for p, n in found.embeddings.items()},
+        "embedding_files_removed": [rel(p) for p in found.emptied],
+        "evaluations_marked": [rel(p) for p in found.evaluations],
+        "files_still_naming_them": [rel(p) for p in found.other],
+        "files_not_read": [rel(p) for p in found.unread],
+        "runs_trained_with_them": [_run_record(r, rel) for r in erasure.runs],
         "dataset_fingerprints_before": sorted(part.fingerprints),
         "not_erased": NOT_ERASABLE,
     }
@@ -135,11 +157,11 @@ def write_record(erasure: Erasure) -> Path:
     return path
 
 
-def _run_record(run: TrainedRun, root: Path) -> dict:
+def _run_record(run: TrainedRun, rel: Callable[[Path | str], str]) -> dict:
     return {
-        "run": _rel(run.folder, root),
+        "run": rel(run.folder),
         "data_fingerprint": run.data_fingerprint,
-        "checkpoints": [p.name for p in run.checkpoints],
+        "checkpoints": [rel(p.name) for p in run.checkpoints],
     }
 
 
@@ -148,6 +170,16 @@ def _rel(path: Path, root: Path) -> str:
         return str(path.resolve().relative_to(root.resolve()))
     except ValueError:
         return str(path)
+
+
+REDACTED = "[names a withdrawn study]"
+
+
+def _redacted(path: str, named: set[str]) -> str:
+    """``path`` with each of its parts that holds one of ``named`` (the withdrawn studies' ids
+    and accession numbers: a user may name a file after a study) replaced by ``REDACTED``."""
+    parts = path.split("/")
+    return "/".join(REDACTED if any(n in part for n in named) else part for part in parts)
 
 
 def summary_text(erasure: Erasure, apply: bool) -> str:
@@ -228,7 +260,9 @@ def _mention_lines(found: Mentions, root: Path, verb: str, apply: bool) -> list[
         for p in found.evaluations
     ]
     lines += [
-        f"  still names them (remove or make again yourself): {_rel(p, root)}" for p in found.other
+        f"  still names them (remove or make again yourself): {_rel(p, root)}"
+        + (" (in other columns than study_id)" if p in found.rows else "")
+        for p in found.other
     ]
     lines += [
         f"  cannot be read (check it names none of them yourself): {_rel(p, root)}"
@@ -239,7 +273,7 @@ def _mention_lines(found: Mentions, root: Path, verb: str, apply: bool) -> list[
 
 def _run_lines(runs: list[TrainedRun], root: Path) -> list[str]:
     if not runs:
-        return ["  checkpoints trained with them: none found under the data root"]
+        return ["  checkpoints trained with them: none found in the folders searched"]
     lines = [
         "  checkpoints trained with them (weights cannot be un-trained; retrain without "
         "them if required):"

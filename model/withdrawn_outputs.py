@@ -2,9 +2,10 @@
 
 ``evaluate``, ``zeroshot --out``, ``embed --out`` and the few-shot example sets the dashboard
 saves read a dataset, work (minutes to hours) and then write per-study results: study ids, their
-rows of scores, their vectors. A ``forget --apply`` meanwhile scans the data root for results
-naming the withdrawn studies (``model.erasure_scan``) before these exist: written after it, they
-would name the erased studies while the erasure record says they are gone.
+rows of scores, their vectors. A ``forget --apply`` meanwhile scans the data root (and the
+``--also`` folders) for results naming the withdrawn studies (``model.erasure_scan``) before
+these exist: written after it, they would name the erased studies while the erasure record says
+they are gone.
 
 So each writer commits its result (the final write or move) under ``committing``: every dataset
 it read has its ingest lock held shared (``model.index.withdrawn_guard.during_write``, as an

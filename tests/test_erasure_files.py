@@ -6,6 +6,7 @@ to it, and a dry run changes nothing while saying what would happen."""
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +114,46 @@ def test_a_table_that_only_looks_like_embeddings_keeps_its_columns(tmp_path: Pat
     assert found.rows == {path: 1} and found.embeddings == {}
     rewrite_mentions(found, {GONE}, WHEN, 1)
     assert pd.read_parquet(path).to_dict("list") == {"study_id": [KEPT], "lge": [0.1]}
+
+
+def test_a_parquet_naming_them_in_another_column_is_listed(tmp_path: Path) -> None:
+    neighbours = tmp_path / "neighbours.parquet"
+    table = {"query_study_id": [KEPT, KEPT], "neighbour_study_id": [GONE, KEPT], "rank": [1, 2]}
+    pd.DataFrame(table).to_parquet(neighbours, index=False)
+    lists = tmp_path / "lists.parquet"
+    pq.write_table(pa.table({"query": [KEPT], "hits": [[KEPT, GONE]]}), lists)
+    pd.DataFrame({"note": ["none"]}).to_parquet(tmp_path / "clean.parquet", index=False)
+    found = find_mentions(tmp_path, [], [GONE])
+    assert sorted(found.other) == [lists, neighbours]
+    assert found.rows == {} and found.unread == []
+
+
+def test_a_table_naming_them_beyond_its_study_id_rows_is_also_listed(tmp_path: Path) -> None:
+    """Its study_id rows go, and it is listed: a kept row names the study in another column
+    (a CSV did not say so; a parquet was not found at all)."""
+    table = pd.DataFrame({"study_id": [GONE, KEPT], "nearest": [KEPT, GONE]})
+    table.to_csv(tmp_path / "near.csv", index=False)
+    table.to_parquet(tmp_path / "near.parquet", index=False)
+    found = find_mentions(tmp_path, [], [GONE])
+    both = [tmp_path / "near.csv", tmp_path / "near.parquet"]
+    assert found.rows == dict.fromkeys(both, 1) and sorted(found.other) == both
+    text = "\n".join(_mention_lines(found, tmp_path, "would remove", apply=False))
+    assert "still names them (remove or make again yourself): near.csv (in other columns" in text
+    rewrite_mentions(found, {GONE}, WHEN, 1)
+    assert pd.read_parquet(tmp_path / "near.parquet").to_dict("list") == {
+        "study_id": [KEPT],
+        "nearest": [GONE],
+    }
+
+
+def test_a_folder_that_cannot_be_listed_is_listed_as_not_read(tmp_path, monkeypatch) -> None:
+    (tmp_path / "locked").mkdir()
+    real = os.scandir
+
+    def scandir(path):  # root reads every folder: a folder it may not list, simulated
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert find_mentions(tmp_path, [], [GONE]).unread == [tmp_path / "locked"]
