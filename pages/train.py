@@ -210,7 +210,7 @@ def stop_and_resume(
         256,
         run_micro_batches(run),
         key=f"resume-micro-batches-{run.name}",
-        help=f"{meaning('micro-batches')} The run continues exactly with any number.",
+        help=f"{meaning('micro-batches')} The run may resume with another number.",
         width=140,
     )
     if resume_clicked:
