@@ -13,7 +13,7 @@ import torch
 from model.cli import main as cli_main
 from model.errors import CheckpointError, UserError
 from model.nn.clip_model import CMRClip
-from model.training.checkpoint import read_checkpoint
+from model.training.checkpoint import read_checkpoint, read_checkpoint_meta
 from model.training.init_from import InitSource, first_model, source_preset
 from model.training.run_folder import RunFolder
 from model.training.train import TrainOptions, train
@@ -67,6 +67,8 @@ def test_a_run_from_a_checkpoint_records_it_and_resumes_exactly(
         "data_fingerprint": meta["data_fingerprint"],
     }
     assert config["data_fingerprint"] != meta["data_fingerprint"]  # another site's data
+    # a checkpoint copied away alone still says where its run started
+    assert read_checkpoint_meta(split / "last.pt").extra["init_from"] == config["init_from"]
     assert config["preset"]["name"] == "tiny"  # no --preset: the checkpoint's own
     # a new run: its own step 1, its own schedule of 6 steps, not the source's step 2 onwards
     assert config["total_steps"] == 6
@@ -75,6 +77,7 @@ def test_a_run_from_a_checkpoint_records_it_and_resumes_exactly(
     again = _argv(site_b, split, "--resume", "auto", "--init-from", str(source), "--max-steps", "4")
     assert cli_main(again) == 0
     assert json.loads((split / "config.json").read_text())["init_from"] == config["init_from"]
+    assert read_checkpoint_meta(split / "best.pt").extra["init_from"] == config["init_from"]
     ends = [read_checkpoint(run / "last.pt") for run in (whole, split)]
     assert [end["step"] for end in ends] == [4, 4]
     for name, weights in ends[0]["state_dict"].items():

@@ -16,7 +16,8 @@ The command line's options (``--epochs``, ``--batch-size``...) override its trai
 
 Provenance: ``config.json``'s ``init_from`` records the checkpoint (absolute path, as
 ``recorded_path`` keeps paths), its step, epoch, weights fingerprint and the fingerprint of the
-data it was trained on; a resume of the run keeps the record.
+data it was trained on; the run's checkpoints carry it too (their ``extra``, read without torch
+from the sidecar), so a best.pt copied away alone still says where it started; a resume keeps it.
 """
 
 from __future__ import annotations

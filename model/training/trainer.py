@@ -330,6 +330,7 @@ class Trainer:
             step=self.step,
             tokenizer=self.model.text.reference,
             resume_state=resume,
+            extra={"init_from": self.init_record} if self.init_record else None,  # travels along
             pretrained=self.model.pretrained_state_names(),
         )
 
