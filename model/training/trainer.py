@@ -16,6 +16,7 @@ import torch
 
 from model.data.dataset import CMRDataset, StudyVideoDataset
 from model.errors import CheckpointError
+from model.nn.clip_model import CMRClip
 from model.nn.config import Preset
 from model.nn.loss import ClipLoss
 from model.nn.presets import preset_to_dict
@@ -35,7 +36,7 @@ from model.training.distributed import (
     peer_loss_as_user_error,
 )
 from model.training.engine import Engine, StepOutcome, TrainingDiverged, epoch_batches
-from model.training.init_from import first_model, run_init
+from model.training.init_from import run_init
 from model.training.run_folder import RunFolder
 from model.training.schedule import build_optimizer, build_scheduler, set_total_steps
 from model.training.train import TrainOptions, TrainResult, log_run_start
@@ -70,7 +71,7 @@ class Trainer:
         self.budget = EpochBudget(budget_s, self.cfg.epochs, resolved=budget_s <= 0)
         self.folder = RunFolder(Path(options.out))
         self.data_fingerprint = self.ds.fingerprint()
-        self.init, self.init_record = run_init(options, preset, self.folder.config_path)
+        self.start, self.init_record = run_init(options, preset, self.folder.config_path)
         self.step, self.best_score, self.losses, self.best_step = 0, float("-inf"), [], -1
         self._last_status, self._session_start, self._session_steps = 0.0, time.monotonic(), 0
 
@@ -81,7 +82,8 @@ class Trainer:
 
     def _build(self) -> None:
         torch.manual_seed(self.cfg.seed)  # identical initial weights on every rank
-        self.model = first_model(self.preset.model, self.init).to(self.ctx.device)
+        model = self.start if self.start is not None else CMRClip(self.preset.model)
+        self.model = model.to(self.ctx.device)  # --init-from's, built with its weights
         self.model.input_frames, self.model.input_size = self.cfg.frames, self.cfg.image_size
         self.optimizer = build_optimizer(self.model, self.cfg)
         self.scheduler = build_scheduler(self.optimizer, self.cfg, self.total_steps)
