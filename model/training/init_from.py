@@ -110,10 +110,12 @@ class InitSource:
             )
         return cls(meta, payload)
 
-    def load_into(self, model: CMRClip) -> None:
-        """Load the weights into ``model`` (a ``CMRClip`` built from the run's preset)."""
+    def build(self, config: CMRClipConfig) -> CMRClip:
+        """A model of ``config`` (the run's preset's, the checkpoint's own) with these weights."""
+        from model.nn.clip_model import CMRClip
         from model.training.weights import load_weights
 
+        model = CMRClip(config)
         load_weights(model, self.payload, self.meta.path)
         log.info(
             "starting from the weights of %s (step %d, epoch %d), with a new optimiser and schedule",
@@ -121,6 +123,7 @@ class InitSource:
             self.meta.step,
             self.meta.epoch,
         )
+        return model
 
     def record(self) -> dict[str, Any]:
         """``config.json``'s ``init_from``: where the run's first weights came from."""
@@ -155,15 +158,4 @@ def run_init(
     if options.init_from is None:
         return None, None
     source = InitSource.read(options.init_from, preset)
-    return first_model(preset.model, source), source.record()
-
-
-def first_model(config: CMRClipConfig, init: InitSource | None) -> CMRClip:
-    """A new model of ``config``: with ``init``'s weights when the run starts from a checkpoint,
-    else initialised afresh (from torch's generator, seeded by the caller)."""
-    from model.nn.clip_model import CMRClip
-
-    model = CMRClip(config)
-    if init is not None:
-        init.load_into(model)
-    return model
+    return source.build(preset.model), source.record()

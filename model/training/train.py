@@ -2,11 +2,11 @@
 
 ``python -m model train --data DATASET --preset cpu-small --out RUNS/NAME [--epochs E]
 [--time-budget SECONDS] [--resume] [--seed S] [--device auto|cpu|cuda] [--max-steps N]
-[--val-labels CSV] [--init-from CKPT]``; the same command runs under ``torchrun --nproc_per_node N`` (gloo on CPU,
-NCCL on GPU). ``train.batch_size`` is the global batch, split evenly across processes. The run
-folder is described in ``run_folder.py``. ``--resume`` without ``--preset`` continues with the
-preset the run was trained with (its ``config.json``); ``--init-from`` starts a new run from
-another run's checkpoint (``init_from.py``).
+[--val-labels CSV] [--init-from CKPT]``; the same command runs under ``torchrun
+--nproc_per_node N`` (gloo on CPU, NCCL on GPU). ``train.batch_size`` is the global batch, split
+evenly across processes. The run folder is described in ``run_folder.py``. ``--resume``
+without ``--preset`` continues with the preset the run was trained with (its ``config.json``);
+``--init-from`` starts a new run from another run's checkpoint (``init_from.py``).
 
 Model selection is label-free: ``best.pt`` is the epoch with the highest mean val R@1/5/10 of
 study <-> report retrieval. ``--val-labels`` adds a logged val zero-shot AUC and is never used to
