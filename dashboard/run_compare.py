@@ -10,6 +10,7 @@ together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ class RunFacts:
     epochs: int | None = None
     batch: int | None = None
     device: str = ""
+    init_from: str = ""  # the checkpoint a run started from (train --init-from), with its step
 
 
 def _whole(value: Any) -> int | None:
@@ -66,23 +68,31 @@ def run_facts(run: Path, root: Path) -> RunFacts:
         tower=str(video.get("kind") or ""),
         frames=_whole(train.get("frames")) or _whole(video.get("frames")),
         image_size=_whole(train.get("image_size")) or _whole(video.get("image_size")),
-        dataset=_dataset_shown(data, root),
+        dataset=_shown(data, root),
         n_train=_whole(config.get("n_train")),
         n_val=_whole(config.get("n_val")),
         epochs=_whole(config.get("epochs")) or _whole(train.get("epochs")),
         batch=_whole(config.get("global_batch")) or _whole(train.get("batch_size")),
         device=str(config.get("device") or ""),
+        init_from=_init_shown(_section(config, "init_from"), root),
     )
 
 
-def _dataset_shown(recorded: object, root: Path) -> str:
-    """The recorded dataset as this data root holds it (its copy here when the root was copied
-    or moved since the run: ``model.relocate``), relative to the root; else as recorded
-    (relative to the root when inside it)."""
-    found = locate(recorded, root, is_dataset)
+def _shown(recorded: object, root: Path, fits: Callable[[Path], bool] = is_dataset) -> str:
+    """A recorded dataset (or other path that ``fits``) as this data root holds it (its copy
+    here when the root was copied or moved since the run: ``model.relocate``), relative to the
+    root; else as recorded (relative to the root when inside it)."""
+    found = locate(recorded, root, fits)
     if found is not None:
         return relative(found.path, root)
     return relative(Path(recorded), root) if isinstance(recorded, str) and recorded else ""
+
+
+def _init_shown(record: dict[str, Any], root: Path) -> str:
+    """``config.json``'s ``init_from`` as the facts say it: ``runs/site-a/best.pt (step 120)``."""
+    shown = _shown(record.get("checkpoint"), root, Path.is_file)
+    step = _whole(record.get("step"))
+    return f"{shown} (step {step})" if shown and step is not None else shown
 
 
 def open_estimate(status: dict[str, Any], live: bool) -> int | None:
@@ -101,7 +111,9 @@ def run_line(run: Path, root: Path, status: dict[str, Any], live: bool) -> str:
 
 def facts_line(facts: RunFacts, estimate: int | None = None) -> str:
     """The run's facts in a line, each part only when recorded: ``multiview tower, 8 frames at
-    64 px · trained on demo/internal (699 train, 145 val studies) · 12 epochs, batch 32 · cpu``.
+    64 px · trained on demo/internal (699 train, 145 val studies) · 12 epochs, batch 32 · cpu``,
+    with ``initialised from runs/site-a/best.pt (step 120)`` after the dataset for a run started
+    from another run's checkpoint (``train --init-from``).
     ``estimate`` (``open_estimate``): the schedule says ``~14 epochs by its time budget (at
     most 200)``, as the runs table counts ``3/~14``, not the cap as if it were the count."""
     tower = f"{facts.tower} tower" if facts.tower else ""
@@ -110,6 +122,7 @@ def facts_line(facts: RunFacts, estimate: int | None = None) -> str:
     data = f"trained on {facts.dataset}" if facts.dataset else ""
     if data and facts.n_train is not None and facts.n_val is not None:
         data += f" ({facts.n_train:,} train, {facts.n_val:,} val studies)"
+    start = f"initialised from {facts.init_from}" if facts.init_from else ""
     schedule = counted(facts.epochs, "epoch") if facts.epochs else ""
     if estimate is not None and facts.epochs:
         schedule = (
@@ -119,7 +132,7 @@ def facts_line(facts: RunFacts, estimate: int | None = None) -> str:
         )
     if facts.batch:
         schedule = f"{schedule}, batch {facts.batch}" if schedule else f"batch {facts.batch}"
-    return " · ".join(part for part in (tower, data, schedule, facts.device) if part)
+    return " · ".join(part for part in (tower, data, start, schedule, facts.device) if part)
 
 
 def _val(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -150,6 +163,7 @@ def comparison_table(
                 "Run": name,
                 "Tower": facts.tower,
                 "Dataset": facts.dataset,
+                "Initialised from": facts.init_from,
                 "Train studies": facts.n_train,
                 "Epochs": facts.epochs,
                 "Best val R@1/5/10 (best.pt)": _best(val, "selection_score"),

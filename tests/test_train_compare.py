@@ -89,6 +89,23 @@ def test_runs_compare_side_by_side_with_their_best_epochs(tmp_path: Path) -> Non
     assert [t.showlegend for t in figure.data if t.name == "multi"] == [True, False]  # once a run
 
 
+def test_a_run_started_from_another_runs_checkpoint_says_which(tmp_path: Path) -> None:
+    """``train --init-from``: the run's line and the compare table name the checkpoint (under
+    the data root, with its step); a run trained from scratch says nothing of the kind."""
+    source = _run(tmp_path, "site-a", "multiview", 12, [0.1])
+    (source / "best.pt").write_bytes(b"")
+    tuned = _run(tmp_path, "site-b", "multiview", 3, [0.2])
+    config = json.loads((tuned / "config.json").read_text())
+    config["init_from"] = {"checkpoint": str(source / "best.pt"), "step": 120, "epoch": 12}
+    (tuned / "config.json").write_text(json.dumps(config))
+    line = facts_line(run_facts(tuned, tmp_path))
+    assert " · initialised from runs/site-a/best.pt (step 120) · 3 epochs" in line
+    assert "initialised" not in facts_line(run_facts(source, tmp_path))
+    runs = {"site-a": source, "site-b": tuned}
+    table = comparison_table(runs, {name: _metrics(run) for name, run in runs.items()}, tmp_path)
+    assert table["Initialised from"].tolist() == ["", "runs/site-a/best.pt (step 120)"]
+
+
 def test_a_run_without_validation_compares_as_blanks(tmp_path: Path) -> None:
     run = tmp_path / "runs" / "bare"
     run.mkdir(parents=True)

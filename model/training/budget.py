@@ -149,6 +149,17 @@ class EpochBudget:
         """Record the chosen count (rank 0's, under torchrun); the budget is closed."""
         self.epochs, self.resolved = epochs, True
 
+    def progress(self, step: int, steps_per_epoch: int) -> dict[str, int | None]:
+        """``status.json``'s counts at ``step``: the epoch, the epochs (the cap while the budget
+        still chooses, its estimate beside it), the step and the run's steps."""
+        return {
+            "epoch": step // steps_per_epoch,
+            "epochs": self.epochs,
+            "epochs_estimate": self.estimate if self.active else None,
+            "step": step,
+            "steps": steps_per_epoch * self.epochs,
+        }
+
     def state(self) -> dict:
         """What a checkpoint keeps of the budget."""
         return {

@@ -237,13 +237,9 @@ def load_checkpoint(
     return model, meta
 
 
-def verify_resumable(path: str | Path) -> CheckpointMeta:
-    """Meta of a checkpoint a run can resume from; CheckpointError if it is damaged.
-
-    Beyond the safe load, the weights must hash to the stored fingerprint (catches silent
-    corruption inside tensor data) and the resume state must be present.
-    """
-    path = Path(path)
+def verified_weights(path: Path) -> tuple[dict[str, Any], CheckpointMeta]:
+    """The payload and meta of checkpoint ``path`` whose weights hash to its stored fingerprint
+    (catches silent corruption inside tensor data); CheckpointError if they do not."""
     payload = read_checkpoint(path)
     meta = meta_from_payload(path, payload)
     state_dict = payload.get("state_dict")
@@ -254,6 +250,13 @@ def verify_resumable(path: str | Path) -> CheckpointMeta:
         or weights_fingerprint(state_dict, reference) != meta.fingerprint
     ):
         raise CheckpointError(f"{path} is damaged: its weights do not match its fingerprint")
+    return payload, meta
+
+
+def verify_resumable(path: str | Path) -> CheckpointMeta:
+    """Meta of a checkpoint a run can resume from; CheckpointError if it is damaged
+    (``verified_weights``) or holds no resume state."""
+    payload, meta = verified_weights(Path(path))
     if "resume" not in payload:
         raise CheckpointError(f"{path} holds no resume state")
     return meta

@@ -2,10 +2,11 @@
 
 ``python -m model train --data DATASET --preset cpu-small --out RUNS/NAME [--epochs E]
 [--time-budget SECONDS] [--resume] [--seed S] [--device auto|cpu|cuda] [--max-steps N]
-[--val-labels CSV]``; the same command runs under ``torchrun --nproc_per_node N`` (gloo on CPU,
-NCCL on GPU). ``train.batch_size`` is the global batch, split evenly across processes. The run
-folder is described in ``run_folder.py``. ``--resume`` without ``--preset`` continues with the
-preset the run was trained with (its ``config.json``).
+[--val-labels CSV] [--init-from CKPT]``; the same command runs under ``torchrun
+--nproc_per_node N`` (gloo on CPU, NCCL on GPU). ``train.batch_size`` is the global batch, split
+evenly across processes. The run folder is described in ``run_folder.py``. ``--resume``
+without ``--preset`` continues with the preset the run was trained with (its ``config.json``);
+``--init-from`` starts a new run from another run's checkpoint (``init_from.py``).
 
 Model selection is label-free: ``best.pt`` is the epoch with the highest mean val R@1/5/10 of
 study <-> report retrieval. ``--val-labels`` adds a logged val zero-shot AUC and is never used to
@@ -24,6 +25,7 @@ from shlex import quote
 
 from model.errors import UserError
 from model.relocate import locate_near
+from model.training.init_from import BOTH, add_init_argument, init_from_arg, source_preset
 from model.training.launch import add_launch_argument, launch, train_command, wants_launch
 from model.training.stopping import add_resume_argument, resolve_resume, stop_requests
 
@@ -50,6 +52,7 @@ class TrainOptions:
     grad_checkpointing: bool | None = None
     accum_freq: int | None = None
     compile: bool | None = None
+    init_from: Path | None = None  # a new run starts from this checkpoint's weights
     command: tuple[str, ...] | None = None  # the command line after python -m model (config.json)
 
 
@@ -81,6 +84,8 @@ def _epilog() -> str:
         "examples:\n"
         "  python -m model train --data data/ds/internal --preset cpu-small --out data/runs/cpu\n"
         "  python -m model train --data data/ds/internal --out data/runs/cpu --resume --epochs 100\n"
+        "  python -m model train --data data/ds/site-b --init-from data/runs/cpu/best.pt "
+        "--out data/runs/site-b --epochs 5\n"
         "  python -m model train --nproc 4 --data DS --preset paper --out RUNS/paper"
     )
 
@@ -118,11 +123,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="labels CSV for a logged val zero-shot AUC (never used for training or selection)",
     )
     parser.add_argument(
-        "--workers",
-        dest="num_workers",
-        metavar="N",
-        type=int,
-        help="override the data loader workers",
+        "--workers", dest="num_workers", metavar="N", type=int, help="override the loader workers"
     )
     parser.add_argument(
         "--grad-checkpointing",
@@ -144,6 +145,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run the video tower through torch.compile: slow first steps, then faster on a GPU "
         "(default: the preset's train.compile, on in paper)",
     )
+    add_init_argument(parser)
     add_launch_argument(parser)
 
 
@@ -172,6 +174,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         grad_checkpointing=args.grad_checkpointing,
         accum_freq=args.accum_freq,
         compile=args.compile,
+        init_from=init_from_arg(args),
         command=getattr(args, "argv", None),  # set by model.cli.main
     )
 
@@ -202,9 +205,14 @@ def resolve_preset(options: TrainOptions):  # -> model.nn.config.Preset
 
 
 def _base_preset(options: TrainOptions):  # -> model.nn.config.Preset
-    """``--preset``, or when resuming without one the preset the run was trained with."""
+    """``--preset``, or without one the preset the run was trained with when resuming, the
+    checkpoint's own with ``--init-from``."""
     from model.nn.presets import load_preset, preset_from_dict
 
+    if options.init_from is not None and options.resume:
+        raise UserError(BOTH)
+    if options.init_from is not None and options.preset is None:
+        return source_preset(options.init_from, DEFAULT_PRESET)
     if options.preset is not None or not options.resume:
         return load_preset(options.preset or DEFAULT_PRESET)
     config = Path(options.out) / "config.json"

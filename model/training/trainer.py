@@ -36,6 +36,7 @@ from model.training.distributed import (
     peer_loss_as_user_error,
 )
 from model.training.engine import Engine, StepOutcome, TrainingDiverged, epoch_batches
+from model.training.init_from import run_init
 from model.training.run_folder import RunFolder
 from model.training.schedule import build_optimizer, build_scheduler, set_total_steps
 from model.training.train import TrainOptions, TrainResult, log_run_start
@@ -70,6 +71,7 @@ class Trainer:
         self.budget = EpochBudget(budget_s, self.cfg.epochs, resolved=budget_s <= 0)
         self.folder = RunFolder(Path(options.out))
         self.data_fingerprint = self.ds.fingerprint()
+        self.start, self.init_record = run_init(options, preset, self.folder.config_path)
         self.step, self.best_score, self.losses, self.best_step = 0, float("-inf"), [], -1
         self._last_status, self._session_start, self._session_steps = 0.0, time.monotonic(), 0
 
@@ -80,7 +82,8 @@ class Trainer:
 
     def _build(self) -> None:
         torch.manual_seed(self.cfg.seed)  # identical initial weights on every rank
-        self.model = CMRClip(self.preset.model).to(self.ctx.device)
+        model = self.start if self.start is not None else CMRClip(self.preset.model)
+        self.model = model.to(self.ctx.device)  # --init-from's, built with its weights
         self.model.input_frames, self.model.input_size = self.cfg.frames, self.cfg.image_size
         self.optimizer = build_optimizer(self.model, self.cfg)
         self.scheduler = build_scheduler(self.optimizer, self.cfg, self.total_steps)
@@ -157,6 +160,7 @@ class Trainer:
             "n_train": len(self.train_ids),
             "n_val": len(self.val_ids),
             "val_labels": recorded_path(self.options.val_labels),
+            "init_from": self.init_record,  # the checkpoint a new run started from, if any
             "selection": self.val_set.selection,
             "versions": software_versions(),
             **run_context(self.options.command),  # command, code version, threads
@@ -328,6 +332,7 @@ class Trainer:
             step=self.step,
             tokenizer=self.model.text.reference,
             resume_state=resume,
+            extra={"init_from": self.init_record} if self.init_record else None,  # travels along
             pretrained=self.model.pretrained_state_names(),
         )
 
@@ -339,12 +344,5 @@ class Trainer:
         steps_left = self.total_steps - self.step
         eta = self.budget.capped_eta(per_step * steps_left if self._session_steps else None)
         write = self.folder.record_failure if state == "failed" else self.folder.update_status
-        write(
-            state=state,
-            epoch=self.step // self.steps_per_epoch,
-            epochs=self.budget.epochs,
-            epochs_estimate=self.budget.estimate if self.budget.active else None,
-            step=self.step,
-            steps=self.total_steps,
-            **{"eta_s": eta, **fields},  # a caller's eta_s wins
-        )
+        progress = self.budget.progress(self.step, self.steps_per_epoch)
+        write(**{"state": state, **progress, "eta_s": eta, **fields})  # a caller's eta_s wins
