@@ -10,7 +10,8 @@ given as a ratio to K = 1 measured in the same run, on the wall clock and in thi
 CPU time. The memory a step holds for its backward is
 counted, not timed: the bytes autograd saves during the forward of the largest micro-batch
 (``bench.activations.saved_bytes``), the activations an accumulated step keeps alive at once; on
-CUDA the peak allocated memory of the steps is printed too.
+CUDA the peak allocated memory of the steps is printed too. glibc's allocator is tuned as the
+train command tunes it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch
 from bench.activations import saved_bytes
 from bench.bench_train import batch_inputs, preset_with_kind
 from bench.mfu import synchronize
+from model.allocator import tune_allocator
 from model.nn.clip_model import CMRClip
 from model.nn.loss import ClipLoss
 from model.training.accumulation import split_batch
@@ -118,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, help="the global batch (default: the preset's)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
+    tune_allocator()  # as the train command does (model/allocator.py)
     rows = measure(args)
     studies = rows[0]["micro_batch"]  # the first K's micro-batch: the whole batch at K = 1
     print(f"{args.preset} {args.kind} on {resolve_device(args.device)}, {studies} studies per step")
