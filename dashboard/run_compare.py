@@ -42,6 +42,7 @@ class RunFacts:
     n_val: int | None = None
     epochs: int | None = None
     batch: int | None = None
+    micro_batches: int | None = None  # train.accum_freq: a step computed in that many pieces
     device: str = ""
     init_from: str = ""  # the checkpoint a run started from (train --init-from), with its step
 
@@ -73,6 +74,7 @@ def run_facts(run: Path, root: Path) -> RunFacts:
         n_val=_whole(config.get("n_val")),
         epochs=_whole(config.get("epochs")) or _whole(train.get("epochs")),
         batch=_whole(config.get("global_batch")) or _whole(train.get("batch_size")),
+        micro_batches=_whole(train.get("accum_freq")),
         device=str(config.get("device") or ""),
         init_from=_init_shown(_section(config, "init_from"), root),
     )
@@ -131,7 +133,10 @@ def facts_line(facts: RunFacts, estimate: int | None = None) -> str:
             else f"at most {facts.epochs} epochs, chosen by its time budget"
         )
     if facts.batch:
-        schedule = f"{schedule}, batch {facts.batch}" if schedule else f"batch {facts.batch}"
+        batch = f"batch {facts.batch}"
+        if (facts.micro_batches or 1) > 1:
+            batch += f" in {facts.micro_batches} micro-batches"
+        schedule = f"{schedule}, {batch}" if schedule else batch
     return " · ".join(part for part in (tower, data, start, schedule, facts.device) if part)
 
 

@@ -63,6 +63,10 @@ def test_a_run_not_yet_started_says_what_its_preset_holds(tmp_path: Path) -> Non
     preset = {"model": {"video": {"kind": "static"}}, "train": {"epochs": 1, "batch_size": 16}}
     (run / "preset.json").write_text(json.dumps(preset))
     assert facts_line(run_facts(run, tmp_path)) == "static tower · 1 epoch, batch 16"
+    preset["train"]["accum_freq"] = 4
+    (run / "preset.json").write_text(json.dumps(preset))
+    line = facts_line(run_facts(run, tmp_path))
+    assert line == "static tower · 1 epoch, batch 16 in 4 micro-batches"
     (run / "preset.json").write_text("{not json")
     assert facts_line(run_facts(run, tmp_path)) == ""
 
