@@ -26,6 +26,14 @@ from model.data.deid import (
     name_orders,
     name_representations,
 )
+from model.data.name_contexts import (
+    INITIALS_AFTER,
+    INITIALS_BEFORE,
+    LATIN_TITLE,
+    TITLED,
+    name_words,
+    name_words_around,
+)
 from model.data.name_particles import scrub_particles
 from model.data.text_fold import kana_word_pattern
 from model.data.transliteration import TRANSLITERATED, latin_readings
@@ -69,18 +77,19 @@ _CLINICAL = """
 """  # the last lines: what a header's staff name holds when it names no one (UNKNOWN, NONE^GIVEN)
 # or a department (CARDIOLOGY, CCU; not WARD: a surname as common as the word is rare here)
 CLINICAL_WORDS = frozenset(_CLINICAL.split())
-_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Master|Mister|Madam|Mme|Herr|Frau|Sr|Sra)"
-# title case: MR (mitral regurgitation) and MS (mitral stenosis) in capitals are clinical
-_AFTER_TITLE = re.compile(rf"\b{_TITLE}\.?\s+(?:[A-Z]\.\s*)*([^\W\d_]+)")
-# a title in capitals (MR SMITH, DR J. WALL): "MR SEVERE", "MILD MR. WALL MOTION" are no names,
-# so the word after it counts as a name only where a scrub knows it (``_caps_title_spans``)
-_AFTER_CAPS_TITLE = re.compile(rf"\b{_TITLE.upper()}\.?[ \t]+((?:[A-Z]\.?[ \t]+)*)([^\W\d_]+)")
+# a title in capitals (MR SMITH, DR J. WALL, DR.SMITH): "MR SEVERE", "MILD MR. WALL MOTION" are
+# no names, so the word after it counts as a name only where a scrub knows it
+# (``_caps_title_spans``); title case and Arabic and Hebrew titles: ``name_contexts.TITLED``
+_AFTER_CAPS_TITLE = re.compile(
+    rf"\b{LATIN_TITLE.upper()}(?:\.[ \t]*|[ \t]+)((?:[A-Z]\.?[ \t]+)*)([^\W\d_]+)"
+)
 _POSSESSIVE = re.compile(r"(?<![^\W\d_])([^\W\d_]+)['’]s\b")
 # ", 54," ", 54 y," ", aged 54 years," ", 54-year-old male": a person's age after their name
+# (an Arabic comma too: ``محمد، 54،``)
 _COMMA_AGE = re.compile(
-    r"(?<![^\W\d_])([^\W\d_]+),\s*(?:aged\s+)?\d{1,3}"
+    r"(?<![^\W\d_])([^\W\d_]+)[,،]\s*(?:aged\s+)?\d{1,3}"
     r"(?:\s*-?\s*(?:years?|yrs?|y/?o|y)(?:[\s-]*old)?)?"
-    r"(?=\s*(?:[,;:)]|\.(?:\s|$)|$)|\s+(?:presents|presented|male|female|man|woman|with|M|F)\b)"
+    r"(?=\s*(?:[,;:)،؛]|\.(?:\s|$)|$)|\s+(?:presents|presented|male|female|man|woman|with|M|F)\b)"
 )
 _HOST = r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
 _TLD = (
@@ -119,40 +128,66 @@ def _reads_as(word: str, parts: set[str], spelled: Callable[[str], bool] | None)
 def scrub_named(text: str, parts: set[str], spelled: Callable[[str], bool] | None = None) -> str:
     """``text`` with each of the name ``parts`` (lower-cased), or a word ``spelled`` tells is
     another spelling of one, replaced by ``[removed]`` where the text names a person with it:
-    capitalised, after a title (``Mr Smith``, ``Dr. J. Smith``; a title in capitals as
-    ``_caps_title_spans`` reads it, and there a part as spelled only: ``MR TRACE`` is no
-    ``Tracy``), before an age (``Smith, 54,``) or a possessive (``Smith's``; a clinical word only
-    as ``_possessive_name`` reads it)."""
+    capitalised (or in a script without case), after a title in Latin, Arabic or Hebrew script
+    (``Mr Smith``, ``Dr. J. Smith``, ``السيد``, ``ד"ר``: ``name_contexts.TITLED``; a title in
+    capitals as ``_caps_title_spans`` reads it, and there a part as spelled only: ``MR TRACE``
+    is no ``Tracy``), before an age (``Smith, 54,``), a possessive (``Smith's``; a clinical word
+    only as ``_possessive_name`` reads it) or next to initials (``J. Smith``, ``Smith J``; no
+    clinical word). The name goes whole: its particles and hyphenated parts with it
+    (``name_contexts.name_words``: ``Mr Ar-Rashid``, ``Ms Doe-Jones``)."""
     if not parts:
         return text
     spans = _caps_title_spans(text, parts)  # MR TRACE is trace mitral regurgitation: exact only
-    patterns = [_AFTER_TITLE]
-    patterns += [_COMMA_AGE] if "," in text else []
+    for titled in TITLED if not text.isascii() else TITLED[:1]:
+        for match in titled.finditer(text):
+            words = name_words(text, match.end())
+            if any(_names(text[begin:end], parts, spelled) for begin, end in words):
+                spans.update(words)
+    patterns = [_COMMA_AGE] if "," in text or "،" in text else []
     patterns += [_POSSESSIVE] if "'" in text or "’" in text else []
+    patterns += [INITIALS_BEFORE, INITIALS_AFTER]
     for pattern in patterns:
+        initials = pattern in (INITIALS_BEFORE, INITIALS_AFTER)
         for match in pattern.finditer(text):
             word = match.group(1)
-            if not word[0].isupper() or not _reads_as(word, parts, spelled):
+            if not _names(word, parts, None if initials else spelled):
+                continue
+            if initials and not _beside_initials(word):
                 continue
             if pattern is not _POSSESSIVE or _possessive_name(text, match):
-                spans.add(match.span(1))
+                spans.update(name_words_around(text, *match.span(1)))
     for begin, end in sorted(spans, reverse=True):
         text = text[:begin] + "[removed]" + text[end:]
     return text
 
 
+def _names(word: str, parts: set[str], spelled: Callable[[str], bool] | None) -> bool:
+    """Whether ``word`` is written as a name (not in lower case) and reads as one of ``parts``."""
+    return not word[0].islower() and _reads_as(word, parts, spelled)
+
+
+def _beside_initials(word: str) -> bool:
+    """Whether ``word`` next to initials reads as a name: no clinical word ("grade A. Wall
+    motion": an initial's letter is also a grade, a type) nor one in capitals ("TRACE TR.");
+    and only as the header spells it (``type B. Trace`` is no ``Tracy``)."""
+    return word.lower() not in CLINICAL_WORDS and not word.isupper()
+
+
 def _caps_title_spans(text: str, parts: set[str]) -> set[tuple[int, int]]:
-    """The spans of name ``parts`` after a title in capitals (``MR SMITH``): a part that is no
-    clinical word, or one after initials (``DR J. WALL``). MR, MS and DR are also mitral
-    regurgitation, mitral stenosis and diastolic ...: "MR SEVERE", "MILD MR. WALL MOTION
-    NORMAL" keep their words even for a patient Wall; an unknown word is never taken."""
+    """The spans of the words of a name after a title in capitals (``MR SMITH``,
+    ``MR AL-RASHID``) holding one of ``parts``: a part that is no clinical word, or one after
+    initials (``DR J. WALL``). MR, MS and DR are also mitral regurgitation, mitral stenosis and
+    diastolic ...: "MR SEVERE", "MILD MR. WALL MOTION NORMAL" keep their words even for a
+    patient Wall; an unknown word is never taken."""
     spans = set()
     for match in _AFTER_CAPS_TITLE.finditer(text):
-        word = match.group(2)
-        if not word[0].isupper() or not _reads_as(word, parts, None):
-            continue
-        if word.lower() not in CLINICAL_WORDS or match.group(1):
-            spans.add(match.span(2))
+        words = name_words(text, match.start(2))
+        for begin, end in words:
+            word = text[begin:end]
+            if not word[0].isupper() or not _reads_as(word, parts, None):
+                continue
+            if word.lower() not in CLINICAL_WORDS or match.group(1):
+                spans.update(words)
     return spans
 
 

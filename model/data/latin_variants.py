@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from model.data.deid import NAME_SEPARATORS, WORD_RUN, name_representations
 from model.data.impression_names import CLINICAL_WORDS
-from model.data.name_particles import PARTICLES
+from model.data.name_particles import ASSIMILATED_ARTICLES, PARTICLES
 
 _LETTERS = re.compile(r"[a-z]+")
 _SOUNDS = (("tz", "z"), ("ts", "z"), ("ch", "h"), ("kh", "h"), ("ph", "f"), ("q", "k"), ("c", "k"))
@@ -45,14 +45,17 @@ MAX_WORDS = 6  # a name written out: Muhammad ibn Abd al-Rahman al-Rashid
 # Abdurrahman; Nur al-Din is Nur ad-Din, Nuruddin): inside a name, after a first element of 3
 # letters and its vowel (Abd-u-, Nur-a-, Noor-u-), with 3 letters or more after the l
 _SUN = r"(?:th|dh|sh|[tdrzsnl])"
-_ARTICLE_L = re.compile(rf"(?<=[a-z]{{3}}[aeiou])l(?={_SUN}[a-z]{{2}})")
-_ASSIMILATED = re.compile(rf"(?<=[a-z]{{3}}[aeiou])(?=({_SUN})\1[a-z]{{2}})")  # Abdur|rahman
+# or at a name's start (Al-Rashid is Ar-Rashid, ArRashid) with 5 letters or more after the l
+_ARTICLE_L = re.compile(
+    rf"(?<=[a-z]{{3}}[aeiou])l(?={_SUN}[a-z]{{2}})|(?<=^[aeu])l(?={_SUN}[a-z]{{4}})"
+)
+_ASSIMILATED = re.compile(  # Abdur|rahman, a|rrashid
+    rf"(?<=[a-z]{{3}}[aeiou])(?=({_SUN})\1[a-z]{{2}})|(?<=^[aeu])(?=({_SUN})\2[a-z]{{3}})"
+)
 MAX_ARTICLES = 3  # in one name: Muhammad Nur al-Din Abd al-Rahman
 # the words a name written out holds in lower case (``Abd al-Rahman``, ``Khalid bin Said``), the
 # article assimilated too (``Abd ar-Rahman``, ``Nur ad-Din``, ``Abd ash-Shakur``)
-_LOWER_IN_NAMES = frozenset(PARTICLES) | {
-    vowel + sun for vowel in "aeu" for sun in ("t", "th", "d", "dh", "r", "z", "s", "sh", "n")
-}
+_LOWER_IN_NAMES = frozenset(PARTICLES) | frozenset(ASSIMILATED_ARTICLES)
 
 
 @functools.lru_cache(maxsize=8192)  # an impression's words recur in every report of a site

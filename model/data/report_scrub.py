@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from model.data.accents import scrub_unaccented
 from model.data.deid import (
     NAME_SEPARATORS,
     UNSPACED,
@@ -29,7 +30,7 @@ from model.data.deid import (
 from model.data.impression_names import CLINICAL_WORDS, scrub_named
 from model.data.joined_prefixes import JoinedNames
 from model.data.latin_variants import name_keys, scrub_variants, spelling_of
-from model.data.name_particles import particle_joins
+from model.data.name_particles import PARTICLES, particle_joins, scrub_orphaned_particles
 from model.data.text_fold import inside_kana_word, scrub_folded
 from model.data.transliteration import READINGS, TRANSLITERATED, latin_readings
 
@@ -57,13 +58,15 @@ def _identifier_tokens(identifiers: set[str]) -> set[str]:
 
 def _name_sequences(identifiers: set[str]) -> set[tuple[str, ...]]:
     """Every name of several parts as lower-cased parts in either order: ``王 小明`` or
-    ``小明_王`` goes whole, where a lone one-character family name is an ordinary word."""
+    ``小明_王`` goes whole, where a lone one-character family name is an ordinary word; a name
+    with particles also without them (``Rashid, Khalid`` of ``AL-RASHID^KHALID``)."""
     return {
         tuple(part.lower() for part in order)
         for identifier in identifiers
         for parts in name_representations(identifier)
-        if len(parts) > 1
-        for order in name_orders(parts)
+        for named in (parts, [part for part in parts if part.lower() not in PARTICLES])
+        if len(named) > 1
+        for order in name_orders(named)
     }
 
 
@@ -128,9 +131,10 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
         text = _unspaced_names(scrub_birth_dates(text, identifiers), sought)
         return scrub_named(_identifier_words(text, sought, prose=True), named, spelled)
 
-    return lambda text: scrub_folded(
-        scrub_variants(text, keys), lambda text: joined.scrub(text, scrub)
-    )
+    def scrub_all(text: str) -> str:
+        return scrub_folded(scrub_variants(text, keys), lambda text: joined.scrub(text, scrub))
+
+    return lambda text: scrub_orphaned_particles(scrub_unaccented(text, scrub_all))
 
 
 def _longest_first(items: set) -> list[int]:

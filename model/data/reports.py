@@ -15,10 +15,12 @@ import logging
 import re
 from pathlib import Path
 
+from model.data.accents import scrub_unaccented
 from model.data.deid import scrub_birth_dates
 from model.data.impression_names import scrub_identifiers, scrub_links
 from model.data.joined_prefixes import JoinedNames
 from model.data.latin_variants import name_keys, scrub_variants
+from model.data.name_particles import scrub_orphaned_particles
 from model.data.store import report_row
 from model.data.text_fold import scrub_folded
 from model.errors import DataError, header_names, not_found
@@ -167,11 +169,16 @@ def scrub_text(text: str, identifiers: list[str]) -> str:
     viewer's, its query naming the accession) with ``[removed]``; a name under vowel points,
     direction marks or in compatibility forms too (``scrub_folded``), and an Arabic or Hebrew
     name in another Latin spelling (``scrub_variants``: ``Muhammad`` of ``MOHAMMED``), and a
-    Thai, Arabic or Hebrew name with a title or prefixes joined to it (``JoinedNames``)."""
+    Thai, Arabic or Hebrew name with a title or prefixes joined to it (``JoinedNames``), a name
+    with diacritics the header writes without (``scrub_unaccented``: ``Müller`` of ``MUELLER``);
+    the particles of a name removed go with it (``scrub_orphaned_particles``: ``Ar-Rashid``)."""
     text = scrub_variants(scrub_links(text), name_keys(identifiers))  # first: whole names
     dates, joined = set(identifiers), JoinedNames.of(identifiers)
 
     def scrub(text: str) -> str:
         return scrub_identifiers(scrub_birth_dates(text, dates), identifiers)
 
-    return scrub_folded(text, lambda text: joined.scrub(text, scrub))
+    folded = scrub_unaccented(
+        text, lambda text: scrub_folded(text, lambda t: joined.scrub(t, scrub))
+    )
+    return scrub_orphaned_particles(folded)

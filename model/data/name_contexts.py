@@ -1,0 +1,107 @@
+"""Where a text names a person, and which words that name is, for ``impression_names.scrub_named``.
+
+A title names the person after it: in Latin letters (``Mr Smith``, ``Dr. J. Smith``,
+``Dr.Smith``), in Arabic (``السيد``, ``السيدة``, ``الدكتور``, ``د.``, ``الأستاذ``, also with the
+proclitics Arabic joins to them: ``للسيد``, ``والدكتور``) or in Hebrew (``מר``, ``גב'``,
+``גברת``, ``ד"ר``, ``פרופ'``; ``למר``, ``ומר``). So do initials (``J. Smith``, ``Smith J``,
+``Smith, J.``). The name is more than the word next to it: its particles (``Mr Al-Rashid``,
+``Dr. Ad-Din``, ``Mrs O'Brien``, ``Mr van der Berg``, ``Mr Abd al-Rahman``) and the parts a
+hyphen joins (``Ms Doe-Jones``): ``name_words`` reads them all, so that a scrub finding one part
+of a patient's name removes the name whole, no fragment left (``Ar-`` tells a name in ``r``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from model.data.name_particles import ASSIMILATED_ARTICLES, PARTICLES
+
+LATIN_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Master|Mister|Madam|Mme|Herr|Frau|Sr|Sra)"
+# a title in title case, a full stop or a space (``Dr.Smith``), then initials: the name starts
+# there (MR, MS in capitals are mitral regurgitation and stenosis: ``impression_names``)
+_LATIN_TITLED = re.compile(rf"\b{LATIN_TITLE}(?:\.[ \t]*|\s+)(?:[A-Z]\.\s*)*(?=[^\W\d_])")
+# Arabic: the article (with ب or ك, or ل as لل, after و or ف) and Mr, Mrs, Dr, Professor (the
+# hamza written or not), or د. (Dr) alone
+_ARABIC_TITLED = re.compile(
+    r"(?<![^\W\d_])(?:(?:[وف]?(?:[بك]?ال|لل))"
+    r"(?:سيدة|سيد|دكتورة|دكتور|أستاذة|أستاذ|استاذة|استاذ)\s+|د\.\s*)(?=[^\W\d_])"
+)
+# Hebrew: Mr, Mrs (גב' with a geresh or an apostrophe, גברת), Dr (ד"ר with gershayim or a quote
+# mark), Professor, after ו (and) or ל (to) as Hebrew joins them
+_HEBREW_TITLED = re.compile(
+    r"(?<![^\W\d_])[ול]{0,2}(?:מר|גברת|גב['׳’]|ד[\"״”]ר|ד['׳’]{2}ר|פרופ['׳’]?|פרופסור)\s+"
+    r"(?=[^\W\d_])"
+)
+TITLED = (_LATIN_TITLED, _ARABIC_TITLED, _HEBREW_TITLED)
+# initials before a name (``J. Smith``, ``J.A. Smith``; one without a full stop not A or I,
+# which are words: ``J Smith``) or after it (``Smith J``, ``Smith, J.``, ``Smith JA``)
+INITIALS_BEFORE = re.compile(
+    r"(?<![^\W\d_])(?:(?:[A-Z]\.[ \t]*){1,3}|[B-HJ-Z][ \t]+)([A-Z][^\W\d_]+)(?![^\W\d_])"
+)
+INITIALS_AFTER = re.compile(
+    r"(?<![^\W\d_.])([A-Z][^\W\d_]+)(?:,[ \t]*|[ \t]+)[A-Z]\.?(?:[A-Z]\.?)?(?![^\W\d_])"
+)
+_PARTICLE_WORDS = frozenset(PARTICLES) | frozenset(ASSIMILATED_ARTICLES)
+_WORD = re.compile(r"[^\W\d_]+")
+# what joins the words of one name: a hyphen, an apostrophe that is no possessive's, spaces
+_JOIN = re.compile(r"-|['’](?![sS](?![^\W\d_]))")
+_GAP = re.compile(r"[ \t]+")
+_BEFORE = re.compile(r"(?<![^\W\d_])([^\W\d_]+)(-|['’]|[ \t]+)$")
+_LOOK_BEHIND = 40  # characters: a particle or a hyphenated part before a name is shorter
+
+
+def is_particle(word: str) -> bool:
+    """Whether ``word`` is a name's particle (``Al``, ``ar``, ``van``, ``O``, ``Abu``)."""
+    return word.lower() in _PARTICLE_WORDS
+
+
+def _separator(text: str, end: int) -> re.Match | None:
+    """The join or gap after a word ending at ``end``, where a word follows it."""
+    found = _JOIN.match(text, end) or _GAP.match(text, end)
+    return found if found and _WORD.match(text, found.end()) else None
+
+
+def name_words(text: str, start: int) -> list[tuple[int, int]]:
+    """The spans of the words of the name starting at ``start``: particles before a word not in
+    lower case (``Al-Rashid``, ``van der Berg``) and the words a hyphen or an apostrophe joins
+    to it (``Doe-Jones``, ``O'Brien``), then more particles and such words (``Abd al-Rahman``);
+    a particle before a word in lower case names no one but itself (``Mr Ben seen``: ``Ben``).
+    Empty where no word starts there."""
+    spans: list[tuple[int, int]] = []
+    pending: list[tuple[int, int]] = []  # particles waiting for the word they stand before
+    position = start
+    while word := _WORD.match(text, position):
+        gap = _separator(text, word.end())
+        waits = is_particle(word.group()) and gap is not None
+        if waits:
+            pending.append(word.span())
+        elif word.group()[0].islower() and (spans or pending):
+            break
+        else:
+            spans += [*pending, word.span()]
+            pending = []
+        if gap is None:
+            break
+        apart = _GAP.fullmatch(gap.group()) is not None  # after a name's word, only a particle
+        if apart and not waits and not is_particle(_WORD.match(text, gap.end()).group()):
+            break
+        position = gap.end()
+    if not spans and pending:
+        return pending[:1]
+    return spans
+
+
+def name_words_around(text: str, begin: int, end: int) -> list[tuple[int, int]]:
+    """The spans of the words of the name holding the word at ``begin``-``end``: from the
+    particles or hyphenated parts before it (``Ar-Rashid, 54,``; ``Doe-Jones's``), as
+    ``name_words`` reads on from there."""
+    while found := _BEFORE.search(text, max(0, begin - _LOOK_BEHIND), begin):
+        word, joined = found.group(1), found.group(2)
+        particle = is_particle(word)
+        if not (particle or (joined == "-" and not word[0].islower())):
+            break
+        if joined[0] in " \t" and not particle:
+            break
+        begin = found.start(1)
+    spans = name_words(text, begin)
+    return spans if any(span[1] >= end for span in spans) else [(begin, end)]

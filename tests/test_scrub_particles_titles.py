@@ -1,0 +1,186 @@
+"""Scrub round 6: a name's particles at its start go with it (``Ar-Rashid``, ``Abu-Bakr``), Arabic
+and Hebrew titles name a person as Latin ones do, and names beside initials, after ``Dr.`` with
+no space, hyphenated, or written with diacritics the header leaves out."""
+
+from __future__ import annotations
+
+import pytest
+
+from model.data.report_scrub import other_patients_scrubber
+from model.data.reports import scrub_text
+
+
+def other(text: str, identifiers: set[str]) -> str:
+    return other_patients_scrubber(identifiers)(text)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "scrubbed"),
+    [
+        (
+            "AL-RASHID^KHALID",
+            "Mr Ar-Rashid seen. Dr. Ar-Rashid. Ar Rashid; ArRashid; Mr al Rashid.",
+            "Mr [removed]-[removed] seen. Dr. [removed]-[removed]. [removed] [removed]; "
+            "[removed]; Mr [removed] [removed].",
+        ),
+        (
+            "RASHID^KHALID",
+            "Mr Ar-Rashid; Mr Al-Rashid.",
+            "Mr [removed]-[removed]; Mr [removed]-[removed].",
+        ),
+        (
+            "NUR AL-DIN^AHMED",
+            "Dr. Ad-Din reviewed; Mr Ud-Din.",
+            "Dr. [removed]-[removed] reviewed; Mr [removed]-[removed].",
+        ),
+        (
+            "EL-SAYED^AHMED",
+            "Mr As-Sayed; Es-Sayed, 54.",
+            "Mr [removed]-[removed]; [removed]-[removed], 54.",
+        ),
+        (
+            "BAKR^OMAR",
+            "Mr Abu-Bakr; Bin-Bakr; Ibn-Bakr; Bint-Bakr; Abu Bakr.",
+            "Mr [removed]-[removed]; [removed]-[removed]; [removed]-[removed]; "
+            "[removed]-[removed]; [removed] [removed].",
+        ),
+        ("BERG^PIET", "Mr van der Berg seen.", "Mr [removed] [removed] [removed] seen."),
+    ],
+)
+def test_a_particle_at_a_names_start_goes_with_the_name(
+    name: str, text: str, scrubbed: str
+) -> None:
+    """``Ar-[removed]`` would tell a name in ``r`` of Arabic origin: the article (also
+    assimilated to the sun letter: ``ar``, ``ad``, ``as``), ``Abu``, ``Bin``, ``Ibn``,
+    ``Bint``, ``van der`` go with the name, whichever scrub found it (a header without the
+    particle, ``RASHID``, finds ``Rashid`` by its Latin spelling first)."""
+    assert scrub_text(text, [name, "PID0001"]) == scrubbed
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "scrubbed"),
+    [
+        (
+            "AL-RASHID^KHALID",
+            "Mr Ar-Rashid; Dr. Al-Rashid; MR AL-RASHID; Ar-Rashid, 54, LV normal; Ar-Rashid's.",
+            "Mr [removed]-[removed]; Dr. [removed]-[removed]; MR [removed]-[removed]; "
+            "[removed]-[removed], 54, LV normal; [removed]-[removed]'s.",
+        ),
+        (
+            "AL-SAYED^AHMED",
+            "Mr El-Sayed; Mr As-Sayed.",
+            "Mr [removed]-[removed]; Mr [removed]-[removed].",
+        ),
+        ("NUR AL-DIN^AHMED", "Dr. Ad-Din reviewed.", "Dr. [removed]-[removed] reviewed."),
+        ("ABU-BAKR^OMAR", "Mr Abu-Bakr; Abu Bakr.", "Mr [removed]-[removed]; Abu Bakr."),
+        (
+            "O'BRIEN^MARY",
+            "Mrs O'Brien; MRS O'BRIEN; O'Brien's.",
+            "Mrs [removed]'[removed]; MRS [removed]'[removed]; [removed]'[removed]'s.",
+        ),
+        (
+            "VAN DER BERG^PIET",
+            "Mr van der Berg; v.d. Berg.",
+            "Mr [removed] [removed] [removed]; v.d. Berg.",
+        ),
+        (
+            "DOE-JONES^JANE",
+            "Ms Doe-Jones; Doe-Jones, 54, seen.",
+            "Ms [removed]-[removed]; [removed]-[removed], 54, seen.",
+        ),
+        (
+            "AL-RASHID^KHALID",
+            "Compare RASHID, Khalid (prior).",
+            "Compare [removed], [removed] (prior).",
+        ),
+    ],
+)
+def test_another_patients_name_with_particles_goes_whole_where_named(
+    name: str, text: str, scrubbed: str
+) -> None:
+    """After a title, before an age or a possessive the name is read with its particles and
+    hyphenated parts; alone (``Abu Bakr.``, ``v.d. Berg``) a lone name part of another patient
+    stays, as before; the whole name without its article goes anywhere."""
+    assert other(text, {name, "PID0002"}) == scrubbed
+
+
+def test_particles_before_other_words_or_a_link_stay() -> None:
+    """A particle before a word no scrub removed stays (``AL normal``, ``de novo``), and an
+    English word spelling an assimilated article stays before anything removed (a link)."""
+    text = "AL normal, LA mildly dilated, de novo. Images at http://pacs/x?id=1 as before."
+    expected = "AL normal, LA mildly dilated, de novo. Images at [removed] as before."
+    assert scrub_text(text, ["AL-RASHID^KHALID"]) == expected
+    assert other(text, {"AL-RASHID^KHALID", "LA^DE"}) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "السيد محمد: LV normal. الدكتور محمد; الدكتورة محمد; د. محمد; د.محمد; للسيد محمد; والدكتور محمد.",
+        "الأستاذ محمد; الاستاذ محمد; السيدة محمد; محمد، 54، LV normal.",
+        "מר כהן: LV normal. ד\"ר כהן; ד״ר כהן; גב' כהן; גב׳ כהן; גברת כהן; פרופ' כהן; ולמר כהן.",
+        "الدكتور Smith reviewed; מר Smith seen.",
+    ],
+)
+def test_arabic_and_hebrew_titles_name_another_patient(text: str) -> None:
+    """Another patient's lone name part after an Arabic or Hebrew title (with the proclitics
+    joined to it: ``للسيد``, ``ולמר``) goes, as after ``Mr``; Latin names after them too."""
+    names = {"محمد^أحمد", "כהן^משה", "SMITH^JOHN", "PID0003"}
+    scrubbed = other(text, names)
+    assert "محمد" not in scrubbed and "כהן" not in scrubbed and "Smith" not in scrubbed, scrubbed
+    assert scrubbed.count("[removed]") == text.count("محمد") + text.count("כהן") + text.count(
+        "Smith"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "الدكتور المعالج: LV normal. السيد المريض. د. أحمد غير موجود.",  # the treating doctor
+        "ד\"ר תורן: LV normal. מר לב. גב' המטופלת.",  # Dr on duty; Mr heart (no name)
+    ],
+)
+def test_a_word_after_an_arabic_or_hebrew_title_that_is_no_name_stays(text: str) -> None:
+    names = {"محمد^خالد", "כהן^משה", "PID0003"}
+    assert other(text, names) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("Seen with J. Smith and J.A. Smith.", "Seen with J. [removed] and J.A. [removed]."),
+        (
+            "Cf. Smith J; Smith, J.; Smith,J. (prior).",
+            "Cf. [removed] J; [removed], J.; [removed],J. (prior).",
+        ),
+        ("Reported by Dr.Smith; DR.SMITH.", "Reported by Dr.[removed]; DR.[removed]."),
+    ],
+)
+def test_another_patients_surname_beside_initials_or_a_title_without_a_space_goes(
+    text: str, scrubbed: str
+) -> None:
+    assert other(text, {"SMITH^JOHN", "PID0004"}) == scrubbed
+
+
+def test_a_name_the_header_writes_without_diacritics_goes_written_with_them() -> None:
+    """A PACS writes ``MUELLER^ZOE`` or ``LOPEZ^JOSE`` in ASCII; the reader types ``Müller``,
+    ``Zoë``, ``José López``."""
+    text = "Frau Müller; MÜLLER, Zoë: LV normal. José López seen. Café."
+    expected = "Frau [removed]; [removed], [removed]: LV normal. [removed] [removed] seen. Café."
+    assert scrub_text(text, ["MUELLER^ZOE", "LOPEZ^JOSE"]) == expected
+    assert other("Compare Zoë Müller; Sr. López.", {"MUELLER^ZOE", "LOPEZ^JOSE"}) == (
+        "Compare [removed] [removed]; Sr. [removed]."
+    )
+
+
+def test_clinical_words_beside_initials_titles_and_particles_stay() -> None:
+    """MR is mitral regurgitation, ``Trace`` no spelling of ``Tracy``, ``Mark`` in ``Marked``,
+    a grade's letter no initial: nothing here names patients Mark, Tracy, Teddy or Wall."""
+    text = (
+        "Marked LV dilatation, trace MR. Today's LGE: RV normal. Mark the apex. TRACE TR. "
+        "Grade A. Wall motion normal; type B. Trace MR; LV, RV. MR. WALL MOTION NORMAL. "
+        "Al Normal; de Mark."
+    )
+    names = {"MARK^JOHN", "TRACY^ANN", "TEDDY^BEN", "WALL^PETER", "PID0005"}
+    assert other(text, names) == text
+    assert scrub_text(text, ["WALL^PETER"]) == text
