@@ -4,9 +4,11 @@ no space, hyphenated, or written with diacritics the header leaves out."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from model.data.report_scrub import other_patients_scrubber
+from model.data.report_scrub import deidentify_report, other_patients_scrubber
 from model.data.reports import scrub_text
 
 
@@ -133,6 +135,12 @@ def test_arabic_and_hebrew_titles_name_another_patient(text: str) -> None:
     )
 
 
+def test_a_cyrillic_title_names_another_patient() -> None:
+    text = "Compare г-н Петров; д-р Петров; пан Petrov. Петров."
+    expected = "Compare г-н [removed]; д-р [removed]; пан [removed]. Петров."
+    assert other(text, {"PETROV^IVAN", "PID0006"}) == expected
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -154,6 +162,7 @@ def test_a_word_after_an_arabic_or_hebrew_title_that_is_no_name_stays(text: str)
             "Cf. [removed] J; [removed], J.; [removed],J. (prior).",
         ),
         ("Reported by Dr.Smith; DR.SMITH.", "Reported by Dr.[removed]; DR.[removed]."),
+        ("COMPARE SMITH J. LV NORMAL.", "COMPARE [removed] J. LV NORMAL."),
     ],
 )
 def test_another_patients_surname_beside_initials_or_a_title_without_a_space_goes(
@@ -171,6 +180,9 @@ def test_a_name_the_header_writes_without_diacritics_goes_written_with_them() ->
     assert other("Compare Zoë Müller; Sr. López.", {"MUELLER^ZOE", "LOPEZ^JOSE"}) == (
         "Compare [removed] [removed]; Sr. [removed]."
     )
+    rows = [{"path": "/export/Müller_Zoë/IM1", "reason": "", "series": "José"}]
+    scrubbed = deidentify_report(rows, Path("/export"), {"MUELLER^ZOE", "LOPEZ^JOSE"})[0]
+    assert (scrubbed["path"], scrubbed["series"]) == ("[removed]_[removed]/IM1", "[removed]")
 
 
 def test_clinical_words_beside_initials_titles_and_particles_stay() -> None:

@@ -152,7 +152,7 @@ def scrub_named(text: str, parts: set[str], spelled: Callable[[str], bool] | Non
             word = match.group(1)
             if not _names(word, parts, None if initials else spelled):
                 continue
-            if initials and not _beside_initials(word):
+            if initials and not _beside_initials(word, match, pattern is INITIALS_AFTER):
                 continue
             if pattern is not _POSSESSIVE or _possessive_name(text, match):
                 spans.update(name_words_around(text, *match.span(1)))
@@ -166,11 +166,15 @@ def _names(word: str, parts: set[str], spelled: Callable[[str], bool] | None) ->
     return not word[0].islower() and _reads_as(word, parts, spelled)
 
 
-def _beside_initials(word: str) -> bool:
-    """Whether ``word`` next to initials reads as a name: no clinical word ("grade A. Wall
-    motion": an initial's letter is also a grade, a type) nor one in capitals ("TRACE TR.");
-    and only as the header spells it (``type B. Trace`` is no ``Tracy``)."""
-    return word.lower() not in CLINICAL_WORDS and not word.isupper()
+def _beside_initials(word: str, match: re.Match, after: bool) -> bool:
+    """Whether ``word`` next to initials (``after`` it: ``match`` starts with it) reads as a
+    name (the header's spelling only: ``type B. Trace`` is no ``Tracy``): no clinical word
+    ("grade A. Wall motion": an initial's letter is also a grade, a type); in capitals only
+    before one initial (``NGUYEN V.``, ``SMITH J``: "TRACE TR." is a finding, and the letter
+    before a word in capitals may end a sentence)."""
+    if word.lower() in CLINICAL_WORDS:
+        return False
+    return not word.isupper() or (after and sum(map(str.isalpha, match.group()[len(word) :])) == 1)
 
 
 def _caps_title_spans(text: str, parts: set[str]) -> set[tuple[int, int]]:

@@ -3,7 +3,8 @@
 A title names the person after it: in Latin letters (``Mr Smith``, ``Dr. J. Smith``,
 ``Dr.Smith``), in Arabic (``السيد``, ``السيدة``, ``الدكتور``, ``د.``, ``الأستاذ``, also with the
 proclitics Arabic joins to them: ``للسيد``, ``والدكتور``) or in Hebrew (``מר``, ``גב'``,
-``גברת``, ``ד"ר``, ``פרופ'``; ``למר``, ``ומר``). So do initials (``J. Smith``, ``Smith J``,
+``גברת``, ``ד"ר``, ``פרופ'``; ``למר``, ``ומר``) or in Cyrillic (``г-н``, ``г-жа``, ``д-р``,
+``пан``). So do initials (``J. Smith``, ``Smith J``,
 ``Smith, J.``). The name is more than the word next to it: its particles (``Mr Al-Rashid``,
 ``Dr. Ad-Din``, ``Mrs O'Brien``, ``Mr van der Berg``, ``Mr Abd al-Rahman``) and the parts a
 hyphen joins (``Ms Doe-Jones``): ``name_words`` reads them all, so that a scrub finding one part
@@ -32,7 +33,11 @@ _HEBREW_TITLED = re.compile(
     r"(?<![^\W\d_])[ול]{0,2}(?:מר|גברת|גב['׳’]|ד[\"״”]ר|ד['׳’]{2}ר|פרופ['׳’]?|פרופסור)\s+"
     r"(?=[^\W\d_])"
 )
-TITLED = (_LATIN_TITLED, _ARABIC_TITLED, _HEBREW_TITLED)
+# Cyrillic: Mr, Mrs (г-н, г-жа, as Russian abbreviates them; пан, пані in Ukrainian), Dr, Prof
+_CYRILLIC_TITLED = re.compile(
+    r"(?<![^\W\d_])(?:[Гг]-(?:н|жа)|[Дд]-р|[Пп]роф\.|[Пп]ан(?:і|и)?|[Дд]октор)\.?\s+(?=[^\W\d_])"
+)
+TITLED = (_LATIN_TITLED, _ARABIC_TITLED, _HEBREW_TITLED, _CYRILLIC_TITLED)
 # initials before a name (``J. Smith``, ``J.A. Smith``; one without a full stop not A or I,
 # which are words: ``J Smith``) or after it (``Smith J``, ``Smith, J.``, ``Smith JA``)
 INITIALS_BEFORE = re.compile(

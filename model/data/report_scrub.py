@@ -320,7 +320,7 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
         if not text.isascii():  # a misread name always holds a character outside ASCII
             for spelling in misread:
                 text = text.replace(spelling, "[removed]")
-        return joined.scrub(text, scrub_words)
+        return scrub_unaccented(text, lambda text: joined.scrub(text, scrub_words))
 
     def reading(segment: str) -> str:
         """A path segment as its first legacy reading naming a patient, else the Western."""
