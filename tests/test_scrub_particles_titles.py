@@ -187,12 +187,18 @@ def test_a_name_the_header_writes_without_diacritics_goes_written_with_them() ->
 
 def test_clinical_words_beside_initials_titles_and_particles_stay() -> None:
     """MR is mitral regurgitation, ``Trace`` no spelling of ``Tracy``, ``Mark`` in ``Marked``,
-    a grade's letter no initial: nothing here names patients Mark, Tracy, Teddy or Wall."""
+    a grade's letter no initial, an abbreviation (MR, MI) no initials: nothing here names
+    patients Mark, Tracy, Teddy, Wall, Trace or Post (``trace`` and ``post`` are words of
+    reports: such a surname goes only where the text names a person with it)."""
     text = (
         "Marked LV dilatation, trace MR. Today's LGE: RV normal. Mark the apex. TRACE TR. "
         "Grade A. Wall motion normal; type B. Trace MR; LV, RV. MR. WALL MOTION NORMAL. "
-        "Al Normal; de Mark."
+        "Al Normal; de Mark. Post MI, Trace TR, Trace AR."
     )
-    names = {"MARK^JOHN", "TRACY^ANN", "TEDDY^BEN", "WALL^PETER", "PID0005"}
+    names = {"MARK^JOHN", "TRACY^ANN", "TEDDY^BEN", "WALL^PETER", "TRACE^AL", "POST^ANN"}
     assert other(text, names) == text
-    assert scrub_text(text, ["WALL^PETER"]) == text
+    for name in ("WALL^PETER", "TRACE^AL", "POST^ANN"):
+        assert scrub_text(text, [name]) == text, name
+    assert scrub_text("Mrs Trace seen; post-contrast LGE.", ["TRACE^AL", "POST^ANN"]) == (
+        "Mrs [removed] seen; post-contrast LGE."
+    )

@@ -69,7 +69,7 @@ _CLINICAL = """
     circumferential depth diastolic systolic dimensions end exclude cannot imaging impairment
     increase infiltration insertion interventricular keeping limits maximal maximum measuring
     physiological points predominantly significant suggest lge lvef lvedd lvedv rvef rvedv rca
-    lad lcx non not the there this with within without and
+    lad lcx non not the there this with within without and trace post
     unknown none self given referring referred physician physicians doctor radiologist
     cardiologist operator technician technologist staff department hospital clinic other
     cardiology radiology oncology medicine surgery surgical emergency outpatient inpatient
