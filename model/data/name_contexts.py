@@ -41,11 +41,14 @@ TITLED = (_LATIN_TITLED, _ARABIC_TITLED, _HEBREW_TITLED, _CYRILLIC_TITLED)
 # initials before a name (``J. Smith``, ``J.A. Smith``; one without a full stop not A or I,
 # which are words: ``J Smith``) or after it (``Smith J``, ``Smith, J.``, ``Smith J.A.``; two
 # letters without full stops are a finding's abbreviation: "Trace MR", "Post MI")
+# (each starts with its capital, the lookbehind after it, so that a search skips to capitals)
 INITIALS_BEFORE = re.compile(
-    r"(?<![^\W\d_])(?:(?:[A-Z]\.[ \t]*){1,3}|[B-HJ-Z][ \t]+)([A-Z][^\W\d_]+)(?![^\W\d_])"
+    r"[A-Z](?<![^\W\d_][A-Z])(?:\.[ \t]*(?:[A-Z]\.[ \t]*){0,2}|(?<=[B-HJ-Z])[ \t]+)"
+    r"([A-Z][^\W\d_]+)(?![^\W\d_])"
 )
 INITIALS_AFTER = re.compile(
-    r"(?<![^\W\d_.])([A-Z][^\W\d_]+)(?:,[ \t]*|[ \t]+)(?:[A-Z]\.[A-Z]\.|[A-Z]\.?)(?![^\W\d_])"
+    r"([A-Z](?<![^\W\d_.][A-Z])[^\W\d_]+)(?:,[ \t]*|[ \t]+)(?:[A-Z]\.[A-Z]\.|[A-Z]\.?)"
+    r"(?![^\W\d_])"
 )
 _PARTICLE_WORDS = frozenset(PARTICLES) | frozenset(ASSIMILATED_ARTICLES)
 _WORD = re.compile(r"[^\W\d_]+")
