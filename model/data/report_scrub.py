@@ -64,10 +64,16 @@ def _name_sequences(identifiers: set[str]) -> set[tuple[str, ...]]:
         tuple(part.lower() for part in order)
         for identifier in identifiers
         for parts in name_representations(identifier)
-        for named in (parts, [part for part in parts if part.lower() not in PARTICLES])
-        if len(named) > 1
+        if len(parts) > 1
+        for named in _with_and_without_particles(parts)
         for order in name_orders(named)
     }
+
+
+def _with_and_without_particles(parts: list[str]) -> list[list[str]]:
+    """A name's ``parts``, and without its particles where it has some and two parts remain."""
+    kept = [part for part in parts if part.lower() not in PARTICLES]
+    return [parts, kept] if 1 < len(kept) < len(parts) else [parts]
 
 
 @dataclass(frozen=True)
