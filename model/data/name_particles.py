@@ -121,6 +121,13 @@ def particle_joins(parts: list[str]) -> set[str]:
     return joins
 
 
+def particle_forms(parts: list[str]) -> list[list[str]]:
+    """A name's ``parts``, and without its particles where it has some and two parts remain
+    (``AL``, ``RASHID``, ``KHALID`` also as ``RASHID``, ``KHALID``)."""
+    kept = [part for part in parts if part.lower() not in PARTICLES]
+    return [parts, kept] if 1 < len(kept) < len(parts) else [parts]
+
+
 def scrub_particles(text: str, names: set[str]) -> str:
     """``text`` with each of the ``names`` (lower-cased letter runs) written after one or more
     particles, joined or apart (``Al-Rashid``, ``alRashid``, ``Mc Donald``, ``van der Berg``

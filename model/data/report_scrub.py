@@ -30,7 +30,7 @@ from model.data.deid import (
 from model.data.impression_names import CLINICAL_WORDS, scrub_named
 from model.data.joined_prefixes import JoinedNames
 from model.data.latin_variants import name_keys, scrub_variants, spelling_of
-from model.data.name_particles import PARTICLES, particle_joins, scrub_orphaned_particles
+from model.data.name_particles import particle_forms, particle_joins, scrub_orphaned_particles
 from model.data.text_fold import inside_kana_word, scrub_folded
 from model.data.transliteration import READINGS, TRANSLITERATED, latin_readings
 
@@ -65,15 +65,9 @@ def _name_sequences(identifiers: set[str]) -> set[tuple[str, ...]]:
         for identifier in identifiers
         for parts in name_representations(identifier)
         if len(parts) > 1
-        for named in _with_and_without_particles(parts)
+        for named in particle_forms(parts)
         for order in name_orders(named)
     }
-
-
-def _with_and_without_particles(parts: list[str]) -> list[list[str]]:
-    """A name's ``parts``, and without its particles where it has some and two parts remain."""
-    kept = [part for part in parts if part.lower() not in PARTICLES]
-    return [parts, kept] if 1 < len(kept) < len(parts) else [parts]
 
 
 @dataclass(frozen=True)
