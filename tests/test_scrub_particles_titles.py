@@ -171,6 +171,23 @@ def test_another_patients_surname_beside_initials_or_a_title_without_a_space_goe
     assert other(text, {"SMITH^JOHN", "PID0004"}) == scrubbed
 
 
+def test_another_patients_name_goes_without_its_middle_name_or_title() -> None:
+    """A header's ``DOE^JANE^MARIE`` (a middle name) or a staff name ``WATSON^JOHN^^DR`` (a
+    prefix) is written out as ``Jane Doe``, ``John Watson``; after a title the words up to the
+    last one naming the patient go (``Dr Peter Smith``), not those after it (``LV``,
+    ``Normal``)."""
+    names = {"DOE^JANE^MARIE", "WATSON^JOHN^^DR", "SMITH^JOHN", "PID0007"}
+    text = (
+        "Compare Jane Doe; Doe, Jane; DOE JANE. Referred by John Watson; Watson, John. "
+        "Dr Peter Smith; Dr John Henry Watson; Mr Smith LV normal; Mr John Normal."
+    )
+    assert other(text, names) == (
+        "Compare [removed] [removed]; [removed], [removed]; [removed] [removed]. Referred by "
+        "[removed] [removed]; [removed], [removed]. Dr [removed] [removed]; Dr [removed] "
+        "[removed] [removed]; Mr [removed] LV normal; Mr [removed] Normal."
+    )
+
+
 def test_a_name_the_header_writes_without_diacritics_goes_written_with_them() -> None:
     """A PACS writes ``MUELLER^ZOE`` or ``LOPEZ^JOSE`` in ASCII; the reader types ``Müller``,
     ``Zoë``, ``José López``."""

@@ -33,6 +33,7 @@ from model.data.name_contexts import (
     TITLED,
     name_words,
     name_words_around,
+    titled_names,
 )
 from model.data.name_particles import scrub_particles
 from model.data.text_fold import kana_word_pattern
@@ -140,8 +141,9 @@ def scrub_named(text: str, parts: set[str], spelled: Callable[[str], bool] | Non
     spans = _caps_title_spans(text, parts)  # MR TRACE is trace mitral regurgitation: exact only
     for titled in TITLED if not text.isascii() else TITLED[:1]:
         for match in titled.finditer(text):
-            words = name_words(text, match.end())
-            if any(_names(text[begin:end], parts, spelled) for begin, end in words):
+            names = titled_names(text, match.end())  # the words up to the last name found go
+            found = [any(_names(text[b:e], parts, spelled) for b, e in words) for words in names]
+            for words in names[: len(found) - found[::-1].index(True)] if any(found) else ():
                 spans.update(words)
     patterns = [_COMMA_AGE] if "," in text or "،" in text else []
     patterns += [_POSSESSIVE] if "'" in text or "’" in text else []

@@ -23,7 +23,7 @@ import itertools
 import re
 from collections.abc import Callable
 
-from model.data.deid import NAME_SEPARATORS, WORD_RUN, name_representations
+from model.data.deid import NAME_SEPARATORS, WORD_RUN, family_and_given, name_representations
 from model.data.impression_names import CLINICAL_WORDS
 from model.data.name_particles import ASSIMILATED_ARTICLES, PARTICLES
 
@@ -107,12 +107,16 @@ def name_keys(identifiers: list[str] | set[str], whole_only: bool = False) -> se
     for identifier in identifiers:
         if identifier.isascii() and not _may_name(WORD_RUN.findall(identifier), whole_only):
             continue  # an ID, a date, a number: read as written, it spells no name
-        for form in (identifier, _given_first(identifier)):
+        # without a title (WATSON^JOHN^^DR: "Watson, John. Dr Smith"), also as DOE^JANE of
+        # DOE^JANE^MARIE: how a text names a person
+        full, short = family_and_given(identifier, 3), family_and_given(identifier)
+        forms = (full, _given_first(full), short, _given_first(short))
+        for index, form in enumerate(dict.fromkeys(forms) if "^" in identifier else (full,)):
             for parts in name_representations(form):
                 if not all(part.isascii() and part.isalpha() for part in parts):
                     continue
                 runs = ["".join(parts)] if len(parts) > 1 else []
-                if not whole_only and form is identifier:
+                if not whole_only and index == 0:  # the name as the header writes it
                     runs += [
                         "".join(parts[start:end])
                         for start in range(len(parts))
@@ -124,8 +128,6 @@ def name_keys(identifiers: list[str] | set[str], whole_only: bool = False) -> se
                     for spelling in assimilations(run)
                     if (key := variant_key(spelling))
                 }
-            if "^" not in identifier:
-                break  # no given name to put first
     return keys
 
 

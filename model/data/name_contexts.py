@@ -114,3 +114,25 @@ def name_words_around(text: str, begin: int, end: int) -> list[tuple[int, int]]:
         begin = found.start(1)
     spans = name_words(text, begin)
     return spans if any(span[1] >= end for span in spans) else [(begin, end)]
+
+
+MORE_NAMES = 2  # words after a title's first name that may go on the name (Dr John Henry Watson)
+
+
+def titled_names(text: str, start: int) -> list[list[tuple[int, int]]]:
+    """The names (``name_words``) from ``start`` on, the first and up to ``MORE_NAMES`` more
+    apart from it by spaces, each capitalised (not in capitals: "Mr Smith LV") or in a script
+    without case: after a title, ``Dr John Watson`` names one person."""
+    names = [name_words(text, start)]
+    while names[-1] and len(names) <= MORE_NAMES:
+        gap = _GAP.match(text, names[-1][-1][1])
+        word = _WORD.match(text, gap.end()) if gap else None
+        if (
+            word is None
+            or word.group()[0].islower()
+            or word.group().isupper()
+            and len(word.group()) > 1
+        ):
+            break
+        names.append(name_words(text, word.start()))
+    return names

@@ -21,6 +21,7 @@ from model.data.deid import (
     UNSPACED,
     WORD_RUN,
     derived_short_kana,
+    family_and_given,
     identifier_parts,
     long_enough,
     name_orders,
@@ -57,13 +58,14 @@ def _identifier_tokens(identifiers: set[str]) -> set[str]:
 
 
 def _name_sequences(identifiers: set[str]) -> set[tuple[str, ...]]:
-    """Every name of several parts as lower-cased parts in either order: ``王 小明`` or
-    ``小明_王`` goes whole, where a lone one-character family name is an ordinary word; a name
-    with particles also without them (``Rashid, Khalid`` of ``AL-RASHID^KHALID``)."""
+    """Every name of several parts as lower-cased parts in either order (``王 小明``, ``小明_王``:
+    a lone one-character family name is a word), also without particles (``Rashid, Khalid``)
+    or a middle name (``Jane Doe``), never with a title (``DR``: ``Watson, John. Dr Smith``)."""
     return {
         tuple(part.lower() for part in order)
         for identifier in identifiers
-        for parts in name_representations(identifier)
+        for form in {family_and_given(identifier, 3), family_and_given(identifier)}
+        for parts in name_representations(form)
         if len(parts) > 1
         for named in particle_forms(parts)
         for order in name_orders(named)
