@@ -188,6 +188,29 @@ def test_another_patients_name_goes_without_its_middle_name_or_title() -> None:
     )
 
 
+def test_a_cjk_name_with_a_title_after_it_goes() -> None:
+    """Japanese, Chinese and Korean write the title after the name: another patient's lone
+    family name (or a staff name's: ``佐藤先生``) goes before one, and the own patient's family
+    name of one character (under 2 characters a part alone is no name) joined to 先生, さん ...;
+    an ordinary word before a title stays (值班医生, the doctor on duty; 손님, guest), as a
+    one-character name after 患者 does (患者高血压: patient, hypertension)."""
+    names = {
+        "Wang^Xiaoming=王^小明",
+        "Yamada^Taro=山田^太郎",
+        "Kim^Minjun=김^민준",
+        "SATO=佐藤^一郎",
+    }
+    text = "王先生、山田様、山田さん、佐藤先生より紹介。민준 씨. 患者山田。值班医生。손님. 患者高血压。"
+    scrubbed = (
+        "[removed]先生、[removed]様、[removed]さん、[removed]先生より紹介。[removed] 씨. "
+        "患者[removed]。值班医生。손님. 患者高血压。"
+    )
+    assert other(text, names | {"班^一", "손^민", "高^一"}) == scrubbed
+    assert scrub_text("王先生: 心功能正常。王小明。", ["Wang^Xiaoming=王^小明"]) == (
+        "[removed]先生: 心功能正常。[removed]。"
+    )
+
+
 def test_a_name_the_header_writes_without_diacritics_goes_written_with_them() -> None:
     """A PACS writes ``MUELLER^ZOE`` or ``LOPEZ^JOSE`` in ASCII; the reader types ``Müller``,
     ``Zoë``, ``José López``."""

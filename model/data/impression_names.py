@@ -31,8 +31,10 @@ from model.data.name_contexts import (
     INITIALS_BEFORE,
     LATIN_TITLE,
     TITLED,
+    honorific_spans,
     name_words,
     name_words_around,
+    naming_parts,
     titled_names,
 )
 from model.data.name_particles import scrub_particles
@@ -145,6 +147,7 @@ def scrub_named(text: str, parts: set[str], spelled: Callable[[str], bool] | Non
             found = [any(_names(text[b:e], parts, spelled) for b, e in words) for words in names]
             for words in names[: len(found) - found[::-1].index(True)] if any(found) else ():
                 spans.update(words)
+    spans.update(honorific_spans(text, parts) if not text.isascii() else ())
     patterns = [_COMMA_AGE] if "," in text or "،" in text else []
     patterns += [_POSSESSIVE] if "'" in text or "’" in text else []
     patterns += [INITIALS_BEFORE, INITIALS_AFTER]
@@ -238,6 +241,7 @@ def scrub_identifiers(text: str, identifiers: list[str]) -> str:
     (``derived_short_kana``)."""
     spellings: dict[str, int] = {}  # pattern: the length of what it spells, longest tried first
     words: set[str] = set()  # every part, lower-cased
+    single: set[str] = set()  # CJK parts of one character: only with an honorific (王先生)
     kana = derived_short_kana(identifiers)
     for identifier in filter(long_enough, identifiers):
         if identifier.lower() not in CLINICAL_WORDS:
@@ -256,13 +260,14 @@ def scrub_identifiers(text: str, identifiers: list[str]) -> str:
                 spellings |= {
                     _written_out(order): len(" ".join(order)) for order in name_orders(parts)
                 }
+            single |= naming_parts(parts) - words
     latin = {w for w in words - CLINICAL_WORDS if w.isascii() and w.isalpha()}
     text = scrub_particles(text, latin)
     if spellings:
         ordered = sorted(spellings, key=lambda pattern: -spellings[pattern])
         pattern = re.compile("|".join(ordered), re.IGNORECASE)
         text = pattern.sub(lambda match: WORD_RUN.sub("[removed]", match.group()), text)
-    return scrub_transliterated(scrub_named(text, words & CLINICAL_WORDS), words)
+    return scrub_transliterated(scrub_named(text, words & CLINICAL_WORDS | single), words)
 
 
 def _written_out(order: list[str]) -> str:

@@ -9,12 +9,15 @@ proclitics Arabic joins to them: ``للسيد``, ``والدكتور``) or in Heb
 ``Dr. Ad-Din``, ``Mrs O'Brien``, ``Mr van der Berg``, ``Mr Abd al-Rahman``) and the parts a
 hyphen joins (``Ms Doe-Jones``): ``name_words`` reads them all, so that a scrub finding one part
 of a patient's name removes the name whole, no fragment left (``Ar-`` tells a name in ``r``).
+Chinese, Japanese and Korean put the title after the name (``山田様``, ``王先生``, ``민준 씨``,
+``김민준 환자``) or ``患者`` (patient) before it: ``honorific_spans``.
 """
 
 from __future__ import annotations
 
 import re
 
+from model.data.deid import UNSPACED, long_enough
 from model.data.name_particles import ASSIMILATED_ARTICLES, PARTICLES
 
 LATIN_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Master|Mister|Madam|Mme|Herr|Frau|Sr|Sra)"
@@ -136,3 +139,55 @@ def titled_names(text: str, start: int) -> list[list[tuple[int, int]]]:
             break
         names.append(name_words(text, word.start()))
     return names
+
+
+# titles after a CJK name (Japanese, Chinese, Korean: Mr/Ms, doctor, professor, patient) and
+# 患者 (patient) before one
+_HONORIFIC = re.compile(
+    r"[ ]?(?:様|さま|さん|先生|氏|殿|くん|ちゃん|君|女士|小姐|医生|医师|醫師|医師|大夫|教授|老师|主任"
+    r"|선생님|교수님|원장님|님|씨|환자)"
+)
+_PATIENT_BEFORE = re.compile(r"患者[ ]?")
+# a name of one character (a Chinese family name: 王, 林) counts only joined to a title that
+# follows no word (先生, さん: "值班医生" is the doctor on duty, 班 a name too); not Korean (손님,
+# "guest", holds the name 손), nor after 患者 ("患者高血压": patient, hypertension)
+ONE_CHARACTER_NAME = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_AFTER_ONE_CHARACTER = frozenset(("先生", "女士", "小姐", "様", "さん", "氏"))
+_LONGEST_CJK_NAME = 4  # characters
+
+
+def honorific_spans(text: str, parts: set[str]) -> list[tuple[int, int]]:
+    """The spans of CJK name ``parts`` right before an honorific (``山田様``, ``王先生``,
+    ``김민준 님``) or after ``患者``, the longest that ends (starts) there; a part of one
+    character (``ONE_CHARACTER_NAME``) only joined to a title of ``_AFTER_ONE_CHARACTER``."""
+    spans = []
+    for match in _HONORIFIC.finditer(text):
+        lengths = range(min(_LONGEST_CJK_NAME, match.start()), 0, -1)
+        one = match.group() in _AFTER_ONE_CHARACTER  # joined to it, no space
+        for begin in (match.start() - length for length in lengths):
+            if _cjk_name(text[begin : match.start()], parts, one):
+                spans.append((begin, match.start()))
+                break
+    for match in _PATIENT_BEFORE.finditer(text):
+        for end in range(min(len(text), match.end() + _LONGEST_CJK_NAME), match.end(), -1):
+            if _cjk_name(text[match.end() : end], parts, one=False):
+                spans.append((match.end(), end))
+                break
+    return spans
+
+
+def _cjk_name(word: str, parts: set[str], one: bool) -> bool:
+    """Whether ``word`` (all CJK) is one of ``parts``; of one character only where ``one``."""
+    if not all(UNSPACED.match(char) for char in word) or word not in parts:
+        return False
+    return len(word) > 1 or (one and ONE_CHARACTER_NAME.match(word) is not None)
+
+
+def naming_parts(parts: list[str]) -> set[str]:
+    """The lower-cased ``parts`` of a name a naming context seeks alone: letters, 3 characters
+    or more (2 outside ASCII: ``long_enough``), or a CJK family name of one (``王先生``)."""
+    return {
+        part.lower()
+        for part in parts
+        if part.isalpha() and (long_enough(part) or ONE_CHARACTER_NAME.fullmatch(part))
+    }

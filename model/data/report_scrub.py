@@ -23,7 +23,6 @@ from model.data.deid import (
     derived_short_kana,
     family_and_given,
     identifier_parts,
-    long_enough,
     name_orders,
     name_representations,
     scrub_birth_dates,
@@ -31,6 +30,7 @@ from model.data.deid import (
 from model.data.impression_names import CLINICAL_WORDS, scrub_named
 from model.data.joined_prefixes import JoinedNames
 from model.data.latin_variants import name_keys, scrub_variants, spelling_of
+from model.data.name_contexts import naming_parts
 from model.data.name_particles import particle_forms, particle_joins, scrub_orphaned_particles
 from model.data.text_fold import inside_kana_word, scrub_folded
 from model.data.transliteration import READINGS, TRANSLITERATED, latin_readings
@@ -119,7 +119,7 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
     named: set[str] = set()  # lone name parts: gone only where the text names a person
     for identifier in identifiers:
         for parts in name_representations(identifier):
-            named |= {p.lower() for p in parts if long_enough(p) and p.isalpha()}
+            named |= naming_parts(parts)
             named.update(map(str.lower, particle_joins(parts)))
             whole = identifier_parts(parts) if len(parts) == 1 else name_orders(parts)
             tokens |= {token if isinstance(token, str) else "".join(token) for token in whole}
