@@ -226,6 +226,8 @@ def family_and_given(identifier: str, components: int = 2) -> str:
     """A DICOM name with each group cut to its first ``components``: family and given names
     (``DOE^JANE^MARIE`` and ``WATSON^JOHN^^DR`` as ``DOE^JANE``, ``WATSON^JOHN``: how a report
     writes a name out), or with the middle name, without a prefix or suffix (3)."""
+    if identifier.count("^") < components:
+        return identifier  # an ID, a date, a name of no more components
     return "=".join("^".join(group.split("^")[:components]) for group in identifier.split("="))
 
 

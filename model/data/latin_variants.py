@@ -110,8 +110,8 @@ def name_keys(identifiers: list[str] | set[str], whole_only: bool = False) -> se
         # without a title (WATSON^JOHN^^DR: "Watson, John. Dr Smith"), also as DOE^JANE of
         # DOE^JANE^MARIE: how a text names a person
         full, short = family_and_given(identifier, 3), family_and_given(identifier)
-        forms = (full, _given_first(full), short, _given_first(short))
-        for index, form in enumerate(dict.fromkeys(forms) if "^" in identifier else (full,)):
+        forms = (full, _given_first(full), *((short, _given_first(short)) if short != full else ()))
+        for index, form in enumerate(forms if "^" in identifier else (full,)):
             for parts in name_representations(form):
                 if not all(part.isascii() and part.isalpha() for part in parts):
                     continue

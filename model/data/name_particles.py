@@ -25,6 +25,7 @@ ASSIMILATED_ARTICLES = tuple(
 )
 # of those, the ones no English word spells: a name's particle also apart by a space (``Ar Rashid``)
 _UNWORDED_ARTICLES = ("ar", "ash", "ath", "adh", "az", "ur", "ud", "ush", "uz", "esh", "ez")
+_PARTICLE_SET = frozenset(PARTICLES)
 _SEPARATOR = r"[\s'’-]?"
 # one or more particles before a name, each joined to what follows or apart from it
 _ALTERNATIVES = "|".join(sorted(PARTICLES, key=len, reverse=True))
@@ -124,7 +125,7 @@ def particle_joins(parts: list[str]) -> set[str]:
 def particle_forms(parts: list[str]) -> list[list[str]]:
     """A name's ``parts``, and without its particles where it has some and two parts remain
     (``AL``, ``RASHID``, ``KHALID`` also as ``RASHID``, ``KHALID``)."""
-    kept = [part for part in parts if part.lower() not in PARTICLES]
+    kept = [part for part in parts if part.lower() not in _PARTICLE_SET]
     return [parts, kept] if 1 < len(kept) < len(parts) else [parts]
 
 
