@@ -231,6 +231,14 @@ def family_and_given(identifier: str, components: int = 2) -> str:
     return "=".join("^".join(group.split("^")[:components]) for group in identifier.split("="))
 
 
+def written_forms(identifier: str) -> tuple[str, ...]:
+    """An identifier as a text writes it out: a DICOM name without a prefix or suffix, with and
+    without its middle name (``family_and_given``); anything else as it is."""
+    if "^" not in identifier:
+        return (identifier,)
+    return tuple(dict.fromkeys((family_and_given(identifier, 3), family_and_given(identifier))))
+
+
 def name_orders(parts: list[str]) -> list[list[str]]:
     """A name's parts family name first, as DICOM stores them, and given name(s) first."""
     return [parts, parts[1:] + parts[:1]] if len(parts) > 1 else [parts]

@@ -21,11 +21,11 @@ from model.data.deid import (
     UNSPACED,
     WORD_RUN,
     derived_short_kana,
-    family_and_given,
     identifier_parts,
     name_orders,
     name_representations,
     scrub_birth_dates,
+    written_forms,
 )
 from model.data.impression_names import CLINICAL_WORDS, scrub_named
 from model.data.joined_prefixes import JoinedNames
@@ -64,7 +64,7 @@ def _name_sequences(identifiers: set[str]) -> set[tuple[str, ...]]:
     return {
         tuple(part.lower() for part in order)
         for identifier in identifiers
-        for form in {family_and_given(identifier, 3), family_and_given(identifier)}
+        for form in written_forms(identifier)
         for parts in name_representations(form)
         if len(parts) > 1
         for named in particle_forms(parts)
