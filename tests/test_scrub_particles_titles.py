@@ -135,6 +135,21 @@ def test_arabic_and_hebrew_titles_name_another_patient(text: str) -> None:
     )
 
 
+def test_patient_and_european_titles_name_another_patient() -> None:
+    """ "patient Smith", "Patient: Smith" (no clinical word: "the patient Wall motion"), and
+    French, Italian, Spanish, Dutch and Polish titles (``Pan-systolic`` is no title)."""
+    names = {"SMITH^JOHN", "ROSSI^MARIA", "KOWALSKI^JAN", "DUPONT^MARIE", "WALL^PETER"}
+    text = (
+        "Compared with patient Smith; Patient: Smith; pt Smith. Dott.ssa Rossi; Sig.ra Rossi; "
+        "Pan Kowalski; Mlle Dupont; Dhr. Kowalski. Pan-systolic murmur; the patient Wall motion."
+    )
+    assert other(text, names) == (
+        "Compared with patient [removed]; Patient: [removed]; pt [removed]. Dott.ssa [removed]; "
+        "Sig.ra [removed]; Pan [removed]; Mlle [removed]; Dhr. [removed]. Pan-systolic murmur; "
+        "the patient Wall motion."
+    )
+
+
 def test_a_cyrillic_title_names_another_patient() -> None:
     text = "Compare г-н Петров; д-р Петров; пан Petrov. Петров."
     expected = "Compare г-н [removed]; д-р [removed]; пан [removed]. Петров."

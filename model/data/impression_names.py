@@ -30,6 +30,7 @@ from model.data.name_contexts import (
     INITIALS_AFTER,
     INITIALS_BEFORE,
     LATIN_TITLE,
+    PATIENT_NAMED,
     TITLED,
     honorific_spans,
     name_words,
@@ -150,14 +151,14 @@ def scrub_named(text: str, parts: set[str], spelled: Callable[[str], bool] | Non
     spans.update(honorific_spans(text, parts) if not text.isascii() else ())
     patterns = [_COMMA_AGE] if "," in text or "،" in text else []
     patterns += [_POSSESSIVE] if "'" in text or "’" in text else []
-    patterns += [INITIALS_BEFORE, INITIALS_AFTER]
+    patterns += [INITIALS_BEFORE, INITIALS_AFTER, PATIENT_NAMED]
     for pattern in patterns:
-        initials = pattern in (INITIALS_BEFORE, INITIALS_AFTER)
+        strict = pattern in (INITIALS_BEFORE, INITIALS_AFTER, PATIENT_NAMED)
         for match in pattern.finditer(text):
             word = match.group(1)
-            if not _names(word, parts, None if initials else spelled):
+            if not _names(word, parts, None if strict else spelled):
                 continue
-            if initials and not _beside_initials(word, match, pattern is INITIALS_AFTER):
+            if strict and not _beside_initials(word, match, pattern is INITIALS_AFTER):
                 continue
             if pattern is not _POSSESSIVE or _possessive_name(text, match):
                 spans.update(name_words_around(text, *match.span(1)))
@@ -172,11 +173,11 @@ def _names(word: str, parts: set[str], spelled: Callable[[str], bool] | None) ->
 
 
 def _beside_initials(word: str, match: re.Match, after: bool) -> bool:
-    """Whether ``word`` next to initials (``after`` it: ``match`` starts with it) reads as a
-    name (the header's spelling only: ``type B. Trace`` is no ``Tracy``): no clinical word
-    ("grade A. Wall motion": an initial's letter is also a grade, a type); in capitals only
-    before one initial (``NGUYEN V.``, ``SMITH J``: "TRACE TR." is a finding, and the letter
-    before a word in capitals may end a sentence)."""
+    """Whether ``word`` next to initials (``after`` it: ``match`` starts with it) or after
+    "patient" reads as a name (the header's spelling only: ``type B. Trace`` is no ``Tracy``):
+    no clinical word ("grade A. Wall motion": an initial's letter is also a grade, a type); in
+    capitals only before one initial (``NGUYEN V.``, ``SMITH J``: "TRACE TR." is a finding,
+    and the letter before a word in capitals may end a sentence)."""
     if word.lower() in CLINICAL_WORDS:
         return False
     return not word.isupper() or (after and sum(map(str.isalpha, match.group()[len(word) :])) == 1)

@@ -20,7 +20,11 @@ import re
 from model.data.deid import UNSPACED, long_enough
 from model.data.name_particles import ASSIMILATED_ARTICLES, PARTICLES
 
-LATIN_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Master|Mister|Madam|Mme|Herr|Frau|Sr|Sra)"
+# English, French, German, Spanish, Italian, Dutch, Polish (longer first: Dott.ssa, not Dott)
+LATIN_TITLE = (
+    r"(?:Mrs|Mr|Ms|Miss|Mx|Dr|Prof|Master|Mister|Madam|Mme|Mlle|Herr|Frau|Sra|Srta|Sr|Doña|Dña"
+    r"|Don|Dott\.ssa|Dott|Sig\.ra|Sig|Dhr|Mevr|Pani|Pan)"
+)
 # a title in title case, a full stop or a space (``Dr.Smith``), then initials: the name starts
 # there (MR, MS in capitals are mitral regurgitation and stenosis: ``impression_names``)
 _LATIN_TITLED = re.compile(rf"\b{LATIN_TITLE}(?:\.[ \t]*|\s+)(?:[A-Z]\.\s*)*(?=[^\W\d_])")
@@ -53,6 +57,8 @@ INITIALS_AFTER = re.compile(
     r"([A-Z](?<![^\W\d_.][A-Z])[^\W\d_]+)(?:,[ \t]*|[ \t]+)(?:[A-Z]\.[A-Z]\.|[A-Z]\.?)"
     r"(?![^\W\d_])"
 )
+# "patient Smith", "Patient: Smith", "pt Smith": a name after the word (not one in capitals)
+PATIENT_NAMED = re.compile(r"\b(?:[Pp]atient|[Pp]t\.?)[ \t]*:?[ \t]+([A-Z][^\W\d_]+)")
 _PARTICLE_WORDS = frozenset(PARTICLES) | frozenset(ASSIMILATED_ARTICLES)
 _WORD = re.compile(r"[^\W\d_]+")
 # what joins the words of one name: a hyphen, an apostrophe that is no possessive's, spaces
