@@ -58,7 +58,7 @@ INITIALS_AFTER = re.compile(
     r"(?![^\W\d_])"
 )
 # "patient Smith", "Patient: Smith", "pt Smith": a name after the word (not one in capitals)
-PATIENT_NAMED = re.compile(r"\b(?:[Pp]atient|[Pp]t\.?)[ \t]*:?[ \t]+([A-Z][^\W\d_]+)")
+PATIENT_NAMED = re.compile(r"[Pp](?<![^\W\d_][Pp])(?:atient|t\.?)[ \t]*:?[ \t]+([A-Z][^\W\d_]+)")
 _PARTICLE_WORDS = frozenset(PARTICLES) | frozenset(ASSIMILATED_ARTICLES)
 _WORD = re.compile(r"[^\W\d_]+")
 # what joins the words of one name: a hyphen, an apostrophe that is no possessive's, spaces
