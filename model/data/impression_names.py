@@ -142,8 +142,8 @@ def scrub_named(text: str, parts: set[str], spelled: Callable[[str], bool] | Non
     if not parts:
         return text
     spans = _caps_title_spans(text, parts)  # MR TRACE is trace mitral regurgitation: exact only
-    for titled in TITLED if not text.isascii() else TITLED[:1]:
-        for match in titled.finditer(text):
+    for script, titled in TITLED if not text.isascii() else TITLED[:1]:
+        for match in titled.finditer(text) if script is None or script.search(text) else ():
             names = titled_names(text, match.end())  # the words up to the last name found go
             found = [any(_names(text[b:e], parts, spelled) for b, e in words) for words in names]
             for words in names[: len(found) - found[::-1].index(True)] if any(found) else ():

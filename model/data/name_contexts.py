@@ -44,7 +44,13 @@ _HEBREW_TITLED = re.compile(
 _CYRILLIC_TITLED = re.compile(
     r"(?<![^\W\d_])(?:[Гг]-(?:н|жа)|[Дд]-р|[Пп]роф\.|[Пп]ан(?:і|и)?|[Дд]октор)\.?\s+(?=[^\W\d_])"
 )
-TITLED = (_LATIN_TITLED, _ARABIC_TITLED, _HEBREW_TITLED, _CYRILLIC_TITLED)
+# each with a letter of its script, which a text holds where the title may be in it (None: any)
+TITLED = (
+    (None, _LATIN_TITLED),
+    (re.compile(r"[\u0621-\u064a]"), _ARABIC_TITLED),
+    (re.compile(r"[\u05d0-\u05ea]"), _HEBREW_TITLED),
+    (re.compile(r"[\u0400-\u04ff]"), _CYRILLIC_TITLED),
+)
 # initials before a name (``J. Smith``, ``J.A. Smith``; one without a full stop not A or I,
 # which are words: ``J Smith``) or after it (``Smith J``, ``Smith, J.``, ``Smith J.A.``; two
 # letters without full stops are a finding's abbreviation: "Trace MR", "Post MI")
@@ -166,7 +172,9 @@ def honorific_spans(text: str, parts: set[str]) -> list[tuple[int, int]]:
     """The spans of CJK name ``parts`` right before an honorific (``山田様``, ``王先生``,
     ``김민준 님``) or after ``患者``, the longest that ends (starts) there; a part of one
     character (``ONE_CHARACTER_NAME``) only joined to a title of ``_AFTER_ONE_CHARACTER``."""
-    spans = []
+    spans: list[tuple[int, int]] = []
+    if not UNSPACED.search(text):
+        return spans
     for match in _HONORIFIC.finditer(text):
         lengths = range(min(_LONGEST_CJK_NAME, match.start()), 0, -1)
         one = match.group() in _AFTER_ONE_CHARACTER  # joined to it, no space

@@ -6,7 +6,6 @@ identifiers of one ingest scrubbed from each study's impression (``other_patient
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import re
@@ -15,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.data.accents import scrub_unaccented
 from model.data.deid import (
     NAME_SEPARATORS,
     UNSPACED,
@@ -31,12 +29,11 @@ from model.data.impression_names import CLINICAL_WORDS, scrub_named
 from model.data.joined_prefixes import JoinedNames
 from model.data.latin_variants import name_keys, scrub_variants, spelling_of
 from model.data.name_contexts import naming_parts
+from model.data.name_encodings import legacy_readings, misread_names, scrub_unaccented
 from model.data.name_particles import particle_forms, particle_joins, scrub_orphaned_particles
 from model.data.text_fold import inside_kana_word, scrub_folded
 from model.data.transliteration import READINGS, TRANSLITERATED, latin_readings
 
-# the code pages Windows zip tools write names in, in Chinese, Japanese, Korean and Taiwanese locales
-_CJK_CODE_PAGES = ("gbk", "cp932", "cp949", "big5")
 # a reason is cut to this length once scrubbed: cut before, a name or ID it ends in would be left
 # as a fragment no identifier matches (``'/export/SMITH`` of ``SMITHSON``)
 REASON_CHARS = 200
@@ -136,7 +133,12 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
     def scrub_all(text: str) -> str:
         return scrub_folded(scrub_variants(text, keys), lambda text: joined.scrub(text, scrub))
 
-    return lambda text: scrub_orphaned_particles(scrub_unaccented(text, scrub_all))
+    def sought_unaccented(word: str) -> bool:  # read without its diacritics: Müller as muller
+        return word in named or spelled(word)
+
+    return lambda text: scrub_orphaned_particles(
+        scrub_unaccented(text, scrub_all, sought_unaccented)
+    )
 
 
 def _longest_first(items: set) -> list[int]:
@@ -259,42 +261,6 @@ def _in_latin(window: list[re.Match], readings: list[set[str]], start: int) -> s
     return set(by_scheme)
 
 
-def misread_names(identifiers: set[str]) -> set[str]:
-    """The name parts of ``identifiers`` outside ASCII as a zip shows them whose Windows
-    archiver wrote them in a Chinese, Japanese or Korean code page without the zip's UTF-8 flag:
-    those bytes read as cp437, as Python's zipfile reads them (``王`` in GBK reads ``═⌡``). Mostly
-    symbols, not letters, so no word-by-word scrub finds them; a part of one character counts,
-    as no ordinary word is written this way."""
-    misread = set()
-    for identifier in identifiers:
-        parts = {part for group in name_representations(identifier) for part in group}
-        for part, code_page in itertools.product(parts, _CJK_CODE_PAGES):
-            if part.isascii():
-                continue
-            with contextlib.suppress(UnicodeEncodeError):
-                misread.add(part.encode(code_page).decode("cp437"))
-    return misread
-
-
-def legacy_readings(text: str) -> list[str]:
-    """``text`` alone, or where it holds bytes no UTF-8 decoding read (a folder an old export
-    named in its code page, which Python lists as surrogate escapes that no CSV or Parquet file
-    stores) its readings in each CJK code page that reads them whole, then the Western one."""
-    try:
-        text.encode("utf-8")
-        return [text]
-    except UnicodeEncodeError:
-        raw = text.encode("utf-8", "surrogateescape")
-    readings = []
-    for code_page in _CJK_CODE_PAGES:
-        with contextlib.suppress(UnicodeDecodeError):
-            readings.append(raw.decode(code_page))
-    try:
-        return [*readings, raw.decode("cp1252")]
-    except UnicodeDecodeError:  # cp1252 leaves five bytes undefined; latin-1 reads every byte
-        return [*readings, raw.decode("latin-1")]
-
-
 def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> list[dict]:
     """Ingest-report rows with source paths made relative to ``src`` and identifiers scrubbed.
 
@@ -322,7 +288,9 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
         if not text.isascii():  # a misread name always holds a character outside ASCII
             for spelling in misread:
                 text = text.replace(spelling, "[removed]")
-        return scrub_unaccented(text, lambda text: joined.scrub(text, scrub_words))
+        return scrub_unaccented(
+            text, lambda t: joined.scrub(t, scrub_words), sought.tokens.__contains__
+        )
 
     def reading(segment: str) -> str:
         """A path segment as its first legacy reading naming a patient, else the Western."""

@@ -11,15 +11,16 @@ identifiers of the study's patient (name parts, ID, birth date, accession) are t
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 import re
 from pathlib import Path
 
-from model.data.accents import scrub_unaccented
-from model.data.deid import scrub_birth_dates
+from model.data.deid import identifier_parts, name_representations, scrub_birth_dates
 from model.data.impression_names import scrub_identifiers, scrub_links
 from model.data.joined_prefixes import JoinedNames
-from model.data.latin_variants import name_keys, scrub_variants
+from model.data.latin_variants import name_keys, scrub_variants, variant_key
+from model.data.name_encodings import scrub_unaccented
 from model.data.name_particles import scrub_orphaned_particles
 from model.data.store import report_row
 from model.data.text_fold import scrub_folded
@@ -172,13 +173,29 @@ def scrub_text(text: str, identifiers: list[str]) -> str:
     Thai, Arabic or Hebrew name with a title or prefixes joined to it (``JoinedNames``), a name
     with diacritics the header writes without (``scrub_unaccented``: ``Müller`` of ``MUELLER``);
     the particles of a name removed go with it (``scrub_orphaned_particles``: ``Ar-Rashid``)."""
-    text = scrub_variants(scrub_links(text), name_keys(identifiers))  # first: whole names
+    keys = name_keys(identifiers)
+    text = scrub_variants(scrub_links(text), keys)  # first: whole names
     dates, joined = set(identifiers), JoinedNames.of(identifiers)
 
     def scrub(text: str) -> str:
         return scrub_identifiers(scrub_birth_dates(text, dates), identifiers)
 
+    tokens = functools.cache(lambda: name_tokens(identifiers))  # for a text with diacritics
+
+    def sought(word: str) -> bool:  # a word read without its diacritics: Müller as muller
+        return word in tokens() or variant_key(word) in keys
+
     folded = scrub_unaccented(
-        text, lambda text: scrub_folded(text, lambda t: joined.scrub(t, scrub))
+        text, lambda text: scrub_folded(text, lambda t: joined.scrub(t, scrub)), sought
     )
     return scrub_orphaned_particles(folded)
+
+
+def name_tokens(identifiers: list[str]) -> set[str]:
+    """The lower-cased parts of ``identifiers`` a scrub seeks (``identifier_parts``)."""
+    return {
+        token.lower()
+        for identifier in identifiers
+        for parts in name_representations(identifier)
+        for token in identifier_parts(parts)
+    }
