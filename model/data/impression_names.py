@@ -132,13 +132,16 @@ def _reads_as(word: str, parts: set[str], spelled: Callable[[str], bool] | None)
 def scrub_named(text: str, parts: set[str], spelled: Callable[[str], bool] | None = None) -> str:
     """``text`` with each of the name ``parts`` (lower-cased), or a word ``spelled`` tells is
     another spelling of one, replaced by ``[removed]`` where the text names a person with it:
-    capitalised (or in a script without case), after a title in Latin, Arabic or Hebrew script
-    (``Mr Smith``, ``Dr. J. Smith``, ``السيد``, ``ד"ר``: ``name_contexts.TITLED``; a title in
-    capitals as ``_caps_title_spans`` reads it, and there a part as spelled only: ``MR TRACE``
-    is no ``Tracy``), before an age (``Smith, 54,``), a possessive (``Smith's``; a clinical word
-    only as ``_possessive_name`` reads it) or next to initials (``J. Smith``, ``Smith J``; no
-    clinical word). The name goes whole: its particles and hyphenated parts with it
-    (``name_contexts.name_words``: ``Mr Ar-Rashid``, ``Ms Doe-Jones``)."""
+    capitalised (or in a script without case), after a title in Latin, Arabic, Hebrew or
+    Cyrillic script (``Mr Smith``, ``Dr. J. Smith``, ``السيد``, ``ד"ר``, ``г-н``:
+    ``name_contexts.TITLED``; a title in capitals as ``_caps_title_spans`` reads it, and there a
+    part as spelled only: ``MR TRACE`` is no ``Tracy``), before a CJK title (``山田様``:
+    ``honorific_spans``), before an age (``Smith, 54,``), a possessive (``Smith's``; a clinical
+    word only as ``_possessive_name`` reads it), next to initials or after "patient" (``J.
+    Smith``, ``Smith J``, ``patient Smith``; no clinical word: ``_beside_initials``). The name
+    goes whole: its particles and hyphenated parts with it (``name_contexts.name_words``: ``Mr
+    Ar-Rashid``, ``Ms Doe-Jones``), after a title the names up to the last one found (``Dr
+    Peter Smith``)."""
     if not parts:
         return text
     spans = _caps_title_spans(text, parts)  # MR TRACE is trace mitral regurgitation: exact only
@@ -239,7 +242,8 @@ def scrub_identifiers(text: str, identifiers: list[str]) -> str:
     Greek word reading as a Latin part goes too (``scrub_transliterated``), a Latin part with
     the particles before it (``scrub_particles``: ``Al-Rashid``, ``alRashid`` of ``RASHID``); a
     part of two kana no header writes so only as a whole run of its script
-    (``derived_short_kana``)."""
+    (``derived_short_kana``); a Chinese family name of one character only before its title
+    (``王先生``: ``name_contexts.honorific_spans``)."""
     spellings: dict[str, int] = {}  # pattern: the length of what it spells, longest tried first
     words: set[str] = set()  # every part, lower-cased
     single: set[str] = set()  # CJK parts of one character: only with an honorific (王先生)
