@@ -252,6 +252,8 @@ def test_clinical_words_beside_initials_titles_and_particles_stay() -> None:
     )
     names = {"MARK^JOHN", "TRACY^ANN", "TEDDY^BEN", "WALL^PETER", "TRACE^AL", "POST^ANN"}
     assert other(text, names) == text
+    # "Grade A" and "Grade" spell ``Gray Doe`` (grVdV): another patient's name goes whole only
+    assert other(text + " Gray Doe seen.", {"DOE^GRAY"}) == text + " [removed] [removed] seen."
     for name in ("WALL^PETER", "TRACE^AL", "POST^ANN"):
         assert scrub_text(text, [name]) == text, name
     assert scrub_text("Mrs Trace seen; post-contrast LGE.", ["TRACE^AL", "POST^ANN"]) == (

@@ -161,12 +161,13 @@ def _given_first(identifier: str) -> str:
     return "=".join("^".join([*parts[1:2], parts[0], *parts[2:]]) for parts in groups)
 
 
-def scrub_variants(text: str, keys: set[str]) -> str:
+def scrub_variants(text: str, keys: set[str], alone: bool = True) -> str:
     """``text`` with each run of up to ``MAX_WORDS`` Latin words, apart only by name separators,
     each capitalised, a particle (``Abd al-Rahman``) or after an apostrophe, whose letters
-    joined have a key in ``keys`` (``variant_key``; a word alone from
-    ``MIN_ONE_WORD_CONSONANTS``) replaced by ``[removed]`` word by word, the longest run first;
-    a run all of clinical words never."""
+    joined have a key in ``keys`` (``variant_key``; a word ``alone`` from
+    ``MIN_ONE_WORD_CONSONANTS``, never for keys of whole names only: ``Grade`` spells ``Gray
+    Doe``) replaced by ``[removed]`` word by word, the longest run first; a run all of clinical
+    words, or ending in a letter alone ("Grade A"), never."""
     if not keys:
         return text
     few = len(keys) <= MAX_KEYS_LEADING
@@ -186,10 +187,11 @@ def scrub_variants(text: str, keys: set[str]) -> str:
             if not _apart_by_separators(text, window):
                 continue
             spelled = [word.group() for word in window]
-            if all(word.lower() in CLINICAL_WORDS for word in spelled):
-                continue
+            if all(word.lower() in CLINICAL_WORDS for word in spelled) or len(spelled[-1]) < 2:
+                continue  # a name ends in no letter alone: "Grade A" is no ``GRAY^DOE``
             key = variant_key("".join(spelled))
-            if key in keys and (len(window) > 1 or _consonants(key) >= MIN_ONE_WORD_CONSONANTS):
+            one = alone and _consonants(key or "") >= MIN_ONE_WORD_CONSONANTS
+            if key in keys and (len(window) > 1 or one):
                 removed.update(range(start, end))
                 break
     for index in sorted(removed, reverse=True):

@@ -131,7 +131,8 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
         return scrub_named(_identifier_words(text, sought, prose=True), named, spelled)
 
     def scrub_all(text: str) -> str:
-        return scrub_folded(scrub_variants(text, keys), lambda text: joined.scrub(text, scrub))
+        whole = scrub_variants(text, keys, alone=False)  # another patient's whole name only
+        return scrub_folded(whole, lambda text: joined.scrub(text, scrub))
 
     def sought_unaccented(word: str) -> bool:  # read without its diacritics: Müller as muller
         return word in named or spelled(word)
