@@ -222,6 +222,23 @@ def long_enough(part: str) -> bool:
     return len(part) >= 3 or (len(part) == 2 and not part.isascii())
 
 
+def family_and_given(identifier: str, components: int = 2) -> str:
+    """A DICOM name with each group cut to its first ``components``: family and given names
+    (``DOE^JANE^MARIE`` and ``WATSON^JOHN^^DR`` as ``DOE^JANE``, ``WATSON^JOHN``: how a report
+    writes a name out), or with the middle name, without a prefix or suffix (3)."""
+    if identifier.count("^") < components:
+        return identifier  # an ID, a date, a name of no more components
+    return "=".join("^".join(group.split("^")[:components]) for group in identifier.split("="))
+
+
+def written_forms(identifier: str) -> tuple[str, ...]:
+    """An identifier as a text writes it out: a DICOM name without a prefix or suffix, with and
+    without its middle name (``family_and_given``); anything else as it is."""
+    if "^" not in identifier:
+        return (identifier,)
+    return tuple(dict.fromkeys((family_and_given(identifier, 3), family_and_given(identifier))))
+
+
 def name_orders(parts: list[str]) -> list[list[str]]:
     """A name's parts family name first, as DICOM stores them, and given name(s) first."""
     return [parts, parts[1:] + parts[:1]] if len(parts) > 1 else [parts]

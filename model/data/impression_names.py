@@ -26,6 +26,18 @@ from model.data.deid import (
     name_orders,
     name_representations,
 )
+from model.data.name_contexts import (
+    INITIALS_AFTER,
+    INITIALS_BEFORE,
+    LATIN_TITLE,
+    PATIENT_NAMED,
+    TITLED,
+    honorific_spans,
+    name_words,
+    name_words_around,
+    naming_parts,
+    titled_names,
+)
 from model.data.name_particles import scrub_particles
 from model.data.text_fold import kana_word_pattern
 from model.data.transliteration import TRANSLITERATED, latin_readings
@@ -61,7 +73,7 @@ _CLINICAL = """
     circumferential depth diastolic systolic dimensions end exclude cannot imaging impairment
     increase infiltration insertion interventricular keeping limits maximal maximum measuring
     physiological points predominantly significant suggest lge lvef lvedd lvedv rvef rvedv rca
-    lad lcx non not the there this with within without and
+    lad lcx non not the there this with within without and trace post
     unknown none self given referring referred physician physicians doctor radiologist
     cardiologist operator technician technologist staff department hospital clinic other
     cardiology radiology oncology medicine surgery surgical emergency outpatient inpatient
@@ -69,18 +81,19 @@ _CLINICAL = """
 """  # the last lines: what a header's staff name holds when it names no one (UNKNOWN, NONE^GIVEN)
 # or a department (CARDIOLOGY, CCU; not WARD: a surname as common as the word is rare here)
 CLINICAL_WORDS = frozenset(_CLINICAL.split())
-_TITLE = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Master|Mister|Madam|Mme|Herr|Frau|Sr|Sra)"
-# title case: MR (mitral regurgitation) and MS (mitral stenosis) in capitals are clinical
-_AFTER_TITLE = re.compile(rf"\b{_TITLE}\.?\s+(?:[A-Z]\.\s*)*([^\W\d_]+)")
-# a title in capitals (MR SMITH, DR J. WALL): "MR SEVERE", "MILD MR. WALL MOTION" are no names,
-# so the word after it counts as a name only where a scrub knows it (``_caps_title_spans``)
-_AFTER_CAPS_TITLE = re.compile(rf"\b{_TITLE.upper()}\.?[ \t]+((?:[A-Z]\.?[ \t]+)*)([^\W\d_]+)")
+# a title in capitals (MR SMITH, DR J. WALL, DR.SMITH): "MR SEVERE", "MILD MR. WALL MOTION" are
+# no names, so the word after it counts as a name only where a scrub knows it
+# (``_caps_title_spans``); title case and Arabic and Hebrew titles: ``name_contexts.TITLED``
+_AFTER_CAPS_TITLE = re.compile(
+    rf"\b{LATIN_TITLE.upper()}(?:\.[ \t]*|[ \t]+)((?:[A-Z]\.?[ \t]+)*)([^\W\d_]+)"
+)
 _POSSESSIVE = re.compile(r"(?<![^\W\d_])([^\W\d_]+)['’]s\b")
 # ", 54," ", 54 y," ", aged 54 years," ", 54-year-old male": a person's age after their name
+# (an Arabic comma too: ``محمد، 54،``)
 _COMMA_AGE = re.compile(
-    r"(?<![^\W\d_])([^\W\d_]+),\s*(?:aged\s+)?\d{1,3}"
+    r"(?<![^\W\d_])([^\W\d_]+)[,،]\s*(?:aged\s+)?\d{1,3}"
     r"(?:\s*-?\s*(?:years?|yrs?|y/?o|y)(?:[\s-]*old)?)?"
-    r"(?=\s*(?:[,;:)]|\.(?:\s|$)|$)|\s+(?:presents|presented|male|female|man|woman|with|M|F)\b)"
+    r"(?=\s*(?:[,;:)،؛]|\.(?:\s|$)|$)|\s+(?:presents|presented|male|female|man|woman|with|M|F)\b)"
 )
 _HOST = r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
 _TLD = (
@@ -119,40 +132,75 @@ def _reads_as(word: str, parts: set[str], spelled: Callable[[str], bool] | None)
 def scrub_named(text: str, parts: set[str], spelled: Callable[[str], bool] | None = None) -> str:
     """``text`` with each of the name ``parts`` (lower-cased), or a word ``spelled`` tells is
     another spelling of one, replaced by ``[removed]`` where the text names a person with it:
-    capitalised, after a title (``Mr Smith``, ``Dr. J. Smith``; a title in capitals as
-    ``_caps_title_spans`` reads it, and there a part as spelled only: ``MR TRACE`` is no
-    ``Tracy``), before an age (``Smith, 54,``) or a possessive (``Smith's``; a clinical word only
-    as ``_possessive_name`` reads it)."""
+    capitalised (or in a script without case), after a title in Latin, Arabic, Hebrew or
+    Cyrillic script (``Mr Smith``, ``Dr. J. Smith``, ``السيد``, ``ד"ר``, ``г-н``:
+    ``name_contexts.TITLED``; a title in capitals as ``_caps_title_spans`` reads it, and there a
+    part as spelled only: ``MR TRACE`` is no ``Tracy``), before a CJK title (``山田様``:
+    ``honorific_spans``), before an age (``Smith, 54,``), a possessive (``Smith's``; a clinical
+    word only as ``_possessive_name`` reads it), next to initials or after "patient" (``J.
+    Smith``, ``Smith J``, ``patient Smith``; no clinical word: ``_beside_initials``). The name
+    goes whole: its particles and hyphenated parts with it (``name_contexts.name_words``: ``Mr
+    Ar-Rashid``, ``Ms Doe-Jones``), after a title the names up to the last one found (``Dr
+    Peter Smith``)."""
     if not parts:
         return text
     spans = _caps_title_spans(text, parts)  # MR TRACE is trace mitral regurgitation: exact only
-    patterns = [_AFTER_TITLE]
-    patterns += [_COMMA_AGE] if "," in text else []
+    for script, titled in TITLED if not text.isascii() else TITLED[:1]:
+        for match in titled.finditer(text) if script is None or script.search(text) else ():
+            names = titled_names(text, match.end())  # the words up to the last name found go
+            found = [any(_names(text[b:e], parts, spelled) for b, e in words) for words in names]
+            for words in names[: len(found) - found[::-1].index(True)] if any(found) else ():
+                spans.update(words)
+    spans.update(honorific_spans(text, parts) if not text.isascii() else ())
+    patterns = [_COMMA_AGE] if "," in text or "،" in text else []
     patterns += [_POSSESSIVE] if "'" in text or "’" in text else []
+    patterns += [INITIALS_BEFORE, INITIALS_AFTER, PATIENT_NAMED]
     for pattern in patterns:
+        strict = pattern in (INITIALS_BEFORE, INITIALS_AFTER, PATIENT_NAMED)
         for match in pattern.finditer(text):
             word = match.group(1)
-            if not word[0].isupper() or not _reads_as(word, parts, spelled):
+            if not _names(word, parts, None if strict else spelled):
+                continue
+            if strict and not _beside_initials(word, match, pattern is INITIALS_AFTER):
                 continue
             if pattern is not _POSSESSIVE or _possessive_name(text, match):
-                spans.add(match.span(1))
+                spans.update(name_words_around(text, *match.span(1)))
     for begin, end in sorted(spans, reverse=True):
         text = text[:begin] + "[removed]" + text[end:]
     return text
 
 
+def _names(word: str, parts: set[str], spelled: Callable[[str], bool] | None) -> bool:
+    """Whether ``word`` is written as a name (not in lower case) and reads as one of ``parts``."""
+    return not word[0].islower() and _reads_as(word, parts, spelled)
+
+
+def _beside_initials(word: str, match: re.Match, after: bool) -> bool:
+    """Whether ``word`` next to initials (``after`` it: ``match`` starts with it) or after
+    "patient" reads as a name (the header's spelling only: ``type B. Trace`` is no ``Tracy``):
+    no clinical word ("grade A. Wall motion": an initial's letter is also a grade, a type); in
+    capitals only before one initial (``NGUYEN V.``, ``SMITH J``: "TRACE TR." is a finding,
+    and the letter before a word in capitals may end a sentence)."""
+    if word.lower() in CLINICAL_WORDS:
+        return False
+    return not word.isupper() or (after and sum(map(str.isalpha, match.group()[len(word) :])) == 1)
+
+
 def _caps_title_spans(text: str, parts: set[str]) -> set[tuple[int, int]]:
-    """The spans of name ``parts`` after a title in capitals (``MR SMITH``): a part that is no
-    clinical word, or one after initials (``DR J. WALL``). MR, MS and DR are also mitral
-    regurgitation, mitral stenosis and diastolic ...: "MR SEVERE", "MILD MR. WALL MOTION
-    NORMAL" keep their words even for a patient Wall; an unknown word is never taken."""
+    """The spans of the words of a name after a title in capitals (``MR SMITH``,
+    ``MR AL-RASHID``) holding one of ``parts``: a part that is no clinical word, or one after
+    initials (``DR J. WALL``). MR, MS and DR are also mitral regurgitation, mitral stenosis and
+    diastolic ...: "MR SEVERE", "MILD MR. WALL MOTION NORMAL" keep their words even for a
+    patient Wall; an unknown word is never taken."""
     spans = set()
     for match in _AFTER_CAPS_TITLE.finditer(text):
-        word = match.group(2)
-        if not word[0].isupper() or not _reads_as(word, parts, None):
-            continue
-        if word.lower() not in CLINICAL_WORDS or match.group(1):
-            spans.add(match.span(2))
+        words = name_words(text, match.start(2))
+        for begin, end in words:
+            word = text[begin:end]
+            if not word[0].isupper() or not _reads_as(word, parts, None):
+                continue
+            if word.lower() not in CLINICAL_WORDS or match.group(1):
+                spans.update(words)
     return spans
 
 
@@ -194,9 +242,11 @@ def scrub_identifiers(text: str, identifiers: list[str]) -> str:
     Greek word reading as a Latin part goes too (``scrub_transliterated``), a Latin part with
     the particles before it (``scrub_particles``: ``Al-Rashid``, ``alRashid`` of ``RASHID``); a
     part of two kana no header writes so only as a whole run of its script
-    (``derived_short_kana``)."""
+    (``derived_short_kana``); a Chinese family name of one character only before its title
+    (``王先生``: ``name_contexts.honorific_spans``)."""
     spellings: dict[str, int] = {}  # pattern: the length of what it spells, longest tried first
     words: set[str] = set()  # every part, lower-cased
+    single: set[str] = set()  # CJK parts of one character: only with an honorific (王先生)
     kana = derived_short_kana(identifiers)
     for identifier in filter(long_enough, identifiers):
         if identifier.lower() not in CLINICAL_WORDS:
@@ -215,13 +265,14 @@ def scrub_identifiers(text: str, identifiers: list[str]) -> str:
                 spellings |= {
                     _written_out(order): len(" ".join(order)) for order in name_orders(parts)
                 }
+            single |= naming_parts(parts) - words
     latin = {w for w in words - CLINICAL_WORDS if w.isascii() and w.isalpha()}
     text = scrub_particles(text, latin)
     if spellings:
         ordered = sorted(spellings, key=lambda pattern: -spellings[pattern])
         pattern = re.compile("|".join(ordered), re.IGNORECASE)
         text = pattern.sub(lambda match: WORD_RUN.sub("[removed]", match.group()), text)
-    return scrub_transliterated(scrub_named(text, words & CLINICAL_WORDS), words)
+    return scrub_transliterated(scrub_named(text, words & CLINICAL_WORDS | single), words)
 
 
 def _written_out(order: list[str]) -> str:

@@ -23,9 +23,9 @@ import itertools
 import re
 from collections.abc import Callable
 
-from model.data.deid import NAME_SEPARATORS, WORD_RUN, name_representations
+from model.data.deid import NAME_SEPARATORS, WORD_RUN, family_and_given, name_representations
 from model.data.impression_names import CLINICAL_WORDS
-from model.data.name_particles import PARTICLES
+from model.data.name_particles import ASSIMILATED_ARTICLES, PARTICLES
 
 _LETTERS = re.compile(r"[a-z]+")
 _SOUNDS = (("tz", "z"), ("ts", "z"), ("ch", "h"), ("kh", "h"), ("ph", "f"), ("q", "k"), ("c", "k"))
@@ -45,14 +45,17 @@ MAX_WORDS = 6  # a name written out: Muhammad ibn Abd al-Rahman al-Rashid
 # Abdurrahman; Nur al-Din is Nur ad-Din, Nuruddin): inside a name, after a first element of 3
 # letters and its vowel (Abd-u-, Nur-a-, Noor-u-), with 3 letters or more after the l
 _SUN = r"(?:th|dh|sh|[tdrzsnl])"
-_ARTICLE_L = re.compile(rf"(?<=[a-z]{{3}}[aeiou])l(?={_SUN}[a-z]{{2}})")
-_ASSIMILATED = re.compile(rf"(?<=[a-z]{{3}}[aeiou])(?=({_SUN})\1[a-z]{{2}})")  # Abdur|rahman
+# or at a name's start (Al-Rashid is Ar-Rashid, ArRashid) with 5 letters or more after the l
+_ARTICLE_L = re.compile(
+    rf"(?<=[a-z]{{3}}[aeiou])l(?={_SUN}[a-z]{{2}})|(?<=^[aeu])l(?={_SUN}[a-z]{{4}})"
+)
+_ASSIMILATED = re.compile(  # Abdur|rahman, a|rrashid
+    rf"(?<=[a-z]{{3}}[aeiou])(?=({_SUN})\1[a-z]{{2}})|(?<=^[aeu])(?=({_SUN})\2[a-z]{{3}})"
+)
 MAX_ARTICLES = 3  # in one name: Muhammad Nur al-Din Abd al-Rahman
 # the words a name written out holds in lower case (``Abd al-Rahman``, ``Khalid bin Said``), the
 # article assimilated too (``Abd ar-Rahman``, ``Nur ad-Din``, ``Abd ash-Shakur``)
-_LOWER_IN_NAMES = frozenset(PARTICLES) | {
-    vowel + sun for vowel in "aeu" for sun in ("t", "th", "d", "dh", "r", "z", "s", "sh", "n")
-}
+_LOWER_IN_NAMES = frozenset(PARTICLES) | frozenset(ASSIMILATED_ARTICLES)
 
 
 @functools.lru_cache(maxsize=8192)  # an impression's words recur in every report of a site
@@ -104,12 +107,16 @@ def name_keys(identifiers: list[str] | set[str], whole_only: bool = False) -> se
     for identifier in identifiers:
         if identifier.isascii() and not _may_name(WORD_RUN.findall(identifier), whole_only):
             continue  # an ID, a date, a number: read as written, it spells no name
-        for form in (identifier, _given_first(identifier)):
+        # without a title (WATSON^JOHN^^DR: "Watson, John. Dr Smith"), also as DOE^JANE of
+        # DOE^JANE^MARIE: how a text names a person
+        full, short = family_and_given(identifier, 3), family_and_given(identifier)
+        forms = (full, _given_first(full), *((short, _given_first(short)) if short != full else ()))
+        for index, form in enumerate(forms if "^" in identifier else (full,)):
             for parts in name_representations(form):
                 if not all(part.isascii() and part.isalpha() for part in parts):
                     continue
                 runs = ["".join(parts)] if len(parts) > 1 else []
-                if not whole_only and form is identifier:
+                if not whole_only and index == 0:  # the name as the header writes it
                     runs += [
                         "".join(parts[start:end])
                         for start in range(len(parts))
@@ -121,8 +128,6 @@ def name_keys(identifiers: list[str] | set[str], whole_only: bool = False) -> se
                     for spelling in assimilations(run)
                     if (key := variant_key(spelling))
                 }
-            if "^" not in identifier:
-                break  # no given name to put first
     return keys
 
 
@@ -156,12 +161,13 @@ def _given_first(identifier: str) -> str:
     return "=".join("^".join([*parts[1:2], parts[0], *parts[2:]]) for parts in groups)
 
 
-def scrub_variants(text: str, keys: set[str]) -> str:
+def scrub_variants(text: str, keys: set[str], alone: bool = True) -> str:
     """``text`` with each run of up to ``MAX_WORDS`` Latin words, apart only by name separators,
     each capitalised, a particle (``Abd al-Rahman``) or after an apostrophe, whose letters
-    joined have a key in ``keys`` (``variant_key``; a word alone from
-    ``MIN_ONE_WORD_CONSONANTS``) replaced by ``[removed]`` word by word, the longest run first;
-    a run all of clinical words never."""
+    joined have a key in ``keys`` (``variant_key``; a word ``alone`` from
+    ``MIN_ONE_WORD_CONSONANTS``, never for keys of whole names only: ``Grade`` spells ``Gray
+    Doe``) replaced by ``[removed]`` word by word, the longest run first; a run all of clinical
+    words, or ending in a letter alone ("Grade A"), never."""
     if not keys:
         return text
     few = len(keys) <= MAX_KEYS_LEADING
@@ -181,10 +187,11 @@ def scrub_variants(text: str, keys: set[str]) -> str:
             if not _apart_by_separators(text, window):
                 continue
             spelled = [word.group() for word in window]
-            if all(word.lower() in CLINICAL_WORDS for word in spelled):
-                continue
+            if all(word.lower() in CLINICAL_WORDS for word in spelled) or len(spelled[-1]) < 2:
+                continue  # a name ends in no letter alone: "Grade A" is no ``GRAY^DOE``
             key = variant_key("".join(spelled))
-            if key in keys and (len(window) > 1 or _consonants(key) >= MIN_ONE_WORD_CONSONANTS):
+            one = alone and _consonants(key or "") >= MIN_ONE_WORD_CONSONANTS
+            if key in keys and (len(window) > 1 or one):
                 removed.update(range(start, end))
                 break
     for index in sorted(removed, reverse=True):

@@ -18,6 +18,14 @@ PARTICLES = (
     "von", "zu", "de", "la", "le", "du", "da", "di", "del", "della", "dos", "das", "ter", "ten",
     "mc", "mac", "o",
 )  # fmt: skip
+# the Arabic article written as the sun letter after it sounds (``ar-Rashid``, ``ad-Din``,
+# ``as-Sayed``, ``ash-Shakur``, ``an-Nur``; ``el``, ``ul`` alike): a particle where it starts a name
+ASSIMILATED_ARTICLES = tuple(
+    vowel + sun for vowel in "aeu" for sun in ("th", "dh", "sh", "t", "d", "r", "z", "s", "n")
+)
+# of those, the ones no English word spells: a name's particle also apart by a space (``Ar Rashid``)
+_UNWORDED_ARTICLES = ("ar", "ash", "ath", "adh", "az", "ur", "ud", "ush", "uz", "esh", "ez")
+_PARTICLE_SET = frozenset(PARTICLES)
 _SEPARATOR = r"[\s'’-]?"
 # one or more particles before a name, each joined to what follows or apart from it
 _ALTERNATIVES = "|".join(sorted(PARTICLES, key=len, reverse=True))
@@ -114,6 +122,13 @@ def particle_joins(parts: list[str]) -> set[str]:
     return joins
 
 
+def particle_forms(parts: list[str]) -> list[list[str]]:
+    """A name's ``parts``, and without its particles where it has some and two parts remain
+    (``AL``, ``RASHID``, ``KHALID`` also as ``RASHID``, ``KHALID``)."""
+    kept = [part for part in parts if part.lower() not in _PARTICLE_SET]
+    return [parts, kept] if 1 < len(kept) < len(parts) else [parts]
+
+
 def scrub_particles(text: str, names: set[str]) -> str:
     """``text`` with each of the ``names`` (lower-cased letter runs) written after one or more
     particles, joined or apart (``Al-Rashid``, ``alRashid``, ``Mc Donald``, ``van der Berg``
@@ -134,3 +149,24 @@ def scrub_particles(text: str, names: set[str]) -> str:
         return match.group()
 
     return _PARTICLED.sub(replace, text)
+
+
+_JOINED_ALTERNATIVES = "|".join(sorted({*PARTICLES, *ASSIMILATED_ARTICLES}, key=len, reverse=True))
+_SPACED_ALTERNATIVES = "|".join(sorted({*PARTICLES, *_UNWORDED_ARTICLES}, key=len, reverse=True))
+# particles before a scrubbed name: ``Ar-[removed]``, ``O'[removed]``, ``van der [removed]``
+_ORPHANED = re.compile(
+    rf"(?<![^\W\d_])(?:(?:{_JOINED_ALTERNATIVES})[-'’]|(?:{_SPACED_ALTERNATIVES})[ \t]+)+"
+    r"(?=\[removed\])",
+    re.IGNORECASE,
+)
+
+
+def scrub_orphaned_particles(text: str) -> str:
+    """``text`` with the particles a scrub left before a name it removed (``Ar-[removed]`` of
+    ``Ar-Rashid``, ``Abu-[removed]``, ``O'[removed]``, ``van der [removed]``) removed too: a
+    particle tells the name's origin and first letters (``Ar-`` is a name in ``r``). Joined by a
+    hyphen or an apostrophe any particle or assimilated article goes; apart by a space, one no
+    English word spells (``at``, ``as``, ``an`` stay: "seen at [removed]")."""
+    if "[removed]" not in text:
+        return text
+    return _ORPHANED.sub(lambda match: _LETTER_RUN.sub("[removed]", match.group()), text)

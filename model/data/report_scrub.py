@@ -6,7 +6,6 @@ identifiers of one ingest scrubbed from each study's impression (``other_patient
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 import re
@@ -21,20 +20,20 @@ from model.data.deid import (
     WORD_RUN,
     derived_short_kana,
     identifier_parts,
-    long_enough,
     name_orders,
     name_representations,
     scrub_birth_dates,
+    written_forms,
 )
 from model.data.impression_names import CLINICAL_WORDS, scrub_named
 from model.data.joined_prefixes import JoinedNames
 from model.data.latin_variants import name_keys, scrub_variants, spelling_of
-from model.data.name_particles import particle_joins
+from model.data.name_contexts import naming_parts
+from model.data.name_encodings import legacy_readings, misread_names, scrub_unaccented
+from model.data.name_particles import particle_forms, particle_joins, scrub_orphaned_particles
 from model.data.text_fold import inside_kana_word, scrub_folded
 from model.data.transliteration import READINGS, TRANSLITERATED, latin_readings
 
-# the code pages Windows zip tools write names in, in Chinese, Japanese, Korean and Taiwanese locales
-_CJK_CODE_PAGES = ("gbk", "cp932", "cp949", "big5")
 # a reason is cut to this length once scrubbed: cut before, a name or ID it ends in would be left
 # as a fragment no identifier matches (``'/export/SMITH`` of ``SMITHSON``)
 REASON_CHARS = 200
@@ -56,14 +55,17 @@ def _identifier_tokens(identifiers: set[str]) -> set[str]:
 
 
 def _name_sequences(identifiers: set[str]) -> set[tuple[str, ...]]:
-    """Every name of several parts as lower-cased parts in either order: ``王 小明`` or
-    ``小明_王`` goes whole, where a lone one-character family name is an ordinary word."""
+    """Every name of several parts as lower-cased parts in either order (``王 小明``, ``小明_王``:
+    a lone one-character family name is a word), also without particles (``Rashid, Khalid``)
+    or a middle name (``Jane Doe``), never with a title (``DR``: ``Watson, John. Dr Smith``)."""
     return {
         tuple(part.lower() for part in order)
         for identifier in identifiers
-        for parts in name_representations(identifier)
+        for form in written_forms(identifier)
+        for parts in name_representations(form)
         if len(parts) > 1
-        for order in name_orders(parts)
+        for named in particle_forms(parts)
+        for order in name_orders(named)
     }
 
 
@@ -114,7 +116,7 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
     named: set[str] = set()  # lone name parts: gone only where the text names a person
     for identifier in identifiers:
         for parts in name_representations(identifier):
-            named |= {p.lower() for p in parts if long_enough(p) and p.isalpha()}
+            named |= naming_parts(parts)
             named.update(map(str.lower, particle_joins(parts)))
             whole = identifier_parts(parts) if len(parts) == 1 else name_orders(parts)
             tokens |= {token if isinstance(token, str) else "".join(token) for token in whole}
@@ -128,8 +130,15 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
         text = _unspaced_names(scrub_birth_dates(text, identifiers), sought)
         return scrub_named(_identifier_words(text, sought, prose=True), named, spelled)
 
-    return lambda text: scrub_folded(
-        scrub_variants(text, keys), lambda text: joined.scrub(text, scrub)
+    def scrub_all(text: str) -> str:
+        whole = scrub_variants(text, keys, alone=False)  # another patient's whole name only
+        return scrub_folded(whole, lambda text: joined.scrub(text, scrub))
+
+    def sought_unaccented(word: str) -> bool:  # read without its diacritics: Müller as muller
+        return word in named or spelled(word)
+
+    return lambda text: scrub_orphaned_particles(
+        scrub_unaccented(text, scrub_all, sought_unaccented)
     )
 
 
@@ -253,42 +262,6 @@ def _in_latin(window: list[re.Match], readings: list[set[str]], start: int) -> s
     return set(by_scheme)
 
 
-def misread_names(identifiers: set[str]) -> set[str]:
-    """The name parts of ``identifiers`` outside ASCII as a zip shows them whose Windows
-    archiver wrote them in a Chinese, Japanese or Korean code page without the zip's UTF-8 flag:
-    those bytes read as cp437, as Python's zipfile reads them (``王`` in GBK reads ``═⌡``). Mostly
-    symbols, not letters, so no word-by-word scrub finds them; a part of one character counts,
-    as no ordinary word is written this way."""
-    misread = set()
-    for identifier in identifiers:
-        parts = {part for group in name_representations(identifier) for part in group}
-        for part, code_page in itertools.product(parts, _CJK_CODE_PAGES):
-            if part.isascii():
-                continue
-            with contextlib.suppress(UnicodeEncodeError):
-                misread.add(part.encode(code_page).decode("cp437"))
-    return misread
-
-
-def legacy_readings(text: str) -> list[str]:
-    """``text`` alone, or where it holds bytes no UTF-8 decoding read (a folder an old export
-    named in its code page, which Python lists as surrogate escapes that no CSV or Parquet file
-    stores) its readings in each CJK code page that reads them whole, then the Western one."""
-    try:
-        text.encode("utf-8")
-        return [text]
-    except UnicodeEncodeError:
-        raw = text.encode("utf-8", "surrogateescape")
-    readings = []
-    for code_page in _CJK_CODE_PAGES:
-        with contextlib.suppress(UnicodeDecodeError):
-            readings.append(raw.decode(code_page))
-    try:
-        return [*readings, raw.decode("cp1252")]
-    except UnicodeDecodeError:  # cp1252 leaves five bytes undefined; latin-1 reads every byte
-        return [*readings, raw.decode("latin-1")]
-
-
 def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> list[dict]:
     """Ingest-report rows with source paths made relative to ``src`` and identifiers scrubbed.
 
@@ -316,7 +289,9 @@ def deidentify_report(rows: list[dict], src: Path, identifiers: set[str]) -> lis
         if not text.isascii():  # a misread name always holds a character outside ASCII
             for spelling in misread:
                 text = text.replace(spelling, "[removed]")
-        return joined.scrub(text, scrub_words)
+        return scrub_unaccented(
+            text, lambda t: joined.scrub(t, scrub_words), sought.tokens.__contains__
+        )
 
     def reading(segment: str) -> str:
         """A path segment as its first legacy reading naming a patient, else the Western."""

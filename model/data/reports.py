@@ -11,14 +11,17 @@ identifiers of the study's patient (name parts, ID, birth date, accession) are t
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 import re
 from pathlib import Path
 
-from model.data.deid import scrub_birth_dates
+from model.data.deid import identifier_parts, name_representations, scrub_birth_dates
 from model.data.impression_names import scrub_identifiers, scrub_links
 from model.data.joined_prefixes import JoinedNames
-from model.data.latin_variants import name_keys, scrub_variants
+from model.data.latin_variants import name_keys, scrub_variants, variant_key
+from model.data.name_encodings import scrub_unaccented
+from model.data.name_particles import scrub_orphaned_particles
 from model.data.store import report_row
 from model.data.text_fold import scrub_folded
 from model.errors import DataError, header_names, not_found
@@ -167,11 +170,32 @@ def scrub_text(text: str, identifiers: list[str]) -> str:
     viewer's, its query naming the accession) with ``[removed]``; a name under vowel points,
     direction marks or in compatibility forms too (``scrub_folded``), and an Arabic or Hebrew
     name in another Latin spelling (``scrub_variants``: ``Muhammad`` of ``MOHAMMED``), and a
-    Thai, Arabic or Hebrew name with a title or prefixes joined to it (``JoinedNames``)."""
-    text = scrub_variants(scrub_links(text), name_keys(identifiers))  # first: whole names
+    Thai, Arabic or Hebrew name with a title or prefixes joined to it (``JoinedNames``), a name
+    with diacritics the header writes without (``scrub_unaccented``: ``Müller`` of ``MUELLER``);
+    the particles of a name removed go with it (``scrub_orphaned_particles``: ``Ar-Rashid``)."""
+    keys = name_keys(identifiers)
+    text = scrub_variants(scrub_links(text), keys)  # first: whole names
     dates, joined = set(identifiers), JoinedNames.of(identifiers)
 
     def scrub(text: str) -> str:
         return scrub_identifiers(scrub_birth_dates(text, dates), identifiers)
 
-    return scrub_folded(text, lambda text: joined.scrub(text, scrub))
+    tokens = functools.cache(lambda: name_tokens(identifiers))  # for a text with diacritics
+
+    def sought(word: str) -> bool:  # a word read without its diacritics: Müller as muller
+        return word in tokens() or variant_key(word) in keys
+
+    folded = scrub_unaccented(
+        text, lambda text: scrub_folded(text, lambda t: joined.scrub(t, scrub)), sought
+    )
+    return scrub_orphaned_particles(folded)
+
+
+def name_tokens(identifiers: list[str]) -> set[str]:
+    """The lower-cased parts of ``identifiers`` a scrub seeks (``identifier_parts``)."""
+    return {
+        token.lower()
+        for identifier in identifiers
+        for parts in name_representations(identifier)
+        for token in identifier_parts(parts)
+    }

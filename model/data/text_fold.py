@@ -143,9 +143,16 @@ def scrub_folded(text: str, scrub: Callable[[str], str]) -> str:
     text = scrub(text)
     if text.isascii() or (unicodedata.is_normalized("NFKC", text) and not _FOLDABLE.search(text)):
         return text
+    return scrub_reading(text, scrub, _fold_cluster)
+
+
+def scrub_reading(text: str, scrub: Callable[[str], str], read: Callable[[str], str]) -> str:
+    """``text`` with what ``scrub`` removes from it read character by character (with what
+    attaches to each) through ``read`` removed from it as written, each span one
+    ``[removed]``; the read text scrubbed where the two do not line up."""
     spans, pieces = [], []
     for start, end in _clusters(text):
-        folded = _fold_cluster(text[start:end])
+        folded = read(text[start:end])
         spans += [(start, end)] * len(folded)
         pieces.append(folded)
     folded = "".join(pieces)
