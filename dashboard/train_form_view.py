@@ -28,6 +28,7 @@ LR_HELP = f"{meaning('learning rate')} E.g. 0.001 or 1e-5."
 BUDGET_HELP = "As many epochs as fit, judged from epochs five to seven; 0 = exactly Epochs"
 MEMORY_NOTE = "Use it when a run stops for lack of GPU memory."
 FRESH = "fresh weights"
+START_KEY = "train-start-from"
 START_HELP = (
     "Fresh weights train a new model; a run's checkpoint (its best.pt, else last.pt) is "
     "fine-tuned on the dataset chosen here, with a new optimiser and schedule."
@@ -40,19 +41,26 @@ FOLLOWS_CHECKPOINT = (
 
 def start_from(runs: list[Path], root: Path) -> Path | None:
     """The checkpoint a new run starts from (None: fresh weights), of the runs of this data root
-    listed by name; each run's best.pt, else its last.pt."""
+    listed by name; each run's best.pt, else its last.pt. UserError once when the one chosen
+    is gone (a Launch pressed then would have started from fresh weights)."""
     checkpoints = [
         next(found for found in map(run.joinpath, CHECKPOINT_FILES) if found.is_file())
         for run in runs
         if any(run.joinpath(name).is_file() for name in CHECKPOINT_FILES)
     ]
+    before = st.session_state.get(START_KEY)  # the choice of the last run of the page
     choice = st.selectbox(
         "Start from",
         [FRESH, *checkpoints],
         format_func=lambda c: c if c == FRESH else f"{relative(c.parent, root)} ({c.name})",
         help=START_HELP,
-        key="train-start-from",
+        key=START_KEY,
     )
+    if isinstance(before, Path) and before not in checkpoints:  # no silent fresh weights
+        raise UserError(
+            f"{relative(before, root)}, chosen to start from, no longer exists (deleted?): "
+            "nothing launched; pick where to start from again"
+        )
     return None if choice == FRESH else choice
 
 

@@ -99,3 +99,9 @@ def test_the_train_page_locks_the_model_to_the_checkpoint_and_launches_init_from
     at.selectbox(key="train-start-from").select(bad).run()
     assert len(at.error) == 1 and "best.pt" in at.error[0].value
     assert not any(b.label == "Launch training" for b in at.button)
+    bad.unlink()  # deleted meanwhile: said once, not a launch from fresh weights
+    at.run()
+    assert len(at.error) == 1 and "runs/broken/best.pt" in at.error[0].value
+    assert not any(b.label == "Launch training" for b in at.button)
+    assert at.selectbox(key="train-start-from").value == "fresh weights"
+    assert not at.run().error and len(launched) == 1
