@@ -9,6 +9,7 @@ never writes over the preset of the run another's job is about to read.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from dashboard.importer import check_name
 from dashboard.job import Job
 from dashboard.runs import TrainForm, job_for_run, launcher, with_val_labels
 from model.atomic import atomic_write_json
-from model.errors import UserError
+from model.errors import CheckpointError, UserError
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class RunPlan:
 
 
 def plan_run(form: TrainForm, runs_dir: Path, gpus: int) -> RunPlan:
-    """The run ``form`` describes, checked (name, preset overrides) but not written yet."""
+    """The run ``form`` describes, checked (name, preset overrides, the checkpoint it starts
+    from) but not written yet."""
     from model.nn.presets import load_preset, preset_from_dict, preset_to_dict
 
     name = check_name(form.name, "run name")
@@ -46,9 +48,39 @@ def plan_run(form: TrainForm, runs_dir: Path, gpus: int) -> RunPlan:
     _check_new(run)
     _check_micro_batches(form, gpus)
     preset = preset_to_dict(load_preset(form.preset))
+    if form.init_from is None:
+        video = preset["model"]["video"]
+        video.update(kind=form.tower, frames=form.frames, image_size=form.image_size)
+        preset["model"]["text"]["unlocked_layers"] = form.text_layers
+    else:  # a checkpoint loads only into its own model: the form's model fields do not apply
+        preset["model"] = checkpoint_model(form.init_from)
+    _apply_schedule(preset, form)
+    preset_from_dict(json.loads(json.dumps(preset)))
+    args = ["train", "--data", str(form.dataset), "--preset", str(run / "preset.json")]
+    args += ["--out", str(run)]
+    if form.init_from is not None:
+        args += ["--init-from", str(form.init_from)]
+    return RunPlan(run, preset, launcher(with_val_labels(args, form.dataset), gpus))
+
+
+def checkpoint_model(checkpoint: Path) -> dict[str, Any]:
+    """The model section of the preset stored in ``checkpoint``, every key filled in: read
+    without torch when its sidecar describes it; UserError in one line when it cannot be read
+    or its model is not valid here."""
+    from model.checkpoint_meta import checkpoint_facts
+    from model.nn.presets import model_config_from_dict
+
+    stored = checkpoint_facts(checkpoint).meta.config.get("model")
+    try:
+        return dataclasses.asdict(model_config_from_dict(stored))
+    except UserError as err:
+        raise CheckpointError(f"cannot start from {checkpoint}: {err}") from None
+
+
+def _apply_schedule(preset: dict[str, Any], form: TrainForm) -> None:
+    """The form's schedule and memory options on ``preset``'s train section; its frames and
+    resolution are the model's."""
     video, train = preset["model"]["video"], preset["train"]
-    video.update(kind=form.tower, frames=form.frames, image_size=form.image_size)
-    preset["model"]["text"]["unlocked_layers"] = form.text_layers
     train.update(epochs=form.epochs, batch_size=form.batch_size, lr=form.lr)
     train["grad_checkpointing"] = bool(form.grad_checkpointing)
     train["accum_freq"] = int(form.accum_freq)
@@ -56,10 +88,6 @@ def plan_run(form: TrainForm, runs_dir: Path, gpus: int) -> RunPlan:
     for key in ("frames", "image_size"):
         if key in train:
             train[key] = video[key]
-    preset_from_dict(json.loads(json.dumps(preset)))
-    args = ["train", "--data", str(form.dataset), "--preset", str(run / "preset.json")]
-    args += ["--out", str(run)]
-    return RunPlan(run, preset, launcher(with_val_labels(args, form.dataset), gpus))
 
 
 def _check_micro_batches(form: TrainForm, gpus: int) -> None:

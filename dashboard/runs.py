@@ -49,6 +49,7 @@ class TrainForm:
     time_budget_min: float = 0.0  # > 0: as many epochs as fit, at most ``epochs``
     grad_checkpointing: bool = False  # less GPU memory for about a quarter more time
     accum_freq: int = 1  # micro-batches per step: the same gradients in less GPU memory
+    init_from: Path | None = None  # a checkpoint to start from; its model, not the fields'
 
 
 def log_tail(run: Path, lines: int = 40) -> str:

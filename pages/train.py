@@ -42,7 +42,7 @@ from dashboard.runs import (
 )
 from dashboard.settings import position_of
 from dashboard.studies import ROW_PICK_KEYS
-from dashboard.train_form_view import training_form
+from dashboard.train_form_view import start_from, training_form
 from dashboard.ui import OWN_JOBS_KEY, job_panel, launch, page_guard, page_header
 
 RUNS_PREPARED_KEY = "train-runs-prepared"
@@ -97,7 +97,8 @@ def launch_form() -> None:
             value=suggested_run_name(preset),
             key=f"run-name-{preset}-{launched}",
         )
-        form, chosen = training_form(dataset, name, preset, gpus)
+        start = start_from(studio.settings.runs(), studio.settings.data_root)
+        form, chosen = training_form(dataset, name, preset, gpus, start)
         if form is not None:
             plan = plan_run(form, studio.settings.runs_dir, len(chosen))
             st.session_state[RUNS_PREPARED_KEY] = launched + 1
