@@ -10,7 +10,7 @@ import itertools
 import os
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +44,7 @@ _UNSPACED_PHRASE = re.compile(
 )
 
 
-def _identifier_tokens(identifiers: set[str]) -> set[str]:
+def identifier_tokens(identifiers: Iterable[str]) -> set[str]:
     """Lower-cased ``identifier_parts`` of every identifier: name parts, IDs, dates."""
     return {
         token.lower()
@@ -75,7 +75,7 @@ class _Sought:
     takes a time that does not grow with the number of identifiers (worked out per text, a
     hospital's export of thousands of patients and skipped files took hours)."""
 
-    tokens: set[str]  # ``_identifier_tokens``
+    tokens: set[str]  # ``identifier_tokens``
     sequences: set[tuple[str, ...]]  # ``_name_sequences``
     sequence_lengths: list[int]  # their lengths, longest first
     unspaced: set[str]  # the tokens written in a script without spaces
@@ -85,8 +85,8 @@ class _Sought:
     @classmethod
     def of(cls, identifiers: set[str], tokens: set[str] | None = None) -> _Sought:
         """What to seek of ``identifiers``: ``tokens`` when given (another patient's), else
-        their own (``_identifier_tokens``)."""
-        tokens = _identifier_tokens(identifiers) if tokens is None else tokens
+        their own (``identifier_tokens``)."""
+        tokens = identifier_tokens(identifiers) if tokens is None else tokens
         sequences = _name_sequences(identifiers)
         unspaced = {token for token in tokens if all(UNSPACED.match(char) for char in token)}
         return cls(

@@ -16,12 +16,13 @@ import logging
 import re
 from pathlib import Path
 
-from model.data.deid import identifier_parts, name_representations, scrub_birth_dates
+from model.data.deid import scrub_birth_dates
 from model.data.impression_names import scrub_identifiers, scrub_links
 from model.data.joined_prefixes import JoinedNames
 from model.data.latin_variants import name_keys, scrub_variants, variant_key
 from model.data.name_encodings import scrub_unaccented
 from model.data.name_particles import scrub_orphaned_particles
+from model.data.report_scrub import identifier_tokens
 from model.data.store import report_row
 from model.data.text_fold import scrub_folded
 from model.errors import DataError, header_names, not_found
@@ -180,7 +181,7 @@ def scrub_text(text: str, identifiers: list[str]) -> str:
     def scrub(text: str) -> str:
         return scrub_identifiers(scrub_birth_dates(text, dates), identifiers)
 
-    tokens = functools.cache(lambda: name_tokens(identifiers))  # for a text with diacritics
+    tokens = functools.cache(lambda: identifier_tokens(identifiers))  # for a text with diacritics
 
     def sought(word: str) -> bool:  # a word read without its diacritics: Müller as muller
         return word in tokens() or variant_key(word) in keys
@@ -189,13 +190,3 @@ def scrub_text(text: str, identifiers: list[str]) -> str:
         text, lambda text: scrub_folded(text, lambda t: joined.scrub(t, scrub)), sought
     )
     return scrub_orphaned_particles(folded)
-
-
-def name_tokens(identifiers: list[str]) -> set[str]:
-    """The lower-cased parts of ``identifiers`` a scrub seeks (``identifier_parts``)."""
-    return {
-        token.lower()
-        for identifier in identifiers
-        for parts in name_representations(identifier)
-        for token in identifier_parts(parts)
-    }
