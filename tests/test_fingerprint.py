@@ -16,7 +16,8 @@ from model.data.dataset import CMRDataset
 from model.data.fingerprint import mtime_fingerprint
 from model.errors import UserError
 from model.training.checkpoint import check_resumable_with, read_checkpoint_meta
-from model.training.train import TrainOptions, resolve_preset, train
+from model.training.run_preset import resolve_preset
+from model.training.train import TrainOptions, train
 from tests.tiny_dataset import make_tiny_dataset, write_tiny_preset
 
 

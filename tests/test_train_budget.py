@@ -16,14 +16,9 @@ from model.training import budget as budget_module
 from model.training.budget import EpochBudget, epochs_within_budget
 from model.training.checkpoint import read_checkpoint
 from model.training.run_folder import RunFolder
+from model.training.run_preset import resolve_preset
 from model.training.schedule import build_scheduler, set_total_steps
-from model.training.train import (
-    TrainOptions,
-    add_arguments,
-    options_from_args,
-    resolve_preset,
-    train,
-)
+from model.training.train import TrainOptions, add_arguments, options_from_args, train
 from tests.tiny_dataset import make_tiny_dataset, write_tiny_preset
 
 # The tiny dataset has 15 train studies; batch 4 -> 3 steps per epoch.

@@ -13,13 +13,8 @@ import torch
 from model.cli import main as cli_main
 from model.errors import CheckpointError, UserError
 from model.training.checkpoint import read_checkpoint_meta
-from model.training.train import (
-    TrainOptions,
-    add_arguments,
-    options_from_args,
-    resolve_preset,
-    train,
-)
+from model.training.run_preset import resolve_preset
+from model.training.train import TrainOptions, add_arguments, options_from_args, train
 from tests.tiny_dataset import make_tiny_dataset, write_tiny_preset
 
 
@@ -95,6 +90,24 @@ def test_preset_flags_switch_both_ways() -> None:
     args = parser.parse_args([*base, "--no-compile", "--grad-checkpointing"])
     train_cfg = resolve_preset(options_from_args(args)).train
     assert train_cfg.compile is False and train_cfg.grad_checkpointing is True
+
+
+def test_optimiser_flags_set_a_new_run_and_are_refused_beside_resume() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    base = ["--data", "d", "--out", "o", "--preset", "gpu-base"]
+    tuned = ["--lr", "3e-4", "--text-lr", "0", "--weight-decay", "0.2", "--warmup-steps", "50"]
+    args = parser.parse_args([*base, *tuned, "--precision", "fp32"])
+    train_cfg = resolve_preset(options_from_args(args)).train
+    assert (train_cfg.lr, train_cfg.text_lr, train_cfg.weight_decay) == (3e-4, 0.0, 0.2)
+    assert (train_cfg.warmup_steps, train_cfg.precision) == (50, "fp32")
+    assert resolve_preset(options_from_args(parser.parse_args(base))).train.precision == "bf16"
+    resumed = options_from_args(parser.parse_args([*base, "--resume", "--lr", "3e-4"]))
+    with pytest.raises(UserError, match="--lr set a new run's optimiser: a resumed run keeps"):
+        resolve_preset(resumed)
+    for bad, said in ((["--lr", "0"], "--lr must be > 0"), (["--weight-decay", "-1"], ">= 0")):
+        with pytest.raises(UserError, match=said):
+            options_from_args(parser.parse_args([*base, *bad]))
 
 
 def test_resume_keeps_logging_the_val_auc_of_the_runs_labels(

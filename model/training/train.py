@@ -25,12 +25,17 @@ from shlex import quote
 
 from model.errors import UserError
 from model.relocate import locate_near
-from model.training.init_from import BOTH, add_init_argument, init_from_arg, source_preset
+from model.training.init_from import add_init_argument, init_from_arg
 from model.training.launch import add_launch_argument, launch, train_command, wants_launch
+from model.training.run_preset import (
+    DEFAULT_PRESET,
+    add_optimiser_arguments,
+    check_optimiser_arguments,
+    resolve_preset,
+)
 from model.training.stopping import add_resume_argument, resolve_resume, stop_requests
 
 log = logging.getLogger(__name__)
-DEFAULT_PRESET = "cpu-small"
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,11 @@ class TrainOptions:
     accum_freq: int | None = None
     compile: bool | None = None
     init_from: Path | None = None  # a new run starts from this checkpoint's weights
+    lr: float | None = None
+    text_lr: float | None = None
+    weight_decay: float | None = None
+    warmup_steps: int | None = None
+    precision: str | None = None
     command: tuple[str, ...] | None = None  # the command line after python -m model (config.json)
 
 
@@ -146,6 +156,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: the preset's train.compile, on in paper)",
     )
     add_init_argument(parser)
+    add_optimiser_arguments(parser)
     add_launch_argument(parser)
 
 
@@ -158,6 +169,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         raise UserError("--workers must be >= 0")
     if args.time_budget_s is not None and not args.time_budget_s >= 0:
         raise UserError(f"--time-budget must be >= 0 seconds, got {args.time_budget_s}")
+    check_optimiser_arguments(args)
     return TrainOptions(
         data=args.data,
         out=args.out,
@@ -175,58 +187,13 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         accum_freq=args.accum_freq,
         compile=args.compile,
         init_from=init_from_arg(args),
+        lr=args.lr,
+        text_lr=args.text_lr,
+        weight_decay=args.weight_decay,
+        warmup_steps=args.warmup_steps,
+        precision=args.precision,
         command=getattr(args, "argv", None),  # set by model.cli.main
     )
-
-
-def resolve_preset(options: TrainOptions):  # -> model.nn.config.Preset
-    """The preset with the command line's overrides applied (and validated)."""
-    preset = _base_preset(options)
-    budget = options.time_budget_s
-    if budget is None and options.epochs is not None:
-        budget = 0.0  # an explicit epoch count is exact
-    overrides = {
-        key: value
-        for key, value in (
-            ("epochs", options.epochs),
-            ("seed", options.seed),
-            ("batch_size", options.batch_size),
-            ("num_workers", options.num_workers),
-            ("grad_checkpointing", options.grad_checkpointing),
-            ("accum_freq", options.accum_freq),
-            ("compile", options.compile),
-            ("time_budget_s", budget),
-        )
-        if value is not None
-    }
-    preset = replace(preset, train=replace(preset.train, **overrides))
-    preset.validate()
-    return preset
-
-
-def _base_preset(options: TrainOptions):  # -> model.nn.config.Preset
-    """``--preset``, or without one the preset the run was trained with when resuming, the
-    checkpoint's own with ``--init-from``."""
-    from model.nn.presets import load_preset, preset_from_dict
-
-    if options.init_from is not None and options.resume:
-        raise UserError(BOTH)
-    if options.init_from is not None and options.preset is None:
-        return source_preset(options.init_from, DEFAULT_PRESET)
-    if options.preset is not None or not options.resume:
-        return load_preset(options.preset or DEFAULT_PRESET)
-    config = Path(options.out) / "config.json"
-    try:
-        saved = json.loads(config.read_text(encoding="utf-8"))["preset"]
-    except FileNotFoundError:
-        last = config.with_name("last.pt")
-        missing = last if not last.exists() else config
-        raise UserError(f"cannot resume: {missing} does not exist") from None
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise UserError(f"cannot resume: {config} is unreadable ({err}); give --preset") from None
-    preset = preset_from_dict(saved)
-    log.info("resuming with the run's own preset %r (%s)", preset.name, config)
-    return preset
 
 
 def with_run_val_labels(options: TrainOptions) -> TrainOptions:
