@@ -114,6 +114,39 @@ def test_a_reader_during_the_swap_waits_for_the_new_index(tmp_path):
     assert reader.search_vector(records.vectors[2], k=1)[0].study_id == records.ids[2]
 
 
+def test_a_read_the_swap_answered_with_nothing_is_done_again_on_the_new_index(
+    tmp_path, monkeypatch
+):
+    """A server deleting the old collection's segments may answer a read of it with nothing
+    rather than an error (the full suite caught "more like this" saying an indexed study was
+    not in the index, once): an empty answer from a collection a swap replaced is read again."""
+    records = make_records(30)
+    upsert_records(embedded_index(tmp_path / "chroma"), records)
+    reader = embedded_index(tmp_path / "chroma")
+    old = reader.collection()  # the reader's, a moment before the swap
+    fresh = EmbeddingIndex(reader.client, CHECKPOINT, name=f"swapping-cmrclip-{CHECKPOINT}")
+    upsert_records(fresh, records)
+    reader.client.delete_collection(collection_name(CHECKPOINT))
+    reader.client.get_collection(fresh.name).modify(name=collection_name(CHECKPOINT))
+    real_get, real_query = Collection.get, Collection.query
+
+    def empty_if_old(real, empty):
+        return lambda self, *a, **k: empty if self.id == old.id else real(self, *a, **k)
+
+    nothing = {"ids": [], "embeddings": [], "documents": [], "metadatas": []}
+    monkeypatch.setattr(Collection, "get", empty_if_old(real_get, nothing))
+    nothing_found = {key: [[]] for key in ("ids", "distances", "documents", "metadatas")}
+    monkeypatch.setattr(Collection, "query", empty_if_old(real_query, nothing_found))
+    handed = iter([old, old])
+    monkeypatch.setattr(
+        reader, "collection", lambda: next(handed, None) or reader._get_collection()
+    )
+    hits = reader.search_like(records.ids[2], k=3)
+    assert len(hits) == 3 and records.ids[2] not in [hit.study_id for hit in hits]
+    handed = iter([old])
+    assert reader.search_vector(records.vectors[4], k=1)[0].study_id == records.ids[4]
+
+
 def test_a_swap_its_rebuild_left_undone_is_waited_for_once(tmp_path, monkeypatch):
     """A rebuild killed mid-swap leaves ``swapping-...`` and no index: a long-lived reader (the
     dashboard, asking on every rerun) waits SWAP_WAIT_S for it once, then says at once that

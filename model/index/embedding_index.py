@@ -208,7 +208,10 @@ class EmbeddingIndex(SwapWaiting):
     def search_like(self, study_id: str, k: int = 10, where: Any = None) -> list[SearchHit]:
         """Top-k studies most like ``study_id`` (by its study embedding), itself left out."""
         study_id = str(study_id).strip()
-        found = self.read(lambda c: c.get(ids=[study_id], include=["embeddings"]))
+        found = self.read(
+            lambda c: c.get(ids=[study_id], include=["embeddings"]),
+            missing=lambda found: not found["ids"],
+        )
         if not found["ids"]:
             raise UserError(
                 f"study {study_id!r} is not in the index of checkpoint {self.checkpoint[:12]}"
@@ -231,7 +234,10 @@ class EmbeddingIndex(SwapWaiting):
         return self._search_vector(vector, check_k(k), where)
 
     def _search_vector(self, vector: np.ndarray, k: int, where: Any) -> list[SearchHit]:
-        return self.read(lambda collection: self._search_in(collection, vector, k, where))
+        return self.read(
+            lambda collection: self._search_in(collection, vector, k, where),
+            missing=lambda hits: not hits,
+        )
 
     def _search_in(
         self, collection: Collection, vector: np.ndarray, k: int, where: Any

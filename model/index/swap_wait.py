@@ -10,7 +10,9 @@ one to the checkpoint's name, within milliseconds. A reader can meet it in three
 - it got the old collection a moment before and reads it after it was deleted (a query, a count,
   a page of the snapshot: Chroma addresses a collection by its id, which is gone): ``read``
   notices that the name now stands for another collection, or that a swap is under way, and
-  does the same read on the new one.
+  does the same read on the new one. The read may fail, or (a server deleting the collection's
+  segments) come back empty: a read whose caller says what empty is (``missing``) is checked
+  for a swap too, so "more like this" never says a study is not indexed because of one.
 
 All waits end after ``SWAP_WAIT_S``: a swap still not done by then stopped with its rebuild
 (``swap_stalled``), and a reader says there is no index rather than hang. Any other failure is
@@ -95,17 +97,26 @@ class SwapWaiting:
                 retried = True
                 time.sleep(_POLL_S)
 
-    def read(self, action: Callable[[Collection], T]) -> T:
+    def read(
+        self, action: Callable[[Collection], T], missing: Callable[[T], bool] | None = None
+    ) -> T:
         """``action(collection)``; when a rebuild's swap deleted the collection under it, the
-        same on the collection swapped in (waited for up to ``SWAP_WAIT_S``)."""
+        same on the collection swapped in (waited for up to ``SWAP_WAIT_S``). A server may
+        answer a read of a collection it is deleting with nothing rather than an error: a result
+        ``missing`` calls empty is read again too when a swap replaced the collection."""
         deadline = time.monotonic() + SWAP_WAIT_S
         while True:
             collection = self.collection()
             try:
-                return action(collection)
+                result = action(collection)
             except ChromaError:
                 if not self._swapped(str(collection.id)) or time.monotonic() > deadline:
                     raise
+            else:
+                if missing is None or not missing(result) or time.monotonic() > deadline:
+                    return result
+                if not self._swapped(str(collection.id)):
+                    return result
             log.info("%s was replaced by its rebuild while read: reading the new one", self.name)
             time.sleep(_POLL_S)
 
