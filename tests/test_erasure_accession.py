@@ -1,15 +1,14 @@
 """``forget`` finds the withdrawn studies by accession number too: a copied labels, linkage or
 reports table keyed by accession number loses their rows (a whole value: ``ACC0001`` is not
-``ACC00012``), another dataset's is listed, any other file naming one is listed, and no
-accession number is printed or recorded, not even as part of a path."""
+``ACC00012``), another dataset's is listed, and any other file naming one is listed. (That
+``forget`` itself does so, printing and recording no accession number, not even in a path:
+``test_erasure``'s dry-run and apply tests.)"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
-from test_erasure import _forget, erasure_world
 
 from model.erasure_scan import find_mentions, rewrite_mentions
 
@@ -48,24 +47,11 @@ def test_tables_keyed_by_accession_lose_their_rows_whole_values_only(tmp_path: P
     assert len(pd.read_csv(root / "other" / "labels.csv")) == 3  # that dataset's own
 
 
-def test_the_summary_and_record_never_show_an_accession_number(tmp_path, capsys) -> None:
-    world = erasure_world(tmp_path)
-    root = world["root"]
-    (root / "shared").mkdir()
-    pd.read_csv(world["src"].parent / "labels.csv", dtype=str).to_csv(
-        root / "shared" / "labels.csv", index=False
-    )
-    (root / "shared" / f"{GONE}.txt").write_text(f"scan of {GONE}\n")
-    assert _forget(world, "--accession", GONE) == 0
-    dry = capsys.readouterr().out
-    assert "would remove 1 rows of shared/labels.csv" in dry
-    assert "shared/[names a withdrawn study]" in dry and GONE not in dry
-    assert len(pd.read_csv(root / "shared" / "labels.csv")) == 2  # a dry run changes nothing
-
-    assert _forget(world, "--accession", GONE, "--apply") == 0
-    applied = capsys.readouterr().out
-    assert GONE not in applied
-    left = pd.read_csv(root / "shared" / "labels.csv", dtype=str)["accession_number"]
-    assert left.tolist() == [KEPT]
-    record = next((world["data"] / "erasures").glob("*.json")).read_text()
-    assert GONE not in record and "shared/labels.csv" in json.dumps(json.loads(record))
+def test_an_accession_number_of_digits_keeps_its_leading_zeros(tmp_path: Path) -> None:
+    """Read as text, not as a number: ``00123`` is neither ``123`` nor ``001234``."""
+    table = tmp_path / "linkage.csv"
+    table.write_text("study_id,accession_number\nsa,00123\nsb,123\nsc,001234\n")
+    found = find_mentions(tmp_path, [], ["s" + "0" * 15], ["00123"])
+    assert found.rows == {table: 1} and not found.other
+    rewrite_mentions(found, set(), "now", 1, ["00123"])
+    assert table.read_text() == "study_id,accession_number\nsb,123\nsc,001234\n"
