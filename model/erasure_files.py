@@ -11,6 +11,11 @@ them: ``embed --out`` files and ``.parquet`` tables with a ``study_id`` column.
   columns alone are read (cheap: an embedding file's only one is ``study_id``), and a table
   naming withdrawn studies in its ``study_id`` column loses their rows like a CSV, rewritten
   atomically with its schema and metadata. One that cannot be read is listed.
+- A table with an accession-number column (``accession_number``, ``AccessionNumber`` or
+  ``accession``: a dataset's labels, linkage or reports CSV copied elsewhere) loses the rows of
+  the withdrawn studies' accession numbers the same way; an accession number is matched as a
+  whole value (``ACC0001`` never matches ``ACC00012``): a cell of that column equal to it, and
+  elsewhere a token of a cell bounded by no letter or digit.
 - A table (``.parquet``, or a CSV the byte search found) naming them anywhere else, in rows it
   keeps (another column: ``query_study_id``, ``neighbour_study_id``, a list of ids, a note), in
   a column's name or in its metadata, is listed as still naming them (``Hits.elsewhere``): what
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,6 +40,7 @@ from model.errors import DataError
 from model.study_embeddings import StudyEmbeddings
 
 _NPZ_KEYS = ({"ids", "vectors"}, {"ids", "vectors", "provenance"})
+ACCESSION_COLUMNS = {"accession_number", "accessionnumber", "accession"}  # lower-cased
 
 
 @dataclass(frozen=True)
@@ -51,16 +58,40 @@ class Hits:
         return self.total > 0 and self.found == self.total
 
 
-def parquet_hits(path: Path, ids: set[str]) -> Hits | None:
-    """How many rows of the parquet ``path`` name ``ids`` in its ``study_id`` column, and
-    whether it names them elsewhere (its text columns only are read); None when it cannot be
-    read."""
+@dataclass(frozen=True)
+class Wanted:
+    """What a file is searched for: the withdrawn studies' ids and accession numbers."""
+
+    ids: set[str]
+    accessions: frozenset[str]
+    needles: list[bytes]  # the ids as a file may hold them
+    accession_token: re.Pattern[bytes] | None  # an accession number as a whole value
+
+
+def wanted_of(study_ids: list[str], accessions: Iterable[str]) -> Wanted:
+    """What to search for, the accession numbers stripped (an empty one is none)."""
+    held = frozenset(a.strip() for a in accessions if a.strip())
+    token = accession_regex(held) if held else None
+    return Wanted(set(study_ids), held, _needles(study_ids), token)
+
+
+def _needles(study_ids: list[str]) -> list[bytes]:
+    """The ids as a file may hold them: UTF-8 text, or an ``.npz`` array's UTF-32."""
+    return [s.encode() for s in study_ids] + [s.encode("utf-32-le") for s in study_ids]
+
+
+def parquet_hits(
+    path: Path, ids: set[str], accessions: frozenset[str] = frozenset()
+) -> Hits | None:
+    """How many rows of the parquet ``path`` name ``ids`` in its ``study_id`` column (or
+    ``accessions`` in an accession-number column), and whether it names them elsewhere (its
+    text columns only are read); None when it cannot be read."""
     try:
         with pq.ParquetFile(path) as handle:
             schema = handle.schema_arrow
             texts = [f.name for f in schema if _is_text(f.type)]
             table = handle.read(columns=texts)
-        hits = table_hits(table, ids)
+        hits = table_hits(table, ids, accessions)
     except (OSError, pa.ArrowException):
         return None
     names = schema.names
@@ -70,23 +101,53 @@ def parquet_hits(path: Path, ids: set[str]) -> Hits | None:
     ]
     metadata = b"".join(schema.metadata.values()) if schema.metadata else b""
     named = any(i.encode() in metadata for i in ids) or _in_names(names, ids)
+    if accessions:
+        named = named or bool(
+            accession_regex(accessions).search(metadata + "/".join(names).encode())
+        )
     return replace(hits, embeddings=is_embedding, elsewhere=hits.elsewhere or named)
 
 
-def table_hits(table: pa.Table, ids: set[str]) -> Hits:
-    """Rows of ``table`` (its text columns) whose ``study_id`` is one of ``ids``, and whether
-    any other text column of the rows left names one (as a whole cell or within one), or a
-    column's name does."""
-    found, left = 0, table
-    if "study_id" in table.column_names:
-        value_set = pa.array(sorted(ids), pa.string())
-        gone = pc.is_in(table.column("study_id").cast(pa.string()), value_set=value_set)
-        found, left = int(pc.sum(gone).as_py() or 0), table.filter(pc.invert(gone))
-    pattern = "|".join(re.escape(i) for i in sorted(ids))
+def accession_regex(accessions: frozenset[str]) -> re.Pattern[bytes]:
+    """Any of ``accessions`` as a whole token of bytes: no letter or digit either side."""
+    alternatives = b"|".join(re.escape(a.encode()) for a in sorted(accessions))
+    return re.compile(rb"(?<![A-Za-z0-9])(?:" + alternatives + rb")(?![A-Za-z0-9])")
+
+
+def is_accession_column(name: str) -> bool:
+    return name.strip().lower() in ACCESSION_COLUMNS
+
+
+def gone_rows(table: pa.Table, ids: set[str], accessions: frozenset[str]) -> pa.Array:
+    """Which rows of ``table`` are withdrawn studies': ``study_id`` one of ``ids``, or an
+    accession-number column (stripped) one of ``accessions``."""
+    gone = pa.array([False] * table.num_rows, pa.bool_())
+    keys = [("study_id", ids)] if "study_id" in table.column_names else []
+    keys += [(n, accessions) for n in table.column_names if accessions and is_accession_column(n)]
+    for name, values in keys:
+        column = pc.utf8_trim_whitespace(table.column(name).cast(pa.string()))
+        value_set = pa.array(sorted(values), pa.string())
+        gone = pc.or_(gone, pc.fill_null(pc.is_in(column, value_set=value_set), False))
+    return gone
+
+
+def table_hits(table: pa.Table, ids: set[str], accessions: frozenset[str] = frozenset()) -> Hits:
+    """Rows of ``table`` (its text columns) of withdrawn studies (``gone_rows``), and whether
+    any other text column of the rows left names one (an id as a whole cell or within one, an
+    accession number as a whole token), or a column's name does."""
+    keys = {n for n in table.column_names if n == "study_id"}
+    keys |= {n for n in table.column_names if accessions and is_accession_column(n)}
+    gone = gone_rows(table, ids, accessions)
+    found, left = int(pc.sum(gone).as_py() or 0), table.filter(pc.invert(gone))
+    parts = [re.escape(i) for i in sorted(ids)]
+    if accessions:
+        tokens = "|".join(re.escape(a) for a in sorted(accessions))
+        parts.append(f"(^|[^A-Za-z0-9])({tokens})($|[^A-Za-z0-9])")
+    pattern = "|".join(parts)
     elsewhere = _in_names(table.column_names, ids) or any(
         _names_any(left.column(i), pattern)
         for i, name in enumerate(left.column_names)
-        if name != "study_id"
+        if name not in keys
     )
     return Hits(found, table.num_rows, False, elsewhere)
 
@@ -108,6 +169,8 @@ def _names_any(column: pa.ChunkedArray, pattern: str) -> bool:
         column = pc.list_flatten(column)
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
+    if not pattern:
+        return False
     return bool(pc.any(pc.match_substring_regex(column, pattern)).as_py())
 
 
@@ -153,11 +216,9 @@ def drop_embedding_rows(path: Path, ids: set[str], erased_at: str) -> bool:
     return False
 
 
-def drop_parquet_rows(path: Path, ids: set[str]) -> None:
-    """Write the parquet table ``path`` again without the rows whose ``study_id`` is one of
-    ``ids``, keeping its schema and metadata."""
+def drop_parquet_rows(path: Path, ids: set[str], accessions: frozenset[str] = frozenset()) -> None:
+    """Write the parquet table ``path`` again without the rows of withdrawn studies
+    (``gone_rows``), keeping its schema and metadata."""
     table = pq.read_table(path)
-    value_set = pa.array(sorted(ids), pa.string())
-    gone = pc.is_in(table.column("study_id").cast(pa.string()), value_set=value_set)
-    left = table.filter(pc.invert(gone))
+    left = table.filter(pc.invert(gone_rows(table, ids, accessions)))
     atomic_write_with(path, lambda tmp: pq.write_table(left, tmp))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,9 +93,11 @@ def erase_everywhere(erasure: Erasure, args: argparse.Namespace, apply: bool) ->
     skip = [erasure.dataset, *(loc.path for loc in locations if loc.path)]
     for folder in erasure.folders:  # one holding the data root leaves it to its own search
         others = [f for f in erasure.folders if f != folder]
-        erasure.mentions.add(find_mentions(folder, [*skip, *others], ids))
+        found = find_mentions(folder, [*skip, *others], ids, erasure.targets.accessions)
+        erasure.mentions.add(found)
     if apply:
-        rewrite_mentions(erasure.mentions, set(ids), erasure.erased_at, len(ids))
+        stamp, accessions = erasure.erased_at, erasure.targets.accessions
+        rewrite_mentions(erasure.mentions, set(ids), stamp, len(ids), accessions)
 
 
 def index_locations(erasure: Erasure, args: argparse.Namespace) -> list[ChromaLocation]:
@@ -121,7 +123,7 @@ def write_record(erasure: Erasure) -> Path:
     stamp = erasure.erased_at.replace(":", "").replace("-", "")
     path = erasure.dataset / "erasures" / f"erasure-{stamp}.json"
     targets = erasure.targets
-    named = {n for n in [*targets.study_ids, *targets.accessions, *targets.unknown_values] if n}
+    named = _named(targets)
 
     def rel(p: Path | str) -> str:
         return _redacted(_rel(p, erasure.root) if isinstance(p, Path) else p, named)
@@ -175,7 +177,13 @@ def _rel(path: Path, root: Path) -> str:
 REDACTED = "[names a withdrawn study]"
 
 
-def _redacted(path: str, named: set[str]) -> str:
+def _named(targets: Targets) -> set[str]:
+    """What no path in the record may show: the studies' ids and accession numbers, those the
+    dataset does not hold too."""
+    return {n for n in [*targets.study_ids, *targets.accessions, *targets.unknown_values] if n}
+
+
+def _redacted(path: str, named: Collection[str]) -> str:
     """``path`` with each of its parts that holds one of ``named`` (the withdrawn studies' ids
     and accession numbers: a user may name a file after a study) replaced by ``REDACTED``."""
     parts = path.split("/")
@@ -220,8 +228,11 @@ def summary_text(erasure: Erasure, apply: bool) -> str:
             + (held or "none held")
             + (f" ({index.note})" if index.note else "")
         )
-    lines += _mention_lines(found, erasure.root, verb, apply)
-    lines += _run_lines(erasure.runs, erasure.root)
+    # an accession number names the patient to anyone with the hospital's records: a path part
+    # holding one is not printed (a study id is: the officer finds the file by it)
+    named = {n for n in [*erasure.targets.accessions, *erasure.targets.unknown_values] if n}
+    lines += _mention_lines(found, erasure.root, verb, apply, named)
+    lines += _run_lines(erasure.runs, erasure.root, named)
     lines.append(
         "  withdrawn.csv: "
         + ("records" if apply else "would record")
@@ -236,15 +247,16 @@ def summary_text(erasure: Erasure, apply: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _mention_lines(found: Mentions, root: Path, verb: str, apply: bool) -> list[str]:
-    lines = [
-        f"  per-study results: {verb} {n} rows of {_rel(p, root)}" for p, n in found.rows.items()
-    ]
+def _mention_lines(
+    found: Mentions, root: Path, verb: str, apply: bool, named: Collection[str] = ()
+) -> list[str]:
+    def rel(path: Path) -> str:
+        return _redacted(_rel(path, root), named)
+
+    lines = [f"  per-study results: {verb} {n} rows of {rel(p)}" for p, n in found.rows.items()]
+    lines += [f"  example set {rel(p)}: {verb} {n} ids" for p, n in found.example_sets.items()]
     lines += [
-        f"  example set {_rel(p, root)}: {verb} {n} ids" for p, n in found.example_sets.items()
-    ]
-    lines += [
-        f"  embedding file {_rel(p, root)}: "
+        f"  embedding file {rel(p)}: "
         + (
             f"every row is theirs: {'removed' if apply else 'would remove'} the file"
             if p in found.emptied
@@ -253,25 +265,27 @@ def _mention_lines(found: Mentions, root: Path, verb: str, apply: bool) -> list[
         for p, n in found.embeddings.items()
     ]
     lines += [
-        f"  evaluation {_rel(p, root)}: figures kept as published, "
+        f"  evaluation {rel(p)}: figures kept as published, "
         + ("marked in" if apply else "to be marked in")
         + f" {NOTE_FILE} (run it again for "
         "figures without them)"
         for p in found.evaluations
     ]
     lines += [
-        f"  still names them (remove or make again yourself): {_rel(p, root)}"
+        f"  still names them (remove or make again yourself): {rel(p)}"
         + (" (in other columns than study_id)" if p in found.rows else "")
         for p in found.other
     ]
     lines += [
-        f"  cannot be read (check it names none of them yourself): {_rel(p, root)}"
-        for p in found.unread
+        f"  cannot be read (check it names none of them yourself): {rel(p)}" for p in found.unread
     ]
     return lines
 
 
-def _run_lines(runs: list[TrainedRun], root: Path) -> list[str]:
+def _run_lines(runs: list[TrainedRun], root: Path, named: Collection[str]) -> list[str]:
+    def rel(path: Path) -> str:
+        return _redacted(_rel(path, root), named)
+
     if not runs:
         return ["  checkpoints trained with them: none found in the folders searched"]
     lines = [
@@ -279,7 +293,7 @@ def _run_lines(runs: list[TrainedRun], root: Path) -> list[str]:
         "them if required):"
     ]
     lines += [
-        f"    {_rel(r.folder, root)} (data {r.data_fingerprint or '?'}): "
+        f"    {rel(r.folder)} (data {r.data_fingerprint or '?'}): "
         + (", ".join(p.name for p in r.checkpoints) or "no checkpoint")
         for r in runs
     ]

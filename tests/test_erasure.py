@@ -106,20 +106,39 @@ def _forget(world: dict, *extra: str) -> int:
     return main(["forget", "--data", str(world["data"]), "--data-root", str(world["root"]), *extra])
 
 
+def _copies(world: dict) -> Path:
+    """A copy of the dataset's labels (keyed by accession number) under the data root, and a
+    result a user named after the withdrawn study's accession number."""
+    shared = world["root"] / "shared"
+    shared.mkdir()
+    labels = pd.read_csv(world["data"] / "labels.csv", dtype=str)
+    labels.to_csv(shared / "labels.csv", index=False)
+    pd.DataFrame({"study_id": [world["gone"]]}).to_csv(shared / "ACC0001.csv", index=False)
+    return shared
+
+
 def test_dry_run_changes_nothing_and_says_what_would_go(world, capsys) -> None:
+    _copies(world)
     before = _tree(world["root"])
     assert _forget(world, "--accession", "ACC0001") == 0
     out = capsys.readouterr().out
     assert "DRY RUN" in out and "would remove 1 rows of studies.parquet" in out
+    assert "would remove 1 rows of shared/labels.csv" in out
+    assert "would remove 1 rows of shared/[names a withdrawn study]" in out
+    assert "ACC0001" not in out, "an accession number is never printed, not even in a path"
     assert "runs/r1" in out and "cannot be un-trained" in out
     assert "embedding file vectors/ds.npz: would remove 1 rows" in out
     assert _tree(world["root"]) == before
 
 
 def test_forget_removes_the_study_everywhere_and_keeps_the_others(world, capsys) -> None:
+    shared = _copies(world)
     assert _forget(world, "--accession", "ACC0001", "--apply") == 0
     out = capsys.readouterr().out
+    assert "ACC0001" not in out
     root, data = world["root"], world["data"]
+    copied = pd.read_csv(shared / "labels.csv", dtype=str)
+    assert copied["accession_number"].tolist() == ["ACC0002"]
     assert _files_naming(root, world["gone"]) == []
     assert _files_naming(root, GONE_TEXT) == []
     assert _files_naming(root, "ACC0001") == []
