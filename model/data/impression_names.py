@@ -150,7 +150,7 @@ def scrub_named(
     case only (``Mrs Grey`` of ``GRAY``: alone, a report's word)."""
     if not parts and titled is None:
         return text
-    spans = _caps_title_spans(text, parts)  # MR TRACE is trace mitral regurgitation: exact only
+    spans = _caps_title_spans(text, parts) if parts else set()  # MR TRACE: exact parts only
     after_title = spelled if titled is None else titled
     for script, title in TITLED if not text.isascii() else TITLED[:1]:
         for match in title.finditer(text) if script is None or script.search(text) else ():

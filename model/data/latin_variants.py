@@ -133,22 +133,31 @@ def part_keys(identifiers: list[str] | set[str]) -> set[str]:
     }
 
 
-def _latin_names(identifiers: list[str] | set[str], whole: bool) -> Iterator[tuple[int, list]]:
+def _latin_names(identifiers: list[str] | set[str], whole: bool) -> Iterator[tuple[int, tuple]]:
     """Each Latin name of ``identifiers`` (of two parts or more where ``whole``) as its parts,
-    with the index of its form: 0 as the header writes it, then given name first, then each
-    without a middle name. Without a title (WATSON^JOHN^^DR: "Watson, John. Dr Smith")."""
+    with the index of its form (``_latin_forms``)."""
     for identifier in identifiers:
         if identifier.isascii() and not _may_name(WORD_RUN.findall(identifier), whole):
             continue  # an ID, a date, a number: read as written, it spells no name
-        full, short = family_and_given(identifier, 3), family_and_given(identifier)
-        forms = (full, _given_first(full), *((short, _given_first(short)) if short != full else ()))
-        for index, form in enumerate(forms if "^" in identifier else (full,)):
-            for parts in name_representations(form):
-                if all(part.isascii() and part.isalpha() for part in parts):
-                    yield index, parts
+        yield from _latin_forms(identifier)
 
 
-def _with_article(parts: list[str]) -> list[str]:
+@functools.lru_cache(maxsize=1024)  # both keys of a study read its names: worked out once
+def _latin_forms(identifier: str) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """``identifier``'s Latin names as their parts, with the index of each form: 0 as the
+    header writes it, then given name first, then each without a middle name. Without a title
+    (WATSON^JOHN^^DR: "Watson, John. Dr Smith")."""
+    full, short = family_and_given(identifier, 3), family_and_given(identifier)
+    forms = (full, _given_first(full), *((short, _given_first(short)) if short != full else ()))
+    return tuple(
+        (index, tuple(parts))
+        for index, form in enumerate(forms if "^" in identifier else (full,))
+        for parts in name_representations(form)
+        if all(part.isascii() and part.isalpha() for part in parts)
+    )
+
+
+def _with_article(parts: tuple[str, ...]) -> list[str]:
     """A whole name's ``parts`` joined, and with the article ``al`` before each part that is
     no particle nor after one (its keys read ``el``, ``ul`` and ``ar-`` alike)."""
     lower = [part.lower() for part in parts]
