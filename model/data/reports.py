@@ -170,7 +170,9 @@ def scrub_text(text: str, identifiers: list[str]) -> str:
     word only where the text names a person: ``impression_names``) and every link (a PACS
     viewer's, its query naming the accession) with ``[removed]``; a name under vowel points,
     direction marks or in compatibility forms too (``scrub_folded``), and an Arabic or Hebrew
-    name in another Latin spelling (``scrub_variants``: ``Muhammad`` of ``MOHAMMED``), and a
+    name in another Latin spelling (``scrub_variants``: ``Muhammad`` of ``MOHAMMED``; the whole
+    name in two words or more, ``Grade`` is no ``DOE^GRAY``; after a title a part of under 3
+    consonants or a report word too: ``Mrs Grey`` of ``GRAY``), and a
     Thai, Arabic or Hebrew name with a title or prefixes joined to it (``JoinedNames``), a name
     with diacritics the header writes without (``scrub_unaccented``: ``Müller`` of ``MUELLER``);
     the particles of a name removed go with it (``scrub_orphaned_particles``: ``Ar-Rashid``)."""
