@@ -129,7 +129,12 @@ def _reads_as(word: str, parts: set[str], spelled: Callable[[str], bool] | None)
     return bool(TRANSLITERATED.search(word)) and any(r in parts for r in latin_readings(word))
 
 
-def scrub_named(text: str, parts: set[str], spelled: Callable[[str], bool] | None = None) -> str:
+def scrub_named(
+    text: str,
+    parts: set[str],
+    spelled: Callable[[str], bool] | None = None,
+    titled: Callable[[str], bool] | None = None,
+) -> str:
     """``text`` with each of the name ``parts`` (lower-cased), or a word ``spelled`` tells is
     another spelling of one, replaced by ``[removed]`` where the text names a person with it:
     capitalised (or in a script without case), after a title in Latin, Arabic, Hebrew or
@@ -141,20 +146,23 @@ def scrub_named(text: str, parts: set[str], spelled: Callable[[str], bool] | Non
     Smith``, ``Smith J``, ``patient Smith``; no clinical word: ``_beside_initials``). The name
     goes whole: its particles and hyphenated parts with it (``name_contexts.name_words``: ``Mr
     Ar-Rashid``, ``Ms Doe-Jones``), after a title the names up to the last one found (``Dr
-    Peter Smith``)."""
-    if not parts:
+    Peter Smith``). A word ``titled`` tells is a spelling of a part counts after a title in title
+    case only (``Mrs Grey`` of ``GRAY``: alone, a report's word)."""
+    if not parts and titled is None:
         return text
-    spans = _caps_title_spans(text, parts)  # MR TRACE is trace mitral regurgitation: exact only
-    for script, titled in TITLED if not text.isascii() else TITLED[:1]:
-        for match in titled.finditer(text) if script is None or script.search(text) else ():
+    spans = _caps_title_spans(text, parts) if parts else set()  # MR TRACE: exact parts only
+    after_title = spelled if titled is None else titled
+    for script, title in TITLED if not text.isascii() else TITLED[:1]:
+        for match in title.finditer(text) if script is None or script.search(text) else ():
             names = titled_names(text, match.end())  # the words up to the last name found go
-            found = [any(_names(text[b:e], parts, spelled) for b, e in words) for words in names]
+            found = [any(_names(text[b:e], parts, after_title) for b, e in w) for w in names]
             for words in names[: len(found) - found[::-1].index(True)] if any(found) else ():
                 spans.update(words)
     spans.update(honorific_spans(text, parts) if not text.isascii() else ())
     patterns = [_COMMA_AGE] if "," in text or "،" in text else []
     patterns += [_POSSESSIVE] if "'" in text or "’" in text else []
     patterns += [INITIALS_BEFORE, INITIALS_AFTER, PATIENT_NAMED]
+    patterns = patterns if parts else []  # where only ``titled`` is sought
     for pattern in patterns:
         strict = pattern in (INITIALS_BEFORE, INITIALS_AFTER, PATIENT_NAMED)
         for match in pattern.finditer(text):
@@ -232,7 +240,9 @@ def scrub_transliterated(text: str, parts: set[str]) -> str:
     return WORD_RUN.sub(replace, text)
 
 
-def scrub_identifiers(text: str, identifiers: list[str]) -> str:
+def scrub_identifiers(
+    text: str, identifiers: list[str], titled: Callable[[str], bool] | None = None
+) -> str:
     """``text`` with every identifier, its parts (``identifier_parts``) and its name written out
     in either order with any separators (``Jane Doe``, ``Doe, Jane``, ``王_小明``) replaced by
     ``[removed]`` word by word; never inside a longer word of a spaced script (``Mark`` keeps
@@ -243,7 +253,8 @@ def scrub_identifiers(text: str, identifiers: list[str]) -> str:
     the particles before it (``scrub_particles``: ``Al-Rashid``, ``alRashid`` of ``RASHID``); a
     part of two kana no header writes so only as a whole run of its script
     (``derived_short_kana``); a Chinese family name of one character only before its title
-    (``王先生``: ``name_contexts.honorific_spans``)."""
+    (``王先生``: ``name_contexts.honorific_spans``); a word ``titled`` tells is a spelling of a
+    part after a title (``scrub_named``: ``Mrs Grey`` of ``GRAY``)."""
     spellings: dict[str, int] = {}  # pattern: the length of what it spells, longest tried first
     words: set[str] = set()  # every part, lower-cased
     single: set[str] = set()  # CJK parts of one character: only with an honorific (王先生)
@@ -272,7 +283,8 @@ def scrub_identifiers(text: str, identifiers: list[str]) -> str:
         ordered = sorted(spellings, key=lambda pattern: -spellings[pattern])
         pattern = re.compile("|".join(ordered), re.IGNORECASE)
         text = pattern.sub(lambda match: WORD_RUN.sub("[removed]", match.group()), text)
-    return scrub_transliterated(scrub_named(text, words & CLINICAL_WORDS | single), words)
+    named = scrub_named(text, words & CLINICAL_WORDS | single, titled=titled)
+    return scrub_transliterated(named, words)
 
 
 def _written_out(order: list[str]) -> str:

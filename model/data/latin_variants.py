@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from model.data.deid import NAME_SEPARATORS, WORD_RUN, family_and_given, name_representations
 from model.data.impression_names import CLINICAL_WORDS
@@ -30,6 +30,8 @@ from model.data.name_particles import ASSIMILATED_ARTICLES, PARTICLES
 _LETTERS = re.compile(r"[a-z]+")
 _SOUNDS = (("tz", "z"), ("ts", "z"), ("ch", "h"), ("kh", "h"), ("ph", "f"), ("q", "k"), ("c", "k"))
 _FINAL_H = re.compile(r"(?<=[aeiou])h$")  # Fatimah, Rivkah, Abdullah: a final h after a vowel
+# a doubled y between vowels (the shadda on ya: Sayyid, Hayyim) reads as one: Sayid, Hayim
+_DOUBLE_Y = re.compile(r"(?<=[aeiou])yy(?=[aeiou])")
 _GLIDE_Y = re.compile(r"(?<=[aeiou])y(?=[aeiou])")  # Hayim, Zayed: Haim, Zaid
 _VOWEL_Y = re.compile(r"(?<!^)y(?![aeiou])")  # Husayn, Zayd: y as a vowel
 _DOUBLE = re.compile(r"(.)\1+")
@@ -70,7 +72,8 @@ def variant_key(spelling: str) -> str | None:
     word = _DOUBLE_DIGRAPH.sub(r"\1", word)
     for sound, kept in _SOUNDS:
         word = word.replace(sound, kept)
-    word = _VOWEL_Y.sub("i", _GLIDE_Y.sub("", _FINAL_H.sub("", word)))
+    word = _GLIDE_Y.sub("", _DOUBLE_Y.sub("y", _FINAL_H.sub("", word)))
+    word = _VOWEL_Y.sub("i", word)
     key = _VOWELS.sub("V", _DOUBLE.sub(r"\1", word))
     return key if _consonants(key) >= 2 else None
 
@@ -98,37 +101,71 @@ def _consonants(key: str) -> int:
     return len(key) - key.count("V")
 
 
-def name_keys(identifiers: list[str] | set[str], whole_only: bool = False) -> set[str]:
+def name_keys(identifiers: list[str] | set[str]) -> set[str]:
     """The ``variant_key`` of each whole name of two parts or more of ``identifiers``' Latin
-    spellings, family or given name first (``MOHAMMED ABDULRAHMAN``, ``KHALID AL RASHID``), and
-    unless ``whole_only`` of each run of one or more consecutive parts (``ABDULRAHMAN``, ``ABD AL
-    RAHMAN``)."""
-    keys = set()
+    spellings, family or given name first (``MOHAMMED ABDULRAHMAN``, ``KHALID AL RASHID``), also
+    with the Arabic article before a part that has none (``Khalid al-Rashid``, ``el-Rashid`` of
+    ``RASHID^KHALID``: ``_with_article``). A scrub takes such a key only as two words or more:
+    one word spelling a whole name is a word (``Grade`` of ``DOE^GRAY`` given name first)."""
+    return {
+        key
+        for index, parts in _latin_names(identifiers, whole=True)
+        if len(parts) > 1
+        for run in _with_article(parts)
+        for spelling in assimilations(run)
+        if (key := variant_key(spelling))
+    }
+
+
+def part_keys(identifiers: list[str] | set[str]) -> set[str]:
+    """The ``variant_key`` of each run of consecutive parts, short of the whole, of
+    ``identifiers``' Latin names as the header writes them (``ABDULRAHMAN``, ``ABD AL RAHMAN``,
+    ``GRAY``): a scrub takes one as a word alone (``MIN_ONE_WORD_CONSONANTS``) or as several."""
+    return {
+        key
+        for index, parts in _latin_names(identifiers, whole=False)
+        if index == 0
+        for start in range(len(parts))
+        for end in range(start + 1, min(len(parts), start + MAX_WORDS) + 1)
+        if end - start < len(parts) or len(parts) == 1  # the whole name: ``name_keys``
+        for spelling in assimilations("".join(parts[start:end]))
+        if (key := variant_key(spelling))
+    }
+
+
+def _latin_names(identifiers: list[str] | set[str], whole: bool) -> Iterator[tuple[int, tuple]]:
+    """Each Latin name of ``identifiers`` (of two parts or more where ``whole``) as its parts,
+    with the index of its form (``_latin_forms``)."""
     for identifier in identifiers:
-        if identifier.isascii() and not _may_name(WORD_RUN.findall(identifier), whole_only):
+        if identifier.isascii() and not _may_name(WORD_RUN.findall(identifier), whole):
             continue  # an ID, a date, a number: read as written, it spells no name
-        # without a title (WATSON^JOHN^^DR: "Watson, John. Dr Smith"), also as DOE^JANE of
-        # DOE^JANE^MARIE: how a text names a person
-        full, short = family_and_given(identifier, 3), family_and_given(identifier)
-        forms = (full, _given_first(full), *((short, _given_first(short)) if short != full else ()))
-        for index, form in enumerate(forms if "^" in identifier else (full,)):
-            for parts in name_representations(form):
-                if not all(part.isascii() and part.isalpha() for part in parts):
-                    continue
-                runs = ["".join(parts)] if len(parts) > 1 else []
-                if not whole_only and index == 0:  # the name as the header writes it
-                    runs += [
-                        "".join(parts[start:end])
-                        for start in range(len(parts))
-                        for end in range(start + 1, min(len(parts), start + MAX_WORDS) + 1)
-                    ]
-                keys |= {
-                    key
-                    for run in runs
-                    for spelling in assimilations(run)
-                    if (key := variant_key(spelling))
-                }
-    return keys
+        yield from _latin_forms(identifier)
+
+
+@functools.lru_cache(maxsize=1024)  # both keys of a study read its names: worked out once
+def _latin_forms(identifier: str) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """``identifier``'s Latin names as their parts, with the index of each form: 0 as the
+    header writes it, then given name first, then each without a middle name. Without a title
+    (WATSON^JOHN^^DR: "Watson, John. Dr Smith")."""
+    full, short = family_and_given(identifier, 3), family_and_given(identifier)
+    forms = (full, _given_first(full), *((short, _given_first(short)) if short != full else ()))
+    return tuple(
+        (index, tuple(parts))
+        for index, form in enumerate(forms if "^" in identifier else (full,))
+        for parts in name_representations(form)
+        if all(part.isascii() and part.isalpha() for part in parts)
+    )
+
+
+def _with_article(parts: tuple[str, ...]) -> list[str]:
+    """A whole name's ``parts`` joined, and with the article ``al`` before each part that is
+    no particle nor after one (its keys read ``el``, ``ul`` and ``ar-`` alike)."""
+    lower = [part.lower() for part in parts]
+    return ["".join(lower)] + [
+        "".join([*lower[:index], "al", *lower[index:]])
+        for index, part in enumerate(lower)
+        if part not in PARTICLES and (index == 0 or lower[index - 1] not in PARTICLES)
+    ]
 
 
 def spelling_of(parts: set[str]) -> Callable[[str], bool]:
@@ -148,10 +185,10 @@ def spelling_of(parts: set[str]) -> Callable[[str], bool]:
     )
 
 
-def _may_name(parts: list[str], whole_only: bool) -> bool:
+def _may_name(parts: list[str], whole: bool) -> bool:
     """Whether an ASCII identifier's ``parts`` may spell a name: letters only, two parts or
-    more for a whole name."""
-    return bool(parts) and all(map(str.isalpha, parts)) and (len(parts) > 1 or not whole_only)
+    more for a ``whole`` name."""
+    return bool(parts) and all(map(str.isalpha, parts)) and (len(parts) > 1 or not whole)
 
 
 def _given_first(identifier: str) -> str:
@@ -161,17 +198,19 @@ def _given_first(identifier: str) -> str:
     return "=".join("^".join([*parts[1:2], parts[0], *parts[2:]]) for parts in groups)
 
 
-def scrub_variants(text: str, keys: set[str], alone: bool = True) -> str:
+def scrub_variants(
+    text: str, keys: set[str], parts: frozenset[str] | set[str] = frozenset()
+) -> str:
     """``text`` with each run of up to ``MAX_WORDS`` Latin words, apart only by name separators,
     each capitalised, a particle (``Abd al-Rahman``) or after an apostrophe, whose letters
-    joined have a key in ``keys`` (``variant_key``; a word ``alone`` from
-    ``MIN_ONE_WORD_CONSONANTS``, never for keys of whole names only: ``Grade`` spells ``Gray
-    Doe``) replaced by ``[removed]`` word by word, the longest run first; a run all of clinical
-    words, or ending in a letter alone ("Grade A"), never."""
-    if not keys:
+    joined have a key (``variant_key``) in ``keys`` (whole names: two words or more, ``Grade``
+    spells ``Gray Doe`` and is no name) or in ``parts`` (a name's parts: a word alone too, from
+    ``MIN_ONE_WORD_CONSONANTS``) replaced by ``[removed]`` word by word, the longest run first;
+    a run all of clinical words, or ending in a letter alone ("Grade A"), never."""
+    if not keys and not parts:
         return text
-    few = len(keys) <= MAX_KEYS_LEADING
-    leads = {key[0] for key in keys} | {""} if few else set()
+    few = len(keys) + len(parts) <= MAX_KEYS_LEADING
+    leads = {key[0] for key in (*keys, *parts)} | {""} if few else set()
     words = [w for w in WORD_RUN.finditer(text) if w.group().isascii() and w.group().isalpha()]
     removed: set[int] = set()
     for start, first in enumerate(words):
@@ -190,14 +229,19 @@ def scrub_variants(text: str, keys: set[str], alone: bool = True) -> str:
             if all(word.lower() in CLINICAL_WORDS for word in spelled) or len(spelled[-1]) < 2:
                 continue  # a name ends in no letter alone: "Grade A" is no ``GRAY^DOE``
             key = variant_key("".join(spelled))
-            one = alone and _consonants(key or "") >= MIN_ONE_WORD_CONSONANTS
-            if key in keys and (len(window) > 1 or one):
+            if key in keys and len(window) > 1 or key in parts and _as_part(key, len(window)):
                 removed.update(range(start, end))
                 break
     for index in sorted(removed, reverse=True):
         begin, end = words[index].span()
         text = text[:begin] + "[removed]" + text[end:]
     return text
+
+
+def _as_part(key: str, words: int) -> bool:
+    """Whether a run of ``words`` words whose key is a name part's spells it: several words, or
+    one with ``MIN_ONE_WORD_CONSONANTS`` (``Moore`` alone reads like ``More``)."""
+    return words > 1 or _consonants(key) >= MIN_ONE_WORD_CONSONANTS
 
 
 # a run's first word is checked against the keys' first letters where the keys are this few (one

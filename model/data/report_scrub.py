@@ -123,7 +123,7 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
     # a name of one part that is a word of reports (a staff name ``UNKNOWN``, ``SELF``) names no one
     tokens = {token.lower() for token in tokens} - CLINICAL_WORDS
     sought = _Sought.of(identifiers, tokens)
-    keys, spelled = name_keys(identifiers, whole_only=True), spelling_of(named)
+    keys, spelled = name_keys(identifiers), spelling_of(named)
     joined = JoinedNames.of(identifiers)
 
     def scrub(text: str) -> str:
@@ -131,7 +131,7 @@ def other_patients_scrubber(identifiers: set[str]) -> Callable[[str], str]:
         return scrub_named(_identifier_words(text, sought, prose=True), named, spelled)
 
     def scrub_all(text: str) -> str:
-        whole = scrub_variants(text, keys, alone=False)  # another patient's whole name only
+        whole = scrub_variants(text, keys)  # another patient's whole name only
         return scrub_folded(whole, lambda text: joined.scrub(text, scrub))
 
     def sought_unaccented(word: str) -> bool:  # read without its diacritics: Müller as muller

@@ -19,7 +19,7 @@ from pathlib import Path
 from model.data.deid import scrub_birth_dates
 from model.data.impression_names import scrub_identifiers, scrub_links
 from model.data.joined_prefixes import JoinedNames
-from model.data.latin_variants import name_keys, scrub_variants, variant_key
+from model.data.latin_variants import name_keys, part_keys, scrub_variants, variant_key
 from model.data.name_encodings import scrub_unaccented
 from model.data.name_particles import scrub_orphaned_particles
 from model.data.report_scrub import identifier_tokens
@@ -170,21 +170,26 @@ def scrub_text(text: str, identifiers: list[str]) -> str:
     word only where the text names a person: ``impression_names``) and every link (a PACS
     viewer's, its query naming the accession) with ``[removed]``; a name under vowel points,
     direction marks or in compatibility forms too (``scrub_folded``), and an Arabic or Hebrew
-    name in another Latin spelling (``scrub_variants``: ``Muhammad`` of ``MOHAMMED``), and a
+    name in another Latin spelling (``scrub_variants``: ``Muhammad`` of ``MOHAMMED``; the whole
+    name in two words or more, ``Grade`` is no ``DOE^GRAY``; after a title a part of under 3
+    consonants or a report word too: ``Mrs Grey`` of ``GRAY``), and a
     Thai, Arabic or Hebrew name with a title or prefixes joined to it (``JoinedNames``), a name
     with diacritics the header writes without (``scrub_unaccented``: ``Müller`` of ``MUELLER``);
     the particles of a name removed go with it (``scrub_orphaned_particles``: ``Ar-Rashid``)."""
-    keys = name_keys(identifiers)
-    text = scrub_variants(scrub_links(text), keys)  # first: whole names
+    keys, parts = name_keys(identifiers), part_keys(identifiers)
+    text = scrub_variants(scrub_links(text), keys, parts)  # first: whole names
     dates, joined = set(identifiers), JoinedNames.of(identifiers)
 
+    def titled(word: str) -> bool:  # a part's other spelling after a title: Mrs Grey of GRAY
+        return word.isascii() and variant_key(word) in parts
+
     def scrub(text: str) -> str:
-        return scrub_identifiers(scrub_birth_dates(text, dates), identifiers)
+        return scrub_identifiers(scrub_birth_dates(text, dates), identifiers, titled)
 
     tokens = functools.cache(lambda: identifier_tokens(identifiers))  # for a text with diacritics
 
     def sought(word: str) -> bool:  # a word read without its diacritics: Müller as muller
-        return word in tokens() or variant_key(word) in keys
+        return word in tokens() or variant_key(word) in parts
 
     folded = scrub_unaccented(
         text, lambda text: scrub_folded(text, lambda t: joined.scrub(t, scrub)), sought
