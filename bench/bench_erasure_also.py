@@ -28,8 +28,6 @@ import argparse
 import functools
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
 
@@ -42,6 +40,7 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.bench_erasure_files import best  # noqa: E402
 from model import erasure_files, erasure_scan  # noqa: E402
 from model.erasure_files import Hits  # noqa: E402
 from model.erasure_scan import Mentions, find_mentions  # noqa: E402
@@ -94,17 +93,6 @@ def old_csv_hits(path: Path, ids: set[str]) -> Hits | None:
     column = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=["study_id"])
     found = int(column["study_id"].isin(ids).sum())
     return Hits(found, len(column), False) if found else None
-
-
-def best(run: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Best wall and CPU seconds of ``repeats`` calls of ``run``."""
-    walls, cpus = [], []
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        run()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return min(walls), min(cpus)
 
 
 def scan(folders: list[Path], gone: list[str]) -> Mentions:
