@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_erasure_files import best  # noqa: E402
 from model import erasure_files, erasure_scan  # noqa: E402
-from model.erasure_files import Hits  # noqa: E402
+from model.erasure_files import Hits, Wanted, wanted_of  # noqa: E402
 from model.erasure_scan import Mentions, find_mentions  # noqa: E402
 from model.study_embeddings import StudyEmbeddings  # noqa: E402
 
@@ -76,7 +76,7 @@ def make_files(folder: Path, first: int, files: int, studies: int) -> list[str]:
     return ids
 
 
-def old_parquet_hits(path: Path, ids: set[str]) -> Hits | None:
+def old_parquet_hits(path: Path, ids: set[str], _accessions: object = None) -> Hits | None:
     """``parquet_hits`` before this session: the ``study_id`` column only."""
     with pq.ParquetFile(path) as handle:
         names = handle.schema_arrow.names
@@ -88,10 +88,10 @@ def old_parquet_hits(path: Path, ids: set[str]) -> Hits | None:
     return Hits(int(pc.sum(hit).as_py() or 0), len(column), embedding)
 
 
-def old_csv_hits(path: Path, ids: set[str]) -> Hits | None:
+def old_csv_hits(path: Path, wanted: Wanted) -> Hits | None:
     """The CSV reading before this session: the ``study_id`` column only."""
     column = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=["study_id"])
-    found = int(column["study_id"].isin(ids).sum())
+    found = int(column["study_id"].isin(wanted.ids).sum())
     return Hits(found, len(column), False) if found else None
 
 
@@ -112,16 +112,17 @@ def per_file(run: Path, gone: set[str]) -> None:
     kinds["scores.csv"] = (old_csv_hits, erasure_scan._csv_hits)
     for name, reads in kinds.items():
         path = run / name
-        then, cpu = (best(functools.partial(f, path, gone), 50)[1] * 1e3 for f in reads)
+        wanted = wanted_of(sorted(gone), []) if name.endswith(".csv") else gone
+        then, cpu = (best(functools.partial(f, path, wanted), 50)[1] * 1e3 for f in reads)
         print(f"{name:20s} before {then:6.2f} ms cpu  now {cpu:6.2f} ms cpu")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=20)
     parser.add_argument("--studies", type=int, default=1300)
     parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         root, split, also = (Path(scratch) / name for name in ("root", "split", "also"))
         ids = make_files(root, 0, args.files, args.studies)
