@@ -105,12 +105,6 @@ def open_estimate(status: dict[str, Any], live: bool) -> int | None:
     return _whole(estimate) if live else None
 
 
-def run_line(run: Path, root: Path, status: dict[str, Any], live: bool) -> str:
-    """``facts_line`` of ``run`` (under the data root ``root``) as its ``status`` stands: a
-    ``live`` run's open time budget counts its epochs as estimated (``open_estimate``)."""
-    return facts_line(run_facts(run, root), open_estimate(status, live))
-
-
 def facts_line(facts: RunFacts, estimate: int | None = None) -> str:
     """The run's facts in a line, each part only when recorded: ``multiview tower, 8 frames at
     64 px · trained on demo/internal (699 train, 145 val studies) · 12 epochs, batch 32 · cpu``,

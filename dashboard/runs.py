@@ -220,15 +220,6 @@ def resume_command(
     return launcher(with_val_labels(args, dataset), gpus)
 
 
-def run_micro_batches(run: Path) -> int:
-    """The micro-batches per step ``run`` trains with (its config.json; 1 when unknown)."""
-    try:
-        config = json.loads((run / "config.json").read_text(encoding="utf-8"))
-        return max(int(config["preset"]["train"].get("accum_freq", 1)), 1)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return 1
-
-
 def selection_caption(run: Path) -> str:
     """How the run's best.pt was chosen, for its panel: by val retrieval, or (config.json's
     ``n_val`` 0: no val study with a report impression) as its last epoch; a val split of at

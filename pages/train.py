@@ -16,7 +16,13 @@ from dashboard.inert_text import markdown_text
 from dashboard.job import Job
 from dashboard.plots import loss_curve, validation_curves
 from dashboard.reader_clock import reader_zone
-from dashboard.run_compare import comparison_figure, comparison_table, run_line
+from dashboard.run_compare import (
+    comparison_figure,
+    comparison_table,
+    facts_line,
+    open_estimate,
+    run_facts,
+)
 from dashboard.run_dataset import trained_on
 from dashboard.run_launch import plan_run, refusal_text
 from dashboard.run_selection import in_table_order, picked_now, shown_run, table_key
@@ -33,7 +39,6 @@ from dashboard.runs import (
     read_status,
     resume_command,
     run_is_live,
-    run_micro_batches,
     runs_table,
     selection_caption,
     shown_state,
@@ -159,9 +164,10 @@ def run_detail(run: Path) -> None:
     state = shown_state(status, run, reader_zone())
     job = job_for_run(studio.jobs.list("train"), run)
     st.subheader(f"{markdown_text(run.name)} — {state_with_job(state, status, job)}")
-    facts = run_line(run, studio.settings.data_root, status, run_is_live(state))
-    if facts:  # what it trained, on what: a slide's "model" line
-        st.markdown(markdown_text(facts))
+    facts = run_facts(run, studio.settings.data_root)  # config.json's record (else preset.json)
+    line = facts_line(facts, open_estimate(status, run_is_live(state)))
+    if line:  # what it trained, on what: a slide's "model" line
+        st.markdown(markdown_text(line))
     if status.get("message"):
         st.caption(markdown_text(status["message"]))
     if state == CHECKPOINT_ONLY:
@@ -175,7 +181,7 @@ def run_detail(run: Path) -> None:
     # one row that wraps: four fixed columns cut the labels short on a laptop screen
     buttons = st.container(horizontal=True, vertical_alignment="center")
     running = run_is_live(state) or (job is not None and job.running)
-    stop_and_resume(buttons, run, job, running, state, status)
+    stop_and_resume(buttons, run, job, running, state, status, facts.micro_batches or 1)
     activate_or_delete(buttons, run, running)
     show_notes(run)  # kept: this panel redraws itself every few seconds
     with st.expander("train.log"):
@@ -183,9 +189,16 @@ def run_detail(run: Path) -> None:
 
 
 def stop_and_resume(
-    buttons: DeltaGenerator, run: Path, job: Job | None, running: bool, state: str, status: dict
+    buttons: DeltaGenerator,
+    run: Path,
+    job: Job | None,
+    running: bool,
+    state: str,
+    status: dict,
+    micro_batches: int,
 ) -> None:
-    """The run's Stop, and its Resume with the memory options a resume may change."""
+    """The run's Stop, and its Resume with the memory options a resume may change (the
+    micro-batches start at the run's own, ``micro_batches``)."""
     stopping = job is not None and job.stopping
     # keyed by the run: a click meant for a run deleted meanwhile never acts on the one shown next
     if buttons.button("Stop", disabled=not running or stopping, key=f"stop-{run}"):
@@ -209,7 +222,7 @@ def stop_and_resume(
         "micro-batches",
         1,
         256,
-        run_micro_batches(run),
+        micro_batches,
         key=f"resume-micro-batches-{run.name}",
         help=f"{meaning('micro-batches')} The run may resume with another number.",
         width=140,

@@ -21,13 +21,13 @@ from streamlit.testing.v1 import AppTest
 from dashboard import jobs as jobs_module
 from dashboard.jobs import JobManager
 from dashboard.prompt_editor import save_prompt_set
+from dashboard.run_compare import run_facts
 from dashboard.run_launch import prepare_run
 from dashboard.runs import (
     TrainForm,
     delete_run,
     ran_out_of_gpu_memory,
     resume_command,
-    run_micro_batches,
 )
 from dashboard.settings import Settings
 from model import clock
@@ -127,9 +127,8 @@ def test_prepare_run_writes_a_valid_preset(tmp_path: Path, data_root: Path) -> N
     assert "--accum-freq" not in resumed
     finer = resume_command(run, form.dataset, gpus=0, accum_freq=4)
     assert finer[finer.index("--accum-freq") + 1] == "4"
-    assert run_micro_batches(run) == 1  # no config.json yet: the default
     (run / "config.json").write_text(json.dumps({"preset": {"train": {"accum_freq": 3}}}))
-    assert run_micro_batches(run) == 3
+    assert run_facts(run, data_root).micro_batches == 3  # what the page's Resume starts at
     assert ran_out_of_gpu_memory({"message": "out of GPU memory at step 2, 8 studies per GPU."})
 
 
