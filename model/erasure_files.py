@@ -118,13 +118,20 @@ def is_accession_column(name: str) -> bool:
     return name.strip().lower() in ACCESSION_COLUMNS
 
 
+def _key_columns(
+    names: list[str], ids: set[str], accessions: frozenset[str]
+) -> list[tuple[str, Iterable[str]]]:
+    """The columns naming a row's study, each with the values that withdraw it: ``study_id``
+    with ``ids``, an accession-number column with ``accessions`` (when any are sought)."""
+    keys: list[tuple[str, Iterable[str]]] = [("study_id", ids)] if "study_id" in names else []
+    return keys + [(n, accessions) for n in names if accessions and is_accession_column(n)]
+
+
 def gone_rows(table: pa.Table, ids: set[str], accessions: frozenset[str]) -> pa.Array:
     """Which rows of ``table`` are withdrawn studies': ``study_id`` one of ``ids``, or an
     accession-number column (stripped) one of ``accessions``."""
     gone = pa.array([False] * table.num_rows, pa.bool_())
-    keys = [("study_id", ids)] if "study_id" in table.column_names else []
-    keys += [(n, accessions) for n in table.column_names if accessions and is_accession_column(n)]
-    for name, values in keys:
+    for name, values in _key_columns(table.column_names, ids, accessions):
         column = pc.utf8_trim_whitespace(table.column(name).cast(pa.string()))
         value_set = pa.array(sorted(values), pa.string())
         gone = pc.or_(gone, pc.fill_null(pc.is_in(column, value_set=value_set), False))
@@ -135,8 +142,7 @@ def table_hits(table: pa.Table, ids: set[str], accessions: frozenset[str] = froz
     """Rows of ``table`` (its text columns) of withdrawn studies (``gone_rows``), and whether
     any other text column of the rows left names one (an id as a whole cell or within one, an
     accession number as a whole token), or a column's name does."""
-    keys = {n for n in table.column_names if n == "study_id"}
-    keys |= {n for n in table.column_names if accessions and is_accession_column(n)}
+    keys = {name for name, _ in _key_columns(table.column_names, ids, accessions)}
     gone = gone_rows(table, ids, accessions)
     found, left = int(pc.sum(gone).as_py() or 0), table.filter(pc.invert(gone))
     parts = [re.escape(i) for i in sorted(ids)]
