@@ -145,6 +145,13 @@ def test_a_read_the_swap_answered_with_nothing_is_done_again_on_the_new_index(
     assert len(hits) == 3 and records.ids[2] not in [hit.study_id for hit in hits]
     handed = iter([old])
     assert reader.search_vector(records.vectors[4], k=1)[0].study_id == records.ids[4]
+    monkeypatch.setattr(Collection, "count", empty_if_old(Collection.count, 0))
+    handed = iter([old])
+    assert reader.count() == len(records)
+    handed = iter([old])
+    assert [hit.study_id for hit in reader.get_studies([records.ids[1]])] == [records.ids[1]]
+    handed = iter([old])
+    assert sorted(reader.snapshot().ids.tolist()) == sorted(records.ids)
 
 
 def test_a_swap_its_rebuild_left_undone_is_waited_for_once(tmp_path, monkeypatch):

@@ -171,7 +171,8 @@ class EmbeddingIndex(SwapWaiting):
         self._revision, self._snapshot = None, None
 
     def count(self) -> int:
-        return self.read(lambda collection: collection.count())
+        """Studies indexed; a 0 from a collection a rebuild's swap replaced is read again."""
+        return self.read(lambda collection: collection.count(), missing=lambda n: n == 0)
 
     def revision(self) -> str:
         return str((self.collection().metadata or {}).get("revision", ""))
@@ -185,7 +186,10 @@ class EmbeddingIndex(SwapWaiting):
         """Metadata and impression of the given studies (in that order; unknown ids left out)."""
         if not study_ids:
             return []
-        found = self.read(lambda collection: self._studies(collection, list(study_ids)))
+        found = self.read(
+            lambda collection: self._studies(collection, list(study_ids)),
+            missing=lambda found: not found,
+        )
         return [SearchHit(0, sid, float("nan"), *found[sid]) for sid in study_ids if sid in found]
 
     @staticmethod
@@ -295,7 +299,7 @@ class EmbeddingIndex(SwapWaiting):
     def snapshot(self, collection: Collection | None = None) -> CollectionSnapshot:
         """The in-memory copy used for exact filtered search, reloaded when the revision changes."""
         if collection is None:
-            return self.read(self.snapshot)
+            return self.read(self.snapshot, missing=lambda snapshot: len(snapshot.ids) == 0)
         revision = str((collection.metadata or {}).get("revision", ""))
         if self._snapshot is None or self._snapshot.revision != revision:
             started = time.perf_counter()

@@ -12,7 +12,8 @@ one to the checkpoint's name, within milliseconds. A reader can meet it in three
   notices that the name now stands for another collection, or that a swap is under way, and
   does the same read on the new one. The read may fail, or (a server deleting the collection's
   segments) come back empty: a read whose caller says what empty is (``missing``) is checked
-  for a swap too, so "more like this" never says a study is not indexed because of one.
+  for a swap too, so "more like this" never says a study is not indexed, nor a count reads 0,
+  because of one.
 
 All waits end after ``SWAP_WAIT_S``: a swap still not done by then stopped with its rebuild
 (``swap_stalled``), and a reader says there is no index rather than hang. Any other failure is
