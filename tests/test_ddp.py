@@ -111,6 +111,32 @@ def test_two_gloo_processes_match_single_process(tmp_path: Path, accum: list[str
     assert (tmp_path / "ddp" / "last.pt").is_file()
 
 
+def test_two_gloo_processes_from_a_checkpoint_match_single_process(tmp_path: Path) -> None:
+    # Every rank loads --init-from's weights (as a resume reads last.pt): the same losses as
+    # one process started from them, and not those of a run from scratch.
+    data, preset, scratch_losses = single_process_reference(tmp_path)
+    source = tmp_path / "single" / "last.pt"
+    single = train(
+        TrainOptions(
+            data=data,
+            out=tmp_path / "single-from",
+            preset=str(preset),
+            max_steps=2,
+            device="cpu",
+            init_from=source,
+        )
+    )
+    done = _torchrun_train(
+        data, preset, tmp_path / "ddp", "--max-steps", "2", "--init-from", str(source)
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    ddp_losses = train_losses(tmp_path / "ddp")
+    assert ddp_losses == pytest.approx(single.losses, rel=1e-4, abs=1e-5)
+    assert ddp_losses[0] != pytest.approx(scratch_losses[0], rel=1e-3)
+    recorded = RunFolder(tmp_path / "ddp").read_config()["init_from"]
+    assert recorded == RunFolder(tmp_path / "single-from").read_config()["init_from"]
+
+
 def test_every_process_keeps_rank_zeros_time_budget_choice(tmp_path: Path) -> None:
     # A budget spent by the first epoch: every rank must stop there (a rank that went on alone
     # would hang its collective calls until the timeout).
