@@ -314,7 +314,7 @@ def _run_lines(runs: list[TrainedRun], root: Path, named: Collection[str]) -> li
     ]
     lines += [
         f"    {rel(r.folder)} (data {r.data_fingerprint or '?'}): "
-        + (", ".join(p.name for p in r.checkpoints) or "no checkpoint")
+        + (", ".join(_redacted(p.name, named) for p in r.checkpoints) or "no checkpoint")
         for r in runs
     ]
     return lines

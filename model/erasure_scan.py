@@ -181,6 +181,7 @@ def _sort_named(found: Mentions, path: Path, root: Path) -> None:
     if path in found.removed or path in found.emptied:
         return  # removed already for what it holds
     kept = path in found.example_sets or path in found.embeddings or path in found.pickled
+    kept = kept or (path.suffix.lower() == ".json" and _example_set(path) is not None)
     if not kept and erasure_names.removable(path, root, path in found.whole):
         found.removed.append(path)
         found.other = [p for p in found.other if p != path]
@@ -235,17 +236,20 @@ def _sort(found: Mentions, path: Path, wanted: Wanted) -> None:
     if path.suffix.lower() == ".csv" and (hits := _csv_hits(path, wanted)):
         _sort_table(found, path, hits)
         return
-    if path.suffix.lower() == ".json":
-        try:
-            example_set = ExampleSet.load(path)
-        except Exception:  # noqa: BLE001 - any file that is not an example set is listed
-            example_set = None
-        if example_set is not None:
-            named = set(example_set.positive) | set(example_set.negative)
-            if hits := len(named & ids):
-                found.example_sets[path] = hits
-                return
+    if path.suffix.lower() == ".json" and (example_set := _example_set(path)) is not None:
+        named = set(example_set.positive) | set(example_set.negative)
+        if hits := len(named & ids):
+            found.example_sets[path] = hits
+            return
     found.other.append(path)
+
+
+def _example_set(path: Path) -> ExampleSet | None:
+    """The few-shot example set ``path`` holds; None when it is not one (it is listed)."""
+    try:
+        return ExampleSet.load(path)
+    except Exception:  # noqa: BLE001 - any file that is not an example set
+        return None
 
 
 def _csv_hits(path: Path, wanted: Wanted) -> Hits | None:

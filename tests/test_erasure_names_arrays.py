@@ -5,6 +5,7 @@ rest is listed; the summary and the record hold neither the id nor the accession
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -27,6 +28,8 @@ def _named_root(root: Path) -> Path:
     for name in (f"{ACC}_attention.png", "acc0001-report.pdf", f"{SID}.json", f"{NEAR}.png"):
         (root / name).write_bytes(b"picture")
     (root / f"{ACC}.dcm").write_bytes(b"dicom")
+    example_set = {"name": "lge", "positive": [KEPT], "negative": []}
+    (root / f"{ACC}_set.json").write_text(json.dumps(example_set))  # an example set: listed
     pd.DataFrame({"study_id": [SID, KEPT]}).to_csv(root / f"{ACC}_scores.csv", index=False)
     pd.DataFrame({"study_id": [SID]}).to_csv(root / f"{ACC}_only.csv", index=False)
     (root / "other").mkdir()
@@ -41,6 +44,7 @@ def test_names_per_study_results_removed_others_listed(tmp_path: Path) -> None:
     removed = {f"{ACC}_attention.png", "acc0001-report.pdf", f"{SID}.json", f"{ACC}_only.csv"}
     assert {p.name for p in found.removed} == removed
     listed = {root / "exports" / ACC, root / f"{ACC}.dcm", root / f"{ACC}_scores.csv"}
+    listed |= {root / f"{ACC}_set.json"}
     assert set(found.named) == listed | {root / "other" / f"{ACC}.png"}
     rewrite_mentions(found, {SID}, "now", 1, [ACC])
     assert not any((root / name).exists() for name in removed)
