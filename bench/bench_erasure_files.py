@@ -49,7 +49,7 @@ sys.path.insert(0, str(REPO))
 
 from model import erasure_arrays, erasure_files, erasure_scan  # noqa: E402
 from model.erasure_arrays import ArrayHits  # noqa: E402
-from model.erasure_files import Hits  # noqa: E402
+from model.erasure_files import Hits, wanted_of  # noqa: E402
 from model.erasure_scan import find_mentions, rewrite_mentions  # noqa: E402
 from model.study_embeddings import StudyEmbeddings  # noqa: E402
 
@@ -142,6 +142,20 @@ def session_52(scratch: Path, args: argparse.Namespace) -> None:
     for name, (wall, cpu) in (("52 before", before), ("52 now", now)):
         print(f"{name:12s} wall {wall * 1e3:8.1f} ms  cpu {cpu * 1e3:8.1f} ms")
     print(f"session 52 added {(now[0] - before[0]) * 1e3 / args.files:.2f} ms a folder (wall)")
+    wanted = wanted_of(gone, numbers)
+    reads = {
+        "labels.npz arrays": lambda: erasure_arrays.array_hits(
+            root / "run00" / "labels.npz", wanted
+        ),
+        "int parquet, text": lambda: erasure_files.parquet_hits(
+            root / "run00" / "labels_int.parquet", set(gone)
+        ),
+        "int parquet, +int": lambda: erasure_files.parquet_hits(
+            root / "run00" / "labels_int.parquet", set(gone), frozenset(numbers)
+        ),
+    }
+    for name, read in reads.items():
+        print(f"{name:18s} best of 50: {best(read, 50)[1] * 1e3:6.2f} ms cpu")
 
 
 def accession(i: int) -> str:
