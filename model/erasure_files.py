@@ -251,7 +251,8 @@ def npz_hits(path: Path, ids: set[str]) -> Hits | None:
         return None
     if held.ndim != 1 or vectors.ndim != 2 or len(held) != len(vectors):
         return None
-    return Hits(sum(str(i) in ids for i in held), len(held), True)
+    found = int(np.isin(held.astype(str), sorted(ids)).sum()) if len(held) else 0
+    return Hits(found, len(held), True)
 
 
 def drop_embedding_rows(path: Path, ids: set[str], erased_at: str) -> bool:
