@@ -66,7 +66,8 @@ class Wanted:
     accessions: frozenset[str]
     needles: list[bytes]  # the ids as a file may hold them
     accession_token: re.Pattern[bytes] | None  # an accession number as a whole value
-    name_token: re.Pattern[str] | None = None  # an id or accession number as a whole token
+    name_words: frozenset[str] = frozenset()  # ids, accession numbers of letters and digits
+    name_token: re.Pattern[str] | None = None  # the others, as whole tokens
 
     @property
     def values(self) -> set[str]:
@@ -78,16 +79,22 @@ def wanted_of(study_ids: list[str], accessions: Iterable[str]) -> Wanted:
     """What to search for, the accession numbers stripped (an empty one is none)."""
     held = frozenset(a.strip() for a in accessions if a.strip())
     token = accession_regex(held) if held else None
-    return Wanted(set(study_ids), held, _needles(study_ids), token, name_regex(study_ids, held))
+    values = {v.lower() for v in [*study_ids, *held] if v}
+    words = frozenset(v for v in values if WORD.fullmatch(v))
+    named = Wanted(set(study_ids), held, _needles(study_ids), token, words)
+    return replace(named, name_token=name_regex(values - words))
 
 
-def name_regex(study_ids: Iterable[str], accessions: Iterable[str]) -> re.Pattern[str] | None:
-    """Any of the ids or accession numbers as a whole token of a file or folder name (no
-    letter or digit either side; letter case ignored: ``acc0001.png`` names ``ACC0001``)."""
-    values = sorted({v for v in [*study_ids, *accessions] if v})
-    if not values:
+WORD = re.compile(r"[a-z0-9]+")  # a token of a name (lower-cased), split on anything else
+
+
+def name_regex(values: Iterable[str]) -> re.Pattern[str] | None:
+    """Any of ``values`` (ids or accession numbers holding other characters than letters and
+    digits, ``ACC-0001``) as a whole token of a file or folder name: no letter or digit either
+    side, letter case ignored."""
+    alternatives = "|".join(re.escape(v) for v in sorted(values))
+    if not alternatives:
         return None
-    alternatives = "|".join(re.escape(v) for v in values)
     return re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])", re.IGNORECASE)
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model.erasure_files import Wanted
+from model.erasure_files import WORD, Wanted
 
 REMOVABLE = frozenset(
     {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".svg"}
@@ -38,7 +38,10 @@ _DATASET_FILES = ("dataset.json", "studies.parquet")
 
 def is_named(name: str, wanted: Wanted) -> bool:
     """Whether the file or folder name ``name`` holds a withdrawn study's id or accession
-    number as a whole token."""
+    number as a whole token (a set look-up of its tokens: as fast for a thousand studies as
+    for one; a regular expression for the few holding other characters)."""
+    if wanted.name_words and not wanted.name_words.isdisjoint(WORD.findall(name.lower())):
+        return True
     return wanted.name_token is not None and wanted.name_token.search(name) is not None
 
 

@@ -15,6 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from model.erasure import Targets
+from model.erasure_files import wanted_of
+from model.erasure_names import is_named
 from model.erasure_report import Erasure, summary_text, write_record
 from model.erasure_scan import find_mentions, rewrite_mentions
 
@@ -51,6 +53,14 @@ def test_names_per_study_results_removed_others_listed(tmp_path: Path) -> None:
     assert (root / f"{NEAR}.png").is_file() and (root / "other" / f"{ACC}.png").is_file()
     assert (root / "exports" / ACC / "image.dcm").is_file() and (root / f"{ACC}.dcm").is_file()
     assert pd.read_csv(root / f"{ACC}_scores.csv")["study_id"].tolist() == [KEPT]
+
+
+def test_a_name_holds_an_id_or_accession_number_as_a_whole_token() -> None:
+    wanted = wanted_of([SID], [ACC, "2024-17"])
+    for name in (f"{ACC}.png", "acc0001_x.pdf", f"{SID.upper()}.json", "scan_2024-17.png"):
+        assert is_named(name, wanted), name
+    for name in (f"{NEAR}.png", f"x{ACC}.png", "2024-170.png", "12024-17.png"):
+        assert not is_named(name, wanted), name
 
 
 def test_summary_and_record_hold_neither_id_nor_accession(tmp_path: Path) -> None:
