@@ -19,7 +19,12 @@ label columns, one row a study). Then, one study withdrawn, the best of ``--repe
 - ``find_mentions`` searching by the study's accession number too (``forget``'s scan: each
   file's bytes searched for it, each CSV naming it read as text cells, each parquet's text
   columns checked for it);
-- ``rewrite_mentions`` of what it found (once, on a fresh copy: it changes the root).
+- ``rewrite_mentions`` of what it found (once, on a fresh copy: it changes the root);
+- (session 52) on a second root, the same files plus, a folder, ``--named`` pictures named
+  after studies' accession numbers (the withdrawn one's among them), a compressed ``.npz``
+  keyed by accession numbers (S x 16 features) and a ``.parquet`` of them as integers:
+  ``find_mentions`` by study id and accession number without the session's additions (no
+  name checked, no array file read but embedding files, integer columns unread) and with them.
 
 Wall seconds; the CPU seconds of this process are printed too (less disturbed by other work).
 """
@@ -27,11 +32,12 @@ Wall seconds; the CPU seconds of this process are printed too (less disturbed by
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from unittest import mock
 
@@ -41,12 +47,14 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from model import erasure_files  # noqa: E402
-from model.erasure_files import Hits  # noqa: E402
+from model import erasure_arrays, erasure_files, erasure_scan  # noqa: E402
+from model.erasure_arrays import ArrayHits  # noqa: E402
+from model.erasure_files import Hits, wanted_of  # noqa: E402
 from model.erasure_scan import find_mentions, rewrite_mentions  # noqa: E402
 from model.study_embeddings import StudyEmbeddings  # noqa: E402
 
 LABELS = ("lge", "hcm", "dcm", "mi", "normal")
+NOTHING = ArrayHits(Hits(0, 0, False), False)
 
 
 def make_root(root: Path, files: int, studies: int, dim: int) -> list[str]:
@@ -73,6 +81,83 @@ def make_root(root: Path, files: int, studies: int, dim: int) -> list[str]:
     return ids
 
 
+def make_extras(root: Path, files: int, studies: int, named: int) -> None:
+    """The session-52 files of the module docstring, in each folder ``make_root`` made."""
+    rng = np.random.default_rng(1)
+    numbers = [accession(i) for i in range(studies)]
+    features = rng.standard_normal((studies, 16)).astype(np.float32)
+    as_int = pd.DataFrame({"accession_number": [int(n) for n in numbers], "lge": 0})
+    middle = range(studies // 2 - named // 2, studies // 2 - named // 2 + named)
+    for n in range(files):
+        folder = root / f"run{n:02d}"
+        (folder / "figures").mkdir()
+        for i in middle:
+            (folder / "figures" / f"{accession(i)}_attention.png").write_bytes(b"\x89PNG" * 64)
+        keyed = {"accession_numbers": np.array(numbers), "features": features}
+        np.savez_compressed(folder / "labels.npz", **keyed)
+        as_int.to_parquet(folder / "labels_int.parquet", index=False)
+
+
+@contextlib.contextmanager
+def without_session_52() -> Iterator[None]:
+    """The scan without names checked, other array files than embedding files read, integer
+    columns read (it byte-searched those array files: not counted here, so the cost added is
+    if anything overstated)."""
+    with (
+        mock.patch.object(
+            erasure_scan, "erasure_names", mock.Mock(is_named=lambda name, wanted: False)
+        ),
+        mock.patch.object(erasure_arrays, "array_hits", lambda p, w: NOTHING),
+        mock.patch.object(erasure_files, "accession_numbers", lambda a: []),
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def arrays_unrecognised() -> Iterator[None]:
+    """An ``.npz`` recognised neither as an embedding file nor by its arrays."""
+    with (
+        mock.patch.object(erasure_files, "npz_hits", lambda p, i: None),
+        mock.patch.object(erasure_arrays, "array_hits", lambda p, w: NOTHING),
+    ):
+        yield
+
+
+def session_52(scratch: Path, args: argparse.Namespace) -> None:
+    """Print the scan's cost before and with the session's additions (module docstring)."""
+    root = scratch / "root52"
+    ids = make_root(root, args.files, args.studies, args.dim)
+    make_extras(root, args.files, args.studies, args.named)
+    gone, numbers = [ids[len(ids) // 2]], [accession(len(ids) // 2)]
+    with without_session_52():
+        before = best(lambda: find_mentions(root, [], gone, numbers), args.repeats)
+        old = find_mentions(root, [], gone, numbers)
+    now = best(lambda: find_mentions(root, [], gone, numbers), args.repeats)
+    found = find_mentions(root, [], gone, numbers)
+    for name, got in (("before", old), ("now", found)):
+        print(
+            f"session 52 {name}: {len(got.rows)} tables, {len(got.removed)} files removed, "
+            f"{len(got.other)} listed"
+        )
+    for name, (wall, cpu) in (("52 before", before), ("52 now", now)):
+        print(f"{name:12s} wall {wall * 1e3:8.1f} ms  cpu {cpu * 1e3:8.1f} ms")
+    print(f"session 52 added {(now[0] - before[0]) * 1e3 / args.files:.2f} ms a folder (wall)")
+    wanted = wanted_of(gone, numbers)
+    reads = {
+        "labels.npz arrays": lambda: erasure_arrays.array_hits(
+            root / "run00" / "labels.npz", wanted
+        ),
+        "int parquet, text": lambda: erasure_files.parquet_hits(
+            root / "run00" / "labels_int.parquet", set(gone)
+        ),
+        "int parquet, +int": lambda: erasure_files.parquet_hits(
+            root / "run00" / "labels_int.parquet", set(gone), frozenset(numbers)
+        ),
+    }
+    for name, read in reads.items():
+        print(f"{name:18s} best of 50: {best(read, 50)[1] * 1e3:6.2f} ms cpu")
+
+
 def accession(i: int) -> str:
     """Study ``i``'s accession number (digits, as many hospitals' are)."""
     return f"{70000000 + i:010d}"
@@ -89,13 +174,14 @@ def best(run: Callable[[], object], repeats: int) -> tuple[float, float]:
     return min(walls), min(cpus)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=10)
     parser.add_argument("--studies", type=int, default=1300)
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    parser.add_argument("--named", type=int, default=50)
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch) / "root"
         ids = make_root(root, args.files, args.studies, args.dim)
@@ -107,10 +193,10 @@ def main() -> None:
         )
         with (
             mock.patch.object(erasure_files, "parquet_hits", lambda p, i, a=(): Hits(0, 0, False)),
-            mock.patch.object(erasure_files, "npz_hits", lambda p, i: None),
+            arrays_unrecognised(),
         ):
             before = best(lambda: find_mentions(root, [], gone), args.repeats)
-        with mock.patch.object(erasure_files, "npz_hits", lambda p, i: None):
+        with arrays_unrecognised():
             parquet = best(lambda: find_mentions(root, [], gone), args.repeats)
         now = best(lambda: find_mentions(root, [], gone), args.repeats)
         by_acc = best(lambda: find_mentions(root, [], gone, numbers), args.repeats)
@@ -120,6 +206,7 @@ def main() -> None:
         shutil.copytree(root, copy)
         found = find_mentions(copy, [], gone, numbers)
         rewrite = best(lambda: rewrite_mentions(found, set(gone), "now", 1, numbers), 1)
+        session_52(Path(scratch), args)
     rows = (
         ("scan before", before),
         ("+ parquet", parquet),

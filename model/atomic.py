@@ -183,13 +183,16 @@ def atomic_link_or_copy(source: str | Path, target: str | Path) -> None:
         pass
 
 
-def atomic_write_npz(path: str | Path, arrays: dict[str, Any]) -> None:
-    """``numpy.savez`` of ``arrays`` (name -> array) to ``path``, whole or not at all."""
+def atomic_write_npz(path: str | Path, arrays: dict[str, Any], compressed: bool = False) -> None:
+    """``numpy.savez`` (``savez_compressed`` if ``compressed``) of ``arrays`` (name -> array)
+    to ``path``, whole or not at all."""
     import numpy as np  # here: the launcher's imports of this module stay light
+
+    save = np.savez_compressed if compressed else np.savez
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
+            save(handle, **arrays)
 
     atomic_write_with(path, write)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from model.data.store import ingest_lock
 from model.erasure import check_dataset, erase_from_dataset, find_targets
 from model.erasure_report import Erasure, erase_everywhere, summary_text, write_record
-from model.erasure_scan import trained_runs
+from model.erasure_runs import trained_runs
 from model.errors import UserError, not_found
 from model.index.cli_index import add_chroma_arguments
 from model.schema import default_data_root

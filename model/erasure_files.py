@@ -66,13 +66,42 @@ class Wanted:
     accessions: frozenset[str]
     needles: list[bytes]  # the ids as a file may hold them
     accession_token: re.Pattern[bytes] | None  # an accession number as a whole value
+    name_words: frozenset[str] = frozenset()  # ids, accession numbers of letters and digits
+    name_token: re.Pattern[str] | None = None  # the others, as whole tokens
+
+    @property
+    def values(self) -> set[str]:
+        """Every value a cell or array element equal to names a withdrawn study."""
+        return self.ids | self.accessions
 
 
 def wanted_of(study_ids: list[str], accessions: Iterable[str]) -> Wanted:
     """What to search for, the accession numbers stripped (an empty one is none)."""
     held = frozenset(a.strip() for a in accessions if a.strip())
     token = accession_regex(held) if held else None
-    return Wanted(set(study_ids), held, _needles(study_ids), token)
+    values = {v.lower() for v in [*study_ids, *held] if v}
+    words = frozenset(v for v in values if WORD.fullmatch(v))
+    named = Wanted(set(study_ids), held, _needles(study_ids), token, words)
+    return replace(named, name_token=name_regex(values - words))
+
+
+WORD = re.compile(r"[a-z0-9]+")  # a token of a name (lower-cased), split on anything else
+
+
+def name_regex(values: Iterable[str]) -> re.Pattern[str] | None:
+    """Any of ``values`` (ids or accession numbers holding other characters than letters and
+    digits, ``ACC-0001``) as a whole token of a file or folder name: no letter or digit either
+    side, letter case ignored."""
+    alternatives = "|".join(re.escape(v) for v in sorted(values))
+    if not alternatives:
+        return None
+    return re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])", re.IGNORECASE)
+
+
+def accession_numbers(accessions: Iterable[str]) -> list[int]:
+    """The accession numbers of digits alone, as the numbers an integer column holds
+    (``00123`` is 123 there: a number keeps no leading zeros)."""
+    return sorted({int(a) for a in accessions if a.isdigit() and int(a) < 2**63})
 
 
 def _needles(study_ids: list[str]) -> list[bytes]:
@@ -86,11 +115,12 @@ def parquet_hits(
     """How many rows of the parquet ``path`` name ``ids`` in its ``study_id`` column (or
     ``accessions`` in an accession-number column), and whether it names them elsewhere (its
     text columns only are read); None when it cannot be read."""
+    numeric = bool(accession_numbers(accessions))  # integer columns read only then
     try:
         with pq.ParquetFile(path) as handle:
             schema = handle.schema_arrow
-            texts = [f.name for f in schema if _is_text(f.type)]
-            table = handle.read(columns=texts)
+            read = [f.name for f in schema if _is_text(f.type) or (numeric and _is_number(f))]
+            table = handle.read(columns=read)
         hits = table_hits(table, ids, accessions)
     except (OSError, pa.ArrowException):
         return None
@@ -129,13 +159,27 @@ def _key_columns(
 
 def gone_rows(table: pa.Table, ids: set[str], accessions: frozenset[str]) -> pa.Array:
     """Which rows of ``table`` are withdrawn studies': ``study_id`` one of ``ids``, or an
-    accession-number column (stripped) one of ``accessions``."""
+    accession-number column (stripped) one of ``accessions``; an integer or decimal one holding
+    an accession number of digits as its number (``accession_numbers``)."""
     gone = pa.array([False] * table.num_rows, pa.bool_())
+    numbers = accession_numbers(accessions)
     for name, values in _key_columns(table.column_names, ids, accessions):
-        column = pc.utf8_trim_whitespace(table.column(name).cast(pa.string()))
-        value_set = pa.array(sorted(values), pa.string())
-        gone = pc.or_(gone, pc.fill_null(pc.is_in(column, value_set=value_set), False))
+        column = table.column(name)
+        if name != "study_id" and (_is_int(column.type) or pa.types.is_floating(column.type)):
+            hit = _number_in(column, numbers)
+        else:
+            text = pc.utf8_trim_whitespace(column.cast(pa.string()))
+            hit = pc.is_in(text, value_set=pa.array(sorted(values), pa.string()))
+        gone = pc.or_(gone, pc.fill_null(hit, False))
     return gone
+
+
+def _number_in(column: pa.ChunkedArray, numbers: list[int]) -> pa.ChunkedArray:
+    """Whether each value of the numeric ``column`` is one of ``numbers`` (as a float for a
+    decimal column: an accession column read with gaps becomes float64)."""
+    if pa.types.is_floating(column.type):
+        return pc.is_in(column, value_set=pa.array([float(n) for n in numbers], column.type))
+    return pc.is_in(column.cast(pa.int64(), safe=False), value_set=pa.array(numbers, pa.int64()))
 
 
 def table_hits(table: pa.Table, ids: set[str], accessions: frozenset[str] = frozenset()) -> Hits:
@@ -150,12 +194,18 @@ def table_hits(table: pa.Table, ids: set[str], accessions: frozenset[str] = froz
         tokens = "|".join(re.escape(a) for a in sorted(accessions))
         parts.append(f"(^|[^A-Za-z0-9])({tokens})($|[^A-Za-z0-9])")
     pattern = "|".join(parts)
+    numbers = accession_numbers(accessions)
     elsewhere = _in_names(table.column_names, ids) or any(
         _names_any(left.column(i), pattern)
+        or (bool(numbers) and _is_int(left.column(i).type) and _any_number(left.column(i), numbers))
         for i, name in enumerate(left.column_names)
         if name not in keys
     )
     return Hits(found, table.num_rows, False, elsewhere)
+
+
+def _any_number(column: pa.ChunkedArray, numbers: list[int]) -> bool:
+    return bool(pc.any(pc.fill_null(_number_in(column, numbers), False)).as_py())
 
 
 def _is_text(kind: pa.DataType) -> bool:
@@ -165,6 +215,18 @@ def _is_text(kind: pa.DataType) -> bool:
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
         return _is_text(kind.value_type)
     return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _is_int(kind: pa.DataType) -> bool:
+    """An integer column: an accession number of digits may be stored as one."""
+    return pa.types.is_integer(kind)
+
+
+def _is_number(field: pa.Field) -> bool:
+    """A column that may hold an accession number of digits as a number: an integer one, or
+    a decimal accession-number column (pandas writes one with gaps as float64)."""
+    floating = pa.types.is_floating(field.type) and is_accession_column(field.name)
+    return _is_int(field.type) or floating
 
 
 def _names_any(column: pa.ChunkedArray, pattern: str) -> bool:
@@ -196,7 +258,8 @@ def npz_hits(path: Path, ids: set[str]) -> Hits | None:
         return None
     if held.ndim != 1 or vectors.ndim != 2 or len(held) != len(vectors):
         return None
-    return Hits(sum(str(i) in ids for i in held), len(held), True)
+    found = int(np.isin(held.astype(str), sorted(ids)).sum()) if len(held) else 0
+    return Hits(found, len(held), True)
 
 
 def drop_embedding_rows(path: Path, ids: set[str], erased_at: str) -> bool:

@@ -25,14 +25,8 @@ from pathlib import Path
 from model.atomic import atomic_write_text
 from model.erasure import DatasetErasure, Targets
 from model.erasure_index import IndexErasure, erase_from_index, served_refusal, through_servers
-from model.erasure_scan import (
-    NOTE_FILE,
-    Mentions,
-    TrainedRun,
-    find_mentions,
-    index_folders,
-    rewrite_mentions,
-)
+from model.erasure_runs import TrainedRun
+from model.erasure_scan import NOTE_FILE, Mentions, find_mentions, index_folders, rewrite_mentions
 from model.errors import UserError
 from model.index.client import ChromaLocation, default_chroma_path, resolve_location
 
@@ -150,6 +144,9 @@ def write_record(erasure: Erasure) -> Path:
         "evaluations_marked": [rel(p) for p in found.evaluations],
         "files_still_naming_them": [rel(p) for p in found.other],
         "files_not_read": [rel(p) for p in found.unread],
+        "files_removed": [rel(p) for p in found.removed],
+        "files_named_after_them": [rel(p) for p in found.named],
+        "files_with_object_arrays_not_read": [rel(p) for p in found.pickled],
         "runs_trained_with_them": [_run_record(r, rel) for r in erasure.runs],
         "dataset_fingerprints_before": sorted(part.fingerprints),
         "not_erased": NOT_ERASABLE,
@@ -185,9 +182,11 @@ def _named(targets: Targets) -> set[str]:
 
 def _redacted(path: str, named: Collection[str]) -> str:
     """``path`` with each of its parts that holds one of ``named`` (the withdrawn studies' ids
-    and accession numbers: a user may name a file after a study) replaced by ``REDACTED``."""
+    and accession numbers: a user may name a file after a study; letter case ignored, as
+    ``erasure_names`` ignores it) replaced by ``REDACTED``."""
+    lowered = [n.lower() for n in named]
     parts = path.split("/")
-    return "/".join(REDACTED if any(n in part for n in named) else part for part in parts)
+    return "/".join(REDACTED if any(n in part.lower() for n in lowered) else part for part in parts)
 
 
 def summary_text(erasure: Erasure, apply: bool) -> str:
@@ -228,9 +227,9 @@ def summary_text(erasure: Erasure, apply: bool) -> str:
             + (held or "none held")
             + (f" ({index.note})" if index.note else "")
         )
-    # an accession number names the patient to anyone with the hospital's records: a path part
-    # holding one is not printed (a study id is: the officer finds the file by it)
-    named = {n for n in [*erasure.targets.accessions, *erasure.targets.unknown_values] if n}
+    # an accession number names the patient to anyone with the hospital's records, a study id
+    # the study: a path part holding one is not printed (the officer finds it by the one given)
+    named = _named(erasure.targets)
     lines += _mention_lines(found, erasure.root, verb, apply, named)
     lines += _run_lines(erasure.runs, erasure.root, named)
     lines.append(
@@ -279,7 +278,28 @@ def _mention_lines(
     lines += [
         f"  cannot be read (check it names none of them yourself): {rel(p)}" for p in found.unread
     ]
-    return lines
+    return lines + _name_lines(found, rel, apply)
+
+
+def _name_lines(found: Mentions, rel: Callable[[Path], str], apply: bool) -> list[str]:
+    """The files removed whole, those named after a withdrawn study and listed, and the array
+    files not read."""
+    lines = [
+        f"  {'removed' if apply else 'would remove'} the file {rel(p)} ("
+        + ("every row is theirs" if p in found.whole else "a per-study result named after one")
+        + ")"
+        for p in found.removed
+    ]
+    lines += [
+        f"  named after one of them (rename or remove it yourself): {rel(p)}"
+        + (" (a folder)" if p.is_dir() else "")
+        for p in found.named
+    ]
+    return lines + [
+        f"  holds object arrays, not read (loading them would run code it carries; check it "
+        f"yourself): {rel(p)}"
+        for p in found.pickled
+    ]
 
 
 def _run_lines(runs: list[TrainedRun], root: Path, named: Collection[str]) -> list[str]:
@@ -294,7 +314,7 @@ def _run_lines(runs: list[TrainedRun], root: Path, named: Collection[str]) -> li
     ]
     lines += [
         f"    {rel(r.folder)} (data {r.data_fingerprint or '?'}): "
-        + (", ".join(p.name for p in r.checkpoints) or "no checkpoint")
+        + (", ".join(_redacted(p.name, named) for p in r.checkpoints) or "no checkpoint")
         for r in runs
     ]
     return lines

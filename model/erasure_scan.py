@@ -1,39 +1,36 @@
-"""What else under a data root names withdrawn studies, and the checkpoints trained with them.
+"""What else under a data root names withdrawn studies, and what ``forget`` does with it.
 
 Outside the dataset folder and the index, a study's pseudonymous study_id (and with it its
 per-study results) is written by the commands users run: an evaluation's per-study tables,
 ``zeroshot --out`` and ``embed --out`` files, few-shot example sets, job logs. Under GDPR a
 pseudonymised per-study result is still the patient's personal data, so:
 
-- a CSV with a ``study_id`` column loses the withdrawn studies' rows, and a few-shot example
-  set loses their ids (both rewritten atomically); so does a CSV or parquet with an
-  accession-number column (a dataset's labels, linkage or reports CSV a user copied to share
-  or edit) lose the rows of their accession numbers, which every file is searched for too, as
-  whole values (``ACC0001`` is not found in ``ACC00012``: a byte search bounded by no letter or
-  digit, then the table's cells). The accession numbers are the hospital's identifiers: what
-  is found is said by path and count only, never by the number;
-- the figures computed from them (AUCs, summaries, reports) are not recomputed or rewritten
-  silently: a published result changed without a word is wrong too. The evaluation folder (the
-  one holding ``summary.json``) gets ``WITHDRAWN.json`` saying how many of the studies its
-  figures came from were withdrawn since, and when; re-running the evaluation gives figures
-  without them;
-- an embedding file (``embed --out``'s ``.npz`` or ``.parquet``, recognised by what it holds,
-  not by its name) loses their rows, its provenance noting the erasure; one all of whose rows
-  were theirs is removed. A ``.parquet`` table is searched by its text columns (it is
-  compressed: ids are not found in its bytes) and loses their ``study_id`` rows like a CSV
+- a CSV or ``.parquet`` with a ``study_id`` column loses the withdrawn studies' rows, and a
+  few-shot example set their ids (rewritten atomically); so does a table with an
+  accession-number column (a copied labels, linkage or reports CSV) lose the rows of their
+  accession numbers, which every file is searched for too, as whole values (``ACC0001`` is not
+  ``ACC00012``). A parquet is read by its text columns (compressed: no byte search finds an
+  id in it), and by its integer ones when an accession number is all digits
   (``model.erasure_files``); one that cannot be read is listed, as is a folder the walk cannot
-  list;
-- a table (CSV or parquet) naming them in another column (``query_study_id``, a list of
-  neighbours) of rows it keeps is listed too, whatever its ``study_id`` rows lose;
-- any other file naming them (a JSON, another ``.npz``, a log) is listed for the officer to
-  remove or make again: its format is not one this module may rewrite. A dataset's own files
-  are not: the dataset erased is ``forget``'s first part (its embedding caches are tidied
-  there), and another dataset's tables, caches and tensors are that dataset's (a table of one
-  naming the studies is listed, its caches and tensors are not scanned).
-
-A checkpoint's weights were trained on the studies and cannot be un-trained: the runs whose
-``config.json`` names this dataset (by folder, or by the fingerprint it had before the erasure)
-are listed, with their data fingerprint, so the officer can decide to retrain.
+  list. The accession numbers are the hospital's identifiers: what is found is said by path
+  and count only, never by the number;
+- an embedding file (``embed --out``'s ``.npz`` or ``.parquet``, recognised by what it holds)
+  loses their rows, its provenance noting the erasure; one all of whose rows were theirs is
+  removed. Any other ``.npz``/``.npy`` is read by its arrays (``model.erasure_arrays``): one
+  keyed by ids or accession numbers loses their rows, others naming them are listed;
+- a file named after a withdrawn study (its id or accession number a token of its name) is
+  removed when it is a per-study result, else listed, as is a folder so named
+  (``model.erasure_names``);
+- the figures computed from them (AUCs, summaries) are not recomputed or rewritten silently:
+  the evaluation folder (holding ``summary.json``) gets ``WITHDRAWN.json`` saying how many of
+  its studies were withdrawn since, and when; re-running the evaluation gives figures without
+  them;
+- a table naming them in another column (``query_study_id``, a list of neighbours) of rows
+  it keeps is listed, whatever its key rows lose; any other file naming them (a JSON, a log)
+  is listed for the officer to remove or make again. A dataset's own files are not: the
+  dataset erased is ``forget``'s first part (its caches tidied there), and another dataset's
+  tables, caches and tensors are that dataset's (a table or file name of one naming the
+  studies is listed, its caches and tensors are not scanned).
 """
 
 from __future__ import annotations
@@ -49,7 +46,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from model import erasure_files
+from model import erasure_arrays, erasure_files, erasure_names
 from model.atomic import atomic_write_text, atomic_write_with
 from model.erasure_files import Hits, Wanted, wanted_of
 from model.example_set import ExampleSet
@@ -60,7 +57,8 @@ NOTE_FILE = "WITHDRAWN.json"
 MAX_SCANNED_BYTES = 512 * 1024 * 1024  # larger files are not the product's tables or records
 _SKIPPED_FOLDERS = {"tensors", ".git", "__pycache__"}
 _DATASET_FILE = "studies.parquet"  # a folder holding it is a dataset's
-_SCANNED = {".csv", ".json", ".jsonl", ".md", ".html", ".txt", ".log", ".npz", ".npy", ".tsv"}
+_SCANNED = {".csv", ".json", ".jsonl", ".md", ".html", ".txt", ".log", ".tsv"}
+_ARRAYS = {".npz", ".npy"}
 
 
 @dataclass
@@ -74,6 +72,10 @@ class Mentions:
     other: list[Path] = field(default_factory=list)  # listed only
     unread: list[Path] = field(default_factory=list)  # parquet files that cannot be read
     evaluations: list[Path] = field(default_factory=list)  # folders given WITHDRAWN.json
+    removed: list[Path] = field(default_factory=list)  # files removed whole (erasure_names)
+    named: list[Path] = field(default_factory=list)  # files, folders named after one: listed
+    pickled: list[Path] = field(default_factory=list)  # array files of object arrays: unread
+    whole: set[Path] = field(default_factory=set, repr=False)  # tables all of whose rows go
 
     def add(self, part: Mentions) -> None:
         """Add the files ``part`` sorts (found elsewhere) to these."""
@@ -84,15 +86,10 @@ class Mentions:
         self.other += part.other
         self.unread += part.unread
         self.evaluations += part.evaluations
-
-
-@dataclass
-class TrainedRun:
-    """A run folder whose checkpoints were trained on the dataset."""
-
-    folder: Path
-    data_fingerprint: str
-    checkpoints: list[Path]
+        self.removed += part.removed
+        self.named += part.named
+        self.pickled += part.pickled
+        self.whole |= part.whole
 
 
 def find_mentions(
@@ -106,9 +103,10 @@ def find_mentions(
     for folder, dirs, files in os.walk(root, onerror=lambda err: _unreadable(found, err)):
         here = Path(folder)
         dirs[:] = [d for d in dirs if not _skipped(here, d, skipped)]
+        found.named += [here / d for d in dirs if erasure_names.is_named(d, wanted)]
         for name in files:
-            _look_at(found, here / name, wanted)
-    named = [*found.rows, *found.embeddings, *found.other]
+            _look_at(found, here / name, wanted, root)
+    named = [*found.rows, *found.embeddings, *found.other, *found.removed, *found.named]
     found.evaluations = sorted({e for p in named if (e := _evaluation_of(p, root))})
     return found
 
@@ -124,7 +122,7 @@ def file_mentions(paths: list[Path], study_ids: list[str]) -> Mentions:
     found = Mentions()
     wanted = wanted_of(study_ids, ())
     for path in paths:
-        _look_at(found, path, wanted)
+        _look_at(found, path, wanted, path.parent)
     return found
 
 
@@ -140,9 +138,10 @@ def _skipped(here: Path, name: str, skip: set[Path]) -> bool:
     return (folder / "chroma.sqlite3").exists()
 
 
-def _look_at(found: Mentions, path: Path, wanted: Wanted) -> None:
-    """Sort the file ``path`` into ``found`` if it names a withdrawn study: a ``.parquet`` by
-    its text columns (compressed, no byte search finds an id in it), others by their bytes."""
+def _look_at(found: Mentions, path: Path, wanted: Wanted, root: Path) -> None:
+    """Sort the file ``path`` (under ``root``) into ``found`` if it names a withdrawn study: a
+    ``.parquet`` by its text (and integer) columns (compressed, no byte search finds an id in
+    it), an array file by its arrays, others by their bytes; and by its name."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         hits = erasure_files.parquet_hits(path, wanted.ids, wanted.accessions)
@@ -150,8 +149,44 @@ def _look_at(found: Mentions, path: Path, wanted: Wanted) -> None:
             found.unread.append(path)
         else:
             _sort_table(found, path, hits)
+    elif suffix in _ARRAYS:
+        _sort_arrays(found, path, wanted)
     elif suffix in _SCANNED and _names_any(path, wanted):
         _sort(found, path, wanted)
+    if erasure_names.is_named(path.name, wanted):
+        _sort_named(found, path, root)
+
+
+def _sort_arrays(found: Mentions, path: Path, wanted: Wanted) -> None:
+    """An ``.npz`` or ``.npy``: an embedding file's rows, else its arrays (``erasure_arrays``);
+    one holding an object array is listed as not read (and as naming them where it does)."""
+    if path.suffix.lower() == ".npz" and (hits := erasure_files.npz_hits(path, wanted.ids)):
+        if hits.found:
+            _sort_rows(found, path, hits)
+        return
+    got = erasure_arrays.array_hits(path, wanted)
+    if got is None:
+        found.unread.append(path)
+    elif got.pickled:
+        found.pickled.append(path)
+        if got.hits.found or got.hits.elsewhere:
+            found.other.append(path)
+    else:
+        _sort_table(found, path, got.hits)
+
+
+def _sort_named(found: Mentions, path: Path, root: Path) -> None:
+    """The file ``path`` is named after a withdrawn study: removed with ``--apply`` when it is
+    a per-study result (``erasure_names.removable``), else listed."""
+    if path in found.removed or path in found.emptied:
+        return  # removed already for what it holds
+    kept = path in found.example_sets or path in found.embeddings or path in found.pickled
+    kept = kept or (path.suffix.lower() == ".json" and _example_set(path) is not None)
+    if not kept and erasure_names.removable(path, root, path in found.whole):
+        found.removed.append(path)
+        found.other = [p for p in found.other if p != path]
+    else:
+        found.named.append(path)
 
 
 def _sort_table(found: Mentions, path: Path, hits: Hits) -> None:
@@ -170,6 +205,10 @@ def _sort_rows(found: Mentions, path: Path, hits: Hits) -> None:
     """File ``path`` whose rows name withdrawn studies: an embedding file or a table."""
     if not hits.embeddings:
         found.rows[path] = hits.found
+        if hits.every_row:
+            found.whole.add(path)
+            if path.suffix.lower() == ".npz":  # removed as an emptied embedding file is
+                found.removed.append(path)
         return
     found.embeddings[path] = hits.found
     if hits.every_row:
@@ -194,23 +233,23 @@ def _names_any(path: Path, wanted: Wanted) -> bool:
 def _sort(found: Mentions, path: Path, wanted: Wanted) -> None:
     """File ``path`` (it names a withdrawn study) under what is done with it."""
     ids = wanted.ids
-    if path.suffix == ".npz" and (hits := erasure_files.npz_hits(path, ids)) and hits.found:
-        _sort_rows(found, path, hits)
-        return
     if path.suffix.lower() == ".csv" and (hits := _csv_hits(path, wanted)):
         _sort_table(found, path, hits)
         return
-    if path.suffix.lower() == ".json":
-        try:
-            example_set = ExampleSet.load(path)
-        except Exception:  # noqa: BLE001 - any file that is not an example set is listed
-            example_set = None
-        if example_set is not None:
-            named = set(example_set.positive) | set(example_set.negative)
-            if hits := len(named & ids):
-                found.example_sets[path] = hits
-                return
+    if path.suffix.lower() == ".json" and (example_set := _example_set(path)) is not None:
+        named = set(example_set.positive) | set(example_set.negative)
+        if hits := len(named & ids):
+            found.example_sets[path] = hits
+            return
     found.other.append(path)
+
+
+def _example_set(path: Path) -> ExampleSet | None:
+    """The few-shot example set ``path`` holds; None when it is not one (it is listed)."""
+    try:
+        return ExampleSet.load(path)
+    except Exception:  # noqa: BLE001 - any file that is not an example set
+        return None
 
 
 def _csv_hits(path: Path, wanted: Wanted) -> Hits | None:
@@ -254,6 +293,9 @@ def rewrite_mentions(
         if path.suffix.lower() == ".parquet":
             erasure_files.drop_parquet_rows(path, ids, held)
             continue
+        if path.suffix.lower() == ".npz":
+            erasure_arrays.drop_npz_rows(path, wanted_of(sorted(ids), held))
+            continue
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
         gone = pd.Series(False, index=table.index)
         for name in table.columns:
@@ -273,6 +315,8 @@ def rewrite_mentions(
             negative=tuple(s for s in example_set.negative if s not in ids),
         )
         example_set.save(path)
+    for path in found.removed:
+        path.unlink(missing_ok=True)
     for folder in found.evaluations:
         rows = sum(n for path, n in found.rows.items() if folder in path.parents)
         _note_evaluation(folder, {"erased_at": erased_at, "studies": studies, "rows": rows})
@@ -304,35 +348,3 @@ EVALUATION_NOTE = (
 def index_folders(root: Path) -> list[Path]:
     """Every embedded index folder (holding ``chroma.sqlite3``) under ``root``."""
     return sorted(db.parent.resolve() for db in root.rglob("chroma.sqlite3"))
-
-
-def trained_runs(folders: list[Path], dataset: Path, fingerprints: set[str]) -> list[TrainedRun]:
-    """Run folders under ``folders`` (the data root first) whose ``config.json`` names
-    ``dataset``, with their checkpoints: by its folder, by its place under the data root (a
-    root moved or copied since), or by a fingerprint it had (``fingerprints``: before the
-    erasure, and those its embedding caches were named after)."""
-    runs = []
-    target = dataset.resolve()
-    tail = _tail(target, folders[0].resolve())
-    configs = {config.resolve() for folder in folders for config in folder.rglob("config.json")}
-    for config in sorted(configs):
-        try:
-            record = json.loads(config.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if not isinstance(record, dict) or "data" not in record:
-            continue
-        data_fp = str(record.get("data_fingerprint", ""))
-        named = Path(str(record["data"])).expanduser()
-        same_place = named.resolve() == target or (tail and named.as_posix().endswith(tail))
-        if same_place or data_fp in fingerprints:
-            runs.append(TrainedRun(config.parent, data_fp, sorted(config.parent.glob("*.pt"))))
-    return runs
-
-
-def _tail(dataset: Path, root: Path) -> str:
-    """``/<dataset relative to root>`` ("" when it is not under it)."""
-    try:
-        return "/" + dataset.relative_to(root).as_posix()
-    except ValueError:
-        return ""

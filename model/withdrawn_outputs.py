@@ -85,9 +85,9 @@ def erase_from(outputs: list[Path], gone: set[str], what: str) -> None:
         what,
         " (WITHDRAWN.json says so)" if found.evaluations else "",
     )
-    for path in found.other:
+    for path in [*found.other, *found.named]:
         log.warning("%s names studies withdrawn meanwhile: remove it or make it again", path)
-    for path in found.unread:
+    for path in [*found.unread, *found.pickled]:
         log.warning("%s cannot be read: check it names no study withdrawn meanwhile", path)
 
 

@@ -25,7 +25,7 @@ from model.study_embeddings import StudyEmbeddings
 def world(tmp_path: Path) -> dict:
     """``erasure_world`` and a folder outside its data root holding results about both
     studies: a zero-shot CSV, an evaluation, an embedding file, an example set, a log named
-    after the withdrawn study, another dataset's table and a run trained on it."""
+    after the withdrawn study (removed), another dataset's table and a run trained on it."""
     world = erasure_world(tmp_path)
     gone, kept, ids = world["gone"], world["kept"], [world["gone"], world["kept"]]
     out = tmp_path / "elsewhere"
@@ -61,7 +61,8 @@ def test_also_searches_a_folder_as_the_data_root(world, capsys) -> None:
     dry = capsys.readouterr().out
     assert f"would remove 1 rows of {out / 'eval' / 'internal' / 'study_scores.csv'}" in dry
     assert f"embedding file {out / 'vectors.npz'}: would remove 1 rows" in dry
-    assert f"still names them (remove or make again yourself): {out / gone}.log" in dry
+    named = f"would remove the file {out}/[names a withdrawn study] (a per-study result named"
+    assert named in dry and gone not in dry  # the log named after the study; no id printed
     assert str(out / "runs" / "r2") in dry
     assert _digests(out) == before
 
@@ -73,6 +74,7 @@ def test_also_searches_a_folder_as_the_data_root(world, capsys) -> None:
     assert StudyEmbeddings.load(out / "vectors.npz").ids == [kept]
     assert json.loads((out / "lge.json").read_text())["positive"] == [kept]
     assert (out / "eval" / "WITHDRAWN.json").is_file()
+    assert not (out / f"{gone}.log").exists()
     assert len(pd.read_parquet(out / "copy" / "studies.parquet")) == 2  # that dataset's own
     record = next((world["data"] / "erasures").glob("*.json")).read_text()
     assert gone not in record and "ACC0001" not in record
