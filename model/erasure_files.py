@@ -79,13 +79,16 @@ def wanted_of(study_ids: list[str], accessions: Iterable[str]) -> Wanted:
     """What to search for, the accession numbers stripped (an empty one is none)."""
     held = frozenset(a.strip() for a in accessions if a.strip())
     token = accession_regex(held) if held else None
-    values = {v.lower() for v in [*study_ids, *held] if v}
+    values = {v.lower() for v in [*study_ids, *held] if len(v) >= MIN_NAME_VALUE}
     words = frozenset(v for v in values if WORD.fullmatch(v))
     named = Wanted(set(study_ids), held, _needles(study_ids), token, words)
     return replace(named, name_token=name_regex(values - words))
 
 
 WORD = re.compile(r"[a-z0-9]+")  # a token of a name (lower-cased), split on anything else
+# A shorter value is not looked for in names: accession number ``1234`` would name
+# ``epoch_1234.png`` (its cells are still searched, and a file is removed only by name).
+MIN_NAME_VALUE = 6
 
 
 def name_regex(values: Iterable[str]) -> re.Pattern[str] | None:

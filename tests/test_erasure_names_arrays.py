@@ -61,6 +61,8 @@ def test_a_name_holds_an_id_or_accession_number_as_a_whole_token() -> None:
         assert is_named(name, wanted), name
     for name in (f"{NEAR}.png", f"x{ACC}.png", "2024-170.png", "12024-17.png"):
         assert not is_named(name, wanted), name
+    short = wanted_of([SID], ["1234", "A-12"])  # too short to tell from a step or a count
+    assert not is_named("epoch_1234.png", short) and not is_named("fold_a-12.png", short)
 
 
 def test_summary_and_record_hold_neither_id_nor_accession(tmp_path: Path) -> None:
