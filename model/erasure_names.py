@@ -23,6 +23,7 @@ removed (it may hold anything); the files in it are searched as any others.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from model.erasure_files import WORD, Wanted
@@ -34,6 +35,7 @@ REMOVABLE = frozenset(
 )
 TABLES = frozenset({".csv", ".tsv", ".parquet", ".npz"})
 _DATASET_FILES = ("dataset.json", "studies.parquet")
+REDACTED = "[names a withdrawn study]"  # a path's part in a record, a summary, a log line
 
 
 def is_named(name: str, wanted: Wanted) -> bool:
@@ -63,3 +65,12 @@ def in_dataset(path: Path, root: Path) -> bool:
         if folder == root:
             return False
     return False
+
+
+def redacted_path(path: str, named: Collection[str]) -> str:
+    """``path`` with each of its parts that holds one of ``named`` (the withdrawn studies' ids
+    and accession numbers: a user may name a file after a study; letter case ignored, as
+    ``is_named`` ignores it) replaced by ``REDACTED``."""
+    lowered = [n.lower() for n in named]
+    parts = path.split("/")
+    return "/".join(REDACTED if any(n in part.lower() for n in lowered) else part for part in parts)

@@ -25,6 +25,7 @@ from pathlib import Path
 from model.atomic import atomic_write_text
 from model.erasure import DatasetErasure, Targets
 from model.erasure_index import IndexErasure, erase_from_index, served_refusal, through_servers
+from model.erasure_names import redacted_path
 from model.erasure_runs import TrainedRun
 from model.erasure_scan import NOTE_FILE, Mentions, find_mentions, index_folders, rewrite_mentions
 from model.errors import UserError
@@ -120,7 +121,7 @@ def write_record(erasure: Erasure) -> Path:
     named = _named(targets)
 
     def rel(p: Path | str) -> str:
-        return _redacted(_rel(p, erasure.root) if isinstance(p, Path) else p, named)
+        return redacted_path(_rel(p, erasure.root) if isinstance(p, Path) else p, named)
 
     record = {
         "format": RECORD_FORMAT,
@@ -171,22 +172,10 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
-REDACTED = "[names a withdrawn study]"
-
-
 def _named(targets: Targets) -> set[str]:
     """What no path in the record may show: the studies' ids and accession numbers, those the
     dataset does not hold too."""
     return {n for n in [*targets.study_ids, *targets.accessions, *targets.unknown_values] if n}
-
-
-def _redacted(path: str, named: Collection[str]) -> str:
-    """``path`` with each of its parts that holds one of ``named`` (the withdrawn studies' ids
-    and accession numbers: a user may name a file after a study; letter case ignored, as
-    ``erasure_names`` ignores it) replaced by ``REDACTED``."""
-    lowered = [n.lower() for n in named]
-    parts = path.split("/")
-    return "/".join(REDACTED if any(n in part.lower() for n in lowered) else part for part in parts)
 
 
 def summary_text(erasure: Erasure, apply: bool) -> str:
@@ -250,7 +239,7 @@ def _mention_lines(
     found: Mentions, root: Path, verb: str, apply: bool, named: Collection[str] = ()
 ) -> list[str]:
     def rel(path: Path) -> str:
-        return _redacted(_rel(path, root), named)
+        return redacted_path(_rel(path, root), named)
 
     lines = [f"  per-study results: {verb} {n} rows of {rel(p)}" for p, n in found.rows.items()]
     lines += [f"  example set {rel(p)}: {verb} {n} ids" for p, n in found.example_sets.items()]
@@ -304,7 +293,7 @@ def _name_lines(found: Mentions, rel: Callable[[Path], str], apply: bool) -> lis
 
 def _run_lines(runs: list[TrainedRun], root: Path, named: Collection[str]) -> list[str]:
     def rel(path: Path) -> str:
-        return _redacted(_rel(path, root), named)
+        return redacted_path(_rel(path, root), named)
 
     if not runs:
         return ["  checkpoints trained with them: none found in the folders searched"]
@@ -314,7 +303,7 @@ def _run_lines(runs: list[TrainedRun], root: Path, named: Collection[str]) -> li
     ]
     lines += [
         f"    {rel(r.folder)} (data {r.data_fingerprint or '?'}): "
-        + (", ".join(_redacted(p.name, named) for p in r.checkpoints) or "no checkpoint")
+        + (", ".join(redacted_path(p.name, named) for p in r.checkpoints) or "no checkpoint")
         for r in runs
     ]
     return lines

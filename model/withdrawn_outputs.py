@@ -17,7 +17,7 @@ the dataset), and one that runs is waited for (a forget takes seconds). Under it
 a CSV with a ``study_id`` column loses their rows, an example set their ids, an evaluation
 folder gets ``WITHDRAWN.json`` (``erasure_scan.rewrite_mentions``). Either the result is
 committed before the erasure, whose scan then finds it, or after it, without the studies. One
-log line says how many studies, never which.
+log line says how many studies, never which (a path naming one is redacted).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.erasure_names import redacted_path
 from model.erasure_scan import Mentions, file_mentions, find_mentions, rewrite_mentions
 from model.errors import DataError
 from model.index.withdrawn_guard import WRITE_WAIT_S, during_write, still_held
@@ -86,9 +87,11 @@ def erase_from(outputs: list[Path], gone: set[str], what: str) -> None:
         " (WITHDRAWN.json says so)" if found.evaluations else "",
     )
     for path in [*found.other, *found.named]:
-        log.warning("%s names studies withdrawn meanwhile: remove it or make it again", path)
+        shown = redacted_path(str(path), ids)  # a name may hold a study's id
+        log.warning("%s names studies withdrawn meanwhile: remove it or make it again", shown)
     for path in [*found.unread, *found.pickled]:
-        log.warning("%s cannot be read: check it names no study withdrawn meanwhile", path)
+        shown = redacted_path(str(path), ids)
+        log.warning("%s cannot be read: check it names no study withdrawn meanwhile", shown)
 
 
 def write_without_withdrawn(

@@ -24,7 +24,7 @@ from model.evaluation import outputs
 from model.evaluation.inputs import SiteData
 from model.example_set import ExampleSet
 from model.study_embeddings import StudyEmbeddings
-from model.withdrawn_outputs import committing
+from model.withdrawn_outputs import committing, erase_from
 from tests.tiny_dataset import shared_tiny_checkpoint
 
 
@@ -176,3 +176,15 @@ def test_fewshot_scores_written_after_a_forget_leave_the_erased_study_out(
     ranked = pd.read_csv(out)
     assert len(ranked) == 15 and gone not in set(ranked["study_id"])
     assert "1 studies of the scores were withdrawn" in caplog.text and gone not in caplog.text
+
+
+def test_a_result_named_after_a_study_withdrawn_meanwhile_is_named_redacted(
+    tmp_path, caplog
+) -> None:
+    gone = "s00000000000000a"
+    output = tmp_path / f"{gone}_notes.xlsx"  # a kind forget lists, never removes
+    output.write_text("a note about the study\n")
+    caplog.set_level(logging.INFO)
+    erase_from([output], {gone}, "the notes")
+    assert "names studies withdrawn meanwhile" in caplog.text
+    assert gone not in caplog.text and "[names a withdrawn study]" in caplog.text
