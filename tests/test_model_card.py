@@ -20,7 +20,6 @@ from model.card import card_facts
 from model.card_markdown import render_card
 from model.checkpoint_meta import read_checkpoint_meta
 from model.cli import main
-from model.errors import UserError
 from model.schema import DATA_ROOT_ENV
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -42,7 +41,9 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "data"
 
 
-def _summary(folder: Path, fingerprint: str, auc: float, checkpoint: str = "runs/x/best.pt") -> Path:
+def _summary(
+    folder: Path, fingerprint: str, auc: float, checkpoint: str = "runs/x/best.pt"
+) -> Path:
     """A finished evaluation folder whose summary (the fields ``evaluate`` writes) measured
     weights ``fingerprint`` at an internal and an external site."""
     finding = {"task": "finding", "label_key": "lv_dilation", "auc": auc, "auc_lo": 0.61,
@@ -57,8 +58,14 @@ def _summary(folder: Path, fingerprint: str, auc: float, checkpoint: str = "runs
     ]  # fmt: skip
     summary = {
         "config": {"checkpoint": checkpoint},
-        "models": [{"name": "run/best", "kind": "checkpoint", "fingerprint": fingerprint,
-                    "trained on": "internal's train split"}],  # fmt: skip
+        "models": [
+            {
+                "name": "run/best",
+                "kind": "checkpoint",
+                "fingerprint": fingerprint,
+                "trained on": "internal's train split",
+            }
+        ],  # fmt: skip
         "sites": [
             {"name": "internal", "selection": "test split", "n_evaluated": 40, "n_patients": 30},
             {"name": "external", "selection": "all studies", "n_evaluated": 20, "n_patients": 20},
