@@ -163,7 +163,11 @@ def _epochs(train: dict[str, Any], config: dict[str, Any]) -> str:
     epochs = config.get("epochs", train.get("epochs"))
     if "steps_per_epoch" not in config:
         return f"{epochs} (preset)"
-    return f"{epochs} × {config['steps_per_epoch']} steps = {config.get('total_steps')} steps"
+    steps = f"{epochs} × {config['steps_per_epoch']} steps = {config.get('total_steps')} steps"
+    if config.get("epochs_chosen_by_time_budget"):
+        budget = train.get("time_budget_s") or 0
+        steps += f" (epochs chosen to fit the preset's time budget, {budget / 60:g} min)"
+    return steps
 
 
 def _batch(train: dict[str, Any], config: dict[str, Any]) -> str:

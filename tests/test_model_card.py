@@ -3,6 +3,7 @@ rule, no patient identifiers, its snippet runs, bad input; and the Train page's 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.metadata
 import json
@@ -18,6 +19,8 @@ from tiny_dataset import shared_tiny_checkpoint
 import model.card as card_module
 from model.card import card_facts
 from model.card_markdown import render_card
+from model.card_run import GENERATOR_TRUTH, DatasetFacts, is_synthetic_demo
+from model.card_sections import DEMO_WARNING
 from model.checkpoint_meta import read_checkpoint_meta
 from model.cli import main
 from model.schema import DATA_ROOT_ENV
@@ -227,3 +230,26 @@ def test_the_train_page_offers_the_card_built_without_reading_the_checkpoint(
     meta = read_checkpoint_meta(best)
     assert f"`{meta.fingerprint}`" in text and "trainable" in text
     assert model_card.card_file_name(best) == "tiny-best-model-card.md"
+
+
+def test_a_demo_model_is_said_never_to_have_seen_a_patient(
+    tiny: dict, root: Path, tmp_path: Path
+) -> None:
+    """The demo's dataset (``demo/<site>`` beside the generator's ``demo/raw/<site>``) makes a
+    card that says its weights are for demonstration; a run started from another checkpoint
+    names it by its run folder and file, not its full path."""
+    demo = tmp_path / "data" / "demo"
+    (demo / "raw" / "internal").mkdir(parents=True)
+    assert not is_synthetic_demo(demo / "internal")  # an ingest of real DICOM beside no truth
+    (demo / "raw" / "internal" / GENERATOR_TRUTH).write_text("study,ef\n")
+    assert is_synthetic_demo(demo / "internal")
+    facts = card_facts(tiny["best"], [])
+    source = {"checkpoint": "/home/pi/data/runs/base/best.pt", "fingerprint": "abc", "step": 7}
+    run = dataclasses.replace(facts.run, config={**facts.run.config, "init_from": source})
+    dataset = DatasetFacts("internal", {"internal": (10, 3)}, synthetic=True)
+    text = render_card(dataclasses.replace(facts, run=run, dataset=dataset), "best.pt")
+    assert DEMO_WARNING in text and "\n- synthetic-data\n" in text
+    assert "from 1 site(s) (internal)" in text
+    assert "| Started from | `base/best.pt` (weights `abc`, step 7) |" in text
+    assert "/home/pi" not in text
+    assert DEMO_WARNING not in _card(tiny, [])  # the tiny dataset is no demo
