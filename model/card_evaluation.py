@@ -86,10 +86,11 @@ def given_evaluation(folder: Path, fingerprint: str, shown: str) -> EvaluationFi
     if name is None:
         config = summary.get("config") if isinstance(summary.get("config"), dict) else {}
         theirs = config.get("checkpoint") or "another checkpoint"
-        measured = [str(m.get("fingerprint", ""))[:8] for m in summary["models"] if m]
+        measured = [str(m.get("fingerprint") or "")[:8] for m in summary["models"] if m]
+        weights = ", ".join(filter(None, measured)) or "not recorded: run it again"
         raise UserError(
-            f"evaluation {folder} measured {theirs} (weights {', '.join(measured)}), not "
-            f"{shown} (weights {fingerprint[:8]}); give an evaluation of this checkpoint"
+            f"evaluation {folder} measured {theirs} (weights {weights}), not {shown} "
+            f"(weights {fingerprint[:8]}); give an evaluation of this checkpoint"
         )
     return figures(folder, summary, name)
 

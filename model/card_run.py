@@ -78,8 +78,11 @@ def read_run(meta: CheckpointMeta) -> RunRecord:
             missing="the checkpoint was copied without its run folder (no config.json beside it)"
         )
     config = read_json_object(config_path)
-    if config.get("preset") != meta.config:
-        return RunRecord(missing="the config.json beside the checkpoint is another run's")
+    preset = config.get("preset") if isinstance(config.get("preset"), dict) else {}
+    same_data = config.get("data_fingerprint") == meta.data_fingerprint
+    if preset.get("model") != meta.config.get("model") or not same_data:
+        why = "the config.json beside the checkpoint is of another model or dataset"
+        return RunRecord(missing=why)
     return RunRecord(config, read_json_object(folder / "status.json"), _val_rows(folder))
 
 

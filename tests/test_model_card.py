@@ -186,6 +186,12 @@ def test_a_checkpoint_copied_alone_gets_a_card_saying_what_is_not_known(
     assert "| Preset | `tiny` |" in text and f"`{tiny['meta'].data_fingerprint}`" in text
     assert "Validation at this checkpoint: not known" in text
     assert "known only by its fingerprint" in text
+    config = json.loads((tiny["best"].parent / "config.json").read_text())
+    config["data_fingerprint"] = "0" * 16  # beside another run's record: not this one's
+    (alone.parent / "config.json").write_text(json.dumps(config))
+    text = render_card(card_facts(alone, None), "best.pt")
+    assert "config.json beside the checkpoint is of another model or dataset" in text
+    assert config["selection"] not in text and "| Device | not recorded |" in text
 
 
 def test_bad_input_is_one_line_and_writes_no_card(
