@@ -88,6 +88,12 @@ COMMANDS: tuple[Command, ...] = (
         f"python -m model evaluate {_CKPT} --external data/ds/external --out data/evaluations/e1",
     ),
     Command(
+        "card",
+        "model.card",
+        "a model card (Markdown) of a checkpoint from its run and evaluations",
+        "python -m model card --checkpoint data/runs/cpu-small/best.pt --out MODEL_CARD.md",
+    ),
+    Command(
         "index",
         "model.index.cli_index",
         "embed and upsert studies into ChromaDB",

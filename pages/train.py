@@ -14,6 +14,7 @@ from dashboard.glossary import meaning
 from dashboard.gpus import gpus_output, resume_gpus, training_env
 from dashboard.inert_text import markdown_text
 from dashboard.job import Job
+from dashboard.model_card import card_button
 from dashboard.plots import loss_curve, validation_curves
 from dashboard.reader_clock import reader_zone
 from dashboard.run_compare import (
@@ -183,6 +184,8 @@ def run_detail(run: Path) -> None:
     running = run_is_live(state) or (job is not None and job.running)
     stop_and_resume(buttons, run, job, running, state, status, facts.micro_batches or 1)
     activate_or_delete(buttons, run, running)
+    if (run / "best.pt").is_file():  # what a collaborator gets with the checkpoint
+        card_button(buttons, run / "best.pt", studio.settings.data_root)
     show_notes(run)  # kept: this panel redraws itself every few seconds
     with st.expander("train.log"):
         st.code(log_tail(run), language=None)

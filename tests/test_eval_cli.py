@@ -173,6 +173,28 @@ def test_full_command_writes_every_file(
         pd.read_csv(out / "internal" / "comparison.csv")
     )
     _assert_subgroups(out, summary, models)
+    _assert_card_reports(tiny["checkpoint"], out, summary)
+
+
+def _assert_card_reports(checkpoint: Path, out: Path, summary: dict) -> None:
+    """The checkpoint's model card reads this summary as ``evaluate`` wrote it: each site's
+    zero-shot finding AUCs with their CIs, labelled internal / external as the summary says."""
+    from model.card import card_facts
+    from model.card_markdown import render_card
+    from model.evaluation.tables import display_name
+
+    card = render_card(card_facts(checkpoint, [out]), checkpoint.name)
+    trained_on = summary["models"][0]["trained on"]
+    main_model = summary["models"][0]["name"]
+    results = [r for r in summary["results"] if r["model"] == main_model]
+    assert [r["site"] for r in results] == ["internal", "external"]
+    for result in results:
+        role = "internal" if result["site"] == "internal" else "external"
+        assert f"Site `{result['site']}` ({role}; trained on: {trained_on})" in card
+        for row in (r for r in result["zeroshot"] if r["task"] == "finding"):
+            shown = f"| {display_name(row['label_key'])} | {row['auc']:.3f} | "
+            assert shown + f"{row['auc_lo']:.3f}–{row['auc_hi']:.3f} |" in card, row
+    assert "| linear probe |" in card  # the external site's cross-validated diagnosis probe
 
 
 def _assert_subgroups(out: Path, summary: dict, models: list[str]) -> None:

@@ -46,6 +46,7 @@ _ARGUMENTS = {  # just enough for each command's parser (its ``run`` is replaced
     "zeroshot": ["--checkpoint", "c", "--data", "d", "--out", "o.csv"],
     "fewshot": ["--checkpoint", "c", "--data", "d", "--examples", "e", "--out", "o.csv"],
     "evaluate": ["--checkpoint", "c", "--data", "d", "--labels", "l", "--out", "o"],
+    "card": ["--checkpoint", "c", "--out", "o.md"],
     "index": ["--checkpoint", "c", "--data", "d"],
     "search": ["q", "--checkpoint", "c"],
     "demo": [],

@@ -42,6 +42,7 @@ from model.training.schedule import build_optimizer, build_scheduler, set_total_
 from model.training.train import TrainOptions, TrainResult, log_run_start
 from model.training.val_loss import TrainingLoss, warn_batch_loss
 from model.training.validation import ValLabels, ValSet, logged_val_labels, validate_epoch
+from model.training.weights import checkpoint_extra
 
 log = logging.getLogger(__name__)
 _STATUS_INTERVAL_S = 2.0
@@ -332,7 +333,7 @@ class Trainer:
             step=self.step,
             tokenizer=self.model.text.reference,
             resume_state=resume,
-            extra={"init_from": self.init_record} if self.init_record else None,  # travels along
+            extra=checkpoint_extra(self.model, self.init_record),  # sizes; init_from travels
             pretrained=self.model.pretrained_state_names(),
         )
 

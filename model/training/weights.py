@@ -70,6 +70,23 @@ def split_pretrained(
     return state, {"names": sorted(pretrained), "fingerprint": reference_fingerprint(reference)}
 
 
+def parameter_counts(model: nn.Module) -> dict[str, int]:
+    """``{"total": N, "trainable": M}``: the model's parameters and those training updates (the
+    frozen text layers are not), as a model card states them."""
+    params = list(model.parameters())
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    return {"total": sum(p.numel() for p in params), "trainable": trainable}
+
+
+def checkpoint_extra(model: nn.Module, init_from: dict[str, Any] | None) -> dict[str, Any]:
+    """A training checkpoint's ``extra``: its parameter counts, which its metadata sidecar then
+    tells without torch, and the checkpoint a run started from (``--init-from``), if any."""
+    extra: dict[str, Any] = {"parameters": parameter_counts(model)}
+    if init_from:
+        extra["init_from"] = init_from
+    return extra
+
+
 def pretrained_record(payload: dict[str, Any], path: Path) -> dict[str, Any] | None:
     """A payload's record of the weights it stores by reference (None: it stores them all)."""
     record = payload.get("pretrained")
