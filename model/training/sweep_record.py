@@ -14,7 +14,6 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from model.atomic import atomic_write_json, read_json_object
 from model.errors import UserError
@@ -158,7 +157,15 @@ def read_sweep_of(run: Path) -> str:
     return ""
 
 
-def record_text(record: Any) -> str:
+def training_now(path: Path, name: str) -> bool:
+    """Whether the sweep record at ``path`` says its run ``name`` is in training."""
+    record = read_record(path)
+    return record is not None and any(
+        run.name == name and run.state == "running" for run in record.runs
+    )
+
+
+def record_text(record: SweepRecord) -> str:
     """A one-line summary for a log: ``3 runs: 2 finished, 1 stopped``."""
     counts: dict[str, int] = {}
     for run in record.runs:
