@@ -87,3 +87,21 @@ def test_several_learning_rates_launch_one_sweep_job(page) -> None:
     plan = plan_sweep(args)  # the command is one the sweep takes, as the page planned it
     assert [run.name for run in plan.runs] == [f"{name}-lr1e-3", f"{name}-lr3e-4"]
     assert plan.out_root == root / "runs" and Path(args.preset).is_file()
+
+
+def test_the_run_a_sweep_job_trains_now_is_that_jobs_for_its_stop(tmp_path: Path) -> None:
+    from dashboard.job import Job
+    from dashboard.runs import job_for_run
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    _record(runs, "s", {"s-lr1e-3": 1e-3, "s-lr1e-4": 1e-4})
+    record = json.loads((runs / "s.sweep.json").read_text())
+    record["runs"][0]["state"] = "finished"
+    record["runs"][1]["state"] = "running"
+    (runs / "s.sweep.json").write_text(json.dumps(record))
+    job = Job(tmp_path, {"outputs": {"sweep": str(runs / "s.sweep.json")}}, "running")
+    assert job_for_run([job], runs / "s-lr1e-4") is job  # its Stop stops the sweep
+    assert job_for_run([job], runs / "s-lr1e-3") is None  # finished: no Stop of the sweep there
+    ended = Job(tmp_path, job.info, "finished")
+    assert job_for_run([ended], runs / "s-lr1e-4") is None

@@ -82,11 +82,12 @@ def _train_actions() -> list[argparse.Action]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
-        "each run is RUNS/NAME-<values>, e.g. RUNS/lr-lr3e-4-seed1; RUNS/NAME.sweep.json "
-        "records the grid and each run's outcome. The same command again skips finished runs, "
-        "resumes stopped ones and starts the rest.\n\n"
-        "example:\n  python -m model sweep --data data/ds/internal --out-root data/runs "
-        "--name lr --lr 1e-3,3e-4,1e-4 --epochs 10"
+        "each run is RUNS/NAME-<values> (e.g. RUNS/lr-lr3e-4-seed1), a normal run folder "
+        "trained by its own python -m model train, one after another; RUNS/NAME.sweep.json "
+        "records the grid and each run's outcome, and the log ends with the runs ranked by "
+        "their best val R@1/5/10. The same command again skips finished runs, resumes stopped "
+        "ones (with their own optimiser) and starts the rest; Ctrl-C or SIGTERM stops the run "
+        "in training resumably and starts no other."
     )
     parser.add_argument(
         "--out-root", required=True, type=Path, help="the folder the runs are written in"
