@@ -237,7 +237,8 @@ def run(args: argparse.Namespace) -> int:
         log.info("%s", line)
     if stopped:
         log.error(
-            "sweep stopped; rerun the same command to continue (finished runs are skipped, the stopped one resumes)"
+            "sweep stopped; rerun the same command to continue (finished runs are skipped, "
+            "the stopped one resumes)"
         )
         return STOPPED
     failed = [r.name for r in record.runs if r.state == "failed"]
