@@ -195,3 +195,11 @@ def test_a_real_sweep_trains_each_run_with_its_value(tmp_path: Path) -> None:
     assert [(r.name, r.state, r.exit_code) for r in record.runs] == [
         ("r-lr2e-3", "stopped", 0), ("r-lr5e-4", "stopped", 0)
     ]  # fmt: skip
+
+
+def test_train_options_reach_each_run_as_given(tmp_path: Path) -> None:
+    from model.training.sweep import passed_arguments
+
+    args = _args(tmp_path, "--lr", "1e-3", "--no-compile", "--grad-checkpointing", "--nproc", "2")
+    words = passed_arguments(args, ["compile", "grad_checkpointing", "nproc", "device", "epochs"])
+    assert words == ["--grad-checkpointing", "--no-compile", "--nproc", "2"]  # defaults left out
