@@ -203,3 +203,17 @@ def test_train_options_reach_each_run_as_given(tmp_path: Path) -> None:
     args = _args(tmp_path, "--lr", "1e-3", "--no-compile", "--grad-checkpointing", "--nproc", "2")
     words = passed_arguments(args, ["compile", "grad_checkpointing", "nproc", "device", "epochs"])
     assert words == ["--grad-checkpointing", "--no-compile", "--nproc", "2"]  # defaults left out
+
+
+def test_a_second_sweep_of_the_same_name_is_refused_while_one_runs(tmp_path: Path) -> None:
+    _dataset(tmp_path)
+    plan = plan_sweep(_args(tmp_path, "--lr", "1e-3"))
+    first = plan_sweep(_args(tmp_path, "--lr", "1e-3"))
+
+    def start(command: list[str]) -> FakeTrain:
+        with pytest.raises(UserError, match=r"sweep b is already running \(pid "):
+            run_sweep(plan, start=start)  # the second, while the first trains
+        return FakeTrain(command, 0.4)
+
+    record, _ = run_sweep(first, start=start)
+    assert [r.state for r in record.runs] == ["finished"]

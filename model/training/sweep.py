@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.atomic import read_json_object
+from model.file_lock import FileLock
 from model.output_path import check_output_path
 from model.training import train as train_cli
 from model.training.stopping import stop_requests
@@ -167,10 +168,13 @@ def child_command(plan: SweepPlan, run: SweepRun, stage: str) -> list[str]:
 
 def run_sweep(plan: SweepPlan, start: Starter = subprocess.Popen) -> tuple[SweepRecord, bool]:
     """Train the plan's runs in turn (``start`` starts a command); the record, and whether a
-    stop signal ended the sweep (the run then in training stops as train stops; none follows)."""
+    stop signal ended the sweep (the run then in training stops as train stops; none follows).
+    A second sweep of the same name and folder is refused while this one runs."""
     record = plan.record
-    write_record(plan.record_path, record)
-    with stop_requests() as stop:
+    busy = f"sweep {plan.name} is already running (%s); stop it or wait for it to end"
+    lock = FileLock(plan.out_root / f".{plan.name}.sweep.lock", lambda holder: busy % holder)
+    with lock, stop_requests() as stop:
+        write_record(plan.record_path, record)
         for place, run in enumerate(plan.runs, start=1):
             if stop[0]:
                 break
