@@ -24,6 +24,14 @@ from dashboard.inert_text import plotly_text
 from dashboard.plots import PALETTE, TEMPLATE
 from model.atomic import read_json_object
 from model.relocate import is_dataset, locate
+from model.training.sweep_grid import value_text
+from model.training.sweep_record import (
+    RECORD_SUFFIX,
+    best_score,
+    ranked,
+    read_record,
+    read_sweep_of,
+)
 from model.wording import counted
 
 # the curves compared: the score best.pt is chosen by, and the label-using zero-shot AUC
@@ -45,6 +53,9 @@ class RunFacts:
     micro_batches: int | None = None  # train.accum_freq: a step computed in that many pieces
     device: str = ""
     init_from: str = ""  # the checkpoint a run started from (train --init-from), with its step
+    lr: float | None = None  # the peak learning rate its optimiser used (train.lr)
+    seed: int | None = None
+    sweep: str = ""  # the sweep (``model sweep``) whose record lists it; read on request
 
 
 def _whole(value: Any) -> int | None:
@@ -58,9 +69,11 @@ def _section(document: dict[str, Any], *keys: str) -> dict[str, Any]:
     return document
 
 
-def run_facts(run: Path, root: Path) -> RunFacts:
+def run_facts(run: Path, root: Path, with_sweep: bool = False) -> RunFacts:
     """``run``'s facts from its config.json (preset.json for a run not yet started: its
-    tower and schedule, no dataset or split sizes); blanks for what neither records."""
+    tower and schedule, no dataset or split sizes); blanks for what neither records.
+    ``with_sweep``: also the sweep it belongs to (a look at the sweep records beside it: one
+    run's panel, not every row of the runs table)."""
     config = read_json_object(run / "config.json")
     preset = _section(config, "preset") or read_json_object(run / "preset.json")
     video, train = _section(preset, "model", "video"), _section(preset, "train")
@@ -77,7 +90,14 @@ def run_facts(run: Path, root: Path) -> RunFacts:
         micro_batches=_whole(train.get("accum_freq")),
         device=str(config.get("device") or ""),
         init_from=_init_shown(_section(config, "init_from"), root),
+        lr=_number(train.get("lr")),
+        seed=_whole(train.get("seed")),
+        sweep=read_sweep_of(run) if with_sweep else "",
     )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _shown(recorded: object, root: Path, fits: Callable[[Path], bool] = is_dataset) -> str:
@@ -131,7 +151,9 @@ def facts_line(facts: RunFacts, estimate: int | None = None) -> str:
         if (facts.micro_batches or 1) > 1:
             batch += f" in {facts.micro_batches} micro-batches"
         schedule = f"{schedule}, {batch}" if schedule else batch
-    return " · ".join(part for part in (tower, data, start, schedule, facts.device) if part)
+    sweep = f"run of sweep {facts.sweep} (its ranking: Compare runs)" if facts.sweep else ""
+    parts = (tower, data, start, schedule, facts.device, sweep)
+    return " · ".join(part for part in parts if part)
 
 
 def _val(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -165,11 +187,28 @@ def comparison_table(
                 "Initialised from": facts.init_from,
                 "Train studies": facts.n_train,
                 "Epochs": facts.epochs,
+                "Learning rate": value_text(facts.lr) if facts.lr is not None else "",
+                "Seed": facts.seed,
                 "Best val R@1/5/10 (best.pt)": _best(val, "selection_score"),
                 "Best val zero-shot AUC": _best(val, "val_auc"),
             }
         )
     return pd.DataFrame(rows)
+
+
+def sweeps_of(runs_dir: Path) -> dict[str, list[Path]]:
+    """Each sweep recorded in ``runs_dir`` (``model sweep``'s ``NAME.sweep.json``): its name ->
+    its run folders there, ranked by their best val R@1/5/10 as their metrics say now."""
+    found = {}
+    for path in sorted(Path(runs_dir).glob(f"*{RECORD_SUFFIX}")):
+        record = read_record(path)
+        if record is None:
+            continue
+        for entry in record.runs:
+            entry.best, entry.best_epoch = best_score(path.parent / entry.name)
+        runs = [path.parent / entry.name for entry in ranked(record)]
+        found[record.name] = [run for run in runs if run.is_dir()]
+    return found
 
 
 def comparison_figure(metrics: dict[str, pd.DataFrame]) -> go.Figure:

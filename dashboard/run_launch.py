@@ -21,31 +21,92 @@ from dashboard.job import Job
 from dashboard.runs import TrainForm, job_for_run, launcher, with_val_labels
 from model.atomic import atomic_write_json
 from model.errors import CheckpointError, UserError
+from model.training.sweep_grid import DIMENSIONS, SweepRun, plan_grid
+from model.training.sweep_record import merged_record, record_path
+from model.wording import counted
+
+
+@dataclass(frozen=True)
+class SweepLaunch:
+    """A sweep the form asks for (several learning rates or seeds): its runs, its record."""
+
+    out_root: Path
+    name: str
+    dataset: Path
+    runs: list[SweepRun]
+
+    @property
+    def record(self) -> Path:
+        return record_path(self.out_root, self.name)
+
+    @property
+    def preset_file(self) -> Path:
+        """The preset each new run of the sweep starts from, beside the sweep's record."""
+        return self.out_root / f"{self.name}.sweep-preset.json"
+
+    def check(self) -> None:
+        """``model sweep``'s own refusal of a run folder of that name that is not the sweep's."""
+        merged_record(self.out_root, self.name, self.dataset, [], self.runs, {})
+
+    def arguments(self) -> list[str]:
+        """The grid as ``model sweep`` takes it: ``--lr 0.001,0.0003`` (canonical values)."""
+        words = []
+        for dimension in DIMENSIONS:
+            values = [
+                run.values[dimension.dest] for run in self.runs if dimension.dest in run.values
+            ]
+            if values:
+                words += [dimension.flag, ",".join(str(v) for v in dict.fromkeys(values))]
+        return words
 
 
 @dataclass(frozen=True)
 class RunPlan:
-    """A run to launch: its folder, its preset (base preset + form overrides), its command."""
+    """A run to launch (or a sweep: ``sweep``): its folder (a sweep's first run, shown once it
+    starts), its preset (base preset + form overrides), its command."""
 
     run: Path
     preset: dict[str, Any]
     command: list[str]
+    sweep: SweepLaunch | None = None
+
+    @property
+    def preset_file(self) -> Path:
+        return self.run / "preset.json" if self.sweep is None else self.sweep.preset_file
+
+    @property
+    def title(self) -> str:
+        if self.sweep is None:
+            return f"Train {self.run.name}"
+        return f"Sweep {self.sweep.name} ({counted(len(self.sweep.runs), 'run')})"
+
+    def outputs(self, dataset: Path, gpus: str) -> dict[str, str]:
+        """The job's outputs: its run (``job_for_run``), or its sweep's record."""
+        where = {"run": str(self.run)} if self.sweep is None else {"sweep": str(self.sweep.record)}
+        return where | {"dataset": str(dataset), "gpus": gpus}
 
     def write(self) -> None:
-        """Write ``RUN/preset.json``; UserError when a run of that name exists by now."""
-        _check_new(self.run)
-        self.run.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(self.run / "preset.json", self.preset)
+        """Write the preset file; UserError when a run of that name exists by now."""
+        if self.sweep is None:
+            _check_new(self.run)
+            self.run.mkdir(parents=True, exist_ok=True)
+        else:
+            self.sweep.check()
+            self.sweep.out_root.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.preset_file, self.preset)
 
 
 def plan_run(form: TrainForm, runs_dir: Path, gpus: int) -> RunPlan:
-    """The run ``form`` describes, checked (name, preset overrides, the checkpoint it starts
-    from) but not written yet."""
+    """The run (or sweep) ``form`` describes, checked (name, grid, preset overrides, the
+    checkpoint it starts from) but not written yet. A sweep's grid is read and checked by
+    ``model sweep``'s own code."""
     from model.nn.presets import load_preset, preset_from_dict, preset_to_dict
 
     name = check_name(form.name, "run name")
-    run = runs_dir / name
-    _check_new(run)
+    sweep = _sweep_of(form, runs_dir, name)
+    run = runs_dir / (name if sweep is None else sweep.runs[0].name)
+    if sweep is None:
+        _check_new(run)
     _check_micro_batches(form, gpus)
     preset = preset_to_dict(load_preset(form.preset))
     if form.init_from is None:
@@ -56,11 +117,27 @@ def plan_run(form: TrainForm, runs_dir: Path, gpus: int) -> RunPlan:
         preset["model"] = checkpoint_model(form.init_from)
     _apply_schedule(preset, form)
     preset_from_dict(json.loads(json.dumps(preset)))
-    args = ["train", "--data", str(form.dataset), "--preset", str(run / "preset.json")]
-    args += ["--out", str(run)]
+    plan = RunPlan(run, preset, [], sweep)
+    args = ["--data", str(form.dataset), "--preset", str(plan.preset_file)]
+    if sweep is None:
+        args = ["train", *args, "--out", str(run)]
+    else:
+        args = ["sweep", *args, "--out-root", str(runs_dir), "--name", name, *sweep.arguments()]
     if form.init_from is not None:
         args += ["--init-from", str(form.init_from)]
-    return RunPlan(run, preset, launcher(with_val_labels(args, form.dataset), gpus))
+    command = launcher(with_val_labels(args, form.dataset), gpus)
+    return dataclasses.replace(plan, command=command)
+
+
+def _sweep_of(form: TrainForm, runs_dir: Path, name: str) -> SweepLaunch | None:
+    """The sweep the form's several values ask for (None: one run), checked as ``model sweep``
+    checks it: its grid, and no run folder of its names that is not the sweep's."""
+    if not form.is_sweep:
+        return None
+    runs = plan_grid(name, {"lr": form.sweep_lr.strip(), "seed": form.sweep_seed.strip()})
+    sweep = SweepLaunch(runs_dir, name, form.dataset, runs)
+    sweep.check()
+    return sweep
 
 
 def checkpoint_model(checkpoint: Path) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from model.evaluation.retrieval import TOP_K, recalls_fixed_by
 from model.file_lock import FileLock
 from model.labels import label_file
 from model.training.run_folder import LOCK_FILE, RunFolder
+from model.training.sweep_record import training_now
 
 CHECKPOINT_ONLY = "checkpoint only"
 
@@ -50,6 +51,12 @@ class TrainForm:
     grad_checkpointing: bool = False  # less GPU memory for about a quarter more time
     accum_freq: int = 1  # micro-batches per step: the same gradients in less GPU memory
     init_from: Path | None = None  # a checkpoint to start from; its model, not the fields'
+    sweep_lr: str = ""  # several learning rates, comma-separated: a sweep (``model sweep``)
+    sweep_seed: str = ""  # several seeds, comma-separated: a sweep
+
+    @property
+    def is_sweep(self) -> bool:
+        return bool(self.sweep_lr.strip() or self.sweep_seed.strip())
 
 
 def log_tail(run: Path, lines: int = 40) -> str:
@@ -305,8 +312,12 @@ def preset_defaults(name: str) -> dict[str, Any]:
 
 
 def job_for_run(jobs: list[Any], run: Path) -> Any | None:
-    """The dashboard job that trains ``run`` (latest first), if it was launched from here."""
+    """The dashboard job that trains ``run`` (latest first), if it was launched from here: its
+    own, or a running sweep's while the sweep's record says it trains that run now."""
     for job in jobs:
         if job.outputs.get("run") == str(run):
+            return job
+        sweep = job.outputs.get("sweep")
+        if sweep and job.running and training_now(Path(sweep), run.name):
             return job
     return None

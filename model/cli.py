@@ -63,6 +63,14 @@ COMMANDS: tuple[Command, ...] = (
         own_stop=True,
     ),
     Command(
+        "sweep",
+        "model.training.sweep",
+        "train a grid of learning rates / seeds one run after another, and rank them",
+        "python -m model sweep --data data/ds/internal --out-root data/runs --name lr "
+        "--lr 1e-3,3e-4,1e-4 --epochs 10",
+        own_stop=True,
+    ),
+    Command(
         "embed",
         "model.embed_cli",
         "study embeddings of a dataset with a checkpoint",

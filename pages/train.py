@@ -23,6 +23,7 @@ from dashboard.run_compare import (
     facts_line,
     open_estimate,
     run_facts,
+    sweeps_of,
 )
 from dashboard.run_dataset import trained_on
 from dashboard.run_launch import plan_run, refusal_text
@@ -54,6 +55,7 @@ from dashboard.ui import OWN_JOBS_KEY, job_panel, launch, page_guard, page_heade
 RUNS_PREPARED_KEY = "train-runs-prepared"
 SHOWN_RUN_KEY = "train-shown-run"  # the run below the table, kept across refreshes
 GONE_RUN_KEY = "train-gone-run"  # the run shown here that someone deleted, until another is picked
+SWEEP_KEY = "train-compare-sweep"  # Compare runs: a sweep's runs, ranked
 LAUNCHED_RUN_KEY = "train-launched-run"  # a run this session just launched or resumed: shown next
 studio = Studio()
 page_header(
@@ -108,14 +110,13 @@ def launch_form() -> None:
         if form is not None:
             plan = plan_run(form, studio.settings.runs_dir, len(chosen))
             st.session_state[RUNS_PREPARED_KEY] = launched + 1
-            outputs = {"run": str(plan.run), "dataset": str(dataset), "gpus": gpus_output(chosen)}
-            st.session_state[LAUNCHED_RUN_KEY] = str(plan.run)
+            outputs = plan.outputs(dataset, gpus_output(chosen))
+            st.session_state[LAUNCHED_RUN_KEY] = str(plan.run)  # a sweep's first run
             # preset.json is written once no other run trains: of two launching one name at
             # once, the one refused writes none (dashboard.run_launch)
             kept = {"outputs": outputs, "env": training_env(chosen, gpus), "prepare": plan.write}
-            title = f"Train {plan.run.name}"
             refused = functools.partial(launch_refused, run=plan.run)
-            launch(studio.jobs, "train", plan.command, title, refused=refused, **kept)
+            launch(studio.jobs, "train", plan.command, plan.title, refused=refused, **kept)
 
 
 def launch_refused(said: str, run: Path) -> None:
@@ -165,7 +166,8 @@ def run_detail(run: Path) -> None:
     state = shown_state(status, run, reader_zone())
     job = job_for_run(studio.jobs.list("train"), run)
     st.subheader(f"{markdown_text(run.name)} — {state_with_job(state, status, job)}")
-    facts = run_facts(run, studio.settings.data_root)  # config.json's record (else preset.json)
+    # config.json's record (else preset.json), and the sweep it belongs to
+    facts = run_facts(run, studio.settings.data_root, with_sweep=True)
     line = facts_line(facts, open_estimate(status, run_is_live(state)))
     if line:  # what it trained, on what: a slide's "model" line
         st.markdown(markdown_text(line))
@@ -309,7 +311,21 @@ def compare_section() -> None:
     if len(runs) < 2:
         return
     with st.expander("Compare runs"):
-        picked = st.multiselect("Runs", list(runs), default=list(runs)[:2], key="train-compare")
+        sweeps = sweeps_of(studio.settings.runs_dir)  # each ranked: best val R@1/5/10 first
+        sweep = (
+            st.selectbox(
+                "Sweep",
+                [None, *sweeps],
+                format_func=_sweep_shown,
+                key=SWEEP_KEY,
+                help="A sweep's runs, best val R@1/5/10 (what chose each best.pt) first.",
+            )
+            if sweeps
+            else None
+        )
+        picked = [name for run in sweeps.get(sweep, []) if (name := relative(run, root)) in runs]
+        if sweep is None:
+            picked = st.multiselect("Runs", list(runs), default=list(runs)[:2], key="train-compare")
         if not picked:
             st.caption("Pick two or more runs to see them side by side.")
             return
@@ -317,6 +333,10 @@ def compare_section() -> None:
         chosen = {name: runs[name] for name in picked}
         st.dataframe(comparison_table(chosen, metrics, root), hide_index=True)
         st.plotly_chart(comparison_figure(metrics), key="train-compare-chart")
+
+
+def _sweep_shown(sweep: str | None) -> str:
+    return "none: the runs picked below" if sweep is None else f"{sweep}, its runs ranked"
 
 
 forget_notes()  # the page runs afresh: what the run buttons said last is no longer new
