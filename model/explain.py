@@ -255,16 +255,21 @@ def _spread(by_region: torch.Tensor, masks: torch.Tensor) -> np.ndarray:
     return (summed / cover.sum(dim=0).clamp(min=1)).numpy()
 
 
+def check_finding(prompt_set: PromptSet, finding: str) -> None:
+    """``DataError`` naming the set's findings (and the likely one) when it has no ``finding``."""
+    if finding not in prompt_set.findings:
+        named = ", ".join(prompt_set.findings) or "none"
+        close = did_you_mean(closest_name(finding, prompt_set.findings))
+        raise DataError(f"the prompt set has no finding '{finding}'{close}; its findings: {named}")
+
+
 def finding_vectors(
     prompt_set: PromptSet, finding: str, text_encoder: TextEncoder
 ) -> tuple[np.ndarray, np.ndarray]:
     """The finding's mean positive and negative prompt vectors ``([D], [D])``, as
     ``model.zeroshot.finding_prototypes`` makes them; ``DataError`` naming the set's findings
     when it has no such finding."""
-    if finding not in prompt_set.findings:
-        named = ", ".join(prompt_set.findings) or "none"
-        close = did_you_mean(closest_name(finding, prompt_set.findings))
-        raise DataError(f"the prompt set has no finding '{finding}'{close}; its findings: {named}")
+    check_finding(prompt_set, finding)
     single = PromptSet(findings={finding: prompt_set.findings[finding]})
     prototypes = finding_prototypes(single, text_encoder)
     return prototypes.positive[0], prototypes.negative[0]
