@@ -12,11 +12,12 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashboard.inert_text import plotly_text
-from dashboard.plots import MANY_COLOURS, NEGATIVE, PALETTE, POSITIVE, apply_layout
+from dashboard.plots import HALF_COLUMN_TITLE, MANY_COLOURS, PALETTE, apply_layout
 from model.explain import Explanation
 from model.explain_figure import heat_limit
 
 HEAT_SCALE = "RdBu_r"  # diverging: red positive, blue negative, pale near 0
+RAISES, LOWERS = "#d6604d", "#4393c3"  # that scale's red and blue, for the bars
 POINTS = "probability points"
 
 
@@ -38,12 +39,13 @@ def view_bars(found: Explanation, views: Sequence[str], finding: str) -> go.Figu
         go.Bar(
             x=[views[v] for v in index],
             y=values,
-            marker={"color": [POSITIVE if y > 0 else NEGATIVE for y in values]},
+            marker={"color": [RAISES if y > 0 else LOWERS for y in values]},
             hovertemplate="%{x}: %{y:+.4f} when left out<extra></extra>",
         )
     )
     fig.update_yaxes(title_text=f"drop in p, {POINTS}", zeroline=True)
-    return apply_layout(fig, f"Views: what leaving each out does to p({finding})", height=320)
+    title = f"Views: what leaving each out does to p({finding})"
+    return apply_layout(fig, title, height=340, wrap=HALF_COLUMN_TITLE)
 
 
 def frame_curves(found: Explanation, views: Sequence[str], finding: str) -> go.Figure:
@@ -67,7 +69,8 @@ def frame_curves(found: Explanation, views: Sequence[str], finding: str) -> go.F
         )
     fig.update_xaxes(title_text="frame (cine: phase of the cardiac cycle; LGE: slice)", dtick=1)
     fig.update_yaxes(title_text=f"drop in p, {POINTS}", zeroline=True)
-    return apply_layout(fig, f"Frames: what leaving each out does to p({finding})", height=340)
+    title = f"Frames: what leaving each out does to p({finding})"
+    return apply_layout(fig, title, height=360, wrap=HALF_COLUMN_TITLE)
 
 
 def region_map(found: Explanation, frame: np.ndarray, view: int, name: str) -> go.Figure:
@@ -90,7 +93,7 @@ def region_map(found: Explanation, frame: np.ndarray, view: int, name: str) -> g
             hovertemplate="x %{x}, y %{y}: %{z:+.4f}<extra></extra>",
         )
     )
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
-    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     peak = int(found.peak_frames()[view])
     return apply_layout(fig, f"Regions of {name} (over frame {peak})", height=420)

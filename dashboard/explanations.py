@@ -115,7 +115,7 @@ def explain_section(
         + f" {found.occlusions:,} occlusions took {found.seconds:.1f} s; squares of "
         f"{found.grid.patch} px."
     )
-    _charts(result, shown)
+    _charts(result, shown, study)
 
 
 def _explained(studio: Any, wording: FindingPrompts, study: str, shown: str) -> StudyExplanation:
@@ -141,7 +141,7 @@ def _explained(studio: Any, wording: FindingPrompts, study: str, shown: str) -> 
         )
 
 
-def _charts(result: StudyExplanation, shown: str) -> None:
+def _charts(result: StudyExplanation, shown: str, study: str) -> None:
     found = result.found
     missing = absent_views(found, VIEW_SLOTS)
     if missing:
@@ -150,9 +150,12 @@ def _charts(result: StudyExplanation, shown: str) -> None:
     row[0].plotly_chart(view_bars(found, VIEW_SLOTS, shown), key=f"{EXPLAIN_KEY}-views")
     row[1].plotly_chart(frame_curves(found, VIEW_SLOTS, shown), key=f"{EXPLAIN_KEY}-frames")
     names = present_views(found, VIEW_SLOTS)
-    strongest = max(names, key=lambda n: abs(found.views[VIEW_SLOTS.index(n)]))
+    strongest = max(names, key=lambda n: found.views[VIEW_SLOTS.index(n)])  # raises it most
     name = st.selectbox(
-        "Region map of view", names, index=names.index(strongest), key=f"{EXPLAIN_KEY}-view"
+        "Region map of view",
+        names,
+        index=names.index(strongest),
+        key=f"{EXPLAIN_KEY}-view-{study}",  # another study may lack the view picked before
     )
     view = VIEW_SLOTS.index(name)
     figure = region_map(found, result.frames[view], view, name)

@@ -30,7 +30,8 @@ def test_the_page_explains_the_chosen_study_for_the_pages_finding(app) -> None:
     assert f"lowers the probability of {chosen}" in caption
     assert f"= {metric.value} for {study}" in caption  # the page's own probability
     assert len(at.get("plotly_chart")) >= 3  # views, frames, regions
-    assert at.selectbox(key="zs-explain-view").options  # a present view to map
+    view = at.selectbox(key=f"zs-explain-view-{study}")  # the view raising p most, mapped
+    assert view.options and view.value in view.options
 
 
 def _found() -> Explanation:
