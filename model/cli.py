@@ -90,6 +90,12 @@ COMMANDS: tuple[Command, ...] = (
         "--out fewshot.csv",
     ),
     Command(
+        "explain",
+        "model.explain_cli",
+        "which view, frame and region drive one study's finding probability (occlusion)",
+        f"python -m model explain {_CKPT} --study S0001 --finding lv_dilation --out explain/S0001",
+    ),
+    Command(
         "evaluate",
         "model.evaluation.cli",
         "paper-style evaluation tables and plots",

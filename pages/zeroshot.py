@@ -6,6 +6,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.context import DataError, Studio, UserError
+from dashboard.explanations import explain_section
 from dashboard.finding_summary import (
     VIEW_STUDIES,
     case_views,
@@ -239,7 +240,7 @@ def scores_section(prompts: PromptSet) -> None:
     unread_text_warnings(prompts)
     studies = studio.studies().set_index("study_id")
     score_table_section(scores, studies)
-    top_cases(scores, studies)
+    top_cases(scores, studies, prompts)
     label_comparison(studio, scores, studies["split"])
 
 
@@ -268,7 +269,7 @@ def unread_text_warnings(prompts: PromptSet) -> None:
         )
 
 
-def top_cases(scores, studies) -> None:
+def top_cases(scores, studies, prompts: PromptSet) -> None:
     choices = prompt_choices(scores)
     if not choices:
         return
@@ -296,6 +297,7 @@ def top_cases(scores, studies) -> None:
             if word is not None:  # whether the labels agree, without reading the report
                 st.caption(word)
             case_card(studio, row, None, key=f"zs-{i}")
+    explain_section(studio, prompts, scores.findings, key, list(top.index))
 
 
 def show_tried_finding(choices: dict) -> None:

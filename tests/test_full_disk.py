@@ -45,6 +45,7 @@ _ARGUMENTS = {  # just enough for each command's parser (its ``run`` is replaced
     "embed": ["--checkpoint", "c", "--data", "d", "--out", "o.npz"],
     "zeroshot": ["--checkpoint", "c", "--data", "d", "--out", "o.csv"],
     "fewshot": ["--checkpoint", "c", "--data", "d", "--examples", "e", "--out", "o.csv"],
+    "explain": ["--checkpoint", "c", "--data", "d", "--study", "s", "--finding", "f", "--out", "o"],
     "evaluate": ["--checkpoint", "c", "--data", "d", "--labels", "l", "--out", "o"],
     "card": ["--checkpoint", "c", "--out", "o.md"],
     "index": ["--checkpoint", "c", "--data", "d"],

@@ -1,0 +1,170 @@
+"""The Zero-shot page's "Explain": which view, frame and region drive a study's probability.
+
+The occlusions (``model.explain``) run through the checkpoint's model, loaded once by the
+shared ``cache.checkpoint_model``; each explanation is cached (a few, bounded) by checkpoint
+fingerprint, dataset, study and the finding's prompt texts, so a rerun or a return to the same
+study and finding costs nothing. The finding's probability is the page's own: the same text
+vectors, the same scale and the study read as its embedding was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import cache
+from dashboard.explain_plots import (
+    absent_views,
+    frame_curves,
+    present_views,
+    region_map,
+    view_bars,
+)
+from dashboard.inert_text import markdown_text
+from dashboard.scoring import display_name
+from model.explain import Explanation, explain_with_model, finding_vectors, study_input
+from model.prompts import FindingPrompts, PromptSet
+from model.schema import VIEW_SLOTS
+
+EXPLAIN_KEY = "zs-explain"
+
+
+@dataclass(frozen=True)
+class StudyExplanation:
+    """An ``Explanation`` and the frame each view's region map is drawn over (``frames:
+    [V, H, W]`` in [0, 1], each view's peak frame as the model read it)."""
+
+    found: Explanation
+    frames: np.ndarray
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def explanation(
+    checkpoint: str,
+    ckpt_version: tuple[float, ...],
+    fingerprint: str,
+    studies: tuple[str, tuple[float, ...]],
+    study_id: str,
+    prompts: tuple[tuple[str, ...], tuple[str, ...]],
+    scale: float,
+    _dataset: Any,
+    _text_encoder: Any,
+) -> StudyExplanation:
+    """The occlusion explanation of ``study_id`` of ``_dataset`` (keyed by ``studies``: its
+    table's path and version) for the finding worded by ``prompts`` (positive, negative);
+    ``fingerprint`` (of the checkpoint's weights) is part of the key."""
+    model, _ = cache.checkpoint_model(checkpoint, ckpt_version)
+    single = PromptSet(findings={"finding": FindingPrompts(*prompts)})
+    positive, negative = finding_vectors(single, "finding", _text_encoder)
+    study = study_input(_dataset, study_id, model.input_frames, model.input_size)
+    found = explain_with_model(model, study, (positive, negative, scale))
+    peaks = found.peak_frames()
+    frames = study.video[np.arange(len(peaks)), peaks].numpy()
+    return StudyExplanation(found=found, frames=frames)
+
+
+def default_finding(findings: list[str], page_choice: str | None, study_scores: pd.Series) -> str:
+    """The finding to explain first: the one the page shows (``page_choice``, a key) when it is
+    a finding, else the study's highest-scoring finding."""
+    if page_choice in findings:
+        return str(page_choice)
+    scored = study_scores.reindex(findings).astype(float)
+    return str(scored.idxmax()) if scored.notna().any() else findings[0]
+
+
+def reading_sentence(finding: str) -> str:
+    """How to read the charts, in one sentence."""
+    return (
+        f"Red: occluding this view, frame or region lowers the probability of {finding} (the "
+        f"model's score leans on it); blue: occluding it raises the probability. Values are "
+        "probability points; an absent view has nothing to occlude. This shows what the score "
+        "depends on, a correlate: not what causes the finding."
+    )
+
+
+def explain_section(
+    studio: Any, prompts: PromptSet, findings: pd.DataFrame, page_choice: str | None, ids: list
+) -> None:
+    """The "Explain" control under the top-scoring studies ``ids`` (``findings``: their finding
+    probabilities, indexed by study_id); ``page_choice`` the key of the page's chosen prompt."""
+    names = list(prompts.findings)
+    if not names or not ids:
+        return
+    if not st.toggle("Explain a study's score", key=EXPLAIN_KEY, help=_HELP):
+        return
+    row = st.columns(2)
+    study = row[0].selectbox("Study", ids, key=f"{EXPLAIN_KEY}-study")
+    first = default_finding(names, page_choice, findings.loc[study])
+    finding = row[1].selectbox(
+        "Finding",
+        names,
+        index=names.index(first),
+        format_func=display_name,
+        key=f"{EXPLAIN_KEY}-finding-{page_choice}",
+    )
+    shown = display_name(finding)
+    result = _explained(studio, prompts.findings[finding], study, shown)
+    found = result.found
+    st.caption(
+        f"p({markdown_text(shown)}) = {found.probability:.3f} for {markdown_text(study)}. "
+        + markdown_text(reading_sentence(shown))
+        + f" {found.occlusions:,} occlusions took {found.seconds:.1f} s; squares of "
+        f"{found.grid.patch} px."
+    )
+    _charts(result, shown, study)
+
+
+def _explained(studio: Any, wording: FindingPrompts, study: str, shown: str) -> StudyExplanation:
+    """The cached explanation, under a spinner saying what is computed."""
+    checkpoint = studio.checkpoint_path()
+    table = studio.dataset_path() / "studies.parquet"
+    fingerprint = str(studio.checkpoint_summary()["fingerprint"])
+    words = (
+        f"Occluding each view, frame and region of {study} in turn and scoring {shown} "
+        "again each time (seconds on a CPU; cached after)…"
+    )
+    with st.spinner(markdown_text(words)):
+        return explanation(
+            str(checkpoint),
+            cache.version_of(checkpoint),
+            fingerprint,
+            (str(table), cache.version_of(table)),
+            study,
+            (tuple(wording.positive), tuple(wording.negative)),
+            float(studio.logit_scale()),
+            studio.dataset(),
+            studio.text_encoder(),
+        )
+
+
+def _charts(result: StudyExplanation, shown: str, study: str) -> None:
+    found = result.found
+    missing = absent_views(found, VIEW_SLOTS)
+    if missing:
+        st.caption(f"Absent from this study (nothing to occlude): {', '.join(missing)}.")
+    row = st.columns(2)
+    row[0].plotly_chart(view_bars(found, VIEW_SLOTS, shown), key=f"{EXPLAIN_KEY}-views")
+    row[1].plotly_chart(frame_curves(found, VIEW_SLOTS, shown), key=f"{EXPLAIN_KEY}-frames")
+    names = present_views(found, VIEW_SLOTS)
+    strongest = max(names, key=lambda n: found.views[VIEW_SLOTS.index(n)])  # raises it most
+    name = st.selectbox(
+        "Region map of view",
+        names,
+        index=names.index(strongest),
+        key=f"{EXPLAIN_KEY}-view-{study}",  # another study may lack the view picked before
+    )
+    view = VIEW_SLOTS.index(name)
+    figure = region_map(found, result.frames[view], view, name)
+    st.plotly_chart(figure, key=f"{EXPLAIN_KEY}-regions")
+
+
+_HELP = (
+    "Occlusion: each view, each frame and each square of each view is hidden in turn (a view "
+    "or frame left out as if the study lacked it; a square filled with the view's mean "
+    "intensity) and the study is scored again. The difference is how much the probability "
+    "leaned on that part."
+)
