@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard.context import DataError, EmptyState, Studio
 from dashboard.demo_wait_view import caution_while_demo_builds
+from dashboard.evaluated_weights import measured_checkpoint
 from dashboard.evaluation_columns import downloads_in_order, site_names
 from dashboard.evaluation_delete import delete_popover
 from dashboard.evaluation_results_view import overview, result_tabs
@@ -21,6 +22,7 @@ from dashboard.evaluation_view import (
 )
 from dashboard.formatting import relative
 from dashboard.inert_text import markdown_text
+from dashboard.model_card import card_button
 from dashboard.overview import running_evaluations
 from dashboard.prompt_editor import prompt_files
 from dashboard.ui import job_panel, launch, page_guard, page_header
@@ -150,7 +152,8 @@ def results_section() -> None:
 
 
 def downloads(outputs) -> None:
-    """The evaluation as a zip and each report file, built and read on a click, not each rerun."""
+    """The evaluation as a zip, each report file and the model card of the checkpoint it
+    measured (while the file holds those weights), built and read on a click, not each rerun."""
     row = st.container(horizontal=True)  # one row: stacked, they pushed the headline down
     row.download_button(
         "Download everything (zip)",
@@ -167,6 +170,9 @@ def downloads(outputs) -> None:
             file_name=download_name(outputs.folder, report),
             key=f"dl-{report}",
         )
+    root = studio.settings.data_root
+    if (measured := measured_checkpoint(outputs.summary, root)) is not None:
+        card_button(row, measured, root, evaluation=outputs.folder)  # with these figures
 
 
 with page_guard(studio):
