@@ -46,6 +46,19 @@ def evaluated_checkpoint(summary: dict[str, Any], root: Path) -> tuple[Path, str
     return path, fingerprint
 
 
+def measured_checkpoint(summary: dict[str, Any], root: Path) -> Path | None:
+    """The checkpoint file (under the data root ``root``) whose weights the evaluation of
+    ``summary`` measured, for its model card; None when the summary does not name it with its
+    fingerprint (``evaluated_checkpoint``), the file is gone, or its sidecar says it now holds
+    other weights. A file its sidecar cannot vouch for is given: the card checks the weights."""
+    evaluated = evaluated_checkpoint(summary, root)
+    if evaluated is None or not evaluated[0].is_file():
+        return None
+    path, measured = evaluated
+    facts = read_sidecar(path)
+    return None if facts is not None and facts.meta.fingerprint != measured else path
+
+
 def weights_changed_note(summary: dict[str, Any], root: Path) -> str | None:
     """A line saying the evaluated checkpoint's file (under the data root ``root``) now holds
     other weights than the ones measured, None when it holds the same ones or that cannot be

@@ -4,7 +4,6 @@ import functools
 from pathlib import Path
 
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import cache
 from dashboard.context import EmptyState, Studio, UserError, rerun_page_if_choice_gone
@@ -14,38 +13,19 @@ from dashboard.glossary import meaning
 from dashboard.gpus import gpus_output, resume_gpus, training_env
 from dashboard.inert_text import markdown_text
 from dashboard.job import Job
-from dashboard.model_card import card_button
-from dashboard.plots import loss_curve, validation_curves
 from dashboard.reader_clock import reader_zone
-from dashboard.run_compare import (
-    comparison_figure,
-    comparison_table,
-    facts_line,
-    open_estimate,
-    run_facts,
-    sweeps_of,
-)
+from dashboard.run_compare import comparison_figure, comparison_table, sweeps_of
 from dashboard.run_dataset import trained_on
 from dashboard.run_launch import plan_run, refusal_text
+from dashboard.run_panel_view import SHOWN_RUN_KEY, RunPanel
 from dashboard.run_selection import in_table_order, picked_now, shown_run, table_key
-from dashboard.run_state import state_with_job
-from dashboard.run_view import failure_log, forget_notes, keep_notes, runs_columns, show_notes
+from dashboard.run_view import forget_notes, keep_notes, runs_columns
 from dashboard.runs import (
-    CHECKPOINT_ONLY,
-    delete_run,
-    job_for_run,
-    log_tail,
     preset_names,
-    ran_out_of_gpu_memory,
     read_metrics,
-    read_status,
     resume_command,
-    run_is_live,
     runs_table,
-    selection_caption,
-    shown_state,
     suggested_run_name,
-    throughput_line,
 )
 from dashboard.settings import position_of
 from dashboard.studies import ROW_PICK_KEYS
@@ -53,7 +33,6 @@ from dashboard.train_form_view import start_from, training_form
 from dashboard.ui import OWN_JOBS_KEY, job_panel, launch, page_guard, page_header
 
 RUNS_PREPARED_KEY = "train-runs-prepared"
-SHOWN_RUN_KEY = "train-shown-run"  # the run below the table, kept across refreshes
 GONE_RUN_KEY = "train-gone-run"  # the run shown here that someone deleted, until another is picked
 SWEEP_KEY = "train-compare-sweep"  # Compare runs: a sweep's runs, ranked
 LAUNCHED_RUN_KEY = "train-launched-run"  # a run this session just launched or resumed: shown next
@@ -152,108 +131,6 @@ def resume(run: Path, job: Job | None, checkpointing: bool, micro_batches: int) 
     )
 
 
-def training_curves(run: Path) -> None:
-    metrics = read_metrics(run)
-    left, right = st.columns(2)
-    left.plotly_chart(loss_curve(metrics), key=f"loss-{run.name}")
-    left.caption(throughput_line(metrics))
-    right.plotly_chart(validation_curves(metrics), key=f"val-{run.name}")
-    right.caption(selection_caption(run))
-
-
-def run_detail(run: Path) -> None:
-    status = read_status(run)
-    state = shown_state(status, run, reader_zone())
-    job = job_for_run(studio.jobs.list("train"), run)
-    st.subheader(f"{markdown_text(run.name)} — {state_with_job(state, status, job)}")
-    # config.json's record (else preset.json), and the sweep it belongs to
-    facts = run_facts(run, studio.settings.data_root, with_sweep=True)
-    line = facts_line(facts, open_estimate(status, run_is_live(state)))
-    if line:  # what it trained, on what: a slide's "model" line
-        st.markdown(markdown_text(line))
-    if status.get("message"):
-        st.caption(markdown_text(status["message"]))
-    if state == CHECKPOINT_ONLY:
-        st.caption(
-            "A checkpoint without its run folder (copied from another machine?): no curves, "
-            "log or resume. Set it active to use it; copy its whole run folder for the rest."
-        )
-    else:
-        training_curves(run)
-    failure_log(run, state, job)
-    # one row that wraps: four fixed columns cut the labels short on a laptop screen
-    buttons = st.container(horizontal=True, vertical_alignment="center")
-    running = run_is_live(state) or (job is not None and job.running)
-    stop_and_resume(buttons, run, job, running, state, status, facts.micro_batches or 1)
-    activate_or_delete(buttons, run, running)
-    if (run / "best.pt").is_file():  # what a collaborator gets with the checkpoint
-        card_button(buttons, run / "best.pt", studio.settings.data_root)
-    show_notes(run)  # kept: this panel redraws itself every few seconds
-    with st.expander("train.log"):
-        st.code(log_tail(run), language=None)
-
-
-def stop_and_resume(
-    buttons: DeltaGenerator,
-    run: Path,
-    job: Job | None,
-    running: bool,
-    state: str,
-    status: dict,
-    micro_batches: int,
-) -> None:
-    """The run's Stop, and its Resume with the memory options a resume may change (the
-    micro-batches start at the run's own, ``micro_batches``)."""
-    stopping = job is not None and job.stopping
-    # keyed by the run: a click meant for a run deleted meanwhile never acts on the one shown next
-    if buttons.button("Stop", disabled=not running or stopping, key=f"stop-{run}"):
-        if job is None or not job.running:
-            stop_here = (
-                "This run was not started from this dashboard; stop it where it was launched."
-            )
-            keep_notes(run, [("error", stop_here)])
-        else:
-            studio.jobs.cancel(job.id, wait=False)  # the job panel reads "stopping" until it ends
-            st.rerun()
-    resumable = not running and state != CHECKPOINT_ONLY and (run / "last.pt").exists()
-    resume_clicked = buttons.button("Resume", disabled=not resumable, key=f"resume-{run}")
-    checkpointing = buttons.checkbox(
-        "with gradient checkpointing",
-        value=ran_out_of_gpu_memory(status),
-        key=f"resume-checkpointing-{run.name}",
-        help="Less GPU memory for about a quarter more time; the run continues exactly.",
-    )
-    pieces = buttons.number_input(
-        "micro-batches",
-        1,
-        256,
-        micro_batches,
-        key=f"resume-micro-batches-{run.name}",
-        help=f"{meaning('micro-batches')} The run may resume with another number.",
-        width=140,
-    )
-    if resume_clicked:
-        resume(run, job, checkpointing, int(pieces))
-
-
-def activate_or_delete(buttons: DeltaGenerator, run: Path, running: bool) -> None:
-    """Set the run's best.pt (else last.pt) active, or delete the run after a confirmation."""
-    best = run / "best.pt" if (run / "best.pt").exists() else run / "last.pt"
-    if buttons.button("Set active checkpoint", disabled=not best.exists(), key=f"set-active-{run}"):
-        note = studio.settings.write_active(checkpoint=best)  # a note on a read-only root
-        keep_notes(run, [("success", f"Active checkpoint: {best}"), ("info", note)])
-    with buttons.popover("Delete run", disabled=running, key=f"delete-popover-{run}"):
-        st.write(f"Delete {markdown_text(run.name)}, its checkpoints and its log for good?")
-        if st.button(f"Delete {markdown_text(run.name)}", type="primary", key=f"delete-{run}"):
-            try:
-                delete_run(run, running, studio.settings)
-            except UserError as err:  # e.g. a read-only root: said below, as the other buttons'
-                keep_notes(run, [("error", str(err))])
-            else:
-                st.session_state.pop(SHOWN_RUN_KEY, None)  # deleted here: no notice that it is gone
-                st.rerun()
-
-
 @st.fragment(run_every=5.0)
 def live_runs() -> None:
     rerun_page_if_choice_gone()
@@ -301,7 +178,7 @@ def runs_section() -> None:
             ),
             icon=":material/delete:",
         )
-    run_detail(Path(shown))
+    RunPanel(studio, resume).show(Path(shown))
 
 
 def compare_section() -> None:
