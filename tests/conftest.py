@@ -35,6 +35,17 @@ def _streamlit_component_scan_once() -> None:
         scanner.scan_component_manifests = functools.cache(scanner.scan_component_manifests)
 
 
+@pytest.fixture(autouse=True)
+def _main_module_restored() -> Iterator[None]:
+    """``AppTest`` runs a page as a new ``__main__`` module and leaves it in ``sys.modules``: a
+    later test's spawn pool (``generate --workers 2``) would run that page again in each worker
+    as it starts (a function's page, ``AppTest.from_function``, fails there: the pool breaks)."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
+
+
 @pytest.fixture(autouse=True, scope="session")
 def own_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The account's cache (dataset fingerprint memos) in a folder of this session, not the
