@@ -18,7 +18,9 @@ from model.explain_figure import heat_limit
 
 HEAT_SCALE = "RdBu_r"  # diverging: red positive, blue negative, pale near 0
 RAISES, LOWERS = "#d6604d", "#4393c3"  # that scale's red and blue, for the bars
-POINTS = "probability points"
+PERCENT = 100.0  # probability differences are drawn in percentage points
+POINTS = "percentage points"
+AXIS = {"zeroline": True, "exponentformat": "none"}  # 0.04, not 40m
 
 
 def present_views(found: Explanation, views: Sequence[str]) -> list[str]:
@@ -34,16 +36,16 @@ def absent_views(found: Explanation, views: Sequence[str]) -> list[str]:
 def view_bars(found: Explanation, views: Sequence[str], finding: str) -> go.Figure:
     """One bar per present view: the probability drop when that view is left out."""
     index = [v for v in range(len(views)) if found.view_present[v]]
-    values = [float(found.views[v]) for v in index]
+    values = [PERCENT * float(found.views[v]) for v in index]
     fig = go.Figure(
         go.Bar(
             x=[views[v] for v in index],
             y=values,
             marker={"color": [RAISES if y > 0 else LOWERS for y in values]},
-            hovertemplate="%{x}: %{y:+.4f} when left out<extra></extra>",
+            hovertemplate="%{x}: %{y:+.3g} pp when left out<extra></extra>",
         )
     )
-    fig.update_yaxes(title_text=f"drop in p, {POINTS}", zeroline=True)
+    fig.update_yaxes(title_text=f"drop in p, {POINTS}", **AXIS)
     title = f"Views: what leaving each out does to p({finding})"
     return apply_layout(fig, title, height=340, wrap=HALF_COLUMN_TITLE)
 
@@ -60,22 +62,22 @@ def frame_curves(found: Explanation, views: Sequence[str], finding: str) -> go.F
         fig.add_trace(
             go.Scatter(
                 x=present,
-                y=found.frames[v, present],
+                y=PERCENT * found.frames[v, present],
                 mode="lines+markers" if present.size > 1 else "markers",
                 name=plotly_text(name),
                 line={"color": colour},
-                hovertemplate=f"{plotly_text(name)} frame %{{x}}: %{{y:+.4f}}<extra></extra>",
+                hovertemplate=f"{plotly_text(name)} frame %{{x}}: %{{y:+.3g}} pp<extra></extra>",
             )
         )
     fig.update_xaxes(title_text="frame (cine: phase of the cardiac cycle; LGE: slice)", dtick=1)
-    fig.update_yaxes(title_text=f"drop in p, {POINTS}", zeroline=True)
+    fig.update_yaxes(title_text=f"drop in p, {POINTS}", **AXIS)
     title = f"Frames: what leaving each out does to p({finding})"
     return apply_layout(fig, title, height=360, wrap=HALF_COLUMN_TITLE)
 
 
 def region_map(found: Explanation, frame: np.ndarray, view: int, name: str) -> go.Figure:
     """The view's region map over ``frame: [H, W]`` (grey), one colour scale for the study."""
-    limit = heat_limit(found)
+    limit = PERCENT * heat_limit(found)
     fig = go.Figure()
     fig.add_trace(
         go.Heatmap(
@@ -84,13 +86,13 @@ def region_map(found: Explanation, frame: np.ndarray, view: int, name: str) -> g
     )
     fig.add_trace(
         go.Heatmap(
-            z=found.region_map[view],
+            z=PERCENT * found.region_map[view],
             colorscale=HEAT_SCALE,
             zmin=-limit,
             zmax=limit,
             opacity=0.55,
-            colorbar={"title": {"text": "drop in p"}},
-            hovertemplate="x %{x}, y %{y}: %{z:+.4f}<extra></extra>",
+            colorbar={"title": {"text": "drop in p, pp"}, "exponentformat": "none"},
+            hovertemplate="x %{x}, y %{y}: %{z:+.3g} pp<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False)

@@ -68,7 +68,7 @@ def heat_limit(found: Explanation) -> float:
 
 def view_png(found: Explanation, video: np.ndarray, view: int, title: str) -> bytes:
     """PNG bytes: ``video: [V, T, H, W]`` view ``view`` at its peak frame with the region map
-    over it, a colour bar in probability points."""
+    over it, a colour bar of the probability drop."""
     frame = int(found.peak_frames()[view])
     limit = heat_limit(found)
     figure = Figure(figsize=(4.2, 3.6))

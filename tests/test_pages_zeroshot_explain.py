@@ -58,12 +58,13 @@ def _found() -> Explanation:
 def test_charts_show_present_parts_only_in_the_studys_colours() -> None:
     found = _found()
     bars = view_bars(found, ["a", "b", "c"], "LGE").data[0]
-    assert list(bars.x) == ["a", "b"] and list(bars.y) == [0.2, -0.1]
+    assert list(bars.x) == ["a", "b"] and list(bars.y) == pytest.approx([20.0, -10.0])  # pp
     assert bars.marker.color[0] != bars.marker.color[1]  # raises vs lowers
     curves = frame_curves(found, ["a", "b", "c"], "LGE").data
     assert [c.name for c in curves] == ["a", "b"]
     heat = region_map(found, np.zeros((4, 4)), 0, "a").data[1]
-    assert heat.zmin == -0.4 and heat.zmax == 0.4 and heat.z[3][3] == 0.4
+    assert heat.zmin == pytest.approx(-40.0) and heat.zmax == pytest.approx(40.0)
+    assert heat.z[3][3] == pytest.approx(40.0)
 
 
 def test_the_default_finding_is_the_pages_else_the_studys_highest() -> None:
