@@ -7,14 +7,16 @@ finding), blue one whose occlusion raises it, on every chart; absent views draw 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 
 from dashboard.inert_text import plotly_text
 from dashboard.plots import HALF_COLUMN_TITLE, MANY_COLOURS, PALETTE, apply_layout
-from model.explain import Explanation
-from model.explain_figure import heat_limit
+
+if TYPE_CHECKING:  # model.explain imports torch, which the page loads only to explain
+    from model.explain import Explanation
 
 HEAT_SCALE = "RdBu_r"  # diverging: red positive, blue negative, pale near 0
 RAISES, LOWERS = "#d6604d", "#4393c3"  # that scale's red and blue, for the bars
@@ -77,7 +79,7 @@ def frame_curves(found: Explanation, views: Sequence[str], finding: str) -> go.F
 
 def region_map(found: Explanation, frame: np.ndarray, view: int, name: str) -> go.Figure:
     """The view's region map over ``frame: [H, W]`` (grey), one colour scale for the study."""
-    limit = PERCENT * heat_limit(found)
+    limit = PERCENT * found.heat_limit()
     fig = go.Figure()
     fig.add_trace(
         go.Heatmap(

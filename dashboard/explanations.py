@@ -10,7 +10,7 @@ vectors, the same scale and the study read as its embedding was.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,9 +26,11 @@ from dashboard.explain_plots import (
 )
 from dashboard.inert_text import markdown_text
 from dashboard.scoring import display_name
-from model.explain import Explanation, explain_with_model, finding_vectors, study_input
 from model.prompts import FindingPrompts, PromptSet
 from model.schema import VIEW_SLOTS
+
+if TYPE_CHECKING:  # model.explain imports torch: loaded on the first explanation, not the visit
+    from model.explain import Explanation
 
 EXPLAIN_KEY = "zs-explain"
 
@@ -57,6 +59,8 @@ def explanation(
     """The occlusion explanation of ``study_id`` of ``_dataset`` (keyed by ``studies``: its
     table's path and version) for the finding worded by ``prompts`` (positive, negative);
     ``fingerprint`` (of the checkpoint's weights) is part of the key."""
+    from model.explain import explain_with_model, finding_vectors, study_input
+
     model, _ = cache.checkpoint_model(checkpoint, ckpt_version)
     single = PromptSet(findings={"finding": FindingPrompts(*prompts)})
     positive, negative = finding_vectors(single, "finding", _text_encoder)

@@ -122,6 +122,13 @@ class Explanation:
         filled = np.where(self.frame_present, self.frames, -np.inf)
         return np.argmax(filled, axis=1)
 
+    def heat_limit(self) -> float:
+        """A region colour scale's half-width: the largest square attribution of the study (or
+        a tiny positive number when every square is 0), so colours compare across its views."""
+        present = self.regions[self.view_present]
+        largest = float(np.nanmax(np.abs(present))) if present.size else 0.0
+        return max(largest, 1e-6)
+
 
 @dataclass(frozen=True)
 class _Plan:

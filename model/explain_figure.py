@@ -58,19 +58,11 @@ def _value(x: float) -> float | None:
     return None if np.isnan(x) else float(x)
 
 
-def heat_limit(found: Explanation) -> float:
-    """The colour scale's half-width: the largest square attribution of the study (or a tiny
-    positive number when every square is 0), so colours compare across its views."""
-    present = found.regions[found.view_present]
-    largest = float(np.nanmax(np.abs(present))) if present.size else 0.0
-    return max(largest, 1e-6)
-
-
 def view_png(found: Explanation, video: np.ndarray, view: int, title: str) -> bytes:
     """PNG bytes: ``video: [V, T, H, W]`` view ``view`` at its peak frame with the region map
     over it, a colour bar of the probability drop."""
     frame = int(found.peak_frames()[view])
-    limit = heat_limit(found)
+    limit = found.heat_limit()
     figure = Figure(figsize=(4.2, 3.6))
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()

@@ -45,12 +45,13 @@ def test_sigterm_to_an_ingest_with_workers_says_so_and_leaves_nothing_half_writt
     assert not paths.studies.exists()  # its tables are written whole at the end, or not at all
 
 
-def test_train_keeps_its_own_stop() -> None:
-    """SIGTERM to train finishes its step and saves last.pt (``stop_requests``): the shared
-    interrupt must not wrap it."""
+def test_train_and_sweep_keep_their_own_stop() -> None:
+    """SIGTERM to train finishes its step and saves last.pt (``stop_requests``), and a sweep
+    passes it to the run in training and starts no other: the shared interrupt must not wrap
+    either."""
     from model.cli import COMMANDS
 
-    assert [c.name for c in COMMANDS if c.own_stop] == ["train"]
+    assert [c.name for c in COMMANDS if c.own_stop] == ["train", "sweep"]
 
 
 def test_ingest_workers_leave_the_commands_process_group() -> None:

@@ -42,6 +42,7 @@ _ARGUMENTS = {  # just enough for each command's parser (its ``run`` is replaced
     "generate": ["--out", "o"],
     "ingest": ["src", "--out", "o"],
     "train": ["--data", "d", "--out", "o"],
+    "sweep": ["--data", "d", "--out-root", "r", "--name", "n", "--lr", "1e-3"],
     "embed": ["--checkpoint", "c", "--data", "d", "--out", "o.npz"],
     "zeroshot": ["--checkpoint", "c", "--data", "d", "--out", "o.csv"],
     "fewshot": ["--checkpoint", "c", "--data", "d", "--examples", "e", "--out", "o.csv"],
