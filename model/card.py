@@ -19,8 +19,6 @@ model its config builds.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import importlib.metadata
 import logging
 import time
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ from model.card_markdown import TEXT_PACKAGE, render_card
 from model.card_run import DatasetFacts, RunRecord, describe_dataset, read_run
 from model.checkpoint_meta import CheckpointFacts, checkpoint_facts, read_sidecar
 from model.errors import UserError
+from model.provenance import file_sha256, software_versions
 
 log = logging.getLogger(__name__)
 
@@ -57,21 +56,12 @@ class CardFacts:
         return self.facts.meta
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def installed_version(package: str) -> str:
-    """The installed version of ``package``, "" when it is not installed."""
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return ""
+def _checkpoint_sha256(checkpoint: Path) -> str:
+    """The checkpoint file's SHA-256; ``UserError`` when it cannot be read."""
+    digest = file_sha256(checkpoint)
+    if digest is None:
+        raise UserError(f"{checkpoint} cannot be read: no model card")
+    return digest
 
 
 def recorded_parameters(extra: dict[str, Any]) -> dict[str, int] | None:
@@ -134,10 +124,10 @@ def card_facts(
     return CardFacts(
         facts=facts,
         shown=shown,
-        sha256=file_sha256(checkpoint),
+        sha256=_checkpoint_sha256(checkpoint),
         size_bytes=checkpoint.stat().st_size,
         parameters=parameters,
-        text_version=installed_version(TEXT_PACKAGE),
+        text_version=software_versions().get(TEXT_PACKAGE, ""),
         run=run,
         dataset=describe_dataset(run, meta.data_fingerprint, data_root),
         evaluations=figures,

@@ -132,6 +132,6 @@ def file_sha256(path: str | Path) -> str | None:
             for block in iter(lambda: stream.read(1 << 20), b""):
                 digest.update(block)
     except OSError as err:
-        log.warning("could not hash %s for the record of this run: %s", path, err)
+        log.warning("could not hash %s: %s", path, err)
         return None
     return digest.hexdigest()
