@@ -12,7 +12,6 @@ it is still here and unchanged (its fingerprint), in aggregate counts only.
 from __future__ import annotations
 
 import calendar
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from model.data.dataset import CMRDataset
 from model.errors import UserError
 from model.relocate import locate
 from model.schema import default_data_root
+from model.training.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
 GENERATOR_TRUTH = "ground_truth.csv"  # what `python -m model generate` writes beside its DICOM
@@ -88,19 +88,10 @@ def read_run(meta: CheckpointMeta) -> RunRecord:
 
 def _val_rows(folder: Path) -> list[dict[str, Any]]:
     """The validation rows of ``metrics.jsonl`` (a damaged line is skipped)."""
-    rows = []
     try:
-        lines = (folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+        return [row for row in RunFolder(folder).read_metrics() if row.get("kind") == "val"]
     except (OSError, UnicodeDecodeError):
         return []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict) and row.get("kind") == "val":
-            rows.append(row)
-    return rows
 
 
 def describe_dataset(

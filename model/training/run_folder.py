@@ -219,15 +219,18 @@ class RunFolder:
             handle.flush()
 
     def read_metrics(self) -> list[dict[str, Any]]:
-        """Every complete metrics record (a torn last line, if any, is skipped)."""
+        """Every complete metrics record (a torn last line, or one that is no record, is
+        skipped)."""
         if not self.metrics_path.exists():
             return []
         records = []
         for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(record, dict):
+                records.append(record)
         return records
 
     def truncate_metrics_after(self, step: int) -> None:

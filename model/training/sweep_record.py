@@ -10,13 +10,13 @@ val ``selection_score`` (mean study-report R@1/5/10, label-free) of its ``metric
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from model.atomic import atomic_write_json, read_json_object
 from model.errors import UserError
+from model.training.run_folder import RunFolder
 from model.training.sweep_grid import DIMENSIONS, SweepRun, Value, value_text
 
 RECORD_SUFFIX = ".sweep.json"
@@ -107,15 +107,11 @@ def best_score(folder: Path) -> tuple[float | None, int | None]:
     logged none. Lines that do not parse (one being written) are passed over."""
     best: tuple[float | None, int | None] = (None, None)
     try:
-        lines = (folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-    except OSError:
+        rows = RunFolder(folder).read_metrics()
+    except (OSError, UnicodeDecodeError):
         return best
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        score = row.get("selection_score") if isinstance(row, dict) else None
+    for row in rows:
+        score = row.get("selection_score")
         if row.get("kind") != "val" or not isinstance(score, int | float):
             continue
         if best[0] is None or score > best[0]:
