@@ -42,23 +42,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pa_csv
-
-from model import erasure_arrays, erasure_files, erasure_names
-from model.atomic import atomic_write_text, atomic_write_with
+from model import erasure_arrays, erasure_files, erasure_names, erasure_text, erasure_zips
+from model.atomic import atomic_write_text
 from model.erasure_files import Hits, Wanted, wanted_of
+from model.erasure_zips import ZipHits
 from model.example_set import ExampleSet
 
 log = logging.getLogger(__name__)
 
 NOTE_FILE = "WITHDRAWN.json"
-MAX_SCANNED_BYTES = 512 * 1024 * 1024  # larger files are not the product's tables or records
 _SKIPPED_FOLDERS = {"tensors", ".git", "__pycache__"}
 _DATASET_FILE = "studies.parquet"  # a folder holding it is a dataset's
 _SCANNED = {".csv", ".json", ".jsonl", ".md", ".html", ".txt", ".log", ".tsv"}
 _ARRAYS = {".npz", ".npy"}
+NOT_READ = frozenset({".xlsx", ".xls", ".ods", ".pdf"})  # listed for a check by hand
 
 
 @dataclass
@@ -75,6 +72,8 @@ class Mentions:
     removed: list[Path] = field(default_factory=list)  # files removed whole (erasure_names)
     named: list[Path] = field(default_factory=list)  # files, folders named after one: listed
     pickled: list[Path] = field(default_factory=list)  # array files of object arrays: unread
+    zips: dict[Path, ZipHits] = field(default_factory=dict)  # listed, never rewritten
+    opaque: list[Path] = field(default_factory=list)  # spreadsheets, PDFs: not read
     whole: set[Path] = field(default_factory=set, repr=False)  # tables all of whose rows go
 
     def add(self, part: Mentions) -> None:
@@ -89,6 +88,8 @@ class Mentions:
         self.removed += part.removed
         self.named += part.named
         self.pickled += part.pickled
+        self.zips.update(part.zips)
+        self.opaque += part.opaque
         self.whole |= part.whole
 
 
@@ -107,6 +108,7 @@ def find_mentions(
         for name in files:
             _look_at(found, here / name, wanted, root)
     named = [*found.rows, *found.embeddings, *found.other, *found.removed, *found.named]
+    named += [p for p, z in found.zips.items() if z.members]
     found.evaluations = sorted({e for p in named if (e := _evaluation_of(p, root))})
     return found
 
@@ -151,10 +153,24 @@ def _look_at(found: Mentions, path: Path, wanted: Wanted, root: Path) -> None:
             _sort_table(found, path, hits)
     elif suffix in _ARRAYS:
         _sort_arrays(found, path, wanted)
-    elif suffix in _SCANNED and _names_any(path, wanted):
+    elif suffix == ".zip":
+        _sort_zip(found, path, wanted)
+    elif suffix in _SCANNED and erasure_text.file_names_any(path, wanted):
         _sort(found, path, wanted)
     if erasure_names.is_named(path.name, wanted):
         _sort_named(found, path, root)
+    elif suffix in NOT_READ:
+        found.opaque.append(path)
+
+
+def _sort_zip(found: Mentions, path: Path, wanted: Wanted) -> None:
+    """A zip archive: listed with its members naming them, or text members it could not read
+    (``erasure_zips``); as not read when it cannot be opened."""
+    got = erasure_zips.zip_hits(path, wanted)
+    if got is None:
+        found.unread.append(path)
+    elif got.members or got.unread:
+        found.zips[path] = got
 
 
 def _sort_arrays(found: Mentions, path: Path, wanted: Wanted) -> None:
@@ -215,25 +231,12 @@ def _sort_rows(found: Mentions, path: Path, hits: Hits) -> None:
         found.emptied.append(path)
 
 
-def _names_any(path: Path, wanted: Wanted) -> bool:
-    try:
-        if path.stat().st_size > MAX_SCANNED_BYTES:
-            return False
-        data = path.read_bytes()
-    except OSError:
-        return False
-    if any(needle in data for needle in wanted.needles):
-        return True
-    # the bounded search only where a plain one finds an accession number (it is 10x slower)
-    token = wanted.accession_token
-    held = token is not None and any(a.encode() in data for a in wanted.accessions)
-    return held and token.search(data) is not None
-
-
 def _sort(found: Mentions, path: Path, wanted: Wanted) -> None:
     """File ``path`` (it names a withdrawn study) under what is done with it."""
     ids = wanted.ids
-    if path.suffix.lower() == ".csv" and (hits := _csv_hits(path, wanted)):
+    if path.suffix.lower() in erasure_text.SEPARATORS and (
+        hits := erasure_text.table_hits(path, wanted)
+    ):
         _sort_table(found, path, hits)
         return
     if path.suffix.lower() == ".json" and (example_set := _example_set(path)) is not None:
@@ -250,22 +253,6 @@ def _example_set(path: Path) -> ExampleSet | None:
         return ExampleSet.load(path)
     except Exception:  # noqa: BLE001 - any file that is not an example set
         return None
-
-
-def _csv_hits(path: Path, wanted: Wanted) -> Hits | None:
-    """``erasure_files.table_hits`` of the CSV ``path`` (read by Arrow: 4 times faster than
-    pandas; every column as text, as an accession number may be all digits with leading
-    zeros); None when it cannot be parsed."""
-    parse = pa_csv.ParseOptions(newlines_in_values=True)
-    try:
-        with pa_csv.open_csv(path, parse_options=parse) as reader:
-            names = reader.schema.names
-        convert = pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()))
-        table = pa_csv.read_csv(path, parse_options=parse, convert_options=convert)
-        hits = erasure_files.table_hits(table, wanted.ids, wanted.accessions)
-    except (OSError, KeyError, pa.ArrowException):
-        return None
-    return hits if hits.found or hits.elsewhere else None
 
 
 def _evaluation_of(path: Path, root: Path) -> Path | None:
@@ -296,15 +283,7 @@ def rewrite_mentions(
         if path.suffix.lower() == ".npz":
             erasure_arrays.drop_npz_rows(path, wanted_of(sorted(ids), held))
             continue
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-        gone = pd.Series(False, index=table.index)
-        for name in table.columns:
-            if name == "study_id":
-                gone |= table[name].str.strip().isin(ids)
-            elif held and erasure_files.is_accession_column(name):
-                gone |= table[name].str.strip().isin(held)
-        left = table[~gone]
-        atomic_write_with(path, lambda tmp, t=left: t.to_csv(tmp, index=False))
+        erasure_text.drop_rows(path, ids, held)
     for path in found.embeddings:
         erasure_files.drop_embedding_rows(path, ids, erased_at)
     for path in found.example_sets:
