@@ -5,15 +5,17 @@ per-study results) is written by the commands users run: an evaluation's per-stu
 ``zeroshot --out`` and ``embed --out`` files, few-shot example sets, job logs. Under GDPR a
 pseudonymised per-study result is still the patient's personal data, so:
 
-- a CSV or ``.parquet`` with a ``study_id`` column loses the withdrawn studies' rows, and a
+- a CSV, TSV or ``.parquet`` with a ``study_id`` column loses the withdrawn studies' rows, and a
   few-shot example set their ids (rewritten atomically); so does a table with an
   accession-number column (a copied labels, linkage or reports CSV) lose the rows of their
   accession numbers, which every file is searched for too, as whole values (``ACC0001`` is not
-  ``ACC00012``). A parquet is read by its text columns (compressed: no byte search finds an
-  id in it), and by its integer ones when an accession number is all digits
-  (``model.erasure_files``); one that cannot be read is listed, as is a folder the walk cannot
-  list. The accession numbers are the hospital's identifiers: what is found is said by path
-  and count only, never by the number;
+  ``ACC00012``; one of digits also written as a decimal, ``70000001.0``:
+  ``model.erasure_numbers``; text files and their cells: ``model.erasure_text``). A parquet
+  is read by its text columns (compressed: no byte search finds an id in it), and by its
+  integer and float ones when an accession number is all digits (``model.erasure_files``);
+  one that cannot be read is listed, as is a folder the walk cannot list. The accession
+  numbers are the hospital's identifiers: what is found is said by path and count only,
+  never by the number;
 - an embedding file (``embed --out``'s ``.npz`` or ``.parquet``, recognised by what it holds)
   loses their rows, its provenance noting the erasure; one all of whose rows were theirs is
   removed. Any other ``.npz``/``.npy`` is read by its arrays (``model.erasure_arrays``): one
@@ -21,6 +23,9 @@ pseudonymised per-study result is still the patient's personal data, so:
 - a file named after a withdrawn study (its id or accession number a token of its name) is
   removed when it is a per-study result, else listed, as is a folder so named
   (``model.erasure_names``);
+- a zip archive is read where it lies, its members' names and text (``model.erasure_zips``),
+  and listed with the members naming them, never rewritten; a spreadsheet or PDF
+  (``NOT_READ``) cannot be read here and is listed for a check by hand;
 - the figures computed from them (AUCs, summaries) are not recomputed or rewritten silently:
   the evaluation folder (holding ``summary.json``) gets ``WITHDRAWN.json`` saying how many of
   its studies were withdrawn since, and when; re-running the evaluation gives figures without
@@ -53,7 +58,6 @@ log = logging.getLogger(__name__)
 NOTE_FILE = "WITHDRAWN.json"
 _SKIPPED_FOLDERS = {"tensors", ".git", "__pycache__"}
 _DATASET_FILE = "studies.parquet"  # a folder holding it is a dataset's
-_SCANNED = {".csv", ".json", ".jsonl", ".md", ".html", ".txt", ".log", ".tsv"}
 _ARRAYS = {".npz", ".npy"}
 NOT_READ = frozenset({".xlsx", ".xls", ".ods", ".pdf"})  # listed for a check by hand
 
@@ -155,7 +159,7 @@ def _look_at(found: Mentions, path: Path, wanted: Wanted, root: Path) -> None:
         _sort_arrays(found, path, wanted)
     elif suffix == ".zip":
         _sort_zip(found, path, wanted)
-    elif suffix in _SCANNED and erasure_text.file_names_any(path, wanted):
+    elif suffix in erasure_text.TEXT_SUFFIXES and erasure_text.file_names_any(path, wanted):
         _sort(found, path, wanted)
     if erasure_names.is_named(path.name, wanted):
         _sort_named(found, path, root)

@@ -25,6 +25,8 @@ from model.atomic import atomic_write_with
 from model.erasure_files import Hits, Wanted
 
 MAX_SCANNED_BYTES = 512 * 1024 * 1024  # larger files are not the product's tables or records
+# the files searched as text: tables, records, logs, notes (a zip's members of these too)
+TEXT_SUFFIXES = frozenset({".csv", ".tsv", ".json", ".jsonl", ".md", ".html", ".txt", ".log"})
 SEPARATORS = {".csv": ",", ".tsv": "\t"}  # text tables whose rows forget removes
 
 
@@ -68,7 +70,9 @@ def table_hits(path: Path, wanted: Wanted) -> Hits | None:
 
 def drop_rows(path: Path, ids: set[str], accessions: frozenset[str]) -> None:
     """Write the CSV or TSV ``path`` again without the rows of withdrawn studies
-    (``erasure_files.gone_rows``), every cell kept as it was read (text)."""
+    (``erasure_files.gone_rows``), every cell kept as it was read (text: ``70000002.0`` stays
+    so, an empty cell empty), so a row kept is written as it was (but for quotes a cell does
+    not need, which pandas leaves out)."""
     separator = SEPARATORS[path.suffix.lower()]
     table = pd.read_csv(path, dtype=str, keep_default_na=False, sep=separator)
     cells = pa.table([pa.array(table[c], pa.string()) for c in table.columns], list(table.columns))

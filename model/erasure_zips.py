@@ -3,9 +3,10 @@
 
 A zip is read where it lies, nothing extracted to disk: every member's name (a member named
 after a withdrawn study, ``export/ACC0001/cine.png``, by ``erasure_names.is_named``'s rule),
-and the bytes of each text member (CSV, TSV, JSON, a log, ...: ``TEXT_MEMBERS``) of at most
-``MAX_MEMBER_BYTES``, searched as a text file on disk is (``erasure_text.names_any``), at most
-``MAX_ARCHIVE_BYTES`` of them an archive. An archive naming them is listed with those members,
+and the bytes of each text member (CSV, TSV, JSON, a log: ``erasure_text.TEXT_SUFFIXES``) of
+at most ``MAX_MEMBER_BYTES``, searched as a text file on disk is (``erasure_text.names_any``),
+at most ``MAX_ARCHIVE_BYTES`` of them an archive (a member's size as the archive states it is
+not trusted: no more is read than the bound). An archive naming them is listed with those members,
 for the officer to make it again without them or remove it: rewriting an archive a user made
 (maybe signed, maybe sent) is not ``forget``'s to do. A text member that cannot be read
 (encrypted, damaged, larger than those bounds) is counted and the archive listed for a check by
@@ -24,9 +25,8 @@ from pathlib import Path, PurePosixPath
 
 from model.erasure_files import Wanted
 from model.erasure_names import is_named
-from model.erasure_text import names_any
+from model.erasure_text import TEXT_SUFFIXES, names_any
 
-TEXT_MEMBERS = frozenset({".csv", ".tsv", ".json", ".jsonl", ".txt", ".log", ".md", ".html"})
 MAX_MEMBER_BYTES = 64 * 1024 * 1024  # a larger member is counted as not read
 MAX_ARCHIVE_BYTES = 512 * 1024 * 1024  # text read from one archive at most
 SHOWN_MEMBERS = 10  # members named in the summary line (the record has them all)
@@ -72,7 +72,10 @@ def zip_hits(path: Path, wanted: Wanted) -> ZipHits | None:
                 if is_named(info.filename, wanted):
                     members.append(info.filename)
                     continue
-                if info.is_dir() or PurePosixPath(info.filename).suffix.lower() not in TEXT_MEMBERS:
+                if (
+                    info.is_dir()
+                    or PurePosixPath(info.filename).suffix.lower() not in TEXT_SUFFIXES
+                ):
                     continue
                 data = _member(archive, info, budget)
                 if data is None:
