@@ -82,7 +82,7 @@ def without_session_53() -> Iterator[None]:
     """The scan with zips unread, array values matched whole only, and no decimal sought."""
     with (
         mock.patch.object(erasure_zips, "zip_hits", lambda p, w: erasure_zips.ZipHits()),
-        mock.patch.object(erasure_arrays, "is_named", lambda text, wanted: False),
+        mock.patch.object(erasure_arrays, "text_names", lambda text, wanted: False),
         mock.patch.object(erasure_files, "decimal_numbers", lambda a: []),
         mock.patch.object(erasure_numbers, "decimal_numbers", lambda a: []),
     ):

@@ -35,7 +35,7 @@ import numpy as np
 
 from model.atomic import atomic_write_npz
 from model.erasure_files import Hits, Wanted
-from model.erasure_names import is_named
+from model.erasure_names import text_names
 from model.erasure_numbers import accession_numbers
 
 KEY_ARRAYS = frozenset(
@@ -164,15 +164,15 @@ def _named(array: np.ndarray, wanted: Wanted) -> np.ndarray:
 
 def _mentioned(array: np.ndarray, wanted: Wanted) -> bool:
     """Whether a value of ``array`` is a withdrawn study's id or accession number, or a text
-    value holds one as a whole token (``is_named`` of the values joined by line breaks, which
-    bound a token: one pass over the text, as fast for a thousand studies as for one)."""
+    value holds one as a whole token (``erasure_names.text_names`` of the values joined by
+    line breaks, which bound a token: one pass over the text)."""
     if _named(array, wanted).any():
         return True
     if array.dtype.kind not in "US" or not array.size:
         return False
     if array.dtype.kind == "S":
         array = np.char.decode(array, "utf-8", errors="replace")
-    return is_named("\n".join(array.ravel().tolist()), wanted)
+    return text_names("\n".join(array.ravel().tolist()), wanted)
 
 
 def _aligned(array: np.ndarray, rows: int) -> bool:

@@ -15,6 +15,8 @@ import pytest
 
 from model import erasure_zips
 from model.erasure import Targets
+from model.erasure_files import wanted_of
+from model.erasure_names import is_named, text_names
 from model.erasure_report import Erasure, summary_text, write_record
 from model.erasure_scan import find_mentions, rewrite_mentions
 
@@ -103,3 +105,12 @@ def test_spreadsheets_and_pdfs_listed_as_not_read(tmp_path: Path) -> None:
         "not read (a spreadsheet or PDF: check by hand that it names none of them): book.xlsx"
         in summary_text(erasure, apply=False)
     )
+
+
+def test_text_names_agrees_with_is_named_for_few_and_many_values() -> None:
+    """Few values sought are searched for plainly first, many by the text's tokens."""
+    many = wanted_of([SID], [f"ACC{i:04d}" for i in range(40)])
+    texts = ("x/acc0001/a.png\nb", f"{NEAR}\nACC00012", "scan_ACC-0001.png", "none", SID.upper())
+    for wanted in (wanted_of([SID], [ACC]), many, wanted_of([], ["ACC-0001"])):
+        got = [text_names(text, wanted) for text in texts]
+        assert got == [is_named(text, wanted) for text in texts] and any(got)
