@@ -16,7 +16,8 @@ withdrawn by its accession number of digits. Prints the best of ``--repeats`` of
 - ``find_mentions`` with the session's additions stubbed (no zip read, array values matched
   whole only, no decimal looked for) and as now, and the difference a folder;
 - reading one zip (``erasure_zips.zip_hits``), one frame-path array (whole values only, and with
-  tokens: the cost per element), the scores parquet with and without its float columns read,
+  tokens: the cost per element, the array naming the study and, another study sought, naming
+  none), the scores parquet with and without its float columns read,
   and the labels CSV's cells.
 
 Wall seconds; the CPU seconds of this process too (less disturbed by other work).
@@ -92,12 +93,14 @@ def without_session_53() -> Iterator[None]:
 def per_item(run: Path, gone: list[str], studies: int, frames: int) -> None:
     """Print the best CPU milliseconds of 20 reads of each kind of file of ``run``."""
     wanted = wanted_of(["S" + "9" * 16], gone)
+    absent = wanted_of(["S" + "9" * 16], ["0079999999"])  # in no file
     with np.load(run / "frames.npz") as data:
         paths = data["paths"]
     reads = {
         "zip (members + text)": lambda: erasure_zips.zip_hits(run / "export.zip", wanted),
         "frame paths, whole": lambda: erasure_arrays._named(paths, wanted).any(),
         "frame paths, tokens": lambda: erasure_arrays._mentioned(paths, wanted),
+        "frame paths, none held": lambda: erasure_arrays._mentioned(paths, absent),
         "scores.parquet, text": lambda: erasure_files.parquet_hits(run / "scores.parquet", set()),
         "scores.parquet, +float": lambda: erasure_files.parquet_hits(
             run / "scores.parquet", set(), frozenset(gone)
@@ -108,8 +111,9 @@ def per_item(run: Path, gone: list[str], studies: int, frames: int) -> None:
     for name, ms in cpu.items():
         print(f"{name:24s} best of 20: {ms:7.2f} ms cpu")
     elements = studies * frames
-    added = (cpu["frame paths, tokens"] - cpu["frame paths, whole"]) * 1e6 / elements
-    print(f"array tokens: {elements} elements, {added:.0f} ns an element added (cpu)")
+    for name in ("frame paths, tokens", "frame paths, none held"):
+        added = (cpu[name] - cpu["frame paths, whole"]) * 1e6 / elements
+        print(f"{name}: {elements} elements, {added:.0f} ns an element added (cpu)")
 
 
 def main(argv: list[str] | None = None) -> None:

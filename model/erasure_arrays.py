@@ -12,11 +12,11 @@ pickle (``allow_pickle=False``: loading an object array would run code the file 
   for so); an integer array named as a key (below) names one when it holds an accession
   number of digits as its number;
 - an ``.npz`` holding a key array (``ids``, ``study_ids``, ``accession_number(s)``, one
-  dimension) loses the rows whose key is a withdrawn study's, as a whole value: every array whose first dimension is the key's length
-  is written again without them (the others, a model's matrices, a scalar, kept whole),
-  atomically and compressed as it was; one every row of which goes is removed, as an empty
-  embedding file is. Named elsewhere too (another text array, a key of a row kept holding one
-  within a longer value), it is listed;
+  dimension) loses the rows whose key is a withdrawn study's, as a whole value: every array
+  whose first dimension is the key's length is written again without them (the others, a
+  model's matrices, a scalar, kept whole), atomically and compressed as it was; one every row
+  of which goes is removed, as an empty embedding file is. Named elsewhere too (another text
+  array, a key of a row kept holding one within a longer value), it is listed;
 - an array file naming them without a key array (an ``.npy``, an ``.npz`` of other arrays) is
   listed, as is one holding an object array, which is not read.
 
