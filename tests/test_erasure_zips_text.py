@@ -111,6 +111,7 @@ def test_text_names_agrees_with_is_named_for_few_and_many_values() -> None:
     """Few values sought are searched for plainly first, many by the text's tokens."""
     many = wanted_of([SID], [f"ACC{i:04d}" for i in range(40)])
     texts = ("x/acc0001/a.png\nb", f"{NEAR}\nACC00012", "scan_ACC-0001.png", "none", SID.upper())
+    texts += (f"x{ACC} {ACC}", f"x{ACC} {ACC}y")  # a whole token after a longer one, none
     for wanted in (wanted_of([SID], [ACC]), many, wanted_of([], ["ACC-0001"])):
         got = [text_names(text, wanted) for text in texts]
         assert got == [is_named(text, wanted) for text in texts] and any(got)
