@@ -17,11 +17,12 @@ archive, a spreadsheet or a PDF is judged by its name alone; an ``.npz`` is an a
 
 from __future__ import annotations
 
+import posixpath
 import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from model.erasure_files import Wanted
 from model.erasure_names import is_named
@@ -72,10 +73,7 @@ def zip_hits(path: Path, wanted: Wanted) -> ZipHits | None:
                 if is_named(info.filename, wanted):
                     members.append(info.filename)
                     continue
-                if (
-                    info.is_dir()
-                    or PurePosixPath(info.filename).suffix.lower() not in TEXT_SUFFIXES
-                ):
+                if info.is_dir() or _suffix(info.filename) not in TEXT_SUFFIXES:
                     continue
                 data = _member(archive, info, budget)
                 if data is None:
@@ -87,6 +85,12 @@ def zip_hits(path: Path, wanted: Wanted) -> ZipHits | None:
     except (zipfile.BadZipFile, *_ERRORS):
         return None
     return ZipHits(members, unread)
+
+
+def _suffix(name: str) -> str:
+    """A member's suffix, lower-cased (``posixpath``: a third of the time ``PurePosixPath``
+    took, which was a third of reading an archive's names)."""
+    return posixpath.splitext(name)[1].lower()
 
 
 def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes | None:
