@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.bench_erasure_files import best  # noqa: E402
-from model import erasure_files, erasure_scan  # noqa: E402
+from model import erasure_files, erasure_text  # noqa: E402
 from model.erasure_files import Hits, Wanted, wanted_of  # noqa: E402
 from model.erasure_scan import Mentions, find_mentions  # noqa: E402
 from model.study_embeddings import StudyEmbeddings  # noqa: E402
@@ -109,7 +109,7 @@ def per_file(run: Path, gone: set[str]) -> None:
         name: (old_parquet_hits, erasure_files.parquet_hits)
         for name in ("scores.parquet", "neighbours.parquet", "vectors.parquet")
     }
-    kinds["scores.csv"] = (old_csv_hits, erasure_scan._csv_hits)
+    kinds["scores.csv"] = (old_csv_hits, erasure_text.table_hits)
     for name, reads in kinds.items():
         path = run / name
         wanted = wanted_of(sorted(gone), []) if name.endswith(".csv") else gone
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{args.files} x (scores parquet + csv, neighbours parquet, vectors); {size:.1f} MB")
         with (
             mock.patch.object(erasure_files, "parquet_hits", old_parquet_hits),
-            mock.patch.object(erasure_scan, "_csv_hits", old_csv_hits),
+            mock.patch.object(erasure_text, "table_hits", old_csv_hits),
         ):
             before = best(lambda: scan([root], gone), args.repeats)
             old = scan([root], gone)

@@ -6,13 +6,17 @@ pickle (``allow_pickle=False``: loading an object array would run code the file 
 
 - an array of text (``<U``/``S``) names a withdrawn study when one of its values, stripped,
   is a withdrawn study's id or accession number (a whole value: ``ACC0001`` is not
-  ``ACC00012``); an integer array named as a key (below) names one when it holds an accession
+  ``ACC00012``), or holds one as a whole token of a longer value (``ACC0001_frame3``,
+  ``exports/ACC0001/cine.png``; not ``XACC0001Y``), by the rule of a file's name
+  (``erasure_names.is_named``: letter case ignored, a value under 6 characters not looked
+  for so); an integer array named as a key (below) names one when it holds an accession
   number of digits as its number;
 - an ``.npz`` holding a key array (``ids``, ``study_ids``, ``accession_number(s)``, one
-  dimension) loses the rows it names: every array whose first dimension is the key's length
-  is written again without them (the others, a model's matrices, a scalar, kept whole),
-  atomically and compressed as it was; one every row of which goes is removed, as an empty
-  embedding file is. Named elsewhere too (another text array, of rows kept), it is listed;
+  dimension) loses the rows whose key is a withdrawn study's, as a whole value: every array
+  whose first dimension is the key's length is written again without them (the others, a
+  model's matrices, a scalar, kept whole), atomically and compressed as it was; one every row
+  of which goes is removed, as an empty embedding file is. Named elsewhere too (another text
+  array, a key of a row kept holding one within a longer value), it is listed;
 - an array file naming them without a key array (an ``.npy``, an ``.npz`` of other arrays) is
   listed, as is one holding an object array, which is not read.
 
@@ -30,7 +34,9 @@ from typing import IO
 import numpy as np
 
 from model.atomic import atomic_write_npz
-from model.erasure_files import Hits, Wanted, accession_numbers
+from model.erasure_files import Hits, Wanted
+from model.erasure_names import text_names
+from model.erasure_numbers import accession_numbers
 
 KEY_ARRAYS = frozenset(
     {"ids", "study_id", "study_ids", "accession", "accessions", "accession_number"}
@@ -62,9 +68,8 @@ def array_hits(path: Path, wanted: Wanted) -> ArrayHits | None:
     gone = _gone(arrays, keys, wanted)
     rows = len(gone) if keys else 0
     elsewhere = any(
-        _named(array[~gone] if _aligned(array, rows) else array, wanted).any()
-        for name, array in arrays.items()
-        if name not in keys
+        _mentioned(array[~gone] if _aligned(array, rows) else array, wanted)
+        for array in arrays.values()
     )
     return ArrayHits(Hits(int(gone.sum()), rows, False, elsewhere), pickled)
 
@@ -155,6 +160,19 @@ def _named(array: np.ndarray, wanted: Wanted) -> np.ndarray:
     if array.dtype.kind == "S":
         array = np.char.decode(array, "utf-8", errors="replace")
     return np.isin(np.char.strip(array.astype(str)), sorted(wanted.values))
+
+
+def _mentioned(array: np.ndarray, wanted: Wanted) -> bool:
+    """Whether a value of ``array`` is a withdrawn study's id or accession number, or a text
+    value holds one as a whole token (``erasure_names.text_names`` of the values joined by
+    line breaks, which bound a token: one pass over the text)."""
+    if _named(array, wanted).any():
+        return True
+    if array.dtype.kind not in "US" or not array.size:
+        return False
+    if array.dtype.kind == "S":
+        array = np.char.decode(array, "utf-8", errors="replace")
+    return text_names("\n".join(array.ravel().tolist()), wanted)
 
 
 def _aligned(array: np.ndarray, rows: int) -> bool:

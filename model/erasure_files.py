@@ -36,6 +36,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from model.atomic import atomic_write_with
+from model.erasure_numbers import (
+    accession_needles,
+    accession_numbers,
+    accession_regex,
+    cell_pattern,
+    decimal_numbers,
+    token_pattern,
+)
 from model.errors import DataError
 from model.study_embeddings import StudyEmbeddings
 
@@ -65,7 +73,8 @@ class Wanted:
     ids: set[str]
     accessions: frozenset[str]
     needles: list[bytes]  # the ids as a file may hold them
-    accession_token: re.Pattern[bytes] | None  # an accession number as a whole value
+    accession_token: re.Pattern[bytes] | None  # an accession number as a whole token
+    accession_needles: tuple[bytes, ...] = ()  # searched first: the token only where one is
     name_words: frozenset[str] = frozenset()  # ids, accession numbers of letters and digits
     name_token: re.Pattern[str] | None = None  # the others, as whole tokens
 
@@ -81,7 +90,8 @@ def wanted_of(study_ids: list[str], accessions: Iterable[str]) -> Wanted:
     token = accession_regex(held) if held else None
     values = {v.lower() for v in [*study_ids, *held] if len(v) >= MIN_NAME_VALUE}
     words = frozenset(v for v in values if WORD.fullmatch(v))
-    named = Wanted(set(study_ids), held, _needles(study_ids), token, words)
+    needles = tuple(accession_needles(held))
+    named = Wanted(set(study_ids), held, _needles(study_ids), token, needles, words)
     return replace(named, name_token=name_regex(values - words))
 
 
@@ -101,12 +111,6 @@ def name_regex(values: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])", re.IGNORECASE)
 
 
-def accession_numbers(accessions: Iterable[str]) -> list[int]:
-    """The accession numbers of digits alone, as the numbers an integer column holds
-    (``00123`` is 123 there: a number keeps no leading zeros)."""
-    return sorted({int(a) for a in accessions if a.isdigit() and int(a) < 2**63})
-
-
 def _needles(study_ids: list[str]) -> list[bytes]:
     """The ids as a file may hold them: UTF-8 text, or an ``.npz`` array's UTF-32."""
     return [s.encode() for s in study_ids] + [s.encode("utf-32-le") for s in study_ids]
@@ -118,11 +122,10 @@ def parquet_hits(
     """How many rows of the parquet ``path`` name ``ids`` in its ``study_id`` column (or
     ``accessions`` in an accession-number column), and whether it names them elsewhere (its
     text columns only are read); None when it cannot be read."""
-    numeric = bool(accession_numbers(accessions))  # integer columns read only then
     try:
         with pq.ParquetFile(path) as handle:
             schema = handle.schema_arrow
-            read = [f.name for f in schema if _is_text(f.type) or (numeric and _is_number(f))]
+            read = [f.name for f in schema if _is_text(f.type) or _is_number(f, accessions)]
             table = handle.read(columns=read)
         hits = table_hits(table, ids, accessions)
     except (OSError, pa.ArrowException):
@@ -141,12 +144,6 @@ def parquet_hits(
     return replace(hits, embeddings=is_embedding, elsewhere=hits.elsewhere or named)
 
 
-def accession_regex(accessions: frozenset[str]) -> re.Pattern[bytes]:
-    """Any of ``accessions`` as a whole token of bytes: no letter or digit either side."""
-    alternatives = b"|".join(re.escape(a.encode()) for a in sorted(accessions))
-    return re.compile(rb"(?<![A-Za-z0-9])(?:" + alternatives + rb")(?![A-Za-z0-9])")
-
-
 def is_accession_column(name: str) -> bool:
     return name.strip().lower() in ACCESSION_COLUMNS
 
@@ -162,10 +159,10 @@ def _key_columns(
 
 def gone_rows(table: pa.Table, ids: set[str], accessions: frozenset[str]) -> pa.Array:
     """Which rows of ``table`` are withdrawn studies': ``study_id`` one of ``ids``, or an
-    accession-number column (stripped) one of ``accessions``; an integer or decimal one holding
-    an accession number of digits as its number (``accession_numbers``)."""
+    accession-number column (stripped) one of ``accessions`` or, of digits, written as a
+    decimal (``erasure_numbers``); an integer or float one holding one as its number."""
     gone = pa.array([False] * table.num_rows, pa.bool_())
-    numbers = accession_numbers(accessions)
+    numbers, decimal = accession_numbers(accessions), cell_pattern(accessions)
     for name, values in _key_columns(table.column_names, ids, accessions):
         column = table.column(name)
         if name != "study_id" and (_is_int(column.type) or pa.types.is_floating(column.type)):
@@ -173,42 +170,49 @@ def gone_rows(table: pa.Table, ids: set[str], accessions: frozenset[str]) -> pa.
         else:
             text = pc.utf8_trim_whitespace(column.cast(pa.string()))
             hit = pc.is_in(text, value_set=pa.array(sorted(values), pa.string()))
+            if name != "study_id" and decimal:
+                hit = pc.or_(hit, pc.match_substring_regex(text, decimal))
         gone = pc.or_(gone, pc.fill_null(hit, False))
     return gone
 
 
 def _number_in(column: pa.ChunkedArray, numbers: list[int]) -> pa.ChunkedArray:
-    """Whether each value of the numeric ``column`` is one of ``numbers`` (as a float for a
-    decimal column: an accession column read with gaps becomes float64)."""
+    """Whether each value of the numeric ``column`` is one of ``numbers``: of a float column,
+    exactly (read as float64: ``70000001.5`` is not 70000001, nor is a float32's 70000000)."""
     if pa.types.is_floating(column.type):
-        return pc.is_in(column, value_set=pa.array([float(n) for n in numbers], column.type))
+        exact = [float(n) for n in numbers if n <= 2**53]
+        return pc.is_in(column.cast(pa.float64()), value_set=pa.array(exact, pa.float64()))
     return pc.is_in(column.cast(pa.int64(), safe=False), value_set=pa.array(numbers, pa.int64()))
 
 
 def table_hits(table: pa.Table, ids: set[str], accessions: frozenset[str] = frozenset()) -> Hits:
     """Rows of ``table`` (its text columns) of withdrawn studies (``gone_rows``), and whether
-    any other text column of the rows left names one (an id as a whole cell or within one, an
-    accession number as a whole token), or a column's name does."""
+    any other column of the rows left names one (an id as a whole cell or within one, an
+    accession number as a whole token, of digits as an integer or, of ``MIN_DIGITS`` digits or
+    more, as a float equal to it), or a column's name does."""
     keys = {name for name, _ in _key_columns(table.column_names, ids, accessions)}
     gone = gone_rows(table, ids, accessions)
     found, left = int(pc.sum(gone).as_py() or 0), table.filter(pc.invert(gone))
     parts = [re.escape(i) for i in sorted(ids)]
-    if accessions:
-        tokens = "|".join(re.escape(a) for a in sorted(accessions))
-        parts.append(f"(^|[^A-Za-z0-9])({tokens})($|[^A-Za-z0-9])")
-    pattern = "|".join(parts)
-    numbers = accession_numbers(accessions)
+    pattern = "|".join([*parts, token_pattern(accessions)] if accessions else parts)
     elsewhere = _in_names(table.column_names, ids) or any(
-        _names_any(left.column(i), pattern)
-        or (bool(numbers) and _is_int(left.column(i).type) and _any_number(left.column(i), numbers))
+        _names_any(left.column(i), pattern) or _any_number(left.column(i), accessions)
         for i, name in enumerate(left.column_names)
         if name not in keys
     )
     return Hits(found, table.num_rows, False, elsewhere)
 
 
-def _any_number(column: pa.ChunkedArray, numbers: list[int]) -> bool:
-    return bool(pc.any(pc.fill_null(_number_in(column, numbers), False)).as_py())
+def _any_number(column: pa.ChunkedArray, accessions: frozenset[str]) -> bool:
+    """Whether the numeric ``column`` holds an accession number of digits: an integer one
+    any, a float one those of ``MIN_DIGITS`` digits or more (a shorter one may be a count)."""
+    if _is_int(column.type):
+        numbers = accession_numbers(accessions)
+    elif pa.types.is_floating(column.type):
+        numbers = decimal_numbers(accessions)
+    else:
+        return False
+    return bool(numbers) and bool(pc.any(pc.fill_null(_number_in(column, numbers), False)).as_py())
 
 
 def _is_text(kind: pa.DataType) -> bool:
@@ -225,11 +229,17 @@ def _is_int(kind: pa.DataType) -> bool:
     return pa.types.is_integer(kind)
 
 
-def _is_number(field: pa.Field) -> bool:
-    """A column that may hold an accession number of digits as a number: an integer one, or
-    a decimal accession-number column (pandas writes one with gaps as float64)."""
-    floating = pa.types.is_floating(field.type) and is_accession_column(field.name)
-    return _is_int(field.type) or floating
+def _is_number(field: pa.Field, accessions: frozenset[str]) -> bool:
+    """A column that may hold one of ``accessions`` (of digits) as a number: an integer one,
+    a float accession-number column (pandas writes one with gaps as float64), or any float
+    one when one of ``MIN_DIGITS`` digits or more is sought."""
+    if _is_int(field.type):
+        return bool(accession_numbers(accessions))
+    if not pa.types.is_floating(field.type):
+        return False
+    if is_accession_column(field.name):
+        return bool(accession_numbers(accessions))
+    return bool(decimal_numbers(accessions))
 
 
 def _names_any(column: pa.ChunkedArray, pattern: str) -> bool:

@@ -23,6 +23,7 @@ removed (it may hold anything); the files in it are searched as any others.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from pathlib import Path
 
@@ -36,6 +37,8 @@ REMOVABLE = frozenset(
 TABLES = frozenset({".csv", ".tsv", ".parquet", ".npz"})
 _DATASET_FILES = ("dataset.json", "studies.parquet")
 REDACTED = "[names a withdrawn study]"  # a path's part in a record, a summary, a log line
+_FEW_WORDS = 32  # up to so many sought, each is searched for alone in a long text
+_WORD_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 def is_named(name: str, wanted: Wanted) -> bool:
@@ -45,6 +48,27 @@ def is_named(name: str, wanted: Wanted) -> bool:
     if wanted.name_words and not wanted.name_words.isdisjoint(WORD.findall(name.lower())):
         return True
     return wanted.name_token is not None and wanted.name_token.search(name) is not None
+
+
+def text_names(text: str, wanted: Wanted) -> bool:
+    """``is_named`` for a long text (an array's values joined by line breaks): where few
+    values are sought, each is searched for as a literal and its matches' edges checked (30
+    to 100 times faster than splitting the text into its tokens, done for many values)."""
+    if wanted.name_token is not None and wanted.name_token.search(text) is not None:
+        return True
+    words, lowered = wanted.name_words, text.lower()
+    if len(words) > _FEW_WORDS:
+        return not words.isdisjoint(WORD.findall(lowered))
+    return any(_holds_word(lowered, word) for word in words)
+
+
+def _holds_word(lowered: str, word: str) -> bool:
+    """Whether ``lowered`` holds ``word`` (letters and digits) with neither on either side
+    (a pattern starting with the literal is searched fast; a look-behind first is not)."""
+    for found in re.finditer(rf"{word}(?![a-z0-9])", lowered):
+        if found.start() == 0 or lowered[found.start() - 1] not in _WORD_CHARACTERS:
+            return True
+    return False
 
 
 def removable(path: Path, root: Path, whole: bool) -> bool:

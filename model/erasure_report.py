@@ -148,6 +148,11 @@ def write_record(erasure: Erasure) -> Path:
         "files_removed": [rel(p) for p in found.removed],
         "files_named_after_them": [rel(p) for p in found.named],
         "files_with_object_arrays_not_read": [rel(p) for p in found.pickled],
+        "zip_archives_naming_them": {
+            rel(p): {"members": [rel(m) for m in z.members], "text_members_not_read": z.unread}
+            for p, z in found.zips.items()
+        },
+        "spreadsheets_and_pdfs_not_read": [rel(p) for p in found.opaque],
         "runs_trained_with_them": [_run_record(r, rel) for r in erasure.runs],
         "dataset_fingerprints_before": sorted(part.fingerprints),
         "not_erased": NOT_ERASABLE,
@@ -267,12 +272,15 @@ def _mention_lines(
     lines += [
         f"  cannot be read (check it names none of them yourself): {rel(p)}" for p in found.unread
     ]
-    return lines + _name_lines(found, rel, apply)
+    return lines + _name_lines(found, rel, apply, lambda member: redacted_path(member, named))
 
 
-def _name_lines(found: Mentions, rel: Callable[[Path], str], apply: bool) -> list[str]:
-    """The files removed whole, those named after a withdrawn study and listed, and the array
-    files not read."""
+def _name_lines(
+    found: Mentions, rel: Callable[[Path], str], apply: bool, redact: Callable[[str], str]
+) -> list[str]:
+    """The files removed whole, those named after a withdrawn study and listed, the array
+    files not read, the zip archives (``redact``: a member's name as printed) and the
+    spreadsheets and PDFs, not read."""
     lines = [
         f"  {'removed' if apply else 'would remove'} the file {rel(p)} ("
         + ("every row is theirs" if p in found.whole else "a per-study result named after one")
@@ -284,10 +292,15 @@ def _name_lines(found: Mentions, rel: Callable[[Path], str], apply: bool) -> lis
         + (" (a folder)" if p.is_dir() else "")
         for p in found.named
     ]
-    return lines + [
+    lines += [
         f"  holds object arrays, not read (loading them would run code it carries; check it "
         f"yourself): {rel(p)}"
         for p in found.pickled
+    ]
+    lines += [z.line(rel(p), redact) for p, z in found.zips.items()]
+    return lines + [
+        f"  not read (a spreadsheet or PDF: check by hand that it names none of them): {rel(p)}"
+        for p in found.opaque
     ]
 
 

@@ -5,15 +5,17 @@ per-study results) is written by the commands users run: an evaluation's per-stu
 ``zeroshot --out`` and ``embed --out`` files, few-shot example sets, job logs. Under GDPR a
 pseudonymised per-study result is still the patient's personal data, so:
 
-- a CSV or ``.parquet`` with a ``study_id`` column loses the withdrawn studies' rows, and a
+- a CSV, TSV or ``.parquet`` with a ``study_id`` column loses the withdrawn studies' rows, and a
   few-shot example set their ids (rewritten atomically); so does a table with an
   accession-number column (a copied labels, linkage or reports CSV) lose the rows of their
   accession numbers, which every file is searched for too, as whole values (``ACC0001`` is not
-  ``ACC00012``). A parquet is read by its text columns (compressed: no byte search finds an
-  id in it), and by its integer ones when an accession number is all digits
-  (``model.erasure_files``); one that cannot be read is listed, as is a folder the walk cannot
-  list. The accession numbers are the hospital's identifiers: what is found is said by path
-  and count only, never by the number;
+  ``ACC00012``; one of digits also written as a decimal, ``70000001.0``:
+  ``model.erasure_numbers``; text files and their cells: ``model.erasure_text``). A parquet
+  is read by its text columns (compressed: no byte search finds an id in it), and by its
+  integer and float ones when an accession number is all digits (``model.erasure_files``);
+  one that cannot be read is listed, as is a folder the walk cannot list. The accession
+  numbers are the hospital's identifiers: what is found is said by path and count only,
+  never by the number;
 - an embedding file (``embed --out``'s ``.npz`` or ``.parquet``, recognised by what it holds)
   loses their rows, its provenance noting the erasure; one all of whose rows were theirs is
   removed. Any other ``.npz``/``.npy`` is read by its arrays (``model.erasure_arrays``): one
@@ -21,6 +23,9 @@ pseudonymised per-study result is still the patient's personal data, so:
 - a file named after a withdrawn study (its id or accession number a token of its name) is
   removed when it is a per-study result, else listed, as is a folder so named
   (``model.erasure_names``);
+- a zip archive is read where it lies, its members' names and text (``model.erasure_zips``),
+  and listed with the members naming them, never rewritten; a spreadsheet or PDF
+  (``NOT_READ``) cannot be read here and is listed for a check by hand;
 - the figures computed from them (AUCs, summaries) are not recomputed or rewritten silently:
   the evaluation folder (holding ``summary.json``) gets ``WITHDRAWN.json`` saying how many of
   its studies were withdrawn since, and when; re-running the evaluation gives figures without
@@ -42,23 +47,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pa_csv
-
-from model import erasure_arrays, erasure_files, erasure_names
-from model.atomic import atomic_write_text, atomic_write_with
+from model import erasure_arrays, erasure_files, erasure_names, erasure_text, erasure_zips
+from model.atomic import atomic_write_text
 from model.erasure_files import Hits, Wanted, wanted_of
+from model.erasure_zips import ZipHits
 from model.example_set import ExampleSet
 
 log = logging.getLogger(__name__)
 
 NOTE_FILE = "WITHDRAWN.json"
-MAX_SCANNED_BYTES = 512 * 1024 * 1024  # larger files are not the product's tables or records
 _SKIPPED_FOLDERS = {"tensors", ".git", "__pycache__"}
 _DATASET_FILE = "studies.parquet"  # a folder holding it is a dataset's
-_SCANNED = {".csv", ".json", ".jsonl", ".md", ".html", ".txt", ".log", ".tsv"}
 _ARRAYS = {".npz", ".npy"}
+NOT_READ = frozenset({".xlsx", ".xls", ".ods", ".pdf"})  # listed for a check by hand
 
 
 @dataclass
@@ -75,6 +76,8 @@ class Mentions:
     removed: list[Path] = field(default_factory=list)  # files removed whole (erasure_names)
     named: list[Path] = field(default_factory=list)  # files, folders named after one: listed
     pickled: list[Path] = field(default_factory=list)  # array files of object arrays: unread
+    zips: dict[Path, ZipHits] = field(default_factory=dict)  # listed, never rewritten
+    opaque: list[Path] = field(default_factory=list)  # spreadsheets, PDFs: not read
     whole: set[Path] = field(default_factory=set, repr=False)  # tables all of whose rows go
 
     def add(self, part: Mentions) -> None:
@@ -89,6 +92,8 @@ class Mentions:
         self.removed += part.removed
         self.named += part.named
         self.pickled += part.pickled
+        self.zips.update(part.zips)
+        self.opaque += part.opaque
         self.whole |= part.whole
 
 
@@ -107,6 +112,7 @@ def find_mentions(
         for name in files:
             _look_at(found, here / name, wanted, root)
     named = [*found.rows, *found.embeddings, *found.other, *found.removed, *found.named]
+    named += [p for p, z in found.zips.items() if z.members]
     found.evaluations = sorted({e for p in named if (e := _evaluation_of(p, root))})
     return found
 
@@ -151,10 +157,24 @@ def _look_at(found: Mentions, path: Path, wanted: Wanted, root: Path) -> None:
             _sort_table(found, path, hits)
     elif suffix in _ARRAYS:
         _sort_arrays(found, path, wanted)
-    elif suffix in _SCANNED and _names_any(path, wanted):
+    elif suffix == ".zip":
+        _sort_zip(found, path, wanted)
+    elif suffix in erasure_text.TEXT_SUFFIXES and erasure_text.file_names_any(path, wanted):
         _sort(found, path, wanted)
     if erasure_names.is_named(path.name, wanted):
         _sort_named(found, path, root)
+    elif suffix in NOT_READ:
+        found.opaque.append(path)
+
+
+def _sort_zip(found: Mentions, path: Path, wanted: Wanted) -> None:
+    """A zip archive: listed with its members naming them, or text members it could not read
+    (``erasure_zips``); as not read when it cannot be opened."""
+    got = erasure_zips.zip_hits(path, wanted)
+    if got is None:
+        found.unread.append(path)
+    elif got.members or got.unread:
+        found.zips[path] = got
 
 
 def _sort_arrays(found: Mentions, path: Path, wanted: Wanted) -> None:
@@ -215,25 +235,12 @@ def _sort_rows(found: Mentions, path: Path, hits: Hits) -> None:
         found.emptied.append(path)
 
 
-def _names_any(path: Path, wanted: Wanted) -> bool:
-    try:
-        if path.stat().st_size > MAX_SCANNED_BYTES:
-            return False
-        data = path.read_bytes()
-    except OSError:
-        return False
-    if any(needle in data for needle in wanted.needles):
-        return True
-    # the bounded search only where a plain one finds an accession number (it is 10x slower)
-    token = wanted.accession_token
-    held = token is not None and any(a.encode() in data for a in wanted.accessions)
-    return held and token.search(data) is not None
-
-
 def _sort(found: Mentions, path: Path, wanted: Wanted) -> None:
     """File ``path`` (it names a withdrawn study) under what is done with it."""
     ids = wanted.ids
-    if path.suffix.lower() == ".csv" and (hits := _csv_hits(path, wanted)):
+    if path.suffix.lower() in erasure_text.SEPARATORS and (
+        hits := erasure_text.table_hits(path, wanted)
+    ):
         _sort_table(found, path, hits)
         return
     if path.suffix.lower() == ".json" and (example_set := _example_set(path)) is not None:
@@ -250,22 +257,6 @@ def _example_set(path: Path) -> ExampleSet | None:
         return ExampleSet.load(path)
     except Exception:  # noqa: BLE001 - any file that is not an example set
         return None
-
-
-def _csv_hits(path: Path, wanted: Wanted) -> Hits | None:
-    """``erasure_files.table_hits`` of the CSV ``path`` (read by Arrow: 4 times faster than
-    pandas; every column as text, as an accession number may be all digits with leading
-    zeros); None when it cannot be parsed."""
-    parse = pa_csv.ParseOptions(newlines_in_values=True)
-    try:
-        with pa_csv.open_csv(path, parse_options=parse) as reader:
-            names = reader.schema.names
-        convert = pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()))
-        table = pa_csv.read_csv(path, parse_options=parse, convert_options=convert)
-        hits = erasure_files.table_hits(table, wanted.ids, wanted.accessions)
-    except (OSError, KeyError, pa.ArrowException):
-        return None
-    return hits if hits.found or hits.elsewhere else None
 
 
 def _evaluation_of(path: Path, root: Path) -> Path | None:
@@ -296,15 +287,7 @@ def rewrite_mentions(
         if path.suffix.lower() == ".npz":
             erasure_arrays.drop_npz_rows(path, wanted_of(sorted(ids), held))
             continue
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-        gone = pd.Series(False, index=table.index)
-        for name in table.columns:
-            if name == "study_id":
-                gone |= table[name].str.strip().isin(ids)
-            elif held and erasure_files.is_accession_column(name):
-                gone |= table[name].str.strip().isin(held)
-        left = table[~gone]
-        atomic_write_with(path, lambda tmp, t=left: t.to_csv(tmp, index=False))
+        erasure_text.drop_rows(path, ids, held)
     for path in found.embeddings:
         erasure_files.drop_embedding_rows(path, ids, erased_at)
     for path in found.example_sets:
