@@ -20,7 +20,7 @@ SWEEP_NOTE = (
     "Several values, comma-separated: one run per value (per combination, with several "
     "fields), named after the run name and its values (RUN-NAME-lr3e-4-seed1), trained one "
     "after another in one job that Stop stops, by Launch training below. A value here "
-    "replaces the form's (its learning rate, the preset's). Compare runs ranks them."
+    "replaces the form's learning rate or the preset's value. Compare runs ranks them."
 )
 PLACEHOLDERS = {
     "lr": "e.g. 1e-3, 3e-4, 1e-4",
@@ -65,7 +65,7 @@ def sweep_fields() -> tuple[dict[str, str], bool]:
 
 
 def extend_control(runs_dir: Path, sweep: str) -> ExtendJob | None:
-    """ "Extend sweep to N epochs" for the sweep ``sweep`` recorded in ``runs_dir``, shown once
+    """*Extend sweep to N epochs* for the sweep ``sweep`` recorded in ``runs_dir``, shown once
     one of its runs finished: the job to launch once Extend sweep is pressed, else None."""
     record = record_path(runs_dir, sweep)
     done = sweep_epochs(record)
