@@ -80,6 +80,7 @@ def extend_control(runs_dir: Path, sweep: str) -> ExtendJob | None:
         value=done + 1,
         help=EXTEND_HELP,
         key=f"train-extend-{sweep}",
+        width=220,
     )
     if not row.button("Extend sweep", key=f"train-extend-button-{sweep}"):
         return None

@@ -107,7 +107,7 @@ def test_a_real_sweep_extended_from_one_epoch_to_two(tmp_path: Path) -> None:
             [*command, "--epochs", epochs], capture_output=True, text=True, timeout=300
         )
         assert done.returncode == 0, done.stderr[-2000:]
-    assert "g-lr5e-4: finished at 1 epochs, resuming it to 2" in done.stderr
+    assert "g-lr5e-4: finished at 1 epoch, resuming it to 2" in done.stderr
     rows = [json.loads(line) for line in (runs / "g-lr5e-4" / "metrics.jsonl").open()]
     assert sorted({r["epoch"] for r in rows if r.get("kind") == "val"}) == [0, 1]
     [run] = read_record(runs / "g.sweep.json").runs

@@ -52,6 +52,7 @@ from model.training.sweep_record import (
     run_stage,
     write_record,
 )
+from model.wording import counted
 
 log = logging.getLogger(__name__)
 SWEPT = tuple(d.dest for d in DIMENSIONS)
@@ -209,11 +210,11 @@ def _announce(which: str, stage: str, folder: Path, epochs: int | None) -> None:
     """Log what the sweep does with a run, and for a finished one why (its epochs)."""
     done = recorded_epochs(folder)
     if stage == "extend":
-        log.info("%s: finished at %s epochs, resuming it to %s", which, done, epochs)
+        log.info("%s: finished at %s, resuming it to %s", which, counted(done, "epoch"), epochs)
     elif stage == "skip" and epochs is None:
         log.info("%s: finished already, skipped", which)
     elif stage == "skip":
-        trained = "its epochs unrecorded" if done is None else f"{done} epochs"
+        trained = "its epochs unrecorded" if done is None else counted(done, "epoch")
         log.info("%s: finished already (%s, --epochs %s), skipped", which, trained, epochs)
     else:
         log.info("%s: %s", which, "resuming" if stage == "resume" else "starting")
