@@ -19,45 +19,10 @@ from typing import Any
 from dashboard.importer import check_name
 from dashboard.job import Job
 from dashboard.runs import TrainForm, job_for_run, launcher, with_val_labels
+from dashboard.sweep_launch import SweepLaunch, sweep_runs
 from model.atomic import atomic_write_json
 from model.errors import CheckpointError, UserError
-from model.training.sweep_grid import DIMENSIONS, SweepRun, plan_grid
-from model.training.sweep_record import merged_record, record_path
 from model.wording import counted
-
-
-@dataclass(frozen=True)
-class SweepLaunch:
-    """A sweep the form asks for (several learning rates or seeds): its runs, its record."""
-
-    out_root: Path
-    name: str
-    dataset: Path
-    runs: list[SweepRun]
-
-    @property
-    def record(self) -> Path:
-        return record_path(self.out_root, self.name)
-
-    @property
-    def preset_file(self) -> Path:
-        """The preset each new run of the sweep starts from, beside the sweep's record."""
-        return self.out_root / f"{self.name}.sweep-preset.json"
-
-    def check(self) -> None:
-        """``model sweep``'s own refusal of a run folder of that name that is not the sweep's."""
-        merged_record(self.out_root, self.name, self.dataset, [], self.runs, {})
-
-    def arguments(self) -> list[str]:
-        """The grid as ``model sweep`` takes it: ``--lr 0.001,0.0003`` (canonical values)."""
-        words = []
-        for dimension in DIMENSIONS:
-            values = [
-                run.values[dimension.dest] for run in self.runs if dimension.dest in run.values
-            ]
-            if values:
-                words += [dimension.flag, ",".join(str(v) for v in dict.fromkeys(values))]
-        return words
 
 
 @dataclass(frozen=True)
@@ -134,8 +99,7 @@ def _sweep_of(form: TrainForm, runs_dir: Path, name: str) -> SweepLaunch | None:
     checks it: its grid, and no run folder of its names that is not the sweep's."""
     if not form.is_sweep:
         return None
-    runs = plan_grid(name, {"lr": form.sweep_lr.strip(), "seed": form.sweep_seed.strip()})
-    sweep = SweepLaunch(runs_dir, name, form.dataset, runs)
+    sweep = SweepLaunch(runs_dir, name, form.dataset, sweep_runs(name, form.sweep))
     sweep.check()
     return sweep
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +51,12 @@ class TrainForm:
     grad_checkpointing: bool = False  # less GPU memory for about a quarter more time
     accum_freq: int = 1  # micro-batches per step: the same gradients in less GPU memory
     init_from: Path | None = None  # a checkpoint to start from; its model, not the fields'
-    sweep_lr: str = ""  # several learning rates, comma-separated: a sweep (``model sweep``)
-    sweep_seed: str = ""  # several seeds, comma-separated: a sweep
+    # the sweep's fields: train option (``lr``, ``seed``...) -> several values, comma-separated
+    sweep: dict[str, str] = field(default_factory=dict)  # any given: a sweep (``model sweep``)
 
     @property
     def is_sweep(self) -> bool:
-        return bool(self.sweep_lr.strip() or self.sweep_seed.strip())
+        return any(text.strip() for text in self.sweep.values())
 
 
 def log_tail(run: Path, lines: int = 40) -> str:

@@ -27,11 +27,6 @@ EPOCHS_HELP = f"{meaning('epoch')} With a time budget: the most it trains."
 LR_HELP = f"{meaning('learning rate')} E.g. 0.001 or 1e-5."
 BUDGET_HELP = "As many epochs as fit, judged from epochs five to seven; 0 = exactly Epochs"
 MEMORY_NOTE = "Use it when a run stops for lack of GPU memory."
-SWEEP_NOTE = (
-    "Several values, comma-separated: one run per value (per combination, with both), named "
-    "after the run name and its values (RUN-NAME-lr3e-4), trained one after another in one job "
-    "that Stop stops. A learning rate here replaces the field above. Compare runs ranks them."
-)
 FRESH = "fresh weights"
 START_KEY = "train-start-from"
 START_HELP = (
@@ -70,11 +65,16 @@ def start_from(runs: list[Path], root: Path) -> Path | None:
 
 
 def training_form(
-    dataset: Path, name: str, preset: str, gpus: list[str], start: Path | None = None
+    dataset: Path,
+    name: str,
+    preset: str,
+    gpus: list[str],
+    start: Path | None = None,
+    sweep: dict[str, str] | None = None,
 ) -> tuple[TrainForm | None, list[str]]:
     """The preset's overridable fields; (form, GPUs chosen) once submitted, else (None, []).
     From checkpoint ``start``: its model's fields, locked (one error, no form, when it cannot
-    be read)."""
+    be read). ``sweep``: the sweep fields above the form (``sweep_view``), its ``TrainForm``'s."""
     defaults = preset_defaults(preset)
     if start is not None:
         try:
@@ -90,25 +90,12 @@ def training_form(
         chosen, memory = _hardware_row(defaults, gpus)
         if not gpus:
             st.caption("No GPU detected: the run uses the CPU.")
-        sweep = _sweep_fields()
         if not st.form_submit_button("Launch training", type="primary"):
             return None, []
     values = (int(frames), int(size), int(batch), int(epochs), float(lr), int(layers), budget)
-    form = TrainForm(dataset, name, preset, tower, *values, **memory, init_from=start, **sweep)
+    fields = {"init_from": start, "sweep": dict(sweep or {})}
+    form = TrainForm(dataset, name, preset, tower, *values, **memory, **fields)
     return form, chosen
-
-
-def _sweep_fields() -> dict[str, str]:
-    """Several learning rates or seeds (``TrainForm``'s sweep fields), folded away: left
-    empty, the form launches one run."""
-    with st.expander("Sweep: compare several learning rates or seeds"):
-        st.caption(SWEEP_NOTE)
-        row = st.columns(2)
-        lrs = row[0].text_input(
-            "Learning rates", placeholder="e.g. 1e-3, 3e-4, 1e-4", key="train-sweep-lr"
-        )
-        seeds = row[1].text_input("Seeds", placeholder="e.g. 0, 1, 2", key="train-sweep-seed")
-    return {"sweep_lr": lrs, "sweep_seed": seeds}
 
 
 def _model_fields(model: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from dashboard.runs import (
 )
 from dashboard.settings import position_of
 from dashboard.studies import ROW_PICK_KEYS
+from dashboard.sweep_view import extend_control, sweep_fields
 from dashboard.train_form_view import start_from, training_form
 from dashboard.ui import OWN_JOBS_KEY, job_panel, launch, page_guard, page_header
 
@@ -85,8 +86,9 @@ def launch_form() -> None:
             key=f"run-name-{preset}-{launched}",
         )
         start = start_from(studio.settings.runs(), studio.settings.data_root)
-        form, chosen = training_form(dataset, name, preset, gpus, start)
-        if form is not None:
+        sweep, grid_ok = sweep_fields()  # a bad grid: its error there, nothing launched
+        form, chosen = training_form(dataset, name, preset, gpus, start, sweep)
+        if form is not None and grid_ok:
             plan = plan_run(form, studio.settings.runs_dir, len(chosen))
             st.session_state[RUNS_PREPARED_KEY] = launched + 1
             outputs = plan.outputs(dataset, gpus_output(chosen))
@@ -201,7 +203,11 @@ def compare_section() -> None:
             else None
         )
         picked = [name for run in sweeps.get(sweep, []) if (name := relative(run, root)) in runs]
-        if sweep is None:
+        if sweep is not None:
+            # Extend sweep to N epochs: its own command with --epochs N, one job Stop stops
+            if job := extend_control(studio.settings.runs_dir, sweep):
+                launch(studio.jobs, "train", job.command, job.title, outputs=job.outputs)
+        else:
             picked = st.multiselect("Runs", list(runs), default=list(runs)[:2], key="train-compare")
         if not picked:
             st.caption("Pick two or more runs to see them side by side.")

@@ -1,6 +1,8 @@
-"""The Train page's sweep: several learning rates launch one ``model sweep`` job (the grid read
-by the sweep's own code, a bad value refused on the page), a sweep's run says so in its line,
-and Compare runs ranks a sweep's runs."""
+"""The Train page's sweep: the grid's fields (learning rates, text learning rates, weight
+decays, warmup steps, seeds) launch one ``model sweep`` job (the grid read by the sweep's own
+code, a bad value refused on the page in one line naming its field, the run count shown before
+launch, a grid over the limit refused), a sweep's run says so in its line, Compare runs ranks
+a sweep's runs and extends them to more epochs (the sweep's own command, ``--epochs N``)."""
 
 from __future__ import annotations
 
@@ -105,3 +107,83 @@ def test_the_run_a_sweep_job_trains_now_is_that_jobs_for_its_stop(tmp_path: Path
     assert job_for_run([job], runs / "s-lr1e-3") is None  # finished: no Stop of the sweep there
     ended = Job(tmp_path, job.info, "finished")
     assert job_for_run([ended], runs / "s-lr1e-4") is None
+
+
+def _launch(at: AppTest) -> None:
+    next(b for b in at.button if b.label == "Launch training").click().run()
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "said"),
+    [
+        ("train-sweep-text-lr", "1e-5, oops", "Text learning rates: --text-lr: 'oops' is not"),
+        ("train-sweep-weight-decay", "0.1, -1", "Weight decays: --weight-decay must be \\>= 0"),
+        ("train-sweep-warmup-steps", "10, 2.5", "Warmup steps: --warmup-steps: '2.5' is not a"),
+    ],
+)
+def test_a_bad_value_of_a_sweep_field_is_one_line_naming_it(page, key, text, said) -> None:
+    at, launched, _ = page
+    at.text_input(key=key).input(text)
+    _launch(at)
+    assert not launched and [e.value for e in at.error if said in e.value]
+    assert not at.exception
+
+
+def test_the_whole_grid_shows_its_run_count_and_launches_with_its_flags(page) -> None:
+    at, launched, root = page
+    name = next(t for t in at.text_input if t.label == "Run name").value
+    at.text_input(key="train-sweep-lr").input("1e-3, 3e-4, 1e-4")
+    at.text_input(key="train-sweep-text-lr").input("1e-5")
+    at.text_input(key="train-sweep-weight-decay").input("0.01, 0.1")
+    at.text_input(key="train-sweep-warmup-steps").input("0, 100").run()
+    assert "This sweep: 3 × 1 × 2 × 2 = 12 runs, at most 24." in [c.value for c in at.caption]
+    at.text_input(key="train-sweep-seed").input("0, 1").run()  # 24 runs: the most
+    at.text_input(key="train-sweep-text-lr").input("1e-5, 3e-5")  # 48
+    _launch(at)
+    assert not launched and any("the grid has 48 runs" in e.value for e in at.error)
+    at.text_input(key="train-sweep-seed").input("")
+    _launch(at)
+    [(_, command, title, kw)] = launched
+    assert title == f"Sweep {name} (24 runs)"
+    flags = {flag: command[command.index(flag) + 1] for flag in command if flag.startswith("--")}
+    assert flags["--lr"] == "0.001,0.0003,0.0001" and flags["--text-lr"] == "1e-05,3e-05"
+    assert flags["--weight-decay"] == "0.01,0.1" and flags["--warmup-steps"] == "0,100"
+    assert "--seed" not in flags
+    kw["prepare"]()
+    args = parsed_command("model.training.sweep", command[command.index("sweep") + 1 :])[1]
+    plan = plan_sweep(args)  # the command is one the sweep takes
+    assert plan.runs[0].name == f"{name}-lr1e-3-textlr1e-5-wd0.01-warmup0"
+    assert len(plan.runs) == 24 and plan.out_root == root / "runs"
+
+
+def test_extend_sweep_launches_its_own_command_with_more_epochs(page) -> None:
+    at, launched, root = page
+    runs = root / "runs"
+    record = json.loads((runs / "s.sweep.json").read_text())
+    given = ["sweep", "--data", "ds", "--out-root", str(runs), "--name", "s", "--epochs", "2"]
+    record["command"] = [*given, "--lr", "0.001,0.0001"]
+    for entry in record["runs"]:
+        entry["state"] = "finished"
+    (runs / "s.sweep.json").write_text(json.dumps(record))
+    at.selectbox(key="train-compare-sweep").set_value("s").run()
+    extend = at.number_input(key="train-extend-s")
+    assert extend.label == "Extend sweep to N epochs" and extend.value == 3  # runs have 2
+    extend.set_value(5)
+    at.button(key="train-extend-button-s").click().run()
+    [(kind, command, title, kw)] = launched
+    assert (kind, title) == ("train", "Extend sweep s to 5 epochs")
+    assert command[command.index("model") + 1 :] == [
+        *given[:-2], "--lr", "0.001,0.0001", "--epochs", "5"
+    ]  # fmt: skip
+    assert kw["outputs"]["sweep"] == str(runs / "s.sweep.json")  # its Stop: job_for_run
+
+
+def test_extending_a_sweep_whose_record_keeps_no_command_is_one_line(tmp_path: Path) -> None:
+    from dashboard.sweep_launch import extend_job
+    from model.errors import UserError
+
+    _record(tmp_path, "s", {"s-lr1e-3": 1e-3})  # command: [] (written by hand, or torn)
+    with pytest.raises(UserError, match=r"^s.sweep.json keeps no sweep command .* --epochs 4$"):
+        extend_job(tmp_path / "s.sweep.json", 4)
+    with pytest.raises(UserError, match="keeps no sweep command"):
+        extend_job(tmp_path / "none.sweep.json", 4)

@@ -7,11 +7,13 @@ status, log, checkpoints and ``--nproc`` are exactly a train run's, and a crash 
 that run's. One run at a time (one machine, one GPU). Train's other options are train's own
 definitions, passed to every run.
 
-Restartable: the same command again skips the runs whose status says finished, resumes those
-with a ``last.pt`` (``train --resume``, with the run's own preset and optimiser: train refuses
-new optimiser values for a resumed run) and starts the others. SIGTERM (the dashboard's Stop),
-SIGINT or SIGUSR1 stop the run in training as train stops (after its step, ``last.pt`` saved)
-and no further run starts. ``RUNS/BASE.sweep.json`` records the grid and each run's outcome
+Restartable: the same command again skips the runs whose status says finished (at the
+``--epochs`` given or more), resumes a finished run whose ``config.json`` records fewer epochs
+than ``--epochs`` to them (``train --resume --epochs N``: a sweep grows), resumes those with a
+``last.pt`` (``train --resume``, with the run's own preset and optimiser: train refuses new
+optimiser values for a resumed run; a run stopped by ``--max-steps`` goes on to the new one)
+and starts the others. SIGTERM (the dashboard's Stop), SIGINT or SIGUSR1 stop the run in
+training as train stops (after its step, ``last.pt`` saved) and no further run starts. ``RUNS/BASE.sweep.json`` records the grid and each run's outcome
 (``sweep_record``); the ranking by best validation score ends the command's log.
 """
 
@@ -46,15 +48,18 @@ from model.training.sweep_record import (
     ranking_lines,
     record_path,
     record_text,
+    recorded_epochs,
     run_stage,
     write_record,
 )
+from model.wording import counted
 
 log = logging.getLogger(__name__)
 SWEPT = tuple(d.dest for d in DIMENSIONS)
 NOT_PASSED = (*SWEPT, "out", "resume", "help")
 FRESH_ONLY = ("preset", "init_from")  # a resumed run keeps its own (train refuses --init-from)
 STOPPED = 130  # as a train stopped by a signal ends
+ACTIONS = {"skip": "skipped", "extend": "extended", "resume": "resumed", "start": "started"}
 Starter = Callable[[list[str]], subprocess.Popen]
 
 
@@ -68,6 +73,7 @@ class SweepPlan:
     passed: list[str]  # train options for every run (``--data`` among them)
     fresh: list[str]  # those only a run's first start takes (``--preset``, ``--init-from``)
     record: SweepRecord  # what ``record_path`` will hold, earlier outcomes merged in
+    epochs: int | None = None  # --epochs: a run finished at fewer is resumed to them
 
     @property
     def record_path(self) -> Path:
@@ -86,9 +92,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "each run is RUNS/NAME-<values> (e.g. RUNS/lr-lr3e-4-seed1), a normal run folder "
         "trained by its own python -m model train, one after another; RUNS/NAME.sweep.json "
         "records the grid and each run's outcome, and the log ends with the runs ranked by "
-        "their best val R@1/5/10. The same command again skips finished runs, resumes stopped "
-        "ones (with their own optimiser) and starts the rest; Ctrl-C or SIGTERM stops the run "
-        "in training resumably and starts no other."
+        "their best val R@1/5/10. The same command again skips finished runs (resumes them "
+        "to a larger --epochs), resumes stopped ones (with their own optimiser) and starts "
+        "the rest; Ctrl-C or SIGTERM stops the run in training resumably and starts no other."
     )
     parser.add_argument(
         "--out-root", required=True, type=Path, help="the folder the runs are written in"
@@ -149,14 +155,16 @@ def plan_sweep(args: argparse.Namespace) -> SweepPlan:
         passed=passed_arguments(args, dests),
         fresh=passed_arguments(args, FRESH_ONLY),
         record=record,
+        epochs=args.epochs,
     )
 
 
 def child_command(plan: SweepPlan, run: SweepRun, stage: str) -> list[str]:
     """The train command of ``run``: a first start with its values (and ``--preset``,
-    ``--init-from``), or ``--resume`` with the run's own preset and optimiser."""
+    ``--init-from``), or ``--resume`` with the run's own preset and optimiser (``extend``: a
+    finished run, to the ``--epochs`` every run is given)."""
     words = ["train", "--out", str(plan.out_root / run.name), *plan.passed]
-    if stage == "resume":
+    if stage in ("resume", "extend"):
         words.append("--resume")
     else:
         words += plan.fresh
@@ -179,25 +187,37 @@ def run_sweep(plan: SweepPlan, start: Starter = subprocess.Popen) -> tuple[Sweep
             if stop[0]:
                 break
             folder = plan.out_root / run.name
-            stage = run_stage(folder)
+            stage = run_stage(folder, plan.epochs)
             outcome = record.outcome(run.name)
+            _announce(f"run {place} of {len(plan.runs)}, {run.name}", stage, folder, plan.epochs)
+            outcome.action = ACTIONS[stage]
             if stage == "skip":
-                log.info(
-                    "run %d of %d, %s: finished already, skipped", place, len(plan.runs), run.name
-                )
                 outcome.state = "finished"
             else:
-                verb = "resuming" if stage == "resume" else "starting"
-                log.info("run %d of %d: %s %s", place, len(plan.runs), verb, run.name)
                 outcome.state = "running"
                 write_record(plan.record_path, record)
                 began = time.monotonic()
                 outcome.exit_code = _wait(start(child_command(plan, run, stage)), stop)
                 outcome.seconds += time.monotonic() - began
                 outcome.state = ended_state(folder, outcome.exit_code)
+            outcome.epochs = recorded_epochs(folder)
             outcome.best, outcome.best_epoch = best_score(folder)
             write_record(plan.record_path, record)
     return record, stop[0]
+
+
+def _announce(which: str, stage: str, folder: Path, epochs: int | None) -> None:
+    """Log what the sweep does with a run, and for a finished one why (its epochs)."""
+    done = recorded_epochs(folder)
+    if stage == "extend":
+        log.info("%s: finished at %s, resuming it to %s", which, counted(done, "epoch"), epochs)
+    elif stage == "skip" and epochs is None:
+        log.info("%s: finished already, skipped", which)
+    elif stage == "skip":
+        trained = "its epochs unrecorded" if done is None else counted(done, "epoch")
+        log.info("%s: finished already (%s, --epochs %s), skipped", which, trained, epochs)
+    else:
+        log.info("%s: %s", which, "resuming" if stage == "resume" else "starting")
 
 
 def _wait(process: subprocess.Popen, stop: list[bool]) -> int:

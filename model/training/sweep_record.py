@@ -2,7 +2,9 @@
 
 The record holds the grid, the command, and one entry per run (its name, its values, its
 outcome: ``pending``, ``running``, ``finished``, ``stopped`` or ``failed``, its exit status,
-its seconds of training over every invocation, its best validation score). It is replaced
+its seconds of training over every invocation, its best validation score, the epochs its
+``config.json`` says it trains, and what the last invocation did with it: ``started``,
+``resumed``, ``extended`` (a finished run resumed to a larger ``--epochs``) or ``skipped``). It is replaced
 atomically after each change, so a reader (the Train page, a second terminal) never sees half.
 A run's best score is what its run page calls "Best" and what chose its ``best.pt``: the highest
 val ``selection_score`` (mean study-report R@1/5/10, label-free) of its ``metrics.jsonl``.
@@ -34,6 +36,8 @@ class RunOutcome:
     seconds: float = 0.0  # wall seconds of its training commands, every invocation summed
     best: float | None = None
     best_epoch: int | None = None  # counted from 1, as the run pages count
+    epochs: int | None = None  # the run's epochs, as its config.json records them
+    action: str = ""  # the last invocation's: started, resumed, extended or skipped
 
 
 @dataclass
@@ -76,7 +80,7 @@ def merged_record(
     out_root: Path, name: str, data: Path, command: list[str], runs: list[SweepRun], grid: dict
 ) -> SweepRecord:
     """The record this invocation starts from: the grid ``runs``, each with the outcome an
-    earlier invocation recorded; runs an earlier grid had and this one does not stay listed
+    earlier invocation recorded (UserError when it recorded other values for a run's name); runs an earlier grid had and this one does not stay listed
     (still the sweep's, still ranked). UserError when a run folder of the grid already holds
     a run that is not the sweep's (no earlier record lists it): nothing is written then."""
     earlier = read_record(record_path(out_root, name))
@@ -88,18 +92,44 @@ def merged_record(
                 f"{folder} already holds a run that is not part of sweep {name!r} "
                 f"({record_path(out_root, name).name} does not list it): give another --name"
             )
+    for run in runs:
+        _check_same_values(known.get(run.name), run)
     outcomes = [known.get(run.name) or RunOutcome(run.name, run.values) for run in runs]
     kept = [run for run in known.values() if run.name not in {r.name for r in runs}]
     return SweepRecord(name, str(data), command, grid, outcomes + kept)
 
 
-def run_stage(folder: Path) -> str:
-    """What the sweep does with a run folder: ``skip`` (its status says finished), ``resume``
-    (it has a last.pt) or ``start`` (no checkpoint yet: a new run, or one stopped before its
-    first checkpoint, which ``train`` starts afresh)."""
+def _check_same_values(earlier: RunOutcome | None, run: SweepRun) -> None:
+    """UserError when the run of that name was recorded with other values (two values whose
+    names are one, ``1e-3`` and ``0.0010000001``): resumed, it keeps its own optimiser."""
+    if earlier is None:
+        return
+    for dimension in DIMENSIONS:
+        was, now = earlier.values.get(dimension.dest), run.values.get(dimension.dest)
+        if was != now:
+            raise UserError(
+                f"{run.name} was trained with {dimension.flag} {was}, not {now}: a resumed run "
+                "keeps its own optimiser; give the new value another --name"
+            )
+
+
+def run_stage(folder: Path, epochs: int | None = None) -> str:
+    """What the sweep does with a run folder: ``skip`` (its status says finished, at
+    ``epochs`` or more when given), ``extend`` (finished at fewer than ``epochs``: resumed to
+    them, as ``train --resume --epochs`` extends a run), ``resume`` (it has a last.pt) or
+    ``start`` (no checkpoint yet: a new run, or one stopped before its first checkpoint,
+    which ``train`` starts afresh)."""
     if read_json_object(folder / "status.json").get("state") == "finished":
-        return "skip"
+        done = recorded_epochs(folder)
+        more = epochs is not None and done is not None and done < epochs
+        return "extend" if more and (folder / "last.pt").exists() else "skip"
     return "resume" if (folder / "last.pt").exists() else "start"
+
+
+def recorded_epochs(folder: Path) -> int | None:
+    """The epochs the run in ``folder`` trains, as its ``config.json`` says; None unrecorded."""
+    epochs = read_json_object(folder / "config.json").get("epochs")
+    return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
 
 
 def best_score(folder: Path) -> tuple[float | None, int | None]:
