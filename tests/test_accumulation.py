@@ -62,6 +62,14 @@ def gradients(clip: CMRClip) -> dict[str, torch.Tensor]:
     return {name: p.grad.clone() for name, p in clip.named_parameters() if p.requires_grad}
 
 
+def assert_gradients_close(got: dict, expected: dict) -> None:
+    """Equal up to float32 sums taken in another order: an element near zero of a large
+    gradient (the study token's reaches 15) may differ by ~1e-6 of the gradient's scale."""
+    for name, grad in expected.items():
+        scale = max(1.0, grad.abs().max().item())
+        torch.testing.assert_close(got[name], grad, rtol=1e-4, atol=1e-5 * scale, msg=name)
+
+
 def test_split_batch_cuts_every_key_into_contiguous_near_equal_parts() -> None:
     batch = a_batch()
     parts = split_batch(batch, 3)
@@ -91,8 +99,7 @@ def test_accumulated_gradients_equal_one_pass_over_the_whole_batch(accum_freq: i
     assert accumulated._backward(a_batch(), step=1) == pytest.approx(loss, rel=1e-6)
     got = gradients(clip)
     assert expected.keys() == got.keys() and "logit_scale" in got
-    for name, grad in expected.items():
-        torch.testing.assert_close(got[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+    assert_gradients_close(got, expected)
 
 
 def test_each_micro_batch_replays_its_random_draws() -> None:
@@ -110,9 +117,7 @@ def test_each_micro_batch_replays_its_random_draws() -> None:
     after_reference = torch.get_rng_state()
     torch.manual_seed(7)
     assert engine._backward(a_batch(), step=1) == pytest.approx(reference.item(), rel=1e-6)
-    got = gradients(clip)
-    for name, grad in expected.items():
-        torch.testing.assert_close(got[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+    assert_gradients_close(gradients(clip), expected)
     assert torch.equal(torch.get_rng_state(), after_reference)  # the run's draws go on as before
 
 
