@@ -9,25 +9,64 @@ page to draw; queued ones no page asked for lately (beyond ``QUEUED``: a user fl
 studies) are cancelled, so the one on screen is not kept waiting behind them.
 
 A job's failure is kept as the exception its future holds (logged here with its traceback, the
-page shows one line); ``forget`` drops it so the page can ask again.
+page shows one line); ``forget`` drops it so the page can ask again. The jobs run on a daemon
+thread (``DaemonThread``): a server told to stop does not wait for the explanation it is
+computing, as it would for a ``ThreadPoolExecutor``'s threads (joined at exit).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from model.errors import UserError
 
 log = logging.getLogger(__name__)
 KEEP = 8  # finished explanations kept for pages to draw (the explanation cache keeps as many)
 QUEUED = 2  # queued (not yet started) explanations kept; older ones are cancelled
+
+
+class Submits(Protocol):
+    """What the worker runs its jobs on: ``submit(fn, *args) -> Future``, as an executor."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future: ...
+
+
+class DaemonThread:
+    """An executor of one daemon thread, started on the first job, running jobs in turn."""
+
+    def __init__(self, name: str):
+        self._name = name
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future:
+        """Queue ``fn(*args)``; its future (cancelled before it starts, it never runs)."""
+        future: Future = Future()
+        self._jobs.put((future, fn, args))
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+        return future
+
+    def _run(self) -> None:
+        while True:
+            future, fn, args = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except Exception as err:  # noqa: BLE001 - the future holds it for the page
+                future.set_exception(err)
 
 
 @dataclass(frozen=True)
@@ -45,7 +84,7 @@ class Pending:
 class ExplainWorker:
     """Jobs on ``executor`` keyed by an explanation's cache key, at most one per key."""
 
-    def __init__(self, executor: Executor, keep: int = KEEP, queued: int = QUEUED):
+    def __init__(self, executor: Submits, keep: int = KEEP, queued: int = QUEUED):
         self._executor = executor
         self._keep = keep
         self._queued = queued

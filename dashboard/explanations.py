@@ -14,7 +14,7 @@ own: the same text vectors, the same scale and the study read as its embedding w
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from dashboard.explain_plots import (
     region_map,
     view_bars,
 )
-from dashboard.explain_worker import ExplainWorker, failure_text
+from dashboard.explain_worker import DaemonThread, ExplainWorker, failure_text
 from dashboard.inert_text import markdown_text
 from dashboard.scoring import display_name
 from model.prompts import FindingPrompts, PromptSet
@@ -102,7 +102,7 @@ def reading_sentence(finding: str) -> str:
 @st.cache_resource(show_spinner=False)
 def explain_worker() -> ExplainWorker:
     """The server's explanation worker: one thread (an explanation uses every core)."""
-    return ExplainWorker(ThreadPoolExecutor(max_workers=1, thread_name_prefix="explain"))
+    return ExplainWorker(DaemonThread("explain"))
 
 
 def explain_section(
@@ -159,7 +159,7 @@ def show_explanation(
         words = (
             f"Occluding each view, frame and region of {study} in turn and scoring {shown} "
             "again each time, in the background: the rest of the page stays usable "
-            "(seconds on a CPU; cached after)…"
+            "(seconds on an idle CPU, a minute or more on a busy one; kept after)…"
         )
         _waiting(job_key, job, markdown_text(words))
     elif future.exception() is not None:

@@ -133,7 +133,7 @@ class _HeldExecutor:
 @pytest.fixture
 def held(monkeypatch: pytest.MonkeyPatch) -> _HeldExecutor:
     executor = _HeldExecutor()
-    worker = ExplainWorker(executor)  # type: ignore[arg-type]
+    worker = ExplainWorker(executor)
     monkeypatch.setattr(explanations, "explain_worker", lambda: worker)
     return executor
 
