@@ -165,3 +165,5 @@ def test_a_failure_in_the_worker_is_one_error_line(
         "The explanation failed (RuntimeError: the tower fell over). The server log has details."
     ]
     assert not at.get("plotly_chart")
+    at.button(key="case-explain-again").click().run()  # "Try again": asked for once more
+    assert _waiting(at) and len(held.jobs) == 2 and not at.error
