@@ -6,7 +6,8 @@ from typing import BinaryIO
 import pandas as pd
 import streamlit as st
 
-from dashboard.context import Studio
+from dashboard.context import EmptyState, Studio
+from dashboard.explanations import EXPLAIN_HELP, explain_finding
 from dashboard.importer import (
     ImportForm,
     check_one_source,
@@ -40,6 +41,13 @@ from dashboard.studies import (
     view_slug,
 )
 from dashboard.study_order import order_words, ordered, sort_columns
+from dashboard.study_reading import (
+    READING_COLUMNS,
+    READING_KEY,
+    missing_line,
+    reading_caption,
+    study_reading,
+)
 from dashboard.ui import (
     CASE_FACTS_PX,
     CASE_KEY,
@@ -155,8 +163,27 @@ def case_view() -> None:
         st.subheader("Metadata")
         # every field, wrapped: no scrolling inside a small table
         st.table(markdown_table(case_metadata(row)))
+    with page_guard(studio):  # a checkpoint that cannot be read still shows the LGE below
+        model_reading(study_id)
     if not unreadable:
         lge_stacks(lge)
+
+
+def model_reading(study_id: str) -> None:
+    """Each finding's probability for the study, its rank and label; "Explain" for one."""
+    st.subheader("Model reading")
+    try:
+        reading = study_reading(studio, study_id)
+    except EmptyState as empty:
+        st.info(markdown_text(missing_line(empty)), icon=":material/info:")
+        return
+    if reading is None:
+        st.info("This study is not in the study embeddings: compute them again to read it.")
+        return
+    st.caption(reading_caption(reading))
+    st.dataframe(reading.table, hide_index=True, column_config=READING_COLUMNS)
+    if st.toggle("Explain a finding's probability", key=READING_KEY, help=EXPLAIN_HELP):
+        explain_finding(st, studio, reading.prompts, reading.scores, study_id, READING_KEY)
 
 
 def lge_stacks(lge: dict) -> None:
