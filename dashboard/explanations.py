@@ -23,6 +23,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import cache
+from dashboard.context import rerun_page_if_choice_gone
 from dashboard.explain_plots import (
     absent_views,
     frame_curves,
@@ -195,6 +196,7 @@ def _request(
 def _waiting(job_key: Hashable, job: Callable[[], StudyExplanation], words: str) -> None:
     """``words`` and the seconds so far, until the explanation is ready: then the whole page
     runs again, draws it and stops polling."""
+    rerun_page_if_choice_gone()
     pending = explain_worker().request(job_key, job)  # asked again: still wanted
     if pending.future.done() and not pending.future.cancelled():
         st.rerun()
