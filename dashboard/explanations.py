@@ -95,8 +95,8 @@ def reading_sentence(finding: str) -> str:
     return (
         f"Red: occluding this view, frame or region lowers the probability of {finding} (the "
         f"model's score leans on it); blue: occluding it raises the probability. Values are "
-        "percentage points (pp) of the probability; an absent view has nothing to occlude. This shows what the score "
-        "depends on, a correlate: not what causes the finding."
+        "percentage points (pp) of the probability; an absent view has nothing to occlude. "
+        "This shows what the score depends on, a correlate: not what causes the finding."
     )
 
 

@@ -17,7 +17,13 @@ from pathlib import Path
 from dashboard.jobs import model_command
 from model.errors import UserError
 from model.training.sweep_grid import DIMENSIONS, MAX_RUNS, SweepRun, parse_values, plan_grid
-from model.training.sweep_record import merged_record, read_record, record_path, recorded_epochs
+from model.training.sweep_record import (
+    SweepRecord,
+    merged_record,
+    read_record,
+    record_path,
+    recorded_epochs,
+)
 from model.wording import counted
 
 FIELDS = {  # the page's label of each swept option, by its train destination
@@ -97,12 +103,10 @@ def sweep_runs(name: str, fields: Mapping[str, str]) -> list[SweepRun]:
     return plan_grid(name, swept(fields))
 
 
-def sweep_epochs(record: Path) -> int | None:
-    """The most epochs a run of the sweep recorded at ``record`` trains (its config.json);
-    None when no run records any (none has started)."""
-    found = read_record(record)
-    runs = [] if found is None else found.runs
-    epochs = [recorded_epochs(record.parent / run.name) for run in runs]
+def sweep_epochs(runs_dir: Path, found: SweepRecord) -> int | None:
+    """The most epochs a run of the sweep ``found`` (its record, read from ``runs_dir``)
+    trains, as its config.json says; None when no run records any (none has started)."""
+    epochs = [recorded_epochs(runs_dir / run.name) for run in found.runs]
     return max((e for e in epochs if e is not None), default=None)
 
 

@@ -68,9 +68,11 @@ def extend_control(runs_dir: Path, sweep: str) -> ExtendJob | None:
     """*Extend sweep to N epochs* for the sweep ``sweep`` recorded in ``runs_dir``, shown once
     one of its runs finished: the job to launch once Extend sweep is pressed, else None."""
     record = record_path(runs_dir, sweep)
-    done = sweep_epochs(record)
     found = read_record(record)
-    if done is None or found is None or not any(r.state == "finished" for r in found.runs):
+    if found is None or not any(r.state == "finished" for r in found.runs):
+        return None
+    done = sweep_epochs(runs_dir, found)
+    if done is None:
         return None
     row = st.container(horizontal=True, vertical_alignment="bottom")
     epochs = row.number_input(

@@ -13,8 +13,9 @@ than ``--epochs`` to them (``train --resume --epochs N``: a sweep grows), resume
 ``last.pt`` (``train --resume``, with the run's own preset and optimiser: train refuses new
 optimiser values for a resumed run; a run stopped by ``--max-steps`` goes on to the new one)
 and starts the others. SIGTERM (the dashboard's Stop), SIGINT or SIGUSR1 stop the run in
-training as train stops (after its step, ``last.pt`` saved) and no further run starts. ``RUNS/BASE.sweep.json`` records the grid and each run's outcome
-(``sweep_record``); the ranking by best validation score ends the command's log.
+training as train stops (after its step, ``last.pt`` saved) and no further run starts.
+``RUNS/BASE.sweep.json`` records the grid and each run's outcome (``sweep_record``); the
+ranking by best validation score ends the command's log.
 """
 
 from __future__ import annotations

@@ -4,10 +4,11 @@ The record holds the grid, the command, and one entry per run (its name, its val
 outcome: ``pending``, ``running``, ``finished``, ``stopped`` or ``failed``, its exit status,
 its seconds of training over every invocation, its best validation score, the epochs its
 ``config.json`` says it trains, and what the last invocation did with it: ``started``,
-``resumed``, ``extended`` (a finished run resumed to a larger ``--epochs``) or ``skipped``). It is replaced
-atomically after each change, so a reader (the Train page, a second terminal) never sees half.
-A run's best score is what its run page calls "Best" and what chose its ``best.pt``: the highest
-val ``selection_score`` (mean study-report R@1/5/10, label-free) of its ``metrics.jsonl``.
+``resumed``, ``extended`` (a finished run resumed to a larger ``--epochs``) or ``skipped``).
+It is replaced atomically after each change, so a reader (the Train page, a second terminal)
+never sees half. A run's best score is what its run page calls "Best" and what chose its
+``best.pt``: the highest val ``selection_score`` (mean study-report R@1/5/10, label-free) of
+its ``metrics.jsonl``.
 """
 
 from __future__ import annotations
@@ -80,8 +81,9 @@ def merged_record(
     out_root: Path, name: str, data: Path, command: list[str], runs: list[SweepRun], grid: dict
 ) -> SweepRecord:
     """The record this invocation starts from: the grid ``runs``, each with the outcome an
-    earlier invocation recorded (UserError when it recorded other values for a run's name); runs an earlier grid had and this one does not stay listed
-    (still the sweep's, still ranked). UserError when a run folder of the grid already holds
+    earlier invocation recorded (UserError when it recorded other values for a run's name);
+    runs an earlier grid had and this one does not stay listed (still the sweep's, still
+    ranked). UserError when a run folder of the grid already holds
     a run that is not the sweep's (no earlier record lists it): nothing is written then."""
     earlier = read_record(record_path(out_root, name))
     known = {run.name: run for run in earlier.runs} if earlier else {}
