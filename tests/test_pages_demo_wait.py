@@ -5,6 +5,7 @@ that would compute beside the build what one of its steps computes."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from dashboard.demo_wait import demo_busy_note, demo_step, demo_wait
 from dashboard.job import Job
 from dashboard.jobs import JobManager
 from model.demo import DemoLayout
+from model.schema import DatasetPaths
 
 
 def _job(state: str, stage: str | None) -> Job:
@@ -66,9 +68,9 @@ def demo_at(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
         job = jobs.launch("demo", [sys.executable, "-c", script], title="Build the demo")
         started.append(job.id)
         progress_file = job.folder / "progress.json"
-        for _ in range(200):
-            if progress_file.is_file() and stage in progress_file.read_text():
-                break
+        deadline = time.monotonic() + 60
+        while _stage_in(progress_file) != stage:  # JSON: "·" is written as "\u00b7"
+            assert time.monotonic() < deadline, f"the job never reported {stage!r}"
             time.sleep(0.05)
         return root
 
@@ -76,6 +78,14 @@ def demo_at(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
     for job_id in started:
         jobs.cancel(job_id)
     jobs_module._CHILDREN.clear()
+
+
+def _stage_in(progress_file: Path) -> str | None:
+    """The stage a job's progress file says, None while there is none (or half written)."""
+    try:
+        return json.loads(progress_file.read_text()).get("stage")
+    except (OSError, ValueError):
+        return None
 
 
 def test_while_the_demo_generates_pages_say_the_step_that_makes_their_data(
@@ -90,11 +100,11 @@ def test_while_the_demo_generates_pages_say_the_step_that_makes_their_data(
 
 
 def test_while_the_demo_indexes_no_page_offers_to_embed_its_studies(
-    demo_at, monkeypatch: pytest.MonkeyPatch
+    demo_at, demo_template: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = demo_at("4/5 index · embed")
-    dataset = make_tiny_dataset(DemoLayout(root).dataset("internal"), n=8)
-    make_tiny_checkpoint(dataset, DemoLayout(root).run)
+    dataset = _demo_parts(demo_template, root, embedded=False)
+    assert not DatasetPaths(dataset).embeddings.exists()  # no study embeddings yet
     open_page = page_opener(root, monkeypatch)
     for page in (
         "pages/embeddings.py",
@@ -107,26 +117,40 @@ def test_while_the_demo_indexes_no_page_offers_to_embed_its_studies(
         assert "is making it (step 4/5, index)" in _texts(at), page
 
 
-def _embedded_demo(root: Path) -> Path:
-    """The demo's internal dataset under ``root``, its run's checkpoints and their study
-    embeddings, as the build's index step leaves them; the dataset's folder."""
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root holding what the build's steps up to its index leave: the demo's internal
+    dataset (8 studies), its run's checkpoints and their study embeddings. Built once; each
+    test copies the parts it needs (``_demo_parts``)."""
     from model.data.dataset import CMRDataset
     from model.embed import cached_study_embeddings
 
+    root = tmp_path_factory.mktemp("demo-template") / "data"
     dataset = make_tiny_dataset(DemoLayout(root).dataset("internal"), n=8)
     make_tiny_checkpoint(dataset, DemoLayout(root).run)
     for saved in DemoLayout(root).run.glob("*.pt"):  # the page's is one of them
         cached_study_embeddings(saved, CMRDataset.open(dataset))
-    return dataset
+    return root
+
+
+def _demo_parts(template: Path, root: Path, embedded: bool, run: Path | None = None) -> Path:
+    """The template's demo dataset (with its study embeddings when ``embedded``) copied under
+    ``root``, and its run's folder copied to ``run`` (the demo's run by default); the dataset's
+    folder."""
+    source, target = DemoLayout(template), DemoLayout(root)
+    ignore = None if embedded else shutil.ignore_patterns(DatasetPaths(template).embeddings.name)
+    dataset = shutil.copytree(source.dataset("internal"), target.dataset("internal"), ignore=ignore)
+    shutil.copytree(source.run, run or target.run)
+    return Path(dataset)
 
 
 def test_while_the_demo_indexes_the_case_browser_offers_no_index_build_beside_it(
-    demo_at, monkeypatch: pytest.MonkeyPatch
+    demo_at, demo_template: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Between embedding a site and writing the index, a search offered Build the case index:
     a second index job, beside the build's, of the same checkpoint and studies."""
     root = demo_at("4/5 index · embed studies")
-    _embedded_demo(root)
+    _demo_parts(demo_template, root, embedded=True)
     at = page_opener(root, monkeypatch)("pages/browser.py")
     at.text_input(key="b-query").input("dilated left ventricle").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -146,13 +170,12 @@ def test_the_busy_note_says_what_starting_work_costs_the_build() -> None:
 
 @pytest.mark.parametrize("page", ["pages/train.py", "pages/evaluate.py"])
 def test_train_and_evaluate_caution_against_competing_work_while_the_demo_trains(
-    demo_at, monkeypatch: pytest.MonkeyPatch, page: str
+    demo_at, demo_template: Path, monkeypatch: pytest.MonkeyPatch, page: str
 ) -> None:
     """Train and Evaluate offered a run beside the demo build's training without a word: on 2
     cores both slowed, and the build's time budget chose 7 epochs instead of 84 (session 44)."""
     root = demo_at("3/5 train · train")
-    dataset = make_tiny_dataset(DemoLayout(root).dataset("internal"), n=8)
-    make_tiny_checkpoint(dataset, root / "runs" / "earlier")  # what Evaluate would evaluate
+    _demo_parts(demo_template, root, embedded=False, run=root / "runs" / "earlier")  # Evaluate's
     at = page_opener(root, monkeypatch)(page)
     assert not at.exception, [e.value for e in at.exception]
     [warning] = [w.value for w in at.warning if "demo build" in w.value]
@@ -160,13 +183,13 @@ def test_train_and_evaluate_caution_against_competing_work_while_the_demo_trains
 
 
 def test_while_the_demo_draws_its_map_the_embeddings_page_waits_for_it(
-    demo_at, monkeypatch: pytest.MonkeyPatch
+    demo_at, demo_template: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """At the build's map step the Embeddings page fitted its own UMAP of the same embeddings
     beside the build's, on the same two cores; it now waits for the build's, as other pages
     wait for their step."""
     root = demo_at("5/5 map · internal")
-    dataset = _embedded_demo(root)
+    dataset = _demo_parts(demo_template, root, embedded=True)
     at = page_opener(root, monkeypatch)("pages/embeddings.py")
     assert not at.exception, [e.value for e in at.exception]
     assert "is making it (step 5/5, map)" in _texts(at)
