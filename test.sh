@@ -7,4 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup.sh
 bash scripts/ensure_chromium.sh || echo "[setup] chromium install failed: the browser test will skip"
+# With two or more workers, each one's torch (and BLAS) runs one thread, and torch.compile
+# compiles in the test's own process: two workers of two threads each on two cores spent much
+# of their time waiting on each other (bench/RESULTS.md, "Session 54: the suite's threads").
+if [ "${CMR_TEST_WORKERS:-2}" -ge 2 ]; then
+    export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+    export TORCHINDUCTOR_COMPILE_THREADS="${TORCHINDUCTOR_COMPILE_THREADS:-1}"
+fi
 exec python -m pytest -n "${CMR_TEST_WORKERS:-2}" --dist loadfile "$@"
