@@ -237,3 +237,20 @@ def test_a_crash_verdict_stays_until_the_folder_changes(
     assert len(checks) == 1
     cache.index_damage(location, location.describe(), ("state", 2))  # a write changed it
     assert len(checks) == 2
+
+
+def test_a_small_index_is_read_without_being_rewritten(tmp_path: Path) -> None:
+    """The writer saves even a 24-study index's HNSW files (``HnswParams.sync_threshold``): a
+    read, the check's own child process or a query in this one, rebuilds nothing from Chroma's
+    log, so the folder state the dashboard keys its check on stays and the next rerun reuses
+    the verdict. Chroma's default (1,000) left such an index unsaved and each read rewrote it."""
+    location = ChromaLocation(path=tmp_path / "chroma")
+    records = make_records(24)
+    _write(location, CHECKPOINT, records, None)
+    before = folder_state(location.path)
+    assert any(name.endswith("/link_lists.bin") for name, *_ in before[2:])
+    assert read_check.check_folder(location).damaged == {}
+    collection = EmbeddingIndex(open_client(location, create=False), CHECKPOINT).collection()
+    found = collection.query(query_embeddings=records.vectors[:1], n_results=3)
+    assert found["ids"][0][0] == records.ids[0]
+    assert folder_state(location.path) == before

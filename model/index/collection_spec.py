@@ -18,11 +18,18 @@ SWAPPING_PREFIX = "swapping-"  # the same, while the old collection is deleted
 
 @dataclass(frozen=True)
 class HnswParams:
-    """HNSW settings of new collections (Chroma's defaults give recall@10 ~0.88 at 100k)."""
+    """HNSW settings of new collections (Chroma's defaults give recall@10 ~0.88 at 100k).
+
+    ``sync_threshold``: the writer saves the HNSW files once this many records are added.
+    Chroma's 1,000 left an index of fewer studies (the demo's) unsaved: every reader then
+    rebuilt it from Chroma's log and rewrote its files, so the dashboard's read check, keyed on
+    those files, ran again on every page rerun. At 2 every write batch is saved (no slower to
+    write, ``bench/RESULTS.md``, session 54)."""
 
     ef_construction: int = 200
     max_neighbors: int = 32
     ef_search: int = 128
+    sync_threshold: int = 2
 
     def configuration(self) -> dict[str, Any]:
         return {
@@ -31,6 +38,7 @@ class HnswParams:
                 "ef_construction": self.ef_construction,
                 "max_neighbors": self.max_neighbors,
                 "ef_search": self.ef_search,
+                "sync_threshold": self.sync_threshold,
             }
         }
 
