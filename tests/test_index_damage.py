@@ -9,6 +9,7 @@ waiting forever for its dead writer process.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -27,10 +28,19 @@ def records():
     return make_records(N)
 
 
-def _built(folder: Path, records) -> ChromaLocation:
-    location = ChromaLocation(path=folder)
-    _write(location, CHECKPOINT, records, None)  # another process writes it, as the CLI does
-    return location
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, records) -> Path:
+    """An embedded folder holding ``records``, written once per module by another process, as
+    the CLI does; each test damages a copy of its own (``_built``)."""
+    folder = tmp_path_factory.mktemp("built") / "chroma"
+    _write(ChromaLocation(path=folder), CHECKPOINT, records, None)
+    return folder
+
+
+def _built(folder: Path, built: Path) -> ChromaLocation:
+    """A copy of the module's built folder at ``folder``."""
+    shutil.copytree(built, folder)
+    return ChromaLocation(path=folder)
 
 
 def _zero(location: ChromaLocation, name: str) -> None:
@@ -45,8 +55,8 @@ def _index(location: ChromaLocation) -> EmbeddingIndex:
     return EmbeddingIndex(client, CHECKPOINT, text_encoder=hash_text_encoder())
 
 
-def test_zeroed_vector_lengths_are_named_and_rebuild_mends_them(tmp_path, records):
-    location = _built(tmp_path / "chroma", records)
+def test_zeroed_vector_lengths_are_named_and_rebuild_mends_them(tmp_path, records, built):
+    location = _built(tmp_path / "chroma", built)
     _zero(location, "length.bin")
     index = _index(location)
     searches = [
@@ -73,8 +83,8 @@ def test_zeroed_vector_lengths_are_named_and_rebuild_mends_them(tmp_path, record
 
 
 @pytest.mark.timeout(180)
-def test_a_writer_that_crashes_on_a_damaged_graph_is_reported_not_awaited(tmp_path, records):
-    location = _built(tmp_path / "chroma", records)
+def test_a_writer_that_crashes_on_a_damaged_graph_is_reported_not_awaited(tmp_path, built):
+    location = _built(tmp_path / "chroma", built)
     _zero(location, "link_lists.bin")
     changed = make_records(N, seed=1)  # new studies: they have to go into the damaged graph
     with pytest.raises(DamagedIndex) as caught, index_failures(location):

@@ -3,18 +3,21 @@ dashboard's server process.
 
 The folder is damaged as the index tests do (``test_index_damage``): a zeroed ``link_lists.bin``,
 then a writer that crashes on it, leaving its records in Chroma's log, which any later read
-replays. The page is opened in a subprocess, so a crash there (the old behaviour) fails the test
-instead of ending the test run.
+replays. ``python -m model search`` and the page run in one subprocess (one interpreter start,
+not two), so a crash in either (the old behaviour) fails the test instead of ending the test
+run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,18 +46,39 @@ from model.training.checkpoint import read_checkpoint_meta
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
-OPEN_BROWSER = """
+SEARCH_AND_BROWSE = """
 import sys
 from streamlit.testing.v1 import AppTest
+from model.cli import main
 
-if __name__ == "__main__":
-    at = AppTest.from_file(sys.argv[1], default_timeout=120)
+def search(argv):
+    print(f"search exited {main(argv)}", file=sys.stderr, flush=True)
+
+def browse(app):
+    at = AppTest.from_file(app, default_timeout=120)
     at.run()
     at.switch_page("pages/browser.py").run()
     at.text_input(key="b-query").input("Dilated left ventricle").run()
     for box in [*at.exception, *at.error, *at.info, *at.caption, *at.button]:
         print(type(box).__name__, getattr(box, "label", None) or box.value)
+
+if __name__ == "__main__":
+    app, first, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+    for step in (["search", "page"] if first == "search" else ["page", "search"]):
+        for stream in (sys.stdout, sys.stderr):
+            print(f"=== {step}", file=stream, flush=True)
+        search(argv) if step == "search" else browse(app)
 """
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one step of the child wrote: its exit status (the whole child's for the page, as a
+    crash anywhere ends it), standard output and standard error."""
+
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 def _crash_readers(location: ChromaLocation, fingerprint: str, dim: int) -> None:
@@ -94,32 +118,33 @@ def _environment(root: Path) -> dict[str, str]:
     return env
 
 
-def _search(root: Path, query: str) -> subprocess.CompletedProcess:
-    """``python -m model search QUERY`` with the root's active checkpoint and dataset, in a
-    subprocess."""
+def _search_and_browse(root: Path, first: str) -> tuple[Run, Run]:
+    """In one subprocess (a crash fails the test, not the test run), ``first`` ("search" or
+    "page") then the other: ``python -m model search`` of a text query with the root's active
+    checkpoint and dataset, as ``model.cli.main``; and the Case browser on ``root`` with a text
+    query, its boxes printed one a line. Each step's output, split from the other's."""
     checkpoint = Settings(root).active_checkpoint()
-    argv = ["search", query, "--checkpoint", str(checkpoint), "--data", str(root / "ds" / "tiny")]
-    return subprocess.run(
-        [sys.executable, "-m", "model", *argv],
+    argv = ["search", "dilated left ventricle", "--checkpoint", str(checkpoint)]
+    child = subprocess.run(
+        [sys.executable, "-c", SEARCH_AND_BROWSE, str(ROOT / "app.py"), first, *argv]
+        + ["--data", str(root / "ds" / "tiny")],
         cwd=ROOT,
         env=_environment(root),
         capture_output=True,
         text=True,
         timeout=240,
     )
+    out, err = (_steps(text) for text in (child.stdout, child.stderr))
+    said = re.search(r"^search exited (\d+)$", err.get("search", ""), re.MULTILINE)
+    assert said, (child.returncode, child.stderr[-2000:])
+    search = Run(int(said.group(1)), out["search"], err["search"])
+    return search, Run(child.returncode, out.get("page", ""), err.get("page", ""))
 
 
-def _open_browser(root: Path) -> subprocess.CompletedProcess:
-    """The Case browser on ``root`` with a text query, in a subprocess (a crash fails the test,
-    not the test run); its boxes printed one a line."""
-    return subprocess.run(
-        [sys.executable, "-c", OPEN_BROWSER, str(ROOT / "app.py")],
-        cwd=ROOT,
-        env=_environment(root),
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+def _steps(text: str) -> dict[str, str]:
+    """The child's ``text`` split at its "=== STEP" lines: step -> what it wrote."""
+    parts = re.split(r"^=== (search|page)$", text, flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
 
 
 @pytest.mark.timeout(300)
@@ -132,13 +157,12 @@ def test_an_index_that_crashes_its_reader_is_named_damaged_without_opening_it(
         check_readable(location, fingerprint)
     assert folder_state(location.path) == before  # the check is not a change to check again
 
-    search = _search(root, "dilated left ventricle")
+    search, page = _search_and_browse(root, "search")
     assert search.returncode == 2, (search.returncode, search.stderr[-2000:])
     assert "crashed a process that read it" in search.stderr
     assert "python -m model index --rebuild" in search.stderr
     assert "Traceback" not in search.stderr
 
-    page = _open_browser(root)
     assert page.returncode == 0, (page.returncode, page.stderr[-2000:])
     assert "Info **The case index is damaged.**" in page.stdout, page.stdout
     assert "Button Rebuild the case index" in page.stdout
@@ -162,7 +186,7 @@ def test_another_checkpoints_index_that_crashes_its_reader_is_never_read_by_the_
     assert list(damaged) == [collection_name(CHECKPOINT)]
     assert "crashed a process that read it" in damaged[collection_name(CHECKPOINT)]
 
-    page = _open_browser(root)
+    page, search = _search_and_browse(root, "page")[::-1]
     assert page.returncode == 0, (page.returncode, page.stderr[-2000:])
     assert "No case index for the active checkpoint" in page.stdout, page.stdout
     # said in words, its fingerprint left to the index's log
@@ -171,7 +195,6 @@ def test_another_checkpoints_index_that_crashes_its_reader_is_never_read_by_the_
     assert "Button Build the case index" in page.stdout
     assert "Exception" not in page.stdout and "Error " not in page.stdout
 
-    search = _search(root, "dilated left ventricle")
     assert search.returncode == 2, (search.returncode, search.stderr[-2000:])
     assert "no index for checkpoint" in search.stderr and "Traceback" not in search.stderr
 
