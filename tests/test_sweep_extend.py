@@ -6,11 +6,12 @@ value, is refused up front."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from model.cli import main
 from model.errors import UserError
 from model.training.sweep import plan_sweep, run_sweep
 from model.training.sweep_record import read_record, run_stage
@@ -92,23 +93,21 @@ def test_a_changed_value_is_a_new_run_and_one_of_the_same_name_is_refused(
         plan_sweep(_args(tmp_path, "--lr", "0.0010000001"))  # its name is b-lr1e-3's
 
 
-def test_a_real_sweep_extended_from_one_epoch_to_two(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Two real invocations of one sweep (each training in a ``train`` process of its own): the
-    second, with ``--epochs 2``, resumes the run finished at 1 epoch; its metrics gain epoch 2's
-    validation, the record says so."""
+def test_a_real_sweep_extended_from_one_epoch_to_two(tmp_path: Path) -> None:
+    """Two real invocations of one sweep: the second, with ``--epochs 2``, resumes the run
+    finished at 1 epoch; its metrics gain epoch 2's validation, the record says so."""
     data = make_tiny_dataset(tmp_path / "data", n=12)
     preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4)
     runs = tmp_path / "runs"
-    command = ["sweep", "--data", str(data), "--out-root", str(runs), "--name", "g"]
-    command += ["--lr", "5e-4", "--preset", str(preset)]
+    command = [sys.executable, "-m", "model", "sweep", "--data", str(data), "--out-root"]
+    command += [str(runs), "--name", "g", "--lr", "5e-4", "--preset", str(preset)]
     command += ["--device", "cpu", "--workers", "0", "--no-compile"]
     for epochs in ("1", "2"):
-        caplog.clear()
-        with caplog.at_level("INFO"):
-            assert main([*command, "--epochs", epochs]) == 0, caplog.text[-2000:]
-    assert "g-lr5e-4: finished at 1 epoch, resuming it to 2" in caplog.text
+        done = subprocess.run(
+            [*command, "--epochs", epochs], capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert "g-lr5e-4: finished at 1 epoch, resuming it to 2" in done.stderr
     rows = [json.loads(line) for line in (runs / "g-lr5e-4" / "metrics.jsonl").open()]
     assert sorted({r["epoch"] for r in rows if r.get("kind") == "val"}) == [0, 1]
     [run] = read_record(runs / "g.sweep.json").runs
