@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -74,32 +78,43 @@ def _rank_pid(launcher: int, rank: int) -> int:
     raise AssertionError(f"no rank {rank} below torchrun")
 
 
-def single_process_reference(tmp_path: Path) -> tuple[Path, Path, list[float]]:
-    """(dataset, preset, losses of its first 2 steps in one process): what a run of the same
-    global batch split over several processes must reproduce."""
-    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
-    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4)
+class Reference(NamedTuple):
+    """A tiny dataset and preset, and what one process trains on them in 2 steps."""
+
+    data: Path
+    preset: Path
+    losses: list[float]  # of its first 2 steps
+    checkpoint: Path  # its last.pt, after step 2
+
+
+@functools.cache
+def single_process_reference() -> Reference:
+    """What a run of the same global batch split over several processes must reproduce: one
+    per test process (it trains for seconds), for read-only use; removed at exit."""
+    root = Path(tempfile.mkdtemp(prefix="cmr-ddp-reference-"))
+    atexit.register(shutil.rmtree, root, True)
+    data = make_tiny_dataset(root / "data", n=24, seed=3)
+    preset = write_tiny_preset(root / "tiny.json", batch_size=4)
     # No trainable BERT layer: its built-in dropout would draw different masks per rank.
     spec = json.loads(preset.read_text())
     spec["model"]["text"]["unlocked_layers"] = 0
     preset.write_text(json.dumps(spec))
     single = train(
-        TrainOptions(
-            data=data, out=tmp_path / "single", preset=str(preset), max_steps=2, device="cpu"
-        )
+        TrainOptions(data=data, out=root / "single", preset=str(preset), max_steps=2, device="cpu")
     )
-    return data, preset, single.losses
+    return Reference(data, preset, single.losses, root / "single" / "last.pt")
 
 
 def train_losses(run: Path) -> list[float]:
     return [r["loss"] for r in RunFolder(run).read_metrics() if r["kind"] == "train"]
 
 
-@pytest.mark.parametrize("accum", [[], ["--accum-freq", "2"]], ids=["one-pass", "accumulated"])
-def test_two_gloo_processes_match_single_process(tmp_path: Path, accum: list[str]) -> None:
-    # Accumulated: each rank's 2 studies in 2 micro-batches of 1 (DDP syncs the last backward).
-    data, preset, single_losses = single_process_reference(tmp_path)
-    done = _torchrun_train(data, preset, tmp_path / "ddp", "--max-steps", "2", *accum)
+def test_two_gloo_processes_accumulating_match_single_process(tmp_path: Path) -> None:
+    """Each rank's 2 studies in 2 micro-batches of 1 (DDP syncs the last backward) under plain
+    torchrun: the losses of one process on the same global batch. (Without accumulation the
+    same is checked of ``train --nproc 2`` in ``test_nproc_trains_in_two_processes``.)"""
+    data, preset, single_losses, _ = single_process_reference()
+    done = _torchrun_train(data, preset, tmp_path / "ddp", "--max-steps", "2", "--accum-freq", "2")
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("model.training.train: run ") == 1  # rank 0 says how it ended
     config = RunFolder(tmp_path / "ddp").read_config()
@@ -111,44 +126,39 @@ def test_two_gloo_processes_match_single_process(tmp_path: Path, accum: list[str
     assert (tmp_path / "ddp" / "last.pt").is_file()
 
 
-def test_two_gloo_processes_from_a_checkpoint_match_single_process(tmp_path: Path) -> None:
-    # Every rank loads --init-from's weights (as a resume reads last.pt): the same losses as
-    # one process started from them, and not those of a run from scratch.
-    data, preset, scratch_losses = single_process_reference(tmp_path)
-    source = tmp_path / "single" / "last.pt"
+def test_two_gloo_processes_from_a_checkpoint_match_one_and_keep_rank_zeros_budget_choice(
+    tmp_path: Path,
+) -> None:
+    """Every rank loads --init-from's weights (as a resume reads last.pt): the same losses as
+    one process started from them, and not those of a run from scratch. The budget is spent by
+    the first epoch: every rank must stop there (a rank that went on alone would hang its
+    collective calls until the timeout)."""
+    data, preset, scratch_losses, source = single_process_reference()
+    spec = json.loads(preset.read_text())
+    spec["train"].update(epochs=3, time_budget_s=1e-3)
+    budgeted = tmp_path / "budgeted.json"
+    budgeted.write_text(json.dumps(spec))
     single = train(
         TrainOptions(
             data=data,
             out=tmp_path / "single-from",
-            preset=str(preset),
-            max_steps=2,
+            preset=str(budgeted),
             device="cpu",
             init_from=source,
         )
     )
-    done = _torchrun_train(
-        data, preset, tmp_path / "ddp", "--max-steps", "2", "--init-from", str(source)
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    ddp_losses = train_losses(tmp_path / "ddp")
-    assert ddp_losses == pytest.approx(single.losses, rel=1e-4, abs=1e-5)
-    assert ddp_losses[0] != pytest.approx(scratch_losses[0], rel=1e-3)
-    recorded = RunFolder(tmp_path / "ddp").read_config()["init_from"]
-    assert recorded == RunFolder(tmp_path / "single-from").read_config()["init_from"]
-
-
-def test_every_process_keeps_rank_zeros_time_budget_choice(tmp_path: Path) -> None:
-    # A budget spent by the first epoch: every rank must stop there (a rank that went on alone
-    # would hang its collective calls until the timeout).
-    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
-    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=3, time_budget_s=1e-3)
-    done = _torchrun_train(data, preset, tmp_path / "ddp")
+    done = _torchrun_train(data, budgeted, tmp_path / "ddp", "--init-from", str(source))
     assert done.returncode == 0, done.stderr[-3000:]
     folder = RunFolder(tmp_path / "ddp")
     config = folder.read_config()
     assert config["epochs"] == 1 and config["total_steps"] == config["steps_per_epoch"] == 3
     assert folder.read_status()["state"] == "finished"
-    assert len(train_losses(tmp_path / "ddp")) == 3
+    ddp_losses = train_losses(tmp_path / "ddp")
+    assert len(ddp_losses) == len(single.losses) == 3
+    assert ddp_losses == pytest.approx(single.losses, rel=1e-4, abs=1e-5)
+    assert ddp_losses[0] != pytest.approx(scratch_losses[0], rel=1e-3)
+    recorded = config["init_from"]
+    assert recorded == RunFolder(tmp_path / "single-from").read_config()["init_from"]
 
 
 def test_a_killed_rank_fails_the_run_with_a_message_saying_so(tmp_path: Path) -> None:
@@ -223,8 +233,9 @@ def test_nproc_says_a_refused_argument_in_one_line_without_torchruns_traceback(
 
 
 def test_nproc_trains_in_two_processes(tmp_path: Path) -> None:
-    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
-    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4)
+    """``train --nproc 2``: both processes join, rank 0 alone reports, and they train as one
+    process does on the same global batch."""
+    data, preset, single_losses, _ = single_process_reference()
     out = tmp_path / "run"
     done = _model_train_nproc(
         "--data", str(data), "--preset", str(preset), "--out", str(out), "--max-steps", "2"
@@ -232,8 +243,14 @@ def test_nproc_trains_in_two_processes(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "joined process group: rank 1 of 2 (gloo)" in done.stderr
     assert done.stderr.count("model.training.train: run stopped") == 1
-    assert RunFolder(out).read_config()["world_size"] == 2
-    assert len(train_losses(out)) == 2
+    assert done.stderr.count("model.training.train: run ") == 1  # rank 0 says how it ended
+    config = RunFolder(out).read_config()
+    assert config["world_size"] == 2 and config["global_batch"] == 4
+    ddp_losses = train_losses(out)
+    assert len(ddp_losses) == 2
+    # Step 1: same weights, same global batch. Step 2: also checks the averaged gradients.
+    assert ddp_losses == pytest.approx(single_losses, rel=1e-4, abs=1e-5)
+    assert (out / "last.pt").is_file()
     again = f"to continue it: python -m model train --nproc 2 --data {data} --out {out} --resume"
     assert again in done.stderr  # the global batch is split over as many processes again
 

@@ -161,15 +161,24 @@ def test_killed_ingest_reruns_to_the_full_dataset(tmp_path: Path) -> None:
     assert not [p.name for p in out.rglob("*.tmp")], "partial writes were left behind"
 
 
-def _index_job(tmp_path: Path) -> tuple[Path, Path, Path, Path, list[str]]:
-    """(checkpoint, dataset, chroma folder, progress file, ``index`` argv) of 120 tiny studies
-    whose embeddings are cached, so the index command's writer child only upserts."""
+@pytest.fixture(scope="module")
+def index_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(checkpoint, dataset) of 120 tiny studies whose embeddings are cached, so the index
+    command's writer child only upserts; each test indexes them into a Chroma folder of its own."""
     from model.data.dataset import CMRDataset
     from model.embed import cached_study_embeddings
 
     checkpoint = shared_tiny_checkpoint()[1]
-    data = make_tiny_dataset(tmp_path / "data", n=120, seed=3)
+    data = make_tiny_dataset(tmp_path_factory.mktemp("index") / "data", n=120, seed=3)
     cached_study_embeddings(checkpoint, CMRDataset.open(data))
+    return checkpoint, data
+
+
+def _index_job(
+    index_source: tuple[Path, Path], tmp_path: Path
+) -> tuple[Path, Path, Path, Path, list[str]]:
+    """(checkpoint, dataset, chroma folder, progress file, ``index`` argv) of ``index_source``."""
+    checkpoint, data = index_source
     chroma, progress = tmp_path / "chroma", tmp_path / "progress.json"
     args = ["index", "--checkpoint", str(checkpoint), "--data", str(data)]
     return checkpoint, data, chroma, progress, [*args, "--chroma-path", str(chroma)]
@@ -181,10 +190,12 @@ def _indexed_ids(chroma: Path, checkpoint: Path) -> list[str]:
     return collection.get(include=[])["ids"]
 
 
-def test_killed_index_reruns_without_duplicates(tmp_path: Path) -> None:
+def test_killed_index_reruns_without_duplicates(
+    index_source: tuple[Path, Path], tmp_path: Path
+) -> None:
     from model.data.dataset import CMRDataset
 
-    checkpoint, data, chroma, progress, args = _index_job(tmp_path)
+    checkpoint, data, chroma, progress, args = _index_job(index_source, tmp_path)
     log = tmp_path / "ix.log"
     kill_after = random.Random(KILL_SEED).randint(5, 20)
     proc = spawn_model([*args, "--batch-size", "1"], log, progress)
@@ -198,9 +209,11 @@ def test_killed_index_reruns_without_duplicates(tmp_path: Path) -> None:
     assert set(ids) == set(CMRDataset.open(data).ids())
 
 
-def test_ctrl_c_while_indexing_stops_cleanly_and_the_rerun_completes(tmp_path: Path) -> None:
+def test_ctrl_c_while_indexing_stops_cleanly_and_the_rerun_completes(
+    index_source: tuple[Path, Path], tmp_path: Path
+) -> None:
     """Ctrl-C reaches the whole process group: the index command and its writer child."""
-    checkpoint, _, chroma, progress, args = _index_job(tmp_path)
+    checkpoint, _, chroma, progress, args = _index_job(index_source, tmp_path)
     log = tmp_path / "ix.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CMR_PROGRESS_FILE": str(progress)}
     with open(log, "wb") as handle:

@@ -214,6 +214,7 @@ def test_evaluate_killed_while_moving_its_outputs_leaves_no_earlier_summary(
     out = tmp_path / "eval"
     argv = ["evaluate", "--checkpoint", str(checkpoint), "--data", str(data), "--out", str(out)]
     argv += ["--episodes", "2", "--bootstrap", "10", "--shots", "1", "--folds", "2"]
+    argv += ["--probe-c", "1", "--no-train-split-probes"]  # less work: the moves are under test
     assert cli_main(argv) == 0
     assert (out / "summary.json").is_file()
 

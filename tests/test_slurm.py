@@ -187,7 +187,7 @@ def _slurm_env(**extra: str) -> dict[str, str]:
 def test_two_srun_tasks_on_two_nodes_match_one_process(tmp_path: Path) -> None:
     """Two tasks, each its node's first (SLURM_LOCALID=0 in both, as on two nodes): they join one
     run, rank 0 alone writes it, and they train as one process on the same global batch."""
-    data, preset, single_losses = single_process_reference(tmp_path)
+    data, preset, single_losses, _ = single_process_reference()
     out = tmp_path / "srun"
     command = [sys.executable, "-m", "model", "train", "--data", str(data), "--out", str(out)]
     command += ["--preset", str(preset), "--device", "cpu", "--max-steps", "2"]
@@ -225,7 +225,7 @@ def test_torchrun_on_two_nodes_writes_the_run_from_global_rank_zero_alone(tmp_pa
     """``torchrun --nnodes 2`` started once per node (here twice on loopback): each process is
     its node's LOCAL_RANK 0, and only global rank 0 writes (a second writer is refused the run
     folder's lock) and reports; the losses are one process's on the same global batch."""
-    data, preset, single_losses = single_process_reference(tmp_path)
+    data, preset, single_losses, _ = single_process_reference()
     out = tmp_path / "two-nodes"
     command = [*_torchrun(), "--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend", "c10d"]
     command += ["--rdzv-endpoint", f"localhost:{_free_port()}", "--rdzv-id", "two-nodes"]
@@ -279,25 +279,47 @@ def test_the_batch_script_parses() -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_the_batch_script_stops_near_its_time_limit_requeues_and_continues(
+def _signal_after(steps: int, job: subprocess.Popen, out: Path, stop: signal.Signals) -> None:
+    """``stop`` to the batch script alone once the run has trained ``steps`` steps in ``job``."""
+    before = len(train_losses(out))
+    deadline = time.monotonic() + 240
+    while len(train_losses(out)) < before + steps and job.poll() is None:
+        assert time.monotonic() < deadline, "the job never trained"
+        time.sleep(0.05)
+    job.send_signal(stop)
+
+
+def test_the_batch_script_stops_when_preempted_or_near_its_time_limit_and_continues(
     tmp_path: Path,
 ) -> None:
+    """A preemption or ``scancel`` sends SIGTERM: the script passes it on and waits (its own end
+    would end the job and kill the processes mid-save); Slurm, not the script, requeues. Near
+    the time limit (``--signal=B:USR1@300``) the script stops the run and requeues the job
+    itself. Each requeued job reruns the same command: it continues the run, not "already
+    holds a run"."""
     data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
     preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=3)
     out, requeued = tmp_path / "run", tmp_path / "scontrol"
-    first = _submit(tmp_path, data, preset, out, tmp_path / "first.log")
-    deadline = time.monotonic() + 240
-    while len(train_losses(out)) < 2 and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    first.send_signal(signal.SIGUSR1)  # --signal=B:USR1@300: to the batch script alone
-    code, text = _finish(first, tmp_path / "first.log")
+    preempted = _submit(tmp_path, data, preset, out, tmp_path / "preempted.log")
+    _signal_after(2, preempted, out, signal.SIGTERM)
+    code, text = _finish(preempted, tmp_path / "preempted.log")
     assert code == 0 and "Traceback" not in text, text[-3000:]
+    assert RunFolder(out).read_status()["state"] == "stopped", text[-3000:]
+    preempted_at = read_checkpoint_meta(out / "last.pt").step
+    assert preempted_at >= 2
+    assert not requeued.exists()
+
+    timed_out = _submit(tmp_path, data, preset, out, tmp_path / "timed-out.log")
+    _signal_after(1, timed_out, out, signal.SIGUSR1)
+    code, text = _finish(timed_out, tmp_path / "timed-out.log")
+    assert code == 0 and "Traceback" not in text, text[-3000:]
+    assert f"at step {preempted_at}" in text
     assert "stop requested (SIGUSR1)" in text, text[-3000:]
     assert RunFolder(out).read_status()["state"] == "stopped", text[-3000:]
     stopped_at = read_checkpoint_meta(out / "last.pt").step
-    assert stopped_at >= 2
+    assert stopped_at > preempted_at
     assert requeued.read_text() == "requeue 4242\n"
-    # the requeued job reruns the same command: it continues the run, not "already holds a run"
+
     again = tmp_path / "again.log"
     code, text = _finish(_submit(tmp_path, data, preset, out, again), again)
     assert code == 0, text[-3000:]
@@ -307,26 +329,6 @@ def test_the_batch_script_stops_near_its_time_limit_requeues_and_continues(
     steps = [r["step"] for r in folder.read_metrics() if r["kind"] == "train"]
     assert steps == list(range(1, folder.read_config()["total_steps"] + 1))
     assert requeued.read_text() == "requeue 4242\n"  # a finished run is not requeued
-
-
-def test_a_preempted_batch_script_waits_for_the_save_and_does_not_requeue_itself(
-    tmp_path: Path,
-) -> None:
-    """A preemption or ``scancel`` sends SIGTERM: the script passes it on and waits (its own end
-    would end the job and kill the processes mid-save); Slurm, not the script, requeues."""
-    data = make_tiny_dataset(tmp_path / "data", n=24, seed=3)
-    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4, epochs=3)
-    out, log = tmp_path / "run", tmp_path / "job.log"
-    job = _submit(tmp_path, data, preset, out, log)
-    deadline = time.monotonic() + 240
-    while len(train_losses(out)) < 2 and job.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    job.send_signal(signal.SIGTERM)
-    code, text = _finish(job, log)
-    assert code == 0 and "Traceback" not in text, text[-3000:]
-    assert RunFolder(out).read_status()["state"] == "stopped", text[-3000:]
-    assert read_checkpoint_meta(out / "last.pt").step >= 2
-    assert not (tmp_path / "scontrol").exists()
 
 
 def test_a_run_folder_on_a_file_system_without_locks_trains_and_says_so(

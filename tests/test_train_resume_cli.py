@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,20 +24,31 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_dataset(tmp_path_factory.mktemp("tiny") / "data", n=24, seed=0)
 
 
-def _stopped_run(tiny_data: Path, tmp_path: Path) -> Path:
-    """A tiny-preset run stopped after 2 of its 6 steps (batch 4: 3 steps per epoch)."""
-    preset = write_tiny_preset(tmp_path / "tiny.json", batch_size=4)
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def stopped(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny-preset run stopped after 2 of its 6 steps (batch 4: 3 steps per epoch), trained
+    once for the tests that resume or damage a copy of it; its folder and preset's parent."""
+    root = tmp_path_factory.mktemp("stopped")
+    preset = write_tiny_preset(root / "tiny.json", batch_size=4)
+    out = root / "run"
     train(TrainOptions(data=tiny_data, out=out, preset=str(preset), max_steps=2, device="cpu"))
-    return out
+    return root
+
+
+def _stopped_run(stopped: Path, tmp_path: Path) -> Path:
+    """A copy of the ``stopped`` run in ``tmp_path / "run"``, its preset in ``tiny.json``."""
+    shutil.copy(stopped / "tiny.json", tmp_path / "tiny.json")
+    return Path(shutil.copytree(stopped / "run", tmp_path / "run"))
 
 
 def _resume_argv(tiny_data: Path, out: Path) -> list[str]:
     return ["train", "--data", str(tiny_data), "--out", str(out), "--resume", "--device", "cpu"]
 
 
-def test_resume_without_preset_continues_with_the_runs_own(tiny_data: Path, tmp_path: Path) -> None:
-    out = _stopped_run(tiny_data, tmp_path)
+def test_resume_without_preset_continues_with_the_runs_own(
+    tiny_data: Path, stopped: Path, tmp_path: Path
+) -> None:
+    out = _stopped_run(stopped, tmp_path)
     assert cli_main([*_resume_argv(tiny_data, out), "--max-steps", "3"]) == 0
     assert read_checkpoint_meta(out / "last.pt").step == 3
     status = json.loads((out / "status.json").read_text())
@@ -51,9 +63,9 @@ def test_resume_of_a_folder_without_a_run_names_the_missing_checkpoint(tmp_path:
 
 
 def test_resume_with_another_presets_model_names_what_differs(
-    tiny_data: Path, tmp_path: Path
+    tiny_data: Path, stopped: Path, tmp_path: Path
 ) -> None:
-    out = _stopped_run(tiny_data, tmp_path)
+    out = _stopped_run(stopped, tmp_path)
     options = TrainOptions(data=tiny_data, out=out, preset="cpu-small", resume=True, device="cpu")
     with pytest.raises(CheckpointError) as caught:
         train(options)
@@ -63,9 +75,9 @@ def test_resume_with_another_presets_model_names_what_differs(
 
 
 def test_a_run_written_before_a_model_field_existed_resumes(
-    tiny_data: Path, tmp_path: Path
+    tiny_data: Path, stopped: Path, tmp_path: Path
 ) -> None:
-    out = _stopped_run(tiny_data, tmp_path)
+    out = _stopped_run(stopped, tmp_path)
     payload = torch.load(out / "last.pt", weights_only=True)
     config = json.loads(payload["config"])
     for key in ("still_frame", "intensity_cumulative", "tubelet"):  # added in later versions
@@ -126,9 +138,9 @@ def test_resume_keeps_logging_the_val_auc_of_the_runs_labels(
 
 
 def test_a_resumed_run_that_finishes_says_how_to_train_it_further(
-    tiny_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tiny_data: Path, stopped: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    out = _stopped_run(tiny_data, tmp_path)
+    out = _stopped_run(stopped, tmp_path)
     with caplog.at_level("INFO"):
         assert cli_main(_resume_argv(tiny_data, out)) == 0  # to the end of its 2 epochs
     assert "run finished at epoch 2" in caplog.text
@@ -136,11 +148,11 @@ def test_a_resumed_run_that_finishes_says_how_to_train_it_further(
 
 
 def test_resume_with_another_batch_size_is_refused_and_changes_nothing(
-    tiny_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tiny_data: Path, stopped: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The run's steps count batches of 4 (3 per epoch): read as batches of 8, its step 2 would be
     # the end of epoch 2, and the batches it skips were never trained on.
-    out = _stopped_run(tiny_data, tmp_path)
+    out = _stopped_run(stopped, tmp_path)
     before = {name: (out / name).read_bytes() for name in ("last.pt", "config.json", "status.json")}
     assert cli_main([*_resume_argv(tiny_data, out), "--batch-size", "8"]) == 2
     assert "cannot resume: the run trains on batches of 4 studies, not 8" in caplog.text
