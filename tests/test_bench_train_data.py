@@ -35,7 +35,9 @@ def test_batches_come_from_the_train_split_varied_like_training(tmp_path: Path) 
 
 
 @pytest.mark.parametrize(
-    "extra", [[], ["--warm-epochs", "2"], ["--autocast-bf16"], ["--zero-histograms"]]
+    "extra",
+    [[], ["--warm-epochs", "2", "--autocast-bf16", "--zero-histograms"]],
+    ids=["plain", "every-option"],
 )
 def test_every_tower_prints_its_step_split(
     tmp_path: Path,
