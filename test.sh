@@ -7,11 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup.sh
 bash scripts/ensure_chromium.sh || echo "[setup] chromium install failed: the browser test will skip"
-# With two or more workers, each one's torch (and BLAS) runs one thread, and torch.compile
-# compiles in the test's own process: two workers of two threads each on two cores spent much
-# of their time waiting on each other (bench/RESULTS.md, "Session 54: the suite's threads").
-if [ "${CMR_TEST_WORKERS:-2}" -ge 2 ]; then
-    export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
-    export TORCHINDUCTOR_COMPILE_THREADS="${TORCHINDUCTOR_COMPILE_THREADS:-1}"
-fi
+# With more than one worker (a number or xdist's "auto"), each one's torch (and BLAS) runs one
+# thread, and torch.compile compiles in the test's own process: two workers of two threads each
+# on two cores spent much of their time waiting on each other (bench/RESULTS.md, "Session 54:
+# the suite's time").
+case "${CMR_TEST_WORKERS:-2}" in
+    0 | 1) ;;
+    *)
+        export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+        export TORCHINDUCTOR_COMPILE_THREADS="${TORCHINDUCTOR_COMPILE_THREADS:-1}"
+        ;;
+esac
 exec python -m pytest -n "${CMR_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -83,8 +83,8 @@ def merged_record(
     """The record this invocation starts from: the grid ``runs``, each with the outcome an
     earlier invocation recorded (UserError when it recorded other values for a run's name);
     runs an earlier grid had and this one does not stay listed (still the sweep's, still
-    ranked). UserError when a run folder of the grid already holds
-    a run that is not the sweep's (no earlier record lists it): nothing is written then."""
+    ranked). UserError when a run folder of the grid already holds a run that is not the
+    sweep's (no earlier record lists it): nothing is written then."""
     earlier = read_record(record_path(out_root, name))
     known = {run.name: run for run in earlier.runs} if earlier else {}
     for run in runs:
