@@ -14,8 +14,9 @@ removed first, so the run builds the model, encodes the prompts and writes the s
 import, the part of it spent importing the scoring code (torch included: this script imports
 ``model.training.checkpoint`` for the model it may build; the page itself, with the checkpoint's
 metadata sidecar, imports no torch when the store is filled, ``bench_first_visit``) and whether
-transformers was imported; the summary is of the time after those imports. It removes and rewrites only the store of
-``CKPT`` in the folder of ``CACHE.npz``: run it on a copy.
+the text model was built (its tokenizer's library, ``tokenizers``, imported); the summary is of
+the time after those imports. It removes and rewrites only the store of ``CKPT`` in the folder
+of ``CACHE.npz``: run it on a copy.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ print(json.dumps({
     "seconds": time.perf_counter() - start,
     "imports": imported - start,
     "studies": len(scores.findings),
-    "transformers": "transformers" in sys.modules,
+    "built": "tokenizers" in sys.modules,
 }))
 """
 
@@ -90,7 +91,7 @@ def main() -> None:
         print(
             f"run {run} store {state}: {got['seconds']:.2f} s for {got['studies']} studies "
             f"({got['imports']:.2f} s of it importing the scoring code, torch included, "
-            f"not timed as the page's), transformers imported: {got['transformers']}"
+            f"not timed as the page's), text model built: {got['built']}"
         )
     for state, seconds in times.items():
         if seconds:

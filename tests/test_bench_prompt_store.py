@@ -1,5 +1,5 @@
 """bench_prompt_store on the tiny checkpoint: a run with the store removed builds the model
-(imports transformers) and writes the store; the next run reads it and imports no transformers.
+(its tokenizer imported) and writes the store; the next run reads it and builds no model.
 No timing is asserted; the figures live in bench/RESULTS.md."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def test_an_empty_store_builds_the_model_and_a_filled_one_does_not(
     bench_prompt_store.main()
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4, lines
-    assert lines[0].startswith("run 0 store empty") and lines[0].endswith("imported: True")
-    assert lines[1].startswith("run 1 store filled") and lines[1].endswith("imported: False")
+    assert lines[0].startswith("run 0 store empty") and lines[0].endswith("built: True")
+    assert lines[1].startswith("run 1 store filled") and lines[1].endswith("built: False")
     assert f"for {len(ds)} studies" in lines[1]
     assert lines[2].startswith("empty: after the imports") and "over 1 runs" in lines[3]

@@ -17,14 +17,20 @@ from bench import bench_text_load  # noqa: E402
 def test_every_loader_runs_in_a_child_and_is_reported(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    loaders = {"ours": "x = 1\n", "transformers": "sum(range(200000))\n", "torch": "pass\n"}
+    loaders = {
+        "ours": "x = 1\n",
+        "hf-tokenizer": "sum(range(100000))\n",
+        "transformers": "sum(range(200000))\n",
+        "torch": "pass\n",
+    }
     monkeypatch.setattr(bench_text_load, "LOADERS", loaders)
     monkeypatch.setattr(sys, "argv", ["bench_text_load", "--repeats", "2"])
     bench_text_load.main()
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0].strip() for line in lines[:3]] == list(loaders)
-    assert all("(median of 2)" in line for line in lines[:3])
-    assert lines[3].startswith("transformers / ours: ") and lines[3].endswith("x CPU")
+    assert [line.split(":")[0].strip() for line in lines[:4]] == list(loaders)
+    assert all("(median of 2)" in line for line in lines[:4])
+    assert lines[4].startswith("hf-tokenizer / ours: ") and lines[4].endswith("x CPU")
+    assert lines[5].startswith("transformers / ours: ") and lines[5].endswith("x CPU")
 
 
 def test_a_loader_that_fails_stops_the_bench(monkeypatch: pytest.MonkeyPatch) -> None:

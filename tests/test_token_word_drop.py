@@ -34,10 +34,11 @@ def tower() -> TextTower:
 
 def layout(tower: TextTower, sentence: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Tokens of ``sentence``, their word indices and the words' droppable flags."""
-    batch = tower.tokenizer([sentence], return_offsets_mapping=True)
-    tokens = tower.tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
+    input_ids, _ = tower.tokenizer.batch([sentence], tower.cfg.context_length)
+    tokens = tower.tokenizer.tokens(input_ids[0].tolist())
+    (offsets,) = tower.tokenizer.offsets([sentence], tower.cfg.context_length)
     spans, droppable = word_spans(sentence)
-    return tokens, token_words(batch["offset_mapping"][0], spans), droppable
+    return tokens, token_words(offsets, spans), droppable
 
 
 def test_words_are_the_string_dropouts_words_and_asides_stay_whole(tower: TextTower) -> None:

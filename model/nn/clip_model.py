@@ -11,7 +11,6 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import PreTrainedTokenizerBase
 
 from model.errors import UserError
 from model.nn.blocks import BlockStack, set_grad_checkpointing
@@ -22,6 +21,7 @@ from model.nn.video_flat import FlatVideoTower
 from model.nn.video_inputs import check_video_values
 from model.nn.video_multiview import MultiviewVideoTower
 from model.nn.video_static import StaticVideoTower
+from model.nn.wordpiece import WordPieceTokenizer
 
 MAX_LOGIT_SCALE = math.log(100.0)
 TRAIN_VALUE_STRIDE = 997  # forward checks every 997th video value (encode_video: all)
@@ -60,7 +60,7 @@ class CMRClip(nn.Module):
         self.logit_scale = nn.Parameter(torch.tensor(float(cfg.init_logit_scale)))
 
     @property
-    def tokenizer(self) -> PreTrainedTokenizerBase:
+    def tokenizer(self) -> WordPieceTokenizer:
         """The text tower's tokenizer (MiniLM WordPiece)."""
         return self.text.tokenizer
 

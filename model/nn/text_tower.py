@@ -139,14 +139,7 @@ class TextTower(nn.Module):
     def tokenize(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """``texts`` -> ``(input_ids [B, L], attention_mask [B, L])``, L <= context_length."""
         check_texts(texts)
-        batch = self.tokenizer(
-            list(texts),
-            padding=True,
-            truncation=True,
-            max_length=self.cfg.context_length,
-            return_tensors="pt",
-        )
-        return batch["input_ids"], batch["attention_mask"]
+        return self.tokenizer.batch(list(texts), self.cfg.context_length)
 
     def run_layers(
         self, hidden: torch.Tensor, attention_mask: torch.Tensor, layers: list[nn.Module]
@@ -223,7 +216,7 @@ class TextTower(nn.Module):
             read, owner = self.prepare(texts), list(range(len(texts)))
         else:
             read, owner = self.read_sentences(texts)
-        lengths = [len(ids) for ids in self.tokenizer(read)["input_ids"]] if read else []
+        lengths = self.tokenizer.lengths(read) if read else []
         cut = {owner[i] for i, length in enumerate(lengths) if length > self.cfg.context_length}
         return [text for i, text in enumerate(texts) if i in cut]
 
@@ -254,12 +247,7 @@ class TextTower(nn.Module):
         the frozen states); remembered per text, as they depend on nothing else."""
         missing = sorted({text for text in texts if text not in self._words})
         if missing:
-            offsets = self.tokenizer(
-                missing,
-                truncation=True,
-                max_length=self.cfg.context_length,
-                return_offsets_mapping=True,
-            )["offset_mapping"]
+            offsets = self.tokenizer.offsets(missing, self.cfg.context_length)
             if len(self._words) + len(missing) > WORDS_CACHE_TEXTS:
                 self._words.clear()
             for text, text_offsets in zip(missing, offsets, strict=True):
