@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 from tokenizers import Encoding, Tokenizer
 
@@ -66,13 +67,13 @@ class WordPieceTokenizer:
         """``texts`` (B) -> ``(input_ids [B, L], attention_mask [B, L])`` int64, each text framed
         by ``[CLS]``/``[SEP]`` and cut to ``max_length``, padded to the longest (L)."""
         rows = [self._framed(encoding.ids, max_length) for encoding in self._encode(texts)]
-        width = max((len(row) for row in rows), default=0)
-        input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+        lengths = np.array([len(row) for row in rows], dtype=np.int64)
+        width = int(lengths.max(initial=0))
+        input_ids = np.full((len(rows), width), self.pad_token_id, dtype=np.int64)
         for i, row in enumerate(rows):
-            input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-            attention_mask[i, : len(row)] = 1
-        return input_ids, attention_mask
+            input_ids[i, : len(row)] = row
+        attention_mask = (np.arange(width) < lengths[:, None]).astype(np.int64)
+        return torch.from_numpy(input_ids), torch.from_numpy(attention_mask)
 
     def lengths(self, texts: list[str]) -> list[int]:
         """Each text's length in word pieces with ``[CLS]`` and ``[SEP]``, uncut."""
