@@ -6,11 +6,19 @@ studies (one matrix product), which is how UMAP's own ``transform`` initialises 
 without its per-point optimisation (the slow part at 10,000 studies). UMAP compiles its numba
 kernels on first use in a process, so the dashboard keeps each fitted map on disk
 (``model/projection_store.py``); PCA is the instant linear alternative.
+
+UMAP is handed its neighbour graph (``cosine_knn``: exact, one matrix product over the at most
+``fit_sample`` fitted studies) rather than finding it itself: its own search compiled another
+set of numba kernels: a fresh process's first fit of 2,000 studies took 17.8 s, now 7.0 s on a
+2-core machine (``bench/bench_map_first_fit.py``, ``bench/RESULTS.md`` session 55). The graph is
+the one UMAP builds from the same neighbours; the layout is another draw of the same seeded
+optimisation.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +29,7 @@ from model.errors import DataError
 log = logging.getLogger(__name__)
 METHODS = ("UMAP", "PCA")
 MIN_STUDIES = {"UMAP": 5, "PCA": 2}  # UMAP's neighbour graph needs a few; a line needs two
+KNN_ROWS = 1024  # rows of the distance matrix ``cosine_knn`` holds at once
 
 
 @dataclass(frozen=True)
@@ -94,9 +103,11 @@ def fit_projection(
         )
     rng = np.random.default_rng(config.seed)
     sample = np.sort(rng.choice(n, size=min(n, config.fit_sample), replace=False))
-    reducer = _umap(config, len(sample)) if config.method == "UMAP" else _pca(config)
     vectors = np.asarray(vectors, np.float32)
-    anchor_coords = np.asarray(reducer.fit_transform(vectors[sample]), np.float32)
+    if config.method == "UMAP":
+        anchor_coords = _fit_umap(config, vectors[sample])
+    else:
+        anchor_coords = np.asarray(_pca(config).fit_transform(vectors[sample]), np.float32)
     coords = np.zeros((n, 2), np.float32)
     coords[sample] = anchor_coords
     rest = np.setdiff1d(np.arange(n), sample)
@@ -113,15 +124,44 @@ def _pca(config: ProjectionConfig) -> Any:
     return PCA(n_components=2, random_state=config.seed)
 
 
-def _umap(config: ProjectionConfig, n_fit: int) -> Any:
+def cosine_knn(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact cosine neighbours, as UMAP finds them: vectors [N, D] (any norm) -> (indices
+    int64 [N, k], cosine distances float32 [N, k]), nearest first: the study itself, at
+    distance 0 (unless it has exact duplicates). Rows go ``KNN_ROWS`` at a time, so memory
+    stays [KNN_ROWS, N] whatever ``fit_sample`` is."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    n = len(unit)
+    indices = np.empty((n, k), np.int64)
+    distances = np.empty((n, k), np.float32)
+    for start in range(0, n, KNN_ROWS):
+        rows = np.arange(start, min(start + KNN_ROWS, n))
+        block = np.clip(1.0 - unit[rows] @ unit.T, 0.0, 2.0)
+        block[np.arange(len(rows)), rows] = 0.0  # its own distance, free of rounding
+        nearest = np.argpartition(block, k - 1, axis=1)[:, :k]
+        near = np.take_along_axis(block, nearest, axis=1)
+        order = np.lexsort((nearest, near), axis=1)  # by distance, then by index
+        indices[rows] = np.take_along_axis(nearest, order, axis=1)
+        distances[rows] = np.take_along_axis(near, order, axis=1)
+    return indices, distances
+
+
+def _fit_umap(config: ProjectionConfig, vectors: np.ndarray) -> np.ndarray:
+    """UMAP (cosine) of vectors [S, D] -> coords float32 [S, 2], from ``cosine_knn``."""
     import umap
 
-    return umap.UMAP(
-        n_neighbors=max(2, min(config.n_neighbors, n_fit - 1)),
+    k = max(2, min(config.n_neighbors, len(vectors) - 1))
+    indices, distances = cosine_knn(vectors, k)
+    reducer = umap.UMAP(
+        n_neighbors=k,
         min_dist=config.min_dist,
         n_epochs=config.n_epochs,
         metric="cosine",
         random_state=config.seed,
-        init="random" if n_fit < 50 else "spectral",
+        init="random" if len(vectors) < 50 else "spectral",
         n_jobs=1,
+        precomputed_knn=(indices, distances, None),
     )
+    with warnings.catch_warnings():  # no search index: only UMAP's transform needs one
+        warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
+        return np.asarray(reducer.fit_transform(vectors), np.float32)
