@@ -3,10 +3,11 @@ library alone.
 
 ``transformers``' ``BertTokenizerFast`` wraps the same Rust tokenizer, but importing
 ``transformers`` for it cost every process that builds the text tower (each training rank, each
-``embed`` or ``evaluate``, the dashboard's first model) 1.5-2.5 s on a 2-core machine
-(``bench/bench_text_load.py``). This class does what the text tower asks of a tokenizer, with the
-same word pieces: ``tests/test_wordpiece.py`` checks it against ``BertTokenizerFast`` on the
-demo's reports and prompts, long texts, other scripts and control characters.
+``embed`` or ``evaluate``, the dashboard's first model) 1.2 s of CPU on an idle 2-core machine
+and more under load (``bench/bench_text_load.py``). This class does what the text tower asks of
+a tokenizer, with the same word pieces: ``tests/test_wordpiece.py`` checks it against
+``BertTokenizerFast`` on reports, the shipped prompts, long texts, other scripts and control
+characters.
 
 The file's own truncation (128) and fixed padding (128) are switched off once, when it is read:
 every call says its own ``max_length``, and nothing is changed per call, so threads may share it.
@@ -58,10 +59,9 @@ class WordPieceTokenizer:
         """Word pieces of each text, without special tokens and without truncation."""
         return self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
 
-    def _framed(self, ids: list[int], max_length: int | None) -> list[int]:
+    def _framed(self, ids: list[int], max_length: int) -> list[int]:
         """``[CLS] ids [SEP]``, the ids cut so the whole is at most ``max_length`` long."""
-        kept = ids if max_length is None else ids[: max(max_length - 2, 0)]
-        return [self.cls_token_id, *kept, self.sep_token_id]
+        return [self.cls_token_id, *ids[: max(max_length - 2, 0)], self.sep_token_id]
 
     def batch(self, texts: list[str], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``texts`` (B) -> ``(input_ids [B, L], attention_mask [B, L])`` int64, each text framed
