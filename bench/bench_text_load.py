@@ -79,8 +79,7 @@ def main() -> None:
     for name, (cpu, wall) in median.items():
         print(f"{name:>12}: {cpu:.2f} s CPU, {wall:.2f} s wall (median of {args.repeats})")
     for peer in PEERS:
-        if peer in median:
-            print(f"{peer} / ours: {median[peer][0] / median['ours'][0]:.2f}x CPU")
+        print(f"{peer} / ours: {median[peer][0] / median['ours'][0]:.2f}x CPU")
 
 
 if __name__ == "__main__":
