@@ -58,6 +58,8 @@ def test_the_child_is_a_fresh_scrubbed_process_and_the_parent_is_untouched(
 ) -> None:
     monkeypatch.delenv("MALLOC_PERTURB_", raising=False)
     assert run_in_fresh_process(os.getpid) != os.getpid()
+    server = run_in_fresh_process(os.getppid)  # each child is forked from one fork server
+    assert server != os.getpid() and run_in_fresh_process(os.getppid) == server
     assert run_in_fresh_process(_perturb_setting) == SCRUB_ENVIRONMENT["MALLOC_PERTURB_"]
     assert "MALLOC_PERTURB_" not in os.environ
     with stage_prefix("4/4 index"):  # the demo build's step label reaches the child's progress
@@ -175,11 +177,12 @@ def test_an_index_written_after_names_were_freed_holds_none(tmp_path: Path) -> N
 
 SLEEP_IN_CHILD = textwrap.dedent(
     """
-    import time
+    import sys
     from model.index.fresh_process import run_in_fresh_process
 
     if __name__ == "__main__":
-        run_in_fresh_process(time.sleep, 600)
+        record_pid = f"import os; open({sys.argv[1]!r}, 'w').write(str(os.getpid()))"
+        run_in_fresh_process(exec, record_pid + "; import time; time.sleep(600)")
     """
 )
 
@@ -191,30 +194,36 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG)")
+def _descendants(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    children = [int(child) for child in found.stdout.split()]
+    return [*children, *(grandchild for child in children for grandchild in _descendants(child))]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pidfd_open")
 @pytest.mark.timeout(180)
 def test_the_child_stops_when_its_parent_is_killed(tmp_path: Path) -> None:
-    """A SIGKILLed index command releases the writer lock: its child must not write on."""
-    script = tmp_path / "parent.py"
+    """A SIGKILLed index command releases the writer lock: its child must not write on. The
+    child's parent is the fork server; the server and the resource tracker go too."""
+    script, started = tmp_path / "parent.py", tmp_path / "child.pid"
     script.write_text(SLEEP_IN_CHILD)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    parent = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, env=env)
+    parent = subprocess.Popen([sys.executable, str(script), str(started)], cwd=ROOT, env=env)
     try:
-        children: list[int] = []
         deadline = time.monotonic() + 120
-        while len(children) < 2 and time.monotonic() < deadline:  # resource tracker + child
-            found = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True)
-            children = [int(pid) for pid in found.stdout.split()]
+        while not started.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert children, "the child never started"
-        time.sleep(1.0)  # the child is inside time.sleep(600) by now
+        assert started.exists(), "the child never started"
+        time.sleep(0.5)  # the child is inside time.sleep(600) by now
+        left_behind = _descendants(parent.pid)
+        assert int(started.read_text()) in left_behind
     finally:
         parent.kill()
         parent.wait(timeout=60)
     deadline = time.monotonic() + 60
-    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+    while any(_alive(pid) for pid in left_behind) and time.monotonic() < deadline:
         time.sleep(0.2)
-    left = [pid for pid in children if _alive(pid)]
+    left = [pid for pid in left_behind if _alive(pid)]
     for pid in left:
         os.kill(pid, signal.SIGKILL)
-    assert not left, "the child went on after its parent was killed"
+    assert not left, "a process went on after the one that started it was killed"

@@ -5,29 +5,38 @@ index holds and writes the whole buffer to disk, its unused tail uninitialised: 
 process's heap held there before. The demo build reads patient names (generate, ingest) in the
 process that later writes the index, and the training step's allocator settings keep that heap
 (``model.allocator``); a test once found a package README's text in such a tail. So the write
-runs in a child started afresh (``spawn``: a new interpreter, not a copy of this heap) with
-glibc's ``MALLOC_PERTURB_`` set, which fills every chunk the child's allocator hands out with
-one byte, and every larger chunk it takes back with another. The buffer's tail then holds zeros
-or those bytes, never text. The child logs and reports progress as its parent does.
+runs in a child that never held this process's heap, with glibc's ``MALLOC_PERTURB_`` set, which
+fills every chunk the child's allocator hands out with one byte, and every larger chunk it takes
+back with another. The buffer's tail then holds zeros or those bytes, never text.
 
-Ctrl-C reaches a terminal's whole process group. The child starts with SIGINT ignored; the
-interrupted parent stops the child with SIGTERM, which the child turns into a normal exit that
-releases what it registered. A write stopped that way is finished by the next run, as after a
-kill. The child dies with its parent: a SIGKILLed index command releases the writer lock, and
-its child must not go on writing beside the next writer. A child that dies without answering
-(killed, or crashed inside Chroma's native code on a damaged index) is ``ChildDied`` in the
-parent, which never waits for an answer that cannot come. Given ``timeout_s``, the parent waits
-no longer than that for the answer: a child still at work (a read that hangs) is stopped and the
-call raises ``ChildTimedOut``.
+The children come from multiprocessing's fork server: a new interpreter (not a copy of this
+heap), started with ``MALLOC_PERTURB_`` at this process's first call, that imports the modules
+whose functions run in children (Chroma with them) and then only forks. Each child is a copy of
+that server, which has read nothing but modules, so it starts in milliseconds instead of the
+second and a half a new interpreter took to import Chroma again (the dashboard's read checks and
+each index command start several). Where there is no fork server (not POSIX), each child is a
+new interpreter (``spawn``). Nothing else in ``model`` or ``dashboard`` starts the fork server,
+whose environment its children keep. The child logs and reports progress as its parent does.
+
+Ctrl-C reaches a terminal's whole process group. The child ignores SIGINT; the interrupted
+parent stops the child with SIGTERM, which the child turns into a normal exit that releases what
+it registered. A write stopped that way is finished by the next run, as after a kill. The child
+dies with the process that asked for it (its parent is the fork server, so a thread of the child
+watches that process): a SIGKILLed index command releases the writer lock, and its child must
+not go on writing beside the next writer. A child that dies without answering (killed, or
+crashed inside Chroma's native code on a damaged index) is ``ChildDied`` in the parent, which
+never waits for an answer that cannot come. Given ``timeout_s``, the parent waits no longer than
+that for the answer: a child still at work (a read that hangs) is stopped and the call raises
+``ChildTimedOut``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import multiprocessing
 import os
+import select
 import signal
 import sys
 import threading
@@ -41,8 +50,14 @@ from model.progress import configure_logging, continue_stages, stage_prefixes
 
 Result = TypeVar("Result")
 SCRUB_ENVIRONMENT = {"MALLOC_PERTURB_": "90"}  # glibc: freed memory is filled with byte 90
+# The modules whose functions run in children, Chroma with them: the fork server imports them once
+PRELOADED = (
+    "model.index.cli_index",
+    "model.index.read_check",
+    "model.erasure_index",
+    "model.storage_index",
+)
 STOP_GRACE_S = 2.0  # how long a child that ran out of time has to exit before it is killed
-_PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 _MAIN_SWAP = threading.Lock()  # one child start at a time hides this process's __main__
 
 
@@ -66,19 +81,31 @@ def _exit_on_terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _die_with(parent: int) -> None:
-    """SIGTERM this process when ``parent`` dies (Linux). A killed index command releases the
-    writer lock at once: its child must not go on writing beside the next writer."""
-    if not sys.platform.startswith("linux"):
+def _die_with(client: int) -> None:
+    """SIGTERM this process when ``client``, the process that asked for it, ends. A killed index
+    command releases the writer lock at once: its child must not go on writing beside the next
+    writer. The fork server, not ``client``, is this process's parent, so a thread watches."""
+    threading.Thread(target=_watch, args=(client,), name="client-watch", daemon=True).start()
+
+
+def _watch(client: int) -> None:
+    """Wait for ``client`` to end (its pidfd turns readable), then SIGTERM this process, whose
+    main thread exits through Python. Without pidfds (not Linux 5.3 or later) nothing watches."""
+    try:
+        handle = os.pidfd_open(client)
+    except ProcessLookupError:  # ended before the child started watching
+        handle = None
+    except (AttributeError, OSError):
         return
-    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # it died before the request took effect
-        raise SystemExit(128 + signal.SIGTERM)
+    if handle is not None:
+        select.select([handle], [], [])
+        os.close(handle)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _child_main(
     reply: Connection,
-    parent: int,
+    client: int,
     level: int,
     prefixes: tuple[str, ...],
     function: Callable[..., object],
@@ -86,8 +113,9 @@ def _child_main(
 ) -> None:
     """The child's whole life: run ``function(*args)`` and send back (True, result) or
     (False, the exception)."""
-    signal.signal(signal.SIGTERM, _exit_on_terminate)
-    _die_with(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it (a fork server's child
+    signal.signal(signal.SIGTERM, _exit_on_terminate)  # gets the server's starting handlers)
+    _die_with(client)
     configure_logging(level)
     continue_stages(prefixes)
     try:
@@ -168,7 +196,7 @@ def run_in_fresh_process(
     dies without answering (a signal, a crash in native code) raises ``ChildDied``; one that has
     not answered within ``timeout_s`` (None: no limit) is stopped and raises ``ChildTimedOut``.
     On KeyboardInterrupt in this process the child is stopped and the interrupt raised."""
-    context = multiprocessing.get_context("spawn")
+    context = _context()
     level = logging.getLogger().getEffectiveLevel()
     answer, reply = context.Pipe(duplex=False)
     child_args = (reply, os.getpid(), level, stage_prefixes(), function, args)
@@ -193,6 +221,16 @@ def run_in_fresh_process(
     if not ok:
         raise value from ChildTraceback(where)  # type: ignore[misc]
     return value  # type: ignore[return-value]
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """The fork server's context (its server imports ``PRELOADED`` when it starts), or ``spawn``
+    where there is no fork server."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOADED))  # never __main__, its default
+    return context
 
 
 def _stop(child: multiprocessing.process.BaseProcess) -> None:
