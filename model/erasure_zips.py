@@ -13,13 +13,16 @@ for the officer to make it again without them or remove it: rewriting an archive
 spreadsheet a user made (maybe signed, maybe sent) is not ``forget``'s to do. A text member
 that cannot be read (encrypted, damaged, larger than those bounds) is counted and the archive
 listed for a check by hand; one that cannot be opened at all is listed as not read (a
-password-protected ``.xlsx`` is not a zip). A member that is itself an archive, a spreadsheet or
-a PDF is judged by its name alone; an ``.npz`` is an array file (``model.erasure_arrays``), not
+password-protected ``.xlsx`` is not a zip). A member that is itself a zip archive or a
+spreadsheet (an export zipped again) is read the same way, in memory, its bytes counted against
+the same bound, to ``MAX_DEPTH`` archives deep (one deeper is counted as not read); a PDF in
+one is judged by its name alone; an ``.npz`` is an array file (``model.erasure_arrays``), not
 one of these.
 """
 
 from __future__ import annotations
 
+import io
 import posixpath
 import zipfile
 import zlib
@@ -36,14 +39,16 @@ MAX_ARCHIVE_BYTES = 512 * 1024 * 1024  # text read from one archive at most
 SPREADSHEETS = frozenset({".xlsx", ".ods"})  # Office Open XML and OpenDocument: zips of XML
 # a spreadsheet's members searched: its cells, strings and notes (XML), its links (.rels)
 SHEET_PARTS = frozenset({".xml", ".rels"})
+MAX_DEPTH = 3  # archives read one inside another (an export zipped again, a spreadsheet in it)
 SHOWN_MEMBERS = 10  # members named in the summary line (the record has them all)
 _ERRORS = (OSError, EOFError, ValueError, RuntimeError, NotImplementedError, zlib.error)
 
 
 @dataclass(frozen=True)
 class ZipHits:
-    """The members of a zip archive naming a withdrawn study (by name or by what they hold),
-    and how many of its text members could not be read; ``spreadsheet``: the archive is an
+    """The members of a zip archive naming a withdrawn study (by name or by what they hold;
+    ``inner.zip!/tables/labels.csv``: a member of the member ``inner.zip``), and how many of
+    its text members and archives could not be read; ``spreadsheet``: the archive is an
     ``.xlsx`` or ``.ods`` (its members are its XML parts)."""
 
     members: list[str] = field(default_factory=list)
@@ -63,7 +68,8 @@ class ZipHits:
         if self.unread:
             parts.append(
                 f"{self.unread} {'' if self.spreadsheet else 'text '}{member} not read "
-                "(encrypted, damaged or too large: check them yourself)"
+                f"(encrypted, damaged, too large, or archives over {MAX_DEPTH} deep: check "
+                "them yourself)"
             )
         return (
             f"  {kind} {shown}, never rewritten (make it again without them, or remove "
@@ -75,27 +81,60 @@ def zip_hits(path: Path, wanted: Wanted) -> ZipHits | None:
     """What the zip archive or spreadsheet ``path`` holds of the withdrawn studies (module
     docstring); None when it cannot be read as an archive."""
     spreadsheet = path.suffix.lower() in SPREADSHEETS
-    searched = SHEET_PARTS if spreadsheet else TEXT_SUFFIXES
-    members: list[str] = []
-    unread, budget = 0, MAX_ARCHIVE_BYTES
+    reading = _Reading(wanted)
     try:
         with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                if is_named(info.filename, wanted):
-                    members.append(info.filename)
-                    continue
-                if info.is_dir() or _suffix(info.filename) not in searched:
-                    continue
-                data = _member(archive, info, budget)
-                if data is None:
-                    unread += 1
-                    continue
-                budget -= len(data)
-                if names_any(data, wanted):
-                    members.append(info.filename)
+            _read_archive(archive, reading, "", spreadsheet, depth=1)
     except (zipfile.BadZipFile, *_ERRORS):
         return None
-    return ZipHits(members, unread, spreadsheet)
+    return ZipHits(reading.members, reading.unread, spreadsheet)
+
+
+@dataclass
+class _Reading:
+    """One archive's reading: what is sought, the bytes it may still read, what it found."""
+
+    wanted: Wanted
+    budget: int = MAX_ARCHIVE_BYTES
+    members: list[str] = field(default_factory=list)  # as archive!/member within another
+    unread: int = 0
+
+
+def _read_archive(
+    archive: zipfile.ZipFile, reading: _Reading, prefix: str, spreadsheet: bool, depth: int
+) -> None:
+    """Add the members of ``archive`` (``depth`` archives deep; ``prefix``: the name of the
+    member it is, with ``!/``) naming them to ``reading``: by name, by their text, or, for
+    one that is itself an archive or a spreadsheet, by its own members."""
+    searched = SHEET_PARTS if spreadsheet else TEXT_SUFFIXES
+    for info in archive.infolist():
+        name = prefix + info.filename
+        if is_named(info.filename, reading.wanted):
+            reading.members.append(name)
+            continue
+        suffix = _suffix(info.filename)
+        inner = suffix == ".zip" or suffix in SPREADSHEETS
+        if info.is_dir() or not (inner or suffix in searched):
+            continue
+        data = _member(archive, info, reading.budget) if depth < MAX_DEPTH or not inner else None
+        if data is None:
+            reading.unread += 1
+            continue
+        reading.budget -= len(data)
+        if inner:
+            _read_inner(data, reading, name, suffix in SPREADSHEETS, depth + 1)
+        elif names_any(data, reading.wanted):
+            reading.members.append(name)
+
+
+def _read_inner(data: bytes, reading: _Reading, name: str, spreadsheet: bool, depth: int) -> None:
+    """The member ``name``, an archive or spreadsheet itself, read in memory; counted as not
+    read when it does not open."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            _read_archive(archive, reading, f"{name}!/", spreadsheet, depth)
+    except (zipfile.BadZipFile, *_ERRORS):
+        reading.unread += 1
 
 
 def _suffix(name: str) -> str:
