@@ -10,7 +10,9 @@ pickle (``allow_pickle=False``: loading an object array would run code the file 
   ``exports/ACC0001/cine.png``; not ``XACC0001Y``), by the rule of a file's name
   (``erasure_names.is_named``: letter case ignored, a value under 6 characters not looked
   for so); an integer array named as a key (below) names one when it holds an accession
-  number of digits as its number;
+  number of digits as its number, a float one (pandas makes an integer column with a gap
+  float) when it holds one of ``erasure_numbers.MIN_DIGITS`` digits or more exactly
+  (``70000001.0``; read as float64, as a ``.parquet``'s float column is);
 - an ``.npz`` holding a key array (``ids``, ``study_ids``, ``accession_number(s)``, one
   dimension) loses the rows whose key is a withdrawn study's, as a whole value: every array
   whose first dimension is the key's length is written again without them (the others, a
@@ -36,7 +38,7 @@ import numpy as np
 from model.atomic import atomic_write_npz
 from model.erasure_files import Hits, Wanted
 from model.erasure_names import text_names
-from model.erasure_numbers import accession_numbers
+from model.erasure_numbers import accession_numbers, decimal_numbers
 
 KEY_ARRAYS = frozenset(
     {"ids", "study_id", "study_ids", "accession", "accessions", "accession_number"}
@@ -119,12 +121,12 @@ def _header(handle: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
 
 
 def _to_read(name: str, shape: tuple[int, ...], dtype: np.dtype, wanted: Wanted) -> bool:
-    """Whether the array may name a withdrawn study: text, or a key array of integers (when
-    an accession number of digits is sought)."""
+    """Whether the array may name a withdrawn study: text, or a key array of integers or
+    floats (when an accession number of digits is sought, as such a number)."""
     if dtype.kind in "US":
         return True
     key = name.lower() in KEY_ARRAYS and len(shape) == 1
-    return key and dtype.kind in "iu" and bool(accession_numbers(wanted.accessions))
+    return key and dtype.kind in "iuf" and bool(_numbers(dtype, wanted))
 
 
 def _read(path: Path, names: list[str]) -> dict[str, np.ndarray]:
@@ -140,7 +142,7 @@ def _keys(arrays: dict[str, np.ndarray]) -> list[str]:
     keys = [
         name
         for name, array in arrays.items()
-        if name.lower() in KEY_ARRAYS and array.ndim == 1 and array.dtype.kind in "USiu"
+        if name.lower() in KEY_ARRAYS and array.ndim == 1 and array.dtype.kind in "USiuf"
     ]
     return [name for name in keys if len(arrays[name]) == len(arrays[keys[0]])]
 
@@ -156,10 +158,21 @@ def _gone(arrays: dict[str, np.ndarray], keys: list[str], wanted: Wanted) -> np.
 def _named(array: np.ndarray, wanted: Wanted) -> np.ndarray:
     """Per value of ``array``: whether it is a withdrawn study's id or accession number."""
     if array.dtype.kind in "iu":
-        return np.isin(array, accession_numbers(wanted.accessions))
+        return np.isin(array, _numbers(array.dtype, wanted))
+    if array.dtype.kind == "f":  # exactly, as float64 (70000001.5 is not 70000001)
+        return np.isin(array.astype(np.float64), np.array(_numbers(array.dtype, wanted), float))
     if array.dtype.kind == "S":
         array = np.char.decode(array, "utf-8", errors="replace")
     return np.isin(np.char.strip(array.astype(str)), sorted(wanted.values))
+
+
+def _numbers(dtype: np.dtype, wanted: Wanted) -> list[int]:
+    """The accession numbers of digits an array of ``dtype`` may hold as its numbers: any in an
+    integer one, those of ``MIN_DIGITS`` digits or more in a float one (a shorter one may be a
+    count or a score)."""
+    if dtype.kind == "f":
+        return decimal_numbers(wanted.accessions)
+    return accession_numbers(wanted.accessions) if dtype.kind in "iu" else []
 
 
 def _mentioned(array: np.ndarray, wanted: Wanted) -> bool:

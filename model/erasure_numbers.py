@@ -86,9 +86,10 @@ def accession_regex(accessions: Iterable[str]) -> re.Pattern[bytes]:
 
 
 def accession_needles(accessions: Iterable[str]) -> list[bytes]:
-    """Plain bytes at least one of which a text naming ``accessions`` holds (``token_pattern``
-    is searched only where one is: a plain search is ten times faster): each accession number
-    as given, and for one of digits its number's digits and scientific mantissa."""
+    """Plain bytes one of which begins every token of ``token_pattern`` in a text naming
+    ``accessions`` (the token is tried only where one begins: a plain search is ten times
+    faster): each accession number as given, and for one of digits its number's digits and
+    scientific mantissa."""
     needles = {a.encode() for a in accessions}
     for number in decimal_numbers(accessions):
         digits = str(number)

@@ -151,6 +151,12 @@ def write_record(erasure: Erasure) -> Path:
         "zip_archives_naming_them": {
             rel(p): {"members": [rel(m) for m in z.members], "text_members_not_read": z.unread}
             for p, z in found.zips.items()
+            if not z.spreadsheet
+        },
+        "spreadsheets_naming_them": {
+            rel(p): {"parts": [rel(m) for m in z.members], "parts_not_read": z.unread}
+            for p, z in found.zips.items()
+            if z.spreadsheet
         },
         "spreadsheets_and_pdfs_not_read": [rel(p) for p in found.opaque],
         "runs_trained_with_them": [_run_record(r, rel) for r in erasure.runs],
@@ -279,8 +285,8 @@ def _name_lines(
     found: Mentions, rel: Callable[[Path], str], apply: bool, redact: Callable[[str], str]
 ) -> list[str]:
     """The files removed whole, those named after a withdrawn study and listed, the array
-    files not read, the zip archives (``redact``: a member's name as printed) and the
-    spreadsheets and PDFs, not read."""
+    files not read, the zip archives and spreadsheets naming them (``redact``: a member's name
+    as printed) and the spreadsheets and PDFs not read."""
     lines = [
         f"  {'removed' if apply else 'would remove'} the file {rel(p)} ("
         + ("every row is theirs" if p in found.whole else "a per-study result named after one")

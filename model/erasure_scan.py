@@ -24,8 +24,9 @@ pseudonymised per-study result is still the patient's personal data, so:
   removed when it is a per-study result, else listed, as is a folder so named
   (``model.erasure_names``);
 - a zip archive is read where it lies, its members' names and text (``model.erasure_zips``),
-  and listed with the members naming them, never rewritten; a spreadsheet or PDF
-  (``NOT_READ``) cannot be read here and is listed for a check by hand;
+  and listed with the members naming them, never rewritten; so is a spreadsheet that is a zip
+  of XML (``.xlsx``, ``.ods``), by its XML parts; an old ``.xls`` or a PDF (``NOT_READ``), or a
+  spreadsheet that does not open, cannot be read here and is listed for a check by hand;
 - the figures computed from them (AUCs, summaries) are not recomputed or rewritten silently:
   the evaluation folder (holding ``summary.json``) gets ``WITHDRAWN.json`` saying how many of
   its studies were withdrawn since, and when; re-running the evaluation gives figures without
@@ -59,7 +60,7 @@ NOTE_FILE = "WITHDRAWN.json"
 _SKIPPED_FOLDERS = {"tensors", ".git", "__pycache__"}
 _DATASET_FILE = "studies.parquet"  # a folder holding it is a dataset's
 _ARRAYS = {".npz", ".npy"}
-NOT_READ = frozenset({".xlsx", ".xls", ".ods", ".pdf"})  # listed for a check by hand
+NOT_READ = frozenset({".xls", ".pdf"})  # listed for a check by hand
 
 
 @dataclass
@@ -76,7 +77,7 @@ class Mentions:
     removed: list[Path] = field(default_factory=list)  # files removed whole (erasure_names)
     named: list[Path] = field(default_factory=list)  # files, folders named after one: listed
     pickled: list[Path] = field(default_factory=list)  # array files of object arrays: unread
-    zips: dict[Path, ZipHits] = field(default_factory=dict)  # listed, never rewritten
+    zips: dict[Path, ZipHits] = field(default_factory=dict)  # (spreadsheets too) listed only
     opaque: list[Path] = field(default_factory=list)  # spreadsheets, PDFs: not read
     whole: set[Path] = field(default_factory=set, repr=False)  # tables all of whose rows go
 
@@ -157,7 +158,7 @@ def _look_at(found: Mentions, path: Path, wanted: Wanted, root: Path) -> None:
             _sort_table(found, path, hits)
     elif suffix in _ARRAYS:
         _sort_arrays(found, path, wanted)
-    elif suffix == ".zip":
+    elif suffix == ".zip" or suffix in erasure_zips.SPREADSHEETS:
         _sort_zip(found, path, wanted)
     elif suffix in erasure_text.TEXT_SUFFIXES and erasure_text.file_names_any(path, wanted):
         _sort(found, path, wanted)
@@ -168,11 +169,12 @@ def _look_at(found: Mentions, path: Path, wanted: Wanted, root: Path) -> None:
 
 
 def _sort_zip(found: Mentions, path: Path, wanted: Wanted) -> None:
-    """A zip archive: listed with its members naming them, or text members it could not read
-    (``erasure_zips``); as not read when it cannot be opened."""
+    """A zip archive or spreadsheet: listed with its members naming them, or text members it
+    could not read (``erasure_zips``); as not read when it cannot be opened."""
     got = erasure_zips.zip_hits(path, wanted)
     if got is None:
-        found.unread.append(path)
+        spreadsheet = path.suffix.lower() in erasure_zips.SPREADSHEETS
+        (found.opaque if spreadsheet else found.unread).append(path)
     elif got.members or got.unread:
         found.zips[path] = got
 

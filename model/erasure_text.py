@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -44,13 +45,25 @@ def file_names_any(path: Path, wanted: Wanted) -> bool:
 
 def names_any(data: bytes, wanted: Wanted) -> bool:
     """Whether ``data`` holds a withdrawn study's id, or one of their accession numbers as a
-    whole token (searched for only where a plain search finds one of its needles: the bounded
-    search is 10 times slower)."""
+    whole token. The token is tried only where a plain search finds one of its needles, each
+    of which a token begins with (``erasure_numbers.accession_needles``): matched there, from
+    the byte before, never searched for through the rest (a search tries it at every byte, 10
+    times slower than a plain one, and slower still through XML's many ``<``, ``"`` and ``=``)."""
     if any(needle in data for needle in wanted.needles):
         return True
     token = wanted.accession_token
-    held = token is not None and any(n in data for n in wanted.accession_needles)
-    return held and token.search(data) is not None
+    return token is not None and any(
+        token.match(data, max(at - 1, 0)) for at in _found_at(data, wanted.accession_needles)
+    )
+
+
+def _found_at(data: bytes, needles: tuple[bytes, ...]) -> Iterator[int]:
+    """Every offset in ``data`` where one of ``needles`` begins."""
+    for needle in needles:
+        at = data.find(needle)
+        while at != -1:
+            yield at
+            at = data.find(needle, at + 1)
 
 
 def table_hits(path: Path, wanted: Wanted) -> Hits | None:

@@ -126,3 +126,20 @@ def test_accession_numbers_of_digits_held_as_integers(tmp_path: Path) -> None:
     with np.load(tmp_path / "k.npz") as data:
         assert data["accession_number"].tolist() == [700000012, 70000002]
         assert data["x"].shape == (2, 3)
+
+
+def test_accession_numbers_of_digits_held_as_floats_in_a_key_array(tmp_path: Path) -> None:
+    """pandas makes an accession-number column with a gap float: a key array of floats loses
+    the rows holding 70000001 exactly, and keeps 70000001.5, 700000010 and the gap; a float
+    key of a number under 6 digits is not looked for (a count as likely); floats that are not
+    a key are not read."""
+    keys = np.array([70000001.0, np.nan, 70000001.5, 700000010.0, 70000002.0, 12345.0])
+    np.savez(tmp_path / "k.npz", accession_number=keys, score=np.arange(6.0))
+    np.savez(tmp_path / "k32.npz", accession_number=keys.astype(np.float32))
+    np.savez(tmp_path / "prior.npz", prior=keys)
+    found = find_mentions(tmp_path, [], [SID], ["70000001", "12345"])
+    assert found.rows == {tmp_path / "k.npz": 1} and not found.other
+    rewrite_mentions(found, {SID}, "now", 1, ["70000001", "12345"])
+    with np.load(tmp_path / "k.npz") as data:
+        assert np.array_equal(data["accession_number"], keys[1:], equal_nan=True)
+        assert data["score"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]

@@ -1,10 +1,12 @@
 """``forget`` finds a withdrawn study within a longer text value of an array (a whole token:
 ``ACC0001_frame3``, ``exports/ACC0001/cine.png``; not ``XACC0001Y``), in a zip archive's
-member names and small text members (listed with those members, never rewritten; a corrupt
-one listed as not read), and lists the spreadsheets and PDFs it cannot read."""
+member names and small text members, and in the archives inside it (listed with those
+members, never rewritten; a corrupt one listed as not read), and lists the spreadsheets and
+PDFs it cannot read."""
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -115,3 +117,36 @@ def test_text_names_agrees_with_is_named_for_few_and_many_values() -> None:
     for wanted in (wanted_of([SID], [ACC]), many, wanted_of([], ["ACC-0001"])):
         got = [text_names(text, wanted) for text in texts]
         assert got == [is_named(text, wanted) for text in texts] and any(got)
+
+
+def _zip_bytes(members: dict[str, bytes | str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_archives_inside_an_archive_are_read_three_deep(tmp_path: Path) -> None:
+    """An export zipped again, a spreadsheet in it: their members naming them are listed as
+    ``inner.zip!/member``; one nested a fourth deep, or one that does not open, is counted as
+    not read; nothing is rewritten."""
+    table = pd.DataFrame({"accession_number": [ACC]}).to_csv(index=False)
+    book = _zip_bytes({"xl/sharedStrings.xml": f"<sst><si><t>{SID}</t></si></sst>"})
+    second = _zip_bytes({"labels.csv": table, "notes.txt": "none", "book.xlsx": book})
+    third = _zip_bytes({"deep.zip": _zip_bytes({"fourth.zip": _zip_bytes({"a.csv": table})})})
+    members = {"second.zip": second, "third.zip": third, "broken.zip": b"PK\x03\x04 cut"}
+    held = _zip(tmp_path / "outer.zip", members)
+    _zip(tmp_path / "clean.zip", {"inner.zip": _zip_bytes({"n.json": json.dumps([NEAR])})})
+    found = find_mentions(tmp_path, [], [SID], [ACC])
+    assert list(found.zips) == [tmp_path / "outer.zip"]
+    hits = found.zips[tmp_path / "outer.zip"]
+    assert hits.members == ["second.zip!/labels.csv", "second.zip!/book.xlsx!/xl/sharedStrings.xml"]
+    assert hits.unread == 2  # third.zip!/deep.zip!/fourth.zip, and broken.zip
+    rewrite_mentions(found, {SID}, "now", 1, [ACC])
+    assert (tmp_path / "outer.zip").read_bytes() == held
+    erasure = Erasure(tmp_path / "ds", tmp_path, Targets([SID], [ACC]), given=1)
+    erasure.mentions = found
+    assert "2 text members not read (encrypted, damaged, too large, or archives over 3 deep" in (
+        summary_text(erasure, apply=False)
+    )
