@@ -32,6 +32,7 @@ from model.errors import UserError
 from model.index.client import ChromaLocation, default_chroma_path, resolve_location
 
 RECORD_FORMAT = "cmr-clip-erasure"
+SHOWN_NOT_READ = 20  # spreadsheets and PDFs named in the summary (the record has them all)
 NOT_ERASABLE = [
     "checkpoints' weights were trained with the studies and cannot be un-trained: retrain "
     "without them where that is required (the runs are listed)",
@@ -304,10 +305,16 @@ def _name_lines(
         for p in found.pickled
     ]
     lines += [z.line(rel(p), redact) for p, z in found.zips.items()]
-    return lines + [
+    lines += [
         f"  not read (a spreadsheet or PDF: check by hand that it names none of them): {rel(p)}"
-        for p in found.opaque
+        for p in found.opaque[:SHOWN_NOT_READ]
     ]
+    more = len(found.opaque) - SHOWN_NOT_READ  # a folder of reports may hold thousands
+    return lines + (
+        [f"  and {more} more spreadsheets and PDFs not read (the erasure record lists them all)"]
+        if more > 0
+        else []
+    )
 
 
 def _run_lines(runs: list[TrainedRun], root: Path, named: Collection[str]) -> list[str]:

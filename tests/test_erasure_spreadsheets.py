@@ -2,8 +2,9 @@
 it, an ``.ods`` as LibreOffice does): a withdrawn study's id in a cell's text, its accession
 number as a cell's number or in a link, lists the spreadsheet with the parts naming them, never
 rewritten; one naming none is not listed; one that is not a zip (a password-protected
-``.xlsx``), an old ``.xls`` and a PDF are listed as not read. The files are written here part
-by part, in the layout of each format (no spreadsheet writer is installed)."""
+``.xlsx``), an old ``.xls`` and a PDF are listed as not read (the summary names 20 of many).
+The files are written here part by part, in the layout of each format (no spreadsheet writer is
+installed)."""
 
 from __future__ import annotations
 
@@ -109,3 +110,21 @@ def test_a_spreadsheet_that_does_not_open_is_listed_as_not_read(tmp_path: Path) 
     found = find_mentions(tmp_path, [], [SID], [NUMBER])
     assert sorted(p.name for p in found.opaque) == ["cut.ods", "locked.xlsx"]
     assert not found.zips and not found.unread
+
+
+def test_a_folder_of_many_pdfs_is_summarised_and_recorded_whole(tmp_path: Path) -> None:
+    """A reports folder may hold thousands of PDFs: the summary names the first 20 and counts
+    the rest; the record lists every one."""
+    for i in range(25):
+        (tmp_path / f"report_{i:02d}.pdf").write_bytes(b"%PDF-1.7")
+    found = find_mentions(tmp_path, [], [SID], [NUMBER])
+    erasure = Erasure(tmp_path / "ds", tmp_path, Targets([SID], [NUMBER]), given=1)
+    erasure.mentions = found
+    lines = summary_text(erasure, apply=False).splitlines()
+    assert sum("not read (a spreadsheet or PDF" in line for line in lines) == 20
+    assert (
+        "  and 5 more spreadsheets and PDFs not read (the erasure record lists them all)" in lines
+    )
+    assert (
+        len(json.loads(write_record(erasure).read_text())["spreadsheets_and_pdfs_not_read"]) == 25
+    )
