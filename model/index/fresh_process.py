@@ -113,8 +113,9 @@ def _child_main(
 ) -> None:
     """The child's whole life: run ``function(*args)`` and send back (True, result) or
     (False, the exception)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it (a fork server's child
-    signal.signal(signal.SIGTERM, _exit_on_terminate)  # gets the server's starting handlers)
+    # a fork server's child starts with the server's handlers; Ctrl-C is the parent's to act on
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_on_terminate)
     _die_with(client)
     configure_logging(level)
     continue_stages(prefixes)
