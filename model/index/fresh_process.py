@@ -16,7 +16,8 @@ that server, which has read nothing but modules, so it starts in milliseconds in
 second and a half a new interpreter took to import Chroma again (the dashboard's read checks and
 each index command start several). Where there is no fork server (not POSIX), each child is a
 new interpreter (``spawn``). Nothing else in ``model`` or ``dashboard`` starts the fork server,
-whose environment its children keep. The child logs and reports progress as its parent does.
+whose environment its children keep; it stays for this process's life (about 150 MiB resident,
+shared with the children it forks). The child logs and reports progress as its parent does.
 
 Ctrl-C reaches a terminal's whole process group. The child ignores SIGINT; the interrupted
 parent stops the child with SIGTERM, which the child turns into a normal exit that releases what
