@@ -97,6 +97,20 @@ def test_the_child_does_not_run_the_parents_main_script(
 
 
 @pytest.mark.timeout(120)
+def test_a_killed_fork_server_is_started_again_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The out-of-memory killer may pick the server that a long-lived dashboard keeps: the next
+    child, asked for at once (the dead server not yet reaped), comes from a new one, started
+    with freed memory scrubbed as the first was."""
+    monkeypatch.delenv("MALLOC_PERTURB_", raising=False)
+    server = run_in_fresh_process(os.getppid)
+    os.kill(server, signal.SIGKILL)
+    assert run_in_fresh_process(os.getppid) not in (server, os.getpid())
+    assert (
+        run_in_fresh_process(os.getenv, "MALLOC_PERTURB_") == SCRUB_ENVIRONMENT["MALLOC_PERTURB_"]
+    )
+
+
+@pytest.mark.timeout(120)
 def test_a_child_that_dies_without_answering_is_an_error_not_a_wait() -> None:
     with pytest.raises(ChildDied, match="stopped by SIGSEGV"):
         run_in_fresh_process(_crash)

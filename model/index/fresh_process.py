@@ -41,6 +41,7 @@ import select
 import signal
 import sys
 import threading
+import time
 import traceback
 import types
 from collections.abc import Callable, Iterator
@@ -49,6 +50,7 @@ from typing import TypeVar
 
 from model.progress import configure_logging, continue_stages, stage_prefixes
 
+log = logging.getLogger(__name__)
 Result = TypeVar("Result")
 SCRUB_ENVIRONMENT = {"MALLOC_PERTURB_": "90"}  # glibc: freed memory is filled with byte 90
 # The modules whose functions run in children, Chroma with them: the fork server imports them once
@@ -58,6 +60,7 @@ PRELOADED = (
     "model.erasure_index",
     "model.storage_index",
 )
+START_RETRY_WAITS_S = (0.1, 0.3, 1.0, 2.0)  # a dead fork server is replaced once it is reaped
 STOP_GRACE_S = 2.0  # how long a child that ran out of time has to exit before it is killed
 _MAIN_SWAP = threading.Lock()  # one child start at a time hides this process's __main__
 
@@ -203,8 +206,7 @@ def run_in_fresh_process(
     answer, reply = context.Pipe(duplex=False)
     child_args = (reply, os.getpid(), level, stage_prefixes(), function, args)
     with _environment(SCRUB_ENVIRONMENT), _sigint_ignored(), _parent_main_hidden():
-        child = context.Process(target=_child_main, args=child_args, name="index-writer")
-        child.start()
+        child = _start(context, child_args)
     reply.close()  # the child holds the only sending end: its death is this end's EOF
     try:
         if timeout_s is not None and not answer.poll(timeout_s):
@@ -223,6 +225,26 @@ def run_in_fresh_process(
     if not ok:
         raise value from ChildTraceback(where)  # type: ignore[misc]
     return value  # type: ignore[return-value]
+
+
+def _start(
+    context: multiprocessing.context.BaseContext, child_args: tuple[object, ...]
+) -> multiprocessing.process.BaseProcess:
+    """The child, started. A fork server killed a moment ago (the out-of-memory killer may pick
+    it) takes no more requests but is not yet reaped, so multiprocessing still counts it as
+    running: the request fails, and is made again until a new server is started in its place."""
+    waits = iter(START_RETRY_WAITS_S)
+    while True:
+        child = context.Process(target=_child_main, args=child_args, name="index-writer")
+        try:
+            child.start()
+            return child
+        except (EOFError, OSError):  # the server went away before it forked the child
+            wait_s = next(waits, None)
+            if wait_s is None:
+                raise
+            log.debug("the fork server did not answer; asking again in %.1f s", wait_s)
+            time.sleep(wait_s)
 
 
 def _context() -> multiprocessing.context.BaseContext:
