@@ -2,7 +2,9 @@
 
 import sys
 
-from model.cli import main
+from model.cli import ignore_stops, main
 
 if __name__ == "__main__":
-    sys.exit(main(process_entry=True))
+    status = main(process_entry=True)
+    ignore_stops()  # the status is decided: a late stop must not turn it into "killed"
+    sys.exit(status)

@@ -274,6 +274,15 @@ def _keep_exit_status() -> None:
     because it has gone, can end first). The launcher kills with SIGKILL after its grace time."""
     world = os.environ.get("WORLD_SIZE", "1").strip()
     if world.isdigit() and int(world) > 1:
-        for stop in (signal.SIGTERM, signal.SIGUSR1):
-            with contextlib.suppress(ValueError):  # not the main thread
-                signal.signal(stop, signal.SIG_IGN)
+        ignore_stops()
+
+
+def ignore_stops() -> None:
+    """Ignore SIGTERM and SIGUSR1 from now on in this process (SIGKILL still ends it). Also what
+    ``python -m model`` does once its command has returned: its exit status is decided, and a
+    stop arriving as it exits (a repeated ``systemctl stop``, a runner passing its own on) ended
+    a stopped ``train --nproc`` launcher by the signal's default action, its status read as
+    "killed by SIGTERM" after it had said it stopped."""
+    for stop in (signal.SIGTERM, signal.SIGUSR1):
+        with contextlib.suppress(ValueError):  # not the main thread
+            signal.signal(stop, signal.SIG_IGN)

@@ -78,3 +78,29 @@ def test_a_service_stop_with_repeated_sigterms_lets_every_process_save(tmp_path:
     assert text.count(STOP_ASKED) == 2, text[-3000:]  # each process says it once
     assert RunFolder(out).read_status()["state"] == "stopped", text[-3000:]
     assert read_checkpoint_meta(out / "last.pt").step >= 2
+
+
+def test_a_stop_after_the_command_returned_leaves_its_status() -> None:
+    """``python -m model`` ignores SIGTERM and SIGUSR1 once its command has returned: a late
+    stop (the test above sends them until the launcher is gone) ended a stopped launcher by the
+    signal's default action, after it had said it stopped."""
+    import subprocess
+    import sys
+
+    late_stop = (
+        "import os, signal, sys\n"
+        "from model.cli import ignore_stops\n"
+        "ignore_stops()\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "os.kill(os.getpid(), signal.SIGUSR1)\n"
+        "sys.exit(143)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", late_stop], cwd=root, timeout=120, check=False)
+    assert done.returncode == 128 + signal.SIGTERM
+    main = (root / "model" / "__main__.py").read_text()
+    assert (
+        main.index("main(process_entry=True)")
+        < main.index("ignore_stops()")
+        < main.index("sys.exit(status)")
+    )
