@@ -1,7 +1,8 @@
 """What reading a spreadsheet costs ``forget``'s data-root scan (``erasure_zips.zip_hits`` on an
 ``.xlsx``), against its floor and a peer, in one run.
 
-    PYTHONPATH=. .venv/bin/python bench/bench_erasure_spreadsheets.py [--studies 1300] [--repeats 20]
+    PYTHONPATH=. .venv/bin/python bench/bench_erasure_spreadsheets.py [--studies 1300]
+        [--repeats 20]
 
 Writes a one-sheet workbook of ``--studies`` rows (a study id and an accession number as text,
 in shared strings; six scores and a number of digits per row as numbers), in Excel's layout,

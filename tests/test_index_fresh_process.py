@@ -225,9 +225,9 @@ def test_the_child_stops_when_its_parent_is_killed(tmp_path: Path) -> None:
     parent = subprocess.Popen([sys.executable, str(script), str(started)], cwd=ROOT, env=env)
     try:
         deadline = time.monotonic() + 120
-        while not started.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert started.exists(), "the child never started"
+        while not (started.exists() and started.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.2)  # the pid is written just after the file is made
+        assert started.exists() and started.read_text(), "the child never started"
         time.sleep(0.5)  # the child is inside time.sleep(600) by now
         left_behind = _descendants(parent.pid)
         assert int(started.read_text()) in left_behind
